@@ -1,0 +1,127 @@
+package org.hbp.calculus;
+
+import static org.hbp.calculus.Exprs.add;
+import static org.hbp.calculus.Exprs.hadamard;
+import static org.hbp.calculus.Exprs.mul;
+import static org.hbp.calculus.Exprs.neg;
+import static org.hbp.calculus.Exprs.scalarMul;
+import static org.hbp.calculus.Exprs.transpose;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * First differentials by the Magnus-Neudecker rules: {@code d(e)} is an expression linear in the
+ * differential {@code dX} of one variable X (with d^2 X = 0). One rule per node type, registered in
+ * {@link #RULES}; a node type without a rule is an error that names it. Sub-expressions that do not
+ * contain X have a symbolic zero differential and are skipped.
+ */
+public final class Differentiation {
+  /** The differential rule of one node type. */
+  @FunctionalInterface
+  interface Rule {
+    Expr apply(Expr node, Differentiation d);
+  }
+
+  private final Expr.Var x;
+  private final Expr.Var dx;
+
+  private Differentiation(Expr.Var x, Expr.Var dx) {
+    this.x = x;
+    this.dx = dx;
+  }
+
+  /** d(e) with respect to x, linear in {@code dx}. */
+  public static Expr differential(Expr e, Expr.Var x, Expr.Var dx) {
+    return new Differentiation(x, dx).d(e);
+  }
+
+  /** The differential of a sub-expression. */
+  Expr d(Expr e) {
+    if (e.equals(x)) return dx;
+    if (!Exprs.contains(e, x)) return new Expr.Zero(e.shape());
+    Rule r = RULES.get(e.getClass());
+    if (r == null) throw new IllegalStateException("no differentiation rule for node " + e.getClass().getSimpleName());
+    return r.apply(e, this);
+  }
+
+  private static final Map<Class<? extends Expr>, Rule> RULES = new LinkedHashMap<>();
+
+  private static <T extends Expr> void rule(Class<T> type, java.util.function.BiFunction<T, Differentiation, Expr> f) {
+    RULES.put(type, (n, d) -> f.apply(type.cast(n), d));
+  }
+
+  /** Linear operators: d op(U) = op(dU). */
+  private static Expr linear(Expr node, Differentiation d) {
+    List<Expr> c = Exprs.children(node);
+    Expr dc = d.d(c.get(0));
+    if (Exprs.isZero(dc)) return new Expr.Zero(node.shape());
+    return Exprs.withChildren(node, List.of(dc));
+  }
+
+  static {
+    // the identity of a variable is handled in d(); any other variable is constant
+    rule(Expr.Var.class, (e, d) -> new Expr.Zero(e.shape()));
+    // d(U + V) = dU + dV
+    rule(Expr.Add.class, (e, d) -> add(e.terms().stream().map(d::d).toList(), e.shape()));
+    // d(cU) = c dU
+    rule(Expr.Scale.class, (e, d) -> Exprs.scale(e.coefficient(), d.d(e.operand())));
+    // d(sU) = ds U + s dU
+    rule(Expr.ScalarMul.class, (e, d) -> add(scalarMul(d.d(e.scalar()), e.operand()), scalarMul(e.scalar(), d.d(e.operand()))));
+    // d(U1 U2 ... Uk) = sum_i U1 .. dUi .. Uk
+    rule(Expr.MatMul.class, (e, d) -> {
+      List<Expr> terms = new ArrayList<>();
+      for (int i = 0; i < e.factors().size(); i++) {
+        Expr di = d.d(e.factors().get(i));
+        if (Exprs.isZero(di)) continue;
+        List<Expr> f = new ArrayList<>(e.factors());
+        f.set(i, di);
+        terms.add(new Expr.MatMul(f));
+      }
+      return add(terms, e.shape());
+    });
+    // d(U') = (dU)'
+    rule(Expr.Transpose.class, (e, d) -> transpose(d.d(e.operand())));
+    // d(U .* V) = dU .* V + U .* dV
+    rule(Expr.Hadamard.class, (e, d) -> {
+      List<Expr> terms = new ArrayList<>();
+      for (int i = 0; i < e.factors().size(); i++) {
+        Expr di = d.d(e.factors().get(i));
+        if (Exprs.isZero(di)) continue;
+        List<Expr> f = new ArrayList<>(e.factors());
+        f.set(i, di);
+        terms.add(new Expr.Hadamard(f));
+      }
+      return add(terms, e.shape());
+    });
+    // d(U.^p) = p U.^(p-1) .* dU
+    rule(Expr.Power.class, (e, d) -> hadamard(Exprs.scale(e.exponent(), new Expr.Power(e.base(), e.exponent() - 1)), d.d(e.base())));
+    // d(U (x) V) = dU (x) V + U (x) dV
+    rule(Expr.Kron.class, (e, d) -> add(Exprs.kron(d.d(e.left()), e.right()), Exprs.kron(e.left(), d.d(e.right()))));
+    // linear maps: vec, reshape, diag, tr, sum, unfold, gather
+    for (Class<? extends Expr> c : List.of(Expr.Vec.class, Expr.Reshape.class, Expr.DiagMat.class, Expr.DiagVec.class,
+        Expr.Trace.class, Expr.Sum.class, Expr.Unfold.class, Expr.Gather.class)) {
+      RULES.put(c, Differentiation::linear);
+    }
+    // d f(U) = f'(U) .* dU   (entrywise)
+    rule(Expr.Apply.class, (e, d) -> hadamard(new Expr.Apply(e.function(), e.order() + 1, e.argument()), d.d(e.argument())));
+    // p = softmax(u): dp = p .* du - p (p' du)
+    rule(Expr.Softmax.class, (e, d) -> {
+      Expr du = d.d(e.vector());
+      return add(hadamard(e, du), neg(mul(e, transpose(e), du)));
+    });
+    // d logsumexp(u) = softmax(u)' du  (over all entries: vec)
+    rule(Expr.LogSumExp.class, (e, d) -> {
+      Expr u = e.operand();
+      Expr v = u.shape().isColumn() ? u : new Expr.Vec(u);
+      Expr dv = u.shape().isColumn() ? d.d(u) : new Expr.Vec(d.d(u));
+      return mul(transpose(new Expr.Softmax(v)), dv);
+    });
+    // d inv(U) = -inv(U) dU inv(U)
+    rule(Expr.Inv.class, (e, d) -> neg(mul(e, d.d(e.matrix()), e)));
+    // d det(U) = det(U) tr(inv(U) dU)
+    rule(Expr.Det.class, (e, d) -> hadamard(e, new Expr.Trace(mul(new Expr.Inv(e.matrix()), d.d(e.matrix())))));
+  }
+}

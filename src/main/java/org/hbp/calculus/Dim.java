@@ -1,0 +1,221 @@
+package org.hbp.calculus;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * A symbolic dimension: a polynomial with integer coefficients in dimension symbols and
+ * floor-quotients, kept in a normal form so that equal dimensions are equal objects.
+ *
+ * <p>Examples: {@code n}, {@code m*n}, {@code c*k*k}, {@code (h + 2*p - d*(k - 1) - 1)/s + 1}. The
+ * normal form maps each monomial (a sorted list of atoms) to its coefficient; atoms are symbols or
+ * floor quotients of two normal forms.
+ */
+public final class Dim implements Comparable<Dim> {
+  /** An atom of a monomial: a dimension symbol, or {@code floor(num / den)}. */
+  private record Atom(String symbol, Dim num, Dim den) implements Comparable<Atom> {
+    @Override
+    public int compareTo(Atom o) {
+      return toString().compareTo(o.toString());
+    }
+
+    @Override
+    public String toString() {
+      return symbol != null ? symbol : "(" + num + ")/" + den.toStringAtomic();
+    }
+  }
+
+  /** monomial (sorted atoms, possibly empty for the constant term) -> coefficient (never 0). */
+  private final TreeMap<List<Atom>, Long> terms;
+
+  private static final java.util.Comparator<List<Atom>> MONO_ORDER = (a, b) -> {
+    if (a.size() != b.size()) return Integer.compare(b.size(), a.size());
+    for (int i = 0; i < a.size(); i++) {
+      int c = a.get(i).compareTo(b.get(i));
+      if (c != 0) return c;
+    }
+    return 0;
+  };
+
+  private Dim(TreeMap<List<Atom>, Long> terms) {
+    this.terms = terms;
+  }
+
+  public static final Dim ONE = of(1);
+  public static final Dim ZERO = of(0);
+
+  public static Dim of(long value) {
+    TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
+    if (value != 0) t.put(List.of(), value);
+    return new Dim(t);
+  }
+
+  public static Dim sym(String name) {
+    TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
+    t.put(List.of(new Atom(name, null, null)), 1L);
+    return new Dim(t);
+  }
+
+  public Dim plus(Dim o) {
+    TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
+    t.putAll(terms);
+    o.terms.forEach((m, c) -> t.merge(m, c, Long::sum));
+    t.values().removeIf(c -> c == 0);
+    return new Dim(t);
+  }
+
+  public Dim minus(Dim o) {
+    return plus(o.times(of(-1)));
+  }
+
+  public Dim times(Dim o) {
+    TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
+    for (var a : terms.entrySet()) {
+      for (var b : o.terms.entrySet()) {
+        List<Atom> mono = new ArrayList<>(a.getKey());
+        mono.addAll(b.getKey());
+        Collections.sort(mono);
+        t.merge(List.copyOf(mono), a.getValue() * b.getValue(), Long::sum);
+      }
+    }
+    t.values().removeIf(c -> c == 0);
+    return new Dim(t);
+  }
+
+  /** Floor division; exact when both are constants, or when the divisor is 1. */
+  public Dim floorDiv(Dim den) {
+    if (den.isConstant() && den.constant() == 0) throw new ArithmeticException("division of a dimension by 0");
+    if (den.equals(ONE)) return this;
+    if (isConstant() && den.isConstant()) return of(Math.floorDiv(constant(), den.constant()));
+    if (den.isConstant()) {
+      long d = den.constant();
+      boolean divisible = terms.values().stream().allMatch(c -> c % d == 0);
+      if (divisible) {
+        TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
+        terms.forEach((m, c) -> t.put(m, c / d));
+        return new Dim(t);
+      }
+    }
+    if (equals(den)) return ONE;
+    TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
+    t.put(List.of(new Atom(null, this, den)), 1L);
+    return new Dim(t);
+  }
+
+  public boolean isConstant() {
+    return terms.isEmpty() || (terms.size() == 1 && terms.firstKey().isEmpty());
+  }
+
+  /** The value of a constant dimension. */
+  public long constant() {
+    if (!isConstant()) throw new IllegalStateException("dimension " + this + " is not a constant");
+    return terms.isEmpty() ? 0 : terms.firstEntry().getValue();
+  }
+
+  public boolean isOne() {
+    return isConstant() && constant() == 1;
+  }
+
+  /** The dimension symbols this dimension mentions. */
+  public java.util.SortedSet<String> symbols() {
+    java.util.TreeSet<String> out = new java.util.TreeSet<>();
+    for (List<Atom> m : terms.keySet()) {
+      for (Atom a : m) {
+        if (a.symbol != null) out.add(a.symbol);
+        else {
+          out.addAll(a.num.symbols());
+          out.addAll(a.den.symbols());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Evaluates with the given symbol values; throws naming the first unbound symbol. */
+  public long evaluate(Map<String, Long> values) {
+    long sum = 0;
+    for (var e : terms.entrySet()) {
+      long p = e.getValue();
+      for (Atom a : e.getKey()) {
+        if (a.symbol != null) {
+          Long v = values.get(a.symbol);
+          if (v == null) throw new IllegalArgumentException("dimension '" + a.symbol + "' is not bound");
+          p *= v;
+        } else {
+          long den = a.den.evaluate(values);
+          if (den == 0) throw new ArithmeticException("division by zero in dimension " + this);
+          p *= Math.floorDiv(a.num.evaluate(values), den);
+        }
+      }
+      sum += p;
+    }
+    return sum;
+  }
+
+  /** Replaces symbols by dimensions. */
+  public Dim substitute(Map<String, Dim> values) {
+    Dim out = ZERO;
+    for (var e : terms.entrySet()) {
+      Dim p = of(e.getValue());
+      for (Atom a : e.getKey()) {
+        if (a.symbol != null) p = p.times(values.getOrDefault(a.symbol, sym(a.symbol)));
+        else p = p.times(a.num.substitute(values).floorDiv(a.den.substitute(values)));
+      }
+      out = out.plus(p);
+    }
+    return out;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Dim d && terms.equals(d.terms);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(terms.toString());
+  }
+
+  @Override
+  public int compareTo(Dim o) {
+    return toString().compareTo(o.toString());
+  }
+
+  /** Prints in the DSL's dimension syntax, e.g. {@code c*k*k} or {@code h + 2*p}. */
+  @Override
+  public String toString() {
+    if (terms.isEmpty()) return "0";
+    StringBuilder sb = new StringBuilder();
+    boolean first = true;
+    for (var e : terms.entrySet()) {
+      long c = e.getValue();
+      List<Atom> mono = e.getKey();
+      if (first) {
+        if (c < 0) sb.append("-");
+      } else {
+        sb.append(c < 0 ? " - " : " + ");
+      }
+      long ac = Math.abs(c);
+      StringBuilder m = new StringBuilder();
+      for (Atom a : mono) {
+        if (m.length() > 0) m.append("*");
+        m.append(a);
+      }
+      if (mono.isEmpty()) sb.append(ac);
+      else if (ac == 1) sb.append(m);
+      else sb.append(ac).append("*").append(m);
+      first = false;
+    }
+    return sb.toString();
+  }
+
+  /** Printed so that it can be a factor of a product: parenthesized when it is a sum. */
+  public String toStringAtomic() {
+    String s = toString();
+    return terms.size() > 1 || (terms.size() == 1 && terms.firstEntry().getValue() < 0) ? "(" + s + ")" : s;
+  }
+}

@@ -1,0 +1,32 @@
+package org.hbp.calculus;
+
+import java.util.List;
+
+/**
+ * Lifts a scalar formula in a variable t onto an argument of any shape, entrywise: t becomes the
+ * argument, numeric constants become constant arrays, products of scalars become Hadamard products.
+ * {@code 1 - sigmoid(t)} lifted onto x (a vector(n)) is {@code ones(n) - sigmoid(x)}.
+ */
+final class Lift {
+  private Lift() {}
+
+  static Expr lift(Expr formula, Expr.Var t, Expr arg) {
+    Shape s = arg.shape();
+    if (formula instanceof Expr.Var v) {
+      if (v.equals(t)) return arg;
+      throw new IllegalArgumentException("formula mentions '" + v.name() + "' besides " + t.name());
+    }
+    if (formula instanceof Expr.Num n) return s.isScalar() ? n : new Expr.Scale(n.value(), new Expr.Ones(s));
+    if (formula instanceof Expr.Zero) return new Expr.Zero(s);
+    if (formula instanceof Expr.Ones) return new Expr.Ones(s);
+    if (formula instanceof Expr.Add a) return new Expr.Add(a.terms().stream().map(e -> lift(e, t, arg)).toList());
+    if (formula instanceof Expr.Scale c) return new Expr.Scale(c.coefficient(), lift(c.operand(), t, arg));
+    if (formula instanceof Expr.Hadamard h) return new Expr.Hadamard(h.factors().stream().map(e -> lift(e, t, arg)).toList());
+    if (formula instanceof Expr.MatMul m) return new Expr.Hadamard(m.factors().stream().map(e -> lift(e, t, arg)).toList());
+    if (formula instanceof Expr.ScalarMul m) return new Expr.Hadamard(List.of(lift(m.scalar(), t, arg), lift(m.operand(), t, arg)));
+    if (formula instanceof Expr.Power p) return new Expr.Power(lift(p.base(), t, arg), p.exponent());
+    if (formula instanceof Expr.Apply a) return new Expr.Apply(a.function(), a.order(), lift(a.argument(), t, arg));
+    if (formula instanceof Expr.Transpose tr && tr.operand().shape().isScalar()) return lift(tr.operand(), t, arg);
+    throw new IllegalArgumentException("cannot apply entrywise: " + formula);
+  }
+}

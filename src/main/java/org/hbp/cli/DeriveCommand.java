@@ -1,0 +1,181 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.hbp.calculus.Calculus;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.LatexPrinter;
+import org.hbp.calculus.Printer;
+import org.hbp.calculus.Simplifier;
+import org.hbp.derive.ClosedForm;
+import org.hbp.derive.Derivation;
+import org.hbp.derive.Formats;
+import org.hbp.derive.ModuleRules;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.dsl.Spec;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npy;
+import org.hbp.verify.ArrayBinding;
+import org.hbp.verify.Evaluator;
+import org.hbp.verify.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+
+/** {@code hbp derive}: HBP rules of spec modules, or ad-hoc derivatives of an expression. */
+@Command(name = "derive", mixinStandardHelpOptions = true,
+    description = {
+        "Derive Jacobians, residual Hessian terms and HBP rules (paper eq. 7) of every module in a spec file,",
+        "or differentiate an ad-hoc expression (-e) and optionally evaluate the result at NumPy arrays.",
+        "Results use column-major vec, in the DSL's own syntax (they parse back)."})
+public final class DeriveCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Parameters(arity = "0..1", paramLabel = "SPEC.hbp", description = "Spec file to derive (omit with -e).")
+  Path file;
+
+  @Option(names = "--module", paramLabel = "NAME", description = "Only this module or loss.")
+  String module;
+
+  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text", description = "text (default), latex or json.")
+  String format;
+
+  @Option(names = {"-e", "--expr"}, paramLabel = "EXPR", description = "An expression to differentiate.")
+  String expr;
+
+  @Option(names = "--var", paramLabel = "NAME:TYPE", description = "A variable of -e, e.g. X:matrix(n,n), x:vector(n), s:scalar.")
+  List<String> vars = new ArrayList<>();
+
+  @Option(names = "--wrt", paramLabel = "NAME", description = "The variable to differentiate by.")
+  String wrt;
+
+  @Option(names = "--order", defaultValue = "1", description = "1: Jacobian (default); 2: Hessian of a scalar expression.")
+  int order;
+
+  @Option(names = "--at", paramLabel = "NAME=FILE.npy", description = "Evaluate at this array (float64 or float32 .npy; dims are bound from shapes).")
+  List<String> at = new ArrayList<>();
+
+  @Option(names = "--out", paramLabel = "FILE.npy", description = "Write the evaluated derivative here (float64; needs --at for every variable).")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    Dsl.init();
+    if (!List.of("text", "latex", "json").contains(format))
+      throw new IllegalArgumentException("--format must be text, latex or json, not '" + format + "'");
+    PrintWriter w = spec.commandLine().getOut();
+    if (expr != null) {
+      if (file != null) throw new IllegalArgumentException("give either a spec file or -e EXPR, not both");
+      adHoc(w);
+      return 0;
+    }
+    if (file == null) throw new IllegalArgumentException("give a spec file (hbp derive SPEC.hbp) or an expression (hbp derive -e EXPR --var ... --wrt NAME)");
+    if (!at.isEmpty() || out != null || wrt != null || !vars.isEmpty())
+      throw new IllegalArgumentException("--var, --wrt, --at and --out belong to -e EXPR");
+    Spec s = Dsl.parseFile(file);
+    List<ModuleSpec> modules = s.modules();
+    if (module != null) {
+      modules = s.module(module).map(List::of).orElseThrow(() -> new IllegalArgumentException(
+          file + ": no module or loss named '" + module + "' (has: " + String.join(", ", s.modules().stream().map(ModuleSpec::name).toList()) + ")"));
+    }
+    var json = Formats.newJsonArray();
+    boolean first = true;
+    for (ModuleSpec m : modules) {
+      List<Derivation> ds = ModuleRules.derive(m);
+      switch (format) {
+        case "json" -> Formats.json(json, m, ds);
+        case "latex" -> w.print(Formats.latex(m, ds));
+        default -> {
+          if (!first) w.println();
+          w.print(Formats.text(m, ds));
+        }
+      }
+      first = false;
+    }
+    if (format.equals("json")) w.print(Formats.render(json));
+    w.flush();
+    return 0;
+  }
+
+  private void adHoc(PrintWriter w) throws Exception {
+    if (wrt == null) throw new IllegalArgumentException("-e needs --wrt NAME");
+    if (order != 1 && order != 2) throw new IllegalArgumentException("--order must be 1 or 2, not " + order);
+    Dsl.Scope scope = new Dsl.Scope();
+    for (String v : vars) {
+      int c = v.indexOf(':');
+      if (c <= 0) throw new IllegalArgumentException("--var expects NAME:TYPE (e.g. X:matrix(n,n)), not '" + v + "'");
+      String name = v.substring(0, c).trim();
+      if (!name.matches("[A-Za-z_][A-Za-z_0-9]*")) throw new IllegalArgumentException("--var: '" + name + "' is not a valid name");
+      scope.add(new Expr.Var(name, Dsl.parseType(v.substring(c + 1), "--var " + name), Expr.Role.FREE));
+    }
+    Expr.Var x = scope.vars().get(wrt);
+    if (x == null) throw new IllegalArgumentException("--wrt " + wrt + ": no such variable; declare it with --var " + wrt + ":TYPE");
+    Expr f = Dsl.parseExpression(expr, scope, "-e");
+    Simplifier s = Calculus.simplifier();
+    if (order == 2 && !f.shape().isScalar())
+      throw new IllegalArgumentException("--order 2 needs a scalar expression, but " + expr + " is " + f.shape());
+    Expr d = order == 1 ? Calculus.jacobian(f, x, s) : Calculus.hessian(f, x, s);
+    d = ClosedForm.expand(d, s);
+    String what = order == 1 ? "jacobian" : "hessian";
+    switch (format) {
+      case "latex" -> w.println(LatexPrinter.latex(d));
+      case "json" -> {
+        var o = Formats.newJsonArray().addObject();
+        o.put("expression", Printer.text(Simplifier.simplify(f)));
+        o.put("wrt", x.name());
+        o.put("wrt_type", x.shape().toString());
+        o.put("order", order);
+        o.put(what, Printer.text(d));
+        o.put("shape", "[" + f.shape().numel() + (order == 2 ? "" : "") + ", " + x.shape().numel() + "]");
+        w.print(Formats.render(o));
+      }
+      default -> {
+        w.println((order == 1 ? "D" : "H") + "(" + x.name() + ") = " + Printer.text(d));
+        w.println("  shape " + (order == 1 ? f.shape().numel() : x.shape().numel()) + " x " + x.shape().numel() + " (column-major vec)");
+      }
+    }
+    if (!at.isEmpty() || out != null) evaluate(w, f, x, d, scope);
+    w.flush();
+  }
+
+  private void evaluate(PrintWriter w, Expr f, Expr.Var x, Expr d, Dsl.Scope scope) throws Exception {
+    Map<Expr.Var, NdArray> arrays = new LinkedHashMap<>();
+    Map<Expr.Var, String> where = new LinkedHashMap<>();
+    for (String a : at) {
+      int eq = a.indexOf('=');
+      if (eq <= 0) throw new IllegalArgumentException("--at expects NAME=FILE.npy, not '" + a + "'");
+      String name = a.substring(0, eq);
+      Expr.Var v = scope.vars().get(name);
+      if (v == null) throw new IllegalArgumentException("--at " + name + ": no such variable (declared: " + String.join(", ", scope.vars().keySet()) + ")");
+      Path p = Path.of(a.substring(eq + 1));
+      if (!java.nio.file.Files.exists(p)) throw new IllegalArgumentException("--at " + name + ": file not found: " + p);
+      NdArray arr = Npy.read(p);
+      if (arr.dtype().isInteger()) throw new IllegalArgumentException(p + ": array '" + name + "' has dtype " + arr.dtype().numpyName() + "; float64 or float32 was expected");
+      arrays.put(v, arr);
+      where.put(v, p.toString());
+    }
+    for (Expr.Var v : org.hbp.calculus.Exprs.variables(f)) {
+      if (!arrays.containsKey(v)) throw new IllegalArgumentException("no value for '" + v.name() + "': give --at " + v.name() + "=FILE.npy");
+    }
+    if (!arrays.containsKey(x)) throw new IllegalArgumentException("no value for '" + x.name() + "': give --at " + x.name() + "=FILE.npy");
+    ArrayBinding.Bound b = ArrayBinding.bind(arrays, where);
+    Tensor t = Evaluator.evaluate(d, b.values(), b.dims());
+    int rows = t.rows(), cols = t.cols();
+    double[] rowMajor = new double[rows * cols];
+    for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) rowMajor[i * cols + j] = t.get(i, j);
+    NdArray result = NdArray.of(rowMajor, rows, cols);
+    if (out != null) {
+      Npy.write(out, result);
+      w.println("wrote " + out + ": float64 [" + rows + ", " + cols + "]");
+    } else {
+      w.println(result);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import org.hbp.dsl.DslException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code hbp} command line. */
+@Command(name = "hbp", mixinStandardHelpOptions = true, version = "hbp 0.1.0",
+    description = "Hessian backpropagation: derive curvature rules of neural-network modules from their forward expressions.",
+    subcommands = {DeriveCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  public static void main(String[] args) {
+    System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  /** Runs a command line; errors in input print one clear line to err and give exit status 2. */
+  public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setExecutionExceptionHandler((ex, line, parsed) -> {
+      if (ex instanceof DslException || ex instanceof IllegalArgumentException || ex instanceof org.hbp.io.NpyException
+          || ex instanceof java.io.IOException) {
+        err.println("hbp: " + ex.getMessage());
+        err.flush();
+        return 2;
+      }
+      throw ex;
+    });
+    return cl.execute(args);
+  }
+}

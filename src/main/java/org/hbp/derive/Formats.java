@@ -1,0 +1,113 @@
+package org.hbp.derive;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.function.Function;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.LatexPrinter;
+import org.hbp.calculus.Printer;
+import org.hbp.dsl.ModuleSpec;
+
+/**
+ * Renders derivations as text, LaTeX or JSON.
+ *
+ * <p>JSON (stable): an array with one object per module and input/parameter. Keys: {@code module},
+ * {@code kind} ("module" or "loss"), {@code wrt}, {@code wrt_type}, {@code output}, {@code forward};
+ * for modules {@code jacobian}, {@code residual}, {@code hbp}, {@code residual_kind} ("zero",
+ * "diagonal", "general") and {@code jacobian_compact}, {@code residual_compact}, {@code hbp_compact}
+ * (derivatives of elementwise functions kept as f'(x)); for losses {@code gradient}, {@code hessian},
+ * {@code psd} (true, or null when not proven) and {@code psd_reason}. Expressions are in the DSL's
+ * syntax, column-major vec.
+ */
+public final class Formats {
+  private Formats() {}
+
+  public static String text(ModuleSpec m, List<Derivation> ds) {
+    StringBuilder sb = new StringBuilder();
+    sb.append(m.isLoss() ? "loss " : "module ").append(m.name()).append("  (").append(m.source()).append(':').append(m.line()).append(")\n");
+    sb.append("  ").append(m.output().name()).append(" = ").append(Printer.text(m.outputExpr()))
+        .append("    : ").append(m.output().shape()).append('\n');
+    for (Derivation d : ds) {
+      sb.append('\n').append("  with respect to ").append(d.wrt().name()).append(": ").append(d.wrt().shape()).append('\n');
+      if (d.isLoss()) {
+        sb.append("    gradient  d").append(d.wrt().name()).append(" = ").append(Printer.text(d.gradient())).append('\n');
+        sb.append("    hessian   ").append(d.hessianName()).append(" = ").append(Printer.text(d.hessian())).append('\n');
+        sb.append("    psd       ").append(d.psd().value() == null ? "not proven" : d.psd().value() ? "yes" : "no")
+            .append(" (").append(d.psd().reason()).append(")\n");
+      } else {
+        String zn = d.output().name();
+        sb.append("    jacobian  D").append(zn).append("(").append(d.wrt().name()).append(") = ").append(Printer.text(d.jacobian())).append('\n');
+        sb.append("    residual  ").append(Printer.text(d.residual())).append("    [").append(d.residualKind().label()).append("]\n");
+        sb.append("    hbp       ").append(d.hessianName()).append(" = ").append(Printer.text(d.hbp())).append('\n');
+        if (!d.hbpCompact().equals(d.hbp()))
+          sb.append("      compact ").append(d.hessianName()).append(" = ").append(Printer.text(d.hbpCompact())).append('\n');
+      }
+    }
+    return sb.toString();
+  }
+
+  public static String latex(ModuleSpec m, List<Derivation> ds) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("% ").append(m.isLoss() ? "loss " : "module ").append(m.name()).append('\n');
+    sb.append("\\begin{aligned}\n");
+    sb.append("  ").append(m.output().name()).append(" &= ").append(LatexPrinter.latex(m.outputExpr())).append(" \\\\\n");
+    for (Derivation d : ds) {
+      String w = d.wrt().name();
+      if (d.isLoss()) {
+        sb.append("  \\delta ").append(w).append(" &= ").append(LatexPrinter.latex(d.gradient())).append(" \\\\\n");
+        sb.append("  \\mathcal{H}").append(w).append(" &= ").append(LatexPrinter.latex(d.hessian())).append(" \\\\\n");
+      } else {
+        sb.append("  \\mathrm{D}").append(d.output().name()).append("(").append(w).append(") &= ").append(LatexPrinter.latex(d.jacobian())).append(" \\\\\n");
+        sb.append("  \\mathcal{H}").append(w).append(" &= ").append(LatexPrinter.latex(d.hbp())).append(" \\\\\n");
+      }
+    }
+    sb.append("\\end{aligned}\n");
+    return sb.toString();
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  public static ArrayNode json(ArrayNode out, ModuleSpec m, List<Derivation> ds) {
+    Function<Expr, String> t = Printer::text;
+    for (Derivation d : ds) {
+      ObjectNode o = out.addObject();
+      o.put("module", m.name());
+      o.put("kind", m.isLoss() ? "loss" : "module");
+      o.put("wrt", d.wrt().name());
+      o.put("wrt_type", d.wrt().shape().toString());
+      o.put("output", m.output().name());
+      o.put("forward", t.apply(m.outputExpr()));
+      if (d.isLoss()) {
+        o.put("gradient", t.apply(d.gradient()));
+        o.put("hessian", t.apply(d.hessian()));
+        if (d.psd().value() == null) o.putNull("psd");
+        else o.put("psd", d.psd().value());
+        o.put("psd_reason", d.psd().reason());
+      } else {
+        o.put("jacobian", t.apply(d.jacobian()));
+        o.put("residual", t.apply(d.residual()));
+        o.put("hbp", t.apply(d.hbp()));
+        o.put("residual_kind", d.residualKind().label());
+        o.put("jacobian_compact", t.apply(d.jacobianCompact()));
+        o.put("residual_compact", t.apply(d.residualCompact()));
+        o.put("hbp_compact", t.apply(d.hbpCompact()));
+      }
+    }
+    return out;
+  }
+
+  public static ArrayNode newJsonArray() {
+    return JSON.createArrayNode();
+  }
+
+  public static String render(Object node) {
+    try {
+      return JSON.writeValueAsString(node) + "\n";
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,206 @@
+package org.hbp.dsl;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.hbp.calculus.Dim;
+import org.hbp.calculus.ElementwiseFunction;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Shape;
+import org.hbp.dsl.parser.HbpParser;
+
+/** Type checking of function calls: built-in matrix functions and elementwise functions. */
+final class Calls {
+  private Calls() {}
+
+  private static final Set<String> MATRIX_FUNCTIONS = Set.of("sum", "tr", "diag", "kron", "vec", "flatten", "reshape",
+      "ones", "zeros", "eye", "inv", "det", "softmax", "logsumexp", "unfold", "gather", "commutation", "diagonalizer",
+      "selection", "unfolding");
+
+  static boolean isBuiltin(String name) {
+    return MATRIX_FUNCTIONS.contains(name) || ElementwiseFunction.BUILTIN_RULES.containsKey(name);
+  }
+
+  static Expr call(SpecBuilder b, HbpParser.CallExprContext c) {
+    String f = c.ID().getText();
+    int primes = c.QUOTE().size();
+    List<HbpParser.ArgContext> args = c.arg();
+    ElementwiseFunction fn = b.functions().get(f);
+    if (fn != null) {
+      arity(b, c, f, args, 1);
+      Expr a = b.expr(args.get(0).expr());
+      return new Expr.Apply(fn, primes, a);
+    }
+    if (!MATRIX_FUNCTIONS.contains(f)) {
+      if (b.vars().containsKey(f)) throw b.error(c, "'" + f + "' is a variable, not a function");
+      throw b.error(c, "unknown function '" + f + "'");
+    }
+    if (primes > 0) throw b.error(c, "'" + f + "' is not an elementwise function; only those have derivatives f'(x)");
+    if (!f.equals("unfold")) {
+      for (HbpParser.ArgContext a : args) if (a.key != null) throw b.error(a, f + " takes no named arguments");
+    }
+    switch (f) {
+      case "sum": {
+        arity(b, c, f, args, 1);
+        return new Expr.Sum(b.expr(args.get(0).expr()));
+      }
+      case "tr": {
+        arity(b, c, f, args, 1);
+        Expr m = square(b, args.get(0), f);
+        return new Expr.Trace(m);
+      }
+      case "diag": {
+        arity(b, c, f, args, 1);
+        Expr a = b.expr(args.get(0).expr());
+        if (a.shape().isColumn()) return new Expr.DiagMat(a);
+        return new Expr.DiagVec(square(b, args.get(0), f));
+      }
+      case "kron": {
+        arity(b, c, f, args, 2);
+        Expr l = matrix(b, args.get(0), f), r = matrix(b, args.get(1), f);
+        return new Expr.Kron(l, r);
+      }
+      case "vec":
+      case "flatten": {
+        arity(b, c, f, args, 1);
+        return new Expr.Vec(b.expr(args.get(0).expr()));
+      }
+      case "reshape": {
+        if (args.size() < 2 || args.size() > 4) throw b.error(c, "reshape expects (X, d1[, d2[, d3]]) but got " + args.size() + " arguments");
+        Expr x = b.expr(args.get(0).expr());
+        Shape target = shapeOf(b, args.subList(1, args.size()));
+        if (!target.numel().equals(x.shape().numel()))
+          throw b.error(c, "cannot reshape " + b.src(args.get(0)) + ", a " + x.shape() + " with " + x.shape().numel()
+              + " entries, to " + target + " with " + target.numel() + " entries");
+        return new Expr.Reshape(x, target);
+      }
+      case "ones":
+      case "zeros": {
+        if (args.isEmpty() || args.size() > 3) throw b.error(c, f + " expects 1 to 3 dimensions but got " + args.size());
+        Shape s = shapeOf(b, args);
+        return f.equals("ones") ? new Expr.Ones(s) : new Expr.Zero(s);
+      }
+      case "eye": {
+        arity(b, c, f, args, 1);
+        return new Expr.Eye(b.dim(args.get(0).expr()));
+      }
+      case "inv": {
+        arity(b, c, f, args, 1);
+        return new Expr.Inv(square(b, args.get(0), f));
+      }
+      case "det": {
+        arity(b, c, f, args, 1);
+        return new Expr.Det(square(b, args.get(0), f));
+      }
+      case "softmax": {
+        arity(b, c, f, args, 1);
+        Expr v = b.expr(args.get(0).expr());
+        if (!v.shape().isColumn()) throw b.error(args.get(0), "softmax expects a vector, but " + b.src(args.get(0)) + " is " + v.shape());
+        return new Expr.Softmax(v);
+      }
+      case "logsumexp": {
+        arity(b, c, f, args, 1);
+        return new Expr.LogSumExp(b.expr(args.get(0).expr()));
+      }
+      case "gather": {
+        arity(b, c, f, args, 2);
+        Expr x = b.expr(args.get(0).expr());
+        return new Expr.Gather(x, indexMap(b, args.get(1), f));
+      }
+      case "selection": {
+        arity(b, c, f, args, 2);
+        return new Expr.Selection(indexMap(b, args.get(0), f), b.dim(args.get(1).expr()));
+      }
+      case "commutation": {
+        arity(b, c, f, args, 2);
+        return new Expr.Commutation(b.dim(args.get(0).expr()), b.dim(args.get(1).expr()));
+      }
+      case "diagonalizer": {
+        arity(b, c, f, args, 1);
+        return new Expr.Diagonalizer(b.dim(args.get(0).expr()));
+      }
+      case "unfolding": {
+        arity(b, c, f, args, 7);
+        Dim[] d = new Dim[7];
+        for (int i = 0; i < 7; i++) d[i] = b.dim(args.get(i).expr());
+        Expr.ConvGeometry g = new Expr.ConvGeometry(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+        checkGeometry(b, c, g);
+        return new Expr.Unfolding(g);
+      }
+      default:
+        return unfold(b, c, args);
+    }
+  }
+
+  /** unfold(X, k [, s [, p [, d]]]), also with names kernel=, stride=, padding=, dilation=. */
+  private static Expr unfold(SpecBuilder b, HbpParser.CallExprContext c, List<HbpParser.ArgContext> args) {
+    if (args.size() < 2) throw b.error(c, "unfold expects (X, kernel[, stride[, padding[, dilation]]]) but got " + args.size() + " arguments");
+    Expr x = b.expr(args.get(0).expr());
+    if (!x.shape().isTensor()) throw b.error(args.get(0), "unfold expects a tensor(c,h,w), but " + b.src(args.get(0)) + " is " + x.shape());
+    List<String> names = List.of("kernel", "stride", "padding", "dilation");
+    Map<String, Dim> given = new LinkedHashMap<>();
+    boolean named = false;
+    for (int i = 1; i < args.size(); i++) {
+      HbpParser.ArgContext a = args.get(i);
+      String key;
+      if (a.key != null) {
+        key = a.key.getText();
+        named = true;
+        if (!names.contains(key)) throw b.error(a, "unfold has no argument '" + key + "'; expected kernel, stride, padding or dilation");
+      } else {
+        if (named) throw b.error(a, "a positional argument after a named one");
+        if (i - 1 >= names.size()) throw b.error(a, "unfold takes at most 5 arguments");
+        key = names.get(i - 1);
+      }
+      if (given.containsKey(key)) throw b.error(a, "'" + key + "' is given twice");
+      given.put(key, b.dim(a.expr()));
+    }
+    if (!given.containsKey("kernel")) throw b.error(c, "unfold needs a kernel size");
+    Shape s = x.shape();
+    Expr.ConvGeometry g = new Expr.ConvGeometry(s.dims().get(0), s.dims().get(1), s.dims().get(2), given.get("kernel"),
+        given.getOrDefault("stride", Dim.ONE), given.getOrDefault("padding", Dim.ZERO), given.getOrDefault("dilation", Dim.ONE));
+    checkGeometry(b, c, g);
+    return new Expr.Unfold(x, g);
+  }
+
+  private static void checkGeometry(SpecBuilder b, HbpParser.CallExprContext c, Expr.ConvGeometry g) {
+    if (g.stride().isConstant() && g.stride().constant() <= 0) throw b.error(c, "the stride must be positive");
+    if (g.kernel().isConstant() && g.kernel().constant() <= 0) throw b.error(c, "the kernel size must be positive");
+    if (g.outH().isConstant() && g.outH().constant() <= 0) throw b.error(c, "the kernel does not fit: the output height is " + g.outH());
+  }
+
+  private static Expr.Var indexMap(SpecBuilder b, HbpParser.ArgContext a, String f) {
+    if (a.expr() instanceof HbpParser.NameExprContext n) {
+      Expr.Var v = b.vars().get(n.ID().getText());
+      if (v != null && v.role() == Expr.Role.INDEX) return v;
+    }
+    throw b.error(a, f + " expects an index map (declared 'index NAME: TYPE'), but found '" + b.src(a) + "'");
+  }
+
+  private static Shape shapeOf(SpecBuilder b, List<HbpParser.ArgContext> dims) {
+    List<Dim> d = new ArrayList<>();
+    for (HbpParser.ArgContext a : dims) d.add(b.dim(a.expr()));
+    if (d.size() == 1) return Shape.vector(d.get(0));
+    return new Shape(d);
+  }
+
+  private static Expr matrix(SpecBuilder b, HbpParser.ArgContext a, String f) {
+    Expr m = b.expr(a.expr());
+    if (m.shape().isTensor()) throw b.error(a, f + " expects a matrix, but " + b.src(a) + " is " + m.shape());
+    return m;
+  }
+
+  private static Expr square(SpecBuilder b, HbpParser.ArgContext a, String f) {
+    Expr m = matrix(b, a, f);
+    if (!m.shape().rows().equals(m.shape().cols()))
+      throw b.error(a, f + " expects a square matrix, but " + b.src(a) + " is " + m.shape());
+    return m;
+  }
+
+  private static void arity(SpecBuilder b, HbpParser.CallExprContext c, String f, List<HbpParser.ArgContext> args, int n) {
+    if (args.size() != n)
+      throw b.error(c, f + " expects " + n + (n == 1 ? " argument" : " arguments") + " but got " + args.size());
+  }
+}

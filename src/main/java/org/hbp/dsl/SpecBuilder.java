@@ -1,0 +1,345 @@
+package org.hbp.dsl;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.antlr.v4.runtime.ParserRuleContext;
+import org.antlr.v4.runtime.Token;
+import org.antlr.v4.runtime.misc.Interval;
+import org.hbp.calculus.Dim;
+import org.hbp.calculus.ElementwiseFunction;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
+import org.hbp.calculus.Shape;
+import org.hbp.calculus.Simplifier;
+import org.hbp.dsl.parser.HbpParser;
+
+/**
+ * The checker: turns a parse tree into the typed IR. It resolves names and dims, computes shapes
+ * (derived dims such as the number of unfold patches included), and reports semantic errors at
+ * {@code source:line:col}.
+ */
+final class SpecBuilder {
+  private final String source;
+  private final String text;
+  private final Map<String, ElementwiseFunction> functions;
+  private final Set<String> dims = new LinkedHashSet<>();
+  /** Derived dims: names for dimensions computed from others, substituted where used. */
+  private final Map<String, Dim> derivedDims = new LinkedHashMap<>();
+  private final Map<String, Expr.Var> vars = new LinkedHashMap<>();
+  /** Whether undeclared dim names are declared on first use (ad-hoc expressions). */
+  private boolean implicitDims;
+
+  SpecBuilder(String source, String text, Map<String, ElementwiseFunction> functions) {
+    this.source = source;
+    this.text = text;
+    this.functions = functions;
+  }
+
+  // ---------------- files ----------------
+
+  Spec file(HbpParser.FileContext ctx) {
+    List<ModuleSpec> modules = new ArrayList<>();
+    Set<String> names = new java.util.HashSet<>();
+    for (HbpParser.DeclContext d : ctx.decl()) {
+      if (d.elementwiseDecl() != null) elementwise(d.elementwiseDecl());
+      else {
+        HbpParser.ModuleDeclContext m = d.moduleDecl();
+        if (!names.add(m.name.getText())) throw error(m.name, "'" + m.name.getText() + "' is declared twice");
+        modules.add(new SpecBuilder(source, text, functions).module(m));
+      }
+    }
+    return new Spec(source, functions, modules);
+  }
+
+  private void elementwise(HbpParser.ElementwiseDeclContext ctx) {
+    String name = ctx.name.getText();
+    if (functions.containsKey(name)) {
+      throw error(ctx.name, ElementwiseFunction.BUILTIN_RULES.containsKey(name)
+          ? "'" + name + "' is a built-in function and cannot be redefined"
+          : "function '" + name + "' is declared twice");
+    }
+    SpecBuilder body = new SpecBuilder(source, text, functions);
+    Expr.Var t = ElementwiseFunction.T;
+    body.vars.put(ctx.param.getText(), t);
+    Expr f = body.expr(ctx.body);
+    if (!f.shape().isScalar()) throw error(ctx.body, "the body of an elementwise function must be scalar, but it is " + f.shape());
+    Map<Integer, Expr> given = new LinkedHashMap<>();
+    ElementwiseFunction fn = ElementwiseFunction.userDefined(name, f, given);
+    functions.put(name, fn); // the overrides may mention the function itself
+    for (HbpParser.DerivativeContext dc : ctx.derivative()) {
+      String key = dc.name.getText();
+      int order = switch (key) {
+        case "d1" -> 1;
+        case "d2" -> 2;
+        default -> throw error(dc.name, "expected d1 or d2 (first or second derivative) but found '" + key + "'");
+      };
+      if (given.containsKey(order)) throw error(dc.name, key + " is given twice");
+      Expr d = body.expr(dc.expr());
+      if (!d.shape().isScalar()) throw error(dc.expr(), key + " must be scalar, but it is " + d.shape());
+      given.put(order, d);
+    }
+    functions.put(name, ElementwiseFunction.userDefined(name, f, given));
+  }
+
+  private ModuleSpec module(HbpParser.ModuleDeclContext ctx) {
+    boolean loss = ctx.kind.getType() == org.hbp.dsl.parser.HbpLexer.LOSS;
+    String kind = loss ? "loss" : "module";
+    Expr.Var output = null;
+    Expr outputExpr = null;
+    List<Simplifier.Rewrite> assumptions = new ArrayList<>();
+    List<HbpParser.AssumeItemContext> assumeItems = new ArrayList<>();
+    for (HbpParser.ItemContext item : ctx.item()) {
+      if (item instanceof HbpParser.DimsItemContext d) {
+        for (HbpParser.DimDeclContext dd : d.dimDecl()) {
+          String name = dd.ID().getText();
+          if (dims.contains(name) || derivedDims.containsKey(name)) throw error(dd.ID().getSymbol(), "dim '" + name + "' is declared twice");
+          if (dd.expr() != null) derivedDims.put(name, dim(dd.expr()));
+          else dims.add(name);
+        }
+      } else if (item instanceof HbpParser.VarItemContext v) {
+        String name = v.ID().getText();
+        if (vars.containsKey(name)) throw error(v.ID().getSymbol(), "'" + name + "' is declared twice");
+        if (dims.contains(name)) throw error(v.ID().getSymbol(), "'" + name + "' is already a dim");
+        Expr.Role role = switch (v.role.getType()) {
+          case org.hbp.dsl.parser.HbpLexer.INPUT -> Expr.Role.INPUT;
+          case org.hbp.dsl.parser.HbpLexer.PARAM -> Expr.Role.PARAM;
+          case org.hbp.dsl.parser.HbpLexer.DATA -> Expr.Role.DATA;
+          case org.hbp.dsl.parser.HbpLexer.INDEX -> Expr.Role.INDEX;
+          default -> Expr.Role.TARGET;
+        };
+        if (role == Expr.Role.TARGET && !loss) throw error(v.role, "'target' is declared in a loss, not in a module");
+        if (role == Expr.Role.PARAM && loss) throw error(v.role, "a loss has no parameters");
+        vars.put(name, new Expr.Var(name, type(v.typeSpec()), role));
+      } else if (item instanceof HbpParser.AssumeItemContext a) {
+        if (!loss) throw error(a.start, "'assume' is allowed in a loss only");
+        assumeItems.add(a);
+      } else if (item instanceof HbpParser.OutputItemContext o) {
+        if (output != null) throw error(o.start, kind + " '" + ctx.name.getText() + "' has a second output; one is allowed");
+        String name = o.ID().getText();
+        if (vars.containsKey(name)) throw error(o.ID().getSymbol(), "'" + name + "' is already declared");
+        outputExpr = expr(o.expr());
+        if (loss && !outputExpr.shape().isScalar())
+          throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but " + name + " is " + outputExpr.shape());
+        output = new Expr.Var(name, outputExpr.shape(), Expr.Role.FREE);
+      }
+    }
+    if (output == null) throw error(ctx.stop, kind + " '" + ctx.name.getText() + "' has no output; expected 'output NAME = EXPRESSION;'");
+    if (vars.values().stream().noneMatch(v -> v.role() == Expr.Role.INPUT))
+      throw error(ctx.name, kind + " '" + ctx.name.getText() + "' has no input");
+    for (HbpParser.AssumeItemContext a : assumeItems) {
+      Expr l = expr(a.lhs), r = expr(a.rhs);
+      if (!l.shape().equals(r.shape()))
+        throw error(a.lhs, "assumption compares " + l.shape() + " with " + r.shape());
+      assumptions.add(Simplifier.assumption(l, r));
+    }
+    List<Dim> dimList = dims.stream().map(Dim::sym).toList();
+    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, List.copyOf(vars.values()),
+        output, outputExpr, assumptions);
+  }
+
+  // ---------------- ad hoc ----------------
+
+  /** Declares a variable of an ad-hoc expression (dims are declared on first use). */
+  void declare(String name, Shape shape, Expr.Role role) {
+    vars.put(name, new Expr.Var(name, shape, role));
+  }
+
+  void declareDims(java.util.Collection<String> names) {
+    dims.addAll(names);
+  }
+
+  SpecBuilder implicitDims() {
+    implicitDims = true;
+    return this;
+  }
+
+  Set<String> dims() {
+    return dims;
+  }
+
+  // ---------------- types and dims ----------------
+
+  Shape type(HbpParser.TypeSpecContext t) {
+    if (t instanceof HbpParser.ScalarTypeContext) return Shape.SCALAR;
+    if (t instanceof HbpParser.VectorTypeContext v) return Shape.vector(dim(v.expr()));
+    if (t instanceof HbpParser.MatrixTypeContext m) return Shape.matrix(dim(m.expr(0)), dim(m.expr(1)));
+    HbpParser.TensorTypeContext c = (HbpParser.TensorTypeContext) t;
+    return Shape.tensor(dim(c.expr(0)), dim(c.expr(1)), dim(c.expr(2)));
+  }
+
+  Dim dim(HbpParser.ExprContext e) {
+    if (e instanceof HbpParser.NumberExprContext n) {
+      String s = n.NUMBER().getText();
+      if (!s.matches("[0-9]+")) throw error(e, "a dimension must be a whole number, but found " + s);
+      return Dim.of(Long.parseLong(s));
+    }
+    if (e instanceof HbpParser.NameExprContext n) {
+      String name = n.ID().getText();
+      if (derivedDims.containsKey(name)) return derivedDims.get(name);
+      if (!dims.contains(name)) {
+        if (implicitDims && !vars.containsKey(name)) dims.add(name);
+        else if (vars.containsKey(name)) throw error(e, "'" + name + "' is a variable, but a dimension was expected here");
+        else throw error(e, "undeclared dim '" + name + "'");
+      }
+      return Dim.sym(name);
+    }
+    if (e instanceof HbpParser.ParenExprContext p) return dim(p.expr());
+    if (e instanceof HbpParser.AddExprContext a) {
+      Dim l = dim(a.expr(0)), r = dim(a.expr(1));
+      return a.op.getText().equals("+") ? l.plus(r) : l.minus(r);
+    }
+    if (e instanceof HbpParser.MulExprContext m) {
+      Dim l = dim(m.expr(0)), r = dim(m.expr(1));
+      return switch (m.op.getText()) {
+        case "*" -> l.times(r);
+        case "/" -> {
+          if (r.isConstant() && r.constant() == 0) throw error(m.expr(1), "division of a dimension by 0");
+          yield l.floorDiv(r);
+        }
+        default -> throw error(m, "expected a dimension (names, whole numbers, + - * /) but found '" + m.op.getText() + "'");
+      };
+    }
+    throw error(e, "expected a dimension (names, whole numbers, + - * /) but found '" + src(e) + "'");
+  }
+
+  // ---------------- expressions ----------------
+
+  Expr expr(HbpParser.ExprContext e) {
+    if (isDimExpression(e)) return new Expr.DimValue(dim(e));
+    if (e instanceof HbpParser.ParenExprContext p) return expr(p.expr());
+    if (e instanceof HbpParser.NumberExprContext n) return new Expr.Num(Double.parseDouble(n.NUMBER().getText()));
+    if (e instanceof HbpParser.NameExprContext n) return name(n);
+    if (e instanceof HbpParser.NegExprContext n) return Exprs.neg(expr(n.expr()));
+    if (e instanceof HbpParser.TransposeExprContext t) {
+      Expr a = expr(t.expr());
+      if (a.shape().isTensor()) throw error(t, "cannot transpose " + src(t.expr()) + ", a " + a.shape() + "; reshape it to a matrix first");
+      return Exprs.transpose(a);
+    }
+    if (e instanceof HbpParser.PowerExprContext p) {
+      double v = Double.parseDouble(p.NUMBER().getText());
+      return new Expr.Power(expr(p.expr()), p.minus != null ? -v : v);
+    }
+    if (e instanceof HbpParser.AddExprContext a) return add(a);
+    if (e instanceof HbpParser.MulExprContext m) return mul(m);
+    if (e instanceof HbpParser.CallExprContext c) return Calls.call(this, c);
+    throw error(e, "unsupported expression '" + src(e) + "'");
+  }
+
+  /** Whether e is made of dims, whole numbers and + - * / only, with at least one dim. */
+  private boolean isDimExpression(HbpParser.ExprContext e) {
+    return dimOnly(e) && mentionsDim(e);
+  }
+
+  private boolean dimOnly(HbpParser.ExprContext e) {
+    if (e instanceof HbpParser.NumberExprContext n) return n.NUMBER().getText().matches("[0-9]+");
+    if (e instanceof HbpParser.NameExprContext n) return (dims.contains(n.ID().getText()) || derivedDims.containsKey(n.ID().getText())) && !vars.containsKey(n.ID().getText());
+    if (e instanceof HbpParser.ParenExprContext p) return dimOnly(p.expr());
+    if (e instanceof HbpParser.AddExprContext a) return dimOnly(a.expr(0)) && dimOnly(a.expr(1));
+    if (e instanceof HbpParser.MulExprContext m) return (m.op.getText().equals("*") || m.op.getText().equals("/")) && dimOnly(m.expr(0)) && dimOnly(m.expr(1));
+    return false;
+  }
+
+  private boolean mentionsDim(HbpParser.ExprContext e) {
+    if (e instanceof HbpParser.NameExprContext) return true;
+    if (e instanceof HbpParser.ParenExprContext p) return mentionsDim(p.expr());
+    if (e instanceof HbpParser.AddExprContext a) return mentionsDim(a.expr(0)) || mentionsDim(a.expr(1));
+    if (e instanceof HbpParser.MulExprContext m) return mentionsDim(m.expr(0)) || mentionsDim(m.expr(1));
+    return false;
+  }
+
+  private Expr name(HbpParser.NameExprContext n) {
+    String name = n.ID().getText();
+    Expr.Var v = vars.get(name);
+    if (v != null) {
+      if (v.role() == Expr.Role.INDEX) throw error(n, "'" + name + "' is an index map; use it through gather(X, " + name + ")");
+      return v;
+    }
+    if (functions.containsKey(name) || Calls.isBuiltin(name)) throw error(n, "'" + name + "' is a function; call it as " + name + "(...)");
+    throw error(n, "unknown name '" + name + "'");
+  }
+
+  private Expr add(HbpParser.AddExprContext a) {
+    Expr l = expr(a.expr(0)), r = expr(a.expr(1));
+    boolean minus = a.op.getText().equals("-");
+    Shape sl = l.shape(), sr = r.shape();
+    if (!sl.equals(sr)) {
+      if (sl.isScalar()) l = broadcast(l, sr);
+      else if (sr.isScalar()) r = broadcast(r, sl);
+      else throw mismatch(a, a.op.getText(), a.expr(0), sl, a.expr(1), sr, "shapes differ");
+    }
+    return new Expr.Add(List.of(l, minus ? Exprs.neg(r) : r));
+  }
+
+  /** A scalar broadcast to a shape: s*ones(shape). */
+  static Expr broadcast(Expr s, Shape shape) {
+    return Exprs.scalarMul(s, new Expr.Ones(shape));
+  }
+
+  private Expr mul(HbpParser.MulExprContext m) {
+    Expr l = expr(m.expr(0)), r = expr(m.expr(1));
+    Shape sl = l.shape(), sr = r.shape();
+    String op = m.op.getText();
+    switch (op) {
+      case "*": {
+        if (sl.isScalar() || sr.isScalar()) return Exprs.mul(l, r);
+        if (sl.isTensor() || sr.isTensor())
+          throw mismatch(m, op, m.expr(0), sl, m.expr(1), sr, "a matrix product needs matrices; use .* for elementwise products");
+        if (!sl.cols().equals(sr.rows()))
+          throw mismatch(m, op, m.expr(0), sl, m.expr(1), sr, "inner dimensions " + sl.cols() + " and " + sr.rows() + " differ");
+        return new Expr.MatMul(List.of(l, r));
+      }
+      case ".*": {
+        if (sl.equals(sr)) return new Expr.Hadamard(List.of(l, r));
+        if (sl.isScalar() || sr.isScalar()) return Exprs.hadamard(l, r);
+        throw mismatch(m, op, m.expr(0), sl, m.expr(1), sr, "shapes differ");
+      }
+      case "./": {
+        Expr inv = new Expr.Power(r, -1);
+        if (sl.equals(sr)) return new Expr.Hadamard(List.of(l, inv));
+        if (sl.isScalar()) return Exprs.hadamard(l, inv);
+        if (sr.isScalar()) return Exprs.scalarMul(inv, l);
+        throw mismatch(m, op, m.expr(0), sl, m.expr(1), sr, "shapes differ");
+      }
+      default: { // "/"
+        if (!sr.isScalar())
+          throw error(m.expr(1), "'/' divides by a scalar, but " + src(m.expr(1)) + " is " + sr + "; use ./ for elementwise division");
+        if (r instanceof Expr.Num n) {
+          if (n.value() == 0) throw error(m.expr(1), "division by 0");
+          return Exprs.scale(1 / n.value(), l);
+        }
+        return Exprs.hadamard(new Expr.Power(r, -1), l);
+      }
+    }
+  }
+
+  // ---------------- errors ----------------
+
+  String src(ParserRuleContext c) {
+    if (c.start == null || c.stop == null || c.stop.getStopIndex() < c.start.getStartIndex()) return c.getText();
+    return text.substring(c.start.getStartIndex(), c.stop.getStopIndex() + 1);
+  }
+
+  DslException mismatch(ParserRuleContext at, String op, ParserRuleContext a, Shape sa, ParserRuleContext b, Shape sb, String why) {
+    return error(at, "shape mismatch in '" + op + "': " + src(a) + " is " + sa + " but " + src(b) + " is " + sb + "; " + why);
+  }
+
+  DslException error(ParserRuleContext at, String message) {
+    return error(at.start, message);
+  }
+
+  DslException error(Token t, String message) {
+    return new DslException(source, t.getLine(), t.getCharPositionInLine() + 1, message);
+  }
+
+  Map<String, ElementwiseFunction> functions() {
+    return functions;
+  }
+
+  Map<String, Expr.Var> vars() {
+    return vars;
+  }
+}

@@ -1,0 +1,436 @@
+package org.hbp.verify;
+
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Shape;
+
+/**
+ * A reference interpreter of the {@link Expr} IR in double precision. It is deliberately simple
+ * (dense, direct formulas) so that it can serve as the ground truth for symbolic results.
+ *
+ * <p>Dimensions of shapes are evaluated with {@code Dim.evaluate(dims)}; variables are looked up
+ * by name in {@code values} and must have exactly the shape their {@link Expr.Var} declares. Every
+ * node's result is checked against the node's own shape, so an inconsistency between the IR's
+ * shape rules and this interpreter is reported at the node where it arises.
+ *
+ * <p>One {@code Evaluator} instance caches results by node identity, so shared subexpressions of
+ * a DAG are evaluated once; create a new instance (or use the static {@link #evaluate(Expr, Map,
+ * Map)}) when the bindings change.
+ */
+public final class Evaluator {
+  private final Map<String, Tensor> values;
+  private final Map<String, Long> dims;
+  private final IdentityHashMap<Expr, Tensor> cache = new IdentityHashMap<>();
+
+  public Evaluator(Map<String, Tensor> values, Map<String, Long> dims) {
+    this.values = values == null ? Map.of() : values;
+    this.dims = dims == null ? Map.of() : dims;
+  }
+
+  /** Evaluates {@code e} with the given variable values and dimension values. */
+  public static Tensor evaluate(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
+    return new Evaluator(values, dims).evaluate(e);
+  }
+
+  /** Evaluates {@code e} with this evaluator's bindings (cached by node identity). */
+  public Tensor evaluate(Expr e) {
+    Tensor t = cache.get(e);
+    if (t != null) return t;
+    t = compute(e);
+    checkShape(e, t);
+    cache.put(e, t);
+    return t;
+  }
+
+  /** The evaluated shape of {@code s}. */
+  public int[] shapeOf(Shape s) {
+    return Tensor.toIntShape(s.evaluate(dims));
+  }
+
+  private int dimValue(org.hbp.calculus.Dim d) {
+    long v = d.evaluate(dims);
+    if (v < 0 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("dimension " + d + " evaluates to " + v);
+    return (int) v;
+  }
+
+  private void checkShape(Expr e, Tensor t) {
+    int[] expected = shapeOf(e.shape());
+    if (!Arrays.equals(expected, t.shape()))
+      throw new IllegalStateException(nodeName(e) + " evaluated to shape " + Arrays.toString(t.shape())
+          + " but its IR shape " + e.shape() + " evaluates to " + Arrays.toString(expected));
+  }
+
+  private static String nodeName(Expr e) {
+    return e.getClass().getSimpleName();
+  }
+
+  private Tensor compute(Expr e) {
+    if (e instanceof Expr.Var v) return var(v);
+    if (e instanceof Expr.Num n) return Tensor.scalar(n.value());
+    if (e instanceof Expr.DimValue d) return Tensor.scalar(d.dim().evaluate(dims));
+    if (e instanceof Expr.Zero z) return Tensor.zeros(shapeOf(z.shape()));
+    if (e instanceof Expr.Ones o) return Tensor.filled(1, shapeOf(o.shape()));
+    if (e instanceof Expr.Eye eye) return eye(dimValue(eye.n()));
+    if (e instanceof Expr.Commutation k) return commutation(dimValue(k.m()), dimValue(k.n()));
+    if (e instanceof Expr.Diagonalizer d) return diagonalizer(dimValue(d.n()));
+    if (e instanceof Expr.Selection s) return selection(s);
+    if (e instanceof Expr.Unfolding u) return unfolding(u.geometry());
+    if (e instanceof Expr.Add a) return add(a.terms());
+    if (e instanceof Expr.Scale s) return scale(s.coefficient(), evaluate(s.operand()));
+    if (e instanceof Expr.ScalarMul m) return scalarMul(m);
+    if (e instanceof Expr.MatMul m) return matMul(m.factors());
+    if (e instanceof Expr.Transpose t) return transpose(matrixOperand(t, t.operand()));
+    if (e instanceof Expr.Hadamard h) return hadamard(h.factors());
+    if (e instanceof Expr.Power p) return power(evaluate(p.base()), p.exponent());
+    if (e instanceof Expr.Kron k) return kron(matrixOperand(k, k.left()), matrixOperand(k, k.right()));
+    if (e instanceof Expr.Vec v) return vec(evaluate(v.operand()));
+    if (e instanceof Expr.Reshape r) return evaluate(r.operand()).reshape(shapeOf(r.target()));
+    if (e instanceof Expr.DiagMat d) return diagMat(evaluate(d.vector()));
+    if (e instanceof Expr.DiagVec d) return diagVec(squareOperand(d, d.matrix()));
+    if (e instanceof Expr.Trace t) return trace(squareOperand(t, t.matrix()));
+    if (e instanceof Expr.Sum s) return sum(evaluate(s.operand()));
+    if (e instanceof Expr.Apply a) return apply(a);
+    if (e instanceof Expr.Softmax s) return softmax(evaluate(s.vector()));
+    if (e instanceof Expr.LogSumExp l) return logSumExp(evaluate(l.operand()));
+    if (e instanceof Expr.Inv i) return inv(squareOperand(i, i.matrix()));
+    if (e instanceof Expr.Det d) return Tensor.scalar(CommonOps_DDRM.det(squareOperand(d, d.matrix()).toDMatrix()));
+    if (e instanceof Expr.Unfold u) return unfold(u);
+    if (e instanceof Expr.Gather g) return gather(g);
+    throw new UnsupportedOperationException("Evaluator: unsupported node type " + e.getClass().getName());
+  }
+
+  // ---- leaves ------------------------------------------------------------------------------
+
+  private Tensor var(Expr.Var v) {
+    Tensor t = values.get(v.name());
+    if (t == null)
+      throw new IllegalArgumentException("no value bound for variable '" + v.name() + "' (" + v.role() + ", " + v.shape() + ")");
+    int[] expected;
+    try {
+      expected = shapeOf(v.shape());
+    } catch (IllegalArgumentException ex) {
+      throw new IllegalArgumentException("shape " + v.shape() + " of variable '" + v.name() + "': " + ex.getMessage(), ex);
+    }
+    if (!Arrays.equals(expected, t.shape()))
+      throw new IllegalArgumentException("variable '" + v.name() + "' is bound to a value of shape " + Arrays.toString(t.shape())
+          + " but is declared " + v.shape() + " = " + Arrays.toString(expected));
+    return t;
+  }
+
+  /** rows*cols, checked to fit a Java array. */
+  private static int denseSize(String what, long rows, long cols) {
+    long n = rows * cols;
+    if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(what + ": dense " + rows + " x " + cols + " matrix is too large");
+    return (int) n;
+  }
+
+  private static Tensor eye(int n) {
+    double[] d = new double[denseSize("Eye", n, n)];
+    for (int i = 0; i < n; i++) d[i + n * i] = 1;
+    return new Tensor(new int[] {n, n}, d);
+  }
+
+  /** K (mn x mn) with K vec(A) = vec(A') for A m x n: K[j + n*i, i + m*j] = 1. */
+  static Tensor commutation(int m, int n) {
+    int mn = denseSize("Commutation", m, n);
+    double[] d = new double[denseSize("Commutation", mn, mn)];
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++) {
+        int row = j + n * i, col = i + m * j;
+        d[row + mn * col] = 1;
+      }
+    return new Tensor(new int[] {mn, mn}, d);
+  }
+
+  /** D (n^2 x n) with vec(diag(v)) = D v: D[i + n*i, i] = 1. */
+  static Tensor diagonalizer(int n) {
+    int rows = denseSize("Diagonalizer", n, n);
+    double[] d = new double[denseSize("Diagonalizer", rows, n)];
+    for (int i = 0; i < n; i++) d[(i + n * i) + rows * i] = 1;
+    return new Tensor(new int[] {rows, n}, d);
+  }
+
+  /** The integer entries of an index map, each checked to lie in [-1, n). */
+  private int[] indices(Expr.Var index, int n, String where) {
+    Tensor t = evaluate(index);
+    int[] idx = new int[t.numel()];
+    for (int j = 0; j < idx.length; j++) {
+      double v = t.at(j);
+      if (v != Math.rint(v) || v < -1 || v >= n)
+        throw new IllegalArgumentException(where + ": index map '" + index.name() + "' has entry " + v + " at position " + j
+            + "; expected an integer in [-1, " + n + ")");
+      idx[j] = (int) v;
+    }
+    return idx;
+  }
+
+  private Tensor selection(Expr.Selection s) {
+    int n = dimValue(s.n());
+    int[] idx = indices(s.index(), n, "Selection");
+    int rows = idx.length;
+    double[] d = new double[denseSize("Selection", rows, n)];
+    for (int j = 0; j < rows; j++) if (idx[j] >= 0) d[j + rows * idx[j]] = 1;
+    return new Tensor(new int[] {rows, n}, d);
+  }
+
+  /** Evaluated hyper-parameters of an unfold. */
+  private record Geom(int c, int h, int w, int k, int s, int p, int d, int outH, int outW) {
+    int patchRows() {
+      return c * k * k;
+    }
+
+    int patches() {
+      return outH * outW;
+    }
+  }
+
+  private Geom geom(Expr.ConvGeometry g) {
+    Geom r = new Geom(dimValue(g.c()), dimValue(g.h()), dimValue(g.w()), dimValue(g.kernel()), dimValue(g.stride()),
+        dimValue(g.padding()), dimValue(g.dilation()), dimValue(g.outH()), dimValue(g.outW()));
+    if (r.k < 1 || r.s < 1 || r.d < 1) throw new IllegalArgumentException("unfold geometry with kernel/stride/dilation < 1: " + r);
+    return r;
+  }
+
+  /**
+   * Calls {@code visitor(row, column, sourceIndex)} for each entry of unfold(X) that reads from
+   * inside X (positions in the zero padding are skipped); sourceIndex is the column-major index
+   * into X of shape (c,h,w).
+   */
+  private interface PatchVisitor {
+    void visit(int row, int col, int src);
+  }
+
+  private static void forEachPatchEntry(Geom g, PatchVisitor visitor) {
+    for (int ch = 0; ch < g.c; ch++)
+      for (int ki = 0; ki < g.k; ki++)
+        for (int kj = 0; kj < g.k; kj++) {
+          int row = (ch * g.k + ki) * g.k + kj;
+          for (int ow = 0; ow < g.outW; ow++)
+            for (int oh = 0; oh < g.outH; oh++) {
+              int y = oh * g.s - g.p + ki * g.d;
+              int x = ow * g.s - g.p + kj * g.d;
+              if (y < 0 || y >= g.h || x < 0 || x >= g.w) continue;
+              visitor.visit(row, oh + g.outH * ow, ch + g.c * (y + g.h * x));
+            }
+        }
+  }
+
+  private Tensor unfolding(Expr.ConvGeometry geometry) {
+    Geom g = geom(geometry);
+    int rows = g.patchRows() * g.patches(), cols = g.c * g.h * g.w, r = g.patchRows();
+    double[] d = new double[denseSize("Unfolding", rows, cols)];
+    forEachPatchEntry(g, (row, col, src) -> d[(row + r * col) + rows * src] = 1);
+    return new Tensor(new int[] {rows, cols}, d);
+  }
+
+  private Tensor unfold(Expr.Unfold u) {
+    Geom g = geom(u.geometry());
+    Tensor x = evaluate(u.tensor());
+    int[] expected = {g.c, g.h, g.w};
+    if (!Arrays.equals(expected, x.shape()))
+      throw new IllegalArgumentException("Unfold of a value of shape " + Arrays.toString(x.shape()) + "; geometry expects " + Arrays.toString(expected));
+    int r = g.patchRows();
+    double[] d = new double[r * g.patches()];
+    double[] xs = x.data();
+    forEachPatchEntry(g, (row, col, src) -> d[row + r * col] = xs[src]);
+    return new Tensor(new int[] {r, g.patches()}, d);
+  }
+
+  private Tensor gather(Expr.Gather gt) {
+    Tensor src = evaluate(gt.source());
+    int[] idx = indices(gt.index(), src.numel(), "Gather");
+    double[] d = new double[idx.length];
+    for (int j = 0; j < idx.length; j++) d[j] = idx[j] < 0 ? 0 : src.at(idx[j]);
+    return new Tensor(shapeOf(gt.index().shape()), d);
+  }
+
+  // ---- linear algebra ----------------------------------------------------------------------
+
+  private Tensor matrixOperand(Expr parent, Expr operand) {
+    return matrixOperand(nodeName(parent), operand);
+  }
+
+  private Tensor matrixOperand(String parent, Expr operand) {
+    Tensor t = evaluate(operand);
+    if (t.rank() != 2) throw new IllegalArgumentException(parent + " of a tensor of shape " + Arrays.toString(t.shape()));
+    return t;
+  }
+
+  private Tensor squareOperand(Expr parent, Expr operand) {
+    Tensor t = matrixOperand(parent, operand);
+    if (t.rows() != t.cols()) throw new IllegalArgumentException(nodeName(parent) + " of a non-square matrix " + Arrays.toString(t.shape()));
+    return t;
+  }
+
+  private Tensor add(List<Expr> terms) {
+    Tensor first = evaluate(terms.get(0));
+    double[] d = first.data().clone();
+    for (int i = 1; i < terms.size(); i++) {
+      Tensor t = evaluate(terms.get(i));
+      requireSame("Add", first, t);
+      double[] td = t.data();
+      for (int p = 0; p < d.length; p++) d[p] += td[p];
+    }
+    return new Tensor(first.shape(), d);
+  }
+
+  private static void requireSame(String what, Tensor a, Tensor b) {
+    if (!a.sameShape(b))
+      throw new IllegalArgumentException(what + " of shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
+  }
+
+  private static Tensor scale(double c, Tensor t) {
+    double[] d = t.data().clone();
+    for (int p = 0; p < d.length; p++) d[p] *= c;
+    return new Tensor(t.shape(), d);
+  }
+
+  private Tensor scalarMul(Expr.ScalarMul m) {
+    Tensor s = evaluate(m.scalar());
+    if (!s.isScalar()) throw new IllegalArgumentException("ScalarMul with a factor of shape " + Arrays.toString(s.shape()));
+    return scale(s.scalarValue(), evaluate(m.operand()));
+  }
+
+  private Tensor matMul(List<Expr> factors) {
+    DMatrixRMaj acc = matrixOperand("MatMul", factors.get(0)).toDMatrix();
+    for (int i = 1; i < factors.size(); i++) {
+      Tensor t = evaluate(factors.get(i));
+      if (t.rank() != 2 || acc.numCols != t.rows())
+        throw new IllegalArgumentException("MatMul of " + acc.numRows + "x" + acc.numCols + " and " + Arrays.toString(t.shape()));
+      DMatrixRMaj out = new DMatrixRMaj(acc.numRows, t.cols());
+      CommonOps_DDRM.mult(acc, t.toDMatrix(), out);
+      acc = out;
+    }
+    return Tensor.fromDMatrix(acc);
+  }
+
+  private static Tensor transpose(Tensor a) {
+    int m = a.rows(), n = a.cols();
+    double[] d = new double[m * n];
+    double[] s = a.data();
+    for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) d[j + n * i] = s[i + m * j];
+    return new Tensor(new int[] {n, m}, d);
+  }
+
+  private Tensor hadamard(List<Expr> factors) {
+    Tensor first = evaluate(factors.get(0));
+    double[] d = first.data().clone();
+    for (int i = 1; i < factors.size(); i++) {
+      Tensor t = evaluate(factors.get(i));
+      requireSame("Hadamard", first, t);
+      double[] td = t.data();
+      for (int p = 0; p < d.length; p++) d[p] *= td[p];
+    }
+    return new Tensor(first.shape(), d);
+  }
+
+  private static Tensor power(Tensor t, double exponent) {
+    double[] d = t.data().clone();
+    for (int p = 0; p < d.length; p++) d[p] = Math.pow(d[p], exponent);
+    return new Tensor(t.shape(), d);
+  }
+
+  /** (A ⊗ B)[i*p + k, j*q + l] = A[i,j] B[k,l] for B of p x q. */
+  static Tensor kron(Tensor a, Tensor b) {
+    int m = a.rows(), n = a.cols(), p = b.rows(), q = b.cols();
+    int rows = denseSize("Kron", m, p), cols = denseSize("Kron", n, q);
+    double[] d = new double[denseSize("Kron", rows, cols)];
+    double[] ad = a.data(), bd = b.data();
+    for (int j = 0; j < n; j++)
+      for (int i = 0; i < m; i++) {
+        double aij = ad[i + m * j];
+        if (aij == 0) continue;
+        for (int l = 0; l < q; l++)
+          for (int k = 0; k < p; k++) d[(i * p + k) + rows * (j * q + l)] = aij * bd[k + p * l];
+      }
+    return new Tensor(new int[] {rows, cols}, d);
+  }
+
+  private static Tensor vec(Tensor t) {
+    return new Tensor(new int[] {t.numel(), 1}, t.data().clone());
+  }
+
+  private static Tensor diagMat(Tensor v) {
+    if (v.rank() != 2 || v.cols() != 1) throw new IllegalArgumentException("DiagMat of a value of shape " + Arrays.toString(v.shape()));
+    int n = v.rows();
+    double[] d = new double[n * n];
+    for (int i = 0; i < n; i++) d[i + n * i] = v.at(i);
+    return new Tensor(new int[] {n, n}, d);
+  }
+
+  private static Tensor diagVec(Tensor a) {
+    int n = a.rows();
+    double[] d = new double[n];
+    for (int i = 0; i < n; i++) d[i] = a.at(i + n * i);
+    return new Tensor(new int[] {n, 1}, d);
+  }
+
+  private static Tensor trace(Tensor a) {
+    int n = a.rows();
+    double s = 0;
+    for (int i = 0; i < n; i++) s += a.at(i + n * i);
+    return Tensor.scalar(s);
+  }
+
+  private static Tensor sum(Tensor t) {
+    double s = 0;
+    for (double v : t.data()) s += v;
+    return Tensor.scalar(s);
+  }
+
+  private static Tensor inv(Tensor a) {
+    DMatrixRMaj m = a.toDMatrix();
+    DMatrixRMaj out = new DMatrixRMaj(m.numRows, m.numCols);
+    boolean ok = m.numRows == 0 || CommonOps_DDRM.invert(m, out);
+    if (ok) for (int p = 0; p < out.getNumElements(); p++) if (!Double.isFinite(out.data[p])) ok = false;
+    if (!ok) throw new ArithmeticException("Inv of a singular " + m.numRows + "x" + m.numCols + " matrix");
+    return Tensor.fromDMatrix(out);
+  }
+
+  // ---- nonlinear ---------------------------------------------------------------------------
+
+  private Tensor apply(Expr.Apply a) {
+    if (a.order() < 0) throw new IllegalArgumentException("Apply of order " + a.order());
+    if (a.order() == 0) {
+      if (a.function().isBuiltin()) {
+        Tensor x = evaluate(a.argument());
+        double[] d = x.data().clone();
+        for (int p = 0; p < d.length; p++) d[p] = a.function().value(d[p]);
+        return new Tensor(x.shape(), d);
+      }
+      return evaluate(a.function().bodyOf(a.argument()));
+    }
+    return evaluate(a.function().derivativeOf(a.order(), a.argument()));
+  }
+
+  /** Softmax over all entries (the IR applies it to vectors), shifted by the maximum. */
+  private static Tensor softmax(Tensor x) {
+    double[] s = x.data();
+    double max = Double.NEGATIVE_INFINITY;
+    for (double v : s) max = Math.max(max, v);
+    double[] d = new double[s.length];
+    double z = 0;
+    for (int p = 0; p < s.length; p++) {
+      d[p] = Math.exp(s[p] - max);
+      z += d[p];
+    }
+    for (int p = 0; p < d.length; p++) d[p] /= z;
+    return new Tensor(x.shape(), d);
+  }
+
+  /** log(sum(exp(x))) over all entries, computed as max + log(sum(exp(x - max))). */
+  private static Tensor logSumExp(Tensor x) {
+    double[] s = x.data();
+    double max = Double.NEGATIVE_INFINITY;
+    for (double v : s) max = Math.max(max, v);
+    if (max == Double.NEGATIVE_INFINITY || max == Double.POSITIVE_INFINITY) return Tensor.scalar(max);
+    double z = 0;
+    for (double v : s) z += Math.exp(v - max);
+    return Tensor.scalar(max + Math.log(z));
+  }
+}

@@ -1,0 +1,196 @@
+package org.hbp.verify;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.calculus.Dim;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
+import org.hbp.calculus.Shape;
+import org.hbp.derive.Derivation;
+import org.hbp.derive.ModuleRules;
+import org.hbp.dsl.ModuleSpec;
+
+/**
+ * Checks the derived rules of a module numerically, against references built from its forward
+ * expression alone: central finite differences (fp64) of z for the Jacobian, of g = vec(dz)'vec(z)
+ * for the residual, the dense product J'*Hz*J + R for the HBP rule (random symmetric Hz), and for a
+ * loss the finite-difference gradient and Hessian of E. Each check runs at several random shapes
+ * (dims drawn from 1..4) and random points.
+ */
+public final class SpecCheck {
+  private SpecCheck() {}
+
+  /** Relative tolerance of Jacobians/gradients (central differences are accurate to ~1e-10). */
+  public static final double JACOBIAN_TOL = 1e-6;
+  /** Relative tolerance of Hessians (second differences are accurate to ~1e-8). */
+  public static final double HESSIAN_TOL = 1e-5;
+
+  public record Check(String module, String wrt, String what, Map<String, Long> dims, double maxAbsError, double scale,
+      double tolerance) {
+    public boolean passed() {
+      return maxAbsError <= tolerance * Math.max(1, scale);
+    }
+
+    @Override
+    public String toString() {
+      return String.format("%s %s %s at %s: max abs error %.2e (scale %.2e, tol %.0e) %s", module, wrt, what, dims,
+          maxAbsError, scale, tolerance, passed() ? "PASS" : "FAIL");
+    }
+  }
+
+  public record Report(List<Check> all) {
+    public int checks() {
+      return all.size();
+    }
+
+    public List<Check> failures() {
+      return all.stream().filter(c -> !c.passed()).toList();
+    }
+
+    public String summary() {
+      double worst = all.stream().mapToDouble(c -> c.maxAbsError / Math.max(1, c.scale)).max().orElse(0);
+      return checks() + " checks at " + all.stream().map(Check::dims).distinct().count() + " random shapes, "
+          + failures().size() + " failed, worst relative error " + String.format("%.1e", worst);
+    }
+  }
+
+  /** Checks every rule of a module at {@code shapes} random shapes. */
+  public static Report check(ModuleSpec m, long seed, int shapes) {
+    List<Derivation> ds = ModuleRules.derive(m);
+    Random rng = new Random(seed);
+    List<Check> out = new ArrayList<>();
+    for (int s = 0; s < shapes; s++) {
+      Map<String, Long> dims = randomDims(m, rng);
+      Map<String, Tensor> values = randomValues(m, dims, rng);
+      for (Derivation d : ds) out.addAll(check(m, d, values, dims, rng));
+    }
+    return new Report(out);
+  }
+
+  static List<Check> check(ModuleSpec m, Derivation d, Map<String, Tensor> values, Map<String, Long> dims, Random rng) {
+    List<Check> out = new ArrayList<>();
+    Expr.Var w = d.wrt();
+    String name = m.name();
+    if (m.isLoss()) {
+      DMatrixRMaj gRef = FiniteDifferences.gradient(m.outputExpr(), w, values, dims);
+      DMatrixRMaj g = Evaluator.evaluate(d.gradient(), values, dims).toDVector();
+      out.add(compare(name, w.name(), "gradient", dims, g, gRef, JACOBIAN_TOL));
+      DMatrixRMaj hRef = FiniteDifferences.hessian(m.outputExpr(), w, values, dims);
+      out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(d.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL));
+      return out;
+    }
+    Map<String, Tensor> vals = new LinkedHashMap<>(values);
+    Expr.Var dz = m.outputGradient(), hz = m.outputHessian();
+    vals.put(dz.name(), random(rng, dz.shape(), dims));
+    int n = (int) m.output().shape().numel().evaluate(dims);
+    DMatrixRMaj h = new DMatrixRMaj(n, n);
+    for (int i = 0; i < n; i++) for (int j = 0; j <= i; j++) h.set(i, j, rng.nextDouble() * 2 - 1);
+    for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) h.set(i, j, h.get(j, i));
+    vals.put(hz.name(), Tensor.fromDMatrix(h));
+
+    DMatrixRMaj jRef = FiniteDifferences.jacobian(m.outputExpr(), w, vals, dims);
+    out.add(compare(name, w.name(), "jacobian", dims, Evaluator.evaluate(d.jacobian(), vals, dims).toDMatrix(), jRef, JACOBIAN_TOL));
+    Expr g = Exprs.mul(Exprs.transpose(vecOf(dz)), vecOf(m.outputExpr()));
+    DMatrixRMaj rRef = FiniteDifferences.hessian(g, w, vals, dims);
+    out.add(compare(name, w.name(), "residual", dims, Evaluator.evaluate(d.residual(), vals, dims).toDMatrix(), rRef, HESSIAN_TOL));
+    // HBP: J' Hz J + R, from the references
+    DMatrixRMaj hj = new DMatrixRMaj(n, jRef.numCols);
+    CommonOps_DDRM.mult(h, jRef, hj);
+    DMatrixRMaj hbpRef = new DMatrixRMaj(jRef.numCols, jRef.numCols);
+    CommonOps_DDRM.multTransA(jRef, hj, hbpRef);
+    CommonOps_DDRM.addEquals(hbpRef, rRef);
+    out.add(compare(name, w.name(), "hbp", dims, Evaluator.evaluate(d.hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL));
+    out.add(compare(name, w.name(), "hbp (compact)", dims, Evaluator.evaluate(d.hbpCompact(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL));
+    return out;
+  }
+
+  private static Expr vecOf(Expr e) {
+    return e.shape().isColumn() ? e : new Expr.Vec(e);
+  }
+
+  private static Check compare(String module, String wrt, String what, Map<String, Long> dims, DMatrixRMaj got, DMatrixRMaj ref, double tol) {
+    if (got.numRows != ref.numRows || got.numCols != ref.numCols)
+      return new Check(module, wrt, what + " (shape " + got.numRows + "x" + got.numCols + " vs " + ref.numRows + "x" + ref.numCols + ")",
+          dims, Double.POSITIVE_INFINITY, 0, tol);
+    double scale = 0;
+    for (int i = 0; i < ref.getNumElements(); i++) scale = Math.max(scale, Math.abs(ref.get(i)));
+    return new Check(module, wrt, what, new LinkedHashMap<>(dims), Tensor.maxAbsError(got, ref), scale, tol);
+  }
+
+  /** Dims drawn from 1..4 until every shape and unfold geometry is non-empty. */
+  public static Map<String, Long> randomDims(ModuleSpec m, Random rng) {
+    for (int attempt = 0; attempt < 10_000; attempt++) {
+      Map<String, Long> dims = new LinkedHashMap<>();
+      for (Dim d : m.dims()) for (String s : d.symbols()) dims.put(s, 1L + rng.nextInt(4));
+      if (valid(m, dims)) return dims;
+    }
+    throw new IllegalStateException("module " + m.name() + ": found no dims in 1..4 that give non-empty shapes");
+  }
+
+  private static boolean valid(ModuleSpec m, Map<String, Long> dims) {
+    try {
+      List<Shape> shapes = new ArrayList<>();
+      for (Expr.Var v : m.variables()) shapes.add(v.shape());
+      shapes.add(m.outputExpr().shape());
+      for (Shape s : shapes) for (long x : s.evaluate(dims)) if (x < 1) return false;
+      boolean[] ok = {true};
+      Exprs.transformUp(m.outputExpr(), e -> {
+        if (e instanceof Expr.Unfold u) {
+          Expr.ConvGeometry g = u.geometry();
+          if (g.outH().evaluate(dims) < 1 || g.outW().evaluate(dims) < 1) ok[0] = false;
+        }
+        return e;
+      });
+      return ok[0];
+    } catch (ArithmeticException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Random values: uniform in [-1, 1) for inputs, parameters and data; index maps with entries in
+   * [-1, n) for the gathers that use them; targets as random probability vectors (positive,
+   * summing to one), so that assumptions such as sum(y) == 1 hold.
+   */
+  public static Map<String, Tensor> randomValues(ModuleSpec m, Map<String, Long> dims, Random rng) {
+    Map<String, Tensor> values = new LinkedHashMap<>();
+    Map<Expr.Var, Long> sourceSize = new LinkedHashMap<>();
+    Exprs.transformUp(m.outputExpr(), e -> {
+      if (e instanceof Expr.Gather g) sourceSize.put(g.index(), g.source().shape().numel().evaluate(dims));
+      return e;
+    });
+    for (Expr.Var v : m.variables()) {
+      if (v.role() == Expr.Role.INDEX) {
+        long n = sourceSize.getOrDefault(v, 1L);
+        Tensor t = random(rng, v.shape(), dims);
+        double[] d = t.data();
+        for (int i = 0; i < d.length; i++) d[i] = rng.nextInt((int) n + 1) - 1;
+        values.put(v.name(), t);
+      } else if (v.role() == Expr.Role.TARGET) {
+        Tensor t = random(rng, v.shape(), dims);
+        double[] d = t.data();
+        double sum = 0;
+        for (int i = 0; i < d.length; i++) sum += d[i] = 0.1 + rng.nextDouble();
+        for (int i = 0; i < d.length; i++) d[i] /= sum;
+        values.put(v.name(), t);
+      } else {
+        values.put(v.name(), random(rng, v.shape(), dims));
+      }
+    }
+    return values;
+  }
+
+  static Tensor random(Random rng, Shape s, Map<String, Long> dims) {
+    long[] shape = s.evaluate(dims);
+    int[] sh = new int[shape.length];
+    for (int i = 0; i < sh.length; i++) sh[i] = (int) shape[i];
+    return Tensor.random(rng, sh);
+  }
+
+
+}

@@ -25,7 +25,12 @@ public final class Dim implements Comparable<Dim> {
 
     @Override
     public String toString() {
-      return symbol != null ? symbol : "(" + num + ")/" + den.toStringAtomic();
+      return symbol != null ? symbol : num.toStringAtomic() + "/" + den.toStringAtomic();
+    }
+
+    /** As a factor of a product: a quotient is parenthesized so that it reads back the same. */
+    String asFactor(boolean alone) {
+      return symbol != null || alone ? toString() : "(" + this + ")";
     }
   }
 
@@ -191,7 +196,11 @@ public final class Dim implements Comparable<Dim> {
     if (terms.isEmpty()) return "0";
     StringBuilder sb = new StringBuilder();
     boolean first = true;
-    for (var e : terms.entrySet()) {
+    java.util.List<java.util.Map.Entry<List<Atom>, Long>> ordered = new java.util.ArrayList<>();
+    for (var e : terms.entrySet()) if (e.getValue() > 0 && !e.getKey().isEmpty()) ordered.add(e);
+    for (var e : terms.entrySet()) if (e.getValue() < 0 && !e.getKey().isEmpty()) ordered.add(e);
+    for (var e : terms.entrySet()) if (e.getKey().isEmpty()) ordered.add(e);
+    for (var e : ordered) {
       long c = e.getValue();
       List<Atom> mono = e.getKey();
       if (first) {
@@ -203,7 +212,7 @@ public final class Dim implements Comparable<Dim> {
       StringBuilder m = new StringBuilder();
       for (Atom a : mono) {
         if (m.length() > 0) m.append("*");
-        m.append(a);
+        m.append(a.asFactor(mono.size() == 1 && ac == 1));
       }
       if (mono.isEmpty()) sb.append(ac);
       else if (ac == 1) sb.append(m);
@@ -211,6 +220,17 @@ public final class Dim implements Comparable<Dim> {
       first = false;
     }
     return sb.toString();
+  }
+
+  /** Whether this is a single term (a product of atoms with a positive coefficient). */
+  public boolean isMonomial() {
+    return terms.size() == 1 && terms.firstEntry().getValue() > 0;
+  }
+
+  /** Whether this is one symbol. */
+  public boolean isSymbol() {
+    return terms.size() == 1 && terms.firstEntry().getValue() == 1 && terms.firstKey().size() == 1
+        && terms.firstKey().get(0).symbol != null;
   }
 
   /** Printed so that it can be a factor of a product: parenthesized when it is a sum. */

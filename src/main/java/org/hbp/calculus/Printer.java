@@ -1,6 +1,7 @@
 package org.hbp.calculus;
 
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
@@ -17,6 +18,41 @@ public final class Printer {
     return print(e);
   }
 
+  private static final ThreadLocal<Map<Dim, String>> NAMES = ThreadLocal.withInitial(Map::of);
+
+  /**
+   * Prints with names for derived dims (e.g. {@code oh} for (h + 2*p - d*(k - 1) - 1)/s + 1, and
+   * products of two of them such as {@code oh*ow}), as declared by a spec.
+   */
+  public static String text(Expr e, Map<Dim, String> dimNames) {
+    Map<Dim, String> old = NAMES.get();
+    NAMES.set(dimNames);
+    try {
+      return print(e);
+    } finally {
+      NAMES.set(old);
+    }
+  }
+
+  /** Prints a dimension, by its declared name when it has one. */
+  public static String dim(Dim d) {
+    String n = NAMES.get().get(d);
+    return n != null ? n : d.toString();
+  }
+
+  /** Prints a type with declared dim names. */
+  public static String type(Shape s, Map<Dim, String> dimNames) {
+    Map<Dim, String> old = NAMES.get();
+    NAMES.set(dimNames);
+    try {
+      if (s.isScalar()) return "scalar";
+      String kind = s.isTensor() ? "tensor" : s.isColumn() ? "vector" : "matrix";
+      return kind + "(" + dims(s) + ")";
+    } finally {
+      NAMES.set(old);
+    }
+  }
+
   /** Formats a constant so that the DSL reads it back exactly. */
   public static String number(double v) {
     if (v == Math.rint(v) && Math.abs(v) < 1e15) return Long.toString((long) v);
@@ -28,6 +64,7 @@ public final class Printer {
     if (e instanceof Expr.Scale s) return s.coefficient() == -1 ? UNARY : PRODUCT;
     if (e instanceof Expr.MatMul || e instanceof Expr.Hadamard || e instanceof Expr.ScalarMul) return PRODUCT;
     if (e instanceof Expr.Num n) return n.value() < 0 ? UNARY : PRIMARY;
+    if (e instanceof Expr.DimValue d) return d.dim().isSymbol() || NAMES.get().containsKey(d.dim()) ? PRIMARY : d.dim().isMonomial() ? PRODUCT : SUM;
     if (e instanceof Expr.Transpose || e instanceof Expr.Power) return POSTFIX;
     return PRIMARY;
   }
@@ -40,22 +77,24 @@ public final class Printer {
   private static String print(Expr e) {
     if (e instanceof Expr.Var v) return v.name();
     if (e instanceof Expr.Num n) return number(n.value());
-    if (e instanceof Expr.DimValue d) return d.dim().toStringAtomic();
+    if (e instanceof Expr.DimValue d) return dim(d.dim());
     if (e instanceof Expr.Zero z) return z.shape().isScalar() ? "0" : "zeros(" + dims(z.shape()) + ")";
     if (e instanceof Expr.Ones o) return o.shape().isScalar() ? "1" : "ones(" + dims(o.shape()) + ")";
-    if (e instanceof Expr.Eye i) return "eye(" + i.n() + ")";
-    if (e instanceof Expr.Commutation k) return "commutation(" + k.m() + ", " + k.n() + ")";
-    if (e instanceof Expr.Diagonalizer d) return "diagonalizer(" + d.n() + ")";
-    if (e instanceof Expr.Selection s) return "selection(" + s.index().name() + ", " + s.n() + ")";
+    if (e instanceof Expr.Eye i) return "eye(" + dim(i.n()) + ")";
+    if (e instanceof Expr.Commutation k) return "commutation(" + dim(k.m()) + ", " + dim(k.n()) + ")";
+    if (e instanceof Expr.Diagonalizer d) return "diagonalizer(" + dim(d.n()) + ")";
+    if (e instanceof Expr.Selection s) return "selection(" + s.index().name() + ", " + dim(s.n()) + ")";
     if (e instanceof Expr.Unfolding u) {
       Expr.ConvGeometry g = u.geometry();
-      return "unfolding(" + g.c() + ", " + g.h() + ", " + g.w() + ", " + g.kernel() + ", " + g.stride() + ", "
-          + g.padding() + ", " + g.dilation() + ")";
+      return "unfolding(" + dim(g.c()) + ", " + dim(g.h()) + ", " + dim(g.w()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", "
+          + dim(g.padding()) + ", " + dim(g.dilation()) + ")";
     }
     if (e instanceof Expr.Add a) {
       StringBuilder sb = new StringBuilder();
+      boolean broadcast = a.terms().stream().anyMatch(t -> !isConstantArray(t));
       for (int i = 0; i < a.terms().size(); i++) {
         Expr t = a.terms().get(i);
+        if (broadcast && isConstantArray(t)) t = constantOf(t); // c*ones(n) in a sum prints as c
         if (i > 0) {
           Expr neg = negated(t);
           if (neg != null) {
@@ -73,7 +112,10 @@ public final class Printer {
       if (c == -1) return "-" + wrap(s.operand(), POSTFIX);
       return number(c) + "*" + wrapFactor(s.operand());
     }
-    if (e instanceof Expr.ScalarMul m) return wrapFactor(m.scalar()) + "*" + wrapFactor(m.operand());
+    if (e instanceof Expr.ScalarMul m) {
+      if (m.scalar() instanceof Expr.Power p && p.exponent() == -1) return wrap(m.operand(), PRODUCT) + " / " + wrapFactor(p.base());
+      return wrapFactor(m.scalar()) + "*" + wrapFactor(m.operand());
+    }
     if (e instanceof Expr.MatMul m) return m.factors().stream().map(Printer::wrapFactor).collect(Collectors.joining("*"));
     if (e instanceof Expr.Hadamard h) {
       boolean scalar = h.shape().isScalar();
@@ -103,11 +145,21 @@ public final class Printer {
     if (e instanceof Expr.Det d) return "det(" + print(d.matrix()) + ")";
     if (e instanceof Expr.Unfold u) {
       Expr.ConvGeometry g = u.geometry();
-      return "unfold(" + print(u.tensor()) + ", " + g.kernel() + ", " + g.stride() + ", " + g.padding() + ", "
-          + g.dilation() + ")";
+      return "unfold(" + print(u.tensor()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", " + dim(g.padding()) + ", "
+          + dim(g.dilation()) + ")";
     }
     if (e instanceof Expr.Gather g) return "gather(" + print(g.source()) + ", " + g.index().name() + ")";
     throw new IllegalArgumentException("no printer for " + e.getClass().getSimpleName());
+  }
+
+  /** ones(shape) or c*ones(shape): a constant that a sum broadcasts. */
+  private static boolean isConstantArray(Expr t) {
+    if (t instanceof Expr.Scale s) return s.operand() instanceof Expr.Ones;
+    return t instanceof Expr.Ones;
+  }
+
+  private static Expr constantOf(Expr t) {
+    return t instanceof Expr.Scale s ? new Expr.Num(s.coefficient()) : new Expr.Num(1);
   }
 
   /** A factor of a product: parenthesized unless postfix or primary. */
@@ -124,7 +176,7 @@ public final class Printer {
 
   private static String dims(Shape s) {
     List<Dim> d = s.dims();
-    if (s.isColumn()) return d.get(0).toString();
-    return d.stream().map(Dim::toString).collect(Collectors.joining(", "));
+    if (s.isColumn()) return dim(d.get(0));
+    return d.stream().map(Printer::dim).collect(Collectors.joining(", "));
   }
 }

@@ -60,6 +60,13 @@ final class Rewrites {
     return Exprs.scale(c, core);
   }
 
+  /** Number of nodes: the size order of terms. */
+  private static int size(Expr e) {
+    int n = 1;
+    for (Expr c : Exprs.children(e)) n += size(c);
+    return n;
+  }
+
   private static boolean isInteger(double p) {
     return p == Math.rint(p);
   }
@@ -97,10 +104,12 @@ final class Rewrites {
       coef.forEach((core, c) -> {
         if (c != 0) out.add(rebuild(c, core));
       });
-      out.sort(Simplifier.ORDER.thenComparing((x, y) -> 0));
       out.sort((x, y) -> {
+        // positive terms first, then larger terms first, then by text
         boolean nx = split(x).coefficient() < 0, ny = split(y).coefficient() < 0;
         if (nx != ny) return nx ? 1 : -1;
+        int sx = size(split(x).core()), sy = size(split(y).core());
+        if (sx != sy) return Integer.compare(sy, sx);
         return Simplifier.ORDER.compare(split(x).core(), split(y).core());
       });
       if (out.isEmpty()) return zeroOf(a);
@@ -110,13 +119,14 @@ final class Rewrites {
     });
 
     // ---------------- numeric coefficients ----------------
-    rule("scale-trivial", "1*A = A; 0*A = 0; c*0 = 0; a*(b*A) = (ab)*A; c*d = cd", Expr.Scale.class, s -> {
+    rule("scale-trivial", "1*A = A; 0*A = 0; c*0 = 0; a*(b*A) = (ab)*A; c*d = cd; c*(A + B) = c*A + c*B", Expr.Scale.class, s -> {
       double c = s.coefficient();
       Expr x = s.operand();
       if (c == 1) return x;
       if (c == 0 || zero(x)) return zeroOf(s);
       if (x instanceof Expr.Scale inner) return Exprs.scale(c * inner.coefficient(), inner.operand());
       if (x instanceof Expr.Num n) return new Expr.Num(c * n.value());
+      if (x instanceof Expr.Add a) return new Expr.Add(a.terms().stream().map(t -> Exprs.scale(c, t)).toList());
       return s;
     });
 
@@ -314,9 +324,10 @@ final class Rewrites {
             else if (p != 0) out.add(new Expr.Power(b, p));
           });
           out.sort((x, y) -> {
-            // reciprocals last, so that they print as ./
-            boolean rx = x instanceof Expr.Power px && px.exponent() < 0, ry = y instanceof Expr.Power py && py.exponent() < 0;
-            if (rx != ry) return rx ? 1 : -1;
+            // sums after other factors, reciprocals last (they print as ./), then by text
+            int rx = x instanceof Expr.Power px && px.exponent() < 0 ? 2 : x instanceof Expr.Add ? 1 : 0;
+            int ry = y instanceof Expr.Power py && py.exponent() < 0 ? 2 : y instanceof Expr.Add ? 1 : 0;
+            if (rx != ry) return Integer.compare(rx, ry);
             return Simplifier.ORDER.compare(x, y);
           });
           Expr core = out.isEmpty() ? (isScalar ? new Expr.Num(1) : new Expr.Ones(h.shape())) : hadamard(out);

@@ -28,25 +28,29 @@ public final class Formats {
   public static String text(ModuleSpec m, List<Derivation> ds) {
     StringBuilder sb = new StringBuilder();
     sb.append(m.isLoss() ? "loss " : "module ").append(m.name()).append("  (").append(m.source()).append(':').append(m.line()).append(")\n");
-    sb.append("  ").append(m.output().name()).append(" = ").append(Printer.text(m.outputExpr()))
-        .append("    : ").append(m.output().shape()).append('\n');
+    sb.append("  ").append(m.output().name()).append(" = ").append(text(m, m.outputExpr()))
+        .append("    : ").append(Printer.type(m.output().shape(), m.dimNames())).append('\n');
     for (Derivation d : ds) {
-      sb.append('\n').append("  with respect to ").append(d.wrt().name()).append(": ").append(d.wrt().shape()).append('\n');
+      sb.append('\n').append("  with respect to ").append(d.wrt().name()).append(": ").append(Printer.type(d.wrt().shape(), m.dimNames())).append('\n');
       if (d.isLoss()) {
-        sb.append("    gradient  d").append(d.wrt().name()).append(" = ").append(Printer.text(d.gradient())).append('\n');
-        sb.append("    hessian   ").append(d.hessianName()).append(" = ").append(Printer.text(d.hessian())).append('\n');
+        sb.append("    gradient  d").append(d.wrt().name()).append(" = ").append(text(m, d.gradient())).append('\n');
+        sb.append("    hessian   ").append(d.hessianName()).append(" = ").append(text(m, d.hessian())).append('\n');
         sb.append("    psd       ").append(d.psd().value() == null ? "not proven" : d.psd().value() ? "yes" : "no")
             .append(" (").append(d.psd().reason()).append(")\n");
       } else {
         String zn = d.output().name();
-        sb.append("    jacobian  D").append(zn).append("(").append(d.wrt().name()).append(") = ").append(Printer.text(d.jacobian())).append('\n');
-        sb.append("    residual  ").append(Printer.text(d.residual())).append("    [").append(d.residualKind().label()).append("]\n");
-        sb.append("    hbp       ").append(d.hessianName()).append(" = ").append(Printer.text(d.hbp())).append('\n');
+        sb.append("    jacobian  D").append(zn).append("(").append(d.wrt().name()).append(") = ").append(text(m, d.jacobian())).append('\n');
+        sb.append("    residual  ").append(text(m, d.residual())).append("    [").append(d.residualKind().label()).append("]\n");
+        sb.append("    hbp       ").append(d.hessianName()).append(" = ").append(text(m, d.hbp())).append('\n');
         if (!d.hbpCompact().equals(d.hbp()))
-          sb.append("      compact ").append(d.hessianName()).append(" = ").append(Printer.text(d.hbpCompact())).append('\n');
+          sb.append("      compact ").append(d.hessianName()).append(" = ").append(text(m, d.hbpCompact())).append('\n');
       }
     }
     return sb.toString();
+  }
+
+  private static String text(ModuleSpec m, Expr e) {
+    return Printer.text(e, m.dimNames());
   }
 
   public static String latex(ModuleSpec m, List<Derivation> ds) {
@@ -71,13 +75,13 @@ public final class Formats {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   public static ArrayNode json(ArrayNode out, ModuleSpec m, List<Derivation> ds) {
-    Function<Expr, String> t = Printer::text;
+    Function<Expr, String> t = e -> Printer.text(e, m.dimNames());
     for (Derivation d : ds) {
       ObjectNode o = out.addObject();
       o.put("module", m.name());
       o.put("kind", m.isLoss() ? "loss" : "module");
       o.put("wrt", d.wrt().name());
-      o.put("wrt_type", d.wrt().shape().toString());
+      o.put("wrt_type", Printer.type(d.wrt().shape(), m.dimNames()));
       o.put("output", m.output().name());
       o.put("forward", t.apply(m.outputExpr()));
       if (d.isLoss()) {

@@ -53,6 +53,7 @@ public final class Dsl {
     private final Map<String, ElementwiseFunction> functions;
     private final Map<String, Expr.Var> vars = new LinkedHashMap<>();
     private final java.util.Set<String> dims = new java.util.LinkedHashSet<>();
+    private final Map<String, org.hbp.calculus.Dim> derived = new LinkedHashMap<>();
 
     public Scope(Map<String, ElementwiseFunction> functions) {
       this.functions = new LinkedHashMap<>(functions);
@@ -66,6 +67,7 @@ public final class Dsl {
     public static Scope of(Spec spec, ModuleSpec m) {
       Scope s = new Scope(spec.functions());
       for (var d : m.dims()) s.dims.addAll(d.symbols());
+      s.derived.putAll(m.derivedDims());
       for (Expr.Var v : m.variables()) s.add(v);
       if (!m.isLoss()) {
         s.add(m.outputGradient());
@@ -95,6 +97,7 @@ public final class Dsl {
     HbpParser.SingleExprContext tree = Syntax.parse(text, source, HbpParser::singleExpr);
     SpecBuilder b = new SpecBuilder(source, text, scope.functions);
     b.declareDims(scope.dims);
+    b.declareDerivedDims(scope.derived);
     b.vars().putAll(scope.vars);
     return b.expr(tree.expr());
   }

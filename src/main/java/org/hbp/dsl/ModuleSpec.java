@@ -17,6 +17,7 @@ public record ModuleSpec(
     String source,
     int line,
     List<Dim> dims,
+    java.util.Map<String, Dim> derivedDims,
     List<Expr.Var> variables,
     Expr.Var output,
     Expr outputExpr,
@@ -44,6 +45,19 @@ public record ModuleSpec(
   public Expr.Var outputHessian() {
     Dim n = output.shape().numel();
     return new Expr.Var("H" + output.name(), Shape.matrix(n, n), Expr.Role.HESSIAN);
+  }
+
+  /**
+   * Names to print dims by: each derived dim, and the product of any two (the patch count
+   * oh*ow of a convolution).
+   */
+  public java.util.Map<Dim, String> dimNames() {
+    java.util.Map<Dim, String> names = new java.util.LinkedHashMap<>();
+    for (var a : derivedDims.entrySet()) {
+      names.putIfAbsent(a.getValue(), a.getKey());
+      for (var b : derivedDims.entrySet()) names.putIfAbsent(a.getValue().times(b.getValue()), a.getKey() + "*" + b.getKey());
+    }
+    return names;
   }
 
   public Simplifier simplifier() {

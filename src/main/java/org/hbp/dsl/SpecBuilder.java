@@ -137,7 +137,7 @@ final class SpecBuilder {
       assumptions.add(Simplifier.assumption(l, r));
     }
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
-    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, List.copyOf(vars.values()),
+    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, java.util.Map.copyOf(derivedDims), List.copyOf(vars.values()),
         output, outputExpr, assumptions);
   }
 
@@ -150,6 +150,10 @@ final class SpecBuilder {
 
   void declareDims(java.util.Collection<String> names) {
     dims.addAll(names);
+  }
+
+  void declareDerivedDims(Map<String, Dim> derived) {
+    derivedDims.putAll(derived);
   }
 
   SpecBuilder implicitDims() {

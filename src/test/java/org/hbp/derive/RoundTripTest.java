@@ -1,0 +1,45 @@
+package org.hbp.derive;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Printer;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.dsl.Spec;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Every derived expression prints in the DSL's syntax and parses back to an equal expression. */
+class RoundTripTest {
+  static Stream<Path> specs() throws IOException {
+    return Files.list(Path.of("modules-spec")).filter(p -> p.toString().endsWith(".hbp")).sorted();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("specs")
+  void derivedOutputParsesBackToAnEqualExpression(Path file) {
+    Dsl.init();
+    Spec spec = Dsl.parseFile(file);
+    for (ModuleSpec m : spec.modules()) {
+      Dsl.Scope scope = Dsl.Scope.of(spec, m);
+      for (Derivation d : ModuleRules.derive(m)) {
+        List<Expr> all = new ArrayList<>();
+        for (Expr e : new Expr[] {d.jacobian(), d.residual(), d.hbp(), d.jacobianCompact(), d.residualCompact(), d.hbpCompact(),
+            d.gradient(), d.hessian()}) if (e != null) all.add(e);
+        for (Expr e : all) {
+          for (String text : new String[] {Printer.text(e), Printer.text(e, m.dimNames())}) {
+            Expr back = m.simplifier().run(Dsl.parseExpression(text, scope, "round-trip"));
+            assertEquals(e, back, m.name() + " wrt " + d.wrt().name() + ": " + text + " read back as " + Printer.text(back));
+          }
+        }
+      }
+    }
+  }
+}

@@ -68,7 +68,7 @@ final class Calls {
         return new Expr.Vec(b.expr(args.get(0).expr()));
       }
       case "reshape": {
-        if (args.size() < 2 || args.size() > 4) throw b.error(c, "reshape expects (X, d1[, d2[, d3]]) but got " + args.size() + " arguments");
+        if (args.size() < 2 || args.size() > 4) throw b.error(c, "reshape expects (X, d1[, d2[, d3]]) but got " + args.size() + (args.size() == 1 ? " argument" : " arguments"));
         Expr x = b.expr(args.get(0).expr());
         Shape target = shapeOf(b, args.subList(1, args.size()));
         if (!target.numel().equals(x.shape().numel()))
@@ -136,7 +136,7 @@ final class Calls {
 
   /** unfold(X, k [, s [, p [, d]]]), also with names kernel=, stride=, padding=, dilation=. */
   private static Expr unfold(SpecBuilder b, HbpParser.CallExprContext c, List<HbpParser.ArgContext> args) {
-    if (args.size() < 2) throw b.error(c, "unfold expects (X, kernel[, stride[, padding[, dilation]]]) but got " + args.size() + " arguments");
+    if (args.size() < 2) throw b.error(c, "unfold expects (X, kernel[, stride[, padding[, dilation]]]) but got " + args.size() + (args.size() == 1 ? " argument" : " arguments"));
     Expr x = b.expr(args.get(0).expr());
     if (!x.shape().isTensor()) throw b.error(args.get(0), "unfold expects a tensor(c,h,w), but " + b.src(args.get(0)) + " is " + x.shape());
     List<String> names = List.of("kernel", "stride", "padding", "dilation");
@@ -150,7 +150,7 @@ final class Calls {
         named = true;
         if (!names.contains(key)) throw b.error(a, "unfold has no argument '" + key + "'; expected kernel, stride, padding or dilation");
       } else {
-        if (named) throw b.error(a, "a positional argument after a named one");
+        if (named) throw b.error(a, "a positional argument cannot follow a named one");
         if (i - 1 >= names.size()) throw b.error(a, "unfold takes at most 5 arguments");
         key = names.get(i - 1);
       }

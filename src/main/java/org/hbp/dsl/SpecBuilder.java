@@ -48,7 +48,7 @@ final class SpecBuilder {
       if (d.elementwiseDecl() != null) elementwise(d.elementwiseDecl());
       else {
         HbpParser.ModuleDeclContext m = d.moduleDecl();
-        if (!names.add(m.name.getText())) throw error(m.name, "'" + m.name.getText() + "' is declared twice");
+        if (!names.add(m.name.getText())) throw error(m.name, m.kind.getText() + " '" + m.name.getText() + "' is declared twice");
         modules.add(new SpecBuilder(source, text, functions).module(m));
       }
     }
@@ -66,7 +66,7 @@ final class SpecBuilder {
     Expr.Var t = ElementwiseFunction.T;
     body.vars.put(ctx.param.getText(), t);
     Expr f = body.expr(ctx.body);
-    if (!f.shape().isScalar()) throw error(ctx.body, "the body of an elementwise function must be scalar, but it is " + f.shape());
+    if (!f.shape().isScalar()) throw error(ctx.body, "the body of elementwise function '" + name + "' must be scalar, but it is " + f.shape());
     Map<Integer, Expr> given = new LinkedHashMap<>();
     ElementwiseFunction fn = ElementwiseFunction.userDefined(name, f, given);
     functions.put(name, fn); // the overrides may mention the function itself
@@ -75,11 +75,11 @@ final class SpecBuilder {
       int order = switch (key) {
         case "d1" -> 1;
         case "d2" -> 2;
-        default -> throw error(dc.name, "expected d1 or d2 (first or second derivative) but found '" + key + "'");
+        default -> throw error(dc.name, "expected d1 or d2 (the first or second derivative) but found name '" + key + "'");
       };
-      if (given.containsKey(order)) throw error(dc.name, key + " is given twice");
+      if (given.containsKey(order)) throw error(dc.name, "derivative " + key + " is given twice");
       Expr d = body.expr(dc.expr());
-      if (!d.shape().isScalar()) throw error(dc.expr(), key + " must be scalar, but it is " + d.shape());
+      if (!d.shape().isScalar()) throw error(dc.expr(), "derivative " + key + " must be scalar, but it is " + d.shape());
       given.put(order, d);
     }
     functions.put(name, ElementwiseFunction.userDefined(name, f, given));
@@ -102,8 +102,8 @@ final class SpecBuilder {
         }
       } else if (item instanceof HbpParser.VarItemContext v) {
         String name = v.ID().getText();
-        if (vars.containsKey(name)) throw error(v.ID().getSymbol(), "'" + name + "' is declared twice");
-        if (dims.contains(name)) throw error(v.ID().getSymbol(), "'" + name + "' is already a dim");
+        if (vars.containsKey(name)) throw error(v.ID().getSymbol(), "variable '" + name + "' is declared twice");
+        if (dims.contains(name)) throw error(v.ID().getSymbol(), "'" + name + "' is already declared as a dim");
         Expr.Role role = switch (v.role.getType()) {
           case org.hbp.dsl.parser.HbpLexer.INPUT -> Expr.Role.INPUT;
           case org.hbp.dsl.parser.HbpLexer.PARAM -> Expr.Role.PARAM;
@@ -111,29 +111,29 @@ final class SpecBuilder {
           case org.hbp.dsl.parser.HbpLexer.INDEX -> Expr.Role.INDEX;
           default -> Expr.Role.TARGET;
         };
-        if (role == Expr.Role.TARGET && !loss) throw error(v.role, "'target' is declared in a loss, not in a module");
-        if (role == Expr.Role.PARAM && loss) throw error(v.role, "a loss has no parameters");
+        if (role == Expr.Role.TARGET && !loss) throw error(v.role, "'target' is allowed in a loss only");
+        if (role == Expr.Role.PARAM && loss) throw error(v.role, "'param' is not allowed in a loss; a loss has no parameters");
         vars.put(name, new Expr.Var(name, type(v.typeSpec()), role));
       } else if (item instanceof HbpParser.AssumeItemContext a) {
         if (!loss) throw error(a.start, "'assume' is allowed in a loss only");
         assumeItems.add(a);
       } else if (item instanceof HbpParser.OutputItemContext o) {
-        if (output != null) throw error(o.start, kind + " '" + ctx.name.getText() + "' has a second output; one is allowed");
+        if (output != null) throw error(o.start, kind + " '" + ctx.name.getText() + "' already has output '" + output.name() + "'; only one output is allowed");
         String name = o.ID().getText();
-        if (vars.containsKey(name)) throw error(o.ID().getSymbol(), "'" + name + "' is already declared");
+        if (vars.containsKey(name)) throw error(o.ID().getSymbol(), "'" + name + "' is already declared; the output needs a new name");
         outputExpr = expr(o.expr());
         if (loss && !outputExpr.shape().isScalar())
-          throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but " + name + " is " + outputExpr.shape());
+          throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but its output " + name + " is " + outputExpr.shape());
         output = new Expr.Var(name, outputExpr.shape(), Expr.Role.FREE);
       }
     }
     if (output == null) throw error(ctx.stop, kind + " '" + ctx.name.getText() + "' has no output; expected 'output NAME = EXPRESSION;'");
     if (vars.values().stream().noneMatch(v -> v.role() == Expr.Role.INPUT))
-      throw error(ctx.name, kind + " '" + ctx.name.getText() + "' has no input");
+      throw error(ctx.name, kind + " '" + ctx.name.getText() + "' has no input; expected 'input NAME: TYPE;'");
     for (HbpParser.AssumeItemContext a : assumeItems) {
       Expr l = expr(a.lhs), r = expr(a.rhs);
       if (!l.shape().equals(r.shape()))
-        throw error(a.lhs, "assumption compares " + l.shape() + " with " + r.shape());
+        throw error(a.lhs, "the sides of 'assume' differ in shape: " + src(a.lhs) + " is " + l.shape() + " but " + src(a.rhs) + " is " + r.shape());
       assumptions.add(Simplifier.assumption(l, r));
     }
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();

@@ -1,39 +1,46 @@
 package org.hbp.dsl;
 
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Function;
 import org.antlr.v4.runtime.BaseErrorListener;
+import org.antlr.v4.runtime.BufferedTokenStream;
 import org.antlr.v4.runtime.CharStreams;
 import org.antlr.v4.runtime.CommonTokenStream;
 import org.antlr.v4.runtime.DefaultErrorStrategy;
-import org.antlr.v4.runtime.InputMismatchException;
-import org.antlr.v4.runtime.NoViableAltException;
 import org.antlr.v4.runtime.Parser;
 import org.antlr.v4.runtime.ParserRuleContext;
 import org.antlr.v4.runtime.RecognitionException;
 import org.antlr.v4.runtime.Recognizer;
 import org.antlr.v4.runtime.Token;
+import org.antlr.v4.runtime.TokenStream;
 import org.antlr.v4.runtime.misc.IntervalSet;
+import org.antlr.v4.runtime.tree.ParseTree;
+import org.antlr.v4.runtime.tree.TerminalNode;
 import org.hbp.dsl.parser.HbpLexer;
 import org.hbp.dsl.parser.HbpParser;
 
 /**
  * Runs the ANTLR parser with no error recovery: the first syntax error is thrown as a
- * {@link DslException} that says, in words, what was expected and what was found.
+ * {@link DslException} at the offending token that says, in words, what was expected and what
+ * was found, for example {@code spec.hbp:3:14: expected ';' but found name 'x'}. Long sets of
+ * expected tokens are named by category ("an expression", "a type (...)", "a module item (...)").
  */
 final class Syntax {
   private Syntax() {}
 
   static <T extends ParserRuleContext> T parse(String text, String source, Function<HbpParser, T> entry) {
     HbpLexer lexer = new HbpLexer(CharStreams.fromString(text, source));
-    lexer.removeErrorListeners();
+    lexer.removeErrorListeners(); // the lexer cannot fail: any other character is an UNEXPECTED_CHAR token
     HbpParser parser = new HbpParser(new CommonTokenStream(lexer));
     parser.removeErrorListeners();
     parser.setErrorHandler(new NoRepair(source));
     parser.addErrorListener(new BaseErrorListener() {
       @Override
       public void syntaxError(Recognizer<?, ?> r, Object sym, int line, int col, String msg, RecognitionException e) {
+        // not reached: NoRepair throws before ANTLR reports anything; kept so nothing is ever ignored
         throw new DslException(source, line, col + 1, msg);
       }
     });
@@ -50,19 +57,18 @@ final class Syntax {
 
     @Override
     public void recover(Parser recognizer, RecognitionException e) {
-      throw fail(recognizer, e.getOffendingToken(), e instanceof NoViableAltException nv ? nv.getStartToken() : null,
+      throw fail(recognizer, e.getOffendingToken() != null ? e.getOffendingToken() : recognizer.getCurrentToken(),
           e.getExpectedTokens());
     }
 
     @Override
     public Token recoverInline(Parser recognizer) {
-      throw fail(recognizer, recognizer.getCurrentToken(), null, recognizer.getExpectedTokens());
+      throw fail(recognizer, recognizer.getCurrentToken(), recognizer.getExpectedTokens());
     }
 
     @Override
     public void reportError(Parser recognizer, RecognitionException e) {
-      if (e instanceof InputMismatchException || e instanceof NoViableAltException) recover(recognizer, e);
-      throw fail(recognizer, e.getOffendingToken(), null, e.getExpectedTokens());
+      recover(recognizer, e);
     }
 
     @Override
@@ -71,43 +77,146 @@ final class Syntax {
       IntervalSet expecting = recognizer.getATN().nextTokens(recognizer.getInterpreter().atn.states.get(recognizer.getState()));
       Token t = recognizer.getCurrentToken();
       if (expecting.contains(t.getType()) || expecting.contains(Token.EPSILON)) return;
-      throw fail(recognizer, t, null, expecting);
+      throw fail(recognizer, t, expecting);
     }
 
-    private DslException fail(Parser recognizer, Token found, Token start, IntervalSet expected) {
-      String what = describeExpected(expected, recognizer);
-      return new DslException(source, found.getLine(), found.getCharPositionInLine() + 1,
-          "expected " + what + " but found " + describe(found));
+    private DslException fail(Parser recognizer, Token found, IntervalSet expected) {
+      if (found.getType() == HbpLexer.UNEXPECTED_CHAR) return at(found, "unexpected character " + character(found.getText()));
+      Token comment = unterminatedComment(recognizer.getInputStream(), found);
+      if (comment != null) return at(comment, "unterminated comment: '/*' has no closing '*/'");
+      String close = unclosedBrace(recognizer, found, expected);
+      if (close != null) return at(found, close);
+      return at(found, "expected " + describeExpected(expected, recognizer) + " but found " + describe(found));
+    }
+
+    private DslException at(Token t, String detail) {
+      return new DslException(source, t.getLine(), t.getCharPositionInLine() + 1, detail);
     }
   }
 
+  /**
+   * '/' directly followed by '*' is always an unterminated block comment: a terminated one is
+   * lexed as a comment (longest match). The parser stops at the '/' or at the '*'.
+   */
+  private static Token unterminatedComment(TokenStream tokens, Token found) {
+    int i = found.getTokenIndex();
+    if (i < 0) return null;
+    if (tokens instanceof BufferedTokenStream b) b.fill(); // the parse stops here: reading on is harmless
+    Token slash = null, star = null;
+    if ("/".equals(found.getText()) && i + 1 < tokens.size()) {
+      slash = found;
+      star = tokens.get(i + 1);
+    } else if ("*".equals(found.getText()) && i > 0) {
+      slash = tokens.get(i - 1);
+      star = found;
+    }
+    if (slash == null || !"/".equals(slash.getText()) || !"*".equals(star.getText())) return null;
+    return star.getStartIndex() == slash.getStopIndex() + 1 ? slash : null;
+  }
+
+  /**
+   * At the end of input, or at the start of the next declaration, inside a module or a block
+   * of derivatives: names the brace that is not closed.
+   */
+  private static String unclosedBrace(Parser p, Token found, IntervalSet expected) {
+    int type = found.getType();
+    if (!expected.contains(type("'}'")) || !(type == Token.EOF || type == HbpLexer.MODULE || type == HbpLexer.LOSS
+        || type == HbpLexer.ELEMENTWISE)) return null;
+    for (ParserRuleContext c = p.getContext(); c != null; c = c.getParent()) {
+      String what;
+      if (c instanceof HbpParser.ModuleDeclContext m) what = m.kind.getText() + " '" + m.name.getText() + "'";
+      else if (c instanceof HbpParser.ElementwiseDeclContext e) what = "elementwise '" + e.name.getText() + "'";
+      else continue;
+      Token open = null;
+      for (ParseTree child : c.children == null ? List.<ParseTree>of() : c.children) {
+        if (child instanceof TerminalNode n && "{".equals(n.getText())) open = n.getSymbol();
+      }
+      if (open == null) return null;
+      return "expected '}' to close " + what + " (opened at " + open.getLine() + ":" + (open.getCharPositionInLine() + 1)
+          + ") but found " + describe(found);
+    }
+    return null;
+  }
+
+  /** A found token in words: end of input, name 'x', number 2.5, keyword 'module', ';'. */
   static String describe(Token t) {
-    if (t.getType() == Token.EOF) return "end of input";
-    if (t.getType() == HbpLexer.UNEXPECTED_CHAR) return "unexpected character '" + t.getText() + "'";
-    if (t.getType() == HbpLexer.ID) return "name '" + t.getText() + "'";
-    if (t.getType() == HbpLexer.NUMBER) return "number " + t.getText();
+    int type = t.getType();
+    if (type == Token.EOF) return "end of input";
+    if (type == HbpLexer.UNEXPECTED_CHAR) return "unexpected character " + character(t.getText());
+    if (type == HbpLexer.ID) return "name '" + t.getText() + "'";
+    if (type == HbpLexer.NUMBER) return "number " + t.getText();
+    if (type == HbpLexer.QUOTE) return "\"'\"";
+    if (KEYWORDS.contains(type)) return "keyword '" + t.getText() + "'";
     return "'" + t.getText() + "'";
   }
 
+  /** A character in quotes, with its code point where it is not plain ASCII; an invisible one by code point only. */
+  private static String character(String s) {
+    int cp = s.codePointAt(0);
+    String code = String.format("U+%04X", cp);
+    if (cp > 0x20 && cp < 0x7f) return "'" + s + "'";
+    int kind = Character.getType(cp);
+    if (Character.isISOControl(cp) || Character.isWhitespace(cp) || Character.isSpaceChar(cp) || kind == Character.FORMAT
+        || kind == Character.UNASSIGNED || kind == Character.PRIVATE_USE || kind == Character.SURROGATE) return code;
+    return "'" + s + "' (" + code + ")";
+  }
 
+  private static final Set<Integer> KEYWORDS = Set.of(HbpLexer.ELEMENTWISE, HbpLexer.MODULE, HbpLexer.LOSS, HbpLexer.NETWORK,
+      HbpLexer.DIMS, HbpLexer.INPUT, HbpLexer.PARAM, HbpLexer.DATA, HbpLexer.INDEX, HbpLexer.TARGET, HbpLexer.ASSUME,
+      HbpLexer.OUTPUT, HbpLexer.SCALAR, HbpLexer.VECTOR, HbpLexer.MATRIX, HbpLexer.TENSOR);
+  private static final Set<Integer> DECLARATIONS = Set.of(HbpLexer.MODULE, HbpLexer.LOSS, HbpLexer.ELEMENTWISE);
+  private static final Set<Integer> ITEMS = Set.of(HbpLexer.DIMS, HbpLexer.INPUT, HbpLexer.PARAM, HbpLexer.DATA,
+      HbpLexer.INDEX, HbpLexer.TARGET, HbpLexer.ASSUME, HbpLexer.OUTPUT);
+  private static final Set<Integer> TYPES = Set.of(HbpLexer.SCALAR, HbpLexer.VECTOR, HbpLexer.MATRIX, HbpLexer.TENSOR);
+
+  /** The token type of a literal such as {@code "'}'"}. */
+  private static int type(String literal) {
+    for (int t = 1; t <= HbpLexer.VOCABULARY.getMaxTokenType(); t++) {
+      if (literal.equals(HbpLexer.VOCABULARY.getLiteralName(t))) return t;
+    }
+    throw new IllegalArgumentException("no token " + literal);
+  }
+
+  /** The expected tokens in words, by category where there are many. */
   static String describeExpected(IntervalSet set, Parser p) {
+    Set<Integer> rest = new LinkedHashSet<>(set.toList());
+    rest.remove(Token.EPSILON);
     List<String> words = new ArrayList<>();
-    boolean expression = set.contains(HbpLexer.ID) && set.contains(HbpLexer.NUMBER);
-    if (expression) words.add("an expression");
-    else if (set.contains(HbpLexer.ID)) words.add("a name");
-    else if (set.contains(HbpLexer.NUMBER)) words.add("a number");
-    for (int type : set.toList()) {
-      if (type == HbpLexer.ID || type == HbpLexer.NUMBER) continue;
-      String lit = p.getVocabulary().getLiteralName(type);
-      if (expression && (("'('").equals(lit) || "'-'".equals(lit))) continue;
-      if (type == Token.EOF) words.add("end of input");
-      else if (type == HbpLexer.QUOTE) words.add("'''");
-      else if (lit != null) words.add(lit);
+    if (rest.containsAll(DECLARATIONS)) {
+      words.add("a declaration (module, loss or elementwise)");
+      rest.removeAll(DECLARATIONS);
+      rest.remove(Token.EOF);
+    }
+    if (rest.containsAll(ITEMS)) {
+      words.add("a module item (dims, input, param, data, index, target, assume or output)");
+      rest.removeAll(ITEMS);
+    }
+    if (rest.containsAll(TYPES)) {
+      words.add("a type (scalar, vector(n), matrix(m,n) or tensor(c,h,w))");
+      rest.removeAll(TYPES);
+    }
+    if (rest.contains(HbpLexer.ID) && rest.contains(HbpLexer.NUMBER)) {
+      words.add("an expression");
+      rest.removeAll(List.of(HbpLexer.ID, HbpLexer.NUMBER, type("'('"), type("'-'")));
+    } else if (rest.contains(HbpLexer.ID)) {
+      boolean derivatives = p.getContext() instanceof HbpParser.ElementwiseDeclContext && rest.contains(type("'}'"));
+      words.add(derivatives ? "a derivative (d1 = ... or d2 = ...)" : "a name");
+      rest.remove(HbpLexer.ID);
+    } else if (rest.contains(HbpLexer.NUMBER)) {
+      words.add("a number");
+      rest.removeAll(List.of(HbpLexer.NUMBER, type("'-'")));
+    }
+    boolean end = rest.remove(Token.EOF);
+    if (rest.remove(type("','"))) words.add("','"); // "',' or ')'" reads better than "')' or ','"
+    for (int type : rest) {
+      if (type == HbpLexer.QUOTE) words.add("\"'\"");
+      else if (KEYWORDS.contains(type)) words.add("keyword " + p.getVocabulary().getLiteralName(type));
+      else if (p.getVocabulary().getLiteralName(type) != null) words.add(p.getVocabulary().getLiteralName(type));
       else words.add(p.getVocabulary().getDisplayName(type));
     }
-    if (words.isEmpty()) return "something else";
+    if (end) words.add("end of input");
+    if (words.isEmpty()) return "nothing more";
     if (words.size() == 1) return words.get(0);
-    if (words.size() > 6) return String.join(", ", words.subList(0, 6)) + " or another token";
     return String.join(", ", words.subList(0, words.size() - 1)) + " or " + words.get(words.size() - 1);
   }
 }

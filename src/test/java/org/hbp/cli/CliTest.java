@@ -1,0 +1,499 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Simplifier;
+import org.hbp.dsl.Dsl;
+import org.hbp.io.DType;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npy;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End-to-end tests of the {@code hbp} command line through {@link Main#execute}. Runs with the
+ * repository root as working directory (the specs are read from {@code modules-spec/}). Numbers
+ * written by the CLI are checked against references computed here independently (by hand or with
+ * EJML); NumPy files are row-major, derivatives use column-major vec.
+ */
+class CliTest {
+  @TempDir Path dir;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** One run of the command line. */
+  private record Run(int code, String out, String err) {
+    List<String> outLines() {
+      return out.lines().collect(Collectors.toList());
+    }
+
+    String lastOutLine() {
+      List<String> l = outLines();
+      return l.isEmpty() ? "" : l.get(l.size() - 1);
+    }
+  }
+
+  private static Run hbp(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  private static void assertOk(Run r) {
+    assertEquals(0, r.code(), () -> "exit code; err was: " + r.err() + "\nout was: " + r.out());
+    assertEquals("", r.err(), "nothing on err");
+  }
+
+  /** Exit code 2 and exactly one line {@code hbp: message} on err. */
+  private static void assertInputError(Run r, String message) {
+    assertEquals(2, r.code(), () -> "exit code; err was: " + r.err() + "\nout was: " + r.out());
+    assertEquals("hbp: " + message, r.err().strip());
+    assertEquals(1, r.err().strip().lines().count(), "one line on err");
+  }
+
+  private List<String> namesIn(Path folder) throws IOException {
+    try (Stream<Path> s = Files.list(folder)) {
+      return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
+    }
+  }
+
+  private static double[] random(Random rng, int n) {
+    double[] d = new double[n];
+    for (int i = 0; i < n; i++) d[i] = rng.nextGaussian();
+    return d;
+  }
+
+  private Path npy(String name, NdArray a) throws IOException {
+    Path p = dir.resolve(name);
+    Npy.write(p, a);
+    return p;
+  }
+
+  private static final String[] QUADRATIC = {
+      "derive", "-e", "x'*A*x", "--var", "x:vector(n)", "--var", "A:matrix(n,n)", "--wrt", "x", "--order", "2"};
+
+  private static String[] concat(String[] a, String... b) {
+    String[] r = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
+  // ============================================================ 1. derive SPEC (text)
+
+  @Test
+  void deriveLinearPrintsTheHbpRulesOfTable1() {
+    Run r = hbp("derive", "modules-spec/linear.hbp");
+    assertOk(r);
+    assertTrue(r.out().contains("hbp       Hx = W'*Hz*W"), r.out());
+    assertTrue(r.out().contains("hbp       H_W = kron(x*x', Hz)"), r.out());
+    assertTrue(r.out().contains("hbp       H_b = Hz"), r.out());
+    assertTrue(r.out().contains("module linear"), r.out());
+  }
+
+  @Test
+  void moduleOptionSelectsOneModuleOfAFile() throws IOException {
+    Path two = dir.resolve("two.hbp");
+    Files.writeString(two, Files.readString(Path.of("modules-spec/linear.hbp")) + "\n"
+        + Files.readString(Path.of("modules-spec/sigmoid.hbp")));
+    Run both = hbp("derive", two.toString());
+    assertOk(both);
+    assertTrue(both.out().contains("module linear"), both.out());
+    assertTrue(both.out().contains("module sigmoid"), both.out());
+
+    Run one = hbp("derive", two.toString(), "--module", "sigmoid");
+    assertOk(one);
+    assertTrue(one.out().contains("module sigmoid"), one.out());
+    assertFalse(one.out().contains("linear"), one.out());
+    assertFalse(one.out().contains("H_W"), one.out());
+
+    Run lin = hbp("derive", two.toString(), "--module", "linear", "--format", "json");
+    assertOk(lin);
+    JsonNode a = JSON.readTree(lin.out());
+    assertTrue(a.size() > 0);
+    for (JsonNode o : a) assertEquals("linear", o.get("module").asText());
+  }
+
+  @Test
+  void unknownModuleIsAnErrorNamingTheFileAndListingTheModules() throws IOException {
+    Path two = dir.resolve("two.hbp");
+    Files.writeString(two, Files.readString(Path.of("modules-spec/linear.hbp")) + "\n"
+        + Files.readString(Path.of("modules-spec/sigmoid.hbp")));
+    assertInputError(hbp("derive", two.toString(), "--module", "nope"),
+        two + ": no module or loss named 'nope' (has: linear, sigmoid)");
+    assertInputError(hbp("derive", "modules-spec/linear.hbp", "--module", "nope"),
+        "modules-spec/linear.hbp: no module or loss named 'nope' (has: linear)");
+  }
+
+  // ============================================================ 2. formats
+
+  @Test
+  void jsonOfSigmoidHasTheKeysAndADiagonalResidual() throws IOException {
+    Run r = hbp("derive", "modules-spec/sigmoid.hbp", "--format", "json");
+    assertOk(r);
+    JsonNode a = JSON.readTree(r.out());
+    assertTrue(a.isArray() && a.size() == 1, r.out());
+    for (JsonNode o : a) {
+      for (String k : List.of("module", "wrt", "jacobian", "residual", "hbp", "residual_kind"))
+        assertTrue(o.has(k), "key " + k + " in " + o);
+      assertEquals("sigmoid", o.get("module").asText());
+      assertEquals("x", o.get("wrt").asText());
+      assertEquals("diagonal", o.get("residual_kind").asText());
+    }
+  }
+
+  @Test
+  void jsonOfLinearHasZeroResiduals() throws IOException {
+    Run r = hbp("derive", "modules-spec/linear.hbp", "--format", "json");
+    assertOk(r);
+    JsonNode a = JSON.readTree(r.out());
+    List<String> wrts = new ArrayList<>();
+    for (JsonNode o : a) {
+      for (String k : List.of("module", "wrt", "jacobian", "residual", "hbp", "residual_kind"))
+        assertTrue(o.has(k), "key " + k + " in " + o);
+      assertEquals("linear", o.get("module").asText());
+      assertEquals("zero", o.get("residual_kind").asText(), o.toString());
+      wrts.add(o.get("wrt").asText());
+    }
+    assertEquals(List.of("x", "W", "b"), wrts);
+  }
+
+  @Test
+  void jsonOfCrossEntropyHasGradientHessianAndPsd() throws IOException {
+    Run r = hbp("derive", "modules-spec/crossentropy.hbp", "--format", "json");
+    assertOk(r);
+    JsonNode a = JSON.readTree(r.out());
+    assertEquals(1, a.size(), r.out());
+    JsonNode o = a.get(0);
+    assertEquals("crossentropy", o.get("module").asText());
+    for (String k : List.of("gradient", "hessian", "psd")) assertTrue(o.has(k), "key " + k + " in " + o);
+    assertTrue(o.get("psd").isBoolean(), o.toString());
+    assertTrue(o.get("psd").asBoolean(), o.toString());
+    assertEquals("softmax(x) - y", o.get("gradient").asText());
+  }
+
+  @Test
+  void latexFormat() {
+    Run r = hbp("derive", "modules-spec/linear.hbp", "--format", "latex");
+    assertOk(r);
+    assertTrue(r.out().contains("\\begin{aligned}"), r.out());
+    assertTrue(r.out().contains("\\end{aligned}"), r.out());
+  }
+
+  @Test
+  void badFormatIsAnError() {
+    assertInputError(hbp("derive", "modules-spec/linear.hbp", "--format", "xml"),
+        "--format must be text, latex or json, not 'xml'");
+  }
+
+  // ============================================================ 3. ad hoc expressions
+
+  @Test
+  void hessianOfAQuadraticFormIsAPlusATransposed() {
+    Run r = hbp(QUADRATIC);
+    assertOk(r);
+    String line = r.outLines().get(0);
+    assertTrue(line.startsWith("H(x) = "), r.out());
+    // The printed result must mean A + A' (the canonical term order puts A' first: "A' + A").
+    Dsl.init();
+    Dsl.Scope scope = new Dsl.Scope();
+    scope.add(new Expr.Var("x", Dsl.parseType("vector(n)", "test"), Expr.Role.FREE));
+    scope.add(new Expr.Var("A", Dsl.parseType("matrix(n,n)", "test"), Expr.Role.FREE));
+    Expr printed = Dsl.parseExpression(line.substring("H(x) = ".length()), scope, "output");
+    Expr expected = Dsl.parseExpression("A + A'", scope, "expected");
+    assertEquals(Simplifier.simplify(expected), Simplifier.simplify(printed), line);
+    assertTrue(r.out().contains("shape n x n (column-major vec)"), r.out());
+  }
+
+  @Test
+  void hessianEvaluatedAtArraysIsAPlusATransposed() throws IOException {
+    Random rng = new Random(11);
+    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
+    NdArray a = NdArray.of(random(rng, 16), 4, 4);
+    Path ap = npy("A.npy", a);
+    Path out = dir.resolve("H.npy");
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
+    assertOk(r);
+    assertTrue(r.out().contains("wrote " + out + ": float64 [4, 4]"), r.out());
+    NdArray h = Npy.read(out);
+    assertEquals(DType.FLOAT64, h.dtype());
+    assertArrayEquals(new int[] {4, 4}, h.shape());
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++)
+        assertEquals(a.get(i, j) + a.get(j, i), h.get(i, j), 1e-12, "H[" + i + "][" + j + "]");
+    // row-major data: element (i, j) at i*4 + j
+    double[] d = h.data();
+    assertEquals(a.get(1, 2) + a.get(2, 1), d[1 * 4 + 2], 1e-12);
+  }
+
+  @Test
+  void float32InputsAreAccepted() throws IOException {
+    Random rng = new Random(12);
+    Path x = npy("x32.npy", NdArray.of(random(rng, 4), DType.FLOAT32, 4));
+    NdArray a = NdArray.of(random(rng, 16), DType.FLOAT32, 4, 4);
+    Path ap = npy("A32.npy", a);
+    Path out = dir.resolve("H32.npy");
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
+    assertOk(r);
+    NdArray h = Npy.read(out);
+    assertEquals(DType.FLOAT64, h.dtype());
+    assertArrayEquals(new int[] {4, 4}, h.shape());
+    NdArray a32 = Npy.read(ap);
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++)
+        assertEquals(a32.get(i, j) + a32.get(j, i), h.get(i, j), 1e-12, "H[" + i + "][" + j + "]");
+  }
+
+  @Test
+  void jacobianOfMatrixVectorProductWrtTheMatrixIsColumnMajor() throws IOException {
+    double[] xv = {0.75, -1.5};
+    double[] wv = {1, 2, 3, 4, 5, 6}; // W [3, 2] row-major
+    Path w = npy("W.npy", NdArray.of(wv, 3, 2));
+    Path x = npy("x2.npy", NdArray.of(xv, 2));
+    Path out = dir.resolve("J.npy");
+    Run r = hbp("derive", "-e", "W*x", "--var", "W:matrix(m,n)", "--var", "x:vector(n)", "--wrt", "W",
+        "--at", "W=" + w, "--at", "x=" + x, "--out", out.toString());
+    assertOk(r);
+    NdArray j = Npy.read(out);
+    assertArrayEquals(new int[] {3, 6}, j.shape());
+    // z_i = sum_k W[i][k] x[k]; column-major vec(W) puts W[i][k] at i + 3*k.
+    for (int i = 0; i < 3; i++)
+      for (int c = 0; c < 6; c++) {
+        int wi = c % 3, wk = c / 3;
+        double expected = wi == i ? xv[wk] : 0.0;
+        assertEquals(expected, j.get(i, c), 0.0, "J[" + i + "][" + c + "]");
+      }
+    assertEquals(-1.5, j.get(2, 2 + 3 * 1), 0.0);
+    assertEquals(0.75, j.get(1, 1), 0.0);
+  }
+
+  @Test
+  void jacobianOfTheInverseMatchesFiniteDifferences() throws IOException {
+    int n = 3;
+    Random rng = new Random(13);
+    double[] xv = random(rng, n * n);
+    for (int i = 0; i < n; i++) xv[i * n + i] += 4; // well conditioned
+    DMatrixRMaj xm = new DMatrixRMaj(n, n, true, xv); // EJML is row-major like NumPy
+    Path xp = npy("X.npy", NdArray.of(xv, n, n));
+    Path out = dir.resolve("Jinv.npy");
+    Run r = hbp("derive", "-e", "inv(X)", "--var", "X:matrix(n,n)", "--wrt", "X", "--at", "X=" + xp,
+        "--out", out.toString());
+    assertOk(r);
+    NdArray j = Npy.read(out);
+    assertArrayEquals(new int[] {n * n, n * n}, j.shape());
+
+    double h = 1e-5;
+    for (int c = 0; c < n * n; c++) {
+      int pi = c % n, pj = c / n; // column-major vec index c = pi + n*pj
+      DMatrixRMaj plus = xm.copy(), minus = xm.copy();
+      plus.add(pi, pj, h);
+      minus.add(pi, pj, -h);
+      DMatrixRMaj ip = new DMatrixRMaj(n, n), im = new DMatrixRMaj(n, n);
+      assertTrue(CommonOps_DDRM.invert(plus, ip));
+      assertTrue(CommonOps_DDRM.invert(minus, im));
+      for (int rrow = 0; rrow < n * n; rrow++) {
+        int fi = rrow % n, fj = rrow / n;
+        double fd = (ip.get(fi, fj) - im.get(fi, fj)) / (2 * h);
+        assertEquals(fd, j.get(rrow, c), 1e-7 * Math.max(1, Math.abs(fd)), "J[" + rrow + "][" + c + "]");
+      }
+    }
+  }
+
+  // ============================================================ 4. input errors
+
+  @Test
+  void orderTwoOfANonScalarIsAnError() {
+    assertInputError(hbp("derive", "-e", "A*x", "--var", "x:vector(n)", "--var", "A:matrix(n,n)", "--wrt", "x", "--order", "2"),
+        "--order 2 needs a scalar expression, but A*x is vector(n)");
+  }
+
+  @Test
+  void arrayOfTheWrongShapeIsAnError() throws IOException {
+    Random rng = new Random(14);
+    Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    Path out = dir.resolve("H.npy");
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", out.toString()));
+    // The array bound second is blamed; the first is named by file only (its shape [3] is not shown).
+    assertInputError(r, a + ": array 'A' has shape [4, 4], which makes n = 4, but '" + x + "' made n = 3");
+    assertTrue(r.err().contains("'A'") && r.err().contains(a.toString()) && r.err().contains(x.toString()));
+    assertFalse(Files.exists(out));
+
+    Run swapped = hbp(concat(QUADRATIC, "--at", "A=" + a, "--at", "x=" + x, "--out", out.toString()));
+    assertInputError(swapped, x + ": array 'x' has shape [3], which makes n = 3, but '" + a + "' made n = 4");
+  }
+
+  @Test
+  void arrayOfTheWrongRankIsAnError() throws IOException {
+    Random rng = new Random(15);
+    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 16));
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a));
+    assertInputError(r, a + ": array 'A' has shape [16] but A is matrix(n,n), so [n, n] was expected");
+  }
+
+  @Test
+  void outNeedsAValueForEveryVariable() throws IOException {
+    Path a = npy("A.npy", NdArray.of(random(new Random(16), 16), 4, 4));
+    Path out = dir.resolve("H.npy");
+    Run r = hbp(concat(QUADRATIC, "--at", "A=" + a, "--out", out.toString()));
+    assertInputError(r, "no value for 'x': give --at x=FILE.npy");
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void missingSpecFileIsAnError() {
+    assertInputError(hbp("derive", "modules-spec/no-such-module.hbp"), "spec file not found: modules-spec/no-such-module.hbp");
+  }
+
+  @Test
+  void syntaxErrorInASpecNamesFileLineAndColumn() throws IOException {
+    Path bad = dir.resolve("bad.hbp");
+    Files.writeString(bad, "module foo {\n  dims n;\n  input x: vector(n)\n  output z = x;\n}\n");
+    Run r = hbp("derive", bad.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().startsWith("hbp: " + bad + ":4:3: "), r.err());
+    // The wording after the position is the parser's (being edited elsewhere); pin its gist only.
+    assertTrue(r.err().strip().startsWith("hbp: " + bad + ":4:3: expected ';' but found "), r.err());
+    assertTrue(r.err().contains("'output'"), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+  }
+
+  @Test
+  void wrtMustBeADeclaredVariable() {
+    assertInputError(hbp("derive", "-e", "x'*A*x", "--var", "x:vector(n)", "--var", "A:matrix(n,n)", "--wrt", "y"),
+        "--wrt y: no such variable; declare it with --var y:TYPE");
+  }
+
+  @Test
+  void integerArraysAreRejected() throws IOException {
+    Path x = npy("xi.npy", NdArray.of(new double[] {0, 1, 2, 3}, DType.INT64, 4));
+    Path a = npy("A.npy", NdArray.of(random(new Random(17), 16), 4, 4));
+    assertInputError(hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", dir.resolve("H.npy").toString())),
+        x + ": array 'x' has dtype int64; float64 or float32 was expected");
+    Path a32 = npy("Ai.npy", NdArray.of(new double[16], DType.INT32, 4, 4));
+    Path xf = npy("x.npy", NdArray.of(new double[4], 4));
+    assertInputError(hbp(concat(QUADRATIC, "--at", "x=" + xf, "--at", "A=" + a32)),
+        a32 + ": array 'A' has dtype int32; float64 or float32 was expected");
+  }
+
+  @Test
+  void missingArrayFileIsAnError() {
+    Path nope = dir.resolve("nope.npy");
+    assertInputError(hbp(concat(QUADRATIC, "--at", "x=" + nope)), "--at x: file not found: " + nope);
+  }
+
+  // ============================================================ 5. demo
+
+  @Test
+  void demoChecksEverySpecAgainstFiniteDifferences() {
+    Run r = hbp("demo");
+    assertOk(r);
+    Matcher m = Pattern.compile("(\\d+) numeric checks against finite differences, 0 failed").matcher(r.lastOutLine());
+    assertTrue(m.matches(), "last line: " + r.lastOutLine());
+    assertTrue(Integer.parseInt(m.group(1)) > 0);
+  }
+
+  // ============================================================ 6. atomic output
+
+  @Test
+  void failedEvaluationLeavesNoOutputAndNoTemporary() throws IOException {
+    Random rng = new Random(18);
+    Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    Path outDir = Files.createDirectory(dir.resolve("out"));
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", outDir.resolve("H.npy").toString()));
+    assertEquals(2, r.code(), r.err());
+    assertEquals(List.of(), namesIn(outDir));
+  }
+
+  @Test
+  void failedEvaluationKeepsAnExistingOutputUnchanged() throws IOException {
+    Random rng = new Random(19);
+    Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    Path outDir = Files.createDirectory(dir.resolve("out"));
+    Path target = outDir.resolve("H.npy");
+    Npy.write(target, NdArray.scalar(42));
+    byte[] before = Files.readAllBytes(target);
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    assertEquals(2, r.code(), r.err());
+    assertEquals(List.of("H.npy"), namesIn(outDir));
+    assertArrayEquals(before, Files.readAllBytes(target));
+  }
+
+  @Test
+  void failedWriteLeavesNoTemporary() throws IOException {
+    // The evaluation succeeds but the final rename fails: the target is a non-empty directory.
+    Random rng = new Random(20);
+    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    Path outDir = Files.createDirectory(dir.resolve("out"));
+    Path target = Files.createDirectory(outDir.resolve("H.npy"));
+    Files.writeString(target.resolve("keep.txt"), "keep");
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().startsWith("hbp: "), r.err());
+    assertEquals(List.of("H.npy"), namesIn(outDir));
+    assertEquals(List.of("keep.txt"), namesIn(target));
+  }
+
+  // ============================================================ found bugs (enable once fixed)
+
+  @Test
+  @Disabled("bug: DeriveCommand line 136 reports the Hessian's shape as [1, n] instead of [n, n]")
+  void jsonShapeOfAHessianIsSquare() throws IOException {
+    Run r = hbp(concat(QUADRATIC, "--format", "json"));
+    assertOk(r);
+    assertEquals("[n, n]", JSON.readTree(r.out()).get("shape").asText());
+  }
+
+  @Test
+  @Disabled("bug: with --format json and --at/--out, a 'wrote ...' line or NdArray.toString follows the JSON on stdout")
+  void jsonOutputStaysJsonWhenEvaluating() throws IOException {
+    Random rng = new Random(21);
+    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    Run r = hbp(concat(QUADRATIC, "--format", "json", "--at", "x=" + x, "--at", "A=" + a, "--out", dir.resolve("H.npy").toString()));
+    assertOk(r);
+    JSON.readTree(r.out()); // must be one JSON document
+    try (var p = JSON.createParser(r.out())) {
+      p.readValueAsTree();
+      assertEquals(null, p.nextToken(), "nothing after the JSON document: " + r.out());
+    }
+  }
+
+  @Test
+  @Disabled("unclear message: a write failure prints the temporary file's path, e.g. 'hbp: /d/no/.H.npy.1a2b3c4d.tmp'")
+  void outputIntoAMissingFolderNamesTheOutput() throws IOException {
+    Random rng = new Random(22);
+    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    Path target = dir.resolve("no").resolve("H.npy");
+    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    assertEquals(2, r.code());
+    assertFalse(r.err().contains(".tmp"), r.err());
+    assertTrue(r.err().contains(target.toString()), r.err());
+  }
+}

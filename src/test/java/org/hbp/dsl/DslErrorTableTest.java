@@ -1,0 +1,301 @@
+package org.hbp.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.hbp.calculus.Dim;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Shape;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The error messages of the DSL, input by input: syntax errors (no recovery, the first error
+ * only, in words) and semantic errors, all as {@code source:line:col: detail} with a 1-based
+ * column at the offending token. The expected messages are written by hand.
+ */
+class DslErrorTableTest {
+
+  /** Lines joined by newlines: line 1 is the first argument. */
+  private static String lines(String... lines) {
+    return String.join("\n", lines) + "\n";
+  }
+
+  /**
+   * A module m with dims n, k and input x: vector(n), then the given items, one per line from
+   * line 4 (so the column of the expression in {@code output z = ...} on line 4 is 14).
+   */
+  private static String module(String... items) {
+    StringBuilder s = new StringBuilder("module m {\n  dims n, k;\n  input x: vector(n);\n");
+    for (String item : items) s.append("  ").append(item).append('\n');
+    return s.append("}\n").toString();
+  }
+
+  static Stream<Arguments> files() {
+    return Stream.of(
+        // ---------------- syntax errors ----------------
+        // missing semicolon
+        row(lines("module m {", "  dims n;", "  input x: vector(n)", "  output z = x;", "}"),
+            "spec.hbp:4:3: expected ';' but found keyword 'output'"),
+        row(module("output z = x x;"),
+            "spec.hbp:4:16: expected ';' but found name 'x'"),
+        row(lines("module m {", "  dims n k;", "}"),
+            "spec.hbp:2:10: expected ',' or ';' but found name 'k'"),
+        // missing or extra parenthesis
+        row(module("output z = (x + 1;"),
+            "spec.hbp:4:20: expected ')' but found ';'"),
+        row(module("output z = sigmoid(x;"),
+            "spec.hbp:4:23: expected ',' or ')' but found ';'"),
+        row(module("output z = x);"),
+            "spec.hbp:4:15: expected ';' but found ')'"),
+        // bad tokens and unexpected characters
+        row(module("output z = x @ x;"),
+            "spec.hbp:4:16: unexpected character '@'"),
+        row(module("output z = 2 \u00d7 x;"),
+            "spec.hbp:4:16: unexpected character '\u00d7' (U+00D7)"),
+        row(module("output z = \"x\";"),
+            "spec.hbp:4:14: unexpected character '\"'"),
+        row(module("output z = x .+ 1;"),
+            "spec.hbp:4:16: unexpected character '.'"),
+        row(module("output z = x .^ k;"),
+            "spec.hbp:4:19: expected a number but found name 'k'"),
+        row(module("output z = x * * x;"),
+            "spec.hbp:4:18: expected an expression but found '*'"),
+        // a keyword as a name
+        row(lines("module m {", "  dims n;", "  input output: vector(n);", "}"),
+            "spec.hbp:3:9: expected a name but found keyword 'output'"),
+        row("module { }",
+            "spec.hbp:1:8: expected a name but found '{'"),
+        // an unterminated module: at the end of input and before the next declaration
+        row(lines("module m {", "  dims n;", "  input x: vector(n);", "  output z = x;"),
+            "spec.hbp:5:1: expected '}' to close module 'm' (opened at 1:10) but found end of input"),
+        row(lines("module a {", "  dims n;", "  input x: vector(n);", "  output z = x;", "module b { }"),
+            "spec.hbp:5:1: expected '}' to close module 'a' (opened at 1:10) but found keyword 'module'"),
+        row("elementwise f(t) = t { d1 = 1;",
+            "spec.hbp:1:31: expected '}' to close elementwise 'f' (opened at 1:22) but found end of input"),
+        // garbage after the end
+        row(module("output z = x;") + "oops",
+            "spec.hbp:6:1: expected a declaration (module, loss or elementwise) but found name 'oops'"),
+        row(module("output z = x;") + "}",
+            "spec.hbp:6:1: expected a declaration (module, loss or elementwise) but found '}'"),
+        row(module("output z = x;") + "/* the end",
+            "spec.hbp:6:1: unterminated comment: '/*' has no closing '*/'"),
+        // empty expressions
+        row(module("output z = ;"),
+            "spec.hbp:4:14: expected an expression but found ';'"),
+        row(module("output z = x + ;"),
+            "spec.hbp:4:18: expected an expression but found ';'"),
+        row(module("output z = sum(x, );"),
+            "spec.hbp:4:21: expected an expression but found ')'"),
+        // bad types
+        row(lines("module m {", "  dims n;", "  input x: vec(n);", "}"),
+            "spec.hbp:3:12: expected a type (scalar, vector(n), matrix(m,n) or tensor(c,h,w)) but found name 'vec'"),
+        row(lines("module m {", "  dims n;", "  input x: matrix(n);", "}"),
+            "spec.hbp:3:20: expected ',' but found ')'"),
+        row(lines("module m {", "  dims n;", "  input x vector(n);", "}"),
+            "spec.hbp:3:11: expected ':' but found keyword 'vector'"),
+        // declarations and module items
+        row("foo m { }",
+            "spec.hbp:1:1: expected a declaration (module, loss or elementwise) but found name 'foo'"),
+        row("network n { }",
+            "spec.hbp:1:1: expected a declaration (module, loss or elementwise) but found keyword 'network'"),
+        row(lines("module m {", "  dim n;", "}"),
+            "spec.hbp:2:3: expected a module item (dims, input, param, data, index, target, assume or output) or '}' but found name 'dim'"),
+        row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  assume x = 1;", "}"),
+            "spec.hbp:4:12: expected '==' but found '='"),
+        row("elementwise f(t) = t",
+            "spec.hbp:1:21: expected ';' or '{' but found end of input"),
+        row("elementwise f(t, u) = t;",
+            "spec.hbp:1:16: expected ')' but found ','"),
+        row("elementwise f(t) = t { 3 }",
+            "spec.hbp:1:24: expected a derivative (d1 = ... or d2 = ...) or '}' but found number 3"),
+        // only the first error is reported, nothing is repaired
+        row(module("output z = x x;", "output w = x @;"),
+            "spec.hbp:4:16: expected ';' but found name 'x'"),
+
+        // ---------------- semantic errors ----------------
+        row(module("output z = y;"),
+            "spec.hbp:4:14: unknown name 'y'"),
+        row(module("output z = foo(x);"),
+            "spec.hbp:4:14: unknown function 'foo'"),
+        row(module("output z = x(1);"),
+            "spec.hbp:4:14: 'x' is a variable, not a function"),
+        row(module("output z = sigmoid;"),
+            "spec.hbp:4:14: 'sigmoid' is a function; call it as sigmoid(...)"),
+        row(lines("module m {", "  dims n;", "  input x: vector(q);", "  output z = x;", "}"),
+            "spec.hbp:3:19: undeclared dim 'q'"),
+        // shape mismatches name both operands and their shapes
+        row(module("param W: matrix(n, k);", "output z = W*x;"),
+            "spec.hbp:5:14: shape mismatch in '*': W is matrix(n,k) but x is vector(n); inner dimensions k and n differ"),
+        row(module("param b: vector(k);", "output z = x + b;"),
+            "spec.hbp:5:14: shape mismatch in '+': x is vector(n) but b is vector(k); shapes differ"),
+        row(module("param W: matrix(n, k);", "output z = x .* W;"),
+            "spec.hbp:5:14: shape mismatch in '.*': x is vector(n) but W is matrix(n,k); shapes differ"),
+        row(lines("module m {", "  dims c, h, w;", "  input x: tensor(c, h, w);", "  output z = x';", "}"),
+            "spec.hbp:4:14: cannot transpose x, a tensor(c,h,w); reshape it to a matrix first"),
+        row(module("param A: matrix(n, n);", "output z = x / A;"),
+            "spec.hbp:5:18: '/' divides by a scalar, but A is matrix(n,n); use ./ for elementwise division"),
+        row(module("output z = x / 0;"),
+            "spec.hbp:4:18: division by 0"),
+        // losses
+        row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  target y: vector(n);", "  output E = y - x;", "}"),
+            "spec.hbp:5:14: loss 'l' must be scalar, but its output E is vector(n)"),
+        row(module("target y: vector(n);", "output z = x;"),
+            "spec.hbp:4:3: 'target' is allowed in a loss only"),
+        row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  param W: vector(n);", "  output E = x'*x;", "}"),
+            "spec.hbp:4:3: 'param' is not allowed in a loss; a loss has no parameters"),
+        row(module("assume x == x;", "output z = x;"),
+            "spec.hbp:4:3: 'assume' is allowed in a loss only"),
+        row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  assume sum(x) == x;", "  output E = sum(x);", "}"),
+            "spec.hbp:4:10: the sides of 'assume' differ in shape: sum(x) is scalar but x is vector(n)"),
+        // outputs and inputs
+        row(module("output z = x;", "output w = x;"),
+            "spec.hbp:5:3: module 'm' already has output 'z'; only one output is allowed"),
+        row(lines("module m {", "  dims n;", "  input x: vector(n);", "}"),
+            "spec.hbp:4:1: module 'm' has no output; expected 'output NAME = EXPRESSION;'"),
+        row(lines("module m {", "  dims n;", "  param x: vector(n);", "  output z = x;", "}"),
+            "spec.hbp:1:8: module 'm' has no input; expected 'input NAME: TYPE;'"),
+        row(module("output x = x;"),
+            "spec.hbp:4:10: 'x' is already declared; the output needs a new name"),
+        // duplicate declarations
+        row(module("input x: vector(k);", "output z = x;"),
+            "spec.hbp:4:9: variable 'x' is declared twice"),
+        row(lines("module m {", "  dims n, n;", "}"),
+            "spec.hbp:2:11: dim 'n' is declared twice"),
+        row(module("input n: vector(n);"),
+            "spec.hbp:4:9: 'n' is already declared as a dim"),
+        row(module("output z = x;") + module("output z = x;"),
+            "spec.hbp:6:8: module 'm' is declared twice"),
+        // elementwise functions
+        row("elementwise sigmoid(t) = t;",
+            "spec.hbp:1:13: 'sigmoid' is a built-in function and cannot be redefined"),
+        row(lines("elementwise f(t) = t;", "elementwise f(t) = 2*t;"),
+            "spec.hbp:2:13: function 'f' is declared twice"),
+        row("elementwise f(t) = ones(3);",
+            "spec.hbp:1:20: the body of elementwise function 'f' must be scalar, but it is vector(3)"),
+        row("elementwise f(t) = t { d3 = 1; }",
+            "spec.hbp:1:24: expected d1 or d2 (the first or second derivative) but found name 'd3'"),
+        row("elementwise f(t) = t { d1 = 1; d1 = 1; }",
+            "spec.hbp:1:32: derivative d1 is given twice"),
+        row("elementwise f(t) = t { d1 = ones(2); }",
+            "spec.hbp:1:29: derivative d1 must be scalar, but it is vector(2)"),
+        // calls
+        row(module("input A: matrix(n, n);", "output z = tr(A, A);"),
+            "spec.hbp:5:14: tr expects 1 argument but got 2"),
+        row(module("output z = sigmoid(x, x);"),
+            "spec.hbp:4:14: sigmoid expects 1 argument but got 2"),
+        row(module("input A: matrix(n, k);", "output z = tr(A);"),
+            "spec.hbp:5:17: tr expects a square matrix, but A is matrix(n,k)"),
+        row(module("input A: matrix(n, k);", "output z = softmax(A);"),
+            "spec.hbp:5:22: softmax expects a vector, but A is matrix(n,k)"),
+        row(module("data y: vector(n);", "output z = gather(x, y);"),
+            "spec.hbp:5:24: gather expects an index map (declared 'index NAME: TYPE'), but found 'y'"),
+        row(module("output z = reshape(x, k);"),
+            "spec.hbp:4:14: cannot reshape x, a vector(n) with n entries, to vector(k) with k entries"),
+        row(module("output z = unfold(x, 3);"),
+            "spec.hbp:4:21: unfold expects a tensor(c,h,w), but x is vector(n)"),
+        row(lines("module m {", "  dims c, h, w;", "  input x: tensor(c, h, w);", "  output z = unfold(x);", "}"),
+            "spec.hbp:4:14: unfold expects (X, kernel[, stride[, padding[, dilation]]]) but got 1 argument"),
+        row(module("index idx: vector(n);", "output z = x + idx;"),
+            "spec.hbp:5:18: 'idx' is an index map; use it through gather(X, idx)"),
+        // dimensions
+        row(lines("module m {", "  input x: vector(2.5);", "  output z = x;", "}"),
+            "spec.hbp:2:19: a dimension must be a whole number, but found 2.5"));
+  }
+
+  private static Arguments row(String input, String message) {
+    return Arguments.of(input, message);
+  }
+
+  @ParameterizedTest(name = "[{index}] {1}")
+  @MethodSource("files")
+  void fileErrors(String input, String message) {
+    DslException e = assertThrows(DslException.class, () -> Dsl.parse(input, "spec.hbp"));
+    assertEquals(message, e.getMessage());
+    assertEquals(e.getMessage(), e.source() + ":" + e.line() + ":" + e.column() + ": " + e.detail());
+  }
+
+  /** The scope of ad-hoc expressions: x: vector(n) and W: matrix(n,k). */
+  private static Dsl.Scope scope() {
+    return new Dsl.Scope()
+        .add(new Expr.Var("x", Shape.vector(Dim.sym("n")), Expr.Role.INPUT))
+        .add(new Expr.Var("W", Shape.matrix(Dim.sym("n"), Dim.sym("k")), Expr.Role.PARAM));
+  }
+
+  static Stream<Arguments> expressions() {
+    return Stream.of(
+        row("W*x", "-e:1:1: shape mismatch in '*': W is matrix(n,k) but x is vector(n); inner dimensions k and n differ"),
+        row("x .* W'", "-e:1:1: shape mismatch in '.*': x is vector(n) but W' is matrix(k,n); shapes differ"),
+        row("x + W*ones(k)*2 + ones(k)", "-e:1:1: shape mismatch in '+': x + W*ones(k)*2 is vector(n) but ones(k) is vector(k); shapes differ"),
+        row("x + y", "-e:1:5: unknown name 'y'"),
+        row("foo(x)", "-e:1:1: unknown function 'foo'"),
+        row("tr(W, W)", "-e:1:1: tr expects 1 argument but got 2"),
+        row("softmax(W)", "-e:1:9: softmax expects a vector, but W is matrix(n,k)"),
+        row("x / W", "-e:1:5: '/' divides by a scalar, but W is matrix(n,k); use ./ for elementwise division"),
+        row("", "-e:1:1: expected an expression but found end of input"),
+        row("x +", "-e:1:4: expected an expression but found end of input"),
+        row("x y", "-e:1:3: expected end of input but found name 'y'"),
+        row("(x", "-e:1:3: expected ')' but found end of input"),
+        row("x @ 2", "-e:1:3: unexpected character '@'"),
+        row("sum(x,\n  )", "-e:2:3: expected an expression but found ')'"));
+  }
+
+  @ParameterizedTest(name = "[{index}] {1}")
+  @MethodSource("expressions")
+  void expressionErrors(String input, String message) {
+    DslException e = assertThrows(DslException.class, () -> Dsl.parseExpression(input, scope(), "-e"));
+    assertEquals(message, e.getMessage());
+  }
+
+  static Stream<Arguments> types() {
+    return Stream.of(
+        row("vec(n)", "-t:1:1: expected a type (scalar, vector(n), matrix(m,n) or tensor(c,h,w)) but found name 'vec'"),
+        row("", "-t:1:1: expected a type (scalar, vector(n), matrix(m,n) or tensor(c,h,w)) but found end of input"),
+        row("matrix(n)", "-t:1:9: expected ',' but found ')'"),
+        row("vector(n) x", "-t:1:11: expected end of input but found name 'x'"),
+        row("vector(2.5)", "-t:1:8: a dimension must be a whole number, but found 2.5"));
+  }
+
+  @ParameterizedTest(name = "[{index}] {1}")
+  @MethodSource("types")
+  void typeErrors(String input, String message) {
+    DslException e = assertThrows(DslException.class, () -> Dsl.parseType(input, "-t"));
+    assertEquals(message, e.getMessage());
+  }
+
+  @Test
+  void theTableIsLargeEnough() {
+    assertTrue(files().count() >= 30);
+  }
+
+  /** Every shipped spec parses and checks without an error. */
+  @Test
+  void validSpecsNeverError() throws IOException {
+    List<Path> specs;
+    try (Stream<Path> s = Files.list(Path.of("modules-spec"))) {
+      specs = s.filter(p -> p.toString().endsWith(".hbp")).sorted().toList();
+    }
+    assertFalse(specs.isEmpty(), "no specs in modules-spec");
+    for (Path p : specs) {
+      Spec spec = Dsl.parseFile(p);
+      assertFalse(spec.modules().isEmpty(), p + " declares no module");
+    }
+  }
+
+  /** Valid ad-hoc expressions and types, including comments and line breaks, never error. */
+  @Test
+  void validInputNeverErrors() {
+    Dsl.parseExpression("W'*x + /* a comment */ ones(k) // to the end\n", scope(), "-e");
+    Dsl.parseExpression("sigmoid''(x) .* x ./ (1 + exp(-x)) - x.^-2", scope(), "-e");
+    assertEquals(Shape.matrix(Dim.sym("m"), Dim.sym("n")), Dsl.parseType("matrix(m, n)", "-t"));
+  }
+}

@@ -124,6 +124,15 @@ public final class DeriveCommand implements Callable<Integer> {
     Expr d = order == 1 ? Calculus.jacobian(f, x, s) : Calculus.hessian(f, x, s);
     d = ClosedForm.expand(d, s);
     String what = order == 1 ? "jacobian" : "hessian";
+    String rows = (order == 1 ? f.shape().numel() : x.shape().numel()).toString(), cols = x.shape().numel().toString();
+    NdArray value = (!at.isEmpty() || out != null) ? evaluate(f, x, d, scope) : null;
+    if (value != null && out != null) {
+      try {
+        Npy.write(out, value);
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("cannot write " + out + ": " + reason(e));
+      }
+    }
     switch (format) {
       case "latex" -> w.println(LatexPrinter.latex(d));
       case "json" -> {
@@ -133,19 +142,37 @@ public final class DeriveCommand implements Callable<Integer> {
         o.put("wrt_type", x.shape().toString());
         o.put("order", order);
         o.put(what, Printer.text(d));
-        o.put("shape", "[" + f.shape().numel() + (order == 2 ? "" : "") + ", " + x.shape().numel() + "]");
+        o.put("shape", "[" + rows + ", " + cols + "]");
+        if (value != null && out != null) o.put("out", out.toString());
+        else if (value != null) {
+          var arr = o.putArray("value");
+          int[] sh = value.shape();
+          for (int i = 0; i < sh[0]; i++) {
+            var row = arr.addArray();
+            for (int j = 0; j < sh[1]; j++) row.add(value.get(i, j));
+          }
+        }
         w.print(Formats.render(o));
       }
       default -> {
         w.println((order == 1 ? "D" : "H") + "(" + x.name() + ") = " + Printer.text(d));
-        w.println("  shape " + (order == 1 ? f.shape().numel() : x.shape().numel()) + " x " + x.shape().numel() + " (column-major vec)");
+        w.println("  shape " + rows + " x " + cols + " (column-major vec)");
       }
     }
-    if (!at.isEmpty() || out != null) evaluate(w, f, x, d, scope);
+    if (value != null && !format.equals("json")) {
+      if (out != null) w.println("wrote " + out + ": float64 [" + value.shape()[0] + ", " + value.shape()[1] + "]");
+      else w.println(value);
+    }
     w.flush();
   }
 
-  private void evaluate(PrintWriter w, Expr f, Expr.Var x, Expr d, Dsl.Scope scope) throws Exception {
+  private static String reason(java.io.IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) return "no such folder";
+    if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+    return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")");
+  }
+
+  private NdArray evaluate(Expr f, Expr.Var x, Expr d, Dsl.Scope scope) throws Exception {
     Map<Expr.Var, NdArray> arrays = new LinkedHashMap<>();
     Map<Expr.Var, String> where = new LinkedHashMap<>();
     for (String a : at) {
@@ -170,12 +197,6 @@ public final class DeriveCommand implements Callable<Integer> {
     int rows = t.rows(), cols = t.cols();
     double[] rowMajor = new double[rows * cols];
     for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) rowMajor[i * cols + j] = t.get(i, j);
-    NdArray result = NdArray.of(rowMajor, rows, cols);
-    if (out != null) {
-      Npy.write(out, result);
-      w.println("wrote " + out + ": float64 [" + rows + ", " + cols + "]");
-    } else {
-      w.println(result);
-    }
+    return NdArray.of(rowMajor, rows, cols);
   }
 }

@@ -57,8 +57,8 @@ final class SpecBuilder {
 
   private void elementwise(HbpParser.ElementwiseDeclContext ctx) {
     String name = ctx.name.getText();
-    if (functions.containsKey(name)) {
-      throw error(ctx.name, ElementwiseFunction.BUILTIN_RULES.containsKey(name)
+    if (functions.containsKey(name) || Calls.isBuiltin(name)) {
+      throw error(ctx.name, Calls.isBuiltin(name)
           ? "'" + name + "' is a built-in function and cannot be redefined"
           : "function '" + name + "' is declared twice");
     }

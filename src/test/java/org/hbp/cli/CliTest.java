@@ -28,7 +28,6 @@ import org.hbp.dsl.Dsl;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npy;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -459,10 +458,9 @@ class CliTest {
     assertEquals(List.of("keep.txt"), namesIn(target));
   }
 
-  // ============================================================ found bugs (enable once fixed)
+  // ============================================================ bugs found by these tests, now fixed
 
   @Test
-  @Disabled("bug: DeriveCommand line 136 reports the Hessian's shape as [1, n] instead of [n, n]")
   void jsonShapeOfAHessianIsSquare() throws IOException {
     Run r = hbp(concat(QUADRATIC, "--format", "json"));
     assertOk(r);
@@ -470,7 +468,6 @@ class CliTest {
   }
 
   @Test
-  @Disabled("bug: with --format json and --at/--out, a 'wrote ...' line or NdArray.toString follows the JSON on stdout")
   void jsonOutputStaysJsonWhenEvaluating() throws IOException {
     Random rng = new Random(21);
     Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
@@ -485,7 +482,6 @@ class CliTest {
   }
 
   @Test
-  @Disabled("unclear message: a write failure prints the temporary file's path, e.g. 'hbp: /d/no/.H.npy.1a2b3c4d.tmp'")
   void outputIntoAMissingFolderNamesTheOutput() throws IOException {
     Random rng = new Random(22);
     Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));

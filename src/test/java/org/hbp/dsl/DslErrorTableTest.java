@@ -178,6 +178,8 @@ class DslErrorTableTest {
         // elementwise functions
         row("elementwise sigmoid(t) = t;",
             "spec.hbp:1:13: 'sigmoid' is a built-in function and cannot be redefined"),
+        row("elementwise tr(t) = t;",
+            "spec.hbp:1:13: 'tr' is a built-in function and cannot be redefined"),
         row(lines("elementwise f(t) = t;", "elementwise f(t) = 2*t;"),
             "spec.hbp:2:13: function 'f' is declared twice"),
         row("elementwise f(t) = ones(3);",

@@ -161,7 +161,14 @@ public final class DeriveCommand implements Callable<Integer> {
     }
     if (value != null && !format.equals("json")) {
       if (out != null) w.println("wrote " + out + ": float64 [" + value.shape()[0] + ", " + value.shape()[1] + "]");
-      else w.println(value);
+      else {
+        int[] sh = value.shape();
+        for (int i = 0; i < sh[0]; i++) {
+          StringBuilder row = new StringBuilder(i == 0 ? "[[" : " [");
+          for (int j = 0; j < sh[1]; j++) row.append(j > 0 ? ", " : "").append(value.get(i, j));
+          w.println(row.append(i == sh[0] - 1 ? "]]" : "],"));
+        }
+      }
     }
     w.flush();
   }

@@ -38,7 +38,7 @@ public final class ArrayBinding {
             throw new IllegalArgumentException(where.get(v) + ": array '" + v.name() + "' has shape " + show(e.getValue().shape())
                 + ", which makes " + s + " = " + shape[i] + ", but " + boundBy.get(s) + " made " + s + " = " + old);
           dims.put(s, (long) shape[i]);
-          boundBy.put(s, "'" + where.get(v) + "'");
+          boundBy.put(s, where.get(v) + " (array '" + v.name() + "', shape " + show(e.getValue().shape()) + ")");
         }
       }
     }

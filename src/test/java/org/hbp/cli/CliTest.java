@@ -335,12 +335,12 @@ class CliTest {
     Path out = dir.resolve("H.npy");
     Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", out.toString()));
     // The array bound second is blamed; the first is named by file only (its shape [3] is not shown).
-    assertInputError(r, a + ": array 'A' has shape [4, 4], which makes n = 4, but '" + x + "' made n = 3");
+    assertInputError(r, a + ": array 'A' has shape [4, 4], which makes n = 4, but " + x + " (array 'x', shape [3]) made n = 3");
     assertTrue(r.err().contains("'A'") && r.err().contains(a.toString()) && r.err().contains(x.toString()));
     assertFalse(Files.exists(out));
 
     Run swapped = hbp(concat(QUADRATIC, "--at", "A=" + a, "--at", "x=" + x, "--out", out.toString()));
-    assertInputError(swapped, x + ": array 'x' has shape [3], which makes n = 3, but '" + a + "' made n = 4");
+    assertInputError(swapped, x + ": array 'x' has shape [3], which makes n = 3, but " + a + " (array 'A', shape [4, 4]) made n = 4");
   }
 
   @Test

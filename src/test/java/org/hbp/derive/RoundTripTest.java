@@ -2,12 +2,9 @@ package org.hbp.derive;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Printer;
 import org.hbp.dsl.Dsl;
@@ -18,12 +15,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** Every derived expression prints in the DSL's syntax and parses back to an equal expression. */
 class RoundTripTest {
-  static Stream<Path> specs() throws IOException {
-    return Files.list(Path.of("modules-spec")).filter(p -> p.toString().endsWith(".hbp")).sorted();
-  }
-
   @ParameterizedTest(name = "{0}")
-  @MethodSource("specs")
+  @MethodSource("org.hbp.derive.SpecNumericTest#specs")
   void derivedOutputParsesBackToAnEqualExpression(Path file) {
     Dsl.init();
     Spec spec = Dsl.parseFile(file);

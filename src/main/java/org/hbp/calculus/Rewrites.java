@@ -180,7 +180,6 @@ final class Rewrites {
         }
         if (!allScalar && scalar(f)) {
           if (!(f instanceof Expr.Num n && n.value() == 1)) scalars.add(f);
-          else c *= 1;
           changed = true;
           continue;
         }

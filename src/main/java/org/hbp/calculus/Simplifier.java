@@ -64,7 +64,7 @@ public final class Simplifier {
           if (!Objects.equals(e.getClass(), before.getClass())) return e; // node changed kind: let the next pass see its children
         }
       }
-      if (e == before || e.equals(before)) return e;
+      if (e.equals(before)) return e;
     }
     return e;
   }

@@ -28,7 +28,7 @@ public final class ModuleRules {
         Expr g = Calculus.gradient(m.outputExpr(), x, s);
         Expr h = Calculus.hessian(m.outputExpr(), x, s);
         Expr gc = ClosedForm.expand(g, s), hc = ClosedForm.expand(h, s);
-        out.add(new Derivation(m.name(), true, x, m.output(), null, null, null, null, gc, hc, PsdCheck.decide(hc, m),
+        out.add(new Derivation(m.name(), true, x, m.output(), null, null, null, null, gc, hc, PsdCheck.decide(hc),
             null, null, null));
       }
       return out;

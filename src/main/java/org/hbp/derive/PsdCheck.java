@@ -1,7 +1,6 @@
 package org.hbp.derive;
 
 import org.hbp.calculus.Expr;
-import org.hbp.dsl.ModuleSpec;
 
 /**
  * Decides whether a loss Hessian is positive semi-definite by a structural proof: identities and
@@ -12,7 +11,7 @@ import org.hbp.dsl.ModuleSpec;
 public final class PsdCheck {
   private PsdCheck() {}
 
-  public static Derivation.Psd decide(Expr h, ModuleSpec m) {
+  public static Derivation.Psd decide(Expr h) {
     String why = proof(h);
     if (why != null) return new Derivation.Psd(true, why);
     return new Derivation.Psd(null, "no structural proof found");

@@ -186,11 +186,6 @@ public final class SpecCheck {
   }
 
   static Tensor random(Random rng, Shape s, Map<String, Long> dims) {
-    long[] shape = s.evaluate(dims);
-    int[] sh = new int[shape.length];
-    for (int i = 0; i < sh.length; i++) sh[i] = (int) shape[i];
-    return Tensor.random(rng, sh);
+    return Tensor.random(rng, Tensor.toIntShape(s.evaluate(dims)));
   }
-
-
 }

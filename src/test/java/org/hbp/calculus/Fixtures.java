@@ -35,9 +35,7 @@ public final class Fixtures {
   public static Map<String, Tensor> values(Dsl.Scope s, Map<String, Long> dims, Random rng) {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (Expr.Var v : s.vars().values()) {
-      long[] sh = v.shape().evaluate(dims);
-      int[] shape = new int[sh.length];
-      for (int i = 0; i < sh.length; i++) shape[i] = (int) sh[i];
+      int[] shape = Tensor.toIntShape(v.shape().evaluate(dims));
       Tensor t = Tensor.random(rng, shape);
       double[] d = t.data();
       if (v.name().startsWith("p")) for (int i = 0; i < d.length; i++) d[i] = 1 + 0.5 * d[i];

@@ -222,6 +222,27 @@ public final class Dim implements Comparable<Dim> {
     return sb.toString();
   }
 
+  /**
+   * This dimension as a Java {@code int} expression (for generated code): symbols are mapped by
+   * {@code symbol}, floor quotients become {@code Math.floorDiv(num, den)}.
+   */
+  public String toJava(java.util.function.Function<String, String> symbol) {
+    if (terms.isEmpty()) return "0";
+    StringBuilder sb = new StringBuilder();
+    for (var e : terms.entrySet()) {
+      long c = e.getValue();
+      List<String> factors = new ArrayList<>();
+      for (Atom a : e.getKey())
+        factors.add(a.symbol != null ? symbol.apply(a.symbol)
+            : "Math.floorDiv(" + a.num.toJava(symbol) + ", " + a.den.toJava(symbol) + ")");
+      if (Math.abs(c) != 1 || factors.isEmpty()) factors.add(0, Long.toString(Math.abs(c)));
+      String term = String.join(" * ", factors);
+      if (sb.length() == 0) sb.append(c < 0 ? "-" + term : term);
+      else sb.append(c < 0 ? " - " : " + ").append(term);
+    }
+    return sb.toString();
+  }
+
   /** Whether this is a single term (a product of atoms with a positive coefficient). */
   public boolean isMonomial() {
     return terms.size() == 1 && terms.firstEntry().getValue() > 0;

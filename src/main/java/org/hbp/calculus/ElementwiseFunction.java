@@ -1,5 +1,7 @@
 package org.hbp.calculus;
 
+import org.hbp.runtime.Scalars;
+
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -49,10 +51,6 @@ public final class ElementwiseFunction {
     return new ElementwiseFunction(name, f, null, texts, Map.of());
   }
 
-  private static double sigmoid(double t) {
-    return t >= 0 ? 1 / (1 + Math.exp(-t)) : Math.exp(t) / (1 + Math.exp(t));
-  }
-
   /**
    * The rule table of the built-in elementwise functions: value, f' and f'' (one row per
    * function). Each formula is checked against finite differences by the tests.
@@ -61,18 +59,18 @@ public final class ElementwiseFunction {
 
   static {
     Map<String, ElementwiseFunction> m = new LinkedHashMap<>();
-    m.put("exp", builtin("exp", Math::exp, "exp(t)", "exp(t)"));
-    m.put("log", builtin("log", Math::log, "t.^-1", "-t.^-2"));
-    m.put("sqrt", builtin("sqrt", Math::sqrt, "0.5*sqrt(t).^-1", "-0.25*sqrt(t).^-3"));
-    m.put("sigmoid", builtin("sigmoid", ElementwiseFunction::sigmoid,
+    m.put("exp", builtin("exp", Scalars::exp, "exp(t)", "exp(t)"));
+    m.put("log", builtin("log", Scalars::log, "t.^-1", "-t.^-2"));
+    m.put("sqrt", builtin("sqrt", Scalars::sqrt, "0.5*sqrt(t).^-1", "-0.25*sqrt(t).^-3"));
+    m.put("sigmoid", builtin("sigmoid", Scalars::sigmoid,
         "sigmoid(t).*(1 - sigmoid(t))", "sigmoid(t).*(1 - sigmoid(t)).*(1 - 2*sigmoid(t))"));
-    m.put("tanh", builtin("tanh", Math::tanh, "1 - tanh(t).^2", "-2*tanh(t).*(1 - tanh(t).^2)"));
-    m.put("relu", builtin("relu", t -> Math.max(t, 0), "step(t)", "0"));
-    m.put("softplus", builtin("softplus", t -> t > 30 ? t : Math.log1p(Math.exp(t)),
+    m.put("tanh", builtin("tanh", Scalars::tanh, "1 - tanh(t).^2", "-2*tanh(t).*(1 - tanh(t).^2)"));
+    m.put("relu", builtin("relu", Scalars::relu, "step(t)", "0"));
+    m.put("softplus", builtin("softplus", Scalars::softplus,
         "sigmoid(t)", "sigmoid(t).*(1 - sigmoid(t))"));
-    m.put("step", builtin("step", t -> t > 0 ? 1 : 0, "0", "0"));
-    m.put("abs", builtin("abs", Math::abs, "sign(t)", "0"));
-    m.put("sign", builtin("sign", Math::signum, "0", "0"));
+    m.put("step", builtin("step", Scalars::step, "0", "0"));
+    m.put("abs", builtin("abs", Scalars::abs, "sign(t)", "0"));
+    m.put("sign", builtin("sign", Scalars::sign, "0", "0"));
     BUILTIN_RULES = java.util.Collections.unmodifiableMap(m);
   }
 

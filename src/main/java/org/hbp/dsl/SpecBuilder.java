@@ -137,7 +137,7 @@ final class SpecBuilder {
       assumptions.add(Simplifier.assumption(l, r));
     }
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
-    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, java.util.Map.copyOf(derivedDims), List.copyOf(vars.values()),
+    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
         output, outputExpr, assumptions);
   }
 

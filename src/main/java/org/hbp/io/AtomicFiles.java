@@ -18,17 +18,24 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@link StandardCopyOption#ATOMIC_MOVE}. If anything fails, the temporary file is deleted and an
  * existing target is left as it was.
  */
-final class AtomicFiles {
+public final class AtomicFiles {
     /** Produces the file's content. */
     @FunctionalInterface
-    interface Writer {
+    public interface Writer {
         void writeTo(OutputStream out) throws IOException;
     }
 
     private AtomicFiles() {
     }
 
-    static void write(Path target, Writer writer) throws IOException {
+    /** Writes UTF-8 text atomically. */
+    public static void writeString(Path target, String text) throws IOException {
+        byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        write(target, out -> out.write(bytes));
+    }
+
+    /** Writes the content produced by {@code writer} atomically to {@code target}. */
+    public static void write(Path target, Writer writer) throws IOException {
         Path absolute = target.toAbsolutePath();
         Path tmp = createTemp(absolute);
         try {

@@ -1,0 +1,144 @@
+package org.hbp.backend;
+
+import java.util.function.DoubleUnaryOperator;
+
+/**
+ * The numeric kernels that generated operators and the runtime call: a narrow interface so that a
+ * CPU, an OpenCL or another backend can stand behind it. Every kernel works item by item on
+ * {@link Batch}es and returns a new batch; none modifies its arguments.
+ *
+ * <p><b>Broadcasting.</b> Kernels with two batch operands broadcast each batch axis: the two
+ * extents must be equal, or one of them 1 (that operand is reused along the axis). The result has
+ * the larger extent. A mismatch throws {@link IllegalArgumentException} naming both operands.
+ *
+ * <p>Indices (for {@link #gather} and {@link #scatterAdd}) are held in batches as integral doubles,
+ * column-major positions into the source item; -1 stands for a padded zero.
+ */
+public interface Backend {
+  /** A short name for messages and benchmark tables, e.g. {@code cpu}. */
+  String name();
+
+  // ---- transfer --------------------------------------------------------------------------
+
+  /**
+   * A batch from host data: {@code samples*directions} items of {@code rows x cols}, each
+   * column-major, items in sample-major order. The array is copied.
+   */
+  Batch fromArray(int samples, int directions, int rows, int cols, double[] data);
+
+  /** The batch's entries as laid out by {@link #fromArray} (a fresh array). */
+  double[] toArray(Batch b);
+
+  // ---- constants -------------------------------------------------------------------------
+
+  /** One {@code rows x cols} item (shared by all samples and directions) filled with value. */
+  Batch fill(int rows, int cols, double value);
+
+  /** The shared {@code n x n} identity. */
+  Batch eye(int n);
+
+  // ---- free views ------------------------------------------------------------------------
+
+  /** Each item reinterpreted as {@code rows x cols} (column-major; same entry count). */
+  Batch reshape(Batch a, int rows, int cols);
+
+  /**
+   * Each column of each item becomes its own direction: {@code [S x D] r x c} to {@code [S x D*c]
+   * r x 1}; item (s, d) column j becomes direction {@code d*c + j}. Free in column-major storage.
+   */
+  Batch columnsAsDirections(Batch a);
+
+  /** The inverse of {@link #columnsAsDirections}: {@code [S x D*c] r x 1} to {@code [S x D] r x c}. */
+  Batch directionsAsColumns(Batch a, int cols);
+
+  // ---- elementwise (item shapes equal, or one operand's items are 1x1 and broadcast) ---------
+
+  Batch add(Batch a, Batch b);
+
+  Batch subtract(Batch a, Batch b);
+
+  /** Hadamard product. */
+  Batch multiply(Batch a, Batch b);
+
+  Batch divide(Batch a, Batch b);
+
+  /** {@code c * a}. */
+  Batch scale(Batch a, double c);
+
+  /** {@code a .^ exponent}. */
+  Batch power(Batch a, double exponent);
+
+  /** {@code f} applied to every entry. */
+  Batch map(Batch a, DoubleUnaryOperator f);
+
+  // ---- per-item linear algebra -----------------------------------------------------------
+
+  /** {@code op(a) * op(b)} per item, op = transpose where the flag is set. */
+  Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB);
+
+  Batch transpose(Batch a);
+
+  /** The Kronecker product of the items (dense; for forward expressions that use kron). */
+  Batch kron(Batch a, Batch b);
+
+  /** 1x1 items: the sum of each item's entries. */
+  Batch sum(Batch a);
+
+  /** 1x1 items: the trace of each (square) item. */
+  Batch trace(Batch a);
+
+  /** The diagonal of each square item as a column. */
+  Batch diagonal(Batch a);
+
+  /** The diagonal matrix of each column item. */
+  Batch diagMatrix(Batch v);
+
+  /** Softmax over each item's entries (shifted by the maximum). */
+  Batch softmax(Batch a);
+
+  /** 1x1 items: log(sum(exp(entries))), computed stably. */
+  Batch logSumExp(Batch a);
+
+  /** The inverse of each square item; throws ArithmeticException naming the item if singular. */
+  Batch inverse(Batch a);
+
+  /** 1x1 items: the determinant of each square item. */
+  Batch determinant(Batch a);
+
+  /**
+   * Per item, the symmetric matrix {@code Q f(L) Q'} of the eigendecomposition {@code a = Q L Q'}
+   * of the symmetric item (symmetrized as (a + a')/2 first): how PCH removes negative curvature of
+   * a non-diagonal residual (f = abs or max(., 0)).
+   */
+  Batch symmetricEigenMap(Batch a, DoubleUnaryOperator f);
+
+  // ---- structured linear maps (never materialized as matrices) ---------------------------
+
+  /** unfold (im2col) of each item, read as the column-major tensor (c, h, w) of g. */
+  Batch unfold(Batch x, ConvGeometry g);
+
+  /** The adjoint of unfold (col2im, summing overlaps): items (c*k*k) x patches to c x (h*w). */
+  Batch fold(Batch columns, ConvGeometry g);
+
+  /**
+   * {@code out[j] = x[index[j]]} (0 where index[j] = -1); items shaped like the index items. The
+   * index batch has one direction.
+   */
+  Batch gather(Batch x, Batch index);
+
+  /** The adjoint of gather: {@code out[index[j]] += g[j]}, items {@code rows x cols}. */
+  Batch scatterAdd(Batch g, Batch index, int rows, int cols);
+
+  // ---- batch axes ------------------------------------------------------------------------
+
+  /** The sum over the sample axis ([S x D] to [1 x D]). */
+  Batch sumSamples(Batch a);
+
+  /**
+   * The mean over the sample axis given the batch size n: a batch with one sample is the same for
+   * every sample, so its mean is itself.
+   */
+  default Batch meanSamples(Batch a, int n) {
+    return a.samples() == 1 ? a : scale(sumSamples(a), 1.0 / n);
+  }
+}

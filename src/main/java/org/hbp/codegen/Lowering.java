@@ -1,0 +1,407 @@
+package org.hbp.codegen;
+
+import com.palantir.javapoet.CodeBlock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.calculus.Dim;
+import org.hbp.calculus.ElementwiseFunction;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
+import org.hbp.calculus.Shape;
+
+/**
+ * Compiles IR expressions into straight-line Java statements over the {@code Backend} kernels
+ * (the generated code's local {@code be}). Two entry points:
+ * <ul>
+ *   <li>{@link #value}: the value of an expression, as a batch whose items have its shape;</li>
+ *   <li>{@link #apply}: the product {@code M * v} of a matrix expression M (a Jacobian, a residual,
+ *       a loss Hessian) with a batch of column vectors, evaluated right to left so that structured
+ *       factors are applied as maps and never formed: {@code kron(A, B)} by the vec trick
+ *       {@code kron(A,B) vec(X) = vec(B X A')}, {@code unfolding} by unfold (its transpose by fold),
+ *       {@code selection} by gather (scatter-add), {@code diag(d)} by a Hadamard product,
+ *       {@code commutation} by a transpose, {@code eye} not at all.</li>
+ * </ul>
+ * Equal subexpressions are computed once per method; forward-only subexpressions (no output
+ * gradient in them) go through the forward cache's memo so each is computed once per forward pass.
+ * Each statement carries the DSL text of what it computes as a comment.
+ */
+final class Lowering {
+  /** What the lowering needs from the class being generated. */
+  interface Context {
+    /** A Java int expression for a dimension. */
+    String dim(Dim d);
+
+    /** A Java expression for a leaf variable (e.g. {@code cache.get("x")} or {@code dz}). */
+    String leaf(Expr.Var v);
+
+    /** The memo slot of a forward-only subexpression (allocated on first request). */
+    int memoSlot(Expr e);
+
+    /** A Java method reference for an elementwise function's derivative of the given order. */
+    String function(ElementwiseFunction f, int order);
+
+    /** The name of a field holding the evaluated geometry. */
+    String geometry(Expr.ConvGeometry g);
+
+    /** How to print an expression in comments. */
+    String text(Expr e);
+
+    /** Whether a subexpression occurs more than once among the class's derived rules. */
+    boolean shared(Expr e);
+  }
+
+  private final Context ctx;
+  private final CodeBlock.Builder out;
+  private final Map<Expr, String> values;
+  private final int[] counter;
+  /** Whether this code runs once per forward pass anyway (the forward method, a memo body). */
+  private final boolean perForwardPass;
+
+  /**
+   * @param perForwardPass true for the forward method: its subexpressions are memoized only when
+   *     other rules use them too
+   */
+  Lowering(Context ctx, CodeBlock.Builder out, boolean perForwardPass) {
+    this(ctx, out, new HashMap<>(), new int[1], perForwardPass);
+  }
+
+  Lowering(Context ctx, CodeBlock.Builder out) {
+    this(ctx, out, false);
+  }
+
+  private Lowering(Context ctx, CodeBlock.Builder out, Map<Expr, String> values, int[] counter, boolean perForwardPass) {
+    this.ctx = ctx;
+    this.out = out;
+    this.values = values;
+    this.counter = counter;
+    this.perForwardPass = perForwardPass;
+  }
+
+  /** A fresh local name, unique within the generated method (lambdas included). */
+  String fresh() {
+    return "t" + counter[0]++;
+  }
+
+  private String emit(String javaExpr, String comment) {
+    String name = fresh();
+    if (comment == null) out.add("$T $L = $L;\n", Names.BATCH, name, javaExpr);
+    else out.add("$T $L = $L; // $L\n", Names.BATCH, name, javaExpr, Names.comment(comment));
+    return name;
+  }
+
+  // ---- values ------------------------------------------------------------------------------
+
+  /** Item rows of a value of this shape. */
+  String rows(Shape s) {
+    return ctx.dim(s.dims().get(0));
+  }
+
+  /** Item columns: the product of the remaining dims (a tensor (c,h,w) is held as c x (h*w)). */
+  String cols(Shape s) {
+    Dim c = Dim.ONE;
+    for (int i = 1; i < s.dims().size(); i++) c = c.times(s.dims().get(i));
+    return ctx.dim(c);
+  }
+
+  String numel(Shape s) {
+    return ctx.dim(s.numel());
+  }
+
+  /** Whether e depends on nothing but the forward pass's values (memoizable per forward pass). */
+  static boolean forwardOnly(Expr e) {
+    for (Expr.Var v : Exprs.variables(e)) {
+      switch (v.role()) {
+        case INPUT:
+        case PARAM:
+        case DATA:
+        case INDEX:
+        case TARGET:
+          break;
+        default:
+          return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean cheap(Expr e) {
+    return e instanceof Expr.Var || e instanceof Expr.Num || e instanceof Expr.Zero || e instanceof Expr.Ones || e instanceof Expr.Eye
+        || e instanceof Expr.DimValue || ((e instanceof Expr.Vec || e instanceof Expr.Reshape) && cheap(Exprs.children(e).get(0)));
+  }
+
+  /** A Java expression (a local name or a leaf) holding the value of e. */
+  String value(Expr e) {
+    String known = values.get(e);
+    if (known != null) return known;
+    String r;
+    if (e instanceof Expr.Var v) {
+      r = ctx.leaf(v);
+      values.put(e, r);
+      return r;
+    }
+    if (!cheap(e) && forwardOnly(e) && (!perForwardPass || ctx.shared(e))) {
+      int slot = ctx.memoSlot(e);
+      CodeBlock.Builder body = CodeBlock.builder();
+      Lowering inner = new Lowering(ctx, body, new HashMap<>(values), counter, true);
+      String result = inner.compute(e);
+      String name = fresh();
+      out.add("$T $L = cache.memo($L, () -> { // $L\n$>", Names.BATCH, name, slot, Names.comment(ctx.text(e)));
+      out.add(body.build());
+      out.addStatement("return $L", result);
+      out.add("$<});\n");
+      r = name;
+    } else {
+      r = compute(e);
+    }
+    values.put(e, r);
+    return r;
+  }
+
+  private String compute(Expr e) {
+    String text = ctx.text(e);
+    if (e instanceof Expr.Num n) return emit("be.fill(1, 1, " + Names.literal(n.value()) + ")", text);
+    if (e instanceof Expr.DimValue d) return emit("be.fill(1, 1, (double) (" + ctx.dim(d.dim()) + "))", text);
+    if (e instanceof Expr.Zero z) return emit("be.fill(" + rows(z.shape()) + ", " + cols(z.shape()) + ", 0.0)", text);
+    if (e instanceof Expr.Ones o) return emit("be.fill(" + rows(o.shape()) + ", " + cols(o.shape()) + ", 1.0)", text);
+    if (e instanceof Expr.Eye i) return emit("be.eye(" + ctx.dim(i.n()) + ")", text);
+    if (e instanceof Expr.Add a) {
+      String acc = value(a.terms().get(0));
+      for (int i = 1; i < a.terms().size(); i++) {
+        Expr t = a.terms().get(i);
+        String last = i == a.terms().size() - 1 ? text : null;
+        if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit("be.subtract(" + acc + ", " + value(s.operand()) + ")", last);
+        else acc = emit("be.add(" + acc + ", " + value(t) + ")", last);
+      }
+      return acc;
+    }
+    if (e instanceof Expr.Scale s) return emit("be.scale(" + value(s.operand()) + ", " + Names.literal(s.coefficient()) + ")", text);
+    if (e instanceof Expr.ScalarMul s) return emit("be.multiply(" + value(s.scalar()) + ", " + value(s.operand()) + ")", text);
+    if (e instanceof Expr.Hadamard h) {
+      String acc = value(h.factors().get(0));
+      for (int i = 1; i < h.factors().size(); i++)
+        acc = emit("be.multiply(" + acc + ", " + value(h.factors().get(i)) + ")", i == h.factors().size() - 1 ? text : null);
+      return acc;
+    }
+    if (e instanceof Expr.Power p) return emit("be.power(" + value(p.base()) + ", " + Names.literal(p.exponent()) + ")", text);
+    if (e instanceof Expr.MatMul m) return matmulValue(m);
+    if (e instanceof Expr.Transpose t) return emit("be.transpose(" + value(t.operand()) + ")", text);
+    if (e instanceof Expr.Kron k) return emit("be.kron(" + value(k.left()) + ", " + value(k.right()) + ")", text);
+    if (e instanceof Expr.Vec v) return emit("be.reshape(" + value(v.operand()) + ", " + numel(v.shape()) + ", 1)", text);
+    if (e instanceof Expr.Reshape r)
+      return emit("be.reshape(" + value(r.operand()) + ", " + rows(r.shape()) + ", " + cols(r.shape()) + ")", text);
+    if (e instanceof Expr.DiagMat d) return emit("be.diagMatrix(" + value(d.vector()) + ")", text);
+    if (e instanceof Expr.DiagVec d) return emit("be.diagonal(" + value(d.matrix()) + ")", text);
+    if (e instanceof Expr.Trace t) return emit("be.trace(" + value(t.matrix()) + ")", text);
+    if (e instanceof Expr.Sum s) return emit("be.sum(" + value(s.operand()) + ")", text);
+    if (e instanceof Expr.Apply a) return emit("be.map(" + value(a.argument()) + ", " + ctx.function(a.function(), a.order()) + ")", text);
+    if (e instanceof Expr.Softmax s) return emit("be.softmax(" + value(s.vector()) + ")", text);
+    if (e instanceof Expr.LogSumExp l) return emit("be.logSumExp(" + value(l.operand()) + ")", text);
+    if (e instanceof Expr.Inv i) return emit("be.inverse(" + value(i.matrix()) + ")", text);
+    if (e instanceof Expr.Det d) return emit("be.determinant(" + value(d.matrix()) + ")", text);
+    if (e instanceof Expr.Unfold u) return emit("be.unfold(" + value(u.tensor()) + ", " + ctx.geometry(u.geometry()) + ")", text);
+    if (e instanceof Expr.Gather g) return emit("be.gather(" + value(g.source()) + ", " + value(g.index()) + ")", text);
+    throw new CodegenException("cannot compute the value of " + e.getClass().getSimpleName() + " '" + text
+        + "' without forming a structured matrix; it can only be applied to vectors");
+  }
+
+  /** Whether e is (or contains at its top) a matrix that is applied as a map rather than formed. */
+  static boolean structured(Expr e) {
+    if (e instanceof Expr.Kron || e instanceof Expr.Commutation || e instanceof Expr.Diagonalizer || e instanceof Expr.Selection
+        || e instanceof Expr.Unfolding || e instanceof Expr.Eye || e instanceof Expr.DiagMat || e instanceof Expr.Zero)
+      return true;
+    if (e instanceof Expr.Transpose t) return structured(t.operand());
+    if (e instanceof Expr.Scale s) return structured(s.operand());
+    if (e instanceof Expr.ScalarMul s) return structured(s.operand());
+    if (e instanceof Expr.MatMul m) return m.factors().stream().anyMatch(Lowering::structured);
+    if (e instanceof Expr.Add a) return a.terms().stream().anyMatch(Lowering::structured);
+    return false;
+  }
+
+  private String matmulValue(Expr.MatMul m) {
+    List<Expr> fs = m.factors();
+    String text = ctx.text(m);
+    int k = fs.size();
+    boolean anyStructured = fs.stream().anyMatch(Lowering::structured);
+    if (!anyStructured) {
+      if (fs.get(k - 1).shape().cols().isOne()) {
+        Operand acc = Operand.of(fs.get(k - 1));
+        String accName = null;
+        for (int i = k - 2; i >= 0; i--) {
+          Operand left = Operand.of(fs.get(i));
+          accName = emit(mm(left, accName == null ? acc : Operand.plain(accName)), i == 0 ? text : null);
+        }
+        return accName;
+      }
+      String accName = null;
+      Operand acc = Operand.of(fs.get(0));
+      for (int i = 1; i < k; i++) {
+        Operand right = Operand.of(fs.get(i));
+        accName = emit(mm(accName == null ? acc : Operand.plain(accName), right), i == k - 1 ? text : null);
+      }
+      return accName;
+    }
+    Expr last = fs.get(k - 1);
+    if (!structured(last) || k == 1) {
+      Expr left = k == 2 ? fs.get(0) : new Expr.MatMul(fs.subList(0, k - 1));
+      return applyMatrix(left, value(last), text);
+    }
+    Expr first = fs.get(0);
+    if (!structured(first)) {
+      Expr rest = k == 2 ? fs.get(1) : new Expr.MatMul(fs.subList(1, k));
+      String ft = emit("be.transpose(" + value(first) + ")", null);
+      String r = applyMatrix(new Expr.Transpose(rest), ft, null);
+      return emit("be.transpose(" + r + ")", text);
+    }
+    throw new CodegenException("cannot compute the product '" + text + "' of structured matrices without forming one of them");
+  }
+
+  /** An operand of a dense product: a value, possibly used transposed. */
+  private record Operand(Expr expr, String name, boolean transposed) {
+    /** e as a value used transposed or not (nested transposes cancel). */
+    static Operand of(Expr e) {
+      boolean transposed = false;
+      while (e instanceof Expr.Transpose t) {
+        e = t.operand();
+        transposed = !transposed;
+      }
+      return new Operand(e, null, transposed);
+    }
+
+    static Operand plain(String name) {
+      return new Operand(null, name, false);
+    }
+  }
+
+  private String mm(Operand a, Operand b) {
+    String an = a.name != null ? a.name : value(a.expr);
+    String bn = b.name != null ? b.name : value(b.expr);
+    return "be.matmul(" + an + ", " + a.transposed + ", " + bn + ", " + b.transposed + ")";
+  }
+
+  // ---- products with structured matrices -------------------------------------------------
+
+  /**
+   * {@code M * X} for a batch X whose items are matrices with cols(M) rows: each column is
+   * treated as a direction (a free view), M applied, and the columns put back.
+   */
+  String applyMatrix(Expr m, String x, String comment) {
+    String v = emit("be.columnsAsDirections(" + x + ")", null);
+    String r = apply(m, v);
+    return emit("be.directionsAsColumns(" + r + ", " + x + ".cols())", comment);
+  }
+
+  /**
+   * {@code M * v} for a batch v of column vectors with numel = cols(M) entries: the result's items
+   * are columns with rows(M) entries.
+   */
+  String apply(Expr m, String v) {
+    String text = ctx.text(m);
+    if (m instanceof Expr.Eye) return v;
+    if (m instanceof Expr.Zero z) return emit("be.fill(" + ctx.dim(z.shape().rows()) + ", 1, 0.0)", text + " * v");
+    if (m instanceof Expr.Scale s) return emit("be.scale(" + apply(s.operand(), v) + ", " + Names.literal(s.coefficient()) + ")", null);
+    if (m instanceof Expr.ScalarMul s) return emit("be.multiply(" + value(s.scalar()) + ", " + apply(s.operand(), v) + ")", null);
+    if (m instanceof Expr.Add a) {
+      String acc = apply(a.terms().get(0), v);
+      for (int i = 1; i < a.terms().size(); i++) acc = emit("be.add(" + acc + ", " + apply(a.terms().get(i), v) + ")", null);
+      return acc;
+    }
+    if (m instanceof Expr.MatMul mm) {
+      String acc = v;
+      for (int i = mm.factors().size() - 1; i >= 0; i--) acc = apply(mm.factors().get(i), acc);
+      return acc;
+    }
+    if (m instanceof Expr.DiagMat d) return emit("be.multiply(" + value(d.vector()) + ", " + v + ")", "diag(...) * v");
+    if (m instanceof Expr.Kron k) return applyKron(k.left(), k.right(), v);
+    if (m instanceof Expr.Commutation c) {
+      String x = emit("be.reshape(" + v + ", " + ctx.dim(c.m()) + ", " + ctx.dim(c.n()) + ")", null);
+      String t = emit("be.transpose(" + x + ")", null);
+      return emit("be.reshape(" + t + ", " + ctx.dim(c.m().times(c.n())) + ", 1)", text + " * v");
+    }
+    if (m instanceof Expr.Diagonalizer d) {
+      String dm = emit("be.diagMatrix(" + v + ")", null);
+      return emit("be.reshape(" + dm + ", " + ctx.dim(d.n().times(d.n())) + ", 1)", text + " * v");
+    }
+    if (m instanceof Expr.Selection s) {
+      String g = emit("be.gather(" + v + ", " + value(s.index()) + ")", null);
+      return emit("be.reshape(" + g + ", " + numel(s.index().shape()) + ", 1)", text + " * v (gather)");
+    }
+    if (m instanceof Expr.Unfolding u) {
+      String x = emit("be.unfold(" + v + ", " + ctx.geometry(u.geometry()) + ")", null);
+      return emit("be.reshape(" + x + ", " + ctx.dim(u.shape().rows()) + ", 1)", text + " * v (unfold)");
+    }
+    if (m instanceof Expr.Ones o) {
+      String ones = value(o);
+      return emit("be.matmul(" + ones + ", false, " + v + ", false)", text + " * v");
+    }
+    if (m instanceof Expr.Transpose t) return applyTransposed(t.operand(), v);
+    return emit("be.matmul(" + value(m) + ", false, " + v + ", false)", text + " * v");
+  }
+
+  /** {@code M' * v}, pushing the transpose down to the structured factors. */
+  private String applyTransposed(Expr m, String v) {
+    String text = ctx.text(m) + "' * v";
+    if (m instanceof Expr.Transpose t) return apply(t.operand(), v);
+    if (m instanceof Expr.Eye) return v;
+    if (m instanceof Expr.Zero z) return emit("be.fill(" + ctx.dim(z.shape().cols()) + ", 1, 0.0)", text);
+    if (m instanceof Expr.DiagMat) return apply(m, v);
+    if (m instanceof Expr.Scale s) return emit("be.scale(" + applyTransposed(s.operand(), v) + ", " + Names.literal(s.coefficient()) + ")", null);
+    if (m instanceof Expr.ScalarMul s) return emit("be.multiply(" + value(s.scalar()) + ", " + applyTransposed(s.operand(), v) + ")", null);
+    if (m instanceof Expr.Add a) {
+      String acc = applyTransposed(a.terms().get(0), v);
+      for (int i = 1; i < a.terms().size(); i++) acc = emit("be.add(" + acc + ", " + applyTransposed(a.terms().get(i), v) + ")", null);
+      return acc;
+    }
+    if (m instanceof Expr.MatMul mm) {
+      // (f1 f2 ... fk)' v = fk' (... (f1' v))
+      String acc = v;
+      for (Expr f : mm.factors()) acc = applyTransposed(f, acc);
+      return acc;
+    }
+    if (m instanceof Expr.Kron k) return applyKron(new Expr.Transpose(k.left()), new Expr.Transpose(k.right()), v);
+    if (m instanceof Expr.Commutation c) return apply(new Expr.Commutation(c.n(), c.m()), v);
+    if (m instanceof Expr.Diagonalizer d) {
+      String x = emit("be.reshape(" + v + ", " + ctx.dim(d.n()) + ", " + ctx.dim(d.n()) + ")", null);
+      return emit("be.diagonal(" + x + ")", text);
+    }
+    if (m instanceof Expr.Selection s) {
+      Shape is = s.index().shape();
+      String g = emit("be.reshape(" + v + ", " + rows(is) + ", " + cols(is) + ")", null);
+      return emit("be.scatterAdd(" + g + ", " + value(s.index()) + ", " + ctx.dim(s.n()) + ", 1)", text + " (scatter-add)");
+    }
+    if (m instanceof Expr.Unfolding u) {
+      Expr.ConvGeometry g = u.geometry();
+      String x = emit("be.reshape(" + v + ", " + ctx.dim(g.patchRows()) + ", " + ctx.dim(g.patches()) + ")", null);
+      String f = emit("be.fold(" + x + ", " + ctx.geometry(g) + ")", null);
+      return emit("be.reshape(" + f + ", " + ctx.dim(u.shape().cols()) + ", 1)", text + " (fold)");
+    }
+    if (m instanceof Expr.Ones o) return apply(new Expr.Ones(o.shape().transpose()), v);
+    return emit("be.matmul(" + value(m) + ", true, " + v + ", false)", text);
+  }
+
+  /**
+   * {@code kron(A, B) * v} with A p x q, B r x s, v of qs entries: by the vec trick
+   * {@code vec(B X A')} with X = reshape(v, s, q); A and B may themselves be structured.
+   */
+  private String applyKron(Expr a, Expr b, String v) {
+    Dim q = a.shape().cols(), s = b.shape().cols(), p = a.shape().rows(), r = b.shape().rows();
+    String x = emit("be.reshape(" + v + ", " + ctx.dim(s) + ", " + ctx.dim(q) + ")", "X = reshape(v, " + s + ", " + q + ")");
+    String bx = isEye(b) ? x : applyMatrix(b, x, "B*X with B = " + ctx.text(b));
+    String bxa;
+    if (isEye(a)) bxa = bx;
+    else if (!structured(a)) {
+      Operand op = Operand.of(a);
+      // (B X) * A' : A' is op(A) transposed
+      bxa = emit("be.matmul(" + bx + ", false, " + value(op.expr()) + ", " + !op.transposed() + ")", "(B*X)*A' with A = " + ctx.text(a));
+    } else {
+      String t = emit("be.transpose(" + bx + ")", null);
+      String at = applyMatrix(a, t, null);
+      bxa = emit("be.transpose(" + at + ")", "(B*X)*A' with A = " + ctx.text(a));
+    }
+    return emit("be.reshape(" + bxa + ", " + ctx.dim(r.times(p)) + ", 1)", "kron(A, B) * v = vec(B*X*A')");
+  }
+
+  private static boolean isEye(Expr e) {
+    return e instanceof Expr.Eye || (e instanceof Expr.Transpose t && t.operand() instanceof Expr.Eye);
+  }
+}

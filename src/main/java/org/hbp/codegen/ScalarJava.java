@@ -1,0 +1,57 @@
+package org.hbp.codegen;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.hbp.calculus.ElementwiseFunction;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Printer;
+
+/**
+ * Prints a scalar formula in the variable {@code t} (an elementwise function's body or derivative)
+ * as a Java {@code double} expression; elementwise calls become calls of generated static methods.
+ */
+final class ScalarJava {
+  private final Lowering.Context ctx;
+
+  ScalarJava(Lowering.Context ctx) {
+    this.ctx = ctx;
+  }
+
+  String print(Expr e) {
+    if (e instanceof Expr.Var v) {
+      if (v.equals(ElementwiseFunction.T)) return "t";
+      throw new CodegenException("the scalar formula refers to '" + v.name() + "'; only t is allowed");
+    }
+    if (e instanceof Expr.Num n) return n.value() < 0 ? "(" + Names.literal(n.value()) + ")" : Names.literal(n.value());
+    if (e instanceof Expr.Ones) return "1.0";
+    if (e instanceof Expr.Zero) return "0.0";
+    if (e instanceof Expr.Eye) return "1.0";
+    if (e instanceof Expr.Add a) return join(a.terms(), " + ");
+    if (e instanceof Expr.Scale s) return "(" + Names.literal(s.coefficient()) + " * " + print(s.operand()) + ")";
+    if (e instanceof Expr.ScalarMul s) return "(" + print(s.scalar()) + " * " + print(s.operand()) + ")";
+    if (e instanceof Expr.Hadamard h) return join(h.factors(), " * ");
+    if (e instanceof Expr.MatMul m) return join(m.factors(), " * ");
+    if (e instanceof Expr.Power p) {
+      String b = print(p.base());
+      if (p.exponent() == 1) return b;
+      if (p.exponent() == 2) return "(" + b + " * " + b + ")";
+      if (p.exponent() == -1) return "(1.0 / " + b + ")";
+      if (p.exponent() == 0.5) return "Math.sqrt(" + b + ")";
+      return "Math.pow(" + b + ", " + Names.literal(p.exponent()) + ")";
+    }
+    if (e instanceof Expr.Apply a) {
+      String ref = ctx.function(a.function(), a.order());
+      return ref.replace("::", ".") + "(" + print(a.argument()) + ")";
+    }
+    if (e instanceof Expr.Transpose || e instanceof Expr.Vec || e instanceof Expr.Reshape || e instanceof Expr.DiagMat
+        || e instanceof Expr.DiagVec || e instanceof Expr.Trace || e instanceof Expr.Sum)
+      return print(org.hbp.calculus.Exprs.children(e).get(0));
+    throw new CodegenException("cannot print '" + Printer.text(e) + "' (" + e.getClass().getSimpleName() + ") as a scalar Java expression");
+  }
+
+  private String join(List<Expr> es, String op) {
+    List<String> parts = new ArrayList<>();
+    for (Expr x : es) parts.add(print(x));
+    return "(" + String.join(op, parts) + ")";
+  }
+}

@@ -1,0 +1,44 @@
+package org.hbp.runtime;
+
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+
+/** The parts of {@link LossOperator} that follow from the generated products. */
+public abstract class AbstractLossOperator implements LossOperator {
+  protected final Backend be;
+
+  protected AbstractLossOperator(Backend backend) {
+    this.be = java.util.Objects.requireNonNull(backend, "backend");
+  }
+
+  @Override
+  public Backend backend() {
+    return be;
+  }
+
+  @Override
+  public Batch hessian(ForwardCache cache, String wrt) {
+    int[] s = itemShape(wrt);
+    int n = s[0] * s[1];
+    Batch e = be.reshape(be.columnsAsDirections(be.eye(n)), s[0], s[1]);
+    Batch columns = hessianMatProd(cache, wrt, e);
+    return be.directionsAsColumns(be.reshape(columns, n, 1), n);
+  }
+
+  protected final Batch shaped(Batch v, String variable, String what) {
+    int[] s = itemShape(variable);
+    if (v.itemSize() != s[0] * s[1])
+      throw new IllegalArgumentException(name() + "." + what + ": directions " + v.describe() + " do not have the shape of '"
+          + variable + "', " + s[0] + "x" + s[1]);
+    return v.rows() == s[0] && v.cols() == s[1] ? v : be.reshape(v, s[0], s[1]);
+  }
+
+  protected final IllegalArgumentException unknown(String variable) {
+    return new IllegalArgumentException(name() + ": no input named '" + variable + "'; it has " + inputs());
+  }
+
+  protected final void checkForwardValues(Map<String, Batch> values, java.util.List<String> required) {
+    Operators.checkForwardValues(name(), this::itemShape, values, required);
+  }
+}

@@ -1,0 +1,130 @@
+package org.hbp.runtime;
+
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.derive.ResidualKind;
+
+/**
+ * The parts of {@link ModuleOperator} that follow from the generated products alone: residual
+ * modification (PCH), the dense residual, and explicit propagation J' M J (per sample, eq. 8 and
+ * eq. 9), all built from {@link #jacTMatProd} and {@link #residualMatProd} without forming a
+ * Jacobian.
+ */
+public abstract class AbstractModuleOperator implements ModuleOperator {
+  protected final Backend be;
+
+  protected AbstractModuleOperator(Backend backend) {
+    this.be = java.util.Objects.requireNonNull(backend, "backend");
+  }
+
+  @Override
+  public Backend backend() {
+    return be;
+  }
+
+  /** The exact diagonal of a diagonal residual (generated; only called for DIAGONAL kinds). */
+  protected abstract Batch exactResidualDiagonal(ForwardCache cache, String wrt, Batch dz);
+
+  /** Checks that directions have numel(variable) entries per item and gives them its shape. */
+  protected final Batch shaped(Batch v, String variable, String what) {
+    int[] s = itemShape(variable);
+    if (v.itemSize() != s[0] * s[1])
+      throw new IllegalArgumentException(name() + "." + what + ": directions " + v.describe() + " do not have the shape of '"
+          + variable + "', " + s[0] + "x" + s[1]);
+    return v.rows() == s[0] && v.cols() == s[1] ? v : be.reshape(v, s[0], s[1]);
+  }
+
+  /** Checks that wrt names an input or a parameter. */
+  protected final void requireDifferentiable(String wrt) {
+    if (!differentiable().contains(wrt))
+      throw new IllegalArgumentException(name() + ": '" + wrt + "' is not an input or parameter; expected one of " + differentiable());
+  }
+
+  @Override
+  public Batch residualMatProd(ForwardCache cache, String wrt, Batch dz, Batch v, ResidualModification modification) {
+    ResidualKind kind = residualKind(wrt);
+    v = shaped(v, wrt, "residualMatProd");
+    if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.scale(v, 0);
+    if (modification == ResidualModification.NONE) return residualMatProd(cache, wrt, dz, v);
+    if (kind == ResidualKind.DIAGONAL) return be.multiply(residualDiagonal(cache, wrt, dz, modification), v);
+    int n = numel(wrt);
+    Batch r = residual(cache, wrt, dz, modification);
+    return shaped(be.matmul(r, false, be.reshape(v, n, 1), false), wrt, "residualMatProd");
+  }
+
+  @Override
+  public Batch residualDiagonal(ForwardCache cache, String wrt, Batch dz, ResidualModification modification) {
+    ResidualKind kind = residualKind(wrt);
+    int[] s = itemShape(wrt);
+    if (kind == ResidualKind.GENERAL)
+      throw new IllegalStateException(name() + ": the residual with respect to '" + wrt + "' is not diagonal; use residual or residualMatProd");
+    if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.fill(s[0], s[1], 0);
+    Batch d = exactResidualDiagonal(cache, wrt, dz);
+    return modification == ResidualModification.NONE ? d : be.map(d, modification::apply);
+  }
+
+  @Override
+  public Batch residual(ForwardCache cache, String wrt, Batch dz, ResidualModification modification) {
+    ResidualKind kind = residualKind(wrt);
+    int n = numel(wrt);
+    if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.fill(n, n, 0);
+    if (kind == ResidualKind.DIAGONAL)
+      return be.diagMatrix(be.reshape(residualDiagonal(cache, wrt, dz, modification), n, 1));
+    Batch columns = residualMatProd(cache, wrt, dz, identityDirections(wrt));
+    Batch r = be.directionsAsColumns(be.reshape(columns, n, 1), n);
+    return modification == ResidualModification.NONE ? r : be.symmetricEigenMap(r, modification::apply);
+  }
+
+  /** The unit vectors of wrt's space as numel(wrt) directions, shared by all samples. */
+  protected final Batch identityDirections(String variable) {
+    int[] s = itemShape(variable);
+    return be.reshape(be.columnsAsDirections(be.eye(s[0] * s[1])), s[0], s[1]);
+  }
+
+  /** J' applied to each column of items numel(out) x c: items numel(wrt) x c. */
+  private Batch jacTColumns(ForwardCache cache, String wrt, Batch columns) {
+    int c = columns.cols();
+    int[] out = itemShape(outputName());
+    Batch v = be.reshape(be.columnsAsDirections(columns), out[0], out[1]);
+    Batch r = jacTMatProd(cache, wrt, v);
+    return be.directionsAsColumns(be.reshape(r, numel(wrt), 1), c);
+  }
+
+  private Batch checkSquare(Batch m, String what) {
+    int n = numel(outputName());
+    if (m.rows() != n || m.cols() != n)
+      throw new IllegalArgumentException(name() + "." + what + ": the matrix " + m.describe() + " should have items " + n + "x" + n
+          + " (numel of output '" + outputName() + "')");
+    return m;
+  }
+
+  @Override
+  public Batch propagate(ForwardCache cache, String wrt, Batch m) {
+    requireDifferentiable(wrt);
+    checkSquare(m, "propagate");
+    Batch jtmt = jacTColumns(cache, wrt, be.transpose(m)); // J' M'
+    return jacTColumns(cache, wrt, be.transpose(jtmt)); // J' (M J)
+  }
+
+  @Override
+  public Batch propagateAveraged(ForwardCache cache, String wrt, Batch m, Averaging averaging) {
+    requireDifferentiable(wrt);
+    checkSquare(m, "propagateAveraged");
+    int n = cache.samples();
+    if (averaging == Averaging.MEAN_OF_PRODUCTS) return be.meanSamples(propagate(cache, wrt, m), n);
+    Batch meanJtMt = be.meanSamples(jacTColumns(cache, wrt, be.transpose(m)), n); // mean_n J_n' M'
+    return be.meanSamples(jacTColumns(cache, wrt, be.transpose(meanJtMt)), n); // mean_n J_n' (M mean_m J_m)
+  }
+
+  /** Fails for a variable that is not declared, naming the declared ones. */
+  protected final IllegalArgumentException unknown(String variable) {
+    return new IllegalArgumentException(name() + ": no variable named '" + variable + "'; it has " + differentiable() + " and constants "
+        + constants());
+  }
+
+  /** Checks the values given to forward: every declared variable present with its item shape. */
+  protected final void checkForwardValues(Map<String, Batch> values, java.util.List<String> required) {
+    Operators.checkForwardValues(name(), this::itemShape, values, required);
+  }
+}

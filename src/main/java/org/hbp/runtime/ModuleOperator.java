@@ -1,0 +1,116 @@
+package org.hbp.runtime;
+
+import java.util.List;
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.derive.ResidualKind;
+
+/**
+ * The math of one module, as the HBP runtime needs it (in the spirit of BackPACK's derivatives
+ * classes): generated from a spec in {@code modules-spec/}, it knows nothing about which curvature
+ * flows back or how batches are averaged beyond the products below.
+ *
+ * <p><b>Batches.</b> Every value is a {@link Batch} over N samples and V directions whose items
+ * have the variable's own shape (a vector {@code n x 1}, a matrix {@code m x n}, a tensor
+ * {@code (c,h,w)} as {@code c x (h*w)}); vectorization is column-major, as in the derived
+ * formulas. An axis of extent 1 means "the same for every sample/direction" (a parameter, or a
+ * direction shared by all samples); results keep an axis of extent 1 where they do not vary along
+ * it (the Jacobian of a linear layer with respect to its input is the same for every sample).
+ *
+ * <p><b>Variables.</b> {@code wrt} names an input or a parameter of the spec
+ * ({@link #differentiable()}); data and index variables are given to {@link #forward} only.
+ */
+public interface ModuleOperator {
+  /** The module's name in its spec. */
+  String name();
+
+  /** The spec file it was generated from, e.g. {@code modules-spec/linear.hbp}. */
+  String specSource();
+
+  Backend backend();
+
+  /** The evaluated dims, including derived ones, by name. */
+  Map<String, Integer> dims();
+
+  List<String> inputs();
+
+  List<String> parameters();
+
+  /** Data and index variables (given to forward, not differentiated). */
+  List<String> constants();
+
+  /** Inputs followed by parameters. */
+  default List<String> differentiable() {
+    List<String> out = new java.util.ArrayList<>(inputs());
+    out.addAll(parameters());
+    return out;
+  }
+
+  String outputName();
+
+  /** The item shape {rows, cols} of a variable or of the output. */
+  int[] itemShape(String variable);
+
+  /** Entries per item of a variable or of the output. */
+  default int numel(String variable) {
+    int[] s = itemShape(variable);
+    return s[0] * s[1];
+  }
+
+  /** Computes the output from all inputs, parameters and constants, by name; checks their shapes. */
+  ForwardCache forward(Map<String, Batch> values);
+
+  /** The output of a forward pass. */
+  default Batch output(ForwardCache cache) {
+    return cache.get(outputName());
+  }
+
+  /** J v: directions in wrt's shape to directions in the output's shape. */
+  Batch jacMatProd(ForwardCache cache, String wrt, Batch v);
+
+  /** J' v: directions in the output's shape to wrt's shape (per sample; gradient backward for v = dz). */
+  Batch jacTMatProd(ForwardCache cache, String wrt, Batch v);
+
+  /** Whether the residual sum_k dz_k d^2 z_k / d wrt^2 is zero, diagonal or general (derived). */
+  ResidualKind residualKind(String wrt);
+
+  /** How PCH removes negative curvature from the residual: follows from {@link #residualKind}. */
+  default PchMethod pchMethod(String wrt) {
+    switch (residualKind(wrt)) {
+      case ZERO:
+        return PchMethod.NOTHING;
+      case DIAGONAL:
+        return PchMethod.ELEMENTWISE;
+      default:
+        return PchMethod.EIGENDECOMPOSITION;
+    }
+  }
+
+  /** R v with the exact residual R of sample n at the output gradient dz (matrix-free). */
+  Batch residualMatProd(ForwardCache cache, String wrt, Batch dz, Batch v);
+
+  /** The modified residual applied to directions: exact, zero, or with |eigenvalues| or max(eigenvalues, 0). */
+  Batch residualMatProd(ForwardCache cache, String wrt, Batch dz, Batch v, ResidualModification modification);
+
+  /** The diagonal of a zero or diagonal residual, modified, in wrt's shape; throws for a general one. */
+  Batch residualDiagonal(ForwardCache cache, String wrt, Batch dz, ResidualModification modification);
+
+  /** The dense modified residual per sample, numel(wrt) x numel(wrt). */
+  Batch residual(ForwardCache cache, String wrt, Batch dz, ResidualModification modification);
+
+  /** J' M J per sample for M with items numel(out) x numel(out); items numel(wrt) x numel(wrt). */
+  Batch propagate(ForwardCache cache, String wrt, Batch m);
+
+  /** The batch-averaged J' M J of eq. 8 or eq. 9 (one sample in the result). */
+  Batch propagateAveraged(ForwardCache cache, String wrt, Batch m, Averaging averaging);
+
+  /**
+   * Whether the Jacobian with respect to a parameter has the derived form {@code kron(A', I)},
+   * so that its HBP block is {@code (A ⊗ I) Hz (A' ⊗ I)}.
+   */
+  boolean hasKroneckerFactor(String parameter);
+
+  /** The per-sample factor A of {@code J = kron(A', I)}; throws when there is none. */
+  Batch kroneckerFactor(ForwardCache cache, String parameter);
+}

@@ -1,0 +1,55 @@
+package org.hbp.runtime;
+
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.hbp.backend.Batch;
+
+/** Checks shared by generated operators. */
+public final class Operators {
+  private Operators() {}
+
+  /**
+   * Checks the values given to a forward pass: every required variable present, with the item
+   * shape it declares, one direction, and a sample extent of 1 or the common batch size.
+   */
+  public static void checkForwardValues(String operator, Function<String, int[]> itemShape, Map<String, Batch> values,
+      List<String> required) {
+    int n = 1;
+    String nFrom = null;
+    for (String name : required) {
+      Batch b = values.get(name);
+      if (b == null) throw new IllegalArgumentException(operator + ".forward: no value for '" + name + "'; expected values for " + required);
+      int[] s = itemShape.apply(name);
+      if (b.rows() != s[0] || b.cols() != s[1])
+        throw new IllegalArgumentException(operator + ".forward: '" + name + "' has items " + b.rows() + "x" + b.cols() + ", expected "
+            + s[0] + "x" + s[1]);
+      if (b.directions() != 1)
+        throw new IllegalArgumentException(operator + ".forward: '" + name + "' has " + b.directions() + " directions, expected 1");
+      if (b.samples() != 1) {
+        if (nFrom != null && b.samples() != n)
+          throw new IllegalArgumentException(operator + ".forward: '" + name + "' has " + b.samples() + " samples but '" + nFrom + "' has " + n);
+        n = b.samples();
+        nFrom = name;
+      }
+    }
+    for (String name : values.keySet())
+      if (!required.contains(name))
+        throw new IllegalArgumentException(operator + ".forward: unexpected value '" + name + "'; expected values for " + required);
+  }
+
+  /** Reads a base dimension, which must be given and positive. */
+  public static int requireDim(String operator, Map<String, Integer> dims, String name) {
+    Integer v = dims.get(name);
+    if (v == null) throw new IllegalArgumentException(operator + ": dimension '" + name + "' is not given; given " + dims.keySet());
+    if (v < 0) throw new IllegalArgumentException(operator + ": dimension '" + name + "' = " + v + ", expected a non-negative integer");
+    return v;
+  }
+
+  /** Checks a derived dimension, which must come out positive. */
+  public static int derivedDim(String operator, String name, String formula, int value) {
+    if (value < 1)
+      throw new IllegalArgumentException(operator + ": derived dimension " + name + " = " + formula + " is " + value + "; expected a positive integer");
+    return value;
+  }
+}

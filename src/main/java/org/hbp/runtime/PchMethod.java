@@ -1,0 +1,11 @@
+package org.hbp.runtime;
+
+/** How an operator removes negative curvature from a residual for PCH (abs or clip). */
+public enum PchMethod {
+  /** The residual is zero: nothing to remove. */
+  NOTHING,
+  /** The residual is diagonal: its diagonal entries are its eigenvalues, modified entrywise. */
+  ELEMENTWISE,
+  /** The residual is a general symmetric matrix: per sample, a symmetric eigendecomposition. */
+  EIGENDECOMPOSITION
+}

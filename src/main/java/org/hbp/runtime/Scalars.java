@@ -1,0 +1,54 @@
+package org.hbp.runtime;
+
+/**
+ * The built-in elementwise functions on one number: the single implementation used by the
+ * reference interpreter ({@code ElementwiseFunction}) and by generated operators.
+ */
+public final class Scalars {
+  private Scalars() {}
+
+  public static double exp(double t) {
+    return Math.exp(t);
+  }
+
+  public static double log(double t) {
+    return Math.log(t);
+  }
+
+  public static double sqrt(double t) {
+    return Math.sqrt(t);
+  }
+
+  /** 1 / (1 + exp(-t)), evaluated without overflow for large |t|. */
+  public static double sigmoid(double t) {
+    if (t >= 0) return 1 / (1 + Math.exp(-t));
+    double e = Math.exp(t);
+    return e / (1 + e);
+  }
+
+  public static double tanh(double t) {
+    return Math.tanh(t);
+  }
+
+  public static double relu(double t) {
+    return Math.max(t, 0);
+  }
+
+  /** log(1 + exp(t)), linear beyond t = 30 where the two agree to double precision. */
+  public static double softplus(double t) {
+    return t > 30 ? t : Math.log1p(Math.exp(t));
+  }
+
+  /** The Heaviside step with step(0) = 0 (the subgradient PyTorch uses for relu). */
+  public static double step(double t) {
+    return t > 0 ? 1 : 0;
+  }
+
+  public static double abs(double t) {
+    return Math.abs(t);
+  }
+
+  public static double sign(double t) {
+    return Math.signum(t);
+  }
+}

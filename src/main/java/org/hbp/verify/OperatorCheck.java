@@ -1,0 +1,462 @@
+package org.hbp.verify;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.DoubleUnaryOperator;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
+import org.hbp.derive.ResidualKind;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.runtime.Averaging;
+import org.hbp.runtime.ForwardCache;
+import org.hbp.runtime.LossOperator;
+import org.hbp.runtime.ModuleOperator;
+import org.hbp.runtime.ResidualModification;
+
+/**
+ * Checks every method of a generated operator against references built from the spec's forward
+ * expression alone, with EJML in double precision: the reference interpreter for forward values,
+ * central finite differences for dense Jacobians and residual Hessians (of
+ * {@code vec(dz)' vec(z(w))}), and brute-force dense products ({@code J v}, {@code J' v},
+ * {@code R v}, {@code J' M J}, eigendecompositions for PCH, {@code kron(A', I)}). Runs at several
+ * random shapes with N samples and V directions, parameters and some directions shared by all
+ * samples so that broadcasting is exercised too.
+ */
+public final class OperatorCheck {
+  private OperatorCheck() {}
+
+  /** Forward values: generated code and interpreter compute the same formula in fp64. */
+  public static final double FORWARD_TOL = 1e-12;
+  public static final double JACOBIAN_TOL = SpecCheck.JACOBIAN_TOL;
+  public static final double HESSIAN_TOL = SpecCheck.HESSIAN_TOL;
+
+  /** Samples and directions per check. */
+  static final int N = 3, V = 2;
+
+  /** Creates an operator instance for dims (the generated class's constructor). */
+  @FunctionalInterface
+  public interface Factory {
+    Object create(Backend backend, Map<String, Integer> dims);
+  }
+
+  /** One row of the table: a method of an operator, checked at all shapes. */
+  public static final class Row {
+    public final String operator, method, wrt;
+    public final double tolerance;
+    double maxAbs, maxRel;
+    int comparisons;
+    String failure;
+
+    Row(String operator, String method, String wrt, double tolerance) {
+      this.operator = operator;
+      this.method = method;
+      this.wrt = wrt;
+      this.tolerance = tolerance;
+    }
+
+    public double maxAbs() {
+      return maxAbs;
+    }
+
+    /** max over comparisons of abs error / max(1, max |reference|). */
+    public double maxRel() {
+      return maxRel;
+    }
+
+    public int comparisons() {
+      return comparisons;
+    }
+
+    public boolean passed() {
+      return failure == null && comparisons > 0 && maxRel <= tolerance;
+    }
+
+    /** Why it failed beyond the numbers (an exception), or null. */
+    public String failure() {
+      return failure;
+    }
+  }
+
+  /** The rows of one operator. */
+  public record Report(String operator, List<Row> rows) {
+    public boolean passed() {
+      return rows.stream().allMatch(Row::passed);
+    }
+  }
+
+  /** Checks an operator of spec module {@code m} at {@code shapes} random shapes. */
+  public static Report check(ModuleSpec m, Factory factory, long seed, int shapes) {
+    Checker c = new Checker(m, factory, new org.hbp.backend.cpu.CpuBackend());
+    Random rng = new Random(seed);
+    for (int s = 0; s < shapes; s++) c.checkAt(SpecCheck.randomDims(m, rng), rng);
+    return new Report(m.name(), new ArrayList<>(c.rows.values()));
+  }
+
+  private static final class Checker {
+    final ModuleSpec m;
+    final Factory factory;
+    final Backend be;
+    final Map<String, Row> rows = new LinkedHashMap<>();
+
+    Checker(ModuleSpec m, Factory factory, Backend be) {
+      this.m = m;
+      this.factory = factory;
+      this.be = be;
+    }
+
+    Row row(String method, String wrt, double tol) {
+      return rows.computeIfAbsent(method + "\u0000" + wrt, k -> new Row(m.name(), method, wrt, tol));
+    }
+
+    /** Records a comparison of got (n values) with ref. */
+    void compare(Row r, double[] got, double[] ref) {
+      r.comparisons++;
+      if (got.length != ref.length) {
+        r.failure = "size " + got.length + " instead of " + ref.length;
+        return;
+      }
+      double err = 0, scale = 0;
+      for (int i = 0; i < ref.length; i++) {
+        double e = Math.abs(got[i] - ref[i]);
+        err = Double.isNaN(e) ? Double.POSITIVE_INFINITY : Math.max(err, e);
+        scale = Math.max(scale, Math.abs(ref[i]));
+      }
+      r.maxAbs = Math.max(r.maxAbs, err);
+      r.maxRel = Math.max(r.maxRel, err / Math.max(1, scale));
+    }
+
+    /** Runs a check, recording an exception as the row's failure. */
+    void guarded(Row r, Runnable check) {
+      try {
+        check.run();
+      } catch (RuntimeException e) {
+        r.comparisons++;
+        r.failure = e.getClass().getSimpleName() + ": " + e.getMessage();
+      }
+    }
+
+    void checkAt(Map<String, Long> dims, Random rng) {
+      Map<String, Integer> intDims = new LinkedHashMap<>();
+      for (var e : dims.entrySet()) intDims.put(e.getKey(), Math.toIntExact(e.getValue()));
+      Object op;
+      try {
+        op = factory.create(be, intDims);
+      } catch (RuntimeException e) {
+        Row r = row("constructor", "", 0);
+        r.comparisons++;
+        r.failure = e.getClass().getSimpleName() + ": " + e.getMessage();
+        return;
+      }
+      // per-sample values; parameters shared by all samples (those of sample 0)
+      List<Map<String, Tensor>> samples = new ArrayList<>();
+      for (int n = 0; n < N; n++) samples.add(SpecCheck.randomValues(m, dims, rng));
+      for (Expr.Var v : m.withRole(Expr.Role.PARAM)) for (int n = 1; n < N; n++) samples.get(n).put(v.name(), samples.get(0).get(v.name()));
+      Map<String, Batch> values = new LinkedHashMap<>();
+      for (Expr.Var v : m.variables()) values.put(v.name(), v.role() == Expr.Role.PARAM ? batch(samples.subList(0, 1), v.name()) : batch(samples, v.name()));
+      if (op instanceof LossOperator loss) checkLoss(loss, values, samples, dims, rng);
+      else checkModule((ModuleOperator) op, values, samples, dims, rng);
+    }
+
+    Batch batch(List<Map<String, Tensor>> samples, String name) {
+      Tensor first = samples.get(0).get(name);
+      int rows = first.shape()[0], cols = first.numel() / Math.max(1, rows);
+      double[] d = new double[first.numel() * samples.size()];
+      for (int n = 0; n < samples.size(); n++) System.arraycopy(samples.get(n).get(name).data(), 0, d, n * first.numel(), first.numel());
+      return be.fromArray(samples.size(), 1, rows, cols, d);
+    }
+
+    /** Random directions: [samples x V] items of numel entries. */
+    Batch directions(int samples, int rows, int cols, Random rng) {
+      double[] d = new double[samples * V * rows * cols];
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextDouble() * 2 - 1;
+      return be.fromArray(samples, V, rows, cols, d);
+    }
+
+    /** Item (s, d) of a batch as a column-major array, honoring broadcast axes. */
+    double[] item(Batch b, double[] data, int s, int d) {
+      int si = b.samples() == 1 ? 0 : s, di = b.directions() == 1 ? 0 : d;
+      int size = b.itemSize(), at = (si * b.directions() + di) * size;
+      double[] out = new double[size];
+      System.arraycopy(data, at, out, 0, size);
+      return out;
+    }
+
+    double[] item(Batch b, int s, int d) {
+      return item(b, be.toArray(b), s, d);
+    }
+
+    static double[] colMajor(DMatrixRMaj a) {
+      return Tensor.fromDMatrix(a).data();
+    }
+
+    static DMatrixRMaj column(double[] v) {
+      DMatrixRMaj c = new DMatrixRMaj(v.length, 1);
+      System.arraycopy(v, 0, c.data, 0, v.length);
+      return c;
+    }
+
+    static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
+      DMatrixRMaj c = new DMatrixRMaj(a.numRows, b.numCols);
+      CommonOps_DDRM.mult(a, b, c);
+      return c;
+    }
+
+    static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
+      DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);
+      CommonOps_DDRM.multTransA(a, b, c);
+      return c;
+    }
+
+    static DMatrixRMaj fromColMajor(double[] d, int rows, int cols) {
+      return new Tensor(new int[] {rows, cols}, d).toDMatrix();
+    }
+
+    static DMatrixRMaj randomSymmetric(int n, Random rng) {
+      DMatrixRMaj h = new DMatrixRMaj(n, n);
+      for (int i = 0; i < n; i++) for (int j = 0; j <= i; j++) h.set(i, j, rng.nextDouble() * 2 - 1);
+      for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) h.set(i, j, h.get(j, i));
+      return h;
+    }
+
+    /** Q f(L) Q' of a symmetric matrix, by EJML's symmetric eigendecomposition. */
+    static DMatrixRMaj eigenMap(DMatrixRMaj a, DoubleUnaryOperator f) {
+      int n = a.numRows;
+      DMatrixRMaj sym = new DMatrixRMaj(n, n);
+      CommonOps_DDRM.transpose(a, sym);
+      CommonOps_DDRM.addEquals(sym, a);
+      CommonOps_DDRM.scale(0.5, sym);
+      EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, true, true);
+      if (!eig.decompose(sym.copy())) throw new ArithmeticException("eigendecomposition failed");
+      DMatrixRMaj out = new DMatrixRMaj(n, n);
+      for (int k = 0; k < n; k++) {
+        DMatrixRMaj q = eig.getEigenVector(k);
+        double lambda = f.applyAsDouble(eig.getEigenvalue(k).getReal());
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) out.add(i, j, lambda * q.get(i) * q.get(j));
+      }
+      return out;
+    }
+
+    // ---- modules ----
+
+    void checkModule(ModuleOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
+      Row fwd = row("forward", m.output().name(), FORWARD_TOL);
+      ForwardCache[] cache = new ForwardCache[1];
+      guarded(fwd, () -> {
+        cache[0] = op.forward(values);
+        Batch z = op.output(cache[0]);
+        double[] zd = be.toArray(z);
+        for (int n = 0; n < N; n++) compare(fwd, item(z, zd, n, 0), Evaluator.evaluate(m.outputExpr(), samples.get(n), dims).data());
+      });
+      if (cache[0] == null) return;
+      ForwardCache fc = cache[0];
+      Expr.Var dzVar = m.outputGradient();
+      int[] zShape = op.itemShape(m.output().name());
+      int nz = zShape[0] * zShape[1];
+      // output gradients per sample
+      List<Map<String, Tensor>> withDz = new ArrayList<>();
+      double[] dzData = new double[N * nz];
+      for (int n = 0; n < N; n++) {
+        Map<String, Tensor> vals = new LinkedHashMap<>(samples.get(n));
+        Tensor dz = SpecCheck.random(rng, dzVar.shape(), dims);
+        vals.put(dzVar.name(), dz);
+        System.arraycopy(dz.data(), 0, dzData, n * nz, nz);
+        withDz.add(vals);
+      }
+      Batch dz = be.fromArray(N, 1, zShape[0], zShape[1], dzData);
+      Expr g = Exprs.mul(Exprs.transpose(vecOf(dzVar)), vecOf(m.outputExpr()));
+      for (Expr.Var w : m.differentiable()) {
+        String wn = w.name();
+        int[] ws = op.itemShape(wn);
+        int nw = ws[0] * ws[1];
+        DMatrixRMaj[] j = new DMatrixRMaj[N], r = new DMatrixRMaj[N];
+        for (int n = 0; n < N; n++) {
+          j[n] = FiniteDifferences.jacobian(m.outputExpr(), w, withDz.get(n), dims);
+          r[n] = FiniteDifferences.hessian(g, w, withDz.get(n), dims);
+        }
+        boolean param = w.role() == Expr.Role.PARAM;
+        // J v: parameter directions shared by all samples, input directions per sample
+        Row jv = row("jacMatProd", wn, JACOBIAN_TOL);
+        guarded(jv, () -> {
+          Batch v = directions(param ? 1 : N, ws[0], ws[1], rng);
+          Batch got = op.jacMatProd(fc, wn, v);
+          double[] gd = be.toArray(got);
+          for (int n = 0; n < N; n++)
+            for (int d = 0; d < V; d++) compare(jv, item(got, gd, n, d), colMajor(mult(j[n], column(item(v, n, d)))));
+        });
+        Row jtv = row("jacTMatProd", wn, JACOBIAN_TOL);
+        guarded(jtv, () -> {
+          Batch u = directions(N, zShape[0], zShape[1], rng);
+          Batch got = op.jacTMatProd(fc, wn, u);
+          double[] gd = be.toArray(got);
+          for (int n = 0; n < N; n++)
+            for (int d = 0; d < V; d++) compare(jtv, item(got, gd, n, d), colMajor(multTransA(j[n], column(item(u, n, d)))));
+        });
+        // the derived residual kind must hold for the reference residual
+        ResidualKind kind = op.residualKind(wn);
+        // (a general residual claims nothing to check)
+        Row kindRow = kind == ResidualKind.GENERAL ? null : row("residualKind = " + kind.label(), wn, HESSIAN_TOL);
+        for (int n = 0; kind != ResidualKind.GENERAL && n < N; n++) {
+          double[] ref = colMajor(r[n]);
+          double[] got = new double[ref.length]; // what the kind allows: zero, or the diagonal only
+          if (kind == ResidualKind.DIAGONAL) for (int i = 0; i < nw; i++) got[i + nw * i] = ref[i + nw * i];
+          compare(kindRow, got, ref);
+        }
+        for (ResidualModification mod : ResidualModification.values()) {
+          DMatrixRMaj[] rm = new DMatrixRMaj[N];
+          for (int n = 0; n < N; n++) rm[n] = modified(r[n], mod, kind);
+          Row rv = row("residualMatProd " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
+          guarded(rv, () -> {
+            Batch v = directions(param ? 1 : N, ws[0], ws[1], rng);
+            Batch got = op.residualMatProd(fc, wn, dz, v, mod);
+            double[] gd = be.toArray(got);
+            for (int n = 0; n < N; n++)
+              for (int d = 0; d < V; d++) compare(rv, item(got, gd, n, d), colMajor(mult(rm[n], column(item(v, n, d)))));
+          });
+          Row dense = row("residual " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
+          guarded(dense, () -> {
+            Batch got = op.residual(fc, wn, dz, mod);
+            double[] gd = be.toArray(got);
+            for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(rm[n]));
+          });
+          if (kind != ResidualKind.GENERAL) {
+            Row diag = row("residualDiagonal " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
+            guarded(diag, () -> {
+              Batch got = op.residualDiagonal(fc, wn, dz, mod);
+              double[] gd = be.toArray(got);
+              for (int n = 0; n < N; n++) {
+                double[] ref = new double[nw];
+                for (int i = 0; i < nw; i++) ref[i] = rm[n].get(i, i);
+                compare(diag, item(got, gd, n, 0), ref);
+              }
+            });
+          }
+        }
+        // J' M J per sample (per-sample M), and batch-averaged with a shared M (eq. 8, eq. 9)
+        Row prop = row("propagate", wn, JACOBIAN_TOL);
+        guarded(prop, () -> {
+          DMatrixRMaj[] ms = new DMatrixRMaj[N];
+          double[] md = new double[N * nz * nz];
+          for (int n = 0; n < N; n++) {
+            ms[n] = randomSymmetric(nz, rng);
+            System.arraycopy(colMajor(ms[n]), 0, md, n * nz * nz, nz * nz);
+          }
+          Batch got = op.propagate(fc, wn, be.fromArray(N, 1, nz, nz, md));
+          double[] gd = be.toArray(got);
+          for (int n = 0; n < N; n++) compare(prop, item(got, gd, n, 0), colMajor(multTransA(j[n], mult(ms[n], j[n]))));
+        });
+        DMatrixRMaj shared = randomSymmetric(nz, rng);
+        Batch sharedM = be.fromArray(1, 1, nz, nz, colMajor(shared));
+        Row kfra = row("propagateAveraged eq8", wn, JACOBIAN_TOL);
+        guarded(kfra, () -> {
+          DMatrixRMaj ref = new DMatrixRMaj(nw, nw);
+          for (int n = 0; n < N; n++) CommonOps_DDRM.addEquals(ref, multTransA(j[n], mult(shared, j[n])));
+          CommonOps_DDRM.scale(1.0 / N, ref);
+          Batch got = op.propagateAveraged(fc, wn, sharedM, Averaging.MEAN_OF_PRODUCTS);
+          if (got.samples() != 1) throw new IllegalStateException("result has " + got.samples() + " samples, expected 1");
+          compare(kfra, item(got, 0, 0), colMajor(ref));
+        });
+        Row bda = row("propagateAveraged eq9", wn, JACOBIAN_TOL);
+        guarded(bda, () -> {
+          DMatrixRMaj mean = new DMatrixRMaj(nz, nw);
+          for (int n = 0; n < N; n++) CommonOps_DDRM.addEquals(mean, j[n]);
+          CommonOps_DDRM.scale(1.0 / N, mean);
+          Batch got = op.propagateAveraged(fc, wn, sharedM, Averaging.PRODUCT_OF_MEANS);
+          if (got.samples() != 1) throw new IllegalStateException("result has " + got.samples() + " samples, expected 1");
+          compare(bda, item(got, 0, 0), colMajor(multTransA(mean, mult(shared, mean))));
+        });
+        if (param && op.hasKroneckerFactor(wn)) {
+          Row kf = row("kroneckerFactor", wn, JACOBIAN_TOL);
+          guarded(kf, () -> {
+            Batch a = op.kroneckerFactor(fc, wn);
+            double[] ad = be.toArray(a);
+            for (int n = 0; n < N; n++) {
+              DMatrixRMaj an = fromColMajor(item(a, ad, n, 0), a.rows(), a.cols());
+              int eye = nz / a.cols();
+              DMatrixRMaj at = new DMatrixRMaj(a.cols(), a.rows());
+              CommonOps_DDRM.transpose(an, at);
+              DMatrixRMaj k = new DMatrixRMaj(at.numRows * eye, at.numCols * eye);
+              CommonOps_DDRM.kron(at, CommonOps_DDRM.identity(eye), k);
+              compare(kf, colMajor(k), colMajor(j[n]));
+            }
+          });
+        }
+      }
+    }
+
+    static DMatrixRMaj modified(DMatrixRMaj r, ResidualModification mod, ResidualKind kind) {
+      switch (mod) {
+        case NONE:
+          return r;
+        case ZERO:
+          return new DMatrixRMaj(r.numRows, r.numCols);
+        default:
+          if (kind == ResidualKind.GENERAL) return eigenMap(r, mod::apply);
+          DMatrixRMaj out = new DMatrixRMaj(r.numRows, r.numCols);
+          for (int i = 0; i < r.numRows; i++) out.set(i, i, mod.apply(r.get(i, i)));
+          return out;
+      }
+    }
+
+    private static Expr vecOf(Expr e) {
+      return e.shape().isColumn() ? e : new Expr.Vec(e);
+    }
+
+    // ---- losses ----
+
+    void checkLoss(LossOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
+      Row fwd = row("forward", m.output().name(), FORWARD_TOL);
+      ForwardCache[] cache = new ForwardCache[1];
+      guarded(fwd, () -> {
+        cache[0] = op.forward(values);
+        Batch z = op.output(cache[0]);
+        double[] zd = be.toArray(z);
+        for (int n = 0; n < N; n++) compare(fwd, item(z, zd, n, 0), Evaluator.evaluate(m.outputExpr(), samples.get(n), dims).data());
+      });
+      if (cache[0] == null) return;
+      ForwardCache fc = cache[0];
+      for (Expr.Var w : m.withRole(Expr.Role.INPUT)) {
+        String wn = w.name();
+        int[] ws = op.itemShape(wn);
+        DMatrixRMaj[] h = new DMatrixRMaj[N];
+        for (int n = 0; n < N; n++) h[n] = FiniteDifferences.hessian(m.outputExpr(), w, samples.get(n), dims);
+        Row grad = row("gradient", wn, JACOBIAN_TOL);
+        guarded(grad, () -> {
+          Batch got = op.gradient(fc, wn);
+          double[] gd = be.toArray(got);
+          for (int n = 0; n < N; n++)
+            compare(grad, item(got, gd, n, 0), FiniteDifferences.gradient(m.outputExpr(), w, samples.get(n), dims).data);
+        });
+        Row hv = row("hessianMatProd", wn, HESSIAN_TOL);
+        guarded(hv, () -> {
+          Batch v = directions(N, ws[0], ws[1], rng);
+          Batch got = op.hessianMatProd(fc, wn, v);
+          double[] gd = be.toArray(got);
+          for (int n = 0; n < N; n++) for (int d = 0; d < V; d++) compare(hv, item(got, gd, n, d), colMajor(mult(h[n], column(item(v, n, d)))));
+        });
+        Row dense = row("hessian", wn, HESSIAN_TOL);
+        guarded(dense, () -> {
+          Batch got = op.hessian(fc, wn);
+          double[] gd = be.toArray(got);
+          for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(h[n]));
+        });
+        if (op.hessianIsPsd(wn)) {
+          // a PSD claim: the reference Hessian's smallest eigenvalue is >= 0 up to the tolerance
+          Row psd = row("hessianIsPsd", wn, HESSIAN_TOL);
+          for (int n = 0; n < N; n++) {
+            DMatrixRMaj clipped = eigenMap(h[n], x -> Math.max(x, 0));
+            compare(psd, colMajor(clipped), colMajor(h[n]));
+          }
+        }
+      }
+    }
+  }
+}

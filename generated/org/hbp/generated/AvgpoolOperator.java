@@ -140,7 +140,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
       case "x":
         return new int[] {c, h * w};
       case "Z":
-        return new int[] {c, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) + Math.floorDiv(h - k, k) + Math.floorDiv(-k + w, k) + 1)};
+        return new int[] {c, oh * ow};
       default:
         throw new IllegalArgumentException(MODULE + ": no variable named '" + variable + "'");
     }
@@ -176,7 +176,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to x:
    * <pre>{@code J = kron(eye(oh*ow), kron(eye(c), ones(1, k*k)))*unfolding(c, h, w, k, k, 0, 1) / (k*k)}</pre>
-   * J is (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) * c + Math.floorDiv(h - k, k) * c + Math.floorDiv(-k + w, k) * c + c) x c * h * w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape matrix(c, oh*ow).
+   * J is ((h - k)/k)*((w - k)/k)*c + ((h - k)/k)*c + ((w - k)/k)*c + c x c*h*w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape matrix(c, oh*ow).
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), c * h * w, 1);
@@ -186,8 +186,8 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
       return t2;
     });
     Batch t4 = be.unfold(t0, geometry0);
-    Batch t5 = be.reshape(t4, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) * c * k * k + Math.floorDiv(h - k, k) * c * k * k + Math.floorDiv(-k + w, k) * c * k * k + c * k * k), 1); // unfolding(c, h, w, k, k, 0, 1) * v (unfold)
-    Batch t6 = be.reshape(t5, c * k * k, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) + Math.floorDiv(h - k, k) + Math.floorDiv(-k + w, k) + 1)); // X = reshape(v, c*k*k, ((h - k)/k)*((w - k)/k) + (h - k)/k + (w - k)/k + 1)
+    Batch t5 = be.reshape(t4, c * k * k * oh * ow, 1); // unfolding(c, h, w, k, k, 0, 1) * v (unfold)
+    Batch t6 = be.reshape(t5, c * k * k, oh * ow); // X = reshape(v, c*k*k, ((h - k)/k)*((w - k)/k) + (h - k)/k + (w - k)/k + 1)
     Batch t7 = be.columnsAsDirections(t6);
     Batch t8 = be.reshape(t7, k * k, c); // X = reshape(v, k*k, c)
     Batch t9 = be.columnsAsDirections(t8);
@@ -196,24 +196,24 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t12 = be.directionsAsColumns(t11, t8.cols()); // B*X with B = ones(1, k*k)
     Batch t13 = be.reshape(t12, c, 1); // kron(A, B) * v = vec(B*X*A')
     Batch t14 = be.directionsAsColumns(t13, t6.cols()); // B*X with B = kron(eye(c), ones(1, k*k))
-    Batch t15 = be.reshape(t14, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) * c + Math.floorDiv(h - k, k) * c + Math.floorDiv(-k + w, k) * c + c), 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t15 = be.reshape(t14, c * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
     Batch t16 = be.multiply(t3, t15);
-    return be.reshape(t16, c, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) + Math.floorDiv(h - k, k) + Math.floorDiv(-k + w, k) + 1));
+    return be.reshape(t16, c, oh * ow);
   }
 
   /**
    * J' v with the Jacobian of Z with respect to x:
    * <pre>{@code J = kron(eye(oh*ow), kron(eye(c), ones(1, k*k)))*unfolding(c, h, w, k, k, 0, 1) / (k*k)}</pre>
-   * J is (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) * c + Math.floorDiv(h - k, k) * c + Math.floorDiv(-k + w, k) * c + c) x c * h * w; v: [N x V] directions of shape matrix(c, oh*ow); result: [N x V] of shape tensor(c, h, w).
+   * J is ((h - k)/k)*((w - k)/k)*c + ((h - k)/k)*c + ((w - k)/k)*c + c x c*h*w; v: [N x V] directions of shape matrix(c, oh*ow); result: [N x V] of shape tensor(c, h, w).
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
-    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_x"), (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) * c + Math.floorDiv(h - k, k) * c + Math.floorDiv(-k + w, k) * c + c), 1);
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_x"), c * oh * ow, 1);
     Batch t3 = cache.memo(0, () -> { // (k*k).^-1
       Batch t1 = be.fill(1, 1, (double) (k * k)); // k*k
       Batch t2 = be.power(t1, -1.0); // (k*k).^-1
       return t2;
     });
-    Batch t4 = be.reshape(t0, c, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) + Math.floorDiv(h - k, k) + Math.floorDiv(-k + w, k) + 1)); // X = reshape(v, c, ((h - k)/k)*((w - k)/k) + (h - k)/k + (w - k)/k + 1)
+    Batch t4 = be.reshape(t0, c, oh * ow); // X = reshape(v, c, ((h - k)/k)*((w - k)/k) + (h - k)/k + (w - k)/k + 1)
     Batch t5 = be.columnsAsDirections(t4);
     Batch t6 = be.reshape(t5, 1, c); // X = reshape(v, 1, c)
     Batch t7 = be.columnsAsDirections(t6);
@@ -222,8 +222,8 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t10 = be.directionsAsColumns(t9, t6.cols()); // B*X with B = ones(1, k*k)'
     Batch t11 = be.reshape(t10, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
     Batch t12 = be.directionsAsColumns(t11, t4.cols()); // B*X with B = kron(eye(c), ones(1, k*k))'
-    Batch t13 = be.reshape(t12, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) * c * k * k + Math.floorDiv(h - k, k) * c * k * k + Math.floorDiv(-k + w, k) * c * k * k + c * k * k), 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t14 = be.reshape(t13, c * k * k, (Math.floorDiv(h - k, k) * Math.floorDiv(-k + w, k) + Math.floorDiv(h - k, k) + Math.floorDiv(-k + w, k) + 1));
+    Batch t13 = be.reshape(t12, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t14 = be.reshape(t13, c * k * k, oh * ow);
     Batch t15 = be.fold(t14, geometry0);
     Batch t16 = be.reshape(t15, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
     Batch t17 = be.multiply(t3, t16);
@@ -233,7 +233,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(c*h*w, c*h*w)}</pre>
-   * R is c * h * w x c * h * w; dz: [N] of shape matrix(c, oh*ow); v and result: [N x V] of shape tensor(c, h, w).
+   * R is c*h*w x c*h*w; dz: [N] of shape matrix(c, oh*ow); v and result: [N x V] of shape tensor(c, h, w).
    */
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "x", "residualMatProd_x"), 0.0);

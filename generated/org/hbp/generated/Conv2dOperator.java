@@ -176,7 +176,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
       case "b":
         return new int[] {cout, 1};
       case "Z":
-        return new int[] {cout, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1)};
+        return new int[] {cout, oh * ow};
       default:
         throw new IllegalArgumentException(MODULE + ": no variable named '" + variable + "'");
     }
@@ -195,7 +195,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
       return t0;
     });
     Batch t2 = be.matmul(cache.get("W"), false, t1, false); // W*unfold(X, k, s, p, d)
-    Batch t3 = be.fill((Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1), 1, 1.0); // ones(oh*ow)
+    Batch t3 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t4 = be.matmul(cache.get("b"), false, t3, true); // b*ones(oh*ow)'
     Batch t5 = be.add(t2, t4); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
     cache.put("Z", t5);
@@ -205,33 +205,33 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to X:
    * <pre>{@code J = kron(eye(oh*ow), W)*unfolding(cin, h, w, k, s, p, d)}</pre>
-   * J is (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout) x cin * h * w; v: [N x V] directions of shape tensor(cin, h, w); result: [N x V] of shape matrix(cout, oh*ow).
+   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*h*w; v: [N x V] directions of shape tensor(cin, h, w); result: [N x V] of shape matrix(cout, oh*ow).
    */
   public Batch jacMatProd_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "X", "jacMatProd_X"), cin * h * w, 1);
     Batch t1 = be.unfold(t0, geometry0);
-    Batch t2 = be.reshape(t1, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cin * k * k + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cin * k * k + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cin * k * k + cin * k * k), 1); // unfolding(cin, h, w, k, s, p, d) * v (unfold)
-    Batch t3 = be.reshape(t2, cin * k * k, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1)); // X = reshape(v, cin*k*k, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t2 = be.reshape(t1, cin * k * k * oh * ow, 1); // unfolding(cin, h, w, k, s, p, d) * v (unfold)
+    Batch t3 = be.reshape(t2, cin * k * k, oh * ow); // X = reshape(v, cin*k*k, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
     Batch t4 = be.columnsAsDirections(t3);
     Batch t5 = be.matmul(cache.get("W"), false, t4, false); // W * v
     Batch t6 = be.directionsAsColumns(t5, t3.cols()); // B*X with B = W
-    Batch t7 = be.reshape(t6, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout), 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t7, cout, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1));
+    Batch t7 = be.reshape(t6, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t7, cout, oh * ow);
   }
 
   /**
    * J' v with the Jacobian of Z with respect to X:
    * <pre>{@code J = kron(eye(oh*ow), W)*unfolding(cin, h, w, k, s, p, d)}</pre>
-   * J is (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout) x cin * h * w; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape tensor(cin, h, w).
+   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*h*w; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape tensor(cin, h, w).
    */
   public Batch jacTMatProd_X(ForwardCache cache, Batch v) {
-    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_X"), (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout), 1);
-    Batch t1 = be.reshape(t0, cout, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1)); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_X"), cout * oh * ow, 1);
+    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = be.matmul(cache.get("W"), true, t2, false); // W' * v
     Batch t4 = be.directionsAsColumns(t3, t1.cols()); // B*X with B = W'
-    Batch t5 = be.reshape(t4, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cin * k * k + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cin * k * k + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cin * k * k + cin * k * k), 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t6 = be.reshape(t5, cin * k * k, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1));
+    Batch t5 = be.reshape(t4, cin * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t6 = be.reshape(t5, cin * k * k, oh * ow);
     Batch t7 = be.fold(t6, geometry0);
     Batch t8 = be.reshape(t7, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * v (fold)
     return be.reshape(t8, cin, h * w);
@@ -240,7 +240,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of X at the output gradient dz:
    * <pre>{@code R = zeros(cin*h*w, cin*h*w)}</pre>
-   * R is cin * h * w x cin * h * w; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape tensor(cin, h, w).
+   * R is cin*h*w x cin*h*w; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape tensor(cin, h, w).
    */
   public Batch residualMatProd_X(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "X", "residualMatProd_X"), 0.0);
@@ -249,7 +249,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to W:
    * <pre>{@code J = kron(unfold(X, k, s, p, d)', eye(cout))}</pre>
-   * J is (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout) x cin * cout * k * k; v: [N x V] directions of shape matrix(cout, cin*k*k); result: [N x V] of shape matrix(cout, oh*ow).
+   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*cout*k*k; v: [N x V] directions of shape matrix(cout, cin*k*k); result: [N x V] of shape matrix(cout, oh*ow).
    */
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), cin * cout * k * k, 1);
@@ -259,18 +259,18 @@ public final class Conv2dOperator extends AbstractModuleOperator {
       return t2;
     });
     Batch t4 = be.matmul(t1, false, t3, false); // (B*X)*A' with A = unfold(X, k, s, p, d)'
-    Batch t5 = be.reshape(t4, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout), 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t5, cout, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1));
+    Batch t5 = be.reshape(t4, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t5, cout, oh * ow);
   }
 
   /**
    * J' v with the Jacobian of Z with respect to W:
    * <pre>{@code J = kron(unfold(X, k, s, p, d)', eye(cout))}</pre>
-   * J is (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout) x cin * cout * k * k; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape matrix(cout, cin*k*k).
+   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*cout*k*k; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape matrix(cout, cin*k*k).
    */
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
-    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_W"), (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout), 1);
-    Batch t1 = be.reshape(t0, cout, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1)); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_W"), cout * oh * ow, 1);
+    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
     Batch t3 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
       Batch t2 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
       return t2;
@@ -283,7 +283,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of W at the output gradient dz:
    * <pre>{@code R = zeros(cin*cout*k*k, cin*cout*k*k)}</pre>
-   * R is cin * cout * k * k x cin * cout * k * k; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape matrix(cout, cin*k*k).
+   * R is cin*cout*k*k x cin*cout*k*k; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape matrix(cout, cin*k*k).
    */
   public Batch residualMatProd_W(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "W", "residualMatProd_W"), 0.0);
@@ -292,7 +292,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * The factor A of the derived Jacobian of W, J = kron(A', I):
    * <pre>{@code A = unfold(X, k, s, p, d)}</pre>
-   * per sample, cin * k * k x (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1); the HBP block is (A ⊗ I) Hz (A' ⊗ I).
+   * per sample, cin*k*k x oh*ow; the HBP block is (A ⊗ I) Hz (A' ⊗ I).
    */
   public Batch kroneckerFactor_W(ForwardCache cache) {
     Batch t1 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
@@ -305,26 +305,26 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to b:
    * <pre>{@code J = kron(ones(oh*ow), eye(cout))}</pre>
-   * J is (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout) x cout; v: [N x V] directions of shape vector(cout); result: [N x V] of shape matrix(cout, oh*ow).
+   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cout; v: [N x V] directions of shape vector(cout); result: [N x V] of shape matrix(cout, oh*ow).
    */
   public Batch jacMatProd_b(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "b", "jacMatProd_b"), cout, 1);
     Batch t1 = be.reshape(t0, cout, 1); // X = reshape(v, cout, 1)
-    Batch t2 = be.fill((Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1), 1, 1.0); // ones(oh*ow)
+    Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A = ones(oh*ow)
-    Batch t4 = be.reshape(t3, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout), 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t4, cout, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1));
+    Batch t4 = be.reshape(t3, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t4, cout, oh * ow);
   }
 
   /**
    * J' v with the Jacobian of Z with respect to b:
    * <pre>{@code J = kron(ones(oh*ow), eye(cout))}</pre>
-   * J is (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout) x cout; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape vector(cout).
+   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cout; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape vector(cout).
    */
   public Batch jacTMatProd_b(ForwardCache cache, Batch v) {
-    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_b"), (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * cout + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) * cout + cout), 1);
-    Batch t1 = be.reshape(t0, cout, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1)); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
-    Batch t2 = be.fill((Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1), 1, 1.0); // ones(oh*ow)
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_b"), cout * oh * ow, 1);
+    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A = ones(oh*ow)'
     Batch t4 = be.reshape(t3, cout, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t4, cout, 1);
@@ -342,10 +342,10 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * The factor A of the derived Jacobian of b, J = kron(A', I):
    * <pre>{@code A = ones(1, oh*ow)}</pre>
-   * per sample, 1 x (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1); the HBP block is (A ⊗ I) Hz (A' ⊗ I).
+   * per sample, 1 x oh*ow; the HBP block is (A ⊗ I) Hz (A' ⊗ I).
    */
   public Batch kroneckerFactor_b(ForwardCache cache) {
-    Batch t0 = be.fill(1, (Math.floorDiv(-d * k + d + 2 * p + w - 1, s) * Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1), 1.0); // ones(1, oh*ow)
+    Batch t0 = be.fill(1, oh * ow, 1.0); // ones(1, oh*ow)
     return t0;
   }
 

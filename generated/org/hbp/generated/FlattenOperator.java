@@ -146,7 +146,7 @@ public final class FlattenOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of z with respect to x:
    * <pre>{@code J = eye(c*h*w)}</pre>
-   * J is c * h * w x c * h * w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape vector(c*h*w).
+   * J is c*h*w x c*h*w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape vector(c*h*w).
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), c * h * w, 1);
@@ -156,7 +156,7 @@ public final class FlattenOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of z with respect to x:
    * <pre>{@code J = eye(c*h*w)}</pre>
-   * J is c * h * w x c * h * w; v: [N x V] directions of shape vector(c*h*w); result: [N x V] of shape tensor(c, h, w).
+   * J is c*h*w x c*h*w; v: [N x V] directions of shape vector(c*h*w); result: [N x V] of shape tensor(c, h, w).
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), c * h * w, 1);
@@ -166,7 +166,7 @@ public final class FlattenOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(c*h*w, c*h*w)}</pre>
-   * R is c * h * w x c * h * w; dz: [N] of shape vector(c*h*w); v and result: [N x V] of shape tensor(c, h, w).
+   * R is c*h*w x c*h*w; dz: [N] of shape vector(c*h*w); v and result: [N x V] of shape tensor(c, h, w).
    */
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "x", "residualMatProd_x"), 0.0);

@@ -298,7 +298,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of z with respect to W1:
    * <pre>{@code J = kron(x', diag(sigmoid(W2*x)))}</pre>
-   * J is m x m * n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape vector(m).
+   * J is m x m*n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape vector(m).
    */
   public Batch jacMatProd_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W1", "jacMatProd_W1"), m * n, 1);
@@ -322,7 +322,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of z with respect to W1:
    * <pre>{@code J = kron(x', diag(sigmoid(W2*x)))}</pre>
-   * J is m x m * n; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m, n).
+   * J is m x m*n; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m, n).
    */
   public Batch jacTMatProd_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W1"), m, 1);
@@ -346,7 +346,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of W1 at the output gradient dz:
    * <pre>{@code R = zeros(m*n, m*n)}</pre>
-   * R is m * n x m * n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
+   * R is m*n x m*n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
    */
   public Batch residualMatProd_W1(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "W1", "residualMatProd_W1"), 0.0);
@@ -355,7 +355,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of z with respect to W2:
    * <pre>{@code J = kron(x', diag((W1*x) .* sigmoid'(W2*x)))}</pre>
-   * J is m x m * n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape vector(m).
+   * J is m x m*n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape vector(m).
    */
   public Batch jacMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W2", "jacMatProd_W2"), m * n, 1);
@@ -387,7 +387,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of z with respect to W2:
    * <pre>{@code J = kron(x', diag((W1*x) .* sigmoid'(W2*x)))}</pre>
-   * J is m x m * n; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m, n).
+   * J is m x m*n; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m, n).
    */
   public Batch jacTMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W2"), m, 1);
@@ -419,7 +419,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: general) of W2 at the output gradient dz:
    * <pre>{@code R = kron(x*x', diag((W1*x) .* dz .* sigmoid''(W2*x)))}</pre>
-   * R is m * n x m * n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
+   * R is m*n x m*n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
    */
   public Batch residualMatProd_W2(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");

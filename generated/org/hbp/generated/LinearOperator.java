@@ -194,7 +194,7 @@ public final class LinearOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of z with respect to W:
    * <pre>{@code J = kron(x', eye(m))}</pre>
-   * J is m x m * n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape vector(m).
+   * J is m x m*n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape vector(m).
    */
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), m * n, 1);
@@ -207,7 +207,7 @@ public final class LinearOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of z with respect to W:
    * <pre>{@code J = kron(x', eye(m))}</pre>
-   * J is m x m * n; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m, n).
+   * J is m x m*n; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m, n).
    */
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W"), m, 1);
@@ -220,7 +220,7 @@ public final class LinearOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of W at the output gradient dz:
    * <pre>{@code R = zeros(m*n, m*n)}</pre>
-   * R is m * n x m * n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
+   * R is m*n x m*n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
    */
   public Batch residualMatProd_W(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "W", "residualMatProd_W"), 0.0);

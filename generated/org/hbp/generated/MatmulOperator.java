@@ -156,7 +156,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to X:
    * <pre>{@code J = kron(eye(p), W)}</pre>
-   * J is m * p x n * p; v: [N x V] directions of shape matrix(n, p); result: [N x V] of shape matrix(m, p).
+   * J is m*p x n*p; v: [N x V] directions of shape matrix(n, p); result: [N x V] of shape matrix(m, p).
    */
   public Batch jacMatProd_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "X", "jacMatProd_X"), n * p, 1);
@@ -171,7 +171,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of Z with respect to X:
    * <pre>{@code J = kron(eye(p), W)}</pre>
-   * J is m * p x n * p; v: [N x V] directions of shape matrix(m, p); result: [N x V] of shape matrix(n, p).
+   * J is m*p x n*p; v: [N x V] directions of shape matrix(m, p); result: [N x V] of shape matrix(n, p).
    */
   public Batch jacTMatProd_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_X"), m * p, 1);
@@ -186,7 +186,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of X at the output gradient dz:
    * <pre>{@code R = zeros(n*p, n*p)}</pre>
-   * R is n * p x n * p; dz: [N] of shape matrix(m, p); v and result: [N x V] of shape matrix(n, p).
+   * R is n*p x n*p; dz: [N] of shape matrix(m, p); v and result: [N x V] of shape matrix(n, p).
    */
   public Batch residualMatProd_X(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "X", "residualMatProd_X"), 0.0);
@@ -195,7 +195,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to W:
    * <pre>{@code J = kron(X', eye(m))}</pre>
-   * J is m * p x m * n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape matrix(m, p).
+   * J is m*p x m*n; v: [N x V] directions of shape matrix(m, n); result: [N x V] of shape matrix(m, p).
    */
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), m * n, 1);
@@ -208,7 +208,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of Z with respect to W:
    * <pre>{@code J = kron(X', eye(m))}</pre>
-   * J is m * p x m * n; v: [N x V] directions of shape matrix(m, p); result: [N x V] of shape matrix(m, n).
+   * J is m*p x m*n; v: [N x V] directions of shape matrix(m, p); result: [N x V] of shape matrix(m, n).
    */
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_W"), m * p, 1);
@@ -221,7 +221,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of W at the output gradient dz:
    * <pre>{@code R = zeros(m*n, m*n)}</pre>
-   * R is m * n x m * n; dz: [N] of shape matrix(m, p); v and result: [N x V] of shape matrix(m, n).
+   * R is m*n x m*n; dz: [N] of shape matrix(m, p); v and result: [N x V] of shape matrix(m, n).
    */
   public Batch residualMatProd_W(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "W", "residualMatProd_W"), 0.0);

@@ -153,7 +153,7 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of z with respect to x:
    * <pre>{@code J = selection(idx, c*h*w)}</pre>
-   * J is c * Math.floorDiv(h, k) * Math.floorDiv(w, k) x c * h * w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape tensor(c, h/k, w/k).
+   * J is c*(h/k)*(w/k) x c*h*w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape tensor(c, h/k, w/k).
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), c * h * w, 1);
@@ -165,7 +165,7 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of z with respect to x:
    * <pre>{@code J = selection(idx, c*h*w)}</pre>
-   * J is c * Math.floorDiv(h, k) * Math.floorDiv(w, k) x c * h * w; v: [N x V] directions of shape tensor(c, h/k, w/k); result: [N x V] of shape tensor(c, h, w).
+   * J is c*(h/k)*(w/k) x c*h*w; v: [N x V] directions of shape tensor(c, h/k, w/k); result: [N x V] of shape tensor(c, h, w).
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), c * Math.floorDiv(h, k) * Math.floorDiv(w, k), 1);
@@ -177,7 +177,7 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(c*h*w, c*h*w)}</pre>
-   * R is c * h * w x c * h * w; dz: [N] of shape tensor(c, h/k, w/k); v and result: [N x V] of shape tensor(c, h, w).
+   * R is c*h*w x c*h*w; dz: [N] of shape tensor(c, h/k, w/k); v and result: [N x V] of shape tensor(c, h, w).
    */
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "x", "residualMatProd_x"), 0.0);

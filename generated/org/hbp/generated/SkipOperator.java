@@ -240,7 +240,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of z with respect to W1:
    * <pre>{@code J = kron(x', W2*diag(sigmoid'(W1*x)))}</pre>
-   * J is n x h * n; v: [N x V] directions of shape matrix(h, n); result: [N x V] of shape vector(n).
+   * J is n x h*n; v: [N x V] directions of shape matrix(h, n); result: [N x V] of shape vector(n).
    */
   public Batch jacMatProd_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W1", "jacMatProd_W1"), h * n, 1);
@@ -265,7 +265,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of z with respect to W1:
    * <pre>{@code J = kron(x', W2*diag(sigmoid'(W1*x)))}</pre>
-   * J is n x h * n; v: [N x V] directions of shape vector(n); result: [N x V] of shape matrix(h, n).
+   * J is n x h*n; v: [N x V] directions of shape vector(n); result: [N x V] of shape matrix(h, n).
    */
   public Batch jacTMatProd_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W1"), n, 1);
@@ -290,7 +290,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: general) of W1 at the output gradient dz:
    * <pre>{@code R = kron(x*x', diag((W2'*dz) .* sigmoid''(W1*x)))}</pre>
-   * R is h * n x h * n; dz: [N] of shape vector(n); v and result: [N x V] of shape matrix(h, n).
+   * R is h*n x h*n; dz: [N] of shape vector(n); v and result: [N x V] of shape matrix(h, n).
    */
   public Batch residualMatProd_W1(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
@@ -321,7 +321,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of z with respect to W2:
    * <pre>{@code J = kron(sigmoid(W1*x)', eye(n))}</pre>
-   * J is n x h * n; v: [N x V] directions of shape matrix(n, h); result: [N x V] of shape vector(n).
+   * J is n x h*n; v: [N x V] directions of shape matrix(n, h); result: [N x V] of shape vector(n).
    */
   public Batch jacMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W2", "jacMatProd_W2"), h * n, 1);
@@ -342,7 +342,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of z with respect to W2:
    * <pre>{@code J = kron(sigmoid(W1*x)', eye(n))}</pre>
-   * J is n x h * n; v: [N x V] directions of shape vector(n); result: [N x V] of shape matrix(n, h).
+   * J is n x h*n; v: [N x V] directions of shape vector(n); result: [N x V] of shape matrix(n, h).
    */
   public Batch jacTMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W2"), n, 1);
@@ -363,7 +363,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * R v with the exact residual (kind: zero) of W2 at the output gradient dz:
    * <pre>{@code R = zeros(h*n, h*n)}</pre>
-   * R is h * n x h * n; dz: [N] of shape vector(n); v and result: [N x V] of shape matrix(n, h).
+   * R is h*n x h*n; dz: [N] of shape vector(n); v and result: [N x V] of shape matrix(n, h).
    */
   public Batch residualMatProd_W2(ForwardCache cache, Batch dz, Batch v) {
     return be.scale(shaped(v, "W2", "residualMatProd_W2"), 0.0);

@@ -243,6 +243,20 @@ public final class Dim implements Comparable<Dim> {
     return sb.toString();
   }
 
+  /**
+   * For each term, the monomial of its coefficient and plain symbols (floor quotients left out):
+   * the candidates q for writing this dimension as {@code q * (derived dims)}.
+   */
+  public java.util.Set<Dim> symbolMonomials() {
+    java.util.Set<Dim> out = new java.util.LinkedHashSet<>();
+    for (var e : terms.entrySet()) {
+      Dim q = of(e.getValue());
+      for (Atom a : e.getKey()) if (a.symbol != null) q = q.times(sym(a.symbol));
+      out.add(q);
+    }
+    return out;
+  }
+
   /** Whether this is a single term (a product of atoms with a positive coefficient). */
   public boolean isMonomial() {
     return terms.size() == 1 && terms.firstEntry().getValue() > 0;

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code hbp} command line. */
 @Command(name = "hbp", mixinStandardHelpOptions = true, version = "hbp 0.1.0",
     description = "Hessian backpropagation: derive curvature rules of neural-network modules from their forward expressions.",
-    subcommands = {DeriveCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {DeriveCommand.class, GenerateCommand.class, VerifyCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -28,7 +28,7 @@ public final class Main implements Runnable {
     cl.setErr(err);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       if (ex instanceof DslException || ex instanceof IllegalArgumentException || ex instanceof org.hbp.io.NpyException
-          || ex instanceof java.io.IOException) {
+          || ex instanceof java.io.IOException || ex instanceof org.hbp.codegen.CodegenException) {
         err.println("hbp: " + ex.getMessage());
         err.flush();
         return 2;

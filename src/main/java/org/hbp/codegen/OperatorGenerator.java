@@ -116,8 +116,44 @@ public final class OperatorGenerator {
     public String dim(Dim d) {
       String named = javaDims.get(d);
       if (named != null) return named;
+      // q * (a product of derived dims), e.g. c*oh*ow, reads better than its expanded polynomial
+      List<Map.Entry<String, Dim>> derived = new ArrayList<>(m.derivedDims().entrySet());
+      for (List<Map.Entry<String, Dim>> combo : combinations(derived, 3)) {
+        Dim product = Dim.ONE;
+        for (var e : combo) product = product.times(e.getValue());
+        for (Dim q : d.symbolMonomials()) {
+          if (!q.times(product).equals(d)) continue;
+          List<String> factors = new ArrayList<>();
+          if (!q.isOne()) factors.add(q.toJava(Names::dimField));
+          for (var e : combo) factors.add(Names.dimField(e.getKey()));
+          String s = String.join(" * ", factors);
+          javaDims.put(d, s);
+          return s;
+        }
+      }
       String s = d.toJava(sym -> Names.dimField(sym));
       return d.isConstant() || d.isSymbol() || d.isMonomial() ? s : "(" + s + ")";
+    }
+
+    /** Non-empty multisets of up to k entries, smallest first. */
+    private static <T> List<List<T>> combinations(List<T> items, int k) {
+      List<List<T>> out = new ArrayList<>();
+      List<List<T>> level = new ArrayList<>();
+      level.add(List.of());
+      for (int size = 1; size <= k; size++) {
+        List<List<T>> next = new ArrayList<>();
+        for (List<T> prefix : level) {
+          int start = prefix.isEmpty() ? 0 : items.indexOf(prefix.get(prefix.size() - 1));
+          for (int i = start; i < items.size(); i++) {
+            List<T> c = new ArrayList<>(prefix);
+            c.add(items.get(i));
+            next.add(c);
+          }
+        }
+        out.addAll(next);
+        level = next;
+      }
+      return out;
     }
 
     @Override
@@ -343,6 +379,11 @@ public final class OperatorGenerator {
       return dim(c);
     }
 
+    private String dimText(Dim d) {
+      String named = dimNames.get(d);
+      return named != null ? named : d.toString();
+    }
+
     private String shapeText(Shape s) {
       return Printer.type(s, dimNames);
     }
@@ -447,8 +488,8 @@ public final class OperatorGenerator {
           .addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "v");
       b.addJavadoc("$L v with the Jacobian of $L with respect to $L:\n<pre>{@code J = $L}</pre>\n", transposed ? "J'" : "J", z.name(),
           w.name(), Names.comment(text(j)));
-      b.addJavadoc("J is $L x $L; v: [N x V] directions of shape $L; result: [N x V] of shape $L.\n", dim(z.shape().numel()),
-          dim(w.shape().numel()), shapeText(from.shape()), shapeText(to.shape()));
+      b.addJavadoc("J is $L x $L; v: [N x V] directions of shape $L; result: [N x V] of shape $L.\n", dimText(z.shape().numel()),
+          dimText(w.shape().numel()), shapeText(from.shape()), shapeText(to.shape()));
       CodeBlock.Builder body = CodeBlock.builder();
       Lowering low = new Lowering(this, body);
       String v0 = low.fresh();
@@ -466,8 +507,8 @@ public final class OperatorGenerator {
           .addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "dz").addParameter(Names.BATCH, "v");
       b.addJavadoc("R v with the exact residual (kind: $L) of $L at the output gradient dz:\n<pre>{@code R = $L}</pre>\n",
           d.residualKind().label(), w.name(), Names.comment(text(d.residualCompact())));
-      b.addJavadoc("R is $L x $L; dz: [N] of shape $L; v and result: [N x V] of shape $L.\n", dim(w.shape().numel()),
-          dim(w.shape().numel()), shapeText(m.output().shape()), shapeText(w.shape()));
+      b.addJavadoc("R is $L x $L; dz: [N] of shape $L; v and result: [N x V] of shape $L.\n", dimText(w.shape().numel()),
+          dimText(w.shape().numel()), shapeText(m.output().shape()), shapeText(w.shape()));
       if (d.residualKind() == ResidualKind.ZERO) {
         b.addStatement("return be.scale(shaped(v, $S, $S), 0.0)", w.name(), name);
         return b.build();
@@ -505,7 +546,7 @@ public final class OperatorGenerator {
       MethodSpec.Builder b = MethodSpec.methodBuilder("kroneckerFactor_" + Names.suffix(w.name())).addModifiers(Modifier.PUBLIC)
           .returns(Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache");
       b.addJavadoc("The factor A of the derived Jacobian of $L, J = kron(A', I):\n<pre>{@code A = $L}</pre>\nper sample, $L x $L; "
-          + "the HBP block is (A ⊗ I) Hz (A' ⊗ I).\n", w.name(), Names.comment(text(a)), dim(a.shape().rows()), dim(a.shape().cols()));
+          + "the HBP block is (A ⊗ I) Hz (A' ⊗ I).\n", w.name(), Names.comment(text(a)), dimText(a.shape().rows()), dimText(a.shape().cols()));
       CodeBlock.Builder body = CodeBlock.builder();
       String r = new Lowering(this, body).value(a);
       b.addCode(body.build());

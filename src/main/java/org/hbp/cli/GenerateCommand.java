@@ -1,0 +1,44 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.hbp.codegen.SourceGeneration;
+import org.hbp.dsl.Dsl;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code hbp generate}: Java operator classes from specs, for other projects' builds. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+    description = {
+        "Generate one Java operator class per module or loss of the specs in DIR (or one spec file) into a source tree.",
+        "Files are written atomically and only when they change; stale generated files are removed.",
+        "The classes need hbp's runtime (org.hbp.runtime, org.hbp.backend) on the compile classpath."})
+public final class GenerateCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--specs", required = true, paramLabel = "DIR|SPEC.hbp", description = "Spec folder or file.")
+  Path specs;
+
+  @Option(names = "--out", required = true, paramLabel = "DIR", description = "Root of the Java source tree to write into.")
+  Path out;
+
+  @Option(names = "--package", defaultValue = "org.hbp.generated", paramLabel = "P", description = "Java package (default org.hbp.generated).")
+  String packageName;
+
+  @Override
+  public Integer call() throws Exception {
+    Dsl.init();
+    if (!packageName.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
+      throw new IllegalArgumentException("--package '" + packageName + "' is not a Java package name");
+    Path base = java.nio.file.Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
+    SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
+    PrintWriter w = spec.commandLine().getOut();
+    for (Path p : r.written()) w.println("wrote     " + p);
+    for (Path p : r.unchanged()) w.println("unchanged " + p);
+    for (Path p : r.removed()) w.println("removed   " + p);
+    w.printf("%d operator classes in package %s under %s%n", r.total(), packageName, out);
+    w.flush();
+    return 0;
+  }
+}

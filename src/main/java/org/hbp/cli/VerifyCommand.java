@@ -1,0 +1,89 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.hbp.codegen.SourceGeneration;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.verify.ExpectCheck;
+import org.hbp.verify.OperatorCheck;
+import org.hbp.verify.SpecVerifier;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code hbp verify}: checks generated operators number by number against their forward expressions. */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+    description = {
+        "Check every method of the generated operator of each module in SPEC.hbp (or every spec in DIR) against",
+        "EJML references built from the forward expression alone: the reference interpreter, central finite",
+        "differences (dense Jacobians, dense residual Hessians), brute-force J' M J and eigendecompositions,",
+        "at several random shapes. A spec not compiled into hbp is generated and compiled in-process.",
+        "Exit status 1 if any check fails.",
+        "--expect 'x: RULE' also decides whether a hand-derived HBP rule (a loss: its Hessian) equals the derived one."})
+public final class VerifyCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Parameters(paramLabel = "SPEC.hbp|DIR", description = "A spec file or a folder of them.")
+  Path target;
+
+  @Option(names = "--module", paramLabel = "NAME", description = "Only this module or loss.")
+  String module;
+
+  @Option(names = "--seed", defaultValue = "1", description = "Seed of the random shapes and points (default 1).")
+  long seed;
+
+  @Option(names = "--shapes", defaultValue = "3", description = "Random shapes per module (default 3).")
+  int shapes;
+
+  @Option(names = "--expect", paramLabel = "NAME: RULE", description = "A hand-derived rule to compare, e.g. 'x: W'*Hz*W' (repeatable).")
+  List<String> expect = new ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    Dsl.init();
+    if (shapes < 1) throw new IllegalArgumentException("--shapes must be at least 1");
+    PrintWriter w = spec.commandLine().getOut();
+    List<Path> files = SourceGeneration.specFiles(target);
+    if (files.isEmpty()) throw new IllegalArgumentException(target + ": no .hbp spec files in this folder");
+    int failed = 0, checks = 0, operators = 0;
+    List<SpecVerifier.FileResult> results = new ArrayList<>();
+    for (Path f : files) {
+      SpecVerifier.FileResult r = SpecVerifier.verify(f, module, seed, shapes);
+      results.add(r);
+      for (SpecVerifier.ModuleResult mr : r.modules()) {
+        operators++;
+        w.printf("%s (%s): %s%n", mr.module().name(), f, mr.origin());
+        w.printf("  %-26s %-5s %10s %10s %8s  %s%n", "method", "wrt", "max abs", "max rel", "tol", "result");
+        for (OperatorCheck.Row row : mr.report().rows()) {
+          checks++;
+          if (!row.passed()) failed++;
+          w.printf("  %-26s %-5s %10.2e %10.2e %8.0e  %s%s%n", row.method, row.wrt, row.maxAbs(), row.maxRel(), row.tolerance,
+              row.passed() ? "PASS" : "FAIL", row.failure() == null ? "" : "  " + row.failure());
+        }
+        w.println();
+        w.flush();
+      }
+    }
+    int expectFailed = 0;
+    if (!expect.isEmpty()) {
+      if (results.size() != 1 || results.get(0).modules().size() != 1)
+        throw new IllegalArgumentException("--expect needs exactly one module: give one spec file with one module, or --module NAME");
+      SpecVerifier.FileResult r = results.get(0);
+      ModuleSpec m = r.modules().get(0).module();
+      for (String e : expect) {
+        ExpectCheck.Result x = ExpectCheck.check(r.spec(), m, e, "--expect", seed);
+        w.println((x.equal() ? "EQUAL  " : "DIFFERS ") + x.describe());
+        if (!x.equal()) expectFailed++;
+      }
+      w.println();
+    }
+    w.printf("%d operators, %d method checks, %d failed%s%n", operators, checks, failed,
+        expect.isEmpty() ? "" : "; " + expect.size() + " expected rules, " + expectFailed + " differ");
+    w.flush();
+    return failed == 0 && expectFailed == 0 ? 0 : 1;
+  }
+}

@@ -1,0 +1,81 @@
+package org.hbp.verify;
+
+import com.palantir.javapoet.JavaFile;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.hbp.codegen.OperatorGenerator;
+import org.hbp.codegen.OperatorLoader;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.dsl.Spec;
+
+/**
+ * Verifies the generated operators of a spec file: each module's operator class is the one built
+ * into hbp when it was generated from this very spec text, or else is generated now into a
+ * temporary folder and compiled in-process; then {@link OperatorCheck} checks every method.
+ */
+public final class SpecVerifier {
+  private SpecVerifier() {}
+
+  /** The verification of one module. */
+  public record ModuleResult(ModuleSpec module, String origin, OperatorCheck.Report report) {}
+
+  /** The verification of one spec file. */
+  public record FileResult(Path file, Spec spec, List<ModuleResult> modules) {
+    public boolean passed() {
+      return modules.stream().allMatch(m -> m.report().passed());
+    }
+  }
+
+  public static FileResult verify(Path file, String onlyModule, long seed, int shapes) throws IOException {
+    String text = Files.readString(file, StandardCharsets.UTF_8);
+    Spec spec = Dsl.parse(text, file.toString());
+    String sha = OperatorGenerator.sha256(text);
+    List<ModuleSpec> modules = new ArrayList<>();
+    for (ModuleSpec m : spec.modules()) if (onlyModule == null || m.name().equals(onlyModule)) modules.add(m);
+    if (modules.isEmpty())
+      throw new IllegalArgumentException(file + ": no module named '" + onlyModule + "'; it has "
+          + spec.modules().stream().map(ModuleSpec::name).toList());
+    Map<String, Class<?>> compiled = null;
+    Path work = null;
+    List<ModuleResult> out = new ArrayList<>();
+    try {
+      for (ModuleSpec m : modules) {
+        Optional<Class<?>> builtIn = OperatorLoader.builtIn(m, sha);
+        Class<?> type;
+        String origin;
+        if (builtIn.isPresent()) {
+          type = builtIn.get();
+          origin = "built into hbp (" + type.getSimpleName() + ", generated from the same spec text)";
+        } else {
+          if (compiled == null) {
+            work = Files.createTempDirectory("hbp-verify-");
+            List<JavaFile> files = OperatorGenerator.generate(spec, text, file.toString(), "hbp.verify.generated");
+            compiled = OperatorLoader.compile(files, work);
+          }
+          type = compiled.get(OperatorGenerator.className(m.name()));
+          origin = "generated now and compiled in-process (" + type.getSimpleName() + ")";
+        }
+        OperatorLoader.Loaded loaded = new OperatorLoader.Loaded(type, builtIn.isPresent());
+        out.add(new ModuleResult(m, origin, OperatorCheck.check(m, loaded::create, seed, shapes)));
+      }
+    } finally {
+      if (work != null) deleteTree(work);
+    }
+    return new FileResult(file, spec, out);
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    try (Stream<Path> s = Files.walk(root)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code hbp verify} and {@code hbp generate} end to end. */
+class VerifyGenerateCliTest {
+  @TempDir Path dir;
+
+  private record Run(int code, String out, String err) {}
+
+  private static Run hbp(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  private static final Pattern SUMMARY = Pattern.compile("(\\d+) operators, (\\d+) method checks, (\\d+) failed");
+
+  @Test
+  void verifiesEveryBuiltInSpec() throws Exception {
+    Run r = hbp("verify", "modules-spec");
+    assertEquals(0, r.code(), r.out() + r.err());
+    Matcher m = SUMMARY.matcher(r.out());
+    assertTrue(m.find(), r.out());
+    long specs;
+    try (Stream<Path> s = Files.list(Path.of("modules-spec"))) {
+      specs = s.filter(p -> p.toString().endsWith(".hbp")).count();
+    }
+    assertEquals(specs, Long.parseLong(m.group(1)), "one operator per spec file here");
+    assertTrue(Integer.parseInt(m.group(2)) > 20 * specs, r.out());
+    assertEquals("0", m.group(3));
+    assertFalse(r.out().contains("FAIL"), r.out());
+    assertTrue(r.out().contains("built into hbp (GatedOperator"), r.out());
+  }
+
+  private Path softsign() throws Exception {
+    Path spec = dir.resolve("softsign.hbp");
+    Files.writeString(spec, "// not built in\n"
+        + "elementwise softsign(t) = t ./ (1 + abs(t));\n"
+        + "module softsign_layer {\n  dims n;\n  input x: vector(n);\n  output z = softsign(x);\n}\n");
+    return spec;
+  }
+
+  @Test
+  void verifiesASpecThatIsNotBuiltInByCompilingInProcess() throws Exception {
+    Run r = hbp("verify", softsign().toString(), "--seed", "7");
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("generated now and compiled in-process (SoftsignLayerOperator)"), r.out());
+    assertTrue(r.out().contains("residualKind = diagonal"), r.out());
+    assertTrue(r.out().contains("0 failed"), r.out());
+  }
+
+  @Test
+  void aChangedBuiltInSpecIsRecompiledNotTakenFromTheJar() throws Exception {
+    Path spec = dir.resolve("linear.hbp");
+    Files.writeString(spec, Files.readString(Path.of("modules-spec/linear.hbp")) + "\n// edited\n");
+    Run r = hbp("verify", spec.toString());
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("generated now and compiled in-process (LinearOperator)"), r.out());
+  }
+
+  @Test
+  void expectDecidesByCanonicalFormsOrByNumericIdentity() throws Exception {
+    Run r = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*W", "--expect", "b: Hz + zeros(m, m)");
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("EQUAL  linear x: expected W'*Hz*W equals derived W'*Hz*W (decided by canonical forms"), r.out());
+    assertTrue(r.out().contains("2 expected rules, 0 differ"), r.out());
+    // the same rule written with the closed form of softsign' = (1 + |x|)^-2: only numbers can tell
+    Run n = hbp("verify", softsign().toString(), "--expect",
+        "x: diag((1 + abs(x)).^-2)*Hz*diag((1 + abs(x)).^-2) + diag(dz .* softsign''(x))");
+    assertEquals(0, n.code(), n.out() + n.err());
+    assertTrue(n.out().contains("(decided by a randomized numeric identity test at 5 random points: canonical forms differ"), n.out());
+  }
+
+  @Test
+  void aWrongExpectationFailsWithStatus1() {
+    Run r = hbp("verify", "modules-spec/sigmoid.hbp", "--expect", "x: diag(sigmoid'(x))*Hz*diag(sigmoid'(x))");
+    assertEquals(1, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("DIFFERS sigmoid x:"), r.out());
+    assertTrue(r.out().contains("1 expected rules, 1 differ"), r.out());
+  }
+
+  @Test
+  void malformedExpectationsNameThePlace() {
+    Run shape = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: Hz");
+    assertEquals(2, shape.code());
+    assertEquals("hbp: --expect:1:3: the expression has shape matrix(m, m) but the rule of x has shape matrix(n, n)\n", shape.err());
+    Run unknown = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*V");
+    assertEquals(2, unknown.code());
+    assertTrue(unknown.err().startsWith("hbp: --expect:1:10: "), unknown.err());
+    Run noColon = hbp("verify", "modules-spec/linear.hbp", "--expect", "W'*Hz*W");
+    assertEquals(2, noColon.code());
+    assertTrue(noColon.err().contains("expected 'NAME: EXPR'"), noColon.err());
+    Run var = hbp("verify", "modules-spec/linear.hbp", "--expect", "y: Hz");
+    assertEquals(2, var.code());
+    assertTrue(var.err().contains("module 'linear' has no input or parameter 'y'; expected one of [x, W, b]"), var.err());
+    Run many = hbp("verify", "modules-spec", "--expect", "x: Hz");
+    assertEquals(2, many.code());
+    assertTrue(many.err().contains("--expect needs exactly one module"), many.err());
+  }
+
+  @Test
+  void missingSpecIsAClearError() {
+    Run r = hbp("verify", dir.resolve("nope.hbp").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("nope.hbp: no such spec file or folder"), r.err());
+  }
+
+  @Test
+  void generateWritesOnlyChangesAndRemovesStaleOperators() throws Exception {
+    Path specs = Files.createDirectories(dir.resolve("specs"));
+    Files.copy(Path.of("modules-spec/linear.hbp"), specs.resolve("linear.hbp"));
+    Files.copy(softsign(), specs.resolve("softsign.hbp"));
+    Path out = dir.resolve("src");
+    Run first = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    assertEquals(0, first.code(), first.out() + first.err());
+    Path linear = out.resolve("com/example/ops/LinearOperator.java");
+    assertTrue(Files.readString(linear).startsWith("// Generated by hbp from specs/linear.hbp (module 'linear') -- do not edit."));
+    assertTrue(Files.readString(linear).contains("package com.example.ops;"));
+    assertTrue(first.out().contains("2 operator classes in package com.example.ops"), first.out());
+    Run again = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    assertTrue(again.out().contains("unchanged " + linear), again.out());
+    assertFalse(again.out().contains("wrote"), again.out());
+    Files.delete(specs.resolve("softsign.hbp"));
+    Run stale = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    assertTrue(stale.out().contains("removed   " + out.resolve("com/example/ops/SoftsignLayerOperator.java")), stale.out());
+    try (Stream<Path> s = Files.list(out.resolve("com/example/ops"))) {
+      assertEquals(List.of("LinearOperator.java"), s.map(p -> p.getFileName().toString()).toList());
+    }
+  }
+
+  @Test
+  void generateRejectsBadInput() throws Exception {
+    Run pkg = hbp("generate", "--specs", "modules-spec", "--out", dir.toString(), "--package", "1bad");
+    assertEquals(2, pkg.code());
+    assertTrue(pkg.err().contains("--package '1bad' is not a Java package name"), pkg.err());
+    Path bad = dir.resolve("bad.hbp");
+    Files.writeString(bad, "module broken {\n  input x: vector(n);\n  output z = x +;\n}\n");
+    Run spec = hbp("generate", "--specs", bad.toString(), "--out", dir.resolve("o").toString());
+    assertEquals(2, spec.code());
+    assertTrue(spec.err().startsWith("hbp: " + bad + ":"), spec.err());
+    assertFalse(Files.exists(dir.resolve("o/org/hbp/generated")) && Files.list(dir.resolve("o/org/hbp/generated")).findAny().isPresent());
+  }
+}

@@ -1,0 +1,201 @@
+package org.hbp.verify;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.codegen.OperatorGenerator;
+import org.hbp.codegen.OperatorLoader;
+import org.hbp.derive.ResidualKind;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.dsl.Spec;
+import org.hbp.runtime.Averaging;
+import org.hbp.runtime.ForwardCache;
+import org.hbp.runtime.LossOperator;
+import org.hbp.runtime.ModuleOperator;
+import org.hbp.runtime.ResidualModification;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * OperatorCheck catches a wrong operator: each method of a correct generated operator, perturbed
+ * by 1e-3 in one entry (or a wrong property claimed), makes exactly the rows of that method fail.
+ */
+class OperatorCheckTest {
+  @TempDir static Path work;
+
+  private static Spec spec(String file) throws Exception {
+    Dsl.init();
+    return Dsl.parse(Files.readString(Path.of("modules-spec", file)), file);
+  }
+
+  private static Object create(ModuleSpec m, String text, Backend be, Map<String, Integer> dims) {
+    return new OperatorLoader.Loaded(OperatorLoader.builtIn(m, OperatorGenerator.sha256(text)).orElseThrow(), true).create(be, dims);
+  }
+
+  private static List<OperatorCheck.Row> failing(OperatorCheck.Report r) {
+    return r.rows().stream().filter(x -> !x.passed()).collect(Collectors.toList());
+  }
+
+  private static String table(OperatorCheck.Report r) {
+    return r.rows().stream().map(x -> x.method + " " + x.wrt + " " + x.maxRel() + " " + (x.passed() ? "PASS" : "FAIL")).collect(Collectors.joining("\n"));
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+      "sigmoid.hbp, forward, forward",
+      "sigmoid.hbp, jacMatProd, jacMatProd",
+      "sigmoid.hbp, jacTMatProd, jacTMatProd",
+      "sigmoid.hbp, residualMatProd, residualMatProd",
+      "sigmoid.hbp, residualDiagonal, residualDiagonal",
+      "sigmoid.hbp, residual, residual ",
+      "sigmoid.hbp, residualKind, residualKind = zero",
+      "gated.hbp, residual, residual ",
+      "gated.hbp, propagate, propagate",
+      "gated.hbp, propagateAveraged, propagateAveraged",
+      "linear.hbp, kroneckerFactor, kroneckerFactor",
+      "conv2d.hbp, jacTMatProd, jacTMatProd",
+      "maxpool.hbp, jacMatProd, jacMatProd"})
+  void aPerturbedMethodFailsItsRows(String file, String broken, String rowPrefix) throws Exception {
+    String text = Files.readString(Path.of("modules-spec", file));
+    ModuleSpec m = spec(file).modules().get(0);
+    OperatorCheck.Report good = OperatorCheck.check(m, (be, d) -> create(m, text, be, d), 5, 2);
+    assertTrue(good.passed(), table(good));
+    OperatorCheck.Report bad = OperatorCheck.check(m, (be, d) -> new Perturbed((ModuleOperator) create(m, text, be, d), broken), 5, 2);
+    List<OperatorCheck.Row> f = failing(bad);
+    assertFalse(f.isEmpty(), broken + " perturbed but nothing failed:\n" + table(bad));
+    for (OperatorCheck.Row row : f)
+      assertTrue(row.method.startsWith(rowPrefix.strip()), broken + " perturbed, but " + row.method + " failed:\n" + table(bad));
+  }
+
+  /** A loss that is not convex, compiled in-process: a false PSD claim and wrong gradients are caught. */
+  @ParameterizedTest
+  @CsvSource({"gradient, gradient", "hessianMatProd, hessianMatProd", "hessian, hessian", "hessianIsPsd, hessianIsPsd"})
+  void aWrongLossFails(String broken, String rowPrefix) throws Exception {
+    String text = "loss cubic {\n  dims n;\n  input x: vector(n);\n  output l = sum(x.^3);\n}\n";
+    Dsl.init();
+    Spec s = Dsl.parse(text, "cubic.hbp");
+    ModuleSpec m = s.modules().get(0);
+    Class<?> c = OperatorLoader.compile(OperatorGenerator.generate(s, text, "cubic.hbp", "test.ops"), work.resolve(broken))
+        .get("CubicOperator");
+    OperatorLoader.Loaded loaded = new OperatorLoader.Loaded(c, false);
+    OperatorCheck.Report good = OperatorCheck.check(m, loaded::create, 3, 2);
+    assertTrue(good.passed(), table(good));
+    assertFalse(good.rows().stream().anyMatch(r -> r.method.equals("hessianIsPsd")), "cubic is not claimed PSD");
+    OperatorCheck.Report bad = OperatorCheck.check(m, (be, d) -> new PerturbedLoss((LossOperator) loaded.create(be, d), broken), 3, 2);
+    List<OperatorCheck.Row> f = failing(bad);
+    assertFalse(f.isEmpty(), table(bad));
+    for (OperatorCheck.Row row : f) assertTrue(row.method.startsWith(rowPrefix), row.method + " failed:\n" + table(bad));
+  }
+
+  /** Adds 1e-3 to the first entry of one method's results. */
+  static Batch bump(Backend be, Batch b) {
+    double[] d = be.toArray(b);
+    d[0] += 1e-3;
+    return be.fromArray(b.samples(), b.directions(), b.rows(), b.cols(), d);
+  }
+
+  static class Perturbed implements ModuleOperator {
+    final ModuleOperator in;
+    final String broken;
+
+    Perturbed(ModuleOperator in, String broken) {
+      this.in = in;
+      this.broken = broken;
+    }
+
+    Batch b(String method, Batch x) {
+      return method.equals(broken) ? bump(in.backend(), x) : x;
+    }
+
+    public String name() { return in.name(); }
+    public String specSource() { return in.specSource(); }
+    public Backend backend() { return in.backend(); }
+    public Map<String, Integer> dims() { return in.dims(); }
+    public List<String> inputs() { return in.inputs(); }
+    public List<String> parameters() { return in.parameters(); }
+    public List<String> constants() { return in.constants(); }
+    public String outputName() { return in.outputName(); }
+    public int[] itemShape(String v) { return in.itemShape(v); }
+
+    public ForwardCache forward(Map<String, Batch> values) {
+      ForwardCache c = in.forward(values);
+      if (broken.equals("forward")) c.put(outputName(), bump(backend(), c.get(outputName())));
+      return c;
+    }
+
+    public Batch jacMatProd(ForwardCache c, String w, Batch v) { return b("jacMatProd", in.jacMatProd(c, w, v)); }
+    public Batch jacTMatProd(ForwardCache c, String w, Batch v) { return b("jacTMatProd", in.jacTMatProd(c, w, v)); }
+
+    public ResidualKind residualKind(String w) {
+      return broken.equals("residualKind") ? ResidualKind.ZERO : in.residualKind(w);
+    }
+
+    public Batch residualMatProd(ForwardCache c, String w, Batch dz, Batch v) { return b("residualMatProd", in.residualMatProd(c, w, dz, v)); }
+    public Batch residualMatProd(ForwardCache c, String w, Batch dz, Batch v, ResidualModification m) {
+      return b("residualMatProd", in.residualMatProd(c, w, dz, v, m));
+    }
+    public Batch residualDiagonal(ForwardCache c, String w, Batch dz, ResidualModification m) {
+      return b("residualDiagonal", in.residualDiagonal(c, w, dz, m));
+    }
+    public Batch residual(ForwardCache c, String w, Batch dz, ResidualModification m) { return b("residual", in.residual(c, w, dz, m)); }
+    public Batch propagate(ForwardCache c, String w, Batch m) { return b("propagate", in.propagate(c, w, m)); }
+    public Batch propagateAveraged(ForwardCache c, String w, Batch m, Averaging a) {
+      return b("propagateAveraged", in.propagateAveraged(c, w, m, a));
+    }
+    public boolean hasKroneckerFactor(String p) { return in.hasKroneckerFactor(p); }
+    public Batch kroneckerFactor(ForwardCache c, String p) { return b("kroneckerFactor", in.kroneckerFactor(c, p)); }
+  }
+
+  static final class PerturbedLoss implements LossOperator {
+    final LossOperator in;
+    final String broken;
+
+    PerturbedLoss(LossOperator in, String broken) {
+      this.in = in;
+      this.broken = broken;
+    }
+
+    Batch b(String method, Batch x) {
+      return method.equals(broken) ? bump(in.backend(), x) : x;
+    }
+
+    public String name() { return in.name(); }
+    public String specSource() { return in.specSource(); }
+    public Backend backend() { return in.backend(); }
+    public Map<String, Integer> dims() { return in.dims(); }
+    public List<String> inputs() { return in.inputs(); }
+    public List<String> constants() { return in.constants(); }
+    public String outputName() { return in.outputName(); }
+    public int[] itemShape(String v) { return in.itemShape(v); }
+    public ForwardCache forward(Map<String, Batch> values) { return in.forward(values); }
+    public Batch gradient(ForwardCache c, String w) { return b("gradient", in.gradient(c, w)); }
+    public Batch hessianMatProd(ForwardCache c, String w, Batch v) { return b("hessianMatProd", in.hessianMatProd(c, w, v)); }
+    public Batch hessian(ForwardCache c, String w) { return b("hessian", in.hessian(c, w)); }
+    public boolean hessianIsPsd(String w) { return broken.equals("hessianIsPsd") || in.hessianIsPsd(w); }
+  }
+
+  @org.junit.jupiter.api.Test
+  void anOperatorThatThrowsIsReportedNotFatal() throws Exception {
+    String text = Files.readString(Path.of("modules-spec/tanh.hbp"));
+    ModuleSpec m = spec("tanh.hbp").modules().get(0);
+    OperatorCheck.Report r = OperatorCheck.check(m, (be, d) -> new Perturbed((ModuleOperator) create(m, text, be, d), "none") {
+      @Override
+      public Batch jacTMatProd(ForwardCache c, String w, Batch v) {
+        throw new IllegalStateException("boom");
+      }
+    }, 1, 1);
+    OperatorCheck.Row row = r.rows().stream().filter(x -> x.method.equals("jacTMatProd")).findFirst().orElseThrow();
+    assertFalse(row.passed());
+    assertEquals("IllegalStateException: boom", row.failure());
+  }
+}

@@ -31,17 +31,7 @@ final class Names {
 
   /** The class name for a module: {@code conv2d} gives {@code Conv2dOperator}. */
   static String className(String module) {
-    StringBuilder sb = new StringBuilder();
-    boolean up = true;
-    for (char c : module.toCharArray()) {
-      if (c == '_') {
-        up = true;
-        continue;
-      }
-      sb.append(up ? Character.toUpperCase(c) : c);
-      up = false;
-    }
-    return sb + "Operator";
+    return org.hbp.runtime.BuiltInOperators.className(module);
   }
 
   /** A method-name suffix for a variable: {@code W1} stays {@code W1}. */

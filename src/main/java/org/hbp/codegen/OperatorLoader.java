@@ -30,7 +30,7 @@ public final class OperatorLoader {
   private OperatorLoader() {}
 
   /** The package of the operators built into hbp from {@code modules-spec/}. */
-  public static final String BUILT_IN_PACKAGE = "org.hbp.generated";
+  public static final String BUILT_IN_PACKAGE = org.hbp.runtime.BuiltInOperators.PACKAGE;
 
   /** An operator class and where it came from. */
   public record Loaded(Class<?> type, boolean builtIn) {

@@ -72,6 +72,14 @@ public interface ModuleOperator {
   /** J' v: directions in the output's shape to wrt's shape (per sample; gradient backward for v = dz). */
   Batch jacTMatProd(ForwardCache cache, String wrt, Batch v);
 
+  /**
+   * Gradient backward: the per-sample gradient {@code J' dz} with respect to an input (delta x)
+   * or a parameter (delta theta, still per sample: summing or averaging is the caller's).
+   */
+  default Batch backward(ForwardCache cache, String wrt, Batch dz) {
+    return jacTMatProd(cache, wrt, dz);
+  }
+
   /** Whether the residual sum_k dz_k d^2 z_k / d wrt^2 is zero, diagonal or general (derived). */
   ResidualKind residualKind(String wrt);
 

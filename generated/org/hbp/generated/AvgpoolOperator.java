@@ -176,7 +176,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to x:
    * <pre>{@code J = kron(eye(oh*ow), kron(eye(c), ones(1, k*k)))*unfolding(c, h, w, k, k, 0, 1) / (k*k)}</pre>
-   * J is ((h - k)/k)*((w - k)/k)*c + ((h - k)/k)*c + ((w - k)/k)*c + c x c*h*w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape matrix(c, oh*ow).
+   * J is c*oh*ow x c*h*w; v: [N x V] directions of shape tensor(c, h, w); result: [N x V] of shape matrix(c, oh*ow).
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), c * h * w, 1);
@@ -187,7 +187,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     });
     Batch t4 = be.unfold(t0, geometry0);
     Batch t5 = be.reshape(t4, c * k * k * oh * ow, 1); // unfolding(c, h, w, k, k, 0, 1) * v (unfold)
-    Batch t6 = be.reshape(t5, c * k * k, oh * ow); // X = reshape(v, c*k*k, ((h - k)/k)*((w - k)/k) + (h - k)/k + (w - k)/k + 1)
+    Batch t6 = be.reshape(t5, c * k * k, oh * ow); // X = reshape(v, c*k*k, oh*ow)
     Batch t7 = be.columnsAsDirections(t6);
     Batch t8 = be.reshape(t7, k * k, c); // X = reshape(v, k*k, c)
     Batch t9 = be.columnsAsDirections(t8);
@@ -204,7 +204,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of Z with respect to x:
    * <pre>{@code J = kron(eye(oh*ow), kron(eye(c), ones(1, k*k)))*unfolding(c, h, w, k, k, 0, 1) / (k*k)}</pre>
-   * J is ((h - k)/k)*((w - k)/k)*c + ((h - k)/k)*c + ((w - k)/k)*c + c x c*h*w; v: [N x V] directions of shape matrix(c, oh*ow); result: [N x V] of shape tensor(c, h, w).
+   * J is c*oh*ow x c*h*w; v: [N x V] directions of shape matrix(c, oh*ow); result: [N x V] of shape tensor(c, h, w).
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_x"), c * oh * ow, 1);
@@ -213,7 +213,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
       Batch t2 = be.power(t1, -1.0); // (k*k).^-1
       return t2;
     });
-    Batch t4 = be.reshape(t0, c, oh * ow); // X = reshape(v, c, ((h - k)/k)*((w - k)/k) + (h - k)/k + (w - k)/k + 1)
+    Batch t4 = be.reshape(t0, c, oh * ow); // X = reshape(v, c, oh*ow)
     Batch t5 = be.columnsAsDirections(t4);
     Batch t6 = be.reshape(t5, 1, c); // X = reshape(v, 1, c)
     Batch t7 = be.columnsAsDirections(t6);

@@ -205,13 +205,13 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to X:
    * <pre>{@code J = kron(eye(oh*ow), W)*unfolding(cin, h, w, k, s, p, d)}</pre>
-   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*h*w; v: [N x V] directions of shape tensor(cin, h, w); result: [N x V] of shape matrix(cout, oh*ow).
+   * J is cout*oh*ow x cin*h*w; v: [N x V] directions of shape tensor(cin, h, w); result: [N x V] of shape matrix(cout, oh*ow).
    */
   public Batch jacMatProd_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "X", "jacMatProd_X"), cin * h * w, 1);
     Batch t1 = be.unfold(t0, geometry0);
     Batch t2 = be.reshape(t1, cin * k * k * oh * ow, 1); // unfolding(cin, h, w, k, s, p, d) * v (unfold)
-    Batch t3 = be.reshape(t2, cin * k * k, oh * ow); // X = reshape(v, cin*k*k, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t3 = be.reshape(t2, cin * k * k, oh * ow); // X = reshape(v, cin*k*k, oh*ow)
     Batch t4 = be.columnsAsDirections(t3);
     Batch t5 = be.matmul(cache.get("W"), false, t4, false); // W * v
     Batch t6 = be.directionsAsColumns(t5, t3.cols()); // B*X with B = W
@@ -222,11 +222,11 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of Z with respect to X:
    * <pre>{@code J = kron(eye(oh*ow), W)*unfolding(cin, h, w, k, s, p, d)}</pre>
-   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*h*w; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape tensor(cin, h, w).
+   * J is cout*oh*ow x cin*h*w; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape tensor(cin, h, w).
    */
   public Batch jacTMatProd_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_X"), cout * oh * ow, 1);
-    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = be.matmul(cache.get("W"), true, t2, false); // W' * v
     Batch t4 = be.directionsAsColumns(t3, t1.cols()); // B*X with B = W'
@@ -249,7 +249,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to W:
    * <pre>{@code J = kron(unfold(X, k, s, p, d)', eye(cout))}</pre>
-   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*cout*k*k; v: [N x V] directions of shape matrix(cout, cin*k*k); result: [N x V] of shape matrix(cout, oh*ow).
+   * J is cout*oh*ow x cin*cout*k*k; v: [N x V] directions of shape matrix(cout, cin*k*k); result: [N x V] of shape matrix(cout, oh*ow).
    */
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), cin * cout * k * k, 1);
@@ -258,7 +258,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
       Batch t2 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
       return t2;
     });
-    Batch t4 = be.matmul(t1, false, t3, false); // (B*X)*A' with A = unfold(X, k, s, p, d)'
+    Batch t4 = be.matmul(t1, false, t3, false); // (B*X)*A' with A' = unfold(X, k, s, p, d)
     Batch t5 = be.reshape(t4, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t5, cout, oh * ow);
   }
@@ -266,16 +266,16 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of Z with respect to W:
    * <pre>{@code J = kron(unfold(X, k, s, p, d)', eye(cout))}</pre>
-   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cin*cout*k*k; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape matrix(cout, cin*k*k).
+   * J is cout*oh*ow x cin*cout*k*k; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape matrix(cout, cin*k*k).
    */
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_W"), cout * oh * ow, 1);
-    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
     Batch t3 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
       Batch t2 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
       return t2;
     });
-    Batch t4 = be.matmul(t1, false, t3, true); // (B*X)*A' with A = (unfold(X, k, s, p, d)')'
+    Batch t4 = be.matmul(t1, false, t3, true); // (B*X)*A' with A' = unfold(X, k, s, p, d)'
     Batch t5 = be.reshape(t4, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t5, cout, cin * k * k);
   }
@@ -305,13 +305,13 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J v with the Jacobian of Z with respect to b:
    * <pre>{@code J = kron(ones(oh*ow), eye(cout))}</pre>
-   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cout; v: [N x V] directions of shape vector(cout); result: [N x V] of shape matrix(cout, oh*ow).
+   * J is cout*oh*ow x cout; v: [N x V] directions of shape vector(cout); result: [N x V] of shape matrix(cout, oh*ow).
    */
   public Batch jacMatProd_b(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "b", "jacMatProd_b"), cout, 1);
     Batch t1 = be.reshape(t0, cout, 1); // X = reshape(v, cout, 1)
     Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
-    Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A = ones(oh*ow)
+    Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A' = ones(oh*ow)'
     Batch t4 = be.reshape(t3, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t4, cout, oh * ow);
   }
@@ -319,13 +319,13 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   /**
    * J' v with the Jacobian of Z with respect to b:
    * <pre>{@code J = kron(ones(oh*ow), eye(cout))}</pre>
-   * J is ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s)*cout + ((d + 2*p + w - d*k - 1)/s)*cout + ((d + h + 2*p - d*k - 1)/s)*cout + cout x cout; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape vector(cout).
+   * J is cout*oh*ow x cout; v: [N x V] directions of shape matrix(cout, oh*ow); result: [N x V] of shape vector(cout).
    */
   public Batch jacTMatProd_b(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_b"), cout * oh * ow, 1);
-    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, ((d + 2*p + w - d*k - 1)/s)*((d + h + 2*p - d*k - 1)/s) + (d + 2*p + w - d*k - 1)/s + (d + h + 2*p - d*k - 1)/s + 1)
+    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
     Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
-    Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A = ones(oh*ow)'
+    Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = ones(oh*ow)
     Batch t4 = be.reshape(t3, cout, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t4, cout, 1);
   }

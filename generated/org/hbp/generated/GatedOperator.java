@@ -314,7 +314,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     });
     Batch t7 = be.multiply(t6, t2); // diag(...) * v
     Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
-    Batch t9 = be.matmul(t8, false, cache.get("x"), false); // (B*X)*A' with A = x'
+    Batch t9 = be.matmul(t8, false, cache.get("x"), false); // (B*X)*A' with A' = x
     Batch t10 = be.reshape(t9, m, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t10, m, 1);
   }
@@ -338,7 +338,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     });
     Batch t7 = be.multiply(t6, t2); // diag(...) * v
     Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))'
-    Batch t9 = be.matmul(t8, false, cache.get("x"), true); // (B*X)*A' with A = (x')'
+    Batch t9 = be.matmul(t8, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t10 = be.reshape(t9, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t10, m, n);
   }
@@ -379,7 +379,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     });
     Batch t11 = be.multiply(t10, t2); // diag(...) * v
     Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
-    Batch t13 = be.matmul(t12, false, cache.get("x"), false); // (B*X)*A' with A = x'
+    Batch t13 = be.matmul(t12, false, cache.get("x"), false); // (B*X)*A' with A' = x
     Batch t14 = be.reshape(t13, m, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t14, m, 1);
   }
@@ -411,7 +411,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     });
     Batch t11 = be.multiply(t10, t2); // diag(...) * v
     Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))'
-    Batch t13 = be.matmul(t12, false, cache.get("x"), true); // (B*X)*A' with A = (x')'
+    Batch t13 = be.matmul(t12, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t14 = be.reshape(t13, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t14, m, n);
   }
@@ -446,7 +446,7 @@ public final class GatedOperator extends AbstractModuleOperator {
       Batch t13 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
       return t13;
     });
-    Batch t15 = be.matmul(t12, false, t14, true); // (B*X)*A' with A = x*x'
+    Batch t15 = be.matmul(t12, false, t14, true); // (B*X)*A' with A' = (x*x')'
     Batch t16 = be.reshape(t15, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t16, m, n);
   }

@@ -199,7 +199,7 @@ public final class LinearOperator extends AbstractModuleOperator {
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), m * n, 1);
     Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
-    Batch t2 = be.matmul(t1, false, cache.get("x"), false); // (B*X)*A' with A = x'
+    Batch t2 = be.matmul(t1, false, cache.get("x"), false); // (B*X)*A' with A' = x
     Batch t3 = be.reshape(t2, m, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t3, m, 1);
   }
@@ -212,7 +212,7 @@ public final class LinearOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W"), m, 1);
     Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
-    Batch t2 = be.matmul(t1, false, cache.get("x"), true); // (B*X)*A' with A = (x')'
+    Batch t2 = be.matmul(t1, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t3, m, n);
   }

@@ -200,7 +200,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), m * n, 1);
     Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
-    Batch t2 = be.matmul(t1, false, cache.get("X"), false); // (B*X)*A' with A = X'
+    Batch t2 = be.matmul(t1, false, cache.get("X"), false); // (B*X)*A' with A' = X
     Batch t3 = be.reshape(t2, m * p, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t3, m, p);
   }
@@ -213,7 +213,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_W"), m * p, 1);
     Batch t1 = be.reshape(t0, m, p); // X = reshape(v, m, p)
-    Batch t2 = be.matmul(t1, false, cache.get("X"), true); // (B*X)*A' with A = (X')'
+    Batch t2 = be.matmul(t1, false, cache.get("X"), true); // (B*X)*A' with A' = X'
     Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t3, m, n);
   }

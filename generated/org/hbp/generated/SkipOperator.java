@@ -257,7 +257,7 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t7 = be.multiply(t6, t2); // diag(...) * v
     Batch t8 = be.matmul(cache.get("W2"), false, t7, false); // W2 * v
     Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = W2*diag(sigmoid'(W1*x))
-    Batch t10 = be.matmul(t9, false, cache.get("x"), false); // (B*X)*A' with A = x'
+    Batch t10 = be.matmul(t9, false, cache.get("x"), false); // (B*X)*A' with A' = x
     Batch t11 = be.reshape(t10, n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t11, n, 1);
   }
@@ -282,7 +282,7 @@ public final class SkipOperator extends AbstractModuleOperator {
     });
     Batch t8 = be.multiply(t7, t3); // diag(...) * v
     Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = (W2*diag(sigmoid'(W1*x)))'
-    Batch t10 = be.matmul(t9, false, cache.get("x"), true); // (B*X)*A' with A = (x')'
+    Batch t10 = be.matmul(t9, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t11 = be.reshape(t10, h * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t11, h, n);
   }
@@ -313,7 +313,7 @@ public final class SkipOperator extends AbstractModuleOperator {
       Batch t11 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
       return t11;
     });
-    Batch t13 = be.matmul(t10, false, t12, true); // (B*X)*A' with A = x*x'
+    Batch t13 = be.matmul(t10, false, t12, true); // (B*X)*A' with A' = (x*x')'
     Batch t14 = be.reshape(t13, h * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t14, h, n);
   }
@@ -334,7 +334,7 @@ public final class SkipOperator extends AbstractModuleOperator {
       Batch t4 = be.map(t3, SkipOperator::sigmoid); // sigmoid(W1*x)
       return t4;
     });
-    Batch t6 = be.matmul(t1, false, t5, false); // (B*X)*A' with A = sigmoid(W1*x)'
+    Batch t6 = be.matmul(t1, false, t5, false); // (B*X)*A' with A' = sigmoid(W1*x)
     Batch t7 = be.reshape(t6, n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t7, n, 1);
   }
@@ -355,7 +355,7 @@ public final class SkipOperator extends AbstractModuleOperator {
       Batch t4 = be.map(t3, SkipOperator::sigmoid); // sigmoid(W1*x)
       return t4;
     });
-    Batch t6 = be.matmul(t1, false, t5, true); // (B*X)*A' with A = (sigmoid(W1*x)')'
+    Batch t6 = be.matmul(t1, false, t5, true); // (B*X)*A' with A' = sigmoid(W1*x)'
     Batch t7 = be.reshape(t6, h * n, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t7, n, h);
   }

@@ -32,6 +32,9 @@ final class Lowering {
     /** A Java int expression for a dimension. */
     String dim(Dim d);
 
+    /** A dimension in the DSL's syntax, for comments. */
+    String dimText(Dim d);
+
     /** A Java expression for a leaf variable (e.g. {@code cache.get("x")} or {@code dz}). */
     String leaf(Expr.Var v);
 
@@ -385,14 +388,15 @@ final class Lowering {
    */
   private String applyKron(Expr a, Expr b, String v) {
     Dim q = a.shape().cols(), s = b.shape().cols(), p = a.shape().rows(), r = b.shape().rows();
-    String x = emit("be.reshape(" + v + ", " + ctx.dim(s) + ", " + ctx.dim(q) + ")", "X = reshape(v, " + s + ", " + q + ")");
+    String x = emit("be.reshape(" + v + ", " + ctx.dim(s) + ", " + ctx.dim(q) + ")", "X = reshape(v, " + ctx.dimText(s) + ", " + ctx.dimText(q) + ")");
     String bx = isEye(b) ? x : applyMatrix(b, x, "B*X with B = " + ctx.text(b));
     String bxa;
     if (isEye(a)) bxa = bx;
     else if (!structured(a)) {
       Operand op = Operand.of(a);
       // (B X) * A' : A' is op(A) transposed
-      bxa = emit("be.matmul(" + bx + ", false, " + value(op.expr()) + ", " + !op.transposed() + ")", "(B*X)*A' with A = " + ctx.text(a));
+      bxa = emit("be.matmul(" + bx + ", false, " + value(op.expr()) + ", " + !op.transposed() + ")",
+          "(B*X)*A' with A' = " + ctx.text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
     } else {
       String t = emit("be.transpose(" + bx + ")", null);
       String at = applyMatrix(a, t, null);

@@ -116,7 +116,30 @@ public final class OperatorGenerator {
     public String dim(Dim d) {
       String named = javaDims.get(d);
       if (named != null) return named;
-      // q * (a product of derived dims), e.g. c*oh*ow, reads better than its expanded polynomial
+      List<String> factored = factorByDerived(d, q -> q.toJava(Names::dimField), Names::dimField);
+      if (factored != null) {
+        String j = String.join(" * ", factored);
+        javaDims.put(d, j);
+        return j;
+      }
+      String s = d.toJava(sym -> Names.dimField(sym));
+      return d.isConstant() || d.isSymbol() || d.isMonomial() ? s : "(" + s + ")";
+    }
+
+    @Override
+    public String dimText(Dim d) {
+      String named = dimNames.get(d);
+      if (named != null) return named;
+      List<String> factored = factorByDerived(d, Dim::toString, x -> x);
+      return factored != null ? String.join("*", factored) : d.toString();
+    }
+
+    /**
+     * d as q * (a product of up to three derived dims), e.g. c*oh*ow, which reads better than its
+     * expanded polynomial: the factors' texts, or null.
+     */
+    private List<String> factorByDerived(Dim d, java.util.function.Function<Dim, String> monomial,
+        java.util.function.UnaryOperator<String> name) {
       List<Map.Entry<String, Dim>> derived = new ArrayList<>(m.derivedDims().entrySet());
       for (List<Map.Entry<String, Dim>> combo : combinations(derived, 3)) {
         Dim product = Dim.ONE;
@@ -124,15 +147,12 @@ public final class OperatorGenerator {
         for (Dim q : d.symbolMonomials()) {
           if (!q.times(product).equals(d)) continue;
           List<String> factors = new ArrayList<>();
-          if (!q.isOne()) factors.add(q.toJava(Names::dimField));
-          for (var e : combo) factors.add(Names.dimField(e.getKey()));
-          String s = String.join(" * ", factors);
-          javaDims.put(d, s);
-          return s;
+          if (!q.isOne()) factors.add(monomial.apply(q));
+          for (var e : combo) factors.add(name.apply(e.getKey()));
+          return factors;
         }
       }
-      String s = d.toJava(sym -> Names.dimField(sym));
-      return d.isConstant() || d.isSymbol() || d.isMonomial() ? s : "(" + s + ")";
+      return null;
     }
 
     /** Non-empty multisets of up to k entries, smallest first. */
@@ -377,11 +397,6 @@ public final class OperatorGenerator {
       Dim c = Dim.ONE;
       for (int i = 1; i < s.dims().size(); i++) c = c.times(s.dims().get(i));
       return dim(c);
-    }
-
-    private String dimText(Dim d) {
-      String named = dimNames.get(d);
-      return named != null ? named : d.toString();
     }
 
     private String shapeText(Shape s) {

@@ -164,9 +164,8 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     Batch t3 = be.multiply(t2, t0); // diag(...) * v
     Batch t4 = be.matmul(t2, true, t0, false); // softmax(x)' * v
     Batch t5 = be.matmul(t2, false, t4, false); // softmax(x) * v
-    Batch t6 = be.scale(t5, -1.0);
-    Batch t7 = be.add(t3, t6);
-    return be.reshape(t7, c, 1);
+    Batch t6 = be.subtract(t3, t5);
+    return be.reshape(t6, c, 1);
   }
 
   @Override

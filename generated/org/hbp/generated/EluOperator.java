@@ -264,21 +264,21 @@ public final class EluOperator extends AbstractModuleOperator {
    * <pre>{@code elu(t) = relu(t) + exp(-relu(-t)) - 1}</pre>
    */
   private static double elu(double t) {
-    return ((EluOperator.relu(t) + EluOperator.exp((-1.0 * EluOperator.relu((-1.0 * t))))) + (-1.0 * 1.0));
+    return ((relu(t) + exp((-relu((-t))))) - 1.0);
   }
 
   /**
    * <pre>{@code elu'(t) = step(t) + exp(-relu(-t))*step(-t)}</pre>
    */
   private static double elu_d1(double t) {
-    return (EluOperator.step(t) + (EluOperator.exp((-1.0 * EluOperator.relu((-1.0 * t)))) * EluOperator.step((-1.0 * t))));
+    return (step(t) + (exp((-relu((-t)))) * step((-t))));
   }
 
   /**
    * <pre>{@code elu''(t) = exp(-relu(-t))*step(-t)}</pre>
    */
   private static double elu_d2(double t) {
-    return (EluOperator.exp((-1.0 * EluOperator.relu((-1.0 * t)))) * EluOperator.step((-1.0 * t)));
+    return (exp((-relu((-t)))) * step((-t)));
   }
 
   /**

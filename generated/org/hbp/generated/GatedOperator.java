@@ -539,13 +539,13 @@ public final class GatedOperator extends AbstractModuleOperator {
    * <pre>{@code sigmoid'(t) = sigmoid(t)*(1 - sigmoid(t))}</pre>
    */
   private static double sigmoid_d1(double t) {
-    return (GatedOperator.sigmoid(t) * (1.0 + (-1.0 * GatedOperator.sigmoid(t))));
+    return (sigmoid(t) * (1.0 - sigmoid(t)));
   }
 
   /**
    * <pre>{@code sigmoid''(t) = (sigmoid(t)*(1 - sigmoid(t)))*(1 - 2*sigmoid(t))}</pre>
    */
   private static double sigmoid_d2(double t) {
-    return ((GatedOperator.sigmoid(t) * (1.0 + (-1.0 * GatedOperator.sigmoid(t)))) * (1.0 + (-1.0 * (2.0 * GatedOperator.sigmoid(t)))));
+    return ((sigmoid(t) * (1.0 - sigmoid(t))) * (1.0 - (2.0 * sigmoid(t))));
   }
 }

@@ -271,7 +271,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
    * <pre>{@code sigmoid'(t) = sigmoid(t)*(1 - sigmoid(t))}</pre>
    */
   private static double sigmoid_d1(double t) {
-    return (SoftplusOperator.sigmoid(t) * (1.0 + (-1.0 * SoftplusOperator.sigmoid(t))));
+    return (sigmoid(t) * (1.0 - sigmoid(t)));
   }
 
   /**

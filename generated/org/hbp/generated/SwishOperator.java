@@ -271,34 +271,34 @@ public final class SwishOperator extends AbstractModuleOperator {
    * <pre>{@code sigmoid'(t) = sigmoid(t)*(1 - sigmoid(t))}</pre>
    */
   private static double sigmoid_d1(double t) {
-    return (SwishOperator.sigmoid(t) * (1.0 + (-1.0 * SwishOperator.sigmoid(t))));
+    return (sigmoid(t) * (1.0 - sigmoid(t)));
   }
 
   /**
    * <pre>{@code sigmoid''(t) = (sigmoid(t)*(1 - sigmoid(t)))*(1 - 2*sigmoid(t))}</pre>
    */
   private static double sigmoid_d2(double t) {
-    return ((SwishOperator.sigmoid(t) * (1.0 + (-1.0 * SwishOperator.sigmoid(t)))) * (1.0 + (-1.0 * (2.0 * SwishOperator.sigmoid(t)))));
+    return ((sigmoid(t) * (1.0 - sigmoid(t))) * (1.0 - (2.0 * sigmoid(t))));
   }
 
   /**
    * <pre>{@code swish(t) = t*sigmoid(t)}</pre>
    */
   private static double swish(double t) {
-    return (t * SwishOperator.sigmoid(t));
+    return (t * sigmoid(t));
   }
 
   /**
    * <pre>{@code swish'(t) = sigmoid'(t)*t + sigmoid(t)}</pre>
    */
   private static double swish_d1(double t) {
-    return ((SwishOperator.sigmoid_d1(t) * t) + SwishOperator.sigmoid(t));
+    return ((sigmoid_d1(t) * t) + sigmoid(t));
   }
 
   /**
    * <pre>{@code swish''(t) = sigmoid''(t)*t + 2*sigmoid'(t)}</pre>
    */
   private static double swish_d2(double t) {
-    return ((SwishOperator.sigmoid_d2(t) * t) + (2.0 * SwishOperator.sigmoid_d1(t)));
+    return ((sigmoid_d2(t) * t) + (2.0 * sigmoid_d1(t)));
   }
 }

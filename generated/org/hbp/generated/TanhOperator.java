@@ -271,13 +271,13 @@ public final class TanhOperator extends AbstractModuleOperator {
    * <pre>{@code tanh'(t) = 1 - tanh(t).^2}</pre>
    */
   private static double tanh_d1(double t) {
-    return (1.0 + (-1.0 * (TanhOperator.tanh(t) * TanhOperator.tanh(t))));
+    return (1.0 - (tanh(t) * tanh(t)));
   }
 
   /**
    * <pre>{@code tanh''(t) = ((-2)*tanh(t))*(1 - tanh(t).^2)}</pre>
    */
   private static double tanh_d2(double t) {
-    return (((-1.0 * 2.0) * TanhOperator.tanh(t)) * (1.0 + (-1.0 * (TanhOperator.tanh(t) * TanhOperator.tanh(t)))));
+    return (((-2.0) * tanh(t)) * (1.0 - (tanh(t) * tanh(t))));
   }
 }

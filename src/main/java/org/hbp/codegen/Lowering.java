@@ -306,7 +306,11 @@ final class Lowering {
     if (m instanceof Expr.ScalarMul s) return emit("be.multiply(" + value(s.scalar()) + ", " + apply(s.operand(), v) + ")", null);
     if (m instanceof Expr.Add a) {
       String acc = apply(a.terms().get(0), v);
-      for (int i = 1; i < a.terms().size(); i++) acc = emit("be.add(" + acc + ", " + apply(a.terms().get(i), v) + ")", null);
+      for (int i = 1; i < a.terms().size(); i++) {
+        Expr t = a.terms().get(i);
+        if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit("be.subtract(" + acc + ", " + apply(s.operand(), v) + ")", null);
+        else acc = emit("be.add(" + acc + ", " + apply(t, v) + ")", null);
+      }
       return acc;
     }
     if (m instanceof Expr.MatMul mm) {
@@ -352,7 +356,12 @@ final class Lowering {
     if (m instanceof Expr.ScalarMul s) return emit("be.multiply(" + value(s.scalar()) + ", " + applyTransposed(s.operand(), v) + ")", null);
     if (m instanceof Expr.Add a) {
       String acc = applyTransposed(a.terms().get(0), v);
-      for (int i = 1; i < a.terms().size(); i++) acc = emit("be.add(" + acc + ", " + applyTransposed(a.terms().get(i), v) + ")", null);
+      for (int i = 1; i < a.terms().size(); i++) {
+        Expr t = a.terms().get(i);
+        if (t instanceof Expr.Scale s && s.coefficient() == -1)
+          acc = emit("be.subtract(" + acc + ", " + applyTransposed(s.operand(), v) + ")", null);
+        else acc = emit("be.add(" + acc + ", " + applyTransposed(t, v) + ")", null);
+      }
       return acc;
     }
     if (m instanceof Expr.MatMul mm) {

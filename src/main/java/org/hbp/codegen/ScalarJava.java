@@ -26,8 +26,23 @@ final class ScalarJava {
     if (e instanceof Expr.Ones) return "1.0";
     if (e instanceof Expr.Zero) return "0.0";
     if (e instanceof Expr.Eye) return "1.0";
-    if (e instanceof Expr.Add a) return join(a.terms(), " + ");
-    if (e instanceof Expr.Scale s) return "(" + Names.literal(s.coefficient()) + " * " + print(s.operand()) + ")";
+    if (e instanceof Expr.Add a) {
+      StringBuilder sb = new StringBuilder("(").append(print(a.terms().get(0)));
+      for (Expr t : a.terms().subList(1, a.terms().size())) {
+        if (t instanceof Expr.Scale s && s.coefficient() < 0) {
+          sb.append(" - ").append(s.coefficient() == -1 ? print(s.operand()) : print(new Expr.Scale(-s.coefficient(), s.operand())));
+        } else if (t instanceof Expr.Num n && n.value() < 0) {
+          sb.append(" - ").append(Names.literal(-n.value()));
+        } else {
+          sb.append(" + ").append(print(t));
+        }
+      }
+      return sb.append(")").toString();
+    }
+    if (e instanceof Expr.Scale s) {
+      if (s.coefficient() == -1) return "(-" + print(s.operand()) + ")";
+      return "(" + Names.literal(s.coefficient()) + " * " + print(s.operand()) + ")";
+    }
     if (e instanceof Expr.ScalarMul s) return "(" + print(s.scalar()) + " * " + print(s.operand()) + ")";
     if (e instanceof Expr.Hadamard h) return join(h.factors(), " * ");
     if (e instanceof Expr.MatMul m) return join(m.factors(), " * ");
@@ -40,8 +55,8 @@ final class ScalarJava {
       return "Math.pow(" + b + ", " + Names.literal(p.exponent()) + ")";
     }
     if (e instanceof Expr.Apply a) {
-      String ref = ctx.function(a.function(), a.order());
-      return ref.replace("::", ".") + "(" + print(a.argument()) + ")";
+      String ref = ctx.function(a.function(), a.order()); // Class::method, called unqualified inside the class
+      return ref.substring(ref.indexOf("::") + 2) + "(" + print(a.argument()) + ")";
     }
     if (e instanceof Expr.Transpose || e instanceof Expr.Vec || e instanceof Expr.Reshape || e instanceof Expr.DiagMat
         || e instanceof Expr.DiagVec || e instanceof Expr.Trace || e instanceof Expr.Sum)

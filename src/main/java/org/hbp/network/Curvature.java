@@ -1,0 +1,267 @@
+package org.hbp.network;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.derive.ResidualKind;
+import org.hbp.runtime.Averaging;
+import org.hbp.runtime.ForwardCache;
+import org.hbp.runtime.ModuleOperator;
+import org.hbp.runtime.ResidualModification;
+
+/**
+ * Block-diagonal curvature of the mean loss of one batch (paper eq. 7): one block per parameter,
+ * for the Hessian, the GGN or the PCH, computed
+ * <ul>
+ *   <li>{@link Strategy#EXACT}: by matrix-free products, per sample: directions are pushed through
+ *       the parameter's Jacobian, through the rest of the network to the loss Hessian and back,
+ *       with each module's residual term (modified for PCH, per sample) added on the way;</li>
+ *   <li>{@link Strategy#KFRA} / {@link Strategy#BDA}: with an explicit batch-averaged Hessian of
+ *       every layer's output, propagated back by eq. 8 / eq. 9; parameter blocks whose Jacobian is
+ *       {@code kron(a', I)} with a column a (linear and bias) are applied in Kronecker-factored
+ *       form {@code G ⊗ H̄} (G = mean a a' for eq. 8, mean(a) mean(a)' for eq. 9), others by
+ *       per-sample products with H̄.</li>
+ * </ul>
+ * Directions and results have the parameter's item shape and one sample (they are the same for
+ * all samples). Sub-blocks ({@code blocks > 1}) split a parameter by rows (a linear layer's output
+ * units, a convolution's output channels) and keep the block-diagonal part.
+ */
+public final class Curvature {
+  /** The default limit on explicit curvature matrices: 2 GiB. */
+  public static final long DEFAULT_MEMORY_LIMIT = 2L << 30;
+
+  private final Pass pass;
+  private final Network net;
+  private final Backend be;
+  private final CurvatureKind kind;
+  private final Strategy strategy;
+  private final ResidualModification mod;
+  private final Map<Network.LayerNode, UnaryOperator<Batch>> continuations = new IdentityHashMap<>();
+  private final Map<Network.LayerNode, Batch> outputHessians = new IdentityHashMap<>();
+  private final long explicitBytes;
+
+  Curvature(Pass pass, CurvatureKind kind, Strategy strategy, long memoryLimit) {
+    this.pass = pass;
+    this.net = pass.net;
+    this.be = net.be;
+    this.kind = kind;
+    this.strategy = strategy;
+    this.mod = kind.residual();
+    if (strategy == Strategy.EXACT) {
+      assignContinuations(net.body, u -> net.loss.hessianProd(pass, u));
+      explicitBytes = 0;
+    } else {
+      explicitBytes = checkMemory(memoryLimit);
+      int d = numel(net.loss.op.itemShape(net.loss.input));
+      Batch h = be.reshape(be.meanSamples(net.loss.op.hessian(pass.lossCache, net.loss.input), pass.samples), d, d);
+      explicitBack(net.body, h);
+    }
+  }
+
+  public CurvatureKind kind() {
+    return kind;
+  }
+
+  public Strategy strategy() {
+    return strategy;
+  }
+
+  /** Bytes of the explicit batch-averaged matrices this strategy holds (0 for exact). */
+  public long explicitBytes() {
+    return explicitBytes;
+  }
+
+  private static int numel(int[] s) {
+    return s[0] * s[1];
+  }
+
+  // ---- exact: continuations ------------------------------------------------------------------
+
+  /** For every layer, the product with the curvature of its output (the rest of the network). */
+  private void assignContinuations(List<Network.Node> nodes, UnaryOperator<Batch> after) {
+    for (int i = 0; i < nodes.size(); i++) {
+      int next = i + 1;
+      UnaryOperator<Batch> cont = next == nodes.size() ? after : u -> net.sequenceHessianInputProd(pass, nodes, next, u, after, mod);
+      Network.Node n = nodes.get(i);
+      if (n instanceof Network.LayerNode l) continuations.put(l, cont);
+      else assignContinuations(((Network.ResidualNode) n).body, cont);
+    }
+  }
+
+  // ---- kfra / bda: explicit batch-averaged output Hessians ----------------------------------
+
+  /** Estimates the explicit matrices' memory and refuses above the limit, naming the layer. */
+  private long checkMemory(long limit) {
+    long total = 0;
+    for (Network.LayerNode l : net.layers()) {
+      long d = numel(l.outputItem()), in = numel(l.op.itemShape(l.input));
+      long bytes = 8 * (d * d + in * in);
+      total += 8 * d * d;
+      if (bytes > limit)
+        throw new IllegalArgumentException(String.format(
+            "layer %s (%s): the explicit batch-averaged Hessians of its output and input have %d x %d and %d x %d entries "
+                + "(%.1f GiB in float64), above the limit of %.1f GiB; use --strategy exact (matrix-free products) or raise --memory-limit",
+            l.path, l.op.name(), d, d, in, in, bytes / (double) (1L << 30), limit / (double) (1L << 30)));
+    }
+    return total;
+  }
+
+  /** Walks back from the end, recording each layer's output Hessian; returns the Hessian at the start. */
+  private Batch explicitBack(List<Network.Node> nodes, Batch h) {
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      Network.Node n = nodes.get(i);
+      if (n instanceof Network.LayerNode l) {
+        outputHessians.put(l, h);
+        ForwardCache c = pass.caches.get(l);
+        Batch prop = l.op.propagateAveraged(c, l.input, h, averaging());
+        if (l.op.residualKind(l.input) != ResidualKind.ZERO && mod != ResidualModification.ZERO) {
+          Batch r = be.meanSamples(l.op.residual(c, l.input, pass.outputGradients.get(l), mod), pass.samples);
+          prop = be.add(prop, r);
+        }
+        h = prop;
+      } else {
+        Network.ResidualNode r = (Network.ResidualNode) n;
+        explicitBack(r.body, h);
+        h = blockBack(r, h);
+      }
+    }
+    return h;
+  }
+
+  private Averaging averaging() {
+    return strategy == Strategy.KFRA ? Averaging.MEAN_OF_PRODUCTS : Averaging.PRODUCT_OF_MEANS;
+  }
+
+  /**
+   * A residual block as one module: its per-sample Jacobian I + J_f and residual R_f (the body's
+   * exact recursion with zero output curvature, residuals modified) formed densely, then eq. 8/9.
+   */
+  private Batch blockBack(Network.ResidualNode r, Batch h) {
+    int[] item = r.outputItem();
+    int d = numel(item);
+    Batch eye = be.reshape(be.columnsAsDirections(be.eye(d)), item[0], item[1]);
+    Batch jb = columns(r.jac(pass, eye), d); // I + J_f per sample: the block's jac includes the identity
+    Batch rb = columns(net.sequenceHessianInputProd(pass, r.body, 0, eye, y -> be.scale(y, 0), mod), d);
+    Batch prop;
+    if (strategy == Strategy.KFRA) {
+      prop = be.meanSamples(be.matmul(jb, true, be.matmul(h, false, jb, false), false), pass.samples);
+    } else {
+      Batch mean = be.meanSamples(jb, pass.samples);
+      prop = be.matmul(mean, true, be.matmul(h, false, mean, false), false);
+    }
+    return mod == ResidualModification.ZERO ? prop : be.add(prop, be.meanSamples(rb, pass.samples));
+  }
+
+  /** Directions d x 1 (one per column) back into a d x d matrix per sample. */
+  private Batch columns(Batch directions, int d) {
+    return be.directionsAsColumns(be.reshape(directions, d, 1), d);
+  }
+
+  // ---- products ----------------------------------------------------------------------------
+
+  /**
+   * The block of a parameter applied to directions: V directions in the parameter's shape (one
+   * sample), result likewise.
+   */
+  public Batch matProd(String parameter, Batch v) {
+    Network.LayerNode l = net.owner(parameter);
+    String var = net.parameterVariables.get(parameter);
+    ModuleOperator op = l.op;
+    int[] s = op.itemShape(var);
+    if (v.itemSize() != numel(s))
+      throw new IllegalArgumentException("directions for '" + parameter + "' are " + v.describe() + ", expected items of its shape " + s[0] + "x" + s[1]);
+    if (v.samples() != 1) throw new IllegalArgumentException("directions for '" + parameter + "' must be shared by all samples (1 sample), not " + v.samples());
+    v = v.rows() == s[0] && v.cols() == s[1] ? v : be.reshape(v, s[0], s[1]);
+    ForwardCache c = pass.caches.get(l);
+    Batch dz = pass.outputGradients.get(l);
+    int n = pass.samples;
+    Batch curvature;
+    if (strategy == Strategy.EXACT) {
+      Batch u = op.jacMatProd(c, var, v);
+      Batch w = continuations.get(l).apply(u);
+      curvature = be.meanSamples(op.jacTMatProd(c, var, l.asOutput(w)), n);
+    } else {
+      Batch h = outputHessians.get(l);
+      Batch kron = kroneckerFactored(l, var, c, h, v);
+      if (kron != null) curvature = kron;
+      else {
+        int dOut = numel(l.outputItem());
+        Batch u = op.jacMatProd(c, var, v);
+        if (strategy == Strategy.BDA) u = be.meanSamples(u, n);
+        Batch w = be.matmul(h, false, be.reshape(u, dOut, 1), false);
+        curvature = be.meanSamples(op.jacTMatProd(c, var, l.asOutput(w)), n);
+      }
+    }
+    if (op.residualKind(var) != ResidualKind.ZERO && mod != ResidualModification.ZERO)
+      curvature = be.add(curvature, be.meanSamples(op.residualMatProd(c, var, dz, v, mod), n));
+    return curvature;
+  }
+
+  /** (G ⊗ H̄) vec(V) = vec(H̄ V G) where the Jacobian is kron(a', I) with a column a; else null. */
+  private Batch kroneckerFactored(Network.LayerNode l, String var, ForwardCache c, Batch h, Batch v) {
+    if (!l.op.hasKroneckerFactor(var)) return null;
+    Batch a = l.op.kroneckerFactor(c, var);
+    if (a.cols() != 1) return null;
+    Batch g;
+    if (strategy == Strategy.KFRA) g = be.meanSamples(be.matmul(a, false, a, true), pass.samples);
+    else {
+      Batch mean = be.meanSamples(a, pass.samples);
+      g = be.matmul(mean, false, mean, true);
+    }
+    int p = a.rows(), m = v.itemSize() / p;
+    int[] s = l.op.itemShape(var);
+    Batch x = be.reshape(v, m, p);
+    Batch hx = be.matmul(h, false, x, false);
+    return be.reshape(be.matmul(hx, false, g, false), s[0], s[1]);
+  }
+
+  /**
+   * The block-diagonal part of a parameter's block for {@code blocks} row groups (contiguous,
+   * sizes differing by at most one), applied to directions.
+   */
+  public Batch matProd(String parameter, Batch v, int blocks) {
+    if (blocks == 1) return matProd(parameter, v);
+    int[] s = net.parameterShape(parameter);
+    if (blocks < 1 || blocks > s[0])
+      throw new IllegalArgumentException("--blocks " + blocks + " for '" + parameter + "': it has " + s[0] + " rows; use 1.." + s[0]);
+    Batch sum = null;
+    for (Batch mask : rowMasks(s, blocks)) {
+      Batch r = be.multiply(mask, matProd(parameter, be.multiply(mask, v.rows() == s[0] ? v : be.reshape(v, s[0], s[1]))));
+      sum = sum == null ? r : be.add(sum, r);
+    }
+    return sum;
+  }
+
+  /** Masks of the row groups of a rows x cols parameter. */
+  List<Batch> rowMasks(int[] s, int blocks) {
+    List<Batch> out = new ArrayList<>();
+    int start = 0;
+    for (int k = 0; k < blocks; k++) {
+      int size = s[0] / blocks + (k < s[0] % blocks ? 1 : 0);
+      double[] m = new double[s[0] * s[1]];
+      for (int j = 0; j < s[1]; j++) for (int i = start; i < start + size; i++) m[i + s[0] * j] = 1;
+      out.add(be.fromArray(1, 1, s[0], s[1], m));
+      start += size;
+    }
+    return out;
+  }
+
+  /**
+   * The dense block (or its block-diagonal part for {@code blocks > 1}), numel x numel in
+   * column-major vec order of the parameter; refuses above {@code memoryLimit} bytes.
+   */
+  public Batch dense(String parameter, int blocks, long memoryLimit) {
+    int[] s = net.parameterShape(parameter);
+    long n = (long) s[0] * s[1];
+    if (8 * n * n > memoryLimit)
+      throw new IllegalArgumentException(String.format("the dense block of '%s' has %d x %d entries (%.1f GiB), above the limit of %.1f GiB; "
+          + "use products (--vectors) instead", parameter, n, n, 8.0 * n * n / (1L << 30), memoryLimit / (double) (1L << 30)));
+    Batch eye = be.reshape(be.columnsAsDirections(be.eye((int) n)), s[0], s[1]);
+    Batch cols = matProd(parameter, eye, blocks);
+    return be.directionsAsColumns(be.reshape(cols, (int) n, 1), (int) n);
+  }
+}

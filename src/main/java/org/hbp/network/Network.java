@@ -1,0 +1,383 @@
+package org.hbp.network;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.calculus.Expr;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.runtime.BuiltInOperators;
+import org.hbp.runtime.ForwardCache;
+import org.hbp.runtime.LossOperator;
+import org.hbp.runtime.ModuleOperator;
+
+/**
+ * A feedforward network made of generated operators: a sequence of module instances and
+ * residual blocks ({@code z = x + body(x)}), ending in a loss averaged over the batch (as PyTorch's
+ * default {@code reduction='mean'}). {@link #run} does the forward and gradient passes for one
+ * batch; the resulting {@link Pass} gives the loss, the gradients and, through {@link Curvature},
+ * block-diagonal curvature.
+ *
+ * <p>Parameters are named {@code <path>.<param>}: the path is the layer's position, with
+ * {@code <block>.<i>} inside residual blocks (PyTorch's {@code nn.Sequential} numbering), and the
+ * param is the spec's variable name ({@code W}, {@code b}).
+ */
+public final class Network {
+  /** Creates the operator of a module or loss for its bound dims. */
+  @FunctionalInterface
+  public interface Operators {
+    Object create(ModuleSpec module, Backend backend, Map<String, Integer> dims);
+  }
+
+  /** The operators built into hbp (generated from modules-spec/). */
+  public static Operators builtIn() {
+    return (m, be, dims) -> m.isLoss() ? BuiltInOperators.loss(m.name(), be, dims) : BuiltInOperators.module(m.name(), be, dims);
+  }
+
+  final NetworkSpec spec;
+  final Backend be;
+  final List<Node> body;
+  final LossLayer loss;
+  final Map<String, LayerNode> parameterOwners = new LinkedHashMap<>();
+  final Map<String, String> parameterVariables = new LinkedHashMap<>();
+
+  public Network(NetworkSpec spec, Operators operators, Backend backend) {
+    this.spec = spec;
+    this.be = backend;
+    this.body = build(spec.body(), "", operators);
+    NetworkSpec.Layer l = spec.loss();
+    Object op = operators.create(l.module(), backend, l.dims());
+    if (!(op instanceof LossOperator lo)) throw new IllegalArgumentException(l.module().name() + " is not a loss");
+    this.loss = new LossLayer(l, lo);
+  }
+
+  private List<Node> build(List<NetworkSpec.Node> nodes, String prefix, Operators operators) {
+    List<Node> out = new ArrayList<>();
+    for (int i = 0; i < nodes.size(); i++) {
+      String path = prefix + i;
+      NetworkSpec.Node n = nodes.get(i);
+      if (n instanceof NetworkSpec.Residual r) {
+        out.add(new ResidualNode(path, r, build(r.body(), path + ".", operators)));
+      } else {
+        NetworkSpec.Layer l = (NetworkSpec.Layer) n;
+        Object op = operators.create(l.module(), be, l.dims());
+        if (!(op instanceof ModuleOperator mo)) throw new IllegalArgumentException(path + ": " + l.module().name() + " is a loss, not a module");
+        LayerNode node = new LayerNode(path, l, mo);
+        for (String p : mo.parameters()) {
+          parameterOwners.put(path + "." + p, node);
+          parameterVariables.put(path + "." + p, p);
+        }
+        out.add(node);
+      }
+    }
+    return out;
+  }
+
+  public NetworkSpec spec() {
+    return spec;
+  }
+
+  public Backend backend() {
+    return be;
+  }
+
+  /** Parameter names in network order, e.g. {@code 0.W, 0.b, 2.W, ...}. */
+  public List<String> parameterNames() {
+    return List.copyOf(parameterOwners.keySet());
+  }
+
+  /** The item shape {rows, cols} of a parameter, as its spec declares it (column-major). */
+  public int[] parameterShape(String name) {
+    LayerNode n = owner(name);
+    return n.op.itemShape(parameterVariables.get(name));
+  }
+
+  /** Entries of a parameter. */
+  public int parameterSize(String name) {
+    int[] s = parameterShape(name);
+    return s[0] * s[1];
+  }
+
+  LayerNode owner(String name) {
+    LayerNode n = parameterOwners.get(name);
+    if (n == null) throw new IllegalArgumentException("no parameter named '" + name + "'; the network has " + parameterNames());
+    return n;
+  }
+
+  /** All layers (depth first), with their paths. */
+  List<LayerNode> layers() {
+    List<LayerNode> out = new ArrayList<>();
+    collect(body, out);
+    return out;
+  }
+
+  private static void collect(List<Node> nodes, List<LayerNode> out) {
+    for (Node n : nodes) {
+      if (n instanceof LayerNode l) out.add(l);
+      else collect(((ResidualNode) n).body, out);
+    }
+  }
+
+  /**
+   * Forward and gradient passes for one batch.
+   *
+   * @param parameters every parameter by name, one sample each, in its item shape
+   * @param x the inputs, N samples, items in the network's input shape (rows = first dim)
+   * @param y the loss targets, N samples, items in the loss target's shape
+   * @param data values of data variables by {@code <path>.<name>} (e.g. dropout masks); a missing
+   *     one is all ones (evaluation mode)
+   */
+  public Pass run(Map<String, Batch> parameters, Batch x, Batch y, Map<String, Batch> data) {
+    for (String p : parameterNames()) {
+      Batch b = parameters.get(p);
+      if (b == null) throw new IllegalArgumentException("no value for parameter '" + p + "'; the network has " + parameterNames());
+      int[] s = parameterShape(p);
+      if (b.itemSize() != s[0] * s[1] || b.items() != 1)
+        throw new IllegalArgumentException("parameter '" + p + "' is " + b.describe() + ", expected one " + s[0] + "x" + s[1] + " item");
+    }
+    for (String p : parameters.keySet())
+      if (!parameterOwners.containsKey(p)) throw new IllegalArgumentException("unknown parameter '" + p + "'; the network has " + parameterNames());
+    Pass pass = new Pass(this, x.samples());
+    Batch out = x;
+    for (Node n : body) out = n.forward(pass, out, parameters, data == null ? Map.of() : data);
+    pass.logits = out;
+    loss.forward(pass, out, y);
+    Batch dz = loss.op.gradient(pass.lossCache, loss.input);
+    pass.outputGradient = dz;
+    for (int i = body.size() - 1; i >= 0; i--) dz = body.get(i).backward(pass, dz);
+    return pass;
+  }
+
+  public Pass run(Map<String, Batch> parameters, Batch x, Batch y) {
+    return run(parameters, x, y, Map.of());
+  }
+
+  // ---- nodes -------------------------------------------------------------------------------
+
+  /** A node of the body: forward, backward and the products HBP needs, per sample. */
+  abstract class Node {
+    final String path;
+
+    Node(String path) {
+      this.path = path;
+    }
+
+    abstract Batch forward(Pass pass, Batch x, Map<String, Batch> parameters, Map<String, Batch> data);
+
+    /** Records dz at the output (per sample, of the per-sample loss), returns dz at the input. */
+    abstract Batch backward(Pass pass, Batch dz);
+
+    /** J u for directions u at the input. */
+    abstract Batch jac(Pass pass, Batch u);
+
+    /**
+     * {@code J' P(J u) + R u}: the output curvature, given as a product P, pulled back to the
+     * input, with each residual term modified.
+     */
+    abstract Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p,
+        org.hbp.runtime.ResidualModification mod);
+
+    /** Per-sample output item shape {rows, cols}. */
+    abstract int[] outputItem();
+  }
+
+  /** One module instance. */
+  final class LayerNode extends Node {
+    final NetworkSpec.Layer layer;
+    final ModuleOperator op;
+    final String input;
+
+    LayerNode(String path, NetworkSpec.Layer layer, ModuleOperator op) {
+      super(path);
+      this.layer = layer;
+      this.op = op;
+      if (op.inputs().size() != 1)
+        throw new IllegalArgumentException(path + ": module " + op.name() + " has " + op.inputs().size() + " inputs; a network layer needs one");
+      this.input = op.inputs().get(0);
+    }
+
+    /** Directions or values reshaped to this module's input item shape (a free view). */
+    Batch asInput(Batch u) {
+      int[] s = op.itemShape(input);
+      if (u.itemSize() != s[0] * s[1])
+        throw new IllegalStateException(path + ": " + u.describe() + " does not fit the input of " + op.name() + ", " + s[0] + "x" + s[1]);
+      return u.rows() == s[0] && u.cols() == s[1] ? u : be.reshape(u, s[0], s[1]);
+    }
+
+    Batch asOutput(Batch u) {
+      int[] s = outputItem();
+      return u.rows() == s[0] && u.cols() == s[1] ? u : be.reshape(u, s[0], s[1]);
+    }
+
+    @Override
+    int[] outputItem() {
+      return op.itemShape(op.outputName());
+    }
+
+    @Override
+    Batch forward(Pass pass, Batch x, Map<String, Batch> parameters, Map<String, Batch> data) {
+      Map<String, Batch> values = new LinkedHashMap<>();
+      Batch in = asInput(x);
+      values.put(input, in);
+      for (String p : op.parameters()) {
+        int[] s = op.itemShape(p);
+        Batch b = parameters.get(path + "." + p);
+        values.put(p, b.rows() == s[0] && b.cols() == s[1] ? b : be.reshape(b, s[0], s[1]));
+      }
+      for (Expr.Var v : layer.module().variables()) {
+        if (v.role() == Expr.Role.DATA) {
+          Batch d = data.get(path + "." + v.name());
+          int[] s = op.itemShape(v.name());
+          values.put(v.name(), d != null ? d : be.fill(s[0], s[1], 1.0));
+        } else if (v.role() == Expr.Role.INDEX) {
+          values.put(v.name(), IndexMaps.compute(be, op.name(), v.name(), op.dims(), in));
+        }
+      }
+      ForwardCache c = op.forward(values);
+      pass.caches.put(this, c);
+      return op.output(c);
+    }
+
+    @Override
+    Batch backward(Pass pass, Batch dz) {
+      dz = asOutput(dz);
+      pass.outputGradients.put(this, dz);
+      return op.backward(pass.caches.get(this), input, dz);
+    }
+
+    @Override
+    Batch jac(Pass pass, Batch u) {
+      return op.jacMatProd(pass.caches.get(this), input, asInput(u));
+    }
+
+    @Override
+    Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
+      ForwardCache c = pass.caches.get(this);
+      Batch back = op.jacTMatProd(c, input, asOutput(p.apply(op.jacMatProd(c, input, asInput(u)))));
+      if (op.residualKind(input) == org.hbp.derive.ResidualKind.ZERO || mod == org.hbp.runtime.ResidualModification.ZERO) return back;
+      return be.add(back, op.residualMatProd(c, input, pass.outputGradients.get(this), asInput(u), mod));
+    }
+  }
+
+  /** A residual block z = x + body(x). */
+  final class ResidualNode extends Node {
+    final NetworkSpec.Residual block;
+    final List<Node> body;
+
+    ResidualNode(String path, NetworkSpec.Residual block, List<Node> body) {
+      super(path);
+      this.block = block;
+      this.body = body;
+    }
+
+    @Override
+    int[] outputItem() {
+      return itemOf(block.inputShape());
+    }
+
+    private Batch same(Batch u, Batch like) {
+      return u.rows() == like.rows() && u.cols() == like.cols() ? u : be.reshape(u, like.rows(), like.cols());
+    }
+
+    @Override
+    Batch forward(Pass pass, Batch x, Map<String, Batch> parameters, Map<String, Batch> data) {
+      Batch out = x;
+      for (Node n : body) out = n.forward(pass, out, parameters, data);
+      return be.add(x, same(out, x));
+    }
+
+    @Override
+    Batch backward(Pass pass, Batch dz) {
+      Batch d = dz;
+      for (int i = body.size() - 1; i >= 0; i--) d = body.get(i).backward(pass, d);
+      return be.add(dz, same(d, dz));
+    }
+
+    @Override
+    Batch jac(Pass pass, Batch u) {
+      Batch y = u;
+      for (Node n : body) y = n.jac(pass, y);
+      return be.add(u, same(y, u));
+    }
+
+    @Override
+    Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
+      // H_x u = (I + J_f)' P((I + J_f) u) + R_f u: the body sees P'(y) = P(u + y), called once with y = J_f u
+      Batch[] q = new Batch[1];
+      java.util.function.UnaryOperator<Batch> shifted = y -> {
+        q[0] = p.apply(be.add(u, same(y, u)));
+        return q[0];
+      };
+      Batch inner = sequenceHessianInputProd(pass, body, 0, u, shifted, mod);
+      return be.add(same(q[0], u), same(inner, u));
+    }
+  }
+
+  /** The product through nodes[from..] followed by p. */
+  Batch sequenceHessianInputProd(Pass pass, List<Node> nodes, int from, Batch u, java.util.function.UnaryOperator<Batch> p,
+      org.hbp.runtime.ResidualModification mod) {
+    if (from == nodes.size()) return p.apply(u);
+    return nodes.get(from).hessianInputProd(pass, u, y -> sequenceHessianInputProd(pass, nodes, from + 1, y, p, mod), mod);
+  }
+
+  /** The loss at the end. */
+  final class LossLayer {
+    final NetworkSpec.Layer layer;
+    final LossOperator op;
+    final String input;
+    final String target;
+
+    LossLayer(NetworkSpec.Layer layer, LossOperator op) {
+      this.layer = layer;
+      this.op = op;
+      if (op.inputs().size() != 1 || op.constants().size() != 1)
+        throw new IllegalArgumentException("loss " + op.name() + " needs one input and one target");
+      this.input = op.inputs().get(0);
+      this.target = op.constants().get(0);
+    }
+
+    Batch asInput(Batch u) {
+      int[] s = op.itemShape(input);
+      return u.rows() == s[0] && u.cols() == s[1] ? u : be.reshape(u, s[0], s[1]);
+    }
+
+    void forward(Pass pass, Batch logits, Batch y) {
+      int[] t = op.itemShape(target);
+      if (y.samples() != logits.samples() || y.itemSize() != t[0] * t[1])
+        throw new IllegalArgumentException("targets " + y.describe() + " do not match: expected " + logits.samples() + " samples of " + t[0] + "x" + t[1]
+            + " for loss " + op.name());
+      pass.lossCache = op.forward(Map.of(input, asInput(logits), target, y.rows() == t[0] ? y : be.reshape(y, t[0], t[1])));
+    }
+
+    /** H u with the per-sample loss Hessian. */
+    Batch hessianProd(Pass pass, Batch u) {
+      return op.hessianMatProd(pass.lossCache, input, asInput(u));
+    }
+  }
+
+  /** The item {rows, cols} of a per-sample tensor shape: a tensor (c, h, w) is c x (h*w). */
+  static int[] itemOf(List<Integer> shape) {
+    int cols = 1;
+    for (int i = 1; i < shape.size(); i++) cols *= shape.get(i);
+    return new int[] {shape.get(0), cols};
+  }
+
+  /** The loss spec's target item. */
+  public int[] targetShape() {
+    return loss.op.itemShape(loss.target);
+  }
+
+  /** The network input's item shape {rows, cols}. */
+  public int[] inputShape() {
+    return itemOf(spec.inputShape());
+  }
+
+  static <T> List<T> reversed(List<T> l) {
+    List<T> r = new ArrayList<>(l);
+    Collections.reverse(r);
+    return r;
+  }
+}

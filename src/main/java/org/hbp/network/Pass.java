@@ -1,0 +1,78 @@
+package org.hbp.network;
+
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.hbp.backend.Batch;
+import org.hbp.runtime.ForwardCache;
+
+/**
+ * The forward and gradient passes of a {@link Network} on one batch: the mean loss, the
+ * gradients of the mean loss, and what curvature products need (each layer's forward cache and
+ * the per-sample gradient of the per-sample loss at its output).
+ */
+public final class Pass {
+  final Network net;
+  final int samples;
+  final Map<Network.LayerNode, ForwardCache> caches = new IdentityHashMap<>();
+  final Map<Network.LayerNode, Batch> outputGradients = new IdentityHashMap<>();
+  ForwardCache lossCache;
+  Batch logits;
+  Batch outputGradient;
+  private final Map<String, Batch> gradients = new LinkedHashMap<>();
+
+  Pass(Network net, int samples) {
+    this.net = net;
+    this.samples = samples;
+  }
+
+  public Network network() {
+    return net;
+  }
+
+  /** The batch size N. */
+  public int samples() {
+    return samples;
+  }
+
+  /** The network's outputs (the loss's input), per sample. */
+  public Batch logits() {
+    return logits;
+  }
+
+  /** The per-sample losses, 1x1 items. */
+  public Batch losses() {
+    return net.loss.op.output(lossCache);
+  }
+
+  /** The mean loss over the batch. */
+  public double loss() {
+    double[] l = net.be.toArray(losses());
+    double s = 0;
+    for (double v : l) s += v;
+    return s / samples;
+  }
+
+  /** The gradient of the mean loss with respect to a parameter, one item in its shape. */
+  public Batch gradient(String parameter) {
+    Batch g = gradients.get(parameter);
+    if (g != null) return g;
+    Network.LayerNode n = net.owner(parameter);
+    String var = net.parameterVariables.get(parameter);
+    g = net.be.meanSamples(n.op.backward(caches.get(n), var, outputGradients.get(n)), samples);
+    gradients.put(parameter, g);
+    return g;
+  }
+
+  /** The Euclidean norm of a parameter's gradient. */
+  public double gradientNorm(String parameter) {
+    double s = 0;
+    for (double v : net.be.toArray(gradient(parameter))) s += v * v;
+    return Math.sqrt(s);
+  }
+
+  /** Block-diagonal curvature on this batch. */
+  public Curvature curvature(CurvatureKind kind, Strategy strategy) {
+    return new Curvature(this, kind, strategy, Curvature.DEFAULT_MEMORY_LIMIT);
+  }
+}

@@ -1,0 +1,22 @@
+package org.hbp.network;
+
+import java.util.Locale;
+
+/**
+ * How curvature is propagated through a batch (paper Section 3): exactly, by matrix-free products
+ * per sample; or explicitly, with a batch-averaged Hessian of each module's output propagated back
+ * by eq. 8 (KFRA: the mean of the per-sample products) or eq. 9 (BDA: with the batch-averaged
+ * Jacobian).
+ */
+public enum Strategy {
+  EXACT, KFRA, BDA;
+
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  public static Strategy parse(String s) {
+    for (Strategy k : values()) if (k.label().equals(s)) return k;
+    throw new IllegalArgumentException("unknown strategy '" + s + "'; expected exact, kfra or bda");
+  }
+}

@@ -1,0 +1,373 @@
+package org.hbp.network;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.runtime.ResidualModification;
+import org.hbp.verify.Evaluator;
+import org.hbp.verify.FiniteDifferences;
+import org.hbp.verify.Tensor;
+
+/**
+ * Dense fp64 references for network curvature, independent of the generated operators and the
+ * runtime: each layer is evaluated by the reference interpreter on its spec's forward
+ * expression; Jacobians, residual Hessians and loss derivatives come from central finite
+ * differences; curvature blocks from the per-sample dense recursion of paper eq. 7 (residuals
+ * modified by an EJML eigendecomposition for PCH), averaged over the batch as eq. 8 / eq. 9 say
+ * for KFRA / BDA. Index maps (max-pool arg-max, zero-padding) are recomputed here.
+ */
+final class DenseReference {
+  final NetworkSpec spec;
+  final Map<String, Tensor> params;
+  final List<Tensor> xs, ys;
+  final int n;
+
+  DenseReference(NetworkSpec spec, Map<String, Tensor> params, List<Tensor> xs, List<Tensor> ys) {
+    this.spec = spec;
+    this.params = params;
+    this.xs = xs;
+    this.ys = ys;
+    this.n = xs.size();
+  }
+
+  // ---- per-layer evaluation -------------------------------------------------------------------
+
+  static Map<String, Long> dims(NetworkSpec.Layer l) {
+    Map<String, Long> d = new LinkedHashMap<>();
+    for (var e : l.dims().entrySet()) d.put(e.getKey(), (long) e.getValue());
+    return d;
+  }
+
+  static Expr.Var input(ModuleSpec m) {
+    return m.withRole(Expr.Role.INPUT).get(0);
+  }
+
+  /** The values a layer's expression is evaluated at, for input x (reshaped to the input's shape). */
+  Map<String, Tensor> values(String path, NetworkSpec.Layer l, Tensor x) {
+    ModuleSpec m = l.module();
+    Map<String, Long> d = dims(l);
+    Map<String, Tensor> v = new LinkedHashMap<>();
+    Tensor in = x.reshape(Tensor.toIntShape(input(m).shape().evaluate(d)));
+    v.put(input(m).name(), in);
+    for (Expr.Var p : m.withRole(Expr.Role.PARAM)) v.put(p.name(), params.get(path + "." + p.name()).reshape(Tensor.toIntShape(p.shape().evaluate(d))));
+    for (Expr.Var p : m.withRole(Expr.Role.DATA)) v.put(p.name(), Tensor.filled(1.0, Tensor.toIntShape(p.shape().evaluate(d))));
+    for (Expr.Var p : m.withRole(Expr.Role.INDEX)) v.put(p.name(), index(m.name(), l.dims(), in));
+    return v;
+  }
+
+  static Tensor index(String module, Map<String, Integer> d, Tensor x) {
+    int c = d.get("c"), h = d.get("h"), w = d.get("w");
+    if (module.equals("maxpool")) {
+      int k = d.get("k");
+      return Tensor.fromFunction(p -> {
+        int ch = p % c, oy = (p / c) % (h / k), ox = p / (c * (h / k));
+        int best = -1;
+        for (int kx = 0; kx < k; kx++)
+          for (int ky = 0; ky < k; ky++) {
+            int y = oy * k + ky, xx = ox * k + kx;
+            if (best < 0 || x.get(ch, y, xx) > x.at(best)) best = ch + c * (y + h * xx);
+          }
+        return best;
+      }, c, h / k, w / k);
+    }
+    int p = d.get("p");
+    return Tensor.fromFunction(q -> {
+      int ch = q % c, y = (q / c) % (h + 2 * p) - p, xx = q / (c * (h + 2 * p)) - p;
+      return y < 0 || y >= h || xx < 0 || xx >= w ? -1 : ch + c * (y + h * xx);
+    }, c, h + 2 * p, w + 2 * p);
+  }
+
+  Tensor layerForward(String path, NetworkSpec.Layer l, Tensor x) {
+    return Evaluator.evaluate(l.module().outputExpr(), values(path, l, x), dims(l));
+  }
+
+  Tensor forward(List<NetworkSpec.Node> nodes, String prefix, Tensor x) {
+    for (int i = 0; i < nodes.size(); i++) {
+      NetworkSpec.Node node = nodes.get(i);
+      if (node instanceof NetworkSpec.Layer l) x = layerForward(prefix + i, l, x);
+      else {
+        Tensor y = forward(((NetworkSpec.Residual) node).body(), prefix + i + ".", x);
+        double[] s = x.data().clone();
+        for (int j = 0; j < s.length; j++) s[j] += y.at(j);
+        x = new Tensor(x.shape(), s);
+      }
+    }
+    return x;
+  }
+
+  Map<String, Tensor> lossValues(Tensor logits, Tensor y) {
+    ModuleSpec m = spec.loss().module();
+    Map<String, Long> d = dims(spec.loss());
+    Map<String, Tensor> v = new LinkedHashMap<>();
+    v.put(input(m).name(), logits.reshape(Tensor.toIntShape(input(m).shape().evaluate(d))));
+    Expr.Var t = m.withRole(Expr.Role.TARGET).get(0);
+    v.put(t.name(), y.reshape(Tensor.toIntShape(t.shape().evaluate(d))));
+    return v;
+  }
+
+  /** The mean loss over the batch. */
+  double loss() {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += Evaluator.evaluate(spec.loss().module().outputExpr(), lossValues(forward(spec.body(), "", xs.get(i)), ys.get(i)),
+        dims(spec.loss())).scalarValue();
+    return s / n;
+  }
+
+  // ---- the per-sample recursion ---------------------------------------------------------------
+
+  /** Per-sample quantities of one layer, recorded on the way forward. */
+  private record LayerAt(String path, NetworkSpec.Layer layer, Map<String, Tensor> values) {}
+
+  /** Dense Jacobian of a layer with respect to a variable. */
+  static DMatrixRMaj jac(LayerAt a, Expr.Var v) {
+    return FiniteDifferences.jacobian(a.layer.module().outputExpr(), v, a.values, dims(a.layer));
+  }
+
+  /** Dense residual Hessian of a layer at output gradient dz, modified. */
+  static DMatrixRMaj residual(LayerAt a, Expr.Var v, DMatrixRMaj dz, ResidualModification mod) {
+    ModuleSpec m = a.layer.module();
+    Expr.Var dzVar = m.outputGradient();
+    Map<String, Tensor> vals = new LinkedHashMap<>(a.values);
+    vals.put(dzVar.name(), new Tensor(Tensor.toIntShape(dzVar.shape().evaluate(dims(a.layer))), dz.data.clone()));
+    Expr z = m.outputExpr();
+    Expr g = Exprs.mul(Exprs.transpose(z.shape().isColumn() ? dzVar : new Expr.Vec(dzVar)), z.shape().isColumn() ? z : new Expr.Vec(z));
+    return modify(FiniteDifferences.hessian(g, v, vals, dims(a.layer)), mod);
+  }
+
+  static DMatrixRMaj modify(DMatrixRMaj r, ResidualModification mod) {
+    if (mod == ResidualModification.NONE) return r;
+    int d = r.numRows;
+    if (mod == ResidualModification.ZERO) return new DMatrixRMaj(d, d);
+    DMatrixRMaj sym = r.copy();
+    CommonOps_DDRM.transpose(r, sym);
+    CommonOps_DDRM.addEquals(sym, r);
+    CommonOps_DDRM.scale(0.5, sym);
+    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(d, true, true);
+    if (!eig.decompose(sym.copy())) throw new ArithmeticException("eig");
+    DMatrixRMaj out = new DMatrixRMaj(d, d);
+    for (int k = 0; k < d; k++) {
+      double l = mod.apply(eig.getEigenvalue(k).getReal());
+      DMatrixRMaj q = eig.getEigenVector(k);
+      for (int i = 0; i < d; i++) for (int j = 0; j < d; j++) out.add(i, j, l * q.get(i) * q.get(j));
+    }
+    return out;
+  }
+
+  static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
+    DMatrixRMaj c = new DMatrixRMaj(a.numRows, b.numCols);
+    CommonOps_DDRM.mult(a, b, c);
+    return c;
+  }
+
+  static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
+    DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);
+    CommonOps_DDRM.multTransA(a, b, c);
+    return c;
+  }
+
+  /** J' H J. */
+  static DMatrixRMaj sandwich(DMatrixRMaj j, DMatrixRMaj h) {
+    return multTransA(j, mult(h, j));
+  }
+
+  /** One sample's forward state: the layers (depth first) with their values, and the logits. */
+  private final class Sample {
+    final Map<String, LayerAt> layers = new LinkedHashMap<>();
+    Tensor logits;
+
+    Sample(Tensor x) {
+      logits = run(spec.body(), "", x);
+    }
+
+    Tensor run(List<NetworkSpec.Node> nodes, String prefix, Tensor x) {
+      for (int i = 0; i < nodes.size(); i++) {
+        NetworkSpec.Node node = nodes.get(i);
+        String path = prefix + i;
+        if (node instanceof NetworkSpec.Layer l) {
+          Map<String, Tensor> v = values(path, l, x);
+          layers.put(path, new LayerAt(path, l, v));
+          x = Evaluator.evaluate(l.module().outputExpr(), v, dims(l));
+        } else {
+          Tensor y = run(((NetworkSpec.Residual) node).body(), path + ".", x);
+          double[] s = x.data().clone();
+          for (int j = 0; j < s.length; j++) s[j] += y.at(j);
+          x = new Tensor(x.shape(), s);
+        }
+      }
+      return x;
+    }
+
+    /** Dense Jacobian of a node sequence (input to output), composed from layer Jacobians. */
+    DMatrixRMaj jacobian(List<NetworkSpec.Node> nodes, String prefix, int dIn) {
+      DMatrixRMaj j = CommonOps_DDRM.identity(dIn);
+      for (int i = 0; i < nodes.size(); i++) {
+        NetworkSpec.Node node = nodes.get(i);
+        String path = prefix + i;
+        DMatrixRMaj ji;
+        if (node instanceof NetworkSpec.Layer) {
+          LayerAt a = layers.get(path);
+          ji = DenseReference.jac(a, input(a.layer.module()));
+        } else {
+          ji = jacobian(((NetworkSpec.Residual) node).body(), path + ".", j.numRows);
+          CommonOps_DDRM.addEquals(ji, CommonOps_DDRM.identity(ji.numRows));
+        }
+        j = mult(ji, j);
+      }
+      return j;
+    }
+  }
+
+  /** What the recursion leaves: parameter blocks (averaged over samples as the strategy says). */
+  Map<String, DMatrixRMaj> blocks(CurvatureKind kind, Strategy strategy) {
+    ResidualModification mod = kind.residual();
+    List<Sample> samples = new ArrayList<>();
+    List<DMatrixRMaj> dzs = new ArrayList<>(), hs = new ArrayList<>();
+    ModuleSpec lossSpec = spec.loss().module();
+    for (int i = 0; i < n; i++) {
+      Sample s = new Sample(xs.get(i));
+      samples.add(s);
+      Map<String, Tensor> lv = lossValues(s.logits, ys.get(i));
+      dzs.add(FiniteDifferences.gradient(lossSpec.outputExpr(), input(lossSpec), lv, dims(spec.loss())));
+      hs.add(FiniteDifferences.hessian(lossSpec.outputExpr(), input(lossSpec), lv, dims(spec.loss())));
+    }
+    Map<String, DMatrixRMaj> out = new LinkedHashMap<>();
+    if (strategy == Strategy.EXACT) {
+      List<Map<String, DMatrixRMaj>> per = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        Map<String, DMatrixRMaj> b = new LinkedHashMap<>();
+        back(samples.get(i), spec.body(), "", hs.get(i), dzs.get(i), mod, b);
+        per.add(b);
+      }
+      for (String k : per.get(0).keySet()) {
+        DMatrixRMaj m = new DMatrixRMaj(per.get(0).get(k).numRows, per.get(0).get(k).numCols);
+        for (Map<String, DMatrixRMaj> b : per) CommonOps_DDRM.addEquals(m, b.get(k));
+        CommonOps_DDRM.scale(1.0 / n, m);
+        out.put(k, m);
+      }
+      return out;
+    }
+    DMatrixRMaj h = mean(hs);
+    averagedBack(samples, spec.body(), "", h, dzs, mod, strategy, out);
+    return out;
+  }
+
+  static DMatrixRMaj mean(List<DMatrixRMaj> ms) {
+    DMatrixRMaj m = new DMatrixRMaj(ms.get(0).numRows, ms.get(0).numCols);
+    for (DMatrixRMaj x : ms) CommonOps_DDRM.addEquals(m, x);
+    CommonOps_DDRM.scale(1.0 / ms.size(), m);
+    return m;
+  }
+
+  /**
+   * Per sample: from the output curvature h and gradient dz of a node sequence, record the
+   * parameter blocks and return {curvature, gradient} at the sequence's input.
+   */
+  DMatrixRMaj[] back(Sample s, List<NetworkSpec.Node> nodes, String prefix, DMatrixRMaj h, DMatrixRMaj dz, ResidualModification mod,
+      Map<String, DMatrixRMaj> blocks) {
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      NetworkSpec.Node node = nodes.get(i);
+      String path = prefix + i;
+      if (node instanceof NetworkSpec.Layer l) {
+        LayerAt a = s.layers.get(path);
+        for (Expr.Var p : l.module().withRole(Expr.Role.PARAM)) {
+          DMatrixRMaj b = sandwich(jac(a, p), h);
+          CommonOps_DDRM.addEquals(b, residual(a, p, dz, mod));
+          blocks.put(path + "." + p.name(), b);
+        }
+        Expr.Var x = input(l.module());
+        DMatrixRMaj j = jac(a, x);
+        DMatrixRMaj hIn = sandwich(j, h);
+        CommonOps_DDRM.addEquals(hIn, residual(a, x, dz, mod));
+        dz = multTransA(j, dz);
+        h = hIn;
+      } else {
+        List<NetworkSpec.Node> body = ((NetworkSpec.Residual) node).body();
+        int d = h.numRows;
+        back(s, body, path + ".", h, dz, mod, blocks); // inner parameters see h at the body's end
+        DMatrixRMaj[] inner = back(s, body, path + ".", new DMatrixRMaj(d, d), dz, mod, new LinkedHashMap<>()); // R_f, J_f' dz
+        DMatrixRMaj jb = s.jacobian(body, path + ".", d);
+        CommonOps_DDRM.addEquals(jb, CommonOps_DDRM.identity(d));
+        DMatrixRMaj hIn = sandwich(jb, h);
+        CommonOps_DDRM.addEquals(hIn, inner[0]);
+        DMatrixRMaj dzIn = dz.copy();
+        CommonOps_DDRM.addEquals(dzIn, inner[1]);
+        h = hIn;
+        dz = dzIn;
+      }
+    }
+    return new DMatrixRMaj[] {h, dz};
+  }
+
+  /** Eq. 8 / eq. 9: batch-averaged curvature propagated back; returns it at the sequence's input. */
+  DMatrixRMaj averagedBack(List<Sample> samples, List<NetworkSpec.Node> nodes, String prefix, DMatrixRMaj h, List<DMatrixRMaj> dzs,
+      ResidualModification mod, Strategy strategy, Map<String, DMatrixRMaj> blocks) {
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      NetworkSpec.Node node = nodes.get(i);
+      String path = prefix + i;
+      List<DMatrixRMaj> dzIn = new ArrayList<>();
+      if (node instanceof NetworkSpec.Layer l) {
+        for (Expr.Var p : l.module().withRole(Expr.Role.PARAM)) {
+          List<DMatrixRMaj> js = new ArrayList<>(), rs = new ArrayList<>();
+          for (int k = 0; k < n; k++) {
+            LayerAt a = samples.get(k).layers.get(path);
+            js.add(jac(a, p));
+            rs.add(residual(a, p, dzs.get(k), mod));
+          }
+          DMatrixRMaj b = average(js, h, strategy);
+          CommonOps_DDRM.addEquals(b, mean(rs));
+          blocks.put(path + "." + p.name(), b);
+        }
+        Expr.Var x = input(l.module());
+        List<DMatrixRMaj> js = new ArrayList<>(), rs = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+          LayerAt a = samples.get(k).layers.get(path);
+          DMatrixRMaj j = jac(a, x);
+          js.add(j);
+          rs.add(residual(a, x, dzs.get(k), mod));
+          dzIn.add(multTransA(j, dzs.get(k)));
+        }
+        DMatrixRMaj hIn = average(js, h, strategy);
+        CommonOps_DDRM.addEquals(hIn, mean(rs));
+        h = hIn;
+      } else {
+        List<NetworkSpec.Node> body = ((NetworkSpec.Residual) node).body();
+        int d = h.numRows;
+        averagedBack(samples, body, path + ".", h, dzs, mod, strategy, blocks);
+        List<DMatrixRMaj> js = new ArrayList<>(), rs = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+          DMatrixRMaj[] inner = back(samples.get(k), body, path + ".", new DMatrixRMaj(d, d), dzs.get(k), mod, new LinkedHashMap<>());
+          DMatrixRMaj jb = samples.get(k).jacobian(body, path + ".", d);
+          CommonOps_DDRM.addEquals(jb, CommonOps_DDRM.identity(d));
+          js.add(jb);
+          rs.add(inner[0]);
+          DMatrixRMaj g = dzs.get(k).copy();
+          CommonOps_DDRM.addEquals(g, inner[1]);
+          dzIn.add(g);
+        }
+        DMatrixRMaj hIn = average(js, h, strategy);
+        CommonOps_DDRM.addEquals(hIn, mean(rs));
+        h = hIn;
+      }
+      dzs = dzIn;
+    }
+    return h;
+  }
+
+  /** Eq. 8: mean of J_n' H J_n; eq. 9: (mean J)' H (mean J). */
+  static DMatrixRMaj average(List<DMatrixRMaj> js, DMatrixRMaj h, Strategy strategy) {
+    if (strategy == Strategy.KFRA) {
+      List<DMatrixRMaj> p = new ArrayList<>();
+      for (DMatrixRMaj j : js) p.add(sandwich(j, h));
+      return mean(p);
+    }
+    return sandwich(mean(js), h);
+  }
+}

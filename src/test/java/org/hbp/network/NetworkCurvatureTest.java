@@ -1,0 +1,332 @@
+package org.hbp.network;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.verify.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Network curvature against dense fp64 references ({@link DenseReference}), for every curvature
+ * kind and strategy, on a fully connected net (sigmoid, tanh, cross-entropy), a relu net with
+ * square loss, a residual net and a CNN (conv, max-pool, zero-pad, avg-pool, flatten).
+ */
+class NetworkCurvatureTest {
+  static final double TOL = 1e-5;
+  static final Backend BE = new CpuBackend();
+
+  static ModuleSpec spec(String name) {
+    Dsl.init();
+    return Dsl.parseFile(Path.of("modules-spec", name + ".hbp")).modules().get(0);
+  }
+
+  static NetworkSpec.Layer layer(String module, Map<String, Integer> dims, List<Integer> in, List<Integer> out) {
+    return new NetworkSpec.Layer(spec(module), dims, in, out, 1, 1);
+  }
+
+  static NetworkSpec fc() {
+    return new NetworkSpec("fc", "test", 1, List.of(4), List.of(
+        layer("linear", Map.of("n", 4, "m", 3), List.of(4), List.of(3)),
+        layer("sigmoid", Map.of("n", 3), List.of(3), List.of(3)),
+        layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3)),
+        layer("tanh", Map.of("n", 3), List.of(3), List.of(3)),
+        layer("linear", Map.of("n", 3, "m", 2), List.of(3), List.of(2))),
+        layer("crossentropy", Map.of("c", 2), List.of(2), List.of(1)));
+  }
+
+  static NetworkSpec reluSquare() {
+    return new NetworkSpec("relu", "test", 1, List.of(4), List.of(
+        layer("linear", Map.of("n", 4, "m", 3), List.of(4), List.of(3)),
+        layer("relu", Map.of("n", 3), List.of(3), List.of(3)),
+        layer("linear", Map.of("n", 3, "m", 2), List.of(3), List.of(2))),
+        layer("squareloss", Map.of("n", 2), List.of(2), List.of(1)));
+  }
+
+  static NetworkSpec residual() {
+    return new NetworkSpec("res", "test", 1, List.of(3), List.of(
+        layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3)),
+        new NetworkSpec.Residual(List.of(
+            layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3)),
+            layer("sigmoid", Map.of("n", 3), List.of(3), List.of(3)),
+            layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3))), List.of(3), 1, 1),
+        layer("tanh", Map.of("n", 3), List.of(3), List.of(3)),
+        layer("linear", Map.of("n", 3, "m", 2), List.of(3), List.of(2))),
+        layer("crossentropy", Map.of("c", 2), List.of(2), List.of(1)));
+  }
+
+  static NetworkSpec cnn() {
+    return new NetworkSpec("cnn", "test", 1, List.of(1, 4, 4), List.of(
+        layer("conv2d", Map.of("cin", 1, "cout", 2, "h", 4, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1), List.of(1, 4, 4), List.of(2, 16)),
+        layer("sigmoid", Map.of("n", 32), List.of(32), List.of(32)),
+        layer("maxpool", Map.of("c", 2, "h", 4, "w", 4, "k", 2), List.of(2, 4, 4), List.of(2, 2, 2)),
+        layer("zeropad", Map.of("c", 2, "h", 2, "w", 2, "p", 1), List.of(2, 2, 2), List.of(2, 4, 4)),
+        layer("avgpool", Map.of("c", 2, "h", 4, "w", 4, "k", 2), List.of(2, 4, 4), List.of(2, 4)),
+        layer("flatten", Map.of("c", 2, "h", 2, "w", 2), List.of(2, 2, 2), List.of(8)),
+        layer("linear", Map.of("n", 8, "m", 3), List.of(8), List.of(3))),
+        layer("crossentropy", Map.of("c", 3), List.of(3), List.of(1)));
+  }
+
+  /** A network with random parameters and a batch, for the runtime and the reference. */
+  static final class Setup {
+    final NetworkSpec spec;
+    final Network net;
+    final Map<String, Tensor> params = new LinkedHashMap<>();
+    final Map<String, Batch> paramBatches = new LinkedHashMap<>();
+    final List<Tensor> xs = new ArrayList<>(), ys = new ArrayList<>();
+    final Batch x, y;
+
+    Setup(NetworkSpec spec, int n, long seed) {
+      this.spec = spec;
+      Random rng = new Random(seed);
+      net = new Network(spec, Network.builtIn(), BE);
+      for (String p : net.parameterNames()) {
+        int[] s = net.parameterShape(p);
+        Tensor t = Tensor.random(rng, s[0], s[1]);
+        params.put(p, t);
+        paramBatches.put(p, BE.fromArray(1, 1, s[0], s[1], t.data()));
+      }
+      int[] in = net.inputShape(), tgt = net.targetShape();
+      double[] xd = new double[n * in[0] * in[1]], yd = new double[n * tgt[0] * tgt[1]];
+      boolean classes = spec.loss().module().name().equals("crossentropy");
+      for (int i = 0; i < n; i++) {
+        Tensor xi = Tensor.random(rng, in[0], in[1]);
+        double[] yv = new double[tgt[0]];
+        if (classes) yv[rng.nextInt(tgt[0])] = 1;
+        else for (int k = 0; k < yv.length; k++) yv[k] = rng.nextGaussian();
+        xs.add(xi);
+        ys.add(new Tensor(new int[] {tgt[0], 1}, yv));
+        System.arraycopy(xi.data(), 0, xd, i * xi.numel(), xi.numel());
+        System.arraycopy(yv, 0, yd, i * yv.length, yv.length);
+      }
+      x = BE.fromArray(n, 1, in[0], in[1], xd);
+      y = BE.fromArray(n, 1, tgt[0], tgt[1], yd);
+    }
+
+    Pass pass() {
+      return net.run(paramBatches, x, y);
+    }
+
+    DenseReference reference() {
+      return new DenseReference(spec, params, xs, ys);
+    }
+  }
+
+  static DMatrixRMaj dense(Curvature c, String p, int blocks) {
+    Batch b = c.dense(p, blocks, Curvature.DEFAULT_MEMORY_LIMIT);
+    return new Tensor(new int[] {b.rows(), b.cols()}, BE.toArray(b)).toDMatrix();
+  }
+
+  static double relError(DMatrixRMaj got, DMatrixRMaj ref) {
+    assertEquals(ref.numRows, got.numRows);
+    double err = 0, scale = 0;
+    for (int i = 0; i < ref.getNumElements(); i++) {
+      err = Math.max(err, Math.abs(got.get(i) - ref.get(i)));
+      scale = Math.max(scale, Math.abs(ref.get(i)));
+    }
+    return err / Math.max(1, scale);
+  }
+
+  static Stream<Arguments> cases() {
+    List<Arguments> out = new ArrayList<>();
+    for (String net : List.of("fc", "relu", "residual", "cnn"))
+      for (CurvatureKind k : CurvatureKind.values()) for (Strategy s : Strategy.values()) out.add(Arguments.of(net, k, s));
+    return out.stream();
+  }
+
+  static NetworkSpec net(String name) {
+    switch (name) {
+      case "fc":
+        return fc();
+      case "relu":
+        return reluSquare();
+      case "residual":
+        return residual();
+      default:
+        return cnn();
+    }
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2}")
+  @MethodSource("cases")
+  void everyBlockAgreesWithTheDenseReference(String name, CurvatureKind kind, Strategy strategy) {
+    Setup s = new Setup(net(name), 3, 11);
+    Curvature c = s.pass().curvature(kind, strategy);
+    Map<String, DMatrixRMaj> ref = s.reference().blocks(kind, strategy);
+    assertEquals(s.net.parameterNames(), new ArrayList<>(ref.keySet()).stream().sorted((a, b) -> s.net.parameterNames().indexOf(a)
+        - s.net.parameterNames().indexOf(b)).toList());
+    for (String p : s.net.parameterNames()) {
+      double e = relError(dense(c, p, 1), ref.get(p));
+      assertTrue(e < TOL, name + " " + kind + " " + strategy + " block " + p + ": relative error " + e);
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("nets")
+  void lossAndGradientAgreeWithTheReference(String name) {
+    Setup s = new Setup(net(name), 3, 5);
+    Pass pass = s.pass();
+    DenseReference ref = s.reference();
+    assertEquals(ref.loss(), pass.loss(), 1e-12);
+    // the gradient of the mean loss by central differences of the reference loss
+    for (String p : s.net.parameterNames()) {
+      Tensor t = s.params.get(p);
+      double[] g = BE.toArray(pass.gradient(p));
+      for (int i = 0; i < t.numel(); i++) {
+        double h = 1e-6, keep = t.data()[i];
+        t.data()[i] = keep + h;
+        double up = ref.loss();
+        t.data()[i] = keep - h;
+        double down = ref.loss();
+        t.data()[i] = keep;
+        assertEquals((up - down) / (2 * h), g[i], 1e-7, name + " gradient " + p + "[" + i + "]");
+      }
+    }
+  }
+
+  static Stream<String> nets() {
+    return Stream.of("fc", "relu", "residual", "cnn");
+  }
+
+  /** The Hessian of the reference recursion is the Hessian of the loss: second differences of the mean loss. */
+  @Test
+  void exactHessianBlockIsTheSecondDerivativeOfTheLoss() {
+    Setup s = new Setup(residual(), 2, 3);
+    DMatrixRMaj got = dense(s.pass().curvature(CurvatureKind.HESSIAN, Strategy.EXACT), "1.0.W", 1);
+    Tensor w = s.params.get("1.0.W");
+    DenseReference ref = s.reference();
+    double h = 1e-4;
+    double[] d = w.data();
+    for (int i = 0; i < d.length; i++)
+      for (int j = 0; j < d.length; j++) {
+        double a = d[i], b = d[j];
+        double fpp = shifted(ref, d, i, j, h, h), fpm = shifted(ref, d, i, j, h, -h), fmp = shifted(ref, d, i, j, -h, h),
+            fmm = shifted(ref, d, i, j, -h, -h);
+        assertEquals(a, d[i]);
+        assertEquals(b, d[j]);
+        assertEquals((fpp - fpm - fmp + fmm) / (4 * h * h), got.get(i, j), 1e-6, "H[" + i + "," + j + "]");
+      }
+  }
+
+  private static double shifted(DenseReference ref, double[] d, int i, int j, double hi, double hj) {
+    double a = d[i], b = d[j];
+    d[i] += hi;
+    d[j] += hj;
+    double f = ref.loss();
+    d[i] = a;
+    d[j] = b;
+    return f;
+  }
+
+  @ParameterizedTest
+  @MethodSource("nets")
+  void allStrategiesAgreeForOneSample(String name) {
+    Setup s = new Setup(net(name), 1, 7);
+    Pass pass = s.pass();
+    for (CurvatureKind k : CurvatureKind.values()) {
+      Curvature exact = pass.curvature(k, Strategy.EXACT);
+      for (Strategy st : List.of(Strategy.KFRA, Strategy.BDA)) {
+        Curvature c = pass.curvature(k, st);
+        for (String p : s.net.parameterNames())
+          assertTrue(relError(dense(c, p, 1), dense(exact, p, 1)) < 1e-10, name + " " + k + " " + st + " " + p);
+      }
+    }
+  }
+
+  @Test
+  void ggnEqualsTheHessianForAReluNet() {
+    Setup s = new Setup(reluSquare(), 4, 9);
+    Pass pass = s.pass();
+    for (String p : s.net.parameterNames())
+      assertTrue(relError(dense(pass.curvature(CurvatureKind.GGN, Strategy.EXACT), p, 1),
+          dense(pass.curvature(CurvatureKind.HESSIAN, Strategy.EXACT), p, 1)) < 1e-12, p);
+  }
+
+  @ParameterizedTest
+  @MethodSource("nets")
+  void ggnAndPchBlocksArePsdWhileTheHessianNeedNotBe(String name) {
+    Setup s = new Setup(net(name), 3, 13);
+    Pass pass = s.pass();
+    for (CurvatureKind k : List.of(CurvatureKind.GGN, CurvatureKind.PCH_ABS, CurvatureKind.PCH_CLIP))
+      for (Strategy st : Strategy.values())
+        for (String p : s.net.parameterNames())
+          assertTrue(minEigenvalue(dense(pass.curvature(k, st), p, 1)) > -1e-10, name + " " + k + " " + st + " " + p);
+  }
+
+  static double minEigenvalue(DMatrixRMaj m) {
+    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(m.numRows, false, true);
+    assertTrue(eig.decompose(m.copy()));
+    double min = Double.POSITIVE_INFINITY;
+    for (int i = 0; i < m.numRows; i++) min = Math.min(min, eig.getEigenvalue(i).getReal());
+    return min;
+  }
+
+  @Test
+  void subBlocksAreTheBlockDiagonalPartOfTheBlock() {
+    Setup s = new Setup(cnn(), 2, 17);
+    Pass pass = s.pass();
+    for (Strategy st : Strategy.values()) {
+      Curvature c = pass.curvature(CurvatureKind.PCH_ABS, st);
+      for (String p : List.of("0.W", "0.b", "6.W", "6.b")) {
+        int[] shape = s.net.parameterShape(p);
+        DMatrixRMaj full = dense(c, p, 1), split = dense(c, p, 2);
+        // entry (i, j) of the column-major vec belongs to row i % rows of the parameter
+        int rows = shape[0];
+        for (int i = 0; i < full.numRows; i++)
+          for (int j = 0; j < full.numCols; j++) {
+            int gi = group(i % rows, rows, 2), gj = group(j % rows, rows, 2);
+            assertEquals(gi == gj ? full.get(i, j) : 0, split.get(i, j), 1e-12, st + " " + p + " (" + i + "," + j + ")");
+          }
+      }
+    }
+  }
+
+  private static int group(int row, int rows, int blocks) {
+    int start = 0;
+    for (int k = 0; k < blocks; k++) {
+      int size = rows / blocks + (k < rows % blocks ? 1 : 0);
+      if (row < start + size) return k;
+      start += size;
+    }
+    throw new AssertionError();
+  }
+
+  @Test
+  void explicitStrategiesRefuseAboveTheMemoryLimit() {
+    Setup s = new Setup(cnn(), 2, 1);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Curvature(s.pass(), CurvatureKind.GGN, Strategy.KFRA, 1000));
+    assertTrue(e.getMessage().startsWith("layer 0 (conv2d): the explicit batch-averaged Hessians of its output and input have 32 x 32 and 16 x 16"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("use --strategy exact"), e.getMessage());
+  }
+
+  @Test
+  void productsTakeSharedDirectionsInTheParameterShape() {
+    Setup s = new Setup(fc(), 3, 2);
+    Curvature c = s.pass().curvature(CurvatureKind.GGN, Strategy.EXACT);
+    IllegalArgumentException shape = assertThrows(IllegalArgumentException.class, () -> c.matProd("0.W", BE.fill(5, 1, 1)));
+    assertEquals("directions for '0.W' are [1 x 1] 5x1, expected items of its shape 3x4", shape.getMessage());
+    IllegalArgumentException name = assertThrows(IllegalArgumentException.class, () -> c.matProd("9.W", BE.fill(1, 1, 1)));
+    assertTrue(name.getMessage().startsWith("no parameter named '9.W'; the network has [0.W, 0.b, 2.W"), name.getMessage());
+    IllegalArgumentException blocks = assertThrows(IllegalArgumentException.class, () -> c.matProd("0.b", BE.fill(3, 1, 1), 4));
+    assertEquals("--blocks 4 for '0.b': it has 3 rows; use 1..3", blocks.getMessage());
+  }
+}

@@ -1,5 +1,5 @@
 /*
- * The hbp DSL: module, loss and elementwise-function declarations and matrix expressions.
+ * The hbp DSL: module, loss, elementwise-function and network declarations and matrix expressions.
  * One grammar for specs (`file`), ad-hoc expressions (`singleExpr`) and variable types
  * (`singleType`). Precedence, tightest first: postfix ' and .^, unary minus, * .* ./ /, + -.
  */
@@ -18,6 +18,7 @@ singleType: typeSpec EOF;
 decl
   : elementwiseDecl
   | moduleDecl
+  | networkDecl
   ;
 
 // elementwise swish(t) = t .* sigmoid(t);
@@ -38,6 +39,24 @@ item
   | ASSUME lhs=expr '==' rhs=expr ';'                              # assumeItem
   | OUTPUT ID '=' expr ';'                                         # outputItem
   ;
+
+// network fc { input x: vector(784); linear(m = 256); sigmoid; residual { relu; } loss crossentropy; }
+// The order of the items (input first, loss last, no input or loss inside a block) and the name
+// of a block (only 'residual') are checked by the builder, which reports them in words.
+networkDecl: NETWORK name=ID '{' layerItem* '}';
+
+// a module instance `sigmoid;` or `linear(m = 10);`, or a block `residual { ... }`: one
+// alternative, so that what follows the name is an LL(1) choice and errors name the token
+layerItem
+  : INPUT ID ':' typeSpec ';'                              # netInputItem
+  | LOSS name=ID layerArgs? ';'                            # netLossItem
+  | name=ID (layerArgs? ';' | open='{' layerItem* '}')     # layerInstance
+  ;
+
+// keyword dims of a module instance: conv2d(cout = 16, k = 3)
+layerArgs: '(' (layerArg (',' layerArg)*)? ')';
+
+layerArg: key=ID '=' value=NUMBER;
 
 // a dim symbol, or a derived dim computed from earlier ones: dims oh = (h + 2*p - k)/s + 1
 dimDecl: ID ('=' expr)?;
@@ -66,7 +85,7 @@ arg: (key=ID '=')? expr;
 ELEMENTWISE: 'elementwise';
 MODULE: 'module';
 LOSS: 'loss';
-NETWORK: 'network'; // reserved for network declarations
+NETWORK: 'network';
 DIMS: 'dims';
 INPUT: 'input';
 PARAM: 'param';

@@ -75,6 +75,11 @@ public final class OperatorGenerator {
     }
   }
 
+  /** The FORWARD constant of a module's generated class: {@code z = W*x + b}. */
+  public static String forwardText(ModuleSpec m) {
+    return m.output().name() + " = " + Printer.text(m.outputExpr(), m.dimNames());
+  }
+
   /** The class name generated for a module, e.g. {@code Conv2dOperator}. */
   public static String className(String module) {
     return Names.className(module);
@@ -277,7 +282,7 @@ public final class OperatorGenerator {
       type.addField(constant(STRING, "MODULE", CodeBlock.of("$S", m.name()), "The module's name in its spec."));
       type.addField(constant(STRING, "SPEC_SOURCE", CodeBlock.of("$S", label), "The spec this class was generated from."));
       type.addField(constant(STRING, "SPEC_SHA256", CodeBlock.of("$S", sha), "SHA-256 of the spec's text when this class was generated."));
-      type.addField(constant(STRING, "FORWARD", CodeBlock.of("$S", m.output().name() + " = " + text(m.outputExpr())),
+      type.addField(constant(STRING, "FORWARD", CodeBlock.of("$S", forwardText(m)),
           "The forward expression."));
       if (m.isLoss()) lossMethods(ds);
       else moduleMethods(ds, type);

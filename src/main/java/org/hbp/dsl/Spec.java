@@ -5,9 +5,26 @@ import java.util.Map;
 import java.util.Optional;
 import org.hbp.calculus.ElementwiseFunction;
 
-/** A checked spec file: its elementwise functions (built-in and user-defined) and its modules. */
-public record Spec(String source, Map<String, ElementwiseFunction> functions, List<ModuleSpec> modules) {
+/**
+ * A checked spec file: its elementwise functions (built-in and user-defined), its modules and
+ * losses, and its network declarations (structure checked; resolved against a module library by
+ * {@code org.hbp.network.Networks}).
+ */
+public record Spec(String source, Map<String, ElementwiseFunction> functions, List<ModuleSpec> modules, List<NetworkDecl> networks) {
+  public Spec {
+    networks = List.copyOf(networks);
+  }
+
+  /** A file without networks. */
+  public Spec(String source, Map<String, ElementwiseFunction> functions, List<ModuleSpec> modules) {
+    this(source, functions, modules, List.of());
+  }
+
   public Optional<ModuleSpec> module(String name) {
     return modules.stream().filter(m -> m.name().equals(name)).findFirst();
+  }
+
+  public Optional<NetworkDecl> network(String name) {
+    return networks.stream().filter(n -> n.name().equals(name)).findFirst();
   }
 }

@@ -43,16 +43,22 @@ final class SpecBuilder {
 
   Spec file(HbpParser.FileContext ctx) {
     List<ModuleSpec> modules = new ArrayList<>();
+    List<NetworkDecl> networks = new ArrayList<>();
     Set<String> names = new java.util.HashSet<>();
+    Set<String> networkNames = new java.util.HashSet<>();
     for (HbpParser.DeclContext d : ctx.decl()) {
       if (d.elementwiseDecl() != null) elementwise(d.elementwiseDecl());
-      else {
+      else if (d.networkDecl() != null) {
+        HbpParser.NetworkDeclContext n = d.networkDecl();
+        if (!networkNames.add(n.name.getText())) throw error(n.name, "network '" + n.name.getText() + "' is declared twice");
+        networks.add(network(n));
+      } else {
         HbpParser.ModuleDeclContext m = d.moduleDecl();
         if (!names.add(m.name.getText())) throw error(m.name, m.kind.getText() + " '" + m.name.getText() + "' is declared twice");
         modules.add(new SpecBuilder(source, text, functions).module(m));
       }
     }
-    return new Spec(source, functions, modules);
+    return new Spec(source, functions, modules, networks);
   }
 
   private void elementwise(HbpParser.ElementwiseDeclContext ctx) {
@@ -139,6 +145,98 @@ final class SpecBuilder {
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
     return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
         output, outputExpr, assumptions);
+  }
+
+  // ---------------- networks ----------------
+
+  /**
+   * The structure of a network: exactly one input, first, with whole positive dims; module
+   * instances and residual blocks; exactly one loss, last. Names are resolved later, against a
+   * module library.
+   */
+  private NetworkDecl network(HbpParser.NetworkDeclContext ctx) {
+    String name = ctx.name.getText();
+    NetworkDecl.Input input = null;
+    NetworkDecl.Instance loss = null;
+    List<NetworkDecl.Item> body = new ArrayList<>();
+    for (HbpParser.LayerItemContext item : ctx.layerItem()) {
+      if (loss != null) throw error(item.start, "network '" + name + "': the loss must be the last item, but " + describeItem(item) + " follows it");
+      if (item instanceof HbpParser.NetInputItemContext in) {
+        if (input != null) throw error(in.start, "network '" + name + "' already has input '" + input.name() + "'; only one input is allowed");
+        input = networkInput(name, in);
+      } else if (item instanceof HbpParser.NetLossItemContext l) {
+        if (input == null) throw error(l.start, "network '" + name + "' has no input before its loss; expected 'input NAME: TYPE;' first");
+        loss = instance(l.name, l.layerArgs());
+      } else {
+        if (input == null) throw error(item.start, "network '" + name + "' has no input before its first layer; expected 'input NAME: TYPE;' first");
+        body.add(layer(item));
+      }
+    }
+    if (input == null) throw error(ctx.name, "network '" + name + "' has no input; expected 'input NAME: TYPE;'");
+    if (loss == null) throw error(ctx.stop, "network '" + name + "' has no loss; expected 'loss NAME;' as its last item");
+    return new NetworkDecl(name, source, ctx.name.getLine(), ctx.name.getCharPositionInLine() + 1, input, body, loss);
+  }
+
+  /** A layer or a residual block (not an input or a loss, which are allowed at the top level only). */
+  private NetworkDecl.Item layer(HbpParser.LayerItemContext item) {
+    if (!(item instanceof HbpParser.LayerInstanceContext l)) throw error(item, "unexpected network item '" + src(item) + "'");
+    if (l.open == null) return instance(l.name, l.layerArgs());
+    if (!l.name.getText().equals("residual"))
+      throw error(l.name, "unknown block '" + l.name.getText() + "'; the only block is 'residual { ... }'");
+    if (l.layerItem().isEmpty()) throw error(l.name, "a residual block needs at least one layer");
+    List<NetworkDecl.Item> body = new ArrayList<>();
+    for (HbpParser.LayerItemContext i : l.layerItem()) {
+      if (i instanceof HbpParser.NetInputItemContext || i instanceof HbpParser.NetLossItemContext)
+        throw error(i.start, "'" + i.start.getText() + "' is not allowed inside a residual block");
+      body.add(layer(i));
+    }
+    return new NetworkDecl.Residual(body, l.name.getLine(), l.name.getCharPositionInLine() + 1);
+  }
+
+  private static String describeItem(HbpParser.LayerItemContext item) {
+    if (item instanceof HbpParser.NetInputItemContext) return "'input'";
+    if (item instanceof HbpParser.NetLossItemContext l) return "loss '" + l.name.getText() + "'";
+    HbpParser.LayerInstanceContext l = (HbpParser.LayerInstanceContext) item;
+    return l.open != null ? "a " + l.name.getText() + " block" : "'" + l.name.getText() + "'";
+  }
+
+  private NetworkDecl.Instance instance(Token name, HbpParser.LayerArgsContext args) {
+    List<NetworkDecl.Arg> out = new ArrayList<>();
+    Set<String> keys = new java.util.HashSet<>();
+    if (args != null) {
+      for (HbpParser.LayerArgContext a : args.layerArg()) {
+        String key = a.key.getText();
+        if (!keys.add(key)) throw error(a.key, name.getText() + ": '" + key + "' is given twice");
+        out.add(new NetworkDecl.Arg(key, wholeNumber(a.value, false), a.key.getLine(), a.key.getCharPositionInLine() + 1));
+      }
+    }
+    return new NetworkDecl.Instance(name.getText(), out, name.getLine(), name.getCharPositionInLine() + 1);
+  }
+
+  private NetworkDecl.Input networkInput(String network, HbpParser.NetInputItemContext in) {
+    HbpParser.TypeSpecContext t = in.typeSpec();
+    List<HbpParser.ExprContext> axes;
+    if (t instanceof HbpParser.VectorTypeContext v) axes = List.of(v.expr());
+    else if (t instanceof HbpParser.MatrixTypeContext m) axes = m.expr();
+    else if (t instanceof HbpParser.TensorTypeContext c) axes = c.expr();
+    else throw error(t, "the input of network '" + network + "' must be a vector, matrix or tensor, but found " + src(t));
+    List<Integer> shape = new ArrayList<>();
+    for (HbpParser.ExprContext e : axes) {
+      if (!(e instanceof HbpParser.NumberExprContext n))
+        throw error(e, "the input of network '" + network + "' needs whole numbers as dims, but found '" + src(e) + "'");
+      shape.add(wholeNumber(n.NUMBER().getSymbol(), true));
+    }
+    return new NetworkDecl.Input(in.ID().getText(), shape, in.start.getLine(), in.start.getCharPositionInLine() + 1);
+  }
+
+  /** A NUMBER token as an int dimension: whole, at most Integer.MAX_VALUE, and positive where asked. */
+  private int wholeNumber(Token t, boolean positive) {
+    String s = t.getText();
+    if (!s.matches("[0-9]+")) throw error(t, "a dimension must be a whole number, but found " + s);
+    if (s.length() > 10 || Long.parseLong(s) > Integer.MAX_VALUE) throw error(t, "a dimension must be at most " + Integer.MAX_VALUE + ", but found " + s);
+    int v = Integer.parseInt(s);
+    if (positive && v <= 0) throw error(t, "a dimension of a network's input must be positive, but found " + s);
+    return v;
   }
 
   // ---------------- ad hoc ----------------

@@ -115,17 +115,19 @@ final class Syntax {
   }
 
   /**
-   * At the end of input, or at the start of the next declaration, inside a module or a block
-   * of derivatives: names the brace that is not closed.
+   * At the end of input, or at the start of the next declaration, inside a module, a block of
+   * derivatives, a network or a block of layers: names the innermost brace that is not closed.
    */
   private static String unclosedBrace(Parser p, Token found, IntervalSet expected) {
     int type = found.getType();
     if (!expected.contains(type("'}'")) || !(type == Token.EOF || type == HbpLexer.MODULE || type == HbpLexer.LOSS
-        || type == HbpLexer.ELEMENTWISE)) return null;
+        || type == HbpLexer.ELEMENTWISE || type == HbpLexer.NETWORK)) return null;
     for (ParserRuleContext c = p.getContext(); c != null; c = c.getParent()) {
       String what;
       if (c instanceof HbpParser.ModuleDeclContext m) what = m.kind.getText() + " '" + m.name.getText() + "'";
       else if (c instanceof HbpParser.ElementwiseDeclContext e) what = "elementwise '" + e.name.getText() + "'";
+      else if (c instanceof HbpParser.NetworkDeclContext n) what = "network '" + n.name.getText() + "'";
+      else if (c instanceof HbpParser.LayerInstanceContext b && b.open != null) what = b.name.getText() + " block";
       else continue;
       Token open = null;
       for (ParseTree child : c.children == null ? List.<ParseTree>of() : c.children) {
@@ -164,7 +166,8 @@ final class Syntax {
   private static final Set<Integer> KEYWORDS = Set.of(HbpLexer.ELEMENTWISE, HbpLexer.MODULE, HbpLexer.LOSS, HbpLexer.NETWORK,
       HbpLexer.DIMS, HbpLexer.INPUT, HbpLexer.PARAM, HbpLexer.DATA, HbpLexer.INDEX, HbpLexer.TARGET, HbpLexer.ASSUME,
       HbpLexer.OUTPUT, HbpLexer.SCALAR, HbpLexer.VECTOR, HbpLexer.MATRIX, HbpLexer.TENSOR);
-  private static final Set<Integer> DECLARATIONS = Set.of(HbpLexer.MODULE, HbpLexer.LOSS, HbpLexer.ELEMENTWISE);
+  private static final Set<Integer> DECLARATIONS = Set.of(HbpLexer.MODULE, HbpLexer.LOSS, HbpLexer.ELEMENTWISE, HbpLexer.NETWORK);
+  private static final Set<Integer> LAYER_ITEMS = Set.of(HbpLexer.INPUT, HbpLexer.LOSS, HbpLexer.ID);
   private static final Set<Integer> ITEMS = Set.of(HbpLexer.DIMS, HbpLexer.INPUT, HbpLexer.PARAM, HbpLexer.DATA,
       HbpLexer.INDEX, HbpLexer.TARGET, HbpLexer.ASSUME, HbpLexer.OUTPUT);
   private static final Set<Integer> TYPES = Set.of(HbpLexer.SCALAR, HbpLexer.VECTOR, HbpLexer.MATRIX, HbpLexer.TENSOR);
@@ -183,9 +186,13 @@ final class Syntax {
     rest.remove(Token.EPSILON);
     List<String> words = new ArrayList<>();
     if (rest.containsAll(DECLARATIONS)) {
-      words.add("a declaration (module, loss or elementwise)");
+      words.add("a declaration (module, loss, elementwise or network)");
       rest.removeAll(DECLARATIONS);
       rest.remove(Token.EOF);
+    }
+    if (rest.containsAll(LAYER_ITEMS)) {
+      words.add("a network item (input, a module, residual { ... } or loss)");
+      rest.removeAll(LAYER_ITEMS);
     }
     if (rest.containsAll(ITEMS)) {
       words.add("a module item (dims, input, param, data, index, target, assume or output)");

@@ -75,4 +75,12 @@ public final class Pass {
   public Curvature curvature(CurvatureKind kind, Strategy strategy) {
     return new Curvature(this, kind, strategy, Curvature.DEFAULT_MEMORY_LIMIT);
   }
+
+  /**
+   * Block-diagonal curvature on this batch; explicit strategies refuse (naming the layer) when
+   * their matrices would exceed {@code memoryLimitBytes}.
+   */
+  public Curvature curvature(CurvatureKind kind, Strategy strategy, long memoryLimitBytes) {
+    return new Curvature(this, kind, strategy, memoryLimitBytes);
+  }
 }

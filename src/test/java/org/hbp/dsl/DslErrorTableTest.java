@@ -84,9 +84,9 @@ class DslErrorTableTest {
             "spec.hbp:1:31: expected '}' to close elementwise 'f' (opened at 1:22) but found end of input"),
         // garbage after the end
         row(module("output z = x;") + "oops",
-            "spec.hbp:6:1: expected a declaration (module, loss or elementwise) but found name 'oops'"),
+            "spec.hbp:6:1: expected a declaration (module, loss, elementwise or network) but found name 'oops'"),
         row(module("output z = x;") + "}",
-            "spec.hbp:6:1: expected a declaration (module, loss or elementwise) but found '}'"),
+            "spec.hbp:6:1: expected a declaration (module, loss, elementwise or network) but found '}'"),
         row(module("output z = x;") + "/* the end",
             "spec.hbp:6:1: unterminated comment: '/*' has no closing '*/'"),
         // empty expressions
@@ -105,9 +105,9 @@ class DslErrorTableTest {
             "spec.hbp:3:11: expected ':' but found keyword 'vector'"),
         // declarations and module items
         row("foo m { }",
-            "spec.hbp:1:1: expected a declaration (module, loss or elementwise) but found name 'foo'"),
-        row("network n { }",
-            "spec.hbp:1:1: expected a declaration (module, loss or elementwise) but found keyword 'network'"),
+            "spec.hbp:1:1: expected a declaration (module, loss, elementwise or network) but found name 'foo'"),
+        row("netwrk n { }",
+            "spec.hbp:1:1: expected a declaration (module, loss, elementwise or network) but found name 'netwrk'"),
         row(lines("module m {", "  dim n;", "}"),
             "spec.hbp:2:3: expected a module item (dims, input, param, data, index, target, assume or output) or '}' but found name 'dim'"),
         row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  assume x = 1;", "}"),

@@ -1,0 +1,474 @@
+package org.hbp.network;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.hbp.calculus.Dim;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Shape;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.DslException;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.dsl.NetworkDecl;
+import org.hbp.dsl.Spec;
+
+/**
+ * Resolves {@code network} declarations against a module library: looks up every module and the
+ * loss, binds each module's dims (keyword arguments, and inference from the incoming per-sample
+ * shape) and computes the shapes, layer by layer. Errors are {@link DslException}s at the offending
+ * instance or keyword.
+ *
+ * <p>Shape rules, beyond plain unification of a module's input type with the incoming shape (same
+ * rank: vector = 1 axis, matrix = 2, tensor = 3):
+ *
+ * <ul>
+ *   <li>A module whose input is {@code vector(n)} and whose output has the same type (sigmoid,
+ *       relu, tanh, bias, dropout, ...) accepts any shape: it acts on the column-major vec of the
+ *       sample ({@code n} = its number of entries), and its output keeps the incoming shape.
+ *   <li>A module whose output is {@code matrix(c, oh*ow)}, with {@code oh} and {@code ow} derived
+ *       dims (conv2d, avgpool; the first declared is the height), records {@code (oh, ow)}; a later
+ *       module with a {@code tensor(c, h, w)} input reads that matrix as {@code tensor(c, oh, ow)}
+ *       (the same column-major layout). The record passes through the shape-keeping modules above
+ *       and residual blocks. Without one, a matrix meets a tensor input only when {@code h} and
+ *       {@code w} are given and {@code h*w} is its number of columns.
+ * </ul>
+ */
+public final class Networks {
+  private Networks() {}
+
+  /** A layer with its PyTorch-style index path ({@code 0}, {@code 3.1}, ...). */
+  public record LayerAt(String path, NetworkSpec.Layer layer) {}
+
+  // ---------------- loading ----------------
+
+  /**
+   * Parses {@code file}, collects the modules and losses of {@code specDirs} (see
+   * {@link #library}) and resolves the network called {@code networkName} ({@code null}: the only
+   * one of the file).
+   *
+   * @throws IllegalArgumentException a missing file or folder, or no such network
+   * @throws DslException an error in the file or in a spec, with its position
+   */
+  public static NetworkSpec load(Path file, String networkName, List<Path> specDirs) {
+    if (!Files.exists(file)) throw new IllegalArgumentException("network file not found: " + file);
+    if (!Files.isRegularFile(file)) throw new IllegalArgumentException("not a file: " + file);
+    Spec spec = Dsl.parseFile(file);
+    return resolve(spec, networkName, library(specDirs));
+  }
+
+  /**
+   * The modules and losses of the given spec folders, each folder's {@code .hbp} files in sorted
+   * order (a path to a single {@code .hbp} file is taken as is). Where two declare the same name,
+   * the later one shadows the earlier (user folders after the built-in {@code modules-spec/}).
+   *
+   * @throws IllegalArgumentException a folder that does not exist or cannot be read
+   */
+  public static List<ModuleSpec> library(List<Path> specDirs) {
+    List<ModuleSpec> out = new ArrayList<>();
+    for (Path dir : specDirs) {
+      if (!Files.exists(dir)) throw new IllegalArgumentException("spec folder not found: " + dir);
+      List<Path> files;
+      if (Files.isRegularFile(dir)) files = List.of(dir);
+      else {
+        try (Stream<Path> s = Files.list(dir)) {
+          files = s.filter(p -> p.getFileName().toString().endsWith(".hbp") && Files.isRegularFile(p)).sorted().toList();
+        } catch (IOException e) {
+          throw new IllegalArgumentException("cannot read spec folder " + dir + ": " + e.getMessage());
+        }
+      }
+      for (Path f : files) out.addAll(Dsl.parseFile(f).modules());
+    }
+    return out;
+  }
+
+  // ---------------- resolution ----------------
+
+  /**
+   * Resolves one network of a parsed file. The library is the given modules and losses (later
+   * ones shadowing earlier ones) and those of the file itself, which shadow the library.
+   *
+   * @param networkName the network's name, or {@code null} for the only network of the file
+   * @throws IllegalArgumentException no network of that name, or no or several when the name is null
+   * @throws DslException an unknown module, a dim that cannot be bound, a shape that does not fit
+   */
+  public static NetworkSpec resolve(Spec spec, String networkName, List<ModuleSpec> library) {
+    List<String> names = spec.networks().stream().map(NetworkDecl::name).toList();
+    NetworkDecl decl;
+    if (networkName == null) {
+      if (names.isEmpty()) throw new IllegalArgumentException(spec.source() + " declares no network");
+      if (names.size() > 1)
+        throw new IllegalArgumentException(spec.source() + " declares " + names.size() + " networks (" + String.join(", ", names) + "); name one");
+      decl = spec.networks().get(0);
+    } else {
+      decl = spec.network(networkName).orElseThrow(() -> new IllegalArgumentException("no network named '" + networkName + "' in "
+          + spec.source() + (names.isEmpty() ? " (it declares none)" : " (networks: " + String.join(", ", names) + ")")));
+    }
+    Map<String, ModuleSpec> modules = new LinkedHashMap<>();
+    for (ModuleSpec m : library) modules.put(m.name(), m);
+    for (ModuleSpec m : spec.modules()) modules.put(m.name(), m);
+    return new Resolver(decl, modules).resolve();
+  }
+
+  /** What flows between layers: the per-sample shape and, after a convolution-like module, its (oh, ow). */
+  private record Flow(List<Integer> shape, List<Integer> spatial) {}
+
+  private static final class Resolver {
+    private final NetworkDecl decl;
+    private final Map<String, ModuleSpec> modules;
+
+    Resolver(NetworkDecl decl, Map<String, ModuleSpec> modules) {
+      this.decl = decl;
+      this.modules = modules;
+    }
+
+    NetworkSpec resolve() {
+      List<NetworkSpec.Node> body = new ArrayList<>();
+      Flow out = body(decl.body(), new Flow(decl.input().shape(), null), body);
+      NetworkDecl.Instance l = decl.loss();
+      NetworkSpec.Layer loss = place(l, loss(l), out, true).layer;
+      return new NetworkSpec(decl.name(), decl.source(), decl.line(), decl.input().shape(), body, loss);
+    }
+
+    private Flow body(List<NetworkDecl.Item> items, Flow flow, List<NetworkSpec.Node> out) {
+      for (NetworkDecl.Item item : items) {
+        if (item instanceof NetworkDecl.Instance inst) {
+          Placed p = place(inst, module(inst), flow, false);
+          out.add(p.layer);
+          flow = p.out;
+        } else {
+          NetworkDecl.Residual r = (NetworkDecl.Residual) item;
+          List<NetworkSpec.Node> inner = new ArrayList<>();
+          Flow f = body(r.body(), flow, inner);
+          if (!f.shape().equals(flow.shape()))
+            throw at(r.line(), r.column(), "a residual block must map " + type(flow.shape()) + " to itself but its body gives " + type(f.shape()));
+          out.add(new NetworkSpec.Residual(inner, flow.shape(), r.line(), r.column()));
+        }
+      }
+      return flow;
+    }
+
+    private ModuleSpec module(NetworkDecl.Instance inst) {
+      ModuleSpec m = modules.get(inst.name());
+      if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules: " + names(false) + ")");
+      if (m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a loss; use it as 'loss " + inst.name() + ";'");
+      return m;
+    }
+
+    private ModuleSpec loss(NetworkDecl.Instance inst) {
+      ModuleSpec m = modules.get(inst.name());
+      if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses: " + names(true) + ")");
+      if (!m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a module, not a loss (losses: " + names(true) + ")");
+      return m;
+    }
+
+    private String names(boolean losses) {
+      String s = modules.values().stream().filter(m -> m.isLoss() == losses).map(ModuleSpec::name).sorted().collect(Collectors.joining(", "));
+      return s.isEmpty() ? "none" : s;
+    }
+
+    private record Placed(NetworkSpec.Layer layer, Flow out) {}
+
+    /** Binds the dims of one instance and computes its output. */
+    private Placed place(NetworkDecl.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
+      String who = m.name();
+      int line = inst.line(), col = inst.column();
+      List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
+      if (inputs.size() != 1)
+        throw at(line, col, who + ": a " + (isLoss ? "loss" : "layer") + " of a network needs exactly one input, but " + who + " has "
+            + inputs.size() + " (" + inputs.stream().map(Expr.Var::name).collect(Collectors.joining(", ")) + ")");
+      List<String> base = baseDims(m);
+
+      // keyword dims
+      Map<String, Long> bound = new LinkedHashMap<>();
+      Map<String, NetworkDecl.Arg> given = new LinkedHashMap<>();
+      for (NetworkDecl.Arg a : inst.args()) {
+        if (m.derivedDims().containsKey(a.name()))
+          throw at(a.line(), a.column(), who + ": '" + a.name() + "' is a derived dim of " + who + " (" + a.name() + " = "
+              + m.derivedDims().get(a.name()) + "), computed from the others; it cannot be given");
+        if (!base.contains(a.name()))
+          throw at(a.line(), a.column(), who + ": '" + a.name() + "' is not a dim of " + who + " (its dims: "
+              + (base.isEmpty() ? "none" : String.join(", ", base)) + ")");
+        bound.put(a.name(), (long) a.value());
+        given.put(a.name(), a);
+      }
+
+      // the incoming shape, as the module's input reads it
+      Shape t = inputs.get(0).shape();
+      int rank = rank(t);
+      List<Dim> axes = rank == 1 ? List.of(t.rows()) : t.dims();
+      List<Integer> s = in.shape();
+      boolean keepsShape = !isLoss && rank == 1 && t.rows().isSymbol() && m.output().shape().equals(t);
+      List<Integer> sizes = s;
+      String incoming = type(s);
+      boolean matrixAsTensor = false;
+      if (keepsShape && s.size() != 1) {
+        sizes = List.of(numel(s, line, col, who));
+      } else if (rank == 3 && s.size() == 2 && in.spatial() != null) {
+        sizes = List.of(s.get(0), in.spatial().get(0), in.spatial().get(1));
+        incoming = type(s) + " (read as " + type(sizes) + ")";
+      } else if (rank == 3 && s.size() == 2) {
+        matrixAsTensor = true;
+      } else if (rank != s.size()) {
+        throw at(line, col, who + ": the input is " + typeText(t.substitute(constants(bound)), rank) + " but the incoming shape is " + type(s));
+      }
+
+      // axes that are one symbol bind it (or must agree with it)
+      for (int i = 0; i < axes.size(); i++) {
+        if (matrixAsTensor && i > 0) continue;
+        Dim axis = axes.get(i);
+        if (!axis.isSymbol()) continue;
+        String sym = axis.symbols().first();
+        long size = sizes.get(i);
+        Long b = bound.get(sym);
+        if (b == null) bound.put(sym, size);
+        else if (b != size) {
+          NetworkDecl.Arg a = given.get(sym);
+          if (a != null)
+            throw at(a.line(), a.column(), who + ": " + sym + " = " + b + " is given but the incoming shape " + incoming + " gives " + sym + " = " + size);
+          throw at(line, col, who + ": the input is " + typeText(t.substitute(constants(bound)), rank) + " but the incoming shape is " + incoming);
+        }
+      }
+      for (String d : base) {
+        if (!bound.containsKey(d))
+          throw at(line, col, "dim '" + d + "' of " + who + " is neither given nor determined by the incoming shape " + incoming + "; give it, e.g. "
+              + who + "(" + d + " = ...)");
+      }
+      // the other axes must agree
+      long[] actual = evaluate("the input", t, bound, m, line, col);
+      List<Long> want = new ArrayList<>();
+      if (rank == 1) want.add(actual[0]);
+      else for (long v : actual) want.add(v);
+      boolean fits;
+      if (matrixAsTensor) {
+        fits = want.get(0) == (long) s.get(0) && want.get(1) > 0 && want.get(2) > 0 && want.get(1) * want.get(2) == (long) s.get(1);
+      } else {
+        fits = true;
+        for (int i = 0; i < want.size(); i++) fits &= want.get(i) == (long) sizes.get(i);
+      }
+      if (!fits) {
+        throw at(line, col, who + ": the input is " + typeText(want) + " but the incoming shape is " + incoming
+            + (matrixAsTensor ? "; a matrix(c, h*w) is read as tensor(c, h, w)" : ""));
+      }
+
+      // derived dims, the output and the other variables must be positive
+      for (Map.Entry<String, Dim> e : m.derivedDims().entrySet()) {
+        String what = e.getKey() + " = " + e.getValue();
+        long v;
+        try {
+          v = e.getValue().evaluate(bound);
+        } catch (ArithmeticException ex) {
+          throw at(line, col, who + ": division by zero in " + what + " (" + dimsText(m, bound) + ")");
+        }
+        if (v <= 0) throw at(line, col, who + ": " + what + " would be " + v + "; it must be positive (" + dimsText(m, bound) + ")");
+      }
+      Shape outShape = m.output().shape();
+      List<Integer> out;
+      if (isLoss) out = List.of(1);
+      else {
+        out = checkPositive("the output", outShape, bound, m, line, col);
+        if (keepsShape) out = s;
+      }
+      for (Expr.Var v : m.variables()) {
+        if (v.role() == Expr.Role.INPUT) continue;
+        checkPositive(v.role().name().toLowerCase(Locale.ROOT) + " " + v.name(), v.shape(), bound, m, line, col);
+      }
+
+      // what the next layer sees
+      List<Integer> spatial = null;
+      if (keepsShape) spatial = in.spatial();
+      else if (!isLoss && rank(outShape) == 2) spatial = spatial(m, outShape, bound, line, col);
+
+      Map<String, Integer> dims = new LinkedHashMap<>();
+      for (String d : base) dims.put(d, Math.toIntExact(bound.get(d)));
+      NetworkSpec.Layer layer = new NetworkSpec.Layer(m, dims, s, out, line, col);
+      return new Placed(layer, new Flow(out, spatial));
+    }
+
+    /** (oh, ow) when the output is matrix(c, oh*ow) for two derived dims, in declaration order. */
+    private List<Integer> spatial(ModuleSpec m, Shape out, Map<String, Long> bound, int line, int col) {
+      List<Dim> derived = new ArrayList<>(m.derivedDims().values());
+      for (int i = 0; i < derived.size(); i++) {
+        for (int j = i + 1; j < derived.size(); j++) {
+          if (out.cols().equals(derived.get(i).times(derived.get(j)))) {
+            return List.of(toInt(eval(derived.get(i), bound, line, col, m.name()), line, col, m.name()),
+                toInt(eval(derived.get(j), bound, line, col, m.name()), line, col, m.name()));
+          }
+        }
+      }
+      return null;
+    }
+
+    private List<Integer> checkPositive(String what, Shape shape, Map<String, Long> bound, ModuleSpec m, int line, int col) {
+      int rank = rank(shape);
+      long[] v = evaluate(what, shape, bound, m, line, col);
+      List<Long> values = new ArrayList<>();
+      if (rank == 1) values.add(v[0]);
+      else for (long x : v) values.add(x);
+      for (long x : values) {
+        if (x <= 0)
+          throw at(line, col, m.name() + ": " + what + " would be " + typeText(values) + "; every extent must be positive (" + dimsText(m, bound) + ")");
+      }
+      List<Integer> out = new ArrayList<>();
+      for (long x : values) out.add(toInt(x, line, col, m.name()));
+      return out;
+    }
+
+    private long[] evaluate(String what, Shape shape, Map<String, Long> bound, ModuleSpec m, int line, int col) {
+      try {
+        return shape.evaluate(bound);
+      } catch (ArithmeticException e) {
+        throw at(line, col, m.name() + ": division by zero in " + what + " " + typeText(shape, rank(shape)) + " (" + dimsText(m, bound) + ")");
+      }
+    }
+
+    private long eval(Dim d, Map<String, Long> bound, int line, int col, String who) {
+      try {
+        return d.evaluate(bound);
+      } catch (ArithmeticException e) {
+        throw at(line, col, who + ": " + e.getMessage());
+      }
+    }
+
+    private int toInt(long v, int line, int col, String who) {
+      if (v > Integer.MAX_VALUE) throw at(line, col, who + ": an extent of " + v + " is too large");
+      return (int) v;
+    }
+
+    private int numel(List<Integer> shape, int line, int col, String who) {
+      long n = 1;
+      for (int x : shape) n *= x;
+      return toInt(n, line, col, who);
+    }
+
+    private DslException at(int line, int col, String message) {
+      return new DslException(decl.source(), line, col, message);
+    }
+  }
+
+  private static String dimsText(ModuleSpec m, Map<String, Long> bound) {
+    return baseDims(m).stream().filter(bound::containsKey).map(d -> d + " = " + bound.get(d)).collect(Collectors.joining(", "));
+  }
+
+  private static List<String> baseDims(ModuleSpec m) {
+    Set<String> out = new LinkedHashSet<>();
+    for (Dim d : m.dims()) out.addAll(d.symbols());
+    return List.copyOf(out);
+  }
+
+  private static Map<String, Dim> constants(Map<String, Long> bound) {
+    Map<String, Dim> out = new LinkedHashMap<>();
+    bound.forEach((k, v) -> out.put(k, Dim.of(v)));
+    return out;
+  }
+
+  /** The rank of a declared type as a per-sample shape: 1 for a vector (or scalar), 3 for a tensor, else 2. */
+  private static int rank(Shape s) {
+    return s.isTensor() ? 3 : s.isColumn() ? 1 : 2;
+  }
+
+  // ---------------- printing ----------------
+
+  /** A per-sample shape in DSL type syntax: {@code vector(784)}, {@code matrix(3, 4)}, {@code tensor(1, 28, 28)}. */
+  public static String type(List<Integer> shape) {
+    return typeText(shape);
+  }
+
+  private static String typeText(List<? extends Number> shape) {
+    String args = shape.stream().map(String::valueOf).collect(Collectors.joining(", "));
+    return switch (shape.size()) {
+      case 1 -> "vector(" + args + ")";
+      case 2 -> "matrix(" + args + ")";
+      case 3 -> "tensor(" + args + ")";
+      default -> "shape(" + args + ")";
+    };
+  }
+
+  /** A declared (symbolic) type with ", " between the dims, as the concrete ones. */
+  private static String typeText(Shape s, int rank) {
+    if (rank == 1) return "vector(" + s.rows() + ")";
+    return (rank == 3 ? "tensor(" : "matrix(") + s.dims().stream().map(Dim::toString).collect(Collectors.joining(", ")) + ")";
+  }
+
+  /**
+   * All layers (not the loss) in depth-first order with their index paths, as PyTorch's
+   * {@code nn.Sequential} numbers them: top-level nodes by position, a residual block takes one
+   * position and its body's layers are {@code <block>.<i>}.
+   */
+  public static List<LayerAt> layers(NetworkSpec net) {
+    List<LayerAt> out = new ArrayList<>();
+    collect(net.body(), "", out);
+    return out;
+  }
+
+  private static void collect(List<NetworkSpec.Node> nodes, String prefix, List<LayerAt> out) {
+    for (int i = 0; i < nodes.size(); i++) {
+      NetworkSpec.Node n = nodes.get(i);
+      if (n instanceof NetworkSpec.Layer l) out.add(new LayerAt(prefix + i, l));
+      else collect(((NetworkSpec.Residual) n).body(), prefix + i + ".", out);
+    }
+  }
+
+  /**
+   * A short text, one line per node: index path, module, dims (a {@code *} marks those read off
+   * the incoming shape), and input -> output shape; the loss last.
+   */
+  public static String describe(NetworkSpec net) {
+    List<String[]> rows = new ArrayList<>();
+    rows(net.body(), "", 0, rows);
+    NetworkSpec.Layer loss = net.loss();
+    rows.add(new String[] {"loss", loss.module().name(), dimsOf(loss), type(loss.inputShape()) + " -> scalar"});
+    int[] width = new int[3];
+    for (String[] r : rows) for (int i = 0; i < 3; i++) width[i] = Math.max(width[i], r[i].length());
+    StringBuilder sb = new StringBuilder();
+    sb.append("network ").append(net.name()).append(" (").append(net.source()).append(':').append(net.line()).append("): input ")
+        .append(type(net.inputShape())).append("; * = inferred from the incoming shape\n");
+    for (String[] r : rows) {
+      StringBuilder line = new StringBuilder("  ");
+      for (int i = 0; i < 3; i++) line.append(pad(r[i], width[i])).append("  ");
+      line.append(r[3]);
+      sb.append(line.toString().stripTrailing()).append('\n');
+    }
+    return sb.toString();
+  }
+
+  private static void rows(List<NetworkSpec.Node> nodes, String prefix, int depth, List<String[]> rows) {
+    String indent = "  ".repeat(depth);
+    for (int i = 0; i < nodes.size(); i++) {
+      NetworkSpec.Node n = nodes.get(i);
+      String path = prefix + i;
+      String shapes = type(n.inputShape()) + " -> " + type(n.outputShape());
+      if (n instanceof NetworkSpec.Layer l) rows.add(new String[] {indent + path, l.module().name(), dimsOf(l), shapes});
+      else {
+        rows.add(new String[] {indent + path, "residual", "", shapes + " (x + body(x))"});
+        rows(((NetworkSpec.Residual) n).body(), path + ".", depth + 1, rows);
+      }
+    }
+  }
+
+  /** The dims in the module's order; those that are whole axes of its input type carry a {@code *}. */
+  private static String dimsOf(NetworkSpec.Layer l) {
+    Set<String> inferred = new LinkedHashSet<>();
+    for (Expr.Var v : l.module().withRole(Expr.Role.INPUT)) {
+      Shape t = v.shape();
+      for (Dim d : rank(t) == 1 ? List.of(t.rows()) : t.dims()) if (d.isSymbol()) inferred.addAll(d.symbols());
+    }
+    List<String> parts = new ArrayList<>();
+    for (String d : baseDims(l.module())) {
+      if (l.dims().containsKey(d)) parts.add(d + "=" + l.dims().get(d) + (inferred.contains(d) ? "*" : ""));
+    }
+    return String.join(" ", parts);
+  }
+
+  private static String pad(String s, int width) {
+    return s + " ".repeat(Math.max(0, width - s.length()));
+  }
+}

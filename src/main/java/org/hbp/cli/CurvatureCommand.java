@@ -1,0 +1,162 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.dsl.Dsl;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.hbp.network.ConjugateGradient;
+import org.hbp.network.Curvature;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkOperators;
+import org.hbp.network.NetworkSpec;
+import org.hbp.network.Networks;
+import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
+import org.hbp.network.TorchLayout;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code hbp curvature}: block-diagonal curvature of a network on a batch, from NumPy files. */
+@Command(name = "curvature", mixinStandardHelpOptions = true,
+    description = {
+        "Block-diagonal curvature of the mean loss of a network (declared in the DSL) on one batch, with parameters",
+        "and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors V.npz --out OUT.npz),",
+        "dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the damped Newton step",
+        "of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and gradient norms."})
+public final class CurvatureCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
+  Path netFile;
+
+  @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
+  String networkName;
+
+  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
+  List<Path> specDirs = new ArrayList<>();
+
+  @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
+  Path params;
+
+  @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
+  Path batch;
+
+  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "hessian, ggn (default), pch-abs or pch-clip.")
+  String curvature;
+
+  @Option(names = "--strategy", defaultValue = "exact", paramLabel = "S", description = "exact (default, matrix-free), kfra (eq. 8) or bda (eq. 9).")
+  String strategy;
+
+  @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "Split each parameter into K row groups (output units / channels).")
+  int blocks;
+
+  @Option(names = "--vectors", paramLabel = "V.npz", description = "Directions: for parameters, arrays [V, *param shape].")
+  Path vectors;
+
+  @Option(names = "--dense", paramLabel = "OUT.npz", description = "Write each block densely.")
+  Path dense;
+
+  @Option(names = "--solve", paramLabel = "ALPHA", description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG.")
+  Double solve;
+
+  @Option(names = "--out", paramLabel = "OUT.npz", description = "Output of --vectors or --solve.")
+  Path out;
+
+  @Option(names = "--cg-tol", defaultValue = "0.1", description = "CG relative tolerance (default 0.1).")
+  double cgTol;
+
+  @Option(names = "--cg-atol", defaultValue = "0", description = "CG absolute tolerance (default 0).")
+  double cgAtol;
+
+  @Option(names = "--cg-maxiter", defaultValue = "50", description = "CG iteration limit (default 50).")
+  int cgMaxiter;
+
+  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB", description = "Refuse explicit matrices above this size (default 2 GiB).")
+  double memoryLimitGiB;
+
+  @Override
+  public Integer call() throws Exception {
+    Dsl.init();
+    int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0);
+    if (modes != 1) throw new IllegalArgumentException("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
+    if ((vectors != null || solve != null) && out == null) throw new IllegalArgumentException((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
+    if (dense != null && out != null) throw new IllegalArgumentException("--dense writes to its own file; drop --out");
+    if (blocks < 1) throw new IllegalArgumentException("--blocks must be at least 1");
+    CurvatureKind kind = CurvatureKind.parse(curvature);
+    Strategy strat = Strategy.parse(strategy);
+    long limit = (long) (memoryLimitGiB * (1L << 30));
+    PrintWriter w = spec.commandLine().getOut();
+
+    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
+    dirs.addAll(specDirs);
+    NetworkSpec net = Networks.load(netFile, networkName, dirs);
+    Backend be = new CpuBackend();
+    Network network = new Network(net, NetworkOperators.forSpecs(), be);
+    TorchLayout layout = new TorchLayout(network);
+    Map<String, Batch> p = layout.parameters(readNpz(params), params.toString());
+    Map<String, NdArray> b = readNpz(batch);
+    NdArray xa = Npz.requireAnyShape(b, "x", batch.toString());
+    Batch x = layout.inputs(xa, batch.toString());
+    Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
+    w.print(Networks.describe(net));
+    Pass pass = network.run(p, x, y);
+    w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
+    double total = 0;
+    for (String name : network.parameterNames()) {
+      double g = pass.gradientNorm(name);
+      total += g * g;
+      w.printf("  |grad %s| = %.6g%n", name, g);
+    }
+    w.printf("  |grad| = %.6g%n", Math.sqrt(total));
+    Curvature c = pass.curvature(kind, strat, limit);
+    w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
+    Map<String, NdArray> result = new LinkedHashMap<>();
+    if (vectors != null) {
+      Map<String, NdArray> v = readNpz(vectors);
+      for (String name : v.keySet())
+        if (!network.parameterNames().contains(name))
+          throw new IllegalArgumentException(vectors + ": array '" + name + "' is not a parameter; the network has " + network.parameterNames());
+      if (v.isEmpty()) throw new IllegalArgumentException(vectors + ": no arrays");
+      for (String name : network.parameterNames()) {
+        if (!v.containsKey(name)) continue;
+        Batch dirs2 = layout.directions(name, v.get(name), vectors.toString());
+        result.put(name, layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
+        w.printf("  %s: %d products%n", name, dirs2.directions());
+      }
+      Npz.write(out, result);
+      w.println("wrote " + out);
+    } else if (dense != null) {
+      for (String name : network.parameterNames()) result.put(name, layout.denseToTorch(name, c.dense(name, blocks, limit)));
+      Npz.write(dense, result);
+      w.println("wrote " + dense);
+    } else {
+      ConjugateGradient.Settings s = new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter);
+      for (String name : network.parameterNames()) {
+        ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
+        result.put(name, layout.toTorch(name, r.solution(), true));
+        w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
+            r.converged() ? "" : ", not converged");
+      }
+      Npz.write(out, result);
+      w.println("wrote " + out);
+    }
+    w.flush();
+    return 0;
+  }
+
+  private static Map<String, NdArray> readNpz(Path file) throws java.io.IOException {
+    if (!Files.exists(file)) throw new IllegalArgumentException("file not found: " + file);
+    return Npz.read(file);
+  }
+}

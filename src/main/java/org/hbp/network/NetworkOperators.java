@@ -1,0 +1,110 @@
+package org.hbp.network;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Enumeration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
+import org.hbp.codegen.OperatorGenerator;
+import org.hbp.codegen.OperatorLoader;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.runtime.BuiltInOperators;
+
+/**
+ * Where a network's modules come from: the built-in specs (the repository's
+ * {@code modules-spec/}, or the copy packaged in hbp's jar) with their compiled operators, and
+ * user specs, whose operators are generated and compiled in-process on first use.
+ */
+public final class NetworkOperators {
+  private NetworkOperators() {}
+
+  private static Path extracted;
+
+  /**
+   * The folder of built-in specs: {@code modules-spec/} in the working directory when it is
+   * there, else the copy packaged in hbp's jar (extracted once to a temporary folder).
+   */
+  public static synchronized List<Path> builtInSpecDirs() {
+    Path local = Path.of("modules-spec");
+    if (Files.isDirectory(local)) return List.of(local);
+    if (extracted == null) extracted = extract();
+    return List.of(extracted);
+  }
+
+  private static Path extract() {
+    try {
+      Path dir = Files.createTempDirectory("hbp-modules-spec-");
+      dir.toFile().deleteOnExit();
+      Path source = Path.of(NetworkOperators.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      if (Files.isDirectory(source)) {
+        Path specs = source.resolve("modules-spec");
+        if (Files.isDirectory(specs))
+          try (var s = Files.list(specs)) {
+            for (Path p : s.toList()) Files.copy(p, dir.resolve(p.getFileName().toString()));
+          }
+      } else {
+        try (ZipFile zip = new ZipFile(source.toFile())) {
+          Enumeration<? extends ZipEntry> e = zip.entries();
+          while (e.hasMoreElements()) {
+            ZipEntry z = e.nextElement();
+            if (z.isDirectory() || !z.getName().startsWith("modules-spec/") || !z.getName().endsWith(".hbp")) continue;
+            try (InputStream in = zip.getInputStream(z)) {
+              Files.copy(in, dir.resolve(z.getName().substring("modules-spec/".length())));
+            }
+          }
+        }
+      }
+      return dir;
+    } catch (IOException | URISyntaxException e) {
+      throw new IllegalStateException("cannot read the built-in specs packaged with hbp: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Operators for the modules of any spec: the built-in class when its forward expression is the
+   * spec's, else generated from the spec's file and compiled in-process (once per file).
+   */
+  public static Network.Operators forSpecs() {
+    Map<String, Map<String, Class<?>>> compiled = new HashMap<>();
+    return (m, be, dims) -> {
+      Class<?> c = builtIn(m);
+      if (c == null) c = compile(m, compiled);
+      return new OperatorLoader.Loaded(c, false).create(be, dims);
+    };
+  }
+
+  private static Class<?> builtIn(ModuleSpec m) {
+    try {
+      Class<?> c = Class.forName(BuiltInOperators.PACKAGE + "." + BuiltInOperators.className(m.name()));
+      return OperatorGenerator.forwardText(m).equals(c.getField("FORWARD").get(null)) ? c : null;
+    } catch (ClassNotFoundException | NoSuchFieldException | IllegalAccessException e) {
+      return null;
+    }
+  }
+
+  private static Class<?> compile(ModuleSpec m, Map<String, Map<String, Class<?>>> cache) {
+    Map<String, Class<?>> classes = cache.computeIfAbsent(m.source(), source -> {
+      try {
+        Path file = Path.of(source);
+        String text = Files.readString(file, StandardCharsets.UTF_8);
+        Path work = Files.createTempDirectory("hbp-operators-");
+        work.toFile().deleteOnExit();
+        return OperatorLoader.compile(OperatorGenerator.generate(Dsl.parse(text, source), text, source, "hbp.user.generated"), work);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot generate the operator of module '" + m.name() + "' from " + source + ": " + e.getMessage(), e);
+      }
+    });
+    Class<?> c = classes.get(OperatorGenerator.className(m.name()));
+    if (c == null) throw new IllegalStateException("no generated class for module '" + m.name() + "' from " + m.source());
+    return c;
+  }
+}

@@ -1,0 +1,171 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import org.hbp.io.DType;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code hbp curvature} end to end on small nets written here (numbers checked by NetworkCurvatureTest and TorchCrossCheckTest). */
+class CurvatureCliTest {
+  @TempDir Path dir;
+  Path net, params, batch;
+
+  private record Run(int code, String out, String err) {}
+
+  private static Run hbp(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  static NdArray random(Random rng, DType t, int... shape) {
+    int n = 1;
+    for (int d : shape) n *= d;
+    double[] d = new double[n];
+    for (int i = 0; i < n; i++) d[i] = rng.nextGaussian() * 0.5;
+    return NdArray.of(d, t, shape);
+  }
+
+  @BeforeEach
+  void setUp() throws Exception {
+    net = dir.resolve("mlp.hbp");
+    Files.writeString(net, "network mlp {\n  input x: vector(5);\n  linear(m = 4);\n  sigmoid;\n  residual {\n    linear(m = 4);\n    tanh;\n  }\n"
+        + "  linear(m = 3);\n  loss crossentropy;\n}\n");
+    Random rng = new Random(1);
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", random(rng, DType.FLOAT32, 4, 5));
+    p.put("0.bias", random(rng, DType.FLOAT32, 4));
+    p.put("2.0.W", random(rng, DType.FLOAT64, 4, 4));
+    p.put("2.0.b", random(rng, DType.FLOAT64, 4));
+    p.put("3.weight", random(rng, DType.FLOAT64, 3, 4));
+    p.put("3.bias", random(rng, DType.FLOAT64, 3));
+    params = dir.resolve("params.npz");
+    Npz.write(params, p);
+    Map<String, NdArray> b = new LinkedHashMap<>();
+    b.put("x", random(rng, DType.FLOAT32, 6, 5));
+    b.put("y", NdArray.of(new double[] {0, 2, 1, 1, 0, 2}, DType.INT64, 6));
+    batch = dir.resolve("batch.npz");
+    Npz.write(batch, b);
+  }
+
+  private String[] base(String... more) {
+    String[] a = {"curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString()};
+    String[] out = java.util.Arrays.copyOf(a, a.length + more.length);
+    System.arraycopy(more, 0, out, a.length, more.length);
+    return out;
+  }
+
+  @Test
+  void productsEqualTheDenseBlockTimesTheDirections() throws Exception {
+    for (String strategy : new String[] {"exact", "kfra", "bda"}) {
+      Path dense = dir.resolve("dense-" + strategy + ".npz"), vec = dir.resolve("v.npz"), out = dir.resolve("out-" + strategy + ".npz");
+      Run d = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--dense", dense.toString()));
+      assertEquals(0, d.code(), d.err());
+      assertTrue(d.out().contains("curvature pch-clip, strategy " + strategy), d.out());
+      Random rng = new Random(2);
+      Map<String, NdArray> v = new LinkedHashMap<>();
+      v.put("0.W", random(rng, DType.FLOAT64, 2, 4, 5));
+      v.put("2.0.b", random(rng, DType.FLOAT32, 3, 4));
+      Npz.write(vec, v);
+      Run r = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--vectors", vec.toString(), "--out", out.toString()));
+      assertEquals(0, r.code(), r.err());
+      Map<String, NdArray> got = Npz.read(out), blocks = Npz.read(dense);
+      assertEquals(java.util.Set.of("0.W", "2.0.b"), got.keySet());
+      for (String name : got.keySet()) {
+        NdArray g = got.get(name), b = blocks.get(name), dirs = v.get(name);
+        assertEquals(java.util.Arrays.toString(dirs.shape()), java.util.Arrays.toString(g.shape()), name);
+        int n = b.dim(0), count = dirs.dim(0);
+        for (int k = 0; k < count; k++)
+          for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (int j = 0; j < n; j++) s += b.getFlat(i * n + j) * dirs.getFlat(k * n + j);
+            assertEquals(s, g.getFlat(k * n + i), 1e-10, strategy + " " + name + " direction " + k + " entry " + i);
+          }
+      }
+    }
+  }
+
+  @Test
+  void printsLossAndGradientNormsAndTheNetwork() {
+    Run r = hbp(base("--dense", dir.resolve("d.npz").toString()));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("  2      residual"), r.out());
+    assertTrue(r.out().matches("(?s).*batch of 6: loss [0-9.]+.*"), r.out());
+    assertTrue(r.out().contains("|grad 2.0.W| = "), r.out());
+    assertTrue(r.out().contains("curvature ggn, strategy exact, 1 block per parameter"), r.out());
+  }
+
+  @Test
+  void subBlocksAndSolve() throws Exception {
+    Run r = hbp(base("--curvature", "pch-abs", "--strategy", "bda", "--blocks", "2", "--solve", "0.02", "--out", dir.resolve("s.npz").toString()));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("2 blocks per parameter"), r.out());
+    assertTrue(r.out().matches("(?s).*0\\.W: CG \\d+ iterations, residual .*"), r.out());
+    Map<String, NdArray> s = Npz.read(dir.resolve("s.npz"));
+    assertEquals("[4, 5]", java.util.Arrays.toString(s.get("0.W").shape()));
+    assertEquals("[4]", java.util.Arrays.toString(s.get("0.b").shape()));
+  }
+
+  private void assertInputError(Run r, String message) {
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertEquals("hbp: " + message + "\n", r.err());
+  }
+
+  @Test
+  void badInputIsAClearError() throws Exception {
+    Path out = dir.resolve("o.npz");
+    assertInputError(hbp(base()), "give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
+    assertInputError(hbp(base("--vectors", "v.npz")), "--vectors needs --out OUT.npz");
+    assertInputError(hbp(base("--dense", out.toString(), "--curvature", "fisher")), "unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip");
+    assertInputError(hbp(base("--dense", out.toString(), "--strategy", "kfac")), "unknown strategy 'kfac'; expected exact, kfra or bda");
+    assertInputError(hbp(base("--dense", out.toString(), "--blocks", "5")), "--blocks 5 for '0.W': it has 4 rows; use 1..4");
+    Map<String, NdArray> p = Npz.read(params);
+    p.put("3.weight", NdArray.of(new double[12], 4, 3));
+    Npz.write(params, p);
+    assertInputError(hbp(base("--dense", out.toString())), params + ": array '3.weight' has shape [4, 3] but [3, 4] was expected (parameter 3.W)");
+    p.remove("3.weight");
+    Npz.write(params, p);
+    assertInputError(hbp(base("--dense", out.toString())), params + ": no array '3.W' or '3.weight' (has: 0.weight, 0.bias, 2.0.W, 2.0.b, 3.bias)");
+    setUp();
+    Map<String, NdArray> b = Npz.read(batch);
+    double[] x = b.get("x").data().clone();
+    x[7] = Double.NaN;
+    b.put("x", NdArray.of(x, 6, 5));
+    Npz.write(batch, b);
+    assertInputError(hbp(base("--dense", out.toString())), batch + ": array 'x' has a non-finite value (NaN) at flat index 7");
+    b.put("x", NdArray.of(new double[24], 6, 4));
+    Npz.write(batch, b);
+    assertInputError(hbp(base("--dense", out.toString())), batch + ": array 'x' has shape [6, 4] but [N, 5] was expected (the network's input)");
+    b.put("x", NdArray.of(new double[30], 6, 5));
+    b.put("y", NdArray.of(new double[] {0, 3, 1, 1, 0, 2}, DType.INT64, 6));
+    Npz.write(batch, b);
+    assertInputError(hbp(base("--dense", out.toString())), batch + ": array 'y' has 3.0 at index 1; expected a class index in [0, 3)");
+    b.remove("y");
+    Npz.write(batch, b);
+    assertInputError(hbp(base("--dense", out.toString())), batch + ": no array 'y' (has: x)");
+    assertFalse(Files.exists(out), "no output after an error");
+    assertInputError(hbp("curvature", "--net", dir.resolve("none.hbp").toString(), "--params", params.toString(), "--batch", batch.toString(),
+        "--dense", out.toString()), "network file not found: " + dir.resolve("none.hbp"));
+  }
+
+  @Test
+  void networkErrorsNameTheirPlace() throws Exception {
+    Files.writeString(net, "network mlp {\n  input x: vector(5);\n  linear(m = 4);\n  conv2d(cout = 2);\n  loss crossentropy;\n}\n");
+    Run r = hbp(base("--dense", dir.resolve("o.npz").toString()));
+    assertEquals(2, r.code());
+    assertTrue(r.err().startsWith("hbp: " + net + ":4:3: "), r.err());
+  }
+}

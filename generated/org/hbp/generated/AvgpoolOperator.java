@@ -231,6 +231,36 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to x:
+   * <pre>{@code J = kron(eye(oh*ow), kron(eye(c), ones(1, k*k)))*unfolding(c, h, w, k, k, 0, 1) / (k*k)}</pre>
+   * v: [N x V] directions of shape matrix(c, oh*ow); result: [1 x V] of shape tensor(c, h, w) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_x"), c * oh * ow, 1);
+    Batch t1 = samplesSum(t0, cache);
+    Batch t4 = cache.memo(0, () -> { // (k*k).^-1
+      Batch t2 = be.fill(1, 1, (double) (k * k)); // k*k
+      Batch t3 = be.power(t2, -1.0); // (k*k).^-1
+      return t3;
+    });
+    Batch t5 = be.reshape(t1, c, oh * ow); // X = reshape(v, c, oh*ow)
+    Batch t6 = be.columnsAsDirections(t5);
+    Batch t7 = be.reshape(t6, 1, c); // X = reshape(v, 1, c)
+    Batch t8 = be.columnsAsDirections(t7);
+    Batch t9 = be.fill(k * k, 1, 1.0); // ones(k*k)
+    Batch t10 = be.matmul(t9, false, t8, false); // ones(k*k) * v
+    Batch t11 = be.directionsAsColumns(t10, t7.cols()); // B*X with B = ones(1, k*k)'
+    Batch t12 = be.reshape(t11, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t13 = be.directionsAsColumns(t12, t5.cols()); // B*X with B = kron(eye(c), ones(1, k*k)')
+    Batch t14 = be.reshape(t13, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t15 = be.reshape(t14, c * k * k, oh * ow);
+    Batch t16 = be.fold(t15, geometry0);
+    Batch t17 = be.reshape(t16, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
+    Batch t18 = be.multiply(t4, t17);
+    return be.reshape(t18, c, h * w);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(c*h*w, c*h*w)}</pre>
    * R is c*h*w x c*h*w; dz: [N] of shape matrix(c, oh*ow); v and result: [N x V] of shape tensor(c, h, w).
@@ -254,6 +284,16 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x":
         return jacTMatProd_x(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
       default:
         throw unknown(wrt);
     }

@@ -166,6 +166,17 @@ public final class BiasOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = eye(n)}</pre>
+   * v: [N x V] directions of shape vector(n); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
+    Batch t1 = samplesSum(t0, cache);
+    return be.reshape(t1, n, 1);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(n, n)}</pre>
    * R is n x n; dz: [N] of shape vector(n); v and result: [N x V] of shape vector(n).
@@ -192,6 +203,17 @@ public final class BiasOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_b(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_b"), n, 1);
     return be.reshape(t0, n, 1);
+  }
+
+  /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to b:
+   * <pre>{@code J = eye(n)}</pre>
+   * v: [N x V] directions of shape vector(n); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_b(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_b"), n, 1);
+    Batch t1 = samplesSum(t0, cache);
+    return be.reshape(t1, n, 1);
   }
 
   /**
@@ -232,6 +254,18 @@ public final class BiasOperator extends AbstractModuleOperator {
         return jacTMatProd_x(cache, v);
       case "b":
         return jacTMatProd_b(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
+      case "b":
+        return jacTMatProdSum_b(cache, v);
       default:
         throw unknown(wrt);
     }

@@ -238,6 +238,25 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to X:
+   * <pre>{@code J = kron(eye(oh*ow), W)*unfolding(cin, h, w, k, s, p, d)}</pre>
+   * v: [N x V] directions of shape matrix(cout, oh*ow); result: [1 x V] of shape tensor(cin, h, w) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_X(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_X"), cout * oh * ow, 1);
+    Batch t1 = samplesSum(t0, cache);
+    Batch t2 = be.reshape(t1, cout, oh * ow); // X = reshape(v, cout, oh*ow)
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(cache.get("W"), true, t3, false); // W' * v
+    Batch t5 = be.directionsAsColumns(t4, t2.cols()); // B*X with B = W'
+    Batch t6 = be.reshape(t5, cin * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t7 = be.reshape(t6, cin * k * k, oh * ow);
+    Batch t8 = be.fold(t7, geometry0);
+    Batch t9 = be.reshape(t8, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * v (fold)
+    return be.reshape(t9, cin, h * w);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of X at the output gradient dz:
    * <pre>{@code R = zeros(cin*h*w, cin*h*w)}</pre>
    * R is cin*h*w x cin*h*w; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape tensor(cin, h, w).
@@ -277,6 +296,23 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     });
     Batch t4 = be.matmul(t1, false, t3, true); // (B*X)*A' with A' = unfold(X, k, s, p, d)'
     Batch t5 = be.reshape(t4, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t5, cout, cin * k * k);
+  }
+
+  /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to W:
+   * <pre>{@code J = kron(unfold(X, k, s, p, d)', eye(cout))}</pre>
+   * v: [N x V] directions of shape matrix(cout, oh*ow); result: [1 x V] of shape matrix(cout, cin*k*k) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_W"), cout * oh * ow, 1);
+    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
+    Batch t3 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
+      Batch t2 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
+      return t2;
+    });
+    Batch t4 = sumProducts(t1, false, t3, true, cache); // sum_n (B*X_n)*A_n' with A' = unfold(X, k, s, p, d)'
+    Batch t5 = be.reshape(t4, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
     return be.reshape(t5, cout, cin * k * k);
   }
 
@@ -331,6 +367,21 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to b:
+   * <pre>{@code J = kron(ones(oh*ow), eye(cout))}</pre>
+   * v: [N x V] directions of shape matrix(cout, oh*ow); result: [1 x V] of shape vector(cout) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_b(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_b"), cout * oh * ow, 1);
+    Batch t1 = samplesSum(t0, cache);
+    Batch t2 = be.reshape(t1, cout, oh * ow); // X = reshape(v, cout, oh*ow)
+    Batch t3 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
+    Batch t4 = be.matmul(t2, false, t3, false); // (B*X)*A' with A' = ones(oh*ow)
+    Batch t5 = be.reshape(t4, cout, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t5, cout, 1);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of b at the output gradient dz:
    * <pre>{@code R = zeros(cout, cout)}</pre>
    * R is cout x cout; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape vector(cout).
@@ -372,6 +423,20 @@ public final class Conv2dOperator extends AbstractModuleOperator {
         return jacTMatProd_W(cache, v);
       case "b":
         return jacTMatProd_b(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "X":
+        return jacTMatProdSum_X(cache, v);
+      case "W":
+        return jacTMatProdSum_W(cache, v);
+      case "b":
+        return jacTMatProdSum_b(cache, v);
       default:
         throw unknown(wrt);
     }

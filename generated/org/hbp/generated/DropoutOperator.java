@@ -161,6 +161,18 @@ public final class DropoutOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = diag(mask)}</pre>
+   * v: [N x V] directions of shape vector(n); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
+    Batch t1 = be.multiply(cache.get("mask"), t0); // diag(...) * v
+    Batch t2 = samplesSum(t1, cache);
+    return be.reshape(t2, n, 1);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(n, n)}</pre>
    * R is n x n; dz: [N] of shape vector(n); v and result: [N x V] of shape vector(n).
@@ -184,6 +196,16 @@ public final class DropoutOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x":
         return jacTMatProd_x(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
       default:
         throw unknown(wrt);
     }

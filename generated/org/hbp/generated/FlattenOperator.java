@@ -164,6 +164,17 @@ public final class FlattenOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = eye(c*h*w)}</pre>
+   * v: [N x V] directions of shape vector(c*h*w); result: [1 x V] of shape tensor(c, h, w) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), c * h * w, 1);
+    Batch t1 = samplesSum(t0, cache);
+    return be.reshape(t1, c, h * w);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(c*h*w, c*h*w)}</pre>
    * R is c*h*w x c*h*w; dz: [N] of shape vector(c*h*w); v and result: [N x V] of shape tensor(c, h, w).
@@ -187,6 +198,16 @@ public final class FlattenOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x":
         return jacTMatProd_x(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
       default:
         throw unknown(wrt);
     }

@@ -251,6 +251,47 @@ public final class GatedOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = diag((W1*x) .* sigmoid'(W2*x))*W2 + diag(sigmoid(W2*x))*W1}</pre>
+   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), m, 1);
+    Batch t8 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
+      Batch t2 = cache.memo(0, () -> { // W1*x
+        Batch t1 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
+        return t1;
+      });
+      Batch t6 = cache.memo(4, () -> { // sigmoid'(W2*x)
+        Batch t4 = cache.memo(2, () -> { // W2*x
+          Batch t3 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
+          return t3;
+        });
+        Batch t5 = be.map(t4, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
+        return t5;
+      });
+      Batch t7 = be.multiply(t2, t6); // (W1*x) .* sigmoid'(W2*x)
+      return t7;
+    });
+    Batch t9 = be.multiply(t8, t0); // diag(...) * v
+    Batch t10 = samplesSum(t9, cache);
+    Batch t11 = be.matmul(cache.get("W2"), true, t10, false); // W2' * v
+    Batch t15 = cache.memo(1, () -> { // sigmoid(W2*x)
+      Batch t13 = cache.memo(2, () -> { // W2*x
+        Batch t12 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
+        return t12;
+      });
+      Batch t14 = be.map(t13, GatedOperator::sigmoid); // sigmoid(W2*x)
+      return t14;
+    });
+    Batch t16 = be.multiply(t15, t0); // diag(...) * v
+    Batch t17 = samplesSum(t16, cache);
+    Batch t18 = be.matmul(cache.get("W1"), true, t17, false); // W1' * v
+    Batch t19 = be.add(t11, t18);
+    return be.reshape(t19, n, 1);
+  }
+
+  /**
    * R v with the exact residual (kind: general) of x at the output gradient dz:
    * <pre>{@code R = W2'*diag((W1*x) .* dz .* sigmoid''(W2*x))*W2 + W1'*diag(dz .* sigmoid'(W2*x))*W2 + W2'*diag(dz .* sigmoid'(W2*x))*W1}</pre>
    * R is n x n; dz: [N] of shape vector(m); v and result: [N x V] of shape vector(n).
@@ -344,6 +385,30 @@ public final class GatedOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to W1:
+   * <pre>{@code J = kron(x', diag(sigmoid(W2*x)))}</pre>
+   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape matrix(m, n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_W1(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W1"), m, 1);
+    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t6 = cache.memo(1, () -> { // sigmoid(W2*x)
+      Batch t4 = cache.memo(2, () -> { // W2*x
+        Batch t3 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
+        return t3;
+      });
+      Batch t5 = be.map(t4, GatedOperator::sigmoid); // sigmoid(W2*x)
+      return t5;
+    });
+    Batch t7 = be.multiply(t6, t2); // diag(...) * v
+    Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
+    Batch t9 = sumProducts(t8, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t10 = be.reshape(t9, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t10, m, n);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of W1 at the output gradient dz:
    * <pre>{@code R = zeros(m*n, m*n)}</pre>
    * R is m*n x m*n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
@@ -417,6 +482,38 @@ public final class GatedOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to W2:
+   * <pre>{@code J = kron(x', diag((W1*x) .* sigmoid'(W2*x)))}</pre>
+   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape matrix(m, n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_W2(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W2"), m, 1);
+    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t10 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
+      Batch t4 = cache.memo(0, () -> { // W1*x
+        Batch t3 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
+        return t3;
+      });
+      Batch t8 = cache.memo(4, () -> { // sigmoid'(W2*x)
+        Batch t6 = cache.memo(2, () -> { // W2*x
+          Batch t5 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
+          return t5;
+        });
+        Batch t7 = be.map(t6, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
+        return t7;
+      });
+      Batch t9 = be.multiply(t4, t8); // (W1*x) .* sigmoid'(W2*x)
+      return t9;
+    });
+    Batch t11 = be.multiply(t10, t2); // diag(...) * v
+    Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
+    Batch t13 = sumProducts(t12, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t14 = be.reshape(t13, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t14, m, n);
+  }
+
+  /**
    * R v with the exact residual (kind: general) of W2 at the output gradient dz:
    * <pre>{@code R = kron(x*x', diag((W1*x) .* dz .* sigmoid''(W2*x)))}</pre>
    * R is m*n x m*n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
@@ -474,6 +571,20 @@ public final class GatedOperator extends AbstractModuleOperator {
         return jacTMatProd_W1(cache, v);
       case "W2":
         return jacTMatProd_W2(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
+      case "W1":
+        return jacTMatProdSum_W1(cache, v);
+      case "W2":
+        return jacTMatProdSum_W2(cache, v);
       default:
         throw unknown(wrt);
     }

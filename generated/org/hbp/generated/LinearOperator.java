@@ -183,6 +183,18 @@ public final class LinearOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = W}</pre>
+   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), m, 1);
+    Batch t1 = samplesSum(t0, cache);
+    Batch t2 = be.matmul(cache.get("W"), true, t1, false); // W' * v
+    return be.reshape(t2, n, 1);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(n, n)}</pre>
    * R is n x n; dz: [N] of shape vector(m); v and result: [N x V] of shape vector(n).
@@ -214,6 +226,19 @@ public final class LinearOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
     Batch t2 = be.matmul(t1, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t3, m, n);
+  }
+
+  /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to W:
+   * <pre>{@code J = kron(x', eye(m))}</pre>
+   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape matrix(m, n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W"), m, 1);
+    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
+    Batch t2 = sumProducts(t1, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
     return be.reshape(t3, m, n);
   }
 
@@ -253,6 +278,17 @@ public final class LinearOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_b(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_b"), m, 1);
     return be.reshape(t0, m, 1);
+  }
+
+  /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to b:
+   * <pre>{@code J = eye(m)}</pre>
+   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape vector(m) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_b(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_b"), m, 1);
+    Batch t1 = samplesSum(t0, cache);
+    return be.reshape(t1, m, 1);
   }
 
   /**
@@ -297,6 +333,20 @@ public final class LinearOperator extends AbstractModuleOperator {
         return jacTMatProd_W(cache, v);
       case "b":
         return jacTMatProd_b(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
+      case "W":
+        return jacTMatProdSum_W(cache, v);
+      case "b":
+        return jacTMatProdSum_b(cache, v);
       default:
         throw unknown(wrt);
     }

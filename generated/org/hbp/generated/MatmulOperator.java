@@ -184,6 +184,22 @@ public final class MatmulOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to X:
+   * <pre>{@code J = kron(eye(p), W)}</pre>
+   * v: [N x V] directions of shape matrix(m, p); result: [1 x V] of shape matrix(n, p) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_X(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_X"), m * p, 1);
+    Batch t1 = samplesSum(t0, cache);
+    Batch t2 = be.reshape(t1, m, p); // X = reshape(v, m, p)
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(cache.get("W"), true, t3, false); // W' * v
+    Batch t5 = be.directionsAsColumns(t4, t2.cols()); // B*X with B = W'
+    Batch t6 = be.reshape(t5, n * p, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t6, n, p);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of X at the output gradient dz:
    * <pre>{@code R = zeros(n*p, n*p)}</pre>
    * R is n*p x n*p; dz: [N] of shape matrix(m, p); v and result: [N x V] of shape matrix(n, p).
@@ -215,6 +231,19 @@ public final class MatmulOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, m, p); // X = reshape(v, m, p)
     Batch t2 = be.matmul(t1, false, cache.get("X"), true); // (B*X)*A' with A' = X'
     Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t3, m, n);
+  }
+
+  /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to W:
+   * <pre>{@code J = kron(X', eye(m))}</pre>
+   * v: [N x V] directions of shape matrix(m, p); result: [1 x V] of shape matrix(m, n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_W"), m * p, 1);
+    Batch t1 = be.reshape(t0, m, p); // X = reshape(v, m, p)
+    Batch t2 = sumProducts(t1, false, cache.get("X"), true, cache); // sum_n (B*X_n)*A_n' with A' = X'
+    Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
     return be.reshape(t3, m, n);
   }
 
@@ -255,6 +284,18 @@ public final class MatmulOperator extends AbstractModuleOperator {
         return jacTMatProd_X(cache, v);
       case "W":
         return jacTMatProd_W(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "X":
+        return jacTMatProdSum_X(cache, v);
+      case "W":
+        return jacTMatProdSum_W(cache, v);
       default:
         throw unknown(wrt);
     }

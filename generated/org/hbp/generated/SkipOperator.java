@@ -214,6 +214,30 @@ public final class SkipOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = W2*diag(sigmoid'(W1*x))*W1 + eye(n)}</pre>
+   * v: [N x V] directions of shape vector(n); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
+    Batch t1 = be.matmul(cache.get("W2"), true, t0, false); // W2' * v
+    Batch t5 = cache.memo(2, () -> { // sigmoid'(W1*x)
+      Batch t3 = cache.memo(1, () -> { // W1*x
+        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
+        return t2;
+      });
+      Batch t4 = be.map(t3, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
+      return t4;
+    });
+    Batch t6 = be.multiply(t5, t1); // diag(...) * v
+    Batch t7 = samplesSum(t6, cache);
+    Batch t8 = be.matmul(cache.get("W1"), true, t7, false); // W1' * v
+    Batch t9 = samplesSum(t0, cache);
+    Batch t10 = be.add(t8, t9);
+    return be.reshape(t10, n, 1);
+  }
+
+  /**
    * R v with the exact residual (kind: general) of x at the output gradient dz:
    * <pre>{@code R = W1'*diag((W2'*dz) .* sigmoid''(W1*x))*W1}</pre>
    * R is n x n; dz: [N] of shape vector(n); v and result: [N x V] of shape vector(n).
@@ -284,6 +308,31 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = (W2*diag(sigmoid'(W1*x)))'
     Batch t10 = be.matmul(t9, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t11 = be.reshape(t10, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t11, h, n);
+  }
+
+  /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to W1:
+   * <pre>{@code J = kron(x', W2*diag(sigmoid'(W1*x)))}</pre>
+   * v: [N x V] directions of shape vector(n); result: [1 x V] of shape matrix(h, n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_W1(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W1"), n, 1);
+    Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.matmul(cache.get("W2"), true, t2, false); // W2' * v
+    Batch t7 = cache.memo(2, () -> { // sigmoid'(W1*x)
+      Batch t5 = cache.memo(1, () -> { // W1*x
+        Batch t4 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
+        return t4;
+      });
+      Batch t6 = be.map(t5, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
+      return t6;
+    });
+    Batch t8 = be.multiply(t7, t3); // diag(...) * v
+    Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = diag(sigmoid'(W1*x))*W2'
+    Batch t10 = sumProducts(t9, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t11 = be.reshape(t10, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
     return be.reshape(t11, h, n);
   }
 
@@ -361,6 +410,27 @@ public final class SkipOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to W2:
+   * <pre>{@code J = kron(sigmoid(W1*x)', eye(n))}</pre>
+   * v: [N x V] directions of shape vector(n); result: [1 x V] of shape matrix(n, h) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_W2(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W2"), n, 1);
+    Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
+    Batch t5 = cache.memo(0, () -> { // sigmoid(W1*x)
+      Batch t3 = cache.memo(1, () -> { // W1*x
+        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
+        return t2;
+      });
+      Batch t4 = be.map(t3, SkipOperator::sigmoid); // sigmoid(W1*x)
+      return t4;
+    });
+    Batch t6 = sumProducts(t1, false, t5, true, cache); // sum_n (B*X_n)*A_n' with A' = sigmoid(W1*x)'
+    Batch t7 = be.reshape(t6, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t7, n, h);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of W2 at the output gradient dz:
    * <pre>{@code R = zeros(h*n, h*n)}</pre>
    * R is h*n x h*n; dz: [N] of shape vector(n); v and result: [N x V] of shape matrix(n, h).
@@ -409,6 +479,20 @@ public final class SkipOperator extends AbstractModuleOperator {
         return jacTMatProd_W1(cache, v);
       case "W2":
         return jacTMatProd_W2(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
+      case "W1":
+        return jacTMatProdSum_W1(cache, v);
+      case "W2":
+        return jacTMatProdSum_W2(cache, v);
       default:
         throw unknown(wrt);
     }

@@ -167,6 +167,22 @@ public final class SwishOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = diag(swish'(x))}</pre>
+   * v: [N x V] directions of shape vector(n); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
+    Batch t2 = cache.memo(0, () -> { // swish'(x)
+      Batch t1 = be.map(cache.get("x"), SwishOperator::swish_d1); // swish'(x)
+      return t1;
+    });
+    Batch t3 = be.multiply(t2, t0); // diag(...) * v
+    Batch t4 = samplesSum(t3, cache);
+    return be.reshape(t4, n, 1);
+  }
+
+  /**
    * R v with the exact residual (kind: diagonal) of x at the output gradient dz:
    * <pre>{@code R = diag(dz .* swish''(x))}</pre>
    * R is n x n; dz: [N] of shape vector(n); v and result: [N x V] of shape vector(n).
@@ -212,6 +228,16 @@ public final class SwishOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x":
         return jacTMatProd_x(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
       default:
         throw unknown(wrt);
     }

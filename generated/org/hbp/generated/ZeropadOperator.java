@@ -175,6 +175,19 @@ public final class ZeropadOperator extends AbstractModuleOperator {
   }
 
   /**
+   * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
+   * <pre>{@code J = selection(idx, c*h*w)}</pre>
+   * v: [N x V] directions of shape tensor(c, h + 2*p, 2*p + w); result: [1 x V] of shape tensor(c, h, w) (the sum is pushed into the products).
+   */
+  public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), (2 * c * h * p + c * h * w + 4 * c * p * p + 2 * c * p * w), 1);
+    Batch t1 = be.reshape(t0, c, (2 * h * p + h * w + 4 * p * p + 2 * p * w));
+    Batch t2 = be.scatterAdd(t1, cache.get("idx"), c * h * w, 1); // selection(idx, c*h*w)' * v (scatter-add)
+    Batch t3 = samplesSum(t2, cache);
+    return be.reshape(t3, c, h * w);
+  }
+
+  /**
    * R v with the exact residual (kind: zero) of x at the output gradient dz:
    * <pre>{@code R = zeros(c*h*w, c*h*w)}</pre>
    * R is c*h*w x c*h*w; dz: [N] of shape tensor(c, h + 2*p, 2*p + w); v and result: [N x V] of shape tensor(c, h, w).
@@ -198,6 +211,16 @@ public final class ZeropadOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x":
         return jacTMatProd_x(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    switch (wrt) {
+      case "x":
+        return jacTMatProdSum_x(cache, v);
       default:
         throw unknown(wrt);
     }

@@ -78,6 +78,17 @@ public interface Backend {
 
   Batch transpose(Batch a);
 
+  /**
+   * The sum over the sample axis of {@code op(a) * op(b)}, per direction: one sample in the result.
+   * What a parameter gradient needs: {@code sum_n dz_n x_n'} is one product of the side-by-side
+   * items, never N outer products. An operand with one sample is used for every sample (the sum
+   * then has N equal terms only if the other operand varies; a sum over a single stored sample is
+   * that sample's product).
+   */
+  default Batch matmulSumSamples(Batch a, boolean transposeA, Batch b, boolean transposeB) {
+    return sumSamples(matmul(a, transposeA, b, transposeB));
+  }
+
   /** The Kronecker product of the items (dense; for forward expressions that use kron). */
   Batch kron(Batch a, Batch b);
 

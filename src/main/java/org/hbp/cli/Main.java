@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code hbp} command line. */
 @Command(name = "hbp", mixinStandardHelpOptions = true, version = "hbp 0.1.0",
     description = "Hessian backpropagation: derive curvature rules of neural-network modules from their forward expressions.",
-    subcommands = {DeriveCommand.class, GenerateCommand.class, VerifyCommand.class, CurvatureCommand.class, DemoCommand.class,
+    subcommands = {DeriveCommand.class, GenerateCommand.class, VerifyCommand.class, CurvatureCommand.class, BenchCommand.class, DemoCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

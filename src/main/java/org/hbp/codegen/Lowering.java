@@ -391,6 +391,71 @@ final class Lowering {
     return emit("be.matmul(" + value(m) + ", true, " + v + ", false)", text);
   }
 
+  // ---- products summed over the batch ---------------------------------------------------
+
+  /** Whether e is the same for every sample (it depends on parameters and constants only). */
+  static boolean sampleIndependent(Expr e) {
+    for (Expr.Var v : Exprs.variables(e)) if (v.role() != Expr.Role.PARAM) return false;
+    return true;
+  }
+
+  /** The transpose pushed down to the leaves: products reversed, Kronecker factors transposed. */
+  static Expr transposed(Expr m) {
+    if (m instanceof Expr.Transpose t) return t.operand();
+    if (m instanceof Expr.MatMul mm) {
+      List<Expr> fs = new java.util.ArrayList<>();
+      for (int i = mm.factors().size() - 1; i >= 0; i--) fs.add(transposed(mm.factors().get(i)));
+      return new Expr.MatMul(fs);
+    }
+    if (m instanceof Expr.Kron k) return new Expr.Kron(transposed(k.left()), transposed(k.right()));
+    if (m instanceof Expr.Add a) {
+      List<Expr> ts = new java.util.ArrayList<>();
+      for (Expr t : a.terms()) ts.add(transposed(t));
+      return new Expr.Add(ts);
+    }
+    if (m instanceof Expr.Scale sc) return new Expr.Scale(sc.coefficient(), transposed(sc.operand()));
+    if (m instanceof Expr.ScalarMul sm) return new Expr.ScalarMul(sm.scalar(), transposed(sm.operand()));
+    if (m instanceof Expr.DiagMat || m instanceof Expr.Eye) return m;
+    return new Expr.Transpose(m);
+  }
+
+  /**
+   * {@code sum_n M_n v_n} over the batch (one sample in the result), with the sum pushed into
+   * the products: a factor the same for every sample is applied once to the summed directions,
+   * and an outer product of per-sample factors (a weight's gradient, {@code sum_n dz_n x_n'}) is
+   * one product of side-by-side items ({@code sumProducts}), never N outer products.
+   */
+  String applySummed(Expr m, String v) {
+    if (sampleIndependent(m)) return apply(m, emit("samplesSum(" + v + ", cache)", null));
+    if (m instanceof Expr.Scale sc) return emit("be.scale(" + applySummed(sc.operand(), v) + ", " + Names.literal(sc.coefficient()) + ")", null);
+    if (m instanceof Expr.Add a) {
+      String acc = applySummed(a.terms().get(0), v);
+      for (int i = 1; i < a.terms().size(); i++) acc = emit("be.add(" + acc + ", " + applySummed(a.terms().get(i), v) + ")", null);
+      return acc;
+    }
+    if (m instanceof Expr.MatMul mm) {
+      List<Expr> fs = mm.factors();
+      int j = 0; // fs[0..j) are the same for every sample: apply them after summing
+      while (j < fs.size() && sampleIndependent(fs.get(j))) j++;
+      if (j > 0) {
+        String inner = applySummed(fs.size() - j == 1 ? fs.get(j) : new Expr.MatMul(fs.subList(j, fs.size())), v);
+        return apply(j == 1 ? fs.get(0) : new Expr.MatMul(fs.subList(0, j)), inner);
+      }
+      String u = apply(fs.size() == 2 ? fs.get(1) : new Expr.MatMul(fs.subList(1, fs.size())), v);
+      return applySummed(fs.get(0), u);
+    }
+    if (m instanceof Expr.Kron k && !structured(k.left()) && !isEye(k.left())) {
+      Dim q = k.left().shape().cols(), s0 = k.right().shape().cols(), p = k.left().shape().rows(), r = k.right().shape().rows();
+      String x = emit("be.reshape(" + v + ", " + ctx.dim(s0) + ", " + ctx.dim(q) + ")", "X = reshape(v, " + ctx.dimText(s0) + ", " + ctx.dimText(q) + ")");
+      String bx = isEye(k.right()) ? x : applyMatrix(k.right(), x, "B*X with B = " + ctx.text(k.right()));
+      Operand op = Operand.of(k.left());
+      String bxa = emit("sumProducts(" + bx + ", false, " + value(op.expr()) + ", " + !op.transposed() + ", cache)",
+          "sum_n (B*X_n)*A_n' with A' = " + ctx.text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
+      return emit("be.reshape(" + bxa + ", " + ctx.dim(r.times(p)) + ", 1)", "kron(A, B) * v = vec(B*X*A'), summed over the batch");
+    }
+    return emit("samplesSum(" + apply(m, v) + ", cache)", null);
+  }
+
   /**
    * {@code kron(A, B) * v} with A p x q, B r x s, v of qs entries: by the vec trick
    * {@code vec(B X A')} with X = reshape(v, s, q); A and B may themselves be structured.

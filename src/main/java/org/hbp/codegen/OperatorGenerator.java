@@ -436,12 +436,14 @@ public final class OperatorGenerator {
         type.addField(constant(Names.RESIDUAL_KIND, "RESIDUAL_KIND_" + d.wrt().name(),
             CodeBlock.of("$T.$L", Names.RESIDUAL_KIND, d.residualKind().name()),
             "The derived residual of " + d.wrt().name() + " is " + d.residualKind().label() + "."));
-      Map<String, MethodSpec> jac = new LinkedHashMap<>(), jacT = new LinkedHashMap<>(), res = new LinkedHashMap<>(),
+      Map<String, MethodSpec> jac = new LinkedHashMap<>(), jacT = new LinkedHashMap<>(), jacTSum = new LinkedHashMap<>(),
+          res = new LinkedHashMap<>(),
           diag = new LinkedHashMap<>(), kron = new LinkedHashMap<>();
       for (Derivation d : ds) {
         String w = d.wrt().name();
         jac.put(w, jacMatProd(d, false));
         jacT.put(w, jacMatProd(d, true));
+        jacTSum.put(w, jacTMatProdSum(d));
         res.put(w, residualMatProd(d));
         if (d.residualKind() == ResidualKind.DIAGONAL) diag.put(w, residualDiagonal(d));
         if (d.wrt().role() == Expr.Role.PARAM) {
@@ -452,12 +454,14 @@ public final class OperatorGenerator {
       for (String w : jac.keySet()) {
         methods.add(jac.get(w));
         methods.add(jacT.get(w));
+        methods.add(jacTSum.get(w));
         methods.add(res.get(w));
         if (diag.containsKey(w)) methods.add(diag.get(w));
         if (kron.containsKey(w)) methods.add(kron.get(w));
       }
       methods.add(dispatch("jacMatProd", jac, "v"));
       methods.add(dispatch("jacTMatProd", jacT, "v"));
+      methods.add(dispatch("jacTMatProdSum", jacTSum, "v"));
       methods.add(dispatch("residualMatProd", res, "dz", "v"));
       MethodSpec.Builder kind = override("residualKind", Names.RESIDUAL_KIND).addParameter(STRING, "wrt");
       kind.beginControlFlow("switch (wrt)");
@@ -517,6 +521,27 @@ public final class OperatorGenerator {
       String r = transposed ? low.apply(new Expr.Transpose(j), v0) : low.apply(j, v0);
       b.addCode(body.build());
       b.addStatement("return be.reshape($L, $L, $L)", r, rowsOf(to.shape()), colsOf(to.shape()));
+      return b.build();
+    }
+
+    private MethodSpec jacTMatProdSum(Derivation d) {
+      Expr.Var w = d.wrt();
+      Expr.Var z = m.output();
+      Expr j = d.jacobianCompact();
+      String name = "jacTMatProdSum_" + Names.suffix(w.name());
+      MethodSpec.Builder b = MethodSpec.methodBuilder(name).addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
+          .addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "v");
+      b.addJavadoc("sum_n J_n' v_n over the batch, with the Jacobian of $L with respect to $L:\n<pre>{@code J = $L}</pre>\n", z.name(),
+          w.name(), Names.comment(text(j)));
+      b.addJavadoc("v: [N x V] directions of shape $L; result: [1 x V] of shape $L (the sum is pushed into the products).\n",
+          shapeText(z.shape()), shapeText(w.shape()));
+      CodeBlock.Builder body = CodeBlock.builder();
+      Lowering low = new Lowering(this, body);
+      String v0 = low.fresh();
+      body.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v0, z.name(), name, dim(z.shape().numel()));
+      String r = low.applySummed(Lowering.transposed(j), v0);
+      b.addCode(body.build());
+      b.addStatement("return be.reshape($L, $L, $L)", r, rowsOf(w.shape()), colsOf(w.shape()));
       return b.build();
     }
 

@@ -183,7 +183,7 @@ public final class Curvature {
     if (strategy == Strategy.EXACT) {
       Batch u = op.jacMatProd(c, var, v);
       Batch w = continuations.get(l).apply(u);
-      curvature = be.meanSamples(op.jacTMatProd(c, var, l.asOutput(w)), n);
+      curvature = be.scale(op.jacTMatProdSum(c, var, l.asOutput(w)), 1.0 / n);
     } else {
       Batch h = outputHessians.get(l);
       Batch kron = kroneckerFactored(l, var, c, h, v);
@@ -193,7 +193,7 @@ public final class Curvature {
         Batch u = op.jacMatProd(c, var, v);
         if (strategy == Strategy.BDA) u = be.meanSamples(u, n);
         Batch w = be.matmul(h, false, be.reshape(u, dOut, 1), false);
-        curvature = be.meanSamples(op.jacTMatProd(c, var, l.asOutput(w)), n);
+        curvature = be.scale(op.jacTMatProdSum(c, var, l.asOutput(w)), 1.0 / n);
       }
     }
     if (op.residualKind(var) != ResidualKind.ZERO && mod != ResidualModification.ZERO)

@@ -59,7 +59,7 @@ public final class Pass {
     if (g != null) return g;
     Network.LayerNode n = net.owner(parameter);
     String var = net.parameterVariables.get(parameter);
-    g = net.be.meanSamples(n.op.backward(caches.get(n), var, outputGradients.get(n)), samples);
+    g = net.be.scale(n.op.jacTMatProdSum(caches.get(n), var, outputGradients.get(n)), 1.0 / samples);
     gradients.put(parameter, g);
     return g;
   }

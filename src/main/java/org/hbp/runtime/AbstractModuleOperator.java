@@ -23,6 +23,26 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
     return be;
   }
 
+  /** By default, the per-sample products summed; generated operators push the sum into the products. */
+  @Override
+  public Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v) {
+    return samplesSum(jacTMatProd(cache, wrt, v), cache);
+  }
+
+  /**
+   * The sum over the batch of a per-sample batch; one with a single sample is the same for all N
+   * samples of the forward pass, so its sum is N times it.
+   */
+  protected final Batch samplesSum(Batch b, ForwardCache cache) {
+    return b.samples() == 1 ? (cache.samples() == 1 ? b : be.scale(b, cache.samples())) : be.sumSamples(b);
+  }
+
+  /** {@code sum_n op(a_n) op(b_n)} over the batch, as {@link #samplesSum} counts shared operands. */
+  protected final Batch sumProducts(Batch a, boolean transposeA, Batch b, boolean transposeB, ForwardCache cache) {
+    if (a.samples() == 1 && b.samples() == 1) return samplesSum(be.matmul(a, transposeA, b, transposeB), cache);
+    return be.matmulSumSamples(a, transposeA, b, transposeB);
+  }
+
   /** The exact diagonal of a diagonal residual (generated; only called for DIAGONAL kinds). */
   protected abstract Batch exactResidualDiagonal(ForwardCache cache, String wrt, Batch dz);
 

@@ -73,6 +73,14 @@ public interface ModuleOperator {
   Batch jacTMatProd(ForwardCache cache, String wrt, Batch v);
 
   /**
+   * The sum over the batch's N samples of {@code J_n' v_n} (directions the same for every sample
+   * count N times): one sample in the result, in wrt's shape. For a weight this is one product
+   * {@code sum_n dz_n x_n'}, never N outer products; the gradient of a summed loss is
+   * {@code jacTMatProdSum(cache, w, dz)}.
+   */
+  Batch jacTMatProdSum(ForwardCache cache, String wrt, Batch v);
+
+  /**
    * Gradient backward: the per-sample gradient {@code J' dz} with respect to an input (delta x)
    * or a parameter (delta theta, still per sample: summing or averaging is the caller's).
    */

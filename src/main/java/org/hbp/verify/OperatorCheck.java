@@ -300,6 +300,21 @@ public final class OperatorCheck {
           for (int n = 0; n < N; n++)
             for (int d = 0; d < V; d++) compare(jtv, item(got, gd, n, d), colMajor(multTransA(j[n], column(item(u, n, d)))));
         });
+        // sum over the batch of J_n' u_n, for per-sample and for shared directions (counted N times)
+        Row jtsum = row("jacTMatProdSum", wn, JACOBIAN_TOL);
+        guarded(jtsum, () -> {
+          for (int shared = 0; shared < 2; shared++) {
+            Batch u = directions(shared == 1 ? 1 : N, zShape[0], zShape[1], rng);
+            Batch got = op.jacTMatProdSum(fc, wn, u);
+            if (got.samples() != 1) throw new IllegalStateException("result has " + got.samples() + " samples, expected 1");
+            double[] gd = be.toArray(got);
+            for (int d = 0; d < V; d++) {
+              DMatrixRMaj ref = new DMatrixRMaj(nw, 1);
+              for (int n = 0; n < N; n++) CommonOps_DDRM.addEquals(ref, multTransA(j[n], column(item(u, n, d))));
+              compare(jtsum, item(got, gd, 0, d), colMajor(ref));
+            }
+          }
+        });
         // the derived residual kind must hold for the reference residual
         ResidualKind kind = op.residualKind(wn);
         // (a general residual claims nothing to check)

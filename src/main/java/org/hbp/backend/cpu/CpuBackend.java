@@ -310,6 +310,36 @@ public final class CpuBackend implements Backend {
     return new CpuBatch(samples, directions, m, n, out);
   }
 
+  @Override
+  public Batch matmulSumSamples(Batch a, boolean transposeA, Batch b, boolean transposeB) {
+    CpuBatch x = cpu("matmulSumSamples", "a", a), y = cpu("matmulSumSamples", "b", b);
+    int m = transposeA ? x.cols() : x.rows(), k = transposeA ? x.rows() : x.cols();
+    int k2 = transposeB ? y.cols() : y.rows(), n = transposeB ? y.rows() : y.cols();
+    if (k != k2)
+      throw new IllegalArgumentException("matmulSumSamples: inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + x.describe()
+          + ", op(b) is " + k2 + "x" + n + " for b = " + y.describe() + "; expected cols(op(a)) == rows(op(b))");
+    int samples = axis("matmulSumSamples", "samples", x, y, x.samples(), y.samples());
+    int directions = axis("matmulSumSamples", "directions", x, y, x.directions(), y.directions());
+    double[] out = alloc("matmulSumSamples", 1, directions, m, n);
+    double[] xd = x.data(), yd = y.data();
+    if (directions == 1 && x.samples() == samples && y.samples() == samples && !transposeA && transposeB) {
+      // sum_s A_s B_s' = [A_1 ... A_S] [B_1 ... B_S]': one m x (S*k) times (S*k) x n product
+      mulNT(xd, 0, yd, 0, out, 0, m, k * samples, n);
+      return new CpuBatch(1, 1, m, n, out);
+    }
+    int xn = x.itemSize(), yn = y.itemSize(), mn = m * n;
+    double[] tmp = transposeA && transposeB ? new double[n] : null;
+    for (int s = 0; s < samples; s++)
+      for (int d = 0; d < directions; d++) {
+        int xo = item(x, s, d) * xn, yo = item(y, s, d) * yn, oo = d * mn;
+        if (!transposeA && !transposeB) mulNN(xd, xo, yd, yo, out, oo, m, k, n);
+        else if (transposeA && !transposeB) mulTN(xd, xo, yd, yo, out, oo, m, k, n);
+        else if (!transposeA) mulNT(xd, xo, yd, yo, out, oo, m, k, n);
+        else mulTT(xd, xo, yd, yo, out, oo, m, k, n, tmp);
+      }
+    return new CpuBatch(1, directions, m, n, out);
+  }
+
   /** C += A B; A m x k, B k x n, C m x n, all column-major at the given offsets. */
   private static void mulNN(double[] a, int ao, double[] b, int bo, double[] c, int co, int m, int k, int n) {
     for (int j = 0; j < n; j++) {
@@ -358,7 +388,7 @@ public final class CpuBackend implements Backend {
     }
   }
 
-  /** C = A' B'; A stored k x m, B stored n x k, C m x n; tmp holds n entries. */
+  /** C += A' B'; A stored k x m, B stored n x k, C m x n; tmp holds n entries. */
   private static void mulTT(double[] a, int ao, double[] b, int bo, double[] c, int co, int m, int k, int n, double[] tmp) {
     for (int i = 0; i < m; i++) {
       java.util.Arrays.fill(tmp, 0);
@@ -368,7 +398,7 @@ public final class CpuBackend implements Backend {
         int bl = bo + n * l;
         for (int j = 0; j < n; j++) tmp[j] += ail * b[bl + j];
       }
-      for (int j = 0; j < n; j++) c[co + i + m * j] = tmp[j];
+      for (int j = 0; j < n; j++) c[co + i + m * j] += tmp[j];
     }
   }
 

@@ -1,0 +1,292 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Backends;
+import org.hbp.backend.Batch;
+import org.hbp.dsl.Dsl;
+import org.hbp.network.Curvature;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkOperators;
+import org.hbp.network.NetworkSpec;
+import org.hbp.network.Networks;
+import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code hbp bench}: times the passes of a network on a synthetic batch (medians over repeats),
+ * each as a ratio to the gradient pass, with the peak heap of each, and optionally PyTorch's
+ * gradient pass on the same net, threads and dtype for comparison. A benchmark, not a test.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = {
+        "Time a network's passes on a synthetic batch: the gradient pass; one curvature pass per explicit strategy",
+        "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",
+        "Medians over --repeat runs after --warmup, each also as a ratio to the gradient pass, and peak heap per pass.",
+        "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE)."})
+public final class BenchCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET.hbp", description = "Network (default networks/fc.hbp).")
+  Path net;
+
+  @Option(names = "--batch", defaultValue = "500", paramLabel = "N", description = "Batch size (default 500).")
+  int batch;
+
+  @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B", description = "Backend: ${COMPLETION-CANDIDATES}.", completionCandidates = BackendNames.class)
+  String backend;
+
+  @Option(names = "--threads", defaultValue = "0", description = "Threads for backends that use them (0: all cores).")
+  int threads;
+
+  @Option(names = "--curvature", defaultValue = "ggn", description = "Curvature kind (default ggn).")
+  String curvature;
+
+  @Option(names = "--strategies", defaultValue = "exact,kfra,bda", split = ",", description = "Strategies to time (default exact,kfra,bda).")
+  List<String> strategies;
+
+  @Option(names = "--directions", defaultValue = "1,10", split = ",", description = "Directions per block for the products (default 1,10).")
+  List<Integer> directions;
+
+  @Option(names = "--repeat", defaultValue = "5", description = "Timed repeats (default 5).")
+  int repeat;
+
+  @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up runs (default 2).")
+  int warmup;
+
+  @Option(names = "--memory-limit", defaultValue = "8", paramLabel = "GiB", description = "For explicit strategies (default 8 GiB).")
+  double memoryLimitGiB;
+
+  @Option(names = "--torch", description = "Also time PyTorch's gradient pass (needs python3 with torch).")
+  boolean torch;
+
+  @Option(names = "--out", paramLabel = "FILE.json", description = "Also write the results as JSON.")
+  Path out;
+
+  /** Completion candidates for --backend. */
+  static final class BackendNames extends ArrayList<String> {
+    BackendNames() {
+      super(Backends.names());
+    }
+  }
+
+  /** One measured quantity. */
+  record Result(String what, double medianSeconds, double ratio, long peakHeapBytes) {}
+
+  @Override
+  public Integer call() throws Exception {
+    Dsl.init();
+    if (repeat < 1 || warmup < 0 || batch < 1) throw new IllegalArgumentException("--repeat and --batch must be >= 1, --warmup >= 0");
+    PrintWriter w = spec.commandLine().getOut();
+    Backend be = Backends.create(backend, threads);
+    CurvatureKind kind = CurvatureKind.parse(curvature);
+    NetworkSpec ns = Networks.load(net, null, NetworkOperators.builtInSpecDirs());
+    Network network = new Network(ns, NetworkOperators.forSpecs(), be);
+    Random rng = new Random(1);
+    Map<String, Batch> params = new LinkedHashMap<>();
+    for (String name : network.parameterNames()) {
+      int[] s = network.parameterShape(name);
+      double[] d = new double[s[0] * s[1]];
+      double scale = s[1] == 1 ? 0 : Math.sqrt(2.0 / (s[0] + s[1])); // Xavier-normal weights, zero biases
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian() * scale;
+      params.put(name, be.fromArray(1, 1, s[0], s[1], d));
+    }
+    int[] in = network.inputShape(), t = network.targetShape();
+    double[] x = new double[batch * in[0] * in[1]], y = new double[batch * t[0] * t[1]];
+    for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
+    for (int n = 0; n < batch; n++) y[n * t[0] * t[1] + rng.nextInt(t[0] * t[1])] = 1;
+    Batch xb = be.fromArray(batch, 1, in[0], in[1], x), yb = be.fromArray(batch, 1, t[0], t[1], y);
+    long limit = (long) (memoryLimitGiB * (1L << 30));
+    String cores = Runtime.getRuntime().availableProcessors() + " cores";
+    w.printf("bench %s (%s), batch %d, backend %s, %s, %s%n", ns.name(), net, batch, be.name(), cores, kind.label());
+    w.flush();
+
+    List<Result> results = new ArrayList<>();
+    Supplier<Pass> gradientPass = () -> {
+      Pass p = network.run(params, xb, yb);
+      for (String name : network.parameterNames()) p.gradient(name);
+      return p;
+    };
+    Result grad = time("gradient pass", gradientPass::get, 1, w);
+    results.add(grad);
+    for (String st : strategies) {
+      Strategy strategy = Strategy.parse(st);
+      Pass pass = gradientPass.get();
+      if (strategy != Strategy.EXACT)
+        results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w));
+      Curvature c = pass.curvature(kind, strategy, limit);
+      for (int v : directions) {
+        Map<String, Batch> dirs = new LinkedHashMap<>();
+        for (String name : network.parameterNames()) {
+          int[] s = network.parameterShape(name);
+          double[] d = new double[v * s[0] * s[1]];
+          for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
+          dirs.put(name, be.fromArray(1, v, s[0], s[1], d));
+        }
+        results.add(time(strategy.label() + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
+          for (String name : network.parameterNames()) be.toArray(c.matProd(name, dirs.get(name)));
+          return null;
+        }, grad.medianSeconds, w));
+      }
+    }
+    if (torch) {
+      double s = torchGradient(ns, be.name().endsWith("f32") ? "float32" : "float64", w);
+      results.add(new Result("PyTorch gradient pass", s, s / grad.medianSeconds, -1));
+      w.printf("  %-48s %10.4f s  (ours / PyTorch = %.2f)%n", "PyTorch gradient pass", s, grad.medianSeconds / s);
+    }
+    if (out != null) writeJson(out, ns, be, kind, results);
+    w.flush();
+    return 0;
+  }
+
+  private Result time(String what, Supplier<Object> run, double reference, PrintWriter w) {
+    for (int i = 0; i < warmup; i++) run.get();
+    double[] s = new double[repeat];
+    long peak = 0;
+    for (int i = 0; i < repeat; i++) {
+      System.gc();
+      resetPeaks();
+      long t0 = System.nanoTime();
+      run.get();
+      s[i] = (System.nanoTime() - t0) / 1e9;
+      peak = Math.max(peak, heapPeak());
+    }
+    Arrays.sort(s);
+    double median = repeat % 2 == 1 ? s[repeat / 2] : (s[repeat / 2 - 1] + s[repeat / 2]) / 2;
+    double ratio = reference == 1 && what.equals("gradient pass") ? 1 : median / reference;
+    w.printf(Locale.ROOT, "  %-48s %10.4f s  %6.2fx gradient  peak heap %7.1f MiB%n", what, median, ratio, peak / 1048576.0);
+    w.flush();
+    return new Result(what, median, ratio, peak);
+  }
+
+  private static void resetPeaks() {
+    for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) if (p.getType() == MemoryType.HEAP) p.resetPeakUsage();
+  }
+
+  private static long heapPeak() {
+    long s = 0;
+    for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) if (p.getType() == MemoryType.HEAP) s += p.getPeakUsage().getUsed();
+    return s;
+  }
+
+  /** PyTorch's gradient pass on the same layers: median seconds. */
+  private double torchGradient(NetworkSpec ns, String dtype, PrintWriter w) throws Exception {
+    StringBuilder layers = new StringBuilder();
+    for (NetworkSpec.Node n : ns.body()) {
+      if (!(n instanceof NetworkSpec.Layer l)) throw new IllegalArgumentException("--torch supports sequential nets without residual blocks");
+      Map<String, Integer> d = l.dims();
+      switch (l.module().name()) {
+        case "linear":
+          layers.append(String.format("nn.Linear(%d, %d),", d.get("n"), d.get("m")));
+          break;
+        case "conv2d":
+          layers.append(String.format("nn.Conv2d(%d, %d, %d, stride=%d, padding=%d, dilation=%d),", d.get("cin"), d.get("cout"), d.get("k"),
+              d.get("s"), d.get("p"), d.get("d")));
+          break;
+        case "sigmoid":
+          layers.append("nn.Sigmoid(),");
+          break;
+        case "tanh":
+          layers.append("nn.Tanh(),");
+          break;
+        case "relu":
+          layers.append("nn.ReLU(),");
+          break;
+        case "maxpool":
+          layers.append(String.format("nn.MaxPool2d(%d),", d.get("k")));
+          break;
+        case "avgpool":
+          layers.append(String.format("nn.AvgPool2d(%d),", d.get("k")));
+          break;
+        case "flatten":
+          layers.append("nn.Flatten(),");
+          break;
+        default:
+          throw new IllegalArgumentException("--torch does not know the PyTorch module for '" + l.module().name() + "'");
+      }
+    }
+    String shape = ns.inputShape().toString().replace("[", "").replace("]", "");
+    int threadCount = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+    String script = String.join("\n",
+        "import time, torch, statistics",
+        "from torch import nn",
+        "torch.set_num_threads(" + threadCount + ")",
+        "torch.manual_seed(0)",
+        "dt = torch." + dtype,
+        "net = nn.Sequential(" + layers + ").to(dt)",
+        "x = torch.randn(" + batch + ", " + shape + ", dtype=dt)",
+        "y = torch.randint(0, " + classes(ns) + ", (" + batch + ",))",
+        "loss = nn.CrossEntropyLoss()",
+        "def step():",
+        "    net.zero_grad(set_to_none=True)",
+        "    loss(net(x), y).backward()",
+        "for _ in range(" + warmup + "): step()",
+        "ts = []",
+        "for _ in range(" + repeat + "):",
+        "    t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)",
+        "print(statistics.median(ts))");
+    Path file = Files.createTempFile("hbp-bench-", ".py");
+    Files.writeString(file, script, StandardCharsets.UTF_8);
+    ProcessBuilder pb = new ProcessBuilder(python(), file.toString()).redirectErrorStream(true);
+    pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    pb.environment().put("OMP_NUM_THREADS", String.valueOf(threadCount));
+    Process p = pb.start();
+    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) throw new IllegalArgumentException("PyTorch run failed:\n" + log);
+    Files.deleteIfExists(file);
+    String[] lines = log.split("\n");
+    return Double.parseDouble(lines[lines.length - 1].strip());
+  }
+
+  private static int classes(NetworkSpec ns) {
+    return ns.loss().dims().values().iterator().next();
+  }
+
+  private static String python() {
+    for (String py : new String[] {"python3", "/usr/bin/python3"}) {
+      try {
+        Process p = new ProcessBuilder(py, "-c", "import torch").redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        if (p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0) return py;
+      } catch (java.io.IOException e) {
+        // next
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    throw new IllegalArgumentException("--torch needs python3 with torch (Debian: apt-get install python3-torch)");
+  }
+
+  private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results) throws java.io.IOException {
+    StringBuilder sb = new StringBuilder("{\n");
+    sb.append(String.format(Locale.ROOT, "  \"network\": \"%s\", \"batch\": %d, \"backend\": \"%s\", \"cores\": %d, \"curvature\": \"%s\",%n", ns.name(), batch,
+        be.name(), Runtime.getRuntime().availableProcessors(), kind.label()));
+    sb.append("  \"results\": [\n");
+    for (int i = 0; i < results.size(); i++) {
+      Result r = results.get(i);
+      sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %.6f, \"ratio_to_gradient\": %.4f, \"peak_heap_bytes\": %d}%s%n", r.what,
+          r.medianSeconds, r.ratio, r.peakHeapBytes, i + 1 < results.size() ? "," : ""));
+    }
+    sb.append("  ]\n}\n");
+    org.hbp.io.AtomicFiles.writeString(file, sb.toString());
+  }
+}

@@ -304,6 +304,14 @@ public final class BiasOperator extends AbstractModuleOperator {
   }
 
   @Override
+  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    switch (wrt) {
+      default:
+        return null;
+    }
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of("b").contains(parameter);
   }

@@ -240,6 +240,18 @@ public final class DropoutOperator extends AbstractModuleOperator {
   }
 
   @Override
+  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    switch (wrt) {
+      case "x": {
+        // J = diag(mask)
+        return be.reshape(cache.get("mask"), n, 1);
+      }
+      default:
+        return null;
+    }
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of().contains(parameter);
   }

@@ -334,6 +334,14 @@ public final class MatmulOperator extends AbstractModuleOperator {
   }
 
   @Override
+  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    switch (wrt) {
+      default:
+        return null;
+    }
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of("W").contains(parameter);
   }

@@ -250,6 +250,22 @@ public final class ReluOperator extends AbstractModuleOperator {
   }
 
   @Override
+  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    switch (wrt) {
+      case "x": {
+        // J = diag(step(x))
+        Batch t1 = cache.memo(0, () -> { // step(x)
+          Batch t0 = be.map(cache.get("x"), ReluOperator::step); // step(x)
+          return t0;
+        });
+        return be.reshape(t1, n, 1);
+      }
+      default:
+        return null;
+    }
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of().contains(parameter);
   }

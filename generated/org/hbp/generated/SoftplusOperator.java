@@ -274,6 +274,22 @@ public final class SoftplusOperator extends AbstractModuleOperator {
   }
 
   @Override
+  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    switch (wrt) {
+      case "x": {
+        // J = diag(sigmoid(x))
+        Batch t1 = cache.memo(0, () -> { // sigmoid(x)
+          Batch t0 = be.map(cache.get("x"), SoftplusOperator::sigmoid); // sigmoid(x)
+          return t0;
+        });
+        return be.reshape(t1, n, 1);
+      }
+      default:
+        return null;
+    }
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of().contains(parameter);
   }

@@ -274,6 +274,22 @@ public final class SwishOperator extends AbstractModuleOperator {
   }
 
   @Override
+  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    switch (wrt) {
+      case "x": {
+        // J = diag(swish'(x))
+        Batch t1 = cache.memo(0, () -> { // swish'(x)
+          Batch t0 = be.map(cache.get("x"), SwishOperator::swish_d1); // swish'(x)
+          return t0;
+        });
+        return be.reshape(t1, n, 1);
+      }
+      default:
+        return null;
+    }
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of().contains(parameter);
   }

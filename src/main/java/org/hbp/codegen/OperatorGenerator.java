@@ -477,6 +477,20 @@ public final class OperatorGenerator {
           .addStatement("throw new IllegalStateException(MODULE + \": the residual with respect to '\" + wrt + \"' is not diagonal\")")
           .addCode("$<").endControlFlow();
       methods.add(exact.build());
+      // diagonal Jacobians (elementwise modules): the batch-averaged propagation needs only the diagonal
+      MethodSpec.Builder jd = MethodSpec.methodBuilder("jacobianDiagonal").addAnnotation(Override.class)
+          .addModifiers(Modifier.PROTECTED).returns(Names.BATCH)
+          .addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt");
+      jd.beginControlFlow("switch (wrt)");
+      for (Derivation d : ds) {
+        if (!(d.jacobianCompact() instanceof Expr.DiagMat dm)) continue;
+        CodeBlock.Builder body = CodeBlock.builder();
+        String r = new Lowering(this, body).value(dm.vector());
+        jd.addCode("case $S: {\n$>", d.wrt().name()).addCode("// J = $L\n", Names.comment(text(d.jacobianCompact()))).addCode(body.build())
+            .addStatement("return be.reshape($L, $L, $L)", r, rowsOf(d.wrt().shape()), colsOf(d.wrt().shape())).addCode("$<}\n");
+      }
+      jd.addCode("default:\n$>").addStatement("return null").addCode("$<").endControlFlow();
+      methods.add(jd.build());
       MethodSpec.Builder has = override("hasKroneckerFactor", TypeName.BOOLEAN).addParameter(STRING, "parameter");
       has.addStatement("return $T.of($L).contains(parameter)", List.class,
           kron.keySet().stream().map(k -> "\"" + k + "\"").collect(Collectors.joining(", ")));

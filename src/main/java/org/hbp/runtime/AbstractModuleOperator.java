@@ -127,11 +127,34 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
     return jacTColumns(cache, wrt, be.transpose(jtmt)); // J' (M J)
   }
 
+  /**
+   * The per-sample diagonal of the Jacobian with respect to wrt, in wrt's shape, where the derived
+   * Jacobian is {@code diag(a)} (an elementwise module); null otherwise. Generated operators
+   * override it.
+   */
+  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    return null;
+  }
+
   @Override
   public Batch propagateAveraged(ForwardCache cache, String wrt, Batch m, Averaging averaging) {
     requireDifferentiable(wrt);
     checkSquare(m, "propagateAveraged");
     int n = cache.samples();
+    Batch diag = m.samples() == 1 ? jacobianDiagonal(cache, wrt) : null;
+    if (diag != null) {
+      // J_n = diag(a_n): J_n' M J_n = M .* (a_n a_n'), so eq. 8 is M .* mean(a a') (one product of
+      // the side-by-side a_n, never N matrices) and eq. 9 is M .* (mean a)(mean a)'
+      int d = numel(wrt);
+      Batch a = be.reshape(diag, d, 1);
+      Batch g;
+      if (averaging == Averaging.MEAN_OF_PRODUCTS) g = be.scale(sumProducts(a, false, a, true, cache), 1.0 / n);
+      else {
+        Batch mean = be.meanSamples(a, n);
+        g = be.matmul(mean, false, mean, true);
+      }
+      return be.multiply(m, g);
+    }
     if (averaging == Averaging.MEAN_OF_PRODUCTS) return be.meanSamples(propagate(cache, wrt, m), n);
     Batch meanJtMt = be.meanSamples(jacTColumns(cache, wrt, be.transpose(m)), n); // mean_n J_n' M'
     return be.meanSamples(jacTColumns(cache, wrt, be.transpose(meanJtMt)), n); // mean_n J_n' (M mean_m J_m)

@@ -322,10 +322,23 @@ public final class CpuBackend implements Backend {
     int directions = axis("matmulSumSamples", "directions", x, y, x.directions(), y.directions());
     double[] out = alloc("matmulSumSamples", 1, directions, m, n);
     double[] xd = x.data(), yd = y.data();
-    if (directions == 1 && x.samples() == samples && y.samples() == samples && !transposeA && transposeB) {
-      // sum_s A_s B_s' = [A_1 ... A_S] [B_1 ... B_S]': one m x (S*k) times (S*k) x n product
-      mulNT(xd, 0, yd, 0, out, 0, m, k * samples, n);
-      return new CpuBatch(1, 1, m, n, out);
+    if (x.samples() == samples && y.samples() == samples && !transposeA && transposeB) {
+      // sum_s A_s B_s' = [A_1 ... A_S] [B_1 ... B_S]': one m x (S*k) times (S*k) x n product per
+      // direction (items of one direction gathered side by side first when there are several)
+      if (directions == 1) {
+        mulNT(xd, 0, yd, 0, out, 0, m, k * samples, n);
+        return new CpuBatch(1, 1, m, n, out);
+      }
+      int xn = x.itemSize(), yn = y.itemSize();
+      double[] ga = new double[samples * xn], gb = new double[samples * yn];
+      for (int d = 0; d < directions; d++) {
+        for (int s = 0; s < samples; s++) {
+          System.arraycopy(xd, item(x, s, d) * xn, ga, s * xn, xn);
+          System.arraycopy(yd, item(y, s, d) * yn, gb, s * yn, yn);
+        }
+        mulNT(ga, 0, gb, 0, out, d * m * n, m, k * samples, n);
+      }
+      return new CpuBatch(1, directions, m, n, out);
     }
     int xn = x.itemSize(), yn = y.itemSize(), mn = m * n;
     double[] tmp = transposeA && transposeB ? new double[n] : null;

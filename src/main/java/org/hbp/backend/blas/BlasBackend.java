@@ -1,0 +1,983 @@
+package org.hbp.backend.blas;
+
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemm;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+
+import java.lang.ref.Reference;
+import java.util.Objects;
+import java.util.function.DoubleUnaryOperator;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.backend.ConvGeometry;
+import org.hbp.backend.Precision;
+
+/**
+ * A {@link Backend} whose dense products run in OpenBLAS (multi-threaded {@code cblas_dgemm} or
+ * {@code cblas_sgemm}, through JavaCPP's {@code org.bytedeco:openblas} bindings) on batches kept
+ * in off-heap memory ({@link BlasBatch}), in {@link Precision#FLOAT64} or {@link
+ * Precision#FLOAT32}.
+ *
+ * <p><b>matmul.</b> With a single shared left item and a non-transposed {@code b}, {@code b}'s
+ * items side by side are one {@code k x (n*items)} matrix and the result is ONE gemm (this is the
+ * shape of a layer's weight times a batch of inputs or directions). With a left item shared by the
+ * directions of each sample (and {@code b} not transposed), one gemm per sample over that sample's
+ * directions side by side. Otherwise one gemm per result item, on pointers into the blocks (the
+ * Java bindings have no {@code cblas_?gemm_batch_strided}). Transposes are BLAS's {@code
+ * CblasTrans} on the column-major items; nothing is copied. {@link #matmulSumSamples} sums in
+ * BLAS too: {@code sum_s A_s B_s'} of one-direction batches is ONE gemm of the side-by-side items,
+ * of column items one gemm per direction (a leading dimension that skips the other directions),
+ * otherwise gemms accumulate into the result ({@code beta = 1}).
+ *
+ * <p><b>Other kernels</b> are Java loops over the off-heap blocks (bounds-checked Unsafe access
+ * through JavaCPP's raw indexers, in fixed-size chunks or item-sized scratch arrays reused across
+ * items), single-threaded; inverse, determinant and the symmetric eigendecomposition copy each
+ * (small) item to EJML. They mirror the reference {@link org.hbp.backend.cpu.CpuBackend}: the same
+ * shape checks, broadcasting and error messages.
+ *
+ * <p><b>FLOAT32.</b> Entries are stored as float ({@link #fromArray} rounds, {@link #toArray}
+ * widens) and products run in {@code sgemm} (float accumulation). Scalar kernels evaluate each
+ * entry in double and round the stored result to float: for {@code + - * /} of float operands that
+ * is bit-identical to float arithmetic (double has more than 2*24+2 bits), for functions and
+ * reductions (sums, softmax, log-sum-exp, EJML decompositions) it is at least as accurate. Indices
+ * stored as float are exact only below 2^24: {@link #gather} and {@link #scatterAdd} refuse items
+ * with more entries than that.
+ *
+ * <p><b>Threads.</b> OpenBLAS's thread count is a process-wide setting; each gemm call of this
+ * backend first sets it to this backend's count when it differs (so two instances with different
+ * counts used from different Java threads at once race for it: results stay correct, only the
+ * count may be the other's).
+ *
+ * <p><b>Memory.</b> There is no {@code close()} on batches or on the backend, by design: see
+ * {@link BlasBatch}; blocks are freed by JavaCPP once unreachable. Two consequences of that (and of
+ * every kernel returning a fresh batch): off-heap garbage accumulates until the next garbage
+ * collection, which the small Java objects of a batch rarely cause, or until JavaCPP's
+ * {@code org.bytedeco.javacpp.maxBytes} (default: the maximum heap) is reached, when JavaCPP calls
+ * {@code System.gc()} and waits; and each result block is fresh memory whose pages fault in on
+ * first touch (for an n = 1024 product, a visible part of the time). Bound the first with
+ * {@code -Dorg.bytedeco.javacpp.maxBytes=...}; on glibc, {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1}
+ * makes the large blocks transparent huge pages, which cuts the second.
+ */
+public final class BlasBackend implements Backend {
+  /** Largest array the JVM reliably allocates. */
+  private static final long MAX_ENTRIES = Integer.MAX_VALUE - 8;
+
+  /** Entries per chunk of the streaming kernels (three chunks of doubles stay within L1/L2). */
+  private static final int CHUNK = 1024;
+
+  /** Indices held as float are exact up to here. */
+  private static final int FLOAT_EXACT_INTS = 1 << 24;
+
+  private static final int ADD = 0, SUBTRACT = 1, MULTIPLY = 2, DIVIDE = 3;
+
+  private final Precision precision;
+  private final int threads;
+  private final String name;
+
+  /** A FLOAT64 backend using all available processors. */
+  public BlasBackend() {
+    this(Precision.FLOAT64);
+  }
+
+  /** A backend of the given precision using {@link Runtime#availableProcessors()} BLAS threads. */
+  public BlasBackend(Precision precision) {
+    this(precision, Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
+   * A backend of the given precision whose gemm calls use {@code threads} OpenBLAS threads
+   * ({@code openblas_set_num_threads}). Loads the OpenBLAS natives (extracted from the
+   * {@code linux-x86_64} jar into JavaCPP's cache on first use).
+   */
+  public BlasBackend(Precision precision, int threads) {
+    this.precision = Objects.requireNonNull(precision, "precision is null");
+    if (threads < 1) throw new IllegalArgumentException("BlasBackend: thread count " + threads + "; expected >= 1");
+    this.threads = threads;
+    this.name = precision == Precision.FLOAT64 ? "blas-f64" : "blas-f32";
+    try {
+      Loader.load(openblas_nolapack.class);
+    } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+      throw new IllegalStateException("BlasBackend: the OpenBLAS natives (org.bytedeco:openblas, classifier "
+          + Loader.getPlatform() + ") could not be loaded: " + e.getMessage(), e);
+    }
+    useThreads();
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  public Precision precision() {
+    return precision;
+  }
+
+  /** The OpenBLAS threads of this backend's gemm calls. */
+  public int threads() {
+    return threads;
+  }
+
+  /** Sets OpenBLAS's (process-wide) thread count to this backend's, when it differs. */
+  private void useThreads() {
+    if (openblas_nolapack.blas_get_num_threads() != threads) {
+      synchronized (BlasBackend.class) {
+        if (openblas_nolapack.blas_get_num_threads() != threads) openblas_nolapack.blas_set_num_threads(threads);
+      }
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** {@code b} as a batch of this backend, or an IllegalArgumentException naming the kernel and operand. */
+  private BlasBatch blas(String kernel, String operand, Batch b) {
+    Objects.requireNonNull(b, () -> kernel + ": operand " + operand + " is null");
+    if (b instanceof BlasBatch c) {
+      if (c.precision() == precision) return c;
+      throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " is a " + c.precision()
+          + " batch, not a batch of the " + name + " backend");
+    }
+    throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " is a "
+        + b.getClass().getName() + ", not a batch of the " + name + " backend");
+  }
+
+  private BlasBatch alloc(String kernel, int samples, int directions, int rows, int cols, boolean zero) {
+    return BlasBatch.allocate(kernel, precision, samples, directions, rows, cols, zero);
+  }
+
+  /** The broadcast extent of one batch axis of operands a and b. */
+  private static int axis(String kernel, String axis, Batch a, Batch b, int x, int y) {
+    if (x == y || y == 1) return x;
+    if (x == 1) return y;
+    throw new IllegalArgumentException(kernel + ": batch axes of " + a.describe() + " and " + b.describe()
+        + " do not broadcast (" + axis + " " + x + " vs " + y + "; expected equal extents or one of them 1)");
+  }
+
+  /** Item position in {@code b} of the output item (s, d), broadcasting b's axes of extent 1. */
+  private static int item(Batch b, int s, int d) {
+    return (b.samples() == 1 ? 0 : s) * b.directions() + (b.directions() == 1 ? 0 : d);
+  }
+
+  private static void requireSquare(String kernel, BlasBatch a) {
+    if (a.rows() != a.cols())
+      throw new IllegalArgumentException(kernel + ": operand " + a.describe() + " has non-square items; expected n x n items");
+  }
+
+  private static String itemName(BlasBatch a, int t) {
+    return "item " + t + " (sample " + t / a.directions() + ", direction " + t % a.directions() + ") of " + a.describe();
+  }
+
+  // ---- transfer ------------------------------------------------------------------------------
+
+  @Override
+  public Batch fromArray(int samples, int directions, int rows, int cols, double[] data) {
+    Objects.requireNonNull(data, "fromArray: data is null");
+    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
+      throw new IllegalArgumentException("fromArray: invalid shape [" + samples + " x " + directions + "] " + rows + "x" + cols
+          + "; expected samples, directions >= 1 and rows, cols >= 0");
+    long n = (long) samples * directions * rows * cols;
+    if (n != data.length)
+      throw new IllegalArgumentException("fromArray: shape [" + samples + " x " + directions + "] " + rows + "x" + cols
+          + " needs " + n + " entries, got " + data.length);
+    BlasBatch out = alloc("fromArray", samples, directions, rows, cols, false);
+    if (precision == Precision.FLOAT64) {
+      out.doubles.put(data, 0, data.length); // one native copy
+    } else {
+      float[] f = new float[Math.min(data.length, 1 << 16)];
+      for (int o = 0; o < data.length; o += f.length) {
+        int len = Math.min(f.length, data.length - o);
+        for (int p = 0; p < len; p++) f[p] = (float) data[o + p];
+        if (o == 0) out.floats.put(f, 0, len);
+        else new FloatPointer(out.floats).position(o).put(f, 0, len);
+      }
+      Reference.reachabilityFence(out);
+    }
+    return out;
+  }
+
+  @Override
+  public double[] toArray(Batch b) {
+    BlasBatch x = blas("toArray", "b", b);
+    if (x.length() > MAX_ENTRIES)
+      throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
+    int n = (int) x.length();
+    double[] out = new double[n];
+    if (precision == Precision.FLOAT64) {
+      x.doubles.get(out, 0, n);
+    } else {
+      float[] f = new float[Math.min(n, 1 << 16)];
+      for (int o = 0; o < n; o += f.length) {
+        int len = Math.min(f.length, n - o);
+        if (o == 0) x.floats.get(f, 0, len);
+        else new FloatPointer(x.floats).position(o).get(f, 0, len);
+        for (int p = 0; p < len; p++) out[o + p] = f[p];
+      }
+    }
+    Reference.reachabilityFence(x);
+    return out;
+  }
+
+  // ---- constants -----------------------------------------------------------------------------
+
+  @Override
+  public Batch fill(int rows, int cols, double value) {
+    if (rows < 0 || cols < 0) throw new IllegalArgumentException("fill: invalid item shape " + rows + "x" + cols);
+    boolean zero = Double.doubleToRawLongBits(value) == 0; // +0.0 only: -0.0 is written like any value
+    BlasBatch out = alloc("fill", 1, 1, rows, cols, zero);
+    if (!zero) for (long p = 0, n = out.length(); p < n; p++) out.set(p, value);
+    return out;
+  }
+
+  @Override
+  public Batch eye(int n) {
+    if (n < 0) throw new IllegalArgumentException("eye: invalid size " + n);
+    BlasBatch out = alloc("eye", 1, 1, n, n, true);
+    for (int i = 0; i < n; i++) out.set(i + (long) n * i, 1);
+    return out;
+  }
+
+  // ---- free views ----------------------------------------------------------------------------
+
+  @Override
+  public Batch reshape(Batch a, int rows, int cols) {
+    BlasBatch x = blas("reshape", "a", a);
+    if (rows < 0 || cols < 0 || (long) rows * cols != x.itemSize())
+      throw new IllegalArgumentException("reshape: items of " + x.describe() + " (" + x.itemSize() + " entries) cannot be "
+          + rows + "x" + cols + "; expected the same entry count");
+    return x.view(x.samples(), x.directions(), rows, cols);
+  }
+
+  @Override
+  public Batch columnsAsDirections(Batch a) {
+    BlasBatch x = blas("columnsAsDirections", "a", a);
+    long dirs = (long) x.directions() * x.cols();
+    if (x.cols() < 1 || dirs > Integer.MAX_VALUE)
+      throw new IllegalArgumentException("columnsAsDirections: operand " + x.describe()
+          + " cannot be split into one direction per column; expected items with 1 or more columns and directions*cols in int range");
+    return x.view(x.samples(), (int) dirs, x.rows(), 1);
+  }
+
+  @Override
+  public Batch directionsAsColumns(Batch a, int cols) {
+    BlasBatch x = blas("directionsAsColumns", "a", a);
+    if (x.cols() != 1)
+      throw new IllegalArgumentException("directionsAsColumns: operand " + x.describe() + " has items with " + x.cols()
+          + " columns; expected column items r x 1");
+    if (cols < 1 || x.directions() % cols != 0)
+      throw new IllegalArgumentException("directionsAsColumns: " + x.directions() + " directions of " + x.describe()
+          + " cannot be grouped into " + cols + " columns; expected a positive divisor of the direction extent");
+    return x.view(x.samples(), x.directions() / cols, x.rows(), cols);
+  }
+
+  // ---- elementwise ---------------------------------------------------------------------------
+
+  @Override
+  public Batch add(Batch a, Batch b) {
+    return elementwise("add", ADD, a, b);
+  }
+
+  @Override
+  public Batch subtract(Batch a, Batch b) {
+    return elementwise("subtract", SUBTRACT, a, b);
+  }
+
+  @Override
+  public Batch multiply(Batch a, Batch b) {
+    return elementwise("multiply", MULTIPLY, a, b);
+  }
+
+  @Override
+  public Batch divide(Batch a, Batch b) {
+    return elementwise("divide", DIVIDE, a, b);
+  }
+
+  private Batch elementwise(String kernel, int op, Batch a, Batch b) {
+    BlasBatch x = blas(kernel, "a", a), y = blas(kernel, "b", b);
+    int samples = axis(kernel, "samples", x, y, x.samples(), y.samples());
+    int directions = axis(kernel, "directions", x, y, x.directions(), y.directions());
+    int rows, cols;
+    boolean xScalar = false, yScalar = false;
+    if (x.rows() == y.rows() && x.cols() == y.cols()) {
+      rows = x.rows();
+      cols = x.cols();
+    } else if (y.rows() == 1 && y.cols() == 1) {
+      rows = x.rows();
+      cols = x.cols();
+      yScalar = true;
+    } else if (x.rows() == 1 && x.cols() == 1) {
+      rows = y.rows();
+      cols = y.cols();
+      xScalar = true;
+    } else {
+      throw new IllegalArgumentException(kernel + ": item shapes of " + x.describe() + " and " + y.describe()
+          + " differ; expected equal item shapes, or one operand with 1x1 items");
+    }
+    BlasBatch out = alloc(kernel, samples, directions, rows, cols, false);
+    double[] bx = new double[CHUNK], by = new double[CHUNK], bo = new double[CHUNK];
+    if (!xScalar && !yScalar && x.samples() == y.samples() && x.directions() == y.directions()) {
+      streamBinary(op, x, 0, false, y, 0, false, out, 0, out.length(), bx, by, bo); // same layout: one pass
+      return out;
+    }
+    long xn = x.itemSize(), yn = y.itemSize(), n = (long) rows * cols;
+    for (int s = 0, t = 0; s < samples; s++)
+      for (int d = 0; d < directions; d++, t++)
+        streamBinary(op, x, item(x, s, d) * xn, xScalar, y, item(y, s, d) * yn, yScalar, out, t * n, n, bx, by, bo);
+    return out;
+  }
+
+  /** out[oo + p] = x[xo + p] op y[yo + p] for p < n in chunks, where a scalar operand is the one entry at its offset. */
+  private static void streamBinary(int op, BlasBatch x, long xo, boolean xs, BlasBatch y, long yo, boolean ys, BlasBatch out,
+      long oo, long n, double[] bx, double[] by, double[] bo) {
+    if (xs) bx[0] = x.get(xo);
+    if (ys) by[0] = y.get(yo);
+    for (long q = 0; q < n; q += CHUNK) {
+      int len = (int) Math.min(CHUNK, n - q);
+      if (!xs) x.read(xo + q, bx, 0, len);
+      if (!ys) y.read(yo + q, by, 0, len);
+      combine(op, bx, xs, by, ys, bo, len);
+      out.write(oo + q, bo, 0, len);
+    }
+  }
+
+  /** out[p] = x[p] op y[p] for p < n, where a scalar operand is its entry 0. */
+  private static void combine(int op, double[] x, boolean xs, double[] y, boolean ys, double[] out, int n) {
+    if (xs && ys) {
+      double v = x[0], w = y[0];
+      double r = switch (op) {
+        case ADD -> v + w;
+        case SUBTRACT -> v - w;
+        case MULTIPLY -> v * w;
+        default -> v / w;
+      };
+      for (int p = 0; p < n; p++) out[p] = r;
+    } else if (xs) {
+      double v = x[0];
+      switch (op) {
+        case ADD -> { for (int p = 0; p < n; p++) out[p] = v + y[p]; }
+        case SUBTRACT -> { for (int p = 0; p < n; p++) out[p] = v - y[p]; }
+        case MULTIPLY -> { for (int p = 0; p < n; p++) out[p] = v * y[p]; }
+        default -> { for (int p = 0; p < n; p++) out[p] = v / y[p]; }
+      }
+    } else if (ys) {
+      double w = y[0];
+      switch (op) {
+        case ADD -> { for (int p = 0; p < n; p++) out[p] = x[p] + w; }
+        case SUBTRACT -> { for (int p = 0; p < n; p++) out[p] = x[p] - w; }
+        case MULTIPLY -> { for (int p = 0; p < n; p++) out[p] = x[p] * w; }
+        default -> { for (int p = 0; p < n; p++) out[p] = x[p] / w; }
+      }
+    } else {
+      switch (op) {
+        case ADD -> { for (int p = 0; p < n; p++) out[p] = x[p] + y[p]; }
+        case SUBTRACT -> { for (int p = 0; p < n; p++) out[p] = x[p] - y[p]; }
+        case MULTIPLY -> { for (int p = 0; p < n; p++) out[p] = x[p] * y[p]; }
+        default -> { for (int p = 0; p < n; p++) out[p] = x[p] / y[p]; }
+      }
+    }
+  }
+
+  /** An entrywise map of a whole batch, chunk by chunk (f works in place on each chunk). */
+  private interface ChunkOp {
+    void apply(double[] chunk, int n);
+  }
+
+  private BlasBatch mapChunks(String kernel, BlasBatch x, ChunkOp f) {
+    BlasBatch out = alloc(kernel, x.samples(), x.directions(), x.rows(), x.cols(), false);
+    double[] buf = new double[CHUNK];
+    for (long q = 0, n = x.length(); q < n; q += CHUNK) {
+      int len = (int) Math.min(CHUNK, n - q);
+      x.read(q, buf, 0, len);
+      f.apply(buf, len);
+      out.write(q, buf, 0, len);
+    }
+    return out;
+  }
+
+  @Override
+  public Batch scale(Batch a, double c) {
+    BlasBatch x = blas("scale", "a", a);
+    return mapChunks("scale", x, (d, n) -> {
+      for (int p = 0; p < n; p++) d[p] = c * d[p];
+    });
+  }
+
+  @Override
+  public Batch power(Batch a, double exponent) {
+    BlasBatch x = blas("power", "a", a);
+    if (exponent == 2) return mapChunks("power", x, (d, n) -> {
+      for (int p = 0; p < n; p++) d[p] = d[p] * d[p];
+    });
+    if (exponent == 1) return mapChunks("power", x, (d, n) -> {});
+    return mapChunks("power", x, (d, n) -> {
+      for (int p = 0; p < n; p++) d[p] = Math.pow(d[p], exponent);
+    });
+  }
+
+  @Override
+  public Batch map(Batch a, DoubleUnaryOperator f) {
+    BlasBatch x = blas("map", "a", a);
+    Objects.requireNonNull(f, "map: function is null");
+    return mapChunks("map", x, (d, n) -> {
+      for (int p = 0; p < n; p++) d[p] = f.applyAsDouble(d[p]);
+    });
+  }
+
+  // ---- per-item linear algebra ---------------------------------------------------------------
+
+  @Override
+  public Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB) {
+    BlasBatch x = blas("matmul", "a", a), y = blas("matmul", "b", b);
+    int m = transposeA ? x.cols() : x.rows(), k = transposeA ? x.rows() : x.cols();
+    int k2 = transposeB ? y.cols() : y.rows(), n = transposeB ? y.rows() : y.cols();
+    if (k != k2)
+      throw new IllegalArgumentException("matmul: inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + x.describe()
+          + (transposeA ? " (transposed)" : "") + ", op(b) is " + k2 + "x" + n + " for b = " + y.describe()
+          + (transposeB ? " (transposed)" : "") + "; expected cols(op(a)) == rows(op(b))");
+    int samples = axis("matmul", "samples", x, y, x.samples(), y.samples());
+    int directions = axis("matmul", "directions", x, y, x.directions(), y.directions());
+    // k == 0: the product is zero and BLAS is not called
+    BlasBatch out = alloc("matmul", samples, directions, m, n, k == 0);
+    if (m == 0 || n == 0 || k == 0) return out;
+    useThreads();
+    int ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans;
+    int lda = transposeA ? k : m, ldb = transposeB ? n : k, ldc = m;
+    if (x.items() == 1 && !transposeB) {
+      // one shared left item: b's items side by side form one k x (n*items) matrix, and the
+      // result's items side by side are op(a) times it: a single gemm (split only past the int range)
+      long wide = (long) n * y.items();
+      for (long c0 = 0; c0 < wide; c0 += Integer.MAX_VALUE) {
+        int w = (int) Math.min(Integer.MAX_VALUE, wide - c0);
+        gemm(ta, tb, m, w, k, x, 0, lda, y, c0 * k, ldb, out, c0 * m, ldc);
+      }
+      return out;
+    }
+    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
+    if (x.directions() == 1 && !transposeB && (long) n * directions <= Integer.MAX_VALUE) {
+      // a's item is the same for all directions of a sample, and b's directions of that sample are
+      // adjacent: one gemm per sample over them side by side (per-sample factor times V directions)
+      int wide = n * directions;
+      for (int s = 0; s < samples; s++)
+        gemm(ta, tb, m, wide, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, (long) s * directions * mn, ldc);
+      return out;
+    }
+    // one gemm per result item, on views into the blocks
+    if (precision == Precision.FLOAT64) {
+      DoublePointer av = new DoublePointer(x.doubles), bv = new DoublePointer(y.doubles), cv = new DoublePointer(out.doubles);
+      for (int s = 0, t = 0; s < samples; s++)
+        for (int d = 0; d < directions; d++, t++)
+          cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
+              0.0, cv.position(t * mn), ldc);
+    } else {
+      FloatPointer av = new FloatPointer(x.floats), bv = new FloatPointer(y.floats), cv = new FloatPointer(out.floats);
+      for (int s = 0, t = 0; s < samples; s++)
+        for (int d = 0; d < directions; d++, t++)
+          cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
+              0f, cv.position(t * mn), ldc);
+    }
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(y);
+    Reference.reachabilityFence(out);
+    return out;
+  }
+
+  @Override
+  public Batch matmulSumSamples(Batch a, boolean transposeA, Batch b, boolean transposeB) {
+    BlasBatch x = blas("matmulSumSamples", "a", a), y = blas("matmulSumSamples", "b", b);
+    int m = transposeA ? x.cols() : x.rows(), k = transposeA ? x.rows() : x.cols();
+    int k2 = transposeB ? y.cols() : y.rows(), n = transposeB ? y.rows() : y.cols();
+    if (k != k2)
+      throw new IllegalArgumentException("matmulSumSamples: inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + x.describe()
+          + ", op(b) is " + k2 + "x" + n + " for b = " + y.describe() + "; expected cols(op(a)) == rows(op(b))");
+    int samples = axis("matmulSumSamples", "samples", x, y, x.samples(), y.samples());
+    int directions = axis("matmulSumSamples", "directions", x, y, x.directions(), y.directions());
+    BlasBatch out = alloc("matmulSumSamples", 1, directions, m, n, k == 0);
+    if (m == 0 || n == 0 || k == 0) return out;
+    useThreads();
+    int ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans;
+    int lda = transposeA ? k : m, ldb = transposeB ? n : k, ldc = m;
+    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
+    if (x.samples() == samples && y.samples() == samples && !transposeA && transposeB && (long) k * samples <= Integer.MAX_VALUE) {
+      if (directions == 1) {
+        // sum_s A_s B_s' = [A_1 ... A_S] [B_1 ... B_S]': one m x (S*k) times (S*k) x n gemm
+        gemm(ta, tb, m, n, k * samples, x, 0, lda, y, 0, ldb, out, 0, ldc, 0);
+        return out;
+      }
+      long ldx = (long) m * x.directions(), ldy = (long) n * y.directions();
+      if (k == 1 && ldx <= Integer.MAX_VALUE && ldy <= Integer.MAX_VALUE) {
+        // outer products (a weight gradient per direction): the column items of one direction are
+        // every D-th column of the matrix of all items, a matrix with leading dimension m*D; one gemm
+        // per direction, nothing copied
+        for (int d = 0; d < directions; d++)
+          gemm(ta, tb, m, n, samples, x, item(x, 0, d) * xn, (int) ldx, y, item(y, 0, d) * yn, (int) ldy, out, d * mn, ldc, 0);
+        return out;
+      }
+    }
+    if (x.directions() == 1 && !transposeB && (long) n * directions <= Integer.MAX_VALUE) {
+      // per sample, op(A_s) times that sample's directions side by side, accumulated (beta = 1)
+      for (int s = 0; s < samples; s++)
+        gemm(ta, tb, m, n * directions, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, 0, ldc, s == 0 ? 0 : 1);
+      return out;
+    }
+    for (int s = 0; s < samples; s++)
+      for (int d = 0; d < directions; d++)
+        gemm(ta, tb, m, n, k, x, item(x, s, d) * xn, lda, y, item(y, s, d) * yn, ldb, out, d * mn, ldc, s == 0 ? 0 : 1);
+    return out;
+  }
+
+  /** C = op(A) op(B) at the given entry offsets of the blocks (beta = 0). */
+  private void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
+      long co, int ldc) {
+    gemm(ta, tb, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, 0);
+  }
+
+  /** C = op(A) op(B) + beta C at the given entry offsets of the blocks (beta 0 ignores C's contents). */
+  private void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
+      long co, int ldc, int beta) {
+    if (precision == Precision.FLOAT64)
+      cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
+    else
+      cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, at(a.floats, ao), lda, at(b.floats, bo), ldb, beta, at(c.floats, co), ldc);
+    Reference.reachabilityFence(a);
+    Reference.reachabilityFence(b);
+    Reference.reachabilityFence(c);
+  }
+
+  /** The block itself at offset 0, else a view at the offset (the view references the block, keeping it alive). */
+  private static DoublePointer at(DoublePointer p, long offset) {
+    return offset == 0 ? p : new DoublePointer(p).position(offset);
+  }
+
+  private static FloatPointer at(FloatPointer p, long offset) {
+    return offset == 0 ? p : new FloatPointer(p).position(offset);
+  }
+
+  @Override
+  public Batch transpose(Batch a) {
+    BlasBatch x = blas("transpose", "a", a);
+    int m = x.rows(), n = x.cols(), mn = m * n;
+    BlasBatch out = alloc("transpose", x.samples(), x.directions(), n, m, false);
+    double[] s = new double[mn], d = new double[mn];
+    for (int t = 0; t < x.items(); t++) {
+      long o = (long) t * mn;
+      x.read(o, s, 0, mn);
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) d[j + n * i] = s[i + m * j];
+      out.write(o, d, 0, mn);
+    }
+    return out;
+  }
+
+  @Override
+  public Batch kron(Batch a, Batch b) {
+    BlasBatch x = blas("kron", "a", a), y = blas("kron", "b", b);
+    int samples = axis("kron", "samples", x, y, x.samples(), y.samples());
+    int directions = axis("kron", "directions", x, y, x.directions(), y.directions());
+    int m = x.rows(), n = x.cols(), p = y.rows(), q = y.cols();
+    long rowsL = (long) m * p, colsL = (long) n * q;
+    if (rowsL > Integer.MAX_VALUE || colsL > Integer.MAX_VALUE)
+      throw new IllegalArgumentException("kron: result items of " + x.describe() + " and " + y.describe() + " are too large");
+    int rows = (int) rowsL, cols = (int) colsL;
+    BlasBatch out = alloc("kron", samples, directions, rows, cols, false);
+    int xn = x.itemSize(), yn = y.itemSize();
+    long on = (long) rows * cols;
+    double[] xd = new double[xn], yd = new double[yn], col = new double[rows];
+    for (int s = 0, t = 0; s < samples; s++)
+      for (int d = 0; d < directions; d++, t++) {
+        x.read((long) item(x, s, d) * xn, xd, 0, xn);
+        y.read((long) item(y, s, d) * yn, yd, 0, yn);
+        long oo = t * on;
+        // column j*q + l of the result: a(:, j) kron b(:, l)
+        for (int j = 0; j < n; j++)
+          for (int l = 0; l < q; l++) {
+            for (int i = 0; i < m; i++) {
+              double aij = xd[i + m * j];
+              int src = p * l, dst = i * p;
+              for (int kk = 0; kk < p; kk++) col[dst + kk] = aij * yd[src + kk];
+            }
+            out.write(oo + (long) rows * (j * q + l), col, 0, rows);
+          }
+      }
+    return out;
+  }
+
+  @Override
+  public Batch sum(Batch a) {
+    BlasBatch x = blas("sum", "a", a);
+    BlasBatch out = alloc("sum", x.samples(), x.directions(), 1, 1, false);
+    long n = x.itemSize();
+    double[] buf = new double[CHUNK];
+    for (int t = 0; t < x.items(); t++) {
+      double acc = 0;
+      for (long q = 0; q < n; q += CHUNK) {
+        int len = (int) Math.min(CHUNK, n - q);
+        x.read(t * n + q, buf, 0, len);
+        for (int p = 0; p < len; p++) acc += buf[p];
+      }
+      out.set(t, acc);
+    }
+    return out;
+  }
+
+  @Override
+  public Batch trace(Batch a) {
+    BlasBatch x = blas("trace", "a", a);
+    requireSquare("trace", x);
+    int n = x.rows();
+    long nn = (long) n * n;
+    BlasBatch out = alloc("trace", x.samples(), x.directions(), 1, 1, false);
+    for (int t = 0; t < x.items(); t++) {
+      double acc = 0;
+      for (int i = 0; i < n; i++) acc += x.get(t * nn + (long) i * (n + 1));
+      out.set(t, acc);
+    }
+    return out;
+  }
+
+  @Override
+  public Batch diagonal(Batch a) {
+    BlasBatch x = blas("diagonal", "a", a);
+    requireSquare("diagonal", x);
+    int n = x.rows();
+    long nn = (long) n * n;
+    BlasBatch out = alloc("diagonal", x.samples(), x.directions(), n, 1, false);
+    for (int t = 0; t < x.items(); t++)
+      for (int i = 0; i < n; i++) out.set((long) t * n + i, x.get(t * nn + (long) i * (n + 1)));
+    return out;
+  }
+
+  @Override
+  public Batch diagMatrix(Batch v) {
+    BlasBatch x = blas("diagMatrix", "v", v);
+    if (x.cols() != 1)
+      throw new IllegalArgumentException("diagMatrix: operand " + x.describe() + " does not have column items; expected n x 1 items");
+    int n = x.rows();
+    BlasBatch out = alloc("diagMatrix", x.samples(), x.directions(), n, n, true);
+    long nn = (long) n * n;
+    for (int t = 0; t < x.items(); t++)
+      for (int i = 0; i < n; i++) out.set(t * nn + (long) i * (n + 1), x.get((long) t * n + i));
+    return out;
+  }
+
+  @Override
+  public Batch softmax(Batch a) {
+    BlasBatch x = blas("softmax", "a", a);
+    int n = x.itemSize();
+    BlasBatch out = alloc("softmax", x.samples(), x.directions(), x.rows(), x.cols(), false);
+    double[] d = new double[n];
+    for (int t = 0; t < x.items(); t++) {
+      long o = (long) t * n;
+      x.read(o, d, 0, n);
+      double max = Double.NEGATIVE_INFINITY;
+      for (int p = 0; p < n; p++) max = Math.max(max, d[p]);
+      double z = 0;
+      for (int p = 0; p < n; p++) {
+        d[p] = Math.exp(d[p] - max);
+        z += d[p];
+      }
+      double inv = 1 / z;
+      for (int p = 0; p < n; p++) d[p] *= inv;
+      out.write(o, d, 0, n);
+    }
+    return out;
+  }
+
+  @Override
+  public Batch logSumExp(Batch a) {
+    BlasBatch x = blas("logSumExp", "a", a);
+    int n = x.itemSize();
+    BlasBatch out = alloc("logSumExp", x.samples(), x.directions(), 1, 1, false);
+    double[] s = new double[n];
+    for (int t = 0; t < x.items(); t++) {
+      x.read((long) t * n, s, 0, n);
+      double max = Double.NEGATIVE_INFINITY;
+      for (int p = 0; p < n; p++) max = Math.max(max, s[p]);
+      if (max == Double.NEGATIVE_INFINITY || max == Double.POSITIVE_INFINITY || Double.isNaN(max)) {
+        out.set(t, max);
+        continue;
+      }
+      double z = 0;
+      for (int p = 0; p < n; p++) z += Math.exp(s[p] - max);
+      out.set(t, max + Math.log(z));
+    }
+    return out;
+  }
+
+  /**
+   * Item {@code t} of {@code x} as an EJML (row-major) matrix: the column-major data read row-major
+   * is the item's transpose, so the returned matrix is {@code item'}.
+   */
+  private static DMatrixRMaj transposedItem(BlasBatch x, int t, DMatrixRMaj into) {
+    int n = x.itemSize();
+    x.read((long) t * n, into.data, 0, n);
+    return into;
+  }
+
+  @Override
+  public Batch inverse(Batch a) {
+    BlasBatch x = blas("inverse", "a", a);
+    requireSquare("inverse", x);
+    int n = x.rows(), nn = n * n;
+    BlasBatch out = alloc("inverse", x.samples(), x.directions(), n, n, false);
+    if (n == 0) return out;
+    DMatrixRMaj item = new DMatrixRMaj(n, n), inv = new DMatrixRMaj(n, n);
+    for (int t = 0; t < x.items(); t++) {
+      // inv(A') = inv(A)': the row-major data of inv(A') is the column-major data of inv(A)
+      boolean ok = CommonOps_DDRM.invert(transposedItem(x, t, item), inv);
+      for (int p = 0; ok && p < nn; p++) if (!Double.isFinite(precision.round(inv.data[p]))) ok = false;
+      if (!ok) throw new ArithmeticException("inverse: " + itemName(x, t) + " is singular");
+      out.write((long) t * nn, inv.data, 0, nn);
+    }
+    return out;
+  }
+
+  @Override
+  public Batch determinant(Batch a) {
+    BlasBatch x = blas("determinant", "a", a);
+    requireSquare("determinant", x);
+    int n = x.rows();
+    BlasBatch out = alloc("determinant", x.samples(), x.directions(), 1, 1, false);
+    DMatrixRMaj item = new DMatrixRMaj(n, n);
+    for (int t = 0; t < x.items(); t++) out.set(t, n == 0 ? 1 : CommonOps_DDRM.det(transposedItem(x, t, item))); // det(A') = det(A)
+    return out;
+  }
+
+  @Override
+  public Batch symmetricEigenMap(Batch a, DoubleUnaryOperator f) {
+    BlasBatch x = blas("symmetricEigenMap", "a", a);
+    requireSquare("symmetricEigenMap", x);
+    Objects.requireNonNull(f, "symmetricEigenMap: function is null");
+    int n = x.rows(), nn = n * n;
+    BlasBatch out = alloc("symmetricEigenMap", x.samples(), x.directions(), n, n, false);
+    if (n == 0) return out;
+    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, true, true);
+    double[] lambda = new double[n], s = new double[nn], d = new double[nn];
+    double[][] q = new double[n][];
+    for (int t = 0; t < x.items(); t++) {
+      long o = (long) t * nn;
+      x.read(o, s, 0, nn);
+      DMatrixRMaj sym = new DMatrixRMaj(n, n);
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) sym.data[i * n + j] = 0.5 * (s[i + n * j] + s[j + n * i]);
+      if (!eig.decompose(sym))
+        throw new ArithmeticException("symmetricEigenMap: the eigendecomposition of " + itemName(x, t) + " failed");
+      for (int e = 0; e < n; e++) {
+        DMatrixRMaj v = eig.getEigenVector(e);
+        if (v == null)
+          throw new ArithmeticException("symmetricEigenMap: no eigenvector " + e + " for " + itemName(x, t));
+        lambda[e] = f.applyAsDouble(eig.getEigenvalue(e).real);
+        q[e] = v.data; // n x 1: data is the vector
+      }
+      // Q f(L) Q' = sum_e f(l_e) q_e q_e', filled symmetrically
+      for (int j = 0; j < n; j++)
+        for (int i = j; i < n; i++) {
+          double acc = 0;
+          for (int e = 0; e < n; e++) acc += lambda[e] * q[e][i] * q[e][j];
+          d[i + n * j] = acc;
+          d[j + n * i] = acc;
+        }
+      out.write(o, d, 0, nn);
+    }
+    return out;
+  }
+
+  // ---- structured linear maps ----------------------------------------------------------------
+
+  /**
+   * For each entry (row, col) of unfold(X), at {@code row + patchRows*col}, the column-major index
+   * of X it reads, or -1 in the padding: the convention of {@link ConvGeometry}.
+   */
+  private static int[] patchTable(ConvGeometry g) {
+    int c = g.c(), h = g.h(), w = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), r = g.patchRows();
+    long size = (long) r * g.patches();
+    if (size > MAX_ENTRIES) throw new IllegalArgumentException("unfold geometry " + g + " has too many patch entries");
+    int[] table = new int[(int) size];
+    for (int ch = 0; ch < c; ch++)
+      for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++) {
+          int row = (ch * k + ki) * k + kj;
+          for (int ow = 0; ow < outW; ow++) {
+            int xx = ow * g.s() - g.p() + kj * g.d();
+            for (int oh = 0; oh < outH; oh++) {
+              int yy = oh * g.s() - g.p() + ki * g.d();
+              boolean inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
+              table[row + r * (oh + outH * ow)] = inside ? ch + c * (yy + h * xx) : -1;
+            }
+          }
+        }
+    return table;
+  }
+
+  @Override
+  public Batch unfold(Batch x, ConvGeometry g) {
+    BlasBatch in = blas("unfold", "x", x);
+    Objects.requireNonNull(g, "unfold: geometry is null");
+    if (in.itemSize() != g.inputSize())
+      throw new IllegalArgumentException("unfold: items of " + in.describe() + " have " + in.itemSize() + " entries; geometry "
+          + g + " expects c x (h*w) = " + g.c() + "x" + (g.h() * g.w()) + " items (" + g.inputSize() + " entries)");
+    int[] table = patchTable(g);
+    int r = g.patchRows(), cols = g.patches(), n = in.itemSize(), m = table.length;
+    BlasBatch out = alloc("unfold", in.samples(), in.directions(), r, cols, false);
+    double[] s = new double[n], d = new double[Math.min(m, CHUNK)];
+    for (int t = 0; t < in.items(); t++) {
+      in.read((long) t * n, s, 0, n);
+      long oo = (long) t * m;
+      for (int e0 = 0; e0 < m; e0 += d.length) {
+        int len = Math.min(d.length, m - e0);
+        for (int e = 0; e < len; e++) {
+          int src = table[e0 + e];
+          d[e] = src >= 0 ? s[src] : 0;
+        }
+        out.write(oo + e0, d, 0, len);
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public Batch fold(Batch columns, ConvGeometry g) {
+    BlasBatch in = blas("fold", "columns", columns);
+    Objects.requireNonNull(g, "fold: geometry is null");
+    if ((long) in.itemSize() != (long) g.patchRows() * g.patches())
+      throw new IllegalArgumentException("fold: items of " + in.describe() + " have " + in.itemSize() + " entries; geometry "
+          + g + " expects (c*k*k) x patches = " + g.patchRows() + "x" + g.patches() + " items");
+    int[] table = patchTable(g);
+    int n = g.inputSize(), m = table.length;
+    BlasBatch out = alloc("fold", in.samples(), in.directions(), g.c(), g.h() * g.w(), false);
+    double[] s = new double[Math.min(m, CHUNK)], d = new double[n];
+    for (int t = 0; t < in.items(); t++) {
+      java.util.Arrays.fill(d, 0);
+      long io = (long) t * m;
+      for (int e0 = 0; e0 < m; e0 += s.length) {
+        int len = Math.min(s.length, m - e0);
+        in.read(io + e0, s, 0, len);
+        for (int e = 0; e < len; e++) {
+          int dst = table[e0 + e];
+          if (dst >= 0) d[dst] += s[e];
+        }
+      }
+      out.write((long) t * n, d, 0, n);
+    }
+    return out;
+  }
+
+  /** The entries of an index batch as ints, each checked to be an integer in [-1, n). */
+  private int[] indices(String kernel, BlasBatch index, int n) {
+    if (index.directions() != 1)
+      throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has " + index.directions()
+          + " directions; expected one direction");
+    if (precision == Precision.FLOAT32 && n > FLOAT_EXACT_INTS)
+      throw new IllegalArgumentException(kernel + ": items of " + n + " entries cannot be indexed exactly by the float32 index batch "
+          + index.describe() + " (float holds integers exactly only up to 2^24 = " + FLOAT_EXACT_INTS + "); use a FLOAT64 backend");
+    if (index.length() > MAX_ENTRIES)
+      throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " is too large");
+    int len = (int) index.length();
+    int[] idx = new int[len];
+    double[] buf = new double[Math.min(Math.max(len, 1), CHUNK)];
+    int m = index.itemSize();
+    for (int o = 0; o < len; o += buf.length) {
+      int c = Math.min(buf.length, len - o);
+      index.read(o, buf, 0, c);
+      for (int k = 0; k < c; k++) {
+        double v = buf[k];
+        int p = o + k;
+        if (v != Math.rint(v) || v < -1 || v >= n)
+          throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has entry " + v + " at position " + p
+              + " (item " + (m == 0 ? 0 : p / m) + ", entry " + (m == 0 ? 0 : p % m) + "); expected an integer in [-1, " + n + ")");
+        idx[p] = (int) v;
+      }
+    }
+    return idx;
+  }
+
+  @Override
+  public Batch gather(Batch x, Batch index) {
+    BlasBatch src = blas("gather", "x", x), ix = blas("gather", "index", index);
+    int n = src.itemSize();
+    int[] idx = indices("gather", ix, n);
+    int samples = axis("gather", "samples", src, ix, src.samples(), ix.samples());
+    int directions = src.directions(), m = ix.itemSize();
+    BlasBatch out = alloc("gather", samples, directions, ix.rows(), ix.cols(), false);
+    double[] s = new double[n], d = new double[m];
+    for (int sa = 0, t = 0; sa < samples; sa++) {
+      int io = (ix.samples() == 1 ? 0 : sa) * m;
+      for (int v = 0; v < directions; v++, t++) {
+        src.read((long) item(src, sa, v) * n, s, 0, n);
+        for (int j = 0; j < m; j++) {
+          int q = idx[io + j];
+          d[j] = q >= 0 ? s[q] : 0;
+        }
+        out.write((long) t * m, d, 0, m);
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public Batch scatterAdd(Batch g, Batch index, int rows, int cols) {
+    BlasBatch gr = blas("scatterAdd", "g", g), ix = blas("scatterAdd", "index", index);
+    if (rows < 0 || cols < 0 || (long) rows * cols > Integer.MAX_VALUE)
+      throw new IllegalArgumentException("scatterAdd: invalid target item shape " + rows + "x" + cols);
+    if (gr.itemSize() != ix.itemSize())
+      throw new IllegalArgumentException("scatterAdd: items of g " + gr.describe() + " and of index " + ix.describe()
+          + " differ in entry count; expected g items shaped like the index items");
+    int n = rows * cols;
+    int[] idx = indices("scatterAdd", ix, n);
+    int samples = axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
+    int directions = gr.directions(), m = ix.itemSize();
+    BlasBatch out = alloc("scatterAdd", samples, directions, rows, cols, false);
+    double[] s = new double[m], d = new double[n];
+    for (int sa = 0, t = 0; sa < samples; sa++) {
+      int io = (ix.samples() == 1 ? 0 : sa) * m;
+      for (int v = 0; v < directions; v++, t++) {
+        gr.read((long) item(gr, sa, v) * m, s, 0, m);
+        java.util.Arrays.fill(d, 0);
+        for (int j = 0; j < m; j++) {
+          int q = idx[io + j];
+          if (q >= 0) d[q] += s[j];
+        }
+        out.write((long) t * n, d, 0, n);
+      }
+    }
+    return out;
+  }
+
+  // ---- batch axes ----------------------------------------------------------------------------
+
+  @Override
+  public Batch sumSamples(Batch a) {
+    BlasBatch x = blas("sumSamples", "a", a);
+    long block = (long) x.directions() * x.itemSize();
+    BlasBatch out = alloc("sumSamples", 1, x.directions(), x.rows(), x.cols(), false);
+    double[] acc = new double[CHUNK], buf = new double[CHUNK];
+    for (long q = 0; q < block; q += CHUNK) {
+      int len = (int) Math.min(CHUNK, block - q);
+      java.util.Arrays.fill(acc, 0, len, 0);
+      for (int sa = 0; sa < x.samples(); sa++) {
+        x.read(sa * block + q, buf, 0, len);
+        for (int p = 0; p < len; p++) acc[p] += buf[p];
+      }
+      out.write(q, acc, 0, len);
+    }
+    return out;
+  }
+
+  @Override
+  public Batch meanSamples(Batch a, int n) {
+    BlasBatch x = blas("meanSamples", "a", a);
+    if (n < 1) throw new IllegalArgumentException("meanSamples: batch size " + n + " of " + x.describe() + "; expected n >= 1");
+    if (x.samples() == 1) return x;
+    if (x.samples() != n)
+      throw new IllegalArgumentException("meanSamples: operand " + x.describe() + " has " + x.samples()
+          + " samples but the batch size is " + n + "; expected " + n + " samples or 1");
+    return scale(sumSamples(x), 1.0 / n);
+  }
+}

@@ -1,0 +1,651 @@
+package org.hbp.backend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.BiFunction;
+import java.util.function.DoubleBinaryOperator;
+import java.util.function.DoubleUnaryOperator;
+import java.util.function.BinaryOperator;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.hbp.calculus.Dim;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Shape;
+import org.hbp.verify.Evaluator;
+import org.hbp.verify.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * The {@link Backend} contract, checked for every backend (one concrete subclass each) against
+ * independent references: naive item-by-item EJML computations in double, the reference
+ * interpreter {@link Evaluator} for unfold and gather, and adjoint identities for fold and
+ * scatterAdd. References are computed from the entries as the backend stores them ({@link
+ * Backend#toArray}), so a float32 backend is judged on its arithmetic, not on the rounding of its
+ * inputs.
+ *
+ * <p><b>Tolerances.</b> A float64 backend must match to {@link #tolerance()} absolutely (1e-12, as
+ * the CPU backend always did). A float32 backend is judged relative to {@code max(1, max|expected|)}:
+ * float's unit roundoff is 2^-24 (about 6e-8), a product or sum of k terms may err by about k of
+ * those relative to the sum of the magnitudes (k <= 10 and magnitudes of a few units at the sizes
+ * used here, so about 1e-6), and inverse, determinant and eigen-maps round their double results
+ * once; 1e-4 leaves two orders of magnitude of margin without letting a wrong formula (an O(1)
+ * error) through.
+ */
+abstract class AbstractBackendTest {
+  /** The backend under test (a fresh one per test class instance). */
+  protected abstract Backend createBackend();
+
+  /** What {@link Backend#name()} must say. */
+  protected abstract String expectedName();
+
+  /** The format the backend stores entries in. */
+  protected abstract Precision precision();
+
+  /** The error allowed: absolute for FLOAT64, relative to max(1, magnitude) for FLOAT32. */
+  protected abstract double tolerance();
+
+  private final Backend be = createBackend();
+  private final double tol = tolerance();
+  private final Random rng = new Random(20240917);
+
+  /** The error allowed for a result of the given magnitude. */
+  private double allowed(double magnitude) {
+    return precision() == Precision.FLOAT64 ? tol : tol * Math.max(1, Math.abs(magnitude));
+  }
+
+  /** v as the backend stores it. */
+  private double stored(double v) {
+    return precision().round(v);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private double[] randomData(int n) {
+    double[] d = new double[n];
+    for (int p = 0; p < n; p++) d[p] = 2 * rng.nextDouble() - 1;
+    return d;
+  }
+
+  private Batch random(int samples, int directions, int rows, int cols) {
+    return be.fromArray(samples, directions, rows, cols, randomData(samples * directions * rows * cols));
+  }
+
+  /** Item (s, v) of b as an EJML matrix, broadcasting axes of extent 1. */
+  private DMatrixRMaj item(Batch b, int s, int v) {
+    int ss = b.samples() == 1 ? 0 : s, vv = b.directions() == 1 ? 0 : v;
+    double[] d = be.toArray(b);
+    int r = b.rows(), c = b.cols(), o = (ss * b.directions() + vv) * r * c;
+    DMatrixRMaj m = new DMatrixRMaj(r, c);
+    for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) m.set(i, j, d[o + i + r * j]);
+    return m;
+  }
+
+  private static DMatrixRMaj transposed(DMatrixRMaj m) {
+    return CommonOps_DDRM.transpose(m, null);
+  }
+
+  private static double maxAbs(DMatrixRMaj a) {
+    double e = 0;
+    for (int p = 0; p < a.getNumElements(); p++) e = Math.max(e, Math.abs(a.data[p]));
+    return e;
+  }
+
+  private static double maxAbsDiff(DMatrixRMaj a, DMatrixRMaj b) {
+    double e = 0;
+    for (int p = 0; p < a.getNumElements(); p++) e = Math.max(e, Math.abs(a.data[p] - b.data[p]));
+    return e;
+  }
+
+  private void assertClose(DMatrixRMaj expected, DMatrixRMaj actual, String what) {
+    assertEquals(expected.numRows, actual.numRows, what + ": rows");
+    assertEquals(expected.numCols, actual.numCols, what + ": cols");
+    double err = maxAbsDiff(expected, actual);
+    assertTrue(err <= allowed(maxAbs(expected)), what + ": max abs error " + err + "\nexpected " + expected + "\nactual " + actual);
+  }
+
+  /** Asserts actual is [samples x directions] with every item equal to expected(s, v). */
+  private void assertItems(int samples, int directions, Batch actual, BiFunction<Integer, Integer, DMatrixRMaj> expected, String what) {
+    assertEquals(samples, actual.samples(), what + ": samples");
+    assertEquals(directions, actual.directions(), what + ": directions");
+    for (int s = 0; s < samples; s++)
+      for (int v = 0; v < directions; v++) assertClose(expected.apply(s, v), item(actual, s, v), what + " item (" + s + "," + v + ")");
+  }
+
+  /** Applies f entrywise to a copy of m. */
+  private static DMatrixRMaj entrywise(DMatrixRMaj m, DoubleUnaryOperator f) {
+    DMatrixRMaj r = m.copy();
+    for (int p = 0; p < r.data.length; p++) r.data[p] = f.applyAsDouble(r.data[p]);
+    return r;
+  }
+
+  private static DMatrixRMaj scalar(double v) {
+    return new DMatrixRMaj(1, 1, true, v);
+  }
+
+  private static double dot(double[] a, double[] b) {
+    assertEquals(a.length, b.length, "inner product of arrays of different lengths");
+    double s = 0;
+    for (int p = 0; p < a.length; p++) s += a[p] * b[p];
+    return s;
+  }
+
+  private static <T extends Throwable> String messageOf(Class<T> type, Executable call) {
+    return assertThrows(type, call).getMessage();
+  }
+
+  private static void assertContains(String message, String... parts) {
+    for (String p : parts) assertTrue(message.contains(p), "message lacks '" + p + "': " + message);
+  }
+
+  /** Pairs of batch axes (samples, directions) of a and b exercising broadcasting on each axis. */
+  private static final int[][] AXES = {
+      {2, 3, 2, 3}, // equal
+      {1, 3, 2, 3}, // a shared by samples
+      {2, 1, 2, 3}, // a shared by directions
+      {2, 3, 1, 3}, // b shared by samples
+      {2, 3, 2, 1}, // b shared by directions
+      {1, 3, 2, 1}, // crossed
+      {1, 1, 2, 3}, // a a single item
+      {2, 3, 1, 1}, // b a single item
+  };
+
+  // ---- transfer, constants, views ------------------------------------------------------------
+
+  @Test
+  void layoutTransferAndConstants() {
+    double[] data = randomData(2 * 3 * 2 * 2);
+    Batch b = be.fromArray(2, 3, 2, 2, data);
+    assertEquals("[2 x 3] 2x2", b.describe());
+    assertEquals(expectedName(), be.name());
+    // item (s, v) at s*directions + v, column-major
+    assertEquals(stored(data[(1 * 3 + 2) * 4 + 1 + 2 * 1]), item(b, 1, 2).get(1, 1));
+    assertEquals(stored(data[(0 * 3 + 1) * 4 + 1]), item(b, 0, 1).get(1, 0));
+    double keep = stored(data[0]);
+    data[0] = 99; // fromArray copies
+    assertEquals(keep, be.toArray(b)[0]);
+    be.toArray(b)[0] = 42; // toArray is fresh
+    assertEquals(keep, be.toArray(b)[0]);
+
+    Batch f = be.fill(2, 3, 1.5);
+    assertEquals("[1 x 1] 2x3", f.describe());
+    for (double v : be.toArray(f)) assertEquals(1.5, v);
+    assertArrayEquals(new double[] {1, 0, 0, 0, 1, 0, 0, 0, 1}, be.toArray(be.eye(3)));
+
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.fromArray(1, 2, 2, 2, new double[7])), "fromArray", "8", "7");
+  }
+
+  @Test
+  void reshapeIsAView() {
+    Batch a = random(2, 2, 3, 4);
+    Batch r = be.reshape(a, 6, 2);
+    assertEquals("[2 x 2] 6x2", r.describe());
+    assertArrayEquals(be.toArray(a), be.toArray(r));
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.reshape(a, 5, 2)), "reshape", a.describe(), "5x2");
+  }
+
+  @Test
+  void columnsAsDirectionsRoundTripAndItemMapping() {
+    int S = 2, D = 3, r = 4, c = 5;
+    Batch a = random(S, D, r, c);
+    Batch cols = be.columnsAsDirections(a);
+    assertEquals("[2 x 15] 4x1", cols.describe());
+    for (int s = 0; s < S; s++)
+      for (int d = 0; d < D; d++)
+        for (int j = 0; j < c; j++) {
+          DMatrixRMaj col = CommonOps_DDRM.extract(item(a, s, d), 0, r, j, j + 1);
+          assertClose(col, item(cols, s, d * c + j), "column " + j + " of item (" + s + "," + d + ")");
+        }
+    Batch back = be.directionsAsColumns(cols, c);
+    assertEquals(a.describe(), back.describe());
+    assertArrayEquals(be.toArray(a), be.toArray(back));
+
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.directionsAsColumns(cols, 4)), "directionsAsColumns", "15", "4");
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.directionsAsColumns(a, 1)), "directionsAsColumns", a.describe());
+  }
+
+  // ---- elementwise ---------------------------------------------------------------------------
+
+  private void checkBinary(String name, DoubleBinaryOperator op, BinaryOperator<Batch> kernel) {
+    for (int[] ax : AXES) {
+      // equal item shapes, a with 1x1 items, b with 1x1 items, both 1x1
+      int[][] shapes = {{3, 4, 3, 4}, {1, 1, 3, 4}, {3, 4, 1, 1}, {1, 1, 1, 1}};
+      for (int[] sh : shapes) {
+        Batch a = random(ax[0], ax[1], sh[0], sh[1]);
+        Batch b = random(ax[2], ax[3], sh[2], sh[3]);
+        if (name.equals("divide")) b = be.map(b, v -> v + Math.copySign(0.5, v)); // away from 0
+        Batch bb = b;
+        int rows = Math.max(sh[0], sh[2]), cols = Math.max(sh[1], sh[3]);
+        Batch out = kernel.apply(a, b);
+        assertEquals(rows, out.rows());
+        assertEquals(cols, out.cols());
+        assertItems(Math.max(ax[0], ax[2]), Math.max(ax[1], ax[3]), out, (s, v) -> {
+          DMatrixRMaj x = item(a, s, v), y = item(bb, s, v), e = new DMatrixRMaj(rows, cols);
+          for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+              e.set(i, j, op.applyAsDouble(x.numRows == 1 && x.numCols == 1 ? x.get(0, 0) : x.get(i, j),
+                  y.numRows == 1 && y.numCols == 1 ? y.get(0, 0) : y.get(i, j)));
+          return e;
+        }, name + " " + Arrays.toString(ax) + " " + Arrays.toString(sh));
+      }
+    }
+  }
+
+  @Test
+  void elementwiseWithBroadcasting() {
+    checkBinary("add", (x, y) -> x + y, be::add);
+    checkBinary("subtract", (x, y) -> x - y, be::subtract);
+    checkBinary("multiply", (x, y) -> x * y, be::multiply);
+    checkBinary("divide", (x, y) -> x / y, be::divide);
+  }
+
+  @Test
+  void elementwiseErrors() {
+    Batch a = random(2, 3, 3, 4), b = random(2, 3, 4, 3), c = random(3, 3, 3, 4);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.add(a, b)), "add", a.describe(), b.describe(), "1x1");
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.multiply(a, c)), "multiply", a.describe(), c.describe(),
+        "samples");
+    Batch d = random(2, 2, 3, 4);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.subtract(a, d)), "subtract", a.describe(), d.describe(),
+        "directions");
+  }
+
+  @Test
+  void scaleMapPower() {
+    Batch a = random(2, 3, 3, 2);
+    assertItems(2, 3, be.scale(a, -2.5), (s, v) -> entrywise(item(a, s, v), x -> -2.5 * x), "scale");
+    assertItems(2, 3, be.map(a, Math::tanh), (s, v) -> entrywise(item(a, s, v), Math::tanh), "map");
+    Batch pos = be.map(a, x -> Math.abs(x) + 0.1);
+    for (double e : new double[] {2, 3, 0.5, -1, 1, 0, -1.5})
+      assertItems(2, 3, be.power(pos, e), (s, v) -> entrywise(item(pos, s, v), x -> Math.pow(x, e)), "power " + e);
+    assertItems(2, 3, be.power(a, 2), (s, v) -> entrywise(item(a, s, v), x -> x * x), "power 2 of signed entries");
+  }
+
+  // ---- per-item linear algebra ---------------------------------------------------------------
+
+  private void checkMatmul(int[] ax, int m, int k, int n, boolean ta, boolean tb) {
+    Batch a = ta ? random(ax[0], ax[1], k, m) : random(ax[0], ax[1], m, k);
+    Batch b = tb ? random(ax[2], ax[3], n, k) : random(ax[2], ax[3], k, n);
+    Batch out = be.matmul(a, ta, b, tb);
+    assertEquals(m, out.rows());
+    assertEquals(n, out.cols());
+    assertItems(Math.max(ax[0], ax[2]), Math.max(ax[1], ax[3]), out, (s, v) -> {
+      DMatrixRMaj x = item(a, s, v), y = item(b, s, v), e = new DMatrixRMaj(m, n);
+      CommonOps_DDRM.mult(ta ? transposed(x) : x, tb ? transposed(y) : y, e);
+      return e;
+    }, "matmul " + Arrays.toString(ax) + " " + m + "x" + k + "x" + n + " ta=" + ta + " tb=" + tb);
+  }
+
+  @Test
+  void matmulAllTransposesAndBroadcasts() {
+    for (int[] ax : AXES)
+      for (boolean ta : new boolean[] {false, true})
+        for (boolean tb : new boolean[] {false, true}) {
+          checkMatmul(ax, 3, 7, 4, ta, tb);
+          checkMatmul(ax, 5, 2, 1, ta, tb);
+        }
+  }
+
+  @Test
+  void matmulSharedLeftFastPathAndRemainders() {
+    // a single item of a, b not transposed: one wide product; inner sizes cover the unrolled
+    // loop and every remainder
+    for (int k = 1; k <= 9; k++)
+      for (boolean ta : new boolean[] {false, true}) {
+        checkMatmul(new int[] {1, 1, 3, 4}, 6, k, 5, ta, false);
+        checkMatmul(new int[] {1, 1, 1, 1}, 2, k, 3, ta, false);
+        checkMatmul(new int[] {2, 2, 2, 2}, 4, k, 3, ta, false); // non-fast path
+      }
+    // a single item with b transposed takes the per-item path
+    checkMatmul(new int[] {1, 1, 3, 2}, 4, 6, 5, false, true);
+    checkMatmul(new int[] {1, 1, 3, 2}, 4, 6, 5, true, true);
+  }
+
+  /** sum over the samples of op(a) op(b), per direction; a shared operand counts once per sample. */
+  private void checkMatmulSumSamples(int[] ax, int m, int k, int n, boolean ta, boolean tb) {
+    Batch a = ta ? random(ax[0], ax[1], k, m) : random(ax[0], ax[1], m, k);
+    Batch b = tb ? random(ax[2], ax[3], n, k) : random(ax[2], ax[3], k, n);
+    Batch out = be.matmulSumSamples(a, ta, b, tb);
+    int samples = Math.max(ax[0], ax[2]);
+    assertEquals(m, out.rows());
+    assertEquals(n, out.cols());
+    assertItems(1, Math.max(ax[1], ax[3]), out, (s, v) -> {
+      DMatrixRMaj e = new DMatrixRMaj(m, n), p = new DMatrixRMaj(m, n);
+      for (int q = 0; q < samples; q++) {
+        DMatrixRMaj x = item(a, q, v), y = item(b, q, v);
+        CommonOps_DDRM.mult(ta ? transposed(x) : x, tb ? transposed(y) : y, p);
+        CommonOps_DDRM.addEquals(e, p);
+      }
+      return e;
+    }, "matmulSumSamples " + Arrays.toString(ax) + " " + m + "x" + k + "x" + n + " ta=" + ta + " tb=" + tb);
+  }
+
+  @Test
+  void matmulSumSamplesAllTransposesAndBroadcasts() {
+    int[][] axes = Arrays.copyOf(AXES, AXES.length + 2);
+    axes[AXES.length] = new int[] {3, 1, 3, 1}; // one direction, all samples: sum_s A_s B_s' is one product
+    axes[AXES.length + 1] = new int[] {3, 1, 3, 4}; // a shared by the directions of each sample
+    for (int[] ax : axes)
+      for (boolean ta : new boolean[] {false, true})
+        for (boolean tb : new boolean[] {false, true}) {
+          checkMatmulSumSamples(ax, 3, 7, 4, ta, tb);
+          checkMatmulSumSamples(ax, 5, 1, 2, ta, tb); // outer products: a weight gradient
+        }
+    Batch a = random(2, 1, 3, 4), b = random(2, 1, 5, 2);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.matmulSumSamples(a, false, b, false)), "matmulSumSamples",
+        a.describe(), b.describe(), "3x4", "5x2");
+  }
+
+  @Test
+  void matmulErrors() {
+    Batch a = random(2, 3, 3, 4), b = random(2, 3, 5, 2);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.matmul(a, false, b, false)), "matmul", a.describe(),
+        b.describe(), "3x4", "5x2");
+    Batch c = random(2, 3, 4, 3); // op(c) = c' is 3x4
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.matmul(a, false, c, true)), "matmul", c.describe(),
+        "transposed", "3x4");
+    Batch d = random(3, 3, 4, 2);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.matmul(a, false, d, false)), "matmul", a.describe(),
+        d.describe(), "samples 2 vs 3");
+  }
+
+  @Test
+  void transposeAndKron() {
+    Batch a = random(2, 3, 3, 5);
+    Batch t = be.transpose(a);
+    assertEquals("[2 x 3] 5x3", t.describe());
+    assertItems(2, 3, t, (s, v) -> transposed(item(a, s, v)), "transpose");
+    for (int[] ax : AXES) {
+      Batch x = random(ax[0], ax[1], 2, 3), y = random(ax[2], ax[3], 3, 2);
+      Batch k = be.kron(x, y);
+      assertEquals(6, k.rows());
+      assertEquals(6, k.cols());
+      assertItems(Math.max(ax[0], ax[2]), Math.max(ax[1], ax[3]), k,
+          (s, v) -> CommonOps_DDRM.kron(item(x, s, v), item(y, s, v), null), "kron " + Arrays.toString(ax));
+    }
+    Batch x = random(2, 1, 1, 4), y = random(1, 3, 3, 1);
+    assertItems(2, 3, be.kron(x, y), (s, v) -> CommonOps_DDRM.kron(item(x, s, v), item(y, s, v), null), "kron row x column");
+  }
+
+  @Test
+  void reductionsAndDiagonals() {
+    Batch a = random(2, 3, 4, 4), r = random(2, 3, 3, 5), v = random(2, 3, 4, 1);
+    assertItems(2, 3, be.sum(r), (s, d) -> scalar(CommonOps_DDRM.elementSum(item(r, s, d))), "sum");
+    assertItems(2, 3, be.trace(a), (s, d) -> scalar(CommonOps_DDRM.trace(item(a, s, d))), "trace");
+    assertItems(2, 3, be.diagonal(a), (s, d) -> {
+      DMatrixRMaj e = new DMatrixRMaj(4, 1);
+      CommonOps_DDRM.extractDiag(item(a, s, d), e);
+      return e;
+    }, "diagonal");
+    assertItems(2, 3, be.diagMatrix(v), (s, d) -> CommonOps_DDRM.diag(item(v, s, d).data), "diagMatrix");
+
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.trace(r)), "trace", r.describe(), "square");
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.diagonal(r)), "diagonal", r.describe());
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.diagMatrix(r)), "diagMatrix", r.describe(), "n x 1");
+  }
+
+  @Test
+  void softmaxAndLogSumExp() {
+    Batch a = be.scale(random(2, 3, 5, 2), 4);
+    assertItems(2, 3, be.softmax(a), (s, v) -> {
+      DMatrixRMaj e = entrywise(item(a, s, v), Math::exp);
+      CommonOps_DDRM.divide(e, CommonOps_DDRM.elementSum(e));
+      return e;
+    }, "softmax");
+    assertItems(2, 3, be.logSumExp(a),
+        (s, v) -> scalar(Math.log(CommonOps_DDRM.elementSum(entrywise(item(a, s, v), Math::exp)))), "logSumExp");
+
+    // stability: entries whose exp overflows or underflows
+    Batch big = be.fromArray(1, 2, 2, 1, new double[] {1000, 1000, -1000, -1001});
+    double[] lse = be.toArray(be.logSumExp(big));
+    assertEquals(1000 + Math.log(2), lse[0], allowed(1000));
+    assertEquals(-1000 + Math.log1p(Math.exp(-1)), lse[1], allowed(1000));
+    double[] sm = be.toArray(be.softmax(big));
+    assertEquals(0.5, sm[0], allowed(1));
+    assertEquals(0.5, sm[1], allowed(1));
+    assertEquals(1 / (1 + Math.exp(-1)), sm[2], allowed(1));
+    assertEquals(Double.NEGATIVE_INFINITY,
+        be.toArray(be.logSumExp(be.fromArray(1, 1, 2, 1, new double[] {Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY})))[0]);
+  }
+
+  /** Well-conditioned random square items: random + n*I. */
+  private Batch wellConditioned(int samples, int directions, int n) {
+    Batch r = random(samples, directions, n, n);
+    return be.add(r, be.scale(be.eye(n), n));
+  }
+
+  @Test
+  void inverseAndDeterminant() {
+    for (int n : new int[] {1, 2, 3, 5, 7}) {
+      Batch a = wellConditioned(2, 3, n);
+      assertItems(2, 3, be.inverse(a), (s, v) -> {
+        DMatrixRMaj e = new DMatrixRMaj(n, n);
+        assertTrue(CommonOps_DDRM.invert(item(a, s, v), e));
+        return e;
+      }, "inverse " + n);
+      Batch det = be.determinant(a);
+      assertEquals(1, det.rows());
+      for (int s = 0; s < 2; s++)
+        for (int v = 0; v < 3; v++) {
+          double e = CommonOps_DDRM.det(item(a, s, v));
+          assertEquals(e, item(det, s, v).get(0, 0), tol * Math.max(1, Math.abs(e)), "det " + n);
+        }
+    }
+    // a non-symmetric item checks the orientation of inverse and determinant
+    Batch ns = be.fromArray(1, 1, 2, 2, new double[] {1, 3, 2, 4}); // [[1, 2], [3, 4]]
+    assertArrayEquals(new double[] {-2, 1.5, 1, -0.5}, be.toArray(be.inverse(ns)), allowed(2));
+    assertEquals(-2, be.toArray(be.determinant(ns))[0], allowed(2));
+
+    double[] d = be.toArray(wellConditioned(1, 3, 3));
+    double[] singular = {1, 2, 3, 2, 4, 6, 0, 1, 5}; // columns 0 and 1 parallel
+    System.arraycopy(singular, 0, d, 2 * 9, 9);
+    Batch withSingular = be.fromArray(1, 3, 3, 3, d);
+    assertContains(messageOf(ArithmeticException.class, () -> be.inverse(withSingular)), "inverse", "item 2", "singular");
+    Batch rect = random(1, 1, 2, 3);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.inverse(rect)), "inverse", rect.describe(), "square");
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.determinant(rect)), "determinant", rect.describe());
+  }
+
+  private static double[] sortedEigenvalues(DMatrixRMaj sym) {
+    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(sym.numRows, false, true);
+    assertTrue(eig.decompose(sym.copy()));
+    double[] l = new double[sym.numRows];
+    for (int i = 0; i < l.length; i++) l[i] = eig.getEigenvalue(i).real;
+    Arrays.sort(l);
+    return l;
+  }
+
+  @Test
+  void symmetricEigenMap() {
+    int n = 5;
+    Batch a = random(2, 3, n, n);
+    BiFunction<Integer, Integer, DMatrixRMaj> sym = (s, v) -> {
+      DMatrixRMaj x = item(a, s, v), e = new DMatrixRMaj(n, n);
+      CommonOps_DDRM.add(0.5, x, 0.5, transposed(x), e);
+      return e;
+    };
+    // f = identity reproduces the symmetrized item
+    assertItems(2, 3, be.symmetricEigenMap(a, x -> x), sym, "symmetricEigenMap identity");
+
+    // f = max(., 0) gives the PSD projection
+    Batch psd = be.symmetricEigenMap(a, x -> Math.max(x, 0));
+    for (int s = 0; s < 2; s++)
+      for (int v = 0; v < 3; v++) {
+        DMatrixRMaj p = item(psd, s, v), sv = sym.apply(s, v);
+        assertClose(transposed(p), p, "PSD projection symmetric");
+        double[] expected = sortedEigenvalues(sv), actual = sortedEigenvalues(p);
+        for (int i = 0; i < n; i++) expected[i] = Math.max(expected[i], 0);
+        Arrays.sort(expected);
+        assertArrayEquals(expected, actual, Math.max(1e-10, allowed(expected[n - 1])), "eigenvalues of the PSD projection");
+        assertTrue(expected[0] < 1e-10 && sortedEigenvalues(sv)[0] < 0, "test data has a negative eigenvalue");
+        // P (P - S) = 0: P lives on the non-negative eigenspace
+        DMatrixRMaj diff = new DMatrixRMaj(n, n), prod = new DMatrixRMaj(n, n);
+        CommonOps_DDRM.subtract(p, sv, diff);
+        CommonOps_DDRM.mult(p, diff, prod);
+        assertClose(new DMatrixRMaj(n, n), prod, "P (P - S)");
+      }
+
+    // f = abs: |S|^2 = S^2
+    Batch abs = be.symmetricEigenMap(a, Math::abs);
+    assertItems(2, 3, be.matmul(abs, false, abs, false), (s, v) -> {
+      DMatrixRMaj x = sym.apply(s, v), e = new DMatrixRMaj(n, n);
+      CommonOps_DDRM.mult(x, x, e);
+      return e;
+    }, "|S|^2");
+  }
+
+  // ---- structured linear maps ----------------------------------------------------------------
+
+  /** Geometries built on use (not in a static initializer, so a faulty ConvGeometry fails only the tests using it). */
+  private static ConvGeometry[] geometries() {
+    return new ConvGeometry[] {
+        new ConvGeometry(1, 3, 3, 2, 1, 0, 1),
+        new ConvGeometry(2, 5, 6, 3, 2, 1, 2), // stride 2, padding 1, dilation 2
+        new ConvGeometry(3, 4, 5, 3, 1, 1, 1), // padding 1
+        new ConvGeometry(2, 7, 6, 2, 2, 0, 1), // stride 2
+        new ConvGeometry(1, 6, 4, 2, 1, 0, 2), // dilation 2
+        new ConvGeometry(2, 2, 2, 3, 1, 1, 1), // kernel larger than the input
+    };
+  }
+
+  private static Expr.ConvGeometry exprGeometry(ConvGeometry g) {
+    return new Expr.ConvGeometry(Dim.of(g.c()), Dim.of(g.h()), Dim.of(g.w()), Dim.of(g.k()), Dim.of(g.s()), Dim.of(g.p()),
+        Dim.of(g.d()));
+  }
+
+  @Test
+  void unfoldMatchesEvaluator() {
+    for (ConvGeometry g : geometries()) {
+      Batch x = random(2, 3, g.c(), g.h() * g.w());
+      Batch u = be.unfold(x, g);
+      assertEquals(g.patchRows(), u.rows());
+      assertEquals(g.patches(), u.cols());
+      Expr.Var xv = new Expr.Var("X", Shape.tensor(Dim.of(g.c()), Dim.of(g.h()), Dim.of(g.w())), Expr.Role.INPUT);
+      Expr unfold = new Expr.Unfold(xv, exprGeometry(g));
+      assertItems(2, 3, u, (s, v) -> {
+        // the item c x (h*w) in column-major order is the tensor (c, h, w)
+        Tensor t = Tensor.fromDMatrix(item(x, s, v)).reshape(g.c(), g.h(), g.w());
+        return Evaluator.evaluate(unfold, Map.of("X", t), Map.of()).toDMatrix();
+      }, "unfold " + g);
+    }
+    Batch bad = random(1, 1, 2, 5);
+    ConvGeometry g = geometries()[1];
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.unfold(bad, g)), "unfold", bad.describe(), "60");
+  }
+
+  @Test
+  void foldIsTheAdjointOfUnfold() {
+    for (ConvGeometry g : geometries()) {
+      Batch x = random(2, 3, g.c(), g.h() * g.w());
+      Batch c = random(2, 3, g.patchRows(), g.patches());
+      Batch f = be.fold(c, g);
+      assertEquals(g.c(), f.rows());
+      assertEquals(g.h() * g.w(), f.cols());
+      double lhs = dot(be.toArray(f), be.toArray(x)), rhs = dot(be.toArray(c), be.toArray(be.unfold(x, g)));
+      assertEquals(rhs, lhs, tol * Math.max(1, Math.abs(rhs)), "<fold(C), X> = <C, unfold(X)> for " + g);
+    }
+    Batch bad = random(1, 1, 3, 3);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.fold(bad, geometries()[0])), "fold", bad.describe(), "4x4");
+  }
+
+  private Batch randomIndex(int samples, int rows, int cols, int n) {
+    double[] d = new double[samples * rows * cols];
+    for (int p = 0; p < d.length; p++) d[p] = rng.nextInt(n + 1) - 1; // -1 (padding) .. n-1, with repeats
+    d[0] = -1;
+    if (d.length > 2) d[2] = d[1] = Math.max(0, n - 1); // a repeated index
+    return be.fromArray(samples, 1, rows, cols, d);
+  }
+
+  @Test
+  void gatherMatchesEvaluator() {
+    int xr = 3, xc = 4, ir = 2, ic = 5;
+    Expr.Var xv = new Expr.Var("X", Shape.matrix(Dim.of(xr), Dim.of(xc)), Expr.Role.INPUT);
+    Expr.Var iv = new Expr.Var("idx", Shape.matrix(Dim.of(ir), Dim.of(ic)), Expr.Role.INDEX);
+    Expr gather = new Expr.Gather(xv, iv);
+    int[][] axes = {{2, 3, 2}, {2, 3, 1}, {1, 3, 2}, {1, 1, 1}}; // x samples, x directions, index samples
+    for (int[] ax : axes) {
+      Batch x = random(ax[0], ax[1], xr, xc);
+      Batch idx = randomIndex(ax[2], ir, ic, xr * xc);
+      Batch out = be.gather(x, idx);
+      assertEquals(ir, out.rows());
+      assertEquals(ic, out.cols());
+      assertItems(Math.max(ax[0], ax[2]), ax[1], out, (s, v) -> Evaluator.evaluate(gather,
+          Map.of("X", Tensor.fromDMatrix(item(x, s, v)), "idx", Tensor.fromDMatrix(item(idx, s, 0))), Map.of()).toDMatrix(),
+          "gather " + Arrays.toString(ax));
+    }
+  }
+
+  @Test
+  void scatterAddIsTheAdjointOfGather() {
+    int xr = 3, xc = 4, ir = 4, ic = 5;
+    int[][] axes = {{2, 3, 2}, {2, 3, 1}, {1, 3, 2}, {1, 1, 1}}; // g samples, g directions, index samples
+    for (int[] ax : axes) {
+      Batch idx = randomIndex(ax[2], ir, ic, xr * xc);
+      int samples = Math.max(ax[0], ax[2]);
+      Batch g = random(ax[0], ax[1], ir, ic);
+      Batch x = random(samples, ax[1], xr, xc);
+      Batch sc = be.scatterAdd(g, idx, xr, xc);
+      assertEquals("[" + samples + " x " + ax[1] + "] 3x4", sc.describe());
+      // <scatterAdd(G), X> = <G, gather(X)>, per item (G broadcast over samples where shared)
+      Batch gFull = be.add(g, be.fromArray(samples, ax[1], 1, 1, new double[samples * ax[1]]));
+      double lhs = dot(be.toArray(sc), be.toArray(x)), rhs = dot(be.toArray(gFull), be.toArray(be.gather(x, idx)));
+      assertEquals(rhs, lhs, tol * Math.max(1, Math.abs(rhs)), "adjoint " + Arrays.toString(ax));
+    }
+    // repeated indices accumulate, -1 drops
+    Batch idx = be.fromArray(1, 1, 4, 1, new double[] {2, -1, 2, 0});
+    Batch g = be.fromArray(1, 1, 4, 1, new double[] {1, 10, 100, 1000});
+    assertArrayEquals(new double[] {1000, 0, 101}, be.toArray(be.scatterAdd(g, idx, 3, 1)), allowed(1000));
+  }
+
+  @Test
+  void indexErrors() {
+    Batch x = random(1, 2, 2, 2);
+    Batch frac = be.fromArray(1, 1, 3, 1, new double[] {0, 1.5, 2});
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.gather(x, frac)), "gather", "1.5", "position 1", "[-1, 4)");
+    Batch high = be.fromArray(1, 1, 3, 1, new double[] {0, 1, 4});
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.gather(x, high)), "gather", "4.0", "position 2");
+    Batch low = be.fromArray(1, 1, 3, 1, new double[] {-2, 1, 0});
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.scatterAdd(random(1, 1, 3, 1), low, 2, 2)), "scatterAdd",
+        "-2.0", "position 0");
+    Batch twoDirections = be.fromArray(1, 2, 1, 1, new double[] {0, 1});
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.gather(x, twoDirections)), "gather",
+        twoDirections.describe(), "one direction");
+    Batch idx = be.fromArray(3, 1, 1, 1, new double[] {0, 1, 2});
+    Batch x2 = random(2, 1, 2, 2);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.gather(x2, idx)), "gather", x2.describe(), idx.describe());
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.scatterAdd(random(3, 1, 2, 1), idx, 2, 2)), "scatterAdd",
+        "[3 x 1] 2x1", idx.describe());
+  }
+
+  // ---- batch axes ----------------------------------------------------------------------------
+
+  @Test
+  void sumAndMeanSamples() {
+    int S = 4;
+    Batch a = random(S, 3, 2, 3);
+    Batch sum = be.sumSamples(a);
+    assertEquals("[1 x 3] 2x3", sum.describe());
+    assertItems(1, 3, sum, (s, v) -> {
+      DMatrixRMaj e = new DMatrixRMaj(2, 3);
+      for (int q = 0; q < S; q++) CommonOps_DDRM.addEquals(e, item(a, q, v));
+      return e;
+    }, "sumSamples");
+    assertItems(1, 3, be.meanSamples(a, S), (s, v) -> {
+      DMatrixRMaj e = item(sum, 0, v);
+      CommonOps_DDRM.scale(1.0 / S, e);
+      return e;
+    }, "meanSamples");
+    Batch shared = random(1, 3, 2, 3);
+    assertSame(shared, be.meanSamples(shared, S));
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.meanSamples(a, 5)), "meanSamples", a.describe(), "5");
+  }
+}

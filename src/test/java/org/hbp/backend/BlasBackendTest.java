@@ -1,0 +1,305 @@
+package org.hbp.backend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.hbp.backend.blas.BlasBackend;
+import org.hbp.backend.blas.BlasBatch;
+import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.runtime.Averaging;
+import org.hbp.runtime.BuiltInOperators;
+import org.hbp.runtime.ForwardCache;
+import org.hbp.runtime.ModuleOperator;
+import org.hbp.runtime.ResidualModification;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What is particular to the OpenBLAS backend (the shared contract is in {@link
+ * BlasF64BackendTest} and {@link BlasF32BackendTest}): the generated operators give the CPU
+ * backend's results, larger multi-threaded products, degenerate shapes, the off-heap layout,
+ * foreign batches, the float32 index limit and freeing of off-heap memory.
+ */
+class BlasBackendTest {
+  private final Backend cpu = new CpuBackend();
+  private final BlasBackend f64 = new BlasBackend(Precision.FLOAT64);
+  private final BlasBackend f32 = new BlasBackend(Precision.FLOAT32);
+  private final Random rng = new Random(7);
+
+  private double[] randomData(int n) {
+    double[] d = new double[n];
+    for (int p = 0; p < n; p++) d[p] = 2 * rng.nextDouble() - 1;
+    return d;
+  }
+
+  /** Random host data for a batch shape: {samples, directions, rows, cols} plus the data. */
+  private record Host(int samples, int directions, int rows, int cols, double[] data) {
+    Batch on(Backend be) {
+      return be.fromArray(samples, directions, rows, cols, data);
+    }
+  }
+
+  private Host host(int samples, int directions, int rows, int cols) {
+    return new Host(samples, directions, rows, cols, randomData(samples * directions * rows * cols));
+  }
+
+  /** Random symmetric items n x n. */
+  private Host symmetric(int samples, int n) {
+    double[] d = randomData(samples * n * n);
+    for (int s = 0; s < samples; s++)
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < j; i++) d[s * n * n + j + n * i] = d[s * n * n + i + n * j];
+    return new Host(samples, 1, n, n, d);
+  }
+
+  private static double maxAbs(double[] a) {
+    double m = 0;
+    for (double v : a) m = Math.max(m, Math.abs(v));
+    return m;
+  }
+
+  /** max|expected - actual| <= tol * max(1, max|expected|), with equal lengths. */
+  private static void assertNear(double[] expected, double[] actual, double tol, String what) {
+    assertEquals(expected.length, actual.length, what + ": length");
+    double err = 0;
+    for (int p = 0; p < expected.length; p++) err = Math.max(err, Math.abs(expected[p] - actual[p]));
+    double bound = tol * Math.max(1, maxAbs(expected));
+    assertTrue(err <= bound, what + ": max abs error " + err + " > " + bound + " (max |expected| " + maxAbs(expected) + ")");
+  }
+
+  private static void assertSameShape(Batch expected, Batch actual, String what) {
+    assertEquals(expected.describe(), actual.describe(), what + ": shape");
+  }
+
+  // ---- generated operators ---------------------------------------------------------------------
+
+  /** Every product of a conv2d operator that the runtime uses, by name, on the given backend. */
+  private static Map<String, Batch> conv2dProducts(Backend be, Map<String, Host> in) {
+    ModuleOperator op = BuiltInOperators.module("conv2d", be,
+        Map.of("cin", 2, "cout", 3, "h", 5, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1));
+    ForwardCache c = op.forward(Map.of("X", in.get("X").on(be), "W", in.get("W").on(be), "b", in.get("b").on(be)));
+    Map<String, Batch> out = new LinkedHashMap<>();
+    out.put("forward Z", op.output(c));
+    Batch v = in.get("v").on(be), m = in.get("M").on(be);
+    for (String wrt : op.differentiable()) {
+      out.put("jacTMatProd " + wrt, op.jacTMatProd(c, wrt, v));
+      out.put("jacTMatProdSum " + wrt, op.jacTMatProdSum(c, wrt, v));
+      out.put("jacMatProd " + wrt, op.jacMatProd(c, wrt, in.get("dir " + wrt).on(be)));
+      out.put("propagate " + wrt, op.propagate(c, wrt, m));
+      for (Averaging avg : Averaging.values()) out.put("propagateAveraged " + avg + " " + wrt, op.propagateAveraged(c, wrt, m, avg));
+    }
+    return out;
+  }
+
+  private Map<String, Host> conv2dInputs() {
+    int n = 3, cin = 2, cout = 3, hw = 20, k = 3, patches = 20, out = cout * patches;
+    Map<String, Host> in = new LinkedHashMap<>();
+    in.put("X", host(n, 1, cin, hw));
+    in.put("W", host(1, 1, cout, cin * k * k));
+    in.put("b", host(1, 1, cout, 1));
+    in.put("v", host(n, 2, cout, patches));
+    in.put("M", symmetric(n, out));
+    in.put("dir X", host(n, 2, cin, hw));
+    in.put("dir W", host(1, 4, cout, cin * k * k)); // directions shared by the samples
+    in.put("dir b", host(n, 2, cout, 1));
+    return in;
+  }
+
+  @Test
+  void generatedConv2dOperatorMatchesTheCpuBackend() {
+    Map<String, Host> in = conv2dInputs();
+    Map<String, Batch> ref = conv2dProducts(cpu, in), blas = conv2dProducts(f64, in), single = conv2dProducts(f32, in);
+    assertEquals(ref.keySet(), blas.keySet());
+    assertEquals(1 + 3 * 6, ref.size());
+    for (String key : ref.keySet()) {
+      assertSameShape(ref.get(key), blas.get(key), key);
+      assertTrue(blas.get(key) instanceof BlasBatch, key + " is a batch of the blas backend");
+      assertNear(cpu.toArray(ref.get(key)), f64.toArray(blas.get(key)), 1e-12, "conv2d blas-f64 " + key);
+      assertSameShape(ref.get(key), single.get(key), key);
+      assertNear(cpu.toArray(ref.get(key)), f32.toArray(single.get(key)), 1e-4, "conv2d blas-f32 " + key);
+    }
+  }
+
+  @Test
+  void generatedLinearAndGatedOperatorsMatchTheCpuBackend() {
+    int n = 4, m = 3, samples = 5;
+    Host x = host(samples, 1, n, 1), w = host(1, 1, m, n), b = host(1, 1, m, 1), w2 = host(1, 1, m, n);
+    Host dz = host(samples, 1, m, 1), v = host(samples, 2, n, 1), hz = symmetric(samples, m);
+    for (Backend be : List.of(f64, f32)) {
+      double tol = be == f64 ? 1e-12 : 1e-4;
+      ModuleOperator lc = BuiltInOperators.module("linear", cpu, Map.of("n", n, "m", m));
+      ModuleOperator lb = BuiltInOperators.module("linear", be, Map.of("n", n, "m", m));
+      ForwardCache cc = lc.forward(Map.of("x", x.on(cpu), "W", w.on(cpu), "b", b.on(cpu)));
+      ForwardCache cb = lb.forward(Map.of("x", x.on(be), "W", w.on(be), "b", b.on(be)));
+      assertNear(cpu.toArray(lc.output(cc)), be.toArray(lb.output(cb)), tol, be.name() + " linear forward");
+      for (String wrt : lc.differentiable()) {
+        assertNear(cpu.toArray(lc.backward(cc, wrt, dz.on(cpu))), be.toArray(lb.backward(cb, wrt, dz.on(be))), tol,
+            be.name() + " linear backward " + wrt);
+        assertNear(cpu.toArray(lc.propagate(cc, wrt, hz.on(cpu))), be.toArray(lb.propagate(cb, wrt, hz.on(be))), tol,
+            be.name() + " linear propagate " + wrt);
+      }
+      // gated: a general residual, modified by the symmetric eigendecomposition
+      ModuleOperator gc = BuiltInOperators.module("gated", cpu, Map.of("n", n, "m", m));
+      ModuleOperator gb = BuiltInOperators.module("gated", be, Map.of("n", n, "m", m));
+      ForwardCache gcc = gc.forward(Map.of("x", x.on(cpu), "W1", w.on(cpu), "W2", w2.on(cpu)));
+      ForwardCache gcb = gb.forward(Map.of("x", x.on(be), "W1", w.on(be), "W2", w2.on(be)));
+      for (ResidualModification mod : ResidualModification.values()) {
+        assertNear(cpu.toArray(gc.residual(gcc, "x", dz.on(cpu), mod)), be.toArray(gb.residual(gcb, "x", dz.on(be), mod)), tol,
+            be.name() + " gated residual " + mod);
+        assertNear(cpu.toArray(gc.residualMatProd(gcc, "x", dz.on(cpu), v.on(cpu), mod)),
+            be.toArray(gb.residualMatProd(gcb, "x", dz.on(be), v.on(be), mod)), tol, be.name() + " gated residualMatProd " + mod);
+      }
+    }
+  }
+
+  // ---- products -------------------------------------------------------------------------------
+
+  @Test
+  void largerProductsOnOneAndTwoThreadsMatchTheCpuBackend() {
+    // large enough for OpenBLAS to split the work across threads
+    int m = 150, k = 170, n = 130;
+    for (boolean ta : new boolean[] {false, true})
+      for (boolean tb : new boolean[] {false, true}) {
+        Host a = ta ? host(1, 1, k, m) : host(1, 1, m, k), b = tb ? host(2, 1, n, k) : host(2, 1, k, n);
+        double[] expected = cpu.toArray(cpu.matmul(a.on(cpu), ta, b.on(cpu), tb));
+        for (int threads : new int[] {1, 2}) {
+          BlasBackend d = new BlasBackend(Precision.FLOAT64, threads), s = new BlasBackend(Precision.FLOAT32, threads);
+          assertEquals(threads, d.threads());
+          String what = "matmul " + m + "x" + k + "x" + n + " ta=" + ta + " tb=" + tb + " threads=" + threads;
+          assertNear(expected, d.toArray(d.matmul(a.on(d), ta, b.on(d), tb)), 1e-12, "blas-f64 " + what);
+          // k = 170 terms of magnitude <= 1: float error about sqrt(k) * 6e-8 * |entries| (relative to the max entry, ~10)
+          assertNear(expected, s.toArray(s.matmul(a.on(s), ta, b.on(s), tb)), 1e-4, "blas-f32 " + what);
+        }
+      }
+  }
+
+  @Test
+  void wideSharedLeftProductAndBroadcastPerItemProducts() {
+    // the three matmul paths: one gemm over all of b's items side by side (a a single item), one
+    // gemm per sample over its directions (a shared by directions), one gemm per item (the rest)
+    Host a = host(1, 1, 7, 5), b = host(2, 30, 5, 3), c = host(2, 1, 5, 7), e = host(1, 30, 3, 7);
+    Host ct = host(2, 1, 7, 5), bShared = host(1, 30, 5, 3), bOne = host(2, 1, 5, 3);
+    for (BlasBackend be : List.of(f64, f32)) {
+      double tol = be == f64 ? 1e-12 : 1e-4;
+      assertNear(cpu.toArray(cpu.matmul(a.on(cpu), false, b.on(cpu), false)), be.toArray(be.matmul(a.on(be), false, b.on(be), false)),
+          tol, be.name() + " wide");
+      assertNear(cpu.toArray(cpu.matmul(c.on(cpu), true, b.on(cpu), false)), be.toArray(be.matmul(c.on(be), true, b.on(be), false)),
+          tol, be.name() + " a' b, a shared by directions");
+      for (Host bb : List.of(b, bShared, bOne))
+        assertNear(cpu.toArray(cpu.matmul(ct.on(cpu), false, bb.on(cpu), false)), be.toArray(be.matmul(ct.on(be), false, bb.on(be), false)),
+            tol, be.name() + " a b, a shared by directions, b [" + bb.samples() + " x " + bb.directions() + "]");
+      assertNear(cpu.toArray(cpu.matmul(c.on(cpu), false, e.on(cpu), true)), be.toArray(be.matmul(c.on(be), false, e.on(be), true)),
+          tol, be.name() + " a e', crossed broadcast");
+    }
+  }
+
+  @Test
+  void degenerateShapes() {
+    for (BlasBackend be : List.of(f64, f32)) {
+      // k = 0: a zero product (BLAS is not called); m = 0 or n = 0: empty items
+      Batch a = be.fromArray(2, 1, 3, 0, new double[0]), b = be.fromArray(2, 1, 0, 4, new double[0]);
+      Batch z = be.matmul(a, false, b, false);
+      assertEquals("[2 x 1] 3x4", z.describe());
+      assertArrayEquals(new double[24], be.toArray(z));
+      assertArrayEquals(new double[24], be.toArray(be.matmul(b, true, a, true))); // (4x0)(0x3)
+      assertEquals("[2 x 1] 0x2", be.matmul(a, true, be.fill(3, 2, 1), false).describe());
+      assertEquals("[2 x 1] 3x0", be.matmul(be.fill(3, 3, 1), false, a, false).describe());
+      Batch empty = be.fill(0, 3, 2.0);
+      assertEquals(0, be.toArray(be.add(empty, be.fill(1, 1, 1.0))).length);
+      assertEquals("[1 x 1] 3x0", be.transpose(empty).describe());
+      assertArrayEquals(new double[] {0}, be.toArray(be.sum(empty)));
+      assertArrayEquals(new double[] {1}, be.toArray(be.determinant(be.eye(0))));
+      // -0.0 survives fill
+      assertEquals(Double.doubleToRawLongBits(-0.0), Double.doubleToRawLongBits(be.toArray(be.fill(1, 1, -0.0))[0]));
+    }
+  }
+
+  // ---- storage ---------------------------------------------------------------------------------
+
+  @Test
+  void batchesAreOffHeapInTheDocumentedLayout() {
+    double[] data = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0.1};
+    BlasBatch d = (BlasBatch) f64.fromArray(2, 3, 2, 1, data);
+    assertTrue(d.pointer() instanceof DoublePointer);
+    assertEquals(12, d.length());
+    assertEquals(Precision.FLOAT64, d.precision());
+    for (int p = 0; p < data.length; p++) assertEquals(data[p], ((DoublePointer) d.pointer()).get(p));
+    BlasBatch s = (BlasBatch) f32.fromArray(2, 3, 2, 1, data);
+    assertTrue(s.pointer() instanceof FloatPointer);
+    assertEquals(0.1f, ((FloatPointer) s.pointer()).get(11));
+    assertEquals((double) 0.1f, f32.toArray(s)[11]); // rounded to float, widened back
+    // views share the block
+    assertTrue(((BlasBatch) f64.reshape(d, 1, 2)).pointer() == d.pointer());
+    assertTrue(((BlasBatch) f64.directionsAsColumns(d, 3)).pointer() == d.pointer());
+    assertEquals("blas-f64", f64.name());
+    assertEquals("blas-f32", f32.name());
+    assertEquals(Runtime.getRuntime().availableProcessors(), f64.threads());
+  }
+
+  @Test
+  void foreignBatchesAreRejected() {
+    Batch c = cpu.fill(2, 2, 1), s = f32.fill(2, 2, 1), d = f64.fill(2, 2, 1);
+    String m1 = assertThrows(IllegalArgumentException.class, () -> f64.add(d, c)).getMessage();
+    assertTrue(m1.contains("add") && m1.contains("operand b") && m1.contains("not a batch of the blas-f64 backend"), m1);
+    String m2 = assertThrows(IllegalArgumentException.class, () -> f64.matmul(s, false, d, false)).getMessage();
+    assertTrue(m2.contains("matmul") && m2.contains("FLOAT32") && m2.contains("blas-f64"), m2);
+    String m3 = assertThrows(IllegalArgumentException.class, () -> cpu.toArray(d)).getMessage();
+    assertTrue(m3.contains("not a batch of the cpu backend"), m3);
+    assertThrows(IllegalArgumentException.class, () -> new BlasBackend(Precision.FLOAT64, 0));
+  }
+
+  @Test
+  void float32RefusesIndicesItCannotHoldExactly() {
+    int big = (1 << 24) + 2; // a 64 MiB float item
+    Batch x = f32.fill(big, 1, 0);
+    Batch idx = f32.fromArray(1, 1, 1, 1, new double[] {3});
+    String msg = assertThrows(IllegalArgumentException.class, () -> f32.gather(x, idx)).getMessage();
+    assertTrue(msg.contains("gather") && msg.contains("2^24") && msg.contains("FLOAT64"), msg);
+    assertArrayEquals(new double[] {0}, f32.toArray(f32.gather(f32.fill(4, 1, 0), idx)));
+  }
+
+  // ---- memory ----------------------------------------------------------------------------------
+
+  /** Collects until JavaCPP's off-heap total is at most limit (or gives up); returns the total. */
+  private static long collectDownTo(long limit) throws InterruptedException {
+    for (int i = 0; i < 100 && Pointer.totalBytes() > limit; i++) {
+      System.gc();
+      Thread.sleep(20);
+    }
+    return Pointer.totalBytes();
+  }
+
+  @Test
+  void offHeapMemoryOfUnreachableBatchesIsFreed() throws InterruptedException {
+    BlasBackend be = new BlasBackend(Precision.FLOAT64, 1);
+    Batch a = be.fromArray(2, 3, 8, 8, randomData(2 * 3 * 64)), b = be.fromArray(1, 1, 8, 8, randomData(64));
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+      Thread.sleep(20);
+    }
+    long before = Pointer.totalBytes();
+    long perIteration = 4L * a.items() * a.itemSize() * 8; // four 3 KiB results per iteration
+    long peak = 0;
+    int iterations = 10_000;
+    for (int i = 0; i < iterations; i++) {
+      Batch c = be.matmul(b, false, a, false);
+      c = be.add(c, a);
+      c = be.softmax(be.transpose(c));
+      assertEquals(a.describe(), c.describe());
+      peak = Math.max(peak, Pointer.totalBytes() - before);
+    }
+    long slack = 1 << 20;
+    long after = collectDownTo(before + slack) - before;
+    System.out.println("BlasBackendTest: " + iterations + " iterations allocated " + (iterations * perIteration >> 20)
+        + " MiB off-heap in all; peak held " + (peak >> 10) + " KiB, after collection " + (after >> 10) + " KiB above the start");
+    assertTrue(after <= slack, "off-heap bytes still held after collection: " + after + " (allocated " + iterations * perIteration + ")");
+  }
+}

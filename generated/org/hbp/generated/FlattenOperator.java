@@ -250,6 +250,16 @@ public final class FlattenOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public boolean jacobianIsShared(String wrt) {
+    return List.of("x").contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsDiagonal(String wrt) {
+    return List.of("x").contains(wrt);
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of().contains(parameter);
   }

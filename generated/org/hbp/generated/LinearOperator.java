@@ -397,6 +397,16 @@ public final class LinearOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public boolean jacobianIsShared(String wrt) {
+    return List.of("x", "b").contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsDiagonal(String wrt) {
+    return List.of("b").contains(wrt);
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of("W", "b").contains(parameter);
   }

@@ -342,6 +342,16 @@ public final class MatmulOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public boolean jacobianIsShared(String wrt) {
+    return List.of("X").contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of("W").contains(parameter);
   }

@@ -263,6 +263,16 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public boolean jacobianIsShared(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of().contains(parameter);
   }

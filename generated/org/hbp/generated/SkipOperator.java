@@ -543,6 +543,16 @@ public final class SkipOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public boolean jacobianIsShared(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
   public boolean hasKroneckerFactor(String parameter) {
     return List.of("W2").contains(parameter);
   }

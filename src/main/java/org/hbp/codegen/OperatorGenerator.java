@@ -491,6 +491,15 @@ public final class OperatorGenerator {
       }
       jd.addCode("default:\n$>").addStatement("return null").addCode("$<").endControlFlow();
       methods.add(jd.build());
+      List<String> shared = new ArrayList<>(), diagonal = new ArrayList<>();
+      for (Derivation d : ds) {
+        if (Lowering.sampleIndependent(d.jacobianCompact())) shared.add("\"" + d.wrt().name() + "\"");
+        if (d.jacobianCompact() instanceof Expr.DiagMat || d.jacobianCompact() instanceof Expr.Eye) diagonal.add("\"" + d.wrt().name() + "\"");
+      }
+      methods.add(override("jacobianIsShared", TypeName.BOOLEAN).addParameter(STRING, "wrt")
+          .addStatement("return $T.of($L).contains(wrt)", List.class, String.join(", ", shared)).build());
+      methods.add(override("jacobianIsDiagonal", TypeName.BOOLEAN).addParameter(STRING, "wrt")
+          .addStatement("return $T.of($L).contains(wrt)", List.class, String.join(", ", diagonal)).build());
       MethodSpec.Builder has = override("hasKroneckerFactor", TypeName.BOOLEAN).addParameter(STRING, "parameter");
       has.addStatement("return $T.of($L).contains(parameter)", List.class,
           kron.keySet().stream().map(k -> "\"" + k + "\"").collect(Collectors.joining(", ")));

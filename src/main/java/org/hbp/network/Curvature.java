@@ -43,6 +43,8 @@ public final class Curvature {
   private final Map<Network.LayerNode, UnaryOperator<Batch>> continuations = new IdentityHashMap<>();
   private final Map<Network.LayerNode, Batch> outputHessians = new IdentityHashMap<>();
   private final long explicitBytes;
+  /** The left Kronecker factor G of each parameter block applied in factored form, computed once. */
+  private final Map<String, Batch> kroneckerLeft = new java.util.HashMap<>();
 
   Curvature(Pass pass, CurvatureKind kind, Strategy strategy, long memoryLimit) {
     this.pass = pass;
@@ -96,24 +98,53 @@ public final class Curvature {
 
   /** Estimates the explicit matrices' memory and refuses above the limit, naming the layer. */
   private long checkMemory(long limit) {
+    // top-level nodes before the first with parameters need no curvature; the first needs its output's only
+    int first = 0;
+    while (first < net.body.size() && !hasParameters(net.body.get(first))) first++;
+    java.util.Set<Network.LayerNode> skipped = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    for (int i = 0; i < first; i++) if (net.body.get(i) instanceof Network.LayerNode l) skipped.add(l);
+    Network.LayerNode outputOnly = first < net.body.size() && net.body.get(first) instanceof Network.LayerNode l ? l : null;
     long total = 0;
     for (Network.LayerNode l : net.layers()) {
-      long d = numel(l.outputItem()), in = numel(l.op.itemShape(l.input));
-      long bytes = 8 * (d * d + in * in);
+      if (skipped.contains(l)) continue;
+      long d = numel(l.outputItem()), in = l == outputOnly ? 0 : numel(l.op.itemShape(l.input));
+      // a Jacobian that differs per sample and is not diagonal: eq. 8/9 form J_n' M per sample
+      long perSample = in == 0 || l.op.jacobianIsShared(l.input) || l.op.jacobianIsDiagonal(l.input) ? 0 : (long) pass.samples * d * in;
+      long bytes = 8 * (d * d + in * in + perSample);
       total += 8 * d * d;
       if (bytes > limit)
         throw new IllegalArgumentException(String.format(
-            "layer %s (%s): the explicit batch-averaged Hessians of its output and input have %d x %d and %d x %d entries "
-                + "(%.1f GiB in float64), above the limit of %.1f GiB; use --strategy exact (matrix-free products) or raise --memory-limit",
-            l.path, l.op.name(), d, d, in, in, bytes / (double) (1L << 30), limit / (double) (1L << 30)));
+            "layer %s (%s): the explicit batch-averaged Hessian%s %d x %d%s entries%s (%.1f GiB in float64), above the limit of %.1f GiB; "
+                + "use --strategy exact (matrix-free products) or raise --memory-limit",
+            l.path, l.op.name(), in == 0 ? " of its output has" : "s of its output and input have", d, d,
+            in == 0 ? "" : " and " + in + " x " + in, perSample == 0 ? "" : String.format(", and its per-sample products %d x %d x %d", pass.samples, in, d),
+            bytes / (double) (1L << 30), limit / (double) (1L << 30)));
     }
     return total;
   }
 
-  /** Walks back from the end, recording each layer's output Hessian; returns the Hessian at the start. */
+  /** Whether a node has parameters (a layer with params, or a block with such a layer). */
+  private static boolean hasParameters(Network.Node n) {
+    if (n instanceof Network.LayerNode l) return !l.op.parameters().isEmpty();
+    for (Network.Node b : ((Network.ResidualNode) n).body) if (hasParameters(b)) return true;
+    return false;
+  }
+
+  /**
+   * Walks back from the end, recording each layer's output Hessian; returns the Hessian at the
+   * start. Below the first node with parameters nothing needs it, so the walk stops there (the
+   * input Hessian of the first layer, e.g. 3072 x 3072 for a flattened image, is never formed).
+   */
   private Batch explicitBack(List<Network.Node> nodes, Batch h) {
+    int first = 0;
+    while (first < nodes.size() && !hasParameters(nodes.get(first))) first++;
     for (int i = nodes.size() - 1; i >= 0; i--) {
       Network.Node n = nodes.get(i);
+      if (i < first) break;
+      if (i == first && n instanceof Network.LayerNode l) {
+        outputHessians.put(l, h);
+        break;
+      }
       if (n instanceof Network.LayerNode l) {
         outputHessians.put(l, h);
         ForwardCache c = pass.caches.get(l);
@@ -206,11 +237,16 @@ public final class Curvature {
     if (!l.op.hasKroneckerFactor(var)) return null;
     Batch a = l.op.kroneckerFactor(c, var);
     if (a.cols() != 1) return null;
-    Batch g;
-    if (strategy == Strategy.KFRA) g = be.meanSamples(be.matmul(a, false, a, true), pass.samples);
-    else {
-      Batch mean = be.meanSamples(a, pass.samples);
-      g = be.matmul(mean, false, mean, true);
+    Batch g = kroneckerLeft.get(l.path + "." + var);
+    if (g == null) {
+      if (strategy == Strategy.KFRA) {
+        // mean_n a_n a_n': one product of the side-by-side a_n (a shared a counts for every sample)
+        g = a.samples() == 1 ? be.matmul(a, false, a, true) : be.scale(be.matmulSumSamples(a, false, a, true), 1.0 / pass.samples);
+      } else {
+        Batch mean = be.meanSamples(a, pass.samples);
+        g = be.matmul(mean, false, mean, true);
+      }
+      kroneckerLeft.put(l.path + "." + var, g);
     }
     int p = a.rows(), m = v.itemSize() / p;
     int[] s = l.op.itemShape(var);

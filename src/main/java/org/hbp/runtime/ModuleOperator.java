@@ -88,6 +88,12 @@ public interface ModuleOperator {
     return jacTMatProd(cache, wrt, dz);
   }
 
+  /** Whether the derived Jacobian with respect to wrt is the same for every sample (e.g. W for a linear layer's input). */
+  boolean jacobianIsShared(String wrt);
+
+  /** Whether the derived Jacobian with respect to wrt is diagonal (an elementwise module) or the identity. */
+  boolean jacobianIsDiagonal(String wrt);
+
   /** Whether the residual sum_k dz_k d^2 z_k / d wrt^2 is zero, diagonal or general (derived). */
   ResidualKind residualKind(String wrt);
 

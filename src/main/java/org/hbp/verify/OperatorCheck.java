@@ -300,6 +300,19 @@ public final class OperatorCheck {
           for (int n = 0; n < N; n++)
             for (int d = 0; d < V; d++) compare(jtv, item(got, gd, n, d), colMajor(multTransA(j[n], column(item(u, n, d)))));
         });
+        // claimed Jacobian structure, checked on the references: the same for every sample, diagonal
+        if (op.jacobianIsShared(wn)) {
+          Row shared = row("jacobianIsShared", wn, JACOBIAN_TOL);
+          for (int n = 1; n < N; n++) compare(shared, colMajor(j[n]), colMajor(j[0]));
+        }
+        if (op.jacobianIsDiagonal(wn)) {
+          Row diagonal = row("jacobianIsDiagonal", wn, JACOBIAN_TOL);
+          for (int n = 0; n < N; n++) {
+            double[] ref = colMajor(j[n]), got = new double[ref.length];
+            if (j[n].numRows == j[n].numCols) for (int i = 0; i < j[n].numRows; i++) got[i + j[n].numRows * i] = ref[i + j[n].numRows * i];
+            compare(diagonal, got, ref);
+          }
+        }
         // sum over the batch of J_n' u_n, for per-sample and for shared directions (counted N times)
         Row jtsum = row("jacTMatProdSum", wn, JACOBIAN_TOL);
         guarded(jtsum, () -> {

@@ -65,6 +65,8 @@ class OperatorCheckTest {
       "gated.hbp, propagate, propagate",
       "gated.hbp, propagateAveraged, propagateAveraged",
       "linear.hbp, kroneckerFactor, kroneckerFactor",
+      "sigmoid.hbp, jacobianIsShared, jacobianIsShared",
+      "linear.hbp, jacobianIsDiagonal, jacobianIsDiagonal",
       "conv2d.hbp, jacTMatProd, jacTMatProd",
       "maxpool.hbp, jacMatProd, jacMatProd"})
   void aPerturbedMethodFailsItsRows(String file, String broken, String rowPrefix) throws Exception {
@@ -156,6 +158,8 @@ class OperatorCheckTest {
       return b("propagateAveraged", in.propagateAveraged(c, w, m, a));
     }
     public boolean hasKroneckerFactor(String p) { return in.hasKroneckerFactor(p); }
+    public boolean jacobianIsShared(String w) { return broken.equals("jacobianIsShared") || in.jacobianIsShared(w); }
+    public boolean jacobianIsDiagonal(String w) { return broken.equals("jacobianIsDiagonal") || in.jacobianIsDiagonal(w); }
     public Batch kroneckerFactor(ForwardCache c, String p) { return b("kroneckerFactor", in.kroneckerFactor(c, p)); }
   }
 

@@ -469,6 +469,14 @@ public final class BlasBackend implements Backend {
         gemm(ta, tb, m, wide, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, (long) s * directions * mn, ldc);
       return out;
     }
+    if (x.samples() == 1 && y.directions() == 1 && y.samples() == samples && n == 1 && !transposeB && (long) directions * m <= Integer.MAX_VALUE) {
+      // a per-direction left item (shared by the samples) times per-sample columns: for each
+      // direction one gemm over all samples' columns, written with leading dimension directions*m
+      // (the result column of sample s, direction d starts at (s*directions + d)*m)
+      for (int d = 0; d < directions; d++)
+        gemm(ta, tb, m, samples, k, x, item(x, 0, d) * xn, lda, y, 0, ldb, out, (long) d * m, directions * m);
+      return out;
+    }
     // one gemm per result item, on views into the blocks
     if (precision == Precision.FLOAT64) {
       DoublePointer av = new DoublePointer(x.doubles), bv = new DoublePointer(y.doubles), cv = new DoublePointer(out.doubles);

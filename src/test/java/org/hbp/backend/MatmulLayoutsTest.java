@@ -1,0 +1,38 @@
+package org.hbp.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Random;
+import org.hbp.backend.blas.BlasBackend;
+import org.hbp.backend.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+/** BLAS matmul paths (shared, per-sample, per-direction left items; column and matrix right items) equal the CPU backend's. */
+class MatmulLayoutsTest {
+  final Backend cpu = new CpuBackend(), blas = new BlasBackend(Precision.FLOAT64);
+  final Random rng = new Random(12);
+
+  double[] random(int n) {
+    double[] x = new double[n];
+    for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
+    return x;
+  }
+
+  @Test
+  void everyBroadcastLayoutAgrees() {
+    int[][] axes = {{1, 1, 4, 3}, {1, 3, 4, 1}, {4, 1, 4, 3}, {4, 3, 1, 1}, {4, 3, 4, 3}, {1, 3, 4, 3}, {4, 1, 1, 3}};
+    for (int[] ax : axes)
+      for (int n : new int[] {1, 2})
+        for (boolean ta : new boolean[] {false, true})
+          for (boolean tb : new boolean[] {false, true}) {
+            int m = 3, k = 5;
+            double[] a = random(ax[0] * ax[1] * m * k), b = random(ax[2] * ax[3] * k * n);
+            int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+            double[] want = cpu.toArray(cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, a), ta, cpu.fromArray(ax[2], ax[3], br, bc, b), tb));
+            double[] got = blas.toArray(blas.matmul(blas.fromArray(ax[0], ax[1], ar, ac, a), ta, blas.fromArray(ax[2], ax[3], br, bc, b), tb));
+            assertEquals(want.length, got.length);
+            for (int i = 0; i < want.length; i++)
+              assertEquals(want[i], got[i], 1e-12, java.util.Arrays.toString(ax) + " n=" + n + " " + ta + tb + " [" + i + "]");
+          }
+  }
+}

@@ -123,11 +123,8 @@ public final class Curvature {
     return total;
   }
 
-  /** Whether a node has parameters (a layer with params, or a block with such a layer). */
   private static boolean hasParameters(Network.Node n) {
-    if (n instanceof Network.LayerNode l) return !l.op.parameters().isEmpty();
-    for (Network.Node b : ((Network.ResidualNode) n).body) if (hasParameters(b)) return true;
-    return false;
+    return Network.hasParameters(n);
   }
 
   /**

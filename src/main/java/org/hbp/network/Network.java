@@ -107,6 +107,13 @@ public final class Network {
     return n;
   }
 
+  /** Whether a node has parameters (a layer with params, or a block containing one). */
+  static boolean hasParameters(Node n) {
+    if (n instanceof LayerNode l) return !l.op.parameters().isEmpty();
+    for (Node b : ((ResidualNode) n).body) if (hasParameters(b)) return true;
+    return false;
+  }
+
   /** All layers (depth first), with their paths. */
   List<LayerNode> layers() {
     List<LayerNode> out = new ArrayList<>();
@@ -147,7 +154,18 @@ public final class Network {
     loss.forward(pass, out, y);
     Batch dz = loss.op.gradient(pass.lossCache, loss.input);
     pass.outputGradient = dz;
-    for (int i = body.size() - 1; i >= 0; i--) dz = body.get(i).backward(pass, dz);
+    // below the first node with parameters no gradient is needed: stop there (the input gets none,
+    // as in PyTorch for inputs that do not require grad)
+    int first = 0;
+    while (first < body.size() && !hasParameters(body.get(first))) first++;
+    for (int i = body.size() - 1; i >= first; i--) {
+      Node n = body.get(i);
+      if (i == first && n instanceof LayerNode l) {
+        pass.outputGradients.put(l, l.asOutput(dz));
+        break;
+      }
+      dz = n.backward(pass, dz);
+    }
     return pass;
   }
 

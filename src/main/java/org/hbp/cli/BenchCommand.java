@@ -131,9 +131,18 @@ public final class BenchCommand implements Callable<Integer> {
     for (String st : strategies) {
       Strategy strategy = Strategy.parse(st);
       Pass pass = gradientPass.get();
+      Curvature c;
+      try {
+        c = pass.curvature(kind, strategy, limit);
+      } catch (IllegalArgumentException refused) {
+        // the memory estimate refused this strategy: report it and go on
+        w.printf("  %-48s refused: %s%n", "curvature pass " + strategy.label(), refused.getMessage());
+        results.add(new Result("curvature pass " + strategy.label() + " (refused: " + refused.getMessage().replace("\"", "'") + ")", Double.NaN,
+            Double.NaN, -1));
+        continue;
+      }
       if (strategy != Strategy.EXACT)
         results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w));
-      Curvature c = pass.curvature(kind, strategy, limit);
       for (int v : directions) {
         Map<String, Batch> dirs = new LinkedHashMap<>();
         for (String name : network.parameterNames()) {
@@ -276,6 +285,10 @@ public final class BenchCommand implements Callable<Integer> {
     throw new IllegalArgumentException("--torch needs python3 with torch (Debian: apt-get install python3-torch)");
   }
 
+  private static String number(double v) {
+    return Double.isNaN(v) ? "null" : String.format(Locale.ROOT, "%.6f", v);
+  }
+
   private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results) throws java.io.IOException {
     StringBuilder sb = new StringBuilder("{\n");
     sb.append(String.format(Locale.ROOT, "  \"network\": \"%s\", \"batch\": %d, \"backend\": \"%s\", \"cores\": %d, \"curvature\": \"%s\",%n", ns.name(), batch,
@@ -283,8 +296,8 @@ public final class BenchCommand implements Callable<Integer> {
     sb.append("  \"results\": [\n");
     for (int i = 0; i < results.size(); i++) {
       Result r = results.get(i);
-      sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %.6f, \"ratio_to_gradient\": %.4f, \"peak_heap_bytes\": %d}%s%n", r.what,
-          r.medianSeconds, r.ratio, r.peakHeapBytes, i + 1 < results.size() ? "," : ""));
+      sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %s, \"ratio_to_gradient\": %s, \"peak_heap_bytes\": %d}%s%n", r.what,
+          number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, i + 1 < results.size() ? "," : ""));
     }
     sb.append("  ]\n}\n");
     org.hbp.io.AtomicFiles.writeString(file, sb.toString());

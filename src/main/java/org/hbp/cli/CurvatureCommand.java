@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
@@ -85,6 +84,13 @@ public final class CurvatureCommand implements Callable<Integer> {
   @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB", description = "Refuse explicit matrices above this size (default 2 GiB).")
   double memoryLimitGiB;
 
+  @Option(names = "--backend", defaultValue = "blas-f64", paramLabel = "B",
+      description = "cpu, blas-f64 (default: OpenBLAS, float64) or blas-f32 (float32, as PyTorch trains).")
+  String backend;
+
+  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
+  int threads;
+
   @Override
   public Integer call() throws Exception {
     Dsl.init();
@@ -101,7 +107,7 @@ public final class CurvatureCommand implements Callable<Integer> {
     List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
     dirs.addAll(specDirs);
     NetworkSpec net = Networks.load(netFile, networkName, dirs);
-    Backend be = new CpuBackend();
+    Backend be = org.hbp.backend.Backends.create(backend, threads);
     Network network = new Network(net, NetworkOperators.forSpecs(), be);
     TorchLayout layout = new TorchLayout(network);
     Map<String, Batch> p = layout.parameters(readNpz(params), params.toString());

@@ -255,7 +255,8 @@ public final class BenchCommand implements Callable<Integer> {
         "print(statistics.median(ts))");
     Path file = Files.createTempFile("hbp-bench-", ".py");
     Files.writeString(file, script, StandardCharsets.UTF_8);
-    ProcessBuilder pb = new ProcessBuilder(python(), file.toString()).redirectErrorStream(true);
+    ProcessBuilder pb = new ProcessBuilder(Python.withTorch().orElseThrow(() -> new IllegalArgumentException(
+        "--torch needs python3 with torch (Debian: apt-get install python3-torch)")), file.toString()).redirectErrorStream(true);
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
     pb.environment().put("OMP_NUM_THREADS", String.valueOf(threadCount));
     Process p = pb.start();
@@ -268,21 +269,6 @@ public final class BenchCommand implements Callable<Integer> {
 
   private static int classes(NetworkSpec ns) {
     return ns.loss().dims().values().iterator().next();
-  }
-
-  private static String python() {
-    for (String py : new String[] {"python3", "/usr/bin/python3"}) {
-      try {
-        Process p = new ProcessBuilder(py, "-c", "import torch").redirectErrorStream(true).start();
-        p.getInputStream().readAllBytes();
-        if (p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0) return py;
-      } catch (java.io.IOException e) {
-        // next
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    throw new IllegalArgumentException("--torch needs python3 with torch (Debian: apt-get install python3-torch)");
   }
 
   private static String number(double v) {

@@ -3,8 +3,6 @@ package org.hbp.codegen;
 import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
 import java.io.StringWriter;
-import java.lang.reflect.Constructor;
-import java.lang.reflect.InvocationTargetException;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
@@ -36,15 +34,7 @@ public final class OperatorLoader {
   public record Loaded(Class<?> type, boolean builtIn) {
     /** A new instance for the given backend and dims (exceptions of the constructor unwrapped). */
     public Object create(Backend backend, Map<String, Integer> dims) {
-      try {
-        Constructor<?> c = type.getConstructor(Backend.class, Map.class);
-        return c.newInstance(backend, dims);
-      } catch (InvocationTargetException e) {
-        if (e.getCause() instanceof RuntimeException r) throw r;
-        throw new IllegalStateException(e.getCause());
-      } catch (ReflectiveOperationException e) {
-        throw new IllegalStateException(type.getName() + " is not a generated operator: " + e, e);
-      }
+      return org.hbp.runtime.Operators.instantiate(type, backend, dims);
     }
   }
 

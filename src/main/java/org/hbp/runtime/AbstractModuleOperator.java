@@ -48,11 +48,7 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
 
   /** Checks that directions have numel(variable) entries per item and gives them its shape. */
   protected final Batch shaped(Batch v, String variable, String what) {
-    int[] s = itemShape(variable);
-    if (v.itemSize() != s[0] * s[1])
-      throw new IllegalArgumentException(name() + "." + what + ": directions " + v.describe() + " do not have the shape of '"
-          + variable + "', " + s[0] + "x" + s[1]);
-    return v.rows() == s[0] && v.cols() == s[1] ? v : be.reshape(v, s[0], s[1]);
+    return Operators.shaped(be, name(), v, variable, itemShape(variable), what);
   }
 
   /** Checks that wrt names an input or a parameter. */

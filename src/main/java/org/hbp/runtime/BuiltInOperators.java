@@ -1,6 +1,5 @@
 package org.hbp.runtime;
 
-import java.lang.reflect.InvocationTargetException;
 import java.util.Map;
 import org.hbp.backend.Backend;
 
@@ -51,13 +50,6 @@ public final class BuiltInOperators {
       throw new IllegalArgumentException("no built-in module or loss named '" + name + "' (no class " + PACKAGE + "." + className(name)
           + "; built-in specs are in modules-spec/)");
     }
-    try {
-      return c.getConstructor(Backend.class, Map.class).newInstance(backend, dims);
-    } catch (InvocationTargetException e) {
-      if (e.getCause() instanceof RuntimeException r) throw r;
-      throw new IllegalStateException(e.getCause());
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException(c.getName() + " is not a generated operator", e);
-    }
+    return Operators.instantiate(c, backend, dims);
   }
 }

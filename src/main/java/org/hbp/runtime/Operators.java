@@ -38,7 +38,33 @@ public final class Operators {
         throw new IllegalArgumentException(operator + ".forward: unexpected value '" + name + "'; expected values for " + required);
   }
 
-  /** Reads a base dimension, which must be given and positive. */
+  /**
+   * A new instance of a generated operator class for a backend and dims; the constructor's own
+   * exceptions (a missing or invalid dim) are rethrown as they are.
+   */
+  public static Object instantiate(Class<?> type, org.hbp.backend.Backend backend, Map<String, Integer> dims) {
+    try {
+      return type.getConstructor(org.hbp.backend.Backend.class, Map.class).newInstance(backend, dims);
+    } catch (java.lang.reflect.InvocationTargetException e) {
+      if (e.getCause() instanceof RuntimeException r) throw r;
+      throw new IllegalStateException(e.getCause());
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException(type.getName() + " is not a generated operator: " + e, e);
+    }
+  }
+
+  /**
+   * Directions with numel(variable) entries per item, given the variable's item shape (a free
+   * reshape); anything else is an error naming the operator method and both shapes.
+   */
+  public static Batch shaped(org.hbp.backend.Backend be, String operator, Batch v, String variable, int[] shape, String what) {
+    if (v.itemSize() != shape[0] * shape[1])
+      throw new IllegalArgumentException(operator + "." + what + ": directions " + v.describe() + " do not have the shape of '" + variable + "', "
+          + shape[0] + "x" + shape[1]);
+    return v.rows() == shape[0] && v.cols() == shape[1] ? v : be.reshape(v, shape[0], shape[1]);
+  }
+
+  /** Reads a base dimension, which must be given and non-negative (a padding may be 0). */
   public static int requireDim(String operator, Map<String, Integer> dims, String name) {
     Integer v = dims.get(name);
     if (v == null) throw new IllegalArgumentException(operator + ": dimension '" + name + "' is not given; given " + dims.keySet());

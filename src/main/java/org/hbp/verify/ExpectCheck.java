@@ -89,9 +89,7 @@ public final class ExpectCheck {
         Expr.Var dz = m.outputGradient(), hz = m.outputHessian();
         values.put(dz.name(), SpecCheck.random(rng, dz.shape(), dims));
         int n = (int) m.output().shape().numel().evaluate(dims);
-        DMatrixRMaj h = new DMatrixRMaj(n, n);
-        for (int i = 0; i < n; i++) for (int j = 0; j <= i; j++) h.set(i, j, rng.nextDouble() * 2 - 1);
-        for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) h.set(i, j, h.get(j, i));
+        DMatrixRMaj h = DenseMath.randomSymmetric(n, rng);
         values.put(hz.name(), Tensor.fromDMatrix(h));
       }
       Tensor a = Evaluator.evaluate(expected, values, dims), b = Evaluator.evaluate(derived, values, dims);

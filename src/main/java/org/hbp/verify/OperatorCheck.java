@@ -5,11 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.function.DoubleUnaryOperator;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.calculus.Expr;
@@ -220,31 +217,6 @@ public final class OperatorCheck {
       return new Tensor(new int[] {rows, cols}, d).toDMatrix();
     }
 
-    static DMatrixRMaj randomSymmetric(int n, Random rng) {
-      DMatrixRMaj h = new DMatrixRMaj(n, n);
-      for (int i = 0; i < n; i++) for (int j = 0; j <= i; j++) h.set(i, j, rng.nextDouble() * 2 - 1);
-      for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) h.set(i, j, h.get(j, i));
-      return h;
-    }
-
-    /** Q f(L) Q' of a symmetric matrix, by EJML's symmetric eigendecomposition. */
-    static DMatrixRMaj eigenMap(DMatrixRMaj a, DoubleUnaryOperator f) {
-      int n = a.numRows;
-      DMatrixRMaj sym = new DMatrixRMaj(n, n);
-      CommonOps_DDRM.transpose(a, sym);
-      CommonOps_DDRM.addEquals(sym, a);
-      CommonOps_DDRM.scale(0.5, sym);
-      EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, true, true);
-      if (!eig.decompose(sym.copy())) throw new ArithmeticException("eigendecomposition failed");
-      DMatrixRMaj out = new DMatrixRMaj(n, n);
-      for (int k = 0; k < n; k++) {
-        DMatrixRMaj q = eig.getEigenVector(k);
-        double lambda = f.applyAsDouble(eig.getEigenvalue(k).getReal());
-        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) out.add(i, j, lambda * q.get(i) * q.get(j));
-      }
-      return out;
-    }
-
     // ---- modules ----
 
     void checkModule(ModuleOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
@@ -374,14 +346,14 @@ public final class OperatorCheck {
           DMatrixRMaj[] ms = new DMatrixRMaj[N];
           double[] md = new double[N * nz * nz];
           for (int n = 0; n < N; n++) {
-            ms[n] = randomSymmetric(nz, rng);
+            ms[n] = DenseMath.randomSymmetric(nz, rng);
             System.arraycopy(colMajor(ms[n]), 0, md, n * nz * nz, nz * nz);
           }
           Batch got = op.propagate(fc, wn, be.fromArray(N, 1, nz, nz, md));
           double[] gd = be.toArray(got);
           for (int n = 0; n < N; n++) compare(prop, item(got, gd, n, 0), colMajor(multTransA(j[n], mult(ms[n], j[n]))));
         });
-        DMatrixRMaj shared = randomSymmetric(nz, rng);
+        DMatrixRMaj shared = DenseMath.randomSymmetric(nz, rng);
         Batch sharedM = be.fromArray(1, 1, nz, nz, colMajor(shared));
         Row kfra = row("propagateAveraged eq8", wn, JACOBIAN_TOL);
         guarded(kfra, () -> {
@@ -427,7 +399,7 @@ public final class OperatorCheck {
         case ZERO:
           return new DMatrixRMaj(r.numRows, r.numCols);
         default:
-          if (kind == ResidualKind.GENERAL) return eigenMap(r, mod::apply);
+          if (kind == ResidualKind.GENERAL) return DenseMath.eigenMap(r, mod::apply);
           DMatrixRMaj out = new DMatrixRMaj(r.numRows, r.numCols);
           for (int i = 0; i < r.numRows; i++) out.set(i, i, mod.apply(r.get(i, i)));
           return out;
@@ -480,7 +452,7 @@ public final class OperatorCheck {
           // a PSD claim: the reference Hessian's smallest eigenvalue is >= 0 up to the tolerance
           Row psd = row("hessianIsPsd", wn, HESSIAN_TOL);
           for (int n = 0; n < N; n++) {
-            DMatrixRMaj clipped = eigenMap(h[n], x -> Math.max(x, 0));
+            DMatrixRMaj clipped = DenseMath.eigenMap(h[n], x -> Math.max(x, 0));
             compare(psd, colMajor(clipped), colMajor(h[n]));
           }
         }

@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.Map;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.dsl.ModuleSpec;
@@ -144,21 +142,8 @@ final class DenseReference {
 
   static DMatrixRMaj modify(DMatrixRMaj r, ResidualModification mod) {
     if (mod == ResidualModification.NONE) return r;
-    int d = r.numRows;
-    if (mod == ResidualModification.ZERO) return new DMatrixRMaj(d, d);
-    DMatrixRMaj sym = r.copy();
-    CommonOps_DDRM.transpose(r, sym);
-    CommonOps_DDRM.addEquals(sym, r);
-    CommonOps_DDRM.scale(0.5, sym);
-    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(d, true, true);
-    if (!eig.decompose(sym.copy())) throw new ArithmeticException("eig");
-    DMatrixRMaj out = new DMatrixRMaj(d, d);
-    for (int k = 0; k < d; k++) {
-      double l = mod.apply(eig.getEigenvalue(k).getReal());
-      DMatrixRMaj q = eig.getEigenVector(k);
-      for (int i = 0; i < d; i++) for (int j = 0; j < d; j++) out.add(i, j, l * q.get(i) * q.get(j));
-    }
-    return out;
+    if (mod == ResidualModification.ZERO) return new DMatrixRMaj(r.numRows, r.numCols);
+    return org.hbp.verify.DenseMath.eigenMap(r, mod::apply);
   }
 
   static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {

@@ -67,7 +67,7 @@ class TorchCrossCheckTest {
   @ValueSource(strings = {"cnn", "resnet"})
   void hbpAgreesWithAutograd(String name) throws Exception {
     Path script = Path.of("src/test/resources/torch/crosscheck.py").toAbsolutePath();
-    Process p = new ProcessBuilder(pythonWithTorch(), script.toString(), name, dir.toString()).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(org.hbp.cli.Python.withTorch().orElse("python3"), script.toString(), name, dir.toString()).redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes());
     assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
     assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
@@ -108,22 +108,6 @@ class TorchCrossCheckTest {
       assertEquals(java.util.Arrays.toString(r.shape()), java.util.Arrays.toString(g.shape()), key + " shape");
       for (int i = 0; i < r.numel(); i++) assertEquals(-r.data()[i], g.data()[i], 1e-12, key + "[" + i + "]");
     }
-  }
-
-  /** The first of python3 and Debian's /usr/bin/python3 that imports torch (python3 otherwise, to fail loudly). */
-  static String pythonWithTorch() {
-    for (String py : new String[] {"python3", "/usr/bin/python3"}) {
-      try {
-        Process p = new ProcessBuilder(py, "-c", "import torch").redirectErrorStream(true).start();
-        p.getInputStream().readAllBytes();
-        if (p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0) return py;
-      } catch (java.io.IOException e) {
-        // try the next
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    return "python3";
   }
 
   private static String[] concat(String[] a, String... b) {

@@ -5,6 +5,11 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemm;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+import static org.hbp.backend.BackendChecks.ADD;
+import static org.hbp.backend.BackendChecks.DIVIDE;
+import static org.hbp.backend.BackendChecks.MULTIPLY;
+import static org.hbp.backend.BackendChecks.SUBTRACT;
+import static org.hbp.backend.BackendChecks.item;
 
 import java.lang.ref.Reference;
 import java.util.Objects;
@@ -13,13 +18,11 @@ import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas_nolapack;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.CommonOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.backend.Backend;
+import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
+import org.hbp.backend.HostLinearAlgebra;
 import org.hbp.backend.Precision;
 
 /**
@@ -42,8 +45,9 @@ import org.hbp.backend.Precision;
  * <p><b>Other kernels</b> are Java loops over the off-heap blocks (bounds-checked Unsafe access
  * through JavaCPP's raw indexers, in fixed-size chunks or item-sized scratch arrays reused across
  * items), single-threaded; inverse, determinant and the symmetric eigendecomposition copy each
- * (small) item to EJML. They mirror the reference {@link org.hbp.backend.cpu.CpuBackend}: the same
- * shape checks, broadcasting and error messages.
+ * (small) item to EJML ({@link HostLinearAlgebra}). They mirror the reference {@link
+ * org.hbp.backend.cpu.CpuBackend}: the same shape checks, broadcasting and error messages (both
+ * from {@link BackendChecks}).
  *
  * <p><b>FLOAT32.</b> Entries are stored as float ({@link #fromArray} rounds, {@link #toArray}
  * widens) and products run in {@code sgemm} (float accumulation). Scalar kernels evaluate each
@@ -69,16 +73,11 @@ import org.hbp.backend.Precision;
  * makes the large blocks transparent huge pages, which cuts the second.
  */
 public final class BlasBackend implements Backend {
-  /** Largest array the JVM reliably allocates. */
-  private static final long MAX_ENTRIES = Integer.MAX_VALUE - 8;
-
   /** Entries per chunk of the streaming kernels (three chunks of doubles stay within L1/L2). */
   private static final int CHUNK = 1024;
 
   /** Indices held as float are exact up to here. */
   private static final int FLOAT_EXACT_INTS = 1 << 24;
-
-  private static final int ADD = 0, SUBTRACT = 1, MULTIPLY = 2, DIVIDE = 3;
 
   private final Precision precision;
   private final int threads;
@@ -154,40 +153,11 @@ public final class BlasBackend implements Backend {
     return BlasBatch.allocate(kernel, precision, samples, directions, rows, cols, zero);
   }
 
-  /** The broadcast extent of one batch axis of operands a and b. */
-  private static int axis(String kernel, String axis, Batch a, Batch b, int x, int y) {
-    if (x == y || y == 1) return x;
-    if (x == 1) return y;
-    throw new IllegalArgumentException(kernel + ": batch axes of " + a.describe() + " and " + b.describe()
-        + " do not broadcast (" + axis + " " + x + " vs " + y + "; expected equal extents or one of them 1)");
-  }
-
-  /** Item position in {@code b} of the output item (s, d), broadcasting b's axes of extent 1. */
-  private static int item(Batch b, int s, int d) {
-    return (b.samples() == 1 ? 0 : s) * b.directions() + (b.directions() == 1 ? 0 : d);
-  }
-
-  private static void requireSquare(String kernel, BlasBatch a) {
-    if (a.rows() != a.cols())
-      throw new IllegalArgumentException(kernel + ": operand " + a.describe() + " has non-square items; expected n x n items");
-  }
-
-  private static String itemName(BlasBatch a, int t) {
-    return "item " + t + " (sample " + t / a.directions() + ", direction " + t % a.directions() + ") of " + a.describe();
-  }
-
   // ---- transfer ------------------------------------------------------------------------------
 
   @Override
   public Batch fromArray(int samples, int directions, int rows, int cols, double[] data) {
-    Objects.requireNonNull(data, "fromArray: data is null");
-    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
-      throw new IllegalArgumentException("fromArray: invalid shape [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + "; expected samples, directions >= 1 and rows, cols >= 0");
-    long n = (long) samples * directions * rows * cols;
-    if (n != data.length)
-      throw new IllegalArgumentException("fromArray: shape [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + " needs " + n + " entries, got " + data.length);
+    BackendChecks.checkFromArray(samples, directions, rows, cols, data);
     BlasBatch out = alloc("fromArray", samples, directions, rows, cols, false);
     if (precision == Precision.FLOAT64) {
       out.doubles.put(data, 0, data.length); // one native copy
@@ -207,7 +177,7 @@ public final class BlasBackend implements Backend {
   @Override
   public double[] toArray(Batch b) {
     BlasBatch x = blas("toArray", "b", b);
-    if (x.length() > MAX_ENTRIES)
+    if (x.length() > BackendChecks.MAX_ENTRIES)
       throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
     int n = (int) x.length();
     double[] out = new double[n];
@@ -230,7 +200,7 @@ public final class BlasBackend implements Backend {
 
   @Override
   public Batch fill(int rows, int cols, double value) {
-    if (rows < 0 || cols < 0) throw new IllegalArgumentException("fill: invalid item shape " + rows + "x" + cols);
+    BackendChecks.checkFill(rows, cols);
     boolean zero = Double.doubleToRawLongBits(value) == 0; // +0.0 only: -0.0 is written like any value
     BlasBatch out = alloc("fill", 1, 1, rows, cols, zero);
     if (!zero) for (long p = 0, n = out.length(); p < n; p++) out.set(p, value);
@@ -239,7 +209,7 @@ public final class BlasBackend implements Backend {
 
   @Override
   public Batch eye(int n) {
-    if (n < 0) throw new IllegalArgumentException("eye: invalid size " + n);
+    BackendChecks.checkEye(n);
     BlasBatch out = alloc("eye", 1, 1, n, n, true);
     for (int i = 0; i < n; i++) out.set(i + (long) n * i, 1);
     return out;
@@ -250,31 +220,20 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch reshape(Batch a, int rows, int cols) {
     BlasBatch x = blas("reshape", "a", a);
-    if (rows < 0 || cols < 0 || (long) rows * cols != x.itemSize())
-      throw new IllegalArgumentException("reshape: items of " + x.describe() + " (" + x.itemSize() + " entries) cannot be "
-          + rows + "x" + cols + "; expected the same entry count");
+    BackendChecks.checkReshape(x, rows, cols);
     return x.view(x.samples(), x.directions(), rows, cols);
   }
 
   @Override
   public Batch columnsAsDirections(Batch a) {
     BlasBatch x = blas("columnsAsDirections", "a", a);
-    long dirs = (long) x.directions() * x.cols();
-    if (x.cols() < 1 || dirs > Integer.MAX_VALUE)
-      throw new IllegalArgumentException("columnsAsDirections: operand " + x.describe()
-          + " cannot be split into one direction per column; expected items with 1 or more columns and directions*cols in int range");
-    return x.view(x.samples(), (int) dirs, x.rows(), 1);
+    return x.view(x.samples(), BackendChecks.columnsAsDirections(x), x.rows(), 1);
   }
 
   @Override
   public Batch directionsAsColumns(Batch a, int cols) {
     BlasBatch x = blas("directionsAsColumns", "a", a);
-    if (x.cols() != 1)
-      throw new IllegalArgumentException("directionsAsColumns: operand " + x.describe() + " has items with " + x.cols()
-          + " columns; expected column items r x 1");
-    if (cols < 1 || x.directions() % cols != 0)
-      throw new IllegalArgumentException("directionsAsColumns: " + x.directions() + " directions of " + x.describe()
-          + " cannot be grouped into " + cols + " columns; expected a positive divisor of the direction extent");
+    BackendChecks.checkDirectionsAsColumns(x, cols);
     return x.view(x.samples(), x.directions() / cols, x.rows(), cols);
   }
 
@@ -302,25 +261,9 @@ public final class BlasBackend implements Backend {
 
   private Batch elementwise(String kernel, int op, Batch a, Batch b) {
     BlasBatch x = blas(kernel, "a", a), y = blas(kernel, "b", b);
-    int samples = axis(kernel, "samples", x, y, x.samples(), y.samples());
-    int directions = axis(kernel, "directions", x, y, x.directions(), y.directions());
-    int rows, cols;
-    boolean xScalar = false, yScalar = false;
-    if (x.rows() == y.rows() && x.cols() == y.cols()) {
-      rows = x.rows();
-      cols = x.cols();
-    } else if (y.rows() == 1 && y.cols() == 1) {
-      rows = x.rows();
-      cols = x.cols();
-      yScalar = true;
-    } else if (x.rows() == 1 && x.cols() == 1) {
-      rows = y.rows();
-      cols = y.cols();
-      xScalar = true;
-    } else {
-      throw new IllegalArgumentException(kernel + ": item shapes of " + x.describe() + " and " + y.describe()
-          + " differ; expected equal item shapes, or one operand with 1x1 items");
-    }
+    BackendChecks.Elementwise e = BackendChecks.elementwise(kernel, x, y);
+    int samples = e.samples(), directions = e.directions(), rows = e.rows(), cols = e.cols();
+    boolean xScalar = e.aScalar(), yScalar = e.bScalar();
     BlasBatch out = alloc(kernel, samples, directions, rows, cols, false);
     double[] bx = new double[CHUNK], by = new double[CHUNK], bo = new double[CHUNK];
     if (!xScalar && !yScalar && x.samples() == y.samples() && x.directions() == y.directions()) {
@@ -351,13 +294,7 @@ public final class BlasBackend implements Backend {
   /** out[p] = x[p] op y[p] for p < n, where a scalar operand is its entry 0. */
   private static void combine(int op, double[] x, boolean xs, double[] y, boolean ys, double[] out, int n) {
     if (xs && ys) {
-      double v = x[0], w = y[0];
-      double r = switch (op) {
-        case ADD -> v + w;
-        case SUBTRACT -> v - w;
-        case MULTIPLY -> v * w;
-        default -> v / w;
-      };
+      double r = BackendChecks.scalarOp(op, x[0], y[0]);
       for (int p = 0; p < n; p++) out[p] = r;
     } else if (xs) {
       double v = x[0];
@@ -436,14 +373,8 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB) {
     BlasBatch x = blas("matmul", "a", a), y = blas("matmul", "b", b);
-    int m = transposeA ? x.cols() : x.rows(), k = transposeA ? x.rows() : x.cols();
-    int k2 = transposeB ? y.cols() : y.rows(), n = transposeB ? y.rows() : y.cols();
-    if (k != k2)
-      throw new IllegalArgumentException("matmul: inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + x.describe()
-          + (transposeA ? " (transposed)" : "") + ", op(b) is " + k2 + "x" + n + " for b = " + y.describe()
-          + (transposeB ? " (transposed)" : "") + "; expected cols(op(a)) == rows(op(b))");
-    int samples = axis("matmul", "samples", x, y, x.samples(), y.samples());
-    int directions = axis("matmul", "directions", x, y, x.directions(), y.directions());
+    BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
+    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     // k == 0: the product is zero and BLAS is not called
     BlasBatch out = alloc("matmul", samples, directions, m, n, k == 0);
     if (m == 0 || n == 0 || k == 0) return out;
@@ -500,13 +431,8 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch matmulSumSamples(Batch a, boolean transposeA, Batch b, boolean transposeB) {
     BlasBatch x = blas("matmulSumSamples", "a", a), y = blas("matmulSumSamples", "b", b);
-    int m = transposeA ? x.cols() : x.rows(), k = transposeA ? x.rows() : x.cols();
-    int k2 = transposeB ? y.cols() : y.rows(), n = transposeB ? y.rows() : y.cols();
-    if (k != k2)
-      throw new IllegalArgumentException("matmulSumSamples: inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + x.describe()
-          + ", op(b) is " + k2 + "x" + n + " for b = " + y.describe() + "; expected cols(op(a)) == rows(op(b))");
-    int samples = axis("matmulSumSamples", "samples", x, y, x.samples(), y.samples());
-    int directions = axis("matmulSumSamples", "directions", x, y, x.directions(), y.directions());
+    BackendChecks.Product shape = BackendChecks.matmulSumSamplesShape(x, transposeA, y, transposeB);
+    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     BlasBatch out = alloc("matmulSumSamples", 1, directions, m, n, k == 0);
     if (m == 0 || n == 0 || k == 0) return out;
     useThreads();
@@ -587,13 +513,9 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch kron(Batch a, Batch b) {
     BlasBatch x = blas("kron", "a", a), y = blas("kron", "b", b);
-    int samples = axis("kron", "samples", x, y, x.samples(), y.samples());
-    int directions = axis("kron", "directions", x, y, x.directions(), y.directions());
+    BackendChecks.Kron shape = BackendChecks.kronShape(x, y);
+    int samples = shape.samples(), directions = shape.directions(), rows = shape.rows(), cols = shape.cols();
     int m = x.rows(), n = x.cols(), p = y.rows(), q = y.cols();
-    long rowsL = (long) m * p, colsL = (long) n * q;
-    if (rowsL > Integer.MAX_VALUE || colsL > Integer.MAX_VALUE)
-      throw new IllegalArgumentException("kron: result items of " + x.describe() + " and " + y.describe() + " are too large");
-    int rows = (int) rowsL, cols = (int) colsL;
     BlasBatch out = alloc("kron", samples, directions, rows, cols, false);
     int xn = x.itemSize(), yn = y.itemSize();
     long on = (long) rows * cols;
@@ -638,7 +560,7 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch trace(Batch a) {
     BlasBatch x = blas("trace", "a", a);
-    requireSquare("trace", x);
+    BackendChecks.requireSquare("trace", x);
     int n = x.rows();
     long nn = (long) n * n;
     BlasBatch out = alloc("trace", x.samples(), x.directions(), 1, 1, false);
@@ -653,7 +575,7 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch diagonal(Batch a) {
     BlasBatch x = blas("diagonal", "a", a);
-    requireSquare("diagonal", x);
+    BackendChecks.requireSquare("diagonal", x);
     int n = x.rows();
     long nn = (long) n * n;
     BlasBatch out = alloc("diagonal", x.samples(), x.directions(), n, 1, false);
@@ -665,8 +587,7 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch diagMatrix(Batch v) {
     BlasBatch x = blas("diagMatrix", "v", v);
-    if (x.cols() != 1)
-      throw new IllegalArgumentException("diagMatrix: operand " + x.describe() + " does not have column items; expected n x 1 items");
+    BackendChecks.checkDiagMatrix(x);
     int n = x.rows();
     BlasBatch out = alloc("diagMatrix", x.samples(), x.directions(), n, n, true);
     long nn = (long) n * n;
@@ -719,30 +640,19 @@ public final class BlasBackend implements Backend {
     return out;
   }
 
-  /**
-   * Item {@code t} of {@code x} as an EJML (row-major) matrix: the column-major data read row-major
-   * is the item's transpose, so the returned matrix is {@code item'}.
-   */
-  private static DMatrixRMaj transposedItem(BlasBatch x, int t, DMatrixRMaj into) {
-    int n = x.itemSize();
-    x.read((long) t * n, into.data, 0, n);
-    return into;
-  }
-
   @Override
   public Batch inverse(Batch a) {
     BlasBatch x = blas("inverse", "a", a);
-    requireSquare("inverse", x);
+    BackendChecks.requireSquare("inverse", x);
     int n = x.rows(), nn = n * n;
     BlasBatch out = alloc("inverse", x.samples(), x.directions(), n, n, false);
     if (n == 0) return out;
-    DMatrixRMaj item = new DMatrixRMaj(n, n), inv = new DMatrixRMaj(n, n);
+    HostLinearAlgebra la = new HostLinearAlgebra(n);
+    double[] s = new double[nn], d = new double[nn];
     for (int t = 0; t < x.items(); t++) {
-      // inv(A') = inv(A)': the row-major data of inv(A') is the column-major data of inv(A)
-      boolean ok = CommonOps_DDRM.invert(transposedItem(x, t, item), inv);
-      for (int p = 0; ok && p < nn; p++) if (!Double.isFinite(precision.round(inv.data[p]))) ok = false;
-      if (!ok) throw new ArithmeticException("inverse: " + itemName(x, t) + " is singular");
-      out.write((long) t * nn, inv.data, 0, nn);
+      x.read((long) t * nn, s, 0, nn);
+      la.inverse(s, 0, d, 0, precision, x, t);
+      out.write((long) t * nn, d, 0, nn);
     }
     return out;
   }
@@ -750,48 +660,32 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch determinant(Batch a) {
     BlasBatch x = blas("determinant", "a", a);
-    requireSquare("determinant", x);
-    int n = x.rows();
+    BackendChecks.requireSquare("determinant", x);
+    int nn = x.itemSize();
     BlasBatch out = alloc("determinant", x.samples(), x.directions(), 1, 1, false);
-    DMatrixRMaj item = new DMatrixRMaj(n, n);
-    for (int t = 0; t < x.items(); t++) out.set(t, n == 0 ? 1 : CommonOps_DDRM.det(transposedItem(x, t, item))); // det(A') = det(A)
+    HostLinearAlgebra la = new HostLinearAlgebra(x.rows());
+    double[] s = new double[nn];
+    for (int t = 0; t < x.items(); t++) {
+      x.read((long) t * nn, s, 0, nn);
+      out.set(t, la.determinant(s, 0));
+    }
     return out;
   }
 
   @Override
   public Batch symmetricEigenMap(Batch a, DoubleUnaryOperator f) {
     BlasBatch x = blas("symmetricEigenMap", "a", a);
-    requireSquare("symmetricEigenMap", x);
+    BackendChecks.requireSquare("symmetricEigenMap", x);
     Objects.requireNonNull(f, "symmetricEigenMap: function is null");
     int n = x.rows(), nn = n * n;
     BlasBatch out = alloc("symmetricEigenMap", x.samples(), x.directions(), n, n, false);
     if (n == 0) return out;
-    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, true, true);
-    double[] lambda = new double[n], s = new double[nn], d = new double[nn];
-    double[][] q = new double[n][];
+    HostLinearAlgebra la = new HostLinearAlgebra(n);
+    double[] s = new double[nn], d = new double[nn];
     for (int t = 0; t < x.items(); t++) {
       long o = (long) t * nn;
       x.read(o, s, 0, nn);
-      DMatrixRMaj sym = new DMatrixRMaj(n, n);
-      for (int j = 0; j < n; j++)
-        for (int i = 0; i < n; i++) sym.data[i * n + j] = 0.5 * (s[i + n * j] + s[j + n * i]);
-      if (!eig.decompose(sym))
-        throw new ArithmeticException("symmetricEigenMap: the eigendecomposition of " + itemName(x, t) + " failed");
-      for (int e = 0; e < n; e++) {
-        DMatrixRMaj v = eig.getEigenVector(e);
-        if (v == null)
-          throw new ArithmeticException("symmetricEigenMap: no eigenvector " + e + " for " + itemName(x, t));
-        lambda[e] = f.applyAsDouble(eig.getEigenvalue(e).real);
-        q[e] = v.data; // n x 1: data is the vector
-      }
-      // Q f(L) Q' = sum_e f(l_e) q_e q_e', filled symmetrically
-      for (int j = 0; j < n; j++)
-        for (int i = j; i < n; i++) {
-          double acc = 0;
-          for (int e = 0; e < n; e++) acc += lambda[e] * q[e][i] * q[e][j];
-          d[i + n * j] = acc;
-          d[j + n * i] = acc;
-        }
+      la.symmetricEigenMap(s, 0, f, d, 0, x, t);
       out.write(o, d, 0, nn);
     }
     return out;
@@ -799,39 +693,11 @@ public final class BlasBackend implements Backend {
 
   // ---- structured linear maps ----------------------------------------------------------------
 
-  /**
-   * For each entry (row, col) of unfold(X), at {@code row + patchRows*col}, the column-major index
-   * of X it reads, or -1 in the padding: the convention of {@link ConvGeometry}.
-   */
-  private static int[] patchTable(ConvGeometry g) {
-    int c = g.c(), h = g.h(), w = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), r = g.patchRows();
-    long size = (long) r * g.patches();
-    if (size > MAX_ENTRIES) throw new IllegalArgumentException("unfold geometry " + g + " has too many patch entries");
-    int[] table = new int[(int) size];
-    for (int ch = 0; ch < c; ch++)
-      for (int ki = 0; ki < k; ki++)
-        for (int kj = 0; kj < k; kj++) {
-          int row = (ch * k + ki) * k + kj;
-          for (int ow = 0; ow < outW; ow++) {
-            int xx = ow * g.s() - g.p() + kj * g.d();
-            for (int oh = 0; oh < outH; oh++) {
-              int yy = oh * g.s() - g.p() + ki * g.d();
-              boolean inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
-              table[row + r * (oh + outH * ow)] = inside ? ch + c * (yy + h * xx) : -1;
-            }
-          }
-        }
-    return table;
-  }
-
   @Override
   public Batch unfold(Batch x, ConvGeometry g) {
     BlasBatch in = blas("unfold", "x", x);
-    Objects.requireNonNull(g, "unfold: geometry is null");
-    if (in.itemSize() != g.inputSize())
-      throw new IllegalArgumentException("unfold: items of " + in.describe() + " have " + in.itemSize() + " entries; geometry "
-          + g + " expects c x (h*w) = " + g.c() + "x" + (g.h() * g.w()) + " items (" + g.inputSize() + " entries)");
-    int[] table = patchTable(g);
+    BackendChecks.checkUnfold(in, g);
+    int[] table = BackendChecks.patchTable(g);
     int r = g.patchRows(), cols = g.patches(), n = in.itemSize(), m = table.length;
     BlasBatch out = alloc("unfold", in.samples(), in.directions(), r, cols, false);
     double[] s = new double[n], d = new double[Math.min(m, CHUNK)];
@@ -853,11 +719,8 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch fold(Batch columns, ConvGeometry g) {
     BlasBatch in = blas("fold", "columns", columns);
-    Objects.requireNonNull(g, "fold: geometry is null");
-    if ((long) in.itemSize() != (long) g.patchRows() * g.patches())
-      throw new IllegalArgumentException("fold: items of " + in.describe() + " have " + in.itemSize() + " entries; geometry "
-          + g + " expects (c*k*k) x patches = " + g.patchRows() + "x" + g.patches() + " items");
-    int[] table = patchTable(g);
+    BackendChecks.checkFold(in, g);
+    int[] table = BackendChecks.patchTable(g);
     int n = g.inputSize(), m = table.length;
     BlasBatch out = alloc("fold", in.samples(), in.directions(), g.c(), g.h() * g.w(), false);
     double[] s = new double[Math.min(m, CHUNK)], d = new double[n];
@@ -879,29 +742,19 @@ public final class BlasBackend implements Backend {
 
   /** The entries of an index batch as ints, each checked to be an integer in [-1, n). */
   private int[] indices(String kernel, BlasBatch index, int n) {
-    if (index.directions() != 1)
-      throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has " + index.directions()
-          + " directions; expected one direction");
+    BackendChecks.checkIndexDirections(kernel, index);
     if (precision == Precision.FLOAT32 && n > FLOAT_EXACT_INTS)
       throw new IllegalArgumentException(kernel + ": items of " + n + " entries cannot be indexed exactly by the float32 index batch "
           + index.describe() + " (float holds integers exactly only up to 2^24 = " + FLOAT_EXACT_INTS + "); use a FLOAT64 backend");
-    if (index.length() > MAX_ENTRIES)
+    if (index.length() > BackendChecks.MAX_ENTRIES)
       throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " is too large");
     int len = (int) index.length();
     int[] idx = new int[len];
     double[] buf = new double[Math.min(Math.max(len, 1), CHUNK)];
-    int m = index.itemSize();
     for (int o = 0; o < len; o += buf.length) {
       int c = Math.min(buf.length, len - o);
       index.read(o, buf, 0, c);
-      for (int k = 0; k < c; k++) {
-        double v = buf[k];
-        int p = o + k;
-        if (v != Math.rint(v) || v < -1 || v >= n)
-          throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has entry " + v + " at position " + p
-              + " (item " + (m == 0 ? 0 : p / m) + ", entry " + (m == 0 ? 0 : p % m) + "); expected an integer in [-1, " + n + ")");
-        idx[p] = (int) v;
-      }
+      for (int k = 0; k < c; k++) idx[o + k] = BackendChecks.indexEntry(kernel, index, buf[k], o + k, n);
     }
     return idx;
   }
@@ -911,7 +764,7 @@ public final class BlasBackend implements Backend {
     BlasBatch src = blas("gather", "x", x), ix = blas("gather", "index", index);
     int n = src.itemSize();
     int[] idx = indices("gather", ix, n);
-    int samples = axis("gather", "samples", src, ix, src.samples(), ix.samples());
+    int samples = BackendChecks.axis("gather", "samples", src, ix, src.samples(), ix.samples());
     int directions = src.directions(), m = ix.itemSize();
     BlasBatch out = alloc("gather", samples, directions, ix.rows(), ix.cols(), false);
     double[] s = new double[n], d = new double[m];
@@ -932,14 +785,9 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch scatterAdd(Batch g, Batch index, int rows, int cols) {
     BlasBatch gr = blas("scatterAdd", "g", g), ix = blas("scatterAdd", "index", index);
-    if (rows < 0 || cols < 0 || (long) rows * cols > Integer.MAX_VALUE)
-      throw new IllegalArgumentException("scatterAdd: invalid target item shape " + rows + "x" + cols);
-    if (gr.itemSize() != ix.itemSize())
-      throw new IllegalArgumentException("scatterAdd: items of g " + gr.describe() + " and of index " + ix.describe()
-          + " differ in entry count; expected g items shaped like the index items");
-    int n = rows * cols;
+    int n = BackendChecks.scatterAddTarget(gr, ix, rows, cols);
     int[] idx = indices("scatterAdd", ix, n);
-    int samples = axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
+    int samples = BackendChecks.axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
     int directions = gr.directions(), m = ix.itemSize();
     BlasBatch out = alloc("scatterAdd", samples, directions, rows, cols, false);
     double[] s = new double[m], d = new double[n];
@@ -981,11 +829,7 @@ public final class BlasBackend implements Backend {
   @Override
   public Batch meanSamples(Batch a, int n) {
     BlasBatch x = blas("meanSamples", "a", a);
-    if (n < 1) throw new IllegalArgumentException("meanSamples: batch size " + n + " of " + x.describe() + "; expected n >= 1");
-    if (x.samples() == 1) return x;
-    if (x.samples() != n)
-      throw new IllegalArgumentException("meanSamples: operand " + x.describe() + " has " + x.samples()
-          + " samples but the batch size is " + n + "; expected " + n + " samples or 1");
-    return scale(sumSamples(x), 1.0 / n);
+    BackendChecks.checkMeanSamples(x, n);
+    return Backend.super.meanSamples(x, n);
   }
 }

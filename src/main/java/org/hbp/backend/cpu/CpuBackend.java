@@ -1,32 +1,32 @@
 package org.hbp.backend.cpu;
 
+import static org.hbp.backend.BackendChecks.ADD;
+import static org.hbp.backend.BackendChecks.DIVIDE;
+import static org.hbp.backend.BackendChecks.MULTIPLY;
+import static org.hbp.backend.BackendChecks.SUBTRACT;
+import static org.hbp.backend.BackendChecks.item;
+
 import java.util.Objects;
 import java.util.function.DoubleUnaryOperator;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.CommonOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.backend.Backend;
+import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
+import org.hbp.backend.HostLinearAlgebra;
+import org.hbp.backend.Precision;
 
 /**
  * The reference {@link Backend}: plain Java loops over {@link CpuBatch}es (one {@code double[]}
  * per batch), single-threaded, with EJML for the dense decompositions (inverse, determinant,
- * symmetric eigendecomposition).
+ * symmetric eigendecomposition, through {@link HostLinearAlgebra}).
  *
- * <p>Every kernel checks its operands' shapes and reports a mismatch as an {@link
- * IllegalArgumentException} naming the kernel, the operands ({@link Batch#describe()}) and what was
- * expected. Binary kernels broadcast the two batch axes as the interface documents; elementwise
- * kernels also broadcast an operand whose items are 1x1. {@link #matmul} multiplies a single
+ * <p>Every kernel checks its operands' shapes ({@link BackendChecks}) and reports a mismatch as an
+ * {@link IllegalArgumentException} naming the kernel, the operands ({@link Batch#describe()}) and
+ * what was expected. Binary kernels broadcast the two batch axes as the interface documents;
+ * elementwise kernels also broadcast an operand whose items are 1x1. {@link #matmul} multiplies a single
  * shared left item against all of {@code b}'s items as one wide matrix product.
  */
 public final class CpuBackend implements Backend {
-  /** Largest array the JVM reliably allocates. */
-  private static final long MAX_ENTRIES = Integer.MAX_VALUE - 8;
-
-  private static final int ADD = 0, SUBTRACT = 1, MULTIPLY = 2, DIVIDE = 3;
-
   @Override
   public String name() {
     return "cpu";
@@ -45,46 +45,17 @@ public final class CpuBackend implements Backend {
   /** A zeroed array for a result batch of the given shape, checked to fit a Java array. */
   private static double[] alloc(String kernel, int samples, int directions, int rows, int cols) {
     long n = (long) samples * directions * rows * cols;
-    if (n > MAX_ENTRIES)
+    if (n > BackendChecks.MAX_ENTRIES)
       throw new IllegalArgumentException(kernel + ": result [" + samples + " x " + directions + "] " + rows + "x" + cols
           + " has " + n + " entries, more than a Java array holds");
     return new double[(int) n];
-  }
-
-  /** The broadcast extent of one batch axis of operands a and b. */
-  private static int axis(String kernel, String axis, Batch a, Batch b, int x, int y) {
-    if (x == y || y == 1) return x;
-    if (x == 1) return y;
-    throw new IllegalArgumentException(kernel + ": batch axes of " + a.describe() + " and " + b.describe()
-        + " do not broadcast (" + axis + " " + x + " vs " + y + "; expected equal extents or one of them 1)");
-  }
-
-  /** Item position in {@code b} of the output item (s, d), broadcasting b's axes of extent 1. */
-  private static int item(Batch b, int s, int d) {
-    return (b.samples() == 1 ? 0 : s) * b.directions() + (b.directions() == 1 ? 0 : d);
-  }
-
-  private static void requireSquare(String kernel, CpuBatch a) {
-    if (a.rows() != a.cols())
-      throw new IllegalArgumentException(kernel + ": operand " + a.describe() + " has non-square items; expected n x n items");
-  }
-
-  private static String itemName(CpuBatch a, int t) {
-    return "item " + t + " (sample " + t / a.directions() + ", direction " + t % a.directions() + ") of " + a.describe();
   }
 
   // ---- transfer ------------------------------------------------------------------------------
 
   @Override
   public Batch fromArray(int samples, int directions, int rows, int cols, double[] data) {
-    Objects.requireNonNull(data, "fromArray: data is null");
-    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
-      throw new IllegalArgumentException("fromArray: invalid shape [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + "; expected samples, directions >= 1 and rows, cols >= 0");
-    long n = (long) samples * directions * rows * cols;
-    if (n != data.length)
-      throw new IllegalArgumentException("fromArray: shape [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + " needs " + n + " entries, got " + data.length);
+    BackendChecks.checkFromArray(samples, directions, rows, cols, data);
     return new CpuBatch(samples, directions, rows, cols, data.clone());
   }
 
@@ -97,7 +68,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public Batch fill(int rows, int cols, double value) {
-    if (rows < 0 || cols < 0) throw new IllegalArgumentException("fill: invalid item shape " + rows + "x" + cols);
+    BackendChecks.checkFill(rows, cols);
     double[] d = alloc("fill", 1, 1, rows, cols);
     java.util.Arrays.fill(d, value);
     return new CpuBatch(1, 1, rows, cols, d);
@@ -105,7 +76,7 @@ public final class CpuBackend implements Backend {
 
   @Override
   public Batch eye(int n) {
-    if (n < 0) throw new IllegalArgumentException("eye: invalid size " + n);
+    BackendChecks.checkEye(n);
     double[] d = alloc("eye", 1, 1, n, n);
     for (int i = 0; i < n; i++) d[i + n * i] = 1;
     return new CpuBatch(1, 1, n, n, d);
@@ -116,31 +87,20 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch reshape(Batch a, int rows, int cols) {
     CpuBatch x = cpu("reshape", "a", a);
-    if (rows < 0 || cols < 0 || (long) rows * cols != x.itemSize())
-      throw new IllegalArgumentException("reshape: items of " + x.describe() + " (" + x.itemSize() + " entries) cannot be "
-          + rows + "x" + cols + "; expected the same entry count");
+    BackendChecks.checkReshape(x, rows, cols);
     return new CpuBatch(x.samples(), x.directions(), rows, cols, x.data());
   }
 
   @Override
   public Batch columnsAsDirections(Batch a) {
     CpuBatch x = cpu("columnsAsDirections", "a", a);
-    long dirs = (long) x.directions() * x.cols();
-    if (x.cols() < 1 || dirs > Integer.MAX_VALUE)
-      throw new IllegalArgumentException("columnsAsDirections: operand " + x.describe()
-          + " cannot be split into one direction per column; expected items with 1 or more columns and directions*cols in int range");
-    return new CpuBatch(x.samples(), (int) dirs, x.rows(), 1, x.data());
+    return new CpuBatch(x.samples(), BackendChecks.columnsAsDirections(x), x.rows(), 1, x.data());
   }
 
   @Override
   public Batch directionsAsColumns(Batch a, int cols) {
     CpuBatch x = cpu("directionsAsColumns", "a", a);
-    if (x.cols() != 1)
-      throw new IllegalArgumentException("directionsAsColumns: operand " + x.describe() + " has items with " + x.cols()
-          + " columns; expected column items r x 1");
-    if (cols < 1 || x.directions() % cols != 0)
-      throw new IllegalArgumentException("directionsAsColumns: " + x.directions() + " directions of " + x.describe()
-          + " cannot be grouped into " + cols + " columns; expected a positive divisor of the direction extent");
+    BackendChecks.checkDirectionsAsColumns(x, cols);
     return new CpuBatch(x.samples(), x.directions() / cols, x.rows(), cols, x.data());
   }
 
@@ -168,25 +128,9 @@ public final class CpuBackend implements Backend {
 
   private static Batch elementwise(String kernel, int op, Batch a, Batch b) {
     CpuBatch x = cpu(kernel, "a", a), y = cpu(kernel, "b", b);
-    int samples = axis(kernel, "samples", x, y, x.samples(), y.samples());
-    int directions = axis(kernel, "directions", x, y, x.directions(), y.directions());
-    int rows, cols;
-    boolean xScalar = false, yScalar = false;
-    if (x.rows() == y.rows() && x.cols() == y.cols()) {
-      rows = x.rows();
-      cols = x.cols();
-    } else if (y.rows() == 1 && y.cols() == 1) {
-      rows = x.rows();
-      cols = x.cols();
-      yScalar = true;
-    } else if (x.rows() == 1 && x.cols() == 1) {
-      rows = y.rows();
-      cols = y.cols();
-      xScalar = true;
-    } else {
-      throw new IllegalArgumentException(kernel + ": item shapes of " + x.describe() + " and " + y.describe()
-          + " differ; expected equal item shapes, or one operand with 1x1 items");
-    }
+    BackendChecks.Elementwise e = BackendChecks.elementwise(kernel, x, y);
+    int samples = e.samples(), directions = e.directions(), rows = e.rows(), cols = e.cols();
+    boolean xScalar = e.aScalar(), yScalar = e.bScalar();
     double[] out = alloc(kernel, samples, directions, rows, cols);
     double[] xd = x.data(), yd = y.data();
     int n = rows * cols;
@@ -204,13 +148,7 @@ public final class CpuBackend implements Backend {
   /** out[oo + p] = x[xo + p] op y[yo + p] for p < n, where a scalar operand is the one entry at its offset. */
   private static void combine(int op, double[] x, int xo, boolean xs, double[] y, int yo, boolean ys, double[] out, int oo, int n) {
     if (xs && ys) {
-      double v = x[xo], w = y[yo];
-      double r = switch (op) {
-        case ADD -> v + w;
-        case SUBTRACT -> v - w;
-        case MULTIPLY -> v * w;
-        default -> v / w;
-      };
+      double r = BackendChecks.scalarOp(op, x[xo], y[yo]);
       for (int p = 0; p < n; p++) out[oo + p] = r;
     } else if (xs) {
       double v = x[xo];
@@ -279,14 +217,8 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB) {
     CpuBatch x = cpu("matmul", "a", a), y = cpu("matmul", "b", b);
-    int m = transposeA ? x.cols() : x.rows(), k = transposeA ? x.rows() : x.cols();
-    int k2 = transposeB ? y.cols() : y.rows(), n = transposeB ? y.rows() : y.cols();
-    if (k != k2)
-      throw new IllegalArgumentException("matmul: inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + x.describe()
-          + (transposeA ? " (transposed)" : "") + ", op(b) is " + k2 + "x" + n + " for b = " + y.describe()
-          + (transposeB ? " (transposed)" : "") + "; expected cols(op(a)) == rows(op(b))");
-    int samples = axis("matmul", "samples", x, y, x.samples(), y.samples());
-    int directions = axis("matmul", "directions", x, y, x.directions(), y.directions());
+    BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
+    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     double[] out = alloc("matmul", samples, directions, m, n);
     double[] xd = x.data(), yd = y.data();
     if (x.items() == 1 && !transposeB) {
@@ -313,13 +245,8 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch matmulSumSamples(Batch a, boolean transposeA, Batch b, boolean transposeB) {
     CpuBatch x = cpu("matmulSumSamples", "a", a), y = cpu("matmulSumSamples", "b", b);
-    int m = transposeA ? x.cols() : x.rows(), k = transposeA ? x.rows() : x.cols();
-    int k2 = transposeB ? y.cols() : y.rows(), n = transposeB ? y.rows() : y.cols();
-    if (k != k2)
-      throw new IllegalArgumentException("matmulSumSamples: inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + x.describe()
-          + ", op(b) is " + k2 + "x" + n + " for b = " + y.describe() + "; expected cols(op(a)) == rows(op(b))");
-    int samples = axis("matmulSumSamples", "samples", x, y, x.samples(), y.samples());
-    int directions = axis("matmulSumSamples", "directions", x, y, x.directions(), y.directions());
+    BackendChecks.Product shape = BackendChecks.matmulSumSamplesShape(x, transposeA, y, transposeB);
+    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     double[] out = alloc("matmulSumSamples", 1, directions, m, n);
     double[] xd = x.data(), yd = y.data();
     if (x.samples() == samples && y.samples() == samples && !transposeA && transposeB) {
@@ -429,13 +356,9 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch kron(Batch a, Batch b) {
     CpuBatch x = cpu("kron", "a", a), y = cpu("kron", "b", b);
-    int samples = axis("kron", "samples", x, y, x.samples(), y.samples());
-    int directions = axis("kron", "directions", x, y, x.directions(), y.directions());
+    BackendChecks.Kron shape = BackendChecks.kronShape(x, y);
+    int samples = shape.samples(), directions = shape.directions(), rows = shape.rows(), cols = shape.cols();
     int m = x.rows(), n = x.cols(), p = y.rows(), q = y.cols();
-    long rowsL = (long) m * p, colsL = (long) n * q;
-    if (rowsL > Integer.MAX_VALUE || colsL > Integer.MAX_VALUE)
-      throw new IllegalArgumentException("kron: result items of " + x.describe() + " and " + y.describe() + " are too large");
-    int rows = (int) rowsL, cols = (int) colsL;
     double[] out = alloc("kron", samples, directions, rows, cols);
     double[] xd = x.data(), yd = y.data();
     int xn = x.itemSize(), yn = y.itemSize(), on = rows * cols;
@@ -470,7 +393,7 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch trace(Batch a) {
     CpuBatch x = cpu("trace", "a", a);
-    requireSquare("trace", x);
+    BackendChecks.requireSquare("trace", x);
     int n = x.rows(), nn = n * n;
     double[] s = x.data(), d = new double[x.items()];
     for (int t = 0; t < d.length; t++) {
@@ -484,7 +407,7 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch diagonal(Batch a) {
     CpuBatch x = cpu("diagonal", "a", a);
-    requireSquare("diagonal", x);
+    BackendChecks.requireSquare("diagonal", x);
     int n = x.rows(), nn = n * n;
     double[] s = x.data(), d = new double[x.items() * n];
     for (int t = 0; t < x.items(); t++)
@@ -495,8 +418,7 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch diagMatrix(Batch v) {
     CpuBatch x = cpu("diagMatrix", "v", v);
-    if (x.cols() != 1)
-      throw new IllegalArgumentException("diagMatrix: operand " + x.describe() + " does not have column items; expected n x 1 items");
+    BackendChecks.checkDiagMatrix(x);
     int n = x.rows();
     double[] s = x.data(), d = alloc("diagMatrix", x.samples(), x.directions(), n, n);
     long nn = (long) n * n;
@@ -545,116 +467,49 @@ public final class CpuBackend implements Backend {
     return new CpuBatch(x.samples(), x.directions(), 1, 1, d);
   }
 
-  /**
-   * Item {@code t} of {@code x} as an EJML (row-major) matrix: the column-major data read row-major
-   * is the item's transpose, so the returned matrix is {@code item'}.
-   */
-  private static DMatrixRMaj transposedItem(CpuBatch x, int t) {
-    int n = x.itemSize();
-    DMatrixRMaj m = new DMatrixRMaj(x.cols(), x.rows());
-    System.arraycopy(x.data(), t * n, m.data, 0, n);
-    return m;
-  }
-
   @Override
   public Batch inverse(Batch a) {
     CpuBatch x = cpu("inverse", "a", a);
-    requireSquare("inverse", x);
+    BackendChecks.requireSquare("inverse", x);
     int n = x.rows(), nn = n * n;
     double[] d = new double[x.data().length];
     if (n == 0) return like(x, d);
-    DMatrixRMaj inv = new DMatrixRMaj(n, n);
-    for (int t = 0; t < x.items(); t++) {
-      // inv(A') = inv(A)': the row-major data of inv(A') is the column-major data of inv(A)
-      boolean ok = CommonOps_DDRM.invert(transposedItem(x, t), inv);
-      for (int p = 0; ok && p < nn; p++) if (!Double.isFinite(inv.data[p])) ok = false;
-      if (!ok) throw new ArithmeticException("inverse: " + itemName(x, t) + " is singular");
-      System.arraycopy(inv.data, 0, d, t * nn, nn);
-    }
+    HostLinearAlgebra la = new HostLinearAlgebra(n);
+    for (int t = 0; t < x.items(); t++) la.inverse(x.data(), t * nn, d, t * nn, Precision.FLOAT64, x, t);
     return like(x, d);
   }
 
   @Override
   public Batch determinant(Batch a) {
     CpuBatch x = cpu("determinant", "a", a);
-    requireSquare("determinant", x);
+    BackendChecks.requireSquare("determinant", x);
+    int nn = x.itemSize();
+    HostLinearAlgebra la = new HostLinearAlgebra(x.rows());
     double[] d = new double[x.items()];
-    for (int t = 0; t < d.length; t++) d[t] = x.rows() == 0 ? 1 : CommonOps_DDRM.det(transposedItem(x, t)); // det(A') = det(A)
+    for (int t = 0; t < d.length; t++) d[t] = la.determinant(x.data(), t * nn);
     return new CpuBatch(x.samples(), x.directions(), 1, 1, d);
   }
 
   @Override
   public Batch symmetricEigenMap(Batch a, DoubleUnaryOperator f) {
     CpuBatch x = cpu("symmetricEigenMap", "a", a);
-    requireSquare("symmetricEigenMap", x);
+    BackendChecks.requireSquare("symmetricEigenMap", x);
     Objects.requireNonNull(f, "symmetricEigenMap: function is null");
     int n = x.rows(), nn = n * n;
     double[] s = x.data(), d = new double[s.length];
     if (n == 0) return like(x, d);
-    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, true, true);
-    double[] lambda = new double[n];
-    double[][] q = new double[n][];
-    for (int t = 0; t < x.items(); t++) {
-      int o = t * nn;
-      DMatrixRMaj sym = new DMatrixRMaj(n, n);
-      for (int j = 0; j < n; j++)
-        for (int i = 0; i < n; i++) sym.data[i * n + j] = 0.5 * (s[o + i + n * j] + s[o + j + n * i]);
-      if (!eig.decompose(sym))
-        throw new ArithmeticException("symmetricEigenMap: the eigendecomposition of " + itemName(x, t) + " failed");
-      for (int e = 0; e < n; e++) {
-        DMatrixRMaj v = eig.getEigenVector(e);
-        if (v == null)
-          throw new ArithmeticException("symmetricEigenMap: no eigenvector " + e + " for " + itemName(x, t));
-        lambda[e] = f.applyAsDouble(eig.getEigenvalue(e).real);
-        q[e] = v.data; // n x 1: data is the vector
-      }
-      // Q f(L) Q' = sum_e f(l_e) q_e q_e', filled symmetrically
-      for (int j = 0; j < n; j++)
-        for (int i = j; i < n; i++) {
-          double acc = 0;
-          for (int e = 0; e < n; e++) acc += lambda[e] * q[e][i] * q[e][j];
-          d[o + i + n * j] = acc;
-          d[o + j + n * i] = acc;
-        }
-    }
+    HostLinearAlgebra la = new HostLinearAlgebra(n);
+    for (int t = 0; t < x.items(); t++) la.symmetricEigenMap(s, t * nn, f, d, t * nn, x, t);
     return like(x, d);
   }
 
   // ---- structured linear maps ----------------------------------------------------------------
 
-  /**
-   * For each entry (row, col) of unfold(X), at {@code row + patchRows*col}, the column-major index
-   * of X it reads, or -1 in the padding: the convention of {@link ConvGeometry}.
-   */
-  private static int[] patchTable(ConvGeometry g) {
-    int c = g.c(), h = g.h(), w = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), r = g.patchRows();
-    long size = (long) r * g.patches();
-    if (size > MAX_ENTRIES) throw new IllegalArgumentException("unfold geometry " + g + " has too many patch entries");
-    int[] table = new int[(int) size];
-    for (int ch = 0; ch < c; ch++)
-      for (int ki = 0; ki < k; ki++)
-        for (int kj = 0; kj < k; kj++) {
-          int row = (ch * k + ki) * k + kj;
-          for (int ow = 0; ow < outW; ow++) {
-            int xx = ow * g.s() - g.p() + kj * g.d();
-            for (int oh = 0; oh < outH; oh++) {
-              int yy = oh * g.s() - g.p() + ki * g.d();
-              boolean inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
-              table[row + r * (oh + outH * ow)] = inside ? ch + c * (yy + h * xx) : -1;
-            }
-          }
-        }
-    return table;
-  }
-
   @Override
   public Batch unfold(Batch x, ConvGeometry g) {
     CpuBatch in = cpu("unfold", "x", x);
-    Objects.requireNonNull(g, "unfold: geometry is null");
-    if (in.itemSize() != g.inputSize())
-      throw new IllegalArgumentException("unfold: items of " + in.describe() + " have " + in.itemSize() + " entries; geometry "
-          + g + " expects c x (h*w) = " + g.c() + "x" + (g.h() * g.w()) + " items (" + g.inputSize() + " entries)");
-    int[] table = patchTable(g);
+    BackendChecks.checkUnfold(in, g);
+    int[] table = BackendChecks.patchTable(g);
     int r = g.patchRows(), cols = g.patches(), n = in.itemSize(), m = table.length;
     double[] s = in.data(), d = alloc("unfold", in.samples(), in.directions(), r, cols);
     for (int t = 0; t < in.items(); t++) {
@@ -670,11 +525,8 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch fold(Batch columns, ConvGeometry g) {
     CpuBatch in = cpu("fold", "columns", columns);
-    Objects.requireNonNull(g, "fold: geometry is null");
-    if ((long) in.itemSize() != (long) g.patchRows() * g.patches())
-      throw new IllegalArgumentException("fold: items of " + in.describe() + " have " + in.itemSize() + " entries; geometry "
-          + g + " expects (c*k*k) x patches = " + g.patchRows() + "x" + g.patches() + " items");
-    int[] table = patchTable(g);
+    BackendChecks.checkFold(in, g);
+    int[] table = BackendChecks.patchTable(g);
     int n = g.inputSize(), m = table.length;
     double[] s = in.data(), d = alloc("fold", in.samples(), in.directions(), g.c(), g.h() * g.w());
     for (int t = 0; t < in.items(); t++) {
@@ -689,19 +541,10 @@ public final class CpuBackend implements Backend {
 
   /** The entries of an index batch as ints, each checked to be an integer in [-1, n). */
   private static int[] indices(String kernel, CpuBatch index, int n) {
-    if (index.directions() != 1)
-      throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has " + index.directions()
-          + " directions; expected one direction");
+    BackendChecks.checkIndexDirections(kernel, index);
     double[] s = index.data();
     int[] idx = new int[s.length];
-    int m = index.itemSize();
-    for (int p = 0; p < s.length; p++) {
-      double v = s[p];
-      if (v != Math.rint(v) || v < -1 || v >= n)
-        throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has entry " + v + " at position " + p
-            + " (item " + (m == 0 ? 0 : p / m) + ", entry " + (m == 0 ? 0 : p % m) + "); expected an integer in [-1, " + n + ")");
-      idx[p] = (int) v;
-    }
+    for (int p = 0; p < s.length; p++) idx[p] = BackendChecks.indexEntry(kernel, index, s[p], p, n);
     return idx;
   }
 
@@ -710,7 +553,7 @@ public final class CpuBackend implements Backend {
     CpuBatch src = cpu("gather", "x", x), ix = cpu("gather", "index", index);
     int n = src.itemSize();
     int[] idx = indices("gather", ix, n);
-    int samples = axis("gather", "samples", src, ix, src.samples(), ix.samples());
+    int samples = BackendChecks.axis("gather", "samples", src, ix, src.samples(), ix.samples());
     int directions = src.directions(), m = ix.itemSize();
     double[] s = src.data(), d = alloc("gather", samples, directions, ix.rows(), ix.cols());
     for (int sa = 0, t = 0; sa < samples; sa++) {
@@ -729,14 +572,9 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch scatterAdd(Batch g, Batch index, int rows, int cols) {
     CpuBatch gr = cpu("scatterAdd", "g", g), ix = cpu("scatterAdd", "index", index);
-    if (rows < 0 || cols < 0 || (long) rows * cols > Integer.MAX_VALUE)
-      throw new IllegalArgumentException("scatterAdd: invalid target item shape " + rows + "x" + cols);
-    if (gr.itemSize() != ix.itemSize())
-      throw new IllegalArgumentException("scatterAdd: items of g " + gr.describe() + " and of index " + ix.describe()
-          + " differ in entry count; expected g items shaped like the index items");
-    int n = rows * cols;
+    int n = BackendChecks.scatterAddTarget(gr, ix, rows, cols);
     int[] idx = indices("scatterAdd", ix, n);
-    int samples = axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
+    int samples = BackendChecks.axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
     int directions = gr.directions(), m = ix.itemSize();
     double[] s = gr.data(), d = alloc("scatterAdd", samples, directions, rows, cols);
     for (int sa = 0, t = 0; sa < samples; sa++) {
@@ -769,11 +607,7 @@ public final class CpuBackend implements Backend {
   @Override
   public Batch meanSamples(Batch a, int n) {
     CpuBatch x = cpu("meanSamples", "a", a);
-    if (n < 1) throw new IllegalArgumentException("meanSamples: batch size " + n + " of " + x.describe() + "; expected n >= 1");
-    if (x.samples() == 1) return x;
-    if (x.samples() != n)
-      throw new IllegalArgumentException("meanSamples: operand " + x.describe() + " has " + x.samples()
-          + " samples but the batch size is " + n + "; expected " + n + " samples or 1");
-    return scale(sumSamples(x), 1.0 / n);
+    BackendChecks.checkMeanSamples(x, n);
+    return Backend.super.meanSamples(x, n);
   }
 }

@@ -1,0 +1,259 @@
+package org.hbp.backend;
+
+import java.util.Objects;
+
+/**
+ * The argument checks, shape rules and host-side index geometry that every {@link Backend}
+ * implementation shares: static helpers that validate a kernel's operands, throw the documented
+ * {@link IllegalArgumentException} (naming the kernel, the operands by {@link Batch#describe()} and
+ * what was expected) and return the extents the kernel computes with. The kernels' loops stay in the
+ * backends; only what is independent of where a batch's data lives is here, so that all backends
+ * agree on shapes, broadcasting and messages.
+ */
+public final class BackendChecks {
+  /** Largest array the JVM reliably allocates. */
+  public static final long MAX_ENTRIES = Integer.MAX_VALUE - 8;
+
+  private BackendChecks() {}
+
+  // ---- batch axes and items ------------------------------------------------------------------
+
+  /** The broadcast extent of one batch axis of operands a and b (extents x of a, y of b). */
+  public static int axis(String kernel, String axis, Batch a, Batch b, int x, int y) {
+    if (x == y || y == 1) return x;
+    if (x == 1) return y;
+    throw new IllegalArgumentException(kernel + ": batch axes of " + a.describe() + " and " + b.describe()
+        + " do not broadcast (" + axis + " " + x + " vs " + y + "; expected equal extents or one of them 1)");
+  }
+
+  /** Item position in {@code b} of the output item (s, d), broadcasting b's axes of extent 1. */
+  public static int item(Batch b, int s, int d) {
+    return (b.samples() == 1 ? 0 : s) * b.directions() + (b.directions() == 1 ? 0 : d);
+  }
+
+  /** Item {@code t} of {@code a} with its sample and direction, for messages. */
+  public static String itemName(Batch a, int t) {
+    return "item " + t + " (sample " + t / a.directions() + ", direction " + t % a.directions() + ") of " + a.describe();
+  }
+
+  /** Requires square items of operand {@code a} of the kernel. */
+  public static void requireSquare(String kernel, Batch a) {
+    if (a.rows() != a.cols())
+      throw new IllegalArgumentException(kernel + ": operand " + a.describe() + " has non-square items; expected n x n items");
+  }
+
+  // ---- transfer, constants and views ---------------------------------------------------------
+
+  /** The checks of {@link Backend#fromArray}: data present, a valid shape, and exactly its entry count. */
+  public static void checkFromArray(int samples, int directions, int rows, int cols, double[] data) {
+    Objects.requireNonNull(data, "fromArray: data is null");
+    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
+      throw new IllegalArgumentException("fromArray: invalid shape [" + samples + " x " + directions + "] " + rows + "x" + cols
+          + "; expected samples, directions >= 1 and rows, cols >= 0");
+    long n = (long) samples * directions * rows * cols;
+    if (n != data.length)
+      throw new IllegalArgumentException("fromArray: shape [" + samples + " x " + directions + "] " + rows + "x" + cols
+          + " needs " + n + " entries, got " + data.length);
+  }
+
+  /** The item shape of {@link Backend#fill}. */
+  public static void checkFill(int rows, int cols) {
+    if (rows < 0 || cols < 0) throw new IllegalArgumentException("fill: invalid item shape " + rows + "x" + cols);
+  }
+
+  /** The size of {@link Backend#eye}. */
+  public static void checkEye(int n) {
+    if (n < 0) throw new IllegalArgumentException("eye: invalid size " + n);
+  }
+
+  /** {@link Backend#reshape} of {@code a}'s items to {@code rows x cols}: the same entry count. */
+  public static void checkReshape(Batch a, int rows, int cols) {
+    if (rows < 0 || cols < 0 || (long) rows * cols != a.itemSize())
+      throw new IllegalArgumentException("reshape: items of " + a.describe() + " (" + a.itemSize() + " entries) cannot be "
+          + rows + "x" + cols + "; expected the same entry count");
+  }
+
+  /** The direction extent of {@link Backend#columnsAsDirections} of {@code a}: {@code directions*cols}. */
+  public static int columnsAsDirections(Batch a) {
+    long dirs = (long) a.directions() * a.cols();
+    if (a.cols() < 1 || dirs > Integer.MAX_VALUE)
+      throw new IllegalArgumentException("columnsAsDirections: operand " + a.describe()
+          + " cannot be split into one direction per column; expected items with 1 or more columns and directions*cols in int range");
+    return (int) dirs;
+  }
+
+  /** {@link Backend#directionsAsColumns} of {@code a}: column items, directions a multiple of {@code cols}. */
+  public static void checkDirectionsAsColumns(Batch a, int cols) {
+    if (a.cols() != 1)
+      throw new IllegalArgumentException("directionsAsColumns: operand " + a.describe() + " has items with " + a.cols()
+          + " columns; expected column items r x 1");
+    if (cols < 1 || a.directions() % cols != 0)
+      throw new IllegalArgumentException("directionsAsColumns: " + a.directions() + " directions of " + a.describe()
+          + " cannot be grouped into " + cols + " columns; expected a positive divisor of the direction extent");
+  }
+
+  // ---- elementwise ---------------------------------------------------------------------------
+
+  /** The operator codes of the elementwise kernels add, subtract, multiply and divide. */
+  public static final int ADD = 0, SUBTRACT = 1, MULTIPLY = 2, DIVIDE = 3;
+
+  /** {@code v op w} for an operator code. */
+  public static double scalarOp(int op, double v, double w) {
+    return switch (op) {
+      case ADD -> v + w;
+      case SUBTRACT -> v - w;
+      case MULTIPLY -> v * w;
+      default -> v / w;
+    };
+  }
+
+  /**
+   * The result shape of an elementwise kernel: broadcast batch axes, the item shape, and which
+   * operand (if any) has 1x1 items broadcast over the other's entries.
+   */
+  public record Elementwise(int samples, int directions, int rows, int cols, boolean aScalar, boolean bScalar) {}
+
+  /** The checks and result shape of the elementwise kernel {@code kernel} of a and b. */
+  public static Elementwise elementwise(String kernel, Batch a, Batch b) {
+    int samples = axis(kernel, "samples", a, b, a.samples(), b.samples());
+    int directions = axis(kernel, "directions", a, b, a.directions(), b.directions());
+    if (a.rows() == b.rows() && a.cols() == b.cols()) return new Elementwise(samples, directions, a.rows(), a.cols(), false, false);
+    if (b.rows() == 1 && b.cols() == 1) return new Elementwise(samples, directions, a.rows(), a.cols(), false, true);
+    if (a.rows() == 1 && a.cols() == 1) return new Elementwise(samples, directions, b.rows(), b.cols(), true, false);
+    throw new IllegalArgumentException(kernel + ": item shapes of " + a.describe() + " and " + b.describe()
+        + " differ; expected equal item shapes, or one operand with 1x1 items");
+  }
+
+  // ---- products ------------------------------------------------------------------------------
+
+  /**
+   * The extents of {@code op(a) * op(b)}: {@code op(a)} is {@code m x k}, {@code op(b)} is
+   * {@code k x n}, over the broadcast batch axes {@code samples x directions}.
+   */
+  public record Product(int m, int k, int n, int samples, int directions) {}
+
+  /** The checks and extents of {@link Backend#matmul}. */
+  public static Product matmulShape(Batch a, boolean transposeA, Batch b, boolean transposeB) {
+    return product("matmul", a, transposeA, b, transposeB, true);
+  }
+
+  /** The checks and extents of {@link Backend#matmulSumSamples} (before the sum over samples). */
+  public static Product matmulSumSamplesShape(Batch a, boolean transposeA, Batch b, boolean transposeB) {
+    return product("matmulSumSamples", a, transposeA, b, transposeB, false);
+  }
+
+  /** Inner dimensions, then batch axes; {@code markTransposed} names transposed operands in the message. */
+  private static Product product(String kernel, Batch a, boolean transposeA, Batch b, boolean transposeB, boolean markTransposed) {
+    int m = transposeA ? a.cols() : a.rows(), k = transposeA ? a.rows() : a.cols();
+    int k2 = transposeB ? b.cols() : b.rows(), n = transposeB ? b.rows() : b.cols();
+    if (k != k2)
+      throw new IllegalArgumentException(kernel + ": inner dimensions differ: op(a) is " + m + "x" + k + " for a = " + a.describe()
+          + (markTransposed && transposeA ? " (transposed)" : "") + ", op(b) is " + k2 + "x" + n + " for b = " + b.describe()
+          + (markTransposed && transposeB ? " (transposed)" : "") + "; expected cols(op(a)) == rows(op(b))");
+    int samples = axis(kernel, "samples", a, b, a.samples(), b.samples());
+    int directions = axis(kernel, "directions", a, b, a.directions(), b.directions());
+    return new Product(m, k, n, samples, directions);
+  }
+
+  /** The result shape of {@link Backend#kron}: broadcast batch axes, items {@code rows x cols}. */
+  public record Kron(int samples, int directions, int rows, int cols) {}
+
+  /** The checks and result shape of {@link Backend#kron} of a and b. */
+  public static Kron kronShape(Batch a, Batch b) {
+    int samples = axis("kron", "samples", a, b, a.samples(), b.samples());
+    int directions = axis("kron", "directions", a, b, a.directions(), b.directions());
+    long rows = (long) a.rows() * b.rows(), cols = (long) a.cols() * b.cols();
+    if (rows > Integer.MAX_VALUE || cols > Integer.MAX_VALUE)
+      throw new IllegalArgumentException("kron: result items of " + a.describe() + " and " + b.describe() + " are too large");
+    return new Kron(samples, directions, (int) rows, (int) cols);
+  }
+
+  /** {@link Backend#diagMatrix} of {@code v}: column items. */
+  public static void checkDiagMatrix(Batch v) {
+    if (v.cols() != 1)
+      throw new IllegalArgumentException("diagMatrix: operand " + v.describe() + " does not have column items; expected n x 1 items");
+  }
+
+  // ---- structured linear maps ----------------------------------------------------------------
+
+  /** {@link Backend#unfold} of {@code x}: a geometry, and items of its input's entry count. */
+  public static void checkUnfold(Batch x, ConvGeometry g) {
+    Objects.requireNonNull(g, "unfold: geometry is null");
+    if (x.itemSize() != g.inputSize())
+      throw new IllegalArgumentException("unfold: items of " + x.describe() + " have " + x.itemSize() + " entries; geometry "
+          + g + " expects c x (h*w) = " + g.c() + "x" + (g.h() * g.w()) + " items (" + g.inputSize() + " entries)");
+  }
+
+  /** {@link Backend#fold} of {@code columns}: a geometry, and items of unfold's entry count. */
+  public static void checkFold(Batch columns, ConvGeometry g) {
+    Objects.requireNonNull(g, "fold: geometry is null");
+    if ((long) columns.itemSize() != (long) g.patchRows() * g.patches())
+      throw new IllegalArgumentException("fold: items of " + columns.describe() + " have " + columns.itemSize() + " entries; geometry "
+          + g + " expects (c*k*k) x patches = " + g.patchRows() + "x" + g.patches() + " items");
+  }
+
+  /**
+   * For each entry (row, col) of unfold(X), at {@code row + patchRows*col}, the column-major index
+   * of X it reads, or -1 in the padding: the convention of {@link ConvGeometry}.
+   */
+  public static int[] patchTable(ConvGeometry g) {
+    int c = g.c(), h = g.h(), w = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), r = g.patchRows();
+    long size = (long) r * g.patches();
+    if (size > MAX_ENTRIES) throw new IllegalArgumentException("unfold geometry " + g + " has too many patch entries");
+    int[] table = new int[(int) size];
+    for (int ch = 0; ch < c; ch++)
+      for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++) {
+          int row = (ch * k + ki) * k + kj;
+          for (int ow = 0; ow < outW; ow++) {
+            int xx = ow * g.s() - g.p() + kj * g.d();
+            for (int oh = 0; oh < outH; oh++) {
+              int yy = oh * g.s() - g.p() + ki * g.d();
+              boolean inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
+              table[row + r * (oh + outH * ow)] = inside ? ch + c * (yy + h * xx) : -1;
+            }
+          }
+        }
+    return table;
+  }
+
+  /** An index batch of {@link Backend#gather} or {@link Backend#scatterAdd}: one direction. */
+  public static void checkIndexDirections(String kernel, Batch index) {
+    if (index.directions() != 1)
+      throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has " + index.directions()
+          + " directions; expected one direction");
+  }
+
+  /** Entry {@code v} at position {@code p} of an index batch, checked to be an integer in [-1, n). */
+  public static int indexEntry(String kernel, Batch index, double v, int p, int n) {
+    if (v != Math.rint(v) || v < -1 || v >= n) {
+      int m = index.itemSize();
+      throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " has entry " + v + " at position " + p
+          + " (item " + (m == 0 ? 0 : p / m) + ", entry " + (m == 0 ? 0 : p % m) + "); expected an integer in [-1, " + n + ")");
+    }
+    return (int) v;
+  }
+
+  /**
+   * The checks of {@link Backend#scatterAdd} of {@code g} by {@code index} into {@code rows x cols}
+   * items; the entries of a target item, {@code rows*cols}.
+   */
+  public static int scatterAddTarget(Batch g, Batch index, int rows, int cols) {
+    if (rows < 0 || cols < 0 || (long) rows * cols > Integer.MAX_VALUE)
+      throw new IllegalArgumentException("scatterAdd: invalid target item shape " + rows + "x" + cols);
+    if (g.itemSize() != index.itemSize())
+      throw new IllegalArgumentException("scatterAdd: items of g " + g.describe() + " and of index " + index.describe()
+          + " differ in entry count; expected g items shaped like the index items");
+    return rows * cols;
+  }
+
+  // ---- batch axes ----------------------------------------------------------------------------
+
+  /** {@link Backend#meanSamples} of {@code a} for batch size n: n >= 1, and a has n samples or 1. */
+  public static void checkMeanSamples(Batch a, int n) {
+    if (n < 1) throw new IllegalArgumentException("meanSamples: batch size " + n + " of " + a.describe() + "; expected n >= 1");
+    if (a.samples() != 1 && a.samples() != n)
+      throw new IllegalArgumentException("meanSamples: operand " + a.describe() + " has " + a.samples()
+          + " samples but the batch size is " + n + "; expected " + n + " samples or 1");
+  }
+}

@@ -19,6 +19,20 @@ public final class DenseMath {
     return h;
   }
 
+  /** A B, a new matrix. */
+  public static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
+    DMatrixRMaj c = new DMatrixRMaj(a.numRows, b.numCols);
+    CommonOps_DDRM.mult(a, b, c);
+    return c;
+  }
+
+  /** A' B, a new matrix. */
+  public static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
+    DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);
+    CommonOps_DDRM.multTransA(a, b, c);
+    return c;
+  }
+
   /** Q f(L) Q' of the symmetric part (a + a')/2 of a, by EJML's symmetric eigendecomposition. */
   public static DMatrixRMaj eigenMap(DMatrixRMaj a, DoubleUnaryOperator f) {
     int n = a.numRows;

@@ -202,15 +202,11 @@ public final class OperatorCheck {
     }
 
     static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
-      DMatrixRMaj c = new DMatrixRMaj(a.numRows, b.numCols);
-      CommonOps_DDRM.mult(a, b, c);
-      return c;
+      return DenseMath.mult(a, b);
     }
 
     static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
-      DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);
-      CommonOps_DDRM.multTransA(a, b, c);
-      return c;
+      return DenseMath.multTransA(a, b);
     }
 
     static DMatrixRMaj fromColMajor(double[] d, int rows, int cols) {
@@ -219,17 +215,24 @@ public final class OperatorCheck {
 
     // ---- modules ----
 
-    void checkModule(ModuleOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
+    /** Runs and checks the forward pass against the interpreter; null when it failed. */
+    ForwardCache checkForward(java.util.function.Function<Map<String, Batch>, ForwardCache> forward,
+        java.util.function.Function<ForwardCache, Batch> output, Map<String, Batch> values, List<Map<String, Tensor>> samples,
+        Map<String, Long> dims) {
       Row fwd = row("forward", m.output().name(), FORWARD_TOL);
       ForwardCache[] cache = new ForwardCache[1];
       guarded(fwd, () -> {
-        cache[0] = op.forward(values);
-        Batch z = op.output(cache[0]);
+        cache[0] = forward.apply(values);
+        Batch z = output.apply(cache[0]);
         double[] zd = be.toArray(z);
         for (int n = 0; n < N; n++) compare(fwd, item(z, zd, n, 0), Evaluator.evaluate(m.outputExpr(), samples.get(n), dims).data());
       });
-      if (cache[0] == null) return;
-      ForwardCache fc = cache[0];
+      return cache[0];
+    }
+
+    void checkModule(ModuleOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
+      ForwardCache fc = checkForward(op::forward, op::output, values, samples, dims);
+      if (fc == null) return;
       Expr.Var dzVar = m.outputGradient();
       int[] zShape = op.itemShape(m.output().name());
       int nz = zShape[0] * zShape[1];
@@ -413,16 +416,8 @@ public final class OperatorCheck {
     // ---- losses ----
 
     void checkLoss(LossOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
-      Row fwd = row("forward", m.output().name(), FORWARD_TOL);
-      ForwardCache[] cache = new ForwardCache[1];
-      guarded(fwd, () -> {
-        cache[0] = op.forward(values);
-        Batch z = op.output(cache[0]);
-        double[] zd = be.toArray(z);
-        for (int n = 0; n < N; n++) compare(fwd, item(z, zd, n, 0), Evaluator.evaluate(m.outputExpr(), samples.get(n), dims).data());
-      });
-      if (cache[0] == null) return;
-      ForwardCache fc = cache[0];
+      ForwardCache fc = checkForward(op::forward, op::output, values, samples, dims);
+      if (fc == null) return;
       for (Expr.Var w : m.withRole(Expr.Role.INPUT)) {
         String wn = w.name();
         int[] ws = op.itemShape(wn);

@@ -147,15 +147,11 @@ final class DenseReference {
   }
 
   static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
-    DMatrixRMaj c = new DMatrixRMaj(a.numRows, b.numCols);
-    CommonOps_DDRM.mult(a, b, c);
-    return c;
+    return org.hbp.verify.DenseMath.mult(a, b);
   }
 
   static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
-    DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);
-    CommonOps_DDRM.multTransA(a, b, c);
-    return c;
+    return org.hbp.verify.DenseMath.multTransA(a, b);
   }
 
   /** J' H J. */

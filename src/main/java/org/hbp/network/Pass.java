@@ -59,7 +59,8 @@ public final class Pass {
     if (g != null) return g;
     Network.LayerNode n = net.owner(parameter);
     String var = net.parameterVariables.get(parameter);
-    g = net.be.scale(n.op.jacTMatProdSum(caches.get(n), var, outputGradients.get(n)), 1.0 / samples);
+    // the mean of the per-sample gradients: 1/N applied to dz, the smaller side of the product
+    g = n.op.jacTMatProdSum(caches.get(n), var, net.be.scale(outputGradients.get(n), 1.0 / samples));
     gradients.put(parameter, g);
     return g;
   }

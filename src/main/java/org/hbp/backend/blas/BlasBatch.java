@@ -143,24 +143,40 @@ public final class BlasBatch implements Batch {
 
   /** dst[dOff .. dOff+n) = entries [off, off+n). */
   void read(long off, double[] dst, int dOff, int n) {
-    if (di != null) {
-      DoubleRawIndexer x = di;
-      for (int k = 0; k < n; k++) dst[dOff + k] = x.get(off + k);
+    if (n == 0) return;
+    if (doubles != null) {
+      doubles.getPointer(off).get(dst, dOff, n); // one native copy
     } else {
-      FloatRawIndexer x = fi;
-      for (int k = 0; k < n; k++) dst[dOff + k] = x.get(off + k);
+      float[] buf = floatBuffer(n);
+      floats.getPointer(off).get(buf, 0, n);
+      for (int k = 0; k < n; k++) dst[dOff + k] = buf[k];
     }
+    java.lang.ref.Reference.reachabilityFence(this);
   }
+
+  /** A per-thread float staging buffer of at least n entries (bulk copies instead of per-entry access). */
+  private static float[] floatBuffer(int n) {
+    float[] b = FLOATS.get();
+    if (b.length < n) {
+      b = new float[Math.max(n, 2 * b.length)];
+      FLOATS.set(b);
+    }
+    return b;
+  }
+
+  private static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[1024]);
 
   /** Entries [off, off+n) = src[sOff .. sOff+n), rounded to float for FLOAT32. */
   void write(long off, double[] src, int sOff, int n) {
-    if (di != null) {
-      DoubleRawIndexer x = di;
-      for (int k = 0; k < n; k++) x.put(off + k, src[sOff + k]);
+    if (n == 0) return;
+    if (doubles != null) {
+      doubles.getPointer(off).put(src, sOff, n); // one native copy
     } else {
-      FloatRawIndexer x = fi;
-      for (int k = 0; k < n; k++) x.put(off + k, (float) src[sOff + k]);
+      float[] buf = floatBuffer(n);
+      for (int k = 0; k < n; k++) buf[k] = (float) src[sOff + k];
+      floats.getPointer(off).put(buf, 0, n);
     }
+    java.lang.ref.Reference.reachabilityFence(this);
   }
 
   @Override

@@ -137,13 +137,23 @@ public final class CurvatureCommand implements Callable<Integer> {
       for (String name : network.parameterNames()) {
         if (!v.containsKey(name)) continue;
         Batch dirs2 = layout.directions(name, v.get(name), vectors.toString());
+        long t0 = System.nanoTime();
         result.put(name, layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
-        w.printf("  %s: %d products%n", name, dirs2.directions());
+        w.printf("  %s: %d products in %.2f s%n", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
+        w.flush();
       }
       Npz.write(out, result);
       w.println("wrote " + out);
     } else if (dense != null) {
-      for (String name : network.parameterNames()) result.put(name, layout.denseToTorch(name, c.dense(name, blocks, limit)));
+      List<String> names = network.parameterNames();
+      for (int i = 0; i < names.size(); i++) {
+        long t0 = System.nanoTime();
+        String name = names.get(i);
+        result.put(name, layout.denseToTorch(name, c.dense(name, blocks, limit)));
+        int n = network.parameterSize(name);
+        w.printf("  [%d/%d] %s: %d x %d block in %.2f s%n", i + 1, names.size(), name, n, n, (System.nanoTime() - t0) / 1e9);
+        w.flush();
+      }
       Npz.write(dense, result);
       w.println("wrote " + dense);
     } else {

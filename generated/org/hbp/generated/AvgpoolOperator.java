@@ -157,6 +157,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t2 = cache.memo(0, () -> { // (k*k).^-1
       Batch t0 = be.fill(1, 1, (double) (k * k)); // k*k
       Batch t1 = be.power(t0, -1.0); // (k*k).^-1
+      be.release(t0);
       return t1;
     });
     Batch t3 = be.unfold(cache.get("x"), geometry0); // unfold(x, k, k, 0, 1)
@@ -169,6 +170,9 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t10 = be.reshape(t9, c, 1); // kron(A, B) * v = vec(B*X*A')
     Batch t11 = be.directionsAsColumns(t10, t3.cols()); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1)
     Batch t12 = be.multiply(t2, t11); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1) / (k*k)
+    be.release(t3);
+    be.release(t7);
+    be.release(t8);
     cache.put("Z", t12);
     return cache;
   }
@@ -183,6 +187,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t3 = cache.memo(0, () -> { // (k*k).^-1
       Batch t1 = be.fill(1, 1, (double) (k * k)); // k*k
       Batch t2 = be.power(t1, -1.0); // (k*k).^-1
+      be.release(t1);
       return t2;
     });
     Batch t4 = be.unfold(t0, geometry0);
@@ -198,6 +203,9 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t14 = be.directionsAsColumns(t13, t6.cols()); // B*X with B = kron(eye(c), ones(1, k*k))
     Batch t15 = be.reshape(t14, c * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
     Batch t16 = be.multiply(t3, t15);
+    be.release(t4);
+    be.release(t10);
+    be.release(t11);
     return be.reshape(t16, c, oh * ow);
   }
 
@@ -211,6 +219,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t3 = cache.memo(0, () -> { // (k*k).^-1
       Batch t1 = be.fill(1, 1, (double) (k * k)); // k*k
       Batch t2 = be.power(t1, -1.0); // (k*k).^-1
+      be.release(t1);
       return t2;
     });
     Batch t4 = be.reshape(t0, c, oh * ow); // X = reshape(v, c, oh*ow)
@@ -227,6 +236,9 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t15 = be.fold(t14, geometry0);
     Batch t16 = be.reshape(t15, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
     Batch t17 = be.multiply(t3, t16);
+    be.release(t8);
+    be.release(t9);
+    be.release(t15);
     return be.reshape(t17, c, h * w);
   }
 
@@ -241,6 +253,7 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t4 = cache.memo(0, () -> { // (k*k).^-1
       Batch t2 = be.fill(1, 1, (double) (k * k)); // k*k
       Batch t3 = be.power(t2, -1.0); // (k*k).^-1
+      be.release(t2);
       return t3;
     });
     Batch t5 = be.reshape(t1, c, oh * ow); // X = reshape(v, c, oh*ow)
@@ -257,6 +270,9 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t16 = be.fold(t15, geometry0);
     Batch t17 = be.reshape(t16, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
     Batch t18 = be.multiply(t4, t17);
+    be.release(t9);
+    be.release(t10);
+    be.release(t16);
     return be.reshape(t18, c, h * w);
   }
 

@@ -198,6 +198,9 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t3 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t4 = be.matmul(cache.get("b"), false, t3, true); // b*ones(oh*ow)'
     Batch t5 = be.add(t2, t4); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
+    be.release(t2);
+    be.release(t3);
+    be.release(t4);
     cache.put("Z", t5);
     return cache;
   }
@@ -216,6 +219,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t5 = be.matmul(cache.get("W"), false, t4, false); // W * v
     Batch t6 = be.directionsAsColumns(t5, t3.cols()); // B*X with B = W
     Batch t7 = be.reshape(t6, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t1);
     return be.reshape(t7, cout, oh * ow);
   }
 
@@ -234,6 +238,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t6 = be.reshape(t5, cin * k * k, oh * ow);
     Batch t7 = be.fold(t6, geometry0);
     Batch t8 = be.reshape(t7, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * v (fold)
+    be.release(t3);
     return be.reshape(t8, cin, h * w);
   }
 
@@ -253,6 +258,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t7 = be.reshape(t6, cin * k * k, oh * ow);
     Batch t8 = be.fold(t7, geometry0);
     Batch t9 = be.reshape(t8, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * v (fold)
+    be.release(t4);
     return be.reshape(t9, cin, h * w);
   }
 
@@ -349,6 +355,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A' = ones(oh*ow)'
     Batch t4 = be.reshape(t3, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
     return be.reshape(t4, cout, oh * ow);
   }
 
@@ -363,6 +370,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = ones(oh*ow)
     Batch t4 = be.reshape(t3, cout, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
     return be.reshape(t4, cout, 1);
   }
 
@@ -378,6 +386,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t3 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t4 = be.matmul(t2, false, t3, false); // (B*X)*A' with A' = ones(oh*ow)
     Batch t5 = be.reshape(t4, cout, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
     return be.reshape(t5, cout, 1);
   }
 

@@ -131,6 +131,9 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     });
     Batch t4 = be.map(t3, CrossentropyOperator::log); // log(softmax(x))
     Batch t5 = be.matmul(t1, false, t4, false); // (-y')*log(softmax(x))
+    be.release(t0);
+    be.release(t1);
+    be.release(t4);
     cache.put("E", t5);
     return cache;
   }
@@ -165,6 +168,9 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     Batch t4 = be.matmul(t2, true, t0, false); // softmax(x)' * v
     Batch t5 = be.matmul(t2, false, t4, false); // softmax(x) * v
     Batch t6 = be.subtract(t3, t5);
+    be.release(t3);
+    be.release(t4);
+    be.release(t5);
     return be.reshape(t6, c, 1);
   }
 

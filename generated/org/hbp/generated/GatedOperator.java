@@ -208,6 +208,10 @@ public final class GatedOperator extends AbstractModuleOperator {
     });
     Batch t16 = be.multiply(t15, t11); // diag(...) * v
     Batch t17 = be.add(t10, t16);
+    be.release(t1);
+    be.release(t10);
+    be.release(t11);
+    be.release(t16);
     return be.reshape(t17, m, 1);
   }
 
@@ -247,6 +251,10 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t15 = be.multiply(t14, t0); // diag(...) * v
     Batch t16 = be.matmul(cache.get("W1"), true, t15, false); // W1' * v
     Batch t17 = be.add(t10, t16);
+    be.release(t9);
+    be.release(t10);
+    be.release(t15);
+    be.release(t16);
     return be.reshape(t17, n, 1);
   }
 
@@ -288,6 +296,10 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t17 = samplesSum(t16, cache);
     Batch t18 = be.matmul(cache.get("W1"), true, t17, false); // W1' * v
     Batch t19 = be.add(t11, t18);
+    be.release(t9);
+    be.release(t11);
+    be.release(t16);
+    be.release(t18);
     return be.reshape(t19, n, 1);
   }
 
@@ -333,6 +345,19 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t22 = be.multiply(t17, t21); // diag(...) * v
     Batch t23 = be.matmul(cache.get("W2"), true, t22, false); // W2' * v
     Batch t24 = be.add(t20, t23);
+    be.release(t1);
+    be.release(t4);
+    be.release(t9);
+    be.release(t10);
+    be.release(t11);
+    be.release(t12);
+    be.release(t17);
+    be.release(t18);
+    be.release(t19);
+    be.release(t20);
+    be.release(t21);
+    be.release(t22);
+    be.release(t23);
     return be.reshape(t24, n, 1);
   }
 
@@ -357,6 +382,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
     Batch t9 = be.matmul(t8, false, cache.get("x"), false); // (B*X)*A' with A' = x
     Batch t10 = be.reshape(t9, m, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t7);
     return be.reshape(t10, m, 1);
   }
 
@@ -381,6 +407,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))'
     Batch t9 = be.matmul(t8, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t10 = be.reshape(t9, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t7);
     return be.reshape(t10, m, n);
   }
 
@@ -405,6 +432,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
     Batch t9 = sumProducts(t8, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
     Batch t10 = be.reshape(t9, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t7);
     return be.reshape(t10, m, n);
   }
 
@@ -446,6 +474,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
     Batch t13 = be.matmul(t12, false, cache.get("x"), false); // (B*X)*A' with A' = x
     Batch t14 = be.reshape(t13, m, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t11);
     return be.reshape(t14, m, 1);
   }
 
@@ -478,6 +507,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))'
     Batch t13 = be.matmul(t12, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t14 = be.reshape(t13, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t11);
     return be.reshape(t14, m, n);
   }
 
@@ -510,6 +540,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
     Batch t13 = sumProducts(t12, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
     Batch t14 = be.reshape(t13, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t11);
     return be.reshape(t14, m, n);
   }
 
@@ -545,6 +576,9 @@ public final class GatedOperator extends AbstractModuleOperator {
     });
     Batch t15 = be.matmul(t12, false, t14, true); // (B*X)*A' with A' = (x*x')'
     Batch t16 = be.reshape(t15, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t5);
+    be.release(t10);
+    be.release(t11);
     return be.reshape(t16, m, n);
   }
 

@@ -156,6 +156,7 @@ public final class LinearOperator extends AbstractModuleOperator {
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
     Batch t0 = be.matmul(cache.get("W"), false, cache.get("x"), false); // W*x
     Batch t1 = be.add(t0, cache.get("b")); // W*x + b
+    be.release(t0);
     cache.put("z", t1);
     return cache;
   }

@@ -196,6 +196,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
     });
     Batch t3 = be.multiply(dz, t2); // dz .* sigmoid''(x)
     Batch t4 = be.multiply(t3, t0); // diag(...) * v
+    be.release(t3);
     return be.reshape(t4, n, 1);
   }
 

@@ -165,6 +165,7 @@ public final class SkipOperator extends AbstractModuleOperator {
     });
     Batch t4 = be.matmul(cache.get("W2"), false, t3, false); // W2*sigmoid(W1*x)
     Batch t5 = be.add(cache.get("x"), t4); // x + W2*sigmoid(W1*x)
+    be.release(t4);
     cache.put("z", t5);
     return cache;
   }
@@ -188,6 +189,9 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t6 = be.multiply(t5, t1); // diag(...) * v
     Batch t7 = be.matmul(cache.get("W2"), false, t6, false); // W2 * v
     Batch t8 = be.add(t7, t0);
+    be.release(t1);
+    be.release(t6);
+    be.release(t7);
     return be.reshape(t8, n, 1);
   }
 
@@ -210,6 +214,9 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t6 = be.multiply(t5, t1); // diag(...) * v
     Batch t7 = be.matmul(cache.get("W1"), true, t6, false); // W1' * v
     Batch t8 = be.add(t7, t0);
+    be.release(t1);
+    be.release(t6);
+    be.release(t7);
     return be.reshape(t8, n, 1);
   }
 
@@ -234,6 +241,9 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t8 = be.matmul(cache.get("W1"), true, t7, false); // W1' * v
     Batch t9 = samplesSum(t0, cache);
     Batch t10 = be.add(t8, t9);
+    be.release(t1);
+    be.release(t6);
+    be.release(t8);
     return be.reshape(t10, n, 1);
   }
 
@@ -258,6 +268,10 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t7 = be.multiply(t2, t6); // (W2'*dz) .* sigmoid''(W1*x)
     Batch t8 = be.multiply(t7, t1); // diag(...) * v
     Batch t9 = be.matmul(cache.get("W1"), true, t8, false); // W1' * v
+    be.release(t1);
+    be.release(t2);
+    be.release(t7);
+    be.release(t8);
     return be.reshape(t9, n, 1);
   }
 
@@ -283,6 +297,8 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = W2*diag(sigmoid'(W1*x))
     Batch t10 = be.matmul(t9, false, cache.get("x"), false); // (B*X)*A' with A' = x
     Batch t11 = be.reshape(t10, n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t7);
+    be.release(t8);
     return be.reshape(t11, n, 1);
   }
 
@@ -308,6 +324,8 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = (W2*diag(sigmoid'(W1*x)))'
     Batch t10 = be.matmul(t9, false, cache.get("x"), true); // (B*X)*A' with A' = x'
     Batch t11 = be.reshape(t10, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
+    be.release(t8);
     return be.reshape(t11, h, n);
   }
 
@@ -333,6 +351,8 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = diag(sigmoid'(W1*x))*W2'
     Batch t10 = sumProducts(t9, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
     Batch t11 = be.reshape(t10, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t3);
+    be.release(t8);
     return be.reshape(t11, h, n);
   }
 
@@ -364,6 +384,9 @@ public final class SkipOperator extends AbstractModuleOperator {
     });
     Batch t13 = be.matmul(t10, false, t12, true); // (B*X)*A' with A' = (x*x')'
     Batch t14 = be.reshape(t13, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
+    be.release(t8);
+    be.release(t9);
     return be.reshape(t14, h, n);
   }
 

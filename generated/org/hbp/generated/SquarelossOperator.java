@@ -140,6 +140,8 @@ public final class SquarelossOperator extends AbstractLossOperator {
       Batch t0 = be.scale(cache.get("x"), 2.0); // 2*x
       Batch t1 = be.scale(cache.get("y"), -2.0); // -2*y
       Batch t2 = be.add(t0, t1); // 2*x - 2*y
+      be.release(t0);
+      be.release(t1);
       return t2;
     });
     return be.reshape(t3, n, 1);

@@ -18,6 +18,19 @@ public interface Backend {
   /** A short name for messages and benchmark tables, e.g. {@code cpu}. */
   String name();
 
+  /**
+   * Declares the storage of {@code b} dead: neither b nor any view of it (a reshape, a
+   * column/direction view) is used again. A backend with native memory frees it at once, so the
+   * next allocation can reuse it; the default does nothing (the garbage collector frees it).
+   * Generated operators release their temporaries before they return.
+   */
+  default void release(Batch b) {}
+
+  /** Whether two batches share storage (one is a view of the other, or both of a third). */
+  default boolean sharesStorage(Batch a, Batch b) {
+    return a == b;
+  }
+
   // ---- transfer --------------------------------------------------------------------------
 
   /**

@@ -90,7 +90,60 @@ final class Lowering {
     String name = fresh();
     if (comment == null) out.add("$T $L = $L;\n", Names.BATCH, name, javaExpr);
     else out.add("$T $L = $L; // $L\n", Names.BATCH, name, javaExpr, Names.comment(comment));
+    track(name, javaExpr);
     return name;
+  }
+
+  // ---- storage of the locals: what a method may release when it is done ----------------
+
+  /** Root storage of each local: itself when a kernel allocated it, its source's root for a view. */
+  private final Map<String, String> roots = new HashMap<>();
+  /** Locals whose storage this method allocated, in order. */
+  private final List<String> owned = new java.util.ArrayList<>();
+  private static final String EXTERNAL = "<external>";
+  /** Kernels whose result shares its first argument's storage (or may be that argument). */
+  private static final List<String> VIEWS = List.of("be.reshape(", "be.columnsAsDirections(", "be.directionsAsColumns(", "samplesSum(",
+      "shaped(");
+
+  private void track(String name, String javaExpr) {
+    for (String view : VIEWS)
+      if (javaExpr.startsWith(view)) {
+        roots.put(name, rootOf(firstArgument(javaExpr.substring(view.length()))));
+        return;
+      }
+    if (javaExpr.startsWith("be.") || javaExpr.startsWith("sumProducts(")) {
+      roots.put(name, name);
+      owned.add(name);
+    } else roots.put(name, EXTERNAL); // a memo, a leaf
+  }
+
+  /** The first argument of a call's argument list (up to the first top-level comma or paren). */
+  private static String firstArgument(String args) {
+    int depth = 0;
+    for (int i = 0; i < args.length(); i++) {
+      char c = args.charAt(i);
+      if (c == '(') depth++;
+      else if (c == ')' && depth-- == 0) return args.substring(0, i).trim();
+      else if (c == ',' && depth == 0) return args.substring(0, i).trim();
+    }
+    return args.trim();
+  }
+
+  /** The root storage of an expression: a tracked local's root, or external (a leaf, a parameter, a nested call). */
+  private String rootOf(String expr) {
+    if (expr.startsWith("shaped(")) return rootOf(firstArgument(expr.substring("shaped(".length())));
+    return roots.getOrDefault(expr, EXTERNAL);
+  }
+
+  /**
+   * Releases the storage of every local this method allocated except that of the given results
+   * (and their views): the backend may reuse it at once instead of waiting for the garbage
+   * collector. Called just before the method returns, when no local is used any more.
+   */
+  void releaseTemporaries(String... results) {
+    java.util.Set<String> keep = new java.util.HashSet<>();
+    for (String r : results) keep.add(rootOf(r));
+    for (String t : owned) if (!keep.contains(t)) out.addStatement("be.release($L)", t);
   }
 
   // ---- values ------------------------------------------------------------------------------
@@ -146,8 +199,13 @@ final class Lowering {
     if (!cheap(e) && forwardOnly(e) && (!perForwardPass || ctx.shared(e))) {
       int slot = ctx.memoSlot(e);
       CodeBlock.Builder body = CodeBlock.builder();
-      Lowering inner = new Lowering(ctx, body, new HashMap<>(values), counter, true);
+      // the memo body sees only values the forward cache owns (leaves and other memos): a memoized
+      // value must never share storage with a temporary that this method releases
+      Map<Expr, String> visible = new HashMap<>();
+      for (var en : values.entrySet()) if (rootOf(en.getValue()).equals(EXTERNAL)) visible.put(en.getKey(), en.getValue());
+      Lowering inner = new Lowering(ctx, body, visible, counter, true);
       String result = inner.compute(e);
+      inner.releaseTemporaries(result);
       String name = fresh();
       out.add("$T $L = cache.memo($L, () -> { // $L\n$>", Names.BATCH, name, slot, Names.comment(ctx.text(e)));
       out.add(body.build());

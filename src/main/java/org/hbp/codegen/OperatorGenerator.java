@@ -421,7 +421,9 @@ public final class OperatorGenerator {
       f.addStatement("checkForwardValues(values, $T.of($L))", List.class, names(m.variables()));
       f.addStatement("$T cache = new $T(values, MEMO_SLOTS)", Names.FORWARD_CACHE, Names.FORWARD_CACHE);
       CodeBlock.Builder body = CodeBlock.builder();
-      String z = new Lowering(this, body, true).value(m.outputExpr());
+      Lowering lowering = new Lowering(this, body, true);
+      String z = lowering.value(m.outputExpr());
+      lowering.releaseTemporaries(z);
       f.addCode(body.build());
       f.addStatement("cache.put($S, $L)", m.output().name(), z);
       f.addStatement("return cache");
@@ -485,7 +487,9 @@ public final class OperatorGenerator {
       for (Derivation d : ds) {
         if (!(d.jacobianCompact() instanceof Expr.DiagMat dm)) continue;
         CodeBlock.Builder body = CodeBlock.builder();
-        String r = new Lowering(this, body).value(dm.vector());
+        Lowering lowering = new Lowering(this, body);
+        String r = lowering.value(dm.vector());
+        lowering.releaseTemporaries(r);
         jd.addCode("case $S: {\n$>", d.wrt().name()).addCode("// J = $L\n", Names.comment(text(d.jacobianCompact()))).addCode(body.build())
             .addStatement("return be.reshape($L, $L, $L)", r, rowsOf(d.wrt().shape()), colsOf(d.wrt().shape())).addCode("$<}\n");
       }
@@ -542,6 +546,7 @@ public final class OperatorGenerator {
       String v0 = low.fresh();
       body.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v0, from.name(), name, dim(from.shape().numel()));
       String r = transposed ? low.apply(new Expr.Transpose(j), v0) : low.apply(j, v0);
+      low.releaseTemporaries(r);
       b.addCode(body.build());
       b.addStatement("return be.reshape($L, $L, $L)", r, rowsOf(to.shape()), colsOf(to.shape()));
       return b.build();
@@ -563,6 +568,7 @@ public final class OperatorGenerator {
       String v0 = low.fresh();
       body.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v0, z.name(), name, dim(z.shape().numel()));
       String r = low.applySummed(Lowering.transposed(j), v0);
+      low.releaseTemporaries(r);
       b.addCode(body.build());
       b.addStatement("return be.reshape($L, $L, $L)", r, rowsOf(w.shape()), colsOf(w.shape()));
       return b.build();
@@ -586,6 +592,7 @@ public final class OperatorGenerator {
       String v0 = low.fresh();
       body.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v0, w.name(), name, dim(w.shape().numel()));
       String r = low.apply(d.residualCompact(), v0);
+      low.releaseTemporaries(r);
       b.addCode(checkDz()).addCode(body.build());
       b.addStatement("return be.reshape($L, $L, $L)", r, rowsOf(w.shape()), colsOf(w.shape()));
       return b.build();
@@ -603,7 +610,9 @@ public final class OperatorGenerator {
       b.addJavadoc("The diagonal of the exact residual of $L, in its shape $L:\n<pre>{@code diag(R) = $L}</pre>\n", w.name(),
           shapeText(w.shape()), Names.comment(text(diag)));
       CodeBlock.Builder body = CodeBlock.builder();
-      String r = new Lowering(this, body).value(diag);
+      Lowering lowering = new Lowering(this, body);
+      String r = lowering.value(diag);
+      lowering.releaseTemporaries(r);
       b.addCode(checkDz()).addCode(body.build());
       b.addStatement("return be.reshape($L, $L, $L)", r, rowsOf(w.shape()), colsOf(w.shape()));
       return b.build();
@@ -616,7 +625,9 @@ public final class OperatorGenerator {
       b.addJavadoc("The factor A of the derived Jacobian of $L, J = kron(A', I):\n<pre>{@code A = $L}</pre>\nper sample, $L x $L; "
           + "the HBP block is (A ⊗ I) Hz (A' ⊗ I).\n", w.name(), Names.comment(text(a)), dimText(a.shape().rows()), dimText(a.shape().cols()));
       CodeBlock.Builder body = CodeBlock.builder();
-      String r = new Lowering(this, body).value(a);
+      Lowering lowering = new Lowering(this, body);
+      String r = lowering.value(a);
+      lowering.releaseTemporaries(r);
       b.addCode(body.build());
       b.addStatement("return $L", r);
       return b.build();
@@ -635,7 +646,9 @@ public final class OperatorGenerator {
         g.addJavadoc("The gradient of the loss with respect to $L, per sample, shape $L:\n<pre>{@code $L}</pre>\n", w,
             shapeText(d.wrt().shape()), Names.comment(text(d.gradient())));
         CodeBlock.Builder body = CodeBlock.builder();
-        String r = new Lowering(this, body).value(d.gradient());
+        Lowering lowering = new Lowering(this, body);
+        String r = lowering.value(d.gradient());
+        lowering.releaseTemporaries(r);
         g.addCode(body.build()).addStatement("return be.reshape($L, $L, $L)", r, rowsOf(d.wrt().shape()), colsOf(d.wrt().shape()));
         grad.put(w, g.build());
         MethodSpec.Builder h = MethodSpec.methodBuilder("hessianMatProd_" + Names.suffix(w)).addModifiers(Modifier.PUBLIC)
@@ -647,6 +660,7 @@ public final class OperatorGenerator {
         String v0 = low.fresh();
         hb.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v0, w, "hessianMatProd", dim(d.wrt().shape().numel()));
         String hr = low.apply(d.hessian(), v0);
+        low.releaseTemporaries(hr);
         h.addCode(hb.build()).addStatement("return be.reshape($L, $L, $L)", hr, rowsOf(d.wrt().shape()), colsOf(d.wrt().shape()));
         hess.put(w, h.build());
         psd.put(w, Boolean.TRUE.equals(d.psd().value()));

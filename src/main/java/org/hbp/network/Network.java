@@ -148,11 +148,15 @@ public final class Network {
     for (String p : parameters.keySet())
       if (!parameterOwners.containsKey(p)) throw new IllegalArgumentException("unknown parameter '" + p + "'; the network has " + parameterNames());
     Pass pass = new Pass(this, x.samples());
+    pass.callerBatches.add(x);
+    pass.callerBatches.add(y);
+    pass.callerBatches.addAll(parameters.values());
+    if (data != null) pass.callerBatches.addAll(data.values());
     Batch out = x;
     for (Node n : body) out = n.forward(pass, out, parameters, data == null ? Map.of() : data);
     pass.logits = out;
     loss.forward(pass, out, y);
-    Batch dz = loss.op.gradient(pass.lossCache, loss.input);
+    Batch dz = pass.own(loss.op.gradient(pass.lossCache, loss.input));
     pass.outputGradient = dz;
     // below the first node with parameters no gradient is needed: stop there (the input gets none,
     // as in PyTorch for inputs that do not require grad)
@@ -164,7 +168,7 @@ public final class Network {
         pass.outputGradients.put(l, l.asOutput(dz));
         break;
       }
-      dz = n.backward(pass, dz);
+      dz = pass.own(n.backward(pass, dz));
     }
     return pass;
   }
@@ -251,12 +255,12 @@ public final class Network {
           int[] s = op.itemShape(v.name());
           values.put(v.name(), d != null ? d : be.fill(s[0], s[1], 1.0));
         } else if (v.role() == Expr.Role.INDEX) {
-          values.put(v.name(), IndexMaps.compute(be, op.name(), v.name(), op.dims(), in));
+          values.put(v.name(), pass.own(IndexMaps.compute(be, op.name(), v.name(), op.dims(), in)));
         }
       }
       ForwardCache c = op.forward(values);
       pass.caches.put(this, c);
-      return op.output(c);
+      return pass.own(op.output(c));
     }
 
     @Override
@@ -304,7 +308,7 @@ public final class Network {
     Batch forward(Pass pass, Batch x, Map<String, Batch> parameters, Map<String, Batch> data) {
       Batch out = x;
       for (Node n : body) out = n.forward(pass, out, parameters, data);
-      return be.add(x, same(out, x));
+      return pass.own(be.add(x, same(out, x)));
     }
 
     @Override

@@ -11,7 +11,7 @@ import org.hbp.runtime.ForwardCache;
  * gradients of the mean loss, and what curvature products need (each layer's forward cache and
  * the per-sample gradient of the per-sample loss at its output).
  */
-public final class Pass {
+public final class Pass implements AutoCloseable {
   final Network net;
   final int samples;
   final Map<Network.LayerNode, ForwardCache> caches = new IdentityHashMap<>();
@@ -20,10 +20,49 @@ public final class Pass {
   Batch logits;
   Batch outputGradient;
   private final Map<String, Batch> gradients = new LinkedHashMap<>();
+  /** What the passes computed (layer outputs, index maps, output gradients): released by close. */
+  private final java.util.List<Batch> owned = new java.util.ArrayList<>();
+  private boolean closed;
+  /** The inputs, targets, parameters and data the caller gave: never released. */
+  final java.util.List<Batch> callerBatches = new java.util.ArrayList<>();
 
   Pass(Network net, int samples) {
     this.net = net;
     this.samples = samples;
+  }
+
+  /** Records a batch this pass computed; returns it. */
+  Batch own(Batch b) {
+    owned.add(b);
+    return b;
+  }
+
+  /**
+   * Releases the storage of what the passes computed: layer outputs, output gradients, index
+   * maps, the loss's values, every memoized subexpression and the parameter gradients. Backends
+   * with native memory reuse it at once, so a training loop does not wait for the garbage
+   * collector. Nothing of this pass (its gradients and curvature included) may be used afterwards:
+   * apply or copy the gradients first. The inputs, targets and parameters given to
+   * {@link Network#run} are the caller's and are not touched.
+   */
+  @Override
+  public void close() {
+    if (closed) return;
+    closed = true;
+    java.util.List<Batch> release = new java.util.ArrayList<>(owned);
+    release.addAll(gradients.values());
+    for (ForwardCache c : caches.values()) release.addAll(c.memoized());
+    if (lossCache != null) {
+      release.add(net.loss.op.output(lossCache));
+      release.addAll(lossCache.memoized());
+    }
+    // a layer output may be a view of the caller's input (a flatten of x): never release those
+    for (Batch b : release) {
+      boolean callers = false;
+      for (Batch c : callerBatches) callers |= net.be.sharesStorage(b, c);
+      if (!callers) net.be.release(b);
+    }
+    owned.clear();
   }
 
   public Network network() {

@@ -51,6 +51,13 @@ public final class ForwardCache {
     return b;
   }
 
+  /** The memoized values computed so far. */
+  public java.util.List<Batch> memoized() {
+    java.util.List<Batch> out = new java.util.ArrayList<>();
+    for (Batch b : memo) if (b != null) out.add(b);
+    return out;
+  }
+
   /** The batch size N: the largest sample extent among the given values. */
   public int samples() {
     return samples;

@@ -218,6 +218,17 @@ public final class BlasBackend implements Backend {
   // ---- free views ----------------------------------------------------------------------------
 
   @Override
+  public boolean sharesStorage(Batch a, Batch b) {
+    return a instanceof BlasBatch x && b instanceof BlasBatch y && (x.doubles != null ? x.doubles == y.doubles : x.floats == y.floats);
+  }
+
+  /** Frees the block now (its views die with it); using it afterwards is a bug of the caller. */
+  @Override
+  public void release(Batch b) {
+    blas("release", "b", b).free();
+  }
+
+  @Override
   public Batch reshape(Batch a, int rows, int cols) {
     BlasBatch x = blas("reshape", "a", a);
     BackendChecks.checkReshape(x, rows, cols);

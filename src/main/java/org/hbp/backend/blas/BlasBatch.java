@@ -85,6 +85,12 @@ public final class BlasBatch implements Batch {
     return new BlasBatch(samples, directions, rows, cols, n, precision, null, p, null, new FloatRawIndexer(p));
   }
 
+  /** Frees the native block at once (shared by every view of it). */
+  void free() {
+    if (doubles != null) doubles.deallocate();
+    else floats.deallocate();
+  }
+
   /** The same block seen with another shape of the same entry count (reshapes and column/direction views). */
   BlasBatch view(int samples, int directions, int rows, int cols) {
     return new BlasBatch(samples, directions, rows, cols, length, precision, doubles, floats, di, fi);

@@ -85,6 +85,11 @@ public final class CpuBackend implements Backend {
   // ---- free views ----------------------------------------------------------------------------
 
   @Override
+  public boolean sharesStorage(Batch a, Batch b) {
+    return a instanceof CpuBatch x && b instanceof CpuBatch y && x.data() == y.data();
+  }
+
+  @Override
   public Batch reshape(Batch a, int rows, int cols) {
     CpuBatch x = cpu("reshape", "a", a);
     BackendChecks.checkReshape(x, rows, cols);

@@ -104,6 +104,7 @@ class ExampleNetworksTest {
     Batch hv = c.matProd("0.W", v);
     ConjugateGradient.Result step = ConjugateGradient.solve(net.backend(), u -> c.matProd("0.W", u), 0.02,
         net.backend().scale(pass.gradient("0.W"), -1), ConjugateGradient.Settings.defaults());
+    pass.close();
 
     assertEquals(32, hv.rows());
     assertTrue(step.iterations() > 0);

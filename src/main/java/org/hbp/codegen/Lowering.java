@@ -166,19 +166,22 @@ final class Lowering {
 
   /** Whether e depends on nothing but the forward pass's values (memoizable per forward pass). */
   static boolean forwardOnly(Expr e) {
-    for (Expr.Var v : Exprs.variables(e)) {
-      switch (v.role()) {
-        case INPUT:
-        case PARAM:
-        case DATA:
-        case INDEX:
-        case TARGET:
-          break;
-        default:
-          return false;
-      }
-    }
+    for (Expr.Var v : Exprs.variables(e)) if (!isForwardValue(v)) return false;
     return true;
+  }
+
+  /** Whether a variable is a value of the forward pass (held by the forward cache). */
+  static boolean isForwardValue(Expr.Var v) {
+    switch (v.role()) {
+      case INPUT:
+      case PARAM:
+      case DATA:
+      case INDEX:
+      case TARGET:
+        return true;
+      default:
+        return false;
+    }
   }
 
   private static boolean cheap(Expr e) {

@@ -183,13 +183,8 @@ public final class OperatorGenerator {
 
     @Override
     public String leaf(Expr.Var v) {
+      if (Lowering.isForwardValue(v)) return "cache.get(\"" + v.name() + "\")";
       switch (v.role()) {
-        case INPUT:
-        case PARAM:
-        case DATA:
-        case INDEX:
-        case TARGET:
-          return "cache.get(\"" + v.name() + "\")";
         case GRADIENT:
           return "dz";
         default:

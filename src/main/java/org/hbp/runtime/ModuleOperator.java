@@ -1,8 +1,6 @@
 package org.hbp.runtime;
 
 import java.util.List;
-import java.util.Map;
-import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.derive.ResidualKind;
 
@@ -21,49 +19,15 @@ import org.hbp.derive.ResidualKind;
  * <p><b>Variables.</b> {@code wrt} names an input or a parameter of the spec
  * ({@link #differentiable()}); data and index variables are given to {@link #forward} only.
  */
-public interface ModuleOperator {
-  /** The module's name in its spec. */
-  String name();
-
-  /** The spec file it was generated from, e.g. {@code modules-spec/linear.hbp}. */
-  String specSource();
-
-  Backend backend();
-
-  /** The evaluated dims, including derived ones, by name. */
-  Map<String, Integer> dims();
-
-  List<String> inputs();
-
+public interface ModuleOperator extends Operator {
+  /** The parameters, differentiated like the inputs. */
   List<String> parameters();
-
-  /** Data and index variables (given to forward, not differentiated). */
-  List<String> constants();
 
   /** Inputs followed by parameters. */
   default List<String> differentiable() {
     List<String> out = new java.util.ArrayList<>(inputs());
     out.addAll(parameters());
     return out;
-  }
-
-  String outputName();
-
-  /** The item shape {rows, cols} of a variable or of the output. */
-  int[] itemShape(String variable);
-
-  /** Entries per item of a variable or of the output. */
-  default int numel(String variable) {
-    int[] s = itemShape(variable);
-    return s[0] * s[1];
-  }
-
-  /** Computes the output from all inputs, parameters and constants, by name; checks their shapes. */
-  ForwardCache forward(Map<String, Batch> values);
-
-  /** The output of a forward pass. */
-  default Batch output(ForwardCache cache) {
-    return cache.get(outputName());
   }
 
   /** J v: directions in wrt's shape to directions in the output's shape. */

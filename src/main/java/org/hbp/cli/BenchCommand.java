@@ -90,7 +90,7 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   /** One measured quantity. */
-  record Result(String what, double medianSeconds, double ratio, long peakHeapBytes) {}
+  record Result(String what, double medianSeconds, double ratio, long peakHeapBytes, long peakOffHeapBytes) {}
 
   @Override
   public Integer call() throws Exception {
@@ -143,7 +143,7 @@ public final class BenchCommand implements Callable<Integer> {
         // the memory estimate refused this strategy: report it and go on
         w.printf("  %-48s refused: %s%n", "curvature pass " + strategy.label(), refused.getMessage());
         results.add(new Result("curvature pass " + strategy.label() + " (refused: " + refused.getMessage().replace("\"", "'") + ")", Double.NaN,
-            Double.NaN, -1));
+            Double.NaN, -1, -1));
         continue;
       }
       if (strategy != Strategy.EXACT)
@@ -164,7 +164,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (torch) {
       double s = torchGradient(ns, be.name().endsWith("f32") ? "float32" : "float64", w);
-      results.add(new Result("PyTorch gradient pass", s, s / grad.medianSeconds, -1));
+      results.add(new Result("PyTorch gradient pass", s, s / grad.medianSeconds, -1, -1));
       w.printf("  %-48s %10.4f s  (ours / PyTorch = %.2f)%n", "PyTorch gradient pass", s, grad.medianSeconds / s);
     }
     if (out != null) writeJson(out, ns, be, kind, results);
@@ -175,21 +175,63 @@ public final class BenchCommand implements Callable<Integer> {
   private Result time(String what, Supplier<Object> run, double reference, PrintWriter w) {
     for (int i = 0; i < warmup; i++) run.get();
     double[] s = new double[repeat];
-    long peak = 0;
+    long peak = 0, offHeapPeak = 0;
     for (int i = 0; i < repeat; i++) {
       System.gc();
       resetPeaks();
+      OffHeapSampler sampler = new OffHeapSampler();
       long t0 = System.nanoTime();
       run.get();
       s[i] = (System.nanoTime() - t0) / 1e9;
+      offHeapPeak = Math.max(offHeapPeak, sampler.stop());
       peak = Math.max(peak, heapPeak());
     }
     Arrays.sort(s);
     double median = repeat % 2 == 1 ? s[repeat / 2] : (s[repeat / 2 - 1] + s[repeat / 2]) / 2;
     double ratio = reference == 1 && what.equals("gradient pass") ? 1 : median / reference;
-    w.printf(Locale.ROOT, "  %-48s %10.4f s  %6.2fx gradient  peak heap %7.1f MiB%n", what, median, ratio, peak / 1048576.0);
+    w.printf(Locale.ROOT, "  %-48s %10.4f s  %6.2fx gradient  peak heap %7.1f MiB  off-heap +%7.1f MiB%n", what, median, ratio,
+        peak / 1048576.0, offHeapPeak / 1048576.0);
     w.flush();
-    return new Result(what, median, ratio, peak);
+    return new Result(what, median, ratio, peak, offHeapPeak);
+  }
+
+  /**
+   * Samples the native memory JavaCPP holds (the BLAS backends' batches) every millisecond on a
+   * daemon thread: the peak above the level at the start is the pass's off-heap peak (approximate:
+   * a shorter-lived block can slip between two samples).
+   */
+  static final class OffHeapSampler {
+    private final long base = org.bytedeco.javacpp.Pointer.totalBytes();
+    private volatile long peak = base;
+    private volatile boolean running = true;
+    private final Thread thread;
+
+    OffHeapSampler() {
+      thread = new Thread(() -> {
+        while (running) {
+          peak = Math.max(peak, org.bytedeco.javacpp.Pointer.totalBytes());
+          try {
+            Thread.sleep(1);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }, "hbp-offheap-sampler");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    /** Stops sampling; the peak above the starting level, in bytes. */
+    long stop() {
+      running = false;
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      peak = Math.max(peak, org.bytedeco.javacpp.Pointer.totalBytes());
+      return peak - base;
+    }
   }
 
   private static void resetPeaks() {
@@ -287,8 +329,8 @@ public final class BenchCommand implements Callable<Integer> {
     sb.append("  \"results\": [\n");
     for (int i = 0; i < results.size(); i++) {
       Result r = results.get(i);
-      sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %s, \"ratio_to_gradient\": %s, \"peak_heap_bytes\": %d}%s%n", r.what,
-          number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, i + 1 < results.size() ? "," : ""));
+      sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %s, \"ratio_to_gradient\": %s, \"peak_heap_bytes\": %d, \"peak_off_heap_bytes\": %d}%s%n",
+          r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, i + 1 < results.size() ? "," : ""));
     }
     sb.append("  ]\n}\n");
     org.hbp.io.AtomicFiles.writeString(file, sb.toString());

@@ -154,26 +154,21 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t2 = cache.memo(0, () -> { // (k*k).^-1
-      Batch t0 = be.fill(1, 1, (double) (k * k)); // k*k
-      Batch t1 = be.power(t0, -1.0); // (k*k).^-1
-      be.release(t0);
-      return t1;
-    });
-    Batch t3 = be.unfold(cache.get("x"), geometry0); // unfold(x, k, k, 0, 1)
+    Batch t0 = memo0(cache); // memo: (k*k).^-1
+    Batch t1 = be.unfold(cache.get("x"), geometry0); // unfold(x, k, k, 0, 1)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.reshape(t2, k * k, c); // X = reshape(v, k*k, c)
     Batch t4 = be.columnsAsDirections(t3);
-    Batch t5 = be.reshape(t4, k * k, c); // X = reshape(v, k*k, c)
-    Batch t6 = be.columnsAsDirections(t5);
-    Batch t7 = be.fill(1, k * k, 1.0); // ones(1, k*k)
-    Batch t8 = be.matmul(t7, false, t6, false); // ones(1, k*k) * v
-    Batch t9 = be.directionsAsColumns(t8, t5.cols()); // B*X with B = ones(k*k)'
-    Batch t10 = be.reshape(t9, c, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t11 = be.directionsAsColumns(t10, t3.cols()); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1)
-    Batch t12 = be.multiply(t2, t11); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1) / (k*k)
-    be.release(t3);
-    be.release(t7);
-    be.release(t8);
-    cache.put("Z", t12);
+    Batch t5 = be.fill(1, k * k, 1.0); // ones(1, k*k)
+    Batch t6 = be.matmul(t5, false, t4, false); // ones(1, k*k) * v
+    Batch t7 = be.directionsAsColumns(t6, t3.cols()); // B*X with B = ones(k*k)'
+    Batch t8 = be.reshape(t7, c, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t9 = be.directionsAsColumns(t8, t1.cols()); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1)
+    Batch t10 = be.multiply(t0, t9); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1) / (k*k)
+    be.release(t1);
+    be.release(t5);
+    be.release(t6);
+    cache.put("Z", t10);
     return cache;
   }
 
@@ -184,29 +179,24 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), c * h * w, 1);
-    Batch t3 = cache.memo(0, () -> { // (k*k).^-1
-      Batch t1 = be.fill(1, 1, (double) (k * k)); // k*k
-      Batch t2 = be.power(t1, -1.0); // (k*k).^-1
-      be.release(t1);
-      return t2;
-    });
-    Batch t4 = be.unfold(t0, geometry0);
-    Batch t5 = be.reshape(t4, c * k * k * oh * ow, 1); // unfolding(c, h, w, k, k, 0, 1) * v (unfold)
-    Batch t6 = be.reshape(t5, c * k * k, oh * ow); // X = reshape(v, c*k*k, oh*ow)
+    Batch t1 = memo0(cache); // memo: (k*k).^-1
+    Batch t2 = be.unfold(t0, geometry0);
+    Batch t3 = be.reshape(t2, c * k * k * oh * ow, 1); // unfolding(c, h, w, k, k, 0, 1) * v (unfold)
+    Batch t4 = be.reshape(t3, c * k * k, oh * ow); // X = reshape(v, c*k*k, oh*ow)
+    Batch t5 = be.columnsAsDirections(t4);
+    Batch t6 = be.reshape(t5, k * k, c); // X = reshape(v, k*k, c)
     Batch t7 = be.columnsAsDirections(t6);
-    Batch t8 = be.reshape(t7, k * k, c); // X = reshape(v, k*k, c)
-    Batch t9 = be.columnsAsDirections(t8);
-    Batch t10 = be.fill(1, k * k, 1.0); // ones(1, k*k)
-    Batch t11 = be.matmul(t10, false, t9, false); // ones(1, k*k) * v
-    Batch t12 = be.directionsAsColumns(t11, t8.cols()); // B*X with B = ones(1, k*k)
-    Batch t13 = be.reshape(t12, c, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t14 = be.directionsAsColumns(t13, t6.cols()); // B*X with B = kron(eye(c), ones(1, k*k))
-    Batch t15 = be.reshape(t14, c * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t16 = be.multiply(t3, t15);
-    be.release(t4);
-    be.release(t10);
-    be.release(t11);
-    return be.reshape(t16, c, oh * ow);
+    Batch t8 = be.fill(1, k * k, 1.0); // ones(1, k*k)
+    Batch t9 = be.matmul(t8, false, t7, false); // ones(1, k*k) * v
+    Batch t10 = be.directionsAsColumns(t9, t6.cols()); // B*X with B = ones(1, k*k)
+    Batch t11 = be.reshape(t10, c, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t12 = be.directionsAsColumns(t11, t4.cols()); // B*X with B = kron(eye(c), ones(1, k*k))
+    Batch t13 = be.reshape(t12, c * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t14 = be.multiply(t1, t13);
+    be.release(t2);
+    be.release(t8);
+    be.release(t9);
+    return be.reshape(t14, c, oh * ow);
   }
 
   /**
@@ -216,30 +206,25 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_x"), c * oh * ow, 1);
-    Batch t3 = cache.memo(0, () -> { // (k*k).^-1
-      Batch t1 = be.fill(1, 1, (double) (k * k)); // k*k
-      Batch t2 = be.power(t1, -1.0); // (k*k).^-1
-      be.release(t1);
-      return t2;
-    });
-    Batch t4 = be.reshape(t0, c, oh * ow); // X = reshape(v, c, oh*ow)
+    Batch t1 = memo0(cache); // memo: (k*k).^-1
+    Batch t2 = be.reshape(t0, c, oh * ow); // X = reshape(v, c, oh*ow)
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.reshape(t3, 1, c); // X = reshape(v, 1, c)
     Batch t5 = be.columnsAsDirections(t4);
-    Batch t6 = be.reshape(t5, 1, c); // X = reshape(v, 1, c)
-    Batch t7 = be.columnsAsDirections(t6);
-    Batch t8 = be.fill(k * k, 1, 1.0); // ones(k*k)
-    Batch t9 = be.matmul(t8, false, t7, false); // ones(k*k) * v
-    Batch t10 = be.directionsAsColumns(t9, t6.cols()); // B*X with B = ones(1, k*k)'
-    Batch t11 = be.reshape(t10, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t12 = be.directionsAsColumns(t11, t4.cols()); // B*X with B = kron(eye(c), ones(1, k*k))'
-    Batch t13 = be.reshape(t12, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t14 = be.reshape(t13, c * k * k, oh * ow);
-    Batch t15 = be.fold(t14, geometry0);
-    Batch t16 = be.reshape(t15, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
-    Batch t17 = be.multiply(t3, t16);
-    be.release(t8);
-    be.release(t9);
-    be.release(t15);
-    return be.reshape(t17, c, h * w);
+    Batch t6 = be.fill(k * k, 1, 1.0); // ones(k*k)
+    Batch t7 = be.matmul(t6, false, t5, false); // ones(k*k) * v
+    Batch t8 = be.directionsAsColumns(t7, t4.cols()); // B*X with B = ones(1, k*k)'
+    Batch t9 = be.reshape(t8, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t10 = be.directionsAsColumns(t9, t2.cols()); // B*X with B = kron(eye(c), ones(1, k*k))'
+    Batch t11 = be.reshape(t10, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t12 = be.reshape(t11, c * k * k, oh * ow);
+    Batch t13 = be.fold(t12, geometry0);
+    Batch t14 = be.reshape(t13, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
+    Batch t15 = be.multiply(t1, t14);
+    be.release(t6);
+    be.release(t7);
+    be.release(t13);
+    return be.reshape(t15, c, h * w);
   }
 
   /**
@@ -250,30 +235,25 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_x"), c * oh * ow, 1);
     Batch t1 = samplesSum(t0, cache);
-    Batch t4 = cache.memo(0, () -> { // (k*k).^-1
-      Batch t2 = be.fill(1, 1, (double) (k * k)); // k*k
-      Batch t3 = be.power(t2, -1.0); // (k*k).^-1
-      be.release(t2);
-      return t3;
-    });
-    Batch t5 = be.reshape(t1, c, oh * ow); // X = reshape(v, c, oh*ow)
+    Batch t2 = memo0(cache); // memo: (k*k).^-1
+    Batch t3 = be.reshape(t1, c, oh * ow); // X = reshape(v, c, oh*ow)
+    Batch t4 = be.columnsAsDirections(t3);
+    Batch t5 = be.reshape(t4, 1, c); // X = reshape(v, 1, c)
     Batch t6 = be.columnsAsDirections(t5);
-    Batch t7 = be.reshape(t6, 1, c); // X = reshape(v, 1, c)
-    Batch t8 = be.columnsAsDirections(t7);
-    Batch t9 = be.fill(k * k, 1, 1.0); // ones(k*k)
-    Batch t10 = be.matmul(t9, false, t8, false); // ones(k*k) * v
-    Batch t11 = be.directionsAsColumns(t10, t7.cols()); // B*X with B = ones(1, k*k)'
-    Batch t12 = be.reshape(t11, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t13 = be.directionsAsColumns(t12, t5.cols()); // B*X with B = kron(eye(c), ones(1, k*k)')
-    Batch t14 = be.reshape(t13, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t15 = be.reshape(t14, c * k * k, oh * ow);
-    Batch t16 = be.fold(t15, geometry0);
-    Batch t17 = be.reshape(t16, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
-    Batch t18 = be.multiply(t4, t17);
-    be.release(t9);
-    be.release(t10);
-    be.release(t16);
-    return be.reshape(t18, c, h * w);
+    Batch t7 = be.fill(k * k, 1, 1.0); // ones(k*k)
+    Batch t8 = be.matmul(t7, false, t6, false); // ones(k*k) * v
+    Batch t9 = be.directionsAsColumns(t8, t5.cols()); // B*X with B = ones(1, k*k)'
+    Batch t10 = be.reshape(t9, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t11 = be.directionsAsColumns(t10, t3.cols()); // B*X with B = kron(eye(c), ones(1, k*k)')
+    Batch t12 = be.reshape(t11, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t13 = be.reshape(t12, c * k * k, oh * ow);
+    Batch t14 = be.fold(t13, geometry0);
+    Batch t15 = be.reshape(t14, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
+    Batch t16 = be.multiply(t2, t15);
+    be.release(t7);
+    be.release(t8);
+    be.release(t14);
+    return be.reshape(t16, c, h * w);
   }
 
   /**
@@ -372,5 +352,18 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
       default:
         throw new IllegalArgumentException(MODULE + ": the Jacobian with respect to '" + parameter + "' has no derived Kronecker factor kron(A', I)");
     }
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code (k*k).^-1}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = be.fill(1, 1, (double) (k * k)); // k*k
+      Batch t1 = be.power(t0, -1.0); // (k*k).^-1
+      be.release(t0);
+      return t1;
+    });
   }
 }

@@ -190,18 +190,15 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("X", "W", "b"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t1 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
-      Batch t0 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
-      return t0;
-    });
-    Batch t2 = be.matmul(cache.get("W"), false, t1, false); // W*unfold(X, k, s, p, d)
-    Batch t3 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
-    Batch t4 = be.matmul(cache.get("b"), false, t3, true); // b*ones(oh*ow)'
-    Batch t5 = be.add(t2, t4); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
+    Batch t0 = memo0(cache); // memo: unfold(X, k, s, p, d)
+    Batch t1 = be.matmul(cache.get("W"), false, t0, false); // W*unfold(X, k, s, p, d)
+    Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
+    Batch t3 = be.matmul(cache.get("b"), false, t2, true); // b*ones(oh*ow)'
+    Batch t4 = be.add(t1, t3); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
+    be.release(t1);
     be.release(t2);
     be.release(t3);
-    be.release(t4);
-    cache.put("Z", t5);
+    cache.put("Z", t4);
     return cache;
   }
 
@@ -279,13 +276,10 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), cin * cout * k * k, 1);
     Batch t1 = be.reshape(t0, cout, cin * k * k); // X = reshape(v, cout, cin*k*k)
-    Batch t3 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
-      Batch t2 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
-      return t2;
-    });
-    Batch t4 = be.matmul(t1, false, t3, false); // (B*X)*A' with A' = unfold(X, k, s, p, d)
-    Batch t5 = be.reshape(t4, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t5, cout, oh * ow);
+    Batch t2 = memo0(cache); // memo: unfold(X, k, s, p, d)
+    Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = unfold(X, k, s, p, d)
+    Batch t4 = be.reshape(t3, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t4, cout, oh * ow);
   }
 
   /**
@@ -296,13 +290,10 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_W"), cout * oh * ow, 1);
     Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
-    Batch t3 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
-      Batch t2 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
-      return t2;
-    });
-    Batch t4 = be.matmul(t1, false, t3, true); // (B*X)*A' with A' = unfold(X, k, s, p, d)'
-    Batch t5 = be.reshape(t4, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t5, cout, cin * k * k);
+    Batch t2 = memo0(cache); // memo: unfold(X, k, s, p, d)
+    Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A' = unfold(X, k, s, p, d)'
+    Batch t4 = be.reshape(t3, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t4, cout, cin * k * k);
   }
 
   /**
@@ -313,13 +304,10 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_W"), cout * oh * ow, 1);
     Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
-    Batch t3 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
-      Batch t2 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
-      return t2;
-    });
-    Batch t4 = sumProducts(t1, false, t3, true, cache); // sum_n (B*X_n)*A_n' with A' = unfold(X, k, s, p, d)'
-    Batch t5 = be.reshape(t4, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    return be.reshape(t5, cout, cin * k * k);
+    Batch t2 = memo0(cache); // memo: unfold(X, k, s, p, d)
+    Batch t3 = sumProducts(t1, false, t2, true, cache); // sum_n (B*X_n)*A_n' with A' = unfold(X, k, s, p, d)'
+    Batch t4 = be.reshape(t3, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t4, cout, cin * k * k);
   }
 
   /**
@@ -337,11 +325,8 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    * per sample, cin*k*k x oh*ow; the HBP block is (A ⊗ I) Hz (A' ⊗ I).
    */
   public Batch kroneckerFactor_W(ForwardCache cache) {
-    Batch t1 = cache.memo(0, () -> { // unfold(X, k, s, p, d)
-      Batch t0 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
-      return t0;
-    });
-    return t1;
+    Batch t0 = memo0(cache); // memo: unfold(X, k, s, p, d)
+    return t0;
   }
 
   /**
@@ -520,5 +505,16 @@ public final class Conv2dOperator extends AbstractModuleOperator {
       default:
         throw new IllegalArgumentException(MODULE + ": the Jacobian with respect to '" + parameter + "' has no derived Kronecker factor kron(A', I)");
     }
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code unfold(X, k, s, p, d)}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = be.unfold(cache.get("X"), geometry0); // unfold(X, k, s, p, d)
+      return t0;
+    });
   }
 }

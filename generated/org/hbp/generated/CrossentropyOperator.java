@@ -125,16 +125,13 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
     Batch t0 = be.transpose(cache.get("y")); // y'
     Batch t1 = be.scale(t0, -1.0); // -y'
-    Batch t3 = cache.memo(0, () -> { // softmax(x)
-      Batch t2 = be.softmax(cache.get("x")); // softmax(x)
-      return t2;
-    });
-    Batch t4 = be.map(t3, CrossentropyOperator::log); // log(softmax(x))
-    Batch t5 = be.matmul(t1, false, t4, false); // (-y')*log(softmax(x))
+    Batch t2 = memo0(cache); // memo: softmax(x)
+    Batch t3 = be.map(t2, CrossentropyOperator::log); // log(softmax(x))
+    Batch t4 = be.matmul(t1, false, t3, false); // (-y')*log(softmax(x))
     be.release(t0);
     be.release(t1);
-    be.release(t4);
-    cache.put("E", t5);
+    be.release(t3);
+    cache.put("E", t4);
     return cache;
   }
 
@@ -143,15 +140,8 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    * <pre>{@code softmax(x) - y}</pre>
    */
   public Batch gradient_x(ForwardCache cache) {
-    Batch t3 = cache.memo(1, () -> { // softmax(x) - y
-      Batch t1 = cache.memo(0, () -> { // softmax(x)
-        Batch t0 = be.softmax(cache.get("x")); // softmax(x)
-        return t0;
-      });
-      Batch t2 = be.subtract(t1, cache.get("y")); // softmax(x) - y
-      return t2;
-    });
-    return be.reshape(t3, c, 1);
+    Batch t0 = memo1(cache); // memo: softmax(x) - y
+    return be.reshape(t0, c, 1);
   }
 
   /**
@@ -160,18 +150,15 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    */
   public Batch hessianMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "hessianMatProd"), c, 1);
-    Batch t2 = cache.memo(0, () -> { // softmax(x)
-      Batch t1 = be.softmax(cache.get("x")); // softmax(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(t2, t0); // diag(...) * v
-    Batch t4 = be.matmul(t2, true, t0, false); // softmax(x)' * v
-    Batch t5 = be.matmul(t2, false, t4, false); // softmax(x) * v
-    Batch t6 = be.subtract(t3, t5);
+    Batch t1 = memo0(cache); // memo: softmax(x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = be.matmul(t1, true, t0, false); // softmax(x)' * v
+    Batch t4 = be.matmul(t1, false, t3, false); // softmax(x) * v
+    Batch t5 = be.subtract(t2, t4);
+    be.release(t2);
     be.release(t3);
     be.release(t4);
-    be.release(t5);
-    return be.reshape(t6, c, 1);
+    return be.reshape(t5, c, 1);
   }
 
   @Override
@@ -202,6 +189,29 @@ public final class CrossentropyOperator extends AbstractLossOperator {
       default:
         throw unknown(wrt);
     }
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code softmax(x)}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = be.softmax(cache.get("x")); // softmax(x)
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 1, computed once per forward pass:
+   * <pre>{@code softmax(x) - y}</pre>
+   */
+  private Batch memo1(ForwardCache cache) {
+    return cache.memo(1, () -> {
+      Batch t0 = memo0(cache); // memo: softmax(x)
+      Batch t1 = be.subtract(t0, cache.get("y")); // softmax(x) - y
+      return t1;
+    });
   }
 
   /**

@@ -155,20 +155,10 @@ public final class GatedOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x", "W1", "W2"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t1 = cache.memo(0, () -> { // W1*x
-      Batch t0 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-      return t0;
-    });
-    Batch t5 = cache.memo(1, () -> { // sigmoid(W2*x)
-      Batch t3 = cache.memo(2, () -> { // W2*x
-        Batch t2 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t2;
-      });
-      Batch t4 = be.map(t3, GatedOperator::sigmoid); // sigmoid(W2*x)
-      return t4;
-    });
-    Batch t6 = be.multiply(t1, t5); // (W1*x) .* sigmoid(W2*x)
-    cache.put("z", t6);
+    Batch t0 = memo0(cache); // memo: W1*x
+    Batch t1 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t2 = be.multiply(t0, t1); // (W1*x) .* sigmoid(W2*x)
+    cache.put("z", t2);
     return cache;
   }
 
@@ -180,39 +170,17 @@ public final class GatedOperator extends AbstractModuleOperator {
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
     Batch t1 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
-    Batch t9 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
-      Batch t3 = cache.memo(0, () -> { // W1*x
-        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t2;
-      });
-      Batch t7 = cache.memo(4, () -> { // sigmoid'(W2*x)
-        Batch t5 = cache.memo(2, () -> { // W2*x
-          Batch t4 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-          return t4;
-        });
-        Batch t6 = be.map(t5, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
-        return t6;
-      });
-      Batch t8 = be.multiply(t3, t7); // (W1*x) .* sigmoid'(W2*x)
-      return t8;
-    });
-    Batch t10 = be.multiply(t9, t1); // diag(...) * v
-    Batch t11 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
-    Batch t15 = cache.memo(1, () -> { // sigmoid(W2*x)
-      Batch t13 = cache.memo(2, () -> { // W2*x
-        Batch t12 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t12;
-      });
-      Batch t14 = be.map(t13, GatedOperator::sigmoid); // sigmoid(W2*x)
-      return t14;
-    });
-    Batch t16 = be.multiply(t15, t11); // diag(...) * v
-    Batch t17 = be.add(t10, t16);
+    Batch t2 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
+    Batch t5 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t6 = be.multiply(t5, t4); // diag(...) * v
+    Batch t7 = be.add(t3, t6);
     be.release(t1);
-    be.release(t10);
-    be.release(t11);
-    be.release(t16);
-    return be.reshape(t17, m, 1);
+    be.release(t3);
+    be.release(t4);
+    be.release(t6);
+    return be.reshape(t7, m, 1);
   }
 
   /**
@@ -222,40 +190,18 @@ public final class GatedOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), m, 1);
-    Batch t8 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
-      Batch t2 = cache.memo(0, () -> { // W1*x
-        Batch t1 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t1;
-      });
-      Batch t6 = cache.memo(4, () -> { // sigmoid'(W2*x)
-        Batch t4 = cache.memo(2, () -> { // W2*x
-          Batch t3 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-          return t3;
-        });
-        Batch t5 = be.map(t4, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
-        return t5;
-      });
-      Batch t7 = be.multiply(t2, t6); // (W1*x) .* sigmoid'(W2*x)
-      return t7;
-    });
-    Batch t9 = be.multiply(t8, t0); // diag(...) * v
-    Batch t10 = be.matmul(cache.get("W2"), true, t9, false); // W2' * v
-    Batch t14 = cache.memo(1, () -> { // sigmoid(W2*x)
-      Batch t12 = cache.memo(2, () -> { // W2*x
-        Batch t11 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t11;
-      });
-      Batch t13 = be.map(t12, GatedOperator::sigmoid); // sigmoid(W2*x)
-      return t13;
-    });
-    Batch t15 = be.multiply(t14, t0); // diag(...) * v
-    Batch t16 = be.matmul(cache.get("W1"), true, t15, false); // W1' * v
-    Batch t17 = be.add(t10, t16);
-    be.release(t9);
-    be.release(t10);
-    be.release(t15);
-    be.release(t16);
-    return be.reshape(t17, n, 1);
+    Batch t1 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = be.matmul(cache.get("W2"), true, t2, false); // W2' * v
+    Batch t4 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t5 = be.multiply(t4, t0); // diag(...) * v
+    Batch t6 = be.matmul(cache.get("W1"), true, t5, false); // W1' * v
+    Batch t7 = be.add(t3, t6);
+    be.release(t2);
+    be.release(t3);
+    be.release(t5);
+    be.release(t6);
+    return be.reshape(t7, n, 1);
   }
 
   /**
@@ -265,42 +211,20 @@ public final class GatedOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), m, 1);
-    Batch t8 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
-      Batch t2 = cache.memo(0, () -> { // W1*x
-        Batch t1 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t1;
-      });
-      Batch t6 = cache.memo(4, () -> { // sigmoid'(W2*x)
-        Batch t4 = cache.memo(2, () -> { // W2*x
-          Batch t3 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-          return t3;
-        });
-        Batch t5 = be.map(t4, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
-        return t5;
-      });
-      Batch t7 = be.multiply(t2, t6); // (W1*x) .* sigmoid'(W2*x)
-      return t7;
-    });
-    Batch t9 = be.multiply(t8, t0); // diag(...) * v
-    Batch t10 = samplesSum(t9, cache);
-    Batch t11 = be.matmul(cache.get("W2"), true, t10, false); // W2' * v
-    Batch t15 = cache.memo(1, () -> { // sigmoid(W2*x)
-      Batch t13 = cache.memo(2, () -> { // W2*x
-        Batch t12 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t12;
-      });
-      Batch t14 = be.map(t13, GatedOperator::sigmoid); // sigmoid(W2*x)
-      return t14;
-    });
-    Batch t16 = be.multiply(t15, t0); // diag(...) * v
-    Batch t17 = samplesSum(t16, cache);
-    Batch t18 = be.matmul(cache.get("W1"), true, t17, false); // W1' * v
-    Batch t19 = be.add(t11, t18);
-    be.release(t9);
-    be.release(t11);
-    be.release(t16);
-    be.release(t18);
-    return be.reshape(t19, n, 1);
+    Batch t1 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = samplesSum(t2, cache);
+    Batch t4 = be.matmul(cache.get("W2"), true, t3, false); // W2' * v
+    Batch t5 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t6 = be.multiply(t5, t0); // diag(...) * v
+    Batch t7 = samplesSum(t6, cache);
+    Batch t8 = be.matmul(cache.get("W1"), true, t7, false); // W1' * v
+    Batch t9 = be.add(t4, t8);
+    be.release(t2);
+    be.release(t4);
+    be.release(t6);
+    be.release(t8);
+    return be.reshape(t9, n, 1);
   }
 
   /**
@@ -312,53 +236,36 @@ public final class GatedOperator extends AbstractModuleOperator {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "residualMatProd_x"), n, 1);
     Batch t1 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
-    Batch t3 = cache.memo(0, () -> { // W1*x
-      Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-      return t2;
-    });
-    Batch t4 = be.multiply(t3, dz);
-    Batch t8 = cache.memo(5, () -> { // sigmoid''(W2*x)
-      Batch t6 = cache.memo(2, () -> { // W2*x
-        Batch t5 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t5;
-      });
-      Batch t7 = be.map(t6, GatedOperator::sigmoid_d2); // sigmoid''(W2*x)
-      return t7;
-    });
-    Batch t9 = be.multiply(t4, t8); // (W1*x) .* dz .* sigmoid''(W2*x)
-    Batch t10 = be.multiply(t9, t1); // diag(...) * v
-    Batch t11 = be.matmul(cache.get("W2"), true, t10, false); // W2' * v
-    Batch t12 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
-    Batch t16 = cache.memo(4, () -> { // sigmoid'(W2*x)
-      Batch t14 = cache.memo(2, () -> { // W2*x
-        Batch t13 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t13;
-      });
-      Batch t15 = be.map(t14, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
-      return t15;
-    });
-    Batch t17 = be.multiply(dz, t16); // dz .* sigmoid'(W2*x)
-    Batch t18 = be.multiply(t17, t12); // diag(...) * v
-    Batch t19 = be.matmul(cache.get("W1"), true, t18, false); // W1' * v
-    Batch t20 = be.add(t11, t19);
-    Batch t21 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
-    Batch t22 = be.multiply(t17, t21); // diag(...) * v
-    Batch t23 = be.matmul(cache.get("W2"), true, t22, false); // W2' * v
-    Batch t24 = be.add(t20, t23);
+    Batch t2 = memo0(cache); // memo: W1*x
+    Batch t3 = be.multiply(t2, dz);
+    Batch t4 = memo5(cache); // memo: sigmoid''(W2*x)
+    Batch t5 = be.multiply(t3, t4); // (W1*x) .* dz .* sigmoid''(W2*x)
+    Batch t6 = be.multiply(t5, t1); // diag(...) * v
+    Batch t7 = be.matmul(cache.get("W2"), true, t6, false); // W2' * v
+    Batch t8 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
+    Batch t9 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t10 = be.multiply(dz, t9); // dz .* sigmoid'(W2*x)
+    Batch t11 = be.multiply(t10, t8); // diag(...) * v
+    Batch t12 = be.matmul(cache.get("W1"), true, t11, false); // W1' * v
+    Batch t13 = be.add(t7, t12);
+    Batch t14 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
+    Batch t15 = be.multiply(t10, t14); // diag(...) * v
+    Batch t16 = be.matmul(cache.get("W2"), true, t15, false); // W2' * v
+    Batch t17 = be.add(t13, t16);
     be.release(t1);
-    be.release(t4);
-    be.release(t9);
+    be.release(t3);
+    be.release(t5);
+    be.release(t6);
+    be.release(t7);
+    be.release(t8);
     be.release(t10);
     be.release(t11);
     be.release(t12);
-    be.release(t17);
-    be.release(t18);
-    be.release(t19);
-    be.release(t20);
-    be.release(t21);
-    be.release(t22);
-    be.release(t23);
-    return be.reshape(t24, n, 1);
+    be.release(t13);
+    be.release(t14);
+    be.release(t15);
+    be.release(t16);
+    return be.reshape(t17, n, 1);
   }
 
   /**
@@ -370,20 +277,13 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "W1", "jacMatProd_W1"), m * n, 1);
     Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t6 = cache.memo(1, () -> { // sigmoid(W2*x)
-      Batch t4 = cache.memo(2, () -> { // W2*x
-        Batch t3 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t3;
-      });
-      Batch t5 = be.map(t4, GatedOperator::sigmoid); // sigmoid(W2*x)
-      return t5;
-    });
-    Batch t7 = be.multiply(t6, t2); // diag(...) * v
-    Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
-    Batch t9 = be.matmul(t8, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    Batch t10 = be.reshape(t9, m, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t7);
-    return be.reshape(t10, m, 1);
+    Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
+    Batch t6 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    Batch t7 = be.reshape(t6, m, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    return be.reshape(t7, m, 1);
   }
 
   /**
@@ -395,20 +295,13 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W1"), m, 1);
     Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t6 = cache.memo(1, () -> { // sigmoid(W2*x)
-      Batch t4 = cache.memo(2, () -> { // W2*x
-        Batch t3 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t3;
-      });
-      Batch t5 = be.map(t4, GatedOperator::sigmoid); // sigmoid(W2*x)
-      return t5;
-    });
-    Batch t7 = be.multiply(t6, t2); // diag(...) * v
-    Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))'
-    Batch t9 = be.matmul(t8, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t10 = be.reshape(t9, m * n, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t7);
-    return be.reshape(t10, m, n);
+    Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag(sigmoid(W2*x))'
+    Batch t6 = be.matmul(t5, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    return be.reshape(t7, m, n);
   }
 
   /**
@@ -420,20 +313,13 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W1"), m, 1);
     Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t6 = cache.memo(1, () -> { // sigmoid(W2*x)
-      Batch t4 = cache.memo(2, () -> { // W2*x
-        Batch t3 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t3;
-      });
-      Batch t5 = be.map(t4, GatedOperator::sigmoid); // sigmoid(W2*x)
-      return t5;
-    });
-    Batch t7 = be.multiply(t6, t2); // diag(...) * v
-    Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
-    Batch t9 = sumProducts(t8, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t10 = be.reshape(t9, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    be.release(t7);
-    return be.reshape(t10, m, n);
+    Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
+    Batch t6 = sumProducts(t5, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t4);
+    return be.reshape(t7, m, n);
   }
 
   /**
@@ -454,28 +340,13 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "W2", "jacMatProd_W2"), m * n, 1);
     Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t10 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
-      Batch t4 = cache.memo(0, () -> { // W1*x
-        Batch t3 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t3;
-      });
-      Batch t8 = cache.memo(4, () -> { // sigmoid'(W2*x)
-        Batch t6 = cache.memo(2, () -> { // W2*x
-          Batch t5 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-          return t5;
-        });
-        Batch t7 = be.map(t6, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
-        return t7;
-      });
-      Batch t9 = be.multiply(t4, t8); // (W1*x) .* sigmoid'(W2*x)
-      return t9;
-    });
-    Batch t11 = be.multiply(t10, t2); // diag(...) * v
-    Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
-    Batch t13 = be.matmul(t12, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    Batch t14 = be.reshape(t13, m, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t11);
-    return be.reshape(t14, m, 1);
+    Batch t3 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
+    Batch t6 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    Batch t7 = be.reshape(t6, m, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    return be.reshape(t7, m, 1);
   }
 
   /**
@@ -487,28 +358,13 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W2"), m, 1);
     Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t10 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
-      Batch t4 = cache.memo(0, () -> { // W1*x
-        Batch t3 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t3;
-      });
-      Batch t8 = cache.memo(4, () -> { // sigmoid'(W2*x)
-        Batch t6 = cache.memo(2, () -> { // W2*x
-          Batch t5 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-          return t5;
-        });
-        Batch t7 = be.map(t6, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
-        return t7;
-      });
-      Batch t9 = be.multiply(t4, t8); // (W1*x) .* sigmoid'(W2*x)
-      return t9;
-    });
-    Batch t11 = be.multiply(t10, t2); // diag(...) * v
-    Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))'
-    Batch t13 = be.matmul(t12, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t14 = be.reshape(t13, m * n, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t11);
-    return be.reshape(t14, m, n);
+    Batch t3 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))'
+    Batch t6 = be.matmul(t5, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    return be.reshape(t7, m, n);
   }
 
   /**
@@ -520,28 +376,13 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W2"), m, 1);
     Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t10 = cache.memo(3, () -> { // (W1*x) .* sigmoid'(W2*x)
-      Batch t4 = cache.memo(0, () -> { // W1*x
-        Batch t3 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t3;
-      });
-      Batch t8 = cache.memo(4, () -> { // sigmoid'(W2*x)
-        Batch t6 = cache.memo(2, () -> { // W2*x
-          Batch t5 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-          return t5;
-        });
-        Batch t7 = be.map(t6, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
-        return t7;
-      });
-      Batch t9 = be.multiply(t4, t8); // (W1*x) .* sigmoid'(W2*x)
-      return t9;
-    });
-    Batch t11 = be.multiply(t10, t2); // diag(...) * v
-    Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
-    Batch t13 = sumProducts(t12, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t14 = be.reshape(t13, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    be.release(t11);
-    return be.reshape(t14, m, n);
+    Batch t3 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
+    Batch t6 = sumProducts(t5, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t4);
+    return be.reshape(t7, m, n);
   }
 
   /**
@@ -554,32 +395,19 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "W2", "residualMatProd_W2"), m * n, 1);
     Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t4 = cache.memo(0, () -> { // W1*x
-      Batch t3 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-      return t3;
-    });
-    Batch t5 = be.multiply(t4, dz);
-    Batch t9 = cache.memo(5, () -> { // sigmoid''(W2*x)
-      Batch t7 = cache.memo(2, () -> { // W2*x
-        Batch t6 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
-        return t6;
-      });
-      Batch t8 = be.map(t7, GatedOperator::sigmoid_d2); // sigmoid''(W2*x)
-      return t8;
-    });
-    Batch t10 = be.multiply(t5, t9); // (W1*x) .* dz .* sigmoid''(W2*x)
-    Batch t11 = be.multiply(t10, t2); // diag(...) * v
-    Batch t12 = be.directionsAsColumns(t11, t1.cols()); // B*X with B = diag((W1*x) .* dz .* sigmoid''(W2*x))
-    Batch t14 = cache.memo(6, () -> { // x*x'
-      Batch t13 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
-      return t13;
-    });
-    Batch t15 = be.matmul(t12, false, t14, true); // (B*X)*A' with A' = (x*x')'
-    Batch t16 = be.reshape(t15, m * n, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t5);
-    be.release(t10);
-    be.release(t11);
-    return be.reshape(t16, m, n);
+    Batch t3 = memo0(cache); // memo: W1*x
+    Batch t4 = be.multiply(t3, dz);
+    Batch t5 = memo5(cache); // memo: sigmoid''(W2*x)
+    Batch t6 = be.multiply(t4, t5); // (W1*x) .* dz .* sigmoid''(W2*x)
+    Batch t7 = be.multiply(t6, t2); // diag(...) * v
+    Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag((W1*x) .* dz .* sigmoid''(W2*x))
+    Batch t9 = memo6(cache); // memo: x*x'
+    Batch t10 = be.matmul(t8, false, t9, true); // (B*X)*A' with A' = (x*x')'
+    Batch t11 = be.reshape(t10, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    be.release(t6);
+    be.release(t7);
+    return be.reshape(t11, m, n);
   }
 
   @Override
@@ -689,6 +517,88 @@ public final class GatedOperator extends AbstractModuleOperator {
       default:
         throw new IllegalArgumentException(MODULE + ": the Jacobian with respect to '" + parameter + "' has no derived Kronecker factor kron(A', I)");
     }
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code W1*x}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 2, computed once per forward pass:
+   * <pre>{@code W2*x}</pre>
+   */
+  private Batch memo2(ForwardCache cache) {
+    return cache.memo(2, () -> {
+      Batch t0 = be.matmul(cache.get("W2"), false, cache.get("x"), false); // W2*x
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 1, computed once per forward pass:
+   * <pre>{@code sigmoid(W2*x)}</pre>
+   */
+  private Batch memo1(ForwardCache cache) {
+    return cache.memo(1, () -> {
+      Batch t0 = memo2(cache); // memo: W2*x
+      Batch t1 = be.map(t0, GatedOperator::sigmoid); // sigmoid(W2*x)
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 4, computed once per forward pass:
+   * <pre>{@code sigmoid'(W2*x)}</pre>
+   */
+  private Batch memo4(ForwardCache cache) {
+    return cache.memo(4, () -> {
+      Batch t0 = memo2(cache); // memo: W2*x
+      Batch t1 = be.map(t0, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 3, computed once per forward pass:
+   * <pre>{@code (W1*x) .* sigmoid'(W2*x)}</pre>
+   */
+  private Batch memo3(ForwardCache cache) {
+    return cache.memo(3, () -> {
+      Batch t0 = memo0(cache); // memo: W1*x
+      Batch t1 = memo4(cache); // memo: sigmoid'(W2*x)
+      Batch t2 = be.multiply(t0, t1); // (W1*x) .* sigmoid'(W2*x)
+      return t2;
+    });
+  }
+
+  /**
+   * Memo slot 5, computed once per forward pass:
+   * <pre>{@code sigmoid''(W2*x)}</pre>
+   */
+  private Batch memo5(ForwardCache cache) {
+    return cache.memo(5, () -> {
+      Batch t0 = memo2(cache); // memo: W2*x
+      Batch t1 = be.map(t0, GatedOperator::sigmoid_d2); // sigmoid''(W2*x)
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 6, computed once per forward pass:
+   * <pre>{@code x*x'}</pre>
+   */
+  private Batch memo6(ForwardCache cache) {
+    return cache.memo(6, () -> {
+      Batch t0 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
+      return t0;
+    });
   }
 
   /**

@@ -143,12 +143,9 @@ public final class ReluOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
-    Batch t2 = cache.memo(0, () -> { // step(x)
-      Batch t1 = be.map(cache.get("x"), ReluOperator::step); // step(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(t2, t0); // diag(...) * v
-    return be.reshape(t3, n, 1);
+    Batch t1 = memo0(cache); // memo: step(x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, n, 1);
   }
 
   /**
@@ -158,12 +155,9 @@ public final class ReluOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), n, 1);
-    Batch t2 = cache.memo(0, () -> { // step(x)
-      Batch t1 = be.map(cache.get("x"), ReluOperator::step); // step(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(t2, t0); // diag(...) * v
-    return be.reshape(t3, n, 1);
+    Batch t1 = memo0(cache); // memo: step(x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, n, 1);
   }
 
   /**
@@ -173,13 +167,10 @@ public final class ReluOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
-    Batch t2 = cache.memo(0, () -> { // step(x)
-      Batch t1 = be.map(cache.get("x"), ReluOperator::step); // step(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(t2, t0); // diag(...) * v
-    Batch t4 = samplesSum(t3, cache);
-    return be.reshape(t4, n, 1);
+    Batch t1 = memo0(cache); // memo: step(x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = samplesSum(t2, cache);
+    return be.reshape(t3, n, 1);
   }
 
   /**
@@ -254,11 +245,8 @@ public final class ReluOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x": {
         // J = diag(step(x))
-        Batch t1 = cache.memo(0, () -> { // step(x)
-          Batch t0 = be.map(cache.get("x"), ReluOperator::step); // step(x)
-          return t0;
-        });
-        return be.reshape(t1, n, 1);
+        Batch t0 = memo0(cache); // memo: step(x)
+        return be.reshape(t0, n, 1);
       }
       default:
         return null;
@@ -286,6 +274,17 @@ public final class ReluOperator extends AbstractModuleOperator {
       default:
         throw new IllegalArgumentException(MODULE + ": the Jacobian with respect to '" + parameter + "' has no derived Kronecker factor kron(A', I)");
     }
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code step(x)}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = be.map(cache.get("x"), ReluOperator::step); // step(x)
+      return t0;
+    });
   }
 
   /**

@@ -155,18 +155,11 @@ public final class SkipOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x", "W1", "W2"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t3 = cache.memo(0, () -> { // sigmoid(W1*x)
-      Batch t1 = cache.memo(1, () -> { // W1*x
-        Batch t0 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t0;
-      });
-      Batch t2 = be.map(t1, SkipOperator::sigmoid); // sigmoid(W1*x)
-      return t2;
-    });
-    Batch t4 = be.matmul(cache.get("W2"), false, t3, false); // W2*sigmoid(W1*x)
-    Batch t5 = be.add(cache.get("x"), t4); // x + W2*sigmoid(W1*x)
-    be.release(t4);
-    cache.put("z", t5);
+    Batch t0 = memo0(cache); // memo: sigmoid(W1*x)
+    Batch t1 = be.matmul(cache.get("W2"), false, t0, false); // W2*sigmoid(W1*x)
+    Batch t2 = be.add(cache.get("x"), t1); // x + W2*sigmoid(W1*x)
+    be.release(t1);
+    cache.put("z", t2);
     return cache;
   }
 
@@ -178,21 +171,14 @@ public final class SkipOperator extends AbstractModuleOperator {
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
     Batch t1 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
-    Batch t5 = cache.memo(2, () -> { // sigmoid'(W1*x)
-      Batch t3 = cache.memo(1, () -> { // W1*x
-        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t2;
-      });
-      Batch t4 = be.map(t3, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
-      return t4;
-    });
-    Batch t6 = be.multiply(t5, t1); // diag(...) * v
-    Batch t7 = be.matmul(cache.get("W2"), false, t6, false); // W2 * v
-    Batch t8 = be.add(t7, t0);
+    Batch t2 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.matmul(cache.get("W2"), false, t3, false); // W2 * v
+    Batch t5 = be.add(t4, t0);
     be.release(t1);
-    be.release(t6);
-    be.release(t7);
-    return be.reshape(t8, n, 1);
+    be.release(t3);
+    be.release(t4);
+    return be.reshape(t5, n, 1);
   }
 
   /**
@@ -203,21 +189,14 @@ public final class SkipOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), n, 1);
     Batch t1 = be.matmul(cache.get("W2"), true, t0, false); // W2' * v
-    Batch t5 = cache.memo(2, () -> { // sigmoid'(W1*x)
-      Batch t3 = cache.memo(1, () -> { // W1*x
-        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t2;
-      });
-      Batch t4 = be.map(t3, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
-      return t4;
-    });
-    Batch t6 = be.multiply(t5, t1); // diag(...) * v
-    Batch t7 = be.matmul(cache.get("W1"), true, t6, false); // W1' * v
-    Batch t8 = be.add(t7, t0);
+    Batch t2 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.matmul(cache.get("W1"), true, t3, false); // W1' * v
+    Batch t5 = be.add(t4, t0);
     be.release(t1);
-    be.release(t6);
-    be.release(t7);
-    return be.reshape(t8, n, 1);
+    be.release(t3);
+    be.release(t4);
+    return be.reshape(t5, n, 1);
   }
 
   /**
@@ -228,23 +207,16 @@ public final class SkipOperator extends AbstractModuleOperator {
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
     Batch t1 = be.matmul(cache.get("W2"), true, t0, false); // W2' * v
-    Batch t5 = cache.memo(2, () -> { // sigmoid'(W1*x)
-      Batch t3 = cache.memo(1, () -> { // W1*x
-        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t2;
-      });
-      Batch t4 = be.map(t3, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
-      return t4;
-    });
-    Batch t6 = be.multiply(t5, t1); // diag(...) * v
-    Batch t7 = samplesSum(t6, cache);
-    Batch t8 = be.matmul(cache.get("W1"), true, t7, false); // W1' * v
-    Batch t9 = samplesSum(t0, cache);
-    Batch t10 = be.add(t8, t9);
+    Batch t2 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = samplesSum(t3, cache);
+    Batch t5 = be.matmul(cache.get("W1"), true, t4, false); // W1' * v
+    Batch t6 = samplesSum(t0, cache);
+    Batch t7 = be.add(t5, t6);
     be.release(t1);
-    be.release(t6);
-    be.release(t8);
-    return be.reshape(t10, n, 1);
+    be.release(t3);
+    be.release(t5);
+    return be.reshape(t7, n, 1);
   }
 
   /**
@@ -257,22 +229,15 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "x", "residualMatProd_x"), n, 1);
     Batch t1 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
     Batch t2 = be.matmul(cache.get("W2"), true, dz, false); // W2'*dz
-    Batch t6 = cache.memo(3, () -> { // sigmoid''(W1*x)
-      Batch t4 = cache.memo(1, () -> { // W1*x
-        Batch t3 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t3;
-      });
-      Batch t5 = be.map(t4, SkipOperator::sigmoid_d2); // sigmoid''(W1*x)
-      return t5;
-    });
-    Batch t7 = be.multiply(t2, t6); // (W2'*dz) .* sigmoid''(W1*x)
-    Batch t8 = be.multiply(t7, t1); // diag(...) * v
-    Batch t9 = be.matmul(cache.get("W1"), true, t8, false); // W1' * v
+    Batch t3 = memo3(cache); // memo: sigmoid''(W1*x)
+    Batch t4 = be.multiply(t2, t3); // (W2'*dz) .* sigmoid''(W1*x)
+    Batch t5 = be.multiply(t4, t1); // diag(...) * v
+    Batch t6 = be.matmul(cache.get("W1"), true, t5, false); // W1' * v
     be.release(t1);
     be.release(t2);
-    be.release(t7);
-    be.release(t8);
-    return be.reshape(t9, n, 1);
+    be.release(t4);
+    be.release(t5);
+    return be.reshape(t6, n, 1);
   }
 
   /**
@@ -284,22 +249,15 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "W1", "jacMatProd_W1"), h * n, 1);
     Batch t1 = be.reshape(t0, h, n); // X = reshape(v, h, n)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t6 = cache.memo(2, () -> { // sigmoid'(W1*x)
-      Batch t4 = cache.memo(1, () -> { // W1*x
-        Batch t3 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t3;
-      });
-      Batch t5 = be.map(t4, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
-      return t5;
-    });
-    Batch t7 = be.multiply(t6, t2); // diag(...) * v
-    Batch t8 = be.matmul(cache.get("W2"), false, t7, false); // W2 * v
-    Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = W2*diag(sigmoid'(W1*x))
-    Batch t10 = be.matmul(t9, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    Batch t11 = be.reshape(t10, n, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t7);
-    be.release(t8);
-    return be.reshape(t11, n, 1);
+    Batch t3 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.matmul(cache.get("W2"), false, t4, false); // W2 * v
+    Batch t6 = be.directionsAsColumns(t5, t1.cols()); // B*X with B = W2*diag(sigmoid'(W1*x))
+    Batch t7 = be.matmul(t6, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    Batch t8 = be.reshape(t7, n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    be.release(t5);
+    return be.reshape(t8, n, 1);
   }
 
   /**
@@ -312,21 +270,14 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = be.matmul(cache.get("W2"), true, t2, false); // W2' * v
-    Batch t7 = cache.memo(2, () -> { // sigmoid'(W1*x)
-      Batch t5 = cache.memo(1, () -> { // W1*x
-        Batch t4 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t4;
-      });
-      Batch t6 = be.map(t5, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
-      return t6;
-    });
-    Batch t8 = be.multiply(t7, t3); // diag(...) * v
-    Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = (W2*diag(sigmoid'(W1*x)))'
-    Batch t10 = be.matmul(t9, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t11 = be.reshape(t10, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t4 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t5 = be.multiply(t4, t3); // diag(...) * v
+    Batch t6 = be.directionsAsColumns(t5, t1.cols()); // B*X with B = (W2*diag(sigmoid'(W1*x)))'
+    Batch t7 = be.matmul(t6, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t8 = be.reshape(t7, h * n, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t3);
-    be.release(t8);
-    return be.reshape(t11, h, n);
+    be.release(t5);
+    return be.reshape(t8, h, n);
   }
 
   /**
@@ -339,21 +290,14 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = be.matmul(cache.get("W2"), true, t2, false); // W2' * v
-    Batch t7 = cache.memo(2, () -> { // sigmoid'(W1*x)
-      Batch t5 = cache.memo(1, () -> { // W1*x
-        Batch t4 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t4;
-      });
-      Batch t6 = be.map(t5, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
-      return t6;
-    });
-    Batch t8 = be.multiply(t7, t3); // diag(...) * v
-    Batch t9 = be.directionsAsColumns(t8, t1.cols()); // B*X with B = diag(sigmoid'(W1*x))*W2'
-    Batch t10 = sumProducts(t9, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t11 = be.reshape(t10, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    Batch t4 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t5 = be.multiply(t4, t3); // diag(...) * v
+    Batch t6 = be.directionsAsColumns(t5, t1.cols()); // B*X with B = diag(sigmoid'(W1*x))*W2'
+    Batch t7 = sumProducts(t6, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t8 = be.reshape(t7, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
     be.release(t3);
-    be.release(t8);
-    return be.reshape(t11, h, n);
+    be.release(t5);
+    return be.reshape(t8, h, n);
   }
 
   /**
@@ -367,27 +311,17 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, h, n); // X = reshape(v, h, n)
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = be.matmul(cache.get("W2"), true, dz, false); // W2'*dz
-    Batch t7 = cache.memo(3, () -> { // sigmoid''(W1*x)
-      Batch t5 = cache.memo(1, () -> { // W1*x
-        Batch t4 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t4;
-      });
-      Batch t6 = be.map(t5, SkipOperator::sigmoid_d2); // sigmoid''(W1*x)
-      return t6;
-    });
-    Batch t8 = be.multiply(t3, t7); // (W2'*dz) .* sigmoid''(W1*x)
-    Batch t9 = be.multiply(t8, t2); // diag(...) * v
-    Batch t10 = be.directionsAsColumns(t9, t1.cols()); // B*X with B = diag((W2'*dz) .* sigmoid''(W1*x))
-    Batch t12 = cache.memo(4, () -> { // x*x'
-      Batch t11 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
-      return t11;
-    });
-    Batch t13 = be.matmul(t10, false, t12, true); // (B*X)*A' with A' = (x*x')'
-    Batch t14 = be.reshape(t13, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t4 = memo3(cache); // memo: sigmoid''(W1*x)
+    Batch t5 = be.multiply(t3, t4); // (W2'*dz) .* sigmoid''(W1*x)
+    Batch t6 = be.multiply(t5, t2); // diag(...) * v
+    Batch t7 = be.directionsAsColumns(t6, t1.cols()); // B*X with B = diag((W2'*dz) .* sigmoid''(W1*x))
+    Batch t8 = memo4(cache); // memo: x*x'
+    Batch t9 = be.matmul(t7, false, t8, true); // (B*X)*A' with A' = (x*x')'
+    Batch t10 = be.reshape(t9, h * n, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t3);
-    be.release(t8);
-    be.release(t9);
-    return be.reshape(t14, h, n);
+    be.release(t5);
+    be.release(t6);
+    return be.reshape(t10, h, n);
   }
 
   /**
@@ -398,17 +332,10 @@ public final class SkipOperator extends AbstractModuleOperator {
   public Batch jacMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W2", "jacMatProd_W2"), h * n, 1);
     Batch t1 = be.reshape(t0, n, h); // X = reshape(v, n, h)
-    Batch t5 = cache.memo(0, () -> { // sigmoid(W1*x)
-      Batch t3 = cache.memo(1, () -> { // W1*x
-        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t2;
-      });
-      Batch t4 = be.map(t3, SkipOperator::sigmoid); // sigmoid(W1*x)
-      return t4;
-    });
-    Batch t6 = be.matmul(t1, false, t5, false); // (B*X)*A' with A' = sigmoid(W1*x)
-    Batch t7 = be.reshape(t6, n, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t7, n, 1);
+    Batch t2 = memo0(cache); // memo: sigmoid(W1*x)
+    Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = sigmoid(W1*x)
+    Batch t4 = be.reshape(t3, n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t4, n, 1);
   }
 
   /**
@@ -419,17 +346,10 @@ public final class SkipOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W2"), n, 1);
     Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
-    Batch t5 = cache.memo(0, () -> { // sigmoid(W1*x)
-      Batch t3 = cache.memo(1, () -> { // W1*x
-        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t2;
-      });
-      Batch t4 = be.map(t3, SkipOperator::sigmoid); // sigmoid(W1*x)
-      return t4;
-    });
-    Batch t6 = be.matmul(t1, false, t5, true); // (B*X)*A' with A' = sigmoid(W1*x)'
-    Batch t7 = be.reshape(t6, h * n, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t7, n, h);
+    Batch t2 = memo0(cache); // memo: sigmoid(W1*x)
+    Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A' = sigmoid(W1*x)'
+    Batch t4 = be.reshape(t3, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t4, n, h);
   }
 
   /**
@@ -440,17 +360,10 @@ public final class SkipOperator extends AbstractModuleOperator {
   public Batch jacTMatProdSum_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W2"), n, 1);
     Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
-    Batch t5 = cache.memo(0, () -> { // sigmoid(W1*x)
-      Batch t3 = cache.memo(1, () -> { // W1*x
-        Batch t2 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t2;
-      });
-      Batch t4 = be.map(t3, SkipOperator::sigmoid); // sigmoid(W1*x)
-      return t4;
-    });
-    Batch t6 = sumProducts(t1, false, t5, true, cache); // sum_n (B*X_n)*A_n' with A' = sigmoid(W1*x)'
-    Batch t7 = be.reshape(t6, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    return be.reshape(t7, n, h);
+    Batch t2 = memo0(cache); // memo: sigmoid(W1*x)
+    Batch t3 = sumProducts(t1, false, t2, true, cache); // sum_n (B*X_n)*A_n' with A' = sigmoid(W1*x)'
+    Batch t4 = be.reshape(t3, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t4, n, h);
   }
 
   /**
@@ -468,15 +381,8 @@ public final class SkipOperator extends AbstractModuleOperator {
    * per sample, h x 1; the HBP block is (A ⊗ I) Hz (A' ⊗ I).
    */
   public Batch kroneckerFactor_W2(ForwardCache cache) {
-    Batch t3 = cache.memo(0, () -> { // sigmoid(W1*x)
-      Batch t1 = cache.memo(1, () -> { // W1*x
-        Batch t0 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
-        return t0;
-      });
-      Batch t2 = be.map(t1, SkipOperator::sigmoid); // sigmoid(W1*x)
-      return t2;
-    });
-    return t3;
+    Batch t0 = memo0(cache); // memo: sigmoid(W1*x)
+    return t0;
   }
 
   @Override
@@ -588,6 +494,64 @@ public final class SkipOperator extends AbstractModuleOperator {
       default:
         throw new IllegalArgumentException(MODULE + ": the Jacobian with respect to '" + parameter + "' has no derived Kronecker factor kron(A', I)");
     }
+  }
+
+  /**
+   * Memo slot 1, computed once per forward pass:
+   * <pre>{@code W1*x}</pre>
+   */
+  private Batch memo1(ForwardCache cache) {
+    return cache.memo(1, () -> {
+      Batch t0 = be.matmul(cache.get("W1"), false, cache.get("x"), false); // W1*x
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code sigmoid(W1*x)}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = memo1(cache); // memo: W1*x
+      Batch t1 = be.map(t0, SkipOperator::sigmoid); // sigmoid(W1*x)
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 2, computed once per forward pass:
+   * <pre>{@code sigmoid'(W1*x)}</pre>
+   */
+  private Batch memo2(ForwardCache cache) {
+    return cache.memo(2, () -> {
+      Batch t0 = memo1(cache); // memo: W1*x
+      Batch t1 = be.map(t0, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 3, computed once per forward pass:
+   * <pre>{@code sigmoid''(W1*x)}</pre>
+   */
+  private Batch memo3(ForwardCache cache) {
+    return cache.memo(3, () -> {
+      Batch t0 = memo1(cache); // memo: W1*x
+      Batch t1 = be.map(t0, SkipOperator::sigmoid_d2); // sigmoid''(W1*x)
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 4, computed once per forward pass:
+   * <pre>{@code x*x'}</pre>
+   */
+  private Batch memo4(ForwardCache cache) {
+    return cache.memo(4, () -> {
+      Batch t0 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
+      return t0;
+    });
   }
 
   /**

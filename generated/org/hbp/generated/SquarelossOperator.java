@@ -122,12 +122,9 @@ public final class SquarelossOperator extends AbstractLossOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x", "y"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t1 = cache.memo(0, () -> { // y - x
-      Batch t0 = be.subtract(cache.get("y"), cache.get("x")); // y - x
-      return t0;
-    });
-    Batch t2 = be.matmul(t1, true, t1, false); // (y - x)'*(y - x)
-    cache.put("E", t2);
+    Batch t0 = memo0(cache); // memo: y - x
+    Batch t1 = be.matmul(t0, true, t0, false); // (y - x)'*(y - x)
+    cache.put("E", t1);
     return cache;
   }
 
@@ -136,15 +133,8 @@ public final class SquarelossOperator extends AbstractLossOperator {
    * <pre>{@code 2*x - 2*y}</pre>
    */
   public Batch gradient_x(ForwardCache cache) {
-    Batch t3 = cache.memo(1, () -> { // 2*x - 2*y
-      Batch t0 = be.scale(cache.get("x"), 2.0); // 2*x
-      Batch t1 = be.scale(cache.get("y"), -2.0); // -2*y
-      Batch t2 = be.add(t0, t1); // 2*x - 2*y
-      be.release(t0);
-      be.release(t1);
-      return t2;
-    });
-    return be.reshape(t3, n, 1);
+    Batch t0 = memo1(cache); // memo: 2*x - 2*y
+    return be.reshape(t0, n, 1);
   }
 
   /**
@@ -185,5 +175,31 @@ public final class SquarelossOperator extends AbstractLossOperator {
       default:
         throw unknown(wrt);
     }
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code y - x}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = be.subtract(cache.get("y"), cache.get("x")); // y - x
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 1, computed once per forward pass:
+   * <pre>{@code 2*x - 2*y}</pre>
+   */
+  private Batch memo1(ForwardCache cache) {
+    return cache.memo(1, () -> {
+      Batch t0 = be.scale(cache.get("x"), 2.0); // 2*x
+      Batch t1 = be.scale(cache.get("y"), -2.0); // -2*y
+      Batch t2 = be.add(t0, t1); // 2*x - 2*y
+      be.release(t0);
+      be.release(t1);
+      return t2;
+    });
   }
 }

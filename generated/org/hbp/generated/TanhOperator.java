@@ -143,12 +143,9 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
-    Batch t2 = cache.memo(0, () -> { // tanh'(x)
-      Batch t1 = be.map(cache.get("x"), TanhOperator::tanh_d1); // tanh'(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(t2, t0); // diag(...) * v
-    return be.reshape(t3, n, 1);
+    Batch t1 = memo0(cache); // memo: tanh'(x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, n, 1);
   }
 
   /**
@@ -158,12 +155,9 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), n, 1);
-    Batch t2 = cache.memo(0, () -> { // tanh'(x)
-      Batch t1 = be.map(cache.get("x"), TanhOperator::tanh_d1); // tanh'(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(t2, t0); // diag(...) * v
-    return be.reshape(t3, n, 1);
+    Batch t1 = memo0(cache); // memo: tanh'(x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, n, 1);
   }
 
   /**
@@ -173,13 +167,10 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
-    Batch t2 = cache.memo(0, () -> { // tanh'(x)
-      Batch t1 = be.map(cache.get("x"), TanhOperator::tanh_d1); // tanh'(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(t2, t0); // diag(...) * v
-    Batch t4 = samplesSum(t3, cache);
-    return be.reshape(t4, n, 1);
+    Batch t1 = memo0(cache); // memo: tanh'(x)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = samplesSum(t2, cache);
+    return be.reshape(t3, n, 1);
   }
 
   /**
@@ -190,14 +181,11 @@ public final class TanhOperator extends AbstractModuleOperator {
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "residualMatProd_x"), n, 1);
-    Batch t2 = cache.memo(1, () -> { // tanh''(x)
-      Batch t1 = be.map(cache.get("x"), TanhOperator::tanh_d2); // tanh''(x)
-      return t1;
-    });
-    Batch t3 = be.multiply(dz, t2); // dz .* tanh''(x)
-    Batch t4 = be.multiply(t3, t0); // diag(...) * v
-    be.release(t3);
-    return be.reshape(t4, n, 1);
+    Batch t1 = memo1(cache); // memo: tanh''(x)
+    Batch t2 = be.multiply(dz, t1); // dz .* tanh''(x)
+    Batch t3 = be.multiply(t2, t0); // diag(...) * v
+    be.release(t2);
+    return be.reshape(t3, n, 1);
   }
 
   /**
@@ -206,12 +194,9 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch residualDiagonal_x(ForwardCache cache, Batch dz) {
     dz = shaped(dz, "z", "dz");
-    Batch t1 = cache.memo(1, () -> { // tanh''(x)
-      Batch t0 = be.map(cache.get("x"), TanhOperator::tanh_d2); // tanh''(x)
-      return t0;
-    });
-    Batch t2 = be.multiply(dz, t1); // dz .* tanh''(x)
-    return be.reshape(t2, n, 1);
+    Batch t0 = memo1(cache); // memo: tanh''(x)
+    Batch t1 = be.multiply(dz, t0); // dz .* tanh''(x)
+    return be.reshape(t1, n, 1);
   }
 
   @Override
@@ -279,11 +264,8 @@ public final class TanhOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x": {
         // J = diag(tanh'(x))
-        Batch t1 = cache.memo(0, () -> { // tanh'(x)
-          Batch t0 = be.map(cache.get("x"), TanhOperator::tanh_d1); // tanh'(x)
-          return t0;
-        });
-        return be.reshape(t1, n, 1);
+        Batch t0 = memo0(cache); // memo: tanh'(x)
+        return be.reshape(t0, n, 1);
       }
       default:
         return null;
@@ -311,6 +293,28 @@ public final class TanhOperator extends AbstractModuleOperator {
       default:
         throw new IllegalArgumentException(MODULE + ": the Jacobian with respect to '" + parameter + "' has no derived Kronecker factor kron(A', I)");
     }
+  }
+
+  /**
+   * Memo slot 0, computed once per forward pass:
+   * <pre>{@code tanh'(x)}</pre>
+   */
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = be.map(cache.get("x"), TanhOperator::tanh_d1); // tanh'(x)
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 1, computed once per forward pass:
+   * <pre>{@code tanh''(x)}</pre>
+   */
+  private Batch memo1(ForwardCache cache) {
+    return cache.memo(1, () -> {
+      Batch t0 = be.map(cache.get("x"), TanhOperator::tanh_d2); // tanh''(x)
+      return t0;
+    });
   }
 
   /**

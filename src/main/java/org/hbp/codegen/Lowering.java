@@ -38,8 +38,11 @@ final class Lowering {
     /** A Java expression for a leaf variable (e.g. {@code cache.get("x")} or {@code dz}). */
     String leaf(Expr.Var v);
 
-    /** The memo slot of a forward-only subexpression (allocated on first request). */
-    int memoSlot(Expr e);
+    /**
+     * The name of the generated method that returns the memoized value of a forward-only
+     * subexpression ({@code cache.memo(slot, ...)}), generated once per class on first request.
+     */
+    String memoMethod(Expr e);
 
     /** A Java method reference for an elementwise function's derivative of the given order. */
     String function(ElementwiseFunction f, int order);
@@ -81,6 +84,16 @@ final class Lowering {
     this.perForwardPass = perForwardPass;
   }
 
+  /**
+   * The body of a memo method: the value of e computed with fresh locals, its temporaries released;
+   * returns the local holding it.
+   */
+  String memoBody(Expr e) {
+    String result = compute(e);
+    releaseTemporaries(result);
+    return result;
+  }
+
   /** A fresh local name, unique within the generated method (lambdas included). */
   String fresh() {
     return "t" + counter[0]++;
@@ -114,7 +127,7 @@ final class Lowering {
     if (javaExpr.startsWith("be.") || javaExpr.startsWith("sumProducts(")) {
       roots.put(name, name);
       owned.add(name);
-    } else roots.put(name, EXTERNAL); // a memo, a leaf
+    } else roots.put(name, EXTERNAL); // a memo method (the cache owns it), a leaf
   }
 
   /** The first argument of a call's argument list (up to the first top-level comma or paren). */
@@ -200,21 +213,7 @@ final class Lowering {
       return r;
     }
     if (!cheap(e) && forwardOnly(e) && (!perForwardPass || ctx.shared(e))) {
-      int slot = ctx.memoSlot(e);
-      CodeBlock.Builder body = CodeBlock.builder();
-      // the memo body sees only values the forward cache owns (leaves and other memos): a memoized
-      // value must never share storage with a temporary that this method releases
-      Map<Expr, String> visible = new HashMap<>();
-      for (var en : values.entrySet()) if (rootOf(en.getValue()).equals(EXTERNAL)) visible.put(en.getKey(), en.getValue());
-      Lowering inner = new Lowering(ctx, body, visible, counter, true);
-      String result = inner.compute(e);
-      inner.releaseTemporaries(result);
-      String name = fresh();
-      out.add("$T $L = cache.memo($L, () -> { // $L\n$>", Names.BATCH, name, slot, Names.comment(ctx.text(e)));
-      out.add(body.build());
-      out.addStatement("return $L", result);
-      out.add("$<});\n");
-      r = name;
+      r = emit(ctx.memoMethod(e) + "(cache)", "memo: " + ctx.text(e));
     } else {
       r = compute(e);
     }

@@ -34,10 +34,6 @@ final class Names {
     return org.hbp.runtime.BuiltInOperators.className(module);
   }
 
-  /** A method-name suffix for a variable: {@code W1} stays {@code W1}. */
-  static String suffix(String variable) {
-    return variable;
-  }
 
   /** A Java double literal that reads back exactly. */
   static String literal(double v) {

@@ -100,6 +100,7 @@ public final class OperatorGenerator {
     private final Map<Dim, String> dimNames;
     private final Map<Dim, String> javaDims = new LinkedHashMap<>();
     private final Map<Expr, Integer> memo = new LinkedHashMap<>();
+    private final List<MethodSpec> memoMethods = new ArrayList<>();
     private final Map<Expr.ConvGeometry, String> geometries = new LinkedHashMap<>();
     private final Map<String, MethodSpec> functions = new java.util.TreeMap<>();
     private final List<MethodSpec> methods = new ArrayList<>();
@@ -194,8 +195,21 @@ public final class OperatorGenerator {
     }
 
     @Override
-    public int memoSlot(Expr e) {
-      return memo.computeIfAbsent(e, k -> memo.size());
+    public String memoMethod(Expr e) {
+      Integer known = memo.get(e);
+      if (known != null) return "memo" + known;
+      int slot = memo.size();
+      memo.put(e, slot);
+      String name = "memo" + slot;
+      // fresh locals: the body sees only leaves and other memos, never a caller's temporaries
+      CodeBlock.Builder body = CodeBlock.builder();
+      String result = new Lowering(this, body, true).memoBody(e);
+      memoMethods.add(MethodSpec.methodBuilder(name).addModifiers(Modifier.PRIVATE).returns(Names.BATCH)
+          .addParameter(Names.FORWARD_CACHE, "cache")
+          .addJavadoc("Memo slot $L, computed once per forward pass:\n<pre>{@code $L}</pre>\n", slot, Names.comment(text(e)))
+          .addCode("return cache.memo($L, () -> {\n$>", slot).addCode(body.build()).addStatement("return $L", result)
+          .addCode("$<});\n").build());
+      return name;
     }
 
     @Override
@@ -290,6 +304,7 @@ public final class OperatorGenerator {
       type.addMethod(constructor());
       type.addMethods(commonMethods());
       type.addMethods(methods);
+      type.addMethods(memoMethods);
       for (MethodSpec f : functions.values()) type.addMethod(f);
       return type.build();
     }
@@ -528,7 +543,7 @@ public final class OperatorGenerator {
       Expr.Var w = d.wrt();
       Expr.Var z = m.output();
       Expr j = d.jacobianCompact();
-      String name = (transposed ? "jacTMatProd_" : "jacMatProd_") + Names.suffix(w.name());
+      String name = (transposed ? "jacTMatProd_" : "jacMatProd_") + w.name();
       Expr.Var from = transposed ? z : w, to = transposed ? w : z;
       MethodSpec.Builder b = MethodSpec.methodBuilder(name).addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
           .addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "v");
@@ -551,7 +566,7 @@ public final class OperatorGenerator {
       Expr.Var w = d.wrt();
       Expr.Var z = m.output();
       Expr j = d.jacobianCompact();
-      String name = "jacTMatProdSum_" + Names.suffix(w.name());
+      String name = "jacTMatProdSum_" + w.name();
       MethodSpec.Builder b = MethodSpec.methodBuilder(name).addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
           .addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "v");
       b.addJavadoc("sum_n J_n' v_n over the batch, with the Jacobian of $L with respect to $L:\n<pre>{@code J = $L}</pre>\n", z.name(),
@@ -571,7 +586,7 @@ public final class OperatorGenerator {
 
     private MethodSpec residualMatProd(Derivation d) {
       Expr.Var w = d.wrt();
-      String name = "residualMatProd_" + Names.suffix(w.name());
+      String name = "residualMatProd_" + w.name();
       MethodSpec.Builder b = MethodSpec.methodBuilder(name).addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
           .addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "dz").addParameter(Names.BATCH, "v");
       b.addJavadoc("R v with the exact residual (kind: $L) of $L at the output gradient dz:\n<pre>{@code R = $L}</pre>\n",
@@ -600,7 +615,7 @@ public final class OperatorGenerator {
     private MethodSpec residualDiagonal(Derivation d) {
       Expr.Var w = d.wrt();
       Expr diag = DiagonalOf.of(d.residualCompact());
-      MethodSpec.Builder b = MethodSpec.methodBuilder("residualDiagonal_" + Names.suffix(w.name())).addModifiers(Modifier.PUBLIC)
+      MethodSpec.Builder b = MethodSpec.methodBuilder("residualDiagonal_" + w.name()).addModifiers(Modifier.PUBLIC)
           .returns(Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "dz");
       b.addJavadoc("The diagonal of the exact residual of $L, in its shape $L:\n<pre>{@code diag(R) = $L}</pre>\n", w.name(),
           shapeText(w.shape()), Names.comment(text(diag)));
@@ -615,7 +630,7 @@ public final class OperatorGenerator {
 
     private MethodSpec kroneckerFactor(Derivation d, Expr a) {
       Expr.Var w = d.wrt();
-      MethodSpec.Builder b = MethodSpec.methodBuilder("kroneckerFactor_" + Names.suffix(w.name())).addModifiers(Modifier.PUBLIC)
+      MethodSpec.Builder b = MethodSpec.methodBuilder("kroneckerFactor_" + w.name()).addModifiers(Modifier.PUBLIC)
           .returns(Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache");
       b.addJavadoc("The factor A of the derived Jacobian of $L, J = kron(A', I):\n<pre>{@code A = $L}</pre>\nper sample, $L x $L; "
           + "the HBP block is (A ⊗ I) Hz (A' ⊗ I).\n", w.name(), Names.comment(text(a)), dimText(a.shape().rows()), dimText(a.shape().cols()));
@@ -636,7 +651,7 @@ public final class OperatorGenerator {
       Map<String, Boolean> psd = new LinkedHashMap<>();
       for (Derivation d : ds) {
         String w = d.wrt().name();
-        MethodSpec.Builder g = MethodSpec.methodBuilder("gradient_" + Names.suffix(w)).addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
+        MethodSpec.Builder g = MethodSpec.methodBuilder("gradient_" + w).addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
             .addParameter(Names.FORWARD_CACHE, "cache");
         g.addJavadoc("The gradient of the loss with respect to $L, per sample, shape $L:\n<pre>{@code $L}</pre>\n", w,
             shapeText(d.wrt().shape()), Names.comment(text(d.gradient())));
@@ -646,7 +661,7 @@ public final class OperatorGenerator {
         lowering.releaseTemporaries(r);
         g.addCode(body.build()).addStatement("return be.reshape($L, $L, $L)", r, rowsOf(d.wrt().shape()), colsOf(d.wrt().shape()));
         grad.put(w, g.build());
-        MethodSpec.Builder h = MethodSpec.methodBuilder("hessianMatProd_" + Names.suffix(w)).addModifiers(Modifier.PUBLIC)
+        MethodSpec.Builder h = MethodSpec.methodBuilder("hessianMatProd_" + w).addModifiers(Modifier.PUBLIC)
             .returns(Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache").addParameter(Names.BATCH, "v");
         h.addJavadoc("H v with the Hessian of the loss with respect to $L (psd: $L):\n<pre>{@code H = $L}</pre>\n", w, d.psd().value(),
             Names.comment(text(d.hessian())));

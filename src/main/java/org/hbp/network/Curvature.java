@@ -42,7 +42,6 @@ public final class Curvature {
   private final ResidualModification mod;
   private final Map<Network.LayerNode, UnaryOperator<Batch>> continuations = new IdentityHashMap<>();
   private final Map<Network.LayerNode, Batch> outputHessians = new IdentityHashMap<>();
-  private final long explicitBytes;
   /** The left Kronecker factor G of each parameter block applied in factored form, computed once. */
   private final Map<String, Batch> kroneckerLeft = new java.util.HashMap<>();
 
@@ -55,9 +54,8 @@ public final class Curvature {
     this.mod = kind.residual();
     if (strategy == Strategy.EXACT) {
       assignContinuations(net.body, u -> net.loss.hessianProd(pass, u));
-      explicitBytes = 0;
     } else {
-      explicitBytes = checkMemory(memoryLimit);
+      checkMemory(memoryLimit);
       int d = numel(net.loss.op.itemShape(net.loss.input));
       Batch h = be.reshape(be.meanSamples(net.loss.op.hessian(pass.lossCache, net.loss.input), pass.samples), d, d);
       explicitBack(net.body, h);
@@ -70,11 +68,6 @@ public final class Curvature {
 
   public Strategy strategy() {
     return strategy;
-  }
-
-  /** Bytes of the explicit batch-averaged matrices this strategy holds (0 for exact). */
-  public long explicitBytes() {
-    return explicitBytes;
   }
 
   private static int numel(int[] s) {
@@ -97,21 +90,19 @@ public final class Curvature {
   // ---- kfra / bda: explicit batch-averaged output Hessians ----------------------------------
 
   /** Estimates the explicit matrices' memory and refuses above the limit, naming the layer. */
-  private long checkMemory(long limit) {
+  private void checkMemory(long limit) {
     // top-level nodes before the first with parameters need no curvature; the first needs its output's only
     int first = 0;
     while (first < net.body.size() && !hasParameters(net.body.get(first))) first++;
     java.util.Set<Network.LayerNode> skipped = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     for (int i = 0; i < first; i++) if (net.body.get(i) instanceof Network.LayerNode l) skipped.add(l);
     Network.LayerNode outputOnly = first < net.body.size() && net.body.get(first) instanceof Network.LayerNode l ? l : null;
-    long total = 0;
     for (Network.LayerNode l : net.layers()) {
       if (skipped.contains(l)) continue;
       long d = numel(l.outputItem()), in = l == outputOnly ? 0 : numel(l.op.itemShape(l.input));
       // a Jacobian that differs per sample and is not diagonal: eq. 8/9 form J_n' M per sample
       long perSample = in == 0 || l.op.jacobianIsShared(l.input) || l.op.jacobianIsDiagonal(l.input) ? 0 : (long) pass.samples * d * in;
       long bytes = 8 * (d * d + in * in + perSample);
-      total += 8 * d * d;
       if (bytes > limit)
         throw new IllegalArgumentException(String.format(
             "layer %s (%s): the explicit batch-averaged Hessian%s %d x %d%s entries%s (%.1f GiB in float64), above the limit of %.1f GiB; "
@@ -120,7 +111,6 @@ public final class Curvature {
             in == 0 ? "" : " and " + in + " x " + in, perSample == 0 ? "" : String.format(", and its per-sample products %d x %d x %d", pass.samples, in, d),
             bytes / (double) (1L << 30), limit / (double) (1L << 30)));
     }
-    return total;
   }
 
   private static boolean hasParameters(Network.Node n) {

@@ -1,7 +1,6 @@
 package org.hbp.network;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -395,11 +394,5 @@ public final class Network {
   /** The network input's item shape {rows, cols}. */
   public int[] inputShape() {
     return itemOf(spec.inputShape());
-  }
-
-  static <T> List<T> reversed(List<T> l) {
-    List<T> r = new ArrayList<>(l);
-    Collections.reverse(r);
-    return r;
   }
 }

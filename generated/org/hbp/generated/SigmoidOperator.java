@@ -301,7 +301,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("x"), SigmoidOperator::sigmoid_d1); // sigmoid'(x)
+      Batch t0 = be.map(cache.get("z"), SigmoidOperator::sigmoid_d1_of_value); // sigmoid'(x)
       return t0;
     });
   }
@@ -312,7 +312,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("x"), SigmoidOperator::sigmoid_d2); // sigmoid''(x)
+      Batch t0 = be.map(cache.get("z"), SigmoidOperator::sigmoid_d2_of_value); // sigmoid''(x)
       return t0;
     });
   }
@@ -325,16 +325,16 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   }
 
   /**
-   * <pre>{@code sigmoid'(t) = sigmoid(t)*(1 - sigmoid(t))}</pre>
+   * <pre>{@code sigmoid'(t) = sigmoid(t)*(1 - sigmoid(t)), written in u = sigmoid(t): u*(1 - u)}</pre>
    */
-  private static double sigmoid_d1(double t) {
-    return (sigmoid(t) * (1.0 - sigmoid(t)));
+  private static double sigmoid_d1_of_value(double u) {
+    return (u * (1.0 - u));
   }
 
   /**
-   * <pre>{@code sigmoid''(t) = (sigmoid(t)*(1 - sigmoid(t)))*(1 - 2*sigmoid(t))}</pre>
+   * <pre>{@code sigmoid''(t) = (sigmoid(t)*(1 - sigmoid(t)))*(1 - 2*sigmoid(t)), written in u = sigmoid(t): (u*(1 - u))*(1 - 2*u)}</pre>
    */
-  private static double sigmoid_d2(double t) {
-    return ((sigmoid(t) * (1.0 - sigmoid(t))) * (1.0 - (2.0 * sigmoid(t))));
+  private static double sigmoid_d2_of_value(double u) {
+    return ((u * (1.0 - u)) * (1.0 - (2.0 * u)));
   }
 }

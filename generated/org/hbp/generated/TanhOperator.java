@@ -301,7 +301,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("x"), TanhOperator::tanh_d1); // tanh'(x)
+      Batch t0 = be.map(cache.get("z"), TanhOperator::tanh_d1_of_value); // tanh'(x)
       return t0;
     });
   }
@@ -312,7 +312,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("x"), TanhOperator::tanh_d2); // tanh''(x)
+      Batch t0 = be.map(cache.get("z"), TanhOperator::tanh_d2_of_value); // tanh''(x)
       return t0;
     });
   }
@@ -325,16 +325,16 @@ public final class TanhOperator extends AbstractModuleOperator {
   }
 
   /**
-   * <pre>{@code tanh'(t) = 1 - tanh(t).^2}</pre>
+   * <pre>{@code tanh'(t) = 1 - tanh(t).^2, written in u = tanh(t): 1 - u.^2}</pre>
    */
-  private static double tanh_d1(double t) {
-    return (1.0 - (tanh(t) * tanh(t)));
+  private static double tanh_d1_of_value(double u) {
+    return (1.0 - (u * u));
   }
 
   /**
-   * <pre>{@code tanh''(t) = ((-2)*tanh(t))*(1 - tanh(t).^2)}</pre>
+   * <pre>{@code tanh''(t) = ((-2)*tanh(t))*(1 - tanh(t).^2), written in u = tanh(t): ((-2)*u)*(1 - u.^2)}</pre>
    */
-  private static double tanh_d2(double t) {
-    return (((-2.0) * tanh(t)) * (1.0 - (tanh(t) * tanh(t))));
+  private static double tanh_d2_of_value(double u) {
+    return (((-2.0) * u) * (1.0 - (u * u)));
   }
 }

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
+import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.Batch;
 import org.hbp.dsl.Dsl;
 import org.hbp.network.Curvature;
@@ -131,7 +132,7 @@ public final class BenchCommand implements Callable<Integer> {
       Pass p = gradientPass.get();
       p.close();
       return null;
-    }, 1, w);
+    }, 1, w, be);
     results.add(grad);
     for (String st : strategies) {
       Strategy strategy = Strategy.parse(st);
@@ -147,7 +148,7 @@ public final class BenchCommand implements Callable<Integer> {
         continue;
       }
       if (strategy != Strategy.EXACT)
-        results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w));
+        results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w, be));
       for (int v : directions) {
         Map<String, Batch> dirs = new LinkedHashMap<>();
         for (String name : network.parameterNames()) {
@@ -159,7 +160,7 @@ public final class BenchCommand implements Callable<Integer> {
         results.add(time(strategy.label() + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
           for (String name : network.parameterNames()) be.toArray(c.matProd(name, dirs.get(name)));
           return null;
-        }, grad.medianSeconds, w));
+        }, grad.medianSeconds, w, be));
       }
     }
     if (torch) {
@@ -172,20 +173,25 @@ public final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  private Result time(String what, Supplier<Object> run, double reference, PrintWriter w) {
+  private Result time(String what, Supplier<Object> run, double reference, PrintWriter w, Backend be) {
     for (int i = 0; i < warmup; i++) run.get();
     double[] s = new double[repeat];
     long peak = 0, offHeapPeak = 0;
     for (int i = 0; i < repeat; i++) {
       System.gc();
       resetPeaks();
-      OffHeapSampler sampler = new OffHeapSampler();
       long t0 = System.nanoTime();
       run.get();
       s[i] = (System.nanoTime() - t0) / 1e9;
-      offHeapPeak = Math.max(offHeapPeak, sampler.stop());
       peak = Math.max(peak, heapPeak());
     }
+    // off-heap peak: one more, untimed run that starts with no pooled blocks, so that the native
+    // bytes it reaches are what the pass needs (released blocks are reused within the pass)
+    if (be instanceof BlasBackend blas) blas.trimPool();
+    System.gc();
+    OffHeapSampler sampler = new OffHeapSampler();
+    run.get();
+    offHeapPeak = sampler.stop();
     Arrays.sort(s);
     double median = repeat % 2 == 1 ? s[repeat / 2] : (s[repeat / 2 - 1] + s[repeat / 2]) / 2;
     double ratio = reference == 1 && what.equals("gradient pass") ? 1 : median / reference;

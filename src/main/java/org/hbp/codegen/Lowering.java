@@ -47,6 +47,19 @@ final class Lowering {
     /** A Java method reference for an elementwise function's derivative of the given order. */
     String function(ElementwiseFunction f, int order);
 
+    /**
+     * A Java expression for a batch that already holds the value of {@code e} when the generated
+     * method runs (the module's output {@code z = f(x)} in the forward cache), or null.
+     */
+    String knownValue(Expr e);
+
+    /**
+     * A Java method reference computing the {@code order}-th derivative of {@code f} from the value
+     * {@code u = f(t)} (sigmoid' = u (1 - u), tanh' = 1 - u^2), or null when the derivative
+     * formula is not a function of f(t) alone.
+     */
+    String functionOfValue(ElementwiseFunction f, int order);
+
     /** The name of a field holding the evaluated geometry. */
     String geometry(Expr.ConvGeometry g);
 
@@ -257,7 +270,13 @@ final class Lowering {
     if (e instanceof Expr.DiagVec d) return emit("be.diagonal(" + value(d.matrix()) + ")", text);
     if (e instanceof Expr.Trace t) return emit("be.trace(" + value(t.matrix()) + ")", text);
     if (e instanceof Expr.Sum s) return emit("be.sum(" + value(s.operand()) + ")", text);
-    if (e instanceof Expr.Apply a) return emit("be.map(" + value(a.argument()) + ", " + ctx.function(a.function(), a.order()) + ")", text);
+    if (e instanceof Expr.Apply a) {
+      // f^(k)(x) from the computed f(x) when f^(k) is a function of f alone: no transcendental call
+      String known = a.order() >= 1 ? ctx.knownValue(new Expr.Apply(a.function(), 0, a.argument())) : null;
+      String ofValue = known == null ? null : ctx.functionOfValue(a.function(), a.order());
+      if (ofValue != null) return emit("be.map(" + known + ", " + ofValue + ")", text);
+      return emit("be.map(" + value(a.argument()) + ", " + ctx.function(a.function(), a.order()) + ")", text);
+    }
     if (e instanceof Expr.Softmax s) return emit("be.softmax(" + value(s.vector()) + ")", text);
     if (e instanceof Expr.LogSumExp l) return emit("be.logSumExp(" + value(l.operand()) + ")", text);
     if (e instanceof Expr.Inv i) return emit("be.inverse(" + value(i.matrix()) + ")", text);

@@ -103,6 +103,8 @@ public final class OperatorGenerator {
     private final List<MethodSpec> memoMethods = new ArrayList<>();
     private final Map<Expr.ConvGeometry, String> geometries = new LinkedHashMap<>();
     private final Map<String, MethodSpec> functions = new java.util.TreeMap<>();
+    /** True while the forward method is lowered: the output is not in the cache yet. */
+    private boolean loweringForward;
     private final List<MethodSpec> methods = new ArrayList<>();
     private final Map<Expr, Integer> occurrences = new java.util.HashMap<>();
 
@@ -223,6 +225,30 @@ public final class OperatorGenerator {
     }
 
     @Override
+    public String knownValue(Expr e) {
+      if (m.isLoss() || loweringForward || !e.equals(m.outputExpr())) return null;
+      return "cache.get(\"" + m.output().name() + "\")";
+    }
+
+    @Override
+    public String functionOfValue(ElementwiseFunction f, int order) {
+      String name = f.name() + "_d" + order + "_of_value";
+      if (functions.containsKey(name)) return functions.get(name) == null ? null : className + "::" + name;
+      Expr formula = f.derivativeFormula(order);
+      Expr inValue = org.hbp.calculus.Exprs.substitute(formula, new Expr.Apply(f, 0, ElementwiseFunction.T), ScalarJava.U);
+      if (org.hbp.calculus.Exprs.contains(inValue, ElementwiseFunction.T)) {
+        functions.put(name, null);
+        return null;
+      }
+      String doc = f.name() + "'".repeat(order) + "(t) = " + Printer.text(formula) + ", written in u = " + f.name() + "(t): "
+          + Printer.text(inValue);
+      functions.put(name, MethodSpec.methodBuilder(name).addModifiers(Modifier.PRIVATE, Modifier.STATIC).returns(double.class)
+          .addParameter(double.class, "u").addJavadoc("<pre>{@code $L}</pre>\n", Names.comment(doc))
+          .addStatement("return $L", new ScalarJava(this).print(inValue)).build());
+      return className + "::" + name;
+    }
+
+    @Override
     public String geometry(Expr.ConvGeometry g) {
       return geometries.computeIfAbsent(g, k -> "geometry" + geometries.size());
     }
@@ -305,7 +331,7 @@ public final class OperatorGenerator {
       type.addMethods(commonMethods());
       type.addMethods(methods);
       type.addMethods(memoMethods);
-      for (MethodSpec f : functions.values()) type.addMethod(f);
+      for (MethodSpec f : functions.values()) if (f != null) type.addMethod(f); // null: no form in the value
       return type.build();
     }
 
@@ -432,7 +458,9 @@ public final class OperatorGenerator {
       f.addStatement("$T cache = new $T(values, MEMO_SLOTS)", Names.FORWARD_CACHE, Names.FORWARD_CACHE);
       CodeBlock.Builder body = CodeBlock.builder();
       Lowering lowering = new Lowering(this, body, true);
+      loweringForward = true; // z is what this method computes: not yet in the cache
       String z = lowering.value(m.outputExpr());
+      loweringForward = false;
       lowering.releaseTemporaries(z);
       f.addCode(body.build());
       f.addStatement("cache.put($S, $L)", m.output().name(), z);

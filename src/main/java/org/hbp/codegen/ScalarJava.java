@@ -11,6 +11,9 @@ import org.hbp.calculus.Printer;
  * as a Java {@code double} expression; elementwise calls become calls of generated static methods.
  */
 final class ScalarJava {
+  /** The variable of a derivative written in the function's value, {@code u = f(t)}. */
+  static final Expr.Var U = new Expr.Var("u", org.hbp.calculus.Shape.SCALAR, Expr.Role.FREE);
+
   private final Lowering.Context ctx;
 
   ScalarJava(Lowering.Context ctx) {
@@ -20,7 +23,8 @@ final class ScalarJava {
   String print(Expr e) {
     if (e instanceof Expr.Var v) {
       if (v.equals(ElementwiseFunction.T)) return "t";
-      throw new CodegenException("the scalar formula refers to '" + v.name() + "'; only t is allowed");
+      if (v.equals(U)) return "u";
+      throw new CodegenException("the scalar formula refers to '" + v.name() + "'; only t (or u, a function's value) is allowed");
     }
     if (e instanceof Expr.Num n) return n.value() < 0 ? "(" + Names.literal(n.value()) + ")" : Names.literal(n.value());
     if (e instanceof Expr.Ones) return "1.0";

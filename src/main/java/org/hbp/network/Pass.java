@@ -98,8 +98,18 @@ public final class Pass implements AutoCloseable {
     if (g != null) return g;
     Network.LayerNode n = net.owner(parameter);
     String var = net.parameterVariables.get(parameter);
-    // the mean of the per-sample gradients: 1/N applied to dz, the smaller side of the product
-    g = n.op.jacTMatProdSum(caches.get(n), var, net.be.scale(outputGradients.get(n), 1.0 / samples));
+    // the mean of the per-sample gradients: 1/N applied to the smaller of dz and the summed product
+    Batch dz = outputGradients.get(n);
+    long dzEntries = (long) dz.samples() * dz.directions() * dz.rows() * dz.cols();
+    if (dzEntries <= net.parameterSize(parameter)) {
+      Batch scaled = net.be.scale(dz, 1.0 / samples);
+      g = n.op.jacTMatProdSum(caches.get(n), var, scaled);
+      if (!net.be.sharesStorage(g, scaled)) net.be.release(scaled);
+    } else {
+      Batch sum = n.op.jacTMatProdSum(caches.get(n), var, dz);
+      g = net.be.scale(sum, 1.0 / samples);
+      if (!net.be.sharesStorage(sum, dz) && !net.be.sharesStorage(sum, g)) net.be.release(sum);
+    }
     gradients.put(parameter, g);
     return g;
   }

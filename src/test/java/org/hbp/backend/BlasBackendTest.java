@@ -302,4 +302,83 @@ class BlasBackendTest {
         + " MiB off-heap in all; peak held " + (peak >> 10) + " KiB, after collection " + (after >> 10) + " KiB above the start");
     assertTrue(after <= slack, "off-heap bytes still held after collection: " + after + " (allocated " + iterations * perIteration + ")");
   }
+
+  // ---- the block pool --------------------------------------------------------------------------
+
+  @Test
+  void releasedBlocksAreReusedAndStaleBatchesAreDetected() {
+    BlasBackend be = new BlasBackend(Precision.FLOAT32, 1);
+    Batch a = be.fromArray(2, 1, 3, 4, randomData(24));
+    Batch b = be.scale(a, 2);
+    Batch view = be.reshape(b, 12, 1);
+    long[] before = be.poolHitsAndMisses();
+    be.release(b);
+    assertEquals(24L * Float.BYTES, be.pooledBytes(), "the released block is held for reuse");
+    be.release(view); // a view of a released batch: nothing more to release
+    be.release(b); // twice: a no-op
+    assertEquals(24L * Float.BYTES, be.pooledBytes(), "released once");
+    Batch c = be.scale(a, 3); // same size: the pooled block
+    long[] after = be.poolHitsAndMisses();
+    assertEquals(before[0] + 1, after[0], "one allocation served from the pool");
+    assertEquals(before[1], after[1], "no fresh allocation");
+    assertEquals(0, be.pooledBytes());
+    assertTrue(be.sharesStorage(c, c) && !be.sharesStorage(c, b), "a stale batch does not share the new batch's storage");
+    double[] expected = be.toArray(be.scale(a, 3));
+    assertArrayEquals(expected, be.toArray(c), "the reused block holds the new result");
+    IllegalStateException stale = assertThrows(IllegalStateException.class, () -> be.add(b, a));
+    assertTrue(stale.getMessage().contains("add: operand a") && stale.getMessage().contains("was released"), stale.getMessage());
+    assertThrows(IllegalStateException.class, () -> be.toArray(view), "a view of a released batch is stale too");
+    be.release(b); // releasing a stale batch never releases the block's new owner
+    assertArrayEquals(expected, be.toArray(c));
+    be.release(c);
+    be.trimPool();
+    assertEquals(0, be.pooledBytes());
+  }
+
+  @Test
+  void aReleasedBlockIsZeroedWhenReusedForAZeroedAllocation() {
+    BlasBackend be = new BlasBackend(Precision.FLOAT64, 1);
+    Batch a = be.fill(5, 5, 7);
+    be.release(a);
+    Batch e = be.eye(5); // same capacity, asks for a zeroed block
+    assertArrayEquals(cpu.toArray(cpu.eye(5)), be.toArray(e));
+  }
+
+  // ---- parallel loops: large batches split over the threads --------------------------------------
+
+  /** Above the parallel threshold (32768 entries), every streaming kernel on two threads equals the CPU backend. */
+  @Test
+  void largeStreamingKernelsOnTwoThreadsMatchTheCpuBackend() {
+    for (BlasBackend be : List.of(new BlasBackend(Precision.FLOAT64, 2), new BlasBackend(Precision.FLOAT32, 2))) {
+      double tol = be.precision() == Precision.FLOAT64 ? 1e-13 : 1e-5;
+      String p = be.name() + " ";
+      Host x = host(37, 3, 41, 13), y = host(37, 3, 41, 13), perSample = host(37, 1, 41, 13), shared = host(1, 3, 41, 13);
+      for (Host other : List.of(y, perSample, shared)) {
+        assertNear(cpu.toArray(cpu.add(x.on(cpu), other.on(cpu))), be.toArray(be.add(x.on(be), other.on(be))), tol, p + "add");
+        assertNear(cpu.toArray(cpu.multiply(other.on(cpu), x.on(cpu))), be.toArray(be.multiply(other.on(be), x.on(be))), tol,
+            p + "multiply");
+        assertNear(cpu.toArray(cpu.divide(x.on(cpu), cpu.map(other.on(cpu), t -> 2 + t))),
+            be.toArray(be.divide(x.on(be), be.map(other.on(be), t -> 2 + t))), tol, p + "divide");
+      }
+      assertNear(cpu.toArray(cpu.map(x.on(cpu), Math::tanh)), be.toArray(be.map(x.on(be), Math::tanh)), tol, p + "map");
+      assertNear(cpu.toArray(cpu.scale(x.on(cpu), -3)), be.toArray(be.scale(x.on(be), -3)), tol, p + "scale");
+      assertNear(cpu.toArray(cpu.power(x.on(cpu), 2)), be.toArray(be.power(x.on(be), 2)), tol, p + "power");
+      assertNear(cpu.toArray(cpu.sumSamples(x.on(cpu))), be.toArray(be.sumSamples(x.on(be))), tol, p + "sumSamples");
+      ConvGeometry g = new ConvGeometry(3, 12, 11, 3, 2, 1, 1);
+      Host img = host(9, 4, 3, 12 * 11);
+      Batch cu = cpu.unfold(img.on(cpu), g), bu = be.unfold(img.on(be), g);
+      assertSameShape(cu, bu, p + "unfold");
+      assertNear(cpu.toArray(cu), be.toArray(bu), tol, p + "unfold");
+      Host cols = host(9, 4, g.patchRows(), g.patches());
+      assertNear(cpu.toArray(cpu.fold(cols.on(cpu), g)), be.toArray(be.fold(cols.on(be), g)), tol, p + "fold");
+      int n = 3 * 12 * 11, m = 3 * 6 * 5;
+      double[] idx = new double[9 * m];
+      for (int i = 0; i < idx.length; i++) idx[i] = rng.nextInt(n + 1) - 1; // -1: a padded zero
+      Host src = host(9, 50, 3, 12 * 11), grad = host(9, 50, m, 1);
+      Batch ci = cpu.fromArray(9, 1, m, 1, idx), bi = be.fromArray(9, 1, m, 1, idx);
+      assertNear(cpu.toArray(cpu.gather(src.on(cpu), ci)), be.toArray(be.gather(src.on(be), bi)), tol, p + "gather");
+      assertNear(cpu.toArray(cpu.scatterAdd(grad.on(cpu), ci, n, 1)), be.toArray(be.scatterAdd(grad.on(be), bi, n, 1)), tol,
+          p + "scatterAdd");
+    }
+  }
 }

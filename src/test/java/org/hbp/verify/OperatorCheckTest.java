@@ -23,6 +23,7 @@ import org.hbp.runtime.LossOperator;
 import org.hbp.runtime.ModuleOperator;
 import org.hbp.runtime.ResidualModification;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -52,7 +53,7 @@ class OperatorCheckTest {
 
   @ParameterizedTest
   @CsvSource({
-      "sigmoid.hbp, forward, forward",
+      "softplus.hbp, forward, forward",
       "sigmoid.hbp, jacMatProd, jacMatProd",
       "sigmoid.hbp, jacTMatProd, jacTMatProd",
       "linear.hbp, jacTMatProdSum, jacTMatProdSum",
@@ -79,6 +80,19 @@ class OperatorCheckTest {
     assertFalse(f.isEmpty(), broken + " perturbed but nothing failed:\n" + table(bad));
     for (OperatorCheck.Row row : f)
       assertEquals(rowPrefix, row.method.split(" ")[0], broken + " perturbed, but " + row.method + " failed:\n" + table(bad));
+  }
+
+  /**
+   * sigmoid' and sigmoid'' are generated from the forward value z = sigmoid(x) (u (1 - u), ...):
+   * a wrong forward then also fails the rules that reuse it, and the forward row is among them.
+   */
+  @Test
+  void aWrongForwardValueAlsoFailsTheRulesThatReuseIt() throws Exception {
+    String text = Files.readString(Path.of("modules-spec", "sigmoid.hbp"));
+    ModuleSpec m = spec("sigmoid.hbp").modules().get(0);
+    OperatorCheck.Report bad = OperatorCheck.check(m, (be, d) -> new Perturbed((ModuleOperator) create(m, text, be, d), "forward"), 5, 2);
+    java.util.Set<String> failed = failing(bad).stream().map(r -> r.method.split(" ")[0]).collect(Collectors.toSet());
+    assertTrue(failed.containsAll(List.of("forward", "jacMatProd", "jacTMatProd", "residualMatProd")), table(bad));
   }
 
   /** A loss that is not convex, compiled in-process: a false PSD claim and wrong gradients are caught. */

@@ -44,7 +44,7 @@ import org.hbp.backend.Precision;
  *
  * <p><b>Other kernels</b> are Java loops over the off-heap blocks (bounds-checked Unsafe access
  * through JavaCPP's raw indexers, in fixed-size chunks or item-sized scratch arrays reused across
- * items), single-threaded; inverse, determinant and the symmetric eigendecomposition copy each
+ * items), in parallel for large batches (below); inverse, determinant and the symmetric eigendecomposition copy each
  * (small) item to EJML ({@link HostLinearAlgebra}). They mirror the reference {@link
  * org.hbp.backend.cpu.CpuBackend}: the same shape checks, broadcasting and error messages (both
  * from {@link BackendChecks}).
@@ -63,14 +63,19 @@ import org.hbp.backend.Precision;
  * count may be the other's).
  *
  * <p><b>Memory.</b> There is no {@code close()} on batches or on the backend, by design: see
- * {@link BlasBatch}; blocks are freed by JavaCPP once unreachable. Two consequences of that (and of
- * every kernel returning a fresh batch): off-heap garbage accumulates until the next garbage
- * collection, which the small Java objects of a batch rarely cause, or until JavaCPP's
- * {@code org.bytedeco.javacpp.maxBytes} (default: the maximum heap) is reached, when JavaCPP calls
- * {@code System.gc()} and waits; and each result block is fresh memory whose pages fault in on
- * first touch (for an n = 1024 product, a visible part of the time). Bound the first with
- * {@code -Dorg.bytedeco.javacpp.maxBytes=...}; on glibc, {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1}
- * makes the large blocks transparent huge pages, which cuts the second.
+ * {@link BlasBatch}. Every kernel returns a batch on a block from the backend's {@link BlockPool}:
+ * a block handed back by {@link #release} (generated operators release their temporaries, a closed
+ * pass everything it computed) is reused by the next allocation of its size with its pages already
+ * mapped, so a training loop stops paying page faults after its first step. Blocks never released
+ * are freed by JavaCPP once unreachable (after a garbage collection, or when JavaCPP's
+ * {@code org.bytedeco.javacpp.maxBytes}, by default the maximum heap, is reached and it calls
+ * {@code System.gc()}). The pool keeps at most {@code hbp.blas.poolBytes} bytes (default 2 GiB);
+ * {@link #trimPool} frees them. On glibc, {@code GLIBC_TUNABLES=glibc.malloc.hugetlb=1} makes large
+ * fresh blocks transparent huge pages, which cuts the cost of the first step.
+ *
+ * <p><b>Parallel loops.</b> The streaming kernels (elementwise, maps, unfold and fold, gathers,
+ * sums over samples) split large batches over this backend's thread count, in a fork-join pool
+ * of that size; small ones run on the caller's thread.
  */
 public final class BlasBackend implements Backend {
   /** Entries per chunk of the streaming kernels (three chunks of doubles stay within L1/L2). */
@@ -82,6 +87,8 @@ public final class BlasBackend implements Backend {
   private final Precision precision;
   private final int threads;
   private final String name;
+  /** Released blocks, reused by {@link #alloc}. */
+  private final BlockPool pool;
 
   /** A FLOAT64 backend using all available processors. */
   public BlasBackend() {
@@ -103,6 +110,7 @@ public final class BlasBackend implements Backend {
     if (threads < 1) throw new IllegalArgumentException("BlasBackend: thread count " + threads + "; expected >= 1");
     this.threads = threads;
     this.name = precision == Precision.FLOAT64 ? "blas-f64" : "blas-f32";
+    this.pool = new BlockPool(precision, BlockPool.DEFAULT_LIMIT_BYTES);
     try {
       Loader.load(openblas_nolapack.class);
     } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
@@ -141,7 +149,7 @@ public final class BlasBackend implements Backend {
   private BlasBatch blas(String kernel, String operand, Batch b) {
     Objects.requireNonNull(b, () -> kernel + ": operand " + operand + " is null");
     if (b instanceof BlasBatch c) {
-      if (c.precision() == precision) return c;
+      if (c.precision() == precision) return c.checkLive(kernel, operand);
       throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " is a " + c.precision()
           + " batch, not a batch of the " + name + " backend");
     }
@@ -150,7 +158,64 @@ public final class BlasBackend implements Backend {
   }
 
   private BlasBatch alloc(String kernel, int samples, int directions, int rows, int cols, boolean zero) {
-    return BlasBatch.allocate(kernel, precision, samples, directions, rows, cols, zero);
+    long n = BlasBatch.entries(kernel, samples, directions, rows, cols);
+    BlasBatch.Block block = pool.take(BlasBatch.capacity(n));
+    if (zero) block.zero();
+    return BlasBatch.on(block, precision, samples, directions, rows, cols, n);
+  }
+
+  /** Bytes of released blocks held for reuse now. */
+  public long pooledBytes() {
+    return pool.pooledBytes();
+  }
+
+  /** Allocations served from released blocks so far, and those that needed fresh memory. */
+  public long[] poolHitsAndMisses() {
+    return new long[] {pool.hits(), pool.misses()};
+  }
+
+  /** Frees the released blocks held for reuse (live batches are not affected). */
+  public void trimPool() {
+    pool.clear();
+  }
+
+  // ---- parallel loops ----------------------------------------------------------------------
+
+  /** Below this many entries touched, a loop runs on the caller's thread (a fork costs microseconds). */
+  private static final long PARALLEL_MIN_ENTRIES = Long.getLong("hbp.blas.parallelMinEntries", 1 << 15);
+
+  /** The body of a parallel loop over a range of indices (items, or chunks of entries). */
+  private interface RangeBody {
+    void run(long from, long to);
+  }
+
+  private static final java.util.concurrent.ConcurrentHashMap<Integer, java.util.concurrent.ForkJoinPool> WORKERS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Runs {@code body} over {@code [0, n)}: at once when {@code entries} (the work, in entries
+   * touched) is small or this backend has one thread, else in {@code threads} contiguous parts on a
+   * fork-join pool of that size, returning when all are done.
+   */
+  private void parallel(long n, long entries, RangeBody body) {
+    int parts = (int) Math.min(threads, n);
+    if (parts <= 1 || entries < PARALLEL_MIN_ENTRIES) {
+      body.run(0, n);
+      return;
+    }
+    java.util.concurrent.ForkJoinPool workers = WORKERS.computeIfAbsent(threads, java.util.concurrent.ForkJoinPool::new);
+    java.util.List<java.util.concurrent.ForkJoinTask<?>> tasks = new java.util.ArrayList<>(parts);
+    for (int i = 0; i < parts; i++) {
+      long from = n * i / parts, to = n * (i + 1) / parts;
+      tasks.add(workers.submit(() -> body.run(from, to)));
+    }
+    for (java.util.concurrent.ForkJoinTask<?> t : tasks) t.join();
+  }
+
+  /** Runs {@code body(from, to)} over entry ranges of {@code [0, n)} cut at multiples of {@link #CHUNK}. */
+  private void parallelChunks(long n, RangeBody body) {
+    long chunks = (n + CHUNK - 1) / CHUNK;
+    parallel(chunks, n, (c0, c1) -> body.run(c0 * CHUNK, Math.min(n, c1 * CHUNK)));
   }
 
   // ---- transfer ------------------------------------------------------------------------------
@@ -219,13 +284,22 @@ public final class BlasBackend implements Backend {
 
   @Override
   public boolean sharesStorage(Batch a, Batch b) {
-    return a instanceof BlasBatch x && b instanceof BlasBatch y && (x.doubles != null ? x.doubles == y.doubles : x.floats == y.floats);
+    return a instanceof BlasBatch x && b instanceof BlasBatch y && x.block == y.block && x.generation == y.generation;
   }
 
-  /** Frees the block now (its views die with it); using it afterwards is a bug of the caller. */
+  /**
+   * Hands the block back for reuse by a later allocation of the same size (its views die with it).
+   * Using the batch or a view afterwards is a bug of the caller and fails with an
+   * IllegalStateException; releasing it again is a no-op.
+   */
   @Override
   public void release(Batch b) {
-    blas("release", "b", b).free();
+    Objects.requireNonNull(b, "release: operand b is null");
+    if (!(b instanceof BlasBatch x) || x.precision() != precision) {
+      blas("release", "b", b); // throws, naming the wrong kind of batch
+      return;
+    }
+    pool.give(x.block, x.generation);
   }
 
   @Override
@@ -276,15 +350,22 @@ public final class BlasBackend implements Backend {
     int samples = e.samples(), directions = e.directions(), rows = e.rows(), cols = e.cols();
     boolean xScalar = e.aScalar(), yScalar = e.bScalar();
     BlasBatch out = alloc(kernel, samples, directions, rows, cols, false);
-    double[] bx = new double[CHUNK], by = new double[CHUNK], bo = new double[CHUNK];
     if (!xScalar && !yScalar && x.samples() == y.samples() && x.directions() == y.directions()) {
-      streamBinary(op, x, 0, false, y, 0, false, out, 0, out.length(), bx, by, bo); // same layout: one pass
+      // same layout: one pass over the blocks
+      parallelChunks(out.length(), (from, to) -> {
+        double[] bx = new double[CHUNK], by = new double[CHUNK], bo = new double[CHUNK];
+        streamBinary(op, x, from, false, y, from, false, out, from, to - from, bx, by, bo);
+      });
       return out;
     }
     long xn = x.itemSize(), yn = y.itemSize(), n = (long) rows * cols;
-    for (int s = 0, t = 0; s < samples; s++)
-      for (int d = 0; d < directions; d++, t++)
-        streamBinary(op, x, item(x, s, d) * xn, xScalar, y, item(y, s, d) * yn, yScalar, out, t * n, n, bx, by, bo);
+    parallel((long) samples * directions, out.length(), (from, to) -> {
+      double[] bx = new double[CHUNK], by = new double[CHUNK], bo = new double[CHUNK];
+      for (long t = from; t < to; t++) {
+        int sa = (int) (t / directions), d = (int) (t % directions);
+        streamBinary(op, x, item(x, sa, d) * xn, xScalar, y, item(y, sa, d) * yn, yScalar, out, t * n, n, bx, by, bo);
+      }
+    });
     return out;
   }
 
@@ -340,13 +421,15 @@ public final class BlasBackend implements Backend {
 
   private BlasBatch mapChunks(String kernel, BlasBatch x, ChunkOp f) {
     BlasBatch out = alloc(kernel, x.samples(), x.directions(), x.rows(), x.cols(), false);
-    double[] buf = new double[CHUNK];
-    for (long q = 0, n = x.length(); q < n; q += CHUNK) {
-      int len = (int) Math.min(CHUNK, n - q);
-      x.read(q, buf, 0, len);
-      f.apply(buf, len);
-      out.write(q, buf, 0, len);
-    }
+    parallelChunks(x.length(), (from, to) -> {
+      double[] buf = new double[CHUNK];
+      for (long q = from; q < to; q += CHUNK) {
+        int len = (int) Math.min(CHUNK, to - q);
+        x.read(q, buf, 0, len);
+        f.apply(buf, len);
+        out.write(q, buf, 0, len);
+      }
+    });
     return out;
   }
 
@@ -711,19 +794,21 @@ public final class BlasBackend implements Backend {
     int[] table = BackendChecks.patchTable(g);
     int r = g.patchRows(), cols = g.patches(), n = in.itemSize(), m = table.length;
     BlasBatch out = alloc("unfold", in.samples(), in.directions(), r, cols, false);
-    double[] s = new double[n], d = new double[Math.min(m, CHUNK)];
-    for (int t = 0; t < in.items(); t++) {
-      in.read((long) t * n, s, 0, n);
-      long oo = (long) t * m;
-      for (int e0 = 0; e0 < m; e0 += d.length) {
-        int len = Math.min(d.length, m - e0);
-        for (int e = 0; e < len; e++) {
-          int src = table[e0 + e];
-          d[e] = src >= 0 ? s[src] : 0;
+    parallel(in.items(), out.length(), (t0, t1) -> {
+      double[] s = new double[n], d = new double[Math.min(m, CHUNK)];
+      for (long t = t0; t < t1; t++) {
+        in.read(t * n, s, 0, n);
+        long oo = t * m;
+        for (int e0 = 0; e0 < m; e0 += d.length) {
+          int len = Math.min(d.length, m - e0);
+          for (int e = 0; e < len; e++) {
+            int src = table[e0 + e];
+            d[e] = src >= 0 ? s[src] : 0;
+          }
+          out.write(oo + e0, d, 0, len);
         }
-        out.write(oo + e0, d, 0, len);
       }
-    }
+    });
     return out;
   }
 
@@ -734,20 +819,22 @@ public final class BlasBackend implements Backend {
     int[] table = BackendChecks.patchTable(g);
     int n = g.inputSize(), m = table.length;
     BlasBatch out = alloc("fold", in.samples(), in.directions(), g.c(), g.h() * g.w(), false);
-    double[] s = new double[Math.min(m, CHUNK)], d = new double[n];
-    for (int t = 0; t < in.items(); t++) {
-      java.util.Arrays.fill(d, 0);
-      long io = (long) t * m;
-      for (int e0 = 0; e0 < m; e0 += s.length) {
-        int len = Math.min(s.length, m - e0);
-        in.read(io + e0, s, 0, len);
-        for (int e = 0; e < len; e++) {
-          int dst = table[e0 + e];
-          if (dst >= 0) d[dst] += s[e];
+    parallel(in.items(), in.length(), (t0, t1) -> {
+      double[] s = new double[Math.min(m, CHUNK)], d = new double[n];
+      for (long t = t0; t < t1; t++) {
+        java.util.Arrays.fill(d, 0);
+        long io = t * m;
+        for (int e0 = 0; e0 < m; e0 += s.length) {
+          int len = Math.min(s.length, m - e0);
+          in.read(io + e0, s, 0, len);
+          for (int e = 0; e < len; e++) {
+            int dst = table[e0 + e];
+            if (dst >= 0) d[dst] += s[e];
+          }
         }
+        out.write(t * n, d, 0, n);
       }
-      out.write((long) t * n, d, 0, n);
-    }
+    });
     return out;
   }
 
@@ -778,18 +865,19 @@ public final class BlasBackend implements Backend {
     int samples = BackendChecks.axis("gather", "samples", src, ix, src.samples(), ix.samples());
     int directions = src.directions(), m = ix.itemSize();
     BlasBatch out = alloc("gather", samples, directions, ix.rows(), ix.cols(), false);
-    double[] s = new double[n], d = new double[m];
-    for (int sa = 0, t = 0; sa < samples; sa++) {
-      int io = (ix.samples() == 1 ? 0 : sa) * m;
-      for (int v = 0; v < directions; v++, t++) {
+    parallel((long) samples * directions, out.length(), (t0, t1) -> {
+      double[] s = new double[n], d = new double[m];
+      for (long t = t0; t < t1; t++) {
+        int sa = (int) (t / directions), v = (int) (t % directions);
+        int io = (ix.samples() == 1 ? 0 : sa) * m;
         src.read((long) item(src, sa, v) * n, s, 0, n);
         for (int j = 0; j < m; j++) {
           int q = idx[io + j];
           d[j] = q >= 0 ? s[q] : 0;
         }
-        out.write((long) t * m, d, 0, m);
+        out.write(t * m, d, 0, m);
       }
-    }
+    });
     return out;
   }
 
@@ -801,19 +889,20 @@ public final class BlasBackend implements Backend {
     int samples = BackendChecks.axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
     int directions = gr.directions(), m = ix.itemSize();
     BlasBatch out = alloc("scatterAdd", samples, directions, rows, cols, false);
-    double[] s = new double[m], d = new double[n];
-    for (int sa = 0, t = 0; sa < samples; sa++) {
-      int io = (ix.samples() == 1 ? 0 : sa) * m;
-      for (int v = 0; v < directions; v++, t++) {
+    parallel((long) samples * directions, out.length() + (long) samples * directions * m, (t0, t1) -> {
+      double[] s = new double[m], d = new double[n];
+      for (long t = t0; t < t1; t++) {
+        int sa = (int) (t / directions), v = (int) (t % directions);
+        int io = (ix.samples() == 1 ? 0 : sa) * m;
         gr.read((long) item(gr, sa, v) * m, s, 0, m);
         java.util.Arrays.fill(d, 0);
         for (int j = 0; j < m; j++) {
           int q = idx[io + j];
           if (q >= 0) d[q] += s[j];
         }
-        out.write((long) t * n, d, 0, n);
+        out.write(t * n, d, 0, n);
       }
-    }
+    });
     return out;
   }
 
@@ -824,16 +913,19 @@ public final class BlasBackend implements Backend {
     BlasBatch x = blas("sumSamples", "a", a);
     long block = (long) x.directions() * x.itemSize();
     BlasBatch out = alloc("sumSamples", 1, x.directions(), x.rows(), x.cols(), false);
-    double[] acc = new double[CHUNK], buf = new double[CHUNK];
-    for (long q = 0; q < block; q += CHUNK) {
-      int len = (int) Math.min(CHUNK, block - q);
-      java.util.Arrays.fill(acc, 0, len, 0);
-      for (int sa = 0; sa < x.samples(); sa++) {
-        x.read(sa * block + q, buf, 0, len);
-        for (int p = 0; p < len; p++) acc[p] += buf[p];
+    long chunks = (block + CHUNK - 1) / CHUNK;
+    parallel(chunks, x.length(), (c0, c1) -> {
+      double[] acc = new double[CHUNK], buf = new double[CHUNK];
+      for (long q = c0 * CHUNK; q < Math.min(block, c1 * CHUNK); q += CHUNK) {
+        int len = (int) Math.min(CHUNK, block - q);
+        java.util.Arrays.fill(acc, 0, len, 0);
+        for (int sa = 0; sa < x.samples(); sa++) {
+          x.read(sa * block + q, buf, 0, len);
+          for (int p = 0; p < len; p++) acc[p] += buf[p];
+        }
+        out.write(q, acc, 0, len);
       }
-      out.write(q, acc, 0, len);
-    }
+    });
     return out;
   }
 

@@ -9,50 +9,102 @@ import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 
 /**
- * A {@link Batch} of the {@link BlasBackend}: one off-heap block (a JavaCPP {@link DoublePointer}
- * for {@link Precision#FLOAT64}, a {@link FloatPointer} for {@link Precision#FLOAT32}) holding the
- * {@code samples*directions} items contiguously, each item column-major, item {@code (s, v)}
- * starting at entry {@code (s*directions + v) * rows*cols}: the layout that {@link
- * org.hbp.backend.Backend#fromArray} documents, so that BLAS reads items and runs of items in place.
+ * A {@link Batch} of the {@link BlasBackend}: one off-heap {@link Block} (a JavaCPP {@link
+ * DoublePointer} for {@link Precision#FLOAT64}, a {@link FloatPointer} for {@link
+ * Precision#FLOAT32}) holding the {@code samples*directions} items contiguously, each item
+ * column-major, item {@code (s, v)} starting at entry {@code (s*directions + v) * rows*cols}: the
+ * layout that {@link org.hbp.backend.Backend#fromArray} documents, so that BLAS reads items and runs
+ * of items in place.
  *
  * <p><b>Lifetime.</b> There is deliberately no {@code close()}: batches are values handed freely
- * between operators, forward caches and curvature code, and no caller could know when the last
- * reader is done (a reshape or a column/direction view shares the block). The block is owned by its
- * JavaCPP pointer and freed by JavaCPP's deallocator once that pointer is unreachable (a garbage
- * collection finds it; JavaCPP also counts the off-heap bytes it allocated and asks for a
- * collection when they pass {@code org.bytedeco.javacpp.maxBytes}, by default the JVM's maximum
- * heap). Views (reshapes) share the pointer object, so the block lives as long as any view does.
+ * between operators, forward caches and curvature code. Views (reshapes, column/direction views)
+ * share the block. A block ends in one of two ways: {@link BlasBackend#release} hands it back to
+ * the backend's {@link BlockPool} (its owner knows it is dead: a generated operator's temporary, a
+ * closed pass), which gives it to the next allocation of the same size with its pages already
+ * mapped; or, never released, it is freed by JavaCPP's deallocator once unreachable. Each release
+ * advances the block's generation; a batch remembers the generation it was made in, so using a
+ * batch (or a view) after its block was released is detected ({@link #checkLive}) instead of
+ * silently reading another batch's entries.
  *
  * <p>Immutable by convention: the backend writes only into batches it has just allocated, before
  * handing them out.
  */
 public final class BlasBatch implements Batch {
+  /**
+   * One off-heap block and its accessors. The generation counts releases: a batch made from the
+   * block in generation g is live while the block is still in generation g.
+   */
+  static final class Block {
+    final long capacity;
+    /** The block when FLOAT64, else null. */
+    final DoublePointer doubles;
+    /** The block when FLOAT32, else null. */
+    final FloatPointer floats;
+    // Unsafe-based accessors of the block (bounds-checked; they hold the pointer, keeping it alive)
+    final DoubleRawIndexer di;
+    final FloatRawIndexer fi;
+    volatile int generation;
+
+    Block(Precision precision, long capacity) {
+      this.capacity = capacity;
+      if (precision == Precision.FLOAT64) {
+        doubles = new DoublePointer(capacity);
+        floats = null;
+        di = new DoubleRawIndexer(doubles);
+        fi = null;
+      } else {
+        doubles = null;
+        floats = new FloatPointer(capacity);
+        di = null;
+        fi = new FloatRawIndexer(floats);
+      }
+    }
+
+    long bytes() {
+      return capacity * (doubles != null ? Double.BYTES : Float.BYTES);
+    }
+
+    void zero() {
+      if (doubles != null) doubles.zero();
+      else floats.zero();
+    }
+
+    /** Frees the native memory now. */
+    void free() {
+      if (doubles != null) doubles.deallocate();
+      else floats.deallocate();
+    }
+  }
+
   private final int samples;
   private final int directions;
   private final int rows;
   private final int cols;
   private final long length;
   private final Precision precision;
-  /** The block when FLOAT64, else null. */
+  final Block block;
+  /** The block's generation when this batch was made. */
+  final int generation;
+  /** The block's pointer when FLOAT64, else null. */
   final DoublePointer doubles;
-  /** The block when FLOAT32, else null. */
+  /** The block's pointer when FLOAT32, else null. */
   final FloatPointer floats;
-  // Unsafe-based accessors of the block (bounds-checked; they hold the pointer, keeping it alive)
   private final DoubleRawIndexer di;
   private final FloatRawIndexer fi;
 
-  private BlasBatch(int samples, int directions, int rows, int cols, long length, Precision precision, DoublePointer doubles,
-      FloatPointer floats, DoubleRawIndexer di, FloatRawIndexer fi) {
+  private BlasBatch(int samples, int directions, int rows, int cols, long length, Precision precision, Block block, int generation) {
     this.samples = samples;
     this.directions = directions;
     this.rows = rows;
     this.cols = cols;
     this.length = length;
     this.precision = precision;
-    this.doubles = doubles;
-    this.floats = floats;
-    this.di = di;
-    this.fi = fi;
+    this.block = block;
+    this.generation = generation;
+    this.doubles = block.doubles;
+    this.floats = block.floats;
+    this.di = block.di;
+    this.fi = block.fi;
   }
 
   /** Entries of a batch of the given shape, or an IllegalArgumentException (item sizes stay ints, as Batch reports them). */
@@ -71,29 +123,40 @@ public final class BlasBatch implements Batch {
     return items * item;
   }
 
+  /** The block capacity a batch of n entries uses (never a zero-length native allocation). */
+  static long capacity(long n) {
+    return Math.max(1, n);
+  }
+
+  /** A batch of the given shape on a fresh or pooled block of {@link #capacity} entries. */
+  static BlasBatch on(Block block, Precision precision, int samples, int directions, int rows, int cols, long n) {
+    return new BlasBatch(samples, directions, rows, cols, n, precision, block, block.generation);
+  }
+
   /** A fresh block for the given shape; zeroed when asked (otherwise its contents are undefined). */
   static BlasBatch allocate(String kernel, Precision precision, int samples, int directions, int rows, int cols, boolean zero) {
     long n = entries(kernel, samples, directions, rows, cols);
-    long size = Math.max(1, n); // never a zero-length native allocation
-    if (precision == Precision.FLOAT64) {
-      DoublePointer p = new DoublePointer(size);
-      if (zero) p.zero();
-      return new BlasBatch(samples, directions, rows, cols, n, precision, p, null, new DoubleRawIndexer(p), null);
-    }
-    FloatPointer p = new FloatPointer(size);
-    if (zero) p.zero();
-    return new BlasBatch(samples, directions, rows, cols, n, precision, null, p, null, new FloatRawIndexer(p));
+    Block b = new Block(precision, capacity(n));
+    if (zero) b.zero();
+    return on(b, precision, samples, directions, rows, cols, n);
   }
 
-  /** Frees the native block at once (shared by every view of it). */
-  void free() {
-    if (doubles != null) doubles.deallocate();
-    else floats.deallocate();
+  /** Whether the block has not been released since this batch was made. */
+  boolean live() {
+    return block.generation == generation;
+  }
+
+  /** Throws when this batch's block was released (and possibly reused) since it was made. */
+  BlasBatch checkLive(String kernel, String operand) {
+    if (block.generation != generation)
+      throw new IllegalStateException(kernel + ": operand " + operand + " " + describe()
+          + " was released (Backend.release, or a closed Pass) and may no longer be used");
+    return this;
   }
 
   /** The same block seen with another shape of the same entry count (reshapes and column/direction views). */
   BlasBatch view(int samples, int directions, int rows, int cols) {
-    return new BlasBatch(samples, directions, rows, cols, length, precision, doubles, floats, di, fi);
+    return new BlasBatch(samples, directions, rows, cols, length, precision, block, generation);
   }
 
   @Override
@@ -150,14 +213,13 @@ public final class BlasBatch implements Batch {
   /** dst[dOff .. dOff+n) = entries [off, off+n). */
   void read(long off, double[] dst, int dOff, int n) {
     if (n == 0) return;
-    if (doubles != null) {
-      doubles.getPointer(off).get(dst, dOff, n); // one native copy
+    if (di != null) {
+      di.get(off, dst, dOff, n);
     } else {
       float[] buf = floatBuffer(n);
-      floats.getPointer(off).get(buf, 0, n);
+      fi.get(off, buf, 0, n);
       for (int k = 0; k < n; k++) dst[dOff + k] = buf[k];
     }
-    java.lang.ref.Reference.reachabilityFence(this);
   }
 
   /** A per-thread float staging buffer of at least n entries (bulk copies instead of per-entry access). */
@@ -175,14 +237,13 @@ public final class BlasBatch implements Batch {
   /** Entries [off, off+n) = src[sOff .. sOff+n), rounded to float for FLOAT32. */
   void write(long off, double[] src, int sOff, int n) {
     if (n == 0) return;
-    if (doubles != null) {
-      doubles.getPointer(off).put(src, sOff, n); // one native copy
+    if (di != null) {
+      di.put(off, src, sOff, n);
     } else {
       float[] buf = floatBuffer(n);
       for (int k = 0; k < n; k++) buf[k] = (float) src[sOff + k];
-      floats.getPointer(off).put(buf, 0, n);
+      fi.put(off, buf, 0, n);
     }
-    java.lang.ref.Reference.reachabilityFence(this);
   }
 
   @Override

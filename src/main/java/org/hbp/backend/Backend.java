@@ -153,6 +153,22 @@ public interface Backend {
   /** The adjoint of gather: {@code out[index[j]] += g[j]}, items {@code rows x cols}. */
   Batch scatterAdd(Batch g, Batch index, int rows, int cols);
 
+  /**
+   * The index map of max-pooling: for each sample of {@code x} (one-direction items holding a
+   * tensor (c, h, w) column-major, {@code c x (h*w)}), the position in the item of the maximum of
+   * each k x k window (stride k), as a {@code c x (h/k * w/k)} item of the result: position
+   * {@code ch + c*(y + h*x)}, the first maximum in column-major window order on ties, a NaN
+   * winning. The default computes on the host; backends override it to stay on their memory.
+   */
+  default Batch windowArgmax(Batch x, int c, int h, int w, int k) {
+    BackendChecks.checkWindowArgmax(x, c, h, w, k);
+    int oh = h / k, ow = w / k, n = x.samples(), in = c * h * w, out = c * oh * ow;
+    double[] xs = toArray(x);
+    double[] idx = new double[n * out];
+    for (int s = 0; s < n; s++) BackendChecks.windowArgmax(xs, s * in, c, h, w, k, idx, s * out);
+    return fromArray(n, 1, c, oh * ow, idx);
+  }
+
   // ---- batch axes ------------------------------------------------------------------------
 
   /** The sum over the sample axis ([S x D] to [1 x D]). */

@@ -256,4 +256,38 @@ public final class BackendChecks {
       throw new IllegalArgumentException("meanSamples: operand " + a.describe() + " has " + a.samples()
           + " samples but the batch size is " + n + "; expected " + n + " samples or 1");
   }
+
+  /** Checks the operand of {@link Backend#windowArgmax}. */
+  public static void checkWindowArgmax(Batch x, int c, int h, int w, int k) {
+    if (c < 1 || h < 1 || w < 1 || k < 1 || h % k != 0 || w % k != 0)
+      throw new IllegalArgumentException("windowArgmax: tensor (" + c + ", " + h + ", " + w + ") with window " + k
+          + "; expected positive sizes with h and w divisible by k");
+    if (x.directions() != 1 || x.rows() * x.cols() != c * h * w)
+      throw new IllegalArgumentException("windowArgmax: x " + x.describe() + "; expected one-direction items of " + c + "*" + h + "*" + w
+          + " = " + c * h * w + " entries (a tensor (" + c + ", " + h + ", " + w + "))");
+  }
+
+  /**
+   * The arg-max of each k x k window of one item {@code xs[xo ..]} (tensor (c, h, w) column-major)
+   * into {@code idx[io ..]}: see {@link Backend#windowArgmax}.
+   */
+  public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, double[] idx, int io) {
+    int oh = h / k, ow = w / k;
+    for (int ox = 0; ox < ow; ox++)
+      for (int oy = 0; oy < oh; oy++)
+        for (int ch = 0; ch < c; ch++) {
+          int best = -1;
+          double max = Double.NEGATIVE_INFINITY;
+          for (int kx = 0; kx < k; kx++)
+            for (int ky = 0; ky < k; ky++) {
+              int src = ch + c * ((oy * k + ky) + h * (ox * k + kx));
+              double v = xs[xo + src];
+              if (best < 0 || v > max || Double.isNaN(v)) {
+                max = v;
+                best = src;
+              }
+            }
+          idx[io + ch + c * (oy + oh * ox)] = best;
+        }
+  }
 }

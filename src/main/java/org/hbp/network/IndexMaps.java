@@ -28,29 +28,7 @@ final class IndexMaps {
 
   /** Arg-max of each k x k window (stride k), first maximum in column-major window order on ties. */
   static Batch maxpool(Backend be, int c, int h, int w, int k, Batch x) {
-    int oh = h / k, ow = w / k, n = x.samples(), in = c * h * w, out = c * oh * ow;
-    double[] xs = be.toArray(x);
-    double[] idx = new double[n * out];
-    for (int s = 0; s < n; s++) {
-      int base = s * in;
-      for (int ox = 0; ox < ow; ox++)
-        for (int oy = 0; oy < oh; oy++)
-          for (int ch = 0; ch < c; ch++) {
-            int best = -1;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int kx = 0; kx < k; kx++)
-              for (int ky = 0; ky < k; ky++) {
-                int src = ch + c * ((oy * k + ky) + h * (ox * k + kx));
-                double v = xs[base + src];
-                if (best < 0 || v > max || Double.isNaN(v)) {
-                  max = v;
-                  best = src;
-                }
-              }
-            idx[s * out + ch + c * (oy + oh * ox)] = best;
-          }
-    }
-    return be.fromArray(n, 1, c, oh * ow, idx);
+    return be.windowArgmax(x, c, h, w, k);
   }
 
   /** The source position of every entry of the padded tensor, -1 in the padding (same for all samples). */

@@ -648,4 +648,38 @@ abstract class AbstractBackendTest {
     assertSame(shared, be.meanSamples(shared, S));
     assertContains(messageOf(IllegalArgumentException.class, () -> be.meanSamples(a, 5)), "meanSamples", a.describe(), "5");
   }
+
+  /**
+   * windowArgmax against a reference written over the 4-D index (sample, channel, row, column) of
+   * a max over each window, with ties (equal entries) and a NaN in the data: the first maximum in
+   * window order (rows fastest) wins, a NaN always wins.
+   */
+  @Test
+  void windowArgmaxFindsTheFirstMaximumOfEachWindow() {
+    int n = 3, c = 2, h = 4, w = 6, k = 2;
+    double[] x = randomData(n * c * h * w);
+    for (int p = 0; p < x.length; p += 7) x[p] = 0.25; // ties
+    x[5] = Double.NaN;
+    Batch xb = be.fromArray(n, 1, c, h * w, x);
+    double[] stored = be.toArray(xb);
+    double[] got = be.toArray(be.windowArgmax(xb, c, h, w, k));
+    assertEquals(n * c * (h / k) * (w / k), got.length);
+    for (int s = 0; s < n; s++)
+      for (int ch = 0; ch < c; ch++)
+        for (int oy = 0; oy < h / k; oy++)
+          for (int ox = 0; ox < w / k; ox++) {
+            int best = -1;
+            for (int kx = 0; kx < k; kx++)
+              for (int ky = 0; ky < k; ky++) {
+                int pos = ch + c * (oy * k + ky) + c * h * (ox * k + kx);
+                double v = stored[s * c * h * w + pos];
+                if (best < 0 || Double.isNaN(v) || (!Double.isNaN(stored[s * c * h * w + best]) && v > stored[s * c * h * w + best]))
+                  best = pos;
+              }
+            int at = s * c * (h / k) * (w / k) + ch + c * oy + c * (h / k) * ox;
+            assertEquals(best, got[at], "sample " + s + " channel " + ch + " window (" + oy + ", " + ox + ")");
+          }
+    assertThrows(IllegalArgumentException.class, () -> be.windowArgmax(xb, c, h, w, 4), "6 is not divisible by 4");
+    assertThrows(IllegalArgumentException.class, () -> be.windowArgmax(xb, c, h, w + 2, k), "wrong item size");
+  }
 }

@@ -906,6 +906,26 @@ public final class BlasBackend implements Backend {
     return out;
   }
 
+  @Override
+  public Batch windowArgmax(Batch x, int c, int h, int w, int k) {
+    BlasBatch in = blas("windowArgmax", "x", x);
+    BackendChecks.checkWindowArgmax(in, c, h, w, k);
+    if (precision == Precision.FLOAT32 && in.itemSize() > FLOAT_EXACT_INTS)
+      throw new IllegalArgumentException("windowArgmax: items of " + in.itemSize() + " entries cannot be indexed exactly in float32"
+          + " (float holds integers exactly only up to 2^24); use a FLOAT64 backend");
+    int n = in.itemSize(), m = c * (h / k) * (w / k);
+    BlasBatch out = alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k), false);
+    parallel(in.samples(), in.length(), (s0, s1) -> {
+      double[] xs = new double[n], idx = new double[m];
+      for (long s = s0; s < s1; s++) {
+        in.read(s * n, xs, 0, n);
+        BackendChecks.windowArgmax(xs, 0, c, h, w, k, idx, 0);
+        out.write(s * m, idx, 0, m);
+      }
+    });
+    return out;
+  }
+
   // ---- batch axes ----------------------------------------------------------------------------
 
   @Override

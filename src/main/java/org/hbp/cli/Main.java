@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "hbp", mixinStandardHelpOptions = true, version = "hbp 0.1.0",
     description = "Hessian backpropagation: derive curvature rules of neural-network modules from their forward expressions.",
     subcommands = {DeriveCommand.class, GenerateCommand.class, VerifyCommand.class, CurvatureCommand.class, BenchCommand.class, DemoCommand.class,
+        TrainCommand.class, PlotCommand.class, ExperimentCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -29,7 +30,8 @@ public final class Main implements Runnable {
     cl.setErr(err);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       if (ex instanceof DslException || ex instanceof IllegalArgumentException || ex instanceof org.hbp.io.NpyException
-          || ex instanceof java.io.IOException || ex instanceof org.hbp.codegen.CodegenException) {
+          || ex instanceof java.io.IOException || ex instanceof org.hbp.codegen.CodegenException
+          || ex instanceof org.hbp.train.DivergedException) {
         err.println("hbp: " + ex.getMessage());
         err.flush();
         return 2;

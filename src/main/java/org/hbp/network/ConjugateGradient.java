@@ -36,7 +36,20 @@ public final class ConjugateGradient {
    */
   public static Result solve(Backend be, UnaryOperator<Batch> c, double alpha, Batch b, Settings s) {
     if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("damping alpha must be in [0, 1], not " + alpha);
-    UnaryOperator<Batch> a = v -> be.add(be.scale(v, alpha), be.scale(c.apply(v), 1 - alpha));
+    // every intermediate is released as soon as it is dead (BLAS backends reuse the memory at once);
+    // b is the caller's and never released, nor is anything that shares its storage
+    java.util.function.Consumer<Batch> drop = t -> {
+      if (t != null && !be.sharesStorage(t, b)) be.release(t);
+    };
+    UnaryOperator<Batch> a = v -> {
+      Batch cv = c.apply(v);
+      Batch sv = be.scale(v, alpha), scv = be.scale(cv, 1 - alpha);
+      Batch av = be.add(sv, scv);
+      be.release(sv);
+      be.release(scv);
+      if (!be.sharesStorage(cv, v)) drop.accept(cv);
+      return av;
+    };
     Batch x = be.scale(b, 0);
     Batch r = b;
     double bNorm = Math.sqrt(dot(be, b, b));
@@ -50,22 +63,41 @@ public final class ConjugateGradient {
       double pap = dot(be, p, ap);
       if (!(pap > 0)) {
         // a non-positive curvature direction (possible for the exact Hessian): stop with what we have
+        drop.accept(ap);
         break;
       }
       double step = rr / pap;
-      x = be.add(x, be.scale(p, step));
-      r = be.subtract(r, be.scale(ap, step));
+      Batch dx = be.scale(p, step), dr = be.scale(ap, step);
+      Batch xNew = be.add(x, dx), rNew = be.subtract(r, dr);
+      for (Batch t : new Batch[] {dx, dr, ap, x}) drop.accept(t);
+      if (r != p) drop.accept(r);
+      x = xNew;
+      r = rNew;
       k++;
       double rrNew = dot(be, r, r);
-      if (Math.sqrt(rrNew) <= stop) return new Result(x, k, Math.sqrt(rrNew), bNorm, true);
-      p = be.add(r, be.scale(p, rrNew / rr));
+      if (Math.sqrt(rrNew) <= stop) {
+        drop.accept(p);
+        drop.accept(r);
+        return new Result(x, k, Math.sqrt(rrNew), bNorm, true);
+      }
+      Batch sp = be.scale(p, rrNew / rr);
+      Batch pNew = be.add(r, sp);
+      drop.accept(sp);
+      drop.accept(p);
+      p = pNew;
       rr = rrNew;
     }
-    return new Result(x, k, Math.sqrt(rr), bNorm, Math.sqrt(rr) <= stop);
+    if (p != r) drop.accept(p);
+    double residual = Math.sqrt(rr);
+    drop.accept(r);
+    return new Result(x, k, residual, bNorm, residual <= stop);
   }
 
   static double dot(Backend be, Batch a, Batch b) {
-    double[] s = be.toArray(be.sum(be.multiply(a, b)));
+    Batch ab = be.multiply(a, b), sum = be.sum(ab);
+    double[] s = be.toArray(sum);
+    be.release(ab);
+    be.release(sum);
     double t = 0;
     for (double v : s) t += v;
     return t;

@@ -62,6 +62,21 @@ public final class Curvature {
     }
   }
 
+  /**
+   * Releases what this curvature holds (the explicit batch-averaged Hessians of kfra/bda, their
+   * Kronecker factors, sub-block masks), for backends that reuse memory; products computed
+   * earlier stay valid, further products are not allowed.
+   */
+  public void release() {
+    List<Batch> held = new ArrayList<>(outputHessians.values());
+    held.addAll(kroneckerLeft.values());
+    for (List<Batch> m : masks.values()) held.addAll(m);
+    outputHessians.clear();
+    kroneckerLeft.clear();
+    masks.clear();
+    net.releaseTemporaries(held);
+  }
+
   public CurvatureKind kind() {
     return kind;
   }
@@ -136,9 +151,22 @@ public final class Curvature {
         outputHessians.put(l, h);
         ForwardCache c = pass.caches.get(l);
         Batch prop = l.op.propagateAveraged(c, l.input, h, averaging());
-        if (l.op.residualKind(l.input) != ResidualKind.ZERO && mod != ResidualModification.ZERO) {
-          Batch r = be.meanSamples(l.op.residual(c, l.input, pass.outputGradients.get(l), mod), pass.samples);
+        ResidualKind kind = l.op.residualKind(l.input);
+        if (kind != ResidualKind.ZERO && mod != ResidualModification.ZERO) {
+          Batch dz = pass.outputGradients.get(l), r;
+          if (kind == ResidualKind.DIAGONAL) {
+            // mean of diagonal residuals: the diagonal of the mean, never N dense matrices
+            Batch diag = l.op.residualDiagonal(c, l.input, dz, mod), mean = be.meanSamples(diag, pass.samples);
+            r = be.diagMatrix(be.reshape(mean, mean.itemSize(), 1));
+            net.releaseTemporaries(java.util.Arrays.asList(diag, mean), r);
+          } else {
+            Batch dense = l.op.residual(c, l.input, dz, mod);
+            r = be.meanSamples(dense, pass.samples);
+            net.releaseTemporaries(List.of(dense), r);
+          }
+          Batch before = prop;
           prop = be.add(prop, r);
+          net.releaseTemporaries(List.of(before, r), prop, h); // h is the output Hessian kept for the layer
         }
         h = prop;
       } else {
@@ -198,10 +226,13 @@ public final class Curvature {
     Batch dz = pass.outputGradients.get(l);
     int n = pass.samples;
     Batch curvature;
+    List<Batch> temporaries = new ArrayList<>();
     if (strategy == Strategy.EXACT) {
       Batch u = op.jacMatProd(c, var, v);
       Batch w = continuations.get(l).apply(u);
-      curvature = be.scale(op.jacTMatProdSum(c, var, l.asOutput(w)), 1.0 / n);
+      Batch sum = op.jacTMatProdSum(c, var, l.asOutput(w));
+      curvature = be.scale(sum, 1.0 / n);
+      temporaries.addAll(List.of(u, w, sum));
     } else {
       Batch h = outputHessians.get(l);
       Batch kron = kroneckerFactored(l, var, c, h, v);
@@ -209,13 +240,25 @@ public final class Curvature {
       else {
         int dOut = numel(l.outputItem());
         Batch u = op.jacMatProd(c, var, v);
-        if (strategy == Strategy.BDA) u = be.meanSamples(u, n);
+        temporaries.add(u);
+        if (strategy == Strategy.BDA) {
+          u = be.meanSamples(u, n);
+          temporaries.add(u);
+        }
         Batch w = be.matmul(h, false, be.reshape(u, dOut, 1), false);
-        curvature = be.scale(op.jacTMatProdSum(c, var, l.asOutput(w)), 1.0 / n);
+        Batch sum = op.jacTMatProdSum(c, var, l.asOutput(w));
+        curvature = be.scale(sum, 1.0 / n);
+        temporaries.addAll(List.of(w, sum));
       }
     }
-    if (op.residualKind(var) != ResidualKind.ZERO && mod != ResidualModification.ZERO)
-      curvature = be.add(curvature, be.meanSamples(op.residualMatProd(c, var, dz, v, mod), n));
+    if (op.residualKind(var) != ResidualKind.ZERO && mod != ResidualModification.ZERO) {
+      Batch r = op.residualMatProd(c, var, dz, v, mod);
+      Batch mean = be.meanSamples(r, n);
+      Batch before = curvature;
+      curvature = be.add(before, mean);
+      temporaries.addAll(List.of(r, mean, before));
+    }
+    net.releaseTemporaries(temporaries, v, curvature);
     return curvature;
   }
 
@@ -239,7 +282,9 @@ public final class Curvature {
     int[] s = l.op.itemShape(var);
     Batch x = be.reshape(v, m, p);
     Batch hx = be.matmul(h, false, x, false);
-    return be.reshape(be.matmul(hx, false, g, false), s[0], s[1]);
+    Batch out = be.reshape(be.matmul(hx, false, g, false), s[0], s[1]);
+    be.release(hx);
+    return out;
   }
 
   /**
@@ -252,12 +297,19 @@ public final class Curvature {
     if (blocks < 1 || blocks > s[0])
       throw new IllegalArgumentException("--blocks " + blocks + " for '" + parameter + "': it has " + s[0] + " rows; use 1.." + s[0]);
     Batch sum = null;
-    for (Batch mask : rowMasks(s, blocks)) {
-      Batch r = be.multiply(mask, matProd(parameter, be.multiply(mask, v.rows() == s[0] ? v : be.reshape(v, s[0], s[1]))));
+    for (Batch mask : masks.computeIfAbsent(parameter + "/" + blocks, k -> rowMasks(s, blocks))) {
+      Batch masked = be.multiply(mask, v.rows() == s[0] ? v : be.reshape(v, s[0], s[1]));
+      Batch product = matProd(parameter, masked);
+      Batch r = be.multiply(mask, product);
+      Batch before = sum;
       sum = sum == null ? r : be.add(sum, r);
+      net.releaseTemporaries(java.util.Arrays.asList(masked, product, before == null ? null : r, before), v, sum);
     }
     return sum;
   }
+
+  /** Row-group masks by "parameter/blocks", made once. */
+  private final Map<String, List<Batch>> masks = new java.util.HashMap<>();
 
   /** Masks of the row groups of a rows x cols parameter. */
   List<Batch> rowMasks(int[] s, int blocks) {

@@ -137,15 +137,7 @@ public final class Network {
    *     one is all ones (evaluation mode)
    */
   public Pass run(Map<String, Batch> parameters, Batch x, Batch y, Map<String, Batch> data) {
-    for (String p : parameterNames()) {
-      Batch b = parameters.get(p);
-      if (b == null) throw new IllegalArgumentException("no value for parameter '" + p + "'; the network has " + parameterNames());
-      int[] s = parameterShape(p);
-      if (b.itemSize() != s[0] * s[1] || b.items() != 1)
-        throw new IllegalArgumentException("parameter '" + p + "' is " + b.describe() + ", expected one " + s[0] + "x" + s[1] + " item");
-    }
-    for (String p : parameters.keySet())
-      if (!parameterOwners.containsKey(p)) throw new IllegalArgumentException("unknown parameter '" + p + "'; the network has " + parameterNames());
+    checkParameters(parameters);
     Pass pass = new Pass(this, x.samples());
     pass.callerBatches.add(x);
     pass.callerBatches.add(y);
@@ -170,6 +162,64 @@ public final class Network {
       dz = pass.own(n.backward(pass, dz));
     }
     return pass;
+  }
+
+  /** The outcome of a forward pass without gradients: the summed per-sample losses and the hits. */
+  public record Evaluation(int samples, double lossSum, int correct) {
+    public double meanLoss() {
+      return lossSum / samples;
+    }
+
+    public double accuracy() {
+      return correct / (double) samples;
+    }
+  }
+
+  /**
+   * The forward pass only (evaluation: dropout, if any, in evaluation mode), releasing what it
+   * computed: the summed loss and the number of samples whose largest network output is at the
+   * position of the target's largest entry (the class, for one-hot cross-entropy targets).
+   */
+  public Evaluation evaluate(Map<String, Batch> parameters, Batch x, Batch y) {
+    checkParameters(parameters);
+    Pass pass = new Pass(this, x.samples());
+    pass.callerBatches.add(x);
+    pass.callerBatches.add(y);
+    pass.callerBatches.addAll(parameters.values());
+    try {
+      Batch out = x;
+      for (Node n : body) out = n.forward(pass, out, parameters, Map.of());
+      pass.logits = out;
+      loss.forward(pass, out, y);
+      double[] losses = be.toArray(pass.losses()), logits = be.toArray(out), targets = be.toArray(y);
+      int n = x.samples(), d = logits.length / n, t = targets.length / n, correct = 0;
+      double sum = 0;
+      for (int i = 0; i < n; i++) {
+        sum += losses[i];
+        if (argmax(logits, i * d, d) == argmax(targets, i * t, t)) correct++;
+      }
+      return new Evaluation(n, sum, correct);
+    } finally {
+      pass.close();
+    }
+  }
+
+  private static int argmax(double[] a, int from, int length) {
+    int best = 0;
+    for (int k = 1; k < length; k++) if (a[from + k] > a[from + best]) best = k;
+    return best;
+  }
+
+  private void checkParameters(Map<String, Batch> parameters) {
+    for (String p : parameterNames()) {
+      Batch b = parameters.get(p);
+      if (b == null) throw new IllegalArgumentException("no value for parameter '" + p + "'; the network has " + parameterNames());
+      int[] s = parameterShape(p);
+      if (b.itemSize() != s[0] * s[1] || b.items() != 1)
+        throw new IllegalArgumentException("parameter '" + p + "' is " + b.describe() + ", expected one " + s[0] + "x" + s[1] + " item");
+    }
+    for (String p : parameters.keySet())
+      if (!parameterOwners.containsKey(p)) throw new IllegalArgumentException("unknown parameter '" + p + "'; the network has " + parameterNames());
   }
 
   public Pass run(Map<String, Batch> parameters, Batch x, Batch y) {
@@ -277,9 +327,17 @@ public final class Network {
     @Override
     Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
       ForwardCache c = pass.caches.get(this);
-      Batch back = op.jacTMatProd(c, input, asOutput(p.apply(op.jacMatProd(c, input, asInput(u)))));
-      if (op.residualKind(input) == org.hbp.derive.ResidualKind.ZERO || mod == org.hbp.runtime.ResidualModification.ZERO) return back;
-      return be.add(back, op.residualMatProd(c, input, pass.outputGradients.get(this), asInput(u), mod));
+      Batch ju = op.jacMatProd(c, input, asInput(u));
+      Batch pju = p.apply(ju);
+      Batch back = op.jacTMatProd(c, input, asOutput(pju));
+      if (op.residualKind(input) == org.hbp.derive.ResidualKind.ZERO || mod == org.hbp.runtime.ResidualModification.ZERO) {
+        releaseTemporaries(List.of(ju, pju), u, back);
+        return back;
+      }
+      Batch r = op.residualMatProd(c, input, pass.outputGradients.get(this), asInput(u), mod);
+      Batch sum = be.add(back, r);
+      releaseTemporaries(List.of(ju, pju, back, r), u, sum);
+      return sum;
     }
   }
 
@@ -327,13 +385,34 @@ public final class Network {
     @Override
     Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
       // H_x u = (I + J_f)' P((I + J_f) u) + R_f u: the body sees P'(y) = P(u + y), called once with y = J_f u
-      Batch[] q = new Batch[1];
+      Batch[] q = new Batch[2];
       java.util.function.UnaryOperator<Batch> shifted = y -> {
-        q[0] = p.apply(be.add(u, same(y, u)));
-        return q[0];
+        q[1] = be.add(u, same(y, u));
+        q[0] = p.apply(q[1]);
+        return be.scale(q[0], 1); // a copy: the body's last layer releases what it receives, q[0] is needed below
       };
       Batch inner = sequenceHessianInputProd(pass, body, 0, u, shifted, mod);
-      return be.add(same(q[0], u), same(inner, u));
+      Batch sum = be.add(same(q[0], u), same(inner, u));
+      releaseTemporaries(java.util.Arrays.asList(q[1], q[0], inner), u, sum);
+      return sum;
+    }
+  }
+
+  /**
+   * Releases the storage of intermediate products once a product is computed: each temporary
+   * unless it shares storage with one of {@code keep} (the caller's directions, the result).
+   * Products return fresh batches or views of their directions, never forward-cache values, so
+   * only these aliases need checking.
+   */
+  void releaseTemporaries(List<Batch> temporaries, Batch... keep) {
+    java.util.List<Batch> done = new java.util.ArrayList<>();
+    outer:
+    for (Batch t : temporaries) {
+      if (t == null) continue;
+      for (Batch k : keep) if (k != null && be.sharesStorage(t, k)) continue outer;
+      for (Batch d : done) if (be.sharesStorage(t, d)) continue outer;
+      be.release(t);
+      done.add(t);
     }
   }
 

@@ -36,19 +36,35 @@ public final class NetworkOperators {
   public static synchronized List<Path> builtInSpecDirs() {
     Path local = Path.of("modules-spec");
     if (Files.isDirectory(local)) return List.of(local);
-    if (extracted == null) extracted = extract();
+    if (extracted == null) extracted = extract("modules-spec");
     return List.of(extracted);
   }
 
-  private static Path extract() {
+  private static Path extractedNetworks;
+
+  /**
+   * A network file shipped with hbp ({@code networks/NAME}, e.g. {@code fc-fmnist.hbp}): the
+   * repository's copy when run from its root, else the one packaged in the jar.
+   */
+  public static synchronized Path builtInNetwork(String name) {
+    Path local = Path.of("networks", name);
+    if (Files.isRegularFile(local)) return local;
+    if (extractedNetworks == null) extractedNetworks = extract("networks");
+    Path p = extractedNetworks.resolve(name);
+    if (!Files.isRegularFile(p)) throw new IllegalArgumentException("no built-in network '" + name + "'");
+    return p;
+  }
+
+  private static Path extract(String folder) {
+    String specs = folder;
     try {
-      Path dir = Files.createTempDirectory("hbp-modules-spec-");
+      Path dir = Files.createTempDirectory("hbp-" + folder + "-");
       dir.toFile().deleteOnExit();
       Path source = Path.of(NetworkOperators.class.getProtectionDomain().getCodeSource().getLocation().toURI());
       if (Files.isDirectory(source)) {
-        Path specs = source.resolve("modules-spec");
-        if (Files.isDirectory(specs))
-          try (var s = Files.list(specs)) {
+        Path from = source.resolve(specs);
+        if (Files.isDirectory(from))
+          try (var s = Files.list(from)) {
             for (Path p : s.toList()) Files.copy(p, dir.resolve(p.getFileName().toString()));
           }
       } else {
@@ -56,16 +72,16 @@ public final class NetworkOperators {
           Enumeration<? extends ZipEntry> e = zip.entries();
           while (e.hasMoreElements()) {
             ZipEntry z = e.nextElement();
-            if (z.isDirectory() || !z.getName().startsWith("modules-spec/") || !z.getName().endsWith(".hbp")) continue;
+            if (z.isDirectory() || !z.getName().startsWith(specs + "/") || !z.getName().endsWith(".hbp")) continue;
             try (InputStream in = zip.getInputStream(z)) {
-              Files.copy(in, dir.resolve(z.getName().substring("modules-spec/".length())));
+              Files.copy(in, dir.resolve(z.getName().substring(specs.length() + 1)));
             }
           }
         }
       }
       return dir;
     } catch (IOException | URISyntaxException e) {
-      throw new IllegalStateException("cannot read the built-in specs packaged with hbp: " + e.getMessage(), e);
+      throw new IllegalStateException("cannot read the built-in " + folder + " packaged with hbp: " + e.getMessage(), e);
     }
   }
 

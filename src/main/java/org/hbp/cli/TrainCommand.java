@@ -1,0 +1,217 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Backends;
+import org.hbp.data.DataSets;
+import org.hbp.data.Split;
+import org.hbp.dsl.Dsl;
+import org.hbp.network.ConjugateGradient;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkOperators;
+import org.hbp.network.NetworkSpec;
+import org.hbp.network.Networks;
+import org.hbp.network.Strategy;
+import org.hbp.train.Adam;
+import org.hbp.train.CgNewton;
+import org.hbp.train.Initialization;
+import org.hbp.train.Optimizer;
+import org.hbp.train.Sgd;
+import org.hbp.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+    description = {
+        "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's",
+        "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or PCH",
+        "blocks, exact/kfra/bda), SGD with momentum, or Adam. Shows progress; writes RUN_DIR/config.json, per-epoch",
+        "metrics (metrics.csv, metrics.jsonl: training loss on a test-sized training subset, test loss and accuracy,",
+        "wall time, CG iterations), checkpoint.npz after each epoch (--resume continues from it), and plots/*.png."})
+public final class TrainCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
+  Path netFile;
+
+  @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
+  String networkName;
+
+  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules.")
+  List<Path> specDirs = new ArrayList<>();
+
+  @Option(names = "--data", defaultValue = "synthetic", paramLabel = "D",
+      description = "fashion-mnist[:DIR] (Debian's dataset-fashion-mnist), cifar10:DIR (binary version), synthetic[:TRAIN,TEST] (default).")
+  String data;
+
+  @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O", description = "cg-newton (default), sgd or adam.")
+  String optimizer;
+
+  @Option(names = {"--lr", "--gamma"}, paramLabel = "LR",
+      description = "Learning rate (gamma of eq. 10). Default: 0.1 for cg-newton and sgd, 0.001 for adam.")
+  Double lr;
+
+  @Option(names = "--alpha", defaultValue = "0.02", description = "cg-newton: damping alpha of eq. 10 (default 0.02).")
+  double alpha;
+
+  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "cg-newton: hessian, ggn (default), pch-abs, pch-clip.")
+  String curvature;
+
+  @Option(names = "--strategy", defaultValue = "bda", paramLabel = "S", description = "cg-newton: exact, kfra or bda (default).")
+  String strategy;
+
+  @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "cg-newton: row sub-blocks per parameter (default 1).")
+  int blocks;
+
+  @Option(names = "--cg-maxiter", defaultValue = "50", description = "cg-newton: CG iteration limit (default 50).")
+  int cgMaxiter;
+
+  @Option(names = "--cg-tol", defaultValue = "0.1", description = "cg-newton: CG relative tolerance (default 0.1).")
+  double cgTol;
+
+  @Option(names = "--cg-atol", defaultValue = "0", description = "cg-newton: CG absolute tolerance (default 0).")
+  double cgAtol;
+
+  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB", description = "cg-newton kfra/bda: refuse explicit matrices above this (default 2 GiB).")
+  double memoryLimitGiB;
+
+  @Option(names = "--momentum", defaultValue = "0.9", description = "sgd: momentum (default 0.9).")
+  double momentum;
+
+  @Option(names = "--beta1", defaultValue = "0.9", description = "adam: beta1 (default 0.9).")
+  double beta1;
+
+  @Option(names = "--beta2", defaultValue = "0.999", description = "adam: beta2 (default 0.999).")
+  double beta2;
+
+  @Option(names = "--eps", defaultValue = "1e-8", description = "adam: epsilon (default 1e-8).")
+  double eps;
+
+  @Option(names = "--epochs", defaultValue = "10", description = "Epochs (default 10).")
+  int epochs;
+
+  @Option(names = "--batch", defaultValue = "500", description = "Mini-batch size (default 500).")
+  int batch;
+
+  @Option(names = "--eval-batch", defaultValue = "1000", description = "Batch size of the evaluations (default 1000).")
+  int evalBatch;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of initialization, shuffling and synthetic data (default 0).")
+  long seed;
+
+  @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "Run directory (metrics, checkpoint, plots).")
+  Path out;
+
+  @Option(names = "--resume", description = "Continue the run in RUN_DIR from its last checkpoint.")
+  boolean resume;
+
+  @Option(names = "--label", paramLabel = "TEXT", description = "Label of the run in plots (default: the optimizer's settings).")
+  String label;
+
+  @Option(names = "--backend", defaultValue = "blas-f32", paramLabel = "B",
+      description = "blas-f32 (default: float32, as PyTorch trains), blas-f64 or cpu.")
+  String backend;
+
+  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
+  int threads;
+
+  @Option(names = "--no-plots", description = "Do not draw RUN_DIR/plots/*.png at the end.")
+  boolean noPlots;
+
+  @Override
+  public Integer call() throws Exception {
+    Dsl.init();
+    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
+    dirs.addAll(specDirs);
+    NetworkSpec ns = Networks.load(netFile, networkName, dirs);
+    Backend be = Backends.create(backend, threads);
+    Network net = new Network(ns, NetworkOperators.forSpecs(), be);
+    List<Integer> in = ns.inputShape();
+    int[] image = in.size() == 3 ? new int[] {in.get(0), in.get(1), in.get(2)} : new int[] {1, 1, in.stream().reduce(1, (a, b) -> a * b)};
+    int[] t = net.targetShape();
+    Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
+    Optimizer opt = optimizer(net);
+    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, System.console() != null);
+    w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %d epochs, backend %s%n", ns.name(),
+        parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, epochs, be.name());
+    w.flush();
+    List<Trainer.Row> rows;
+    if (resume) rows = trainer.resume();
+    else rows = trainer.start(Initialization.xavierNormal(net, seed), config(ns, opt));
+    Trainer.Row last = rows.get(rows.size() - 1);
+    w.printf(Locale.ROOT, "done: epoch %d, test loss %.4f, test accuracy %.4f, training time %.1f s; metrics in %s%n", last.epoch(), last.testLoss(),
+        last.testAccuracy(), last.wallSeconds(), out.resolve("metrics.csv"));
+    if (!noPlots) {
+      for (Path p : org.hbp.plot.TrainingPlots.write(List.of(org.hbp.plot.RunMetrics.read(out)), out.resolve("plots"), ns.name() + ": " + label(opt)))
+        w.println("wrote " + p);
+    }
+    w.flush();
+    return 0;
+  }
+
+  private String label(Optimizer opt) {
+    return label != null ? label : opt.label();
+  }
+
+  private static long parameterCount(Network net) {
+    long n = 0;
+    for (String p : net.parameterNames()) n += net.parameterSize(p);
+    return n;
+  }
+
+  Optimizer optimizer(Network net) {
+    switch (optimizer) {
+      case "cg-newton":
+        return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, CurvatureKind.parse(curvature), Strategy.parse(strategy), blocks,
+            new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), (long) (memoryLimitGiB * (1L << 30))));
+      case "sgd":
+        return new Sgd(net, lr == null ? 0.1 : lr, momentum);
+      case "adam":
+        return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
+      default:
+        throw new IllegalArgumentException("--optimizer '" + optimizer + "': expected cg-newton, sgd or adam");
+    }
+  }
+
+  private Map<String, Object> config(NetworkSpec ns, Optimizer opt) {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("label", label(opt));
+    c.put("seed", seed);
+    c.put("net", netFile.toString());
+    c.put("network", ns.name());
+    c.put("data", data);
+    c.put("optimizer", optimizer);
+    c.put("lr", lr == null ? (optimizer.equals("adam") ? 1e-3 : 0.1) : lr);
+    if (optimizer.equals("cg-newton")) {
+      c.put("alpha", alpha);
+      c.put("curvature", curvature);
+      c.put("strategy", strategy);
+      c.put("blocks", blocks);
+      c.put("cg_maxiter", cgMaxiter);
+      c.put("cg_tol", cgTol);
+      c.put("cg_atol", cgAtol);
+    } else if (optimizer.equals("sgd")) {
+      c.put("momentum", momentum);
+    } else {
+      c.put("beta1", beta1);
+      c.put("beta2", beta2);
+      c.put("eps", eps);
+    }
+    c.put("epochs", epochs);
+    c.put("batch", batch);
+    c.put("backend", backend);
+    c.put("command", "hbp train " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+    return c;
+  }
+}

@@ -1,0 +1,107 @@
+package org.hbp.train;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.network.Network;
+import org.hbp.network.Pass;
+
+/**
+ * Adam as PyTorch's {@code torch.optim.Adam} (no weight decay, no amsgrad): {@code m <- b1 m +
+ * (1-b1) g}, {@code v <- b2 v + (1-b2) g.^2}, {@code theta <- theta - lr (m / (1-b1^t)) /
+ * (sqrt(v / (1-b2^t)) + eps)}.
+ */
+public final class Adam implements Optimizer {
+  private final Network net;
+  private final double lr;
+  private final double beta1;
+  private final double beta2;
+  private final double eps;
+  private final Map<String, Batch> first = new LinkedHashMap<>();
+  private final Map<String, Batch> second = new LinkedHashMap<>();
+  private long steps;
+
+  public Adam(Network net, double lr, double beta1, double beta2, double eps) {
+    if (!(lr > 0)) throw new IllegalArgumentException("adam: learning rate must be > 0, not " + lr);
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+      throw new IllegalArgumentException("adam: betas must be in [0, 1), not " + beta1 + ", " + beta2);
+    if (!(eps > 0)) throw new IllegalArgumentException("adam: eps must be > 0, not " + eps);
+    this.net = net;
+    this.lr = lr;
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.eps = eps;
+  }
+
+  @Override
+  public String label() {
+    return "adam lr=" + lr;
+  }
+
+  @Override
+  public StepReport step(Pass pass, Map<String, Batch> parameters) {
+    Backend be = net.backend();
+    steps++;
+    double c1 = 1 - Math.pow(beta1, steps), c2 = 1 - Math.pow(beta2, steps);
+    for (String name : net.parameterNames()) {
+      Batch g = pass.gradient(name);
+      Batch m = blend(be, first.get(name), beta1, g, 1 - beta1);
+      Batch g2 = be.multiply(g, g);
+      Batch v = blend(be, second.get(name), beta2, g2, 1 - beta2);
+      be.release(g2);
+      release(be, first.put(name, m));
+      release(be, second.put(name, v));
+      // theta - lr/c1 * m / (sqrt(v/c2) + eps)
+      Batch vh = be.scale(v, 1 / c2), root = be.power(vh, 0.5);
+      Batch denom = be.map(root, t -> t + eps);
+      Batch ratio = be.divide(m, denom), step = be.scale(ratio, -lr / c1);
+      parameters.put(name, be.add(parameters.get(name), step));
+      for (Batch t : new Batch[] {vh, root, denom, ratio, step}) be.release(t);
+    }
+    return StepReport.PLAIN;
+  }
+
+  /** a*old + b*g, with old = 0 before the first step. */
+  private static Batch blend(Backend be, Batch old, double a, Batch g, double b) {
+    Batch bg = be.scale(g, b);
+    if (old == null) return bg;
+    Batch aold = be.scale(old, a);
+    Batch out = be.add(aold, bg);
+    be.release(aold);
+    be.release(bg);
+    return out;
+  }
+
+  private static void release(Backend be, Batch b) {
+    if (b != null) be.release(b);
+  }
+
+  @Override
+  public Map<String, double[]> state() {
+    Map<String, double[]> s = new LinkedHashMap<>();
+    s.put("steps", new double[] {steps});
+    for (String name : first.keySet()) {
+      s.put("m." + name, net.backend().toArray(first.get(name)));
+      s.put("v." + name, net.backend().toArray(second.get(name)));
+    }
+    return s;
+  }
+
+  @Override
+  public void restore(Map<String, double[]> state) {
+    first.clear();
+    second.clear();
+    double[] t = state.get("steps");
+    if (t == null) throw new IllegalArgumentException("adam state has no 'steps'");
+    steps = (long) t[0];
+    if (steps == 0) return;
+    for (String name : net.parameterNames()) {
+      double[] m = state.get("m." + name), v = state.get("v." + name);
+      if (m == null || v == null) throw new IllegalArgumentException("adam state has no moments of '" + name + "'");
+      int[] s = net.parameterShape(name);
+      first.put(name, net.backend().fromArray(1, 1, s[0], s[1], m));
+      second.put(name, net.backend().fromArray(1, 1, s[0], s[1], v));
+    }
+  }
+}

@@ -1,0 +1,77 @@
+package org.hbp.train;
+
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.network.ConjugateGradient;
+import org.hbp.network.Curvature;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.Network;
+import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
+
+/**
+ * The paper's Newton-style optimizer (Dangel et al. 2020, eq. 10): for every parameter block,
+ * solve {@code [alpha I + (1 - alpha) C] d = -g} by conjugate gradients with the block's curvature
+ * C (Hessian, GGN or PCH; exact, KFRA or BDA; optionally split into row sub-blocks), then
+ * {@code theta <- theta + gamma d}. Stateless between steps.
+ */
+public final class CgNewton implements Optimizer {
+  /** The settings of eq. 10 and its solve. */
+  public record Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks,
+      ConjugateGradient.Settings cg, long memoryLimitBytes) {
+    public Settings {
+      if (!(gamma > 0)) throw new IllegalArgumentException("cg-newton: learning rate gamma must be > 0, not " + gamma);
+      if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("cg-newton: damping alpha must be in [0, 1], not " + alpha);
+      if (blocks < 1) throw new IllegalArgumentException("cg-newton: sub-blocks must be >= 1, not " + blocks);
+    }
+  }
+
+  private final Network net;
+  private final Settings s;
+
+  public CgNewton(Network net, Settings settings) {
+    this.net = net;
+    this.s = settings;
+  }
+
+  public Settings settings() {
+    return s;
+  }
+
+  @Override
+  public String label() {
+    return "cg-newton " + s.curvature().label() + " " + s.strategy().label() + (s.blocks() > 1 ? " blocks=" + s.blocks() : "")
+        + " gamma=" + s.gamma() + " alpha=" + s.alpha();
+  }
+
+  @Override
+  public StepReport step(Pass pass, Map<String, Batch> parameters) {
+    Backend be = net.backend();
+    Curvature c = pass.curvature(s.curvature(), s.strategy(), s.memoryLimitBytes());
+    int iterations = 0;
+    for (String name : net.parameterNames()) {
+      int[] shape = net.parameterShape(name);
+      // a block with fewer rows than sub-blocks is split into single rows
+      int blocks = Math.min(s.blocks(), shape[0]);
+      Batch minusG = be.scale(pass.gradient(name), -1);
+      ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), s.alpha(), minusG, s.cg());
+      iterations += r.iterations();
+      Batch step = be.scale(r.solution(), s.gamma());
+      parameters.put(name, be.add(parameters.get(name), step));
+      be.release(step);
+      be.release(r.solution());
+      be.release(minusG);
+    }
+    c.release();
+    return new StepReport(iterations);
+  }
+
+  @Override
+  public Map<String, double[]> state() {
+    return Map.of();
+  }
+
+  @Override
+  public void restore(Map<String, double[]> state) {}
+}

@@ -1,0 +1,299 @@
+package org.hbp.train;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.data.Dataset;
+import org.hbp.data.MiniBatches;
+import org.hbp.data.Split;
+import org.hbp.io.AtomicFiles;
+import org.hbp.network.ConjugateGradient;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.Network;
+import org.hbp.network.Strategy;
+import org.hbp.plot.RunMetrics;
+import org.hbp.plot.TrainingPlots;
+
+/**
+ * The paper's two experiments (Dangel et al. 2020, Figs. 4 and 5; settings of its code in
+ * REFERENCE.md §6) on Fashion-MNIST, as lists of training configurations run for several seeds,
+ * plotted in the paper's style, and checked against the paper's claims.
+ */
+public final class Experiments {
+  private Experiments() {}
+
+  /** One configuration of an experiment (one curve of a figure). */
+  public record Config(String label, String optimizer, double lr, double alpha, CurvatureKind curvature, Strategy strategy, int blocks,
+      int cgMaxiter, double cgTol, double momentum, int batch) {
+    /** A directory name for the configuration. */
+    public String slug() {
+      return label.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("(^-|-$)", "");
+    }
+
+    Optimizer create(Network net, long memoryLimit) {
+      switch (optimizer) {
+        case "sgd":
+          return new Sgd(net, lr, momentum);
+        case "adam":
+          return new Adam(net, lr, 0.9, 0.999, 1e-8);
+        default:
+          return new CgNewton(net, new CgNewton.Settings(lr, alpha, curvature, strategy, blocks, new ConjugateGradient.Settings(cgTol, 0, cgMaxiter),
+              memoryLimit));
+      }
+    }
+
+    Map<String, Object> json(String figure, String scale, long seed, int epochs, String data) {
+      Map<String, Object> c = new LinkedHashMap<>();
+      c.put("label", label);
+      c.put("seed", seed);
+      c.put("experiment", figure);
+      c.put("scale", scale);
+      c.put("data", data);
+      c.put("optimizer", optimizer);
+      c.put("lr", lr);
+      if (optimizer.equals("cg-newton")) {
+        c.put("alpha", alpha);
+        c.put("curvature", curvature.label());
+        c.put("strategy", strategy.label());
+        c.put("blocks", blocks);
+        c.put("cg_maxiter", cgMaxiter);
+        c.put("cg_tol", cgTol);
+        c.put("cg_atol", 0.0);
+      } else if (optimizer.equals("sgd")) c.put("momentum", momentum);
+      c.put("batch", batch);
+      c.put("epochs", epochs);
+      return c;
+    }
+  }
+
+  /** An experiment at one scale: the network (a built-in file of networks/), the data sizes, the schedule and the configurations. */
+  public record Plan(String figure, String scale, String network, int trainSize, int testSize, int epochs, List<Config> configs) {}
+
+  static Config cg(String label, double lr, double alpha, CurvatureKind c, Strategy s, int blocks, int maxiter, int batch) {
+    return new Config(label, "cg-newton", lr, alpha, c, s, blocks, maxiter, 0.1, 0, batch);
+  }
+
+  /**
+   * The plan of an experiment. {@code full} is the paper's schedule (all of Fashion-MNIST). {@code
+   * small} keeps every configuration and its hyper-parameters but trains on a seeded subset for
+   * fewer epochs (fig5: also smaller CG-Newton batches and CG iteration limits), to finish in
+   * about 15 minutes on 2 cores.
+   */
+  public static Plan plan(String figure, String scale) {
+    boolean full = switch (scale) {
+      case "full" -> true;
+      case "small" -> false;
+      default -> throw new IllegalArgumentException("--scale '" + scale + "': expected small or full");
+    };
+    switch (figure) {
+      case "fig4": {
+        int b = 500, it = 50;
+        Strategy bda = Strategy.BDA;
+        List<Config> cs = List.of(
+            new Config("SGD", "sgd", 0.1, 0, null, null, 1, 0, 0, 0.9, b),
+            cg("CG-Newton GGN", 0.1, 0.02, CurvatureKind.GGN, bda, 1, it, b),
+            cg("CG-Newton PCH-abs", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 1, it, b),
+            cg("CG-Newton PCH-clip", 0.1, 0.02, CurvatureKind.PCH_CLIP, bda, 1, it, b),
+            cg("CG-Newton PCH-abs, 2 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 2, it, b),
+            cg("CG-Newton PCH-abs, 4 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 4, it, b),
+            cg("CG-Newton PCH-abs, 16 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 16, it, b));
+        return full ? new Plan(figure, scale, "fc-fmnist.hbp", 60000, 10000, 100, cs)
+            : new Plan(figure, scale, "fc-fmnist.hbp", 5000, 1000, 4, cs);
+      }
+      case "fig5": {
+        Strategy ex = Strategy.EXACT;
+        int b = full ? 1000 : 100, it = full ? 200 : 10;
+        List<Config> cs = List.of(
+            new Config("SGD", "sgd", 1e-3, 0, null, null, 1, 0, 0, 0.9, 100),
+            new Config("Adam", "adam", 1e-3, 0, null, null, 1, 0, 0, 0, 100),
+            cg("CG-Newton GGN, alpha 1e-4", 0.1, 1e-4, CurvatureKind.GGN, ex, 1, it, b),
+            cg("CG-Newton GGN, alpha 1e-3", 0.1, 1e-3, CurvatureKind.GGN, ex, 1, it, b),
+            cg("CG-Newton PCH-abs", 0.2, 1e-3, CurvatureKind.PCH_ABS, ex, 1, it, b),
+            cg("CG-Newton PCH-clip", 0.1, 1e-4, CurvatureKind.PCH_CLIP, ex, 1, it, b));
+        return full ? new Plan(figure, scale, "c4d3-fmnist.hbp", 60000, 10000, 20, cs)
+            : new Plan(figure, scale, "c4d3-fmnist.hbp", 1000, 500, 3, cs);
+      }
+      default:
+        throw new IllegalArgumentException("experiment '" + figure + "': expected fig4 or fig5");
+    }
+  }
+
+  /** The plan's data: the full split, or seeded subsets of it of the plan's sizes. */
+  public static Split data(Plan plan, Split all) {
+    Dataset train = all.train(), test = all.test();
+    if (plan.trainSize() < train.size()) train = train.subset(MiniBatches.sample(train.size(), plan.trainSize(), 20200826L));
+    if (plan.testSize() < test.size()) test = test.subset(MiniBatches.sample(test.size(), plan.testSize(), 20200827L));
+    return new Split(train, test);
+  }
+
+  /** Creates a network on a fresh backend for a run. */
+  public interface NetworkFactory {
+    Network create();
+  }
+
+  /**
+   * Runs every configuration for seeds 0..seeds-1 into {@code out/<config>/seed-<s>}: a finished
+   * run is kept, an unfinished one resumed, so an interrupted experiment continues where it
+   * stopped. Then plots all runs into {@code out/plots} and writes {@code out/summary.md}.
+   */
+  public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
+      boolean interactive) throws IOException {
+    List<RunMetrics> runs = new ArrayList<>();
+    for (Config c : plan.configs()) {
+      for (long seed = 0; seed < seeds; seed++) {
+        Path dir = out.resolve(c.slug()).resolve("seed-" + seed);
+        Network net = nets.create();
+        Optimizer opt = c.create(net, 2L << 30);
+        Trainer t = new Trainer(net, data, opt, new Trainer.Settings(plan.epochs(), c.batch(), seed, 1000), dir, log, interactive);
+        boolean started = Files.exists(dir.resolve("metrics.csv"));
+        RunMetrics done = started ? RunMetrics.read(dir) : null;
+        log.printf(Locale.ROOT, "== %s %s: %s, seed %d -> %s%n", plan.figure(), plan.scale(), c.label(), seed, dir);
+        log.flush();
+        if (done != null && !done.rows().isEmpty() && done.rows().get(done.rows().size() - 1).epoch() >= plan.epochs()) {
+          log.println("   already complete");
+        } else if (started) {
+          t.resume();
+        } else {
+          t.start(Initialization.xavierNormal(net, seed), c.json(plan.figure(), plan.scale(), seed, plan.epochs(), dataName));
+        }
+        runs.add(RunMetrics.read(dir));
+        Backend be = net.backend();
+        if (be instanceof org.hbp.backend.blas.BlasBackend blas) blas.trimPool();
+      }
+    }
+    List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network());
+    String summary = summary(plan, runs, seeds, dataName);
+    AtomicFiles.writeString(out.resolve("summary.md"), summary);
+    log.println(summary);
+    for (Path p : plots) log.println("wrote " + p);
+    log.println("wrote " + out.resolve("summary.md"));
+    log.flush();
+    return runs;
+  }
+
+  // ---- summary and claims ----------------------------------------------------------------------
+
+  /** Runs of one label. */
+  private static Map<String, List<RunMetrics>> byLabel(List<RunMetrics> runs) {
+    Map<String, List<RunMetrics>> m = new LinkedHashMap<>();
+    for (RunMetrics r : runs) m.computeIfAbsent(r.label(), k -> new ArrayList<>()).add(r);
+    return m;
+  }
+
+  private static double mean(double[] v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return s / v.length;
+  }
+
+  private static double std(double[] v) {
+    if (v.length < 2) return 0;
+    double m = mean(v), s = 0;
+    for (double x : v) s += (x - m) * (x - m);
+    return Math.sqrt(s / (v.length - 1));
+  }
+
+  private static String pm(double[] v, String fmt) {
+    return String.format(Locale.ROOT, fmt, mean(v)) + (v.length > 1 ? " ± " + String.format(Locale.ROOT, fmt, std(v)) : "");
+  }
+
+  /**
+   * Optimizer steps until the training loss first fell to 90 % of its initial value (the end of
+   * the initial plateau), at the resolution of the evaluations; +infinity when it never did.
+   */
+  static double plateauExitStep(RunMetrics r) {
+    double initial = r.rows().get(0).trainLoss();
+    for (RunMetrics.Row row : r.rows()) if (row.trainLoss() <= 0.9 * initial) return row.step();
+    return Double.POSITIVE_INFINITY;
+  }
+
+  private static double[] values(List<RunMetrics> runs, java.util.function.ToDoubleFunction<RunMetrics> f) {
+    double[] v = new double[runs.size()];
+    for (int i = 0; i < v.length; i++) v[i] = f.applyAsDouble(runs.get(i));
+    return v;
+  }
+
+  private static RunMetrics.Row last(RunMetrics r) {
+    return r.rows().get(r.rows().size() - 1);
+  }
+
+  private static RunMetrics.Row at(RunMetrics r, int epoch) {
+    for (RunMetrics.Row row : r.rows()) if (row.epoch() == epoch) return row;
+    return last(r);
+  }
+
+  static String summary(Plan plan, List<RunMetrics> runs, int seeds, String dataName) {
+    Map<String, List<RunMetrics>> groups = byLabel(runs);
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format(Locale.ROOT, "## %s, scale %s: %s on %s (%d training, %d test samples), %d epochs, %d seed%s%n%n", plan.figure(),
+        plan.scale(), plan.network(), dataName, plan.trainSize(), plan.testSize(), plan.epochs(), seeds, seeds == 1 ? "" : "s"));
+    sb.append("| configuration | batch | final train loss | final test loss | final test accuracy | steps to leave the plateau | CG iterations per step | training time (s) |\n");
+    sb.append("|---|---|---|---|---|---|---|---|\n");
+    for (Map.Entry<String, List<RunMetrics>> e : groups.entrySet()) {
+      List<RunMetrics> rs = e.getValue();
+      Config c = plan.configs().stream().filter(x -> x.label().equals(e.getKey())).findFirst().orElse(null);
+      double[] exit = values(rs, Experiments::plateauExitStep);
+      double[] cg = values(rs, r -> {
+        double s = 0;
+        int n = 0;
+        for (RunMetrics.Row row : r.rows()) if (!Double.isNaN(row.cgIterations())) { s += row.cgIterations(); n++; }
+        return n == 0 ? Double.NaN : s / n;
+      });
+      sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", e.getKey(), c == null ? "?" : c.batch(),
+          pm(values(rs, r -> last(r).trainLoss()), "%.4f"), pm(values(rs, r -> last(r).testLoss()), "%.4f"),
+          pm(values(rs, r -> last(r).testAccuracy()), "%.4f"), Double.isInfinite(mean(exit)) ? "not within the run" : pm(exit, "%.0f"),
+          Double.isNaN(cg[0]) ? "–" : pm(cg, "%.1f"), pm(values(rs, r -> last(r).wallSeconds()), "%.1f")));
+    }
+    sb.append("\n### The paper's claims, checked on these runs\n\n");
+    if (plan.figure().equals("fig4")) fig4Claims(groups, sb);
+    else fig5Claims(groups, sb);
+    return sb.toString();
+  }
+
+  private static void fig4Claims(Map<String, List<RunMetrics>> g, StringBuilder sb) {
+    double sgd = mean(values(g.get("SGD"), Experiments::plateauExitStep));
+    boolean all = true;
+    StringBuilder detail = new StringBuilder();
+    for (String l : List.of("CG-Newton GGN", "CG-Newton PCH-abs", "CG-Newton PCH-clip")) {
+      double s = mean(values(g.get(l), Experiments::plateauExitStep));
+      all &= s < sgd;
+      detail.append(String.format(Locale.ROOT, "%s %s; ", l, Double.isInfinite(s) ? "never" : String.format(Locale.ROOT, "%.0f steps", s)));
+    }
+    sb.append(String.format(Locale.ROOT, "1. *Second-order methods leave the initial plateau in fewer iterations than SGD* "
+        + "(plateau left = training loss at or below 90%% of its initial value): **%s**. SGD: %s; %s%n", all ? "held" : "did not hold",
+        Double.isInfinite(sgd) ? "never" : String.format(Locale.ROOT, "%.0f steps", sgd), detail.toString().replaceAll("; $", ".")));
+    List<RunMetrics> one = g.get("CG-Newton PCH-abs"), many = g.get("CG-Newton PCH-abs, 16 sub-blocks");
+    int early = Math.min(1, last(one.get(0)).epoch());
+    double oneEarly = mean(values(one, r -> at(r, early).testLoss())), manyEarly = mean(values(many, r -> at(r, early).testLoss()));
+    double oneLate = mean(values(one, r -> last(r).testLoss())), manyLate = mean(values(many, r -> last(r).testLoss()));
+    boolean earlyHeld = manyEarly <= 1.05 * oneEarly, lateHeld = oneLate < manyLate;
+    sb.append(String.format(Locale.ROOT, "2. *Many sub-blocks suffice early* (PCH-abs with 16 sub-blocks within 5%% of one block's test loss after "
+        + "epoch %d): **%s** (%.4f against %.4f). *Larger blocks are needed later* (one block ahead at the end): **%s** (%.4f against %.4f).%n",
+        early, earlyHeld ? "held" : "did not hold", manyEarly, oneEarly, lateHeld ? "held" : "did not hold", oneLate, manyLate));
+  }
+
+  private static void fig5Claims(Map<String, List<RunMetrics>> g, StringBuilder sb) {
+    // "trains" = the final training loss is below 90 % of the initial one
+    java.util.function.Function<List<RunMetrics>, Double> ratio = rs -> mean(values(rs, r -> last(r).trainLoss() / r.rows().get(0).trainLoss()));
+    double sgd = ratio.apply(g.get("SGD"));
+    StringBuilder detail = new StringBuilder();
+    boolean curvatureTrains = true;
+    for (String l : g.keySet()) {
+      if (!l.startsWith("CG-Newton")) continue;
+      double r = ratio.apply(g.get(l));
+      curvatureTrains &= r < 0.9;
+      detail.append(String.format(Locale.ROOT, "%s %.3f; ", l, r));
+    }
+    boolean sgdFails = sgd >= 0.9;
+    sb.append(String.format(Locale.ROOT, "1. *SGD cannot train this sigmoid CNN, the curvature methods can* (trains = final training loss "
+        + "below 90%% of the initial): **%s**. Final/initial training loss: SGD %.3f, Adam %.3f; %s%n", sgdFails && curvatureTrains ? "held"
+            : "did not hold", sgd, ratio.apply(g.get("Adam")), detail.toString().replaceAll("; $", ".")));
+  }
+}

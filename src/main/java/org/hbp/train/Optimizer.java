@@ -1,0 +1,33 @@
+package org.hbp.train;
+
+import java.util.Map;
+import org.hbp.backend.Batch;
+import org.hbp.network.Pass;
+
+/**
+ * A training step rule: given a pass (forward and gradients on one mini-batch), new values for the
+ * parameters. Implementations keep their own state (momenta, moments) per parameter and expose it
+ * for checkpoints.
+ */
+public interface Optimizer {
+  /** What a step did, for progress and metrics. */
+  record StepReport(int cgIterations) {
+    /** A step that ran no conjugate gradients. */
+    public static final StepReport PLAIN = new StepReport(-1);
+  }
+
+  /** A short label, e.g. {@code cg-newton ggn bda}. */
+  String label();
+
+  /**
+   * Computes the new parameter values from the pass (made with {@code parameters}) and puts them
+   * into {@code parameters}. The old values are the caller's to release after the pass is closed.
+   */
+  StepReport step(Pass pass, Map<String, Batch> parameters);
+
+  /** The state needed to resume exactly (host arrays by name, column-major items); may be empty. */
+  Map<String, double[]> state();
+
+  /** Restores {@link #state()} as saved; names missing from {@code state} are an error. */
+  void restore(Map<String, double[]> state);
+}

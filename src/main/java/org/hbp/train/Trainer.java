@@ -1,0 +1,261 @@
+package org.hbp.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.data.Dataset;
+import org.hbp.data.MiniBatches;
+import org.hbp.data.Split;
+import org.hbp.io.AtomicFiles;
+import org.hbp.io.NdArray;
+import org.hbp.network.Network;
+import org.hbp.network.Pass;
+import org.hbp.network.TorchLayout;
+
+/**
+ * Trains a network on a data set with an {@link Optimizer}, writing into a run directory:
+ * {@code config.json}; one metrics row per evaluation (epoch 0 before training, then after every
+ * epoch) appended to {@code metrics.csv} and {@code metrics.jsonl} as soon as it is measured; and
+ * {@code checkpoint.npz} (atomically) after every epoch, from which {@link #resume} continues
+ * exactly (same mini-batches: epoch e's order depends only on the seed and e).
+ *
+ * <p>Metrics, as in the paper's code: the training loss and accuracy on a fixed random subset of
+ * the training set as large as the test set, the test loss and accuracy, the training wall time so
+ * far (evaluation excluded), and the mean CG iterations per step of the epoch (NaN for first-order
+ * optimizers).
+ */
+public final class Trainer {
+  /** The schedule. */
+  public record Settings(int epochs, int batch, long seed, int evaluationBatch) {
+    public Settings {
+      if (epochs < 0) throw new IllegalArgumentException("--epochs must be >= 0, not " + epochs);
+      if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, not " + batch);
+      if (evaluationBatch < 1) throw new IllegalArgumentException("evaluation batch must be >= 1, not " + evaluationBatch);
+    }
+  }
+
+  /** One evaluation. */
+  public record Row(int epoch, long step, long samples, double wallSeconds, double trainLoss, double trainAccuracy, double testLoss,
+      double testAccuracy, double cgIterations) {
+    static final String HEADER = "epoch,step,samples,wall_seconds,train_loss,train_accuracy,test_loss,test_accuracy,cg_iterations";
+
+    String csv() {
+      return epoch + "," + step + "," + samples + "," + wallSeconds + "," + trainLoss + "," + trainAccuracy + "," + testLoss + ","
+          + testAccuracy + "," + cgIterations;
+    }
+
+    Map<String, Object> json() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      String[] keys = HEADER.split(",");
+      Object[] values = {epoch, step, samples, wallSeconds, trainLoss, trainAccuracy, testLoss, testAccuracy, cgIterations};
+      for (int i = 0; i < keys.length; i++)
+        m.put(keys[i], values[i] instanceof Double d && !Double.isFinite(d) ? null : values[i]);
+      return m;
+    }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final Network net;
+  private final Split data;
+  private final Optimizer optimizer;
+  private final Settings settings;
+  private final Path runDir;
+  private final PrintWriter progress;
+  private final boolean interactive;
+  private final TorchLayout layout;
+  private final List<Row> rows = new ArrayList<>();
+
+  /**
+   * @param progress where the progress bar goes (null: none)
+   * @param interactive whether {@code progress} is a terminal (redrawn bar) or a log (lines)
+   */
+  public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive) {
+    this.net = net;
+    this.data = data;
+    this.optimizer = optimizer;
+    this.settings = settings;
+    this.runDir = runDir;
+    this.progress = progress;
+    this.interactive = interactive;
+    this.layout = new TorchLayout(net);
+    checkShapes(net, data.train());
+  }
+
+  /** The data set must fit the network: same number of input entries, as many classes as outputs. */
+  static void checkShapes(Network net, Dataset d) {
+    List<Integer> in = net.spec().inputShape();
+    int numel = 1;
+    for (int v : in) numel *= v;
+    int image = d.channels() * d.height() * d.width();
+    if (numel != image || (in.size() == 3 && (in.get(0) != d.channels() || in.get(1) != d.height() || in.get(2) != d.width())))
+      throw new IllegalArgumentException("network '" + net.spec().name() + "' takes inputs " + in + " but data set '" + d.name()
+          + "' has images (" + d.channels() + ", " + d.height() + ", " + d.width() + "); use a network for that input (e.g. networks/*-fmnist.hbp for Fashion-MNIST)");
+    int[] t = net.targetShape();
+    if (t[0] * t[1] != d.classes())
+      throw new IllegalArgumentException("network '" + net.spec().name() + "' has " + t[0] * t[1] + " outputs but data set '" + d.name() + "' has "
+          + d.classes() + " classes");
+  }
+
+  /** The rows measured so far (including those of a resumed run). */
+  public List<Row> rows() {
+    return List.copyOf(rows);
+  }
+
+  /** A new run from the given initial parameters; the run directory must not hold one yet. */
+  public List<Row> start(Map<String, Batch> initial, Map<String, Object> config) throws IOException {
+    Files.createDirectories(runDir);
+    if (Files.exists(runDir.resolve("metrics.csv")))
+      throw new IOException(runDir + " already holds a run (metrics.csv); use --resume to continue it, or another --out");
+    AtomicFiles.writeString(runDir.resolve("config.json"), JSON.writeValueAsString(config) + "\n");
+    AtomicFiles.writeString(runDir.resolve("metrics.csv"), Row.HEADER + "\n");
+    AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), "");
+    Map<String, Batch> params = new LinkedHashMap<>(initial);
+    append(evaluate(params, 0, 0, 0, 0, Double.NaN));
+    new Checkpoint(params, optimizer.state(), 0, 0, 0, 0).write(net, runDir.resolve(Checkpoint.FILE));
+    return train(params, 1, 0, 0, 0);
+  }
+
+  /**
+   * Continues the run in the directory from its checkpoint: rows after the checkpoint's epoch (an
+   * epoch measured but not checkpointed when the run was stopped) are dropped and redone.
+   */
+  public List<Row> resume() throws IOException {
+    Path file = runDir.resolve(Checkpoint.FILE);
+    Checkpoint c = Checkpoint.read(net, file);
+    optimizer.restore(c.optimizerState());
+    List<String> kept = new ArrayList<>();
+    Path csv = runDir.resolve("metrics.csv");
+    if (!Files.isRegularFile(csv)) throw new IOException(csv + ": missing; " + runDir + " is not a run directory of hbp train");
+    List<String> lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
+    if (lines.isEmpty() || !lines.get(0).equals(Row.HEADER))
+      throw new IOException(csv + ":1: expected the header '" + Row.HEADER + "'");
+    kept.add(lines.get(0));
+    for (int i = 1; i < lines.size(); i++) {
+      String[] f = lines.get(i).split(",");
+      try {
+        if (Integer.parseInt(f[0]) > c.epoch()) continue;
+        rows.add(new Row(Integer.parseInt(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]),
+            Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]), Double.parseDouble(f[8])));
+      } catch (RuntimeException e) {
+        throw new IOException(csv + ":" + (i + 1) + ": not a metrics row (" + e.getMessage() + ")");
+      }
+      kept.add(lines.get(i));
+    }
+    AtomicFiles.writeString(csv, String.join("\n", kept) + "\n");
+    StringBuilder jsonl = new StringBuilder();
+    for (Row r : rows) jsonl.append(new ObjectMapper().writeValueAsString(r.json())).append('\n');
+    AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), jsonl.toString());
+    if (progress != null) progress.printf("resuming %s after epoch %d (%d steps)%n", runDir, c.epoch(), c.step());
+    return train(new LinkedHashMap<>(c.parameters()), c.epoch() + 1, c.step(), c.samples(), c.wallSeconds());
+  }
+
+  private List<Row> train(Map<String, Batch> params, int firstEpoch, long step, long samples, double wall) throws IOException {
+    Backend be = net.backend();
+    Dataset train = data.train();
+    for (int epoch = firstEpoch; epoch <= settings.epochs(); epoch++) {
+      List<int[]> batches = MiniBatches.epoch(train.size(), settings.batch(), settings.seed(), epoch, true);
+      if (batches.isEmpty())
+        throw new IllegalArgumentException("--batch " + settings.batch() + " is larger than the training set (" + train.size() + " samples)");
+      Progress bar = progress == null ? null
+          : new Progress(progress, interactive, String.format(Locale.ROOT, "epoch %" + digits(settings.epochs()) + "d/%d", epoch, settings.epochs()),
+              batches.size());
+      long t0 = System.nanoTime();
+      double lossSum = 0;
+      long cgSum = 0, epochSamples = 0;
+      int done = 0;
+      for (int[] indices : batches) {
+        Batch x = inputs(train, indices), y = targets(train, indices);
+        Pass pass = net.run(params, x, y);
+        double loss = pass.loss();
+        if (!Double.isFinite(loss))
+          throw new DivergedException(String.format(Locale.ROOT, "training diverged at epoch %d, step %d: the mini-batch loss is %s; "
+              + "lower the learning rate or raise the damping (metrics so far are in %s)", epoch, step + 1, loss, runDir));
+        Map<String, Batch> old = new LinkedHashMap<>(params);
+        Optimizer.StepReport report = optimizer.step(pass, params);
+        pass.close();
+        for (String name : net.parameterNames()) if (params.get(name) != old.get(name)) be.release(old.get(name));
+        be.release(x);
+        be.release(y);
+        step++;
+        samples += indices.length;
+        epochSamples += indices.length;
+        lossSum += loss;
+        if (report.cgIterations() >= 0) cgSum += report.cgIterations();
+        done++;
+        if (bar != null) bar.update(done, lossSum / done, epochSamples);
+      }
+      wall += (System.nanoTime() - t0) / 1e9;
+      double cg = optimizer instanceof CgNewton ? cgSum / (double) done : Double.NaN;
+      Row row = evaluate(params, epoch, step, samples, wall, cg);
+      append(row);
+      if (progress != null)
+        progress.printf(Locale.ROOT, "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.4f%s%n", epoch, row.trainLoss(), row.testLoss(),
+            row.testAccuracy(), Double.isNaN(cg) ? "" : String.format(Locale.ROOT, ", CG iterations per step %.1f", cg));
+      new Checkpoint(params, optimizer.state(), epoch, step, samples, wall).write(net, runDir.resolve(Checkpoint.FILE));
+    }
+    return rows();
+  }
+
+  private static int digits(int n) {
+    return String.valueOf(Math.max(n, 1)).length();
+  }
+
+  private Batch inputs(Dataset d, int[] indices) {
+    NdArray x = d.images(indices);
+    List<Integer> in = net.spec().inputShape();
+    int[] shape = new int[in.size() + 1];
+    shape[0] = indices.length;
+    for (int i = 0; i < in.size(); i++) shape[i + 1] = in.get(i);
+    return layout.inputs(x.reshape(shape), d.name());
+  }
+
+  private Batch targets(Dataset d, int[] indices) {
+    return layout.targets(d.labels(indices), indices.length, d.name());
+  }
+
+  /** The paper's metrics: loss and accuracy on a training subset the size of the test set, and on the test set. */
+  private Row evaluate(Map<String, Batch> params, int epoch, long step, long samples, double wall, double cg) {
+    Dataset train = data.train(), test = data.test();
+    int[] subset = MiniBatches.sample(train.size(), test.size(), settings.seed() ^ 0x5DEECE66DL);
+    Network.Evaluation tr = evaluate(params, train, subset), te = evaluate(params, test, null);
+    return new Row(epoch, step, samples, wall, tr.meanLoss(), tr.accuracy(), te.meanLoss(), te.accuracy(), cg);
+  }
+
+  private Network.Evaluation evaluate(Map<String, Batch> params, Dataset d, int[] indices) {
+    int n = indices == null ? d.size() : indices.length;
+    double loss = 0;
+    int correct = 0;
+    for (int from = 0; from < n; from += settings.evaluationBatch()) {
+      int[] part = new int[Math.min(settings.evaluationBatch(), n - from)];
+      for (int i = 0; i < part.length; i++) part[i] = indices == null ? from + i : indices[from + i];
+      Batch x = inputs(d, part), y = targets(d, part);
+      Network.Evaluation e = net.evaluate(params, x, y);
+      net.backend().release(x);
+      net.backend().release(y);
+      loss += e.lossSum();
+      correct += e.correct();
+    }
+    return new Network.Evaluation(n, loss, correct);
+  }
+
+  /** Appends a row to metrics.csv and metrics.jsonl (flushed: an interrupted run keeps it). */
+  private void append(Row r) throws IOException {
+    rows.add(r);
+    Files.writeString(runDir.resolve("metrics.csv"), r.csv() + "\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+    Files.writeString(runDir.resolve("metrics.jsonl"), new ObjectMapper().writeValueAsString(r.json()) + "\n", StandardCharsets.UTF_8,
+        StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+  }
+}

@@ -105,7 +105,7 @@ public final class Experiments {
             cg("CG-Newton PCH-abs, 4 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 4, it, b),
             cg("CG-Newton PCH-abs, 16 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 16, it, b));
         return full ? new Plan(figure, scale, "fc-fmnist.hbp", 60000, 10000, 100, cs)
-            : new Plan(figure, scale, "fc-fmnist.hbp", 5000, 1000, 4, cs);
+            : new Plan(figure, scale, "fc-fmnist.hbp", 10000, 2000, 4, cs);
       }
       case "fig5": {
         Strategy ex = Strategy.EXACT;
@@ -118,7 +118,7 @@ public final class Experiments {
             cg("CG-Newton PCH-abs", 0.2, 1e-3, CurvatureKind.PCH_ABS, ex, 1, it, b),
             cg("CG-Newton PCH-clip", 0.1, 1e-4, CurvatureKind.PCH_CLIP, ex, 1, it, b));
         return full ? new Plan(figure, scale, "c4d3-fmnist.hbp", 60000, 10000, 20, cs)
-            : new Plan(figure, scale, "c4d3-fmnist.hbp", 1000, 500, 3, cs);
+            : new Plan(figure, scale, "c4d3-fmnist.hbp", 500, 500, 3, cs);
       }
       default:
         throw new IllegalArgumentException("experiment '" + figure + "': expected fig4 or fig5");

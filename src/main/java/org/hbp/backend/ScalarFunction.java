@@ -1,0 +1,54 @@
+package org.hbp.backend;
+
+import java.util.Objects;
+import java.util.function.DoubleUnaryOperator;
+
+/**
+ * An elementwise function in the two forms backends run: Java, for host backends (it is a
+ * {@link DoubleUnaryOperator}, so {@link Backend#map} takes it like any lambda), and OpenCL C, for
+ * device backends, which compile {@link #openclSource()} into a kernel instead of copying the batch
+ * to the host. Generated operators declare one constant per elementwise function they use, both
+ * forms printed from the same derived formula.
+ *
+ * <p><b>OpenCL form.</b> {@code openclSource} defines {@code REAL <name>(REAL t)} (the parameter's
+ * name is free), where {@code REAL} is {@code float} or {@code double} as the backend {@code
+ * #define}s it; it may call the built-ins of {@link #OPENCL_PRELUDE} ({@code hbp_sigmoid} and so on,
+ * the same functions as {@code org.hbp.runtime.Scalars}) and OpenCL's math functions. {@code name}
+ * is a valid C identifier, unique per function (generated names are {@code <Class>_<method>}).
+ */
+public record ScalarFunction(String name, String openclSource, DoubleUnaryOperator java) implements DoubleUnaryOperator {
+  public ScalarFunction {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(openclSource, "openclSource");
+    Objects.requireNonNull(java, "java");
+    if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) throw new IllegalArgumentException("ScalarFunction name '" + name + "' is not a C identifier");
+  }
+
+  @Override
+  public double applyAsDouble(double t) {
+    return java.applyAsDouble(t);
+  }
+
+  /** A function given by a C expression in {@code t}, e.g. {@code of("plus_eps", "t + 1e-8", t -> t + 1e-8)}. */
+  public static ScalarFunction of(String name, String openclExpression, DoubleUnaryOperator java) {
+    return new ScalarFunction(name, "REAL " + name + "(REAL t) { return " + openclExpression + "; }\n", java);
+  }
+
+  /**
+   * OpenCL C definitions of the built-in elementwise functions, matching {@code
+   * org.hbp.runtime.Scalars} (including its overflow-safe sigmoid and softplus and step(0) = 0).
+   * Requires {@code REAL} to be defined.
+   */
+  public static final String OPENCL_PRELUDE = String.join("\n",
+      "inline REAL hbp_exp(REAL t) { return exp(t); }",
+      "inline REAL hbp_log(REAL t) { return log(t); }",
+      "inline REAL hbp_sqrt(REAL t) { return sqrt(t); }",
+      "inline REAL hbp_sigmoid(REAL t) { if (t >= (REAL) 0) return (REAL) 1 / ((REAL) 1 + exp(-t)); REAL e = exp(t); return e / ((REAL) 1 + e); }",
+      "inline REAL hbp_tanh(REAL t) { return tanh(t); }",
+      "inline REAL hbp_relu(REAL t) { return fmax(t, (REAL) 0); }",
+      "inline REAL hbp_softplus(REAL t) { return t > (REAL) 30 ? t : log1p(exp(t)); }",
+      "inline REAL hbp_step(REAL t) { return t > (REAL) 0 ? (REAL) 1 : (REAL) 0; }",
+      "inline REAL hbp_abs(REAL t) { return fabs(t); }",
+      "inline REAL hbp_sign(REAL t) { return t > (REAL) 0 ? (REAL) 1 : (t < (REAL) 0 ? (REAL) -1 : (REAL) 0); }",
+      "");
+}

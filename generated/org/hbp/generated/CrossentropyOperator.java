@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.runtime.AbstractLossOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
@@ -58,6 +59,11 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 2;
+
+  /**
+   * log in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_LOG = new ScalarFunction("CrossentropyOperator_log", "REAL CrossentropyOperator_log(REAL t) { return hbp_log(t); }\n", CrossentropyOperator::log);
 
   private final int c;
 
@@ -126,7 +132,7 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     Batch t0 = be.transpose(cache.get("y")); // y'
     Batch t1 = be.scale(t0, -1.0); // -y'
     Batch t2 = memo0(cache); // memo: softmax(x)
-    Batch t3 = be.map(t2, CrossentropyOperator::log); // log(softmax(x))
+    Batch t3 = be.map(t2, FN_LOG); // log(softmax(x))
     Batch t4 = be.matmul(t1, false, t3, false); // (-y')*log(softmax(x))
     be.release(t0);
     be.release(t1);

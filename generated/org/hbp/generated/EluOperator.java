@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -63,6 +64,29 @@ public final class EluOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 2;
+
+  /**
+   * elu in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_ELU = new ScalarFunction("EluOperator_elu", "REAL EluOperator_relu(REAL t) { return hbp_relu(t); }\n"
+      + "REAL EluOperator_exp(REAL t) { return hbp_exp(t); }\n"
+      + "REAL EluOperator_elu(REAL t) { return ((EluOperator_relu(t) + EluOperator_exp((-EluOperator_relu((-t))))) - ((REAL) 1.0)); }\n", EluOperator::elu);
+
+  /**
+   * elu_d1 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_ELU_D1 = new ScalarFunction("EluOperator_elu_d1", "REAL EluOperator_step(REAL t) { return hbp_step(t); }\n"
+      + "REAL EluOperator_exp(REAL t) { return hbp_exp(t); }\n"
+      + "REAL EluOperator_relu(REAL t) { return hbp_relu(t); }\n"
+      + "REAL EluOperator_elu_d1(REAL t) { return (EluOperator_step(t) + (EluOperator_exp((-EluOperator_relu((-t)))) * EluOperator_step((-t)))); }\n", EluOperator::elu_d1);
+
+  /**
+   * elu_d2 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_ELU_D2 = new ScalarFunction("EluOperator_elu_d2", "REAL EluOperator_exp(REAL t) { return hbp_exp(t); }\n"
+      + "REAL EluOperator_relu(REAL t) { return hbp_relu(t); }\n"
+      + "REAL EluOperator_step(REAL t) { return hbp_step(t); }\n"
+      + "REAL EluOperator_elu_d2(REAL t) { return (EluOperator_exp((-EluOperator_relu((-t)))) * EluOperator_step((-t))); }\n", EluOperator::elu_d2);
 
   private final int n;
 
@@ -131,7 +155,7 @@ public final class EluOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.map(cache.get("x"), EluOperator::elu); // elu(x)
+    Batch t0 = be.map(cache.get("x"), FN_ELU); // elu(x)
     cache.put("z", t0);
     return cache;
   }
@@ -301,7 +325,7 @@ public final class EluOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("x"), EluOperator::elu_d1); // elu'(x)
+      Batch t0 = be.map(cache.get("x"), FN_ELU_D1); // elu'(x)
       return t0;
     });
   }
@@ -312,7 +336,7 @@ public final class EluOperator extends AbstractModuleOperator {
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("x"), EluOperator::elu_d2); // elu''(x)
+      Batch t0 = be.map(cache.get("x"), FN_ELU_D2); // elu''(x)
       return t0;
     });
   }

@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -79,6 +80,23 @@ public final class GatedOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 7;
+
+  /**
+   * sigmoid in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("GatedOperator_sigmoid", "REAL GatedOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", GatedOperator::sigmoid);
+
+  /**
+   * sigmoid_d1 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID_D1 = new ScalarFunction("GatedOperator_sigmoid_d1", "REAL GatedOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL GatedOperator_sigmoid_d1(REAL t) { return (GatedOperator_sigmoid(t) * (((REAL) 1.0) - GatedOperator_sigmoid(t))); }\n", GatedOperator::sigmoid_d1);
+
+  /**
+   * sigmoid_d2 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID_D2 = new ScalarFunction("GatedOperator_sigmoid_d2", "REAL GatedOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL GatedOperator_sigmoid_d2(REAL t) { return ((GatedOperator_sigmoid(t) * (((REAL) 1.0) - GatedOperator_sigmoid(t))) * (((REAL) 1.0) - (((REAL) 2.0) * GatedOperator_sigmoid(t)))); }\n", GatedOperator::sigmoid_d2);
 
   private final int n;
 
@@ -548,7 +566,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
       Batch t0 = memo2(cache); // memo: W2*x
-      Batch t1 = be.map(t0, GatedOperator::sigmoid); // sigmoid(W2*x)
+      Batch t1 = be.map(t0, FN_SIGMOID); // sigmoid(W2*x)
       return t1;
     });
   }
@@ -560,7 +578,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   private Batch memo4(ForwardCache cache) {
     return cache.memo(4, () -> {
       Batch t0 = memo2(cache); // memo: W2*x
-      Batch t1 = be.map(t0, GatedOperator::sigmoid_d1); // sigmoid'(W2*x)
+      Batch t1 = be.map(t0, FN_SIGMOID_D1); // sigmoid'(W2*x)
       return t1;
     });
   }
@@ -585,7 +603,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   private Batch memo5(ForwardCache cache) {
     return cache.memo(5, () -> {
       Batch t0 = memo2(cache); // memo: W2*x
-      Batch t1 = be.map(t0, GatedOperator::sigmoid_d2); // sigmoid''(W2*x)
+      Batch t1 = be.map(t0, FN_SIGMOID_D2); // sigmoid''(W2*x)
       return t1;
     });
   }

@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -63,6 +64,16 @@ public final class ReluOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 1;
+
+  /**
+   * relu in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_RELU = new ScalarFunction("ReluOperator_relu", "REAL ReluOperator_relu(REAL t) { return hbp_relu(t); }\n", ReluOperator::relu);
+
+  /**
+   * step in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_STEP = new ScalarFunction("ReluOperator_step", "REAL ReluOperator_step(REAL t) { return hbp_step(t); }\n", ReluOperator::step);
 
   private final int n;
 
@@ -131,7 +142,7 @@ public final class ReluOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.map(cache.get("x"), ReluOperator::relu); // relu(x)
+    Batch t0 = be.map(cache.get("x"), FN_RELU); // relu(x)
     cache.put("z", t0);
     return cache;
   }
@@ -282,7 +293,7 @@ public final class ReluOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("x"), ReluOperator::step); // step(x)
+      Batch t0 = be.map(cache.get("x"), FN_STEP); // step(x)
       return t0;
     });
   }

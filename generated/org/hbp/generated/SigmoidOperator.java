@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -63,6 +64,21 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 2;
+
+  /**
+   * sigmoid in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SigmoidOperator_sigmoid", "REAL SigmoidOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SigmoidOperator::sigmoid);
+
+  /**
+   * sigmoid_d1_of_value in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID_D1_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d1_of_value", "REAL SigmoidOperator_sigmoid_d1_of_value(REAL u) { return (u * (((REAL) 1.0) - u)); }\n", SigmoidOperator::sigmoid_d1_of_value);
+
+  /**
+   * sigmoid_d2_of_value in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID_D2_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d2_of_value", "REAL SigmoidOperator_sigmoid_d2_of_value(REAL u) { return ((u * (((REAL) 1.0) - u)) * (((REAL) 1.0) - (((REAL) 2.0) * u))); }\n", SigmoidOperator::sigmoid_d2_of_value);
 
   private final int n;
 
@@ -131,7 +147,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.map(cache.get("x"), SigmoidOperator::sigmoid); // sigmoid(x)
+    Batch t0 = be.map(cache.get("x"), FN_SIGMOID); // sigmoid(x)
     cache.put("z", t0);
     return cache;
   }
@@ -301,7 +317,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("z"), SigmoidOperator::sigmoid_d1_of_value); // sigmoid'(x)
+      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D1_OF_VALUE); // sigmoid'(x)
       return t0;
     });
   }
@@ -312,7 +328,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("z"), SigmoidOperator::sigmoid_d2_of_value); // sigmoid''(x)
+      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D2_OF_VALUE); // sigmoid''(x)
       return t0;
     });
   }

@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -79,6 +80,23 @@ public final class SkipOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 5;
+
+  /**
+   * sigmoid in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SkipOperator_sigmoid", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SkipOperator::sigmoid);
+
+  /**
+   * sigmoid_d1 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID_D1 = new ScalarFunction("SkipOperator_sigmoid_d1", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL SkipOperator_sigmoid_d1(REAL t) { return (SkipOperator_sigmoid(t) * (((REAL) 1.0) - SkipOperator_sigmoid(t))); }\n", SkipOperator::sigmoid_d1);
+
+  /**
+   * sigmoid_d2 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID_D2 = new ScalarFunction("SkipOperator_sigmoid_d2", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL SkipOperator_sigmoid_d2(REAL t) { return ((SkipOperator_sigmoid(t) * (((REAL) 1.0) - SkipOperator_sigmoid(t))) * (((REAL) 1.0) - (((REAL) 2.0) * SkipOperator_sigmoid(t)))); }\n", SkipOperator::sigmoid_d2);
 
   private final int n;
 
@@ -514,7 +532,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
       Batch t0 = memo1(cache); // memo: W1*x
-      Batch t1 = be.map(t0, SkipOperator::sigmoid); // sigmoid(W1*x)
+      Batch t1 = be.map(t0, FN_SIGMOID); // sigmoid(W1*x)
       return t1;
     });
   }
@@ -526,7 +544,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   private Batch memo2(ForwardCache cache) {
     return cache.memo(2, () -> {
       Batch t0 = memo1(cache); // memo: W1*x
-      Batch t1 = be.map(t0, SkipOperator::sigmoid_d1); // sigmoid'(W1*x)
+      Batch t1 = be.map(t0, FN_SIGMOID_D1); // sigmoid'(W1*x)
       return t1;
     });
   }
@@ -538,7 +556,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   private Batch memo3(ForwardCache cache) {
     return cache.memo(3, () -> {
       Batch t0 = memo1(cache); // memo: W1*x
-      Batch t1 = be.map(t0, SkipOperator::sigmoid_d2); // sigmoid''(W1*x)
+      Batch t1 = be.map(t0, FN_SIGMOID_D2); // sigmoid''(W1*x)
       return t1;
     });
   }

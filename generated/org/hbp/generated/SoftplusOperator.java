@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -63,6 +64,22 @@ public final class SoftplusOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 2;
+
+  /**
+   * sigmoid in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SoftplusOperator_sigmoid", "REAL SoftplusOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SoftplusOperator::sigmoid);
+
+  /**
+   * sigmoid_d1 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SIGMOID_D1 = new ScalarFunction("SoftplusOperator_sigmoid_d1", "REAL SoftplusOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL SoftplusOperator_sigmoid_d1(REAL t) { return (SoftplusOperator_sigmoid(t) * (((REAL) 1.0) - SoftplusOperator_sigmoid(t))); }\n", SoftplusOperator::sigmoid_d1);
+
+  /**
+   * softplus in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SOFTPLUS = new ScalarFunction("SoftplusOperator_softplus", "REAL SoftplusOperator_softplus(REAL t) { return hbp_softplus(t); }\n", SoftplusOperator::softplus);
 
   private final int n;
 
@@ -131,7 +148,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.map(cache.get("x"), SoftplusOperator::softplus); // softplus(x)
+    Batch t0 = be.map(cache.get("x"), FN_SOFTPLUS); // softplus(x)
     cache.put("z", t0);
     return cache;
   }
@@ -301,7 +318,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("x"), SoftplusOperator::sigmoid); // sigmoid(x)
+      Batch t0 = be.map(cache.get("x"), FN_SIGMOID); // sigmoid(x)
       return t0;
     });
   }
@@ -312,7 +329,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("x"), SoftplusOperator::sigmoid_d1); // sigmoid'(x)
+      Batch t0 = be.map(cache.get("x"), FN_SIGMOID_D1); // sigmoid'(x)
       return t0;
     });
   }

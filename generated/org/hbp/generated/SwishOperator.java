@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -63,6 +64,27 @@ public final class SwishOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 2;
+
+  /**
+   * swish in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SWISH = new ScalarFunction("SwishOperator_swish", "REAL SwishOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL SwishOperator_swish(REAL t) { return (t * SwishOperator_sigmoid(t)); }\n", SwishOperator::swish);
+
+  /**
+   * swish_d1 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SWISH_D1 = new ScalarFunction("SwishOperator_swish_d1", "REAL SwishOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL SwishOperator_sigmoid_d1(REAL t) { return (SwishOperator_sigmoid(t) * (((REAL) 1.0) - SwishOperator_sigmoid(t))); }\n"
+      + "REAL SwishOperator_swish_d1(REAL t) { return ((SwishOperator_sigmoid_d1(t) * t) + SwishOperator_sigmoid(t)); }\n", SwishOperator::swish_d1);
+
+  /**
+   * swish_d2 in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SWISH_D2 = new ScalarFunction("SwishOperator_swish_d2", "REAL SwishOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
+      + "REAL SwishOperator_sigmoid_d2(REAL t) { return ((SwishOperator_sigmoid(t) * (((REAL) 1.0) - SwishOperator_sigmoid(t))) * (((REAL) 1.0) - (((REAL) 2.0) * SwishOperator_sigmoid(t)))); }\n"
+      + "REAL SwishOperator_sigmoid_d1(REAL t) { return (SwishOperator_sigmoid(t) * (((REAL) 1.0) - SwishOperator_sigmoid(t))); }\n"
+      + "REAL SwishOperator_swish_d2(REAL t) { return ((SwishOperator_sigmoid_d2(t) * t) + (((REAL) 2.0) * SwishOperator_sigmoid_d1(t))); }\n", SwishOperator::swish_d2);
 
   private final int n;
 
@@ -131,7 +153,7 @@ public final class SwishOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.map(cache.get("x"), SwishOperator::swish); // swish(x)
+    Batch t0 = be.map(cache.get("x"), FN_SWISH); // swish(x)
     cache.put("z", t0);
     return cache;
   }
@@ -301,7 +323,7 @@ public final class SwishOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("x"), SwishOperator::swish_d1); // swish'(x)
+      Batch t0 = be.map(cache.get("x"), FN_SWISH_D1); // swish'(x)
       return t0;
     });
   }
@@ -312,7 +334,7 @@ public final class SwishOperator extends AbstractModuleOperator {
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("x"), SwishOperator::swish_d2); // swish''(x)
+      Batch t0 = be.map(cache.get("x"), FN_SWISH_D2); // swish''(x)
       return t0;
     });
   }

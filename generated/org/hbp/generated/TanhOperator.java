@@ -9,6 +9,7 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
@@ -63,6 +64,21 @@ public final class TanhOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 2;
+
+  /**
+   * tanh in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_TANH = new ScalarFunction("TanhOperator_tanh", "REAL TanhOperator_tanh(REAL t) { return hbp_tanh(t); }\n", TanhOperator::tanh);
+
+  /**
+   * tanh_d1_of_value in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_TANH_D1_OF_VALUE = new ScalarFunction("TanhOperator_tanh_d1_of_value", "REAL TanhOperator_tanh_d1_of_value(REAL u) { return (((REAL) 1.0) - (u * u)); }\n", TanhOperator::tanh_d1_of_value);
+
+  /**
+   * tanh_d2_of_value in Java and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_TANH_D2_OF_VALUE = new ScalarFunction("TanhOperator_tanh_d2_of_value", "REAL TanhOperator_tanh_d2_of_value(REAL u) { return (((-((REAL) 2.0)) * u) * (((REAL) 1.0) - (u * u))); }\n", TanhOperator::tanh_d2_of_value);
 
   private final int n;
 
@@ -131,7 +147,7 @@ public final class TanhOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.map(cache.get("x"), TanhOperator::tanh); // tanh(x)
+    Batch t0 = be.map(cache.get("x"), FN_TANH); // tanh(x)
     cache.put("z", t0);
     return cache;
   }
@@ -301,7 +317,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("z"), TanhOperator::tanh_d1_of_value); // tanh'(x)
+      Batch t0 = be.map(cache.get("z"), FN_TANH_D1_OF_VALUE); // tanh'(x)
       return t0;
     });
   }
@@ -312,7 +328,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("z"), TanhOperator::tanh_d2_of_value); // tanh''(x)
+      Batch t0 = be.map(cache.get("z"), FN_TANH_D2_OF_VALUE); // tanh''(x)
       return t0;
     });
   }

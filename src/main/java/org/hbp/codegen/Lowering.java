@@ -44,8 +44,14 @@ final class Lowering {
      */
     String memoMethod(Expr e);
 
-    /** A Java method reference for an elementwise function's derivative of the given order. */
+    /** The generated static method (its name) computing an elementwise function's derivative of the given order. */
     String function(ElementwiseFunction f, int order);
+
+    /**
+     * The generated {@code ScalarFunction} constant (Java and OpenCL C forms) of an elementwise
+     * function's derivative of the given order: what {@code be.map} is given.
+     */
+    String functionConstant(ElementwiseFunction f, int order);
 
     /**
      * A Java expression for a batch that already holds the value of {@code e} when the generated
@@ -54,9 +60,9 @@ final class Lowering {
     String knownValue(Expr e);
 
     /**
-     * A Java method reference computing the {@code order}-th derivative of {@code f} from the value
-     * {@code u = f(t)} (sigmoid' = u (1 - u), tanh' = 1 - u^2), or null when the derivative
-     * formula is not a function of f(t) alone.
+     * The {@code ScalarFunction} constant computing the {@code order}-th derivative of {@code f}
+     * from the value {@code u = f(t)} (sigmoid' = u (1 - u), tanh' = 1 - u^2), or null when the
+     * derivative formula is not a function of f(t) alone.
      */
     String functionOfValue(ElementwiseFunction f, int order);
 
@@ -275,7 +281,7 @@ final class Lowering {
       String known = a.order() >= 1 ? ctx.knownValue(new Expr.Apply(a.function(), 0, a.argument())) : null;
       String ofValue = known == null ? null : ctx.functionOfValue(a.function(), a.order());
       if (ofValue != null) return emit("be.map(" + known + ", " + ofValue + ")", text);
-      return emit("be.map(" + value(a.argument()) + ", " + ctx.function(a.function(), a.order()) + ")", text);
+      return emit("be.map(" + value(a.argument()) + ", " + ctx.functionConstant(a.function(), a.order()) + ")", text);
     }
     if (e instanceof Expr.Softmax s) return emit("be.softmax(" + value(s.vector()) + ")", text);
     if (e instanceof Expr.LogSumExp l) return emit("be.logSumExp(" + value(l.operand()) + ")", text);

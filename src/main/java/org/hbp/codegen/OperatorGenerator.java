@@ -103,6 +103,11 @@ public final class OperatorGenerator {
     private final List<MethodSpec> memoMethods = new ArrayList<>();
     private final Map<Expr.ConvGeometry, String> geometries = new LinkedHashMap<>();
     private final Map<String, MethodSpec> functions = new java.util.TreeMap<>();
+    /** OpenCL C definitions of the generated scalar methods, and the generated methods each calls. */
+    private final Map<String, String> openClDefinitions = new java.util.HashMap<>();
+    private final Map<String, List<String>> openClCalls = new java.util.HashMap<>();
+    /** ScalarFunction constants by field name (sorted: deterministic output). */
+    private final Map<String, FieldSpec> functionConstants = new java.util.TreeMap<>();
     /** True while the forward method is lowered: the output is not in the cache yet. */
     private boolean loweringForward;
     private final List<MethodSpec> methods = new ArrayList<>();
@@ -221,7 +226,43 @@ public final class OperatorGenerator {
         functions.put(name, null); // reserve against recursion
         functions.put(name, scalarFunction(f, order, name));
       }
-      return className + "::" + name;
+      return name;
+    }
+
+    @Override
+    public String functionConstant(ElementwiseFunction f, int order) {
+      return constant(function(f, order));
+    }
+
+    /** The ScalarFunction constant of a generated scalar method: its Java method and its OpenCL C twin with what it calls. */
+    private String constant(String method) {
+      String c = "FN_" + method.toUpperCase(java.util.Locale.ROOT);
+      if (!functionConstants.containsKey(c)) {
+        java.util.LinkedHashSet<String> order = new java.util.LinkedHashSet<>();
+        openClOrder(method, order);
+        StringBuilder source = new StringBuilder();
+        for (String m : order) source.append(openClDefinitions.get(m));
+        functionConstants.put(c, FieldSpec.builder(Names.SCALAR_FUNCTION, c, Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+            .addJavadoc("$L in Java and in OpenCL C, for {@code be.map}.\n", method)
+            .initializer("new $T($S, $S, $L::$L)", Names.SCALAR_FUNCTION, className + "_" + method, source.toString(), className, method).build());
+      }
+      return c;
+    }
+
+    /** The C definitions a generated function needs, callees first. */
+    private void openClOrder(String method, java.util.Set<String> out) {
+      if (out.contains(method)) return;
+      for (String callee : openClCalls.getOrDefault(method, List.of())) openClOrder(callee, out);
+      out.add(method);
+    }
+
+    /** Records the OpenCL C twin of a generated scalar method of parameter {@code param} computing {@code formula}. */
+    private void openClTwin(String method, String param, Expr formula) {
+      ScalarJava c = ScalarJava.openCl(this, className + "_");
+      String body = c.print(formula);
+      String def = "REAL " + className + "_" + method + "(REAL " + param + ") { return " + body + "; }\n";
+      openClDefinitions.put(method, def);
+      openClCalls.put(method, c.calls());
     }
 
     @Override
@@ -233,7 +274,7 @@ public final class OperatorGenerator {
     @Override
     public String functionOfValue(ElementwiseFunction f, int order) {
       String name = f.name() + "_d" + order + "_of_value";
-      if (functions.containsKey(name)) return functions.get(name) == null ? null : className + "::" + name;
+      if (functions.containsKey(name)) return functions.get(name) == null ? null : constant(name);
       Expr formula = f.derivativeFormula(order);
       Expr inValue = org.hbp.calculus.Exprs.substitute(formula, new Expr.Apply(f, 0, ElementwiseFunction.T), ScalarJava.U);
       if (org.hbp.calculus.Exprs.contains(inValue, ElementwiseFunction.T)) {
@@ -245,7 +286,8 @@ public final class OperatorGenerator {
       functions.put(name, MethodSpec.methodBuilder(name).addModifiers(Modifier.PRIVATE, Modifier.STATIC).returns(double.class)
           .addParameter(double.class, "u").addJavadoc("<pre>{@code $L}</pre>\n", Names.comment(doc))
           .addStatement("return $L", new ScalarJava(this).print(inValue)).build());
-      return className + "::" + name;
+      openClTwin(name, "u", inValue);
+      return constant(name);
     }
 
     @Override
@@ -291,12 +333,15 @@ public final class OperatorGenerator {
       String body;
       String doc;
       if (order == 0 && f.isBuiltin()) {
+        openClDefinitions.put(name, "REAL " + className + "_" + name + "(REAL t) { return hbp_" + f.name() + "(t); }\n");
+        openClCalls.put(name, List.of());
         return MethodSpec.methodBuilder(name).addModifiers(Modifier.PRIVATE, Modifier.STATIC).returns(double.class)
             .addParameter(double.class, "t").addJavadoc("$L(t), built in.\n", f.name())
             .addStatement("return $T.$L(t)", Names.SCALARS, f.name()).build();
       }
       Expr formula = order == 0 ? f.body() : f.derivativeFormula(order);
       body = new ScalarJava(this).print(formula);
+      openClTwin(name, "t", formula);
       doc = (order == 0 ? f.name() + "(t)" : f.name() + "'".repeat(order) + "(t)") + " = " + Printer.text(formula);
       return MethodSpec.methodBuilder(name).addModifiers(Modifier.PRIVATE, Modifier.STATIC).returns(double.class)
           .addParameter(double.class, "t").addJavadoc("<pre>{@code $L}</pre>\n", Names.comment(doc))
@@ -332,6 +377,7 @@ public final class OperatorGenerator {
       type.addMethods(methods);
       type.addMethods(memoMethods);
       for (MethodSpec f : functions.values()) if (f != null) type.addMethod(f); // null: no form in the value
+      for (FieldSpec f : functionConstants.values()) type.addField(f);
       return type.build();
     }
 

@@ -8,16 +8,42 @@ import org.hbp.calculus.Printer;
 
 /**
  * Prints a scalar formula in the variable {@code t} (an elementwise function's body or derivative)
- * as a Java {@code double} expression; elementwise calls become calls of generated static methods.
+ * as a Java {@code double} expression, or as an OpenCL C expression of type {@code REAL} (for the
+ * kernels of device backends, see {@code org.hbp.backend.ScalarFunction}). Elementwise calls become
+ * calls of the generated static methods (Java) or of their C twins {@code <prefix><method>}; the
+ * generated methods a formula calls are recorded in {@link #calls()}.
  */
 final class ScalarJava {
   /** The variable of a derivative written in the function's value, {@code u = f(t)}. */
   static final Expr.Var U = new Expr.Var("u", org.hbp.calculus.Shape.SCALAR, Expr.Role.FREE);
 
   private final Lowering.Context ctx;
+  /** Null for Java; the prefix of the C names of generated functions for OpenCL C. */
+  private final String openClPrefix;
+  private final java.util.LinkedHashSet<String> calls = new java.util.LinkedHashSet<>();
 
   ScalarJava(Lowering.Context ctx) {
+    this(ctx, null);
+  }
+
+  private ScalarJava(Lowering.Context ctx, String openClPrefix) {
     this.ctx = ctx;
+    this.openClPrefix = openClPrefix;
+  }
+
+  /** A printer of OpenCL C, calling generated functions as {@code prefix + method}. */
+  static ScalarJava openCl(Lowering.Context ctx, String prefix) {
+    return new ScalarJava(ctx, prefix);
+  }
+
+  /** The generated methods called by what was printed so far, in order of first call. */
+  java.util.List<String> calls() {
+    return java.util.List.copyOf(calls);
+  }
+
+  private String literal(double v) {
+    String l = Names.literal(v);
+    return openClPrefix == null ? l : "((REAL) " + l + ")";
   }
 
   String print(Expr e) {
@@ -26,17 +52,17 @@ final class ScalarJava {
       if (v.equals(U)) return "u";
       throw new CodegenException("the scalar formula refers to '" + v.name() + "'; only t (or u, a function's value) is allowed");
     }
-    if (e instanceof Expr.Num n) return n.value() < 0 ? "(" + Names.literal(n.value()) + ")" : Names.literal(n.value());
-    if (e instanceof Expr.Ones) return "1.0";
-    if (e instanceof Expr.Zero) return "0.0";
-    if (e instanceof Expr.Eye) return "1.0";
+    if (e instanceof Expr.Num n) return n.value() < 0 ? "(" + literal(n.value()) + ")" : literal(n.value());
+    if (e instanceof Expr.Ones) return literal(1);
+    if (e instanceof Expr.Zero) return literal(0);
+    if (e instanceof Expr.Eye) return literal(1);
     if (e instanceof Expr.Add a) {
       StringBuilder sb = new StringBuilder("(").append(print(a.terms().get(0)));
       for (Expr t : a.terms().subList(1, a.terms().size())) {
         if (t instanceof Expr.Scale s && s.coefficient() < 0) {
           sb.append(" - ").append(s.coefficient() == -1 ? print(s.operand()) : print(new Expr.Scale(-s.coefficient(), s.operand())));
         } else if (t instanceof Expr.Num n && n.value() < 0) {
-          sb.append(" - ").append(Names.literal(-n.value()));
+          sb.append(" - ").append(literal(-n.value()));
         } else {
           sb.append(" + ").append(print(t));
         }
@@ -45,7 +71,7 @@ final class ScalarJava {
     }
     if (e instanceof Expr.Scale s) {
       if (s.coefficient() == -1) return "(-" + print(s.operand()) + ")";
-      return "(" + Names.literal(s.coefficient()) + " * " + print(s.operand()) + ")";
+      return "(" + literal(s.coefficient()) + " * " + print(s.operand()) + ")";
     }
     if (e instanceof Expr.ScalarMul s) return "(" + print(s.scalar()) + " * " + print(s.operand()) + ")";
     if (e instanceof Expr.Hadamard h) return join(h.factors(), " * ");
@@ -54,13 +80,15 @@ final class ScalarJava {
       String b = print(p.base());
       if (p.exponent() == 1) return b;
       if (p.exponent() == 2) return "(" + b + " * " + b + ")";
-      if (p.exponent() == -1) return "(1.0 / " + b + ")";
-      if (p.exponent() == 0.5) return "Math.sqrt(" + b + ")";
-      return "Math.pow(" + b + ", " + Names.literal(p.exponent()) + ")";
+      if (p.exponent() == -1) return "(" + literal(1) + " / " + b + ")";
+      String math = openClPrefix == null ? "Math." : "";
+      if (p.exponent() == 0.5) return math + "sqrt(" + b + ")";
+      return math + "pow(" + b + ", " + literal(p.exponent()) + ")";
     }
     if (e instanceof Expr.Apply a) {
-      String ref = ctx.function(a.function(), a.order()); // Class::method, called unqualified inside the class
-      return ref.substring(ref.indexOf("::") + 2) + "(" + print(a.argument()) + ")";
+      String method = ctx.function(a.function(), a.order()); // a generated static method of the class
+      calls.add(method);
+      return (openClPrefix == null ? method : openClPrefix + method) + "(" + print(a.argument()) + ")";
     }
     if (e instanceof Expr.Transpose || e instanceof Expr.Vec || e instanceof Expr.Reshape || e instanceof Expr.DiagMat
         || e instanceof Expr.DiagVec || e instanceof Expr.Trace || e instanceof Expr.Sum)

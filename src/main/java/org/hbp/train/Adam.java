@@ -21,6 +21,8 @@ public final class Adam implements Optimizer {
   private final Map<String, Batch> first = new LinkedHashMap<>();
   private final Map<String, Batch> second = new LinkedHashMap<>();
   private long steps;
+  /** t + eps, also as OpenCL C for device backends. */
+  private final org.hbp.backend.ScalarFunction plusEps;
 
   public Adam(Network net, double lr, double beta1, double beta2, double eps) {
     if (!(lr > 0)) throw new IllegalArgumentException("adam: learning rate must be > 0, not " + lr);
@@ -32,6 +34,7 @@ public final class Adam implements Optimizer {
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
+    this.plusEps = org.hbp.backend.ScalarFunction.of("adam_plus_eps", "t + (REAL) " + Double.toString(eps), t -> t + eps);
   }
 
   @Override
@@ -54,7 +57,7 @@ public final class Adam implements Optimizer {
       release(be, second.put(name, v));
       // theta - lr/c1 * m / (sqrt(v/c2) + eps)
       Batch vh = be.scale(v, 1 / c2), root = be.power(vh, 0.5);
-      Batch denom = be.map(root, t -> t + eps);
+      Batch denom = be.map(root, plusEps);
       Batch ratio = be.divide(m, denom), step = be.scale(ratio, -lr / c1);
       parameters.put(name, be.add(parameters.get(name), step));
       for (Batch t : new Batch[] {vh, root, denom, ratio, step}) be.release(t);

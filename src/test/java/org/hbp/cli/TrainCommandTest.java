@@ -1,0 +1,128 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.hbp.plot.RunMetrics;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code hbp train} end to end: each optimizer on synthetic data and on Fashion-MNIST (Debian's
+ * package, installed by .ci/run), metrics, checkpoint, plots, resume, and clear errors.
+ */
+class TrainCommandTest {
+  @TempDir Path dir;
+
+  private record Run(int code, String out, String err) {}
+
+  private static Run hbp(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  private Path net(String name, String text) throws Exception {
+    Path f = dir.resolve(name);
+    Files.writeString(f, text);
+    return f;
+  }
+
+  private static final String SMALL = "network small {\n  input x: tensor(1, 28, 28);\n  flatten;\n  linear(m = 16);\n  sigmoid;\n"
+      + "  linear(m = 10);\n  loss crossentropy;\n}\n";
+
+  @Test
+  void eachOptimizerTrainsOnSyntheticDataAndWritesMetricsCheckpointAndPlots() throws Exception {
+    Path net = net("small.hbp", SMALL);
+    for (String opt : List.of("cg-newton", "sgd", "adam")) {
+      Path run = dir.resolve(opt);
+      Run r = hbp("train", "--net", net.toString(), "--data", "synthetic:600,200", "--optimizer", opt, "--epochs", "3", "--batch", "50",
+          "--out", run.toString(), "--backend", "blas-f64", "--seed", "3", "--lr", opt.equals("adam") ? "0.01" : "0.1");
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.out().contains("done: epoch 3"), r.out());
+      assertTrue(r.err().contains("epoch 3/3 [########################] 100% 12/12"), r.err());
+      RunMetrics m = RunMetrics.read(run);
+      assertEquals(4, m.rows().size());
+      assertTrue(m.rows().get(3).trainLoss() < m.rows().get(0).trainLoss(), opt + " lowers the training loss: " + m.rows());
+      assertTrue(m.rows().get(3).testAccuracy() > 0.3, opt + " learns the synthetic classes (chance: 0.1): " + m.rows());
+      assertEquals(opt.equals("cg-newton"), !Double.isNaN(m.rows().get(1).cgIterations()));
+      Map<String, NdArray> ck = Npz.read(run.resolve("checkpoint.npz"));
+      assertEquals(3, ck.get("epoch").data()[0]);
+      for (String png : List.of("loss-vs-epoch.png", "accuracy-vs-epoch.png", "loss-vs-time.png", "accuracy-vs-time.png"))
+        assertTrue(Files.size(run.resolve("plots").resolve(png)) > 1000, png);
+      String config = Files.readString(run.resolve("config.json"));
+      assertTrue(config.contains("\"optimizer\" : \"" + opt + "\"") && config.contains("\"command\" : \"hbp train"), config);
+    }
+  }
+
+  @Test
+  void resumeContinuesARun() throws Exception {
+    Path net = net("small.hbp", SMALL), run = dir.resolve("run");
+    String[] common = {"train", "--net", net.toString(), "--data", "synthetic:400,100", "--optimizer", "sgd", "--batch", "100", "--out",
+        run.toString(), "--backend", "blas-f64", "--no-plots"};
+    Run first = hbp(concat(common, "--epochs", "1"));
+    assertEquals(0, first.code(), first.err());
+    Run again = hbp(concat(common, "--epochs", "1"));
+    assertEquals(2, again.code());
+    assertTrue(again.err().contains("already holds a run") && again.err().contains("--resume"), again.err());
+    Run resumed = hbp(concat(common, "--epochs", "3", "--resume"));
+    assertEquals(0, resumed.code(), resumed.err());
+    assertTrue(resumed.err().contains("resuming") && resumed.out().contains("done: epoch 3"), resumed.out() + resumed.err());
+    assertEquals(4, RunMetrics.read(run).rows().size());
+  }
+
+  /** The real data: one epoch of each optimizer on Fashion-MNIST with a small net, large batches. */
+  @Test
+  void eachOptimizerRunsOnFashionMnist() throws Exception {
+    Path files = org.hbp.data.FashionMnist.DEFAULT_DIR.resolve("train-images-idx3-ubyte.gz");
+    if (!Files.isRegularFile(files)) {
+      String why = "Fashion-MNIST is not installed (" + files + "; apt-get install dataset-fashion-mnist)";
+      if (System.getenv("CI") != null) org.junit.jupiter.api.Assertions.fail(why + "; CI must have it");
+      org.junit.jupiter.api.Assumptions.assumeTrue(false, why);
+    }
+    Path net = net("small.hbp", SMALL);
+    for (String opt : List.of("cg-newton", "sgd", "adam")) {
+      Path run = dir.resolve("fmnist-" + opt);
+      Run r = hbp("train", "--net", net.toString(), "--data", "fashion-mnist", "--optimizer", opt, "--epochs", "1", "--batch", "2000",
+          "--eval-batch", "5000", "--out", run.toString(), "--no-plots", "--cg-maxiter", "10");
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.out().contains("on fashion-mnist") && r.out().contains("(60000 train, 10000 test)"), r.out());
+      RunMetrics m = RunMetrics.read(run);
+      assertEquals(30, m.rows().get(1).step(), "60000 / 2000 steps");
+      assertTrue(m.rows().get(1).testAccuracy() > 0.2, opt + ": " + m.rows());
+    }
+  }
+
+  @Test
+  void clearErrors() throws Exception {
+    Path fc = Path.of("networks", "fc.hbp");
+    Run r = hbp("train", "--net", fc.toString(), "--epochs", "1", "--out", dir.resolve("a").toString(), "--data", "fashion-mnist");
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("takes inputs [3, 32, 32]") && r.err().contains("(1, 28, 28)"), r.err());
+    r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--optimizer", "lbfgs", "--out", dir.resolve("b").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("expected cg-newton, sgd or adam"), r.err());
+    r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--data", "cifar10:" + dir.resolve("nothing"), "--out",
+        dir.resolve("c").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("nothing"), r.err());
+    r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--data", "synthetic:100,50", "--optimizer", "sgd", "--lr", "1e30",
+        "--epochs", "1", "--batch", "50", "--out", dir.resolve("d").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("training diverged"), r.err());
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+}

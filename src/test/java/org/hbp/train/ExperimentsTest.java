@@ -1,0 +1,128 @@
+package org.hbp.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.hbp.backend.Precision;
+import org.hbp.backend.blas.BlasBackend;
+import org.hbp.data.Synthetic;
+import org.hbp.dsl.Dsl;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkOperators;
+import org.hbp.network.NetworkSpec;
+import org.hbp.network.Networks;
+import org.hbp.network.Strategy;
+import org.hbp.plot.RunMetrics;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The experiment plans follow the paper's settings (REFERENCE.md §6); the claim checks decide as stated; a run resumes. */
+class ExperimentsTest {
+  @TempDir Path dir;
+
+  private static Experiments.Config find(Experiments.Plan p, String label) {
+    return p.configs().stream().filter(c -> c.label().equals(label)).findFirst().orElseThrow(() -> new AssertionError("no " + label));
+  }
+
+  @Test
+  void fullScalesAreThePapersSettings() {
+    Experiments.Plan f4 = Experiments.plan("fig4", "full");
+    assertEquals("fc-fmnist.hbp", f4.network());
+    assertEquals(100, f4.epochs());
+    assertEquals(60000, f4.trainSize());
+    Experiments.Config sgd = find(f4, "SGD");
+    assertEquals(List.of("sgd", 0.1, 0.9, 500), List.of(sgd.optimizer(), sgd.lr(), sgd.momentum(), sgd.batch()));
+    for (String l : List.of("CG-Newton GGN", "CG-Newton PCH-abs", "CG-Newton PCH-clip", "CG-Newton PCH-abs, 2 sub-blocks",
+        "CG-Newton PCH-abs, 4 sub-blocks", "CG-Newton PCH-abs, 16 sub-blocks")) {
+      Experiments.Config c = find(f4, l);
+      assertEquals(List.of(0.1, 0.02, 50, 0.1, Strategy.BDA, 500), List.of(c.lr(), c.alpha(), c.cgMaxiter(), c.cgTol(), c.strategy(), c.batch()), l);
+    }
+    assertEquals(CurvatureKind.PCH_CLIP, find(f4, "CG-Newton PCH-clip").curvature());
+    assertEquals(16, find(f4, "CG-Newton PCH-abs, 16 sub-blocks").blocks());
+
+    Experiments.Plan f5 = Experiments.plan("fig5", "full");
+    assertEquals("c4d3-fmnist.hbp", f5.network());
+    assertEquals(20, f5.epochs());
+    assertEquals(List.of(1e-3, 0.9, 100), List.of(find(f5, "SGD").lr(), find(f5, "SGD").momentum(), find(f5, "SGD").batch()));
+    assertEquals(List.of("adam", 1e-3, 100), List.of(find(f5, "Adam").optimizer(), find(f5, "Adam").lr(), find(f5, "Adam").batch()));
+    double[][] cg = {{0.1, 1e-4}, {0.1, 1e-3}, {0.2, 1e-3}, {0.1, 1e-4}};
+    String[] labels = {"CG-Newton GGN, alpha 1e-4", "CG-Newton GGN, alpha 1e-3", "CG-Newton PCH-abs", "CG-Newton PCH-clip"};
+    for (int i = 0; i < 4; i++) {
+      Experiments.Config c = find(f5, labels[i]);
+      assertEquals(List.of(cg[i][0], cg[i][1], 200, 1000, Strategy.EXACT), List.of(c.lr(), c.alpha(), c.cgMaxiter(), c.batch(), c.strategy()), labels[i]);
+    }
+    // small keeps every configuration and its hyper-parameters
+    assertEquals(f4.configs(), Experiments.plan("fig4", "small").configs());
+    assertEquals(f5.configs().size(), Experiments.plan("fig5", "small").configs().size());
+  }
+
+  private static RunMetrics run(String label, long seed, double... trainLosses) {
+    List<RunMetrics.Row> rows = new ArrayList<>();
+    for (int e = 0; e < trainLosses.length; e++)
+      rows.add(new RunMetrics.Row(e, 10L * e, 100L * e, e, trainLosses[e], 0.5, trainLosses[e], 0.5, Double.NaN));
+    return new RunMetrics(Path.of(label), label, seed, rows);
+  }
+
+  @Test
+  void claimsAreDecidedAsStated() {
+    Experiments.Plan f4 = Experiments.plan("fig4", "small");
+    List<RunMetrics> runs = new ArrayList<>();
+    runs.add(run("SGD", 0, 2.3, 2.3, 2.3, 2.0)); // leaves the plateau at step 30
+    for (String l : List.of("CG-Newton GGN", "CG-Newton PCH-abs", "CG-Newton PCH-clip", "CG-Newton PCH-abs, 2 sub-blocks", "CG-Newton PCH-abs, 4 sub-blocks"))
+      runs.add(run(l, 0, 2.3, 2.0, 1.0, 0.5)); // at step 10
+    runs.add(run("CG-Newton PCH-abs, 16 sub-blocks", 0, 2.3, 2.05, 1.5, 1.0));
+    String s = Experiments.summary(f4, runs, 1, "test");
+    assertTrue(s.contains("in fewer iterations than SGD* (plateau left = training loss at or below 90% of its initial value): **held**"), s);
+    assertTrue(s.contains("*Many sub-blocks suffice early*") && s.contains("epoch 1): **held** (2.0500 against 2.0000)"), s);
+    assertTrue(s.contains("*Larger blocks are needed later* (one block ahead at the end): **held** (0.5000 against 1.0000)"), s);
+    runs.set(0, run("SGD", 0, 2.3, 2.0, 1.0, 0.5));
+    s = Experiments.summary(f4, runs, 1, "test");
+    assertTrue(s.contains("**did not hold**. SGD: 10 steps"), s);
+    runs.set(1, run("CG-Newton GGN", 0, 2.3, 2.3, 2.3, 2.3));
+    assertTrue(Experiments.summary(f4, runs, 1, "test").contains("CG-Newton GGN never"));
+
+    Experiments.Plan f5 = Experiments.plan("fig5", "small");
+    List<RunMetrics> r5 = new ArrayList<>(List.of(run("SGD", 0, 2.3, 2.3), run("Adam", 0, 2.3, 1.0)));
+    for (Experiments.Config c : f5.configs()) if (c.optimizer().equals("cg-newton")) r5.add(run(c.label(), 0, 2.3, 1.5));
+    s = Experiments.summary(f5, r5, 1, "test");
+    assertTrue(s.contains("the curvature methods can* (trains = final training loss below 90% of the initial): **held**"), s);
+    r5.set(0, run("SGD", 0, 2.3, 1.0));
+    assertTrue(Experiments.summary(f5, r5, 1, "test").contains("**did not hold**"));
+  }
+
+  @Test
+  void anExperimentRunsPlotsSummarizesAndResumes() throws Exception {
+    Dsl.init();
+    Path netFile = dir.resolve("tiny.hbp");
+    Files.writeString(netFile, "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n"
+        + "  loss crossentropy;\n}\n");
+    NetworkSpec ns = Networks.load(netFile, null, NetworkOperators.builtInSpecDirs());
+    List<Experiments.Config> configs = List.of(new Experiments.Config("SGD", "sgd", 0.1, 0, null, null, 1, 0, 0, 0.9, 20),
+        Experiments.cg("CG-Newton GGN", 0.1, 0.02, CurvatureKind.GGN, Strategy.BDA, 1, 10, 20),
+        Experiments.cg("CG-Newton PCH-abs", 0.1, 0.02, CurvatureKind.PCH_ABS, Strategy.BDA, 1, 10, 20),
+        Experiments.cg("CG-Newton PCH-clip", 0.1, 0.02, CurvatureKind.PCH_CLIP, Strategy.BDA, 1, 10, 20),
+        Experiments.cg("CG-Newton PCH-abs, 16 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, Strategy.BDA, 16, 10, 20));
+    Experiments.Plan plan = new Experiments.Plan("fig4", "test", "tiny.hbp", 80, 30, 2, configs);
+    var data = Synthetic.create(1, 80, 30, 1, 4, 4, 3).normalized();
+    StringWriter log = new StringWriter();
+    Experiments.NetworkFactory nets = () -> new Network(ns, NetworkOperators.forSpecs(), new BlasBackend(Precision.FLOAT64, 1));
+    List<RunMetrics> runs = Experiments.run(plan, data, 2, dir.resolve("exp"), nets, "synthetic", new PrintWriter(log, true), false);
+    assertEquals(10, runs.size(), "5 configurations x 2 seeds");
+    for (String png : List.of("loss-vs-epoch.png", "accuracy-vs-epoch.png", "loss-vs-time.png", "accuracy-vs-time.png"))
+      assertTrue(Files.size(dir.resolve("exp/plots").resolve(png)) > 1000);
+    String summary = Files.readString(dir.resolve("exp/summary.md"));
+    assertTrue(summary.contains("| CG-Newton PCH-abs, 16 sub-blocks | 20 |") && summary.contains("### The paper's claims"), summary);
+    assertTrue(Files.isRegularFile(dir.resolve("exp/cg-newton-pch-abs-16-sub-blocks/seed-1/checkpoint.npz")));
+    // again: every run is complete and kept
+    StringWriter again = new StringWriter();
+    Experiments.run(plan, data, 2, dir.resolve("exp"), nets, "synthetic", new PrintWriter(again, true), false);
+    assertEquals(10, again.toString().split("already complete", -1).length - 1, again.toString());
+  }
+}

@@ -406,17 +406,31 @@ class CliTest {
   // ============================================================ 5. demo
 
   @Test
-  void demoChecksEverySpecAgainstFiniteDifferences() {
-    Run r = hbp("demo");
+  void demoChecksEverySpecUsesAnOperatorComputesCurvatureTrainsAndPlots() throws IOException {
+    Path out = dir.resolve("demo-output");
+    Run r = hbp("demo", "--out", out.toString(), "--epochs", "1");
     assertOk(r);
     List<String> lines = r.outLines();
-    String rules = lines.get(lines.size() - 2), operators = lines.get(lines.size() - 1);
+    String rules = lines.stream().filter(l -> l.contains("numeric checks of derived rules")).findFirst().orElseThrow();
+    String operators = lines.stream().filter(l -> l.contains("checks of generated operator methods")).findFirst().orElseThrow();
     Matcher m = Pattern.compile("(\\d+) numeric checks of derived rules against finite differences, 0 failed").matcher(rules);
     assertTrue(m.matches(), "line: " + rules);
     assertTrue(Integer.parseInt(m.group(1)) > 0);
     Matcher o = Pattern.compile("(\\d+) checks of generated operator methods against EJML references, 0 failed").matcher(operators);
-    assertTrue(o.matches(), "last line: " + operators);
+    assertTrue(o.matches(), "line: " + operators);
     assertTrue(Integer.parseInt(o.group(1)) > 19 * 10);
+    // part 2: sigmoid(0) = 0.5, its derivative 0.25
+    assertTrue(r.out().contains("z = sigmoid(x)         = [0.1192, 0.5000, 0.8808]") && r.out().contains("J'dz (backward)        = [0.1050, 0.2500, 0.1050]"),
+        r.out());
+    // part 3: the exact GGN block is its own reference; GGN and PCH are PSD
+    assertTrue(r.out().contains("|C - GGN|/|GGN| = 0.000e+00"), r.out());
+    // part 4: two runs and the plots
+    assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("sgd")).rows().size() == 2);
+    assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("cg-newton")).rows().size() == 2);
+    for (String png : List.of("loss-vs-epoch.png", "accuracy-vs-epoch.png", "loss-vs-time.png", "accuracy-vs-time.png"))
+      assertTrue(Files.size(out.resolve("plots").resolve(png)) > 1000, png);
+    // again: the demo replaces its previous runs
+    assertOk(hbp("demo", "--out", out.toString(), "--epochs", "1"));
   }
 
   // ============================================================ 6. atomic output

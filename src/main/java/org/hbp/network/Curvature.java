@@ -70,7 +70,9 @@ public final class Curvature {
   public void release() {
     List<Batch> held = new ArrayList<>(outputHessians.values());
     held.addAll(kroneckerLeft.values());
+    held.addAll(maskedHessians.values());
     for (List<Batch> m : masks.values()) held.addAll(m);
+    maskedHessians.clear();
     outputHessians.clear();
     kroneckerLeft.clear();
     masks.clear();
@@ -296,6 +298,8 @@ public final class Curvature {
     int[] s = net.parameterShape(parameter);
     if (blocks < 1 || blocks > s[0])
       throw new IllegalArgumentException("--blocks " + blocks + " for '" + parameter + "': it has " + s[0] + " rows; use 1.." + s[0]);
+    Batch kron = blockDiagonalKronecker(parameter, v, blocks);
+    if (kron != null) return kron;
     Batch sum = null;
     for (Batch mask : masks.computeIfAbsent(parameter + "/" + blocks, k -> rowMasks(s, blocks))) {
       Batch masked = be.multiply(mask, v.rows() == s[0] ? v : be.reshape(v, s[0], s[1]));
@@ -307,6 +311,45 @@ public final class Curvature {
     }
     return sum;
   }
+
+  /**
+   * The sub-blocked product in one Kronecker product, where the block is {@code G ⊗ H̄} with H̄
+   * on the parameter's rows (linear weights and biases under kfra/bda, no residual): the
+   * block-diagonal part over row groups is {@code G ⊗ (H̄ ∘ B)}, B the 0/1 block-diagonal mask of
+   * the groups, so one product serves all sub-blocks instead of one masked product per group.
+   * Null where this does not apply.
+   */
+  private Batch blockDiagonalKronecker(String parameter, Batch v, int blocks) {
+    if (strategy == Strategy.EXACT) return null;
+    Network.LayerNode l = net.owner(parameter);
+    String var = net.parameterVariables.get(parameter);
+    ModuleOperator op = l.op;
+    int[] s = op.itemShape(var);
+    Batch h = outputHessians.get(l);
+    if (!op.hasKroneckerFactor(var) || op.residualKind(var) != ResidualKind.ZERO || h == null || h.rows() != s[0]) return null;
+    String key = l.path + "/" + blocks;
+    Batch masked = maskedHessians.get(key);
+    if (masked == null) {
+      int m = s[0];
+      double[] b = new double[m * m];
+      int start = 0;
+      for (int k = 0; k < blocks; k++) {
+        int size = m / blocks + (k < m % blocks ? 1 : 0);
+        for (int j = start; j < start + size; j++) for (int i = start; i < start + size; i++) b[i + m * j] = 1;
+        start += size;
+      }
+      Batch mask = be.fromArray(1, 1, m, m, b);
+      masked = be.multiply(h, mask);
+      be.release(mask);
+      maskedHessians.put(key, masked);
+    }
+    if (v.samples() != 1) throw new IllegalArgumentException("directions for '" + parameter + "' must be shared by all samples (1 sample), not " + v.samples());
+    Batch shaped = v.rows() == s[0] && v.cols() == s[1] ? v : be.reshape(v, s[0], s[1]);
+    return kroneckerFactored(l, var, pass.caches.get(l), masked, shaped);
+  }
+
+  /** H̄ ∘ B of {@link #blockDiagonalKronecker} by "layer/blocks". */
+  private final Map<String, Batch> maskedHessians = new java.util.HashMap<>();
 
   /** Row-group masks by "parameter/blocks", made once. */
   private final Map<String, List<Batch>> masks = new java.util.HashMap<>();

@@ -87,6 +87,10 @@ class ExperimentsTest {
     assertTrue(s.contains("**did not hold**. SGD: 10 steps"), s);
     runs.set(1, run("CG-Newton GGN", 0, 2.3, 2.3, 2.3, 2.3));
     assertTrue(Experiments.summary(f4, runs, 1, "test").contains("CG-Newton GGN never"));
+    List<RunMetrics> flat = new ArrayList<>();
+    for (RunMetrics r : runs) flat.add(run(r.label(), 0, 2.3, 2.3, 2.29, 2.3));
+    s = Experiments.summary(f4, flat, 1, "test");
+    assertTrue(s.contains("**undecided: no run left the plateau") && s.contains("**undecided (neither left the plateau)**"), s);
 
     Experiments.Plan f5 = Experiments.plan("fig5", "small");
     List<RunMetrics> r5 = new ArrayList<>(List.of(run("SGD", 0, 2.3, 2.3), run("Adam", 0, 2.3, 1.0)));
@@ -95,6 +99,9 @@ class ExperimentsTest {
     assertTrue(s.contains("the curvature methods can* (trains = final training loss below 90% of the initial): **held**"), s);
     r5.set(0, run("SGD", 0, 2.3, 1.0));
     assertTrue(Experiments.summary(f5, r5, 1, "test").contains("**did not hold**"));
+    List<RunMetrics> none = new ArrayList<>();
+    for (RunMetrics r : r5) none.add(run(r.label(), 0, 2.3, 2.25));
+    assertTrue(Experiments.summary(f5, none, 1, "test").contains("**undecided: neither SGD nor every curvature method trained"));
   }
 
   @Test

@@ -32,8 +32,12 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "fig4|fig5", description = "Which experiment.")
   String figure;
 
-  @Option(names = "--scale", defaultValue = "small", description = "small (default) or full.")
+  @Option(names = "--scale", defaultValue = "small",
+      description = "small (default: a subset, a few epochs), medium (fig4: all of Fashion-MNIST, 5 epochs) or full (the paper's schedule).")
   String scale;
+
+  @Option(names = "--only", split = ",", paramLabel = "TEXT", description = "Run only the configurations whose label contains one of these (e.g. SGD,GGN).")
+  List<String> only;
 
   @Option(names = "--seeds", defaultValue = "2", description = "Seeds per configuration (default 2).")
   int seeds;
@@ -55,7 +59,7 @@ public final class ExperimentCommand implements Callable<Integer> {
     Dsl.init();
     if (seeds < 1) throw new IllegalArgumentException("--seeds must be >= 1, not " + seeds);
     PrintWriter w = spec.commandLine().getOut();
-    Experiments.Plan plan = Experiments.plan(figure, scale);
+    Experiments.Plan plan = Experiments.only(Experiments.plan(figure, scale), only);
     NetworkSpec ns = Networks.load(NetworkOperators.builtInNetwork(plan.network()), null, NetworkOperators.builtInSpecDirs());
     List<Integer> in = ns.inputShape();
     Split all = DataSets.load(data, 0, in.get(0), in.get(1), in.get(2), 10).normalized();

@@ -58,6 +58,12 @@ class ExperimentsTest {
       Experiments.Config c = find(f5, labels[i]);
       assertEquals(List.of(cg[i][0], cg[i][1], 200, 1000, Strategy.EXACT), List.of(c.lr(), c.alpha(), c.cgMaxiter(), c.batch(), c.strategy()), labels[i]);
     }
+    // --only selects configurations; medium is fig4 on all the data for 5 epochs
+    assertEquals(List.of("SGD", "CG-Newton GGN"), Experiments.only(f4, List.of("sgd", "ggn")).configs().stream().map(Experiments.Config::label).toList());
+    assertEquals(60000, Experiments.plan("fig4", "medium").trainSize());
+    assertEquals(5, Experiments.plan("fig4", "medium").epochs());
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Experiments.only(f4, List.of("lbfgs")));
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Experiments.plan("fig5", "medium"));
     // small keeps every configuration and its hyper-parameters
     assertEquals(f4.configs(), Experiments.plan("fig4", "small").configs());
     assertEquals(f5.configs().size(), Experiments.plan("fig5", "small").configs().size());
@@ -102,6 +108,8 @@ class ExperimentsTest {
     List<RunMetrics> none = new ArrayList<>();
     for (RunMetrics r : r5) none.add(run(r.label(), 0, 2.3, 2.25));
     assertTrue(Experiments.summary(f5, none, 1, "test").contains("**undecided: neither SGD nor every curvature method trained"));
+    assertTrue(Experiments.summary(Experiments.only(f4, List.of("GGN")), List.of(run("CG-Newton GGN", 0, 2.3, 2.0)), 1, "test")
+        .contains("Not checked: the claims compare configurations that were not run here (SGD,"));
   }
 
   @Test

@@ -56,6 +56,10 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B", description = "Backend: ${COMPLETION-CANDIDATES}.", completionCandidates = BackendNames.class)
   String backend;
 
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
+      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
+  String device;
+
   @Option(names = "--threads", defaultValue = "0", description = "Threads for backends that use them (0: all cores).")
   int threads;
 
@@ -98,7 +102,7 @@ public final class BenchCommand implements Callable<Integer> {
     Dsl.init();
     if (repeat < 1 || warmup < 0 || batch < 1) throw new IllegalArgumentException("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = spec.commandLine().getOut();
-    Backend be = Backends.create(backend, threads);
+    Backend be = Device.backend(device, backend, threads);
     CurvatureKind kind = CurvatureKind.parse(curvature);
     NetworkSpec ns = Networks.load(net, null, NetworkOperators.builtInSpecDirs());
     Network network = new Network(ns, NetworkOperators.forSpecs(), be);

@@ -88,6 +88,10 @@ public final class CurvatureCommand implements Callable<Integer> {
       description = "cpu, blas-f64 (default: OpenBLAS, float64) or blas-f32 (float32, as PyTorch trains).")
   String backend;
 
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
+      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
+  String device;
+
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
 
@@ -107,7 +111,7 @@ public final class CurvatureCommand implements Callable<Integer> {
     List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
     dirs.addAll(specDirs);
     NetworkSpec net = Networks.load(netFile, networkName, dirs);
-    Backend be = org.hbp.backend.Backends.create(backend, threads);
+    Backend be = Device.backend(device, backend, threads);
     Network network = new Network(net, NetworkOperators.forSpecs(), be);
     TorchLayout layout = new TorchLayout(network);
     Map<String, Batch> p = layout.parameters(readNpz(params), params.toString());

@@ -4,7 +4,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.hbp.backend.Backends;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
 import org.hbp.dsl.Dsl;
@@ -51,6 +50,10 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--backend", defaultValue = "blas-f32", paramLabel = "B", description = "blas-f32 (default), blas-f64 or cpu.")
   String backend;
 
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
+      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
+  String device;
+
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
 
@@ -68,7 +71,7 @@ public final class ExperimentCommand implements Callable<Integer> {
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
     w.flush();
-    Experiments.run(plan, split, seeds, dir, () -> new Network(ns, NetworkOperators.forSpecs(), Backends.create(backend, threads)), data, w,
+    Experiments.run(plan, split, seeds, dir, () -> new Network(ns, NetworkOperators.forSpecs(), Device.backend(device, backend, threads)), data, w,
         System.console() != null);
     return 0;
   }

@@ -9,7 +9,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.hbp.backend.Backend;
-import org.hbp.backend.Backends;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
 import org.hbp.dsl.Dsl;
@@ -121,6 +120,10 @@ public final class TrainCommand implements Callable<Integer> {
       description = "blas-f32 (default: float32, as PyTorch trains), blas-f64 or cpu.")
   String backend;
 
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
+      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
+  String device;
+
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
 
@@ -135,7 +138,7 @@ public final class TrainCommand implements Callable<Integer> {
     List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
     dirs.addAll(specDirs);
     NetworkSpec ns = Networks.load(netFile, networkName, dirs);
-    Backend be = Backends.create(backend, threads);
+    Backend be = Device.backend(device, backend, threads);
     Network net = new Network(ns, NetworkOperators.forSpecs(), be);
     List<Integer> in = ns.inputShape();
     int[] image = in.size() == 3 ? new int[] {in.get(0), in.get(1), in.get(2)} : new int[] {1, 1, in.stream().reduce(1, (a, b) -> a * b)};

@@ -227,12 +227,18 @@ public final class Experiments {
   }
 
   /**
-   * Optimizer steps until the training loss first fell to 90 % of its initial value (the end of
-   * the initial plateau), at the resolution of the evaluations; +infinity when it never did.
+   * The training loss below which a run has left the initial plateau: 90 % of the loss of a uniform
+   * prediction over Fashion-MNIST's 10 classes, ln 10 (the plateau these sigmoid nets sit on; the
+   * loss at initialization is above it, so a drop to ln 10 is not yet learning).
+   */
+  static final double PLATEAU_EXIT_LOSS = 0.9 * Math.log(10);
+
+  /**
+   * Optimizer steps until the training loss first fell to {@link #PLATEAU_EXIT_LOSS}, at the
+   * resolution of the evaluations; +infinity when it never did.
    */
   static double plateauExitStep(RunMetrics r) {
-    double initial = r.rows().get(0).trainLoss();
-    for (RunMetrics.Row row : r.rows()) if (row.trainLoss() <= 0.9 * initial) return row.step();
+    for (RunMetrics.Row row : r.rows()) if (row.trainLoss() <= PLATEAU_EXIT_LOSS) return row.step();
     return Double.POSITIVE_INFINITY;
   }
 
@@ -274,9 +280,7 @@ public final class Experiments {
           Double.isNaN(cg[0]) ? "–" : pm(cg, "%.1f"), pm(values(rs, r -> last(r).wallSeconds()), "%.1f")));
     }
     sb.append("\n### The paper's claims, checked on these runs\n\n");
-    List<String> needed = plan.figure().equals("fig4")
-        ? List.of("SGD", "CG-Newton GGN", "CG-Newton PCH-abs", "CG-Newton PCH-clip", "CG-Newton PCH-abs, 16 sub-blocks")
-        : List.of("SGD", "Adam");
+    List<String> needed = List.of("SGD");
     List<String> missing = needed.stream().filter(l -> !groups.containsKey(l)).toList();
     if (!missing.isEmpty()) sb.append("Not checked: the claims compare configurations that were not run here (").append(String.join(", ", missing))
         .append(").\n");
@@ -290,6 +294,7 @@ public final class Experiments {
     boolean all = true, anyLeft = !Double.isInfinite(sgd);
     StringBuilder detail = new StringBuilder();
     for (String l : List.of("CG-Newton GGN", "CG-Newton PCH-abs", "CG-Newton PCH-clip")) {
+      if (!g.containsKey(l)) continue;
       double s = mean(values(g.get(l), Experiments::plateauExitStep));
       all &= s < sgd;
       anyLeft |= !Double.isInfinite(s);
@@ -297,9 +302,13 @@ public final class Experiments {
     }
     String verdict = !anyLeft ? "undecided: no run left the plateau within its steps (a longer schedule is needed)" : all ? "held" : "did not hold";
     sb.append(String.format(Locale.ROOT, "1. *Second-order methods leave the initial plateau in fewer iterations than SGD* "
-        + "(plateau left = training loss at or below 90%% of its initial value): **%s**. SGD: %s; %s%n", verdict,
+        + "(plateau left = training loss at or below 0.9 ln 10 = %.3f): **%s**. SGD: %s; %s%n", PLATEAU_EXIT_LOSS, verdict,
         Double.isInfinite(sgd) ? "never" : String.format(Locale.ROOT, "%.0f steps", sgd), detail.toString().replaceAll("; $", ".")));
     List<RunMetrics> one = g.get("CG-Newton PCH-abs"), many = g.get("CG-Newton PCH-abs, 16 sub-blocks");
+    if (one == null || many == null) {
+      sb.append("2. *Many sub-blocks suffice early, larger blocks are needed later*: not checked (PCH-abs with 1 and with 16 sub-blocks were not both run).\n");
+      return;
+    }
     int early = Math.min(1, last(one.get(0)).epoch());
     double oneEarly = mean(values(one, r -> at(r, early).testLoss())), manyEarly = mean(values(many, r -> at(r, early).testLoss()));
     double oneLate = mean(values(one, r -> last(r).testLoss())), manyLate = mean(values(many, r -> last(r).testLoss()));
@@ -312,22 +321,24 @@ public final class Experiments {
   }
 
   private static void fig5Claims(Map<String, List<RunMetrics>> g, StringBuilder sb) {
-    // "trains" = the final training loss is below 90 % of the initial one
-    java.util.function.Function<List<RunMetrics>, Double> ratio = rs -> mean(values(rs, r -> last(r).trainLoss() / r.rows().get(0).trainLoss()));
-    double sgd = ratio.apply(g.get("SGD"));
+    // "trains" = leaves the plateau: the final training loss below 0.9 ln 10
+    java.util.function.Function<List<RunMetrics>, Double> fin = rs -> mean(values(rs, r -> last(r).trainLoss()));
+    double sgd = fin.apply(g.get("SGD"));
+    List<String> trained = new ArrayList<>(), stuck = new ArrayList<>();
     StringBuilder detail = new StringBuilder();
-    boolean curvatureTrains = true;
     for (String l : g.keySet()) {
       if (!l.startsWith("CG-Newton")) continue;
-      double r = ratio.apply(g.get(l));
-      curvatureTrains &= r < 0.9;
-      detail.append(String.format(Locale.ROOT, "%s %.3f; ", l, r));
+      double f = fin.apply(g.get(l));
+      (f <= PLATEAU_EXIT_LOSS ? trained : stuck).add(l);
+      detail.append(String.format(Locale.ROOT, "%s %.4f; ", l, f));
     }
-    boolean sgdFails = sgd >= 0.9;
-    String verdict = sgdFails && curvatureTrains ? "held" : sgdFails ? "undecided: neither SGD nor every curvature method trained within the run"
-        : "did not hold";
+    boolean sgdFails = sgd > PLATEAU_EXIT_LOSS;
+    String verdict = !sgdFails ? "did not hold (SGD trained)"
+        : stuck.isEmpty() ? "held"
+        : trained.isEmpty() ? "undecided: neither SGD nor any curvature method left the plateau within the run"
+        : "held in part: SGD did not train; " + String.join(", ", trained) + " did, " + String.join(", ", stuck) + " not within the run";
     sb.append(String.format(Locale.ROOT, "1. *SGD cannot train this sigmoid CNN, the curvature methods can* (trains = final training loss "
-        + "below 90%% of the initial): **%s**. Final/initial training loss: SGD %.3f, Adam %.3f; %s%n", verdict, sgd, ratio.apply(g.get("Adam")),
-        detail.toString().replaceAll("; $", ".")));
+        + "at or below 0.9 ln 10 = %.3f): **%s**. Final training loss: SGD %.4f, Adam %.4f; %s%n", PLATEAU_EXIT_LOSS, verdict, sgd,
+        g.containsKey("Adam") ? fin.apply(g.get("Adam")) : Double.NaN, detail.toString().replaceAll("; $", ".")));
   }
 }

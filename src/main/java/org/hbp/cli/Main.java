@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "hbp", mixinStandardHelpOptions = true, version = "hbp 0.1.0",
     description = "Hessian backpropagation: derive curvature rules of neural-network modules from their forward expressions.",
     subcommands = {DeriveCommand.class, GenerateCommand.class, VerifyCommand.class, CurvatureCommand.class, BenchCommand.class, DemoCommand.class,
-        TrainCommand.class, PlotCommand.class, ExperimentCommand.class,
+        TrainCommand.class, PlotCommand.class, ExperimentCommand.class, DevicesCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -31,7 +31,7 @@ public final class Main implements Runnable {
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       if (ex instanceof DslException || ex instanceof IllegalArgumentException || ex instanceof org.hbp.io.NpyException
           || ex instanceof java.io.IOException || ex instanceof org.hbp.codegen.CodegenException
-          || ex instanceof org.hbp.train.DivergedException) {
+          || ex instanceof org.hbp.train.DivergedException || ex instanceof org.hbp.backend.opencl.OpenClException) {
         err.println("hbp: " + ex.getMessage());
         err.flush();
         return 2;

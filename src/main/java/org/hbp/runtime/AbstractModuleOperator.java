@@ -77,7 +77,7 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
       throw new IllegalStateException(name() + ": the residual with respect to '" + wrt + "' is not diagonal; use residual or residualMatProd");
     if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.fill(s[0], s[1], 0);
     Batch d = exactResidualDiagonal(cache, wrt, dz);
-    return modification == ResidualModification.NONE ? d : be.map(d, modification::apply);
+    return modification == ResidualModification.NONE ? d : be.map(d, modification.function());
   }
 
   @Override

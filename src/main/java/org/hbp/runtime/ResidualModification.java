@@ -9,6 +9,32 @@ package org.hbp.runtime;
 public enum ResidualModification {
   NONE, ZERO, ABS, CLIP;
 
+  /**
+   * The map as a {@link org.hbp.backend.ScalarFunction} (Java and OpenCL C), so device backends
+   * apply it in a kernel.
+   */
+  public org.hbp.backend.ScalarFunction function() {
+    switch (this) {
+      case NONE:
+        return NONE_FUNCTION;
+      case ZERO:
+        return ZERO_FUNCTION;
+      case ABS:
+        return ABS_FUNCTION;
+      default:
+        return CLIP_FUNCTION;
+    }
+  }
+
+  private static final org.hbp.backend.ScalarFunction NONE_FUNCTION =
+      org.hbp.backend.ScalarFunction.of("hbp_modification_none", "t", t -> t);
+  private static final org.hbp.backend.ScalarFunction ZERO_FUNCTION =
+      org.hbp.backend.ScalarFunction.of("hbp_modification_zero", "(REAL) 0", t -> 0);
+  private static final org.hbp.backend.ScalarFunction ABS_FUNCTION =
+      org.hbp.backend.ScalarFunction.of("hbp_modification_abs", "fabs(t)", Math::abs);
+  private static final org.hbp.backend.ScalarFunction CLIP_FUNCTION =
+      org.hbp.backend.ScalarFunction.of("hbp_modification_clip", "fmax(t, (REAL) 0)", t -> Math.max(t, 0));
+
   /** The map applied to eigenvalues: identity, 0, |.| or max(., 0). */
   public double apply(double eigenvalue) {
     switch (this) {

@@ -46,6 +46,6 @@ class BenchCliTest {
     StringWriter out = new StringWriter(), err = new StringWriter();
     int code = Main.execute(new String[] {"bench", "--backend", "cuda"}, new PrintWriter(out, true), new PrintWriter(err, true));
     assertEquals(2, code);
-    assertEquals("hbp: unknown backend 'cuda'; expected one of [cpu, blas-f64, blas-f32]\n", err.toString());
+    assertEquals("hbp: unknown backend 'cuda'; expected one of [cpu, blas-f64, blas-f32, opencl-f32, opencl-f64]\n", err.toString());
   }
 }

@@ -62,7 +62,7 @@ public final class DevicesCommand implements Callable<Integer> {
           d.fp64() ? "yes" : "no"});
     }
     if (!rows.isEmpty()) b.append(align(rows));
-    b.append("* default device (the first GPU, else the first device); select another with --backend opencl-f32:INDEX\n");
+    b.append("* default device (the first GPU, else the first device); select another with --device opencl:INDEX (or --backend opencl-f32:INDEX)\n");
     return b.toString();
   }
 

@@ -66,27 +66,27 @@ public final class EluOperator extends AbstractModuleOperator {
   public static final int MEMO_SLOTS = 2;
 
   /**
-   * elu in Java and in OpenCL C, for {@code be.map}.
+   * elu in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_ELU = new ScalarFunction("EluOperator_elu", "REAL EluOperator_relu(REAL t) { return hbp_relu(t); }\n"
       + "REAL EluOperator_exp(REAL t) { return hbp_exp(t); }\n"
-      + "REAL EluOperator_elu(REAL t) { return ((EluOperator_relu(t) + EluOperator_exp((-EluOperator_relu((-t))))) - ((REAL) 1.0)); }\n", EluOperator::elu);
+      + "REAL EluOperator_elu(REAL t) { return ((EluOperator_relu(t) + EluOperator_exp((-EluOperator_relu((-t))))) - ((REAL) 1.0)); }\n", EluOperator::elu, EluOperator::elu_chunk);
 
   /**
-   * elu_d1 in Java and in OpenCL C, for {@code be.map}.
+   * elu_d1 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_ELU_D1 = new ScalarFunction("EluOperator_elu_d1", "REAL EluOperator_step(REAL t) { return hbp_step(t); }\n"
       + "REAL EluOperator_exp(REAL t) { return hbp_exp(t); }\n"
       + "REAL EluOperator_relu(REAL t) { return hbp_relu(t); }\n"
-      + "REAL EluOperator_elu_d1(REAL t) { return (EluOperator_step(t) + (EluOperator_exp((-EluOperator_relu((-t)))) * EluOperator_step((-t)))); }\n", EluOperator::elu_d1);
+      + "REAL EluOperator_elu_d1(REAL t) { return (EluOperator_step(t) + (EluOperator_exp((-EluOperator_relu((-t)))) * EluOperator_step((-t)))); }\n", EluOperator::elu_d1, EluOperator::elu_d1_chunk);
 
   /**
-   * elu_d2 in Java and in OpenCL C, for {@code be.map}.
+   * elu_d2 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_ELU_D2 = new ScalarFunction("EluOperator_elu_d2", "REAL EluOperator_exp(REAL t) { return hbp_exp(t); }\n"
       + "REAL EluOperator_relu(REAL t) { return hbp_relu(t); }\n"
       + "REAL EluOperator_step(REAL t) { return hbp_step(t); }\n"
-      + "REAL EluOperator_elu_d2(REAL t) { return (EluOperator_exp((-EluOperator_relu((-t)))) * EluOperator_step((-t))); }\n", EluOperator::elu_d2);
+      + "REAL EluOperator_elu_d2(REAL t) { return (EluOperator_exp((-EluOperator_relu((-t)))) * EluOperator_step((-t))); }\n", EluOperator::elu_d2, EluOperator::elu_d2_chunk);
 
   private final int n;
 
@@ -381,5 +381,26 @@ public final class EluOperator extends AbstractModuleOperator {
    */
   private static double step(double t) {
     return Scalars.step(t);
+  }
+
+  /**
+   * {@code values[i] = elu(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void elu_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = elu(values[i]);
+  }
+
+  /**
+   * {@code values[i] = elu_d1(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void elu_d1_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = elu_d1(values[i]);
+  }
+
+  /**
+   * {@code values[i] = elu_d2(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void elu_d2_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = elu_d2(values[i]);
   }
 }

@@ -66,14 +66,14 @@ public final class ReluOperator extends AbstractModuleOperator {
   public static final int MEMO_SLOTS = 1;
 
   /**
-   * relu in Java and in OpenCL C, for {@code be.map}.
+   * relu in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_RELU = new ScalarFunction("ReluOperator_relu", "REAL ReluOperator_relu(REAL t) { return hbp_relu(t); }\n", ReluOperator::relu);
+  private static final ScalarFunction FN_RELU = new ScalarFunction("ReluOperator_relu", "REAL ReluOperator_relu(REAL t) { return hbp_relu(t); }\n", ReluOperator::relu, ReluOperator::relu_chunk);
 
   /**
-   * step in Java and in OpenCL C, for {@code be.map}.
+   * step in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_STEP = new ScalarFunction("ReluOperator_step", "REAL ReluOperator_step(REAL t) { return hbp_step(t); }\n", ReluOperator::step);
+  private static final ScalarFunction FN_STEP = new ScalarFunction("ReluOperator_step", "REAL ReluOperator_step(REAL t) { return hbp_step(t); }\n", ReluOperator::step, ReluOperator::step_chunk);
 
   private final int n;
 
@@ -310,5 +310,19 @@ public final class ReluOperator extends AbstractModuleOperator {
    */
   private static double step(double t) {
     return Scalars.step(t);
+  }
+
+  /**
+   * {@code values[i] = relu(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void relu_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = relu(values[i]);
+  }
+
+  /**
+   * {@code values[i] = step(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void step_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = step(values[i]);
   }
 }

@@ -66,19 +66,19 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   public static final int MEMO_SLOTS = 2;
 
   /**
-   * sigmoid in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SigmoidOperator_sigmoid", "REAL SigmoidOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SigmoidOperator::sigmoid);
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SigmoidOperator_sigmoid", "REAL SigmoidOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SigmoidOperator::sigmoid, SigmoidOperator::sigmoid_chunk);
 
   /**
-   * sigmoid_d1_of_value in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid_d1_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID_D1_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d1_of_value", "REAL SigmoidOperator_sigmoid_d1_of_value(REAL u) { return (u * (((REAL) 1.0) - u)); }\n", SigmoidOperator::sigmoid_d1_of_value);
+  private static final ScalarFunction FN_SIGMOID_D1_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d1_of_value", "REAL SigmoidOperator_sigmoid_d1_of_value(REAL u) { return (u * (((REAL) 1.0) - u)); }\n", SigmoidOperator::sigmoid_d1_of_value, SigmoidOperator::sigmoid_d1_of_value_chunk);
 
   /**
-   * sigmoid_d2_of_value in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid_d2_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID_D2_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d2_of_value", "REAL SigmoidOperator_sigmoid_d2_of_value(REAL u) { return ((u * (((REAL) 1.0) - u)) * (((REAL) 1.0) - (((REAL) 2.0) * u))); }\n", SigmoidOperator::sigmoid_d2_of_value);
+  private static final ScalarFunction FN_SIGMOID_D2_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d2_of_value", "REAL SigmoidOperator_sigmoid_d2_of_value(REAL u) { return ((u * (((REAL) 1.0) - u)) * (((REAL) 1.0) - (((REAL) 2.0) * u))); }\n", SigmoidOperator::sigmoid_d2_of_value, SigmoidOperator::sigmoid_d2_of_value_chunk);
 
   private final int n;
 
@@ -352,5 +352,26 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   private static double sigmoid_d2_of_value(double u) {
     return ((u * (1.0 - u)) * (1.0 - (2.0 * u)));
+  }
+
+  /**
+   * {@code values[i] = sigmoid(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sigmoid_d1_of_value(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_d1_of_value_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid_d1_of_value(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sigmoid_d2_of_value(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_d2_of_value_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid_d2_of_value(values[i]);
   }
 }

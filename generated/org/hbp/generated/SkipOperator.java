@@ -82,21 +82,21 @@ public final class SkipOperator extends AbstractModuleOperator {
   public static final int MEMO_SLOTS = 5;
 
   /**
-   * sigmoid in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SkipOperator_sigmoid", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SkipOperator::sigmoid);
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SkipOperator_sigmoid", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SkipOperator::sigmoid, SkipOperator::sigmoid_chunk);
 
   /**
-   * sigmoid_d1 in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid_d1 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SIGMOID_D1 = new ScalarFunction("SkipOperator_sigmoid_d1", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
-      + "REAL SkipOperator_sigmoid_d1(REAL t) { return (SkipOperator_sigmoid(t) * (((REAL) 1.0) - SkipOperator_sigmoid(t))); }\n", SkipOperator::sigmoid_d1);
+      + "REAL SkipOperator_sigmoid_d1(REAL t) { return (SkipOperator_sigmoid(t) * (((REAL) 1.0) - SkipOperator_sigmoid(t))); }\n", SkipOperator::sigmoid_d1, SkipOperator::sigmoid_d1_chunk);
 
   /**
-   * sigmoid_d2 in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid_d2 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SIGMOID_D2 = new ScalarFunction("SkipOperator_sigmoid_d2", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
-      + "REAL SkipOperator_sigmoid_d2(REAL t) { return ((SkipOperator_sigmoid(t) * (((REAL) 1.0) - SkipOperator_sigmoid(t))) * (((REAL) 1.0) - (((REAL) 2.0) * SkipOperator_sigmoid(t)))); }\n", SkipOperator::sigmoid_d2);
+      + "REAL SkipOperator_sigmoid_d2(REAL t) { return ((SkipOperator_sigmoid(t) * (((REAL) 1.0) - SkipOperator_sigmoid(t))) * (((REAL) 1.0) - (((REAL) 2.0) * SkipOperator_sigmoid(t)))); }\n", SkipOperator::sigmoid_d2, SkipOperator::sigmoid_d2_chunk);
 
   private final int n;
 
@@ -591,5 +591,26 @@ public final class SkipOperator extends AbstractModuleOperator {
    */
   private static double sigmoid_d2(double t) {
     return ((sigmoid(t) * (1.0 - sigmoid(t))) * (1.0 - (2.0 * sigmoid(t))));
+  }
+
+  /**
+   * {@code values[i] = sigmoid(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sigmoid_d1(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_d1_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid_d1(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sigmoid_d2(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_d2_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid_d2(values[i]);
   }
 }

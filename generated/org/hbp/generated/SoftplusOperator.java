@@ -66,20 +66,20 @@ public final class SoftplusOperator extends AbstractModuleOperator {
   public static final int MEMO_SLOTS = 2;
 
   /**
-   * sigmoid in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SoftplusOperator_sigmoid", "REAL SoftplusOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SoftplusOperator::sigmoid);
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SoftplusOperator_sigmoid", "REAL SoftplusOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SoftplusOperator::sigmoid, SoftplusOperator::sigmoid_chunk);
 
   /**
-   * sigmoid_d1 in Java and in OpenCL C, for {@code be.map}.
+   * sigmoid_d1 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SIGMOID_D1 = new ScalarFunction("SoftplusOperator_sigmoid_d1", "REAL SoftplusOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
-      + "REAL SoftplusOperator_sigmoid_d1(REAL t) { return (SoftplusOperator_sigmoid(t) * (((REAL) 1.0) - SoftplusOperator_sigmoid(t))); }\n", SoftplusOperator::sigmoid_d1);
+      + "REAL SoftplusOperator_sigmoid_d1(REAL t) { return (SoftplusOperator_sigmoid(t) * (((REAL) 1.0) - SoftplusOperator_sigmoid(t))); }\n", SoftplusOperator::sigmoid_d1, SoftplusOperator::sigmoid_d1_chunk);
 
   /**
-   * softplus in Java and in OpenCL C, for {@code be.map}.
+   * softplus in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SOFTPLUS = new ScalarFunction("SoftplusOperator_softplus", "REAL SoftplusOperator_softplus(REAL t) { return hbp_softplus(t); }\n", SoftplusOperator::softplus);
+  private static final ScalarFunction FN_SOFTPLUS = new ScalarFunction("SoftplusOperator_softplus", "REAL SoftplusOperator_softplus(REAL t) { return hbp_softplus(t); }\n", SoftplusOperator::softplus, SoftplusOperator::softplus_chunk);
 
   private final int n;
 
@@ -353,5 +353,26 @@ public final class SoftplusOperator extends AbstractModuleOperator {
    */
   private static double softplus(double t) {
     return Scalars.softplus(t);
+  }
+
+  /**
+   * {@code values[i] = sigmoid(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sigmoid_d1(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sigmoid_d1_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sigmoid_d1(values[i]);
+  }
+
+  /**
+   * {@code values[i] = softplus(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void softplus_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = softplus(values[i]);
   }
 }

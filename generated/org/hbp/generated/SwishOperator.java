@@ -66,25 +66,25 @@ public final class SwishOperator extends AbstractModuleOperator {
   public static final int MEMO_SLOTS = 2;
 
   /**
-   * swish in Java and in OpenCL C, for {@code be.map}.
+   * swish in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SWISH = new ScalarFunction("SwishOperator_swish", "REAL SwishOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
-      + "REAL SwishOperator_swish(REAL t) { return (t * SwishOperator_sigmoid(t)); }\n", SwishOperator::swish);
+      + "REAL SwishOperator_swish(REAL t) { return (t * SwishOperator_sigmoid(t)); }\n", SwishOperator::swish, SwishOperator::swish_chunk);
 
   /**
-   * swish_d1 in Java and in OpenCL C, for {@code be.map}.
+   * swish_d1 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SWISH_D1 = new ScalarFunction("SwishOperator_swish_d1", "REAL SwishOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
       + "REAL SwishOperator_sigmoid_d1(REAL t) { return (SwishOperator_sigmoid(t) * (((REAL) 1.0) - SwishOperator_sigmoid(t))); }\n"
-      + "REAL SwishOperator_swish_d1(REAL t) { return ((SwishOperator_sigmoid_d1(t) * t) + SwishOperator_sigmoid(t)); }\n", SwishOperator::swish_d1);
+      + "REAL SwishOperator_swish_d1(REAL t) { return ((SwishOperator_sigmoid_d1(t) * t) + SwishOperator_sigmoid(t)); }\n", SwishOperator::swish_d1, SwishOperator::swish_d1_chunk);
 
   /**
-   * swish_d2 in Java and in OpenCL C, for {@code be.map}.
+   * swish_d2 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SWISH_D2 = new ScalarFunction("SwishOperator_swish_d2", "REAL SwishOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n"
       + "REAL SwishOperator_sigmoid_d2(REAL t) { return ((SwishOperator_sigmoid(t) * (((REAL) 1.0) - SwishOperator_sigmoid(t))) * (((REAL) 1.0) - (((REAL) 2.0) * SwishOperator_sigmoid(t)))); }\n"
       + "REAL SwishOperator_sigmoid_d1(REAL t) { return (SwishOperator_sigmoid(t) * (((REAL) 1.0) - SwishOperator_sigmoid(t))); }\n"
-      + "REAL SwishOperator_swish_d2(REAL t) { return ((SwishOperator_sigmoid_d2(t) * t) + (((REAL) 2.0) * SwishOperator_sigmoid_d1(t))); }\n", SwishOperator::swish_d2);
+      + "REAL SwishOperator_swish_d2(REAL t) { return ((SwishOperator_sigmoid_d2(t) * t) + (((REAL) 2.0) * SwishOperator_sigmoid_d1(t))); }\n", SwishOperator::swish_d2, SwishOperator::swish_d2_chunk);
 
   private final int n;
 
@@ -379,5 +379,26 @@ public final class SwishOperator extends AbstractModuleOperator {
    */
   private static double swish_d2(double t) {
     return ((sigmoid_d2(t) * t) + (2.0 * sigmoid_d1(t)));
+  }
+
+  /**
+   * {@code values[i] = swish(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void swish_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = swish(values[i]);
+  }
+
+  /**
+   * {@code values[i] = swish_d1(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void swish_d1_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = swish_d1(values[i]);
+  }
+
+  /**
+   * {@code values[i] = swish_d2(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void swish_d2_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = swish_d2(values[i]);
   }
 }

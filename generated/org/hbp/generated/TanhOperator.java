@@ -66,19 +66,19 @@ public final class TanhOperator extends AbstractModuleOperator {
   public static final int MEMO_SLOTS = 2;
 
   /**
-   * tanh in Java and in OpenCL C, for {@code be.map}.
+   * tanh in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_TANH = new ScalarFunction("TanhOperator_tanh", "REAL TanhOperator_tanh(REAL t) { return hbp_tanh(t); }\n", TanhOperator::tanh);
+  private static final ScalarFunction FN_TANH = new ScalarFunction("TanhOperator_tanh", "REAL TanhOperator_tanh(REAL t) { return hbp_tanh(t); }\n", TanhOperator::tanh, TanhOperator::tanh_chunk);
 
   /**
-   * tanh_d1_of_value in Java and in OpenCL C, for {@code be.map}.
+   * tanh_d1_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_TANH_D1_OF_VALUE = new ScalarFunction("TanhOperator_tanh_d1_of_value", "REAL TanhOperator_tanh_d1_of_value(REAL u) { return (((REAL) 1.0) - (u * u)); }\n", TanhOperator::tanh_d1_of_value);
+  private static final ScalarFunction FN_TANH_D1_OF_VALUE = new ScalarFunction("TanhOperator_tanh_d1_of_value", "REAL TanhOperator_tanh_d1_of_value(REAL u) { return (((REAL) 1.0) - (u * u)); }\n", TanhOperator::tanh_d1_of_value, TanhOperator::tanh_d1_of_value_chunk);
 
   /**
-   * tanh_d2_of_value in Java and in OpenCL C, for {@code be.map}.
+   * tanh_d2_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_TANH_D2_OF_VALUE = new ScalarFunction("TanhOperator_tanh_d2_of_value", "REAL TanhOperator_tanh_d2_of_value(REAL u) { return (((-((REAL) 2.0)) * u) * (((REAL) 1.0) - (u * u))); }\n", TanhOperator::tanh_d2_of_value);
+  private static final ScalarFunction FN_TANH_D2_OF_VALUE = new ScalarFunction("TanhOperator_tanh_d2_of_value", "REAL TanhOperator_tanh_d2_of_value(REAL u) { return (((-((REAL) 2.0)) * u) * (((REAL) 1.0) - (u * u))); }\n", TanhOperator::tanh_d2_of_value, TanhOperator::tanh_d2_of_value_chunk);
 
   private final int n;
 
@@ -352,5 +352,26 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   private static double tanh_d2_of_value(double u) {
     return (((-2.0) * u) * (1.0 - (u * u)));
+  }
+
+  /**
+   * {@code values[i] = tanh(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void tanh_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = tanh(values[i]);
+  }
+
+  /**
+   * {@code values[i] = tanh_d1_of_value(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void tanh_d1_of_value_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = tanh_d1_of_value(values[i]);
+  }
+
+  /**
+   * {@code values[i] = tanh_d2_of_value(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void tanh_d2_of_value_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = tanh_d2_of_value(values[i]);
   }
 }

@@ -26,6 +26,13 @@ public interface Backend {
    */
   default void release(Batch b) {}
 
+  /**
+   * Returns once every kernel called so far has finished. Host backends compute synchronously (the
+   * default does nothing); device backends enqueue kernels and return at once, so timings must
+   * call this before reading the clock.
+   */
+  default void finish() {}
+
   /** Whether two batches share storage (one is a view of the other, or both of a third). */
   default boolean sharesStorage(Batch a, Batch b) {
     return a == b;

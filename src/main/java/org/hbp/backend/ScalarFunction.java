@@ -16,12 +16,27 @@ import java.util.function.DoubleUnaryOperator;
  * the same functions as {@code org.hbp.runtime.Scalars}) and OpenCL's math functions. {@code name}
  * is a valid C identifier, unique per function (generated names are {@code <Class>_<method>}).
  */
-public record ScalarFunction(String name, String openclSource, DoubleUnaryOperator java) implements DoubleUnaryOperator {
+public record ScalarFunction(String name, String openclSource, DoubleUnaryOperator java, ChunkMap chunk) implements DoubleUnaryOperator {
+  /**
+   * The function applied in place to the first {@code n} entries of an array: host backends call it
+   * once per chunk, so the loop around the function is compiled once per function (the JIT inlines
+   * the function into it) instead of one loop calling every function through an interface.
+   */
+  @FunctionalInterface
+  public interface ChunkMap {
+    void apply(double[] values, int n);
+  }
+
   public ScalarFunction {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(openclSource, "openclSource");
     Objects.requireNonNull(java, "java");
     if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) throw new IllegalArgumentException("ScalarFunction name '" + name + "' is not a C identifier");
+  }
+
+  /** A function without a chunk form (host backends then apply {@code java} entry by entry). */
+  public ScalarFunction(String name, String openclSource, DoubleUnaryOperator java) {
+    this(name, openclSource, java, null);
   }
 
   @Override

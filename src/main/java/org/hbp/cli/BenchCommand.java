@@ -179,6 +179,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   private Result time(String what, Supplier<Object> run, double reference, PrintWriter w, Backend be) {
     for (int i = 0; i < warmup; i++) run.get();
+    be.finish();
     double[] s = new double[repeat];
     long peak = 0, offHeapPeak = 0;
     for (int i = 0; i < repeat; i++) {
@@ -186,6 +187,7 @@ public final class BenchCommand implements Callable<Integer> {
       resetPeaks();
       long t0 = System.nanoTime();
       run.get();
+      be.finish(); // device backends: until the enqueued kernels are done
       s[i] = (System.nanoTime() - t0) / 1e9;
       peak = Math.max(peak, heapPeak());
     }

@@ -106,6 +106,8 @@ public final class OperatorGenerator {
     /** OpenCL C definitions of the generated scalar methods, and the generated methods each calls. */
     private final Map<String, String> openClDefinitions = new java.util.HashMap<>();
     private final Map<String, List<String>> openClCalls = new java.util.HashMap<>();
+    /** The chunk loops of the ScalarFunction constants, by scalar method (sorted: deterministic output). */
+    private final Map<String, MethodSpec> chunkMethods = new java.util.TreeMap<>();
     /** ScalarFunction constants by field name (sorted: deterministic output). */
     private final Map<String, FieldSpec> functionConstants = new java.util.TreeMap<>();
     /** True while the forward method is lowered: the output is not in the cache yet. */
@@ -243,8 +245,13 @@ public final class OperatorGenerator {
         StringBuilder source = new StringBuilder();
         for (String m : order) source.append(openClDefinitions.get(m));
         functionConstants.put(c, FieldSpec.builder(Names.SCALAR_FUNCTION, c, Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-            .addJavadoc("$L in Java and in OpenCL C, for {@code be.map}.\n", method)
-            .initializer("new $T($S, $S, $L::$L)", Names.SCALAR_FUNCTION, className + "_" + method, source.toString(), className, method).build());
+            .addJavadoc("$L in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.\n", method)
+            .initializer("new $T($S, $S, $L::$L, $L::$L_chunk)", Names.SCALAR_FUNCTION, className + "_" + method, source.toString(), className,
+                method, className, method).build());
+        chunkMethods.put(method, MethodSpec.methodBuilder(method + "_chunk").addModifiers(Modifier.PRIVATE, Modifier.STATIC)
+            .addParameter(double[].class, "values").addParameter(int.class, "n")
+            .addJavadoc("{@code values[i] = $L(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.\n", method)
+            .addStatement("for (int i = 0; i < n; i++) values[i] = $L(values[i])", method).build());
       }
       return c;
     }
@@ -378,6 +385,7 @@ public final class OperatorGenerator {
       type.addMethods(memoMethods);
       for (MethodSpec f : functions.values()) if (f != null) type.addMethod(f); // null: no form in the value
       for (FieldSpec f : functionConstants.values()) type.addField(f);
+      for (MethodSpec f : chunkMethods.values()) type.addMethod(f);
       return type.build();
     }
 

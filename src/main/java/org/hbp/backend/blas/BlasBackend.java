@@ -457,6 +457,7 @@ public final class BlasBackend implements Backend {
   public Batch map(Batch a, DoubleUnaryOperator f) {
     BlasBatch x = blas("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
+    if (f instanceof org.hbp.backend.ScalarFunction sf && sf.chunk() != null) return mapChunks("map", x, sf.chunk()::apply);
     return mapChunks("map", x, (d, n) -> {
       for (int p = 0; p < n; p++) d[p] = f.applyAsDouble(d[p]);
     });

@@ -237,6 +237,7 @@ public final class OpenClBackend implements Backend {
   }
 
   /** Waits until every command enqueued so far on the device's queue has finished (for timings). */
+  @Override
   public void finish() {
     try {
       clFinish(ctx.queue);

@@ -162,7 +162,8 @@ public final class BenchCommand implements Callable<Integer> {
           dirs.put(name, be.fromArray(1, v, s[0], s[1], d));
         }
         results.add(time(strategy.label() + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
-          for (String name : network.parameterNames()) be.toArray(c.matProd(name, dirs.get(name)));
+          // the products computed (device backends: finished by time()), not copied to Java arrays; released for reuse
+          for (String name : network.parameterNames()) be.release(c.matProd(name, dirs.get(name)));
           return null;
         }, grad.medianSeconds, w, be));
       }

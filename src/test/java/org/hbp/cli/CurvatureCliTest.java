@@ -98,6 +98,25 @@ class CurvatureCliTest {
     }
   }
 
+  /** --device opencl (float64) writes the CPU's dense blocks, for every curvature and strategy, residual block included. */
+  @Test
+  void anOpenClDeviceGivesTheCpusBlocks() throws Exception {
+    org.hbp.backend.opencl.OpenClTestSupport.requireOpenCl();
+    for (String curvature : new String[] {"hessian", "ggn", "pch-abs", "pch-clip"})
+      for (String strategy : new String[] {"exact", "kfra", "bda"}) {
+        Path cpu = dir.resolve("cpu.npz"), cl = dir.resolve("cl.npz");
+        Run a = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cpu.toString()));
+        Run b = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cl.toString(), "--device", "opencl"));
+        assertEquals(0, a.code(), a.err());
+        assertEquals(0, b.code(), b.err());
+        Map<String, NdArray> x = Npz.read(cpu), y = Npz.read(cl);
+        assertEquals(x.keySet(), y.keySet());
+        for (String name : x.keySet())
+          for (int i = 0; i < x.get(name).numel(); i++)
+            assertEquals(x.get(name).getFlat(i), y.get(name).getFlat(i), 1e-10, curvature + " " + strategy + " " + name + " entry " + i);
+      }
+  }
+
   @Test
   void printsLossAndGradientNormsAndTheNetwork() {
     Run r = hbp(base("--dense", dir.resolve("d.npz").toString()));

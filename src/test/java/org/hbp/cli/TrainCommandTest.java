@@ -101,6 +101,33 @@ class TrainCommandTest {
     }
   }
 
+  /** --device opencl (PoCL in CI) trains to the same numbers as the CPU in float64, for each optimizer. */
+  @Test
+  void trainingOnAnOpenClDeviceMatchesTheCpu() throws Exception {
+    org.hbp.backend.opencl.OpenClTestSupport.requireOpenCl();
+    Path net = net("small.hbp", SMALL);
+    for (String opt : List.of("cg-newton", "sgd", "adam")) {
+      RunMetrics[] m = new RunMetrics[2];
+      String[] devices = {"cpu", "opencl"};
+      for (int i = 0; i < 2; i++) {
+        Path run = dir.resolve(opt + "-" + devices[i]);
+        Run r = hbp("train", "--net", net.toString(), "--data", "synthetic:300,100", "--optimizer", opt, "--epochs", "2", "--batch", "50",
+            "--out", run.toString(), "--backend", "blas-f64", "--device", devices[i], "--no-plots", "--lr", opt.equals("adam") ? "0.01" : "0.1");
+        assertEquals(0, r.code(), r.err());
+        m[i] = RunMetrics.read(run);
+      }
+      for (int e = 0; e < 3; e++) {
+        RunMetrics.Row a = m[0].rows().get(e), b = m[1].rows().get(e);
+        assertEquals(a.trainLoss(), b.trainLoss(), 1e-9, opt + " epoch " + e);
+        assertEquals(a.testLoss(), b.testLoss(), 1e-9, opt + " epoch " + e);
+        assertEquals(a.testAccuracy(), b.testAccuracy(), 0, opt + " epoch " + e);
+      }
+    }
+    Run bad = hbp("train", "--net", net.toString(), "--device", "cuda", "--out", dir.resolve("x").toString());
+    assertEquals(2, bad.code());
+    assertTrue(bad.err().contains("--device 'cuda': expected cpu, opencl or opencl:INDEX"), bad.err());
+  }
+
   @Test
   void clearErrors() throws Exception {
     Path fc = Path.of("networks", "fc.hbp");

@@ -35,7 +35,7 @@ public final class ExperimentCommand implements Callable<Integer> {
       description = "small (default: a subset, a few epochs), medium (fig4: all of Fashion-MNIST, 5 epochs) or full (the paper's schedule).")
   String scale;
 
-  @Option(names = "--only", split = ",", paramLabel = "TEXT", description = "Run only the configurations whose label contains one of these (e.g. SGD,GGN).")
+  @Option(names = "--only", split = ",", paramLabel = "TEXT", description = "Run only these configurations: a whole label selects it alone, other text every label containing it (e.g. SGD,GGN).")
   List<String> only;
 
   @Option(names = "--seeds", defaultValue = "2", description = "Seeds per configuration (default 2).")

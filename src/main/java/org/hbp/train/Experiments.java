@@ -129,18 +129,23 @@ public final class Experiments {
   }
 
   /**
-   * The plan restricted to the configurations whose label contains one of {@code only}
-   * (case-insensitive); all when {@code only} is empty.
+   * The plan restricted to the configurations named by {@code only} (case-insensitive): an entry
+   * that is a whole label selects that configuration, any other text every label containing it;
+   * all configurations when {@code only} is empty.
    */
   public static Plan only(Plan p, List<String> only) {
     if (only == null || only.isEmpty()) return p;
     List<Config> kept = new ArrayList<>();
     for (Config c : p.configs())
-      for (String o : only)
-        if (c.label().toLowerCase(Locale.ROOT).contains(o.toLowerCase(Locale.ROOT))) {
+      for (String o : only) {
+        // a whole label selects that configuration alone; other text, every label containing it
+        boolean exact = p.configs().stream().anyMatch(x -> x.label().equalsIgnoreCase(o));
+        String label = c.label().toLowerCase(Locale.ROOT), want = o.toLowerCase(Locale.ROOT);
+        if (exact ? label.equals(want) : label.contains(want)) {
           kept.add(c);
           break;
         }
+      }
     if (kept.isEmpty())
       throw new IllegalArgumentException("--only " + only + " matches no configuration of " + p.figure() + " ("
           + p.configs().stream().map(Config::label).toList() + ")");

@@ -60,6 +60,9 @@ class ExperimentsTest {
     }
     // --only selects configurations; medium is fig4 on all the data for 5 epochs
     assertEquals(List.of("SGD", "CG-Newton GGN"), Experiments.only(f4, List.of("sgd", "ggn")).configs().stream().map(Experiments.Config::label).toList());
+    assertEquals(List.of("CG-Newton PCH-abs", "CG-Newton PCH-abs, 16 sub-blocks"),
+        Experiments.only(f4, List.of("cg-newton pch-abs", "16 sub")).configs().stream().map(Experiments.Config::label).toList());
+    assertEquals(4, Experiments.only(f4, List.of("PCH-abs")).configs().size());
     assertEquals(60000, Experiments.plan("fig4", "medium").trainSize());
     assertEquals(5, Experiments.plan("fig4", "medium").epochs());
     org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Experiments.only(f4, List.of("lbfgs")));

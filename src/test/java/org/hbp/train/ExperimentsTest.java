@@ -115,7 +115,11 @@ class ExperimentsTest {
     for (RunMetrics r : r5) none.add(run(r.label(), 0, 2.3, 2.25));
     assertTrue(Experiments.summary(f5, none, 1, "test").contains("**undecided: neither SGD nor any curvature method left the plateau"));
     assertTrue(Experiments.summary(Experiments.only(f4, List.of("GGN")), List.of(run("CG-Newton GGN", 0, 2.3, 2.0)), 1, "test")
-        .contains("Not checked: the claims compare configurations that were not run here (SGD)"));
+        .contains("fewer iterations than SGD*: not checked (SGD was not run)"));
+    s = Experiments.summary(Experiments.only(f4, List.of("CG-Newton PCH-abs", "16 sub")),
+        List.of(run("CG-Newton PCH-abs", 0, 2.3, 2.0, 1.0), run("CG-Newton PCH-abs, 16 sub-blocks", 0, 2.3, 2.05, 1.2)), 1, "test");
+    assertTrue(s.contains("not checked (SGD was not run)") && s.contains("epoch 1): **held** (2.0500 against 2.0000)")
+        && s.contains("(one block ahead at the end): **held** (1.0000 against 1.2000)"), s);
     s = Experiments.summary(Experiments.only(f4, List.of("SGD", "GGN")), List.of(run("SGD", 0, 2.3, 2.3), run("CG-Newton GGN", 0, 2.3, 2.0)), 1, "test");
     assertTrue(s.contains("**held**. SGD: never; CG-Newton GGN 10 steps.") && s.contains("2. *Many sub-blocks suffice early, larger blocks are needed later*: not checked"), s);
   }

@@ -320,15 +320,19 @@ public final class Experiments {
       sb.append("2. *Many sub-blocks suffice early, larger blocks are needed later*: not checked (PCH-abs with 1 and with 16 sub-blocks were not both run).\n");
       return;
     }
-    int early = Math.min(1, last(one.get(0)).epoch());
-    double oneEarly = mean(values(one, r -> at(r, early).testLoss())), manyEarly = mean(values(many, r -> at(r, early).testLoss()));
+    // early: the end of the plateau (the phase the paper's claim is about); later: the end of the run
+    double oneExit = mean(values(one, Experiments::plateauExitStep)), manyExit = mean(values(many, Experiments::plateauExitStep));
     double oneLate = mean(values(one, r -> last(r).testLoss())), manyLate = mean(values(many, r -> last(r).testLoss()));
-    boolean moved = Double.isFinite(mean(values(one, Experiments::plateauExitStep))) || Double.isFinite(mean(values(many, Experiments::plateauExitStep)));
-    String earlyVerdict = !moved ? "undecided (neither left the plateau)" : manyEarly <= 1.05 * oneEarly ? "held" : "did not hold";
+    boolean moved = Double.isFinite(oneExit) || Double.isFinite(manyExit);
+    String earlyVerdict = !moved ? "undecided (neither left the plateau)" : manyExit <= oneExit ? "held" : "did not hold";
     String lateVerdict = !moved ? "undecided (neither left the plateau)" : oneLate < manyLate ? "held" : "did not hold";
-    sb.append(String.format(Locale.ROOT, "2. *Many sub-blocks suffice early* (PCH-abs with 16 sub-blocks within 5%% of one block's test loss after "
-        + "epoch %d): **%s** (%.4f against %.4f). *Larger blocks are needed later* (one block ahead at the end): **%s** (%.4f against %.4f).%n",
-        early, earlyVerdict, manyEarly, oneEarly, lateVerdict, oneLate, manyLate));
+    sb.append(String.format(Locale.ROOT, "2. *Many sub-blocks suffice early* (PCH-abs with 16 sub-blocks leaves the plateau no later than with one "
+        + "block): **%s** (%s against %s). *Larger blocks are needed later* (one block ahead in test loss at the end): **%s** (%.4f against %.4f).%n",
+        earlyVerdict, steps(manyExit), steps(oneExit), lateVerdict, oneLate, manyLate));
+  }
+
+  private static String steps(double s) {
+    return Double.isInfinite(s) ? "never" : String.format(Locale.ROOT, "%.0f steps", s);
   }
 
   private static void fig5Claims(Map<String, List<RunMetrics>> g, StringBuilder sb) {

@@ -89,8 +89,12 @@ class ExperimentsTest {
     runs.add(run("CG-Newton PCH-abs, 16 sub-blocks", 0, 2.3, 2.05, 1.5, 1.0));
     String s = Experiments.summary(f4, runs, 1, "test");
     assertTrue(s.contains("in fewer iterations than SGD* (plateau left = training loss at or below 0.9 ln 10 = 2.072): **held**"), s);
-    assertTrue(s.contains("*Many sub-blocks suffice early*") && s.contains("epoch 1): **held** (2.0500 against 2.0000)"), s);
-    assertTrue(s.contains("*Larger blocks are needed later* (one block ahead at the end): **held** (0.5000 against 1.0000)"), s);
+    assertTrue(s.contains("*Many sub-blocks suffice early*") && s.contains("one block): **held** (10 steps against 10 steps)"), s);
+    List<RunMetrics> later = new ArrayList<>(runs);
+    later.set(6, run("CG-Newton PCH-abs, 16 sub-blocks", 0, 2.3, 2.1, 1.5, 1.0));
+    assertTrue(Experiments.summary(f4, later, 1, "test").contains("one block): **did not hold** (20 steps against 10 steps)"),
+        Experiments.summary(f4, later, 1, "test"));
+    assertTrue(s.contains("*Larger blocks are needed later* (one block ahead in test loss at the end): **held** (0.5000 against 1.0000)"), s);
     runs.set(0, run("SGD", 0, 2.3, 2.0, 1.0, 0.5));
     s = Experiments.summary(f4, runs, 1, "test");
     assertTrue(s.contains("**did not hold**. SGD: 10 steps"), s);
@@ -118,8 +122,8 @@ class ExperimentsTest {
         .contains("fewer iterations than SGD*: not checked (SGD was not run)"));
     s = Experiments.summary(Experiments.only(f4, List.of("CG-Newton PCH-abs", "16 sub")),
         List.of(run("CG-Newton PCH-abs", 0, 2.3, 2.0, 1.0), run("CG-Newton PCH-abs, 16 sub-blocks", 0, 2.3, 2.05, 1.2)), 1, "test");
-    assertTrue(s.contains("not checked (SGD was not run)") && s.contains("epoch 1): **held** (2.0500 against 2.0000)")
-        && s.contains("(one block ahead at the end): **held** (1.0000 against 1.2000)"), s);
+    assertTrue(s.contains("not checked (SGD was not run)") && s.contains("one block): **held** (10 steps against 10 steps)")
+        && s.contains("(one block ahead in test loss at the end): **held** (1.0000 against 1.2000)"), s);
     s = Experiments.summary(Experiments.only(f4, List.of("SGD", "GGN")), List.of(run("SGD", 0, 2.3, 2.3), run("CG-Newton GGN", 0, 2.3, 2.0)), 1, "test");
     assertTrue(s.contains("**held**. SGD: never; CG-Newton GGN 10 steps.") && s.contains("2. *Many sub-blocks suffice early, larger blocks are needed later*: not checked"), s);
   }

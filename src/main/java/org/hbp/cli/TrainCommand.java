@@ -149,10 +149,10 @@ public final class TrainCommand implements Callable<Integer> {
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %d epochs, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, epochs, be.name());
     w.flush();
-    List<Trainer.Row> rows;
+    List<org.hbp.plot.RunMetrics.Row> rows;
     if (resume) rows = trainer.resume();
     else rows = trainer.start(Initialization.xavierNormal(net, seed), config(ns, opt));
-    Trainer.Row last = rows.get(rows.size() - 1);
+    org.hbp.plot.RunMetrics.Row last = rows.get(rows.size() - 1);
     w.printf(Locale.ROOT, "done: epoch %d, test loss %.4f, test accuracy %.4f, training time %.1f s; metrics in %s%n", last.epoch(), last.testLoss(),
         last.testAccuracy(), last.wallSeconds(), out.resolve("metrics.csv"));
     if (!noPlots) {

@@ -331,13 +331,10 @@ public final class Curvature {
     Batch masked = maskedHessians.get(key);
     if (masked == null) {
       int m = s[0];
+      int[] starts = groupStarts(m, blocks);
       double[] b = new double[m * m];
-      int start = 0;
-      for (int k = 0; k < blocks; k++) {
-        int size = m / blocks + (k < m % blocks ? 1 : 0);
-        for (int j = start; j < start + size; j++) for (int i = start; i < start + size; i++) b[i + m * j] = 1;
-        start += size;
-      }
+      for (int k = 0; k < blocks; k++)
+        for (int j = starts[k]; j < starts[k + 1]; j++) for (int i = starts[k]; i < starts[k + 1]; i++) b[i + m * j] = 1;
       Batch mask = be.fromArray(1, 1, m, m, b);
       masked = be.multiply(h, mask);
       be.release(mask);
@@ -357,15 +354,20 @@ public final class Curvature {
   /** Masks of the row groups of a rows x cols parameter. */
   List<Batch> rowMasks(int[] s, int blocks) {
     List<Batch> out = new ArrayList<>();
-    int start = 0;
+    int[] starts = groupStarts(s[0], blocks);
     for (int k = 0; k < blocks; k++) {
-      int size = s[0] / blocks + (k < s[0] % blocks ? 1 : 0);
       double[] m = new double[s[0] * s[1]];
-      for (int j = 0; j < s[1]; j++) for (int i = start; i < start + size; i++) m[i + s[0] * j] = 1;
+      for (int j = 0; j < s[1]; j++) for (int i = starts[k]; i < starts[k + 1]; i++) m[i + s[0] * j] = 1;
       out.add(be.fromArray(1, 1, s[0], s[1], m));
-      start += size;
     }
     return out;
+  }
+
+  /** The first row of each of {@code blocks} contiguous row groups (sizes differing by at most one), and {@code rows} at the end. */
+  static int[] groupStarts(int rows, int blocks) {
+    int[] starts = new int[blocks + 1];
+    for (int k = 0; k < blocks; k++) starts[k + 1] = starts[k] + rows / blocks + (k < rows % blocks ? 1 : 0);
+    return starts;
   }
 
   /**

@@ -137,16 +137,7 @@ public final class Network {
    *     one is all ones (evaluation mode)
    */
   public Pass run(Map<String, Batch> parameters, Batch x, Batch y, Map<String, Batch> data) {
-    checkParameters(parameters);
-    Pass pass = new Pass(this, x.samples());
-    pass.callerBatches.add(x);
-    pass.callerBatches.add(y);
-    pass.callerBatches.addAll(parameters.values());
-    if (data != null) pass.callerBatches.addAll(data.values());
-    Batch out = x;
-    for (Node n : body) out = n.forward(pass, out, parameters, data == null ? Map.of() : data);
-    pass.logits = out;
-    loss.forward(pass, out, y);
+    Pass pass = forward(parameters, x, y, data);
     Batch dz = pass.own(loss.op.gradient(pass.lossCache, loss.input));
     pass.outputGradient = dz;
     // below the first node with parameters no gradient is needed: stop there (the input gets none,
@@ -181,17 +172,9 @@ public final class Network {
    * position of the target's largest entry (the class, for one-hot cross-entropy targets).
    */
   public Evaluation evaluate(Map<String, Batch> parameters, Batch x, Batch y) {
-    checkParameters(parameters);
-    Pass pass = new Pass(this, x.samples());
-    pass.callerBatches.add(x);
-    pass.callerBatches.add(y);
-    pass.callerBatches.addAll(parameters.values());
+    Pass pass = forward(parameters, x, y, Map.of());
     try {
-      Batch out = x;
-      for (Node n : body) out = n.forward(pass, out, parameters, Map.of());
-      pass.logits = out;
-      loss.forward(pass, out, y);
-      double[] losses = be.toArray(pass.losses()), logits = be.toArray(out), targets = be.toArray(y);
+      double[] losses = be.toArray(pass.losses()), logits = be.toArray(pass.logits), targets = be.toArray(y);
       int n = x.samples(), d = logits.length / n, t = targets.length / n, correct = 0;
       double sum = 0;
       for (int i = 0; i < n; i++) {
@@ -202,6 +185,21 @@ public final class Network {
     } finally {
       pass.close();
     }
+  }
+
+  /** The forward pass through the body and the loss, in a new pass that knows the caller's batches. */
+  private Pass forward(Map<String, Batch> parameters, Batch x, Batch y, Map<String, Batch> data) {
+    checkParameters(parameters);
+    Pass pass = new Pass(this, x.samples());
+    pass.callerBatches.add(x);
+    pass.callerBatches.add(y);
+    pass.callerBatches.addAll(parameters.values());
+    if (data != null) pass.callerBatches.addAll(data.values());
+    Batch out = x;
+    for (Node n : body) out = n.forward(pass, out, parameters, data == null ? Map.of() : data);
+    pass.logits = out;
+    loss.forward(pass, out, y);
+    return pass;
   }
 
   private static int argmax(double[] a, int from, int length) {

@@ -23,6 +23,7 @@ import org.hbp.io.NdArray;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
 import org.hbp.network.TorchLayout;
+import org.hbp.plot.RunMetrics;
 
 /**
  * Trains a network on a data set with an {@link Optimizer}, writing into a run directory:
@@ -46,27 +47,24 @@ public final class Trainer {
     }
   }
 
-  /** One evaluation. */
-  public record Row(int epoch, long step, long samples, double wallSeconds, double trainLoss, double trainAccuracy, double testLoss,
-      double testAccuracy, double cgIterations) {
-    static final String HEADER = "epoch,step,samples,wall_seconds,train_loss,train_accuracy,test_loss,test_accuracy,cg_iterations";
+  /** A metrics row as a line of metrics.csv ({@link RunMetrics#HEADER}). */
+  private static String csv(RunMetrics.Row r) {
+    return r.epoch() + "," + r.step() + "," + r.samples() + "," + r.wallSeconds() + "," + r.trainLoss() + "," + r.trainAccuracy() + ","
+        + r.testLoss() + "," + r.testAccuracy() + "," + r.cgIterations();
+  }
 
-    String csv() {
-      return epoch + "," + step + "," + samples + "," + wallSeconds + "," + trainLoss + "," + trainAccuracy + "," + testLoss + ","
-          + testAccuracy + "," + cgIterations;
-    }
-
-    Map<String, Object> json() {
-      Map<String, Object> m = new LinkedHashMap<>();
-      String[] keys = HEADER.split(",");
-      Object[] values = {epoch, step, samples, wallSeconds, trainLoss, trainAccuracy, testLoss, testAccuracy, cgIterations};
-      for (int i = 0; i < keys.length; i++)
-        m.put(keys[i], values[i] instanceof Double d && !Double.isFinite(d) ? null : values[i]);
-      return m;
-    }
+  /** A metrics row as a JSON object of metrics.jsonl (non-finite numbers as null). */
+  private static String json(RunMetrics.Row r) throws IOException {
+    Map<String, Object> m = new LinkedHashMap<>();
+    String[] keys = RunMetrics.HEADER.split(",");
+    Object[] values = {r.epoch(), r.step(), r.samples(), r.wallSeconds(), r.trainLoss(), r.trainAccuracy(), r.testLoss(), r.testAccuracy(),
+        r.cgIterations()};
+    for (int i = 0; i < keys.length; i++) m.put(keys[i], values[i] instanceof Double d && !Double.isFinite(d) ? null : values[i]);
+    return LINE.writeValueAsString(m);
   }
 
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper LINE = new ObjectMapper();
 
   private final Network net;
   private final Split data;
@@ -76,7 +74,7 @@ public final class Trainer {
   private final PrintWriter progress;
   private final boolean interactive;
   private final TorchLayout layout;
-  private final List<Row> rows = new ArrayList<>();
+  private final List<RunMetrics.Row> rows = new ArrayList<>();
 
   /**
    * @param progress where the progress bar goes (null: none)
@@ -110,17 +108,17 @@ public final class Trainer {
   }
 
   /** The rows measured so far (including those of a resumed run). */
-  public List<Row> rows() {
+  public List<RunMetrics.Row> rows() {
     return List.copyOf(rows);
   }
 
   /** A new run from the given initial parameters; the run directory must not hold one yet. */
-  public List<Row> start(Map<String, Batch> initial, Map<String, Object> config) throws IOException {
+  public List<RunMetrics.Row> start(Map<String, Batch> initial, Map<String, Object> config) throws IOException {
     Files.createDirectories(runDir);
     if (Files.exists(runDir.resolve("metrics.csv")))
       throw new IOException(runDir + " already holds a run (metrics.csv); use --resume to continue it, or another --out");
     AtomicFiles.writeString(runDir.resolve("config.json"), JSON.writeValueAsString(config) + "\n");
-    AtomicFiles.writeString(runDir.resolve("metrics.csv"), Row.HEADER + "\n");
+    AtomicFiles.writeString(runDir.resolve("metrics.csv"), RunMetrics.HEADER + "\n");
     AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), "");
     Map<String, Batch> params = new LinkedHashMap<>(initial);
     append(evaluate(params, 0, 0, 0, 0, Double.NaN));
@@ -132,37 +130,25 @@ public final class Trainer {
    * Continues the run in the directory from its checkpoint: rows after the checkpoint's epoch (an
    * epoch measured but not checkpointed when the run was stopped) are dropped and redone.
    */
-  public List<Row> resume() throws IOException {
+  public List<RunMetrics.Row> resume() throws IOException {
     Path file = runDir.resolve(Checkpoint.FILE);
     Checkpoint c = Checkpoint.read(net, file);
     optimizer.restore(c.optimizerState());
-    List<String> kept = new ArrayList<>();
-    Path csv = runDir.resolve("metrics.csv");
-    if (!Files.isRegularFile(csv)) throw new IOException(csv + ": missing; " + runDir + " is not a run directory of hbp train");
-    List<String> lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
-    if (lines.isEmpty() || !lines.get(0).equals(Row.HEADER))
-      throw new IOException(csv + ":1: expected the header '" + Row.HEADER + "'");
-    kept.add(lines.get(0));
-    for (int i = 1; i < lines.size(); i++) {
-      String[] f = lines.get(i).split(",");
-      try {
-        if (Integer.parseInt(f[0]) > c.epoch()) continue;
-        rows.add(new Row(Integer.parseInt(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]),
-            Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]), Double.parseDouble(f[8])));
-      } catch (RuntimeException e) {
-        throw new IOException(csv + ":" + (i + 1) + ": not a metrics row (" + e.getMessage() + ")");
-      }
-      kept.add(lines.get(i));
+    // rows measured after the checkpoint (the run stopped between the two) are redone
+    StringBuilder csv = new StringBuilder(RunMetrics.HEADER).append('\n'), jsonl = new StringBuilder();
+    for (RunMetrics.Row r : RunMetrics.read(runDir).rows()) {
+      if (r.epoch() > c.epoch()) continue;
+      rows.add(r);
+      csv.append(csv(r)).append('\n');
+      jsonl.append(json(r)).append('\n');
     }
-    AtomicFiles.writeString(csv, String.join("\n", kept) + "\n");
-    StringBuilder jsonl = new StringBuilder();
-    for (Row r : rows) jsonl.append(new ObjectMapper().writeValueAsString(r.json())).append('\n');
+    AtomicFiles.writeString(runDir.resolve("metrics.csv"), csv.toString());
     AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), jsonl.toString());
     if (progress != null) progress.printf("resuming %s after epoch %d (%d steps)%n", runDir, c.epoch(), c.step());
     return train(new LinkedHashMap<>(c.parameters()), c.epoch() + 1, c.step(), c.samples(), c.wallSeconds());
   }
 
-  private List<Row> train(Map<String, Batch> params, int firstEpoch, long step, long samples, double wall) throws IOException {
+  private List<RunMetrics.Row> train(Map<String, Batch> params, int firstEpoch, long step, long samples, double wall) throws IOException {
     Backend be = net.backend();
     Dataset train = data.train();
     for (int epoch = firstEpoch; epoch <= settings.epochs(); epoch++) {
@@ -199,7 +185,7 @@ public final class Trainer {
       }
       wall += (System.nanoTime() - t0) / 1e9;
       double cg = optimizer instanceof CgNewton ? cgSum / (double) done : Double.NaN;
-      Row row = evaluate(params, epoch, step, samples, wall, cg);
+      RunMetrics.Row row = evaluate(params, epoch, step, samples, wall, cg);
       append(row);
       if (progress != null)
         progress.printf(Locale.ROOT, "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.4f%s%n", epoch, row.trainLoss(), row.testLoss(),
@@ -227,11 +213,11 @@ public final class Trainer {
   }
 
   /** The paper's metrics: loss and accuracy on a training subset the size of the test set, and on the test set. */
-  private Row evaluate(Map<String, Batch> params, int epoch, long step, long samples, double wall, double cg) {
+  private RunMetrics.Row evaluate(Map<String, Batch> params, int epoch, long step, long samples, double wall, double cg) {
     Dataset train = data.train(), test = data.test();
     int[] subset = MiniBatches.sample(train.size(), test.size(), settings.seed() ^ 0x5DEECE66DL);
     Network.Evaluation tr = evaluate(params, train, subset), te = evaluate(params, test, null);
-    return new Row(epoch, step, samples, wall, tr.meanLoss(), tr.accuracy(), te.meanLoss(), te.accuracy(), cg);
+    return new RunMetrics.Row(epoch, step, samples, wall, tr.meanLoss(), tr.accuracy(), te.meanLoss(), te.accuracy(), cg);
   }
 
   private Network.Evaluation evaluate(Map<String, Batch> params, Dataset d, int[] indices) {
@@ -252,10 +238,10 @@ public final class Trainer {
   }
 
   /** Appends a row to metrics.csv and metrics.jsonl (flushed: an interrupted run keeps it). */
-  private void append(Row r) throws IOException {
+  private void append(RunMetrics.Row r) throws IOException {
     rows.add(r);
-    Files.writeString(runDir.resolve("metrics.csv"), r.csv() + "\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
-    Files.writeString(runDir.resolve("metrics.jsonl"), new ObjectMapper().writeValueAsString(r.json()) + "\n", StandardCharsets.UTF_8,
+    Files.writeString(runDir.resolve("metrics.csv"), csv(r) + "\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+    Files.writeString(runDir.resolve("metrics.jsonl"), json(r) + "\n", StandardCharsets.UTF_8,
         StandardOpenOption.APPEND, StandardOpenOption.SYNC);
   }
 }

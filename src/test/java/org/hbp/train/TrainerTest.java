@@ -62,10 +62,10 @@ class TrainerTest {
     Network net = net();
     Path run = dir.resolve("run");
     StringWriter log = new StringWriter();
-    List<Trainer.Row> rows = trainer(net, cg(net), 3, run, log).start(Initialization.xavierNormal(net, 1), Map.of("label", "cg", "seed", 1));
+    List<org.hbp.plot.RunMetrics.Row> rows = trainer(net, cg(net), 3, run, log).start(Initialization.xavierNormal(net, 1), Map.of("label", "cg", "seed", 1));
     assertEquals(4, rows.size(), "epoch 0 and three epochs");
     List<String> csv = Files.readAllLines(run.resolve("metrics.csv"));
-    assertEquals(Trainer.Row.HEADER, csv.get(0));
+    assertEquals(org.hbp.plot.RunMetrics.HEADER, csv.get(0));
     assertEquals(5, csv.size());
     assertEquals(4, Files.readAllLines(run.resolve("metrics.jsonl")).size());
     assertTrue(Files.readString(run.resolve("config.json")).contains("\"label\" : \"cg\""));
@@ -97,14 +97,14 @@ class TrainerTest {
         default -> cg(net);
       };
       Path straight = dir.resolve(kind + "-straight"), split = dir.resolve(kind + "-split");
-      List<Trainer.Row> a = trainer(net, opt.get(), 4, straight, new StringWriter()).start(Initialization.xavierNormal(net, 2), Map.of());
+      List<org.hbp.plot.RunMetrics.Row> a = trainer(net, opt.get(), 4, straight, new StringWriter()).start(Initialization.xavierNormal(net, 2), Map.of());
       trainer(net, opt.get(), 2, split, new StringWriter()).start(Initialization.xavierNormal(net, 2), Map.of());
       // an epoch measured but not checkpointed (the run stopped in between) is dropped and redone
       Files.writeString(split.resolve("metrics.csv"), "3,99,99,1.0,1.0,0.5,1.0,0.5,NaN\n", java.nio.file.StandardOpenOption.APPEND);
-      List<Trainer.Row> b = trainer(net, opt.get(), 4, split, new StringWriter()).resume();
+      List<org.hbp.plot.RunMetrics.Row> b = trainer(net, opt.get(), 4, split, new StringWriter()).resume();
       assertEquals(a.size(), b.size(), kind);
       for (int i = 0; i < a.size(); i++) {
-        Trainer.Row x = a.get(i), y = b.get(i);
+        org.hbp.plot.RunMetrics.Row x = a.get(i), y = b.get(i);
         assertEquals(x.epoch(), y.epoch());
         assertEquals(x.step(), y.step());
         assertEquals(x.trainLoss(), y.trainLoss(), 0, kind + " epoch " + i);

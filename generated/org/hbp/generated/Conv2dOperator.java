@@ -191,14 +191,12 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     checkForwardValues(values, List.of("X", "W", "b"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
     Batch t0 = memo0(cache); // memo: unfold(X, k, s, p, d)
-    Batch t1 = be.matmul(cache.get("W"), false, t0, false); // W*unfold(X, k, s, p, d)
-    Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
-    Batch t3 = be.matmul(cache.get("b"), false, t2, true); // b*ones(oh*ow)'
-    Batch t4 = be.add(t1, t3); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
+    Batch t1 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
+    Batch t2 = be.matmul(cache.get("b"), false, t1, true); // b*ones(oh*ow)'
+    Batch t3 = be.matmulAdd(cache.get("W"), false, t0, false, t2); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
     be.release(t1);
     be.release(t2);
-    be.release(t3);
-    cache.put("Z", t4);
+    cache.put("Z", t3);
     return cache;
   }
 

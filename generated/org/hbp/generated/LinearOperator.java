@@ -154,10 +154,8 @@ public final class LinearOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x", "W", "b"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.matmul(cache.get("W"), false, cache.get("x"), false); // W*x
-    Batch t1 = be.add(t0, cache.get("b")); // W*x + b
-    be.release(t0);
-    cache.put("z", t1);
+    Batch t0 = be.matmulAdd(cache.get("W"), false, cache.get("x"), false, cache.get("b")); // W*x + b
+    cache.put("z", t0);
     return cache;
   }
 

@@ -96,6 +96,19 @@ public interface Backend {
   /** {@code op(a) * op(b)} per item, op = transpose where the flag is set. */
   Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB);
 
+  /**
+   * {@code op(a) * op(b) + c} per item, with c broadcast over the batch axes as {@link #add} does:
+   * a layer's {@code W*x + b} in one kernel. The default adds the product to c; a BLAS backend
+   * writes c into the result and accumulates the product onto it (gemm with beta = 1), saving a
+   * pass over the output.
+   */
+  default Batch matmulAdd(Batch a, boolean transposeA, Batch b, boolean transposeB, Batch c) {
+    Batch product = matmul(a, transposeA, b, transposeB);
+    Batch sum = add(product, c);
+    if (!sharesStorage(sum, product)) release(product);
+    return sum;
+  }
+
   Batch transpose(Batch a);
 
   /**

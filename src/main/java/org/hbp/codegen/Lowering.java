@@ -221,6 +221,20 @@ final class Lowering {
         || e instanceof Expr.DimValue || ((e instanceof Expr.Vec || e instanceof Expr.Reshape) && cheap(Exprs.children(e).get(0)));
   }
 
+  /**
+   * Whether a sum can compute its term e as part of a {@code be.matmulAdd}: a product of two dense
+   * factors that nothing else needs (not computed yet, not memoized, not shared with other rules).
+   */
+  private boolean fusableProduct(Expr e) {
+    if (!(e instanceof Expr.MatMul m) || m.factors().size() != 2 || m.factors().stream().anyMatch(Lowering::structured)) return false;
+    return !values.containsKey(e) && !memoized(e) && !ctx.shared(e);
+  }
+
+  /** Whether {@link #value} takes e from a memo slot rather than computing it here. */
+  private boolean memoized(Expr e) {
+    return !cheap(e) && forwardOnly(e) && (!perForwardPass || ctx.shared(e));
+  }
+
   /** A Java expression (a local name or a leaf) holding the value of e. */
   String value(Expr e) {
     String known = values.get(e);
@@ -231,7 +245,7 @@ final class Lowering {
       values.put(e, r);
       return r;
     }
-    if (!cheap(e) && forwardOnly(e) && (!perForwardPass || ctx.shared(e))) {
+    if (memoized(e)) {
       r = emit(ctx.memoMethod(e) + "(cache)", "memo: " + ctx.text(e));
     } else {
       r = compute(e);
@@ -248,7 +262,23 @@ final class Lowering {
     if (e instanceof Expr.Ones o) return emit("be.fill(" + rows(o.shape()) + ", " + cols(o.shape()) + ", 1.0)", text);
     if (e instanceof Expr.Eye i) return emit("be.eye(" + ctx.dim(i.n()) + ")", text);
     if (e instanceof Expr.Add a) {
-      String acc = value(a.terms().get(0));
+      String acc;
+      Expr first = a.terms().get(0), second = a.terms().get(1);
+      if (fusableProduct(first) && !(second instanceof Expr.Scale s && s.coefficient() == -1)) {
+        // a dense product plus a term (W*x + b): one kernel, the product accumulated onto the term
+        Operand l = Operand.of(((Expr.MatMul) first).factors().get(0)), r = Operand.of(((Expr.MatMul) first).factors().get(1));
+        String ln = value(l.expr), rn = value(r.expr), cn = value(second);
+        acc = emit("be.matmulAdd(" + ln + ", " + l.transposed + ", " + rn + ", " + r.transposed + ", " + cn + ")",
+            a.terms().size() == 2 ? text : ctx.text(first) + " + " + ctx.text(second));
+        for (int i = 2; i < a.terms().size(); i++) {
+          Expr t = a.terms().get(i);
+          String last = i == a.terms().size() - 1 ? text : null;
+          if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit("be.subtract(" + acc + ", " + value(s.operand()) + ")", last);
+          else acc = emit("be.add(" + acc + ", " + value(t) + ")", last);
+        }
+        return acc;
+      }
+      acc = value(first);
       for (int i = 1; i < a.terms().size(); i++) {
         Expr t = a.terms().get(i);
         String last = i == a.terms().size() - 1 ? text : null;

@@ -310,6 +310,42 @@ abstract class AbstractBackendTest {
     checkMatmul(new int[] {1, 1, 3, 2}, 4, 6, 5, true, true);
   }
 
+  /** op(a) op(b) + c against EJML, c with the given batch axes (broadcast where they are 1). */
+  private void checkMatmulAdd(int[] ax, int cs, int cd, int m, int k, int n, boolean ta, boolean tb) {
+    Batch a = ta ? random(ax[0], ax[1], k, m) : random(ax[0], ax[1], m, k);
+    Batch b = tb ? random(ax[2], ax[3], n, k) : random(ax[2], ax[3], k, n);
+    Batch c = random(cs, cd, m, n);
+    Batch out = be.matmulAdd(a, ta, b, tb, c);
+    assertEquals(m, out.rows());
+    assertEquals(n, out.cols());
+    assertItems(Math.max(Math.max(ax[0], ax[2]), cs), Math.max(Math.max(ax[1], ax[3]), cd), out, (s, v) -> {
+      DMatrixRMaj x = item(a, s, v), y = item(b, s, v), e = new DMatrixRMaj(m, n);
+      CommonOps_DDRM.mult(ta ? transposed(x) : x, tb ? transposed(y) : y, e);
+      CommonOps_DDRM.addEquals(e, item(c, s, v));
+      return e;
+    }, "matmulAdd " + Arrays.toString(ax) + " c [" + cs + " x " + cd + "] " + m + "x" + k + "x" + n + " ta=" + ta + " tb=" + tb);
+  }
+
+  @Test
+  void matmulAddAllTransposesAndBroadcasts() {
+    for (int[] ax : AXES)
+      for (boolean ta : new boolean[] {false, true})
+        for (boolean tb : new boolean[] {false, true}) {
+          int samples = Math.max(ax[0], ax[2]), directions = Math.max(ax[1], ax[3]);
+          checkMatmulAdd(ax, 1, 1, 3, 7, 4, ta, tb); // a bias: one item for all
+          checkMatmulAdd(ax, samples, directions, 3, 7, 4, ta, tb); // one per product item
+          checkMatmulAdd(ax, samples, 1, 5, 2, 1, ta, tb);
+          checkMatmulAdd(ax, 1, directions, 5, 2, 1, ta, tb);
+        }
+    // the shared-left fast path (a layer's W*x + b) and an empty inner dimension (c alone)
+    checkMatmulAdd(new int[] {1, 1, 4, 1}, 1, 1, 6, 5, 1, false, false);
+    checkMatmulAdd(new int[] {1, 1, 4, 1}, 1, 1, 6, 0, 3, true, false);
+    // c with more samples than the product: broadcast the product, as add does
+    checkMatmulAdd(new int[] {1, 1, 1, 1}, 3, 2, 2, 3, 4, false, false);
+    Batch a = random(2, 1, 3, 4), b = random(2, 1, 4, 2), wrong = random(2, 1, 2, 3);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.matmulAdd(a, false, b, false, wrong)), wrong.describe());
+  }
+
   /** sum over the samples of op(a) op(b), per direction; a shared operand counts once per sample. */
   private void checkMatmulSumSamples(int[] ax, int m, int k, int n, boolean ta, boolean tb) {
     Batch a = ta ? random(ax[0], ax[1], k, m) : random(ax[0], ax[1], m, k);

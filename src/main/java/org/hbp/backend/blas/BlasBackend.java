@@ -17,6 +17,7 @@ import java.util.function.DoubleUnaryOperator;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.hbp.backend.Backend;
 import org.hbp.backend.BackendChecks;
@@ -467,11 +468,37 @@ public final class BlasBackend implements Backend {
 
   @Override
   public Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB) {
-    BlasBatch x = blas("matmul", "a", a), y = blas("matmul", "b", b);
+    return product("matmul", a, transposeA, b, transposeB, null);
+  }
+
+  @Override
+  public Batch matmulAdd(Batch a, boolean transposeA, Batch b, boolean transposeB, Batch c) {
+    Objects.requireNonNull(c, "matmulAdd: operand c is null");
+    BlasBatch x = blas("matmulAdd", "a", a), y = blas("matmulAdd", "b", b), z = blas("matmulAdd", "c", c);
+    BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
+    // c must have the product's item shape and no batch axis the product lacks; anything else (a
+    // scalar c, a c with more samples) is the default's add, with its broadcasting and messages
+    if (z.rows() != shape.m() || z.cols() != shape.n() || (z.samples() != 1 && z.samples() != shape.samples())
+        || (z.directions() != 1 && z.directions() != shape.directions()))
+      return Backend.super.matmulAdd(a, transposeA, b, transposeB, c);
+    return product("matmulAdd", a, transposeA, b, transposeB, z);
+  }
+
+  /**
+   * {@code op(a) * op(b)}, plus {@code c} (broadcast over the batch axes) when c is not null: the
+   * result starts as c's items and the gemms accumulate onto it (beta = 1).
+   */
+  private Batch product(String kernel, Batch a, boolean transposeA, Batch b, boolean transposeB, BlasBatch c) {
+    BlasBatch x = blas(kernel, "a", a), y = blas(kernel, "b", b);
     BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
     int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     // k == 0: the product is zero and BLAS is not called
-    BlasBatch out = alloc("matmul", samples, directions, m, n, k == 0);
+    BlasBatch out = alloc(kernel, samples, directions, m, n, k == 0 && c == null);
+    int beta = 0;
+    if (c != null) {
+      copyBroadcast(c, out);
+      beta = 1;
+    }
     if (m == 0 || n == 0 || k == 0) return out;
     useThreads();
     int ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans;
@@ -482,7 +509,7 @@ public final class BlasBackend implements Backend {
       long wide = (long) n * y.items();
       for (long c0 = 0; c0 < wide; c0 += Integer.MAX_VALUE) {
         int w = (int) Math.min(Integer.MAX_VALUE, wide - c0);
-        gemm(ta, tb, m, w, k, x, 0, lda, y, c0 * k, ldb, out, c0 * m, ldc);
+        gemm(ta, tb, m, w, k, x, 0, lda, y, c0 * k, ldb, out, c0 * m, ldc, beta);
       }
       return out;
     }
@@ -492,7 +519,7 @@ public final class BlasBackend implements Backend {
       // adjacent: one gemm per sample over them side by side (per-sample factor times V directions)
       int wide = n * directions;
       for (int s = 0; s < samples; s++)
-        gemm(ta, tb, m, wide, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, (long) s * directions * mn, ldc);
+        gemm(ta, tb, m, wide, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, (long) s * directions * mn, ldc, beta);
       return out;
     }
     if (x.samples() == 1 && y.directions() == 1 && y.samples() == samples && n == 1 && !transposeB && (long) directions * m <= Integer.MAX_VALUE) {
@@ -500,7 +527,7 @@ public final class BlasBackend implements Backend {
       // direction one gemm over all samples' columns, written with leading dimension directions*m
       // (the result column of sample s, direction d starts at (s*directions + d)*m)
       for (int d = 0; d < directions; d++)
-        gemm(ta, tb, m, samples, k, x, item(x, 0, d) * xn, lda, y, 0, ldb, out, (long) d * m, directions * m);
+        gemm(ta, tb, m, samples, k, x, item(x, 0, d) * xn, lda, y, 0, ldb, out, (long) d * m, directions * m, beta);
       return out;
     }
     // one gemm per result item, on views into the blocks
@@ -509,18 +536,37 @@ public final class BlasBackend implements Backend {
       for (int s = 0, t = 0; s < samples; s++)
         for (int d = 0; d < directions; d++, t++)
           cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
-              0.0, cv.position(t * mn), ldc);
+              beta, cv.position(t * mn), ldc);
     } else {
       FloatPointer av = new FloatPointer(x.floats), bv = new FloatPointer(y.floats), cv = new FloatPointer(out.floats);
       for (int s = 0, t = 0; s < samples; s++)
         for (int d = 0; d < directions; d++, t++)
           cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
-              0f, cv.position(t * mn), ldc);
+              beta, cv.position(t * mn), ldc);
     }
     Reference.reachabilityFence(x);
     Reference.reachabilityFence(y);
     Reference.reachabilityFence(out);
     return out;
+  }
+
+
+  /** Writes c's items into out's, c's batch axes of extent 1 broadcast (native copies of whole items). */
+  private void copyBroadcast(BlasBatch c, BlasBatch out) {
+    long mn = (long) out.rows() * out.cols(), bytes = mn * (precision == Precision.FLOAT64 ? 8 : 4);
+    if (mn == 0) return;
+    if (c.samples() == out.samples() && c.directions() == out.directions()) {
+      Pointer.memcpy(out.pointer(), c.pointer(), bytes * out.samples() * out.directions());
+    } else {
+      for (int s = 0, t = 0; s < out.samples(); s++)
+        for (int d = 0; d < out.directions(); d++, t++) {
+          // Pointer.memcpy offsets untyped pointers by their position in bytes
+          long to = t * bytes, from = item(c, s, d) * bytes;
+          Pointer.memcpy(new Pointer(out.pointer()).position(to), new Pointer(c.pointer()).position(from), bytes);
+        }
+    }
+    Reference.reachabilityFence(c);
+    Reference.reachabilityFence(out);
   }
 
   @Override

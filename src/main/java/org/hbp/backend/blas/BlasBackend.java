@@ -196,7 +196,7 @@ public final class BlasBackend implements Backend {
   /**
    * Runs {@code body} over {@code [0, n)}: at once when {@code entries} (the work, in entries
    * touched) is small or this backend has one thread, else in {@code threads} contiguous parts on a
-   * fork-join pool of that size, returning when all are done.
+   * fork-join pool of one thread fewer and the caller's thread, returning when all are done.
    */
   private void parallel(long n, long entries, RangeBody body) {
     int parts = (int) Math.min(threads, n);
@@ -204,13 +204,27 @@ public final class BlasBackend implements Backend {
       body.run(0, n);
       return;
     }
-    java.util.concurrent.ForkJoinPool workers = WORKERS.computeIfAbsent(threads, java.util.concurrent.ForkJoinPool::new);
-    java.util.List<java.util.concurrent.ForkJoinTask<?>> tasks = new java.util.ArrayList<>(parts);
-    for (int i = 0; i < parts; i++) {
+    // parts 1.. on the pool, part 0 on the caller's thread (one hand-off fewer per kernel)
+    java.util.concurrent.ForkJoinPool workers = WORKERS.computeIfAbsent(threads - 1, java.util.concurrent.ForkJoinPool::new);
+    java.util.List<java.util.concurrent.ForkJoinTask<?>> tasks = new java.util.ArrayList<>(parts - 1);
+    for (int i = 1; i < parts; i++) {
       long from = n * i / parts, to = n * (i + 1) / parts;
       tasks.add(workers.submit(() -> body.run(from, to)));
     }
-    for (java.util.concurrent.ForkJoinTask<?> t : tasks) t.join();
+    RuntimeException failure = null;
+    try {
+      body.run(0, n / parts);
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    for (java.util.concurrent.ForkJoinTask<?> t : tasks) {
+      try {
+        t.join();
+      } catch (RuntimeException e) {
+        if (failure == null) failure = e;
+      }
+    }
+    if (failure != null) throw failure;
   }
 
   /** Runs {@code body(from, to)} over entry ranges of {@code [0, n)} cut at multiples of {@link #CHUNK}. */

@@ -123,6 +123,13 @@ public final class BenchCommand implements Callable<Integer> {
     long limit = (long) (memoryLimitGiB * (1L << 30));
     String cores = Runtime.getRuntime().availableProcessors() + " cores";
     w.printf("bench %s (%s), batch %d, backend %s, %s, %s%n", ns.name(), net, batch, be.name(), cores, kind.label());
+    if (be.name().startsWith("blas")) {
+      // OpenBLAS picks its kernels at load time from the CPU model, or from OPENBLAS_CORETYPE; the
+      // PyTorch subprocess inherits the same environment
+      String core = System.getenv("OPENBLAS_CORETYPE");
+      w.println("  OpenBLAS kernels: " + (core == null || core.isEmpty() ? "chosen by OpenBLAS for this CPU" : "OPENBLAS_CORETYPE=" + core
+          + " (from the environment, PyTorch's too)"));
+    }
     if (be.name().startsWith("blas") && System.getenv("OPENBLAS_THREAD_TIMEOUT") == null)
       w.println("  note: OPENBLAS_THREAD_TIMEOUT is not set: OpenBLAS's threads spin after each gemm and slow the Java kernels between"
           + " gemms; ./hbp sets it to 4");

@@ -256,12 +256,13 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
-  /** Most extra warm-up runs while the JIT still compiles. */
+  /** Most extra warm-up runs, and most seconds spent on them, while the JIT still compiles. */
   private static final int MAX_JIT_WARMUP_RUNS = 200;
+  private static final double MAX_JIT_WARMUP_SECONDS = 30;
 
   /**
    * The --warmup runs, then more until one passes with no JIT compilation (at most
-   * {@value #MAX_JIT_WARMUP_RUNS} more): until then the compiler threads share the cores with the
+   * {@value #MAX_JIT_WARMUP_RUNS} more, or {@value #MAX_JIT_WARMUP_SECONDS} s of them): until then the compiler threads share the cores with the
    * measured code, and on 2 cores that made the FC gradient pass 25 % slower after 8 runs than in
    * the steady state a training run spends its time in.
    */
@@ -270,7 +271,8 @@ public final class BenchCommand implements Callable<Integer> {
     be.finish();
     java.lang.management.CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
     if (jit == null || !jit.isCompilationTimeMonitoringSupported()) return;
-    for (int i = 0; i < MAX_JIT_WARMUP_RUNS; i++) {
+    long start = System.nanoTime();
+    for (int i = 0; i < MAX_JIT_WARMUP_RUNS && (System.nanoTime() - start) / 1e9 < MAX_JIT_WARMUP_SECONDS; i++) {
       long before = jit.getTotalCompilationTime();
       run.get();
       be.finish();

@@ -482,7 +482,7 @@ public final class BlasBackend implements Backend {
 
   @Override
   public Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB) {
-    return product("matmul", a, transposeA, b, transposeB, null);
+    return product("matmul", blas("matmul", "a", a), transposeA, blas("matmul", "b", b), transposeB, null);
   }
 
   @Override
@@ -495,15 +495,14 @@ public final class BlasBackend implements Backend {
     if (z.rows() != shape.m() || z.cols() != shape.n() || (z.samples() != 1 && z.samples() != shape.samples())
         || (z.directions() != 1 && z.directions() != shape.directions()))
       return Backend.super.matmulAdd(a, transposeA, b, transposeB, c);
-    return product("matmulAdd", a, transposeA, b, transposeB, z);
+    return product("matmulAdd", x, transposeA, y, transposeB, z);
   }
 
   /**
    * {@code op(a) * op(b)}, plus {@code c} (broadcast over the batch axes) when c is not null: the
    * result starts as c's items and the gemms accumulate onto it (beta = 1).
    */
-  private Batch product(String kernel, Batch a, boolean transposeA, Batch b, boolean transposeB, BlasBatch c) {
-    BlasBatch x = blas(kernel, "a", a), y = blas(kernel, "b", b);
+  private Batch product(String kernel, BlasBatch x, boolean transposeA, BlasBatch y, boolean transposeB, BlasBatch c) {
     BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
     int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     // k == 0: the product is zero and BLAS is not called
@@ -563,7 +562,6 @@ public final class BlasBackend implements Backend {
     Reference.reachabilityFence(out);
     return out;
   }
-
 
   /** Writes c's items into out's, c's batch axes of extent 1 broadcast (native copies of whole items). */
   private void copyBroadcast(BlasBatch c, BlasBatch out) {

@@ -263,6 +263,7 @@ final class Lowering {
     if (e instanceof Expr.Eye i) return emit("be.eye(" + ctx.dim(i.n()) + ")", text);
     if (e instanceof Expr.Add a) {
       String acc;
+      int next;
       Expr first = a.terms().get(0), second = a.terms().get(1);
       if (fusableProduct(first) && !(second instanceof Expr.Scale s && s.coefficient() == -1)) {
         // a dense product plus a term (W*x + b): one kernel, the product accumulated onto the term
@@ -270,16 +271,12 @@ final class Lowering {
         String ln = value(l.expr), rn = value(r.expr), cn = value(second);
         acc = emit("be.matmulAdd(" + ln + ", " + l.transposed + ", " + rn + ", " + r.transposed + ", " + cn + ")",
             a.terms().size() == 2 ? text : ctx.text(first) + " + " + ctx.text(second));
-        for (int i = 2; i < a.terms().size(); i++) {
-          Expr t = a.terms().get(i);
-          String last = i == a.terms().size() - 1 ? text : null;
-          if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit("be.subtract(" + acc + ", " + value(s.operand()) + ")", last);
-          else acc = emit("be.add(" + acc + ", " + value(t) + ")", last);
-        }
-        return acc;
+        next = 2;
+      } else {
+        acc = value(first);
+        next = 1;
       }
-      acc = value(first);
-      for (int i = 1; i < a.terms().size(); i++) {
+      for (int i = next; i < a.terms().size(); i++) {
         Expr t = a.terms().get(i);
         String last = i == a.terms().size() - 1 ? text : null;
         if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit("be.subtract(" + acc + ", " + value(s.operand()) + ")", last);

@@ -273,21 +273,30 @@ public final class BackendChecks {
    */
   public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, double[] idx, int io) {
     int oh = h / k, ow = w / k;
+    // per output position, the c channels side by side (contiguous in the item): the window's
+    // first entry, then each later one that is larger or NaN, channel by channel
+    double[] max = new double[c];
+    int[] best = new int[c];
     for (int ox = 0; ox < ow; ox++)
-      for (int oy = 0; oy < oh; oy++)
+      for (int oy = 0; oy < oh; oy++) {
+        int corner = c * (oy * k + h * (ox * k));
         for (int ch = 0; ch < c; ch++) {
-          int best = -1;
-          double max = Double.NEGATIVE_INFINITY;
-          for (int kx = 0; kx < k; kx++)
-            for (int ky = 0; ky < k; ky++) {
-              int src = ch + c * ((oy * k + ky) + h * (ox * k + kx));
-              double v = xs[xo + src];
-              if (best < 0 || v > max || Double.isNaN(v)) {
-                max = v;
-                best = src;
+          max[ch] = xs[xo + corner + ch];
+          best[ch] = corner + ch;
+        }
+        for (int kx = 0; kx < k; kx++)
+          for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
+            int base = corner + c * (ky + h * kx);
+            for (int ch = 0; ch < c; ch++) {
+              double v = xs[xo + base + ch];
+              if (v > max[ch] || v != v) {
+                max[ch] = v;
+                best[ch] = base + ch;
               }
             }
-          idx[io + ch + c * (oy + oh * ox)] = best;
-        }
+          }
+        int o = io + c * (oy + oh * ox);
+        for (int ch = 0; ch < c; ch++) idx[o + ch] = best[ch];
+      }
   }
 }

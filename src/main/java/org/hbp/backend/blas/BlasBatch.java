@@ -43,6 +43,13 @@ public final class BlasBatch implements Batch {
     // Unsafe-based accessors of the block (bounds-checked; they hold the pointer, keeping it alive)
     final DoubleRawIndexer di;
     final FloatRawIndexer fi;
+    /**
+     * The block as a direct NIO buffer (native byte order) when it holds at most
+     * {@code Integer.MAX_VALUE} entries, else null: its absolute bulk gets and puts are memory
+     * copies, several times faster than the indexers' entry-by-entry loops.
+     */
+    final java.nio.DoubleBuffer dbuf;
+    final java.nio.FloatBuffer fbuf;
     volatile int generation;
 
     Block(Precision precision, long capacity) {
@@ -52,11 +59,15 @@ public final class BlasBatch implements Batch {
         floats = null;
         di = new DoubleRawIndexer(doubles);
         fi = null;
+        dbuf = capacity <= Integer.MAX_VALUE ? doubles.asBuffer() : null;
+        fbuf = null;
       } else {
         doubles = null;
         floats = new FloatPointer(capacity);
         di = null;
         fi = new FloatRawIndexer(floats);
+        dbuf = null;
+        fbuf = capacity <= Integer.MAX_VALUE ? floats.asBuffer() : null;
       }
     }
 
@@ -214,10 +225,12 @@ public final class BlasBatch implements Batch {
   void read(long off, double[] dst, int dOff, int n) {
     if (n == 0) return;
     if (di != null) {
-      di.get(off, dst, dOff, n);
+      if (block.dbuf != null) block.dbuf.get((int) off, dst, dOff, n);
+      else di.get(off, dst, dOff, n);
     } else {
       float[] buf = floatBuffer(n);
-      fi.get(off, buf, 0, n);
+      if (block.fbuf != null) block.fbuf.get((int) off, buf, 0, n);
+      else fi.get(off, buf, 0, n);
       for (int k = 0; k < n; k++) dst[dOff + k] = buf[k];
     }
   }
@@ -238,11 +251,13 @@ public final class BlasBatch implements Batch {
   void write(long off, double[] src, int sOff, int n) {
     if (n == 0) return;
     if (di != null) {
-      di.put(off, src, sOff, n);
+      if (block.dbuf != null) block.dbuf.put((int) off, src, sOff, n);
+      else di.put(off, src, sOff, n);
     } else {
       float[] buf = floatBuffer(n);
       for (int k = 0; k < n; k++) buf[k] = (float) src[sOff + k];
-      fi.put(off, buf, 0, n);
+      if (block.fbuf != null) block.fbuf.put((int) off, buf, 0, n);
+      else fi.put(off, buf, 0, n);
     }
   }
 

@@ -24,12 +24,14 @@ prepare() {
   jlink --add-modules java.base,java.compiler,java.management,jdk.management,java.sql,java.logging,jdk.unsupported,jdk.zipfs \
     --strip-debug --no-man-pages --no-header-files --compress=2 --output "$payload/jre"
   # 2. the jar without what the check never loads: the LAPACK builds of OpenBLAS, headers, other
-  #    platforms' JOCL, and the plotting library with its PDF/SVG dependencies (no plots are drawn)
+  #    platforms' JOCL, the plotting library with its PDF/SVG dependencies (no plots are drawn), and
+#    oneDNN's natives (the float32 CPU backend then convolves by unfold and gemm, as it says)
   cp target/hbp.jar "$payload/hbp.jar"
   zip -q -d "$payload/hbp.jar" 'org/bytedeco/openblas/linux-x86_64/libjniopenblas_full.so' \
     'org/bytedeco/openblas/linux-x86_64/libjniopenblas.so' 'org/bytedeco/openblas/linux-x86_64/include/*' \
     'org/bytedeco/openblas/global/openblas_full*' 'lib/JOCL_2_0_6-windows-x86_64.dll' 'lib/libJOCL_2_0_6-apple-*' \
-    'lib/libJOCL_2_0_6-linux-arm64.so' 'org/knowm/*' 'org/apache/*' 'de/*' 'com/madgag/*' >/dev/null || true
+    'lib/libJOCL_2_0_6-linux-arm64.so' 'org/knowm/*' 'org/apache/*' 'de/*' 'com/madgag/*' \
+    'org/bytedeco/dnnl/linux-x86_64/*' 'org/bytedeco/opencl/linux-x86_64/*' >/dev/null || true
   # 3. the tests and JUnit's console launcher (from the local Maven repository; fetched when missing)
   local console=~/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar
   [ -f "$console" ] || mvn -B -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 >&2

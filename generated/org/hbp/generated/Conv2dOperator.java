@@ -190,13 +190,12 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("X", "W", "b"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = memo0(cache); // memo: unfold(X, k, s, p, d)
-    Batch t1 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
-    Batch t2 = be.matmul(cache.get("b"), false, t1, true); // b*ones(oh*ow)'
-    Batch t3 = be.matmulAdd(cache.get("W"), false, t0, false, t2); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
+    Batch t0 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
+    Batch t1 = be.matmul(cache.get("b"), false, t0, true); // b*ones(oh*ow)'
+    Batch t2 = be.convolution(cache.get("W"), cache.get("X"), geometry0, t1); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
+    be.release(t0);
     be.release(t1);
-    be.release(t2);
-    cache.put("Z", t3);
+    cache.put("Z", t2);
     return cache;
   }
 
@@ -207,15 +206,9 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "X", "jacMatProd_X"), cin * h * w, 1);
-    Batch t1 = be.unfold(t0, geometry0);
-    Batch t2 = be.reshape(t1, cin * k * k * oh * ow, 1); // unfolding(cin, h, w, k, s, p, d) * v (unfold)
-    Batch t3 = be.reshape(t2, cin * k * k, oh * ow); // X = reshape(v, cin*k*k, oh*ow)
-    Batch t4 = be.columnsAsDirections(t3);
-    Batch t5 = be.matmul(cache.get("W"), false, t4, false); // W * v
-    Batch t6 = be.directionsAsColumns(t5, t3.cols()); // B*X with B = W
-    Batch t7 = be.reshape(t6, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t1);
-    return be.reshape(t7, cout, oh * ow);
+    Batch t1 = be.convolution(cache.get("W"), t0, geometry0, null);
+    Batch t2 = be.reshape(t1, cout * oh * ow, 1); // kron(eye(oh*ow), W) * unfolding(cin, h, w, k, s, p, d) * v (convolution)
+    return be.reshape(t2, cout, oh * ow);
   }
 
   /**
@@ -225,16 +218,10 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_X"), cout * oh * ow, 1);
-    Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(cache.get("W"), true, t2, false); // W' * v
-    Batch t4 = be.directionsAsColumns(t3, t1.cols()); // B*X with B = W'
-    Batch t5 = be.reshape(t4, cin * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t6 = be.reshape(t5, cin * k * k, oh * ow);
-    Batch t7 = be.fold(t6, geometry0);
-    Batch t8 = be.reshape(t7, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * v (fold)
-    be.release(t3);
-    return be.reshape(t8, cin, h * w);
+    Batch t1 = be.reshape(t0, cout, oh * ow);
+    Batch t2 = be.convolutionAdjoint(cache.get("W"), t1, geometry0);
+    Batch t3 = be.reshape(t2, cin * h * w, 1); // (kron(eye(oh*ow), W) * unfolding(cin, h, w, k, s, p, d))' * v (convolution adjoint)
+    return be.reshape(t3, cin, h * w);
   }
 
   /**
@@ -245,16 +232,10 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public Batch jacTMatProdSum_X(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_X"), cout * oh * ow, 1);
     Batch t1 = samplesSum(t0, cache);
-    Batch t2 = be.reshape(t1, cout, oh * ow); // X = reshape(v, cout, oh*ow)
-    Batch t3 = be.columnsAsDirections(t2);
-    Batch t4 = be.matmul(cache.get("W"), true, t3, false); // W' * v
-    Batch t5 = be.directionsAsColumns(t4, t2.cols()); // B*X with B = W'
-    Batch t6 = be.reshape(t5, cin * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t7 = be.reshape(t6, cin * k * k, oh * ow);
-    Batch t8 = be.fold(t7, geometry0);
-    Batch t9 = be.reshape(t8, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * v (fold)
-    be.release(t4);
-    return be.reshape(t9, cin, h * w);
+    Batch t2 = be.reshape(t1, cout, oh * ow);
+    Batch t3 = be.convolutionAdjoint(cache.get("W"), t2, geometry0);
+    Batch t4 = be.reshape(t3, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * kron(eye(oh*ow), W') * v (convolution adjoint)
+    return be.reshape(t4, cin, h * w);
   }
 
   /**
@@ -302,10 +283,9 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_W"), cout * oh * ow, 1);
     Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
-    Batch t2 = memo0(cache); // memo: unfold(X, k, s, p, d)
-    Batch t3 = sumProducts(t1, false, t2, true, cache); // sum_n (B*X_n)*A_n' with A' = unfold(X, k, s, p, d)'
-    Batch t4 = be.reshape(t3, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    return be.reshape(t4, cout, cin * k * k);
+    Batch t2 = sumConvolutionWeightGradients(t1, cache.get("X"), geometry0, cache); // sum_n (B*X_n)*A_n' with A' = unfold(X, k, s, p, d)' (convolution weight gradient)
+    Batch t3 = be.reshape(t2, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t3, cout, cin * k * k);
   }
 
   /**

@@ -63,7 +63,7 @@ public final class CrossentropyOperator extends AbstractLossOperator {
   /**
    * log in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_LOG = new ScalarFunction("CrossentropyOperator_log", "REAL CrossentropyOperator_log(REAL t) { return hbp_log(t); }\n", CrossentropyOperator::log, CrossentropyOperator::log_chunk);
+  private static final ScalarFunction FN_LOG = new ScalarFunction("CrossentropyOperator_log", "REAL CrossentropyOperator_log(REAL t) { return hbp_log(t); }\n", CrossentropyOperator::log, CrossentropyOperator::log_chunk, "log");
 
   private final int c;
 

@@ -84,7 +84,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("GatedOperator_sigmoid", "REAL GatedOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", GatedOperator::sigmoid, GatedOperator::sigmoid_chunk);
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("GatedOperator_sigmoid", "REAL GatedOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", GatedOperator::sigmoid, GatedOperator::sigmoid_chunk, "sigmoid");
 
   /**
    * sigmoid_d1 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.

@@ -68,12 +68,12 @@ public final class ReluOperator extends AbstractModuleOperator {
   /**
    * relu in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_RELU = new ScalarFunction("ReluOperator_relu", "REAL ReluOperator_relu(REAL t) { return hbp_relu(t); }\n", ReluOperator::relu, ReluOperator::relu_chunk);
+  private static final ScalarFunction FN_RELU = new ScalarFunction("ReluOperator_relu", "REAL ReluOperator_relu(REAL t) { return hbp_relu(t); }\n", ReluOperator::relu, ReluOperator::relu_chunk, "relu");
 
   /**
    * step in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_STEP = new ScalarFunction("ReluOperator_step", "REAL ReluOperator_step(REAL t) { return hbp_step(t); }\n", ReluOperator::step, ReluOperator::step_chunk);
+  private static final ScalarFunction FN_STEP = new ScalarFunction("ReluOperator_step", "REAL ReluOperator_step(REAL t) { return hbp_step(t); }\n", ReluOperator::step, ReluOperator::step_chunk, "step");
 
   private final int n;
 

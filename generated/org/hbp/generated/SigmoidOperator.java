@@ -68,7 +68,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SigmoidOperator_sigmoid", "REAL SigmoidOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SigmoidOperator::sigmoid, SigmoidOperator::sigmoid_chunk);
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SigmoidOperator_sigmoid", "REAL SigmoidOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SigmoidOperator::sigmoid, SigmoidOperator::sigmoid_chunk, "sigmoid");
 
   /**
    * sigmoid_d1_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.

@@ -84,7 +84,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SkipOperator_sigmoid", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SkipOperator::sigmoid, SkipOperator::sigmoid_chunk);
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SkipOperator_sigmoid", "REAL SkipOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SkipOperator::sigmoid, SkipOperator::sigmoid_chunk, "sigmoid");
 
   /**
    * sigmoid_d1 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.

@@ -68,7 +68,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SoftplusOperator_sigmoid", "REAL SoftplusOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SoftplusOperator::sigmoid, SoftplusOperator::sigmoid_chunk);
+  private static final ScalarFunction FN_SIGMOID = new ScalarFunction("SoftplusOperator_sigmoid", "REAL SoftplusOperator_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", SoftplusOperator::sigmoid, SoftplusOperator::sigmoid_chunk, "sigmoid");
 
   /**
    * sigmoid_d1 in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -79,7 +79,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
   /**
    * softplus in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SOFTPLUS = new ScalarFunction("SoftplusOperator_softplus", "REAL SoftplusOperator_softplus(REAL t) { return hbp_softplus(t); }\n", SoftplusOperator::softplus, SoftplusOperator::softplus_chunk);
+  private static final ScalarFunction FN_SOFTPLUS = new ScalarFunction("SoftplusOperator_softplus", "REAL SoftplusOperator_softplus(REAL t) { return hbp_softplus(t); }\n", SoftplusOperator::softplus, SoftplusOperator::softplus_chunk, "softplus");
 
   private final int n;
 

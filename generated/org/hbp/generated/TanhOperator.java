@@ -68,7 +68,7 @@ public final class TanhOperator extends AbstractModuleOperator {
   /**
    * tanh in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_TANH = new ScalarFunction("TanhOperator_tanh", "REAL TanhOperator_tanh(REAL t) { return hbp_tanh(t); }\n", TanhOperator::tanh, TanhOperator::tanh_chunk);
+  private static final ScalarFunction FN_TANH = new ScalarFunction("TanhOperator_tanh", "REAL TanhOperator_tanh(REAL t) { return hbp_tanh(t); }\n", TanhOperator::tanh, TanhOperator::tanh_chunk, "tanh");
 
   /**
    * tanh_d1_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.

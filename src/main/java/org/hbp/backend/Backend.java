@@ -164,6 +164,48 @@ public interface Backend {
   /** The adjoint of unfold (col2im, summing overlaps): items (c*k*k) x patches to c x (h*w). */
   Batch fold(Batch columns, ConvGeometry g);
 
+  // ---- convolutions: unfold fused with a product ------------------------------------------
+
+  /**
+   * {@code w * unfold(x) + c} per item, c broadcast as {@link #add} does, or no c when it is null:
+   * a convolution with the rows of {@code w} ({@code cout x (c*k*k)}) as filters, which is how
+   * generated operators compute a product with an unfolding. The default unfolds and multiplies;
+   * a backend with a direct convolution (oneDNN, cuDNN) never forms the unfolded matrix, whose
+   * {@code k*k} copies of the input dominate the memory traffic of an im2col convolution. Items of
+   * x have {@code c*h*w} entries (as for {@link #unfold}); the result's items are
+   * {@code cout x patches}.
+   */
+  default Batch convolution(Batch w, Batch x, ConvGeometry g, Batch c) {
+    Batch u = unfold(x, g);
+    Batch r = c == null ? matmul(w, false, u, false) : matmulAdd(w, false, u, false, c);
+    release(u);
+    return r;
+  }
+
+  /**
+   * {@code fold(w' * y)} per item: the adjoint of {@link #convolution} in x (a convolution's
+   * backward pass to its input), items {@code c x (h*w)}. Items of y have {@code rows(w) * patches}
+   * entries.
+   */
+  default Batch convolutionAdjoint(Batch w, Batch y, ConvGeometry g) {
+    Batch p = matmul(w, true, y, false);
+    Batch r = fold(p, g);
+    release(p);
+    return r;
+  }
+
+  /**
+   * {@code sum_n y_n * unfold(x_n)'} over the samples, per direction: the adjoint of
+   * {@link #convolution} in w, summed over the batch (a convolution's weight gradient), as
+   * {@link #matmulSumSamples} sums (an operand with one sample is used for every sample).
+   */
+  default Batch convolutionWeightGradient(Batch y, Batch x, ConvGeometry g) {
+    Batch u = unfold(x, g);
+    Batch r = matmulSumSamples(y, false, u, true);
+    release(u);
+    return r;
+  }
+
   /**
    * {@code out[j] = x[index[j]]} (0 where index[j] = -1); items shaped like the index items. The
    * index batch has one direction.

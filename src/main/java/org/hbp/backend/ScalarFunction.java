@@ -15,8 +15,14 @@ import java.util.function.DoubleUnaryOperator;
  * #define}s it; it may call the built-ins of {@link #OPENCL_PRELUDE} ({@code hbp_sigmoid} and so on,
  * the same functions as {@code org.hbp.runtime.Scalars}) and OpenCL's math functions. {@code name}
  * is a valid C identifier, unique per function (generated names are {@code <Class>_<method>}).
+ *
+ * <p><b>Built-ins.</b> {@code builtin}, when not null, names the built-in elementwise function
+ * ({@code org.hbp.runtime.Scalars}: {@code sigmoid}, {@code tanh}, {@code exp}, ...) that this
+ * function is, so that a backend with a vectorized library routine for it (oneDNN's, on the
+ * float32 BLAS backend) may run that instead of the Java form.
  */
-public record ScalarFunction(String name, String openclSource, DoubleUnaryOperator java, ChunkMap chunk) implements DoubleUnaryOperator {
+public record ScalarFunction(String name, String openclSource, DoubleUnaryOperator java, ChunkMap chunk, String builtin)
+    implements DoubleUnaryOperator {
   /**
    * The function applied in place to the first {@code n} entries of an array: host backends call it
    * once per chunk, so the loop around the function is compiled once per function (the JIT inlines
@@ -34,9 +40,14 @@ public record ScalarFunction(String name, String openclSource, DoubleUnaryOperat
     if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) throw new IllegalArgumentException("ScalarFunction name '" + name + "' is not a C identifier");
   }
 
+  /** A function that is not one of the built-ins (see {@link #builtin}). */
+  public ScalarFunction(String name, String openclSource, DoubleUnaryOperator java, ChunkMap chunk) {
+    this(name, openclSource, java, chunk, null);
+  }
+
   /** A function without a chunk form (host backends then apply {@code java} entry by entry). */
   public ScalarFunction(String name, String openclSource, DoubleUnaryOperator java) {
-    this(name, openclSource, java, null);
+    this(name, openclSource, java, null, null);
   }
 
   @Override

@@ -130,9 +130,14 @@ public final class BenchCommand implements Callable<Integer> {
       w.println("  OpenBLAS kernels: " + (core == null || core.isEmpty() ? "chosen by OpenBLAS for this CPU" : "OPENBLAS_CORETYPE=" + core
           + " (from the environment, PyTorch's too)"));
     }
+    if (be instanceof BlasBackend blas && blas.precision() == org.hbp.backend.Precision.FLOAT32)
+      w.println("  convolutions, sigmoid, tanh: " + (blas.directConvolutions() ? "oneDNN (direct convolutions, vectorized maps)"
+          : "unfold + gemm, Java maps (" + blas.directConvolutionsUnavailable() + ")"));
     if (be.name().startsWith("blas") && System.getenv("OPENBLAS_THREAD_TIMEOUT") == null)
       w.println("  note: OPENBLAS_THREAD_TIMEOUT is not set: OpenBLAS's threads spin after each gemm and slow the Java kernels between"
           + " gemms; ./hbp sets it to 4");
+    if (be.name().equals("blas-f32") && System.getenv("OMP_WAIT_POLICY") == null)
+      w.println("  note: OMP_WAIT_POLICY is not set: oneDNN's OpenMP threads spin after each call; ./hbp sets it to PASSIVE");
     w.flush();
 
     List<Result> results = new ArrayList<>();

@@ -143,7 +143,7 @@ final class Lowering {
         roots.put(name, rootOf(firstArgument(javaExpr.substring(view.length()))));
         return;
       }
-    if (javaExpr.startsWith("be.") || javaExpr.startsWith("sumProducts(")) {
+    if (javaExpr.startsWith("be.") || javaExpr.startsWith("sumProducts(") || javaExpr.startsWith("sumConvolutionWeightGradients(")) {
       roots.put(name, name);
       owned.add(name);
     } else roots.put(name, EXTERNAL); // a memo method (the cache owns it), a leaf
@@ -268,9 +268,15 @@ final class Lowering {
       if (fusableProduct(first) && !(second instanceof Expr.Scale s && s.coefficient() == -1)) {
         // a dense product plus a term (W*x + b): one kernel, the product accumulated onto the term
         Operand l = Operand.of(((Expr.MatMul) first).factors().get(0)), r = Operand.of(((Expr.MatMul) first).factors().get(1));
-        String ln = value(l.expr), rn = value(r.expr), cn = value(second);
-        acc = emit("be.matmulAdd(" + ln + ", " + l.transposed + ", " + rn + ", " + r.transposed + ", " + cn + ")",
-            a.terms().size() == 2 ? text : ctx.text(first) + " + " + ctx.text(second));
+        String sumText = a.terms().size() == 2 ? text : ctx.text(first) + " + " + ctx.text(second);
+        if (convolution(l, r)) {
+          Expr.Unfold u = (Expr.Unfold) r.expr;
+          String ln = value(l.expr), xn = value(u.tensor()), cn = value(second);
+          acc = emit("be.convolution(" + ln + ", " + xn + ", " + ctx.geometry(u.geometry()) + ", " + cn + ")", sumText);
+        } else {
+          String ln = value(l.expr), rn = value(r.expr), cn = value(second);
+          acc = emit("be.matmulAdd(" + ln + ", " + l.transposed + ", " + rn + ", " + r.transposed + ", " + cn + ")", sumText);
+        }
         next = 2;
       } else {
         acc = value(first);
@@ -338,6 +344,10 @@ final class Lowering {
     String text = ctx.text(m);
     int k = fs.size();
     boolean anyStructured = fs.stream().anyMatch(Lowering::structured);
+    if (k == 2 && convolution(Operand.of(fs.get(0)), Operand.of(fs.get(1)))) {
+      Expr.Unfold u = (Expr.Unfold) fs.get(1);
+      return emit("be.convolution(" + value(fs.get(0)) + ", " + value(u.tensor()) + ", " + ctx.geometry(u.geometry()) + ", null)", text);
+    }
     if (!anyStructured) {
       if (fs.get(k - 1).shape().cols().isOne()) {
         Operand acc = Operand.of(fs.get(k - 1));
@@ -369,6 +379,35 @@ final class Lowering {
       return emit("be.transpose(" + r + ")", text);
     }
     throw new CodegenException("cannot compute the product '" + text + "' of structured matrices without forming one of them");
+  }
+
+  /**
+   * Whether {@code op(l) * op(r)} is a convolution {@code W * unfold(X)} to hand to
+   * {@code be.convolution}: r an unfold not computed yet, l a dense factor, neither transposed.
+   * The unfolded matrix is then never formed by a backend with a direct convolution; where other
+   * rules need it (a Kronecker factor, a per-sample Jacobian) they compute it themselves.
+   */
+  private boolean convolution(Operand l, Operand r) {
+    return r.expr instanceof Expr.Unfold && !r.transposed && !l.transposed && !structured(l.expr) && !values.containsKey(r.expr);
+  }
+
+  /**
+   * Whether factors i and i+1 of a product are {@code kron(I, B) * unfolding}: a convolution of the
+   * applied vector with the rows of a dense B as filters (a Jacobian of {@code W * unfold(X)} with
+   * respect to X), applied by {@code be.convolution} and its transpose by
+   * {@code be.convolutionAdjoint} instead of unfold (fold) and a product.
+   */
+  private static boolean convolutionPair(List<Expr> factors, int i) {
+    if (i < 0 || i + 1 >= factors.size()) return false;
+    return factors.get(i) instanceof Expr.Kron k && isEye(k.left()) && !(k.right() instanceof Expr.Transpose) && !structured(k.right())
+        && factors.get(i + 1) instanceof Expr.Unfolding;
+  }
+
+  /** Whether factors i and i+1 are {@code unfolding' * kron(I, B')}: the transpose of a {@link #convolutionPair}. */
+  private static boolean adjointConvolutionPair(List<Expr> factors, int i) {
+    if (i < 0 || i + 1 >= factors.size()) return false;
+    return factors.get(i) instanceof Expr.Transpose t && t.operand() instanceof Expr.Unfolding && factors.get(i + 1) instanceof Expr.Kron k
+        && isEye(k.left()) && k.right() instanceof Expr.Transpose bt && !(bt.operand() instanceof Expr.Transpose) && !structured(bt.operand());
   }
 
   /** An operand of a dense product: a value, possibly used transposed. */
@@ -426,8 +465,28 @@ final class Lowering {
       return acc;
     }
     if (m instanceof Expr.MatMul mm) {
+      List<Expr> fs = mm.factors();
       String acc = v;
-      for (int i = mm.factors().size() - 1; i >= 0; i--) acc = apply(mm.factors().get(i), acc);
+      for (int i = fs.size() - 1; i >= 0; i--) {
+        if (convolutionPair(fs, i - 1)) {
+          // kron(I, B) * unfolding * v: v's entries are the tensor, B's rows the filters
+          Expr b = ((Expr.Kron) fs.get(i - 1)).right();
+          Expr.ConvGeometry g = ((Expr.Unfolding) fs.get(i)).geometry();
+          String y = emit("be.convolution(" + value(b) + ", " + acc + ", " + ctx.geometry(g) + ", null)", null);
+          acc = emit("be.reshape(" + y + ", " + ctx.dim(fs.get(i - 1).shape().rows()) + ", 1)",
+              ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution)");
+          i--;
+        } else if (adjointConvolutionPair(fs, i - 1)) {
+          // unfolding' * kron(I, B') * v = fold(B' * V): the convolution's adjoint
+          Expr b = ((Expr.Transpose) ((Expr.Kron) fs.get(i)).right()).operand();
+          Expr.ConvGeometry g = ((Expr.Unfolding) ((Expr.Transpose) fs.get(i - 1)).operand()).geometry();
+          String y = emit("be.reshape(" + acc + ", " + ctx.dim(b.shape().rows()) + ", " + ctx.dim(g.patches()) + ")", null);
+          String x = emit("be.convolutionAdjoint(" + value(b) + ", " + y + ", " + ctx.geometry(g) + ")", null);
+          acc = emit("be.reshape(" + x + ", " + ctx.dim(fs.get(i - 1).shape().rows()) + ", 1)",
+              ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution adjoint)");
+          i--;
+        } else acc = apply(fs.get(i), acc);
+      }
       return acc;
     }
     if (m instanceof Expr.DiagMat d) return emit("be.multiply(" + value(d.vector()) + ", " + v + ")", "diag(...) * v");
@@ -478,8 +537,20 @@ final class Lowering {
     }
     if (m instanceof Expr.MatMul mm) {
       // (f1 f2 ... fk)' v = fk' (... (f1' v))
+      List<Expr> fs = mm.factors();
       String acc = v;
-      for (Expr f : mm.factors()) acc = applyTransposed(f, acc);
+      for (int i = 0; i < fs.size(); i++) {
+        if (convolutionPair(fs, i)) {
+          // (kron(I, B) * unfolding)' * v = fold(B' * V): the convolution's adjoint
+          Expr b = ((Expr.Kron) fs.get(i)).right();
+          Expr.ConvGeometry g = ((Expr.Unfolding) fs.get(i + 1)).geometry();
+          String y = emit("be.reshape(" + acc + ", " + ctx.dim(b.shape().rows()) + ", " + ctx.dim(g.patches()) + ")", null);
+          String x = emit("be.convolutionAdjoint(" + value(b) + ", " + y + ", " + ctx.geometry(g) + ")", null);
+          acc = emit("be.reshape(" + x + ", " + ctx.dim(fs.get(i + 1).shape().cols()) + ", 1)",
+              "(" + ctx.text(fs.get(i)) + " * " + ctx.text(fs.get(i + 1)) + ")' * v (convolution adjoint)");
+          i++;
+        } else acc = applyTransposed(fs.get(i), acc);
+      }
       return acc;
     }
     if (m instanceof Expr.Kron k) return applyKron(new Expr.Transpose(k.left()), new Expr.Transpose(k.right()), v);
@@ -561,8 +632,15 @@ final class Lowering {
       String x = emit("be.reshape(" + v + ", " + ctx.dim(s0) + ", " + ctx.dim(q) + ")", "X = reshape(v, " + ctx.dimText(s0) + ", " + ctx.dimText(q) + ")");
       String bx = isEye(k.right()) ? x : applyMatrix(k.right(), x, "B*X with B = " + ctx.text(k.right()));
       Operand op = Operand.of(k.left());
-      String bxa = emit("sumProducts(" + bx + ", false, " + value(op.expr()) + ", " + !op.transposed() + ", cache)",
-          "sum_n (B*X_n)*A_n' with A' = " + ctx.text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
+      String bxa;
+      if (op.expr() instanceof Expr.Unfold u && !op.transposed() && !values.containsKey(u)) {
+        // sum_n (B*X_n) * unfold(T_n)': a convolution's weight gradient, the unfolding never formed
+        bxa = emit("sumConvolutionWeightGradients(" + bx + ", " + value(u.tensor()) + ", " + ctx.geometry(u.geometry()) + ", cache)",
+            "sum_n (B*X_n)*A_n' with A' = " + ctx.text(new Expr.Transpose(u)) + " (convolution weight gradient)");
+      } else {
+        bxa = emit("sumProducts(" + bx + ", false, " + value(op.expr()) + ", " + !op.transposed() + ", cache)",
+            "sum_n (B*X_n)*A_n' with A' = " + ctx.text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
+      }
       return emit("be.reshape(" + bxa + ", " + ctx.dim(r.times(p)) + ", 1)", "kron(A, B) * v = vec(B*X*A'), summed over the batch");
     }
     return emit("samplesSum(" + apply(m, v) + ", cache)", null);

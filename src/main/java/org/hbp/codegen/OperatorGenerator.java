@@ -110,6 +110,8 @@ public final class OperatorGenerator {
     private final Map<String, MethodSpec> chunkMethods = new java.util.TreeMap<>();
     /** ScalarFunction constants by field name (sorted: deterministic output). */
     private final Map<String, FieldSpec> functionConstants = new java.util.TreeMap<>();
+    /** Generated scalar methods that are a built-in function itself (order 0): their constants name it. */
+    private final java.util.Set<String> builtins = new java.util.HashSet<>();
     /** True while the forward method is lowered: the output is not in the cache yet. */
     private boolean loweringForward;
     private final List<MethodSpec> methods = new ArrayList<>();
@@ -224,6 +226,7 @@ public final class OperatorGenerator {
     @Override
     public String function(ElementwiseFunction f, int order) {
       String name = order == 0 ? f.name() : f.name() + "_d" + order;
+      if (order == 0 && f.isBuiltin()) builtins.add(name);
       if (!functions.containsKey(name)) {
         functions.put(name, null); // reserve against recursion
         functions.put(name, scalarFunction(f, order, name));
@@ -246,8 +249,12 @@ public final class OperatorGenerator {
         for (String m : order) source.append(openClDefinitions.get(m));
         functionConstants.put(c, FieldSpec.builder(Names.SCALAR_FUNCTION, c, Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
             .addJavadoc("$L in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.\n", method)
-            .initializer("new $T($S, $S, $L::$L, $L::$L_chunk)", Names.SCALAR_FUNCTION, className + "_" + method, source.toString(), className,
-                method, className, method).build());
+            .initializer(builtins.contains(method)
+                ? CodeBlock.of("new $T($S, $S, $L::$L, $L::$L_chunk, $S)", Names.SCALAR_FUNCTION, className + "_" + method, source.toString(),
+                    className, method, className, method, method)
+                : CodeBlock.of("new $T($S, $S, $L::$L, $L::$L_chunk)", Names.SCALAR_FUNCTION, className + "_" + method, source.toString(),
+                    className, method, className, method))
+            .build());
         chunkMethods.put(method, MethodSpec.methodBuilder(method + "_chunk").addModifiers(Modifier.PRIVATE, Modifier.STATIC)
             .addParameter(double[].class, "values").addParameter(int.class, "n")
             .addJavadoc("{@code values[i] = $L(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.\n", method)

@@ -3,6 +3,7 @@ package org.hbp.runtime;
 import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ConvGeometry;
 import org.hbp.derive.ResidualKind;
 
 /**
@@ -41,6 +42,20 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
   protected final Batch sumProducts(Batch a, boolean transposeA, Batch b, boolean transposeB, ForwardCache cache) {
     if (a.samples() == 1 && b.samples() == 1) return samplesSum(be.matmul(a, transposeA, b, transposeB), cache);
     return be.matmulSumSamples(a, transposeA, b, transposeB);
+  }
+
+  /**
+   * {@code sum_n y_n unfold(x_n)'} over the batch (a convolution's weight gradient), as
+   * {@link #sumProducts} counts shared operands.
+   */
+  protected final Batch sumConvolutionWeightGradients(Batch y, Batch x, ConvGeometry g, ForwardCache cache) {
+    if (y.samples() == 1 && x.samples() == 1) {
+      Batch u = be.unfold(x, g);
+      Batch p = be.matmul(y, false, u, true);
+      be.release(u);
+      return samplesSum(p, cache);
+    }
+    return be.convolutionWeightGradient(y, x, g);
   }
 
   /** The exact diagonal of a diagonal residual (generated; only called for DIAGONAL kinds). */

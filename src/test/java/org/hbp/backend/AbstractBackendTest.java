@@ -593,6 +593,318 @@ abstract class AbstractBackendTest {
     assertContains(messageOf(IllegalArgumentException.class, () -> be.fold(bad, geometries()[0])), "fold", bad.describe(), "4x4");
   }
 
+  // ---- convolutions --------------------------------------------------------------------------
+
+  /** A fused-convolution case: the input geometry and the number of filters (output channels). */
+  private record ConvCase(ConvGeometry g, int cout) {
+    @Override
+    public String toString() {
+      return g + " cout=" + cout;
+    }
+  }
+
+  /**
+   * Cases for the fused convolutions (built on use, as {@link #geometries()}): kernels 1, 3 and 5;
+   * strides 1, 2 and 3; padding 0, 1 and 2; dilation 1 and 2; h != w; 1, 3 and 16 channels in;
+   * 1, 4 and 32 filters.
+   */
+  private static ConvCase[] convolutionCases() {
+    return new ConvCase[] {
+        new ConvCase(new ConvGeometry(1, 7, 5, 1, 1, 0, 1), 4), // 1x1 kernel: a product per pixel
+        new ConvCase(new ConvGeometry(3, 7, 5, 1, 2, 0, 1), 1), // 1x1 kernel, stride 2: subsampling
+        new ConvCase(new ConvGeometry(3, 7, 5, 1, 1, 1, 1), 4), // 1x1 kernel, padding 1: border outputs all padding
+        new ConvCase(new ConvGeometry(3, 7, 5, 3, 1, 1, 1), 4), // "same" 3x3
+        new ConvCase(new ConvGeometry(3, 9, 12, 3, 2, 1, 1), 32), // stride 2, h < w
+        new ConvCase(new ConvGeometry(16, 9, 12, 3, 1, 1, 1), 32), // 144-term sums
+        new ConvCase(new ConvGeometry(1, 9, 12, 3, 3, 0, 2), 1), // stride 3, dilation 2
+        new ConvCase(new ConvGeometry(3, 7, 5, 3, 1, 2, 1), 4), // padding 2: output larger than the input
+        new ConvCase(new ConvGeometry(3, 9, 12, 5, 1, 2, 1), 4), // "same" 5x5
+        new ConvCase(new ConvGeometry(16, 9, 12, 5, 3, 2, 2), 32), // all at once: 400-term sums, a 2x3 output
+        new ConvCase(new ConvGeometry(1, 7, 5, 5, 2, 0, 1), 4), // valid 5x5, stride 2: a 2x1 output
+        new ConvCase(new ConvGeometry(16, 7, 5, 3, 2, 2, 2), 4), // stride 2, padding 2, dilation 2
+        new ConvCase(new ConvGeometry(3, 2, 2, 3, 1, 1, 1), 4), // kernel larger than the input
+    };
+  }
+
+  /** Item (s, v) of b's entries {@code data} (as toArray lays them out), broadcasting axes of extent 1. */
+  private static double[] itemData(double[] data, Batch b, int s, int v) {
+    int ss = b.samples() == 1 ? 0 : s, vv = b.directions() == 1 ? 0 : v, n = b.itemSize();
+    int at = (ss * b.directions() + vv) * n;
+    return Arrays.copyOfRange(data, at, at + n);
+  }
+
+  /**
+   * Calls {@code term(o, col, in, out)} for every term of a direct convolution with geometry g and
+   * cout filters: filter entry {@code W[o, col]} at {@code o + cout*col}, {@code col = (ch*k + ki)*k
+   * + kj}, times input entry {@code X[ch, y, x]} at {@code in = ch + c*(y + h*x)}, {@code y = oy*s
+   * - p + ki*d}, {@code x = ox*s - p + kj*d}, into output entry (o, oy + outH*ox) at {@code out = o
+   * + cout*(oy + outH*ox)}; terms in the padding are skipped. Straight from the definition in
+   * {@link ConvGeometry}, independent of the backends' unfold, fold and products.
+   */
+  private static void forEachConvolutionTerm(ConvGeometry g, int cout, ConvTerm term) {
+    int c = g.c(), h = g.h(), wd = g.w(), k = g.k(), outH = g.outH(), outW = g.outW();
+    for (int ox = 0; ox < outW; ox++)
+      for (int oy = 0; oy < outH; oy++)
+        for (int ch = 0; ch < c; ch++)
+          for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+              int y = oy * g.s() - g.p() + ki * g.d(), x = ox * g.s() - g.p() + kj * g.d();
+              if (y < 0 || y >= h || x < 0 || x >= wd) continue; // padding: a zero
+              int col = (ch * k + ki) * k + kj, in = ch + c * (y + h * x);
+              for (int o = 0; o < cout; o++) term.at(o, col, in, o + cout * (oy + outH * ox));
+            }
+  }
+
+  @FunctionalInterface
+  private interface ConvTerm {
+    void at(int o, int col, int in, int out);
+  }
+
+  /**
+   * The direct convolution of one item, {@code out = W * unfold(X)} (cout x patches), accumulated
+   * into value; sumAbs accumulates the terms' magnitudes, which bound the rounding error of any
+   * summation order.
+   */
+  private static void directConvolution(double[] w, double[] x, ConvGeometry g, int cout, double[] value, double[] sumAbs) {
+    forEachConvolutionTerm(g, cout, (o, col, in, out) -> {
+      double t = w[o + cout * col] * x[in];
+      value[out] += t;
+      sumAbs[out] += Math.abs(t);
+    });
+  }
+
+  /** The adjoint of {@link #directConvolution} in X for one item: {@code fold(W' * Y)}, c x (h*w), accumulated. */
+  private static void directConvolutionAdjoint(double[] w, double[] y, ConvGeometry g, int cout, double[] value, double[] sumAbs) {
+    forEachConvolutionTerm(g, cout, (o, col, in, out) -> {
+      double t = w[o + cout * col] * y[out];
+      value[in] += t;
+      sumAbs[in] += Math.abs(t);
+    });
+  }
+
+  /** The adjoint of {@link #directConvolution} in W for one item: {@code Y * unfold(X)'}, cout x (c*k*k), accumulated. */
+  private static void directConvolutionWeightGradient(double[] y, double[] x, ConvGeometry g, int cout, double[] value,
+      double[] sumAbs) {
+    forEachConvolutionTerm(g, cout, (o, col, in, out) -> {
+      double t = y[out] * x[in];
+      value[o + cout * col] += t;
+      sumAbs[o + cout * col] += Math.abs(t);
+    });
+  }
+
+  /**
+   * Asserts the rows x (value.length/rows) item of {@code actual} at {@code at} matches the
+   * reference entrywise, each within {@code allowed} of its sum of |terms|: float32 rounding of a
+   * sum is bounded relative to the sum of its terms' magnitudes, not to the (possibly cancelled)
+   * sum itself.
+   */
+  private void assertMatchesReference(double[] value, double[] sumAbs, double[] actual, int at, int rows, String what) {
+    for (int p = 0; p < value.length; p++) {
+      int q = p;
+      double err = Math.abs(actual[at + p] - value[p]), bound = allowed(sumAbs[p]);
+      assertTrue(err <= bound, () -> what + ": entry (" + q % rows + ", " + q / rows + ") is " + actual[at + q] + ", expected "
+          + value[q] + " (error " + err + ", allowed " + bound + ")");
+    }
+  }
+
+  private static void assertBatchShape(int samples, int directions, int rows, int cols, Batch b, String what) {
+    assertEquals("[" + samples + " x " + directions + "] " + rows + "x" + cols, b.describe(), what + ": result shape");
+  }
+
+  /**
+   * convolution(w, x, g, c) against the direct definition, item by item, for each c of cs (null:
+   * no c); the reference product is computed once for all of them.
+   */
+  private void checkConvolution(ConvCase cc, Batch w, Batch x, Batch[] cs, String what) {
+    ConvGeometry g = cc.g();
+    int cout = cc.cout(), size = cout * g.patches();
+    int productSamples = Math.max(w.samples(), x.samples()), productDirections = Math.max(w.directions(), x.directions());
+    double[] ws = be.toArray(w), xs = be.toArray(x);
+    double[][] value = new double[productSamples * productDirections][size], sumAbs = new double[value.length][size];
+    for (int s = 0; s < productSamples; s++)
+      for (int v = 0; v < productDirections; v++) {
+        int item = s * productDirections + v;
+        directConvolution(itemData(ws, w, s, v), itemData(xs, x, s, v), g, cout, value[item], sumAbs[item]);
+      }
+    for (Batch c : cs) {
+      int samples = Math.max(productSamples, c == null ? 1 : c.samples());
+      int directions = Math.max(productDirections, c == null ? 1 : c.directions());
+      String withC = what + (c == null ? ", no c" : ", c " + c.describe());
+      Batch out = be.convolution(w, x, g, c);
+      assertBatchShape(samples, directions, cout, g.patches(), out, withC);
+      double[] os = be.toArray(out), cd = c == null ? null : be.toArray(c);
+      for (int s = 0; s < samples; s++)
+        for (int v = 0; v < directions; v++) {
+          int item = (productSamples == 1 ? 0 : s) * productDirections + (productDirections == 1 ? 0 : v);
+          double[] e = value[item].clone(), a = sumAbs[item].clone();
+          if (c != null) {
+            double[] ci = itemData(cd, c, s, v);
+            for (int p = 0; p < size; p++) {
+              e[p] += ci[p];
+              a[p] += Math.abs(ci[p]);
+            }
+          }
+          assertMatchesReference(e, a, os, (s * directions + v) * size, cout, withC + " item (" + s + "," + v + ")");
+        }
+    }
+  }
+
+  @Test
+  void convolutionMatchesDirectDefinition() {
+    int[][] axes = {{1, 1}, {5, 3}, {5, 1}, {1, 3}}; // samples and directions of x
+    for (ConvCase cc : convolutionCases()) {
+      ConvGeometry g = cc.g();
+      int cout = cc.cout(), n = g.patches(), in = g.h() * g.w();
+      Batch w = random(1, 1, cout, g.patchRows()); // filters shared by every item
+      for (int[] ax : axes) {
+        int S = ax[0], D = ax[1];
+        Batch x = random(S, D, g.c(), in);
+        // no c, c per item, c shared (a bias), c per sample
+        checkConvolution(cc, w, x, new Batch[] {null, random(S, D, cout, n), random(1, 1, cout, n), random(S, 1, cout, n)},
+            "convolution " + cc + ", x " + x.describe());
+      }
+      // c with more items than the product: the product is broadcast, as add does
+      checkConvolution(cc, w, random(1, 1, g.c(), in), new Batch[] {random(5, 3, cout, n)}, "convolution " + cc + ", x shared");
+      // the same c*h*w entries per item, split into rows and columns differently
+      Batch x = random(5, 3, g.c(), in);
+      Batch[] cs = {null, random(1, 1, cout, n), random(5, 3, cout, n)};
+      checkConvolution(cc, w, be.reshape(x, g.inputSize(), 1), cs, "convolution " + cc + ", x as (c*h*w) x 1");
+      checkConvolution(cc, w, be.reshape(x, 1, g.inputSize()), cs, "convolution " + cc + ", x as 1 x (c*h*w)");
+      checkConvolution(cc, w, be.reshape(x, g.c() * g.h(), g.w()), cs, "convolution " + cc + ", x as (c*h) x w");
+    }
+  }
+
+  @Test
+  void convolutionAdjointMatchesDirectDefinition() {
+    int[][] axes = {{1, 1}, {5, 3}, {2, 1}, {1, 3}, {3, 2}}; // samples and directions of y
+    for (ConvCase cc : convolutionCases()) {
+      ConvGeometry g = cc.g();
+      int cout = cc.cout(), n = g.patches(), in = g.inputSize();
+      Batch w = random(1, 1, cout, g.patchRows());
+      double[] ws = be.toArray(w);
+      for (int[] ax : axes) {
+        int S = ax[0], D = ax[1];
+        Batch y = random(S, D, cout, n);
+        String what = "convolutionAdjoint " + cc + ", y " + y.describe();
+        Batch out = be.convolutionAdjoint(w, y, g);
+        assertBatchShape(S, D, g.c(), g.h() * g.w(), out, what);
+        // <convolution(w, x), y> = <x, convolutionAdjoint(w, y)> per item
+        Batch x = random(S, D, g.c(), g.h() * g.w());
+        Batch conv = be.convolution(w, x, g, null);
+        double[] ys = be.toArray(y), os = be.toArray(out), xs = be.toArray(x), cs = be.toArray(conv);
+        for (int s = 0; s < S; s++)
+          for (int v = 0; v < D; v++) {
+            int item = s * D + v;
+            double[] yi = itemData(ys, y, s, v), value = new double[in], sumAbs = new double[in];
+            directConvolutionAdjoint(ws, yi, g, cout, value, sumAbs);
+            assertMatchesReference(value, sumAbs, os, item * in, g.c(), what + " item (" + s + "," + v + ")");
+
+            double[] xi = itemData(xs, x, s, v), convValue = new double[cout * n], convSumAbs = new double[cout * n];
+            directConvolution(ws, xi, g, cout, convValue, convSumAbs);
+            double[] ci = itemData(cs, conv, s, v), ai = itemData(os, out, s, v);
+            // each side's error: the entries' allowed errors weighted by the other factor
+            double bound = 0;
+            for (int p = 0; p < ci.length; p++) bound += Math.abs(yi[p]) * allowed(convSumAbs[p]);
+            for (int p = 0; p < ai.length; p++) bound += Math.abs(xi[p]) * allowed(sumAbs[p]);
+            double lhs = dot(ci, yi), rhs = dot(xi, ai);
+            assertEquals(lhs, rhs, bound,
+                what + " item (" + s + "," + v + "): <convolution(w, x), y> = <x, convolutionAdjoint(w, y)>");
+          }
+      }
+    }
+  }
+
+  /** convolutionWeightGradient(y, x, g) against the direct definition, summed over the samples. */
+  private void checkConvolutionWeightGradient(ConvCase cc, Batch y, Batch x, String what) {
+    ConvGeometry g = cc.g();
+    int cout = cc.cout(), size = cout * g.patchRows();
+    int samples = Math.max(y.samples(), x.samples()), directions = Math.max(y.directions(), x.directions());
+    Batch out = be.convolutionWeightGradient(y, x, g);
+    assertBatchShape(1, directions, cout, g.patchRows(), out, what);
+    double[] ys = be.toArray(y), xs = be.toArray(x), os = be.toArray(out);
+    for (int v = 0; v < directions; v++) {
+      double[] value = new double[size], sumAbs = new double[size];
+      for (int s = 0; s < samples; s++)
+        directConvolutionWeightGradient(itemData(ys, y, s, v), itemData(xs, x, s, v), g, cout, value, sumAbs);
+      assertMatchesReference(value, sumAbs, os, v * size, cout, what + " direction " + v);
+    }
+  }
+
+  @Test
+  void convolutionWeightGradientMatchesDirectDefinition() {
+    // samples, directions of y, directions of x
+    int[][] axes = {{1, 1, 1}, {5, 1, 1}, {5, 3, 1}, {5, 3, 3}, {1, 3, 1}, {1, 3, 3}, {4, 1, 1}};
+    for (ConvCase cc : convolutionCases()) {
+      ConvGeometry g = cc.g();
+      int cout = cc.cout(), n = g.patches();
+      for (int[] ax : axes) {
+        Batch y = random(ax[0], ax[1], cout, n), x = random(ax[0], ax[2], g.c(), g.h() * g.w());
+        checkConvolutionWeightGradient(cc, y, x, "convolutionWeightGradient " + cc + ", y " + y.describe() + ", x " + x.describe());
+      }
+      Batch y = random(5, 3, cout, n), x = random(5, 1, g.c(), g.h() * g.w());
+      checkConvolutionWeightGradient(cc, y, be.reshape(x, g.inputSize(), 1), "convolutionWeightGradient " + cc + ", x as (c*h*w) x 1");
+    }
+  }
+
+  @Test
+  void convolutionsBroadcastOperandsOverBatchAxes() {
+    // what the per-item products imply beyond shared filters: filters per direction (the tangent
+    // of W), a shared x in a weight gradient (counted once per sample), a shared y
+    for (ConvCase cc : new ConvCase[] {convolutionCases()[3], convolutionCases()[9]}) {
+      ConvGeometry g = cc.g();
+      int cout = cc.cout(), n = g.patches(), r = g.patchRows(), in = g.h() * g.w();
+      Batch wd = random(1, 3, cout, r);
+      Batch[] cs = {null, random(1, 1, cout, n), random(5, 3, cout, n)};
+      checkConvolution(cc, wd, random(5, 1, g.c(), in), cs, "convolution " + cc + ", w per direction, x per sample");
+      checkConvolution(cc, wd, random(5, 3, g.c(), in), cs, "convolution " + cc + ", w per direction, x per item");
+      checkConvolution(cc, random(5, 1, cout, r), random(5, 3, g.c(), in), cs, "convolution " + cc + ", w per sample");
+
+      Batch y = random(5, 3, cout, n), out = be.convolutionAdjoint(wd, y, g);
+      assertBatchShape(5, 3, g.c(), in, out, "convolutionAdjoint " + cc + ", w per direction");
+      double[] ws = be.toArray(wd), ys = be.toArray(y), os = be.toArray(out);
+      for (int s = 0; s < 5; s++)
+        for (int v = 0; v < 3; v++) {
+          double[] value = new double[g.inputSize()], sumAbs = new double[g.inputSize()];
+          directConvolutionAdjoint(itemData(ws, wd, s, v), itemData(ys, y, s, v), g, cout, value, sumAbs);
+          assertMatchesReference(value, sumAbs, os, (s * 3 + v) * g.inputSize(), g.c(),
+              "convolutionAdjoint " + cc + ", w per direction, item (" + s + "," + v + ")");
+        }
+
+      String what = "convolutionWeightGradient " + cc;
+      checkConvolutionWeightGradient(cc, random(5, 3, cout, n), random(1, 1, g.c(), in), what + ", x shared");
+      checkConvolutionWeightGradient(cc, random(1, 3, cout, n), random(5, 1, g.c(), in), what + ", y shared");
+    }
+  }
+
+  @Test
+  void convolutionShapeErrors() {
+    ConvGeometry g = new ConvGeometry(3, 7, 5, 3, 2, 1, 1);
+    int cout = 4, n = g.patches(), r = g.patchRows(), in = g.h() * g.w();
+    Batch w = random(1, 1, cout, r), x = random(2, 1, g.c(), in), y = random(2, 1, cout, n);
+    Batch shortX = random(2, 1, g.c(), in - 1), wideX = random(2, 1, g.c() + 1, in);
+    Batch wideW = random(1, 1, cout, r + 1), narrowW = random(1, 1, cout, r - 1);
+    Class<IllegalArgumentException> iae = IllegalArgumentException.class;
+
+    assertThrows(iae, () -> be.convolution(w, shortX, g, null), "convolution: x items with c*h*w - 1 entries");
+    assertThrows(iae, () -> be.convolution(w, wideX, g, random(1, 1, cout, n)), "convolution: x items with (c+1)*h*w entries");
+    assertThrows(iae, () -> be.convolution(wideW, x, g, null), "convolution: w with c*k*k + 1 columns");
+    assertThrows(iae, () -> be.convolution(narrowW, x, g, random(1, 1, cout, n)), "convolution: w with c*k*k - 1 columns");
+    assertThrows(iae, () -> be.convolution(w, x, g, random(1, 1, cout, n + 1)), "convolution: c items of the wrong shape");
+    assertThrows(iae, () -> be.convolution(w, x, g, random(3, 1, cout, n)), "convolution: c with 3 samples for 2");
+
+    assertThrows(iae, () -> be.convolutionAdjoint(wideW, y, g), "convolutionAdjoint: w with c*k*k + 1 columns");
+    assertThrows(iae, () -> be.convolutionAdjoint(narrowW, y, g), "convolutionAdjoint: w with c*k*k - 1 columns");
+    assertThrows(iae, () -> be.convolutionAdjoint(w, random(2, 1, cout, n - 1), g), "convolutionAdjoint: y with patches - 1 columns");
+    assertThrows(iae, () -> be.convolutionAdjoint(w, random(2, 1, cout + 1, n), g), "convolutionAdjoint: y with cout + 1 rows");
+
+    assertThrows(iae, () -> be.convolutionWeightGradient(y, shortX, g), "convolutionWeightGradient: x items with c*h*w - 1 entries");
+    assertThrows(iae, () -> be.convolutionWeightGradient(y, wideX, g), "convolutionWeightGradient: x items with (c+1)*h*w entries");
+    assertThrows(iae, () -> be.convolutionWeightGradient(random(2, 1, cout, n + 1), x, g),
+        "convolutionWeightGradient: y with patches + 1 columns");
+    assertThrows(iae, () -> be.convolutionWeightGradient(random(3, 1, cout, n), x, g),
+        "convolutionWeightGradient: y with 3 samples, x with 2");
+  }
+
   private Batch randomIndex(int samples, int rows, int cols, int n) {
     double[] d = new double[samples * rows * cols];
     for (int p = 0; p < d.length; p++) d[p] = rng.nextInt(n + 1) - 1; // -1 (padding) .. n-1, with repeats

@@ -381,4 +381,43 @@ class BlasBackendTest {
           p + "scatterAdd");
     }
   }
+
+  /**
+   * The float32 backend runs convolutions and the built-in sigmoid and tanh on oneDNN (its
+   * natives are a dependency); the maps agree with {@code Scalars} rounded to float, at moderate
+   * and extreme arguments, with NaN propagated as in Java. A built-in without a oneDNN form that
+   * agrees (exp: oneDNN's exp(NaN) is infinity) runs its Java form.
+   */
+  @Test
+  void float32BuiltInMapsRunOnOneDnnAndAgreeWithScalars() {
+    assertTrue(f32.directConvolutions(), "oneDNN loaded: " + f32.directConvolutionsUnavailable());
+    assertTrue(!f64.directConvolutions() && f64.directConvolutionsUnavailable().contains("float64"));
+    double[] special = {0, -0.0, 1e-7, -1e-7, 0.5, -0.5, 3, -3, 15, -15, 30, -30, 88, -88, 100, -100, 1e4, -1e4, Double.NaN,
+        Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY};
+    double[] data = new double[special.length + 3000];
+    System.arraycopy(special, 0, data, 0, special.length);
+    for (int i = special.length; i < data.length; i++) data[i] = 40 * rng.nextDouble() - 20;
+    Batch x = f32.fromArray(3, 1, data.length / 3, 1, data);
+    double[] stored = f32.toArray(x);
+    Map<String, java.util.function.DoubleUnaryOperator> fs = new LinkedHashMap<>();
+    fs.put("sigmoid", org.hbp.runtime.Scalars::sigmoid);
+    fs.put("tanh", org.hbp.runtime.Scalars::tanh);
+    for (Map.Entry<String, java.util.function.DoubleUnaryOperator> f : fs.entrySet()) {
+      // a Java form that is deliberately wrong: the builtin name, not the lambda, must decide
+      ScalarFunction sf = new ScalarFunction("t_" + f.getKey(), "REAL t_" + f.getKey() + "(REAL t) { return t; }\n", t -> -1, null,
+          f.getKey());
+      double[] got = f32.toArray(f32.map(x, sf));
+      for (int i = 0; i < stored.length; i++) {
+        double want = (float) f.getValue().applyAsDouble(stored[i]);
+        String what = f.getKey() + "(" + stored[i] + ")";
+        if (Double.isNaN(want)) assertTrue(Double.isNaN(got[i]), what + " = " + got[i]);
+        else if (Double.isInfinite(want)) assertEquals(want, got[i], what);
+        else // a few float ulps, or below the smallest normal float (denormals may be flushed)
+          assertEquals(want, got[i], 4e-7 * Math.abs(want) + Float.MIN_NORMAL, what);
+      }
+    }
+    ScalarFunction exp = new ScalarFunction("t_exp", "REAL t_exp(REAL t) { return exp(t); }\n", org.hbp.runtime.Scalars::exp, null, "exp");
+    double[] got = f32.toArray(f32.map(x, exp));
+    for (int i = 0; i < stored.length; i++) assertEquals((float) Math.exp(stored[i]), got[i], 0.0, "exp(" + stored[i] + ")");
+  }
 }

@@ -1,5 +1,6 @@
 package org.hbp.codegen;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -10,6 +11,7 @@ import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
 import org.hbp.verify.OperatorCheck;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -40,5 +42,49 @@ class GeneratedOperatorsTest {
       assertTrue(r.passed(), m.name() + ":\n" + table);
       assertTrue(r.rows().size() > 3, "too few checks");
     }
+  }
+
+  /**
+   * The generated conv2d computes its forward pass, the input's products and the summed weight
+   * gradient through the backend's convolution kernels, never through unfold or fold (which a
+   * backend with direct convolutions would then not need). Its values are checked by
+   * {@link #builtInOperatorVerifies}.
+   */
+  @Test
+  void conv2dUsesTheConvolutionKernelsOnItsGradientPath() {
+    org.hbp.backend.Backend cpu = new org.hbp.backend.cpu.CpuBackend();
+    java.util.Map<String, Integer> calls = new java.util.TreeMap<>();
+    org.hbp.backend.Backend counting = (org.hbp.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(
+        org.hbp.backend.Backend.class.getClassLoader(), new Class<?>[] {org.hbp.backend.Backend.class}, (proxy, method, args) -> {
+          calls.merge(method.getName(), 1, Integer::sum);
+          try {
+            // default methods (the convolutions' unfold-and-multiply forms) run on the proxy, so
+            // that what they call is counted too
+            return method.isDefault() ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args) : method.invoke(cpu, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    java.util.Map<String, Integer> dims = java.util.Map.of("cin", 2, "cout", 3, "h", 5, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1);
+    org.hbp.generated.Conv2dOperator op = new org.hbp.generated.Conv2dOperator(counting, dims);
+    java.util.Random rng = new java.util.Random(3);
+    java.util.function.IntFunction<double[]> data = n -> rng.doubles(n, -1, 1).toArray();
+    java.util.Map<String, org.hbp.backend.Batch> values = new java.util.LinkedHashMap<>();
+    values.put("X", counting.fromArray(4, 1, 2, 20, data.apply(4 * 40)));
+    values.put("W", counting.fromArray(1, 1, 3, 18, data.apply(54)));
+    values.put("b", counting.fromArray(1, 1, 3, 1, data.apply(3)));
+    org.hbp.runtime.ForwardCache cache = op.forward(values);
+    org.hbp.backend.Batch dz = counting.fromArray(4, 2, 3, 20, data.apply(4 * 2 * 60)), vx = counting.fromArray(4, 2, 2, 20, data.apply(4 * 2 * 40));
+    op.jacTMatProdSum(cache, "W", dz);
+    op.jacTMatProdSum(cache, "X", dz);
+    op.jacTMatProd(cache, "X", dz);
+    op.jacMatProd(cache, "X", vx);
+    // called by the proxy's default methods only: once per convolution kernel call
+    assertEquals(calls.getOrDefault("convolution", 0) + calls.getOrDefault("convolutionWeightGradient", 0), calls.getOrDefault("unfold", 0),
+        "unfold outside the convolution kernels: " + calls);
+    assertEquals(calls.getOrDefault("convolutionAdjoint", 0), calls.getOrDefault("fold", 0), "fold outside the convolution kernels: " + calls);
+    assertEquals(2, calls.getOrDefault("convolution", 0), calls.toString()); // the forward pass, J_X v
+    assertEquals(2, calls.getOrDefault("convolutionAdjoint", 0), calls.toString()); // J_X' v, summed and per sample
+    assertEquals(1, calls.getOrDefault("convolutionWeightGradient", 0), calls.toString());
   }
 }

@@ -472,7 +472,16 @@ public final class BlasBackend implements Backend {
   public Batch map(Batch a, DoubleUnaryOperator f) {
     BlasBatch x = blas("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
-    if (f instanceof org.hbp.backend.ScalarFunction sf && sf.chunk() != null) return mapChunks("map", x, sf.chunk()::apply);
+    if (f instanceof org.hbp.backend.ScalarFunction sf) {
+      DnnlKernels d = dnnl();
+      int algorithm = DnnlKernels.eltwiseAlgorithm(sf.builtin());
+      if (d != null && algorithm >= 0 && x.length() > 0) {
+        BlasBatch out = alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
+        d.eltwise(algorithm, x, out, x.length());
+        return out;
+      }
+      if (sf.chunk() != null) return mapChunks("map", x, sf.chunk()::apply);
+    }
     return mapChunks("map", x, (d, n) -> {
       for (int p = 0; p < n; p++) d[p] = f.applyAsDouble(d[p]);
     });
@@ -894,6 +903,93 @@ public final class BlasBackend implements Backend {
         out.write(t * n, d, 0, n);
       }
     });
+    return out;
+  }
+
+  // ---- convolutions (float32: oneDNN's direct kernels; float64: the default unfold and gemm) --
+
+  /** oneDNN's kernels when this backend is float32 and they load, else null. */
+  private DnnlKernels dnnl() {
+    return precision == Precision.FLOAT32 ? DnnlKernels.get() : null;
+  }
+
+  /**
+   * Whether this backend runs convolutions and the built-in sigmoid and tanh on oneDNN's
+   * kernels (float32, natives loaded, not disabled by {@code -Dhbp.blas.dnnl=false}) rather than
+   * unfold and gemm, and Java maps.
+   */
+  public boolean directConvolutions() {
+    return dnnl() != null;
+  }
+
+  /** Why {@link #directConvolutions} is false, or null when it is true. */
+  public String directConvolutionsUnavailable() {
+    if (precision != Precision.FLOAT32) return "oneDNN has no float64 convolutions on CPUs";
+    return DnnlKernels.get() == null ? DnnlKernels.unavailableReason() : null;
+  }
+
+  @Override
+  public Batch convolution(Batch w, Batch x, ConvGeometry g, Batch c) {
+    DnnlKernels d = dnnl();
+    BlasBatch a = blas("convolution", "w", w), in = blas("convolution", "x", x), z = c == null ? null : blas("convolution", "c", c);
+    Objects.requireNonNull(g, "convolution: geometry is null");
+    int cout = a.rows(), p = g.patches();
+    // the direct kernel: shared filters of the geometry's width, x of its size, and a c of the
+    // result's item shape with no batch axis the result lacks; anything else is the default's
+    if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || in.itemSize() != g.inputSize()
+        || (z != null && (z.rows() != cout || z.cols() != p || (z.samples() != 1 && z.samples() != in.samples())
+            || (z.directions() != 1 && z.directions() != in.directions()))))
+      return Backend.super.convolution(w, x, g, c);
+    BlasBatch out = alloc("convolution", in.samples(), in.directions(), cout, p, false);
+    if (z != null) copyBroadcast(z, out);
+    d.forward(a, cout, in, g, in.items(), out, z != null);
+    return out;
+  }
+
+  @Override
+  public Batch convolutionAdjoint(Batch w, Batch y, ConvGeometry g) {
+    DnnlKernels d = dnnl();
+    BlasBatch a = blas("convolutionAdjoint", "w", w), in = blas("convolutionAdjoint", "y", y);
+    Objects.requireNonNull(g, "convolutionAdjoint: geometry is null");
+    int cout = a.rows();
+    if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || (long) in.itemSize() != (long) cout * g.patches())
+      return Backend.super.convolutionAdjoint(w, y, g);
+    BlasBatch out = alloc("convolutionAdjoint", in.samples(), in.directions(), g.c(), g.h() * g.w(), false);
+    d.adjoint(a, cout, in, g, in.items(), out);
+    return out;
+  }
+
+  @Override
+  public Batch convolutionWeightGradient(Batch y, Batch x, ConvGeometry g) {
+    DnnlKernels d = dnnl();
+    BlasBatch dy = blas("convolutionWeightGradient", "y", y), in = blas("convolutionWeightGradient", "x", x);
+    Objects.requireNonNull(g, "convolutionWeightGradient: geometry is null");
+    int cout = dy.rows(), samples = dy.samples(), directions = dy.directions();
+    // y's items cout x patches, x's one image per sample (or per sample and direction)
+    if (d == null || cout < 1 || dy.cols() != g.patches() || in.itemSize() != g.inputSize() || in.samples() != samples
+        || (in.directions() != 1 && in.directions() != directions))
+      return Backend.super.convolutionWeightGradient(y, x, g);
+    BlasBatch out = alloc("convolutionWeightGradient", 1, directions, cout, g.patchRows(), false);
+    long yItem = dy.itemSize(), xItem = in.itemSize(), outItem = out.itemSize();
+    if (in.directions() == 1 && directions == 1) {
+      d.weightGradient(dy, 0, yItem, cout, in, 0, g, samples, out, 0);
+    } else if (in.directions() == 1) {
+      // direction v: y's items v, D+v, 2D+v, ... copied side by side (oneDNN's kernels computed
+      // wrong gradients from a strided batch axis), against x's consecutive images
+      BlasBatch column = alloc("convolutionWeightGradient", samples, 1, cout, g.patches(), false);
+      long bytes = yItem * Float.BYTES;
+      for (int v = 0; v < directions; v++) {
+        for (int sa = 0; sa < samples; sa++)
+          Pointer.memcpy(new Pointer(column.pointer()).position(sa * bytes), new Pointer(dy.pointer()).position(item(dy, sa, v) * bytes), bytes);
+        d.weightGradient(column, 0, yItem, cout, in, 0, g, samples, out, v * outItem);
+      }
+      Reference.reachabilityFence(dy);
+      release(column);
+    } else {
+      // x varies by direction too: one call per (sample, direction) image pair would be tiny; the
+      // default's unfold and gemm serve it
+      return Backend.super.convolutionWeightGradient(y, x, g);
+    }
     return out;
   }
 

@@ -1,0 +1,394 @@
+package org.hbp.backend.blas;
+
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_data_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_weights_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_forward_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_a;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_data_type_undef;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_forward_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_logistic;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_tanh;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_inference;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_strides;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_tag;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_append_sum;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_post_ops;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_destroy;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_execute;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_diff_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_query_weights_md;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_reorder_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_default_flags;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_stream_wait;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_success;
+
+import java.lang.ref.Reference;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.dnnl.dnnl_engine;
+import org.bytedeco.dnnl.dnnl_exec_arg_t;
+import org.bytedeco.dnnl.dnnl_memory;
+import org.bytedeco.dnnl.dnnl_memory_desc;
+import org.bytedeco.dnnl.dnnl_post_ops;
+import org.bytedeco.dnnl.dnnl_primitive;
+import org.bytedeco.dnnl.dnnl_primitive_attr;
+import org.bytedeco.dnnl.dnnl_primitive_desc;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.hbp.backend.ConvGeometry;
+
+/**
+ * float32 kernels of the {@link BlasBackend} by oneDNN ({@code org.bytedeco:dnnl}), in the
+ * backend's own memory layout.
+ * <ul>
+ *   <li>Convolutions: the direct (implicit-GEMM) kernels oneDNN picks for the CPU, which never form
+ *       the unfolded matrix of an im2col convolution.</li>
+ *   <li>Built-in elementwise functions ({@link #eltwiseAlgorithm}: sigmoid, tanh): oneDNN's
+ *       vectorized (JIT-compiled SIMD) forms, where Java computes one {@code Math.exp} at a time.</li>
+ * </ul>
+ * oneDNN has neither float64 convolutions nor float64 elementwise kernels on CPUs; the float64
+ * backend keeps unfold, gemm and its Java maps.
+ *
+ * <p><b>Layout.</b> An item of x is the tensor {@code (c, h, w)} column-major: channels fastest,
+ * then rows, then columns. That is oneDNN's channels-last layout of the tensor with its two
+ * spatial axes swapped, {@code (N, C, W, H)}; a square kernel with equal stride, padding and
+ * dilation on both axes makes the convolution of the swapped tensor the swapped convolution, with
+ * the filters' spatial axes swapped too, which the weights' strides express. The items of a batch
+ * are the images {@code N = samples*directions}. Nothing is copied but the (small) weights,
+ * reordered into the layout oneDNN's kernel prefers.
+ *
+ * <p><b>Threads.</b> oneDNN runs on OpenMP threads (its bundled libgomp), {@code
+ * OMP_NUM_THREADS} of them, by default one per core; {@code OMP_WAIT_POLICY=PASSIVE} (set by the
+ * {@code hbp} launcher) keeps them from spinning on the cores after each call.
+ *
+ * <p>Primitives are created once per shape and kept (at most {@value #CACHED} shapes). Calls are
+ * serialized: the backend's passes call kernels from one thread.
+ */
+final class DnnlKernels {
+  private static final int CACHED = 128;
+  private static final int FORWARD = 0, FORWARD_ACCUMULATE = 1, ADJOINT = 2, WEIGHT_GRADIENT = 3, ELTWISE = 4;
+
+  private static volatile DnnlKernels instance;
+  private static volatile String unavailable;
+
+  private final dnnl_engine engine = new dnnl_engine();
+  private final org.bytedeco.dnnl.dnnl_stream stream = new org.bytedeco.dnnl.dnnl_stream();
+  private final Map<Key, Prepared> cache = new LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Key, Prepared> eldest) {
+      if (size() <= CACHED) return false;
+      eldest.getValue().destroy();
+      return true;
+    }
+  };
+
+  private DnnlKernels() {
+    check(dnnl_engine_create(engine, dnnl_cpu, 0), "engine");
+    check(dnnl_stream_create(stream, engine, dnnl_stream_default_flags), "stream");
+  }
+
+  /**
+   * The shared instance, or null when oneDNN cannot be used here: its natives did not load, or the
+   * system property {@code hbp.blas.dnnl} is {@code false} (the im2col path is then used, e.g. to
+   * compare the two). {@link #unavailableReason} says why.
+   */
+  static DnnlKernels get() {
+    DnnlKernels d = instance;
+    if (d != null || unavailable != null) return d;
+    synchronized (DnnlKernels.class) {
+      if (instance != null || unavailable != null) return instance;
+      if (!Boolean.parseBoolean(System.getProperty("hbp.blas.dnnl", "true"))) {
+        unavailable = "disabled by -Dhbp.blas.dnnl=false";
+        return null;
+      }
+      try {
+        Loader.load(org.bytedeco.dnnl.global.dnnl.class);
+        instance = new DnnlKernels();
+      } catch (Throwable e) {
+        unavailable = "oneDNN (org.bytedeco:dnnl, classifier " + Loader.getPlatform() + ") could not be loaded: " + e;
+      }
+      return instance;
+    }
+  }
+
+  /** Why {@link #get} returns null, or null when oneDNN is in use. */
+  static String unavailableReason() {
+    get();
+    return unavailable;
+  }
+
+  /**
+   * What one kernel call needs besides its pointers: the key of the prepared primitives. For
+   * {@link #ELTWISE}, {@code cout} is the algorithm and {@code images} the entry count.
+   */
+  private record Key(int kind, ConvGeometry g, int cout, long images, long strideY) {}
+
+  /**
+   * oneDNN's algorithm for a built-in elementwise function ({@link
+   * org.hbp.backend.ScalarFunction#builtin}), or -1 when it has none used here. Only functions
+   * that oneDNN computes as {@code org.hbp.runtime.Scalars} does, NaN included, are mapped (not
+   * relu, which maps NaN to 0, nor exp, which maps it to infinity).
+   */
+  static int eltwiseAlgorithm(String builtin) {
+    if (builtin == null) return -1;
+    switch (builtin) {
+      case "sigmoid":
+        return dnnl_eltwise_logistic;
+      case "tanh":
+        return dnnl_eltwise_tanh;
+      default: // exp is not: oneDNN's exp(NaN) is infinity
+        return -1;
+    }
+  }
+
+  /** {@code out = f(x)} entrywise over the first n entries, f given by {@link #eltwiseAlgorithm}. */
+  synchronized void eltwise(int algorithm, BlasBatch x, BlasBatch out, long n) {
+    Key key = new Key(ELTWISE, null, algorithm, n, 0);
+    Prepared p = cache.get(key);
+    if (p == null) {
+      p = new Prepared();
+      p.x = new dnnl_memory_desc();
+      check(dnnl_memory_desc_create_with_tag(p.x, 1, new long[] {n}, dnnl_f32, dnnl_a), "a vector descriptor");
+      p.y = p.x;
+      p.pd = new dnnl_primitive_desc();
+      check(dnnl_eltwise_forward_primitive_desc_create(p.pd, engine, dnnl_forward_inference, algorithm, p.x, p.x, 0f, 0f, null),
+          "creating an elementwise primitive");
+      p.primitive = new dnnl_primitive();
+      check(dnnl_primitive_create(p.primitive, p.pd), "creating an elementwise primitive");
+      cache.put(key, p);
+    }
+    dnnl_memory mx = memory(p.x, x.pointer(), 0), my = memory(p.x, out.pointer(), 0);
+    try {
+      execute(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST}, new dnnl_memory[] {mx, my});
+      check(dnnl_stream_wait(stream), "waiting for an elementwise primitive");
+    } finally {
+      destroy(mx, my);
+      Reference.reachabilityFence(x);
+      Reference.reachabilityFence(out);
+    }
+  }
+
+  /** A primitive, its memory descriptors, and the reorder of the weights between our layout and its. */
+  private static final class Prepared {
+    dnnl_primitive_desc pd;
+    dnnl_primitive primitive;
+    dnnl_memory_desc x, y, userWeights, weights;
+    /** Reorders user weights to the primitive's (forward, adjoint) or its weight gradient to ours; null when the layouts agree. */
+    dnnl_primitive reorder;
+    dnnl_primitive_desc reorderPd;
+    /** The weights (or the weight gradient) in the primitive's layout, when reordered. */
+    FloatPointer scratch;
+
+    void destroy() {
+      if (reorder != null) dnnl_primitive_destroy(reorder);
+      if (reorderPd != null) dnnl_primitive_desc_destroy(reorderPd);
+      dnnl_primitive_destroy(primitive);
+      dnnl_primitive_desc_destroy(pd);
+      dnnl_memory_desc_destroy(x);
+      if (y != x) dnnl_memory_desc_destroy(y);
+      if (userWeights != null) dnnl_memory_desc_destroy(userWeights);
+      if (scratch != null) scratch.deallocate();
+    }
+  }
+
+  private static void check(int status, String what) {
+    if (status != dnnl_success) throw new IllegalStateException("oneDNN: " + what + " failed with status " + status);
+  }
+
+  /** Images of (c, h, w) as (N, C, W, H) channels-last; consecutive images {@code stride} entries apart. */
+  private static dnnl_memory_desc images(long n, int c, int h, int w, long stride) {
+    dnnl_memory_desc md = new dnnl_memory_desc();
+    check(dnnl_memory_desc_create_with_strides(md, 4, new long[] {n, c, w, h}, dnnl_f32, new long[] {stride, 1, (long) c * h, c}),
+        "an image memory descriptor");
+    return md;
+  }
+
+  /** The filters of a cout x (c*k*k) matrix, column (ch*k + ki)*k + kj, as (O, I, KW, KH). */
+  private static dnnl_memory_desc userWeights(int cout, int c, int k) {
+    dnnl_memory_desc md = new dnnl_memory_desc();
+    long o = cout;
+    check(dnnl_memory_desc_create_with_strides(md, 4, new long[] {cout, c, k, k}, dnnl_f32, new long[] {1, o * k * k, o, o * k}),
+        "the weights' memory descriptor");
+    return md;
+  }
+
+  private static dnnl_memory_desc anyWeights(int cout, int c, int k) {
+    dnnl_memory_desc md = new dnnl_memory_desc();
+    check(dnnl_memory_desc_create_with_tag(md, 4, new long[] {cout, c, k, k}, dnnl_f32, dnnl_format_tag_any), "a weights descriptor");
+    return md;
+  }
+
+  private Prepared prepare(Key key) {
+    Prepared p = cache.get(key);
+    if (p != null) return p;
+    ConvGeometry g = key.g;
+    int c = g.c(), k = g.k(), cout = key.cout, oh = g.outH(), ow = g.outW();
+    long[] strides = {g.s(), g.s()}, dilation = {g.d() - 1, g.d() - 1}, padding = {g.p(), g.p()};
+    p = new Prepared();
+    p.x = images(key.images, c, g.h(), g.w(), (long) c * g.h() * g.w());
+    p.y = images(key.images, cout, oh, ow, key.strideY);
+    p.userWeights = userWeights(cout, c, k);
+    dnnl_memory_desc any = anyWeights(cout, c, k);
+    dnnl_primitive_attr attr = null;
+    dnnl_post_ops ops = null;
+    if (key.kind == FORWARD_ACCUMULATE) {
+      attr = new dnnl_primitive_attr();
+      ops = new dnnl_post_ops();
+      check(dnnl_primitive_attr_create(attr), "an attribute");
+      check(dnnl_post_ops_create(ops), "post-ops");
+      check(dnnl_post_ops_append_sum(ops, 1f, 0, dnnl_data_type_undef), "a sum post-op");
+      check(dnnl_primitive_attr_set_post_ops(attr, ops), "setting post-ops");
+    }
+    dnnl_primitive_desc forward = new dnnl_primitive_desc();
+    check(dnnl_convolution_forward_primitive_desc_create(forward, engine, dnnl_forward_training, dnnl_convolution_direct, p.x, any,
+        null, p.y, strides, dilation, padding, padding, attr), "creating a convolution for " + g);
+    if (ops != null) dnnl_post_ops_destroy(ops);
+    if (attr != null) dnnl_primitive_attr_destroy(attr);
+    int weightsQuery = dnnl_query_weights_md;
+    if (key.kind == FORWARD || key.kind == FORWARD_ACCUMULATE) {
+      p.pd = forward;
+    } else {
+      p.pd = new dnnl_primitive_desc();
+      if (key.kind == ADJOINT) {
+        check(dnnl_convolution_backward_data_primitive_desc_create(p.pd, engine, dnnl_convolution_direct, p.x, any, p.y, strides, dilation,
+            padding, padding, forward, null), "creating a convolution's backward-data pass for " + g);
+      } else {
+        check(dnnl_convolution_backward_weights_primitive_desc_create(p.pd, engine, dnnl_convolution_direct, p.x, any, null, p.y, strides,
+            dilation, padding, padding, forward, null), "creating a convolution's backward-weights pass for " + g);
+        weightsQuery = dnnl_query_diff_weights_md;
+      }
+      dnnl_primitive_desc_destroy(forward);
+    }
+    dnnl_memory_desc_destroy(any);
+    p.primitive = new dnnl_primitive();
+    check(dnnl_primitive_create(p.primitive, p.pd), "creating a convolution primitive");
+    p.weights = dnnl_primitive_desc_query_md(p.pd, weightsQuery, 0); // owned by the pd
+    if (dnnl_memory_desc_equal(p.weights, p.userWeights) == 0) {
+      boolean toUser = key.kind == WEIGHT_GRADIENT;
+      p.reorderPd = new dnnl_primitive_desc();
+      check(dnnl_reorder_primitive_desc_create(p.reorderPd, toUser ? p.weights : p.userWeights, engine, toUser ? p.userWeights : p.weights,
+          engine, null), "creating a weights reorder");
+      p.reorder = new dnnl_primitive();
+      check(dnnl_primitive_create(p.reorder, p.reorderPd), "creating a weights reorder primitive");
+      p.scratch = new FloatPointer(dnnl_memory_desc_get_size(p.weights) / Float.BYTES + 1);
+    }
+    cache.put(key, p);
+    return p;
+  }
+
+  /** A memory object over {@code base} from entry {@code offset} on (an untyped pointer counts bytes). */
+  private dnnl_memory memory(dnnl_memory_desc md, Pointer base, long offset) {
+    dnnl_memory m = new dnnl_memory();
+    check(dnnl_memory_create(m, md, engine, new Pointer(base).position(offset * Float.BYTES)), "a memory object");
+    return m;
+  }
+
+  private void execute(dnnl_primitive primitive, int[] args, dnnl_memory[] memories) {
+    dnnl_exec_arg_t a = new dnnl_exec_arg_t(args.length);
+    for (int i = 0; i < args.length; i++) a.position(i).arg(args[i]).memory(memories[i]);
+    a.position(0);
+    check(dnnl_primitive_execute(primitive, stream, args.length, a), "executing a primitive");
+    a.deallocate();
+  }
+
+  private static void destroy(dnnl_memory... ms) {
+    for (dnnl_memory m : ms) if (m != null) dnnl_memory_destroy(m);
+  }
+
+  /**
+   * {@code out = w * unfold(x)} over {@code images} consecutive images, plus out's prior contents
+   * when {@code accumulate}: x from entry 0 of its block, out of shape cout x patches per image.
+   */
+  synchronized void forward(BlasBatch w, int cout, BlasBatch x, ConvGeometry g, long images, BlasBatch out, boolean accumulate) {
+    Prepared p = prepare(new Key(accumulate ? FORWARD_ACCUMULATE : FORWARD, g, cout, images, (long) cout * g.patches()));
+    dnnl_memory mx = memory(p.x, x.pointer(), 0), my = memory(p.y, out.pointer(), 0), mw = weightsIn(p, w);
+    try {
+      execute(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, new dnnl_memory[] {mx, mw, my});
+      check(dnnl_stream_wait(stream), "waiting for the convolution");
+    } finally {
+      destroy(mx, my, mw);
+      Reference.reachabilityFence(w);
+      Reference.reachabilityFence(x);
+      Reference.reachabilityFence(out);
+    }
+  }
+
+  /** {@code out = fold(w' * y)} over {@code images} consecutive images. */
+  synchronized void adjoint(BlasBatch w, int cout, BlasBatch y, ConvGeometry g, long images, BlasBatch out) {
+    Prepared p = prepare(new Key(ADJOINT, g, cout, images, (long) cout * g.patches()));
+    dnnl_memory mx = memory(p.x, out.pointer(), 0), my = memory(p.y, y.pointer(), 0), mw = weightsIn(p, w);
+    try {
+      execute(p.primitive, new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}, new dnnl_memory[] {my, mw, mx});
+      check(dnnl_stream_wait(stream), "waiting for the convolution's adjoint");
+    } finally {
+      destroy(mx, my, mw);
+      Reference.reachabilityFence(w);
+      Reference.reachabilityFence(y);
+      Reference.reachabilityFence(out);
+    }
+  }
+
+  /**
+   * {@code sum_n y_n * unfold(x_n)'} into out's item at {@code outOffset} (entries), over
+   * {@code images} images: y's from entry {@code yOffset}, {@code yStride} entries apart, x's
+   * consecutive from entry {@code xOffset}.
+   */
+  synchronized void weightGradient(BlasBatch y, long yOffset, long yStride, int cout, BlasBatch x, long xOffset, ConvGeometry g,
+      long images, BlasBatch out, long outOffset) {
+    Prepared p = prepare(new Key(WEIGHT_GRADIENT, g, cout, images, yStride));
+    dnnl_memory mx = memory(p.x, x.pointer(), xOffset), my = memory(p.y, y.pointer(), yOffset);
+    dnnl_memory mOut = memory(p.userWeights, out.pointer(), outOffset);
+    dnnl_memory mw = p.reorder == null ? null : memory(p.weights, p.scratch, 0);
+    try {
+      execute(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
+          new dnnl_memory[] {mx, my, mw == null ? mOut : mw});
+      if (p.reorder != null) execute(p.reorder, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST}, new dnnl_memory[] {mw, mOut});
+      check(dnnl_stream_wait(stream), "waiting for the convolution's weight gradient");
+    } finally {
+      destroy(mx, my, mOut, mw);
+      Reference.reachabilityFence(y);
+      Reference.reachabilityFence(x);
+      Reference.reachabilityFence(out);
+    }
+  }
+
+  /** The weights as the primitive reads them: w itself, or w reordered into the scratch buffer. */
+  private dnnl_memory weightsIn(Prepared p, BlasBatch w) {
+    dnnl_memory user = memory(p.userWeights, w.pointer(), 0);
+    if (p.reorder == null) return user;
+    dnnl_memory scratch = memory(p.weights, p.scratch, 0);
+    try {
+      execute(p.reorder, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST}, new dnnl_memory[] {user, scratch});
+      check(dnnl_stream_wait(stream), "waiting for the weights' reorder");
+    } finally {
+      destroy(user);
+    }
+    return scratch;
+  }
+}

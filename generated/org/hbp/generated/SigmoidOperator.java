@@ -73,12 +73,12 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   /**
    * sigmoid_d1_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID_D1_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d1_of_value", "REAL SigmoidOperator_sigmoid_d1_of_value(REAL u) { return (u * (((REAL) 1.0) - u)); }\n", SigmoidOperator::sigmoid_d1_of_value, SigmoidOperator::sigmoid_d1_of_value_chunk);
+  private static final ScalarFunction FN_SIGMOID_D1_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d1_of_value", "REAL SigmoidOperator_sigmoid_d1_of_value(REAL u) { return (u * (((REAL) 1.0) - u)); }\n", SigmoidOperator::sigmoid_d1_of_value, SigmoidOperator::sigmoid_d1_of_value_chunk, "sigmoid_d1_of_value");
 
   /**
    * sigmoid_d2_of_value in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
-  private static final ScalarFunction FN_SIGMOID_D2_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d2_of_value", "REAL SigmoidOperator_sigmoid_d2_of_value(REAL u) { return ((u * (((REAL) 1.0) - u)) * (((REAL) 1.0) - (((REAL) 2.0) * u))); }\n", SigmoidOperator::sigmoid_d2_of_value, SigmoidOperator::sigmoid_d2_of_value_chunk);
+  private static final ScalarFunction FN_SIGMOID_D2_OF_VALUE = new ScalarFunction("SigmoidOperator_sigmoid_d2_of_value", "REAL SigmoidOperator_sigmoid_d2_of_value(REAL u) { return ((u * (((REAL) 1.0) - u)) * (((REAL) 1.0) - (((REAL) 2.0) * u))); }\n", SigmoidOperator::sigmoid_d2_of_value, SigmoidOperator::sigmoid_d2_of_value_chunk, "sigmoid_d2_of_value");
 
   private final int n;
 
@@ -159,9 +159,8 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
-    Batch t1 = memo0(cache); // memo: sigmoid'(x)
-    Batch t2 = be.multiply(t1, t0); // diag(...) * v
-    return be.reshape(t2, n, 1);
+    Batch t1 = be.mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0); // diag(sigmoid'(x)) * v
+    return be.reshape(t1, n, 1);
   }
 
   /**
@@ -171,9 +170,8 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), n, 1);
-    Batch t1 = memo0(cache); // memo: sigmoid'(x)
-    Batch t2 = be.multiply(t1, t0); // diag(...) * v
-    return be.reshape(t2, n, 1);
+    Batch t1 = be.mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0); // diag(sigmoid'(x)) * v
+    return be.reshape(t1, n, 1);
   }
 
   /**
@@ -183,10 +181,9 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
-    Batch t1 = memo0(cache); // memo: sigmoid'(x)
-    Batch t2 = be.multiply(t1, t0); // diag(...) * v
-    Batch t3 = samplesSum(t2, cache);
-    return be.reshape(t3, n, 1);
+    Batch t1 = be.mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0); // diag(sigmoid'(x)) * v
+    Batch t2 = samplesSum(t1, cache);
+    return be.reshape(t2, n, 1);
   }
 
   /**
@@ -197,7 +194,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "residualMatProd_x"), n, 1);
-    Batch t1 = memo1(cache); // memo: sigmoid''(x)
+    Batch t1 = memo0(cache); // memo: sigmoid''(x)
     Batch t2 = be.multiply(dz, t1); // dz .* sigmoid''(x)
     Batch t3 = be.multiply(t2, t0); // diag(...) * v
     be.release(t2);
@@ -210,7 +207,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch residualDiagonal_x(ForwardCache cache, Batch dz) {
     dz = shaped(dz, "z", "dz");
-    Batch t0 = memo1(cache); // memo: sigmoid''(x)
+    Batch t0 = memo0(cache); // memo: sigmoid''(x)
     Batch t1 = be.multiply(dz, t0); // dz .* sigmoid''(x)
     return be.reshape(t1, n, 1);
   }
@@ -280,7 +277,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x": {
         // J = diag(sigmoid'(x))
-        Batch t0 = memo0(cache); // memo: sigmoid'(x)
+        Batch t0 = memo1(cache); // memo: sigmoid'(x)
         return be.reshape(t0, n, 1);
       }
       default:
@@ -313,22 +310,22 @@ public final class SigmoidOperator extends AbstractModuleOperator {
 
   /**
    * Memo slot 0, computed once per forward pass:
-   * <pre>{@code sigmoid'(x)}</pre>
+   * <pre>{@code sigmoid''(x)}</pre>
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D1_OF_VALUE); // sigmoid'(x)
+      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D2_OF_VALUE); // sigmoid''(x)
       return t0;
     });
   }
 
   /**
    * Memo slot 1, computed once per forward pass:
-   * <pre>{@code sigmoid''(x)}</pre>
+   * <pre>{@code sigmoid'(x)}</pre>
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D2_OF_VALUE); // sigmoid''(x)
+      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D1_OF_VALUE); // sigmoid'(x)
       return t0;
     });
   }

@@ -91,6 +91,18 @@ public interface Backend {
   /** {@code f} applied to every entry. */
   Batch map(Batch a, DoubleUnaryOperator f);
 
+  /**
+   * {@code f(a) .* b}, broadcast as {@link #multiply} does: a diagonal Jacobian {@code diag(f(a))}
+   * applied to directions b in one pass (an activation's derivative from its output, times the
+   * output gradient). The default maps, then multiplies.
+   */
+  default Batch mapMultiply(Batch a, DoubleUnaryOperator f, Batch b) {
+    Batch fa = map(a, f);
+    Batch r = multiply(fa, b);
+    if (!sharesStorage(r, fa)) release(fa);
+    return r;
+  }
+
   // ---- per-item linear algebra -----------------------------------------------------------
 
   /** {@code op(a) * op(b)} per item, op = transpose where the flag is set. */

@@ -299,4 +299,33 @@ public final class BackendChecks {
         for (int ch = 0; ch < c; ch++) idx[o + ch] = best[ch];
       }
   }
+  /** {@link #windowArgmax(double[], int, int, int, int, int, double[], int)} on float32 entries (indices exact up to 2^24). */
+  public static void windowArgmax(float[] xs, int xo, int c, int h, int w, int k, float[] idx, int io) {
+    int oh = h / k, ow = w / k;
+    // per output position, the c channels side by side (contiguous in the item): the window's
+    // first entry, then each later one that is larger or NaN, channel by channel
+    float[] max = new float[c];
+    int[] best = new int[c];
+    for (int ox = 0; ox < ow; ox++)
+      for (int oy = 0; oy < oh; oy++) {
+        int corner = c * (oy * k + h * (ox * k));
+        for (int ch = 0; ch < c; ch++) {
+          max[ch] = xs[xo + corner + ch];
+          best[ch] = corner + ch;
+        }
+        for (int kx = 0; kx < k; kx++)
+          for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
+            int base = corner + c * (ky + h * kx);
+            for (int ch = 0; ch < c; ch++) {
+              float v = xs[xo + base + ch];
+              if (v > max[ch] || v != v) {
+                max[ch] = v;
+                best[ch] = base + ch;
+              }
+            }
+          }
+        int o = io + c * (oy + oh * ox);
+        for (int ch = 0; ch < c; ch++) idx[o + ch] = best[ch];
+      }
+  }
 }

@@ -18,8 +18,10 @@ import java.util.function.DoubleUnaryOperator;
  *
  * <p><b>Built-ins.</b> {@code builtin}, when not null, names the built-in elementwise function
  * ({@code org.hbp.runtime.Scalars}: {@code sigmoid}, {@code tanh}, {@code exp}, ...) that this
- * function is, so that a backend with a vectorized library routine for it (oneDNN's, on the
- * float32 BLAS backend) may run that instead of the Java form.
+ * function is, or a built-in's derivative written in its value u = f(t) ({@code
+ * sigmoid_d1_of_value}: u (1 - u), {@code tanh_d1_of_value}: 1 - u^2), so that a backend with a
+ * vectorized library routine for it (oneDNN's, on the float32 BLAS backend) may run that instead
+ * of the Java form.
  */
 public record ScalarFunction(String name, String openclSource, DoubleUnaryOperator java, ChunkMap chunk, String builtin)
     implements DoubleUnaryOperator {

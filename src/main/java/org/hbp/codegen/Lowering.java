@@ -326,6 +326,19 @@ final class Lowering {
         + "' without forming a structured matrix; it can only be applied to vectors");
   }
 
+  /**
+   * {@code diag(f^(k)(x)) * v} as one {@code be.mapMultiply} of the known value {@code f(x)} when
+   * f^(k) is a function of f alone (sigmoid' = u (1 - u)): the derivative is computed on the fly in
+   * the pass over v, never stored. Null when d is not such a derivative.
+   */
+  private String mapMultiply(Expr d, String v) {
+    if (!(d instanceof Expr.Apply a) || a.order() < 1 || values.containsKey(d)) return null;
+    String known = ctx.knownValue(new Expr.Apply(a.function(), 0, a.argument()));
+    String ofValue = known == null ? null : ctx.functionOfValue(a.function(), a.order());
+    if (ofValue == null) return null;
+    return emit("be.mapMultiply(" + known + ", " + ofValue + ", " + v + ")", "diag(" + ctx.text(d) + ") * v");
+  }
+
   /** Whether e is (or contains at its top) a matrix that is applied as a map rather than formed. */
   static boolean structured(Expr e) {
     if (e instanceof Expr.Kron || e instanceof Expr.Commutation || e instanceof Expr.Diagonalizer || e instanceof Expr.Selection
@@ -489,7 +502,10 @@ final class Lowering {
       }
       return acc;
     }
-    if (m instanceof Expr.DiagMat d) return emit("be.multiply(" + value(d.vector()) + ", " + v + ")", "diag(...) * v");
+    if (m instanceof Expr.DiagMat d) {
+      String fused = mapMultiply(d.vector(), v);
+      return fused != null ? fused : emit("be.multiply(" + value(d.vector()) + ", " + v + ")", "diag(...) * v");
+    }
     if (m instanceof Expr.Kron k) return applyKron(k.left(), k.right(), v);
     if (m instanceof Expr.Commutation c) {
       String x = emit("be.reshape(" + v + ", " + ctx.dim(c.m()) + ", " + ctx.dim(c.n()) + ")", null);

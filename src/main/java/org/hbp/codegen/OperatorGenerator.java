@@ -110,7 +110,10 @@ public final class OperatorGenerator {
     private final Map<String, MethodSpec> chunkMethods = new java.util.TreeMap<>();
     /** ScalarFunction constants by field name (sorted: deterministic output). */
     private final Map<String, FieldSpec> functionConstants = new java.util.TreeMap<>();
-    /** Generated scalar methods that are a built-in function itself (order 0): their constants name it. */
+    /**
+     * Generated scalar methods that are a built-in function itself (order 0) or a built-in's
+     * derivative from its value ({@code sigmoid_d1_of_value}): their constants name it.
+     */
     private final java.util.Set<String> builtins = new java.util.HashSet<>();
     /** True while the forward method is lowered: the output is not in the cache yet. */
     private boolean loweringForward;
@@ -301,6 +304,7 @@ public final class OperatorGenerator {
           .addParameter(double.class, "u").addJavadoc("<pre>{@code $L}</pre>\n", Names.comment(doc))
           .addStatement("return $L", new ScalarJava(this).print(inValue)).build());
       openClTwin(name, "u", inValue);
+      if (f.isBuiltin()) builtins.add(name); // a built-in's derivative from its value: e.g. sigmoid_d1_of_value
       return constant(name);
     }
 

@@ -270,6 +270,32 @@ abstract class AbstractBackendTest {
     assertItems(2, 3, be.power(a, 2), (s, v) -> entrywise(item(a, s, v), x -> x * x), "power 2 of signed entries");
   }
 
+  /**
+   * mapMultiply(a, f, b) = f(a) .* b entrywise, computed here from the stored entries: same
+   * layouts (large enough for the parallel chunked pass), and a broadcast over directions and
+   * samples; f a plain lambda and a ScalarFunction with a chunk form.
+   */
+  @Test
+  void mapMultiplyIsTheMappedHadamardProduct() {
+    ScalarFunction d1 = new ScalarFunction("mm_d1", "REAL mm_d1(REAL u) { return u * ((REAL) 1 - u); }\n", u -> u * (1 - u),
+        (values, n) -> {
+          for (int i = 0; i < n; i++) values[i] = values[i] * (1 - values[i]);
+        });
+    DoubleUnaryOperator square = u -> u * u + 0.5;
+    int[][] shapes = {{3, 2, 4, 5, 3, 2}, {40, 1, 97, 11, 40, 1}, {3, 1, 4, 5, 3, 4}, {1, 1, 4, 5, 3, 2}, {3, 2, 4, 5, 1, 1}};
+    for (int[] sh : shapes)
+      for (DoubleUnaryOperator f : java.util.List.of(d1, square)) {
+        Batch a = random(sh[0], sh[1], sh[2], sh[3]), b = random(sh[4], sh[5], sh[2], sh[3]);
+        int samples = Math.max(sh[0], sh[4]), directions = Math.max(sh[1], sh[5]);
+        assertItems(samples, directions, be.mapMultiply(a, f, b), (s, v) -> {
+          DMatrixRMaj r = entrywise(item(a, s, v), f);
+          DMatrixRMaj bi = item(b, s, v);
+          for (int p = 0; p < r.data.length; p++) r.data[p] *= bi.data[p];
+          return r;
+        }, "mapMultiply " + java.util.Arrays.toString(sh) + (f == d1 ? " chunked" : " lambda"));
+      }
+  }
+
   // ---- per-item linear algebra ---------------------------------------------------------------
 
   private void checkMatmul(int[] ax, int m, int k, int n, boolean ta, boolean tb) {

@@ -420,4 +420,39 @@ class BlasBackendTest {
     double[] got = f32.toArray(f32.map(x, exp));
     for (int i = 0; i < stored.length; i++) assertEquals((float) Math.exp(stored[i]), got[i], 0.0, "exp(" + stored[i] + ")");
   }
+
+  /**
+   * {@code mapMultiply} of a built-in's derivative from its value (sigmoid' = u (1 - u), tanh' =
+   * 1 - u^2) runs oneDNN's elementwise backward pass on the float32 backend, and agrees with the
+   * formula, NaN included.
+   */
+  @Test
+  void float32DerivativesFromTheValueRunOnOneDnn() {
+    double[] u = new double[3003], v = new double[3003];
+    for (int i = 0; i < u.length; i++) {
+      u[i] = 2 * rng.nextDouble() - 1;
+      v[i] = 10 * rng.nextDouble() - 5;
+    }
+    u[0] = Double.NaN;
+    v[1] = Double.NaN;
+    u[2] = 0;
+    u[3] = 1;
+    Batch ub = f32.fromArray(3, 1, 1001, 1, u), vb = f32.fromArray(3, 1, 1001, 1, v);
+    double[] us = f32.toArray(ub), vs = f32.toArray(vb);
+    Map<String, java.util.function.DoubleUnaryOperator> fs = new LinkedHashMap<>();
+    fs.put("sigmoid_d1_of_value", t -> t * (1 - t));
+    fs.put("tanh_d1_of_value", t -> 1 - t * t);
+    for (Map.Entry<String, java.util.function.DoubleUnaryOperator> f : fs.entrySet()) {
+      // a wrong Java form: the builtin name must decide
+      ScalarFunction sf = new ScalarFunction("t_" + f.getKey(), "REAL t_" + f.getKey() + "(REAL u) { return u; }\n", t -> -1, null,
+          f.getKey());
+      double[] got = f32.toArray(f32.mapMultiply(ub, sf, vb));
+      for (int i = 0; i < us.length; i++) {
+        double want = f.getValue().applyAsDouble(us[i]) * vs[i];
+        String what = f.getKey() + "(" + us[i] + ") * " + vs[i];
+        if (Double.isNaN(want)) assertTrue(Double.isNaN(got[i]), what + " = " + got[i]);
+        else assertEquals(want, got[i], 1e-6 * Math.abs(vs[i]) + Float.MIN_NORMAL, what);
+      }
+    }
+  }
 }

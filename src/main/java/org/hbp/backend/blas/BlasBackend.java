@@ -449,6 +449,38 @@ public final class BlasBackend implements Backend {
   }
 
   @Override
+  public Batch mapMultiply(Batch a, DoubleUnaryOperator f, Batch b) {
+    BlasBatch x = blas("mapMultiply", "a", a), y = blas("mapMultiply", "b", b);
+    Objects.requireNonNull(f, "mapMultiply: function is null");
+    // one pass when both have the same layout and f has a chunk form; else map, then multiply
+    if (!(f instanceof org.hbp.backend.ScalarFunction sf) || x.samples() != y.samples() || x.directions() != y.directions()
+        || x.rows() != y.rows() || x.cols() != y.cols())
+      return Backend.super.mapMultiply(a, f, b);
+    DnnlKernels d = dnnl();
+    int algorithm = DnnlKernels.eltwiseBackwardAlgorithm(sf.builtin());
+    if (d != null && algorithm >= 0 && x.length() > 0) {
+      BlasBatch out = alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
+      d.eltwiseBackward(algorithm, x, y, out, x.length());
+      return out;
+    }
+    if (sf.chunk() == null) return Backend.super.mapMultiply(a, f, b);
+    org.hbp.backend.ScalarFunction.ChunkMap fc = sf.chunk();
+    BlasBatch out = alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
+    parallelChunks(out.length(), (from, to) -> {
+      double[] bx = new double[CHUNK], by = new double[CHUNK];
+      for (long q = from; q < to; q += CHUNK) {
+        int len = (int) Math.min(CHUNK, to - q);
+        x.read(q, bx, 0, len);
+        fc.apply(bx, len);
+        y.read(q, by, 0, len);
+        for (int p = 0; p < len; p++) bx[p] *= by[p];
+        out.write(q, bx, 0, len);
+      }
+    });
+    return out;
+  }
+
+  @Override
   public Batch scale(Batch a, double c) {
     BlasBatch x = blas("scale", "a", a);
     return mapChunks("scale", x, (d, n) -> {
@@ -1070,6 +1102,18 @@ public final class BlasBackend implements Backend {
           + " (float holds integers exactly only up to 2^24); use a FLOAT64 backend");
     int n = in.itemSize(), m = c * (h / k) * (w / k);
     BlasBatch out = alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k), false);
+    if (precision == Precision.FLOAT32 && in.block.fbuf != null && out.block.fbuf != null) {
+      // float32 in place of a conversion to double and back: the arg-max compares floats
+      parallel(in.samples(), in.length(), (s0, s1) -> {
+        float[] xs = new float[n], idx = new float[m];
+        for (long s = s0; s < s1; s++) {
+          in.block.fbuf.get((int) (s * n), xs, 0, n);
+          BackendChecks.windowArgmax(xs, 0, c, h, w, k, idx, 0);
+          out.block.fbuf.put((int) (s * m), idx, 0, m);
+        }
+      });
+      return out;
+    }
     parallel(in.samples(), in.length(), (s0, s1) -> {
       double[] xs = new double[n], idx = new double[m];
       for (long s = s0; s < s1; s++) {

@@ -13,14 +13,17 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_forward_primitive_d
 import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_a;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_data_type_undef;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_backward_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_forward_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_logistic_use_dst_for_bwd;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_tanh_use_dst_for_bwd;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_logistic;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_tanh;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_inference;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_engine_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_f32;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_format_tag_any;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_forward_training;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_strides;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_create_with_tag;
@@ -69,7 +72,8 @@ import org.hbp.backend.ConvGeometry;
  * <ul>
  *   <li>Convolutions: the direct (implicit-GEMM) kernels oneDNN picks for the CPU, which never form
  *       the unfolded matrix of an im2col convolution.</li>
- *   <li>Built-in elementwise functions ({@link #eltwiseAlgorithm}: sigmoid, tanh): oneDNN's
+ *   <li>Built-in elementwise functions ({@link #eltwiseAlgorithm}: sigmoid, tanh) and their
+ *       derivatives from the value times directions ({@link #eltwiseBackwardAlgorithm}): oneDNN's
  *       vectorized (JIT-compiled SIMD) forms, where Java computes one {@code Math.exp} at a time.</li>
  * </ul>
  * oneDNN has neither float64 convolutions nor float64 elementwise kernels on CPUs; the float64
@@ -92,7 +96,7 @@ import org.hbp.backend.ConvGeometry;
  */
 final class DnnlKernels {
   private static final int CACHED = 128;
-  private static final int FORWARD = 0, FORWARD_ACCUMULATE = 1, ADJOINT = 2, WEIGHT_GRADIENT = 3, ELTWISE = 4;
+  private static final int FORWARD = 0, FORWARD_ACCUMULATE = 1, ADJOINT = 2, WEIGHT_GRADIENT = 3, ELTWISE = 4, ELTWISE_BACKWARD = 5;
 
   private static volatile DnnlKernels instance;
   private static volatile String unavailable;
@@ -164,6 +168,58 @@ final class DnnlKernels {
         return dnnl_eltwise_tanh;
       default: // exp is not: oneDNN's exp(NaN) is infinity
         return -1;
+    }
+  }
+
+  /**
+   * oneDNN's backward algorithm computing {@code f'(t) * v} from the value {@code u = f(t)} for a
+   * built-in derivative of value ({@code sigmoid_d1_of_value}: u (1 - u); {@code
+   * tanh_d1_of_value}: 1 - u^2), or -1.
+   */
+  static int eltwiseBackwardAlgorithm(String builtin) {
+    if (builtin == null) return -1;
+    switch (builtin) {
+      case "sigmoid_d1_of_value":
+        return dnnl_eltwise_logistic_use_dst_for_bwd;
+      case "tanh_d1_of_value":
+        return dnnl_eltwise_tanh_use_dst_for_bwd;
+      default:
+        return -1;
+    }
+  }
+
+  /**
+   * {@code out = f'(t) .* v} over the first n entries, from {@code u = f(t)}: oneDNN's elementwise
+   * backward pass with {@code u} as the forward output and v as the output gradient.
+   */
+  synchronized void eltwiseBackward(int algorithm, BlasBatch u, BlasBatch v, BlasBatch out, long n) {
+    Key key = new Key(ELTWISE_BACKWARD, null, algorithm, n, 0);
+    Prepared p = cache.get(key);
+    if (p == null) {
+      p = new Prepared();
+      p.x = new dnnl_memory_desc();
+      check(dnnl_memory_desc_create_with_tag(p.x, 1, new long[] {n}, dnnl_f32, dnnl_a), "a vector descriptor");
+      p.y = p.x;
+      dnnl_primitive_desc forward = new dnnl_primitive_desc();
+      check(dnnl_eltwise_forward_primitive_desc_create(forward, engine, dnnl_forward_training, algorithm, p.x, p.x, 0f, 0f, null),
+          "creating an elementwise primitive");
+      p.pd = new dnnl_primitive_desc();
+      check(dnnl_eltwise_backward_primitive_desc_create(p.pd, engine, algorithm, p.x, p.x, p.x, 0f, 0f, forward, null),
+          "creating an elementwise backward primitive");
+      dnnl_primitive_desc_destroy(forward);
+      p.primitive = new dnnl_primitive();
+      check(dnnl_primitive_create(p.primitive, p.pd), "creating an elementwise backward primitive");
+      cache.put(key, p);
+    }
+    dnnl_memory mu = memory(p.x, u.pointer(), 0), mv = memory(p.x, v.pointer(), 0), mo = memory(p.x, out.pointer(), 0);
+    try {
+      execute(p.primitive, new int[] {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}, new dnnl_memory[] {mu, mv, mo});
+      check(dnnl_stream_wait(stream), "waiting for an elementwise backward primitive");
+    } finally {
+      destroy(mu, mv, mo);
+      Reference.reachabilityFence(u);
+      Reference.reachabilityFence(v);
+      Reference.reachabilityFence(out);
     }
   }
 

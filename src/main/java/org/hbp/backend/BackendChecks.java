@@ -270,62 +270,89 @@ public final class BackendChecks {
   /**
    * The arg-max of each k x k window of one item {@code xs[xo ..]} (tensor (c, h, w) column-major)
    * into {@code idx[io ..]}: see {@link Backend#windowArgmax}.
+   *
+   * <p>Per output position the window's c channels lie side by side. A first pass takes their
+   * maxima ({@code Math.max}, without branches, vectorized by the JIT); a second, walking the
+   * window backwards, keeps the first position holding the maximum. Comparing entries one by one
+   * instead mispredicts on random data about once per window (twice as slow). A NaN maximum (no
+   * position equals it) takes the comparing loop: the last NaN of the window wins.
    */
   public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, double[] idx, int io) {
     int oh = h / k, ow = w / k;
-    // per output position, the c channels side by side (contiguous in the item): the window's
-    // first entry, then each later one that is larger or NaN, channel by channel
     double[] max = new double[c];
     int[] best = new int[c];
     for (int ox = 0; ox < ow; ox++)
       for (int oy = 0; oy < oh; oy++) {
         int corner = c * (oy * k + h * (ox * k));
-        for (int ch = 0; ch < c; ch++) {
-          max[ch] = xs[xo + corner + ch];
-          best[ch] = corner + ch;
-        }
+        for (int ch = 0; ch < c; ch++) max[ch] = xs[xo + corner + ch];
         for (int kx = 0; kx < k; kx++)
           for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
+            int base = xo + corner + c * (ky + h * kx);
+            for (int ch = 0; ch < c; ch++) max[ch] = Math.max(max[ch], xs[base + ch]);
+          }
+        java.util.Arrays.fill(best, -1);
+        for (int kx = k - 1; kx >= 0; kx--)
+          for (int ky = k - 1; ky >= 0; ky--) {
             int base = corner + c * (ky + h * kx);
-            for (int ch = 0; ch < c; ch++) {
-              double v = xs[xo + base + ch];
-              if (v > max[ch] || v != v) {
-                max[ch] = v;
-                best[ch] = base + ch;
-              }
-            }
+            for (int ch = 0; ch < c; ch++) best[ch] = xs[xo + base + ch] == max[ch] ? base + ch : best[ch];
           }
         int o = io + c * (oy + oh * ox);
-        for (int ch = 0; ch < c; ch++) idx[o + ch] = best[ch];
+        for (int ch = 0; ch < c; ch++) {
+          if (best[ch] < 0) { // a NaN in the window
+            best[ch] = corner + ch;
+            double m = xs[xo + corner + ch];
+            for (int kx = 0; kx < k; kx++)
+              for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
+                int src = corner + ch + c * (ky + h * kx);
+                double v = xs[xo + src];
+                if (v > m || v != v) {
+                  m = v;
+                  best[ch] = src;
+                }
+              }
+          }
+          idx[o + ch] = best[ch];
+        }
       }
   }
+
   /** {@link #windowArgmax(double[], int, int, int, int, int, double[], int)} on float32 entries (indices exact up to 2^24). */
   public static void windowArgmax(float[] xs, int xo, int c, int h, int w, int k, float[] idx, int io) {
     int oh = h / k, ow = w / k;
-    // per output position, the c channels side by side (contiguous in the item): the window's
-    // first entry, then each later one that is larger or NaN, channel by channel
     float[] max = new float[c];
     int[] best = new int[c];
     for (int ox = 0; ox < ow; ox++)
       for (int oy = 0; oy < oh; oy++) {
         int corner = c * (oy * k + h * (ox * k));
-        for (int ch = 0; ch < c; ch++) {
-          max[ch] = xs[xo + corner + ch];
-          best[ch] = corner + ch;
-        }
+        for (int ch = 0; ch < c; ch++) max[ch] = xs[xo + corner + ch];
         for (int kx = 0; kx < k; kx++)
           for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
+            int base = xo + corner + c * (ky + h * kx);
+            for (int ch = 0; ch < c; ch++) max[ch] = Math.max(max[ch], xs[base + ch]);
+          }
+        java.util.Arrays.fill(best, -1);
+        for (int kx = k - 1; kx >= 0; kx--)
+          for (int ky = k - 1; ky >= 0; ky--) {
             int base = corner + c * (ky + h * kx);
-            for (int ch = 0; ch < c; ch++) {
-              float v = xs[xo + base + ch];
-              if (v > max[ch] || v != v) {
-                max[ch] = v;
-                best[ch] = base + ch;
-              }
-            }
+            for (int ch = 0; ch < c; ch++) best[ch] = xs[xo + base + ch] == max[ch] ? base + ch : best[ch];
           }
         int o = io + c * (oy + oh * ox);
-        for (int ch = 0; ch < c; ch++) idx[o + ch] = best[ch];
+        for (int ch = 0; ch < c; ch++) {
+          if (best[ch] < 0) { // a NaN in the window
+            best[ch] = corner + ch;
+            float m = xs[xo + corner + ch];
+            for (int kx = 0; kx < k; kx++)
+              for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
+                int src = corner + ch + c * (ky + h * kx);
+                float v = xs[xo + src];
+                if (v > m || v != v) {
+                  m = v;
+                  best[ch] = src;
+                }
+              }
+          }
+          idx[o + ch] = best[ch];
+        }
       }
   }
 }

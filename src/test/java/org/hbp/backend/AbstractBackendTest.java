@@ -1025,8 +1025,9 @@ abstract class AbstractBackendTest {
 
   /**
    * windowArgmax against a reference written over the 4-D index (sample, channel, row, column) of
-   * a max over each window, with ties (equal entries) and a NaN in the data: the first maximum in
-   * window order (rows fastest) wins, a NaN always wins.
+   * a max over each window, with ties (equal entries, signed zeros), infinities and NaNs in the
+   * data: the first maximum in window order (rows fastest) wins, a NaN always wins (the last NaN
+   * of a window).
    */
   @Test
   void windowArgmaxFindsTheFirstMaximumOfEachWindow() {
@@ -1034,6 +1035,14 @@ abstract class AbstractBackendTest {
     double[] x = randomData(n * c * h * w);
     for (int p = 0; p < x.length; p += 7) x[p] = 0.25; // ties
     x[5] = Double.NaN;
+    x[13] = Double.NaN; // a second NaN in that window: the last one wins
+    for (int p : new int[] {0, 2, 8, 10}) x[p] = Double.NEGATIVE_INFINITY; // a window of -inf
+    x[16] = -0.0; // signed zeros tie
+    x[18] = 0.0;
+    x[24] = -0.0;
+    x[26] = -1;
+    x[22] = Double.POSITIVE_INFINITY; // two +inf
+    x[28] = Double.POSITIVE_INFINITY;
     Batch xb = be.fromArray(n, 1, c, h * w, x);
     double[] stored = be.toArray(xb);
     double[] got = be.toArray(be.windowArgmax(xb, c, h, w, k));

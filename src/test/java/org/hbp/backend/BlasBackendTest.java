@@ -455,4 +455,46 @@ class BlasBackendTest {
       }
     }
   }
+
+  /**
+   * A convolution plus a shared {@code c = b * ones'} (a layer's bias, which the float32 backend
+   * hands to oneDNN as the convolution's bias vector) and plus a shared c whose columns differ in
+   * one entry (added by a copy and a sum post-op instead) agree with the CPU backend.
+   */
+  @Test
+  void float32ConvolutionWithABiasAgreesWithTheCpuBackend() {
+    for (ConvGeometry g : List.of(new ConvGeometry(3, 9, 7, 3, 1, 1, 1), new ConvGeometry(4, 8, 8, 2, 2, 0, 1))) {
+      int cout = 5, p = g.patches();
+      Host w = host(1, 1, cout, g.patchRows()), x = host(3, 2, g.c(), g.h() * g.w()), b = host(1, 1, cout, 1);
+      double[] c = new double[cout * p];
+      for (int j = 0; j < p; j++) System.arraycopy(b.data(), 0, c, j * cout, cout);
+      double[] unequal = c.clone();
+      unequal[cout * (p - 1) + 2] += 0.5;
+      for (double[] cd : List.of(c, unequal)) {
+        Host ch = new Host(1, 1, cout, p, cd);
+        double[] want = cpu.toArray(cpu.convolution(w.on(cpu), x.on(cpu), g, ch.on(cpu)));
+        double[] got = f32.toArray(f32.convolution(w.on(f32), x.on(f32), g, ch.on(f32)));
+        assertNear(want, got, 1e-4, "convolution + c " + g + (cd == c ? " (bias)" : " (unequal columns)"));
+      }
+    }
+  }
+
+  /**
+   * An index batch keeps its int form after a first gather; a use with items of another size is
+   * checked afresh (an index valid into 10 entries is out of range of 5), and results stay right.
+   */
+  @Test
+  void indexBatchesAreReusedAndCheckedPerItemSize() {
+    for (BlasBackend be : List.of(f32, f64)) {
+      Batch index = be.fromArray(2, 1, 3, 1, new double[] {0, 9, -1, 4, 2, 7});
+      Batch ten = be.fromArray(2, 1, 10, 1, new double[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19});
+      for (int rep = 0; rep < 2; rep++)
+        assertArrayEquals(new double[] {0, 9, 0, 14, 12, 17}, be.toArray(be.gather(ten, index)), be.name() + " gather " + rep);
+      assertArrayEquals(new double[] {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0},
+          be.toArray(be.scatterAdd(be.fromArray(2, 1, 3, 1, new double[] {1, 1, 1, 1, 1, 1}), index, 10, 1)), be.name() + " scatterAdd");
+      Batch five = be.fromArray(2, 1, 5, 1, new double[10]);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.gather(five, index), be.name());
+      assertTrue(e.getMessage().contains("9"), e.getMessage());
+    }
+  }
 }

@@ -973,9 +973,25 @@ public final class BlasBackend implements Backend {
             || (z.directions() != 1 && z.directions() != in.directions()))))
       return Backend.super.convolution(w, x, g, c);
     BlasBatch out = alloc("convolution", in.samples(), in.directions(), cout, p, false);
-    if (z != null) copyBroadcast(z, out);
+    if (z != null && z.items() == 1 && equalColumns(z)) {
+      // c = b * ones' (a layer's bias): added by the kernel, c's first column the bias vector
+      d.forwardBias(a, cout, in, z, g, in.items(), out);
+      return out;
+    }
+    if (z != null) copyBroadcast(z, out); // copied, then accumulated onto (a sum post-op)
     d.forward(a, cout, in, g, in.items(), out, z != null);
     return out;
+  }
+
+  /** Whether the one item of c has all its columns equal (c = b * ones'). */
+  private static boolean equalColumns(BlasBatch c) {
+    int rows = c.rows(), cols = c.cols();
+    double[] e = new double[rows * cols];
+    c.read(0, e, 0, e.length);
+    for (int j = 1; j < cols; j++)
+      for (int i = 0; i < rows; i++)
+        if (Double.compare(e[i + rows * j], e[i]) != 0) return false;
+    return true;
   }
 
   @Override
@@ -1025,9 +1041,20 @@ public final class BlasBackend implements Backend {
     return out;
   }
 
-  /** The entries of an index batch as ints, each checked to be an integer in [-1, n). */
+  /**
+   * The entries of an index batch as ints, each checked to be an integer in [-1, n); kept on the
+   * batch for its next use as an index batch into items of n entries.
+   */
   private int[] indices(String kernel, BlasBatch index, int n) {
     BackendChecks.checkIndexDirections(kernel, index);
+    BlasBatch.Indices known = index.indices;
+    if (known != null && known.itemSize() == n) return known.values();
+    int[] idx = convertIndices(kernel, index, n);
+    index.indices = new BlasBatch.Indices(n, idx);
+    return idx;
+  }
+
+  private int[] convertIndices(String kernel, BlasBatch index, int n) {
     if (precision == Precision.FLOAT32 && n > FLOAT_EXACT_INTS)
       throw new IllegalArgumentException(kernel + ": items of " + n + " entries cannot be indexed exactly by the float32 index batch "
           + index.describe() + " (float holds integers exactly only up to 2^24 = " + FLOAT_EXACT_INTS + "); use a FLOAT64 backend");

@@ -96,6 +96,14 @@ public final class BlasBatch implements Batch {
   final Block block;
   /** The block's generation when this batch was made. */
   final int generation;
+  /**
+   * This batch's entries as checked int indices into items of {@code itemSize} entries, once a
+   * gather or scatter-add has used it as an index batch (a max-pool's index map serves the forward
+   * pass, the backward pass and every curvature product); null before.
+   */
+  volatile Indices indices;
+
+  record Indices(int itemSize, int[] values) {}
   /** The block's pointer when FLOAT64, else null. */
   final DoublePointer doubles;
   /** The block's pointer when FLOAT32, else null. */

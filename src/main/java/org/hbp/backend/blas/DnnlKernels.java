@@ -1,5 +1,6 @@
 package org.hbp.backend.blas;
 
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
@@ -96,7 +97,8 @@ import org.hbp.backend.ConvGeometry;
  */
 final class DnnlKernels {
   private static final int CACHED = 128;
-  private static final int FORWARD = 0, FORWARD_ACCUMULATE = 1, ADJOINT = 2, WEIGHT_GRADIENT = 3, ELTWISE = 4, ELTWISE_BACKWARD = 5;
+  private static final int FORWARD = 0, FORWARD_ACCUMULATE = 1, ADJOINT = 2, WEIGHT_GRADIENT = 3, ELTWISE = 4, ELTWISE_BACKWARD = 5,
+      FORWARD_BIAS = 6;
 
   private static volatile DnnlKernels instance;
   private static volatile String unavailable;
@@ -255,6 +257,8 @@ final class DnnlKernels {
     dnnl_primitive_desc pd;
     dnnl_primitive primitive;
     dnnl_memory_desc x, y, userWeights, weights;
+    /** The bias vector of a {@link #FORWARD_BIAS} pass, else null. */
+    dnnl_memory_desc bias;
     /** Reorders user weights to the primitive's (forward, adjoint) or its weight gradient to ours; null when the layouts agree. */
     dnnl_primitive reorder;
     dnnl_primitive_desc reorderPd;
@@ -269,6 +273,7 @@ final class DnnlKernels {
       dnnl_memory_desc_destroy(x);
       if (y != x) dnnl_memory_desc_destroy(y);
       if (userWeights != null) dnnl_memory_desc_destroy(userWeights);
+      if (bias != null) dnnl_memory_desc_destroy(bias);
       if (scratch != null) scratch.deallocate();
     }
   }
@@ -321,13 +326,17 @@ final class DnnlKernels {
       check(dnnl_post_ops_append_sum(ops, 1f, 0, dnnl_data_type_undef), "a sum post-op");
       check(dnnl_primitive_attr_set_post_ops(attr, ops), "setting post-ops");
     }
+    if (key.kind == FORWARD_BIAS) {
+      p.bias = new dnnl_memory_desc();
+      check(dnnl_memory_desc_create_with_tag(p.bias, 1, new long[] {cout}, dnnl_f32, dnnl_a), "a bias descriptor");
+    }
     dnnl_primitive_desc forward = new dnnl_primitive_desc();
     check(dnnl_convolution_forward_primitive_desc_create(forward, engine, dnnl_forward_training, dnnl_convolution_direct, p.x, any,
-        null, p.y, strides, dilation, padding, padding, attr), "creating a convolution for " + g);
+        p.bias, p.y, strides, dilation, padding, padding, attr), "creating a convolution for " + g);
     if (ops != null) dnnl_post_ops_destroy(ops);
     if (attr != null) dnnl_primitive_attr_destroy(attr);
     int weightsQuery = dnnl_query_weights_md;
-    if (key.kind == FORWARD || key.kind == FORWARD_ACCUMULATE) {
+    if (key.kind == FORWARD || key.kind == FORWARD_ACCUMULATE || key.kind == FORWARD_BIAS) {
       p.pd = forward;
     } else {
       p.pd = new dnnl_primitive_desc();
@@ -391,6 +400,26 @@ final class DnnlKernels {
       destroy(mx, my, mw);
       Reference.reachabilityFence(w);
       Reference.reachabilityFence(x);
+      Reference.reachabilityFence(out);
+    }
+  }
+
+  /**
+   * {@code out = w * unfold(x) + bias * ones'} over {@code images} consecutive images, the bias
+   * vector (cout entries) from entry 0 of its block: the bias added by the convolution kernel.
+   */
+  synchronized void forwardBias(BlasBatch w, int cout, BlasBatch x, BlasBatch bias, ConvGeometry g, long images, BlasBatch out) {
+    Prepared p = prepare(new Key(FORWARD_BIAS, g, cout, images, (long) cout * g.patches()));
+    dnnl_memory mx = memory(p.x, x.pointer(), 0), my = memory(p.y, out.pointer(), 0), mb = memory(p.bias, bias.pointer(), 0);
+    dnnl_memory mw = weightsIn(p, w);
+    try {
+      execute(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, new dnnl_memory[] {mx, mw, mb, my});
+      check(dnnl_stream_wait(stream), "waiting for the convolution");
+    } finally {
+      destroy(mx, my, mb, mw);
+      Reference.reachabilityFence(w);
+      Reference.reachabilityFence(x);
+      Reference.reachabilityFence(bias);
       Reference.reachabilityFence(out);
     }
   }

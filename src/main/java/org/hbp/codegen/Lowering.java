@@ -358,7 +358,7 @@ final class Lowering {
     int k = fs.size();
     boolean anyStructured = fs.stream().anyMatch(Lowering::structured);
     if (k == 2 && convolution(Operand.of(fs.get(0)), Operand.of(fs.get(1)))) {
-      Expr.Unfold u = (Expr.Unfold) fs.get(1);
+      Expr.Unfold u = (Expr.Unfold) Operand.of(fs.get(1)).expr();
       return emit("be.convolution(" + value(fs.get(0)) + ", " + value(u.tensor()) + ", " + ctx.geometry(u.geometry()) + ", null)", text);
     }
     if (!anyStructured) {
@@ -412,15 +412,17 @@ final class Lowering {
    */
   private static boolean convolutionPair(List<Expr> factors, int i) {
     if (i < 0 || i + 1 >= factors.size()) return false;
+    // B's columns are the unfolding's rows (and then the identity's size its patches)
     return factors.get(i) instanceof Expr.Kron k && isEye(k.left()) && !(k.right() instanceof Expr.Transpose) && !structured(k.right())
-        && factors.get(i + 1) instanceof Expr.Unfolding;
+        && factors.get(i + 1) instanceof Expr.Unfolding u && k.right().shape().cols().equals(u.geometry().patchRows());
   }
 
   /** Whether factors i and i+1 are {@code unfolding' * kron(I, B')}: the transpose of a {@link #convolutionPair}. */
   private static boolean adjointConvolutionPair(List<Expr> factors, int i) {
     if (i < 0 || i + 1 >= factors.size()) return false;
-    return factors.get(i) instanceof Expr.Transpose t && t.operand() instanceof Expr.Unfolding && factors.get(i + 1) instanceof Expr.Kron k
-        && isEye(k.left()) && k.right() instanceof Expr.Transpose bt && !(bt.operand() instanceof Expr.Transpose) && !structured(bt.operand());
+    return factors.get(i) instanceof Expr.Transpose t && t.operand() instanceof Expr.Unfolding u && factors.get(i + 1) instanceof Expr.Kron k
+        && isEye(k.left()) && k.right() instanceof Expr.Transpose bt && !(bt.operand() instanceof Expr.Transpose) && !structured(bt.operand())
+        && bt.operand().shape().cols().equals(u.geometry().patchRows());
   }
 
   /** An operand of a dense product: a value, possibly used transposed. */

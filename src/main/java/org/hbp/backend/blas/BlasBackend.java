@@ -973,14 +973,19 @@ public final class BlasBackend implements Backend {
             || (z.directions() != 1 && z.directions() != in.directions()))))
       return Backend.super.convolution(w, x, g, c);
     BlasBatch out = alloc("convolution", in.samples(), in.directions(), cout, p, false);
-    if (z != null && z.items() == 1 && equalColumns(z)) {
-      // c = b * ones' (a layer's bias): added by the kernel, c's first column the bias vector
-      d.forwardBias(a, cout, in, z, g, in.items(), out);
+    try {
+      if (z != null && z.items() == 1 && equalColumns(z)) {
+        // c = b * ones' (a layer's bias): added by the kernel, c's first column the bias vector
+        d.forwardBias(a, cout, in, z, g, in.items(), out);
+        return out;
+      }
+      if (z != null) copyBroadcast(z, out); // copied, then accumulated onto (a sum post-op)
+      d.forward(a, cout, in, g, in.items(), out, z != null);
       return out;
+    } catch (DnnlKernels.Unsupported e) {
+      release(out);
+      return Backend.super.convolution(w, x, g, c);
     }
-    if (z != null) copyBroadcast(z, out); // copied, then accumulated onto (a sum post-op)
-    d.forward(a, cout, in, g, in.items(), out, z != null);
-    return out;
   }
 
   /** Whether the one item of c has all its columns equal (c = b * ones'). */
@@ -1003,8 +1008,13 @@ public final class BlasBackend implements Backend {
     if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || (long) in.itemSize() != (long) cout * g.patches())
       return Backend.super.convolutionAdjoint(w, y, g);
     BlasBatch out = alloc("convolutionAdjoint", in.samples(), in.directions(), g.c(), g.h() * g.w(), false);
-    d.adjoint(a, cout, in, g, in.items(), out);
-    return out;
+    try {
+      d.adjoint(a, cout, in, g, in.items(), out);
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      release(out);
+      return Backend.super.convolutionAdjoint(w, y, g);
+    }
   }
 
   @Override
@@ -1013,18 +1023,22 @@ public final class BlasBackend implements Backend {
     BlasBatch dy = blas("convolutionWeightGradient", "y", y), in = blas("convolutionWeightGradient", "x", x);
     Objects.requireNonNull(g, "convolutionWeightGradient: geometry is null");
     int cout = dy.rows(), samples = dy.samples(), directions = dy.directions();
-    // y's items cout x patches, x's one image per sample (or per sample and direction)
+    // y's items cout x patches, x's one image per sample; an x that varies by direction too would
+    // need one call per (sample, direction) pair: the default's unfold and gemm serve it
     if (d == null || cout < 1 || dy.cols() != g.patches() || in.itemSize() != g.inputSize() || in.samples() != samples
-        || (in.directions() != 1 && in.directions() != directions))
+        || in.directions() != 1)
       return Backend.super.convolutionWeightGradient(y, x, g);
     BlasBatch out = alloc("convolutionWeightGradient", 1, directions, cout, g.patchRows(), false);
-    long yItem = dy.itemSize(), xItem = in.itemSize(), outItem = out.itemSize();
-    if (in.directions() == 1 && directions == 1) {
-      d.weightGradient(dy, 0, yItem, cout, in, 0, g, samples, out, 0);
-    } else if (in.directions() == 1) {
+    long yItem = dy.itemSize(), outItem = out.itemSize();
+    BlasBatch column = null;
+    try {
+      if (directions == 1) {
+        d.weightGradient(dy, 0, yItem, cout, in, 0, g, samples, out, 0);
+        return out;
+      }
       // direction v: y's items v, D+v, 2D+v, ... copied side by side (oneDNN's kernels computed
       // wrong gradients from a strided batch axis), against x's consecutive images
-      BlasBatch column = alloc("convolutionWeightGradient", samples, 1, cout, g.patches(), false);
+      column = alloc("convolutionWeightGradient", samples, 1, cout, g.patches(), false);
       long bytes = yItem * Float.BYTES;
       for (int v = 0; v < directions; v++) {
         for (int sa = 0; sa < samples; sa++)
@@ -1032,14 +1046,15 @@ public final class BlasBackend implements Backend {
         d.weightGradient(column, 0, yItem, cout, in, 0, g, samples, out, v * outItem);
       }
       Reference.reachabilityFence(dy);
-      release(column);
-    } else {
-      // x varies by direction too: one call per (sample, direction) image pair would be tiny; the
-      // default's unfold and gemm serve it
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      release(out);
       return Backend.super.convolutionWeightGradient(y, x, g);
+    } finally {
+      if (column != null) release(column);
     }
-    return out;
   }
+
 
   /**
    * The entries of an index batch as ints, each checked to be an integer in [-1, n); kept on the
@@ -1139,6 +1154,8 @@ public final class BlasBackend implements Backend {
           out.block.fbuf.put((int) (s * m), idx, 0, m);
         }
       });
+      Reference.reachabilityFence(in);
+      Reference.reachabilityFence(out);
       return out;
     }
     parallel(in.samples(), in.length(), (s0, s1) -> {

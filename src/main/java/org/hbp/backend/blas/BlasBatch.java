@@ -44,9 +44,10 @@ public final class BlasBatch implements Batch {
     final DoubleRawIndexer di;
     final FloatRawIndexer fi;
     /**
-     * The block as a direct NIO buffer (native byte order) when it holds at most
-     * {@code Integer.MAX_VALUE} entries, else null: its absolute bulk gets and puts are memory
-     * copies, several times faster than the indexers' entry-by-entry loops.
+     * The block as a direct NIO buffer (native byte order) when it spans at most
+     * {@code Integer.MAX_VALUE} bytes (a buffer's limit), else null: its absolute bulk gets and puts
+     * are memory copies, several times faster than the indexers' entry-by-entry loops. The buffer
+     * does not keep the native memory alive: its users fence the block.
      */
     final java.nio.DoubleBuffer dbuf;
     final java.nio.FloatBuffer fbuf;
@@ -59,7 +60,7 @@ public final class BlasBatch implements Batch {
         floats = null;
         di = new DoubleRawIndexer(doubles);
         fi = null;
-        dbuf = capacity <= Integer.MAX_VALUE ? doubles.asBuffer() : null;
+        dbuf = capacity <= Integer.MAX_VALUE / Double.BYTES ? doubles.asBuffer() : null;
         fbuf = null;
       } else {
         doubles = null;
@@ -67,7 +68,7 @@ public final class BlasBatch implements Batch {
         di = null;
         fi = new FloatRawIndexer(floats);
         dbuf = null;
-        fbuf = capacity <= Integer.MAX_VALUE ? floats.asBuffer() : null;
+        fbuf = capacity <= Integer.MAX_VALUE / Float.BYTES ? floats.asBuffer() : null;
       }
     }
 
@@ -241,6 +242,7 @@ public final class BlasBatch implements Batch {
       else fi.get(off, buf, 0, n);
       for (int k = 0; k < n; k++) dst[dOff + k] = buf[k];
     }
+    java.lang.ref.Reference.reachabilityFence(block);
   }
 
   /** A per-thread float staging buffer of at least n entries (bulk copies instead of per-entry access). */
@@ -267,6 +269,7 @@ public final class BlasBatch implements Batch {
       if (block.fbuf != null) block.fbuf.put((int) off, buf, 0, n);
       else fi.put(off, buf, 0, n);
     }
+    java.lang.ref.Reference.reachabilityFence(block);
   }
 
   @Override

@@ -93,7 +93,11 @@ import org.hbp.backend.ConvGeometry;
  * {@code hbp} launcher) keeps them from spinning on the cores after each call.
  *
  * <p>Primitives are created once per shape and kept (at most {@value #CACHED} shapes). Calls are
- * serialized: the backend's passes call kernels from one thread.
+ * serialized: the backend's passes call kernels from one thread. A shape oneDNN rejects throws
+ * {@link Unsupported}, and the backend falls back to unfold and gemm.
+ *
+ * <p><b>Non-finite values.</b> oneDNN skips the taps that fall in the padding, where unfold and
+ * gemm multiply them by zero: an infinite weight gives infinities at the border here and NaN there.
  */
 final class DnnlKernels {
   private static final int CACHED = 128;
@@ -213,16 +217,9 @@ final class DnnlKernels {
       check(dnnl_primitive_create(p.primitive, p.pd), "creating an elementwise backward primitive");
       cache.put(key, p);
     }
-    dnnl_memory mu = memory(p.x, u.pointer(), 0), mv = memory(p.x, v.pointer(), 0), mo = memory(p.x, out.pointer(), 0);
-    try {
-      execute(p.primitive, new int[] {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}, new dnnl_memory[] {mu, mv, mo});
-      check(dnnl_stream_wait(stream), "waiting for an elementwise backward primitive");
-    } finally {
-      destroy(mu, mv, mo);
-      Reference.reachabilityFence(u);
-      Reference.reachabilityFence(v);
-      Reference.reachabilityFence(out);
-    }
+    run(p.primitive, new int[] {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC},
+        new dnnl_memory[] {memory(p.x, u.pointer(), 0), memory(p.x, v.pointer(), 0), memory(p.x, out.pointer(), 0)},
+        "an elementwise backward primitive", u, v, out);
   }
 
   /** {@code out = f(x)} entrywise over the first n entries, f given by {@link #eltwiseAlgorithm}. */
@@ -241,15 +238,8 @@ final class DnnlKernels {
       check(dnnl_primitive_create(p.primitive, p.pd), "creating an elementwise primitive");
       cache.put(key, p);
     }
-    dnnl_memory mx = memory(p.x, x.pointer(), 0), my = memory(p.x, out.pointer(), 0);
-    try {
-      execute(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST}, new dnnl_memory[] {mx, my});
-      check(dnnl_stream_wait(stream), "waiting for an elementwise primitive");
-    } finally {
-      destroy(mx, my);
-      Reference.reachabilityFence(x);
-      Reference.reachabilityFence(out);
-    }
+    run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST}, new dnnl_memory[] {memory(p.x, x.pointer(), 0), memory(p.x, out.pointer(), 0)},
+        "an elementwise primitive", x, out);
   }
 
   /** A primitive, its memory descriptors, and the reorder of the weights between our layout and its. */
@@ -268,10 +258,10 @@ final class DnnlKernels {
     void destroy() {
       if (reorder != null) dnnl_primitive_destroy(reorder);
       if (reorderPd != null) dnnl_primitive_desc_destroy(reorderPd);
-      dnnl_primitive_destroy(primitive);
-      dnnl_primitive_desc_destroy(pd);
-      dnnl_memory_desc_destroy(x);
-      if (y != x) dnnl_memory_desc_destroy(y);
+      if (primitive != null) dnnl_primitive_destroy(primitive);
+      if (pd != null) dnnl_primitive_desc_destroy(pd);
+      if (x != null) dnnl_memory_desc_destroy(x);
+      if (y != null && y != x) dnnl_memory_desc_destroy(y);
       if (userWeights != null) dnnl_memory_desc_destroy(userWeights);
       if (bias != null) dnnl_memory_desc_destroy(bias);
       if (scratch != null) scratch.deallocate();
@@ -305,13 +295,50 @@ final class DnnlKernels {
     return md;
   }
 
+  /**
+   * Thrown when oneDNN has no primitive for a convolution (it rejected its descriptors): the
+   * backend then computes it by unfold and gemm. Remembered per shape, so it is asked once.
+   */
+  static final class Unsupported extends RuntimeException {
+    Unsupported(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** Shapes oneDNN rejected. */
+  private final java.util.Set<Key> rejected = new java.util.HashSet<>();
+
+  /** How many shapes oneDNN rejected (so far, in this process). */
+  synchronized int rejectedShapes() {
+    return rejected.size();
+  }
+
+  /** Geometries to treat as rejected by oneDNN: tests of the fallback set it (none otherwise). */
+  static volatile java.util.function.Predicate<ConvGeometry> rejectForTesting = g -> false;
+
+  /** The cached primitives of a convolution's shape, made on first use; {@link Unsupported} if oneDNN has none. */
   private Prepared prepare(Key key) {
     Prepared p = cache.get(key);
     if (p != null) return p;
+    if (rejected.contains(key)) throw new Unsupported("oneDNN has no convolution for " + key, null);
+    p = new Prepared();
+    try {
+      if (rejectForTesting.test(key.g)) throw new IllegalStateException("oneDNN: rejected for testing");
+      build(key, p);
+    } catch (IllegalStateException e) {
+      p.destroy();
+      rejected.add(key);
+      throw new Unsupported("oneDNN has no convolution for " + key + ": " + e.getMessage(), e);
+    }
+    cache.put(key, p);
+    return p;
+  }
+
+  /** Creates the primitives of a convolution's shape into p (what is made is in p, for cleanup on failure). */
+  private void build(Key key, Prepared p) {
     ConvGeometry g = key.g;
     int c = g.c(), k = g.k(), cout = key.cout, oh = g.outH(), ow = g.outW();
     long[] strides = {g.s(), g.s()}, dilation = {g.d() - 1, g.d() - 1}, padding = {g.p(), g.p()};
-    p = new Prepared();
     p.x = images(key.images, c, g.h(), g.w(), (long) c * g.h() * g.w());
     p.y = images(key.images, cout, oh, ow, key.strideY);
     p.userWeights = userWeights(cout, c, k);
@@ -363,8 +390,6 @@ final class DnnlKernels {
       check(dnnl_primitive_create(p.reorder, p.reorderPd), "creating a weights reorder primitive");
       p.scratch = new FloatPointer(dnnl_memory_desc_get_size(p.weights) / Float.BYTES + 1);
     }
-    cache.put(key, p);
-    return p;
   }
 
   /** A memory object over {@code base} from entry {@code offset} on (an untyped pointer counts bytes). */
@@ -387,21 +412,29 @@ final class DnnlKernels {
   }
 
   /**
+   * Executes a primitive on the memory objects (bound to {@code args}) and waits for it; then
+   * destroys the memory objects. {@code batches}, whose blocks they point into, stay reachable
+   * until then.
+   */
+  private void run(dnnl_primitive primitive, int[] args, dnnl_memory[] memories, String what, BlasBatch... batches) {
+    try {
+      execute(primitive, args, memories);
+      check(dnnl_stream_wait(stream), "waiting for " + what);
+    } finally {
+      destroy(memories);
+      Reference.reachabilityFence(batches);
+    }
+  }
+
+  /**
    * {@code out = w * unfold(x)} over {@code images} consecutive images, plus out's prior contents
    * when {@code accumulate}: x from entry 0 of its block, out of shape cout x patches per image.
    */
   synchronized void forward(BlasBatch w, int cout, BlasBatch x, ConvGeometry g, long images, BlasBatch out, boolean accumulate) {
     Prepared p = prepare(new Key(accumulate ? FORWARD_ACCUMULATE : FORWARD, g, cout, images, (long) cout * g.patches()));
-    dnnl_memory mx = memory(p.x, x.pointer(), 0), my = memory(p.y, out.pointer(), 0), mw = weightsIn(p, w);
-    try {
-      execute(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, new dnnl_memory[] {mx, mw, my});
-      check(dnnl_stream_wait(stream), "waiting for the convolution");
-    } finally {
-      destroy(mx, my, mw);
-      Reference.reachabilityFence(w);
-      Reference.reachabilityFence(x);
-      Reference.reachabilityFence(out);
-    }
+    dnnl_memory mw = weightsIn(p, w);
+    run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+        new dnnl_memory[] {memory(p.x, x.pointer(), 0), mw, memory(p.y, out.pointer(), 0)}, "a convolution", w, x, out);
   }
 
   /**
@@ -410,33 +443,18 @@ final class DnnlKernels {
    */
   synchronized void forwardBias(BlasBatch w, int cout, BlasBatch x, BlasBatch bias, ConvGeometry g, long images, BlasBatch out) {
     Prepared p = prepare(new Key(FORWARD_BIAS, g, cout, images, (long) cout * g.patches()));
-    dnnl_memory mx = memory(p.x, x.pointer(), 0), my = memory(p.y, out.pointer(), 0), mb = memory(p.bias, bias.pointer(), 0);
     dnnl_memory mw = weightsIn(p, w);
-    try {
-      execute(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}, new dnnl_memory[] {mx, mw, mb, my});
-      check(dnnl_stream_wait(stream), "waiting for the convolution");
-    } finally {
-      destroy(mx, my, mb, mw);
-      Reference.reachabilityFence(w);
-      Reference.reachabilityFence(x);
-      Reference.reachabilityFence(bias);
-      Reference.reachabilityFence(out);
-    }
+    run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+        new dnnl_memory[] {memory(p.x, x.pointer(), 0), mw, memory(p.bias, bias.pointer(), 0), memory(p.y, out.pointer(), 0)},
+        "a convolution", w, x, bias, out);
   }
 
   /** {@code out = fold(w' * y)} over {@code images} consecutive images. */
   synchronized void adjoint(BlasBatch w, int cout, BlasBatch y, ConvGeometry g, long images, BlasBatch out) {
     Prepared p = prepare(new Key(ADJOINT, g, cout, images, (long) cout * g.patches()));
-    dnnl_memory mx = memory(p.x, out.pointer(), 0), my = memory(p.y, y.pointer(), 0), mw = weightsIn(p, w);
-    try {
-      execute(p.primitive, new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}, new dnnl_memory[] {my, mw, mx});
-      check(dnnl_stream_wait(stream), "waiting for the convolution's adjoint");
-    } finally {
-      destroy(mx, my, mw);
-      Reference.reachabilityFence(w);
-      Reference.reachabilityFence(y);
-      Reference.reachabilityFence(out);
-    }
+    dnnl_memory mw = weightsIn(p, w);
+    run(p.primitive, new int[] {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+        new dnnl_memory[] {memory(p.y, y.pointer(), 0), mw, memory(p.x, out.pointer(), 0)}, "a convolution's adjoint", w, y, out);
   }
 
   /**

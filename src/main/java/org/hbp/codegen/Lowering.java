@@ -425,6 +425,17 @@ final class Lowering {
         && bt.operand().shape().cols().equals(u.geometry().patchRows());
   }
 
+  /**
+   * {@code fold(B' * V)} for column vectors v of rows(B) * patches entries: the adjoint of the
+   * convolution with B's rows as filters, as column vectors of the unfolded tensor's size.
+   */
+  private String convolutionAdjoint(Expr b, Expr.Unfolding u, String v, String comment) {
+    Expr.ConvGeometry g = u.geometry();
+    String y = emit("be.reshape(" + v + ", " + ctx.dim(b.shape().rows()) + ", " + ctx.dim(g.patches()) + ")", null);
+    String x = emit("be.convolutionAdjoint(" + value(b) + ", " + y + ", " + ctx.geometry(g) + ")", null);
+    return emit("be.reshape(" + x + ", " + ctx.dim(u.shape().cols()) + ", 1)", comment);
+  }
+
   /** An operand of a dense product: a value, possibly used transposed. */
   private record Operand(Expr expr, String name, boolean transposed) {
     /** e as a value used transposed or not (nested transposes cancel). */
@@ -492,13 +503,10 @@ final class Lowering {
               ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution)");
           i--;
         } else if (adjointConvolutionPair(fs, i - 1)) {
-          // unfolding' * kron(I, B') * v = fold(B' * V): the convolution's adjoint
+          // unfolding' * kron(I, B') * v = fold(B' * V)
           Expr b = ((Expr.Transpose) ((Expr.Kron) fs.get(i)).right()).operand();
-          Expr.ConvGeometry g = ((Expr.Unfolding) ((Expr.Transpose) fs.get(i - 1)).operand()).geometry();
-          String y = emit("be.reshape(" + acc + ", " + ctx.dim(b.shape().rows()) + ", " + ctx.dim(g.patches()) + ")", null);
-          String x = emit("be.convolutionAdjoint(" + value(b) + ", " + y + ", " + ctx.geometry(g) + ")", null);
-          acc = emit("be.reshape(" + x + ", " + ctx.dim(fs.get(i - 1).shape().rows()) + ", 1)",
-              ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution adjoint)");
+          Expr.Unfolding u = (Expr.Unfolding) ((Expr.Transpose) fs.get(i - 1)).operand();
+          acc = convolutionAdjoint(b, u, acc, ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution adjoint)");
           i--;
         } else acc = apply(fs.get(i), acc);
       }
@@ -559,12 +567,8 @@ final class Lowering {
       String acc = v;
       for (int i = 0; i < fs.size(); i++) {
         if (convolutionPair(fs, i)) {
-          // (kron(I, B) * unfolding)' * v = fold(B' * V): the convolution's adjoint
-          Expr b = ((Expr.Kron) fs.get(i)).right();
-          Expr.ConvGeometry g = ((Expr.Unfolding) fs.get(i + 1)).geometry();
-          String y = emit("be.reshape(" + acc + ", " + ctx.dim(b.shape().rows()) + ", " + ctx.dim(g.patches()) + ")", null);
-          String x = emit("be.convolutionAdjoint(" + value(b) + ", " + y + ", " + ctx.geometry(g) + ")", null);
-          acc = emit("be.reshape(" + x + ", " + ctx.dim(fs.get(i + 1).shape().cols()) + ", 1)",
+          // (kron(I, B) * unfolding)' * v = fold(B' * V)
+          acc = convolutionAdjoint(((Expr.Kron) fs.get(i)).right(), (Expr.Unfolding) fs.get(i + 1), acc,
               "(" + ctx.text(fs.get(i)) + " * " + ctx.text(fs.get(i + 1)) + ")' * v (convolution adjoint)");
           i++;
         } else acc = applyTransposed(fs.get(i), acc);

@@ -452,7 +452,8 @@ public final class BlasBackend implements Backend {
   public Batch mapMultiply(Batch a, DoubleUnaryOperator f, Batch b) {
     BlasBatch x = blas("mapMultiply", "a", a), y = blas("mapMultiply", "b", b);
     Objects.requireNonNull(f, "mapMultiply: function is null");
-    // one pass when both have the same layout and f has a chunk form; else map, then multiply
+    // in one pass when both have the same layout: oneDNN's backward pass for a built-in's
+    // derivative, else f's chunk form; other layouts (or no chunk form): map, then multiply
     if (!(f instanceof org.hbp.backend.ScalarFunction sf) || x.samples() != y.samples() || x.directions() != y.directions()
         || x.rows() != y.rows() || x.cols() != y.cols())
       return Backend.super.mapMultiply(a, f, b);
@@ -1054,7 +1055,6 @@ public final class BlasBackend implements Backend {
       if (column != null) release(column);
     }
   }
-
 
   /**
    * The entries of an index batch as ints, each checked to be an integer in [-1, n); kept on the

@@ -315,44 +315,4 @@ public final class BackendChecks {
         }
       }
   }
-
-  /** {@link #windowArgmax(double[], int, int, int, int, int, double[], int)} on float32 entries (indices exact up to 2^24). */
-  public static void windowArgmax(float[] xs, int xo, int c, int h, int w, int k, float[] idx, int io) {
-    int oh = h / k, ow = w / k;
-    float[] max = new float[c];
-    int[] best = new int[c];
-    for (int ox = 0; ox < ow; ox++)
-      for (int oy = 0; oy < oh; oy++) {
-        int corner = c * (oy * k + h * (ox * k));
-        for (int ch = 0; ch < c; ch++) max[ch] = xs[xo + corner + ch];
-        for (int kx = 0; kx < k; kx++)
-          for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
-            int base = xo + corner + c * (ky + h * kx);
-            for (int ch = 0; ch < c; ch++) max[ch] = Math.max(max[ch], xs[base + ch]);
-          }
-        java.util.Arrays.fill(best, -1);
-        for (int kx = k - 1; kx >= 0; kx--)
-          for (int ky = k - 1; ky >= 0; ky--) {
-            int base = corner + c * (ky + h * kx);
-            for (int ch = 0; ch < c; ch++) best[ch] = xs[xo + base + ch] == max[ch] ? base + ch : best[ch];
-          }
-        int o = io + c * (oy + oh * ox);
-        for (int ch = 0; ch < c; ch++) {
-          if (best[ch] < 0) { // a NaN in the window
-            best[ch] = corner + ch;
-            float m = xs[xo + corner + ch];
-            for (int kx = 0; kx < k; kx++)
-              for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
-                int src = corner + ch + c * (ky + h * kx);
-                float v = xs[xo + src];
-                if (v > m || v != v) {
-                  m = v;
-                  best[ch] = src;
-                }
-              }
-          }
-          idx[o + ch] = best[ch];
-        }
-      }
-  }
 }

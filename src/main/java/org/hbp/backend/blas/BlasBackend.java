@@ -461,8 +461,12 @@ public final class BlasBackend implements Backend {
     int algorithm = DnnlKernels.eltwiseBackwardAlgorithm(sf.builtin());
     if (d != null && algorithm >= 0 && x.length() > 0) {
       BlasBatch out = alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
-      d.eltwiseBackward(algorithm, x, y, out, x.length());
-      return out;
+      try {
+        d.eltwiseBackward(algorithm, x, y, out, x.length());
+        return out;
+      } catch (DnnlKernels.Unsupported e) {
+        release(out); // computed below in Java
+      }
     }
     if (sf.chunk() == null) return Backend.super.mapMultiply(a, f, b);
     org.hbp.backend.ScalarFunction.ChunkMap fc = sf.chunk();
@@ -510,8 +514,12 @@ public final class BlasBackend implements Backend {
       int algorithm = DnnlKernels.eltwiseAlgorithm(sf.builtin());
       if (d != null && algorithm >= 0 && x.length() > 0) {
         BlasBatch out = alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
-        d.eltwise(algorithm, x, out, x.length());
-        return out;
+        try {
+          d.eltwise(algorithm, x, out, x.length());
+          return out;
+        } catch (DnnlKernels.Unsupported e) {
+          release(out); // computed below in Java
+        }
       }
       if (sf.chunk() != null) return mapChunks("map", x, sf.chunk()::apply);
     }
@@ -1144,20 +1152,6 @@ public final class BlasBackend implements Backend {
           + " (float holds integers exactly only up to 2^24); use a FLOAT64 backend");
     int n = in.itemSize(), m = c * (h / k) * (w / k);
     BlasBatch out = alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k), false);
-    if (precision == Precision.FLOAT32 && in.block.fbuf != null && out.block.fbuf != null) {
-      // float32 in place of a conversion to double and back: the arg-max compares floats
-      parallel(in.samples(), in.length(), (s0, s1) -> {
-        float[] xs = new float[n], idx = new float[m];
-        for (long s = s0; s < s1; s++) {
-          in.block.fbuf.get((int) (s * n), xs, 0, n);
-          BackendChecks.windowArgmax(xs, 0, c, h, w, k, idx, 0);
-          out.block.fbuf.put((int) (s * m), idx, 0, m);
-        }
-      });
-      Reference.reachabilityFence(in);
-      Reference.reachabilityFence(out);
-      return out;
-    }
     parallel(in.samples(), in.length(), (s0, s1) -> {
       double[] xs = new double[n], idx = new double[m];
       for (long s = s0; s < s1; s++) {

@@ -159,6 +159,13 @@ final class DnnlKernels {
    */
   private record Key(int kind, ConvGeometry g, int cout, long images, long strideY) {}
 
+  /** oneDNN's forms of the built-in elementwise functions ({@link #eltwiseAlgorithm}); exp is not one: oneDNN's exp(NaN) is infinity. */
+  private static final Map<String, Integer> FORWARD_ALGORITHMS = Map.of("sigmoid", dnnl_eltwise_logistic, "tanh", dnnl_eltwise_tanh);
+
+  /** oneDNN's backward forms of built-in derivatives written in the value ({@link #eltwiseBackwardAlgorithm}). */
+  private static final Map<String, Integer> BACKWARD_ALGORITHMS = Map.of("sigmoid_d1_of_value", dnnl_eltwise_logistic_use_dst_for_bwd,
+      "tanh_d1_of_value", dnnl_eltwise_tanh_use_dst_for_bwd);
+
   /**
    * oneDNN's algorithm for a built-in elementwise function ({@link
    * org.hbp.backend.ScalarFunction#builtin}), or -1 when it has none used here. Only functions
@@ -166,15 +173,7 @@ final class DnnlKernels {
    * relu, which maps NaN to 0, nor exp, which maps it to infinity).
    */
   static int eltwiseAlgorithm(String builtin) {
-    if (builtin == null) return -1;
-    switch (builtin) {
-      case "sigmoid":
-        return dnnl_eltwise_logistic;
-      case "tanh":
-        return dnnl_eltwise_tanh;
-      default: // exp is not: oneDNN's exp(NaN) is infinity
-        return -1;
-    }
+    return builtin == null ? -1 : FORWARD_ALGORITHMS.getOrDefault(builtin, -1);
   }
 
   /**
@@ -183,40 +182,16 @@ final class DnnlKernels {
    * tanh_d1_of_value}: 1 - u^2), or -1.
    */
   static int eltwiseBackwardAlgorithm(String builtin) {
-    if (builtin == null) return -1;
-    switch (builtin) {
-      case "sigmoid_d1_of_value":
-        return dnnl_eltwise_logistic_use_dst_for_bwd;
-      case "tanh_d1_of_value":
-        return dnnl_eltwise_tanh_use_dst_for_bwd;
-      default:
-        return -1;
-    }
+    return builtin == null ? -1 : BACKWARD_ALGORITHMS.getOrDefault(builtin, -1);
   }
+
 
   /**
    * {@code out = f'(t) .* v} over the first n entries, from {@code u = f(t)}: oneDNN's elementwise
    * backward pass with {@code u} as the forward output and v as the output gradient.
    */
   synchronized void eltwiseBackward(int algorithm, BlasBatch u, BlasBatch v, BlasBatch out, long n) {
-    Key key = new Key(ELTWISE_BACKWARD, null, algorithm, n, 0);
-    Prepared p = cache.get(key);
-    if (p == null) {
-      p = new Prepared();
-      p.x = new dnnl_memory_desc();
-      check(dnnl_memory_desc_create_with_tag(p.x, 1, new long[] {n}, dnnl_f32, dnnl_a), "a vector descriptor");
-      p.y = p.x;
-      dnnl_primitive_desc forward = new dnnl_primitive_desc();
-      check(dnnl_eltwise_forward_primitive_desc_create(forward, engine, dnnl_forward_training, algorithm, p.x, p.x, 0f, 0f, null),
-          "creating an elementwise primitive");
-      p.pd = new dnnl_primitive_desc();
-      check(dnnl_eltwise_backward_primitive_desc_create(p.pd, engine, algorithm, p.x, p.x, p.x, 0f, 0f, forward, null),
-          "creating an elementwise backward primitive");
-      dnnl_primitive_desc_destroy(forward);
-      p.primitive = new dnnl_primitive();
-      check(dnnl_primitive_create(p.primitive, p.pd), "creating an elementwise backward primitive");
-      cache.put(key, p);
-    }
+    Prepared p = prepare(new Key(ELTWISE_BACKWARD, null, algorithm, n, 0));
     run(p.primitive, new int[] {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC},
         new dnnl_memory[] {memory(p.x, u.pointer(), 0), memory(p.x, v.pointer(), 0), memory(p.x, out.pointer(), 0)},
         "an elementwise backward primitive", u, v, out);
@@ -224,22 +199,33 @@ final class DnnlKernels {
 
   /** {@code out = f(x)} entrywise over the first n entries, f given by {@link #eltwiseAlgorithm}. */
   synchronized void eltwise(int algorithm, BlasBatch x, BlasBatch out, long n) {
-    Key key = new Key(ELTWISE, null, algorithm, n, 0);
-    Prepared p = cache.get(key);
-    if (p == null) {
-      p = new Prepared();
-      p.x = new dnnl_memory_desc();
-      check(dnnl_memory_desc_create_with_tag(p.x, 1, new long[] {n}, dnnl_f32, dnnl_a), "a vector descriptor");
-      p.y = p.x;
-      p.pd = new dnnl_primitive_desc();
-      check(dnnl_eltwise_forward_primitive_desc_create(p.pd, engine, dnnl_forward_inference, algorithm, p.x, p.x, 0f, 0f, null),
-          "creating an elementwise primitive");
-      p.primitive = new dnnl_primitive();
-      check(dnnl_primitive_create(p.primitive, p.pd), "creating an elementwise primitive");
-      cache.put(key, p);
-    }
+    Prepared p = prepare(new Key(ELTWISE, null, algorithm, n, 0));
     run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_DST}, new dnnl_memory[] {memory(p.x, x.pointer(), 0), memory(p.x, out.pointer(), 0)},
         "an elementwise primitive", x, out);
+  }
+
+  /** The elementwise primitive of a key (its {@code cout} the algorithm, {@code images} the entry count). */
+  private void buildEltwise(Key key, Prepared p) {
+    p.x = new dnnl_memory_desc();
+    check(dnnl_memory_desc_create_with_tag(p.x, 1, new long[] {key.images}, dnnl_f32, dnnl_a), "a vector descriptor");
+    p.y = p.x;
+    p.pd = new dnnl_primitive_desc();
+    if (key.kind == ELTWISE) {
+      check(dnnl_eltwise_forward_primitive_desc_create(p.pd, engine, dnnl_forward_inference, key.cout, p.x, p.x, 0f, 0f, null),
+          "creating an elementwise primitive");
+    } else {
+      dnnl_primitive_desc forward = new dnnl_primitive_desc();
+      try {
+        check(dnnl_eltwise_forward_primitive_desc_create(forward, engine, dnnl_forward_training, key.cout, p.x, p.x, 0f, 0f, null),
+            "creating an elementwise primitive");
+        check(dnnl_eltwise_backward_primitive_desc_create(p.pd, engine, key.cout, p.x, p.x, p.x, 0f, 0f, forward, null),
+            "creating an elementwise backward primitive");
+      } finally {
+        dnnl_primitive_desc_destroy(forward);
+      }
+    }
+    p.primitive = new dnnl_primitive();
+    check(dnnl_primitive_create(p.primitive, p.pd), "creating an elementwise primitive");
   }
 
   /** A primitive, its memory descriptors, and the reorder of the weights between our layout and its. */
@@ -296,8 +282,8 @@ final class DnnlKernels {
   }
 
   /**
-   * Thrown when oneDNN has no primitive for a convolution (it rejected its descriptors): the
-   * backend then computes it by unfold and gemm. Remembered per shape, so it is asked once.
+   * Thrown when oneDNN has no primitive for a shape (it rejected its descriptors): the backend then
+   * computes it without oneDNN (unfold and gemm, Java maps). Remembered per shape, so it is asked once.
    */
   static final class Unsupported extends RuntimeException {
     Unsupported(String message, Throwable cause) {
@@ -316,19 +302,20 @@ final class DnnlKernels {
   /** Geometries to treat as rejected by oneDNN: tests of the fallback set it (none otherwise). */
   static volatile java.util.function.Predicate<ConvGeometry> rejectForTesting = g -> false;
 
-  /** The cached primitives of a convolution's shape, made on first use; {@link Unsupported} if oneDNN has none. */
+  /** The cached primitives of a shape, made on first use; {@link Unsupported} if oneDNN has none. */
   private Prepared prepare(Key key) {
     Prepared p = cache.get(key);
     if (p != null) return p;
-    if (rejected.contains(key)) throw new Unsupported("oneDNN has no convolution for " + key, null);
+    if (rejected.contains(key)) throw new Unsupported("oneDNN has no primitive for " + key, null);
     p = new Prepared();
     try {
-      if (rejectForTesting.test(key.g)) throw new IllegalStateException("oneDNN: rejected for testing");
-      build(key, p);
+      if (key.g != null && rejectForTesting.test(key.g)) throw new IllegalStateException("oneDNN: rejected for testing");
+      if (key.kind == ELTWISE || key.kind == ELTWISE_BACKWARD) buildEltwise(key, p);
+      else build(key, p);
     } catch (IllegalStateException e) {
       p.destroy();
       rejected.add(key);
-      throw new Unsupported("oneDNN has no convolution for " + key + ": " + e.getMessage(), e);
+      throw new Unsupported("oneDNN has no primitive for " + key + ": " + e.getMessage(), e);
     }
     cache.put(key, p);
     return p;

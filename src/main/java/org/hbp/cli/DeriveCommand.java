@@ -81,6 +81,11 @@ public final class DeriveCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--var, --wrt, --at and --out belong to -e EXPR");
     Spec s = Dsl.parseFile(file);
     List<ModuleSpec> modules = s.modules();
+    if (modules.isEmpty())
+      throw new IllegalArgumentException(file + ": no module or loss to derive"
+          + (s.networks().isEmpty() ? " (the file is empty)" : " (it declares only networks: "
+              + String.join(", ", s.networks().stream().map(n -> n.name()).toList())
+              + "; their modules' rules come from their spec files, e.g. hbp derive modules-spec/linear.hbp)"));
     if (module != null) {
       modules = s.module(module).map(List::of).orElseThrow(() -> new IllegalArgumentException(
           file + ": no module or loss named '" + module + "' (has: " + String.join(", ", s.modules().stream().map(ModuleSpec::name).toList()) + ")"));

@@ -367,6 +367,14 @@ class CliTest {
   }
 
   @Test
+  void deriveOfAFileWithOnlyNetworksSaysThereIsNothingToDerive() {
+    Run r = hbp("derive", "networks/fc.hbp");
+    assertInputError(r, "networks/fc.hbp: no module or loss to derive (it declares only networks: fc; their modules' "
+        + "rules come from their spec files, e.g. hbp derive modules-spec/linear.hbp)");
+    assertTrue(r.out().isEmpty(), r.out());
+  }
+
+  @Test
   void syntaxErrorInASpecNamesFileLineAndColumn() throws IOException {
     Path bad = dir.resolve("bad.hbp");
     Files.writeString(bad, "module foo {\n  dims n;\n  input x: vector(n)\n  output z = x;\n}\n");

@@ -17,6 +17,7 @@ import org.hbp.codegen.OperatorGenerator;
 import org.hbp.codegen.OperatorLoader;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
+import org.hbp.io.TempFolders;
 import org.hbp.runtime.BuiltInOperators;
 
 /**
@@ -58,8 +59,7 @@ public final class NetworkOperators {
   private static Path extract(String folder) {
     String specs = folder;
     try {
-      Path dir = Files.createTempDirectory("hbp-" + folder + "-");
-      dir.toFile().deleteOnExit();
+      Path dir = TempFolders.create("hbp-" + folder + "-");
       Path source = Path.of(NetworkOperators.class.getProtectionDomain().getCodeSource().getLocation().toURI());
       if (Files.isDirectory(source)) {
         Path from = source.resolve(specs);
@@ -112,8 +112,7 @@ public final class NetworkOperators {
       try {
         Path file = Path.of(source);
         String text = Files.readString(file, StandardCharsets.UTF_8);
-        Path work = Files.createTempDirectory("hbp-operators-");
-        work.toFile().deleteOnExit();
+        Path work = TempFolders.create("hbp-operators-");
         return OperatorLoader.compile(OperatorGenerator.generate(Dsl.parse(text, source), text, source, "hbp.user.generated"), work);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot generate the operator of module '" + m.name() + "' from " + source + ": " + e.getMessage(), e);

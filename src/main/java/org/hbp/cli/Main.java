@@ -19,8 +19,21 @@ public final class Main implements Runnable {
     spec.commandLine().usage(System.out);
   }
 
-  public static void main(String[] args) {
-    System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  /**
+   * The stack of the thread that runs a command: derivation, simplification and code generation
+   * recurse over expression trees, which the DSL bounds by {@code Nesting.MAX_DEPTH} levels; the
+   * JVM's default (about 1 MiB) is too small for the deepest trees a derivation builds from them.
+   * Reserved, not committed: untouched pages cost nothing.
+   */
+  static final long COMMAND_STACK_BYTES = 1L << 30;
+
+  public static void main(String[] args) throws InterruptedException {
+    int[] status = {1};
+    PrintWriter out = new PrintWriter(System.out, true), err = new PrintWriter(System.err, true);
+    Thread command = new Thread(null, () -> status[0] = execute(args, out, err), "hbp", COMMAND_STACK_BYTES);
+    command.start();
+    command.join();
+    System.exit(status[0]);
   }
 
   /** Runs a command line; errors in input print one clear line to err and give exit status 2. */
@@ -38,6 +51,13 @@ public final class Main implements Runnable {
       }
       throw ex;
     });
-    return cl.execute(args);
+    try {
+      return cl.execute(args);
+    } catch (StackOverflowError e) {
+      err.println("hbp: the input is too deeply nested for hbp's recursion (nesting is limited to a few hundred levels; "
+          + "run from the hbp command, whose stack is larger, or split the expression)");
+      err.flush();
+      return 2;
+    }
   }
 }

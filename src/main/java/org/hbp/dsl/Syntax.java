@@ -34,7 +34,10 @@ final class Syntax {
   static <T extends ParserRuleContext> T parse(String text, String source, Function<HbpParser, T> entry) {
     HbpLexer lexer = new HbpLexer(CharStreams.fromString(text, source));
     lexer.removeErrorListeners(); // the lexer cannot fail: any other character is an UNEXPECTED_CHAR token
-    HbpParser parser = new HbpParser(new CommonTokenStream(lexer));
+    CommonTokenStream tokens = new CommonTokenStream(lexer);
+    tokens.fill();
+    Nesting.checkTokens(tokens.getTokens(), source);
+    HbpParser parser = new HbpParser(tokens);
     parser.removeErrorListeners();
     parser.setErrorHandler(new NoRepair(source));
     parser.addErrorListener(new BaseErrorListener() {
@@ -44,7 +47,9 @@ final class Syntax {
         throw new DslException(source, line, col + 1, msg);
       }
     });
-    return entry.apply(parser);
+    T tree = entry.apply(parser);
+    Nesting.checkTree(tree, source);
+    return tree;
   }
 
   /** Reports the first error in words and never repairs the input. */

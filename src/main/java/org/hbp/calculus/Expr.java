@@ -271,8 +271,15 @@ public sealed interface Expr {
     }
   }
 
-  /** {@code softmax(x)} of a vector. */
+  /**
+   * {@code softmax(x)} of a vector, or of each column of a matrix: column j of the result is
+   * {@code exp(s_j) / sum(exp(s_j))} for column s_j (the attention weights of {@code softmax(K'*Q)}).
+   */
   record Softmax(Expr vector) implements Expr {
+    public Softmax {
+      if (vector.shape().isTensor()) throw new ShapeException("softmax of a tensor");
+    }
+
     public Shape shape() {
       return vector.shape();
     }
@@ -282,6 +289,20 @@ public sealed interface Expr {
   record LogSumExp(Expr operand) implements Expr {
     public Shape shape() {
       return Shape.SCALAR;
+    }
+  }
+
+  /**
+   * {@code logsumexp_cols(X)} of an m x n matrix: the 1 x n row of the log-sum-exps of its columns,
+   * {@code log(ones(m)' * exp(X))} computed stably ({@code logsumexp(X)} of a vector for n = 1).
+   */
+  record ColumnLogSumExp(Expr matrix) implements Expr {
+    public ColumnLogSumExp {
+      if (matrix.shape().isTensor()) throw new ShapeException("logsumexp_cols of a tensor");
+    }
+
+    public Shape shape() {
+      return Shape.matrix(Dim.ONE, matrix.shape().cols());
     }
   }
 

@@ -30,6 +30,7 @@ public final class Exprs {
     if (e instanceof Expr.Apply a) return List.of(a.argument());
     if (e instanceof Expr.Softmax s) return List.of(s.vector());
     if (e instanceof Expr.LogSumExp l) return List.of(l.operand());
+    if (e instanceof Expr.ColumnLogSumExp l) return List.of(l.matrix());
     if (e instanceof Expr.Inv i) return List.of(i.matrix());
     if (e instanceof Expr.Det d) return List.of(d.matrix());
     if (e instanceof Expr.Unfold u) return List.of(u.tensor());
@@ -57,6 +58,7 @@ public final class Exprs {
     if (e instanceof Expr.Apply a) return new Expr.Apply(a.function(), a.order(), c.get(0));
     if (e instanceof Expr.Softmax) return new Expr.Softmax(c.get(0));
     if (e instanceof Expr.LogSumExp) return new Expr.LogSumExp(c.get(0));
+    if (e instanceof Expr.ColumnLogSumExp) return new Expr.ColumnLogSumExp(c.get(0));
     if (e instanceof Expr.Inv) return new Expr.Inv(c.get(0));
     if (e instanceof Expr.Det) return new Expr.Det(c.get(0));
     if (e instanceof Expr.Unfold u) return new Expr.Unfold(c.get(0), u.geometry());

@@ -141,6 +141,7 @@ public final class Printer {
     if (e instanceof Expr.Apply a) return a.function().name() + "'".repeat(a.order()) + "(" + print(a.argument()) + ")";
     if (e instanceof Expr.Softmax s) return "softmax(" + print(s.vector()) + ")";
     if (e instanceof Expr.LogSumExp l) return "logsumexp(" + print(l.operand()) + ")";
+    if (e instanceof Expr.ColumnLogSumExp l) return "logsumexp_cols(" + print(l.matrix()) + ")";
     if (e instanceof Expr.Inv i) return "inv(" + print(i.matrix()) + ")";
     if (e instanceof Expr.Det d) return "det(" + print(d.matrix()) + ")";
     if (e instanceof Expr.Unfold u) {

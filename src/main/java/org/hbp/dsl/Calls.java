@@ -8,6 +8,7 @@ import java.util.Set;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Shape;
 import org.hbp.dsl.parser.HbpParser;
 
@@ -16,7 +17,7 @@ final class Calls {
   private Calls() {}
 
   private static final Set<String> MATRIX_FUNCTIONS = Set.of("sum", "tr", "diag", "kron", "vec", "flatten", "reshape",
-      "ones", "zeros", "eye", "inv", "det", "softmax", "logsumexp", "unfold", "gather", "commutation", "diagonalizer",
+      "ones", "zeros", "eye", "inv", "det", "softmax", "logsumexp", "logsumexp_cols", "max", "min", "unfold", "gather", "commutation", "diagonalizer",
       "selection", "unfolding");
 
   static boolean isBuiltin(String name) {
@@ -97,12 +98,22 @@ final class Calls {
       case "softmax": {
         arity(b, c, f, args, 1);
         Expr v = b.expr(args.get(0).expr());
-        if (!v.shape().isColumn()) throw b.error(args.get(0), "softmax expects a vector, but " + b.src(args.get(0)) + " is " + v.shape());
+        if (v.shape().isTensor())
+          throw b.error(args.get(0), "softmax expects a vector or a matrix (softmaxed column by column), but " + b.src(args.get(0)) + " is " + v.shape());
         return new Expr.Softmax(v);
       }
       case "logsumexp": {
         arity(b, c, f, args, 1);
         return new Expr.LogSumExp(b.expr(args.get(0).expr()));
+      }
+      case "logsumexp_cols": {
+        arity(b, c, f, args, 1);
+        return new Expr.ColumnLogSumExp(matrix(b, args.get(0), f));
+      }
+      case "max":
+      case "min": {
+        arity(b, c, f, args, 2);
+        return maxOrMin(b, f, args.get(0), args.get(1));
       }
       case "gather": {
         arity(b, c, f, args, 2);
@@ -132,6 +143,24 @@ final class Calls {
       default:
         return unfold(b, c, args);
     }
+  }
+
+  /**
+   * Elementwise {@code max(a, b) = b + relu(a - b)} and {@code min(a, b) = a - relu(a - b)} (a scalar
+   * argument is broadcast), so that their derivatives are relu's: {@code d max(a, b) = db + step(a -
+   * b) .* (da - db)}, taking b's side on ties (as step(0) = 0), and zero second derivatives a.e.
+   */
+  private static Expr maxOrMin(SpecBuilder b, String f, HbpParser.ArgContext first, HbpParser.ArgContext second) {
+    Expr x = b.expr(first.expr()), y = b.expr(second.expr());
+    Shape sx = x.shape(), sy = y.shape();
+    if (!sx.equals(sy)) {
+      if (sx.isScalar()) x = SpecBuilder.broadcast(x, sy);
+      else if (sy.isScalar()) y = SpecBuilder.broadcast(y, sx);
+      else throw b.error(second, f + " expects arguments of the same shape (or a scalar), but " + b.src(first) + " is " + sx
+          + " and " + b.src(second) + " is " + sy);
+    }
+    Expr excess = new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("relu"), 0, Exprs.add(x, Exprs.neg(y)));
+    return f.equals("max") ? Exprs.add(y, excess) : Exprs.add(x, Exprs.neg(excess));
   }
 
   /** unfold(X, k [, s [, p [, d]]]), also with names kernel=, stride=, padding=, dilation=. */

@@ -154,13 +154,25 @@ final class Calls {
     Expr x = b.expr(first.expr()), y = b.expr(second.expr());
     Shape sx = x.shape(), sy = y.shape();
     if (!sx.equals(sy)) {
-      if (sx.isScalar()) x = SpecBuilder.broadcast(x, sy);
-      else if (sy.isScalar()) y = SpecBuilder.broadcast(y, sx);
+      if (sx.isScalar()) x = broadcast(x, sy);
+      else if (sy.isScalar()) y = broadcast(y, sx);
       else throw b.error(second, f + " expects arguments of the same shape (or a scalar), but " + b.src(first) + " is " + sx
           + " and " + b.src(second) + " is " + sy);
     }
-    Expr excess = new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("relu"), 0, Exprs.add(x, Exprs.neg(y)));
-    return f.equals("max") ? Exprs.add(y, excess) : Exprs.add(x, Exprs.neg(excess));
+    Expr excess = new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("relu"), 0, minus(x, y));
+    return f.equals("max") ? Exprs.add(y, excess) : minus(x, excess);
+  }
+
+  /** A scalar broadcast to a shape, a number c (also -c) as c*ones(shape). */
+  private static Expr broadcast(Expr scalar, Shape shape) {
+    if (scalar instanceof Expr.Scale s && s.operand() instanceof Expr.Num n) return Exprs.scale(s.coefficient() * n.value(), new Expr.Ones(shape));
+    return SpecBuilder.broadcast(scalar, shape);
+  }
+
+  /** x - y, a constant y = c*ones folded into -c*ones. */
+  private static Expr minus(Expr x, Expr y) {
+    Expr negated = y instanceof Expr.Scale s ? Exprs.scale(-s.coefficient(), s.operand()) : Exprs.neg(y);
+    return Exprs.add(x, negated);
   }
 
   /** unfold(X, k [, s [, p [, d]]]), also with names kernel=, stride=, padding=, dilation=. */

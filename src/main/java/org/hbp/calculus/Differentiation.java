@@ -130,6 +130,15 @@ public final class Differentiation {
       Expr u = e.matrix();
       return mul(transpose(new Expr.Ones(Shape.vector(u.shape().rows()))), hadamard(new Expr.Softmax(u), d.d(u)));
     });
+    // d max(A, B) = s .* dA + (1 - s) .* dB, d min(A, B) = (1 - s) .* dA + s .* dB, s = step(A - B) (a.e.)
+    rule(Expr.Max.class, (e, d) -> {
+      Expr s = Exprs.stepOfDifference(e.left(), e.right());
+      return add(hadamard(s, d.d(e.left())), hadamard(Exprs.oneMinus(s), d.d(e.right())));
+    });
+    rule(Expr.Min.class, (e, d) -> {
+      Expr s = Exprs.stepOfDifference(e.left(), e.right());
+      return add(hadamard(Exprs.oneMinus(s), d.d(e.left())), hadamard(s, d.d(e.right())));
+    });
     // d inv(U) = -inv(U) dU inv(U)
     rule(Expr.Inv.class, (e, d) -> neg(mul(e, d.d(e.matrix()), e)));
     // d det(U) = det(U) tr(inv(U) dU)

@@ -306,6 +306,32 @@ public sealed interface Expr {
     }
   }
 
+  /**
+   * Elementwise {@code max(a, b)} of equally shaped operands (the front end broadcasts a scalar).
+   * Differentiable away from ties: {@code d max(a, b) = s .* da + (1 - s) .* db} with {@code s =
+   * step(a - b)}, taking b's side on ties as relu does (step(0) = 0).
+   */
+  record Max(Expr left, Expr right) implements Expr {
+    public Max {
+      if (!left.shape().equals(right.shape())) throw new ShapeException("max of " + left.shape() + " and " + right.shape());
+    }
+
+    public Shape shape() {
+      return left.shape();
+    }
+  }
+
+  /** Elementwise {@code min(a, b)}: {@code d min(a, b) = (1 - s) .* da + s .* db}, {@code s = step(a - b)}. */
+  record Min(Expr left, Expr right) implements Expr {
+    public Min {
+      if (!left.shape().equals(right.shape())) throw new ShapeException("min of " + left.shape() + " and " + right.shape());
+    }
+
+    public Shape shape() {
+      return left.shape();
+    }
+  }
+
   /** Matrix inverse. */
   record Inv(Expr matrix) implements Expr {
     public Shape shape() {

@@ -321,6 +321,8 @@ final class Lowering {
       return byColumns("be.softmax", value(s.vector()), s.shape(), text);
     }
     if (e instanceof Expr.LogSumExp l) return emit("be.logSumExp(" + value(l.operand()) + ")", text);
+    // max/min as a .* s + b .* (1 - s), s = step(a - b): exact, with the backend's elementwise kernels
+    if (e instanceof Expr.Max || e instanceof Expr.Min) return value(Exprs.maxMinAsSteps(e));
     if (e instanceof Expr.ColumnLogSumExp l) return byColumns("be.logSumExp", value(l.matrix()), l.matrix().shape(), text);
     if (e instanceof Expr.Inv i) return emit("be.inverse(" + value(i.matrix()) + ")", text);
     if (e instanceof Expr.Det d) return emit("be.determinant(" + value(d.matrix()) + ")", text);

@@ -145,11 +145,7 @@ final class Calls {
     }
   }
 
-  /**
-   * Elementwise {@code max(a, b) = b + relu(a - b)} and {@code min(a, b) = a - relu(a - b)} (a scalar
-   * argument is broadcast), so that their derivatives are relu's: {@code d max(a, b) = db + step(a -
-   * b) .* (da - db)}, taking b's side on ties (as step(0) = 0), and zero second derivatives a.e.
-   */
+  /** Elementwise {@code max(a, b)} or {@code min(a, b)} of equally shaped arguments, a scalar one broadcast. */
   private static Expr maxOrMin(SpecBuilder b, String f, HbpParser.ArgContext first, HbpParser.ArgContext second) {
     Expr x = b.expr(first.expr()), y = b.expr(second.expr());
     Shape sx = x.shape(), sy = y.shape();
@@ -159,21 +155,16 @@ final class Calls {
       else throw b.error(second, f + " expects arguments of the same shape (or a scalar), but " + b.src(first) + " is " + sx
           + " and " + b.src(second) + " is " + sy);
     }
-    Expr excess = new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("relu"), 0, minus(x, y));
-    return f.equals("max") ? Exprs.add(y, excess) : minus(x, excess);
+    return f.equals("max") ? new Expr.Max(x, y) : new Expr.Min(x, y);
   }
 
   /** A scalar broadcast to a shape, a number c (also -c) as c*ones(shape). */
   private static Expr broadcast(Expr scalar, Shape shape) {
+    if (scalar instanceof Expr.Num n && n.value() == 0) return new Expr.Zero(shape);
     if (scalar instanceof Expr.Scale s && s.operand() instanceof Expr.Num n) return Exprs.scale(s.coefficient() * n.value(), new Expr.Ones(shape));
     return SpecBuilder.broadcast(scalar, shape);
   }
 
-  /** x - y, a constant y = c*ones folded into -c*ones. */
-  private static Expr minus(Expr x, Expr y) {
-    Expr negated = y instanceof Expr.Scale s ? Exprs.scale(-s.coefficient(), s.operand()) : Exprs.neg(y);
-    return Exprs.add(x, negated);
-  }
 
   /** unfold(X, k [, s [, p [, d]]]), also with names kernel=, stride=, padding=, dilation=. */
   private static Expr unfold(SpecBuilder b, HbpParser.CallExprContext c, List<HbpParser.ArgContext> args) {

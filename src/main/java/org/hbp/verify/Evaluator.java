@@ -98,6 +98,8 @@ public final class Evaluator {
     if (e instanceof Expr.Softmax s) return softmaxColumns(evaluate(s.vector()));
     if (e instanceof Expr.LogSumExp l) return logSumExp(evaluate(l.operand()));
     if (e instanceof Expr.ColumnLogSumExp l) return logSumExpColumns(evaluate(l.matrix()));
+    if (e instanceof Expr.Max m) return entrywise(evaluate(m.left()), evaluate(m.right()), Math::max);
+    if (e instanceof Expr.Min m) return entrywise(evaluate(m.left()), evaluate(m.right()), Math::min);
     if (e instanceof Expr.Inv i) return inv(squareOperand(i, i.matrix()));
     if (e instanceof Expr.Det d) return Tensor.scalar(CommonOps_DDRM.det(squareOperand(d, d.matrix()).toDMatrix()));
     if (e instanceof Expr.Unfold u) return unfold(u);
@@ -407,6 +409,15 @@ public final class Evaluator {
       return evaluate(a.function().bodyOf(a.argument()));
     }
     return evaluate(a.function().derivativeOf(a.order(), a.argument()));
+  }
+
+  /** f(a_i, b_i) for each entry of two equally shaped values. */
+  private static Tensor entrywise(Tensor a, Tensor b, java.util.function.DoubleBinaryOperator f) {
+    if (!Arrays.equals(a.shape(), b.shape()))
+      throw new IllegalStateException("entrywise operands of shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
+    double[] d = new double[a.numel()];
+    for (int p = 0; p < d.length; p++) d[p] = f.applyAsDouble(a.data()[p], b.data()[p]);
+    return new Tensor(a.shape(), d);
   }
 
   /** Softmax of each column of a matrix (of the vector itself for a vector). */

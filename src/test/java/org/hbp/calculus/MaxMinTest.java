@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Elementwise max(a, b) and min(a, b): values against Math.max/Math.min, Jacobians against the
  * indicator matrices written here from the definition (d max(a, b)/da = diag(a > b), d/db =
- * diag(a < b), away from ties), second derivatives zero, and errors that name the place.
+ * diag(a < b), away from ties), second derivatives zero, the exact selection form the generated code
+ * computes, printing that parses back, and errors that name the place.
  */
 class MaxMinTest {
   private static final Map<String, Long> DIMS = Map.of("m", 3L, "n", 4L);

@@ -108,9 +108,15 @@ public final class Differentiation {
     // d f(U) = f'(U) .* dU   (entrywise)
     rule(Expr.Apply.class, (e, d) -> hadamard(new Expr.Apply(e.function(), e.order() + 1, e.argument()), d.d(e.argument())));
     // p = softmax(u): dp = p .* du - p (p' du)
+    // P = softmax(U) column-wise, U m x n: dP = P .* dU - P .* (ones(m,m) * (P .* dU)), column j
+    // being p_j .* du_j - p_j (p_j' du_j); its Jacobian is the block diagonal
+    // diag(vec P) - diag(vec P) kron(eye(n), ones(m,m)) diag(vec P) = sum_j E_jj (x) (diag(p_j) - p_j p_j')
     rule(Expr.Softmax.class, (e, d) -> {
       Expr du = d.d(e.vector());
-      return add(hadamard(e, du), neg(mul(e, transpose(e), du)));
+      if (e.shape().isColumn()) return add(hadamard(e, du), neg(mul(e, transpose(e), du)));
+      Expr pdu = hadamard(e, du);
+      Dim m = e.shape().rows();
+      return add(pdu, neg(hadamard(e, mul(new Expr.Ones(Shape.matrix(m, m)), pdu))));
     });
     // d logsumexp(u) = softmax(u)' du  (over all entries: vec)
     rule(Expr.LogSumExp.class, (e, d) -> {
@@ -118,6 +124,20 @@ public final class Differentiation {
       Expr v = u.shape().isColumn() ? u : new Expr.Vec(u);
       Expr dv = u.shape().isColumn() ? d.d(u) : new Expr.Vec(d.d(u));
       return mul(transpose(new Expr.Softmax(v)), dv);
+    });
+    // l = logsumexp_cols(U), U m x n: dl = ones(m)' (softmax(U) .* dU), softmax column-wise
+    rule(Expr.ColumnLogSumExp.class, (e, d) -> {
+      Expr u = e.matrix();
+      return mul(transpose(new Expr.Ones(Shape.vector(u.shape().rows()))), hadamard(new Expr.Softmax(u), d.d(u)));
+    });
+    // d max(A, B) = s .* dA + (1 - s) .* dB, d min(A, B) = (1 - s) .* dA + s .* dB, s = step(A - B) (a.e.)
+    rule(Expr.Max.class, (e, d) -> {
+      Expr s = Exprs.stepOfDifference(e.left(), e.right());
+      return add(hadamard(s, d.d(e.left())), hadamard(Exprs.oneMinus(s), d.d(e.right())));
+    });
+    rule(Expr.Min.class, (e, d) -> {
+      Expr s = Exprs.stepOfDifference(e.left(), e.right());
+      return add(hadamard(Exprs.oneMinus(s), d.d(e.left())), hadamard(s, d.d(e.right())));
     });
     // d inv(U) = -inv(U) dU inv(U)
     rule(Expr.Inv.class, (e, d) -> neg(mul(e, d.d(e.matrix()), e)));

@@ -271,8 +271,15 @@ public sealed interface Expr {
     }
   }
 
-  /** {@code softmax(x)} of a vector. */
+  /**
+   * {@code softmax(x)} of a vector, or of each column of a matrix: column j of the result is
+   * {@code exp(s_j) / sum(exp(s_j))} for column s_j (the attention weights of {@code softmax(K'*Q)}).
+   */
   record Softmax(Expr vector) implements Expr {
+    public Softmax {
+      if (vector.shape().isTensor()) throw new ShapeException("softmax of a tensor");
+    }
+
     public Shape shape() {
       return vector.shape();
     }
@@ -282,6 +289,46 @@ public sealed interface Expr {
   record LogSumExp(Expr operand) implements Expr {
     public Shape shape() {
       return Shape.SCALAR;
+    }
+  }
+
+  /**
+   * {@code logsumexp_cols(X)} of an m x n matrix: the 1 x n row of the log-sum-exps of its columns,
+   * {@code log(ones(m)' * exp(X))} computed stably ({@code logsumexp(X)} of a vector for n = 1).
+   */
+  record ColumnLogSumExp(Expr matrix) implements Expr {
+    public ColumnLogSumExp {
+      if (matrix.shape().isTensor()) throw new ShapeException("logsumexp_cols of a tensor");
+    }
+
+    public Shape shape() {
+      return Shape.matrix(Dim.ONE, matrix.shape().cols());
+    }
+  }
+
+  /**
+   * Elementwise {@code max(a, b)} of equally shaped operands (the front end broadcasts a scalar).
+   * Differentiable away from ties: {@code d max(a, b) = s .* da + (1 - s) .* db} with {@code s =
+   * step(a - b)}, taking b's side on ties as relu does (step(0) = 0).
+   */
+  record Max(Expr left, Expr right) implements Expr {
+    public Max {
+      if (!left.shape().equals(right.shape())) throw new ShapeException("max of " + left.shape() + " and " + right.shape());
+    }
+
+    public Shape shape() {
+      return left.shape();
+    }
+  }
+
+  /** Elementwise {@code min(a, b)}: {@code d min(a, b) = (1 - s) .* da + s .* db}, {@code s = step(a - b)}. */
+  record Min(Expr left, Expr right) implements Expr {
+    public Min {
+      if (!left.shape().equals(right.shape())) throw new ShapeException("min of " + left.shape() + " and " + right.shape());
+    }
+
+    public Shape shape() {
+      return left.shape();
     }
   }
 

@@ -30,6 +30,9 @@ public final class Exprs {
     if (e instanceof Expr.Apply a) return List.of(a.argument());
     if (e instanceof Expr.Softmax s) return List.of(s.vector());
     if (e instanceof Expr.LogSumExp l) return List.of(l.operand());
+    if (e instanceof Expr.ColumnLogSumExp l) return List.of(l.matrix());
+    if (e instanceof Expr.Max m) return List.of(m.left(), m.right());
+    if (e instanceof Expr.Min m) return List.of(m.left(), m.right());
     if (e instanceof Expr.Inv i) return List.of(i.matrix());
     if (e instanceof Expr.Det d) return List.of(d.matrix());
     if (e instanceof Expr.Unfold u) return List.of(u.tensor());
@@ -57,6 +60,9 @@ public final class Exprs {
     if (e instanceof Expr.Apply a) return new Expr.Apply(a.function(), a.order(), c.get(0));
     if (e instanceof Expr.Softmax) return new Expr.Softmax(c.get(0));
     if (e instanceof Expr.LogSumExp) return new Expr.LogSumExp(c.get(0));
+    if (e instanceof Expr.ColumnLogSumExp) return new Expr.ColumnLogSumExp(c.get(0));
+    if (e instanceof Expr.Max) return new Expr.Max(c.get(0), c.get(1));
+    if (e instanceof Expr.Min) return new Expr.Min(c.get(0), c.get(1));
     if (e instanceof Expr.Inv) return new Expr.Inv(c.get(0));
     if (e instanceof Expr.Det) return new Expr.Det(c.get(0));
     if (e instanceof Expr.Unfold u) return new Expr.Unfold(c.get(0), u.geometry());
@@ -173,6 +179,31 @@ public final class Exprs {
 
   public static Expr eye(Dim n) {
     return new Expr.Eye(n);
+  }
+
+  /**
+   * {@code step(a - b)}: 1 where a > b, else 0 (exact in floating point: the sign of a - b is
+   * always right), the selector of {@code max(a, b)} and {@code min(a, b)}.
+   */
+  public static Expr stepOfDifference(Expr a, Expr b) {
+    return new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("step"), 0, add(a, neg(b)));
+  }
+
+  /** {@code 1 - s} for an array s (ones of its shape minus s). */
+  public static Expr oneMinus(Expr s) {
+    return add(s.shape().isScalar() ? new Expr.Num(1) : new Expr.Ones(s.shape()), neg(s));
+  }
+
+  /**
+   * max(a, b) or min(a, b) as a selection {@code a .* s + b .* (1 - s)} (min: {@code a .* (1 - s) + b
+   * .* s}) with {@code s = step(a - b)}: exact in floating point (each entry is one operand times 1
+   * plus the other times 0), for backends without a binary max kernel.
+   */
+  public static Expr maxMinAsSteps(Expr e) {
+    boolean max = e instanceof Expr.Max;
+    List<Expr> c = children(e);
+    Expr a = c.get(0), b = c.get(1), s = stepOfDifference(a, b);
+    return add(hadamard(a, max ? s : oneMinus(s)), hadamard(b, max ? oneMinus(s) : s));
   }
 
   public static Expr.Var differentialOf(Expr.Var x) {

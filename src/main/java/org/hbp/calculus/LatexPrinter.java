@@ -66,6 +66,9 @@ public final class LatexPrinter {
     }
     if (e instanceof Expr.Softmax s) return "\\operatorname{softmax}\\left(" + p(s.vector()) + "\\right)";
     if (e instanceof Expr.LogSumExp l) return "\\operatorname{logsumexp}\\left(" + p(l.operand()) + "\\right)";
+    if (e instanceof Expr.Max m) return "\\max\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
+    if (e instanceof Expr.Min m) return "\\min\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
+    if (e instanceof Expr.ColumnLogSumExp l) return "\\operatorname{logsumexp}_{\\mathrm{cols}}\\left(" + p(l.matrix()) + "\\right)";
     if (e instanceof Expr.Inv i) return wrap(i.matrix(), 5) + "^{-1}";
     if (e instanceof Expr.Det d) return "\\det\\left(" + p(d.matrix()) + "\\right)";
     if (e instanceof Expr.Unfold u) return "[\\![" + p(u.tensor()) + "]\\!]";

@@ -26,6 +26,8 @@ final class Lift {
     if (formula instanceof Expr.ScalarMul m) return new Expr.Hadamard(List.of(lift(m.scalar(), t, arg), lift(m.operand(), t, arg)));
     if (formula instanceof Expr.Power p) return new Expr.Power(lift(p.base(), t, arg), p.exponent());
     if (formula instanceof Expr.Apply a) return new Expr.Apply(a.function(), a.order(), lift(a.argument(), t, arg));
+    if (formula instanceof Expr.Max m) return new Expr.Max(lift(m.left(), t, arg), lift(m.right(), t, arg));
+    if (formula instanceof Expr.Min m) return new Expr.Min(lift(m.left(), t, arg), lift(m.right(), t, arg));
     if (formula instanceof Expr.Transpose tr && tr.operand().shape().isScalar()) return lift(tr.operand(), t, arg);
     throw new IllegalArgumentException("cannot apply entrywise: " + formula);
   }

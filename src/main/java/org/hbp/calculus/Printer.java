@@ -141,6 +141,9 @@ public final class Printer {
     if (e instanceof Expr.Apply a) return a.function().name() + "'".repeat(a.order()) + "(" + print(a.argument()) + ")";
     if (e instanceof Expr.Softmax s) return "softmax(" + print(s.vector()) + ")";
     if (e instanceof Expr.LogSumExp l) return "logsumexp(" + print(l.operand()) + ")";
+    if (e instanceof Expr.ColumnLogSumExp l) return "logsumexp_cols(" + print(l.matrix()) + ")";
+    if (e instanceof Expr.Max m) return "max(" + broadcastArgument(m.left()) + ", " + broadcastArgument(m.right()) + ")";
+    if (e instanceof Expr.Min m) return "min(" + broadcastArgument(m.left()) + ", " + broadcastArgument(m.right()) + ")";
     if (e instanceof Expr.Inv i) return "inv(" + print(i.matrix()) + ")";
     if (e instanceof Expr.Det d) return "det(" + print(d.matrix()) + ")";
     if (e instanceof Expr.Unfold u) {
@@ -150,6 +153,12 @@ public final class Printer {
     }
     if (e instanceof Expr.Gather g) return "gather(" + print(g.source()) + ", " + g.index().name() + ")";
     throw new IllegalArgumentException("no printer for " + e.getClass().getSimpleName());
+  }
+
+  /** An argument of max/min: a constant array as its number (max and min broadcast it back). */
+  private static String broadcastArgument(Expr e) {
+    if (e instanceof Expr.Zero && !e.shape().isScalar()) return "0";
+    return print(isConstantArray(e) ? constantOf(e) : e);
   }
 
   /** ones(shape) or c*ones(shape): a constant that a sum broadcasts. */

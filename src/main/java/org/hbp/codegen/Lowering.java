@@ -316,8 +316,14 @@ final class Lowering {
       if (ofValue != null) return emit("be.map(" + known + ", " + ofValue + ")", text);
       return emit("be.map(" + value(a.argument()) + ", " + ctx.functionConstant(a.function(), a.order()) + ")", text);
     }
-    if (e instanceof Expr.Softmax s) return emit("be.softmax(" + value(s.vector()) + ")", text);
+    if (e instanceof Expr.Softmax s) {
+      if (s.shape().isColumn()) return emit("be.softmax(" + value(s.vector()) + ")", text);
+      return byColumns("be.softmax", value(s.vector()), s.shape(), text);
+    }
     if (e instanceof Expr.LogSumExp l) return emit("be.logSumExp(" + value(l.operand()) + ")", text);
+    // max/min as a .* s + b .* (1 - s), s = step(a - b): exact, with the backend's elementwise kernels
+    if (e instanceof Expr.Max || e instanceof Expr.Min) return value(Exprs.maxMinAsSteps(e));
+    if (e instanceof Expr.ColumnLogSumExp l) return byColumns("be.logSumExp", value(l.matrix()), l.matrix().shape(), text);
     if (e instanceof Expr.Inv i) return emit("be.inverse(" + value(i.matrix()) + ")", text);
     if (e instanceof Expr.Det d) return emit("be.determinant(" + value(d.matrix()) + ")", text);
     if (e instanceof Expr.Unfold u) return emit("be.unfold(" + value(u.tensor()) + ", " + ctx.geometry(u.geometry()) + ")", text);
@@ -457,6 +463,17 @@ final class Lowering {
     String an = a.name != null ? a.name : value(a.expr);
     String bn = b.name != null ? b.name : value(b.expr);
     return "be.matmul(" + an + ", " + a.transposed + ", " + bn + ", " + b.transposed + ")";
+  }
+
+  /**
+   * A kernel that works on whole items ({@code be.softmax}, {@code be.logSumExp}) applied to each
+   * column of x's items instead: the columns become directions (a free view), the kernel runs on
+   * them, and its results are put back side by side.
+   */
+  private String byColumns(String kernel, String x, Shape items, String comment) {
+    String columns = emit("be.columnsAsDirections(" + x + ")", null);
+    String r = emit(kernel + "(" + columns + ")", null);
+    return emit("be.directionsAsColumns(" + r + ", " + cols(items) + ")", comment);
   }
 
   // ---- products with structured matrices -------------------------------------------------

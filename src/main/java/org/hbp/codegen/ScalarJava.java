@@ -85,6 +85,11 @@ final class ScalarJava {
       if (p.exponent() == 0.5) return math + "sqrt(" + b + ")";
       return math + "pow(" + b + ", " + literal(p.exponent()) + ")";
     }
+    if (e instanceof Expr.Max || e instanceof Expr.Min) {
+      List<Expr> c = org.hbp.calculus.Exprs.children(e);
+      String f = (openClPrefix == null ? "Math." : "f") + (e instanceof Expr.Max ? "max(" : "min(");
+      return f + print(c.get(0)) + ", " + print(c.get(1)) + ")";
+    }
     if (e instanceof Expr.Apply a) {
       String method = ctx.function(a.function(), a.order()); // a generated static method of the class
       calls.add(method);

@@ -8,6 +8,7 @@ import java.util.Set;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Shape;
 import org.hbp.dsl.parser.HbpParser;
 
@@ -16,7 +17,7 @@ final class Calls {
   private Calls() {}
 
   private static final Set<String> MATRIX_FUNCTIONS = Set.of("sum", "tr", "diag", "kron", "vec", "flatten", "reshape",
-      "ones", "zeros", "eye", "inv", "det", "softmax", "logsumexp", "unfold", "gather", "commutation", "diagonalizer",
+      "ones", "zeros", "eye", "inv", "det", "softmax", "logsumexp", "logsumexp_cols", "max", "min", "unfold", "gather", "commutation", "diagonalizer",
       "selection", "unfolding");
 
   static boolean isBuiltin(String name) {
@@ -97,12 +98,22 @@ final class Calls {
       case "softmax": {
         arity(b, c, f, args, 1);
         Expr v = b.expr(args.get(0).expr());
-        if (!v.shape().isColumn()) throw b.error(args.get(0), "softmax expects a vector, but " + b.src(args.get(0)) + " is " + v.shape());
+        if (v.shape().isTensor())
+          throw b.error(args.get(0), "softmax expects a vector or a matrix (softmaxed column by column), but " + b.src(args.get(0)) + " is " + v.shape());
         return new Expr.Softmax(v);
       }
       case "logsumexp": {
         arity(b, c, f, args, 1);
         return new Expr.LogSumExp(b.expr(args.get(0).expr()));
+      }
+      case "logsumexp_cols": {
+        arity(b, c, f, args, 1);
+        return new Expr.ColumnLogSumExp(matrix(b, args.get(0), f));
+      }
+      case "max":
+      case "min": {
+        arity(b, c, f, args, 2);
+        return maxOrMin(b, f, args.get(0), args.get(1));
       }
       case "gather": {
         arity(b, c, f, args, 2);
@@ -133,6 +144,27 @@ final class Calls {
         return unfold(b, c, args);
     }
   }
+
+  /** Elementwise {@code max(a, b)} or {@code min(a, b)} of equally shaped arguments, a scalar one broadcast. */
+  private static Expr maxOrMin(SpecBuilder b, String f, HbpParser.ArgContext first, HbpParser.ArgContext second) {
+    Expr x = b.expr(first.expr()), y = b.expr(second.expr());
+    Shape sx = x.shape(), sy = y.shape();
+    if (!sx.equals(sy)) {
+      if (sx.isScalar()) x = broadcast(x, sy);
+      else if (sy.isScalar()) y = broadcast(y, sx);
+      else throw b.error(second, f + " expects arguments of the same shape (or a scalar), but " + b.src(first) + " is " + sx
+          + " and " + b.src(second) + " is " + sy);
+    }
+    return f.equals("max") ? new Expr.Max(x, y) : new Expr.Min(x, y);
+  }
+
+  /** A scalar broadcast to a shape, a number c (also -c) as c*ones(shape). */
+  private static Expr broadcast(Expr scalar, Shape shape) {
+    if (scalar instanceof Expr.Num n && n.value() == 0) return new Expr.Zero(shape);
+    if (scalar instanceof Expr.Scale s && s.operand() instanceof Expr.Num n) return Exprs.scale(s.coefficient() * n.value(), new Expr.Ones(shape));
+    return SpecBuilder.broadcast(scalar, shape);
+  }
+
 
   /** unfold(X, k [, s [, p [, d]]]), also with names kernel=, stride=, padding=, dilation=. */
   private static Expr unfold(SpecBuilder b, HbpParser.CallExprContext c, List<HbpParser.ArgContext> args) {

@@ -95,8 +95,11 @@ public final class Evaluator {
     if (e instanceof Expr.Trace t) return trace(squareOperand(t, t.matrix()));
     if (e instanceof Expr.Sum s) return sum(evaluate(s.operand()));
     if (e instanceof Expr.Apply a) return apply(a);
-    if (e instanceof Expr.Softmax s) return softmax(evaluate(s.vector()));
+    if (e instanceof Expr.Softmax s) return softmaxColumns(evaluate(s.vector()));
     if (e instanceof Expr.LogSumExp l) return logSumExp(evaluate(l.operand()));
+    if (e instanceof Expr.ColumnLogSumExp l) return logSumExpColumns(evaluate(l.matrix()));
+    if (e instanceof Expr.Max m) return entrywise(evaluate(m.left()), evaluate(m.right()), Math::max);
+    if (e instanceof Expr.Min m) return entrywise(evaluate(m.left()), evaluate(m.right()), Math::min);
     if (e instanceof Expr.Inv i) return inv(squareOperand(i, i.matrix()));
     if (e instanceof Expr.Det d) return Tensor.scalar(CommonOps_DDRM.det(squareOperand(d, d.matrix()).toDMatrix()));
     if (e instanceof Expr.Unfold u) return unfold(u);
@@ -408,7 +411,35 @@ public final class Evaluator {
     return evaluate(a.function().derivativeOf(a.order(), a.argument()));
   }
 
-  /** Softmax over all entries (the IR applies it to vectors), shifted by the maximum. */
+  /** f(a_i, b_i) for each entry of two equally shaped values. */
+  private static Tensor entrywise(Tensor a, Tensor b, java.util.function.DoubleBinaryOperator f) {
+    if (!Arrays.equals(a.shape(), b.shape()))
+      throw new IllegalStateException("entrywise operands of shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
+    double[] d = new double[a.numel()];
+    for (int p = 0; p < d.length; p++) d[p] = f.applyAsDouble(a.data()[p], b.data()[p]);
+    return new Tensor(a.shape(), d);
+  }
+
+  /** Softmax of each column of a matrix (of the vector itself for a vector). */
+  private static Tensor softmaxColumns(Tensor x) {
+    int m = x.shape()[0], n = x.shape()[1];
+    double[] d = new double[m * n];
+    for (int j = 0; j < n; j++) {
+      Tensor column = softmax(Tensor.vector(java.util.Arrays.copyOfRange(x.data(), j * m, (j + 1) * m)));
+      System.arraycopy(column.data(), 0, d, j * m, m);
+    }
+    return new Tensor(x.shape(), d);
+  }
+
+  /** The 1 x n row of the log-sum-exps of the columns of an m x n matrix. */
+  private static Tensor logSumExpColumns(Tensor x) {
+    int m = x.shape()[0], n = x.shape()[1];
+    double[] d = new double[n];
+    for (int j = 0; j < n; j++) d[j] = logSumExp(Tensor.vector(java.util.Arrays.copyOfRange(x.data(), j * m, (j + 1) * m))).scalarValue();
+    return new Tensor(new int[] {1, n}, d);
+  }
+
+  /** Softmax over all entries, shifted by the maximum. */
   private static Tensor softmax(Tensor x) {
     double[] s = x.data();
     double max = Double.NEGATIVE_INFINITY;

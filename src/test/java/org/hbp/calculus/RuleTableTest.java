@@ -32,7 +32,8 @@ class RuleTableTest {
     Expr.Var x = s.vars().get("X");
     // a node type without a rule would throw "no differentiation rule for node ..."
     for (String text : new String[] {"tr(inv(X)*X')", "det(X)", "sum(diag(diag(X)))", "logsumexp(X)", "sum(kron(X, X))",
-        "sum(reshape(X, n*n))", "softmax(vec(X))'*vec(X)", "sum(sigmoid'(X))"}) {
+        "sum(reshape(X, n*n))", "softmax(vec(X))'*vec(X)", "sum(sigmoid'(X))", "softmax(X)", "logsumexp_cols(X)", "max(X, X')",
+        "min(X, 0)"}) {
       Expr f = Fixtures.parse(text, s);
       Calculus.jacobian(f, x);
     }

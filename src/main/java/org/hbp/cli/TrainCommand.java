@@ -107,10 +107,12 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seed of initialization, shuffling and synthetic data (default 0).")
   long seed;
 
-  @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "Run directory (metrics, checkpoint, plots).")
+  @Option(names = "--out", required = true, paramLabel = "RUN_DIR",
+      description = "Run directory (metrics, checkpoint, plots): new or empty, or a run to --resume; locked while training.")
   Path out;
 
-  @Option(names = "--resume", description = "Continue the run in RUN_DIR from its last checkpoint.")
+  @Option(names = "--resume",
+      description = "Continue the run in RUN_DIR from its last checkpoint; settings that change results must equal those in RUN_DIR/config.json.")
   boolean resume;
 
   @Option(names = "--label", paramLabel = "TEXT", description = "Label of the run in plots (default: the optimizer's settings).")

@@ -12,7 +12,9 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true,
     description = {
         "Generate one Java operator class per module or loss of the specs in DIR (or one spec file) into a source tree.",
-        "Files are written atomically and only when they change; stale generated files are removed.",
+        "Files are written atomically and only when they change. A generated class that the specs no longer produce is removed",
+        "when its spec (named in its header) is one being generated, or lies in the --specs folder and no longer exists;",
+        "other files (other specs' classes, files hbp did not generate) are left alone.",
         "The classes need hbp's runtime (org.hbp.runtime, org.hbp.backend) on the compile classpath."})
 public final class GenerateCommand implements Callable<Integer> {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -37,6 +39,8 @@ public final class GenerateCommand implements Callable<Integer> {
     for (Path p : r.written()) w.println("wrote     " + p);
     for (Path p : r.unchanged()) w.println("unchanged " + p);
     for (Path p : r.removed()) w.println("removed   " + p);
+    for (String warning : r.warnings()) spec.commandLine().getErr().println("hbp: warning: " + warning);
+    spec.commandLine().getErr().flush();
     w.printf("%d operator classes in package %s under %s%n", r.total(), packageName, out);
     w.flush();
     return 0;

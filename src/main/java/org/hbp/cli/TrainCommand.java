@@ -107,10 +107,12 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seed of initialization, shuffling and synthetic data (default 0).")
   long seed;
 
-  @Option(names = "--out", required = true, paramLabel = "RUN_DIR", description = "Run directory (metrics, checkpoint, plots).")
+  @Option(names = "--out", required = true, paramLabel = "RUN_DIR",
+      description = "Run directory (metrics, checkpoint, plots): new or empty, or a run to --resume; locked while training.")
   Path out;
 
-  @Option(names = "--resume", description = "Continue the run in RUN_DIR from its last checkpoint.")
+  @Option(names = "--resume",
+      description = "Continue the run in RUN_DIR from its last checkpoint; settings that change results must equal those in RUN_DIR/config.json.")
   boolean resume;
 
   @Option(names = "--label", paramLabel = "TEXT", description = "Label of the run in plots (default: the optimizer's settings).")
@@ -146,11 +148,11 @@ public final class TrainCommand implements Callable<Integer> {
     Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, System.console() != null);
-    w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %d epochs, backend %s%n", ns.name(),
-        parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, epochs, be.name());
+    w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
+        parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();
     List<org.hbp.plot.RunMetrics.Row> rows;
-    if (resume) rows = trainer.resume();
+    if (resume) rows = trainer.resume(Initialization.xavierNormal(net, seed), config(ns, opt));
     else rows = trainer.start(Initialization.xavierNormal(net, seed), config(ns, opt));
     org.hbp.plot.RunMetrics.Row last = rows.get(rows.size() - 1);
     w.printf(Locale.ROOT, "done: epoch %d, test loss %.4f, test accuracy %.4f, training time %.1f s; metrics in %s%n", last.epoch(), last.testLoss(),
@@ -214,7 +216,22 @@ public final class TrainCommand implements Callable<Integer> {
     c.put("epochs", epochs);
     c.put("batch", batch);
     c.put("backend", backend);
-    c.put("command", "hbp train " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+    c.put("device", device);
+    // the parse result's original arguments start with the subcommand's name
+    c.put("command", commandLine(spec.commandLine().getParseResult().originalArgs()));
     return c;
+  }
+
+  /** "1 epoch", "3 epochs". */
+  static String count(long n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
+  }
+
+  /** The command line as a shell would take it: {@code hbp} and the arguments, those with special characters single-quoted. */
+  static String commandLine(List<String> args) {
+    StringBuilder sb = new StringBuilder("hbp");
+    for (String a : args)
+      sb.append(' ').append(a.matches("[A-Za-z0-9_@%+=:,./-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+    return sb.toString();
   }
 }

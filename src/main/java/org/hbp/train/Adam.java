@@ -92,16 +92,19 @@ public final class Adam implements Optimizer {
   }
 
   @Override
-  public void restore(Map<String, double[]> state) {
+  public void restore(Map<String, double[]> state, long steps) {
     first.clear();
     second.clear();
-    double[] t = state.get("steps");
-    if (t == null) throw new IllegalArgumentException("adam state has no 'steps'");
-    steps = (long) t[0];
+    // the step count, and after the first step the moments m and v of every parameter
+    java.util.Set<String> keys = new java.util.TreeSet<>(java.util.List.of("steps"));
+    if (steps > 0) for (String name : net.parameterNames()) keys.addAll(java.util.List.of("m." + name, "v." + name));
+    OptimizerState.requireKeys(state, keys, "adam after " + steps + " steps keeps the step count"
+        + (steps > 0 ? " and moments m, v per parameter" : ""));
+    this.steps = OptimizerState.count(state, "steps", steps);
     if (steps == 0) return;
     for (String name : net.parameterNames()) {
-      double[] m = state.get("m." + name), v = state.get("v." + name);
-      if (m == null || v == null) throw new IllegalArgumentException("adam state has no moments of '" + name + "'");
+      double[] m = OptimizerState.parameterSized(state, "m." + name, net, name, Double.NEGATIVE_INFINITY);
+      double[] v = OptimizerState.parameterSized(state, "v." + name, net, name, 0);
       int[] s = net.parameterShape(name);
       first.put(name, net.backend().fromArray(1, 1, s[0], s[1], m));
       second.put(name, net.backend().fromArray(1, 1, s[0], s[1], v));

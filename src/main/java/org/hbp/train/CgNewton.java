@@ -73,5 +73,7 @@ public final class CgNewton implements Optimizer {
   }
 
   @Override
-  public void restore(Map<String, double[]> state) {}
+  public void restore(Map<String, double[]> state, long steps) {
+    OptimizerState.requireKeys(state, java.util.Set.of(), "cg-newton keeps no state between steps");
+  }
 }

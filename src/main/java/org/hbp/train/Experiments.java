@@ -179,16 +179,17 @@ public final class Experiments {
         Network net = nets.create();
         Optimizer opt = c.create(net, 2L << 30);
         Trainer t = new Trainer(net, data, opt, new Trainer.Settings(plan.epochs(), c.batch(), seed, 1000), dir, log, interactive);
-        boolean started = Files.exists(dir.resolve("metrics.csv"));
-        RunMetrics done = started ? RunMetrics.read(dir) : null;
+        boolean started = Files.exists(dir.resolve("config.json")) || Files.exists(dir.resolve("metrics.csv"));
+        RunMetrics done = Files.exists(dir.resolve("metrics.csv")) ? RunMetrics.read(dir) : null;
+        Map<String, Object> config = c.json(plan.figure(), plan.scale(), seed, plan.epochs(), dataName);
         log.printf(Locale.ROOT, "== %s %s: %s, seed %d -> %s%n", plan.figure(), plan.scale(), c.label(), seed, dir);
         log.flush();
         if (done != null && !done.rows().isEmpty() && done.rows().get(done.rows().size() - 1).epoch() >= plan.epochs()) {
           log.println("   already complete");
         } else if (started) {
-          t.resume();
+          t.resume(Initialization.xavierNormal(net, seed), config);
         } else {
-          t.start(Initialization.xavierNormal(net, seed), c.json(plan.figure(), plan.scale(), seed, plan.epochs(), dataName));
+          t.start(Initialization.xavierNormal(net, seed), config);
         }
         runs.add(RunMetrics.read(dir));
         Backend be = net.backend();
@@ -265,8 +266,9 @@ public final class Experiments {
   static String summary(Plan plan, List<RunMetrics> runs, int seeds, String dataName) {
     Map<String, List<RunMetrics>> groups = byLabel(runs);
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format(Locale.ROOT, "## %s, scale %s: %s on %s (%d training, %d test samples), %d epochs, %d seed%s%n%n", plan.figure(),
-        plan.scale(), plan.network(), dataName, plan.trainSize(), plan.testSize(), plan.epochs(), seeds, seeds == 1 ? "" : "s"));
+    sb.append(String.format(Locale.ROOT, "## %s, scale %s: %s on %s (%d training, %d test samples), %d epoch%s, %d seed%s%n%n", plan.figure(),
+        plan.scale(), plan.network(), dataName, plan.trainSize(), plan.testSize(), plan.epochs(), plan.epochs() == 1 ? "" : "s", seeds,
+        seeds == 1 ? "" : "s"));
     sb.append("| configuration | batch | final train loss | final test loss | final test accuracy | steps to leave the plateau | CG iterations per step | training time (s) |\n");
     sb.append("|---|---|---|---|---|---|---|---|\n");
     for (Map.Entry<String, List<RunMetrics>> e : groups.entrySet()) {

@@ -28,6 +28,10 @@ public interface Optimizer {
   /** The state needed to resume exactly (host arrays by name, column-major items); may be empty. */
   Map<String, double[]> state();
 
-  /** Restores {@link #state()} as saved; names missing from {@code state} are an error. */
-  void restore(Map<String, double[]> state);
+  /**
+   * Restores {@link #state()} as saved after {@code steps} steps. A missing or unexpected array, one
+   * of another length, or a non-finite entry is an {@link IllegalArgumentException} naming the array
+   * ({@code optimizer.<key>}) and what was expected.
+   */
+  void restore(Map<String, double[]> state, long steps);
 }

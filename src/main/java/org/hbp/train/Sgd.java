@@ -62,15 +62,16 @@ public final class Sgd implements Optimizer {
   }
 
   @Override
-  public void restore(Map<String, double[]> state) {
+  public void restore(Map<String, double[]> state, long steps) {
     buffers.clear();
-    if (momentum == 0) return;
+    // a momentum buffer per parameter exists after the first step (none without momentum)
+    java.util.Set<String> keys = new java.util.TreeSet<>();
+    if (momentum > 0 && steps > 0) for (String name : net.parameterNames()) keys.add("momentum." + name);
+    OptimizerState.requireKeys(state, keys, "sgd with momentum " + momentum + " after " + steps + " steps keeps "
+        + (keys.isEmpty() ? "no arrays" : "one momentum array per parameter"));
     for (String name : net.parameterNames()) {
-      double[] b = state.get("momentum." + name);
-      if (b == null) {
-        if (state.isEmpty()) return; // saved before the first step
-        throw new IllegalArgumentException("sgd state has no 'momentum." + name + "'");
-      }
+      if (!keys.contains("momentum." + name)) continue;
+      double[] b = OptimizerState.parameterSized(state, "momentum." + name, net, name, Double.NEGATIVE_INFINITY);
       int[] s = net.parameterShape(name);
       buffers.put(name, net.backend().fromArray(1, 1, s[0], s[1], b));
     }

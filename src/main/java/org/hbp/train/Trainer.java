@@ -1,7 +1,7 @@
 package org.hbp.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +20,7 @@ import org.hbp.data.MiniBatches;
 import org.hbp.data.Split;
 import org.hbp.io.AtomicFiles;
 import org.hbp.io.NdArray;
+import org.hbp.io.NpyException;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
 import org.hbp.network.TorchLayout;
@@ -30,7 +31,8 @@ import org.hbp.plot.RunMetrics;
  * {@code config.json}; one metrics row per evaluation (epoch 0 before training, then after every
  * epoch) appended to {@code metrics.csv} and {@code metrics.jsonl} as soon as it is measured; and
  * {@code checkpoint.npz} (atomically) after every epoch, from which {@link #resume} continues
- * exactly (same mini-batches: epoch e's order depends only on the seed and e).
+ * exactly (same mini-batches: epoch e's order depends only on the seed and e). The run folder is
+ * locked for the whole run ({@link RunFolder}): a second training into it fails at once.
  *
  * <p>Metrics, as in the paper's code: the training loss and accuracy on a fixed random subset of
  * the training set as large as the test set, the test loss and accuracy, the training wall time so
@@ -63,7 +65,7 @@ public final class Trainer {
     return LINE.writeValueAsString(m);
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final String CONFIG = "config.json";
   private static final ObjectMapper LINE = new ObjectMapper();
 
   private final Network net;
@@ -112,12 +114,48 @@ public final class Trainer {
     return List.copyOf(rows);
   }
 
-  /** A new run from the given initial parameters; the run directory must not hold one yet. */
+  /**
+   * A new run from the given initial parameters. The run folder must be new or empty (it may hold
+   * the lock file and temporary files of a killed write); it is locked for the whole run.
+   */
   public List<RunMetrics.Row> start(Map<String, Batch> initial, Map<String, Object> config) throws IOException {
-    Files.createDirectories(runDir);
-    if (Files.exists(runDir.resolve("metrics.csv")))
-      throw new IOException(runDir + " already holds a run (metrics.csv); use --resume to continue it, or another --out");
-    AtomicFiles.writeString(runDir.resolve("config.json"), JSON.writeValueAsString(config) + "\n");
+    requireNewOrEmpty(RunFolder.contents(runDir)); // before the lock: a foreign folder gets no lock file
+    try (RunFolder folder = RunFolder.lock(runDir)) {
+      folder.removeOrphanTemporaries();
+      requireNewOrEmpty(RunFolder.contents(runDir)); // again under the lock: another run may have started meanwhile
+      AtomicFiles.writeString(runDir.resolve(CONFIG), RunConfig.text(config(config)));
+      return begin(initial);
+    }
+  }
+
+  private void requireNewOrEmpty(List<String> contents) throws IOException {
+    List<String> run = RunFolder.runFiles(contents);
+    if (!run.isEmpty())
+      throw new IOException(runDir + " already holds a run (" + RunFolder.names(run) + "); use --resume to continue it, or another --out");
+    if (!contents.isEmpty())
+      throw new IOException(runDir + " is not empty and holds no run (found " + RunFolder.names(contents)
+          + "); --out needs a new or empty folder");
+  }
+
+  /**
+   * The settings to record and check on resume: the caller's, with the trainer's own schedule
+   * (seed, batch, evaluation batch, epochs), the backend's name and the net's fingerprint
+   * ({@link NetFingerprint}).
+   */
+  private ObjectNode config(Map<String, Object> config) {
+    Map<String, Object> c = new LinkedHashMap<>(config);
+    c.put("seed", settings.seed());
+    c.put("batch", settings.batch());
+    c.put("eval_batch", settings.evaluationBatch());
+    c.put("epochs", settings.epochs());
+    c.put("backend_name", net.backend().name());
+    c.put("net_sha256", NetFingerprint.sha256(net.spec()));
+    return RunConfig.tree(c);
+  }
+
+  /** Epoch 0 into fresh metrics files, a checkpoint of it, then the training. */
+  private List<RunMetrics.Row> begin(Map<String, Batch> initial) throws IOException {
+    rows.clear();
     AtomicFiles.writeString(runDir.resolve("metrics.csv"), RunMetrics.HEADER + "\n");
     AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), "");
     Map<String, Batch> params = new LinkedHashMap<>(initial);
@@ -127,25 +165,78 @@ public final class Trainer {
   }
 
   /**
-   * Continues the run in the directory from its checkpoint: rows after the checkpoint's epoch (an
-   * epoch measured but not checkpointed when the run was stopped) are dropped and redone.
+   * Continues the run in the folder (locked for the whole run) from its checkpoint, after checking
+   * that every setting that changes results equals the recorded one ({@link RunConfig}; the
+   * changes of the others are recorded in config.json) and that the checkpoint is whole and fits
+   * the run (its step and samples fit its epoch, metrics.csv has its rows 0..epoch, the optimizer's
+   * arrays are those it keeps). Rows after the checkpoint's epoch (an epoch measured but not
+   * checkpointed when the run was stopped) are dropped and redone. A run stopped before its first
+   * checkpoint starts again from epoch 0 with {@code initial}.
    */
-  public List<RunMetrics.Row> resume() throws IOException {
-    Path file = runDir.resolve(Checkpoint.FILE);
-    Checkpoint c = Checkpoint.read(net, file);
-    optimizer.restore(c.optimizerState());
-    // rows measured after the checkpoint (the run stopped between the two) are redone
-    StringBuilder csv = new StringBuilder(RunMetrics.HEADER).append('\n'), jsonl = new StringBuilder();
-    for (RunMetrics.Row r : RunMetrics.read(runDir).rows()) {
-      if (r.epoch() > c.epoch()) continue;
-      rows.add(r);
-      csv.append(csv(r)).append('\n');
-      jsonl.append(json(r)).append('\n');
+  public List<RunMetrics.Row> resume(Map<String, Batch> initial, Map<String, Object> config) throws IOException {
+    Path file = runDir.resolve(Checkpoint.FILE), configFile = runDir.resolve(CONFIG);
+    if (RunFolder.runFiles(RunFolder.contents(runDir)).isEmpty())
+      throw new IOException(runDir + ": no checkpoint to resume from (no run was started there; train without --resume)");
+    try (RunFolder folder = RunFolder.lock(runDir)) {
+      List<String> removed = folder.removeOrphanTemporaries();
+      if (progress != null && !removed.isEmpty()) progress.println("removed temporary files of an interrupted write: " + RunFolder.names(removed));
+      if (!Files.isRegularFile(configFile))
+        throw new IOException(configFile + ": missing; the settings of the run are recorded there, and without them it cannot be resumed safely");
+      ObjectNode recorded = RunConfig.read(configFile), now = config(config);
+      List<String> differences = RunConfig.differences(recorded, now);
+      if (!differences.isEmpty())
+        throw new IllegalArgumentException(runDir + ": --resume with settings that change the results; they differ from " + configFile + ":\n  "
+            + String.join("\n  ", differences) + "\nresume with the run's settings, or start a new run in another --out");
+      if (!Files.exists(file)) {
+        if (progress != null) progress.printf("restarting %s from epoch 0 (it stopped before its first checkpoint)%n", runDir);
+        AtomicFiles.writeString(configFile, RunConfig.text(RunConfig.resumed(recorded, now, 0)));
+        return begin(initial);
+      }
+      Checkpoint c = Checkpoint.read(net, file);
+      requireProgressFits(c, file);
+      List<RunMetrics.Row> kept = rowsUpTo(c, file);
+      try {
+        optimizer.restore(c.optimizerState(), c.step());
+      } catch (IllegalArgumentException e) {
+        throw new NpyException(file + ": " + e.getMessage());
+      }
+      // everything is checked: now the folder is changed
+      StringBuilder csv = new StringBuilder(RunMetrics.HEADER).append('\n'), jsonl = new StringBuilder();
+      for (RunMetrics.Row r : kept) {
+        rows.add(r);
+        csv.append(csv(r)).append('\n');
+        jsonl.append(json(r)).append('\n');
+      }
+      AtomicFiles.writeString(runDir.resolve("metrics.csv"), csv.toString());
+      AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), jsonl.toString());
+      AtomicFiles.writeString(configFile, RunConfig.text(RunConfig.resumed(recorded, now, c.epoch() + 1)));
+      if (progress != null) progress.printf("resuming %s after epoch %d (%d steps)%n", runDir, c.epoch(), c.step());
+      return train(new LinkedHashMap<>(c.parameters()), c.epoch() + 1, c.step(), c.samples(), c.wallSeconds());
     }
-    AtomicFiles.writeString(runDir.resolve("metrics.csv"), csv.toString());
-    AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), jsonl.toString());
-    if (progress != null) progress.printf("resuming %s after epoch %d (%d steps)%n", runDir, c.epoch(), c.step());
-    return train(new LinkedHashMap<>(c.parameters()), c.epoch() + 1, c.step(), c.samples(), c.wallSeconds());
+  }
+
+  /** The checkpoint's step and samples are those of its epoch: every epoch takes size / batch steps of batch samples. */
+  private void requireProgressFits(Checkpoint c, Path file) {
+    long perEpoch = data.train().size() / settings.batch();
+    long step = c.epoch() * perEpoch, samples = step * settings.batch();
+    if (c.step() != step || c.samples() != samples)
+      throw new NpyException(String.format(Locale.ROOT, "%s: 'step' %d and 'samples' %d do not fit 'epoch' %d: expected step %d and samples %d "
+          + "(%d steps of %d samples per epoch)", file, c.step(), c.samples(), c.epoch(), step, samples, perEpoch, settings.batch()));
+  }
+
+  /** The rows of metrics.csv up to the checkpoint's epoch, which must be the epochs 0..epoch in order, the last one at its step. */
+  private List<RunMetrics.Row> rowsUpTo(Checkpoint c, Path file) throws IOException {
+    List<RunMetrics.Row> kept = new ArrayList<>();
+    for (RunMetrics.Row r : RunMetrics.read(runDir).rows()) if (r.epoch() <= c.epoch()) kept.add(r);
+    Path csvFile = runDir.resolve("metrics.csv");
+    for (int e = 0; e < kept.size(); e++)
+      if (kept.get(e).epoch() != e)
+        throw new IOException(csvFile + ": row " + (e + 1) + " is epoch " + kept.get(e).epoch() + ", expected epoch " + e
+            + " (rows are the epochs 0, 1, 2, ... in order)");
+    if (kept.size() != c.epoch() + 1 || kept.get(c.epoch()).step() != c.step())
+      throw new IOException(csvFile + ": no row of epoch " + c.epoch() + " at step " + c.step() + " as " + file
+          + " has; the checkpoint does not belong to these metrics");
+    return kept;
   }
 
   private List<RunMetrics.Row> train(Map<String, Batch> params, int firstEpoch, long step, long samples, double wall) throws IOException {

@@ -79,6 +79,34 @@ class TrainCommandTest {
     assertEquals(4, RunMetrics.read(run).rows().size());
   }
 
+  /** The command line recorded once, "1 epoch", a foreign folder refused untouched, a resume with other settings refused with the list. */
+  @Test
+  void runFoldersAreSafeAndMessagesRight() throws Exception {
+    Path net = net("small.hbp", SMALL), run = dir.resolve("run");
+    String[] common = {"train", "--net", net.toString(), "--data", "synthetic:200,50", "--batch", "50", "--out", run.toString(), "--backend",
+        "blas-f64", "--no-plots"};
+    Run first = hbp(concat(common, "--optimizer", "sgd", "--epochs", "1", "--label", "my run"));
+    assertEquals(0, first.code(), first.err());
+    assertTrue(first.out().contains("batch 50, 1 epoch, backend"), first.out());
+    String config = Files.readString(run.resolve("config.json"));
+    assertTrue(config.contains("\"command\" : \"hbp train --net ") && config.contains("--label 'my run'"), config);
+    Run other = hbp(concat(common, "--optimizer", "adam", "--seed", "4", "--epochs", "2", "--resume"));
+    assertEquals(2, other.code());
+    assertTrue(other.err().contains("optimizer: the run has \"sgd\", now \"adam\"") && other.err().contains("seed: the run has 0, now 4"),
+        other.err());
+    assertEquals(config, Files.readString(run.resolve("config.json")), "a refused resume leaves config.json as it was");
+    Run same = hbp(concat(common, "--optimizer", "sgd", "--epochs", "2", "--resume"));
+    assertEquals(0, same.code(), same.err());
+    assertTrue(Files.readString(run.resolve("config.json")).contains("\"from_epoch\" : 2"));
+    Path mine = dir.resolve("mine");
+    Files.createDirectories(mine);
+    Files.writeString(mine.resolve("checkpoint.npz"), "not hbp's");
+    Run foreign = hbp(concat(java.util.Arrays.copyOf(common, common.length - 5), "--out", mine.toString(), "--no-plots"));
+    assertEquals(2, foreign.code());
+    assertTrue(foreign.err().contains(mine + " already holds a run (checkpoint.npz)"), foreign.err());
+    assertEquals("not hbp's", Files.readString(mine.resolve("checkpoint.npz")));
+  }
+
   /** The real data: one epoch of each optimizer on Fashion-MNIST with a small net, large batches. */
   @Test
   void eachOptimizerRunsOnFashionMnist() throws Exception {

@@ -155,5 +155,22 @@ class ExperimentsTest {
     StringWriter again = new StringWriter();
     Experiments.run(plan, data, 2, dir.resolve("exp"), nets, "synthetic", new PrintWriter(again, true), false);
     assertEquals(10, again.toString().split("already complete", -1).length - 1, again.toString());
+    // a run killed before its first checkpoint (config.json and the epoch-0 row only) is started again with its recorded settings
+    Path sgd = dir.resolve("exp/sgd/seed-0");
+    List<RunMetrics.Row> before = RunMetrics.read(sgd).rows();
+    List<String> csv = Files.readAllLines(sgd.resolve("metrics.csv"));
+    Files.write(sgd.resolve("metrics.csv"), csv.subList(0, 2));
+    Files.delete(sgd.resolve("checkpoint.npz"));
+    StringWriter third = new StringWriter();
+    Experiments.run(plan, data, 2, dir.resolve("exp"), nets, "synthetic", new PrintWriter(third, true), false);
+    assertEquals(9, third.toString().split("already complete", -1).length - 1, third.toString());
+    assertTrue(third.toString().contains("restarting " + sgd + " from epoch 0"), third.toString());
+    List<RunMetrics.Row> redone = RunMetrics.read(sgd).rows();
+    assertEquals(before.size(), redone.size());
+    for (int i = 0; i < redone.size(); i++) {
+      assertEquals(before.get(i).epoch(), redone.get(i).epoch());
+      assertEquals(before.get(i).trainLoss(), redone.get(i).trainLoss(), 0, "the same run again, epoch " + i);
+      assertEquals(before.get(i).testLoss(), redone.get(i).testLoss(), 0, "the same run again, epoch " + i);
+    }
   }
 }

@@ -182,13 +182,13 @@ class OptimizersTest {
       Optimizer a = kind == 0 ? new Sgd(net, 0.1, 0.9) : new Adam(net, 0.01, 0.9, 0.999, 1e-8);
       Optimizer b = kind == 0 ? new Sgd(net, 0.1, 0.9) : new Adam(net, 0.01, 0.9, 0.999, 1e-8);
       a.step(net.run(p, x, y), p);
-      b.restore(a.state());
+      b.restore(a.state(), 1);
       Map<String, Batch> q = new LinkedHashMap<>(p);
       a.step(net.run(p, x, y), p);
       b.step(net.run(q, x, y), q);
       for (String name : net.parameterNames()) assertTrue(maxDiff(be.toArray(p.get(name)), be.toArray(q.get(name))) == 0, a.label() + " " + name);
     }
-    assertThrows(IllegalArgumentException.class, () -> new Adam(net(SIGMOID_NET), 0.01, 0.9, 0.999, 1e-8).restore(Map.of()));
+    assertThrows(IllegalArgumentException.class, () -> new Adam(net(SIGMOID_NET), 0.01, 0.9, 0.999, 1e-8).restore(Map.of(), 0));
   }
 
   @Test

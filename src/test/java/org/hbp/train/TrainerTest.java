@@ -37,9 +37,13 @@ class TrainerTest {
       + "  loss crossentropy;\n}\n";
 
   private Network net() throws IOException {
+    return net(NET);
+  }
+
+  private Network net(String text) throws IOException {
     Dsl.init();
-    Path f = dir.resolve("t.hbp");
-    Files.writeString(f, NET);
+    Path f = Files.createTempFile(dir, "t", ".hbp");
+    Files.writeString(f, text);
     return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(),
         new BlasBackend(Precision.FLOAT64, 1));
   }
@@ -101,7 +105,7 @@ class TrainerTest {
       trainer(net, opt.get(), 2, split, new StringWriter()).start(Initialization.xavierNormal(net, 2), Map.of());
       // an epoch measured but not checkpointed (the run stopped in between) is dropped and redone
       Files.writeString(split.resolve("metrics.csv"), "3,99,99,1.0,1.0,0.5,1.0,0.5,NaN\n", java.nio.file.StandardOpenOption.APPEND);
-      List<org.hbp.plot.RunMetrics.Row> b = trainer(net, opt.get(), 4, split, new StringWriter()).resume();
+      List<org.hbp.plot.RunMetrics.Row> b = trainer(net, opt.get(), 4, split, new StringWriter()).resume(Initialization.xavierNormal(net, 2), Map.of());
       assertEquals(a.size(), b.size(), kind);
       for (int i = 0; i < a.size(); i++) {
         org.hbp.plot.RunMetrics.Row x = a.get(i), y = b.get(i);
@@ -139,8 +143,8 @@ class TrainerTest {
         () -> new Trainer(net, classes, new Sgd(net, 0.1, 0), new Trainer.Settings(1, 5, 0, 5), dir.resolve("y"), null, false));
     assertTrue(e.getMessage().contains("4 outputs") && e.getMessage().contains("3 classes"), e.getMessage());
     IOException missing = assertThrows(IOException.class,
-        () -> trainer(net, new Sgd(net, 0.1, 0), 1, dir.resolve("none"), new StringWriter()).resume());
+        () -> trainer(net, new Sgd(net, 0.1, 0), 1, dir.resolve("none"), new StringWriter()).resume(Initialization.xavierNormal(net, 1), Map.of()));
     assertTrue(missing.getMessage().contains("no checkpoint"), missing.getMessage());
-    assertFalse(Files.exists(dir.resolve("none").resolve("metrics.csv")));
+    assertFalse(Files.exists(dir.resolve("none")), "resuming nothing creates nothing");
   }
 }

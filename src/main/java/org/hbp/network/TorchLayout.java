@@ -19,12 +19,13 @@ import org.hbp.io.NpyException;
  * to and from hbp's batches (column-major items).
  * <ul>
  *   <li>Parameters are named {@code <path>.<param>}; for a parameter {@code W} or {@code b},
- *       PyTorch's {@code <path>.weight} / {@code <path>.bias} are accepted too. Shapes are
- *       PyTorch's: linear {@code [out, in]}, convolution {@code [C_out, C_in, k, k]} (any weight
- *       that multiplies an unfold), biases {@code [out]}.</li>
- *   <li>Inputs {@code x}: {@code [N, *input shape]}, e.g. {@code [N, C, H, W]}. Targets {@code y}:
- *       class indices {@code [N]} for cross-entropy (turned into one-hot rows), otherwise
- *       {@code [N, *target shape]}.</li>
+ *       PyTorch's {@code <path>.weight} / {@code <path>.bias} are accepted too (never both; see
+ *       {@link TorchNames}). Shapes are exactly PyTorch's, nothing else with the same entries:
+ *       linear {@code [out, in]}, convolution {@code [C_out, C_in, k, k]} (any weight that
+ *       multiplies an unfold), biases {@code [out]}; directions {@code [V, *that shape]}, V >= 1.</li>
+ *   <li>Inputs {@code x}: {@code [N, *input shape]}, e.g. {@code [N, C, H, W]}, N >= 1. Targets
+ *       {@code y}: class indices {@code [N]} for cross-entropy (turned into one-hot rows),
+ *       otherwise {@code [N, *target shape]} (for cross-entropy, probability rows).</li>
  *   <li>A flattened feature map is ordered as PyTorch's {@code flatten} (row-major C, H, W); hbp's
  *       is column-major, so the weight of the first layer after a flatten has its columns
  *       permuted on the way in and back out.</li>
@@ -194,17 +195,20 @@ public final class TorchLayout {
    * checkpoint's optimizer state). See {@link #parametersOnly}.
    */
   public Map<String, Batch> parameters(Map<String, NdArray> arrays, String file) {
-    return parameters(arrays, file, true);
+    return parameters(arrays, file, a -> true);
   }
 
-  /** As {@link #parameters(Map, String)}, and an array that holds no parameter is an error. */
+  /**
+   * As {@link #parameters(Map, String)}, and an array that holds no parameter is an error, except
+   * the state of an hbp training checkpoint ({@code optimizer.*}, {@code epoch}, ...).
+   */
   public Map<String, Batch> parametersOnly(Map<String, NdArray> arrays, String file) {
-    return parameters(arrays, file, false);
+    return parameters(arrays, file, TorchNames::checkpointState);
   }
 
-  private Map<String, Batch> parameters(Map<String, NdArray> arrays, String file, boolean othersAllowed) {
+  private Map<String, Batch> parameters(Map<String, NdArray> arrays, String file, java.util.function.Predicate<String> ignored) {
     Map<String, Batch> out = new LinkedHashMap<>();
-    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, othersAllowed, "parameters");
+    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, ignored, "parameters");
     for (String name : net.parameterNames()) {
       NdArray a = arrays.get(names.get(name));
       String what = file + ": array '" + names.get(name) + "'";
@@ -232,7 +236,7 @@ public final class TorchLayout {
    * parameter.
    */
   public Map<String, Batch> directions(Map<String, NdArray> arrays, String file) {
-    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, false, "directions");
+    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, a -> false, "directions");
     Map<String, Batch> out = new LinkedHashMap<>();
     String first = null;
     for (String name : net.parameterNames()) {

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.hbp.io.NpyException;
 
 /**
@@ -24,13 +25,22 @@ final class TorchNames {
   }
 
   /**
+   * Whether an array is part of an hbp training checkpoint's state rather than a parameter
+   * ({@code optimizer.*}, {@code epoch}, {@code step}, {@code samples}, {@code wall_seconds}): no
+   * parameter is named so, and a checkpoint serves as a parameters file.
+   */
+  static boolean checkpointState(String array) {
+    return array.startsWith("optimizer.") || Set.of("epoch", "step", "samples", "wall_seconds").contains(array);
+  }
+
+  /**
    * For each parameter (in the given order), the name of the array holding it.
    *
-   * @param othersAllowed whether arrays that hold no parameter may be in the file (a checkpoint's
-   *     optimizer state); when false each is an error
+   * @param ignored the arrays that may be in the file without holding a parameter; any other such
+   *     array is an error
    * @param what what the arrays are, for errors ("parameters", "directions")
    */
-  static Map<String, String> arrays(List<String> parameters, Set<String> arrays, String file, boolean othersAllowed, String what) {
+  static Map<String, String> arrays(List<String> parameters, Set<String> arrays, String file, Predicate<String> ignored, String what) {
     Map<String, String> out = new LinkedHashMap<>();
     for (String p : parameters) {
       String alias = alias(p);
@@ -42,10 +52,9 @@ final class TorchNames {
             + String.join(", ", arrays) + ")" + (what.equals("parameters") ? "" : "; " + what + " are needed for every parameter"));
       out.put(p, own ? p : alias);
     }
-    if (!othersAllowed)
-      for (String a : arrays)
-        if (!out.containsValue(a))
-          throw new NpyException(file + ": array '" + a + "' is not a parameter of the network; its parameters are " + accepted(parameters));
+    for (String a : arrays)
+      if (!out.containsValue(a) && !ignored.test(a))
+        throw new NpyException(file + ": array '" + a + "' is not a parameter of the network; its parameters are " + accepted(parameters));
     return out;
   }
 

@@ -235,6 +235,25 @@ class CurvatureCliTest {
     assertFalse(Files.exists(out), "no output after an error");
   }
 
+  /** A checkpoint of hbp train holds the parameters and its state (optimizer.*, epoch, ...): it serves as --params. */
+  @Test
+  void aTrainingCheckpointServesAsParams() throws Exception {
+    org.hbp.dsl.Dsl.init();
+    org.hbp.network.Network network = new org.hbp.network.Network(
+        org.hbp.network.Networks.load(net, null, org.hbp.network.NetworkOperators.builtInSpecDirs()), org.hbp.network.NetworkOperators.forSpecs(),
+        new org.hbp.backend.cpu.CpuBackend());
+    Path checkpoint = dir.resolve("checkpoint.npz"), a = dir.resolve("a.npz"), b = dir.resolve("b.npz");
+    new org.hbp.train.Checkpoint(new org.hbp.network.TorchLayout(network).parameters(Npz.read(params), params.toString()),
+        Map.of("velocity", new double[] {1, 2}), 3, 30, 180, 1.5).write(network, checkpoint);
+    assertTrue(Npz.read(checkpoint).containsKey("optimizer.velocity"));
+    assertEquals(0, hbp(base("--dense", a.toString())).code());
+    Run r = hbp("curvature", "--net", net.toString(), "--params", checkpoint.toString(), "--batch", batch.toString(), "--dense", b.toString());
+    assertEquals(0, r.code(), r.err());
+    Map<String, NdArray> x = Npz.read(a), y = Npz.read(b);
+    assertEquals(x.keySet(), y.keySet());
+    for (String name : x.keySet()) assertEquals(java.util.Arrays.toString(x.get(name).data()), java.util.Arrays.toString(y.get(name).data()), name);
+  }
+
   @Test
   void anEmptyBatchOrAFractionalClassIsRefused() throws Exception {
     Path out = dir.resolve("o.npz");

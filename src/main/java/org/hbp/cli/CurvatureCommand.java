@@ -114,11 +114,13 @@ public final class CurvatureCommand implements Callable<Integer> {
     Backend be = Device.backend(device, backend, threads);
     Network network = new Network(net, NetworkOperators.forSpecs(), be);
     TorchLayout layout = new TorchLayout(network);
-    Map<String, Batch> p = layout.parameters(readNpz(params), params.toString());
+    Map<String, Batch> p = layout.parametersOnly(readNpz(params), params.toString());
     Map<String, NdArray> b = readNpz(batch);
     NdArray xa = Npz.requireAnyShape(b, "x", batch.toString());
     Batch x = layout.inputs(xa, batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
+    Map<String, NdArray> vectorArrays = vectors == null ? null : readNpz(vectors);
+    Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString());
     w.print(Networks.describe(net));
     Pass pass = network.run(p, x, y);
     w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
@@ -133,16 +135,10 @@ public final class CurvatureCommand implements Callable<Integer> {
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
     Map<String, NdArray> result = new LinkedHashMap<>();
     if (vectors != null) {
-      Map<String, NdArray> v = readNpz(vectors);
-      for (String name : v.keySet())
-        if (!network.parameterNames().contains(name))
-          throw new IllegalArgumentException(vectors + ": array '" + name + "' is not a parameter; the network has " + network.parameterNames());
-      if (v.isEmpty()) throw new IllegalArgumentException(vectors + ": no arrays");
       for (String name : network.parameterNames()) {
-        if (!v.containsKey(name)) continue;
-        Batch dirs2 = layout.directions(name, v.get(name), vectors.toString());
+        Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
-        result.put(name, layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
+        result.put(TorchLayout.arrayName(name, vectorArrays.keySet()), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
         w.printf("  %s: %d products in %.2f s%n", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
         w.flush();
       }

@@ -5,7 +5,8 @@ import org.hbp.calculus.Expr;
 /**
  * Decides whether a loss Hessian is positive semi-definite by a structural proof: identities and
  * non-negative diagonals are PSD, congruences A'BA and Kronecker products of PSD factors are PSD,
- * sums and non-negative multiples of PSD matrices are PSD, and diag(p) - p*p' is PSD when p is a
+ * sums and non-negative multiples of PSD matrices are PSD (a multiple by a dim, a whole number, or
+ * a power of one: {@code eye(n) / n}), and diag(p) - p*p' is PSD when p is a
  * softmax (the covariance of a categorical distribution).
  */
 public final class PsdCheck {
@@ -25,6 +26,10 @@ public final class PsdCheck {
       String p = proof(s.operand());
       return p == null ? null : "non-negative multiple of " + p;
     }
+    if (e instanceof Expr.ScalarMul m && nonNegativeScalar(m.scalar())) {
+      String p = proof(m.operand());
+      return p == null ? null : "non-negative multiple of " + p;
+    }
     if (e instanceof Expr.DiagMat d && nonNegative(d.vector())) return "diagonal with non-negative entries";
     if (e instanceof Expr.Add a) {
       if (isSoftmaxCovariance(a)) return "diag(p) - p*p' with p = softmax(x): covariance of a categorical distribution";
@@ -39,6 +44,15 @@ public final class PsdCheck {
 
   private static Expr transposeOf(Expr e) {
     return org.hbp.calculus.Simplifier.simplify(new Expr.Transpose(e));
+  }
+
+  /** A dim (a whole number), a non-negative number, or a power or product of these. */
+  private static boolean nonNegativeScalar(Expr s) {
+    if (s instanceof Expr.DimValue) return true;
+    if (s instanceof Expr.Num n) return n.value() >= 0;
+    if (s instanceof Expr.Power p) return nonNegativeScalar(p.base());
+    if (s instanceof Expr.Hadamard h) return h.factors().stream().allMatch(PsdCheck::nonNegativeScalar);
+    return s instanceof Expr.Scale c && c.coefficient() >= 0 && nonNegativeScalar(c.operand());
   }
 
   private static boolean nonNegative(Expr v) {

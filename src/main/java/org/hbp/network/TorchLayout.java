@@ -19,12 +19,13 @@ import org.hbp.io.NpyException;
  * to and from hbp's batches (column-major items).
  * <ul>
  *   <li>Parameters are named {@code <path>.<param>}; for a parameter {@code W} or {@code b},
- *       PyTorch's {@code <path>.weight} / {@code <path>.bias} are accepted too. Shapes are
- *       PyTorch's: linear {@code [out, in]}, convolution {@code [C_out, C_in, k, k]} (any weight
- *       that multiplies an unfold), biases {@code [out]}.</li>
- *   <li>Inputs {@code x}: {@code [N, *input shape]}, e.g. {@code [N, C, H, W]}. Targets {@code y}:
- *       class indices {@code [N]} for cross-entropy (turned into one-hot rows), otherwise
- *       {@code [N, *target shape]}.</li>
+ *       PyTorch's {@code <path>.weight} / {@code <path>.bias} are accepted too (never both; see
+ *       {@link TorchNames}). Shapes are exactly PyTorch's, nothing else with the same entries:
+ *       linear {@code [out, in]}, convolution {@code [C_out, C_in, k, k]} (any weight that
+ *       multiplies an unfold), biases {@code [out]}; directions {@code [V, *that shape]}, V >= 1.</li>
+ *   <li>Inputs {@code x}: {@code [N, *input shape]}, e.g. {@code [N, C, H, W]}, N >= 1. Targets
+ *       {@code y}: class indices {@code [N]} for cross-entropy (turned into one-hot rows),
+ *       otherwise {@code [N, *target shape]} (for cross-entropy, probability rows).</li>
  *   <li>A flattened feature map is ordered as PyTorch's {@code flatten} (row-major C, H, W); hbp's
  *       is column-major, so the weight of the first layer after a flatten has its columns
  *       permuted on the way in and back out.</li>
@@ -162,36 +163,19 @@ public final class TorchLayout {
     return s.clone();
   }
 
-  private static String alias(String name) {
-    if (name.endsWith(".W")) return name.substring(0, name.length() - 2) + ".weight";
-    if (name.endsWith(".b")) return name.substring(0, name.length() - 2) + ".bias";
-    return null;
+  /**
+   * The name under which a file holds a parameter: its own, or else PyTorch's ({@code 0.weight}
+   * for {@code 0.W}); for files accepted by {@link #parameters} or {@link #directions(Map, String)}.
+   */
+  public static String arrayName(String parameter, java.util.Set<String> arrays) {
+    return arrays.contains(parameter) || TorchNames.alias(parameter) == null ? parameter : TorchNames.alias(parameter);
   }
 
-  /** Finds a parameter's array by its name or its PyTorch alias. */
-  private NdArray find(Map<String, NdArray> arrays, String name, String file) {
-    NdArray a = arrays.get(name);
-    String alias = alias(name);
-    if (a == null && alias != null) a = arrays.get(alias);
-    if (a == null)
-      throw new NpyException(file + ": no array '" + name + "'" + (alias == null ? "" : " or '" + alias + "'") + " (has: "
-          + String.join(", ", arrays.keySet()) + ")");
-    return a;
-  }
-
-  /** Whether an array's shape is the parameter's PyTorch shape, or [leading..., rows, cols] flattened the same way. */
-  private static boolean fits(int[] actual, int offset, int[] torch, int numel) {
-    if (actual.length - offset == torch.length) {
-      boolean same = true;
-      for (int i = 0; i < torch.length; i++) same &= actual[offset + i] == torch[i];
-      if (same) return true;
-    }
-    if (actual.length - offset >= 1 && actual[offset] == torch[0]) {
-      long n = 1;
-      for (int i = offset; i < actual.length; i++) n *= actual[i];
-      return n == numel && torch.length > 1 && actual.length - offset >= 2;
-    }
-    return false;
+  /** Whether an array's shape is exactly the expected one, from {@code offset} on. */
+  private static boolean sameShape(int[] actual, int offset, int[] expected) {
+    if (actual.length - offset != expected.length) return false;
+    for (int i = 0; i < expected.length; i++) if (actual[offset + i] != expected[i]) return false;
+    return true;
   }
 
   private static void requireFinite(NdArray a, String what) {
@@ -205,18 +189,35 @@ public final class TorchLayout {
       throw new NpyException(what + " has dtype " + a.dtype().numpyName() + "; expected float32 or float64");
   }
 
-  /** All parameters from arrays (e.g. an .npz written from a PyTorch state_dict). */
+  /**
+   * All parameters from arrays (e.g. an .npz written from a PyTorch state_dict), each in exactly
+   * PyTorch's shape ({@link #torchShape(String)}); arrays holding no parameter are ignored (a
+   * checkpoint's optimizer state). See {@link #parametersOnly}.
+   */
   public Map<String, Batch> parameters(Map<String, NdArray> arrays, String file) {
+    return parameters(arrays, file, a -> true);
+  }
+
+  /**
+   * As {@link #parameters(Map, String)}, and an array that holds no parameter is an error, except
+   * the state of an hbp training checkpoint ({@code optimizer.*}, {@code epoch}, ...).
+   */
+  public Map<String, Batch> parametersOnly(Map<String, NdArray> arrays, String file) {
+    return parameters(arrays, file, TorchNames::checkpointState);
+  }
+
+  private Map<String, Batch> parameters(Map<String, NdArray> arrays, String file, java.util.function.Predicate<String> ignored) {
     Map<String, Batch> out = new LinkedHashMap<>();
+    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, ignored, "parameters");
     for (String name : net.parameterNames()) {
-      NdArray a = find(arrays, name, file);
-      String what = file + ": array '" + (arrays.containsKey(name) ? name : alias(name)) + "'";
+      NdArray a = arrays.get(names.get(name));
+      String what = file + ": array '" + names.get(name) + "'";
       requireFloat(a, what);
-      int[] s = net.parameterShape(name);
-      if (!fits(a.shape(), 0, torchShape(name), s[0] * s[1]))
+      if (!sameShape(a.shape(), 0, torchShape(name)))
         throw new NpyException(what + " has shape " + Arrays.toString(a.shape()) + " but " + Arrays.toString(torchShape(name))
             + " was expected (parameter " + name + ")");
       requireFinite(a, what);
+      int[] s = net.parameterShape(name);
       out.put(name, be.fromArray(1, 1, s[0], s[1], toOurs(name, a.data(), 0)));
     }
     return out;
@@ -229,16 +230,43 @@ public final class TorchLayout {
     return ours;
   }
 
-  /** Directions for a parameter, {@code [V, *shape]}, as V directions shared by all samples. */
+  /**
+   * Directions for every parameter, from arrays {@code [V, *PyTorch shape]} named as in
+   * {@link #parameters}: the same V (at least 1) for every parameter, no array that holds no
+   * parameter.
+   */
+  public Map<String, Batch> directions(Map<String, NdArray> arrays, String file) {
+    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, a -> false, "directions");
+    Map<String, Batch> out = new LinkedHashMap<>();
+    String first = null;
+    for (String name : net.parameterNames()) {
+      String array = names.get(name);
+      Batch d = directions(name, array, arrays.get(array), file);
+      if (first == null) first = array;
+      int v = d.directions(), v0 = arrays.get(first).shape()[0];
+      if (v != v0)
+        throw new NpyException(file + ": array '" + array + "' has " + v + " direction" + (v == 1 ? "" : "s") + " but '" + first + "' has " + v0
+            + "; give every parameter the same number V");
+      out.put(name, d);
+    }
+    return out;
+  }
+
+  /** Directions for one parameter from an array {@code [V, *PyTorch shape]}, V at least 1, as V directions shared by all samples. */
   public Batch directions(String parameter, NdArray a, String file) {
-    String what = file + ": array '" + parameter + "'";
+    return directions(parameter, parameter, a, file);
+  }
+
+  private Batch directions(String parameter, String array, NdArray a, String file) {
+    String what = file + ": array '" + array + "'";
     requireFloat(a, what);
     int[] s = net.parameterShape(parameter);
     int numel = s[0] * s[1];
     int[] shape = a.shape();
-    if (shape.length < 2 || !fits(shape, 1, torchShape(parameter), numel))
+    if (shape.length < 1 || !sameShape(shape, 1, torchShape(parameter)))
       throw new NpyException(what + " has shape " + Arrays.toString(shape) + " but [V, " + Arrays.toString(torchShape(parameter)).substring(1)
           + " was expected (V directions for parameter " + parameter + ")");
+    if (shape[0] == 0) throw new NpyException(what + " has shape " + Arrays.toString(shape) + ": no directions; V must be at least 1");
     requireFinite(a, what);
     int v = shape[0];
     double[] d = new double[v * numel];
@@ -272,28 +300,41 @@ public final class TorchLayout {
     return NdArray.of(torch, n, n);
   }
 
-  /** Inputs {@code x: [N, *input shape]} (row-major per sample) as N items. */
+  /** Inputs {@code x: [N, *input shape]} (row-major per sample), N at least 1, as N items. */
   public Batch inputs(NdArray x, String file) {
     List<Integer> in = net.spec().inputShape();
     String what = file + ": array 'x'";
     requireFloat(x, what);
     int[] s = x.shape();
-    boolean ok = s.length == in.size() + 1;
-    for (int i = 0; ok && i < in.size(); i++) ok = s[i + 1] == in.get(i);
-    if (!ok) throw new NpyException(what + " has shape " + Arrays.toString(s) + " but [N, " + join(in) + "] was expected (the network's input)");
+    if (!sameShape(s, 1, toArray(in)))
+      throw new NpyException(what + " has shape " + Arrays.toString(s) + " but [N, " + join(in) + "] was expected (the network's input)");
+    requireSamples(s, what);
     requireFinite(x, what);
-    int n = s[0], numel = numel(in);
-    int[] order = in.size() == 3 ? tensorOrder(in) : null;
+    int[] item = net.inputShape();
+    return be.fromArray(s[0], 1, item[0], item[1], toItems(x.data(), s[0], in));
+  }
+
+  /** N samples, each row-major in {@code shape}, as hbp's column-major items ((c, h, w) with c fastest). */
+  private static double[] toItems(double[] src, int n, List<Integer> shape) {
+    int numel = numel(shape);
     double[] d = new double[n * numel];
-    double[] src = x.data();
-    if (in.size() == 2) {
-      for (int i = 0; i < n; i++) for (int r = 0; r < in.get(0); r++) for (int c = 0; c < in.get(1); c++)
-        d[i * numel + r + in.get(0) * c] = src[i * numel + r * in.get(1) + c];
+    if (shape.size() == 2) {
+      int rows = shape.get(0), cols = shape.get(1);
+      for (int i = 0; i < n; i++) for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++)
+        d[i * numel + r + rows * c] = src[i * numel + r * cols + c];
     } else {
+      int[] order = shape.size() == 3 ? tensorOrder(shape) : null;
       for (int i = 0; i < n; i++) for (int q = 0; q < numel; q++) d[i * numel + q] = src[i * numel + (order == null ? q : order[q])];
     }
-    int[] item = net.inputShape();
-    return be.fromArray(n, 1, item[0], item[1], d);
+    return d;
+  }
+
+  private static void requireSamples(int[] shape, String what) {
+    if (shape[0] == 0) throw new NpyException(what + " has shape " + Arrays.toString(shape) + ": an empty batch; at least one sample is needed");
+  }
+
+  private static int[] toArray(List<Integer> l) {
+    return l.stream().mapToInt(Integer::intValue).toArray();
   }
 
   private static String join(List<Integer> l) {
@@ -302,33 +343,71 @@ public final class TorchLayout {
     return String.join(", ", s);
   }
 
+  /** The loss's target shape per sample, as declared: {@code [c]} for vector(c). */
+  private List<Integer> targetShape() {
+    NetworkSpec.Layer loss = net.spec().loss();
+    return declared(loss, loss.module().withRole(Expr.Role.TARGET).get(0));
+  }
+
+  private boolean crossEntropy() {
+    return net.spec().loss().module().name().equals("crossentropy");
+  }
+
   /**
-   * Targets: class indices {@code [N]} (cross-entropy; integers in [0, C)), or {@code [N, *target]}
-   * floats (probability rows for cross-entropy, regression targets for square loss).
+   * Targets: class indices {@code [N]} (cross-entropy; whole numbers in [0, C)), or {@code [N,
+   * *target shape]} floats (cross-entropy: probability rows, entries at least 0 summing to 1 within
+   * {@code 1e-6 C}; other losses: any finite values). N is {@code samples}, at least 1.
    */
   public Batch targets(NdArray y, int samples, String file) {
     int[] t = net.targetShape();
-    int c = t[0] * t[1];
+    List<Integer> shape = targetShape();
+    int c = numel(shape);
     String what = file + ": array 'y'";
     int[] s = y.shape();
-    boolean classes = net.spec().loss().module().name().equals("crossentropy") && s.length == 1;
-    double[] d = new double[samples * c];
-    if (classes) {
+    if (s.length >= 1) requireSamples(s, what);
+    double[] d;
+    if (crossEntropy() && s.length == 1) {
       if (s[0] != samples) throw new NpyException(what + " has shape " + Arrays.toString(s) + " but [" + samples + "] was expected (one class per sample of x)");
-      for (int i = 0; i < samples; i++) {
-        double v = y.data()[i];
-        if (v != Math.rint(v) || v < 0 || v >= c)
-          throw new NpyException(what + " has " + v + " at index " + i + "; expected a class index in [0, " + c + ")");
-        d[i * c + (int) v] = 1;
-      }
+      d = oneHot(y.data(), c, what);
     } else {
       requireFloat(y, what);
-      if (s.length != 2 || s[0] != samples || s[1] != c)
-        throw new NpyException(what + " has shape " + Arrays.toString(s) + " but " + (net.spec().loss().module().name().equals("crossentropy")
-            ? "[" + samples + "] (class indices) or [" + samples + ", " + c + "] (probabilities)" : "[" + samples + ", " + c + "]") + " was expected");
+      if (s.length == 0 || s[0] != samples || !sameShape(s, 1, toArray(shape)))
+        throw new NpyException(what + " has shape " + Arrays.toString(s) + " but " + (crossEntropy()
+            ? "[" + samples + "] (class indices) or [" + samples + ", " + join(shape) + "] (probabilities)"
+            : "[" + samples + ", " + join(shape) + "]") + " was expected (the targets of " + net.spec().loss().module().name() + ")");
       requireFinite(y, what);
-      System.arraycopy(y.data(), 0, d, 0, d.length);
+      if (crossEntropy()) requireProbabilities(y.data(), c, what);
+      d = toItems(y.data(), samples, shape);
     }
     return be.fromArray(samples, 1, t[0], t[1], d);
+  }
+
+  /** One-hot rows of {@code c} entries from class indices. */
+  private static double[] oneHot(double[] classes, int c, String what) {
+    double[] d = new double[classes.length * c];
+    for (int i = 0; i < classes.length; i++) {
+      double v = classes[i];
+      if (v != Math.rint(v) || v < 0 || v >= c)
+        throw new NpyException(what + " has " + v + " at index " + i + "; expected a class index in [0, " + c + ")");
+      d[i * c + (int) v] = 1;
+    }
+    return d;
+  }
+
+  /** Rows of {@code c} probabilities: entries at least 0, each row's sum within {@code 1e-6 c} of 1 (float32 rounding passes). */
+  private static void requireProbabilities(double[] y, int c, String what) {
+    double tol = 1e-6 * c;
+    for (int i = 0; i < y.length / c; i++) {
+      double sum = 0;
+      for (int j = 0; j < c; j++) {
+        double p = y[i * c + j];
+        if (p < 0)
+          throw new NpyException(what + " has " + p + " at index [" + i + ", " + j + "]; expected probabilities (crossentropy: entries >= 0, each row summing to 1)");
+        sum += p;
+      }
+      if (Math.abs(sum - 1) > tol)
+        throw new NpyException(what + " row " + i + " sums to " + sum + "; expected probabilities (crossentropy: entries >= 0, each row summing to 1 within "
+            + String.format(java.util.Locale.ROOT, "%.1e", tol) + ")");
+    }
   }
 }

@@ -61,6 +61,18 @@ class CurvatureCliTest {
     Npz.write(batch, b);
   }
 
+  /** Directions for every parameter of the mlp, V of each, under hbp's and PyTorch's names. */
+  static Map<String, NdArray> directions(Random rng, int count) {
+    Map<String, NdArray> v = new LinkedHashMap<>();
+    v.put("0.W", random(rng, DType.FLOAT64, count, 4, 5));
+    v.put("0.bias", random(rng, DType.FLOAT32, count, 4));
+    v.put("2.0.weight", random(rng, DType.FLOAT64, count, 4, 4));
+    v.put("2.0.b", random(rng, DType.FLOAT32, count, 4));
+    v.put("3.W", random(rng, DType.FLOAT64, count, 3, 4));
+    v.put("3.b", random(rng, DType.FLOAT64, count, 3));
+    return v;
+  }
+
   private String[] base(String... more) {
     String[] a = {"curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString()};
     String[] out = java.util.Arrays.copyOf(a, a.length + more.length);
@@ -76,16 +88,14 @@ class CurvatureCliTest {
       assertEquals(0, d.code(), d.err());
       assertTrue(d.out().contains("curvature pch-clip, strategy " + strategy), d.out());
       Random rng = new Random(2);
-      Map<String, NdArray> v = new LinkedHashMap<>();
-      v.put("0.W", random(rng, DType.FLOAT64, 2, 4, 5));
-      v.put("2.0.b", random(rng, DType.FLOAT32, 3, 4));
+      Map<String, NdArray> v = directions(rng, 3);
       Npz.write(vec, v);
       Run r = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--vectors", vec.toString(), "--out", out.toString()));
       assertEquals(0, r.code(), r.err());
       Map<String, NdArray> got = Npz.read(out), blocks = Npz.read(dense);
-      assertEquals(java.util.Set.of("0.W", "2.0.b"), got.keySet());
+      assertEquals(v.keySet(), got.keySet(), "the products under the names of V.npz, PyTorch's included");
       for (String name : got.keySet()) {
-        NdArray g = got.get(name), b = blocks.get(name), dirs = v.get(name);
+        NdArray g = got.get(name), b = blocks.get(name.replace(".weight", ".W").replace(".bias", ".b")), dirs = v.get(name);
         assertEquals(java.util.Arrays.toString(dirs.shape()), java.util.Arrays.toString(g.shape()), name);
         int n = b.dim(0), count = dirs.dim(0);
         for (int k = 0; k < count; k++)
@@ -178,6 +188,89 @@ class CurvatureCliTest {
     assertFalse(Files.exists(out), "no output after an error");
     assertInputError(hbp("curvature", "--net", dir.resolve("none.hbp").toString(), "--params", params.toString(), "--batch", batch.toString(),
         "--dense", out.toString()), "network file not found: " + dir.resolve("none.hbp"));
+  }
+
+  /** Every parameter needs directions, the same V >= 1 of each, under one name; nothing else may be in V.npz. */
+  @Test
+  void aVectorsFileThatDoesNotMatchTheParametersIsRefused() throws Exception {
+    Path vec = dir.resolve("v.npz"), out = dir.resolve("o.npz");
+    String[] args = base("--vectors", vec.toString(), "--out", out.toString());
+    Map<String, NdArray> v = directions(new Random(3), 3);
+    v.remove("3.b");
+    Npz.write(vec, v);
+    assertInputError(hbp(args), vec + ": no array '3.b' or '3.bias' (has: 0.W, 0.bias, 2.0.weight, 2.0.b, 3.W); directions are needed for every parameter");
+    v.put("3.b", random(new Random(4), DType.FLOAT64, 2, 3));
+    Npz.write(vec, v);
+    assertInputError(hbp(args), vec + ": array '3.b' has 2 directions but '0.W' has 3; give every parameter the same number V");
+    Npz.write(vec, directions(new Random(3), 0));
+    assertInputError(hbp(args), vec + ": array '0.W' has shape [0, 4, 5]: no directions; V must be at least 1");
+    v = directions(new Random(3), 1);
+    v.put("0.weight", v.get("0.W"));
+    Npz.write(vec, v);
+    assertInputError(hbp(args), vec + ": arrays '0.W' and '0.weight' both hold parameter 0.W; keep one of them");
+    v.remove("0.weight");
+    v.put("4.W", v.get("0.W"));
+    Npz.write(vec, v);
+    assertInputError(hbp(args), vec + ": array '4.W' is not a parameter of the network; its parameters are 0.W (or 0.weight), 0.b (or 0.bias), "
+        + "2.0.W (or 2.0.weight), 2.0.b (or 2.0.bias), 3.W (or 3.weight), 3.b (or 3.bias)");
+    v.remove("4.W");
+    v.put("3.W", random(new Random(5), DType.FLOAT64, 1, 4, 3));
+    Npz.write(vec, v);
+    assertInputError(hbp(args), vec + ": array '3.W' has shape [1, 4, 3] but [V, 3, 4] was expected (V directions for parameter 3.W)");
+    assertFalse(Files.exists(out), "no output after an error");
+  }
+
+  @Test
+  void aParamsFileWithAnExtraOrDoubledArrayIsRefused() throws Exception {
+    Path out = dir.resolve("o.npz");
+    Map<String, NdArray> p = Npz.read(params);
+    p.put("3.W", p.get("3.weight"));
+    Npz.write(params, p);
+    assertInputError(hbp(base("--dense", out.toString())), params + ": arrays '3.W' and '3.weight' both hold parameter 3.W; keep one of them");
+    p.remove("3.W");
+    p.put("4.weight", p.get("3.weight"));
+    Npz.write(params, p);
+    assertInputError(hbp(base("--dense", out.toString())), params + ": array '4.weight' is not a parameter of the network; its parameters are "
+        + "0.W (or 0.weight), 0.b (or 0.bias), 2.0.W (or 2.0.weight), 2.0.b (or 2.0.bias), 3.W (or 3.weight), 3.b (or 3.bias)");
+    assertFalse(Files.exists(out), "no output after an error");
+  }
+
+  /** A checkpoint of hbp train holds the parameters and its state (optimizer.*, epoch, ...): it serves as --params. */
+  @Test
+  void aTrainingCheckpointServesAsParams() throws Exception {
+    org.hbp.dsl.Dsl.init();
+    org.hbp.network.Network network = new org.hbp.network.Network(
+        org.hbp.network.Networks.load(net, null, org.hbp.network.NetworkOperators.builtInSpecDirs()), org.hbp.network.NetworkOperators.forSpecs(),
+        new org.hbp.backend.cpu.CpuBackend());
+    Path checkpoint = dir.resolve("checkpoint.npz"), a = dir.resolve("a.npz"), b = dir.resolve("b.npz");
+    new org.hbp.train.Checkpoint(new org.hbp.network.TorchLayout(network).parameters(Npz.read(params), params.toString()),
+        Map.of("velocity", new double[] {1, 2}), 3, 30, 180, 1.5).write(network, checkpoint);
+    assertTrue(Npz.read(checkpoint).containsKey("optimizer.velocity"));
+    assertEquals(0, hbp(base("--dense", a.toString())).code());
+    Run r = hbp("curvature", "--net", net.toString(), "--params", checkpoint.toString(), "--batch", batch.toString(), "--dense", b.toString());
+    assertEquals(0, r.code(), r.err());
+    Map<String, NdArray> x = Npz.read(a), y = Npz.read(b);
+    assertEquals(x.keySet(), y.keySet());
+    for (String name : x.keySet()) assertEquals(java.util.Arrays.toString(x.get(name).data()), java.util.Arrays.toString(y.get(name).data()), name);
+  }
+
+  @Test
+  void anEmptyBatchOrAFractionalClassIsRefused() throws Exception {
+    Path out = dir.resolve("o.npz");
+    Map<String, NdArray> b = new LinkedHashMap<>();
+    b.put("x", NdArray.of(new double[0], DType.FLOAT32, 0, 5));
+    b.put("y", NdArray.of(new double[0], DType.INT64, 0));
+    Npz.write(batch, b);
+    assertInputError(hbp(base("--dense", out.toString())), batch + ": array 'x' has shape [0, 5]: an empty batch; at least one sample is needed");
+    b.put("x", NdArray.of(new double[10], DType.FLOAT32, 2, 5));
+    b.put("y", NdArray.of(new double[] {1, 2.5}, DType.FLOAT32, 2));
+    Npz.write(batch, b);
+    assertInputError(hbp(base("--dense", out.toString())), batch + ": array 'y' has 2.5 at index 1; expected a class index in [0, 3)");
+    b.put("y", NdArray.of(new double[] {0.5, 0.5, 0, 1.5, -0.5, 0}, DType.FLOAT32, 2, 3));
+    Npz.write(batch, b);
+    assertInputError(hbp(base("--dense", out.toString())),
+        batch + ": array 'y' has -0.5 at index [1, 1]; expected probabilities (crossentropy: entries >= 0, each row summing to 1)");
+    assertFalse(Files.exists(out), "no output after an error");
   }
 
   @Test

@@ -1,0 +1,148 @@
+package org.hbp.network;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.backend.Batch;
+import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.io.DType;
+import org.hbp.io.NdArray;
+import org.hbp.io.NpyException;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link TorchLayout} reads an array only in exactly the shape it expects: a parameter in PyTorch's
+ * shape, directions {@code [V, *that shape]} with V at least 1, inputs {@code [N, *input shape]}
+ * and targets {@code [N, *target shape]} with N at least 1; probabilities and class indices are
+ * checked entry by entry. Every refusal names the file, the array, what it holds and what was expected.
+ */
+class TorchLayoutShapesTest {
+  static final String CNN = "network c { input x: tensor(2, 4, 4); conv2d(cout = 3, k = 3, s = 1, p = 1, d = 1); sigmoid; flatten;"
+      + " linear(m = 3); loss crossentropy; }";
+  static final String MLP = "network m { input x: vector(5); linear(m = 4); tanh; linear(m = 3); loss squareloss; }";
+
+  static List<ModuleSpec> library;
+
+  @BeforeAll
+  static void init() {
+    Dsl.init();
+    library = Networks.library(NetworkOperators.builtInSpecDirs());
+  }
+
+  static TorchLayout layout(String net) {
+    NetworkSpec spec = Networks.resolve(Dsl.parse(net, "net.hbp"), null, library);
+    return new TorchLayout(new Network(spec, NetworkOperators.forSpecs(), new CpuBackend()));
+  }
+
+  static NdArray filled(DType t, int... shape) {
+    int n = 1;
+    for (int d : shape) n *= d;
+    double[] d = new double[n];
+    for (int i = 0; i < n; i++) d[i] = 0.01 * (i % 17) - 0.05;
+    return NdArray.of(d, t, shape);
+  }
+
+  static Map<String, NdArray> cnnParameters() {
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", filled(DType.FLOAT32, 3, 2, 3, 3));
+    p.put("0.bias", filled(DType.FLOAT32, 3));
+    p.put("3.weight", filled(DType.FLOAT32, 3, 48));
+    p.put("3.bias", filled(DType.FLOAT32, 3));
+    return p;
+  }
+
+  private static String message(Runnable r) {
+    return assertThrows(NpyException.class, r::run).getMessage();
+  }
+
+  @Test
+  void aConvWeightInChannelsLastOrderIsRefused() {
+    TorchLayout l = layout(CNN);
+    assertEquals(4, l.parameters(cnnParameters(), "p.npz").size());
+    Map<String, NdArray> p = cnnParameters();
+    p.put("0.weight", filled(DType.FLOAT32, 3, 3, 3, 2)); // channels last: the same first dim and number of entries
+    assertEquals("p.npz: array '0.weight' has shape [3, 3, 3, 2] but [3, 2, 3, 3] was expected (parameter 0.W)",
+        message(() -> l.parameters(p, "p.npz")));
+    p.put("0.weight", filled(DType.FLOAT32, 3, 18)); // hbp's own matrix, not PyTorch's shape
+    assertEquals("p.npz: array '0.weight' has shape [3, 18] but [3, 2, 3, 3] was expected (parameter 0.W)",
+        message(() -> l.parameters(p, "p.npz")));
+  }
+
+  @Test
+  void linearWeightsAndBiasesNeedTheirExactShape() {
+    TorchLayout l = layout(MLP);
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.W", filled(DType.FLOAT64, 4, 5, 1));
+    p.put("0.b", filled(DType.FLOAT64, 4));
+    p.put("2.W", filled(DType.FLOAT64, 3, 4));
+    p.put("2.b", filled(DType.FLOAT64, 3));
+    assertEquals("p.npz: array '0.W' has shape [4, 5, 1] but [4, 5] was expected (parameter 0.W)", message(() -> l.parameters(p, "p.npz")));
+    p.put("0.W", filled(DType.FLOAT64, 4, 5));
+    p.put("2.b", filled(DType.FLOAT64, 3, 1));
+    assertEquals("p.npz: array '2.b' has shape [3, 1] but [3] was expected (parameter 2.b)", message(() -> l.parameters(p, "p.npz")));
+    p.put("2.b", filled(DType.FLOAT64, 3));
+    assertEquals(4, l.parameters(p, "p.npz").size());
+  }
+
+  @Test
+  void directionsNeedTheExactShapeAndAtLeastOne() {
+    TorchLayout l = layout(CNN);
+    assertEquals(2, l.directions("0.W", filled(DType.FLOAT64, 2, 3, 2, 3, 3), "v.npz").directions());
+    assertEquals("v.npz: array '0.W' has shape [2, 3, 3, 3, 2] but [V, 3, 2, 3, 3] was expected (V directions for parameter 0.W)",
+        message(() -> l.directions("0.W", filled(DType.FLOAT64, 2, 3, 3, 3, 2), "v.npz")));
+    assertEquals("v.npz: array '0.W' has shape [2, 3, 18] but [V, 3, 2, 3, 3] was expected (V directions for parameter 0.W)",
+        message(() -> l.directions("0.W", filled(DType.FLOAT64, 2, 3, 18), "v.npz")));
+    assertEquals("v.npz: array '0.W' has shape [0, 3, 2, 3, 3]: no directions; V must be at least 1",
+        message(() -> l.directions("0.W", filled(DType.FLOAT64, 0, 3, 2, 3, 3), "v.npz")));
+  }
+
+  @Test
+  void anEmptyBatchIsRefused() {
+    TorchLayout l = layout(MLP);
+    assertEquals("b.npz: array 'x' has shape [0, 5]: an empty batch; at least one sample is needed",
+        message(() -> l.inputs(filled(DType.FLOAT32, 0, 5), "b.npz")));
+    assertEquals("b.npz: array 'y' has shape [0, 3]: an empty batch; at least one sample is needed",
+        message(() -> l.targets(filled(DType.FLOAT32, 0, 3), 0, "b.npz")));
+  }
+
+  @Test
+  void targetsNeedTheExactShape() {
+    TorchLayout l = layout(MLP);
+    assertEquals(2, l.targets(filled(DType.FLOAT32, 2, 3), 2, "b.npz").samples());
+    assertEquals("b.npz: array 'y' has shape [2, 3, 1] but [2, 3] was expected (the targets of squareloss)",
+        message(() -> l.targets(filled(DType.FLOAT32, 2, 3, 1), 2, "b.npz")));
+    assertEquals("b.npz: array 'y' has shape [6] but [2, 3] was expected (the targets of squareloss)",
+        message(() -> l.targets(filled(DType.FLOAT32, 6), 2, "b.npz")));
+  }
+
+  @Test
+  void probabilitiesMustBeNonNegativeAndSumToOne() {
+    TorchLayout l = layout(CNN);
+    Batch ok = l.targets(NdArray.of(new double[] {0.2, 0.3, 0.5, 0, 1, 0}, 2, 3), 2, "b.npz");
+    assertEquals(2, ok.samples());
+    assertEquals("b.npz: array 'y' has -0.25 at index [1, 0]; expected probabilities (crossentropy: entries >= 0, each row summing to 1)",
+        message(() -> l.targets(NdArray.of(new double[] {0.2, 0.3, 0.5, -0.25, 1.25, 0}, 2, 3), 2, "b.npz")));
+    assertEquals("b.npz: array 'y' row 0 sums to 2.0; expected probabilities (crossentropy: entries >= 0, each row summing to 1 within 3.0e-06)",
+        message(() -> l.targets(NdArray.of(new double[] {1, 1, 0, 0, 1, 0}, 2, 3), 2, "b.npz")));
+    // float32 rounding of a normalised row is fine
+    float a = 0.1f, b = 0.7f, c = 1 - a - b;
+    assertEquals(1, l.targets(NdArray.of(new double[] {a, b, c}, DType.FLOAT32, 1, 3), 1, "b.npz").samples());
+  }
+
+  @Test
+  void classLabelsMustBeWholeNumbersInRange() {
+    TorchLayout l = layout(CNN);
+    assertEquals("b.npz: array 'y' has 2.5 at index 1; expected a class index in [0, 3)",
+        message(() -> l.targets(NdArray.of(new double[] {0, 2.5}, DType.FLOAT64, 2), 2, "b.npz")));
+    assertEquals("b.npz: array 'y' has -1.0 at index 0; expected a class index in [0, 3)",
+        message(() -> l.targets(NdArray.of(new double[] {-1, 2}, DType.INT64, 2), 2, "b.npz")));
+    assertEquals("b.npz: array 'y' has shape [3] but [2] was expected (one class per sample of x)",
+        message(() -> l.targets(NdArray.of(new double[] {0, 1, 2}, DType.INT64, 3), 2, "b.npz")));
+  }
+}

@@ -247,17 +247,28 @@ class NetworkCurvatureTest {
     return f;
   }
 
+  /**
+   * With one sample eq. 8 and eq. 9 are eq. 7. The one difference: for PCH, kfra/bda treat a
+   * residual block as one module (Table 1, skip-connection) and modify its whole residual
+   * sum_k H f_k dz_k by an eigendecomposition, while the exact strategy modifies each module of its
+   * body; so for PCH on a net with residual blocks the parameters before a block (which see its
+   * residual) are compared between kfra and bda only, and the rest with exact too.
+   */
   @ParameterizedTest
   @MethodSource("nets")
   void allStrategiesAgreeForOneSample(String name) {
     Setup s = new Setup(net(name), 1, 7);
     Pass pass = s.pass();
     for (CurvatureKind k : CurvatureKind.values()) {
-      Curvature exact = pass.curvature(k, Strategy.EXACT);
+      Curvature exact = pass.curvature(k, Strategy.EXACT), kfra = pass.curvature(k, Strategy.KFRA);
+      boolean pch = k == CurvatureKind.PCH_ABS || k == CurvatureKind.PCH_CLIP;
       for (Strategy st : List.of(Strategy.KFRA, Strategy.BDA)) {
         Curvature c = pass.curvature(k, st);
-        for (String p : s.net.parameterNames())
-          assertTrue(relError(dense(c, p, 1), dense(exact, p, 1)) < 1e-10, name + " " + k + " " + st + " " + p);
+        for (String p : s.net.parameterNames()) {
+          boolean beforeABlock = pch && name.equals("residual") && p.startsWith("0.");
+          Curvature other = beforeABlock ? kfra : exact;
+          assertTrue(relError(dense(c, p, 1), dense(other, p, 1)) < 1e-10, name + " " + k + " " + st + " " + p);
+        }
       }
     }
   }

@@ -21,7 +21,10 @@ import org.hbp.runtime.ResidualModification;
  *       the parameter's Jacobian, through the rest of the network to the loss Hessian and back,
  *       with each module's residual term (modified for PCH, per sample) added on the way;</li>
  *   <li>{@link Strategy#KFRA} / {@link Strategy#BDA}: with an explicit batch-averaged Hessian of
- *       every layer's output, propagated back by eq. 8 / eq. 9; parameter blocks whose Jacobian is
+ *       every layer's output, propagated back by eq. 8 / eq. 9, whose residual term is the batch
+ *       average {@code mean_n R_n} of the exact residuals, modified for PCH after averaging (|.| or
+ *       max(., 0) of its diagonal, or of the eigenvalues of a general one), as the paper and the
+ *       authors' code do, for layer inputs, parameters and residual blocks; parameter blocks whose Jacobian is
  *       {@code kron(a', I)} with a column a (linear and bias) are applied in Kronecker-factored
  *       form {@code G ⊗ H̄} (G = mean a a' for eq. 8, mean(a) mean(a)' for eq. 9), others by
  *       per-sample products with H̄.</li>
@@ -70,11 +73,13 @@ public final class Curvature {
   public void release() {
     List<Batch> held = new ArrayList<>(outputHessians.values());
     held.addAll(kroneckerLeft.values());
+    held.addAll(averagedResiduals.values());
     held.addAll(maskedHessians.values());
     for (List<Batch> m : masks.values()) held.addAll(m);
     maskedHessians.clear();
     outputHessians.clear();
     kroneckerLeft.clear();
+    averagedResiduals.clear();
     masks.clear();
     net.releaseTemporaries(held);
   }
@@ -155,17 +160,8 @@ public final class Curvature {
         Batch prop = l.op.propagateAveraged(c, l.input, h, averaging());
         ResidualKind kind = l.op.residualKind(l.input);
         if (kind != ResidualKind.ZERO && mod != ResidualModification.ZERO) {
-          Batch dz = pass.outputGradients.get(l), r;
-          if (kind == ResidualKind.DIAGONAL) {
-            // mean of diagonal residuals: the diagonal of the mean, never N dense matrices
-            Batch diag = l.op.residualDiagonal(c, l.input, dz, mod), mean = be.meanSamples(diag, pass.samples);
-            r = be.diagMatrix(be.reshape(mean, mean.itemSize(), 1));
-            net.releaseTemporaries(java.util.Arrays.asList(diag, mean), r);
-          } else {
-            Batch dense = l.op.residual(c, l.input, dz, mod);
-            r = be.meanSamples(dense, pass.samples);
-            net.releaseTemporaries(List.of(dense), r);
-          }
+          // mod(mean_n R_n): averaged first, then modified (a diagonal one as its diagonal, never N dense matrices)
+          Batch r = l.op.averagedResidual(c, l.input, pass.outputGradients.get(l), mod);
           Batch before = prop;
           prop = be.add(prop, r);
           net.releaseTemporaries(List.of(before, r), prop, h); // h is the output Hessian kept for the layer
@@ -185,15 +181,16 @@ public final class Curvature {
   }
 
   /**
-   * A residual block as one module: its per-sample Jacobian I + J_f and residual R_f (the body's
-   * exact recursion with zero output curvature, residuals modified) formed densely, then eq. 8/9.
+   * A residual block as one module (paper Table 1, skip-connection): its per-sample Jacobian
+   * I + J_f and residual R_f = sum_k H f_k(x) dz_k (the body's exact recursion with zero output
+   * curvature and exact residuals) formed densely, then eq. 8/9 with the batch-averaged residual
+   * mean_n R_f,n, modified after averaging for PCH by an eigendecomposition (R_f is general).
    */
   private Batch blockBack(Network.ResidualNode r, Batch h) {
     int[] item = r.outputItem();
     int d = numel(item);
     Batch eye = be.reshape(be.columnsAsDirections(be.eye(d)), item[0], item[1]);
     Batch jb = columns(r.jac(pass, eye), d); // I + J_f per sample: the block's jac includes the identity
-    Batch rb = columns(net.sequenceHessianInputProd(pass, r.body, 0, eye, y -> be.scale(y, 0), mod), d);
     Batch prop;
     if (strategy == Strategy.KFRA) {
       prop = be.meanSamples(be.matmul(jb, true, be.matmul(h, false, jb, false), false), pass.samples);
@@ -201,7 +198,13 @@ public final class Curvature {
       Batch mean = be.meanSamples(jb, pass.samples);
       prop = be.matmul(mean, true, be.matmul(h, false, mean, false), false);
     }
-    return mod == ResidualModification.ZERO ? prop : be.add(prop, be.meanSamples(rb, pass.samples));
+    if (mod == ResidualModification.ZERO) return prop;
+    Batch rb = columns(net.sequenceHessianInputProd(pass, r.body, 0, eye, y -> be.scale(y, 0), ResidualModification.NONE), d);
+    Batch mean = be.meanSamples(rb, pass.samples);
+    Batch modified = mod == ResidualModification.NONE ? mean : be.symmetricEigenMap(mean, mod::apply);
+    Batch sum = be.add(prop, modified);
+    net.releaseTemporaries(java.util.Arrays.asList(rb, mean, modified, prop), sum, h);
+    return sum;
   }
 
   /** Directions d x 1 (one per column) back into a d x d matrix per sample. */
@@ -254,15 +257,38 @@ public final class Curvature {
       }
     }
     if (op.residualKind(var) != ResidualKind.ZERO && mod != ResidualModification.ZERO) {
-      Batch r = op.residualMatProd(c, var, dz, v, mod);
-      Batch mean = be.meanSamples(r, n);
+      Batch mean;
+      if (strategy == Strategy.EXACT || mod == ResidualModification.NONE) {
+        // per sample (exact) or exact residuals, whose mean is the same either way
+        Batch r = op.residualMatProd(c, var, dz, v, mod);
+        mean = be.meanSamples(r, n);
+        temporaries.add(r);
+      } else mean = averagedResidualProd(l, var, c, dz, v);
       Batch before = curvature;
       curvature = be.add(before, mean);
-      temporaries.addAll(List.of(r, mean, before));
+      temporaries.addAll(List.of(mean, before));
     }
     net.releaseTemporaries(temporaries, v, curvature);
     return curvature;
   }
+
+  /**
+   * mod(mean_n R_n) v for a parameter under kfra/bda with PCH: the batch-averaged residual,
+   * modified after averaging (its diagonal, or the dense matrix for a general residual), computed
+   * once per parameter.
+   */
+  private Batch averagedResidualProd(Network.LayerNode l, String var, ForwardCache c, Batch dz, Batch v) {
+    boolean diagonal = l.op.residualKind(var) == ResidualKind.DIAGONAL;
+    Batch r = averagedResiduals.computeIfAbsent(l.path + "." + var,
+        k -> diagonal ? l.op.averagedResidualDiagonal(c, var, dz, mod) : l.op.averagedResidual(c, var, dz, mod));
+    if (diagonal) return be.multiply(r, v);
+    int[] s = l.op.itemShape(var);
+    Batch column = be.matmul(r, false, be.reshape(v, s[0] * s[1], 1), false);
+    return be.reshape(column, s[0], s[1]);
+  }
+
+  /** The modified batch-averaged residual of each parameter by "layer.parameter", for PCH under kfra/bda. */
+  private final Map<String, Batch> averagedResiduals = new java.util.HashMap<>();
 
   /** (G ⊗ H̄) vec(V) = vec(H̄ V G) where the Jacobian is kron(a', I) with a column a; else null. */
   private Batch kroneckerFactored(Network.LayerNode l, String var, ForwardCache c, Batch h, Batch v) {

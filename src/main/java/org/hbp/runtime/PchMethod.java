@@ -6,6 +6,9 @@ public enum PchMethod {
   NOTHING,
   /** The residual is diagonal: its diagonal entries are its eigenvalues, modified entrywise. */
   ELEMENTWISE,
-  /** The residual is a general symmetric matrix: per sample, a symmetric eigendecomposition. */
+  /**
+   * The residual is a general symmetric matrix: a symmetric eigendecomposition, of each sample's
+   * residual (exact strategy) or of the batch-averaged residual (kfra, bda).
+   */
   EIGENDECOMPOSITION
 }

@@ -5,6 +5,11 @@ package org.hbp.runtime;
  * ({@link #NONE}: exact Hessian), dropped ({@link #ZERO}: GGN), or made positive semi-definite
  * by taking absolute values ({@link #ABS}) or clipping negative values to zero ({@link #CLIP}) of
  * its eigenvalues (PCH). For a diagonal residual the eigenvalues are its diagonal entries.
+ *
+ * <p>Where it applies: the exact strategy modifies each sample's residual (Chen et al.); the batch
+ * strategies kfra and bda modify the batch-averaged residual {@code mean_n R_n} of eq. 8 / eq. 9,
+ * average first, then modify, as the paper and the authors' code do
+ * ({@link ModuleOperator#averagedResidual}).
  */
 public enum ResidualModification {
   NONE, ZERO, ABS, CLIP;

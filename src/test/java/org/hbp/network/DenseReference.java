@@ -18,9 +18,17 @@ import org.hbp.verify.Tensor;
  * Dense fp64 references for network curvature, independent of the generated operators and the
  * runtime: each layer is evaluated by the reference interpreter on its spec's forward
  * expression; Jacobians, residual Hessians and loss derivatives come from central finite
- * differences; curvature blocks from the per-sample dense recursion of paper eq. 7 (residuals
- * modified by an EJML eigendecomposition for PCH), averaged over the batch as eq. 8 / eq. 9 say
- * for KFRA / BDA. Index maps (max-pool arg-max, zero-padding) are recomputed here.
+ * differences; curvature blocks from the dense recursion of paper eq. 7. PCH removes negative
+ * curvature by an EJML eigendecomposition written here, Q f(Λ) Q' with f = |.| or max(., 0):
+ * <ul>
+ *   <li>exact: per sample, of each module's residual (Chen et al.), then the blocks are averaged;
+ *   <li>KFRA / BDA: eq. 8 / eq. 9 verbatim. The bar is over the whole residual term
+ *       {@code sum_k H z_k δz_k}, and PCH modifies that term: the exact per-sample residuals are
+ *       averaged over the batch first, then the average is modified. A residual block is one
+ *       module (Table 1, skip-connection) whose residual is the exact Hessian of its body
+ *       contracted with δz.
+ * </ul>
+ * Index maps (max-pool arg-max, zero-padding) are recomputed here.
  */
 final class DenseReference {
   final NetworkSpec spec;
@@ -129,7 +137,7 @@ final class DenseReference {
     return FiniteDifferences.jacobian(a.layer.module().outputExpr(), v, a.values, dims(a.layer));
   }
 
-  /** Dense residual Hessian of a layer at output gradient dz, modified. */
+  /** Dense residual Hessian {@code sum_k H z_k dz_k} of a layer at output gradient dz, modified. */
   static DMatrixRMaj residual(LayerAt a, Expr.Var v, DMatrixRMaj dz, ResidualModification mod) {
     ModuleSpec m = a.layer.module();
     Expr.Var dzVar = m.outputGradient();
@@ -140,10 +148,43 @@ final class DenseReference {
     return modify(FiniteDifferences.hessian(g, v, vals, dims(a.layer)), mod);
   }
 
+  /**
+   * The residual term as the curvature kind treats it: kept (Hessian), dropped (GGN), or for PCH
+   * {@code Q f(Λ) Q'} of the eigendecomposition of the symmetric part, f(λ) = |λ| (abs) or
+   * max(λ, 0) (clip); for a diagonal matrix that is f of its diagonal entries.
+   */
   static DMatrixRMaj modify(DMatrixRMaj r, ResidualModification mod) {
-    if (mod == ResidualModification.NONE) return r;
-    if (mod == ResidualModification.ZERO) return new DMatrixRMaj(r.numRows, r.numCols);
-    return org.hbp.verify.DenseMath.eigenMap(r, mod::apply);
+    switch (mod) {
+      case NONE:
+        return r;
+      case ZERO:
+        return new DMatrixRMaj(r.numRows, r.numCols);
+      case ABS:
+        return eigenMap(r, Math::abs);
+      case CLIP:
+        return eigenMap(r, l -> Math.max(l, 0));
+      default:
+        throw new AssertionError(mod);
+    }
+  }
+
+  /** {@code Q f(Λ) Q'} for {@code (r + r')/2 = Q Λ Q'} by EJML's symmetric eigendecomposition. */
+  static DMatrixRMaj eigenMap(DMatrixRMaj r, java.util.function.DoubleUnaryOperator f) {
+    int d = r.numRows;
+    DMatrixRMaj sym = new DMatrixRMaj(d, d);
+    CommonOps_DDRM.transpose(r, sym);
+    CommonOps_DDRM.addEquals(sym, r);
+    CommonOps_DDRM.scale(0.5, sym);
+    org.ejml.interfaces.decomposition.EigenDecomposition_F64<DMatrixRMaj> eig =
+        org.ejml.dense.row.factory.DecompositionFactory_DDRM.eig(d, true, true);
+    if (!eig.decompose(sym.copy())) throw new AssertionError("eigendecomposition failed");
+    DMatrixRMaj out = new DMatrixRMaj(d, d);
+    for (int i = 0; i < d; i++) {
+      DMatrixRMaj q = eig.getEigenVector(i);
+      double w = f.applyAsDouble(eig.getEigenvalue(i).getReal());
+      for (int a = 0; a < d; a++) for (int b = 0; b < d; b++) out.add(a, b, w * q.get(a) * q.get(b));
+    }
+    return out;
   }
 
   static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
@@ -208,6 +249,15 @@ final class DenseReference {
 
   /** What the recursion leaves: parameter blocks (averaged over samples as the strategy says). */
   Map<String, DMatrixRMaj> blocks(CurvatureKind kind, Strategy strategy) {
+    return blocks(kind, strategy, false);
+  }
+
+  /**
+   * As {@link #blocks(CurvatureKind, Strategy)}; with {@code modifyEachSample} KFRA / BDA instead
+   * average the per-sample modified residuals, mean_n mod(R_n) (not the paper's order; tests use it
+   * to show that the two orders differ on their nets).
+   */
+  Map<String, DMatrixRMaj> blocks(CurvatureKind kind, Strategy strategy, boolean modifyEachSample) {
     ResidualModification mod = kind.residual();
     List<Sample> samples = new ArrayList<>();
     List<DMatrixRMaj> dzs = new ArrayList<>(), hs = new ArrayList<>();
@@ -236,8 +286,23 @@ final class DenseReference {
       return out;
     }
     DMatrixRMaj h = mean(hs);
+    this.modifyEachSample = modifyEachSample;
     averagedBack(samples, spec.body(), "", h, dzs, mod, strategy, out);
     return out;
+  }
+
+  /** See {@link #blocks(CurvatureKind, Strategy, boolean)}. */
+  private boolean modifyEachSample;
+
+  /**
+   * The residual term of eq. 8 / eq. 9 from the exact per-sample residuals R_n: mod(mean_n R_n),
+   * or mean_n mod(R_n) where the per-sample order is asked for.
+   */
+  DMatrixRMaj residualTerm(List<DMatrixRMaj> exact, ResidualModification mod) {
+    if (!modifyEachSample) return modify(mean(exact), mod);
+    List<DMatrixRMaj> each = new ArrayList<>();
+    for (DMatrixRMaj r : exact) each.add(modify(r, mod));
+    return mean(each);
   }
 
   static DMatrixRMaj mean(List<DMatrixRMaj> ms) {
@@ -287,7 +352,11 @@ final class DenseReference {
     return new DMatrixRMaj[] {h, dz};
   }
 
-  /** Eq. 8 / eq. 9: batch-averaged curvature propagated back; returns it at the sequence's input. */
+  /**
+   * Eq. 8 / eq. 9: batch-averaged curvature propagated back; returns it at the sequence's input.
+   * The residual term of every module (and of every parameter) is {@code mod(mean_n R_n)}: the
+   * exact per-sample residuals R_n averaged, then modified.
+   */
   DMatrixRMaj averagedBack(List<Sample> samples, List<NetworkSpec.Node> nodes, String prefix, DMatrixRMaj h, List<DMatrixRMaj> dzs,
       ResidualModification mod, Strategy strategy, Map<String, DMatrixRMaj> blocks) {
     for (int i = nodes.size() - 1; i >= 0; i--) {
@@ -300,10 +369,10 @@ final class DenseReference {
           for (int k = 0; k < n; k++) {
             LayerAt a = samples.get(k).layers.get(path);
             js.add(jac(a, p));
-            rs.add(residual(a, p, dzs.get(k), mod));
+            rs.add(residual(a, p, dzs.get(k), ResidualModification.NONE));
           }
           DMatrixRMaj b = average(js, h, strategy);
-          CommonOps_DDRM.addEquals(b, mean(rs));
+          CommonOps_DDRM.addEquals(b, residualTerm(rs, mod));
           blocks.put(path + "." + p.name(), b);
         }
         Expr.Var x = input(l.module());
@@ -312,11 +381,11 @@ final class DenseReference {
           LayerAt a = samples.get(k).layers.get(path);
           DMatrixRMaj j = jac(a, x);
           js.add(j);
-          rs.add(residual(a, x, dzs.get(k), mod));
+          rs.add(residual(a, x, dzs.get(k), ResidualModification.NONE));
           dzIn.add(multTransA(j, dzs.get(k)));
         }
         DMatrixRMaj hIn = average(js, h, strategy);
-        CommonOps_DDRM.addEquals(hIn, mean(rs));
+        CommonOps_DDRM.addEquals(hIn, residualTerm(rs, mod));
         h = hIn;
       } else {
         List<NetworkSpec.Node> body = ((NetworkSpec.Residual) node).body();
@@ -324,7 +393,9 @@ final class DenseReference {
         averagedBack(samples, body, path + ".", h, dzs, mod, strategy, blocks);
         List<DMatrixRMaj> js = new ArrayList<>(), rs = new ArrayList<>();
         for (int k = 0; k < n; k++) {
-          DMatrixRMaj[] inner = back(samples.get(k), body, path + ".", new DMatrixRMaj(d, d), dzs.get(k), mod, new LinkedHashMap<>());
+          // R_f = sum_k H f_k(x) dz_k: the body's exact recursion from zero output curvature
+          DMatrixRMaj[] inner = back(samples.get(k), body, path + ".", new DMatrixRMaj(d, d), dzs.get(k), ResidualModification.NONE,
+              new LinkedHashMap<>());
           DMatrixRMaj jb = samples.get(k).jacobian(body, path + ".", d);
           CommonOps_DDRM.addEquals(jb, CommonOps_DDRM.identity(d));
           js.add(jb);
@@ -334,7 +405,7 @@ final class DenseReference {
           dzIn.add(g);
         }
         DMatrixRMaj hIn = average(js, h, strategy);
-        CommonOps_DDRM.addEquals(hIn, mean(rs));
+        CommonOps_DDRM.addEquals(hIn, residualTerm(rs, mod));
         h = hIn;
       }
       dzs = dzIn;

@@ -40,8 +40,21 @@ final class TextbookRewrites {
       }
       return e;
     }));
+    all.add(new Simplifier.Rewrite("kron-rows", "kron(u', v') = vec(v*u')' for rows u', v' (the vec form of an outer-product gradient)", e -> {
+      if (e instanceof Expr.Kron k && k.left().shape().rows().isOne() && k.right().shape().rows().isOne() && !scalarLike(k.left())
+          && !scalarLike(k.right()))
+        return Exprs.transpose(new Expr.Vec(new Expr.MatMul(List.of(Exprs.transpose(k.right()), k.left()))));
+      return e;
+    }));
     all.add(new Simplifier.Rewrite("add-merge-kron", "a*kron(A,B) + b*kron(A,C) = a*kron(A, B + (b/a)*C); a*kron(A,C) + b*kron(B,C) = a*kron(A + (b/a)*B, C)",
         e -> e instanceof Expr.Add a ? mergeKron(a) : e));
+    all.add(new Simplifier.Rewrite("add-merge-vec",
+        "a*vec(P*R) + b*vec(Q*R) = a*vec((P + (b/a)*Q)*R); a*vec(L*P) + b*vec(L*Q) = a*vec(L*(P + (b/a)*Q)); the same for vec(..)' "
+            + "(e.g. vec(A'*X)' + vec(A*X)' = vec((A' + A)*X)')",
+        e -> e instanceof Expr.Add a ? mergeVec(a) : e));
+    all.add(new Simplifier.Rewrite("common-coefficient",
+        "(c*A - c*B)*C = c*((A - B)*C), and likewise for any factor of a matrix or Kronecker product (a sum of a scaling stays distributed)",
+        TextbookRewrites::commonCoefficient));
     all.add(new Simplifier.Rewrite("add-merge-diag", "a*diag(u) + b*diag(v) = diag(a*u + b*v) (a, b numbers or scalars)",
         e -> e instanceof Expr.Add a ? mergeDiag(a) : e));
     all.add(new Simplifier.Rewrite("expand-collect",
@@ -54,6 +67,10 @@ final class TextbookRewrites {
         "log(sum(exp(X))) = logsumexp(X); log(1 + exp(X)) = softplus(X); exp(x) / sum(exp(x)) = softmax(x)",
         TextbookRewrites::recognise));
     all.add(new Simplifier.Rewrite("odd-functions", "sigmoid(-X) = 1 - sigmoid(X); tanh(-X) = -tanh(X)", TextbookRewrites::odd));
+  }
+
+  private static boolean scalarLike(Expr e) {
+    return e.shape().isScalar();
   }
 
   // ---------------- commutation matrices ----------------
@@ -106,6 +123,61 @@ final class TextbookRewrites {
       }
     }
     return a;
+  }
+
+  /** The factors of the product inside vec(..) or vec(..)' (row or column), or null. */
+  private static List<Expr> vecProduct(Expr core, boolean row) {
+    Expr v = row ? (core instanceof Expr.Transpose t ? t.operand() : null) : core;
+    return v instanceof Expr.Vec vec && vec.operand() instanceof Expr.MatMul m ? m.factors() : null;
+  }
+
+  private static Expr mergeVec(Expr.Add a) {
+    List<Expr> t = a.terms();
+    for (boolean row : new boolean[] {true, false}) {
+      for (int i = 0; i < t.size(); i++) {
+        Rewrites.Term ti = Rewrites.split(t.get(i));
+        List<Expr> fi = vecProduct(ti.core(), row);
+        if (fi == null) continue;
+        for (int j = i + 1; j < t.size(); j++) {
+          Rewrites.Term tj = Rewrites.split(t.get(j));
+          List<Expr> fj = vecProduct(tj.core(), row);
+          if (fj == null) continue;
+          double c = tj.coefficient() / ti.coefficient();
+          Expr inner = null;
+          Expr li = fi.get(fi.size() - 1), lj = fj.get(fj.size() - 1);
+          Expr pi = Rewrites.product(fi.subList(0, fi.size() - 1)), pj = Rewrites.product(fj.subList(0, fj.size() - 1));
+          Expr ri = Rewrites.product(fi.subList(1, fi.size())), rj = Rewrites.product(fj.subList(1, fj.size()));
+          if (li.equals(lj) && pi.shape().equals(pj.shape())) inner = new Expr.MatMul(List.of(sum(pi, Exprs.scale(c, pj)), li));
+          else if (fi.get(0).equals(fj.get(0)) && ri.shape().equals(rj.shape()))
+            inner = new Expr.MatMul(List.of(fi.get(0), sum(ri, Exprs.scale(c, rj))));
+          if (inner == null) continue;
+          Expr v = new Expr.Vec(inner);
+          return replacePair(a, i, j, Exprs.scale(ti.coefficient(), row ? Exprs.transpose(v) : v));
+        }
+      }
+    }
+    return a;
+  }
+
+  /** The coefficient of the first term of a sum when every term's has its magnitude, or 1. */
+  private static double sharedCoefficient(Expr e) {
+    if (!(e instanceof Expr.Add a)) return 1;
+    double c = Rewrites.split(a.terms().get(0)).coefficient();
+    for (Expr t : a.terms()) if (Math.abs(Rewrites.split(t).coefficient()) != Math.abs(c)) return 1;
+    return c;
+  }
+
+  private static Expr commonCoefficient(Expr e) {
+    List<Expr> f = e instanceof Expr.MatMul m ? m.factors() : e instanceof Expr.Kron k ? List.of(k.left(), k.right()) : null;
+    if (f == null) return e;
+    for (int i = 0; i < f.size(); i++) {
+      double c = sharedCoefficient(f.get(i));
+      if (c == 1 || c == 0) continue;
+      List<Expr> g = new ArrayList<>(f);
+      g.set(i, new Expr.Add(((Expr.Add) f.get(i)).terms().stream().map(t -> Exprs.scale(1 / c, t)).toList()));
+      return Exprs.scale(c, e instanceof Expr.MatMul ? new Expr.MatMul(g) : new Expr.Kron(g.get(0), g.get(1)));
+    }
+    return e;
   }
 
   private static Expr mergeDiag(Expr.Add a) {

@@ -29,11 +29,11 @@ import org.hbp.runtime.Scalars;
  * Derived rules (Magnus-Neudecker, column-major vec):
  * <pre>{@code
  * J_x = diag((W1*x) .* sigmoid'(W2*x))*W2 + diag(sigmoid(W2*x))*W1
- * H_x = (W2'*diag((W1*x) .* sigmoid'(W2*x)) + W1'*diag(sigmoid(W2*x)))*Hz*(diag((W1*x) .* sigmoid'(W2*x))*W2 + diag(sigmoid(W2*x))*W1) + W2'*diag((W1*x) .* dz .* sig...  (residual: general)
+ * H_x = (W2'*diag((W1*x) .* sigmoid'(W2*x)) + W1'*diag(sigmoid(W2*x)))*Hz*(diag((W1*x) .* sigmoid'(W2*x))*W2 + diag(sigmoid(W2*x))*W1) + W2'*diag(dz)*(diag((W1*x) .*...  (residual: general)
  * J_W1 = kron(x', diag(sigmoid(W2*x)))
  * H_W1 = kron(x*x', diag(sigmoid(W2*x))*Hz*diag(sigmoid(W2*x)))  (residual: zero)
  * J_W2 = kron(x', diag((W1*x) .* sigmoid'(W2*x)))
- * H_W2 = kron(x*x', diag((W1*x) .* sigmoid'(W2*x))*Hz*diag((W1*x) .* sigmoid'(W2*x))) + kron(x*x', diag((W1*x) .* dz .* sigmoid''(W2*x)))  (residual: general)
+ * H_W2 = kron(x*x', diag((W1*x) .* sigmoid'(W2*x))*Hz*diag((W1*x) .* sigmoid'(W2*x)) + diag((W1*x) .* dz .* sigmoid''(W2*x)))  (residual: general)
  * }</pre>
  */
 @Generated(
@@ -79,7 +79,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 7;
+  public static final int MEMO_SLOTS = 8;
 
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -247,43 +247,38 @@ public final class GatedOperator extends AbstractModuleOperator {
 
   /**
    * R v with the exact residual (kind: general) of x at the output gradient dz:
-   * <pre>{@code R = W2'*diag((W1*x) .* dz .* sigmoid''(W2*x))*W2 + W1'*diag(dz .* sigmoid'(W2*x))*W2 + W2'*diag(dz .* sigmoid'(W2*x))*W1}</pre>
+   * <pre>{@code R = W2'*diag(dz)*(diag((W1*x) .* sigmoid''(W2*x))*W2 + diag(sigmoid'(W2*x))*W1) + W1'*diag(dz .* sigmoid'(W2*x))*W2}</pre>
    * R is n x n; dz: [N] of shape vector(m); v and result: [N x V] of shape vector(n).
    */
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "residualMatProd_x"), n, 1);
     Batch t1 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
-    Batch t2 = memo0(cache); // memo: W1*x
-    Batch t3 = be.multiply(t2, dz);
-    Batch t4 = memo5(cache); // memo: sigmoid''(W2*x)
-    Batch t5 = be.multiply(t3, t4); // (W1*x) .* dz .* sigmoid''(W2*x)
-    Batch t6 = be.multiply(t5, t1); // diag(...) * v
-    Batch t7 = be.matmul(cache.get("W2"), true, t6, false); // W2' * v
-    Batch t8 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
-    Batch t9 = memo4(cache); // memo: sigmoid'(W2*x)
-    Batch t10 = be.multiply(dz, t9); // dz .* sigmoid'(W2*x)
-    Batch t11 = be.multiply(t10, t8); // diag(...) * v
-    Batch t12 = be.matmul(cache.get("W1"), true, t11, false); // W1' * v
-    Batch t13 = be.add(t7, t12);
-    Batch t14 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
-    Batch t15 = be.multiply(t10, t14); // diag(...) * v
-    Batch t16 = be.matmul(cache.get("W2"), true, t15, false); // W2' * v
-    Batch t17 = be.add(t13, t16);
+    Batch t2 = memo5(cache); // memo: (W1*x) .* sigmoid''(W2*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
+    Batch t5 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t6 = be.multiply(t5, t4); // diag(...) * v
+    Batch t7 = be.add(t3, t6);
+    Batch t8 = be.multiply(dz, t7); // diag(...) * v
+    Batch t9 = be.matmul(cache.get("W2"), true, t8, false); // W2' * v
+    Batch t10 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
+    Batch t11 = be.multiply(dz, t5); // dz .* sigmoid'(W2*x)
+    Batch t12 = be.multiply(t11, t10); // diag(...) * v
+    Batch t13 = be.matmul(cache.get("W1"), true, t12, false); // W1' * v
+    Batch t14 = be.add(t9, t13);
     be.release(t1);
     be.release(t3);
-    be.release(t5);
+    be.release(t4);
     be.release(t6);
     be.release(t7);
     be.release(t8);
+    be.release(t9);
     be.release(t10);
     be.release(t11);
     be.release(t12);
     be.release(t13);
-    be.release(t14);
-    be.release(t15);
-    be.release(t16);
-    return be.reshape(t17, n, 1);
+    return be.reshape(t14, n, 1);
   }
 
   /**
@@ -415,11 +410,11 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = memo0(cache); // memo: W1*x
     Batch t4 = be.multiply(t3, dz);
-    Batch t5 = memo5(cache); // memo: sigmoid''(W2*x)
+    Batch t5 = memo6(cache); // memo: sigmoid''(W2*x)
     Batch t6 = be.multiply(t4, t5); // (W1*x) .* dz .* sigmoid''(W2*x)
     Batch t7 = be.multiply(t6, t2); // diag(...) * v
     Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag((W1*x) .* dz .* sigmoid''(W2*x))
-    Batch t9 = memo6(cache); // memo: x*x'
+    Batch t9 = memo7(cache); // memo: x*x'
     Batch t10 = be.matmul(t8, false, t9, true); // (B*X)*A' with A' = (x*x')'
     Batch t11 = be.reshape(t10, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t4);
@@ -597,11 +592,11 @@ public final class GatedOperator extends AbstractModuleOperator {
   }
 
   /**
-   * Memo slot 5, computed once per forward pass:
+   * Memo slot 6, computed once per forward pass:
    * <pre>{@code sigmoid''(W2*x)}</pre>
    */
-  private Batch memo5(ForwardCache cache) {
-    return cache.memo(5, () -> {
+  private Batch memo6(ForwardCache cache) {
+    return cache.memo(6, () -> {
       Batch t0 = memo2(cache); // memo: W2*x
       Batch t1 = be.map(t0, FN_SIGMOID_D2); // sigmoid''(W2*x)
       return t1;
@@ -609,11 +604,24 @@ public final class GatedOperator extends AbstractModuleOperator {
   }
 
   /**
-   * Memo slot 6, computed once per forward pass:
+   * Memo slot 5, computed once per forward pass:
+   * <pre>{@code (W1*x) .* sigmoid''(W2*x)}</pre>
+   */
+  private Batch memo5(ForwardCache cache) {
+    return cache.memo(5, () -> {
+      Batch t0 = memo0(cache); // memo: W1*x
+      Batch t1 = memo6(cache); // memo: sigmoid''(W2*x)
+      Batch t2 = be.multiply(t0, t1); // (W1*x) .* sigmoid''(W2*x)
+      return t2;
+    });
+  }
+
+  /**
+   * Memo slot 7, computed once per forward pass:
    * <pre>{@code x*x'}</pre>
    */
-  private Batch memo6(ForwardCache cache) {
-    return cache.memo(6, () -> {
+  private Batch memo7(ForwardCache cache) {
+    return cache.memo(7, () -> {
       Batch t0 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
       return t0;
     });

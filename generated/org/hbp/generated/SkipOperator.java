@@ -31,7 +31,7 @@ import org.hbp.runtime.Scalars;
  * J_x = W2*diag(sigmoid'(W1*x))*W1 + eye(n)
  * H_x = (W1'*diag(sigmoid'(W1*x))*W2' + eye(n))*Hz*(W2*diag(sigmoid'(W1*x))*W1 + eye(n)) + W1'*diag((W2'*dz) .* sigmoid''(W1*x))*W1  (residual: general)
  * J_W1 = kron(x', W2*diag(sigmoid'(W1*x)))
- * H_W1 = kron(x*x', diag(sigmoid'(W1*x))*W2'*Hz*W2*diag(sigmoid'(W1*x))) + kron(x*x', diag((W2'*dz) .* sigmoid''(W1*x)))  (residual: general)
+ * H_W1 = kron(x*x', diag(sigmoid'(W1*x))*W2'*Hz*W2*diag(sigmoid'(W1*x)) + diag((W2'*dz) .* sigmoid''(W1*x)))  (residual: general)
  * J_W2 = kron(sigmoid(W1*x)', eye(n))
  * H_W2 = kron(sigmoid(W1*x)*sigmoid(W1*x)', Hz)  (residual: zero)
  * }</pre>

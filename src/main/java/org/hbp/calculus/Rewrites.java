@@ -38,30 +38,30 @@ final class Rewrites {
     return e.shape().isScalar();
   }
 
-  private static Expr product(List<Expr> f) {
+  static Expr product(List<Expr> f) {
     return f.size() == 1 ? f.get(0) : new Expr.MatMul(f);
   }
 
-  private static Expr hadamard(List<Expr> f) {
+  static Expr hadamard(List<Expr> f) {
     return f.size() == 1 ? f.get(0) : new Expr.Hadamard(f);
   }
 
   /** (coefficient, core) of a term: c*X -> (c, X); a constant c -> (c, 1). */
-  private record Term(double coefficient, Expr core) {}
+  record Term(double coefficient, Expr core) {}
 
-  private static Term split(Expr e) {
+  static Term split(Expr e) {
     if (e instanceof Expr.Scale s) return new Term(s.coefficient(), s.operand());
     if (e instanceof Expr.Num n) return new Term(n.value(), new Expr.Num(1));
     return new Term(1, e);
   }
 
-  private static Expr rebuild(double c, Expr core) {
+  static Expr rebuild(double c, Expr core) {
     if (core instanceof Expr.Num n && n.value() == 1) return c == 0 ? new Expr.Zero(Shape.SCALAR) : new Expr.Num(c);
     return Exprs.scale(c, core);
   }
 
   /** Number of nodes: the size order of terms. */
-  private static int size(Expr e) {
+  static int size(Expr e) {
     int n = 1;
     for (Expr c : Exprs.children(e)) n += size(c);
     return n;
@@ -259,7 +259,7 @@ final class Rewrites {
     });
 
     // ---------------- transposes ----------------
-    rule("transpose", "(A')' = A; s' = s; (AB)' = B'A'; (A+B)' = A'+B'; (A(x)B)' = A'(x)B'; diag(a)' = diag(a); I' = I; K_mn' = K_nm; Hz' = Hz; (A.*B)' = A'.*B'",
+    rule("transpose", "(A')' = A; s' = s; (AB)' = B'A'; (A+B)' = A'+B'; (A(x)B)' = A'(x)B'; diag(a)' = diag(a); I' = I; K_mn' = K_nm; Hz' = Hz; (A.*B)' = A'.*B'; (A.^p)' = (A').^p",
         Expr.Transpose.class, t -> {
           Expr a = t.operand();
           if (scalar(a)) return a;
@@ -276,6 +276,7 @@ final class Rewrites {
           }
           if (a instanceof Expr.Add s) return new Expr.Add(s.terms().stream().map(Exprs::transpose).toList());
           if (a instanceof Expr.Hadamard h) return new Expr.Hadamard(h.factors().stream().map(Exprs::transpose).toList());
+          if (a instanceof Expr.Power p) return new Expr.Power(Exprs.transpose(p.base()), p.exponent());
           if (a instanceof Expr.Scale s) return Exprs.scale(s.coefficient(), Exprs.transpose(s.operand()));
           if (a instanceof Expr.ScalarMul s) return new Expr.ScalarMul(s.scalar(), Exprs.transpose(s.operand()));
           if (a instanceof Expr.Kron k) return new Expr.Kron(Exprs.transpose(k.left()), Exprs.transpose(k.right()));
@@ -434,7 +435,7 @@ final class Rewrites {
           }
           return t;
         });
-    rule("sum", "sum(s) = s; sum(cA) = c sum(A); sum(A+B) = sum(A)+sum(B); sum(0) = 0; sum(ones(n)) = n",
+    rule("sum", "sum(s) = s; sum(cA) = c sum(A); sum(A+B) = sum(A)+sum(B); sum(0) = 0; sum(ones(m,n)) = m*n; sum(softmax(x)) = 1",
         Expr.Sum.class, s -> {
           Expr a = s.operand();
           if (scalar(a)) return a;
@@ -442,7 +443,8 @@ final class Rewrites {
           if (a instanceof Expr.Scale c) return Exprs.scale(c.coefficient(), new Expr.Sum(c.operand()));
           if (a instanceof Expr.ScalarMul c) return Exprs.hadamard(c.scalar(), new Expr.Sum(c.operand()));
           if (a instanceof Expr.Add c) return new Expr.Add(c.terms().stream().map(x -> (Expr) new Expr.Sum(x)).toList());
-          if (a instanceof Expr.Ones && a.shape().numel().isConstant()) return new Expr.Num(a.shape().numel().constant());
+          if (a instanceof Expr.Ones) return a.shape().numel().isConstant() ? new Expr.Num(a.shape().numel().constant()) : new Expr.DimValue(a.shape().numel());
+          if (a instanceof Expr.Softmax) return new Expr.Num(1);
           if (a instanceof Expr.Vec v) return new Expr.Sum(v.operand());
           return s;
         });
@@ -473,6 +475,8 @@ final class Rewrites {
         return new Expr.Add(List.of(s.vector(), Exprs.neg(new Expr.ScalarMul(new Expr.LogSumExp(s.vector()), new Expr.Ones(s.shape())))));
       return a;
     });
+
+    TextbookRewrites.register(ALL);
   }
 
   /** A derivative formula simple enough to be shown expanded even in compact form. */
@@ -484,7 +488,7 @@ final class Rewrites {
   }
 
   /** Applies a rule to the first adjacent pair of factors it fits. */
-  private static Expr pairwise(Expr.MatMul m, java.util.function.BinaryOperator<Expr> pair) {
+  static Expr pairwise(Expr.MatMul m, java.util.function.BinaryOperator<Expr> pair) {
     List<Expr> f = m.factors();
     for (int i = 0; i + 1 < f.size(); i++) {
       Expr r = pair.apply(f.get(i), f.get(i + 1));

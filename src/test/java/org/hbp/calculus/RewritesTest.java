@@ -81,7 +81,35 @@ class RewritesTest {
         Arguments.of("log-exp", "log(exp(a))", "a"),
         Arguments.of("log-exp", "log(softmax(a))", "a - logsumexp(a)"),
         Arguments.of("derivative-atomic", "relu''(a) + relu'(a)", "step(a)"),
-        Arguments.of("dim-constant", "a / (2*3)", "0.16666666666666666*a"));
+        Arguments.of("dim-constant", "a / (2*3)", "0.16666666666666666*a"),
+        Arguments.of("transpose", "(a.^2)'", "a'.^2"),
+        Arguments.of("sum", "sum(ones(n))*a", "n*a"),
+        Arguments.of("sum", "sum(softmax(a))", "1"),
+        // textbook forms (TextbookRewrites)
+        Arguments.of("commutation-vec", "commutation(m, n)*vec(A)", "vec(A')"),
+        Arguments.of("commutation-vec", "vec(X)'*commutation(m, n)", "vec(X')'"),
+        Arguments.of("commutation-kron", "commutation(n, m)*kron(A, a)", "kron(a, A)"),
+        Arguments.of("commutation-kron", "kron(u', A)*commutation(m, n)", "kron(A, u')"),
+        Arguments.of("kron-outer", "kron(a, kron(b', M))", "kron(a*b', M)"),
+        Arguments.of("kron-outer", "kron(b', kron(a, M))", "kron(a*b', M)"),
+        Arguments.of("kron-rows", "kron(a', u')", "vec(u*a')'"),
+        Arguments.of("add-merge-vec", "vec(M*X)' + 2*vec(N*X)'", "vec((M + 2*N)*X)'"),
+        Arguments.of("add-merge-vec", "3*vec(A*M) - 3*vec(A*N)", "3*vec(A*(M - N))"),
+        Arguments.of("common-coefficient", "(2*M - 2*N)*X", "2*((M - N)*X)"),
+        Arguments.of("common-coefficient", "kron(-M - N, A)", "-kron(M + N, A)"),
+        Arguments.of("add-merge-kron", "kron(M, a) + 2*kron(M, b)", "kron(M, a + 2*b)"),
+        Arguments.of("add-merge-kron", "3*kron(a, M) + 3*kron(b, M)", "3*kron(a + b, M)"),
+        Arguments.of("add-merge-diag", "diag(a) + 2*diag(b) + s*diag(x)", "diag(a + 2*b + s*x)"),
+        Arguments.of("expand-collect", "a .* (1 - b) - b .* (1 - a)", "a - b"),
+        Arguments.of("expand-collect", "(1 - a).^2 + 2*a - a.^2", "ones(n)"),
+        Arguments.of("expand-collect", "(1 - a) .* ((1 - a).^-1 .* b + x)", "x .* (1 - a) + b"),
+        Arguments.of("factor-hadamard", "a - a.^2", "a .* (1 - a)"),
+        Arguments.of("factor-hadamard", "a .* b .* x + a .* b.^2", "a .* b .* (b + x)"),
+        Arguments.of("recognise-functions", "log(sum(exp(a)))", "logsumexp(a)"),
+        Arguments.of("recognise-functions", "log(1 + exp(a))", "softplus(a)"),
+        Arguments.of("recognise-functions", "exp(a) / sum(exp(a))", "softmax(a)"),
+        Arguments.of("odd-functions", "sigmoid(-a)", "1 - sigmoid(a)"),
+        Arguments.of("odd-functions", "tanh(-a) + tanh(a)", "zeros(n)"));
   }
 
   @ParameterizedTest(name = "{0}: {1} -> {2}")

@@ -443,8 +443,8 @@ final class Rewrites {
           if (a instanceof Expr.Scale c) return Exprs.scale(c.coefficient(), new Expr.Sum(c.operand()));
           if (a instanceof Expr.ScalarMul c) return Exprs.hadamard(c.scalar(), new Expr.Sum(c.operand()));
           if (a instanceof Expr.Add c) return new Expr.Add(c.terms().stream().map(x -> (Expr) new Expr.Sum(x)).toList());
-          if (a instanceof Expr.Ones) return a.shape().numel().isConstant() ? new Expr.Num(a.shape().numel().constant()) : new Expr.DimValue(a.shape().numel());
-          if (a instanceof Expr.Softmax) return new Expr.Num(1);
+          if (a instanceof Expr.Ones) return count(a.shape().numel());
+          if (a instanceof Expr.Softmax) return count(a.shape().cols()); // each column sums to 1
           if (a instanceof Expr.Vec v) return new Expr.Sum(v.operand());
           return s;
         });
@@ -545,5 +545,10 @@ final class Rewrites {
     if (x instanceof Expr.Ones && x.shape().rows().isOne() && y.shape().isColumn()) return new Expr.Sum(y);
     if (y instanceof Expr.Ones && y.shape().isColumn() && x.shape().rows().isOne()) return new Expr.Sum(Exprs.transpose(x));
     return null;
+  }
+
+  /** The number {@code d} as an expression: a constant, or the dim itself. */
+  private static Expr count(Dim d) {
+    return d.isConstant() ? new Expr.Num(d.constant()) : new Expr.DimValue(d);
   }
 }

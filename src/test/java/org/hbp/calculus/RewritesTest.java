@@ -85,6 +85,7 @@ class RewritesTest {
         Arguments.of("transpose", "(a.^2)'", "a'.^2"),
         Arguments.of("sum", "sum(ones(n))*a", "n*a"),
         Arguments.of("sum", "sum(softmax(a))", "1"),
+        Arguments.of("sum", "sum(softmax(A))*a", "n*a"), // column-wise: each of the n columns sums to 1
         // textbook forms (TextbookRewrites)
         Arguments.of("commutation-vec", "commutation(m, n)*vec(A)", "vec(A')"),
         Arguments.of("commutation-vec", "vec(X)'*commutation(m, n)", "vec(X')'"),

@@ -10,7 +10,7 @@ import java.util.Objects;
 /**
  * Canonicalization by small pure rewrites run bottom-up to a fixed point. Each {@link Rewrite}
  * documents the identity it applies and returns its input unchanged (the same object) when it does
- * not apply. The canonical forms are those of REFERENCE.md section 4: numeric coefficients outside,
+ * not apply. The canonical forms are those of the paper's Table 1: numeric coefficients outside,
  * transposes pushed to the leaves, Kronecker products merged by the mixed-product rule, terms and
  * Hadamard factors in a fixed order, like terms collected.
  */

@@ -17,7 +17,7 @@ public final class ConjugateGradient {
       if (maxIterations < 1) throw new IllegalArgumentException("CG needs at least one iteration, not " + maxIterations);
     }
 
-    /** The paper's FC experiment (REFERENCE.md §6): tol 0.1, atol 0, at most 50 iterations. */
+    /** The paper's FC experiment (its code's settings, docs/experiments.md): tol 0.1, atol 0, at most 50 iterations. */
     public static Settings defaults() {
       return new Settings(1e-1, 0, 50);
     }

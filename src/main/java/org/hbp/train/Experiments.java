@@ -23,7 +23,7 @@ import org.hbp.plot.TrainingPlots;
 
 /**
  * The paper's two experiments (Dangel et al. 2020, Figs. 4 and 5; settings of its code in
- * REFERENCE.md §6) on Fashion-MNIST, as lists of training configurations run for several seeds,
+ * docs/experiments.md) on Fashion-MNIST, as lists of training configurations run for several seeds,
  * plotted in the paper's style, and checked against the paper's claims.
  */
 public final class Experiments {

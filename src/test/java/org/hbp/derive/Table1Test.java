@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The derived HBP rules reach the forms of the paper's Table 1 (REFERENCE.md section 4), written
+ * The derived HBP rules reach the forms of the paper's Table 1 (paper, column-major vec), written
  * here by hand in the DSL as the paper states them and brought to canonical form by the same
  * simplifier: the derived rule and the Table 1 form must be the same canonical expression.
  */

@@ -23,7 +23,7 @@ import org.hbp.plot.RunMetrics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The experiment plans follow the paper's settings (REFERENCE.md §6); the claim checks decide as stated; a run resumes. */
+/** The experiment plans follow the paper's settings (docs/experiments.md); the claim checks decide as stated; a run resumes. */
 class ExperimentsTest {
   @TempDir Path dir;
 

@@ -65,14 +65,43 @@ public final class PsdCheck {
       String a = proof(k.left()), b = a == null ? null : proof(k.right());
       return b == null ? null : "Kronecker product of PSD factors (" + a + "; " + b + ")";
     }
-    if (e instanceof Expr.MatMul mm) return congruence(mm.factors());
+    if (e instanceof Expr.MatMul mm) return congruence(mm);
     if (e instanceof Expr.Add a) return sum(a);
     return null;
   }
 
-  /** F'*F (Gram) or F'*B*F with B PSD, for chains of factors read from both ends. */
-  private static String congruence(List<Expr> f) {
+  /**
+   * A matrix product read as c * s_1 * ... * s_k * F_1*...*F_n: nested products flattened, numeric
+   * coefficients c and scalar factors s_i of the factors pulled out (a product is linear in each).
+   */
+  private record Chain(double coefficient, List<Expr> scalars, List<Expr> factors) {
+    static Chain of(Expr.MatMul mm) {
+      double[] c = {1};
+      List<Expr> scalars = new ArrayList<>(), factors = new ArrayList<>();
+      for (Expr f : mm.factors()) collect(f, c, scalars, factors);
+      return new Chain(c[0], scalars, factors);
+    }
+
+    private static void collect(Expr f, double[] c, List<Expr> scalars, List<Expr> factors) {
+      if (f instanceof Expr.MatMul m) for (Expr g : m.factors()) collect(g, c, scalars, factors);
+      else if (f instanceof Expr.Scale s) {
+        c[0] *= s.coefficient();
+        collect(s.operand(), c, scalars, factors);
+      } else if (f instanceof Expr.ScalarMul m) {
+        scalars.add(m.scalar());
+        collect(m.operand(), c, scalars, factors);
+      } else factors.add(f);
+    }
+  }
+
+  /** c*s*F'*F (Gram) or c*s*F'*B*F with B PSD, c >= 0 and s >= 0, for chains read from both ends. */
+  private static String congruence(Expr.MatMul mm) {
+    Chain ch = Chain.of(mm);
+    if (ch.coefficient() < 0) return null;
+    for (Expr s : ch.scalars()) if (NonNegativity.proof(s) == null) return null;
+    List<Expr> f = ch.factors();
     int n = f.size();
+    if (n == 1) return proof(f.get(0));
     for (int i = 0; i < n / 2; i++) if (!isTransposeOf(f.get(i), f.get(n - 1 - i))) return null;
     if (n % 2 == 0) return "Gram matrix F'*F";
     String b = proof(f.get(n / 2));
@@ -93,19 +122,20 @@ public final class PsdCheck {
     else out.add(new Term(c, e));
   }
 
-  private static String sum(Expr.Add a) {
+  private static String sum(Expr.Add add) {
     List<Term> terms = new ArrayList<>();
-    flatten(a, 1, terms);
+    flatten(add, 1, terms);
     List<Expr> diagonal = new ArrayList<>();
     List<String> parts = new ArrayList<>();
     boolean covariance = false;
+    double[] a = {1};
     for (Term t : terms) {
       Expr m = t.matrix();
       double c = t.coefficient();
       if (m instanceof Expr.DiagMat d) diagonal.add(scaled(c, d.vector()));
       else if (m instanceof Expr.Eye i) diagonal.add(scaled(c, new Expr.Ones(Shape.vector(i.n()))));
-      else if (c < 0 && softmaxOfOuterProduct(m) != null) {
-        diagonal.add(scaled(c, softmaxOfOuterProduct(m))); // -a*p*p' = a*(diag(p) - p*p') - a*diag(p)
+      else if (c < 0 && softmaxOfOuterProduct(m, a) != null) {
+        diagonal.add(scaled(c * a[0], softmaxOfOuterProduct(m, a))); // -a*p*p' = a*(diag(p) - p*p') - a*diag(p)
         covariance = true;
       } else {
         String p = c >= 0 ? proof(m) : null;
@@ -127,10 +157,14 @@ public final class PsdCheck {
     return c == 1 ? v : new Expr.Scale(c, v);
   }
 
-  /** p when m is p*p' with p = softmax(x), else null. */
-  private static Expr softmaxOfOuterProduct(Expr m) {
-    if (!(m instanceof Expr.MatMul mm) || mm.factors().size() != 2) return null;
-    Expr p = mm.factors().get(0);
-    return p instanceof Expr.Softmax && mm.factors().get(1).equals(new Expr.Transpose(p)) ? p : null;
+  /** p when m is a*p*p' with p = softmax(x) and a numeric a > 0 (from the factors), else null; a is returned in scale[0]. */
+  private static Expr softmaxOfOuterProduct(Expr m, double[] scale) {
+    if (!(m instanceof Expr.MatMul mm)) return null;
+    Chain ch = Chain.of(mm);
+    if (ch.factors().size() != 2 || !ch.scalars().isEmpty() || ch.coefficient() <= 0) return null;
+    Expr p = ch.factors().get(0);
+    if (!(p instanceof Expr.Softmax) || !ch.factors().get(1).equals(new Expr.Transpose(p))) return null;
+    scale[0] = ch.coefficient();
+    return p;
   }
 }

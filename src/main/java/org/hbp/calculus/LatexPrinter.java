@@ -38,7 +38,7 @@ public final class LatexPrinter {
   private int precedence(Expr e) {
     if (e instanceof Expr.Add) return SUM;
     if (e instanceof Expr.Kron) return KRON;
-    if (e instanceof Expr.Scale s) return s.coefficient() == -1 ? UNARY : s.coefficient() < 0 ? UNARY : PRODUCT;
+    if (e instanceof Expr.Scale s) return s.coefficient() < 0 ? UNARY : PRODUCT;
     if (e instanceof Expr.MatMul || e instanceof Expr.Hadamard || e instanceof Expr.ScalarMul) return PRODUCT;
     if (e instanceof Expr.Num n) return n.value() < 0 ? UNARY : PRIMARY;
     if (e instanceof Expr.DimValue d) return dimNames.containsKey(d.dim()) || d.dim().isSymbol() || d.dim().isConstant() ? PRIMARY
@@ -77,7 +77,7 @@ public final class LatexPrinter {
     if (e instanceof Expr.Scale s) return scale(s.coefficient(), s.operand());
     if (e instanceof Expr.ScalarMul m) {
       if (m.scalar() instanceof Expr.Power pw && pw.exponent() == -1) return "\\frac{" + p(m.operand()) + "}{" + p(pw.base()) + "}";
-      return wrap(m.scalar(), POSTFIX) + " " + factor(m.operand());
+      return wrap(m.scalar(), POSTFIX) + " " + afterScalar(m.operand());
     }
     if (e instanceof Expr.MatMul m) return m.factors().stream().map(this::factor).collect(Collectors.joining(" "));
     if (e instanceof Expr.Hadamard h) return hadamard(h);
@@ -118,6 +118,12 @@ public final class LatexPrinter {
     return wrap(e, POSTFIX);
   }
 
+  /** The operand of a scalar factor: parenthesised when a sum, a Kronecker product or signed. */
+  private String afterScalar(Expr e) {
+    int p = precedence(e);
+    return p < PRODUCT || p == UNARY ? "\\left(" + p(e) + "\\right)" : p(e);
+  }
+
   private String sum(Expr.Add a) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < a.terms().size(); i++) {
@@ -135,9 +141,12 @@ public final class LatexPrinter {
     return null;
   }
 
-  /** c*A: {@code -A}, {@code 2 A}, {@code -2 A}; a product operand needs no parentheses after a number. */
+  /**
+   * c*A: {@code -A}, {@code 2 A}, {@code -2 A}. A product after a number needs no parentheses (a
+   * scalar factor commutes with matrix, Hadamard and scalar products alike).
+   */
   private String scale(double c, Expr operand) {
-    String o = operand instanceof Expr.MatMul ? p(operand) : factor(operand);
+    String o = afterScalar(operand);
     if (c == -1) return "-" + o;
     return number(c) + " " + o;
   }

@@ -1,78 +1,243 @@
 package org.hbp.calculus;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
-/** Prints the IR as LaTeX math (for papers and notebooks); {@code Hz} is \mathcal{H}z, {@code dz} is \delta z. */
+/**
+ * Prints the IR as LaTeX math (for papers and notebooks); {@code Hz} is \mathcal{H}z, {@code dz} is
+ * \delta z. Precedence, from loosest: sums, Kronecker products ({@code A \otimes B}), products
+ * (juxtaposition, {@code \odot}, {@code \oslash}, numeric and scalar factors), unary minus,
+ * postfix ({@code ^{\top}}, {@code ^{-1}}, powers), primaries. An operand of {@code \otimes}, of a
+ * product or of a postfix operator is parenthesised unless it binds tighter, so
+ * {@code kron(eye(m), X)*K} prints as {@code \left(I_{m} \otimes X\right) K_{m,n}}; a superscript
+ * never lands on a superscript ({@code inv(X)'} is {@code X^{-\top}}). Dims print by their
+ * declared names (derived dims such as {@code oh}); rows of ones print as {@code \mathbf{1}_{n}^{\top}}.
+ */
 public final class LatexPrinter {
-  private LatexPrinter() {}
+  private static final int SUM = 1, KRON = 2, PRODUCT = 3, UNARY = 4, POSTFIX = 5, PRIMARY = 6;
 
-  public static String latex(Expr e) {
-    return p(e);
+  private final Map<Dim, String> dimNames;
+
+  private LatexPrinter(Map<Dim, String> dimNames) {
+    this.dimNames = dimNames;
   }
 
-  private static String wrap(Expr e, int min) {
+  public static String latex(Expr e) {
+    return latex(e, Map.of());
+  }
+
+  /** LaTeX with names for derived dims (and their products), as {@code ModuleSpec.dimNames()} gives them. */
+  public static String latex(Expr e, Map<Dim, String> dimNames) {
+    return new LatexPrinter(dimNames).p(e);
+  }
+
+  private int precedence(Expr e) {
+    if (e instanceof Expr.Add) return SUM;
+    if (e instanceof Expr.Kron) return KRON;
+    if (e instanceof Expr.Scale s) return s.coefficient() < 0 ? UNARY : PRODUCT;
+    if (e instanceof Expr.MatMul || e instanceof Expr.Hadamard || e instanceof Expr.ScalarMul) return PRODUCT;
+    if (e instanceof Expr.Num n) return n.value() < 0 ? UNARY : PRIMARY;
+    if (e instanceof Expr.DimValue d) return dimNames.containsKey(d.dim()) || d.dim().isSymbol() || d.dim().isConstant() ? PRIMARY
+        : d.dim().isMonomial() ? PRODUCT : SUM;
+    if (e instanceof Expr.Ones o && isRow(o.shape())) return POSTFIX;
+    if (e instanceof Expr.Transpose || e instanceof Expr.Power || e instanceof Expr.Inv) return POSTFIX;
+    return PRIMARY;
+  }
+
+  private String wrap(Expr e, int min) {
     String s = p(e);
-    return Printer.precedence(e) < min ? "\\left(" + s + "\\right)" : s;
+    return precedence(e) < min ? "\\left(" + s + "\\right)" : s;
+  }
+
+  /** An operand that takes a superscript: a primary (a postfix form already carries one). */
+  private String base(Expr e) {
+    return wrap(e, PRIMARY);
+  }
+
+  private static boolean isRow(Shape s) {
+    return !s.isTensor() && s.rows().isOne() && !s.cols().isOne();
+  }
+
+  private String p(Expr e) {
+    if (e instanceof Expr.Var v) return name(v);
+    if (e instanceof Expr.Num n) return number(n.value());
+    if (e instanceof Expr.DimValue d) return dim(d.dim());
+    if (e instanceof Expr.Zero z) return z.shape().isScalar() ? "0" : "0_{" + dims(z.shape()) + "}";
+    if (e instanceof Expr.Ones o) return ones(o.shape());
+    if (e instanceof Expr.Eye i) return "I_{" + dim(i.n()) + "}";
+    if (e instanceof Expr.Commutation k) return "K_{" + dim(k.m()) + "," + dim(k.n()) + "}";
+    if (e instanceof Expr.Diagonalizer d) return "D_{" + dim(d.n()) + "}";
+    if (e instanceof Expr.Selection s) return "\\Pi_{" + identifier(s.index().name()) + "}";
+    if (e instanceof Expr.Unfolding) return "U";
+    if (e instanceof Expr.Add a) return sum(a);
+    if (e instanceof Expr.Scale s) return scale(s.coefficient(), s.operand());
+    if (e instanceof Expr.ScalarMul m) {
+      if (m.scalar() instanceof Expr.Power pw && pw.exponent() == -1) return "\\frac{" + p(m.operand()) + "}{" + p(pw.base()) + "}";
+      return wrap(m.scalar(), POSTFIX) + " " + afterScalar(m.operand());
+    }
+    if (e instanceof Expr.MatMul m) return m.factors().stream().map(this::factor).collect(Collectors.joining(" "));
+    if (e instanceof Expr.Hadamard h) return hadamard(h);
+    if (e instanceof Expr.Transpose t) {
+      if (t.operand() instanceof Expr.Inv i) return base(i.matrix()) + "^{-\\top}";
+      return base(t.operand()) + "^{\\top}";
+    }
+    if (e instanceof Expr.Inv i) {
+      if (i.matrix() instanceof Expr.Transpose t) return base(t.operand()) + "^{-\\top}";
+      return base(i.matrix()) + "^{-1}";
+    }
+    if (e instanceof Expr.Power pw) {
+      if (pw.exponent() == -1 && pw.shape().isScalar()) return "\\frac{1}{" + p(pw.base()) + "}";
+      return base(pw.base()) + "^{" + (pw.shape().isScalar() ? "" : "\\odot ") + number(pw.exponent()) + "}";
+    }
+    if (e instanceof Expr.Kron k) return wrap(k.left(), POSTFIX) + " \\otimes " + wrap(k.right(), POSTFIX);
+    if (e instanceof Expr.Vec v) return call("\\operatorname{vec}", v.operand());
+    if (e instanceof Expr.Reshape r) return call("\\operatorname{reshape}", r.operand());
+    if (e instanceof Expr.DiagMat d) return call("\\operatorname{diag}", d.vector());
+    if (e instanceof Expr.DiagVec d) return call("\\operatorname{diag}", d.matrix());
+    if (e instanceof Expr.Trace t) return call("\\operatorname{tr}", t.matrix());
+    if (e instanceof Expr.Sum s) return call("\\operatorname{sum}", s.operand());
+    if (e instanceof Expr.Apply a) return apply(a);
+    if (e instanceof Expr.Softmax s) return call("\\operatorname{softmax}", s.vector());
+    if (e instanceof Expr.LogSumExp l) return call("\\operatorname{logsumexp}", l.operand());
+    if (e instanceof Expr.Det d) return call("\\det", d.matrix());
+    if (e instanceof Expr.Max m) return "\\max\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
+    if (e instanceof Expr.Min m) return "\\min\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
+    if (e instanceof Expr.ColumnLogSumExp l) return call("\\operatorname{logsumexp}_{\\mathrm{cols}}", l.matrix());
+    if (e instanceof Expr.Unfold u) return "[\\![" + p(u.tensor()) + "]\\!]";
+    if (e instanceof Expr.Gather g) return "\\Pi_{" + identifier(g.index().name()) + "} " + wrap(g.source(), POSTFIX);
+    throw new IllegalArgumentException("no LaTeX for " + e.getClass().getSimpleName());
+  }
+
+  private String call(String f, Expr arg) {
+    return f + "\\left(" + p(arg) + "\\right)";
+  }
+
+  /** A factor of a product: parenthesised unless postfix or primary. */
+  private String factor(Expr e) {
+    return wrap(e, POSTFIX);
+  }
+
+  /** The operand of a scalar factor: parenthesised when a sum, a Kronecker product or signed. */
+  private String afterScalar(Expr e) {
+    int p = precedence(e);
+    return p < PRODUCT || p == UNARY ? "\\left(" + p(e) + "\\right)" : p(e);
+  }
+
+  private String sum(Expr.Add a) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < a.terms().size(); i++) {
+      Expr t = a.terms().get(i);
+      Expr negated = i > 0 ? negated(t) : null;
+      if (negated != null) sb.append(" - ").append(wrap(negated, KRON));
+      else sb.append(i > 0 ? " + " : "").append(wrap(t, i > 0 ? KRON : SUM));
+    }
+    return sb.toString();
+  }
+
+  private static Expr negated(Expr t) {
+    if (t instanceof Expr.Scale s && s.coefficient() < 0) return Exprs.scale(-s.coefficient(), s.operand());
+    if (t instanceof Expr.Num n && n.value() < 0) return new Expr.Num(-n.value());
+    return null;
+  }
+
+  /**
+   * c*A: {@code -A}, {@code 2 A}, {@code -2 A}. A product after a number needs no parentheses (a
+   * scalar factor commutes with matrix, Hadamard and scalar products alike).
+   */
+  private String scale(double c, Expr operand) {
+    String o = afterScalar(operand);
+    if (c == -1) return "-" + o;
+    return number(c) + " " + o;
+  }
+
+  /** Hadamard products; reciprocal factors x.^-1 become fractions (scalars) or {@code \oslash} (arrays). */
+  private String hadamard(Expr.Hadamard h) {
+    boolean scalar = h.shape().isScalar();
+    List<Expr> num = new ArrayList<>(), den = new ArrayList<>();
+    for (Expr f : h.factors()) {
+      if (f instanceof Expr.Power pw && pw.exponent() == -1) den.add(pw.base());
+      else num.add(f);
+    }
+    String times = scalar ? " " : " \\odot ";
+    String top = num.isEmpty() ? "1" : num.stream().map(this::factor).collect(Collectors.joining(times));
+    if (den.isEmpty()) return top;
+    if (scalar) return "\\frac{" + top + "}{" + den.stream().map(this::factor).collect(Collectors.joining(" ")) + "}";
+    StringBuilder sb = new StringBuilder(num.size() > 1 ? "\\left(" + top + "\\right)" : top);
+    for (Expr d : den) sb.append(" \\oslash ").append(factor(d));
+    return sb.toString();
+  }
+
+  private String apply(Expr.Apply a) {
+    String n = a.function().name();
+    String primes = "'".repeat(a.order());
+    if (n.equals("sqrt") && a.order() == 0) return "\\sqrt{" + p(a.argument()) + "}";
+    String f = switch (n) {
+      case "sigmoid" -> "\\sigma";
+      case "exp", "log", "tanh" -> "\\" + n;
+      default -> "\\operatorname{" + escape(n) + "}";
+    };
+    return f + primes + "\\left(" + p(a.argument()) + "\\right)";
+  }
+
+  private String ones(Shape s) {
+    if (s.isScalar()) return "1";
+    if (s.isColumn()) return "\\mathbf{1}_{" + dim(s.rows()) + "}";
+    if (isRow(s)) return "\\mathbf{1}_{" + dim(s.cols()) + "}^{\\top}";
+    return "\\mathbf{1}_{" + dims(s) + "}";
+  }
+
+  private String dims(Shape s) {
+    if (s.isColumn()) return dim(s.rows());
+    return s.dims().stream().map(this::dim).collect(Collectors.joining(" \\times "));
+  }
+
+  private static final Pattern IDENT = Pattern.compile("[A-Za-z][A-Za-z0-9_]*");
+
+  /** A dim by its declared name, else written out: symbols of more than one letter in \mathit, products by juxtaposition. */
+  private String dim(Dim d) {
+    String named = dimNames.get(d);
+    String s = named != null ? named : d.toString();
+    Matcher m = IDENT.matcher(s);
+    StringBuilder sb = new StringBuilder();
+    while (m.find()) m.appendReplacement(sb, Matcher.quoteReplacement(identifier(m.group())));
+    m.appendTail(sb);
+    return sb.toString().replace("*", " ");
+  }
+
+  /** A name of several letters in \mathit (dims, index maps), with TeX's special underscore escaped. */
+  private static String identifier(String n) {
+    return n.length() == 1 ? n : "\\mathit{" + escape(n) + "}";
+  }
+
+  private static String escape(String n) {
+    return n.replace("_", "\\_");
   }
 
   private static String name(Expr.Var v) {
     String n = v.name();
-    String base = n.length() > 1 && n.matches("[A-Za-z]+[0-9]+") ? n.replaceAll("([0-9]+)$", "_{$1}") : n;
-    if (v.role() == Expr.Role.HESSIAN) return "\\mathcal{H}" + base.substring(1);
-    if (v.role() == Expr.Role.GRADIENT || v.role() == Expr.Role.DIFFERENTIAL) return "\\delta " + base.substring(1);
-    return base.length() > 1 && !base.contains("_") ? "\\mathrm{" + base + "}" : base;
+    if (v.role() == Expr.Role.HESSIAN) return "{\\mathcal{H}" + symbol(n.substring(1).replaceFirst("^_", "")) + "}";
+    if (v.role() == Expr.Role.GRADIENT || v.role() == Expr.Role.DIFFERENTIAL) return "{\\delta " + symbol(n.substring(1)) + "}";
+    return symbol(n);
   }
 
-  private static String p(Expr e) {
-    if (e instanceof Expr.Var v) return name(v);
-    if (e instanceof Expr.Num n) return Printer.number(n.value());
-    if (e instanceof Expr.DimValue d) return d.dim().toStringAtomic();
-    if (e instanceof Expr.Zero) return "0";
-    if (e instanceof Expr.Ones o) return "\\mathbf{1}_{" + o.shape().numel() + "}";
-    if (e instanceof Expr.Eye i) return "I_{" + i.n() + "}";
-    if (e instanceof Expr.Commutation k) return "K_{" + k.m() + "," + k.n() + "}";
-    if (e instanceof Expr.Diagonalizer d) return "D_{" + d.n() + "}";
-    if (e instanceof Expr.Selection s) return "\\Pi_{" + s.index().name() + "}";
-    if (e instanceof Expr.Unfolding) return "U";
-    if (e instanceof Expr.Add a) {
-      StringBuilder sb = new StringBuilder();
-      for (int i = 0; i < a.terms().size(); i++) {
-        Expr t = a.terms().get(i);
-        if (i > 0 && t instanceof Expr.Scale s && s.coefficient() < 0) {
-          sb.append(" - ").append(wrap(Exprs.scale(-s.coefficient(), s.operand()), 2));
-        } else {
-          if (i > 0) sb.append(" + ");
-          sb.append(wrap(t, 2));
-        }
-      }
-      return sb.toString();
-    }
-    if (e instanceof Expr.Scale s) return s.coefficient() == -1 ? "-" + wrap(s.operand(), 4) : Printer.number(s.coefficient()) + " " + wrap(s.operand(), 4);
-    if (e instanceof Expr.ScalarMul m) return wrap(m.scalar(), 4) + " " + wrap(m.operand(), 4);
-    if (e instanceof Expr.MatMul m) return m.factors().stream().map(f -> wrap(f, 4)).collect(Collectors.joining(" "));
-    if (e instanceof Expr.Hadamard h) return h.factors().stream().map(f -> wrap(f, 4)).collect(Collectors.joining(h.shape().isScalar() ? " " : " \\odot "));
-    if (e instanceof Expr.Transpose t) return wrap(t.operand(), 5) + "^{\\top}";
-    if (e instanceof Expr.Power p) return wrap(p.base(), 5) + "^{" + (p.base().shape().isScalar() ? "" : "\\odot ") + Printer.number(p.exponent()) + "}";
-    if (e instanceof Expr.Kron k) return wrap(k.left(), 4) + " \\otimes " + wrap(k.right(), 4);
-    if (e instanceof Expr.Vec v) return "\\operatorname{vec}\\left(" + p(v.operand()) + "\\right)";
-    if (e instanceof Expr.Reshape r) return "\\operatorname{reshape}\\left(" + p(r.operand()) + "\\right)";
-    if (e instanceof Expr.DiagMat d) return "\\operatorname{diag}\\left(" + p(d.vector()) + "\\right)";
-    if (e instanceof Expr.DiagVec d) return "\\operatorname{diag}\\left(" + p(d.matrix()) + "\\right)";
-    if (e instanceof Expr.Trace t) return "\\operatorname{tr}\\left(" + p(t.matrix()) + "\\right)";
-    if (e instanceof Expr.Sum s) return "\\operatorname{sum}\\left(" + p(s.operand()) + "\\right)";
-    if (e instanceof Expr.Apply a) {
-      String f = a.function().name().equals("sigmoid") ? "\\sigma" : "\\operatorname{" + a.function().name() + "}";
-      return f + "'".repeat(a.order()) + "\\left(" + p(a.argument()) + "\\right)";
-    }
-    if (e instanceof Expr.Softmax s) return "\\operatorname{softmax}\\left(" + p(s.vector()) + "\\right)";
-    if (e instanceof Expr.LogSumExp l) return "\\operatorname{logsumexp}\\left(" + p(l.operand()) + "\\right)";
-    if (e instanceof Expr.Max m) return "\\max\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
-    if (e instanceof Expr.Min m) return "\\min\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
-    if (e instanceof Expr.ColumnLogSumExp l) return "\\operatorname{logsumexp}_{\\mathrm{cols}}\\left(" + p(l.matrix()) + "\\right)";
-    if (e instanceof Expr.Inv i) return wrap(i.matrix(), 5) + "^{-1}";
-    if (e instanceof Expr.Det d) return "\\det\\left(" + p(d.matrix()) + "\\right)";
-    if (e instanceof Expr.Unfold u) return "[\\![" + p(u.tensor()) + "]\\!]";
-    if (e instanceof Expr.Gather g) return "\\Pi_{" + g.index().name() + "} " + wrap(g.source(), 5);
-    throw new IllegalArgumentException("no LaTeX for " + e.getClass().getSimpleName());
+  /** x, W_{1} (a name ending in digits), \mathrm{mask}, x_{\mathrm{in}} (a name with an underscore). */
+  public static String symbol(String n) {
+    int u = n.indexOf('_');
+    if (u > 0 && u < n.length() - 1) return symbol(n.substring(0, u)) + "_{\\mathrm{" + escape(n.substring(u + 1)) + "}}";
+    if (n.matches("[A-Za-z]+[0-9]+")) return symbol(n.replaceAll("[0-9]+$", "")) + "_{" + n.replaceAll("^[A-Za-z]+", "") + "}";
+    return n.length() > 1 ? "\\mathrm{" + escape(n) + "}" : escape(n);
+  }
+
+  /** A number: integers as such, others in decimal, 1.0E-5 as 1 \cdot 10^{-5}. */
+  static String number(double v) {
+    String s = Printer.number(v);
+    int e = s.indexOf('E');
+    if (e < 0) return s;
+    String mantissa = s.substring(0, e).replaceAll("\\.0$", "");
+    return (mantissa.equals("1") ? "" : mantissa + " \\cdot ") + "10^{" + s.substring(e + 1) + "}";
   }
 }

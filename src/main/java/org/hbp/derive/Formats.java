@@ -54,18 +54,20 @@ public final class Formats {
   }
 
   public static String latex(ModuleSpec m, List<Derivation> ds) {
+    Function<Expr, String> tex = e -> LatexPrinter.latex(e, m.dimNames());
     StringBuilder sb = new StringBuilder();
     sb.append("% ").append(m.isLoss() ? "loss " : "module ").append(m.name()).append('\n');
     sb.append("\\begin{aligned}\n");
-    sb.append("  ").append(m.output().name()).append(" &= ").append(LatexPrinter.latex(m.outputExpr())).append(" \\\\\n");
+    sb.append("  ").append(LatexPrinter.symbol(m.output().name())).append(" &= ").append(tex.apply(m.outputExpr())).append(" \\\\\n");
     for (Derivation d : ds) {
-      String w = d.wrt().name();
+      String w = LatexPrinter.symbol(d.wrt().name());
       if (d.isLoss()) {
-        sb.append("  \\delta ").append(w).append(" &= ").append(LatexPrinter.latex(d.gradient())).append(" \\\\\n");
-        sb.append("  \\mathcal{H}").append(w).append(" &= ").append(LatexPrinter.latex(d.hessian())).append(" \\\\\n");
+        sb.append("  {\\delta ").append(w).append("} &= ").append(tex.apply(d.gradient())).append(" \\\\\n");
+        sb.append("  {\\mathcal{H}").append(w).append("} &= ").append(tex.apply(d.hessian())).append(" \\\\\n");
       } else {
-        sb.append("  \\mathrm{D}").append(d.output().name()).append("(").append(w).append(") &= ").append(LatexPrinter.latex(d.jacobian())).append(" \\\\\n");
-        sb.append("  \\mathcal{H}").append(w).append(" &= ").append(LatexPrinter.latex(d.hbp())).append(" \\\\\n");
+        sb.append("  \\mathrm{D}").append(LatexPrinter.symbol(d.output().name())).append("(").append(w).append(") &= ")
+            .append(tex.apply(d.jacobian())).append(" \\\\\n");
+        sb.append("  {\\mathcal{H}").append(w).append("} &= ").append(tex.apply(d.hbp())).append(" \\\\\n");
       }
     }
     sb.append("\\end{aligned}\n");

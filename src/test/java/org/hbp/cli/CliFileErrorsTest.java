@@ -73,4 +73,15 @@ class CliFileErrorsTest {
     assertEquals("hbp: " + big + ": truncated data: expected 17179164800 bytes (2147395600 x <f8 for shape [46340,"
         + " 46340]), found 64\n", r.err());
   }
+
+  /** Before: "hbp: afile" (a FileAlreadyExistsException's bare path). */
+  @Test
+  void trainOutAnExistingFileSaysWhatIsWrong() throws Exception {
+    Path afile = Files.writeString(dir.resolve("afile"), "keep");
+    Run r = hbp("train", "--net", "networks/fc.hbp", "--data", "synthetic:10,10", "--batch", "5", "--epochs", "1",
+        "--backend", "cpu", "--out", afile.toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().startsWith("hbp: " + afile + ": ") && r.err().contains("not a directory"), r.err());
+    assertEquals("keep", Files.readString(afile));
+  }
 }

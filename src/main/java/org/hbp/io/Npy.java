@@ -289,7 +289,7 @@ public final class Npy {
     private static double[] readValues(InputStream in, Header h, String name, boolean sizeKnown) throws IOException {
         int itemSize = h.dtype.itemSize();
         int perChunk = CHUNK_BYTES / itemSize;
-        double[] out = new double[sizeKnown ? h.numel : Math.min(h.numel, perChunk)];
+        double[] out = allocate(sizeKnown ? h.numel : Math.min(h.numel, perChunk), h, name);
         long found = 0;
         for (int start = 0; start < h.numel; start += perChunk) {
             int count = Math.min(perChunk, h.numel - start);
@@ -300,7 +300,9 @@ public final class Npy {
                         + h.describeData() + "), found " + found);
             }
             if (out.length < start + count) {
-                out = Arrays.copyOf(out, (int) Math.min(h.numel, Math.max(2L * out.length, start + count)));
+                double[] grown = allocate((int) Math.min(h.numel, Math.max(2L * out.length, start + count)), h, name);
+                System.arraycopy(out, 0, grown, 0, start);
+                out = grown;
             }
             ByteBuffer buf = ByteBuffer.wrap(chunk).order(h.order);
             switch (h.dtype) {
@@ -324,6 +326,16 @@ public final class Npy {
             }
         }
         return out;
+    }
+
+    /** {@code new double[n]}, or an error naming the array if the heap has not that much free. */
+    private static double[] allocate(int n, Header h, String name) {
+        try {
+            return new double[n];
+        } catch (OutOfMemoryError e) {
+            throw new NpyException(String.format("%s: not enough free Java heap for the array of shape %s (%.2f GiB"
+                    + " as float64; raise it with java -Xmx)", name, Arrays.toString(h.shape), 8L * h.numel / GIB));
+        }
     }
 
     private static byte[] readExactly(InputStream in, int n, String name, String what) throws IOException {

@@ -131,13 +131,7 @@ public final class DeriveCommand implements Callable<Integer> {
     String what = order == 1 ? "jacobian" : "hessian";
     String rows = (order == 1 ? f.shape().numel() : x.shape().numel()).toString(), cols = x.shape().numel().toString();
     NdArray value = (!at.isEmpty() || out != null) ? evaluate(f, x, d, scope) : null;
-    if (value != null && out != null) {
-      try {
-        Npy.write(out, value);
-      } catch (java.io.IOException e) {
-        throw new IllegalArgumentException("cannot write " + out + ": " + reason(e));
-      }
-    }
+    if (value != null && out != null) Npy.write(out, value); // its errors name --out: "cannot write FILE: ..."
     switch (format) {
       case "latex" -> w.println(LatexPrinter.latex(d));
       case "json" -> {
@@ -178,11 +172,6 @@ public final class DeriveCommand implements Callable<Integer> {
     w.flush();
   }
 
-  private static String reason(java.io.IOException e) {
-    if (e instanceof java.nio.file.NoSuchFileException) return "no such folder";
-    if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
-    return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")");
-  }
 
   private NdArray evaluate(Expr f, Expr.Var x, Expr d, Dsl.Scope scope) throws Exception {
     Map<Expr.Var, NdArray> arrays = new LinkedHashMap<>();

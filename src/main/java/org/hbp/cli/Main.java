@@ -45,7 +45,7 @@ public final class Main implements Runnable {
       if (ex instanceof DslException || ex instanceof IllegalArgumentException || ex instanceof org.hbp.io.NpyException
           || ex instanceof java.io.IOException || ex instanceof org.hbp.codegen.CodegenException
           || ex instanceof org.hbp.train.DivergedException || ex instanceof org.hbp.backend.opencl.OpenClException) {
-        err.println("hbp: " + ex.getMessage());
+        err.println("hbp: " + (ex instanceof java.io.IOException io ? org.hbp.io.IoErrors.describe(io) : ex.getMessage()));
         err.flush();
         return 2;
       }

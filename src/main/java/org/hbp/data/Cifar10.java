@@ -127,8 +127,24 @@ public final class Cifar10 {
         if (records * IMAGE_BYTES > Integer.MAX_VALUE - 8) {
             throw new IOException(name + ": " + records + " records are more than one float array can hold");
         }
-        float[] images = new float[(int) (records * IMAGE_BYTES)];
-        int[] labels = new int[(int) records];
+        long largestFile = 0;
+        for (Path f : files) {
+            largestFile = Math.max(largestFile, Files.size(f));
+        }
+        // the images as floats, the labels, and one file's bytes at a time
+        long needed = 4L * records * IMAGE_BYTES + 4L * records + largestFile;
+        if (needed > Runtime.getRuntime().maxMemory()) {
+            throw new IOException(heapMessage(name, records, needed, "more than the Java heap's limit of "
+                    + gib(Runtime.getRuntime().maxMemory())));
+        }
+        float[] images;
+        int[] labels;
+        try {
+            images = new float[(int) (records * IMAGE_BYTES)];
+            labels = new int[(int) records];
+        } catch (OutOfMemoryError e) {
+            throw new IOException(heapMessage(name, records, needed, "more than the Java heap has free"));
+        }
         int i = 0;
         for (Path f : files) {
             byte[] bytes = Files.readAllBytes(f);
@@ -159,6 +175,15 @@ public final class Cifar10 {
             throw new IOException(name + ": files shrank while reading: " + i + " records instead of " + labels.length);
         }
         return Dataset.owning(name, images, labels, CHANNELS, SIDE, SIDE, CLASSES);
+    }
+
+    private static String heapMessage(String name, long records, long needed, String limit) {
+        return name + ": " + records + " records need " + gib(needed) + " of memory as floats, " + limit
+                + " (raise it with java -Xmx)";
+    }
+
+    private static String gib(long bytes) {
+        return String.format("%.2f GiB", bytes / (double) (1L << 30));
     }
 
     /**

@@ -100,13 +100,17 @@ public final class FashionMnist {
         return out;
     }
 
+    /**
+     * {@code name.gz} if it exists, else {@code name} if that exists, else null. Whatever exists is
+     * taken (a directory there is reported by the reader, not passed over).
+     */
     private static Path file(Path dir, String name) {
         Path gz = dir.resolve(name + ".gz");
-        if (Files.isRegularFile(gz)) {
+        if (Files.exists(gz)) {
             return gz;
         }
         Path plain = dir.resolve(name);
-        return Files.isRegularFile(plain) ? plain : null;
+        return Files.exists(plain) ? plain : null;
     }
 
     private static Dataset read(Path dir, String imagesName, String labelsName, String name) throws IOException {

@@ -2,6 +2,7 @@ package org.hbp.data;
 
 import java.io.BufferedInputStream;
 import java.io.EOFException;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -22,12 +23,25 @@ import java.util.zip.ZipException;
  * <p>A file is decompressed if it starts with the gzip magic bytes {@code 1F 8B} (whatever its
  * name); a file whose name ends in {@code .gz} must be gzip. Byte offsets in messages count bytes
  * of the (decompressed) IDX data.
+ *
+ * <p><b>Memory</b> is bounded by what the header announces: the header is read and checked first;
+ * a plain file's size must then match it exactly (checked before reading on); a gzip file is
+ * refused at once if its compressed size cannot inflate to the announced size (DEFLATE expands
+ * at most {@value #MAX_INFLATE_RATIO}-fold), and decompression stops at the announced size (plus
+ * at most {@value #EXCESS_COUNTED} bytes counted, not kept, to report an excess), so a gzip bomb
+ * costs no more memory than the data set it claims to be.
  */
 final class Idx {
     static final int IMAGE_MAGIC = 0x00000803;
     static final int LABEL_MAGIC = 0x00000801;
     static final int IMAGE_HEADER = 16;
     static final int LABEL_HEADER = 8;
+    /** DEFLATE's largest expansion, about 1032 to 1. */
+    static final int MAX_INFLATE_RATIO = 1032;
+    /** How many bytes beyond the announced size are counted for messages before giving up counting. */
+    static final int EXCESS_COUNTED = 1 << 20;
+    /** The largest byte array Java allows. */
+    private static final int MAX_BYTES = Integer.MAX_VALUE - 8;
 
     private Idx() {}
 
@@ -43,38 +57,41 @@ final class Idx {
      * {@code rows x cols} and that it holds exactly the announced number of images.
      */
     static Images readImages(Path file, int rows, int cols) throws IOException {
-        byte[] data = readMaybeGzipped(file);
-        if (data.length < IMAGE_HEADER) {
-            throw new IOException(file + ": truncated IDX image header: expected " + IMAGE_HEADER
-                    + " bytes (magic number, image count, rows, columns), the file has " + data.length);
-        }
-        checkMagic(file, data, IMAGE_MAGIC, "image");
-        int count = readInt(data, 4);
-        int r = readInt(data, 8);
-        int c = readInt(data, 12);
-        if (count < 0) {
-            throw new IOException(file + ": the IDX header announces a negative image count " + count
-                    + " (bytes 4..7)");
-        }
-        if (r != rows || c != cols) {
-            throw new IOException(file + ": expected " + rows + "x" + cols + " images, the IDX header (bytes 8..15)"
-                    + " announces " + r + "x" + c);
-        }
         long imageBytes = (long) rows * cols;
-        long expected = IMAGE_HEADER + count * imageBytes;
-        if (data.length != expected) {
-            long found = data.length - IMAGE_HEADER;
-            if (data.length < expected) {
+        Raw raw = read(file, IMAGE_HEADER, head -> {
+            checkMagic(file, head, IMAGE_MAGIC, "image");
+            int count = readInt(head, 4);
+            int r = readInt(head, 8);
+            int c = readInt(head, 12);
+            if (count < 0) {
+                throw new IOException(file + ": the IDX header announces a negative image count " + count
+                        + " (bytes 4..7)");
+            }
+            if (r != rows || c != cols) {
+                throw new IOException(file + ": expected " + rows + "x" + cols + " images, the IDX header"
+                        + " (bytes 8..15) announces " + r + "x" + c);
+            }
+            return IMAGE_HEADER + count * imageBytes;
+        });
+        if (raw.head().length < IMAGE_HEADER) {
+            throw new IOException(file + ": truncated IDX image header: expected " + IMAGE_HEADER
+                    + " bytes (magic number, image count, rows, columns), the file has " + raw.head().length);
+        }
+        int count = readInt(raw.head(), 4);
+        long expected = raw.expected();
+        if (raw.length() != expected) {
+            long found = raw.length() - IMAGE_HEADER;
+            if (raw.length() >= 0 && raw.length() < expected) {
                 throw new IOException(file + ": truncated: the header announces " + count + " images of " + rows
                         + "x" + cols + " = " + count * imageBytes + " pixel bytes after the " + IMAGE_HEADER
                         + "-byte header (" + expected + " bytes in all), the file has " + found + " pixel bytes ("
-                        + data.length + " bytes in all, " + found / imageBytes + " complete images)");
+                        + raw.length() + " bytes in all, " + found / imageBytes + " complete images)");
             }
-            throw new IOException(file + ": " + (data.length - expected) + " bytes beyond the " + count
+            throw new IOException(file + ": " + raw.excess() + " bytes beyond the " + count
                     + " images of " + rows + "x" + cols + " the header announces (expected " + expected
-                    + " bytes, the file has " + data.length + "); the file is corrupt or not an IDX image file");
+                    + " bytes, the file has " + raw.lengthText() + "); the file is corrupt or not an IDX image file");
         }
-        return new Images(count, rows, cols, data);
+        return new Images(count, rows, cols, raw.data());
     }
 
     /**
@@ -82,28 +99,32 @@ final class Idx {
      * and that every label lies in {@code [0, classes)}.
      */
     static int[] readLabels(Path file, int classes) throws IOException {
-        byte[] data = readMaybeGzipped(file);
-        if (data.length < LABEL_HEADER) {
+        Raw raw = read(file, LABEL_HEADER, head -> {
+            checkMagic(file, head, LABEL_MAGIC, "label");
+            int count = readInt(head, 4);
+            if (count < 0) {
+                throw new IOException(file + ": the IDX header announces a negative label count " + count
+                        + " (bytes 4..7)");
+            }
+            return (long) LABEL_HEADER + count;
+        });
+        if (raw.head().length < LABEL_HEADER) {
             throw new IOException(file + ": truncated IDX label header: expected " + LABEL_HEADER
-                    + " bytes (magic number, label count), the file has " + data.length);
+                    + " bytes (magic number, label count), the file has " + raw.head().length);
         }
-        checkMagic(file, data, LABEL_MAGIC, "label");
-        int count = readInt(data, 4);
-        if (count < 0) {
-            throw new IOException(file + ": the IDX header announces a negative label count " + count
-                    + " (bytes 4..7)");
-        }
-        long expected = (long) LABEL_HEADER + count;
-        if (data.length != expected) {
-            if (data.length < expected) {
+        int count = readInt(raw.head(), 4);
+        long expected = raw.expected();
+        if (raw.length() != expected) {
+            if (raw.length() >= 0 && raw.length() < expected) {
                 throw new IOException(file + ": truncated: the header announces " + count + " labels ("
                         + expected + " bytes with the " + LABEL_HEADER + "-byte header), the file has "
-                        + (data.length - LABEL_HEADER) + " labels (" + data.length + " bytes)");
+                        + (raw.length() - LABEL_HEADER) + " labels (" + raw.length() + " bytes)");
             }
-            throw new IOException(file + ": " + (data.length - expected) + " bytes beyond the " + count
+            throw new IOException(file + ": " + raw.excess() + " bytes beyond the " + count
                     + " labels the header announces (expected " + expected + " bytes, the file has "
-                    + data.length + "); the file is corrupt or not an IDX label file");
+                    + raw.lengthText() + "); the file is corrupt or not an IDX label file");
         }
+        byte[] data = raw.data();
         int[] labels = new int[count];
         for (int i = 0; i < count; i++) {
             int v = data[LABEL_HEADER + i] & 0xff;
@@ -142,53 +163,150 @@ final class Idx {
         return ((b[off] & 0xff) << 24) | ((b[off + 1] & 0xff) << 16) | ((b[off + 2] & 0xff) << 8) | (b[off + 3] & 0xff);
     }
 
+    /** Checks a complete header and returns the file's announced size in bytes, header included. */
+    @FunctionalInterface
+    interface HeaderCheck {
+        long expectedSize(byte[] head) throws IOException;
+    }
+
     /**
-     * The bytes of a file, decompressed if it is gzip.
+     * What {@link #read} found.
      *
-     * @throws IOException naming the file if it cannot be read, if its name ends in {@code .gz} but
-     *     it is not gzip, or if its gzip data are corrupt or truncated
+     * @param head the header, shorter than asked if the file is
+     * @param expected the size the header announces (0 if the header is short)
+     * @param length the (decompressed) size, exact up to {@code expected + EXCESS_COUNTED}; -1 if
+     *     larger
+     * @param data the whole file if {@code length == expected}, else null
      */
-    static byte[] readMaybeGzipped(Path file) throws IOException {
+    record Raw(byte[] head, long expected, long length, byte[] data) {
+        /** The bytes beyond {@code expected}, e.g. {@code "7"} or {@code "more than 1048576"}. */
+        String excess() {
+            return length >= 0 ? String.valueOf(length - expected) : "more than " + EXCESS_COUNTED;
+        }
+
+        String lengthText() {
+            return length >= 0 ? String.valueOf(length) : "more than " + (expected + EXCESS_COUNTED);
+        }
+    }
+
+    /**
+     * Reads an IDX file, decompressing it if it is gzip, bounded by the size its header announces:
+     * the header ({@code headerBytes}) first, which {@code check} validates; then at most the
+     * announced size.
+     *
+     * @throws IOException naming the file if it cannot be read, is a directory, its name ends in
+     *     {@code .gz} but it is not gzip, its gzip data are corrupt or truncated or cannot inflate to
+     *     the announced size, or the announced size exceeds a Java array
+     */
+    static Raw read(Path file, int headerBytes, HeaderCheck check) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new IOException(file + ": is a directory; expected an IDX file"
+                    + (file.getFileName().toString().endsWith(".gz") ? " compressed with gzip" : ""));
+        }
+        long fileSize = Files.size(file);
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             raw.mark(2);
             int b0 = raw.read();
             int b1 = raw.read();
             raw.reset();
             boolean gzip = b0 == 0x1f && b1 == 0x8b;
-            if (!gzip) {
-                if (file.getFileName().toString().endsWith(".gz")) {
-                    throw new IOException(file + ": corrupt gzip file: expected the gzip magic bytes 1F 8B at byte"
-                            + " offset 0, found " + (b0 < 0 ? "an empty file" : b1 < 0
-                                    ? String.format("only the byte %02X", b0)
-                                    : String.format("%02X %02X", b0, b1)));
-                }
-                return raw.readAllBytes();
+            if (!gzip && file.getFileName().toString().endsWith(".gz")) {
+                throw new IOException(file + ": corrupt gzip file: expected the gzip magic bytes 1F 8B at byte"
+                        + " offset 0, found " + (b0 < 0 ? "an empty file" : b1 < 0
+                                ? String.format("only the byte %02X", b0)
+                                : String.format("%02X %02X", b0, b1)));
             }
-            return gunzip(file, raw);
+            if (!gzip) {
+                return readBounded(file, raw, headerBytes, check, fileSize, -1);
+            }
+            long[] decompressed = {0};
+            try (GZIPInputStream in = new GZIPInputStream(raw, 1 << 16)) {
+                return readBounded(file, new CountingInput(in, decompressed), headerBytes, check, -1, fileSize);
+            } catch (ZipException | EOFException e) {
+                throw new IOException(file + ": corrupt or truncated gzip data (after " + decompressed[0]
+                        + " decompressed bytes): " + e.getMessage(), e);
+            }
         }
     }
 
-    private static byte[] gunzip(Path file, InputStream raw) throws IOException {
-        byte[] buf = new byte[1 << 20];
-        int n = 0;
-        try (GZIPInputStream in = new GZIPInputStream(raw, 1 << 16)) {
-            while (true) {
-                if (n == buf.length) {
-                    if (buf.length == Integer.MAX_VALUE - 8) {
-                        throw new IOException(file + ": decompresses to more than " + n + " bytes, too large");
-                    }
-                    buf = Arrays.copyOf(buf, (int) Math.min((long) buf.length * 2, Integer.MAX_VALUE - 8));
-                }
-                int r = in.read(buf, n, buf.length - n);
-                if (r < 0) {
-                    break;
-                }
-                n += r;
-            }
-        } catch (ZipException | EOFException e) {
-            throw new IOException(file + ": corrupt or truncated gzip data (after " + n
-                    + " decompressed bytes): " + e.getMessage(), e);
+    /**
+     * The body of {@link #read}: {@code plainSize} is the exact size of a plain file (-1 for gzip),
+     * {@code compressedSize} that of a gzip file (-1 for a plain one).
+     */
+    private static Raw readBounded(Path file, InputStream in, int headerBytes, HeaderCheck check, long plainSize,
+            long compressedSize) throws IOException {
+        byte[] head = in.readNBytes(headerBytes);
+        if (head.length < headerBytes) {
+            return new Raw(head, 0, head.length, null);
         }
-        return n == buf.length ? buf : Arrays.copyOf(buf, n);
+        long expected = check.expectedSize(head);
+        if (expected > MAX_BYTES) {
+            throw new IOException(file + ": the IDX header announces " + expected + " bytes, more than one Java"
+                    + " array holds (" + MAX_BYTES + ")");
+        }
+        if (plainSize >= 0 && plainSize != expected) {
+            return new Raw(head, expected, plainSize, null); // the caller reports it; nothing read
+        }
+        if (compressedSize >= 0 && expected > compressedSize * MAX_INFLATE_RATIO) {
+            throw new IOException(file + ": truncated or corrupt: the IDX header announces " + expected
+                    + " bytes, but " + compressedSize + " bytes of gzip data inflate to at most "
+                    + compressedSize * MAX_INFLATE_RATIO);
+        }
+        byte[] data = Arrays.copyOf(head, (int) (plainSize >= 0 ? expected : Math.min(expected, 1 << 20)));
+        int n = head.length;
+        while (n < expected) { // grows with the data actually present, up to the announced size
+            if (n == data.length) {
+                data = Arrays.copyOf(data, (int) Math.min(expected, 2L * data.length));
+            }
+            int r = in.read(data, n, data.length - n);
+            if (r < 0) {
+                return new Raw(head, expected, n, null);
+            }
+            n += r;
+        }
+        long beyond = countUpTo(in, EXCESS_COUNTED + 1L);
+        return new Raw(head, expected, beyond > EXCESS_COUNTED ? -1 : expected + beyond, beyond == 0 ? data : null);
+    }
+
+    /** Reads and drops bytes until the end or {@code limit} bytes; returns how many. */
+    private static long countUpTo(InputStream in, long limit) throws IOException {
+        byte[] scratch = new byte[8192];
+        long n = 0;
+        while (n < limit) {
+            int r = in.read(scratch, 0, (int) Math.min(scratch.length, limit - n));
+            if (r < 0) {
+                break;
+            }
+            n += r;
+        }
+        return n;
+    }
+
+    /** Counts the bytes read through it into {@code count[0]}, for messages about corrupt data. */
+    private static final class CountingInput extends FilterInputStream {
+        private final long[] count;
+
+        CountingInput(InputStream in, long[] count) {
+            super(in);
+            this.count = count;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = in.read();
+            if (b >= 0) {
+                count[0]++;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int r = in.read(b, off, len);
+            if (r > 0) {
+                count[0] += r;
+            }
+            return r;
+        }
     }
 }

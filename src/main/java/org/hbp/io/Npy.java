@@ -25,6 +25,14 @@ import java.util.Set;
  * magic string, a malformed header, truncated data) is rejected with an {@link NpyException}
  * whose message names the file and says what was expected.
  *
+ * <p><b>Memory</b> is bounded before it is spent: the bytes a header's shape and dtype need are
+ * checked against the bytes the source can hold (the file's size; for an {@code .npz} entry, its
+ * declared size and what its compressed size can inflate to) and against the Java heap's limit
+ * ({@link Runtime#maxMemory()}), and an array larger than {@link NdArray#MAX_NUMEL} elements is
+ * refused, all before the array is allocated. Where the source's size is not known exactly (a
+ * stream, a zip entry whose header could lie), the array grows with the data actually read, and
+ * reading stops at the byte count the header announces.
+ *
  * <p><b>Writing</b> produces format version 1.0 (2.0 only if the header would not fit 1.0's
  * 64 KiB limit), little-endian, C order, with the array's {@link NdArray#dtype() dtype}; the
  * header is padded so that the data starts at a multiple of 64 bytes, as NumPy does. Writing to
@@ -43,16 +51,54 @@ public final class Npy {
     private static final int ALIGN = 64;
     private static final int MAX_HEADER_LEN = 1 << 24;
     private static final int CHUNK_BYTES = 1 << 16;
+    private static final double GIB = 1L << 30;
 
     private Npy() {
     }
 
     // ================================================================== reading
 
-    /** Reads a {@code .npy} file; error messages name {@code file}. */
+    /**
+     * Reads a {@code .npy} file; error messages name {@code file}.
+     *
+     * @throws NpyException if {@code file} is a directory or not a supported, well-formed array
+     *     (including a header announcing more data than the file holds)
+     */
     public static NdArray read(Path file) throws IOException {
+        long size = regularFileSize(file, "a .npy file");
+        Source source = size >= 0 ? Source.file(size) : Source.UNKNOWN;
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), CHUNK_BYTES)) {
-            return read(in, file.toString());
+            return read(in, file.toString(), source);
+        }
+    }
+
+    /**
+     * The size of {@code file} if it is a regular file, -1 for other non-directories (a FIFO),
+     * whose size is not known in advance.
+     *
+     * @throws NpyException if it is a directory, naming it and {@code expected}
+     */
+    static long regularFileSize(Path file, String expected) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new NpyException(file + ": is a directory; expected " + expected);
+        }
+        return Files.isRegularFile(file) ? Files.size(file) : -1;
+    }
+
+    /**
+     * How many bytes a source can hold at most, for checking a header before allocating.
+     *
+     * @param maxBytes the most bytes the source can provide
+     * @param exact whether {@code maxBytes} is known to be the true size (a file's), so that the
+     *     array can be allocated at once; otherwise it grows with the data read
+     * @param limitText how messages describe {@code maxBytes} after "expected N bytes (...), ",
+     *     e.g. {@code "found 40"}; {@code %d} stands for the bytes after the header
+     */
+    record Source(long maxBytes, boolean exact, String limitText) {
+        static final Source UNKNOWN = new Source(Long.MAX_VALUE, false, "");
+
+        static Source file(long size) {
+            return new Source(size, true, "found %d");
         }
     }
 
@@ -66,8 +112,14 @@ public final class Npy {
      * @throws IOException if reading the stream fails
      */
     public static NdArray read(InputStream in, String nameForErrors) throws IOException {
+        return read(in, nameForErrors, Source.UNKNOWN);
+    }
+
+    /** As {@link #read(InputStream, String)}, checking the header against what {@code source} can hold. */
+    static NdArray read(InputStream in, String nameForErrors, Source source) throws IOException {
         Header h = readHeader(in, nameForErrors);
-        double[] values = readValues(in, h, nameForErrors);
+        checkFits(h, source, nameForErrors);
+        double[] values = readValues(in, h, nameForErrors, source.exact());
         if (h.fortranOrder) {
             return NdArray.fromColumnMajor(values, h.dtype, h.shape);
         }
@@ -75,7 +127,37 @@ public final class Npy {
     }
 
     /** A parsed and validated header. */
-    private record Header(DType dtype, ByteOrder order, boolean fortranOrder, int[] shape, int numel) {
+    private record Header(DType dtype, ByteOrder order, boolean fortranOrder, int[] shape, int numel,
+            long headerBytes) {
+        /** The data's size in bytes. */
+        long dataBytes() {
+            return (long) numel * dtype.itemSize();
+        }
+
+        /** E.g. {@code 6 x <f8 for shape [2, 3]}. */
+        String describeData() {
+            return numel + " x " + (order == ByteOrder.LITTLE_ENDIAN ? "<" : ">") + dtype.descr().substring(1)
+                    + " for shape " + Arrays.toString(shape);
+        }
+    }
+
+    /**
+     * Refuses, before anything is allocated, data larger than the source can hold or than the
+     * Java heap can ever hold as {@code double}s.
+     */
+    private static void checkFits(Header h, Source source, String name) {
+        long after = source.maxBytes() - h.headerBytes();
+        if (h.dataBytes() > after) {
+            throw new NpyException(name + ": truncated data: expected " + h.dataBytes() + " bytes ("
+                    + h.describeData() + "), " + String.format(source.limitText(), Math.max(after, 0)));
+        }
+        long heapBytes = 8L * h.numel;
+        long heapLimit = Runtime.getRuntime().maxMemory();
+        if (heapBytes > heapLimit) {
+            throw new NpyException(String.format("%s: array of shape %s needs %.2f GiB of memory (%d values as"
+                    + " float64), more than the Java heap's limit of %.2f GiB (raise it with java -Xmx)",
+                    name, Arrays.toString(h.shape), heapBytes / GIB, (long) h.numel, heapLimit / GIB));
+        }
     }
 
     private static Header readHeader(InputStream in, String name) throws IOException {
@@ -104,10 +186,10 @@ public final class Npy {
         byte[] headerBytes = readExactly(in, (int) headerLen, name, "header");
         String text = new String(headerBytes,
                 major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
-        return parseHeader(text, name);
+        return parseHeader(text, name, MAGIC.length + 2 + lenBytes + headerLen);
     }
 
-    private static Header parseHeader(String text, String name) {
+    private static Header parseHeader(String text, String name, long headerBytes) {
         String shown = text.strip();
         Object parsed;
         try {
@@ -155,7 +237,7 @@ public final class Npy {
             throw new NpyException(name + ": unsupported dtype " + PyLiteral.repr(descr)
                     + describeDescr(descr) + " (supported: " + SUPPORTED_DTYPES + ")");
         }
-        return new Header(dtype, order, (Boolean) fortran, shape, (int) numel);
+        return new Header(dtype, order, (Boolean) fortran, shape, (int) numel, headerBytes);
     }
 
     private static int[] parseShape(Object shape, String name, String shown) {
@@ -190,25 +272,37 @@ public final class Npy {
         return "";
     }
 
+    /** The most characters of a malformed header that messages show. */
+    private static final int SHOWN_HEADER = 200;
+
     private static NpyException malformed(String name, String detail, String header) {
-        return new NpyException(name + ": malformed .npy header: " + detail + "; header was " + header);
+        String shown = header.length() <= SHOWN_HEADER ? header
+                : header.substring(0, SHOWN_HEADER) + "... (" + header.length() + " characters)";
+        return new NpyException(name + ": malformed .npy header: " + detail + "; header was " + shown);
     }
 
-    private static double[] readValues(InputStream in, Header h, String name) throws IOException {
+    /**
+     * Reads exactly the data's bytes. With {@code sizeKnown} the array is allocated at once;
+     * otherwise it grows (doubling) with the data actually read, so that a header announcing more
+     * than the source holds costs at most about twice the bytes present.
+     */
+    private static double[] readValues(InputStream in, Header h, String name, boolean sizeKnown) throws IOException {
         int itemSize = h.dtype.itemSize();
-        long expectedBytes = (long) h.numel * itemSize;
-        double[] out = new double[h.numel];
         int perChunk = CHUNK_BYTES / itemSize;
+        double[] out = allocate(sizeKnown ? h.numel : Math.min(h.numel, perChunk), h, name);
         long found = 0;
         for (int start = 0; start < h.numel; start += perChunk) {
             int count = Math.min(perChunk, h.numel - start);
             byte[] chunk = in.readNBytes(count * itemSize);
             found += chunk.length;
             if (chunk.length < count * itemSize) {
-                throw new NpyException(name + ": truncated data: expected " + expectedBytes + " bytes ("
-                        + h.numel + " x " + (h.order == ByteOrder.LITTLE_ENDIAN ? "<" : ">")
-                        + h.dtype.descr().substring(1) + " for shape " + Arrays.toString(h.shape)
-                        + "), found " + found);
+                throw new NpyException(name + ": truncated data: expected " + h.dataBytes() + " bytes ("
+                        + h.describeData() + "), found " + found);
+            }
+            if (out.length < start + count) {
+                double[] grown = allocate((int) Math.min(h.numel, Math.max(2L * out.length, start + count)), h, name);
+                System.arraycopy(out, 0, grown, 0, start);
+                out = grown;
             }
             ByteBuffer buf = ByteBuffer.wrap(chunk).order(h.order);
             switch (h.dtype) {
@@ -232,6 +326,16 @@ public final class Npy {
             }
         }
         return out;
+    }
+
+    /** {@code new double[n]}, or an error naming the array if the heap has not that much free. */
+    private static double[] allocate(int n, Header h, String name) {
+        try {
+            return new double[n];
+        } catch (OutOfMemoryError e) {
+            throw new NpyException(String.format("%s: not enough free Java heap for the array of shape %s (%.2f GiB"
+                    + " as float64; raise it with java -Xmx)", name, Arrays.toString(h.shape), 8L * h.numel / GIB));
+        }
     }
 
     private static byte[] readExactly(InputStream in, int n, String name, String what) throws IOException {

@@ -5,7 +5,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.util.Arrays;
@@ -28,11 +27,19 @@ import java.util.zip.ZipOutputStream;
  *
  * <p>Error messages name the archive and the array, e.g.
  * {@code params.npz: array '0.weight': truncated data: ...}.
+ *
+ * <p><b>Memory.</b> Before an entry's array is allocated, the size its header announces is
+ * checked against the entry's declared size and against what its compressed bytes can inflate to
+ * (DEFLATE expands at most {@value #MAX_INFLATE_RATIO}-fold), so a small zip bomb is refused at
+ * once; since zip headers can lie, reading also stops at the announced size (see {@link Npy}), and
+ * an entry holding anything after its array is refused.
  */
 public final class Npz {
     private static final String SUFFIX = ".npy";
     /** A fixed entry timestamp so that equal inputs give byte-identical archives. */
     private static final LocalDateTime ENTRY_TIME = LocalDateTime.of(1980, 1, 1, 0, 0);
+    /** DEFLATE's largest expansion: 258 bytes from a 2-bit match code, about 1032 to 1. */
+    static final int MAX_INFLATE_RATIO = 1032;
 
     private Npz() {
     }
@@ -47,6 +54,7 @@ public final class Npz {
      */
     public static Map<String, NdArray> read(Path file) throws IOException {
         Map<String, NdArray> arrays = new LinkedHashMap<>();
+        Npy.regularFileSize(file, "an .npz file (a zip archive of .npy files)");
         ZipFile zip;
         try {
             zip = new ZipFile(file.toFile());
@@ -74,12 +82,18 @@ public final class Npz {
         return arrays;
     }
 
-    /** Reads one entry, checking its CRC (which {@link ZipFile} itself does not). */
+    /**
+     * Reads one entry, checking its size bounds before allocating and its CRC (which
+     * {@link ZipFile} itself does not) after.
+     */
     private static NdArray readEntry(ZipFile zip, ZipEntry entry, String where) throws IOException {
         CheckedInputStream checked = new CheckedInputStream(zip.getInputStream(entry), new CRC32());
         try (InputStream in = new BufferedInputStream(checked, 1 << 16)) {
-            NdArray array = Npy.read(in, where);
-            in.transferTo(OutputStream.nullOutputStream()); // the CRC covers the whole entry
+            NdArray array = Npy.read(in, where, entrySource(entry));
+            if (in.read() != -1) {
+                throw new NpyException(where + ": unexpected data after the array's "
+                        + "bytes (the zip entry must end there, as numpy.savez writes it)");
+            }
             long crc = checked.getChecksum().getValue();
             if (entry.getCrc() != -1 && crc != entry.getCrc()) {
                 throw new NpyException(String.format("%s: corrupt zip entry: expected CRC-32 %08x, found %08x",
@@ -89,6 +103,23 @@ public final class Npz {
         } catch (ZipException | EOFException e) {
             throw new NpyException(where + ": corrupt zip entry (" + e.getMessage() + ")", e);
         }
+    }
+
+    /**
+     * The most bytes an entry can hold: its declared size, and for a deflated entry at most
+     * {@link #MAX_INFLATE_RATIO} times its compressed size.
+     */
+    static Npy.Source entrySource(ZipEntry entry) {
+        long declared = entry.getSize() >= 0 ? entry.getSize() : Long.MAX_VALUE;
+        long compressed = entry.getCompressedSize();
+        long inflatable = compressed < 0 ? Long.MAX_VALUE
+                : entry.getMethod() == ZipEntry.STORED ? compressed
+                : compressed > Long.MAX_VALUE / MAX_INFLATE_RATIO ? Long.MAX_VALUE : compressed * MAX_INFLATE_RATIO;
+        if (inflatable < declared) {
+            return new Npy.Source(inflatable, false, "but the entry's " + compressed + " compressed bytes inflate"
+                    + " to at most " + inflatable + " (zip bomb or corrupt archive)");
+        }
+        return new Npy.Source(declared, false, "found %d"); // by the entry's declared size
     }
 
     /**

@@ -13,6 +13,9 @@ import java.util.Map;
  * Python 2 {@code L} suffix), {@code True}, {@code False} and {@code None}. Values map to
  * {@link Map} (insertion-ordered), {@link Tuple}, {@link List}, {@link String}, {@link Long},
  * {@link Boolean} and {@link #NONE}.
+ *
+ * <p>Containers may nest at most {@value #MAX_DEPTH} deep (a {@code .npy} header nests two or
+ * three); deeper input is a {@link SyntaxError}, never a {@link StackOverflowError}.
  */
 final class PyLiteral {
     /** A Python tuple (kept apart from lists so that {@code shape} can insist on a tuple). */
@@ -35,8 +38,12 @@ final class PyLiteral {
         }
     }
 
+    /** The deepest nesting of dicts, tuples and lists accepted. */
+    static final int MAX_DEPTH = 64;
+
     private final String s;
     private int pos;
+    private int depth;
 
     private PyLiteral(String s) {
         this.s = s;
@@ -91,14 +98,16 @@ final class PyLiteral {
             throw error("a value");
         }
         char c = s.charAt(pos);
+        if (c == '{' || c == '(' || c == '[') {
+            if (depth == MAX_DEPTH) {
+                throw error("at most " + MAX_DEPTH + " nested brackets");
+            }
+            depth++;
+            Object container = c == '{' ? dict() : c == '(' ? tupleOrParenthesized() : new ArrayList<>(list());
+            depth--;
+            return container;
+        }
         switch (c) {
-            case '{':
-                return dict();
-            case '(':
-                return tupleOrParenthesized();
-            case '[':
-                pos++;
-                return new ArrayList<>(items(']'));
             case '\'':
             case '"':
                 return string();
@@ -164,6 +173,11 @@ final class PyLiteral {
         all.add(first);
         all.addAll(rest);
         return new Tuple(List.copyOf(all));
+    }
+
+    private List<Object> list() throws SyntaxError {
+        pos++; // '['
+        return items(']');
     }
 
     /** Comma-separated values up to {@code close}, optional trailing comma; consumes {@code close}. */

@@ -33,7 +33,7 @@ class AtomicWriteTest {
             Npy.write(out, NdArray.of(new double[10_000], 100, 100)); // some bytes reach the disk
             throw new IOException("disk full (simulated)");
         }));
-        assertEquals("disk full (simulated)", e.getMessage());
+        assertEquals("cannot write " + target + ": disk full (simulated)", e.getMessage());
         assertEquals(List.of(), names());
     }
 

@@ -1,9 +1,5 @@
 package org.hbp.backend.opencl;
 
-import static org.hbp.backend.BackendChecks.ADD;
-import static org.hbp.backend.BackendChecks.DIVIDE;
-import static org.hbp.backend.BackendChecks.MULTIPLY;
-import static org.hbp.backend.BackendChecks.SUBTRACT;
 import static org.jocl.CL.CL_KERNEL_WORK_GROUP_SIZE;
 import static org.jocl.CL.CL_MEM_OBJECT_ALLOCATION_FAILURE;
 import static org.jocl.CL.CL_MEM_READ_WRITE;
@@ -27,9 +23,13 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
-import org.hbp.backend.HostLinearAlgebra;
 import org.hbp.backend.Precision;
 import org.hbp.backend.ScalarFunction;
+import org.hbp.backend.host.AbstractBackend;
+import org.hbp.backend.host.HostBuffer;
+import org.hbp.backend.host.HostKernels;
+import org.hbp.backend.host.HostLinearAlgebra;
+import org.hbp.backend.host.StoragePool;
 import org.jocl.CLException;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
@@ -90,7 +90,7 @@ import org.jocl.cl_program;
  * queue ({@link OpenClContext}), so batches may be handed between instances. Commands run
  * asynchronously; {@link #toArray} waits for them, {@link #finish} waits without copying.
  */
-public final class OpenClBackend implements Backend {
+public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
   /** Indices held as float are exact up to here. */
   private static final int FLOAT_EXACT_INTS = 1 << 24;
 
@@ -103,8 +103,7 @@ public final class OpenClBackend implements Backend {
   private final Precision precision;
   private final OpenClContext ctx;
   private final OpenClDevices.Device device;
-  private final String name;
-  private final BufferPool pool;
+  private final StoragePool<OpenClBatch.Buffer> pool;
   private final cl_program program;
   /** Work-group size of the group kernels (a power of two). */
   private final int redWg;
@@ -139,20 +138,20 @@ public final class OpenClBackend implements Backend {
    * no fp64 for FLOAT64, or a kernel does not build (with the build log).
    */
   public OpenClBackend(Precision precision, int deviceIndex) {
-    this.precision = Objects.requireNonNull(precision, "precision is null");
+    super(Objects.requireNonNull(precision, "precision is null") == Precision.FLOAT64 ? "opencl-f64" : "opencl-f32", OpenClBatch.class);
+    this.precision = precision;
     this.device = OpenClDevices.select(deviceIndex);
     if (precision == Precision.FLOAT64 && !device.fp64())
       throw new OpenClException("OpenCL device " + device.describe() + " has no double precision (cl_khr_fp64), which FLOAT64 "
           + "(opencl-f64) needs; use FLOAT32 (opencl-f32) or another device (`hbp devices` lists them)");
     this.ctx = OpenClContext.of(device);
-    this.name = precision == Precision.FLOAT64 ? "opencl-f64" : "opencl-f32";
     long defaultPool = Math.min(2L << 30, device.globalMemBytes() / 4);
-    this.pool = new BufferPool(Long.getLong("hbp.opencl.poolBytes", defaultPool));
+    this.pool = new StoragePool<>("OpenClBackend", Long.getLong("hbp.opencl.poolBytes", defaultPool));
     // the group kernels' work-group: a power of two within the device's and the kernels' limits
     int wg = (int) Math.min(256, Long.highestOneBit(Math.max(1, device.maxWorkGroupSize())));
     cl_program p;
     while (true) {
-      p = ctx.program("main-" + name + "-" + wg, OpenClKernels.main(precision, wg), "-cl-std=CL1.2");
+      p = ctx.program("main-" + name() + "-" + wg, OpenClKernels.main(precision, wg), "-cl-std=CL1.2");
       int allowed = Integer.MAX_VALUE;
       for (String k : new String[] {"sum_k", "softmax_k", "logsumexp_k", "csr_scan_k"})
         allowed = (int) Math.min(allowed, kernelWorkGroupSize(createKernel(p, k)));
@@ -177,11 +176,6 @@ public final class OpenClBackend implements Backend {
     long need = (long) cfg[0] * cfg[1];
     return kernelWorkGroupSize(kernel(kernel)) >= need && device.maxWorkGroupSize() >= need
         && OpenClKernels.gemmLocalBytes(cfg, precision) <= device.localMemBytes();
-  }
-
-  @Override
-  public String name() {
-    return name;
   }
 
   /** The format of the batches. */
@@ -253,7 +247,7 @@ public final class OpenClBackend implements Backend {
 
   /** Allocations served from released buffers so far, and those that needed a fresh buffer. */
   public long[] poolHitsAndMisses() {
-    return new long[] {pool.hits(), pool.misses()};
+    return pool.hitsAndMisses();
   }
 
   /** Frees the released buffers held for reuse (live batches are not affected). */
@@ -366,25 +360,11 @@ public final class OpenClBackend implements Backend {
 
   // ---- buffers -----------------------------------------------------------------------------------
 
-  /** Entries of a batch of the given shape, or an IllegalArgumentException (as the BLAS backend). */
-  private static long entries(String kernel, int samples, int directions, int rows, int cols) {
-    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
-      throw new IllegalArgumentException(kernel + ": invalid batch shape [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + " (batch axes must be >= 1, item dimensions >= 0)");
-    long item = (long) rows * cols;
-    if (item > Integer.MAX_VALUE)
-      throw new IllegalArgumentException(kernel + ": items " + rows + "x" + cols + " have " + item + " entries, more than an int counts");
-    long items = (long) samples * directions;
-    if (items > Integer.MAX_VALUE || (item > 0 && items > Long.MAX_VALUE / 8 / item))
-      throw new IllegalArgumentException(kernel + ": batch [" + samples + " x " + directions + "] " + rows + "x" + cols + " is too large");
-    return items * item;
-  }
-
   /** A result batch of the given shape on a pooled or fresh buffer (contents undefined). */
   private OpenClBatch alloc(String kernel, int samples, int directions, int rows, int cols) {
-    long n = entries(kernel, samples, directions, rows, cols);
+    long n = BackendChecks.entries(kernel, samples, directions, rows, cols);
     OpenClBatch.Buffer b = buffer(kernel, Math.max(1, n) * precision.bytes());
-    return new OpenClBatch(samples, directions, rows, cols, n, precision, b, b.generation, ctx);
+    return new OpenClBatch(samples, directions, rows, cols, n, precision, b, b.generation(), ctx);
   }
 
   private OpenClBatch.Buffer buffer(String kernel, long bytes) {
@@ -429,19 +409,12 @@ public final class OpenClBackend implements Backend {
         + " bytes. Release batches that are no longer needed (Backend.release, Pass.close) or use smaller batches", last);
   }
 
-  /** {@code b} as a batch of this backend, or an IllegalArgumentException naming the kernel and operand. */
-  private OpenClBatch cl(String kernel, String operand, Batch b) {
-    Objects.requireNonNull(b, () -> kernel + ": operand " + operand + " is null");
-    if (b instanceof OpenClBatch c) {
-      if (c.context != ctx)
-        throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " lives on OpenCL device "
-            + c.context.device.describe() + ", not on the device of this " + name + " backend (" + device.describe() + ")");
-      if (c.precision() == precision) return c.checkLive(kernel, operand);
-      throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " is a " + c.precision()
-          + " batch, not a batch of the " + name + " backend");
-    }
-    throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " is a " + b.getClass().getName()
-        + ", not a batch of the " + name + " backend");
+  @Override
+  protected String foreign(OpenClBatch b) {
+    if (b.context != ctx)
+      return "lives on OpenCL device " + b.context.device.describe() + ", not on the device of this " + name() + " backend ("
+          + device.describe() + ")";
+    return b.precision() == precision ? null : "is a " + b.precision() + " batch, not a batch of the " + name() + " backend";
   }
 
   // ---- transfer ------------------------------------------------------------------------------
@@ -479,7 +452,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public double[] toArray(Batch b) {
-    OpenClBatch x = cl("toArray", "b", b);
+    OpenClBatch x = own("toArray", "b", b);
     if (x.length() > BackendChecks.MAX_ENTRIES)
       throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
     double[] out = new double[(int) x.length()];
@@ -539,7 +512,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public boolean sharesStorage(Batch a, Batch b) {
-    return a instanceof OpenClBatch x && b instanceof OpenClBatch y && x.buffer == y.buffer && x.generation == y.generation;
+    return a instanceof OpenClBatch x && b instanceof OpenClBatch y && x.sharesStorage(y);
   }
 
   /**
@@ -550,60 +523,21 @@ public final class OpenClBackend implements Backend {
   @Override
   public void release(Batch b) {
     Objects.requireNonNull(b, "release: operand b is null");
-    if (!(b instanceof OpenClBatch x) || x.precision() != precision || x.context != ctx) {
-      cl("release", "b", b); // throws, naming the wrong kind of batch
-      return;
-    }
-    pool.give(x.buffer, x.generation);
+    if (isOwn(b)) ((OpenClBatch) b).releaseTo(pool);
+    else own("release", "b", b); // throws, naming the wrong kind of batch
   }
 
   @Override
-  public Batch reshape(Batch a, int rows, int cols) {
-    OpenClBatch x = cl("reshape", "a", a);
-    BackendChecks.checkReshape(x, rows, cols);
-    return x.view(x.samples(), x.directions(), rows, cols);
-  }
-
-  @Override
-  public Batch columnsAsDirections(Batch a) {
-    OpenClBatch x = cl("columnsAsDirections", "a", a);
-    return x.view(x.samples(), BackendChecks.columnsAsDirections(x), x.rows(), 1);
-  }
-
-  @Override
-  public Batch directionsAsColumns(Batch a, int cols) {
-    OpenClBatch x = cl("directionsAsColumns", "a", a);
-    BackendChecks.checkDirectionsAsColumns(x, cols);
-    return x.view(x.samples(), x.directions() / cols, x.rows(), cols);
+  protected OpenClBatch view(OpenClBatch x, int samples, int directions, int rows, int cols) {
+    return x.view(samples, directions, rows, cols);
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
 
   @Override
-  public Batch add(Batch a, Batch b) {
-    return elementwise("add", ADD, a, b);
-  }
-
-  @Override
-  public Batch subtract(Batch a, Batch b) {
-    return elementwise("subtract", SUBTRACT, a, b);
-  }
-
-  @Override
-  public Batch multiply(Batch a, Batch b) {
-    return elementwise("multiply", MULTIPLY, a, b);
-  }
-
-  @Override
-  public Batch divide(Batch a, Batch b) {
-    return elementwise("divide", DIVIDE, a, b);
-  }
-
-  private Batch elementwise(String kernel, int op, Batch a, Batch b) {
-    OpenClBatch x = cl(kernel, "a", a), y = cl(kernel, "b", b);
-    BackendChecks.Elementwise e = BackendChecks.elementwise(kernel, x, y);
+  protected Batch elementwise(String kernel, int op, OpenClBatch x, OpenClBatch y, BackendChecks.Elementwise e) {
     OpenClBatch out = alloc(kernel, e.samples(), e.directions(), e.rows(), e.cols());
-    if (!e.aScalar() && !e.bScalar() && x.samples() == y.samples() && x.directions() == y.directions()) {
+    if (sameLayout(e, x, y)) {
       flat("binary_flat_k", out.length(), op, x, y, out); // the same layout: entry by entry
     } else {
       flat("binary_k", out.length(), op, (long) e.rows() * e.cols(), (long) e.directions(), x, x.samples(), x.directions(),
@@ -614,7 +548,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch scale(Batch a, double c) {
-    OpenClBatch x = cl("scale", "a", a);
+    OpenClBatch x = own("scale", "a", a);
     OpenClBatch out = alloc("scale", x.samples(), x.directions(), x.rows(), x.cols());
     flat("scale_k", out.length(), c, x, out);
     return out;
@@ -622,7 +556,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch power(Batch a, double exponent) {
-    OpenClBatch x = cl("power", "a", a);
+    OpenClBatch x = own("power", "a", a);
     OpenClBatch out = alloc("power", x.samples(), x.directions(), x.rows(), x.cols());
     flat("power_k", out.length(), exponent, x, out);
     return out;
@@ -638,10 +572,10 @@ public final class OpenClBackend implements Backend {
    */
   @Override
   public Batch map(Batch a, DoubleUnaryOperator f) {
-    OpenClBatch x = cl("map", "a", a);
+    OpenClBatch x = own("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
     if (f instanceof ScalarFunction sf) {
-      String key = "map-" + name + "-" + sf.name() + "-" + Integer.toHexString(sf.openclSource().hashCode());
+      String key = "map-" + name() + "-" + sf.name() + "-" + Integer.toHexString(sf.openclSource().hashCode());
       cl_kernel k = kernels.get(key + sf.openclSource());
       if (k == null) {
         cl_program p = ctx.program(key + "\n" + sf.openclSource(), OpenClKernels.map(precision, sf), "-cl-std=CL1.2");
@@ -654,7 +588,7 @@ public final class OpenClBackend implements Backend {
     }
     hostFallbacks++;
     double[] d = toArray(x);
-    for (int p = 0; p < d.length; p++) d[p] = f.applyAsDouble(d[p]);
+    HostKernels.map(f, d, 0, d.length);
     return fromArray(x.samples(), x.directions(), x.rows(), x.cols(), d);
   }
 
@@ -667,7 +601,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB) {
-    OpenClBatch x = cl("matmul", "a", a), y = cl("matmul", "b", b);
+    OpenClBatch x = own("matmul", "a", a), y = own("matmul", "b", b);
     BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
     int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     if (k == 0) return zeros("matmul", samples, directions, m, n);
@@ -692,7 +626,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch matmulSumSamples(Batch a, boolean transposeA, Batch b, boolean transposeB) {
-    OpenClBatch x = cl("matmulSumSamples", "a", a), y = cl("matmulSumSamples", "b", b);
+    OpenClBatch x = own("matmulSumSamples", "a", a), y = own("matmulSumSamples", "b", b);
     BackendChecks.Product shape = BackendChecks.matmulSumSamplesShape(x, transposeA, y, transposeB);
     int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     if (k == 0) return zeros("matmulSumSamples", 1, directions, m, n);
@@ -771,7 +705,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch transpose(Batch a) {
-    OpenClBatch x = cl("transpose", "a", a);
+    OpenClBatch x = own("transpose", "a", a);
     OpenClBatch out = alloc("transpose", x.samples(), x.directions(), x.cols(), x.rows());
     flat("transpose_k", out.length(), (long) x.rows(), (long) x.cols(), x, out);
     return out;
@@ -779,7 +713,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch kron(Batch a, Batch b) {
-    OpenClBatch x = cl("kron", "a", a), y = cl("kron", "b", b);
+    OpenClBatch x = own("kron", "a", a), y = own("kron", "b", b);
     BackendChecks.Kron shape = BackendChecks.kronShape(x, y);
     OpenClBatch out = alloc("kron", shape.samples(), shape.directions(), shape.rows(), shape.cols());
     flat("kron_k", out.length(), (long) shape.directions(), (long) x.rows(), (long) x.cols(), (long) y.rows(), (long) y.cols(), x,
@@ -789,7 +723,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch sum(Batch a) {
-    OpenClBatch x = cl("sum", "a", a);
+    OpenClBatch x = own("sum", "a", a);
     OpenClBatch out = alloc("sum", x.samples(), x.directions(), 1, 1);
     groups("sum_k", x.items(), (long) x.itemSize(), x, out);
     return out;
@@ -797,7 +731,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch trace(Batch a) {
-    OpenClBatch x = cl("trace", "a", a);
+    OpenClBatch x = own("trace", "a", a);
     BackendChecks.requireSquare("trace", x);
     OpenClBatch out = alloc("trace", x.samples(), x.directions(), 1, 1);
     flat("trace_k", out.length(), (long) x.rows(), x, out);
@@ -806,7 +740,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch diagonal(Batch a) {
-    OpenClBatch x = cl("diagonal", "a", a);
+    OpenClBatch x = own("diagonal", "a", a);
     BackendChecks.requireSquare("diagonal", x);
     OpenClBatch out = alloc("diagonal", x.samples(), x.directions(), x.rows(), 1);
     flat("diagonal_k", out.length(), (long) x.rows(), x, out);
@@ -815,7 +749,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch diagMatrix(Batch v) {
-    OpenClBatch x = cl("diagMatrix", "v", v);
+    OpenClBatch x = own("diagMatrix", "v", v);
     BackendChecks.checkDiagMatrix(x);
     OpenClBatch out = alloc("diagMatrix", x.samples(), x.directions(), x.rows(), x.rows());
     flat("diag_matrix_k", out.length(), (long) x.rows(), x, out);
@@ -824,7 +758,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch softmax(Batch a) {
-    OpenClBatch x = cl("softmax", "a", a);
+    OpenClBatch x = own("softmax", "a", a);
     OpenClBatch out = alloc("softmax", x.samples(), x.directions(), x.rows(), x.cols());
     if (x.itemSize() > 0) groups("softmax_k", x.items(), (long) x.itemSize(), x, out);
     return out;
@@ -832,7 +766,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch logSumExp(Batch a) {
-    OpenClBatch x = cl("logSumExp", "a", a);
+    OpenClBatch x = own("logSumExp", "a", a);
     OpenClBatch out = alloc("logSumExp", x.samples(), x.directions(), 1, 1);
     groups("logsumexp_k", x.items(), (long) x.itemSize(), x, out);
     return out;
@@ -847,44 +781,35 @@ public final class OpenClBackend implements Backend {
    */
   @Override
   public Batch inverse(Batch a) {
-    OpenClBatch x = cl("inverse", "a", a);
+    OpenClBatch x = own("inverse", "a", a);
     BackendChecks.requireSquare("inverse", x);
     int n = x.rows(), nn = n * n;
     hostLinearAlgebraCalls++;
-    double[] s = toArray(x), d = new double[s.length];
-    if (n > 0) {
-      HostLinearAlgebra la = new HostLinearAlgebra(n);
-      for (int t = 0; t < x.items(); t++) la.inverse(s, t * nn, d, t * nn, precision, x, t);
-    }
+    double[] d = new double[(int) x.length()];
+    HostLinearAlgebra.inverse(HostBuffer.of(toArray(x)), HostBuffer.of(d), x, precision);
     return fromArray(x.samples(), x.directions(), n, n, d);
   }
 
   /** The determinant of each square item: a <b>host round trip</b> through {@link HostLinearAlgebra}. */
   @Override
   public Batch determinant(Batch a) {
-    OpenClBatch x = cl("determinant", "a", a);
+    OpenClBatch x = own("determinant", "a", a);
     BackendChecks.requireSquare("determinant", x);
     int nn = x.itemSize();
     hostLinearAlgebraCalls++;
-    double[] s = toArray(x), d = new double[x.items()];
-    HostLinearAlgebra la = new HostLinearAlgebra(x.rows());
-    for (int t = 0; t < x.items(); t++) d[t] = la.determinant(s, t * nn);
-    return fromArray(x.samples(), x.directions(), 1, 1, d);
+    return fromArray(x.samples(), x.directions(), 1, 1, HostLinearAlgebra.determinants(HostBuffer.of(toArray(x)), x));
   }
 
   /** {@code Q f(L) Q'} per item: a <b>host round trip</b> through {@link HostLinearAlgebra}. */
   @Override
   public Batch symmetricEigenMap(Batch a, DoubleUnaryOperator f) {
-    OpenClBatch x = cl("symmetricEigenMap", "a", a);
+    OpenClBatch x = own("symmetricEigenMap", "a", a);
     BackendChecks.requireSquare("symmetricEigenMap", x);
     Objects.requireNonNull(f, "symmetricEigenMap: function is null");
     int n = x.rows(), nn = n * n;
     hostLinearAlgebraCalls++;
-    double[] s = toArray(x), d = new double[s.length];
-    if (n > 0) {
-      HostLinearAlgebra la = new HostLinearAlgebra(n);
-      for (int t = 0; t < x.items(); t++) la.symmetricEigenMap(s, t * nn, f, d, t * nn, x, t);
-    }
+    double[] d = new double[(int) x.length()];
+    HostLinearAlgebra.symmetricEigenMap(HostBuffer.of(toArray(x)), f, HostBuffer.of(d), x);
     return fromArray(x.samples(), x.directions(), n, n, d);
   }
 
@@ -892,7 +817,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch unfold(Batch x, ConvGeometry g) {
-    OpenClBatch in = cl("unfold", "x", x);
+    OpenClBatch in = own("unfold", "x", x);
     BackendChecks.checkUnfold(in, g);
     OpenClBatch out = alloc("unfold", in.samples(), in.directions(), g.patchRows(), g.patches());
     flat("unfold_k", out.length(), g.c(), g.h(), g.w(), g.k(), g.s(), g.p(), g.d(), g.outH(), g.outW(), in, out);
@@ -901,7 +826,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch fold(Batch columns, ConvGeometry g) {
-    OpenClBatch in = cl("fold", "columns", columns);
+    OpenClBatch in = own("fold", "columns", columns);
     BackendChecks.checkFold(in, g);
     OpenClBatch out = alloc("fold", in.samples(), in.directions(), g.c(), g.h() * g.w());
     flat("fold_k", out.length(), g.c(), g.h(), g.w(), g.k(), g.s(), g.p(), g.d(), g.outH(), g.outW(), in, out);
@@ -944,7 +869,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch gather(Batch x, Batch index) {
-    OpenClBatch src = cl("gather", "x", x), ix = cl("gather", "index", index);
+    OpenClBatch src = own("gather", "x", x), ix = own("gather", "index", index);
     int n = src.itemSize();
     checkIndex("gather", ix, n);
     int samples = BackendChecks.axis("gather", "samples", src, ix, src.samples(), ix.samples());
@@ -962,7 +887,7 @@ public final class OpenClBackend implements Backend {
    */
   @Override
   public Batch scatterAdd(Batch g, Batch index, int rows, int cols) {
-    OpenClBatch gr = cl("scatterAdd", "g", g), ix = cl("scatterAdd", "index", index);
+    OpenClBatch gr = own("scatterAdd", "g", g), ix = own("scatterAdd", "index", index);
     int n = BackendChecks.scatterAddTarget(gr, ix, rows, cols);
     checkIndex("scatterAdd", ix, n);
     int samples = BackendChecks.axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
@@ -991,7 +916,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch windowArgmax(Batch x, int c, int h, int w, int k) {
-    OpenClBatch in = cl("windowArgmax", "x", x);
+    OpenClBatch in = own("windowArgmax", "x", x);
     BackendChecks.checkWindowArgmax(in, c, h, w, k);
     if (precision == Precision.FLOAT32 && in.itemSize() > FLOAT_EXACT_INTS)
       throw new IllegalArgumentException("windowArgmax: items of " + in.itemSize() + " entries cannot be indexed exactly in float32"
@@ -1006,21 +931,14 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch sumSamples(Batch a) {
-    OpenClBatch x = cl("sumSamples", "a", a);
+    OpenClBatch x = own("sumSamples", "a", a);
     OpenClBatch out = alloc("sumSamples", 1, x.directions(), x.rows(), x.cols());
     flat("sum_samples_k", out.length(), (long) x.samples(), x, out);
     return out;
   }
 
   @Override
-  public Batch meanSamples(Batch a, int n) {
-    OpenClBatch x = cl("meanSamples", "a", a);
-    BackendChecks.checkMeanSamples(x, n);
-    return Backend.super.meanSamples(x, n);
-  }
-
-  @Override
   public String toString() {
-    return name + " on " + device.describe();
+    return name() + " on " + device.describe();
   }
 }

@@ -26,6 +26,23 @@ public final class BackendChecks {
         + " do not broadcast (" + axis + " " + x + " vs " + y + "; expected equal extents or one of them 1)");
   }
 
+  /**
+   * Entries of a batch of the given shape held in one native allocation (item sizes stay ints, as
+   * {@link Batch} reports them), or an IllegalArgumentException naming the kernel.
+   */
+  public static long entries(String kernel, int samples, int directions, int rows, int cols) {
+    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
+      throw new IllegalArgumentException(kernel + ": invalid batch shape [" + samples + " x " + directions + "] " + rows + "x" + cols
+          + " (batch axes must be >= 1, item dimensions >= 0)");
+    long item = (long) rows * cols;
+    if (item > Integer.MAX_VALUE)
+      throw new IllegalArgumentException(kernel + ": items " + rows + "x" + cols + " have " + item + " entries, more than an int counts");
+    long items = (long) samples * directions;
+    if (items > Integer.MAX_VALUE || (item > 0 && items > Long.MAX_VALUE / 8 / item))
+      throw new IllegalArgumentException(kernel + ": batch [" + samples + " x " + directions + "] " + rows + "x" + cols + " is too large");
+    return items * item;
+  }
+
   /** Item position in {@code b} of the output item (s, d), broadcasting b's axes of extent 1. */
   public static int item(Batch b, int s, int d) {
     return (b.samples() == 1 ? 0 : s) * b.directions() + (b.directions() == 1 ? 0 : d);

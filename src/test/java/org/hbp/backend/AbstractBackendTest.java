@@ -33,7 +33,7 @@ import org.junit.jupiter.api.function.Executable;
  * Backend#toArray}), so a float32 backend is judged on its arithmetic, not on the rounding of its
  * inputs.
  *
- * <p><b>Tolerances.</b> A float64 backend must match to {@link #tolerance()} absolutely (1e-12, as
+ * <p><b>Tolerances.</b> A float64 backend must match to the tolerance absolutely (1e-12, as
  * the CPU backend always did). A float32 backend is judged relative to {@code max(1, max|expected|)}:
  * float's unit roundoff is 2^-24 (about 6e-8), a product or sum of k terms may err by about k of
  * those relative to the sum of the magnitudes (k <= 10 and magnitudes of a few units at the sizes
@@ -43,19 +43,27 @@ import org.junit.jupiter.api.function.Executable;
  */
 abstract class AbstractBackendTest {
   /** The backend under test (a fresh one per test class instance). */
-  protected abstract Backend createBackend();
-
+  private final Backend be;
   /** What {@link Backend#name()} must say. */
-  protected abstract String expectedName();
-
+  private final String expectedName;
   /** The format the backend stores entries in. */
-  protected abstract Precision precision();
-
+  private final Precision precision;
   /** The error allowed: absolute for FLOAT64, relative to max(1, magnitude) for FLOAT32. */
-  protected abstract double tolerance();
+  private final double tol;
 
-  private final Backend be = createBackend();
-  private final double tol = tolerance();
+  /** Checks the backend {@code backend} makes, named {@code expectedName}, storing {@code precision}, to {@code tolerance}. */
+  protected AbstractBackendTest(java.util.function.Supplier<Backend> backend, String expectedName, Precision precision,
+      double tolerance) {
+    this.be = backend.get();
+    this.expectedName = expectedName;
+    this.precision = precision;
+    this.tol = tolerance;
+  }
+
+  private Precision precision() {
+    return precision;
+  }
+
   private final Random rng = new Random(20240917);
 
   /** The error allowed for a result of the given magnitude. */
@@ -166,7 +174,7 @@ abstract class AbstractBackendTest {
     double[] data = randomData(2 * 3 * 2 * 2);
     Batch b = be.fromArray(2, 3, 2, 2, data);
     assertEquals("[2 x 3] 2x2", b.describe());
-    assertEquals(expectedName(), be.name());
+    assertEquals(expectedName, be.name());
     // item (s, v) at s*directions + v, column-major
     assertEquals(stored(data[(1 * 3 + 2) * 4 + 1 + 2 * 1]), item(b, 1, 2).get(1, 1));
     assertEquals(stored(data[(0 * 3 + 1) * 4 + 1]), item(b, 0, 1).get(1, 0));

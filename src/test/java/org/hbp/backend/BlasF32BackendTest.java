@@ -8,23 +8,7 @@ import org.hbp.backend.blas.BlasBackend;
  * ~10-term accumulations of these sizes is about 1e-6; see {@link AbstractBackendTest}.
  */
 class BlasF32BackendTest extends AbstractBackendTest {
-  @Override
-  protected Backend createBackend() {
-    return new BlasBackend(Precision.FLOAT32);
-  }
-
-  @Override
-  protected String expectedName() {
-    return "blas-f32";
-  }
-
-  @Override
-  protected Precision precision() {
-    return Precision.FLOAT32;
-  }
-
-  @Override
-  protected double tolerance() {
-    return 1e-4;
+  BlasF32BackendTest() {
+    super(() -> new BlasBackend(Precision.FLOAT32), "blas-f32", Precision.FLOAT32, 1e-4);
   }
 }

@@ -8,23 +8,7 @@ import org.hbp.backend.blas.BlasBackend;
  * that moves results by a few units of 1e-16).
  */
 class BlasF64BackendTest extends AbstractBackendTest {
-  @Override
-  protected Backend createBackend() {
-    return new BlasBackend(Precision.FLOAT64);
-  }
-
-  @Override
-  protected String expectedName() {
-    return "blas-f64";
-  }
-
-  @Override
-  protected Precision precision() {
-    return Precision.FLOAT64;
-  }
-
-  @Override
-  protected double tolerance() {
-    return 1e-12;
+  BlasF64BackendTest() {
+    super(() -> new BlasBackend(Precision.FLOAT64), "blas-f64", Precision.FLOAT64, 1e-12);
   }
 }

@@ -18,23 +18,7 @@ class OpenClF32BackendTest extends AbstractBackendTest {
     OpenClTestSupport.requireOpenCl();
   }
 
-  @Override
-  protected Backend createBackend() {
-    return new OpenClBackend(Precision.FLOAT32, OpenClTestSupport.deviceIndex());
-  }
-
-  @Override
-  protected String expectedName() {
-    return "opencl-f32";
-  }
-
-  @Override
-  protected Precision precision() {
-    return Precision.FLOAT32;
-  }
-
-  @Override
-  protected double tolerance() {
-    return 1e-4;
+  OpenClF32BackendTest() {
+    super(() -> new OpenClBackend(Precision.FLOAT32, OpenClTestSupport.deviceIndex()), "opencl-f32", Precision.FLOAT32, 1e-4);
   }
 }

@@ -18,23 +18,7 @@ class OpenClF64BackendTest extends AbstractBackendTest {
     OpenClTestSupport.requireOpenCl();
   }
 
-  @Override
-  protected Backend createBackend() {
-    return new OpenClBackend(Precision.FLOAT64, OpenClTestSupport.deviceIndex());
-  }
-
-  @Override
-  protected String expectedName() {
-    return "opencl-f64";
-  }
-
-  @Override
-  protected Precision precision() {
-    return Precision.FLOAT64;
-  }
-
-  @Override
-  protected double tolerance() {
-    return 1e-12;
+  OpenClF64BackendTest() {
+    super(() -> new OpenClBackend(Precision.FLOAT64, OpenClTestSupport.deviceIndex()), "opencl-f64", Precision.FLOAT64, 1e-12);
   }
 }

@@ -5,8 +5,13 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.indexer.DoubleRawIndexer;
 import org.bytedeco.javacpp.indexer.FloatRawIndexer;
+import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
+import org.hbp.backend.host.HostBuffer;
+import org.hbp.backend.host.PooledBatch;
+import org.hbp.backend.host.PooledStorage;
+import org.hbp.backend.host.StoragePool;
 
 /**
  * A {@link Batch} of the {@link BlasBackend}: one off-heap {@link Block} (a JavaCPP {@link
@@ -19,22 +24,22 @@ import org.hbp.backend.Precision;
  * <p><b>Lifetime.</b> There is deliberately no {@code close()}: batches are values handed freely
  * between operators, forward caches and curvature code. Views (reshapes, column/direction views)
  * share the block. A block ends in one of two ways: {@link BlasBackend#release} hands it back to
- * the backend's {@link BlockPool} (its owner knows it is dead: a generated operator's temporary, a
+ * the backend's {@link StoragePool} (its owner knows it is dead: a generated operator's temporary, a
  * closed pass), which gives it to the next allocation of the same size with its pages already
  * mapped; or, never released, it is freed by JavaCPP's deallocator once unreachable. Each release
  * advances the block's generation; a batch remembers the generation it was made in, so using a
- * batch (or a view) after its block was released is detected ({@link #checkLive}) instead of
+ * batch (or a view) after its block was released is detected ({@link #requireLive}) instead of
  * silently reading another batch's entries.
  *
  * <p>Immutable by convention: the backend writes only into batches it has just allocated, before
  * handing them out.
  */
-public final class BlasBatch implements Batch {
+public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements HostBuffer {
   /**
    * One off-heap block and its accessors. The generation counts releases: a batch made from the
    * block in generation g is live while the block is still in generation g.
    */
-  static final class Block {
+  static final class Block extends PooledStorage {
     final long capacity;
     /** The block when FLOAT64, else null. */
     final DoublePointer doubles;
@@ -51,7 +56,6 @@ public final class BlasBatch implements Batch {
      */
     final java.nio.DoubleBuffer dbuf;
     final java.nio.FloatBuffer fbuf;
-    volatile int generation;
 
     Block(Precision precision, long capacity) {
       this.capacity = capacity;
@@ -72,7 +76,8 @@ public final class BlasBatch implements Batch {
       }
     }
 
-    long bytes() {
+    @Override
+    public long bytes() {
       return capacity * (doubles != null ? Double.BYTES : Float.BYTES);
     }
 
@@ -82,21 +87,15 @@ public final class BlasBatch implements Batch {
     }
 
     /** Frees the native memory now. */
-    void free() {
+    @Override
+    public void free() {
       if (doubles != null) doubles.deallocate();
       else floats.deallocate();
     }
   }
 
-  private final int samples;
-  private final int directions;
-  private final int rows;
-  private final int cols;
-  private final long length;
-  private final Precision precision;
+  /** The block, shared with views. */
   final Block block;
-  /** The block's generation when this batch was made. */
-  final int generation;
   /**
    * This batch's entries as checked int indices into items of {@code itemSize} entries, once a
    * gather or scatter-add has used it as an index batch (a max-pool's index map serves the forward
@@ -113,34 +112,12 @@ public final class BlasBatch implements Batch {
   private final FloatRawIndexer fi;
 
   private BlasBatch(int samples, int directions, int rows, int cols, long length, Precision precision, Block block, int generation) {
-    this.samples = samples;
-    this.directions = directions;
-    this.rows = rows;
-    this.cols = cols;
-    this.length = length;
-    this.precision = precision;
+    super(samples, directions, rows, cols, length, precision, block, generation);
     this.block = block;
-    this.generation = generation;
     this.doubles = block.doubles;
     this.floats = block.floats;
     this.di = block.di;
     this.fi = block.fi;
-  }
-
-  /** Entries of a batch of the given shape, or an IllegalArgumentException (item sizes stay ints, as Batch reports them). */
-  static long entries(String kernel, int samples, int directions, int rows, int cols) {
-    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
-      throw new IllegalArgumentException(kernel + ": invalid batch shape [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + " (batch axes must be >= 1, item dimensions >= 0)");
-    long item = (long) rows * cols;
-    if (item > Integer.MAX_VALUE)
-      throw new IllegalArgumentException(kernel + ": items " + rows + "x" + cols + " have " + item
-          + " entries, more than an int counts");
-    long items = (long) samples * directions;
-    if (items > Integer.MAX_VALUE || (item > 0 && items > Long.MAX_VALUE / 8 / item))
-      throw new IllegalArgumentException(kernel + ": batch [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + " is too large");
-    return items * item;
   }
 
   /** The block capacity a batch of n entries uses (never a zero-length native allocation). */
@@ -150,63 +127,20 @@ public final class BlasBatch implements Batch {
 
   /** A batch of the given shape on a fresh or pooled block of {@link #capacity} entries. */
   static BlasBatch on(Block block, Precision precision, int samples, int directions, int rows, int cols, long n) {
-    return new BlasBatch(samples, directions, rows, cols, n, precision, block, block.generation);
+    return new BlasBatch(samples, directions, rows, cols, n, precision, block, block.generation());
   }
 
   /** A fresh block for the given shape; zeroed when asked (otherwise its contents are undefined). */
   static BlasBatch allocate(String kernel, Precision precision, int samples, int directions, int rows, int cols, boolean zero) {
-    long n = entries(kernel, samples, directions, rows, cols);
+    long n = BackendChecks.entries(kernel, samples, directions, rows, cols);
     Block b = new Block(precision, capacity(n));
     if (zero) b.zero();
     return on(b, precision, samples, directions, rows, cols, n);
   }
 
-  /** Whether the block has not been released since this batch was made. */
-  boolean live() {
-    return block.generation == generation;
-  }
-
-  /** Throws when this batch's block was released (and possibly reused) since it was made. */
-  BlasBatch checkLive(String kernel, String operand) {
-    if (block.generation != generation)
-      throw new IllegalStateException(kernel + ": operand " + operand + " " + describe()
-          + " was released (Backend.release, or a closed Pass) and may no longer be used");
-    return this;
-  }
-
   /** The same block seen with another shape of the same entry count (reshapes and column/direction views). */
   BlasBatch view(int samples, int directions, int rows, int cols) {
-    return new BlasBatch(samples, directions, rows, cols, length, precision, block, generation);
-  }
-
-  @Override
-  public int samples() {
-    return samples;
-  }
-
-  @Override
-  public int directions() {
-    return directions;
-  }
-
-  @Override
-  public int rows() {
-    return rows;
-  }
-
-  @Override
-  public int cols() {
-    return cols;
-  }
-
-  /** The format of the entries. */
-  public Precision precision() {
-    return precision;
-  }
-
-  /** Entries of the whole batch (may exceed the int range: the block is off-heap). */
-  public long length() {
-    return length;
+    return new BlasBatch(samples, directions, rows, cols, length(), precision(), block, generation);
   }
 
   /**
@@ -231,7 +165,8 @@ public final class BlasBatch implements Batch {
   }
 
   /** dst[dOff .. dOff+n) = entries [off, off+n). */
-  void read(long off, double[] dst, int dOff, int n) {
+  @Override
+  public void read(long off, double[] dst, int dOff, int n) {
     if (n == 0) return;
     if (di != null) {
       if (block.dbuf != null) block.dbuf.get((int) off, dst, dOff, n);
@@ -258,7 +193,8 @@ public final class BlasBatch implements Batch {
   private static final ThreadLocal<float[]> FLOATS = ThreadLocal.withInitial(() -> new float[1024]);
 
   /** Entries [off, off+n) = src[sOff .. sOff+n), rounded to float for FLOAT32. */
-  void write(long off, double[] src, int sOff, int n) {
+  @Override
+  public void write(long off, double[] src, int sOff, int n) {
     if (n == 0) return;
     if (di != null) {
       if (block.dbuf != null) block.dbuf.put((int) off, src, sOff, n);
@@ -270,10 +206,5 @@ public final class BlasBatch implements Batch {
       else fi.put(off, buf, 0, n);
     }
     java.lang.ref.Reference.reachabilityFence(block);
-  }
-
-  @Override
-  public String toString() {
-    return "BlasBatch(" + (precision == Precision.FLOAT64 ? "f64" : "f32") + ") " + describe();
   }
 }

@@ -1,40 +1,25 @@
 package org.hbp.backend.opencl;
 
-import static org.hbp.backend.BackendChecks.ADD;
-import static org.hbp.backend.BackendChecks.DIVIDE;
-import static org.hbp.backend.BackendChecks.MULTIPLY;
-import static org.hbp.backend.BackendChecks.SUBTRACT;
-import static org.jocl.CL.CL_KERNEL_WORK_GROUP_SIZE;
-import static org.jocl.CL.CL_MEM_OBJECT_ALLOCATION_FAILURE;
-import static org.jocl.CL.CL_MEM_READ_WRITE;
-import static org.jocl.CL.CL_OUT_OF_HOST_MEMORY;
-import static org.jocl.CL.CL_OUT_OF_RESOURCES;
 import static org.jocl.CL.CL_TRUE;
-import static org.jocl.CL.clCreateBuffer;
-import static org.jocl.CL.clCreateKernel;
-import static org.jocl.CL.clEnqueueNDRangeKernel;
 import static org.jocl.CL.clEnqueueReadBuffer;
-import static org.jocl.CL.clEnqueueWriteBuffer;
 import static org.jocl.CL.clFinish;
-import static org.jocl.CL.clGetKernelWorkGroupInfo;
-import static org.jocl.CL.clSetKernelArg;
 
-import java.util.HashMap;
-import java.util.Map;
 import java.util.Objects;
 import java.util.function.DoubleUnaryOperator;
 import org.hbp.backend.Backend;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
-import org.hbp.backend.HostLinearAlgebra;
 import org.hbp.backend.Precision;
 import org.hbp.backend.ScalarFunction;
+import org.hbp.backend.host.AbstractBackend;
+import org.hbp.backend.host.HostBuffer;
+import org.hbp.backend.host.HostKernels;
+import org.hbp.backend.host.HostLinearAlgebra;
+import org.hbp.backend.host.StoragePool;
 import org.jocl.CLException;
 import org.jocl.Pointer;
-import org.jocl.Sizeof;
 import org.jocl.cl_kernel;
-import org.jocl.cl_mem;
 import org.jocl.cl_program;
 
 /**
@@ -90,38 +75,28 @@ import org.jocl.cl_program;
  * queue ({@link OpenClContext}), so batches may be handed between instances. Commands run
  * asynchronously; {@link #toArray} waits for them, {@link #finish} waits without copying.
  */
-public final class OpenClBackend implements Backend {
-  /** Indices held as float are exact up to here. */
-  private static final int FLOAT_EXACT_INTS = 1 << 24;
-
-  /** Work items per launch of a flat kernel (a multiple of every power-of-two work-group size). */
-  private static final long FLAT_CHUNK = 1L << 30;
-
-  /** Work-groups per launch along a grid dimension other than the first (CUDA's 65535 limit). */
-  private static final long GRID_CHUNK = 65535;
+public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
+  private static final int FLOAT_EXACT_INTS = 1 << 24; // indices held as float are exact up to here
 
   private final Precision precision;
   private final OpenClContext ctx;
   private final OpenClDevices.Device device;
-  private final String name;
-  private final BufferPool pool;
-  private final cl_program program;
-  /** Work-group size of the group kernels (a power of two). */
-  private final int redWg;
+  /** Kernels, launches, buffers and transfers on the device. */
+  private final OpenClLaunches q;
+  private final OpenClProducts products;
+  private final StoragePool<OpenClBatch.Buffer> pool;
   /** Which product kernels fit this device: the large and the small tile, the CPU kernel. */
   private final boolean gemmLarge;
   private final boolean gemmSmall;
   private final boolean gemmDirectFits;
   /** The product kernel in use: {@code large} (64x64 tiles, 16x16 for small items), {@code small}, {@code direct} or {@code naive}. */
   private String gemmVariant;
-  private final Map<String, cl_kernel> kernels = new HashMap<>();
-  private final Map<String, Long> flatWg = new HashMap<>();
   /** A 4-byte buffer for the index checks. */
   private OpenClBatch.Buffer scratchInt;
   private long hostFallbacks;
   private long hostLinearAlgebraCalls;
 
-  /** A FLOAT32 backend on the default device (the first GPU, else the first device). */
+  /** A FLOAT32 backend on the default device. */
   public OpenClBackend() {
     this(Precision.FLOAT32);
   }
@@ -139,32 +114,20 @@ public final class OpenClBackend implements Backend {
    * no fp64 for FLOAT64, or a kernel does not build (with the build log).
    */
   public OpenClBackend(Precision precision, int deviceIndex) {
-    this.precision = Objects.requireNonNull(precision, "precision is null");
+    super(Objects.requireNonNull(precision, "precision is null") == Precision.FLOAT64 ? "opencl-f64" : "opencl-f32", OpenClBatch.class);
+    this.precision = precision;
     this.device = OpenClDevices.select(deviceIndex);
     if (precision == Precision.FLOAT64 && !device.fp64())
       throw new OpenClException("OpenCL device " + device.describe() + " has no double precision (cl_khr_fp64), which FLOAT64 "
           + "(opencl-f64) needs; use FLOAT32 (opencl-f32) or another device (`hbp devices` lists them)");
     this.ctx = OpenClContext.of(device);
-    this.name = precision == Precision.FLOAT64 ? "opencl-f64" : "opencl-f32";
-    long defaultPool = Math.min(2L << 30, device.globalMemBytes() / 4);
-    this.pool = new BufferPool(Long.getLong("hbp.opencl.poolBytes", defaultPool));
-    // the group kernels' work-group: a power of two within the device's and the kernels' limits
-    int wg = (int) Math.min(256, Long.highestOneBit(Math.max(1, device.maxWorkGroupSize())));
-    cl_program p;
-    while (true) {
-      p = ctx.program("main-" + name + "-" + wg, OpenClKernels.main(precision, wg), "-cl-std=CL1.2");
-      int allowed = Integer.MAX_VALUE;
-      for (String k : new String[] {"sum_k", "softmax_k", "logsumexp_k", "csr_scan_k"})
-        allowed = (int) Math.min(allowed, kernelWorkGroupSize(createKernel(p, k)));
-      if (allowed >= wg || wg == 1) break;
-      wg = (int) Long.highestOneBit(Math.max(1, allowed));
-    }
-    this.program = p;
-    this.redWg = wg;
+    this.q = new OpenClLaunches(precision, device, ctx, name());
+    this.pool = q.pool;
+    this.products = new OpenClProducts(q, () -> gemmVariant);
     this.gemmLarge = fits("gemm_large", OpenClKernels.GEMM_LARGE);
     this.gemmSmall = fits("gemm_small", OpenClKernels.GEMM_SMALL);
     int[] dw = OpenClKernels.GEMM_DIRECT_SHAPE;
-    this.gemmDirectFits = kernelWorkGroupSize(kernel("gemm_direct")) >= (long) dw[0] * dw[1]
+    this.gemmDirectFits = q.kernelWorkGroupSize(q.kernel("gemm_direct")) >= (long) dw[0] * dw[1]
         && device.maxWorkGroupSize() >= (long) dw[0] * dw[1];
     String auto = device.typeName().equals("cpu") && gemmDirectFits ? "direct"
         : gemmLarge && gemmSmall ? "large" : gemmSmall ? "small" : "naive";
@@ -175,13 +138,8 @@ public final class OpenClBackend implements Backend {
   /** Whether a tiled product kernel's work-group and local memory fit this device. */
   private boolean fits(String kernel, int[] cfg) {
     long need = (long) cfg[0] * cfg[1];
-    return kernelWorkGroupSize(kernel(kernel)) >= need && device.maxWorkGroupSize() >= need
+    return q.kernelWorkGroupSize(q.kernel(kernel)) >= need && device.maxWorkGroupSize() >= need
         && OpenClKernels.gemmLocalBytes(cfg, precision) <= device.localMemBytes();
-  }
-
-  @Override
-  public String name() {
-    return name;
   }
 
   /** The format of the batches. */
@@ -239,11 +197,7 @@ public final class OpenClBackend implements Backend {
   /** Waits until every command enqueued so far on the device's queue has finished (for timings). */
   @Override
   public void finish() {
-    try {
-      clFinish(ctx.queue);
-    } catch (CLException e) {
-      throw failure("finish", e, 0);
-    }
+    q.finish();
   }
 
   /** Bytes of released buffers held for reuse now. */
@@ -253,7 +207,7 @@ public final class OpenClBackend implements Backend {
 
   /** Allocations served from released buffers so far, and those that needed a fresh buffer. */
   public long[] poolHitsAndMisses() {
-    return new long[] {pool.hits(), pool.misses()};
+    return pool.hitsAndMisses();
   }
 
   /** Frees the released buffers held for reuse (live batches are not affected). */
@@ -266,248 +220,32 @@ public final class OpenClBackend implements Backend {
     return ctx.liveBytes.get();
   }
 
-  // ---- kernels and launches --------------------------------------------------------------------
-
-  private static cl_kernel createKernel(cl_program p, String name) {
-    return clCreateKernel(p, name, null);
-  }
-
-  private cl_kernel kernel(String name) {
-    cl_kernel k = kernels.get(name);
-    if (k == null) {
-      k = createKernel(program, name);
-      kernels.put(name, k);
-    }
-    return k;
-  }
-
-  private long kernelWorkGroupSize(cl_kernel k) {
-    long[] v = new long[1];
-    clGetKernelWorkGroupInfo(k, device.id, CL_KERNEL_WORK_GROUP_SIZE, Sizeof.size_t, Pointer.to(v), null);
-    return v[0];
-  }
-
-  /** The work-group size of a flat kernel: a power of two up to 256 within its limit. */
-  private long flatLocal(String name, cl_kernel k) {
-    Long wg = flatWg.get(name);
-    if (wg == null) {
-      wg = Math.min(256, Long.highestOneBit(Math.max(1, Math.min(kernelWorkGroupSize(k), device.maxWorkGroupSize()))));
-      flatWg.put(name, wg);
-    }
-    return wg;
-  }
-
-  /** Sets kernel arguments from {@code first} on: ints, longs, doubles (as REAL), batches and buffers (as cl_mem). */
-  private void setArgs(cl_kernel k, int first, Object... args) {
-    for (int i = 0; i < args.length; i++) {
-      Object a = args[i];
-      int at = first + i;
-      if (a instanceof Integer v) clSetKernelArg(k, at, Sizeof.cl_int, Pointer.to(new int[] {v}));
-      else if (a instanceof Long v) clSetKernelArg(k, at, Sizeof.cl_long, Pointer.to(new long[] {v}));
-      else if (a instanceof Double v) {
-        if (precision == Precision.FLOAT64) clSetKernelArg(k, at, Sizeof.cl_double, Pointer.to(new double[] {v}));
-        else clSetKernelArg(k, at, Sizeof.cl_float, Pointer.to(new float[] {(float) (double) v}));
-      } else if (a instanceof OpenClBatch b) clSetKernelArg(k, at, Sizeof.cl_mem, Pointer.to(b.mem()));
-      else if (a instanceof OpenClBatch.Buffer b) clSetKernelArg(k, at, Sizeof.cl_mem, Pointer.to(b.mem));
-      else throw new IllegalStateException("kernel argument " + at + " of unsupported type " + a);
-    }
-  }
-
-  /** Runs a flat kernel (arguments {@code base, total, args...}) over {@code total} entries. */
-  private void flat(String name, long total, Object... args) {
-    flat(name, kernel(name), total, args);
-  }
-
-  private void flat(String name, cl_kernel k, long total, Object... args) {
-    if (total <= 0) return;
-    setArgs(k, 2, args);
-    long local = flatLocal(name, k);
-    for (long base = 0; base < total; base += FLAT_CHUNK) {
-      long n = Math.min(FLAT_CHUNK, total - base);
-      setArgs(k, 0, base, total);
-      enqueue(name, k, 1, new long[] {(n + local - 1) / local * local}, new long[] {local}, 0);
-    }
-  }
-
-  /** Runs a group kernel (arguments {@code tbase, args...}) with one work-group per item. */
-  private void groups(String name, long items, Object... args) {
-    if (items <= 0) return;
-    cl_kernel k = kernel(name);
-    setArgs(k, 1, args);
-    for (long t0 = 0; t0 < items; t0 += 1 << 20) {
-      long n = Math.min(1 << 20, items - t0);
-      setArgs(k, 0, (int) t0);
-      enqueue(name, k, 1, new long[] {n * redWg}, new long[] {redWg}, 0);
-    }
-  }
-
-  private void enqueue(String what, cl_kernel k, int dims, long[] global, long[] local, long outBytes) {
-    try {
-      clEnqueueNDRangeKernel(ctx.queue, k, dims, null, global, local, 0, null, null);
-    } catch (CLException e) {
-      throw failure(what, e, outBytes);
-    }
-  }
-
-  private static boolean outOfMemory(CLException e) {
-    int s = e.getStatus();
-    return s == CL_MEM_OBJECT_ALLOCATION_FAILURE || s == CL_OUT_OF_RESOURCES || s == CL_OUT_OF_HOST_MEMORY;
-  }
-
-  /** An OpenCL error as an OpenClException: out of memory with the bytes involved, else the call's error. */
-  private OpenClException failure(String what, CLException e, long bytes) {
-    if (outOfMemory(e))
-      return new OpenClException(what + ": OpenCL device " + device.describe() + " ran out of memory (" + e.getMessage() + ")"
-          + (bytes > 0 ? " with " + bytes + " bytes (" + OpenClDevices.humanBytes(bytes) + ") requested" : "") + "; live device buffers "
-          + ctx.liveBytes.get() + " bytes of " + device.globalMemBytes() + ". Release batches that are no longer needed "
-          + "(Backend.release, Pass.close) or use smaller batches", e);
-    return new OpenClException(what + ": OpenCL call failed on " + device.describe() + ": " + e.getMessage(), e);
-  }
-
-  // ---- buffers -----------------------------------------------------------------------------------
-
-  /** Entries of a batch of the given shape, or an IllegalArgumentException (as the BLAS backend). */
-  private static long entries(String kernel, int samples, int directions, int rows, int cols) {
-    if (samples < 1 || directions < 1 || rows < 0 || cols < 0)
-      throw new IllegalArgumentException(kernel + ": invalid batch shape [" + samples + " x " + directions + "] " + rows + "x" + cols
-          + " (batch axes must be >= 1, item dimensions >= 0)");
-    long item = (long) rows * cols;
-    if (item > Integer.MAX_VALUE)
-      throw new IllegalArgumentException(kernel + ": items " + rows + "x" + cols + " have " + item + " entries, more than an int counts");
-    long items = (long) samples * directions;
-    if (items > Integer.MAX_VALUE || (item > 0 && items > Long.MAX_VALUE / 8 / item))
-      throw new IllegalArgumentException(kernel + ": batch [" + samples + " x " + directions + "] " + rows + "x" + cols + " is too large");
-    return items * item;
-  }
-
-  /** A result batch of the given shape on a pooled or fresh buffer (contents undefined). */
-  private OpenClBatch alloc(String kernel, int samples, int directions, int rows, int cols) {
-    long n = entries(kernel, samples, directions, rows, cols);
-    OpenClBatch.Buffer b = buffer(kernel, Math.max(1, n) * precision.bytes());
-    return new OpenClBatch(samples, directions, rows, cols, n, precision, b, b.generation, ctx);
-  }
-
-  private OpenClBatch.Buffer buffer(String kernel, long bytes) {
-    OpenClBatch.Buffer b = pool.take(bytes);
-    return b != null ? b : fresh(kernel, bytes);
-  }
-
-  /**
-   * A new device buffer. When it would not fit the device memory (by this process's count) or
-   * OpenCL refuses it, the pool is emptied and the garbage collector run (unreachable batches free
-   * their buffers), then it is tried again; in the end an OpenClException names the bytes.
-   */
-  private OpenClBatch.Buffer fresh(String kernel, long bytes) {
-    if (bytes > device.maxAllocBytes())
-      throw new OpenClException(kernel + ": a device buffer of " + bytes + " bytes (" + OpenClDevices.humanBytes(bytes)
-          + ") exceeds the largest allocation of OpenCL device " + device.describe() + " (CL_DEVICE_MAX_MEM_ALLOC_SIZE "
-          + device.maxAllocBytes() + " bytes); use smaller batches");
-    CLException last = null;
-    for (int attempt = 0; attempt < 5; attempt++) {
-      if (attempt == 1) pool.clear();
-      if (attempt >= 2) {
-        System.gc();
-        try {
-          Thread.sleep(20L * attempt);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          break;
-        }
-      }
-      if (ctx.liveBytes.get() + bytes > device.globalMemBytes()) continue;
-      try {
-        cl_mem m = clCreateBuffer(ctx.context, CL_MEM_READ_WRITE, bytes, null, null);
-        return new OpenClBatch.Buffer(m, bytes, ctx.liveBytes);
-      } catch (CLException e) {
-        if (!outOfMemory(e) && e.getStatus() != org.jocl.CL.CL_INVALID_BUFFER_SIZE) throw failure(kernel, e, bytes);
-        last = e;
-      }
-    }
-    throw new OpenClException(kernel + ": out of device memory: requested " + bytes + " bytes (" + OpenClDevices.humanBytes(bytes)
-        + ") on OpenCL device " + device.describe() + ", whose global memory is " + device.globalMemBytes() + " bytes ("
-        + OpenClDevices.humanBytes(device.globalMemBytes()) + "); live buffers of this process hold " + ctx.liveBytes.get()
-        + " bytes. Release batches that are no longer needed (Backend.release, Pass.close) or use smaller batches", last);
-  }
-
-  /** {@code b} as a batch of this backend, or an IllegalArgumentException naming the kernel and operand. */
-  private OpenClBatch cl(String kernel, String operand, Batch b) {
-    Objects.requireNonNull(b, () -> kernel + ": operand " + operand + " is null");
-    if (b instanceof OpenClBatch c) {
-      if (c.context != ctx)
-        throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " lives on OpenCL device "
-            + c.context.device.describe() + ", not on the device of this " + name + " backend (" + device.describe() + ")");
-      if (c.precision() == precision) return c.checkLive(kernel, operand);
-      throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " is a " + c.precision()
-          + " batch, not a batch of the " + name + " backend");
-    }
-    throw new IllegalArgumentException(kernel + ": operand " + operand + " " + b.describe() + " is a " + b.getClass().getName()
-        + ", not a batch of the " + name + " backend");
+  @Override
+  protected String foreign(OpenClBatch b) {
+    if (b.context != ctx)
+      return "lives on OpenCL device " + b.context.device.describe() + ", not on the device of this " + name() + " backend ("
+          + device.describe() + ")";
+    return b.precision() == precision ? null : "is a " + b.precision() + " batch, not a batch of the " + name() + " backend";
   }
 
   // ---- transfer ------------------------------------------------------------------------------
 
-  /** Entries staged per float32 transfer. */
-  private static final int STAGE = 1 << 16;
-
   @Override
   public Batch fromArray(int samples, int directions, int rows, int cols, double[] data) {
     BackendChecks.checkFromArray(samples, directions, rows, cols, data);
-    OpenClBatch out = alloc("fromArray", samples, directions, rows, cols);
-    write(out.buffer, 0, data, data.length, "fromArray");
+    OpenClBatch out = q.alloc("fromArray", samples, directions, rows, cols);
+    q.write(out.buffer, 0, data, data.length, "fromArray");
     return out;
-  }
-
-  /** Writes {@code data[0 .. n)} into the buffer from entry {@code offset} on (blocking). */
-  private void write(OpenClBatch.Buffer b, long offset, double[] data, int n, String what) {
-    if (n == 0) return;
-    try {
-      if (precision == Precision.FLOAT64) {
-        clEnqueueWriteBuffer(ctx.queue, b.mem, CL_TRUE, offset * Double.BYTES, (long) n * Double.BYTES, Pointer.to(data), 0, null, null);
-      } else {
-        float[] f = new float[Math.min(n, STAGE)];
-        for (int o = 0; o < n; o += f.length) {
-          int len = Math.min(f.length, n - o);
-          for (int p = 0; p < len; p++) f[p] = (float) data[o + p];
-          clEnqueueWriteBuffer(ctx.queue, b.mem, CL_TRUE, (offset + o) * Float.BYTES, (long) len * Float.BYTES, Pointer.to(f), 0, null,
-              null);
-        }
-      }
-    } catch (CLException e) {
-      throw failure(what, e, (long) n * precision.bytes());
-    }
   }
 
   @Override
   public double[] toArray(Batch b) {
-    OpenClBatch x = cl("toArray", "b", b);
+    OpenClBatch x = own("toArray", "b", b);
     if (x.length() > BackendChecks.MAX_ENTRIES)
       throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
     double[] out = new double[(int) x.length()];
-    read(x.buffer, 0, out, out.length, "toArray");
+    q.read(x.buffer, 0, out, out.length, "toArray");
     return out;
-  }
-
-  /** Reads {@code n} entries from entry {@code offset} on into {@code dst} (blocking: waits for the queue). */
-  private void read(OpenClBatch.Buffer b, long offset, double[] dst, int n, String what) {
-    if (n == 0) {
-      finish();
-      return;
-    }
-    try {
-      if (precision == Precision.FLOAT64) {
-        clEnqueueReadBuffer(ctx.queue, b.mem, CL_TRUE, offset * Double.BYTES, (long) n * Double.BYTES, Pointer.to(dst), 0, null, null);
-      } else {
-        float[] f = new float[Math.min(n, STAGE)];
-        for (int o = 0; o < n; o += f.length) {
-          int len = Math.min(f.length, n - o);
-          clEnqueueReadBuffer(ctx.queue, b.mem, CL_TRUE, (offset + o) * Float.BYTES, (long) len * Float.BYTES, Pointer.to(f), 0, null,
-              null);
-          for (int p = 0; p < len; p++) dst[o + p] = f[p];
-        }
-      }
-    } catch (CLException e) {
-      throw failure(what, e, 0);
-    }
   }
 
   // ---- constants -----------------------------------------------------------------------------
@@ -515,23 +253,16 @@ public final class OpenClBackend implements Backend {
   @Override
   public Batch fill(int rows, int cols, double value) {
     BackendChecks.checkFill(rows, cols);
-    OpenClBatch out = alloc("fill", 1, 1, rows, cols);
-    flat("fill_k", out.length(), value, out);
-    return out;
-  }
-
-  /** A batch of the given shape with every entry 0. */
-  private OpenClBatch zeros(String kernel, int samples, int directions, int rows, int cols) {
-    OpenClBatch out = alloc(kernel, samples, directions, rows, cols);
-    flat("fill_k", out.length(), 0.0, out);
+    OpenClBatch out = q.alloc("fill", 1, 1, rows, cols);
+    q.flat("fill_k", out.length(), value, out);
     return out;
   }
 
   @Override
   public Batch eye(int n) {
     BackendChecks.checkEye(n);
-    OpenClBatch out = alloc("eye", 1, 1, n, n);
-    flat("eye_k", out.length(), (long) n + 1, out);
+    OpenClBatch out = q.alloc("eye", 1, 1, n, n);
+    q.flat("eye_k", out.length(), (long) n + 1, out);
     return out;
   }
 
@@ -539,7 +270,7 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public boolean sharesStorage(Batch a, Batch b) {
-    return a instanceof OpenClBatch x && b instanceof OpenClBatch y && x.buffer == y.buffer && x.generation == y.generation;
+    return a instanceof OpenClBatch x && b instanceof OpenClBatch y && x.sharesStorage(y);
   }
 
   /**
@@ -550,63 +281,24 @@ public final class OpenClBackend implements Backend {
   @Override
   public void release(Batch b) {
     Objects.requireNonNull(b, "release: operand b is null");
-    if (!(b instanceof OpenClBatch x) || x.precision() != precision || x.context != ctx) {
-      cl("release", "b", b); // throws, naming the wrong kind of batch
-      return;
-    }
-    pool.give(x.buffer, x.generation);
+    if (isOwn(b)) ((OpenClBatch) b).releaseTo(pool);
+    else own("release", "b", b); // throws, naming the wrong kind of batch
   }
 
   @Override
-  public Batch reshape(Batch a, int rows, int cols) {
-    OpenClBatch x = cl("reshape", "a", a);
-    BackendChecks.checkReshape(x, rows, cols);
-    return x.view(x.samples(), x.directions(), rows, cols);
-  }
-
-  @Override
-  public Batch columnsAsDirections(Batch a) {
-    OpenClBatch x = cl("columnsAsDirections", "a", a);
-    return x.view(x.samples(), BackendChecks.columnsAsDirections(x), x.rows(), 1);
-  }
-
-  @Override
-  public Batch directionsAsColumns(Batch a, int cols) {
-    OpenClBatch x = cl("directionsAsColumns", "a", a);
-    BackendChecks.checkDirectionsAsColumns(x, cols);
-    return x.view(x.samples(), x.directions() / cols, x.rows(), cols);
+  protected OpenClBatch view(OpenClBatch x, int samples, int directions, int rows, int cols) {
+    return x.view(samples, directions, rows, cols);
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
 
   @Override
-  public Batch add(Batch a, Batch b) {
-    return elementwise("add", ADD, a, b);
-  }
-
-  @Override
-  public Batch subtract(Batch a, Batch b) {
-    return elementwise("subtract", SUBTRACT, a, b);
-  }
-
-  @Override
-  public Batch multiply(Batch a, Batch b) {
-    return elementwise("multiply", MULTIPLY, a, b);
-  }
-
-  @Override
-  public Batch divide(Batch a, Batch b) {
-    return elementwise("divide", DIVIDE, a, b);
-  }
-
-  private Batch elementwise(String kernel, int op, Batch a, Batch b) {
-    OpenClBatch x = cl(kernel, "a", a), y = cl(kernel, "b", b);
-    BackendChecks.Elementwise e = BackendChecks.elementwise(kernel, x, y);
-    OpenClBatch out = alloc(kernel, e.samples(), e.directions(), e.rows(), e.cols());
-    if (!e.aScalar() && !e.bScalar() && x.samples() == y.samples() && x.directions() == y.directions()) {
-      flat("binary_flat_k", out.length(), op, x, y, out); // the same layout: entry by entry
+  protected Batch elementwise(String kernel, int op, OpenClBatch x, OpenClBatch y, BackendChecks.Elementwise e) {
+    OpenClBatch out = q.alloc(kernel, e.samples(), e.directions(), e.rows(), e.cols());
+    if (sameLayout(e, x, y)) {
+      q.flat("binary_flat_k", out.length(), op, x, y, out); // the same layout: entry by entry
     } else {
-      flat("binary_k", out.length(), op, (long) e.rows() * e.cols(), (long) e.directions(), x, x.samples(), x.directions(),
+      q.flat("binary_k", out.length(), op, (long) e.rows() * e.cols(), (long) e.directions(), x, x.samples(), x.directions(),
           e.aScalar() ? 1 : 0, (long) x.itemSize(), y, y.samples(), y.directions(), e.bScalar() ? 1 : 0, (long) y.itemSize(), out);
     }
     return out;
@@ -614,17 +306,17 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch scale(Batch a, double c) {
-    OpenClBatch x = cl("scale", "a", a);
-    OpenClBatch out = alloc("scale", x.samples(), x.directions(), x.rows(), x.cols());
-    flat("scale_k", out.length(), c, x, out);
+    OpenClBatch x = own("scale", "a", a);
+    OpenClBatch out = q.alloc("scale", x.samples(), x.directions(), x.rows(), x.cols());
+    q.flat("scale_k", out.length(), c, x, out);
     return out;
   }
 
   @Override
   public Batch power(Batch a, double exponent) {
-    OpenClBatch x = cl("power", "a", a);
-    OpenClBatch out = alloc("power", x.samples(), x.directions(), x.rows(), x.cols());
-    flat("power_k", out.length(), exponent, x, out);
+    OpenClBatch x = own("power", "a", a);
+    OpenClBatch out = q.alloc("power", x.samples(), x.directions(), x.rows(), x.cols());
+    q.flat("power_k", out.length(), exponent, x, out);
     return out;
   }
 
@@ -638,203 +330,104 @@ public final class OpenClBackend implements Backend {
    */
   @Override
   public Batch map(Batch a, DoubleUnaryOperator f) {
-    OpenClBatch x = cl("map", "a", a);
+    OpenClBatch x = own("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
     if (f instanceof ScalarFunction sf) {
-      String key = "map-" + name + "-" + sf.name() + "-" + Integer.toHexString(sf.openclSource().hashCode());
-      cl_kernel k = kernels.get(key + sf.openclSource());
+      String key = "map-" + name() + "-" + sf.name() + "-" + Integer.toHexString(sf.openclSource().hashCode());
+      cl_kernel k = q.kernels.get(key + sf.openclSource());
       if (k == null) {
         cl_program p = ctx.program(key + "\n" + sf.openclSource(), OpenClKernels.map(precision, sf), "-cl-std=CL1.2");
-        k = createKernel(p, OpenClKernels.mapKernelName(sf));
-        kernels.put(key + sf.openclSource(), k);
+        k = OpenClLaunches.createKernel(p, OpenClKernels.mapKernelName(sf));
+        q.kernels.put(key + sf.openclSource(), k);
       }
-      OpenClBatch out = alloc("map", x.samples(), x.directions(), x.rows(), x.cols());
-      flat(key, k, out.length(), x, out);
+      OpenClBatch out = q.alloc("map", x.samples(), x.directions(), x.rows(), x.cols());
+      q.flat(key, k, out.length(), x, out);
       return out;
     }
     hostFallbacks++;
     double[] d = toArray(x);
-    for (int p = 0; p < d.length; p++) d[p] = f.applyAsDouble(d[p]);
+    HostKernels.map(f, d, 0, d.length);
     return fromArray(x.samples(), x.directions(), x.rows(), x.cols(), d);
   }
 
-  // ---- products --------------------------------------------------------------------------------
-
-  /** Item stride of an operand along an axis: 0 where its extent is 1 (broadcast). */
-  private static long stride(int extent, long step) {
-    return extent == 1 ? 0 : step;
-  }
+  // ---- products (OpenClProducts) ---------------------------------------------------------------
 
   @Override
   public Batch matmul(Batch a, boolean transposeA, Batch b, boolean transposeB) {
-    OpenClBatch x = cl("matmul", "a", a), y = cl("matmul", "b", b);
-    BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
-    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
-    if (k == 0) return zeros("matmul", samples, directions, m, n);
-    OpenClBatch out = alloc("matmul", samples, directions, m, n);
-    if (m == 0 || n == 0) return out;
-    int lda = transposeA ? k : m, ldb = transposeB ? n : k;
-    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
-    if (x.items() == 1 && !transposeB && (long) n * y.items() <= Integer.MAX_VALUE) {
-      // one shared left item: b's items side by side are one k x (n*items) matrix, one wide product
-      gemm("matmul", m, n * y.items(), k, transposeA, false, lda, ldb, m, x, 0, 0, 0, y, 0, 0, 0, out, 0, 1, 1, 1);
-    } else if (x.directions() == 1 && !transposeB && (long) n * directions <= Integer.MAX_VALUE) {
-      // a's item is the same for the directions of a sample, whose items of b are adjacent: one wide product per sample
-      gemm("matmul", m, n * directions, k, transposeA, false, lda, ldb, m, x, stride(x.samples(), xn), 0, 0, y,
-          stride(y.samples(), (long) y.directions() * yn), 0, 0, out, directions * mn, samples, 1, 1);
-    } else {
-      gemm("matmul", m, n, k, transposeA, transposeB, lda, ldb, m, x, stride(x.samples(), x.directions() * xn),
-          stride(x.directions(), xn), 0, y, stride(y.samples(), y.directions() * yn), stride(y.directions(), yn), 0, out, mn,
-          (long) samples * directions, directions, 1);
-    }
-    return out;
+    return products.matmul(own("matmul", "a", a), transposeA, own("matmul", "b", b), transposeB);
   }
 
   @Override
   public Batch matmulSumSamples(Batch a, boolean transposeA, Batch b, boolean transposeB) {
-    OpenClBatch x = cl("matmulSumSamples", "a", a), y = cl("matmulSumSamples", "b", b);
-    BackendChecks.Product shape = BackendChecks.matmulSumSamplesShape(x, transposeA, y, transposeB);
-    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
-    if (k == 0) return zeros("matmulSumSamples", 1, directions, m, n);
-    OpenClBatch out = alloc("matmulSumSamples", 1, directions, m, n);
-    if (m == 0 || n == 0) return out;
-    int lda = transposeA ? k : m, ldb = transposeB ? n : k;
-    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
-    boolean allSamples = x.samples() == samples && y.samples() == samples;
-    if (allSamples && !transposeA && transposeB && directions == 1 && (long) k * samples <= Integer.MAX_VALUE) {
-      // sum_s A_s B_s' = [A_1 ... A_S] [B_1 ... B_S]': one product of inner dimension S*k
-      gemm("matmulSumSamples", m, n, k * samples, false, true, m, n, m, x, 0, 0, 0, y, 0, 0, 0, out, 0, 1, 1, 1);
-    } else if (allSamples && !transposeA && transposeB && k == 1 && x.directions() == directions && y.directions() == directions
-        && (long) m * directions <= Integer.MAX_VALUE && (long) n * directions <= Integer.MAX_VALUE) {
-      // outer products (a weight gradient per direction): direction d's columns are every D-th column, one product each
-      gemm("matmulSumSamples", m, n, samples, false, true, m * directions, n * directions, m, x, 0, xn, 0, y, 0, yn, 0, out, mn,
-          directions, directions, 1);
-    } else if (x.directions() == 1 && !transposeB && (long) n * directions <= Integer.MAX_VALUE) {
-      // op(A_s) times sample s's directions side by side, summed over the samples in the kernel
-      gemm("matmulSumSamples", m, n * directions, k, transposeA, false, lda, ldb, m, x, 0, 0, stride(x.samples(), xn), y, 0, 0,
-          stride(y.samples(), (long) y.directions() * yn), out, 0, 1, 1, samples);
-    } else {
-      gemm("matmulSumSamples", m, n, k, transposeA, transposeB, lda, ldb, m, x, 0, stride(x.directions(), xn),
-          stride(x.samples(), x.directions() * xn), y, 0, stride(y.directions(), yn), stride(y.samples(), y.directions() * yn), out,
-          mn, directions, directions, samples);
-    }
-    return out;
-  }
-
-  /**
-   * Launches a product kernel: for batch index {@code t < T} ({@code s = t / Dk}, {@code d = t % Dk}),
-   * {@code C_t = sum_{q < sumCount} op(A) op(B)} with A at {@code s*aSs + d*aSd + q*aSq}, B likewise,
-   * C_t at {@code t*cSt}; see {@link OpenClKernels#gemm}.
-   */
-  private void gemm(String what, int m, int n, int k, boolean ta, boolean tb, int lda, int ldb, int ldc, OpenClBatch a, long aSs,
-      long aSd, long aSq, OpenClBatch b, long bSs, long bSd, long bSq, OpenClBatch c, long cSt, long T, int Dk, int sumCount) {
-    String name = switch (gemmVariant) {
-      case "direct", "naive" -> "gemm_" + gemmVariant;
-      case "large" -> m <= 32 || n <= 32 ? "gemm_small" : "gemm_large";
-      default -> "gemm_small";
-    };
-    cl_kernel kk = kernel(name);
-    setArgs(kk, 0, m, n, k, ta ? 1 : 0, tb ? 1 : 0, lda, ldb, ldc, a, aSs, aSd, aSq, b, bSs, bSd, bSq, c, cSt, Dk, sumCount);
-    long outBytes = c.bufferBytes();
-    if (name.equals("gemm_naive")) {
-      for (long t0 = 0; t0 < T; t0 += GRID_CHUNK)
-        for (long j0 = 0; j0 < n; j0 += GRID_CHUNK) {
-          setArgs(kk, 20, (int) t0, (int) j0);
-          enqueue(what, kk, 3, new long[] {m, Math.min(GRID_CHUNK, n - j0), Math.min(GRID_CHUNK, T - t0)}, null, outBytes);
-        }
-      return;
-    }
-    if (name.equals("gemm_direct")) {
-      // work items of 2 x 8 entries; jBase counts columns, a launch covers exactly GRID_CHUNK*wy*8 columns but the last
-      int[] dw = OpenClKernels.GEMM_DIRECT_SHAPE;
-      long wx = dw[0], wy = dw[1], g0 = ((m + dw[2] - 1) / dw[2] + wx - 1) / wx * wx;
-      long chunkCols = GRID_CHUNK * wy * dw[3];
-      for (long t0 = 0; t0 < T; t0 += GRID_CHUNK)
-        for (long j0 = 0; j0 < n; j0 += chunkCols) {
-          long cols = Math.min(chunkCols, n - j0), g1 = ((cols + dw[3] - 1) / dw[3] + wy - 1) / wy * wy;
-          setArgs(kk, 20, (int) t0, (int) j0);
-          enqueue(what, kk, 3, new long[] {g0, g1, Math.min(GRID_CHUNK, T - t0)}, new long[] {wx, wy, 1}, outBytes);
-        }
-      return;
-    }
-    // tiled: jBase counts column tiles
-    int[] cfg = name.equals("gemm_large") ? OpenClKernels.GEMM_LARGE : OpenClKernels.GEMM_SMALL;
-    int wx = cfg[0], wy = cfg[1], tm = wx * cfg[2], tn = wy * cfg[3];
-    long g0 = (m + tm - 1) / tm, g1 = (n + tn - 1) / tn;
-    for (long t0 = 0; t0 < T; t0 += GRID_CHUNK)
-      for (long j0 = 0; j0 < g1; j0 += GRID_CHUNK) {
-        setArgs(kk, 20, (int) t0, (int) j0);
-        enqueue(what, kk, 3, new long[] {g0 * wx, Math.min(GRID_CHUNK, g1 - j0) * wy, Math.min(GRID_CHUNK, T - t0)},
-            new long[] {wx, wy, 1}, outBytes);
-      }
+    return products.matmulSumSamples(own("matmulSumSamples", "a", a), transposeA, own("matmulSumSamples", "b", b), transposeB);
   }
 
   @Override
   public Batch transpose(Batch a) {
-    OpenClBatch x = cl("transpose", "a", a);
-    OpenClBatch out = alloc("transpose", x.samples(), x.directions(), x.cols(), x.rows());
-    flat("transpose_k", out.length(), (long) x.rows(), (long) x.cols(), x, out);
+    OpenClBatch x = own("transpose", "a", a);
+    OpenClBatch out = q.alloc("transpose", x.samples(), x.directions(), x.cols(), x.rows());
+    q.flat("transpose_k", out.length(), (long) x.rows(), (long) x.cols(), x, out);
     return out;
   }
 
   @Override
   public Batch kron(Batch a, Batch b) {
-    OpenClBatch x = cl("kron", "a", a), y = cl("kron", "b", b);
+    OpenClBatch x = own("kron", "a", a), y = own("kron", "b", b);
     BackendChecks.Kron shape = BackendChecks.kronShape(x, y);
-    OpenClBatch out = alloc("kron", shape.samples(), shape.directions(), shape.rows(), shape.cols());
-    flat("kron_k", out.length(), (long) shape.directions(), (long) x.rows(), (long) x.cols(), (long) y.rows(), (long) y.cols(), x,
+    OpenClBatch out = q.alloc("kron", shape.samples(), shape.directions(), shape.rows(), shape.cols());
+    q.flat("kron_k", out.length(), (long) shape.directions(), (long) x.rows(), (long) x.cols(), (long) y.rows(), (long) y.cols(), x,
         x.samples(), x.directions(), y, y.samples(), y.directions(), out);
     return out;
   }
 
   @Override
   public Batch sum(Batch a) {
-    OpenClBatch x = cl("sum", "a", a);
-    OpenClBatch out = alloc("sum", x.samples(), x.directions(), 1, 1);
-    groups("sum_k", x.items(), (long) x.itemSize(), x, out);
+    OpenClBatch x = own("sum", "a", a);
+    OpenClBatch out = q.alloc("sum", x.samples(), x.directions(), 1, 1);
+    q.groups("sum_k", x.items(), (long) x.itemSize(), x, out);
     return out;
   }
 
   @Override
   public Batch trace(Batch a) {
-    OpenClBatch x = cl("trace", "a", a);
+    OpenClBatch x = own("trace", "a", a);
     BackendChecks.requireSquare("trace", x);
-    OpenClBatch out = alloc("trace", x.samples(), x.directions(), 1, 1);
-    flat("trace_k", out.length(), (long) x.rows(), x, out);
+    OpenClBatch out = q.alloc("trace", x.samples(), x.directions(), 1, 1);
+    q.flat("trace_k", out.length(), (long) x.rows(), x, out);
     return out;
   }
 
   @Override
   public Batch diagonal(Batch a) {
-    OpenClBatch x = cl("diagonal", "a", a);
+    OpenClBatch x = own("diagonal", "a", a);
     BackendChecks.requireSquare("diagonal", x);
-    OpenClBatch out = alloc("diagonal", x.samples(), x.directions(), x.rows(), 1);
-    flat("diagonal_k", out.length(), (long) x.rows(), x, out);
+    OpenClBatch out = q.alloc("diagonal", x.samples(), x.directions(), x.rows(), 1);
+    q.flat("diagonal_k", out.length(), (long) x.rows(), x, out);
     return out;
   }
 
   @Override
   public Batch diagMatrix(Batch v) {
-    OpenClBatch x = cl("diagMatrix", "v", v);
+    OpenClBatch x = own("diagMatrix", "v", v);
     BackendChecks.checkDiagMatrix(x);
-    OpenClBatch out = alloc("diagMatrix", x.samples(), x.directions(), x.rows(), x.rows());
-    flat("diag_matrix_k", out.length(), (long) x.rows(), x, out);
+    OpenClBatch out = q.alloc("diagMatrix", x.samples(), x.directions(), x.rows(), x.rows());
+    q.flat("diag_matrix_k", out.length(), (long) x.rows(), x, out);
     return out;
   }
 
   @Override
   public Batch softmax(Batch a) {
-    OpenClBatch x = cl("softmax", "a", a);
-    OpenClBatch out = alloc("softmax", x.samples(), x.directions(), x.rows(), x.cols());
-    if (x.itemSize() > 0) groups("softmax_k", x.items(), (long) x.itemSize(), x, out);
+    OpenClBatch x = own("softmax", "a", a);
+    OpenClBatch out = q.alloc("softmax", x.samples(), x.directions(), x.rows(), x.cols());
+    if (x.itemSize() > 0) q.groups("softmax_k", x.items(), (long) x.itemSize(), x, out);
     return out;
   }
 
   @Override
   public Batch logSumExp(Batch a) {
-    OpenClBatch x = cl("logSumExp", "a", a);
-    OpenClBatch out = alloc("logSumExp", x.samples(), x.directions(), 1, 1);
-    groups("logsumexp_k", x.items(), (long) x.itemSize(), x, out);
+    OpenClBatch x = own("logSumExp", "a", a);
+    OpenClBatch out = q.alloc("logSumExp", x.samples(), x.directions(), 1, 1);
+    q.groups("logsumexp_k", x.items(), (long) x.itemSize(), x, out);
     return out;
   }
 
@@ -847,64 +440,52 @@ public final class OpenClBackend implements Backend {
    */
   @Override
   public Batch inverse(Batch a) {
-    OpenClBatch x = cl("inverse", "a", a);
+    OpenClBatch x = own("inverse", "a", a);
     BackendChecks.requireSquare("inverse", x);
-    int n = x.rows(), nn = n * n;
     hostLinearAlgebraCalls++;
-    double[] s = toArray(x), d = new double[s.length];
-    if (n > 0) {
-      HostLinearAlgebra la = new HostLinearAlgebra(n);
-      for (int t = 0; t < x.items(); t++) la.inverse(s, t * nn, d, t * nn, precision, x, t);
-    }
-    return fromArray(x.samples(), x.directions(), n, n, d);
+    double[] d = new double[(int) x.length()];
+    HostLinearAlgebra.inverse(HostBuffer.of(toArray(x)), HostBuffer.of(d), x, precision);
+    return fromArray(x.samples(), x.directions(), x.rows(), x.rows(), d);
   }
 
   /** The determinant of each square item: a <b>host round trip</b> through {@link HostLinearAlgebra}. */
   @Override
   public Batch determinant(Batch a) {
-    OpenClBatch x = cl("determinant", "a", a);
+    OpenClBatch x = own("determinant", "a", a);
     BackendChecks.requireSquare("determinant", x);
-    int nn = x.itemSize();
     hostLinearAlgebraCalls++;
-    double[] s = toArray(x), d = new double[x.items()];
-    HostLinearAlgebra la = new HostLinearAlgebra(x.rows());
-    for (int t = 0; t < x.items(); t++) d[t] = la.determinant(s, t * nn);
-    return fromArray(x.samples(), x.directions(), 1, 1, d);
+    return fromArray(x.samples(), x.directions(), 1, 1, HostLinearAlgebra.determinants(HostBuffer.of(toArray(x)), x));
   }
 
   /** {@code Q f(L) Q'} per item: a <b>host round trip</b> through {@link HostLinearAlgebra}. */
   @Override
   public Batch symmetricEigenMap(Batch a, DoubleUnaryOperator f) {
-    OpenClBatch x = cl("symmetricEigenMap", "a", a);
+    OpenClBatch x = own("symmetricEigenMap", "a", a);
     BackendChecks.requireSquare("symmetricEigenMap", x);
     Objects.requireNonNull(f, "symmetricEigenMap: function is null");
-    int n = x.rows(), nn = n * n;
     hostLinearAlgebraCalls++;
-    double[] s = toArray(x), d = new double[s.length];
-    if (n > 0) {
-      HostLinearAlgebra la = new HostLinearAlgebra(n);
-      for (int t = 0; t < x.items(); t++) la.symmetricEigenMap(s, t * nn, f, d, t * nn, x, t);
-    }
-    return fromArray(x.samples(), x.directions(), n, n, d);
+    double[] d = new double[(int) x.length()];
+    HostLinearAlgebra.symmetricEigenMap(HostBuffer.of(toArray(x)), f, HostBuffer.of(d), x);
+    return fromArray(x.samples(), x.directions(), x.rows(), x.rows(), d);
   }
 
   // ---- structured linear maps ----------------------------------------------------------------
 
   @Override
   public Batch unfold(Batch x, ConvGeometry g) {
-    OpenClBatch in = cl("unfold", "x", x);
+    OpenClBatch in = own("unfold", "x", x);
     BackendChecks.checkUnfold(in, g);
-    OpenClBatch out = alloc("unfold", in.samples(), in.directions(), g.patchRows(), g.patches());
-    flat("unfold_k", out.length(), g.c(), g.h(), g.w(), g.k(), g.s(), g.p(), g.d(), g.outH(), g.outW(), in, out);
+    OpenClBatch out = q.alloc("unfold", in.samples(), in.directions(), g.patchRows(), g.patches());
+    q.flat("unfold_k", out.length(), g.c(), g.h(), g.w(), g.k(), g.s(), g.p(), g.d(), g.outH(), g.outW(), in, out);
     return out;
   }
 
   @Override
   public Batch fold(Batch columns, ConvGeometry g) {
-    OpenClBatch in = cl("fold", "columns", columns);
+    OpenClBatch in = own("fold", "columns", columns);
     BackendChecks.checkFold(in, g);
-    OpenClBatch out = alloc("fold", in.samples(), in.directions(), g.c(), g.h() * g.w());
-    flat("fold_k", out.length(), g.c(), g.h(), g.w(), g.k(), g.s(), g.p(), g.d(), g.outH(), g.outW(), in, out);
+    OpenClBatch out = q.alloc("fold", in.samples(), in.directions(), g.c(), g.h() * g.w());
+    q.flat("fold_k", out.length(), g.c(), g.h(), g.w(), g.k(), g.s(), g.p(), g.d(), g.outH(), g.outW(), in, out);
     return out;
   }
 
@@ -923,18 +504,18 @@ public final class OpenClBackend implements Backend {
       throw new IllegalArgumentException(kernel + ": index batch " + index.describe() + " is too large");
     OpenClBatch.Buffer b = index.buffer.indexCaches();
     if (n >= b.validFor || index.length() == 0) return;
-    if (scratchInt == null) scratchInt = fresh(kernel, Integer.BYTES);
-    flat("fill_int_k", 1, Integer.MAX_VALUE, scratchInt);
-    flat("validate_k", index.length(), (long) n, index, scratchInt);
+    if (scratchInt == null) scratchInt = q.fresh(kernel, Integer.BYTES);
+    q.flat("fill_int_k", 1, Integer.MAX_VALUE, scratchInt);
+    q.flat("validate_k", index.length(), (long) n, index, scratchInt);
     int[] bad = new int[1];
     try {
       clEnqueueReadBuffer(ctx.queue, scratchInt.mem, CL_TRUE, 0, Integer.BYTES, Pointer.to(bad), 0, null, null);
     } catch (CLException e) {
-      throw failure(kernel, e, 0);
+      throw q.failure(kernel, e, 0);
     }
     if (bad[0] != Integer.MAX_VALUE) {
       double[] v = new double[1];
-      read(index.buffer, bad[0], v, 1, kernel);
+      q.read(index.buffer, bad[0], v, 1, kernel);
       BackendChecks.indexEntry(kernel, index, v[0], bad[0], n); // throws
       throw new IllegalStateException(kernel + ": the device found entry " + v[0] + " at position " + bad[0] + " of " + index.describe()
           + " invalid for items of " + n + " entries, the host did not");
@@ -944,13 +525,13 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch gather(Batch x, Batch index) {
-    OpenClBatch src = cl("gather", "x", x), ix = cl("gather", "index", index);
+    OpenClBatch src = own("gather", "x", x), ix = own("gather", "index", index);
     int n = src.itemSize();
     checkIndex("gather", ix, n);
     int samples = BackendChecks.axis("gather", "samples", src, ix, src.samples(), ix.samples());
     int directions = src.directions(), m = ix.itemSize();
-    OpenClBatch out = alloc("gather", samples, directions, ix.rows(), ix.cols());
-    flat("gather_k", out.length(), (long) m, (long) n, (long) directions, src.samples(), ix.samples(), src, ix, out);
+    OpenClBatch out = q.alloc("gather", samples, directions, ix.rows(), ix.cols());
+    q.flat("gather_k", out.length(), (long) m, (long) n, (long) directions, src.samples(), ix.samples(), src, ix, out);
     return out;
   }
 
@@ -962,42 +543,42 @@ public final class OpenClBackend implements Backend {
    */
   @Override
   public Batch scatterAdd(Batch g, Batch index, int rows, int cols) {
-    OpenClBatch gr = cl("scatterAdd", "g", g), ix = cl("scatterAdd", "index", index);
+    OpenClBatch gr = own("scatterAdd", "g", g), ix = own("scatterAdd", "index", index);
     int n = BackendChecks.scatterAddTarget(gr, ix, rows, cols);
     checkIndex("scatterAdd", ix, n);
     int samples = BackendChecks.axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
     int directions = gr.directions(), m = ix.itemSize();
-    if (m == 0) return zeros("scatterAdd", samples, directions, rows, cols);
-    OpenClBatch out = alloc("scatterAdd", samples, directions, rows, cols);
+    if (m == 0) return q.zeros("scatterAdd", samples, directions, rows, cols);
+    OpenClBatch out = q.alloc("scatterAdd", samples, directions, rows, cols);
     if (out.length() == 0) return out;
     OpenClBatch.Buffer b = ix.buffer.indexCaches();
     if (b.csrN != n || b.csrList == null || b.csrList.bytes != (long) ix.samples() * m * Integer.BYTES) {
       b.dropIndexCachesCsr();
       int r = ix.samples();
       long arrEntries = (long) r * (n + 1);
-      OpenClBatch.Buffer arr = fresh("scatterAdd", arrEntries * Integer.BYTES);
-      OpenClBatch.Buffer list = fresh("scatterAdd", (long) r * m * Integer.BYTES);
-      flat("fill_int_k", arrEntries, 0, arr);
-      flat("csr_count_k", (long) r * m, (long) m, (long) n, ix, arr);
-      groups("csr_scan_k", r, (long) n + 1, arr);
-      flat("csr_place_k", r, (long) m, (long) n, ix, arr, list);
+      OpenClBatch.Buffer arr = q.fresh("scatterAdd", arrEntries * Integer.BYTES);
+      OpenClBatch.Buffer list = q.fresh("scatterAdd", (long) r * m * Integer.BYTES);
+      q.flat("fill_int_k", arrEntries, 0, arr);
+      q.flat("csr_count_k", (long) r * m, (long) m, (long) n, ix, arr);
+      q.groups("csr_scan_k", r, (long) n + 1, arr);
+      q.flat("csr_place_k", r, (long) m, (long) n, ix, arr, list);
       b.csrArr = arr;
       b.csrList = list;
       b.csrN = n;
     }
-    flat("scatter_k", out.length(), (long) n, (long) m, (long) directions, gr.samples(), ix.samples(), gr, b.csrArr, b.csrList, out);
+    q.flat("scatter_k", out.length(), (long) n, (long) m, (long) directions, gr.samples(), ix.samples(), gr, b.csrArr, b.csrList, out);
     return out;
   }
 
   @Override
   public Batch windowArgmax(Batch x, int c, int h, int w, int k) {
-    OpenClBatch in = cl("windowArgmax", "x", x);
+    OpenClBatch in = own("windowArgmax", "x", x);
     BackendChecks.checkWindowArgmax(in, c, h, w, k);
     if (precision == Precision.FLOAT32 && in.itemSize() > FLOAT_EXACT_INTS)
       throw new IllegalArgumentException("windowArgmax: items of " + in.itemSize() + " entries cannot be indexed exactly in float32"
           + " (float holds integers exactly only up to 2^24); use a FLOAT64 backend");
-    OpenClBatch out = alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k));
-    flat("window_argmax_k", out.length(), c, h, w, k, in, out);
+    OpenClBatch out = q.alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k));
+    q.flat("window_argmax_k", out.length(), c, h, w, k, in, out);
     out.buffer.indexCaches().validFor = in.itemSize(); // positions in items of c*h*w entries: valid by construction
     return out;
   }
@@ -1006,21 +587,14 @@ public final class OpenClBackend implements Backend {
 
   @Override
   public Batch sumSamples(Batch a) {
-    OpenClBatch x = cl("sumSamples", "a", a);
-    OpenClBatch out = alloc("sumSamples", 1, x.directions(), x.rows(), x.cols());
-    flat("sum_samples_k", out.length(), (long) x.samples(), x, out);
+    OpenClBatch x = own("sumSamples", "a", a);
+    OpenClBatch out = q.alloc("sumSamples", 1, x.directions(), x.rows(), x.cols());
+    q.flat("sum_samples_k", out.length(), (long) x.samples(), x, out);
     return out;
   }
 
   @Override
-  public Batch meanSamples(Batch a, int n) {
-    OpenClBatch x = cl("meanSamples", "a", a);
-    BackendChecks.checkMeanSamples(x, n);
-    return Backend.super.meanSamples(x, n);
-  }
-
-  @Override
   public String toString() {
-    return name + " on " + device.describe();
+    return name() + " on " + device.describe();
   }
 }

@@ -6,6 +6,8 @@ import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicLong;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
+import org.hbp.backend.host.PooledBatch;
+import org.hbp.backend.host.PooledStorage;
 import org.jocl.cl_mem;
 
 /**
@@ -23,13 +25,13 @@ import org.jocl.cl_mem;
  * size, or, never released, when it becomes unreachable (a {@link Cleaner} then releases the
  * {@code cl_mem}). Each release advances the buffer's generation; a batch remembers the generation
  * it was made in, so using a batch or a view after its buffer was released is detected
- * ({@link #checkLive}) instead of silently reading another batch's entries, and a buffer is never
+ * ({@link #requireLive}) instead of silently reading another batch's entries, and a buffer is never
  * handed back twice.
  *
  * <p>Immutable by convention: the backend writes only into buffers it has just allocated, before
  * handing the batch out. Not thread-safe beyond that immutability (see {@link OpenClBackend}).
  */
-public final class OpenClBatch implements Batch {
+public final class OpenClBatch extends PooledBatch<OpenClBatch.Buffer> {
   /** Releases buffers that became unreachable without {@link OpenClBackend#release}. */
   static final Cleaner CLEANER = Cleaner.create();
 
@@ -38,11 +40,10 @@ public final class OpenClBatch implements Batch {
    * g is live while the buffer is still in generation g. Index batches also cache, per
    * generation, what the index kernels learned about their entries.
    */
-  static final class Buffer {
+  static final class Buffer extends PooledStorage {
     final cl_mem mem;
     final long bytes;
     private final Cleaner.Cleanable cleanable;
-    volatile int generation;
     // ---- index caches: valid while indexGeneration == generation ---------------------------
     int indexGeneration = -1;
     /** The smallest item size n for which every entry is known to be an integer in [-1, n). */
@@ -60,9 +61,9 @@ public final class OpenClBatch implements Batch {
 
     /** The index caches of the current generation (reset when the generation moved on). */
     Buffer indexCaches() {
-      if (indexGeneration != generation) {
+      if (indexGeneration != generation()) {
         dropIndexCaches();
-        indexGeneration = generation;
+        indexGeneration = generation();
       }
       return this;
     }
@@ -81,8 +82,19 @@ public final class OpenClBatch implements Batch {
       csrN = -1;
     }
 
+    @Override
+    public long bytes() {
+      return bytes;
+    }
+
+    @Override
+    protected void released() {
+      dropIndexCaches();
+    }
+
     /** Releases the cl_mem now (at most once; the cleaner then does nothing). */
-    void free() {
+    @Override
+    public void free() {
       dropIndexCaches();
       cleanable.clean();
     }
@@ -100,47 +112,21 @@ public final class OpenClBatch implements Batch {
     }
   }
 
-  private final int samples;
-  private final int directions;
-  private final int rows;
-  private final int cols;
-  private final long length;
-  private final Precision precision;
+  /** The buffer, shared with views. */
   final Buffer buffer;
-  /** The buffer's generation when this batch was made. */
-  final int generation;
   /** The context the buffer lives in (batches of other devices are refused). */
   final OpenClContext context;
 
   OpenClBatch(int samples, int directions, int rows, int cols, long length, Precision precision, Buffer buffer, int generation,
       OpenClContext context) {
-    this.samples = samples;
-    this.directions = directions;
-    this.rows = rows;
-    this.cols = cols;
-    this.length = length;
-    this.precision = precision;
+    super(samples, directions, rows, cols, length, precision, buffer, generation);
     this.buffer = buffer;
-    this.generation = generation;
     this.context = context;
-  }
-
-  /** Whether the buffer has not been released since this batch was made. */
-  boolean live() {
-    return buffer.generation == generation;
-  }
-
-  /** Throws when this batch's buffer was released (and possibly reused) since it was made. */
-  OpenClBatch checkLive(String kernel, String operand) {
-    if (buffer.generation != generation)
-      throw new IllegalStateException(kernel + ": operand " + operand + " " + describe()
-          + " was released (Backend.release, or a closed Pass) and may no longer be used");
-    return this;
   }
 
   /** The same buffer seen with another shape of the same entry count (reshapes and column/direction views). */
   OpenClBatch view(int samples, int directions, int rows, int cols) {
-    return new OpenClBatch(samples, directions, rows, cols, length, precision, buffer, generation, context);
+    return new OpenClBatch(samples, directions, rows, cols, length(), precision(), buffer, generation, context);
   }
 
   /** The device buffer (shared with views; read it, never write it). */
@@ -148,43 +134,8 @@ public final class OpenClBatch implements Batch {
     return buffer.mem;
   }
 
-  @Override
-  public int samples() {
-    return samples;
-  }
-
-  @Override
-  public int directions() {
-    return directions;
-  }
-
-  @Override
-  public int rows() {
-    return rows;
-  }
-
-  @Override
-  public int cols() {
-    return cols;
-  }
-
-  /** The format of the entries. */
-  public Precision precision() {
-    return precision;
-  }
-
-  /** Entries of the whole batch (may exceed the int range). */
-  public long length() {
-    return length;
-  }
-
   /** Bytes of the device buffer (at least one entry's: OpenCL has no empty buffers). */
   public long bufferBytes() {
     return buffer.bytes;
-  }
-
-  @Override
-  public String toString() {
-    return "OpenClBatch(" + (precision == Precision.FLOAT64 ? "f64" : "f32") + ") " + describe();
   }
 }

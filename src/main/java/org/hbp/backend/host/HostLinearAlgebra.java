@@ -1,6 +1,9 @@
-package org.hbp.backend;
+package org.hbp.backend.host;
 
 import java.util.function.DoubleUnaryOperator;
+import org.hbp.backend.BackendChecks;
+import org.hbp.backend.Batch;
+import org.hbp.backend.Precision;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
@@ -90,5 +93,35 @@ public final class HostLinearAlgebra {
         dst[dstOff + i + n * j] = acc;
         dst[dstOff + j + n * i] = acc;
       }
+  }
+
+  // ---- whole batches: item by item through host buffers ------------------------------------------
+
+  /** The inverse of each square item of {@code a} (read from {@code in}), written to {@code out}; see {@link #inverse(double[], int, double[], int, Precision, Batch, int)}. */
+  public static void inverse(HostBuffer in, HostBuffer out, Batch a, Precision precision) {
+    int n = a.rows(), nn = n * n;
+    if (n == 0) return;
+    HostLinearAlgebra la = new HostLinearAlgebra(n);
+    HostKernels.eachItem(in, nn, out, nn, a.items(), false, (s, d, t) -> la.inverse(s, 0, d, 0, precision, a, t));
+  }
+
+  /** The determinant of each square item of {@code a} (read from {@code in}). */
+  public static double[] determinants(HostBuffer in, Batch a) {
+    int nn = a.itemSize();
+    HostLinearAlgebra la = new HostLinearAlgebra(a.rows());
+    double[] s = new double[nn], d = new double[a.items()];
+    for (int t = 0; t < d.length; t++) {
+      in.read((long) t * nn, s, 0, nn);
+      d[t] = la.determinant(s, 0);
+    }
+    return d;
+  }
+
+  /** {@code Q f(L) Q'} of each square item of {@code a} (read from {@code in}), written to {@code out}. */
+  public static void symmetricEigenMap(HostBuffer in, DoubleUnaryOperator f, HostBuffer out, Batch a) {
+    int n = a.rows(), nn = n * n;
+    if (n == 0) return;
+    HostLinearAlgebra la = new HostLinearAlgebra(n);
+    HostKernels.eachItem(in, nn, out, nn, a.items(), false, (s, d, t) -> la.symmetricEigenMap(s, 0, f, d, 0, a, t));
   }
 }

@@ -1,0 +1,152 @@
+package org.hbp.backend.blas;
+
+import static org.hbp.backend.BackendChecks.item;
+
+import java.lang.ref.Reference;
+import org.bytedeco.javacpp.Pointer;
+import org.hbp.backend.ConvGeometry;
+import org.hbp.backend.ScalarFunction;
+
+/**
+ * The float32 kernels of the {@link BlasBackend} that oneDNN runs ({@link DnnlKernels}): direct
+ * convolutions (never forming the unfolded matrix), and the built-in sigmoid and tanh with their
+ * derivatives. Each method returns null when oneDNN does not take its operands (no natives, a
+ * float64 backend, a layout or shape oneDNN refuses); the backend then computes the default's way.
+ */
+final class BlasDnnl {
+  private final BlasBackend be;
+  /** Whether the backend is float32 (oneDNN has no float64 kernels on CPUs). */
+  private final boolean float32;
+
+  BlasDnnl(BlasBackend be, boolean float32) {
+    this.be = be;
+    this.float32 = float32;
+  }
+
+  /** oneDNN's kernels when the backend is float32 and they load (on first use), else null. */
+  DnnlKernels kernels() {
+    return float32 ? DnnlKernels.get() : null;
+  }
+
+  /** f over x by oneDNN's vectorized kernel when f is a built-in it has, else null. */
+  BlasBatch map(BlasBatch x, ScalarFunction f) {
+    DnnlKernels d = kernels();
+    int algorithm = DnnlKernels.eltwiseAlgorithm(f.builtin());
+    if (d == null || algorithm < 0 || x.length() == 0) return null;
+    BlasBatch out = be.alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
+    try {
+      d.eltwise(algorithm, x, out, x.length());
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      be.release(out);
+      return null;
+    }
+  }
+
+  /**
+   * {@code f'(x) .* y} (f's derivative from its value x) by oneDNN's backward kernel when f is a
+   * built-in it has, else null; x and y laid out alike.
+   */
+  BlasBatch mapMultiply(BlasBatch x, ScalarFunction f, BlasBatch y) {
+    DnnlKernels d = kernels();
+    int algorithm = DnnlKernels.eltwiseBackwardAlgorithm(f.builtin());
+    if (d == null || algorithm < 0 || x.length() == 0) return null;
+    BlasBatch out = be.alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
+    try {
+      d.eltwiseBackward(algorithm, x, y, out, x.length());
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      be.release(out);
+      return null;
+    }
+  }
+
+  /** {@code w * unfold(x) + c} by oneDNN, or null when oneDNN does not take these operands (the caller's default then serves). */
+  BlasBatch convolution(BlasBatch a, BlasBatch in, ConvGeometry g, BlasBatch z) {
+    DnnlKernels d = kernels();
+    int cout = a.rows(), p = g.patches();
+    // the direct kernel: shared filters of the geometry's width, x of its size, and a c of the
+    // result's item shape with no batch axis the result lacks; anything else is the default's
+    if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || in.itemSize() != g.inputSize()
+        || (z != null && (z.rows() != cout || z.cols() != p || (z.samples() != 1 && z.samples() != in.samples())
+            || (z.directions() != 1 && z.directions() != in.directions()))))
+      return null;
+    BlasBatch out = be.alloc("convolution", in.samples(), in.directions(), cout, p, false);
+    try {
+      if (z != null && z.items() == 1 && equalColumns(z)) {
+        // c = b * ones' (a layer's bias): added by the kernel, c's first column the bias vector
+        d.forwardBias(a, cout, in, z, g, in.items(), out);
+        return out;
+      }
+      if (z != null) be.products.copyBroadcast(z, out); // copied, then accumulated onto (a sum post-op)
+      d.forward(a, cout, in, g, in.items(), out, z != null);
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      be.release(out);
+      return null;
+    }
+  }
+
+  /** Whether the one item of c has all its columns equal (c = b * ones'). */
+  private static boolean equalColumns(BlasBatch c) {
+    int rows = c.rows(), cols = c.cols();
+    double[] e = new double[rows * cols];
+    c.read(0, e, 0, e.length);
+    for (int j = 1; j < cols; j++)
+      for (int i = 0; i < rows; i++)
+        if (Double.compare(e[i + rows * j], e[i]) != 0) return false;
+    return true;
+  }
+
+  /** {@code fold(w' * y)} by oneDNN, or null when oneDNN does not take these operands. */
+  BlasBatch convolutionAdjoint(BlasBatch a, BlasBatch in, ConvGeometry g) {
+    DnnlKernels d = kernels();
+    int cout = a.rows();
+    if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || (long) in.itemSize() != (long) cout * g.patches())
+      return null;
+    BlasBatch out = be.alloc("convolutionAdjoint", in.samples(), in.directions(), g.c(), g.h() * g.w(), false);
+    try {
+      d.adjoint(a, cout, in, g, in.items(), out);
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      be.release(out);
+      return null;
+    }
+  }
+
+  /** {@code sum_n y_n * unfold(x_n)'} by oneDNN, or null when oneDNN does not take these operands. */
+  BlasBatch convolutionWeightGradient(BlasBatch dy, BlasBatch in, ConvGeometry g) {
+    DnnlKernels d = kernels();
+    int cout = dy.rows(), samples = dy.samples(), directions = dy.directions();
+    // y's items cout x patches, x's one image per sample; an x that varies by direction too would
+    // need one call per (sample, direction) pair: the default's unfold and gemm serve it
+    if (d == null || cout < 1 || dy.cols() != g.patches() || in.itemSize() != g.inputSize() || in.samples() != samples
+        || in.directions() != 1)
+      return null;
+    BlasBatch out = be.alloc("convolutionWeightGradient", 1, directions, cout, g.patchRows(), false);
+    long yItem = dy.itemSize(), outItem = out.itemSize();
+    BlasBatch column = null;
+    try {
+      if (directions == 1) {
+        d.weightGradient(dy, 0, yItem, cout, in, 0, g, samples, out, 0);
+        return out;
+      }
+      // direction v: y's items v, D+v, 2D+v, ... copied side by side (oneDNN's kernels computed
+      // wrong gradients from a strided batch axis), against x's consecutive images
+      column = be.alloc("convolutionWeightGradient", samples, 1, cout, g.patches(), false);
+      long bytes = yItem * Float.BYTES;
+      for (int v = 0; v < directions; v++) {
+        for (int sa = 0; sa < samples; sa++)
+          Pointer.memcpy(new Pointer(column.pointer()).position(sa * bytes), new Pointer(dy.pointer()).position(item(dy, sa, v) * bytes), bytes);
+        d.weightGradient(column, 0, yItem, cout, in, 0, g, samples, out, v * outItem);
+      }
+      Reference.reachabilityFence(dy);
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      be.release(out);
+      return null;
+    } finally {
+      if (column != null) be.release(column);
+    }
+  }
+}

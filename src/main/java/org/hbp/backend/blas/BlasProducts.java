@@ -1,0 +1,192 @@
+package org.hbp.backend.blas;
+
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemm;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+import static org.hbp.backend.BackendChecks.item;
+
+import java.lang.ref.Reference;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.hbp.backend.BackendChecks;
+import org.hbp.backend.Precision;
+
+/**
+ * The products of the {@link BlasBackend}: the dispatch of {@code matmul}, {@code matmulAdd} and
+ * {@code matmulSumSamples} to as few OpenBLAS gemm calls as the operands' layout allows (see the
+ * backend's documentation), on pointers into the blocks; nothing is copied but a {@code c} that
+ * the product accumulates onto.
+ */
+final class BlasProducts {
+  private final BlasBackend be;
+  private final Precision precision;
+  private final int threads;
+
+  BlasProducts(BlasBackend be, Precision precision, int threads) {
+    this.be = be;
+    this.precision = precision;
+    this.threads = threads;
+    useThreads();
+  }
+
+  /** Sets OpenBLAS's (process-wide) thread count to this backend's, when it differs. */
+  void useThreads() {
+    if (openblas_nolapack.blas_get_num_threads() != threads) {
+      synchronized (BlasBackend.class) {
+        if (openblas_nolapack.blas_get_num_threads() != threads) openblas_nolapack.blas_set_num_threads(threads);
+      }
+    }
+  }
+
+  /**
+   * {@code op(a) * op(b)}, plus {@code c} (broadcast over the batch axes) when c is not null: the
+   * result starts as c's items and the gemms accumulate onto it (beta = 1).
+   */
+  BlasBatch product(String kernel, BlasBatch x, boolean transposeA, BlasBatch y, boolean transposeB, BlasBatch c) {
+    BackendChecks.Product shape = BackendChecks.matmulShape(x, transposeA, y, transposeB);
+    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
+    // k == 0: the product is zero and BLAS is not called
+    BlasBatch out = be.alloc(kernel, samples, directions, m, n, k == 0 && c == null);
+    int beta = 0;
+    if (c != null) {
+      copyBroadcast(c, out);
+      beta = 1;
+    }
+    if (m == 0 || n == 0 || k == 0) return out;
+    useThreads();
+    int ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans;
+    int lda = transposeA ? k : m, ldb = transposeB ? n : k, ldc = m;
+    if (x.items() == 1 && !transposeB) {
+      // one shared left item: b's items side by side form one k x (n*items) matrix, and the
+      // result's items side by side are op(a) times it: a single gemm (split only past the int range)
+      long wide = (long) n * y.items();
+      for (long c0 = 0; c0 < wide; c0 += Integer.MAX_VALUE) {
+        int w = (int) Math.min(Integer.MAX_VALUE, wide - c0);
+        gemm(ta, tb, m, w, k, x, 0, lda, y, c0 * k, ldb, out, c0 * m, ldc, beta);
+      }
+      return out;
+    }
+    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
+    if (x.directions() == 1 && !transposeB && (long) n * directions <= Integer.MAX_VALUE) {
+      // a's item is the same for all directions of a sample, and b's directions of that sample are
+      // adjacent: one gemm per sample over them side by side (per-sample factor times V directions)
+      int wide = n * directions;
+      for (int s = 0; s < samples; s++)
+        gemm(ta, tb, m, wide, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, (long) s * directions * mn, ldc, beta);
+      return out;
+    }
+    if (x.samples() == 1 && y.directions() == 1 && y.samples() == samples && n == 1 && !transposeB && (long) directions * m <= Integer.MAX_VALUE) {
+      // a per-direction left item (shared by the samples) times per-sample columns: for each
+      // direction one gemm over all samples' columns, written with leading dimension directions*m
+      // (the result column of sample s, direction d starts at (s*directions + d)*m)
+      for (int d = 0; d < directions; d++)
+        gemm(ta, tb, m, samples, k, x, item(x, 0, d) * xn, lda, y, 0, ldb, out, (long) d * m, directions * m, beta);
+      return out;
+    }
+    // one gemm per result item, on views into the blocks
+    if (precision == Precision.FLOAT64) {
+      DoublePointer av = new DoublePointer(x.doubles), bv = new DoublePointer(y.doubles), cv = new DoublePointer(out.doubles);
+      for (int s = 0, t = 0; s < samples; s++)
+        for (int d = 0; d < directions; d++, t++)
+          cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
+              beta, cv.position(t * mn), ldc);
+    } else {
+      FloatPointer av = new FloatPointer(x.floats), bv = new FloatPointer(y.floats), cv = new FloatPointer(out.floats);
+      for (int s = 0, t = 0; s < samples; s++)
+        for (int d = 0; d < directions; d++, t++)
+          cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
+              beta, cv.position(t * mn), ldc);
+    }
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(y);
+    Reference.reachabilityFence(out);
+    return out;
+  }
+
+  /** Writes c's items into out's, c's batch axes of extent 1 broadcast (native copies of whole items). */
+  void copyBroadcast(BlasBatch c, BlasBatch out) {
+    long mn = (long) out.rows() * out.cols(), bytes = mn * (precision == Precision.FLOAT64 ? 8 : 4);
+    if (mn == 0) return;
+    if (c.samples() == out.samples() && c.directions() == out.directions()) {
+      Pointer.memcpy(out.pointer(), c.pointer(), bytes * out.samples() * out.directions());
+    } else {
+      for (int s = 0, t = 0; s < out.samples(); s++)
+        for (int d = 0; d < out.directions(); d++, t++) {
+          // Pointer.memcpy offsets untyped pointers by their position in bytes
+          long to = t * bytes, from = item(c, s, d) * bytes;
+          Pointer.memcpy(new Pointer(out.pointer()).position(to), new Pointer(c.pointer()).position(from), bytes);
+        }
+    }
+    Reference.reachabilityFence(c);
+    Reference.reachabilityFence(out);
+  }
+
+  /** {@link BlasBackend#matmulSumSamples} of checked operands. */
+  BlasBatch matmulSumSamples(BlasBatch x, boolean transposeA, BlasBatch y, boolean transposeB) {
+    BackendChecks.Product shape = BackendChecks.matmulSumSamplesShape(x, transposeA, y, transposeB);
+    int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
+    BlasBatch out = be.alloc("matmulSumSamples", 1, directions, m, n, k == 0);
+    if (m == 0 || n == 0 || k == 0) return out;
+    useThreads();
+    int ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans;
+    int lda = transposeA ? k : m, ldb = transposeB ? n : k, ldc = m;
+    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
+    if (x.samples() == samples && y.samples() == samples && !transposeA && transposeB && (long) k * samples <= Integer.MAX_VALUE) {
+      if (directions == 1) {
+        // sum_s A_s B_s' = [A_1 ... A_S] [B_1 ... B_S]': one m x (S*k) times (S*k) x n gemm
+        gemm(ta, tb, m, n, k * samples, x, 0, lda, y, 0, ldb, out, 0, ldc, 0);
+        return out;
+      }
+      long ldx = (long) m * x.directions(), ldy = (long) n * y.directions();
+      if (k == 1 && ldx <= Integer.MAX_VALUE && ldy <= Integer.MAX_VALUE) {
+        // outer products (a weight gradient per direction): the column items of one direction are
+        // every D-th column of the matrix of all items, a matrix with leading dimension m*D; one gemm
+        // per direction, nothing copied
+        for (int d = 0; d < directions; d++)
+          gemm(ta, tb, m, n, samples, x, item(x, 0, d) * xn, (int) ldx, y, item(y, 0, d) * yn, (int) ldy, out, d * mn, ldc, 0);
+        return out;
+      }
+    }
+    if (x.directions() == 1 && !transposeB && (long) n * directions <= Integer.MAX_VALUE) {
+      // per sample, op(A_s) times that sample's directions side by side, accumulated (beta = 1)
+      for (int s = 0; s < samples; s++)
+        gemm(ta, tb, m, n * directions, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, 0, ldc, s == 0 ? 0 : 1);
+      return out;
+    }
+    for (int s = 0; s < samples; s++)
+      for (int d = 0; d < directions; d++)
+        gemm(ta, tb, m, n, k, x, item(x, s, d) * xn, lda, y, item(y, s, d) * yn, ldb, out, d * mn, ldc, s == 0 ? 0 : 1);
+    return out;
+  }
+
+  /** C = op(A) op(B) at the given entry offsets of the blocks (beta = 0). */
+  private void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
+      long co, int ldc) {
+    gemm(ta, tb, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, 0);
+  }
+
+  /** C = op(A) op(B) + beta C at the given entry offsets of the blocks (beta 0 ignores C's contents). */
+  private void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
+      long co, int ldc, int beta) {
+    if (precision == Precision.FLOAT64)
+      cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
+    else
+      cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, at(a.floats, ao), lda, at(b.floats, bo), ldb, beta, at(c.floats, co), ldc);
+    Reference.reachabilityFence(a);
+    Reference.reachabilityFence(b);
+    Reference.reachabilityFence(c);
+  }
+
+  /** The block itself at offset 0, else a view at the offset (the view references the block, keeping it alive). */
+  private static DoublePointer at(DoublePointer p, long offset) {
+    return offset == 0 ? p : new DoublePointer(p).position(offset);
+  }
+
+  private static FloatPointer at(FloatPointer p, long offset) {
+    return offset == 0 ? p : new FloatPointer(p).position(offset);
+  }
+}

@@ -205,6 +205,10 @@ final class Syntax {
     if (rest.contains(HbpLexer.ID) && rest.contains(HbpLexer.NUMBER)) {
       words.add("an expression");
       rest.removeAll(List.of(HbpLexer.ID, HbpLexer.NUMBER, type("'('"), type("'-'")));
+    } else if (rest.contains(HbpLexer.ID) && p.getContext() instanceof HbpParser.VarItemContext && rest.contains(type("';'"))) {
+      words.add("';'"); // after a variable's type: its end, or its domain
+      words.add("a domain (" + Domain.words() + ")");
+      rest.removeAll(List.of(HbpLexer.ID, type("';'")));
     } else if (rest.contains(HbpLexer.ID)) {
       boolean derivatives = p.getContext() instanceof HbpParser.ElementwiseDeclContext && rest.contains(type("'}'"));
       words.add(derivatives ? "a derivative (d1 = ... or d2 = ...)" : "a name");

@@ -141,11 +141,11 @@ final class SpecBuilder {
       throw error(ctx.name, kind + " '" + ctx.name.getText() + "' has no input; expected 'input NAME: TYPE;'");
     for (HbpParser.AssumeItemContext a : assumeItems) {
       Expr l = expr(a.lhs), r = expr(a.rhs);
+      if (!l.shape().equals(r.shape()))
+        throw error(a.lhs, "the sides of 'assume' differ in shape: " + src(a.lhs) + " is " + l.shape() + " but " + src(a.rhs) + " is " + r.shape());
       checkAssumption(a);
       for (Expr.Var v : Exprs.variables(l))
         if (v.role() == Expr.Role.TARGET) domains.putIfAbsent(v.name(), Domain.PROBABILITY);
-      if (!l.shape().equals(r.shape()))
-        throw error(a.lhs, "the sides of 'assume' differ in shape: " + src(a.lhs) + " is " + l.shape() + " but " + src(a.rhs) + " is " + r.shape());
       assumptions.add(Simplifier.assumption(l, r));
     }
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();

@@ -168,7 +168,7 @@ public final class Sampler {
       boolean square = sh.isMatrixLike() && sh.rows().equals(sh.cols()) && !sh.isScalar();
       hints.add(v.name() + " " + (square ? "spd" : "positive"));
     }
-    if (!hints.isEmpty()) s.append("; declare ").append(String.join(" or ", hints)).append(" (or the domain its values come from)");
+    if (!hints.isEmpty()) s.append("; declare ").append(String.join(" or ", hints)).append(" if it is meant to be");
     else if (!fixed.isEmpty()) s.append(" (with the parameters shared by the samples)");
     return s.toString();
   }

@@ -248,4 +248,13 @@ class VerifyGenerateCliTest {
           + " an assumption about it would change its derivatives\n", r.err());
     }
   }
+
+  @Test
+  void aLinearLossWithAZeroHessianVerifies() throws Exception {
+    // its hessian row threw "directionsAsColumns: 1 directions ... cannot be grouped" inside the operator
+    Path spec = write("lin.hbp", "loss lin {\n  dims c;\n  input x: vector(c);\n  target y: vector(c);\n  output E = y'*x + sum(x);\n}\n");
+    Run r = hbp("verify", spec.toString());
+    noStackTrace(r);
+    assertEquals(0, r.code(), r.out() + r.err());
+  }
 }

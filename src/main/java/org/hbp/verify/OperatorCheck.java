@@ -127,8 +127,18 @@ public final class OperatorCheck {
       return rows.computeIfAbsent(method + "\u0000" + wrt, k -> new Row(m.name(), method, wrt, tol));
     }
 
-    /** Records a comparison of got (n values) with ref. */
+    /** Records a comparison of got (n values) with ref, relative to max(1, max |ref|). */
     void compare(Row r, double[] got, double[] ref) {
+      compare(r, got, ref, 0);
+    }
+
+    /**
+     * Records a comparison of got with ref relative to max(1, max |ref|, magnitude): second
+     * derivatives are compared relative to the first-order magnitude of the function they are
+     * taken of too (see {@link #firstOrderMagnitude}), the scale of the rounding error of their
+     * finite-difference references.
+     */
+    void compare(Row r, double[] got, double[] ref, double magnitude) {
       r.comparisons++;
       if (got.length != ref.length) {
         r.failure = "size " + got.length + " instead of " + ref.length;
@@ -141,7 +151,7 @@ public final class OperatorCheck {
         scale = Math.max(scale, Math.abs(ref[i]));
       }
       r.maxAbs = Math.max(r.maxAbs, err);
-      r.maxRel = Math.max(r.maxRel, err / Math.max(1, scale));
+      r.maxRel = Math.max(r.maxRel, err / Math.max(1, Math.max(scale, magnitude)));
     }
 
     /** Runs a check, recording an exception as the row's failure. */
@@ -280,6 +290,8 @@ public final class OperatorCheck {
           r[n] = FiniteDifferences.hessianExtrapolated(g, w, withDz.get(n), dims);
         }
         boolean param = w.role() == Expr.Role.PARAM;
+        double[] magnitude = new double[N];
+        for (int n = 0; n < N; n++) magnitude[n] = firstOrderMagnitude(withDz.get(n).get(dzVar.name()).data(), j[n].data);
         // J v: parameter directions shared by all samples, input directions per sample
         Row jv = row("jacMatProd", wn, JACOBIAN_TOL);
         guarded(jv, () -> {
@@ -333,7 +345,7 @@ public final class OperatorCheck {
           double[] ref = colMajor(r[n]);
           double[] got = new double[ref.length]; // what the kind allows: zero, or the diagonal only
           if (kind == ResidualKind.DIAGONAL) for (int i = 0; i < nw; i++) got[i + nw * i] = ref[i + nw * i];
-          compare(kindRow, got, ref);
+          compare(kindRow, got, ref, magnitude[n]);
         }
         for (ResidualModification mod : ResidualModification.values()) {
           DMatrixRMaj[] rm = new DMatrixRMaj[N];
@@ -351,12 +363,12 @@ public final class OperatorCheck {
             Batch got = op.residualMatProd(fc, wn, dz, v, mod);
             double[] gd = be.toArray(got);
             for (int n = 0; n < N; n++)
-              for (int d = 0; d < V; d++) compare(rv, item(got, gd, n, d), colMajor(mult(rm[n], column(item(v, n, d)))));
+              for (int d = 0; d < V; d++) compare(rv, item(got, gd, n, d), colMajor(mult(rm[n], column(item(v, n, d)))), magnitude[n]);
           });
           guarded(dense, () -> {
             Batch got = op.residual(fc, wn, dz, mod);
             double[] gd = be.toArray(got);
-            for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(rm[n]));
+            for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(rm[n]), magnitude[n]);
           });
           if (kind != ResidualKind.GENERAL) {
             Row diag = row("residualDiagonal " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
@@ -366,7 +378,7 @@ public final class OperatorCheck {
               for (int n = 0; n < N; n++) {
                 double[] ref = new double[nw];
                 for (int i = 0; i < nw; i++) ref[i] = rm[n].get(i, i);
-                compare(diag, item(got, gd, n, 0), ref);
+                compare(diag, item(got, gd, n, 0), ref, magnitude[n]);
               }
             });
           }
@@ -423,6 +435,19 @@ public final class OperatorCheck {
       }
     }
 
+    /**
+     * max |dz| max |J|: how much g = dz' z changes per unit step of w (entries of w are of order 1
+     * at the sampled points). A second derivative of g is compared relative to it as well: its
+     * finite-difference reference has a rounding error of about eps |g| / h^2, so with z = 10000 x
+     * a zero residual would otherwise "fail" by the noise of the reference.
+     */
+    static double firstOrderMagnitude(double[] dz, double[] jacobian) {
+      double a = 0, b = 0;
+      for (double x : dz) a = Math.max(a, Math.abs(x));
+      for (double x : jacobian) b = Math.max(b, Math.abs(x));
+      return a * b;
+    }
+
     static DMatrixRMaj modified(DMatrixRMaj r, ResidualModification mod, ResidualKind kind) {
       switch (mod) {
         case NONE:
@@ -450,7 +475,11 @@ public final class OperatorCheck {
         String wn = w.name();
         int[] ws = op.itemShape(wn);
         DMatrixRMaj[] h = new DMatrixRMaj[N];
-        for (int n = 0; n < N; n++) h[n] = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, samples.get(n), dims);
+        double[] magnitude = new double[N];
+        for (int n = 0; n < N; n++) {
+          h[n] = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, samples.get(n), dims);
+          magnitude[n] = firstOrderMagnitude(new double[] {1}, FiniteDifferences.gradientExtrapolated(m.outputExpr(), w, samples.get(n), dims).data);
+        }
         Row grad = row("gradient", wn, JACOBIAN_TOL);
         guarded(grad, () -> {
           Batch got = op.gradient(fc, wn);
@@ -463,13 +492,13 @@ public final class OperatorCheck {
           Batch v = directions(N, ws[0], ws[1], rng);
           Batch got = op.hessianMatProd(fc, wn, v);
           double[] gd = be.toArray(got);
-          for (int n = 0; n < N; n++) for (int d = 0; d < V; d++) compare(hv, item(got, gd, n, d), colMajor(mult(h[n], column(item(v, n, d)))));
+          for (int n = 0; n < N; n++) for (int d = 0; d < V; d++) compare(hv, item(got, gd, n, d), colMajor(mult(h[n], column(item(v, n, d)))), magnitude[n]);
         });
         Row dense = row("hessian", wn, HESSIAN_TOL);
         guarded(dense, () -> {
           Batch got = op.hessian(fc, wn);
           double[] gd = be.toArray(got);
-          for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(h[n]));
+          for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(h[n]), magnitude[n]);
         });
         if (op.hessianIsPsd(wn)) {
           // a PSD claim: the reference Hessian's smallest eigenvalue is >= 0 up to the tolerance
@@ -477,7 +506,7 @@ public final class OperatorCheck {
           guarded(psd, () -> {
             for (int n = 0; n < N; n++) {
               DMatrixRMaj clipped = DenseMath.eigenMap(h[n], x -> Math.max(x, 0));
-              compare(psd, colMajor(clipped), colMajor(h[n]));
+              compare(psd, colMajor(clipped), colMajor(h[n]), magnitude[n]);
             }
           });
         }

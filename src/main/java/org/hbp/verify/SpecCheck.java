@@ -83,7 +83,8 @@ public final class SpecCheck {
       DMatrixRMaj g = Evaluator.evaluate(d.gradient(), values, dims).toDVector();
       out.add(compare(name, w.name(), "gradient", dims, g, gRef, JACOBIAN_TOL));
       DMatrixRMaj hRef = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, values, dims);
-      out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(d.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL));
+      out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(d.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL,
+          maxAbs(gRef.data)));
       return out;
     }
     Map<String, Tensor> vals = new LinkedHashMap<>(values);
@@ -97,15 +98,18 @@ public final class SpecCheck {
     out.add(compare(name, w.name(), "jacobian", dims, Evaluator.evaluate(d.jacobian(), vals, dims).toDMatrix(), jRef, JACOBIAN_TOL));
     Expr g = Exprs.mul(Exprs.transpose(vecOf(dz)), vecOf(m.outputExpr()));
     DMatrixRMaj rRef = FiniteDifferences.hessianExtrapolated(g, w, vals, dims);
-    out.add(compare(name, w.name(), "residual", dims, Evaluator.evaluate(d.residual(), vals, dims).toDMatrix(), rRef, HESSIAN_TOL));
+    // second derivatives of g relative to its first-order magnitude too (the rounding scale of their references)
+    double magnitude = maxAbs(vals.get(dz.name()).data()) * maxAbs(jRef.data);
+    out.add(compare(name, w.name(), "residual", dims, Evaluator.evaluate(d.residual(), vals, dims).toDMatrix(), rRef, HESSIAN_TOL, magnitude));
     // HBP: J' Hz J + R, from the references
     DMatrixRMaj hj = new DMatrixRMaj(n, jRef.numCols);
     CommonOps_DDRM.mult(h, jRef, hj);
     DMatrixRMaj hbpRef = new DMatrixRMaj(jRef.numCols, jRef.numCols);
     CommonOps_DDRM.multTransA(jRef, hj, hbpRef);
     CommonOps_DDRM.addEquals(hbpRef, rRef);
-    out.add(compare(name, w.name(), "hbp", dims, Evaluator.evaluate(d.hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL));
-    out.add(compare(name, w.name(), "hbp (compact)", dims, Evaluator.evaluate(d.hbpCompact(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL));
+    out.add(compare(name, w.name(), "hbp", dims, Evaluator.evaluate(d.hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL, magnitude));
+    out.add(compare(name, w.name(), "hbp (compact)", dims, Evaluator.evaluate(d.hbpCompact(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL,
+        magnitude));
     return out;
   }
 
@@ -113,11 +117,23 @@ public final class SpecCheck {
     return e.shape().isColumn() ? e : new Expr.Vec(e);
   }
 
+  private static double maxAbs(double[] a) {
+    double m = 0;
+    for (double x : a) m = Math.max(m, Math.abs(x));
+    return m;
+  }
+
   private static Check compare(String module, String wrt, String what, Map<String, Long> dims, DMatrixRMaj got, DMatrixRMaj ref, double tol) {
+    return compare(module, wrt, what, dims, got, ref, tol, 0);
+  }
+
+  /** A comparison relative to max(1, max |ref|, magnitude). */
+  private static Check compare(String module, String wrt, String what, Map<String, Long> dims, DMatrixRMaj got, DMatrixRMaj ref, double tol,
+      double magnitude) {
     if (got.numRows != ref.numRows || got.numCols != ref.numCols)
       return new Check(module, wrt, what + " (shape " + got.numRows + "x" + got.numCols + " vs " + ref.numRows + "x" + ref.numCols + ")",
           dims, Double.POSITIVE_INFINITY, 0, tol);
-    double scale = 0;
+    double scale = magnitude;
     for (int i = 0; i < ref.getNumElements(); i++) scale = Math.max(scale, Math.abs(ref.get(i)));
     return new Check(module, wrt, what, new LinkedHashMap<>(dims), Tensor.maxAbsError(got, ref), scale, tol);
   }

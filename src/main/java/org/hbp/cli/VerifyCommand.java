@@ -52,7 +52,7 @@ public final class VerifyCommand implements Callable<Integer> {
     int failed = 0, checks = 0, operators = 0;
     List<SpecVerifier.FileResult> results = new ArrayList<>();
     for (Path f : files) {
-      SpecVerifier.FileResult r = SpecVerifier.verify(f, module, seed, shapes);
+      SpecVerifier.FileResult r = verify(f);
       results.add(r);
       for (SpecVerifier.ModuleResult mr : r.modules()) {
         operators++;
@@ -85,5 +85,20 @@ public final class VerifyCommand implements Callable<Integer> {
         expect.isEmpty() ? "" : "; " + expect.size() + " expected rules, " + expectFailed + " differ");
     w.flush();
     return failed == 0 && expectFailed == 0 ? 0 : 1;
+  }
+
+  /**
+   * Verifies one file. Errors in the input (a DslException, an IllegalArgumentException) pass
+   * through; any other exception, which would be an internal error of the checks, is reported as
+   * one line naming the file rather than a stack trace.
+   */
+  private SpecVerifier.FileResult verify(Path f) throws java.io.IOException {
+    try {
+      return SpecVerifier.verify(f, module, seed, shapes);
+    } catch (org.hbp.dsl.DslException | IllegalArgumentException | org.hbp.codegen.CodegenException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(f + ": verify could not check this spec: " + e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+    }
   }
 }

@@ -42,7 +42,7 @@ public final class Sampler {
   public static final double MIN_SINGULAR_VALUE = 0.1;
 
   /** No point with a finite forward value was found: says which expression left its domain. */
-  public static final class DomainException extends RuntimeException {
+  public static final class DomainException extends IllegalArgumentException {
     public DomainException(String message) {
       super(message);
     }

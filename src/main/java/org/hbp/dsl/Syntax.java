@@ -206,8 +206,9 @@ final class Syntax {
       words.add("an expression");
       rest.removeAll(List.of(HbpLexer.ID, HbpLexer.NUMBER, type("'('"), type("'-'")));
     } else if (rest.contains(HbpLexer.ID) && p.getContext() instanceof HbpParser.VarItemContext && rest.contains(type("';'"))) {
-      words.add("';'"); // after a variable's type: its end, or its domain
-      words.add("a domain (" + Domain.words() + ")");
+      // after a variable's type: its end, or its domain (a name); what was found is not a name, so
+      // the ';' is what is missing
+      words.add("';'");
       rest.removeAll(List.of(HbpLexer.ID, type("';'")));
     } else if (rest.contains(HbpLexer.ID)) {
       boolean derivatives = p.getContext() instanceof HbpParser.ElementwiseDeclContext && rest.contains(type("'}'"));

@@ -31,11 +31,13 @@ derivative: name=ID '=' expr ';';
 
 // module linear { dims n, m; input x: vector(n); param W: matrix(m,n); output z = W*x; }
 // loss square { dims n; input x: vector(n); target y: vector(n); output E = (y - x)'*(y - x); }
+// A variable's type may be followed by its domain, a plain name checked by the builder:
+// param S: matrix(n, n) spd;  input x: vector(n) positive;  target y: vector(c) onehot;
 moduleDecl: kind=(MODULE | LOSS) name=ID '{' item* '}';
 
 item
   : DIMS dimDecl (',' dimDecl)* ';'                                # dimsItem
-  | role=(INPUT | PARAM | DATA | INDEX | TARGET) ID ':' typeSpec ';'  # varItem
+  | role=(INPUT | PARAM | DATA | INDEX | TARGET) name=ID ':' typeSpec domain=ID? ';'  # varItem
   | ASSUME lhs=expr '==' rhs=expr ';'                              # assumeItem
   | OUTPUT ID '=' expr ';'                                         # outputItem
   ;

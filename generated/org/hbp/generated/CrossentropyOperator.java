@@ -48,7 +48,7 @@ public final class CrossentropyOperator extends AbstractLossOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "b8addd94374950025008cf0bd207251cc2fb750facdb74027081595e72481aa1";
+  public static final String SPEC_SHA256 = "56371850d4b10e6b2fe77db058018dbbd3e7f721b982e119aa8bbef10bebb202";
 
   /**
    * The forward expression.

@@ -46,7 +46,7 @@ public final class SquarelossOperator extends AbstractLossOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "44195c8ac415af3c46f6e9dee779c903e6433ea543a1f85955377e7ce27ca237";
+  public static final String SPEC_SHA256 = "c437c3cdb603e08093ca1d7fdaf5092ae9ce9eb166fe8377f27f087cf9e15598";
 
   /**
    * The forward expression.

@@ -121,6 +121,23 @@ public final class Dim implements Comparable<Dim> {
     return terms.isEmpty() ? 0 : terms.firstEntry().getValue();
   }
 
+  /**
+   * Whether this dimension is below 1 for every value of its symbols (each symbol at least 1): a
+   * constant below 1, or a polynomial in symbols only whose non-constant terms all have
+   * non-positive coefficients and whose value at all symbols 1 (its largest) is below 1, such as
+   * {@code n - n}, {@code -n} or {@code 2 - 2*n}. A dimension with a floor quotient is never
+   * decided here.
+   */
+  public boolean neverPositive() {
+    long atOnes = 0;
+    for (var e : terms.entrySet()) {
+      for (Atom a : e.getKey()) if (a.symbol == null) return false;
+      if (!e.getKey().isEmpty() && e.getValue() > 0) return false;
+      atOnes += e.getValue();
+    }
+    return atOnes < 1;
+  }
+
   public boolean isOne() {
     return isConstant() && constant() == 1;
   }

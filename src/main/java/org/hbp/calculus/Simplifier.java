@@ -33,11 +33,33 @@ public final class Simplifier {
     return DEFAULT.run(e);
   }
 
-  /** An assumption {@code lhs == rhs} as a rewrite (lhs is simplified first). */
+  /**
+   * An assumption {@code lhs == rhs} as a rewrite (lhs is simplified first). It may mention no
+   * variable that is differentiated (an input or a parameter): an equation that holds on a set
+   * with no interior, such as {@code sum(x) == 1}, does not hold for the derivatives, and
+   * rewriting by it would change them. The DSL refuses such assumptions with a positioned
+   * error; this is the last guard.
+   */
   public static Rewrite assumption(Expr lhs, Expr rhs) {
+    for (Expr side : List.of(lhs, rhs))
+      for (Expr.Var v : Exprs.variables(side))
+        if (v.role() == Expr.Role.INPUT || v.role() == Expr.Role.PARAM)
+          throw new IllegalArgumentException("an assumption may not mention " + v.name() + ", which is differentiated");
     Expr l = simplify(lhs), r = simplify(rhs);
     return new Rewrite("assume " + Printer.text(l) + " == " + Printer.text(r), "assumption",
         e -> e.equals(l) ? r : e);
+  }
+
+  /**
+   * What a positive variable x allows, on the open set where it lives (so derivatives are kept):
+   * {@code abs(x) = x}, {@code abs'(x) = sign(x) = 1}, {@code abs''(x) = 0}.
+   */
+  public static Rewrite positive(Expr.Var x) {
+    return new Rewrite("positive " + x.name(), "abs(x) = x, abs'(x) = 1, abs''(x) = 0 for x > 0", e -> {
+      if (!(e instanceof Expr.Apply a) || !a.argument().equals(x) || !a.function().name().equals("abs")) return e;
+      if (a.order() == 0) return x;
+      return a.order() == 1 ? new Expr.Ones(x.shape()) : new Expr.Zero(x.shape());
+    });
   }
 
   private static final int MAX_PASSES = 500;

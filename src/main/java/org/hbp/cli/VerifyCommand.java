@@ -20,8 +20,10 @@ import picocli.CommandLine.Parameters;
     description = {
         "Check every method of the generated operator of each module in SPEC.hbp (or every spec in DIR) against",
         "EJML references built from the forward expression alone: the reference interpreter, central finite",
-        "differences (dense Jacobians, dense residual Hessians), brute-force J' M J and eigendecompositions,",
-        "at several random shapes. A spec not compiled into hbp is generated and compiled in-process.",
+        "differences extrapolated over halved steps (dense Jacobians, dense residual Hessians), brute-force",
+        "J' M J and eigendecompositions, at several random shapes and points drawn from each variable's domain",
+        "(points where the forward value is not finite are drawn again). A spec not compiled into hbp is",
+        "generated and compiled in-process.",
         "Exit status 1 if any check fails.",
         "--expect 'x: RULE' also decides whether a hand-derived HBP rule (a loss: its Hessian) equals the derived one."})
 public final class VerifyCommand implements Callable<Integer> {
@@ -52,7 +54,7 @@ public final class VerifyCommand implements Callable<Integer> {
     int failed = 0, checks = 0, operators = 0;
     List<SpecVerifier.FileResult> results = new ArrayList<>();
     for (Path f : files) {
-      SpecVerifier.FileResult r = SpecVerifier.verify(f, module, seed, shapes);
+      SpecVerifier.FileResult r = verify(f);
       results.add(r);
       for (SpecVerifier.ModuleResult mr : r.modules()) {
         operators++;
@@ -85,5 +87,20 @@ public final class VerifyCommand implements Callable<Integer> {
         expect.isEmpty() ? "" : "; " + expect.size() + " expected rules, " + expectFailed + " differ");
     w.flush();
     return failed == 0 && expectFailed == 0 ? 0 : 1;
+  }
+
+  /**
+   * Verifies one file. Errors in the input (a DslException, an IllegalArgumentException) pass
+   * through; any other exception, which would be an internal error of the checks, is reported as
+   * one line naming the file rather than a stack trace.
+   */
+  private SpecVerifier.FileResult verify(Path f) throws java.io.IOException {
+    try {
+      return SpecVerifier.verify(f, module, seed, shapes);
+    } catch (org.hbp.dsl.DslException | IllegalArgumentException | org.hbp.codegen.CodegenException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(f + ": verify could not check this spec: " + e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+    }
   }
 }

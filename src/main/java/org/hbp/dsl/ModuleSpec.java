@@ -9,7 +9,8 @@ import org.hbp.calculus.Simplifier;
 
 /**
  * A checked {@code module} or {@code loss} declaration: its dims, its variables by role, its
- * output expression in the typed IR, and (for losses) its assumptions as rewrites.
+ * output expression in the typed IR, (for losses) its assumptions as rewrites, and the
+ * {@link Domain} of every variable (declared, or the default).
  */
 public record ModuleSpec(
     String name,
@@ -21,7 +22,25 @@ public record ModuleSpec(
     List<Expr.Var> variables,
     Expr.Var output,
     Expr outputExpr,
-    List<Simplifier.Rewrite> assumptions) {
+    List<Simplifier.Rewrite> assumptions,
+    java.util.Map<String, Domain> domains) {
+
+  public ModuleSpec {
+    java.util.Map<String, Domain> all = new java.util.LinkedHashMap<>();
+    for (Expr.Var v : variables) all.put(v.name(), domains.getOrDefault(v.name(), Domain.REAL));
+    domains = java.util.Collections.unmodifiableMap(all);
+  }
+
+  /** A spec whose variables all have their default domain {@link Domain#REAL}. */
+  public ModuleSpec(String name, boolean isLoss, String source, int line, List<Dim> dims, java.util.Map<String, Dim> derivedDims,
+      List<Expr.Var> variables, Expr.Var output, Expr outputExpr, List<Simplifier.Rewrite> assumptions) {
+    this(name, isLoss, source, line, dims, derivedDims, variables, output, outputExpr, assumptions, java.util.Map.of());
+  }
+
+  /** The domain of a variable of this spec ({@link Domain#REAL} for any other name). */
+  public Domain domain(String variable) {
+    return domains.getOrDefault(variable, Domain.REAL);
+  }
 
   public List<Expr.Var> withRole(Expr.Role role) {
     List<Expr.Var> out = new ArrayList<>();
@@ -60,7 +79,10 @@ public record ModuleSpec(
     return names;
   }
 
+  /** The simplifier with this spec's assumptions and what its domains allow ({@code abs(x) = x} for a positive x). */
   public Simplifier simplifier() {
-    return new Simplifier(assumptions);
+    List<Simplifier.Rewrite> all = new ArrayList<>(assumptions);
+    for (Expr.Var v : variables) if (domain(v.name()) == Domain.POSITIVE) all.add(Simplifier.positive(v));
+    return new Simplifier(all);
   }
 }

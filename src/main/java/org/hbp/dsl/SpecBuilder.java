@@ -98,18 +98,19 @@ final class SpecBuilder {
     Expr outputExpr = null;
     List<Simplifier.Rewrite> assumptions = new ArrayList<>();
     List<HbpParser.AssumeItemContext> assumeItems = new ArrayList<>();
+    Map<String, Domain> domains = new LinkedHashMap<>();
     for (HbpParser.ItemContext item : ctx.item()) {
       if (item instanceof HbpParser.DimsItemContext d) {
         for (HbpParser.DimDeclContext dd : d.dimDecl()) {
           String name = dd.ID().getText();
           if (dims.contains(name) || derivedDims.containsKey(name)) throw error(dd.ID().getSymbol(), "dim '" + name + "' is declared twice");
-          if (dd.expr() != null) derivedDims.put(name, dim(dd.expr()));
+          if (dd.expr() != null) derivedDims.put(name, positiveDim(dd.expr(), "derived dim '" + name + "' = "));
           else dims.add(name);
         }
       } else if (item instanceof HbpParser.VarItemContext v) {
-        String name = v.ID().getText();
-        if (vars.containsKey(name)) throw error(v.ID().getSymbol(), "variable '" + name + "' is declared twice");
-        if (dims.contains(name)) throw error(v.ID().getSymbol(), "'" + name + "' is already declared as a dim");
+        String name = v.name.getText();
+        if (vars.containsKey(name)) throw error(v.name, "variable '" + name + "' is declared twice");
+        if (dims.contains(name)) throw error(v.name, "'" + name + "' is already declared as a dim");
         Expr.Role role = switch (v.role.getType()) {
           case org.hbp.dsl.parser.HbpLexer.INPUT -> Expr.Role.INPUT;
           case org.hbp.dsl.parser.HbpLexer.PARAM -> Expr.Role.PARAM;
@@ -119,7 +120,9 @@ final class SpecBuilder {
         };
         if (role == Expr.Role.TARGET && !loss) throw error(v.role, "'target' is allowed in a loss only");
         if (role == Expr.Role.PARAM && loss) throw error(v.role, "'param' is not allowed in a loss; a loss has no parameters");
-        vars.put(name, new Expr.Var(name, type(v.typeSpec()), role));
+        Expr.Var var = new Expr.Var(name, type(v.typeSpec()), role);
+        vars.put(name, var);
+        if (v.domain != null) domains.put(name, domain(v.domain, var));
       } else if (item instanceof HbpParser.AssumeItemContext a) {
         if (!loss) throw error(a.start, "'assume' is allowed in a loss only");
         assumeItems.add(a);
@@ -140,11 +143,61 @@ final class SpecBuilder {
       Expr l = expr(a.lhs), r = expr(a.rhs);
       if (!l.shape().equals(r.shape()))
         throw error(a.lhs, "the sides of 'assume' differ in shape: " + src(a.lhs) + " is " + l.shape() + " but " + src(a.rhs) + " is " + r.shape());
+      checkAssumption(a);
+      for (Expr.Var v : Exprs.variables(l))
+        if (v.role() == Expr.Role.TARGET) domains.putIfAbsent(v.name(), Domain.PROBABILITY);
       assumptions.add(Simplifier.assumption(l, r));
     }
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
     return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
-        output, outputExpr, assumptions);
+        output, outputExpr, assumptions, domains);
+  }
+
+  /**
+   * An assumption rewrites its left side into its right side wherever it occurs, also in the
+   * derivatives; so it may mention only variables that are not differentiated (targets and data),
+   * and its left side must mention one of them. An equation in an input or a parameter, such as
+   * {@code sum(x) == 1}, holds on a set with no interior, where it does not hold for the
+   * derivatives: rewriting by it would silently change them.
+   */
+  private void checkAssumption(HbpParser.AssumeItemContext a) {
+    for (HbpParser.ExprContext side : List.of(a.lhs, a.rhs)) {
+      for (HbpParser.NameExprContext n : names(side)) {
+        Expr.Var v = vars.get(n.ID().getText());
+        if (v != null && (v.role() == Expr.Role.INPUT || v.role() == Expr.Role.PARAM))
+          throw error(n, "'assume' may mention only targets and data, which are not differentiated, but " + v.name() + " is "
+              + (v.role() == Expr.Role.INPUT ? "an input" : "a parameter") + "; an assumption about it would change its derivatives");
+      }
+    }
+    boolean mentionsData = names(a.lhs).stream().map(n -> vars.get(n.ID().getText()))
+        .anyMatch(v -> v != null && (v.role() == Expr.Role.TARGET || v.role() == Expr.Role.DATA));
+    if (!mentionsData)
+      throw error(a.lhs, "the left side of 'assume' must mention a target or data variable (it is rewritten into the right side), but "
+          + src(a.lhs) + " mentions none");
+  }
+
+  /** The name expressions in a parse tree, in source order. */
+  private static List<HbpParser.NameExprContext> names(org.antlr.v4.runtime.tree.ParseTree t) {
+    List<HbpParser.NameExprContext> out = new ArrayList<>();
+    if (t instanceof HbpParser.NameExprContext n) out.add(n);
+    for (int i = 0; i < t.getChildCount(); i++) out.addAll(names(t.getChild(i)));
+    return out;
+  }
+
+  /** The declared domain of a variable: a known word, allowed for its role, fitting its shape. */
+  private Domain domain(Token word, Expr.Var v) {
+    Domain d = Domain.of(word.getText()).orElseThrow(() -> error(word, "unknown domain '" + word.getText() + "' of " + v.name()
+        + "; expected one of " + Domain.words()));
+    List<Domain> allowed = Domain.allowed(v.role());
+    if (!allowed.contains(d)) {
+      String role = v.role().name().toLowerCase(java.util.Locale.ROOT);
+      throw error(word, allowed.isEmpty() ? "an " + role + " map takes no domain, but " + v.name() + " is declared '" + d.word + "'"
+          : "'" + d.word + "' is not a domain of " + role + " " + v.name() + "; " + role + "s may be "
+          + String.join(", ", allowed.stream().map(x -> x.word).toList()) + (d.isLabel() ? " (labels are targets or data)" : ""));
+    }
+    String misfit = d.misfit(v.shape());
+    if (misfit != null) throw error(word, v.name() + ": " + misfit);
+    return d;
   }
 
   // ---------------- networks ----------------
@@ -267,10 +320,24 @@ final class SpecBuilder {
 
   Shape type(HbpParser.TypeSpecContext t) {
     if (t instanceof HbpParser.ScalarTypeContext) return Shape.SCALAR;
-    if (t instanceof HbpParser.VectorTypeContext v) return Shape.vector(dim(v.expr()));
-    if (t instanceof HbpParser.MatrixTypeContext m) return Shape.matrix(dim(m.expr(0)), dim(m.expr(1)));
+    if (t instanceof HbpParser.VectorTypeContext v) return Shape.vector(positiveDim(v.expr(), ""));
+    if (t instanceof HbpParser.MatrixTypeContext m) return Shape.matrix(positiveDim(m.expr(0), ""), positiveDim(m.expr(1), ""));
     HbpParser.TensorTypeContext c = (HbpParser.TensorTypeContext) t;
-    return Shape.tensor(dim(c.expr(0)), dim(c.expr(1)), dim(c.expr(2)));
+    return Shape.tensor(positiveDim(c.expr(0), ""), positiveDim(c.expr(1), ""), positiveDim(c.expr(2), ""));
+  }
+
+  /**
+   * A dimension of a type or a derived dim: refused when it is below 1 for every value of its
+   * dims ({@code 0}, {@code n0 - n0}, {@code -n}); {@code what} prefixes the message.
+   */
+  private Dim positiveDim(HbpParser.ExprContext e, String what) {
+    Dim d = dim(e);
+    if (d.neverPositive()) {
+      String value = d.isConstant() ? String.valueOf(d.constant()) : "below 1 for all values of its dims";
+      if (what.isEmpty() && src(e).equals(value)) throw error(e, "a dimension must be positive, but found " + value);
+      throw error(e, "a dimension must be positive, but " + what + src(e) + " is " + value);
+    }
+    return d;
   }
 
   Dim dim(HbpParser.ExprContext e) {

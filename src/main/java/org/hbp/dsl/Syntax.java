@@ -210,6 +210,11 @@ final class Syntax {
     if (rest.contains(HbpLexer.ID) && rest.contains(HbpLexer.NUMBER)) {
       words.add("an expression");
       rest.removeAll(List.of(HbpLexer.ID, HbpLexer.NUMBER, type("'('"), type("'-'")));
+    } else if (rest.contains(HbpLexer.ID) && p.getContext() instanceof HbpParser.VarItemContext && rest.contains(type("';'"))) {
+      // after a variable's type: its end, or its domain (a name); what was found is not a name, so
+      // the ';' is what is missing
+      words.add("';'");
+      rest.removeAll(List.of(HbpLexer.ID, type("';'")));
     } else if (rest.contains(HbpLexer.ID)) {
       boolean derivatives = p.getContext() instanceof HbpParser.ElementwiseDeclContext && rest.contains(type("'}'"));
       words.add(derivatives ? "a derivative (d1 = ... or d2 = ...)" : "a name");

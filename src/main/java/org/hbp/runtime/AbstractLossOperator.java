@@ -23,6 +23,8 @@ public abstract class AbstractLossOperator implements LossOperator {
     int n = s[0] * s[1];
     Batch e = be.reshape(be.columnsAsDirections(be.eye(n)), s[0], s[1]);
     Batch columns = hessianMatProd(cache, wrt, e);
+    // a product that does not depend on its direction (one broadcast direction) is linear and constant: zero
+    if (columns.directions() == 1 && n > 1) return be.fill(n, n, 0);
     return be.directionsAsColumns(be.reshape(columns, n, 1), n);
   }
 

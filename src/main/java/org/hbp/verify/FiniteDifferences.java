@@ -105,6 +105,119 @@ public final class FiniteDifferences {
     return hess;
   }
 
+  // ---------------- extrapolated references ----------------
+
+  /** First step of {@link #jacobianExtrapolated}; the steps halve from it. */
+  public static final double EXTRAPOLATED_JACOBIAN_STEP = 1e-3;
+
+  /** First step of {@link #hessianExtrapolated}; the steps halve from it. */
+  public static final double EXTRAPOLATED_HESSIAN_STEP = 4e-3;
+
+  /** Steps of the extrapolated references: h0, h0/2, ..., h0/16. */
+  public static final int LEVELS = 5;
+
+  /**
+   * The Jacobian by Richardson extrapolation of central differences at the steps h0 / 2^i
+   * (i < {@link #LEVELS}), entry by entry ({@link #extrapolate}). Accurate where one fixed step is
+   * not: large values (rounding, about eps |f| / h, needs a large step) and nearby singularities
+   * (truncation, about h^2 |f'''|, needs a small one).
+   */
+  public static DMatrixRMaj jacobianExtrapolated(Expr f, Expr.Var x, Map<String, Tensor> values, Map<String, Long> dims) {
+    int rows = numel(f, values, dims), cols = bound(x, values).numel();
+    return extrapolate(h -> orNaN(() -> jacobian(f, x, values, dims, h), rows, cols), EXTRAPOLATED_JACOBIAN_STEP, LEVELS, SETTLED_JACOBIAN);
+  }
+
+  /** The gradient of a scalar function by {@link #jacobianExtrapolated}, as a column. */
+  public static DMatrixRMaj gradientExtrapolated(Expr scalarF, Expr.Var x, Map<String, Tensor> values, Map<String, Long> dims) {
+    requireScalar(scalarF, values, dims);
+    DMatrixRMaj j = jacobianExtrapolated(scalarF, x, values, dims);
+    return new DMatrixRMaj(j.numCols, 1, true, j.data);
+  }
+
+  /** The Hessian of a scalar function by Richardson extrapolation of {@link #hessian} at halved steps. */
+  public static DMatrixRMaj hessianExtrapolated(Expr scalarF, Expr.Var x, Map<String, Tensor> values, Map<String, Long> dims) {
+    requireScalar(scalarF, values, dims);
+    int n = bound(x, values).numel();
+    return extrapolate(h -> orNaN(() -> hessian(scalarF, x, values, dims, h), n, n), EXTRAPOLATED_HESSIAN_STEP, LEVELS, SETTLED_HESSIAN);
+  }
+
+  /**
+   * Ridders' form of Richardson extrapolation (Numerical Recipes, dfridr), entry by entry, for a
+   * difference quotient D(h) whose error is a series in h^2 (central differences): with
+   * T[i][0] = D(h0 / 2^i) and T[i][j] = (4^j T[i][j-1] - T[i-1][j-1]) / (4^j - 1), each T[i][j]
+   * (j >= 1) has the error estimate max(|T[i][j] - T[i][j-1]|, |T[i][j] - T[i-1][j-1]|); an entry
+   * takes the value of smallest estimate. Entries that are not finite at a step (it left the
+   * domain) take no part; an entry with no estimate at all takes its value at the smallest step.
+   * The steps stop early, from the third on, once every estimate is below {@code settle}
+   * relative to the largest entry (smooth functions: three steps).
+   */
+  static DMatrixRMaj extrapolate(java.util.function.DoubleFunction<DMatrixRMaj> atStep, double h0, int levels, double settle) {
+    DMatrixRMaj[] previous = null;
+    DMatrixRMaj best = null;
+    double[] error = null;
+    DMatrixRMaj last = null;
+    double h = h0;
+    for (int i = 0; i < levels; i++, h /= 2) {
+      DMatrixRMaj[] row = new DMatrixRMaj[i + 1];
+      row[0] = last = atStep.apply(h);
+      if (best == null) {
+        best = row[0].copy();
+        error = new double[best.getNumElements()];
+        java.util.Arrays.fill(error, Double.POSITIVE_INFINITY);
+      }
+      double factor = 4;
+      for (int j = 1; j <= i; j++, factor *= 4) {
+        row[j] = new DMatrixRMaj(best.numRows, best.numCols);
+        for (int k = 0; k < error.length; k++) {
+          double here = row[j - 1].data[k], before = previous[j - 1].data[k];
+          double v = (factor * here - before) / (factor - 1);
+          row[j].data[k] = v;
+          double e = Math.max(Math.abs(v - here), Math.abs(v - before));
+          if (e < error[k]) { // false for NaN
+            error[k] = e;
+            best.data[k] = v;
+          }
+        }
+      }
+      previous = row;
+      if (i >= 2 && settled(best, error, settle)) break;
+    }
+    for (int k = 0; k < error.length; k++) if (error[k] == Double.POSITIVE_INFINITY) best.data[k] = last.data[k];
+    return best;
+  }
+
+  /**
+   * Extrapolation stops early once every entry's error estimate is below this, relative to
+   * max(1, max |entry|): 1e-8 for Jacobians and 1e-7 for Hessians, 1/100 of the tolerances of
+   * {@code hbp verify} (a Hessian's rounding error, about eps |f| / h^2, is near 1e-9 |f| at the
+   * third step, so a stricter bound would take every step for functions of large values).
+   */
+  static final double SETTLED_JACOBIAN = 1e-8, SETTLED_HESSIAN = 1e-7;
+
+  private static boolean settled(DMatrixRMaj best, double[] error, double settled) {
+    double scale = 1;
+    for (double v : best.data) scale = Math.max(scale, Math.abs(v));
+    for (double e : error) if (!(e <= settled * scale)) return false;
+    return true;
+  }
+
+  /** A difference quotient, or NaN everywhere when a step failed arithmetically (a singular inverse). */
+  private static DMatrixRMaj orNaN(java.util.function.Supplier<DMatrixRMaj> quotient, int rows, int cols) {
+    try {
+      return quotient.get();
+    } catch (ArithmeticException e) {
+      DMatrixRMaj nan = new DMatrixRMaj(rows, cols);
+      java.util.Arrays.fill(nan.data, Double.NaN);
+      return nan;
+    }
+  }
+
+  private static int numel(Expr f, Map<String, Tensor> values, Map<String, Long> dims) {
+    int n = 1;
+    for (int d : new Evaluator(values, dims).shapeOf(f.shape())) n *= d;
+    return n;
+  }
+
   private static Tensor shifted(Tensor x0, int i, double di, int j, double dj) {
     double[] d = x0.data().clone();
     d[i] += di;

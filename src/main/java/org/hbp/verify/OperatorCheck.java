@@ -22,11 +22,15 @@ import org.hbp.runtime.ResidualModification;
 /**
  * Checks every method of a generated operator against references built from the spec's forward
  * expression alone, with EJML in double precision: the reference interpreter for forward values,
- * central finite differences for dense Jacobians and residual Hessians (of
+ * central finite differences, Richardson-extrapolated over halved steps, for dense Jacobians and
+ * residual Hessians (of
  * {@code vec(dz)' vec(z(w))}), and brute-force dense products ({@code J v}, {@code J' v},
  * {@code R v}, {@code J' M J}, eigendecompositions for PCH, {@code kron(A', I)}). Runs at several
  * random shapes with N samples and V directions, parameters and some directions shared by all
- * samples so that broadcasting is exercised too.
+ * samples so that broadcasting is exercised too. The points come from {@link Sampler} (each
+ * variable from its domain, the forward value finite); a module whose forward value is never
+ * finite gets a failed row "sample points" that names the expression that left its domain. No
+ * exception escapes: one in a check is that row's failure.
  */
 public final class OperatorCheck {
   private OperatorCheck() {}
@@ -94,7 +98,16 @@ public final class OperatorCheck {
   public static Report check(ModuleSpec m, Factory factory, long seed, int shapes) {
     Checker c = new Checker(m, factory, new org.hbp.backend.cpu.CpuBackend());
     Random rng = new Random(seed);
-    for (int s = 0; s < shapes; s++) c.checkAt(SpecCheck.randomDims(m, rng), rng);
+    for (int s = 0; s < shapes; s++) {
+      Map<String, Long> dims = SpecCheck.randomDims(m, rng);
+      try {
+        c.checkAt(dims, rng);
+      } catch (RuntimeException e) { // a reference that could not be built: a failed row, never a crash
+        Row r = c.row("references", "", 0);
+        r.comparisons++;
+        r.failure = e.getClass().getSimpleName() + ": " + e.getMessage();
+      }
+    }
     return new Report(m.name(), new ArrayList<>(c.rows.values()));
   }
 
@@ -114,8 +127,18 @@ public final class OperatorCheck {
       return rows.computeIfAbsent(method + "\u0000" + wrt, k -> new Row(m.name(), method, wrt, tol));
     }
 
-    /** Records a comparison of got (n values) with ref. */
+    /** Records a comparison of got (n values) with ref, relative to max(1, max |ref|). */
     void compare(Row r, double[] got, double[] ref) {
+      compare(r, got, ref, 0);
+    }
+
+    /**
+     * Records a comparison of got with ref relative to max(1, max |ref|, magnitude): second
+     * derivatives are compared relative to the first-order magnitude of the function they are
+     * taken of too (see {@link #firstOrderMagnitude}), the scale of the rounding error of their
+     * finite-difference references.
+     */
+    void compare(Row r, double[] got, double[] ref, double magnitude) {
       r.comparisons++;
       if (got.length != ref.length) {
         r.failure = "size " + got.length + " instead of " + ref.length;
@@ -128,7 +151,7 @@ public final class OperatorCheck {
         scale = Math.max(scale, Math.abs(ref[i]));
       }
       r.maxAbs = Math.max(r.maxAbs, err);
-      r.maxRel = Math.max(r.maxRel, err / Math.max(1, scale));
+      r.maxRel = Math.max(r.maxRel, err / Math.max(1, Math.max(scale, magnitude)));
     }
 
     /** Runs a check, recording an exception as the row's failure. */
@@ -155,8 +178,17 @@ public final class OperatorCheck {
       }
       // per-sample values; parameters shared by all samples (those of sample 0)
       List<Map<String, Tensor>> samples = new ArrayList<>();
-      for (int n = 0; n < N; n++) samples.add(SpecCheck.randomValues(m, dims, rng));
-      for (Expr.Var v : m.withRole(Expr.Role.PARAM)) for (int n = 1; n < N; n++) samples.get(n).put(v.name(), samples.get(0).get(v.name()));
+      try {
+        samples.add(Sampler.point(m, dims, rng, Map.of()));
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        for (Expr.Var v : m.withRole(Expr.Role.PARAM)) params.put(v.name(), samples.get(0).get(v.name()));
+        for (int n = 1; n < N; n++) samples.add(Sampler.point(m, dims, rng, params));
+      } catch (Sampler.DomainException e) {
+        Row r = row("sample points", "", 0);
+        r.comparisons++;
+        r.failure = e.getMessage();
+        return;
+      }
       Map<String, Batch> values = new LinkedHashMap<>();
       for (Expr.Var v : m.variables()) values.put(v.name(), v.role() == Expr.Role.PARAM ? batch(samples.subList(0, 1), v.name()) : batch(samples, v.name()));
       if (op instanceof LossOperator loss) checkLoss(loss, values, samples, dims, rng);
@@ -254,10 +286,12 @@ public final class OperatorCheck {
         int nw = ws[0] * ws[1];
         DMatrixRMaj[] j = new DMatrixRMaj[N], r = new DMatrixRMaj[N];
         for (int n = 0; n < N; n++) {
-          j[n] = FiniteDifferences.jacobian(m.outputExpr(), w, withDz.get(n), dims);
-          r[n] = FiniteDifferences.hessian(g, w, withDz.get(n), dims);
+          j[n] = FiniteDifferences.jacobianExtrapolated(m.outputExpr(), w, withDz.get(n), dims);
+          r[n] = FiniteDifferences.hessianExtrapolated(g, w, withDz.get(n), dims);
         }
         boolean param = w.role() == Expr.Role.PARAM;
+        double[] magnitude = new double[N];
+        for (int n = 0; n < N; n++) magnitude[n] = firstOrderMagnitude(withDz.get(n).get(dzVar.name()).data(), j[n].data);
         // J v: parameter directions shared by all samples, input directions per sample
         Row jv = row("jacMatProd", wn, JACOBIAN_TOL);
         guarded(jv, () -> {
@@ -311,24 +345,30 @@ public final class OperatorCheck {
           double[] ref = colMajor(r[n]);
           double[] got = new double[ref.length]; // what the kind allows: zero, or the diagonal only
           if (kind == ResidualKind.DIAGONAL) for (int i = 0; i < nw; i++) got[i + nw * i] = ref[i + nw * i];
-          compare(kindRow, got, ref);
+          compare(kindRow, got, ref, magnitude[n]);
         }
         for (ResidualModification mod : ResidualModification.values()) {
           DMatrixRMaj[] rm = new DMatrixRMaj[N];
-          for (int n = 0; n < N; n++) rm[n] = modified(r[n], mod, kind);
           Row rv = row("residualMatProd " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
+          Row dense = row("residual " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
+          try {
+            for (int n = 0; n < N; n++) rm[n] = modified(r[n], mod, kind);
+          } catch (RuntimeException e) { // the reference itself failed (an eigendecomposition of a matrix that is not finite)
+            guarded(rv, () -> { throw e; });
+            guarded(dense, () -> { throw e; });
+            continue;
+          }
           guarded(rv, () -> {
             Batch v = directions(param ? 1 : N, ws[0], ws[1], rng);
             Batch got = op.residualMatProd(fc, wn, dz, v, mod);
             double[] gd = be.toArray(got);
             for (int n = 0; n < N; n++)
-              for (int d = 0; d < V; d++) compare(rv, item(got, gd, n, d), colMajor(mult(rm[n], column(item(v, n, d)))));
+              for (int d = 0; d < V; d++) compare(rv, item(got, gd, n, d), colMajor(mult(rm[n], column(item(v, n, d)))), magnitude[n]);
           });
-          Row dense = row("residual " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
           guarded(dense, () -> {
             Batch got = op.residual(fc, wn, dz, mod);
             double[] gd = be.toArray(got);
-            for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(rm[n]));
+            for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(rm[n]), magnitude[n]);
           });
           if (kind != ResidualKind.GENERAL) {
             Row diag = row("residualDiagonal " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
@@ -338,7 +378,7 @@ public final class OperatorCheck {
               for (int n = 0; n < N; n++) {
                 double[] ref = new double[nw];
                 for (int i = 0; i < nw; i++) ref[i] = rm[n].get(i, i);
-                compare(diag, item(got, gd, n, 0), ref);
+                compare(diag, item(got, gd, n, 0), ref, magnitude[n]);
               }
             });
           }
@@ -395,6 +435,19 @@ public final class OperatorCheck {
       }
     }
 
+    /**
+     * max |dz| max |J|: how much g = dz' z changes per unit step of w (entries of w are of order 1
+     * at the sampled points). A second derivative of g is compared relative to it as well: its
+     * finite-difference reference has a rounding error of about eps |g| / h^2, so with z = 10000 x
+     * a zero residual would otherwise "fail" by the noise of the reference.
+     */
+    static double firstOrderMagnitude(double[] dz, double[] jacobian) {
+      double a = 0, b = 0;
+      for (double x : dz) a = Math.max(a, Math.abs(x));
+      for (double x : jacobian) b = Math.max(b, Math.abs(x));
+      return a * b;
+    }
+
     static DMatrixRMaj modified(DMatrixRMaj r, ResidualModification mod, ResidualKind kind) {
       switch (mod) {
         case NONE:
@@ -422,34 +475,40 @@ public final class OperatorCheck {
         String wn = w.name();
         int[] ws = op.itemShape(wn);
         DMatrixRMaj[] h = new DMatrixRMaj[N];
-        for (int n = 0; n < N; n++) h[n] = FiniteDifferences.hessian(m.outputExpr(), w, samples.get(n), dims);
+        double[] magnitude = new double[N];
+        for (int n = 0; n < N; n++) {
+          h[n] = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, samples.get(n), dims);
+          magnitude[n] = firstOrderMagnitude(new double[] {1}, FiniteDifferences.gradientExtrapolated(m.outputExpr(), w, samples.get(n), dims).data);
+        }
         Row grad = row("gradient", wn, JACOBIAN_TOL);
         guarded(grad, () -> {
           Batch got = op.gradient(fc, wn);
           double[] gd = be.toArray(got);
           for (int n = 0; n < N; n++)
-            compare(grad, item(got, gd, n, 0), FiniteDifferences.gradient(m.outputExpr(), w, samples.get(n), dims).data);
+            compare(grad, item(got, gd, n, 0), FiniteDifferences.gradientExtrapolated(m.outputExpr(), w, samples.get(n), dims).data);
         });
         Row hv = row("hessianMatProd", wn, HESSIAN_TOL);
         guarded(hv, () -> {
           Batch v = directions(N, ws[0], ws[1], rng);
           Batch got = op.hessianMatProd(fc, wn, v);
           double[] gd = be.toArray(got);
-          for (int n = 0; n < N; n++) for (int d = 0; d < V; d++) compare(hv, item(got, gd, n, d), colMajor(mult(h[n], column(item(v, n, d)))));
+          for (int n = 0; n < N; n++) for (int d = 0; d < V; d++) compare(hv, item(got, gd, n, d), colMajor(mult(h[n], column(item(v, n, d)))), magnitude[n]);
         });
         Row dense = row("hessian", wn, HESSIAN_TOL);
         guarded(dense, () -> {
           Batch got = op.hessian(fc, wn);
           double[] gd = be.toArray(got);
-          for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(h[n]));
+          for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(h[n]), magnitude[n]);
         });
         if (op.hessianIsPsd(wn)) {
           // a PSD claim: the reference Hessian's smallest eigenvalue is >= 0 up to the tolerance
           Row psd = row("hessianIsPsd", wn, HESSIAN_TOL);
-          for (int n = 0; n < N; n++) {
-            DMatrixRMaj clipped = DenseMath.eigenMap(h[n], x -> Math.max(x, 0));
-            compare(psd, colMajor(clipped), colMajor(h[n]));
-          }
+          guarded(psd, () -> {
+            for (int n = 0; n < N; n++) {
+              DMatrixRMaj clipped = DenseMath.eigenMap(h[n], x -> Math.max(x, 0));
+              compare(psd, colMajor(clipped), colMajor(h[n]), magnitude[n]);
+            }
+          });
         }
       }
     }

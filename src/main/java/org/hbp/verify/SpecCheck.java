@@ -17,15 +17,17 @@ import org.hbp.dsl.ModuleSpec;
 
 /**
  * Checks the derived rules of a module numerically, against references built from its forward
- * expression alone: central finite differences (fp64) of z for the Jacobian, of g = vec(dz)'vec(z)
+ * expression alone: central finite differences (fp64, Richardson-extrapolated over halved steps,
+ * {@link FiniteDifferences#jacobianExtrapolated}) of z for the Jacobian, of g = vec(dz)'vec(z)
  * for the residual, the dense product J'*Hz*J + R for the HBP rule (random symmetric Hz), and for a
  * loss the finite-difference gradient and Hessian of E. Each check runs at several random shapes
- * (dims drawn from 1..4) and random points.
+ * (dims drawn from 1..4) and random points ({@link Sampler}: each variable from its domain, the
+ * forward value finite).
  */
 public final class SpecCheck {
   private SpecCheck() {}
 
-  /** Relative tolerance of Jacobians/gradients (central differences are accurate to ~1e-10). */
+  /** Relative tolerance of Jacobians/gradients (extrapolated central differences are accurate to ~1e-10). */
   public static final double JACOBIAN_TOL = 1e-6;
   /** Relative tolerance of Hessians (second differences are accurate to ~1e-8). */
   public static final double HESSIAN_TOL = 1e-5;
@@ -77,11 +79,12 @@ public final class SpecCheck {
     Expr.Var w = d.wrt();
     String name = m.name();
     if (m.isLoss()) {
-      DMatrixRMaj gRef = FiniteDifferences.gradient(m.outputExpr(), w, values, dims);
+      DMatrixRMaj gRef = FiniteDifferences.gradientExtrapolated(m.outputExpr(), w, values, dims);
       DMatrixRMaj g = Evaluator.evaluate(d.gradient(), values, dims).toDVector();
       out.add(compare(name, w.name(), "gradient", dims, g, gRef, JACOBIAN_TOL));
-      DMatrixRMaj hRef = FiniteDifferences.hessian(m.outputExpr(), w, values, dims);
-      out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(d.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL));
+      DMatrixRMaj hRef = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, values, dims);
+      out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(d.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL,
+          maxAbs(gRef.data)));
       return out;
     }
     Map<String, Tensor> vals = new LinkedHashMap<>(values);
@@ -91,19 +94,22 @@ public final class SpecCheck {
     DMatrixRMaj h = DenseMath.randomSymmetric(n, rng);
     vals.put(hz.name(), Tensor.fromDMatrix(h));
 
-    DMatrixRMaj jRef = FiniteDifferences.jacobian(m.outputExpr(), w, vals, dims);
+    DMatrixRMaj jRef = FiniteDifferences.jacobianExtrapolated(m.outputExpr(), w, vals, dims);
     out.add(compare(name, w.name(), "jacobian", dims, Evaluator.evaluate(d.jacobian(), vals, dims).toDMatrix(), jRef, JACOBIAN_TOL));
     Expr g = Exprs.mul(Exprs.transpose(vecOf(dz)), vecOf(m.outputExpr()));
-    DMatrixRMaj rRef = FiniteDifferences.hessian(g, w, vals, dims);
-    out.add(compare(name, w.name(), "residual", dims, Evaluator.evaluate(d.residual(), vals, dims).toDMatrix(), rRef, HESSIAN_TOL));
+    DMatrixRMaj rRef = FiniteDifferences.hessianExtrapolated(g, w, vals, dims);
+    // second derivatives of g relative to its first-order magnitude too (the rounding scale of their references)
+    double magnitude = maxAbs(vals.get(dz.name()).data()) * maxAbs(jRef.data);
+    out.add(compare(name, w.name(), "residual", dims, Evaluator.evaluate(d.residual(), vals, dims).toDMatrix(), rRef, HESSIAN_TOL, magnitude));
     // HBP: J' Hz J + R, from the references
     DMatrixRMaj hj = new DMatrixRMaj(n, jRef.numCols);
     CommonOps_DDRM.mult(h, jRef, hj);
     DMatrixRMaj hbpRef = new DMatrixRMaj(jRef.numCols, jRef.numCols);
     CommonOps_DDRM.multTransA(jRef, hj, hbpRef);
     CommonOps_DDRM.addEquals(hbpRef, rRef);
-    out.add(compare(name, w.name(), "hbp", dims, Evaluator.evaluate(d.hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL));
-    out.add(compare(name, w.name(), "hbp (compact)", dims, Evaluator.evaluate(d.hbpCompact(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL));
+    out.add(compare(name, w.name(), "hbp", dims, Evaluator.evaluate(d.hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL, magnitude));
+    out.add(compare(name, w.name(), "hbp (compact)", dims, Evaluator.evaluate(d.hbpCompact(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL,
+        magnitude));
     return out;
   }
 
@@ -111,23 +117,40 @@ public final class SpecCheck {
     return e.shape().isColumn() ? e : new Expr.Vec(e);
   }
 
+  private static double maxAbs(double[] a) {
+    double m = 0;
+    for (double x : a) m = Math.max(m, Math.abs(x));
+    return m;
+  }
+
   private static Check compare(String module, String wrt, String what, Map<String, Long> dims, DMatrixRMaj got, DMatrixRMaj ref, double tol) {
+    return compare(module, wrt, what, dims, got, ref, tol, 0);
+  }
+
+  /** A comparison relative to max(1, max |ref|, magnitude). */
+  private static Check compare(String module, String wrt, String what, Map<String, Long> dims, DMatrixRMaj got, DMatrixRMaj ref, double tol,
+      double magnitude) {
     if (got.numRows != ref.numRows || got.numCols != ref.numCols)
       return new Check(module, wrt, what + " (shape " + got.numRows + "x" + got.numCols + " vs " + ref.numRows + "x" + ref.numCols + ")",
           dims, Double.POSITIVE_INFINITY, 0, tol);
-    double scale = 0;
+    double scale = magnitude;
     for (int i = 0; i < ref.getNumElements(); i++) scale = Math.max(scale, Math.abs(ref.get(i)));
     return new Check(module, wrt, what, new LinkedHashMap<>(dims), Tensor.maxAbsError(got, ref), scale, tol);
   }
 
-  /** Dims drawn from 1..4 until every shape and unfold geometry is non-empty. */
+  /**
+   * Dims drawn from 1..4 until every shape and unfold geometry is non-empty.
+   *
+   * @throws IllegalArgumentException naming the module's place when no such dims exist in 1..4
+   */
   public static Map<String, Long> randomDims(ModuleSpec m, Random rng) {
     for (int attempt = 0; attempt < 10_000; attempt++) {
       Map<String, Long> dims = new LinkedHashMap<>();
       for (Dim d : m.dims()) for (String s : d.symbols()) dims.put(s, 1L + rng.nextInt(4));
       if (valid(m, dims)) return dims;
     }
-    throw new IllegalStateException("module " + m.name() + ": found no dims in 1..4 that give non-empty shapes");
+    throw new IllegalArgumentException(m.source() + ":" + m.line() + ": " + (m.isLoss() ? "loss " : "module ") + m.name()
+        + ": no dims " + m.dims() + " in 1..4 give positive sizes to every variable and to the output");
   }
 
   private static boolean valid(ModuleSpec m, Map<String, Long> dims) {
@@ -151,36 +174,13 @@ public final class SpecCheck {
   }
 
   /**
-   * Random values: uniform in [-1, 1) for inputs, parameters and data; index maps with entries in
-   * [-1, n) for the gathers that use them; targets as random probability vectors (positive,
-   * summing to one), so that assumptions such as sum(y) == 1 hold.
+   * A random point: every variable drawn from its domain ({@link Sampler}), drawn again while the
+   * forward value is not finite.
+   *
+   * @throws Sampler.DomainException when no draw gives a finite forward value
    */
   public static Map<String, Tensor> randomValues(ModuleSpec m, Map<String, Long> dims, Random rng) {
-    Map<String, Tensor> values = new LinkedHashMap<>();
-    Map<Expr.Var, Long> sourceSize = new LinkedHashMap<>();
-    Exprs.transformUp(m.outputExpr(), e -> {
-      if (e instanceof Expr.Gather g) sourceSize.put(g.index(), g.source().shape().numel().evaluate(dims));
-      return e;
-    });
-    for (Expr.Var v : m.variables()) {
-      if (v.role() == Expr.Role.INDEX) {
-        long n = sourceSize.getOrDefault(v, 1L);
-        Tensor t = random(rng, v.shape(), dims);
-        double[] d = t.data();
-        for (int i = 0; i < d.length; i++) d[i] = rng.nextInt((int) n + 1) - 1;
-        values.put(v.name(), t);
-      } else if (v.role() == Expr.Role.TARGET) {
-        Tensor t = random(rng, v.shape(), dims);
-        double[] d = t.data();
-        double sum = 0;
-        for (int i = 0; i < d.length; i++) sum += d[i] = 0.1 + rng.nextDouble();
-        for (int i = 0; i < d.length; i++) d[i] /= sum;
-        values.put(v.name(), t);
-      } else {
-        values.put(v.name(), random(rng, v.shape(), dims));
-      }
-    }
-    return values;
+    return Sampler.point(m, dims, rng, Map.of());
   }
 
   static Tensor random(Random rng, Shape s, Map<String, Long> dims) {

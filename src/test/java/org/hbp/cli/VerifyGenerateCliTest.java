@@ -199,4 +199,112 @@ class VerifyGenerateCliTest {
     assertTrue(spec.err().startsWith("hbp: " + bad + ":"), spec.err());
     assertFalse(Files.exists(dir.resolve("o/org/hbp/generated")) && Files.list(dir.resolve("o/org/hbp/generated")).findAny().isPresent());
   }
+
+  // ---------------- verify neither crashes nor cries wolf (issue 13) ----------------
+
+  private Path write(String name, String text) throws Exception {
+    Path p = dir.resolve(name);
+    Files.writeString(p, text);
+    return p;
+  }
+
+  private static void noStackTrace(Run r) {
+    String all = r.out() + r.err();
+    assertFalse(all.contains("Exception") || all.contains("\tat org."), all);
+  }
+
+  @Test
+  void logDetOfARealMatrixRedrawsPointsWhereItIsNotFinite() throws Exception {
+    // det(S) < 0 at about half the random points: those are drawn again (seed 1 crashed, seed 2 printed Infinity NaN)
+    Path spec = write("logdet.hbp", "module logdetm {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n"
+        + "  output z = log(det(S))*x;\n}\n");
+    for (String seed : List.of("1", "2")) {
+      Run r = hbp("verify", spec.toString(), "--seed", seed);
+      noStackTrace(r);
+      assertEquals(0, r.code(), r.out() + r.err());
+      assertFalse(r.out().contains("NaN") || r.out().contains("Infinity"), r.out());
+    }
+  }
+
+  @Test
+  void aForwardValueThatIsNeverFiniteIsNamedWithItsCause() throws Exception {
+    Path spec = write("never.hbp", "module never {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n"
+        + "  output z = log(-det(S*S'))*x;\n}\n");
+    Run r = hbp("verify", spec.toString());
+    noStackTrace(r);
+    assertEquals(1, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("sample points") && r.out().contains("never: log(-det(S*S')) is not finite at any of 100 random points: "
+        + "-det(S*S') <= 0 there; declare S spd if it is meant to be"), r.out());
+  }
+
+  @Test
+  void anIllConditionedInverseNoLongerFailsAtTheDefaultSeed() throws Exception {
+    // 6 residual rows failed here with a fixed step of 1e-4 although hbp's rule was right
+    Path spec = write("inv.hbp", "module invm {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n  output z = inv(S)*x;\n}\n");
+    Run r = hbp("verify", spec.toString());
+    noStackTrace(r);
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("0 failed"), r.out());
+  }
+
+  @Test
+  void largeValuesDoNotFailTheZeroResidual() throws Exception {
+    // 10000*x failed "residualKind = zero" by the rounding noise of a fixed-step reference
+    for (String c : List.of("10000", "1e6", "1e8")) {
+      Path spec = write("big.hbp", "module big {\n  dims n;\n  input x: vector(n);\n  output z = " + c + "*x;\n}\n"
+          + "module bigs {\n  dims n;\n  input x: vector(n);\n  output z = " + c + "*sigmoid(x);\n}\n"
+          + "loss bigloss {\n  dims n;\n  input x: vector(n);\n  output E = " + c + "*sum(x) + (x'*x);\n}\n");
+      Run r = hbp("verify", spec.toString());
+      assertEquals(0, r.code(), c + ":\n" + r.out() + r.err());
+      assertTrue(r.out().contains("residualKind = zero"), r.out());
+    }
+  }
+
+  @Test
+  void zeroAndNegativeDimsAreRefusedByDeriveAndVerifyAtTheirPlace() throws Exception {
+    Path zero = write("zero.hbp", "module zero {\n  input x: vector(0);\n  output z = 2*x;\n}\n");
+    Path derived = write("derived.hbp", "module derived {\n  dims n0;\n  dims n = n0 - n0;\n  input x: vector(n);\n  output z = 2*x;\n}\n");
+    Path negative = write("negative.hbp", "module negative {\n  dims n;\n  input x: vector(2 - 2*n);\n  output z = 2*x;\n}\n");
+    for (String command : List.of("verify", "derive")) {
+      Run a = hbp(command, zero.toString());
+      assertEquals(2, a.code(), a.out() + a.err());
+      assertEquals("hbp: " + zero + ":2:19: a dimension must be positive, but found 0\n", a.err());
+      Run b = hbp(command, derived.toString());
+      assertEquals(2, b.code(), b.out() + b.err());
+      assertEquals("hbp: " + derived + ":3:12: a dimension must be positive, but derived dim 'n' = n0 - n0 is 0\n", b.err());
+      Run c = hbp(command, negative.toString());
+      assertEquals(2, c.code(), c.out() + c.err());
+      assertEquals("hbp: " + negative + ":3:19: a dimension must be positive, but 2 - 2*n is below 1 for all values of its dims\n", c.err());
+    }
+  }
+
+  @Test
+  void dimsThatAreNeverPositiveInVerifysRangeAreAnErrorNotAStackTrace() throws Exception {
+    Path spec = write("far.hbp", "module far {\n  dims n, m;\n  input x: vector(n - m - 10);\n  output z = 2*x;\n}\n");
+    Run r = hbp("verify", spec.toString());
+    noStackTrace(r);
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().startsWith("hbp: " + spec + ":1: module far: no dims [n, m] in 1..4 give positive sizes"), r.err());
+  }
+
+  @Test
+  void anAssumptionAboutAnInputIsRefusedByDeriveAndVerify() throws Exception {
+    Path spec = write("assume.hbp", "loss bad {\n  dims c;\n  input x: vector(c);\n  target y: vector(c);\n"
+        + "  assume sum(x) == 1;\n  output E = sum(x) + y'*x;\n}\n");
+    for (String command : List.of("verify", "derive")) {
+      Run r = hbp(command, spec.toString());
+      assertEquals(2, r.code(), r.out() + r.err());
+      assertEquals("hbp: " + spec + ":5:14: 'assume' may mention only targets and data, which are not differentiated, but x is an input;"
+          + " an assumption about it would change its derivatives\n", r.err());
+    }
+  }
+
+  @Test
+  void aLinearLossWithAZeroHessianVerifies() throws Exception {
+    // its hessian row threw "directionsAsColumns: 1 directions ... cannot be grouped" inside the operator
+    Path spec = write("lin.hbp", "loss lin {\n  dims c;\n  input x: vector(c);\n  target y: vector(c);\n  output E = y'*x + sum(x);\n}\n");
+    Run r = hbp("verify", spec.toString());
+    noStackTrace(r);
+    assertEquals(0, r.code(), r.out() + r.err());
+  }
 }

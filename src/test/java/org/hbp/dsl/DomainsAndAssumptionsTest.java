@@ -1,0 +1,156 @@
+package org.hbp.dsl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.hbp.calculus.Printer;
+import org.hbp.derive.Derivation;
+import org.hbp.derive.ModuleRules;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Assumptions rewrite only what is not differentiated (targets, data); variables declare their
+ * domain after their type; dimensions are positive. Expected messages and forms written by hand.
+ */
+class DomainsAndAssumptionsTest {
+  private static Spec parse(String text) {
+    Dsl.init();
+    return Dsl.parse(text, "spec.hbp");
+  }
+
+  private static String lines(String... lines) {
+    return String.join("\n", lines) + "\n";
+  }
+
+  private static Derivation rule(ModuleSpec m, String wrt) {
+    return ModuleRules.derive(m).stream().filter(d -> d.wrt().name().equals(wrt)).findFirst().orElseThrow();
+  }
+
+  // ---------------- assumptions ----------------
+
+  @Test
+  void crossEntropyUsesItsTargetOnlyAssumption() throws Exception {
+    String text = Files.readString(Path.of("modules-spec/crossentropy.hbp"));
+    ModuleSpec with = parse(text).modules().get(0);
+    ModuleSpec without = parse(text.replace("assume sum(y) == 1;", "")).modules().get(0);
+    // the gradient of -y'log(softmax(x)) is sum(y) softmax(x) - y; with sum(y) == 1 it is softmax(x) - y
+    String g = Printer.text(rule(with, "x").gradient());
+    String gWithout = Printer.text(rule(without, "x").gradient());
+    assertFalse(g.contains("sum(y)"), g);
+    assertTrue(gWithout.contains("sum(y)"), gWithout);
+    assertEquals(Domain.PROBABILITY, with.domain("y"));
+  }
+
+  @Test
+  void anAssumptionOnDataIsAllowedAndUsed() {
+    ModuleSpec m = parse(lines("loss l {", "  dims n;", "  input x: vector(n);", "  data w: vector(n);", "  assume sum(w) == 2;",
+        "  output E = sum(w)*(x'*x);", "}")).modules().get(0);
+    assertEquals("4*x", Printer.text(rule(m, "x").gradient()));
+  }
+
+  static Stream<Arguments> refusedAssumptions() {
+    return Stream.of(
+        Arguments.of(lines("loss l {", "  dims c;", "  input x: vector(c);", "  target y: vector(c);", "  assume sum(x) == 1;",
+            "  output E = sum(x) + y'*x;", "}"),
+            "spec.hbp:5:14: 'assume' may mention only targets and data, which are not differentiated, but x is an input;"
+                + " an assumption about it would change its derivatives"),
+        Arguments.of(lines("loss l {", "  dims c;", "  input x: vector(c);", "  target y: vector(c);", "  assume sum(y) == sum(x);",
+            "  output E = y'*x;", "}"),
+            "spec.hbp:5:24: 'assume' may mention only targets and data, which are not differentiated, but x is an input;"
+                + " an assumption about it would change its derivatives"),
+        Arguments.of(lines("loss l {", "  dims c;", "  input x: vector(c);", "  target y: vector(c);", "  assume 1 == sum(y);",
+            "  output E = y'*x;", "}"),
+            "spec.hbp:5:10: the left side of 'assume' must mention a target or data variable (it is rewritten into the right side),"
+                + " but 1 mentions none"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("refusedAssumptions")
+  void assumptionsAboutDifferentiatedVariablesAreRefused(String text, String message) {
+    DslException e = assertThrows(DslException.class, () -> parse(text));
+    assertEquals(message, e.getMessage());
+  }
+
+  @Test
+  void theSimplifierRefusesAnAssumptionAboutAnInputToo() {
+    org.hbp.calculus.Expr.Var x = new org.hbp.calculus.Expr.Var("x", org.hbp.calculus.Shape.SCALAR, org.hbp.calculus.Expr.Role.INPUT);
+    assertThrows(IllegalArgumentException.class, () -> org.hbp.calculus.Simplifier.assumption(x, new org.hbp.calculus.Expr.Num(1)));
+  }
+
+  // ---------------- domains ----------------
+
+  @Test
+  void domainsAreReadAndDefaulted() {
+    ModuleSpec m = parse(lines("loss l {", "  dims n;", "  input x: vector(n) positive;", "  data S: matrix(n, n) spd;",
+        "  target y: vector(n) onehot;", "  target t: vector(n);", "  target s: vector(n) sign;", "  target p: vector(n);",
+        "  assume sum(p) == 1;", "  output E = x'*S*x + y'*x + t'*x + s'*x + p'*x;", "}")).modules().get(0);
+    assertEquals(List.of(Domain.POSITIVE, Domain.SPD, Domain.ONEHOT, Domain.REAL, Domain.SIGN, Domain.PROBABILITY),
+        m.variables().stream().map(v -> m.domain(v.name())).toList());
+  }
+
+  @Test
+  void aPositiveVariableSimplifiesAbs() {
+    ModuleSpec real = parse(lines("module m {", "  dims n;", "  input x: vector(n);", "  output z = abs(x);", "}")).modules().get(0);
+    ModuleSpec positive = parse(lines("module m {", "  dims n;", "  input x: vector(n) positive;", "  output z = abs(x);", "}")).modules().get(0);
+    assertTrue(Printer.text(rule(real, "x").jacobian()).contains("sign"), Printer.text(rule(real, "x").jacobian()));
+    assertEquals("eye(n)", Printer.text(rule(positive, "x").jacobian()));
+  }
+
+  static Stream<Arguments> domainErrors() {
+    return Stream.of(
+        Arguments.of(lines("module m {", "  dims n;", "  input x: vector(n) blue;", "  output z = x;", "}"),
+            "spec.hbp:3:22: unknown domain 'blue' of x; expected one of real, positive, spd, probability, onehot, sign"),
+        Arguments.of(lines("module m {", "  dims n;", "  param S: vector(n) spd;", "  input x: vector(n);", "  output z = S .* x;", "}"),
+            "spec.hbp:3:22: S: 'spd' needs a square matrix(n, n), but the type is vector(n)"),
+        Arguments.of(lines("module m {", "  dims n, m;", "  param S: matrix(n, m) spd;", "  input x: vector(m);", "  output z = S*x;", "}"),
+            "spec.hbp:3:25: S: 'spd' needs a square matrix(n, n), but the type is matrix(n,m)"),
+        Arguments.of(lines("loss l {", "  dims n;", "  input x: vector(n) onehot;", "  output E = sum(x);", "}"),
+            "spec.hbp:3:22: 'onehot' is not a domain of input x; inputs may be real, positive, spd (labels are targets or data)"),
+        Arguments.of(lines("loss l {", "  input x: vector(3);", "  target y: scalar probability;", "  output E = y*sum(x);", "}"),
+            "spec.hbp:3:20: y: 'probability' needs a vector or a matrix (one probability column each), but the type is scalar"),
+        Arguments.of(lines("module m {", "  dims n;", "  input x: vector(n);", "  index i: vector(n) positive;", "  output z = gather(x, i);", "}"),
+            "spec.hbp:4:22: an index map takes no domain, but i is declared 'positive'"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("domainErrors")
+  void badDomainsAreRefusedAtTheirPlace(String text, String message) {
+    DslException e = assertThrows(DslException.class, () -> parse(text));
+    assertEquals(message, e.getMessage());
+  }
+
+  // ---------------- dimensions ----------------
+
+  static Stream<Arguments> dimErrors() {
+    return Stream.of(
+        Arguments.of(lines("module m {", "  input x: vector(0);", "  output z = x;", "}"),
+            "spec.hbp:2:19: a dimension must be positive, but found 0"),
+        Arguments.of(lines("module m {", "  dims n;", "  input x: matrix(n, n - n);", "  output z = x;", "}"),
+            "spec.hbp:3:22: a dimension must be positive, but n - n is 0"),
+        Arguments.of(lines("module m {", "  dims n0;", "  dims n = n0 - n0;", "  input x: vector(n);", "  output z = x;", "}"),
+            "spec.hbp:3:12: a dimension must be positive, but derived dim 'n' = n0 - n0 is 0"),
+        Arguments.of(lines("module m {", "  dims n;", "  input x: vector(1 - n);", "  output z = x;", "}"),
+            "spec.hbp:3:19: a dimension must be positive, but 1 - n is below 1 for all values of its dims"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("dimErrors")
+  void zeroAndNegativeDimsAreRefused(String text, String message) {
+    DslException e = assertThrows(DslException.class, () -> parse(text));
+    assertEquals(message, e.getMessage());
+  }
+
+  @Test
+  void dimsThatCanBePositiveAreAccepted() {
+    parse(lines("module m {", "  dims n, k;", "  dims p = n - k + 1;", "  input x: vector(p);", "  output z = x;", "}"));
+  }
+}

@@ -1,0 +1,173 @@
+package org.hbp.verify;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Collectors;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.calculus.Exprs;
+import org.hbp.codegen.OperatorGenerator;
+import org.hbp.codegen.OperatorLoader;
+import org.hbp.derive.Derivation;
+import org.hbp.derive.ModuleRules;
+import org.hbp.dsl.Domain;
+import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
+import org.hbp.dsl.Spec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code hbp verify} neither cries wolf nor stops seeing wrong rules: operators with inverses and
+ * log-determinants pass at 20 seeds, the sampler draws from the declared domains, and a rule that
+ * is wrong by a small factor still fails at the points where the right one passes.
+ */
+class VerifySeedsTest {
+  @TempDir static Path work;
+
+  static final String INV = "module invm {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n  output z = inv(S)*x;\n}\n";
+  static final String LOGDET = "module logdetm {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n) spd;\n"
+      + "  output z = log(det(S))*x;\n}\n";
+
+  private static OperatorCheck.Factory compile(Spec spec, String text, String name) throws Exception {
+    Map<String, Class<?>> classes = OperatorLoader.compile(OperatorGenerator.generate(spec, text, name, "hbp.test." + name),
+        work.resolve(name));
+    Class<?> type = classes.get(OperatorGenerator.className(spec.modules().get(0).name()));
+    return (be, dims) -> new OperatorLoader.Loaded(type, false).create(be, dims);
+  }
+
+  private static List<String> failuresAtSeeds(String text, String name, int seeds) throws Exception {
+    Dsl.init();
+    Spec spec = Dsl.parse(text, name + ".hbp");
+    ModuleSpec m = spec.modules().get(0);
+    OperatorCheck.Factory factory = compile(spec, text, name);
+    List<String> failures = new ArrayList<>();
+    for (long seed = 1; seed <= seeds; seed++) {
+      OperatorCheck.Report r = OperatorCheck.check(m, factory, seed, 3);
+      for (OperatorCheck.Row row : r.rows())
+        if (!row.passed()) failures.add("seed " + seed + ": " + row.method + " " + row.wrt + " rel " + row.maxRel() + " " + row.failure());
+    }
+    return failures;
+  }
+
+  @Test
+  void anInverseVerifiesAtTwentySeeds() throws Exception {
+    List<String> failures = failuresAtSeeds(INV, "inv", 20);
+    assertTrue(failures.isEmpty(), String.join("\n", failures));
+  }
+
+  @Test
+  void aLogDeterminantOfAnSpdParameterVerifiesAtTwentySeeds() throws Exception {
+    List<String> failures = failuresAtSeeds(LOGDET, "logdet", 20);
+    assertTrue(failures.isEmpty(), String.join("\n", failures));
+  }
+
+  @Test
+  void aRuleWrongByOnePartInAThousandStillFails() {
+    Dsl.init();
+    ModuleSpec m = Dsl.parse(INV, "inv.hbp").modules().get(0);
+    Derivation d = ModuleRules.derive(m).stream().filter(x -> x.wrt().name().equals("S")).findFirst().orElseThrow();
+    Derivation wrong = new Derivation(d.module(), d.isLoss(), d.wrt(), d.output(), d.jacobian(), Exprs.scale(1.001, d.residual()),
+        d.hbp(), d.residualKind(), d.gradient(), d.hessian(), d.psd(), d.jacobianCompact(), d.residualCompact(), d.hbpCompact());
+    for (long seed = 1; seed <= 5; seed++) {
+      Random rng = new Random(seed);
+      Map<String, Long> dims = SpecCheck.randomDims(m, rng);
+      Map<String, Tensor> values = SpecCheck.randomValues(m, dims, rng);
+      long s = rng.nextLong();
+      List<SpecCheck.Check> right = SpecCheck.check(m, d, values, dims, new Random(s));
+      List<SpecCheck.Check> bad = SpecCheck.check(m, wrong, values, dims, new Random(s));
+      assertTrue(right.stream().allMatch(SpecCheck.Check::passed), right.toString());
+      assertFalse(bad.stream().filter(c -> c.what().equals("residual")).allMatch(SpecCheck.Check::passed), bad.toString());
+    }
+  }
+
+  @Test
+  void targetsAndVariablesAreDrawnFromTheirDomains() {
+    Dsl.init();
+    ModuleSpec m = Dsl.parse("loss l {\n  dims n, k;\n  input x: vector(n) positive;\n  data S: matrix(n, n) spd;\n"
+        + "  target y: matrix(n, k) onehot;\n  target p: vector(n) probability;\n  target s: vector(n) sign;\n  target r: vector(n);\n"
+        + "  output E = x'*S*x + sum(y'*x) + p'*x + s'*x + r'*x;\n}\n", "l.hbp").modules().get(0);
+    assertEquals(Domain.REAL, m.domain("r"));
+    Random rng = new Random(3);
+    boolean rNegative = false;
+    for (int t = 0; t < 20; t++) {
+      Map<String, Long> dims = SpecCheck.randomDims(m, rng);
+      Map<String, Tensor> v = SpecCheck.randomValues(m, dims, rng);
+      for (double x : v.get("x").data()) assertTrue(x >= 0.5 && x < 2, "positive: " + x);
+      DMatrixRMaj s = v.get("S").toDMatrix();
+      DMatrixRMaj st = new DMatrixRMaj(s.numCols, s.numRows);
+      CommonOps_DDRM.transpose(s, st);
+      assertTrue(org.ejml.dense.row.MatrixFeatures_DDRM.isIdentical(s, st, 0), "symmetric");
+      assertTrue(org.ejml.dense.row.factory.DecompositionFactory_DDRM.chol(s.numRows, true).decompose(s.copy()), "positive definite");
+      Tensor y = v.get("y");
+      int rows = y.shape()[0];
+      for (int c = 0; c < y.numel() / rows; c++) {
+        double sum = 0, ones = 0;
+        for (int r = 0; r < rows; r++) {
+          double e = y.data()[c * rows + r];
+          assertTrue(e == 0 || e == 1, "onehot entry " + e);
+          sum += e;
+        }
+        assertEquals(1, sum);
+      }
+      double ps = 0;
+      for (double e : v.get("p").data()) {
+        assertTrue(e > 0);
+        ps += e;
+      }
+      assertEquals(1, ps, 1e-12);
+      for (double e : v.get("s").data()) assertTrue(e == 1 || e == -1, "sign " + e);
+      for (double e : v.get("r").data()) rNegative |= e < 0;
+    }
+    assertTrue(rNegative, "real targets take negative values too");
+  }
+
+  @Test
+  void realSquareMatricesAreWellConditioned() {
+    Random rng = new Random(5);
+    for (int t = 0; t < 200; t++) {
+      Tensor s = Sampler.draw(Domain.REAL, new int[] {4, 4}, rng);
+      double[] sv = org.ejml.dense.row.SingularOps_DDRM.singularValues(s.toDMatrix());
+      for (double x : sv) assertTrue(x >= Sampler.MIN_SINGULAR_VALUE, "singular value " + x);
+    }
+  }
+
+  @Test
+  void aForwardValueThatIsNeverFiniteNamesTheExpressionThatLeftItsDomain() {
+    Dsl.init();
+    ModuleSpec m = Dsl.parse("loss l {\n  dims n;\n  input x: vector(n);\n  output E = sum(log(x - 5));\n}\n", "l.hbp").modules().get(0);
+    Random rng = new Random(1);
+    Map<String, Long> dims = SpecCheck.randomDims(m, rng);
+    Sampler.DomainException e = assertThrows(Sampler.DomainException.class, () -> SpecCheck.randomValues(m, dims, rng));
+    assertEquals("l: log(x - 5*ones(n)) is not finite at any of 100 random points: an entry of x - 5*ones(n) <= 0 there;"
+        + " declare x positive if it is meant to be", e.getMessage());
+  }
+
+  @Test
+  void extrapolationIsAccurateForLargeValuesAndNearSingularities() {
+    Dsl.init();
+    // f = 1e4 * sum(x .* x): Hessian 2e4 I exactly; one fixed step of 1e-4 is off by about 1e-4 absolute
+    ModuleSpec big = Dsl.parse("loss l {\n  dims n;\n  input x: vector(n);\n  output E = 10000*(x'*x);\n}\n", "l.hbp").modules().get(0);
+    Map<String, Long> dims = new LinkedHashMap<>(Map.of("n", 3L));
+    Map<String, Tensor> v = SpecCheck.randomValues(big, dims, new Random(2));
+    DMatrixRMaj h = FiniteDifferences.hessianExtrapolated(big.outputExpr(), big.variables().get(0), v, dims);
+    for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) assertEquals(i == j ? 2e4 : 0, h.get(i, j), 1e-6);
+    // f = 1/(x - 0.99) at x = 1: f'' = 2/0.01^3 = 2e6; the fixed step 1e-4 is off by about 4e-4 relative
+    // (truncation (2h)^2 f''''/12 = 800), the extrapolation by less than 1e-6
+    ModuleSpec near = Dsl.parse("loss l {\n  input x: scalar;\n  output E = (x - 0.99).^-1;\n}\n", "l.hbp").modules().get(0);
+    Map<String, Tensor> one = Map.of("x", Tensor.scalar(1));
+    double fixed = FiniteDifferences.hessian(near.outputExpr(), near.variables().get(0), one, Map.of()).get(0, 0);
+    assertTrue(Math.abs(fixed - 2e6) > 2e6 * 1e-4, "the fixed step is inaccurate here: " + fixed);
+    assertEquals(2e6, FiniteDifferences.hessianExtrapolated(near.outputExpr(), near.variables().get(0), one, Map.of()).get(0, 0), 2e6 * 1e-6);
+    assertEquals(-1e4, FiniteDifferences.gradientExtrapolated(near.outputExpr(), near.variables().get(0), one, Map.of()).get(0, 0), 1e4 * 1e-9);
+  }
+}

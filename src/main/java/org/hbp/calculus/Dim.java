@@ -180,9 +180,53 @@ public final class Dim implements Comparable<Dim> {
     return o instanceof Dim d && terms.equals(d.terms);
   }
 
+  /** The prime modulus of {@link #fingerprint}. */
+  public static final long FINGERPRINT_PRIME = 2147483647L;
+
+  private long fingerprint = -1;
+
+  /**
+   * This dimension evaluated modulo the prime p = 2^31 - 1 with every atom (a symbol, or a floor
+   * quotient taken as a symbol of its own) replaced by a fixed pseudo-random value from its text.
+   * As the normal form is a polynomial in the atoms, this is a ring homomorphism: equal dims have
+   * equal fingerprints, {@code fp(a*b) = fp(a)*fp(b)} and {@code fp(a+b) = fp(a)+fp(b)} mod p;
+   * unequal dims rarely collide. Used to find products of named dims fast (then checked exactly).
+   */
+  public long fingerprint() {
+    long f = fingerprint;
+    if (f < 0) {
+      f = 0;
+      for (var e : terms.entrySet()) {
+        long t = Math.floorMod(e.getValue(), FINGERPRINT_PRIME);
+        for (Atom a : e.getKey()) t = t * atomValue(a.toString()) % FINGERPRINT_PRIME;
+        f = (f + t) % FINGERPRINT_PRIME;
+      }
+      fingerprint = f;
+    }
+    return f;
+  }
+
+  /** A value in [1, p) from an atom's text (FNV-1a, then reduced). */
+  private static long atomValue(String text) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < text.length(); i++) {
+      h ^= text.charAt(i);
+      h *= 0x100000001b3L;
+    }
+    return Math.floorMod(h, FINGERPRINT_PRIME - 1) + 1;
+  }
+
+  /** The hash code, computed once (a dim is immutable; hashing prints it). */
+  private int hash;
+
   @Override
   public int hashCode() {
-    return Objects.hash(terms.toString());
+    int h = hash;
+    if (h == 0) {
+      h = Objects.hash(terms.toString());
+      hash = h;
+    }
+    return h;
   }
 
   @Override

@@ -15,8 +15,38 @@ public final class Printer {
   private static final int SUM = 1, PRODUCT = 2, UNARY = 3, POSTFIX = 4, PRIMARY = 5;
 
   public static String text(Expr e) {
-    return print(e);
+    if (!NAMES.get().isEmpty()) return print(e);
+    TextCache cache = TEXTS.get();
+    String s = cache.texts.get(e);
+    if (s == null) {
+      s = print(e);
+      cache.put(e, s);
+    }
+    return s;
   }
+
+  /**
+   * Texts printed lately, by node identity: the simplifier orders terms and factors by their text,
+   * and a sort prints each of them many times (nested functions: hundreds of factors, each a deep
+   * chain). Nodes are immutable, so an entry never goes stale; the cache is emptied when it holds
+   * more than {@link #MAX_CACHED_CHARS} characters.
+   */
+  private static final class TextCache {
+    final java.util.IdentityHashMap<Expr, String> texts = new java.util.IdentityHashMap<>();
+    long chars;
+
+    void put(Expr e, String s) {
+      if (chars + s.length() > MAX_CACHED_CHARS) {
+        texts.clear();
+        chars = 0;
+      }
+      texts.put(e, s);
+      chars += s.length();
+    }
+  }
+
+  private static final long MAX_CACHED_CHARS = 1L << 22;
+  private static final ThreadLocal<TextCache> TEXTS = ThreadLocal.withInitial(TextCache::new);
 
   private static final ThreadLocal<Map<Dim, String>> NAMES = ThreadLocal.withInitial(Map::of);
 
@@ -25,6 +55,7 @@ public final class Printer {
    * products of two of them such as {@code oh*ow}), as declared by a spec.
    */
   public static String text(Expr e, Map<Dim, String> dimNames) {
+    if (dimNames.isEmpty() && NAMES.get().isEmpty()) return text(e);
     Map<Dim, String> old = NAMES.get();
     NAMES.set(dimNames);
     try {

@@ -68,13 +68,13 @@ public final class Dim implements Comparable<Dim> {
   public Dim plus(Dim o) {
     TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
     t.putAll(terms);
-    o.terms.forEach((m, c) -> t.merge(m, c, Long::sum));
+    o.terms.forEach((m, c) -> t.merge(m, c, Math::addExact));
     t.values().removeIf(c -> c == 0);
     return new Dim(t);
   }
 
   public Dim minus(Dim o) {
-    return plus(o.times(of(-1)));
+    return plus(o.times(of(-1))); // exact: overflow throws ArithmeticException
   }
 
   public Dim times(Dim o) {
@@ -84,7 +84,7 @@ public final class Dim implements Comparable<Dim> {
         List<Atom> mono = new ArrayList<>(a.getKey());
         mono.addAll(b.getKey());
         Collections.sort(mono);
-        t.merge(List.copyOf(mono), a.getValue() * b.getValue(), Long::sum);
+        t.merge(List.copyOf(mono), Math.multiplyExact(a.getValue(), b.getValue()), Math::addExact);
       }
     }
     t.values().removeIf(c -> c == 0);
@@ -140,25 +140,33 @@ public final class Dim implements Comparable<Dim> {
     return out;
   }
 
-  /** Evaluates with the given symbol values; throws naming the first unbound symbol. */
+  /**
+   * Evaluates with the given symbol values; throws naming the first unbound symbol, and an
+   * IllegalArgumentException naming the dimension when its value overflows 64 bits.
+   */
   public long evaluate(Map<String, Long> values) {
-    long sum = 0;
-    for (var e : terms.entrySet()) {
-      long p = e.getValue();
-      for (Atom a : e.getKey()) {
-        if (a.symbol != null) {
-          Long v = values.get(a.symbol);
-          if (v == null) throw new IllegalArgumentException("dimension '" + a.symbol + "' is not bound");
-          p *= v;
-        } else {
-          long den = a.den.evaluate(values);
-          if (den == 0) throw new ArithmeticException("division by zero in dimension " + this);
-          p *= Math.floorDiv(a.num.evaluate(values), den);
+    try {
+      long sum = 0;
+      for (var e : terms.entrySet()) {
+        long p = e.getValue();
+        for (Atom a : e.getKey()) {
+          if (a.symbol != null) {
+            Long v = values.get(a.symbol);
+            if (v == null) throw new IllegalArgumentException("dimension '" + a.symbol + "' is not bound");
+            p = Math.multiplyExact(p, v);
+          } else {
+            long den = a.den.evaluate(values);
+            if (den == 0) throw new ArithmeticException("division by zero in dimension " + this);
+            p = Math.multiplyExact(p, Math.floorDiv(a.num.evaluate(values), den));
+          }
         }
+        sum = Math.addExact(sum, p);
       }
-      sum += p;
+      return sum;
+    } catch (ArithmeticException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith("division by zero")) throw e;
+      throw new IllegalArgumentException("dimension " + this + " overflows 64-bit integers at " + values);
     }
-    return sum;
   }
 
   /** Replaces symbols by dimensions. */

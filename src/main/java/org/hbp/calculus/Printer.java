@@ -15,14 +15,7 @@ public final class Printer {
   private static final int SUM = 1, PRODUCT = 2, UNARY = 3, POSTFIX = 4, PRIMARY = 5;
 
   public static String text(Expr e) {
-    if (!NAMES.get().isEmpty()) return print(e);
-    TextCache cache = TEXTS.get();
-    String s = cache.texts.get(e);
-    if (s == null) {
-      s = print(e);
-      cache.put(e, s);
-    }
-    return s;
+    return print(e);
   }
 
   /**
@@ -45,7 +38,7 @@ public final class Printer {
     }
   }
 
-  private static final long MAX_CACHED_CHARS = 1L << 22;
+  private static final long MAX_CACHED_CHARS = 1L << 24;
   private static final ThreadLocal<TextCache> TEXTS = ThreadLocal.withInitial(TextCache::new);
 
   private static final ThreadLocal<Map<Dim, String>> NAMES = ThreadLocal.withInitial(Map::of);
@@ -105,7 +98,19 @@ public final class Printer {
     return precedence(e) < min ? "(" + s + ")" : s;
   }
 
+  /** Prints e, through the text cache when no dim names are in force (children reuse their texts). */
   private static String print(Expr e) {
+    if (Exprs.children(e).isEmpty() || !NAMES.get().isEmpty()) return printNode(e);
+    TextCache cache = TEXTS.get();
+    String s = cache.texts.get(e);
+    if (s == null) {
+      s = printNode(e);
+      cache.put(e, s);
+    }
+    return s;
+  }
+
+  private static String printNode(Expr e) {
     if (e instanceof Expr.Var v) return v.name();
     if (e instanceof Expr.Num n) return number(n.value());
     if (e instanceof Expr.DimValue d) return dim(d.dim());

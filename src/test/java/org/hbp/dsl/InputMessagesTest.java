@@ -117,7 +117,7 @@ class InputMessagesTest {
   void derivativesMustBeElementwise() {
     DslException d1 = textError("elementwise f(u) = u.^2 { d1 = sum(u); }\n" + OK.replace("sigmoid(x)", "f(x)"));
     assertEquals(1, d1.line());
-    assertEquals(31, d1.column());
+    assertEquals(32, d1.column());
     assertTrue(d1.detail().contains("d1") && d1.detail().contains("elementwise in u") && d1.detail().contains("sum(u)"), d1.getMessage());
     assertTrue(!d1.getMessage().contains("Sum["), d1.getMessage());
     DslException body = textError("elementwise g(t) = tr(t);\n" + OK.replace("sigmoid(x)", "g(x)"));

@@ -41,7 +41,7 @@ class ParserFuzzTest {
   private static final int CASES = Integer.getInteger("hbp.fuzz.cases", 300);
   private static final Integer ONLY = Integer.getInteger("hbp.fuzz.case");
   /** Stop starting new cases after this long (a loaded machine runs fewer; each case is independent). */
-  private static final long BUDGET_MILLIS = 25_000;
+  private static final long BUDGET_MILLIS = Long.getLong("hbp.fuzz.millis", 25_000L);
   private static final long CASE_SECONDS = 20;
   private static final String SOURCE = "fuzz.hbp";
 
@@ -92,8 +92,13 @@ class ParserFuzzTest {
       runner.shutdownNow();
     }
     if (run == 0) fail("no fuzz case ran");
-    System.out.println("ParserFuzzTest: " + run + " cases of seed " + SEED + " passed");
+    System.out.println("ParserFuzzTest: " + run + " cases of seed " + SEED + " passed (" + SUCCEEDED.get() + " parsed and derived, "
+        + (run - SUCCEEDED.get()) + " positioned errors)");
+    if (ONLY == null && (SUCCEEDED.get() == 0 || SUCCEEDED.get() == run)) fail("the mutations should give both successes and errors");
   }
+
+  /** Cases that succeeded (the rest gave positioned errors): reported, so that a corpus that only errs shows. */
+  private static final java.util.concurrent.atomic.AtomicInteger SUCCEEDED = new java.util.concurrent.atomic.AtomicInteger();
 
   /** One case: parse, check, derive and print every module, resolve every network. */
   private static void check(int index, Case c, Path file, List<org.hbp.dsl.ModuleSpec> library) {
@@ -102,6 +107,7 @@ class ParserFuzzTest {
       Spec spec = c.bytes != null ? Dsl.parseFile(file) : Dsl.parse(c.text, SOURCE);
       for (org.hbp.dsl.ModuleSpec m : spec.modules()) Formats.text(m, ModuleRules.derive(m));
       for (NetworkDecl n : spec.networks()) Networks.resolve(spec, n.name(), library);
+      SUCCEEDED.incrementAndGet();
     } catch (DslException e) {
       String message = e.getMessage();
       Matcher m = Pattern.compile("^" + Pattern.quote(source) + ":(\\d+):(\\d+): .+", Pattern.DOTALL).matcher(message);

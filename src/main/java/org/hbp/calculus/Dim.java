@@ -68,13 +68,13 @@ public final class Dim implements Comparable<Dim> {
   public Dim plus(Dim o) {
     TreeMap<List<Atom>, Long> t = new TreeMap<>(MONO_ORDER);
     t.putAll(terms);
-    o.terms.forEach((m, c) -> t.merge(m, c, Long::sum));
+    o.terms.forEach((m, c) -> t.merge(m, c, Math::addExact));
     t.values().removeIf(c -> c == 0);
     return new Dim(t);
   }
 
   public Dim minus(Dim o) {
-    return plus(o.times(of(-1)));
+    return plus(o.times(of(-1))); // exact: overflow throws ArithmeticException
   }
 
   public Dim times(Dim o) {
@@ -84,7 +84,7 @@ public final class Dim implements Comparable<Dim> {
         List<Atom> mono = new ArrayList<>(a.getKey());
         mono.addAll(b.getKey());
         Collections.sort(mono);
-        t.merge(List.copyOf(mono), a.getValue() * b.getValue(), Long::sum);
+        t.merge(List.copyOf(mono), Math.multiplyExact(a.getValue(), b.getValue()), Math::addExact);
       }
     }
     t.values().removeIf(c -> c == 0);
@@ -157,25 +157,33 @@ public final class Dim implements Comparable<Dim> {
     return out;
   }
 
-  /** Evaluates with the given symbol values; throws naming the first unbound symbol. */
+  /**
+   * Evaluates with the given symbol values; throws naming the first unbound symbol, and an
+   * IllegalArgumentException naming the dimension when its value overflows 64 bits.
+   */
   public long evaluate(Map<String, Long> values) {
-    long sum = 0;
-    for (var e : terms.entrySet()) {
-      long p = e.getValue();
-      for (Atom a : e.getKey()) {
-        if (a.symbol != null) {
-          Long v = values.get(a.symbol);
-          if (v == null) throw new IllegalArgumentException("dimension '" + a.symbol + "' is not bound");
-          p *= v;
-        } else {
-          long den = a.den.evaluate(values);
-          if (den == 0) throw new ArithmeticException("division by zero in dimension " + this);
-          p *= Math.floorDiv(a.num.evaluate(values), den);
+    try {
+      long sum = 0;
+      for (var e : terms.entrySet()) {
+        long p = e.getValue();
+        for (Atom a : e.getKey()) {
+          if (a.symbol != null) {
+            Long v = values.get(a.symbol);
+            if (v == null) throw new IllegalArgumentException("dimension '" + a.symbol + "' is not bound");
+            p = Math.multiplyExact(p, v);
+          } else {
+            long den = a.den.evaluate(values);
+            if (den == 0) throw new ArithmeticException("division by zero in dimension " + this);
+            p = Math.multiplyExact(p, Math.floorDiv(a.num.evaluate(values), den));
+          }
         }
+        sum = Math.addExact(sum, p);
       }
-      sum += p;
+      return sum;
+    } catch (ArithmeticException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith("division by zero")) throw e;
+      throw new IllegalArgumentException("dimension " + this + " overflows 64-bit integers at " + values);
     }
-    return sum;
   }
 
   /** Replaces symbols by dimensions. */
@@ -197,9 +205,53 @@ public final class Dim implements Comparable<Dim> {
     return o instanceof Dim d && terms.equals(d.terms);
   }
 
+  /** The prime modulus of {@link #fingerprint}. */
+  public static final long FINGERPRINT_PRIME = 2147483647L;
+
+  private long fingerprint = -1;
+
+  /**
+   * This dimension evaluated modulo the prime p = 2^31 - 1 with every atom (a symbol, or a floor
+   * quotient taken as a symbol of its own) replaced by a fixed pseudo-random value from its text.
+   * As the normal form is a polynomial in the atoms, this is a ring homomorphism: equal dims have
+   * equal fingerprints, {@code fp(a*b) = fp(a)*fp(b)} and {@code fp(a+b) = fp(a)+fp(b)} mod p;
+   * unequal dims rarely collide. Used to find products of named dims fast (then checked exactly).
+   */
+  public long fingerprint() {
+    long f = fingerprint;
+    if (f < 0) {
+      f = 0;
+      for (var e : terms.entrySet()) {
+        long t = Math.floorMod(e.getValue(), FINGERPRINT_PRIME);
+        for (Atom a : e.getKey()) t = t * atomValue(a.toString()) % FINGERPRINT_PRIME;
+        f = (f + t) % FINGERPRINT_PRIME;
+      }
+      fingerprint = f;
+    }
+    return f;
+  }
+
+  /** A value in [1, p) from an atom's text (FNV-1a, then reduced). */
+  private static long atomValue(String text) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < text.length(); i++) {
+      h ^= text.charAt(i);
+      h *= 0x100000001b3L;
+    }
+    return Math.floorMod(h, FINGERPRINT_PRIME - 1) + 1;
+  }
+
+  /** The hash code, computed once (a dim is immutable; hashing prints it). */
+  private int hash;
+
   @Override
   public int hashCode() {
-    return Objects.hash(terms.toString());
+    int h = hash;
+    if (h == 0) {
+      h = Objects.hash(terms.toString());
+      hash = h;
+    }
+    return h;
   }
 
   @Override

@@ -70,15 +70,30 @@ public final class Exprs {
     throw new IllegalArgumentException("leaf has no children: " + e.getClass().getSimpleName());
   }
 
-  /** Rebuilds bottom-up, applying {@code f} to every node after its children. */
+  /**
+   * Rebuilds bottom-up, applying {@code f} to every node after its children. A sub-expression
+   * shared by several parents (the same object, as derivatives share their arguments) is
+   * rebuilt once: {@code f} must be a function of the node, and the result is a DAG again
+   * rather than a tree of copies, which keeps repeated simplification passes linear in the
+   * number of distinct nodes (nested functions share their arguments many times over).
+   */
   public static Expr transformUp(Expr e, Function<Expr, Expr> f) {
+    return transformUp(e, f, new java.util.IdentityHashMap<>());
+  }
+
+  private static Expr transformUp(Expr e, Function<Expr, Expr> f, java.util.Map<Expr, Expr> done) {
+    Expr known = done.get(e);
+    if (known != null) return known;
     List<Expr> c = children(e);
+    Expr rebuilt = e;
     if (!c.isEmpty()) {
       List<Expr> nc = new ArrayList<>(c.size());
-      for (Expr x : c) nc.add(transformUp(x, f));
-      e = withChildren(e, nc);
+      for (Expr x : c) nc.add(transformUp(x, f, done));
+      rebuilt = withChildren(e, nc);
     }
-    return f.apply(e);
+    Expr out = f.apply(rebuilt);
+    done.put(e, out);
+    return out;
   }
 
   /** Whether {@code target} occurs in {@code e} (index maps of gathers and selections included). */

@@ -7,8 +7,27 @@ import java.util.List;
  * argument, numeric constants become constant arrays, products of scalars become Hadamard products.
  * {@code 1 - sigmoid(t)} lifted onto x (a vector(n)) is {@code ones(n) - sigmoid(x)}.
  */
-final class Lift {
+public final class Lift {
   private Lift() {}
+
+  /**
+   * The first sub-expression of a scalar formula in t that cannot be applied entrywise (such as
+   * {@code sum(t)} or {@code tr(t)}); null when the whole formula lifts.
+   */
+  public static Expr notEntrywise(Expr formula, Expr.Var t) {
+    if (formula instanceof Expr.Var v) return v.equals(t) ? null : v;
+    if (formula instanceof Expr.Num || formula instanceof Expr.Zero || formula instanceof Expr.Ones) return null;
+    boolean entrywise = formula instanceof Expr.Add || formula instanceof Expr.Scale || formula instanceof Expr.Hadamard
+        || formula instanceof Expr.MatMul || formula instanceof Expr.ScalarMul || formula instanceof Expr.Power
+        || formula instanceof Expr.Apply || formula instanceof Expr.Max || formula instanceof Expr.Min
+        || (formula instanceof Expr.Transpose tr && tr.operand().shape().isScalar());
+    if (!entrywise) return formula;
+    for (Expr c : Exprs.children(formula)) {
+      Expr bad = notEntrywise(c, t);
+      if (bad != null) return bad;
+    }
+    return null;
+  }
 
   static Expr lift(Expr formula, Expr.Var t, Expr arg) {
     Shape s = arg.shape();

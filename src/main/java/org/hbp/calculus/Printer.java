@@ -18,6 +18,29 @@ public final class Printer {
     return print(e);
   }
 
+  /**
+   * Texts printed lately, by node identity: the simplifier orders terms and factors by their text,
+   * and a sort prints each of them many times (nested functions: hundreds of factors, each a deep
+   * chain). Nodes are immutable, so an entry never goes stale; the cache is emptied when it holds
+   * more than {@link #MAX_CACHED_CHARS} characters.
+   */
+  private static final class TextCache {
+    final java.util.IdentityHashMap<Expr, String> texts = new java.util.IdentityHashMap<>();
+    long chars;
+
+    void put(Expr e, String s) {
+      if (chars + s.length() > MAX_CACHED_CHARS) {
+        texts.clear();
+        chars = 0;
+      }
+      texts.put(e, s);
+      chars += s.length();
+    }
+  }
+
+  private static final long MAX_CACHED_CHARS = 1L << 24;
+  private static final ThreadLocal<TextCache> TEXTS = ThreadLocal.withInitial(TextCache::new);
+
   private static final ThreadLocal<Map<Dim, String>> NAMES = ThreadLocal.withInitial(Map::of);
 
   /**
@@ -25,6 +48,7 @@ public final class Printer {
    * products of two of them such as {@code oh*ow}), as declared by a spec.
    */
   public static String text(Expr e, Map<Dim, String> dimNames) {
+    if (dimNames.isEmpty() && NAMES.get().isEmpty()) return text(e);
     Map<Dim, String> old = NAMES.get();
     NAMES.set(dimNames);
     try {
@@ -74,7 +98,19 @@ public final class Printer {
     return precedence(e) < min ? "(" + s + ")" : s;
   }
 
+  /** Prints e, through the text cache when no dim names are in force (children reuse their texts). */
   private static String print(Expr e) {
+    if (Exprs.children(e).isEmpty() || !NAMES.get().isEmpty()) return printNode(e);
+    TextCache cache = TEXTS.get();
+    String s = cache.texts.get(e);
+    if (s == null) {
+      s = printNode(e);
+      cache.put(e, s);
+    }
+    return s;
+  }
+
+  private static String printNode(Expr e) {
     if (e instanceof Expr.Var v) return v.name();
     if (e instanceof Expr.Num n) return number(n.value());
     if (e instanceof Expr.DimValue d) return dim(d.dim());

@@ -61,6 +61,17 @@ public record Shape(List<Dim> dims) {
     return n;
   }
 
+  /** The product of extents, exactly; Long.MAX_VALUE when it overflows 64 bits. */
+  public static long entries(List<Long> extents) {
+    long n = 1;
+    try {
+      for (long x : extents) n = Math.multiplyExact(n, x);
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+    return n;
+  }
+
   public Shape transpose() {
     return matrix(cols(), rows());
   }

@@ -74,6 +74,13 @@ final class Lowering {
 
     /** Whether a subexpression occurs more than once among the class's derived rules. */
     boolean shared(Expr e);
+
+    /**
+     * A call of a new private helper method computing part of a large sum ({@link MethodParts}):
+     * the value of {@code e}, or with a direction batch {@code v} (a local of the caller) the
+     * product {@code e * v}.
+     */
+    String part(Expr e, String v);
   }
 
   private final Context ctx;
@@ -261,6 +268,7 @@ final class Lowering {
     if (e instanceof Expr.Zero z) return emit("be.fill(" + rows(z.shape()) + ", " + cols(z.shape()) + ", 0.0)", text);
     if (e instanceof Expr.Ones o) return emit("be.fill(" + rows(o.shape()) + ", " + cols(o.shape()) + ", 1.0)", text);
     if (e instanceof Expr.Eye i) return emit("be.eye(" + ctx.dim(i.n()) + ")", text);
+    if (e instanceof Expr.Add a && MethodParts.parts(a) != null) return sumOfParts(MethodParts.parts(a), null, text);
     if (e instanceof Expr.Add a) {
       String acc;
       int next;
@@ -330,6 +338,16 @@ final class Lowering {
     if (e instanceof Expr.Gather g) return emit("be.gather(" + value(g.source()) + ", " + value(g.index()) + ")", text);
     throw new CodegenException("cannot compute the value of " + e.getClass().getSimpleName() + " '" + text
         + "' without forming a structured matrix; it can only be applied to vectors");
+  }
+
+  /**
+   * A large sum computed in parts, each by a helper method: the parts' values, or with a direction
+   * batch v their products with v, added up.
+   */
+  private String sumOfParts(List<Expr> parts, String v, String text) {
+    String acc = emit(ctx.part(parts.get(0), v), null);
+    for (int i = 1; i < parts.size(); i++) acc = emit("be.add(" + acc + ", " + ctx.part(parts.get(i), v) + ")", i == parts.size() - 1 ? text : null);
+    return acc;
   }
 
   /**
@@ -498,6 +516,7 @@ final class Lowering {
     if (m instanceof Expr.Zero z) return emit("be.fill(" + ctx.dim(z.shape().rows()) + ", 1, 0.0)", text + " * v");
     if (m instanceof Expr.Scale s) return emit("be.scale(" + apply(s.operand(), v) + ", " + Names.literal(s.coefficient()) + ")", null);
     if (m instanceof Expr.ScalarMul s) return emit("be.multiply(" + value(s.scalar()) + ", " + apply(s.operand(), v) + ")", null);
+    if (m instanceof Expr.Add a && MethodParts.parts(a) != null) return sumOfParts(MethodParts.parts(a), v, null);
     if (m instanceof Expr.Add a) {
       String acc = apply(a.terms().get(0), v);
       for (int i = 1; i < a.terms().size(); i++) {
@@ -568,6 +587,8 @@ final class Lowering {
     if (m instanceof Expr.DiagMat) return apply(m, v);
     if (m instanceof Expr.Scale s) return emit("be.scale(" + applyTransposed(s.operand(), v) + ", " + Names.literal(s.coefficient()) + ")", null);
     if (m instanceof Expr.ScalarMul s) return emit("be.multiply(" + value(s.scalar()) + ", " + applyTransposed(s.operand(), v) + ")", null);
+    if (m instanceof Expr.Add a && MethodParts.parts(a) != null)
+      return sumOfParts(MethodParts.parts(a).stream().map(p -> (Expr) new Expr.Transpose(p)).toList(), v, null);
     if (m instanceof Expr.Add a) {
       String acc = applyTransposed(a.terms().get(0), v);
       for (int i = 1; i < a.terms().size(); i++) {

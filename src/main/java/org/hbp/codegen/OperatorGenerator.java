@@ -98,9 +98,12 @@ public final class OperatorGenerator {
     private final String sha;
     private final String className;
     private final Map<Dim, String> dimNames;
+    private final org.hbp.calculus.DimFactoring factoring;
     private final Map<Dim, String> javaDims = new LinkedHashMap<>();
     private final Map<Expr, Integer> memo = new LinkedHashMap<>();
     private final List<MethodSpec> memoMethods = new ArrayList<>();
+    /** Helper methods computing parts of sums too large for one method ({@link MethodParts}). */
+    private final List<MethodSpec> partMethods = new ArrayList<>();
     private final Map<Expr.ConvGeometry, String> geometries = new LinkedHashMap<>();
     private final Map<String, MethodSpec> functions = new java.util.TreeMap<>();
     /** OpenCL C definitions of the generated scalar methods, and the generated methods each calls. */
@@ -127,6 +130,7 @@ public final class OperatorGenerator {
       this.sha = sha;
       this.className = Names.className(m.name());
       this.dimNames = m.dimNames();
+      this.factoring = new org.hbp.calculus.DimFactoring(m.derivedDims());
       for (var e : m.derivedDims().entrySet()) javaDims.putIfAbsent(e.getValue(), Names.dimField(e.getKey()));
     }
 
@@ -156,44 +160,29 @@ public final class OperatorGenerator {
 
     /**
      * d as q * (a product of up to three derived dims), e.g. c*oh*ow, which reads better than its
-     * expanded polynomial: the factors' texts, or null.
+     * expanded polynomial: the factors' texts, or null. Fewer factors first, then the first
+     * derived dims, then the order of q among d's monomials.
      */
     private List<String> factorByDerived(Dim d, java.util.function.Function<Dim, String> monomial,
         java.util.function.UnaryOperator<String> name) {
-      List<Map.Entry<String, Dim>> derived = new ArrayList<>(m.derivedDims().entrySet());
-      for (List<Map.Entry<String, Dim>> combo : combinations(derived, 3)) {
-        Dim product = Dim.ONE;
-        for (var e : combo) product = product.times(e.getValue());
+      for (int k = 1; k <= 3; k++) {
+        int[] best = null;
+        Dim bestQ = null;
         for (Dim q : d.symbolMonomials()) {
-          if (!q.times(product).equals(d)) continue;
+          int[] f = factoring.factor(d, q, k);
+          if (f != null && (best == null || java.util.Arrays.compare(f, best) < 0)) {
+            best = f;
+            bestQ = q;
+          }
+        }
+        if (best != null) {
           List<String> factors = new ArrayList<>();
-          if (!q.isOne()) factors.add(monomial.apply(q));
-          for (var e : combo) factors.add(name.apply(e.getKey()));
+          if (!bestQ.isOne()) factors.add(monomial.apply(bestQ));
+          for (int i : best) factors.add(name.apply(factoring.name(i)));
           return factors;
         }
       }
       return null;
-    }
-
-    /** Non-empty multisets of up to k entries, smallest first. */
-    private static <T> List<List<T>> combinations(List<T> items, int k) {
-      List<List<T>> out = new ArrayList<>();
-      List<List<T>> level = new ArrayList<>();
-      level.add(List.of());
-      for (int size = 1; size <= k; size++) {
-        List<List<T>> next = new ArrayList<>();
-        for (List<T> prefix : level) {
-          int start = prefix.isEmpty() ? 0 : items.indexOf(prefix.get(prefix.size() - 1));
-          for (int i = start; i < items.size(); i++) {
-            List<T> c = new ArrayList<>(prefix);
-            c.add(items.get(i));
-            next.add(c);
-          }
-        }
-        out.addAll(next);
-        level = next;
-      }
-      return out;
     }
 
     @Override
@@ -224,6 +213,24 @@ public final class OperatorGenerator {
           .addCode("return cache.memo($L, () -> {\n$>", slot).addCode(body.build()).addStatement("return $L", result)
           .addCode("$<});\n").build());
       return name;
+    }
+
+    @Override
+    public String part(Expr e, String v) {
+      boolean dz = org.hbp.calculus.Exprs.variables(e).stream().anyMatch(x -> x.role() == Expr.Role.GRADIENT);
+      String name = "part" + partMethods.size();
+      CodeBlock.Builder body = CodeBlock.builder();
+      Lowering lowering = new Lowering(this, body);
+      String result = v == null ? lowering.value(e) : lowering.apply(e, "v");
+      lowering.releaseTemporaries(result);
+      MethodSpec.Builder b = MethodSpec.methodBuilder(name).addModifiers(Modifier.PRIVATE).returns(Names.BATCH)
+          .addParameter(Names.FORWARD_CACHE, "cache");
+      if (dz) b.addParameter(Names.BATCH, "dz");
+      if (v != null) b.addParameter(Names.BATCH, "v");
+      b.addJavadoc("Part of a sum too large for one method (the JVM limits a method to 64 KB):\n<pre>{@code $L$L}</pre>\n",
+          Names.comment(text(e)), v == null ? "" : " * v");
+      partMethods.add(b.addCode(body.build()).addStatement("return $L", result).build());
+      return name + "(cache" + (dz ? ", dz" : "") + (v == null ? "" : ", " + v) + ")";
     }
 
     @Override
@@ -394,6 +401,7 @@ public final class OperatorGenerator {
       type.addMethods(commonMethods());
       type.addMethods(methods);
       type.addMethods(memoMethods);
+      type.addMethods(partMethods);
       for (MethodSpec f : functions.values()) if (f != null) type.addMethod(f); // null: no form in the value
       for (FieldSpec f : functionConstants.values()) type.addField(f);
       for (MethodSpec f : chunkMethods.values()) type.addMethod(f);

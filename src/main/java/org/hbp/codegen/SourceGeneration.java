@@ -54,7 +54,7 @@ public final class SourceGeneration {
 
   /** The generated files of one spec file, in memory. */
   public static List<JavaFile> generate(Path spec, Path labelBase, String packageName) throws IOException {
-    String text = Files.readString(spec, StandardCharsets.UTF_8);
+    String text = Dsl.readSpec(spec);
     Spec parsed = Dsl.parse(text, spec.toString());
     return OperatorGenerator.generate(parsed, text, label(spec, labelBase), packageName);
   }

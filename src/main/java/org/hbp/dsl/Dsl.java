@@ -32,15 +32,81 @@ public final class Dsl {
   }
 
   public static Spec parseFile(Path path) {
-    String text;
+    return parse(readSpec(path), path.toString());
+  }
+
+  /**
+   * The text of a spec file, decoded strictly as UTF-8 (a leading UTF-8 byte order mark is
+   * dropped): bytes that are not UTF-8, a UTF-16 byte order mark or a NUL byte (UTF-16 without a
+   * mark) are a {@link DslException} at the line and column where they occur.
+   */
+  public static String readSpec(Path path) {
+    byte[] bytes;
     try {
-      text = Files.readString(path);
+      bytes = Files.readAllBytes(path);
     } catch (NoSuchFileException e) {
       throw new IllegalArgumentException("spec file not found: " + path);
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot read spec file " + path + ": " + e.getMessage());
     }
-    return parse(text, path.toString());
+    return SpecText.decode(bytes, path.toString());
+  }
+
+  /**
+   * The longest module or loss name: a name becomes a Java class name and a file name
+   * ({@code NameOperator.java}), which file systems limit to 255 bytes.
+   */
+  public static final int MAX_NAME_LENGTH = 100;
+
+  /** The largest number of entries of an array: the runtime indexes arrays by int. */
+  public static final long MAX_ENTRIES = Integer.MAX_VALUE;
+
+  static void requireNameLength(SpecBuilder b, org.antlr.v4.runtime.Token name, String kind) {
+    if (name.getText().length() > MAX_NAME_LENGTH)
+      throw b.error(name, kind + " name '" + name.getText().substring(0, 20) + "...' is " + name.getText().length()
+          + " characters long; names are limited to " + MAX_NAME_LENGTH + " characters (they become Java class and file names)");
+  }
+
+  /** A whole-number dimension literal: at most {@link #MAX_ENTRIES} (arrays are indexed by int). */
+  static long dimensionValue(SpecBuilder b, org.antlr.v4.runtime.Token t) {
+    String s = t.getText().replaceFirst("^0+(?=.)", "");
+    if (s.length() > 10 || Long.parseLong(s) > MAX_ENTRIES)
+      throw b.error(t, "a dimension must be at most " + MAX_ENTRIES + " (arrays are indexed by int), but found " + t.getText());
+    return Long.parseLong(s);
+  }
+
+  /** Dimension arithmetic whose constants overflow 64 bits is refused at the expression. */
+  static org.hbp.calculus.Dim exactDim(SpecBuilder b, org.antlr.v4.runtime.ParserRuleContext at,
+      java.util.function.Supplier<org.hbp.calculus.Dim> f) {
+    try {
+      return f.get();
+    } catch (ArithmeticException e) {
+      throw b.error(at, "the dimension " + b.src(at) + " is too large (its constants overflow 64-bit integers)");
+    }
+  }
+
+  /** A shape whose number of entries is a known constant above {@link #MAX_ENTRIES} is refused. */
+  static Shape requireIndexable(SpecBuilder b, org.antlr.v4.runtime.ParserRuleContext at, Shape s) {
+    org.hbp.calculus.Dim n;
+    try {
+      n = s.numel();
+    } catch (ArithmeticException e) {
+      throw b.error(at, b.src(at) + " has more than " + MAX_ENTRIES + " entries (arrays are indexed by int)");
+    }
+    if (n.isConstant() && n.constant() > MAX_ENTRIES)
+      throw b.error(at, b.src(at) + " has " + n.constant() + " entries; an array has at most " + MAX_ENTRIES
+          + " entries (arrays are indexed by int)");
+    return s;
+  }
+
+  /** An elementwise body or derivative must apply entry by entry (no sum, trace, product of matrices). */
+  static void requireEntrywise(SpecBuilder b, org.antlr.v4.runtime.ParserRuleContext at, Expr formula, String what, String param) {
+    Expr bad = org.hbp.calculus.Lift.notEntrywise(formula, ElementwiseFunction.T);
+    if (bad != null) {
+      Expr shown = org.hbp.calculus.Exprs.substitute(bad, ElementwiseFunction.T, new Expr.Var(param, Shape.SCALAR, Expr.Role.FREE));
+      throw b.error(at, what + " must be elementwise in " + param + " (built from " + param
+          + ", numbers, + - .* ./ .^ and elementwise functions), but it uses " + org.hbp.calculus.Printer.text(shown));
+    }
   }
 
   public static Spec parse(String text, String source) {

@@ -68,15 +68,10 @@ public record ModuleSpec(
 
   /**
    * Names to print dims by: each derived dim, and the product of any two (the patch count
-   * oh*ow of a convolution).
+   * oh*ow of a convolution), found on lookup ({@link org.hbp.calculus.DimNames}).
    */
   public java.util.Map<Dim, String> dimNames() {
-    java.util.Map<Dim, String> names = new java.util.LinkedHashMap<>();
-    for (var a : derivedDims.entrySet()) {
-      names.putIfAbsent(a.getValue(), a.getKey());
-      for (var b : derivedDims.entrySet()) names.putIfAbsent(a.getValue().times(b.getValue()), a.getKey() + "*" + b.getKey());
-    }
-    return names;
+    return new org.hbp.calculus.DimNames(derivedDims);
   }
 
   /** The simplifier with this spec's assumptions and what its domains allow ({@code abs(x) = x} for a positive x). */

@@ -54,6 +54,7 @@ final class SpecBuilder {
         networks.add(network(n));
       } else {
         HbpParser.ModuleDeclContext m = d.moduleDecl();
+        Dsl.requireNameLength(this, m.name, m.kind.getText());
         if (!names.add(m.name.getText())) throw error(m.name, m.kind.getText() + " '" + m.name.getText() + "' is declared twice");
         modules.add(new SpecBuilder(source, text, functions).module(m));
       }
@@ -73,6 +74,7 @@ final class SpecBuilder {
     body.vars.put(ctx.param.getText(), t);
     Expr f = body.expr(ctx.body);
     if (!f.shape().isScalar()) throw error(ctx.body, "the body of elementwise function '" + name + "' must be scalar, but it is " + f.shape());
+    Dsl.requireEntrywise(this, ctx.body, f, "the body of elementwise function '" + name + "'", ctx.param.getText());
     Map<Integer, Expr> given = new LinkedHashMap<>();
     ElementwiseFunction fn = ElementwiseFunction.userDefined(name, f, given);
     functions.put(name, fn); // the overrides may mention the function itself
@@ -86,6 +88,7 @@ final class SpecBuilder {
       if (given.containsKey(order)) throw error(dc.name, "derivative " + key + " is given twice");
       Expr d = body.expr(dc.expr());
       if (!d.shape().isScalar()) throw error(dc.expr(), "derivative " + key + " must be scalar, but it is " + d.shape());
+      Dsl.requireEntrywise(this, dc.expr(), d, "derivative " + key + " of '" + name + "'", ctx.param.getText());
       given.put(order, d);
     }
     functions.put(name, ElementwiseFunction.userDefined(name, f, given));
@@ -131,6 +134,7 @@ final class SpecBuilder {
         String name = o.ID().getText();
         if (vars.containsKey(name)) throw error(o.ID().getSymbol(), "'" + name + "' is already declared; the output needs a new name");
         outputExpr = expr(o.expr());
+        Dsl.requireIndexable(this, o.expr(), outputExpr.shape());
         if (loss && !outputExpr.shape().isScalar())
           throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but its output " + name + " is " + outputExpr.shape());
         output = new Expr.Var(name, outputExpr.shape(), Expr.Role.FREE);
@@ -279,6 +283,9 @@ final class SpecBuilder {
         throw error(e, "the input of network '" + network + "' needs whole numbers as dims, but found '" + src(e) + "'");
       shape.add(wholeNumber(n.NUMBER().getSymbol(), true));
     }
+    long entries = Shape.entries(shape.stream().map(Integer::longValue).toList());
+    if (entries > Dsl.MAX_ENTRIES)
+      throw error(t, "the input of network '" + network + "' has " + entries + " entries; an array has at most " + Dsl.MAX_ENTRIES + " (arrays are indexed by int)");
     return new NetworkDecl.Input(in.ID().getText(), shape, in.start.getLine(), in.start.getCharPositionInLine() + 1);
   }
 
@@ -319,6 +326,10 @@ final class SpecBuilder {
   // ---------------- types and dims ----------------
 
   Shape type(HbpParser.TypeSpecContext t) {
+    return Dsl.requireIndexable(this, t, shape(t));
+  }
+
+  private Shape shape(HbpParser.TypeSpecContext t) {
     if (t instanceof HbpParser.ScalarTypeContext) return Shape.SCALAR;
     if (t instanceof HbpParser.VectorTypeContext v) return Shape.vector(positiveDim(v.expr(), ""));
     if (t instanceof HbpParser.MatrixTypeContext m) return Shape.matrix(positiveDim(m.expr(0), ""), positiveDim(m.expr(1), ""));
@@ -344,7 +355,7 @@ final class SpecBuilder {
     if (e instanceof HbpParser.NumberExprContext n) {
       String s = n.NUMBER().getText();
       if (!s.matches("[0-9]+")) throw error(e, "a dimension must be a whole number, but found " + s);
-      return Dim.of(Long.parseLong(s));
+      return Dim.of(Dsl.dimensionValue(this, n.NUMBER().getSymbol()));
     }
     if (e instanceof HbpParser.NameExprContext n) {
       String name = n.ID().getText();
@@ -359,7 +370,11 @@ final class SpecBuilder {
     if (e instanceof HbpParser.ParenExprContext p) return dim(p.expr());
     if (e instanceof HbpParser.AddExprContext a) {
       Dim l = dim(a.expr(0)), r = dim(a.expr(1));
-      return a.op.getText().equals("+") ? l.plus(r) : l.minus(r);
+      return Dsl.exactDim(this, e, () -> a.op.getText().equals("+") ? l.plus(r) : l.minus(r));
+    }
+    if (e instanceof HbpParser.MulExprContext m && m.op.getText().equals("*")) {
+      Dim l = dim(m.expr(0)), r = dim(m.expr(1));
+      return Dsl.exactDim(this, e, () -> l.times(r));
     }
     if (e instanceof HbpParser.MulExprContext m) {
       Dim l = dim(m.expr(0)), r = dim(m.expr(1));

@@ -111,7 +111,7 @@ public final class NetworkOperators {
     Map<String, Class<?>> classes = cache.computeIfAbsent(m.source(), source -> {
       try {
         Path file = Path.of(source);
-        String text = Files.readString(file, StandardCharsets.UTF_8);
+        String text = Dsl.readSpec(file);
         Path work = TempFolders.create("hbp-operators-");
         return OperatorLoader.compile(OperatorGenerator.generate(Dsl.parse(text, source), text, source, "hbp.user.generated"), work);
       } catch (IOException e) {

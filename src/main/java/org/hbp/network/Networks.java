@@ -319,6 +319,10 @@ public final class Networks {
       }
       List<Integer> out = new ArrayList<>();
       for (long x : values) out.add(toInt(x, line, col, m.name()));
+      long entries = org.hbp.calculus.Shape.entries(values);
+      if (entries > org.hbp.dsl.Dsl.MAX_ENTRIES)
+        throw at(line, col, m.name() + ": " + what + " would be " + typeText(values) + " with " + (entries == Long.MAX_VALUE ? "more than 2^63" : entries)
+            + " entries; an array has at most " + org.hbp.dsl.Dsl.MAX_ENTRIES + " entries (arrays are indexed by int)");
       return out;
     }
 

@@ -36,11 +36,14 @@ public final class SpecVerifier {
   }
 
   public static FileResult verify(Path file, String onlyModule, long seed, int shapes) throws IOException {
-    String text = Files.readString(file, StandardCharsets.UTF_8);
+    String text = Dsl.readSpec(file);
     Spec spec = Dsl.parse(text, file.toString());
     String sha = OperatorGenerator.sha256(text);
     List<ModuleSpec> modules = new ArrayList<>();
     for (ModuleSpec m : spec.modules()) if (onlyModule == null || m.name().equals(onlyModule)) modules.add(m);
+    if (modules.isEmpty() && onlyModule == null)
+      throw new IllegalArgumentException(file + ": no module or loss to verify (the file declares "
+          + (spec.networks().isEmpty() ? "none" : "only networks") + "; expected 'module NAME { ... }' or 'loss NAME { ... }')");
     if (modules.isEmpty())
       throw new IllegalArgumentException(file + ": no module named '" + onlyModule + "'; it has "
           + spec.modules().stream().map(ModuleSpec::name).toList());

@@ -27,9 +27,11 @@ import org.hbp.backend.opencl.OpenClBackend;
  *       working set, evaluation): measured, not modelled, by running the same code on 2 samples
  *       and 3 directions through a counting backend ({@link MemoryProbe}), which sorts every batch
  *       into shared, per sample, per direction, or per sample and direction, and scales each to
- *       the run's N and V. The peak is {@code max_t (c0 + N c1 + V c2 + N V c3)} over the
- *       probe's allocations, so it is exact for what goes through the backend; activations and
- *       products are linear in N and V, the kfra/bda matrices do not depend on N.</li>
+ *       the run's N and V; replaying the probe's allocations and releases at that size gives the
+ *       peak, exact for what goes through the backend (activations and products are linear in N
+ *       and V, the kfra/bda matrices do not depend on N), with each array's footprint in its
+ *       memory ({@link #footprint}: on the heap, G1 gives arrays of half a region or more whole
+ *       regions).</li>
  *   <li><b>Host copies</b>: arrays copied to the Java heap for output (products, dense blocks,
  *       steps written to .npz; losses, logits and targets of an evaluation), 8 bytes an entry.</li>
  * </ul>
@@ -201,6 +203,7 @@ public final class MemoryEstimate {
   public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
       int blocks, Output output, int directions, long limit) {
     int bytes = precisionOf(net.be).bytes();
+    Memory m = memoryOf(net.be);
     MemoryProbe probe = new MemoryProbe(net.be, bytes);
     Network pn = net.on(probe.backend());
     Backend pb = probe.backend();
@@ -241,12 +244,11 @@ public final class MemoryEstimate {
       net.be.release(xy[0]);
       net.be.release(xy[1]);
     }
-    Memory m = memoryOf(net.be);
     List<Part> parts = new ArrayList<>();
     parts.add(new Part("parameters", parameterEntries(net) * bytes, m));
-    long passPeak = probe.peak("pass", samples, 1);
-    long curvaturePeak = probe.peak("curvature", samples, 1);
-    for (String phase : productPhases) curvaturePeak = Math.max(curvaturePeak, probe.peak(phase, samples, phaseDirections.get(phase)));
+    Map<String, Long> peaks = probe.peaks(samples, phase -> phaseDirections.getOrDefault(phase, 1), footprint(m));
+    long passPeak = peaks.get("pass"), curvaturePeak = peaks.get("curvature");
+    for (String phase : productPhases) curvaturePeak = Math.max(curvaturePeak, peaks.get(phase));
     parts.add(new Part("batch, forward and gradient pass", passPeak, m));
     String products = output == Output.SOLVE ? "CG solves" : output == Output.DENSE ? "products for the dense blocks" : "products with " + directions + " direction"
         + (directions == 1 ? "" : "s");
@@ -307,7 +309,8 @@ public final class MemoryEstimate {
     pb.release(xy[1]);
     for (Batch p : params.values()) pb.release(p);
     Memory m = memoryOf(net.be);
-    long stepPeak = probe.peak("step", batch, 1), evaluationPeak = probe.peak("evaluation", evaluationBatch, 1);
+    long stepPeak = probe.peaks(batch, phase -> 1, footprint(m)).get("step");
+    long evaluationPeak = probe.peaks(evaluationBatch, phase -> 1, footprint(m)).get("evaluation");
     int[] out = net.loss.op.itemShape(net.loss.input), t = net.targetShape();
     List<Part> parts = new ArrayList<>();
     parts.add(new Part("parameters", parameterBytes, m));
@@ -320,6 +323,31 @@ public final class MemoryEstimate {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  /**
+   * What an array of b bytes takes in a memory: on the heap a 16-byte header, 8-byte alignment,
+   * and with G1 whole regions for arrays of half a region or more (humongous objects: a 4.8 MiB
+   * array takes two 4 MiB regions); elsewhere b.
+   */
+  static java.util.function.LongUnaryOperator footprint(Memory m) {
+    if (m != Memory.HEAP) return b -> b;
+    long region = g1RegionBytes();
+    return b -> {
+      long a = saturatedAdd(b, 16 + 7) / 8 * 8;
+      return region > 0 && a >= region / 2 ? saturatedAdd(a, region - 1) / region * region : a;
+    };
+  }
+
+  /** G1's region size, or 0 when another collector runs. */
+  static long g1RegionBytes() {
+    try {
+      var hs = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+      if (hs == null || !Boolean.parseBoolean(hs.getVMOption("UseG1GC").getValue())) return 0;
+      return Long.parseLong(hs.getVMOption("G1HeapRegionSize").getValue());
+    } catch (RuntimeException | LinkageError e) {
+      return 0;
+    }
+  }
 
   /** Inputs and one-hot targets of the probe's samples, on the probe's backend (so they count per sample). */
   private static Batch[] probeBatch(Network net, Backend pb) {

@@ -25,10 +25,9 @@ import org.hbp.backend.Batch;
  * scales: shared, per sample (its sample axis is a multiple of {@value #SAMPLES}), per direction
  * (its direction axis a multiple of {@value #DIRECTIONS}, counted so only where {@link
  * #phase} allows it: during products, where directions come from the caller), or both. After
- * every allocation the four running sums are recorded for the current phase; the peak of a phase
- * for N samples and V directions is {@code max_t (c0 + N c1 + V c2 + N V c3)} over those
- * records, with the bytes of one sample and one direction in c1..c3. Inside a kernel, scratch
- * memory that never leaves it is not seen (the estimate's headroom covers it).
+ * allocation and release is logged with the phase it happened in; {@link #peaks} replays the log
+ * for N samples and V directions, each batch at its size there. Inside a kernel, scratch memory
+ * that never leaves it is not seen (the estimate's headroom covers it).
  */
 final class MemoryProbe implements InvocationHandler {
   /** Samples of the probe's batches. */
@@ -38,15 +37,19 @@ final class MemoryProbe implements InvocationHandler {
 
   private static final Set<String> VIEWS = Set.of("reshape", "columnsAsDirections", "directionsAsColumns");
 
-  private record Live(Batch batch, int bucket, long bytes) {}
+  private record Live(Batch batch, int bucket, long bytes, int id) {}
+
+  /** An allocation (bytes of one unit of its bucket) or, with bucket -1, the release of allocation {@code id}. */
+  private record Event(String phase, int bucket, long bytes, int id) {}
 
   private final Backend real;
   private final int entryBytes;
   private final Backend proxy;
   private final List<Live> live = new ArrayList<>();
   private final long[] now = new long[4];
-  private final Map<String, List<long[]>> phases = new LinkedHashMap<>();
-  private List<long[]> current;
+  private final List<Event> events = new ArrayList<>();
+  private final List<String> phases = new ArrayList<>();
+  private String current;
   private boolean directionsScale;
 
   MemoryProbe(Backend real, int entryBytes) {
@@ -62,25 +65,47 @@ final class MemoryProbe implements InvocationHandler {
   }
 
   /**
-   * Starts recording a phase (from the state now); {@code directions}: whether direction axes
-   * that are multiples of {@value #DIRECTIONS} scale with V in it.
+   * Starts recording a phase; {@code directions}: whether direction axes that are multiples of
+   * {@value #DIRECTIONS} scale with V in it.
    */
   void phase(String name, boolean directions) {
-    current = phases.computeIfAbsent(name, k -> new ArrayList<>());
-    current.add(now.clone());
+    current = name;
+    if (!phases.contains(name)) phases.add(name);
     directionsScale = directions;
   }
 
-  /** The peak bytes of a phase for n samples and v directions (0 for a phase never recorded). */
-  long peak(String name, long n, long v) {
-    double best = 0;
-    for (long[] s : phases.getOrDefault(name, List.of())) best = Math.max(best, s[0] + (double) n * s[1] + (double) v * s[2] + (double) n * v * s[3]);
-    return best >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) Math.ceil(best);
-  }
-
-  /** The phases recorded so far, in order. */
-  List<String> phases() {
-    return List.copyOf(phases.keySet());
+  /**
+   * The peak bytes of each phase for n samples and the phase's V directions, replaying the
+   * allocations and releases in order; each batch's bytes at that size go through {@code
+   * footprint} (what an array of that many bytes takes in its memory: headers, rounding to
+   * regions or pages). A phase's peak includes what earlier phases left live.
+   */
+  Map<String, Long> peaks(long n, java.util.function.ToLongFunction<String> directions, java.util.function.LongUnaryOperator footprint) {
+    Map<String, Long> peak = new LinkedHashMap<>();
+    for (String p : phases) peak.put(p, 0L);
+    Map<Integer, Long> live = new java.util.HashMap<>();
+    double total = 0;
+    String phase = null;
+    long v = 1;
+    for (Event e : events) {
+      if (!e.phase.equals(phase)) {
+        phase = e.phase;
+        v = directions.applyAsLong(phase);
+      }
+      if (e.bucket < 0) {
+        Long b = live.remove(e.id);
+        if (b != null) total -= b;
+      } else {
+        double units = (e.bucket & 1) != 0 ? n : 1;
+        if ((e.bucket & 2) != 0) units *= v;
+        double raw = units * e.bytes;
+        long b = raw >= Long.MAX_VALUE / 2 ? Long.MAX_VALUE / 2 : footprint.applyAsLong((long) raw);
+        live.put(e.id, b);
+        total += b;
+      }
+      peak.merge(phase, (long) Math.min(total, Long.MAX_VALUE), Math::max);
+    }
+    return peak;
   }
 
   /** The shared bytes counted now (for example the parameters the probe copied). */
@@ -114,9 +139,10 @@ final class MemoryProbe implements InvocationHandler {
     long bytes = (long) b.rows() * b.cols() * entryBytes * (perSample ? b.samples() / SAMPLES : b.samples())
         * (perDirection ? b.directions() / DIRECTIONS : b.directions());
     int bucket = (perSample ? 1 : 0) + (perDirection ? 2 : 0);
-    live.add(new Live(b, bucket, bytes));
+    int id = events.size();
+    live.add(new Live(b, bucket, bytes, id));
     now[bucket] += bytes;
-    current.add(now.clone());
+    events.add(new Event(current, bucket, bytes, id));
   }
 
   private void forget(Batch b) {
@@ -125,6 +151,7 @@ final class MemoryProbe implements InvocationHandler {
       if (l.batch == b || real.sharesStorage(b, l.batch)) {
         live.remove(i);
         now[l.bucket] -= l.bytes;
+        events.add(new Event(current, -1, 0, l.id));
         return;
       }
     }

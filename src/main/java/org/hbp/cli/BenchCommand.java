@@ -24,6 +24,7 @@ import org.hbp.backend.Batch;
 import org.hbp.dsl.Dsl;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
@@ -78,7 +79,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up runs (default 2); more follow until a run sees no JIT compilation.")
   int warmup;
 
-  @Option(names = "--memory-limit", defaultValue = "8", paramLabel = "GiB", description = "For explicit strategies (default 8 GiB).")
+  @Option(names = "--memory-limit", defaultValue = "8", paramLabel = "GiB",
+      description = "Per strategy: refuse (and report) one whose estimated memory exceeds this (default 8 GiB).")
   double memoryLimitGiB;
 
   @Option(names = "--torch", description = "Also time PyTorch's gradient pass (needs python3 with torch).")
@@ -106,6 +108,7 @@ public final class BenchCommand implements Callable<Integer> {
     CurvatureKind kind = CurvatureKind.parse(curvature);
     NetworkSpec ns = Networks.load(net, null, NetworkOperators.builtInSpecDirs());
     Network network = new Network(ns, NetworkOperators.forSpecs(), be);
+    MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
     Random rng = new Random(1);
     Map<String, Batch> params = new LinkedHashMap<>();
     for (String name : network.parameterNames()) {
@@ -120,7 +123,9 @@ public final class BenchCommand implements Callable<Integer> {
     for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
     for (int n = 0; n < batch; n++) y[n * t[0] * t[1] + rng.nextInt(t[0] * t[1])] = 1;
     Batch xb = be.fromArray(batch, 1, in[0], in[1], x), yb = be.fromArray(batch, 1, t[0], t[1], y);
-    long limit = (long) (memoryLimitGiB * (1L << 30));
+    long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+    int maxDirections = 1;
+    for (int v : directions) maxDirections = Math.max(maxDirections, v);
     String cores = Runtime.getRuntime().availableProcessors() + " cores";
     w.printf("bench %s (%s), batch %d, backend %s, %s, %s%n", ns.name(), net, batch, be.name(), cores, kind.label());
     if (be.name().startsWith("blas")) {
@@ -158,6 +163,8 @@ public final class BenchCommand implements Callable<Integer> {
       Pass pass = gradientPass.get();
       Curvature c;
       try {
+        // the memory estimate of this strategy's pass and products (kfra/bda: the layers' matrices first)
+        MemoryEstimate.curvature(network, params, batch, kind, strategy, 1, MemoryEstimate.Output.VECTORS, maxDirections, limit).check(limit);
         c = pass.curvature(kind, strategy, limit);
       } catch (IllegalArgumentException refused) {
         // the memory estimate refused this strategy: report it and go on

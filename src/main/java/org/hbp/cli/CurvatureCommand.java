@@ -15,6 +15,7 @@ import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.Curvature;
+import org.hbp.network.MemoryEstimate;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
@@ -81,7 +82,8 @@ public final class CurvatureCommand implements Callable<Integer> {
   @Option(names = "--cg-maxiter", defaultValue = "50", description = "CG iteration limit (default 50).")
   int cgMaxiter;
 
-  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB", description = "Refuse explicit matrices above this size (default 2 GiB).")
+  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB",
+      description = "Refuse a run whose estimated memory (parameters, pass, curvature, products, outputs) exceeds this (default 2 GiB).")
   double memoryLimitGiB;
 
   @Option(names = "--backend", defaultValue = "blas-f64", paramLabel = "B",
@@ -105,7 +107,8 @@ public final class CurvatureCommand implements Callable<Integer> {
     if (blocks < 1) throw new IllegalArgumentException("--blocks must be at least 1");
     CurvatureKind kind = CurvatureKind.parse(curvature);
     Strategy strat = Strategy.parse(strategy);
-    long limit = (long) (memoryLimitGiB * (1L << 30));
+    if (!(memoryLimitGiB > 0)) throw new IllegalArgumentException("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
+    long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
     PrintWriter w = spec.commandLine().getOut();
 
     List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
@@ -114,6 +117,7 @@ public final class CurvatureCommand implements Callable<Integer> {
     Backend be = Device.backend(device, backend, threads);
     Network network = new Network(net, NetworkOperators.forSpecs(), be);
     TorchLayout layout = new TorchLayout(network);
+    MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, Batch> p = layout.parametersOnly(readNpz(params), params.toString());
     Map<String, NdArray> b = readNpz(batch);
     NdArray xa = Npz.requireAnyShape(b, "x", batch.toString());
@@ -122,6 +126,11 @@ public final class CurvatureCommand implements Callable<Integer> {
     Map<String, NdArray> vectorArrays = vectors == null ? null : readNpz(vectors);
     Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString());
     w.print(Networks.describe(net));
+    MemoryEstimate.Output output = vectors != null ? MemoryEstimate.Output.VECTORS : dense != null ? MemoryEstimate.Output.DENSE : MemoryEstimate.Output.SOLVE;
+    int directionCount = directions == null || directions.isEmpty() ? 1 : directions.values().iterator().next().directions();
+    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, output, directionCount, limit);
+    estimate.check(limit);
+    w.printf("memory estimate: %s (%s)%n", MemoryEstimate.bytes(estimate.total()), estimate.describe());
     Pass pass = network.run(p, x, y);
     w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
     double total = 0;

@@ -3,15 +3,21 @@ package org.hbp.cli;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
 import org.hbp.dsl.Dsl;
+import org.hbp.network.Curvature;
+import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Networks;
 import org.hbp.train.Experiments;
+import org.hbp.train.Initialization;
+import org.hbp.train.Optimizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -67,6 +73,7 @@ public final class ExperimentCommand implements Callable<Integer> {
     List<Integer> in = ns.inputShape();
     Split all = DataSets.load(data, 0, in.get(0), in.get(1), in.get(2), 10).normalized();
     Split split = Experiments.data(plan, all);
+    checkMemory(plan, ns);
     Path dir = out != null ? out : Path.of("experiments", figure + "-" + scale);
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
@@ -74,5 +81,28 @@ public final class ExperimentCommand implements Callable<Integer> {
     Experiments.run(plan, split, seeds, dir, () -> new Network(ns, NetworkOperators.forSpecs(), Device.backend(device, backend, threads)), data, w,
         System.console() != null);
     return 0;
+  }
+
+  /**
+   * Every configuration's memory estimate ({@link MemoryEstimate#training}: its batch, evaluations
+   * of 1000 as the experiments run them) within the explicit-matrix limit the experiments use and
+   * the memory this process has, before anything is trained.
+   */
+  private void checkMemory(Experiments.Plan plan, NetworkSpec ns) {
+    Network net = new Network(ns, NetworkOperators.forSpecs(), Device.backend(device, backend, threads));
+    long limit = Curvature.DEFAULT_MEMORY_LIMIT;
+    MemoryEstimate.checkParameters(net, 2, "the heap: JAVA_TOOL_OPTIONS=-Xmx8g", limit);
+    Map<String, Batch> initial = Initialization.xavierNormal(net, 0);
+    for (Experiments.Config c : plan.configs()) {
+      try {
+        MemoryEstimate.training(net, initial, c.batch(), 1000, probe -> {
+          Optimizer o = c.create(probe, limit);
+          return o::step;
+        }).check(limit);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("configuration '" + c.label() + "': " + e.getMessage(), e);
+      }
+    }
+    for (Batch b : initial.values()) net.backend().release(b);
   }
 }

@@ -14,6 +14,7 @@ import org.hbp.data.Split;
 import org.hbp.dsl.Dsl;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
@@ -80,7 +81,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--cg-atol", defaultValue = "0", description = "cg-newton: CG absolute tolerance (default 0).")
   double cgAtol;
 
-  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB", description = "cg-newton kfra/bda: refuse explicit matrices above this (default 2 GiB).")
+  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB",
+      description = "Refuse a run whose estimated memory (parameters, training step, optimizer, evaluation) exceeds this (default 2 GiB).")
   double memoryLimitGiB;
 
   @Option(names = "--momentum", defaultValue = "0.9", description = "sgd: momentum (default 0.9).")
@@ -147,13 +149,14 @@ public final class TrainCommand implements Callable<Integer> {
     int[] t = net.targetShape();
     Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
+    Map<String, org.hbp.backend.Batch> initial = checkedInitialization(net);
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, System.console() != null);
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();
     List<org.hbp.plot.RunMetrics.Row> rows;
-    if (resume) rows = trainer.resume(Initialization.xavierNormal(net, seed), config(ns, opt));
-    else rows = trainer.start(Initialization.xavierNormal(net, seed), config(ns, opt));
+    if (resume) rows = trainer.resume(initial, config(ns, opt));
+    else rows = trainer.start(initial, config(ns, opt));
     org.hbp.plot.RunMetrics.Row last = rows.get(rows.size() - 1);
     w.printf(Locale.ROOT, "done: epoch %d, test loss %.4f, test accuracy %.4f, training time %.1f s; metrics in %s%n", last.epoch(), last.testLoss(),
         last.testAccuracy(), last.wallSeconds(), out.resolve("metrics.csv"));
@@ -175,11 +178,38 @@ public final class TrainCommand implements Callable<Integer> {
     return n;
   }
 
+  /** The memory limit in bytes. */
+  private long memoryLimit() {
+    if (!(memoryLimitGiB > 0)) throw new IllegalArgumentException("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
+    return (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+  }
+
+  /**
+   * The initial parameters, once the memory estimate says the run fits: the parameters and the
+   * optimizer's state from their shapes first, then two training steps and an evaluation measured
+   * on a few samples ({@link MemoryEstimate#training}, CG limited to 2 iterations there).
+   */
+  private Map<String, org.hbp.backend.Batch> checkedInitialization(Network net) {
+    long limit = memoryLimit();
+    int copies = optimizer.equals("adam") ? 2 : optimizer.equals("sgd") ? 1 : 0;
+    MemoryEstimate.checkParameters(net, copies, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
+    Map<String, org.hbp.backend.Batch> initial = Initialization.xavierNormal(net, seed);
+    MemoryEstimate.training(net, initial, batch, evalBatch, probe -> {
+      Optimizer o = optimizer(probe, Math.min(cgMaxiter, 2));
+      return o::step;
+    }).check(limit);
+    return initial;
+  }
+
   Optimizer optimizer(Network net) {
+    return optimizer(net, cgMaxiter);
+  }
+
+  private Optimizer optimizer(Network net, int cgIterations) {
     switch (optimizer) {
       case "cg-newton":
         return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, CurvatureKind.parse(curvature), Strategy.parse(strategy), blocks,
-            new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), (long) (memoryLimitGiB * (1L << 30))));
+            new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit()));
       case "sgd":
         return new Sgd(net, lr == null ? 0.1 : lr, momentum);
       case "adam":

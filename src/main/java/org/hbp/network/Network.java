@@ -37,6 +37,7 @@ public final class Network {
   }
 
   final NetworkSpec spec;
+  final Operators operators;
   final Backend be;
   final List<Node> body;
   final LossLayer loss;
@@ -45,6 +46,7 @@ public final class Network {
 
   public Network(NetworkSpec spec, Operators operators, Backend backend) {
     this.spec = spec;
+    this.operators = operators;
     this.be = backend;
     this.body = build(spec.body(), "", operators);
     NetworkSpec.Layer l = spec.loss();
@@ -73,6 +75,11 @@ public final class Network {
       }
     }
     return out;
+  }
+
+  /** The same network on another backend, with the same operators (user specs are not compiled again). */
+  Network on(Backend backend) {
+    return new Network(spec, operators, backend);
   }
 
   public NetworkSpec spec() {

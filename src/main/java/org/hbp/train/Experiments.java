@@ -37,7 +37,7 @@ public final class Experiments {
       return label.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("(^-|-$)", "");
     }
 
-    Optimizer create(Network net, long memoryLimit) {
+    public Optimizer create(Network net, long memoryLimit) {
       switch (optimizer) {
         case "sgd":
           return new Sgd(net, lr, momentum);

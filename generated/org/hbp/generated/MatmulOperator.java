@@ -9,10 +9,10 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
+import org.hbp.runtime.ResidualKind;
 
 /**
  * Module {@code matmul}, generated from {@code modules-spec/matmul.hbp}.

@@ -26,7 +26,7 @@ import org.hbp.calculus.Printer;
 import org.hbp.calculus.Shape;
 import org.hbp.derive.Derivation;
 import org.hbp.derive.ModuleRules;
-import org.hbp.derive.ResidualKind;
+import org.hbp.runtime.ResidualKind;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
 

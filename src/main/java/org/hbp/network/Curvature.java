@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.derive.ResidualKind;
+import org.hbp.runtime.ResidualKind;
 import org.hbp.runtime.Averaging;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;

@@ -335,7 +335,7 @@ public final class Network {
       Batch ju = op.jacMatProd(c, input, asInput(u));
       Batch pju = p.apply(ju);
       Batch back = op.jacTMatProd(c, input, asOutput(pju));
-      if (op.residualKind(input) == org.hbp.derive.ResidualKind.ZERO || mod == org.hbp.runtime.ResidualModification.ZERO) {
+      if (op.residualKind(input) == org.hbp.runtime.ResidualKind.ZERO || mod == org.hbp.runtime.ResidualModification.ZERO) {
         releaseTemporaries(List.of(ju, pju), u, back);
         return back;
       }

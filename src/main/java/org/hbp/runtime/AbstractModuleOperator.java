@@ -4,7 +4,6 @@ import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
-import org.hbp.derive.ResidualKind;
 
 /**
  * The parts of {@link ModuleOperator} that follow from the generated products alone: residual

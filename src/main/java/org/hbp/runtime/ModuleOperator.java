@@ -3,7 +3,6 @@ package org.hbp.runtime;
 import java.util.List;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.derive.ResidualKind;
 
 /**
  * The math of one module, as the HBP runtime needs it (in the spirit of BackPACK's derivatives

@@ -11,7 +11,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
-import org.hbp.derive.ResidualKind;
+import org.hbp.runtime.ResidualKind;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.runtime.Averaging;
 import org.hbp.runtime.ForwardCache;

@@ -12,7 +12,6 @@ import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
-import org.hbp.derive.ResidualKind;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -13,7 +13,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.codegen.OperatorGenerator;
 import org.hbp.codegen.OperatorLoader;
-import org.hbp.derive.ResidualKind;
+import org.hbp.runtime.ResidualKind;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;

@@ -233,7 +233,10 @@ public final class Network {
 
   // ---- nodes -------------------------------------------------------------------------------
 
-  /** A node of the body: forward, backward and the products HBP needs, per sample. */
+  /**
+   * A node of the body: forward, backward and the Jacobian product, per sample. Curvature products
+   * are the strategies' ({@link HessianProducts}, {@link CurvatureStrategy}).
+   */
   abstract class Node {
     final String path;
 
@@ -248,13 +251,6 @@ public final class Network {
 
     /** J u for directions u at the input. */
     abstract Batch jac(Pass pass, Batch u);
-
-    /**
-     * {@code J' P(J u) + R u}: the output curvature, given as a product P, pulled back to the
-     * input, with each residual term modified.
-     */
-    abstract Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p,
-        org.hbp.runtime.ResidualModification mod);
 
     /** Per-sample output item shape {rows, cols}. */
     abstract int[] outputItem();
@@ -328,22 +324,6 @@ public final class Network {
     Batch jac(Pass pass, Batch u) {
       return op.jacMatProd(pass.caches.get(this), input, asInput(u));
     }
-
-    @Override
-    Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
-      ForwardCache c = pass.caches.get(this);
-      Batch ju = op.jacMatProd(c, input, asInput(u));
-      Batch pju = p.apply(ju);
-      Batch back = op.jacTMatProd(c, input, asOutput(pju));
-      if (op.residualKind(input) == org.hbp.runtime.ResidualKind.ZERO || mod == org.hbp.runtime.ResidualModification.ZERO) {
-        releaseTemporaries(List.of(ju, pju), u, back);
-        return back;
-      }
-      Batch r = op.residualMatProd(c, input, pass.outputGradients.get(this), asInput(u), mod);
-      Batch sum = be.add(back, r);
-      releaseTemporaries(List.of(ju, pju, back, r), u, sum);
-      return sum;
-    }
   }
 
   /** A residual block z = x + body(x). */
@@ -362,7 +342,8 @@ public final class Network {
       return itemOf(block.inputShape());
     }
 
-    private Batch same(Batch u, Batch like) {
+    /** u with the item shape of like (a free view). */
+    Batch same(Batch u, Batch like) {
       return u.rows() == like.rows() && u.cols() == like.cols() ? u : be.reshape(u, like.rows(), like.cols());
     }
 
@@ -386,21 +367,6 @@ public final class Network {
       for (Node n : body) y = n.jac(pass, y);
       return be.add(u, same(y, u));
     }
-
-    @Override
-    Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
-      // H_x u = (I + J_f)' P((I + J_f) u) + R_f u: the body sees P'(y) = P(u + y), called once with y = J_f u
-      Batch[] q = new Batch[2];
-      java.util.function.UnaryOperator<Batch> shifted = y -> {
-        q[1] = be.add(u, same(y, u));
-        q[0] = p.apply(q[1]);
-        return be.scale(q[0], 1); // a copy: the body's last layer releases what it receives, q[0] is needed below
-      };
-      Batch inner = sequenceHessianInputProd(pass, body, 0, u, shifted, mod);
-      Batch sum = be.add(same(q[0], u), same(inner, u));
-      releaseTemporaries(java.util.Arrays.asList(q[1], q[0], inner), u, sum);
-      return sum;
-    }
   }
 
   /**
@@ -419,13 +385,6 @@ public final class Network {
       be.release(t);
       done.add(t);
     }
-  }
-
-  /** The product through nodes[from..] followed by p. */
-  Batch sequenceHessianInputProd(Pass pass, List<Node> nodes, int from, Batch u, java.util.function.UnaryOperator<Batch> p,
-      org.hbp.runtime.ResidualModification mod) {
-    if (from == nodes.size()) return p.apply(u);
-    return nodes.get(from).hessianInputProd(pass, u, y -> sequenceHessianInputProd(pass, nodes, from + 1, y, p, mod), mod);
   }
 
   /** The loss at the end. */

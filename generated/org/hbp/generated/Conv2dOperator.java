@@ -157,6 +157,16 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of();
+  }
+
+  @Override
   public List<String> constants() {
     return List.of();
   }

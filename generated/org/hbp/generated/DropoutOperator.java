@@ -102,6 +102,16 @@ public final class DropoutOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public List<String> dataVariables() {
+    return List.of("mask");
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of();
+  }
+
+  @Override
   public List<String> constants() {
     return List.of("mask");
   }

@@ -109,6 +109,16 @@ public final class FlattenOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of();
+  }
+
+  @Override
   public List<String> constants() {
     return List.of();
   }

@@ -118,6 +118,16 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of();
+  }
+
+  @Override
   public List<String> constants() {
     return List.of();
   }

@@ -114,6 +114,16 @@ public final class ZeropadOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of("idx");
+  }
+
+  @Override
   public List<String> constants() {
     return List.of("idx");
   }

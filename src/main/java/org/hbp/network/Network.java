@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.calculus.Expr;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.runtime.BuiltInOperators;
 import org.hbp.runtime.ForwardCache;
@@ -261,6 +260,8 @@ public final class Network {
     final NetworkSpec.Layer layer;
     final ModuleOperator op;
     final String input;
+    /** How each index variable is computed from the input, resolved from the spec once. */
+    final Map<String, IndexMaps.IndexMap> indexMaps;
 
     LayerNode(String path, NetworkSpec.Layer layer, ModuleOperator op) {
       super(path);
@@ -269,6 +270,7 @@ public final class Network {
       if (op.inputs().size() != 1)
         throw new IllegalArgumentException(path + ": module " + op.name() + " has " + op.inputs().size() + " inputs; a network layer needs one");
       this.input = op.inputs().get(0);
+      this.indexMaps = IndexMaps.resolve(path, layer.module(), op);
     }
 
     /** Directions or values reshaped to this module's input item shape (a free view). */
@@ -299,15 +301,12 @@ public final class Network {
         Batch b = parameters.get(path + "." + p);
         values.put(p, b.rows() == s[0] && b.cols() == s[1] ? b : be.reshape(b, s[0], s[1]));
       }
-      for (Expr.Var v : layer.module().variables()) {
-        if (v.role() == Expr.Role.DATA) {
-          Batch d = data.get(path + "." + v.name());
-          int[] s = op.itemShape(v.name());
-          values.put(v.name(), d != null ? d : be.fill(s[0], s[1], 1.0));
-        } else if (v.role() == Expr.Role.INDEX) {
-          values.put(v.name(), pass.own(IndexMaps.compute(be, op.name(), v.name(), op.dims(), in)));
-        }
+      for (String v : op.dataVariables()) {
+        Batch d = data.get(path + "." + v);
+        int[] s = op.itemShape(v);
+        values.put(v, d != null ? d : be.fill(s[0], s[1], 1.0));
       }
+      indexMaps.forEach((v, map) -> values.put(v, pass.own(map.compute(be, in))));
       ForwardCache c = op.forward(values);
       pass.caches.put(this, c);
       return pass.own(op.output(c));

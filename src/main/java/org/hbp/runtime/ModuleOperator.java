@@ -22,6 +22,15 @@ public interface ModuleOperator extends Operator {
   /** The parameters, differentiated like the inputs. */
   List<String> parameters();
 
+  /** The data variables (e.g. a dropout mask), given to {@link #forward} per sample; part of {@link #constants}. */
+  List<String> dataVariables();
+
+  /**
+   * The index variables (the index map of a gather, e.g. a pooling window's arg-max), computed by
+   * the caller from the input and given to {@link #forward}; part of {@link #constants}.
+   */
+  List<String> indexVariables();
+
   /** Inputs followed by parameters. */
   default List<String> differentiable() {
     List<String> out = new java.util.ArrayList<>(inputs());

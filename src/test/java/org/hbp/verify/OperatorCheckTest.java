@@ -148,6 +148,8 @@ class OperatorCheckTest {
     public Map<String, Integer> dims() { return in.dims(); }
     public List<String> inputs() { return in.inputs(); }
     public List<String> parameters() { return in.parameters(); }
+    public List<String> dataVariables() { return in.dataVariables(); }
+    public List<String> indexVariables() { return in.indexVariables(); }
     public List<String> constants() { return in.constants(); }
     public String outputName() { return in.outputName(); }
     public int[] itemShape(String v) { return in.itemShape(v); }

@@ -10,10 +10,10 @@ import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
-import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
+import org.hbp.runtime.ResidualKind;
 
 /**
  * Module {@code conv2d}, generated from {@code modules-spec/conv2d.hbp}.
@@ -154,6 +154,16 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   @Override
   public List<String> parameters() {
     return List.of("W", "b");
+  }
+
+  @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of();
   }
 
   @Override

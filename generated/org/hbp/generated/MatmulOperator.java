@@ -9,10 +9,10 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
+import org.hbp.runtime.ResidualKind;
 
 /**
  * Module {@code matmul}, generated from {@code modules-spec/matmul.hbp}.
@@ -114,6 +114,16 @@ public final class MatmulOperator extends AbstractModuleOperator {
   @Override
   public List<String> parameters() {
     return List.of("W");
+  }
+
+  @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of();
   }
 
   @Override

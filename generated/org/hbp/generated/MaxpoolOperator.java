@@ -9,10 +9,10 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
+import org.hbp.runtime.ResidualKind;
 
 /**
  * Module {@code maxpool}, generated from {@code modules-spec/maxpool.hbp}.
@@ -111,6 +111,16 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   @Override
   public List<String> parameters() {
     return List.of();
+  }
+
+  @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
+    return List.of("idx");
   }
 
   @Override

@@ -10,10 +10,10 @@ import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ScalarFunction;
-import org.hbp.derive.ResidualKind;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
+import org.hbp.runtime.ResidualKind;
 import org.hbp.runtime.Scalars;
 
 /**
@@ -114,6 +114,16 @@ public final class SigmoidOperator extends AbstractModuleOperator {
 
   @Override
   public List<String> parameters() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> dataVariables() {
+    return List.of();
+  }
+
+  @Override
+  public List<String> indexVariables() {
     return List.of();
   }
 

@@ -22,6 +22,8 @@ import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Networks;
 import org.hbp.network.Pass;
+import org.hbp.network.ResidualModification;
+import org.hbp.network.ResidualPolicy;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
 import org.hbp.plot.RunMetrics;
@@ -29,7 +31,6 @@ import org.hbp.plot.TrainingPlots;
 import org.hbp.runtime.BuiltInOperators;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;
-import org.hbp.runtime.ResidualModification;
 import org.hbp.train.CgNewton;
 import org.hbp.train.Initialization;
 import org.hbp.train.Optimizer;
@@ -127,8 +128,8 @@ public final class DemoCommand implements Callable<Integer> {
     w.println("  x                      = " + rows(be, x));
     w.println("  z = sigmoid(x)         = " + rows(be, op.output(c)));
     w.println("  J'dz (backward)        = " + rows(be, op.jacTMatProd(c, "x", dz)));
-    w.println("  residual diagonal(dz)  = " + rows(be, op.residualDiagonal(c, "x", dz, ResidualModification.NONE)));
-    w.println("  PCH-abs residual       = " + rows(be, op.residualDiagonal(c, "x", dz, ResidualModification.ABS)));
+    w.println("  residual diagonal(dz)  = " + rows(be, op.residualDiagonal(c, "x", dz)));
+    w.println("  PCH-abs residual       = " + rows(be, ResidualPolicy.of(ResidualModification.ABS).diagonal(op, c, "x", dz)));
     w.flush();
   }
 

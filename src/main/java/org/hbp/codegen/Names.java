@@ -14,7 +14,7 @@ final class Names {
   static final ClassName FORWARD_CACHE = ClassName.get("org.hbp.runtime", "ForwardCache");
   static final ClassName SCALARS = ClassName.get("org.hbp.runtime", "Scalars");
   static final ClassName SCALAR_FUNCTION = ClassName.get("org.hbp.backend", "ScalarFunction");
-  static final ClassName RESIDUAL_KIND = ClassName.get("org.hbp.derive", "ResidualKind");
+  static final ClassName RESIDUAL_KIND = ClassName.get("org.hbp.runtime", "ResidualKind");
   static final ClassName ABSTRACT_MODULE = ClassName.get("org.hbp.runtime", "AbstractModuleOperator");
   static final ClassName ABSTRACT_LOSS = ClassName.get("org.hbp.runtime", "AbstractLossOperator");
 

@@ -26,7 +26,7 @@ import org.hbp.calculus.Printer;
 import org.hbp.calculus.Shape;
 import org.hbp.derive.Derivation;
 import org.hbp.derive.ModuleRules;
-import org.hbp.derive.ResidualKind;
+import org.hbp.runtime.ResidualKind;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
 
@@ -471,8 +471,11 @@ public final class OperatorGenerator {
       dims.addStatement("return $T.unmodifiableMap(all)", java.util.Collections.class);
       out.add(dims.build());
       out.add(override("inputs", LIST_OF_STRING).addStatement("return $T.of($L)", List.class, names(m.withRole(Expr.Role.INPUT))).build());
-      if (!m.isLoss())
+      if (!m.isLoss()) {
         out.add(override("parameters", LIST_OF_STRING).addStatement("return $T.of($L)", List.class, names(m.withRole(Expr.Role.PARAM))).build());
+        out.add(override("dataVariables", LIST_OF_STRING).addStatement("return $T.of($L)", List.class, names(m.withRole(Expr.Role.DATA))).build());
+        out.add(override("indexVariables", LIST_OF_STRING).addStatement("return $T.of($L)", List.class, names(m.withRole(Expr.Role.INDEX))).build());
+      }
       out.add(override("constants", LIST_OF_STRING).addStatement("return $T.of($L)", List.class, names(constants())).build());
       out.add(override("outputName", STRING).addStatement("return $S", m.output().name()).build());
       MethodSpec.Builder shape = override("itemShape", TypeName.get(int[].class)).addParameter(STRING, "variable");

@@ -1,6 +1,7 @@
 package org.hbp.derive;
 
 import org.hbp.calculus.Expr;
+import org.hbp.runtime.ResidualKind;
 
 /**
  * The derived rules of one module for one input or parameter (paper eq. 7):

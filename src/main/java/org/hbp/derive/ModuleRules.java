@@ -41,7 +41,7 @@ public final class ModuleRules {
       Expr r = Calculus.hessian(g, w, s);
       Expr hbp = s.run(Exprs.add(Exprs.mul(Exprs.transpose(j), hz, j), r));
       Expr jc = ClosedForm.expand(j, s), rc = ClosedForm.expand(r, s), hc = ClosedForm.expand(hbp, s);
-      out.add(new Derivation(m.name(), false, w, m.output(), jc, rc, hc, ResidualKind.of(rc), null, null, null, j, r, hbp));
+      out.add(new Derivation(m.name(), false, w, m.output(), jc, rc, hc, ResidualKinds.of(rc), null, null, null, j, r, hbp));
     }
     return out;
   }

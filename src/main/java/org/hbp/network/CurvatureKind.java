@@ -1,12 +1,12 @@
 package org.hbp.network;
 
 import java.util.Locale;
-import org.hbp.runtime.ResidualModification;
 
 /**
  * Which curvature flows back (paper Section 3): the exact Hessian keeps every residual term, the
  * generalized Gauss-Newton matrix drops them, the positive-curvature Hessian (PCH) replaces each by
- * its absolute value or clips its negative eigenvalues.
+ * its absolute value or clips its negative eigenvalues. This is the table from curvature to
+ * residual modification; {@link ResidualPolicy} applies it.
  */
 public enum CurvatureKind {
   HESSIAN(ResidualModification.NONE),

@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.calculus.Expr;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.runtime.BuiltInOperators;
 import org.hbp.runtime.ForwardCache;
@@ -233,7 +232,10 @@ public final class Network {
 
   // ---- nodes -------------------------------------------------------------------------------
 
-  /** A node of the body: forward, backward and the products HBP needs, per sample. */
+  /**
+   * A node of the body: forward, backward and the Jacobian product, per sample. Curvature products
+   * are the strategies' ({@link HessianProducts}, {@link CurvatureStrategy}).
+   */
   abstract class Node {
     final String path;
 
@@ -249,13 +251,6 @@ public final class Network {
     /** J u for directions u at the input. */
     abstract Batch jac(Pass pass, Batch u);
 
-    /**
-     * {@code J' P(J u) + R u}: the output curvature, given as a product P, pulled back to the
-     * input, with each residual term modified.
-     */
-    abstract Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p,
-        org.hbp.runtime.ResidualModification mod);
-
     /** Per-sample output item shape {rows, cols}. */
     abstract int[] outputItem();
   }
@@ -265,6 +260,8 @@ public final class Network {
     final NetworkSpec.Layer layer;
     final ModuleOperator op;
     final String input;
+    /** How each index variable is computed from the input, resolved from the spec once. */
+    final Map<String, IndexMaps.IndexMap> indexMaps;
 
     LayerNode(String path, NetworkSpec.Layer layer, ModuleOperator op) {
       super(path);
@@ -273,6 +270,7 @@ public final class Network {
       if (op.inputs().size() != 1)
         throw new IllegalArgumentException(path + ": module " + op.name() + " has " + op.inputs().size() + " inputs; a network layer needs one");
       this.input = op.inputs().get(0);
+      this.indexMaps = IndexMaps.resolve(path, layer.module(), op);
     }
 
     /** Directions or values reshaped to this module's input item shape (a free view). */
@@ -303,15 +301,12 @@ public final class Network {
         Batch b = parameters.get(path + "." + p);
         values.put(p, b.rows() == s[0] && b.cols() == s[1] ? b : be.reshape(b, s[0], s[1]));
       }
-      for (Expr.Var v : layer.module().variables()) {
-        if (v.role() == Expr.Role.DATA) {
-          Batch d = data.get(path + "." + v.name());
-          int[] s = op.itemShape(v.name());
-          values.put(v.name(), d != null ? d : be.fill(s[0], s[1], 1.0));
-        } else if (v.role() == Expr.Role.INDEX) {
-          values.put(v.name(), pass.own(IndexMaps.compute(be, op.name(), v.name(), op.dims(), in)));
-        }
+      for (String v : op.dataVariables()) {
+        Batch d = data.get(path + "." + v);
+        int[] s = op.itemShape(v);
+        values.put(v, d != null ? d : be.fill(s[0], s[1], 1.0));
       }
+      indexMaps.forEach((v, map) -> values.put(v, pass.own(map.compute(be, in))));
       ForwardCache c = op.forward(values);
       pass.caches.put(this, c);
       return pass.own(op.output(c));
@@ -327,22 +322,6 @@ public final class Network {
     @Override
     Batch jac(Pass pass, Batch u) {
       return op.jacMatProd(pass.caches.get(this), input, asInput(u));
-    }
-
-    @Override
-    Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
-      ForwardCache c = pass.caches.get(this);
-      Batch ju = op.jacMatProd(c, input, asInput(u));
-      Batch pju = p.apply(ju);
-      Batch back = op.jacTMatProd(c, input, asOutput(pju));
-      if (op.residualKind(input) == org.hbp.derive.ResidualKind.ZERO || mod == org.hbp.runtime.ResidualModification.ZERO) {
-        releaseTemporaries(List.of(ju, pju), u, back);
-        return back;
-      }
-      Batch r = op.residualMatProd(c, input, pass.outputGradients.get(this), asInput(u), mod);
-      Batch sum = be.add(back, r);
-      releaseTemporaries(List.of(ju, pju, back, r), u, sum);
-      return sum;
     }
   }
 
@@ -362,7 +341,8 @@ public final class Network {
       return itemOf(block.inputShape());
     }
 
-    private Batch same(Batch u, Batch like) {
+    /** u with the item shape of like (a free view). */
+    Batch same(Batch u, Batch like) {
       return u.rows() == like.rows() && u.cols() == like.cols() ? u : be.reshape(u, like.rows(), like.cols());
     }
 
@@ -386,21 +366,6 @@ public final class Network {
       for (Node n : body) y = n.jac(pass, y);
       return be.add(u, same(y, u));
     }
-
-    @Override
-    Batch hessianInputProd(Pass pass, Batch u, java.util.function.UnaryOperator<Batch> p, org.hbp.runtime.ResidualModification mod) {
-      // H_x u = (I + J_f)' P((I + J_f) u) + R_f u: the body sees P'(y) = P(u + y), called once with y = J_f u
-      Batch[] q = new Batch[2];
-      java.util.function.UnaryOperator<Batch> shifted = y -> {
-        q[1] = be.add(u, same(y, u));
-        q[0] = p.apply(q[1]);
-        return be.scale(q[0], 1); // a copy: the body's last layer releases what it receives, q[0] is needed below
-      };
-      Batch inner = sequenceHessianInputProd(pass, body, 0, u, shifted, mod);
-      Batch sum = be.add(same(q[0], u), same(inner, u));
-      releaseTemporaries(java.util.Arrays.asList(q[1], q[0], inner), u, sum);
-      return sum;
-    }
   }
 
   /**
@@ -419,13 +384,6 @@ public final class Network {
       be.release(t);
       done.add(t);
     }
-  }
-
-  /** The product through nodes[from..] followed by p. */
-  Batch sequenceHessianInputProd(Pass pass, List<Node> nodes, int from, Batch u, java.util.function.UnaryOperator<Batch> p,
-      org.hbp.runtime.ResidualModification mod) {
-    if (from == nodes.size()) return p.apply(u);
-    return nodes.get(from).hessianInputProd(pass, u, y -> sequenceHessianInputProd(pass, nodes, from + 1, y, p, mod), mod);
   }
 
   /** The loss at the end. */

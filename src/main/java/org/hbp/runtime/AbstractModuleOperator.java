@@ -4,13 +4,12 @@ import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
-import org.hbp.derive.ResidualKind;
 
 /**
- * The parts of {@link ModuleOperator} that follow from the generated products alone: residual
- * modification (PCH), the dense residual, and explicit propagation J' M J (per sample, eq. 8 and
+ * The parts of {@link ModuleOperator} that follow from the generated products alone: the exact
+ * residual's diagonal and dense form, and explicit propagation J' M J (per sample, eq. 8 and
  * eq. 9), all built from {@link #jacTMatProd} and {@link #residualMatProd} without forming a
- * Jacobian.
+ * Jacobian. Math only: which curvature flows back (Hessian, GGN, PCH) is the network's choice.
  */
 public abstract class AbstractModuleOperator implements ModuleOperator {
   protected final Backend be;
@@ -73,38 +72,23 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
   }
 
   @Override
-  public Batch residualMatProd(ForwardCache cache, String wrt, Batch dz, Batch v, ResidualModification modification) {
-    ResidualKind kind = residualKind(wrt);
-    v = shaped(v, wrt, "residualMatProd");
-    if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.scale(v, 0);
-    if (modification == ResidualModification.NONE) return residualMatProd(cache, wrt, dz, v);
-    if (kind == ResidualKind.DIAGONAL) return be.multiply(residualDiagonal(cache, wrt, dz, modification), v);
-    int n = numel(wrt);
-    Batch r = residual(cache, wrt, dz, modification);
-    return shaped(be.matmul(r, false, be.reshape(v, n, 1), false), wrt, "residualMatProd");
-  }
-
-  @Override
-  public Batch residualDiagonal(ForwardCache cache, String wrt, Batch dz, ResidualModification modification) {
+  public Batch residualDiagonal(ForwardCache cache, String wrt, Batch dz) {
     ResidualKind kind = residualKind(wrt);
     int[] s = itemShape(wrt);
     if (kind == ResidualKind.GENERAL)
       throw new IllegalStateException(name() + ": the residual with respect to '" + wrt + "' is not diagonal; use residual or residualMatProd");
-    if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.fill(s[0], s[1], 0);
-    Batch d = exactResidualDiagonal(cache, wrt, dz);
-    return modification == ResidualModification.NONE ? d : be.map(d, modification.function());
+    if (kind == ResidualKind.ZERO) return be.fill(s[0], s[1], 0);
+    return exactResidualDiagonal(cache, wrt, dz);
   }
 
   @Override
-  public Batch residual(ForwardCache cache, String wrt, Batch dz, ResidualModification modification) {
+  public Batch residual(ForwardCache cache, String wrt, Batch dz) {
     ResidualKind kind = residualKind(wrt);
     int n = numel(wrt);
-    if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.fill(n, n, 0);
-    if (kind == ResidualKind.DIAGONAL)
-      return be.diagMatrix(be.reshape(residualDiagonal(cache, wrt, dz, modification), n, 1));
+    if (kind == ResidualKind.ZERO) return be.fill(n, n, 0);
+    if (kind == ResidualKind.DIAGONAL) return be.diagMatrix(be.reshape(residualDiagonal(cache, wrt, dz), n, 1));
     Batch columns = residualMatProd(cache, wrt, dz, identityDirections(wrt));
-    Batch r = be.directionsAsColumns(be.reshape(columns, n, 1), n);
-    return modification == ResidualModification.NONE ? r : be.symmetricEigenMap(r, modification::apply);
+    return be.directionsAsColumns(be.reshape(columns, n, 1), n);
   }
 
   /** The unit vectors of wrt's space as numel(wrt) directions, shared by all samples. */

@@ -1,9 +1,7 @@
 package org.hbp.runtime;
 
 import java.util.List;
-import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.derive.ResidualKind;
 
 /**
  * The math of one module, as the HBP runtime needs it (in the spirit of BackPACK's derivatives
@@ -23,6 +21,15 @@ import org.hbp.derive.ResidualKind;
 public interface ModuleOperator extends Operator {
   /** The parameters, differentiated like the inputs. */
   List<String> parameters();
+
+  /** The data variables (e.g. a dropout mask), given to {@link #forward} per sample; part of {@link #constants}. */
+  List<String> dataVariables();
+
+  /**
+   * The index variables (the index map of a gather, e.g. a pooling window's arg-max), computed by
+   * the caller from the input and given to {@link #forward}; part of {@link #constants}.
+   */
+  List<String> indexVariables();
 
   /** Inputs followed by parameters. */
   default List<String> differentiable() {
@@ -62,80 +69,21 @@ public interface ModuleOperator extends Operator {
   /** Whether the residual sum_k dz_k d^2 z_k / d wrt^2 is zero, diagonal or general (derived). */
   ResidualKind residualKind(String wrt);
 
-  /** How PCH removes negative curvature from the residual: follows from {@link #residualKind}. */
-  default PchMethod pchMethod(String wrt) {
-    switch (residualKind(wrt)) {
-      case ZERO:
-        return PchMethod.NOTHING;
-      case DIAGONAL:
-        return PchMethod.ELEMENTWISE;
-      default:
-        return PchMethod.EIGENDECOMPOSITION;
-    }
-  }
-
-  /** R v with the exact residual R of sample n at the output gradient dz (matrix-free). */
+  /**
+   * R v with the exact residual {@code R_n = sum_k dz_{n,k} d^2 z_k / d wrt^2} of sample n at its
+   * output gradient dz_n (matrix-free). Modifying it (GGN, PCH) is the network's business
+   * ({@code org.hbp.network.ResidualPolicy}).
+   */
   Batch residualMatProd(ForwardCache cache, String wrt, Batch dz, Batch v);
 
-  /** The modified residual applied to directions: exact, zero, or with |eigenvalues| or max(eigenvalues, 0). */
-  Batch residualMatProd(ForwardCache cache, String wrt, Batch dz, Batch v, ResidualModification modification);
-
-  /** The diagonal of a zero or diagonal residual, modified, in wrt's shape; throws for a general one. */
-  Batch residualDiagonal(ForwardCache cache, String wrt, Batch dz, ResidualModification modification);
-
   /**
-   * The dense modified residual per sample, numel(wrt) x numel(wrt) (PCH per sample, as the exact
-   * strategy uses it; the batch strategies modify the average: {@link #averagedResidual}).
+   * The diagonal of the exact residual of each sample, in wrt's shape, where the residual is zero
+   * or diagonal ({@link #residualKind}); throws for a general one.
    */
-  Batch residual(ForwardCache cache, String wrt, Batch dz, ResidualModification modification);
+  Batch residualDiagonal(ForwardCache cache, String wrt, Batch dz);
 
-  /**
-   * The diagonal of the batch-averaged residual of eq. 8 / eq. 9, modified after averaging (PCH
-   * as the paper puts it: the bar is over the whole residual term, and PCH modifies that term):
-   * {@code mod(mean_n diag R_n)} with R_n the exact residual of sample n at its output gradient
-   * dz_n, and mod = identity, 0, |.| or max(., 0) entrywise (the diagonal entries are the
-   * eigenvalues). One sample, in wrt's shape; throws for a general residual.
-   */
-  default Batch averagedResidualDiagonal(ForwardCache cache, String wrt, Batch dz, ResidualModification modification) {
-    Backend be = backend();
-    boolean zero = modification == ResidualModification.ZERO;
-    Batch each = residualDiagonal(cache, wrt, dz, zero ? ResidualModification.ZERO : ResidualModification.NONE);
-    Batch mean = be.meanSamples(each, cache.samples());
-    if (!be.sharesStorage(each, mean)) be.release(each);
-    if (zero || modification == ResidualModification.NONE) return mean;
-    Batch modified = be.map(mean, modification.function());
-    if (!be.sharesStorage(mean, modified)) be.release(mean);
-    return modified;
-  }
-
-  /**
-   * The batch-averaged residual of eq. 8 / eq. 9, modified after averaging: {@code R̄ = mean_n R_n}
-   * (exact per-sample residuals), then for PCH {@code Q f(Λ) Q'} of the symmetric
-   * eigendecomposition {@code R̄ = Q Λ Q'} with f = |.| or max(., 0) (entrywise on the diagonal
-   * where the residual is diagonal). Dense numel(wrt) x numel(wrt), one sample. This is the order
-   * of the paper and of the authors' code; {@link #residual} modifies each sample's residual (the
-   * exact strategy's PCH, per sample).
-   */
-  default Batch averagedResidual(ForwardCache cache, String wrt, Batch dz, ResidualModification modification) {
-    Backend be = backend();
-    int[] s = itemShape(wrt);
-    int n = s[0] * s[1];
-    ResidualKind kind = residualKind(wrt);
-    if (kind == ResidualKind.ZERO || modification == ResidualModification.ZERO) return be.fill(n, n, 0);
-    if (kind == ResidualKind.DIAGONAL) {
-      Batch d = averagedResidualDiagonal(cache, wrt, dz, modification);
-      Batch r = be.diagMatrix(be.reshape(d, n, 1));
-      if (!be.sharesStorage(d, r)) be.release(d);
-      return r;
-    }
-    Batch each = residual(cache, wrt, dz, ResidualModification.NONE);
-    Batch mean = be.meanSamples(each, cache.samples());
-    if (!be.sharesStorage(each, mean)) be.release(each);
-    if (modification == ResidualModification.NONE) return mean;
-    Batch modified = be.symmetricEigenMap(mean, modification::apply);
-    if (!be.sharesStorage(mean, modified)) be.release(mean);
-    return modified;
-  }
+  /** The dense exact residual of each sample, numel(wrt) x numel(wrt). */
+  Batch residual(ForwardCache cache, String wrt, Batch dz);
 
   /** J' M J per sample for M with items numel(out) x numel(out); items numel(wrt) x numel(wrt). */
   Batch propagate(ForwardCache cache, String wrt, Batch m);

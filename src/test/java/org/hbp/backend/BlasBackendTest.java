@@ -15,11 +15,12 @@ import org.bytedeco.javacpp.Pointer;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.blas.BlasBatch;
 import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.network.ResidualModification;
+import org.hbp.network.ResidualPolicy;
 import org.hbp.runtime.Averaging;
 import org.hbp.runtime.BuiltInOperators;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;
-import org.hbp.runtime.ResidualModification;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -152,10 +153,10 @@ class BlasBackendTest {
       ForwardCache gcc = gc.forward(Map.of("x", x.on(cpu), "W1", w.on(cpu), "W2", w2.on(cpu)));
       ForwardCache gcb = gb.forward(Map.of("x", x.on(be), "W1", w.on(be), "W2", w2.on(be)));
       for (ResidualModification mod : ResidualModification.values()) {
-        assertNear(cpu.toArray(gc.residual(gcc, "x", dz.on(cpu), mod)), be.toArray(gb.residual(gcb, "x", dz.on(be), mod)), tol,
+        assertNear(cpu.toArray(ResidualPolicy.of(mod).dense(gc, gcc, "x", dz.on(cpu))), be.toArray(ResidualPolicy.of(mod).dense(gb, gcb, "x", dz.on(be))), tol,
             be.name() + " gated residual " + mod);
-        assertNear(cpu.toArray(gc.residualMatProd(gcc, "x", dz.on(cpu), v.on(cpu), mod)),
-            be.toArray(gb.residualMatProd(gcb, "x", dz.on(be), v.on(be), mod)), tol, be.name() + " gated residualMatProd " + mod);
+        assertNear(cpu.toArray(ResidualPolicy.of(mod).product(gc, gcc, "x", dz.on(cpu), v.on(cpu))),
+            be.toArray(ResidualPolicy.of(mod).product(gb, gcb, "x", dz.on(be), v.on(be))), tol, be.name() + " gated residualMatProd " + mod);
       }
     }
   }

@@ -9,7 +9,6 @@ import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.dsl.ModuleSpec;
-import org.hbp.runtime.ResidualModification;
 import org.hbp.verify.Evaluator;
 import org.hbp.verify.FiniteDifferences;
 import org.hbp.verify.Tensor;

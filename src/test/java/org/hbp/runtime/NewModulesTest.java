@@ -12,7 +12,9 @@ import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
-import org.hbp.derive.ResidualKind;
+import org.hbp.network.PchMethod;
+import org.hbp.network.ResidualModification;
+import org.hbp.network.ResidualPolicy;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -44,13 +46,13 @@ class NewModulesTest {
     int n = 4, m = 3, samples = 5;
     ModuleOperator gated = BuiltInOperators.module("gated", be, Map.of("n", n, "m", m));
     assertEquals(ResidualKind.GENERAL, gated.residualKind("x"));
-    assertEquals(PchMethod.EIGENDECOMPOSITION, gated.pchMethod("x"));
-    assertEquals(PchMethod.NOTHING, gated.pchMethod("W1"));
+    assertEquals(PchMethod.EIGENDECOMPOSITION, ResidualPolicy.pchMethod(gated.residualKind("x")));
+    assertEquals(PchMethod.NOTHING, ResidualPolicy.pchMethod(gated.residualKind("W1")));
     ForwardCache c = gated.forward(Map.of("x", random(samples, n, 1), "W1", random(1, m, n), "W2", random(1, m, n)));
     Batch dz = random(samples, m, 1);
-    double[] exact = be.toArray(gated.residual(c, "x", dz, ResidualModification.NONE));
-    double[] abs = be.toArray(gated.residual(c, "x", dz, ResidualModification.ABS));
-    double[] clip = be.toArray(gated.residual(c, "x", dz, ResidualModification.CLIP));
+    double[] exact = be.toArray(ResidualPolicy.of(ResidualModification.NONE).dense(gated, c, "x", dz));
+    double[] abs = be.toArray(ResidualPolicy.of(ResidualModification.ABS).dense(gated, c, "x", dz));
+    double[] clip = be.toArray(ResidualPolicy.of(ResidualModification.CLIP).dense(gated, c, "x", dz));
     boolean sawNegative = false;
     for (int s = 0; s < samples; s++) {
       double[] e = eigenvalues(java.util.Arrays.copyOfRange(exact, s * n * n, (s + 1) * n * n), n);
@@ -79,12 +81,12 @@ class NewModulesTest {
     for (String name : new String[] {"swish", "elu"}) {
       ModuleOperator op = BuiltInOperators.module(name, be, Map.of("n", 6));
       assertEquals(ResidualKind.DIAGONAL, op.residualKind("x"), name);
-      assertEquals(PchMethod.ELEMENTWISE, op.pchMethod("x"), name);
+      assertEquals(PchMethod.ELEMENTWISE, ResidualPolicy.pchMethod(op.residualKind("x")), name);
       ForwardCache c = op.forward(Map.of("x", random(2, 6, 1)));
       Batch dz = random(2, 6, 1);
-      double[] d = be.toArray(op.residualDiagonal(c, "x", dz, ResidualModification.NONE));
-      double[] a = be.toArray(op.residualDiagonal(c, "x", dz, ResidualModification.ABS));
-      double[] k = be.toArray(op.residualDiagonal(c, "x", dz, ResidualModification.CLIP));
+      double[] d = be.toArray(ResidualPolicy.of(ResidualModification.NONE).diagonal(op, c, "x", dz));
+      double[] a = be.toArray(ResidualPolicy.of(ResidualModification.ABS).diagonal(op, c, "x", dz));
+      double[] k = be.toArray(ResidualPolicy.of(ResidualModification.CLIP).diagonal(op, c, "x", dz));
       for (int i = 0; i < d.length; i++) {
         assertEquals(Math.abs(d[i]), a[i], 0, name);
         assertEquals(Math.max(d[i], 0), k[i], 0, name);
@@ -115,7 +117,7 @@ class NewModulesTest {
     IllegalArgumentException wrt = assertThrows(IllegalArgumentException.class, () -> lin.jacMatProd(c, "q", random(1, 3, 1)));
     assertTrue(wrt.getMessage().startsWith("linear: no variable named 'q'"), wrt.getMessage());
     IllegalStateException diag = assertThrows(IllegalStateException.class,
-        () -> BuiltInOperators.module("gated", be, Map.of("n", 2, "m", 2)).residualDiagonal(null, "x", null, ResidualModification.ABS));
+        () -> BuiltInOperators.module("gated", be, Map.of("n", 2, "m", 2)).residualDiagonal(null, "x", null));
     assertTrue(diag.getMessage().contains("not diagonal"), diag.getMessage());
   }
 }

@@ -20,11 +20,12 @@ import org.hbp.backend.Precision;
 import org.hbp.backend.ScalarFunction;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.cli.DevicesCommand;
+import org.hbp.network.ResidualModification;
+import org.hbp.network.ResidualPolicy;
 import org.hbp.runtime.Averaging;
 import org.hbp.runtime.BuiltInOperators;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;
-import org.hbp.runtime.ResidualModification;
 import org.hbp.runtime.Scalars;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -440,9 +441,9 @@ class OpenClBackendTest {
       System.out.println("OpenClBackendTest: " + be.name() + " gated forward made " + (be.hostFallbacks() - fallbacks)
           + " host map fallbacks (0 once the generated operators map ScalarFunctions)");
       for (ResidualModification mod : ResidualModification.values()) {
-        check("gated residual " + mod, be, gc.residual(gcc, "x", dz.on(cpu), mod), gb.residual(gcb, "x", dz.on(be), mod));
-        check("gated residualMatProd " + mod, be, gc.residualMatProd(gcc, "x", dz.on(cpu), v.on(cpu), mod),
-            gb.residualMatProd(gcb, "x", dz.on(be), v.on(be), mod));
+        check("gated residual " + mod, be, ResidualPolicy.of(mod).dense(gc, gcc, "x", dz.on(cpu)), ResidualPolicy.of(mod).dense(gb, gcb, "x", dz.on(be)));
+        check("gated residualMatProd " + mod, be, ResidualPolicy.of(mod).product(gc, gcc, "x", dz.on(cpu), v.on(cpu)),
+            ResidualPolicy.of(mod).product(gb, gcb, "x", dz.on(be), v.on(be)));
       }
     }
   }

@@ -1,4 +1,6 @@
-package org.hbp.runtime;
+package org.hbp.network;
+
+import org.hbp.backend.ScalarFunction;
 
 /**
  * How the residual term of an HBP rule (paper eq. 7, the second term) is treated: kept
@@ -8,17 +10,17 @@ package org.hbp.runtime;
  *
  * <p>Where it applies: the exact strategy modifies each sample's residual (Chen et al.); the batch
  * strategies kfra and bda modify the batch-averaged residual {@code mean_n R_n} of eq. 8 / eq. 9,
- * average first, then modify, as the paper and the authors' code do
- * ({@link ModuleOperator#averagedResidual}).
+ * average first, then modify, as the paper and the authors' code do. {@link ResidualPolicy}
+ * applies it.
  */
 public enum ResidualModification {
   NONE, ZERO, ABS, CLIP;
 
   /**
-   * The map as a {@link org.hbp.backend.ScalarFunction} (Java and OpenCL C), so device backends
+   * The map as a {@link ScalarFunction} (Java and OpenCL C), so device backends
    * apply it in a kernel.
    */
-  public org.hbp.backend.ScalarFunction function() {
+  public ScalarFunction function() {
     switch (this) {
       case NONE:
         return NONE_FUNCTION;
@@ -31,14 +33,14 @@ public enum ResidualModification {
     }
   }
 
-  private static final org.hbp.backend.ScalarFunction NONE_FUNCTION =
-      org.hbp.backend.ScalarFunction.of("hbp_modification_none", "t", t -> t);
-  private static final org.hbp.backend.ScalarFunction ZERO_FUNCTION =
-      org.hbp.backend.ScalarFunction.of("hbp_modification_zero", "(REAL) 0", t -> 0);
-  private static final org.hbp.backend.ScalarFunction ABS_FUNCTION =
-      org.hbp.backend.ScalarFunction.of("hbp_modification_abs", "fabs(t)", Math::abs);
-  private static final org.hbp.backend.ScalarFunction CLIP_FUNCTION =
-      org.hbp.backend.ScalarFunction.of("hbp_modification_clip", "fmax(t, (REAL) 0)", t -> Math.max(t, 0));
+  private static final ScalarFunction NONE_FUNCTION =
+      ScalarFunction.of("hbp_modification_none", "t", t -> t);
+  private static final ScalarFunction ZERO_FUNCTION =
+      ScalarFunction.of("hbp_modification_zero", "(REAL) 0", t -> 0);
+  private static final ScalarFunction ABS_FUNCTION =
+      ScalarFunction.of("hbp_modification_abs", "fabs(t)", Math::abs);
+  private static final ScalarFunction CLIP_FUNCTION =
+      ScalarFunction.of("hbp_modification_clip", "fmax(t, (REAL) 0)", t -> Math.max(t, 0));
 
   /** The map applied to eigenvalues: identity, 0, |.| or max(., 0). */
   public double apply(double eigenvalue) {

@@ -1,4 +1,4 @@
-package org.hbp.runtime;
+package org.hbp.network;
 
 /** How an operator removes negative curvature from a residual for PCH (abs or clip). */
 public enum PchMethod {

@@ -1,0 +1,46 @@
+package org.hbp.network;
+
+import java.util.List;
+import org.hbp.backend.Batch;
+
+/**
+ * One way of propagating curvature back through a batch (paper Section 3): an approximation is
+ * one implementation. {@link #prepare} does the work for one batch once (an explicit backward
+ * pass of batch-averaged Hessians, or nothing but wiring for matrix-free products) and returns
+ * the {@link Blocks}, which apply each parameter's block of the block-diagonal curvature to
+ * directions. Which curvature flows back (Hessian, GGN, PCH) is not the strategy's choice: it
+ * gets the {@link ResidualPolicy} and decides only where the modification applies (per sample,
+ * or to the batch average).
+ *
+ * <p>The implementations: {@link ExactStrategy} (matrix-free, per sample), {@link KfraStrategy}
+ * (eq. 8) and {@link BdaStrategy} (eq. 9); {@link Strategy} is the user's choice among them.
+ */
+interface CurvatureStrategy {
+  /**
+   * Prepares the curvature of one batch; refuses (naming the layer) where the strategy's explicit
+   * matrices would exceed {@code memoryLimitBytes}.
+   */
+  Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes);
+
+  /** The prepared curvature of one batch. */
+  interface Blocks {
+    /**
+     * The block of a parameter applied to directions: V directions in the parameter's item shape
+     * (one sample, already checked), result likewise. {@code var} is the parameter's variable in
+     * the layer's operator.
+     */
+    Batch matProd(Network.LayerNode layer, String var, Batch v);
+
+    /**
+     * The block-diagonal part of the block over {@code blocks} row groups
+     * ({@link Curvature#groupStarts}) in one product where the strategy has a cheaper form than
+     * masking; null to let {@link Curvature} mask the directions and the products.
+     */
+    default Batch blockDiagonalMatProd(Network.LayerNode layer, String var, Batch v, int blocks) {
+      return null;
+    }
+
+    /** Hands over what the blocks hold (explicit matrices, factors) for release, and forgets it. */
+    List<Batch> drain();
+  }
+}

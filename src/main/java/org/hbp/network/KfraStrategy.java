@@ -1,0 +1,34 @@
+package org.hbp.network;
+
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.runtime.Averaging;
+
+/**
+ * KFRA (paper eq. 8): the batch-averaged Hessian is propagated back by the mean of the per-sample
+ * products, {@code H̄_x = mean_n J_n' H̄_z J_n + mod(mean_n R_n)}.
+ */
+final class KfraStrategy extends ExplicitStrategy {
+  @Override
+  Averaging averaging() {
+    return Averaging.MEAN_OF_PRODUCTS;
+  }
+
+  /** {@code mean_n J_n' H J_n}. */
+  @Override
+  Batch averagedProduct(Backend be, Batch jacobians, Batch h, int samples) {
+    return be.meanSamples(be.matmul(jacobians, true, be.matmul(h, false, jacobians, false), false), samples);
+  }
+
+  /** {@code mean_n a_n a_n'}: one product of the side-by-side a_n (a shared a counts for every sample). */
+  @Override
+  Batch kroneckerLeft(Backend be, Batch a, int samples) {
+    return a.samples() == 1 ? be.matmul(a, false, a, true) : be.scale(be.matmulSumSamples(a, false, a, true), 1.0 / samples);
+  }
+
+  /** The directions J_n v of each sample, as they are. */
+  @Override
+  Batch parameterDirections(Backend be, Batch jv, int samples) {
+    return jv;
+  }
+}

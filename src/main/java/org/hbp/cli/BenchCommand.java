@@ -21,7 +21,6 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.Batch;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
@@ -101,7 +100,6 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     if (repeat < 1 || warmup < 0 || batch < 1) throw new IllegalArgumentException("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = spec.commandLine().getOut();
     Backend be = Device.backend(device, backend, threads);

@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
@@ -99,7 +98,6 @@ public final class CurvatureCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0);
     if (modes != 1) throw new IllegalArgumentException("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
     if ((vectors != null || solve != null) && out == null) throw new IllegalArgumentException((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");

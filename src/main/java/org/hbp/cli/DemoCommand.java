@@ -76,7 +76,6 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     PrintWriter w = spec.commandLine().getOut();
     if (!Files.isDirectory(specs)) throw new IllegalArgumentException("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
     List<Path> files;

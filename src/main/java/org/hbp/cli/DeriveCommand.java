@@ -67,7 +67,6 @@ public final class DeriveCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     if (!List.of("text", "latex", "json").contains(format))
       throw new IllegalArgumentException("--format must be text, latex or json, not '" + format + "'");
     PrintWriter w = spec.commandLine().getOut();

@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.Curvature;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
@@ -65,7 +64,6 @@ public final class ExperimentCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     if (seeds < 1) throw new IllegalArgumentException("--seeds must be >= 1, not " + seeds);
     PrintWriter w = spec.commandLine().getOut();
     Experiments.Plan plan = Experiments.only(Experiments.plan(figure, scale), only);

@@ -11,7 +11,6 @@ import java.util.concurrent.Callable;
 import org.hbp.backend.Backend;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
@@ -136,7 +135,6 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     PrintWriter w = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());

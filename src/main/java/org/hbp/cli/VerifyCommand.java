@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.hbp.codegen.SourceGeneration;
-import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.verify.ExpectCheck;
 import org.hbp.verify.OperatorCheck;
@@ -46,7 +45,6 @@ public final class VerifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     if (shapes < 1) throw new IllegalArgumentException("--shapes must be at least 1");
     PrintWriter w = spec.commandLine().getOut();
     List<Path> files = SourceGeneration.specFiles(target);

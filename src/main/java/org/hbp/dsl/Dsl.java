@@ -15,16 +15,11 @@ import org.hbp.dsl.parser.HbpParser;
 public final class Dsl {
   private Dsl() {}
 
-  static {
-    ElementwiseFunction.setFormulaParser(text -> {
-      SpecBuilder b = new SpecBuilder("<built-in rule>", text, builtins());
-      b.declare("t", Shape.SCALAR, Expr.Role.FREE);
-      b.vars().put("t", ElementwiseFunction.T);
-      return b.expr(Syntax.parse(text, "<built-in rule>", HbpParser::singleExpr).expr());
-    });
-  }
-
-  /** Makes sure the built-in derivative rules can be read (installs the formula parser). */
+  /**
+   * Does nothing: the built-in derivative formulas are built in the calculus and need no set-up.
+   * Kept only so that callers outside this change (tests of network and backend) still compile.
+   */
+  @Deprecated
   public static void init() {}
 
   static Map<String, ElementwiseFunction> builtins() {

@@ -215,7 +215,6 @@ class CliTest {
     String line = r.outLines().get(0);
     assertTrue(line.startsWith("H(x) = "), r.out());
     // The printed result must mean A + A' (the canonical term order puts A' first: "A' + A").
-    Dsl.init();
     Dsl.Scope scope = new Dsl.Scope();
     scope.add(new Expr.Var("x", Dsl.parseType("vector(n)", "test"), Expr.Role.FREE));
     scope.add(new Expr.Var("A", Dsl.parseType("matrix(n,n)", "test"), Expr.Role.FREE));

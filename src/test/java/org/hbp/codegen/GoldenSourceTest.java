@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.hbp.dsl.Dsl;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -33,7 +32,6 @@ class GoldenSourceTest {
   @ParameterizedTest
   @ValueSource(strings = {"linear", "sigmoid"})
   void generatedSourceMatchesGoldenFile(String module) throws Exception {
-    Dsl.init();
     String source = generate(module);
     Path golden = GOLDEN.resolve(OperatorGenerator.className(module) + ".java.golden");
     if (Boolean.getBoolean("hbp.updateGolden")) Files.writeString(golden, source);
@@ -43,13 +41,11 @@ class GoldenSourceTest {
 
   @Test
   void generationIsDeterministic() throws Exception {
-    Dsl.init();
     for (String m : List.of("conv2d", "gated", "avgpool", "crossentropy")) assertEquals(generate(m), generate(m), m);
   }
 
   @Test
   void committedSourcesAreWhatTheGeneratorProduces() throws Exception {
-    Dsl.init();
     for (Path spec : SourceGeneration.specFiles(Path.of("modules-spec"))) {
       for (JavaFile f : SourceGeneration.generate(spec.toAbsolutePath(), Path.of("").toAbsolutePath(), OperatorLoader.BUILT_IN_PACKAGE)) {
         Path committed = Path.of("generated/org/hbp/generated", f.typeSpec().name() + ".java");

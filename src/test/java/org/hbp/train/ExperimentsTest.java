@@ -12,7 +12,6 @@ import java.util.List;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Synthetic;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
@@ -130,7 +129,6 @@ class ExperimentsTest {
 
   @Test
   void anExperimentRunsPlotsSummarizesAndResumes() throws Exception {
-    Dsl.init();
     Path netFile = dir.resolve("tiny.hbp");
     Files.writeString(netFile, "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n"
         + "  loss crossentropy;\n}\n");

@@ -16,7 +16,6 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
@@ -39,7 +38,6 @@ class OptimizersTest {
   private final Backend be = new BlasBackend(Precision.FLOAT64, 1);
 
   private Network net(String text) throws Exception {
-    Dsl.init();
     Path f = Files.createTempFile(dir, "net", ".hbp");
     Files.writeString(f, text);
     return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(), be);

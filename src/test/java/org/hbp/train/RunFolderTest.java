@@ -27,7 +27,6 @@ import java.util.concurrent.TimeUnit;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Synthetic;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Network;
@@ -49,7 +48,6 @@ class RunFolderTest {
       + "  loss crossentropy;\n}\n";
 
   private Network net(String text) throws IOException {
-    Dsl.init();
     Path f = Files.createTempFile(dir, "net", ".hbp");
     Files.writeString(f, text);
     return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(),

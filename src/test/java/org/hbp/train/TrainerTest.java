@@ -17,7 +17,6 @@ import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Split;
 import org.hbp.data.Synthetic;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
@@ -41,7 +40,6 @@ class TrainerTest {
   }
 
   private Network net(String text) throws IOException {
-    Dsl.init();
     Path f = Files.createTempFile(dir, "t", ".hbp");
     Files.writeString(f, text);
     return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(),

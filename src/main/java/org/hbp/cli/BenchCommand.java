@@ -17,6 +17,7 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 import org.hbp.backend.blas.BlasBackend;
@@ -100,7 +101,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (repeat < 1 || warmup < 0 || batch < 1) throw new IllegalArgumentException("--repeat and --batch must be >= 1, --warmup >= 0");
+    if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = spec.commandLine().getOut();
     Backend be = Device.backend(device, backend, threads);
     CurvatureKind kind = CurvatureKind.parse(curvature);
@@ -304,7 +305,7 @@ public final class BenchCommand implements Callable<Integer> {
   private double torchGradient(NetworkSpec ns, String dtype, PrintWriter w) throws Exception {
     StringBuilder layers = new StringBuilder();
     for (NetworkSpec.Node n : ns.body()) {
-      if (!(n instanceof NetworkSpec.Layer l)) throw new IllegalArgumentException("--torch supports sequential nets without residual blocks");
+      if (!(n instanceof NetworkSpec.Layer l)) throw new UserError("--torch supports sequential nets without residual blocks");
       Map<String, Integer> d = l.dims();
       switch (l.module().name()) {
         case "linear":
@@ -333,7 +334,7 @@ public final class BenchCommand implements Callable<Integer> {
           layers.append("nn.Flatten(),");
           break;
         default:
-          throw new IllegalArgumentException("--torch does not know the PyTorch module for '" + l.module().name() + "'");
+          throw new UserError("--torch does not know the PyTorch module for '" + l.module().name() + "'");
       }
     }
     String shape = ns.inputShape().toString().replace("[", "").replace("]", "");
@@ -358,13 +359,13 @@ public final class BenchCommand implements Callable<Integer> {
         "print(statistics.median(ts))");
     Path file = Files.createTempFile("hbp-bench-", ".py");
     Files.writeString(file, script, StandardCharsets.UTF_8);
-    ProcessBuilder pb = new ProcessBuilder(Python.withTorch().orElseThrow(() -> new IllegalArgumentException(
+    ProcessBuilder pb = new ProcessBuilder(Python.withTorch().orElseThrow(() -> new UserError(
         "--torch needs python3 with torch (Debian: apt-get install python3-torch)")), file.toString()).redirectErrorStream(true);
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
     pb.environment().put("OMP_NUM_THREADS", String.valueOf(threadCount));
     Process p = pb.start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) throw new IllegalArgumentException("PyTorch run failed:\n" + log);
+    if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) throw new UserError("PyTorch run failed:\n" + log);
     Files.deleteIfExists(file);
     String[] lines = log.split("\n");
     return Double.parseDouble(lines[lines.length - 1].strip());

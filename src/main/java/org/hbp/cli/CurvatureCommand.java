@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.io.NdArray;
@@ -99,13 +100,13 @@ public final class CurvatureCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0);
-    if (modes != 1) throw new IllegalArgumentException("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
-    if ((vectors != null || solve != null) && out == null) throw new IllegalArgumentException((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
-    if (dense != null && out != null) throw new IllegalArgumentException("--dense writes to its own file; drop --out");
-    if (blocks < 1) throw new IllegalArgumentException("--blocks must be at least 1");
+    if (modes != 1) throw new UserError("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
+    if ((vectors != null || solve != null) && out == null) throw new UserError((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
+    if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
+    if (blocks < 1) throw new UserError("--blocks must be at least 1");
     CurvatureKind kind = CurvatureKind.parse(curvature);
     Strategy strat = Strategy.parse(strategy);
-    if (!(memoryLimitGiB > 0)) throw new IllegalArgumentException("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
+    if (!(memoryLimitGiB > 0)) throw new UserError("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
     long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
     PrintWriter w = spec.commandLine().getOut();
 
@@ -179,7 +180,7 @@ public final class CurvatureCommand implements Callable<Integer> {
   }
 
   private static Map<String, NdArray> readNpz(Path file) throws java.io.IOException {
-    if (!Files.exists(file)) throw new IllegalArgumentException("file not found: " + file);
+    if (!Files.exists(file)) throw new UserError("file not found: " + file);
     return Npz.read(file);
   }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
@@ -77,7 +78,7 @@ public final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter w = spec.commandLine().getOut();
-    if (!Files.isDirectory(specs)) throw new IllegalArgumentException("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
+    if (!Files.isDirectory(specs)) throw new UserError("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
     List<Path> files;
     try (var s = Files.list(specs)) {
       files = s.filter(p -> p.toString().endsWith(".hbp")).sorted().toList();

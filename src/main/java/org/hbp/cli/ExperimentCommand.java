@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
@@ -64,7 +65,7 @@ public final class ExperimentCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (seeds < 1) throw new IllegalArgumentException("--seeds must be >= 1, not " + seeds);
+    if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
     PrintWriter w = spec.commandLine().getOut();
     Experiments.Plan plan = Experiments.only(Experiments.plan(figure, scale), only);
     NetworkSpec ns = Networks.load(NetworkOperators.builtInNetwork(plan.network()), null, NetworkOperators.builtInSpecDirs());
@@ -98,7 +99,7 @@ public final class ExperimentCommand implements Callable<Integer> {
           return o::step;
         }).check(limit);
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("configuration '" + c.label() + "': " + e.getMessage(), e);
+        throw new UserError("configuration '" + c.label() + "': " + e.getMessage(), e);
       }
     }
     for (Batch b : initial.values()) net.backend().release(b);

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
@@ -178,7 +179,7 @@ public final class TrainCommand implements Callable<Integer> {
 
   /** The memory limit in bytes. */
   private long memoryLimit() {
-    if (!(memoryLimitGiB > 0)) throw new IllegalArgumentException("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
+    if (!(memoryLimitGiB > 0)) throw new UserError("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
     return (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
   }
 
@@ -213,7 +214,7 @@ public final class TrainCommand implements Callable<Integer> {
       case "adam":
         return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
       default:
-        throw new IllegalArgumentException("--optimizer '" + optimizer + "': expected cg-newton, sgd or adam");
+        throw new UserError("--optimizer '" + optimizer + "': expected cg-newton, sgd or adam");
     }
   }
 

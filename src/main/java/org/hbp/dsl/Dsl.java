@@ -6,6 +6,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
@@ -40,9 +41,9 @@ public final class Dsl {
     try {
       bytes = Files.readAllBytes(path);
     } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException("spec file not found: " + path);
+      throw new UserError("spec file not found: " + path);
     } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read spec file " + path + ": " + e.getMessage());
+      throw new UserError("cannot read spec file " + path + ": " + e.getMessage());
     }
     return SpecText.decode(bytes, path.toString());
   }

@@ -2,6 +2,7 @@ package org.hbp.train;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.network.Network;
@@ -25,10 +26,10 @@ public final class Adam implements Optimizer {
   private final org.hbp.backend.ScalarFunction plusEps;
 
   public Adam(Network net, double lr, double beta1, double beta2, double eps) {
-    if (!(lr > 0)) throw new IllegalArgumentException("adam: learning rate must be > 0, not " + lr);
+    if (!(lr > 0)) throw new UserError("adam: learning rate must be > 0, not " + lr);
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
-      throw new IllegalArgumentException("adam: betas must be in [0, 1), not " + beta1 + ", " + beta2);
-    if (!(eps > 0)) throw new IllegalArgumentException("adam: eps must be > 0, not " + eps);
+      throw new UserError("adam: betas must be in [0, 1), not " + beta1 + ", " + beta2);
+    if (!(eps > 0)) throw new UserError("adam: eps must be > 0, not " + eps);
     this.net = net;
     this.lr = lr;
     this.beta1 = beta1;

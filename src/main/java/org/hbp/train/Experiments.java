@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.data.Dataset;
 import org.hbp.data.MiniBatches;
@@ -90,10 +91,10 @@ public final class Experiments {
     boolean full = switch (scale) {
       case "full" -> true;
       case "small", "medium" -> false;
-      default -> throw new IllegalArgumentException("--scale '" + scale + "': expected small, medium or full");
+      default -> throw new UserError("--scale '" + scale + "': expected small, medium or full");
     };
     if (scale.equals("medium") && !figure.equals("fig4"))
-      throw new IllegalArgumentException("--scale medium exists for fig4 only (all of Fashion-MNIST, 5 epochs)");
+      throw new UserError("--scale medium exists for fig4 only (all of Fashion-MNIST, 5 epochs)");
     switch (figure) {
       case "fig4": {
         int b = 500, it = 50;
@@ -124,7 +125,7 @@ public final class Experiments {
             : new Plan(figure, scale, "c4d3-fmnist.hbp", 500, 500, 3, cs);
       }
       default:
-        throw new IllegalArgumentException("experiment '" + figure + "': expected fig4 or fig5");
+        throw new UserError("experiment '" + figure + "': expected fig4 or fig5");
     }
   }
 
@@ -147,7 +148,7 @@ public final class Experiments {
         }
       }
     if (kept.isEmpty())
-      throw new IllegalArgumentException("--only " + only + " matches no configuration of " + p.figure() + " ("
+      throw new UserError("--only " + only + " matches no configuration of " + p.figure() + " ("
           + p.configs().stream().map(Config::label).toList() + ")");
     return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), kept);
   }

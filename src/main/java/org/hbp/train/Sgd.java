@@ -2,6 +2,7 @@ package org.hbp.train;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.network.Network;
@@ -18,8 +19,8 @@ public final class Sgd implements Optimizer {
   private final Map<String, Batch> buffers = new LinkedHashMap<>();
 
   public Sgd(Network net, double lr, double momentum) {
-    if (!(lr > 0)) throw new IllegalArgumentException("sgd: learning rate must be > 0, not " + lr);
-    if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("sgd: momentum must be in [0, 1), not " + momentum);
+    if (!(lr > 0)) throw new UserError("sgd: learning rate must be > 0, not " + lr);
+    if (!(momentum >= 0 && momentum < 1)) throw new UserError("sgd: momentum must be in [0, 1), not " + momentum);
     this.net = net;
     this.lr = lr;
     this.momentum = momentum;

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.UserError;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
 
@@ -54,7 +55,7 @@ public final class Evaluator {
 
   private int dimValue(org.hbp.calculus.Dim d) {
     long v = d.evaluate(dims);
-    if (v < 0 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("dimension " + d + " evaluates to " + v);
+    if (v < 0 || v > Integer.MAX_VALUE) throw new UserError("dimension " + d + " evaluates to " + v);
     return (int) v;
   }
 
@@ -112,15 +113,15 @@ public final class Evaluator {
   private Tensor var(Expr.Var v) {
     Tensor t = values.get(v.name());
     if (t == null)
-      throw new IllegalArgumentException("no value bound for variable '" + v.name() + "' (" + v.role() + ", " + v.shape() + ")");
+      throw new UserError("no value bound for variable '" + v.name() + "' (" + v.role() + ", " + v.shape() + ")");
     int[] expected;
     try {
       expected = shapeOf(v.shape());
-    } catch (IllegalArgumentException ex) {
-      throw new IllegalArgumentException("shape " + v.shape() + " of variable '" + v.name() + "': " + ex.getMessage(), ex);
+    } catch (IllegalArgumentException | UserError ex) {
+      throw new UserError("shape " + v.shape() + " of variable '" + v.name() + "': " + ex.getMessage(), ex);
     }
     if (!Arrays.equals(expected, t.shape()))
-      throw new IllegalArgumentException("variable '" + v.name() + "' is bound to a value of shape " + Arrays.toString(t.shape())
+      throw new UserError("variable '" + v.name() + "' is bound to a value of shape " + Arrays.toString(t.shape())
           + " but is declared " + v.shape() + " = " + Arrays.toString(expected));
     return t;
   }
@@ -128,7 +129,7 @@ public final class Evaluator {
   /** rows*cols, checked to fit a Java array. */
   private static int denseSize(String what, long rows, long cols) {
     long n = rows * cols;
-    if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(what + ": dense " + rows + " x " + cols + " matrix is too large");
+    if (n > Integer.MAX_VALUE - 8) throw new UserError(what + ": dense " + rows + " x " + cols + " matrix is too large");
     return (int) n;
   }
 
@@ -165,7 +166,7 @@ public final class Evaluator {
     for (int j = 0; j < idx.length; j++) {
       double v = t.at(j);
       if (v != Math.rint(v) || v < -1 || v >= n)
-        throw new IllegalArgumentException(where + ": index map '" + index.name() + "' has entry " + v + " at position " + j
+        throw new UserError(where + ": index map '" + index.name() + "' has entry " + v + " at position " + j
             + "; expected an integer in [-1, " + n + ")");
       idx[j] = (int) v;
     }

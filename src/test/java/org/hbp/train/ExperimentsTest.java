@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.hbp.UserError;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Synthetic;
@@ -64,8 +65,8 @@ class ExperimentsTest {
     assertEquals(4, Experiments.only(f4, List.of("PCH-abs")).configs().size());
     assertEquals(60000, Experiments.plan("fig4", "medium").trainSize());
     assertEquals(5, Experiments.plan("fig4", "medium").epochs());
-    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Experiments.only(f4, List.of("lbfgs")));
-    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Experiments.plan("fig5", "medium"));
+    org.junit.jupiter.api.Assertions.assertThrows(UserError.class, () -> Experiments.only(f4, List.of("lbfgs")));
+    org.junit.jupiter.api.Assertions.assertThrows(UserError.class, () -> Experiments.plan("fig5", "medium"));
     // small keeps every configuration and its hyper-parameters
     assertEquals(f4.configs(), Experiments.plan("fig4", "small").configs());
     assertEquals(f5.configs().size(), Experiments.plan("fig5", "small").configs().size());

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
@@ -186,7 +187,7 @@ class OptimizersTest {
       b.step(net.run(q, x, y), q);
       for (String name : net.parameterNames()) assertTrue(maxDiff(be.toArray(p.get(name)), be.toArray(q.get(name))) == 0, a.label() + " " + name);
     }
-    assertThrows(IllegalArgumentException.class, () -> new Adam(net(SIGMOID_NET), 0.01, 0.9, 0.999, 1e-8).restore(Map.of(), 0));
+    assertThrows(UserError.class, () -> new Adam(net(SIGMOID_NET), 0.01, 0.9, 0.999, 1e-8).restore(Map.of(), 0));
   }
 
   @Test

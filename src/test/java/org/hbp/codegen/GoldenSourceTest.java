@@ -15,7 +15,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Golden files of the generated sources of linear and sigmoid (reviewed by hand: a change of the
+ * Golden files of the generated sources of linear, sigmoid, conv2d and the crossentropy loss (reviewed by hand: a change of the
  * generator shows up here as a diff). After an intended change, regenerate the golden files with
  * {@code mvn test -Dtest=GoldenSourceTest -Dhbp.updateGolden=true} and review the diff.
  */
@@ -30,7 +30,7 @@ class GoldenSourceTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"linear", "sigmoid"})
+  @ValueSource(strings = {"linear", "sigmoid", "conv2d", "crossentropy"})
   void generatedSourceMatchesGoldenFile(String module) throws Exception {
     String source = generate(module);
     Path golden = GOLDEN.resolve(OperatorGenerator.className(module) + ".java.golden");

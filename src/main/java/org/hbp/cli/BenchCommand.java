@@ -32,6 +32,7 @@ import org.hbp.network.Networks;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -57,18 +58,17 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B", description = "Backend: ${COMPLETION-CANDIDATES}.", completionCandidates = BackendNames.class)
   String backend;
 
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
-      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--threads", defaultValue = "0", description = "Threads for backends that use them (0: all cores).")
   int threads;
 
-  @Option(names = "--curvature", defaultValue = "ggn", description = "Curvature kind (default ggn).")
-  String curvature;
+  @Option(names = "--curvature", defaultValue = "ggn", description = "Curvature kind (default ggn).", converter = Choices.CurvatureKinds.class)
+  CurvatureKind kind;
 
-  @Option(names = "--strategies", defaultValue = "exact,kfra,bda", split = ",", description = "Strategies to time (default exact,kfra,bda).")
-  List<String> strategies;
+  @Option(names = "--strategies", defaultValue = "exact,kfra,bda", split = ",", description = "Strategies to time (default exact,kfra,bda).",
+      converter = Choices.Strategies.class)
+  List<Strategy> strategies;
 
   @Option(names = "--directions", defaultValue = "1,10", split = ",", description = "Directions per block for the products (default 1,10).")
   List<Integer> directions;
@@ -103,8 +103,7 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = spec.commandLine().getOut();
-    Backend be = Device.backend(device, backend, threads);
-    CurvatureKind kind = CurvatureKind.parse(curvature);
+    Backend be = device.backend(backend, threads);
     NetworkSpec ns = Networks.load(net, null, NetworkOperators.builtInSpecDirs());
     Network network = new Network(ns, NetworkOperators.forSpecs(), be);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
@@ -157,8 +156,7 @@ public final class BenchCommand implements Callable<Integer> {
       return null;
     }, 1, w, be);
     results.add(grad);
-    for (String st : strategies) {
-      Strategy strategy = Strategy.parse(st);
+    for (Strategy strategy : strategies) {
       Pass pass = gradientPass.get();
       Curvature c;
       try {

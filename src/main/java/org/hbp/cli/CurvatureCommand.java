@@ -25,6 +25,7 @@ import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp curvature}: block-diagonal curvature of a network on a batch, from NumPy files. */
@@ -52,11 +53,13 @@ public final class CurvatureCommand implements Callable<Integer> {
   @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
   Path batch;
 
-  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "hessian, ggn (default), pch-abs or pch-clip.")
-  String curvature;
+  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "hessian, ggn (default), pch-abs or pch-clip.",
+      converter = Choices.CurvatureKinds.class)
+  CurvatureKind kind;
 
-  @Option(names = "--strategy", defaultValue = "exact", paramLabel = "S", description = "exact (default, matrix-free), kfra (eq. 8) or bda (eq. 9).")
-  String strategy;
+  @Option(names = "--strategy", defaultValue = "exact", paramLabel = "S", description = "exact (default, matrix-free), kfra (eq. 8) or bda (eq. 9).",
+      converter = Choices.Strategies.class)
+  Strategy strat;
 
   @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "Split each parameter into K row groups (output units / channels).")
   int blocks;
@@ -90,9 +93,7 @@ public final class CurvatureCommand implements Callable<Integer> {
       description = "cpu, blas-f64 (default: OpenBLAS, float64) or blas-f32 (float32, as PyTorch trains).")
   String backend;
 
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
-      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
@@ -104,8 +105,6 @@ public final class CurvatureCommand implements Callable<Integer> {
     if ((vectors != null || solve != null) && out == null) throw new UserError((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
-    CurvatureKind kind = CurvatureKind.parse(curvature);
-    Strategy strat = Strategy.parse(strategy);
     if (!(memoryLimitGiB > 0)) throw new UserError("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
     long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
     PrintWriter w = spec.commandLine().getOut();
@@ -113,7 +112,7 @@ public final class CurvatureCommand implements Callable<Integer> {
     List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
     dirs.addAll(specDirs);
     NetworkSpec net = Networks.load(netFile, networkName, dirs);
-    Backend be = Device.backend(device, backend, threads);
+    Backend be = device.backend(backend, threads);
     Network network = new Network(net, NetworkOperators.forSpecs(), be);
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);

@@ -27,6 +27,7 @@ import org.hbp.train.Optimizer;
 import org.hbp.train.Sgd;
 import org.hbp.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
@@ -124,9 +125,7 @@ public final class TrainCommand implements Callable<Integer> {
       description = "blas-f32 (default: float32, as PyTorch trains), blas-f64 or cpu.")
   String backend;
 
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
-      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
@@ -141,7 +140,7 @@ public final class TrainCommand implements Callable<Integer> {
     List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
     dirs.addAll(specDirs);
     NetworkSpec ns = Networks.load(netFile, networkName, dirs);
-    Backend be = Device.backend(device, backend, threads);
+    Backend be = device.backend(backend, threads);
     Network net = new Network(ns, NetworkOperators.forSpecs(), be);
     List<Integer> in = ns.inputShape();
     int[] image = in.size() == 3 ? new int[] {in.get(0), in.get(1), in.get(2)} : new int[] {1, 1, in.stream().reduce(1, (a, b) -> a * b)};
@@ -245,7 +244,7 @@ public final class TrainCommand implements Callable<Integer> {
     c.put("epochs", epochs);
     c.put("batch", batch);
     c.put("backend", backend);
-    c.put("device", device);
+    c.put("device", device.device);
     // the parse result's original arguments start with the subcommand's name
     c.put("command", commandLine(spec.commandLine().getParseResult().originalArgs()));
     return c;

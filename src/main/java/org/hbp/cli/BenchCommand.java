@@ -1,6 +1,8 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -17,11 +19,14 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.bytedeco.javacpp.Pointer;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
+import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.Batch;
+import org.hbp.io.AtomicFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
@@ -133,7 +138,7 @@ public final class BenchCommand implements Callable<Integer> {
       w.println("  OpenBLAS kernels: " + (core == null || core.isEmpty() ? "chosen by OpenBLAS for this CPU" : "OPENBLAS_CORETYPE=" + core
           + " (from the environment, PyTorch's too)"));
     }
-    if (be instanceof BlasBackend blas && blas.precision() == org.hbp.backend.Precision.FLOAT32)
+    if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT32)
       w.println("  convolutions, sigmoid, tanh: " + (blas.directConvolutions() ? "oneDNN (direct convolutions, vectorized maps)"
           : "unfold + gemm, Java maps (" + blas.directConvolutionsUnavailable() + ")"));
     if (be.name().startsWith("blas") && System.getenv("OPENBLAS_THREAD_TIMEOUT") == null)
@@ -232,7 +237,7 @@ public final class BenchCommand implements Callable<Integer> {
    * a shorter-lived block can slip between two samples).
    */
   static final class OffHeapSampler {
-    private final long base = org.bytedeco.javacpp.Pointer.totalBytes();
+    private final long base = Pointer.totalBytes();
     private volatile long peak = base;
     private volatile boolean running = true;
     private final Thread thread;
@@ -240,7 +245,7 @@ public final class BenchCommand implements Callable<Integer> {
     OffHeapSampler() {
       thread = new Thread(() -> {
         while (running) {
-          peak = Math.max(peak, org.bytedeco.javacpp.Pointer.totalBytes());
+          peak = Math.max(peak, Pointer.totalBytes());
           try {
             Thread.sleep(1);
           } catch (InterruptedException e) {
@@ -260,7 +265,7 @@ public final class BenchCommand implements Callable<Integer> {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      peak = Math.max(peak, org.bytedeco.javacpp.Pointer.totalBytes());
+      peak = Math.max(peak, Pointer.totalBytes());
       return peak - base;
     }
   }
@@ -278,7 +283,7 @@ public final class BenchCommand implements Callable<Integer> {
   private void warmUp(Supplier<Object> run, Backend be) {
     for (int i = 0; i < warmup; i++) run.get();
     be.finish();
-    java.lang.management.CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
     if (jit == null || !jit.isCompilationTimeMonitoringSupported()) return;
     long start = System.nanoTime();
     for (int i = 0; i < MAX_JIT_WARMUP_RUNS && (System.nanoTime() - start) / 1e9 < MAX_JIT_WARMUP_SECONDS; i++) {
@@ -377,7 +382,7 @@ public final class BenchCommand implements Callable<Integer> {
     return Double.isNaN(v) ? "null" : String.format(Locale.ROOT, "%.6f", v);
   }
 
-  private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results) throws java.io.IOException {
+  private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results) throws IOException {
     StringBuilder sb = new StringBuilder("{\n");
     sb.append(String.format(Locale.ROOT, "  \"network\": \"%s\", \"batch\": %d, \"backend\": \"%s\", \"cores\": %d, \"curvature\": \"%s\",%n", ns.name(), batch,
         be.name(), Runtime.getRuntime().availableProcessors(), kind.label()));
@@ -388,6 +393,6 @@ public final class BenchCommand implements Callable<Integer> {
           r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, i + 1 < results.size() ? "," : ""));
     }
     sb.append("  ]\n}\n");
-    org.hbp.io.AtomicFiles.writeString(file, sb.toString());
+    AtomicFiles.writeString(file, sb.toString());
   }
 }

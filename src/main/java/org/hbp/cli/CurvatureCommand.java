@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -178,7 +179,7 @@ public final class CurvatureCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static Map<String, NdArray> readNpz(Path file) throws java.io.IOException {
+  private static Map<String, NdArray> readNpz(Path file) throws IOException {
     if (!Files.exists(file)) throw new UserError("file not found: " + file);
     return Npz.read(file);
   }

@@ -1,6 +1,7 @@
 package org.hbp.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,6 +11,7 @@ import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.calculus.Calculus;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.calculus.LatexPrinter;
 import org.hbp.calculus.Printer;
 import org.hbp.calculus.Simplifier;
@@ -183,13 +185,13 @@ public final class DeriveCommand implements Callable<Integer> {
       Expr.Var v = scope.vars().get(name);
       if (v == null) throw new UserError("--at " + name + ": no such variable (declared: " + String.join(", ", scope.vars().keySet()) + ")");
       Path p = Path.of(a.substring(eq + 1));
-      if (!java.nio.file.Files.exists(p)) throw new UserError("--at " + name + ": file not found: " + p);
+      if (!Files.exists(p)) throw new UserError("--at " + name + ": file not found: " + p);
       NdArray arr = Npy.read(p);
       if (arr.dtype().isInteger()) throw new UserError(p + ": array '" + name + "' has dtype " + arr.dtype().numpyName() + "; float64 or float32 was expected");
       arrays.put(v, arr);
       where.put(v, p.toString());
     }
-    for (Expr.Var v : org.hbp.calculus.Exprs.variables(f)) {
+    for (Expr.Var v : Exprs.variables(f)) {
       if (!arrays.containsKey(v)) throw new UserError("no value for '" + v.name() + "': give --at " + v.name() + "=FILE.npy");
     }
     if (!arrays.containsKey(x)) throw new UserError("no value for '" + x.name() + "': give --at " + x.name() + "=FILE.npy");

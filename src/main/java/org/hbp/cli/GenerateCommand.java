@@ -1,6 +1,7 @@
 package org.hbp.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.hbp.UserError;
@@ -32,7 +33,7 @@ public final class GenerateCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!packageName.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
       throw new UserError("--package '" + packageName + "' is not a Java package name");
-    Path base = java.nio.file.Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
+    Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
     SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
     PrintWriter w = spec.commandLine().getOut();
     for (Path p : r.written()) w.println("wrote     " + p);

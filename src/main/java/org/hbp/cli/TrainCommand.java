@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
 import org.hbp.network.ConjugateGradient;
@@ -20,6 +21,8 @@ import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Networks;
 import org.hbp.network.Strategy;
+import org.hbp.plot.RunMetrics;
+import org.hbp.plot.TrainingPlots;
 import org.hbp.train.Adam;
 import org.hbp.train.CgNewton;
 import org.hbp.train.Initialization;
@@ -147,19 +150,19 @@ public final class TrainCommand implements Callable<Integer> {
     int[] t = net.targetShape();
     Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
-    Map<String, org.hbp.backend.Batch> initial = checkedInitialization(net);
+    Map<String, Batch> initial = checkedInitialization(net);
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, System.console() != null);
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();
-    List<org.hbp.plot.RunMetrics.Row> rows;
+    List<RunMetrics.Row> rows;
     if (resume) rows = trainer.resume(initial, config(ns, opt));
     else rows = trainer.start(initial, config(ns, opt));
-    org.hbp.plot.RunMetrics.Row last = rows.get(rows.size() - 1);
+    RunMetrics.Row last = rows.get(rows.size() - 1);
     w.printf(Locale.ROOT, "done: epoch %d, test loss %.4f, test accuracy %.4f, training time %.1f s; metrics in %s%n", last.epoch(), last.testLoss(),
         last.testAccuracy(), last.wallSeconds(), out.resolve("metrics.csv"));
     if (!noPlots) {
-      for (Path p : org.hbp.plot.TrainingPlots.write(List.of(org.hbp.plot.RunMetrics.read(out)), out.resolve("plots"), ns.name() + ": " + label(opt)))
+      for (Path p : TrainingPlots.write(List.of(RunMetrics.read(out)), out.resolve("plots"), ns.name() + ": " + label(opt)))
         w.println("wrote " + p);
     }
     w.flush();
@@ -187,11 +190,11 @@ public final class TrainCommand implements Callable<Integer> {
    * optimizer's state from their shapes first, then two training steps and an evaluation measured
    * on a few samples ({@link MemoryEstimate#training}, CG limited to 2 iterations there).
    */
-  private Map<String, org.hbp.backend.Batch> checkedInitialization(Network net) {
+  private Map<String, Batch> checkedInitialization(Network net) {
     long limit = memoryLimit();
     int copies = optimizer.equals("adam") ? 2 : optimizer.equals("sgd") ? 1 : 0;
     MemoryEstimate.checkParameters(net, copies, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
-    Map<String, org.hbp.backend.Batch> initial = Initialization.xavierNormal(net, seed);
+    Map<String, Batch> initial = Initialization.xavierNormal(net, seed);
     MemoryEstimate.training(net, initial, batch, evalBatch, probe -> {
       Optimizer o = optimizer(probe, Math.min(cgMaxiter, 2));
       return o::step;

@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -93,7 +94,7 @@ public final class VerifyCommand implements Callable<Integer> {
    * IllegalArgumentException from the network and runtime packages) pass through; any other
    * exception, an internal error of the checks, is reported as an internal error naming the file.
    */
-  private SpecVerifier.FileResult verify(Path f) throws java.io.IOException {
+  private SpecVerifier.FileResult verify(Path f) throws IOException {
     try {
       return SpecVerifier.verify(f, module, seed, shapes);
     } catch (UserError | IllegalArgumentException e) {

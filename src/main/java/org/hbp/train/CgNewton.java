@@ -1,6 +1,7 @@
 package org.hbp.train;
 
 import java.util.Map;
+import java.util.Set;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -75,6 +76,6 @@ public final class CgNewton implements Optimizer {
 
   @Override
   public void restore(Map<String, double[]> state, long steps) {
-    OptimizerState.requireKeys(state, java.util.Set.of(), "cg-newton keeps no state between steps");
+    OptimizerState.requireKeys(state, Set.of(), "cg-newton keeps no state between steps");
   }
 }

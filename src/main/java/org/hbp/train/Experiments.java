@@ -9,8 +9,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
+import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Dataset;
 import org.hbp.data.MiniBatches;
 import org.hbp.data.Split;
@@ -194,7 +197,7 @@ public final class Experiments {
         }
         runs.add(RunMetrics.read(dir));
         Backend be = net.backend();
-        if (be instanceof org.hbp.backend.blas.BlasBackend blas) blas.trimPool();
+        if (be instanceof BlasBackend blas) blas.trimPool();
       }
     }
     List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network());
@@ -249,7 +252,7 @@ public final class Experiments {
     return Double.POSITIVE_INFINITY;
   }
 
-  private static double[] values(List<RunMetrics> runs, java.util.function.ToDoubleFunction<RunMetrics> f) {
+  private static double[] values(List<RunMetrics> runs, ToDoubleFunction<RunMetrics> f) {
     double[] v = new double[runs.size()];
     for (int i = 0; i < v.length; i++) v[i] = f.applyAsDouble(runs.get(i));
     return v;
@@ -344,7 +347,7 @@ public final class Experiments {
       return;
     }
     // "trains" = leaves the plateau: the final training loss below 0.9 ln 10
-    java.util.function.Function<List<RunMetrics>, Double> fin = rs -> mean(values(rs, r -> last(r).trainLoss()));
+    Function<List<RunMetrics>, Double> fin = rs -> mean(values(rs, r -> last(r).trainLoss()));
     double sgd = fin.apply(g.get("SGD"));
     List<String> trained = new ArrayList<>(), stuck = new ArrayList<>();
     StringBuilder detail = new StringBuilder();

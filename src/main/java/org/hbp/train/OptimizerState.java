@@ -1,5 +1,6 @@
 package org.hbp.train;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -45,7 +46,7 @@ final class OptimizerState {
   static long count(Map<String, double[]> state, String key, long expected) {
     double[] a = state.get(key);
     if (a.length != 1 || a[0] != expected)
-      throw new UserError("array 'optimizer." + key + "' is " + java.util.Arrays.toString(a) + ", expected [" + expected
+      throw new UserError("array 'optimizer." + key + "' is " + Arrays.toString(a) + ", expected [" + expected
           + "] (the steps taken)");
     return expected;
   }

@@ -2,6 +2,8 @@ package org.hbp.train;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -66,7 +68,7 @@ public final class Sgd implements Optimizer {
   public void restore(Map<String, double[]> state, long steps) {
     buffers.clear();
     // a momentum buffer per parameter exists after the first step (none without momentum)
-    java.util.Set<String> keys = new java.util.TreeSet<>();
+    Set<String> keys = new TreeSet<>();
     if (momentum > 0 && steps > 0) for (String name : net.parameterNames()) keys.add("momentum." + name);
     OptimizerState.requireKeys(state, keys, "sgd with momentum " + momentum + " after " + steps + " steps keeps "
         + (keys.isEmpty() ? "no arrays" : "one momentum array per parameter"));

@@ -1,6 +1,7 @@
 package org.hbp.verify;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -87,7 +88,7 @@ public final class ArrayBinding {
     } else if (s.length == rank) {
       return s;
     }
-    for (int[] acc : accepted) if (java.util.Arrays.equals(acc, s)) return new int[] {1, 1};
+    for (int[] acc : accepted) if (Arrays.equals(acc, s)) return new int[] {1, 1};
     String expected = t.isScalar() ? "[] or [1]" : t.isColumn() ? "[" + t.rows() + "]" : show(t);
     throw new UserError(where + ": array '" + v.name() + "' has shape " + show(s) + " but " + v.name() + " is "
         + t + ", so " + expected + " was expected");
@@ -100,6 +101,6 @@ public final class ArrayBinding {
   }
 
   private static String show(int[] s) {
-    return java.util.Arrays.toString(s);
+    return Arrays.toString(s);
   }
 }

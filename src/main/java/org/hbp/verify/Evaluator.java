@@ -4,9 +4,11 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.DoubleBinaryOperator;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.UserError;
+import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
 
@@ -53,7 +55,7 @@ public final class Evaluator {
     return Tensor.toIntShape(s.evaluate(dims));
   }
 
-  private int dimValue(org.hbp.calculus.Dim d) {
+  private int dimValue(Dim d) {
     long v = d.evaluate(dims);
     if (v < 0 || v > Integer.MAX_VALUE) throw new UserError("dimension " + d + " evaluates to " + v);
     return (int) v;
@@ -413,7 +415,7 @@ public final class Evaluator {
   }
 
   /** f(a_i, b_i) for each entry of two equally shaped values. */
-  private static Tensor entrywise(Tensor a, Tensor b, java.util.function.DoubleBinaryOperator f) {
+  private static Tensor entrywise(Tensor a, Tensor b, DoubleBinaryOperator f) {
     if (!Arrays.equals(a.shape(), b.shape()))
       throw new IllegalStateException("entrywise operands of shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
     double[] d = new double[a.numel()];
@@ -426,7 +428,7 @@ public final class Evaluator {
     int m = x.shape()[0], n = x.shape()[1];
     double[] d = new double[m * n];
     for (int j = 0; j < n; j++) {
-      Tensor column = softmax(Tensor.vector(java.util.Arrays.copyOfRange(x.data(), j * m, (j + 1) * m)));
+      Tensor column = softmax(Tensor.vector(Arrays.copyOfRange(x.data(), j * m, (j + 1) * m)));
       System.arraycopy(column.data(), 0, d, j * m, m);
     }
     return new Tensor(x.shape(), d);
@@ -436,7 +438,7 @@ public final class Evaluator {
   private static Tensor logSumExpColumns(Tensor x) {
     int m = x.shape()[0], n = x.shape()[1];
     double[] d = new double[n];
-    for (int j = 0; j < n; j++) d[j] = logSumExp(Tensor.vector(java.util.Arrays.copyOfRange(x.data(), j * m, (j + 1) * m))).scalarValue();
+    for (int j = 0; j < n; j++) d[j] = logSumExp(Tensor.vector(Arrays.copyOfRange(x.data(), j * m, (j + 1) * m))).scalarValue();
     return new Tensor(new int[] {1, n}, d);
   }
 

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,14 +38,7 @@ import picocli.CommandLine.Option;
 public final class CurvatureCommand implements Callable<Integer> {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
-  Path netFile;
-
-  @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
-  String networkName;
-
-  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
-  List<Path> specDirs = new ArrayList<>();
+  @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
   Path params;
@@ -106,13 +98,10 @@ public final class CurvatureCommand implements Callable<Integer> {
     if ((vectors != null || solve != null) && out == null) throw new UserError((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
-    if (!(memoryLimitGiB > 0)) throw new UserError("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
-    long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+    long limit = NetworkOptions.memoryLimitBytes(memoryLimitGiB);
     PrintWriter w = spec.commandLine().getOut();
 
-    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
-    dirs.addAll(specDirs);
-    NetworkSpec net = Networks.load(netFile, networkName, dirs);
+    NetworkSpec net = networkOptions.load();
     Backend be = device.backend(backend, threads);
     Network network = new Network(net, NetworkOperators.forSpecs(), be);
     TorchLayout layout = new TorchLayout(network);

@@ -2,7 +2,6 @@ package org.hbp.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -19,7 +18,6 @@ import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
-import org.hbp.network.Networks;
 import org.hbp.network.Strategy;
 import org.hbp.plot.RunMetrics;
 import org.hbp.plot.TrainingPlots;
@@ -44,14 +42,7 @@ import picocli.CommandLine.Option;
 public final class TrainCommand implements Callable<Integer> {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
-  Path netFile;
-
-  @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
-  String networkName;
-
-  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules.")
-  List<Path> specDirs = new ArrayList<>();
+  @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--data", defaultValue = "synthetic", paramLabel = "D",
       description = "fashion-mnist[:DIR] (Debian's dataset-fashion-mnist), cifar10:DIR (binary version), synthetic[:TRAIN,TEST] (default).")
@@ -140,9 +131,7 @@ public final class TrainCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter w = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
-    dirs.addAll(specDirs);
-    NetworkSpec ns = Networks.load(netFile, networkName, dirs);
+    NetworkSpec ns = networkOptions.load();
     Backend be = device.backend(backend, threads);
     Network net = new Network(ns, NetworkOperators.forSpecs(), be);
     List<Integer> in = ns.inputShape();
@@ -181,8 +170,7 @@ public final class TrainCommand implements Callable<Integer> {
 
   /** The memory limit in bytes. */
   private long memoryLimit() {
-    if (!(memoryLimitGiB > 0)) throw new UserError("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
-    return (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+    return NetworkOptions.memoryLimitBytes(memoryLimitGiB);
   }
 
   /**
@@ -224,7 +212,7 @@ public final class TrainCommand implements Callable<Integer> {
     Map<String, Object> c = new LinkedHashMap<>();
     c.put("label", label(opt));
     c.put("seed", seed);
-    c.put("net", netFile.toString());
+    c.put("net", networkOptions.netFile.toString());
     c.put("network", ns.name());
     c.put("data", data);
     c.put("optimizer", optimizer);

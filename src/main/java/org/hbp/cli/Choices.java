@@ -44,4 +44,20 @@ final class Choices {
       return choose("strategy", text, Strategy.values(), Strategy::label);
     }
   }
+
+  /** {@code hbp train --optimizer}: cg-newton, sgd, adam. */
+  static final class Optimizers implements ITypeConverter<TrainCommand.OptimizerKind> {
+    @Override
+    public TrainCommand.OptimizerKind convert(String text) {
+      return choose("optimizer", text, TrainCommand.OptimizerKind.values(), TrainCommand.OptimizerKind::label);
+    }
+  }
+
+  /** {@code hbp derive --format}: text, latex, json. */
+  static final class OutputFormats implements ITypeConverter<DeriveCommand.OutputFormat> {
+    @Override
+    public DeriveCommand.OutputFormat convert(String text) {
+      return choose("format", text, DeriveCommand.OutputFormat.values(), DeriveCommand.OutputFormat::label);
+    }
+  }
 }

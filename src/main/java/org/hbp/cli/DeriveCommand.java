@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.hbp.UserError;
@@ -47,8 +48,19 @@ public final class DeriveCommand implements Callable<Integer> {
   @Option(names = "--module", paramLabel = "NAME", description = "Only this module or loss.")
   String module;
 
-  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text", description = "text (default), latex or json.")
-  String format;
+  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text", description = "text (default), latex or json.",
+      converter = Choices.OutputFormats.class)
+  OutputFormat format;
+
+  /** The output formats of {@code --format}. */
+  enum OutputFormat {
+    TEXT, LATEX, JSON;
+
+    /** The command-line name: text, latex, json. */
+    String label() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
 
   @Option(names = {"-e", "--expr"}, paramLabel = "EXPR", description = "An expression to differentiate.")
   String expr;
@@ -70,8 +82,6 @@ public final class DeriveCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!List.of("text", "latex", "json").contains(format))
-      throw new UserError("--format must be text, latex or json, not '" + format + "'");
     PrintWriter w = spec.commandLine().getOut();
     if (expr != null) {
       if (file != null) throw new UserError("give either a spec file or -e EXPR, not both");
@@ -97,8 +107,8 @@ public final class DeriveCommand implements Callable<Integer> {
     for (ModuleSpec m : modules) {
       List<Derivation> ds = ModuleRules.derive(m);
       switch (format) {
-        case "json" -> Formats.json(json, m, ds);
-        case "latex" -> w.print(Formats.latex(m, ds));
+        case JSON -> Formats.json(json, m, ds);
+        case LATEX -> w.print(Formats.latex(m, ds));
         default -> {
           if (!first) w.println();
           w.print(Formats.text(m, ds));
@@ -106,7 +116,7 @@ public final class DeriveCommand implements Callable<Integer> {
       }
       first = false;
     }
-    if (format.equals("json")) w.print(Formats.render(json));
+    if (format == OutputFormat.JSON) w.print(Formats.render(json));
     w.flush();
     return 0;
   }
@@ -135,8 +145,8 @@ public final class DeriveCommand implements Callable<Integer> {
     NdArray value = (!at.isEmpty() || out != null) ? evaluate(f, x, d, scope) : null;
     if (value != null && out != null) Npy.write(out, value); // its errors name --out: "cannot write FILE: ..."
     switch (format) {
-      case "latex" -> w.println(LatexPrinter.latex(d));
-      case "json" -> {
+      case LATEX -> w.println(LatexPrinter.latex(d));
+      case JSON -> {
         var o = Formats.newJsonArray().addObject();
         o.put("expression", Printer.text(Simplifier.simplify(f)));
         o.put("wrt", x.name());
@@ -160,7 +170,7 @@ public final class DeriveCommand implements Callable<Integer> {
         w.println("  shape " + rows + " x " + cols + " (column-major vec)");
       }
     }
-    if (value != null && !format.equals("json")) {
+    if (value != null && format != OutputFormat.JSON) {
       if (out != null) w.println("wrote " + out + ": float64 [" + value.shape()[0] + ", " + value.shape()[1] + "]");
       else {
         int[] sh = value.shape();

@@ -48,8 +48,19 @@ public final class TrainCommand implements Callable<Integer> {
       description = "fashion-mnist[:DIR] (Debian's dataset-fashion-mnist), cifar10:DIR (binary version), synthetic[:TRAIN,TEST] (default).")
   String data;
 
-  @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O", description = "cg-newton (default), sgd or adam.")
-  String optimizer;
+  @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O", description = "cg-newton (default), sgd or adam.",
+      converter = Choices.Optimizers.class)
+  OptimizerKind optimizer;
+
+  /** The optimizers of {@code --optimizer}. */
+  enum OptimizerKind {
+    CG_NEWTON, SGD, ADAM;
+
+    /** The command-line name: cg-newton, sgd, adam. */
+    String label() {
+      return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+  }
 
   @Option(names = {"--lr", "--gamma"}, paramLabel = "LR",
       description = "Learning rate (gamma of eq. 10). Default: 0.1 for cg-newton and sgd, 0.001 for adam.")
@@ -58,11 +69,13 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--alpha", defaultValue = "0.02", description = "cg-newton: damping alpha of eq. 10 (default 0.02).")
   double alpha;
 
-  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "cg-newton: hessian, ggn (default), pch-abs, pch-clip.")
-  String curvature;
+  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "cg-newton: hessian, ggn (default), pch-abs, pch-clip.",
+      converter = Choices.CurvatureKinds.class)
+  CurvatureKind curvature;
 
-  @Option(names = "--strategy", defaultValue = "bda", paramLabel = "S", description = "cg-newton: exact, kfra or bda (default).")
-  String strategy;
+  @Option(names = "--strategy", defaultValue = "bda", paramLabel = "S", description = "cg-newton: exact, kfra or bda (default).",
+      converter = Choices.Strategies.class)
+  Strategy strategy;
 
   @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "cg-newton: row sub-blocks per parameter (default 1).")
   int blocks;
@@ -180,7 +193,11 @@ public final class TrainCommand implements Callable<Integer> {
    */
   private Map<String, Batch> checkedInitialization(Network net) {
     long limit = memoryLimit();
-    int copies = optimizer.equals("adam") ? 2 : optimizer.equals("sgd") ? 1 : 0;
+    int copies = switch (optimizer) {
+      case ADAM -> 2;
+      case SGD -> 1;
+      case CG_NEWTON -> 0;
+    };
     MemoryEstimate.checkParameters(net, copies, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, Batch> initial = Initialization.xavierNormal(net, seed);
     MemoryEstimate.training(net, initial, batch, evalBatch, probe -> {
@@ -196,15 +213,15 @@ public final class TrainCommand implements Callable<Integer> {
 
   private Optimizer optimizer(Network net, int cgIterations) {
     switch (optimizer) {
-      case "cg-newton":
-        return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, CurvatureKind.parse(curvature), Strategy.parse(strategy), blocks,
+      case CG_NEWTON:
+        return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks,
             new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit()));
-      case "sgd":
+      case SGD:
         return new Sgd(net, lr == null ? 0.1 : lr, momentum);
-      case "adam":
+      case ADAM:
         return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
       default:
-        throw new UserError("--optimizer '" + optimizer + "': expected cg-newton, sgd or adam");
+        throw new IllegalStateException("optimizer " + optimizer);
     }
   }
 
@@ -215,17 +232,17 @@ public final class TrainCommand implements Callable<Integer> {
     c.put("net", networkOptions.netFile.toString());
     c.put("network", ns.name());
     c.put("data", data);
-    c.put("optimizer", optimizer);
-    c.put("lr", lr == null ? (optimizer.equals("adam") ? 1e-3 : 0.1) : lr);
-    if (optimizer.equals("cg-newton")) {
+    c.put("optimizer", optimizer.label());
+    c.put("lr", lr == null ? (optimizer == OptimizerKind.ADAM ? 1e-3 : 0.1) : lr);
+    if (optimizer == OptimizerKind.CG_NEWTON) {
       c.put("alpha", alpha);
-      c.put("curvature", curvature);
-      c.put("strategy", strategy);
+      c.put("curvature", curvature.label());
+      c.put("strategy", strategy.label());
       c.put("blocks", blocks);
       c.put("cg_maxiter", cgMaxiter);
       c.put("cg_tol", cgTol);
       c.put("cg_atol", cgAtol);
-    } else if (optimizer.equals("sgd")) {
+    } else if (optimizer == OptimizerKind.SGD) {
       c.put("momentum", momentum);
     } else {
       c.put("beta1", beta1);

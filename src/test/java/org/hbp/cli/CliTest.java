@@ -203,7 +203,7 @@ class CliTest {
   @Test
   void badFormatIsAnError() {
     assertInputError(hbp("derive", "modules-spec/linear.hbp", "--format", "xml"),
-        "--format must be text, latex or json, not 'xml'");
+        "unknown format 'xml'; expected text, latex or json");
   }
 
   // ============================================================ 3. ad hoc expressions

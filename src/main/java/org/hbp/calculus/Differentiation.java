@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
  * First differentials by the Magnus-Neudecker rules: {@code d(e)} is an expression linear in the
@@ -49,7 +50,7 @@ public final class Differentiation {
 
   private static final Map<Class<? extends Expr>, Rule> RULES = new LinkedHashMap<>();
 
-  private static <T extends Expr> void rule(Class<T> type, java.util.function.BiFunction<T, Differentiation, Expr> f) {
+  private static <T extends Expr> void rule(Class<T> type, BiFunction<T, Differentiation, Expr> f) {
     RULES.put(type, (n, d) -> f.apply(type.cast(n), d));
   }
 

@@ -2,10 +2,16 @@ package org.hbp.calculus;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * A symbolic dimension: a polynomial with integer coefficients in dimension symbols and
@@ -37,7 +43,7 @@ public final class Dim implements Comparable<Dim> {
   /** monomial (sorted atoms, possibly empty for the constant term) -> coefficient (never 0). */
   private final TreeMap<List<Atom>, Long> terms;
 
-  private static final java.util.Comparator<List<Atom>> MONO_ORDER = (a, b) -> {
+  private static final Comparator<List<Atom>> MONO_ORDER = (a, b) -> {
     if (a.size() != b.size()) return Integer.compare(b.size(), a.size());
     for (int i = 0; i < a.size(); i++) {
       int c = a.get(i).compareTo(b.get(i));
@@ -143,8 +149,8 @@ public final class Dim implements Comparable<Dim> {
   }
 
   /** The dimension symbols this dimension mentions. */
-  public java.util.SortedSet<String> symbols() {
-    java.util.TreeSet<String> out = new java.util.TreeSet<>();
+  public SortedSet<String> symbols() {
+    TreeSet<String> out = new TreeSet<>();
     for (List<Atom> m : terms.keySet()) {
       for (Atom a : m) {
         if (a.symbol != null) out.add(a.symbol);
@@ -265,7 +271,7 @@ public final class Dim implements Comparable<Dim> {
     if (terms.isEmpty()) return "0";
     StringBuilder sb = new StringBuilder();
     boolean first = true;
-    java.util.List<java.util.Map.Entry<List<Atom>, Long>> ordered = new java.util.ArrayList<>();
+    List<Map.Entry<List<Atom>, Long>> ordered = new ArrayList<>();
     for (var e : terms.entrySet()) if (e.getValue() > 0 && !e.getKey().isEmpty()) ordered.add(e);
     for (var e : terms.entrySet()) if (e.getValue() < 0 && !e.getKey().isEmpty()) ordered.add(e);
     for (var e : terms.entrySet()) if (e.getKey().isEmpty()) ordered.add(e);
@@ -295,7 +301,7 @@ public final class Dim implements Comparable<Dim> {
    * This dimension as a Java {@code int} expression (for generated code): symbols are mapped by
    * {@code symbol}, floor quotients become {@code Math.floorDiv(num, den)}.
    */
-  public String toJava(java.util.function.Function<String, String> symbol) {
+  public String toJava(Function<String, String> symbol) {
     if (terms.isEmpty()) return "0";
     StringBuilder sb = new StringBuilder();
     for (var e : terms.entrySet()) {
@@ -316,8 +322,8 @@ public final class Dim implements Comparable<Dim> {
    * For each term, the monomial of its coefficient and plain symbols (floor quotients left out):
    * the candidates q for writing this dimension as {@code q * (derived dims)}.
    */
-  public java.util.Set<Dim> symbolMonomials() {
-    java.util.Set<Dim> out = new java.util.LinkedHashSet<>();
+  public Set<Dim> symbolMonomials() {
+    Set<Dim> out = new LinkedHashSet<>();
     for (var e : terms.entrySet()) {
       Dim q = of(e.getValue());
       for (Atom a : e.getKey()) if (a.symbol != null) q = q.times(sym(a.symbol));

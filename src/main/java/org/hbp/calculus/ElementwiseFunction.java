@@ -1,16 +1,24 @@
 package org.hbp.calculus;
 
-import org.hbp.runtime.Scalars;
+import static org.hbp.calculus.BuiltinFormulas.apply;
+import static org.hbp.calculus.BuiltinFormulas.hadamard;
+import static org.hbp.calculus.BuiltinFormulas.negate;
+import static org.hbp.calculus.BuiltinFormulas.num;
+import static org.hbp.calculus.BuiltinFormulas.oneMinus;
+import static org.hbp.calculus.BuiltinFormulas.power;
+import static org.hbp.calculus.BuiltinFormulas.times;
 
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.DoubleUnaryOperator;
+import java.util.function.Supplier;
+import org.hbp.math.Scalars;
 
 /**
- * A scalar function applied entrywise: a built-in one (value in Java, derivative formulas from
- * {@link #BUILTIN_RULES}) or a user-defined one ({@code elementwise f(t) = ...} in a spec, value and
+ * A scalar function applied entrywise: a built-in one (value in Java, derivative formulas built
+ * as expression trees in {@link #BUILTIN_RULES}) or a user-defined one ({@code elementwise f(t) = ...} in a spec, value and
  * derivatives from its body). Derivative formulas are scalar expressions in the variable {@code t};
  * {@link #derivativeOf} lifts them onto an argument. Derivatives that neither the table nor the
  * spec gives are derived by the engine from the previous order. Equality is by name.
@@ -22,33 +30,20 @@ public final class ElementwiseFunction {
   private final String name;
   private final DoubleUnaryOperator value; // null for user-defined functions
   private final Expr body; // in T; null for built-ins
-  private final Map<Integer, String> formulaTexts;
+  private final Map<Integer, Supplier<Expr>> builtinFormulas; // order -> formula, built when first asked (it may name other built-ins)
   private final Map<Integer, Expr> formulas = new HashMap<>();
 
-  private ElementwiseFunction(String name, DoubleUnaryOperator value, Expr body, Map<Integer, String> texts, Map<Integer, Expr> given) {
+  private ElementwiseFunction(String name, DoubleUnaryOperator value, Expr body, Map<Integer, Supplier<Expr>> builtinFormulas,
+      Map<Integer, Expr> given) {
     this.name = name;
     this.value = value;
     this.body = body;
-    this.formulaTexts = texts;
+    this.builtinFormulas = builtinFormulas;
     this.formulas.putAll(given);
   }
 
-  /** Parses derivative formula texts of built-ins, which mention only built-ins (set by the DSL front end). */
-  public interface FormulaParser {
-    Expr parse(String text);
-  }
-
-  private static volatile FormulaParser formulaParser;
-
-  public static void setFormulaParser(FormulaParser parser) {
-    formulaParser = parser;
-  }
-
-  private static ElementwiseFunction builtin(String name, DoubleUnaryOperator f, String d1, String d2) {
-    Map<Integer, String> texts = new HashMap<>();
-    if (d1 != null) texts.put(1, d1);
-    if (d2 != null) texts.put(2, d2);
-    return new ElementwiseFunction(name, f, null, texts, Map.of());
+  private static ElementwiseFunction builtin(String name, DoubleUnaryOperator f, Supplier<Expr> d1, Supplier<Expr> d2) {
+    return new ElementwiseFunction(name, f, null, Map.of(1, d1, 2, d2), Map.of());
   }
 
   /**
@@ -59,19 +54,28 @@ public final class ElementwiseFunction {
 
   static {
     Map<String, ElementwiseFunction> m = new LinkedHashMap<>();
-    m.put("exp", builtin("exp", Scalars::exp, "exp(t)", "exp(t)"));
-    m.put("log", builtin("log", Scalars::log, "t.^-1", "-t.^-2"));
-    m.put("sqrt", builtin("sqrt", Scalars::sqrt, "0.5*sqrt(t).^-1", "-0.25*sqrt(t).^-3"));
-    m.put("sigmoid", builtin("sigmoid", Scalars::sigmoid,
-        "sigmoid(t).*(1 - sigmoid(t))", "sigmoid(t).*(1 - sigmoid(t)).*(1 - 2*sigmoid(t))"));
-    m.put("tanh", builtin("tanh", Scalars::tanh, "1 - tanh(t).^2", "-2*tanh(t).*(1 - tanh(t).^2)"));
-    m.put("relu", builtin("relu", Scalars::relu, "step(t)", "0"));
-    m.put("softplus", builtin("softplus", Scalars::softplus,
-        "sigmoid(t)", "sigmoid(t).*(1 - sigmoid(t))"));
-    m.put("step", builtin("step", Scalars::step, "0", "0"));
-    m.put("abs", builtin("abs", Scalars::abs, "sign(t)", "0"));
-    m.put("sign", builtin("sign", Scalars::sign, "0", "0"));
-    BUILTIN_RULES = java.util.Collections.unmodifiableMap(m);
+    // exp' = exp'' = exp(t)
+    m.put("exp", builtin("exp", Scalars::exp, () -> apply("exp"), () -> apply("exp")));
+    // log' = t.^-1, log'' = -t.^-2
+    m.put("log", builtin("log", Scalars::log, () -> power(T, -1), () -> negate(power(T, -2))));
+    // sqrt' = 0.5*sqrt(t).^-1, sqrt'' = -0.25*sqrt(t).^-3
+    m.put("sqrt", builtin("sqrt", Scalars::sqrt, () -> times(num(0.5), power(apply("sqrt"), -1)),
+        () -> times(negate(num(0.25)), power(apply("sqrt"), -3))));
+    // sigmoid' = sigmoid(t).*(1 - sigmoid(t)), sigmoid'' = sigmoid(t).*(1 - sigmoid(t)).*(1 - 2*sigmoid(t))
+    m.put("sigmoid", builtin("sigmoid", Scalars::sigmoid, BuiltinFormulas::sigmoidPrime,
+        () -> hadamard(BuiltinFormulas.sigmoidPrime(), oneMinus(times(num(2), apply("sigmoid"))))));
+    // tanh' = 1 - tanh(t).^2, tanh'' = -2*tanh(t).*(1 - tanh(t).^2)
+    m.put("tanh", builtin("tanh", Scalars::tanh, () -> oneMinus(power(apply("tanh"), 2)),
+        () -> hadamard(times(negate(num(2)), apply("tanh")), oneMinus(power(apply("tanh"), 2)))));
+    // relu' = step(t), relu'' = 0
+    m.put("relu", builtin("relu", Scalars::relu, () -> apply("step"), () -> num(0)));
+    // softplus' = sigmoid(t), softplus'' = sigmoid(t).*(1 - sigmoid(t))
+    m.put("softplus", builtin("softplus", Scalars::softplus, () -> apply("sigmoid"), BuiltinFormulas::sigmoidPrime));
+    m.put("step", builtin("step", Scalars::step, () -> num(0), () -> num(0)));
+    // abs' = sign(t), abs'' = 0
+    m.put("abs", builtin("abs", Scalars::abs, () -> apply("sign"), () -> num(0)));
+    m.put("sign", builtin("sign", Scalars::sign, () -> num(0), () -> num(0)));
+    BUILTIN_RULES = Collections.unmodifiableMap(m);
   }
 
   /**
@@ -106,10 +110,9 @@ public final class ElementwiseFunction {
     if (order < 1) throw new IllegalArgumentException("order " + order);
     Expr f = formulas.get(order);
     if (f != null) return f;
-    String text = formulaTexts.get(order);
-    if (text != null) {
-      FormulaParser p = Objects.requireNonNull(formulaParser, "no formula parser installed");
-      f = p.parse(text);
+    Supplier<Expr> builtinFormula = builtinFormulas.get(order);
+    if (builtinFormula != null) {
+      f = builtinFormula.get();
     } else {
       Expr previous = order == 1 ? body : derivativeFormula(order - 1);
       f = Calculus.scalarDerivative(previous, T);

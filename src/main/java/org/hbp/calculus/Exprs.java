@@ -1,7 +1,9 @@
 package org.hbp.calculus;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -78,10 +80,10 @@ public final class Exprs {
    * number of distinct nodes (nested functions share their arguments many times over).
    */
   public static Expr transformUp(Expr e, Function<Expr, Expr> f) {
-    return transformUp(e, f, new java.util.IdentityHashMap<>());
+    return transformUp(e, f, new IdentityHashMap<>());
   }
 
-  private static Expr transformUp(Expr e, Function<Expr, Expr> f, java.util.Map<Expr, Expr> done) {
+  private static Expr transformUp(Expr e, Function<Expr, Expr> f, Map<Expr, Expr> done) {
     Expr known = done.get(e);
     if (known != null) return known;
     List<Expr> c = children(e);

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
  * First identification theorem: given an expression L linear in a differential dX, find the
@@ -55,7 +56,7 @@ public final class Identification {
 
   private static final Map<Class<? extends Expr>, Rule> RULES = new LinkedHashMap<>();
 
-  private static <T extends Expr> void rule(Class<T> type, java.util.function.BiFunction<T, Identification, Expr> f) {
+  private static <T extends Expr> void rule(Class<T> type, BiFunction<T, Identification, Expr> f) {
     RULES.put(type, (n, id) -> f.apply(type.cast(n), id));
   }
 

@@ -1,5 +1,6 @@
 package org.hbp.calculus;
 
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -25,7 +26,7 @@ public final class Printer {
    * more than {@link #MAX_CACHED_CHARS} characters.
    */
   private static final class TextCache {
-    final java.util.IdentityHashMap<Expr, String> texts = new java.util.IdentityHashMap<>();
+    final IdentityHashMap<Expr, String> texts = new IdentityHashMap<>();
     long chars;
 
     void put(Expr e, String s) {

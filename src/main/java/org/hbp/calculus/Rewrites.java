@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BinaryOperator;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /** The rewrite rules of the {@link Simplifier}, each a small pure function of one node. */
@@ -16,7 +18,7 @@ final class Rewrites {
     ALL.add(new Simplifier.Rewrite(name, identity, f));
   }
 
-  private static <T extends Expr> void rule(String name, String identity, Class<T> type, java.util.function.Function<T, Expr> f) {
+  private static <T extends Expr> void rule(String name, String identity, Class<T> type, Function<T, Expr> f) {
     ALL.add(new Simplifier.Rewrite(name, identity, e -> type.isInstance(e) ? f.apply(type.cast(e)) : e));
   }
 
@@ -488,7 +490,7 @@ final class Rewrites {
   }
 
   /** Applies a rule to the first adjacent pair of factors it fits. */
-  static Expr pairwise(Expr.MatMul m, java.util.function.BinaryOperator<Expr> pair) {
+  static Expr pairwise(Expr.MatMul m, BinaryOperator<Expr> pair) {
     List<Expr> f = m.factors();
     for (int i = 0; i + 1 < f.size(); i++) {
       Expr r = pair.apply(f.get(i), f.get(i + 1));

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.UnaryOperator;
 
 /**
  * Canonicalization by small pure rewrites run bottom-up to a fixed point. Each {@link Rewrite}
@@ -16,7 +17,7 @@ import java.util.Objects;
  */
 public final class Simplifier {
   /** One rewrite: its name, the identity it applies, and the function. */
-  public record Rewrite(String name, String identity, java.util.function.UnaryOperator<Expr> apply) {}
+  public record Rewrite(String name, String identity, UnaryOperator<Expr> apply) {}
 
   private final List<Rewrite> rewrites;
 

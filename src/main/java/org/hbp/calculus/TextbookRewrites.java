@@ -1,10 +1,13 @@
 package org.hbp.calculus;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Rewrites that bring derived results into the form a textbook (or matrixcalculus.org) prints:
@@ -237,14 +240,14 @@ final class TextbookRewrites {
    * also occurs as the base of a negative power stays a factor (so that (1 - s) .* (1 - s).^-1
    * cancels).
    */
-  private record Expansion(java.util.Set<Expr> atoms) {
+  private record Expansion(Set<Expr> atoms) {
     static Expansion of(Expr e) {
-      java.util.Set<Expr> atoms = new java.util.HashSet<>();
+      Set<Expr> atoms = new HashSet<>();
       collectDenominators(e, atoms);
       return new Expansion(atoms);
     }
 
-    private static void collectDenominators(Expr e, java.util.Set<Expr> out) {
+    private static void collectDenominators(Expr e, Set<Expr> out) {
       if (e instanceof Expr.Power p && p.exponent() < 0) out.add(p.base());
       if (e instanceof Expr.Add || e instanceof Expr.Hadamard || e instanceof Expr.Scale) for (Expr c : Exprs.children(e)) collectDenominators(c, out);
     }
@@ -280,7 +283,7 @@ final class TextbookRewrites {
       }
       if (e instanceof Expr.Power p && p.base() instanceof Expr.Add && !atoms.contains(p.base()) && p.exponent() >= 2 && p.exponent() <= 4
           && p.exponent() == Math.rint(p.exponent())) {
-        List<Expr> copies = java.util.Collections.nCopies((int) p.exponent(), p.base());
+        List<Expr> copies = Collections.nCopies((int) p.exponent(), p.base());
         return expand(new Expr.Hadamard(copies));
       }
       if (e instanceof Expr.Power p && (!(p.base() instanceof Expr.Add) || atoms.contains(p.base())))

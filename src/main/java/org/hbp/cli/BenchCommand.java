@@ -1,6 +1,8 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -17,11 +19,14 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.bytedeco.javacpp.Pointer;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
+import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.Batch;
-import org.hbp.dsl.Dsl;
+import org.hbp.io.AtomicFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
@@ -32,6 +37,7 @@ import org.hbp.network.Networks;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -57,18 +63,17 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B", description = "Backend: ${COMPLETION-CANDIDATES}.", completionCandidates = BackendNames.class)
   String backend;
 
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
-      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--threads", defaultValue = "0", description = "Threads for backends that use them (0: all cores).")
   int threads;
 
-  @Option(names = "--curvature", defaultValue = "ggn", description = "Curvature kind (default ggn).")
-  String curvature;
+  @Option(names = "--curvature", defaultValue = "ggn", description = "Curvature kind (default ggn).", converter = Choices.CurvatureKinds.class)
+  CurvatureKind kind;
 
-  @Option(names = "--strategies", defaultValue = "exact,kfra,bda", split = ",", description = "Strategies to time (default exact,kfra,bda).")
-  List<String> strategies;
+  @Option(names = "--strategies", defaultValue = "exact,kfra,bda", split = ",", description = "Strategies to time (default exact,kfra,bda).",
+      converter = Choices.Strategies.class)
+  List<Strategy> strategies;
 
   @Option(names = "--directions", defaultValue = "1,10", split = ",", description = "Directions per block for the products (default 1,10).")
   List<Integer> directions;
@@ -101,11 +106,9 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
-    if (repeat < 1 || warmup < 0 || batch < 1) throw new IllegalArgumentException("--repeat and --batch must be >= 1, --warmup >= 0");
+    if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = spec.commandLine().getOut();
-    Backend be = Device.backend(device, backend, threads);
-    CurvatureKind kind = CurvatureKind.parse(curvature);
+    Backend be = device.backend(backend, threads);
     NetworkSpec ns = Networks.load(net, null, NetworkOperators.builtInSpecDirs());
     Network network = new Network(ns, NetworkOperators.forSpecs(), be);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
@@ -135,7 +138,7 @@ public final class BenchCommand implements Callable<Integer> {
       w.println("  OpenBLAS kernels: " + (core == null || core.isEmpty() ? "chosen by OpenBLAS for this CPU" : "OPENBLAS_CORETYPE=" + core
           + " (from the environment, PyTorch's too)"));
     }
-    if (be instanceof BlasBackend blas && blas.precision() == org.hbp.backend.Precision.FLOAT32)
+    if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT32)
       w.println("  convolutions, sigmoid, tanh: " + (blas.directConvolutions() ? "oneDNN (direct convolutions, vectorized maps)"
           : "unfold + gemm, Java maps (" + blas.directConvolutionsUnavailable() + ")"));
     if (be.name().startsWith("blas") && System.getenv("OPENBLAS_THREAD_TIMEOUT") == null)
@@ -158,8 +161,7 @@ public final class BenchCommand implements Callable<Integer> {
       return null;
     }, 1, w, be);
     results.add(grad);
-    for (String st : strategies) {
-      Strategy strategy = Strategy.parse(st);
+    for (Strategy strategy : strategies) {
       Pass pass = gradientPass.get();
       Curvature c;
       try {
@@ -235,7 +237,7 @@ public final class BenchCommand implements Callable<Integer> {
    * a shorter-lived block can slip between two samples).
    */
   static final class OffHeapSampler {
-    private final long base = org.bytedeco.javacpp.Pointer.totalBytes();
+    private final long base = Pointer.totalBytes();
     private volatile long peak = base;
     private volatile boolean running = true;
     private final Thread thread;
@@ -243,7 +245,7 @@ public final class BenchCommand implements Callable<Integer> {
     OffHeapSampler() {
       thread = new Thread(() -> {
         while (running) {
-          peak = Math.max(peak, org.bytedeco.javacpp.Pointer.totalBytes());
+          peak = Math.max(peak, Pointer.totalBytes());
           try {
             Thread.sleep(1);
           } catch (InterruptedException e) {
@@ -263,7 +265,7 @@ public final class BenchCommand implements Callable<Integer> {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      peak = Math.max(peak, org.bytedeco.javacpp.Pointer.totalBytes());
+      peak = Math.max(peak, Pointer.totalBytes());
       return peak - base;
     }
   }
@@ -281,7 +283,7 @@ public final class BenchCommand implements Callable<Integer> {
   private void warmUp(Supplier<Object> run, Backend be) {
     for (int i = 0; i < warmup; i++) run.get();
     be.finish();
-    java.lang.management.CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
     if (jit == null || !jit.isCompilationTimeMonitoringSupported()) return;
     long start = System.nanoTime();
     for (int i = 0; i < MAX_JIT_WARMUP_RUNS && (System.nanoTime() - start) / 1e9 < MAX_JIT_WARMUP_SECONDS; i++) {
@@ -306,7 +308,7 @@ public final class BenchCommand implements Callable<Integer> {
   private double torchGradient(NetworkSpec ns, String dtype, PrintWriter w) throws Exception {
     StringBuilder layers = new StringBuilder();
     for (NetworkSpec.Node n : ns.body()) {
-      if (!(n instanceof NetworkSpec.Layer l)) throw new IllegalArgumentException("--torch supports sequential nets without residual blocks");
+      if (!(n instanceof NetworkSpec.Layer l)) throw new UserError("--torch supports sequential nets without residual blocks");
       Map<String, Integer> d = l.dims();
       switch (l.module().name()) {
         case "linear":
@@ -335,7 +337,7 @@ public final class BenchCommand implements Callable<Integer> {
           layers.append("nn.Flatten(),");
           break;
         default:
-          throw new IllegalArgumentException("--torch does not know the PyTorch module for '" + l.module().name() + "'");
+          throw new UserError("--torch does not know the PyTorch module for '" + l.module().name() + "'");
       }
     }
     String shape = ns.inputShape().toString().replace("[", "").replace("]", "");
@@ -360,13 +362,13 @@ public final class BenchCommand implements Callable<Integer> {
         "print(statistics.median(ts))");
     Path file = Files.createTempFile("hbp-bench-", ".py");
     Files.writeString(file, script, StandardCharsets.UTF_8);
-    ProcessBuilder pb = new ProcessBuilder(Python.withTorch().orElseThrow(() -> new IllegalArgumentException(
+    ProcessBuilder pb = new ProcessBuilder(Python.withTorch().orElseThrow(() -> new UserError(
         "--torch needs python3 with torch (Debian: apt-get install python3-torch)")), file.toString()).redirectErrorStream(true);
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
     pb.environment().put("OMP_NUM_THREADS", String.valueOf(threadCount));
     Process p = pb.start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) throw new IllegalArgumentException("PyTorch run failed:\n" + log);
+    if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) throw new UserError("PyTorch run failed:\n" + log);
     Files.deleteIfExists(file);
     String[] lines = log.split("\n");
     return Double.parseDouble(lines[lines.length - 1].strip());
@@ -380,7 +382,7 @@ public final class BenchCommand implements Callable<Integer> {
     return Double.isNaN(v) ? "null" : String.format(Locale.ROOT, "%.6f", v);
   }
 
-  private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results) throws java.io.IOException {
+  private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results) throws IOException {
     StringBuilder sb = new StringBuilder("{\n");
     sb.append(String.format(Locale.ROOT, "  \"network\": \"%s\", \"batch\": %d, \"backend\": \"%s\", \"cores\": %d, \"curvature\": \"%s\",%n", ns.name(), batch,
         be.name(), Runtime.getRuntime().availableProcessors(), kind.label()));
@@ -391,6 +393,6 @@ public final class BenchCommand implements Callable<Integer> {
           r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, i + 1 < results.size() ? "," : ""));
     }
     sb.append("  ]\n}\n");
-    org.hbp.io.AtomicFiles.writeString(file, sb.toString());
+    AtomicFiles.writeString(file, sb.toString());
   }
 }

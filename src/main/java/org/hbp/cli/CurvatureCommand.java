@@ -1,16 +1,16 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
@@ -25,6 +25,7 @@ import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp curvature}: block-diagonal curvature of a network on a batch, from NumPy files. */
@@ -37,14 +38,7 @@ import picocli.CommandLine.Option;
 public final class CurvatureCommand implements Callable<Integer> {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
-  Path netFile;
-
-  @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
-  String networkName;
-
-  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
-  List<Path> specDirs = new ArrayList<>();
+  @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
   Path params;
@@ -52,11 +46,13 @@ public final class CurvatureCommand implements Callable<Integer> {
   @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
   Path batch;
 
-  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "hessian, ggn (default), pch-abs or pch-clip.")
-  String curvature;
+  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "hessian, ggn (default), pch-abs or pch-clip.",
+      converter = Choices.CurvatureKinds.class)
+  CurvatureKind kind;
 
-  @Option(names = "--strategy", defaultValue = "exact", paramLabel = "S", description = "exact (default, matrix-free), kfra (eq. 8) or bda (eq. 9).")
-  String strategy;
+  @Option(names = "--strategy", defaultValue = "exact", paramLabel = "S", description = "exact (default, matrix-free), kfra (eq. 8) or bda (eq. 9).",
+      converter = Choices.Strategies.class)
+  Strategy strat;
 
   @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "Split each parameter into K row groups (output units / channels).")
   int blocks;
@@ -90,31 +86,23 @@ public final class CurvatureCommand implements Callable<Integer> {
       description = "cpu, blas-f64 (default: OpenBLAS, float64) or blas-f32 (float32, as PyTorch trains).")
   String backend;
 
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
-      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0);
-    if (modes != 1) throw new IllegalArgumentException("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
-    if ((vectors != null || solve != null) && out == null) throw new IllegalArgumentException((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
-    if (dense != null && out != null) throw new IllegalArgumentException("--dense writes to its own file; drop --out");
-    if (blocks < 1) throw new IllegalArgumentException("--blocks must be at least 1");
-    CurvatureKind kind = CurvatureKind.parse(curvature);
-    Strategy strat = Strategy.parse(strategy);
-    if (!(memoryLimitGiB > 0)) throw new IllegalArgumentException("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
-    long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+    if (modes != 1) throw new UserError("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
+    if ((vectors != null || solve != null) && out == null) throw new UserError((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
+    if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
+    if (blocks < 1) throw new UserError("--blocks must be at least 1");
+    long limit = NetworkOptions.memoryLimitBytes(memoryLimitGiB);
     PrintWriter w = spec.commandLine().getOut();
 
-    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
-    dirs.addAll(specDirs);
-    NetworkSpec net = Networks.load(netFile, networkName, dirs);
-    Backend be = Device.backend(device, backend, threads);
+    NetworkSpec net = networkOptions.load();
+    Backend be = device.backend(backend, threads);
     Network network = new Network(net, NetworkOperators.forSpecs(), be);
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
@@ -180,8 +168,8 @@ public final class CurvatureCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static Map<String, NdArray> readNpz(Path file) throws java.io.IOException {
-    if (!Files.exists(file)) throw new IllegalArgumentException("file not found: " + file);
+  private static Map<String, NdArray> readNpz(Path file) throws IOException {
+    if (!Files.exists(file)) throw new UserError("file not found: " + file);
     return Npz.read(file);
   }
 }

@@ -1,12 +1,19 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
@@ -77,9 +84,8 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     PrintWriter w = spec.commandLine().getOut();
-    if (!Files.isDirectory(specs)) throw new IllegalArgumentException("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
+    if (!Files.isDirectory(specs)) throw new UserError("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
     List<Path> files;
     try (var s = Files.list(specs)) {
       files = s.filter(p -> p.toString().endsWith(".hbp")).sorted().toList();
@@ -182,7 +188,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     w.println();
     w.println("== 4. Training " + ns.name() + " on " + dataName + ": CG-Newton (GGN, bda; paper eq. 10) against SGD, " + epochs + " epochs");
-    List<RunMetrics> runs = new java.util.ArrayList<>();
+    List<RunMetrics> runs = new ArrayList<>();
     String[][] configs = {{"sgd", "SGD (lr 0.1, momentum 0.9)"}, {"cg-newton", "CG-Newton GGN bda (gamma 0.1, alpha 0.02)"}};
     for (String[] cfg : configs) {
       Path dir = out.resolve(cfg[0]);
@@ -191,7 +197,7 @@ public final class DemoCommand implements Callable<Integer> {
       Optimizer opt = cfg[0].equals("sgd") ? new Sgd(n, 0.1, 0.9)
           : new CgNewton(n, new CgNewton.Settings(0.1, 0.02, CurvatureKind.GGN, Strategy.BDA, 1, ConjugateGradient.Settings.defaults(), 1L << 30));
       Trainer t = new Trainer(n, data, opt, new Trainer.Settings(epochs, 500, seed, 1000), dir, w, System.console() != null);
-      Map<String, Object> config = new java.util.LinkedHashMap<>();
+      Map<String, Object> config = new LinkedHashMap<>();
       config.put("label", cfg[1]);
       config.put("seed", seed);
       config.put("data", dataName);
@@ -205,17 +211,17 @@ public final class DemoCommand implements Callable<Integer> {
 
   /** Eigenvalues, ascending, of a symmetric n x n matrix (EJML). */
   private static double[] eigenvalues(double[] a, int n) {
-    org.ejml.data.DMatrixRMaj m = new org.ejml.data.DMatrixRMaj(n, n, true, a);
-    var eig = org.ejml.dense.row.factory.DecompositionFactory_DDRM.eig(n, false, true);
+    DMatrixRMaj m = new DMatrixRMaj(n, n, true, a);
+    var eig = DecompositionFactory_DDRM.eig(n, false, true);
     if (!eig.decompose(m)) throw new IllegalStateException("eigendecomposition failed");
     double[] ev = new double[n];
     for (int i = 0; i < n; i++) ev[i] = eig.getEigenvalue(i).getReal();
-    java.util.Arrays.sort(ev);
+    Arrays.sort(ev);
     return ev;
   }
 
   /** Removes a previous demo run (only the files hbp train writes) so the demo can run again. */
-  private static void deleteRun(Path dir) throws java.io.IOException {
+  private static void deleteRun(Path dir) throws IOException {
     for (String f : List.of("config.json", "metrics.csv", "metrics.jsonl", "checkpoint.npz")) Files.deleteIfExists(dir.resolve(f));
   }
 }

@@ -1,14 +1,18 @@
 package org.hbp.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.calculus.Calculus;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.calculus.LatexPrinter;
 import org.hbp.calculus.Printer;
 import org.hbp.calculus.Simplifier;
@@ -44,8 +48,19 @@ public final class DeriveCommand implements Callable<Integer> {
   @Option(names = "--module", paramLabel = "NAME", description = "Only this module or loss.")
   String module;
 
-  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text", description = "text (default), latex or json.")
-  String format;
+  @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text", description = "text (default), latex or json.",
+      converter = Choices.OutputFormats.class)
+  OutputFormat format;
+
+  /** The output formats of {@code --format}. */
+  enum OutputFormat {
+    TEXT, LATEX, JSON;
+
+    /** The command-line name: text, latex, json. */
+    String label() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
 
   @Option(names = {"-e", "--expr"}, paramLabel = "EXPR", description = "An expression to differentiate.")
   String expr;
@@ -67,27 +82,24 @@ public final class DeriveCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
-    if (!List.of("text", "latex", "json").contains(format))
-      throw new IllegalArgumentException("--format must be text, latex or json, not '" + format + "'");
     PrintWriter w = spec.commandLine().getOut();
     if (expr != null) {
-      if (file != null) throw new IllegalArgumentException("give either a spec file or -e EXPR, not both");
+      if (file != null) throw new UserError("give either a spec file or -e EXPR, not both");
       adHoc(w);
       return 0;
     }
-    if (file == null) throw new IllegalArgumentException("give a spec file (hbp derive SPEC.hbp) or an expression (hbp derive -e EXPR --var ... --wrt NAME)");
+    if (file == null) throw new UserError("give a spec file (hbp derive SPEC.hbp) or an expression (hbp derive -e EXPR --var ... --wrt NAME)");
     if (!at.isEmpty() || out != null || wrt != null || !vars.isEmpty())
-      throw new IllegalArgumentException("--var, --wrt, --at and --out belong to -e EXPR");
+      throw new UserError("--var, --wrt, --at and --out belong to -e EXPR");
     Spec s = Dsl.parseFile(file);
     List<ModuleSpec> modules = s.modules();
     if (modules.isEmpty())
-      throw new IllegalArgumentException(file + ": no module or loss to derive"
+      throw new UserError(file + ": no module or loss to derive"
           + (s.networks().isEmpty() ? " (the file is empty)" : " (it declares only networks: "
               + String.join(", ", s.networks().stream().map(n -> n.name()).toList())
               + "; their modules' rules come from their spec files, e.g. hbp derive modules-spec/linear.hbp)"));
     if (module != null) {
-      modules = s.module(module).map(List::of).orElseThrow(() -> new IllegalArgumentException(
+      modules = s.module(module).map(List::of).orElseThrow(() -> new UserError(
           file + ": no module or loss named '" + module + "' (has: " + String.join(", ", s.modules().stream().map(ModuleSpec::name).toList()) + ")"));
     }
     var json = Formats.newJsonArray();
@@ -95,8 +107,8 @@ public final class DeriveCommand implements Callable<Integer> {
     for (ModuleSpec m : modules) {
       List<Derivation> ds = ModuleRules.derive(m);
       switch (format) {
-        case "json" -> Formats.json(json, m, ds);
-        case "latex" -> w.print(Formats.latex(m, ds));
+        case JSON -> Formats.json(json, m, ds);
+        case LATEX -> w.print(Formats.latex(m, ds));
         default -> {
           if (!first) w.println();
           w.print(Formats.text(m, ds));
@@ -104,28 +116,28 @@ public final class DeriveCommand implements Callable<Integer> {
       }
       first = false;
     }
-    if (format.equals("json")) w.print(Formats.render(json));
+    if (format == OutputFormat.JSON) w.print(Formats.render(json));
     w.flush();
     return 0;
   }
 
   private void adHoc(PrintWriter w) throws Exception {
-    if (wrt == null) throw new IllegalArgumentException("-e needs --wrt NAME");
-    if (order != 1 && order != 2) throw new IllegalArgumentException("--order must be 1 or 2, not " + order);
+    if (wrt == null) throw new UserError("-e needs --wrt NAME");
+    if (order != 1 && order != 2) throw new UserError("--order must be 1 or 2, not " + order);
     Dsl.Scope scope = new Dsl.Scope();
     for (String v : vars) {
       int c = v.indexOf(':');
-      if (c <= 0) throw new IllegalArgumentException("--var expects NAME:TYPE (e.g. X:matrix(n,n)), not '" + v + "'");
+      if (c <= 0) throw new UserError("--var expects NAME:TYPE (e.g. X:matrix(n,n)), not '" + v + "'");
       String name = v.substring(0, c).trim();
-      if (!name.matches("[A-Za-z_][A-Za-z_0-9]*")) throw new IllegalArgumentException("--var: '" + name + "' is not a valid name");
+      if (!name.matches("[A-Za-z_][A-Za-z_0-9]*")) throw new UserError("--var: '" + name + "' is not a valid name");
       scope.add(new Expr.Var(name, Dsl.parseType(v.substring(c + 1), "--var " + name), Expr.Role.FREE));
     }
     Expr.Var x = scope.vars().get(wrt);
-    if (x == null) throw new IllegalArgumentException("--wrt " + wrt + ": no such variable; declare it with --var " + wrt + ":TYPE");
+    if (x == null) throw new UserError("--wrt " + wrt + ": no such variable; declare it with --var " + wrt + ":TYPE");
     Expr f = Dsl.parseExpression(expr, scope, "-e");
     Simplifier s = Calculus.simplifier();
     if (order == 2 && !f.shape().isScalar())
-      throw new IllegalArgumentException("--order 2 needs a scalar expression, but " + expr + " is " + f.shape());
+      throw new UserError("--order 2 needs a scalar expression, but " + expr + " is " + f.shape());
     Expr d = order == 1 ? Calculus.jacobian(f, x, s) : Calculus.hessian(f, x, s);
     d = ClosedForm.expand(d, s);
     String what = order == 1 ? "jacobian" : "hessian";
@@ -133,8 +145,8 @@ public final class DeriveCommand implements Callable<Integer> {
     NdArray value = (!at.isEmpty() || out != null) ? evaluate(f, x, d, scope) : null;
     if (value != null && out != null) Npy.write(out, value); // its errors name --out: "cannot write FILE: ..."
     switch (format) {
-      case "latex" -> w.println(LatexPrinter.latex(d));
-      case "json" -> {
+      case LATEX -> w.println(LatexPrinter.latex(d));
+      case JSON -> {
         var o = Formats.newJsonArray().addObject();
         o.put("expression", Printer.text(Simplifier.simplify(f)));
         o.put("wrt", x.name());
@@ -158,7 +170,7 @@ public final class DeriveCommand implements Callable<Integer> {
         w.println("  shape " + rows + " x " + cols + " (column-major vec)");
       }
     }
-    if (value != null && !format.equals("json")) {
+    if (value != null && format != OutputFormat.JSON) {
       if (out != null) w.println("wrote " + out + ": float64 [" + value.shape()[0] + ", " + value.shape()[1] + "]");
       else {
         int[] sh = value.shape();
@@ -178,21 +190,21 @@ public final class DeriveCommand implements Callable<Integer> {
     Map<Expr.Var, String> where = new LinkedHashMap<>();
     for (String a : at) {
       int eq = a.indexOf('=');
-      if (eq <= 0) throw new IllegalArgumentException("--at expects NAME=FILE.npy, not '" + a + "'");
+      if (eq <= 0) throw new UserError("--at expects NAME=FILE.npy, not '" + a + "'");
       String name = a.substring(0, eq);
       Expr.Var v = scope.vars().get(name);
-      if (v == null) throw new IllegalArgumentException("--at " + name + ": no such variable (declared: " + String.join(", ", scope.vars().keySet()) + ")");
+      if (v == null) throw new UserError("--at " + name + ": no such variable (declared: " + String.join(", ", scope.vars().keySet()) + ")");
       Path p = Path.of(a.substring(eq + 1));
-      if (!java.nio.file.Files.exists(p)) throw new IllegalArgumentException("--at " + name + ": file not found: " + p);
+      if (!Files.exists(p)) throw new UserError("--at " + name + ": file not found: " + p);
       NdArray arr = Npy.read(p);
-      if (arr.dtype().isInteger()) throw new IllegalArgumentException(p + ": array '" + name + "' has dtype " + arr.dtype().numpyName() + "; float64 or float32 was expected");
+      if (arr.dtype().isInteger()) throw new UserError(p + ": array '" + name + "' has dtype " + arr.dtype().numpyName() + "; float64 or float32 was expected");
       arrays.put(v, arr);
       where.put(v, p.toString());
     }
-    for (Expr.Var v : org.hbp.calculus.Exprs.variables(f)) {
-      if (!arrays.containsKey(v)) throw new IllegalArgumentException("no value for '" + v.name() + "': give --at " + v.name() + "=FILE.npy");
+    for (Expr.Var v : Exprs.variables(f)) {
+      if (!arrays.containsKey(v)) throw new UserError("no value for '" + v.name() + "': give --at " + v.name() + "=FILE.npy");
     }
-    if (!arrays.containsKey(x)) throw new IllegalArgumentException("no value for '" + x.name() + "': give --at " + x.name() + "=FILE.npy");
+    if (!arrays.containsKey(x)) throw new UserError("no value for '" + x.name() + "': give --at " + x.name() + "=FILE.npy");
     ArrayBinding.Bound b = ArrayBinding.bind(arrays, where);
     Tensor t = Evaluator.evaluate(d, b.values(), b.dims());
     int rows = t.rows(), cols = t.cols();

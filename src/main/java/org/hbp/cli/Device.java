@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 
@@ -18,6 +19,6 @@ final class Device {
       String precision = backend.endsWith("f32") ? "f32" : "f64";
       return Backends.create("opencl-" + precision + device.substring("opencl".length()), threads);
     }
-    throw new IllegalArgumentException("--device '" + device + "': expected cpu, opencl or opencl:INDEX (see hbp devices)");
+    throw new UserError("--device '" + device + "': expected cpu, opencl or opencl:INDEX (see hbp devices)");
   }
 }

@@ -5,10 +5,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.Curvature;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
@@ -19,6 +19,7 @@ import org.hbp.train.Experiments;
 import org.hbp.train.Initialization;
 import org.hbp.train.Optimizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -56,17 +57,14 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--backend", defaultValue = "blas-f32", paramLabel = "B", description = "blas-f32 (default), blas-f64 or cpu.")
   String backend;
 
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
-      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
-    if (seeds < 1) throw new IllegalArgumentException("--seeds must be >= 1, not " + seeds);
+    if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
     PrintWriter w = spec.commandLine().getOut();
     Experiments.Plan plan = Experiments.only(Experiments.plan(figure, scale), only);
     NetworkSpec ns = Networks.load(NetworkOperators.builtInNetwork(plan.network()), null, NetworkOperators.builtInSpecDirs());
@@ -78,7 +76,7 @@ public final class ExperimentCommand implements Callable<Integer> {
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
     w.flush();
-    Experiments.run(plan, split, seeds, dir, () -> new Network(ns, NetworkOperators.forSpecs(), Device.backend(device, backend, threads)), data, w,
+    Experiments.run(plan, split, seeds, dir, () -> new Network(ns, NetworkOperators.forSpecs(), device.backend(backend, threads)), data, w,
         System.console() != null);
     return 0;
   }
@@ -89,7 +87,7 @@ public final class ExperimentCommand implements Callable<Integer> {
    * the memory this process has, before anything is trained.
    */
   private void checkMemory(Experiments.Plan plan, NetworkSpec ns) {
-    Network net = new Network(ns, NetworkOperators.forSpecs(), Device.backend(device, backend, threads));
+    Network net = new Network(ns, NetworkOperators.forSpecs(), device.backend(backend, threads));
     long limit = Curvature.DEFAULT_MEMORY_LIMIT;
     MemoryEstimate.checkParameters(net, 2, "the heap: JAVA_TOOL_OPTIONS=-Xmx8g", limit);
     Map<String, Batch> initial = Initialization.xavierNormal(net, 0);
@@ -100,7 +98,7 @@ public final class ExperimentCommand implements Callable<Integer> {
           return o::step;
         }).check(limit);
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("configuration '" + c.label() + "': " + e.getMessage(), e);
+        throw new UserError("configuration '" + c.label() + "': " + e.getMessage(), e);
       }
     }
     for (Batch b : initial.values()) net.backend().release(b);

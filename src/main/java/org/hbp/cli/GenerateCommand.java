@@ -1,10 +1,11 @@
 package org.hbp.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
-import org.hbp.dsl.Dsl;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,10 +31,9 @@ public final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     if (!packageName.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
-      throw new IllegalArgumentException("--package '" + packageName + "' is not a Java package name");
-    Path base = java.nio.file.Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
+      throw new UserError("--package '" + packageName + "' is not a Java package name");
+    Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
     SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
     PrintWriter w = spec.commandLine().getOut();
     for (Path p : r.written()) w.println("wrote     " + p);

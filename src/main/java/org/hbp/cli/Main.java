@@ -1,7 +1,12 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
-import org.hbp.dsl.DslException;
+import java.nio.file.InvalidPathException;
+import java.util.List;
+import org.hbp.UserError;
+import org.hbp.backend.opencl.OpenClException;
+import org.hbp.io.IoErrors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -36,28 +41,80 @@ public final class Main implements Runnable {
     System.exit(status[0]);
   }
 
-  /** Runs a command line; errors in input print one clear line to err and give exit status 2. */
+  /** Exit status of a command whose input was wrong. */
+  static final int USER_ERROR = 2;
+
+  /** Exit status of a command that failed through a bug of hbp. */
+  static final int INTERNAL_ERROR = 1;
+
+  /** Set to 1 to print the stack trace of an internal error. */
+  static final String DEBUG_VARIABLE = "HBP_DEBUG";
+
+  /**
+   * Runs a command line; errors in input print one clear line to err and give exit status 2,
+   * internal errors one line asking for a report (and the stack trace if {@code HBP_DEBUG=1}), exit 1.
+   */
   public static int execute(String[] args, PrintWriter out, PrintWriter err) {
-    CommandLine cl = new CommandLine(new Main());
+    return execute(args, out, err, "1".equals(System.getenv(DEBUG_VARIABLE)));
+  }
+
+  static int execute(String[] args, PrintWriter out, PrintWriter err, boolean debug) {
+    return execute(new CommandLine(new Main()), args, out, err, debug);
+  }
+
+  /** Runs {@code args} on a command line built by the caller (tests add commands of their own). */
+  static int execute(CommandLine cl, String[] args, PrintWriter out, PrintWriter err, boolean debug) {
     cl.setOut(out);
     cl.setErr(err);
-    cl.setExecutionExceptionHandler((ex, line, parsed) -> {
-      if (ex instanceof DslException || ex instanceof IllegalArgumentException || ex instanceof org.hbp.io.NpyException
-          || ex instanceof java.io.IOException || ex instanceof org.hbp.codegen.CodegenException
-          || ex instanceof org.hbp.train.DivergedException || ex instanceof org.hbp.backend.opencl.OpenClException) {
-        err.println("hbp: " + (ex instanceof java.io.IOException io ? org.hbp.io.IoErrors.describe(io) : ex.getMessage()));
-        err.flush();
-        return 2;
-      }
-      throw ex;
+    CommandLine.IParameterExceptionHandler usage = cl.getParameterExceptionHandler();
+    cl.setParameterExceptionHandler((ex, given) -> {
+      // a value an option converter refused: its message names the option and lists the choices
+      if (ex.getCause() instanceof UserError e) return report(e, err, debug);
+      return usage.handleParseException(ex, given);
     });
+    cl.setExecutionExceptionHandler((ex, line, parsed) -> report(ex, err, debug));
     try {
       return cl.execute(args);
     } catch (StackOverflowError e) {
       err.println("hbp: the input is too deeply nested for hbp's recursion (nesting is limited to a few hundred levels; "
           + "run from the hbp command, whose stack is larger, or split the expression)");
       err.flush();
-      return 2;
+      return USER_ERROR;
     }
+  }
+
+  /** Prints an exception that ended a command and returns the exit status. */
+  static int report(Throwable ex, PrintWriter err, boolean debug) {
+    if (isUserError(ex)) {
+      err.println("hbp: " + (ex instanceof IOException io ? IoErrors.describe(io) : ex.getMessage()));
+    } else {
+      err.println("hbp: internal error: " + ex + "; please report (" + DEBUG_VARIABLE + "=1 prints the stack trace)");
+      if (debug) ex.printStackTrace(err);
+    }
+    err.flush();
+    return isUserError(ex) ? USER_ERROR : INTERNAL_ERROR;
+  }
+
+  /**
+   * Packages whose user errors are all {@link UserError}s: an {@link IllegalArgumentException}
+   * thrown there is a bug. Transitional rule: the packages not listed (network, runtime, backend,
+   * calculus, derive, plot) still report bad input as IllegalArgumentException, so one thrown there
+   * (the first hbp frame of its stack decides) is reported as a user error, as before; each package
+   * joins this list once its input errors are UserErrors.
+   */
+  static final List<String> STRICT_PACKAGES = List.of("org.hbp.cli.", "org.hbp.dsl.", "org.hbp.io.", "org.hbp.data.", "org.hbp.verify.",
+      "org.hbp.train.", "org.hbp.codegen.");
+
+  /** Whether an exception is an error in the user's input (exit 2) rather than a bug (exit 1). */
+  static boolean isUserError(Throwable ex) {
+    // a path given by the user that the file system cannot name (a NUL character, say)
+    if (ex instanceof UserError || ex instanceof IOException || ex instanceof InvalidPathException || ex instanceof OpenClException) return true;
+    if (!(ex instanceof IllegalArgumentException)) return false;
+    for (StackTraceElement frame : ex.getStackTrace()) {
+      if (!frame.getClassName().startsWith("org.hbp.")) continue;
+      for (String strict : STRICT_PACKAGES) if (frame.getClassName().startsWith(strict)) return false;
+      return true;
+    }
+    return false;
   }
 }

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.plot.RunMetrics;
 import org.hbp.plot.SeedGroup;
 import org.hbp.plot.TrainingPlots;
@@ -42,7 +43,7 @@ public final class PlotCommand implements Callable<Integer> {
     for (Path dir : runDirs) {
       Path key = dir.toAbsolutePath().normalize();
       Path before = seen.putIfAbsent(key, dir);
-      if (before != null) throw new IllegalArgumentException("run directory given twice: " + before + " and " + dir);
+      if (before != null) throw new UserError("run directory given twice: " + before + " and " + dir);
       runs.add(RunMetrics.read(dir));
     }
     Path outDir = out != null ? out : runDirs.size() == 1 ? runDirs.get(0).resolve("plots") : Path.of("plots");

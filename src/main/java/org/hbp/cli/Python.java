@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -17,7 +18,7 @@ public final class Python {
         Process p = new ProcessBuilder(py, "-c", "import torch").redirectErrorStream(true).start();
         p.getInputStream().readAllBytes();
         if (p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0) return Optional.of(py);
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         // try the next
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

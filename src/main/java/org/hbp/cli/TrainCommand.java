@@ -2,24 +2,25 @@ package org.hbp.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
-import org.hbp.network.Networks;
 import org.hbp.network.Strategy;
+import org.hbp.plot.RunMetrics;
+import org.hbp.plot.TrainingPlots;
 import org.hbp.train.Adam;
 import org.hbp.train.CgNewton;
 import org.hbp.train.Initialization;
@@ -27,6 +28,7 @@ import org.hbp.train.Optimizer;
 import org.hbp.train.Sgd;
 import org.hbp.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
@@ -40,21 +42,25 @@ import picocli.CommandLine.Option;
 public final class TrainCommand implements Callable<Integer> {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
-  Path netFile;
-
-  @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
-  String networkName;
-
-  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules.")
-  List<Path> specDirs = new ArrayList<>();
+  @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--data", defaultValue = "synthetic", paramLabel = "D",
       description = "fashion-mnist[:DIR] (Debian's dataset-fashion-mnist), cifar10:DIR (binary version), synthetic[:TRAIN,TEST] (default).")
   String data;
 
-  @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O", description = "cg-newton (default), sgd or adam.")
-  String optimizer;
+  @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O", description = "cg-newton (default), sgd or adam.",
+      converter = Choices.Optimizers.class)
+  OptimizerKind optimizer;
+
+  /** The optimizers of {@code --optimizer}. */
+  enum OptimizerKind {
+    CG_NEWTON, SGD, ADAM;
+
+    /** The command-line name: cg-newton, sgd, adam. */
+    String label() {
+      return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+  }
 
   @Option(names = {"--lr", "--gamma"}, paramLabel = "LR",
       description = "Learning rate (gamma of eq. 10). Default: 0.1 for cg-newton and sgd, 0.001 for adam.")
@@ -63,11 +69,13 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--alpha", defaultValue = "0.02", description = "cg-newton: damping alpha of eq. 10 (default 0.02).")
   double alpha;
 
-  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "cg-newton: hessian, ggn (default), pch-abs, pch-clip.")
-  String curvature;
+  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "cg-newton: hessian, ggn (default), pch-abs, pch-clip.",
+      converter = Choices.CurvatureKinds.class)
+  CurvatureKind curvature;
 
-  @Option(names = "--strategy", defaultValue = "bda", paramLabel = "S", description = "cg-newton: exact, kfra or bda (default).")
-  String strategy;
+  @Option(names = "--strategy", defaultValue = "bda", paramLabel = "S", description = "cg-newton: exact, kfra or bda (default).",
+      converter = Choices.Strategies.class)
+  Strategy strategy;
 
   @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "cg-newton: row sub-blocks per parameter (default 1).")
   int blocks;
@@ -124,9 +132,7 @@ public final class TrainCommand implements Callable<Integer> {
       description = "blas-f32 (default: float32, as PyTorch trains), blas-f64 or cpu.")
   String backend;
 
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "D",
-      description = "cpu (default: --backend) or opencl[:INDEX] (an OpenCL device, see hbp devices; precision of --backend).")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
   int threads;
@@ -136,32 +142,29 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
     PrintWriter w = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
-    dirs.addAll(specDirs);
-    NetworkSpec ns = Networks.load(netFile, networkName, dirs);
-    Backend be = Device.backend(device, backend, threads);
+    NetworkSpec ns = networkOptions.load();
+    Backend be = device.backend(backend, threads);
     Network net = new Network(ns, NetworkOperators.forSpecs(), be);
     List<Integer> in = ns.inputShape();
     int[] image = in.size() == 3 ? new int[] {in.get(0), in.get(1), in.get(2)} : new int[] {1, 1, in.stream().reduce(1, (a, b) -> a * b)};
     int[] t = net.targetShape();
     Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
-    Map<String, org.hbp.backend.Batch> initial = checkedInitialization(net);
+    Map<String, Batch> initial = checkedInitialization(net);
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, System.console() != null);
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();
-    List<org.hbp.plot.RunMetrics.Row> rows;
+    List<RunMetrics.Row> rows;
     if (resume) rows = trainer.resume(initial, config(ns, opt));
     else rows = trainer.start(initial, config(ns, opt));
-    org.hbp.plot.RunMetrics.Row last = rows.get(rows.size() - 1);
+    RunMetrics.Row last = rows.get(rows.size() - 1);
     w.printf(Locale.ROOT, "done: epoch %d, test loss %.4f, test accuracy %.4f, training time %.1f s; metrics in %s%n", last.epoch(), last.testLoss(),
         last.testAccuracy(), last.wallSeconds(), out.resolve("metrics.csv"));
     if (!noPlots) {
-      for (Path p : org.hbp.plot.TrainingPlots.write(List.of(org.hbp.plot.RunMetrics.read(out)), out.resolve("plots"), ns.name() + ": " + label(opt)))
+      for (Path p : TrainingPlots.write(List.of(RunMetrics.read(out)), out.resolve("plots"), ns.name() + ": " + label(opt)))
         w.println("wrote " + p);
     }
     w.flush();
@@ -180,8 +183,7 @@ public final class TrainCommand implements Callable<Integer> {
 
   /** The memory limit in bytes. */
   private long memoryLimit() {
-    if (!(memoryLimitGiB > 0)) throw new IllegalArgumentException("--memory-limit must be > 0 GiB, not " + memoryLimitGiB);
-    return (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+    return NetworkOptions.memoryLimitBytes(memoryLimitGiB);
   }
 
   /**
@@ -189,11 +191,15 @@ public final class TrainCommand implements Callable<Integer> {
    * optimizer's state from their shapes first, then two training steps and an evaluation measured
    * on a few samples ({@link MemoryEstimate#training}, CG limited to 2 iterations there).
    */
-  private Map<String, org.hbp.backend.Batch> checkedInitialization(Network net) {
+  private Map<String, Batch> checkedInitialization(Network net) {
     long limit = memoryLimit();
-    int copies = optimizer.equals("adam") ? 2 : optimizer.equals("sgd") ? 1 : 0;
+    int copies = switch (optimizer) {
+      case ADAM -> 2;
+      case SGD -> 1;
+      case CG_NEWTON -> 0;
+    };
     MemoryEstimate.checkParameters(net, copies, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
-    Map<String, org.hbp.backend.Batch> initial = Initialization.xavierNormal(net, seed);
+    Map<String, Batch> initial = Initialization.xavierNormal(net, seed);
     MemoryEstimate.training(net, initial, batch, evalBatch, probe -> {
       Optimizer o = optimizer(probe, Math.min(cgMaxiter, 2));
       return o::step;
@@ -207,15 +213,15 @@ public final class TrainCommand implements Callable<Integer> {
 
   private Optimizer optimizer(Network net, int cgIterations) {
     switch (optimizer) {
-      case "cg-newton":
-        return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, CurvatureKind.parse(curvature), Strategy.parse(strategy), blocks,
+      case CG_NEWTON:
+        return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks,
             new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit()));
-      case "sgd":
+      case SGD:
         return new Sgd(net, lr == null ? 0.1 : lr, momentum);
-      case "adam":
+      case ADAM:
         return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
       default:
-        throw new IllegalArgumentException("--optimizer '" + optimizer + "': expected cg-newton, sgd or adam");
+        throw new IllegalStateException("optimizer " + optimizer);
     }
   }
 
@@ -223,20 +229,20 @@ public final class TrainCommand implements Callable<Integer> {
     Map<String, Object> c = new LinkedHashMap<>();
     c.put("label", label(opt));
     c.put("seed", seed);
-    c.put("net", netFile.toString());
+    c.put("net", networkOptions.netFile.toString());
     c.put("network", ns.name());
     c.put("data", data);
-    c.put("optimizer", optimizer);
-    c.put("lr", lr == null ? (optimizer.equals("adam") ? 1e-3 : 0.1) : lr);
-    if (optimizer.equals("cg-newton")) {
+    c.put("optimizer", optimizer.label());
+    c.put("lr", lr == null ? (optimizer == OptimizerKind.ADAM ? 1e-3 : 0.1) : lr);
+    if (optimizer == OptimizerKind.CG_NEWTON) {
       c.put("alpha", alpha);
-      c.put("curvature", curvature);
-      c.put("strategy", strategy);
+      c.put("curvature", curvature.label());
+      c.put("strategy", strategy.label());
       c.put("blocks", blocks);
       c.put("cg_maxiter", cgMaxiter);
       c.put("cg_tol", cgTol);
       c.put("cg_atol", cgAtol);
-    } else if (optimizer.equals("sgd")) {
+    } else if (optimizer == OptimizerKind.SGD) {
       c.put("momentum", momentum);
     } else {
       c.put("beta1", beta1);
@@ -246,7 +252,7 @@ public final class TrainCommand implements Callable<Integer> {
     c.put("epochs", epochs);
     c.put("batch", batch);
     c.put("backend", backend);
-    c.put("device", device);
+    c.put("device", device.device);
     // the parse result's original arguments start with the subcommand's name
     c.put("command", commandLine(spec.commandLine().getParseResult().originalArgs()));
     return c;

@@ -1,12 +1,13 @@
 package org.hbp.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
-import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.verify.ExpectCheck;
 import org.hbp.verify.OperatorCheck;
@@ -46,11 +47,10 @@ public final class VerifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Dsl.init();
-    if (shapes < 1) throw new IllegalArgumentException("--shapes must be at least 1");
+    if (shapes < 1) throw new UserError("--shapes must be at least 1");
     PrintWriter w = spec.commandLine().getOut();
     List<Path> files = SourceGeneration.specFiles(target);
-    if (files.isEmpty()) throw new IllegalArgumentException(target + ": no .hbp spec files in this folder");
+    if (files.isEmpty()) throw new UserError(target + ": no .hbp spec files in this folder");
     int failed = 0, checks = 0, operators = 0;
     List<SpecVerifier.FileResult> results = new ArrayList<>();
     for (Path f : files) {
@@ -73,7 +73,7 @@ public final class VerifyCommand implements Callable<Integer> {
     int expectFailed = 0;
     if (!expect.isEmpty()) {
       if (results.size() != 1 || results.get(0).modules().size() != 1)
-        throw new IllegalArgumentException("--expect needs exactly one module: give one spec file with one module, or --module NAME");
+        throw new UserError("--expect needs exactly one module: give one spec file with one module, or --module NAME");
       SpecVerifier.FileResult r = results.get(0);
       ModuleSpec m = r.modules().get(0).module();
       for (String e : expect) {
@@ -90,17 +90,17 @@ public final class VerifyCommand implements Callable<Integer> {
   }
 
   /**
-   * Verifies one file. Errors in the input (a DslException, an IllegalArgumentException) pass
-   * through; any other exception, which would be an internal error of the checks, is reported as
-   * one line naming the file rather than a stack trace.
+   * Verifies one file. Errors in the input (a {@link UserError}, or transitionally an
+   * IllegalArgumentException from the network and runtime packages) pass through; any other
+   * exception, an internal error of the checks, is reported as an internal error naming the file.
    */
-  private SpecVerifier.FileResult verify(Path f) throws java.io.IOException {
+  private SpecVerifier.FileResult verify(Path f) throws IOException {
     try {
       return SpecVerifier.verify(f, module, seed, shapes);
-    } catch (org.hbp.dsl.DslException | IllegalArgumentException | org.hbp.codegen.CodegenException e) {
+    } catch (UserError | IllegalArgumentException e) {
       throw e;
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException(f + ": verify could not check this spec: " + e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+      throw new IllegalStateException(f + ": verify could not check this spec: " + e.getClass().getSimpleName() + ": " + e.getMessage(), e);
     }
   }
 }

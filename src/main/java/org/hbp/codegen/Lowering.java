@@ -1,9 +1,12 @@
 package org.hbp.codegen;
 
 import com.palantir.javapoet.CodeBlock;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
@@ -138,7 +141,7 @@ final class Lowering {
   /** Root storage of each local: itself when a kernel allocated it, its source's root for a view. */
   private final Map<String, String> roots = new HashMap<>();
   /** Locals whose storage this method allocated, in order. */
-  private final List<String> owned = new java.util.ArrayList<>();
+  private final List<String> owned = new ArrayList<>();
   private static final String EXTERNAL = "<external>";
   /** Kernels whose result shares its first argument's storage (or may be that argument). */
   private static final List<String> VIEWS = List.of("be.reshape(", "be.columnsAsDirections(", "be.directionsAsColumns(", "samplesSum(",
@@ -180,7 +183,7 @@ final class Lowering {
    * collector. Called just before the method returns, when no local is used any more.
    */
   void releaseTemporaries(String... results) {
-    java.util.Set<String> keep = new java.util.HashSet<>();
+    Set<String> keep = new HashSet<>();
     for (String r : results) keep.add(rootOf(r));
     for (String t : owned) if (!keep.contains(t)) out.addStatement("be.release($L)", t);
   }
@@ -646,13 +649,13 @@ final class Lowering {
   static Expr transposed(Expr m) {
     if (m instanceof Expr.Transpose t) return t.operand();
     if (m instanceof Expr.MatMul mm) {
-      List<Expr> fs = new java.util.ArrayList<>();
+      List<Expr> fs = new ArrayList<>();
       for (int i = mm.factors().size() - 1; i >= 0; i--) fs.add(transposed(mm.factors().get(i)));
       return new Expr.MatMul(fs);
     }
     if (m instanceof Expr.Kron k) return new Expr.Kron(transposed(k.left()), transposed(k.right()));
     if (m instanceof Expr.Add a) {
-      List<Expr> ts = new java.util.ArrayList<>();
+      List<Expr> ts = new ArrayList<>();
       for (Expr t : a.terms()) ts.add(transposed(t));
       return new Expr.Add(ts);
     }

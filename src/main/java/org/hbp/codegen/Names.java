@@ -3,6 +3,7 @@ package org.hbp.codegen;
 import com.palantir.javapoet.ClassName;
 import java.util.Locale;
 import java.util.Set;
+import org.hbp.runtime.BuiltInOperators;
 
 /** Java names and literals used by the generated code. */
 final class Names {
@@ -32,7 +33,7 @@ final class Names {
 
   /** The class name for a module: {@code conv2d} gives {@code Conv2dOperator}. */
   static String className(String module) {
-    return org.hbp.runtime.BuiltInOperators.className(module);
+    return BuiltInOperators.className(module);
   }
 
 

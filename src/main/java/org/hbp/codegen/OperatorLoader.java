@@ -18,6 +18,8 @@ import javax.tools.StandardJavaFileManager;
 import javax.tools.ToolProvider;
 import org.hbp.backend.Backend;
 import org.hbp.dsl.ModuleSpec;
+import org.hbp.runtime.BuiltInOperators;
+import org.hbp.runtime.Operators;
 
 /**
  * Finds the operator class of a module: the one compiled into hbp (package
@@ -28,13 +30,13 @@ public final class OperatorLoader {
   private OperatorLoader() {}
 
   /** The package of the operators built into hbp from {@code modules-spec/}. */
-  public static final String BUILT_IN_PACKAGE = org.hbp.runtime.BuiltInOperators.PACKAGE;
+  public static final String BUILT_IN_PACKAGE = BuiltInOperators.PACKAGE;
 
   /** An operator class and where it came from. */
   public record Loaded(Class<?> type, boolean builtIn) {
     /** A new instance for the given backend and dims (exceptions of the constructor unwrapped). */
     public Object create(Backend backend, Map<String, Integer> dims) {
-      return org.hbp.runtime.Operators.instantiate(type, backend, dims);
+      return Operators.instantiate(type, backend, dims);
     }
   }
 

@@ -1,10 +1,13 @@
 package org.hbp.codegen;
 
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Printer;
+import org.hbp.calculus.Shape;
 
 /**
  * Prints a scalar formula in the variable {@code t} (an elementwise function's body or derivative)
@@ -15,12 +18,12 @@ import org.hbp.calculus.Printer;
  */
 final class ScalarJava {
   /** The variable of a derivative written in the function's value, {@code u = f(t)}. */
-  static final Expr.Var U = new Expr.Var("u", org.hbp.calculus.Shape.SCALAR, Expr.Role.FREE);
+  static final Expr.Var U = new Expr.Var("u", Shape.SCALAR, Expr.Role.FREE);
 
   private final Lowering.Context ctx;
   /** Null for Java; the prefix of the C names of generated functions for OpenCL C. */
   private final String openClPrefix;
-  private final java.util.LinkedHashSet<String> calls = new java.util.LinkedHashSet<>();
+  private final LinkedHashSet<String> calls = new LinkedHashSet<>();
 
   ScalarJava(Lowering.Context ctx) {
     this(ctx, null);
@@ -37,8 +40,8 @@ final class ScalarJava {
   }
 
   /** The generated methods called by what was printed so far, in order of first call. */
-  java.util.List<String> calls() {
-    return java.util.List.copyOf(calls);
+  List<String> calls() {
+    return List.copyOf(calls);
   }
 
   private String literal(double v) {
@@ -86,7 +89,7 @@ final class ScalarJava {
       return math + "pow(" + b + ", " + literal(p.exponent()) + ")";
     }
     if (e instanceof Expr.Max || e instanceof Expr.Min) {
-      List<Expr> c = org.hbp.calculus.Exprs.children(e);
+      List<Expr> c = Exprs.children(e);
       String f = (openClPrefix == null ? "Math." : "f") + (e instanceof Expr.Max ? "max(" : "min(");
       return f + print(c.get(0)) + ", " + print(c.get(1)) + ")";
     }
@@ -97,7 +100,7 @@ final class ScalarJava {
     }
     if (e instanceof Expr.Transpose || e instanceof Expr.Vec || e instanceof Expr.Reshape || e instanceof Expr.DiagMat
         || e instanceof Expr.DiagVec || e instanceof Expr.Trace || e instanceof Expr.Sum)
-      return print(org.hbp.calculus.Exprs.children(e).get(0));
+      return print(Exprs.children(e).get(0));
     throw new CodegenException("cannot print '" + Printer.text(e) + "' (" + e.getClass().getSimpleName() + ") as a scalar Java expression");
   }
 

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.hbp.UserError;
 
 /**
  * CIFAR-10 (Krizhevsky, 2009) in its binary version ({@code cifar-10-binary.tar.gz} from
@@ -192,20 +193,20 @@ public final class Cifar10 {
      * tests and to make small files; a label may be any byte value 0..255 (so that invalid files
      * can be made on purpose), while {@link #load} accepts 0..9 only.
      *
-     * @throws IllegalArgumentException if the arrays differ in length, an image is not 3072 bytes,
+     * @throws UserError if the arrays differ in length, an image is not 3072 bytes,
      *     or a label is outside 0..255
      */
     public static void write(Path file, int[] labels, byte[][] images) throws IOException {
         if (labels.length != images.length) {
-            throw new IllegalArgumentException(file + ": " + labels.length + " labels but " + images.length + " images");
+            throw new UserError(file + ": " + labels.length + " labels but " + images.length + " images");
         }
         for (int i = 0; i < labels.length; i++) {
             if (labels[i] < 0 || labels[i] > 255) {
-                throw new IllegalArgumentException(file + ": label " + labels[i] + " of record " + i
+                throw new UserError(file + ": label " + labels[i] + " of record " + i
                         + " does not fit a byte 0..255");
             }
             if (images[i] == null || images[i].length != IMAGE_BYTES) {
-                throw new IllegalArgumentException(file + ": image " + i + " has "
+                throw new UserError(file + ": image " + i + " has "
                         + (images[i] == null ? "no bytes (null)" : images[i].length + " bytes")
                         + ", expected " + IMAGE_BYTES + " (3 x 32 x 32)");
             }

@@ -2,6 +2,7 @@ package org.hbp.data;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import org.hbp.UserError;
 
 /** Loads a data set by the name the command line gives ({@code --data SPEC}). */
 public final class DataSets {
@@ -29,7 +30,7 @@ public final class DataSets {
      * seed; the file data sets have their own shape and 10 classes and ignore these arguments:
      * checking that they fit the network is the caller's job (nothing is reshaped here).
      *
-     * @throws IllegalArgumentException for an unknown or malformed spec (the message lists the
+     * @throws UserError for an unknown or malformed spec (the message lists the
      *     accepted forms) or invalid synthetic sizes
      * @throws IOException if a data set's files are missing or malformed
      */
@@ -44,7 +45,7 @@ public final class DataSets {
                 return FashionMnist.load(arg == null ? FashionMnist.DEFAULT_DIR : Path.of(nonEmpty(spec, arg)));
             case "cifar10":
                 if (arg == null) {
-                    throw new IllegalArgumentException("data set '" + spec + "': CIFAR-10 needs its directory,"
+                    throw new UserError("data set '" + spec + "': CIFAR-10 needs its directory,"
                             + " cifar10:DIR (accepted: " + ACCEPTED_FORMS + ")");
                 }
                 return Cifar10.load(Path.of(nonEmpty(spec, arg)));
@@ -54,20 +55,20 @@ public final class DataSets {
                 }
                 String[] sizes = arg.split(",", -1);
                 if (sizes.length != 2) {
-                    throw new IllegalArgumentException("data set '" + spec + "': expected synthetic:TRAIN,TEST with"
+                    throw new UserError("data set '" + spec + "': expected synthetic:TRAIN,TEST with"
                             + " two sizes, e.g. synthetic:2000,500 (accepted: " + ACCEPTED_FORMS + ")");
                 }
                 return Synthetic.create(seed, size(spec, sizes[0], "TRAIN"), size(spec, sizes[1], "TEST"),
                         channels, height, width, classes);
             default:
-                throw new IllegalArgumentException("unknown data set '" + spec + "' (accepted: " + ACCEPTED_FORMS
+                throw new UserError("unknown data set '" + spec + "' (accepted: " + ACCEPTED_FORMS
                         + ")");
         }
     }
 
     private static String nonEmpty(String spec, String dir) {
         if (dir.isBlank()) {
-            throw new IllegalArgumentException("data set '" + spec + "': the directory after ':' is empty"
+            throw new UserError("data set '" + spec + "': the directory after ':' is empty"
                     + " (accepted: " + ACCEPTED_FORMS + ")");
         }
         return dir;
@@ -77,7 +78,7 @@ public final class DataSets {
         try {
             return Integer.parseInt(text.strip());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("data set '" + spec + "': " + what + " size '" + text
+            throw new UserError("data set '" + spec + "': " + what + " size '" + text
                     + "' is not an integer (expected synthetic:TRAIN,TEST, e.g. synthetic:2000,500)");
         }
     }

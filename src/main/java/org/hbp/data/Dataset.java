@@ -2,6 +2,7 @@ package org.hbp.data;
 
 import java.util.Arrays;
 import java.util.Objects;
+import org.hbp.UserError;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 
@@ -38,7 +39,7 @@ public final class Dataset {
      * @param images {@code N * channels * height * width} values; image {@code i} starts at
      *     {@code i * channels * height * width} and is row-major in {@code (c, h, w)} order
      * @param labels {@code N} class indices, each in {@code [0, classes)}
-     * @throws IllegalArgumentException if a dimension or {@code classes} is not positive, if
+     * @throws UserError if a dimension or {@code classes} is not positive, if
      *     {@code images.length} is not {@code labels.length * channels * height * width}, if a label
      *     is out of range (the message names its index and value) or if a pixel is NaN or infinite
      *     (the message names the image and the pixel)
@@ -53,15 +54,15 @@ public final class Dataset {
             boolean validate) {
         this.name = Objects.requireNonNull(name, "name");
         if (channels < 1 || height < 1 || width < 1) {
-            throw new IllegalArgumentException(name + ": image shape (c, h, w) must be positive, got ("
+            throw new UserError(name + ": image shape (c, h, w) must be positive, got ("
                     + channels + ", " + height + ", " + width + ")");
         }
         if (classes < 1) {
-            throw new IllegalArgumentException(name + ": the number of classes must be positive, got " + classes);
+            throw new UserError(name + ": the number of classes must be positive, got " + classes);
         }
         long size = (long) channels * height * width;
         if (size > NdArray.MAX_NUMEL) {
-            throw new IllegalArgumentException(name + ": image shape (" + channels + ", " + height + ", " + width
+            throw new UserError(name + ": image shape (" + channels + ", " + height + ", " + width
                     + ") has " + size + " values, more than a Java array holds");
         }
         this.images = images;
@@ -85,7 +86,7 @@ public final class Dataset {
     private void validate() {
         long expected = (long) labels.length * imageSize;
         if (images.length != expected) {
-            throw new IllegalArgumentException(name + ": " + labels.length + " labels need " + labels.length
+            throw new UserError(name + ": " + labels.length + " labels need " + labels.length
                     + " x " + shapeString() + " = " + expected + " image values, got " + images.length
                     + (images.length % imageSize == 0
                             ? " (" + images.length / imageSize + " images)"
@@ -93,7 +94,7 @@ public final class Dataset {
         }
         for (int i = 0; i < labels.length; i++) {
             if (labels[i] < 0 || labels[i] >= classes) {
-                throw new IllegalArgumentException(name + ": label of sample " + i + " is " + labels[i]
+                throw new UserError(name + ": label of sample " + i + " is " + labels[i]
                         + ", outside the class range [0, " + classes + ")");
             }
         }
@@ -105,7 +106,7 @@ public final class Dataset {
                 int c = r / (height * width);
                 int y = (r / width) % height;
                 int x = r % width;
-                throw new IllegalArgumentException(name + ": image " + i + " has the non-finite value " + v
+                throw new UserError(name + ": image " + i + " has the non-finite value " + v
                         + " at (c, h, w) = (" + c + ", " + y + ", " + x + ")");
             }
         }
@@ -173,12 +174,12 @@ public final class Dataset {
      * at flat position {@code ((j * c + ch) * h + y) * w + x}).
      *
      * @throws IndexOutOfBoundsException if an index is outside {@code [0, size())}
-     * @throws IllegalArgumentException if the batch would hold more values than a Java array
+     * @throws UserError if the batch would hold more values than a Java array
      */
     public NdArray images(int[] indices) {
         long total = (long) indices.length * imageSize;
         if (total > NdArray.MAX_NUMEL) {
-            throw new IllegalArgumentException(name + ": a batch of " + indices.length + " images of "
+            throw new UserError(name + ": a batch of " + indices.length + " images of "
                     + shapeString() + " has " + total + " values, more than a Java array holds; use smaller batches");
         }
         double[] out = new double[(int) total];
@@ -218,7 +219,7 @@ public final class Dataset {
     public Dataset subset(int[] indices) {
         long total = (long) indices.length * imageSize;
         if (total > NdArray.MAX_NUMEL) {
-            throw new IllegalArgumentException(name + ": a subset of " + indices.length + " images of "
+            throw new UserError(name + ": a subset of " + indices.length + " images of "
                     + shapeString() + " has " + total + " values, more than a Java array holds");
         }
         float[] img = new float[(int) total];
@@ -308,19 +309,19 @@ public final class Dataset {
      * {@code (x - mean[c]) / std[c]} (computed in double precision, stored as float); a channel
      * whose {@code std} is 0 is divided by 1 instead. Name, labels, shape and classes are kept.
      *
-     * @throws IllegalArgumentException if an array's length is not {@link #channels()}, a value is
+     * @throws UserError if an array's length is not {@link #channels()}, a value is
      *     not finite, or a {@code std} is negative
      */
     public Dataset normalized(float[] mean, float[] std) {
         if (mean.length != channels || std.length != channels) {
-            throw new IllegalArgumentException(name + ": normalization needs one mean and one std per channel ("
+            throw new UserError(name + ": normalization needs one mean and one std per channel ("
                     + channels + "), got " + mean.length + " means and " + std.length + " stds");
         }
         double[] m = new double[channels];
         double[] s = new double[channels];
         for (int c = 0; c < channels; c++) {
             if (!Float.isFinite(mean[c]) || !Float.isFinite(std[c]) || std[c] < 0) {
-                throw new IllegalArgumentException(name + ": channel " + c + " has mean " + mean[c] + " and std "
+                throw new UserError(name + ": channel " + c + " has mean " + mean[c] + " and std "
                         + std[c] + "; a finite mean and a finite std >= 0 are required");
             }
             m[c] = mean[c];

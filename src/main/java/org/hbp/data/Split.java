@@ -1,6 +1,7 @@
 package org.hbp.data;
 
 import java.util.Objects;
+import org.hbp.UserError;
 
 /**
  * A training and a test set with the same image shape and the same number of classes.
@@ -10,13 +11,13 @@ import java.util.Objects;
  */
 public record Split(Dataset train, Dataset test) {
     /**
-     * @throws IllegalArgumentException if the two sets differ in image shape or classes
+     * @throws UserError if the two sets differ in image shape or classes
      */
     public Split {
         Objects.requireNonNull(train, "train");
         Objects.requireNonNull(test, "test");
         if (!train.sameShapeAs(test)) {
-            throw new IllegalArgumentException("training set " + train + " and test set " + test
+            throw new UserError("training set " + train + " and test set " + test
                     + " differ in image shape or number of classes");
         }
     }

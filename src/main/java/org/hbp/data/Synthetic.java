@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import org.hbp.UserError;
 
 /**
  * A seeded synthetic image classification problem for quick runs, with no files.
@@ -42,7 +43,7 @@ public final class Synthetic {
      * The problem with {@link #DEFAULT_SEPARATION}; training set {@code "synthetic/train"}, test set
      * {@code "synthetic/test"}.
      *
-     * @throws IllegalArgumentException if {@code trainSize < 1}, {@code testSize < 0}, a dimension or
+     * @throws UserError if {@code trainSize < 1}, {@code testSize < 0}, a dimension or
      *     {@code classes} is not positive, or a set would not fit a Java array
      */
     public static Split create(long seed, int trainSize, int testSize, int channels, int height, int width,
@@ -54,27 +55,27 @@ public final class Synthetic {
      * The problem with a chosen difficulty: {@code separation} is the expected distance between two
      * class prototypes in noise standard deviations (larger is easier; 0 makes all classes alike).
      *
-     * @throws IllegalArgumentException as {@link #create(long, int, int, int, int, int, int)}, or if
+     * @throws UserError as {@link #create(long, int, int, int, int, int, int)}, or if
      *     {@code separation} is negative or not finite
      */
     public static Split create(long seed, int trainSize, int testSize, int channels, int height, int width,
             int classes, double separation) {
         if (trainSize < 1 || testSize < 0) {
-            throw new IllegalArgumentException("synthetic data set: need at least 1 training and 0 test samples, got "
+            throw new UserError("synthetic data set: need at least 1 training and 0 test samples, got "
                     + trainSize + " and " + testSize);
         }
         if (channels < 1 || height < 1 || width < 1 || classes < 1) {
-            throw new IllegalArgumentException("synthetic data set: image shape (c, h, w) = (" + channels + ", "
+            throw new UserError("synthetic data set: image shape (c, h, w) = (" + channels + ", "
                     + height + ", " + width + ") and classes = " + classes + " must all be positive");
         }
         if (!(separation >= 0) || Double.isInfinite(separation)) {
-            throw new IllegalArgumentException("synthetic data set: separation must be finite and >= 0, got "
+            throw new UserError("synthetic data set: separation must be finite and >= 0, got "
                     + separation);
         }
         long imageSize = (long) channels * height * width;
         long largest = Math.max(trainSize, testSize) * imageSize;
         if (largest > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("synthetic data set: " + Math.max(trainSize, testSize) + " images of "
+            throw new UserError("synthetic data set: " + Math.max(trainSize, testSize) + " images of "
                     + channels + "x" + height + "x" + width + " are " + largest
                     + " values, more than a Java array holds");
         }

@@ -4,10 +4,21 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.antlr.v4.runtime.ParserRuleContext;
+import org.antlr.v4.runtime.Token;
+import org.hbp.UserError;
+import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
+import org.hbp.calculus.Lift;
+import org.hbp.calculus.Printer;
 import org.hbp.calculus.Shape;
 import org.hbp.dsl.parser.HbpParser;
 
@@ -15,16 +26,11 @@ import org.hbp.dsl.parser.HbpParser;
 public final class Dsl {
   private Dsl() {}
 
-  static {
-    ElementwiseFunction.setFormulaParser(text -> {
-      SpecBuilder b = new SpecBuilder("<built-in rule>", text, builtins());
-      b.declare("t", Shape.SCALAR, Expr.Role.FREE);
-      b.vars().put("t", ElementwiseFunction.T);
-      return b.expr(Syntax.parse(text, "<built-in rule>", HbpParser::singleExpr).expr());
-    });
-  }
-
-  /** Makes sure the built-in derivative rules can be read (installs the formula parser). */
+  /**
+   * Does nothing: the built-in derivative formulas are built in the calculus and need no set-up.
+   * Kept only so that callers outside this change (tests of network and backend) still compile.
+   */
+  @Deprecated
   public static void init() {}
 
   static Map<String, ElementwiseFunction> builtins() {
@@ -45,9 +51,9 @@ public final class Dsl {
     try {
       bytes = Files.readAllBytes(path);
     } catch (NoSuchFileException e) {
-      throw new IllegalArgumentException("spec file not found: " + path);
+      throw new UserError("spec file not found: " + path);
     } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read spec file " + path + ": " + e.getMessage());
+      throw new UserError("cannot read spec file " + path + ": " + e.getMessage());
     }
     return SpecText.decode(bytes, path.toString());
   }
@@ -61,14 +67,14 @@ public final class Dsl {
   /** The largest number of entries of an array: the runtime indexes arrays by int. */
   public static final long MAX_ENTRIES = Integer.MAX_VALUE;
 
-  static void requireNameLength(SpecBuilder b, org.antlr.v4.runtime.Token name, String kind) {
+  static void requireNameLength(SpecBuilder b, Token name, String kind) {
     if (name.getText().length() > MAX_NAME_LENGTH)
       throw b.error(name, kind + " name '" + name.getText().substring(0, 20) + "...' is " + name.getText().length()
           + " characters long; names are limited to " + MAX_NAME_LENGTH + " characters (they become Java class and file names)");
   }
 
   /** A whole-number dimension literal: at most {@link #MAX_ENTRIES} (arrays are indexed by int). */
-  static long dimensionValue(SpecBuilder b, org.antlr.v4.runtime.Token t) {
+  static long dimensionValue(SpecBuilder b, Token t) {
     String s = t.getText().replaceFirst("^0+(?=.)", "");
     if (s.length() > 10 || Long.parseLong(s) > MAX_ENTRIES)
       throw b.error(t, "a dimension must be at most " + MAX_ENTRIES + " (arrays are indexed by int), but found " + t.getText());
@@ -76,8 +82,8 @@ public final class Dsl {
   }
 
   /** Dimension arithmetic whose constants overflow 64 bits is refused at the expression. */
-  static org.hbp.calculus.Dim exactDim(SpecBuilder b, org.antlr.v4.runtime.ParserRuleContext at,
-      java.util.function.Supplier<org.hbp.calculus.Dim> f) {
+  static Dim exactDim(SpecBuilder b, ParserRuleContext at,
+      Supplier<Dim> f) {
     try {
       return f.get();
     } catch (ArithmeticException e) {
@@ -86,8 +92,8 @@ public final class Dsl {
   }
 
   /** A shape whose number of entries is a known constant above {@link #MAX_ENTRIES} is refused. */
-  static Shape requireIndexable(SpecBuilder b, org.antlr.v4.runtime.ParserRuleContext at, Shape s) {
-    org.hbp.calculus.Dim n;
+  static Shape requireIndexable(SpecBuilder b, ParserRuleContext at, Shape s) {
+    Dim n;
     try {
       n = s.numel();
     } catch (ArithmeticException e) {
@@ -100,12 +106,12 @@ public final class Dsl {
   }
 
   /** An elementwise body or derivative must apply entry by entry (no sum, trace, product of matrices). */
-  static void requireEntrywise(SpecBuilder b, org.antlr.v4.runtime.ParserRuleContext at, Expr formula, String what, String param) {
-    Expr bad = org.hbp.calculus.Lift.notEntrywise(formula, ElementwiseFunction.T);
+  static void requireEntrywise(SpecBuilder b, ParserRuleContext at, Expr formula, String what, String param) {
+    Expr bad = Lift.notEntrywise(formula, ElementwiseFunction.T);
     if (bad != null) {
-      Expr shown = org.hbp.calculus.Exprs.substitute(bad, ElementwiseFunction.T, new Expr.Var(param, Shape.SCALAR, Expr.Role.FREE));
+      Expr shown = Exprs.substitute(bad, ElementwiseFunction.T, new Expr.Var(param, Shape.SCALAR, Expr.Role.FREE));
       throw b.error(at, what + " must be elementwise in " + param + " (built from " + param
-          + ", numbers, + - .* ./ .^ and elementwise functions), but it uses " + org.hbp.calculus.Printer.text(shown));
+          + ", numbers, + - .* ./ .^ and elementwise functions), but it uses " + Printer.text(shown));
     }
   }
 
@@ -118,8 +124,8 @@ public final class Dsl {
   public static final class Scope {
     private final Map<String, ElementwiseFunction> functions;
     private final Map<String, Expr.Var> vars = new LinkedHashMap<>();
-    private final java.util.Set<String> dims = new java.util.LinkedHashSet<>();
-    private final Map<String, org.hbp.calculus.Dim> derived = new LinkedHashMap<>();
+    private final Set<String> dims = new LinkedHashSet<>();
+    private final Map<String, Dim> derived = new LinkedHashMap<>();
 
     public Scope(Map<String, ElementwiseFunction> functions) {
       this.functions = new LinkedHashMap<>(functions);
@@ -148,7 +154,7 @@ public final class Dsl {
       return this;
     }
 
-    public Scope dims(java.util.Collection<String> names) {
+    public Scope dims(Collection<String> names) {
       dims.addAll(names);
       return this;
     }

@@ -1,7 +1,9 @@
 package org.hbp.dsl;
 
+import org.hbp.UserError;
+
 /** A syntax or semantic error in DSL input, located at {@code source:line:col}. */
-public class DslException extends RuntimeException {
+public class DslException extends UserError {
   private final String source;
   private final int line;
   private final int column;

@@ -1,8 +1,12 @@
 package org.hbp.dsl;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.hbp.calculus.Dim;
+import org.hbp.calculus.DimNames;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
 import org.hbp.calculus.Simplifier;
@@ -18,23 +22,23 @@ public record ModuleSpec(
     String source,
     int line,
     List<Dim> dims,
-    java.util.Map<String, Dim> derivedDims,
+    Map<String, Dim> derivedDims,
     List<Expr.Var> variables,
     Expr.Var output,
     Expr outputExpr,
     List<Simplifier.Rewrite> assumptions,
-    java.util.Map<String, Domain> domains) {
+    Map<String, Domain> domains) {
 
   public ModuleSpec {
-    java.util.Map<String, Domain> all = new java.util.LinkedHashMap<>();
+    Map<String, Domain> all = new LinkedHashMap<>();
     for (Expr.Var v : variables) all.put(v.name(), domains.getOrDefault(v.name(), Domain.REAL));
-    domains = java.util.Collections.unmodifiableMap(all);
+    domains = Collections.unmodifiableMap(all);
   }
 
   /** A spec whose variables all have their default domain {@link Domain#REAL}. */
-  public ModuleSpec(String name, boolean isLoss, String source, int line, List<Dim> dims, java.util.Map<String, Dim> derivedDims,
+  public ModuleSpec(String name, boolean isLoss, String source, int line, List<Dim> dims, Map<String, Dim> derivedDims,
       List<Expr.Var> variables, Expr.Var output, Expr outputExpr, List<Simplifier.Rewrite> assumptions) {
-    this(name, isLoss, source, line, dims, derivedDims, variables, output, outputExpr, assumptions, java.util.Map.of());
+    this(name, isLoss, source, line, dims, derivedDims, variables, output, outputExpr, assumptions, Map.of());
   }
 
   /** The domain of a variable of this spec ({@link Domain#REAL} for any other name). */
@@ -70,8 +74,8 @@ public record ModuleSpec(
    * Names to print dims by: each derived dim, and the product of any two (the patch count
    * oh*ow of a convolution), found on lookup ({@link org.hbp.calculus.DimNames}).
    */
-  public java.util.Map<Dim, String> dimNames() {
-    return new org.hbp.calculus.DimNames(derivedDims);
+  public Map<Dim, String> dimNames() {
+    return new DimNames(derivedDims);
   }
 
   /** The simplifier with this spec's assumptions and what its domains allow ({@code abs(x) = x} for a positive x). */

@@ -1,20 +1,25 @@
 package org.hbp.dsl;
 
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import org.antlr.v4.runtime.ParserRuleContext;
 import org.antlr.v4.runtime.Token;
-import org.antlr.v4.runtime.misc.Interval;
+import org.antlr.v4.runtime.tree.ParseTree;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Shape;
 import org.hbp.calculus.Simplifier;
+import org.hbp.dsl.parser.HbpLexer;
 import org.hbp.dsl.parser.HbpParser;
 
 /**
@@ -44,8 +49,8 @@ final class SpecBuilder {
   Spec file(HbpParser.FileContext ctx) {
     List<ModuleSpec> modules = new ArrayList<>();
     List<NetworkDecl> networks = new ArrayList<>();
-    Set<String> names = new java.util.HashSet<>();
-    Set<String> networkNames = new java.util.HashSet<>();
+    Set<String> names = new HashSet<>();
+    Set<String> networkNames = new HashSet<>();
     for (HbpParser.DeclContext d : ctx.decl()) {
       if (d.elementwiseDecl() != null) elementwise(d.elementwiseDecl());
       else if (d.networkDecl() != null) {
@@ -95,7 +100,7 @@ final class SpecBuilder {
   }
 
   private ModuleSpec module(HbpParser.ModuleDeclContext ctx) {
-    boolean loss = ctx.kind.getType() == org.hbp.dsl.parser.HbpLexer.LOSS;
+    boolean loss = ctx.kind.getType() == HbpLexer.LOSS;
     String kind = loss ? "loss" : "module";
     Expr.Var output = null;
     Expr outputExpr = null;
@@ -115,10 +120,10 @@ final class SpecBuilder {
         if (vars.containsKey(name)) throw error(v.name, "variable '" + name + "' is declared twice");
         if (dims.contains(name)) throw error(v.name, "'" + name + "' is already declared as a dim");
         Expr.Role role = switch (v.role.getType()) {
-          case org.hbp.dsl.parser.HbpLexer.INPUT -> Expr.Role.INPUT;
-          case org.hbp.dsl.parser.HbpLexer.PARAM -> Expr.Role.PARAM;
-          case org.hbp.dsl.parser.HbpLexer.DATA -> Expr.Role.DATA;
-          case org.hbp.dsl.parser.HbpLexer.INDEX -> Expr.Role.INDEX;
+          case HbpLexer.INPUT -> Expr.Role.INPUT;
+          case HbpLexer.PARAM -> Expr.Role.PARAM;
+          case HbpLexer.DATA -> Expr.Role.DATA;
+          case HbpLexer.INDEX -> Expr.Role.INDEX;
           default -> Expr.Role.TARGET;
         };
         if (role == Expr.Role.TARGET && !loss) throw error(v.role, "'target' is allowed in a loss only");
@@ -153,7 +158,7 @@ final class SpecBuilder {
       assumptions.add(Simplifier.assumption(l, r));
     }
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
-    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, java.util.Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
+    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
         output, outputExpr, assumptions, domains);
   }
 
@@ -181,7 +186,7 @@ final class SpecBuilder {
   }
 
   /** The name expressions in a parse tree, in source order. */
-  private static List<HbpParser.NameExprContext> names(org.antlr.v4.runtime.tree.ParseTree t) {
+  private static List<HbpParser.NameExprContext> names(ParseTree t) {
     List<HbpParser.NameExprContext> out = new ArrayList<>();
     if (t instanceof HbpParser.NameExprContext n) out.add(n);
     for (int i = 0; i < t.getChildCount(); i++) out.addAll(names(t.getChild(i)));
@@ -194,7 +199,7 @@ final class SpecBuilder {
         + "; expected one of " + Domain.words()));
     List<Domain> allowed = Domain.allowed(v.role());
     if (!allowed.contains(d)) {
-      String role = v.role().name().toLowerCase(java.util.Locale.ROOT);
+      String role = v.role().name().toLowerCase(Locale.ROOT);
       throw error(word, allowed.isEmpty() ? "an " + role + " map takes no domain, but " + v.name() + " is declared '" + d.word + "'"
           : "'" + d.word + "' is not a domain of " + role + " " + v.name() + "; " + role + "s may be "
           + String.join(", ", allowed.stream().map(x -> x.word).toList()) + (d.isLabel() ? " (labels are targets or data)" : ""));
@@ -259,7 +264,7 @@ final class SpecBuilder {
 
   private NetworkDecl.Instance instance(Token name, HbpParser.LayerArgsContext args) {
     List<NetworkDecl.Arg> out = new ArrayList<>();
-    Set<String> keys = new java.util.HashSet<>();
+    Set<String> keys = new HashSet<>();
     if (args != null) {
       for (HbpParser.LayerArgContext a : args.layerArg()) {
         String key = a.key.getText();
@@ -306,7 +311,7 @@ final class SpecBuilder {
     vars.put(name, new Expr.Var(name, shape, role));
   }
 
-  void declareDims(java.util.Collection<String> names) {
+  void declareDims(Collection<String> names) {
     dims.addAll(names);
   }
 

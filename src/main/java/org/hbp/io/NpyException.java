@@ -1,5 +1,7 @@
 package org.hbp.io;
 
+import org.hbp.UserError;
+
 /**
  * Thrown when a {@code .npy} / {@code .npz} file (or an array taken out of one) is not what was
  * expected: bad magic string, malformed header, unsupported dtype, truncated data, missing array,
@@ -12,7 +14,7 @@ package org.hbp.io;
  * <p>Plain I/O failures (file not found, permission denied, disk full) are reported as
  * {@link java.io.IOException}s instead.
  */
-public class NpyException extends RuntimeException {
+public class NpyException extends UserError {
     private static final long serialVersionUID = 1L;
 
     public NpyException(String message) {

@@ -1,9 +1,14 @@
 package org.hbp.train;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
 
@@ -22,19 +27,19 @@ public final class Adam implements Optimizer {
   private final Map<String, Batch> second = new LinkedHashMap<>();
   private long steps;
   /** t + eps, also as OpenCL C for device backends. */
-  private final org.hbp.backend.ScalarFunction plusEps;
+  private final ScalarFunction plusEps;
 
   public Adam(Network net, double lr, double beta1, double beta2, double eps) {
-    if (!(lr > 0)) throw new IllegalArgumentException("adam: learning rate must be > 0, not " + lr);
+    if (!(lr > 0)) throw new UserError("adam: learning rate must be > 0, not " + lr);
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
-      throw new IllegalArgumentException("adam: betas must be in [0, 1), not " + beta1 + ", " + beta2);
-    if (!(eps > 0)) throw new IllegalArgumentException("adam: eps must be > 0, not " + eps);
+      throw new UserError("adam: betas must be in [0, 1), not " + beta1 + ", " + beta2);
+    if (!(eps > 0)) throw new UserError("adam: eps must be > 0, not " + eps);
     this.net = net;
     this.lr = lr;
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
-    this.plusEps = org.hbp.backend.ScalarFunction.of("adam_plus_eps", "t + (REAL) " + Double.toString(eps), t -> t + eps);
+    this.plusEps = ScalarFunction.of("adam_plus_eps", "t + (REAL) " + Double.toString(eps), t -> t + eps);
   }
 
   @Override
@@ -96,8 +101,8 @@ public final class Adam implements Optimizer {
     first.clear();
     second.clear();
     // the step count, and after the first step the moments m and v of every parameter
-    java.util.Set<String> keys = new java.util.TreeSet<>(java.util.List.of("steps"));
-    if (steps > 0) for (String name : net.parameterNames()) keys.addAll(java.util.List.of("m." + name, "v." + name));
+    Set<String> keys = new TreeSet<>(List.of("steps"));
+    if (steps > 0) for (String name : net.parameterNames()) keys.addAll(List.of("m." + name, "v." + name));
     OptimizerState.requireKeys(state, keys, "adam after " + steps + " steps keeps the step count"
         + (steps > 0 ? " and moments m, v per parameter" : ""));
     this.steps = OptimizerState.count(state, "steps", steps);

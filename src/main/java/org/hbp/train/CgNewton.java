@@ -1,6 +1,8 @@
 package org.hbp.train;
 
 import java.util.Map;
+import java.util.Set;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.network.ConjugateGradient;
@@ -21,9 +23,9 @@ public final class CgNewton implements Optimizer {
   public record Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks,
       ConjugateGradient.Settings cg, long memoryLimitBytes) {
     public Settings {
-      if (!(gamma > 0)) throw new IllegalArgumentException("cg-newton: learning rate gamma must be > 0, not " + gamma);
-      if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("cg-newton: damping alpha must be in [0, 1], not " + alpha);
-      if (blocks < 1) throw new IllegalArgumentException("cg-newton: sub-blocks must be >= 1, not " + blocks);
+      if (!(gamma > 0)) throw new UserError("cg-newton: learning rate gamma must be > 0, not " + gamma);
+      if (!(alpha >= 0 && alpha <= 1)) throw new UserError("cg-newton: damping alpha must be in [0, 1], not " + alpha);
+      if (blocks < 1) throw new UserError("cg-newton: sub-blocks must be >= 1, not " + blocks);
     }
   }
 
@@ -74,6 +76,6 @@ public final class CgNewton implements Optimizer {
 
   @Override
   public void restore(Map<String, double[]> state, long steps) {
-    OptimizerState.requireKeys(state, java.util.Set.of(), "cg-newton keeps no state between steps");
+    OptimizerState.requireKeys(state, Set.of(), "cg-newton keeps no state between steps");
   }
 }

@@ -3,7 +3,9 @@ package org.hbp.train;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.hbp.backend.Batch;
 import org.hbp.io.NdArray;
@@ -37,7 +39,7 @@ public record Checkpoint(Map<String, Batch> parameters, Map<String, double[]> op
   }
 
   /** The progress scalars of a checkpoint. */
-  static final java.util.List<String> SCALARS = java.util.List.of("epoch", "step", "samples", "wall_seconds");
+  static final List<String> SCALARS = List.of("epoch", "step", "samples", "wall_seconds");
 
   /**
    * Reads a checkpoint written by {@link #write}; errors name the file and the array. The scalars
@@ -54,7 +56,7 @@ public record Checkpoint(Map<String, Batch> parameters, Map<String, double[]> op
       String name = e.getKey();
       if (name.startsWith("optimizer.")) {
         if (e.getValue().shape().length != 1)
-          throw new NpyException(file + ": array '" + name + "' has shape " + java.util.Arrays.toString(e.getValue().shape())
+          throw new NpyException(file + ": array '" + name + "' has shape " + Arrays.toString(e.getValue().shape())
               + ", expected a flat array (optimizer state)");
         state.put(name.substring("optimizer.".length()), e.getValue().data());
       } else if (!SCALARS.contains(name)) parameterArrays.put(name, e.getValue());
@@ -68,7 +70,7 @@ public record Checkpoint(Map<String, Batch> parameters, Map<String, double[]> op
     NdArray a = arrays.get(name);
     if (a == null) throw new NpyException(file + ": no scalar '" + name + "' (not a checkpoint of hbp train?)");
     if (a.numel() != 1)
-      throw new NpyException(file + ": array '" + name + "' has shape " + java.util.Arrays.toString(a.shape()) + ", expected a scalar");
+      throw new NpyException(file + ": array '" + name + "' has shape " + Arrays.toString(a.shape()) + ", expected a scalar");
     return a.data()[0];
   }
 

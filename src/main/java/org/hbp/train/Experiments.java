@@ -9,7 +9,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
+import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Dataset;
 import org.hbp.data.MiniBatches;
 import org.hbp.data.Split;
@@ -90,10 +94,10 @@ public final class Experiments {
     boolean full = switch (scale) {
       case "full" -> true;
       case "small", "medium" -> false;
-      default -> throw new IllegalArgumentException("--scale '" + scale + "': expected small, medium or full");
+      default -> throw new UserError("--scale '" + scale + "': expected small, medium or full");
     };
     if (scale.equals("medium") && !figure.equals("fig4"))
-      throw new IllegalArgumentException("--scale medium exists for fig4 only (all of Fashion-MNIST, 5 epochs)");
+      throw new UserError("--scale medium exists for fig4 only (all of Fashion-MNIST, 5 epochs)");
     switch (figure) {
       case "fig4": {
         int b = 500, it = 50;
@@ -124,7 +128,7 @@ public final class Experiments {
             : new Plan(figure, scale, "c4d3-fmnist.hbp", 500, 500, 3, cs);
       }
       default:
-        throw new IllegalArgumentException("experiment '" + figure + "': expected fig4 or fig5");
+        throw new UserError("experiment '" + figure + "': expected fig4 or fig5");
     }
   }
 
@@ -147,7 +151,7 @@ public final class Experiments {
         }
       }
     if (kept.isEmpty())
-      throw new IllegalArgumentException("--only " + only + " matches no configuration of " + p.figure() + " ("
+      throw new UserError("--only " + only + " matches no configuration of " + p.figure() + " ("
           + p.configs().stream().map(Config::label).toList() + ")");
     return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), kept);
   }
@@ -193,7 +197,7 @@ public final class Experiments {
         }
         runs.add(RunMetrics.read(dir));
         Backend be = net.backend();
-        if (be instanceof org.hbp.backend.blas.BlasBackend blas) blas.trimPool();
+        if (be instanceof BlasBackend blas) blas.trimPool();
       }
     }
     List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network());
@@ -248,7 +252,7 @@ public final class Experiments {
     return Double.POSITIVE_INFINITY;
   }
 
-  private static double[] values(List<RunMetrics> runs, java.util.function.ToDoubleFunction<RunMetrics> f) {
+  private static double[] values(List<RunMetrics> runs, ToDoubleFunction<RunMetrics> f) {
     double[] v = new double[runs.size()];
     for (int i = 0; i < v.length; i++) v[i] = f.applyAsDouble(runs.get(i));
     return v;
@@ -343,7 +347,7 @@ public final class Experiments {
       return;
     }
     // "trains" = leaves the plateau: the final training loss below 0.9 ln 10
-    java.util.function.Function<List<RunMetrics>, Double> fin = rs -> mean(values(rs, r -> last(r).trainLoss()));
+    Function<List<RunMetrics>, Double> fin = rs -> mean(values(rs, r -> last(r).trainLoss()));
     double sgd = fin.apply(g.get("SGD"));
     List<String> trained = new ArrayList<>(), stuck = new ArrayList<>();
     StringBuilder detail = new StringBuilder();

@@ -30,7 +30,7 @@ public interface Optimizer {
 
   /**
    * Restores {@link #state()} as saved after {@code steps} steps. A missing or unexpected array, one
-   * of another length, or a non-finite entry is an {@link IllegalArgumentException} naming the array
+   * of another length, or a non-finite entry is a {@link org.hbp.UserError} naming the array
    * ({@code optimizer.<key>}) and what was expected.
    */
   void restore(Map<String, double[]> state, long steps);

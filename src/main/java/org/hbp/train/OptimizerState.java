@@ -1,9 +1,11 @@
 package org.hbp.train;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.hbp.UserError;
 import org.hbp.network.Network;
 
 /**
@@ -20,9 +22,9 @@ final class OptimizerState {
     missing.removeAll(state.keySet());
     unknown.removeAll(expected);
     if (!missing.isEmpty())
-      throw new IllegalArgumentException("no array " + quoted(missing) + " (" + why + ")");
+      throw new UserError("no array " + quoted(missing) + " (" + why + ")");
     if (!unknown.isEmpty())
-      throw new IllegalArgumentException("unexpected array " + quoted(unknown) + " (" + why + ")");
+      throw new UserError("unexpected array " + quoted(unknown) + " (" + why + ")");
   }
 
   /** The array of a parameter's shape, every entry finite (and at least {@code min}). */
@@ -31,11 +33,11 @@ final class OptimizerState {
     long n = (long) s[0] * s[1];
     double[] a = state.get(key);
     if (a.length != n)
-      throw new IllegalArgumentException("array 'optimizer." + key + "' has " + a.length + " entries, expected " + n + " (parameter '" + parameter
+      throw new UserError("array 'optimizer." + key + "' has " + a.length + " entries, expected " + n + " (parameter '" + parameter
           + "' is " + s[0] + " x " + s[1] + ")");
     for (int i = 0; i < a.length; i++)
       if (!(a[i] >= min) || Double.isInfinite(a[i]))
-        throw new IllegalArgumentException("array 'optimizer." + key + "' holds " + a[i] + " at entry " + i + ", expected finite values"
+        throw new UserError("array 'optimizer." + key + "' holds " + a[i] + " at entry " + i + ", expected finite values"
             + (min > Double.NEGATIVE_INFINITY ? " >= " + min : ""));
     return a;
   }
@@ -44,7 +46,7 @@ final class OptimizerState {
   static long count(Map<String, double[]> state, String key, long expected) {
     double[] a = state.get(key);
     if (a.length != 1 || a[0] != expected)
-      throw new IllegalArgumentException("array 'optimizer." + key + "' is " + java.util.Arrays.toString(a) + ", expected [" + expected
+      throw new UserError("array 'optimizer." + key + "' is " + Arrays.toString(a) + ", expected [" + expected
           + "] (the steps taken)");
     return expected;
   }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -43,7 +44,7 @@ public final class RunConfig {
       n = JSON.readTree(Files.readString(file));
     } catch (JsonProcessingException e) {
       throw new IOException(file + ": not a JSON config of hbp train (" + e.getOriginalMessage() + ")");
-    } catch (java.nio.charset.CharacterCodingException e) {
+    } catch (CharacterCodingException e) {
       throw new IOException(file + ": not UTF-8 text; expected the JSON config hbp train writes");
     }
     if (!(n instanceof ObjectNode o)) throw new IOException(file + ": expected a JSON object of settings");

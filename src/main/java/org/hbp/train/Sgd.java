@@ -2,6 +2,9 @@ package org.hbp.train;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.network.Network;
@@ -18,8 +21,8 @@ public final class Sgd implements Optimizer {
   private final Map<String, Batch> buffers = new LinkedHashMap<>();
 
   public Sgd(Network net, double lr, double momentum) {
-    if (!(lr > 0)) throw new IllegalArgumentException("sgd: learning rate must be > 0, not " + lr);
-    if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("sgd: momentum must be in [0, 1), not " + momentum);
+    if (!(lr > 0)) throw new UserError("sgd: learning rate must be > 0, not " + lr);
+    if (!(momentum >= 0 && momentum < 1)) throw new UserError("sgd: momentum must be in [0, 1), not " + momentum);
     this.net = net;
     this.lr = lr;
     this.momentum = momentum;
@@ -65,7 +68,7 @@ public final class Sgd implements Optimizer {
   public void restore(Map<String, double[]> state, long steps) {
     buffers.clear();
     // a momentum buffer per parameter exists after the first step (none without momentum)
-    java.util.Set<String> keys = new java.util.TreeSet<>();
+    Set<String> keys = new TreeSet<>();
     if (momentum > 0 && steps > 0) for (String name : net.parameterNames()) keys.add("momentum." + name);
     OptimizerState.requireKeys(state, keys, "sgd with momentum " + momentum + " after " + steps + " steps keeps "
         + (keys.isEmpty() ? "no arrays" : "one momentum array per parameter"));

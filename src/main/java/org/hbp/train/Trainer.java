@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.data.Dataset;
@@ -43,9 +44,9 @@ public final class Trainer {
   /** The schedule. */
   public record Settings(int epochs, int batch, long seed, int evaluationBatch) {
     public Settings {
-      if (epochs < 0) throw new IllegalArgumentException("--epochs must be >= 0, not " + epochs);
-      if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, not " + batch);
-      if (evaluationBatch < 1) throw new IllegalArgumentException("evaluation batch must be >= 1, not " + evaluationBatch);
+      if (epochs < 0) throw new UserError("--epochs must be >= 0, not " + epochs);
+      if (batch < 1) throw new UserError("--batch must be >= 1, not " + batch);
+      if (evaluationBatch < 1) throw new UserError("evaluation batch must be >= 1, not " + evaluationBatch);
     }
   }
 
@@ -101,11 +102,11 @@ public final class Trainer {
     for (int v : in) numel *= v;
     int image = d.channels() * d.height() * d.width();
     if (numel != image || (in.size() == 3 && (in.get(0) != d.channels() || in.get(1) != d.height() || in.get(2) != d.width())))
-      throw new IllegalArgumentException("network '" + net.spec().name() + "' takes inputs " + in + " but data set '" + d.name()
+      throw new UserError("network '" + net.spec().name() + "' takes inputs " + in + " but data set '" + d.name()
           + "' has images (" + d.channels() + ", " + d.height() + ", " + d.width() + "); use a network for that input (e.g. networks/*-fmnist.hbp for Fashion-MNIST)");
     int[] t = net.targetShape();
     if (t[0] * t[1] != d.classes())
-      throw new IllegalArgumentException("network '" + net.spec().name() + "' has " + t[0] * t[1] + " outputs but data set '" + d.name() + "' has "
+      throw new UserError("network '" + net.spec().name() + "' has " + t[0] * t[1] + " outputs but data set '" + d.name() + "' has "
           + d.classes() + " classes");
   }
 
@@ -185,7 +186,7 @@ public final class Trainer {
       ObjectNode recorded = RunConfig.read(configFile), now = config(config);
       List<String> differences = RunConfig.differences(recorded, now);
       if (!differences.isEmpty())
-        throw new IllegalArgumentException(runDir + ": --resume with settings that change the results; they differ from " + configFile + ":\n  "
+        throw new UserError(runDir + ": --resume with settings that change the results; they differ from " + configFile + ":\n  "
             + String.join("\n  ", differences) + "\nresume with the run's settings, or start a new run in another --out");
       if (!Files.exists(file)) {
         if (progress != null) progress.printf("restarting %s from epoch 0 (it stopped before its first checkpoint)%n", runDir);
@@ -197,7 +198,7 @@ public final class Trainer {
       List<RunMetrics.Row> kept = rowsUpTo(c, file);
       try {
         optimizer.restore(c.optimizerState(), c.step());
-      } catch (IllegalArgumentException e) {
+      } catch (UserError e) {
         throw new NpyException(file + ": " + e.getMessage());
       }
       // everything is checked: now the folder is changed
@@ -245,7 +246,7 @@ public final class Trainer {
     for (int epoch = firstEpoch; epoch <= settings.epochs(); epoch++) {
       List<int[]> batches = MiniBatches.epoch(train.size(), settings.batch(), settings.seed(), epoch, true);
       if (batches.isEmpty())
-        throw new IllegalArgumentException("--batch " + settings.batch() + " is larger than the training set (" + train.size() + " samples)");
+        throw new UserError("--batch " + settings.batch() + " is larger than the training set (" + train.size() + " samples)");
       Progress bar = progress == null ? null
           : new Progress(progress, interactive, String.format(Locale.ROOT, "epoch %" + digits(settings.epochs()) + "d/%d", epoch, settings.epochs()),
               batches.size());

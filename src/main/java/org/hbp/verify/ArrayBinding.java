@@ -1,9 +1,11 @@
 package org.hbp.verify;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
@@ -35,7 +37,7 @@ public final class ArrayBinding {
           String s = d.symbols().first();
           Long old = dims.get(s);
           if (old != null && old != shape[i])
-            throw new IllegalArgumentException(where.get(v) + ": array '" + v.name() + "' has shape " + show(e.getValue().shape())
+            throw new UserError(where.get(v) + ": array '" + v.name() + "' has shape " + show(e.getValue().shape())
                 + ", which makes " + s + " = " + shape[i] + ", but " + boundBy.get(s) + " made " + s + " = " + old);
           dims.put(s, (long) shape[i]);
           boundBy.put(s, where.get(v) + " (array '" + v.name() + "', shape " + show(e.getValue().shape()) + ")");
@@ -53,16 +55,16 @@ public final class ArrayBinding {
         try {
           want = ds.get(i).evaluate(dims);
         } catch (IllegalArgumentException ex) {
-          throw new IllegalArgumentException(where.get(v) + ": cannot check array '" + v.name() + "' against " + v.shape() + ": " + ex.getMessage());
+          throw new UserError(where.get(v) + ": cannot check array '" + v.name() + "' against " + v.shape() + ": " + ex.getMessage());
         }
         if (want != shape[i])
-          throw new IllegalArgumentException(where.get(v) + ": array '" + v.name() + "' has shape " + show(e.getValue().shape())
+          throw new UserError(where.get(v) + ": array '" + v.name() + "' has shape " + show(e.getValue().shape())
               + " but " + v.shape() + " needs " + ds.get(i) + " = " + want + " in dimension " + i);
       }
       double[] data = e.getValue().toColumnMajor();
       for (int k = 0; k < data.length; k++) {
         if (!Double.isFinite(data[k]))
-          throw new IllegalArgumentException(where.get(v) + ": array '" + v.name() + "' holds " + data[k] + " at flat index " + k
+          throw new UserError(where.get(v) + ": array '" + v.name() + "' holds " + data[k] + " at flat index " + k
               + " (column-major); values must be finite");
       }
       values.put(v.name(), new Tensor(shape, data));
@@ -86,9 +88,9 @@ public final class ArrayBinding {
     } else if (s.length == rank) {
       return s;
     }
-    for (int[] acc : accepted) if (java.util.Arrays.equals(acc, s)) return new int[] {1, 1};
+    for (int[] acc : accepted) if (Arrays.equals(acc, s)) return new int[] {1, 1};
     String expected = t.isScalar() ? "[] or [1]" : t.isColumn() ? "[" + t.rows() + "]" : show(t);
-    throw new IllegalArgumentException(where + ": array '" + v.name() + "' has shape " + show(s) + " but " + v.name() + " is "
+    throw new UserError(where + ": array '" + v.name() + "' has shape " + show(s) + " but " + v.name() + " is "
         + t + ", so " + expected + " was expected");
   }
 
@@ -99,6 +101,6 @@ public final class ArrayBinding {
   }
 
   private static String show(int[] s) {
-    return java.util.Arrays.toString(s);
+    return Arrays.toString(s);
   }
 }

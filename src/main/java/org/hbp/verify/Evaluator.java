@@ -4,8 +4,11 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.DoubleBinaryOperator;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.UserError;
+import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
 
@@ -52,9 +55,9 @@ public final class Evaluator {
     return Tensor.toIntShape(s.evaluate(dims));
   }
 
-  private int dimValue(org.hbp.calculus.Dim d) {
+  private int dimValue(Dim d) {
     long v = d.evaluate(dims);
-    if (v < 0 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("dimension " + d + " evaluates to " + v);
+    if (v < 0 || v > Integer.MAX_VALUE) throw new UserError("dimension " + d + " evaluates to " + v);
     return (int) v;
   }
 
@@ -112,15 +115,15 @@ public final class Evaluator {
   private Tensor var(Expr.Var v) {
     Tensor t = values.get(v.name());
     if (t == null)
-      throw new IllegalArgumentException("no value bound for variable '" + v.name() + "' (" + v.role() + ", " + v.shape() + ")");
+      throw new UserError("no value bound for variable '" + v.name() + "' (" + v.role() + ", " + v.shape() + ")");
     int[] expected;
     try {
       expected = shapeOf(v.shape());
-    } catch (IllegalArgumentException ex) {
-      throw new IllegalArgumentException("shape " + v.shape() + " of variable '" + v.name() + "': " + ex.getMessage(), ex);
+    } catch (IllegalArgumentException | UserError ex) {
+      throw new UserError("shape " + v.shape() + " of variable '" + v.name() + "': " + ex.getMessage(), ex);
     }
     if (!Arrays.equals(expected, t.shape()))
-      throw new IllegalArgumentException("variable '" + v.name() + "' is bound to a value of shape " + Arrays.toString(t.shape())
+      throw new UserError("variable '" + v.name() + "' is bound to a value of shape " + Arrays.toString(t.shape())
           + " but is declared " + v.shape() + " = " + Arrays.toString(expected));
     return t;
   }
@@ -128,7 +131,7 @@ public final class Evaluator {
   /** rows*cols, checked to fit a Java array. */
   private static int denseSize(String what, long rows, long cols) {
     long n = rows * cols;
-    if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(what + ": dense " + rows + " x " + cols + " matrix is too large");
+    if (n > Integer.MAX_VALUE - 8) throw new UserError(what + ": dense " + rows + " x " + cols + " matrix is too large");
     return (int) n;
   }
 
@@ -165,7 +168,7 @@ public final class Evaluator {
     for (int j = 0; j < idx.length; j++) {
       double v = t.at(j);
       if (v != Math.rint(v) || v < -1 || v >= n)
-        throw new IllegalArgumentException(where + ": index map '" + index.name() + "' has entry " + v + " at position " + j
+        throw new UserError(where + ": index map '" + index.name() + "' has entry " + v + " at position " + j
             + "; expected an integer in [-1, " + n + ")");
       idx[j] = (int) v;
     }
@@ -412,7 +415,7 @@ public final class Evaluator {
   }
 
   /** f(a_i, b_i) for each entry of two equally shaped values. */
-  private static Tensor entrywise(Tensor a, Tensor b, java.util.function.DoubleBinaryOperator f) {
+  private static Tensor entrywise(Tensor a, Tensor b, DoubleBinaryOperator f) {
     if (!Arrays.equals(a.shape(), b.shape()))
       throw new IllegalStateException("entrywise operands of shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
     double[] d = new double[a.numel()];
@@ -425,7 +428,7 @@ public final class Evaluator {
     int m = x.shape()[0], n = x.shape()[1];
     double[] d = new double[m * n];
     for (int j = 0; j < n; j++) {
-      Tensor column = softmax(Tensor.vector(java.util.Arrays.copyOfRange(x.data(), j * m, (j + 1) * m)));
+      Tensor column = softmax(Tensor.vector(Arrays.copyOfRange(x.data(), j * m, (j + 1) * m)));
       System.arraycopy(column.data(), 0, d, j * m, m);
     }
     return new Tensor(x.shape(), d);
@@ -435,7 +438,7 @@ public final class Evaluator {
   private static Tensor logSumExpColumns(Tensor x) {
     int m = x.shape()[0], n = x.shape()[1];
     double[] d = new double[n];
-    for (int j = 0; j < n; j++) d[j] = logSumExp(Tensor.vector(java.util.Arrays.copyOfRange(x.data(), j * m, (j + 1) * m))).scalarValue();
+    for (int j = 0; j < n; j++) d[j] = logSumExp(Tensor.vector(Arrays.copyOfRange(x.data(), j * m, (j + 1) * m))).scalarValue();
     return new Tensor(new int[] {1, n}, d);
   }
 

@@ -1,7 +1,10 @@
 package org.hbp.verify;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.DoubleFunction;
+import java.util.function.Supplier;
 import org.ejml.data.DMatrixRMaj;
 import org.hbp.calculus.Expr;
 
@@ -151,7 +154,7 @@ public final class FiniteDifferences {
    * The steps stop early, from the third on, once every estimate is below {@code settle}
    * relative to the largest entry (smooth functions: three steps).
    */
-  static DMatrixRMaj extrapolate(java.util.function.DoubleFunction<DMatrixRMaj> atStep, double h0, int levels, double settle) {
+  static DMatrixRMaj extrapolate(DoubleFunction<DMatrixRMaj> atStep, double h0, int levels, double settle) {
     DMatrixRMaj[] previous = null;
     DMatrixRMaj best = null;
     double[] error = null;
@@ -163,7 +166,7 @@ public final class FiniteDifferences {
       if (best == null) {
         best = row[0].copy();
         error = new double[best.getNumElements()];
-        java.util.Arrays.fill(error, Double.POSITIVE_INFINITY);
+        Arrays.fill(error, Double.POSITIVE_INFINITY);
       }
       double factor = 4;
       for (int j = 1; j <= i; j++, factor *= 4) {
@@ -202,12 +205,12 @@ public final class FiniteDifferences {
   }
 
   /** A difference quotient, or NaN everywhere when a step failed arithmetically (a singular inverse). */
-  private static DMatrixRMaj orNaN(java.util.function.Supplier<DMatrixRMaj> quotient, int rows, int cols) {
+  private static DMatrixRMaj orNaN(Supplier<DMatrixRMaj> quotient, int rows, int cols) {
     try {
       return quotient.get();
     } catch (ArithmeticException e) {
       DMatrixRMaj nan = new DMatrixRMaj(rows, cols);
-      java.util.Arrays.fill(nan.data, Double.NaN);
+      Arrays.fill(nan.data, Double.NaN);
       return nan;
     }
   }

@@ -3,12 +3,15 @@ package org.hbp.verify;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.dsl.ModuleSpec;
@@ -97,7 +100,7 @@ public final class OperatorCheck {
 
   /** Checks an operator of spec module {@code m} at {@code shapes} random shapes. */
   public static Report check(ModuleSpec m, Factory factory, long seed, int shapes) {
-    Checker c = new Checker(m, factory, new org.hbp.backend.cpu.CpuBackend());
+    Checker c = new Checker(m, factory, new CpuBackend());
     Random rng = new Random(seed);
     for (int s = 0; s < shapes; s++) {
       Map<String, Long> dims = SpecCheck.randomDims(m, rng);
@@ -249,8 +252,8 @@ public final class OperatorCheck {
     // ---- modules ----
 
     /** Runs and checks the forward pass against the interpreter; null when it failed. */
-    ForwardCache checkForward(java.util.function.Function<Map<String, Batch>, ForwardCache> forward,
-        java.util.function.Function<ForwardCache, Batch> output, Map<String, Batch> values, List<Map<String, Tensor>> samples,
+    ForwardCache checkForward(Function<Map<String, Batch>, ForwardCache> forward,
+        Function<ForwardCache, Batch> output, Map<String, Batch> values, List<Map<String, Tensor>> samples,
         Map<String, Long> dims) {
       Row fwd = row("forward", m.output().name(), FORWARD_TOL);
       ForwardCache[] cache = new ForwardCache[1];
@@ -353,8 +356,8 @@ public final class OperatorCheck {
           ResidualPolicy policy = ResidualPolicy.of(mod);
           boolean exact = mod == ResidualModification.NONE;
           DMatrixRMaj[] rm = new DMatrixRMaj[N];
-          Row rv = row("residualMatProd " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
-          Row dense = row("residual " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
+          Row rv = row("residualMatProd " + mod.name().toLowerCase(Locale.ROOT), wn, HESSIAN_TOL);
+          Row dense = row("residual " + mod.name().toLowerCase(Locale.ROOT), wn, HESSIAN_TOL);
           try {
             for (int n = 0; n < N; n++) rm[n] = modified(r[n], mod, kind);
           } catch (RuntimeException e) { // the reference itself failed (an eigendecomposition of a matrix that is not finite)
@@ -375,7 +378,7 @@ public final class OperatorCheck {
             for (int n = 0; n < N; n++) compare(dense, item(got, gd, n, 0), colMajor(rm[n]), magnitude[n]);
           });
           if (kind != ResidualKind.GENERAL) {
-            Row diag = row("residualDiagonal " + mod.name().toLowerCase(java.util.Locale.ROOT), wn, HESSIAN_TOL);
+            Row diag = row("residualDiagonal " + mod.name().toLowerCase(Locale.ROOT), wn, HESSIAN_TOL);
             guarded(diag, () -> {
               Batch got = exact ? op.residualDiagonal(fc, wn, dz) : policy.diagonal(op, fc, wn, dz);
               double[] gd = be.toArray(got);

@@ -8,6 +8,7 @@ import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.SingularOps_DDRM;
+import org.hbp.UserError;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Printer;
@@ -42,7 +43,7 @@ public final class Sampler {
   public static final double MIN_SINGULAR_VALUE = 0.1;
 
   /** No point with a finite forward value was found: says which expression left its domain. */
-  public static final class DomainException extends IllegalArgumentException {
+  public static final class DomainException extends UserError {
     public DomainException(String message) {
       super(message);
     }

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.UserError;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
@@ -141,7 +142,7 @@ public final class SpecCheck {
   /**
    * Dims drawn from 1..4 until every shape and unfold geometry is non-empty.
    *
-   * @throws IllegalArgumentException naming the module's place when no such dims exist in 1..4
+   * @throws UserError naming the module's place when no such dims exist in 1..4
    */
   public static Map<String, Long> randomDims(ModuleSpec m, Random rng) {
     for (int attempt = 0; attempt < 10_000; attempt++) {
@@ -149,7 +150,7 @@ public final class SpecCheck {
       for (Dim d : m.dims()) for (String s : d.symbols()) dims.put(s, 1L + rng.nextInt(4));
       if (valid(m, dims)) return dims;
     }
-    throw new IllegalArgumentException(m.source() + ":" + m.line() + ": " + (m.isLoss() ? "loss " : "module ") + m.name()
+    throw new UserError(m.source() + ":" + m.line() + ": " + (m.isLoss() ? "loss " : "module ") + m.name()
         + ": no dims " + m.dims() + " in 1..4 give positive sizes to every variable and to the output");
   }
 

@@ -2,7 +2,6 @@ package org.hbp.verify;
 
 import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.hbp.UserError;
 import org.hbp.codegen.OperatorGenerator;
 import org.hbp.codegen.OperatorLoader;
 import org.hbp.dsl.Dsl;
@@ -42,10 +42,10 @@ public final class SpecVerifier {
     List<ModuleSpec> modules = new ArrayList<>();
     for (ModuleSpec m : spec.modules()) if (onlyModule == null || m.name().equals(onlyModule)) modules.add(m);
     if (modules.isEmpty() && onlyModule == null)
-      throw new IllegalArgumentException(file + ": no module or loss to verify (the file declares "
+      throw new UserError(file + ": no module or loss to verify (the file declares "
           + (spec.networks().isEmpty() ? "none" : "only networks") + "; expected 'module NAME { ... }' or 'loss NAME { ... }')");
     if (modules.isEmpty())
-      throw new IllegalArgumentException(file + ": no module named '" + onlyModule + "'; it has "
+      throw new UserError(file + ": no module named '" + onlyModule + "'; it has "
           + spec.modules().stream().map(ModuleSpec::name).toList());
     Map<String, Class<?>> compiled = null;
     Path work = null;

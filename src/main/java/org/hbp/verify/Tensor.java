@@ -249,14 +249,14 @@ public final class Tensor {
   public static double maxAbsError(DMatrixRMaj a, DMatrixRMaj b) {
     if (a.numRows != b.numRows || a.numCols != b.numCols)
       throw new IllegalArgumentException("sizes differ: " + a.numRows + "x" + a.numCols + " vs " + b.numRows + "x" + b.numCols);
-    return maxAbs(java.util.Arrays.copyOf(a.data, a.getNumElements()), java.util.Arrays.copyOf(b.data, b.getNumElements()));
+    return maxAbs(Arrays.copyOf(a.data, a.getNumElements()), Arrays.copyOf(b.data, b.getNumElements()));
   }
 
   /** max |a - b| / max(floor, |a|, |b|) of two EJML matrices of equal size. */
   public static double maxRelError(DMatrixRMaj a, DMatrixRMaj b, double floor) {
     if (a.numRows != b.numRows || a.numCols != b.numCols)
       throw new IllegalArgumentException("sizes differ: " + a.numRows + "x" + a.numCols + " vs " + b.numRows + "x" + b.numCols);
-    return maxRel(java.util.Arrays.copyOf(a.data, a.getNumElements()), java.util.Arrays.copyOf(b.data, b.getNumElements()), floor);
+    return maxRel(Arrays.copyOf(a.data, a.getNumElements()), Arrays.copyOf(b.data, b.getNumElements()), floor);
   }
 
   private static double maxAbs(double[] a, double[] b) {

@@ -3,7 +3,6 @@ package org.hbp.calculus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.Map;
-import org.hbp.dsl.Dsl;
 import org.hbp.verify.Evaluator;
 import org.hbp.verify.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,7 +19,6 @@ class ElementwiseRulesTest {
   @ParameterizedTest
   @MethodSource("builtins")
   void firstAndSecondDerivativesMatchFiniteDifferences(String name) {
-    Dsl.init();
     ElementwiseFunction f = ElementwiseFunction.BUILTIN_RULES.get(name);
     double h = 1e-4;
     // points away from the kinks of relu, step, abs, sign; positive where log and sqrt need it

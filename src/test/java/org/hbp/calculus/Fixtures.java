@@ -12,7 +12,6 @@ public final class Fixtures {
 
   /** A scope from "name:type" declarations, e.g. {@code scope("x:vector(n)", "A:matrix(n,n)")}. */
   public static Dsl.Scope scope(String... decls) {
-    Dsl.init();
     Dsl.Scope s = new Dsl.Scope();
     for (String d : decls) {
       int c = d.indexOf(':');

@@ -73,7 +73,6 @@ class LatexKatexTest {
 
   @Test
   void derivedDimsPrintByName() {
-    Dsl.init();
     ModuleSpec conv = Dsl.parseFile(Path.of("modules-spec/conv2d.hbp")).modules().get(0);
     String tex = Formats.latex(conv, ModuleRules.derive(conv));
     assertTrue(tex.contains("I_{\\mathit{oh} \\mathit{ow}}"), tex);
@@ -113,7 +112,6 @@ class LatexKatexTest {
       {"x*x' - diag(x)", "x"}, {"sum(sigmoid(x) .* (1 - 2*sigmoid(x)))", "x"}, {"A*X*A'", "X"}, {"tr(X)", "X"}};
 
   private static Dsl.Scope scope() {
-    Dsl.init();
     return new Dsl.Scope()
         .add(var("x", Shape.vector(N))).add(var("y", Shape.vector(N))).add(var("a", Shape.vector(M)))
         .add(var("X", Shape.matrix(N, N))).add(var("A", Shape.matrix(N, N))).add(var("W", Shape.matrix(M, N)))
@@ -135,7 +133,6 @@ class LatexKatexTest {
   }
 
   private static List<String> specLatex() throws IOException {
-    Dsl.init();
     List<String> out = new ArrayList<>();
     List<Path> files = new ArrayList<>();
     try (Stream<Path> s = Files.list(Path.of("modules-spec"))) {

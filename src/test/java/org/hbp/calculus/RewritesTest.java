@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.hbp.dsl.Dsl;
 import org.hbp.verify.Evaluator;
 import org.hbp.verify.Tensor;
 import org.junit.jupiter.api.Test;
@@ -154,7 +153,6 @@ class RewritesTest {
 
   @Test
   void assumptionsRewriteTheirLeftSide() {
-    Dsl.init();
     var s = Fixtures.scope("y:vector(n)", "x:vector(n)");
     Simplifier simp = new Simplifier(java.util.List.of(Simplifier.assumption(Fixtures.parse("sum(y)", s), new Expr.Num(1))));
     Expr e = simp.run(Fixtures.parse("y'*ones(n)*x", s));

@@ -238,7 +238,6 @@ class CurvatureCliTest {
   /** A checkpoint of hbp train holds the parameters and its state (optimizer.*, epoch, ...): it serves as --params. */
   @Test
   void aTrainingCheckpointServesAsParams() throws Exception {
-    org.hbp.dsl.Dsl.init();
     org.hbp.network.Network network = new org.hbp.network.Network(
         org.hbp.network.Networks.load(net, null, org.hbp.network.NetworkOperators.builtInSpecDirs()), org.hbp.network.NetworkOperators.forSpecs(),
         new org.hbp.backend.cpu.CpuBackend());

@@ -27,21 +27,11 @@ class PlotCommandTest {
 
   private record Run(int code, String out, String err) {}
 
-  /** Runs the command as {@link Main#execute} does: input errors give one line on err and status 2. */
+  /** Runs the command through {@link Main#execute}'s error handling: input errors give one line on err and status 2. */
   private static Run plot(String... args) {
     StringWriter out = new StringWriter(), err = new StringWriter();
     PrintWriter o = new PrintWriter(out, true), e = new PrintWriter(err, true);
-    CommandLine cl = new CommandLine(new PlotCommand());
-    cl.setOut(o);
-    cl.setErr(e);
-    cl.setExecutionExceptionHandler((ex, line, parsed) -> {
-      if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException) {
-        e.println("hbp: " + ex.getMessage());
-        return 2;
-      }
-      throw ex;
-    });
-    int code = cl.execute(args);
+    int code = Main.execute(new CommandLine(new PlotCommand()), args, o, e, false);
     return new Run(code, out.toString(), err.toString());
   }
 

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
+import org.hbp.UserError;
 import org.hbp.io.NdArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -96,13 +97,13 @@ class Cifar10Test {
     @Test
     void writeRejectsBadArguments() {
         Path p = dir.resolve("x.bin");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        UserError e = assertThrows(UserError.class,
                 () -> Cifar10.write(p, new int[] {1}, new byte[][] {new byte[3071]}));
         assertEquals(p + ": image 0 has 3071 bytes, expected 3072 (3 x 32 x 32)", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class,
+        e = assertThrows(UserError.class,
                 () -> Cifar10.write(p, new int[] {1, 256}, new byte[][] {new byte[3072], new byte[3072]}));
         assertEquals(p + ": label 256 of record 1 does not fit a byte 0..255", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> Cifar10.write(p, new int[2], new byte[1][]));
+        e = assertThrows(UserError.class, () -> Cifar10.write(p, new int[2], new byte[1][]));
         assertEquals(p + ": 2 labels but 1 images", e.getMessage());
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import org.hbp.UserError;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,7 +19,7 @@ class DataSetsTest {
     Path dir;
 
     private static String error(String spec) {
-        return assertThrows(IllegalArgumentException.class, () -> DataSets.load(spec, 0, 1, 4, 4, 3)).getMessage();
+        return assertThrows(UserError.class, () -> DataSets.load(spec, 0, 1, 4, 4, 3)).getMessage();
     }
 
     @Test

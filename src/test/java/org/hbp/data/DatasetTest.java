@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import org.hbp.UserError;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.junit.jupiter.api.Test;
@@ -116,20 +117,20 @@ class DatasetTest {
 
     @Test
     void constructorRejectsLengthMismatch() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        UserError e = assertThrows(UserError.class,
                 () -> new Dataset("d", new float[11], new int[3], 1, 2, 2, 2));
         assertEquals("d: 3 labels need 3 x 1x2x2 = 12 image values, got 11 (not a whole number of 1x2x2 images)",
                 e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new Dataset("d", new float[8], new int[3], 1, 2, 2, 2));
+        e = assertThrows(UserError.class, () -> new Dataset("d", new float[8], new int[3], 1, 2, 2, 2));
         assertEquals("d: 3 labels need 3 x 1x2x2 = 12 image values, got 8 (2 images)", e.getMessage());
     }
 
     @Test
     void constructorRejectsLabelOutOfRange() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        UserError e = assertThrows(UserError.class,
                 () -> new Dataset("d", new float[3], new int[] {0, 2, 3}, 1, 1, 1, 3));
         assertEquals("d: label of sample 2 is 3, outside the class range [0, 3)", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class,
+        e = assertThrows(UserError.class,
                 () -> new Dataset("d", new float[3], new int[] {0, -1, 0}, 1, 1, 1, 3));
         assertEquals("d: label of sample 1 is -1, outside the class range [0, 3)", e.getMessage());
     }
@@ -138,21 +139,21 @@ class DatasetTest {
     void constructorRejectsNonFinitePixels() {
         float[] images = new float[2 * 12];
         images[12 + 1 * 6 + 0 * 3 + 2] = Float.NaN;
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        UserError e = assertThrows(UserError.class,
                 () -> new Dataset("d", images, new int[] {0, 1}, 2, 2, 3, 2));
         assertEquals("d: image 1 has the non-finite value NaN at (c, h, w) = (1, 0, 2)", e.getMessage());
         images[12 + 1 * 6 + 0 * 3 + 2] = 0;
         images[5] = Float.NEGATIVE_INFINITY;
-        e = assertThrows(IllegalArgumentException.class, () -> new Dataset("d", images, new int[] {0, 1}, 2, 2, 3, 2));
+        e = assertThrows(UserError.class, () -> new Dataset("d", images, new int[] {0, 1}, 2, 2, 3, 2));
         assertEquals("d: image 0 has the non-finite value -Infinity at (c, h, w) = (0, 1, 2)", e.getMessage());
     }
 
     @Test
     void constructorRejectsBadShape() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        UserError e = assertThrows(UserError.class,
                 () -> new Dataset("d", new float[0], new int[0], 1, 0, 2, 2));
         assertEquals("d: image shape (c, h, w) must be positive, got (1, 0, 2)", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new Dataset("d", new float[0], new int[0], 1, 1, 1, 0));
+        e = assertThrows(UserError.class, () -> new Dataset("d", new float[0], new int[0], 1, 1, 1, 0));
         assertEquals("d: the number of classes must be positive, got 0", e.getMessage());
     }
 
@@ -179,11 +180,11 @@ class DatasetTest {
         assertArrayEquals(new float[] {-1.5f, -0.5f, -1, -1}, n.image(0));
         assertArrayEquals(new float[] {0.5f, 1.5f, 1, 1}, n.image(1));
         assertEquals(1, n.label(1));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        UserError e = assertThrows(UserError.class,
                 () -> d.normalized(new float[] {0}, new float[] {1, 1}));
         assertEquals("m: normalization needs one mean and one std per channel (2), got 1 means and 2 stds",
                 e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> d.normalized(new float[] {0, 0}, new float[] {1, -1}));
+        e = assertThrows(UserError.class, () -> d.normalized(new float[] {0, 0}, new float[] {1, -1}));
         assertEquals("m: channel 1 has mean 0.0 and std -1.0; a finite mean and a finite std >= 0 are required",
                 e.getMessage());
     }

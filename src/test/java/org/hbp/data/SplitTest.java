@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import org.hbp.UserError;
 import org.junit.jupiter.api.Test;
 
 class SplitTest {
@@ -47,7 +48,7 @@ class SplitTest {
     void rejectsDifferentShapes() {
         Dataset a = new Dataset("a", new float[4], new int[1], 1, 2, 2, 2);
         Dataset b = new Dataset("b", new float[4], new int[1], 1, 1, 4, 2);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Split(a, b));
+        UserError e = assertThrows(UserError.class, () -> new Split(a, b));
         assertEquals("training set a: 1 images 1x2x2, 2 classes and test set b: 1 images 1x1x4, 2 classes"
                 + " differ in image shape or number of classes", e.getMessage());
     }

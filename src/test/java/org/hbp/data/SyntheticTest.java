@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
+import org.hbp.UserError;
 import org.junit.jupiter.api.Test;
 
 class SyntheticTest {
@@ -148,13 +149,13 @@ class SyntheticTest {
 
     @Test
     void rejectsBadArguments() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        UserError e = assertThrows(UserError.class,
                 () -> Synthetic.create(0, 0, 10, 1, 2, 2, 2));
         assertEquals("synthetic data set: need at least 1 training and 0 test samples, got 0 and 10", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> Synthetic.create(0, 10, 10, 1, 2, 0, 2));
+        e = assertThrows(UserError.class, () -> Synthetic.create(0, 10, 10, 1, 2, 0, 2));
         assertEquals("synthetic data set: image shape (c, h, w) = (1, 2, 0) and classes = 2 must all be positive",
                 e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> Synthetic.create(0, 10, 10, 1, 2, 2, 2, Double.NaN));
+        e = assertThrows(UserError.class, () -> Synthetic.create(0, 10, 10, 1, 2, 2, 2, Double.NaN));
         assertEquals("synthetic data set: separation must be finite and >= 0, got NaN", e.getMessage());
     }
 }

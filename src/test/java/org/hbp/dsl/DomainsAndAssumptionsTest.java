@@ -23,7 +23,6 @@ import org.junit.jupiter.api.Test;
  */
 class DomainsAndAssumptionsTest {
   private static Spec parse(String text) {
-    Dsl.init();
     return Dsl.parse(text, "spec.hbp");
   }
 

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.hbp.UserError;
 import org.hbp.network.Networks;
 import org.hbp.verify.SpecVerifier;
 import org.junit.jupiter.api.Test;
@@ -128,7 +129,7 @@ class InputMessagesTest {
   void verifyOfAFileWithoutModulesSaysSo() throws Exception {
     Path f = tmp.resolve("net.hbp");
     Files.writeString(f, "network n {\n  input x: vector(4);\n  relu;\n  loss squareloss;\n}\n");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SpecVerifier.verify(f, null, 1, 1));
+    UserError e = assertThrows(UserError.class, () -> SpecVerifier.verify(f, null, 1, 1));
     assertTrue(e.getMessage().startsWith(f + ": no module or loss to verify"), e.getMessage());
     assertTrue(!e.getMessage().contains("null"), e.getMessage());
   }

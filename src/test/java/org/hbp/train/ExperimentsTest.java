@@ -9,10 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.hbp.UserError;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Synthetic;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
@@ -65,8 +65,8 @@ class ExperimentsTest {
     assertEquals(4, Experiments.only(f4, List.of("PCH-abs")).configs().size());
     assertEquals(60000, Experiments.plan("fig4", "medium").trainSize());
     assertEquals(5, Experiments.plan("fig4", "medium").epochs());
-    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Experiments.only(f4, List.of("lbfgs")));
-    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Experiments.plan("fig5", "medium"));
+    org.junit.jupiter.api.Assertions.assertThrows(UserError.class, () -> Experiments.only(f4, List.of("lbfgs")));
+    org.junit.jupiter.api.Assertions.assertThrows(UserError.class, () -> Experiments.plan("fig5", "medium"));
     // small keeps every configuration and its hyper-parameters
     assertEquals(f4.configs(), Experiments.plan("fig4", "small").configs());
     assertEquals(f5.configs().size(), Experiments.plan("fig5", "small").configs().size());
@@ -130,7 +130,6 @@ class ExperimentsTest {
 
   @Test
   void anExperimentRunsPlotsSummarizesAndResumes() throws Exception {
-    Dsl.init();
     Path netFile = dir.resolve("tiny.hbp");
     Files.writeString(netFile, "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n"
         + "  loss crossentropy;\n}\n");

@@ -12,11 +12,11 @@ import java.util.Map;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
@@ -39,7 +39,6 @@ class OptimizersTest {
   private final Backend be = new BlasBackend(Precision.FLOAT64, 1);
 
   private Network net(String text) throws Exception {
-    Dsl.init();
     Path f = Files.createTempFile(dir, "net", ".hbp");
     Files.writeString(f, text);
     return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(), be);
@@ -188,7 +187,7 @@ class OptimizersTest {
       b.step(net.run(q, x, y), q);
       for (String name : net.parameterNames()) assertTrue(maxDiff(be.toArray(p.get(name)), be.toArray(q.get(name))) == 0, a.label() + " " + name);
     }
-    assertThrows(IllegalArgumentException.class, () -> new Adam(net(SIGMOID_NET), 0.01, 0.9, 0.999, 1e-8).restore(Map.of(), 0));
+    assertThrows(UserError.class, () -> new Adam(net(SIGMOID_NET), 0.01, 0.9, 0.999, 1e-8).restore(Map.of(), 0));
   }
 
   @Test

@@ -24,10 +24,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.hbp.UserError;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Synthetic;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Network;
@@ -49,7 +49,6 @@ class RunFolderTest {
       + "  loss crossentropy;\n}\n";
 
   private Network net(String text) throws IOException {
-    Dsl.init();
     Path f = Files.createTempFile(dir, "net", ".hbp");
     Files.writeString(f, text);
     return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(),
@@ -237,17 +236,17 @@ class RunFolderTest {
     Map<String, String> before = snapshot(run);
     // another optimizer
     Map<String, Object> adam = Map.of("optimizer", "adam", "lr", 0.1, "momentum", 0.9);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    UserError e = assertThrows(UserError.class,
         () -> trainer(net, new Adam(net, 0.1, 0.9, 0.999, 1e-8), 2, 25, 7, run, new StringWriter()).resume(Initialization.xavierNormal(net, 1), adam));
     assertTrue(e.getMessage().contains("optimizer: the run has \"sgd\", now \"adam\"") && e.getMessage().contains(run.resolve("config.json").toString()),
         e.getMessage());
     // another seed and batch size, listed together
-    e = assertThrows(IllegalArgumentException.class,
+    e = assertThrows(UserError.class,
         () -> trainer(net, new Sgd(net, 0.1, 0.9), 2, 20, 8, run, new StringWriter()).resume(Initialization.xavierNormal(net, 1), SGD));
     assertTrue(e.getMessage().contains("batch: the run has 25, now 20") && e.getMessage().contains("seed: the run has 7, now 8"), e.getMessage());
     // a net of the same shapes computing something else: tanh for sigmoid
     Network tanh = net(NET.replace("sigmoid", "tanh"));
-    e = assertThrows(IllegalArgumentException.class, () -> sgd(tanh, 2, run).resume(Initialization.xavierNormal(tanh, 1), SGD));
+    e = assertThrows(UserError.class, () -> sgd(tanh, 2, run).resume(Initialization.xavierNormal(tanh, 1), SGD));
     assertTrue(e.getMessage().contains("net_sha256: the run has"), e.getMessage());
     assertEquals(before, snapshot(run), "a refused resume changes nothing");
     // more epochs and another label do not change results: resumed, and recorded

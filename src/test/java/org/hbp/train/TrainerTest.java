@@ -13,11 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Split;
 import org.hbp.data.Synthetic;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
@@ -41,7 +41,6 @@ class TrainerTest {
   }
 
   private Network net(String text) throws IOException {
-    Dsl.init();
     Path f = Files.createTempFile(dir, "t", ".hbp");
     Files.writeString(f, text);
     return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(),
@@ -135,11 +134,11 @@ class TrainerTest {
   void dataThatDoesNotFitTheNetworkIsRefused() throws Exception {
     Network net = net();
     Split wrong = Synthetic.create(1, 20, 10, 1, 5, 5, 4);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    UserError e = assertThrows(UserError.class,
         () -> new Trainer(net, wrong, new Sgd(net, 0.1, 0), new Trainer.Settings(1, 5, 0, 5), dir.resolve("x"), null, false));
     assertTrue(e.getMessage().contains("takes inputs [1, 6, 6]") && e.getMessage().contains("(1, 5, 5)"), e.getMessage());
     Split classes = Synthetic.create(1, 20, 10, 1, 6, 6, 3);
-    e = assertThrows(IllegalArgumentException.class,
+    e = assertThrows(UserError.class,
         () -> new Trainer(net, classes, new Sgd(net, 0.1, 0), new Trainer.Settings(1, 5, 0, 5), dir.resolve("y"), null, false));
     assertTrue(e.getMessage().contains("4 outputs") && e.getMessage().contains("3 classes"), e.getMessage());
     IOException missing = assertThrows(IOException.class,

@@ -31,7 +31,6 @@ class CalculusSpecsTest {
     assertEquals(0, code, out + "\n" + err);
     assertTrue(out.toString().contains("[" + residualKind + "]"), out.toString());
 
-    Dsl.init();
     for (ModuleSpec m : Dsl.parseFile(spec).modules()) {
       for (long seed : new long[] {1, 2}) {
         SpecCheck.Report r = SpecCheck.check(m, seed, 3);

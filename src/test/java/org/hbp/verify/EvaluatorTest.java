@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
+import org.hbp.UserError;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
@@ -54,12 +55,12 @@ class EvaluatorTest {
     Expr.Var x = var("x", Shape.matrix(M, N));
     Tensor a = Tensor.random(rng, 3, 4);
     assertClose(a, eval(x, Map.of("x", a)));
-    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> eval(x, Map.of()));
+    UserError missing = assertThrows(UserError.class, () -> eval(x, Map.of()));
     assertTrue(missing.getMessage().contains("'x'"), missing.getMessage());
-    IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class, () -> eval(x, Map.of("x", Tensor.zeros(4, 3))));
+    UserError wrong = assertThrows(UserError.class, () -> eval(x, Map.of("x", Tensor.zeros(4, 3))));
     assertTrue(wrong.getMessage().contains("'x'"), wrong.getMessage());
     Expr.Var y = var("y", Shape.vector(Dim.sym("q")));
-    IllegalArgumentException unbound = assertThrows(IllegalArgumentException.class, () -> eval(y, Map.of("y", Tensor.zeros(2, 1))));
+    UserError unbound = assertThrows(UserError.class, () -> eval(y, Map.of("y", Tensor.zeros(2, 1))));
     assertTrue(unbound.getMessage().contains("'q'"), unbound.getMessage());
   }
 
@@ -129,7 +130,7 @@ class EvaluatorTest {
     assertClose(eval(new Expr.Vec(new Expr.Gather(x, idx)), values), sx);
 
     Map<String, Tensor> bad = Map.of("X", xv, "idx", new Tensor(new int[] {2, 3}, new double[] {0, 1, 2, 12, 0, 0}));
-    IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> eval(new Expr.Gather(x, idx), bad));
+    UserError ex = assertThrows(UserError.class, () -> eval(new Expr.Gather(x, idx), bad));
     assertTrue(ex.getMessage().contains("'idx'"), ex.getMessage());
   }
 

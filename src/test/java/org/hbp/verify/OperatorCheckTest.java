@@ -34,7 +34,6 @@ class OperatorCheckTest {
   @TempDir static Path work;
 
   private static Spec spec(String file) throws Exception {
-    Dsl.init();
     return Dsl.parse(Files.readString(Path.of("modules-spec", file)), file);
   }
 
@@ -107,7 +106,6 @@ class OperatorCheckTest {
   @CsvSource({"gradient, gradient", "hessianMatProd, hessianMatProd", "hessian, hessian", "hessianIsPsd, hessianIsPsd"})
   void aWrongLossFails(String broken, String rowPrefix) throws Exception {
     String text = "loss cubic {\n  dims n;\n  input x: vector(n);\n  output l = sum(x.^3);\n}\n";
-    Dsl.init();
     Spec s = Dsl.parse(text, "cubic.hbp");
     ModuleSpec m = s.modules().get(0);
     Class<?> c = OperatorLoader.compile(OperatorGenerator.generate(s, text, "cubic.hbp", "test.ops"), work.resolve(broken))

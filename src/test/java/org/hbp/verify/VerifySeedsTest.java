@@ -46,7 +46,6 @@ class VerifySeedsTest {
   }
 
   private static List<String> failuresAtSeeds(String text, String name, int seeds) throws Exception {
-    Dsl.init();
     Spec spec = Dsl.parse(text, name + ".hbp");
     ModuleSpec m = spec.modules().get(0);
     OperatorCheck.Factory factory = compile(spec, text, name);
@@ -73,7 +72,6 @@ class VerifySeedsTest {
 
   @Test
   void aRuleWrongByOnePartInAThousandStillFails() {
-    Dsl.init();
     ModuleSpec m = Dsl.parse(INV, "inv.hbp").modules().get(0);
     Derivation d = ModuleRules.derive(m).stream().filter(x -> x.wrt().name().equals("S")).findFirst().orElseThrow();
     Derivation wrong = new Derivation(d.module(), d.isLoss(), d.wrt(), d.output(), d.jacobian(), Exprs.scale(1.001, d.residual()),
@@ -92,7 +90,6 @@ class VerifySeedsTest {
 
   @Test
   void targetsAndVariablesAreDrawnFromTheirDomains() {
-    Dsl.init();
     ModuleSpec m = Dsl.parse("loss l {\n  dims n, k;\n  input x: vector(n) positive;\n  data S: matrix(n, n) spd;\n"
         + "  target y: matrix(n, k) onehot;\n  target p: vector(n) probability;\n  target s: vector(n) sign;\n  target r: vector(n);\n"
         + "  output E = x'*S*x + sum(y'*x) + p'*x + s'*x + r'*x;\n}\n", "l.hbp").modules().get(0);
@@ -143,7 +140,6 @@ class VerifySeedsTest {
 
   @Test
   void aForwardValueThatIsNeverFiniteNamesTheExpressionThatLeftItsDomain() {
-    Dsl.init();
     ModuleSpec m = Dsl.parse("loss l {\n  dims n;\n  input x: vector(n);\n  output E = sum(log(x - 5));\n}\n", "l.hbp").modules().get(0);
     Random rng = new Random(1);
     Map<String, Long> dims = SpecCheck.randomDims(m, rng);
@@ -154,7 +150,6 @@ class VerifySeedsTest {
 
   @Test
   void extrapolationIsAccurateForLargeValuesAndNearSingularities() {
-    Dsl.init();
     // f = 1e4 * sum(x .* x): Hessian 2e4 I exactly; one fixed step of 1e-4 is off by about 1e-4 absolute
     ModuleSpec big = Dsl.parse("loss l {\n  dims n;\n  input x: vector(n);\n  output E = 10000*(x'*x);\n}\n", "l.hbp").modules().get(0);
     Map<String, Long> dims = new LinkedHashMap<>(Map.of("n", 3L));

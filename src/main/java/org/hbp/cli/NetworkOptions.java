@@ -1,0 +1,35 @@
+package org.hbp.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.hbp.UserError;
+import org.hbp.network.NetworkOperators;
+import org.hbp.network.NetworkSpec;
+import org.hbp.network.Networks;
+import picocli.CommandLine.Option;
+
+/** The options naming a network declared in the DSL ({@code --net}, {@code --network}, {@code --specs}) of curvature and train. */
+final class NetworkOptions {
+  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
+  Path netFile;
+
+  @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
+  String networkName;
+
+  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
+  List<Path> specDirs = new ArrayList<>();
+
+  /** The network, its modules from the built-in spec folders and {@code --specs}. */
+  NetworkSpec load() {
+    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
+    dirs.addAll(specDirs);
+    return Networks.load(netFile, networkName, dirs);
+  }
+
+  /** {@code --memory-limit} in bytes: {@code gib} GiB, which must be positive. */
+  static long memoryLimitBytes(double gib) {
+    if (!(gib > 0)) throw new UserError("--memory-limit must be > 0 GiB, not " + gib);
+    return (long) Math.min(gib * (1L << 30), Long.MAX_VALUE);
+  }
+}

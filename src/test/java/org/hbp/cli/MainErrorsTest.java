@@ -1,0 +1,85 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.concurrent.Callable;
+import org.hbp.UserError;
+import org.hbp.network.CurvatureKind;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/**
+ * How {@link Main} reports what ends a command: a {@link UserError} in one line with exit status
+ * 2; a bug (an IllegalStateException, or an IllegalArgumentException thrown in a package whose
+ * input errors are UserErrors) as an internal error, exit status 1, stack trace only when asked.
+ */
+class MainErrorsTest {
+  /** A test-only command that fails as its argument says. */
+  @Command(name = "fail")
+  static final class Fail implements Callable<Integer> {
+    @Parameters(index = "0") String how;
+
+    @Override
+    public Integer call() {
+      switch (how) {
+        case "user": throw new UserError("--x 'y': expected a or b");
+        case "state": throw new IllegalStateException("counter went negative");
+        case "argument": throw new IllegalArgumentException("order 0"); // thrown in org.hbp.cli: a bug
+        case "network": CurvatureKind.parse("fisher"); return 0; // network's input errors are still IllegalArgumentExceptions
+        default: return 0;
+      }
+    }
+  }
+
+  record Run(int code, String err) {}
+
+  private static Run run(boolean debug, String how) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(new CommandLine(new Fail()), new String[] {how}, new PrintWriter(out, true), new PrintWriter(err, true), debug);
+    return new Run(code, err.toString());
+  }
+
+  @Test
+  void aUserErrorIsOneLineWithStatus2() {
+    Run r = run(false, "user");
+    assertEquals(2, r.code());
+    assertEquals("hbp: --x 'y': expected a or b\n", r.err());
+  }
+
+  @Test
+  void anIllegalStateIsAnInternalErrorWithStatus1() {
+    Run r = run(false, "state");
+    assertEquals(1, r.code());
+    assertEquals("hbp: internal error: java.lang.IllegalStateException: counter went negative; please report (HBP_DEBUG=1 prints the stack trace)\n",
+        r.err());
+  }
+
+  @Test
+  void anIllegalArgumentFromAStrictPackageIsAnInternalError() {
+    Run r = run(false, "argument");
+    assertEquals(1, r.code());
+    assertTrue(r.err().startsWith("hbp: internal error: java.lang.IllegalArgumentException: order 0; please report"), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+  }
+
+  @Test
+  void theStackTraceOnlyWhenDebugging() {
+    Run r = run(true, "state");
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("\tat org.hbp.cli.MainErrorsTest$Fail.call("), r.err());
+    assertFalse(run(false, "state").err().contains("\tat "));
+  }
+
+  @Test
+  void anIllegalArgumentFromTheNetworkPackageStaysAUserError() {
+    Run r = run(false, "network");
+    assertEquals(2, r.code());
+    assertEquals("hbp: unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip\n", r.err());
+  }
+}

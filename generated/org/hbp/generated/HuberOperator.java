@@ -10,10 +10,10 @@ import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ScalarFunction;
+import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractLossOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
-import org.hbp.runtime.Scalars;
 
 /**
  * Loss {@code huber}, generated from {@code modules-spec/huber.hbp}.

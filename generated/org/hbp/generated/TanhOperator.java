@@ -10,11 +10,11 @@ import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ScalarFunction;
+import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.Operators;
 import org.hbp.runtime.ResidualKind;
-import org.hbp.runtime.Scalars;
 
 /**
  * Module {@code tanh}, generated from {@code modules-spec/tanh.hbp}.

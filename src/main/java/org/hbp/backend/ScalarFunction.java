@@ -13,11 +13,11 @@ import java.util.function.DoubleUnaryOperator;
  * <p><b>OpenCL form.</b> {@code openclSource} defines {@code REAL <name>(REAL t)} (the parameter's
  * name is free), where {@code REAL} is {@code float} or {@code double} as the backend {@code
  * #define}s it; it may call the built-ins of {@link #OPENCL_PRELUDE} ({@code hbp_sigmoid} and so on,
- * the same functions as {@code org.hbp.runtime.Scalars}) and OpenCL's math functions. {@code name}
+ * the same functions as {@code org.hbp.math.Scalars}) and OpenCL's math functions. {@code name}
  * is a valid C identifier, unique per function (generated names are {@code <Class>_<method>}).
  *
  * <p><b>Built-ins.</b> {@code builtin}, when not null, names the built-in elementwise function
- * ({@code org.hbp.runtime.Scalars}: {@code sigmoid}, {@code tanh}, {@code exp}, ...) that this
+ * ({@code org.hbp.math.Scalars}: {@code sigmoid}, {@code tanh}, {@code exp}, ...) that this
  * function is, or a built-in's derivative written in its value u = f(t) ({@code
  * sigmoid_d1_of_value}: u (1 - u), {@code tanh_d1_of_value}: 1 - u^2), so that a backend with a
  * vectorized library routine for it (oneDNN's, on the float32 BLAS backend) may run that instead
@@ -64,7 +64,7 @@ public record ScalarFunction(String name, String openclSource, DoubleUnaryOperat
 
   /**
    * OpenCL C definitions of the built-in elementwise functions, matching {@code
-   * org.hbp.runtime.Scalars} (including its overflow-safe sigmoid and softplus and step(0) = 0).
+   * org.hbp.math.Scalars} (including its overflow-safe sigmoid and softplus and step(0) = 0).
    * Requires {@code REAL} to be defined.
    */
   public static final String OPENCL_PRELUDE = String.join("\n",

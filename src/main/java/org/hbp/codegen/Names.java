@@ -13,7 +13,7 @@ final class Names {
   static final ClassName BACKEND = ClassName.get("org.hbp.backend", "Backend");
   static final ClassName CONV_GEOMETRY = ClassName.get("org.hbp.backend", "ConvGeometry");
   static final ClassName FORWARD_CACHE = ClassName.get("org.hbp.runtime", "ForwardCache");
-  static final ClassName SCALARS = ClassName.get("org.hbp.runtime", "Scalars");
+  static final ClassName SCALARS = ClassName.get("org.hbp.math", "Scalars");
   static final ClassName SCALAR_FUNCTION = ClassName.get("org.hbp.backend", "ScalarFunction");
   static final ClassName RESIDUAL_KIND = ClassName.get("org.hbp.runtime", "ResidualKind");
   static final ClassName ABSTRACT_MODULE = ClassName.get("org.hbp.runtime", "AbstractModuleOperator");

@@ -26,13 +26,6 @@ import org.hbp.dsl.parser.HbpParser;
 public final class Dsl {
   private Dsl() {}
 
-  /**
-   * Does nothing: the built-in derivative formulas are built in the calculus and need no set-up.
-   * Kept only so that callers outside this change (tests of network and backend) still compile.
-   */
-  @Deprecated
-  public static void init() {}
-
   static Map<String, ElementwiseFunction> builtins() {
     return new LinkedHashMap<>(ElementwiseFunction.BUILTIN_RULES);
   }

@@ -2,9 +2,8 @@ package org.hbp.math;
 
 /**
  * The built-in elementwise functions on one number, at the bottom of the package graph (it imports
- * nothing of hbp): the values of {@code calculus.ElementwiseFunction}'s built-ins. Transitional:
- * {@code org.hbp.runtime.Scalars}, which generated operators call, repeats these bodies until it
- * delegates here (the runtime is being reshaped separately).
+ * nothing of hbp): the values of {@code calculus.ElementwiseFunction}'s built-ins, called by the
+ * generated operators and the backends' host kernels.
  */
 public final class Scalars {
   private Scalars() {}

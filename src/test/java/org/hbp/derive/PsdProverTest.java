@@ -49,7 +49,6 @@ class PsdProverTest {
 
   /** Every loss of modules-spec/ and of the test resource. */
   static Stream<ModuleSpec> losses() throws IOException {
-    Dsl.init();
     List<Path> files = new ArrayList<>();
     try (Stream<Path> s = Files.list(Path.of("modules-spec"))) {
       s.filter(p -> p.toString().endsWith(".hbp")).sorted().forEach(files::add);
@@ -173,7 +172,6 @@ class PsdProverTest {
   private static final Dim N = Dim.sym("n"), M = Dim.sym("m");
 
   private static Dsl.Scope scope() {
-    Dsl.init();
     return new Dsl.Scope()
         .add(new Expr.Var("x", Shape.vector(N), Expr.Role.INPUT))
         .add(new Expr.Var("y", Shape.vector(N), Expr.Role.TARGET))

@@ -18,7 +18,6 @@ class RoundTripTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("org.hbp.derive.SpecNumericTest#specs")
   void derivedOutputParsesBackToAnEqualExpression(Path file) {
-    Dsl.init();
     Spec spec = Dsl.parseFile(file);
     for (ModuleSpec m : spec.modules()) {
       Dsl.Scope scope = Dsl.Scope.of(spec, m);

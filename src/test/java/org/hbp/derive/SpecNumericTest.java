@@ -25,7 +25,6 @@ class SpecNumericTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("specs")
   void everyRuleAgreesWithFiniteDifferences(Path spec) {
-    Dsl.init();
     for (ModuleSpec m : Dsl.parseFile(spec).modules()) {
       for (long seed : new long[] {1, 2}) {
         SpecCheck.Report r = SpecCheck.check(m, seed, 3);

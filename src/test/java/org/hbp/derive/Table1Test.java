@@ -55,7 +55,6 @@ class Table1Test {
   }
 
   static ModuleSpec module(String name) {
-    Dsl.init();
     Spec s = Dsl.parseFile(Path.of("modules-spec", name + ".hbp"));
     return s.module(name).orElseThrow();
   }
@@ -104,7 +103,6 @@ class Table1Test {
 
   @Test
   void withoutTheAssumptionTheCrossEntropyHessianKeepsSumY() {
-    Dsl.init();
     Spec s = Dsl.parse("loss ce { dims c; input x: vector(c); target y: vector(c); output E = -y'*log(softmax(x)); }", "ce.hbp");
     Derivation d = ModuleRules.derive(s.modules().get(0)).get(0);
     assertEquals("sum(y)*softmax(x) - y", Printer.text(d.gradient()));
@@ -113,7 +111,6 @@ class Table1Test {
 
   @Test
   void aNewModuleWrittenOnlyAsASpecDerives() {
-    Dsl.init();
     Spec s = Dsl.parse("elementwise cube(t) = t.^3;\nmodule cube { dims n; input x: vector(n); output z = cube(x); }", "cube.hbp");
     Derivation d = ModuleRules.derive(s.modules().get(0)).get(0);
     assertEquals("3*diag(x.^2)", Printer.text(d.jacobian()));

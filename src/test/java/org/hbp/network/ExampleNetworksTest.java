@@ -13,7 +13,6 @@ import java.util.Random;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.junit.jupiter.api.Test;
@@ -37,7 +36,6 @@ class ExampleNetworksTest {
 
   @Test
   void thePapersNetsResolveWithTheirShapes() {
-    Dsl.init();
     NetworkSpec fc = Networks.load(Path.of("networks/fc.hbp"), null, List.of(Path.of("modules-spec")));
     assertEquals(List.of(10), fc.body().get(fc.body().size() - 1).outputShape());
     Network fcNet = new Network(fc, Network.builtIn(), be);
@@ -52,7 +50,6 @@ class ExampleNetworksTest {
 
   @Test
   void c4d3RunsExactProductsAndRefusesExplicitMatricesThatDoNotFit() {
-    Dsl.init();
     Network net = new Network(Networks.load(Path.of("networks/c4d3.hbp"), null, List.of(Path.of("modules-spec"))), Network.builtIn(), be);
     Random rng = new Random(1);
     double[] x = new double[2 * 3 * 1024];
@@ -73,7 +70,6 @@ class ExampleNetworksTest {
   /** The README's "From Java" example, verbatim but for the files it reads. */
   @Test
   void readmeJavaExample() throws Exception {
-    Dsl.init();
     Random rng = new Random(3);
     Map<String, NdArray> pz = new LinkedHashMap<>();
     NetworkSpec probe = Networks.load(Path.of("networks/resnet.hbp"), null, NetworkOperators.builtInSpecDirs());

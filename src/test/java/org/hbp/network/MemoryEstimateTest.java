@@ -17,7 +17,6 @@ import java.util.Random;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
-import org.hbp.dsl.Dsl;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,7 +30,6 @@ class MemoryEstimateTest {
   }
 
   private Network net(String text, String backend) throws Exception {
-    Dsl.init();
     Path f = Files.writeString(dir.resolve("n" + System.nanoTime() + ".hbp"), text);
     return new Network(Networks.load(f, null, List.of(Path.of("modules-spec"))), Network.builtIn(), Backends.create(backend, 1));
   }

@@ -103,7 +103,6 @@ class MseTorchCheckTest {
 
   @Test
   void mseHessianIsProvenPsd() {
-    Dsl.init();
     Derivation d = ModuleRules.derive(Dsl.parseFile(Path.of("modules-spec/mse.hbp")).modules().get(0)).get(0);
     assertEquals(Boolean.TRUE, d.psd().value(), d.psd().reason());
   }

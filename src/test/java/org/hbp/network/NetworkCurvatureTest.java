@@ -47,7 +47,6 @@ class NetworkCurvatureTest {
   }
 
   static ModuleSpec spec(String name) {
-    Dsl.init();
     return Dsl.parseFile(Path.of("modules-spec", name + ".hbp")).modules().get(0);
   }
 

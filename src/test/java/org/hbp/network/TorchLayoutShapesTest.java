@@ -31,7 +31,6 @@ class TorchLayoutShapesTest {
 
   @BeforeAll
   static void init() {
-    Dsl.init();
     library = Networks.library(NetworkOperators.builtInSpecDirs());
   }
 

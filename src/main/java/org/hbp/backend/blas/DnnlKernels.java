@@ -169,7 +169,7 @@ final class DnnlKernels {
   /**
    * oneDNN's algorithm for a built-in elementwise function ({@link
    * org.hbp.backend.ScalarFunction#builtin}), or -1 when it has none used here. Only functions
-   * that oneDNN computes as {@code org.hbp.runtime.Scalars} does, NaN included, are mapped (not
+   * that oneDNN computes as {@code org.hbp.math.Scalars} does, NaN included, are mapped (not
    * relu, which maps NaN to 0, nor exp, which maps it to infinity).
    */
   static int eltwiseAlgorithm(String builtin) {

@@ -26,7 +26,7 @@ import org.hbp.runtime.Averaging;
 import org.hbp.runtime.BuiltInOperators;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;
-import org.hbp.runtime.Scalars;
+import org.hbp.math.Scalars;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;

@@ -14,7 +14,6 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 import org.hbp.backend.cpu.CpuBackend;
-import org.hbp.dsl.Dsl;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkOperators;
@@ -83,7 +82,6 @@ class OpenClNetworkTest {
 
   @Test
   void aSmallCnnGivesTheCpuBackendsLossGradientsAndCurvature(@TempDir Path dir) throws Exception {
-    Dsl.init();
     Path file = dir.resolve("tiny.hbp");
     Files.writeString(file, NET);
     NetworkSpec spec = Networks.load(file, null, NetworkOperators.builtInSpecDirs());

@@ -5,17 +5,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 import org.hbp.UserError;
 import org.hbp.codegen.OperatorGenerator;
 import org.hbp.codegen.OperatorLoader;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
+import org.hbp.io.TempFolders;
 
 /**
  * Verifies the generated operators of a spec file: each module's operator class is the one built
@@ -60,7 +59,7 @@ public final class SpecVerifier {
           origin = "built into hbp (" + type.getSimpleName() + ", generated from the same spec text)";
         } else {
           if (compiled == null) {
-            work = Files.createTempDirectory("hbp-verify-");
+            work = TempFolders.create("hbp-verify-");
             List<JavaFile> files = OperatorGenerator.generate(spec, text, file.toString(), "hbp.verify.generated");
             compiled = OperatorLoader.compile(files, work);
           }
@@ -71,14 +70,9 @@ public final class SpecVerifier {
         out.add(new ModuleResult(m, origin, OperatorCheck.check(m, loaded::create, seed, shapes)));
       }
     } finally {
-      if (work != null) deleteTree(work);
+      if (work != null) TempFolders.deleteTree(work);
     }
     return new FileResult(file, spec, out);
   }
 
-  private static void deleteTree(Path root) throws IOException {
-    try (Stream<Path> s = Files.walk(root)) {
-      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-    }
-  }
 }

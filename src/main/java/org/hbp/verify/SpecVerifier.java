@@ -2,7 +2,6 @@ package org.hbp.verify;
 
 import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -119,7 +119,7 @@ public final class Evaluator {
     int[] expected;
     try {
       expected = shapeOf(v.shape());
-    } catch (IllegalArgumentException | UserError ex) {
+    } catch (IllegalArgumentException ex) {
       throw new UserError("shape " + v.shape() + " of variable '" + v.name() + "': " + ex.getMessage(), ex);
     }
     if (!Arrays.equals(expected, t.shape()))

@@ -57,8 +57,8 @@ final class OperatorWriter {
         "SHA-256 of the spec's text when this class was generated."));
     type.addField(constant(STRING, "FORWARD", CodeBlock.of("$S", OperatorGenerator.forwardText(m)), "The forward expression."));
     for (VariablePlan p : model.variables())
-      type.addField(constant(Names.RESIDUAL_KIND, "RESIDUAL_KIND_" + p.name(), CodeBlock.of("$T.$L", Names.RESIDUAL_KIND, p.residualKind().name()),
-          "The derived residual of " + p.name() + " is " + p.residualKind().label() + "."));
+      type.addField(constant(Names.RESIDUAL_KIND, "RESIDUAL_KIND_" + p.name(),
+          CodeBlock.of("$T.$L", Names.RESIDUAL_KIND, p.residualKind().name()), "The derived residual of " + p.name() + " is " + p.residualKind().label() + "."));
     type.addField(constant(TypeName.INT, "MEMO_SLOTS", CodeBlock.of("$L", model.memoSlots().size()),
         "Forward-only subexpressions memoized per forward pass."));
     for (String d : allDims(m)) type.addField(FieldSpec.builder(TypeName.INT, Names.dimField(d), Modifier.PRIVATE, Modifier.FINAL).build());

@@ -2,9 +2,9 @@ package org.hbp.codegen;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.hbp.calculus.Dim;
@@ -23,7 +23,7 @@ final class Notation {
   private final Map<Dim, String> dimNames;
   private final DimFactoring factoring;
   /** Java forms: the derived dims' fields, then factorings found so far. */
-  private final Map<Dim, String> javaDims = new ConcurrentHashMap<>();
+  private final Map<Dim, String> javaDims = new HashMap<>();
 
   Notation(ModuleSpec m) {
     this.dimNames = m.dimNames();

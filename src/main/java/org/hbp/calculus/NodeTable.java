@@ -37,6 +37,14 @@ public final class NodeTable<C, R> {
     this.exclusions = Map.copyOf(exclusions);
   }
 
+  /** The handlers by node class, cached per class (the lookup is on every node of every traversal). */
+  private final ClassValue<Handler<Expr, C, R>> byClass = new ClassValue<>() {
+    @Override
+    protected Handler<Expr, C, R> computeValue(Class<?> type) {
+      return handlers.get(type);
+    }
+  };
+
   /** A builder for the table of {@code concern} (e.g. "printer", "differentiation rule"). */
   public static <C, R> Builder<C, R> builder(String concern) {
     return new Builder<>(concern);
@@ -53,9 +61,11 @@ public final class NodeTable<C, R> {
     }
 
     /** The handler of node type {@code type}. */
+    @SuppressWarnings("unchecked")
     public <T extends Expr> Builder<C, R> on(Class<T> type, Handler<T, C, R> handler) {
       requireNew(type);
-      handlers.put(type, (node, context) -> handler.apply(type.cast(node), context));
+      // safe: apply() hands this handler only nodes whose class is exactly type (records are final)
+      handlers.put(type, (Handler<Expr, C, R>) handler);
       return this;
     }
 
@@ -104,7 +114,7 @@ public final class NodeTable<C, R> {
 
   /** The handler of {@code node}'s type applied to it; a type without a handler is an error naming it. */
   public R apply(Expr node, C context) {
-    Handler<Expr, C, R> h = handlers.get(node.getClass());
+    Handler<Expr, C, R> h = byClass.get(node.getClass());
     if (h == null) throw missing(node.getClass());
     return h.apply(node, context);
   }

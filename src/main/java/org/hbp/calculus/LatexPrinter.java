@@ -37,16 +37,29 @@ public final class LatexPrinter {
   }
 
   private int precedence(Expr e) {
-    if (e instanceof Expr.Add) return SUM;
-    if (e instanceof Expr.Kron) return KRON;
-    if (e instanceof Expr.Scale s) return s.coefficient() < 0 ? UNARY : PRODUCT;
-    if (e instanceof Expr.MatMul || e instanceof Expr.Hadamard || e instanceof Expr.ScalarMul) return PRODUCT;
-    if (e instanceof Expr.Num n) return n.value() < 0 ? UNARY : PRIMARY;
-    if (e instanceof Expr.DimValue d) return dimNames.containsKey(d.dim()) || d.dim().isSymbol() || d.dim().isConstant() ? PRIMARY
-        : d.dim().isMonomial() ? PRODUCT : SUM;
-    if (e instanceof Expr.Ones o && isRow(o.shape())) return POSTFIX;
-    if (e instanceof Expr.Transpose || e instanceof Expr.Power || e instanceof Expr.Inv) return POSTFIX;
-    return PRIMARY;
+    return PRECEDENCE.apply(e, this);
+  }
+
+  /** The binding strength of each node type's LaTeX: operators by their level, a row of ones and superscripts postfix. */
+  private static final NodeTable<LatexPrinter, Integer> PRECEDENCE = NodeTable.<LatexPrinter, Integer>builder("LaTeX precedence")
+      .on(Expr.Add.class, (a, l) -> SUM)
+      .on(Expr.Kron.class, (k, l) -> KRON)
+      .on(Expr.Scale.class, (s, l) -> s.coefficient() < 0 ? UNARY : PRODUCT)
+      .onEach((e, l) -> PRODUCT, Expr.MatMul.class, Expr.Hadamard.class, Expr.ScalarMul.class)
+      .on(Expr.Num.class, (n, l) -> n.value() < 0 ? UNARY : PRIMARY)
+      .on(Expr.DimValue.class, (d, l) -> l.dimNames.containsKey(d.dim()) || d.dim().isSymbol() || d.dim().isConstant() ? PRIMARY
+          : d.dim().isMonomial() ? PRODUCT : SUM)
+      .on(Expr.Ones.class, (o, l) -> isRow(o.shape()) ? POSTFIX : PRIMARY)
+      .onEach((e, l) -> POSTFIX, Expr.Transpose.class, Expr.Power.class, Expr.Inv.class)
+      .onEach((e, l) -> PRIMARY, Expr.Var.class, Expr.Zero.class, Expr.Eye.class, Expr.Commutation.class, Expr.Diagonalizer.class,
+          Expr.Selection.class, Expr.Unfolding.class, Expr.Vec.class, Expr.Reshape.class, Expr.DiagMat.class, Expr.DiagVec.class,
+          Expr.Trace.class, Expr.Sum.class, Expr.Apply.class, Expr.Softmax.class, Expr.LogSumExp.class, Expr.ColumnLogSumExp.class,
+          Expr.Max.class, Expr.Min.class, Expr.Det.class, Expr.Unfold.class, Expr.Gather.class)
+      .build();
+
+  /** The node types the LaTeX precedence table accounts for. */
+  public static Set<Class<? extends Expr>> precedenceNodeTypes() {
+    return PRECEDENCE.nodeTypes();
   }
 
   private String wrap(Expr e, int min) {

@@ -86,14 +86,23 @@ public final class Printer {
   }
 
   static int precedence(Expr e) {
-    if (e instanceof Expr.Add) return SUM;
-    if (e instanceof Expr.Scale s) return s.coefficient() == -1 ? UNARY : PRODUCT;
-    if (e instanceof Expr.MatMul || e instanceof Expr.Hadamard || e instanceof Expr.ScalarMul) return PRODUCT;
-    if (e instanceof Expr.Num n) return n.value() < 0 ? UNARY : PRIMARY;
-    if (e instanceof Expr.DimValue d) return d.dim().isSymbol() || NAMES.get().containsKey(d.dim()) ? PRIMARY : d.dim().isMonomial() ? PRODUCT : SUM;
-    if (e instanceof Expr.Transpose || e instanceof Expr.Power) return POSTFIX;
-    return PRIMARY;
+    return PRECEDENCE.apply(e);
   }
+
+  /** The binding strength of each node type's printed form: operators by their level, calls and names primary. */
+  private static final NodeTable<Void, Integer> PRECEDENCE = NodeTable.<Void, Integer>builder("printer precedence")
+      .on(Expr.Add.class, a -> SUM)
+      .on(Expr.Scale.class, s -> s.coefficient() == -1 ? UNARY : PRODUCT)
+      .onEach((e, none) -> PRODUCT, Expr.MatMul.class, Expr.Hadamard.class, Expr.ScalarMul.class)
+      .on(Expr.Num.class, n -> n.value() < 0 ? UNARY : PRIMARY)
+      .on(Expr.DimValue.class, d -> d.dim().isSymbol() || NAMES.get().containsKey(d.dim()) ? PRIMARY : d.dim().isMonomial() ? PRODUCT : SUM)
+      .onEach((e, none) -> POSTFIX, Expr.Transpose.class, Expr.Power.class)
+      .onEach((e, none) -> PRIMARY, Expr.Var.class, Expr.Zero.class, Expr.Ones.class, Expr.Eye.class, Expr.Commutation.class,
+          Expr.Diagonalizer.class, Expr.Selection.class, Expr.Unfolding.class, Expr.Kron.class, Expr.Vec.class, Expr.Reshape.class,
+          Expr.DiagMat.class, Expr.DiagVec.class, Expr.Trace.class, Expr.Sum.class, Expr.Apply.class, Expr.Softmax.class,
+          Expr.LogSumExp.class, Expr.ColumnLogSumExp.class, Expr.Max.class, Expr.Min.class, Expr.Inv.class, Expr.Det.class,
+          Expr.Unfold.class, Expr.Gather.class)
+      .build();
 
   private static String wrap(Expr e, int min) {
     String s = print(e);
@@ -119,6 +128,11 @@ public final class Printer {
   /** The node types the printer accounts for. */
   public static Set<Class<? extends Expr>> nodeTypes() {
     return TEXT.nodeTypes();
+  }
+
+  /** The node types the printer's precedence table accounts for. */
+  public static Set<Class<? extends Expr>> precedenceNodeTypes() {
+    return PRECEDENCE.nodeTypes();
   }
 
   /** The DSL text of each node type, its operands printed through {@link #print} and wrapped by precedence. */

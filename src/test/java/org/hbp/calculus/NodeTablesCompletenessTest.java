@@ -27,10 +27,13 @@ class NodeTablesCompletenessTest {
         new Table("children (Exprs)", Exprs.childrenNodeTypes()),
         new Table("rebuild from children (Exprs)", Exprs.rebuildNodeTypes()),
         new Table("printer (Printer)", Printer.nodeTypes()),
+        new Table("printer precedence (Printer)", Printer.precedenceNodeTypes()),
         new Table("LaTeX (LatexPrinter)", LatexPrinter.nodeTypes()),
+        new Table("LaTeX precedence (LatexPrinter)", LatexPrinter.precedenceNodeTypes()),
         new Table("evaluation (verify.Evaluator)", Evaluator.nodeTypes()),
         new Table("differentiation rules (Differentiation)", Differentiation.nodeTypes()),
-        new Table("identification rules (Identification)", Identification.nodeTypes())
+        new Table("identification rules (Identification)", Identification.nodeTypes()),
+        new Table("entrywise lifting (Lift)", Lift.nodeTypes())
         // lowering to code: add new Table("lowering (codegen.Lowering)", Lowering.loweredNodeTypes()) here
         // once Lowering exposes its table (the Lowering rewrite of issue 15; it needs a public accessor).
         );

@@ -1,5 +1,7 @@
 package org.hbp.calculus;
 
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
@@ -27,23 +29,16 @@ public final class NodeTable<C, R> {
   }
 
   private final String concern;
-  private final Map<Class<? extends Expr>, Handler<Expr, C, R>> handlers;
+  /** By node class (classes are compared by identity; the lookup is on every node of every traversal). */
+  private final IdentityHashMap<Class<? extends Expr>, Handler<Expr, C, R>> handlers;
   private final Map<Class<? extends Expr>, String> exclusions;
 
   private NodeTable(String concern, Map<Class<? extends Expr>, Handler<Expr, C, R>> handlers,
       Map<Class<? extends Expr>, String> exclusions) {
     this.concern = concern;
-    this.handlers = Map.copyOf(handlers);
+    this.handlers = new IdentityHashMap<>(handlers); // never modified after construction
     this.exclusions = Map.copyOf(exclusions);
   }
-
-  /** The handlers by node class, cached per class (the lookup is on every node of every traversal). */
-  private final ClassValue<Handler<Expr, C, R>> byClass = new ClassValue<>() {
-    @Override
-    protected Handler<Expr, C, R> computeValue(Class<?> type) {
-      return handlers.get(type);
-    }
-  };
 
   /** A builder for the table of {@code concern} (e.g. "printer", "differentiation rule"). */
   public static <C, R> Builder<C, R> builder(String concern) {
@@ -114,7 +109,7 @@ public final class NodeTable<C, R> {
 
   /** The handler of {@code node}'s type applied to it; a type without a handler is an error naming it. */
   public R apply(Expr node, C context) {
-    Handler<Expr, C, R> h = byClass.get(node.getClass());
+    Handler<Expr, C, R> h = handlers.get(node.getClass());
     if (h == null) throw missing(node.getClass());
     return h.apply(node, context);
   }
@@ -131,7 +126,7 @@ public final class NodeTable<C, R> {
 
   /** The node types with a handler. */
   public Set<Class<? extends Expr>> handled() {
-    return handlers.keySet();
+    return Collections.unmodifiableSet(handlers.keySet());
   }
 
   /** The node types without a handler, each with the reason it never reaches this concern. */

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -29,15 +28,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp curvature}: block-diagonal curvature of a network on a batch, from NumPy files. */
-@Command(name = "curvature", mixinStandardHelpOptions = true,
+@Command(name = "curvature",
     description = {
         "Block-diagonal curvature of the mean loss of a network (declared in the DSL) on one batch, with parameters",
         "and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors V.npz --out OUT.npz),",
         "dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the damped Newton step",
         "of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and gradient norms."})
-public final class CurvatureCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
@@ -99,7 +96,7 @@ public final class CurvatureCommand implements Callable<Integer> {
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
     long limit = NetworkOptions.memoryLimitBytes(memoryLimitGiB);
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
 
     NetworkSpec net = networkOptions.load();
     Backend be = device.backend(backend, threads);

@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -32,16 +31,14 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
-@Command(name = "train", mixinStandardHelpOptions = true,
+@Command(name = "train",
     description = {
         "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's",
         "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or PCH",
         "blocks, exact/kfra/bda), SGD with momentum, or Adam. Shows progress; writes RUN_DIR/config.json, per-epoch",
         "metrics (metrics.csv, metrics.jsonl: training loss on a test-sized training subset, test loss and accuracy,",
         "wall time, CG iterations), checkpoint.npz after each epoch (--resume continues from it), and plots/*.png."})
-public final class TrainCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class TrainCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--data", defaultValue = "synthetic", paramLabel = "D",
@@ -142,8 +139,8 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PrintWriter w = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter w = out();
+    PrintWriter err = err();
     NetworkSpec ns = networkOptions.load();
     Backend be = device.backend(backend, threads);
     Network net = new Network(ns, NetworkOperators.forSpecs(), be);

@@ -17,7 +17,6 @@ import org.hbp.network.Curvature;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Networks;
 import org.hbp.network.Pass;
@@ -83,10 +82,7 @@ public final class CurvatureCommand extends HbpCommand {
       description = "cpu, blas-f64 (default: OpenBLAS, float64) or blas-f32 (float32, as PyTorch trains).")
   String backend;
 
-  @Mixin DeviceOption device;
-
-  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
-  int threads;
+  @Mixin ComputeOptions compute;
 
   @Override
   public Integer call() throws Exception {
@@ -99,8 +95,8 @@ public final class CurvatureCommand extends HbpCommand {
     PrintWriter w = out();
 
     NetworkSpec net = networkOptions.load();
-    Backend be = device.backend(backend, threads);
-    Network network = new Network(net, NetworkOperators.forSpecs(), be);
+    Network network = compute.network(net, backend);
+    Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, Batch> p = layout.parametersOnly(readNpz(params), params.toString());

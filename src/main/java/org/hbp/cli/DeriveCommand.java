@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.calculus.Calculus;
@@ -50,14 +49,7 @@ public final class DeriveCommand extends HbpCommand {
   OutputFormat format;
 
   /** The output formats of {@code --format}. */
-  enum OutputFormat {
-    TEXT, LATEX, JSON;
-
-    /** The command-line name: text, latex, json. */
-    String label() {
-      return name().toLowerCase(Locale.ROOT);
-    }
-  }
+  enum OutputFormat implements Choices.Choice { TEXT, LATEX, JSON }
 
   @Option(names = {"-e", "--expr"}, paramLabel = "EXPR", description = "An expression to differentiate.")
   String expr;

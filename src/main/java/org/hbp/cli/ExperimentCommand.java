@@ -54,10 +54,7 @@ public final class ExperimentCommand extends HbpCommand {
   @Option(names = "--backend", defaultValue = "blas-f32", paramLabel = "B", description = "blas-f32 (default), blas-f64 or cpu.")
   String backend;
 
-  @Mixin DeviceOption device;
-
-  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
-  int threads;
+  @Mixin ComputeOptions compute;
 
   @Override
   public Integer call() throws Exception {
@@ -73,7 +70,7 @@ public final class ExperimentCommand extends HbpCommand {
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
     w.flush();
-    Experiments.run(plan, split, seeds, dir, () -> new Network(ns, NetworkOperators.forSpecs(), device.backend(backend, threads)), data, w,
+    Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w,
         System.console() != null);
     return 0;
   }
@@ -84,7 +81,7 @@ public final class ExperimentCommand extends HbpCommand {
    * the memory this process has, before anything is trained.
    */
   private void checkMemory(Experiments.Plan plan, NetworkSpec ns) {
-    Network net = new Network(ns, NetworkOperators.forSpecs(), device.backend(backend, threads));
+    Network net = compute.network(ns, backend);
     long limit = Curvature.DEFAULT_MEMORY_LIMIT;
     MemoryEstimate.checkParameters(net, 2, "the heap: JAVA_TOOL_OPTIONS=-Xmx8g", limit);
     Map<String, Batch> initial = Initialization.xavierNormal(net, 0);

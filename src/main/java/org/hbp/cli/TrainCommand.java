@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
@@ -15,7 +14,6 @@ import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Strategy;
 import org.hbp.plot.RunMetrics;
@@ -50,14 +48,7 @@ public final class TrainCommand extends HbpCommand {
   OptimizerKind optimizer;
 
   /** The optimizers of {@code --optimizer}. */
-  enum OptimizerKind {
-    CG_NEWTON, SGD, ADAM;
-
-    /** The command-line name: cg-newton, sgd, adam. */
-    String label() {
-      return name().toLowerCase(Locale.ROOT).replace('_', '-');
-    }
-  }
+  enum OptimizerKind implements Choices.Choice { CG_NEWTON, SGD, ADAM }
 
   @Option(names = {"--lr", "--gamma"}, paramLabel = "LR",
       description = "Learning rate (gamma of eq. 10). Default: 0.1 for cg-newton and sgd, 0.001 for adam.")
@@ -129,10 +120,7 @@ public final class TrainCommand extends HbpCommand {
       description = "blas-f32 (default: float32, as PyTorch trains), blas-f64 or cpu.")
   String backend;
 
-  @Mixin DeviceOption device;
-
-  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
-  int threads;
+  @Mixin ComputeOptions compute;
 
   @Option(names = "--no-plots", description = "Do not draw RUN_DIR/plots/*.png at the end.")
   boolean noPlots;
@@ -142,8 +130,8 @@ public final class TrainCommand extends HbpCommand {
     PrintWriter w = out();
     PrintWriter err = err();
     NetworkSpec ns = networkOptions.load();
-    Backend be = device.backend(backend, threads);
-    Network net = new Network(ns, NetworkOperators.forSpecs(), be);
+    Network net = compute.network(ns, backend);
+    Backend be = net.backend();
     List<Integer> in = ns.inputShape();
     int[] image = in.size() == 3 ? new int[] {in.get(0), in.get(1), in.get(2)} : new int[] {1, 1, in.stream().reduce(1, (a, b) -> a * b)};
     int[] t = net.targetShape();
@@ -249,7 +237,7 @@ public final class TrainCommand extends HbpCommand {
     c.put("epochs", epochs);
     c.put("batch", batch);
     c.put("backend", backend);
-    c.put("device", device.device);
+    c.put("device", compute.device.device);
     // the parse result's original arguments start with the subcommand's name
     c.put("command", commandLine(spec.commandLine().getParseResult().originalArgs()));
     return c;

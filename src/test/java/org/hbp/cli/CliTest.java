@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,31 +41,13 @@ class CliTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** One run of the command line. */
-  private record Run(int code, String out, String err) {
-    List<String> outLines() {
-      return out.lines().collect(Collectors.toList());
-    }
-
-    String lastOutLine() {
-      List<String> l = outLines();
-      return l.isEmpty() ? "" : l.get(l.size() - 1);
-    }
-  }
-
-  private static Run hbp(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    return new Run(code, out.toString(), err.toString());
-  }
-
-  private static void assertOk(Run r) {
+  private static void assertOk(CliRun r) {
     assertEquals(0, r.code(), () -> "exit code; err was: " + r.err() + "\nout was: " + r.out());
     assertEquals("", r.err(), "nothing on err");
   }
 
   /** Exit code 2 and exactly one line {@code hbp: message} on err. */
-  private static void assertInputError(Run r, String message) {
+  private static void assertInputError(CliRun r, String message) {
     assertEquals(2, r.code(), () -> "exit code; err was: " + r.err() + "\nout was: " + r.out());
     assertEquals("hbp: " + message, r.err().strip());
     assertEquals(1, r.err().strip().lines().count(), "one line on err");
@@ -103,7 +84,7 @@ class CliTest {
 
   @Test
   void deriveLinearPrintsTheHbpRulesOfTable1() {
-    Run r = hbp("derive", "modules-spec/linear.hbp");
+    CliRun r = hbp("derive", "modules-spec/linear.hbp");
     assertOk(r);
     assertTrue(r.out().contains("hbp       Hx = W'*Hz*W"), r.out());
     assertTrue(r.out().contains("hbp       H_W = kron(x*x', Hz)"), r.out());
@@ -116,18 +97,18 @@ class CliTest {
     Path two = dir.resolve("two.hbp");
     Files.writeString(two, Files.readString(Path.of("modules-spec/linear.hbp")) + "\n"
         + Files.readString(Path.of("modules-spec/sigmoid.hbp")));
-    Run both = hbp("derive", two.toString());
+    CliRun both = hbp("derive", two.toString());
     assertOk(both);
     assertTrue(both.out().contains("module linear"), both.out());
     assertTrue(both.out().contains("module sigmoid"), both.out());
 
-    Run one = hbp("derive", two.toString(), "--module", "sigmoid");
+    CliRun one = hbp("derive", two.toString(), "--module", "sigmoid");
     assertOk(one);
     assertTrue(one.out().contains("module sigmoid"), one.out());
     assertFalse(one.out().contains("linear"), one.out());
     assertFalse(one.out().contains("H_W"), one.out());
 
-    Run lin = hbp("derive", two.toString(), "--module", "linear", "--format", "json");
+    CliRun lin = hbp("derive", two.toString(), "--module", "linear", "--format", "json");
     assertOk(lin);
     JsonNode a = JSON.readTree(lin.out());
     assertTrue(a.size() > 0);
@@ -149,7 +130,7 @@ class CliTest {
 
   @Test
   void jsonOfSigmoidHasTheKeysAndADiagonalResidual() throws IOException {
-    Run r = hbp("derive", "modules-spec/sigmoid.hbp", "--format", "json");
+    CliRun r = hbp("derive", "modules-spec/sigmoid.hbp", "--format", "json");
     assertOk(r);
     JsonNode a = JSON.readTree(r.out());
     assertTrue(a.isArray() && a.size() == 1, r.out());
@@ -164,7 +145,7 @@ class CliTest {
 
   @Test
   void jsonOfLinearHasZeroResiduals() throws IOException {
-    Run r = hbp("derive", "modules-spec/linear.hbp", "--format", "json");
+    CliRun r = hbp("derive", "modules-spec/linear.hbp", "--format", "json");
     assertOk(r);
     JsonNode a = JSON.readTree(r.out());
     List<String> wrts = new ArrayList<>();
@@ -180,7 +161,7 @@ class CliTest {
 
   @Test
   void jsonOfCrossEntropyHasGradientHessianAndPsd() throws IOException {
-    Run r = hbp("derive", "modules-spec/crossentropy.hbp", "--format", "json");
+    CliRun r = hbp("derive", "modules-spec/crossentropy.hbp", "--format", "json");
     assertOk(r);
     JsonNode a = JSON.readTree(r.out());
     assertEquals(1, a.size(), r.out());
@@ -194,7 +175,7 @@ class CliTest {
 
   @Test
   void latexFormat() {
-    Run r = hbp("derive", "modules-spec/linear.hbp", "--format", "latex");
+    CliRun r = hbp("derive", "modules-spec/linear.hbp", "--format", "latex");
     assertOk(r);
     assertTrue(r.out().contains("\\begin{aligned}"), r.out());
     assertTrue(r.out().contains("\\end{aligned}"), r.out());
@@ -210,7 +191,7 @@ class CliTest {
 
   @Test
   void hessianOfAQuadraticFormIsAPlusATransposed() {
-    Run r = hbp(QUADRATIC);
+    CliRun r = hbp(QUADRATIC);
     assertOk(r);
     String line = r.outLines().get(0);
     assertTrue(line.startsWith("H(x) = "), r.out());
@@ -231,7 +212,7 @@ class CliTest {
     NdArray a = NdArray.of(random(rng, 16), 4, 4);
     Path ap = npy("A.npy", a);
     Path out = dir.resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
     assertOk(r);
     assertTrue(r.out().contains("wrote " + out + ": float64 [4, 4]"), r.out());
     NdArray h = Npy.read(out);
@@ -252,7 +233,7 @@ class CliTest {
     NdArray a = NdArray.of(random(rng, 16), DType.FLOAT32, 4, 4);
     Path ap = npy("A32.npy", a);
     Path out = dir.resolve("H32.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
     assertOk(r);
     NdArray h = Npy.read(out);
     assertEquals(DType.FLOAT64, h.dtype());
@@ -270,7 +251,7 @@ class CliTest {
     Path w = npy("W.npy", NdArray.of(wv, 3, 2));
     Path x = npy("x2.npy", NdArray.of(xv, 2));
     Path out = dir.resolve("J.npy");
-    Run r = hbp("derive", "-e", "W*x", "--var", "W:matrix(m,n)", "--var", "x:vector(n)", "--wrt", "W",
+    CliRun r = hbp("derive", "-e", "W*x", "--var", "W:matrix(m,n)", "--var", "x:vector(n)", "--wrt", "W",
         "--at", "W=" + w, "--at", "x=" + x, "--out", out.toString());
     assertOk(r);
     NdArray j = Npy.read(out);
@@ -295,7 +276,7 @@ class CliTest {
     DMatrixRMaj xm = new DMatrixRMaj(n, n, true, xv); // EJML is row-major like NumPy
     Path xp = npy("X.npy", NdArray.of(xv, n, n));
     Path out = dir.resolve("Jinv.npy");
-    Run r = hbp("derive", "-e", "inv(X)", "--var", "X:matrix(n,n)", "--wrt", "X", "--at", "X=" + xp,
+    CliRun r = hbp("derive", "-e", "inv(X)", "--var", "X:matrix(n,n)", "--wrt", "X", "--at", "X=" + xp,
         "--out", out.toString());
     assertOk(r);
     NdArray j = Npy.read(out);
@@ -332,13 +313,13 @@ class CliTest {
     Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
     Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
     Path out = dir.resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", out.toString()));
     // The array bound second is blamed; the first is named by file only (its shape [3] is not shown).
     assertInputError(r, a + ": array 'A' has shape [4, 4], which makes n = 4, but " + x + " (array 'x', shape [3]) made n = 3");
     assertTrue(r.err().contains("'A'") && r.err().contains(a.toString()) && r.err().contains(x.toString()));
     assertFalse(Files.exists(out));
 
-    Run swapped = hbp(concat(QUADRATIC, "--at", "A=" + a, "--at", "x=" + x, "--out", out.toString()));
+    CliRun swapped = hbp(concat(QUADRATIC, "--at", "A=" + a, "--at", "x=" + x, "--out", out.toString()));
     assertInputError(swapped, x + ": array 'x' has shape [3], which makes n = 3, but " + a + " (array 'A', shape [4, 4]) made n = 4");
   }
 
@@ -347,7 +328,7 @@ class CliTest {
     Random rng = new Random(15);
     Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
     Path a = npy("A.npy", NdArray.of(random(rng, 16), 16));
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a));
     assertInputError(r, a + ": array 'A' has shape [16] but A is matrix(n,n), so [n, n] was expected");
   }
 
@@ -355,7 +336,7 @@ class CliTest {
   void outNeedsAValueForEveryVariable() throws IOException {
     Path a = npy("A.npy", NdArray.of(random(new Random(16), 16), 4, 4));
     Path out = dir.resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "A=" + a, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "A=" + a, "--out", out.toString()));
     assertInputError(r, "no value for 'x': give --at x=FILE.npy");
     assertFalse(Files.exists(out));
   }
@@ -367,7 +348,7 @@ class CliTest {
 
   @Test
   void deriveOfAFileWithOnlyNetworksSaysThereIsNothingToDerive() {
-    Run r = hbp("derive", "networks/fc.hbp");
+    CliRun r = hbp("derive", "networks/fc.hbp");
     assertInputError(r, "networks/fc.hbp: no module or loss to derive (it declares only networks: fc; their modules' "
         + "rules come from their spec files, e.g. hbp derive modules-spec/linear.hbp)");
     assertTrue(r.out().isEmpty(), r.out());
@@ -377,7 +358,7 @@ class CliTest {
   void syntaxErrorInASpecNamesFileLineAndColumn() throws IOException {
     Path bad = dir.resolve("bad.hbp");
     Files.writeString(bad, "module foo {\n  dims n;\n  input x: vector(n)\n  output z = x;\n}\n");
-    Run r = hbp("derive", bad.toString());
+    CliRun r = hbp("derive", bad.toString());
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().startsWith("hbp: " + bad + ":4:3: "), r.err());
     // The wording after the position is the parser's (being edited elsewhere); pin its gist only.
@@ -415,7 +396,7 @@ class CliTest {
   @Test
   void demoChecksEverySpecUsesAnOperatorComputesCurvatureTrainsAndPlots() throws IOException {
     Path out = dir.resolve("demo-output");
-    Run r = hbp("demo", "--out", out.toString(), "--epochs", "1");
+    CliRun r = hbp("demo", "--out", out.toString(), "--epochs", "1");
     assertOk(r);
     List<String> lines = r.outLines();
     String rules = lines.stream().filter(l -> l.contains("numeric checks of derived rules")).findFirst().orElseThrow();
@@ -448,7 +429,7 @@ class CliTest {
     Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
     Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
     Path outDir = Files.createDirectory(dir.resolve("out"));
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", outDir.resolve("H.npy").toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", outDir.resolve("H.npy").toString()));
     assertEquals(2, r.code(), r.err());
     assertEquals(List.of(), namesIn(outDir));
   }
@@ -462,7 +443,7 @@ class CliTest {
     Path target = outDir.resolve("H.npy");
     Npy.write(target, NdArray.scalar(42));
     byte[] before = Files.readAllBytes(target);
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
     assertEquals(2, r.code(), r.err());
     assertEquals(List.of("H.npy"), namesIn(outDir));
     assertArrayEquals(before, Files.readAllBytes(target));
@@ -477,7 +458,7 @@ class CliTest {
     Path outDir = Files.createDirectory(dir.resolve("out"));
     Path target = Files.createDirectory(outDir.resolve("H.npy"));
     Files.writeString(target.resolve("keep.txt"), "keep");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().startsWith("hbp: "), r.err());
     assertEquals(List.of("H.npy"), namesIn(outDir));
@@ -488,7 +469,7 @@ class CliTest {
 
   @Test
   void jsonShapeOfAHessianIsSquare() throws IOException {
-    Run r = hbp(concat(QUADRATIC, "--format", "json"));
+    CliRun r = hbp(concat(QUADRATIC, "--format", "json"));
     assertOk(r);
     assertEquals("[n, n]", JSON.readTree(r.out()).get("shape").asText());
   }
@@ -498,7 +479,7 @@ class CliTest {
     Random rng = new Random(21);
     Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
     Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
-    Run r = hbp(concat(QUADRATIC, "--format", "json", "--at", "x=" + x, "--at", "A=" + a, "--out", dir.resolve("H.npy").toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--format", "json", "--at", "x=" + x, "--at", "A=" + a, "--out", dir.resolve("H.npy").toString()));
     assertOk(r);
     JSON.readTree(r.out()); // must be one JSON document
     try (var p = JSON.createParser(r.out())) {
@@ -513,7 +494,7 @@ class CliTest {
     Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
     Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
     Path target = dir.resolve("no").resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
     assertEquals(2, r.code());
     assertFalse(r.err().contains(".tmp"), r.err());
     assertTrue(r.err().contains(target.toString()), r.err());

@@ -1,11 +1,10 @@
 package org.hbp.cli;
 
+import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,19 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
 class VerifyGenerateCliTest {
   @TempDir Path dir;
 
-  private record Run(int code, String out, String err) {}
-
-  private static Run hbp(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    return new Run(code, out.toString(), err.toString());
-  }
-
   private static final Pattern SUMMARY = Pattern.compile("(\\d+) operators, (\\d+) method checks, (\\d+) failed");
 
   @Test
   void verifiesEveryBuiltInSpec() throws Exception {
-    Run r = hbp("verify", "modules-spec");
+    CliRun r = hbp("verify", "modules-spec");
     assertEquals(0, r.code(), r.out() + r.err());
     Matcher m = SUMMARY.matcher(r.out());
     assertTrue(m.find(), r.out());
@@ -56,7 +47,7 @@ class VerifyGenerateCliTest {
 
   @Test
   void verifiesASpecThatIsNotBuiltInByCompilingInProcess() throws Exception {
-    Run r = hbp("verify", softsign().toString(), "--seed", "7");
+    CliRun r = hbp("verify", softsign().toString(), "--seed", "7");
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("generated now and compiled in-process (SoftsignLayerOperator)"), r.out());
     assertTrue(r.out().contains("residualKind = diagonal"), r.out());
@@ -67,19 +58,19 @@ class VerifyGenerateCliTest {
   void aChangedBuiltInSpecIsRecompiledNotTakenFromTheJar() throws Exception {
     Path spec = dir.resolve("linear.hbp");
     Files.writeString(spec, Files.readString(Path.of("modules-spec/linear.hbp")) + "\n// edited\n");
-    Run r = hbp("verify", spec.toString());
+    CliRun r = hbp("verify", spec.toString());
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("generated now and compiled in-process (LinearOperator)"), r.out());
   }
 
   @Test
   void expectDecidesByCanonicalFormsOrByNumericIdentity() throws Exception {
-    Run r = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*W", "--expect", "b: Hz + zeros(m, m)");
+    CliRun r = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*W", "--expect", "b: Hz + zeros(m, m)");
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("EQUAL  linear x: expected W'*Hz*W equals derived W'*Hz*W (decided by canonical forms"), r.out());
     assertTrue(r.out().contains("2 expected rules, 0 differ"), r.out());
     // the same rule written with the closed form of softsign' = (1 + |x|)^-2: only numbers can tell
-    Run n = hbp("verify", softsign().toString(), "--expect",
+    CliRun n = hbp("verify", softsign().toString(), "--expect",
         "x: diag((1 + abs(x)).^-2)*Hz*diag((1 + abs(x)).^-2) + diag(dz .* softsign''(x))");
     assertEquals(0, n.code(), n.out() + n.err());
     assertTrue(n.out().contains("(decided by a randomized numeric identity test at 5 random points: canonical forms differ"), n.out());
@@ -87,7 +78,7 @@ class VerifyGenerateCliTest {
 
   @Test
   void aWrongExpectationFailsWithStatus1() {
-    Run r = hbp("verify", "modules-spec/sigmoid.hbp", "--expect", "x: diag(sigmoid'(x))*Hz*diag(sigmoid'(x))");
+    CliRun r = hbp("verify", "modules-spec/sigmoid.hbp", "--expect", "x: diag(sigmoid'(x))*Hz*diag(sigmoid'(x))");
     assertEquals(1, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("DIFFERS sigmoid x:"), r.out());
     assertTrue(r.out().contains("1 expected rules, 1 differ"), r.out());
@@ -95,26 +86,26 @@ class VerifyGenerateCliTest {
 
   @Test
   void malformedExpectationsNameThePlace() {
-    Run shape = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: Hz");
+    CliRun shape = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: Hz");
     assertEquals(2, shape.code());
     assertEquals("hbp: --expect:1:3: the expression has shape matrix(m, m) but the rule of x has shape matrix(n, n)\n", shape.err());
-    Run unknown = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*V");
+    CliRun unknown = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*V");
     assertEquals(2, unknown.code());
     assertTrue(unknown.err().startsWith("hbp: --expect:1:10: "), unknown.err());
-    Run noColon = hbp("verify", "modules-spec/linear.hbp", "--expect", "W'*Hz*W");
+    CliRun noColon = hbp("verify", "modules-spec/linear.hbp", "--expect", "W'*Hz*W");
     assertEquals(2, noColon.code());
     assertTrue(noColon.err().contains("expected 'NAME: EXPR'"), noColon.err());
-    Run var = hbp("verify", "modules-spec/linear.hbp", "--expect", "y: Hz");
+    CliRun var = hbp("verify", "modules-spec/linear.hbp", "--expect", "y: Hz");
     assertEquals(2, var.code());
     assertTrue(var.err().contains("module 'linear' has no input or parameter 'y'; expected one of [x, W, b]"), var.err());
-    Run many = hbp("verify", "modules-spec", "--expect", "x: Hz");
+    CliRun many = hbp("verify", "modules-spec", "--expect", "x: Hz");
     assertEquals(2, many.code());
     assertTrue(many.err().contains("--expect needs exactly one module"), many.err());
   }
 
   @Test
   void missingSpecIsAClearError() {
-    Run r = hbp("verify", dir.resolve("nope.hbp").toString());
+    CliRun r = hbp("verify", dir.resolve("nope.hbp").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("nope.hbp: no such spec file or folder"), r.err());
   }
@@ -125,17 +116,17 @@ class VerifyGenerateCliTest {
     Files.copy(Path.of("modules-spec/linear.hbp"), specs.resolve("linear.hbp"));
     Files.copy(softsign(), specs.resolve("softsign.hbp"));
     Path out = dir.resolve("src");
-    Run first = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    CliRun first = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
     assertEquals(0, first.code(), first.out() + first.err());
     Path linear = out.resolve("com/example/ops/LinearOperator.java");
     assertTrue(Files.readString(linear).startsWith("// Generated by hbp from specs/linear.hbp (module 'linear') -- do not edit."));
     assertTrue(Files.readString(linear).contains("package com.example.ops;"));
     assertTrue(first.out().contains("2 operator classes in package com.example.ops"), first.out());
-    Run again = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    CliRun again = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
     assertTrue(again.out().contains("unchanged " + linear), again.out());
     assertFalse(again.out().contains("wrote"), again.out());
     Files.delete(specs.resolve("softsign.hbp"));
-    Run stale = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    CliRun stale = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
     assertTrue(stale.out().contains("removed   " + out.resolve("com/example/ops/SoftsignLayerOperator.java")), stale.out());
     try (Stream<Path> s = Files.list(out.resolve("com/example/ops"))) {
       assertEquals(List.of("LinearOperator.java"), s.map(p -> p.getFileName().toString()).toList());
@@ -164,7 +155,7 @@ class VerifyGenerateCliTest {
     Files.writeString(pkg.resolve("Mine.java"), "class Mine {}\n");
     // one spec, renamed module: its old class goes, the other spec's class and the user's files stay
     Files.writeString(specs.resolve("linear.hbp"), Files.readString(specs.resolve("linear.hbp")).replace("module linear {", "module affine {"));
-    Run one = hbp("generate", "--specs", specs.resolve("linear.hbp").toString(), "--out", out.toString(), "--package", "com.example.ops");
+    CliRun one = hbp("generate", "--specs", specs.resolve("linear.hbp").toString(), "--out", out.toString(), "--package", "com.example.ops");
     assertEquals(0, one.code(), one.out() + one.err());
     assertEquals(List.of("AffineOperator.java", "Mine.java", "Notes.java", "SoftsignLayerOperator.java"), names(pkg), one.out());
     assertTrue(one.out().contains("removed   " + pkg.resolve("LinearOperator.java")), one.out());
@@ -172,7 +163,7 @@ class VerifyGenerateCliTest {
     assertEquals(java.util.HexFormat.of().formatHex(latin1), java.util.HexFormat.of().formatHex(Files.readAllBytes(pkg.resolve("Notes.java"))));
     // the folder with a spec deleted: that spec's class goes
     Files.delete(specs.resolve("softsign.hbp"));
-    Run folder = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    CliRun folder = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
     assertEquals(0, folder.code(), folder.out() + folder.err());
     assertEquals(List.of("AffineOperator.java", "Mine.java", "Notes.java"), names(pkg), folder.out());
     assertEquals("class Mine {}\n", Files.readString(pkg.resolve("Mine.java")));
@@ -180,7 +171,7 @@ class VerifyGenerateCliTest {
     Files.copy(softsign(), specs.resolve("softsign.hbp"));
     Files.writeString(pkg.resolve("SoftsignLayerOperator.java"), "class SoftsignLayerOperator {}\n");
     Files.writeString(specs.resolve("linear.hbp"), Files.readString(specs.resolve("linear.hbp")).replace("module affine {", "module linear {"));
-    Run clash = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
+    CliRun clash = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
     assertEquals(2, clash.code(), clash.out());
     assertTrue(clash.err().contains(pkg.resolve("SoftsignLayerOperator.java") + " exists and was not generated by hbp"), clash.err());
     assertEquals(List.of("AffineOperator.java", "Mine.java", "Notes.java", "SoftsignLayerOperator.java"), names(pkg), "nothing written or removed");
@@ -189,12 +180,12 @@ class VerifyGenerateCliTest {
 
   @Test
   void generateRejectsBadInput() throws Exception {
-    Run pkg = hbp("generate", "--specs", "modules-spec", "--out", dir.toString(), "--package", "1bad");
+    CliRun pkg = hbp("generate", "--specs", "modules-spec", "--out", dir.toString(), "--package", "1bad");
     assertEquals(2, pkg.code());
     assertTrue(pkg.err().contains("--package '1bad' is not a Java package name"), pkg.err());
     Path bad = dir.resolve("bad.hbp");
     Files.writeString(bad, "module broken {\n  input x: vector(n);\n  output z = x +;\n}\n");
-    Run spec = hbp("generate", "--specs", bad.toString(), "--out", dir.resolve("o").toString());
+    CliRun spec = hbp("generate", "--specs", bad.toString(), "--out", dir.resolve("o").toString());
     assertEquals(2, spec.code());
     assertTrue(spec.err().startsWith("hbp: " + bad + ":"), spec.err());
     assertFalse(Files.exists(dir.resolve("o/org/hbp/generated")) && Files.list(dir.resolve("o/org/hbp/generated")).findAny().isPresent());
@@ -208,7 +199,7 @@ class VerifyGenerateCliTest {
     return p;
   }
 
-  private static void noStackTrace(Run r) {
+  private static void noStackTrace(CliRun r) {
     String all = r.out() + r.err();
     assertFalse(all.contains("Exception") || all.contains("\tat org."), all);
   }
@@ -219,7 +210,7 @@ class VerifyGenerateCliTest {
     Path spec = write("logdet.hbp", "module logdetm {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n"
         + "  output z = log(det(S))*x;\n}\n");
     for (String seed : List.of("1", "2")) {
-      Run r = hbp("verify", spec.toString(), "--seed", seed);
+      CliRun r = hbp("verify", spec.toString(), "--seed", seed);
       noStackTrace(r);
       assertEquals(0, r.code(), r.out() + r.err());
       assertFalse(r.out().contains("NaN") || r.out().contains("Infinity"), r.out());
@@ -230,7 +221,7 @@ class VerifyGenerateCliTest {
   void aForwardValueThatIsNeverFiniteIsNamedWithItsCause() throws Exception {
     Path spec = write("never.hbp", "module never {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n"
         + "  output z = log(-det(S*S'))*x;\n}\n");
-    Run r = hbp("verify", spec.toString());
+    CliRun r = hbp("verify", spec.toString());
     noStackTrace(r);
     assertEquals(1, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("sample points") && r.out().contains("never: log(-det(S*S')) is not finite at any of 100 random points: "
@@ -241,7 +232,7 @@ class VerifyGenerateCliTest {
   void anIllConditionedInverseNoLongerFailsAtTheDefaultSeed() throws Exception {
     // 6 residual rows failed here with a fixed step of 1e-4 although hbp's rule was right
     Path spec = write("inv.hbp", "module invm {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n  output z = inv(S)*x;\n}\n");
-    Run r = hbp("verify", spec.toString());
+    CliRun r = hbp("verify", spec.toString());
     noStackTrace(r);
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("0 failed"), r.out());
@@ -254,7 +245,7 @@ class VerifyGenerateCliTest {
       Path spec = write("big.hbp", "module big {\n  dims n;\n  input x: vector(n);\n  output z = " + c + "*x;\n}\n"
           + "module bigs {\n  dims n;\n  input x: vector(n);\n  output z = " + c + "*sigmoid(x);\n}\n"
           + "loss bigloss {\n  dims n;\n  input x: vector(n);\n  output E = " + c + "*sum(x) + (x'*x);\n}\n");
-      Run r = hbp("verify", spec.toString());
+      CliRun r = hbp("verify", spec.toString());
       assertEquals(0, r.code(), c + ":\n" + r.out() + r.err());
       assertTrue(r.out().contains("residualKind = zero"), r.out());
     }
@@ -266,13 +257,13 @@ class VerifyGenerateCliTest {
     Path derived = write("derived.hbp", "module derived {\n  dims n0;\n  dims n = n0 - n0;\n  input x: vector(n);\n  output z = 2*x;\n}\n");
     Path negative = write("negative.hbp", "module negative {\n  dims n;\n  input x: vector(2 - 2*n);\n  output z = 2*x;\n}\n");
     for (String command : List.of("verify", "derive")) {
-      Run a = hbp(command, zero.toString());
+      CliRun a = hbp(command, zero.toString());
       assertEquals(2, a.code(), a.out() + a.err());
       assertEquals("hbp: " + zero + ":2:19: a dimension must be positive, but found 0\n", a.err());
-      Run b = hbp(command, derived.toString());
+      CliRun b = hbp(command, derived.toString());
       assertEquals(2, b.code(), b.out() + b.err());
       assertEquals("hbp: " + derived + ":3:12: a dimension must be positive, but derived dim 'n' = n0 - n0 is 0\n", b.err());
-      Run c = hbp(command, negative.toString());
+      CliRun c = hbp(command, negative.toString());
       assertEquals(2, c.code(), c.out() + c.err());
       assertEquals("hbp: " + negative + ":3:19: a dimension must be positive, but 2 - 2*n is below 1 for all values of its dims\n", c.err());
     }
@@ -281,7 +272,7 @@ class VerifyGenerateCliTest {
   @Test
   void dimsThatAreNeverPositiveInVerifysRangeAreAnErrorNotAStackTrace() throws Exception {
     Path spec = write("far.hbp", "module far {\n  dims n, m;\n  input x: vector(n - m - 10);\n  output z = 2*x;\n}\n");
-    Run r = hbp("verify", spec.toString());
+    CliRun r = hbp("verify", spec.toString());
     noStackTrace(r);
     assertEquals(2, r.code(), r.out() + r.err());
     assertTrue(r.err().startsWith("hbp: " + spec + ":1: module far: no dims [n, m] in 1..4 give positive sizes"), r.err());
@@ -292,7 +283,7 @@ class VerifyGenerateCliTest {
     Path spec = write("assume.hbp", "loss bad {\n  dims c;\n  input x: vector(c);\n  target y: vector(c);\n"
         + "  assume sum(x) == 1;\n  output E = sum(x) + y'*x;\n}\n");
     for (String command : List.of("verify", "derive")) {
-      Run r = hbp(command, spec.toString());
+      CliRun r = hbp(command, spec.toString());
       assertEquals(2, r.code(), r.out() + r.err());
       assertEquals("hbp: " + spec + ":5:14: 'assume' may mention only targets and data, which are not differentiated, but x is an input;"
           + " an assumption about it would change its derivatives\n", r.err());
@@ -303,7 +294,7 @@ class VerifyGenerateCliTest {
   void aLinearLossWithAZeroHessianVerifies() throws Exception {
     // its hessian row threw "directionsAsColumns: 1 directions ... cannot be grouped" inside the operator
     Path spec = write("lin.hbp", "loss lin {\n  dims c;\n  input x: vector(c);\n  target y: vector(c);\n  output E = y'*x + sum(x);\n}\n");
-    Run r = hbp("verify", spec.toString());
+    CliRun r = hbp("verify", spec.toString());
     noStackTrace(r);
     assertEquals(0, r.code(), r.out() + r.err());
   }

@@ -199,8 +199,7 @@ public final class TrainCommand extends HbpCommand {
   private Optimizer optimizer(Network net, int cgIterations) {
     switch (optimizer) {
       case CG_NEWTON:
-        return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks,
-            new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit()));
+        return new CgNewton(net, cgNewton(cgIterations));
       case SGD:
         return new Sgd(net, lr == null ? 0.1 : lr, momentum);
       case ADAM:
@@ -208,6 +207,12 @@ public final class TrainCommand extends HbpCommand {
       default:
         throw new IllegalStateException("optimizer " + optimizer);
     }
+  }
+
+  /** The CG-Newton settings of the options, with CG limited to {@code cgIterations}. */
+  private CgNewton.Settings cgNewton(int cgIterations) {
+    return new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks, new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations),
+        memoryLimit());
   }
 
   private Map<String, Object> config(NetworkSpec ns, Optimizer opt) {
@@ -220,13 +225,7 @@ public final class TrainCommand extends HbpCommand {
     c.put("optimizer", optimizer.label());
     c.put("lr", lr == null ? (optimizer == OptimizerKind.ADAM ? 1e-3 : 0.1) : lr);
     if (optimizer == OptimizerKind.CG_NEWTON) {
-      c.put("alpha", alpha);
-      c.put("curvature", curvature.label());
-      c.put("strategy", strategy.label());
-      c.put("blocks", blocks);
-      c.put("cg_maxiter", cgMaxiter);
-      c.put("cg_tol", cgTol);
-      c.put("cg_atol", cgAtol);
+      c.putAll(cgNewton(cgMaxiter).configEntries());
     } else if (optimizer == OptimizerKind.SGD) {
       c.put("momentum", momentum);
     } else {

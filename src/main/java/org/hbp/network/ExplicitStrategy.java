@@ -22,11 +22,16 @@ import org.hbp.runtime.ResidualKind;
  * residuals, modified after averaging ({@link ResidualPolicy#averagedDense}), for layer inputs,
  * parameters and residual blocks. Parameter blocks whose Jacobian is {@code kron(a', I)} with a
  * column a (linear and bias) are applied in Kronecker-factored form {@code G ⊗ H̄}; others by
- * per-sample products with H̄. The subclasses give the four places where eq. 8 and eq. 9 differ.
+ * per-sample products with H̄. The subclasses give the four places where eq. 8 and eq. 9 differ:
+ * the averaging of the operators' propagation, and three products.
  */
 abstract class ExplicitStrategy implements CurvatureStrategy {
   /** How a module's operator averages J' M J over the batch. */
-  abstract Averaging averaging();
+  private final Averaging averaging;
+
+  ExplicitStrategy(Averaging averaging) {
+    this.averaging = averaging;
+  }
 
   /** A residual block's {@code J' H J} averaged over the batch, from its per-sample Jacobians (d x d). */
   abstract Batch averagedProduct(Backend be, Batch jacobians, Batch h, int samples);
@@ -141,7 +146,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
     /** {@code H̄_x = avg J' H̄_z J + mod(mean_n R_n)} through one layer (eq. 8 / eq. 9). */
     private Batch layerBack(Network.LayerNode l, Batch h) {
       ForwardCache c = pass.caches.get(l);
-      Batch prop = l.op.propagateAveraged(c, l.input, h, averaging());
+      Batch prop = l.op.propagateAveraged(c, l.input, h, averaging);
       if (!policy.contributes(l.op, l.input)) return prop;
       // mod(mean_n R_n): averaged first, then modified (a diagonal one as its diagonal, never N dense matrices)
       Batch r = policy.averagedDense(l.op, c, l.input, pass.outputGradients.get(l));

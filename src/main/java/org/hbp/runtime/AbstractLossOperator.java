@@ -1,20 +1,12 @@
 package org.hbp.runtime;
 
-import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 
 /** The parts of {@link LossOperator} that follow from the generated products. */
-public abstract class AbstractLossOperator implements LossOperator {
-  protected final Backend be;
-
+public abstract class AbstractLossOperator extends AbstractOperator implements LossOperator {
   protected AbstractLossOperator(Backend backend) {
-    this.be = java.util.Objects.requireNonNull(backend, "backend");
-  }
-
-  @Override
-  public Backend backend() {
-    return be;
+    super(backend);
   }
 
   @Override
@@ -28,15 +20,7 @@ public abstract class AbstractLossOperator implements LossOperator {
     return be.directionsAsColumns(be.reshape(columns, n, 1), n);
   }
 
-  protected final Batch shaped(Batch v, String variable, String what) {
-    return Operators.shaped(be, name(), v, variable, itemShape(variable), what);
-  }
-
   protected final IllegalArgumentException unknown(String variable) {
     return new IllegalArgumentException(name() + ": no input named '" + variable + "'; it has " + inputs());
-  }
-
-  protected final void checkForwardValues(Map<String, Batch> values, java.util.List<String> required) {
-    Operators.checkForwardValues(name(), this::itemShape, values, required);
   }
 }

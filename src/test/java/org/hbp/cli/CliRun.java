@@ -1,5 +1,7 @@
 package org.hbp.cli;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.List;
@@ -19,6 +21,11 @@ record CliRun(int code, String out, String err) {
     StringWriter out = new StringWriter(), err = new StringWriter();
     int code = Main.execute(cl, args, new PrintWriter(out, true), new PrintWriter(err, true), false);
     return new CliRun(code, out.toString(), err.toString());
+  }
+
+  /** Asserts that standard output contains each of {@code texts}; a failure shows the output. */
+  void assertOutContains(String... texts) {
+    for (String t : texts) assertTrue(out.contains(t), () -> "expected '" + t + "' in the output:\n" + out);
   }
 
   /** The lines of standard output. */

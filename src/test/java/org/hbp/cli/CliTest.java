@@ -86,10 +86,7 @@ class CliTest {
   void deriveLinearPrintsTheHbpRulesOfTable1() {
     CliRun r = hbp("derive", "modules-spec/linear.hbp");
     assertOk(r);
-    assertTrue(r.out().contains("hbp       Hx = W'*Hz*W"), r.out());
-    assertTrue(r.out().contains("hbp       H_W = kron(x*x', Hz)"), r.out());
-    assertTrue(r.out().contains("hbp       H_b = Hz"), r.out());
-    assertTrue(r.out().contains("module linear"), r.out());
+    r.assertOutContains("hbp       Hx = W'*Hz*W", "hbp       H_W = kron(x*x', Hz)", "hbp       H_b = Hz", "module linear");
   }
 
   @Test
@@ -99,12 +96,11 @@ class CliTest {
         + Files.readString(Path.of("modules-spec/sigmoid.hbp")));
     CliRun both = hbp("derive", two.toString());
     assertOk(both);
-    assertTrue(both.out().contains("module linear"), both.out());
-    assertTrue(both.out().contains("module sigmoid"), both.out());
+    both.assertOutContains("module linear", "module sigmoid");
 
     CliRun one = hbp("derive", two.toString(), "--module", "sigmoid");
     assertOk(one);
-    assertTrue(one.out().contains("module sigmoid"), one.out());
+    one.assertOutContains("module sigmoid");
     assertFalse(one.out().contains("linear"), one.out());
     assertFalse(one.out().contains("H_W"), one.out());
 
@@ -177,8 +173,7 @@ class CliTest {
   void latexFormat() {
     CliRun r = hbp("derive", "modules-spec/linear.hbp", "--format", "latex");
     assertOk(r);
-    assertTrue(r.out().contains("\\begin{aligned}"), r.out());
-    assertTrue(r.out().contains("\\end{aligned}"), r.out());
+    r.assertOutContains("\\begin{aligned}", "\\end{aligned}");
   }
 
   @Test
@@ -202,7 +197,7 @@ class CliTest {
     Expr printed = Dsl.parseExpression(line.substring("H(x) = ".length()), scope, "output");
     Expr expected = Dsl.parseExpression("A + A'", scope, "expected");
     assertEquals(Simplifier.simplify(expected), Simplifier.simplify(printed), line);
-    assertTrue(r.out().contains("shape n x n (column-major vec)"), r.out());
+    r.assertOutContains("shape n x n (column-major vec)");
   }
 
   @Test
@@ -411,7 +406,7 @@ class CliTest {
     assertTrue(r.out().contains("z = sigmoid(x)         = [0.1192, 0.5000, 0.8808]") && r.out().contains("J'dz (backward)        = [0.1050, 0.2500, 0.1050]"),
         r.out());
     // part 3: the exact GGN block is its own reference; GGN and PCH are PSD
-    assertTrue(r.out().contains("|C - GGN|/|GGN| = 0.000e+00"), r.out());
+    r.assertOutContains("|C - GGN|/|GGN| = 0.000e+00");
     // part 4: two runs and the plots
     assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("sgd")).rows().size() == 2);
     assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("cg-newton")).rows().size() == 2);

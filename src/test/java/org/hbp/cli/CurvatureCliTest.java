@@ -122,17 +122,16 @@ class CurvatureCliTest {
   void printsLossAndGradientNormsAndTheNetwork() {
     CliRun r = hbp(base("--dense", dir.resolve("d.npz").toString()));
     assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("  2      residual"), r.out());
+    r.assertOutContains("  2      residual");
     assertTrue(r.out().matches("(?s).*batch of 6: loss [0-9.]+.*"), r.out());
-    assertTrue(r.out().contains("|grad 2.0.W| = "), r.out());
-    assertTrue(r.out().contains("curvature ggn, strategy exact, 1 block per parameter"), r.out());
+    r.assertOutContains("|grad 2.0.W| = ", "curvature ggn, strategy exact, 1 block per parameter");
   }
 
   @Test
   void subBlocksAndSolve() throws Exception {
     CliRun r = hbp(base("--curvature", "pch-abs", "--strategy", "bda", "--blocks", "2", "--solve", "0.02", "--out", dir.resolve("s.npz").toString()));
     assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("2 blocks per parameter"), r.out());
+    r.assertOutContains("2 blocks per parameter");
     assertTrue(r.out().matches("(?s).*0\\.W: CG \\d+ iterations, residual .*"), r.out());
     Map<String, NdArray> s = Npz.read(dir.resolve("s.npz"));
     assertEquals("[4, 5]", java.util.Arrays.toString(s.get("0.W").shape()));

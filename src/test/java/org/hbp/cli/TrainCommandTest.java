@@ -38,7 +38,7 @@ class TrainCommandTest {
       CliRun r = hbp("train", "--net", net.toString(), "--data", "synthetic:600,200", "--optimizer", opt, "--epochs", "3", "--batch", "50",
           "--out", run.toString(), "--backend", "blas-f64", "--seed", "3", "--lr", opt.equals("adam") ? "0.01" : "0.1");
       assertEquals(0, r.code(), r.err());
-      assertTrue(r.out().contains("done: epoch 3"), r.out());
+      r.assertOutContains("done: epoch 3");
       assertTrue(r.err().contains("epoch 3/3 [########################] 100% 12/12"), r.err());
       RunMetrics m = RunMetrics.read(run);
       assertEquals(4, m.rows().size());
@@ -78,7 +78,7 @@ class TrainCommandTest {
         "blas-f64", "--no-plots"};
     CliRun first = hbp(concat(common, "--optimizer", "sgd", "--epochs", "1", "--label", "my run"));
     assertEquals(0, first.code(), first.err());
-    assertTrue(first.out().contains("batch 50, 1 epoch, backend"), first.out());
+    first.assertOutContains("batch 50, 1 epoch, backend");
     String config = Files.readString(run.resolve("config.json"));
     assertTrue(config.contains("\"command\" : \"hbp train --net ") && config.contains("--label 'my run'"), config);
     CliRun other = hbp(concat(common, "--optimizer", "adam", "--seed", "4", "--epochs", "2", "--resume"));

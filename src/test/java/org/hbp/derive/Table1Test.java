@@ -101,18 +101,21 @@ class Table1Test {
     assertEquals(Boolean.TRUE, sq.psd().value());
   }
 
+  /** The first derived rule of the first module of a spec given as text. */
+  private static Derivation firstRule(String text, String file) {
+    return ModuleRules.derive(Dsl.parse(text, file).modules().get(0)).get(0);
+  }
+
   @Test
   void withoutTheAssumptionTheCrossEntropyHessianKeepsSumY() {
-    Spec s = Dsl.parse("loss ce { dims c; input x: vector(c); target y: vector(c); output E = -y'*log(softmax(x)); }", "ce.hbp");
-    Derivation d = ModuleRules.derive(s.modules().get(0)).get(0);
+    Derivation d = firstRule("loss ce { dims c; input x: vector(c); target y: vector(c); output E = -y'*log(softmax(x)); }", "ce.hbp");
     assertEquals("sum(y)*softmax(x) - y", Printer.text(d.gradient()));
     assertEquals("sum(y)*(diag(softmax(x)) - softmax(x)*softmax(x)')", Printer.text(d.hessian()));
   }
 
   @Test
   void aNewModuleWrittenOnlyAsASpecDerives() {
-    Spec s = Dsl.parse("elementwise cube(t) = t.^3;\nmodule cube { dims n; input x: vector(n); output z = cube(x); }", "cube.hbp");
-    Derivation d = ModuleRules.derive(s.modules().get(0)).get(0);
+    Derivation d = firstRule("elementwise cube(t) = t.^3;\nmodule cube { dims n; input x: vector(n); output z = cube(x); }", "cube.hbp");
     assertEquals("3*diag(x.^2)", Printer.text(d.jacobian()));
     assertEquals("6*diag(dz .* x)", Printer.text(d.residual()));
   }

@@ -66,11 +66,24 @@ class OptimizersTest {
     return m;
   }
 
+  /** The sigmoid net and a batch of 8 random inputs with one-hot targets. */
+  private record SmallBatch(Network net, Batch x, Batch y) {}
+
+  private SmallBatch smallBatch(long seed) throws Exception {
+    Random rng = new Random(seed);
+    return new SmallBatch(net(SIGMOID_NET), random(8, 6, rng), oneHot(8, 3, rng));
+  }
+
+  /** Each parameter of {@code p} within {@code tolerance} (max abs) of the host recomputation {@code theta}. */
+  private void assertFollows(Network net, Map<String, double[]> theta, Map<String, Batch> p, double tolerance) {
+    for (String name : net.parameterNames()) assertTrue(maxDiff(theta.get(name), be.toArray(p.get(name))) < tolerance, name);
+  }
+
   @Test
   void cgNewtonWithAlphaOneIsAGradientStep() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(3);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
+    SmallBatch problem = smallBatch(3);
+    Network net = problem.net();
+    Batch x = problem.x(), y = problem.y();
     for (CurvatureKind kind : CurvatureKind.values())
       for (Strategy s : Strategy.values()) {
         Map<String, Batch> p = Initialization.xavierNormal(net, 11), q = new LinkedHashMap<>(p);
@@ -121,9 +134,9 @@ class OptimizersTest {
 
   @Test
   void sgdWithMomentumFollowsPyTorchsRecurrence() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(7);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
+    SmallBatch problem = smallBatch(7);
+    Network net = problem.net();
+    Batch x = problem.x(), y = problem.y();
     Map<String, Batch> p = Initialization.xavierNormal(net, 2);
     Map<String, double[]> theta = new LinkedHashMap<>(), buf = new LinkedHashMap<>();
     for (String name : net.parameterNames()) theta.put(name, be.toArray(p.get(name)));
@@ -139,14 +152,14 @@ class OptimizersTest {
       }
       sgd.step(pass, p);
     }
-    for (String name : net.parameterNames()) assertTrue(maxDiff(theta.get(name), be.toArray(p.get(name))) < 1e-14, name);
+    assertFollows(net, theta, p, 1e-14);
   }
 
   @Test
   void adamFollowsPyTorchsRecurrence() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(9);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
+    SmallBatch problem = smallBatch(9);
+    Network net = problem.net();
+    Batch x = problem.x(), y = problem.y();
     Map<String, Batch> p = Initialization.xavierNormal(net, 4);
     Map<String, double[]> theta = new LinkedHashMap<>(), m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
     for (String name : net.parameterNames()) {
@@ -168,14 +181,14 @@ class OptimizersTest {
       }
       adam.step(pass, p);
     }
-    for (String name : net.parameterNames()) assertTrue(maxDiff(theta.get(name), be.toArray(p.get(name))) < 1e-13, name);
+    assertFollows(net, theta, p, 1e-13);
   }
 
   @Test
   void stateRoundTripsForResuming() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(13);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
+    SmallBatch problem = smallBatch(13);
+    Network net = problem.net();
+    Batch x = problem.x(), y = problem.y();
     for (int kind = 0; kind < 2; kind++) {
       Map<String, Batch> p = Initialization.xavierNormal(net, 5);
       Optimizer a = kind == 0 ? new Sgd(net, 0.1, 0.9) : new Adam(net, 0.01, 0.9, 0.999, 1e-8);

@@ -222,17 +222,7 @@ public final class TrainCommand extends HbpCommand {
     c.put("net", networkOptions.netFile.toString());
     c.put("network", ns.name());
     c.put("data", data);
-    c.put("optimizer", optimizer.label());
-    c.put("lr", lr == null ? (optimizer == OptimizerKind.ADAM ? 1e-3 : 0.1) : lr);
-    if (optimizer == OptimizerKind.CG_NEWTON) {
-      c.putAll(cgNewton(cgMaxiter).configEntries());
-    } else if (optimizer == OptimizerKind.SGD) {
-      c.put("momentum", momentum);
-    } else {
-      c.put("beta1", beta1);
-      c.put("beta2", beta2);
-      c.put("eps", eps);
-    }
+    c.putAll(opt.config());
     c.put("epochs", epochs);
     c.put("batch", batch);
     c.put("backend", backend);

@@ -48,6 +48,17 @@ public final class Adam implements Optimizer {
   }
 
   @Override
+  public Map<String, Object> config() {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("optimizer", "adam");
+    c.put("lr", lr);
+    c.put("beta1", beta1);
+    c.put("beta2", beta2);
+    c.put("eps", eps);
+    return c;
+  }
+
+  @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
     steps++;

@@ -59,6 +59,15 @@ public final class CgNewton implements Optimizer {
   }
 
   @Override
+  public Map<String, Object> config() {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("optimizer", "cg-newton");
+    c.put("lr", s.gamma());
+    c.putAll(s.configEntries());
+    return c;
+  }
+
+  @Override
   public String label() {
     return "cg-newton " + s.curvature().label() + " " + s.strategy().label() + (s.blocks() > 1 ? " blocks=" + s.blocks() : "")
         + " gamma=" + s.gamma() + " alpha=" + s.alpha();

@@ -19,6 +19,9 @@ public interface Optimizer {
   /** A short label, e.g. {@code cg-newton ggn bda}. */
   String label();
 
+  /** The optimizer and its settings as entries of a run's {@code config.json}: {@code optimizer}, {@code lr} and its own. */
+  Map<String, Object> config();
+
   /**
    * Computes the new parameter values from the pass (made with {@code parameters}) and puts them
    * into {@code parameters}. The old values are the caller's to release after the pass is closed.

@@ -71,7 +71,7 @@ class CliFileErrorsTest {
     Path afile = Files.writeString(dir.resolve("afile"), "keep");
     CliRun r = hbp("train", "--net", "networks/fc.hbp", "--data", "synthetic:10,10", "--batch", "5", "--epochs", "1",
         "--backend", "cpu", "--out", afile.toString());
-    assertEquals(2, r.code(), r.err());
+    r.assertExit(2);
     assertEquals("hbp: " + afile + " is not a folder; --out names the run folder", r.err().strip());
     assertEquals("keep", Files.readString(afile));
   }

@@ -1,5 +1,7 @@
 package org.hbp.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
@@ -21,6 +23,17 @@ record CliRun(int code, String out, String err) {
     StringWriter out = new StringWriter(), err = new StringWriter();
     int code = Main.execute(cl, args, new PrintWriter(out, true), new PrintWriter(err, true), false);
     return new CliRun(code, out.toString(), err.toString());
+  }
+
+  /** Asserts the exit status; a failure shows both outputs. */
+  void assertExit(int expected) {
+    assertEquals(expected, code, () -> "exit status; out and err were:\n" + out + err);
+  }
+
+  /** Asserts that neither output shows an exception or a stack trace. */
+  void assertNoStackTrace() {
+    String all = out + err;
+    assertFalse(all.contains("Exception") || all.contains("\tat org."), all);
   }
 
   /** Asserts that standard output contains each of {@code texts}; a failure shows the output. */

@@ -74,6 +74,14 @@ class CliTest {
   private static final String[] QUADRATIC = {
       "derive", "-e", "x'*A*x", "--var", "x:vector(n)", "--var", "A:matrix(n,n)", "--wrt", "x", "--order", "2"};
 
+  /** Random x.npy ([xn] entries) and A.npy ([4, 4]) drawn with {@code seed}; the arguments {@code --at x=.. --at A=..}. */
+  private String[] randomPoint(long seed, int xn) throws IOException {
+    Random rng = new Random(seed);
+    Path x = npy("x.npy", NdArray.of(random(rng, xn), xn));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    return new String[] {"--at", "x=" + x, "--at", "A=" + a};
+  }
+
   private static String[] concat(String[] a, String... b) {
     String[] r = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);
@@ -354,7 +362,7 @@ class CliTest {
     Path bad = dir.resolve("bad.hbp");
     Files.writeString(bad, "module foo {\n  dims n;\n  input x: vector(n)\n  output z = x;\n}\n");
     CliRun r = hbp("derive", bad.toString());
-    assertEquals(2, r.code(), r.err());
+    r.assertExit(2);
     assertTrue(r.err().startsWith("hbp: " + bad + ":4:3: "), r.err());
     // The wording after the position is the parser's (being edited elsewhere); pin its gist only.
     assertTrue(r.err().strip().startsWith("hbp: " + bad + ":4:3: expected ';' but found "), r.err());
@@ -420,26 +428,22 @@ class CliTest {
 
   @Test
   void failedEvaluationLeavesNoOutputAndNoTemporary() throws IOException {
-    Random rng = new Random(18);
-    Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(18, 3);
     Path outDir = Files.createDirectory(dir.resolve("out"));
-    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", outDir.resolve("H.npy").toString()));
-    assertEquals(2, r.code(), r.err());
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", outDir.resolve("H.npy").toString()));
+    r.assertExit(2);
     assertEquals(List.of(), namesIn(outDir));
   }
 
   @Test
   void failedEvaluationKeepsAnExistingOutputUnchanged() throws IOException {
-    Random rng = new Random(19);
-    Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(19, 3);
     Path outDir = Files.createDirectory(dir.resolve("out"));
     Path target = outDir.resolve("H.npy");
     Npy.write(target, NdArray.scalar(42));
     byte[] before = Files.readAllBytes(target);
-    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
-    assertEquals(2, r.code(), r.err());
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", target.toString()));
+    r.assertExit(2);
     assertEquals(List.of("H.npy"), namesIn(outDir));
     assertArrayEquals(before, Files.readAllBytes(target));
   }
@@ -447,14 +451,12 @@ class CliTest {
   @Test
   void failedWriteLeavesNoTemporary() throws IOException {
     // The evaluation succeeds but the final rename fails: the target is a non-empty directory.
-    Random rng = new Random(20);
-    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(20, 4);
     Path outDir = Files.createDirectory(dir.resolve("out"));
     Path target = Files.createDirectory(outDir.resolve("H.npy"));
     Files.writeString(target.resolve("keep.txt"), "keep");
-    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
-    assertEquals(2, r.code(), r.err());
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", target.toString()));
+    r.assertExit(2);
     assertTrue(r.err().startsWith("hbp: "), r.err());
     assertEquals(List.of("H.npy"), namesIn(outDir));
     assertEquals(List.of("keep.txt"), namesIn(target));
@@ -471,10 +473,8 @@ class CliTest {
 
   @Test
   void jsonOutputStaysJsonWhenEvaluating() throws IOException {
-    Random rng = new Random(21);
-    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
-    CliRun r = hbp(concat(QUADRATIC, "--format", "json", "--at", "x=" + x, "--at", "A=" + a, "--out", dir.resolve("H.npy").toString()));
+    String[] at = randomPoint(21, 4);
+    CliRun r = hbp(concat(concat(QUADRATIC, "--format", "json"), concat(at, "--out", dir.resolve("H.npy").toString())));
     assertOk(r);
     JSON.readTree(r.out()); // must be one JSON document
     try (var p = JSON.createParser(r.out())) {
@@ -485,11 +485,9 @@ class CliTest {
 
   @Test
   void outputIntoAMissingFolderNamesTheOutput() throws IOException {
-    Random rng = new Random(22);
-    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(22, 4);
     Path target = dir.resolve("no").resolve("H.npy");
-    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", target.toString()));
     assertEquals(2, r.code());
     assertFalse(r.err().contains(".tmp"), r.err());
     assertTrue(r.err().contains(target.toString()), r.err());

@@ -76,13 +76,13 @@ class CurvatureCliTest {
     for (String strategy : new String[] {"exact", "kfra", "bda"}) {
       Path dense = dir.resolve("dense-" + strategy + ".npz"), vec = dir.resolve("v.npz"), out = dir.resolve("out-" + strategy + ".npz");
       CliRun d = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--dense", dense.toString()));
-      assertEquals(0, d.code(), d.err());
+      d.assertExit(0);
       assertTrue(d.out().contains("curvature pch-clip, strategy " + strategy), d.out());
       Random rng = new Random(2);
       Map<String, NdArray> v = directions(rng, 3);
       Npz.write(vec, v);
       CliRun r = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--vectors", vec.toString(), "--out", out.toString()));
-      assertEquals(0, r.code(), r.err());
+      r.assertExit(0);
       Map<String, NdArray> got = Npz.read(out), blocks = Npz.read(dense);
       assertEquals(v.keySet(), got.keySet(), "the products under the names of V.npz, PyTorch's included");
       for (String name : got.keySet()) {
@@ -108,8 +108,8 @@ class CurvatureCliTest {
         Path cpu = dir.resolve("cpu.npz"), cl = dir.resolve("cl.npz");
         CliRun a = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cpu.toString()));
         CliRun b = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cl.toString(), "--device", "opencl"));
-        assertEquals(0, a.code(), a.err());
-        assertEquals(0, b.code(), b.err());
+        a.assertExit(0);
+        b.assertExit(0);
         Map<String, NdArray> x = Npz.read(cpu), y = Npz.read(cl);
         assertEquals(x.keySet(), y.keySet());
         for (String name : x.keySet())
@@ -121,7 +121,7 @@ class CurvatureCliTest {
   @Test
   void printsLossAndGradientNormsAndTheNetwork() {
     CliRun r = hbp(base("--dense", dir.resolve("d.npz").toString()));
-    assertEquals(0, r.code(), r.err());
+    r.assertExit(0);
     r.assertOutContains("  2      residual");
     assertTrue(r.out().matches("(?s).*batch of 6: loss [0-9.]+.*"), r.out());
     r.assertOutContains("|grad 2.0.W| = ", "curvature ggn, strategy exact, 1 block per parameter");
@@ -130,7 +130,7 @@ class CurvatureCliTest {
   @Test
   void subBlocksAndSolve() throws Exception {
     CliRun r = hbp(base("--curvature", "pch-abs", "--strategy", "bda", "--blocks", "2", "--solve", "0.02", "--out", dir.resolve("s.npz").toString()));
-    assertEquals(0, r.code(), r.err());
+    r.assertExit(0);
     r.assertOutContains("2 blocks per parameter");
     assertTrue(r.out().matches("(?s).*0\\.W: CG \\d+ iterations, residual .*"), r.out());
     Map<String, NdArray> s = Npz.read(dir.resolve("s.npz"));
@@ -139,7 +139,7 @@ class CurvatureCliTest {
   }
 
   private void assertInputError(CliRun r, String message) {
-    assertEquals(2, r.code(), r.out() + r.err());
+    r.assertExit(2);
     assertEquals("hbp: " + message + "\n", r.err());
   }
 
@@ -237,7 +237,7 @@ class CurvatureCliTest {
     assertTrue(Npz.read(checkpoint).containsKey("optimizer.velocity"));
     assertEquals(0, hbp(base("--dense", a.toString())).code());
     CliRun r = hbp("curvature", "--net", net.toString(), "--params", checkpoint.toString(), "--batch", batch.toString(), "--dense", b.toString());
-    assertEquals(0, r.code(), r.err());
+    r.assertExit(0);
     Map<String, NdArray> x = Npz.read(a), y = Npz.read(b);
     assertEquals(x.keySet(), y.keySet());
     for (String name : x.keySet()) assertEquals(java.util.Arrays.toString(x.get(name).data()), java.util.Arrays.toString(y.get(name).data()), name);

@@ -45,7 +45,7 @@ class PlotCommandTest {
     Path out = dir.resolve("figures");
     args.addAll(List.of("--out", out.toString(), "--title", "FC on Fashion-MNIST"));
     CliRun r = plot(args.toArray(String[]::new));
-    assertEquals(0, r.code(), r.err());
+    r.assertExit(0);
     assertEquals("", r.err());
     StringBuilder expected = new StringBuilder();
     for (String f : TrainingPlots.FILES) {
@@ -63,7 +63,7 @@ class PlotCommandTest {
   void oneRunPlotsIntoItsPlotsFolder() throws Exception {
     Path one = run("only", "adam", 7, 0.4, 0.85);
     CliRun r = plot(one.toString());
-    assertEquals(0, r.code(), r.err());
+    r.assertExit(0);
     for (String f : TrainingPlots.FILES) assertTrue(Files.size(one.resolve("plots").resolve(f)) > 0, f);
     assertTrue(r.out().contains("wrote " + one.resolve("plots").resolve("loss-vs-epoch.png")), r.out());
   }
@@ -73,7 +73,7 @@ class PlotCommandTest {
     Path a = run("a1", "a", 1, 0.3, 0.9);
     Path b = RunFixtures.run(dir.resolve("a2"), "a", 2L, "0,0,0,0.0,2.3,0.1,2.3,0.1,NaN\n1,100,6000,10.0,1.0,0.6,1.2,0.6,5.0\n");
     CliRun r = plot(a.toString(), b.toString(), "--out", dir.resolve("p").toString());
-    assertEquals(0, r.code(), r.err());
+    r.assertExit(0);
     assertTrue(r.err().startsWith("hbp plot: warning: 'a': the seeds have different epochs"), r.err());
     assertTrue(r.out().contains("a          2       1  1.150 ± 0.071"), r.out()); // 1.1 and 1.2 at epoch 1
   }

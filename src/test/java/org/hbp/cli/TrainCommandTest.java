@@ -37,7 +37,7 @@ class TrainCommandTest {
       Path run = dir.resolve(opt);
       CliRun r = hbp("train", "--net", net.toString(), "--data", "synthetic:600,200", "--optimizer", opt, "--epochs", "3", "--batch", "50",
           "--out", run.toString(), "--backend", "blas-f64", "--seed", "3", "--lr", opt.equals("adam") ? "0.01" : "0.1");
-      assertEquals(0, r.code(), r.err());
+      r.assertExit(0);
       r.assertOutContains("done: epoch 3");
       assertTrue(r.err().contains("epoch 3/3 [########################] 100% 12/12"), r.err());
       RunMetrics m = RunMetrics.read(run);
@@ -60,12 +60,12 @@ class TrainCommandTest {
     String[] common = {"train", "--net", net.toString(), "--data", "synthetic:400,100", "--optimizer", "sgd", "--batch", "100", "--out",
         run.toString(), "--backend", "blas-f64", "--no-plots"};
     CliRun first = hbp(concat(common, "--epochs", "1"));
-    assertEquals(0, first.code(), first.err());
+    first.assertExit(0);
     CliRun again = hbp(concat(common, "--epochs", "1"));
     assertEquals(2, again.code());
     assertTrue(again.err().contains("already holds a run") && again.err().contains("--resume"), again.err());
     CliRun resumed = hbp(concat(common, "--epochs", "3", "--resume"));
-    assertEquals(0, resumed.code(), resumed.err());
+    resumed.assertExit(0);
     assertTrue(resumed.err().contains("resuming") && resumed.out().contains("done: epoch 3"), resumed.out() + resumed.err());
     assertEquals(4, RunMetrics.read(run).rows().size());
   }
@@ -77,7 +77,7 @@ class TrainCommandTest {
     String[] common = {"train", "--net", net.toString(), "--data", "synthetic:200,50", "--batch", "50", "--out", run.toString(), "--backend",
         "blas-f64", "--no-plots"};
     CliRun first = hbp(concat(common, "--optimizer", "sgd", "--epochs", "1", "--label", "my run"));
-    assertEquals(0, first.code(), first.err());
+    first.assertExit(0);
     first.assertOutContains("batch 50, 1 epoch, backend");
     String config = Files.readString(run.resolve("config.json"));
     assertTrue(config.contains("\"command\" : \"hbp train --net ") && config.contains("--label 'my run'"), config);
@@ -87,7 +87,7 @@ class TrainCommandTest {
         other.err());
     assertEquals(config, Files.readString(run.resolve("config.json")), "a refused resume leaves config.json as it was");
     CliRun same = hbp(concat(common, "--optimizer", "sgd", "--epochs", "2", "--resume"));
-    assertEquals(0, same.code(), same.err());
+    same.assertExit(0);
     assertTrue(Files.readString(run.resolve("config.json")).contains("\"from_epoch\" : 2"));
     Path mine = dir.resolve("mine");
     Files.createDirectories(mine);
@@ -112,7 +112,7 @@ class TrainCommandTest {
       Path run = dir.resolve("fmnist-" + opt);
       CliRun r = hbp("train", "--net", net.toString(), "--data", "fashion-mnist", "--optimizer", opt, "--epochs", "1", "--batch", "2000",
           "--eval-batch", "5000", "--out", run.toString(), "--no-plots", "--cg-maxiter", "10");
-      assertEquals(0, r.code(), r.err());
+      r.assertExit(0);
       assertTrue(r.out().contains("on fashion-mnist") && r.out().contains("(60000 train, 10000 test)"), r.out());
       RunMetrics m = RunMetrics.read(run);
       assertEquals(30, m.rows().get(1).step(), "60000 / 2000 steps");
@@ -132,7 +132,7 @@ class TrainCommandTest {
         Path run = dir.resolve(opt + "-" + devices[i]);
         CliRun r = hbp("train", "--net", net.toString(), "--data", "synthetic:300,100", "--optimizer", opt, "--epochs", "2", "--batch", "50",
             "--out", run.toString(), "--backend", "blas-f64", "--device", devices[i], "--no-plots", "--lr", opt.equals("adam") ? "0.01" : "0.1");
-        assertEquals(0, r.code(), r.err());
+        r.assertExit(0);
         m[i] = RunMetrics.read(run);
       }
       for (int e = 0; e < 3; e++) {

@@ -23,7 +23,7 @@ class VerifyGenerateCliTest {
   @Test
   void verifiesEveryBuiltInSpec() throws Exception {
     CliRun r = hbp("verify", "modules-spec");
-    assertEquals(0, r.code(), r.out() + r.err());
+    r.assertExit(0);
     Matcher m = SUMMARY.matcher(r.out());
     assertTrue(m.find(), r.out());
     long specs;
@@ -48,7 +48,7 @@ class VerifyGenerateCliTest {
   @Test
   void verifiesASpecThatIsNotBuiltInByCompilingInProcess() throws Exception {
     CliRun r = hbp("verify", softsign().toString(), "--seed", "7");
-    assertEquals(0, r.code(), r.out() + r.err());
+    r.assertExit(0);
     r.assertOutContains("generated now and compiled in-process (SoftsignLayerOperator)", "residualKind = diagonal", "0 failed");
   }
 
@@ -57,46 +57,48 @@ class VerifyGenerateCliTest {
     Path spec = dir.resolve("linear.hbp");
     Files.writeString(spec, Files.readString(Path.of("modules-spec/linear.hbp")) + "\n// edited\n");
     CliRun r = hbp("verify", spec.toString());
-    assertEquals(0, r.code(), r.out() + r.err());
+    r.assertExit(0);
     r.assertOutContains("generated now and compiled in-process (LinearOperator)");
   }
 
   @Test
   void expectDecidesByCanonicalFormsOrByNumericIdentity() throws Exception {
     CliRun r = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*W", "--expect", "b: Hz + zeros(m, m)");
-    assertEquals(0, r.code(), r.out() + r.err());
+    r.assertExit(0);
     r.assertOutContains("EQUAL  linear x: expected W'*Hz*W equals derived W'*Hz*W (decided by canonical forms", "2 expected rules, 0 differ");
     // the same rule written with the closed form of softsign' = (1 + |x|)^-2: only numbers can tell
     CliRun n = hbp("verify", softsign().toString(), "--expect",
         "x: diag((1 + abs(x)).^-2)*Hz*diag((1 + abs(x)).^-2) + diag(dz .* softsign''(x))");
-    assertEquals(0, n.code(), n.out() + n.err());
+    n.assertExit(0);
     n.assertOutContains("(decided by a randomized numeric identity test at 5 random points: canonical forms differ");
   }
 
   @Test
   void aWrongExpectationFailsWithStatus1() {
     CliRun r = hbp("verify", "modules-spec/sigmoid.hbp", "--expect", "x: diag(sigmoid'(x))*Hz*diag(sigmoid'(x))");
-    assertEquals(1, r.code(), r.out() + r.err());
+    r.assertExit(1);
     r.assertOutContains("DIFFERS sigmoid x:", "1 expected rules, 1 differ");
+  }
+
+  /** {@code hbp verify target --expect expect}, an input error (exit status 2): its error output. */
+  private static String expectError(String target, String expect) {
+    CliRun r = hbp("verify", target, "--expect", expect);
+    r.assertExit(2);
+    return r.err();
   }
 
   @Test
   void malformedExpectationsNameThePlace() {
-    CliRun shape = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: Hz");
-    assertEquals(2, shape.code());
-    assertEquals("hbp: --expect:1:3: the expression has shape matrix(m, m) but the rule of x has shape matrix(n, n)\n", shape.err());
-    CliRun unknown = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*V");
-    assertEquals(2, unknown.code());
-    assertTrue(unknown.err().startsWith("hbp: --expect:1:10: "), unknown.err());
-    CliRun noColon = hbp("verify", "modules-spec/linear.hbp", "--expect", "W'*Hz*W");
-    assertEquals(2, noColon.code());
-    assertTrue(noColon.err().contains("expected 'NAME: EXPR'"), noColon.err());
-    CliRun var = hbp("verify", "modules-spec/linear.hbp", "--expect", "y: Hz");
-    assertEquals(2, var.code());
-    assertTrue(var.err().contains("module 'linear' has no input or parameter 'y'; expected one of [x, W, b]"), var.err());
-    CliRun many = hbp("verify", "modules-spec", "--expect", "x: Hz");
-    assertEquals(2, many.code());
-    assertTrue(many.err().contains("--expect needs exactly one module"), many.err());
+    assertEquals("hbp: --expect:1:3: the expression has shape matrix(m, m) but the rule of x has shape matrix(n, n)\n",
+        expectError("modules-spec/linear.hbp", "x: Hz"));
+    String unknown = expectError("modules-spec/linear.hbp", "x: W'*Hz*V");
+    assertTrue(unknown.startsWith("hbp: --expect:1:10: "), unknown);
+    String noColon = expectError("modules-spec/linear.hbp", "W'*Hz*W");
+    assertTrue(noColon.contains("expected 'NAME: EXPR'"), noColon);
+    String var = expectError("modules-spec/linear.hbp", "y: Hz");
+    assertTrue(var.contains("module 'linear' has no input or parameter 'y'; expected one of [x, W, b]"), var);
+    String many = expectError("modules-spec", "x: Hz");
+    assertTrue(many.contains("--expect needs exactly one module"), many);
   }
 
   @Test
@@ -113,7 +115,7 @@ class VerifyGenerateCliTest {
     Files.copy(softsign(), specs.resolve("softsign.hbp"));
     Path out = dir.resolve("src");
     CliRun first = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
-    assertEquals(0, first.code(), first.out() + first.err());
+    first.assertExit(0);
     Path linear = out.resolve("com/example/ops/LinearOperator.java");
     assertTrue(Files.readString(linear).startsWith("// Generated by hbp from specs/linear.hbp (module 'linear') -- do not edit."));
     assertTrue(Files.readString(linear).contains("package com.example.ops;"));
@@ -152,7 +154,7 @@ class VerifyGenerateCliTest {
     // one spec, renamed module: its old class goes, the other spec's class and the user's files stay
     Files.writeString(specs.resolve("linear.hbp"), Files.readString(specs.resolve("linear.hbp")).replace("module linear {", "module affine {"));
     CliRun one = hbp("generate", "--specs", specs.resolve("linear.hbp").toString(), "--out", out.toString(), "--package", "com.example.ops");
-    assertEquals(0, one.code(), one.out() + one.err());
+    one.assertExit(0);
     assertEquals(List.of("AffineOperator.java", "Mine.java", "Notes.java", "SoftsignLayerOperator.java"), names(pkg), one.out());
     assertTrue(one.out().contains("removed   " + pkg.resolve("LinearOperator.java")), one.out());
     assertTrue(one.err().contains("hbp: warning: " + pkg.resolve("Notes.java") + ": not UTF-8"), one.err());
@@ -160,7 +162,7 @@ class VerifyGenerateCliTest {
     // the folder with a spec deleted: that spec's class goes
     Files.delete(specs.resolve("softsign.hbp"));
     CliRun folder = hbp("generate", "--specs", specs.toString(), "--out", out.toString(), "--package", "com.example.ops");
-    assertEquals(0, folder.code(), folder.out() + folder.err());
+    folder.assertExit(0);
     assertEquals(List.of("AffineOperator.java", "Mine.java", "Notes.java"), names(pkg), folder.out());
     assertEquals("class Mine {}\n", Files.readString(pkg.resolve("Mine.java")));
     // a file hbp did not write under a generated class's name: an error before anything is written
@@ -195,9 +197,11 @@ class VerifyGenerateCliTest {
     return p;
   }
 
-  private static void noStackTrace(CliRun r) {
-    String all = r.out() + r.err();
-    assertFalse(all.contains("Exception") || all.contains("\tat org."), all);
+  /** {@code hbp verify spec}, which must report without an exception or a stack trace, whatever its exit status. */
+  private static CliRun verifyWithoutStackTrace(Path spec) {
+    CliRun r = hbp("verify", spec.toString());
+    r.assertNoStackTrace();
+    return r;
   }
 
   @Test
@@ -207,8 +211,8 @@ class VerifyGenerateCliTest {
         + "  output z = log(det(S))*x;\n}\n");
     for (String seed : List.of("1", "2")) {
       CliRun r = hbp("verify", spec.toString(), "--seed", seed);
-      noStackTrace(r);
-      assertEquals(0, r.code(), r.out() + r.err());
+      r.assertNoStackTrace();
+      r.assertExit(0);
       assertFalse(r.out().contains("NaN") || r.out().contains("Infinity"), r.out());
     }
   }
@@ -217,9 +221,8 @@ class VerifyGenerateCliTest {
   void aForwardValueThatIsNeverFiniteIsNamedWithItsCause() throws Exception {
     Path spec = write("never.hbp", "module never {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n"
         + "  output z = log(-det(S*S'))*x;\n}\n");
-    CliRun r = hbp("verify", spec.toString());
-    noStackTrace(r);
-    assertEquals(1, r.code(), r.out() + r.err());
+    CliRun r = verifyWithoutStackTrace(spec);
+    r.assertExit(1);
     assertTrue(r.out().contains("sample points") && r.out().contains("never: log(-det(S*S')) is not finite at any of 100 random points: "
         + "-det(S*S') <= 0 there; declare S spd if it is meant to be"), r.out());
   }
@@ -228,9 +231,8 @@ class VerifyGenerateCliTest {
   void anIllConditionedInverseNoLongerFailsAtTheDefaultSeed() throws Exception {
     // 6 residual rows failed here with a fixed step of 1e-4 although hbp's rule was right
     Path spec = write("inv.hbp", "module invm {\n  dims n;\n  input x: vector(n);\n  param S: matrix(n, n);\n  output z = inv(S)*x;\n}\n");
-    CliRun r = hbp("verify", spec.toString());
-    noStackTrace(r);
-    assertEquals(0, r.code(), r.out() + r.err());
+    CliRun r = verifyWithoutStackTrace(spec);
+    r.assertExit(0);
     r.assertOutContains("0 failed");
   }
 
@@ -254,13 +256,13 @@ class VerifyGenerateCliTest {
     Path negative = write("negative.hbp", "module negative {\n  dims n;\n  input x: vector(2 - 2*n);\n  output z = 2*x;\n}\n");
     for (String command : List.of("verify", "derive")) {
       CliRun a = hbp(command, zero.toString());
-      assertEquals(2, a.code(), a.out() + a.err());
+      a.assertExit(2);
       assertEquals("hbp: " + zero + ":2:19: a dimension must be positive, but found 0\n", a.err());
       CliRun b = hbp(command, derived.toString());
-      assertEquals(2, b.code(), b.out() + b.err());
+      b.assertExit(2);
       assertEquals("hbp: " + derived + ":3:12: a dimension must be positive, but derived dim 'n' = n0 - n0 is 0\n", b.err());
       CliRun c = hbp(command, negative.toString());
-      assertEquals(2, c.code(), c.out() + c.err());
+      c.assertExit(2);
       assertEquals("hbp: " + negative + ":3:19: a dimension must be positive, but 2 - 2*n is below 1 for all values of its dims\n", c.err());
     }
   }
@@ -268,9 +270,8 @@ class VerifyGenerateCliTest {
   @Test
   void dimsThatAreNeverPositiveInVerifysRangeAreAnErrorNotAStackTrace() throws Exception {
     Path spec = write("far.hbp", "module far {\n  dims n, m;\n  input x: vector(n - m - 10);\n  output z = 2*x;\n}\n");
-    CliRun r = hbp("verify", spec.toString());
-    noStackTrace(r);
-    assertEquals(2, r.code(), r.out() + r.err());
+    CliRun r = verifyWithoutStackTrace(spec);
+    r.assertExit(2);
     assertTrue(r.err().startsWith("hbp: " + spec + ":1: module far: no dims [n, m] in 1..4 give positive sizes"), r.err());
   }
 
@@ -280,7 +281,7 @@ class VerifyGenerateCliTest {
         + "  assume sum(x) == 1;\n  output E = sum(x) + y'*x;\n}\n");
     for (String command : List.of("verify", "derive")) {
       CliRun r = hbp(command, spec.toString());
-      assertEquals(2, r.code(), r.out() + r.err());
+      r.assertExit(2);
       assertEquals("hbp: " + spec + ":5:14: 'assume' may mention only targets and data, which are not differentiated, but x is an input;"
           + " an assumption about it would change its derivatives\n", r.err());
     }
@@ -290,8 +291,7 @@ class VerifyGenerateCliTest {
   void aLinearLossWithAZeroHessianVerifies() throws Exception {
     // its hessian row threw "directionsAsColumns: 1 directions ... cannot be grouped" inside the operator
     Path spec = write("lin.hbp", "loss lin {\n  dims c;\n  input x: vector(c);\n  target y: vector(c);\n  output E = y'*x + sum(x);\n}\n");
-    CliRun r = hbp("verify", spec.toString());
-    noStackTrace(r);
-    assertEquals(0, r.code(), r.out() + r.err());
+    CliRun r = verifyWithoutStackTrace(spec);
+    r.assertExit(0);
   }
 }

@@ -26,6 +26,11 @@ class DomainsAndAssumptionsTest {
     return Dsl.parse(text, "spec.hbp");
   }
 
+  /** Parsing {@code text} fails with a DslException whose message is {@code message}. */
+  private static void assertRefused(String text, String message) {
+    assertEquals(message, assertThrows(DslException.class, () -> parse(text)).getMessage());
+  }
+
   private static String lines(String... lines) {
     return String.join("\n", lines) + "\n";
   }
@@ -75,8 +80,7 @@ class DomainsAndAssumptionsTest {
   @ParameterizedTest
   @MethodSource("refusedAssumptions")
   void assumptionsAboutDifferentiatedVariablesAreRefused(String text, String message) {
-    DslException e = assertThrows(DslException.class, () -> parse(text));
-    assertEquals(message, e.getMessage());
+    assertRefused(text, message);
   }
 
   @Test
@@ -123,8 +127,7 @@ class DomainsAndAssumptionsTest {
   @ParameterizedTest
   @MethodSource("domainErrors")
   void badDomainsAreRefusedAtTheirPlace(String text, String message) {
-    DslException e = assertThrows(DslException.class, () -> parse(text));
-    assertEquals(message, e.getMessage());
+    assertRefused(text, message);
   }
 
   // ---------------- dimensions ----------------
@@ -144,8 +147,7 @@ class DomainsAndAssumptionsTest {
   @ParameterizedTest
   @MethodSource("dimErrors")
   void zeroAndNegativeDimsAreRefused(String text, String message) {
-    DslException e = assertThrows(DslException.class, () -> parse(text));
-    assertEquals(message, e.getMessage());
+    assertRefused(text, message);
   }
 
   @Test

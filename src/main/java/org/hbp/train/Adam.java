@@ -49,9 +49,7 @@ public final class Adam implements Optimizer {
 
   @Override
   public Map<String, Object> config() {
-    Map<String, Object> c = new LinkedHashMap<>();
-    c.put("optimizer", "adam");
-    c.put("lr", lr);
+    Map<String, Object> c = Optimizer.baseConfig("adam", lr);
     c.put("beta1", beta1);
     c.put("beta2", beta2);
     c.put("eps", eps);

@@ -60,9 +60,7 @@ public final class CgNewton implements Optimizer {
 
   @Override
   public Map<String, Object> config() {
-    Map<String, Object> c = new LinkedHashMap<>();
-    c.put("optimizer", "cg-newton");
-    c.put("lr", s.gamma());
+    Map<String, Object> c = Optimizer.baseConfig("cg-newton", s.gamma());
     c.putAll(s.configEntries());
     return c;
   }

@@ -35,9 +35,7 @@ public final class Sgd implements Optimizer {
 
   @Override
   public Map<String, Object> config() {
-    Map<String, Object> c = new LinkedHashMap<>();
-    c.put("optimizer", "sgd");
-    c.put("lr", lr);
+    Map<String, Object> c = Optimizer.baseConfig("sgd", lr);
     c.put("momentum", momentum);
     return c;
   }

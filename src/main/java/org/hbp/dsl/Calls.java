@@ -15,15 +15,15 @@ import org.hbp.dsl.parser.HbpParser;
 final class Calls {
   private Calls() {}
 
-  /**
-   * The built-in matrix functions, each with its number of arguments; -1 for those that check
-   * their own (reshape, ones, zeros: a number of dims; unfold: optional and named arguments).
-   */
+  /** The number of arguments of a function that checks its own (reshape, ones, zeros: a number of dims; unfold: optional, named ones). */
+  private static final int OWN_CHECK = -1;
+
+  /** The built-in matrix functions, each with its number of arguments. */
   private static final Map<String, Integer> MATRIX_FUNCTIONS = Map.ofEntries(Map.entry("sum", 1), Map.entry("tr", 1), Map.entry("diag", 1),
-      Map.entry("kron", 2), Map.entry("vec", 1), Map.entry("flatten", 1), Map.entry("reshape", -1), Map.entry("ones", -1), Map.entry("zeros", -1),
-      Map.entry("eye", 1), Map.entry("inv", 1), Map.entry("det", 1), Map.entry("softmax", 1), Map.entry("logsumexp", 1),
-      Map.entry("logsumexp_cols", 1), Map.entry("max", 2), Map.entry("min", 2), Map.entry("unfold", -1), Map.entry("gather", 2),
-      Map.entry("commutation", 2), Map.entry("diagonalizer", 1), Map.entry("selection", 2), Map.entry("unfolding", 7));
+      Map.entry("kron", 2), Map.entry("vec", 1), Map.entry("flatten", 1), Map.entry("reshape", OWN_CHECK), Map.entry("ones", OWN_CHECK),
+      Map.entry("zeros", OWN_CHECK), Map.entry("eye", 1), Map.entry("inv", 1), Map.entry("det", 1), Map.entry("softmax", 1),
+      Map.entry("logsumexp", 1), Map.entry("logsumexp_cols", 1), Map.entry("max", 2), Map.entry("min", 2), Map.entry("unfold", OWN_CHECK),
+      Map.entry("gather", 2), Map.entry("commutation", 2), Map.entry("diagonalizer", 1), Map.entry("selection", 2), Map.entry("unfolding", 7));
 
   static boolean isBuiltin(String name) {
     return MATRIX_FUNCTIONS.containsKey(name) || ElementwiseFunction.BUILTIN_RULES.containsKey(name);
@@ -48,7 +48,7 @@ final class Calls {
       for (HbpParser.ArgContext a : args) if (a.key != null) throw b.error(a, f + " takes no named arguments");
     }
     int n = MATRIX_FUNCTIONS.get(f);
-    if (n >= 0) arity(b, c, f, args, n);
+    if (n != OWN_CHECK) arity(b, c, f, args, n);
     return switch (f) {
       case "sum" -> new Expr.Sum(b.expr(args.get(0).expr()));
       case "tr" -> new Expr.Trace(square(b, args.get(0), f));
@@ -68,10 +68,7 @@ final class Calls {
       case "logsumexp" -> new Expr.LogSumExp(b.expr(args.get(0).expr()));
       case "logsumexp_cols" -> new Expr.ColumnLogSumExp(matrix(b, args.get(0), f));
       case "max", "min" -> maxOrMin(b, f, args.get(0), args.get(1));
-      case "gather" -> {
-        Expr x = b.expr(args.get(0).expr());
-        yield new Expr.Gather(x, indexMap(b, args.get(1), f));
-      }
+      case "gather" -> new Expr.Gather(b.expr(args.get(0).expr()), indexMap(b, args.get(1), f));
       case "selection" -> new Expr.Selection(indexMap(b, args.get(0), f), b.dim(args.get(1).expr()));
       case "commutation" -> new Expr.Commutation(b.dim(args.get(0).expr()), b.dim(args.get(1).expr()));
       case "diagonalizer" -> new Expr.Diagonalizer(b.dim(args.get(0).expr()));

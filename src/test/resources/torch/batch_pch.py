@@ -26,20 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-try:  # torch >= 2.0
-    from torch.func import functional_call
-except ImportError:  # Debian's python3-torch 1.13
-    from torch.nn.utils.stateless import functional_call
+from autograd_reference import Residual, functional_call, save_problem
 
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
-
-
-class Residual(nn.Sequential):
-    """z = x + body(x); its body's parameters are '<i>.<j>.weight' as in hbp."""
-
-    def forward(self, x):
-        return x + super().forward(x)
 
 
 class Skip(nn.Module):
@@ -153,8 +143,7 @@ def main():
     n = 6
     x = torch.randn(n, features)
     y = torch.randint(0, classes, (n,))
-    np.savez(out + "/params.npz", **{k: v.detach().numpy() for k, v in net.named_parameters()})
-    np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
+    save_problem(out, dict(net.named_parameters()), x, y)
     logits = net(x).detach()
     loss = lambda t, k: nn.functional.cross_entropy(t.unsqueeze(0), y[k:k + 1])
     hz = mean([torch.autograd.functional.hessian(lambda t: loss(t, k), logits[k]) for k in range(n)])

@@ -7,10 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-try:  # torch >= 2.0
-    from torch.func import functional_call
-except ImportError:  # Debian's python3-torch 1.13
-    from torch.nn.utils.stateless import functional_call
+from autograd_reference import reference, save_problem
 
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(1)
@@ -21,35 +18,8 @@ n = 4
 x = torch.randn(n, 5)
 y = torch.randn(n, 3)
 params = dict(net.named_parameters())
-np.savez(out + "/params.npz", **{k: v.detach().numpy() for k, v in params.items()})
-np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
-names = list(params)
-loss_fn = nn.MSELoss(reduction="mean")
-
-
-def outputs_with(name, value):
-    p = {k: (value if k == name else v.detach()) for k, v in params.items()}
-    return functional_call(net, p, (x,))
-
-
-loss = loss_fn(net(x), y)
-ref = {"loss": np.array(loss.item()),
-       "loss_sum_over_n": np.array((nn.MSELoss(reduction="sum")(net(x), y) / n).item())}
-grads = torch.autograd.grad(loss, [params[k] for k in names])
-for k, g in zip(names, grads):
-    ref["grad." + k] = g.detach().numpy()
-z = net(x).detach()
-for k in names:
-    p0 = params[k].detach()
-    numel = p0.numel()
-    h = torch.autograd.functional.hessian(lambda v: loss_fn(outputs_with(k, v.reshape(p0.shape)), y), p0.reshape(-1))
-    ref["hessian." + k] = h.numpy()
-    j = torch.autograd.functional.jacobian(lambda v: outputs_with(k, v.reshape(p0.shape)), p0.reshape(-1))  # [n, C, numel]
-    ggn = torch.zeros(numel, numel)
-    for i in range(n):
-        # Hessian of sample i's share of the batch loss with respect to its outputs
-        hl = torch.autograd.functional.hessian(lambda t: loss_fn(t.unsqueeze(0), y[i:i + 1]), z[i]) / n
-        ggn += j[i].T @ hl @ j[i]
-    ref["ggn." + k] = ggn.numpy()
+save_problem(out, params, x, y)
+ref = reference(net, params, x, y, nn.MSELoss(reduction="mean"))
+ref["loss_sum_over_n"] = np.array((nn.MSELoss(reduction="sum")(net(x), y) / n).item())
 np.savez(out + "/ref.npz", **ref)
-print("ok", len(names), "parameters")
+print("ok", len(params), "parameters")

@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.Pointer;
@@ -45,15 +44,13 @@ import picocli.CommandLine.Option;
  * each as a ratio to the gradient pass, with the peak heap of each, and optionally PyTorch's
  * gradient pass on the same net, threads and dtype for comparison. A benchmark, not a test.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+@Command(name = "bench",
     description = {
         "Time a network's passes on a synthetic batch: the gradient pass; one curvature pass per explicit strategy",
         "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",
         "Medians over --repeat runs after --warmup runs and then until the JIT compiler is idle, each also as a ratio to the gradient pass, and peak heap per pass.",
         "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE)."})
-public final class BenchCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET.hbp", description = "Network (default networks/fc.hbp).")
   Path net;
 
@@ -107,7 +104,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
     Backend be = device.backend(backend, threads);
     NetworkSpec ns = Networks.load(net, null, NetworkOperators.builtInSpecDirs());
     Network network = new Network(ns, NetworkOperators.forSpecs(), be);

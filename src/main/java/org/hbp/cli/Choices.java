@@ -2,6 +2,7 @@ package org.hbp.cli;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Function;
 import org.hbp.UserError;
 import org.hbp.network.CurvatureKind;
@@ -29,35 +30,62 @@ final class Choices {
     return n == 1 ? labels.get(0) : String.join(", ", labels.subList(0, n - 1)) + " or " + labels.get(n - 1);
   }
 
-  /** {@code --curvature}: hessian, ggn, pch-abs, pch-clip. */
-  static final class CurvatureKinds implements ITypeConverter<CurvatureKind> {
+  /**
+   * An enum of a choice option whose command-line names are its constants' names in lower case
+   * with '-' for '_' ({@code CG_NEWTON}: cg-newton).
+   */
+  interface Choice {
+    String name();
+
+    /** The command-line name. */
+    default String label() {
+      return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+  }
+
+  /** A converter of one choice option: {@link #choose} over its enum's values. */
+  abstract static class Converter<E> implements ITypeConverter<E> {
+    private final String noun;
+    private final E[] values;
+    private final Function<E, String> label;
+
+    Converter(String noun, E[] values, Function<E, String> label) {
+      this.noun = noun;
+      this.values = values;
+      this.label = label;
+    }
+
     @Override
-    public CurvatureKind convert(String text) {
-      return choose("curvature", text, CurvatureKind.values(), CurvatureKind::label);
+    public E convert(String text) {
+      return choose(noun, text, values, label);
+    }
+  }
+
+  /** {@code --curvature}: hessian, ggn, pch-abs, pch-clip. */
+  static final class CurvatureKinds extends Converter<CurvatureKind> {
+    CurvatureKinds() {
+      super("curvature", CurvatureKind.values(), CurvatureKind::label);
     }
   }
 
   /** {@code --strategy}: exact, kfra, bda. */
-  static final class Strategies implements ITypeConverter<Strategy> {
-    @Override
-    public Strategy convert(String text) {
-      return choose("strategy", text, Strategy.values(), Strategy::label);
+  static final class Strategies extends Converter<Strategy> {
+    Strategies() {
+      super("strategy", Strategy.values(), Strategy::label);
     }
   }
 
   /** {@code hbp train --optimizer}: cg-newton, sgd, adam. */
-  static final class Optimizers implements ITypeConverter<TrainCommand.OptimizerKind> {
-    @Override
-    public TrainCommand.OptimizerKind convert(String text) {
-      return choose("optimizer", text, TrainCommand.OptimizerKind.values(), TrainCommand.OptimizerKind::label);
+  static final class Optimizers extends Converter<TrainCommand.OptimizerKind> {
+    Optimizers() {
+      super("optimizer", TrainCommand.OptimizerKind.values(), TrainCommand.OptimizerKind::label);
     }
   }
 
   /** {@code hbp derive --format}: text, latex, json. */
-  static final class OutputFormats implements ITypeConverter<DeriveCommand.OutputFormat> {
-    @Override
-    public DeriveCommand.OutputFormat convert(String text) {
-      return choose("format", text, DeriveCommand.OutputFormat.values(), DeriveCommand.OutputFormat::label);
+  static final class OutputFormats extends Converter<DeriveCommand.OutputFormat> {
+    OutputFormats() {
+      super("format", DeriveCommand.OutputFormat.values(), DeriveCommand.OutputFormat::label);
     }
   }
 }

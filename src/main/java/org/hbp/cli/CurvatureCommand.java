@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -18,7 +17,6 @@ import org.hbp.network.Curvature;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Networks;
 import org.hbp.network.Pass;
@@ -29,15 +27,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp curvature}: block-diagonal curvature of a network on a batch, from NumPy files. */
-@Command(name = "curvature", mixinStandardHelpOptions = true,
+@Command(name = "curvature",
     description = {
         "Block-diagonal curvature of the mean loss of a network (declared in the DSL) on one batch, with parameters",
         "and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors V.npz --out OUT.npz),",
         "dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the damped Newton step",
         "of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and gradient norms."})
-public final class CurvatureCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
@@ -86,10 +82,7 @@ public final class CurvatureCommand implements Callable<Integer> {
       description = "cpu, blas-f64 (default: OpenBLAS, float64) or blas-f32 (float32, as PyTorch trains).")
   String backend;
 
-  @Mixin DeviceOption device;
-
-  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
-  int threads;
+  @Mixin ComputeOptions compute;
 
   @Override
   public Integer call() throws Exception {
@@ -99,11 +92,11 @@ public final class CurvatureCommand implements Callable<Integer> {
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
     long limit = NetworkOptions.memoryLimitBytes(memoryLimitGiB);
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
 
     NetworkSpec net = networkOptions.load();
-    Backend be = device.backend(backend, threads);
-    Network network = new Network(net, NetworkOperators.forSpecs(), be);
+    Network network = compute.network(net, backend);
+    Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, Batch> p = layout.parametersOnly(readNpz(params), params.toString());

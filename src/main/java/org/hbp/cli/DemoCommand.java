@@ -10,7 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.hbp.UserError;
@@ -59,7 +58,7 @@ import picocli.CommandLine.Option;
  * generated operator, computes curvature blocks of a small net, trains it with CG-Newton against
  * SGD and plots the runs.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "demo",
     description = {"1. Derive the HBP rules of every spec in modules-spec/ (Table 1 of the paper), check each Jacobian and",
         "   residual against central finite differences at random shapes and points, and every method of each",
         "   generated operator against EJML references (as hbp verify does).",
@@ -67,9 +66,7 @@ import picocli.CommandLine.Option;
         "3. Curvature of a small net on a batch: GGN, Hessian and PCH blocks, exact and bda.",
         "4. Train that net with CG-Newton (GGN, bda) and with SGD on Fashion-MNIST where Debian's dataset-fashion-mnist",
         "   is installed (a 10000-image subset), else on synthetic data; write metrics and plots to --out."})
-public final class DemoCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class DemoCommand extends HbpCommand {
   @Option(names = "--specs", defaultValue = "modules-spec", paramLabel = "DIR", description = "Folder of .hbp specs (default: modules-spec).")
   Path specs;
 
@@ -84,7 +81,7 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
     if (!Files.isDirectory(specs)) throw new UserError("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
     List<Path> files;
     try (var s = Files.list(specs)) {

@@ -6,9 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.calculus.Calculus;
 import org.hbp.calculus.Expr;
@@ -34,14 +32,12 @@ import picocli.CommandLine.Parameters;
 
 
 /** {@code hbp derive}: HBP rules of spec modules, or ad-hoc derivatives of an expression. */
-@Command(name = "derive", mixinStandardHelpOptions = true,
+@Command(name = "derive",
     description = {
         "Derive Jacobians, residual Hessian terms and HBP rules (paper eq. 7) of every module in a spec file,",
         "or differentiate an ad-hoc expression (-e) and optionally evaluate the result at NumPy arrays.",
         "Results use column-major vec, in the DSL's own syntax (they parse back)."})
-public final class DeriveCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class DeriveCommand extends HbpCommand {
   @Parameters(arity = "0..1", paramLabel = "SPEC.hbp", description = "Spec file to derive (omit with -e).")
   Path file;
 
@@ -53,14 +49,7 @@ public final class DeriveCommand implements Callable<Integer> {
   OutputFormat format;
 
   /** The output formats of {@code --format}. */
-  enum OutputFormat {
-    TEXT, LATEX, JSON;
-
-    /** The command-line name: text, latex, json. */
-    String label() {
-      return name().toLowerCase(Locale.ROOT);
-    }
-  }
+  enum OutputFormat implements Choices.Choice { TEXT, LATEX, JSON }
 
   @Option(names = {"-e", "--expr"}, paramLabel = "EXPR", description = "An expression to differentiate.")
   String expr;
@@ -82,7 +71,7 @@ public final class DeriveCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
     if (expr != null) {
       if (file != null) throw new UserError("give either a spec file or -e EXPR, not both");
       adHoc(w);

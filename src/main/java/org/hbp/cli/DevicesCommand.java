@@ -3,7 +3,6 @@ package org.hbp.cli;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import org.hbp.backend.opencl.OpenClDevices;
 import org.hbp.backend.opencl.OpenClException;
 import picocli.CommandLine.Command;
@@ -14,18 +13,16 @@ import picocli.CommandLine.Command;
  * backend depends on. Exits with status 1 and one clear message (what was looked for, how to
  * install OpenCL) when there is no OpenCL platform or device.
  */
-@Command(name = "devices", mixinStandardHelpOptions = true,
+@Command(name = "devices",
     description = {
         "List the OpenCL platforms and devices: index (for --backend opencl-f32:INDEX / opencl-f64:INDEX), name, vendor,",
         "OpenCL version, compute units, global memory, largest work-group and fp64 support (needed by opencl-f64).",
         "The default OpenCL device (opencl-f32 without an index) is the first GPU, else the first device."})
-public final class DevicesCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class DevicesCommand extends HbpCommand {
   /** Prints the listing; 1 (with the message on the error stream) when there is no OpenCL device. */
   @Override
   public Integer call() {
-    PrintWriter w = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+    PrintWriter w = out(), err = err();
     List<OpenClDevices.Device> devices;
     try {
       devices = OpenClDevices.list();

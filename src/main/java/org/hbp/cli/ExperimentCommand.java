@@ -4,7 +4,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
@@ -24,7 +23,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code hbp experiment fig4|fig5}: the paper's experiments on Fashion-MNIST, with plots and the claims checked. */
-@Command(name = "experiment", mixinStandardHelpOptions = true,
+@Command(name = "experiment",
     description = {
         "Re-run the paper's experiments on Fashion-MNIST: fig4 (FC sigmoid net: SGD against CG-Newton with GGN,",
         "PCH-abs, PCH-clip (bda) and PCH-abs with 2, 4, 16 sub-blocks) or fig5 (c4d3 sigmoid CNN: exact CG-Newton",
@@ -32,9 +31,7 @@ import picocli.CommandLine.Parameters;
         "into OUT/<configuration>/seed-<s> (an interrupted experiment resumes where it stopped), draws OUT/plots/*.png",
         "(mean ± std over seeds) and writes OUT/summary.md: a table and whether each of the paper's claims held.",
         "--scale small (a data subset, fewer epochs: about 15 minutes on 2 cores) or full (the paper's schedule)."})
-public final class ExperimentCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class ExperimentCommand extends HbpCommand {
   @Parameters(index = "0", paramLabel = "fig4|fig5", description = "Which experiment.")
   String figure;
 
@@ -57,15 +54,12 @@ public final class ExperimentCommand implements Callable<Integer> {
   @Option(names = "--backend", defaultValue = "blas-f32", paramLabel = "B", description = "blas-f32 (default), blas-f64 or cpu.")
   String backend;
 
-  @Mixin DeviceOption device;
-
-  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
-  int threads;
+  @Mixin ComputeOptions compute;
 
   @Override
   public Integer call() throws Exception {
     if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
     Experiments.Plan plan = Experiments.only(Experiments.plan(figure, scale), only);
     NetworkSpec ns = Networks.load(NetworkOperators.builtInNetwork(plan.network()), null, NetworkOperators.builtInSpecDirs());
     List<Integer> in = ns.inputShape();
@@ -76,7 +70,7 @@ public final class ExperimentCommand implements Callable<Integer> {
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
     w.flush();
-    Experiments.run(plan, split, seeds, dir, () -> new Network(ns, NetworkOperators.forSpecs(), device.backend(backend, threads)), data, w,
+    Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w,
         System.console() != null);
     return 0;
   }
@@ -87,7 +81,7 @@ public final class ExperimentCommand implements Callable<Integer> {
    * the memory this process has, before anything is trained.
    */
   private void checkMemory(Experiments.Plan plan, NetworkSpec ns) {
-    Network net = new Network(ns, NetworkOperators.forSpecs(), device.backend(backend, threads));
+    Network net = compute.network(ns, backend);
     long limit = Curvature.DEFAULT_MEMORY_LIMIT;
     MemoryEstimate.checkParameters(net, 2, "the heap: JAVA_TOOL_OPTIONS=-Xmx8g", limit);
     Map<String, Batch> initial = Initialization.xavierNormal(net, 0);

@@ -3,23 +3,20 @@ package org.hbp.cli;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code hbp generate}: Java operator classes from specs, for other projects' builds. */
-@Command(name = "generate", mixinStandardHelpOptions = true,
+@Command(name = "generate",
     description = {
         "Generate one Java operator class per module or loss of the specs in DIR (or one spec file) into a source tree.",
         "Files are written atomically and only when they change. A generated class that the specs no longer produce is removed",
         "when its spec (named in its header) is one being generated, or lies in the --specs folder and no longer exists;",
         "other files (other specs' classes, files hbp did not generate) are left alone.",
         "The classes need hbp's runtime (org.hbp.runtime, org.hbp.backend) on the compile classpath."})
-public final class GenerateCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class GenerateCommand extends HbpCommand {
   @Option(names = "--specs", required = true, paramLabel = "DIR|SPEC.hbp", description = "Spec folder or file.")
   Path specs;
 
@@ -35,12 +32,12 @@ public final class GenerateCommand implements Callable<Integer> {
       throw new UserError("--package '" + packageName + "' is not a Java package name");
     Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
     SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
     for (Path p : r.written()) w.println("wrote     " + p);
     for (Path p : r.unchanged()) w.println("unchanged " + p);
     for (Path p : r.removed()) w.println("removed   " + p);
-    for (String warning : r.warnings()) spec.commandLine().getErr().println("hbp: warning: " + warning);
-    spec.commandLine().getErr().flush();
+    for (String warning : r.warnings()) err().println("hbp: warning: " + warning);
+    err().flush();
     w.printf("%d operator classes in package %s under %s%n", r.total(), packageName, out);
     w.flush();
     return 0;

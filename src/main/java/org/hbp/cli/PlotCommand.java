@@ -7,7 +7,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.plot.RunMetrics;
 import org.hbp.plot.SeedGroup;
@@ -17,15 +16,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code hbp plot}: training curves of runs of {@code hbp train}, seeds of a label as mean ± std. */
-@Command(name = "plot", mixinStandardHelpOptions = true,
+@Command(name = "plot",
     description = {
         "Plot training curves of run directories written by `hbp train`: loss (test solid, train dashed) and test accuracy,",
         "each against epochs and against training wall time, as four PNG files. Runs with the same label (config.json) are",
         "seeds of one configuration: drawn as their mean with a band of mean ± one standard deviation, on the epochs all of",
         "them have. Prints the files written and, per label, the final test loss and accuracy (mean ± std over seeds)."})
-public final class PlotCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class PlotCommand extends HbpCommand {
   @Parameters(arity = "1..*", paramLabel = "RUN_DIR", description = "Run directories (each with metrics.csv and config.json).")
   List<Path> runDirs;
 
@@ -37,7 +34,7 @@ public final class PlotCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PrintWriter w = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+    PrintWriter w = out(), err = err();
     Map<Path, Path> seen = new HashMap<>();
     List<RunMetrics> runs = new ArrayList<>();
     for (Path dir : runDirs) {

@@ -6,8 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
@@ -16,7 +14,6 @@ import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Strategy;
 import org.hbp.plot.RunMetrics;
@@ -32,16 +29,14 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
-@Command(name = "train", mixinStandardHelpOptions = true,
+@Command(name = "train",
     description = {
         "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's",
         "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or PCH",
         "blocks, exact/kfra/bda), SGD with momentum, or Adam. Shows progress; writes RUN_DIR/config.json, per-epoch",
         "metrics (metrics.csv, metrics.jsonl: training loss on a test-sized training subset, test loss and accuracy,",
         "wall time, CG iterations), checkpoint.npz after each epoch (--resume continues from it), and plots/*.png."})
-public final class TrainCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class TrainCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--data", defaultValue = "synthetic", paramLabel = "D",
@@ -53,14 +48,7 @@ public final class TrainCommand implements Callable<Integer> {
   OptimizerKind optimizer;
 
   /** The optimizers of {@code --optimizer}. */
-  enum OptimizerKind {
-    CG_NEWTON, SGD, ADAM;
-
-    /** The command-line name: cg-newton, sgd, adam. */
-    String label() {
-      return name().toLowerCase(Locale.ROOT).replace('_', '-');
-    }
-  }
+  enum OptimizerKind implements Choices.Choice { CG_NEWTON, SGD, ADAM }
 
   @Option(names = {"--lr", "--gamma"}, paramLabel = "LR",
       description = "Learning rate (gamma of eq. 10). Default: 0.1 for cg-newton and sgd, 0.001 for adam.")
@@ -132,21 +120,18 @@ public final class TrainCommand implements Callable<Integer> {
       description = "blas-f32 (default: float32, as PyTorch trains), blas-f64 or cpu.")
   String backend;
 
-  @Mixin DeviceOption device;
-
-  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
-  int threads;
+  @Mixin ComputeOptions compute;
 
   @Option(names = "--no-plots", description = "Do not draw RUN_DIR/plots/*.png at the end.")
   boolean noPlots;
 
   @Override
   public Integer call() throws Exception {
-    PrintWriter w = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter w = out();
+    PrintWriter err = err();
     NetworkSpec ns = networkOptions.load();
-    Backend be = device.backend(backend, threads);
-    Network net = new Network(ns, NetworkOperators.forSpecs(), be);
+    Network net = compute.network(ns, backend);
+    Backend be = net.backend();
     List<Integer> in = ns.inputShape();
     int[] image = in.size() == 3 ? new int[] {in.get(0), in.get(1), in.get(2)} : new int[] {1, 1, in.stream().reduce(1, (a, b) -> a * b)};
     int[] t = net.targetShape();
@@ -214,8 +199,7 @@ public final class TrainCommand implements Callable<Integer> {
   private Optimizer optimizer(Network net, int cgIterations) {
     switch (optimizer) {
       case CG_NEWTON:
-        return new CgNewton(net, new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks,
-            new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit()));
+        return new CgNewton(net, cgNewton(cgIterations));
       case SGD:
         return new Sgd(net, lr == null ? 0.1 : lr, momentum);
       case ADAM:
@@ -225,6 +209,12 @@ public final class TrainCommand implements Callable<Integer> {
     }
   }
 
+  /** The CG-Newton settings of the options, with CG limited to {@code cgIterations}. */
+  private CgNewton.Settings cgNewton(int cgIterations) {
+    return new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks, new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations),
+        memoryLimit());
+  }
+
   private Map<String, Object> config(NetworkSpec ns, Optimizer opt) {
     Map<String, Object> c = new LinkedHashMap<>();
     c.put("label", label(opt));
@@ -232,27 +222,11 @@ public final class TrainCommand implements Callable<Integer> {
     c.put("net", networkOptions.netFile.toString());
     c.put("network", ns.name());
     c.put("data", data);
-    c.put("optimizer", optimizer.label());
-    c.put("lr", lr == null ? (optimizer == OptimizerKind.ADAM ? 1e-3 : 0.1) : lr);
-    if (optimizer == OptimizerKind.CG_NEWTON) {
-      c.put("alpha", alpha);
-      c.put("curvature", curvature.label());
-      c.put("strategy", strategy.label());
-      c.put("blocks", blocks);
-      c.put("cg_maxiter", cgMaxiter);
-      c.put("cg_tol", cgTol);
-      c.put("cg_atol", cgAtol);
-    } else if (optimizer == OptimizerKind.SGD) {
-      c.put("momentum", momentum);
-    } else {
-      c.put("beta1", beta1);
-      c.put("beta2", beta2);
-      c.put("eps", eps);
-    }
+    c.putAll(opt.config());
     c.put("epochs", epochs);
     c.put("batch", batch);
     c.put("backend", backend);
-    c.put("device", device.device);
+    c.put("device", compute.device.device);
     // the parse result's original arguments start with the subcommand's name
     c.put("command", commandLine(spec.commandLine().getParseResult().originalArgs()));
     return c;

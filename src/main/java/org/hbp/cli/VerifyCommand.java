@@ -5,7 +5,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
 import org.hbp.dsl.ModuleSpec;
@@ -17,7 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code hbp verify}: checks generated operators number by number against their forward expressions. */
-@Command(name = "verify", mixinStandardHelpOptions = true,
+@Command(name = "verify",
     description = {
         "Check every method of the generated operator of each module in SPEC.hbp (or every spec in DIR) against",
         "EJML references built from the forward expression alone: the reference interpreter, central finite",
@@ -27,9 +26,7 @@ import picocli.CommandLine.Parameters;
         "generated and compiled in-process.",
         "Exit status 1 if any check fails.",
         "--expect 'x: RULE' also decides whether a hand-derived HBP rule (a loss: its Hessian) equals the derived one."})
-public final class VerifyCommand implements Callable<Integer> {
-  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
+public final class VerifyCommand extends HbpCommand {
   @Parameters(paramLabel = "SPEC.hbp|DIR", description = "A spec file or a folder of them.")
   Path target;
 
@@ -48,7 +45,7 @@ public final class VerifyCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (shapes < 1) throw new UserError("--shapes must be at least 1");
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter w = out();
     List<Path> files = SourceGeneration.specFiles(target);
     if (files.isEmpty()) throw new UserError(target + ": no .hbp spec files in this folder");
     int failed = 0, checks = 0, operators = 0;

@@ -49,14 +49,6 @@ public final class Cifar10 {
     private static final String DOWNLOAD_HINT = "download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
             + " and extract it (tar xzf), then pass --data cifar10:DIR";
 
-    private static final float[] SCALE = new float[256];
-
-    static {
-        for (int b = 0; b < 256; b++) {
-            SCALE[b] = b / 255f;
-        }
-    }
-
     private Cifar10() {}
 
     /**
@@ -168,7 +160,7 @@ public final class Cifar10 {
                 labels[i] = label;
                 int dst = i * IMAGE_BYTES;
                 for (int k = 0; k < IMAGE_BYTES; k++) {
-                    images[dst + k] = SCALE[bytes[off + 1 + k] & 0xff];
+                    images[dst + k] = Pixels.of(bytes[off + 1 + k]);
                 }
             }
         }

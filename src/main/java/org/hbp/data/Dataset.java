@@ -177,12 +177,7 @@ public final class Dataset {
      * @throws UserError if the batch would hold more values than a Java array
      */
     public NdArray images(int[] indices) {
-        long total = (long) indices.length * imageSize;
-        if (total > NdArray.MAX_NUMEL) {
-            throw new UserError(name + ": a batch of " + indices.length + " images of "
-                    + shapeString() + " has " + total + " values, more than a Java array holds; use smaller batches");
-        }
-        double[] out = new double[(int) total];
+        double[] out = new double[values(indices.length, "a batch", "; use smaller batches")];
         for (int j = 0; j < indices.length; j++) {
             int i = indices[j];
             checkIndex(i, j);
@@ -193,6 +188,19 @@ public final class Dataset {
             }
         }
         return NdArray.of(out, DType.FLOAT64, indices.length, channels, height, width);
+    }
+
+    /**
+     * The number of values of {@code count} images, or a {@link UserError} if they do not fit in a
+     * Java array; {@code what} ("a batch") and {@code advice} complete its message.
+     */
+    private int values(int count, String what, String advice) {
+        long total = (long) count * imageSize;
+        if (total > NdArray.MAX_NUMEL) {
+            throw new UserError(name + ": " + what + " of " + count + " images of " + shapeString() + " has " + total
+                    + " values, more than a Java array holds" + advice);
+        }
+        return (int) total;
     }
 
     /**
@@ -217,12 +225,7 @@ public final class Dataset {
      * @throws IndexOutOfBoundsException if an index is outside {@code [0, size())}
      */
     public Dataset subset(int[] indices) {
-        long total = (long) indices.length * imageSize;
-        if (total > NdArray.MAX_NUMEL) {
-            throw new UserError(name + ": a subset of " + indices.length + " images of "
-                    + shapeString() + " has " + total + " values, more than a Java array holds");
-        }
-        float[] img = new float[(int) total];
+        float[] img = new float[values(indices.length, "a subset", "")];
         int[] lab = new int[indices.length];
         for (int j = 0; j < indices.length; j++) {
             int i = indices[j];

@@ -42,14 +42,6 @@ public final class FashionMnist {
     static final String INSTALL_HINT =
             "install Debian's package: apt-get install dataset-fashion-mnist, or pass --data fashion-mnist:DIR";
 
-    private static final float[] SCALE = new float[256];
-
-    static {
-        for (int b = 0; b < 256; b++) {
-            SCALE[b] = b / 255f;
-        }
-    }
-
     private FashionMnist() {}
 
     /**
@@ -130,7 +122,7 @@ public final class FashionMnist {
         float[] x = new float[images.count() * pixels];
         byte[] data = images.data();
         for (int k = 0; k < x.length; k++) {
-            x[k] = SCALE[data[Idx.IMAGE_HEADER + k] & 0xff];
+            x[k] = Pixels.of(data[Idx.IMAGE_HEADER + k]);
         }
         return Dataset.owning(name, x, labels, 1, SIDE, SIDE, CLASSES);
     }

@@ -60,23 +60,16 @@ final class Idx {
         long imageBytes = (long) rows * cols;
         Raw raw = read(file, IMAGE_HEADER, head -> {
             checkMagic(file, head, IMAGE_MAGIC, "image");
-            int count = readInt(head, 4);
+            int count = announcedCount(file, head, "image");
             int r = readInt(head, 8);
             int c = readInt(head, 12);
-            if (count < 0) {
-                throw new IOException(file + ": the IDX header announces a negative image count " + count
-                        + " (bytes 4..7)");
-            }
             if (r != rows || c != cols) {
                 throw new IOException(file + ": expected " + rows + "x" + cols + " images, the IDX header"
                         + " (bytes 8..15) announces " + r + "x" + c);
             }
             return IMAGE_HEADER + count * imageBytes;
         });
-        if (raw.head().length < IMAGE_HEADER) {
-            throw new IOException(file + ": truncated IDX image header: expected " + IMAGE_HEADER
-                    + " bytes (magic number, image count, rows, columns), the file has " + raw.head().length);
-        }
+        checkHeaderLength(file, raw, IMAGE_HEADER, "image", "magic number, image count, rows, columns");
         int count = readInt(raw.head(), 4);
         long expected = raw.expected();
         if (raw.length() != expected) {
@@ -94,6 +87,23 @@ final class Idx {
         return new Images(count, rows, cols, raw.data());
     }
 
+    /** The record count in bytes 4..7 of an IDX header, or an IOException if it is negative; {@code what}: image or label. */
+    private static int announcedCount(Path file, byte[] head, String what) throws IOException {
+        int count = readInt(head, 4);
+        if (count < 0) {
+            throw new IOException(file + ": the IDX header announces a negative " + what + " count " + count + " (bytes 4..7)");
+        }
+        return count;
+    }
+
+    /** An IOException if the file is shorter than its IDX header of {@code length} bytes ({@code fields}). */
+    private static void checkHeaderLength(Path file, Raw raw, int length, String what, String fields) throws IOException {
+        if (raw.head().length < length) {
+            throw new IOException(file + ": truncated IDX " + what + " header: expected " + length + " bytes (" + fields
+                    + "), the file has " + raw.head().length);
+        }
+    }
+
     /**
      * Reads an IDX label file and checks its magic number, its length against the announced count
      * and that every label lies in {@code [0, classes)}.
@@ -101,17 +111,9 @@ final class Idx {
     static int[] readLabels(Path file, int classes) throws IOException {
         Raw raw = read(file, LABEL_HEADER, head -> {
             checkMagic(file, head, LABEL_MAGIC, "label");
-            int count = readInt(head, 4);
-            if (count < 0) {
-                throw new IOException(file + ": the IDX header announces a negative label count " + count
-                        + " (bytes 4..7)");
-            }
-            return (long) LABEL_HEADER + count;
+            return (long) LABEL_HEADER + announcedCount(file, head, "label");
         });
-        if (raw.head().length < LABEL_HEADER) {
-            throw new IOException(file + ": truncated IDX label header: expected " + LABEL_HEADER
-                    + " bytes (magic number, label count), the file has " + raw.head().length);
-        }
+        checkHeaderLength(file, raw, LABEL_HEADER, "label", "magic number, label count");
         int count = readInt(raw.head(), 4);
         long expected = raw.expected();
         if (raw.length() != expected) {

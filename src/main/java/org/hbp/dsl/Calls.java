@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
@@ -16,12 +15,18 @@ import org.hbp.dsl.parser.HbpParser;
 final class Calls {
   private Calls() {}
 
-  private static final Set<String> MATRIX_FUNCTIONS = Set.of("sum", "tr", "diag", "kron", "vec", "flatten", "reshape",
-      "ones", "zeros", "eye", "inv", "det", "softmax", "logsumexp", "logsumexp_cols", "max", "min", "unfold", "gather", "commutation", "diagonalizer",
-      "selection", "unfolding");
+  /** The number of arguments of a function that checks its own (reshape, ones, zeros: a number of dims; unfold: optional, named ones). */
+  private static final int OWN_CHECK = -1;
+
+  /** The built-in matrix functions, each with its number of arguments. */
+  private static final Map<String, Integer> MATRIX_FUNCTIONS = Map.ofEntries(Map.entry("sum", 1), Map.entry("tr", 1), Map.entry("diag", 1),
+      Map.entry("kron", 2), Map.entry("vec", 1), Map.entry("flatten", 1), Map.entry("reshape", OWN_CHECK), Map.entry("ones", OWN_CHECK),
+      Map.entry("zeros", OWN_CHECK), Map.entry("eye", 1), Map.entry("inv", 1), Map.entry("det", 1), Map.entry("softmax", 1),
+      Map.entry("logsumexp", 1), Map.entry("logsumexp_cols", 1), Map.entry("max", 2), Map.entry("min", 2), Map.entry("unfold", OWN_CHECK),
+      Map.entry("gather", 2), Map.entry("commutation", 2), Map.entry("diagonalizer", 1), Map.entry("selection", 2), Map.entry("unfolding", 7));
 
   static boolean isBuiltin(String name) {
-    return MATRIX_FUNCTIONS.contains(name) || ElementwiseFunction.BUILTIN_RULES.containsKey(name);
+    return MATRIX_FUNCTIONS.containsKey(name) || ElementwiseFunction.BUILTIN_RULES.containsKey(name);
   }
 
   static Expr call(SpecBuilder b, HbpParser.CallExprContext c) {
@@ -34,7 +39,7 @@ final class Calls {
       Expr a = b.expr(args.get(0).expr());
       return new Expr.Apply(fn, primes, a);
     }
-    if (!MATRIX_FUNCTIONS.contains(f)) {
+    if (!MATRIX_FUNCTIONS.containsKey(f)) {
       if (b.vars().containsKey(f)) throw b.error(c, "'" + f + "' is a variable, not a function");
       throw b.error(c, "unknown function '" + f + "'");
     }
@@ -42,107 +47,69 @@ final class Calls {
     if (!f.equals("unfold")) {
       for (HbpParser.ArgContext a : args) if (a.key != null) throw b.error(a, f + " takes no named arguments");
     }
-    switch (f) {
-      case "sum": {
-        arity(b, c, f, args, 1);
-        return new Expr.Sum(b.expr(args.get(0).expr()));
-      }
-      case "tr": {
-        arity(b, c, f, args, 1);
-        Expr m = square(b, args.get(0), f);
-        return new Expr.Trace(m);
-      }
-      case "diag": {
-        arity(b, c, f, args, 1);
-        Expr a = b.expr(args.get(0).expr());
-        if (a.shape().isColumn()) return new Expr.DiagMat(a);
-        return new Expr.DiagVec(square(b, args.get(0), f));
-      }
-      case "kron": {
-        arity(b, c, f, args, 2);
-        Expr l = matrix(b, args.get(0), f), r = matrix(b, args.get(1), f);
-        return new Expr.Kron(l, r);
-      }
-      case "vec":
-      case "flatten": {
-        arity(b, c, f, args, 1);
-        return new Expr.Vec(b.expr(args.get(0).expr()));
-      }
-      case "reshape": {
-        if (args.size() < 2 || args.size() > 4) throw b.error(c, "reshape expects (X, d1[, d2[, d3]]) but got " + args.size() + (args.size() == 1 ? " argument" : " arguments"));
-        Expr x = b.expr(args.get(0).expr());
-        Shape target = shapeOf(b, args.subList(1, args.size()));
-        if (!target.numel().equals(x.shape().numel()))
-          throw b.error(c, "cannot reshape " + b.src(args.get(0)) + ", a " + x.shape() + " with " + x.shape().numel()
-              + " entries, to " + target + " with " + target.numel() + " entries");
-        return new Expr.Reshape(x, target);
-      }
-      case "ones":
-      case "zeros": {
+    int n = MATRIX_FUNCTIONS.get(f);
+    if (n != OWN_CHECK) arity(b, c, f, args, n);
+    return switch (f) {
+      case "sum" -> new Expr.Sum(b.expr(args.get(0).expr()));
+      case "tr" -> new Expr.Trace(square(b, args.get(0), f));
+      case "diag" -> diag(b, args.get(0), f);
+      case "kron" -> new Expr.Kron(matrix(b, args.get(0), f), matrix(b, args.get(1), f));
+      case "vec", "flatten" -> new Expr.Vec(b.expr(args.get(0).expr()));
+      case "reshape" -> reshape(b, c, args);
+      case "ones", "zeros" -> {
         if (args.isEmpty() || args.size() > 3) throw b.error(c, f + " expects 1 to 3 dimensions but got " + args.size());
         Shape s = shapeOf(b, args);
-        return f.equals("ones") ? new Expr.Ones(s) : new Expr.Zero(s);
+        yield f.equals("ones") ? new Expr.Ones(s) : new Expr.Zero(s);
       }
-      case "eye": {
-        arity(b, c, f, args, 1);
-        return new Expr.Eye(b.dim(args.get(0).expr()));
-      }
-      case "inv": {
-        arity(b, c, f, args, 1);
-        return new Expr.Inv(square(b, args.get(0), f));
-      }
-      case "det": {
-        arity(b, c, f, args, 1);
-        return new Expr.Det(square(b, args.get(0), f));
-      }
-      case "softmax": {
-        arity(b, c, f, args, 1);
-        Expr v = b.expr(args.get(0).expr());
-        if (v.shape().isTensor())
-          throw b.error(args.get(0), "softmax expects a vector or a matrix (softmaxed column by column), but " + b.src(args.get(0)) + " is " + v.shape());
-        return new Expr.Softmax(v);
-      }
-      case "logsumexp": {
-        arity(b, c, f, args, 1);
-        return new Expr.LogSumExp(b.expr(args.get(0).expr()));
-      }
-      case "logsumexp_cols": {
-        arity(b, c, f, args, 1);
-        return new Expr.ColumnLogSumExp(matrix(b, args.get(0), f));
-      }
-      case "max":
-      case "min": {
-        arity(b, c, f, args, 2);
-        return maxOrMin(b, f, args.get(0), args.get(1));
-      }
-      case "gather": {
-        arity(b, c, f, args, 2);
-        Expr x = b.expr(args.get(0).expr());
-        return new Expr.Gather(x, indexMap(b, args.get(1), f));
-      }
-      case "selection": {
-        arity(b, c, f, args, 2);
-        return new Expr.Selection(indexMap(b, args.get(0), f), b.dim(args.get(1).expr()));
-      }
-      case "commutation": {
-        arity(b, c, f, args, 2);
-        return new Expr.Commutation(b.dim(args.get(0).expr()), b.dim(args.get(1).expr()));
-      }
-      case "diagonalizer": {
-        arity(b, c, f, args, 1);
-        return new Expr.Diagonalizer(b.dim(args.get(0).expr()));
-      }
-      case "unfolding": {
-        arity(b, c, f, args, 7);
-        Dim[] d = new Dim[7];
-        for (int i = 0; i < 7; i++) d[i] = b.dim(args.get(i).expr());
-        Expr.ConvGeometry g = new Expr.ConvGeometry(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
-        checkGeometry(b, c, g);
-        return new Expr.Unfolding(g);
-      }
-      default:
-        return unfold(b, c, args);
-    }
+      case "eye" -> new Expr.Eye(b.dim(args.get(0).expr()));
+      case "inv" -> new Expr.Inv(square(b, args.get(0), f));
+      case "det" -> new Expr.Det(square(b, args.get(0), f));
+      case "softmax" -> softmax(b, args.get(0));
+      case "logsumexp" -> new Expr.LogSumExp(b.expr(args.get(0).expr()));
+      case "logsumexp_cols" -> new Expr.ColumnLogSumExp(matrix(b, args.get(0), f));
+      case "max", "min" -> maxOrMin(b, f, args.get(0), args.get(1));
+      case "gather" -> new Expr.Gather(b.expr(args.get(0).expr()), indexMap(b, args.get(1), f));
+      case "selection" -> new Expr.Selection(indexMap(b, args.get(0), f), b.dim(args.get(1).expr()));
+      case "commutation" -> new Expr.Commutation(b.dim(args.get(0).expr()), b.dim(args.get(1).expr()));
+      case "diagonalizer" -> new Expr.Diagonalizer(b.dim(args.get(0).expr()));
+      case "unfolding" -> unfolding(b, c, args);
+      default -> unfold(b, c, args);
+    };
+  }
+
+  /** diag(v) of a column v is the diagonal matrix; diag(M) of a square matrix its diagonal. */
+  private static Expr diag(SpecBuilder b, HbpParser.ArgContext arg, String f) {
+    Expr a = b.expr(arg.expr());
+    if (a.shape().isColumn()) return new Expr.DiagMat(a);
+    return new Expr.DiagVec(square(b, arg, f));
+  }
+
+  /** reshape(X, d1[, d2[, d3]]) to a shape with as many entries. */
+  private static Expr reshape(SpecBuilder b, HbpParser.CallExprContext c, List<HbpParser.ArgContext> args) {
+    if (args.size() < 2 || args.size() > 4) throw b.error(c, "reshape expects (X, d1[, d2[, d3]]) but got " + args.size() + (args.size() == 1 ? " argument" : " arguments"));
+    Expr x = b.expr(args.get(0).expr());
+    Shape target = shapeOf(b, args.subList(1, args.size()));
+    if (!target.numel().equals(x.shape().numel()))
+      throw b.error(c, "cannot reshape " + b.src(args.get(0)) + ", a " + x.shape() + " with " + x.shape().numel()
+          + " entries, to " + target + " with " + target.numel() + " entries");
+    return new Expr.Reshape(x, target);
+  }
+
+  /** softmax of a vector, or of each column of a matrix. */
+  private static Expr softmax(SpecBuilder b, HbpParser.ArgContext arg) {
+    Expr v = b.expr(arg.expr());
+    if (v.shape().isTensor())
+      throw b.error(arg, "softmax expects a vector or a matrix (softmaxed column by column), but " + b.src(arg) + " is " + v.shape());
+    return new Expr.Softmax(v);
+  }
+
+  /** unfolding(c, h, w, k, s, p, d): the unfolding matrix of that geometry. */
+  private static Expr unfolding(SpecBuilder b, HbpParser.CallExprContext c, List<HbpParser.ArgContext> args) {
+    Dim[] d = new Dim[7];
+    for (int i = 0; i < 7; i++) d[i] = b.dim(args.get(i).expr());
+    Expr.ConvGeometry g = new Expr.ConvGeometry(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+    checkGeometry(b, c, g);
+    return new Expr.Unfolding(g);
   }
 
   /** Elementwise {@code max(a, b)} or {@code min(a, b)} of equally shaped arguments, a scalar one broadcast. */

@@ -9,9 +9,8 @@ import org.hbp.runtime.Averaging;
  * Jacobian, {@code H̄_x = (mean_n J_n)' H̄_z (mean_n J_n) + mod(mean_n R_n)}.
  */
 final class BdaStrategy extends ExplicitStrategy {
-  @Override
-  Averaging averaging() {
-    return Averaging.PRODUCT_OF_MEANS;
+  BdaStrategy() {
+    super(Averaging.PRODUCT_OF_MEANS);
   }
 
   /** {@code (mean_n J_n)' H (mean_n J_n)}. */

@@ -1,14 +1,11 @@
 package org.hbp.network;
 
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
-import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.ModuleOperator;
 
 /**
  * Exact block-diagonal curvature by matrix-free products, per sample: directions are pushed
@@ -23,20 +20,13 @@ final class ExactStrategy implements CurvatureStrategy {
     return new ExactBlocks(pass, policy);
   }
 
-  private static final class ExactBlocks implements Blocks {
-    private final Pass pass;
-    private final Network net;
-    private final Backend be;
-    private final ResidualPolicy policy;
+  private static final class ExactBlocks extends ParameterBlocks {
     private final HessianProducts products;
     /** For every layer, the product with the curvature of its output (the rest of the network). */
     private final Map<Network.LayerNode, UnaryOperator<Batch>> continuations = new IdentityHashMap<>();
 
     ExactBlocks(Pass pass, ResidualPolicy policy) {
-      this.pass = pass;
-      this.net = pass.net;
-      this.be = net.be;
-      this.policy = policy;
+      super(pass, policy);
       this.products = new HessianProducts(pass, policy);
       assignContinuations(net.body, u -> net.loss.hessianProd(pass, u));
     }
@@ -51,26 +41,20 @@ final class ExactStrategy implements CurvatureStrategy {
       }
     }
 
+    /** {@code (1/N) sum_n J_n' H_z,n J_n v}: the directions through the rest of the network and back. */
     @Override
-    public Batch matProd(Network.LayerNode l, String var, Batch v) {
-      ModuleOperator op = l.op;
-      ForwardCache c = pass.caches.get(l);
-      int n = pass.samples;
-      List<Batch> temporaries = new ArrayList<>();
-      Batch u = op.jacMatProd(c, var, v);
-      Batch w = continuations.get(l).apply(u);
-      Batch sum = op.jacTMatProdSum(c, var, l.asOutput(w));
-      Batch curvature = be.scale(sum, 1.0 / n);
-      temporaries.addAll(List.of(u, w, sum));
-      if (policy.contributes(op, var)) {
-        Batch r = policy.product(op, c, var, pass.outputGradients.get(l), v);
-        Batch mean = be.meanSamples(r, n);
-        Batch before = curvature;
-        curvature = be.add(before, mean);
-        temporaries.addAll(List.of(r, mean, before));
-      }
-      net.releaseTemporaries(temporaries, v, curvature);
-      return curvature;
+    Batch propagatedTerm(Network.LayerNode l, String var, ForwardCache c, Batch v, List<Batch> temporaries) {
+      Batch u = l.op.jacMatProd(c, var, v);
+      temporaries.add(u);
+      return meanJacTProduct(l, var, c, continuations.get(l).apply(u), temporaries);
+    }
+
+    /** {@code (1/N) sum_n mod(R_n) v}, modified per sample. */
+    @Override
+    Batch residualTerm(Network.LayerNode l, String var, ForwardCache c, Batch v, List<Batch> temporaries) {
+      Batch r = policy.product(l.op, c, var, pass.outputGradients.get(l), v);
+      temporaries.add(r);
+      return be.meanSamples(r, pass.samples);
     }
 
     @Override

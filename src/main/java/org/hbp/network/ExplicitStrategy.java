@@ -23,11 +23,16 @@ import org.hbp.runtime.ResidualKind;
  * residuals, modified after averaging ({@link ResidualPolicy#averagedDense}), for layer inputs,
  * parameters and residual blocks. Parameter blocks whose Jacobian is {@code kron(a', I)} with a
  * column a (linear and bias) are applied in Kronecker-factored form {@code G ⊗ H̄}; others by
- * per-sample products with H̄. The subclasses give the four places where eq. 8 and eq. 9 differ.
+ * per-sample products with H̄. The subclasses give the four places where eq. 8 and eq. 9 differ:
+ * the averaging of the operators' propagation, and three products.
  */
 abstract class ExplicitStrategy implements CurvatureStrategy {
   /** How a module's operator averages J' M J over the batch. */
-  abstract Averaging averaging();
+  private final Averaging averaging;
+
+  ExplicitStrategy(Averaging averaging) {
+    this.averaging = averaging;
+  }
 
   /** A residual block's {@code J' H J} averaged over the batch, from its per-sample Jacobians (d x d). */
   abstract Batch averagedProduct(Backend be, Batch jacobians, Batch h, int samples);
@@ -47,11 +52,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
     return s[0] * s[1];
   }
 
-  private final class ExplicitBlocks implements Blocks {
-    private final Pass pass;
-    private final Network net;
-    private final Backend be;
-    private final ResidualPolicy policy;
+  private final class ExplicitBlocks extends ParameterBlocks {
     private final Map<Network.LayerNode, Batch> outputHessians = new IdentityHashMap<>();
     /** The left Kronecker factor G of each parameter block applied in factored form, by "layer.parameter". */
     private final Map<String, Batch> kroneckerLeft = new HashMap<>();
@@ -61,10 +62,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
     private final Map<String, Batch> maskedHessians = new HashMap<>();
 
     ExplicitBlocks(Pass pass, ResidualPolicy policy, long memoryLimit) {
-      this.pass = pass;
-      this.net = pass.net;
-      this.be = net.be;
-      this.policy = policy;
+      super(pass, policy);
       checkMemory(memoryLimit);
       int d = numel(net.loss.op.itemShape(net.loss.input));
       Batch h = be.reshape(be.meanSamples(net.loss.op.hessian(pass.lossCache, net.loss.input), pass.samples), d, d);
@@ -142,7 +140,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
     /** {@code H̄_x = avg J' H̄_z J + mod(mean_n R_n)} through one layer (eq. 8 / eq. 9). */
     private Batch layerBack(Network.LayerNode l, Batch h) {
       ForwardCache c = pass.caches.get(l);
-      Batch prop = l.op.propagateAveraged(c, l.input, h, averaging());
+      Batch prop = l.op.propagateAveraged(c, l.input, h, averaging);
       if (!policy.contributes(l.op, l.input)) return prop;
       // mod(mean_n R_n): averaged first, then modified (a diagonal one as its diagonal, never N dense matrices)
       Batch r = policy.averagedDense(l.op, c, l.input, pass.outputGradients.get(l));
@@ -179,33 +177,23 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
       return be.directionsAsColumns(be.reshape(directions, d, 1), d);
     }
 
+    /** {@code (1/N) sum_n J_n' H̄ J_n v} (eq. 8) or with the averaged {@code J_n v} (eq. 9); Kronecker-factored where it can be. */
     @Override
-    public Batch matProd(Network.LayerNode l, String var, Batch v) {
-      ModuleOperator op = l.op;
-      ForwardCache c = pass.caches.get(l);
-      int n = pass.samples;
-      List<Batch> temporaries = new ArrayList<>();
+    Batch propagatedTerm(Network.LayerNode l, String var, ForwardCache c, Batch v, List<Batch> temporaries) {
       Batch h = outputHessians.get(l);
-      Batch curvature = kroneckerFactored(l, var, c, h, v);
-      if (curvature == null) {
-        int dOut = numel(l.outputItem());
-        Batch u = op.jacMatProd(c, var, v);
-        temporaries.add(u);
-        Batch averaged = parameterDirections(be, u, n);
-        if (averaged != u) temporaries.add(averaged);
-        Batch w = be.matmul(h, false, be.reshape(averaged, dOut, 1), false);
-        Batch sum = op.jacTMatProdSum(c, var, l.asOutput(w));
-        curvature = be.scale(sum, 1.0 / n);
-        temporaries.addAll(List.of(w, sum));
-      }
-      if (policy.contributes(op, var)) {
-        Batch mean = residualMean(l, var, c, pass.outputGradients.get(l), v, temporaries);
-        Batch before = curvature;
-        curvature = be.add(before, mean);
-        temporaries.addAll(List.of(mean, before));
-      }
-      net.releaseTemporaries(temporaries, v, curvature);
-      return curvature;
+      Batch factored = kroneckerFactored(l, var, c, h, v);
+      if (factored != null) return factored;
+      Batch u = l.op.jacMatProd(c, var, v);
+      temporaries.add(u);
+      Batch averaged = parameterDirections(be, u, pass.samples);
+      if (averaged != u) temporaries.add(averaged);
+      Batch w = be.matmul(h, false, be.reshape(averaged, numel(l.outputItem()), 1), false);
+      return meanJacTProduct(l, var, c, w, temporaries);
+    }
+
+    @Override
+    Batch residualTerm(Network.LayerNode l, String var, ForwardCache c, Batch v, List<Batch> temporaries) {
+      return residualMean(l, var, c, pass.outputGradients.get(l), v, temporaries);
     }
 
     /**

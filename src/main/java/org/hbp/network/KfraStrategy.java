@@ -9,9 +9,8 @@ import org.hbp.runtime.Averaging;
  * products, {@code H̄_x = mean_n J_n' H̄_z J_n + mod(mean_n R_n)}.
  */
 final class KfraStrategy extends ExplicitStrategy {
-  @Override
-  Averaging averaging() {
-    return Averaging.MEAN_OF_PRODUCTS;
+  KfraStrategy() {
+    super(Averaging.MEAN_OF_PRODUCTS);
   }
 
   /** {@code mean_n J_n' H J_n}. */

@@ -1,21 +1,13 @@
 package org.hbp.runtime;
 
 import org.hbp.UserError;
-import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 
 /** The parts of {@link LossOperator} that follow from the generated products. */
-public abstract class AbstractLossOperator implements LossOperator {
-  protected final Backend be;
-
+public abstract class AbstractLossOperator extends AbstractOperator implements LossOperator {
   protected AbstractLossOperator(Backend backend) {
-    this.be = java.util.Objects.requireNonNull(backend, "backend");
-  }
-
-  @Override
-  public Backend backend() {
-    return be;
+    super(backend);
   }
 
   @Override
@@ -29,15 +21,7 @@ public abstract class AbstractLossOperator implements LossOperator {
     return be.directionsAsColumns(be.reshape(columns, n, 1), n);
   }
 
-  protected final Batch shaped(Batch v, String variable, String what) {
-    return Operators.shaped(be, name(), v, variable, itemShape(variable), what);
-  }
-
   protected final UserError unknown(String variable) {
     return new UserError(name() + ": no input named '" + variable + "'; it has " + inputs());
-  }
-
-  protected final void checkForwardValues(Map<String, Batch> values, java.util.List<String> required) {
-    Operators.checkForwardValues(name(), this::itemShape, values, required);
   }
 }

@@ -1,7 +1,6 @@
 package org.hbp.runtime;
 
 import org.hbp.UserError;
-import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
@@ -12,16 +11,9 @@ import org.hbp.backend.ConvGeometry;
  * eq. 9), all built from {@link #jacTMatProd} and {@link #residualMatProd} without forming a
  * Jacobian. Math only: which curvature flows back (Hessian, GGN, PCH) is the network's choice.
  */
-public abstract class AbstractModuleOperator implements ModuleOperator {
-  protected final Backend be;
-
+public abstract class AbstractModuleOperator extends AbstractOperator implements ModuleOperator {
   protected AbstractModuleOperator(Backend backend) {
-    this.be = java.util.Objects.requireNonNull(backend, "backend");
-  }
-
-  @Override
-  public Backend backend() {
-    return be;
+    super(backend);
   }
 
   /** By default, the per-sample products summed; generated operators push the sum into the products. */
@@ -60,11 +52,6 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
 
   /** The exact diagonal of a diagonal residual (generated; only called for DIAGONAL kinds). */
   protected abstract Batch exactResidualDiagonal(ForwardCache cache, String wrt, Batch dz);
-
-  /** Checks that directions have numel(variable) entries per item and gives them its shape. */
-  protected final Batch shaped(Batch v, String variable, String what) {
-    return Operators.shaped(be, name(), v, variable, itemShape(variable), what);
-  }
 
   /** Checks that wrt names an input or a parameter. */
   protected final void requireDifferentiable(String wrt) {
@@ -160,10 +147,5 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
   protected final UserError unknown(String variable) {
     return new UserError(name() + ": no variable named '" + variable + "'; it has " + differentiable() + " and constants "
         + constants());
-  }
-
-  /** Checks the values given to forward: every declared variable present with its item shape. */
-  protected final void checkForwardValues(Map<String, Batch> values, java.util.List<String> required) {
-    Operators.checkForwardValues(name(), this::itemShape, values, required);
   }
 }

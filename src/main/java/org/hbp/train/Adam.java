@@ -48,6 +48,15 @@ public final class Adam implements Optimizer {
   }
 
   @Override
+  public Map<String, Object> config() {
+    Map<String, Object> c = Optimizer.baseConfig("adam", lr);
+    c.put("beta1", beta1);
+    c.put("beta2", beta2);
+    c.put("eps", eps);
+    return c;
+  }
+
+  @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
     steps++;

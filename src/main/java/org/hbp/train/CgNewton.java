@@ -1,5 +1,6 @@
 package org.hbp.train;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.hbp.UserError;
@@ -27,6 +28,22 @@ public final class CgNewton implements Optimizer {
       if (!(alpha >= 0 && alpha <= 1)) throw new UserError("cg-newton: damping alpha must be in [0, 1], not " + alpha);
       if (blocks < 1) throw new UserError("cg-newton: sub-blocks must be >= 1, not " + blocks);
     }
+
+    /**
+     * These settings as entries of a run's {@code config.json}: alpha, curvature, strategy, blocks
+     * and CG's; gamma is the run's {@code lr}, and the memory limit, which changes no result, is not recorded.
+     */
+    public Map<String, Object> configEntries() {
+      Map<String, Object> c = new LinkedHashMap<>();
+      c.put("alpha", alpha);
+      c.put("curvature", curvature.label());
+      c.put("strategy", strategy.label());
+      c.put("blocks", blocks);
+      c.put("cg_maxiter", cg.maxIterations());
+      c.put("cg_tol", cg.tol());
+      c.put("cg_atol", cg.atol());
+      return c;
+    }
   }
 
   private final Network net;
@@ -39,6 +56,13 @@ public final class CgNewton implements Optimizer {
 
   public Settings settings() {
     return s;
+  }
+
+  @Override
+  public Map<String, Object> config() {
+    Map<String, Object> c = Optimizer.baseConfig("cg-newton", s.gamma());
+    c.putAll(s.configEntries());
+    return c;
   }
 
   @Override

@@ -48,9 +48,13 @@ public final class Experiments {
         case "adam":
           return new Adam(net, lr, 0.9, 0.999, 1e-8);
         default:
-          return new CgNewton(net, new CgNewton.Settings(lr, alpha, curvature, strategy, blocks, new ConjugateGradient.Settings(cgTol, 0, cgMaxiter),
-              memoryLimit));
+          return new CgNewton(net, cgNewton(memoryLimit));
       }
+    }
+
+    /** The CG-Newton settings of this configuration (CG's absolute tolerance 0). */
+    private CgNewton.Settings cgNewton(long memoryLimit) {
+      return new CgNewton.Settings(lr, alpha, curvature, strategy, blocks, new ConjugateGradient.Settings(cgTol, 0, cgMaxiter), memoryLimit);
     }
 
     Map<String, Object> json(String figure, String scale, long seed, int epochs, String data) {
@@ -62,15 +66,8 @@ public final class Experiments {
       c.put("data", data);
       c.put("optimizer", optimizer);
       c.put("lr", lr);
-      if (optimizer.equals("cg-newton")) {
-        c.put("alpha", alpha);
-        c.put("curvature", curvature.label());
-        c.put("strategy", strategy.label());
-        c.put("blocks", blocks);
-        c.put("cg_maxiter", cgMaxiter);
-        c.put("cg_tol", cgTol);
-        c.put("cg_atol", 0.0);
-      } else if (optimizer.equals("sgd")) c.put("momentum", momentum);
+      if (optimizer.equals("cg-newton")) c.putAll(cgNewton(0).configEntries()); // the memory limit is not recorded
+      else if (optimizer.equals("sgd")) c.put("momentum", momentum);
       c.put("batch", batch);
       c.put("epochs", epochs);
       return c;

@@ -1,5 +1,6 @@
 package org.hbp.train;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.hbp.backend.Batch;
 import org.hbp.network.Pass;
@@ -18,6 +19,17 @@ public interface Optimizer {
 
   /** A short label, e.g. {@code cg-newton ggn bda}. */
   String label();
+
+  /** The optimizer and its settings as entries of a run's {@code config.json}: {@code optimizer}, {@code lr} and its own. */
+  Map<String, Object> config();
+
+  /** The first entries of {@link #config}, {@code optimizer} and {@code lr}, in a map that keeps their order. */
+  static Map<String, Object> baseConfig(String optimizer, double lr) {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("optimizer", optimizer);
+    c.put("lr", lr);
+    return c;
+  }
 
   /**
    * Computes the new parameter values from the pass (made with {@code parameters}) and puts them

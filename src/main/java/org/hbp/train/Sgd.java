@@ -34,6 +34,13 @@ public final class Sgd implements Optimizer {
   }
 
   @Override
+  public Map<String, Object> config() {
+    Map<String, Object> c = Optimizer.baseConfig("sgd", lr);
+    c.put("momentum", momentum);
+    return c;
+  }
+
+  @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
     for (String name : net.parameterNames()) {

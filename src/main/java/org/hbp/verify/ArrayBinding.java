@@ -22,54 +22,69 @@ public final class ArrayBinding {
   /** The bound values and dims. */
   public record Bound(Map<String, Tensor> values, Map<String, Long> dims) {}
 
+  /** An array given for a variable, the place that names it in messages, and its shape at the variable's rank. */
+  private record Given(Expr.Var v, NdArray array, String where, int[] shape) {
+    Given(Expr.Var v, NdArray array, String where) {
+      this(v, array, where, matrixShape(v, array, where));
+    }
+
+    /** "WHERE: array 'NAME' has shape [..]", how messages about it start. */
+    String hasShape() {
+      return where + ": array '" + v.name() + "' has shape " + show(array.shape());
+    }
+  }
+
   /** Binds arrays (keyed by variable) named for errors as {@code where.get(var)}. */
   public static Bound bind(Map<Expr.Var, NdArray> arrays, Map<Expr.Var, String> where) {
     Map<String, Long> dims = new LinkedHashMap<>();
     Map<String, String> boundBy = new LinkedHashMap<>();
-    // first pass: plain dim symbols
+    List<Given> given = new ArrayList<>();
     for (var e : arrays.entrySet()) {
-      Expr.Var v = e.getKey();
-      int[] shape = matrixShape(v, e.getValue(), where.get(v));
-      List<Dim> ds = v.shape().dims();
-      for (int i = 0; i < ds.size(); i++) {
-        Dim d = ds.get(i);
-        if (d.symbols().size() == 1 && d.equals(Dim.sym(d.symbols().first()))) {
-          String s = d.symbols().first();
-          Long old = dims.get(s);
-          if (old != null && old != shape[i])
-            throw new UserError(where.get(v) + ": array '" + v.name() + "' has shape " + show(e.getValue().shape())
-                + ", which makes " + s + " = " + shape[i] + ", but " + boundBy.get(s) + " made " + s + " = " + old);
-          dims.put(s, (long) shape[i]);
-          boundBy.put(s, where.get(v) + " (array '" + v.name() + "', shape " + show(e.getValue().shape()) + ")");
-        }
-      }
+      Given g = new Given(e.getKey(), e.getValue(), where.get(e.getKey()));
+      bindSymbols(g, dims, boundBy);
+      given.add(g);
     }
-    // second pass: every dimension must now evaluate to the array's size
     Map<String, Tensor> values = new LinkedHashMap<>();
-    for (var e : arrays.entrySet()) {
-      Expr.Var v = e.getKey();
-      int[] shape = matrixShape(v, e.getValue(), where.get(v));
-      List<Dim> ds = v.shape().dims();
-      for (int i = 0; i < ds.size(); i++) {
-        long want;
-        try {
-          want = ds.get(i).evaluate(dims);
-        } catch (IllegalArgumentException ex) {
-          throw new UserError(where.get(v) + ": cannot check array '" + v.name() + "' against " + v.shape() + ": " + ex.getMessage());
-        }
-        if (want != shape[i])
-          throw new UserError(where.get(v) + ": array '" + v.name() + "' has shape " + show(e.getValue().shape())
-              + " but " + v.shape() + " needs " + ds.get(i) + " = " + want + " in dimension " + i);
-      }
-      double[] data = e.getValue().toColumnMajor();
-      for (int k = 0; k < data.length; k++) {
-        if (!Double.isFinite(data[k]))
-          throw new UserError(where.get(v) + ": array '" + v.name() + "' holds " + data[k] + " at flat index " + k
-              + " (column-major); values must be finite");
-      }
-      values.put(v.name(), new Tensor(shape, data));
-    }
+    for (Given g : given) values.put(g.v().name(), checkedTensor(g, dims));
     return new Bound(values, dims);
+  }
+
+  /** First pass: the dims that are plain symbols take the array's sizes; one bound before must agree ({@code boundBy} names who bound it). */
+  private static void bindSymbols(Given g, Map<String, Long> dims, Map<String, String> boundBy) {
+    List<Dim> ds = g.v().shape().dims();
+    for (int i = 0; i < ds.size(); i++) {
+      Dim d = ds.get(i);
+      if (d.symbols().size() != 1 || !d.equals(Dim.sym(d.symbols().first()))) continue;
+      String s = d.symbols().first();
+      Long old = dims.get(s);
+      if (old != null && old != g.shape()[i])
+        throw new UserError(g.hasShape() + ", which makes " + s + " = " + g.shape()[i] + ", but " + boundBy.get(s) + " made " + s + " = " + old);
+      dims.put(s, (long) g.shape()[i]);
+      boundBy.put(s, g.where() + " (array '" + g.v().name() + "', shape " + show(g.array().shape()) + ")");
+    }
+  }
+
+  /** Second pass: every dimension must evaluate to the array's size and every value be finite; the column-major tensor. */
+  private static Tensor checkedTensor(Given g, Map<String, Long> dims) {
+    Expr.Var v = g.v();
+    List<Dim> ds = v.shape().dims();
+    for (int i = 0; i < ds.size(); i++) {
+      long want;
+      try {
+        want = ds.get(i).evaluate(dims);
+      } catch (IllegalArgumentException ex) {
+        throw new UserError(g.where() + ": cannot check array '" + v.name() + "' against " + v.shape() + ": " + ex.getMessage());
+      }
+      if (want != g.shape()[i])
+        throw new UserError(g.hasShape() + " but " + v.shape() + " needs " + ds.get(i) + " = " + want + " in dimension " + i);
+    }
+    double[] data = g.array().toColumnMajor();
+    for (int k = 0; k < data.length; k++) {
+      if (!Double.isFinite(data[k]))
+        throw new UserError(g.where() + ": array '" + v.name() + "' holds " + data[k] + " at flat index " + k
+            + " (column-major); values must be finite");
+    }
+    return new Tensor(g.shape(), data);
   }
 
   /** The array's shape as the variable's rank (vectors and scalars padded with ones). */

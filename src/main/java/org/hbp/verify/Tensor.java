@@ -2,6 +2,7 @@ package org.hbp.verify;
 
 import java.util.Arrays;
 import java.util.Random;
+import java.util.function.DoubleBinaryOperator;
 import java.util.function.IntToDoubleFunction;
 import org.ejml.data.DMatrixRMaj;
 
@@ -260,26 +261,25 @@ public final class Tensor {
   }
 
   private static double maxAbs(double[] a, double[] b) {
-    double m = 0;
-    for (int p = 0; p < a.length; p++) {
-      if (Double.isNaN(a[p]) || Double.isNaN(b[p])) return Double.NaN;
-      if (a[p] == b[p]) continue; // also equal infinities
-      double e = Math.abs(a[p] - b[p]);
-      if (Double.isNaN(e)) return Double.NaN;
-      m = Math.max(m, e);
-    }
-    return m;
+    return maxError(a, b, (x, y) -> 1);
   }
 
   private static double maxRel(double[] a, double[] b, double floor) {
+    return maxError(a, b, (x, y) -> Math.max(floor, Math.max(Math.abs(x), Math.abs(y))));
+  }
+
+  /**
+   * max over entries of |a - b| / scale(a, b); equal entries (equal infinities too) count 0, and
+   * the result is NaN if an entry is NaN or a difference is (opposite infinities).
+   */
+  private static double maxError(double[] a, double[] b, DoubleBinaryOperator scale) {
     double m = 0;
     for (int p = 0; p < a.length; p++) {
       if (Double.isNaN(a[p]) || Double.isNaN(b[p])) return Double.NaN;
-      if (a[p] == b[p]) continue; // also equal infinities
+      if (a[p] == b[p]) continue;
       double e = Math.abs(a[p] - b[p]);
       if (Double.isNaN(e)) return Double.NaN;
-      double scale = Math.max(floor, Math.max(Math.abs(a[p]), Math.abs(b[p])));
-      m = Math.max(m, e / scale);
+      m = Math.max(m, e / scale.applyAsDouble(a[p], b[p]));
     }
     return m;
   }

@@ -1,10 +1,9 @@
 package org.hbp.cli;
 
+import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.hbp.io.NdArray;
@@ -16,22 +15,14 @@ import org.junit.jupiter.api.io.TempDir;
 class CliFileErrorsTest {
   @TempDir Path dir;
 
-  private record Run(int code, String out, String err) {}
-
-  private static Run hbp(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    return new Run(code, out.toString(), err.toString());
-  }
-
-  private Run derive(String at, String out) {
+  private CliRun derive(String at, String out) {
     return hbp("derive", "-e", "x'*x", "--var", "x:vector(n)", "--wrt", "x", "--at", "x=" + at, "--out", out);
   }
 
   @Test
   void atADirectorySaysANpyFileWasExpected() throws Exception {
     Path d = Files.createDirectory(dir.resolve("adir"));
-    Run r = derive(d.toString(), dir.resolve("o.npy").toString());
+    CliRun r = derive(d.toString(), dir.resolve("o.npy").toString());
     assertEquals(2, r.code());
     assertEquals("hbp: " + d + ": is a directory; expected a .npy file\n", r.err());
   }
@@ -40,7 +31,7 @@ class CliFileErrorsTest {
   void outThatIsADirectoryOrTheRootIsNamed() throws Exception {
     Path v = dir.resolve("v.npy");
     Npy.write(v, NdArray.of(new double[] {1, 2, 3}, 3));
-    Run r = derive(v.toString(), "/");
+    CliRun r = derive(v.toString(), "/");
     assertEquals(2, r.code());
     assertEquals("hbp: cannot write /: it is a directory (expected a file path)\n", r.err());
     r = derive(v.toString(), dir.toString());
@@ -52,7 +43,7 @@ class CliFileErrorsTest {
     Path v = dir.resolve("v.npy");
     Npy.write(v, NdArray.of(new double[] {1, 2, 3}, 3));
     Path link = Files.createSymbolicLink(dir.resolve("full.npy"), Path.of("/dev/null"));
-    Run r = derive(v.toString(), link.toString());
+    CliRun r = derive(v.toString(), link.toString());
     assertEquals("hbp: cannot write " + link + " (a link to /dev/null): it is a character device, not a regular"
         + " file; refusing to replace it (expected a regular file or a new path)\n", r.err());
     assertTrue(Files.isSymbolicLink(link));
@@ -69,7 +60,7 @@ class CliFileErrorsTest {
     b.write(head);
     b.write(new byte[64]);
     Files.write(big, b.toByteArray());
-    Run r = derive(big.toString(), dir.resolve("o.npy").toString());
+    CliRun r = derive(big.toString(), dir.resolve("o.npy").toString());
     assertEquals("hbp: " + big + ": truncated data: expected 17179164800 bytes (2147395600 x <f8 for shape [46340,"
         + " 46340]), found 64\n", r.err());
   }
@@ -78,9 +69,9 @@ class CliFileErrorsTest {
   @Test
   void trainOutAnExistingFileSaysWhatIsWrong() throws Exception {
     Path afile = Files.writeString(dir.resolve("afile"), "keep");
-    Run r = hbp("train", "--net", "networks/fc.hbp", "--data", "synthetic:10,10", "--batch", "5", "--epochs", "1",
+    CliRun r = hbp("train", "--net", "networks/fc.hbp", "--data", "synthetic:10,10", "--batch", "5", "--epochs", "1",
         "--backend", "cpu", "--out", afile.toString());
-    assertEquals(2, r.code(), r.err());
+    r.assertExit(2);
     assertEquals("hbp: " + afile + " is not a folder; --out names the run folder", r.err().strip());
     assertEquals("keep", Files.readString(afile));
   }

@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,31 +41,13 @@ class CliTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** One run of the command line. */
-  private record Run(int code, String out, String err) {
-    List<String> outLines() {
-      return out.lines().collect(Collectors.toList());
-    }
-
-    String lastOutLine() {
-      List<String> l = outLines();
-      return l.isEmpty() ? "" : l.get(l.size() - 1);
-    }
-  }
-
-  private static Run hbp(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    return new Run(code, out.toString(), err.toString());
-  }
-
-  private static void assertOk(Run r) {
+  private static void assertOk(CliRun r) {
     assertEquals(0, r.code(), () -> "exit code; err was: " + r.err() + "\nout was: " + r.out());
     assertEquals("", r.err(), "nothing on err");
   }
 
   /** Exit code 2 and exactly one line {@code hbp: message} on err. */
-  private static void assertInputError(Run r, String message) {
+  private static void assertInputError(CliRun r, String message) {
     assertEquals(2, r.code(), () -> "exit code; err was: " + r.err() + "\nout was: " + r.out());
     assertEquals("hbp: " + message, r.err().strip());
     assertEquals(1, r.err().strip().lines().count(), "one line on err");
@@ -93,6 +74,14 @@ class CliTest {
   private static final String[] QUADRATIC = {
       "derive", "-e", "x'*A*x", "--var", "x:vector(n)", "--var", "A:matrix(n,n)", "--wrt", "x", "--order", "2"};
 
+  /** Random x.npy ([xn] entries) and A.npy ([4, 4]) drawn with {@code seed}; the arguments {@code --at x=.. --at A=..}. */
+  private String[] randomPoint(long seed, int xn) throws IOException {
+    Random rng = new Random(seed);
+    Path x = npy("x.npy", NdArray.of(random(rng, xn), xn));
+    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    return new String[] {"--at", "x=" + x, "--at", "A=" + a};
+  }
+
   private static String[] concat(String[] a, String... b) {
     String[] r = Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);
@@ -103,12 +92,9 @@ class CliTest {
 
   @Test
   void deriveLinearPrintsTheHbpRulesOfTable1() {
-    Run r = hbp("derive", "modules-spec/linear.hbp");
+    CliRun r = hbp("derive", "modules-spec/linear.hbp");
     assertOk(r);
-    assertTrue(r.out().contains("hbp       Hx = W'*Hz*W"), r.out());
-    assertTrue(r.out().contains("hbp       H_W = kron(x*x', Hz)"), r.out());
-    assertTrue(r.out().contains("hbp       H_b = Hz"), r.out());
-    assertTrue(r.out().contains("module linear"), r.out());
+    r.assertOutContains("hbp       Hx = W'*Hz*W", "hbp       H_W = kron(x*x', Hz)", "hbp       H_b = Hz", "module linear");
   }
 
   @Test
@@ -116,18 +102,17 @@ class CliTest {
     Path two = dir.resolve("two.hbp");
     Files.writeString(two, Files.readString(Path.of("modules-spec/linear.hbp")) + "\n"
         + Files.readString(Path.of("modules-spec/sigmoid.hbp")));
-    Run both = hbp("derive", two.toString());
+    CliRun both = hbp("derive", two.toString());
     assertOk(both);
-    assertTrue(both.out().contains("module linear"), both.out());
-    assertTrue(both.out().contains("module sigmoid"), both.out());
+    both.assertOutContains("module linear", "module sigmoid");
 
-    Run one = hbp("derive", two.toString(), "--module", "sigmoid");
+    CliRun one = hbp("derive", two.toString(), "--module", "sigmoid");
     assertOk(one);
-    assertTrue(one.out().contains("module sigmoid"), one.out());
+    one.assertOutContains("module sigmoid");
     assertFalse(one.out().contains("linear"), one.out());
     assertFalse(one.out().contains("H_W"), one.out());
 
-    Run lin = hbp("derive", two.toString(), "--module", "linear", "--format", "json");
+    CliRun lin = hbp("derive", two.toString(), "--module", "linear", "--format", "json");
     assertOk(lin);
     JsonNode a = JSON.readTree(lin.out());
     assertTrue(a.size() > 0);
@@ -149,7 +134,7 @@ class CliTest {
 
   @Test
   void jsonOfSigmoidHasTheKeysAndADiagonalResidual() throws IOException {
-    Run r = hbp("derive", "modules-spec/sigmoid.hbp", "--format", "json");
+    CliRun r = hbp("derive", "modules-spec/sigmoid.hbp", "--format", "json");
     assertOk(r);
     JsonNode a = JSON.readTree(r.out());
     assertTrue(a.isArray() && a.size() == 1, r.out());
@@ -164,7 +149,7 @@ class CliTest {
 
   @Test
   void jsonOfLinearHasZeroResiduals() throws IOException {
-    Run r = hbp("derive", "modules-spec/linear.hbp", "--format", "json");
+    CliRun r = hbp("derive", "modules-spec/linear.hbp", "--format", "json");
     assertOk(r);
     JsonNode a = JSON.readTree(r.out());
     List<String> wrts = new ArrayList<>();
@@ -180,7 +165,7 @@ class CliTest {
 
   @Test
   void jsonOfCrossEntropyHasGradientHessianAndPsd() throws IOException {
-    Run r = hbp("derive", "modules-spec/crossentropy.hbp", "--format", "json");
+    CliRun r = hbp("derive", "modules-spec/crossentropy.hbp", "--format", "json");
     assertOk(r);
     JsonNode a = JSON.readTree(r.out());
     assertEquals(1, a.size(), r.out());
@@ -194,10 +179,9 @@ class CliTest {
 
   @Test
   void latexFormat() {
-    Run r = hbp("derive", "modules-spec/linear.hbp", "--format", "latex");
+    CliRun r = hbp("derive", "modules-spec/linear.hbp", "--format", "latex");
     assertOk(r);
-    assertTrue(r.out().contains("\\begin{aligned}"), r.out());
-    assertTrue(r.out().contains("\\end{aligned}"), r.out());
+    r.assertOutContains("\\begin{aligned}", "\\end{aligned}");
   }
 
   @Test
@@ -210,7 +194,7 @@ class CliTest {
 
   @Test
   void hessianOfAQuadraticFormIsAPlusATransposed() {
-    Run r = hbp(QUADRATIC);
+    CliRun r = hbp(QUADRATIC);
     assertOk(r);
     String line = r.outLines().get(0);
     assertTrue(line.startsWith("H(x) = "), r.out());
@@ -221,7 +205,7 @@ class CliTest {
     Expr printed = Dsl.parseExpression(line.substring("H(x) = ".length()), scope, "output");
     Expr expected = Dsl.parseExpression("A + A'", scope, "expected");
     assertEquals(Simplifier.simplify(expected), Simplifier.simplify(printed), line);
-    assertTrue(r.out().contains("shape n x n (column-major vec)"), r.out());
+    r.assertOutContains("shape n x n (column-major vec)");
   }
 
   @Test
@@ -231,7 +215,7 @@ class CliTest {
     NdArray a = NdArray.of(random(rng, 16), 4, 4);
     Path ap = npy("A.npy", a);
     Path out = dir.resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
     assertOk(r);
     assertTrue(r.out().contains("wrote " + out + ": float64 [4, 4]"), r.out());
     NdArray h = Npy.read(out);
@@ -252,7 +236,7 @@ class CliTest {
     NdArray a = NdArray.of(random(rng, 16), DType.FLOAT32, 4, 4);
     Path ap = npy("A32.npy", a);
     Path out = dir.resolve("H32.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + ap, "--out", out.toString()));
     assertOk(r);
     NdArray h = Npy.read(out);
     assertEquals(DType.FLOAT64, h.dtype());
@@ -270,7 +254,7 @@ class CliTest {
     Path w = npy("W.npy", NdArray.of(wv, 3, 2));
     Path x = npy("x2.npy", NdArray.of(xv, 2));
     Path out = dir.resolve("J.npy");
-    Run r = hbp("derive", "-e", "W*x", "--var", "W:matrix(m,n)", "--var", "x:vector(n)", "--wrt", "W",
+    CliRun r = hbp("derive", "-e", "W*x", "--var", "W:matrix(m,n)", "--var", "x:vector(n)", "--wrt", "W",
         "--at", "W=" + w, "--at", "x=" + x, "--out", out.toString());
     assertOk(r);
     NdArray j = Npy.read(out);
@@ -295,7 +279,7 @@ class CliTest {
     DMatrixRMaj xm = new DMatrixRMaj(n, n, true, xv); // EJML is row-major like NumPy
     Path xp = npy("X.npy", NdArray.of(xv, n, n));
     Path out = dir.resolve("Jinv.npy");
-    Run r = hbp("derive", "-e", "inv(X)", "--var", "X:matrix(n,n)", "--wrt", "X", "--at", "X=" + xp,
+    CliRun r = hbp("derive", "-e", "inv(X)", "--var", "X:matrix(n,n)", "--wrt", "X", "--at", "X=" + xp,
         "--out", out.toString());
     assertOk(r);
     NdArray j = Npy.read(out);
@@ -332,13 +316,13 @@ class CliTest {
     Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
     Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
     Path out = dir.resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", out.toString()));
     // The array bound second is blamed; the first is named by file only (its shape [3] is not shown).
     assertInputError(r, a + ": array 'A' has shape [4, 4], which makes n = 4, but " + x + " (array 'x', shape [3]) made n = 3");
     assertTrue(r.err().contains("'A'") && r.err().contains(a.toString()) && r.err().contains(x.toString()));
     assertFalse(Files.exists(out));
 
-    Run swapped = hbp(concat(QUADRATIC, "--at", "A=" + a, "--at", "x=" + x, "--out", out.toString()));
+    CliRun swapped = hbp(concat(QUADRATIC, "--at", "A=" + a, "--at", "x=" + x, "--out", out.toString()));
     assertInputError(swapped, x + ": array 'x' has shape [3], which makes n = 3, but " + a + " (array 'A', shape [4, 4]) made n = 4");
   }
 
@@ -347,7 +331,7 @@ class CliTest {
     Random rng = new Random(15);
     Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
     Path a = npy("A.npy", NdArray.of(random(rng, 16), 16));
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a));
     assertInputError(r, a + ": array 'A' has shape [16] but A is matrix(n,n), so [n, n] was expected");
   }
 
@@ -355,7 +339,7 @@ class CliTest {
   void outNeedsAValueForEveryVariable() throws IOException {
     Path a = npy("A.npy", NdArray.of(random(new Random(16), 16), 4, 4));
     Path out = dir.resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "A=" + a, "--out", out.toString()));
+    CliRun r = hbp(concat(QUADRATIC, "--at", "A=" + a, "--out", out.toString()));
     assertInputError(r, "no value for 'x': give --at x=FILE.npy");
     assertFalse(Files.exists(out));
   }
@@ -367,7 +351,7 @@ class CliTest {
 
   @Test
   void deriveOfAFileWithOnlyNetworksSaysThereIsNothingToDerive() {
-    Run r = hbp("derive", "networks/fc.hbp");
+    CliRun r = hbp("derive", "networks/fc.hbp");
     assertInputError(r, "networks/fc.hbp: no module or loss to derive (it declares only networks: fc; their modules' "
         + "rules come from their spec files, e.g. hbp derive modules-spec/linear.hbp)");
     assertTrue(r.out().isEmpty(), r.out());
@@ -377,8 +361,8 @@ class CliTest {
   void syntaxErrorInASpecNamesFileLineAndColumn() throws IOException {
     Path bad = dir.resolve("bad.hbp");
     Files.writeString(bad, "module foo {\n  dims n;\n  input x: vector(n)\n  output z = x;\n}\n");
-    Run r = hbp("derive", bad.toString());
-    assertEquals(2, r.code(), r.err());
+    CliRun r = hbp("derive", bad.toString());
+    r.assertExit(2);
     assertTrue(r.err().startsWith("hbp: " + bad + ":4:3: "), r.err());
     // The wording after the position is the parser's (being edited elsewhere); pin its gist only.
     assertTrue(r.err().strip().startsWith("hbp: " + bad + ":4:3: expected ';' but found "), r.err());
@@ -415,7 +399,7 @@ class CliTest {
   @Test
   void demoChecksEverySpecUsesAnOperatorComputesCurvatureTrainsAndPlots() throws IOException {
     Path out = dir.resolve("demo-output");
-    Run r = hbp("demo", "--out", out.toString(), "--epochs", "1");
+    CliRun r = hbp("demo", "--out", out.toString(), "--epochs", "1");
     assertOk(r);
     List<String> lines = r.outLines();
     String rules = lines.stream().filter(l -> l.contains("numeric checks of derived rules")).findFirst().orElseThrow();
@@ -430,7 +414,7 @@ class CliTest {
     assertTrue(r.out().contains("z = sigmoid(x)         = [0.1192, 0.5000, 0.8808]") && r.out().contains("J'dz (backward)        = [0.1050, 0.2500, 0.1050]"),
         r.out());
     // part 3: the exact GGN block is its own reference; GGN and PCH are PSD
-    assertTrue(r.out().contains("|C - GGN|/|GGN| = 0.000e+00"), r.out());
+    r.assertOutContains("|C - GGN|/|GGN| = 0.000e+00");
     // part 4: two runs and the plots
     assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("sgd")).rows().size() == 2);
     assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("cg-newton")).rows().size() == 2);
@@ -444,26 +428,22 @@ class CliTest {
 
   @Test
   void failedEvaluationLeavesNoOutputAndNoTemporary() throws IOException {
-    Random rng = new Random(18);
-    Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(18, 3);
     Path outDir = Files.createDirectory(dir.resolve("out"));
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", outDir.resolve("H.npy").toString()));
-    assertEquals(2, r.code(), r.err());
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", outDir.resolve("H.npy").toString()));
+    r.assertExit(2);
     assertEquals(List.of(), namesIn(outDir));
   }
 
   @Test
   void failedEvaluationKeepsAnExistingOutputUnchanged() throws IOException {
-    Random rng = new Random(19);
-    Path x = npy("x.npy", NdArray.of(random(rng, 3), 3));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(19, 3);
     Path outDir = Files.createDirectory(dir.resolve("out"));
     Path target = outDir.resolve("H.npy");
     Npy.write(target, NdArray.scalar(42));
     byte[] before = Files.readAllBytes(target);
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
-    assertEquals(2, r.code(), r.err());
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", target.toString()));
+    r.assertExit(2);
     assertEquals(List.of("H.npy"), namesIn(outDir));
     assertArrayEquals(before, Files.readAllBytes(target));
   }
@@ -471,14 +451,12 @@ class CliTest {
   @Test
   void failedWriteLeavesNoTemporary() throws IOException {
     // The evaluation succeeds but the final rename fails: the target is a non-empty directory.
-    Random rng = new Random(20);
-    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(20, 4);
     Path outDir = Files.createDirectory(dir.resolve("out"));
     Path target = Files.createDirectory(outDir.resolve("H.npy"));
     Files.writeString(target.resolve("keep.txt"), "keep");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
-    assertEquals(2, r.code(), r.err());
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", target.toString()));
+    r.assertExit(2);
     assertTrue(r.err().startsWith("hbp: "), r.err());
     assertEquals(List.of("H.npy"), namesIn(outDir));
     assertEquals(List.of("keep.txt"), namesIn(target));
@@ -488,17 +466,15 @@ class CliTest {
 
   @Test
   void jsonShapeOfAHessianIsSquare() throws IOException {
-    Run r = hbp(concat(QUADRATIC, "--format", "json"));
+    CliRun r = hbp(concat(QUADRATIC, "--format", "json"));
     assertOk(r);
     assertEquals("[n, n]", JSON.readTree(r.out()).get("shape").asText());
   }
 
   @Test
   void jsonOutputStaysJsonWhenEvaluating() throws IOException {
-    Random rng = new Random(21);
-    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
-    Run r = hbp(concat(QUADRATIC, "--format", "json", "--at", "x=" + x, "--at", "A=" + a, "--out", dir.resolve("H.npy").toString()));
+    String[] at = randomPoint(21, 4);
+    CliRun r = hbp(concat(concat(QUADRATIC, "--format", "json"), concat(at, "--out", dir.resolve("H.npy").toString())));
     assertOk(r);
     JSON.readTree(r.out()); // must be one JSON document
     try (var p = JSON.createParser(r.out())) {
@@ -509,11 +485,9 @@ class CliTest {
 
   @Test
   void outputIntoAMissingFolderNamesTheOutput() throws IOException {
-    Random rng = new Random(22);
-    Path x = npy("x.npy", NdArray.of(random(rng, 4), 4));
-    Path a = npy("A.npy", NdArray.of(random(rng, 16), 4, 4));
+    String[] at = randomPoint(22, 4);
     Path target = dir.resolve("no").resolve("H.npy");
-    Run r = hbp(concat(QUADRATIC, "--at", "x=" + x, "--at", "A=" + a, "--out", target.toString()));
+    CliRun r = hbp(concat(concat(QUADRATIC, at), "--out", target.toString()));
     assertEquals(2, r.code());
     assertFalse(r.err().contains(".tmp"), r.err());
     assertTrue(r.err().contains(target.toString()), r.err());

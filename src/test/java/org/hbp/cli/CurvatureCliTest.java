@@ -1,11 +1,10 @@
 package org.hbp.cli;
 
+import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -22,14 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
 class CurvatureCliTest {
   @TempDir Path dir;
   Path net, params, batch;
-
-  private record Run(int code, String out, String err) {}
-
-  private static Run hbp(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    return new Run(code, out.toString(), err.toString());
-  }
 
   static NdArray random(Random rng, DType t, int... shape) {
     int n = 1;
@@ -84,14 +75,14 @@ class CurvatureCliTest {
   void productsEqualTheDenseBlockTimesTheDirections() throws Exception {
     for (String strategy : new String[] {"exact", "kfra", "bda"}) {
       Path dense = dir.resolve("dense-" + strategy + ".npz"), vec = dir.resolve("v.npz"), out = dir.resolve("out-" + strategy + ".npz");
-      Run d = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--dense", dense.toString()));
-      assertEquals(0, d.code(), d.err());
+      CliRun d = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--dense", dense.toString()));
+      d.assertExit(0);
       assertTrue(d.out().contains("curvature pch-clip, strategy " + strategy), d.out());
       Random rng = new Random(2);
       Map<String, NdArray> v = directions(rng, 3);
       Npz.write(vec, v);
-      Run r = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--vectors", vec.toString(), "--out", out.toString()));
-      assertEquals(0, r.code(), r.err());
+      CliRun r = hbp(base("--curvature", "pch-clip", "--strategy", strategy, "--vectors", vec.toString(), "--out", out.toString()));
+      r.assertExit(0);
       Map<String, NdArray> got = Npz.read(out), blocks = Npz.read(dense);
       assertEquals(v.keySet(), got.keySet(), "the products under the names of V.npz, PyTorch's included");
       for (String name : got.keySet()) {
@@ -115,10 +106,10 @@ class CurvatureCliTest {
     for (String curvature : new String[] {"hessian", "ggn", "pch-abs", "pch-clip"})
       for (String strategy : new String[] {"exact", "kfra", "bda"}) {
         Path cpu = dir.resolve("cpu.npz"), cl = dir.resolve("cl.npz");
-        Run a = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cpu.toString()));
-        Run b = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cl.toString(), "--device", "opencl"));
-        assertEquals(0, a.code(), a.err());
-        assertEquals(0, b.code(), b.err());
+        CliRun a = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cpu.toString()));
+        CliRun b = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cl.toString(), "--device", "opencl"));
+        a.assertExit(0);
+        b.assertExit(0);
         Map<String, NdArray> x = Npz.read(cpu), y = Npz.read(cl);
         assertEquals(x.keySet(), y.keySet());
         for (String name : x.keySet())
@@ -129,27 +120,26 @@ class CurvatureCliTest {
 
   @Test
   void printsLossAndGradientNormsAndTheNetwork() {
-    Run r = hbp(base("--dense", dir.resolve("d.npz").toString()));
-    assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("  2      residual"), r.out());
+    CliRun r = hbp(base("--dense", dir.resolve("d.npz").toString()));
+    r.assertExit(0);
+    r.assertOutContains("  2      residual");
     assertTrue(r.out().matches("(?s).*batch of 6: loss [0-9.]+.*"), r.out());
-    assertTrue(r.out().contains("|grad 2.0.W| = "), r.out());
-    assertTrue(r.out().contains("curvature ggn, strategy exact, 1 block per parameter"), r.out());
+    r.assertOutContains("|grad 2.0.W| = ", "curvature ggn, strategy exact, 1 block per parameter");
   }
 
   @Test
   void subBlocksAndSolve() throws Exception {
-    Run r = hbp(base("--curvature", "pch-abs", "--strategy", "bda", "--blocks", "2", "--solve", "0.02", "--out", dir.resolve("s.npz").toString()));
-    assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("2 blocks per parameter"), r.out());
+    CliRun r = hbp(base("--curvature", "pch-abs", "--strategy", "bda", "--blocks", "2", "--solve", "0.02", "--out", dir.resolve("s.npz").toString()));
+    r.assertExit(0);
+    r.assertOutContains("2 blocks per parameter");
     assertTrue(r.out().matches("(?s).*0\\.W: CG \\d+ iterations, residual .*"), r.out());
     Map<String, NdArray> s = Npz.read(dir.resolve("s.npz"));
     assertEquals("[4, 5]", java.util.Arrays.toString(s.get("0.W").shape()));
     assertEquals("[4]", java.util.Arrays.toString(s.get("0.b").shape()));
   }
 
-  private void assertInputError(Run r, String message) {
-    assertEquals(2, r.code(), r.out() + r.err());
+  private void assertInputError(CliRun r, String message) {
+    r.assertExit(2);
     assertEquals("hbp: " + message + "\n", r.err());
   }
 
@@ -246,8 +236,8 @@ class CurvatureCliTest {
         Map.of("velocity", new double[] {1, 2}), 3, 30, 180, 1.5).write(network, checkpoint);
     assertTrue(Npz.read(checkpoint).containsKey("optimizer.velocity"));
     assertEquals(0, hbp(base("--dense", a.toString())).code());
-    Run r = hbp("curvature", "--net", net.toString(), "--params", checkpoint.toString(), "--batch", batch.toString(), "--dense", b.toString());
-    assertEquals(0, r.code(), r.err());
+    CliRun r = hbp("curvature", "--net", net.toString(), "--params", checkpoint.toString(), "--batch", batch.toString(), "--dense", b.toString());
+    r.assertExit(0);
     Map<String, NdArray> x = Npz.read(a), y = Npz.read(b);
     assertEquals(x.keySet(), y.keySet());
     for (String name : x.keySet()) assertEquals(java.util.Arrays.toString(x.get(name).data()), java.util.Arrays.toString(y.get(name).data()), name);
@@ -275,7 +265,7 @@ class CurvatureCliTest {
   @Test
   void networkErrorsNameTheirPlace() throws Exception {
     Files.writeString(net, "network mlp {\n  input x: vector(5);\n  linear(m = 4);\n  conv2d(cout = 2);\n  loss crossentropy;\n}\n");
-    Run r = hbp(base("--dense", dir.resolve("o.npz").toString()));
+    CliRun r = hbp(base("--dense", dir.resolve("o.npz").toString()));
     assertEquals(2, r.code());
     assertTrue(r.err().startsWith("hbp: " + net + ":4:3: "), r.err());
   }

@@ -3,8 +3,6 @@ package org.hbp.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,14 +23,9 @@ class PlotCommandTest {
 
   @TempDir Path dir;
 
-  private record Run(int code, String out, String err) {}
-
   /** Runs the command through {@link Main#execute}'s error handling: input errors give one line on err and status 2. */
-  private static Run plot(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    PrintWriter o = new PrintWriter(out, true), e = new PrintWriter(err, true);
-    int code = Main.execute(new CommandLine(new PlotCommand()), args, o, e, false);
-    return new Run(code, out.toString(), err.toString());
+  private static CliRun plot(String... args) {
+    return CliRun.on(new CommandLine(new PlotCommand()), args);
   }
 
   /** A run whose last test loss and accuracy are given. */
@@ -51,8 +44,8 @@ class PlotCommandTest {
     args.add(run("sgd1", "sgd", 1, 0.5, 0.8).toString());
     Path out = dir.resolve("figures");
     args.addAll(List.of("--out", out.toString(), "--title", "FC on Fashion-MNIST"));
-    Run r = plot(args.toArray(String[]::new));
-    assertEquals(0, r.code(), r.err());
+    CliRun r = plot(args.toArray(String[]::new));
+    r.assertExit(0);
     assertEquals("", r.err());
     StringBuilder expected = new StringBuilder();
     for (String f : TrainingPlots.FILES) {
@@ -69,8 +62,8 @@ class PlotCommandTest {
   @Test
   void oneRunPlotsIntoItsPlotsFolder() throws Exception {
     Path one = run("only", "adam", 7, 0.4, 0.85);
-    Run r = plot(one.toString());
-    assertEquals(0, r.code(), r.err());
+    CliRun r = plot(one.toString());
+    r.assertExit(0);
     for (String f : TrainingPlots.FILES) assertTrue(Files.size(one.resolve("plots").resolve(f)) > 0, f);
     assertTrue(r.out().contains("wrote " + one.resolve("plots").resolve("loss-vs-epoch.png")), r.out());
   }
@@ -79,8 +72,8 @@ class PlotCommandTest {
   void seedsWithDifferentEpochsAreWarnedAbout() throws Exception {
     Path a = run("a1", "a", 1, 0.3, 0.9);
     Path b = RunFixtures.run(dir.resolve("a2"), "a", 2L, "0,0,0,0.0,2.3,0.1,2.3,0.1,NaN\n1,100,6000,10.0,1.0,0.6,1.2,0.6,5.0\n");
-    Run r = plot(a.toString(), b.toString(), "--out", dir.resolve("p").toString());
-    assertEquals(0, r.code(), r.err());
+    CliRun r = plot(a.toString(), b.toString(), "--out", dir.resolve("p").toString());
+    r.assertExit(0);
     assertTrue(r.err().startsWith("hbp plot: warning: 'a': the seeds have different epochs"), r.err());
     assertTrue(r.out().contains("a          2       1  1.150 ± 0.071"), r.out()); // 1.1 and 1.2 at epoch 1
   }
@@ -88,7 +81,7 @@ class PlotCommandTest {
   @Test
   void badInputGivesOneClearLine() throws Exception {
     Path missing = dir.resolve("missing");
-    Run r = plot(missing.toString(), "--out", dir.resolve("p").toString());
+    CliRun r = plot(missing.toString(), "--out", dir.resolve("p").toString());
     assertEquals(2, r.code());
     assertEquals("hbp: " + missing + ": no such directory; expected a run directory written by `hbp train`", r.err().strip());
 

@@ -1,10 +1,9 @@
 package org.hbp.cli;
 
+import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,14 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainCommandTest {
   @TempDir Path dir;
 
-  private record Run(int code, String out, String err) {}
-
-  private static Run hbp(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    return new Run(code, out.toString(), err.toString());
-  }
-
   private Path net(String name, String text) throws Exception {
     Path f = dir.resolve(name);
     Files.writeString(f, text);
@@ -44,10 +35,10 @@ class TrainCommandTest {
     Path net = net("small.hbp", SMALL);
     for (String opt : List.of("cg-newton", "sgd", "adam")) {
       Path run = dir.resolve(opt);
-      Run r = hbp("train", "--net", net.toString(), "--data", "synthetic:600,200", "--optimizer", opt, "--epochs", "3", "--batch", "50",
+      CliRun r = hbp("train", "--net", net.toString(), "--data", "synthetic:600,200", "--optimizer", opt, "--epochs", "3", "--batch", "50",
           "--out", run.toString(), "--backend", "blas-f64", "--seed", "3", "--lr", opt.equals("adam") ? "0.01" : "0.1");
-      assertEquals(0, r.code(), r.err());
-      assertTrue(r.out().contains("done: epoch 3"), r.out());
+      r.assertExit(0);
+      r.assertOutContains("done: epoch 3");
       assertTrue(r.err().contains("epoch 3/3 [########################] 100% 12/12"), r.err());
       RunMetrics m = RunMetrics.read(run);
       assertEquals(4, m.rows().size());
@@ -68,13 +59,13 @@ class TrainCommandTest {
     Path net = net("small.hbp", SMALL), run = dir.resolve("run");
     String[] common = {"train", "--net", net.toString(), "--data", "synthetic:400,100", "--optimizer", "sgd", "--batch", "100", "--out",
         run.toString(), "--backend", "blas-f64", "--no-plots"};
-    Run first = hbp(concat(common, "--epochs", "1"));
-    assertEquals(0, first.code(), first.err());
-    Run again = hbp(concat(common, "--epochs", "1"));
+    CliRun first = hbp(concat(common, "--epochs", "1"));
+    first.assertExit(0);
+    CliRun again = hbp(concat(common, "--epochs", "1"));
     assertEquals(2, again.code());
     assertTrue(again.err().contains("already holds a run") && again.err().contains("--resume"), again.err());
-    Run resumed = hbp(concat(common, "--epochs", "3", "--resume"));
-    assertEquals(0, resumed.code(), resumed.err());
+    CliRun resumed = hbp(concat(common, "--epochs", "3", "--resume"));
+    resumed.assertExit(0);
     assertTrue(resumed.err().contains("resuming") && resumed.out().contains("done: epoch 3"), resumed.out() + resumed.err());
     assertEquals(4, RunMetrics.read(run).rows().size());
   }
@@ -85,23 +76,23 @@ class TrainCommandTest {
     Path net = net("small.hbp", SMALL), run = dir.resolve("run");
     String[] common = {"train", "--net", net.toString(), "--data", "synthetic:200,50", "--batch", "50", "--out", run.toString(), "--backend",
         "blas-f64", "--no-plots"};
-    Run first = hbp(concat(common, "--optimizer", "sgd", "--epochs", "1", "--label", "my run"));
-    assertEquals(0, first.code(), first.err());
-    assertTrue(first.out().contains("batch 50, 1 epoch, backend"), first.out());
+    CliRun first = hbp(concat(common, "--optimizer", "sgd", "--epochs", "1", "--label", "my run"));
+    first.assertExit(0);
+    first.assertOutContains("batch 50, 1 epoch, backend");
     String config = Files.readString(run.resolve("config.json"));
     assertTrue(config.contains("\"command\" : \"hbp train --net ") && config.contains("--label 'my run'"), config);
-    Run other = hbp(concat(common, "--optimizer", "adam", "--seed", "4", "--epochs", "2", "--resume"));
+    CliRun other = hbp(concat(common, "--optimizer", "adam", "--seed", "4", "--epochs", "2", "--resume"));
     assertEquals(2, other.code());
     assertTrue(other.err().contains("optimizer: the run has \"sgd\", now \"adam\"") && other.err().contains("seed: the run has 0, now 4"),
         other.err());
     assertEquals(config, Files.readString(run.resolve("config.json")), "a refused resume leaves config.json as it was");
-    Run same = hbp(concat(common, "--optimizer", "sgd", "--epochs", "2", "--resume"));
-    assertEquals(0, same.code(), same.err());
+    CliRun same = hbp(concat(common, "--optimizer", "sgd", "--epochs", "2", "--resume"));
+    same.assertExit(0);
     assertTrue(Files.readString(run.resolve("config.json")).contains("\"from_epoch\" : 2"));
     Path mine = dir.resolve("mine");
     Files.createDirectories(mine);
     Files.writeString(mine.resolve("checkpoint.npz"), "not hbp's");
-    Run foreign = hbp(concat(java.util.Arrays.copyOf(common, common.length - 5), "--out", mine.toString(), "--no-plots"));
+    CliRun foreign = hbp(concat(java.util.Arrays.copyOf(common, common.length - 5), "--out", mine.toString(), "--no-plots"));
     assertEquals(2, foreign.code());
     assertTrue(foreign.err().contains(mine + " already holds a run (checkpoint.npz)"), foreign.err());
     assertEquals("not hbp's", Files.readString(mine.resolve("checkpoint.npz")));
@@ -119,9 +110,9 @@ class TrainCommandTest {
     Path net = net("small.hbp", SMALL);
     for (String opt : List.of("cg-newton", "sgd", "adam")) {
       Path run = dir.resolve("fmnist-" + opt);
-      Run r = hbp("train", "--net", net.toString(), "--data", "fashion-mnist", "--optimizer", opt, "--epochs", "1", "--batch", "2000",
+      CliRun r = hbp("train", "--net", net.toString(), "--data", "fashion-mnist", "--optimizer", opt, "--epochs", "1", "--batch", "2000",
           "--eval-batch", "5000", "--out", run.toString(), "--no-plots", "--cg-maxiter", "10");
-      assertEquals(0, r.code(), r.err());
+      r.assertExit(0);
       assertTrue(r.out().contains("on fashion-mnist") && r.out().contains("(60000 train, 10000 test)"), r.out());
       RunMetrics m = RunMetrics.read(run);
       assertEquals(30, m.rows().get(1).step(), "60000 / 2000 steps");
@@ -139,9 +130,9 @@ class TrainCommandTest {
       String[] devices = {"cpu", "opencl"};
       for (int i = 0; i < 2; i++) {
         Path run = dir.resolve(opt + "-" + devices[i]);
-        Run r = hbp("train", "--net", net.toString(), "--data", "synthetic:300,100", "--optimizer", opt, "--epochs", "2", "--batch", "50",
+        CliRun r = hbp("train", "--net", net.toString(), "--data", "synthetic:300,100", "--optimizer", opt, "--epochs", "2", "--batch", "50",
             "--out", run.toString(), "--backend", "blas-f64", "--device", devices[i], "--no-plots", "--lr", opt.equals("adam") ? "0.01" : "0.1");
-        assertEquals(0, r.code(), r.err());
+        r.assertExit(0);
         m[i] = RunMetrics.read(run);
       }
       for (int e = 0; e < 3; e++) {
@@ -151,7 +142,7 @@ class TrainCommandTest {
         assertEquals(a.testAccuracy(), b.testAccuracy(), 0, opt + " epoch " + e);
       }
     }
-    Run bad = hbp("train", "--net", net.toString(), "--device", "cuda", "--out", dir.resolve("x").toString());
+    CliRun bad = hbp("train", "--net", net.toString(), "--device", "cuda", "--out", dir.resolve("x").toString());
     assertEquals(2, bad.code());
     assertTrue(bad.err().contains("--device 'cuda': expected cpu, opencl or opencl:INDEX"), bad.err());
   }
@@ -159,7 +150,7 @@ class TrainCommandTest {
   @Test
   void clearErrors() throws Exception {
     Path fc = Path.of("networks", "fc.hbp");
-    Run r = hbp("train", "--net", fc.toString(), "--epochs", "1", "--out", dir.resolve("a").toString(), "--data", "fashion-mnist");
+    CliRun r = hbp("train", "--net", fc.toString(), "--epochs", "1", "--out", dir.resolve("a").toString(), "--data", "fashion-mnist");
     assertEquals(2, r.code());
     assertTrue(r.err().contains("takes inputs [3, 32, 32]") && r.err().contains("(1, 28, 28)"), r.err());
     r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--optimizer", "lbfgs", "--out", dir.resolve("b").toString());

@@ -68,6 +68,11 @@ class Cifar10Test {
         }
     }
 
+    /** The message of loading {@code dir}, which must fail with an IOException. */
+    private String loadError() {
+        return assertThrows(IOException.class, () -> Cifar10.load(dir)).getMessage();
+    }
+
     @Test
     void loadsTheRecordsInOrderAsBytesOver255() throws IOException {
         writeAll(dir);
@@ -112,11 +117,10 @@ class Cifar10Test {
         writeAll(dir);
         Files.delete(dir.resolve("data_batch_3.bin"));
         Files.delete(dir.resolve("test_batch.bin"));
-        IOException e = assertThrows(IOException.class, () -> Cifar10.load(dir));
         assertEquals("CIFAR-10 binary files missing in " + dir + ": data_batch_3.bin, test_batch.bin (expected"
                 + " data_batch_1.bin .. data_batch_5.bin and test_batch.bin in DIR or in DIR/cifar-10-batches-bin);"
                 + " download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz and extract it (tar xzf),"
-                + " then pass --data cifar10:DIR", e.getMessage());
+                + " then pass --data cifar10:DIR", loadError());
     }
 
     @Test
@@ -134,10 +138,9 @@ class Cifar10Test {
         Path p = dir.resolve("data_batch_4.bin");
         byte[] bytes = Files.readAllBytes(p);
         Files.write(p, Arrays.copyOf(bytes, bytes.length - 5));
-        IOException e = assertThrows(IOException.class, () -> Cifar10.load(dir));
         assertEquals(p + ": size 21506 bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label byte + 3072"
                 + " pixel bytes): 6 whole records and 3068 bytes over; the file is truncated or not CIFAR-10 binary",
-                e.getMessage());
+                loadError());
     }
 
     @Test
@@ -145,9 +148,8 @@ class Cifar10Test {
         writeAll(dir);
         Path p = dir.resolve("test_batch.bin");
         Files.write(p, new byte[0]);
-        IOException e = assertThrows(IOException.class, () -> Cifar10.load(dir));
         assertEquals(p + ": empty file; expected CIFAR-10 binary records of 3073 bytes (1 label byte + 3072 pixel"
-                + " bytes)", e.getMessage());
+                + " bytes)", loadError());
     }
 
     @Test
@@ -156,9 +158,8 @@ class Cifar10Test {
         labels[1][4] = 10;
         Path p = dir.resolve("data_batch_2.bin");
         Cifar10.write(p, labels[1], images[1]);
-        IOException e = assertThrows(IOException.class, () -> Cifar10.load(dir));
         assertEquals(p + ": record 4 (byte offset 12292) has label byte 10, expected a class 0..9; the file is"
-                + " corrupt or not CIFAR-10 binary (CIFAR-100 records have 2 label bytes)", e.getMessage());
+                + " corrupt or not CIFAR-10 binary (CIFAR-100 records have 2 label bytes)", loadError());
     }
 
     @Test

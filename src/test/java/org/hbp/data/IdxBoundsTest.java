@@ -6,14 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 import java.util.zip.GZIPOutputStream;
+import org.hbp.io.Allocations;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -22,18 +21,15 @@ import org.junit.jupiter.api.io.TempDir;
  * of -Xmx).
  */
 class IdxBoundsTest {
-    private static final long ALLOCATION_LIMIT = 24L << 20;
+    /** An IOException after allocating at most 24 MiB, far less than the data the headers announce. */
+    private static final Allocations READ = new Allocations(IOException.class, 24L << 20);
 
     @TempDir
     Path dir;
 
-    private static String refusedCheaply(Executable reading) {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long before = mx.getCurrentThreadAllocatedBytes();
-        IOException e = assertThrows(IOException.class, reading);
-        long allocated = mx.getCurrentThreadAllocatedBytes() - before;
-        assertTrue(allocated < ALLOCATION_LIMIT, "allocated " + allocated + " bytes: " + e.getMessage());
-        return e.getMessage();
+    /** The message of reading {@code p} as 28x28 images, refused after a bounded allocation. */
+    private static String refusedImages(Path p) {
+        return READ.refusedCheaply(() -> Idx.readImages(p, 28, 28));
     }
 
     private static byte[] imageHeader(int count) {
@@ -62,14 +58,14 @@ class IdxBoundsTest {
         Path p = gzip("bomb-idx3-ubyte.gz", imageHeader(1), 64L << 20, new byte[0]);
         assertEquals(p + ": more than 1048576 bytes beyond the 1 images of 28x28 the header announces (expected 800"
                 + " bytes, the file has more than 1049376); the file is corrupt or not an IDX image file",
-                refusedCheaply(() -> Idx.readImages(p, 28, 28)));
+                refusedImages(p));
     }
 
     @Test
     void aSmallExcessIsStillCountedExactly() throws IOException {
         Path p = gzip("extra-idx3-ubyte.gz", imageHeader(1), 784 + 7, new byte[0]);
         assertEquals(p + ": 7 bytes beyond the 1 images of 28x28 the header announces (expected 800 bytes, the file"
-                + " has 807); the file is corrupt or not an IDX image file", refusedCheaply(() -> Idx.readImages(p, 28, 28)));
+                + " has 807); the file is corrupt or not an IDX image file", refusedImages(p));
     }
 
     @Test
@@ -78,7 +74,7 @@ class IdxBoundsTest {
         long compressed = Files.size(p);
         assertEquals(p + ": truncated or corrupt: the IDX header announces 784000016 bytes, but " + compressed
                 + " bytes of gzip data inflate to at most " + compressed * Idx.MAX_INFLATE_RATIO,
-                refusedCheaply(() -> Idx.readImages(p, 28, 28)));
+                refusedImages(p));
     }
 
     /** Incompressible data pass the ratio check; the buffer then grows only with the data present. */
@@ -90,24 +86,22 @@ class IdxBoundsTest {
         assertTrue(Files.size(p) * Idx.MAX_INFLATE_RATIO > 784_000_016L, "the ratio check must pass");
         assertEquals(p + ": truncated: the header announces 1000000 images of 28x28 = 784000000 pixel bytes after the"
                 + " 16-byte header (784000016 bytes in all), the file has 3145728 pixel bytes (3145744 bytes in all,"
-                + " 4012 complete images)", refusedCheaply(() -> Idx.readImages(p, 28, 28)));
+                + " 4012 complete images)", refusedImages(p));
     }
 
     @Test
     void aPlainFileIsCheckedAgainstItsSizeBeforeReading() throws IOException {
-        Path p = dir.resolve("plain-idx3-ubyte");
-        Files.write(p, imageHeader(2_000_000));
+        Path p = Files.write(dir.resolve("plain-idx3-ubyte"), imageHeader(2_000_000));
         assertEquals(p + ": truncated: the header announces 2000000 images of 28x28 = 1568000000 pixel bytes after"
                 + " the 16-byte header (1568000016 bytes in all), the file has 0 pixel bytes (16 bytes in all, 0"
-                + " complete images)", refusedCheaply(() -> Idx.readImages(p, 28, 28)));
+                + " complete images)", refusedImages(p));
     }
 
     @Test
     void aCountBeyondAJavaArrayIsRefused() throws IOException {
-        Path p = dir.resolve("huge-idx3-ubyte");
-        Files.write(p, imageHeader(Integer.MAX_VALUE));
+        Path p = Files.write(dir.resolve("huge-idx3-ubyte"), imageHeader(Integer.MAX_VALUE));
         assertEquals(p + ": the IDX header announces 1683627179264 bytes, more than one Java array holds ("
-                + (Integer.MAX_VALUE - 8) + ")", refusedCheaply(() -> Idx.readImages(p, 28, 28)));
+                + (Integer.MAX_VALUE - 8) + ")", refusedImages(p));
     }
 
     @Test

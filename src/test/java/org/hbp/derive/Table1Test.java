@@ -101,18 +101,25 @@ class Table1Test {
     assertEquals(Boolean.TRUE, sq.psd().value());
   }
 
+  /** The first derived rule of the first module of a spec given as text. */
+  private static ModuleRule firstModuleRule(String text, String file) {
+    return ModuleRules.moduleRules(Dsl.parse(text, file).modules().get(0)).get(0);
+  }
+
+  private static LossRule firstLossRule(String text, String file) {
+    return ModuleRules.lossRules(Dsl.parse(text, file).modules().get(0)).get(0);
+  }
+
   @Test
   void withoutTheAssumptionTheCrossEntropyHessianKeepsSumY() {
-    Spec s = Dsl.parse("loss ce { dims c; input x: vector(c); target y: vector(c); output E = -y'*log(softmax(x)); }", "ce.hbp");
-    LossRule d = ModuleRules.lossRules(s.modules().get(0)).get(0);
+    LossRule d = firstLossRule("loss ce { dims c; input x: vector(c); target y: vector(c); output E = -y'*log(softmax(x)); }", "ce.hbp");
     assertEquals("sum(y)*softmax(x) - y", Printer.text(d.gradient()));
     assertEquals("sum(y)*(diag(softmax(x)) - softmax(x)*softmax(x)')", Printer.text(d.hessian()));
   }
 
   @Test
   void aNewModuleWrittenOnlyAsASpecDerives() {
-    Spec s = Dsl.parse("elementwise cube(t) = t.^3;\nmodule cube { dims n; input x: vector(n); output z = cube(x); }", "cube.hbp");
-    ModuleRule d = ModuleRules.moduleRules(s.modules().get(0)).get(0);
+    ModuleRule d = firstModuleRule("elementwise cube(t) = t.^3;\nmodule cube { dims n; input x: vector(n); output z = cube(x); }", "cube.hbp");
     assertEquals("3*diag(x.^2)", Printer.text(d.closedForm().jacobian()));
     assertEquals("6*diag(dz .* x)", Printer.text(d.closedForm().residual()));
   }

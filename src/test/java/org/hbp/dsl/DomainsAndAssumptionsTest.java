@@ -27,6 +27,11 @@ class DomainsAndAssumptionsTest {
     return Dsl.parse(text, "spec.hbp");
   }
 
+  /** Parsing {@code text} fails with a DslException whose message is {@code message}. */
+  private static void assertRefused(String text, String message) {
+    assertEquals(message, assertThrows(DslException.class, () -> parse(text)).getMessage());
+  }
+
   private static String lines(String... lines) {
     return String.join("\n", lines) + "\n";
   }
@@ -80,8 +85,7 @@ class DomainsAndAssumptionsTest {
   @ParameterizedTest
   @MethodSource("refusedAssumptions")
   void assumptionsAboutDifferentiatedVariablesAreRefused(String text, String message) {
-    DslException e = assertThrows(DslException.class, () -> parse(text));
-    assertEquals(message, e.getMessage());
+    assertRefused(text, message);
   }
 
   @Test
@@ -128,8 +132,7 @@ class DomainsAndAssumptionsTest {
   @ParameterizedTest
   @MethodSource("domainErrors")
   void badDomainsAreRefusedAtTheirPlace(String text, String message) {
-    DslException e = assertThrows(DslException.class, () -> parse(text));
-    assertEquals(message, e.getMessage());
+    assertRefused(text, message);
   }
 
   // ---------------- dimensions ----------------
@@ -149,8 +152,7 @@ class DomainsAndAssumptionsTest {
   @ParameterizedTest
   @MethodSource("dimErrors")
   void zeroAndNegativeDimsAreRefused(String text, String message) {
-    DslException e = assertThrows(DslException.class, () -> parse(text));
-    assertEquals(message, e.getMessage());
+    assertRefused(text, message);
   }
 
   @Test

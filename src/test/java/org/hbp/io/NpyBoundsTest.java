@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -15,7 +14,8 @@ import java.util.Random;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,40 +24,24 @@ import org.junit.jupiter.api.io.TempDir;
  * -Xmx (a reader that allocated first would use gigabytes or fail with OutOfMemoryError).
  */
 class NpyBoundsTest {
-    /** Far below the arrays the headers announce (0.6 to 17 GB), far above what reading a header needs. */
-    private static final long ALLOCATION_LIMIT = 64L << 20;
+    /** An NpyException after allocating far less than the arrays the headers announce (0.6 to 17 GB), more than reading a header needs. */
+    private static final Allocations READ = new Allocations(NpyException.class, 64L << 20);
 
     @TempDir
     Path dir;
-
-    /** Runs {@code reading}, expecting an NpyException, and checks the bytes allocated meanwhile. */
-    private static String refusedCheaply(Executable reading) {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long before = mx.getCurrentThreadAllocatedBytes();
-        NpyException e = assertThrows(NpyException.class, reading);
-        long allocated = mx.getCurrentThreadAllocatedBytes() - before;
-        assertTrue(allocated < ALLOCATION_LIMIT, "allocated " + allocated + " bytes before refusing: " + e.getMessage());
-        return e.getMessage();
-    }
 
     private static String header(String shape) {
         return "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
     }
 
-    @Test
-    void aTinyFileClaimingAHugeArrayIsRefusedBeforeAllocating() throws IOException {
-        Path p = dir.resolve("huge.npy");
-        Files.write(p, Fixtures.npy(header("(46340, 46340)"), new byte[64]));
-        assertEquals(p + ": truncated data: expected 17179164800 bytes (2147395600 x <f8 for shape [46340, 46340]),"
-                + " found 64", refusedCheaply(() -> Npy.read(p)));
-    }
-
-    @Test
-    void aTinyFileClaimingALargeArrayIsRefusedBeforeAllocating() throws IOException {
-        Path p = dir.resolve("large.npy");
-        Files.write(p, Fixtures.npy(header("(17320, 17320)"), new byte[64]));
-        assertEquals(p + ": truncated data: expected 2399859200 bytes (299982400 x <f8 for shape [17320, 17320]),"
-                + " found 64", refusedCheaply(() -> Npy.read(p)));
+    /** A huge array (beyond a Java array) and a large one (within it), each announced by a file of 64 data bytes. */
+    @ParameterizedTest
+    @CsvSource({"huge.npy, 46340, 17179164800, 2147395600", "large.npy, 17320, 2399859200, 299982400"})
+    void aTinyFileClaimingAHugeOrLargeArrayIsRefusedBeforeAllocating(String name, int side, long bytes, long elements) throws IOException {
+        Path p = dir.resolve(name);
+        Files.write(p, Fixtures.npy(header("(" + side + ", " + side + ")"), new byte[64]));
+        assertEquals(p + ": truncated data: expected " + bytes + " bytes (" + elements + " x <f8 for shape [" + side + ", " + side + "]),"
+                + " found 64", READ.refusedCheaply(() -> Npy.read(p)));
     }
 
     @Test
@@ -65,7 +49,7 @@ class NpyBoundsTest {
         Path p = dir.resolve("overflow.npy");
         Files.write(p, Fixtures.npy(header("(2147483647, 2147483647, 2147483647, 2147483647, 4)"), new byte[0]));
         assertEquals(p + ": array of shape [2147483647, 2147483647, 2147483647, 2147483647, 4] is too large (at most "
-                + NdArray.MAX_NUMEL + " elements are supported)", refusedCheaply(() -> Npy.read(p)));
+                + NdArray.MAX_NUMEL + " elements are supported)", READ.refusedCheaply(() -> Npy.read(p)));
     }
 
     @Test
@@ -80,7 +64,7 @@ class NpyBoundsTest {
     @Test
     void aStreamWithoutAKnownSizeGrowsWithTheDataReadOnly() {
         byte[] npy = Fixtures.npy(header("(17320, 17320)"), new byte[1 << 20]);
-        String msg = refusedCheaply(() -> Npy.read(new java.io.ByteArrayInputStream(npy), "s.npy"));
+        String msg = READ.refusedCheaply(() -> Npy.read(new java.io.ByteArrayInputStream(npy), "s.npy"));
         assertEquals("s.npy: truncated data: expected 2399859200 bytes (299982400 x <f8 for shape [17320, 17320]),"
                 + " found 1048576", msg);
     }
@@ -91,7 +75,7 @@ class NpyBoundsTest {
         Files.write(p, Fixtures.zip("w.npy", Fixtures.npy(header("(17320, 17320)"), new byte[64])));
         assertEquals(p + ": array 'w': truncated data: expected 2399859200 bytes (299982400 x <f8 for shape"
                 + " [17320, 17320]), found 64", // by the entry's declared size
-                refusedCheaply(() -> Npz.read(p)));
+                READ.refusedCheaply(() -> Npz.read(p)));
     }
 
     /** A deflated entry of zeros: 2.4 GB announced (and declared) from a few kilobytes of compressed data. */
@@ -106,7 +90,7 @@ class NpyBoundsTest {
         assertEquals(p + ": array 'w': truncated data: expected 2399859200 bytes (299982400 x <f8 for shape"
                 + " [17320, 17320]), but the entry's " + compressed + " compressed bytes inflate to at most "
                 + compressed * Npz.MAX_INFLATE_RATIO + " (zip bomb or corrupt archive)",
-                refusedCheaply(() -> Npz.read(p)));
+                READ.refusedCheaply(() -> Npz.read(p)));
     }
 
     /**
@@ -123,7 +107,7 @@ class NpyBoundsTest {
         Path p = dir.resolve("liar.npz");
         Files.write(p, zip);
         assertEquals(p + ": array 'w': truncated data: expected 2399859200 bytes (299982400 x <f8 for shape"
-                + " [17320, 17320]), found " + data.length, refusedCheaply(() -> Npz.read(p)));
+                + " [17320, 17320]), found " + data.length, READ.refusedCheaply(() -> Npz.read(p)));
     }
 
     @Test

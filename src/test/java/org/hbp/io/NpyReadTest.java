@@ -16,30 +16,32 @@ class NpyReadTest {
         return Npy.read(Fixtures.path(fixture));
     }
 
-    @Test
-    void float64() throws IOException {
-        // np.arange(6, dtype='<f8').reshape(2, 3) * 0.5 - 1
-        NdArray a = read("f8_2x3.npy");
-        assertEquals(DType.FLOAT64, a.dtype());
-        assertArrayEquals(new int[] {2, 3}, a.shape());
-        for (int i = 0; i < 2; i++) {
-            for (int j = 0; j < 3; j++) {
-                assertEquals((3 * i + j) * 0.5 - 1, a.get(i, j));
+    /** The closed form of a fixture's entry (i, j). */
+    private interface Entries {
+        double at(int i, int j);
+    }
+
+    /** {@code a} has the dtype, the shape rows x cols and the entries of the closed form. */
+    private static void assertMatrix(NdArray a, DType dtype, int rows, int cols, Entries expected) {
+        assertEquals(dtype, a.dtype());
+        assertArrayEquals(new int[] {rows, cols}, a.shape());
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                assertEquals(expected.at(i, j), a.get(i, j));
             }
         }
     }
 
     @Test
+    void float64() throws IOException {
+        // np.arange(6, dtype='<f8').reshape(2, 3) * 0.5 - 1
+        assertMatrix(read("f8_2x3.npy"), DType.FLOAT64, 2, 3, (i, j) -> (3 * i + j) * 0.5 - 1);
+    }
+
+    @Test
     void float32() throws IOException {
         // np.arange(6, dtype='<f4').reshape(3, 2) / np.float32(3)
-        NdArray a = read("f4_3x2.npy");
-        assertEquals(DType.FLOAT32, a.dtype());
-        assertArrayEquals(new int[] {3, 2}, a.shape());
-        for (int i = 0; i < 3; i++) {
-            for (int j = 0; j < 2; j++) {
-                assertEquals((double) ((float) (2 * i + j) / 3f), a.get(i, j));
-            }
-        }
+        assertMatrix(read("f4_3x2.npy"), DType.FLOAT32, 3, 2, (i, j) -> (double) ((float) (2 * i + j) / 3f));
     }
 
     @Test

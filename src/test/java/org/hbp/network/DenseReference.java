@@ -18,7 +18,8 @@ import org.hbp.verify.Tensor;
  * runtime: each layer is evaluated by the reference interpreter on its spec's forward
  * expression; Jacobians, residual Hessians and loss derivatives come from central finite
  * differences; curvature blocks from the dense recursion of paper eq. 7. PCH removes negative
- * curvature by an EJML eigendecomposition written here, Q f(Λ) Q' with f = |.| or max(., 0):
+ * curvature by an EJML eigendecomposition (the verifier's {@code DenseMath.eigenMap}, not the
+ * backends' kernels), Q f(Λ) Q' with f = |.| or max(., 0):
  * <ul>
  *   <li>exact: per sample, of each module's residual (Chen et al.), then the blocks are averaged;
  *   <li>KFRA / BDA: eq. 8 / eq. 9 verbatim. The bar is over the whole residual term
@@ -181,21 +182,7 @@ final class DenseReference {
 
   /** {@code Q f(Λ) Q'} for {@code (r + r')/2 = Q Λ Q'} by EJML's symmetric eigendecomposition. */
   static DMatrixRMaj eigenMap(DMatrixRMaj r, java.util.function.DoubleUnaryOperator f) {
-    int d = r.numRows;
-    DMatrixRMaj sym = new DMatrixRMaj(d, d);
-    CommonOps_DDRM.transpose(r, sym);
-    CommonOps_DDRM.addEquals(sym, r);
-    CommonOps_DDRM.scale(0.5, sym);
-    org.ejml.interfaces.decomposition.EigenDecomposition_F64<DMatrixRMaj> eig =
-        org.ejml.dense.row.factory.DecompositionFactory_DDRM.eig(d, true, true);
-    if (!eig.decompose(sym.copy())) throw new AssertionError("eigendecomposition failed");
-    DMatrixRMaj out = new DMatrixRMaj(d, d);
-    for (int i = 0; i < d; i++) {
-      DMatrixRMaj q = eig.getEigenVector(i);
-      double w = f.applyAsDouble(eig.getEigenvalue(i).getReal());
-      for (int a = 0; a < d; a++) for (int b = 0; b < d; b++) out.add(a, b, w * q.get(a) * q.get(b));
-    }
-    return out;
+    return org.hbp.verify.DenseMath.eigenMap(r, f);
   }
 
   static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {

@@ -54,56 +54,52 @@ class NetworkCurvatureTest {
     return new NetworkSpec.Layer(spec(module), dims, in, out, 1, 1);
   }
 
+  /** A linear layer from n to m units. */
+  static NetworkSpec.Layer linear(int n, int m) {
+    return layer("linear", Map.of("n", n, "m", m), List.of(n), List.of(m));
+  }
+
+  /** An elementwise layer (sigmoid, tanh, relu) of n units. */
+  static NetworkSpec.Layer elementwise(String module, int n) {
+    return layer(module, Map.of("n", n), List.of(n), List.of(n));
+  }
+
+  /** The cross-entropy loss over c classes. */
+  static NetworkSpec.Layer crossEntropy(int c) {
+    return layer("crossentropy", Map.of("c", c), List.of(c), List.of(1));
+  }
+
   static NetworkSpec fc() {
-    return new NetworkSpec("fc", "test", 1, List.of(4), List.of(
-        layer("linear", Map.of("n", 4, "m", 3), List.of(4), List.of(3)),
-        layer("sigmoid", Map.of("n", 3), List.of(3), List.of(3)),
-        layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3)),
-        layer("tanh", Map.of("n", 3), List.of(3), List.of(3)),
-        layer("linear", Map.of("n", 3, "m", 2), List.of(3), List.of(2))),
-        layer("crossentropy", Map.of("c", 2), List.of(2), List.of(1)));
+    return new NetworkSpec("fc", "test", 1, List.of(4),
+        List.of(linear(4, 3), elementwise("sigmoid", 3), linear(3, 3), elementwise("tanh", 3), linear(3, 2)), crossEntropy(2));
   }
 
   static NetworkSpec reluSquare() {
-    return new NetworkSpec("relu", "test", 1, List.of(4), List.of(
-        layer("linear", Map.of("n", 4, "m", 3), List.of(4), List.of(3)),
-        layer("relu", Map.of("n", 3), List.of(3), List.of(3)),
-        layer("linear", Map.of("n", 3, "m", 2), List.of(3), List.of(2))),
+    return new NetworkSpec("relu", "test", 1, List.of(4), List.of(linear(4, 3), elementwise("relu", 3), linear(3, 2)),
         layer("squareloss", Map.of("n", 2), List.of(2), List.of(1)));
   }
 
   static NetworkSpec residual() {
-    return new NetworkSpec("res", "test", 1, List.of(3), List.of(
-        layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3)),
-        new NetworkSpec.Residual(List.of(
-            layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3)),
-            layer("sigmoid", Map.of("n", 3), List.of(3), List.of(3)),
-            layer("linear", Map.of("n", 3, "m", 3), List.of(3), List.of(3))), List.of(3), 1, 1),
-        layer("tanh", Map.of("n", 3), List.of(3), List.of(3)),
-        layer("linear", Map.of("n", 3, "m", 2), List.of(3), List.of(2))),
-        layer("crossentropy", Map.of("c", 2), List.of(2), List.of(1)));
+    NetworkSpec.Residual block = new NetworkSpec.Residual(List.of(linear(3, 3), elementwise("sigmoid", 3), linear(3, 3)), List.of(3), 1, 1);
+    return new NetworkSpec("res", "test", 1, List.of(3), List.of(linear(3, 3), block, elementwise("tanh", 3), linear(3, 2)), crossEntropy(2));
   }
 
   /** The skip module of Table 1 (z = x + W2*sigmoid(W1*x)): a general residual in x and in W1. */
   static NetworkSpec skip() {
-    return new NetworkSpec("skip", "test", 1, List.of(4), List.of(
-        layer("linear", Map.of("n", 4, "m", 3), List.of(4), List.of(3)),
-        layer("tanh", Map.of("n", 3), List.of(3), List.of(3)),
-        layer("skip", Map.of("n", 3, "h", 4), List.of(3), List.of(3)),
-        layer("linear", Map.of("n", 3, "m", 2), List.of(3), List.of(2))),
-        layer("crossentropy", Map.of("c", 2), List.of(2), List.of(1)));
+    NetworkSpec.Layer skip = layer("skip", Map.of("n", 3, "h", 4), List.of(3), List.of(3));
+    return new NetworkSpec("skip", "test", 1, List.of(4), List.of(linear(4, 3), elementwise("tanh", 3), skip, linear(3, 2)), crossEntropy(2));
   }
 
   static NetworkSpec cnn() {
     return new NetworkSpec("cnn", "test", 1, List.of(1, 4, 4), List.of(
         layer("conv2d", Map.of("cin", 1, "cout", 2, "h", 4, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1), List.of(1, 4, 4), List.of(2, 16)),
-        layer("sigmoid", Map.of("n", 32), List.of(32), List.of(32)),
+        elementwise("sigmoid", 32),
         layer("maxpool", Map.of("c", 2, "h", 4, "w", 4, "k", 2), List.of(2, 4, 4), List.of(2, 2, 2)),
         layer("zeropad", Map.of("c", 2, "h", 2, "w", 2, "p", 1), List.of(2, 2, 2), List.of(2, 4, 4)),
         layer("avgpool", Map.of("c", 2, "h", 4, "w", 4, "k", 2), List.of(2, 4, 4), List.of(2, 4)),
         layer("flatten", Map.of("c", 2, "h", 2, "w", 2), List.of(2, 2, 2), List.of(8)),
-        layer("linear", Map.of("n", 8, "m", 3), List.of(8), List.of(3))),
-        layer("crossentropy", Map.of("c", 3), List.of(3), List.of(1)));
+        linear(8, 3)),
+        crossEntropy(3));
   }
 
   /** A network with random parameters and a batch, for the runtime and the reference. */

@@ -1,9 +1,14 @@
 package org.hbp.network;
 
+import static org.hbp.network.NetworkCurvatureTest.crossEntropy;
+import static org.hbp.network.NetworkCurvatureTest.elementwise;
+import static org.hbp.network.NetworkCurvatureTest.layer;
+import static org.hbp.network.NetworkCurvatureTest.linear;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -53,11 +58,8 @@ class PassCloseTest {
 
   /** A flatten as the first layer: its output is a view of the caller's input. */
   static NetworkSpec flattenFirst() {
-    return new NetworkSpec("flat", "test", 1, java.util.List.of(1, 2, 2), java.util.List.of(
-        NetworkCurvatureTest.layer("flatten", Map.of("c", 1, "h", 2, "w", 2), java.util.List.of(1, 2, 2), java.util.List.of(4)),
-        NetworkCurvatureTest.layer("linear", Map.of("n", 4, "m", 3), java.util.List.of(4), java.util.List.of(3)),
-        NetworkCurvatureTest.layer("sigmoid", Map.of("n", 3), java.util.List.of(3), java.util.List.of(3)),
-        NetworkCurvatureTest.layer("linear", Map.of("n", 3, "m", 2), java.util.List.of(3), java.util.List.of(2))),
-        NetworkCurvatureTest.layer("crossentropy", Map.of("c", 2), java.util.List.of(2), java.util.List.of(1)));
+    NetworkSpec.Layer flatten = layer("flatten", Map.of("c", 1, "h", 2, "w", 2), List.of(1, 2, 2), List.of(4));
+    return new NetworkSpec("flat", "test", 1, List.of(1, 2, 2), List.of(flatten, linear(4, 3), elementwise("sigmoid", 3), linear(3, 2)),
+        crossEntropy(2));
   }
 }

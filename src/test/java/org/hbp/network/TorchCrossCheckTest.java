@@ -1,17 +1,20 @@
 package org.hbp.network;
 
+import static org.hbp.network.TorchReference.assertBlockEquals;
+import static org.hbp.network.TorchReference.assertStepIsMinusGradient;
+import static org.hbp.network.TorchReference.concat;
+import static org.hbp.network.TorchReference.hbp;
+import static org.hbp.network.TorchReference.loss;
+import static org.hbp.network.TorchReference.maxAbsDifference;
+import static org.hbp.network.TorchReference.ours;
+import static org.hbp.network.TorchReference.runScript;
+import static org.hbp.network.TorchReference.scale;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import org.hbp.cli.Main;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,21 +59,10 @@ class TorchCrossCheckTest {
       "  loss crossentropy;",
       "}");
 
-  private static String run(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    assertEquals(0, code, out + "\n" + err);
-    return out.toString();
-  }
-
   @ParameterizedTest
   @ValueSource(strings = {"cnn", "resnet"})
   void hbpAgreesWithAutograd(String name) throws Exception {
-    Path script = Path.of("src/test/resources/torch/crosscheck.py").toAbsolutePath();
-    Process p = new ProcessBuilder(org.hbp.cli.Python.withTorch().orElse("python3"), script.toString(), name, dir.toString()).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
-    assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
+    runScript("crosscheck.py", name, dir.toString());
     Path net = dir.resolve(name + ".hbp");
     Files.writeString(net, name.equals("cnn") ? CNN : RESNET);
     Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
@@ -78,36 +70,18 @@ class TorchCrossCheckTest {
         dir.resolve("batch.npz").toString(), "--strategy", "exact"};
     for (String kind : new String[] {"hessian", "ggn"}) {
       Path outFile = dir.resolve(kind + ".npz");
-      String out = run(concat(common, "--curvature", kind, "--dense", outFile.toString()));
-      Matcher m = Pattern.compile("loss (\\S+)").matcher(out);
-      assertTrue(m.find(), out);
-      assertEquals(ref.get("loss").data()[0], Double.parseDouble(m.group(1)), 1e-9, "loss");
+      String out = hbp(concat(common, "--curvature", kind, "--dense", outFile.toString()));
+      assertEquals(ref.get("loss").data()[0], loss(out), 1e-9, "loss");
       Map<String, NdArray> got = Npz.read(outFile);
       for (String key : ref.keySet()) {
         if (!key.startsWith(kind + ".")) continue;
-        String torchName = key.substring(kind.length() + 1);
-        String ours = torchName.replace(".weight", ".W").replace(".bias", ".b");
-        NdArray g = got.get(ours), r = ref.get(key);
-        assertEquals(r.numel(), g.numel(), key);
-        double err = 0, scale = 0;
-        for (int i = 0; i < r.numel(); i++) {
-          err = Math.max(err, Math.abs(g.data()[i] - r.data()[i]));
-          scale = Math.max(scale, Math.abs(r.data()[i]));
-        }
-        assertTrue(err <= 1e-10 * Math.max(1, scale), name + " " + key + ": max abs error " + err + " (scale " + scale + ")");
+        assertBlockEquals(name + " " + key, ref.get(key), got.get(ours(key.substring(kind.length() + 1))));
       }
     }
     // gradients: the Newton step with alpha = 1 is -gradient, written in PyTorch's shapes
     Path step = dir.resolve("step.npz");
-    run(concat(common, "--curvature", "ggn", "--solve", "1", "--out", step.toString(), "--cg-tol", "0"));
-    Map<String, NdArray> s = Npz.read(step);
-    for (String key : ref.keySet()) {
-      if (!key.startsWith("grad.")) continue;
-      String torchName = key.substring(5);
-      NdArray g = s.get(torchName.replace(".weight", ".W").replace(".bias", ".b")), r = ref.get(key);
-      assertEquals(java.util.Arrays.toString(r.shape()), java.util.Arrays.toString(g.shape()), key + " shape");
-      for (int i = 0; i < r.numel(); i++) assertEquals(-r.data()[i], g.data()[i], 1e-12, key + "[" + i + "]");
-    }
+    hbp(concat(common, "--curvature", "ggn", "--solve", "1", "--out", step.toString(), "--cg-tol", "0"));
+    assertStepIsMinusGradient(ref, Npz.read(step));
   }
 
   static final String FC = String.join("\n",
@@ -142,11 +116,7 @@ class TorchCrossCheckTest {
   @ParameterizedTest
   @ValueSource(strings = {"fc", "resnet", "skip"})
   void batchPchFollowsThePaperAgainstAutograd(String name) throws Exception {
-    Path script = Path.of("src/test/resources/torch/batch_pch.py").toAbsolutePath();
-    Process p = new ProcessBuilder(org.hbp.cli.Python.withTorch().orElse("python3"), script.toString(), name, dir.toString()).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
-    assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
+    runScript("batch_pch.py", name, dir.toString());
     Path net = dir.resolve(name + ".hbp");
     Files.writeString(net, name.equals("fc") ? FC : name.equals("skip") ? SKIP : RESNET);
     Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
@@ -154,7 +124,7 @@ class TorchCrossCheckTest {
     for (String kind : new String[] {"abs", "clip"})
       for (String strategy : new String[] {"kfra", "bda"}) {
         Path outFile = dir.resolve(kind + "-" + strategy + ".npz");
-        run("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
+        hbp("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
             "--strategy", strategy, "--curvature", "pch-" + kind, "--dense", outFile.toString());
         Map<String, NdArray> got = Npz.read(outFile);
         String prefix = "pch." + kind + "." + strategy + ".";
@@ -162,28 +132,14 @@ class TorchCrossCheckTest {
         for (String key : ref.keySet()) {
           if (!key.startsWith(prefix)) continue;
           String torchName = key.substring(prefix.length());
-          NdArray g = got.get(torchName.replace(".weight", ".W").replace(".bias", ".b")), r = ref.get(key),
-              other = ref.get("persample." + kind + "." + strategy + "." + torchName);
-          assertEquals(r.numel(), g.numel(), key);
-          double err = 0, gap = 0, scale = 0;
-          for (int i = 0; i < r.numel(); i++) {
-            err = Math.max(err, Math.abs(g.data()[i] - r.data()[i]));
-            gap = Math.max(gap, Math.abs(other.data()[i] - r.data()[i]));
-            scale = Math.max(scale, Math.abs(r.data()[i]));
-          }
-          assertTrue(err <= 1e-10 * Math.max(1, scale), name + " " + key + ": max abs error " + err + " (scale " + scale + ")");
-          largestOrderGap = Math.max(largestOrderGap, gap / Math.max(1, scale));
+          NdArray r = ref.get(key), other = ref.get("persample." + kind + "." + strategy + "." + torchName);
+          assertBlockEquals(name + " " + key, r, got.get(ours(torchName)));
+          largestOrderGap = Math.max(largestOrderGap, maxAbsDifference(other, r) / Math.max(1, scale(r)));
           compared++;
         }
         // the per-sample order is far outside the tolerance: this net tells the two orders apart
         assertTrue(largestOrderGap > 1e-3, name + " " + kind + " " + strategy + ": the orders differ by only " + largestOrderGap);
       }
     assertTrue(compared >= 4 * 6, "compared " + compared + " blocks");
-  }
-
-  private static String[] concat(String[] a, String... b) {
-    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, out, a.length, b.length);
-    return out;
   }
 }

@@ -31,19 +31,13 @@ class RunMetricsTest {
 
   @Test
   void acceptsWindowsLineEndingsAndTrailingBlankLines() throws Exception {
-    Path run = dir.resolve("crlf");
-    Files.createDirectories(run);
-    Files.writeString(run.resolve("metrics.csv"), RunMetrics.HEADER + "\r\n0,0,0,0.0,1,0.5,1,0.5,NaN\r\n\r\n");
-    RunMetrics m = RunMetrics.read(run);
+    RunMetrics m = RunMetrics.read(withCsv("crlf", RunMetrics.HEADER + "\r\n0,0,0,0.0,1,0.5,1,0.5,NaN\r\n\r\n"));
     assertEquals(List.of(new RunMetrics.Row(0, 0, 0, 0, 1, 0.5, 1, 0.5, Double.NaN)), m.rows());
   }
 
   @Test
   void withoutConfigOrLabelTheLabelIsTheDirectoryName() throws Exception {
-    Path bare = dir.resolve("sgd-seed3");
-    Files.createDirectories(bare);
-    Files.writeString(bare.resolve("metrics.csv"), RunMetrics.HEADER + "\n");
-    RunMetrics m = RunMetrics.read(bare);
+    RunMetrics m = RunMetrics.read(withCsv("sgd-seed3", RunMetrics.HEADER + "\n"));
     assertEquals("sgd-seed3", m.label());
     assertNull(m.seed());
     RunMetrics unlabeled = RunMetrics.read(RunFixtures.run(dir.resolve("adam-1"), null, 1L, ""));

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.UserError;
@@ -66,15 +67,39 @@ class OptimizersTest {
     return m;
   }
 
+  /** The sigmoid net and a batch of 8 random inputs with one-hot targets. */
+  private record SmallBatch(Network net, Batch x, Batch y) {
+    /** The pass of the net with parameters {@code p} on this batch. */
+    Pass run(Map<String, Batch> p) {
+      return net.run(p, x, y);
+    }
+  }
+
+  private SmallBatch smallBatch(long seed) throws Exception {
+    Random rng = new Random(seed);
+    return new SmallBatch(net(SIGMOID_NET), random(8, 6, rng), oneHot(8, 3, rng));
+  }
+
+  /** The parameters on the host, for recomputing an optimizer's recurrence. */
+  private Map<String, double[]> hostCopy(Network net, Map<String, Batch> p) {
+    Map<String, double[]> theta = new LinkedHashMap<>();
+    for (String name : net.parameterNames()) theta.put(name, be.toArray(p.get(name)));
+    return theta;
+  }
+
+  /** Each parameter of {@code p} within {@code tolerance} (max abs) of the host recomputation {@code theta}. */
+  private void assertFollows(Network net, Map<String, double[]> theta, Map<String, Batch> p, double tolerance) {
+    for (String name : net.parameterNames()) assertTrue(maxDiff(theta.get(name), be.toArray(p.get(name))) < tolerance, name);
+  }
+
   @Test
   void cgNewtonWithAlphaOneIsAGradientStep() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(3);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
+    SmallBatch problem = smallBatch(3);
+    Network net = problem.net();
     for (CurvatureKind kind : CurvatureKind.values())
       for (Strategy s : Strategy.values()) {
         Map<String, Batch> p = Initialization.xavierNormal(net, 11), q = new LinkedHashMap<>(p);
-        Pass pass = net.run(p, x, y);
+        Pass pass = problem.run(p);
         CgNewton cg = new CgNewton(net, new CgNewton.Settings(0.3, 1.0, kind, s, 2, new ConjugateGradient.Settings(1e-12, 0, 10), 1L << 30));
         Optimizer.StepReport r = cg.step(pass, p);
         new Sgd(net, 0.3, 0).step(pass, q);
@@ -119,72 +144,70 @@ class OptimizersTest {
     assertTrue(last.loss() <= loss + 1e-12);
   }
 
+  /** One step of an optimizer's recurrence on the host: updates the parameter {@code theta} in place from its gradient. */
+  private interface HostStep {
+    void apply(int step, String name, double[] gradient, double[] theta);
+  }
+
+  /**
+   * Four steps of {@code optimizer} on the small batch {@code batchSeed}, from Xavier-normal
+   * parameters ({@code initSeed}), follow the recurrence {@code reference} (steps 1..4) recomputed
+   * on host arrays from the same gradients, within {@code tolerance}.
+   */
+  private void assertFollowsRecurrence(long batchSeed, long initSeed, Function<Network, Optimizer> optimizer, HostStep reference,
+      double tolerance) throws Exception {
+    SmallBatch problem = smallBatch(batchSeed);
+    Network net = problem.net();
+    Map<String, Batch> p = Initialization.xavierNormal(net, initSeed);
+    Map<String, double[]> theta = hostCopy(net, p);
+    Optimizer opt = optimizer.apply(net);
+    for (int step = 1; step <= 4; step++) {
+      Pass pass = problem.run(p);
+      for (String name : net.parameterNames()) reference.apply(step, name, be.toArray(pass.gradient(name)), theta.get(name));
+      opt.step(pass, p);
+    }
+    assertFollows(net, theta, p, tolerance);
+  }
+
   @Test
   void sgdWithMomentumFollowsPyTorchsRecurrence() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(7);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
-    Map<String, Batch> p = Initialization.xavierNormal(net, 2);
-    Map<String, double[]> theta = new LinkedHashMap<>(), buf = new LinkedHashMap<>();
-    for (String name : net.parameterNames()) theta.put(name, be.toArray(p.get(name)));
-    Sgd sgd = new Sgd(net, 0.05, 0.9);
-    for (int step = 0; step < 4; step++) {
-      Pass pass = net.run(p, x, y);
-      for (String name : net.parameterNames()) {
-        double[] g = be.toArray(pass.gradient(name)), t = theta.get(name), b = buf.get(name);
-        if (b == null) b = g.clone();
-        else for (int i = 0; i < b.length; i++) b[i] = 0.9 * b[i] + g[i];
-        buf.put(name, b);
-        for (int i = 0; i < t.length; i++) t[i] -= 0.05 * b[i];
-      }
-      sgd.step(pass, p);
-    }
-    for (String name : net.parameterNames()) assertTrue(maxDiff(theta.get(name), be.toArray(p.get(name))) < 1e-14, name);
+    Map<String, double[]> buf = new LinkedHashMap<>();
+    assertFollowsRecurrence(7, 2, net -> new Sgd(net, 0.05, 0.9), (step, name, g, t) -> {
+      double[] b = buf.get(name);
+      if (b == null) b = g.clone();
+      else for (int i = 0; i < b.length; i++) b[i] = 0.9 * b[i] + g[i];
+      buf.put(name, b);
+      for (int i = 0; i < t.length; i++) t[i] -= 0.05 * b[i];
+    }, 1e-14);
   }
 
   @Test
   void adamFollowsPyTorchsRecurrence() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(9);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
-    Map<String, Batch> p = Initialization.xavierNormal(net, 4);
-    Map<String, double[]> theta = new LinkedHashMap<>(), m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
-    for (String name : net.parameterNames()) {
-      theta.put(name, be.toArray(p.get(name)));
-      m.put(name, new double[theta.get(name).length]);
-      v.put(name, new double[theta.get(name).length]);
-    }
-    Adam adam = new Adam(net, 0.01, 0.9, 0.999, 1e-8);
-    for (int step = 1; step <= 4; step++) {
-      Pass pass = net.run(p, x, y);
-      for (String name : net.parameterNames()) {
-        double[] g = be.toArray(pass.gradient(name)), t = theta.get(name), mm = m.get(name), vv = v.get(name);
-        for (int i = 0; i < t.length; i++) {
-          mm[i] = 0.9 * mm[i] + 0.1 * g[i];
-          vv[i] = 0.999 * vv[i] + 0.001 * g[i] * g[i];
-          double mh = mm[i] / (1 - Math.pow(0.9, step)), vh = vv[i] / (1 - Math.pow(0.999, step));
-          t[i] -= 0.01 * mh / (Math.sqrt(vh) + 1e-8);
-        }
+    Map<String, double[]> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+    assertFollowsRecurrence(9, 4, net -> new Adam(net, 0.01, 0.9, 0.999, 1e-8), (step, name, g, t) -> {
+      double[] mm = m.computeIfAbsent(name, k -> new double[t.length]), vv = v.computeIfAbsent(name, k -> new double[t.length]);
+      for (int i = 0; i < t.length; i++) {
+        mm[i] = 0.9 * mm[i] + 0.1 * g[i];
+        vv[i] = 0.999 * vv[i] + 0.001 * g[i] * g[i];
+        double mh = mm[i] / (1 - Math.pow(0.9, step)), vh = vv[i] / (1 - Math.pow(0.999, step));
+        t[i] -= 0.01 * mh / (Math.sqrt(vh) + 1e-8);
       }
-      adam.step(pass, p);
-    }
-    for (String name : net.parameterNames()) assertTrue(maxDiff(theta.get(name), be.toArray(p.get(name))) < 1e-13, name);
+    }, 1e-13);
   }
 
   @Test
   void stateRoundTripsForResuming() throws Exception {
-    Network net = net(SIGMOID_NET);
-    Random rng = new Random(13);
-    Batch x = random(8, 6, rng), y = oneHot(8, 3, rng);
+    SmallBatch problem = smallBatch(13);
+    Network net = problem.net();
     for (int kind = 0; kind < 2; kind++) {
       Map<String, Batch> p = Initialization.xavierNormal(net, 5);
       Optimizer a = kind == 0 ? new Sgd(net, 0.1, 0.9) : new Adam(net, 0.01, 0.9, 0.999, 1e-8);
       Optimizer b = kind == 0 ? new Sgd(net, 0.1, 0.9) : new Adam(net, 0.01, 0.9, 0.999, 1e-8);
-      a.step(net.run(p, x, y), p);
+      a.step(problem.run(p), p);
       b.restore(a.state(), 1);
       Map<String, Batch> q = new LinkedHashMap<>(p);
-      a.step(net.run(p, x, y), p);
-      b.step(net.run(q, x, y), q);
+      a.step(problem.run(p), p);
+      b.step(problem.run(q), q);
       for (String name : net.parameterNames()) assertTrue(maxDiff(be.toArray(p.get(name)), be.toArray(q.get(name))) == 0, a.label() + " " + name);
     }
     assertThrows(UserError.class, () -> new Adam(net(SIGMOID_NET), 0.01, 0.9, 0.999, 1e-8).restore(Map.of(), 0));

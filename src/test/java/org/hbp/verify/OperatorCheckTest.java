@@ -21,6 +21,7 @@ import org.hbp.runtime.Averaging;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.LossOperator;
 import org.hbp.runtime.ModuleOperator;
+import org.hbp.runtime.Operator;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -127,15 +128,17 @@ class OperatorCheckTest {
     return be.fromArray(b.samples(), b.directions(), b.rows(), b.cols(), d);
   }
 
-  static class Perturbed implements ModuleOperator {
-    final ModuleOperator in;
+  /** An operator that passes every call to {@code in}, except that the method named {@code broken} answers wrongly. */
+  abstract static class PerturbedOperator<O extends Operator> implements Operator {
+    final O in;
     final String broken;
 
-    Perturbed(ModuleOperator in, String broken) {
+    PerturbedOperator(O in, String broken) {
       this.in = in;
       this.broken = broken;
     }
 
+    /** {@code x}, bumped if {@code method} is the broken one. */
     Batch b(String method, Batch x) {
       return method.equals(broken) ? bump(in.backend(), x) : x;
     }
@@ -145,12 +148,19 @@ class OperatorCheckTest {
     public Backend backend() { return in.backend(); }
     public Map<String, Integer> dims() { return in.dims(); }
     public List<String> inputs() { return in.inputs(); }
-    public List<String> parameters() { return in.parameters(); }
-    public List<String> dataVariables() { return in.dataVariables(); }
-    public List<String> indexVariables() { return in.indexVariables(); }
     public List<String> constants() { return in.constants(); }
     public String outputName() { return in.outputName(); }
     public int[] itemShape(String v) { return in.itemShape(v); }
+  }
+
+  static class Perturbed extends PerturbedOperator<ModuleOperator> implements ModuleOperator {
+    Perturbed(ModuleOperator in, String broken) {
+      super(in, broken);
+    }
+
+    public List<String> parameters() { return in.parameters(); }
+    public List<String> dataVariables() { return in.dataVariables(); }
+    public List<String> indexVariables() { return in.indexVariables(); }
 
     public ForwardCache forward(Map<String, Batch> values) {
       ForwardCache c = in.forward(values);
@@ -179,27 +189,11 @@ class OperatorCheckTest {
     public Batch kroneckerFactor(ForwardCache c, String p) { return b("kroneckerFactor", in.kroneckerFactor(c, p)); }
   }
 
-  static final class PerturbedLoss implements LossOperator {
-    final LossOperator in;
-    final String broken;
-
+  static final class PerturbedLoss extends PerturbedOperator<LossOperator> implements LossOperator {
     PerturbedLoss(LossOperator in, String broken) {
-      this.in = in;
-      this.broken = broken;
+      super(in, broken);
     }
 
-    Batch b(String method, Batch x) {
-      return method.equals(broken) ? bump(in.backend(), x) : x;
-    }
-
-    public String name() { return in.name(); }
-    public String specSource() { return in.specSource(); }
-    public Backend backend() { return in.backend(); }
-    public Map<String, Integer> dims() { return in.dims(); }
-    public List<String> inputs() { return in.inputs(); }
-    public List<String> constants() { return in.constants(); }
-    public String outputName() { return in.outputName(); }
-    public int[] itemShape(String v) { return in.itemShape(v); }
     public ForwardCache forward(Map<String, Batch> values) { return in.forward(values); }
     public Batch gradient(ForwardCache c, String w) { return b("gradient", in.gradient(c, w)); }
     public Batch hessianMatProd(ForwardCache c, String w, Batch v) { return b("hessianMatProd", in.hessianMatProd(c, w, v)); }

@@ -1,0 +1,95 @@
+package org.hbp.network;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.hbp.cli.Main;
+import org.hbp.cli.Python;
+import org.hbp.io.NdArray;
+
+/**
+ * The PyTorch references of the cross-checks (scripts under src/test/resources/torch) and the
+ * comparisons of hbp's output with them. A missing torch is a failure, not a skip.
+ */
+final class TorchReference {
+  private TorchReference() {}
+
+  /** Runs {@code script} with the python3 that has torch (CI installs python3-torch in .ci/run); fails with its log if it fails. */
+  static void runScript(String script, String... args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(Python.withTorch().orElse("python3"),
+        Path.of("src/test/resources/torch", script).toAbsolutePath().toString()));
+    command.addAll(List.of(args));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
+    assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
+  }
+
+  /** Runs {@code hbp args} in this JVM, expecting exit status 0; its standard output. */
+  static String hbp(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    assertEquals(0, code, out + "\n" + err);
+    return out.toString();
+  }
+
+  /** The loss that {@code hbp curvature} printed. */
+  static double loss(String out) {
+    Matcher m = Pattern.compile("loss (\\S+)").matcher(out);
+    assertTrue(m.find(), out);
+    return Double.parseDouble(m.group(1));
+  }
+
+  /** hbp's name of a PyTorch parameter: {@code 0.weight} is {@code 0.W}, {@code 0.bias} {@code 0.b}. */
+  static String ours(String torchName) {
+    return torchName.replace(".weight", ".W").replace(".bias", ".b");
+  }
+
+  /** Largest |reference entry|. */
+  static double scale(NdArray reference) {
+    double scale = 0;
+    for (double r : reference.data()) scale = Math.max(scale, Math.abs(r));
+    return scale;
+  }
+
+  /** Largest |a - b| over the entries. */
+  static double maxAbsDifference(NdArray a, NdArray b) {
+    double err = 0;
+    for (int i = 0; i < a.numel(); i++) err = Math.max(err, Math.abs(a.data()[i] - b.data()[i]));
+    return err;
+  }
+
+  /** hbp's block {@code got} equals autograd's {@code reference} to 1e-10 relative to max(1, its scale). */
+  static void assertBlockEquals(String what, NdArray reference, NdArray got) {
+    assertEquals(reference.numel(), got.numel(), what);
+    double err = maxAbsDifference(got, reference), scale = scale(reference);
+    assertTrue(err <= 1e-10 * Math.max(1, scale), what + ": max abs error " + err + " (scale " + scale + ")");
+  }
+
+  /** The Newton step with alpha = 1 ({@code step}, PyTorch's names and shapes) is minus autograd's gradient, {@code grad.<name>} of {@code ref}. */
+  static void assertStepIsMinusGradient(Map<String, NdArray> ref, Map<String, NdArray> step) {
+    for (String key : ref.keySet()) {
+      if (!key.startsWith("grad.")) continue;
+      NdArray g = step.get(ours(key.substring(5))), r = ref.get(key);
+      assertEquals(Arrays.toString(r.shape()), Arrays.toString(g.shape()), key + " shape");
+      for (int i = 0; i < r.numel(); i++) assertEquals(-r.data()[i], g.data()[i], 1e-12, key + "[" + i + "]");
+    }
+  }
+
+  /** {@code a} followed by {@code b}. */
+  static String[] concat(String[] a, String... b) {
+    String[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+}

@@ -1,0 +1,192 @@
+package org.hbp.codegen.program;
+
+import java.lang.reflect.Constructor;
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.hbp.codegen.program.Value.ItemShape;
+import org.hbp.codegen.program.Value.Ownership;
+
+/**
+ * A straight-line kernel program: the body of one generated method as a list of
+ * {@link Statement}s {@code out = op(inputs)}, in order, over {@link Value}s that carry their shape
+ * and ownership. Lowering builds it; {@link Passes} simplify it; an emitter renders it for a
+ * target. The values that leave the program (what the method returns) are its {@link #escaping}
+ * values.
+ */
+public final class Program {
+  /** One statement: {@code out = op}, with the DSL text of what it computes (or null) as its comment. */
+  public record Statement(Value out, Op op, String comment) {}
+
+  private final List<Statement> statements = new ArrayList<>();
+  private final List<Value> inputs = new ArrayList<>();
+  private final Set<Value> escaping = Collections.newSetFromMap(new IdentityHashMap<>());
+
+  /** A value declared outside the program (a method parameter, a local of the caller). */
+  public Value input(String name, ItemShape items) {
+    Value v = new Value(name, items, Ownership.EXTERNAL, null);
+    inputs.add(v);
+    return v;
+  }
+
+  /** Appends {@code name = op}; returns the new value, owned as the op says. */
+  public Value add(String name, Op op, String comment) {
+    Ownership o = op.ownership();
+    Value out = new Value(name, op.shape(), o, o == Ownership.VIEW ? inputs(op).get(0) : null);
+    statements.add(new Statement(out, op, comment));
+    return out;
+  }
+
+  /** Marks a value as leaving the program: it is kept, with its name, and its storage is not released. */
+  public void escape(Value v) {
+    escaping.add(v);
+  }
+
+  public List<Statement> statements() {
+    return Collections.unmodifiableList(statements);
+  }
+
+  public List<Value> inputs() {
+    return Collections.unmodifiableList(inputs);
+  }
+
+  public boolean escapes(Value v) {
+    return escaping.contains(v);
+  }
+
+  public Set<Value> escaping() {
+    return Collections.unmodifiableSet(escaping);
+  }
+
+  /** The statement defining v, or null for an input. */
+  public Statement definition(Value v) {
+    for (Statement s : statements) if (s.out() == v) return s;
+    return null;
+  }
+
+  /** How many times v is an input of a statement. */
+  public int uses(Value v) {
+    int n = 0;
+    for (Statement s : statements) for (Value in : inputs(s.op())) if (in == v) n++;
+    return n;
+  }
+
+  // ---- editing, for the passes ----------------------------------------------------------------
+
+  /** Replaces statement i's op (its result keeps its value, ownership updated). */
+  void replace(int i, Op op, String comment) {
+    Statement s = statements.get(i);
+    Ownership o = op.ownership();
+    s.out().own(o, o == Ownership.VIEW ? inputs(op).get(0) : null);
+    statements.set(i, new Statement(s.out(), op, comment));
+  }
+
+  void remove(int i) {
+    statements.remove(i);
+  }
+
+  /**
+   * Every use of {@code from} becomes a use of {@code to} (whose name {@code from}'s takes when
+   * from escapes); false, changing nothing, when from escapes and to cannot take its name.
+   */
+  boolean substitute(Value from, Value to) {
+    if (escapes(from)) {
+      if (!canRename(to)) return false;
+      to.rename(from.name());
+      escaping.remove(from);
+      escaping.add(to);
+    }
+    for (int i = 0; i < statements.size(); i++) {
+      Statement s = statements.get(i);
+      Op op = mapInputs(s.op(), v -> v == from ? to : v);
+      if (op != s.op()) statements.set(i, new Statement(s.out(), op, s.comment()));
+    }
+    for (Statement s : statements) if (s.out().viewOf() == from) s.out().own(Ownership.VIEW, to);
+    return true;
+  }
+
+  /** Whether a value's name is free to change: defined here, not escaping, not named in a part's call. */
+  boolean canRename(Value v) {
+    if (definition(v) == null || escapes(v)) return false;
+    for (Statement s : statements) if (s.op() instanceof Op.Part p && p.direction() == v) return false;
+    return true;
+  }
+
+  /** The values a program's ops refer to by name in their rendering (a part's direction): never renamed. */
+  Set<Value> pinned() {
+    Set<Value> out = new LinkedHashSet<>();
+    for (Statement s : statements) if (s.op() instanceof Op.Part p && p.direction() != null) out.add(p.direction());
+    return out;
+  }
+
+  /**
+   * Names the statements' results {@code prefix0, prefix1, ...} in order, closing the gaps the
+   * passes left; leaves (named by their reference), inputs, escaping and pinned values and the
+   * reserved names keep their names, and no new name takes one of theirs.
+   */
+  public void renumber(String prefix, Set<String> reserved) {
+    Set<String> taken = new java.util.HashSet<>(reserved);
+    Set<Value> keep = Collections.newSetFromMap(new IdentityHashMap<>());
+    keep.addAll(inputs);
+    keep.addAll(escaping);
+    keep.addAll(pinned());
+    for (Statement s : statements) if (s.op() instanceof Op.Leaf) keep.add(s.out());
+    for (Value v : keep) taken.add(v.name());
+    int next = 0;
+    for (Statement s : statements) {
+      if (keep.contains(s.out())) continue;
+      while (taken.contains(prefix + next)) next++;
+      s.out().rename(prefix + next++);
+    }
+  }
+
+  // ---- ops' inputs, generically over the records' components -----------------------------------
+
+  /** The op's input values, in component order (null components, e.g. no bias, left out). */
+  public static List<Value> inputs(Op op) {
+    List<Value> out = new ArrayList<>();
+    for (RecordComponent c : op.getClass().getRecordComponents()) {
+      if (c.getType() != Value.class) continue;
+      Value v = (Value) get(c, op);
+      if (v != null) out.add(v);
+    }
+    return out;
+  }
+
+  /** The op with each input value mapped by f; the same op when nothing changes. */
+  public static Op mapInputs(Op op, UnaryOperator<Value> f) {
+    RecordComponent[] cs = op.getClass().getRecordComponents();
+    Object[] args = new Object[cs.length];
+    Class<?>[] types = new Class<?>[cs.length];
+    boolean changed = false;
+    for (int i = 0; i < cs.length; i++) {
+      types[i] = cs[i].getType();
+      args[i] = get(cs[i], op);
+      if (types[i] == Value.class && args[i] != null) {
+        Object mapped = f.apply((Value) args[i]);
+        changed |= mapped != args[i];
+        args[i] = mapped;
+      }
+    }
+    if (!changed) return op;
+    try {
+      Constructor<?> k = op.getClass().getDeclaredConstructor(types);
+      return (Op) k.newInstance(args);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("cannot rebuild " + op, e);
+    }
+  }
+
+  private static Object get(RecordComponent c, Op op) {
+    try {
+      return c.getAccessor().invoke(op);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("cannot read " + c.getName() + " of " + op, e);
+    }
+  }
+}

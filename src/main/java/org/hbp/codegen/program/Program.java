@@ -92,9 +92,11 @@ public final class Program {
 
   /**
    * Every use of {@code from} becomes a use of {@code to} (whose name {@code from}'s takes when
-   * from escapes); false, changing nothing, when from escapes and to cannot take its name.
+   * from escapes); false, changing nothing, when from escapes and to cannot take its name, or when
+   * a part's call names from.
    */
   boolean substitute(Value from, Value to) {
+    if (pinned().contains(from)) return false; // named in a part's call: it stays as it is
     if (escapes(from)) {
       if (!canRename(to)) return false;
       to.rename(from.name());
@@ -110,9 +112,10 @@ public final class Program {
     return true;
   }
 
-  /** Whether a value's name is free to change: defined here, not escaping, not named in a part's call. */
+  /** Whether a value's name is free to change: defined here (not a leaf, named by its reference), not escaping, not named in a part's call. */
   boolean canRename(Value v) {
-    if (definition(v) == null || escapes(v)) return false;
+    Statement d = definition(v);
+    if (d == null || d.op() instanceof Op.Leaf || escapes(v)) return false;
     for (Statement s : statements) if (s.op() instanceof Op.Part p && p.direction() == v) return false;
     return true;
   }

@@ -200,11 +200,11 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t9 = be.reshape(t8, c, 1); // kron(A, B) * v = vec(B*X*A')
     Batch t10 = be.directionsAsColumns(t9, oh * ow); // B*X with B = kron(eye(c), ones(1, k*k))
     Batch t11 = be.reshape(t10, c * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t14 = be.multiply(t1, t11);
+    Batch t12 = be.multiply(t1, t11);
     be.release(t2);
     be.release(t6);
     be.release(t7);
-    return be.reshape(t14, c, oh * ow);
+    return be.reshape(t12, c, oh * ow);
   }
 
   /**
@@ -226,11 +226,11 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t10 = be.directionsAsColumns(t9, oh * ow); // B*X with B = kron(eye(c), ones(1, k*k))'
     Batch t11 = be.fold(t10, geometry0);
     Batch t12 = be.reshape(t11, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
-    Batch t15 = be.multiply(t1, t12);
+    Batch t13 = be.multiply(t1, t12);
     be.release(t6);
     be.release(t7);
     be.release(t11);
-    return be.reshape(t15, c, h * w);
+    return be.reshape(t13, c, h * w);
   }
 
   /**
@@ -253,11 +253,11 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t11 = be.directionsAsColumns(t10, oh * ow); // B*X with B = kron(eye(c), ones(1, k*k)')
     Batch t12 = be.fold(t11, geometry0);
     Batch t13 = be.reshape(t12, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
-    Batch t16 = be.multiply(t2, t13);
+    Batch t14 = be.multiply(t2, t13);
     be.release(t7);
     be.release(t8);
     be.release(t12);
-    return be.reshape(t16, c, h * w);
+    return be.reshape(t14, c, h * w);
   }
 
   /**

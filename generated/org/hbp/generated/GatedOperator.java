@@ -223,11 +223,11 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
     Batch t4 = be.multiply(t3, t0); // diag(...) * v
     Batch t5 = be.matmul(cache.get("W1"), true, t4, false); // W1' * v
-    Batch t7 = be.matmulAdd(cache.get("W2"), true, t2, false, t5);
+    Batch t6 = be.matmulAdd(cache.get("W2"), true, t2, false, t5);
     be.release(t2);
     be.release(t4);
     be.release(t5);
-    return be.reshape(t7, n, 1);
+    return be.reshape(t6, n, 1);
   }
 
   /**
@@ -244,11 +244,11 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t5 = be.multiply(t4, t0); // diag(...) * v
     Batch t6 = samplesSum(t5, cache);
     Batch t7 = be.matmul(cache.get("W1"), true, t6, false); // W1' * v
-    Batch t9 = be.matmulAdd(cache.get("W2"), true, t3, false, t7);
+    Batch t8 = be.matmulAdd(cache.get("W2"), true, t3, false, t7);
     be.release(t2);
     be.release(t5);
     be.release(t7);
-    return be.reshape(t9, n, 1);
+    return be.reshape(t8, n, 1);
   }
 
   /**
@@ -270,7 +270,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t9 = be.multiply(dz, t5); // dz .* sigmoid'(W2*x)
     Batch t10 = be.multiply(t9, t1); // diag(...) * v
     Batch t11 = be.matmul(cache.get("W1"), true, t10, false); // W1' * v
-    Batch t14 = be.matmulAdd(cache.get("W2"), true, t8, false, t11);
+    Batch t12 = be.matmulAdd(cache.get("W2"), true, t8, false, t11);
     be.release(t1);
     be.release(t3);
     be.release(t4);
@@ -280,7 +280,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     be.release(t9);
     be.release(t10);
     be.release(t11);
-    return be.reshape(t14, n, 1);
+    return be.reshape(t12, n, 1);
   }
 
   /**
@@ -295,9 +295,9 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
     Batch t4 = be.multiply(t3, t2); // diag(...) * v
     Batch t5 = be.directionsAsColumns(t4, n); // B*X with B = diag(sigmoid(W2*x))
-    Batch t7 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    Batch t6 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
     be.release(t4);
-    return be.reshape(t7, m, 1);
+    return be.reshape(t6, m, 1);
   }
 
   /**
@@ -312,9 +312,9 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t3 = be.multiply(t2, t1); // diag(...) * v
     Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag(sigmoid(W2*x))'
     Batch t5 = be.matmul(t4, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t7 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t3);
-    return be.reshape(t7, m, n);
+    return be.reshape(t6, m, n);
   }
 
   /**
@@ -329,9 +329,9 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t3 = be.multiply(t2, t1); // diag(...) * v
     Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag(sigmoid(W2*x))
     Batch t5 = sumProducts(t4, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t7 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
     be.release(t3);
-    return be.reshape(t7, m, n);
+    return be.reshape(t6, m, n);
   }
 
   /**
@@ -355,9 +355,9 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t3 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
     Batch t4 = be.multiply(t3, t2); // diag(...) * v
     Batch t5 = be.directionsAsColumns(t4, n); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
-    Batch t7 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    Batch t6 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
     be.release(t4);
-    return be.reshape(t7, m, 1);
+    return be.reshape(t6, m, 1);
   }
 
   /**
@@ -372,9 +372,9 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t3 = be.multiply(t2, t1); // diag(...) * v
     Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))'
     Batch t5 = be.matmul(t4, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t7 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t3);
-    return be.reshape(t7, m, n);
+    return be.reshape(t6, m, n);
   }
 
   /**
@@ -389,9 +389,9 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t3 = be.multiply(t2, t1); // diag(...) * v
     Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
     Batch t5 = sumProducts(t4, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t7 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
     be.release(t3);
-    return be.reshape(t7, m, n);
+    return be.reshape(t6, m, n);
   }
 
   /**

@@ -164,8 +164,8 @@ public final class LinearOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x", "W", "b"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t1 = be.matmulAdd(cache.get("W"), false, cache.get("x"), false, cache.get("b")); // W*x + b
-    cache.put("z", t1);
+    Batch t0 = be.matmulAdd(cache.get("W"), false, cache.get("x"), false, cache.get("b")); // W*x + b
+    cache.put("z", t0);
     return cache;
   }
 
@@ -220,8 +220,8 @@ public final class LinearOperator extends AbstractModuleOperator {
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), m * n, 1);
     Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
-    Batch t3 = be.matmul(t1, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    return be.reshape(t3, m, 1);
+    Batch t2 = be.matmul(t1, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    return be.reshape(t2, m, 1);
   }
 
   /**
@@ -232,8 +232,8 @@ public final class LinearOperator extends AbstractModuleOperator {
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W"), m, 1);
     Batch t1 = be.matmul(t0, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t3 = be.reshape(t1, m * n, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t3, m, n);
+    Batch t2 = be.reshape(t1, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t2, m, n);
   }
 
   /**
@@ -244,8 +244,8 @@ public final class LinearOperator extends AbstractModuleOperator {
   public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W"), m, 1);
     Batch t1 = sumProducts(t0, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t3 = be.reshape(t1, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    return be.reshape(t3, m, n);
+    Batch t2 = be.reshape(t1, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t2, m, n);
   }
 
   /**

@@ -105,6 +105,8 @@ final class Lowering {
   private final Map<String, Value> byName = new HashMap<>();
   /** Names handed to the caller by {@link #fresh}: locals of its own that the program must not reuse. */
   private final Set<String> reserved = new HashSet<>();
+  /** The values whose names the caller was given. */
+  private final List<Value> handedOut = new ArrayList<>();
   private final StructuredProducts products;
 
   /**
@@ -131,7 +133,7 @@ final class Lowering {
 
   /** A Java expression (a local name or a leaf) holding the value of e. */
   String value(Expr e) {
-    return valueOf(e).name();
+    return handOut(valueOf(e));
   }
 
   /**
@@ -139,12 +141,12 @@ final class Lowering {
    * entries: the result's items are columns with rows(M) entries.
    */
   String apply(Expr m, String v) {
-    return products.apply(m, input(v, ItemShape.column(m.shape().cols()))).name();
+    return handOut(products.apply(m, input(v, ItemShape.column(m.shape().cols()))));
   }
 
   /** {@code sum_n M_n v_n} over the batch ({@link StructuredProducts#applySummed}). */
   String applySummed(Expr m, String v) {
-    return products.applySummed(m, input(v, ItemShape.column(m.shape().cols()))).name();
+    return handOut(products.applySummed(m, input(v, ItemShape.column(m.shape().cols()))));
   }
 
   /**
@@ -152,7 +154,7 @@ final class Lowering {
    * returns the local holding it.
    */
   String memoBody(Expr e) {
-    String result = compute(e).name();
+    String result = handOut(compute(e));
     releaseTemporaries(result);
     return result;
   }
@@ -178,6 +180,27 @@ final class Lowering {
     Passes.optimize(program);
     program.renumber("t", reserved);
     new JavaEmitter(ctx).emit(program, out);
+  }
+
+  /**
+   * The name of a result handed to the caller: the program so far is simplified with v escaping
+   * and its locals numbered in order (v included, as its name is not out yet), so the name the
+   * caller gets is final; the values the lowering remembers follow what the passes replaced.
+   */
+  private String handOut(Value v) {
+    program.escape(v);
+    Passes.optimize(program);
+    Value r = program.resolve(v);
+    Set<Value> fixed = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (Value h : handedOut) fixed.add(program.resolve(h));
+    program.renumber("t", reserved, fixed);
+    handedOut.add(r);
+    values.replaceAll((e, x) -> program.resolve(x));
+    values.values().removeIf(x -> !program.defines(x));
+    byName.clear();
+    for (Value in : program.inputs()) byName.put(in.name(), in);
+    for (Program.Statement s : program.statements()) byName.put(s.out().name(), s.out());
+    return r.name();
   }
 
   /** The program built so far (for tests). */

@@ -26,6 +26,8 @@ public final class Program {
   private final List<Statement> statements = new ArrayList<>();
   private final List<Value> inputs = new ArrayList<>();
   private final Set<Value> escaping = Collections.newSetFromMap(new IdentityHashMap<>());
+  /** Values the passes replaced, and by what. */
+  private final java.util.Map<Value, Value> replaced = new IdentityHashMap<>();
 
   /** A value declared outside the program (a method parameter, a local of the caller). */
   public Value input(String name, ItemShape items) {
@@ -61,6 +63,17 @@ public final class Program {
 
   public Set<Value> escaping() {
     return Collections.unmodifiableSet(escaping);
+  }
+
+  /** What v became after the passes: itself, or the value that replaced it. */
+  public Value resolve(Value v) {
+    for (Value r = replaced.get(v); r != null; r = replaced.get(v)) v = r;
+    return v;
+  }
+
+  /** Whether v is an input or a statement's result of this program (not removed by a pass). */
+  public boolean defines(Value v) {
+    return inputs.contains(v) || definition(v) != null;
   }
 
   /** The statement defining v, or null for an input. */
@@ -109,6 +122,7 @@ public final class Program {
       if (op != s.op()) statements.set(i, new Statement(s.out(), op, s.comment()));
     }
     for (Statement s : statements) if (s.out().viewOf() == from) s.out().own(Ownership.VIEW, to);
+    replaced.put(from, to);
     return true;
   }
 
@@ -129,14 +143,15 @@ public final class Program {
 
   /**
    * Names the statements' results {@code prefix0, prefix1, ...} in order, closing the gaps the
-   * passes left; leaves (named by their reference), inputs, escaping and pinned values and the
-   * reserved names keep their names, and no new name takes one of theirs.
+   * passes left; leaves (named by their reference), inputs, pinned values, the given fixed values
+   * (whose names a caller holds) and the reserved names keep their names, and no new name takes
+   * one of theirs.
    */
-  public void renumber(String prefix, Set<String> reserved) {
+  public void renumber(String prefix, Set<String> reserved, Set<Value> fixed) {
     Set<String> taken = new java.util.HashSet<>(reserved);
     Set<Value> keep = Collections.newSetFromMap(new IdentityHashMap<>());
     keep.addAll(inputs);
-    keep.addAll(escaping);
+    keep.addAll(fixed);
     keep.addAll(pinned());
     for (Statement s : statements) if (s.op() instanceof Op.Leaf) keep.add(s.out());
     for (Value v : keep) taken.add(v.name());
@@ -146,6 +161,11 @@ public final class Program {
       while (taken.contains(prefix + next)) next++;
       s.out().rename(prefix + next++);
     }
+  }
+
+  /** {@link #renumber(String, Set, Set)} keeping the escaping values' names. */
+  public void renumber(String prefix, Set<String> reserved) {
+    renumber(prefix, reserved, escaping);
   }
 
   // ---- ops' inputs, generically over the records' components -----------------------------------

@@ -203,11 +203,6 @@ final class Lowering {
     return r.name();
   }
 
-  /** The program built so far (for tests). */
-  Program program() {
-    return program;
-  }
-
   // ---- building the program ------------------------------------------------------------------
 
   private String newName() {

@@ -43,12 +43,7 @@ public final class Passes {
       Statement s = p.statements().get(i);
       Value earlier = seen.get(s.op());
       if (earlier == null) seen.put(s.op(), s.out());
-      else if (p.substitute(s.out(), earlier)) {
-        p.remove(i--);
-        // ops that used the removed value now use the earlier one: their keys change
-        seen.clear();
-        for (int j = 0; j <= i; j++) seen.putIfAbsent(p.statements().get(j).op(), p.statements().get(j).out());
-      }
+      else if (p.substitute(s.out(), earlier)) p.remove(i--); // its users come later: their keys are not in seen yet
     }
   }
 

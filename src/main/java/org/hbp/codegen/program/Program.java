@@ -7,6 +7,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.hbp.codegen.program.Value.ItemShape;
@@ -27,7 +28,10 @@ public final class Program {
   private final List<Value> inputs = new ArrayList<>();
   private final Set<Value> escaping = Collections.newSetFromMap(new IdentityHashMap<>());
   /** Values the passes replaced, and by what. */
-  private final java.util.Map<Value, Value> replaced = new IdentityHashMap<>();
+  private final Map<Value, Value> replaced = new IdentityHashMap<>();
+  /** The statement defining each value, and how many statements use each value: kept up to date by every edit. */
+  private final Map<Value, Statement> definitions = new IdentityHashMap<>();
+  private final Map<Value, Integer> uses = new IdentityHashMap<>();
 
   /** A value declared outside the program (a method parameter, a local of the caller). */
   public Value input(String name, ItemShape items) {
@@ -40,7 +44,9 @@ public final class Program {
   public Value add(String name, Op op, String comment) {
     Ownership o = op.ownership();
     Value out = new Value(name, op.shape(), o, o == Ownership.VIEW ? inputs(op).get(0) : null);
-    statements.add(new Statement(out, op, comment));
+    Statement s = new Statement(out, op, comment);
+    statements.add(s);
+    index(s, 1);
     return out;
   }
 
@@ -78,15 +84,26 @@ public final class Program {
 
   /** The statement defining v, or null for an input. */
   public Statement definition(Value v) {
-    for (Statement s : statements) if (s.out() == v) return s;
-    return null;
+    return definitions.get(v);
   }
 
   /** How many times v is an input of a statement. */
   public int uses(Value v) {
-    int n = 0;
-    for (Statement s : statements) for (Value in : inputs(s.op())) if (in == v) n++;
-    return n;
+    return uses.getOrDefault(v, 0);
+  }
+
+  /** Records (sign 1) or forgets (sign -1) a statement in the indexes. */
+  private void index(Statement s, int sign) {
+    if (sign > 0) definitions.put(s.out(), s);
+    else definitions.remove(s.out());
+    for (Value in : inputs(s.op())) uses.merge(in, sign, Integer::sum);
+  }
+
+  /** Sets statement i, keeping the indexes. */
+  private void set(int i, Statement s) {
+    index(statements.get(i), -1);
+    statements.set(i, s);
+    index(s, 1);
   }
 
   // ---- editing, for the passes ----------------------------------------------------------------
@@ -96,11 +113,11 @@ public final class Program {
     Statement s = statements.get(i);
     Ownership o = op.ownership();
     s.out().own(o, o == Ownership.VIEW ? inputs(op).get(0) : null);
-    statements.set(i, new Statement(s.out(), op, comment));
+    set(i, new Statement(s.out(), op, comment));
   }
 
   void remove(int i) {
-    statements.remove(i);
+    index(statements.remove(i), -1);
   }
 
   /**
@@ -119,7 +136,7 @@ public final class Program {
     for (int i = 0; i < statements.size(); i++) {
       Statement s = statements.get(i);
       Op op = mapInputs(s.op(), v -> v == from ? to : v);
-      if (op != s.op()) statements.set(i, new Statement(s.out(), op, s.comment()));
+      if (op != s.op()) set(i, new Statement(s.out(), op, s.comment()));
     }
     for (Statement s : statements) if (s.out().viewOf() == from) s.out().own(Ownership.VIEW, to);
     replaced.put(from, to);
@@ -170,10 +187,20 @@ public final class Program {
 
   // ---- ops' inputs, generically over the records' components -----------------------------------
 
+  /** The record components of each op class, read once. */
+  private static final ClassValue<RecordComponent[]> COMPONENTS = new ClassValue<>() {
+    @Override
+    protected RecordComponent[] computeValue(Class<?> type) {
+      RecordComponent[] cs = type.getRecordComponents();
+      for (RecordComponent c : cs) c.getAccessor().setAccessible(true);
+      return cs;
+    }
+  };
+
   /** The op's input values, in component order (null components, e.g. no bias, left out). */
   public static List<Value> inputs(Op op) {
-    List<Value> out = new ArrayList<>();
-    for (RecordComponent c : op.getClass().getRecordComponents()) {
+    List<Value> out = new ArrayList<>(3);
+    for (RecordComponent c : COMPONENTS.get(op.getClass())) {
       if (c.getType() != Value.class) continue;
       Value v = (Value) get(c, op);
       if (v != null) out.add(v);
@@ -183,7 +210,7 @@ public final class Program {
 
   /** The op with each input value mapped by f; the same op when nothing changes. */
   public static Op mapInputs(Op op, UnaryOperator<Value> f) {
-    RecordComponent[] cs = op.getClass().getRecordComponents();
+    RecordComponent[] cs = COMPONENTS.get(op.getClass());
     Object[] args = new Object[cs.length];
     Class<?>[] types = new Class<?>[cs.length];
     boolean changed = false;

@@ -33,11 +33,13 @@ derivative: name=ID '=' expr ';';
 // loss square { dims n; input x: vector(n); target y: vector(n); output E = (y - x)'*(y - x); }
 // A variable's type may be followed by its domain, a plain name checked by the builder:
 // param S: matrix(n, n) spd;  input x: vector(n) positive;  target y: vector(c) onehot;
+// An index map may say how a network computes it from an input, by an index primitive (checked
+// by the builder): index idx: tensor(c, h/k, w/k) = window_argmax(x, k);
 moduleDecl: kind=(MODULE | LOSS) name=ID '{' item* '}';
 
 item
   : DIMS dimDecl (',' dimDecl)* ';'                                # dimsItem
-  | role=(INPUT | PARAM | DATA | INDEX | TARGET) name=ID ':' typeSpec domain=ID? ';'  # varItem
+  | role=(INPUT | PARAM | DATA | INDEX | TARGET) name=ID ':' typeSpec domain=ID? (eq='=' computed=expr)? ';'  # varItem
   | ASSUME lhs=expr '==' rhs=expr ';'                              # assumeItem
   | OUTPUT ID '=' expr ';'                                         # outputItem
   ;

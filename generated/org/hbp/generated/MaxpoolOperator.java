@@ -47,7 +47,7 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "96a12fed643bc960cf1bdd35f5b2eed141d1414582aea23e88c81cd1cb221356";
+  public static final String SPEC_SHA256 = "8b7db59ecc891724b787a257b2f6d8dac9c23d52d177ed2f4e204474df304cd6";
 
   /**
    * The forward expression.

@@ -47,7 +47,7 @@ public final class ZeropadOperator extends AbstractModuleOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "d3c547002d72f26f1aebef7dd025e587e2942a50a92b16a5e43c28c3d0700362";
+  public static final String SPEC_SHA256 = "1b383f47068812367640f4d63696ab438dd3ffdd93749f727bdea73292071e43";
 
   /**
    * The forward expression.

@@ -1,5 +1,6 @@
 package org.hbp.backend;
 
+import org.hbp.UserError;
 import java.util.List;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.cpu.CpuBackend;
@@ -46,16 +47,16 @@ public final class Backends {
       int device = -1;
       if (!rest.isEmpty()) {
         if (!rest.matches(":[0-9]{1,9}"))
-          throw new IllegalArgumentException("unknown backend '" + name + "'; expected one of " + names()
+          throw new UserError("unknown backend '" + name + "'; expected one of " + names()
               + ", the OpenCL ones optionally with a device index as in opencl-f32:0");
         device = Integer.parseInt(rest.substring(1));
       }
       try {
         return new OpenClBackend(precision, device);
       } catch (OpenClException e) {
-        throw new IllegalArgumentException("backend '" + name + "': " + e.getMessage(), e);
+        throw new UserError("backend '" + name + "': " + e.getMessage(), e);
       }
     }
-    throw new IllegalArgumentException("unknown backend '" + name + "'; expected one of " + names());
+    throw new UserError("unknown backend '" + name + "'; expected one of " + names());
   }
 }

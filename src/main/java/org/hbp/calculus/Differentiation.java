@@ -8,24 +8,17 @@ import static org.hbp.calculus.Exprs.scalarMul;
 import static org.hbp.calculus.Exprs.transpose;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.function.BiFunction;
+import java.util.Set;
 
 /**
  * First differentials by the Magnus-Neudecker rules: {@code d(e)} is an expression linear in the
  * differential {@code dX} of one variable X (with d^2 X = 0). One rule per node type, registered in
- * {@link #RULES}; a node type without a rule is an error that names it. Sub-expressions that do not
- * contain X have a symbolic zero differential and are skipped.
+ * the {@link NodeTable} {@link #RULES} (constants by exclusion, with the reason); a node type without
+ * a rule is an error that names it. Sub-expressions that do not contain X have a symbolic zero
+ * differential and are skipped.
  */
 public final class Differentiation {
-  /** The differential rule of one node type. */
-  @FunctionalInterface
-  interface Rule {
-    Expr apply(Expr node, Differentiation d);
-  }
-
   private final Expr.Var x;
   private final Expr.Var dx;
 
@@ -43,16 +36,15 @@ public final class Differentiation {
   Expr d(Expr e) {
     if (e.equals(x)) return dx;
     if (!Exprs.contains(e, x)) return new Expr.Zero(e.shape());
-    Rule r = RULES.get(e.getClass());
-    if (r == null) throw new IllegalStateException("no differentiation rule for node " + e.getClass().getSimpleName());
-    return r.apply(e, this);
+    return RULES.apply(e, this);
   }
 
-  private static final Map<Class<? extends Expr>, Rule> RULES = new LinkedHashMap<>();
-
-  private static <T extends Expr> void rule(Class<T> type, BiFunction<T, Differentiation, Expr> f) {
-    RULES.put(type, (n, d) -> f.apply(type.cast(n), d));
+  /** The node types the differentiation rules account for (constants by exclusion). */
+  public static Set<Class<? extends Expr>> nodeTypes() {
+    return RULES.nodeTypes();
   }
+
+  private static final NodeTable<Differentiation, Expr> RULES;
 
   /** Linear operators: d op(U) = op(dU). */
   private static Expr linear(Expr node, Differentiation d) {
@@ -63,16 +55,20 @@ public final class Differentiation {
   }
 
   static {
+    NodeTable.Builder<Differentiation, Expr> rules = NodeTable.builder("differentiation rule");
+    rules.exclude("a constant: it contains no variable, so d() answers its zero differential before the lookup", Expr.Num.class,
+        Expr.DimValue.class, Expr.Zero.class, Expr.Ones.class, Expr.Eye.class, Expr.Commutation.class, Expr.Diagonalizer.class,
+        Expr.Selection.class, Expr.Unfolding.class);
     // the identity of a variable is handled in d(); any other variable is constant
-    rule(Expr.Var.class, (e, d) -> new Expr.Zero(e.shape()));
+    rules.on(Expr.Var.class, (e, d) -> new Expr.Zero(e.shape()));
     // d(U + V) = dU + dV
-    rule(Expr.Add.class, (e, d) -> add(e.terms().stream().map(d::d).toList(), e.shape()));
+    rules.on(Expr.Add.class, (e, d) -> add(e.terms().stream().map(d::d).toList(), e.shape()));
     // d(cU) = c dU
-    rule(Expr.Scale.class, (e, d) -> Exprs.scale(e.coefficient(), d.d(e.operand())));
+    rules.on(Expr.Scale.class, (e, d) -> Exprs.scale(e.coefficient(), d.d(e.operand())));
     // d(sU) = ds U + s dU
-    rule(Expr.ScalarMul.class, (e, d) -> add(scalarMul(d.d(e.scalar()), e.operand()), scalarMul(e.scalar(), d.d(e.operand()))));
+    rules.on(Expr.ScalarMul.class, (e, d) -> add(scalarMul(d.d(e.scalar()), e.operand()), scalarMul(e.scalar(), d.d(e.operand()))));
     // d(U1 U2 ... Uk) = sum_i U1 .. dUi .. Uk
-    rule(Expr.MatMul.class, (e, d) -> {
+    rules.on(Expr.MatMul.class, (e, d) -> {
       List<Expr> terms = new ArrayList<>();
       for (int i = 0; i < e.factors().size(); i++) {
         Expr di = d.d(e.factors().get(i));
@@ -84,9 +80,9 @@ public final class Differentiation {
       return add(terms, e.shape());
     });
     // d(U') = (dU)'
-    rule(Expr.Transpose.class, (e, d) -> transpose(d.d(e.operand())));
+    rules.on(Expr.Transpose.class, (e, d) -> transpose(d.d(e.operand())));
     // d(U .* V) = dU .* V + U .* dV
-    rule(Expr.Hadamard.class, (e, d) -> {
+    rules.on(Expr.Hadamard.class, (e, d) -> {
       List<Expr> terms = new ArrayList<>();
       for (int i = 0; i < e.factors().size(); i++) {
         Expr di = d.d(e.factors().get(i));
@@ -98,21 +94,19 @@ public final class Differentiation {
       return add(terms, e.shape());
     });
     // d(U.^p) = p U.^(p-1) .* dU
-    rule(Expr.Power.class, (e, d) -> hadamard(Exprs.scale(e.exponent(), new Expr.Power(e.base(), e.exponent() - 1)), d.d(e.base())));
+    rules.on(Expr.Power.class, (e, d) -> hadamard(Exprs.scale(e.exponent(), new Expr.Power(e.base(), e.exponent() - 1)), d.d(e.base())));
     // d(U (x) V) = dU (x) V + U (x) dV
-    rule(Expr.Kron.class, (e, d) -> add(Exprs.kron(d.d(e.left()), e.right()), Exprs.kron(e.left(), d.d(e.right()))));
+    rules.on(Expr.Kron.class, (e, d) -> add(Exprs.kron(d.d(e.left()), e.right()), Exprs.kron(e.left(), d.d(e.right()))));
     // linear maps: vec, reshape, diag, tr, sum, unfold, gather
-    for (Class<? extends Expr> c : List.of(Expr.Vec.class, Expr.Reshape.class, Expr.DiagMat.class, Expr.DiagVec.class,
-        Expr.Trace.class, Expr.Sum.class, Expr.Unfold.class, Expr.Gather.class)) {
-      RULES.put(c, Differentiation::linear);
-    }
+    rules.onEach(Differentiation::linear, Expr.Vec.class, Expr.Reshape.class, Expr.DiagMat.class, Expr.DiagVec.class, Expr.Trace.class,
+        Expr.Sum.class, Expr.Unfold.class, Expr.Gather.class);
     // d f(U) = f'(U) .* dU   (entrywise)
-    rule(Expr.Apply.class, (e, d) -> hadamard(new Expr.Apply(e.function(), e.order() + 1, e.argument()), d.d(e.argument())));
+    rules.on(Expr.Apply.class, (e, d) -> hadamard(new Expr.Apply(e.function(), e.order() + 1, e.argument()), d.d(e.argument())));
     // p = softmax(u): dp = p .* du - p (p' du)
     // P = softmax(U) column-wise, U m x n: dP = P .* dU - P .* (ones(m,m) * (P .* dU)), column j
     // being p_j .* du_j - p_j (p_j' du_j); its Jacobian is the block diagonal
     // diag(vec P) - diag(vec P) kron(eye(n), ones(m,m)) diag(vec P) = sum_j E_jj (x) (diag(p_j) - p_j p_j')
-    rule(Expr.Softmax.class, (e, d) -> {
+    rules.on(Expr.Softmax.class, (e, d) -> {
       Expr du = d.d(e.vector());
       if (e.shape().isColumn()) return add(hadamard(e, du), neg(mul(e, transpose(e), du)));
       Expr pdu = hadamard(e, du);
@@ -120,29 +114,30 @@ public final class Differentiation {
       return add(pdu, neg(hadamard(e, mul(new Expr.Ones(Shape.matrix(m, m)), pdu))));
     });
     // d logsumexp(u) = softmax(u)' du  (over all entries: vec)
-    rule(Expr.LogSumExp.class, (e, d) -> {
+    rules.on(Expr.LogSumExp.class, (e, d) -> {
       Expr u = e.operand();
       Expr v = u.shape().isColumn() ? u : new Expr.Vec(u);
       Expr dv = u.shape().isColumn() ? d.d(u) : new Expr.Vec(d.d(u));
       return mul(transpose(new Expr.Softmax(v)), dv);
     });
     // l = logsumexp_cols(U), U m x n: dl = ones(m)' (softmax(U) .* dU), softmax column-wise
-    rule(Expr.ColumnLogSumExp.class, (e, d) -> {
+    rules.on(Expr.ColumnLogSumExp.class, (e, d) -> {
       Expr u = e.matrix();
       return mul(transpose(new Expr.Ones(Shape.vector(u.shape().rows()))), hadamard(new Expr.Softmax(u), d.d(u)));
     });
     // d max(A, B) = s .* dA + (1 - s) .* dB, d min(A, B) = (1 - s) .* dA + s .* dB, s = step(A - B) (a.e.)
-    rule(Expr.Max.class, (e, d) -> {
+    rules.on(Expr.Max.class, (e, d) -> {
       Expr s = Exprs.stepOfDifference(e.left(), e.right());
       return add(hadamard(s, d.d(e.left())), hadamard(Exprs.oneMinus(s), d.d(e.right())));
     });
-    rule(Expr.Min.class, (e, d) -> {
+    rules.on(Expr.Min.class, (e, d) -> {
       Expr s = Exprs.stepOfDifference(e.left(), e.right());
       return add(hadamard(Exprs.oneMinus(s), d.d(e.left())), hadamard(s, d.d(e.right())));
     });
     // d inv(U) = -inv(U) dU inv(U)
-    rule(Expr.Inv.class, (e, d) -> neg(mul(e, d.d(e.matrix()), e)));
+    rules.on(Expr.Inv.class, (e, d) -> neg(mul(e, d.d(e.matrix()), e)));
     // d det(U) = det(U) tr(inv(U) dU)
-    rule(Expr.Det.class, (e, d) -> hadamard(e, new Expr.Trace(mul(new Expr.Inv(e.matrix()), d.d(e.matrix())))));
+    rules.on(Expr.Det.class, (e, d) -> hadamard(e, new Expr.Trace(mul(new Expr.Inv(e.matrix()), d.d(e.matrix())))));
+    RULES = rules.build();
   }
 }

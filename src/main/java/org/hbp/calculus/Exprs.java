@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -13,63 +14,89 @@ import java.util.function.Function;
 public final class Exprs {
   private Exprs() {}
 
+  /**
+   * The direct sub-expressions of each node type, in a fixed order (a leaf has none). An index map
+   * ({@link Expr.Gather#index()}, {@link Expr.Selection#index()}) is data, not a child.
+   */
+  private static final NodeTable<Void, List<Expr>> CHILDREN = NodeTable.<Void, List<Expr>>builder("children")
+      .onEach((e, none) -> List.of(), Expr.Var.class, Expr.Num.class, Expr.DimValue.class, Expr.Zero.class, Expr.Ones.class,
+          Expr.Eye.class, Expr.Commutation.class, Expr.Diagonalizer.class, Expr.Selection.class, Expr.Unfolding.class)
+      .on(Expr.Add.class, Expr.Add::terms)
+      .on(Expr.MatMul.class, Expr.MatMul::factors)
+      .on(Expr.Hadamard.class, Expr.Hadamard::factors)
+      .on(Expr.Scale.class, s -> List.of(s.operand()))
+      .on(Expr.ScalarMul.class, s -> List.of(s.scalar(), s.operand()))
+      .on(Expr.Transpose.class, t -> List.of(t.operand()))
+      .on(Expr.Power.class, p -> List.of(p.base()))
+      .on(Expr.Kron.class, k -> List.of(k.left(), k.right()))
+      .on(Expr.Vec.class, v -> List.of(v.operand()))
+      .on(Expr.Reshape.class, r -> List.of(r.operand()))
+      .on(Expr.DiagMat.class, d -> List.of(d.vector()))
+      .on(Expr.DiagVec.class, d -> List.of(d.matrix()))
+      .on(Expr.Trace.class, t -> List.of(t.matrix()))
+      .on(Expr.Sum.class, s -> List.of(s.operand()))
+      .on(Expr.Apply.class, a -> List.of(a.argument()))
+      .on(Expr.Softmax.class, s -> List.of(s.vector()))
+      .on(Expr.LogSumExp.class, l -> List.of(l.operand()))
+      .on(Expr.ColumnLogSumExp.class, l -> List.of(l.matrix()))
+      .on(Expr.Max.class, m -> List.of(m.left(), m.right()))
+      .on(Expr.Min.class, m -> List.of(m.left(), m.right()))
+      .on(Expr.Inv.class, i -> List.of(i.matrix()))
+      .on(Expr.Det.class, d -> List.of(d.matrix()))
+      .on(Expr.Unfold.class, u -> List.of(u.tensor()))
+      .on(Expr.Gather.class, g -> List.of(g.source()))
+      .build();
+
+  /** Each inner node type rebuilt from new children (in the order of {@link #CHILDREN}), its other fields kept. */
+  private static final NodeTable<List<Expr>, Expr> REBUILD = NodeTable.<List<Expr>, Expr>builder("rebuild from children")
+      .exclude("a leaf has no children: withChildren returns it for its empty list before the lookup", Expr.Var.class, Expr.Num.class,
+          Expr.DimValue.class, Expr.Zero.class, Expr.Ones.class, Expr.Eye.class, Expr.Commutation.class, Expr.Diagonalizer.class,
+          Expr.Selection.class, Expr.Unfolding.class)
+      .on(Expr.Add.class, (e, c) -> new Expr.Add(c))
+      .on(Expr.MatMul.class, (e, c) -> new Expr.MatMul(c))
+      .on(Expr.Hadamard.class, (e, c) -> new Expr.Hadamard(c))
+      .on(Expr.Scale.class, (s, c) -> new Expr.Scale(s.coefficient(), c.get(0)))
+      .on(Expr.ScalarMul.class, (e, c) -> new Expr.ScalarMul(c.get(0), c.get(1)))
+      .on(Expr.Transpose.class, (e, c) -> new Expr.Transpose(c.get(0)))
+      .on(Expr.Power.class, (p, c) -> new Expr.Power(c.get(0), p.exponent()))
+      .on(Expr.Kron.class, (e, c) -> new Expr.Kron(c.get(0), c.get(1)))
+      .on(Expr.Vec.class, (e, c) -> new Expr.Vec(c.get(0)))
+      .on(Expr.Reshape.class, (r, c) -> new Expr.Reshape(c.get(0), r.target()))
+      .on(Expr.DiagMat.class, (e, c) -> new Expr.DiagMat(c.get(0)))
+      .on(Expr.DiagVec.class, (e, c) -> new Expr.DiagVec(c.get(0)))
+      .on(Expr.Trace.class, (e, c) -> new Expr.Trace(c.get(0)))
+      .on(Expr.Sum.class, (e, c) -> new Expr.Sum(c.get(0)))
+      .on(Expr.Apply.class, (a, c) -> new Expr.Apply(a.function(), a.order(), c.get(0)))
+      .on(Expr.Softmax.class, (e, c) -> new Expr.Softmax(c.get(0)))
+      .on(Expr.LogSumExp.class, (e, c) -> new Expr.LogSumExp(c.get(0)))
+      .on(Expr.ColumnLogSumExp.class, (e, c) -> new Expr.ColumnLogSumExp(c.get(0)))
+      .on(Expr.Max.class, (e, c) -> new Expr.Max(c.get(0), c.get(1)))
+      .on(Expr.Min.class, (e, c) -> new Expr.Min(c.get(0), c.get(1)))
+      .on(Expr.Inv.class, (e, c) -> new Expr.Inv(c.get(0)))
+      .on(Expr.Det.class, (e, c) -> new Expr.Det(c.get(0)))
+      .on(Expr.Unfold.class, (u, c) -> new Expr.Unfold(c.get(0), u.geometry()))
+      .on(Expr.Gather.class, (g, c) -> new Expr.Gather(c.get(0), g.index()))
+      .build();
+
   /** The direct sub-expressions of a node, in a fixed order. */
   public static List<Expr> children(Expr e) {
-    if (e instanceof Expr.Add a) return a.terms();
-    if (e instanceof Expr.MatMul m) return m.factors();
-    if (e instanceof Expr.Hadamard h) return h.factors();
-    if (e instanceof Expr.Scale s) return List.of(s.operand());
-    if (e instanceof Expr.ScalarMul s) return List.of(s.scalar(), s.operand());
-    if (e instanceof Expr.Transpose t) return List.of(t.operand());
-    if (e instanceof Expr.Power p) return List.of(p.base());
-    if (e instanceof Expr.Kron k) return List.of(k.left(), k.right());
-    if (e instanceof Expr.Vec v) return List.of(v.operand());
-    if (e instanceof Expr.Reshape r) return List.of(r.operand());
-    if (e instanceof Expr.DiagMat d) return List.of(d.vector());
-    if (e instanceof Expr.DiagVec d) return List.of(d.matrix());
-    if (e instanceof Expr.Trace t) return List.of(t.matrix());
-    if (e instanceof Expr.Sum s) return List.of(s.operand());
-    if (e instanceof Expr.Apply a) return List.of(a.argument());
-    if (e instanceof Expr.Softmax s) return List.of(s.vector());
-    if (e instanceof Expr.LogSumExp l) return List.of(l.operand());
-    if (e instanceof Expr.ColumnLogSumExp l) return List.of(l.matrix());
-    if (e instanceof Expr.Max m) return List.of(m.left(), m.right());
-    if (e instanceof Expr.Min m) return List.of(m.left(), m.right());
-    if (e instanceof Expr.Inv i) return List.of(i.matrix());
-    if (e instanceof Expr.Det d) return List.of(d.matrix());
-    if (e instanceof Expr.Unfold u) return List.of(u.tensor());
-    if (e instanceof Expr.Gather g) return List.of(g.source());
-    return List.of(); // leaves: Var, Num, Zero, Ones, Eye, Commutation, Diagonalizer, Selection, Unfolding
+    return CHILDREN.apply(e);
   }
 
   /** The node with its children replaced (same order as {@link #children}). */
   public static Expr withChildren(Expr e, List<Expr> c) {
     if (c.equals(children(e))) return e;
-    if (e instanceof Expr.Add) return new Expr.Add(c);
-    if (e instanceof Expr.MatMul) return new Expr.MatMul(c);
-    if (e instanceof Expr.Hadamard) return new Expr.Hadamard(c);
-    if (e instanceof Expr.Scale s) return new Expr.Scale(s.coefficient(), c.get(0));
-    if (e instanceof Expr.ScalarMul) return new Expr.ScalarMul(c.get(0), c.get(1));
-    if (e instanceof Expr.Transpose) return new Expr.Transpose(c.get(0));
-    if (e instanceof Expr.Power p) return new Expr.Power(c.get(0), p.exponent());
-    if (e instanceof Expr.Kron) return new Expr.Kron(c.get(0), c.get(1));
-    if (e instanceof Expr.Vec) return new Expr.Vec(c.get(0));
-    if (e instanceof Expr.Reshape r) return new Expr.Reshape(c.get(0), r.target());
-    if (e instanceof Expr.DiagMat) return new Expr.DiagMat(c.get(0));
-    if (e instanceof Expr.DiagVec) return new Expr.DiagVec(c.get(0));
-    if (e instanceof Expr.Trace) return new Expr.Trace(c.get(0));
-    if (e instanceof Expr.Sum) return new Expr.Sum(c.get(0));
-    if (e instanceof Expr.Apply a) return new Expr.Apply(a.function(), a.order(), c.get(0));
-    if (e instanceof Expr.Softmax) return new Expr.Softmax(c.get(0));
-    if (e instanceof Expr.LogSumExp) return new Expr.LogSumExp(c.get(0));
-    if (e instanceof Expr.ColumnLogSumExp) return new Expr.ColumnLogSumExp(c.get(0));
-    if (e instanceof Expr.Max) return new Expr.Max(c.get(0), c.get(1));
-    if (e instanceof Expr.Min) return new Expr.Min(c.get(0), c.get(1));
-    if (e instanceof Expr.Inv) return new Expr.Inv(c.get(0));
-    if (e instanceof Expr.Det) return new Expr.Det(c.get(0));
-    if (e instanceof Expr.Unfold u) return new Expr.Unfold(c.get(0), u.geometry());
-    if (e instanceof Expr.Gather g) return new Expr.Gather(c.get(0), g.index());
-    throw new IllegalArgumentException("leaf has no children: " + e.getClass().getSimpleName());
+    return REBUILD.apply(e, c);
+  }
+
+  /** The node types the children table accounts for. */
+  public static Set<Class<? extends Expr>> childrenNodeTypes() {
+    return CHILDREN.nodeTypes();
+  }
+
+  /** The node types the rebuild table accounts for (leaves by exclusion). */
+  public static Set<Class<? extends Expr>> rebuildNodeTypes() {
+    return REBUILD.nodeTypes();
   }
 
   /**

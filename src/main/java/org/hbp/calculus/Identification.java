@@ -5,15 +5,14 @@ import static org.hbp.calculus.Exprs.mul;
 import static org.hbp.calculus.Exprs.transpose;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.function.BiFunction;
+import java.util.Set;
 
 /**
  * First identification theorem: given an expression L linear in a differential dX, find the
  * matrix A with vec(L) = A vec(dX); A is the Jacobian, {@code numel(L) x numel(X)}, column-major vec
- * on both sides. One rule per node type in {@link #RULES}:
+ * on both sides. One rule per node type in the {@link NodeTable} {@link #RULES} (constants and
+ * nonlinear nodes excluded there, with the reason):
  * <ul>
  *   <li>vec(A L B) = (B' (x) A) vec(L)</li>
  *   <li>vec(L') = commutation(m,n) vec(L) for L of m x n</li>
@@ -25,11 +24,6 @@ import java.util.function.BiFunction;
  * </ul>
  */
 public final class Identification {
-  @FunctionalInterface
-  interface Rule {
-    Expr apply(Expr node, Identification id);
-  }
-
   private final Expr.Var dx;
 
   private Identification(Expr.Var dx) {
@@ -48,17 +42,17 @@ public final class Identification {
       if (Exprs.isZero(e)) return new Expr.Zero(Shape.matrix(rows, cols));
       throw new IllegalStateException("a term of a differential does not contain " + dx.name() + ": " + Printer.text(e));
     }
-    Rule r = RULES.get(e.getClass());
-    if (r == null) throw new IllegalStateException("no identification rule for node " + e.getClass().getSimpleName()
+    if (!RULES.handles(e)) throw new IllegalStateException("no identification rule for node " + e.getClass().getSimpleName()
         + " (the differential is not linear in " + dx.name() + ")");
-    return r.apply(e, this);
+    return RULES.apply(e, this);
   }
 
-  private static final Map<Class<? extends Expr>, Rule> RULES = new LinkedHashMap<>();
-
-  private static <T extends Expr> void rule(Class<T> type, BiFunction<T, Identification, Expr> f) {
-    RULES.put(type, (n, id) -> f.apply(type.cast(n), id));
+  /** The node types the identification rules account for (constants and nonlinear nodes by exclusion). */
+  public static Set<Class<? extends Expr>> nodeTypes() {
+    return RULES.nodeTypes();
   }
+
+  private static final NodeTable<Identification, Expr> RULES;
 
   private static Expr vecOf(Expr a) {
     return a.shape().isColumn() ? a : new Expr.Vec(a);
@@ -77,17 +71,25 @@ public final class Identification {
   }
 
   static {
-    rule(Expr.Add.class, (e, id) -> {
+    NodeTable.Builder<Identification, Expr> rules = NodeTable.builder("identification rule");
+    rules.exclude("a variable: dX itself is answered before the lookup, any other variable is a constant term", Expr.Var.class);
+    rules.exclude("a constant: j() answers a zero or rejects a constant term before the lookup", Expr.Num.class, Expr.DimValue.class,
+        Expr.Zero.class, Expr.Ones.class, Expr.Eye.class, Expr.Commutation.class, Expr.Diagonalizer.class, Expr.Selection.class,
+        Expr.Unfolding.class);
+    rules.exclude("nonlinear: a differential never applies it to dX, so j() reports the form as not linear", Expr.Power.class,
+        Expr.Apply.class, Expr.Softmax.class, Expr.LogSumExp.class, Expr.ColumnLogSumExp.class, Expr.Max.class, Expr.Min.class,
+        Expr.Inv.class, Expr.Det.class);
+    rules.on(Expr.Add.class, (e, id) -> {
       List<Expr> t = new ArrayList<>();
       for (Expr x : e.terms()) if (!Exprs.isZero(x)) t.add(id.j(x));
       return Exprs.add(t, Shape.matrix(e.shape().numel(), id.dx.shape().numel()));
     });
-    rule(Expr.Scale.class, (e, id) -> Exprs.scale(e.coefficient(), id.j(e.operand())));
-    rule(Expr.ScalarMul.class, (e, id) -> {
+    rules.on(Expr.Scale.class, (e, id) -> Exprs.scale(e.coefficient(), id.j(e.operand())));
+    rules.on(Expr.ScalarMul.class, (e, id) -> {
       if (Exprs.contains(e.scalar(), id.dx)) return mul(vecOf(e.operand()), id.j(e.scalar()));
       return Exprs.scalarMul(e.scalar(), id.j(e.operand()));
     });
-    rule(Expr.MatMul.class, (e, id) -> {
+    rules.on(Expr.MatMul.class, (e, id) -> {
       List<Expr> f = e.factors();
       int i = id.linearIndex(f, "a matrix product");
       Expr l = f.get(i);
@@ -96,11 +98,11 @@ public final class Identification {
           : (i == f.size() - 2 ? f.get(f.size() - 1) : new Expr.MatMul(f.subList(i + 1, f.size())));
       return mul(kron(transpose(right), left), id.j(l));
     });
-    rule(Expr.Transpose.class, (e, id) -> {
+    rules.on(Expr.Transpose.class, (e, id) -> {
       Shape s = e.operand().shape();
       return mul(new Expr.Commutation(s.rows(), s.cols()), id.j(e.operand()));
     });
-    rule(Expr.Hadamard.class, (e, id) -> {
+    rules.on(Expr.Hadamard.class, (e, id) -> {
       List<Expr> f = e.factors();
       int i = id.linearIndex(f, "a Hadamard product");
       List<Expr> others = new ArrayList<>(f);
@@ -108,7 +110,7 @@ public final class Identification {
       Expr a = others.size() == 1 ? others.get(0) : new Expr.Hadamard(others);
       return mul(new Expr.DiagMat(vecOf(a)), id.j(f.get(i)));
     });
-    rule(Expr.Kron.class, (e, id) -> {
+    rules.on(Expr.Kron.class, (e, id) -> {
       Shape a = e.left().shape(), b = e.right().shape();
       Dim m = a.rows(), n = a.cols(), p = b.rows(), q = b.cols();
       Expr perm = kron(kron(new Expr.Eye(n), new Expr.Commutation(q, m)), new Expr.Eye(p));
@@ -118,13 +120,14 @@ public final class Identification {
       }
       return mul(perm, kron(vecOf(e.left()), new Expr.Eye(p.times(q))), id.j(e.right()));
     });
-    rule(Expr.Vec.class, (e, id) -> id.j(e.operand()));
-    rule(Expr.Reshape.class, (e, id) -> id.j(e.operand()));
-    rule(Expr.DiagMat.class, (e, id) -> mul(new Expr.Diagonalizer(e.vector().shape().rows()), id.j(e.vector())));
-    rule(Expr.DiagVec.class, (e, id) -> mul(transpose(new Expr.Diagonalizer(e.matrix().shape().rows())), id.j(e.matrix())));
-    rule(Expr.Trace.class, (e, id) -> mul(transpose(new Expr.Vec(new Expr.Eye(e.matrix().shape().rows()))), id.j(e.matrix())));
-    rule(Expr.Sum.class, (e, id) -> mul(transpose(new Expr.Ones(Shape.vector(e.operand().shape().numel()))), id.j(e.operand())));
-    rule(Expr.Unfold.class, (e, id) -> mul(new Expr.Unfolding(e.geometry()), id.j(e.tensor())));
-    rule(Expr.Gather.class, (e, id) -> mul(new Expr.Selection(e.index(), e.source().shape().numel()), id.j(e.source())));
+    rules.on(Expr.Vec.class, (e, id) -> id.j(e.operand()));
+    rules.on(Expr.Reshape.class, (e, id) -> id.j(e.operand()));
+    rules.on(Expr.DiagMat.class, (e, id) -> mul(new Expr.Diagonalizer(e.vector().shape().rows()), id.j(e.vector())));
+    rules.on(Expr.DiagVec.class, (e, id) -> mul(transpose(new Expr.Diagonalizer(e.matrix().shape().rows())), id.j(e.matrix())));
+    rules.on(Expr.Trace.class, (e, id) -> mul(transpose(new Expr.Vec(new Expr.Eye(e.matrix().shape().rows()))), id.j(e.matrix())));
+    rules.on(Expr.Sum.class, (e, id) -> mul(transpose(new Expr.Ones(Shape.vector(e.operand().shape().numel()))), id.j(e.operand())));
+    rules.on(Expr.Unfold.class, (e, id) -> mul(new Expr.Unfolding(e.geometry()), id.j(e.tensor())));
+    rules.on(Expr.Gather.class, (e, id) -> mul(new Expr.Selection(e.index(), e.source().shape().numel()), id.j(e.source())));
+    RULES = rules.build();
   }
 }

@@ -3,6 +3,7 @@ package org.hbp.calculus;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -36,16 +37,29 @@ public final class LatexPrinter {
   }
 
   private int precedence(Expr e) {
-    if (e instanceof Expr.Add) return SUM;
-    if (e instanceof Expr.Kron) return KRON;
-    if (e instanceof Expr.Scale s) return s.coefficient() < 0 ? UNARY : PRODUCT;
-    if (e instanceof Expr.MatMul || e instanceof Expr.Hadamard || e instanceof Expr.ScalarMul) return PRODUCT;
-    if (e instanceof Expr.Num n) return n.value() < 0 ? UNARY : PRIMARY;
-    if (e instanceof Expr.DimValue d) return dimNames.containsKey(d.dim()) || d.dim().isSymbol() || d.dim().isConstant() ? PRIMARY
-        : d.dim().isMonomial() ? PRODUCT : SUM;
-    if (e instanceof Expr.Ones o && isRow(o.shape())) return POSTFIX;
-    if (e instanceof Expr.Transpose || e instanceof Expr.Power || e instanceof Expr.Inv) return POSTFIX;
-    return PRIMARY;
+    return PRECEDENCE.apply(e, this);
+  }
+
+  /** The binding strength of each node type's LaTeX: operators by their level, a row of ones and superscripts postfix. */
+  private static final NodeTable<LatexPrinter, Integer> PRECEDENCE = NodeTable.<LatexPrinter, Integer>builder("LaTeX precedence")
+      .on(Expr.Add.class, (a, l) -> SUM)
+      .on(Expr.Kron.class, (k, l) -> KRON)
+      .on(Expr.Scale.class, (s, l) -> s.coefficient() < 0 ? UNARY : PRODUCT)
+      .onEach((e, l) -> PRODUCT, Expr.MatMul.class, Expr.Hadamard.class, Expr.ScalarMul.class)
+      .on(Expr.Num.class, (n, l) -> n.value() < 0 ? UNARY : PRIMARY)
+      .on(Expr.DimValue.class, (d, l) -> l.dimNames.containsKey(d.dim()) || d.dim().isSymbol() || d.dim().isConstant() ? PRIMARY
+          : d.dim().isMonomial() ? PRODUCT : SUM)
+      .on(Expr.Ones.class, (o, l) -> isRow(o.shape()) ? POSTFIX : PRIMARY)
+      .onEach((e, l) -> POSTFIX, Expr.Transpose.class, Expr.Power.class, Expr.Inv.class)
+      .onEach((e, l) -> PRIMARY, Expr.Var.class, Expr.Zero.class, Expr.Eye.class, Expr.Commutation.class, Expr.Diagonalizer.class,
+          Expr.Selection.class, Expr.Unfolding.class, Expr.Vec.class, Expr.Reshape.class, Expr.DiagMat.class, Expr.DiagVec.class,
+          Expr.Trace.class, Expr.Sum.class, Expr.Apply.class, Expr.Softmax.class, Expr.LogSumExp.class, Expr.ColumnLogSumExp.class,
+          Expr.Max.class, Expr.Min.class, Expr.Det.class, Expr.Unfold.class, Expr.Gather.class)
+      .build();
+
+  /** The node types the LaTeX precedence table accounts for. */
+  public static Set<Class<? extends Expr>> precedenceNodeTypes() {
+    return PRECEDENCE.nodeTypes();
   }
 
   private String wrap(Expr e, int min) {
@@ -63,53 +77,73 @@ public final class LatexPrinter {
   }
 
   private String p(Expr e) {
-    if (e instanceof Expr.Var v) return name(v);
-    if (e instanceof Expr.Num n) return number(n.value());
-    if (e instanceof Expr.DimValue d) return dim(d.dim());
-    if (e instanceof Expr.Zero z) return z.shape().isScalar() ? "0" : "0_{" + dims(z.shape()) + "}";
-    if (e instanceof Expr.Ones o) return ones(o.shape());
-    if (e instanceof Expr.Eye i) return "I_{" + dim(i.n()) + "}";
-    if (e instanceof Expr.Commutation k) return "K_{" + dim(k.m()) + "," + dim(k.n()) + "}";
-    if (e instanceof Expr.Diagonalizer d) return "D_{" + dim(d.n()) + "}";
-    if (e instanceof Expr.Selection s) return "\\Pi_{" + identifier(s.index().name()) + "}";
-    if (e instanceof Expr.Unfolding) return "U";
-    if (e instanceof Expr.Add a) return sum(a);
-    if (e instanceof Expr.Scale s) return scale(s.coefficient(), s.operand());
-    if (e instanceof Expr.ScalarMul m) {
-      if (m.scalar() instanceof Expr.Power pw && pw.exponent() == -1) return "\\frac{" + p(m.operand()) + "}{" + p(pw.base()) + "}";
-      return wrap(m.scalar(), POSTFIX) + " " + afterScalar(m.operand());
-    }
-    if (e instanceof Expr.MatMul m) return m.factors().stream().map(this::factor).collect(Collectors.joining(" "));
-    if (e instanceof Expr.Hadamard h) return hadamard(h);
-    if (e instanceof Expr.Transpose t) {
-      if (t.operand() instanceof Expr.Inv i) return base(i.matrix()) + "^{-\\top}";
-      return base(t.operand()) + "^{\\top}";
-    }
-    if (e instanceof Expr.Inv i) {
-      if (i.matrix() instanceof Expr.Transpose t) return base(t.operand()) + "^{-\\top}";
-      return base(i.matrix()) + "^{-1}";
-    }
-    if (e instanceof Expr.Power pw) {
-      if (pw.exponent() == -1 && pw.shape().isScalar()) return "\\frac{1}{" + p(pw.base()) + "}";
-      return base(pw.base()) + "^{" + (pw.shape().isScalar() ? "" : "\\odot ") + number(pw.exponent()) + "}";
-    }
-    if (e instanceof Expr.Kron k) return wrap(k.left(), POSTFIX) + " \\otimes " + wrap(k.right(), POSTFIX);
-    if (e instanceof Expr.Vec v) return call("\\operatorname{vec}", v.operand());
-    if (e instanceof Expr.Reshape r) return call("\\operatorname{reshape}", r.operand());
-    if (e instanceof Expr.DiagMat d) return call("\\operatorname{diag}", d.vector());
-    if (e instanceof Expr.DiagVec d) return call("\\operatorname{diag}", d.matrix());
-    if (e instanceof Expr.Trace t) return call("\\operatorname{tr}", t.matrix());
-    if (e instanceof Expr.Sum s) return call("\\operatorname{sum}", s.operand());
-    if (e instanceof Expr.Apply a) return apply(a);
-    if (e instanceof Expr.Softmax s) return call("\\operatorname{softmax}", s.vector());
-    if (e instanceof Expr.LogSumExp l) return call("\\operatorname{logsumexp}", l.operand());
-    if (e instanceof Expr.Det d) return call("\\det", d.matrix());
-    if (e instanceof Expr.Max m) return "\\max\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
-    if (e instanceof Expr.Min m) return "\\min\\left(" + p(m.left()) + ", " + p(m.right()) + "\\right)";
-    if (e instanceof Expr.ColumnLogSumExp l) return call("\\operatorname{logsumexp}_{\\mathrm{cols}}", l.matrix());
-    if (e instanceof Expr.Unfold u) return "[\\![" + p(u.tensor()) + "]\\!]";
-    if (e instanceof Expr.Gather g) return "\\Pi_{" + identifier(g.index().name()) + "} " + wrap(g.source(), POSTFIX);
-    throw new IllegalArgumentException("no LaTeX for " + e.getClass().getSimpleName());
+    return LATEX.apply(e, this);
+  }
+
+  /** The node types the LaTeX printer accounts for. */
+  public static Set<Class<? extends Expr>> nodeTypes() {
+    return LATEX.nodeTypes();
+  }
+
+  /** The LaTeX of each node type, its operands printed through {@link #p} and wrapped by precedence. */
+  private static final NodeTable<LatexPrinter, String> LATEX = NodeTable.<LatexPrinter, String>builder("LaTeX")
+      .on(Expr.Var.class, (v, l) -> name(v))
+      .on(Expr.Num.class, (n, l) -> number(n.value()))
+      .on(Expr.DimValue.class, (d, l) -> l.dim(d.dim()))
+      .on(Expr.Zero.class, (z, l) -> z.shape().isScalar() ? "0" : "0_{" + l.dims(z.shape()) + "}")
+      .on(Expr.Ones.class, (o, l) -> l.ones(o.shape()))
+      .on(Expr.Eye.class, (i, l) -> "I_{" + l.dim(i.n()) + "}")
+      .on(Expr.Commutation.class, (k, l) -> "K_{" + l.dim(k.m()) + "," + l.dim(k.n()) + "}")
+      .on(Expr.Diagonalizer.class, (d, l) -> "D_{" + l.dim(d.n()) + "}")
+      .on(Expr.Selection.class, (s, l) -> "\\Pi_{" + identifier(s.index().name()) + "}")
+      .on(Expr.Unfolding.class, (u, l) -> "U")
+      .on(Expr.Add.class, (a, l) -> l.sum(a))
+      .on(Expr.Scale.class, (s, l) -> l.scale(s.coefficient(), s.operand()))
+      .on(Expr.ScalarMul.class, (m, l) -> l.scalarMul(m))
+      .on(Expr.MatMul.class, (m, l) -> m.factors().stream().map(l::factor).collect(Collectors.joining(" ")))
+      .on(Expr.Hadamard.class, (h, l) -> l.hadamard(h))
+      .on(Expr.Transpose.class, (t, l) -> l.transpose(t))
+      .on(Expr.Inv.class, (i, l) -> l.inv(i))
+      .on(Expr.Power.class, (pw, l) -> l.power(pw))
+      .on(Expr.Kron.class, (k, l) -> l.wrap(k.left(), POSTFIX) + " \\otimes " + l.wrap(k.right(), POSTFIX))
+      .on(Expr.Vec.class, (v, l) -> l.call("\\operatorname{vec}", v.operand()))
+      .on(Expr.Reshape.class, (r, l) -> l.call("\\operatorname{reshape}", r.operand()))
+      .on(Expr.DiagMat.class, (d, l) -> l.call("\\operatorname{diag}", d.vector()))
+      .on(Expr.DiagVec.class, (d, l) -> l.call("\\operatorname{diag}", d.matrix()))
+      .on(Expr.Trace.class, (t, l) -> l.call("\\operatorname{tr}", t.matrix()))
+      .on(Expr.Sum.class, (s, l) -> l.call("\\operatorname{sum}", s.operand()))
+      .on(Expr.Apply.class, (a, l) -> l.apply(a))
+      .on(Expr.Softmax.class, (s, l) -> l.call("\\operatorname{softmax}", s.vector()))
+      .on(Expr.LogSumExp.class, (lse, l) -> l.call("\\operatorname{logsumexp}", lse.operand()))
+      .on(Expr.Det.class, (d, l) -> l.call("\\det", d.matrix()))
+      .on(Expr.Max.class, (m, l) -> "\\max\\left(" + l.p(m.left()) + ", " + l.p(m.right()) + "\\right)")
+      .on(Expr.Min.class, (m, l) -> "\\min\\left(" + l.p(m.left()) + ", " + l.p(m.right()) + "\\right)")
+      .on(Expr.ColumnLogSumExp.class, (lse, l) -> l.call("\\operatorname{logsumexp}_{\\mathrm{cols}}", lse.matrix()))
+      .on(Expr.Unfold.class, (u, l) -> "[\\![" + l.p(u.tensor()) + "]\\!]")
+      .on(Expr.Gather.class, (g, l) -> "\\Pi_{" + identifier(g.index().name()) + "} " + l.wrap(g.source(), POSTFIX))
+      .build();
+
+  private String scalarMul(Expr.ScalarMul m) {
+    if (m.scalar() instanceof Expr.Power pw && pw.exponent() == -1) return "\\frac{" + p(m.operand()) + "}{" + p(pw.base()) + "}";
+    return wrap(m.scalar(), POSTFIX) + " " + afterScalar(m.operand());
+  }
+
+  /** A' as a superscript; inv(X)' as the one superscript {@code X^{-\top}}. */
+  private String transpose(Expr.Transpose t) {
+    if (t.operand() instanceof Expr.Inv i) return base(i.matrix()) + "^{-\\top}";
+    return base(t.operand()) + "^{\\top}";
+  }
+
+  /** inv(X) as a superscript; inv(X') as the one superscript {@code X^{-\top}}. */
+  private String inv(Expr.Inv i) {
+    if (i.matrix() instanceof Expr.Transpose t) return base(t.operand()) + "^{-\\top}";
+    return base(i.matrix()) + "^{-1}";
+  }
+
+  /** A scalar power (1/x for x.^-1), or an entrywise power {@code X^{\odot p}}. */
+  private String power(Expr.Power pw) {
+    if (pw.exponent() == -1 && pw.shape().isScalar()) return "\\frac{1}{" + p(pw.base()) + "}";
+    return base(pw.base()) + "^{" + (pw.shape().isScalar() ? "" : "\\odot ") + number(pw.exponent()) + "}";
   }
 
   private String call(String f, Expr arg) {

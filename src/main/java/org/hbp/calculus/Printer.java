@@ -3,6 +3,7 @@ package org.hbp.calculus;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -85,14 +86,23 @@ public final class Printer {
   }
 
   static int precedence(Expr e) {
-    if (e instanceof Expr.Add) return SUM;
-    if (e instanceof Expr.Scale s) return s.coefficient() == -1 ? UNARY : PRODUCT;
-    if (e instanceof Expr.MatMul || e instanceof Expr.Hadamard || e instanceof Expr.ScalarMul) return PRODUCT;
-    if (e instanceof Expr.Num n) return n.value() < 0 ? UNARY : PRIMARY;
-    if (e instanceof Expr.DimValue d) return d.dim().isSymbol() || NAMES.get().containsKey(d.dim()) ? PRIMARY : d.dim().isMonomial() ? PRODUCT : SUM;
-    if (e instanceof Expr.Transpose || e instanceof Expr.Power) return POSTFIX;
-    return PRIMARY;
+    return PRECEDENCE.apply(e);
   }
+
+  /** The binding strength of each node type's printed form: operators by their level, calls and names primary. */
+  private static final NodeTable<Void, Integer> PRECEDENCE = NodeTable.<Void, Integer>builder("printer precedence")
+      .on(Expr.Add.class, a -> SUM)
+      .on(Expr.Scale.class, s -> s.coefficient() == -1 ? UNARY : PRODUCT)
+      .onEach((e, none) -> PRODUCT, Expr.MatMul.class, Expr.Hadamard.class, Expr.ScalarMul.class)
+      .on(Expr.Num.class, n -> n.value() < 0 ? UNARY : PRIMARY)
+      .on(Expr.DimValue.class, d -> d.dim().isSymbol() || NAMES.get().containsKey(d.dim()) ? PRIMARY : d.dim().isMonomial() ? PRODUCT : SUM)
+      .onEach((e, none) -> POSTFIX, Expr.Transpose.class, Expr.Power.class)
+      .onEach((e, none) -> PRIMARY, Expr.Var.class, Expr.Zero.class, Expr.Ones.class, Expr.Eye.class, Expr.Commutation.class,
+          Expr.Diagonalizer.class, Expr.Selection.class, Expr.Unfolding.class, Expr.Kron.class, Expr.Vec.class, Expr.Reshape.class,
+          Expr.DiagMat.class, Expr.DiagVec.class, Expr.Trace.class, Expr.Sum.class, Expr.Apply.class, Expr.Softmax.class,
+          Expr.LogSumExp.class, Expr.ColumnLogSumExp.class, Expr.Max.class, Expr.Min.class, Expr.Inv.class, Expr.Det.class,
+          Expr.Unfold.class, Expr.Gather.class)
+      .build();
 
   private static String wrap(Expr e, int min) {
     String s = print(e);
@@ -112,84 +122,112 @@ public final class Printer {
   }
 
   private static String printNode(Expr e) {
-    if (e instanceof Expr.Var v) return v.name();
-    if (e instanceof Expr.Num n) return number(n.value());
-    if (e instanceof Expr.DimValue d) return dim(d.dim());
-    if (e instanceof Expr.Zero z) return z.shape().isScalar() ? "0" : "zeros(" + dims(z.shape()) + ")";
-    if (e instanceof Expr.Ones o) return o.shape().isScalar() ? "1" : "ones(" + dims(o.shape()) + ")";
-    if (e instanceof Expr.Eye i) return "eye(" + dim(i.n()) + ")";
-    if (e instanceof Expr.Commutation k) return "commutation(" + dim(k.m()) + ", " + dim(k.n()) + ")";
-    if (e instanceof Expr.Diagonalizer d) return "diagonalizer(" + dim(d.n()) + ")";
-    if (e instanceof Expr.Selection s) return "selection(" + s.index().name() + ", " + dim(s.n()) + ")";
-    if (e instanceof Expr.Unfolding u) {
-      Expr.ConvGeometry g = u.geometry();
-      return "unfolding(" + dim(g.c()) + ", " + dim(g.h()) + ", " + dim(g.w()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", "
-          + dim(g.padding()) + ", " + dim(g.dilation()) + ")";
-    }
-    if (e instanceof Expr.Add a) {
-      StringBuilder sb = new StringBuilder();
-      boolean broadcast = a.terms().stream().anyMatch(t -> !isConstantArray(t));
-      for (int i = 0; i < a.terms().size(); i++) {
-        Expr t = a.terms().get(i);
-        if (broadcast && isConstantArray(t)) t = constantOf(t); // c*ones(n) in a sum prints as c
-        if (i > 0) {
-          Expr neg = negated(t);
-          if (neg != null) {
-            sb.append(" - ").append(wrap(neg, PRODUCT));
-            continue;
-          }
-          sb.append(" + ");
+    return TEXT.apply(e);
+  }
+
+  /** The node types the printer accounts for. */
+  public static Set<Class<? extends Expr>> nodeTypes() {
+    return TEXT.nodeTypes();
+  }
+
+  /** The node types the printer's precedence table accounts for. */
+  public static Set<Class<? extends Expr>> precedenceNodeTypes() {
+    return PRECEDENCE.nodeTypes();
+  }
+
+  /** The DSL text of each node type, its operands printed through {@link #print} and wrapped by precedence. */
+  private static final NodeTable<Void, String> TEXT = NodeTable.<Void, String>builder("printer")
+      .on(Expr.Var.class, Expr.Var::name)
+      .on(Expr.Num.class, n -> number(n.value()))
+      .on(Expr.DimValue.class, d -> dim(d.dim()))
+      .on(Expr.Zero.class, z -> z.shape().isScalar() ? "0" : "zeros(" + dims(z.shape()) + ")")
+      .on(Expr.Ones.class, o -> o.shape().isScalar() ? "1" : "ones(" + dims(o.shape()) + ")")
+      .on(Expr.Eye.class, i -> "eye(" + dim(i.n()) + ")")
+      .on(Expr.Commutation.class, k -> "commutation(" + dim(k.m()) + ", " + dim(k.n()) + ")")
+      .on(Expr.Diagonalizer.class, d -> "diagonalizer(" + dim(d.n()) + ")")
+      .on(Expr.Selection.class, s -> "selection(" + s.index().name() + ", " + dim(s.n()) + ")")
+      .on(Expr.Unfolding.class, Printer::unfolding)
+      .on(Expr.Add.class, Printer::sum)
+      .on(Expr.Scale.class, Printer::scale)
+      .on(Expr.ScalarMul.class, Printer::scalarMul)
+      .on(Expr.MatMul.class, m -> m.factors().stream().map(Printer::wrapFactor).collect(Collectors.joining("*")))
+      .on(Expr.Hadamard.class, Printer::hadamard)
+      .on(Expr.Transpose.class, t -> wrap(t.operand(), PRIMARY) + "'")
+      .on(Expr.Power.class, p -> wrap(p.base(), PRIMARY) + ".^" + number(p.exponent()))
+      .on(Expr.Kron.class, k -> "kron(" + print(k.left()) + ", " + print(k.right()) + ")")
+      .on(Expr.Vec.class, v -> "vec(" + print(v.operand()) + ")")
+      .on(Expr.Reshape.class, r -> "reshape(" + print(r.operand()) + ", " + dims(r.target()) + ")")
+      .on(Expr.DiagMat.class, d -> "diag(" + print(d.vector()) + ")")
+      .on(Expr.DiagVec.class, d -> "diag(" + print(d.matrix()) + ")")
+      .on(Expr.Trace.class, t -> "tr(" + print(t.matrix()) + ")")
+      .on(Expr.Sum.class, s -> "sum(" + print(s.operand()) + ")")
+      .on(Expr.Apply.class, a -> a.function().name() + "'".repeat(a.order()) + "(" + print(a.argument()) + ")")
+      .on(Expr.Softmax.class, s -> "softmax(" + print(s.vector()) + ")")
+      .on(Expr.LogSumExp.class, l -> "logsumexp(" + print(l.operand()) + ")")
+      .on(Expr.ColumnLogSumExp.class, l -> "logsumexp_cols(" + print(l.matrix()) + ")")
+      .on(Expr.Max.class, m -> "max(" + broadcastArgument(m.left()) + ", " + broadcastArgument(m.right()) + ")")
+      .on(Expr.Min.class, m -> "min(" + broadcastArgument(m.left()) + ", " + broadcastArgument(m.right()) + ")")
+      .on(Expr.Inv.class, i -> "inv(" + print(i.matrix()) + ")")
+      .on(Expr.Det.class, d -> "det(" + print(d.matrix()) + ")")
+      .on(Expr.Unfold.class, Printer::unfold)
+      .on(Expr.Gather.class, g -> "gather(" + print(g.source()) + ", " + g.index().name() + ")")
+      .build();
+
+  private static String unfolding(Expr.Unfolding u) {
+    Expr.ConvGeometry g = u.geometry();
+    return "unfolding(" + dim(g.c()) + ", " + dim(g.h()) + ", " + dim(g.w()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", "
+        + dim(g.padding()) + ", " + dim(g.dilation()) + ")";
+  }
+
+  /** Terms joined by + and -; a constant array c*ones(n) among non-constant terms prints as c (a sum broadcasts it). */
+  private static String sum(Expr.Add a) {
+    StringBuilder sb = new StringBuilder();
+    boolean broadcast = a.terms().stream().anyMatch(t -> !isConstantArray(t));
+    for (int i = 0; i < a.terms().size(); i++) {
+      Expr t = a.terms().get(i);
+      if (broadcast && isConstantArray(t)) t = constantOf(t); // c*ones(n) in a sum prints as c
+      if (i > 0) {
+        Expr neg = negated(t);
+        if (neg != null) {
+          sb.append(" - ").append(wrap(neg, PRODUCT));
+          continue;
         }
-        sb.append(i == 0 ? wrap(t, SUM) : wrap(t, PRODUCT));
+        sb.append(" + ");
       }
-      return sb.toString();
+      sb.append(i == 0 ? wrap(t, SUM) : wrap(t, PRODUCT));
     }
-    if (e instanceof Expr.Scale s) {
-      double c = s.coefficient();
-      if (c == -1) return "-" + wrap(s.operand(), POSTFIX);
-      return number(c) + "*" + wrapFactor(s.operand());
+    return sb.toString();
+  }
+
+  private static String scale(Expr.Scale s) {
+    double c = s.coefficient();
+    if (c == -1) return "-" + wrap(s.operand(), POSTFIX);
+    return number(c) + "*" + wrapFactor(s.operand());
+  }
+
+  private static String scalarMul(Expr.ScalarMul m) {
+    if (m.scalar() instanceof Expr.Power p && p.exponent() == -1) return wrap(m.operand(), PRODUCT) + " / " + wrapFactor(p.base());
+    return wrapFactor(m.scalar()) + "*" + wrapFactor(m.operand());
+  }
+
+  /** Factors joined by .* (* between scalars); a reciprocal factor x.^-1 after the first prints as ./ x. */
+  private static String hadamard(Expr.Hadamard h) {
+    boolean scalar = h.shape().isScalar();
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < h.factors().size(); i++) {
+      Expr f = h.factors().get(i);
+      boolean reciprocal = i > 0 && f instanceof Expr.Power p && p.exponent() == -1;
+      if (i > 0) sb.append(reciprocal ? " ./ " : scalar ? "*" : " .* ");
+      Expr shown = reciprocal ? ((Expr.Power) f).base() : f;
+      sb.append(reciprocal ? wrap(shown, UNARY) : wrapFactor(shown));
     }
-    if (e instanceof Expr.ScalarMul m) {
-      if (m.scalar() instanceof Expr.Power p && p.exponent() == -1) return wrap(m.operand(), PRODUCT) + " / " + wrapFactor(p.base());
-      return wrapFactor(m.scalar()) + "*" + wrapFactor(m.operand());
-    }
-    if (e instanceof Expr.MatMul m) return m.factors().stream().map(Printer::wrapFactor).collect(Collectors.joining("*"));
-    if (e instanceof Expr.Hadamard h) {
-      boolean scalar = h.shape().isScalar();
-      StringBuilder sb = new StringBuilder();
-      for (int i = 0; i < h.factors().size(); i++) {
-        Expr f = h.factors().get(i);
-        boolean reciprocal = i > 0 && f instanceof Expr.Power p && p.exponent() == -1;
-        if (i > 0) sb.append(reciprocal ? " ./ " : scalar ? "*" : " .* ");
-        Expr shown = reciprocal ? ((Expr.Power) f).base() : f;
-        sb.append(reciprocal ? wrap(shown, UNARY) : wrapFactor(shown));
-      }
-      return sb.toString();
-    }
-    if (e instanceof Expr.Transpose t) return wrap(t.operand(), PRIMARY) + "'";
-    if (e instanceof Expr.Power p) return wrap(p.base(), PRIMARY) + ".^" + number(p.exponent());
-    if (e instanceof Expr.Kron k) return "kron(" + print(k.left()) + ", " + print(k.right()) + ")";
-    if (e instanceof Expr.Vec v) return "vec(" + print(v.operand()) + ")";
-    if (e instanceof Expr.Reshape r) return "reshape(" + print(r.operand()) + ", " + dims(r.target()) + ")";
-    if (e instanceof Expr.DiagMat d) return "diag(" + print(d.vector()) + ")";
-    if (e instanceof Expr.DiagVec d) return "diag(" + print(d.matrix()) + ")";
-    if (e instanceof Expr.Trace t) return "tr(" + print(t.matrix()) + ")";
-    if (e instanceof Expr.Sum s) return "sum(" + print(s.operand()) + ")";
-    if (e instanceof Expr.Apply a) return a.function().name() + "'".repeat(a.order()) + "(" + print(a.argument()) + ")";
-    if (e instanceof Expr.Softmax s) return "softmax(" + print(s.vector()) + ")";
-    if (e instanceof Expr.LogSumExp l) return "logsumexp(" + print(l.operand()) + ")";
-    if (e instanceof Expr.ColumnLogSumExp l) return "logsumexp_cols(" + print(l.matrix()) + ")";
-    if (e instanceof Expr.Max m) return "max(" + broadcastArgument(m.left()) + ", " + broadcastArgument(m.right()) + ")";
-    if (e instanceof Expr.Min m) return "min(" + broadcastArgument(m.left()) + ", " + broadcastArgument(m.right()) + ")";
-    if (e instanceof Expr.Inv i) return "inv(" + print(i.matrix()) + ")";
-    if (e instanceof Expr.Det d) return "det(" + print(d.matrix()) + ")";
-    if (e instanceof Expr.Unfold u) {
-      Expr.ConvGeometry g = u.geometry();
-      return "unfold(" + print(u.tensor()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", " + dim(g.padding()) + ", "
-          + dim(g.dilation()) + ")";
-    }
-    if (e instanceof Expr.Gather g) return "gather(" + print(g.source()) + ", " + g.index().name() + ")";
-    throw new IllegalArgumentException("no printer for " + e.getClass().getSimpleName());
+    return sb.toString();
+  }
+
+  private static String unfold(Expr.Unfold u) {
+    Expr.ConvGeometry g = u.geometry();
+    return "unfold(" + print(u.tensor()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", " + dim(g.padding()) + ", "
+        + dim(g.dilation()) + ")";
   }
 
   /** An argument of max/min: a constant array as its number (max and min broadcast it back). */

@@ -1,5 +1,6 @@
 package org.hbp.calculus;
 
+import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -45,7 +46,7 @@ public final class Simplifier {
     for (Expr side : List.of(lhs, rhs))
       for (Expr.Var v : Exprs.variables(side))
         if (v.role() == Expr.Role.INPUT || v.role() == Expr.Role.PARAM)
-          throw new IllegalArgumentException("an assumption may not mention " + v.name() + ", which is differentiated");
+          throw new UserError("an assumption may not mention " + v.name() + ", which is differentiated");
     Expr l = simplify(lhs), r = simplify(rhs);
     return new Rewrite("assume " + Printer.text(l) + " == " + Printer.text(r), "assumption",
         e -> e.equals(l) ? r : e);

@@ -95,26 +95,9 @@ public final class Main implements Runnable {
     return isUserError(ex) ? USER_ERROR : INTERNAL_ERROR;
   }
 
-  /**
-   * Packages whose user errors are all {@link UserError}s: an {@link IllegalArgumentException}
-   * thrown there is a bug. Transitional rule: the packages not listed (network, runtime, backend,
-   * calculus, derive, plot) still report bad input as IllegalArgumentException, so one thrown there
-   * (the first hbp frame of its stack decides) is reported as a user error, as before; each package
-   * joins this list once its input errors are UserErrors.
-   */
-  static final List<String> STRICT_PACKAGES = List.of("org.hbp.cli.", "org.hbp.dsl.", "org.hbp.io.", "org.hbp.data.", "org.hbp.verify.",
-      "org.hbp.train.", "org.hbp.codegen.");
-
   /** Whether an exception is an error in the user's input (exit 2) rather than a bug (exit 1). */
   static boolean isUserError(Throwable ex) {
     // a path given by the user that the file system cannot name (a NUL character, say)
-    if (ex instanceof UserError || ex instanceof IOException || ex instanceof InvalidPathException || ex instanceof OpenClException) return true;
-    if (!(ex instanceof IllegalArgumentException)) return false;
-    for (StackTraceElement frame : ex.getStackTrace()) {
-      if (!frame.getClassName().startsWith("org.hbp.")) continue;
-      for (String strict : STRICT_PACKAGES) if (frame.getClassName().startsWith(strict)) return false;
-      return true;
-    }
-    return false;
+    return ex instanceof UserError || ex instanceof IOException || ex instanceof InvalidPathException || ex instanceof OpenClException;
   }
 }

@@ -90,14 +90,13 @@ public final class VerifyCommand implements Callable<Integer> {
   }
 
   /**
-   * Verifies one file. Errors in the input (a {@link UserError}, or transitionally an
-   * IllegalArgumentException from the network and runtime packages) pass through; any other
+   * Verifies one file. Errors in the input (a {@link UserError}) pass through; any other
    * exception, an internal error of the checks, is reported as an internal error naming the file.
    */
   private SpecVerifier.FileResult verify(Path f) throws IOException {
     try {
       return SpecVerifier.verify(f, module, seed, shapes);
-    } catch (UserError | IllegalArgumentException e) {
+    } catch (UserError e) {
       throw e;
     } catch (RuntimeException e) {
       throw new IllegalStateException(f + ": verify could not check this spec: " + e.getClass().getSimpleName() + ": " + e.getMessage(), e);

@@ -37,7 +37,7 @@ import org.hbp.codegen.program.Value.ItemShape;
  * gradient in them) go through the forward cache's memo so each is computed once per forward pass.
  * Each statement carries the DSL text of what it computes as a comment.
  */
-final class Lowering {
+public final class Lowering {
   /** What the lowering needs from the class being generated. */
   interface Context {
     /** A Java int expression for a dimension. */
@@ -356,7 +356,7 @@ final class Lowering {
    * The node types the lowering handles: every value rule's, the variables (leaves), and the
    * structured matrices it applies as maps ({@link StructuredProducts}) but never forms.
    */
-  static Set<Class<? extends Expr>> loweredNodeTypes() {
+  public static Set<Class<? extends Expr>> loweredNodeTypes() {
     Set<Class<? extends Expr>> out = new LinkedHashSet<>(VALUE_RULES.keySet());
     out.add(Expr.Var.class);
     out.addAll(APPLIED_ONLY.keySet());

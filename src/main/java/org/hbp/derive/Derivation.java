@@ -1,36 +1,33 @@
 package org.hbp.derive;
 
 import org.hbp.calculus.Expr;
-import org.hbp.runtime.ResidualKind;
 
 /**
- * The derived rules of one module for one input or parameter (paper eq. 7):
- * {@code jacobian} = Dz(wrt), {@code residual} = sum_k dz_k Hz_k(wrt), {@code hbp} = Dz'*Hz*Dz +
- * residual. For a loss: {@code gradient} = dE/dx and {@code hessian} = the loss Hessian.
- * Expressions are canonical; {@code *Compact} variants keep derivatives of elementwise functions
- * as {@code f'(x)}, {@code f''(x)}, the others write them out in closed form.
+ * The derived rules of one module or loss for one of its inputs or parameters: a {@link ModuleRule}
+ * (Jacobian, residual and HBP rule, paper eq. 7) or a {@link LossRule} (gradient, Hessian and
+ * whether it is positive semi-definite).
  */
-public record Derivation(
-    String module,
-    boolean isLoss,
-    Expr.Var wrt,
-    Expr.Var output,
-    Expr jacobian,
-    Expr residual,
-    Expr hbp,
-    ResidualKind residualKind,
-    Expr gradient,
-    Expr hessian,
-    Psd psd,
-    Expr jacobianCompact,
-    Expr residualCompact,
-    Expr hbpCompact) {
+public sealed interface Derivation permits ModuleRule, LossRule {
+  /** The module's or loss's name in its spec. */
+  String module();
 
-  /** Whether a loss Hessian is positive semi-definite, and how that was decided. */
-  public record Psd(Boolean value, String reason) {}
+  /** The input or parameter the rules are derived with respect to. */
+  Expr.Var wrt();
+
+  /** The module's output z, or the loss's value E. */
+  Expr.Var output();
+
+  /**
+   * The curvature block of {@link #wrt()} that an expectation states: the HBP rule
+   * {@code Dz(w)' Hz Dz(w) + residual} of a module, the Hessian of a loss (closed form).
+   */
+  Expr curvature();
+
+  /** {@link #curvature()} with derivatives of elementwise functions kept as {@code f'(x)}, {@code f''(x)}. */
+  Expr curvatureCompact();
 
   /** Name of the Hessian block: Hx for an input, H_W for a parameter. */
-  public String hessianName() {
-    return (wrt.role() == Expr.Role.PARAM ? "H_" : "H") + wrt.name();
+  default String hessianName() {
+    return (wrt().role() == Expr.Role.PARAM ? "H_" : "H") + wrt().name();
   }
 }

@@ -32,18 +32,18 @@ public final class Formats {
         .append("    : ").append(Printer.type(m.output().shape(), m.dimNames())).append('\n');
     for (Derivation d : ds) {
       sb.append('\n').append("  with respect to ").append(d.wrt().name()).append(": ").append(Printer.type(d.wrt().shape(), m.dimNames())).append('\n');
-      if (d.isLoss()) {
-        sb.append("    gradient  d").append(d.wrt().name()).append(" = ").append(text(m, d.gradient())).append('\n');
-        sb.append("    hessian   ").append(d.hessianName()).append(" = ").append(text(m, d.hessian())).append('\n');
-        sb.append("    psd       ").append(d.psd().value() == null ? "not proven" : d.psd().value() ? "yes" : "no")
-            .append(" (").append(d.psd().reason()).append(")\n");
-      } else {
+      if (d instanceof LossRule l) {
+        sb.append("    gradient  d").append(d.wrt().name()).append(" = ").append(text(m, l.gradient())).append('\n');
+        sb.append("    hessian   ").append(d.hessianName()).append(" = ").append(text(m, l.hessian())).append('\n');
+        sb.append("    psd       ").append(l.psd().value() == null ? "not proven" : l.psd().value() ? "yes" : "no")
+            .append(" (").append(l.psd().reason()).append(")\n");
+      } else if (d instanceof ModuleRule r) {
         String zn = d.output().name();
-        sb.append("    jacobian  D").append(zn).append("(").append(d.wrt().name()).append(") = ").append(text(m, d.jacobian())).append('\n');
-        sb.append("    residual  ").append(text(m, d.residual())).append("    [").append(d.residualKind().label()).append("]\n");
-        sb.append("    hbp       ").append(d.hessianName()).append(" = ").append(text(m, d.hbp())).append('\n');
-        if (!d.hbpCompact().equals(d.hbp()))
-          sb.append("      compact ").append(d.hessianName()).append(" = ").append(text(m, d.hbpCompact())).append('\n');
+        sb.append("    jacobian  D").append(zn).append("(").append(d.wrt().name()).append(") = ").append(text(m, r.closedForm().jacobian())).append('\n');
+        sb.append("    residual  ").append(text(m, r.closedForm().residual())).append("    [").append(r.residualKind().label()).append("]\n");
+        sb.append("    hbp       ").append(d.hessianName()).append(" = ").append(text(m, r.closedForm().hbp())).append('\n');
+        if (!r.compact().hbp().equals(r.closedForm().hbp()))
+          sb.append("      compact ").append(d.hessianName()).append(" = ").append(text(m, r.compact().hbp())).append('\n');
       }
     }
     return sb.toString();
@@ -61,13 +61,13 @@ public final class Formats {
     sb.append("  ").append(LatexPrinter.symbol(m.output().name())).append(" &= ").append(tex.apply(m.outputExpr())).append(" \\\\\n");
     for (Derivation d : ds) {
       String w = LatexPrinter.symbol(d.wrt().name());
-      if (d.isLoss()) {
-        sb.append("  {\\delta ").append(w).append("} &= ").append(tex.apply(d.gradient())).append(" \\\\\n");
-        sb.append("  {\\mathcal{H}").append(w).append("} &= ").append(tex.apply(d.hessian())).append(" \\\\\n");
-      } else {
+      if (d instanceof LossRule l) {
+        sb.append("  {\\delta ").append(w).append("} &= ").append(tex.apply(l.gradient())).append(" \\\\\n");
+        sb.append("  {\\mathcal{H}").append(w).append("} &= ").append(tex.apply(l.hessian())).append(" \\\\\n");
+      } else if (d instanceof ModuleRule r) {
         sb.append("  \\mathrm{D}").append(LatexPrinter.symbol(d.output().name())).append("(").append(w).append(") &= ")
-            .append(tex.apply(d.jacobian())).append(" \\\\\n");
-        sb.append("  {\\mathcal{H}").append(w).append("} &= ").append(tex.apply(d.hbp())).append(" \\\\\n");
+            .append(tex.apply(r.closedForm().jacobian())).append(" \\\\\n");
+        sb.append("  {\\mathcal{H}").append(w).append("} &= ").append(tex.apply(r.closedForm().hbp())).append(" \\\\\n");
       }
     }
     sb.append("\\end{aligned}\n");
@@ -86,20 +86,20 @@ public final class Formats {
       o.put("wrt_type", Printer.type(d.wrt().shape(), m.dimNames()));
       o.put("output", m.output().name());
       o.put("forward", t.apply(m.outputExpr()));
-      if (d.isLoss()) {
-        o.put("gradient", t.apply(d.gradient()));
-        o.put("hessian", t.apply(d.hessian()));
-        if (d.psd().value() == null) o.putNull("psd");
-        else o.put("psd", d.psd().value());
-        o.put("psd_reason", d.psd().reason());
-      } else {
-        o.put("jacobian", t.apply(d.jacobian()));
-        o.put("residual", t.apply(d.residual()));
-        o.put("hbp", t.apply(d.hbp()));
-        o.put("residual_kind", d.residualKind().label());
-        o.put("jacobian_compact", t.apply(d.jacobianCompact()));
-        o.put("residual_compact", t.apply(d.residualCompact()));
-        o.put("hbp_compact", t.apply(d.hbpCompact()));
+      if (d instanceof LossRule l) {
+        o.put("gradient", t.apply(l.gradient()));
+        o.put("hessian", t.apply(l.hessian()));
+        if (l.psd().value() == null) o.putNull("psd");
+        else o.put("psd", l.psd().value());
+        o.put("psd_reason", l.psd().reason());
+      } else if (d instanceof ModuleRule r) {
+        o.put("jacobian", t.apply(r.closedForm().jacobian()));
+        o.put("residual", t.apply(r.closedForm().residual()));
+        o.put("hbp", t.apply(r.closedForm().hbp()));
+        o.put("residual_kind", r.residualKind().label());
+        o.put("jacobian_compact", t.apply(r.compact().jacobian()));
+        o.put("residual_compact", t.apply(r.compact().residual()));
+        o.put("hbp_compact", t.apply(r.compact().hbp()));
       }
     }
     return out;

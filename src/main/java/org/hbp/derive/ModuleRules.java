@@ -20,19 +20,30 @@ import org.hbp.dsl.ModuleSpec;
 public final class ModuleRules {
   private ModuleRules() {}
 
+  /** The rules of a module ({@link ModuleRule}s) or of a loss ({@link LossRule}s), one per input or parameter. */
   public static List<Derivation> derive(ModuleSpec m) {
-    List<Derivation> out = new ArrayList<>();
+    return m.isLoss() ? List.copyOf(lossRules(m)) : List.copyOf(moduleRules(m));
+  }
+
+  /** A loss's gradient, Hessian and PSD verdict for each of its inputs. */
+  public static List<LossRule> lossRules(ModuleSpec m) {
+    if (!m.isLoss()) throw new IllegalArgumentException(m.name() + " is a module, not a loss");
+    List<LossRule> out = new ArrayList<>();
     Simplifier s = m.simplifier();
-    if (m.isLoss()) {
-      for (Expr.Var x : m.withRole(Expr.Role.INPUT)) {
-        Expr g = Calculus.gradient(m.outputExpr(), x, s);
-        Expr h = Calculus.hessian(m.outputExpr(), x, s);
-        Expr gc = ClosedForm.expand(g, s), hc = ClosedForm.expand(h, s);
-        out.add(new Derivation(m.name(), true, x, m.output(), null, null, null, null, gc, hc, PsdCheck.decide(hc),
-            null, null, null));
-      }
-      return out;
+    for (Expr.Var x : m.withRole(Expr.Role.INPUT)) {
+      Expr g = Calculus.gradient(m.outputExpr(), x, s);
+      Expr h = Calculus.hessian(m.outputExpr(), x, s);
+      Expr gc = ClosedForm.expand(g, s), hc = ClosedForm.expand(h, s);
+      out.add(new LossRule(m.name(), x, m.output(), gc, hc, PsdCheck.decide(hc)));
     }
+    return out;
+  }
+
+  /** A module's Jacobian, residual and HBP rule for each differentiable variable (eq. 7). */
+  public static List<ModuleRule> moduleRules(ModuleSpec m) {
+    if (m.isLoss()) throw new IllegalArgumentException(m.name() + " is a loss, not a module");
+    List<ModuleRule> out = new ArrayList<>();
+    Simplifier s = m.simplifier();
     Expr z = m.outputExpr();
     Expr.Var dz = m.outputGradient(), hz = m.outputHessian();
     Expr g = Exprs.mul(Exprs.transpose(vecOf(dz)), vecOf(z));
@@ -41,7 +52,8 @@ public final class ModuleRules {
       Expr r = Calculus.hessian(g, w, s);
       Expr hbp = s.run(Exprs.add(Exprs.mul(Exprs.transpose(j), hz, j), r));
       Expr jc = ClosedForm.expand(j, s), rc = ClosedForm.expand(r, s), hc = ClosedForm.expand(hbp, s);
-      out.add(new Derivation(m.name(), false, w, m.output(), jc, rc, hc, ResidualKinds.of(rc), null, null, null, j, r, hbp));
+      out.add(new ModuleRule(m.name(), w, m.output(), ResidualKinds.of(rc), new ModuleRule.Forms(jc, rc, hc),
+          new ModuleRule.Forms(j, r, hbp)));
     }
     return out;
   }

@@ -31,10 +31,10 @@ import org.hbp.calculus.Simplifier;
 public final class PsdCheck {
   private PsdCheck() {}
 
-  public static Derivation.Psd decide(Expr h) {
+  public static LossRule.Psd decide(Expr h) {
     String why = proof(h);
-    if (why != null) return new Derivation.Psd(true, why);
-    return new Derivation.Psd(null, "no structural proof found");
+    if (why != null) return new LossRule.Psd(true, why);
+    return new LossRule.Psd(null, "no structural proof found");
   }
 
   /** A short reason when e is provably PSD, else null. */

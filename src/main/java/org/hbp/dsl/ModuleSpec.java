@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.DimNames;
 import org.hbp.calculus.Expr;
@@ -13,8 +14,10 @@ import org.hbp.calculus.Simplifier;
 
 /**
  * A checked {@code module} or {@code loss} declaration: its dims, its variables by role, its
- * output expression in the typed IR, (for losses) its assumptions as rewrites, and the
- * {@link Domain} of every variable (declared, or the default).
+ * output expression in the typed IR, (for losses) its assumptions as rewrites, the
+ * {@link Domain} of every variable (declared, or the default), how each declared index variable
+ * is computed ({@link IndexDecl}, by index variable; an index variable without one can be derived
+ * and verified but not run in a network), and where each variable is declared.
  */
 public record ModuleSpec(
     String name,
@@ -27,18 +30,41 @@ public record ModuleSpec(
     Expr.Var output,
     Expr outputExpr,
     List<Simplifier.Rewrite> assumptions,
-    Map<String, Domain> domains) {
+    Map<String, Domain> domains,
+    Map<String, IndexDecl> indexDecls,
+    Map<String, Place> places) {
+
+  /** A place in the spec's source: 1-based line and column. */
+  public record Place(int line, int column) {}
 
   public ModuleSpec {
     Map<String, Domain> all = new LinkedHashMap<>();
     for (Expr.Var v : variables) all.put(v.name(), domains.getOrDefault(v.name(), Domain.REAL));
     domains = Collections.unmodifiableMap(all);
+    indexDecls = Collections.unmodifiableMap(new LinkedHashMap<>(indexDecls));
+    places = Collections.unmodifiableMap(new LinkedHashMap<>(places));
+  }
+
+  /** A spec without index declarations or places of its variables. */
+  public ModuleSpec(String name, boolean isLoss, String source, int line, List<Dim> dims, Map<String, Dim> derivedDims,
+      List<Expr.Var> variables, Expr.Var output, Expr outputExpr, List<Simplifier.Rewrite> assumptions, Map<String, Domain> domains) {
+    this(name, isLoss, source, line, dims, derivedDims, variables, output, outputExpr, assumptions, domains, Map.of(), Map.of());
   }
 
   /** A spec whose variables all have their default domain {@link Domain#REAL}. */
   public ModuleSpec(String name, boolean isLoss, String source, int line, List<Dim> dims, Map<String, Dim> derivedDims,
       List<Expr.Var> variables, Expr.Var output, Expr outputExpr, List<Simplifier.Rewrite> assumptions) {
     this(name, isLoss, source, line, dims, derivedDims, variables, output, outputExpr, assumptions, Map.of());
+  }
+
+  /** How a network computes the index variable {@code variable}, where the spec declares it. */
+  public Optional<IndexDecl> indexDecl(String variable) {
+    return Optional.ofNullable(indexDecls.get(variable));
+  }
+
+  /** Where a variable is declared; the module's line, column 1, where that is not known. */
+  public Place place(String variable) {
+    return places.getOrDefault(variable, new Place(line, 1));
   }
 
   /** The domain of a variable of this spec ({@link Domain#REAL} for any other name). */

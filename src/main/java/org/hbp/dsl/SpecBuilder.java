@@ -107,6 +107,8 @@ final class SpecBuilder {
     List<Simplifier.Rewrite> assumptions = new ArrayList<>();
     List<HbpParser.AssumeItemContext> assumeItems = new ArrayList<>();
     Map<String, Domain> domains = new LinkedHashMap<>();
+    Map<String, ModuleSpec.Place> places = new LinkedHashMap<>();
+    List<HbpParser.VarItemContext> computedIndices = new ArrayList<>();
     for (HbpParser.ItemContext item : ctx.item()) {
       if (item instanceof HbpParser.DimsItemContext d) {
         for (HbpParser.DimDeclContext dd : d.dimDecl()) {
@@ -130,7 +132,12 @@ final class SpecBuilder {
         if (role == Expr.Role.PARAM && loss) throw error(v.role, "'param' is not allowed in a loss; a loss has no parameters");
         Expr.Var var = new Expr.Var(name, type(v.typeSpec()), role);
         vars.put(name, var);
+        places.put(name, new ModuleSpec.Place(v.name.getLine(), v.name.getCharPositionInLine() + 1));
         if (v.domain != null) domains.put(name, domain(v.domain, var));
+        if (v.eq != null && role != Expr.Role.INDEX)
+          throw error(v.eq, "'= ...' after a type says how an index map is computed, but " + name + " is " + IndexDecls.role(role)
+              + "; only 'index' variables take one");
+        if (v.eq != null) computedIndices.add(v);
       } else if (item instanceof HbpParser.AssumeItemContext a) {
         if (!loss) throw error(a.start, "'assume' is allowed in a loss only");
         assumeItems.add(a);
@@ -148,6 +155,9 @@ final class SpecBuilder {
     if (output == null) throw error(ctx.stop, kind + " '" + ctx.name.getText() + "' has no output; expected 'output NAME = EXPRESSION;'");
     if (vars.values().stream().noneMatch(v -> v.role() == Expr.Role.INPUT))
       throw error(ctx.name, kind + " '" + ctx.name.getText() + "' has no input; expected 'input NAME: TYPE;'");
+    Map<String, IndexDecl> indexDecls = new LinkedHashMap<>();
+    for (HbpParser.VarItemContext v : computedIndices)
+      indexDecls.put(v.name.getText(), IndexDecls.check(this, v, vars.get(v.name.getText()), ctx.name.getText()));
     for (HbpParser.AssumeItemContext a : assumeItems) {
       Expr l = expr(a.lhs), r = expr(a.rhs);
       if (!l.shape().equals(r.shape()))
@@ -159,7 +169,7 @@ final class SpecBuilder {
     }
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
     return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
-        output, outputExpr, assumptions, domains);
+        output, outputExpr, assumptions, domains, indexDecls, places);
   }
 
   /**
@@ -346,7 +356,7 @@ final class SpecBuilder {
    * A dimension of a type or a derived dim: refused when it is below 1 for every value of its
    * dims ({@code 0}, {@code n0 - n0}, {@code -n}); {@code what} prefixes the message.
    */
-  private Dim positiveDim(HbpParser.ExprContext e, String what) {
+  Dim positiveDim(HbpParser.ExprContext e, String what) {
     Dim d = dim(e);
     if (d.neverPositive()) {
       String value = d.isConstant() ? String.valueOf(d.constant()) : "below 1 for all values of its dims";

@@ -189,6 +189,9 @@ final class Syntax {
   static String describeExpected(IntervalSet set, Parser p) {
     Set<Integer> rest = new LinkedHashSet<>(set.toList());
     rest.remove(Token.EPSILON);
+    // after a variable's type: '= PRIMITIVE(...)' is for index maps only (the builder says so)
+    if (p.getContext() instanceof HbpParser.VarItemContext v && v.role != null && v.role.getType() != HbpLexer.INDEX)
+      rest.remove(type("'='"));
     List<String> words = new ArrayList<>();
     if (rest.containsAll(DECLARATIONS)) {
       words.add("a declaration (module, loss, elementwise or network)");

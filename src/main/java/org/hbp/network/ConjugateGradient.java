@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.function.UnaryOperator;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -13,8 +14,8 @@ public final class ConjugateGradient {
   /** Stopping rule. */
   public record Settings(double tol, double atol, int maxIterations) {
     public Settings {
-      if (!(tol >= 0) || !(atol >= 0)) throw new IllegalArgumentException("CG tolerances must be >= 0, not tol=" + tol + ", atol=" + atol);
-      if (maxIterations < 1) throw new IllegalArgumentException("CG needs at least one iteration, not " + maxIterations);
+      if (!(tol >= 0) || !(atol >= 0)) throw new UserError("CG tolerances must be >= 0, not tol=" + tol + ", atol=" + atol);
+      if (maxIterations < 1) throw new UserError("CG needs at least one iteration, not " + maxIterations);
     }
 
     /** The paper's FC experiment (its code's settings, docs/experiments.md): tol 0.1, atol 0, at most 50 iterations. */
@@ -35,7 +36,7 @@ public final class ConjugateGradient {
    * @param alpha damping in [0, 1]
    */
   public static Result solve(Backend be, UnaryOperator<Batch> c, double alpha, Batch b, Settings s) {
-    if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("damping alpha must be in [0, 1], not " + alpha);
+    if (!(alpha >= 0 && alpha <= 1)) throw new UserError("damping alpha must be in [0, 1], not " + alpha);
     // every intermediate is released as soon as it is dead (BLAS backends reuse the memory at once);
     // b is the caller's and never released, nor is anything that shares its storage
     java.util.function.Consumer<Batch> drop = t -> {

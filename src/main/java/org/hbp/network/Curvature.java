@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -79,8 +80,8 @@ public final class Curvature {
   private Batch directions(String parameter, Network.LayerNode l, String var, Batch v) {
     int[] s = l.op.itemShape(var);
     if (v.itemSize() != s[0] * s[1])
-      throw new IllegalArgumentException("directions for '" + parameter + "' are " + v.describe() + ", expected items of its shape " + s[0] + "x" + s[1]);
-    if (v.samples() != 1) throw new IllegalArgumentException("directions for '" + parameter + "' must be shared by all samples (1 sample), not " + v.samples());
+      throw new UserError("directions for '" + parameter + "' are " + v.describe() + ", expected items of its shape " + s[0] + "x" + s[1]);
+    if (v.samples() != 1) throw new UserError("directions for '" + parameter + "' must be shared by all samples (1 sample), not " + v.samples());
     return v.rows() == s[0] && v.cols() == s[1] ? v : be.reshape(v, s[0], s[1]);
   }
 
@@ -93,7 +94,7 @@ public final class Curvature {
     if (blocks == 1) return matProd(parameter, v);
     int[] s = net.parameterShape(parameter);
     if (blocks < 1 || blocks > s[0])
-      throw new IllegalArgumentException("--blocks " + blocks + " for '" + parameter + "': it has " + s[0] + " rows; use 1.." + s[0]);
+      throw new UserError("--blocks " + blocks + " for '" + parameter + "': it has " + s[0] + " rows; use 1.." + s[0]);
     Network.LayerNode l = net.owner(parameter);
     String var = net.parameterVariables.get(parameter);
     Batch shaped = directions(parameter, l, var, v);
@@ -138,7 +139,7 @@ public final class Curvature {
     int[] s = net.parameterShape(parameter);
     long n = (long) s[0] * s[1];
     if (8 * n * n > memoryLimit)
-      throw new IllegalArgumentException(String.format("the dense block of '%s' has %d x %d entries (%.1f GiB), above the limit of %.1f GiB; "
+      throw new UserError(String.format("the dense block of '%s' has %d x %d entries (%.1f GiB), above the limit of %.1f GiB; "
           + "use products (--vectors) instead", parameter, n, n, 8.0 * n * n / (1L << 30), memoryLimit / (double) (1L << 30)));
     Batch eye = be.reshape(be.columnsAsDirections(be.eye((int) n)), s[0], s[1]);
     Batch cols = matProd(parameter, eye, blocks);

@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.Locale;
 
 /**
@@ -32,6 +33,6 @@ public enum CurvatureKind {
 
   public static CurvatureKind parse(String s) {
     for (CurvatureKind k : values()) if (k.label().equals(s)) return k;
-    throw new IllegalArgumentException("unknown curvature '" + s + "'; expected hessian, ggn, pch-abs or pch-clip");
+    throw new UserError("unknown curvature '" + s + "'; expected hessian, ggn, pch-abs or pch-clip");
   }
 }

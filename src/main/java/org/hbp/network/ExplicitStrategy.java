@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -97,7 +98,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
         long perSample = in == 0 || l.op.jacobianIsShared(l.input) || l.op.jacobianIsDiagonal(l.input) ? 0 : (long) pass.samples * d * in;
         long bytes = 8 * (d * d + in * in + perSample);
         if (bytes > limit)
-          throw new IllegalArgumentException(String.format(
+          throw new UserError(String.format(
               "layer %s (%s): the explicit batch-averaged Hessian%s %d x %d%s entries%s (%.1f GiB in float64), above the limit of %.1f GiB; "
                   + "use --strategy exact (matrix-free products) or raise --memory-limit",
               l.path, l.op.name(), in == 0 ? " of its output has" : "s of its output and input have", d, d,

@@ -1,25 +1,26 @@
 package org.hbp.network;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
-import org.hbp.calculus.Shape;
+import org.hbp.dsl.DslException;
+import org.hbp.dsl.IndexDecl;
+import org.hbp.dsl.IndexPrimitive;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.runtime.ModuleOperator;
 
 /**
  * The index maps that gather-based modules take as {@code index} variables, computed by the
- * forward pass of a network: the arg-max of each pooling window ({@code maxpool}) and the source
- * of each padded position ({@code zeropad}). Indices are column-major positions in the input
- * tensor (c, h, w), i.e. {@code ch + c*(y + h*x)}; -1 marks a padded zero.
- *
- * <p>The window and the padding are read from the spec's declared shapes, whatever its dims are
- * called: an index {@code tensor(c, h/k, w/k)} over an input {@code tensor(c, h, w)} has window
- * k, an index {@code tensor(c, h + 2*p, w + 2*p)} has padding p. They are resolved once, when the
- * network is built ({@link #resolve}).
+ * forward pass of a network as the spec declares them ({@link IndexDecl}): for
+ * {@code window_argmax(x, k)} the arg-max of each k x k window, for {@code pad_source(x, p)} the
+ * source of each padded position. Indices are column-major positions in the input tensor
+ * (c, h, w), i.e. {@code ch + c*(y + h*x)}; -1 marks a padded zero. They are resolved once, when
+ * the network is built ({@link #resolve}), from the declaration and the layer's dims, whatever the
+ * module and its dims are called.
  */
 final class IndexMaps {
   private IndexMaps() {}
@@ -31,8 +32,8 @@ final class IndexMaps {
   }
 
   /**
-   * The index map of every index variable of a layer, by variable; throws, naming the layer, the
-   * module and its spec, where hbp does not know how to compute one.
+   * The index map of every index variable of a layer, by variable; throws a {@link DslException}
+   * at the variable's declaration where the spec does not say how to compute it.
    */
   static Map<String, IndexMap> resolve(String path, ModuleSpec module, ModuleOperator op) {
     Map<String, IndexMap> out = new LinkedHashMap<>();
@@ -41,29 +42,28 @@ final class IndexMaps {
   }
 
   private static IndexMap resolve(String path, ModuleSpec module, ModuleOperator op, String variable) {
-    Shape in = declared(module, op.inputs().get(0)).shape(), idx = declared(module, variable).shape();
+    IndexDecl decl = module.indexDecl(variable).orElseThrow(() -> undeclared(path, module, variable));
     Map<String, Long> dims = new LinkedHashMap<>();
     op.dims().forEach((k, v) -> dims.put(k, (long) v));
-    if (in.isTensor() && idx.isTensor() && in.dims().get(0).equals(idx.dims().get(0))) {
-      int c = value(in.dims().get(0), dims), h = value(in.dims().get(1), dims), w = value(in.dims().get(2), dims);
-      for (Dim d : module.dims()) {
-        if (module.name().equals("maxpool") && idx.dims().get(1).equals(in.dims().get(1).floorDiv(d))
-            && idx.dims().get(2).equals(in.dims().get(2).floorDiv(d))) {
-          int k = value(d, dims);
-          return (be, x) -> maxpool(be, c, h, w, k, x);
-        }
-        Dim twice = Dim.of(2).times(d);
-        if (module.name().equals("zeropad") && idx.dims().get(1).equals(in.dims().get(1).plus(twice))
-            && idx.dims().get(2).equals(in.dims().get(2).plus(twice))) {
-          int p = value(d, dims);
-          return (be, x) -> zeropad(be, c, h, w, p, x.samples());
-        }
+    long[] in = declared(module, decl.input()).shape().evaluate(dims);
+    int c = Math.toIntExact(in[0]), h = Math.toIntExact(in[1]), w = Math.toIntExact(in[2]);
+    int a = Math.toIntExact(decl.argValues(dims).get(0));
+    return switch (decl.primitive()) {
+      case WINDOW_ARGMAX -> {
+        if (h % a != 0 || w % a != 0)
+          throw new DslException(module.source(), decl.line(), decl.column(), "layer " + path + ": " + decl.call() + " needs the height "
+              + h + " and the width " + w + " of " + decl.input() + " divisible by the window " + a);
+        yield (be, x) -> windowArgmax(be, c, h, w, a, x);
       }
-    }
-    throw new IllegalArgumentException("layer " + path + ": module '" + module.name() + "' (" + module.source() + ":" + module.line()
-        + ") has an index variable '" + variable + "' but hbp does not know how to compute it in a network; it computes those of maxpool "
-        + "(index tensor(c, h/k, w/k) over input tensor(c, h, w): the arg-max of each k x k window) and zeropad "
-        + "(index tensor(c, h + 2*p, w + 2*p): the source of each padded position)");
+      case PAD_SOURCE -> (be, x) -> padSource(be, c, h, w, a);
+    };
+  }
+
+  private static UserError undeclared(String path, ModuleSpec module, String variable) {
+    ModuleSpec.Place at = module.place(variable);
+    return new DslException(module.source(), at.line(), at.column(), "layer " + path + ": module '" + module.name()
+        + "' does not say how a network computes its index map '" + variable + "'; declare it as 'index " + variable
+        + ": TYPE = PRIMITIVE;' with PRIMITIVE " + IndexPrimitive.describeAll());
   }
 
   private static Expr.Var declared(ModuleSpec module, String name) {
@@ -71,17 +71,13 @@ final class IndexMaps {
     throw new IllegalStateException(module.name() + ": no variable '" + name + "' in its spec");
   }
 
-  private static int value(Dim d, Map<String, Long> dims) {
-    return Math.toIntExact(d.evaluate(dims));
-  }
-
-  /** Arg-max of each k x k window (stride k), first maximum in column-major window order on ties. */
-  static Batch maxpool(Backend be, int c, int h, int w, int k, Batch x) {
+  /** {@code window_argmax}: arg-max of each k x k window (stride k), first maximum in column-major window order on ties. */
+  static Batch windowArgmax(Backend be, int c, int h, int w, int k, Batch x) {
     return be.windowArgmax(x, c, h, w, k);
   }
 
-  /** The source position of every entry of the padded tensor, -1 in the padding (same for all samples). */
-  static Batch zeropad(Backend be, int c, int h, int w, int p, int samples) {
+  /** {@code pad_source}: the source position of every entry of the padded tensor, -1 in the padding (same for all samples). */
+  static Batch padSource(Backend be, int c, int h, int w, int p) {
     int ph = h + 2 * p, pw = w + 2 * p;
     double[] idx = new double[c * ph * pw];
     for (int x = 0; x < pw; x++)

@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -105,7 +106,7 @@ public final class MemoryEstimate {
   }
 
   /**
-   * Refuses (IllegalArgumentException) when the total exceeds {@code limit} bytes, the heap parts
+   * Refuses (UserError) when the total exceeds {@code limit} bytes, the heap parts
    * the free heap ({@link #HEAP_HEADROOM}), or the native parts JavaCPP's limit or the physical
    * memory available; the message gives the estimate by part and what to change.
    */
@@ -127,8 +128,8 @@ public final class MemoryEstimate {
     }
   }
 
-  private IllegalArgumentException refusal(String why) {
-    return new IllegalArgumentException("not enough memory: estimate for " + context + ": " + describe() + ": " + why + "; " + advice);
+  private UserError refusal(String why) {
+    return new UserError("not enough memory: estimate for " + context + ": " + describe() + ": " + why + "; " + advice);
   }
 
   /** The heap free now: the maximum heap less what is in use after a garbage collection. */

@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,7 +51,7 @@ public final class Network {
     this.body = build(spec.body(), "", operators);
     NetworkSpec.Layer l = spec.loss();
     Object op = operators.create(l.module(), backend, l.dims());
-    if (!(op instanceof LossOperator lo)) throw new IllegalArgumentException(l.module().name() + " is not a loss");
+    if (!(op instanceof LossOperator lo)) throw new UserError(l.module().name() + " is not a loss");
     this.loss = new LossLayer(l, lo);
   }
 
@@ -64,7 +65,7 @@ public final class Network {
       } else {
         NetworkSpec.Layer l = (NetworkSpec.Layer) n;
         Object op = operators.create(l.module(), be, l.dims());
-        if (!(op instanceof ModuleOperator mo)) throw new IllegalArgumentException(path + ": " + l.module().name() + " is a loss, not a module");
+        if (!(op instanceof ModuleOperator mo)) throw new UserError(path + ": " + l.module().name() + " is a loss, not a module");
         LayerNode node = new LayerNode(path, l, mo);
         for (String p : mo.parameters()) {
           parameterOwners.put(path + "." + p, node);
@@ -108,7 +109,7 @@ public final class Network {
 
   LayerNode owner(String name) {
     LayerNode n = parameterOwners.get(name);
-    if (n == null) throw new IllegalArgumentException("no parameter named '" + name + "'; the network has " + parameterNames());
+    if (n == null) throw new UserError("no parameter named '" + name + "'; the network has " + parameterNames());
     return n;
   }
 
@@ -217,13 +218,13 @@ public final class Network {
   private void checkParameters(Map<String, Batch> parameters) {
     for (String p : parameterNames()) {
       Batch b = parameters.get(p);
-      if (b == null) throw new IllegalArgumentException("no value for parameter '" + p + "'; the network has " + parameterNames());
+      if (b == null) throw new UserError("no value for parameter '" + p + "'; the network has " + parameterNames());
       int[] s = parameterShape(p);
       if (b.itemSize() != s[0] * s[1] || b.items() != 1)
-        throw new IllegalArgumentException("parameter '" + p + "' is " + b.describe() + ", expected one " + s[0] + "x" + s[1] + " item");
+        throw new UserError("parameter '" + p + "' is " + b.describe() + ", expected one " + s[0] + "x" + s[1] + " item");
     }
     for (String p : parameters.keySet())
-      if (!parameterOwners.containsKey(p)) throw new IllegalArgumentException("unknown parameter '" + p + "'; the network has " + parameterNames());
+      if (!parameterOwners.containsKey(p)) throw new UserError("unknown parameter '" + p + "'; the network has " + parameterNames());
   }
 
   public Pass run(Map<String, Batch> parameters, Batch x, Batch y) {
@@ -268,7 +269,7 @@ public final class Network {
       this.layer = layer;
       this.op = op;
       if (op.inputs().size() != 1)
-        throw new IllegalArgumentException(path + ": module " + op.name() + " has " + op.inputs().size() + " inputs; a network layer needs one");
+        throw new UserError(path + ": module " + op.name() + " has " + op.inputs().size() + " inputs; a network layer needs one");
       this.input = op.inputs().get(0);
       this.indexMaps = IndexMaps.resolve(path, layer.module(), op);
     }
@@ -397,7 +398,7 @@ public final class Network {
       this.layer = layer;
       this.op = op;
       if (op.inputs().size() != 1 || op.constants().size() != 1)
-        throw new IllegalArgumentException("loss " + op.name() + " needs one input and one target");
+        throw new UserError("loss " + op.name() + " needs one input and one target");
       this.input = op.inputs().get(0);
       this.target = op.constants().get(0);
     }
@@ -410,7 +411,7 @@ public final class Network {
     void forward(Pass pass, Batch logits, Batch y) {
       int[] t = op.itemShape(target);
       if (y.samples() != logits.samples() || y.itemSize() != t[0] * t[1])
-        throw new IllegalArgumentException("targets " + y.describe() + " do not match: expected " + logits.samples() + " samples of " + t[0] + "x" + t[1]
+        throw new UserError("targets " + y.describe() + " do not match: expected " + logits.samples() + " samples of " + t[0] + "x" + t[1]
             + " for loss " + op.name());
       pass.lossCache = op.forward(Map.of(input, asInput(logits), target, y.rows() == t[0] ? y : be.reshape(y, t[0], t[1])));
     }

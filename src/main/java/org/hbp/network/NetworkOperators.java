@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -52,7 +53,7 @@ public final class NetworkOperators {
     if (Files.isRegularFile(local)) return local;
     if (extractedNetworks == null) extractedNetworks = extract("networks");
     Path p = extractedNetworks.resolve(name);
-    if (!Files.isRegularFile(p)) throw new IllegalArgumentException("no built-in network '" + name + "'");
+    if (!Files.isRegularFile(p)) throw new UserError("no built-in network '" + name + "'");
     return p;
   }
 

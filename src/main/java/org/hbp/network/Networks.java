@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,12 +56,12 @@ public final class Networks {
    * {@link #library}) and resolves the network called {@code networkName} ({@code null}: the only
    * one of the file).
    *
-   * @throws IllegalArgumentException a missing file or folder, or no such network
+   * @throws UserError a missing file or folder, or no such network
    * @throws DslException an error in the file or in a spec, with its position
    */
   public static NetworkSpec load(Path file, String networkName, List<Path> specDirs) {
-    if (!Files.exists(file)) throw new IllegalArgumentException("network file not found: " + file);
-    if (!Files.isRegularFile(file)) throw new IllegalArgumentException("not a file: " + file);
+    if (!Files.exists(file)) throw new UserError("network file not found: " + file);
+    if (!Files.isRegularFile(file)) throw new UserError("not a file: " + file);
     Spec spec = Dsl.parseFile(file);
     return resolve(spec, networkName, library(specDirs));
   }
@@ -70,19 +71,19 @@ public final class Networks {
    * order (a path to a single {@code .hbp} file is taken as is). Where two declare the same name,
    * the later one shadows the earlier (user folders after the built-in {@code modules-spec/}).
    *
-   * @throws IllegalArgumentException a folder that does not exist or cannot be read
+   * @throws UserError a folder that does not exist or cannot be read
    */
   public static List<ModuleSpec> library(List<Path> specDirs) {
     List<ModuleSpec> out = new ArrayList<>();
     for (Path dir : specDirs) {
-      if (!Files.exists(dir)) throw new IllegalArgumentException("spec folder not found: " + dir);
+      if (!Files.exists(dir)) throw new UserError("spec folder not found: " + dir);
       List<Path> files;
       if (Files.isRegularFile(dir)) files = List.of(dir);
       else {
         try (Stream<Path> s = Files.list(dir)) {
           files = s.filter(p -> p.getFileName().toString().endsWith(".hbp") && Files.isRegularFile(p)).sorted().toList();
         } catch (IOException e) {
-          throw new IllegalArgumentException("cannot read spec folder " + dir + ": " + e.getMessage());
+          throw new UserError("cannot read spec folder " + dir + ": " + e.getMessage());
         }
       }
       for (Path f : files) out.addAll(Dsl.parseFile(f).modules());
@@ -97,19 +98,19 @@ public final class Networks {
    * ones shadowing earlier ones) and those of the file itself, which shadow the library.
    *
    * @param networkName the network's name, or {@code null} for the only network of the file
-   * @throws IllegalArgumentException no network of that name, or no or several when the name is null
+   * @throws UserError no network of that name, or no or several when the name is null
    * @throws DslException an unknown module, a dim that cannot be bound, a shape that does not fit
    */
   public static NetworkSpec resolve(Spec spec, String networkName, List<ModuleSpec> library) {
     List<String> names = spec.networks().stream().map(NetworkDecl::name).toList();
     NetworkDecl decl;
     if (networkName == null) {
-      if (names.isEmpty()) throw new IllegalArgumentException(spec.source() + " declares no network");
+      if (names.isEmpty()) throw new UserError(spec.source() + " declares no network");
       if (names.size() > 1)
-        throw new IllegalArgumentException(spec.source() + " declares " + names.size() + " networks (" + String.join(", ", names) + "); name one");
+        throw new UserError(spec.source() + " declares " + names.size() + " networks (" + String.join(", ", names) + "); name one");
       decl = spec.networks().get(0);
     } else {
-      decl = spec.network(networkName).orElseThrow(() -> new IllegalArgumentException("no network named '" + networkName + "' in "
+      decl = spec.network(networkName).orElseThrow(() -> new UserError("no network named '" + networkName + "' in "
           + spec.source() + (names.isEmpty() ? " (it declares none)" : " (networks: " + String.join(", ", names) + ")")));
     }
     Map<String, ModuleSpec> modules = new LinkedHashMap<>();

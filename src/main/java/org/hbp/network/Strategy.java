@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.Locale;
 import java.util.function.Supplier;
 
@@ -31,6 +32,6 @@ public enum Strategy {
 
   public static Strategy parse(String s) {
     for (Strategy k : values()) if (k.label().equals(s)) return k;
-    throw new IllegalArgumentException("unknown strategy '" + s + "'; expected exact, kfra or bda");
+    throw new UserError("unknown strategy '" + s + "'; expected exact, kfra or bda");
   }
 }

@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -52,7 +53,7 @@ public final class TorchLayout {
       NetworkSpec.Node node = nodes.get(i);
       if (node instanceof NetworkSpec.Residual r) {
         if (order != null)
-          throw new IllegalArgumentException("residual block " + path + " follows a flatten: hbp cannot map PyTorch's flattened order through it");
+          throw new UserError("residual block " + path + " follows a flatten: hbp cannot map PyTorch's flattened order through it");
         walk(r.body(), path + ".", null);
         continue;
       }
@@ -159,7 +160,7 @@ public final class TorchLayout {
   /** PyTorch's shape of a parameter. */
   public int[] torchShape(String parameter) {
     int[] s = torchShape.get(parameter);
-    if (s == null) throw new IllegalArgumentException("no parameter named '" + parameter + "'; the network has " + net.parameterNames());
+    if (s == null) throw new UserError("no parameter named '" + parameter + "'; the network has " + net.parameterNames());
     return s.clone();
   }
 

@@ -1,5 +1,6 @@
 package org.hbp.plot;
 
+import org.hbp.UserError;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Graphics2D;
@@ -79,7 +80,7 @@ public final class TrainingPlots {
    * @param warnings receives a line for each label whose seeds have different epochs (only the
    *     epochs common to all are plotted), has none in common, or repeats a seed
    * @return the files written
-   * @throws IllegalArgumentException when there are no runs, or no run has a metrics row yet
+   * @throws UserError when there are no runs, or no run has a metrics row yet
    */
   public static List<Path> write(List<RunMetrics> runs, Path outDir, String title, Consumer<String> warnings) throws IOException {
     Map<String, XYChart> charts = charts(SeedGroup.of(runs, warnings), title);
@@ -135,7 +136,7 @@ public final class TrainingPlots {
 
   /** The four figures, by file name. */
   static Map<String, XYChart> charts(List<SeedGroup> groups, String title) {
-    if (groups.isEmpty()) throw new IllegalArgumentException("no runs to plot");
+    if (groups.isEmpty()) throw new UserError("no runs to plot");
     List<SeedGroup> plotted = new ArrayList<>();
     List<Color> colors = new ArrayList<>();
     for (int g = 0; g < groups.size(); g++) {
@@ -143,7 +144,7 @@ public final class TrainingPlots {
       plotted.add(groups.get(g));
       colors.add(PALETTE[g % PALETTE.length]); // by label order, so a label keeps its color when another is empty
     }
-    if (plotted.isEmpty()) throw new IllegalArgumentException("nothing to plot: no run has a metrics row yet");
+    if (plotted.isEmpty()) throw new UserError("nothing to plot: no run has a metrics row yet");
 
     // x values: epochs, and mean wall time in a unit that keeps the numbers readable
     List<double[]> epochs = new ArrayList<>(), times = new ArrayList<>();

@@ -1,5 +1,6 @@
 package org.hbp.runtime;
 
+import org.hbp.UserError;
 import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -32,8 +33,8 @@ public abstract class AbstractLossOperator implements LossOperator {
     return Operators.shaped(be, name(), v, variable, itemShape(variable), what);
   }
 
-  protected final IllegalArgumentException unknown(String variable) {
-    return new IllegalArgumentException(name() + ": no input named '" + variable + "'; it has " + inputs());
+  protected final UserError unknown(String variable) {
+    return new UserError(name() + ": no input named '" + variable + "'; it has " + inputs());
   }
 
   protected final void checkForwardValues(Map<String, Batch> values, java.util.List<String> required) {

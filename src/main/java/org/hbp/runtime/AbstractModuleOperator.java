@@ -1,5 +1,6 @@
 package org.hbp.runtime;
 
+import org.hbp.UserError;
 import java.util.Map;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -68,7 +69,7 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
   /** Checks that wrt names an input or a parameter. */
   protected final void requireDifferentiable(String wrt) {
     if (!differentiable().contains(wrt))
-      throw new IllegalArgumentException(name() + ": '" + wrt + "' is not an input or parameter; expected one of " + differentiable());
+      throw new UserError(name() + ": '" + wrt + "' is not an input or parameter; expected one of " + differentiable());
   }
 
   @Override
@@ -109,7 +110,7 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
   private Batch checkSquare(Batch m, String what) {
     int n = numel(outputName());
     if (m.rows() != n || m.cols() != n)
-      throw new IllegalArgumentException(name() + "." + what + ": the matrix " + m.describe() + " should have items " + n + "x" + n
+      throw new UserError(name() + "." + what + ": the matrix " + m.describe() + " should have items " + n + "x" + n
           + " (numel of output '" + outputName() + "')");
     return m;
   }
@@ -156,8 +157,8 @@ public abstract class AbstractModuleOperator implements ModuleOperator {
   }
 
   /** Fails for a variable that is not declared, naming the declared ones. */
-  protected final IllegalArgumentException unknown(String variable) {
-    return new IllegalArgumentException(name() + ": no variable named '" + variable + "'; it has " + differentiable() + " and constants "
+  protected final UserError unknown(String variable) {
+    return new UserError(name() + ": no variable named '" + variable + "'; it has " + differentiable() + " and constants "
         + constants());
   }
 

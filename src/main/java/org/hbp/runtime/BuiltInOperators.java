@@ -1,5 +1,6 @@
 package org.hbp.runtime;
 
+import org.hbp.UserError;
 import java.util.Map;
 import org.hbp.backend.Backend;
 
@@ -16,14 +17,14 @@ public final class BuiltInOperators {
   /** The operator of a built-in module for the given dims (derived dims are computed). */
   public static ModuleOperator module(String name, Backend backend, Map<String, Integer> dims) {
     Object op = create(name, backend, dims);
-    if (!(op instanceof ModuleOperator m)) throw new IllegalArgumentException("'" + name + "' is a loss, not a module");
+    if (!(op instanceof ModuleOperator m)) throw new UserError("'" + name + "' is a loss, not a module");
     return m;
   }
 
   /** The operator of a built-in loss. */
   public static LossOperator loss(String name, Backend backend, Map<String, Integer> dims) {
     Object op = create(name, backend, dims);
-    if (!(op instanceof LossOperator l)) throw new IllegalArgumentException("'" + name + "' is a module, not a loss");
+    if (!(op instanceof LossOperator l)) throw new UserError("'" + name + "' is a module, not a loss");
     return l;
   }
 
@@ -47,7 +48,7 @@ public final class BuiltInOperators {
     try {
       c = Class.forName(PACKAGE + "." + className(name));
     } catch (ClassNotFoundException e) {
-      throw new IllegalArgumentException("no built-in module or loss named '" + name + "' (no class " + PACKAGE + "." + className(name)
+      throw new UserError("no built-in module or loss named '" + name + "' (no class " + PACKAGE + "." + className(name)
           + "; built-in specs are in modules-spec/)");
     }
     return Operators.instantiate(c, backend, dims);

@@ -1,5 +1,6 @@
 package org.hbp.runtime;
 
+import org.hbp.UserError;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -19,23 +20,23 @@ public final class Operators {
     String nFrom = null;
     for (String name : required) {
       Batch b = values.get(name);
-      if (b == null) throw new IllegalArgumentException(operator + ".forward: no value for '" + name + "'; expected values for " + required);
+      if (b == null) throw new UserError(operator + ".forward: no value for '" + name + "'; expected values for " + required);
       int[] s = itemShape.apply(name);
       if (b.rows() != s[0] || b.cols() != s[1])
-        throw new IllegalArgumentException(operator + ".forward: '" + name + "' has items " + b.rows() + "x" + b.cols() + ", expected "
+        throw new UserError(operator + ".forward: '" + name + "' has items " + b.rows() + "x" + b.cols() + ", expected "
             + s[0] + "x" + s[1]);
       if (b.directions() != 1)
-        throw new IllegalArgumentException(operator + ".forward: '" + name + "' has " + b.directions() + " directions, expected 1");
+        throw new UserError(operator + ".forward: '" + name + "' has " + b.directions() + " directions, expected 1");
       if (b.samples() != 1) {
         if (nFrom != null && b.samples() != n)
-          throw new IllegalArgumentException(operator + ".forward: '" + name + "' has " + b.samples() + " samples but '" + nFrom + "' has " + n);
+          throw new UserError(operator + ".forward: '" + name + "' has " + b.samples() + " samples but '" + nFrom + "' has " + n);
         n = b.samples();
         nFrom = name;
       }
     }
     for (String name : values.keySet())
       if (!required.contains(name))
-        throw new IllegalArgumentException(operator + ".forward: unexpected value '" + name + "'; expected values for " + required);
+        throw new UserError(operator + ".forward: unexpected value '" + name + "'; expected values for " + required);
   }
 
   /**
@@ -59,7 +60,7 @@ public final class Operators {
    */
   public static Batch shaped(org.hbp.backend.Backend be, String operator, Batch v, String variable, int[] shape, String what) {
     if (v.itemSize() != shape[0] * shape[1])
-      throw new IllegalArgumentException(operator + "." + what + ": directions " + v.describe() + " do not have the shape of '" + variable + "', "
+      throw new UserError(operator + "." + what + ": directions " + v.describe() + " do not have the shape of '" + variable + "', "
           + shape[0] + "x" + shape[1]);
     return v.rows() == shape[0] && v.cols() == shape[1] ? v : be.reshape(v, shape[0], shape[1]);
   }
@@ -67,15 +68,15 @@ public final class Operators {
   /** Reads a base dimension, which must be given and non-negative (a padding may be 0). */
   public static int requireDim(String operator, Map<String, Integer> dims, String name) {
     Integer v = dims.get(name);
-    if (v == null) throw new IllegalArgumentException(operator + ": dimension '" + name + "' is not given; given " + dims.keySet());
-    if (v < 0) throw new IllegalArgumentException(operator + ": dimension '" + name + "' = " + v + ", expected a non-negative integer");
+    if (v == null) throw new UserError(operator + ": dimension '" + name + "' is not given; given " + dims.keySet());
+    if (v < 0) throw new UserError(operator + ": dimension '" + name + "' = " + v + ", expected a non-negative integer");
     return v;
   }
 
   /** Checks a derived dimension, which must come out positive. */
   public static int derivedDim(String operator, String name, String formula, int value) {
     if (value < 1)
-      throw new IllegalArgumentException(operator + ": derived dimension " + name + " = " + formula + " is " + value + "; expected a positive integer");
+      throw new UserError(operator + ": derived dimension " + name + " = " + formula + " is " + value + "; expected a positive integer");
     return value;
   }
 }

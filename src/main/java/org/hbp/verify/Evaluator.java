@@ -4,12 +4,14 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.DoubleBinaryOperator;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.UserError;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.NodeTable;
 import org.hbp.calculus.Shape;
 
 /**
@@ -73,42 +75,51 @@ public final class Evaluator {
   }
 
   private Tensor compute(Expr e) {
-    if (e instanceof Expr.Var v) return var(v);
-    if (e instanceof Expr.Num n) return Tensor.scalar(n.value());
-    if (e instanceof Expr.DimValue d) return Tensor.scalar(d.dim().evaluate(dims));
-    if (e instanceof Expr.Zero z) return Tensor.zeros(shapeOf(z.shape()));
-    if (e instanceof Expr.Ones o) return Tensor.filled(1, shapeOf(o.shape()));
-    if (e instanceof Expr.Eye eye) return eye(dimValue(eye.n()));
-    if (e instanceof Expr.Commutation k) return commutation(dimValue(k.m()), dimValue(k.n()));
-    if (e instanceof Expr.Diagonalizer d) return diagonalizer(dimValue(d.n()));
-    if (e instanceof Expr.Selection s) return selection(s);
-    if (e instanceof Expr.Unfolding u) return unfolding(u.geometry());
-    if (e instanceof Expr.Add a) return add(a.terms());
-    if (e instanceof Expr.Scale s) return scale(s.coefficient(), evaluate(s.operand()));
-    if (e instanceof Expr.ScalarMul m) return scalarMul(m);
-    if (e instanceof Expr.MatMul m) return matMul(m.factors());
-    if (e instanceof Expr.Transpose t) return transpose(matrixOperand(t, t.operand()));
-    if (e instanceof Expr.Hadamard h) return hadamard(h.factors());
-    if (e instanceof Expr.Power p) return power(evaluate(p.base()), p.exponent());
-    if (e instanceof Expr.Kron k) return kron(matrixOperand(k, k.left()), matrixOperand(k, k.right()));
-    if (e instanceof Expr.Vec v) return vec(evaluate(v.operand()));
-    if (e instanceof Expr.Reshape r) return evaluate(r.operand()).reshape(shapeOf(r.target()));
-    if (e instanceof Expr.DiagMat d) return diagMat(evaluate(d.vector()));
-    if (e instanceof Expr.DiagVec d) return diagVec(squareOperand(d, d.matrix()));
-    if (e instanceof Expr.Trace t) return trace(squareOperand(t, t.matrix()));
-    if (e instanceof Expr.Sum s) return sum(evaluate(s.operand()));
-    if (e instanceof Expr.Apply a) return apply(a);
-    if (e instanceof Expr.Softmax s) return softmaxColumns(evaluate(s.vector()));
-    if (e instanceof Expr.LogSumExp l) return logSumExp(evaluate(l.operand()));
-    if (e instanceof Expr.ColumnLogSumExp l) return logSumExpColumns(evaluate(l.matrix()));
-    if (e instanceof Expr.Max m) return entrywise(evaluate(m.left()), evaluate(m.right()), Math::max);
-    if (e instanceof Expr.Min m) return entrywise(evaluate(m.left()), evaluate(m.right()), Math::min);
-    if (e instanceof Expr.Inv i) return inv(squareOperand(i, i.matrix()));
-    if (e instanceof Expr.Det d) return Tensor.scalar(CommonOps_DDRM.det(squareOperand(d, d.matrix()).toDMatrix()));
-    if (e instanceof Expr.Unfold u) return unfold(u);
-    if (e instanceof Expr.Gather g) return gather(g);
-    throw new UnsupportedOperationException("Evaluator: unsupported node type " + e.getClass().getName());
+    return VALUES.apply(e, this);
   }
+
+  /** The node types the evaluator accounts for. */
+  public static Set<Class<? extends Expr>> nodeTypes() {
+    return VALUES.nodeTypes();
+  }
+
+  /** The value of each node type, its operands evaluated through {@link #evaluate(Expr)}. */
+  private static final NodeTable<Evaluator, Tensor> VALUES = NodeTable.<Evaluator, Tensor>builder("evaluator")
+      .on(Expr.Var.class, (v, ev) -> ev.var(v))
+      .on(Expr.Num.class, (n, ev) -> Tensor.scalar(n.value()))
+      .on(Expr.DimValue.class, (d, ev) -> Tensor.scalar(d.dim().evaluate(ev.dims)))
+      .on(Expr.Zero.class, (z, ev) -> Tensor.zeros(ev.shapeOf(z.shape())))
+      .on(Expr.Ones.class, (o, ev) -> Tensor.filled(1, ev.shapeOf(o.shape())))
+      .on(Expr.Eye.class, (eye, ev) -> eye(ev.dimValue(eye.n())))
+      .on(Expr.Commutation.class, (k, ev) -> commutation(ev.dimValue(k.m()), ev.dimValue(k.n())))
+      .on(Expr.Diagonalizer.class, (d, ev) -> diagonalizer(ev.dimValue(d.n())))
+      .on(Expr.Selection.class, (s, ev) -> ev.selection(s))
+      .on(Expr.Unfolding.class, (u, ev) -> ev.unfolding(u.geometry()))
+      .on(Expr.Add.class, (a, ev) -> ev.add(a.terms()))
+      .on(Expr.Scale.class, (s, ev) -> scale(s.coefficient(), ev.evaluate(s.operand())))
+      .on(Expr.ScalarMul.class, (m, ev) -> ev.scalarMul(m))
+      .on(Expr.MatMul.class, (m, ev) -> ev.matMul(m.factors()))
+      .on(Expr.Transpose.class, (t, ev) -> transpose(ev.matrixOperand(t, t.operand())))
+      .on(Expr.Hadamard.class, (h, ev) -> ev.hadamard(h.factors()))
+      .on(Expr.Power.class, (p, ev) -> power(ev.evaluate(p.base()), p.exponent()))
+      .on(Expr.Kron.class, (k, ev) -> kron(ev.matrixOperand(k, k.left()), ev.matrixOperand(k, k.right())))
+      .on(Expr.Vec.class, (v, ev) -> vec(ev.evaluate(v.operand())))
+      .on(Expr.Reshape.class, (r, ev) -> ev.evaluate(r.operand()).reshape(ev.shapeOf(r.target())))
+      .on(Expr.DiagMat.class, (d, ev) -> diagMat(ev.evaluate(d.vector())))
+      .on(Expr.DiagVec.class, (d, ev) -> diagVec(ev.squareOperand(d, d.matrix())))
+      .on(Expr.Trace.class, (t, ev) -> trace(ev.squareOperand(t, t.matrix())))
+      .on(Expr.Sum.class, (s, ev) -> sum(ev.evaluate(s.operand())))
+      .on(Expr.Apply.class, (a, ev) -> ev.apply(a))
+      .on(Expr.Softmax.class, (s, ev) -> softmaxColumns(ev.evaluate(s.vector())))
+      .on(Expr.LogSumExp.class, (l, ev) -> logSumExp(ev.evaluate(l.operand())))
+      .on(Expr.ColumnLogSumExp.class, (l, ev) -> logSumExpColumns(ev.evaluate(l.matrix())))
+      .on(Expr.Max.class, (m, ev) -> entrywise(ev.evaluate(m.left()), ev.evaluate(m.right()), Math::max))
+      .on(Expr.Min.class, (m, ev) -> entrywise(ev.evaluate(m.left()), ev.evaluate(m.right()), Math::min))
+      .on(Expr.Inv.class, (i, ev) -> inv(ev.squareOperand(i, i.matrix())))
+      .on(Expr.Det.class, (d, ev) -> Tensor.scalar(CommonOps_DDRM.det(ev.squareOperand(d, d.matrix()).toDMatrix())))
+      .on(Expr.Unfold.class, (u, ev) -> ev.unfold(u))
+      .on(Expr.Gather.class, (g, ev) -> ev.gather(g))
+      .build();
 
   // ---- leaves ------------------------------------------------------------------------------
 
@@ -119,7 +130,7 @@ public final class Evaluator {
     int[] expected;
     try {
       expected = shapeOf(v.shape());
-    } catch (IllegalArgumentException | UserError ex) {
+    } catch (IllegalArgumentException ex) {
       throw new UserError("shape " + v.shape() + " of variable '" + v.name() + "': " + ex.getMessage(), ex);
     }
     if (!Arrays.equals(expected, t.shape()))

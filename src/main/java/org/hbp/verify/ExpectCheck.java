@@ -69,15 +69,15 @@ public final class ExpectCheck {
       // positions in the expression text, shifted past "NAME:"
       throw new DslException(source, e.line(), e.column() + (e.line() == 1 ? colon + 1 : 0), e.detail());
     }
-    Expr derived = m.isLoss() ? d.hessian() : d.hbp();
+    Expr derived = d.curvature();
     if (!expected.shape().equals(derived.shape()))
       throw new DslException(source, 1, colon + 2, "the expression has shape " + Printer.type(expected.shape(), m.dimNames())
           + " but the rule of " + wrt + " has shape " + Printer.type(derived.shape(), m.dimNames()));
     Simplifier s = m.simplifier();
     Expr canonical = ClosedForm.expand(s.run(expected), s);
-    String derivedText = Printer.text(m.isLoss() ? d.hessian() : d.hbpCompact(), m.dimNames());
+    String derivedText = Printer.text(d.curvatureCompact(), m.dimNames());
     String expectedText = text.trim();
-    if (canonical.equals(derived) || canonical.equals(ClosedForm.expand(s.run(d.hbpCompact() == null ? derived : d.hbpCompact()), s)))
+    if (canonical.equals(derived) || canonical.equals(ClosedForm.expand(s.run(d.curvatureCompact()), s)))
       return new Result(m.name(), wrt, expectedText, derivedText, true, DecidedBy.CANONICAL_FORMS, 0, null);
     Random rng = new Random(seed);
     double worst = 0;

@@ -13,6 +13,8 @@ import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Shape;
 import org.hbp.derive.Derivation;
+import org.hbp.derive.LossRule;
+import org.hbp.derive.ModuleRule;
 import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.ModuleSpec;
 
@@ -76,18 +78,29 @@ public final class SpecCheck {
   }
 
   static List<Check> check(ModuleSpec m, Derivation d, Map<String, Tensor> values, Map<String, Long> dims, Random rng) {
+    if (d instanceof LossRule l) return checkLoss(m, l, values, dims);
+    return checkModule(m, (ModuleRule) d, values, dims, rng);
+  }
+
+  /** A loss's gradient and Hessian against finite differences of its forward expression. */
+  private static List<Check> checkLoss(ModuleSpec m, LossRule l, Map<String, Tensor> values, Map<String, Long> dims) {
     List<Check> out = new ArrayList<>();
-    Expr.Var w = d.wrt();
+    Expr.Var w = l.wrt();
     String name = m.name();
-    if (m.isLoss()) {
-      DMatrixRMaj gRef = FiniteDifferences.gradientExtrapolated(m.outputExpr(), w, values, dims);
-      DMatrixRMaj g = Evaluator.evaluate(d.gradient(), values, dims).toDVector();
-      out.add(compare(name, w.name(), "gradient", dims, g, gRef, JACOBIAN_TOL));
-      DMatrixRMaj hRef = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, values, dims);
-      out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(d.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL,
-          maxAbs(gRef.data)));
-      return out;
-    }
+    DMatrixRMaj gRef = FiniteDifferences.gradientExtrapolated(m.outputExpr(), w, values, dims);
+    DMatrixRMaj g = Evaluator.evaluate(l.gradient(), values, dims).toDVector();
+    out.add(compare(name, w.name(), "gradient", dims, g, gRef, JACOBIAN_TOL));
+    DMatrixRMaj hRef = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, values, dims);
+    out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(l.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL,
+        maxAbs(gRef.data)));
+    return out;
+  }
+
+  /** A module's Jacobian, residual and HBP rule against finite differences, at a random dz and symmetric Hz. */
+  private static List<Check> checkModule(ModuleSpec m, ModuleRule r, Map<String, Tensor> values, Map<String, Long> dims, Random rng) {
+    List<Check> out = new ArrayList<>();
+    Expr.Var w = r.wrt();
+    String name = m.name();
     Map<String, Tensor> vals = new LinkedHashMap<>(values);
     Expr.Var dz = m.outputGradient(), hz = m.outputHessian();
     vals.put(dz.name(), random(rng, dz.shape(), dims));
@@ -96,20 +109,22 @@ public final class SpecCheck {
     vals.put(hz.name(), Tensor.fromDMatrix(h));
 
     DMatrixRMaj jRef = FiniteDifferences.jacobianExtrapolated(m.outputExpr(), w, vals, dims);
-    out.add(compare(name, w.name(), "jacobian", dims, Evaluator.evaluate(d.jacobian(), vals, dims).toDMatrix(), jRef, JACOBIAN_TOL));
+    ModuleRule.Forms closed = r.closedForm();
+    out.add(compare(name, w.name(), "jacobian", dims, Evaluator.evaluate(closed.jacobian(), vals, dims).toDMatrix(), jRef, JACOBIAN_TOL));
     Expr g = Exprs.mul(Exprs.transpose(vecOf(dz)), vecOf(m.outputExpr()));
     DMatrixRMaj rRef = FiniteDifferences.hessianExtrapolated(g, w, vals, dims);
     // second derivatives of g relative to its first-order magnitude too (the rounding scale of their references)
     double magnitude = maxAbs(vals.get(dz.name()).data()) * maxAbs(jRef.data);
-    out.add(compare(name, w.name(), "residual", dims, Evaluator.evaluate(d.residual(), vals, dims).toDMatrix(), rRef, HESSIAN_TOL, magnitude));
+    out.add(compare(name, w.name(), "residual", dims, Evaluator.evaluate(closed.residual(), vals, dims).toDMatrix(), rRef, HESSIAN_TOL,
+        magnitude));
     // HBP: J' Hz J + R, from the references
     DMatrixRMaj hj = new DMatrixRMaj(n, jRef.numCols);
     CommonOps_DDRM.mult(h, jRef, hj);
     DMatrixRMaj hbpRef = new DMatrixRMaj(jRef.numCols, jRef.numCols);
     CommonOps_DDRM.multTransA(jRef, hj, hbpRef);
     CommonOps_DDRM.addEquals(hbpRef, rRef);
-    out.add(compare(name, w.name(), "hbp", dims, Evaluator.evaluate(d.hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL, magnitude));
-    out.add(compare(name, w.name(), "hbp (compact)", dims, Evaluator.evaluate(d.hbpCompact(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL,
+    out.add(compare(name, w.name(), "hbp", dims, Evaluator.evaluate(closed.hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL, magnitude));
+    out.add(compare(name, w.name(), "hbp (compact)", dims, Evaluator.evaluate(r.compact().hbp(), vals, dims).toDMatrix(), hbpRef, HESSIAN_TOL,
         magnitude));
     return out;
   }

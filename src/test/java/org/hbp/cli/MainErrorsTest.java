@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.concurrent.Callable;
 import org.hbp.UserError;
+import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.network.CurvatureKind;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -16,8 +17,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * How {@link Main} reports what ends a command: a {@link UserError} in one line with exit status
- * 2; a bug (an IllegalStateException, or an IllegalArgumentException thrown in a package whose
- * input errors are UserErrors) as an internal error, exit status 1, stack trace only when asked.
+ * 2; a bug (an IllegalStateException, or a plain IllegalArgumentException from any package) as an
+ * internal error, exit status 1, stack trace only when asked.
  */
 class MainErrorsTest {
   /** A test-only command that fails as its argument says. */
@@ -31,7 +32,8 @@ class MainErrorsTest {
         case "user": throw new UserError("--x 'y': expected a or b");
         case "state": throw new IllegalStateException("counter went negative");
         case "argument": throw new IllegalArgumentException("order 0"); // thrown in org.hbp.cli: a bug
-        case "network": CurvatureKind.parse("fisher"); return 0; // network's input errors are still IllegalArgumentExceptions
+        case "network": CurvatureKind.parse("fisher"); return 0; // an input error of the network package: a UserError
+        case "kernel": new CpuBackend().eye(-1); return 0; // a broken kernel precondition: a bug wherever it is thrown
         default: return 0;
       }
     }
@@ -61,7 +63,7 @@ class MainErrorsTest {
   }
 
   @Test
-  void anIllegalArgumentFromAStrictPackageIsAnInternalError() {
+  void anIllegalArgumentIsAnInternalError() {
     Run r = run(false, "argument");
     assertEquals(1, r.code());
     assertTrue(r.err().startsWith("hbp: internal error: java.lang.IllegalArgumentException: order 0; please report"), r.err());
@@ -77,7 +79,14 @@ class MainErrorsTest {
   }
 
   @Test
-  void anIllegalArgumentFromTheNetworkPackageStaysAUserError() {
+  void anIllegalArgumentFromABackendIsAnInternalError() {
+    Run r = run(false, "kernel");
+    assertEquals(1, r.code());
+    assertTrue(r.err().startsWith("hbp: internal error: java.lang.IllegalArgumentException: eye: invalid size -1; please report"), r.err());
+  }
+
+  @Test
+  void aUserErrorOfTheNetworkPackageHasStatus2() {
     Run r = run(false, "network");
     assertEquals(2, r.code());
     assertEquals("hbp: unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip\n", r.err());

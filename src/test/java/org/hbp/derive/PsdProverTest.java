@@ -66,7 +66,7 @@ class PsdProverTest {
       "smoothed_crossentropy_terms", "crossentropy", "squareloss"})
   void commonConvexLossesAreProvenPsd(String name) throws IOException {
     ModuleSpec m = loss(name);
-    for (Derivation d : ModuleRules.derive(m)) {
+    for (LossRule d : ModuleRules.lossRules(m)) {
       assertEquals(Boolean.TRUE, d.psd().value(), name + ": " + d.psd().reason() + " for " + org.hbp.calculus.Printer.text(d.hessian()));
       assertFalse(d.psd().reason().isBlank());
     }
@@ -95,7 +95,7 @@ class PsdProverTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("losses")
   void everyLossProvenPsdHasNoNegativeEigenvalue(ModuleSpec m) {
-    for (Derivation d : ModuleRules.derive(m)) {
+    for (LossRule d : ModuleRules.lossRules(m)) {
       if (!Boolean.TRUE.equals(d.psd().value())) continue;
       Random rng = new Random(m.name().hashCode());
       for (int point = 0; point < 12; point++) {

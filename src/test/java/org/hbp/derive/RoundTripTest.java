@@ -23,8 +23,9 @@ class RoundTripTest {
       Dsl.Scope scope = Dsl.Scope.of(spec, m);
       for (Derivation d : ModuleRules.derive(m)) {
         List<Expr> all = new ArrayList<>();
-        for (Expr e : new Expr[] {d.jacobian(), d.residual(), d.hbp(), d.jacobianCompact(), d.residualCompact(), d.hbpCompact(),
-            d.gradient(), d.hessian()}) if (e != null) all.add(e);
+        if (d instanceof ModuleRule r)
+          for (ModuleRule.Forms f : List.of(r.closedForm(), r.compact())) all.addAll(List.of(f.jacobian(), f.residual(), f.hbp()));
+        if (d instanceof LossRule l) all.addAll(List.of(l.gradient(), l.hessian()));
         for (Expr e : all) {
           for (String text : new String[] {Printer.text(e), Printer.text(e, m.dimNames())}) {
             Expr back = m.simplifier().run(Dsl.parseExpression(text, scope, "round-trip"));

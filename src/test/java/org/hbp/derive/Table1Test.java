@@ -59,43 +59,43 @@ class Table1Test {
     return s.module(name).orElseThrow();
   }
 
-  static Derivation derivation(ModuleSpec m, String wrt) {
-    return ModuleRules.derive(m).stream().filter(d -> d.wrt().name().equals(wrt)).findFirst().orElseThrow();
+  static ModuleRule derivation(ModuleSpec m, String wrt) {
+    return ModuleRules.moduleRules(m).stream().filter(d -> d.wrt().name().equals(wrt)).findFirst().orElseThrow();
   }
 
   @ParameterizedTest(name = "{0}: H_{1} = {2}")
   @MethodSource("rows")
   void derivedRuleIsTheTable1Form(String spec, String wrt, String table1, String kind) {
     ModuleSpec m = module(spec);
-    Derivation d = derivation(m, wrt);
+    ModuleRule d = derivation(m, wrt);
     Expr expected = m.simplifier().run(Dsl.parseExpression(table1, Dsl.Scope.of(Dsl.parseFile(Path.of("modules-spec", spec + ".hbp")), m), "table1"));
-    assertEquals(Printer.text(expected, m.dimNames()), Printer.text(d.hbpCompact(), m.dimNames()));
-    assertEquals(expected, d.hbpCompact());
+    assertEquals(Printer.text(expected, m.dimNames()), Printer.text(d.compact().hbp(), m.dimNames()));
+    assertEquals(expected, d.compact().hbp());
     assertEquals(kind, d.residualKind().label());
   }
 
   @Test
   void linearJacobiansAreTable1() {
     ModuleSpec m = module("linear");
-    assertEquals("W", Printer.text(derivation(m, "x").jacobian()));
-    assertEquals("kron(x', eye(m))", Printer.text(derivation(m, "W").jacobian()));
-    assertEquals("eye(m)", Printer.text(derivation(m, "b").jacobian()));
+    assertEquals("W", Printer.text(derivation(m, "x").closedForm().jacobian()));
+    assertEquals("kron(x', eye(m))", Printer.text(derivation(m, "W").closedForm().jacobian()));
+    assertEquals("eye(m)", Printer.text(derivation(m, "b").closedForm().jacobian()));
   }
 
   @Test
   void sigmoidResidualIsWrittenOutInClosedForm() {
-    Derivation d = derivation(module("sigmoid"), "x");
-    assertEquals("diag(dz .* sigmoid(x) .* (1 - 2*sigmoid(x)) .* (1 - sigmoid(x)))", Printer.text(d.residual()));
-    assertEquals("diag(dz .* sigmoid''(x))", Printer.text(d.residualCompact()));
+    ModuleRule d = derivation(module("sigmoid"), "x");
+    assertEquals("diag(dz .* sigmoid(x) .* (1 - 2*sigmoid(x)) .* (1 - sigmoid(x)))", Printer.text(d.closedForm().residual()));
+    assertEquals("diag(dz .* sigmoid''(x))", Printer.text(d.compact().residual()));
   }
 
   @Test
   void lossesGiveTable1GradientsHessiansAndPsd() {
-    Derivation ce = ModuleRules.derive(module("crossentropy")).get(0);
+    LossRule ce = ModuleRules.lossRules(module("crossentropy")).get(0);
     assertEquals("softmax(x) - y", Printer.text(ce.gradient()));
     assertEquals("diag(softmax(x)) - softmax(x)*softmax(x)'", Printer.text(ce.hessian()));
     assertEquals(Boolean.TRUE, ce.psd().value());
-    Derivation sq = ModuleRules.derive(module("squareloss")).get(0);
+    LossRule sq = ModuleRules.lossRules(module("squareloss")).get(0);
     assertEquals("2*x - 2*y", Printer.text(sq.gradient()));
     assertEquals("2*eye(n)", Printer.text(sq.hessian()));
     assertEquals(Boolean.TRUE, sq.psd().value());
@@ -104,7 +104,7 @@ class Table1Test {
   @Test
   void withoutTheAssumptionTheCrossEntropyHessianKeepsSumY() {
     Spec s = Dsl.parse("loss ce { dims c; input x: vector(c); target y: vector(c); output E = -y'*log(softmax(x)); }", "ce.hbp");
-    Derivation d = ModuleRules.derive(s.modules().get(0)).get(0);
+    LossRule d = ModuleRules.lossRules(s.modules().get(0)).get(0);
     assertEquals("sum(y)*softmax(x) - y", Printer.text(d.gradient()));
     assertEquals("sum(y)*(diag(softmax(x)) - softmax(x)*softmax(x)')", Printer.text(d.hessian()));
   }
@@ -112,9 +112,9 @@ class Table1Test {
   @Test
   void aNewModuleWrittenOnlyAsASpecDerives() {
     Spec s = Dsl.parse("elementwise cube(t) = t.^3;\nmodule cube { dims n; input x: vector(n); output z = cube(x); }", "cube.hbp");
-    Derivation d = ModuleRules.derive(s.modules().get(0)).get(0);
-    assertEquals("3*diag(x.^2)", Printer.text(d.jacobian()));
-    assertEquals("6*diag(dz .* x)", Printer.text(d.residual()));
+    ModuleRule d = ModuleRules.moduleRules(s.modules().get(0)).get(0);
+    assertEquals("3*diag(x.^2)", Printer.text(d.closedForm().jacobian()));
+    assertEquals("6*diag(dz .* x)", Printer.text(d.closedForm().residual()));
   }
 
   @Test

@@ -10,7 +10,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import org.hbp.calculus.Printer;
-import org.hbp.derive.Derivation;
+import org.hbp.derive.LossRule;
+import org.hbp.derive.ModuleRule;
 import org.hbp.derive.ModuleRules;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -30,8 +31,12 @@ class DomainsAndAssumptionsTest {
     return String.join("\n", lines) + "\n";
   }
 
-  private static Derivation rule(ModuleSpec m, String wrt) {
-    return ModuleRules.derive(m).stream().filter(d -> d.wrt().name().equals(wrt)).findFirst().orElseThrow();
+  private static LossRule lossRule(ModuleSpec m, String wrt) {
+    return ModuleRules.lossRules(m).stream().filter(d -> d.wrt().name().equals(wrt)).findFirst().orElseThrow();
+  }
+
+  private static ModuleRule moduleRule(ModuleSpec m, String wrt) {
+    return ModuleRules.moduleRules(m).stream().filter(d -> d.wrt().name().equals(wrt)).findFirst().orElseThrow();
   }
 
   // ---------------- assumptions ----------------
@@ -42,8 +47,8 @@ class DomainsAndAssumptionsTest {
     ModuleSpec with = parse(text).modules().get(0);
     ModuleSpec without = parse(text.replace("assume sum(y) == 1;", "")).modules().get(0);
     // the gradient of -y'log(softmax(x)) is sum(y) softmax(x) - y; with sum(y) == 1 it is softmax(x) - y
-    String g = Printer.text(rule(with, "x").gradient());
-    String gWithout = Printer.text(rule(without, "x").gradient());
+    String g = Printer.text(lossRule(with, "x").gradient());
+    String gWithout = Printer.text(lossRule(without, "x").gradient());
     assertFalse(g.contains("sum(y)"), g);
     assertTrue(gWithout.contains("sum(y)"), gWithout);
     assertEquals(Domain.PROBABILITY, with.domain("y"));
@@ -53,7 +58,7 @@ class DomainsAndAssumptionsTest {
   void anAssumptionOnDataIsAllowedAndUsed() {
     ModuleSpec m = parse(lines("loss l {", "  dims n;", "  input x: vector(n);", "  data w: vector(n);", "  assume sum(w) == 2;",
         "  output E = sum(w)*(x'*x);", "}")).modules().get(0);
-    assertEquals("4*x", Printer.text(rule(m, "x").gradient()));
+    assertEquals("4*x", Printer.text(lossRule(m, "x").gradient()));
   }
 
   static Stream<Arguments> refusedAssumptions() {
@@ -100,8 +105,8 @@ class DomainsAndAssumptionsTest {
   void aPositiveVariableSimplifiesAbs() {
     ModuleSpec real = parse(lines("module m {", "  dims n;", "  input x: vector(n);", "  output z = abs(x);", "}")).modules().get(0);
     ModuleSpec positive = parse(lines("module m {", "  dims n;", "  input x: vector(n) positive;", "  output z = abs(x);", "}")).modules().get(0);
-    assertTrue(Printer.text(rule(real, "x").jacobian()).contains("sign"), Printer.text(rule(real, "x").jacobian()));
-    assertEquals("eye(n)", Printer.text(rule(positive, "x").jacobian()));
+    assertTrue(Printer.text(moduleRule(real, "x").closedForm().jacobian()).contains("sign"), Printer.text(moduleRule(real, "x").closedForm().jacobian()));
+    assertEquals("eye(n)", Printer.text(moduleRule(positive, "x").closedForm().jacobian()));
   }
 
   static Stream<Arguments> domainErrors() {

@@ -40,6 +40,20 @@ class DslErrorTableTest {
     return s.append("}\n").toString();
   }
 
+  /**
+   * A module m with dims c, h, w, k and input x: tensor(c, h, w), then the given items, one per
+   * line from line 4, and output z = gather(x, idx).
+   */
+  private static String pool(String... items) {
+    StringBuilder s = new StringBuilder("module m {\n  dims c, h, w, k;\n  input x: tensor(c, h, w);\n");
+    for (String item : items) s.append("  ").append(item).append('\n');
+    return s.append("  output z = gather(x, idx);\n}\n").toString();
+  }
+
+  /** The index primitives as the messages list them. */
+  private static final String PRIMITIVES = "window_argmax(INPUT, K) (the position of the maximum of each K x K window of INPUT, stride K)"
+      + " or pad_source(INPUT, P) (the source position in INPUT of each position of INPUT padded by P on each side, -1 in the padding)";
+
   static Stream<Arguments> files() {
     return Stream.of(
         // ---------------- syntax errors ----------------
@@ -213,7 +227,38 @@ class DslErrorTableTest {
             "spec.hbp:5:18: 'idx' is an index map; use it through gather(X, idx)"),
         // dimensions
         row(lines("module m {", "  input x: vector(2.5);", "  output z = x;", "}"),
-            "spec.hbp:2:19: a dimension must be a whole number, but found 2.5"));
+            "spec.hbp:2:19: a dimension must be a whole number, but found 2.5"),
+        // index maps computed by an index primitive: index idx: TYPE = PRIMITIVE(INPUT, DIMS);
+        row(pool("index idx: tensor(c, h/k, w/k) = ;"),
+            "spec.hbp:4:36: expected an expression but found ';'"),
+        row(pool("index idx: tensor(c, h/k, w/k)"),
+            "spec.hbp:5:3: expected ';' or '=' but found keyword 'output'"),
+        row(pool("input y: tensor(c, h, w) = window_argmax(x, k);"),
+            "spec.hbp:4:28: '= ...' after a type says how an index map is computed, but y is an input; only 'index' variables take one"),
+        row(pool("index idx: tensor(c, h/k, w/k) = x;"),
+            "spec.hbp:4:36: expected an index primitive, " + PRIMITIVES + ", but found 'x'"),
+        row(pool("index idx: tensor(c, h/k, w/k) = argmax(x, k);"),
+            "spec.hbp:4:36: unknown index primitive 'argmax'; expected " + PRIMITIVES),
+        row(pool("index idx: tensor(c, h/k, w/k) = window_argmax(x);"),
+            "spec.hbp:4:36: window_argmax expects 2 arguments (INPUT, K) but got 1"),
+        row(pool("index idx: tensor(c, h/k, w/k) = window_argmax(x, k = 2);"),
+            "spec.hbp:4:53: window_argmax takes no named arguments; expected window_argmax(INPUT, K)"),
+        row(pool("param W: tensor(c, h, w);", "index idx: tensor(c, h/k, w/k) = window_argmax(W, k);"),
+            "spec.hbp:5:50: window_argmax computes an index map from an input of module 'm', but W is a parameter"),
+        row(pool("index idx: tensor(c, h/k, w/k) = window_argmax(y, k);"),
+            "spec.hbp:4:50: window_argmax computes an index map from an input of module 'm', but there is no variable 'y'"),
+        row(pool("index idx: tensor(c, h/k, w/k) = window_argmax(h, k);"),
+            "spec.hbp:4:50: window_argmax computes an index map from an input of module 'm', but 'h' is a dim"),
+        row(module("index idx: vector(n) = window_argmax(x, k);", "output z = gather(x, idx);"),
+            "spec.hbp:4:40: window_argmax expects a tensor(c,h,w), but x is vector(n)"),
+        row(pool("index idx: tensor(c, h/k, w/k) = window_argmax(x, s);"),
+            "spec.hbp:4:53: undeclared dim 's'"),
+        row(pool("index idx: tensor(c, h/k, w/k) = window_argmax(x, 0);"),
+            "spec.hbp:4:53: a dimension must be positive, but found 0"),
+        row(pool("index idx: tensor(c, h/k, w) = window_argmax(x, k);"),
+            "spec.hbp:4:34: index idx is declared tensor(c, h/k, w) but window_argmax(x, k) is tensor(c,h/k,w/k)"),
+        row(pool("index idx: tensor(c, h + k, w + k) = pad_source(x, k);"),
+            "spec.hbp:4:40: index idx is declared tensor(c, h + k, w + k) but pad_source(x, k) is tensor(c,h + 2*k,2*k + w)"));
   }
 
   private static Arguments row(String input, String message) {

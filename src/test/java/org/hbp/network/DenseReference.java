@@ -27,7 +27,9 @@ import org.hbp.verify.Tensor;
  *       module (Table 1, skip-connection) whose residual is the exact Hessian of its body
  *       contracted with δz.
  * </ul>
- * Index maps (max-pool arg-max, zero-padding) are recomputed here.
+ * Index maps (max-pool arg-max, zero-padding) are recomputed here, by module name and dims, not
+ * from the spec's index declaration: for the built-in maxpool and zeropad and for the user modules
+ * of {@link IndexDeclNetworkTest} (pool2, border).
  */
 final class DenseReference {
   final NetworkSpec spec;
@@ -69,21 +71,31 @@ final class DenseReference {
   }
 
   static Tensor index(String module, Map<String, Integer> d, Tensor x) {
-    int c = d.get("c"), h = d.get("h"), w = d.get("w");
-    if (module.equals("maxpool")) {
-      int k = d.get("k");
-      return Tensor.fromFunction(p -> {
-        int ch = p % c, oy = (p / c) % (h / k), ox = p / (c * (h / k));
-        int best = -1;
-        for (int kx = 0; kx < k; kx++)
-          for (int ky = 0; ky < k; ky++) {
-            int y = oy * k + ky, xx = ox * k + kx;
-            if (best < 0 || x.get(ch, y, xx) > x.at(best)) best = ch + c * (y + h * xx);
-          }
-        return best;
-      }, c, h / k, w / k);
-    }
-    int p = d.get("p");
+    return switch (module) {
+      case "maxpool" -> windowArgmax(d.get("c"), d.get("h"), d.get("w"), d.get("k"), x);
+      case "pool2" -> windowArgmax(d.get("ch"), d.get("hh"), d.get("ww"), d.get("s"), x);
+      case "zeropad" -> padSource(d.get("c"), d.get("h"), d.get("w"), d.get("p"));
+      case "border" -> padSource(d.get("c1"), d.get("h1"), d.get("w1"), d.get("q"));
+      default -> throw new IllegalArgumentException("no reference index map for module " + module);
+    };
+  }
+
+  /** The first maximum of each k x k window in column-major window order, as a column-major position in x. */
+  private static Tensor windowArgmax(int c, int h, int w, int k, Tensor x) {
+    return Tensor.fromFunction(p -> {
+      int ch = p % c, oy = (p / c) % (h / k), ox = p / (c * (h / k));
+      int best = -1;
+      for (int kx = 0; kx < k; kx++)
+        for (int ky = 0; ky < k; ky++) {
+          int y = oy * k + ky, xx = ox * k + kx;
+          if (best < 0 || x.get(ch, y, xx) > x.at(best)) best = ch + c * (y + h * xx);
+        }
+      return best;
+    }, c, h / k, w / k);
+  }
+
+  /** The source of each position of x padded by p, -1 in the padding. */
+  private static Tensor padSource(int c, int h, int w, int p) {
     return Tensor.fromFunction(q -> {
       int ch = q % c, y = (q / c) % (h + 2 * p) - p, xx = q / (c * (h + 2 * p)) - p;
       return y < 0 || y >= h || xx < 0 || xx >= w ? -1 : ch + c * (y + h * xx);

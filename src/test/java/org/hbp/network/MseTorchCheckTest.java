@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.hbp.cli.Main;
-import org.hbp.derive.Derivation;
+import org.hbp.derive.LossRule;
 import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
@@ -103,7 +103,7 @@ class MseTorchCheckTest {
 
   @Test
   void mseHessianIsProvenPsd() {
-    Derivation d = ModuleRules.derive(Dsl.parseFile(Path.of("modules-spec/mse.hbp")).modules().get(0)).get(0);
+    LossRule d = ModuleRules.lossRules(Dsl.parseFile(Path.of("modules-spec/mse.hbp")).modules().get(0)).get(0);
     assertEquals(Boolean.TRUE, d.psd().value(), d.psd().reason());
   }
 

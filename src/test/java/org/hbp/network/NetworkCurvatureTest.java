@@ -121,9 +121,14 @@ class NetworkCurvatureTest {
 
     /** Parameters uniform in (-scale, scale), inputs in (-1, 1). */
     Setup(NetworkSpec spec, int n, long seed, double scale) {
+      this(spec, Network.builtIn(), n, seed, scale);
+    }
+
+    /** With the operators of user specs ({@link NetworkOperators#forSpecs}). */
+    Setup(NetworkSpec spec, Network.Operators operators, int n, long seed, double scale) {
       this.spec = spec;
       Random rng = new Random(seed);
-      net = new Network(spec, Network.builtIn(), BE);
+      net = new Network(spec, operators, BE);
       for (String p : net.parameterNames()) {
         int[] s = net.parameterShape(p);
         Tensor t = Tensor.random(rng, s[0], s[1]);

@@ -1,5 +1,6 @@
 package org.hbp.backend.blas;
 
+import org.hbp.UserError;
 import static org.hbp.backend.host.ParallelLoops.CHUNK;
 
 import java.lang.ref.Reference;
@@ -112,7 +113,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> {
   }
 
   private static ParallelLoops loops(int threads) {
-    if (threads < 1) throw new IllegalArgumentException("BlasBackend: thread count " + threads + "; expected >= 1");
+    if (threads < 1) throw new UserError("BlasBackend: thread count " + threads + "; expected >= 1");
     return new ParallelLoops(threads);
   }
 

@@ -1,5 +1,6 @@
 package org.hbp.backend.host;
 
+import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,7 +34,7 @@ public final class ParallelLoops {
 
   /** Loops split over {@code threads} threads (>= 1). */
   public ParallelLoops(int threads) {
-    if (threads < 1) throw new IllegalArgumentException("ParallelLoops: thread count " + threads + "; expected >= 1");
+    if (threads < 1) throw new UserError("ParallelLoops: thread count " + threads + "; expected >= 1");
     this.threads = threads;
   }
 

@@ -1,5 +1,6 @@
 package org.hbp.backend.opencl;
 
+import org.hbp.UserError;
 import static org.jocl.CL.CL_TRUE;
 import static org.jocl.CL.clEnqueueReadBuffer;
 import static org.jocl.CL.clFinish;
@@ -173,9 +174,9 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
       case "small" -> gemmSmall;
       case "direct" -> gemmDirectFits;
       case "naive" -> true;
-      default -> throw new IllegalArgumentException("unknown product kernel '" + variant + "'; expected large, small, direct or naive");
+      default -> throw new UserError("unknown product kernel '" + variant + "'; expected large, small, direct or naive");
     };
-    if (!ok) throw new IllegalArgumentException("the product kernel '" + variant + "' does not fit OpenCL device " + device.describe()
+    if (!ok) throw new UserError("the product kernel '" + variant + "' does not fit OpenCL device " + device.describe()
         + " (work-group size or local memory)");
     gemmVariant = variant;
   }

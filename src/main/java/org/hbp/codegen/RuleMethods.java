@@ -1,0 +1,241 @@
+package org.hbp.codegen;
+
+import static org.hbp.codegen.OperatorWriter.STRING;
+import static org.hbp.codegen.OperatorWriter.names;
+import static org.hbp.codegen.OperatorWriter.override;
+
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import com.palantir.javapoet.MethodSpec;
+import com.palantir.javapoet.ParameterizedTypeName;
+import com.palantir.javapoet.TypeName;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+import javax.lang.model.element.Modifier;
+import org.hbp.calculus.Expr;
+import org.hbp.calculus.Shape;
+import org.hbp.codegen.OperatorModel.Body;
+import org.hbp.codegen.OperatorModel.LossPlan;
+import org.hbp.codegen.OperatorModel.Lowered;
+import org.hbp.codegen.OperatorModel.VariablePlan;
+import org.hbp.dsl.ModuleSpec;
+
+/**
+ * Writes the methods of a class's rules from its {@link OperatorModel}: the forward method, then for
+ * a module per variable w {@code jacMatProd_w}, {@code jacTMatProd_w}, {@code jacTMatProdSum_w},
+ * {@code residualMatProd_w} (and {@code residualDiagonal_w}, {@code kroneckerFactor_w} where the
+ * model has them) followed by the dispatching overrides and the facts; for a loss
+ * {@code gradient_x}, {@code hessianMatProd_x}, their dispatch and {@code hessianIsPsd}.
+ */
+final class RuleMethods {
+  private RuleMethods() {}
+
+  private static final TypeName MAP_OF_BATCHES = ParameterizedTypeName.get(ClassName.get(Map.class), STRING, Names.BATCH);
+
+  /** The methods of a module's class, in order. */
+  static List<MethodSpec> module(OperatorModel model) {
+    List<MethodSpec> out = new ArrayList<>();
+    out.add(forward(model));
+    for (VariablePlan p : model.variables()) {
+      out.add(jacMatProd(model, p, false));
+      out.add(jacMatProd(model, p, true));
+      out.add(jacTMatProdSum(model, p));
+      out.add(residualMatProd(model, p));
+      p.residualDiagonal().ifPresent(d -> out.add(residualDiagonal(model, p, d)));
+      p.kroneckerFactor().ifPresent(a -> out.add(kroneckerFactor(model, p, a)));
+    }
+    List<VariablePlan> all = model.variables();
+    List<String> wrts = all.stream().map(VariablePlan::name).toList();
+    out.add(dispatch("jacMatProd", wrts, "v"));
+    out.add(dispatch("jacTMatProd", wrts, "v"));
+    out.add(dispatch("jacTMatProdSum", wrts, "v"));
+    out.add(dispatch("residualMatProd", wrts, "dz", "v"));
+    MethodSpec.Builder kind = override("residualKind", Names.RESIDUAL_KIND).addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
+    for (VariablePlan p : all) kind.addCode("case $S:\n$>", p.name()).addStatement("return RESIDUAL_KIND_$L", p.name()).addCode("$<");
+    out.add(endSwitch(kind, "throw unknown(wrt)"));
+    MethodSpec.Builder exact = MethodSpec.methodBuilder("exactResidualDiagonal").addAnnotation(Override.class)
+        .addModifiers(Modifier.PROTECTED).returns(Names.BATCH)
+        .addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt").addParameter(Names.BATCH, "dz")
+        .beginControlFlow("switch (wrt)");
+    for (VariablePlan p : all)
+      if (p.residualDiagonal().isPresent())
+        exact.addCode("case $S:\n$>", p.name()).addStatement("return $N(cache, dz)", "residualDiagonal_" + p.name()).addCode("$<");
+    out.add(endSwitch(exact, "throw new IllegalStateException(MODULE + \": the residual with respect to '\" + wrt + \"' is not diagonal\")"));
+    out.add(jacobianDiagonal(model));
+    out.add(override("jacobianIsShared", TypeName.BOOLEAN).addParameter(STRING, "wrt")
+        .addStatement("return $T.of($L).contains(wrt)", List.class, quoted(all, VariablePlan::jacobianShared)).build());
+    out.add(override("jacobianIsDiagonal", TypeName.BOOLEAN).addParameter(STRING, "wrt")
+        .addStatement("return $T.of($L).contains(wrt)", List.class, quoted(all, VariablePlan::jacobianIsDiagonal)).build());
+    out.add(override("hasKroneckerFactor", TypeName.BOOLEAN).addParameter(STRING, "parameter")
+        .addStatement("return $T.of($L).contains(parameter)", List.class, quoted(all, p -> p.kroneckerFactor().isPresent())).build());
+    MethodSpec.Builder factor = override("kroneckerFactor", Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache")
+        .addParameter(STRING, "parameter").beginControlFlow("switch (parameter)");
+    for (VariablePlan p : all)
+      if (p.kroneckerFactor().isPresent())
+        factor.addCode("case $S:\n$>", p.name()).addStatement("return $N(cache)", "kroneckerFactor_" + p.name()).addCode("$<");
+    out.add(endSwitch(factor, "throw new IllegalArgumentException(MODULE + \": the Jacobian with respect to '\" + parameter"
+        + " + \"' has no derived Kronecker factor kron(A', I)\")"));
+    return out;
+  }
+
+  /** The methods of a loss's class, in order. */
+  static List<MethodSpec> loss(OperatorModel model) {
+    List<MethodSpec> out = new ArrayList<>();
+    out.add(forward(model));
+    for (LossPlan p : model.losses()) out.add(gradient(model, p));
+    for (LossPlan p : model.losses()) out.add(hessianMatProd(model, p));
+    MethodSpec.Builder g = override("gradient", Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt")
+        .beginControlFlow("switch (wrt)");
+    for (LossPlan p : model.losses()) g.addCode("case $S:\n$>", p.name()).addStatement("return $N(cache)", "gradient_" + p.name()).addCode("$<");
+    out.add(endSwitch(g, "throw unknown(wrt)"));
+    out.add(dispatch("hessianMatProd", model.losses().stream().map(LossPlan::name).toList(), "v"));
+    MethodSpec.Builder psd = override("hessianIsPsd", TypeName.BOOLEAN).addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
+    for (LossPlan p : model.losses()) psd.addCode("case $S:\n$>", p.name()).addStatement("return $L", p.psd()).addCode("$<");
+    out.add(endSwitch(psd, "throw unknown(wrt)"));
+    return out;
+  }
+
+  private static MethodSpec forward(OperatorModel model) {
+    ModuleSpec m = model.module();
+    Notation n = model.notation();
+    MethodSpec.Builder f = override("forward", Names.FORWARD_CACHE).addParameter(MAP_OF_BATCHES, "values");
+    f.addJavadoc("Computes <pre>{@code $L = $L}</pre>\nfrom $L; items: $L.\n", m.output().name(), Names.comment(n.text(m.outputExpr())),
+        m.variables().stream().map(Expr.Var::name).collect(Collectors.joining(", ")),
+        m.variables().stream().map(v -> v.name() + " " + n.shapeText(v.shape())).collect(Collectors.joining(", ")) + " -> "
+            + m.output().name() + " " + n.shapeText(m.output().shape()));
+    f.addStatement("checkForwardValues(values, $T.of($L))", List.class, names(m.variables()));
+    f.addStatement("$T cache = new $T(values, MEMO_SLOTS)", Names.FORWARD_CACHE, Names.FORWARD_CACHE);
+    f.addCode(model.forward().code());
+    f.addStatement("cache.put($S, $L)", m.output().name(), model.forward().result());
+    f.addStatement("return cache");
+    return f.build();
+  }
+
+  // ---- a module's methods per variable ----
+
+  private static MethodSpec jacMatProd(OperatorModel model, VariablePlan p, boolean transposed) {
+    Notation n = model.notation();
+    Expr.Var w = p.rule().wrt(), z = p.rule().output();
+    Expr.Var from = transposed ? z : w, to = transposed ? w : z;
+    MethodSpec.Builder b = publicMethod((transposed ? "jacTMatProd_" : "jacMatProd_") + w.name()).addParameter(Names.BATCH, "v");
+    b.addJavadoc("$L v with the Jacobian of $L with respect to $L:\n<pre>{@code J = $L}</pre>\n", transposed ? "J'" : "J", z.name(),
+        w.name(), Names.comment(n.text(p.rule().compact().jacobian())));
+    b.addJavadoc("J is $L x $L; v: [N x V] directions of shape $L; result: [N x V] of shape $L.\n", n.dimText(z.shape().numel()),
+        n.dimText(w.shape().numel()), n.shapeText(from.shape()), n.shapeText(to.shape()));
+    return returnShaped(b, n, transposed ? p.jacobianTransposed() : p.jacobian(), to.shape());
+  }
+
+  private static MethodSpec jacTMatProdSum(OperatorModel model, VariablePlan p) {
+    Notation n = model.notation();
+    Expr.Var w = p.rule().wrt(), z = p.rule().output();
+    MethodSpec.Builder b = publicMethod("jacTMatProdSum_" + w.name()).addParameter(Names.BATCH, "v");
+    b.addJavadoc("sum_n J_n' v_n over the batch, with the Jacobian of $L with respect to $L:\n<pre>{@code J = $L}</pre>\n", z.name(),
+        w.name(), Names.comment(n.text(p.rule().compact().jacobian())));
+    b.addJavadoc("v: [N x V] directions of shape $L; result: [1 x V] of shape $L (the sum is pushed into the products).\n",
+        n.shapeText(z.shape()), n.shapeText(w.shape()));
+    return returnShaped(b, n, p.jacobianTransposedSum(), w.shape());
+  }
+
+  private static MethodSpec residualMatProd(OperatorModel model, VariablePlan p) {
+    Notation n = model.notation();
+    Expr.Var w = p.rule().wrt();
+    String name = "residualMatProd_" + w.name();
+    MethodSpec.Builder b = publicMethod(name).addParameter(Names.BATCH, "dz").addParameter(Names.BATCH, "v");
+    b.addJavadoc("R v with the exact residual (kind: $L) of $L at the output gradient dz:\n<pre>{@code R = $L}</pre>\n",
+        p.residualKind().label(), w.name(), Names.comment(n.text(p.rule().compact().residual())));
+    b.addJavadoc("R is $L x $L; dz: [N] of shape $L; v and result: [N x V] of shape $L.\n", n.dimText(w.shape().numel()),
+        n.dimText(w.shape().numel()), n.shapeText(p.rule().output().shape()), n.shapeText(w.shape()));
+    if (p.residual().isEmpty()) return b.addStatement("return be.scale(shaped(v, $S, $S), 0.0)", w.name(), name).build();
+    return returnShaped(b.addCode(checkDz(p)), n, p.residual().get(), w.shape());
+  }
+
+  private static MethodSpec residualDiagonal(OperatorModel model, VariablePlan p, Lowered diag) {
+    Notation n = model.notation();
+    Expr.Var w = p.rule().wrt();
+    MethodSpec.Builder b = publicMethod("residualDiagonal_" + w.name()).addParameter(Names.BATCH, "dz");
+    b.addJavadoc("The diagonal of the exact residual of $L, in its shape $L:\n<pre>{@code diag(R) = $L}</pre>\n", w.name(),
+        n.shapeText(w.shape()), Names.comment(n.text(diag.expr())));
+    return returnShaped(b.addCode(checkDz(p)), n, diag.body(), w.shape());
+  }
+
+  private static MethodSpec kroneckerFactor(OperatorModel model, VariablePlan p, Lowered a) {
+    Notation n = model.notation();
+    MethodSpec.Builder b = publicMethod("kroneckerFactor_" + p.name());
+    b.addJavadoc("The factor A of the derived Jacobian of $L, J = kron(A', I):\n<pre>{@code A = $L}</pre>\nper sample, $L x $L; "
+        + "the HBP block is (A ⊗ I) Hz (A' ⊗ I).\n", p.name(), Names.comment(n.text(a.expr())), n.dimText(a.expr().shape().rows()),
+        n.dimText(a.expr().shape().cols()));
+    return b.addCode(a.body().code()).addStatement("return $L", a.body().result()).build();
+  }
+
+  /** Diagonal Jacobians (elementwise modules): the batch-averaged propagation needs only the diagonal. */
+  private static MethodSpec jacobianDiagonal(OperatorModel model) {
+    Notation n = model.notation();
+    MethodSpec.Builder jd = MethodSpec.methodBuilder("jacobianDiagonal").addAnnotation(Override.class)
+        .addModifiers(Modifier.PROTECTED).returns(Names.BATCH)
+        .addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
+    for (VariablePlan p : model.variables()) {
+      if (p.jacobianDiagonal().isEmpty()) continue;
+      Body d = p.jacobianDiagonal().get().body();
+      Shape s = p.rule().wrt().shape();
+      jd.addCode("case $S: {\n$>", p.name()).addCode("// J = $L\n", Names.comment(n.text(p.rule().compact().jacobian()))).addCode(d.code())
+          .addStatement("return be.reshape($L, $L, $L)", d.result(), n.rows(s), n.cols(s)).addCode("$<}\n");
+    }
+    return endSwitch(jd, "return null");
+  }
+
+  private static CodeBlock checkDz(VariablePlan p) {
+    return CodeBlock.builder().addStatement("dz = shaped(dz, $S, \"dz\")", p.rule().output().name()).build();
+  }
+
+  // ---- a loss's methods per input ----
+
+  private static MethodSpec gradient(OperatorModel model, LossPlan p) {
+    Notation n = model.notation();
+    MethodSpec.Builder g = publicMethod("gradient_" + p.name());
+    g.addJavadoc("The gradient of the loss with respect to $L, per sample, shape $L:\n<pre>{@code $L}</pre>\n", p.name(),
+        n.shapeText(p.rule().wrt().shape()), Names.comment(n.text(p.rule().gradient())));
+    return returnShaped(g, n, p.gradient(), p.rule().wrt().shape());
+  }
+
+  private static MethodSpec hessianMatProd(OperatorModel model, LossPlan p) {
+    Notation n = model.notation();
+    MethodSpec.Builder h = publicMethod("hessianMatProd_" + p.name()).addParameter(Names.BATCH, "v");
+    h.addJavadoc("H v with the Hessian of the loss with respect to $L (psd: $L):\n<pre>{@code H = $L}</pre>\n", p.name(),
+        p.rule().psd().value(), Names.comment(n.text(p.rule().hessian())));
+    return returnShaped(h, n, p.hessian(), p.rule().wrt().shape());
+  }
+
+  // ---- shared pieces ----
+
+  /** {@code public Batch name(ForwardCache cache, ...)}. */
+  private static MethodSpec.Builder publicMethod(String name) {
+    return MethodSpec.methodBuilder(name).addModifiers(Modifier.PUBLIC).returns(Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache");
+  }
+
+  /** The body, then its result reshaped to items of shape s. */
+  private static MethodSpec returnShaped(MethodSpec.Builder b, Notation n, Body body, Shape s) {
+    return b.addCode(body.code()).addStatement("return be.reshape($L, $L, $L)", body.result(), n.rows(s), n.cols(s)).build();
+  }
+
+  /** An override {@code name(cache, wrt, args...)} calling {@code name_w(cache, args...)} for the variable w named wrt. */
+  private static MethodSpec dispatch(String name, List<String> wrts, String... args) {
+    MethodSpec.Builder b = override(name, Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt");
+    for (String a : args) b.addParameter(Names.BATCH, a);
+    b.beginControlFlow("switch (wrt)");
+    for (String w : wrts)
+      b.addCode("case $S:\n$>", w).addStatement("return $N(cache, $L)", name + "_" + w, String.join(", ", args)).addCode("$<");
+    return endSwitch(b, "throw unknown(wrt)");
+  }
+
+  private static MethodSpec endSwitch(MethodSpec.Builder b, String defaultStatement) {
+    return b.addCode("default:\n$>").addStatement(defaultStatement).addCode("$<").endControlFlow().build();
+  }
+
+  /** The quoted names of the variables for which {@code fact} holds. */
+  private static String quoted(List<VariablePlan> plans, Predicate<VariablePlan> fact) {
+    return plans.stream().filter(fact).map(p -> "\"" + p.name() + "\"").collect(Collectors.joining(", "));
+  }
+}

@@ -171,9 +171,9 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t4 = be.columnsAsDirections(t3);
     Batch t5 = be.fill(1, k * k, 1.0); // ones(1, k*k)
     Batch t6 = be.matmul(t5, false, t4, false); // ones(1, k*k) * v
-    Batch t7 = be.directionsAsColumns(t6, t3.cols()); // B*X with B = ones(k*k)'
+    Batch t7 = be.directionsAsColumns(t6, c); // B*X with B = ones(k*k)'
     Batch t8 = be.reshape(t7, c, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t9 = be.directionsAsColumns(t8, t1.cols()); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1)
+    Batch t9 = be.directionsAsColumns(t8, oh * ow); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1)
     Batch t10 = be.multiply(t0, t9); // kron(eye(c), ones(k*k)')*unfold(x, k, k, 0, 1) / (k*k)
     be.release(t1);
     be.release(t5);
@@ -191,22 +191,20 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), c * h * w, 1);
     Batch t1 = memo0(cache); // memo: (k*k).^-1
     Batch t2 = be.unfold(t0, geometry0);
-    Batch t3 = be.reshape(t2, c * k * k * oh * ow, 1); // unfolding(c, h, w, k, k, 0, 1) * v (unfold)
-    Batch t4 = be.reshape(t3, c * k * k, oh * ow); // X = reshape(v, c*k*k, oh*ow)
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.reshape(t3, k * k, c); // X = reshape(v, k*k, c)
     Batch t5 = be.columnsAsDirections(t4);
-    Batch t6 = be.reshape(t5, k * k, c); // X = reshape(v, k*k, c)
-    Batch t7 = be.columnsAsDirections(t6);
-    Batch t8 = be.fill(1, k * k, 1.0); // ones(1, k*k)
-    Batch t9 = be.matmul(t8, false, t7, false); // ones(1, k*k) * v
-    Batch t10 = be.directionsAsColumns(t9, t6.cols()); // B*X with B = ones(1, k*k)
-    Batch t11 = be.reshape(t10, c, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t12 = be.directionsAsColumns(t11, t4.cols()); // B*X with B = kron(eye(c), ones(1, k*k))
-    Batch t13 = be.reshape(t12, c * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t14 = be.multiply(t1, t13);
+    Batch t6 = be.fill(1, k * k, 1.0); // ones(1, k*k)
+    Batch t7 = be.matmul(t6, false, t5, false); // ones(1, k*k) * v
+    Batch t8 = be.directionsAsColumns(t7, c); // B*X with B = ones(1, k*k)
+    Batch t9 = be.reshape(t8, c, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t10 = be.directionsAsColumns(t9, oh * ow); // B*X with B = kron(eye(c), ones(1, k*k))
+    Batch t11 = be.reshape(t10, c * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t12 = be.multiply(t1, t11);
     be.release(t2);
-    be.release(t8);
-    be.release(t9);
-    return be.reshape(t14, c, oh * ow);
+    be.release(t6);
+    be.release(t7);
+    return be.reshape(t12, c, oh * ow);
   }
 
   /**
@@ -223,18 +221,16 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t5 = be.columnsAsDirections(t4);
     Batch t6 = be.fill(k * k, 1, 1.0); // ones(k*k)
     Batch t7 = be.matmul(t6, false, t5, false); // ones(k*k) * v
-    Batch t8 = be.directionsAsColumns(t7, t4.cols()); // B*X with B = ones(1, k*k)'
+    Batch t8 = be.directionsAsColumns(t7, c); // B*X with B = ones(1, k*k)'
     Batch t9 = be.reshape(t8, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t10 = be.directionsAsColumns(t9, t2.cols()); // B*X with B = kron(eye(c), ones(1, k*k))'
-    Batch t11 = be.reshape(t10, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t12 = be.reshape(t11, c * k * k, oh * ow);
-    Batch t13 = be.fold(t12, geometry0);
-    Batch t14 = be.reshape(t13, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
-    Batch t15 = be.multiply(t1, t14);
+    Batch t10 = be.directionsAsColumns(t9, oh * ow); // B*X with B = kron(eye(c), ones(1, k*k))'
+    Batch t11 = be.fold(t10, geometry0);
+    Batch t12 = be.reshape(t11, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
+    Batch t13 = be.multiply(t1, t12);
     be.release(t6);
     be.release(t7);
-    be.release(t13);
-    return be.reshape(t15, c, h * w);
+    be.release(t11);
+    return be.reshape(t13, c, h * w);
   }
 
   /**
@@ -252,18 +248,16 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
     Batch t6 = be.columnsAsDirections(t5);
     Batch t7 = be.fill(k * k, 1, 1.0); // ones(k*k)
     Batch t8 = be.matmul(t7, false, t6, false); // ones(k*k) * v
-    Batch t9 = be.directionsAsColumns(t8, t5.cols()); // B*X with B = ones(1, k*k)'
+    Batch t9 = be.directionsAsColumns(t8, c); // B*X with B = ones(1, k*k)'
     Batch t10 = be.reshape(t9, c * k * k, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t11 = be.directionsAsColumns(t10, t3.cols()); // B*X with B = kron(eye(c), ones(1, k*k)')
-    Batch t12 = be.reshape(t11, c * k * k * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t13 = be.reshape(t12, c * k * k, oh * ow);
-    Batch t14 = be.fold(t13, geometry0);
-    Batch t15 = be.reshape(t14, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
-    Batch t16 = be.multiply(t2, t15);
+    Batch t11 = be.directionsAsColumns(t10, oh * ow); // B*X with B = kron(eye(c), ones(1, k*k)')
+    Batch t12 = be.fold(t11, geometry0);
+    Batch t13 = be.reshape(t12, c * h * w, 1); // unfolding(c, h, w, k, k, 0, 1)' * v (fold)
+    Batch t14 = be.multiply(t2, t13);
     be.release(t7);
     be.release(t8);
-    be.release(t14);
-    return be.reshape(t16, c, h * w);
+    be.release(t12);
+    return be.reshape(t14, c, h * w);
   }
 
   /**

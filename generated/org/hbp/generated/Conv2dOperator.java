@@ -200,12 +200,8 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("X", "W", "b"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
-    Batch t1 = be.matmul(cache.get("b"), false, t0, true); // b*ones(oh*ow)'
-    Batch t2 = be.convolution(cache.get("W"), cache.get("X"), geometry0, t1); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
-    be.release(t0);
-    be.release(t1);
-    cache.put("Z", t2);
+    Batch t0 = be.convolution(cache.get("W"), cache.get("X"), geometry0, cache.get("b")); // W*unfold(X, k, s, p, d) + b*ones(oh*ow)'
+    cache.put("Z", t0);
     return cache;
   }
 
@@ -324,12 +320,11 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_b(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "b", "jacMatProd_b"), cout, 1);
-    Batch t1 = be.reshape(t0, cout, 1); // X = reshape(v, cout, 1)
-    Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
-    Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A' = ones(oh*ow)'
-    Batch t4 = be.reshape(t3, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t2);
-    return be.reshape(t4, cout, oh * ow);
+    Batch t1 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
+    Batch t2 = be.matmul(t0, false, t1, true); // (B*X)*A' with A' = ones(oh*ow)'
+    Batch t3 = be.reshape(t2, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t1);
+    return be.reshape(t3, cout, oh * ow);
   }
 
   /**
@@ -342,9 +337,8 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, cout, oh * ow); // X = reshape(v, cout, oh*ow)
     Batch t2 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = ones(oh*ow)
-    Batch t4 = be.reshape(t3, cout, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t2);
-    return be.reshape(t4, cout, 1);
+    return be.reshape(t3, cout, 1);
   }
 
   /**
@@ -358,9 +352,8 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     Batch t2 = be.reshape(t1, cout, oh * ow); // X = reshape(v, cout, oh*ow)
     Batch t3 = be.fill(oh * ow, 1, 1.0); // ones(oh*ow)
     Batch t4 = be.matmul(t2, false, t3, false); // (B*X)*A' with A' = ones(oh*ow)
-    Batch t5 = be.reshape(t4, cout, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t3);
-    return be.reshape(t5, cout, 1);
+    return be.reshape(t4, cout, 1);
   }
 
   /**

@@ -220,16 +220,14 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), m, 1);
     Batch t1 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
     Batch t2 = be.multiply(t1, t0); // diag(...) * v
-    Batch t3 = be.matmul(cache.get("W2"), true, t2, false); // W2' * v
-    Batch t4 = memo1(cache); // memo: sigmoid(W2*x)
-    Batch t5 = be.multiply(t4, t0); // diag(...) * v
-    Batch t6 = be.matmul(cache.get("W1"), true, t5, false); // W1' * v
-    Batch t7 = be.add(t3, t6);
+    Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t4 = be.multiply(t3, t0); // diag(...) * v
+    Batch t5 = be.matmul(cache.get("W1"), true, t4, false); // W1' * v
+    Batch t6 = be.matmulAdd(cache.get("W2"), true, t2, false, t5);
     be.release(t2);
-    be.release(t3);
+    be.release(t4);
     be.release(t5);
-    be.release(t6);
-    return be.reshape(t7, n, 1);
+    return be.reshape(t6, n, 1);
   }
 
   /**
@@ -242,17 +240,15 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t1 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
     Batch t2 = be.multiply(t1, t0); // diag(...) * v
     Batch t3 = samplesSum(t2, cache);
-    Batch t4 = be.matmul(cache.get("W2"), true, t3, false); // W2' * v
-    Batch t5 = memo1(cache); // memo: sigmoid(W2*x)
-    Batch t6 = be.multiply(t5, t0); // diag(...) * v
-    Batch t7 = samplesSum(t6, cache);
-    Batch t8 = be.matmul(cache.get("W1"), true, t7, false); // W1' * v
-    Batch t9 = be.add(t4, t8);
+    Batch t4 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t5 = be.multiply(t4, t0); // diag(...) * v
+    Batch t6 = samplesSum(t5, cache);
+    Batch t7 = be.matmul(cache.get("W1"), true, t6, false); // W1' * v
+    Batch t8 = be.matmulAdd(cache.get("W2"), true, t3, false, t7);
     be.release(t2);
-    be.release(t4);
-    be.release(t6);
-    be.release(t8);
-    return be.reshape(t9, n, 1);
+    be.release(t5);
+    be.release(t7);
+    return be.reshape(t8, n, 1);
   }
 
   /**
@@ -271,12 +267,10 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t6 = be.multiply(t5, t4); // diag(...) * v
     Batch t7 = be.add(t3, t6);
     Batch t8 = be.multiply(dz, t7); // diag(...) * v
-    Batch t9 = be.matmul(cache.get("W2"), true, t8, false); // W2' * v
-    Batch t10 = be.matmul(cache.get("W2"), false, t0, false); // W2 * v
-    Batch t11 = be.multiply(dz, t5); // dz .* sigmoid'(W2*x)
-    Batch t12 = be.multiply(t11, t10); // diag(...) * v
-    Batch t13 = be.matmul(cache.get("W1"), true, t12, false); // W1' * v
-    Batch t14 = be.add(t9, t13);
+    Batch t9 = be.multiply(dz, t5); // dz .* sigmoid'(W2*x)
+    Batch t10 = be.multiply(t9, t1); // diag(...) * v
+    Batch t11 = be.matmul(cache.get("W1"), true, t10, false); // W1' * v
+    Batch t12 = be.matmulAdd(cache.get("W2"), true, t8, false, t11);
     be.release(t1);
     be.release(t3);
     be.release(t4);
@@ -286,9 +280,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     be.release(t9);
     be.release(t10);
     be.release(t11);
-    be.release(t12);
-    be.release(t13);
-    return be.reshape(t14, n, 1);
+    return be.reshape(t12, n, 1);
   }
 
   /**
@@ -302,11 +294,10 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
     Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
+    Batch t5 = be.directionsAsColumns(t4, n); // B*X with B = diag(sigmoid(W2*x))
     Batch t6 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    Batch t7 = be.reshape(t6, m, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t4);
-    return be.reshape(t7, m, 1);
+    return be.reshape(t6, m, 1);
   }
 
   /**
@@ -316,15 +307,14 @@ public final class GatedOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W1"), m, 1);
-    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
-    Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag(sigmoid(W2*x))'
-    Batch t6 = be.matmul(t5, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t4);
-    return be.reshape(t7, m, n);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag(sigmoid(W2*x))'
+    Batch t5 = be.matmul(t4, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
+    return be.reshape(t6, m, n);
   }
 
   /**
@@ -334,15 +324,14 @@ public final class GatedOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W1"), m, 1);
-    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = memo1(cache); // memo: sigmoid(W2*x)
-    Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag(sigmoid(W2*x))
-    Batch t6 = sumProducts(t5, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    be.release(t4);
-    return be.reshape(t7, m, n);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag(sigmoid(W2*x))
+    Batch t5 = sumProducts(t4, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t3);
+    return be.reshape(t6, m, n);
   }
 
   /**
@@ -365,11 +354,10 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
     Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
+    Batch t5 = be.directionsAsColumns(t4, n); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
     Batch t6 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    Batch t7 = be.reshape(t6, m, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t4);
-    return be.reshape(t7, m, 1);
+    return be.reshape(t6, m, 1);
   }
 
   /**
@@ -379,15 +367,14 @@ public final class GatedOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W2"), m, 1);
-    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
-    Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))'
-    Batch t6 = be.matmul(t5, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t4);
-    return be.reshape(t7, m, n);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))'
+    Batch t5 = be.matmul(t4, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
+    return be.reshape(t6, m, n);
   }
 
   /**
@@ -397,15 +384,14 @@ public final class GatedOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W2"), m, 1);
-    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
-    Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, t1.cols()); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
-    Batch t6 = sumProducts(t5, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t7 = be.reshape(t6, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    be.release(t4);
-    return be.reshape(t7, m, n);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = memo3(cache); // memo: (W1*x) .* sigmoid'(W2*x)
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag((W1*x) .* sigmoid'(W2*x))
+    Batch t5 = sumProducts(t4, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t3);
+    return be.reshape(t6, m, n);
   }
 
   /**
@@ -423,7 +409,7 @@ public final class GatedOperator extends AbstractModuleOperator {
     Batch t5 = memo6(cache); // memo: sigmoid''(W2*x)
     Batch t6 = be.multiply(t4, t5); // (W1*x) .* dz .* sigmoid''(W2*x)
     Batch t7 = be.multiply(t6, t2); // diag(...) * v
-    Batch t8 = be.directionsAsColumns(t7, t1.cols()); // B*X with B = diag((W1*x) .* dz .* sigmoid''(W2*x))
+    Batch t8 = be.directionsAsColumns(t7, n); // B*X with B = diag((W1*x) .* dz .* sigmoid''(W2*x))
     Batch t9 = memo7(cache); // memo: x*x'
     Batch t10 = be.matmul(t8, false, t9, true); // (B*X)*A' with A' = (x*x')'
     Batch t11 = be.reshape(t10, m * n, 1); // kron(A, B) * v = vec(B*X*A')

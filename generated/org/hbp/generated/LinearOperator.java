@@ -221,8 +221,7 @@ public final class LinearOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), m * n, 1);
     Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
     Batch t2 = be.matmul(t1, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    Batch t3 = be.reshape(t2, m, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t3, m, 1);
+    return be.reshape(t2, m, 1);
   }
 
   /**
@@ -232,10 +231,9 @@ public final class LinearOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W"), m, 1);
-    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
-    Batch t2 = be.matmul(t1, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t3, m, n);
+    Batch t1 = be.matmul(t0, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t2 = be.reshape(t1, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t2, m, n);
   }
 
   /**
@@ -245,10 +243,9 @@ public final class LinearOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W"), m, 1);
-    Batch t1 = be.reshape(t0, m, 1); // X = reshape(v, m, 1)
-    Batch t2 = sumProducts(t1, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t3 = be.reshape(t2, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    return be.reshape(t3, m, n);
+    Batch t1 = sumProducts(t0, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t2 = be.reshape(t1, m * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t2, m, n);
   }
 
   /**

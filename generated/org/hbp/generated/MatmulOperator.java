@@ -173,7 +173,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, n, p); // X = reshape(v, n, p)
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = be.matmul(cache.get("W"), false, t2, false); // W * v
-    Batch t4 = be.directionsAsColumns(t3, t1.cols()); // B*X with B = W
+    Batch t4 = be.directionsAsColumns(t3, p); // B*X with B = W
     Batch t5 = be.reshape(t4, m * p, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t5, m, p);
   }
@@ -188,7 +188,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, m, p); // X = reshape(v, m, p)
     Batch t2 = be.columnsAsDirections(t1);
     Batch t3 = be.matmul(cache.get("W"), true, t2, false); // W' * v
-    Batch t4 = be.directionsAsColumns(t3, t1.cols()); // B*X with B = W'
+    Batch t4 = be.directionsAsColumns(t3, p); // B*X with B = W'
     Batch t5 = be.reshape(t4, n * p, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t5, n, p);
   }
@@ -204,7 +204,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
     Batch t2 = be.reshape(t1, m, p); // X = reshape(v, m, p)
     Batch t3 = be.columnsAsDirections(t2);
     Batch t4 = be.matmul(cache.get("W"), true, t3, false); // W' * v
-    Batch t5 = be.directionsAsColumns(t4, t2.cols()); // B*X with B = W'
+    Batch t5 = be.directionsAsColumns(t4, p); // B*X with B = W'
     Batch t6 = be.reshape(t5, n * p, 1); // kron(A, B) * v = vec(B*X*A')
     return be.reshape(t6, n, p);
   }

@@ -184,10 +184,8 @@ public final class SkipOperator extends AbstractModuleOperator {
     checkForwardValues(values, List.of("x", "W1", "W2"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
     Batch t0 = memo0(cache); // memo: sigmoid(W1*x)
-    Batch t1 = be.matmul(cache.get("W2"), false, t0, false); // W2*sigmoid(W1*x)
-    Batch t2 = be.add(cache.get("x"), t1); // x + W2*sigmoid(W1*x)
-    be.release(t1);
-    cache.put("z", t2);
+    Batch t1 = be.matmulAdd(cache.get("W2"), false, t0, false, cache.get("x")); // x + W2*sigmoid(W1*x)
+    cache.put("z", t1);
     return cache;
   }
 
@@ -201,12 +199,10 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t1 = be.matmul(cache.get("W1"), false, t0, false); // W1 * v
     Batch t2 = memo2(cache); // memo: sigmoid'(W1*x)
     Batch t3 = be.multiply(t2, t1); // diag(...) * v
-    Batch t4 = be.matmul(cache.get("W2"), false, t3, false); // W2 * v
-    Batch t5 = be.add(t4, t0);
+    Batch t4 = be.matmulAdd(cache.get("W2"), false, t3, false, t0);
     be.release(t1);
     be.release(t3);
-    be.release(t4);
-    return be.reshape(t5, n, 1);
+    return be.reshape(t4, n, 1);
   }
 
   /**
@@ -219,12 +215,10 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t1 = be.matmul(cache.get("W2"), true, t0, false); // W2' * v
     Batch t2 = memo2(cache); // memo: sigmoid'(W1*x)
     Batch t3 = be.multiply(t2, t1); // diag(...) * v
-    Batch t4 = be.matmul(cache.get("W1"), true, t3, false); // W1' * v
-    Batch t5 = be.add(t4, t0);
+    Batch t4 = be.matmulAdd(cache.get("W1"), true, t3, false, t0);
     be.release(t1);
     be.release(t3);
-    be.release(t4);
-    return be.reshape(t5, n, 1);
+    return be.reshape(t4, n, 1);
   }
 
   /**
@@ -238,13 +232,11 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t2 = memo2(cache); // memo: sigmoid'(W1*x)
     Batch t3 = be.multiply(t2, t1); // diag(...) * v
     Batch t4 = samplesSum(t3, cache);
-    Batch t5 = be.matmul(cache.get("W1"), true, t4, false); // W1' * v
-    Batch t6 = samplesSum(t0, cache);
-    Batch t7 = be.add(t5, t6);
+    Batch t5 = samplesSum(t0, cache);
+    Batch t6 = be.matmulAdd(cache.get("W1"), true, t4, false, t5);
     be.release(t1);
     be.release(t3);
-    be.release(t5);
-    return be.reshape(t7, n, 1);
+    return be.reshape(t6, n, 1);
   }
 
   /**
@@ -280,12 +272,11 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t3 = memo2(cache); // memo: sigmoid'(W1*x)
     Batch t4 = be.multiply(t3, t2); // diag(...) * v
     Batch t5 = be.matmul(cache.get("W2"), false, t4, false); // W2 * v
-    Batch t6 = be.directionsAsColumns(t5, t1.cols()); // B*X with B = W2*diag(sigmoid'(W1*x))
+    Batch t6 = be.directionsAsColumns(t5, n); // B*X with B = W2*diag(sigmoid'(W1*x))
     Batch t7 = be.matmul(t6, false, cache.get("x"), false); // (B*X)*A' with A' = x
-    Batch t8 = be.reshape(t7, n, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t4);
     be.release(t5);
-    return be.reshape(t8, n, 1);
+    return be.reshape(t7, n, 1);
   }
 
   /**
@@ -295,17 +286,16 @@ public final class SkipOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W1"), n, 1);
-    Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(cache.get("W2"), true, t2, false); // W2' * v
-    Batch t4 = memo2(cache); // memo: sigmoid'(W1*x)
-    Batch t5 = be.multiply(t4, t3); // diag(...) * v
-    Batch t6 = be.directionsAsColumns(t5, t1.cols()); // B*X with B = (W2*diag(sigmoid'(W1*x)))'
-    Batch t7 = be.matmul(t6, false, cache.get("x"), true); // (B*X)*A' with A' = x'
-    Batch t8 = be.reshape(t7, h * n, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t3);
-    be.release(t5);
-    return be.reshape(t8, h, n);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.matmul(cache.get("W2"), true, t1, false); // W2' * v
+    Batch t3 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, 1); // B*X with B = (W2*diag(sigmoid'(W1*x)))'
+    Batch t6 = be.matmul(t5, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t7 = be.reshape(t6, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    be.release(t4);
+    return be.reshape(t7, h, n);
   }
 
   /**
@@ -315,17 +305,16 @@ public final class SkipOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_W1(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W1"), n, 1);
-    Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(cache.get("W2"), true, t2, false); // W2' * v
-    Batch t4 = memo2(cache); // memo: sigmoid'(W1*x)
-    Batch t5 = be.multiply(t4, t3); // diag(...) * v
-    Batch t6 = be.directionsAsColumns(t5, t1.cols()); // B*X with B = diag(sigmoid'(W1*x))*W2'
-    Batch t7 = sumProducts(t6, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
-    Batch t8 = be.reshape(t7, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    be.release(t3);
-    be.release(t5);
-    return be.reshape(t8, h, n);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.matmul(cache.get("W2"), true, t1, false); // W2' * v
+    Batch t3 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.directionsAsColumns(t4, 1); // B*X with B = diag(sigmoid'(W1*x))*W2'
+    Batch t6 = sumProducts(t5, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t7 = be.reshape(t6, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t2);
+    be.release(t4);
+    return be.reshape(t7, h, n);
   }
 
   /**
@@ -342,7 +331,7 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t4 = memo3(cache); // memo: sigmoid''(W1*x)
     Batch t5 = be.multiply(t3, t4); // (W2'*dz) .* sigmoid''(W1*x)
     Batch t6 = be.multiply(t5, t2); // diag(...) * v
-    Batch t7 = be.directionsAsColumns(t6, t1.cols()); // B*X with B = diag((W2'*dz) .* sigmoid''(W1*x))
+    Batch t7 = be.directionsAsColumns(t6, n); // B*X with B = diag((W2'*dz) .* sigmoid''(W1*x))
     Batch t8 = memo4(cache); // memo: x*x'
     Batch t9 = be.matmul(t7, false, t8, true); // (B*X)*A' with A' = (x*x')'
     Batch t10 = be.reshape(t9, h * n, 1); // kron(A, B) * v = vec(B*X*A')
@@ -362,8 +351,7 @@ public final class SkipOperator extends AbstractModuleOperator {
     Batch t1 = be.reshape(t0, n, h); // X = reshape(v, n, h)
     Batch t2 = memo0(cache); // memo: sigmoid(W1*x)
     Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = sigmoid(W1*x)
-    Batch t4 = be.reshape(t3, n, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t4, n, 1);
+    return be.reshape(t3, n, 1);
   }
 
   /**
@@ -373,11 +361,10 @@ public final class SkipOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W2"), n, 1);
-    Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
-    Batch t2 = memo0(cache); // memo: sigmoid(W1*x)
-    Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A' = sigmoid(W1*x)'
-    Batch t4 = be.reshape(t3, h * n, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t4, n, h);
+    Batch t1 = memo0(cache); // memo: sigmoid(W1*x)
+    Batch t2 = be.matmul(t0, false, t1, true); // (B*X)*A' with A' = sigmoid(W1*x)'
+    Batch t3 = be.reshape(t2, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t3, n, h);
   }
 
   /**
@@ -387,11 +374,10 @@ public final class SkipOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_W2(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W2"), n, 1);
-    Batch t1 = be.reshape(t0, n, 1); // X = reshape(v, n, 1)
-    Batch t2 = memo0(cache); // memo: sigmoid(W1*x)
-    Batch t3 = sumProducts(t1, false, t2, true, cache); // sum_n (B*X_n)*A_n' with A' = sigmoid(W1*x)'
-    Batch t4 = be.reshape(t3, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    return be.reshape(t4, n, h);
+    Batch t1 = memo0(cache); // memo: sigmoid(W1*x)
+    Batch t2 = sumProducts(t0, false, t1, true, cache); // sum_n (B*X_n)*A_n' with A' = sigmoid(W1*x)'
+    Batch t3 = be.reshape(t2, h * n, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    return be.reshape(t3, n, h);
   }
 
   /**

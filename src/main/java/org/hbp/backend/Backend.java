@@ -88,15 +88,18 @@ public interface Backend {
   /** {@code a .^ exponent}. */
   Batch power(Batch a, double exponent);
 
-  /** {@code f} applied to every entry. */
-  Batch map(Batch a, DoubleUnaryOperator f);
+  /**
+   * {@code f} applied to every entry: host backends run its Java form, device backends compile its
+   * OpenCL C form, so a map never leaves the device.
+   */
+  Batch map(Batch a, ScalarFunction f);
 
   /**
    * {@code f(a) .* b}, broadcast as {@link #multiply} does: a diagonal Jacobian {@code diag(f(a))}
    * applied to directions b in one pass (an activation's derivative from its output, times the
    * output gradient). The default maps, then multiplies.
    */
-  default Batch mapMultiply(Batch a, DoubleUnaryOperator f, Batch b) {
+  default Batch mapMultiply(Batch a, ScalarFunction f, Batch b) {
     Batch fa = map(a, f);
     Batch r = multiply(fa, b);
     if (!sharesStorage(r, fa)) release(fa);
@@ -179,17 +182,28 @@ public interface Backend {
   // ---- convolutions: unfold fused with a product ------------------------------------------
 
   /**
-   * {@code w * unfold(x) + c} per item, c broadcast as {@link #add} does, or no c when it is null:
-   * a convolution with the rows of {@code w} ({@code cout x (c*k*k)}) as filters, which is how
-   * generated operators compute a product with an unfolding. The default unfolds and multiplies;
-   * a backend with a direct convolution (oneDNN, cuDNN) never forms the unfolded matrix, whose
-   * {@code k*k} copies of the input dominate the memory traffic of an im2col convolution. Items of
-   * x have {@code c*h*w} entries (as for {@link #unfold}); the result's items are
-   * {@code cout x patches}.
+   * {@code w * unfold(x) + bias * ones'} per item, or {@code w * unfold(x)} when bias is null: a
+   * convolution with the rows of {@code w} ({@code cout x (c*k*k)}) as filters and a bias per
+   * filter ({@code bias}: cout x 1 items, broadcast over the batch axes as {@link #add} does), which
+   * is how generated operators compute a product with an unfolding plus its bias. The default
+   * unfolds and multiplies; a backend with a direct convolution (oneDNN, cuDNN) never forms the
+   * unfolded matrix, whose {@code k*k} copies of the input dominate the memory traffic of an im2col
+   * convolution, and adds the bias in its kernel. Items of x have {@code c*h*w} entries (as for
+   * {@link #unfold}); the result's items are {@code cout x patches}.
    */
-  default Batch convolution(Batch w, Batch x, ConvGeometry g, Batch c) {
+  default Batch convolution(Batch w, Batch x, ConvGeometry g, Batch bias) {
+    BackendChecks.checkBias("convolution", w, bias);
     Batch u = unfold(x, g);
-    Batch r = c == null ? matmul(w, false, u, false) : matmulAdd(w, false, u, false, c);
+    Batch r;
+    if (bias == null) r = matmul(w, false, u, false);
+    else {
+      // bias * ones(patches)': the bias repeated in every column, accumulated onto by the product
+      Batch ones = fill(1, g.patches(), 1.0);
+      Batch c = matmul(bias, false, ones, false);
+      r = matmulAdd(w, false, u, false, c);
+      release(ones);
+      if (!sharesStorage(r, c)) release(c);
+    }
     release(u);
     return r;
   }

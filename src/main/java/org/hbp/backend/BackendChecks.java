@@ -201,6 +201,13 @@ public final class BackendChecks {
           + g + " expects c x (h*w) = " + g.c() + "x" + (g.h() * g.w()) + " items (" + g.inputSize() + " entries)");
   }
 
+  /** The bias of {@link Backend#convolution}: none (null), or one entry per filter (row of w). */
+  public static void checkBias(String kernel, Batch w, Batch bias) {
+    if (bias != null && (bias.rows() != w.rows() || bias.cols() != 1))
+      throw new IllegalArgumentException(kernel + ": bias " + bias.describe() + " has " + bias.rows() + "x" + bias.cols()
+          + " items; expected one entry per filter, " + w.rows() + "x1 items");
+  }
+
   /** {@link Backend#fold} of {@code columns}: a geometry, and items of unfold's entry count. */
   public static void checkFold(Batch columns, ConvGeometry g) {
     Objects.requireNonNull(g, "fold: geometry is null");

@@ -4,10 +4,9 @@ import java.util.Objects;
 import java.util.function.DoubleUnaryOperator;
 
 /**
- * An elementwise function in the two forms backends run: Java, for host backends (it is a
- * {@link DoubleUnaryOperator}, so {@link Backend#map} takes it like any lambda), and OpenCL C, for
- * device backends, which compile {@link #openclSource()} into a kernel instead of copying the batch
- * to the host. Generated operators declare one constant per elementwise function they use, both
+ * An elementwise function in the two forms backends run: Java, for host backends (it is also a
+ * {@link DoubleUnaryOperator}), and OpenCL C, for device backends, which compile {@link
+ * #openclSource()} into a kernel: what {@link Backend#map} takes, so a map never leaves the device. Generated operators declare one constant per elementwise function they use, both
  * forms printed from the same derived formula.
  *
  * <p><b>OpenCL form.</b> {@code openclSource} defines {@code REAL <name>(REAL t)} (the parameter's

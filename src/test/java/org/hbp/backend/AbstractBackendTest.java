@@ -230,7 +230,7 @@ abstract class AbstractBackendTest {
       for (int[] sh : shapes) {
         Batch a = random(ax[0], ax[1], sh[0], sh[1]);
         Batch b = random(ax[2], ax[3], sh[2], sh[3]);
-        if (name.equals("divide")) b = be.map(b, v -> v + Math.copySign(0.5, v)); // away from 0
+        if (name.equals("divide")) b = be.map(b, ScalarFunction.of("away", "t + copysign((REAL) 0.5, t)", v -> v + Math.copySign(0.5, v))); // away from 0
         Batch bb = b;
         int rows = Math.max(sh[0], sh[2]), cols = Math.max(sh[1], sh[3]);
         Batch out = kernel.apply(a, b);
@@ -271,8 +271,8 @@ abstract class AbstractBackendTest {
   void scaleMapPower() {
     Batch a = random(2, 3, 3, 2);
     assertItems(2, 3, be.scale(a, -2.5), (s, v) -> entrywise(item(a, s, v), x -> -2.5 * x), "scale");
-    assertItems(2, 3, be.map(a, Math::tanh), (s, v) -> entrywise(item(a, s, v), Math::tanh), "map");
-    Batch pos = be.map(a, x -> Math.abs(x) + 0.1);
+    assertItems(2, 3, be.map(a, ScalarFunction.of("t_tanh", "tanh(t)", Math::tanh)), (s, v) -> entrywise(item(a, s, v), Math::tanh), "map");
+    Batch pos = be.map(a, ScalarFunction.of("abs_plus", "fabs(t) + (REAL) 0.1", x -> Math.abs(x) + 0.1));
     for (double e : new double[] {2, 3, 0.5, -1, 1, 0, -1.5})
       assertItems(2, 3, be.power(pos, e), (s, v) -> entrywise(item(pos, s, v), x -> Math.pow(x, e)), "power " + e);
     assertItems(2, 3, be.power(a, 2), (s, v) -> entrywise(item(a, s, v), x -> x * x), "power 2 of signed entries");
@@ -281,7 +281,7 @@ abstract class AbstractBackendTest {
   /**
    * mapMultiply(a, f, b) = f(a) .* b entrywise, computed here from the stored entries: same
    * layouts (large enough for the parallel chunked pass), and a broadcast over directions and
-   * samples; f a plain lambda and a ScalarFunction with a chunk form.
+   * samples; f a ScalarFunction without and with a chunk form.
    */
   @Test
   void mapMultiplyIsTheMappedHadamardProduct() {
@@ -289,10 +289,10 @@ abstract class AbstractBackendTest {
         (values, n) -> {
           for (int i = 0; i < n; i++) values[i] = values[i] * (1 - values[i]);
         });
-    DoubleUnaryOperator square = u -> u * u + 0.5;
+    ScalarFunction square = ScalarFunction.of("square_half", "t * t + (REAL) 0.5", u -> u * u + 0.5);
     int[][] shapes = {{3, 2, 4, 5, 3, 2}, {40, 1, 97, 11, 40, 1}, {3, 1, 4, 5, 3, 4}, {1, 1, 4, 5, 3, 2}, {3, 2, 4, 5, 1, 1}};
     for (int[] sh : shapes)
-      for (DoubleUnaryOperator f : java.util.List.of(d1, square)) {
+      for (ScalarFunction f : java.util.List.of(d1, square)) {
         Batch a = random(sh[0], sh[1], sh[2], sh[3]), b = random(sh[4], sh[5], sh[2], sh[3]);
         int samples = Math.max(sh[0], sh[4]), directions = Math.max(sh[1], sh[5]);
         assertItems(samples, directions, be.mapMultiply(a, f, b), (s, v) -> {
@@ -300,7 +300,7 @@ abstract class AbstractBackendTest {
           DMatrixRMaj bi = item(b, s, v);
           for (int p = 0; p < r.data.length; p++) r.data[p] *= bi.data[p];
           return r;
-        }, "mapMultiply " + java.util.Arrays.toString(sh) + (f == d1 ? " chunked" : " lambda"));
+        }, "mapMultiply " + java.util.Arrays.toString(sh) + (f == d1 ? " chunked" : " entrywise"));
       }
   }
 
@@ -746,8 +746,8 @@ abstract class AbstractBackendTest {
   }
 
   /**
-   * convolution(w, x, g, c) against the direct definition, item by item, for each c of cs (null:
-   * no c); the reference product is computed once for all of them.
+   * convolution(w, x, g, bias) against the direct definition plus bias * ones', item by item, for
+   * each bias of biases (null: no bias); the reference product is computed once for all of them.
    */
   private void checkConvolution(ConvCase cc, Batch w, Batch x, Batch[] cs, String what) {
     ConvGeometry g = cc.g();
@@ -763,7 +763,7 @@ abstract class AbstractBackendTest {
     for (Batch c : cs) {
       int samples = Math.max(productSamples, c == null ? 1 : c.samples());
       int directions = Math.max(productDirections, c == null ? 1 : c.directions());
-      String withC = what + (c == null ? ", no c" : ", c " + c.describe());
+      String withC = what + (c == null ? ", no bias" : ", bias " + c.describe());
       Batch out = be.convolution(w, x, g, c);
       assertBatchShape(samples, directions, cout, g.patches(), out, withC);
       double[] os = be.toArray(out), cd = c == null ? null : be.toArray(c);
@@ -772,10 +772,10 @@ abstract class AbstractBackendTest {
           int item = (productSamples == 1 ? 0 : s) * productDirections + (productDirections == 1 ? 0 : v);
           double[] e = value[item].clone(), a = sumAbs[item].clone();
           if (c != null) {
-            double[] ci = itemData(cd, c, s, v);
+            double[] ci = itemData(cd, c, s, v); // one entry per filter, the same in every column
             for (int p = 0; p < size; p++) {
-              e[p] += ci[p];
-              a[p] += Math.abs(ci[p]);
+              e[p] += ci[p % cout];
+              a[p] += Math.abs(ci[p % cout]);
             }
           }
           assertMatchesReference(e, a, os, (s * directions + v) * size, cout, withC + " item (" + s + "," + v + ")");
@@ -793,15 +793,15 @@ abstract class AbstractBackendTest {
       for (int[] ax : axes) {
         int S = ax[0], D = ax[1];
         Batch x = random(S, D, g.c(), in);
-        // no c, c per item, c shared (a bias), c per sample
-        checkConvolution(cc, w, x, new Batch[] {null, random(S, D, cout, n), random(1, 1, cout, n), random(S, 1, cout, n)},
+        // no bias, a bias per item, one shared bias (a layer's), a bias per sample
+        checkConvolution(cc, w, x, new Batch[] {null, random(S, D, cout, 1), random(1, 1, cout, 1), random(S, 1, cout, 1)},
             "convolution " + cc + ", x " + x.describe());
       }
-      // c with more items than the product: the product is broadcast, as add does
-      checkConvolution(cc, w, random(1, 1, g.c(), in), new Batch[] {random(5, 3, cout, n)}, "convolution " + cc + ", x shared");
+      // a bias with more items than the product: the product is broadcast, as add does
+      checkConvolution(cc, w, random(1, 1, g.c(), in), new Batch[] {random(5, 3, cout, 1)}, "convolution " + cc + ", x shared");
       // the same c*h*w entries per item, split into rows and columns differently
       Batch x = random(5, 3, g.c(), in);
-      Batch[] cs = {null, random(1, 1, cout, n), random(5, 3, cout, n)};
+      Batch[] cs = {null, random(1, 1, cout, 1), random(5, 3, cout, 1)};
       checkConvolution(cc, w, be.reshape(x, g.inputSize(), 1), cs, "convolution " + cc + ", x as (c*h*w) x 1");
       checkConvolution(cc, w, be.reshape(x, 1, g.inputSize()), cs, "convolution " + cc + ", x as 1 x (c*h*w)");
       checkConvolution(cc, w, be.reshape(x, g.c() * g.h(), g.w()), cs, "convolution " + cc + ", x as (c*h) x w");
@@ -888,7 +888,7 @@ abstract class AbstractBackendTest {
       ConvGeometry g = cc.g();
       int cout = cc.cout(), n = g.patches(), r = g.patchRows(), in = g.h() * g.w();
       Batch wd = random(1, 3, cout, r);
-      Batch[] cs = {null, random(1, 1, cout, n), random(5, 3, cout, n)};
+      Batch[] cs = {null, random(1, 1, cout, 1), random(5, 3, cout, 1)};
       checkConvolution(cc, wd, random(5, 1, g.c(), in), cs, "convolution " + cc + ", w per direction, x per sample");
       checkConvolution(cc, wd, random(5, 3, g.c(), in), cs, "convolution " + cc + ", w per direction, x per item");
       checkConvolution(cc, random(5, 1, cout, r), random(5, 3, g.c(), in), cs, "convolution " + cc + ", w per sample");
@@ -920,11 +920,12 @@ abstract class AbstractBackendTest {
     Class<IllegalArgumentException> iae = IllegalArgumentException.class;
 
     assertThrows(iae, () -> be.convolution(w, shortX, g, null), "convolution: x items with c*h*w - 1 entries");
-    assertThrows(iae, () -> be.convolution(w, wideX, g, random(1, 1, cout, n)), "convolution: x items with (c+1)*h*w entries");
+    assertThrows(iae, () -> be.convolution(w, wideX, g, random(1, 1, cout, 1)), "convolution: x items with (c+1)*h*w entries");
     assertThrows(iae, () -> be.convolution(wideW, x, g, null), "convolution: w with c*k*k + 1 columns");
-    assertThrows(iae, () -> be.convolution(narrowW, x, g, random(1, 1, cout, n)), "convolution: w with c*k*k - 1 columns");
-    assertThrows(iae, () -> be.convolution(w, x, g, random(1, 1, cout, n + 1)), "convolution: c items of the wrong shape");
-    assertThrows(iae, () -> be.convolution(w, x, g, random(3, 1, cout, n)), "convolution: c with 3 samples for 2");
+    assertThrows(iae, () -> be.convolution(narrowW, x, g, random(1, 1, cout, 1)), "convolution: w with c*k*k - 1 columns");
+    assertThrows(iae, () -> be.convolution(w, x, g, random(1, 1, cout + 1, 1)), "convolution: a bias of cout + 1 entries");
+    assertThrows(iae, () -> be.convolution(w, x, g, random(1, 1, cout, n)), "convolution: a bias of full cout x patches items");
+    assertThrows(iae, () -> be.convolution(w, x, g, random(3, 1, cout, 1)), "convolution: a bias with 3 samples for 2");
 
     assertThrows(iae, () -> be.convolutionAdjoint(wideW, y, g), "convolutionAdjoint: w with c*k*k + 1 columns");
     assertThrows(iae, () -> be.convolutionAdjoint(narrowW, y, g), "convolutionAdjoint: w with c*k*k - 1 columns");

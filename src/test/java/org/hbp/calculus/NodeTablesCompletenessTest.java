@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import org.hbp.codegen.Lowering;
 import org.hbp.verify.Evaluator;
 import org.junit.jupiter.api.Test;
 
@@ -33,10 +34,8 @@ class NodeTablesCompletenessTest {
         new Table("evaluation (verify.Evaluator)", Evaluator.nodeTypes()),
         new Table("differentiation rules (Differentiation)", Differentiation.nodeTypes()),
         new Table("identification rules (Identification)", Identification.nodeTypes()),
-        new Table("entrywise lifting (Lift)", Lift.nodeTypes())
-        // lowering to code: add new Table("lowering (codegen.Lowering)", Lowering.loweredNodeTypes()) here
-        // once Lowering exposes its table (the Lowering rewrite of issue 15; it needs a public accessor).
-        );
+        new Table("entrywise lifting (Lift)", Lift.nodeTypes()),
+        new Table("lowering (codegen.Lowering)", Lowering.loweredNodeTypes()));
   }
 
   /** The concrete node classes of {@code type}: its permitted subclasses, walked through nested sealed interfaces. */

@@ -5,7 +5,6 @@ import static org.hbp.backend.host.ParallelLoops.CHUNK;
 
 import java.lang.ref.Reference;
 import java.util.Objects;
-import java.util.function.DoubleUnaryOperator;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas_nolapack;
@@ -244,30 +243,25 @@ public final class BlasBackend extends HostBackend<BlasBatch> {
   // ---- maps: oneDNN's kernels for built-ins (float32), else chunk forms ---------------------
 
   @Override
-  public Batch map(Batch a, DoubleUnaryOperator f) {
+  public Batch map(Batch a, ScalarFunction f) {
     BlasBatch x = own("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
-    if (f instanceof ScalarFunction sf) {
-      BlasBatch out = dnnl.map(x, sf);
-      if (out != null) return out;
-      if (sf.chunk() != null) return mapChunks("map", x, sf.chunk()::apply);
-    }
-    return super.map(x, f);
+    BlasBatch out = dnnl.map(x, f);
+    return out != null ? out : super.map(x, f);
   }
 
   @Override
-  public Batch mapMultiply(Batch a, DoubleUnaryOperator f, Batch b) {
+  public Batch mapMultiply(Batch a, ScalarFunction f, Batch b) {
     BlasBatch x = own("mapMultiply", "a", a), y = own("mapMultiply", "b", b);
     Objects.requireNonNull(f, "mapMultiply: function is null");
     // in one pass when both have the same layout: oneDNN's backward pass for a built-in's
     // derivative, else f's chunk form; other layouts (or no chunk form): map, then multiply
-    if (!(f instanceof ScalarFunction sf) || x.samples() != y.samples() || x.directions() != y.directions() || x.rows() != y.rows()
-        || x.cols() != y.cols())
+    if (x.samples() != y.samples() || x.directions() != y.directions() || x.rows() != y.rows() || x.cols() != y.cols())
       return super.mapMultiply(a, f, b);
-    BlasBatch out = dnnl.mapMultiply(x, sf, y);
+    BlasBatch out = dnnl.mapMultiply(x, f, y);
     if (out != null) return out;
-    if (sf.chunk() == null) return super.mapMultiply(a, f, b);
-    ScalarFunction.ChunkMap fc = sf.chunk();
+    if (f.chunk() == null) return super.mapMultiply(a, f, b);
+    ScalarFunction.ChunkMap fc = f.chunk();
     BlasBatch result = alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
     loops.chunks(result.length(), (from, to) -> {
       double[] bx = new double[CHUNK], by = new double[CHUNK];
@@ -326,11 +320,12 @@ public final class BlasBackend extends HostBackend<BlasBatch> {
   }
 
   @Override
-  public Batch convolution(Batch w, Batch x, ConvGeometry g, Batch c) {
-    BlasBatch a = own("convolution", "w", w), in = own("convolution", "x", x), z = c == null ? null : own("convolution", "c", c);
+  public Batch convolution(Batch w, Batch x, ConvGeometry g, Batch bias) {
+    BlasBatch a = own("convolution", "w", w), in = own("convolution", "x", x), b = bias == null ? null : own("convolution", "bias", bias);
     Objects.requireNonNull(g, "convolution: geometry is null");
-    BlasBatch out = dnnl.convolution(a, in, g, z);
-    return out != null ? out : super.convolution(w, x, g, c);
+    BackendChecks.checkBias("convolution", a, b);
+    BlasBatch out = dnnl.convolution(a, in, g, b);
+    return out != null ? out : super.convolution(w, x, g, bias);
   }
 
   @Override

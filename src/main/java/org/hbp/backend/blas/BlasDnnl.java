@@ -61,41 +61,24 @@ final class BlasDnnl {
     }
   }
 
-  /** {@code w * unfold(x) + c} by oneDNN, or null when oneDNN does not take these operands (the caller's default then serves). */
-  BlasBatch convolution(BlasBatch a, BlasBatch in, ConvGeometry g, BlasBatch z) {
+  /** {@code w * unfold(x) + bias * ones'} by oneDNN, or null when oneDNN does not take these operands (the caller's default then serves). */
+  BlasBatch convolution(BlasBatch a, BlasBatch in, ConvGeometry g, BlasBatch bias) {
     DnnlKernels d = kernels();
     int cout = a.rows(), p = g.patches();
-    // the direct kernel: shared filters of the geometry's width, x of its size, and a c of the
-    // result's item shape with no batch axis the result lacks; anything else is the default's
+    // the direct kernel: shared filters of the geometry's width, x of its size, and one shared
+    // bias (cout x 1, checked by the caller); anything else is the default's
     if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || in.itemSize() != g.inputSize()
-        || (z != null && (z.rows() != cout || z.cols() != p || (z.samples() != 1 && z.samples() != in.samples())
-            || (z.directions() != 1 && z.directions() != in.directions()))))
+        || (bias != null && bias.items() != 1))
       return null;
     BlasBatch out = be.alloc("convolution", in.samples(), in.directions(), cout, p, false);
     try {
-      if (z != null && z.items() == 1 && equalColumns(z)) {
-        // c = b * ones' (a layer's bias): added by the kernel, c's first column the bias vector
-        d.forwardBias(a, cout, in, z, g, in.items(), out);
-        return out;
-      }
-      if (z != null) be.products.copyBroadcast(z, out); // copied, then accumulated onto (a sum post-op)
-      d.forward(a, cout, in, g, in.items(), out, z != null);
+      if (bias != null) d.forwardBias(a, cout, in, bias, g, in.items(), out); // added by the kernel
+      else d.forward(a, cout, in, g, in.items(), out);
       return out;
     } catch (DnnlKernels.Unsupported e) {
       be.release(out);
       return null;
     }
-  }
-
-  /** Whether the one item of c has all its columns equal (c = b * ones'). */
-  private static boolean equalColumns(BlasBatch c) {
-    int rows = c.rows(), cols = c.cols();
-    double[] e = new double[rows * cols];
-    c.read(0, e, 0, e.length);
-    for (int j = 1; j < cols; j++)
-      for (int i = 0; i < rows; i++)
-        if (Double.compare(e[i + rows * j], e[i]) != 0) return false;
-    return true;
   }
 
   /** {@code fold(w' * y)} by oneDNN, or null when oneDNN does not take these operands. */

@@ -13,7 +13,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_direct;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_forward_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_cpu;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_a;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_data_type_undef;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_backward_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_forward_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_eltwise_logistic_use_dst_for_bwd;
@@ -32,12 +31,6 @@ import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_equal;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_desc_get_size;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_memory_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_append_sum;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_post_ops_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_create;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_destroy;
-import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_attr_set_post_ops;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_destroy;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_primitive_desc_query_md;
@@ -58,9 +51,7 @@ import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
 import org.bytedeco.dnnl.dnnl_memory_desc;
-import org.bytedeco.dnnl.dnnl_post_ops;
 import org.bytedeco.dnnl.dnnl_primitive;
-import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
@@ -101,7 +92,7 @@ import org.hbp.backend.ConvGeometry;
  */
 final class DnnlKernels {
   private static final int CACHED = 128;
-  private static final int FORWARD = 0, FORWARD_ACCUMULATE = 1, ADJOINT = 2, WEIGHT_GRADIENT = 3, ELTWISE = 4, ELTWISE_BACKWARD = 5,
+  private static final int FORWARD = 0, ADJOINT = 2, WEIGHT_GRADIENT = 3, ELTWISE = 4, ELTWISE_BACKWARD = 5,
       FORWARD_BIAS = 6;
 
   private static volatile DnnlKernels instance;
@@ -330,27 +321,15 @@ final class DnnlKernels {
     p.y = images(key.images, cout, oh, ow, key.strideY);
     p.userWeights = userWeights(cout, c, k);
     dnnl_memory_desc any = anyWeights(cout, c, k);
-    dnnl_primitive_attr attr = null;
-    dnnl_post_ops ops = null;
-    if (key.kind == FORWARD_ACCUMULATE) {
-      attr = new dnnl_primitive_attr();
-      ops = new dnnl_post_ops();
-      check(dnnl_primitive_attr_create(attr), "an attribute");
-      check(dnnl_post_ops_create(ops), "post-ops");
-      check(dnnl_post_ops_append_sum(ops, 1f, 0, dnnl_data_type_undef), "a sum post-op");
-      check(dnnl_primitive_attr_set_post_ops(attr, ops), "setting post-ops");
-    }
     if (key.kind == FORWARD_BIAS) {
       p.bias = new dnnl_memory_desc();
       check(dnnl_memory_desc_create_with_tag(p.bias, 1, new long[] {cout}, dnnl_f32, dnnl_a), "a bias descriptor");
     }
     dnnl_primitive_desc forward = new dnnl_primitive_desc();
     check(dnnl_convolution_forward_primitive_desc_create(forward, engine, dnnl_forward_training, dnnl_convolution_direct, p.x, any,
-        p.bias, p.y, strides, dilation, padding, padding, attr), "creating a convolution for " + g);
-    if (ops != null) dnnl_post_ops_destroy(ops);
-    if (attr != null) dnnl_primitive_attr_destroy(attr);
+        p.bias, p.y, strides, dilation, padding, padding, null), "creating a convolution for " + g);
     int weightsQuery = dnnl_query_weights_md;
-    if (key.kind == FORWARD || key.kind == FORWARD_ACCUMULATE || key.kind == FORWARD_BIAS) {
+    if (key.kind == FORWARD || key.kind == FORWARD_BIAS) {
       p.pd = forward;
     } else {
       p.pd = new dnnl_primitive_desc();
@@ -414,11 +393,11 @@ final class DnnlKernels {
   }
 
   /**
-   * {@code out = w * unfold(x)} over {@code images} consecutive images, plus out's prior contents
-   * when {@code accumulate}: x from entry 0 of its block, out of shape cout x patches per image.
+   * {@code out = w * unfold(x)} over {@code images} consecutive images: x from entry 0 of its
+   * block, out of shape cout x patches per image.
    */
-  synchronized void forward(BlasBatch w, int cout, BlasBatch x, ConvGeometry g, long images, BlasBatch out, boolean accumulate) {
-    Prepared p = prepare(new Key(accumulate ? FORWARD_ACCUMULATE : FORWARD, g, cout, images, (long) cout * g.patches()));
+  synchronized void forward(BlasBatch w, int cout, BlasBatch x, ConvGeometry g, long images, BlasBatch out) {
+    Prepared p = prepare(new Key(FORWARD, g, cout, images, (long) cout * g.patches()));
     dnnl_memory mw = weightsIn(p, w);
     run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
         new dnnl_memory[] {memory(p.x, x.pointer(), 0), mw, memory(p.y, out.pointer(), 0)}, "a convolution", w, x, out);

@@ -10,6 +10,7 @@ import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
 import org.hbp.backend.Precision;
+import org.hbp.backend.ScalarFunction;
 
 /**
  * The kernels of a backend whose batches the host reads and writes ({@link HostBuffer}): every
@@ -117,11 +118,13 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
     return mapChunks("power", own("power", "a", a), (d, n) -> HostKernels.power(exponent, d, 0, n));
   }
 
+  /** {@code f} over every entry: its chunk form when it has one (one loop per function), else entry by entry. */
   @Override
-  public Batch map(Batch a, DoubleUnaryOperator f) {
+  public Batch map(Batch a, ScalarFunction f) {
     B x = own("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
-    return mapChunks("map", x, (d, n) -> HostKernels.map(f, d, 0, n));
+    ScalarFunction.ChunkMap chunk = f.chunk();
+    return mapChunks("map", x, chunk != null ? chunk::apply : (d, n) -> HostKernels.map(f, d, 0, n));
   }
 
   // ---- per-item kernels ------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import org.hbp.backend.Precision;
 import org.hbp.backend.ScalarFunction;
 import org.hbp.backend.host.AbstractBackend;
 import org.hbp.backend.host.HostBuffer;
-import org.hbp.backend.host.HostKernels;
 import org.hbp.backend.host.HostLinearAlgebra;
 import org.hbp.backend.host.StoragePool;
 import org.jocl.CLException;
@@ -52,10 +51,6 @@ import org.jocl.cl_program;
  *
  * <p><b>Host round trips</b> (the only times entries leave the device, besides {@link #toArray}):
  * <ul>
- *   <li>{@link #map} with a function that is not a {@link ScalarFunction}: the batch is copied to
- *       the host, mapped in Java and copied back; counted by {@link #hostFallbacks()} (a map with a
- *       {@link ScalarFunction} compiles its OpenCL C source into a kernel instead, once per
- *       function and precision);
  *   <li>{@link #inverse}, {@link #determinant} and {@link #symmetricEigenMap}: small per-item
  *       dense decompositions, computed on the host by {@link HostLinearAlgebra} (EJML); counted by
  *       {@link #hostLinearAlgebraCalls()}.
@@ -94,7 +89,6 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
   private String gemmVariant;
   /** A 4-byte buffer for the index checks. */
   private OpenClBatch.Buffer scratchInt;
-  private long hostFallbacks;
   private long hostLinearAlgebraCalls;
 
   /** A FLOAT32 backend on the default device. */
@@ -151,14 +145,6 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
   /** The device this backend runs on. */
   public OpenClDevices.Device device() {
     return device;
-  }
-
-  /**
-   * How many {@link #map} calls so far copied their batch to the host because the function was
-   * not a {@link ScalarFunction} (zero in a pass whose operators map only ScalarFunctions).
-   */
-  public long hostFallbacks() {
-    return hostFallbacks;
   }
 
   /** How many inverse, determinant and symmetricEigenMap calls so far ran on the host (by design). */
@@ -322,33 +308,24 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
   }
 
   /**
-   * {@code f} applied to every entry. A {@link ScalarFunction} runs on the device: its OpenCL C
-   * source is compiled with {@link ScalarFunction#OPENCL_PRELUDE} into a map kernel (once per
-   * function name, source and precision on the device; a build failure throws an {@link
-   * OpenClException} with the build log). Any other function is a <b>host round trip</b>: the
-   * batch is copied to the host, mapped in Java and copied back, and {@link #hostFallbacks()}
-   * counts it.
+   * {@code f} applied to every entry, on the device: f's OpenCL C source is compiled with {@link
+   * ScalarFunction#OPENCL_PRELUDE} into a map kernel (once per function name, source and precision
+   * on the device; a build failure throws an {@link OpenClException} with the build log).
    */
   @Override
-  public Batch map(Batch a, DoubleUnaryOperator f) {
+  public Batch map(Batch a, ScalarFunction f) {
     OpenClBatch x = own("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
-    if (f instanceof ScalarFunction sf) {
-      String key = "map-" + name() + "-" + sf.name() + "-" + Integer.toHexString(sf.openclSource().hashCode());
-      cl_kernel k = q.kernels.get(key + sf.openclSource());
-      if (k == null) {
-        cl_program p = ctx.program(key + "\n" + sf.openclSource(), OpenClKernels.map(precision, sf), "-cl-std=CL1.2");
-        k = OpenClLaunches.createKernel(p, OpenClKernels.mapKernelName(sf));
-        q.kernels.put(key + sf.openclSource(), k);
-      }
-      OpenClBatch out = q.alloc("map", x.samples(), x.directions(), x.rows(), x.cols());
-      q.flat(key, k, out.length(), x, out);
-      return out;
+    String key = "map-" + name() + "-" + f.name() + "-" + Integer.toHexString(f.openclSource().hashCode());
+    cl_kernel k = q.kernels.get(key + f.openclSource());
+    if (k == null) {
+      cl_program p = ctx.program(key + "\n" + f.openclSource(), OpenClKernels.map(precision, f), "-cl-std=CL1.2");
+      k = OpenClLaunches.createKernel(p, OpenClKernels.mapKernelName(f));
+      q.kernels.put(key + f.openclSource(), k);
     }
-    hostFallbacks++;
-    double[] d = toArray(x);
-    HostKernels.map(f, d, 0, d.length);
-    return fromArray(x.samples(), x.directions(), x.rows(), x.cols(), d);
+    OpenClBatch out = q.alloc("map", x.samples(), x.directions(), x.rows(), x.cols());
+    q.flat(key, k, out.length(), x, out);
+    return out;
   }
 
   // ---- products (OpenClProducts) ---------------------------------------------------------------

@@ -26,15 +26,15 @@ class DnnlFallbackTest {
     Random rng = new Random(5);
     int cout = 4, p = rejected.patches();
     double[] w = rng.doubles(cout * rejected.patchRows(), -1, 1).toArray(), x = rng.doubles(2 * 3 * rejected.inputSize(), -1, 1).toArray();
-    double[] c = rng.doubles(cout * p, -1, 1).toArray(), y = rng.doubles(2 * 3 * cout * p, -1, 1).toArray();
+    double[] c = rng.doubles(cout, -1, 1).toArray(), y = rng.doubles(2 * 3 * cout * p, -1, 1).toArray();
     DnnlKernels.rejectForTesting = g -> g.equals(rejected);
     int before = DnnlKernels.get().rejectedShapes();
     try {
       for (int rep = 0; rep < 2; rep++) {
-        for (Batch cb : new Batch[] {null, cpu.fromArray(1, 1, cout, p, c)}) {
+        for (Batch cb : new Batch[] {null, cpu.fromArray(1, 1, cout, 1, c)}) {
           Batch want = cpu.convolution(cpu.fromArray(1, 1, cout, rejected.patchRows(), w), cpu.fromArray(2, 3, 3, 42, x), rejected, cb);
           Batch got = f32.convolution(f32.fromArray(1, 1, cout, rejected.patchRows(), w), f32.fromArray(2, 3, 3, 42, x), rejected,
-              cb == null ? null : f32.fromArray(1, 1, cout, p, c));
+              cb == null ? null : f32.fromArray(1, 1, cout, 1, c));
           assertNear(cpu.toArray(want), f32.toArray(got), "convolution " + rep);
         }
         Batch ww = cpu.fromArray(1, 1, cout, rejected.patchRows(), w), yy = cpu.fromArray(2, 3, cout, p, y);

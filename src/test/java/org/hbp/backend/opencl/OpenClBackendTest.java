@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.function.DoubleUnaryOperator;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
@@ -247,7 +246,7 @@ class OpenClBackendTest {
       for (Host other : List.of(y, perSample, shared, scalars)) {
         check("add", be, cpu.add(x.on(cpu), other.on(cpu)), be.add(x.on(be), other.on(be)));
         check("multiply", be, cpu.multiply(other.on(cpu), x.on(cpu)), be.multiply(other.on(be), x.on(be)));
-        check("divide", be, cpu.divide(x.on(cpu), cpu.map(other.on(cpu), t -> 2 + t)),
+        check("divide", be, cpu.divide(x.on(cpu), cpu.map(other.on(cpu), ScalarFunction.of("two_plus", "(REAL) 2 + t", t -> 2 + t))),
             be.divide(x.on(be), be.map(other.on(be), ScalarFunction.of("two_plus", "(REAL) 2 + t", t -> 2 + t))));
       }
       check("scale", be, cpu.scale(x.on(cpu), -3), be.scale(x.on(be), -3));
@@ -335,7 +334,7 @@ class OpenClBackendTest {
   // ---- maps ---------------------------------------------------------------------------------------
 
   @Test
-  void scalarFunctionsRunAsKernelsAndOtherFunctionsFallBackToTheHost() {
+  void scalarFunctionsRunAsKernels() {
     double[] special = {-1000, -50, -30.5, -1, -1e-3, 0, 1e-3, 0.5, 1, 29.9, 30, 31, 50, 700};
     double[] data = new double[special.length + 400];
     System.arraycopy(special, 0, data, 0, special.length);
@@ -349,7 +348,6 @@ class OpenClBackendTest {
     for (OpenClBackend be : both()) {
       Batch x = be.fromArray(2, 1, 3, data.length / 6, data);
       double[] stored = be.toArray(x);
-      long before = be.hostFallbacks();
       for (ScalarFunction f : fns) {
         double[] want = new double[stored.length];
         for (int i = 0; i < want.length; i++) want[i] = be.precision().round(f.applyAsDouble(stored[i]));
@@ -359,10 +357,6 @@ class OpenClBackendTest {
           assertEquals(want[i], got[i], tol * Math.max(1, Math.abs(want[i])), be.name() + " " + f.name() + "(" + stored[i] + ")");
         assertEquals(want.length, be.toArray(be.map(x, f)).length, "the cached kernel runs again");
       }
-      assertEquals(before, be.hostFallbacks(), "ScalarFunctions never leave the device");
-      DoubleUnaryOperator lambda = t -> t * 3;
-      assertArrayEquals(be.toArray(be.scale(x, 3)), be.toArray(be.map(x, lambda)), 1e-6);
-      assertEquals(before + 1, be.hostFallbacks(), "a plain lambda is one counted host round trip");
     }
   }
 
@@ -435,11 +429,8 @@ class OpenClBackendTest {
       ModuleOperator gc = BuiltInOperators.module("gated", cpu, Map.of("n", n, "m", m));
       ModuleOperator gb = BuiltInOperators.module("gated", be, Map.of("n", n, "m", m));
       ForwardCache gcc = gc.forward(Map.of("x", x.on(cpu), "W1", w.on(cpu), "W2", w2.on(cpu)));
-      long fallbacks = be.hostFallbacks();
       ForwardCache gcb = gb.forward(Map.of("x", x.on(be), "W1", w.on(be), "W2", w2.on(be)));
       check("gated forward", be, gc.output(gcc), gb.output(gcb));
-      System.out.println("OpenClBackendTest: " + be.name() + " gated forward made " + (be.hostFallbacks() - fallbacks)
-          + " host map fallbacks (0 once the generated operators map ScalarFunctions)");
       for (ResidualModification mod : ResidualModification.values()) {
         check("gated residual " + mod, be, ResidualPolicy.of(mod).dense(gc, gcc, "x", dz.on(cpu)), ResidualPolicy.of(mod).dense(gb, gcb, "x", dz.on(be)));
         check("gated residualMatProd " + mod, be, ResidualPolicy.of(mod).product(gc, gcc, "x", dz.on(cpu), v.on(cpu)),

@@ -12,7 +12,7 @@ import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -83,12 +83,12 @@ public final class AvgpoolOperator extends AbstractModuleOperator {
    */
   public AvgpoolOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.c = Operators.requireDim(MODULE, dims, "c");
-    this.h = Operators.requireDim(MODULE, dims, "h");
-    this.w = Operators.requireDim(MODULE, dims, "w");
-    this.k = Operators.requireDim(MODULE, dims, "k");
-    this.oh = Operators.derivedDim(MODULE, "oh", "(h - k)/k + 1", Math.floorDiv(h - k, k) + 1);
-    this.ow = Operators.derivedDim(MODULE, "ow", "(w - k)/k + 1", Math.floorDiv(-k + w, k) + 1);
+    this.c = OperatorSupport.requireDim(MODULE, dims, "c");
+    this.h = OperatorSupport.requireDim(MODULE, dims, "h");
+    this.w = OperatorSupport.requireDim(MODULE, dims, "w");
+    this.k = OperatorSupport.requireDim(MODULE, dims, "k");
+    this.oh = OperatorSupport.derivedDim(MODULE, "oh", "(h - k)/k + 1", Math.floorDiv(h - k, k) + 1);
+    this.ow = OperatorSupport.derivedDim(MODULE, "ow", "(w - k)/k + 1", Math.floorDiv(-k + w, k) + 1);
     this.geometry0 = new ConvGeometry(c, h, w, k, k, 0, 1);
   }
 

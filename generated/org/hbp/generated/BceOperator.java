@@ -13,7 +13,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractLossOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 
 /**
  * Loss {@code bce}, generated from {@code modules-spec/bce.hbp}.
@@ -77,7 +77,7 @@ public final class BceOperator extends AbstractLossOperator {
    */
   public BceOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.n = Operators.requireDim(MODULE, dims, "n");
+    this.n = OperatorSupport.requireDim(MODULE, dims, "n");
   }
 
   @Override

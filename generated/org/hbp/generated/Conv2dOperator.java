@@ -12,7 +12,7 @@ import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -107,16 +107,16 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    */
   public Conv2dOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.cin = Operators.requireDim(MODULE, dims, "cin");
-    this.cout = Operators.requireDim(MODULE, dims, "cout");
-    this.h = Operators.requireDim(MODULE, dims, "h");
-    this.w = Operators.requireDim(MODULE, dims, "w");
-    this.k = Operators.requireDim(MODULE, dims, "k");
-    this.s = Operators.requireDim(MODULE, dims, "s");
-    this.p = Operators.requireDim(MODULE, dims, "p");
-    this.d = Operators.requireDim(MODULE, dims, "d");
-    this.oh = Operators.derivedDim(MODULE, "oh", "(d + h + 2*p - d*k - 1)/s + 1", Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1);
-    this.ow = Operators.derivedDim(MODULE, "ow", "(d + 2*p + w - d*k - 1)/s + 1", Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + 1);
+    this.cin = OperatorSupport.requireDim(MODULE, dims, "cin");
+    this.cout = OperatorSupport.requireDim(MODULE, dims, "cout");
+    this.h = OperatorSupport.requireDim(MODULE, dims, "h");
+    this.w = OperatorSupport.requireDim(MODULE, dims, "w");
+    this.k = OperatorSupport.requireDim(MODULE, dims, "k");
+    this.s = OperatorSupport.requireDim(MODULE, dims, "s");
+    this.p = OperatorSupport.requireDim(MODULE, dims, "p");
+    this.d = OperatorSupport.requireDim(MODULE, dims, "d");
+    this.oh = OperatorSupport.derivedDim(MODULE, "oh", "(d + h + 2*p - d*k - 1)/s + 1", Math.floorDiv(-d * k + d + h + 2 * p - 1, s) + 1);
+    this.ow = OperatorSupport.derivedDim(MODULE, "ow", "(d + 2*p + w - d*k - 1)/s + 1", Math.floorDiv(-d * k + d + 2 * p + w - 1, s) + 1);
     this.geometry0 = new ConvGeometry(cin, h, w, k, s, p, d);
   }
 

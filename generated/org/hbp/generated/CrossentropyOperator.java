@@ -13,7 +13,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractLossOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 
 /**
  * Loss {@code crossentropy}, generated from {@code modules-spec/crossentropy.hbp}.
@@ -72,7 +72,7 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    */
   public CrossentropyOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.c = Operators.requireDim(MODULE, dims, "c");
+    this.c = OperatorSupport.requireDim(MODULE, dims, "c");
   }
 
   @Override

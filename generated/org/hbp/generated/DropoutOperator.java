@@ -11,7 +11,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -71,7 +71,7 @@ public final class DropoutOperator extends AbstractModuleOperator {
    */
   public DropoutOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.n = Operators.requireDim(MODULE, dims, "n");
+    this.n = OperatorSupport.requireDim(MODULE, dims, "n");
   }
 
   @Override

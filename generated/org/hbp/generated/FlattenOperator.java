@@ -11,7 +11,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -74,9 +74,9 @@ public final class FlattenOperator extends AbstractModuleOperator {
    */
   public FlattenOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.c = Operators.requireDim(MODULE, dims, "c");
-    this.h = Operators.requireDim(MODULE, dims, "h");
-    this.w = Operators.requireDim(MODULE, dims, "w");
+    this.c = OperatorSupport.requireDim(MODULE, dims, "c");
+    this.h = OperatorSupport.requireDim(MODULE, dims, "h");
+    this.w = OperatorSupport.requireDim(MODULE, dims, "w");
   }
 
   @Override

@@ -13,7 +13,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -107,8 +107,8 @@ public final class GatedOperator extends AbstractModuleOperator {
    */
   public GatedOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.n = Operators.requireDim(MODULE, dims, "n");
-    this.m = Operators.requireDim(MODULE, dims, "m");
+    this.n = OperatorSupport.requireDim(MODULE, dims, "n");
+    this.m = OperatorSupport.requireDim(MODULE, dims, "m");
   }
 
   @Override

@@ -13,7 +13,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractLossOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 
 /**
  * Loss {@code huber}, generated from {@code modules-spec/huber.hbp}.
@@ -94,7 +94,7 @@ public final class HuberOperator extends AbstractLossOperator {
    */
   public HuberOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.n = Operators.requireDim(MODULE, dims, "n");
+    this.n = OperatorSupport.requireDim(MODULE, dims, "n");
   }
 
   @Override

@@ -11,7 +11,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -88,8 +88,8 @@ public final class LinearOperator extends AbstractModuleOperator {
    */
   public LinearOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.n = Operators.requireDim(MODULE, dims, "n");
-    this.m = Operators.requireDim(MODULE, dims, "m");
+    this.n = OperatorSupport.requireDim(MODULE, dims, "n");
+    this.m = OperatorSupport.requireDim(MODULE, dims, "m");
   }
 
   @Override

@@ -11,7 +11,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -77,10 +77,10 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
    */
   public MaxpoolOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.c = Operators.requireDim(MODULE, dims, "c");
-    this.h = Operators.requireDim(MODULE, dims, "h");
-    this.w = Operators.requireDim(MODULE, dims, "w");
-    this.k = Operators.requireDim(MODULE, dims, "k");
+    this.c = OperatorSupport.requireDim(MODULE, dims, "c");
+    this.h = OperatorSupport.requireDim(MODULE, dims, "h");
+    this.w = OperatorSupport.requireDim(MODULE, dims, "w");
+    this.k = OperatorSupport.requireDim(MODULE, dims, "k");
   }
 
   @Override

@@ -13,7 +13,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -88,7 +88,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
    */
   public SoftplusOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.n = Operators.requireDim(MODULE, dims, "n");
+    this.n = OperatorSupport.requireDim(MODULE, dims, "n");
   }
 
   @Override

@@ -11,7 +11,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.AbstractLossOperator;
 import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 
 /**
  * Loss {@code squareloss}, generated from {@code modules-spec/squareloss.hbp}.
@@ -65,7 +65,7 @@ public final class SquarelossOperator extends AbstractLossOperator {
    */
   public SquarelossOperator(Backend backend, Map<String, Integer> dims) {
     super(backend);
-    this.n = Operators.requireDim(MODULE, dims, "n");
+    this.n = OperatorSupport.requireDim(MODULE, dims, "n");
   }
 
   @Override

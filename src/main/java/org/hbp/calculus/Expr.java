@@ -82,7 +82,7 @@ public sealed interface Expr {
   }
 
   /** Hyper-parameters of an unfold (square kernel, equal stride/padding/dilation in both axes). */
-  record ConvGeometry(Dim c, Dim h, Dim w, Dim kernel, Dim stride, Dim padding, Dim dilation) {
+  record ConvDims(Dim c, Dim h, Dim w, Dim kernel, Dim stride, Dim padding, Dim dilation) {
     /** Output height: (h + 2p - d(k-1) - 1)/s + 1. */
     public Dim outH() {
       return out(h);
@@ -109,7 +109,7 @@ public sealed interface Expr {
   }
 
   /** The unfolding matrix {@code unfolding(c,h,w,k,s,p,d)} U with vec(unfold(X)) = U vec(X). */
-  record Unfolding(ConvGeometry geometry) implements Expr {
+  record Unfolding(ConvDims geometry) implements Expr {
     public Shape shape() {
       Dim out = geometry.patchRows().times(geometry.patches());
       return Shape.matrix(out, Shape.tensor(geometry.c(), geometry.h(), geometry.w()).numel());
@@ -351,7 +351,7 @@ public sealed interface Expr {
    * Row r = (ch*k + ki)*k + kj (as PyTorch's weight flattening); column = oh + outH*ow
    * (column-major over the output grid, so reshape to tensor(c_out,outH,outW) needs no permutation).
    */
-  record Unfold(Expr tensor, ConvGeometry geometry) implements Expr {
+  record Unfold(Expr tensor, ConvDims geometry) implements Expr {
     public Shape shape() {
       return Shape.matrix(geometry.patchRows(), geometry.patches());
     }

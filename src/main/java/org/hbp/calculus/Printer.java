@@ -174,7 +174,7 @@ public final class Printer {
       .build();
 
   private static String unfolding(Expr.Unfolding u) {
-    Expr.ConvGeometry g = u.geometry();
+    Expr.ConvDims g = u.geometry();
     return "unfolding(" + dim(g.c()) + ", " + dim(g.h()) + ", " + dim(g.w()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", "
         + dim(g.padding()) + ", " + dim(g.dilation()) + ")";
   }
@@ -225,7 +225,7 @@ public final class Printer {
   }
 
   private static String unfold(Expr.Unfold u) {
-    Expr.ConvGeometry g = u.geometry();
+    Expr.ConvDims g = u.geometry();
     return "unfold(" + print(u.tensor()) + ", " + dim(g.kernel()) + ", " + dim(g.stride()) + ", " + dim(g.padding()) + ", "
         + dim(g.dilation()) + ")";
   }

@@ -2,7 +2,7 @@ package org.hbp.cli;
 
 import org.hbp.backend.Backend;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
+import org.hbp.network.ModuleLibrary;
 import org.hbp.network.NetworkSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -24,6 +24,6 @@ final class ComputeOptions {
 
   /** The network of {@code spec} with the built-in and spec-compiled operators, on {@link #backend}. */
   Network network(NetworkSpec spec, String backend) {
-    return new Network(spec, NetworkOperators.forSpecs(), backend(backend));
+    return new Network(spec, ModuleLibrary.forSpecs(), backend(backend));
   }
 }

@@ -18,7 +18,7 @@ import org.hbp.network.MemoryEstimate;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkSpec;
-import org.hbp.network.Networks;
+import org.hbp.network.NetworkResolver;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
@@ -106,7 +106,7 @@ public final class CurvatureCommand extends HbpCommand {
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     Map<String, NdArray> vectorArrays = vectors == null ? null : readNpz(vectors);
     Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString());
-    w.print(Networks.describe(net));
+    w.print(NetworkResolver.describe(net));
     MemoryEstimate.Output output = vectors != null ? MemoryEstimate.Output.VECTORS : dense != null ? MemoryEstimate.Output.DENSE : MemoryEstimate.Output.SOLVE;
     int directionCount = directions == null || directions.isEmpty() ? 1 : directions.values().iterator().next().directions();
     MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, output, directionCount, limit);

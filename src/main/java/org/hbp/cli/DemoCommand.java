@@ -24,9 +24,9 @@ import org.hbp.data.Synthetic;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
+import org.hbp.network.ModuleLibrary;
 import org.hbp.network.NetworkSpec;
-import org.hbp.network.Networks;
+import org.hbp.network.NetworkResolver;
 import org.hbp.network.Pass;
 import org.hbp.network.ResidualModification;
 import org.hbp.network.ResidualPolicy;
@@ -150,7 +150,7 @@ public final class DemoCommand extends HbpCommand {
 
   /** Parts 3 and 4: curvature of a small net, then CG-Newton against SGD, plotted. */
   private void trainAndPlot(PrintWriter w) throws Exception {
-    NetworkSpec ns = Networks.load(NetworkOperators.builtInNetwork("demo-fmnist.hbp"), null, NetworkOperators.builtInSpecDirs());
+    NetworkSpec ns = NetworkResolver.load(ModuleLibrary.builtInNetwork("demo-fmnist.hbp"), null, ModuleLibrary.builtInSpecDirs());
     boolean fmnist = Files.isRegularFile(FashionMnist.DEFAULT_DIR.resolve("train-images-idx3-ubyte.gz"));
     Split all = (fmnist ? FashionMnist.load(FashionMnist.DEFAULT_DIR) : Synthetic.create(seed, 10000, 2000, 1, 28, 28, 10)).normalized();
     Split data = new Split(all.train().subset(MiniBatches.sample(all.train().size(), 10000, 1)),
@@ -159,7 +159,7 @@ public final class DemoCommand extends HbpCommand {
 
     w.println();
     w.println("== 3. Curvature of " + ns.name() + " (784-64-32-10, sigmoid) on a batch of 200 images of " + dataName);
-    Network net = new Network(ns, NetworkOperators.forSpecs(), Backends.create("blas-f64", 0));
+    Network net = new Network(ns, ModuleLibrary.forSpecs(), Backends.create("blas-f64", 0));
     Map<String, Batch> params = Initialization.xavierNormal(net, seed);
     int[] idx = MiniBatches.sample(data.train().size(), 200, 3);
     TorchLayout layout = new TorchLayout(net);
@@ -190,7 +190,7 @@ public final class DemoCommand extends HbpCommand {
     for (String[] cfg : configs) {
       Path dir = out.resolve(cfg[0]);
       deleteRun(dir);
-      Network n = new Network(ns, NetworkOperators.forSpecs(), Backends.create("blas-f32", 0));
+      Network n = new Network(ns, ModuleLibrary.forSpecs(), Backends.create("blas-f32", 0));
       Optimizer opt = cfg[0].equals("sgd") ? new Sgd(n, 0.1, 0.9)
           : new CgNewton(n, new CgNewton.Settings(0.1, 0.02, CurvatureKind.GGN, Strategy.BDA, 1, ConjugateGradient.Settings.defaults(), 1L << 30));
       Trainer t = new Trainer(n, data, opt, new Trainer.Settings(epochs, 500, seed, 1000), dir, w, System.console() != null);

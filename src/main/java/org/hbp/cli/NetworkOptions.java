@@ -4,9 +4,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.hbp.UserError;
-import org.hbp.network.NetworkOperators;
+import org.hbp.network.ModuleLibrary;
 import org.hbp.network.NetworkSpec;
-import org.hbp.network.Networks;
+import org.hbp.network.NetworkResolver;
 import picocli.CommandLine.Option;
 
 /** The options naming a network declared in the DSL ({@code --net}, {@code --network}, {@code --specs}) of curvature and train. */
@@ -22,9 +22,9 @@ final class NetworkOptions {
 
   /** The network, its modules from the built-in spec folders and {@code --specs}. */
   NetworkSpec load() {
-    List<Path> dirs = new ArrayList<>(NetworkOperators.builtInSpecDirs());
+    List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
     dirs.addAll(specDirs);
-    return Networks.load(netFile, networkName, dirs);
+    return NetworkResolver.load(netFile, networkName, dirs);
   }
 
   /** {@code --memory-limit} in bytes: {@code gib} GiB, which must be positive. */

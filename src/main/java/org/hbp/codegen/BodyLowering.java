@@ -35,7 +35,7 @@ final class BodyLowering implements Lowering.Context {
   private final List<MemoSlot> memoSlots = new ArrayList<>();
   private final List<PartMethod> parts = new ArrayList<>();
   private int partCount;
-  private final Map<Expr.ConvGeometry, String> geometries = new LinkedHashMap<>();
+  private final Map<Expr.ConvDims, String> geometries = new LinkedHashMap<>();
   /** True while the forward method is lowered: the output is not in the cache yet. */
   private boolean loweringForward;
 
@@ -192,7 +192,7 @@ final class BodyLowering implements Lowering.Context {
   }
 
   @Override
-  public String geometry(Expr.ConvGeometry g) {
+  public String geometry(Expr.ConvDims g) {
     return geometries.computeIfAbsent(g, k -> "geometry" + geometries.size());
   }
 }

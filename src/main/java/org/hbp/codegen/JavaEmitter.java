@@ -91,7 +91,7 @@ final class JavaEmitter {
     if (a instanceof Value v) return v.name();
     if (a instanceof Dim d) return ctx.dim(d);
     if (a instanceof Double d) return Names.literal(d);
-    if (a instanceof Expr.ConvGeometry g) return ctx.geometry(g);
+    if (a instanceof Expr.ConvDims g) return ctx.geometry(g);
     if (a instanceof Op.Fn f) return f.ofValue() ? ctx.functionOfValue(f.function(), f.order()) : ctx.functionConstant(f.function(), f.order());
     return String.valueOf(a); // booleans, verbatim Java
   }

@@ -78,7 +78,7 @@ public final class Lowering {
     String functionOfValue(ElementwiseFunction f, int order);
 
     /** The name of a field holding the evaluated geometry. */
-    String geometry(Expr.ConvGeometry g);
+    String geometry(Expr.ConvDims g);
 
     /** How to print an expression in comments. */
     String text(Expr e);

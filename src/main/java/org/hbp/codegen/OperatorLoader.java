@@ -19,7 +19,7 @@ import javax.tools.ToolProvider;
 import org.hbp.backend.Backend;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.runtime.BuiltInOperators;
-import org.hbp.runtime.Operators;
+import org.hbp.runtime.OperatorSupport;
 
 /**
  * Finds the operator class of a module: the one compiled into hbp (package
@@ -36,7 +36,7 @@ public final class OperatorLoader {
   public record Loaded(Class<?> type, boolean builtIn) {
     /** A new instance for the given backend and dims (exceptions of the constructor unwrapped). */
     public Object create(Backend backend, Map<String, Integer> dims) {
-      return Operators.instantiate(type, backend, dims);
+      return OperatorSupport.instantiate(type, backend, dims);
     }
   }
 

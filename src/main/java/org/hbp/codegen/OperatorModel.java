@@ -161,5 +161,5 @@ record OperatorModel(
   record FunctionConstant(String field, String method, String openClSource, boolean builtin) {}
 
   /** A convolution geometry evaluated once, in the constructor. */
-  record GeometryField(String name, Expr.ConvGeometry geometry) {}
+  record GeometryField(String name, Expr.ConvDims geometry) {}
 }

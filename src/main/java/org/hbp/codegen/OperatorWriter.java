@@ -40,7 +40,7 @@ final class OperatorWriter {
   static final TypeName STRING = ClassName.get(String.class);
   private static final TypeName LIST_OF_STRING = ParameterizedTypeName.get(ClassName.get(List.class), STRING);
   static final TypeName MAP_OF_DIMS = ParameterizedTypeName.get(ClassName.get(Map.class), STRING, ClassName.get(Integer.class));
-  private static final ClassName OPERATORS = ClassName.get("org.hbp.runtime", "Operators");
+  private static final ClassName OPERATORS = ClassName.get("org.hbp.runtime", "OperatorSupport");
 
   /** The class of one module or loss. */
   static TypeSpec write(OperatorModel model) {
@@ -131,7 +131,7 @@ final class OperatorWriter {
       c.addStatement("this.$L = $T.derivedDim(MODULE, $S, $S, $L)", Names.dimField(e.getKey()), OPERATORS, e.getKey(),
           e.getValue().toString(), e.getValue().toJava(Names::dimField));
     for (GeometryField g : model.geometries()) {
-      Expr.ConvGeometry cg = g.geometry();
+      Expr.ConvDims cg = g.geometry();
       c.addStatement("this.$L = new $T($L, $L, $L, $L, $L, $L, $L)", g.name(), Names.CONV_GEOMETRY, n.dim(cg.c()), n.dim(cg.h()),
           n.dim(cg.w()), n.dim(cg.kernel()), n.dim(cg.stride()), n.dim(cg.padding()), n.dim(cg.dilation()));
     }

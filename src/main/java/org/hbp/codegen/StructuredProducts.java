@@ -129,7 +129,7 @@ final class StructuredProducts {
    * convolution with B's rows as filters, as column vectors of the unfolded tensor's size.
    */
   private Value convolutionAdjoint(Expr b, Expr.Unfolding u, Value v, String comment) {
-    Expr.ConvGeometry g = u.geometry();
+    Expr.ConvDims g = u.geometry();
     Value y = emit(new Op.Reshape(v, b.shape().rows(), g.patches()), null);
     Value x = emit(new Op.ConvolutionAdjoint(value(b), y, g), null);
     return emit(new Op.Reshape(x, u.shape().cols(), Dim.ONE), comment);
@@ -172,7 +172,7 @@ final class StructuredProducts {
         if (convolutionPair(fs, i - 1)) {
           // kron(I, B) * unfolding * v: v's entries are the tensor, B's rows the filters
           Expr b = ((Expr.Kron) fs.get(i - 1)).right();
-          Expr.ConvGeometry g = ((Expr.Unfolding) fs.get(i)).geometry();
+          Expr.ConvDims g = ((Expr.Unfolding) fs.get(i)).geometry();
           Value y = emit(new Op.Convolution(value(b), acc, g, null), null);
           acc = emit(new Op.Reshape(y, fs.get(i - 1).shape().rows(), Dim.ONE),
               ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution)");
@@ -258,7 +258,7 @@ final class StructuredProducts {
       return emit(new Op.ScatterAdd(g, value(s.index()), s.n(), Dim.ONE), text + " (scatter-add)");
     }
     if (m instanceof Expr.Unfolding u) {
-      Expr.ConvGeometry g = u.geometry();
+      Expr.ConvDims g = u.geometry();
       Value x = emit(new Op.Reshape(v, g.patchRows(), g.patches()), null);
       Value f = emit(new Op.Fold(x, g), null);
       return emit(new Op.Reshape(f, u.shape().cols(), Dim.ONE), text + " (fold)");

@@ -107,7 +107,7 @@ final class Calls {
   private static Expr unfolding(SpecBuilder b, HbpParser.CallExprContext c, List<HbpParser.ArgContext> args) {
     Dim[] d = new Dim[7];
     for (int i = 0; i < 7; i++) d[i] = b.dim(args.get(i).expr());
-    Expr.ConvGeometry g = new Expr.ConvGeometry(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+    Expr.ConvDims g = new Expr.ConvDims(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
     checkGeometry(b, c, g);
     return new Expr.Unfolding(g);
   }
@@ -158,13 +158,13 @@ final class Calls {
     }
     if (!given.containsKey("kernel")) throw b.error(c, "unfold needs a kernel size");
     Shape s = x.shape();
-    Expr.ConvGeometry g = new Expr.ConvGeometry(s.dims().get(0), s.dims().get(1), s.dims().get(2), given.get("kernel"),
+    Expr.ConvDims g = new Expr.ConvDims(s.dims().get(0), s.dims().get(1), s.dims().get(2), given.get("kernel"),
         given.getOrDefault("stride", Dim.ONE), given.getOrDefault("padding", Dim.ZERO), given.getOrDefault("dilation", Dim.ONE));
     checkGeometry(b, c, g);
     return new Expr.Unfold(x, g);
   }
 
-  private static void checkGeometry(SpecBuilder b, HbpParser.CallExprContext c, Expr.ConvGeometry g) {
+  private static void checkGeometry(SpecBuilder b, HbpParser.CallExprContext c, Expr.ConvDims g) {
     if (g.stride().isConstant() && g.stride().constant() <= 0) throw b.error(c, "the stride must be positive");
     if (g.kernel().isConstant() && g.kernel().constant() <= 0) throw b.error(c, "the kernel size must be positive");
     if (g.outH().isConstant() && g.outH().constant() <= 0) throw b.error(c, "the kernel does not fit: the output height is " + g.outH());

@@ -8,9 +8,9 @@ import org.hbp.calculus.ElementwiseFunction;
 /**
  * A checked spec file: its elementwise functions (built-in and user-defined), its modules and
  * losses, and its network declarations (structure checked; resolved against a module library by
- * {@code org.hbp.network.Networks}).
+ * {@code org.hbp.network.NetworkResolver}).
  */
-public record Spec(String source, Map<String, ElementwiseFunction> functions, List<ModuleSpec> modules, List<NetworkDecl> networks) {
+public record Spec(String source, Map<String, ElementwiseFunction> functions, List<ModuleSpec> modules, List<ParsedNetwork> networks) {
   public Spec {
     networks = List.copyOf(networks);
   }
@@ -24,7 +24,7 @@ public record Spec(String source, Map<String, ElementwiseFunction> functions, Li
     return modules.stream().filter(m -> m.name().equals(name)).findFirst();
   }
 
-  public Optional<NetworkDecl> network(String name) {
+  public Optional<ParsedNetwork> network(String name) {
     return networks.stream().filter(n -> n.name().equals(name)).findFirst();
   }
 }

@@ -48,7 +48,7 @@ final class SpecBuilder {
 
   Spec file(HbpParser.FileContext ctx) {
     List<ModuleSpec> modules = new ArrayList<>();
-    List<NetworkDecl> networks = new ArrayList<>();
+    List<ParsedNetwork> networks = new ArrayList<>();
     Set<String> names = new HashSet<>();
     Set<String> networkNames = new HashSet<>();
     for (HbpParser.DeclContext d : ctx.decl()) {
@@ -226,11 +226,11 @@ final class SpecBuilder {
    * instances and residual blocks; exactly one loss, last. Names are resolved later, against a
    * module library.
    */
-  private NetworkDecl network(HbpParser.NetworkDeclContext ctx) {
+  private ParsedNetwork network(HbpParser.NetworkDeclContext ctx) {
     String name = ctx.name.getText();
-    NetworkDecl.Input input = null;
-    NetworkDecl.Instance loss = null;
-    List<NetworkDecl.Item> body = new ArrayList<>();
+    ParsedNetwork.Input input = null;
+    ParsedNetwork.Instance loss = null;
+    List<ParsedNetwork.Item> body = new ArrayList<>();
     for (HbpParser.LayerItemContext item : ctx.layerItem()) {
       if (loss != null) throw error(item.start, "network '" + name + "': the loss must be the last item, but " + describeItem(item) + " follows it");
       if (item instanceof HbpParser.NetInputItemContext in) {
@@ -246,23 +246,23 @@ final class SpecBuilder {
     }
     if (input == null) throw error(ctx.name, "network '" + name + "' has no input; expected 'input NAME: TYPE;'");
     if (loss == null) throw error(ctx.stop, "network '" + name + "' has no loss; expected 'loss NAME;' as its last item");
-    return new NetworkDecl(name, source, ctx.name.getLine(), ctx.name.getCharPositionInLine() + 1, input, body, loss);
+    return new ParsedNetwork(name, source, ctx.name.getLine(), ctx.name.getCharPositionInLine() + 1, input, body, loss);
   }
 
   /** A layer or a residual block (not an input or a loss, which are allowed at the top level only). */
-  private NetworkDecl.Item layer(HbpParser.LayerItemContext item) {
+  private ParsedNetwork.Item layer(HbpParser.LayerItemContext item) {
     if (!(item instanceof HbpParser.LayerInstanceContext l)) throw error(item, "unexpected network item '" + src(item) + "'");
     if (l.open == null) return instance(l.name, l.layerArgs());
     if (!l.name.getText().equals("residual"))
       throw error(l.name, "unknown block '" + l.name.getText() + "'; the only block is 'residual { ... }'");
     if (l.layerItem().isEmpty()) throw error(l.name, "a residual block needs at least one layer");
-    List<NetworkDecl.Item> body = new ArrayList<>();
+    List<ParsedNetwork.Item> body = new ArrayList<>();
     for (HbpParser.LayerItemContext i : l.layerItem()) {
       if (i instanceof HbpParser.NetInputItemContext || i instanceof HbpParser.NetLossItemContext)
         throw error(i.start, "'" + i.start.getText() + "' is not allowed inside a residual block");
       body.add(layer(i));
     }
-    return new NetworkDecl.Residual(body, l.name.getLine(), l.name.getCharPositionInLine() + 1);
+    return new ParsedNetwork.Residual(body, l.name.getLine(), l.name.getCharPositionInLine() + 1);
   }
 
   private static String describeItem(HbpParser.LayerItemContext item) {
@@ -272,20 +272,20 @@ final class SpecBuilder {
     return l.open != null ? "a " + l.name.getText() + " block" : "'" + l.name.getText() + "'";
   }
 
-  private NetworkDecl.Instance instance(Token name, HbpParser.LayerArgsContext args) {
-    List<NetworkDecl.Arg> out = new ArrayList<>();
+  private ParsedNetwork.Instance instance(Token name, HbpParser.LayerArgsContext args) {
+    List<ParsedNetwork.Arg> out = new ArrayList<>();
     Set<String> keys = new HashSet<>();
     if (args != null) {
       for (HbpParser.LayerArgContext a : args.layerArg()) {
         String key = a.key.getText();
         if (!keys.add(key)) throw error(a.key, name.getText() + ": '" + key + "' is given twice");
-        out.add(new NetworkDecl.Arg(key, wholeNumber(a.value, false), a.key.getLine(), a.key.getCharPositionInLine() + 1));
+        out.add(new ParsedNetwork.Arg(key, wholeNumber(a.value, false), a.key.getLine(), a.key.getCharPositionInLine() + 1));
       }
     }
-    return new NetworkDecl.Instance(name.getText(), out, name.getLine(), name.getCharPositionInLine() + 1);
+    return new ParsedNetwork.Instance(name.getText(), out, name.getLine(), name.getCharPositionInLine() + 1);
   }
 
-  private NetworkDecl.Input networkInput(String network, HbpParser.NetInputItemContext in) {
+  private ParsedNetwork.Input networkInput(String network, HbpParser.NetInputItemContext in) {
     HbpParser.TypeSpecContext t = in.typeSpec();
     List<HbpParser.ExprContext> axes;
     if (t instanceof HbpParser.VectorTypeContext v) axes = List.of(v.expr());
@@ -301,7 +301,7 @@ final class SpecBuilder {
     long entries = Shape.entries(shape.stream().map(Integer::longValue).toList());
     if (entries > Dsl.MAX_ENTRIES)
       throw error(t, "the input of network '" + network + "' has " + entries + " entries; an array has at most " + Dsl.MAX_ENTRIES + " (arrays are indexed by int)");
-    return new NetworkDecl.Input(in.ID().getText(), shape, in.start.getLine(), in.start.getCharPositionInLine() + 1);
+    return new ParsedNetwork.Input(in.ID().getText(), shape, in.start.getLine(), in.start.getCharPositionInLine() + 1);
   }
 
   /** A NUMBER token as an int dimension: whole, at most Integer.MAX_VALUE, and positive where asked. */

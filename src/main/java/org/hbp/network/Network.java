@@ -27,24 +27,24 @@ import org.hbp.runtime.ModuleOperator;
 public final class Network {
   /** Creates the operator of a module or loss for its bound dims. */
   @FunctionalInterface
-  public interface Operators {
+  public interface OperatorFactory {
     Object create(ModuleSpec module, Backend backend, Map<String, Integer> dims);
   }
 
   /** The operators built into hbp (generated from modules-spec/). */
-  public static Operators builtIn() {
+  public static OperatorFactory builtIn() {
     return (m, be, dims) -> m.isLoss() ? BuiltInOperators.loss(m.name(), be, dims) : BuiltInOperators.module(m.name(), be, dims);
   }
 
   final NetworkSpec spec;
-  final Operators operators;
+  final OperatorFactory operators;
   final Backend be;
   final List<Node> body;
   final LossLayer loss;
   final Map<String, LayerNode> parameterOwners = new LinkedHashMap<>();
   final Map<String, String> parameterVariables = new LinkedHashMap<>();
 
-  public Network(NetworkSpec spec, Operators operators, Backend backend) {
+  public Network(NetworkSpec spec, OperatorFactory operators, Backend backend) {
     this.spec = spec;
     this.operators = operators;
     this.be = backend;
@@ -55,7 +55,7 @@ public final class Network {
     this.loss = new LossLayer(l, lo);
   }
 
-  private List<Node> build(List<NetworkSpec.Node> nodes, String prefix, Operators operators) {
+  private List<Node> build(List<NetworkSpec.Node> nodes, String prefix, OperatorFactory operators) {
     List<Node> out = new ArrayList<>();
     for (int i = 0; i < nodes.size(); i++) {
       String path = prefix + i;

@@ -140,7 +140,7 @@ public final class TorchLayout {
 
   /** PyTorch's shape: [rows, c, k, k] for a weight multiplying an unfold, else the declared shape. */
   private static int[] torchShape(ModuleSpec m, Map<String, Integer> dims, Expr.Var p, int[] s) {
-    Expr.ConvGeometry[] g = new Expr.ConvGeometry[1];
+    Expr.ConvDims[] g = new Expr.ConvDims[1];
     Exprs.transformUp(m.outputExpr(), e -> {
       if (e instanceof Expr.MatMul mm)
         for (int i = 0; i + 1 < mm.factors().size(); i++)

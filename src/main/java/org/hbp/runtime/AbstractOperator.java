@@ -21,11 +21,11 @@ public abstract class AbstractOperator implements Operator {
 
   /** Checks that directions have numel(variable) entries per item and gives them its shape. */
   protected final Batch shaped(Batch v, String variable, String what) {
-    return Operators.shaped(be, name(), v, variable, itemShape(variable), what);
+    return OperatorSupport.shaped(be, name(), v, variable, itemShape(variable), what);
   }
 
   /** Checks the values given to forward: every declared variable present with its item shape. */
   protected final void checkForwardValues(Map<String, Batch> values, List<String> required) {
-    Operators.checkForwardValues(name(), this::itemShape, values, required);
+    OperatorSupport.checkForwardValues(name(), this::itemShape, values, required);
   }
 }

@@ -51,6 +51,6 @@ public final class BuiltInOperators {
       throw new UserError("no built-in module or loss named '" + name + "' (no class " + PACKAGE + "." + className(name)
           + "; built-in specs are in modules-spec/)");
     }
-    return Operators.instantiate(c, backend, dims);
+    return OperatorSupport.instantiate(c, backend, dims);
   }
 }

@@ -206,7 +206,7 @@ public final class Evaluator {
     }
   }
 
-  private Geom geom(Expr.ConvGeometry g) {
+  private Geom geom(Expr.ConvDims g) {
     Geom r = new Geom(dimValue(g.c()), dimValue(g.h()), dimValue(g.w()), dimValue(g.kernel()), dimValue(g.stride()),
         dimValue(g.padding()), dimValue(g.dilation()), dimValue(g.outH()), dimValue(g.outW()));
     if (r.k < 1 || r.s < 1 || r.d < 1) throw new IllegalArgumentException("unfold geometry with kernel/stride/dilation < 1: " + r);
@@ -237,7 +237,7 @@ public final class Evaluator {
         }
   }
 
-  private Tensor unfolding(Expr.ConvGeometry geometry) {
+  private Tensor unfolding(Expr.ConvDims geometry) {
     Geom g = geom(geometry);
     int rows = g.patchRows() * g.patches(), cols = g.c * g.h * g.w, r = g.patchRows();
     double[] d = new double[denseSize("Unfolding", rows, cols)];

@@ -178,7 +178,7 @@ public final class SpecCheck {
       boolean[] ok = {true};
       Exprs.transformUp(m.outputExpr(), e -> {
         if (e instanceof Expr.Unfold u) {
-          Expr.ConvGeometry g = u.geometry();
+          Expr.ConvDims g = u.geometry();
           if (g.outH().evaluate(dims) < 1 || g.outW().evaluate(dims) < 1) ok[0] = false;
         }
         return e;

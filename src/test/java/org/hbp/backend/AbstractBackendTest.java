@@ -587,8 +587,8 @@ abstract class AbstractBackendTest {
     };
   }
 
-  private static Expr.ConvGeometry exprGeometry(ConvGeometry g) {
-    return new Expr.ConvGeometry(Dim.of(g.c()), Dim.of(g.h()), Dim.of(g.w()), Dim.of(g.k()), Dim.of(g.s()), Dim.of(g.p()),
+  private static Expr.ConvDims exprGeometry(ConvGeometry g) {
+    return new Expr.ConvDims(Dim.of(g.c()), Dim.of(g.h()), Dim.of(g.w()), Dim.of(g.k()), Dim.of(g.s()), Dim.of(g.p()),
         Dim.of(g.d()));
   }
 

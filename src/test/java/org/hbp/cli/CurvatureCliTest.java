@@ -229,7 +229,7 @@ class CurvatureCliTest {
   @Test
   void aTrainingCheckpointServesAsParams() throws Exception {
     org.hbp.network.Network network = new org.hbp.network.Network(
-        org.hbp.network.Networks.load(net, null, org.hbp.network.NetworkOperators.builtInSpecDirs()), org.hbp.network.NetworkOperators.forSpecs(),
+        org.hbp.network.NetworkResolver.load(net, null, org.hbp.network.ModuleLibrary.builtInSpecDirs()), org.hbp.network.ModuleLibrary.forSpecs(),
         new org.hbp.backend.cpu.CpuBackend());
     Path checkpoint = dir.resolve("checkpoint.npz"), a = dir.resolve("a.npz"), b = dir.resolve("b.npz");
     new org.hbp.train.Checkpoint(new org.hbp.network.TorchLayout(network).parameters(Npz.read(params), params.toString()),

@@ -99,7 +99,7 @@ class OperatorAnalyserTest {
     assertTrue(model.variables().stream().allMatch(p -> p.residualKind() == ResidualKind.ZERO));
     // one convolution geometry, of the input's shape and the spec's kernel, stride, padding, dilation
     assertEquals(1, model.geometries().size());
-    Expr.ConvGeometry g = model.geometries().get(0).geometry();
+    Expr.ConvDims g = model.geometries().get(0).geometry();
     assertEquals(List.of(cin, Dim.sym("h"), Dim.sym("w"), k, Dim.sym("s"), Dim.sym("p"), Dim.sym("d")),
         List.of(g.c(), g.h(), g.w(), g.kernel(), g.stride(), g.padding(), g.dilation()));
     assertEquals("geometry0", model.geometries().get(0).name());

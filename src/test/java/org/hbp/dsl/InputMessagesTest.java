@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.hbp.UserError;
-import org.hbp.network.Networks;
+import org.hbp.network.NetworkResolver;
 import org.hbp.verify.SpecVerifier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -95,8 +95,8 @@ class InputMessagesTest {
   @Test
   void aNetworkLayerTooLargeToIndexIsRefused() {
     String net = "network big {\n  input x: vector(65536);\n  linear(m = 65537);\n  loss squareloss;\n}\n";
-    List<ModuleSpec> lib = Networks.library(List.of(Path.of("modules-spec")));
-    DslException e = assertThrows(DslException.class, () -> Networks.resolve(Dsl.parse(net, "big.hbp"), null, lib));
+    List<ModuleSpec> lib = NetworkResolver.library(List.of(Path.of("modules-spec")));
+    DslException e = assertThrows(DslException.class, () -> NetworkResolver.resolve(Dsl.parse(net, "big.hbp"), null, lib));
     assertTrue(e.getMessage().startsWith("big.hbp:3:"), e.getMessage());
     assertTrue(e.detail().contains("param W") && e.detail().contains("4295032832 entries"), e.getMessage());
     String input = "network wide {\n  input x: tensor(50000, 50000, 3);\n  relu;\n  loss squareloss;\n}\n";

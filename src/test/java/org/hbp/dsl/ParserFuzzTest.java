@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.hbp.derive.Formats;
 import org.hbp.derive.ModuleRules;
-import org.hbp.network.Networks;
+import org.hbp.network.NetworkResolver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,7 +59,7 @@ class ParserFuzzTest {
   @Test
   void mutatedSpecsGiveSuccessOrPositionedErrors() throws Exception {
     List<String> corpus = corpus();
-    List<org.hbp.dsl.ModuleSpec> library = Networks.library(List.of(Path.of("modules-spec")));
+    List<org.hbp.dsl.ModuleSpec> library = NetworkResolver.library(List.of(Path.of("modules-spec")));
     ExecutorService runner = Executors.newSingleThreadExecutor(r -> new Thread(null, r, "fuzz", 1L << 29));
     long start = System.currentTimeMillis();
     int run = 0;
@@ -106,7 +106,7 @@ class ParserFuzzTest {
     try {
       Spec spec = c.bytes != null ? Dsl.parseFile(file) : Dsl.parse(c.text, SOURCE);
       for (org.hbp.dsl.ModuleSpec m : spec.modules()) Formats.text(m, ModuleRules.derive(m));
-      for (NetworkDecl n : spec.networks()) Networks.resolve(spec, n.name(), library);
+      for (ParsedNetwork n : spec.networks()) NetworkResolver.resolve(spec, n.name(), library);
       SUCCEEDED.incrementAndGet();
     } catch (DslException e) {
       String message = e.getMessage();

@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.hbp.backend.Backends;
 import org.hbp.dsl.Dsl;
-import org.hbp.network.NetworkOperators;
+import org.hbp.network.ModuleLibrary;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,10 +27,10 @@ class TempFoldersTest {
   public static void main(String[] args) throws Exception {
     Path spec = Path.of(args[0]);
     Files.writeString(spec, "module twice {\n  dims n;\n  input x: vector(n);\n  output z = 2*x;\n}\n");
-    if (NetworkOperators.builtInSpecDirs().isEmpty()) throw new AssertionError("no built-in specs");
-    if (!Files.isRegularFile(NetworkOperators.builtInNetwork("fc.hbp"))) throw new AssertionError("no fc.hbp");
+    if (ModuleLibrary.builtInSpecDirs().isEmpty()) throw new AssertionError("no built-in specs");
+    if (!Files.isRegularFile(ModuleLibrary.builtInNetwork("fc.hbp"))) throw new AssertionError("no fc.hbp");
     var module = Dsl.parseFile(spec).modules().get(0);
-    NetworkOperators.forSpecs().create(module, Backends.create("cpu", 1), Map.of("n", 3));
+    ModuleLibrary.forSpecs().create(module, Backends.create("cpu", 1), Map.of("n", 3));
     try (Stream<Path> s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
       if (s.noneMatch(p -> p.getFileName().toString().startsWith("hbp-")))
         throw new AssertionError("expected hbp's temporary folders while running");

@@ -36,21 +36,21 @@ class ExampleNetworksTest {
 
   @Test
   void thePapersNetsResolveWithTheirShapes() {
-    NetworkSpec fc = Networks.load(Path.of("networks/fc.hbp"), null, List.of(Path.of("modules-spec")));
+    NetworkSpec fc = NetworkResolver.load(Path.of("networks/fc.hbp"), null, List.of(Path.of("modules-spec")));
     assertEquals(List.of(10), fc.body().get(fc.body().size() - 1).outputShape());
     Network fcNet = new Network(fc, Network.builtIn(), be);
     assertEquals(16, fcNet.parameterNames().size());
     assertEquals("[1024, 3072]", java.util.Arrays.toString(fcNet.parameterShape("1.W")));
-    NetworkSpec c4d3 = Networks.load(Path.of("networks/c4d3.hbp"), null, List.of(Path.of("modules-spec")));
+    NetworkSpec c4d3 = NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, List.of(Path.of("modules-spec")));
     Network cnn = new Network(c4d3, Network.builtIn(), be);
     assertEquals("[512, 2048]", java.util.Arrays.toString(cnn.parameterShape("11.W")));
-    NetworkSpec res = Networks.load(Path.of("networks/resnet.hbp"), null, List.of(Path.of("modules-spec")));
+    NetworkSpec res = NetworkResolver.load(Path.of("networks/resnet.hbp"), null, List.of(Path.of("modules-spec")));
     assertEquals(12, new Network(res, Network.builtIn(), be).parameterNames().size());
   }
 
   @Test
   void c4d3RunsExactProductsAndRefusesExplicitMatricesThatDoNotFit() {
-    Network net = new Network(Networks.load(Path.of("networks/c4d3.hbp"), null, List.of(Path.of("modules-spec"))), Network.builtIn(), be);
+    Network net = new Network(NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, List.of(Path.of("modules-spec"))), Network.builtIn(), be);
     Random rng = new Random(1);
     double[] x = new double[2 * 3 * 1024];
     for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
@@ -72,8 +72,8 @@ class ExampleNetworksTest {
   void readmeJavaExample() throws Exception {
     Random rng = new Random(3);
     Map<String, NdArray> pz = new LinkedHashMap<>();
-    NetworkSpec probe = Networks.load(Path.of("networks/resnet.hbp"), null, NetworkOperators.builtInSpecDirs());
-    Network probeNet = new Network(probe, NetworkOperators.forSpecs(), be);
+    NetworkSpec probe = NetworkResolver.load(Path.of("networks/resnet.hbp"), null, ModuleLibrary.builtInSpecDirs());
+    Network probeNet = new Network(probe, ModuleLibrary.forSpecs(), be);
     for (String name : probeNet.parameterNames()) {
       int[] s = new TorchLayout(probeNet).torchShape(name);
       int n = 1;
@@ -89,8 +89,8 @@ class ExampleNetworksTest {
     Npz.write(batchFile, Map.of("x", NdArray.of(xs, 5, 16), "y", NdArray.of(new double[] {0, 1, 2, 3, 0}, org.hbp.io.DType.INT64, 5)));
     Batch v = be.fill(32, 16, 0.1);
 
-    NetworkSpec spec = Networks.load(Path.of("networks/resnet.hbp"), null, NetworkOperators.builtInSpecDirs());
-    Network net = new Network(spec, NetworkOperators.forSpecs(), new CpuBackend());
+    NetworkSpec spec = NetworkResolver.load(Path.of("networks/resnet.hbp"), null, ModuleLibrary.builtInSpecDirs());
+    Network net = new Network(spec, ModuleLibrary.forSpecs(), new CpuBackend());
     TorchLayout io = new TorchLayout(net);
     Map<String, Batch> params = io.parameters(Npz.read(paramsFile), "params.npz");
     Map<String, NdArray> b = Npz.read(batchFile);

@@ -46,11 +46,11 @@ class IndexDeclNetworkTest {
 
   @TempDir
   static Path dir;
-  private static Network.Operators operators;
+  private static Network.OperatorFactory operators;
 
   @BeforeAll
   static void operators() {
-    operators = NetworkOperators.forSpecs(); // compiles each user spec file once
+    operators = ModuleLibrary.forSpecs(); // compiles each user spec file once
   }
 
   /** A file with the modules above and one network on input tensor(1, 4, 4) with the given layers between conv and flatten. */
@@ -65,7 +65,7 @@ class IndexDeclNetworkTest {
   }
 
   private static NetworkSpec load(Path f) {
-    return Networks.load(f, null, List.of(Path.of("modules-spec")));
+    return NetworkResolver.load(f, null, List.of(Path.of("modules-spec")));
   }
 
   @Test

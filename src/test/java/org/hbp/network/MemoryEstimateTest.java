@@ -31,7 +31,7 @@ class MemoryEstimateTest {
 
   private Network net(String text, String backend) throws Exception {
     Path f = Files.writeString(dir.resolve("n" + System.nanoTime() + ".hbp"), text);
-    return new Network(Networks.load(f, null, List.of(Path.of("modules-spec"))), Network.builtIn(), Backends.create(backend, 1));
+    return new Network(NetworkResolver.load(f, null, List.of(Path.of("modules-spec"))), Network.builtIn(), Backends.create(backend, 1));
   }
 
   private static Map<String, Batch> parameters(Network net, long seed) {

@@ -120,8 +120,8 @@ class NetworkCurvatureTest {
       this(spec, Network.builtIn(), n, seed, scale);
     }
 
-    /** With the operators of user specs ({@link NetworkOperators#forSpecs}). */
-    Setup(NetworkSpec spec, Network.Operators operators, int n, long seed, double scale) {
+    /** With the operators of user specs ({@link ModuleLibrary#forSpecs}). */
+    Setup(NetworkSpec spec, Network.OperatorFactory operators, int n, long seed, double scale) {
       this.spec = spec;
       Random rng = new Random(seed);
       net = new Network(spec, operators, BE);

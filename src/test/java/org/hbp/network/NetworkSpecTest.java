@@ -16,7 +16,7 @@ import org.hbp.calculus.Expr;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.DslException;
 import org.hbp.dsl.ModuleSpec;
-import org.hbp.dsl.NetworkDecl;
+import org.hbp.dsl.ParsedNetwork;
 import org.hbp.dsl.Spec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,14 +29,14 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the description, loading from files, and the error messages (written by hand).
  */
 class NetworkSpecTest {
-  private static final List<ModuleSpec> BUILT_IN = Networks.library(List.of(Path.of("modules-spec")));
+  private static final List<ModuleSpec> BUILT_IN = NetworkResolver.library(List.of(Path.of("modules-spec")));
 
   private static String lines(String... lines) {
     return String.join("\n", lines) + "\n";
   }
 
   private static NetworkSpec resolve(String text) {
-    return Networks.resolve(Dsl.parse(text, "net.hbp"), null, BUILT_IN);
+    return NetworkResolver.resolve(Dsl.parse(text, "net.hbp"), null, BUILT_IN);
   }
 
   private static List<List<Integer>> shapes(NetworkSpec net) {
@@ -95,7 +95,7 @@ class NetworkSpecTest {
     assertEquals(3, net.body().get(0).line());
     assertEquals(3, net.body().get(0).column());
     assertEquals(21, net.body().get(1).column());
-    List<String> paths = Networks.layers(net).stream().map(Networks.LayerAt::path).toList();
+    List<String> paths = NetworkResolver.layers(net).stream().map(NetworkResolver.LayerAt::path).toList();
     assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14"), paths);
   }
 
@@ -163,8 +163,8 @@ class NetworkSpecTest {
     assertEquals(Map.of("n", 256, "h", 32), ((NetworkSpec.Layer) net.body().get(3)).dims());
     assertEquals(Map.of("n", 10), net.loss().dims());
 
-    List<Networks.LayerAt> layers = Networks.layers(net);
-    assertEquals(List.of("0", "1", "2.0", "2.1", "2.2", "2.3.0", "3", "4"), layers.stream().map(Networks.LayerAt::path).toList());
+    List<NetworkResolver.LayerAt> layers = NetworkResolver.layers(net);
+    assertEquals(List.of("0", "1", "2.0", "2.1", "2.2", "2.3.0", "3", "4"), layers.stream().map(NetworkResolver.LayerAt::path).toList());
     assertEquals(List.of("linear", "relu", "linear", "relu", "linear", "tanh", "skip", "linear"),
         layers.stream().map(a -> a.layer().module().name()).toList());
   }
@@ -187,7 +187,7 @@ class NetworkSpecTest {
         "  2      flatten       c=2* h=6* w=6*                           matrix(2, 36) -> vector(72)",
         "  3      residual                                               vector(72) -> vector(72) (x + body(x))",
         "    3.0  linear        n=72* m=72                               vector(72) -> vector(72)",
-        "  loss   crossentropy  c=72*                                    vector(72) -> scalar"), Networks.describe(net));
+        "  loss   crossentropy  c=72*                                    vector(72) -> scalar"), NetworkResolver.describe(net));
   }
 
   /** Keyword dims that the shape also determines must agree; a matrix meets a tensor input by given h and w. */
@@ -216,22 +216,22 @@ class NetworkSpecTest {
         "  flatten;",
         "  loss squareloss;",
         "}"), "net.hbp");
-    assertEquals(List.of("a", "b"), spec.networks().stream().map(NetworkDecl::name).toList());
-    NetworkSpec b = Networks.resolve(spec, "b", BUILT_IN);
+    assertEquals(List.of("a", "b"), spec.networks().stream().map(ParsedNetwork::name).toList());
+    NetworkSpec b = NetworkResolver.resolve(spec, "b", BUILT_IN);
     assertEquals(List.of(List.of(2, 3, 4), List.of(2, 3, 4), List.of(2, 3, 4), List.of(2, 3, 4), List.of(2, 3, 4), List.of(2, 3, 4),
         List.of(2, 3, 4), List.of(24)), shapes(b));
     assertEquals(Map.of("n", 24), ((NetworkSpec.Layer) b.body().get(0)).dims());
-    NetworkSpec a = Networks.resolve(spec, "a", BUILT_IN);
+    NetworkSpec a = NetworkResolver.resolve(spec, "a", BUILT_IN);
     assertTrue(a.body().isEmpty());
     assertEquals(Map.of("n", 3), a.loss().dims());
     assertEquals(2, spec.network("b").orElseThrow().line());
 
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Networks.resolve(spec, null, BUILT_IN));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.resolve(spec, null, BUILT_IN));
     assertEquals("net.hbp declares 2 networks (a, b); name one", e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Networks.resolve(spec, "c", BUILT_IN));
+    e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.resolve(spec, "c", BUILT_IN));
     assertEquals("no network named 'c' in net.hbp (networks: a, b)", e.getMessage());
     Spec none = Dsl.parse("module m { dims n; input x: vector(n); output z = x; }", "m.hbp");
-    e = assertThrows(IllegalArgumentException.class, () -> Networks.resolve(none, null, BUILT_IN));
+    e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.resolve(none, null, BUILT_IN));
     assertEquals("m.hbp declares no network", e.getMessage());
   }
 
@@ -253,7 +253,7 @@ class NetworkSpecTest {
     ModuleSpec mine = Dsl.parse("module relu { dims n; input x: vector(n); data a: vector(n); output z = a .* x; }", "mine.hbp").modules().get(0);
     List<ModuleSpec> lib = new ArrayList<>(BUILT_IN);
     lib.add(mine);
-    NetworkSpec withMine = Networks.resolve(Dsl.parse("network a { input x: vector(5); relu; loss squareloss; }", "net.hbp"), null, lib);
+    NetworkSpec withMine = NetworkResolver.resolve(Dsl.parse("network a { input x: vector(5); relu; loss squareloss; }", "net.hbp"), null, lib);
     assertEquals("mine.hbp", ((NetworkSpec.Layer) withMine.body().get(0)).module().source());
   }
 
@@ -263,23 +263,23 @@ class NetworkSpecTest {
     Files.writeString(specs.resolve("double.hbp"), "module double { dims n; input x: vector(n); output z = 2*x; }\n");
     Path file = dir.resolve("net.hbp");
     Files.writeString(file, lines("network n {", "  input x: vector(4);", "  double;", "  linear(m = 2);", "  loss crossentropy;", "}"));
-    NetworkSpec net = Networks.load(file, null, List.of(Path.of("modules-spec"), specs));
+    NetworkSpec net = NetworkResolver.load(file, null, List.of(Path.of("modules-spec"), specs));
     assertEquals(file.toString(), net.source());
-    assertEquals(List.of("double", "linear"), Networks.layers(net).stream().map(a -> a.layer().module().name()).toList());
+    assertEquals(List.of("double", "linear"), NetworkResolver.layers(net).stream().map(a -> a.layer().module().name()).toList());
     assertEquals(List.of(2), net.body().get(1).outputShape());
 
     // errors keep the file's name and position
-    DslException d = assertThrows(DslException.class, () -> Networks.load(file, null, List.of(Path.of("modules-spec"))));
+    DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
     assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, bias, conv2d, dropout, elu, flatten, gated, linear, "
         + "matmul, maxpool, relu, sigmoid, skip, softplus, swish, tanh, zeropad)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Networks.load(missing, null, List.of(specs)));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(missing, null, List.of(specs)));
     assertEquals("network file not found: " + missing, e.getMessage());
     Path noFolder = dir.resolve("no-specs");
-    e = assertThrows(IllegalArgumentException.class, () -> Networks.load(file, null, List.of(noFolder)));
+    e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(file, null, List.of(noFolder)));
     assertEquals("spec folder not found: " + noFolder, e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Networks.load(dir, null, List.of(specs)));
+    e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(dir, null, List.of(specs)));
     assertEquals("not a file: " + dir, e.getMessage());
   }
 
@@ -294,15 +294,15 @@ class NetworkSpecTest {
         "  residual { relu; }",
         "  loss crossentropy(c = 10);",
         "}"), "net.hbp");
-    NetworkDecl d = spec.networks().get(0);
+    ParsedNetwork d = spec.networks().get(0);
     assertEquals("fc", d.name());
     assertEquals(2, d.line());
     assertEquals(9, d.column());
-    assertEquals(new NetworkDecl.Input("img", List.of(1, 28, 28), 3, 3), d.input());
-    assertEquals(new NetworkDecl.Instance("conv2d",
-        List.of(new NetworkDecl.Arg("cout", 4, 4, 10), new NetworkDecl.Arg("k", 5, 4, 20)), 4, 3), d.body().get(0));
-    assertEquals(new NetworkDecl.Residual(List.of(new NetworkDecl.Instance("relu", List.of(), 5, 14)), 5, 3), d.body().get(1));
-    assertEquals(new NetworkDecl.Instance("crossentropy", List.of(new NetworkDecl.Arg("c", 10, 6, 21)), 6, 8), d.loss());
+    assertEquals(new ParsedNetwork.Input("img", List.of(1, 28, 28), 3, 3), d.input());
+    assertEquals(new ParsedNetwork.Instance("conv2d",
+        List.of(new ParsedNetwork.Arg("cout", 4, 4, 10), new ParsedNetwork.Arg("k", 5, 4, 20)), 4, 3), d.body().get(0));
+    assertEquals(new ParsedNetwork.Residual(List.of(new ParsedNetwork.Instance("relu", List.of(), 5, 14)), 5, 3), d.body().get(1));
+    assertEquals(new ParsedNetwork.Instance("crossentropy", List.of(new ParsedNetwork.Arg("c", 10, 6, 21)), 6, 8), d.loss());
     assertTrue(spec.modules().isEmpty());
   }
 

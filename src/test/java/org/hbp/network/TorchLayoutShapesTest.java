@@ -31,12 +31,12 @@ class TorchLayoutShapesTest {
 
   @BeforeAll
   static void init() {
-    library = Networks.library(NetworkOperators.builtInSpecDirs());
+    library = NetworkResolver.library(ModuleLibrary.builtInSpecDirs());
   }
 
   static TorchLayout layout(String net) {
-    NetworkSpec spec = Networks.resolve(Dsl.parse(net, "net.hbp"), null, library);
-    return new TorchLayout(new Network(spec, NetworkOperators.forSpecs(), new CpuBackend()));
+    NetworkSpec spec = NetworkResolver.resolve(Dsl.parse(net, "net.hbp"), null, library);
+    return new TorchLayout(new Network(spec, ModuleLibrary.forSpecs(), new CpuBackend()));
   }
 
   static NdArray filled(DType t, int... shape) {

@@ -15,9 +15,9 @@ import org.hbp.backend.blas.BlasBackend;
 import org.hbp.data.Synthetic;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
+import org.hbp.network.ModuleLibrary;
 import org.hbp.network.NetworkSpec;
-import org.hbp.network.Networks;
+import org.hbp.network.NetworkResolver;
 import org.hbp.network.Strategy;
 import org.hbp.plot.RunMetrics;
 import org.junit.jupiter.api.Test;
@@ -133,7 +133,7 @@ class ExperimentsTest {
     Path netFile = dir.resolve("tiny.hbp");
     Files.writeString(netFile, "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n"
         + "  loss crossentropy;\n}\n");
-    NetworkSpec ns = Networks.load(netFile, null, NetworkOperators.builtInSpecDirs());
+    NetworkSpec ns = NetworkResolver.load(netFile, null, ModuleLibrary.builtInSpecDirs());
     List<Experiments.Config> configs = List.of(new Experiments.Config("SGD", "sgd", 0.1, 0, null, null, 1, 0, 0, 0.9, 20),
         Experiments.cg("CG-Newton GGN", 0.1, 0.02, CurvatureKind.GGN, Strategy.BDA, 1, 10, 20),
         Experiments.cg("CG-Newton PCH-abs", 0.1, 0.02, CurvatureKind.PCH_ABS, Strategy.BDA, 1, 10, 20),
@@ -142,7 +142,7 @@ class ExperimentsTest {
     Experiments.Plan plan = new Experiments.Plan("fig4", "test", "tiny.hbp", 80, 30, 2, configs);
     var data = Synthetic.create(1, 80, 30, 1, 4, 4, 3).normalized();
     StringWriter log = new StringWriter();
-    Experiments.NetworkFactory nets = () -> new Network(ns, NetworkOperators.forSpecs(), new BlasBackend(Precision.FLOAT64, 1));
+    Experiments.NetworkFactory nets = () -> new Network(ns, ModuleLibrary.forSpecs(), new BlasBackend(Precision.FLOAT64, 1));
     List<RunMetrics> runs = Experiments.run(plan, data, 2, dir.resolve("exp"), nets, "synthetic", new PrintWriter(log, true), false);
     assertEquals(10, runs.size(), "5 configurations x 2 seeds");
     for (String png : List.of("loss-vs-epoch.png", "accuracy-vs-epoch.png", "loss-vs-time.png", "accuracy-vs-time.png"))

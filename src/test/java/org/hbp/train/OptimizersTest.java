@@ -21,8 +21,8 @@ import org.hbp.backend.blas.BlasBackend;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
-import org.hbp.network.Networks;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.NetworkResolver;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.junit.jupiter.api.Test;
@@ -42,7 +42,7 @@ class OptimizersTest {
   private Network net(String text) throws Exception {
     Path f = Files.createTempFile(dir, "net", ".hbp");
     Files.writeString(f, text);
-    return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(), be);
+    return new Network(NetworkResolver.load(f, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(), be);
   }
 
   private static final String SIGMOID_NET = "network small {\n  input x: vector(6);\n  linear(m = 5);\n  sigmoid;\n  linear(m = 3);\n"

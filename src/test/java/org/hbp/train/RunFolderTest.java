@@ -31,8 +31,8 @@ import org.hbp.data.Synthetic;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
-import org.hbp.network.Networks;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.NetworkResolver;
 import org.hbp.plot.RunMetrics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,7 +51,7 @@ class RunFolderTest {
   private Network net(String text) throws IOException {
     Path f = Files.createTempFile(dir, "net", ".hbp");
     Files.writeString(f, text);
-    return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(),
+    return new Network(NetworkResolver.load(f, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(),
         new BlasBackend(Precision.FLOAT64, 1));
   }
 

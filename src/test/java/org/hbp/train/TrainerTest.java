@@ -23,8 +23,8 @@ import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
-import org.hbp.network.Networks;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.NetworkResolver;
 import org.hbp.network.Strategy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,7 +43,7 @@ class TrainerTest {
   private Network net(String text) throws IOException {
     Path f = Files.createTempFile(dir, "t", ".hbp");
     Files.writeString(f, text);
-    return new Network(Networks.load(f, null, NetworkOperators.builtInSpecDirs()), NetworkOperators.forSpecs(),
+    return new Network(NetworkResolver.load(f, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(),
         new BlasBackend(Precision.FLOAT64, 1));
   }
 

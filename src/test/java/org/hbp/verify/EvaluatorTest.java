@@ -136,8 +136,8 @@ class EvaluatorTest {
 
   // ---- unfold -------------------------------------------------------------------------------
 
-  private static Expr.ConvGeometry geometry(long c, long h, long w, long k, long s, long p, long d) {
-    return new Expr.ConvGeometry(Dim.of(c), Dim.of(h), Dim.of(w), Dim.of(k), Dim.of(s), Dim.of(p), Dim.of(d));
+  private static Expr.ConvDims geometry(long c, long h, long w, long k, long s, long p, long d) {
+    return new Expr.ConvDims(Dim.of(c), Dim.of(h), Dim.of(w), Dim.of(k), Dim.of(s), Dim.of(p), Dim.of(d));
   }
 
   @Test
@@ -170,7 +170,7 @@ class EvaluatorTest {
   @Test
   void unfoldingMatrixMatchesUnfold() {
     Dim c = Dim.sym("c"), h = Dim.sym("h"), w = Dim.sym("w");
-    Expr.ConvGeometry g = new Expr.ConvGeometry(c, h, w, Dim.sym("k"), Dim.sym("s"), Dim.sym("pad"), Dim.sym("d"));
+    Expr.ConvDims g = new Expr.ConvDims(c, h, w, Dim.sym("k"), Dim.sym("s"), Dim.sym("pad"), Dim.sym("d"));
     Map<String, Long> dims = new HashMap<>(Map.of("c", 2L, "h", 5L, "w", 6L, "k", 3L, "s", 2L, "pad", 1L, "d", 2L));
     Expr.Var x = var("X", Shape.tensor(c, h, w));
     Tensor xv = Tensor.random(rng, 2, 5, 6);

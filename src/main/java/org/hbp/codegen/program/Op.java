@@ -251,35 +251,35 @@ public sealed interface Op {
 
   // ---- convolutions, gather and scatter -------------------------------------------------------
 
-  record Unfold(Value x, Expr.ConvGeometry geometry) implements Op {
+  record Unfold(Value x, Expr.ConvDims geometry) implements Op {
     public ItemShape shape() {
       return new ItemShape(geometry.patchRows(), geometry.patches());
     }
   }
 
   /** The adjoint of {@link Unfold}. */
-  record Fold(Value columns, Expr.ConvGeometry geometry) implements Op {
+  record Fold(Value columns, Expr.ConvDims geometry) implements Op {
     public ItemShape shape() {
       return new ItemShape(geometry.c(), geometry.h().times(geometry.w()));
     }
   }
 
   /** {@code w * unfold(x) + bias * ones'}, or without the bias when it is null. */
-  record Convolution(Value w, Value x, Expr.ConvGeometry geometry, Value bias) implements Op {
+  record Convolution(Value w, Value x, Expr.ConvDims geometry, Value bias) implements Op {
     public ItemShape shape() {
       return new ItemShape(w.items().rows(), geometry.patches());
     }
   }
 
   /** {@code fold(w' * y)}: the adjoint of a convolution in its input. */
-  record ConvolutionAdjoint(Value w, Value y, Expr.ConvGeometry geometry) implements Op {
+  record ConvolutionAdjoint(Value w, Value y, Expr.ConvDims geometry) implements Op {
     public ItemShape shape() {
       return new ItemShape(geometry.c(), geometry.h().times(geometry.w()));
     }
   }
 
   /** {@code sum_n y_n * unfold(x_n)'}: a convolution's weight gradient, summed over the batch. */
-  record SumConvolutionWeightGradients(Value y, Value x, Expr.ConvGeometry geometry) implements Op {
+  record SumConvolutionWeightGradients(Value y, Value x, Expr.ConvDims geometry) implements Op {
     public ItemShape shape() {
       return new ItemShape(y.items().rows(), geometry.patchRows());
     }

@@ -16,9 +16,9 @@ import org.hbp.backend.Precision;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkOperators;
+import org.hbp.network.ModuleLibrary;
 import org.hbp.network.NetworkSpec;
-import org.hbp.network.Networks;
+import org.hbp.network.NetworkResolver;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,7 +55,7 @@ class OpenClNetworkTest {
 
   /** Loss, every gradient and one exact GGN product per parameter, as host arrays. */
   private static List<double[]> run(NetworkSpec spec, Backend be, Random rng, int samples) {
-    Network net = new Network(spec, NetworkOperators.forSpecs(), be);
+    Network net = new Network(spec, ModuleLibrary.forSpecs(), be);
     Map<String, Batch> params = new LinkedHashMap<>();
     for (String name : net.parameterNames()) {
       int[] s = net.parameterShape(name);
@@ -84,7 +84,7 @@ class OpenClNetworkTest {
   void aSmallCnnGivesTheCpuBackendsLossGradientsAndCurvature(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("tiny.hbp");
     Files.writeString(file, NET);
-    NetworkSpec spec = Networks.load(file, null, NetworkOperators.builtInSpecDirs());
+    NetworkSpec spec = NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs());
     List<double[]> ref = run(spec, new CpuBackend(), new Random(5), 6);
     for (Precision p : new Precision[] {Precision.FLOAT64, Precision.FLOAT32}) {
       OpenClBackend be = new OpenClBackend(p, OpenClTestSupport.deviceIndex());

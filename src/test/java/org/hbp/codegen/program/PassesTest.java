@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 class PassesTest {
   private static final Dim N = Dim.sym("n"), M = Dim.sym("m"), COUT = Dim.sym("cout");
   /** 2 channels of 5 x 5, 3 x 3 kernels, stride 1, no padding: 9 patches of 18 rows. */
-  private static final Expr.ConvGeometry G = new Expr.ConvGeometry(Dim.of(2), Dim.of(5), Dim.of(5), Dim.of(3), Dim.of(1), Dim.of(0), Dim.of(1));
+  private static final Expr.ConvDims G = new Expr.ConvDims(Dim.of(2), Dim.of(5), Dim.of(5), Dim.of(3), Dim.of(1), Dim.of(0), Dim.of(1));
 
   private int next;
 

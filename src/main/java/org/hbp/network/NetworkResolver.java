@@ -19,7 +19,7 @@ import org.hbp.calculus.Shape;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.DslException;
 import org.hbp.dsl.ModuleSpec;
-import org.hbp.dsl.NetworkDecl;
+import org.hbp.dsl.ParsedNetwork;
 import org.hbp.dsl.Spec;
 
 /**
@@ -43,8 +43,8 @@ import org.hbp.dsl.Spec;
  *       {@code w} are given and {@code h*w} is its number of columns.
  * </ul>
  */
-public final class Networks {
-  private Networks() {}
+public final class NetworkResolver {
+  private NetworkResolver() {}
 
   /** A layer with its PyTorch-style index path ({@code 0}, {@code 3.1}, ...). */
   public record LayerAt(String path, NetworkSpec.Layer layer) {}
@@ -102,8 +102,8 @@ public final class Networks {
    * @throws DslException an unknown module, a dim that cannot be bound, a shape that does not fit
    */
   public static NetworkSpec resolve(Spec spec, String networkName, List<ModuleSpec> library) {
-    List<String> names = spec.networks().stream().map(NetworkDecl::name).toList();
-    NetworkDecl decl;
+    List<String> names = spec.networks().stream().map(ParsedNetwork::name).toList();
+    ParsedNetwork decl;
     if (networkName == null) {
       if (names.isEmpty()) throw new UserError(spec.source() + " declares no network");
       if (names.size() > 1)
@@ -123,10 +123,10 @@ public final class Networks {
   private record Flow(List<Integer> shape, List<Integer> spatial) {}
 
   private static final class Resolver {
-    private final NetworkDecl decl;
+    private final ParsedNetwork decl;
     private final Map<String, ModuleSpec> modules;
 
-    Resolver(NetworkDecl decl, Map<String, ModuleSpec> modules) {
+    Resolver(ParsedNetwork decl, Map<String, ModuleSpec> modules) {
       this.decl = decl;
       this.modules = modules;
     }
@@ -134,19 +134,19 @@ public final class Networks {
     NetworkSpec resolve() {
       List<NetworkSpec.Node> body = new ArrayList<>();
       Flow out = body(decl.body(), new Flow(decl.input().shape(), null), body);
-      NetworkDecl.Instance l = decl.loss();
+      ParsedNetwork.Instance l = decl.loss();
       NetworkSpec.Layer loss = place(l, loss(l), out, true).layer;
       return new NetworkSpec(decl.name(), decl.source(), decl.line(), decl.input().shape(), body, loss);
     }
 
-    private Flow body(List<NetworkDecl.Item> items, Flow flow, List<NetworkSpec.Node> out) {
-      for (NetworkDecl.Item item : items) {
-        if (item instanceof NetworkDecl.Instance inst) {
+    private Flow body(List<ParsedNetwork.Item> items, Flow flow, List<NetworkSpec.Node> out) {
+      for (ParsedNetwork.Item item : items) {
+        if (item instanceof ParsedNetwork.Instance inst) {
           Placed p = place(inst, module(inst), flow, false);
           out.add(p.layer);
           flow = p.out;
         } else {
-          NetworkDecl.Residual r = (NetworkDecl.Residual) item;
+          ParsedNetwork.Residual r = (ParsedNetwork.Residual) item;
           List<NetworkSpec.Node> inner = new ArrayList<>();
           Flow f = body(r.body(), flow, inner);
           if (!f.shape().equals(flow.shape()))
@@ -157,14 +157,14 @@ public final class Networks {
       return flow;
     }
 
-    private ModuleSpec module(NetworkDecl.Instance inst) {
+    private ModuleSpec module(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
       if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules: " + names(false) + ")");
       if (m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a loss; use it as 'loss " + inst.name() + ";'");
       return m;
     }
 
-    private ModuleSpec loss(NetworkDecl.Instance inst) {
+    private ModuleSpec loss(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
       if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses: " + names(true) + ")");
       if (!m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a module, not a loss (losses: " + names(true) + ")");
@@ -179,7 +179,7 @@ public final class Networks {
     private record Placed(NetworkSpec.Layer layer, Flow out) {}
 
     /** Binds the dims of one instance and computes its output. */
-    private Placed place(NetworkDecl.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
+    private Placed place(ParsedNetwork.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
       String who = m.name();
       int line = inst.line(), col = inst.column();
       List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
@@ -190,8 +190,8 @@ public final class Networks {
 
       // keyword dims
       Map<String, Long> bound = new LinkedHashMap<>();
-      Map<String, NetworkDecl.Arg> given = new LinkedHashMap<>();
-      for (NetworkDecl.Arg a : inst.args()) {
+      Map<String, ParsedNetwork.Arg> given = new LinkedHashMap<>();
+      for (ParsedNetwork.Arg a : inst.args()) {
         if (m.derivedDims().containsKey(a.name()))
           throw at(a.line(), a.column(), who + ": '" + a.name() + "' is a derived dim of " + who + " (" + a.name() + " = "
               + m.derivedDims().get(a.name()) + "), computed from the others; it cannot be given");
@@ -232,7 +232,7 @@ public final class Networks {
         Long b = bound.get(sym);
         if (b == null) bound.put(sym, size);
         else if (b != size) {
-          NetworkDecl.Arg a = given.get(sym);
+          ParsedNetwork.Arg a = given.get(sym);
           if (a != null)
             throw at(a.line(), a.column(), who + ": " + sym + " = " + b + " is given but the incoming shape " + incoming + " gives " + sym + " = " + size);
           throw at(line, col, who + ": the input is " + typeText(t.substitute(constants(bound)), rank) + " but the incoming shape is " + incoming);

@@ -7,8 +7,8 @@ import java.util.function.Function;
 import org.hbp.backend.Batch;
 
 /** Checks shared by generated operators. */
-public final class Operators {
-  private Operators() {}
+public final class OperatorSupport {
+  private OperatorSupport() {}
 
   /**
    * Checks the values given to a forward pass: every required variable present, with the item

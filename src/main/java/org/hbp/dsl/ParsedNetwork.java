@@ -5,11 +5,11 @@ import java.util.List;
 /**
  * A parsed {@code network} declaration, checked for its structure only (one input first, one loss
  * last, whole-number dims, only {@code residual} blocks): the module names are looked up and the
- * dims inferred by {@code org.hbp.network.Networks.resolve}, which needs the module library. Every
+ * dims inferred by {@code org.hbp.network.NetworkResolver.resolve}, which needs the module library. Every
  * part keeps its 1-based {@code line:column} for the errors of that step.
  */
-public record NetworkDecl(String name, String source, int line, int column, Input input, List<Item> body, Instance loss) {
-  public NetworkDecl {
+public record ParsedNetwork(String name, String source, int line, int column, Input input, List<Item> body, Instance loss) {
+  public ParsedNetwork {
     body = List.copyOf(body);
   }
 

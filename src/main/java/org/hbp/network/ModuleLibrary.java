@@ -26,8 +26,8 @@ import org.hbp.runtime.BuiltInOperators;
  * {@code modules-spec/}, or the copy packaged in hbp's jar) with their compiled operators, and
  * user specs, whose operators are generated and compiled in-process on first use.
  */
-public final class NetworkOperators {
-  private NetworkOperators() {}
+public final class ModuleLibrary {
+  private ModuleLibrary() {}
 
   private static Path extracted;
 
@@ -61,7 +61,7 @@ public final class NetworkOperators {
     String specs = folder;
     try {
       Path dir = TempFolders.create("hbp-" + folder + "-");
-      Path source = Path.of(NetworkOperators.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      Path source = Path.of(ModuleLibrary.class.getProtectionDomain().getCodeSource().getLocation().toURI());
       if (Files.isDirectory(source)) {
         Path from = source.resolve(specs);
         if (Files.isDirectory(from))
@@ -90,7 +90,7 @@ public final class NetworkOperators {
    * Operators for the modules of any spec: the built-in class when its forward expression is the
    * spec's, else generated from the spec's file and compiled in-process (once per file).
    */
-  public static Network.Operators forSpecs() {
+  public static Network.OperatorFactory forSpecs() {
     Map<String, Map<String, Class<?>>> compiled = new HashMap<>();
     return (m, be, dims) -> {
       Class<?> c = builtIn(m);

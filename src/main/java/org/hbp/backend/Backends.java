@@ -1,7 +1,7 @@
 package org.hbp.backend;
 
-import org.hbp.UserError;
 import java.util.List;
+import org.hbp.UserError;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.backend.opencl.OpenClBackend;

@@ -1,6 +1,5 @@
 package org.hbp.calculus;
 
-import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -8,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.UnaryOperator;
+import org.hbp.UserError;
 
 /**
  * Canonicalization by small pure rewrites run bottom-up to a fixed point. Each {@link Rewrite}

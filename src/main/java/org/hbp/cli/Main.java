@@ -7,8 +7,8 @@ import java.util.List;
 import org.hbp.UserError;
 import org.hbp.backend.opencl.OpenClException;
 import org.hbp.io.IoErrors;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code hbp} command line. */
 @Command(name = "hbp", mixinStandardHelpOptions = true, version = "hbp 0.1.0",

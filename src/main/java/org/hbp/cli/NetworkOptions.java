@@ -5,8 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.hbp.UserError;
 import org.hbp.network.ModuleLibrary;
-import org.hbp.network.NetworkSpec;
 import org.hbp.network.NetworkResolver;
+import org.hbp.network.NetworkSpec;
 import picocli.CommandLine.Option;
 
 /** The options naming a network declared in the DSL ({@code --net}, {@code --network}, {@code --specs}) of curvature and train. */

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiFunction;
+import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
@@ -117,12 +118,12 @@ final class BodyLowering implements Lowering.Context {
   // ---- Lowering.Context ----
 
   @Override
-  public String dim(org.hbp.calculus.Dim d) {
+  public String dim(Dim d) {
     return notation.dim(d);
   }
 
   @Override
-  public String dimText(org.hbp.calculus.Dim d) {
+  public String dimText(Dim d) {
     return notation.dimText(d);
   }
 

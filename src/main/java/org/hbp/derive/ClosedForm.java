@@ -2,6 +2,7 @@ package org.hbp.derive;
 
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
+import org.hbp.calculus.Printer;
 import org.hbp.calculus.Simplifier;
 
 /** Writes derivatives of elementwise functions (f'(x), f''(x)) out in closed form. */
@@ -16,6 +17,6 @@ public final class ClosedForm {
       if (out.equals(e)) return s.run(e);
       e = out;
     }
-    throw new IllegalStateException("derivative formulas nest more than 32 levels deep: " + org.hbp.calculus.Printer.text(e));
+    throw new IllegalStateException("derivative formulas nest more than 32 levels deep: " + Printer.text(e));
   }
 }

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Printer;
 
 /**
  * Proves that every entry of an expression is non-negative, soundly (a proof, never a test at
@@ -69,7 +70,7 @@ final class NonNegativity {
     List<String> names = new ArrayList<>();
     for (Map<Expr, Integer> m : p.terms().keySet())
       for (Expr a : m.keySet()) {
-        String s = org.hbp.calculus.Printer.text(a);
+        String s = Printer.text(a);
         if (!names.contains(s)) names.add(s);
       }
     names.sort(null);

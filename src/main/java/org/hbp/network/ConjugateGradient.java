@@ -1,7 +1,7 @@
 package org.hbp.network;
 
-import org.hbp.UserError;
 import java.util.function.UnaryOperator;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 

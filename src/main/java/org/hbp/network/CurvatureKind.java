@@ -1,7 +1,7 @@
 package org.hbp.network;
 
-import org.hbp.UserError;
 import java.util.Locale;
+import org.hbp.UserError;
 
 /**
  * Which curvature flows back (paper Section 3): the exact Hessian keeps every residual term, the

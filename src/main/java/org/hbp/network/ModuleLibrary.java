@@ -1,6 +1,5 @@
 package org.hbp.network;
 
-import org.hbp.UserError;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -14,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
+import org.hbp.UserError;
 import org.hbp.codegen.OperatorGenerator;
 import org.hbp.codegen.OperatorLoader;
 import org.hbp.dsl.Dsl;

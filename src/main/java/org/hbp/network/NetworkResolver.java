@@ -1,6 +1,5 @@
 package org.hbp.network;
 
-import org.hbp.UserError;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.hbp.UserError;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
@@ -320,10 +320,10 @@ public final class NetworkResolver {
       }
       List<Integer> out = new ArrayList<>();
       for (long x : values) out.add(toInt(x, line, col, m.name()));
-      long entries = org.hbp.calculus.Shape.entries(values);
-      if (entries > org.hbp.dsl.Dsl.MAX_ENTRIES)
+      long entries = Shape.entries(values);
+      if (entries > Dsl.MAX_ENTRIES)
         throw at(line, col, m.name() + ": " + what + " would be " + typeText(values) + " with " + (entries == Long.MAX_VALUE ? "more than 2^63" : entries)
-            + " entries; an array has at most " + org.hbp.dsl.Dsl.MAX_ENTRIES + " entries (arrays are indexed by int)");
+            + " entries; an array has at most " + Dsl.MAX_ENTRIES + " entries (arrays are indexed by int)");
       return out;
     }
 

@@ -4,6 +4,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;
+import org.hbp.runtime.OperatorSupport;
 import org.hbp.runtime.ResidualKind;
 
 /**
@@ -70,14 +71,14 @@ public final class ResidualPolicy {
   public Batch product(ModuleOperator op, ForwardCache cache, String wrt, Batch dz, Batch v) {
     Backend be = op.backend();
     int[] s = op.itemShape(wrt);
-    v = org.hbp.runtime.OperatorSupport.shaped(be, op.name(), v, wrt, s, "residualMatProd");
+    v = OperatorSupport.shaped(be, op.name(), v, wrt, s, "residualMatProd");
     ResidualKind kind = op.residualKind(wrt);
     if (!contributes(op, wrt)) return be.scale(v, 0);
     if (modification == ResidualModification.NONE) return op.residualMatProd(cache, wrt, dz, v);
     if (kind == ResidualKind.DIAGONAL) return be.multiply(diagonal(op, cache, wrt, dz), v);
     int n = s[0] * s[1];
     Batch r = dense(op, cache, wrt, dz);
-    return org.hbp.runtime.OperatorSupport.shaped(be, op.name(), be.matmul(r, false, be.reshape(v, n, 1), false), wrt, s, "residualMatProd");
+    return OperatorSupport.shaped(be, op.name(), be.matmul(r, false, be.reshape(v, n, 1), false), wrt, s, "residualMatProd");
   }
 
   /** The diagonal of {@code mod(R_n)} per sample, in wrt's shape, for a zero or diagonal residual; throws for a general one. */

@@ -1,8 +1,8 @@
 package org.hbp.network;
 
-import org.hbp.UserError;
 import java.util.Locale;
 import java.util.function.Supplier;
+import org.hbp.UserError;
 
 /**
  * The user's choice of how curvature is propagated through a batch (paper Section 3): exactly, by

@@ -1,7 +1,7 @@
 package org.hbp.runtime;
 
-import org.hbp.UserError;
 import java.util.Map;
+import org.hbp.UserError;
 import org.hbp.backend.Backend;
 
 /**

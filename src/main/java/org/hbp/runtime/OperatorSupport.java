@@ -1,9 +1,10 @@
 package org.hbp.runtime;
 
-import org.hbp.UserError;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import org.hbp.UserError;
+import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 
 /** Checks shared by generated operators. */
@@ -43,9 +44,9 @@ public final class OperatorSupport {
    * A new instance of a generated operator class for a backend and dims; the constructor's own
    * exceptions (a missing or invalid dim) are rethrown as they are.
    */
-  public static Object instantiate(Class<?> type, org.hbp.backend.Backend backend, Map<String, Integer> dims) {
+  public static Object instantiate(Class<?> type, Backend backend, Map<String, Integer> dims) {
     try {
-      return type.getConstructor(org.hbp.backend.Backend.class, Map.class).newInstance(backend, dims);
+      return type.getConstructor(Backend.class, Map.class).newInstance(backend, dims);
     } catch (java.lang.reflect.InvocationTargetException e) {
       if (e.getCause() instanceof RuntimeException r) throw r;
       throw new IllegalStateException(e.getCause());
@@ -58,7 +59,7 @@ public final class OperatorSupport {
    * Directions with numel(variable) entries per item, given the variable's item shape (a free
    * reshape); anything else is an error naming the operator method and both shapes.
    */
-  public static Batch shaped(org.hbp.backend.Backend be, String operator, Batch v, String variable, int[] shape, String what) {
+  public static Batch shaped(Backend be, String operator, Batch v, String variable, int[] shape, String what) {
     if (v.itemSize() != shape[0] * shape[1])
       throw new UserError(operator + "." + what + ": directions " + v.describe() + " do not have the shape of '" + variable + "', "
           + shape[0] + "x" + shape[1]);

@@ -1,11 +1,11 @@
 package org.hbp.backend.host;
 
-import org.hbp.UserError;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
+import org.hbp.UserError;
 
 /**
  * Loops of the host kernels over ranges of items or entries, split over a thread count: large

@@ -80,6 +80,14 @@ public final class Main implements Runnable {
           + "run from the hbp command, whose stack is larger, or split the expression)");
       err.flush();
       return USER_ERROR;
+    } catch (OutOfMemoryError e) {
+      // the memory estimate should have refused this run before it started: a bug of the estimate
+      err.println("hbp: internal error: out of memory (" + e.getMessage() + ") in a run the memory estimate let through; "
+          + "lower --memory-limit, --batch or the directions, or use --strategy exact; please report (" + DEBUG_VARIABLE
+          + "=1 prints the stack trace)");
+      if (debug) e.printStackTrace(err);
+      err.flush();
+      return INTERNAL_ERROR;
     }
   }
 

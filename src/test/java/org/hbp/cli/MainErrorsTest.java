@@ -33,6 +33,7 @@ class MainErrorsTest {
         case "state": throw new IllegalStateException("counter went negative");
         case "argument": throw new IllegalArgumentException("order 0"); // thrown in org.hbp.cli: a bug
         case "network": CurvatureKind.parse("fisher"); return 0; // an input error of the network package: a UserError
+        case "memory": throw new OutOfMemoryError("Cannot allocate new FloatPointer(536870912)");
         case "kernel": new CpuBackend().eye(-1); return 0; // a broken kernel precondition: a bug wherever it is thrown
         default: return 0;
       }
@@ -68,6 +69,16 @@ class MainErrorsTest {
     assertEquals(1, r.code());
     assertTrue(r.err().startsWith("hbp: internal error: java.lang.IllegalArgumentException: order 0; please report"), r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());
+  }
+
+  @Test
+  void runningOutOfMemoryIsOneLineWithAdvice() {
+    Run r = run(false, "memory");
+    assertEquals(1, r.code());
+    assertEquals("hbp: internal error: out of memory (Cannot allocate new FloatPointer(536870912)) in a run the memory estimate let "
+        + "through; lower --memory-limit, --batch or the directions, or use --strategy exact; please report (HBP_DEBUG=1 prints the "
+        + "stack trace)\n", r.err());
+    assertTrue(run(true, "memory").err().contains("\tat org.hbp.cli.MainErrorsTest$Fail.call("));
   }
 
   @Test

@@ -22,6 +22,14 @@ interface CurvatureStrategy {
    */
   Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes);
 
+  /**
+   * Refuses (naming the layer) where the strategy's explicit matrices for a batch of
+   * {@code samples} would exceed {@code memoryLimitBytes}. {@link #prepare} calls it with its
+   * batch; {@link MemoryEstimate} calls it with the run's batch size before it probes the run on a
+   * small batch, so the probe never forms what the run would refuse.
+   */
+  default void checkMemory(Network net, int samples, long memoryLimitBytes) {}
+
   /** The prepared curvature of one batch. */
   interface Blocks {
     /**

@@ -43,6 +43,43 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
   /** The per-sample {@code J_n v} of a parameter's directions, as the block multiplies them by H̄. */
   abstract Batch parameterDirections(Backend be, Batch jv, int samples);
 
+  /**
+   * Refuses, naming the layer, where the explicit matrices of a layer for a batch of
+   * {@code samples} would exceed {@code limit} bytes (counted in float64): its output and input
+   * Hessians (d x d, in x in) and, where its Jacobian differs per sample and is not diagonal, the
+   * per-sample products of eq. 8/9, {@code J_n' M'} (in x d, with its transpose) and
+   * {@code J_n' (M J_n)} (in x in) for every sample.
+   */
+  @Override
+  public void checkMemory(Network net, int samples, long limit) {
+    // top-level nodes before the first with parameters need no curvature; the first needs its output's only
+    int first = firstWithParameters(net.body);
+    Set<Network.LayerNode> skipped = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (int i = 0; i < first; i++) if (net.body.get(i) instanceof Network.LayerNode l) skipped.add(l);
+    Network.LayerNode outputOnly = first < net.body.size() && net.body.get(first) instanceof Network.LayerNode l ? l : null;
+    for (Network.LayerNode l : net.layers()) {
+      if (skipped.contains(l)) continue;
+      long d = numel(l.outputItem()), in = l == outputOnly ? 0 : numel(l.op.itemShape(l.input));
+      boolean perSampleProducts = in > 0 && !l.op.jacobianIsShared(l.input) && !l.op.jacobianIsDiagonal(l.input);
+      long perSample = perSampleProducts ? (long) samples * (2 * in * d + in * in) : 0;
+      long bytes = 8 * (d * d + in * in + perSample);
+      if (bytes > limit)
+        throw new UserError(String.format(
+            "layer %s (%s): the explicit batch-averaged Hessian%s %d x %d%s entries%s (%.1f GiB in float64), above the limit of %.1f GiB; "
+                + "use --strategy exact (matrix-free products) or raise --memory-limit",
+            l.path, l.op.name(), in == 0 ? " of its output has" : "s of its output and input have", d, d,
+            in == 0 ? "" : " and " + in + " x " + in,
+            perSampleProducts ? String.format(", and its per-sample products for %d samples %d x %d (twice) and %d x %d", samples, in, d, in, in) : "",
+            bytes / (double) (1L << 30), limit / (double) (1L << 30)));
+    }
+  }
+
+  private static int firstWithParameters(List<Network.Node> nodes) {
+    int first = 0;
+    while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
+    return first;
+  }
+
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
     return new ExplicitBlocks(pass, policy, memoryLimitBytes);
@@ -63,7 +100,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
 
     ExplicitBlocks(Pass pass, ResidualPolicy policy, long memoryLimit) {
       super(pass, policy);
-      checkMemory(memoryLimit);
+      checkMemory(net, pass.samples, memoryLimit);
       int d = numel(net.loss.op.itemShape(net.loss.input));
       Batch h = be.reshape(be.meanSamples(net.loss.op.hessian(pass.lossCache, net.loss.input), pass.samples), d, d);
       back(net.body, h);
@@ -82,34 +119,6 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
       return held;
     }
 
-    /** Estimates the explicit matrices' memory and refuses above the limit, naming the layer. */
-    private void checkMemory(long limit) {
-      // top-level nodes before the first with parameters need no curvature; the first needs its output's only
-      int first = firstWithParameters(net.body);
-      Set<Network.LayerNode> skipped = Collections.newSetFromMap(new IdentityHashMap<>());
-      for (int i = 0; i < first; i++) if (net.body.get(i) instanceof Network.LayerNode l) skipped.add(l);
-      Network.LayerNode outputOnly = first < net.body.size() && net.body.get(first) instanceof Network.LayerNode l ? l : null;
-      for (Network.LayerNode l : net.layers()) {
-        if (skipped.contains(l)) continue;
-        long d = numel(l.outputItem()), in = l == outputOnly ? 0 : numel(l.op.itemShape(l.input));
-        // a Jacobian that differs per sample and is not diagonal: eq. 8/9 form J_n' M per sample
-        long perSample = in == 0 || l.op.jacobianIsShared(l.input) || l.op.jacobianIsDiagonal(l.input) ? 0 : (long) pass.samples * d * in;
-        long bytes = 8 * (d * d + in * in + perSample);
-        if (bytes > limit)
-          throw new UserError(String.format(
-              "layer %s (%s): the explicit batch-averaged Hessian%s %d x %d%s entries%s (%.1f GiB in float64), above the limit of %.1f GiB; "
-                  + "use --strategy exact (matrix-free products) or raise --memory-limit",
-              l.path, l.op.name(), in == 0 ? " of its output has" : "s of its output and input have", d, d,
-              in == 0 ? "" : " and " + in + " x " + in, perSample == 0 ? "" : String.format(", and its per-sample products %d x %d x %d", pass.samples, in, d),
-              bytes / (double) (1L << 30), limit / (double) (1L << 30)));
-      }
-    }
-
-    private int firstWithParameters(List<Network.Node> nodes) {
-      int first = 0;
-      while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
-      return first;
-    }
 
     /**
      * Walks back from the end, recording each layer's output Hessian; returns the Hessian at the

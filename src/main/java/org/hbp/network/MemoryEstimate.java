@@ -196,13 +196,15 @@ public final class MemoryEstimate {
    * The estimate of a curvature run on {@code samples} samples: the parameters (given: they are
    * the caller's and not counted again), the forward and gradient pass, the curvature (kfra/bda
    * matrices) and its products for the output, and the host copies of the output. The kfra/bda
-   * matrices are first checked layer by layer against {@code limit} (as {@link Curvature} does),
-   * so the probe never forms matrices above it.
+   * matrices of a batch of {@code samples} are first checked layer by layer against
+   * {@code limit} ({@link CurvatureStrategy#checkMemory}), so the probe never forms matrices above it.
    *
    * @param directions V of {@link Output#VECTORS} (ignored otherwise)
    */
   public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
       int blocks, Output output, int directions, long limit) {
+    // the explicit matrices of the run's batch first: the probe below runs on a small batch
+    strategy.implementation().checkMemory(net, samples, limit);
     int bytes = precisionOf(net.be).bytes();
     Memory m = memoryOf(net.be);
     MemoryProbe probe = new MemoryProbe(net.be, bytes);

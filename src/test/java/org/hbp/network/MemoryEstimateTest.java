@@ -127,6 +127,30 @@ class MemoryEstimateTest {
   }
 
   /**
+   * The per-sample products of eq. 8/9 are counted for the run's batch, not for the probe's small
+   * one: maxpool (a per-sample, non-diagonal Jacobian; input 2x4x4 = 32, output 8) holds J_n' M'
+   * (32 x 8, and its transpose) and J_n' M J_n (32 x 32) for every sample, by hand 8 * (8*8 + 32*32
+   * + N * (2*32*8 + 32*32)) bytes: 33,280 for the probe's 2 samples, 12,296,704 for N = 1000.
+   */
+  @Test
+  void perSampleProductsAreCheckedForTheRunsBatchBeforeTheProbe() throws Exception {
+    Network net = net("network pool {\n  input x: tensor(1, 4, 4);\n  conv2d(cout = 2, k = 1, s = 1, p = 0, d = 1);\n  maxpool(k = 2);\n"
+        + "  flatten;\n  linear(m = 3);\n  loss crossentropy;\n}\n", "cpu");
+    long limit = 1L << 20;
+    for (Strategy strategy : new Strategy[] {Strategy.KFRA, Strategy.BDA}) {
+      IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> MemoryEstimate.curvature(net, parameters(net, 5), 1000,
+          CurvatureKind.GGN, strategy, 1, MemoryEstimate.Output.VECTORS, 1, limit));
+      assertEquals("layer 1 (maxpool): the explicit batch-averaged Hessians of its output and input have 8 x 8 and 32 x 32 entries, and its "
+          + "per-sample products for 1000 samples 32 x 8 (twice) and 32 x 32 (0.0 GiB in float64), above the limit of 0.0 GiB; use --strategy "
+          + "exact (matrix-free products) or raise --memory-limit", x.getMessage());
+      // 8 * (1088 + 100 * 1536) = 1,237,504 bytes: above 1 MiB; 50 samples (623,104 bytes) pass the check
+      assertThrows(IllegalArgumentException.class, () -> MemoryEstimate.curvature(net, parameters(net, 5), 100, CurvatureKind.GGN, strategy, 1,
+          MemoryEstimate.Output.VECTORS, 1, limit));
+      MemoryEstimate.curvature(net, parameters(net, 5), 50, CurvatureKind.GGN, strategy, 1, MemoryEstimate.Output.VECTORS, 1, limit);
+    }
+  }
+
+  /**
    * The estimate is an upper bound of the heap a run really holds: the run (parameters, batch,
    * pass, gradients, exact GGN products with 3 directions for every parameter) goes through a
    * backend that runs a full garbage collection before every kernel and reads the heap in use

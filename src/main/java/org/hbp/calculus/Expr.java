@@ -116,13 +116,23 @@ public sealed interface Expr {
     }
   }
 
+  /**
+   * The operands of an n-ary entrywise node (sum, Hadamard product), copied: at least two
+   * ({@code tooFew} otherwise), all of one shape (else a {@link ShapeException} naming the
+   * {@code combination} and the two shapes).
+   */
+  private static List<Expr> equallyShaped(List<Expr> operands, String tooFew, String combination) {
+    List<Expr> copy = List.copyOf(operands);
+    if (copy.size() < 2) throw new IllegalArgumentException(tooFew);
+    Shape s = copy.get(0).shape();
+    for (Expr t : copy) if (!t.shape().equals(s)) throw new ShapeException(combination + " of " + s + " and " + t.shape());
+    return copy;
+  }
+
   /** n-ary sum of equally shaped terms. */
   record Add(List<Expr> terms) implements Expr {
     public Add {
-      terms = List.copyOf(terms);
-      if (terms.size() < 2) throw new IllegalArgumentException("Add needs two terms");
-      Shape s = terms.get(0).shape();
-      for (Expr t : terms) if (!t.shape().equals(s)) throw new ShapeException("sum of " + s + " and " + t.shape());
+      terms = equallyShaped(terms, "Add needs two terms", "sum");
     }
 
     public Shape shape() {
@@ -179,10 +189,7 @@ public sealed interface Expr {
   /** n-ary elementwise (Hadamard) product of equally shaped factors. */
   record Hadamard(List<Expr> factors) implements Expr {
     public Hadamard {
-      factors = List.copyOf(factors);
-      if (factors.size() < 2) throw new IllegalArgumentException("Hadamard needs two factors");
-      Shape s = factors.get(0).shape();
-      for (Expr t : factors) if (!t.shape().equals(s)) throw new ShapeException("Hadamard product of " + s + " and " + t.shape());
+      factors = equallyShaped(factors, "Hadamard needs two factors", "Hadamard product");
     }
 
     public Shape shape() {

@@ -24,6 +24,19 @@ final class Rewrites {
 
   // ---------- helpers ----------
 
+  /**
+   * Associativity of an n-ary node: its {@code operands}, each one that is itself a {@code node}
+   * replaced by that node's {@code operands} ((A + B) + C: A, B, C).
+   */
+  private static <T extends Expr> List<Expr> flattened(List<Expr> operands, Class<T> node, Function<T, List<Expr>> operandsOf) {
+    List<Expr> out = new ArrayList<>();
+    for (Expr t : operands) {
+      if (node.isInstance(t)) out.addAll(operandsOf.apply(node.cast(t)));
+      else out.add(t);
+    }
+    return out;
+  }
+
   private static boolean zero(Expr e) {
     return e instanceof Expr.Zero;
   }
@@ -86,15 +99,8 @@ final class Rewrites {
     rule("diagonalizer-one", "diagonalizer(1) = 1", Expr.Diagonalizer.class, d -> d.n().isOne() ? new Expr.Num(1) : d);
 
     // ---------------- sums ----------------
-    rule("add-flatten", "(A + B) + C = A + B + C", Expr.Add.class, a -> {
-      if (a.terms().stream().noneMatch(t -> t instanceof Expr.Add)) return a;
-      List<Expr> out = new ArrayList<>();
-      for (Expr t : a.terms()) {
-        if (t instanceof Expr.Add inner) out.addAll(inner.terms());
-        else out.add(t);
-      }
-      return new Expr.Add(out);
-    });
+    rule("add-flatten", "(A + B) + C = A + B + C", Expr.Add.class,
+        a -> a.terms().stream().noneMatch(t -> t instanceof Expr.Add) ? a : new Expr.Add(flattened(a.terms(), Expr.Add.class, Expr.Add::terms)));
     rule("add-collect", "a*X + b*X = (a+b)*X; A + 0 = A; terms in canonical order", Expr.Add.class, a -> {
       Map<Expr, Double> coef = new LinkedHashMap<>();
       for (Expr t : a.terms()) {
@@ -146,15 +152,9 @@ final class Rewrites {
         });
 
     // ---------------- matrix products ----------------
-    rule("matmul-flatten", "(AB)C = ABC", Expr.MatMul.class, m -> {
-      if (m.factors().stream().noneMatch(t -> t instanceof Expr.MatMul)) return m;
-      List<Expr> out = new ArrayList<>();
-      for (Expr t : m.factors()) {
-        if (t instanceof Expr.MatMul inner) out.addAll(inner.factors());
-        else out.add(t);
-      }
-      return new Expr.MatMul(out);
-    });
+    rule("matmul-flatten", "(AB)C = ABC", Expr.MatMul.class,
+        m -> m.factors().stream().noneMatch(t -> t instanceof Expr.MatMul) ? m
+            : new Expr.MatMul(flattened(m.factors(), Expr.MatMul.class, Expr.MatMul::factors)));
     rule("matmul-zero-identity", "A0 = 0; AI = IA = A", Expr.MatMul.class, m -> {
       if (m.factors().stream().anyMatch(Rewrites::zero)) return zeroOf(m);
       if (m.factors().stream().noneMatch(Rewrites::isEye)) return m;
@@ -288,11 +288,7 @@ final class Rewrites {
     // ---------------- Hadamard products ----------------
     rule("hadamard-normalize", "(A.*B).*C = A.*B.*C; A.*0 = 0; A.*ones = A; (cA).*B = c(A.*B); (sA).*B = s(A.*B); A.^p.*A.^q = A.^(p+q); canonical order",
         Expr.Hadamard.class, h -> {
-          List<Expr> flat = new ArrayList<>();
-          for (Expr f : h.factors()) {
-            if (f instanceof Expr.Hadamard inner) flat.addAll(inner.factors());
-            else flat.add(f);
-          }
+          List<Expr> flat = flattened(h.factors(), Expr.Hadamard.class, Expr.Hadamard::factors);
           double c = 1;
           List<Expr> scalars = new ArrayList<>();
           Map<Expr, Double> powers = new LinkedHashMap<>();

@@ -37,6 +37,20 @@ final class Rewrites {
     return out;
   }
 
+  /**
+   * The rules of a linear functional {@code f} to a scalar ({@code node} = f(a): trace, sum):
+   * f(s) = s for a scalar s, f(0) = 0, f(cA) = c f(A), f(sA) = s .* f(A), f(A + B) = f(A) + f(B);
+   * null when none applies.
+   */
+  private static Expr linearFunctional(Expr node, Expr a, UnaryOperator<Expr> f) {
+    if (scalar(a)) return a;
+    if (zero(a)) return zeroOf(node);
+    if (a instanceof Expr.Scale s) return Exprs.scale(s.coefficient(), f.apply(s.operand()));
+    if (a instanceof Expr.ScalarMul s) return Exprs.hadamard(s.scalar(), f.apply(s.operand()));
+    if (a instanceof Expr.Add s) return new Expr.Add(s.terms().stream().map(f).toList());
+    return null;
+  }
+
   private static boolean zero(Expr e) {
     return e instanceof Expr.Zero;
   }
@@ -414,11 +428,8 @@ final class Rewrites {
     rule("trace", "tr(s) = s; tr(cA) = c tr(A); tr(A+B) = tr(A)+tr(B); tr(AB) = tr(BA) when BA is 1x1; tr(A(x)B) = tr(A)tr(B); tr(0) = 0",
         Expr.Trace.class, t -> {
           Expr a = t.matrix();
-          if (scalar(a)) return a;
-          if (zero(a)) return zeroOf(t);
-          if (a instanceof Expr.Scale s) return Exprs.scale(s.coefficient(), new Expr.Trace(s.operand()));
-          if (a instanceof Expr.ScalarMul s) return Exprs.hadamard(s.scalar(), new Expr.Trace(s.operand()));
-          if (a instanceof Expr.Add s) return new Expr.Add(s.terms().stream().map(x -> (Expr) new Expr.Trace(x)).toList());
+          Expr linear = linearFunctional(t, a, Expr.Trace::new);
+          if (linear != null) return linear;
           if (a instanceof Expr.Kron k) return new Expr.Hadamard(List.of(new Expr.Trace(k.left()), new Expr.Trace(k.right())));
           if (a instanceof Expr.Eye i && i.n().isConstant()) return new Expr.Num(i.n().constant());
           if (a instanceof Expr.MatMul m) {
@@ -436,11 +447,8 @@ final class Rewrites {
     rule("sum", "sum(s) = s; sum(cA) = c sum(A); sum(A+B) = sum(A)+sum(B); sum(0) = 0; sum(ones(m,n)) = m*n; sum(softmax(x)) = 1",
         Expr.Sum.class, s -> {
           Expr a = s.operand();
-          if (scalar(a)) return a;
-          if (zero(a)) return zeroOf(s);
-          if (a instanceof Expr.Scale c) return Exprs.scale(c.coefficient(), new Expr.Sum(c.operand()));
-          if (a instanceof Expr.ScalarMul c) return Exprs.hadamard(c.scalar(), new Expr.Sum(c.operand()));
-          if (a instanceof Expr.Add c) return new Expr.Add(c.terms().stream().map(x -> (Expr) new Expr.Sum(x)).toList());
+          Expr linear = linearFunctional(s, a, Expr.Sum::new);
+          if (linear != null) return linear;
           if (a instanceof Expr.Ones) return count(a.shape().numel());
           if (a instanceof Expr.Softmax) return count(a.shape().cols()); // each column sums to 1
           if (a instanceof Expr.Vec v) return new Expr.Sum(v.operand());

@@ -10,6 +10,7 @@ import static org.hbp.calculus.Exprs.transpose;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * First differentials by the Magnus-Neudecker rules: {@code d(e)} is an expression linear in the
@@ -54,6 +55,22 @@ public final class Differentiation {
     return Exprs.withChildren(node, List.of(dc));
   }
 
+  /**
+   * The product rule for a product of {@code factors} (matrix or entrywise), rebuilt by
+   * {@code product}: d(U1 U2 ... Uk) = sum_i U1 .. dUi .. Uk, terms with a zero dUi left out.
+   */
+  private Expr productRule(Expr node, List<Expr> factors, Function<List<Expr>, Expr> product) {
+    List<Expr> terms = new ArrayList<>();
+    for (int i = 0; i < factors.size(); i++) {
+      Expr di = d(factors.get(i));
+      if (Exprs.isZero(di)) continue;
+      List<Expr> f = new ArrayList<>(factors);
+      f.set(i, di);
+      terms.add(product.apply(f));
+    }
+    return add(terms, node.shape());
+  }
+
   static {
     NodeTable.Builder<Differentiation, Expr> rules = NodeTable.builder("differentiation rule");
     rules.exclude("a constant: it contains no variable, so d() answers its zero differential before the lookup", Expr.Num.class,
@@ -68,31 +85,11 @@ public final class Differentiation {
     // d(sU) = ds U + s dU
     rules.on(Expr.ScalarMul.class, (e, d) -> add(scalarMul(d.d(e.scalar()), e.operand()), scalarMul(e.scalar(), d.d(e.operand()))));
     // d(U1 U2 ... Uk) = sum_i U1 .. dUi .. Uk
-    rules.on(Expr.MatMul.class, (e, d) -> {
-      List<Expr> terms = new ArrayList<>();
-      for (int i = 0; i < e.factors().size(); i++) {
-        Expr di = d.d(e.factors().get(i));
-        if (Exprs.isZero(di)) continue;
-        List<Expr> f = new ArrayList<>(e.factors());
-        f.set(i, di);
-        terms.add(new Expr.MatMul(f));
-      }
-      return add(terms, e.shape());
-    });
+    rules.on(Expr.MatMul.class, (e, d) -> d.productRule(e, e.factors(), Expr.MatMul::new));
     // d(U') = (dU)'
     rules.on(Expr.Transpose.class, (e, d) -> transpose(d.d(e.operand())));
     // d(U .* V) = dU .* V + U .* dV
-    rules.on(Expr.Hadamard.class, (e, d) -> {
-      List<Expr> terms = new ArrayList<>();
-      for (int i = 0; i < e.factors().size(); i++) {
-        Expr di = d.d(e.factors().get(i));
-        if (Exprs.isZero(di)) continue;
-        List<Expr> f = new ArrayList<>(e.factors());
-        f.set(i, di);
-        terms.add(new Expr.Hadamard(f));
-      }
-      return add(terms, e.shape());
-    });
+    rules.on(Expr.Hadamard.class, (e, d) -> d.productRule(e, e.factors(), Expr.Hadamard::new));
     // d(U.^p) = p U.^(p-1) .* dU
     rules.on(Expr.Power.class, (e, d) -> hadamard(Exprs.scale(e.exponent(), new Expr.Power(e.base(), e.exponent() - 1)), d.d(e.base())));
     // d(U (x) V) = dU (x) V + U (x) dV

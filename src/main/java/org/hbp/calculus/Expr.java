@@ -26,22 +26,21 @@ public sealed interface Expr {
     DIFFERENTIAL
   }
 
+  /** A node whose value is one number (1x1): a constant, a dimension, or a trace, sum, log-sum-exp or determinant. */
+  sealed interface ScalarValued extends Expr {
+    default Shape shape() {
+      return Shape.SCALAR;
+    }
+  }
+
   /** A named variable. */
   record Var(String name, Shape shape, Role role) implements Expr {}
 
   /** A scalar constant. */
-  record Num(double value) implements Expr {
-    public Shape shape() {
-      return Shape.SCALAR;
-    }
-  }
+  record Num(double value) implements ScalarValued {}
 
   /** A dimension used as a scalar value, e.g. {@code X / (k*k)}. */
-  record DimValue(Dim dim) implements Expr {
-    public Shape shape() {
-      return Shape.SCALAR;
-    }
-  }
+  record DimValue(Dim dim) implements ScalarValued {}
 
   /** All-zero value of the given shape (symbolic zero). */
   record Zero(Shape shape) implements Expr {}
@@ -116,13 +115,23 @@ public sealed interface Expr {
     }
   }
 
+  /**
+   * The operands of an n-ary entrywise node (sum, Hadamard product), copied: at least two
+   * ({@code tooFew} otherwise), all of one shape (else a {@link ShapeException} naming the
+   * {@code combination} and the two shapes).
+   */
+  private static List<Expr> equallyShaped(List<Expr> operands, String tooFew, String combination) {
+    List<Expr> copy = List.copyOf(operands);
+    if (copy.size() < 2) throw new IllegalArgumentException(tooFew);
+    Shape s = copy.get(0).shape();
+    for (Expr t : copy) if (!t.shape().equals(s)) throw new ShapeException(combination + " of " + s + " and " + t.shape());
+    return copy;
+  }
+
   /** n-ary sum of equally shaped terms. */
   record Add(List<Expr> terms) implements Expr {
     public Add {
-      terms = List.copyOf(terms);
-      if (terms.size() < 2) throw new IllegalArgumentException("Add needs two terms");
-      Shape s = terms.get(0).shape();
-      for (Expr t : terms) if (!t.shape().equals(s)) throw new ShapeException("sum of " + s + " and " + t.shape());
+      terms = equallyShaped(terms, "Add needs two terms", "sum");
     }
 
     public Shape shape() {
@@ -179,10 +188,7 @@ public sealed interface Expr {
   /** n-ary elementwise (Hadamard) product of equally shaped factors. */
   record Hadamard(List<Expr> factors) implements Expr {
     public Hadamard {
-      factors = List.copyOf(factors);
-      if (factors.size() < 2) throw new IllegalArgumentException("Hadamard needs two factors");
-      Shape s = factors.get(0).shape();
-      for (Expr t : factors) if (!t.shape().equals(s)) throw new ShapeException("Hadamard product of " + s + " and " + t.shape());
+      factors = equallyShaped(factors, "Hadamard needs two factors", "Hadamard product");
     }
 
     public Shape shape() {
@@ -248,18 +254,10 @@ public sealed interface Expr {
   }
 
   /** Trace of a square matrix. */
-  record Trace(Expr matrix) implements Expr {
-    public Shape shape() {
-      return Shape.SCALAR;
-    }
-  }
+  record Trace(Expr matrix) implements ScalarValued {}
 
   /** Sum of all entries. */
-  record Sum(Expr operand) implements Expr {
-    public Shape shape() {
-      return Shape.SCALAR;
-    }
-  }
+  record Sum(Expr operand) implements ScalarValued {}
 
   /**
    * An elementwise scalar function, or its {@code order}-th derivative ({@code f'(x)} for order 1),
@@ -286,11 +284,7 @@ public sealed interface Expr {
   }
 
   /** {@code logsumexp(x)} of a vector (or of all entries). */
-  record LogSumExp(Expr operand) implements Expr {
-    public Shape shape() {
-      return Shape.SCALAR;
-    }
-  }
+  record LogSumExp(Expr operand) implements ScalarValued {}
 
   /**
    * {@code logsumexp_cols(X)} of an m x n matrix: the 1 x n row of the log-sum-exps of its columns,
@@ -340,11 +334,7 @@ public sealed interface Expr {
   }
 
   /** Determinant. */
-  record Det(Expr matrix) implements Expr {
-    public Shape shape() {
-      return Shape.SCALAR;
-    }
-  }
+  record Det(Expr matrix) implements ScalarValued {}
 
   /**
    * {@code unfold(X, k, s, p, d)} of a tensor(c,h,w): the (c*k*k) x (outH*outW) matrix of patches.

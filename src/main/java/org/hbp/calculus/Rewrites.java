@@ -24,6 +24,33 @@ final class Rewrites {
 
   // ---------- helpers ----------
 
+  /**
+   * Associativity of an n-ary node: its {@code operands}, each one that is itself a {@code node}
+   * replaced by that node's {@code operands} ((A + B) + C: A, B, C).
+   */
+  private static <T extends Expr> List<Expr> flattened(List<Expr> operands, Class<T> node, Function<T, List<Expr>> operandsOf) {
+    List<Expr> out = new ArrayList<>();
+    for (Expr t : operands) {
+      if (node.isInstance(t)) out.addAll(operandsOf.apply(node.cast(t)));
+      else out.add(t);
+    }
+    return out;
+  }
+
+  /**
+   * The rules of a linear functional {@code f} to a scalar ({@code node} = f(a): trace, sum):
+   * f(s) = s for a scalar s, f(0) = 0, f(cA) = c f(A), f(sA) = s .* f(A), f(A + B) = f(A) + f(B);
+   * null when none applies.
+   */
+  private static Expr linearFunctional(Expr node, Expr a, UnaryOperator<Expr> f) {
+    if (scalar(a)) return a;
+    if (zero(a)) return zeroOf(node);
+    if (a instanceof Expr.Scale s) return Exprs.scale(s.coefficient(), f.apply(s.operand()));
+    if (a instanceof Expr.ScalarMul s) return Exprs.hadamard(s.scalar(), f.apply(s.operand()));
+    if (a instanceof Expr.Add s) return new Expr.Add(s.terms().stream().map(f).toList());
+    return null;
+  }
+
   private static boolean zero(Expr e) {
     return e instanceof Expr.Zero;
   }
@@ -86,15 +113,8 @@ final class Rewrites {
     rule("diagonalizer-one", "diagonalizer(1) = 1", Expr.Diagonalizer.class, d -> d.n().isOne() ? new Expr.Num(1) : d);
 
     // ---------------- sums ----------------
-    rule("add-flatten", "(A + B) + C = A + B + C", Expr.Add.class, a -> {
-      if (a.terms().stream().noneMatch(t -> t instanceof Expr.Add)) return a;
-      List<Expr> out = new ArrayList<>();
-      for (Expr t : a.terms()) {
-        if (t instanceof Expr.Add inner) out.addAll(inner.terms());
-        else out.add(t);
-      }
-      return new Expr.Add(out);
-    });
+    rule("add-flatten", "(A + B) + C = A + B + C", Expr.Add.class,
+        a -> a.terms().stream().noneMatch(t -> t instanceof Expr.Add) ? a : new Expr.Add(flattened(a.terms(), Expr.Add.class, Expr.Add::terms)));
     rule("add-collect", "a*X + b*X = (a+b)*X; A + 0 = A; terms in canonical order", Expr.Add.class, a -> {
       Map<Expr, Double> coef = new LinkedHashMap<>();
       for (Expr t : a.terms()) {
@@ -146,15 +166,9 @@ final class Rewrites {
         });
 
     // ---------------- matrix products ----------------
-    rule("matmul-flatten", "(AB)C = ABC", Expr.MatMul.class, m -> {
-      if (m.factors().stream().noneMatch(t -> t instanceof Expr.MatMul)) return m;
-      List<Expr> out = new ArrayList<>();
-      for (Expr t : m.factors()) {
-        if (t instanceof Expr.MatMul inner) out.addAll(inner.factors());
-        else out.add(t);
-      }
-      return new Expr.MatMul(out);
-    });
+    rule("matmul-flatten", "(AB)C = ABC", Expr.MatMul.class,
+        m -> m.factors().stream().noneMatch(t -> t instanceof Expr.MatMul) ? m
+            : new Expr.MatMul(flattened(m.factors(), Expr.MatMul.class, Expr.MatMul::factors)));
     rule("matmul-zero-identity", "A0 = 0; AI = IA = A", Expr.MatMul.class, m -> {
       if (m.factors().stream().anyMatch(Rewrites::zero)) return zeroOf(m);
       if (m.factors().stream().noneMatch(Rewrites::isEye)) return m;
@@ -288,11 +302,7 @@ final class Rewrites {
     // ---------------- Hadamard products ----------------
     rule("hadamard-normalize", "(A.*B).*C = A.*B.*C; A.*0 = 0; A.*ones = A; (cA).*B = c(A.*B); (sA).*B = s(A.*B); A.^p.*A.^q = A.^(p+q); canonical order",
         Expr.Hadamard.class, h -> {
-          List<Expr> flat = new ArrayList<>();
-          for (Expr f : h.factors()) {
-            if (f instanceof Expr.Hadamard inner) flat.addAll(inner.factors());
-            else flat.add(f);
-          }
+          List<Expr> flat = flattened(h.factors(), Expr.Hadamard.class, Expr.Hadamard::factors);
           double c = 1;
           List<Expr> scalars = new ArrayList<>();
           Map<Expr, Double> powers = new LinkedHashMap<>();
@@ -418,11 +428,8 @@ final class Rewrites {
     rule("trace", "tr(s) = s; tr(cA) = c tr(A); tr(A+B) = tr(A)+tr(B); tr(AB) = tr(BA) when BA is 1x1; tr(A(x)B) = tr(A)tr(B); tr(0) = 0",
         Expr.Trace.class, t -> {
           Expr a = t.matrix();
-          if (scalar(a)) return a;
-          if (zero(a)) return zeroOf(t);
-          if (a instanceof Expr.Scale s) return Exprs.scale(s.coefficient(), new Expr.Trace(s.operand()));
-          if (a instanceof Expr.ScalarMul s) return Exprs.hadamard(s.scalar(), new Expr.Trace(s.operand()));
-          if (a instanceof Expr.Add s) return new Expr.Add(s.terms().stream().map(x -> (Expr) new Expr.Trace(x)).toList());
+          Expr linear = linearFunctional(t, a, Expr.Trace::new);
+          if (linear != null) return linear;
           if (a instanceof Expr.Kron k) return new Expr.Hadamard(List.of(new Expr.Trace(k.left()), new Expr.Trace(k.right())));
           if (a instanceof Expr.Eye i && i.n().isConstant()) return new Expr.Num(i.n().constant());
           if (a instanceof Expr.MatMul m) {
@@ -440,11 +447,8 @@ final class Rewrites {
     rule("sum", "sum(s) = s; sum(cA) = c sum(A); sum(A+B) = sum(A)+sum(B); sum(0) = 0; sum(ones(m,n)) = m*n; sum(softmax(x)) = 1",
         Expr.Sum.class, s -> {
           Expr a = s.operand();
-          if (scalar(a)) return a;
-          if (zero(a)) return zeroOf(s);
-          if (a instanceof Expr.Scale c) return Exprs.scale(c.coefficient(), new Expr.Sum(c.operand()));
-          if (a instanceof Expr.ScalarMul c) return Exprs.hadamard(c.scalar(), new Expr.Sum(c.operand()));
-          if (a instanceof Expr.Add c) return new Expr.Add(c.terms().stream().map(x -> (Expr) new Expr.Sum(x)).toList());
+          Expr linear = linearFunctional(s, a, Expr.Sum::new);
+          if (linear != null) return linear;
           if (a instanceof Expr.Ones) return count(a.shape().numel());
           if (a instanceof Expr.Softmax) return count(a.shape().cols()); // each column sums to 1
           if (a instanceof Expr.Vec v) return new Expr.Sum(v.operand());

@@ -5,6 +5,7 @@ import static org.hbp.codegen.Lowering.sampleIndependent;
 import static org.hbp.codegen.Lowering.structured;
 
 import java.util.List;
+import java.util.function.Function;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.codegen.program.Op;
@@ -156,15 +157,7 @@ final class StructuredProducts {
     if (m instanceof Expr.Scale s) return emit(new Op.Scale(apply(s.operand(), v), s.coefficient()), null);
     if (m instanceof Expr.ScalarMul s) return emit(new Op.Multiply(value(s.scalar()), apply(s.operand(), v)), null);
     if (m instanceof Expr.Add a && MethodParts.parts(a) != null) return l.sumOfParts(MethodParts.parts(a), v, null);
-    if (m instanceof Expr.Add a) {
-      Value acc = apply(a.terms().get(0), v);
-      for (int i = 1; i < a.terms().size(); i++) {
-        Expr t = a.terms().get(i);
-        if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit(new Op.Subtract(acc, apply(s.operand(), v)), null);
-        else acc = emit(new Op.Add(acc, apply(t, v)), null);
-      }
-      return acc;
-    }
+    if (m instanceof Expr.Add a) return sumOfProducts(a, t -> apply(t, v));
     if (m instanceof Expr.MatMul mm) {
       List<Expr> fs = mm.factors();
       Value acc = v;
@@ -213,6 +206,20 @@ final class StructuredProducts {
     return emit(new Op.MatMul(value(m), false, v, false), text + " * v");
   }
 
+  /**
+   * (T1 + T2 + ... + Tk) v = T1 v + T2 v + ... + Tk v, each {@code Ti v} by {@code product}; a term
+   * {@code -1 * U} is subtracted as {@code U v}.
+   */
+  private Value sumOfProducts(Expr.Add a, Function<Expr, Value> product) {
+    Value acc = product.apply(a.terms().get(0));
+    for (int i = 1; i < a.terms().size(); i++) {
+      Expr t = a.terms().get(i);
+      if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit(new Op.Subtract(acc, product.apply(s.operand())), null);
+      else acc = emit(new Op.Add(acc, product.apply(t)), null);
+    }
+    return acc;
+  }
+
   /** {@code M' * v}, pushing the transpose down to the structured factors. */
   private Value applyTransposed(Expr m, Value v) {
     String text = ctx.text(m) + "' * v";
@@ -224,15 +231,7 @@ final class StructuredProducts {
     if (m instanceof Expr.ScalarMul s) return emit(new Op.Multiply(value(s.scalar()), applyTransposed(s.operand(), v)), null);
     if (m instanceof Expr.Add a && MethodParts.parts(a) != null)
       return l.sumOfParts(MethodParts.parts(a).stream().map(p -> (Expr) new Expr.Transpose(p)).toList(), v, null);
-    if (m instanceof Expr.Add a) {
-      Value acc = applyTransposed(a.terms().get(0), v);
-      for (int i = 1; i < a.terms().size(); i++) {
-        Expr t = a.terms().get(i);
-        if (t instanceof Expr.Scale s && s.coefficient() == -1) acc = emit(new Op.Subtract(acc, applyTransposed(s.operand(), v)), null);
-        else acc = emit(new Op.Add(acc, applyTransposed(t, v)), null);
-      }
-      return acc;
-    }
+    if (m instanceof Expr.Add a) return sumOfProducts(a, t -> applyTransposed(t, v));
     if (m instanceof Expr.MatMul mm) {
       // (f1 f2 ... fk)' v = fk' (... (f1' v))
       List<Expr> fs = mm.factors();

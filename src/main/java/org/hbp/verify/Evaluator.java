@@ -95,12 +95,12 @@ public final class Evaluator {
       .on(Expr.Diagonalizer.class, (d, ev) -> diagonalizer(ev.dimValue(d.n())))
       .on(Expr.Selection.class, (s, ev) -> ev.selection(s))
       .on(Expr.Unfolding.class, (u, ev) -> ev.unfolding(u.geometry()))
-      .on(Expr.Add.class, (a, ev) -> ev.add(a.terms()))
+      .on(Expr.Add.class, (a, ev) -> ev.entrywise("Add", a.terms(), Double::sum))
       .on(Expr.Scale.class, (s, ev) -> scale(s.coefficient(), ev.evaluate(s.operand())))
       .on(Expr.ScalarMul.class, (m, ev) -> ev.scalarMul(m))
       .on(Expr.MatMul.class, (m, ev) -> ev.matMul(m.factors()))
       .on(Expr.Transpose.class, (t, ev) -> transpose(ev.matrixOperand(t, t.operand())))
-      .on(Expr.Hadamard.class, (h, ev) -> ev.hadamard(h.factors()))
+      .on(Expr.Hadamard.class, (h, ev) -> ev.entrywise("Hadamard", h.factors(), (x, y) -> x * y))
       .on(Expr.Power.class, (p, ev) -> power(ev.evaluate(p.base()), p.exponent()))
       .on(Expr.Kron.class, (k, ev) -> kron(ev.matrixOperand(k, k.left()), ev.matrixOperand(k, k.right())))
       .on(Expr.Vec.class, (v, ev) -> vec(ev.evaluate(v.operand())))
@@ -284,14 +284,15 @@ public final class Evaluator {
     return t;
   }
 
-  private Tensor add(List<Expr> terms) {
-    Tensor first = evaluate(terms.get(0));
+  /** An n-ary entrywise node {@code what} (sum, Hadamard product): {@code combine} folded over the equally shaped operands. */
+  private Tensor entrywise(String what, List<Expr> operands, DoubleBinaryOperator combine) {
+    Tensor first = evaluate(operands.get(0));
     double[] d = first.data().clone();
-    for (int i = 1; i < terms.size(); i++) {
-      Tensor t = evaluate(terms.get(i));
-      requireSame("Add", first, t);
+    for (int i = 1; i < operands.size(); i++) {
+      Tensor t = evaluate(operands.get(i));
+      requireSame(what, first, t);
       double[] td = t.data();
-      for (int p = 0; p < d.length; p++) d[p] += td[p];
+      for (int p = 0; p < d.length; p++) d[p] = combine.applyAsDouble(d[p], td[p]);
     }
     return new Tensor(first.shape(), d);
   }
@@ -332,18 +333,6 @@ public final class Evaluator {
     double[] s = a.data();
     for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) d[j + n * i] = s[i + m * j];
     return new Tensor(new int[] {n, m}, d);
-  }
-
-  private Tensor hadamard(List<Expr> factors) {
-    Tensor first = evaluate(factors.get(0));
-    double[] d = first.data().clone();
-    for (int i = 1; i < factors.size(); i++) {
-      Tensor t = evaluate(factors.get(i));
-      requireSame("Hadamard", first, t);
-      double[] td = t.data();
-      for (int p = 0; p < d.length; p++) d[p] *= td[p];
-    }
-    return new Tensor(first.shape(), d);
   }
 
   private static Tensor power(Tensor t, double exponent) {

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.hbp.ExternalTools;
 import org.hbp.derive.Formats;
 import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.Dsl;
@@ -205,15 +206,6 @@ class LatexKatexTest {
   }
 
   private static boolean nodeRuns() {
-    try {
-      Process p = new ProcessBuilder("node", "--version").redirectErrorStream(true).start();
-      p.getInputStream().readAllBytes();
-      return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
+    return ExternalTools.succeeds(30, "node", "--version");
   }
 }

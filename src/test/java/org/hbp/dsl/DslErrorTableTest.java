@@ -1,8 +1,9 @@
 package org.hbp.dsl;
 
+import static org.hbp.dsl.DslErrors.assertDslError;
+import static org.hbp.dsl.DslErrors.row;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -261,16 +262,10 @@ class DslErrorTableTest {
             "spec.hbp:4:40: index idx is declared tensor(c, h + k, w + k) but pad_source(x, k) is tensor(c,h + 2*k,2*k + w)"));
   }
 
-  private static Arguments row(String input, String message) {
-    return Arguments.of(input, message);
-  }
-
   @ParameterizedTest(name = "[{index}] {1}")
   @MethodSource("files")
   void fileErrors(String input, String message) {
-    DslException e = assertThrows(DslException.class, () -> Dsl.parse(input, "spec.hbp"));
-    assertEquals(message, e.getMessage());
-    assertEquals(e.getMessage(), e.source() + ":" + e.line() + ":" + e.column() + ": " + e.detail());
+    assertDslError(() -> Dsl.parse(input, "spec.hbp"), message);
   }
 
   /** The scope of ad-hoc expressions: x: vector(n) and W: matrix(n,k). */
@@ -303,8 +298,7 @@ class DslErrorTableTest {
   @ParameterizedTest(name = "[{index}] {1}")
   @MethodSource("expressions")
   void expressionErrors(String input, String message) {
-    DslException e = assertThrows(DslException.class, () -> Dsl.parseExpression(input, scope(), "-e"));
-    assertEquals(message, e.getMessage());
+    assertDslError(() -> Dsl.parseExpression(input, scope(), "-e"), message);
   }
 
   static Stream<Arguments> types() {
@@ -319,8 +313,7 @@ class DslErrorTableTest {
   @ParameterizedTest(name = "[{index}] {1}")
   @MethodSource("types")
   void typeErrors(String input, String message) {
-    DslException e = assertThrows(DslException.class, () -> Dsl.parseType(input, "-t"));
-    assertEquals(message, e.getMessage());
+    assertDslError(() -> Dsl.parseType(input, "-t"), message);
   }
 
   @Test

@@ -1,5 +1,7 @@
 package org.hbp.network;
 
+import static org.hbp.dsl.DslErrors.assertDslError;
+import static org.hbp.dsl.DslErrors.row;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -437,16 +439,10 @@ class NetworkSpecTest {
             "net.hbp:1:9: expected a name but found '{'"));
   }
 
-  private static Arguments row(String input, String message) {
-    return Arguments.of(input, message);
-  }
-
   @ParameterizedTest(name = "[{index}] {1}")
   @MethodSource("errors")
   void errorMessages(String input, String message) {
-    DslException e = assertThrows(DslException.class, () -> resolve(input));
-    assertEquals(message, e.getMessage());
-    assertEquals(e.getMessage(), e.source() + ":" + e.line() + ":" + e.column() + ": " + e.detail());
+    assertDslError(() -> resolve(input), message);
   }
 
   @Test

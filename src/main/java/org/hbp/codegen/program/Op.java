@@ -21,6 +21,22 @@ public sealed interface Op {
     return Ownership.OWNED;
   }
 
+  /** An op whose result items have the shape of its operand {@code a}'s. */
+  sealed interface SameShape extends Op {
+    Value a();
+
+    default ItemShape shape() {
+      return a().items();
+    }
+  }
+
+  /** An op whose result is one number per item (a trace, sum, log-sum-exp or determinant of the item). */
+  sealed interface PerItemScalar extends Op {
+    default ItemShape shape() {
+      return ItemShape.SCALAR;
+    }
+  }
+
   /** An elementwise function's derivative of some order, of its argument or (ofValue) of its value u = f(t). */
   record Fn(ElementwiseFunction function, int order, boolean ofValue) {}
 
@@ -92,24 +108,12 @@ public sealed interface Op {
     }
   }
 
-  record Scale(Value a, double coefficient) implements Op {
-    public ItemShape shape() {
-      return a.items();
-    }
-  }
+  record Scale(Value a, double coefficient) implements SameShape {}
 
-  record Power(Value a, double exponent) implements Op {
-    public ItemShape shape() {
-      return a.items();
-    }
-  }
+  record Power(Value a, double exponent) implements SameShape {}
 
   /** f applied to every entry. */
-  record Map(Value a, Fn f) implements Op {
-    public ItemShape shape() {
-      return a.items();
-    }
-  }
+  record Map(Value a, Fn f) implements SameShape {}
 
   /** {@code f(a) .* b}: a diagonal Jacobian applied in one pass. */
   record MapMultiply(Value a, Fn f, Value b) implements Op {
@@ -188,11 +192,7 @@ public sealed interface Op {
   }
 
   /** The sum over the batch's samples (the value itself when it has one sample: a possible view). */
-  record SamplesSum(Value a) implements Op {
-    public ItemShape shape() {
-      return a.items();
-    }
-
+  record SamplesSum(Value a) implements SameShape {
     public Ownership ownership() {
       return Ownership.VIEW;
     }
@@ -212,42 +212,18 @@ public sealed interface Op {
     }
   }
 
-  record Trace(Value a) implements Op {
-    public ItemShape shape() {
-      return ItemShape.SCALAR;
-    }
-  }
+  record Trace(Value a) implements PerItemScalar {}
 
   /** The sum of an item's entries. */
-  record Sum(Value a) implements Op {
-    public ItemShape shape() {
-      return ItemShape.SCALAR;
-    }
-  }
+  record Sum(Value a) implements PerItemScalar {}
 
-  record Softmax(Value a) implements Op {
-    public ItemShape shape() {
-      return a.items();
-    }
-  }
+  record Softmax(Value a) implements SameShape {}
 
-  record LogSumExp(Value a) implements Op {
-    public ItemShape shape() {
-      return ItemShape.SCALAR;
-    }
-  }
+  record LogSumExp(Value a) implements PerItemScalar {}
 
-  record Inverse(Value a) implements Op {
-    public ItemShape shape() {
-      return a.items();
-    }
-  }
+  record Inverse(Value a) implements SameShape {}
 
-  record Determinant(Value a) implements Op {
-    public ItemShape shape() {
-      return ItemShape.SCALAR;
-    }
-  }
+  record Determinant(Value a) implements PerItemScalar {}
 
   // ---- convolutions, gather and scatter -------------------------------------------------------
 

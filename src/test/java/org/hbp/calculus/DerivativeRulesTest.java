@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
+import org.hbp.derive.ClosedForm;
 import org.hbp.dsl.Dsl;
 import org.hbp.verify.Evaluator;
 import org.hbp.verify.FiniteDifferences;
@@ -64,8 +65,8 @@ class DerivativeRulesTest {
     Dsl.Scope s = Fixtures.scope(decls);
     Expr f = Fixtures.parse(text, s);
     Expr.Var x = s.vars().get(wrt);
-    Expr jac = org.hbp.derive.ClosedForm.expand(Calculus.jacobian(f, x), Calculus.simplifier());
-    Expr hess = f.shape().isScalar() ? org.hbp.derive.ClosedForm.expand(Calculus.hessian(f, x), Calculus.simplifier()) : null;
+    Expr jac = ClosedForm.expand(Calculus.jacobian(f, x), Calculus.simplifier());
+    Expr hess = f.shape().isScalar() ? ClosedForm.expand(Calculus.hessian(f, x), Calculus.simplifier()) : null;
     Random rng = new Random(text.hashCode());
     int checked = 0;
     for (int attempt = 0; attempt < 200 && checked < 3; attempt++) {

@@ -3,6 +3,7 @@ package org.hbp.calculus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.Map;
+import org.hbp.derive.ClosedForm;
 import org.hbp.verify.Evaluator;
 import org.hbp.verify.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -38,7 +39,7 @@ class ElementwiseRulesTest {
   }
 
   private static double value(Expr formula, double t) {
-    Expr e = org.hbp.derive.ClosedForm.expand(formula, Calculus.simplifier());
+    Expr e = ClosedForm.expand(formula, Calculus.simplifier());
     return Evaluator.evaluate(e, Map.of("t", Tensor.scalar(t)), Map.of()).scalarValue();
   }
 }

@@ -27,6 +27,7 @@ import org.hbp.dsl.Dsl;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npy;
+import org.hbp.plot.RunMetrics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -416,8 +417,8 @@ class CliTest {
     // part 3: the exact GGN block is its own reference; GGN and PCH are PSD
     r.assertOutContains("|C - GGN|/|GGN| = 0.000e+00");
     // part 4: two runs and the plots
-    assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("sgd")).rows().size() == 2);
-    assertTrue(org.hbp.plot.RunMetrics.read(out.resolve("cg-newton")).rows().size() == 2);
+    assertTrue(RunMetrics.read(out.resolve("sgd")).rows().size() == 2);
+    assertTrue(RunMetrics.read(out.resolve("cg-newton")).rows().size() == 2);
     for (String png : List.of("loss-vs-epoch.png", "accuracy-vs-epoch.png", "loss-vs-time.png", "accuracy-vs-time.png"))
       assertTrue(Files.size(out.resolve("plots").resolve(png)) > 1000, png);
     // again: the demo replaces its previous runs

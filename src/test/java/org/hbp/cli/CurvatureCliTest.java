@@ -10,9 +10,16 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.backend.opencl.OpenClTestSupport;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkResolver;
+import org.hbp.network.TorchLayout;
+import org.hbp.train.Checkpoint;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -102,7 +109,7 @@ class CurvatureCliTest {
   /** --device opencl (float64) writes the CPU's dense blocks, for every curvature and strategy, residual block included. */
   @Test
   void anOpenClDeviceGivesTheCpusBlocks() throws Exception {
-    org.hbp.backend.opencl.OpenClTestSupport.requireOpenCl();
+    OpenClTestSupport.requireOpenCl();
     for (String curvature : new String[] {"hessian", "ggn", "pch-abs", "pch-clip"})
       for (String strategy : new String[] {"exact", "kfra", "bda"}) {
         Path cpu = dir.resolve("cpu.npz"), cl = dir.resolve("cl.npz");
@@ -228,11 +235,11 @@ class CurvatureCliTest {
   /** A checkpoint of hbp train holds the parameters and its state (optimizer.*, epoch, ...): it serves as --params. */
   @Test
   void aTrainingCheckpointServesAsParams() throws Exception {
-    org.hbp.network.Network network = new org.hbp.network.Network(
-        org.hbp.network.NetworkResolver.load(net, null, org.hbp.network.ModuleLibrary.builtInSpecDirs()), org.hbp.network.ModuleLibrary.forSpecs(),
-        new org.hbp.backend.cpu.CpuBackend());
+    Network network = new Network(
+        NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(),
+        new CpuBackend());
     Path checkpoint = dir.resolve("checkpoint.npz"), a = dir.resolve("a.npz"), b = dir.resolve("b.npz");
-    new org.hbp.train.Checkpoint(new org.hbp.network.TorchLayout(network).parameters(Npz.read(params), params.toString()),
+    new Checkpoint(new TorchLayout(network).parameters(Npz.read(params), params.toString()),
         Map.of("velocity", new double[] {1, 2}), 3, 30, 180, 1.5).write(network, checkpoint);
     assertTrue(Npz.read(checkpoint).containsKey("optimizer.velocity"));
     assertEquals(0, hbp(base("--dense", a.toString())).code());

@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.hbp.backend.opencl.OpenClTestSupport;
+import org.hbp.data.FashionMnist;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.plot.RunMetrics;
@@ -101,7 +103,7 @@ class TrainCommandTest {
   /** The real data: one epoch of each optimizer on Fashion-MNIST with a small net, large batches. */
   @Test
   void eachOptimizerRunsOnFashionMnist() throws Exception {
-    Path files = org.hbp.data.FashionMnist.DEFAULT_DIR.resolve("train-images-idx3-ubyte.gz");
+    Path files = FashionMnist.DEFAULT_DIR.resolve("train-images-idx3-ubyte.gz");
     if (!Files.isRegularFile(files)) {
       String why = "Fashion-MNIST is not installed (" + files + "; apt-get install dataset-fashion-mnist)";
       if (System.getenv("CI") != null) org.junit.jupiter.api.Assertions.fail(why + "; CI must have it");
@@ -123,7 +125,7 @@ class TrainCommandTest {
   /** --device opencl (PoCL in CI) trains to the same numbers as the CPU in float64, for each optimizer. */
   @Test
   void trainingOnAnOpenClDeviceMatchesTheCpu() throws Exception {
-    org.hbp.backend.opencl.OpenClTestSupport.requireOpenCl();
+    OpenClTestSupport.requireOpenCl();
     Path net = net("small.hbp", SMALL);
     for (String opt : List.of("cg-newton", "sgd", "adam")) {
       RunMetrics[] m = new RunMetrics[2];

@@ -7,9 +7,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
+import org.hbp.generated.Conv2dOperator;
+import org.hbp.runtime.ForwardCache;
 import org.hbp.verify.OperatorCheck;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -52,10 +57,10 @@ class GeneratedOperatorsTest {
    */
   @Test
   void conv2dUsesTheConvolutionKernelsOnItsGradientPath() {
-    org.hbp.backend.Backend cpu = new org.hbp.backend.cpu.CpuBackend();
+    Backend cpu = new CpuBackend();
     java.util.Map<String, Integer> calls = new java.util.TreeMap<>();
-    org.hbp.backend.Backend counting = (org.hbp.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(
-        org.hbp.backend.Backend.class.getClassLoader(), new Class<?>[] {org.hbp.backend.Backend.class}, (proxy, method, args) -> {
+    Backend counting = (Backend) java.lang.reflect.Proxy.newProxyInstance(
+        Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, (proxy, method, args) -> {
           calls.merge(method.getName(), 1, Integer::sum);
           try {
             // default methods (the convolutions' unfold-and-multiply forms) run on the proxy, so
@@ -66,15 +71,15 @@ class GeneratedOperatorsTest {
           }
         });
     java.util.Map<String, Integer> dims = java.util.Map.of("cin", 2, "cout", 3, "h", 5, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1);
-    org.hbp.generated.Conv2dOperator op = new org.hbp.generated.Conv2dOperator(counting, dims);
+    Conv2dOperator op = new Conv2dOperator(counting, dims);
     java.util.Random rng = new java.util.Random(3);
     java.util.function.IntFunction<double[]> data = n -> rng.doubles(n, -1, 1).toArray();
-    java.util.Map<String, org.hbp.backend.Batch> values = new java.util.LinkedHashMap<>();
+    java.util.Map<String, Batch> values = new java.util.LinkedHashMap<>();
     values.put("X", counting.fromArray(4, 1, 2, 20, data.apply(4 * 40)));
     values.put("W", counting.fromArray(1, 1, 3, 18, data.apply(54)));
     values.put("b", counting.fromArray(1, 1, 3, 1, data.apply(3)));
-    org.hbp.runtime.ForwardCache cache = op.forward(values);
-    org.hbp.backend.Batch dz = counting.fromArray(4, 2, 3, 20, data.apply(4 * 2 * 60)), vx = counting.fromArray(4, 2, 2, 20, data.apply(4 * 2 * 40));
+    ForwardCache cache = op.forward(values);
+    Batch dz = counting.fromArray(4, 2, 3, 20, data.apply(4 * 2 * 60)), vx = counting.fromArray(4, 2, 2, 20, data.apply(4 * 2 * 40));
     op.jacTMatProdSum(cache, "W", dz);
     op.jacTMatProdSum(cache, "X", dz);
     op.jacTMatProd(cache, "X", dz);

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.hbp.codegen.OperatorGenerator;
+import org.hbp.codegen.OperatorLoader;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
@@ -72,7 +73,7 @@ class BlowUpTest {
     String source = files.get(0).toString();
     assertTrue(source.contains("private Batch part0("), "large sums are computed in helper methods");
     // javac refuses a method over 64 KB ("code too large"): compiling is the check
-    assertTimeoutPreemptively(Duration.ofSeconds(180), () -> org.hbp.codegen.OperatorLoader.compile(files, tmp));
+    assertTimeoutPreemptively(Duration.ofSeconds(180), () -> OperatorLoader.compile(files, tmp));
   }
 
   /**

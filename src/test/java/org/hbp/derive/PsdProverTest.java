@@ -25,6 +25,7 @@ import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Printer;
 import org.hbp.calculus.Shape;
 import org.hbp.cli.Main;
 import org.hbp.dsl.Dsl;
@@ -67,7 +68,7 @@ class PsdProverTest {
   void commonConvexLossesAreProvenPsd(String name) throws IOException {
     ModuleSpec m = loss(name);
     for (LossRule d : ModuleRules.lossRules(m)) {
-      assertEquals(Boolean.TRUE, d.psd().value(), name + ": " + d.psd().reason() + " for " + org.hbp.calculus.Printer.text(d.hessian()));
+      assertEquals(Boolean.TRUE, d.psd().value(), name + ": " + d.psd().reason() + " for " + Printer.text(d.hessian()));
       assertFalse(d.psd().reason().isBlank());
     }
   }

@@ -9,14 +9,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
+import org.hbp.calculus.Expr;
 import org.hbp.calculus.Printer;
+import org.hbp.calculus.Shape;
+import org.hbp.calculus.Simplifier;
 import org.hbp.derive.LossRule;
 import org.hbp.derive.ModuleRule;
 import org.hbp.derive.ModuleRules;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * Assumptions rewrite only what is not differentiated (targets, data); variables declare their
@@ -90,8 +93,8 @@ class DomainsAndAssumptionsTest {
 
   @Test
   void theSimplifierRefusesAnAssumptionAboutAnInputToo() {
-    org.hbp.calculus.Expr.Var x = new org.hbp.calculus.Expr.Var("x", org.hbp.calculus.Shape.SCALAR, org.hbp.calculus.Expr.Role.INPUT);
-    assertThrows(IllegalArgumentException.class, () -> org.hbp.calculus.Simplifier.assumption(x, new org.hbp.calculus.Expr.Num(1)));
+    Expr.Var x = new Expr.Var("x", Shape.SCALAR, Expr.Role.INPUT);
+    assertThrows(IllegalArgumentException.class, () -> Simplifier.assumption(x, new Expr.Num(1)));
   }
 
   // ---------------- domains ----------------

@@ -59,7 +59,7 @@ class ParserFuzzTest {
   @Test
   void mutatedSpecsGiveSuccessOrPositionedErrors() throws Exception {
     List<String> corpus = corpus();
-    List<org.hbp.dsl.ModuleSpec> library = NetworkResolver.library(List.of(Path.of("modules-spec")));
+    List<ModuleSpec> library = NetworkResolver.library(List.of(Path.of("modules-spec")));
     ExecutorService runner = Executors.newSingleThreadExecutor(r -> new Thread(null, r, "fuzz", 1L << 29));
     long start = System.currentTimeMillis();
     int run = 0;
@@ -101,11 +101,11 @@ class ParserFuzzTest {
   private static final java.util.concurrent.atomic.AtomicInteger SUCCEEDED = new java.util.concurrent.atomic.AtomicInteger();
 
   /** One case: parse, check, derive and print every module, resolve every network. */
-  private static void check(int index, Case c, Path file, List<org.hbp.dsl.ModuleSpec> library) {
+  private static void check(int index, Case c, Path file, List<ModuleSpec> library) {
     String source = c.bytes != null ? file.toString() : SOURCE;
     try {
       Spec spec = c.bytes != null ? Dsl.parseFile(file) : Dsl.parse(c.text, SOURCE);
-      for (org.hbp.dsl.ModuleSpec m : spec.modules()) Formats.text(m, ModuleRules.derive(m));
+      for (ModuleSpec m : spec.modules()) Formats.text(m, ModuleRules.derive(m));
       for (ParsedNetwork n : spec.networks()) NetworkResolver.resolve(spec, n.name(), library);
       SUCCEEDED.incrementAndGet();
     } catch (DslException e) {

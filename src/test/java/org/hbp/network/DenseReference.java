@@ -9,6 +9,7 @@ import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.dsl.ModuleSpec;
+import org.hbp.verify.DenseMath;
 import org.hbp.verify.Evaluator;
 import org.hbp.verify.FiniteDifferences;
 import org.hbp.verify.Tensor;
@@ -182,15 +183,15 @@ final class DenseReference {
 
   /** {@code Q f(Λ) Q'} for {@code (r + r')/2 = Q Λ Q'} by EJML's symmetric eigendecomposition. */
   static DMatrixRMaj eigenMap(DMatrixRMaj r, java.util.function.DoubleUnaryOperator f) {
-    return org.hbp.verify.DenseMath.eigenMap(r, f);
+    return DenseMath.eigenMap(r, f);
   }
 
   static DMatrixRMaj mult(DMatrixRMaj a, DMatrixRMaj b) {
-    return org.hbp.verify.DenseMath.mult(a, b);
+    return DenseMath.mult(a, b);
   }
 
   static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
-    return org.hbp.verify.DenseMath.multTransA(a, b);
+    return DenseMath.multTransA(a, b);
   }
 
   /** J' H J. */

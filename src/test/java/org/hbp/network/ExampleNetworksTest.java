@@ -13,6 +13,7 @@ import java.util.Random;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.junit.jupiter.api.Test;
@@ -86,7 +87,7 @@ class ExampleNetworksTest {
     Npz.write(paramsFile, pz);
     double[] xs = new double[5 * 16];
     for (int i = 0; i < xs.length; i++) xs[i] = rng.nextGaussian();
-    Npz.write(batchFile, Map.of("x", NdArray.of(xs, 5, 16), "y", NdArray.of(new double[] {0, 1, 2, 3, 0}, org.hbp.io.DType.INT64, 5)));
+    Npz.write(batchFile, Map.of("x", NdArray.of(xs, 5, 16), "y", NdArray.of(new double[] {0, 1, 2, 3, 0}, DType.INT64, 5)));
     Batch v = be.fill(32, 16, 0.1);
 
     NetworkSpec spec = NetworkResolver.load(Path.of("networks/resnet.hbp"), null, ModuleLibrary.builtInSpecDirs());

@@ -15,7 +15,9 @@ import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.backend.Backend;
+import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
+import org.hbp.backend.opencl.OpenClTestSupport;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.verify.Tensor;
@@ -42,8 +44,8 @@ class NetworkCurvatureTest {
 
   private static Backend backendUnderTest() {
     String name = System.getProperty("hbp.test.backend", "cpu");
-    if (name.startsWith("opencl")) org.hbp.backend.opencl.OpenClTestSupport.requireOpenCl();
-    return org.hbp.backend.Backends.create(name, 2);
+    if (name.startsWith("opencl")) OpenClTestSupport.requireOpenCl();
+    return Backends.create(name, 2);
   }
 
   static ModuleSpec spec(String name) {

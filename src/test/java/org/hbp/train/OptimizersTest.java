@@ -18,10 +18,11 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
+import org.hbp.io.NdArray;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
-import org.hbp.network.Network;
 import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
@@ -217,12 +218,12 @@ class OptimizersTest {
   void xavierNormalInitialization() throws Exception {
     Network net = net("network big {\n  input x: tensor(2, 8, 8);\n  conv2d(cout = 30, k = 3, s = 1, p = 1, d = 1);\n  flatten;\n"
         + "  linear(m = 200);\n  loss crossentropy;\n}\n");
-    Map<String, org.hbp.io.NdArray> p = Initialization.xavierNormalTorch(net, 42);
+    Map<String, NdArray> p = Initialization.xavierNormalTorch(net, 42);
     assertEquals(List.of("0.W", "0.b", "2.W", "2.b"), List.copyOf(p.keySet()));
     // conv [30, 2, 3, 3]: fan_in 18, fan_out 270; linear [200, 1920]
     double[] expectedStd = {Math.sqrt(2.0 / (18 + 270)), 0, Math.sqrt(2.0 / (1920 + 200)), 0};
     int i = 0;
-    for (org.hbp.io.NdArray a : p.values()) {
+    for (NdArray a : p.values()) {
       double s = 0;
       for (double v : a.data()) s += v * v;
       double std = Math.sqrt(s / a.numel());

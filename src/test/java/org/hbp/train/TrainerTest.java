@@ -22,10 +22,11 @@ import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
-import org.hbp.network.Network;
 import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.Strategy;
+import org.hbp.plot.RunMetrics;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,10 +66,10 @@ class TrainerTest {
     Network net = net();
     Path run = dir.resolve("run");
     StringWriter log = new StringWriter();
-    List<org.hbp.plot.RunMetrics.Row> rows = trainer(net, cg(net), 3, run, log).start(Initialization.xavierNormal(net, 1), Map.of("label", "cg", "seed", 1));
+    List<RunMetrics.Row> rows = trainer(net, cg(net), 3, run, log).start(Initialization.xavierNormal(net, 1), Map.of("label", "cg", "seed", 1));
     assertEquals(4, rows.size(), "epoch 0 and three epochs");
     List<String> csv = Files.readAllLines(run.resolve("metrics.csv"));
-    assertEquals(org.hbp.plot.RunMetrics.HEADER, csv.get(0));
+    assertEquals(RunMetrics.HEADER, csv.get(0));
     assertEquals(5, csv.size());
     assertEquals(4, Files.readAllLines(run.resolve("metrics.jsonl")).size());
     assertTrue(Files.readString(run.resolve("config.json")).contains("\"label\" : \"cg\""));
@@ -100,14 +101,14 @@ class TrainerTest {
         default -> cg(net);
       };
       Path straight = dir.resolve(kind + "-straight"), split = dir.resolve(kind + "-split");
-      List<org.hbp.plot.RunMetrics.Row> a = trainer(net, opt.get(), 4, straight, new StringWriter()).start(Initialization.xavierNormal(net, 2), Map.of());
+      List<RunMetrics.Row> a = trainer(net, opt.get(), 4, straight, new StringWriter()).start(Initialization.xavierNormal(net, 2), Map.of());
       trainer(net, opt.get(), 2, split, new StringWriter()).start(Initialization.xavierNormal(net, 2), Map.of());
       // an epoch measured but not checkpointed (the run stopped in between) is dropped and redone
       Files.writeString(split.resolve("metrics.csv"), "3,99,99,1.0,1.0,0.5,1.0,0.5,NaN\n", java.nio.file.StandardOpenOption.APPEND);
-      List<org.hbp.plot.RunMetrics.Row> b = trainer(net, opt.get(), 4, split, new StringWriter()).resume(Initialization.xavierNormal(net, 2), Map.of());
+      List<RunMetrics.Row> b = trainer(net, opt.get(), 4, split, new StringWriter()).resume(Initialization.xavierNormal(net, 2), Map.of());
       assertEquals(a.size(), b.size(), kind);
       for (int i = 0; i < a.size(); i++) {
-        org.hbp.plot.RunMetrics.Row x = a.get(i), y = b.get(i);
+        RunMetrics.Row x = a.get(i), y = b.get(i);
         assertEquals(x.epoch(), y.epoch());
         assertEquals(x.step(), y.step());
         assertEquals(x.trainLoss(), y.trainLoss(), 0, kind + " epoch " + i);

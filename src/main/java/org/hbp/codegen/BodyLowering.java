@@ -152,9 +152,9 @@ final class BodyLowering implements Lowering.Context {
   }
 
   @Override
-  public String memoMethod(Expr e) {
+  public int memoSlot(Expr e) {
     Integer known = memo.get(e);
-    if (known != null) return "memo" + known;
+    if (known != null) return known;
     int slot = memo.size();
     memo.put(e, slot);
     // fresh locals: the body sees only leaves and other memos, never a caller's temporaries
@@ -162,19 +162,25 @@ final class BodyLowering implements Lowering.Context {
     String result = new Lowering(this, code, true).memoBody(e);
     MemoSlot memoSlot = new MemoSlot(slot, e, new Body(code.build(), result));
     memoSlots.add(memoSlot);
-    return memoSlot.method();
+    return slot;
   }
 
   @Override
-  public String part(Expr e, String v) {
+  public int part(Expr e, boolean withDirection) {
     boolean dz = Exprs.variables(e).stream().anyMatch(x -> x.role() == Expr.Role.GRADIENT);
-    String name = "part" + partCount++;
+    int index = partCount++;
     CodeBlock.Builder code = CodeBlock.builder();
     Lowering lowering = new Lowering(this, code);
-    String result = v == null ? lowering.value(e) : lowering.apply(e, "v");
+    String result = withDirection ? lowering.apply(e, "v") : lowering.value(e);
     lowering.releaseTemporaries(result);
-    parts.add(new PartMethod(name, e, dz, v != null, new Body(code.build(), result)));
-    return name + "(cache" + (dz ? ", dz" : "") + (v == null ? "" : ", " + v) + ")";
+    parts.add(new PartMethod(Names.partMethod(index), e, dz, withDirection, new Body(code.build(), result)));
+    return index;
+  }
+
+  @Override
+  public String partCall(int index, String v) {
+    boolean dz = parts.stream().filter(p -> p.name().equals(Names.partMethod(index))).findFirst().orElseThrow().usesDz();
+    return Names.partMethod(index) + "(cache" + (dz ? ", dz" : "") + (v == null ? "" : ", " + v) + ")";
   }
 
   @Override

@@ -38,8 +38,8 @@ final class JavaEmitter {
   /** The Java expression computing an op. */
   String expression(Op op) {
     if (op instanceof Op.Leaf l) return l.known() ? ctx.knownValue(l.expr()) : ctx.leaf((Expr.Var) l.expr());
-    if (op instanceof Op.Memo m) return m.method() + "(cache)";
-    if (op instanceof Op.Part p) return p.call();
+    if (op instanceof Op.Memo m) return Names.memoMethod(m.slot()) + "(cache)";
+    if (op instanceof Op.Part p) return ctx.partCall(p.index(), p.direction() == null ? null : p.direction().name());
     if (op instanceof Op.Fill f) return be("fill", f.rows(), f.cols(), f.value());
     if (op instanceof Op.DimFill f) return "be.fill(1, 1, (double) (" + ctx.dim(f.value()) + "))";
     if (op instanceof Op.Eye e) return be("eye", e.n());

@@ -50,10 +50,10 @@ public final class Lowering {
     String leaf(Expr.Var v);
 
     /**
-     * The name of the generated method that returns the memoized value of a forward-only
-     * subexpression ({@code cache.memo(slot, ...)}), generated once per class on first request.
+     * The memo slot of a forward-only subexpression ({@code cache.memo(slot, ...)}); its method
+     * ({@link Names#memoMethod}) is generated once per class on first request.
      */
-    String memoMethod(Expr e);
+    int memoSlot(Expr e);
 
     /** The generated static method (its name) computing an elementwise function's derivative of the given order. */
     String function(ElementwiseFunction f, int order);
@@ -87,11 +87,13 @@ public final class Lowering {
     boolean shared(Expr e);
 
     /**
-     * A call of a new private helper method computing part of a large sum ({@link MethodParts}):
-     * the value of {@code e}, or with a direction batch {@code v} (a local of the caller) the
-     * product {@code e * v}.
+     * The index of a new private helper method computing part of a large sum ({@link MethodParts}):
+     * the value of {@code e}, or with a direction batch the product {@code e * v}.
      */
-    String part(Expr e, String v);
+    int part(Expr e, boolean withDirection);
+
+    /** The Java call of part {@code index}, with the caller's direction local {@code v} (null: none). */
+    String partCall(int index, String v);
   }
 
   final Context ctx;
@@ -287,7 +289,7 @@ public final class Lowering {
     if (known != null) return known;
     Value r;
     if (e instanceof Expr.Var v) r = leaf(ctx.leaf(v), new Op.Leaf(v, false, ItemShape.of(v.shape())));
-    else if (memoized(e)) r = emit(new Op.Memo(e, ctx.memoMethod(e), ItemShape.of(e.shape())), "memo: " + ctx.text(e));
+    else if (memoized(e)) r = emit(new Op.Memo(e, ctx.memoSlot(e), ItemShape.of(e.shape())), "memo: " + ctx.text(e));
     else r = compute(e);
     values.put(e, r);
     return r;
@@ -414,7 +416,7 @@ public final class Lowering {
 
   private Value part(Expr e, Value v) {
     ItemShape shape = v == null ? ItemShape.of(e.shape()) : ItemShape.column(e.shape().rows());
-    return emit(new Op.Part(e, v, ctx.part(e, v == null ? null : v.name()), shape), null);
+    return emit(new Op.Part(e, v, ctx.part(e, v != null), shape), null);
   }
 
   /**

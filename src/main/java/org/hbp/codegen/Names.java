@@ -19,6 +19,16 @@ final class Names {
   static final ClassName ABSTRACT_MODULE = ClassName.get("org.hbp.runtime", "AbstractModuleOperator");
   static final ClassName ABSTRACT_LOSS = ClassName.get("org.hbp.runtime", "AbstractLossOperator");
 
+  /** The generated method returning memo slot {@code slot} of the forward cache. */
+  static String memoMethod(int slot) {
+    return "memo" + slot;
+  }
+
+  /** The generated helper method computing part {@code index} of a large sum. */
+  static String partMethod(int index) {
+    return "part" + index;
+  }
+
   private static final Set<String> KEYWORDS = Set.of("abstract", "assert", "boolean", "break", "byte", "case", "catch", "char", "class",
       "const", "continue", "default", "do", "double", "else", "enum", "extends", "final", "finally", "float", "for", "goto", "if",
       "implements", "import", "instanceof", "int", "interface", "long", "native", "new", "package", "private", "protected", "public",

@@ -130,7 +130,7 @@ record OperatorModel(
   /** A forward-only subexpression computed once per forward pass, in {@code cache.memo(slot, ...)}. */
   record MemoSlot(int slot, Expr expr, Body body) {
     String method() {
-      return "memo" + slot;
+      return Names.memoMethod(slot);
     }
   }
 

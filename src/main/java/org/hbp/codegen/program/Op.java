@@ -49,18 +49,19 @@ public sealed interface Op {
     }
   }
 
-  /** A forward-only subexpression from the forward cache's memo, computed once per forward pass by {@code method}. */
-  record Memo(Expr expr, String method, ItemShape shape) implements Op {
+  /** A forward-only subexpression from the forward cache's memo slot {@code slot}, computed once per forward pass. */
+  record Memo(Expr expr, int slot, ItemShape shape) implements Op {
     public Ownership ownership() {
       return Ownership.MEMOIZED;
     }
   }
 
   /**
-   * Part of a large sum computed by a helper method ({@code call}): the value of expr, or with a
-   * direction batch, expr times it. The direction's name is part of the call: it keeps its name.
+   * Part {@code index} of a large sum, computed by a helper of the target (a method in Java): the
+   * value of expr, or with a direction batch (null: none), expr times it. The helper reads the
+   * direction by its name: it keeps its name.
    */
-  record Part(Expr expr, Value direction, String call, ItemShape shape) implements Op {
+  record Part(Expr expr, Value direction, int index, ItemShape shape) implements Op {
     public Ownership ownership() {
       return Ownership.EXTERNAL;
     }

@@ -112,7 +112,7 @@ class PassesTest {
     Value x = p.input("v", ItemShape.column(N));
     Value t1 = add(p, new Op.Transpose(x));
     Value t2 = add(p, new Op.Transpose(x)); // equal to t1, but a part's call names it
-    Value part = add(p, new Op.Part(new Expr.Var("y", Shape.vector(N), Expr.Role.INPUT), t2, "part0(cache, " + t2.name() + ")",
+    Value part = add(p, new Op.Part(new Expr.Var("y", Shape.vector(N), Expr.Role.INPUT), t2, 0,
         ItemShape.column(N)));
     p.escape(add(p, new Op.Add(t1, part)));
     Passes.optimize(p);
@@ -222,7 +222,7 @@ class PassesTest {
     Value x = p.input("v", new ItemShape(M, N));
     Value leaf = p.add("cache.get(\"x\")", new Op.Leaf(new Expr.Var("x", Shape.matrix(M, N), Expr.Role.INPUT), false,
         new ItemShape(M, N)), null);
-    Value memo = add(p, new Op.Memo(new Expr.Var("y", Shape.matrix(M, N), Expr.Role.INPUT), "memo0", new ItemShape(M, N)));
+    Value memo = add(p, new Op.Memo(new Expr.Var("y", Shape.matrix(M, N), Expr.Role.INPUT), 0, new ItemShape(M, N)));
     Value a = add(p, new Op.Transpose(x)); // owned, a temporary
     Value b = add(p, new Op.Add(leaf, memo)); // owned, viewed by the result
     Value view = add(p, new Op.Reshape(b, N, M)); // a view of b

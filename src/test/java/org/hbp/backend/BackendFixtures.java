@@ -1,11 +1,15 @@
 package org.hbp.backend;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
+import org.hbp.backend.host.PooledBackend;
 import org.hbp.network.ResidualModification;
 import org.hbp.network.ResidualPolicy;
 import org.hbp.runtime.Averaging;
@@ -17,7 +21,7 @@ import org.hbp.runtime.ModuleOperator;
  * What the tests of the BLAS and OpenCL backends share: random host data for batch shapes, the
  * comparison of a result with the CPU backend's to a tolerance relative to {@code max(1,
  * max|expected|)}, and the generated operators (conv2d, linear, gated) run on a backend and on
- * the CPU backend with the same inputs.
+ * the CPU backend with the same inputs, and the reuse of released pooled storage.
  */
 public final class BackendFixtures {
   private final Random rng;
@@ -124,6 +128,26 @@ public final class BackendFixtures {
     return out;
   }
 
+  /** A generated operator of a module on a backend, run forward on host inputs. */
+  private record Run(Backend be, ModuleOperator op, ForwardCache cache) {
+    static Run of(Backend be, String module, Map<String, Integer> params, Map<String, Host> inputs) {
+      ModuleOperator op = BuiltInOperators.module(module, be, params);
+      Map<String, Batch> in = new LinkedHashMap<>();
+      inputs.forEach((name, h) -> in.put(name, h.on(be)));
+      return new Run(be, op, op.forward(in));
+    }
+
+    /** Host data as a batch of this run's backend. */
+    Batch on(Host h) {
+      return h.on(be);
+    }
+  }
+
+  /** Hands {@code result} of the reference run and of the run under test to {@code check}. */
+  private static void compare(Check check, String what, Run reference, Run tested, Function<Run, Batch> result) {
+    check.check(what, result.apply(reference), result.apply(tested));
+  }
+
   /**
    * Runs the generated linear operator (forward, backward, propagate) and the gated one (forward,
    * every residual modification dense and as a product) on {@code cpu} and on {@code be} with the
@@ -131,28 +155,60 @@ public final class BackendFixtures {
    */
   public void linearAndGatedOperators(Backend cpu, Backend be, Check check) {
     int n = 4, m = 3, samples = 5;
+    Map<String, Integer> dims = Map.of("n", n, "m", m);
     Host x = host(samples, 1, n, 1), w = host(1, 1, m, n), b = host(1, 1, m, 1), w2 = host(1, 1, m, n);
     Host dz = host(samples, 1, m, 1), v = host(samples, 2, n, 1), hz = symmetric(samples, m);
-    ModuleOperator lc = BuiltInOperators.module("linear", cpu, Map.of("n", n, "m", m));
-    ModuleOperator lb = BuiltInOperators.module("linear", be, Map.of("n", n, "m", m));
-    ForwardCache cc = lc.forward(Map.of("x", x.on(cpu), "W", w.on(cpu), "b", b.on(cpu)));
-    ForwardCache cb = lb.forward(Map.of("x", x.on(be), "W", w.on(be), "b", b.on(be)));
-    check.check("linear forward", lc.output(cc), lb.output(cb));
-    for (String wrt : lc.differentiable()) {
-      check.check("linear backward " + wrt, lc.backward(cc, wrt, dz.on(cpu)), lb.backward(cb, wrt, dz.on(be)));
-      check.check("linear propagate " + wrt, lc.propagate(cc, wrt, hz.on(cpu)), lb.propagate(cb, wrt, hz.on(be)));
+    Map<String, Host> linearIn = Map.of("x", x, "W", w, "b", b);
+    Run lc = Run.of(cpu, "linear", dims, linearIn), lb = Run.of(be, "linear", dims, linearIn);
+    compare(check, "linear forward", lc, lb, r -> r.op().output(r.cache()));
+    for (String wrt : lc.op().differentiable()) {
+      compare(check, "linear backward " + wrt, lc, lb, r -> r.op().backward(r.cache(), wrt, r.on(dz)));
+      compare(check, "linear propagate " + wrt, lc, lb, r -> r.op().propagate(r.cache(), wrt, r.on(hz)));
     }
     // gated: sigmoid maps and a general residual, modified by the symmetric eigendecomposition
-    ModuleOperator gc = BuiltInOperators.module("gated", cpu, Map.of("n", n, "m", m));
-    ModuleOperator gb = BuiltInOperators.module("gated", be, Map.of("n", n, "m", m));
-    ForwardCache gcc = gc.forward(Map.of("x", x.on(cpu), "W1", w.on(cpu), "W2", w2.on(cpu)));
-    ForwardCache gcb = gb.forward(Map.of("x", x.on(be), "W1", w.on(be), "W2", w2.on(be)));
-    check.check("gated forward", gc.output(gcc), gb.output(gcb));
+    Map<String, Host> gatedIn = Map.of("x", x, "W1", w, "W2", w2);
+    Run gc = Run.of(cpu, "gated", dims, gatedIn), gb = Run.of(be, "gated", dims, gatedIn);
+    compare(check, "gated forward", gc, gb, r -> r.op().output(r.cache()));
     for (ResidualModification mod : ResidualModification.values()) {
       ResidualPolicy policy = ResidualPolicy.of(mod);
-      check.check("gated residual " + mod, policy.dense(gc, gcc, "x", dz.on(cpu)), policy.dense(gb, gcb, "x", dz.on(be)));
-      check.check("gated residualMatProd " + mod, policy.product(gc, gcc, "x", dz.on(cpu), v.on(cpu)),
-          policy.product(gb, gcb, "x", dz.on(be), v.on(be)));
+      compare(check, "gated residual " + mod, gc, gb, r -> policy.dense(r.op(), r.cache(), "x", r.on(dz)));
+      compare(check, "gated residualMatProd " + mod, gc, gb, r -> policy.product(r.op(), r.cache(), "x", r.on(dz), r.on(v)));
     }
+  }
+
+  // ---- pooled storage --------------------------------------------------------------------------
+
+  /**
+   * On a float32 pooled backend: a released batch's storage is held once (releasing a view of it
+   * or the batch again is a no-op), serves the next allocation of its size, and the released batch
+   * and its views are refused afterwards without disturbing the storage's new owner.
+   */
+  public void releasedStorageIsReusedAndStaleBatchesAreDetected(PooledBackend be) {
+    Batch a = be.fromArray(2, 1, 3, 4, randomData(24));
+    Batch b = be.scale(a, 2);
+    Batch view = be.reshape(b, 12, 1);
+    assertTrue(be.sharesStorage(b, view) && !be.sharesStorage(a, b));
+    long[] before = be.poolHitsAndMisses();
+    be.release(b);
+    assertEquals(24L * Float.BYTES, be.pooledBytes(), "the released storage is held for reuse");
+    be.release(view); // a view of a released batch: nothing more to release
+    be.release(b); // twice: a no-op
+    assertEquals(24L * Float.BYTES, be.pooledBytes(), "released once");
+    Batch c = be.scale(a, 3); // same size: the pooled storage
+    long[] after = be.poolHitsAndMisses();
+    assertEquals(before[0] + 1, after[0], "one allocation served from the pool");
+    assertEquals(before[1], after[1], "no fresh allocation");
+    assertEquals(0, be.pooledBytes());
+    assertTrue(be.sharesStorage(c, c) && !be.sharesStorage(c, b), "a stale batch does not share the new batch's storage");
+    double[] expected = be.toArray(be.scale(a, 3));
+    assertArrayEquals(expected, be.toArray(c), "the reused storage holds the new result");
+    IllegalStateException stale = assertThrows(IllegalStateException.class, () -> be.add(b, a));
+    assertTrue(stale.getMessage().contains("add: operand a") && stale.getMessage().contains("was released"), stale.getMessage());
+    assertThrows(IllegalStateException.class, () -> be.toArray(view), "a view of a released batch is stale too");
+    be.release(b); // releasing a stale batch never releases the storage's new owner
+    assertArrayEquals(expected, be.toArray(c));
+    be.release(c);
+    be.trimPool();
+    assertEquals(0, be.pooledBytes());
   }
 }

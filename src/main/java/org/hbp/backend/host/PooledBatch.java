@@ -48,6 +48,9 @@ public abstract class PooledBatch<S extends PooledStorage> extends AbstractBatch
     return storage == other.storage && generation == other.generation;
   }
 
+  /** The same storage seen with another shape of the same entry count (reshapes and column/direction views). */
+  protected abstract PooledBatch<S> view(int samples, int directions, int rows, int cols);
+
   /** Hands the storage back to {@code pool} (a no-op when it was already released). */
   public final void releaseTo(StoragePool<S> pool) {
     pool.give(storage, generation);

@@ -16,6 +16,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.backend.host.AbstractBackend;
 import org.hbp.backend.host.HostBuffer;
 import org.hbp.backend.host.HostLinearAlgebra;
+import org.hbp.backend.host.PooledBackend;
 import org.hbp.backend.host.StoragePool;
 import org.jocl.CLException;
 import org.jocl.Pointer;
@@ -71,7 +72,7 @@ import org.jocl.cl_program;
  * queue ({@link OpenClContext}), so batches may be handed between instances. Commands run
  * asynchronously; {@link #toArray} waits for them, {@link #finish} waits without copying.
  */
-public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
+public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements PooledBackend {
   private static final int FLOAT_EXACT_INTS = 1 << 24; // indices held as float are exact up to here
 
   private final Precision precision;
@@ -187,19 +188,9 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
     q.finish();
   }
 
-  /** Bytes of released buffers held for reuse now. */
-  public long pooledBytes() {
-    return pool.pooledBytes();
-  }
-
-  /** Allocations served from released buffers so far, and those that needed a fresh buffer. */
-  public long[] poolHitsAndMisses() {
-    return pool.hitsAndMisses();
-  }
-
-  /** Frees the released buffers held for reuse (live batches are not affected). */
-  public void trimPool() {
-    pool.clear();
+  @Override
+  public StoragePool<?> storagePool() {
+    return pool;
   }
 
   /** Bytes in live device buffers of this device, over all backends of the process (pooled ones included). */
@@ -253,12 +244,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
     return out;
   }
 
-  // ---- free views ----------------------------------------------------------------------------
-
-  @Override
-  public boolean sharesStorage(Batch a, Batch b) {
-    return a instanceof OpenClBatch x && b instanceof OpenClBatch y && x.sharesStorage(y);
-  }
+  // ---- memory --------------------------------------------------------------------------------
 
   /**
    * Hands the buffer back for reuse by a later allocation of the same size (its views die with
@@ -267,14 +253,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
    */
   @Override
   public void release(Batch b) {
-    Objects.requireNonNull(b, "release: operand b is null");
-    if (isOwn(b)) ((OpenClBatch) b).releaseTo(pool);
-    else own("release", "b", b); // throws, naming the wrong kind of batch
-  }
-
-  @Override
-  protected OpenClBatch view(OpenClBatch x, int samples, int directions, int rows, int cols) {
-    return x.view(samples, directions, rows, cols);
+    releaseTo(pool, b);
   }
 
   // ---- elementwise ---------------------------------------------------------------------------

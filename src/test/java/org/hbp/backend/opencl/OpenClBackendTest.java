@@ -345,33 +345,7 @@ class OpenClBackendTest {
 
   @Test
   void releasedBuffersAreReusedAndStaleBatchesAreDetected() {
-    OpenClBackend be = new OpenClBackend(Precision.FLOAT32, OpenClTestSupport.deviceIndex());
-    Batch a = be.fromArray(2, 1, 3, 4, fx.randomData(24));
-    Batch b = be.scale(a, 2);
-    Batch view = be.reshape(b, 12, 1);
-    assertTrue(be.sharesStorage(b, view) && !be.sharesStorage(a, b));
-    long[] before = be.poolHitsAndMisses();
-    be.release(b);
-    assertEquals(24L * Float.BYTES, be.pooledBytes(), "the released buffer is held for reuse");
-    be.release(view); // a view of a released batch: nothing more to release
-    be.release(b); // twice: a no-op
-    assertEquals(24L * Float.BYTES, be.pooledBytes(), "released once");
-    Batch c = be.scale(a, 3); // same size: the pooled buffer
-    long[] after = be.poolHitsAndMisses();
-    assertEquals(before[0] + 1, after[0], "one allocation served from the pool");
-    assertEquals(before[1], after[1], "no fresh allocation");
-    assertEquals(0, be.pooledBytes());
-    assertTrue(be.sharesStorage(c, c) && !be.sharesStorage(c, b), "a stale batch does not share the new batch's storage");
-    double[] expected = be.toArray(be.scale(a, 3));
-    assertArrayEquals(expected, be.toArray(c), "the reused buffer holds the new result");
-    IllegalStateException stale = assertThrows(IllegalStateException.class, () -> be.add(b, a));
-    assertTrue(stale.getMessage().contains("add: operand a") && stale.getMessage().contains("was released"), stale.getMessage());
-    assertThrows(IllegalStateException.class, () -> be.toArray(view), "a view of a released batch is stale too");
-    be.release(b); // releasing a stale batch never releases the buffer's new owner
-    assertArrayEquals(expected, be.toArray(c));
-    be.release(c);
-    be.trimPool();
-    assertEquals(0, be.pooledBytes());
+    fx.releasedStorageIsReusedAndStaleBatchesAreDetected(new OpenClBackend(Precision.FLOAT32, OpenClTestSupport.deviceIndex()));
   }
 
   @Test

@@ -211,4 +211,21 @@ public final class BackendFixtures {
     be.trimPool();
     assertEquals(0, be.pooledBytes());
   }
+
+  // ---- foreign batches -------------------------------------------------------------------------
+
+  /**
+   * Batches of another backend ({@code cpu}), or of this backend's kind in the other precision,
+   * are refused with a message naming the kernel, the operand and the backend ({@code f64}, whose
+   * float32 twin is {@code f32}); the CPU backend refuses {@code f64}'s batches too.
+   */
+  public static void foreignBatchesAreRejected(Backend cpu, Backend f64, Backend f32) {
+    Batch c = cpu.fill(2, 2, 1), s = f32.fill(2, 2, 1), d = f64.fill(2, 2, 1);
+    String m1 = assertThrows(IllegalArgumentException.class, () -> f64.add(d, c)).getMessage();
+    assertTrue(m1.contains("add") && m1.contains("operand b") && m1.contains("not a batch of the " + f64.name() + " backend"), m1);
+    String m2 = assertThrows(IllegalArgumentException.class, () -> f64.matmul(s, false, d, false)).getMessage();
+    assertTrue(m2.contains("matmul") && m2.contains("FLOAT32") && m2.contains(f64.name()), m2);
+    String m3 = assertThrows(IllegalArgumentException.class, () -> cpu.toArray(d)).getMessage();
+    assertTrue(m3.contains("not a batch of the cpu backend"), m3);
+  }
 }

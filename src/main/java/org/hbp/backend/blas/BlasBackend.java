@@ -181,9 +181,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   @Override
   public double[] toArray(Batch b) {
     BlasBatch x = own("toArray", "b", b);
-    if (x.length() > BackendChecks.MAX_ENTRIES)
-      throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
-    int n = (int) x.length();
+    int n = x.arrayLength("toArray");
     double[] out = new double[n];
     if (precision == Precision.FLOAT64) {
       x.doubles.get(out, 0, n);

@@ -1,5 +1,6 @@
 package org.hbp.backend.host;
 
+import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 
@@ -36,6 +37,13 @@ public abstract class PooledBatch<S extends PooledStorage> extends AbstractBatch
   /** Entries of the whole batch (may exceed the int range). */
   public final long length() {
     return length;
+  }
+
+  /** The entry count as an int, or an IllegalArgumentException naming {@code kernel} when it is more than a Java array holds. */
+  public final int arrayLength(String kernel) {
+    if (length > BackendChecks.MAX_ENTRIES)
+      throw new IllegalArgumentException(kernel + ": " + describe() + " has " + length + " entries, more than a Java array holds");
+    return (int) length;
   }
 
   /** Whether the storage has not been released since this batch was made. */

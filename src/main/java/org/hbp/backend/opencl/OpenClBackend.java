@@ -219,9 +219,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   @Override
   public double[] toArray(Batch b) {
     OpenClBatch x = own("toArray", "b", b);
-    if (x.length() > BackendChecks.MAX_ENTRIES)
-      throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
-    double[] out = new double[(int) x.length()];
+    double[] out = new double[x.arrayLength("toArray")];
     q.read(x.buffer, 0, out, out.length, "toArray");
     return out;
   }
@@ -337,39 +335,47 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
     return out;
   }
 
+  /**
+   * A result of {@code x}'s batch shape with items {@code rows x cols}, from the device kernel
+   * {@code clKernel(rows of x, x, out)} launched over the result's entries.
+   */
+  private OpenClBatch perItem(String kernel, String clKernel, OpenClBatch x, int rows, int cols) {
+    OpenClBatch out = q.alloc(kernel, x.samples(), x.directions(), rows, cols);
+    q.flat(clKernel, out.length(), (long) x.rows(), x, out);
+    return out;
+  }
+
+  /** One scalar per item of {@code x}, from the device kernel {@code clKernel(item size, x, out)} run by one work-group per item. */
+  private OpenClBatch reduceItems(String kernel, String clKernel, OpenClBatch x) {
+    OpenClBatch out = q.alloc(kernel, x.samples(), x.directions(), 1, 1);
+    q.groups(clKernel, x.items(), (long) x.itemSize(), x, out);
+    return out;
+  }
+
   @Override
   public Batch sum(Batch a) {
-    OpenClBatch x = own("sum", "a", a);
-    OpenClBatch out = q.alloc("sum", x.samples(), x.directions(), 1, 1);
-    q.groups("sum_k", x.items(), (long) x.itemSize(), x, out);
-    return out;
+    return reduceItems("sum", "sum_k", own("sum", "a", a));
   }
 
   @Override
   public Batch trace(Batch a) {
     OpenClBatch x = own("trace", "a", a);
     BackendChecks.requireSquare("trace", x);
-    OpenClBatch out = q.alloc("trace", x.samples(), x.directions(), 1, 1);
-    q.flat("trace_k", out.length(), (long) x.rows(), x, out);
-    return out;
+    return perItem("trace", "trace_k", x, 1, 1);
   }
 
   @Override
   public Batch diagonal(Batch a) {
     OpenClBatch x = own("diagonal", "a", a);
     BackendChecks.requireSquare("diagonal", x);
-    OpenClBatch out = q.alloc("diagonal", x.samples(), x.directions(), x.rows(), 1);
-    q.flat("diagonal_k", out.length(), (long) x.rows(), x, out);
-    return out;
+    return perItem("diagonal", "diagonal_k", x, x.rows(), 1);
   }
 
   @Override
   public Batch diagMatrix(Batch v) {
     OpenClBatch x = own("diagMatrix", "v", v);
     BackendChecks.checkDiagMatrix(x);
-    OpenClBatch out = q.alloc("diagMatrix", x.samples(), x.directions(), x.rows(), x.rows());
-    q.flat("diag_matrix_k", out.length(), (long) x.rows(), x, out);
-    return out;
+    return perItem("diagMatrix", "diag_matrix_k", x, x.rows(), x.rows());
   }
 
   @Override
@@ -382,10 +388,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
 
   @Override
   public Batch logSumExp(Batch a) {
-    OpenClBatch x = own("logSumExp", "a", a);
-    OpenClBatch out = q.alloc("logSumExp", x.samples(), x.directions(), 1, 1);
-    q.groups("logsumexp_k", x.items(), (long) x.itemSize(), x, out);
-    return out;
+    return reduceItems("logSumExp", "logsumexp_k", own("logSumExp", "a", a));
   }
 
   // ---- per-item decompositions: host round trips ----------------------------------------------

@@ -423,14 +423,8 @@ class OpenClBackendTest {
 
   @Test
   void foreignBatchesAreRejected() {
-    Batch c = cpu.fill(2, 2, 1), s = f32.fill(2, 2, 1), d = f64.fill(2, 2, 1);
-    String m1 = assertThrows(IllegalArgumentException.class, () -> f64.add(d, c)).getMessage();
-    assertTrue(m1.contains("add") && m1.contains("operand b") && m1.contains("not a batch of the opencl-f64 backend"), m1);
-    String m2 = assertThrows(IllegalArgumentException.class, () -> f64.matmul(s, false, d, false)).getMessage();
-    assertTrue(m2.contains("matmul") && m2.contains("FLOAT32") && m2.contains("opencl-f64"), m2);
-    String m3 = assertThrows(IllegalArgumentException.class, () -> cpu.toArray(d)).getMessage();
-    assertTrue(m3.contains("not a batch of the cpu backend"), m3);
-    assertThrows(IllegalArgumentException.class, () -> f32.release(d));
+    BackendFixtures.foreignBatchesAreRejected(cpu, f64, f32);
+    assertThrows(IllegalArgumentException.class, () -> f32.release(f64.fill(2, 2, 1)));
   }
 
   @Test

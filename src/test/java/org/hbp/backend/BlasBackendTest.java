@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 /**
  * What is particular to the OpenBLAS backend (the shared contract is in {@link
  * BlasF64BackendTest} and {@link BlasF32BackendTest}): the generated operators give the CPU
- * backend's results, larger multi-threaded products, degenerate shapes, the off-heap layout,
+ * backend's results, larger multi-threaded products, the off-heap layout,
  * foreign batches, the float32 index limit and freeing of off-heap memory.
  */
 class BlasBackendTest {
@@ -110,26 +110,6 @@ class BlasBackendTest {
     }
   }
 
-  @Test
-  void degenerateShapes() {
-    for (BlasBackend be : List.of(f64, f32)) {
-      // k = 0: a zero product (BLAS is not called); m = 0 or n = 0: empty items
-      Batch a = be.fromArray(2, 1, 3, 0, new double[0]), b = be.fromArray(2, 1, 0, 4, new double[0]);
-      Batch z = be.matmul(a, false, b, false);
-      assertEquals("[2 x 1] 3x4", z.describe());
-      assertArrayEquals(new double[24], be.toArray(z));
-      assertArrayEquals(new double[24], be.toArray(be.matmul(b, true, a, true))); // (4x0)(0x3)
-      assertEquals("[2 x 1] 0x2", be.matmul(a, true, be.fill(3, 2, 1), false).describe());
-      assertEquals("[2 x 1] 3x0", be.matmul(be.fill(3, 3, 1), false, a, false).describe());
-      Batch empty = be.fill(0, 3, 2.0);
-      assertEquals(0, be.toArray(be.add(empty, be.fill(1, 1, 1.0))).length);
-      assertEquals("[1 x 1] 3x0", be.transpose(empty).describe());
-      assertArrayEquals(new double[] {0}, be.toArray(be.sum(empty)));
-      assertArrayEquals(new double[] {1}, be.toArray(be.determinant(be.eye(0))));
-      // -0.0 survives fill
-      assertEquals(Double.doubleToRawLongBits(-0.0), Double.doubleToRawLongBits(be.toArray(be.fill(1, 1, -0.0))[0]));
-    }
-  }
 
   // ---- storage ---------------------------------------------------------------------------------
 

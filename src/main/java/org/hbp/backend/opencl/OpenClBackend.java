@@ -268,20 +268,21 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
     return out;
   }
 
-  @Override
-  public Batch scale(Batch a, double c) {
-    OpenClBatch x = own("scale", "a", a);
-    OpenClBatch out = q.alloc("scale", x.samples(), x.directions(), x.rows(), x.cols());
-    q.flat("scale_k", out.length(), c, x, out);
+  /** A batch of {@code x}'s shape, from the device kernel {@code clKernel(c, x, out)} launched over its entries. */
+  private OpenClBatch entrywise(String kernel, String clKernel, double c, OpenClBatch x) {
+    OpenClBatch out = q.alloc(kernel, x.samples(), x.directions(), x.rows(), x.cols());
+    q.flat(clKernel, out.length(), c, x, out);
     return out;
   }
 
   @Override
+  public Batch scale(Batch a, double c) {
+    return entrywise("scale", "scale_k", c, own("scale", "a", a));
+  }
+
+  @Override
   public Batch power(Batch a, double exponent) {
-    OpenClBatch x = own("power", "a", a);
-    OpenClBatch out = q.alloc("power", x.samples(), x.directions(), x.rows(), x.cols());
-    q.flat("power_k", out.length(), exponent, x, out);
-    return out;
+    return entrywise("power", "power_k", exponent, own("power", "a", a));
   }
 
   /**

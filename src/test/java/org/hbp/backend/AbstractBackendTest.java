@@ -192,6 +192,34 @@ abstract class AbstractBackendTest {
     assertContains(messageOf(IllegalArgumentException.class, () -> be.fromArray(1, 2, 2, 2, new double[7])), "fromArray", "8", "7");
   }
 
+  /**
+   * Empty items and empty inner dimensions: a product over k = 0 is zero, empty results keep
+   * their shapes, reductions over no entries give their neutral values (sum 0, logSumExp -inf, the
+   * determinant of a 0x0 item 1), and -0.0 survives fill.
+   */
+  @Test
+  void degenerateShapes() {
+    // k = 0: a zero product; m = 0 or n = 0: empty items
+    Batch a = be.fromArray(2, 1, 3, 0, new double[0]), b = be.fromArray(2, 1, 0, 4, new double[0]);
+    Batch z = be.matmul(a, false, b, false);
+    assertEquals("[2 x 1] 3x4", z.describe());
+    assertArrayEquals(new double[24], be.toArray(z));
+    assertArrayEquals(new double[24], be.toArray(be.matmul(b, true, a, true))); // (4x0)(0x3)
+    assertArrayEquals(new double[12], be.toArray(be.matmulSumSamples(a, false, b, false)));
+    assertEquals("[2 x 1] 0x2", be.matmul(a, true, be.fill(3, 2, 1), false).describe());
+    assertEquals("[2 x 1] 3x0", be.matmul(be.fill(3, 3, 1), false, a, false).describe());
+    Batch empty = be.fill(0, 3, 2.0);
+    assertEquals(0, be.toArray(be.add(empty, be.fill(1, 1, 1.0))).length);
+    assertEquals("[1 x 1] 3x0", be.transpose(empty).describe());
+    assertArrayEquals(new double[] {0}, be.toArray(be.sum(empty)));
+    assertArrayEquals(new double[] {Double.NEGATIVE_INFINITY}, be.toArray(be.logSumExp(empty)));
+    assertEquals(0, be.toArray(be.softmax(empty)).length);
+    assertArrayEquals(new double[] {1}, be.toArray(be.determinant(be.eye(0))));
+    assertEquals(0, be.toArray(be.gather(be.fill(3, 1, 1), be.fromArray(1, 1, 0, 1, new double[0]))).length);
+    assertArrayEquals(new double[3], be.toArray(be.scatterAdd(be.fill(0, 1, 1), be.fromArray(1, 1, 0, 1, new double[0]), 3, 1)));
+    assertEquals(Double.doubleToRawLongBits(-0.0), Double.doubleToRawLongBits(be.toArray(be.fill(1, 1, -0.0))[0]));
+  }
+
   @Test
   void reshapeIsAView() {
     Batch a = random(2, 2, 3, 4);

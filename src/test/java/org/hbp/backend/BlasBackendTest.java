@@ -1,5 +1,7 @@
 package org.hbp.backend;
 
+import static org.hbp.backend.BackendFixtures.assertNear;
+import static org.hbp.backend.BackendFixtures.conv2dProducts;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,21 +14,17 @@ import java.util.Random;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.hbp.backend.BackendFixtures.Host;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.blas.BlasBatch;
 import org.hbp.backend.cpu.CpuBackend;
-import org.hbp.network.ResidualModification;
-import org.hbp.network.ResidualPolicy;
-import org.hbp.runtime.Averaging;
 import org.hbp.runtime.BuiltInOperators;
-import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.ModuleOperator;
 import org.junit.jupiter.api.Test;
 
 /**
  * What is particular to the OpenBLAS backend (the shared contract is in {@link
  * BlasF64BackendTest} and {@link BlasF32BackendTest}): the generated operators give the CPU
- * backend's results, larger multi-threaded products, degenerate shapes, the off-heap layout,
+ * backend's results, larger multi-threaded products, the off-heap layout,
  * foreign batches, the float32 index limit and freeing of off-heap memory.
  */
 class BlasBackendTest {
@@ -37,47 +35,7 @@ class BlasBackendTest {
   private final BlasBackend f64 = new BlasBackend(Precision.FLOAT64);
   private final BlasBackend f32 = new BlasBackend(Precision.FLOAT32);
   private final Random rng = new Random(7);
-
-  private double[] randomData(int n) {
-    double[] d = new double[n];
-    for (int p = 0; p < n; p++) d[p] = 2 * rng.nextDouble() - 1;
-    return d;
-  }
-
-  /** Random host data for a batch shape: {samples, directions, rows, cols} plus the data. */
-  private record Host(int samples, int directions, int rows, int cols, double[] data) {
-    Batch on(Backend be) {
-      return be.fromArray(samples, directions, rows, cols, data);
-    }
-  }
-
-  private Host host(int samples, int directions, int rows, int cols) {
-    return new Host(samples, directions, rows, cols, randomData(samples * directions * rows * cols));
-  }
-
-  /** Random symmetric items n x n. */
-  private Host symmetric(int samples, int n) {
-    double[] d = randomData(samples * n * n);
-    for (int s = 0; s < samples; s++)
-      for (int j = 0; j < n; j++)
-        for (int i = 0; i < j; i++) d[s * n * n + j + n * i] = d[s * n * n + i + n * j];
-    return new Host(samples, 1, n, n, d);
-  }
-
-  private static double maxAbs(double[] a) {
-    double m = 0;
-    for (double v : a) m = Math.max(m, Math.abs(v));
-    return m;
-  }
-
-  /** max|expected - actual| <= tol * max(1, max|expected|), with equal lengths. */
-  private static void assertNear(double[] expected, double[] actual, double tol, String what) {
-    assertEquals(expected.length, actual.length, what + ": length");
-    double err = 0;
-    for (int p = 0; p < expected.length; p++) err = Math.max(err, Math.abs(expected[p] - actual[p]));
-    double bound = tol * Math.max(1, maxAbs(expected));
-    assertTrue(err <= bound, what + ": max abs error " + err + " > " + bound + " (max |expected| " + maxAbs(expected) + ")");
-  }
+  private final BackendFixtures fx = new BackendFixtures(rng);
 
   private static void assertSameShape(Batch expected, Batch actual, String what) {
     assertEquals(expected.describe(), actual.describe(), what + ": shape");
@@ -85,41 +43,9 @@ class BlasBackendTest {
 
   // ---- generated operators ---------------------------------------------------------------------
 
-  /** Every product of a conv2d operator that the runtime uses, by name, on the given backend. */
-  private static Map<String, Batch> conv2dProducts(Backend be, Map<String, Host> in) {
-    ModuleOperator op = BuiltInOperators.module("conv2d", be,
-        Map.of("cin", 2, "cout", 3, "h", 5, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1));
-    ForwardCache c = op.forward(Map.of("X", in.get("X").on(be), "W", in.get("W").on(be), "b", in.get("b").on(be)));
-    Map<String, Batch> out = new LinkedHashMap<>();
-    out.put("forward Z", op.output(c));
-    Batch v = in.get("v").on(be), m = in.get("M").on(be);
-    for (String wrt : op.differentiable()) {
-      out.put("jacTMatProd " + wrt, op.jacTMatProd(c, wrt, v));
-      out.put("jacTMatProdSum " + wrt, op.jacTMatProdSum(c, wrt, v));
-      out.put("jacMatProd " + wrt, op.jacMatProd(c, wrt, in.get("dir " + wrt).on(be)));
-      out.put("propagate " + wrt, op.propagate(c, wrt, m));
-      for (Averaging avg : Averaging.values()) out.put("propagateAveraged " + avg + " " + wrt, op.propagateAveraged(c, wrt, m, avg));
-    }
-    return out;
-  }
-
-  private Map<String, Host> conv2dInputs() {
-    int n = 3, cin = 2, cout = 3, hw = 20, k = 3, patches = 20, out = cout * patches;
-    Map<String, Host> in = new LinkedHashMap<>();
-    in.put("X", host(n, 1, cin, hw));
-    in.put("W", host(1, 1, cout, cin * k * k));
-    in.put("b", host(1, 1, cout, 1));
-    in.put("v", host(n, 2, cout, patches));
-    in.put("M", symmetric(n, out));
-    in.put("dir X", host(n, 2, cin, hw));
-    in.put("dir W", host(1, 4, cout, cin * k * k)); // directions shared by the samples
-    in.put("dir b", host(n, 2, cout, 1));
-    return in;
-  }
-
   @Test
   void generatedConv2dOperatorMatchesTheCpuBackend() {
-    Map<String, Host> in = conv2dInputs();
+    Map<String, Host> in = fx.conv2dInputs();
     Map<String, Batch> ref = conv2dProducts(cpu, in), blas = conv2dProducts(f64, in), single = conv2dProducts(f32, in);
     assertEquals(ref.keySet(), blas.keySet());
     assertEquals(1 + 3 * 6, ref.size());
@@ -134,33 +60,12 @@ class BlasBackendTest {
 
   @Test
   void generatedLinearAndGatedOperatorsMatchTheCpuBackend() {
-    int n = 4, m = 3, samples = 5;
-    Host x = host(samples, 1, n, 1), w = host(1, 1, m, n), b = host(1, 1, m, 1), w2 = host(1, 1, m, n);
-    Host dz = host(samples, 1, m, 1), v = host(samples, 2, n, 1), hz = symmetric(samples, m);
     for (Backend be : List.of(f64, f32)) {
       double tol = be == f64 ? 1e-12 : 1e-4;
-      ModuleOperator lc = BuiltInOperators.module("linear", cpu, Map.of("n", n, "m", m));
-      ModuleOperator lb = BuiltInOperators.module("linear", be, Map.of("n", n, "m", m));
-      ForwardCache cc = lc.forward(Map.of("x", x.on(cpu), "W", w.on(cpu), "b", b.on(cpu)));
-      ForwardCache cb = lb.forward(Map.of("x", x.on(be), "W", w.on(be), "b", b.on(be)));
-      assertNear(cpu.toArray(lc.output(cc)), be.toArray(lb.output(cb)), tol, be.name() + " linear forward");
-      for (String wrt : lc.differentiable()) {
-        assertNear(cpu.toArray(lc.backward(cc, wrt, dz.on(cpu))), be.toArray(lb.backward(cb, wrt, dz.on(be))), tol,
-            be.name() + " linear backward " + wrt);
-        assertNear(cpu.toArray(lc.propagate(cc, wrt, hz.on(cpu))), be.toArray(lb.propagate(cb, wrt, hz.on(be))), tol,
-            be.name() + " linear propagate " + wrt);
-      }
-      // gated: a general residual, modified by the symmetric eigendecomposition
-      ModuleOperator gc = BuiltInOperators.module("gated", cpu, Map.of("n", n, "m", m));
-      ModuleOperator gb = BuiltInOperators.module("gated", be, Map.of("n", n, "m", m));
-      ForwardCache gcc = gc.forward(Map.of("x", x.on(cpu), "W1", w.on(cpu), "W2", w2.on(cpu)));
-      ForwardCache gcb = gb.forward(Map.of("x", x.on(be), "W1", w.on(be), "W2", w2.on(be)));
-      for (ResidualModification mod : ResidualModification.values()) {
-        assertNear(cpu.toArray(ResidualPolicy.of(mod).dense(gc, gcc, "x", dz.on(cpu))), be.toArray(ResidualPolicy.of(mod).dense(gb, gcb, "x", dz.on(be))), tol,
-            be.name() + " gated residual " + mod);
-        assertNear(cpu.toArray(ResidualPolicy.of(mod).product(gc, gcc, "x", dz.on(cpu), v.on(cpu))),
-            be.toArray(ResidualPolicy.of(mod).product(gb, gcb, "x", dz.on(be), v.on(be))), tol, be.name() + " gated residualMatProd " + mod);
-      }
+      fx.linearAndGatedOperators(cpu, be, (what, expected, actual) -> {
+        assertSameShape(expected, actual, be.name() + " " + what);
+        assertNear(cpu.toArray(expected), be.toArray(actual), tol, be.name() + " " + what);
+      });
     }
   }
 
@@ -172,7 +77,7 @@ class BlasBackendTest {
     int m = 150, k = 170, n = 130;
     for (boolean ta : new boolean[] {false, true})
       for (boolean tb : new boolean[] {false, true}) {
-        Host a = ta ? host(1, 1, k, m) : host(1, 1, m, k), b = tb ? host(2, 1, n, k) : host(2, 1, k, n);
+        Host a = ta ? fx.host(1, 1, k, m) : fx.host(1, 1, m, k), b = tb ? fx.host(2, 1, n, k) : fx.host(2, 1, k, n);
         double[] expected = cpu.toArray(cpu.matmul(a.on(cpu), ta, b.on(cpu), tb));
         for (int threads : new int[] {1, 2}) {
           BlasBackend d = new BlasBackend(Precision.FLOAT64, threads), s = new BlasBackend(Precision.FLOAT32, threads);
@@ -189,8 +94,8 @@ class BlasBackendTest {
   void wideSharedLeftProductAndBroadcastPerItemProducts() {
     // the three matmul paths: one gemm over all of b's items side by side (a a single item), one
     // gemm per sample over its directions (a shared by directions), one gemm per item (the rest)
-    Host a = host(1, 1, 7, 5), b = host(2, 30, 5, 3), c = host(2, 1, 5, 7), e = host(1, 30, 3, 7);
-    Host ct = host(2, 1, 7, 5), bShared = host(1, 30, 5, 3), bOne = host(2, 1, 5, 3);
+    Host a = fx.host(1, 1, 7, 5), b = fx.host(2, 30, 5, 3), c = fx.host(2, 1, 5, 7), e = fx.host(1, 30, 3, 7);
+    Host ct = fx.host(2, 1, 7, 5), bShared = fx.host(1, 30, 5, 3), bOne = fx.host(2, 1, 5, 3);
     for (BlasBackend be : List.of(f64, f32)) {
       double tol = be == f64 ? 1e-12 : 1e-4;
       assertNear(cpu.toArray(cpu.matmul(a.on(cpu), false, b.on(cpu), false)), be.toArray(be.matmul(a.on(be), false, b.on(be), false)),
@@ -205,26 +110,6 @@ class BlasBackendTest {
     }
   }
 
-  @Test
-  void degenerateShapes() {
-    for (BlasBackend be : List.of(f64, f32)) {
-      // k = 0: a zero product (BLAS is not called); m = 0 or n = 0: empty items
-      Batch a = be.fromArray(2, 1, 3, 0, new double[0]), b = be.fromArray(2, 1, 0, 4, new double[0]);
-      Batch z = be.matmul(a, false, b, false);
-      assertEquals("[2 x 1] 3x4", z.describe());
-      assertArrayEquals(new double[24], be.toArray(z));
-      assertArrayEquals(new double[24], be.toArray(be.matmul(b, true, a, true))); // (4x0)(0x3)
-      assertEquals("[2 x 1] 0x2", be.matmul(a, true, be.fill(3, 2, 1), false).describe());
-      assertEquals("[2 x 1] 3x0", be.matmul(be.fill(3, 3, 1), false, a, false).describe());
-      Batch empty = be.fill(0, 3, 2.0);
-      assertEquals(0, be.toArray(be.add(empty, be.fill(1, 1, 1.0))).length);
-      assertEquals("[1 x 1] 3x0", be.transpose(empty).describe());
-      assertArrayEquals(new double[] {0}, be.toArray(be.sum(empty)));
-      assertArrayEquals(new double[] {1}, be.toArray(be.determinant(be.eye(0))));
-      // -0.0 survives fill
-      assertEquals(Double.doubleToRawLongBits(-0.0), Double.doubleToRawLongBits(be.toArray(be.fill(1, 1, -0.0))[0]));
-    }
-  }
 
   // ---- storage ---------------------------------------------------------------------------------
 
@@ -250,13 +135,7 @@ class BlasBackendTest {
 
   @Test
   void foreignBatchesAreRejected() {
-    Batch c = cpu.fill(2, 2, 1), s = f32.fill(2, 2, 1), d = f64.fill(2, 2, 1);
-    String m1 = assertThrows(IllegalArgumentException.class, () -> f64.add(d, c)).getMessage();
-    assertTrue(m1.contains("add") && m1.contains("operand b") && m1.contains("not a batch of the blas-f64 backend"), m1);
-    String m2 = assertThrows(IllegalArgumentException.class, () -> f64.matmul(s, false, d, false)).getMessage();
-    assertTrue(m2.contains("matmul") && m2.contains("FLOAT32") && m2.contains("blas-f64"), m2);
-    String m3 = assertThrows(IllegalArgumentException.class, () -> cpu.toArray(d)).getMessage();
-    assertTrue(m3.contains("not a batch of the cpu backend"), m3);
+    BackendFixtures.foreignBatchesAreRejected(cpu, f64, f32);
     assertThrows(IllegalArgumentException.class, () -> new BlasBackend(Precision.FLOAT64, 0));
   }
 
@@ -284,7 +163,7 @@ class BlasBackendTest {
   @Test
   void offHeapMemoryOfUnreachableBatchesIsFreed() throws InterruptedException {
     BlasBackend be = new BlasBackend(Precision.FLOAT64, 1);
-    Batch a = be.fromArray(2, 3, 8, 8, randomData(2 * 3 * 64)), b = be.fromArray(1, 1, 8, 8, randomData(64));
+    Batch a = be.fromArray(2, 3, 8, 8, fx.randomData(2 * 3 * 64)), b = be.fromArray(1, 1, 8, 8, fx.randomData(64));
     for (int i = 0; i < 3; i++) {
       System.gc();
       Thread.sleep(20);
@@ -311,32 +190,7 @@ class BlasBackendTest {
 
   @Test
   void releasedBlocksAreReusedAndStaleBatchesAreDetected() {
-    BlasBackend be = new BlasBackend(Precision.FLOAT32, 1);
-    Batch a = be.fromArray(2, 1, 3, 4, randomData(24));
-    Batch b = be.scale(a, 2);
-    Batch view = be.reshape(b, 12, 1);
-    long[] before = be.poolHitsAndMisses();
-    be.release(b);
-    assertEquals(24L * Float.BYTES, be.pooledBytes(), "the released block is held for reuse");
-    be.release(view); // a view of a released batch: nothing more to release
-    be.release(b); // twice: a no-op
-    assertEquals(24L * Float.BYTES, be.pooledBytes(), "released once");
-    Batch c = be.scale(a, 3); // same size: the pooled block
-    long[] after = be.poolHitsAndMisses();
-    assertEquals(before[0] + 1, after[0], "one allocation served from the pool");
-    assertEquals(before[1], after[1], "no fresh allocation");
-    assertEquals(0, be.pooledBytes());
-    assertTrue(be.sharesStorage(c, c) && !be.sharesStorage(c, b), "a stale batch does not share the new batch's storage");
-    double[] expected = be.toArray(be.scale(a, 3));
-    assertArrayEquals(expected, be.toArray(c), "the reused block holds the new result");
-    IllegalStateException stale = assertThrows(IllegalStateException.class, () -> be.add(b, a));
-    assertTrue(stale.getMessage().contains("add: operand a") && stale.getMessage().contains("was released"), stale.getMessage());
-    assertThrows(IllegalStateException.class, () -> be.toArray(view), "a view of a released batch is stale too");
-    be.release(b); // releasing a stale batch never releases the block's new owner
-    assertArrayEquals(expected, be.toArray(c));
-    be.release(c);
-    be.trimPool();
-    assertEquals(0, be.pooledBytes());
+    fx.releasedStorageIsReusedAndStaleBatchesAreDetected(new BlasBackend(Precision.FLOAT32, 1));
   }
 
   @Test
@@ -356,7 +210,7 @@ class BlasBackendTest {
     for (BlasBackend be : List.of(new BlasBackend(Precision.FLOAT64, 2), new BlasBackend(Precision.FLOAT32, 2))) {
       double tol = be.precision() == Precision.FLOAT64 ? 1e-13 : 1e-5;
       String p = be.name() + " ";
-      Host x = host(37, 3, 41, 13), y = host(37, 3, 41, 13), perSample = host(37, 1, 41, 13), shared = host(1, 3, 41, 13);
+      Host x = fx.host(37, 3, 41, 13), y = fx.host(37, 3, 41, 13), perSample = fx.host(37, 1, 41, 13), shared = fx.host(1, 3, 41, 13);
       for (Host other : List.of(y, perSample, shared)) {
         assertNear(cpu.toArray(cpu.add(x.on(cpu), other.on(cpu))), be.toArray(be.add(x.on(be), other.on(be))), tol, p + "add");
         assertNear(cpu.toArray(cpu.multiply(other.on(cpu), x.on(cpu))), be.toArray(be.multiply(other.on(be), x.on(be))), tol,
@@ -369,16 +223,16 @@ class BlasBackendTest {
       assertNear(cpu.toArray(cpu.power(x.on(cpu), 2)), be.toArray(be.power(x.on(be), 2)), tol, p + "power");
       assertNear(cpu.toArray(cpu.sumSamples(x.on(cpu))), be.toArray(be.sumSamples(x.on(be))), tol, p + "sumSamples");
       ConvGeometry g = new ConvGeometry(3, 12, 11, 3, 2, 1, 1);
-      Host img = host(9, 4, 3, 12 * 11);
+      Host img = fx.host(9, 4, 3, 12 * 11);
       Batch cu = cpu.unfold(img.on(cpu), g), bu = be.unfold(img.on(be), g);
       assertSameShape(cu, bu, p + "unfold");
       assertNear(cpu.toArray(cu), be.toArray(bu), tol, p + "unfold");
-      Host cols = host(9, 4, g.patchRows(), g.patches());
+      Host cols = fx.host(9, 4, g.patchRows(), g.patches());
       assertNear(cpu.toArray(cpu.fold(cols.on(cpu), g)), be.toArray(be.fold(cols.on(be), g)), tol, p + "fold");
       int n = 3 * 12 * 11, m = 3 * 6 * 5;
       double[] idx = new double[9 * m];
       for (int i = 0; i < idx.length; i++) idx[i] = rng.nextInt(n + 1) - 1; // -1: a padded zero
-      Host src = host(9, 50, 3, 12 * 11), grad = host(9, 50, m, 1);
+      Host src = fx.host(9, 50, 3, 12 * 11), grad = fx.host(9, 50, m, 1);
       Batch ci = cpu.fromArray(9, 1, m, 1, idx), bi = be.fromArray(9, 1, m, 1, idx);
       assertNear(cpu.toArray(cpu.gather(src.on(cpu), ci)), be.toArray(be.gather(src.on(be), bi)), tol, p + "gather");
       assertNear(cpu.toArray(cpu.scatterAdd(grad.on(cpu), ci, n, 1)), be.toArray(be.scatterAdd(grad.on(be), bi, n, 1)), tol,
@@ -469,9 +323,9 @@ class BlasBackendTest {
   void float32ConvolutionWithABiasAgreesWithTheCpuBackend() {
     for (ConvGeometry g : List.of(new ConvGeometry(3, 9, 7, 3, 1, 1, 1), new ConvGeometry(4, 8, 8, 2, 2, 0, 1))) {
       int cout = 5;
-      Host w = host(1, 1, cout, g.patchRows()), x = host(3, 2, g.c(), g.h() * g.w());
+      Host w = fx.host(1, 1, cout, g.patchRows()), x = fx.host(3, 2, g.c(), g.h() * g.w());
       // one shared bias (oneDNN's bias argument), and a bias per sample (the default's unfold and gemm)
-      for (Host b : List.of(host(1, 1, cout, 1), host(3, 1, cout, 1))) {
+      for (Host b : List.of(fx.host(1, 1, cout, 1), fx.host(3, 1, cout, 1))) {
         double[] want = cpu.toArray(cpu.convolution(w.on(cpu), x.on(cpu), g, b.on(cpu)));
         double[] got = f32.toArray(f32.convolution(w.on(f32), x.on(f32), g, b.on(f32)));
         assertNear(want, got, 1e-4, "convolution + bias " + g + " (" + b.samples() + " samples of bias)");

@@ -61,6 +61,31 @@ public final class BlasThroughput {
     smallItems();
   }
 
+  /** Entries {@code (i % period) * 0.1} for {@code i < count}: simple deterministic operands. */
+  private static double[] pattern(int count, int period) {
+    double[] d = new double[count];
+    for (int i = 0; i < count; i++) d[i] = (i % period) * 0.1;
+    return d;
+  }
+
+  /** The entries rounded to float. */
+  private static float[] floats(double[] d) {
+    float[] f = new float[d.length];
+    for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+    return f;
+  }
+
+  /** Seconds of each of {@code reps} calls of {@code call}, after three calls to warm up. */
+  private static double[] seconds(int reps, Runnable call) {
+    double[] t = new double[reps];
+    for (int i = -3; i < reps; i++) {
+      long t0 = System.nanoTime();
+      call.run();
+      if (i >= 0) t[i] = (System.nanoTime() - t0) * 1e-9;
+    }
+    return t;
+  }
+
   /**
    * The same products straight through cblas_dgemm/cblas_sgemm into one preallocated output: the
    * difference to the backend's numbers is the cost of a fresh off-heap result block per call
@@ -70,31 +95,16 @@ public final class BlasThroughput {
     for (Precision p : Precision.values())
       for (int threads : new int[] {1, 2}) {
         openblas_nolapack.blas_set_num_threads(threads);
-        double[] t = new double[reps];
+        double[] t;
         if (p == Precision.FLOAT64) {
-          DoublePointer a = new DoublePointer((long) n * n), b = new DoublePointer((long) n * n), c = new DoublePointer((long) n * n);
-          for (long i = 0; i < (long) n * n; i++) {
-            a.put(i, (i % 7) * 0.1);
-            b.put(i, (i % 5) * 0.1);
-          }
-          for (int i = -3; i < reps; i++) {
-            long t0 = System.nanoTime();
-            openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasColMajor, openblas_nolapack.CblasNoTrans, openblas_nolapack.CblasNoTrans,
-                n, n, n, 1, a, n, b, n, 0, c, n);
-            if (i >= 0) t[i] = (System.nanoTime() - t0) * 1e-9;
-          }
+          DoublePointer a = new DoublePointer(pattern(n * n, 7)), b = new DoublePointer(pattern(n * n, 5)), c = new DoublePointer((long) n * n);
+          t = seconds(reps, () -> openblas_nolapack.cblas_dgemm(openblas_nolapack.CblasColMajor, openblas_nolapack.CblasNoTrans,
+              openblas_nolapack.CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n));
         } else {
-          FloatPointer a = new FloatPointer((long) n * n), b = new FloatPointer((long) n * n), c = new FloatPointer((long) n * n);
-          for (long i = 0; i < (long) n * n; i++) {
-            a.put(i, (i % 7) * 0.1f);
-            b.put(i, (i % 5) * 0.1f);
-          }
-          for (int i = -3; i < reps; i++) {
-            long t0 = System.nanoTime();
-            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasColMajor, openblas_nolapack.CblasNoTrans, openblas_nolapack.CblasNoTrans,
-                n, n, n, 1, a, n, b, n, 0, c, n);
-            if (i >= 0) t[i] = (System.nanoTime() - t0) * 1e-9;
-          }
+          FloatPointer a = new FloatPointer(floats(pattern(n * n, 7))), b = new FloatPointer(floats(pattern(n * n, 5))),
+              c = new FloatPointer((long) n * n);
+          t = seconds(reps, () -> openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasColMajor, openblas_nolapack.CblasNoTrans,
+              openblas_nolapack.CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n));
         }
         Arrays.sort(t);
         System.out.printf("%-32s median %8.2f ms  %7.2f GFLOP/s  (best %7.2f; raw gemm, output reused)%n",

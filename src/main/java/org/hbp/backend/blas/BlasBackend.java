@@ -17,6 +17,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.backend.host.HostBackend;
 import org.hbp.backend.host.HostKernels;
 import org.hbp.backend.host.ParallelLoops;
+import org.hbp.backend.host.PooledBackend;
 import org.hbp.backend.host.StoragePool;
 
 /**
@@ -76,7 +77,7 @@ import org.hbp.backend.host.StoragePool;
  * maps to {@link BlasDnnl}, every other kernel to the shared host kernels of {@link HostBackend}
  * run on the blocks ({@link BlasBatch} is a {@link org.hbp.backend.host.HostBuffer}).
  */
-public final class BlasBackend extends HostBackend<BlasBatch> {
+public final class BlasBackend extends HostBackend<BlasBatch> implements PooledBackend {
   private final int threads;
   /** Released blocks, reused by {@link #alloc}. */
   private final StoragePool<BlasBatch.Block> pool;
@@ -143,24 +144,9 @@ public final class BlasBackend extends HostBackend<BlasBatch> {
     return BlasBatch.on(block, precision, samples, directions, rows, cols, n);
   }
 
-  /** Bytes of released blocks held for reuse now. */
-  public long pooledBytes() {
-    return pool.pooledBytes();
-  }
-
-  /** Allocations served from released blocks so far, and those that needed fresh memory. */
-  public long[] poolHitsAndMisses() {
-    return pool.hitsAndMisses();
-  }
-
-  /** Frees the released blocks held for reuse (live batches are not affected). */
-  public void trimPool() {
-    pool.clear();
-  }
-
   @Override
-  public boolean sharesStorage(Batch a, Batch b) {
-    return a instanceof BlasBatch x && b instanceof BlasBatch y && x.sharesStorage(y);
+  public StoragePool<?> storagePool() {
+    return pool;
   }
 
   /**
@@ -170,14 +156,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> {
    */
   @Override
   public void release(Batch b) {
-    Objects.requireNonNull(b, "release: operand b is null");
-    if (isOwn(b)) ((BlasBatch) b).releaseTo(pool);
-    else own("release", "b", b); // throws, naming the wrong kind of batch
-  }
-
-  @Override
-  protected BlasBatch view(BlasBatch x, int samples, int directions, int rows, int cols) {
-    return x.view(samples, directions, rows, cols);
+    releaseTo(pool, b);
   }
 
   @Override
@@ -202,9 +181,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> {
   @Override
   public double[] toArray(Batch b) {
     BlasBatch x = own("toArray", "b", b);
-    if (x.length() > BackendChecks.MAX_ENTRIES)
-      throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
-    int n = (int) x.length();
+    int n = x.arrayLength("toArray");
     double[] out = new double[n];
     if (precision == Precision.FLOAT64) {
       x.doubles.get(out, 0, n);

@@ -139,7 +139,8 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
   }
 
   /** The same block seen with another shape of the same entry count (reshapes and column/direction views). */
-  BlasBatch view(int samples, int directions, int rows, int cols) {
+  @Override
+  protected BlasBatch view(int samples, int directions, int rows, int cols) {
     return new BlasBatch(samples, directions, rows, cols, length(), precision(), block, generation);
   }
 

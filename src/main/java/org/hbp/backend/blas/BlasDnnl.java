@@ -23,6 +23,23 @@ final class BlasDnnl {
     this.float32 = float32;
   }
 
+  /** A oneDNN kernel writing its result into {@code out}; it throws {@link DnnlKernels.Unsupported} when oneDNN refuses the operands. */
+  @FunctionalInterface
+  private interface Kernel {
+    void run(BlasBatch out);
+  }
+
+  /** {@code out} after {@code kernel} wrote it, or null (with {@code out} released) when oneDNN refused the operands. */
+  private BlasBatch into(BlasBatch out, Kernel kernel) {
+    try {
+      kernel.run(out);
+      return out;
+    } catch (DnnlKernels.Unsupported e) {
+      be.release(out);
+      return null;
+    }
+  }
+
   /** oneDNN's kernels when the backend is float32 and they load (on first use), else null. */
   DnnlKernels kernels() {
     return float32 ? DnnlKernels.get() : null;
@@ -33,14 +50,7 @@ final class BlasDnnl {
     DnnlKernels d = kernels();
     int algorithm = DnnlKernels.eltwiseAlgorithm(f.builtin());
     if (d == null || algorithm < 0 || x.length() == 0) return null;
-    BlasBatch out = be.alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
-    try {
-      d.eltwise(algorithm, x, out, x.length());
-      return out;
-    } catch (DnnlKernels.Unsupported e) {
-      be.release(out);
-      return null;
-    }
+    return into(be.alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false), out -> d.eltwise(algorithm, x, out, x.length()));
   }
 
   /**
@@ -51,14 +61,8 @@ final class BlasDnnl {
     DnnlKernels d = kernels();
     int algorithm = DnnlKernels.eltwiseBackwardAlgorithm(f.builtin());
     if (d == null || algorithm < 0 || x.length() == 0) return null;
-    BlasBatch out = be.alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
-    try {
-      d.eltwiseBackward(algorithm, x, y, out, x.length());
-      return out;
-    } catch (DnnlKernels.Unsupported e) {
-      be.release(out);
-      return null;
-    }
+    return into(be.alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false),
+        out -> d.eltwiseBackward(algorithm, x, y, out, x.length()));
   }
 
   /** {@code w * unfold(x) + bias * ones'} by oneDNN, or null when oneDNN does not take these operands (the caller's default then serves). */
@@ -70,15 +74,10 @@ final class BlasDnnl {
     if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || in.itemSize() != g.inputSize()
         || (bias != null && bias.items() != 1))
       return null;
-    BlasBatch out = be.alloc("convolution", in.samples(), in.directions(), cout, p, false);
-    try {
+    return into(be.alloc("convolution", in.samples(), in.directions(), cout, p, false), out -> {
       if (bias != null) d.forwardBias(a, cout, in, bias, g, in.items(), out); // added by the kernel
       else d.forward(a, cout, in, g, in.items(), out);
-      return out;
-    } catch (DnnlKernels.Unsupported e) {
-      be.release(out);
-      return null;
-    }
+    });
   }
 
   /** {@code fold(w' * y)} by oneDNN, or null when oneDNN does not take these operands. */
@@ -87,14 +86,8 @@ final class BlasDnnl {
     int cout = a.rows();
     if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || (long) in.itemSize() != (long) cout * g.patches())
       return null;
-    BlasBatch out = be.alloc("convolutionAdjoint", in.samples(), in.directions(), g.c(), g.h() * g.w(), false);
-    try {
-      d.adjoint(a, cout, in, g, in.items(), out);
-      return out;
-    } catch (DnnlKernels.Unsupported e) {
-      be.release(out);
-      return null;
-    }
+    return into(be.alloc("convolutionAdjoint", in.samples(), in.directions(), g.c(), g.h() * g.w(), false),
+        out -> d.adjoint(a, cout, in, g, in.items(), out));
   }
 
   /** {@code sum_n y_n * unfold(x_n)'} by oneDNN, or null when oneDNN does not take these operands. */

@@ -2,7 +2,7 @@ package org.hbp.backend.cpu;
 
 import org.hbp.backend.Batch;
 import org.hbp.backend.host.AbstractBatch;
-import org.hbp.backend.host.HostBuffer;
+import org.hbp.backend.host.ArrayBuffer;
 
 /**
  * A {@link Batch} of the {@link CpuBackend}: one {@code double[]} holding the {@code
@@ -14,7 +14,7 @@ import org.hbp.backend.host.HostBuffer;
  * has just allocated, before handing it out, so reshapes and the column/direction views share it
  * freely.
  */
-public final class CpuBatch extends AbstractBatch implements HostBuffer {
+public final class CpuBatch extends AbstractBatch implements ArrayBuffer {
   private final double[] data;
 
   /** Wraps (does not copy) {@code data}, whose length must be {@code samples*directions*rows*cols}. */
@@ -27,19 +27,10 @@ public final class CpuBatch extends AbstractBatch implements HostBuffer {
     this.data = data;
   }
 
-  /** The backing array (shared, never to be modified). */
-  double[] data() {
+  /** The backing array (shared: only the backend's kernels write it, into batches they create). */
+  @Override
+  public double[] data() {
     return data;
-  }
-
-  @Override
-  public void read(long off, double[] dst, int dOff, int n) {
-    System.arraycopy(data, (int) off, dst, dOff, n);
-  }
-
-  @Override
-  public void write(long off, double[] src, int sOff, int n) {
-    System.arraycopy(src, sOff, data, (int) off, n);
   }
 
   @Override

@@ -13,8 +13,9 @@ import org.hbp.backend.Batch;
 /**
  * What every backend does the same way: operand checks ({@link #own}), the free views (reshape,
  * column/direction views share storage), the dispatch of the four elementwise operators to one
- * broadcasting kernel, and the checks of {@link #meanSamples}. A backend names its batch class
- * and supplies the views and the elementwise kernel.
+ * broadcasting kernel, the checks of {@link #meanSamples}, and sharing and release of pooled
+ * storage ({@link PooledBatch}). A backend names its batch class and supplies the elementwise
+ * kernel, and the views unless its batches are pooled (they make their own).
  *
  * @param <B> the backend's batch class
  */
@@ -61,8 +62,40 @@ public abstract class AbstractBackend<B extends Batch> implements Backend {
     return x;
   }
 
-  /** The same storage as {@code x}, seen as {@code [samples x directions] rows x cols} (the entry count is unchanged). */
-  protected abstract B view(B x, int samples, int directions, int rows, int cols);
+  /**
+   * The same storage as {@code x}, seen as {@code [samples x directions] rows x cols} (the entry
+   * count is unchanged). This serves backends of {@link PooledBatch}es (they make their own
+   * views); a backend of other batches overrides it.
+   */
+  protected B view(B x, int samples, int directions, int rows, int cols) {
+    if (x instanceof PooledBatch<?> p) return batchClass.cast(p.view(samples, directions, rows, cols));
+    throw new UnsupportedOperationException(name + ": " + batchClass.getSimpleName() + " is not a PooledBatch; the backend must override view");
+  }
+
+  /**
+   * Whether {@code a} and {@code b} share storage: for {@link PooledBatch}es of this backend, the
+   * same live storage (one is a view of the other, or both of a third); otherwise the same batch.
+   */
+  @Override
+  public boolean sharesStorage(Batch a, Batch b) {
+    if (batchClass.isInstance(a) && batchClass.isInstance(b) && a instanceof PooledBatch<?> x && b instanceof PooledBatch<?> y)
+      return x.sharesStorage(y);
+    return Backend.super.sharesStorage(a, b);
+  }
+
+  /**
+   * {@link #release} for a backend of {@link PooledBatch}es: hands the storage of {@code b} back
+   * to {@code pool} for reuse by a later allocation of the same size (its views die with it);
+   * releasing it again, or a view of it, is a no-op. A batch that is not this backend's is an
+   * IllegalArgumentException naming it.
+   */
+  protected final <S extends PooledStorage> void releaseTo(StoragePool<S> pool, Batch b) {
+    Objects.requireNonNull(b, "release: operand b is null");
+    if (!isOwn(b)) own("release", "b", b); // throws, naming the wrong kind of batch
+    @SuppressWarnings("unchecked") // this backend's batches are PooledBatch<S> on storage from pool
+    PooledBatch<S> p = (PooledBatch<S>) b;
+    p.releaseTo(pool);
+  }
 
   @Override
   public Batch reshape(Batch a, int rows, int cols) {

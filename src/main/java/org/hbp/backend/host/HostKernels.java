@@ -83,18 +83,12 @@ public final class HostKernels {
    * padding; see {@link BackendChecks#patchTable}).
    */
   public static void unfold(int[] table, int from, int n, double[] x, int xo, double[] out, int oo) {
-    for (int e = 0; e < n; e++) {
-      int src = table[from + e];
-      out[oo + e] = src >= 0 ? x[xo + src] : 0;
-    }
+    gather(table, from, n, x, xo, out, oo); // the patch table is a gather index
   }
 
   /** The adjoint of {@link #unfold}: {@code out[oo + table[from + e]] += cols[co + e]} for {@code e < n}, -1 skipped. */
   public static void fold(int[] table, int from, int n, double[] cols, int co, double[] out, int oo) {
-    for (int e = 0; e < n; e++) {
-      int dst = table[from + e];
-      if (dst >= 0) out[oo + dst] += cols[co + e];
-    }
+    scatterAdd(table, from, n, cols, co, out, oo);
   }
 
   // ---- gather and scatter-add ----------------------------------------------------------------

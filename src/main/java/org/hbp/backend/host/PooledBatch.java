@@ -1,5 +1,6 @@
 package org.hbp.backend.host;
 
+import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 
@@ -38,6 +39,13 @@ public abstract class PooledBatch<S extends PooledStorage> extends AbstractBatch
     return length;
   }
 
+  /** The entry count as an int, or an IllegalArgumentException naming {@code kernel} when it is more than a Java array holds. */
+  public final int arrayLength(String kernel) {
+    if (length > BackendChecks.MAX_ENTRIES)
+      throw new IllegalArgumentException(kernel + ": " + describe() + " has " + length + " entries, more than a Java array holds");
+    return (int) length;
+  }
+
   /** Whether the storage has not been released since this batch was made. */
   public final boolean live() {
     return storage.generation() == generation;
@@ -47,6 +55,9 @@ public abstract class PooledBatch<S extends PooledStorage> extends AbstractBatch
   public final boolean sharesStorage(PooledBatch<?> other) {
     return storage == other.storage && generation == other.generation;
   }
+
+  /** The same storage seen with another shape of the same entry count (reshapes and column/direction views). */
+  protected abstract PooledBatch<S> view(int samples, int directions, int rows, int cols);
 
   /** Hands the storage back to {@code pool} (a no-op when it was already released). */
   public final void releaseTo(StoragePool<S> pool) {

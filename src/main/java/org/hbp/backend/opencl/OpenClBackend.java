@@ -16,6 +16,7 @@ import org.hbp.backend.ScalarFunction;
 import org.hbp.backend.host.AbstractBackend;
 import org.hbp.backend.host.HostBuffer;
 import org.hbp.backend.host.HostLinearAlgebra;
+import org.hbp.backend.host.PooledBackend;
 import org.hbp.backend.host.StoragePool;
 import org.jocl.CLException;
 import org.jocl.Pointer;
@@ -71,7 +72,7 @@ import org.jocl.cl_program;
  * queue ({@link OpenClContext}), so batches may be handed between instances. Commands run
  * asynchronously; {@link #toArray} waits for them, {@link #finish} waits without copying.
  */
-public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
+public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements PooledBackend {
   private static final int FLOAT_EXACT_INTS = 1 << 24; // indices held as float are exact up to here
 
   private final Precision precision;
@@ -187,19 +188,9 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
     q.finish();
   }
 
-  /** Bytes of released buffers held for reuse now. */
-  public long pooledBytes() {
-    return pool.pooledBytes();
-  }
-
-  /** Allocations served from released buffers so far, and those that needed a fresh buffer. */
-  public long[] poolHitsAndMisses() {
-    return pool.hitsAndMisses();
-  }
-
-  /** Frees the released buffers held for reuse (live batches are not affected). */
-  public void trimPool() {
-    pool.clear();
+  @Override
+  public StoragePool<?> storagePool() {
+    return pool;
   }
 
   /** Bytes in live device buffers of this device, over all backends of the process (pooled ones included). */
@@ -228,9 +219,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
   @Override
   public double[] toArray(Batch b) {
     OpenClBatch x = own("toArray", "b", b);
-    if (x.length() > BackendChecks.MAX_ENTRIES)
-      throw new IllegalArgumentException("toArray: " + x.describe() + " has " + x.length() + " entries, more than a Java array holds");
-    double[] out = new double[(int) x.length()];
+    double[] out = new double[x.arrayLength("toArray")];
     q.read(x.buffer, 0, out, out.length, "toArray");
     return out;
   }
@@ -253,12 +242,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
     return out;
   }
 
-  // ---- free views ----------------------------------------------------------------------------
-
-  @Override
-  public boolean sharesStorage(Batch a, Batch b) {
-    return a instanceof OpenClBatch x && b instanceof OpenClBatch y && x.sharesStorage(y);
-  }
+  // ---- memory --------------------------------------------------------------------------------
 
   /**
    * Hands the buffer back for reuse by a later allocation of the same size (its views die with
@@ -267,14 +251,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
    */
   @Override
   public void release(Batch b) {
-    Objects.requireNonNull(b, "release: operand b is null");
-    if (isOwn(b)) ((OpenClBatch) b).releaseTo(pool);
-    else own("release", "b", b); // throws, naming the wrong kind of batch
-  }
-
-  @Override
-  protected OpenClBatch view(OpenClBatch x, int samples, int directions, int rows, int cols) {
-    return x.view(samples, directions, rows, cols);
+    releaseTo(pool, b);
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
@@ -291,20 +268,21 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
     return out;
   }
 
-  @Override
-  public Batch scale(Batch a, double c) {
-    OpenClBatch x = own("scale", "a", a);
-    OpenClBatch out = q.alloc("scale", x.samples(), x.directions(), x.rows(), x.cols());
-    q.flat("scale_k", out.length(), c, x, out);
+  /** A batch of {@code x}'s shape, from the device kernel {@code clKernel(c, x, out)} launched over its entries. */
+  private OpenClBatch entrywise(String kernel, String clKernel, double c, OpenClBatch x) {
+    OpenClBatch out = q.alloc(kernel, x.samples(), x.directions(), x.rows(), x.cols());
+    q.flat(clKernel, out.length(), c, x, out);
     return out;
   }
 
   @Override
+  public Batch scale(Batch a, double c) {
+    return entrywise("scale", "scale_k", c, own("scale", "a", a));
+  }
+
+  @Override
   public Batch power(Batch a, double exponent) {
-    OpenClBatch x = own("power", "a", a);
-    OpenClBatch out = q.alloc("power", x.samples(), x.directions(), x.rows(), x.cols());
-    q.flat("power_k", out.length(), exponent, x, out);
-    return out;
+    return entrywise("power", "power_k", exponent, own("power", "a", a));
   }
 
   /**
@@ -358,39 +336,47 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
     return out;
   }
 
+  /**
+   * A result of {@code x}'s batch shape with items {@code rows x cols}, from the device kernel
+   * {@code clKernel(rows of x, x, out)} launched over the result's entries.
+   */
+  private OpenClBatch perItem(String kernel, String clKernel, OpenClBatch x, int rows, int cols) {
+    OpenClBatch out = q.alloc(kernel, x.samples(), x.directions(), rows, cols);
+    q.flat(clKernel, out.length(), (long) x.rows(), x, out);
+    return out;
+  }
+
+  /** One scalar per item of {@code x}, from the device kernel {@code clKernel(item size, x, out)} run by one work-group per item. */
+  private OpenClBatch reduceItems(String kernel, String clKernel, OpenClBatch x) {
+    OpenClBatch out = q.alloc(kernel, x.samples(), x.directions(), 1, 1);
+    q.groups(clKernel, x.items(), (long) x.itemSize(), x, out);
+    return out;
+  }
+
   @Override
   public Batch sum(Batch a) {
-    OpenClBatch x = own("sum", "a", a);
-    OpenClBatch out = q.alloc("sum", x.samples(), x.directions(), 1, 1);
-    q.groups("sum_k", x.items(), (long) x.itemSize(), x, out);
-    return out;
+    return reduceItems("sum", "sum_k", own("sum", "a", a));
   }
 
   @Override
   public Batch trace(Batch a) {
     OpenClBatch x = own("trace", "a", a);
     BackendChecks.requireSquare("trace", x);
-    OpenClBatch out = q.alloc("trace", x.samples(), x.directions(), 1, 1);
-    q.flat("trace_k", out.length(), (long) x.rows(), x, out);
-    return out;
+    return perItem("trace", "trace_k", x, 1, 1);
   }
 
   @Override
   public Batch diagonal(Batch a) {
     OpenClBatch x = own("diagonal", "a", a);
     BackendChecks.requireSquare("diagonal", x);
-    OpenClBatch out = q.alloc("diagonal", x.samples(), x.directions(), x.rows(), 1);
-    q.flat("diagonal_k", out.length(), (long) x.rows(), x, out);
-    return out;
+    return perItem("diagonal", "diagonal_k", x, x.rows(), 1);
   }
 
   @Override
   public Batch diagMatrix(Batch v) {
     OpenClBatch x = own("diagMatrix", "v", v);
     BackendChecks.checkDiagMatrix(x);
-    OpenClBatch out = q.alloc("diagMatrix", x.samples(), x.directions(), x.rows(), x.rows());
-    q.flat("diag_matrix_k", out.length(), (long) x.rows(), x, out);
-    return out;
+    return perItem("diagMatrix", "diag_matrix_k", x, x.rows(), x.rows());
   }
 
   @Override
@@ -403,10 +389,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> {
 
   @Override
   public Batch logSumExp(Batch a) {
-    OpenClBatch x = own("logSumExp", "a", a);
-    OpenClBatch out = q.alloc("logSumExp", x.samples(), x.directions(), 1, 1);
-    q.groups("logsumexp_k", x.items(), (long) x.itemSize(), x, out);
-    return out;
+    return reduceItems("logSumExp", "logsumexp_k", own("logSumExp", "a", a));
   }
 
   // ---- per-item decompositions: host round trips ----------------------------------------------

@@ -125,7 +125,8 @@ public final class OpenClBatch extends PooledBatch<OpenClBatch.Buffer> {
   }
 
   /** The same buffer seen with another shape of the same entry count (reshapes and column/direction views). */
-  OpenClBatch view(int samples, int directions, int rows, int cols) {
+  @Override
+  protected OpenClBatch view(int samples, int directions, int rows, int cols) {
     return new OpenClBatch(samples, directions, rows, cols, length(), precision(), buffer, generation, context);
   }
 

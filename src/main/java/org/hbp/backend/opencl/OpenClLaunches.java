@@ -231,6 +231,18 @@ final class OpenClLaunches {
         + " bytes. Release batches that are no longer needed (Backend.release, Pass.close) or use smaller batches", last);
   }
 
+  /** A float32 transfer of entries {@code [o, o+len)} through the staging array {@code f}. */
+  @FunctionalInterface
+  private interface Stage {
+    void move(float[] f, int o, int len);
+  }
+
+  /** Runs {@code stage} over consecutive chunks of {@code [0, n)}, at most {@link #STAGE} entries each, with one staging array. */
+  private static void staged(int n, Stage stage) {
+    float[] f = new float[Math.min(n, STAGE)];
+    for (int o = 0; o < n; o += f.length) stage.move(f, o, Math.min(f.length, n - o));
+  }
+
   /** Writes {@code data[0 .. n)} into the buffer from entry {@code offset} on (blocking). */
   void write(OpenClBatch.Buffer b, long offset, double[] data, int n, String what) {
     if (n == 0) return;
@@ -238,13 +250,11 @@ final class OpenClLaunches {
       if (precision == Precision.FLOAT64) {
         clEnqueueWriteBuffer(ctx.queue, b.mem, CL_TRUE, offset * Double.BYTES, (long) n * Double.BYTES, Pointer.to(data), 0, null, null);
       } else {
-        float[] f = new float[Math.min(n, STAGE)];
-        for (int o = 0; o < n; o += f.length) {
-          int len = Math.min(f.length, n - o);
+        staged(n, (f, o, len) -> {
           for (int p = 0; p < len; p++) f[p] = (float) data[o + p];
           clEnqueueWriteBuffer(ctx.queue, b.mem, CL_TRUE, (offset + o) * Float.BYTES, (long) len * Float.BYTES, Pointer.to(f), 0, null,
               null);
-        }
+        });
       }
     } catch (CLException e) {
       throw failure(what, e, (long) n * precision.bytes());
@@ -261,13 +271,11 @@ final class OpenClLaunches {
       if (precision == Precision.FLOAT64) {
         clEnqueueReadBuffer(ctx.queue, b.mem, CL_TRUE, offset * Double.BYTES, (long) n * Double.BYTES, Pointer.to(dst), 0, null, null);
       } else {
-        float[] f = new float[Math.min(n, STAGE)];
-        for (int o = 0; o < n; o += f.length) {
-          int len = Math.min(f.length, n - o);
+        staged(n, (f, o, len) -> {
           clEnqueueReadBuffer(ctx.queue, b.mem, CL_TRUE, (offset + o) * Float.BYTES, (long) len * Float.BYTES, Pointer.to(f), 0, null,
               null);
           for (int p = 0; p < len; p++) dst[o + p] = f[p];
-        }
+        });
       }
     } catch (CLException e) {
       throw failure(what, e, 0);

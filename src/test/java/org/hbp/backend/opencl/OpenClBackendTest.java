@@ -1,5 +1,7 @@
 package org.hbp.backend.opencl;
 
+import static org.hbp.backend.BackendFixtures.assertNear;
+import static org.hbp.backend.BackendFixtures.conv2dProducts;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.hbp.backend.Backend;
+import org.hbp.backend.BackendFixtures;
+import org.hbp.backend.BackendFixtures.Host;
 import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
@@ -19,12 +23,6 @@ import org.hbp.backend.Precision;
 import org.hbp.backend.ScalarFunction;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.cli.DevicesCommand;
-import org.hbp.network.ResidualModification;
-import org.hbp.network.ResidualPolicy;
-import org.hbp.runtime.Averaging;
-import org.hbp.runtime.BuiltInOperators;
-import org.hbp.runtime.ForwardCache;
-import org.hbp.runtime.ModuleOperator;
 import org.hbp.math.Scalars;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -50,54 +48,7 @@ class OpenClBackendTest {
   private final OpenClBackend f64 = new OpenClBackend(Precision.FLOAT64, OpenClTestSupport.deviceIndex());
   private final OpenClBackend f32 = new OpenClBackend(Precision.FLOAT32, OpenClTestSupport.deviceIndex());
   private final Random rng = new Random(11);
-
-  private double[] randomData(int n) {
-    double[] d = new double[n];
-    for (int p = 0; p < n; p++) d[p] = 2 * rng.nextDouble() - 1;
-    return d;
-  }
-
-  /** Random host data for a batch shape. */
-  private record Host(int samples, int directions, int rows, int cols, double[] data) {
-    Batch on(Backend be) {
-      return be.fromArray(samples, directions, rows, cols, data);
-    }
-  }
-
-  private Host host(int samples, int directions, int rows, int cols) {
-    return new Host(samples, directions, rows, cols, randomData(samples * directions * rows * cols));
-  }
-
-  private Host symmetric(int samples, int n) {
-    double[] d = randomData(samples * n * n);
-    for (int s = 0; s < samples; s++)
-      for (int j = 0; j < n; j++)
-        for (int i = 0; i < j; i++) d[s * n * n + j + n * i] = d[s * n * n + i + n * j];
-    return new Host(samples, 1, n, n, d);
-  }
-
-  private static double maxAbs(double[] a) {
-    double m = 0;
-    for (double v : a) m = Math.max(m, Math.abs(v));
-    return m;
-  }
-
-  /** max|expected - actual| <= tol * max(1, max|expected|), with equal lengths. */
-  private static void assertNear(double[] expected, double[] actual, double tol, String what) {
-    assertEquals(expected.length, actual.length, what + ": length");
-    double err = 0;
-    int at = -1;
-    for (int p = 0; p < expected.length; p++) {
-      double e = Math.abs(expected[p] - actual[p]);
-      if (e > err || Double.isNaN(e)) {
-        err = Double.isNaN(e) ? Double.POSITIVE_INFINITY : e;
-        at = p;
-      }
-    }
-    double bound = tol * Math.max(1, maxAbs(expected));
-    assertTrue(err <= bound, what + ": max abs error " + err + " > " + bound + " at " + at + " (expected "
-        + (at >= 0 ? expected[at] : 0) + ", actual " + (at >= 0 ? actual[at] : 0) + ")");
-  }
+  private final BackendFixtures fx = new BackendFixtures(rng);
 
   private List<OpenClBackend> both() {
     return List.of(f64, f32);
@@ -152,8 +103,8 @@ class OpenClBackendTest {
     int m = 150, k = 170, n = 130;
     for (boolean ta : new boolean[] {false, true})
       for (boolean tb : new boolean[] {false, true}) {
-        Host a = ta ? host(1, 1, k, m) : host(1, 1, m, k), b = tb ? host(2, 1, n, k) : host(2, 1, k, n);
-        Host a2 = ta ? host(2, 1, k, m) : host(2, 1, m, k);
+        Host a = ta ? fx.host(1, 1, k, m) : fx.host(1, 1, m, k), b = tb ? fx.host(2, 1, n, k) : fx.host(2, 1, k, n);
+        Host a2 = ta ? fx.host(2, 1, k, m) : fx.host(2, 1, m, k);
         for (OpenClBackend be : both()) {
           checkMatmul(be, a, ta, b, tb, be.gemmKernel() + " shared left " + m + "x" + k + "x" + n);
           checkMatmul(be, a2, ta, b, tb, be.gemmKernel() + " per sample " + m + "x" + k + "x" + n);
@@ -166,8 +117,8 @@ class OpenClBackendTest {
         for (boolean tb : new boolean[] {false, true})
           for (int[] mkn : ax[0] == 2 && ax[2] == 2 ? new int[][] {{70, 33, 66}, {5, 40, 3}} : new int[][] {{37, 19, 35}, {5, 17, 3}}) {
             int mm = mkn[0], kk = mkn[1], nn = mkn[2];
-            Host a = ta ? host(ax[0], ax[1], kk, mm) : host(ax[0], ax[1], mm, kk);
-            Host b = tb ? host(ax[2], ax[3], nn, kk) : host(ax[2], ax[3], kk, nn);
+            Host a = ta ? fx.host(ax[0], ax[1], kk, mm) : fx.host(ax[0], ax[1], mm, kk);
+            Host b = tb ? fx.host(ax[2], ax[3], nn, kk) : fx.host(ax[2], ax[3], kk, nn);
             for (OpenClBackend be : both()) {
               String what = be.gemmKernel() + " " + java.util.Arrays.toString(ax) + " " + mm + "x" + kk + "x" + nn;
               checkMatmul(be, a, ta, b, tb, what);
@@ -184,12 +135,12 @@ class OpenClBackendTest {
   private void matmulSumSamplesFastPaths() {
     for (OpenClBackend be : both()) {
       // one direction, all samples: sum_s A_s B_s' as one product of inner dimension S*k
-      checkMatmulSumSamples(be, host(40, 1, 70, 9), false, host(40, 1, 66, 9), true, "one direction");
+      checkMatmulSumSamples(be, fx.host(40, 1, 70, 9), false, fx.host(40, 1, 66, 9), true, "one direction");
       // outer products per direction (k = 1): a weight gradient with directions
-      checkMatmulSumSamples(be, host(40, 3, 70, 1), false, host(40, 3, 66, 1), true, "outer products");
+      checkMatmulSumSamples(be, fx.host(40, 3, 70, 1), false, fx.host(40, 3, 66, 1), true, "outer products");
       // a shared by the directions of each sample
-      checkMatmulSumSamples(be, host(20, 1, 70, 30), false, host(20, 4, 30, 9), false, "a shared by directions");
-      checkMatmulSumSamples(be, host(20, 1, 30, 70), true, host(1, 4, 30, 9), false, "a' shared by directions, b shared by samples");
+      checkMatmulSumSamples(be, fx.host(20, 1, 70, 30), false, fx.host(20, 4, 30, 9), false, "a shared by directions");
+      checkMatmulSumSamples(be, fx.host(20, 1, 30, 70), true, fx.host(1, 4, 30, 9), false, "a' shared by directions, b shared by samples");
     }
   }
 
@@ -197,8 +148,8 @@ class OpenClBackendTest {
   void launchesSplitAlongTheGridMatchTheCpuBackend() {
     // more than 65535 items (the third grid dimension is split) and more than 65535 column tiles
     // (16-column tiles, 4 x 8-column work groups of the CPU kernel, single columns)
-    Host a = host(66000, 1, 2, 3), b = host(66000, 1, 2, 3);
-    Host w = host(1, 1, 2, 3), wide = host(1, 1, 3, 2_100_000);
+    Host a = fx.host(66000, 1, 2, 3), b = fx.host(66000, 1, 2, 3);
+    Host w = fx.host(1, 1, 2, 3), wide = fx.host(1, 1, 3, 2_100_000);
     double[] items = cpu.toArray(cpu.matmul(a.on(cpu), false, b.on(cpu), true));
     double[] columns = cpu.toArray(cpu.matmul(w.on(cpu), false, wide.on(cpu), false));
     Map<OpenClBackend, Batch[]> on = new LinkedHashMap<>();
@@ -212,37 +163,14 @@ class OpenClBackendTest {
     });
   }
 
-  @Test
-  void degenerateShapes() {
-    for (OpenClBackend be : both()) {
-      Batch a = be.fromArray(2, 1, 3, 0, new double[0]), b = be.fromArray(2, 1, 0, 4, new double[0]);
-      Batch z = be.matmul(a, false, b, false);
-      assertEquals("[2 x 1] 3x4", z.describe());
-      assertArrayEquals(new double[24], be.toArray(z));
-      assertArrayEquals(new double[24], be.toArray(be.matmul(b, true, a, true)));
-      assertArrayEquals(new double[12], be.toArray(be.matmulSumSamples(a, false, b, false)));
-      assertEquals("[2 x 1] 0x2", be.matmul(a, true, be.fill(3, 2, 1), false).describe());
-      assertEquals("[2 x 1] 3x0", be.matmul(be.fill(3, 3, 1), false, a, false).describe());
-      Batch empty = be.fill(0, 3, 2.0);
-      assertEquals(0, be.toArray(be.add(empty, be.fill(1, 1, 1.0))).length);
-      assertEquals("[1 x 1] 3x0", be.transpose(empty).describe());
-      assertArrayEquals(new double[] {0}, be.toArray(be.sum(empty)));
-      assertArrayEquals(new double[] {Double.NEGATIVE_INFINITY}, be.toArray(be.logSumExp(empty)));
-      assertEquals(0, be.toArray(be.softmax(empty)).length);
-      assertArrayEquals(new double[] {1}, be.toArray(be.determinant(be.eye(0))));
-      assertEquals(0, be.toArray(be.gather(be.fill(3, 1, 1), be.fromArray(1, 1, 0, 1, new double[0]))).length);
-      assertArrayEquals(new double[3], be.toArray(be.scatterAdd(be.fill(0, 1, 1), be.fromArray(1, 1, 0, 1, new double[0]), 3, 1)));
-      assertEquals(Double.doubleToRawLongBits(-0.0), Double.doubleToRawLongBits(be.toArray(be.fill(1, 1, -0.0))[0]));
-    }
-  }
 
   // ---- structural kernels at larger sizes -------------------------------------------------------
 
   @Test
   void largeStructuralKernelsMatchTheCpuBackend() {
     for (OpenClBackend be : both()) {
-      Host x = host(37, 3, 41, 13), y = host(37, 3, 41, 13), perSample = host(37, 1, 41, 13), shared = host(1, 3, 41, 13);
-      Host scalars = host(37, 1, 1, 1);
+      Host x = fx.host(37, 3, 41, 13), y = fx.host(37, 3, 41, 13), perSample = fx.host(37, 1, 41, 13), shared = fx.host(1, 3, 41, 13);
+      Host scalars = fx.host(37, 1, 1, 1);
       for (Host other : List.of(y, perSample, shared, scalars)) {
         check("add", be, cpu.add(x.on(cpu), other.on(cpu)), be.add(x.on(be), other.on(be)));
         check("multiply", be, cpu.multiply(other.on(cpu), x.on(cpu)), be.multiply(other.on(be), x.on(be)));
@@ -253,29 +181,29 @@ class OpenClBackendTest {
       check("power", be, cpu.power(x.on(cpu), 3), be.power(x.on(be), 3));
       check("sumSamples", be, cpu.sumSamples(x.on(cpu)), be.sumSamples(x.on(be)));
       check("transpose", be, cpu.transpose(x.on(cpu)), be.transpose(x.on(be)));
-      Host big = host(3, 2, 200, 300);
+      Host big = fx.host(3, 2, 200, 300);
       check("sum", be, cpu.sum(big.on(cpu)), be.sum(big.on(be)));
       check("softmax", be, cpu.softmax(cpu.scale(big.on(cpu), 5)), be.softmax(be.scale(big.on(be), 5)));
       check("logSumExp", be, cpu.logSumExp(cpu.scale(big.on(cpu), 5)), be.logSumExp(be.scale(big.on(be), 5)));
-      Host sq = host(4, 2, 150, 150);
+      Host sq = fx.host(4, 2, 150, 150);
       check("trace", be, cpu.trace(sq.on(cpu)), be.trace(sq.on(be)));
       check("diagonal", be, cpu.diagonal(sq.on(cpu)), be.diagonal(sq.on(be)));
-      Host col = host(4, 2, 150, 1), kx = host(2, 3, 7, 5), ky = host(1, 3, 6, 9);
+      Host col = fx.host(4, 2, 150, 1), kx = fx.host(2, 3, 7, 5), ky = fx.host(1, 3, 6, 9);
       check("diagMatrix", be, cpu.diagMatrix(col.on(cpu)), be.diagMatrix(col.on(be)));
       check("kron", be, cpu.kron(kx.on(cpu), ky.on(cpu)), be.kron(kx.on(be), ky.on(be)));
 
       for (ConvGeometry g : List.of(new ConvGeometry(3, 12, 11, 3, 2, 1, 1), new ConvGeometry(4, 16, 16, 3, 1, 1, 1),
           new ConvGeometry(2, 15, 13, 5, 3, 2, 2))) {
-        Host img = host(9, 4, g.c(), g.h() * g.w());
+        Host img = fx.host(9, 4, g.c(), g.h() * g.w());
         check("unfold " + g, be, cpu.unfold(img.on(cpu), g), be.unfold(img.on(be), g));
-        Host cols = host(9, 4, g.patchRows(), g.patches());
+        Host cols = fx.host(9, 4, g.patchRows(), g.patches());
         check("fold " + g, be, cpu.fold(cols.on(cpu), g), be.fold(cols.on(be), g));
       }
 
       int n = 3 * 12 * 11, m = 3 * 6 * 5;
       double[] idx = new double[9 * m];
       for (int i = 0; i < idx.length; i++) idx[i] = rng.nextInt(n + 1) - 1; // -1: a padded zero; repeats
-      Host src = host(9, 50, 3, 12 * 11), grad = host(9, 50, m, 1), sharedGrad = host(1, 50, m, 1);
+      Host src = fx.host(9, 50, 3, 12 * 11), grad = fx.host(9, 50, m, 1), sharedGrad = fx.host(1, 50, m, 1);
       Batch ci = cpu.fromArray(9, 1, m, 1, idx), bi = be.fromArray(9, 1, m, 1, idx);
       Batch ci1 = cpu.fromArray(1, 1, m, 1, java.util.Arrays.copyOf(idx, m)), bi1 = be.fromArray(1, 1, m, 1, java.util.Arrays.copyOf(idx, m));
       check("gather", be, cpu.gather(src.on(cpu), ci), be.gather(src.on(be), bi));
@@ -286,11 +214,11 @@ class OpenClBackendTest {
 
       // max-pooling: windowArgmax, then its index map through gather and scatterAdd (checked by construction)
       int c = 16, h = 32, w = 24, k = 2;
-      Host act = host(6, 1, c, h * w);
+      Host act = fx.host(6, 1, c, h * w);
       Batch ca = cpu.windowArgmax(act.on(cpu), c, h, w, k), ba = be.windowArgmax(act.on(be), c, h, w, k);
       check("windowArgmax", be, ca, ba);
-      Host down = host(6, 3, c, (h / k) * (w / k));
-      Host acts = host(6, 3, c, h * w);
+      Host down = fx.host(6, 3, c, (h / k) * (w / k));
+      Host acts = fx.host(6, 3, c, h * w);
       check("max-pool gather", be, cpu.gather(acts.on(cpu), ca), be.gather(acts.on(be), ba));
       check("max-pool scatterAdd", be, cpu.scatterAdd(down.on(cpu), ca, c, h * w), be.scatterAdd(down.on(be), ba, c, h * w));
     }
@@ -302,7 +230,7 @@ class OpenClBackendTest {
     int m = 20000;
     double[] idx = new double[m];
     for (int i = 0; i < m; i++) idx[i] = i % 7 == 0 ? -1 : rng.nextInt(3);
-    Host g = host(2, 3, m, 1);
+    Host g = fx.host(2, 3, m, 1);
     for (OpenClBackend be : both()) {
       Batch ix = be.fromArray(1, 1, m, 1, idx);
       double[] first = be.toArray(be.scatterAdd(g.on(be), ix, 3, 1));
@@ -370,34 +298,9 @@ class OpenClBackendTest {
 
   // ---- generated operators --------------------------------------------------------------------------
 
-  private static Map<String, Batch> conv2dProducts(Backend be, Map<String, Host> in) {
-    ModuleOperator op = BuiltInOperators.module("conv2d", be, Map.of("cin", 2, "cout", 3, "h", 5, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1));
-    ForwardCache c = op.forward(Map.of("X", in.get("X").on(be), "W", in.get("W").on(be), "b", in.get("b").on(be)));
-    Map<String, Batch> out = new LinkedHashMap<>();
-    out.put("forward Z", op.output(c));
-    Batch v = in.get("v").on(be), m = in.get("M").on(be);
-    for (String wrt : op.differentiable()) {
-      out.put("jacTMatProd " + wrt, op.jacTMatProd(c, wrt, v));
-      out.put("jacTMatProdSum " + wrt, op.jacTMatProdSum(c, wrt, v));
-      out.put("jacMatProd " + wrt, op.jacMatProd(c, wrt, in.get("dir " + wrt).on(be)));
-      out.put("propagate " + wrt, op.propagate(c, wrt, m));
-      for (Averaging avg : Averaging.values()) out.put("propagateAveraged " + avg + " " + wrt, op.propagateAveraged(c, wrt, m, avg));
-    }
-    return out;
-  }
-
   @Test
   void generatedConv2dOperatorMatchesTheCpuBackend() {
-    int n = 3, cin = 2, cout = 3, hw = 20, k = 3, patches = 20, outs = cout * patches;
-    Map<String, Host> in = new LinkedHashMap<>();
-    in.put("X", host(n, 1, cin, hw));
-    in.put("W", host(1, 1, cout, cin * k * k));
-    in.put("b", host(1, 1, cout, 1));
-    in.put("v", host(n, 2, cout, patches));
-    in.put("M", symmetric(n, outs));
-    in.put("dir X", host(n, 2, cin, hw));
-    in.put("dir W", host(1, 4, cout, cin * k * k));
-    in.put("dir b", host(n, 2, cout, 1));
+    Map<String, Host> in = fx.conv2dInputs();
     Map<String, Batch> ref = conv2dProducts(cpu, in);
     assertEquals(1 + 3 * 6, ref.size());
     for (OpenClBackend be : both()) {
@@ -412,64 +315,14 @@ class OpenClBackendTest {
 
   @Test
   void generatedLinearAndGatedOperatorsMatchTheCpuBackend() {
-    int n = 4, m = 3, samples = 5;
-    Host x = host(samples, 1, n, 1), w = host(1, 1, m, n), b = host(1, 1, m, 1), w2 = host(1, 1, m, n);
-    Host dz = host(samples, 1, m, 1), v = host(samples, 2, n, 1), hz = symmetric(samples, m);
-    for (OpenClBackend be : both()) {
-      ModuleOperator lc = BuiltInOperators.module("linear", cpu, Map.of("n", n, "m", m));
-      ModuleOperator lb = BuiltInOperators.module("linear", be, Map.of("n", n, "m", m));
-      ForwardCache cc = lc.forward(Map.of("x", x.on(cpu), "W", w.on(cpu), "b", b.on(cpu)));
-      ForwardCache cb = lb.forward(Map.of("x", x.on(be), "W", w.on(be), "b", b.on(be)));
-      check("linear forward", be, lc.output(cc), lb.output(cb));
-      for (String wrt : lc.differentiable()) {
-        check("linear backward " + wrt, be, lc.backward(cc, wrt, dz.on(cpu)), lb.backward(cb, wrt, dz.on(be)));
-        check("linear propagate " + wrt, be, lc.propagate(cc, wrt, hz.on(cpu)), lb.propagate(cb, wrt, hz.on(be)));
-      }
-      // gated: sigmoid maps and a general residual, modified by the symmetric eigendecomposition (host)
-      ModuleOperator gc = BuiltInOperators.module("gated", cpu, Map.of("n", n, "m", m));
-      ModuleOperator gb = BuiltInOperators.module("gated", be, Map.of("n", n, "m", m));
-      ForwardCache gcc = gc.forward(Map.of("x", x.on(cpu), "W1", w.on(cpu), "W2", w2.on(cpu)));
-      ForwardCache gcb = gb.forward(Map.of("x", x.on(be), "W1", w.on(be), "W2", w2.on(be)));
-      check("gated forward", be, gc.output(gcc), gb.output(gcb));
-      for (ResidualModification mod : ResidualModification.values()) {
-        check("gated residual " + mod, be, ResidualPolicy.of(mod).dense(gc, gcc, "x", dz.on(cpu)), ResidualPolicy.of(mod).dense(gb, gcb, "x", dz.on(be)));
-        check("gated residualMatProd " + mod, be, ResidualPolicy.of(mod).product(gc, gcc, "x", dz.on(cpu), v.on(cpu)),
-            ResidualPolicy.of(mod).product(gb, gcb, "x", dz.on(be), v.on(be)));
-      }
-    }
+    for (OpenClBackend be : both()) fx.linearAndGatedOperators(cpu, be, (what, expected, actual) -> check(what, be, expected, actual));
   }
 
   // ---- memory -------------------------------------------------------------------------------------
 
   @Test
   void releasedBuffersAreReusedAndStaleBatchesAreDetected() {
-    OpenClBackend be = new OpenClBackend(Precision.FLOAT32, OpenClTestSupport.deviceIndex());
-    Batch a = be.fromArray(2, 1, 3, 4, randomData(24));
-    Batch b = be.scale(a, 2);
-    Batch view = be.reshape(b, 12, 1);
-    assertTrue(be.sharesStorage(b, view) && !be.sharesStorage(a, b));
-    long[] before = be.poolHitsAndMisses();
-    be.release(b);
-    assertEquals(24L * Float.BYTES, be.pooledBytes(), "the released buffer is held for reuse");
-    be.release(view); // a view of a released batch: nothing more to release
-    be.release(b); // twice: a no-op
-    assertEquals(24L * Float.BYTES, be.pooledBytes(), "released once");
-    Batch c = be.scale(a, 3); // same size: the pooled buffer
-    long[] after = be.poolHitsAndMisses();
-    assertEquals(before[0] + 1, after[0], "one allocation served from the pool");
-    assertEquals(before[1], after[1], "no fresh allocation");
-    assertEquals(0, be.pooledBytes());
-    assertTrue(be.sharesStorage(c, c) && !be.sharesStorage(c, b), "a stale batch does not share the new batch's storage");
-    double[] expected = be.toArray(be.scale(a, 3));
-    assertArrayEquals(expected, be.toArray(c), "the reused buffer holds the new result");
-    IllegalStateException stale = assertThrows(IllegalStateException.class, () -> be.add(b, a));
-    assertTrue(stale.getMessage().contains("add: operand a") && stale.getMessage().contains("was released"), stale.getMessage());
-    assertThrows(IllegalStateException.class, () -> be.toArray(view), "a view of a released batch is stale too");
-    be.release(b); // releasing a stale batch never releases the buffer's new owner
-    assertArrayEquals(expected, be.toArray(c));
-    be.release(c);
-    be.trimPool();
-    assertEquals(0, be.pooledBytes());
+    fx.releasedStorageIsReusedAndStaleBatchesAreDetected(new OpenClBackend(Precision.FLOAT32, OpenClTestSupport.deviceIndex()));
   }
 
   @Test
@@ -491,7 +344,7 @@ class OpenClBackendTest {
   @Test
   void unreachableBatchesFreeTheirDeviceBuffers() throws InterruptedException {
     OpenClBackend be = new OpenClBackend(Precision.FLOAT64, OpenClTestSupport.deviceIndex());
-    Batch a = be.fromArray(2, 3, 8, 8, randomData(2 * 3 * 64));
+    Batch a = be.fromArray(2, 3, 8, 8, fx.randomData(2 * 3 * 64));
     long start = be.deviceBytesInUse();
     for (int i = 0; i < 2000; i++) be.softmax(be.add(be.matmul(a, false, a, true), a));
     be.finish();
@@ -547,14 +400,8 @@ class OpenClBackendTest {
 
   @Test
   void foreignBatchesAreRejected() {
-    Batch c = cpu.fill(2, 2, 1), s = f32.fill(2, 2, 1), d = f64.fill(2, 2, 1);
-    String m1 = assertThrows(IllegalArgumentException.class, () -> f64.add(d, c)).getMessage();
-    assertTrue(m1.contains("add") && m1.contains("operand b") && m1.contains("not a batch of the opencl-f64 backend"), m1);
-    String m2 = assertThrows(IllegalArgumentException.class, () -> f64.matmul(s, false, d, false)).getMessage();
-    assertTrue(m2.contains("matmul") && m2.contains("FLOAT32") && m2.contains("opencl-f64"), m2);
-    String m3 = assertThrows(IllegalArgumentException.class, () -> cpu.toArray(d)).getMessage();
-    assertTrue(m3.contains("not a batch of the cpu backend"), m3);
-    assertThrows(IllegalArgumentException.class, () -> f32.release(d));
+    BackendFixtures.foreignBatchesAreRejected(cpu, f64, f32);
+    assertThrows(IllegalArgumentException.class, () -> f32.release(f64.fill(2, 2, 1)));
   }
 
   @Test
@@ -587,7 +434,7 @@ class OpenClBackendTest {
   @Test
   void productThroughputIsPrinted() {
     int n = 512;
-    Host a = host(1, 1, n, n), b = host(1, 1, n, n);
+    Host a = fx.host(1, 1, n, n), b = fx.host(1, 1, n, n);
     double[] ref = null;
     for (OpenClBackend be : both()) {
       // the default kernel of the device (OpenClThroughput measures more sizes and repetitions)

@@ -25,6 +25,7 @@ import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
+import org.hbp.backend.host.PooledBackend;
 import org.hbp.io.AtomicFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
@@ -214,7 +215,7 @@ public final class BenchCommand extends HbpCommand {
     }
     // off-heap peak: one more, untimed run that starts with no pooled blocks, so that the native
     // bytes it reaches are what the pass needs (released blocks are reused within the pass)
-    if (be instanceof BlasBackend blas) blas.trimPool();
+    if (be instanceof PooledBackend pooled) pooled.trimPool();
     System.gc();
     OffHeapSampler sampler = new OffHeapSampler();
     run.get();

@@ -13,7 +13,7 @@ import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
-import org.hbp.backend.blas.BlasBackend;
+import org.hbp.backend.host.PooledBackend;
 import org.hbp.data.Dataset;
 import org.hbp.data.MiniBatches;
 import org.hbp.data.Split;
@@ -194,7 +194,7 @@ public final class Experiments {
         }
         runs.add(RunMetrics.read(dir));
         Backend be = net.backend();
-        if (be instanceof BlasBackend blas) blas.trimPool();
+        if (be instanceof PooledBackend pooled) pooled.trimPool();
       }
     }
     List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network());

@@ -18,6 +18,7 @@ import org.hbp.backend.BackendFixtures.Host;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.blas.BlasBatch;
 import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.math.Scalars;
 import org.hbp.runtime.BuiltInOperators;
 import org.junit.jupiter.api.Test;
 
@@ -258,8 +259,8 @@ class BlasBackendTest {
     Batch x = f32.fromArray(3, 1, data.length / 3, 1, data);
     double[] stored = f32.toArray(x);
     Map<String, java.util.function.DoubleUnaryOperator> fs = new LinkedHashMap<>();
-    fs.put("sigmoid", org.hbp.math.Scalars::sigmoid);
-    fs.put("tanh", org.hbp.math.Scalars::tanh);
+    fs.put("sigmoid", Scalars::sigmoid);
+    fs.put("tanh", Scalars::tanh);
     for (Map.Entry<String, java.util.function.DoubleUnaryOperator> f : fs.entrySet()) {
       // a Java form that is deliberately wrong: the builtin name, not the lambda, must decide
       ScalarFunction sf = new ScalarFunction("t_" + f.getKey(), "REAL t_" + f.getKey() + "(REAL t) { return t; }\n", t -> -1, null,
@@ -274,7 +275,7 @@ class BlasBackendTest {
           assertEquals(want, got[i], 4e-7 * Math.abs(want) + Float.MIN_NORMAL, what);
       }
     }
-    ScalarFunction exp = new ScalarFunction("t_exp", "REAL t_exp(REAL t) { return exp(t); }\n", org.hbp.math.Scalars::exp, null, "exp");
+    ScalarFunction exp = new ScalarFunction("t_exp", "REAL t_exp(REAL t) { return exp(t); }\n", Scalars::exp, null, "exp");
     double[] got = f32.toArray(f32.map(x, exp));
     for (int i = 0; i < stored.length; i++) assertEquals((float) Math.exp(stored[i]), got[i], 0.0, "exp(" + stored[i] + ")");
   }

@@ -47,9 +47,10 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "bench",
     description = {
-        "Time a network's passes on a synthetic batch: the gradient pass; one curvature pass per explicit strategy",
-        "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",
-        "Medians over --repeat runs after --warmup runs and then until the JIT compiler is idle, each also as a ratio to the gradient pass, and peak heap per pass.",
+        "Time a network's passes on a synthetic batch: the gradient pass; one curvature pass per explicit strategy "
+            + "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",
+        "Medians over --repeat runs after --warmup runs and then until the JIT compiler is idle, each also as a "
+            + "ratio to the gradient pass, and peak heap per pass.",
         "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE)."})
 public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET.hbp", description = "Network (default networks/fc.hbp).")

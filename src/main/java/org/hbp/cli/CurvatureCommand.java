@@ -29,10 +29,11 @@ import picocli.CommandLine.Option;
 /** {@code hbp curvature}: block-diagonal curvature of a network on a batch, from NumPy files. */
 @Command(name = "curvature",
     description = {
-        "Block-diagonal curvature of the mean loss of a network (declared in the DSL) on one batch, with parameters",
-        "and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors V.npz --out OUT.npz),",
-        "dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the damped Newton step",
-        "of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and gradient norms."})
+        "Block-diagonal curvature of the mean loss of a network (declared in the DSL) on one batch, with "
+            + "parameters and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors "
+            + "V.npz --out OUT.npz), dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the "
+            + "damped Newton step of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and "
+            + "gradient norms."})
 public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 

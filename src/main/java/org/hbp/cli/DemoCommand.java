@@ -59,13 +59,15 @@ import picocli.CommandLine.Option;
  * SGD and plots the runs.
  */
 @Command(name = "demo",
-    description = {"1. Derive the HBP rules of every spec in modules-spec/ (Table 1 of the paper), check each Jacobian and",
-        "   residual against central finite differences at random shapes and points, and every method of each",
-        "   generated operator against EJML references (as hbp verify does).",
+    description = {
+        "1. Derive the HBP rules of every spec in modules-spec/ (Table 1 of the paper), check each Jacobian and "
+            + "residual against central finite differences at random shapes and points, and every method of each "
+            + "generated operator against EJML references (as hbp verify does).",
         "2. Use a generated operator (sigmoid) on a batch.",
         "3. Curvature of a small net on a batch: GGN, Hessian and PCH blocks, exact and bda.",
-        "4. Train that net with CG-Newton (GGN, bda) and with SGD on Fashion-MNIST where Debian's dataset-fashion-mnist",
-        "   is installed (a 10000-image subset), else on synthetic data; write metrics and plots to --out."})
+        "4. Train that net with CG-Newton (GGN, bda) and with SGD on Fashion-MNIST where Debian's "
+            + "dataset-fashion-mnist is installed (a 10000-image subset), else on synthetic data; write metrics and "
+            + "plots to --out."})
 public final class DemoCommand extends HbpCommand {
   @Option(names = "--specs", defaultValue = "modules-spec", paramLabel = "DIR", description = "Folder of .hbp specs (default: modules-spec).")
   Path specs;

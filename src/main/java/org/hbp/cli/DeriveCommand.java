@@ -34,8 +34,8 @@ import picocli.CommandLine.Parameters;
 /** {@code hbp derive}: HBP rules of spec modules, or ad-hoc derivatives of an expression. */
 @Command(name = "derive",
     description = {
-        "Derive Jacobians, residual Hessian terms and HBP rules (paper eq. 7) of every module in a spec file,",
-        "or differentiate an ad-hoc expression (-e) and optionally evaluate the result at NumPy arrays.",
+        "Derive Jacobians, residual Hessian terms and HBP rules (paper eq. 7) of every module in a spec file, or "
+            + "differentiate an ad-hoc expression (-e) and optionally evaluate the result at NumPy arrays.",
         "Results use column-major vec, in the DSL's own syntax (they parse back)."})
 public final class DeriveCommand extends HbpCommand {
   @Parameters(arity = "0..1", paramLabel = "SPEC.hbp", description = "Spec file to derive (omit with -e).")

@@ -15,8 +15,9 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "devices",
     description = {
-        "List the OpenCL platforms and devices: index (for --backend opencl-f32:INDEX / opencl-f64:INDEX), name, vendor,",
-        "OpenCL version, compute units, global memory, largest work-group and fp64 support (needed by opencl-f64).",
+        "List the OpenCL platforms and devices: index (for --backend opencl-f32:INDEX / opencl-f64:INDEX), name, "
+            + "vendor, OpenCL version, compute units, global memory, largest work-group and fp64 support (needed by "
+            + "opencl-f64).",
         "The default OpenCL device (opencl-f32 without an index) is the first GPU, else the first device."})
 public final class DevicesCommand extends HbpCommand {
   /** Prints the listing; 1 (with the message on the error stream) when there is no OpenCL device. */

@@ -25,11 +25,12 @@ import picocli.CommandLine.Parameters;
 /** {@code hbp experiment fig4|fig5}: the paper's experiments on Fashion-MNIST, with plots and the claims checked. */
 @Command(name = "experiment",
     description = {
-        "Re-run the paper's experiments on Fashion-MNIST: fig4 (FC sigmoid net: SGD against CG-Newton with GGN,",
-        "PCH-abs, PCH-clip (bda) and PCH-abs with 2, 4, 16 sub-blocks) or fig5 (c4d3 sigmoid CNN: exact CG-Newton",
-        "with GGN (two dampings), PCH-abs, PCH-clip against SGD and Adam). Runs every configuration for each seed",
-        "into OUT/<configuration>/seed-<s> (an interrupted experiment resumes where it stopped), draws OUT/plots/*.png",
-        "(mean ± std over seeds) and writes OUT/summary.md: a table and whether each of the paper's claims held.",
+        "Re-run the paper's experiments on Fashion-MNIST: fig4 (FC sigmoid net: SGD against CG-Newton with GGN, "
+            + "PCH-abs, PCH-clip (bda) and PCH-abs with 2, 4, 16 sub-blocks) or fig5 (c4d3 sigmoid CNN: exact CG-Newton "
+            + "with GGN (two dampings), PCH-abs, PCH-clip against SGD and Adam). Runs every configuration for each seed "
+            + "into OUT/<configuration>/seed-<s> (an interrupted experiment resumes where it stopped), draws "
+            + "OUT/plots/*.png (mean ± std over seeds) and writes OUT/summary.md: a table and whether each of the "
+            + "paper's claims held.",
         "--scale small (a data subset, fewer epochs: about 15 minutes on 2 cores) or full (the paper's schedule)."})
 public final class ExperimentCommand extends HbpCommand {
   @Parameters(index = "0", paramLabel = "fig4|fig5", description = "Which experiment.")

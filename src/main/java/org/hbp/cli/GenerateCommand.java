@@ -12,9 +12,10 @@ import picocli.CommandLine.Option;
 @Command(name = "generate",
     description = {
         "Generate one Java operator class per module or loss of the specs in DIR (or one spec file) into a source tree.",
-        "Files are written atomically and only when they change. A generated class that the specs no longer produce is removed",
-        "when its spec (named in its header) is one being generated, or lies in the --specs folder and no longer exists;",
-        "other files (other specs' classes, files hbp did not generate) are left alone.",
+        "Files are written atomically and only when they change. A generated class that the specs no longer "
+            + "produce is removed when its spec (named in its header) is one being generated, or lies in the --specs "
+            + "folder and no longer exists; other files (other specs' classes, files hbp did not generate) are left "
+            + "alone.",
         "The classes need hbp's runtime (org.hbp.runtime, org.hbp.backend) on the compile classpath."})
 public final class GenerateCommand extends HbpCommand {
   @Option(names = "--specs", required = true, paramLabel = "DIR|SPEC.hbp", description = "Spec folder or file.")

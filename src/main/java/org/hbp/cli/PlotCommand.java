@@ -18,10 +18,11 @@ import picocli.CommandLine.Parameters;
 /** {@code hbp plot}: training curves of runs of {@code hbp train}, seeds of a label as mean ± std. */
 @Command(name = "plot",
     description = {
-        "Plot training curves of run directories written by `hbp train`: loss (test solid, train dashed) and test accuracy,",
-        "each against epochs and against training wall time, as four PNG files. Runs with the same label (config.json) are",
-        "seeds of one configuration: drawn as their mean with a band of mean ± one standard deviation, on the epochs all of",
-        "them have. Prints the files written and, per label, the final test loss and accuracy (mean ± std over seeds)."})
+        "Plot training curves of run directories written by `hbp train`: loss (test solid, train dashed) and test "
+            + "accuracy, each against epochs and against training wall time, as four PNG files. Runs with the same label "
+            + "(config.json) are seeds of one configuration: drawn as their mean with a band of mean ± one standard "
+            + "deviation, on the epochs all of them have. Prints the files written and, per label, the final test loss "
+            + "and accuracy (mean ± std over seeds)."})
 public final class PlotCommand extends HbpCommand {
   @Parameters(arity = "1..*", paramLabel = "RUN_DIR", description = "Run directories (each with metrics.csv and config.json).")
   List<Path> runDirs;

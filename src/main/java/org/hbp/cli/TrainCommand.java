@@ -31,11 +31,12 @@ import picocli.CommandLine.Option;
 /** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
 @Command(name = "train",
     description = {
-        "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's",
-        "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or PCH",
-        "blocks, exact/kfra/bda), SGD with momentum, or Adam. Shows progress; writes RUN_DIR/config.json, per-epoch",
-        "metrics (metrics.csv, metrics.jsonl: training loss on a test-sized training subset, test loss and accuracy,",
-        "wall time, CG iterations), checkpoint.npz after each epoch (--resume continues from it), and plots/*.png."})
+        "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's "
+            + "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or "
+            + "PCH blocks, exact/kfra/bda), SGD with momentum, or Adam. Shows progress; writes RUN_DIR/config.json, "
+            + "per-epoch metrics (metrics.csv, metrics.jsonl: training loss on a test-sized training subset, test loss "
+            + "and accuracy, wall time, CG iterations), checkpoint.npz after each epoch (--resume continues from it), "
+            + "and plots/*.png."})
 public final class TrainCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 

@@ -18,12 +18,12 @@ import picocli.CommandLine.Parameters;
 /** {@code hbp verify}: checks generated operators number by number against their forward expressions. */
 @Command(name = "verify",
     description = {
-        "Check every method of the generated operator of each module in SPEC.hbp (or every spec in DIR) against",
-        "EJML references built from the forward expression alone: the reference interpreter, central finite",
-        "differences extrapolated over halved steps (dense Jacobians, dense residual Hessians), brute-force",
-        "J' M J and eigendecompositions, at several random shapes and points drawn from each variable's domain",
-        "(points where the forward value is not finite are drawn again). A spec not compiled into hbp is",
-        "generated and compiled in-process.",
+        "Check every method of the generated operator of each module in SPEC.hbp (or every spec in DIR) against "
+            + "EJML references built from the forward expression alone: the reference interpreter, central finite "
+            + "differences extrapolated over halved steps (dense Jacobians, dense residual Hessians), brute-force J' M J "
+            + "and eigendecompositions, at several random shapes and points drawn from each variable's domain (points "
+            + "where the forward value is not finite are drawn again). A spec not compiled into hbp is generated and "
+            + "compiled in-process.",
         "Exit status 1 if any check fails.",
         "--expect 'x: RULE' also decides whether a hand-derived HBP rule (a loss: its Hessian) equals the derived one."})
 public final class VerifyCommand extends HbpCommand {

@@ -250,7 +250,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    * R is cin*h*w x cin*h*w; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape tensor(cin, h, w).
    */
   public Batch residualMatProd_X(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "X", "residualMatProd_X"), 0.0);
+    return be.zerosLike(shaped(v, "X", "residualMatProd_X"));
   }
 
   /**
@@ -300,7 +300,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    * R is cin*cout*k*k x cin*cout*k*k; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape matrix(cout, cin*k*k).
    */
   public Batch residualMatProd_W(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "W", "residualMatProd_W"), 0.0);
+    return be.zerosLike(shaped(v, "W", "residualMatProd_W"));
   }
 
   /**
@@ -362,7 +362,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
    * R is cout x cout; dz: [N] of shape matrix(cout, oh*ow); v and result: [N x V] of shape vector(cout).
    */
   public Batch residualMatProd_b(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "b", "residualMatProd_b"), 0.0);
+    return be.zerosLike(shaped(v, "b", "residualMatProd_b"));
   }
 
   /**

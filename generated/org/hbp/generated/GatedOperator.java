@@ -340,7 +340,7 @@ public final class GatedOperator extends AbstractModuleOperator {
    * R is m*n x m*n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
    */
   public Batch residualMatProd_W1(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "W1", "residualMatProd_W1"), 0.0);
+    return be.zerosLike(shaped(v, "W1", "residualMatProd_W1"));
   }
 
   /**

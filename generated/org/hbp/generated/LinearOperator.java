@@ -209,7 +209,7 @@ public final class LinearOperator extends AbstractModuleOperator {
    * R is n x n; dz: [N] of shape vector(m); v and result: [N x V] of shape vector(n).
    */
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "x", "residualMatProd_x"), 0.0);
+    return be.zerosLike(shaped(v, "x", "residualMatProd_x"));
   }
 
   /**
@@ -254,7 +254,7 @@ public final class LinearOperator extends AbstractModuleOperator {
    * R is m*n x m*n; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n).
    */
   public Batch residualMatProd_W(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "W", "residualMatProd_W"), 0.0);
+    return be.zerosLike(shaped(v, "W", "residualMatProd_W"));
   }
 
   /**
@@ -303,7 +303,7 @@ public final class LinearOperator extends AbstractModuleOperator {
    * R is m x m; dz: [N] of shape vector(m); v and result: [N x V] of shape vector(m).
    */
   public Batch residualMatProd_b(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "b", "residualMatProd_b"), 0.0);
+    return be.zerosLike(shaped(v, "b", "residualMatProd_b"));
   }
 
   /**

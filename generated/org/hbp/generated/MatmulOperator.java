@@ -215,7 +215,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
    * R is n*p x n*p; dz: [N] of shape matrix(m, p); v and result: [N x V] of shape matrix(n, p).
    */
   public Batch residualMatProd_X(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "X", "residualMatProd_X"), 0.0);
+    return be.zerosLike(shaped(v, "X", "residualMatProd_X"));
   }
 
   /**
@@ -263,7 +263,7 @@ public final class MatmulOperator extends AbstractModuleOperator {
    * R is m*n x m*n; dz: [N] of shape matrix(m, p); v and result: [N x V] of shape matrix(m, n).
    */
   public Batch residualMatProd_W(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "W", "residualMatProd_W"), 0.0);
+    return be.zerosLike(shaped(v, "W", "residualMatProd_W"));
   }
 
   /**

@@ -203,7 +203,7 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
    * R is c*h*w x c*h*w; dz: [N] of shape tensor(c, h/k, w/k); v and result: [N x V] of shape tensor(c, h, w).
    */
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "x", "residualMatProd_x"), 0.0);
+    return be.zerosLike(shaped(v, "x", "residualMatProd_x"));
   }
 
   @Override

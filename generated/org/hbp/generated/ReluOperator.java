@@ -200,7 +200,7 @@ public final class ReluOperator extends AbstractModuleOperator {
    * R is n x n; dz: [N] of shape vector(n); v and result: [N x V] of shape vector(n).
    */
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "x", "residualMatProd_x"), 0.0);
+    return be.zerosLike(shaped(v, "x", "residualMatProd_x"));
   }
 
   @Override

@@ -386,7 +386,7 @@ public final class SkipOperator extends AbstractModuleOperator {
    * R is h*n x h*n; dz: [N] of shape vector(n); v and result: [N x V] of shape matrix(n, h).
    */
   public Batch residualMatProd_W2(ForwardCache cache, Batch dz, Batch v) {
-    return be.scale(shaped(v, "W2", "residualMatProd_W2"), 0.0);
+    return be.zerosLike(shaped(v, "W2", "residualMatProd_W2"));
   }
 
   /**

@@ -85,6 +85,12 @@ public interface Backend {
   /** {@code c * a}. */
   Batch scale(Batch a, double c);
 
+  /**
+   * Zeros with a's batch axes and item shape: what a product with a zero matrix gives. Not
+   * {@code scale(a, 0)}: a zero also where a holds NaN or an infinity, and no pass over a.
+   */
+  Batch zerosLike(Batch a);
+
   /** {@code a .^ exponent}. */
   Batch power(Batch a, double exponent);
 

@@ -148,7 +148,7 @@ final class RuleMethods {
         p.residualKind().label(), w.name(), Names.comment(n.text(p.rule().compact().residual())));
     b.addJavadoc("R is $L x $L; dz: [N] of shape $L; v and result: [N x V] of shape $L.\n", n.dimText(w.shape().numel()),
         n.dimText(w.shape().numel()), n.shapeText(p.rule().output().shape()), n.shapeText(w.shape()));
-    if (p.residual().isEmpty()) return b.addStatement("return be.scale(shaped(v, $S, $S), 0.0)", w.name(), name).build();
+    if (p.residual().isEmpty()) return b.addStatement("return be.zerosLike(shaped(v, $S, $S))", w.name(), name).build();
     return returnShaped(b.addCode(checkDz(p)), n, p.residual().get(), w.shape());
   }
 

@@ -7,12 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.BiFunction;
+import java.util.function.BinaryOperator;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
-import java.util.function.BinaryOperator;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
@@ -304,6 +305,29 @@ abstract class AbstractBackendTest {
     for (double e : new double[] {2, 3, 0.5, -1, 1, 0, -1.5})
       assertItems(2, 3, be.power(pos, e), (s, v) -> entrywise(item(pos, s, v), x -> Math.pow(x, e)), "power " + e);
     assertItems(2, 3, be.power(a, 2), (s, v) -> entrywise(item(a, s, v), x -> x * x), "power 2 of signed entries");
+  }
+
+  /** zerosLike: zeros of a's batch axes and item shape, also where a holds NaN or infinities (0 * a would not be). */
+  @Test
+  void zerosLikeIsZeroEvenWhereTheOperandIsNotFinite() {
+    double[] data = randomData(2 * 3 * 3 * 2);
+    data[0] = Double.NaN;
+    data[5] = Double.POSITIVE_INFINITY;
+    data[17] = Double.NEGATIVE_INFINITY;
+    Batch a = be.fromArray(2, 3, 3, 2, data);
+    Batch z = be.zerosLike(a);
+    assertEquals(List.of(2, 3, 3, 2), List.of(z.samples(), z.directions(), z.rows(), z.cols()));
+    double[] entries = be.toArray(z);
+    assertEquals(36, entries.length);
+    for (double e : entries) assertEquals(0.0, e, 0.0);
+    Batch released = be.scale(a, 1); // storage that a later allocation may reuse: zerosLike must not show its entries
+    be.release(released);
+    for (double e : be.toArray(be.zerosLike(a))) assertEquals(0.0, e, 0.0);
+    assertEquals(List.of(1, 1, 0, 4), shape(be.zerosLike(be.fromArray(1, 1, 0, 4, new double[0]))));
+  }
+
+  private static List<Integer> shape(Batch b) {
+    return List.of(b.samples(), b.directions(), b.rows(), b.cols());
   }
 
   /**

@@ -114,6 +114,12 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
   }
 
   @Override
+  public Batch zerosLike(Batch a) {
+    B x = own("zerosLike", "a", a);
+    return alloc("zerosLike", x.samples(), x.directions(), x.rows(), x.cols(), true);
+  }
+
+  @Override
   public Batch power(Batch a, double exponent) {
     return mapChunks("power", own("power", "a", a), (d, n) -> HostKernels.power(exponent, d, 0, n));
   }

@@ -281,6 +281,14 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   }
 
   @Override
+  public Batch zerosLike(Batch a) {
+    OpenClBatch x = own("zerosLike", "a", a);
+    OpenClBatch out = q.alloc("zerosLike", x.samples(), x.directions(), x.rows(), x.cols());
+    q.flat("fill_k", out.length(), 0.0, out);
+    return out;
+  }
+
+  @Override
   public Batch power(Batch a, double exponent) {
     return entrywise("power", "power_k", exponent, own("power", "a", a));
   }

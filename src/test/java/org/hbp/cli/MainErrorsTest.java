@@ -11,6 +11,8 @@ import org.hbp.UserError;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.network.CurvatureKind;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -48,58 +50,35 @@ class MainErrorsTest {
     return new Run(code, err.toString());
   }
 
-  @Test
-  void aUserErrorIsOneLineWithStatus2() {
-    Run r = run(false, "user");
-    assertEquals(2, r.code());
-    assertEquals("hbp: --x 'y': expected a or b\n", r.err());
-  }
-
-  @Test
-  void anIllegalStateIsAnInternalErrorWithStatus1() {
-    Run r = run(false, "state");
-    assertEquals(1, r.code());
-    assertEquals("hbp: internal error: java.lang.IllegalStateException: counter went negative; please report (HBP_DEBUG=1 prints the stack trace)\n",
-        r.err());
-  }
-
-  @Test
-  void anIllegalArgumentIsAnInternalError() {
-    Run r = run(false, "argument");
-    assertEquals(1, r.code());
-    assertTrue(r.err().startsWith("hbp: internal error: java.lang.IllegalArgumentException: order 0; please report"), r.err());
-    assertEquals(1, r.err().strip().lines().count(), r.err());
-  }
-
-  @Test
-  void runningOutOfMemoryIsOneLineWithAdvice() {
-    Run r = run(false, "memory");
-    assertEquals(1, r.code());
-    assertEquals("hbp: internal error: out of memory (Cannot allocate new FloatPointer(536870912)) in a run the memory estimate let "
-        + "through; lower --memory-limit, --batch or the directions, or use --strategy exact; please report (HBP_DEBUG=1 prints the "
-        + "stack trace)\n", r.err());
-    assertTrue(run(true, "memory").err().contains("\tat org.hbp.cli.MainErrorsTest$Fail.call("));
+  /**
+   * What ends the test command, the exit status and the one line on stderr (a prefix where the
+   * line goes on with the standard advice): user errors exit 2 with their message; bugs, wherever
+   * they are thrown, exit 1 as internal errors; running out of memory exits 1 with advice.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      user     | 2 | hbp: --x 'y': expected a or b
+      network  | 2 | hbp: unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip
+      state    | 1 | hbp: internal error: java.lang.IllegalStateException: counter went negative; please report
+      argument | 1 | hbp: internal error: java.lang.IllegalArgumentException: order 0; please report
+      kernel   | 1 | hbp: internal error: java.lang.IllegalArgumentException: eye: invalid size -1; please report
+      memory   | 1 | hbp: internal error: out of memory (Cannot allocate new FloatPointer(536870912)) in a run the memory estimate let through; lower --memory-limit, --batch or the directions, or use --strategy exact; please report
+      """)
+  void oneLineAndTheExitStatus(String how, int status, String line) {
+    Run r = run(false, how);
+    assertEquals(status, r.code(), r.err());
+    assertEquals(1, r.err().lines().count(), r.err());
+    String expected = status == 1 ? line + " (HBP_DEBUG=1 prints the stack trace)\n" : line + "\n";
+    assertEquals(expected, r.err());
   }
 
   @Test
   void theStackTraceOnlyWhenDebugging() {
-    Run r = run(true, "state");
-    assertEquals(1, r.code());
-    assertTrue(r.err().contains("\tat org.hbp.cli.MainErrorsTest$Fail.call("), r.err());
-    assertFalse(run(false, "state").err().contains("\tat "));
-  }
-
-  @Test
-  void anIllegalArgumentFromABackendIsAnInternalError() {
-    Run r = run(false, "kernel");
-    assertEquals(1, r.code());
-    assertTrue(r.err().startsWith("hbp: internal error: java.lang.IllegalArgumentException: eye: invalid size -1; please report"), r.err());
-  }
-
-  @Test
-  void aUserErrorOfTheNetworkPackageHasStatus2() {
-    Run r = run(false, "network");
-    assertEquals(2, r.code());
-    assertEquals("hbp: unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip\n", r.err());
+    for (String how : new String[] {"state", "memory"}) {
+      Run r = run(true, how);
+      assertEquals(1, r.code());
+      assertTrue(r.err().contains("\tat org.hbp.cli.MainErrorsTest$Fail.call("), r.err());
+      assertFalse(run(false, how).err().contains("\tat "));
+    }
   }
 }

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiFunction;
-import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
@@ -91,7 +90,7 @@ final class BodyLowering implements Lowering.Context {
     CodeBlock.Builder code = CodeBlock.builder();
     Lowering lowering = new Lowering(this, code);
     String v = lowering.fresh();
-    code.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v, of.name(), method, dim(of.shape().numel()));
+    code.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v, of.name(), method, notation.dim(of.shape().numel()));
     String result = apply.apply(lowering, v);
     lowering.releaseTemporaries(result);
     return new Body(code.build(), result);
@@ -118,18 +117,8 @@ final class BodyLowering implements Lowering.Context {
   // ---- Lowering.Context ----
 
   @Override
-  public String dim(Dim d) {
-    return notation.dim(d);
-  }
-
-  @Override
-  public String dimText(Dim d) {
-    return notation.dimText(d);
-  }
-
-  @Override
-  public String text(Expr e) {
-    return notation.text(e);
+  public Notation notation() {
+    return notation;
   }
 
   @Override

@@ -41,7 +41,7 @@ final class JavaEmitter {
     if (op instanceof Op.Memo m) return Names.memoMethod(m.slot()) + "(cache)";
     if (op instanceof Op.Part p) return ctx.partCall(p.index(), p.direction() == null ? null : p.direction().name());
     if (op instanceof Op.Fill f) return be("fill", f.rows(), f.cols(), f.value());
-    if (op instanceof Op.DimFill f) return "be.fill(1, 1, (double) (" + ctx.dim(f.value()) + "))";
+    if (op instanceof Op.DimFill f) return "be.fill(1, 1, (double) (" + ctx.notation().dim(f.value()) + "))";
     if (op instanceof Op.Eye e) return be("eye", e.n());
     if (op instanceof Op.Add a) return be("add", a.a(), a.b());
     if (op instanceof Op.Subtract s) return be("subtract", s.a(), s.b());
@@ -89,7 +89,7 @@ final class JavaEmitter {
 
   private String argument(Object a) {
     if (a instanceof Value v) return v.name();
-    if (a instanceof Dim d) return ctx.dim(d);
+    if (a instanceof Dim d) return ctx.notation().dim(d);
     if (a instanceof Double d) return Names.literal(d);
     if (a instanceof Expr.ConvDims g) return ctx.geometry(g);
     if (a instanceof Op.Fn f) return f.ofValue() ? ctx.functionOfValue(f.function(), f.order()) : ctx.functionConstant(f.function(), f.order());

@@ -40,11 +40,8 @@ import org.hbp.codegen.program.Value.ItemShape;
 public final class Lowering {
   /** What the lowering needs from the class being generated. */
   interface Context {
-    /** A Java int expression for a dimension. */
-    String dim(Dim d);
-
-    /** A dimension in the DSL's syntax, for comments. */
-    String dimText(Dim d);
+    /** How dims (a Java int expression, or the DSL's syntax for comments) and expressions are written. */
+    Notation notation();
 
     /** A Java expression for a leaf variable (e.g. {@code cache.get("x")} or {@code dz}). */
     String leaf(Expr.Var v);
@@ -80,8 +77,6 @@ public final class Lowering {
     /** The name of a field holding the evaluated geometry. */
     String geometry(Expr.ConvDims g);
 
-    /** How to print an expression in comments. */
-    String text(Expr e);
 
     /** Whether a subexpression occurs more than once among the class's derived rules. */
     boolean shared(Expr e);
@@ -289,7 +284,7 @@ public final class Lowering {
     if (known != null) return known;
     Value r;
     if (e instanceof Expr.Var v) r = leaf(ctx.leaf(v), new Op.Leaf(v, false, ItemShape.of(v.shape())));
-    else if (memoized(e)) r = emit(new Op.Memo(e, ctx.memoSlot(e), ItemShape.of(e.shape())), "memo: " + ctx.text(e));
+    else if (memoized(e)) r = emit(new Op.Memo(e, ctx.memoSlot(e), ItemShape.of(e.shape())), "memo: " + ctx.notation().text(e));
     else r = compute(e);
     values.put(e, r);
     return r;
@@ -372,7 +367,7 @@ public final class Lowering {
 
   private Value compute(Expr e) {
     ValueRule<Expr> rule = VALUE_RULES.get(e.getClass());
-    String text = ctx.text(e);
+    String text = ctx.notation().text(e);
     if (rule == null)
       throw new CodegenException("cannot compute the value of " + e.getClass().getSimpleName() + " '" + text
           + "' without forming a structured matrix; it can only be applied to vectors");

@@ -61,7 +61,7 @@ final class StructuredProducts {
   /** The value of a product: a convolution, a chain of dense products, or structured factors applied to a dense one. */
   Value matmulValue(Expr.MatMul m) {
     List<Expr> fs = m.factors();
-    String text = ctx.text(m);
+    String text = ctx.notation().text(m);
     int k = fs.size();
     boolean anyStructured = fs.stream().anyMatch(Lowering::structured);
     if (k == 2 && convolution(Operand.of(fs.get(0)), Operand.of(fs.get(1)))) {
@@ -151,7 +151,7 @@ final class StructuredProducts {
    * are columns with rows(M) entries.
    */
   Value apply(Expr m, Value v) {
-    String text = ctx.text(m);
+    String text = ctx.notation().text(m);
     if (m instanceof Expr.Eye) return v;
     if (m instanceof Expr.Zero z) return emit(new Op.Fill(z.shape().rows(), Dim.ONE, 0.0), text + " * v");
     if (m instanceof Expr.Scale s) return emit(new Op.Scale(apply(s.operand(), v), s.coefficient()), null);
@@ -168,13 +168,13 @@ final class StructuredProducts {
           Expr.ConvDims g = ((Expr.Unfolding) fs.get(i)).geometry();
           Value y = emit(new Op.Convolution(value(b), acc, g, null), null);
           acc = emit(new Op.Reshape(y, fs.get(i - 1).shape().rows(), Dim.ONE),
-              ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution)");
+              ctx.notation().text(fs.get(i - 1)) + " * " + ctx.notation().text(fs.get(i)) + " * v (convolution)");
           i--;
         } else if (adjointConvolutionPair(fs, i - 1)) {
           // unfolding' * kron(I, B') * v = fold(B' * V)
           Expr b = ((Expr.Transpose) ((Expr.Kron) fs.get(i)).right()).operand();
           Expr.Unfolding u = (Expr.Unfolding) ((Expr.Transpose) fs.get(i - 1)).operand();
-          acc = convolutionAdjoint(b, u, acc, ctx.text(fs.get(i - 1)) + " * " + ctx.text(fs.get(i)) + " * v (convolution adjoint)");
+          acc = convolutionAdjoint(b, u, acc, ctx.notation().text(fs.get(i - 1)) + " * " + ctx.notation().text(fs.get(i)) + " * v (convolution adjoint)");
           i--;
         } else acc = apply(fs.get(i), acc);
       }
@@ -222,7 +222,7 @@ final class StructuredProducts {
 
   /** {@code M' * v}, pushing the transpose down to the structured factors. */
   private Value applyTransposed(Expr m, Value v) {
-    String text = ctx.text(m) + "' * v";
+    String text = ctx.notation().text(m) + "' * v";
     if (m instanceof Expr.Transpose t) return apply(t.operand(), v);
     if (m instanceof Expr.Eye) return v;
     if (m instanceof Expr.Zero z) return emit(new Op.Fill(z.shape().cols(), Dim.ONE, 0.0), text);
@@ -240,7 +240,7 @@ final class StructuredProducts {
         if (convolutionPair(fs, i)) {
           // (kron(I, B) * unfolding)' * v = fold(B' * V)
           acc = convolutionAdjoint(((Expr.Kron) fs.get(i)).right(), (Expr.Unfolding) fs.get(i + 1), acc,
-              "(" + ctx.text(fs.get(i)) + " * " + ctx.text(fs.get(i + 1)) + ")' * v (convolution adjoint)");
+              "(" + ctx.notation().text(fs.get(i)) + " * " + ctx.notation().text(fs.get(i + 1)) + ")' * v (convolution adjoint)");
           i++;
         } else acc = applyTransposed(fs.get(i), acc);
       }
@@ -275,7 +275,7 @@ final class StructuredProducts {
     if (!(d instanceof Expr.Apply a) || a.order() < 1 || l.values.containsKey(d)) return null;
     Value known = l.known(new Expr.Apply(a.function(), 0, a.argument()));
     if (known == null || ctx.functionOfValue(a.function(), a.order()) == null) return null;
-    return emit(new Op.MapMultiply(known, new Op.Fn(a.function(), a.order(), true), v), "diag(" + ctx.text(d) + ") * v");
+    return emit(new Op.MapMultiply(known, new Op.Fn(a.function(), a.order(), true), v), "diag(" + ctx.notation().text(d) + ") * v");
   }
 
   // ---- products summed over the batch ---------------------------------------------------
@@ -307,17 +307,17 @@ final class StructuredProducts {
     }
     if (m instanceof Expr.Kron k && !structured(k.left()) && !isEye(k.left())) {
       Dim q = k.left().shape().cols(), s0 = k.right().shape().cols(), p = k.left().shape().rows(), r = k.right().shape().rows();
-      Value x = emit(new Op.Reshape(v, s0, q), "X = reshape(v, " + ctx.dimText(s0) + ", " + ctx.dimText(q) + ")");
-      Value bx = isEye(k.right()) ? x : applyMatrix(k.right(), x, "B*X with B = " + ctx.text(k.right()));
+      Value x = emit(new Op.Reshape(v, s0, q), "X = reshape(v, " + ctx.notation().dimText(s0) + ", " + ctx.notation().dimText(q) + ")");
+      Value bx = isEye(k.right()) ? x : applyMatrix(k.right(), x, "B*X with B = " + ctx.notation().text(k.right()));
       Operand op = Operand.of(k.left());
       Value bxa;
       if (op.expr() instanceof Expr.Unfold u && !op.transposed() && !l.values.containsKey(u)) {
         // sum_n (B*X_n) * unfold(T_n)': a convolution's weight gradient, the unfolding never formed
         bxa = emit(new Op.SumConvolutionWeightGradients(bx, value(u.tensor()), u.geometry()),
-            "sum_n (B*X_n)*A_n' with A' = " + ctx.text(new Expr.Transpose(u)) + " (convolution weight gradient)");
+            "sum_n (B*X_n)*A_n' with A' = " + ctx.notation().text(new Expr.Transpose(u)) + " (convolution weight gradient)");
       } else {
         bxa = emit(new Op.SumProducts(bx, false, value(op.expr()), !op.transposed()),
-            "sum_n (B*X_n)*A_n' with A' = " + ctx.text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
+            "sum_n (B*X_n)*A_n' with A' = " + ctx.notation().text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
       }
       return emit(new Op.Reshape(bxa, r.times(p), Dim.ONE), "kron(A, B) * v = vec(B*X*A'), summed over the batch");
     }
@@ -330,19 +330,19 @@ final class StructuredProducts {
    */
   private Value applyKron(Expr a, Expr b, Value v) {
     Dim q = a.shape().cols(), s = b.shape().cols(), p = a.shape().rows(), r = b.shape().rows();
-    Value x = emit(new Op.Reshape(v, s, q), "X = reshape(v, " + ctx.dimText(s) + ", " + ctx.dimText(q) + ")");
-    Value bx = isEye(b) ? x : applyMatrix(b, x, "B*X with B = " + ctx.text(b));
+    Value x = emit(new Op.Reshape(v, s, q), "X = reshape(v, " + ctx.notation().dimText(s) + ", " + ctx.notation().dimText(q) + ")");
+    Value bx = isEye(b) ? x : applyMatrix(b, x, "B*X with B = " + ctx.notation().text(b));
     Value bxa;
     if (isEye(a)) bxa = bx;
     else if (!structured(a)) {
       Operand op = Operand.of(a);
       // (B X) * A' : A' is op(A) transposed
       bxa = emit(new Op.MatMul(bx, false, value(op.expr()), !op.transposed()),
-          "(B*X)*A' with A' = " + ctx.text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
+          "(B*X)*A' with A' = " + ctx.notation().text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
     } else {
       Value t = emit(new Op.Transpose(bx), null);
       Value at = applyMatrix(a, t, null);
-      bxa = emit(new Op.Transpose(at), "(B*X)*A' with A = " + ctx.text(a));
+      bxa = emit(new Op.Transpose(at), "(B*X)*A' with A = " + ctx.notation().text(a));
     }
     return emit(new Op.Reshape(bxa, r.times(p), Dim.ONE), "kron(A, B) * v = vec(B*X*A')");
   }

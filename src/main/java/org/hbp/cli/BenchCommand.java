@@ -46,6 +46,7 @@ import picocli.CommandLine.Option;
  * gradient pass on the same net, threads and dtype for comparison. A benchmark, not a test.
  */
 @Command(name = "bench",
+    header = "Time gradient, curvature passes and products (vs PyTorch).",
     description = {
         "Time a network's passes on a synthetic batch: the gradient pass; one curvature pass per explicit strategy "
             + "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",

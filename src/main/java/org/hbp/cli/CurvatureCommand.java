@@ -28,6 +28,7 @@ import picocli.CommandLine.Option;
 
 /** {@code hbp curvature}: block-diagonal curvature of a network on a batch, from NumPy files. */
 @Command(name = "curvature",
+    header = "Curvature blocks of a network on a batch (products, Newton step).",
     description = {
         "Block-diagonal curvature of the mean loss of a network (declared in the DSL) on one batch, with "
             + "parameters and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors "

@@ -59,6 +59,7 @@ import picocli.CommandLine.Option;
  * SGD and plots the runs.
  */
 @Command(name = "demo",
+    header = "Derive, verify, compute curvature and train a small net.",
     description = {
         "1. Derive the HBP rules of every spec in modules-spec/ (Table 1 of the paper), check each Jacobian and "
             + "residual against central finite differences at random shapes and points, and every method of each "

@@ -33,6 +33,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code hbp derive}: HBP rules of spec modules, or ad-hoc derivatives of an expression. */
 @Command(name = "derive",
+    header = "Derive the HBP rules of a spec, or differentiate an expression.",
     description = {
         "Derive Jacobians, residual Hessian terms and HBP rules (paper eq. 7) of every module in a spec file, or "
             + "differentiate an ad-hoc expression (-e) and optionally evaluate the result at NumPy arrays.",

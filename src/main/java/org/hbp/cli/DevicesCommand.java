@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
  * install OpenCL) when there is no OpenCL platform or device.
  */
 @Command(name = "devices",
+    header = "List the OpenCL platforms and devices.",
     description = {
         "List the OpenCL platforms and devices: index (for --backend opencl-f32:INDEX / opencl-f64:INDEX), name, "
             + "vendor, OpenCL version, compute units, global memory, largest work-group and fp64 support (needed by "

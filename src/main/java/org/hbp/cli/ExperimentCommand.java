@@ -24,6 +24,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code hbp experiment fig4|fig5}: the paper's experiments on Fashion-MNIST, with plots and the claims checked. */
 @Command(name = "experiment",
+    header = "Re-run the paper's Fashion-MNIST experiments (fig4, fig5).",
     description = {
         "Re-run the paper's experiments on Fashion-MNIST: fig4 (FC sigmoid net: SGD against CG-Newton with GGN, "
             + "PCH-abs, PCH-clip (bda) and PCH-abs with 2, 4, 16 sub-blocks) or fig5 (c4d3 sigmoid CNN: exact CG-Newton "

@@ -10,6 +10,7 @@ import picocli.CommandLine.Option;
 
 /** {@code hbp generate}: Java operator classes from specs, for other projects' builds. */
 @Command(name = "generate",
+    header = "Generate Java operator classes from specs.",
     description = {
         "Generate one Java operator class per module or loss of the specs in DIR (or one spec file) into a source tree.",
         "Files are written atomically and only when they change. A generated class that the specs no longer "

@@ -17,6 +17,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code hbp plot}: training curves of runs of {@code hbp train}, seeds of a label as mean ± std. */
 @Command(name = "plot",
+    header = "Plot training curves of run directories.",
     description = {
         "Plot training curves of run directories written by `hbp train`: loss (test solid, train dashed) and test "
             + "accuracy, each against epochs and against training wall time, as four PNG files. Runs with the same label "

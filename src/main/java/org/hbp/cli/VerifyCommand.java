@@ -17,6 +17,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code hbp verify}: checks generated operators number by number against their forward expressions. */
 @Command(name = "verify",
+    header = "Check each generated operator against EJML references.",
     description = {
         "Check every method of the generated operator of each module in SPEC.hbp (or every spec in DIR) against "
             + "EJML references built from the forward expression alone: the reference interpreter, central finite "

@@ -1,0 +1,34 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** `hbp --help` lists every command with a one-line summary that ends; each command's own help keeps its full description. */
+class HelpTextTest {
+  @Test
+  void everyCommandHasAOneLineSummaryThatEnds() {
+    CommandLine hbp = new CommandLine(new Main());
+    Map<String, CommandLine> commands = hbp.getSubcommands();
+    assertTrue(commands.size() >= 10, commands.keySet().toString());
+    String usage = hbp.getUsageMessage();
+    for (Map.Entry<String, CommandLine> c : commands.entrySet()) {
+      if (c.getKey().equals("help")) continue;
+      String[] header = c.getValue().getCommandSpec().usageMessage().header();
+      assertEquals(1, header.length, c.getKey());
+      assertTrue(header[0].endsWith("."), c.getKey() + ": " + header[0]);
+      // the list's line: two spaces, the name padded to 12 columns, the summary, within 80 columns
+      String line = "  " + String.format("%-12s", c.getKey()) + header[0];
+      assertTrue(line.length() <= 80, line);
+      assertTrue(usage.lines().anyMatch(l -> l.equals(line)), "hbp --help lacks the line '" + line + "':\n" + usage);
+      String[] description = c.getValue().getCommandSpec().usageMessage().description();
+      assertTrue(description.length >= 1 && String.join(" ", description).length() > header[0].length(),
+          c.getKey() + ": its help has a description beyond the summary");
+    }
+    assertEquals(List.of(), usage.lines().filter(l -> l.length() > 80).toList());
+  }
+}

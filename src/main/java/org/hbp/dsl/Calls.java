@@ -1,9 +1,14 @@
 package org.hbp.dsl;
 
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.apache.commons.text.similarity.LevenshteinDistance;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
@@ -29,6 +34,20 @@ final class Calls {
     return MATRIX_FUNCTIONS.containsKey(name) || ElementwiseFunction.BUILTIN_RULES.containsKey(name);
   }
 
+  /** The functions a spec can call: the matrix functions, the built-in and the spec's own elementwise ones. */
+  private static Set<String> knownFunctions(SpecBuilder b) {
+    Set<String> known = new TreeSet<>(MATRIX_FUNCTIONS.keySet());
+    known.addAll(b.functions().keySet());
+    return known;
+  }
+
+  /** Names by edit distance to {@code name} (Levenshtein), ties in alphabetical order. */
+  static List<String> closestFirst(String name, Collection<String> names) {
+    LevenshteinDistance distance = LevenshteinDistance.getDefaultInstance();
+    return names.stream().sorted(Comparator.comparingInt((String n) -> distance.apply(name, n)).thenComparing(Comparator.naturalOrder()))
+        .toList();
+  }
+
   static Expr call(SpecBuilder b, HbpParser.CallExprContext c) {
     String f = c.ID().getText();
     int primes = c.QUOTE().size();
@@ -41,7 +60,7 @@ final class Calls {
     }
     if (!MATRIX_FUNCTIONS.containsKey(f)) {
       if (b.vars().containsKey(f)) throw b.error(c, "'" + f + "' is a variable, not a function");
-      throw b.error(c, "unknown function '" + f + "'");
+      throw b.error(c, "unknown function '" + f + "'; known functions, closest first: " + String.join(", ", closestFirst(f, knownFunctions(b))));
     }
     if (primes > 0) throw b.error(c, "'" + f + "' is not an elementwise function; only those have derivatives f'(x)");
     if (!f.equals("unfold")) {

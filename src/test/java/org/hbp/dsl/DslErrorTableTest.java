@@ -25,6 +25,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  * column at the offending token. The expected messages are written by hand.
  */
 class DslErrorTableTest {
+  /**
+   * The known functions by Levenshtein distance to "foo", ties alphabetical, worked out by hand:
+   * 2 log; 3 abs det exp eye inv kron max min sum tr vec; 4 diag ones relu sign sqrt step tanh
+   * unfold zeros; 6 flatten gather sigmoid softmax; 7 reshape softplus unfolding; 8 logsumexp
+   * selection; 9 commutation; 11 diagonalizer; 12 logsumexp_cols.
+   */
+  private static final String KNOWN_BY_DISTANCE_TO_FOO = "log, abs, det, exp, eye, inv, kron, max, min, sum, tr, vec, diag, ones, "
+      + "relu, sign, sqrt, step, tanh, unfold, zeros, flatten, gather, sigmoid, softmax, reshape, softplus, unfolding, logsumexp, "
+      + "selection, commutation, diagonalizer, logsumexp_cols";
+
 
   /** Lines joined by newlines: line 1 is the first argument. */
   private static String lines(String... lines) {
@@ -141,7 +151,7 @@ class DslErrorTableTest {
         row(module("output z = y;"),
             "spec.hbp:4:14: unknown name 'y'"),
         row(module("output z = foo(x);"),
-            "spec.hbp:4:14: unknown function 'foo'"),
+            "spec.hbp:4:14: unknown function 'foo'; known functions, closest first: " + KNOWN_BY_DISTANCE_TO_FOO),
         row(module("output z = x(1);"),
             "spec.hbp:4:14: 'x' is a variable, not a function"),
         row(module("output z = sigmoid;"),
@@ -281,7 +291,7 @@ class DslErrorTableTest {
         row("x .* W'", "-e:1:1: shape mismatch in '.*': x is vector(n) but W' is matrix(k,n); shapes differ"),
         row("x + W*ones(k)*2 + ones(k)", "-e:1:1: shape mismatch in '+': x + W*ones(k)*2 is vector(n) but ones(k) is vector(k); shapes differ"),
         row("x + y", "-e:1:5: unknown name 'y'"),
-        row("foo(x)", "-e:1:1: unknown function 'foo'"),
+        row("foo(x)", "-e:1:1: unknown function 'foo'; known functions, closest first: " + KNOWN_BY_DISTANCE_TO_FOO),
         row("tr(W, W)", "-e:1:1: tr expects 1 argument but got 2"),
         row("softmax(ones(n, k, k))", "-e:1:9: softmax expects a vector or a matrix (softmaxed column by column), but ones(n, k, k) is tensor(n,k,k)"),
         row("min(W, W, W)", "-e:1:1: min expects 2 arguments but got 3"),

@@ -91,7 +91,19 @@ final class Syntax {
       if (comment != null) return at(comment, "unterminated comment: '/*' has no closing '*/'");
       String close = unclosedBrace(recognizer, found, expected);
       if (close != null) return at(found, close);
+      if (afterPowerOperator(recognizer.getInputStream()))
+        return at(found, "the exponent of '.^' must be a number (x.^2, x.^-0.5) but found " + describe(found)
+            + "; for a variable exponent a of a positive x write exp(a*log(x))");
       return at(found, "expected " + describeExpected(expected, recognizer) + " but found " + describe(found));
+    }
+
+    /** Whether the tokens just read are {@code .^} or {@code .^ -}: only a number may follow. */
+    private static boolean afterPowerOperator(TokenStream tokens) {
+      Token last = tokens.LT(-1);
+      if (last == null) return false;
+      if (last.getText().equals(".^")) return true;
+      Token before = tokens.LT(-2);
+      return last.getText().equals("-") && before != null && before.getText().equals(".^");
     }
 
     private DslException at(Token t, String detail) {

@@ -92,7 +92,11 @@ class DslErrorTableTest {
         row(module("output z = x .+ 1;"),
             "spec.hbp:4:16: unexpected character '.'"),
         row(module("output z = x .^ k;"),
-            "spec.hbp:4:19: expected a number but found name 'k'"),
+            "spec.hbp:4:19: the exponent of '.^' must be a number (x.^2, x.^-0.5) but found name 'k'; for a variable exponent a of a "
+                + "positive x write exp(a*log(x))"),
+        row(module("output z = x .^ -(2);"),
+            "spec.hbp:4:20: the exponent of '.^' must be a number (x.^2, x.^-0.5) but found '('; for a variable exponent a of a "
+                + "positive x write exp(a*log(x))"),
         row(module("output z = x * * x;"),
             "spec.hbp:4:18: expected an expression but found '*'"),
         // a keyword as a name

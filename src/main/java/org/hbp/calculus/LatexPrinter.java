@@ -266,12 +266,12 @@ public final class LatexPrinter {
     return n.length() > 1 ? "\\mathrm{" + escape(n) + "}" : escape(n);
   }
 
-  /** A number: integers as such, others in decimal, 1.0E-5 as 1 \cdot 10^{-5}. */
+  /** A number: integers as such, others in decimal, 1e-5 as 10^{-5}, 2.5e20 as 2.5 \cdot 10^{20}. */
   static String number(double v) {
     String s = Printer.number(v);
-    int e = s.indexOf('E');
+    int e = s.indexOf('e');
     if (e < 0) return s;
-    String mantissa = s.substring(0, e).replaceAll("\\.0$", "");
-    return (mantissa.equals("1") ? "" : mantissa + " \\cdot ") + "10^{" + s.substring(e + 1) + "}";
+    String mantissa = s.substring(0, e);
+    return (mantissa.equals("1") ? "" : mantissa.equals("-1") ? "-" : mantissa + " \\cdot ") + "10^{" + s.substring(e + 1) + "}";
   }
 }

@@ -82,7 +82,13 @@ public final class Printer {
   /** Formats a constant so that the DSL reads it back exactly. */
   public static String number(double v) {
     if (v == Math.rint(v) && Math.abs(v) < 1e15) return Long.toString((long) v);
-    return Double.toString(v);
+    // Java's shortest round-tripping digits, in the DSL's spelling: 1e-5, 2.5e20 (not 1.0E-5, 2.5E20)
+    String s = Double.toString(v);
+    int e = s.indexOf('E');
+    if (e < 0) return s;
+    String mantissa = s.substring(0, e);
+    if (mantissa.endsWith(".0")) mantissa = mantissa.substring(0, mantissa.length() - 2);
+    return mantissa + "e" + s.substring(e + 1);
   }
 
   static int precedence(Expr e) {

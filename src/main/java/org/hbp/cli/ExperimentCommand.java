@@ -32,7 +32,7 @@ import picocli.CommandLine.Parameters;
             + "into OUT/<configuration>/seed-<s> (an interrupted experiment resumes where it stopped), draws "
             + "OUT/plots/*.png (mean ± std over seeds) and writes OUT/summary.md: a table and whether each of the "
             + "paper's claims held.",
-        "--scale small (a data subset, fewer epochs: about 15 minutes on 2 cores) or full (the paper's schedule)."})
+        "--scale small (a data subset, fewer epochs), medium (fig4: all of Fashion-MNIST, 5 epochs) or full (the paper's schedule)."})
 public final class ExperimentCommand extends HbpCommand {
   @Parameters(index = "0", paramLabel = "fig4|fig5", description = "Which experiment.")
   String figure;

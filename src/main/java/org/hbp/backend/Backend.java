@@ -71,6 +71,13 @@ public interface Backend {
   /** The inverse of {@link #columnsAsDirections}: {@code [S x D*c] r x 1} to {@code [S x D] r x c}. */
   Batch directionsAsColumns(Batch a, int cols);
 
+  /**
+   * The samples of a batch of single columns side by side: {@code [S x 1] r x 1} to {@code [1 x 1]
+   * r x S}, sample n becoming column n. Free in column-major storage (items are sample-major): what
+   * a factored {@code A A'} needs of per-sample columns {@code a_n}, without copying them.
+   */
+  Batch samplesAsColumns(Batch a);
+
   // ---- elementwise (item shapes equal, or one operand's items are 1x1 and broadcast) ---------
 
   Batch add(Batch a, Batch b);

@@ -109,6 +109,13 @@ public final class BackendChecks {
           + " cannot be grouped into " + cols + " columns; expected a positive divisor of the direction extent");
   }
 
+  /** {@link Backend#samplesAsColumns} of {@code a}: one direction of column items. */
+  public static void checkSamplesAsColumns(Batch a) {
+    if (a.directions() != 1 || a.cols() != 1)
+      throw new IllegalArgumentException("samplesAsColumns: operand " + a.describe()
+          + " cannot be seen as one matrix of its samples' columns; expected [S x 1] items r x 1");
+  }
+
   // ---- elementwise ---------------------------------------------------------------------------
 
   /** The operator codes of the elementwise kernels add, subtract, multiply and divide. */

@@ -20,11 +20,10 @@ final class BdaStrategy extends ExplicitStrategy {
     return be.matmul(mean, true, be.matmul(h, false, mean, false), false);
   }
 
-  /** {@code (mean_n a_n)(mean_n a_n)'}. */
+  /** {@code (mean_n a_n)(mean_n a_n)'}, kept as its rank-one factor ({@link KroneckerLeft#outerProductOfMean}). */
   @Override
-  Batch kroneckerLeft(Backend be, Batch a, int samples) {
-    Batch mean = be.meanSamples(a, samples);
-    return be.matmul(mean, false, mean, true);
+  KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples) {
+    return KroneckerLeft.outerProductOfMean(be, a, samples);
   }
 
   /** {@code mean_n J_n v}: the averaged Jacobian applied to the directions. */

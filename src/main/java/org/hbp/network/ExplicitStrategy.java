@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +39,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
   abstract Batch averagedProduct(Backend be, Batch jacobians, Batch h, int samples);
 
   /** The left factor G of {@code G ⊗ H̄} for a parameter whose Jacobian is {@code kron(a', I)}. */
-  abstract Batch kroneckerLeft(Backend be, Batch a, int samples);
+  abstract KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples);
 
   /** The per-sample {@code J_n v} of a parameter's directions, as the block multiplies them by H̄. */
   abstract Batch parameterDirections(Backend be, Batch jv, int samples);
@@ -92,7 +93,9 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
   private final class ExplicitBlocks extends ParameterBlocks {
     private final Map<Network.LayerNode, Batch> outputHessians = new IdentityHashMap<>();
     /** The left Kronecker factor G of each parameter block applied in factored form, by "layer.parameter". */
-    private final Map<String, Batch> kroneckerLeft = new HashMap<>();
+    private final Map<String, KroneckerLeft> kroneckerLeft = new HashMap<>();
+    /** The parameters by "layer.parameter" whose block is not applied in Kronecker-factored form. */
+    private final Set<String> notFactored = new HashSet<>();
     /** The modified batch-averaged residual of each parameter by "layer.parameter", for PCH. */
     private final Map<String, Batch> averagedResiduals = new HashMap<>();
     /** H̄ ∘ B of {@link #blockDiagonalMatProd} by "layer/blocks". */
@@ -104,12 +107,15 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
       int d = numel(net.loss.op.itemShape(net.loss.input));
       Batch h = be.reshape(be.meanSamples(net.loss.op.hessian(pass.lossCache, net.loss.input), pass.samples), d, d);
       back(net.body, h);
+      // the Kronecker factors G belong to the pass: formed here (dense where that is cheaper), not in the first product
+      for (Network.LayerNode l : outputHessians.keySet())
+        for (String var : l.op.parameters()) leftFactor(l, var, pass.caches.get(l));
     }
 
     @Override
     public List<Batch> drain() {
       List<Batch> held = new ArrayList<>(outputHessians.values());
-      held.addAll(kroneckerLeft.values());
+      for (KroneckerLeft g : kroneckerLeft.values()) held.addAll(g.owned());
       held.addAll(averagedResiduals.values());
       held.addAll(maskedHessians.values());
       outputHessians.clear();
@@ -228,17 +234,30 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
 
     /** (G ⊗ H̄) vec(V) = vec(H̄ V G) where the Jacobian is kron(a', I) with a column a; else null. */
     private Batch kroneckerFactored(Network.LayerNode l, String var, ForwardCache c, Batch h, Batch v) {
-      if (!l.op.hasKroneckerFactor(var)) return null;
-      Batch a = l.op.kroneckerFactor(c, var);
-      if (a.cols() != 1) return null;
-      Batch g = kroneckerLeft.computeIfAbsent(l.path + "." + var, k -> ExplicitStrategy.this.kroneckerLeft(be, a, pass.samples));
-      int p = a.rows(), m = v.itemSize() / p;
+      KroneckerLeft g = leftFactor(l, var, c);
+      if (g == null) return null;
+      int p = g.rows(), m = v.itemSize() / p;
       int[] s = l.op.itemShape(var);
       Batch x = be.reshape(v, m, p);
       Batch hx = be.matmul(h, false, x, false);
-      Batch out = be.reshape(be.matmul(hx, false, g, false), s[0], s[1]);
+      Batch out = be.reshape(g.apply(be, hx), s[0], s[1]);
       be.release(hx);
       return out;
+    }
+
+    /** The left factor G of a parameter whose Jacobian is kron(a', I) with a column a (computed once); else null. */
+    private KroneckerLeft leftFactor(Network.LayerNode l, String var, ForwardCache c) {
+      String key = l.path + "." + var;
+      KroneckerLeft g = kroneckerLeft.get(key);
+      if (g != null || notFactored.contains(key)) return g;
+      Batch a = l.op.hasKroneckerFactor(var) ? l.op.kroneckerFactor(c, var) : null;
+      if (a == null || a.cols() != 1) {
+        notFactored.add(key); // a factor with several columns (a convolution's patches) is applied per sample
+        return null;
+      }
+      g = ExplicitStrategy.this.kroneckerLeft(be, a, pass.samples);
+      kroneckerLeft.put(key, g);
+      return g;
     }
 
     /**

@@ -19,10 +19,10 @@ final class KfraStrategy extends ExplicitStrategy {
     return be.meanSamples(be.matmul(jacobians, true, be.matmul(h, false, jacobians, false), false), samples);
   }
 
-  /** {@code mean_n a_n a_n'}: one product of the side-by-side a_n (a shared a counts for every sample). */
+  /** {@code mean_n a_n a_n' = A A' / N}, factored while N < p/2 ({@link KroneckerLeft#meanOfOuterProducts}). */
   @Override
-  Batch kroneckerLeft(Backend be, Batch a, int samples) {
-    return a.samples() == 1 ? be.matmul(a, false, a, true) : be.scale(be.matmulSumSamples(a, false, a, true), 1.0 / samples);
+  KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples) {
+    return KroneckerLeft.meanOfOuterProducts(be, a, samples);
   }
 
   /** The directions J_n v of each sample, as they are. */

@@ -250,6 +250,18 @@ abstract class AbstractBackendTest {
     assertContains(messageOf(IllegalArgumentException.class, () -> be.directionsAsColumns(a, 1)), "directionsAsColumns", a.describe());
   }
 
+  @Test
+  void samplesAsColumnsPutsSampleNInColumnN() {
+    int S = 5, r = 3;
+    Batch a = random(S, 1, r, 1);
+    Batch m = be.samplesAsColumns(a);
+    assertEquals("[1 x 1] 3x5", m.describe());
+    for (int n = 0; n < S; n++)
+      assertClose(item(a, n, 0), CommonOps_DDRM.extract(item(m, 0, 0), 0, r, n, n + 1), "column " + n);
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.samplesAsColumns(random(2, 2, 3, 1))), "samplesAsColumns", "[2 x 2] 3x1");
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.samplesAsColumns(random(2, 1, 3, 2))), "samplesAsColumns", "[2 x 1] 3x2");
+  }
+
   // ---- elementwise ---------------------------------------------------------------------------
 
   private void checkBinary(String name, DoubleBinaryOperator op, BinaryOperator<Batch> kernel) {

@@ -211,6 +211,32 @@ class NetworkCurvatureTest {
     }
   }
 
+  /**
+   * KFRA's input factor {@code A A' / N} is applied factored while N < p/2 and formed densely
+   * otherwise, BDA's {@code ā ā'} always factored: on a net whose first layer has 10 inputs, 3
+   * samples take the factored route and 6 the dense one, and both agree with the reference.
+   */
+  @ParameterizedTest(name = "{0} samples, {1} {2}")
+  @MethodSource("kroneckerRouteCases")
+  void kroneckerFactorRoutesAgreeWithTheReference(int samples, CurvatureKind kind, Strategy strategy) {
+    NetworkSpec wide = new NetworkSpec("wide", "test", 1, List.of(10),
+        List.of(linear(10, 3), elementwise("sigmoid", 3), linear(3, 2)), crossEntropy(2));
+    Setup s = new Setup(wide, samples, 17);
+    Curvature c = s.pass().curvature(kind, strategy);
+    Map<String, DMatrixRMaj> ref = s.reference().blocks(kind, strategy);
+    for (String p : s.net.parameterNames()) {
+      double e = relError(dense(c, p, 1), ref.get(p));
+      assertTrue(e < TOL, samples + " samples " + kind + " " + strategy + " block " + p + ": relative error " + e);
+    }
+  }
+
+  static Stream<Arguments> kroneckerRouteCases() {
+    List<Arguments> out = new ArrayList<>();
+    for (int n : new int[] {3, 6})
+      for (CurvatureKind k : CurvatureKind.values()) for (Strategy st : List.of(Strategy.KFRA, Strategy.BDA)) out.add(Arguments.of(n, k, st));
+    return out.stream();
+  }
+
   @ParameterizedTest
   @MethodSource("nets")
   void lossAndGradientAgreeWithTheReference(String name) {

@@ -117,6 +117,13 @@ public abstract class AbstractBackend<B extends Batch> implements Backend {
     return view(x, x.samples(), x.directions() / cols, x.rows(), cols);
   }
 
+  @Override
+  public Batch samplesAsColumns(Batch a) {
+    B x = own("samplesAsColumns", "a", a);
+    BackendChecks.checkSamplesAsColumns(x);
+    return view(x, 1, 1, x.rows(), x.samples());
+  }
+
   // ---- elementwise ---------------------------------------------------------------------------
 
   @Override

@@ -239,10 +239,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
       int p = g.rows(), m = v.itemSize() / p;
       int[] s = l.op.itemShape(var);
       Batch x = be.reshape(v, m, p);
-      Batch hx = be.matmul(h, false, x, false);
-      Batch out = be.reshape(g.apply(be, hx), s[0], s[1]);
-      be.release(hx);
-      return out;
+      return be.reshape(g.sandwich(be, h, x), s[0], s[1]);
     }
 
     /** The left factor G of a parameter whose Jacobian is kron(a', I) with a column a (computed once); else null. */

@@ -22,7 +22,7 @@ final class BdaStrategy extends ExplicitStrategy {
 
   /** {@code (mean_n a_n)(mean_n a_n)'}, kept as its rank-one factor ({@link KroneckerLeft#outerProductOfMean}). */
   @Override
-  KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples) {
+  KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples, int outputs) {
     return KroneckerLeft.outerProductOfMean(be, a, samples);
   }
 

@@ -38,8 +38,11 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
   /** A residual block's {@code J' H J} averaged over the batch, from its per-sample Jacobians (d x d). */
   abstract Batch averagedProduct(Backend be, Batch jacobians, Batch h, int samples);
 
-  /** The left factor G of {@code G ⊗ H̄} for a parameter whose Jacobian is {@code kron(a', I)}. */
-  abstract KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples);
+  /**
+   * The left factor G of {@code G ⊗ H̄} for a parameter whose Jacobian is {@code kron(a', I)}, for
+   * a layer with {@code outputs} outputs (the order of H̄, which decides the cheaper form of G).
+   */
+  abstract KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples, int outputs);
 
   /** The per-sample {@code J_n v} of a parameter's directions, as the block multiplies them by H̄. */
   abstract Batch parameterDirections(Backend be, Batch jv, int samples);
@@ -252,7 +255,7 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
         notFactored.add(key); // a factor with several columns (a convolution's patches) is applied per sample
         return null;
       }
-      g = ExplicitStrategy.this.kroneckerLeft(be, a, pass.samples);
+      g = ExplicitStrategy.this.kroneckerLeft(be, a, pass.samples, numel(l.outputItem()));
       kroneckerLeft.put(key, g);
       return g;
     }

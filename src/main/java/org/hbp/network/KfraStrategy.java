@@ -19,10 +19,10 @@ final class KfraStrategy extends ExplicitStrategy {
     return be.meanSamples(be.matmul(jacobians, true, be.matmul(h, false, jacobians, false), false), samples);
   }
 
-  /** {@code mean_n a_n a_n' = A A' / N}, factored while N < p/2 ({@link KroneckerLeft#meanOfOuterProducts}). */
+  /** {@code mean_n a_n a_n' = A A' / N}, factored where that is cheaper ({@link KroneckerLeft#meanOfOuterProducts}). */
   @Override
-  KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples) {
-    return KroneckerLeft.meanOfOuterProducts(be, a, samples);
+  KroneckerLeft kroneckerLeft(Backend be, Batch a, int samples, int outputs) {
+    return KroneckerLeft.meanOfOuterProducts(be, a, samples, outputs);
   }
 
   /** The directions J_n v of each sample, as they are. */

@@ -30,12 +30,16 @@ sealed interface KroneckerLeft {
 
   /**
    * KFRA's factor {@code G = (1/N) sum_n a_n a_n' = A A' / N} of per-sample columns a_n (p x 1),
-   * factored while N < p/2 (then the two products with A cost less than one with G), dense
-   * otherwise; a column shared by all samples gives {@code a a'}.
+   * for a layer with m outputs: factored where a product costs less that way, {@code 4·m·p·N +
+   * 2·m²·N < 2·m²·p + 2·m·p²} (roughly N < p/2 for m ≈ p; the dense G's one-time 2·p²·N is not
+   * counted, as products with many directions amortise it), dense otherwise; a column shared by
+   * all samples gives {@code a a'}.
    */
-  static KroneckerLeft meanOfOuterProducts(Backend be, Batch a, int samples) {
+  static KroneckerLeft meanOfOuterProducts(Backend be, Batch a, int samples, int m) {
     if (a.samples() == 1) return new Factored(a, 1, List.of());
-    if (2L * a.samples() < a.rows()) return new Factored(be.samplesAsColumns(a), 1.0 / samples, List.of());
+    double p = a.rows(), n = a.samples();
+    if (4 * m * p * n + 2.0 * m * m * n < 2.0 * m * m * p + 2 * m * p * p)
+      return new Factored(be.samplesAsColumns(a), 1.0 / samples, List.of());
     return new Dense(be.scale(be.matmulSumSamples(a, false, a, true), 1.0 / samples));
   }
 

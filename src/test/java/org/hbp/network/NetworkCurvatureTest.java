@@ -212,9 +212,10 @@ class NetworkCurvatureTest {
   }
 
   /**
-   * KFRA's input factor {@code A A' / N} is applied factored while N < p/2 and formed densely
-   * otherwise, BDA's {@code ā ā'} always factored: on a net whose first layer has 10 inputs, 3
-   * samples take the factored route and 6 the dense one, and both agree with the reference.
+   * KFRA's input factor {@code A A' / N} is applied factored where that costs less and formed
+   * densely otherwise, BDA's {@code ā ā'} always factored: on a net whose first layer has 10 inputs
+   * and 3 outputs, 3 samples take the factored route there ({@code 4mpN + 2m²N < 2m²p + 2mp²} for
+   * N < 5.7) and 6 the dense one, and both agree with the reference.
    */
   @ParameterizedTest(name = "{0} samples, {1} {2}")
   @MethodSource("kroneckerRouteCases")

@@ -10,16 +10,26 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.hbp.backend.opencl.OpenClTestSupport;
+import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npy;
+import org.hbp.io.Npz;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkResolver;
+import org.hbp.network.TorchLayout;
+import org.hbp.train.Initialization;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -59,8 +69,11 @@ import picocli.CommandLine;
  * the part after {@code =} of {@code --at NAME=FILE}) that does not exist in the repository, and
  * every value of {@code --out}, is resolved in a temporary folder instead. There the test first
  * writes the files the README asks the user to make: the worked example's spec
- * ({@code my-specs/softsign.hbp}, taken from the README's own block) and {@code x.npy},
- * {@code A.npy} for the ad-hoc derivative with {@code --at}.
+ * ({@code my-specs/softsign.hbp}, taken from the README's own block), {@code x.npy},
+ * {@code A.npy} for the ad-hoc derivative with {@code --at}, and for {@code hbp curvature} of
+ * {@code networks/fc.hbp} the files its PyTorch snippet exports ({@code params.npz}: Xavier-normal
+ * weights under PyTorch's names and shapes, {@code batch.npz}: 2 random images and their classes)
+ * and {@code V.npz} (one random direction per parameter).
  */
 class ReadmeCommandsTest {
   static final Path README = Path.of("README.md");
@@ -74,7 +87,7 @@ class ReadmeCommandsTest {
       "scripts/gpu-check.sh", "builds a 61 MiB payload, or runs the GPU suite on an NVIDIA machine");
 
   /** hbp commands run in-process: each takes seconds. */
-  static final Set<String> RUN = Set.of("derive", "verify", "generate", "devices");
+  static final Set<String> RUN = Set.of("derive", "verify", "generate", "devices", "curvature");
 
   /** hbp commands whose arguments are only parsed, and why. */
   static final Map<String, String> PARSE_ONLY = Map.of(
@@ -82,8 +95,7 @@ class ReadmeCommandsTest {
       "train", "trains for seconds to minutes (measured figures are in the README)",
       "experiment", "trains many configurations: minutes to hours",
       "bench", "times passes with warm-up until the JIT compiler is idle: minutes",
-      "plot", "reads the run folders the train commands write, which this test does not run",
-      "curvature", "reads params.npz, batch.npz and V.npz that the README's PyTorch snippet exports; CurvatureCliTest runs it");
+      "plot", "reads the run folders the train commands write, which this test does not run");
 
   @TempDir static Path tmp;
 
@@ -263,6 +275,31 @@ class ReadmeCommandsTest {
     Files.writeString(tmp.resolve("my-specs/softsign.hbp"), spec.text() + "\n");
     Npy.write(tmp.resolve("x.npy"), NdArray.of(new double[] {0.5, -1, 2}, 3));
     Npy.write(tmp.resolve("A.npy"), NdArray.of(A, 3, 3));
+    writeFcFiles();
+  }
+
+  /** params.npz, batch.npz and V.npz for networks/fc.hbp, as the README's PyTorch snippet describes them (float32). */
+  private static void writeFcFiles() throws IOException {
+    Network fc = new Network(NetworkResolver.load(Path.of("networks/fc.hbp"), null, ModuleLibrary.builtInSpecDirs()),
+        ModuleLibrary.forSpecs(), new CpuBackend());
+    TorchLayout layout = new TorchLayout(fc);
+    Map<String, NdArray> params = new LinkedHashMap<>(), directions = new LinkedHashMap<>();
+    Random rng = new Random(5);
+    Initialization.xavierNormalTorch(fc, 5).forEach((name, a) -> {
+      String torch = name.replace(".W", ".weight").replace(".b", ".bias"); // '1.weight', '1.bias', ... as state_dict() names them
+      params.put(torch, NdArray.of(a.data(), DType.FLOAT32, a.shape()));
+      int[] s = layout.torchShape(name), v = new int[s.length + 1];
+      v[0] = 1;
+      System.arraycopy(s, 0, v, 1, s.length);
+      double[] d = new double[a.data().length];
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
+      directions.put(torch, NdArray.of(d, DType.FLOAT32, v));
+    });
+    Npz.write(tmp.resolve("params.npz"), params);
+    Npz.write(tmp.resolve("V.npz"), directions);
+    double[] x = new double[2 * 3 * 32 * 32];
+    for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
+    Npz.write(tmp.resolve("batch.npz"), Map.of("x", NdArray.of(x, DType.FLOAT32, 2, 3, 32, 32), "y", NdArray.of(new double[] {3, 7}, DType.INT64, 2)));
   }
 
   /** A.npy, row-major: the Hessian of x'*A*x is A + A'. */
@@ -302,6 +339,12 @@ class ReadmeCommandsTest {
 
   /** What the README's prose says a command writes, checked after it ran. */
   private static void checkWritten(Command c) throws IOException {
+    if (c.text().startsWith("./hbp curvature") && c.text().contains("--vectors V.npz --out HV.npz")) {
+      // "OUT.npz holds the products, with the same names and shapes"
+      Map<String, NdArray> v = Npz.read(tmp.resolve("V.npz")), hv = Npz.read(tmp.resolve("HV.npz"));
+      assertEquals(v.keySet(), hv.keySet());
+      v.forEach((k, a) -> assertEquals(Arrays.toString(a.shape()), Arrays.toString(hv.get(k).shape()), k));
+    }
     if (c.text().startsWith("./hbp generate --specs my-specs --out src/main/java --package com.example.ops")) {
       // "writes com/example/ops/SoftsignLayerOperator.java"
       String java = Files.readString(tmp.resolve("src/main/java/com/example/ops/SoftsignLayerOperator.java"));

@@ -252,7 +252,7 @@ class ReadmeCommandsTest {
       boolean output = i > 0 && a[i - 1].equals("--out");
       boolean pathOption = i > 0 && PATH_OPTIONS.contains(a[i - 1]);
       int eq = a[i].indexOf('=');
-      if (!output && eq > 0 && !a[i].startsWith("-") && looksLikePath(a[i].substring(eq + 1))) {
+      if (!output && eq > 0 && !a[i].startsWith("-") && looksLikePath(a[i].substring(eq + 1)) && !Files.exists(Path.of(a[i].substring(eq + 1)))) {
         a[i] = a[i].substring(0, eq + 1) + elsewhere(a[i].substring(eq + 1));
       } else if (output || ((pathOption || looksLikePath(a[i])) && !Files.exists(Path.of(a[i])))) {
         a[i] = elsewhere(a[i]);

@@ -40,7 +40,7 @@ public final class VerifyCommand extends HbpCommand {
   @Option(names = "--shapes", defaultValue = "3", description = "Random shapes per module (default 3).")
   int shapes;
 
-  @Option(names = "--expect", paramLabel = "NAME: RULE", description = "A hand-derived rule to compare, e.g. 'x: W'*Hz*W' (repeatable).")
+  @Option(names = "--expect", paramLabel = "NAME: RULE", description = "A hand-derived rule to compare, e.g. \"x: W'*Hz*W\" (repeatable).")
   List<String> expect = new ArrayList<>();
 
   @Override

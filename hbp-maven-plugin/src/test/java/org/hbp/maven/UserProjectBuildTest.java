@@ -144,6 +144,26 @@ class UserProjectBuildTest {
     assertFalse(run.output.contains("\tat org.hbp."), "a stack trace was printed:\n" + run.tail());
   }
 
+  /** The README's snippet (dependency and plugin) is the one the user project is built with. */
+  @Test
+  void theReadmeSnippetIsTheTestedOne() throws IOException {
+    Path root = Path.of(property("hbp.it.root"));
+    String readme = Files.readString(root.resolve("README.md"));
+    int section = readme.indexOf("**Generating in your own Maven build.**");
+    assertTrue(section >= 0, "README: no paragraph 'Generating in your own Maven build'");
+    int start = readme.indexOf("```xml\n", section);
+    String snippet = readme.substring(start, readme.indexOf("```\n", start + 7)).replace(version, "${hbp.version}");
+    String pom = squeeze(Files.readString(root.resolve("hbp-maven-plugin/src/test/resources/user-project/pom.xml")));
+    for (String element : List.of("dependency", "plugin")) {
+      String block = snippet.substring(snippet.indexOf("<" + element + ">"), snippet.indexOf("</" + element + ">") + element.length() + 3);
+      assertTrue(pom.contains(squeeze(block)), "the user project's pom lacks the README's\n" + block);
+    }
+  }
+
+  private static String squeeze(String xml) {
+    return xml.replaceAll("\\s+", "");
+  }
+
   private static void assertValues(Run run, String name, double... expected) {
     String line = run.line("value " + name + " ");
     double[] actual = Arrays.stream(line.substring(("value " + name + " ").length()).split(" ")).mapToDouble(Double::parseDouble).toArray();

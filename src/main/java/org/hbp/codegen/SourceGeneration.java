@@ -172,7 +172,7 @@ public final class SourceGeneration {
     if (args.length != 4) throw new IllegalArgumentException("usage: SourceGeneration SPECS OUT PACKAGE BASE");
     Result r = run(Path.of(args[0]), Path.of(args[1]), args[2], Path.of(args[3]));
     for (String w : r.warnings()) System.err.println("hbp: warning: " + w);
-    System.out.println("hbp: generated " + r.total() + " operator classes into " + args[1] + " (" + r.written().size() + " changed, "
+    System.out.println("hbp: generated " + r.total() + " operator classes into " + Path.of(args[1]).normalize() + " (" + r.written().size() + " changed, "
         + r.removed().size() + " removed)");
   }
 }

@@ -82,6 +82,8 @@ public final class GenerateMojo extends AbstractMojo {
       throw new MojoFailureException("hbp: " + e.getMessage(), e);
     } catch (IOException e) {
       throw new MojoExecutionException("hbp: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      throw new MojoExecutionException("hbp: internal error: " + e + "; please report", e);
     }
     project.addCompileSourceRoot(out.toAbsolutePath().toString());
   }

@@ -94,7 +94,8 @@ public final class GenerateMojo extends AbstractMojo {
     String inputs = GenerationStamp.inputs(generator(), target, packageName, out, specFiles, base);
     Path stamp = Path.of(project.getBuild().getDirectory(), "hbp-maven-plugin", execution.getExecutionId() + ".stamp");
     if (GenerationStamp.upToDate(stamp, inputs)) {
-      getLog().info("hbp: " + specFiles.size() + " specs unchanged since the last generation; nothing to generate");
+      int n = specFiles.size();
+      getLog().info("hbp: nothing to generate; " + (n == 1 ? "the spec is" : "the " + n + " specs are") + " unchanged since the last generation");
       return;
     }
     GenerationStamp.delete(stamp);

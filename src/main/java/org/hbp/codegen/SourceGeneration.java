@@ -24,8 +24,9 @@ import org.hbp.io.AtomicFiles;
 /**
  * Generates the operator sources of every spec in a folder into a source tree: one class per
  * module or loss, in the given package. Files are written atomically and only when their content
- * changes; stale generated files of the same specs are removed ({@link #run}). Used by the build
- * ({@link #main}) and by {@code hbp generate}.
+ * changes; stale generated files of the same specs are removed ({@link #run}). {@link #run} is the
+ * one entry point of code generation: hbp's own build calls it ({@link #main}, regenerating
+ * {@code generated/}), and so do {@code hbp generate} and hbp-maven-plugin's {@code generate} goal.
  */
 public final class SourceGeneration {
   private SourceGeneration() {}
@@ -70,6 +71,7 @@ public final class SourceGeneration {
    * @param labelBase specs are named relative to this folder in headers (the project root)
    */
   public static Result run(Path specs, Path out, String packageName, Path labelBase) throws IOException {
+    if (!isPackageName(packageName)) throw new CodegenException("package '" + packageName + "' is not a Java package name");
     List<Path> specFiles = specFiles(specs);
     Map<String, JavaFile> files = new TreeMap<>();
     Set<String> labels = new TreeSet<>();
@@ -103,6 +105,11 @@ public final class SourceGeneration {
     for (Path target : write) AtomicFiles.writeString(target, files.get(target.getFileName().toString()).toString());
     for (Path p : stale) Files.delete(p);
     return new Result(write, unchanged, stale, warnings);
+  }
+
+  /** Whether the name is a Java package name: dot-separated identifiers. */
+  public static boolean isPackageName(String name) {
+    return name.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*");
   }
 
   /** The header's label and module of a file hbp generated, or null. */
@@ -165,7 +172,7 @@ public final class SourceGeneration {
     if (args.length != 4) throw new IllegalArgumentException("usage: SourceGeneration SPECS OUT PACKAGE BASE");
     Result r = run(Path.of(args[0]), Path.of(args[1]), args[2], Path.of(args[3]));
     for (String w : r.warnings()) System.err.println("hbp: warning: " + w);
-    System.out.println("hbp: generated " + r.total() + " operator classes into " + args[1] + " (" + r.written().size() + " changed, "
+    System.out.println("hbp: generated " + r.total() + " operator classes into " + Path.of(args[1]).normalize() + " (" + r.written().size() + " changed, "
         + r.removed().size() + " removed)");
   }
 }

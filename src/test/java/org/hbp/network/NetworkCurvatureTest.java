@@ -37,7 +37,7 @@ class NetworkCurvatureTest {
   /**
    * The backend under test: the CPU reference by default; {@code -Dhbp.test.backend=NAME} (any name
    * of {@code Backends.create}) runs every test here on another one. The build runs this class once
-   * more on blas-f64 and on opencl-f64 (surefire executions in pom.xml); OpenCL there fails in CI
+   * more on blas-f64 and on opencl-f64 (surefire executions in hbp-library/pom.xml); OpenCL there fails in CI
    * and is skipped elsewhere when no OpenCL device exists.
    */
   static final Backend BE = backendUnderTest();

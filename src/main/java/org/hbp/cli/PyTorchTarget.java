@@ -36,7 +36,8 @@ final class PyTorchTarget {
     PyTorchVerifier.Report r = PyTorchVerifier.verify(org.hbp.codegen.SourceGeneration.specFiles(target), python, seed, shapes);
     PrintWriter w = command.out();
     w.print(r.log());
-    w.printf("%d checks, %d failed%n", r.checks(), r.failed());
+    w.printf("verify --target pytorch: %d checks against torch.autograd (float64, tolerance 1e-10 * (1 + max |want|)), %d failed%n",
+        r.checks(), r.failed());
     w.flush();
     return r.failed() == 0 && r.checks() > 0 ? 0 : 1;
   }

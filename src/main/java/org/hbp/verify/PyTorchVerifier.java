@@ -31,10 +31,26 @@ public final class PyTorchVerifier {
   /** Samples and directions per case. */
   static final int N = 3, V = 2;
 
+  /** A change to the generated package's files before the checks run. */
+  interface PackageEdit {
+    void apply(Path packageDir) throws IOException;
+  }
+
   /** The oracle's log (one line per check), and the counts. */
   public record Report(String log, int checks, int failed) {}
 
+  /**
+   * Generates the specs' PyTorch code and checks it: {@code shapes} random cases per module.
+   *
+   * @param python a python3 that imports torch
+   */
   public static Report verify(List<Path> specFiles, String python, long seed, int shapes) throws IOException, InterruptedException {
+    return verify(specFiles, python, seed, shapes, pkg -> {});
+  }
+
+  /** {@link #verify(List, String, long, int)} with the generated package edited first (tests: the oracle must catch wrong code). */
+  static Report verify(List<Path> specFiles, String python, long seed, int shapes, PackageEdit edit)
+      throws IOException, InterruptedException {
     Path work = TempFolders.create("hbp-pytorch-verify-");
     try {
       Path specs = work.resolve("specs");
@@ -58,6 +74,7 @@ public final class PyTorchVerifier {
       Path casesFile = work.resolve("cases.json");
       Files.writeString(casesFile, cases.toString());
       PyTorchGeneration.run(specs, work, "hbp_check", work);
+      edit.apply(work.resolve("hbp_check"));
       Path oracle = work.resolve("pytorch_oracle.py");
       Files.writeString(oracle, PyTorchOracle.SOURCE);
       Process p = new ProcessBuilder(python, oracle.toString(), work.toString(), "hbp_check", casesFile.toString(), Long.toString(seed))

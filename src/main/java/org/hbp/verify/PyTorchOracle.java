@@ -17,7 +17,8 @@ usage: pytorch_oracle.py OUT_DIR PACKAGE CASES.json SEED
 For every case (a module or loss at random dims, N samples, parameters shared) it imports the
 generated class and checks its public interface only -- never hbp_runtime's helpers -- against
 dense per-sample references built here by autograd:
-  forward                          vs the EJML evaluator's value (computed by hbp in Java)
+  forward                          vs the EJML evaluator's value (computed by hbp in Java), also with
+                                   declared index maps left to the module (vs hbp's Java index maps)
   jac_mat_prod / jac_t_mat_prod    vs J_n v, J_n' v with J_n = d z_n / d w by autograd.grad per output entry
   jac_t_mat_prod(sum_batch=True)   vs sum_n J_n' v_n
   residual_mat_prod/diag/residual  vs R_n = d^2 (dz_n . z_n(w)) / dw^2 by double backward, modified here:
@@ -159,6 +160,13 @@ def run_case(case, package, gen, checks):
     z = module(*args, **kw)
     want = torch.stack([natural(case["expected"]["shape"], d) for d in case["expected"]["data"]]).reshape(z.shape)
     checks.check(tag + " forward", z, want)
+    if "expected_computed_index" in case:
+        # the index maps left out: the module computes them as the spec declares
+        e = case["expected_computed_index"]
+        want = torch.stack([natural(e["shape"], d) for d in e["data"]]).reshape(z.shape)
+        declared = [v["name"] for v in case["variables"] if v["role"] == "index"]
+        checks.check(tag + " forward with %s computed as declared" % ", ".join(declared),
+                     module(*args, **{k: t for k, t in kw.items() if k not in declared}), want)
     d = derivs(module, *args, **kw)
     out_shape = tuple(module.shape(case["output"]))
 

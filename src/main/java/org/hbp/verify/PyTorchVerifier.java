@@ -11,9 +11,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.hbp.backend.Backend;
+import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.calculus.Expr;
 import org.hbp.codegen.PyTorchGeneration;
 import org.hbp.dsl.Dsl;
+import org.hbp.dsl.IndexDecl;
+import org.hbp.dsl.IndexPrimitive;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
 import org.hbp.io.TempFolders;
@@ -125,8 +129,51 @@ public final class PyTorchVerifier {
     sb.append(String.join(", ", vs)).append("], \"expected\": {\"shape\": ");
     List<Tensor> z = new ArrayList<>();
     for (Map<String, Tensor> s : samples) z.add(Evaluator.evaluate(m.outputExpr(), s, dims));
-    sb.append(shape(z.get(0))).append(", \"data\": ").append(data(z)).append("}}");
-    return sb.toString();
+    sb.append(shape(z.get(0))).append(", \"data\": ").append(data(z)).append("}");
+    if (!m.indexDecls().isEmpty() && indexMapsDefined(m, dims)) {
+      // the forward value with the index maps computed as the spec declares, by hbp's Java implementation
+      List<Tensor> zc = new ArrayList<>();
+      for (Map<String, Tensor> s : samples) {
+        Map<String, Tensor> withIndex = new LinkedHashMap<>(s);
+        for (IndexDecl d : m.indexDecls().values()) withIndex.put(d.variable(), declaredIndex(m, d, s, dims));
+        zc.add(Evaluator.evaluate(m.outputExpr(), withIndex, dims));
+      }
+      sb.append(", \"expected_computed_index\": {\"shape\": ").append(shape(zc.get(0))).append(", \"data\": ").append(data(zc)).append("}");
+    }
+    return sb.append("}").toString();
+  }
+
+  /** Whether hbp's index maps are defined at these dims (window_argmax needs h and w divisible by k). */
+  static boolean indexMapsDefined(ModuleSpec m, Map<String, Long> dims) {
+    for (IndexDecl d : m.indexDecls().values()) {
+      if (d.primitive() != IndexPrimitive.WINDOW_ARGMAX) continue;
+      long[] x = m.variables().stream().filter(v -> v.name().equals(d.input())).findFirst().orElseThrow().shape().evaluate(dims);
+      long k = d.argValues(dims).get(0);
+      if (x[1] % k != 0 || x[2] % k != 0) return false;
+    }
+    return true;
+  }
+
+  /** An index map computed as declared: window_argmax by the CPU backend's kernel, pad_source from its definition. */
+  static Tensor declaredIndex(ModuleSpec m, IndexDecl d, Map<String, Tensor> sample, Map<String, Long> dims) {
+    Tensor x = sample.get(d.input());
+    int c = x.dim(0), h = x.dim(1), w = x.dim(2), a = Math.toIntExact(d.argValues(dims).get(0));
+    int[] shape = Tensor.toIntShape(m.variables().stream().filter(v -> v.name().equals(d.variable())).findFirst().orElseThrow()
+        .shape().evaluate(dims));
+    if (d.primitive() == IndexPrimitive.WINDOW_ARGMAX) {
+      Backend be = new CpuBackend();
+      double[] idx = be.toArray(be.windowArgmax(be.fromArray(1, 1, c, h * w, x.data()), c, h, w, a));
+      return new Tensor(shape, idx);
+    }
+    int ph = h + 2 * a, pw = w + 2 * a;
+    double[] idx = new double[c * ph * pw];
+    for (int xx = 0; xx < pw; xx++)
+      for (int y = 0; y < ph; y++)
+        for (int ch = 0; ch < c; ch++) {
+          int sy = y - a, sx = xx - a;
+          idx[ch + c * (y + ph * xx)] = sy < 0 || sy >= h || sx < 0 || sx >= w ? -1 : ch + c * (sy + h * sx);
+        }
+    return new Tensor(shape, idx);
   }
 
   private static String shape(Tensor t) {

@@ -73,6 +73,19 @@ class PyTorchVerifierTest {
     assertTrue(r.log().contains("hessian_is_psd(x)"), "a PSD claim is checked");
   }
 
+  @Test
+  void theDeclaredIndexMapsAgreeWithHbps() throws Exception {
+    // maxpool at 8 random shapes (seed 1 draws a 4 x 4 window), zeropad at 3: the module computes
+    // window_argmax / pad_source itself when they are not given
+    PyTorchVerifier.Report r = PyTorchVerifier.verify(List.of(Path.of("modules-spec/maxpool.hbp"), Path.of("modules-spec/zeropad.hbp")),
+        python(), 1, 8);
+    assertEquals(0, r.failed(), r.log());
+    assertTrue(r.log().lines().anyMatch(l -> l.startsWith("PASS maxpool.hbp/maxpool") && l.contains("'k': 4")
+        && l.contains("forward with idx computed as declared")), r.log());
+    assertTrue(r.log().lines().anyMatch(l -> l.startsWith("PASS zeropad.hbp/zeropad") && l.contains("forward with idx computed as declared")),
+        r.log());
+  }
+
   private PyTorchVerifier.Report mutated(String spec, String file, String from, String to) throws Exception {
     return PyTorchVerifier.verify(List.of(Path.of("modules-spec", spec)), python(), 1, 3, pkg -> {
       Path p = pkg.resolve(file);

@@ -270,7 +270,6 @@ def run_case(case, package, gen, checks):
 def main():
     out, package, cases_file, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     sys.path.insert(0, out)
-    torch.set_default_dtype(torch.float64)
     cases = json.load(open(cases_file))
     checks = Checks()
     for i, case in enumerate(cases):

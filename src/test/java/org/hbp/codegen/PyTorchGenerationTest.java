@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.hbp.calculus.ElementwiseFunction;
@@ -46,6 +47,20 @@ class PyTorchGenerationTest {
     TreeSet<String> missing = new TreeSet<>(ElementwiseFunction.BUILTIN_RULES.keySet());
     missing.removeAll(PyTorchScalars.BUILTINS.keySet());
     assertTrue(missing.isEmpty(), "add to PyTorchScalars.BUILTINS: " + missing);
+  }
+
+  /** Every kernel of the program (each record of the sealed Op family) has a rendering in PyTorchEmitter. */
+  @Test
+  void everyKernelHasAPyTorchForm() throws Exception {
+    String emitter = Files.readString(Path.of("src/main/java/org/hbp/codegen/PyTorchEmitter.java"));
+    TreeSet<String> missing = new TreeSet<>();
+    java.util.ArrayDeque<Class<?>> todo = new java.util.ArrayDeque<>(List.of(org.hbp.codegen.program.Op.class));
+    while (!todo.isEmpty()) {
+      Class<?> c = todo.pop();
+      if (c.isSealed()) todo.addAll(List.of(c.getPermittedSubclasses()));
+      else if (c.isRecord() && !emitter.contains("op instanceof Op." + c.getSimpleName() + " ")) missing.add(c.getSimpleName());
+    }
+    assertTrue(missing.isEmpty(), "PyTorchEmitter.expression has no form for " + missing);
   }
 
   @Test

@@ -44,14 +44,27 @@ final class PyTorchLowering implements Lowering.Context {
     this.m = m;
     this.notation = new Notation(m);
     this.shared = Set.copyOf(shared);
-    this.emitter = new PyTorchEmitter(this, scalars, d -> dim(m, d));
+    this.emitter = new PyTorchEmitter(this, scalars, this::dim);
   }
 
-  /** A dim as a Python int expression over the module's attributes ({@code self.n}); floor quotients by K.floordiv. */
-  static String dim(ModuleSpec m, Dim d) {
-    for (var e : m.derivedDims().entrySet()) if (e.getValue().equals(d)) return "self." + PyTorchNames.identifier(e.getKey());
-    String s = d.toJava(x -> "self." + PyTorchNames.identifier(x)).replace("Math.floorDiv(", "K.floordiv(");
-    return d.isConstant() || d.isSymbol() || d.isMonomial() ? s : "(" + s + ")";
+  /** Identifiers in a dim's DSL text. */
+  private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
+  /**
+   * A dim as a Python int expression over the module's attributes ({@code self.c * self.oh *
+   * self.ow}): the DSL text of the Java notation (factored by the derived dims where it can be),
+   * its floor quotients {@code /} as Python's {@code //} (a quotient in a product is parenthesized
+   * in that text, so the precedence is the same).
+   */
+  String dim(Dim d) {
+    String py = python(notation.dimText(d));
+    return d.isConstant() || d.isSymbol() || d.isMonomial() || m.derivedDims().containsValue(d) ? py : "(" + py + ")";
+  }
+
+  /** A dim's DSL text ({@code (h + 2*p - 1)/s + 1}) as a Python int expression over the module's attributes. */
+  static String python(String dimText) {
+    return NAME.matcher(dimText.replace("/", "//"))
+        .replaceAll(r -> java.util.regex.Matcher.quoteReplacement("self." + PyTorchNames.identifier(r.group())));
   }
 
   // ---- bodies ----

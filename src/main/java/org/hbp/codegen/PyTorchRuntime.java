@@ -32,11 +32,6 @@ import torch.nn.functional as F
 
 # ---- layouts --------------------------------------------------------------------------------------
 
-def floordiv(a, b):
-    \"""floor(a / b) for integer dims (the DSL's division of dims).\"""
-    return a // b
-
-
 def _reverse_trailing(t, ndim):
     lead = t.dim() - ndim
     return t.permute(*range(lead), *reversed(range(lead, t.dim())))

@@ -32,6 +32,8 @@ final class PyTorchWriter {
   private final String sha;
   private final Notation notation;
   private final StringBuilder out = new StringBuilder();
+  /** Set once the rules are lowered: how dims are written. */
+  private PyTorchLowering lowering;
 
   private PyTorchWriter(ModuleSpec m, String label, String sha) {
     this.m = m;
@@ -64,7 +66,7 @@ final class PyTorchWriter {
       OperatorAnalyser.kroneckerFactor(r).ifPresent(computed::add);
     }
     for (LossRule r : lossRules) computed.addAll(List.of(r.gradient(), r.hessian()));
-    PyTorchLowering lowering = new PyTorchLowering(m, OperatorAnalyser.sharedSubexpressions(computed));
+    lowering = new PyTorchLowering(m, OperatorAnalyser.sharedSubexpressions(computed));
     PyBody forward = lowering.forward(m.outputExpr());
     List<VariableBodies> variables = new ArrayList<>();
     for (ModuleRule r : rules) {
@@ -91,8 +93,7 @@ final class PyTorchWriter {
     line("");
     line("");
     moduleClass(cls, forward, variables, losses, lowering);
-    line("");
-    line("");
+    line(""); // the class's last method ends with a blank line
     derivativesClass(cls, variables, losses);
     return out.toString();
   }
@@ -190,7 +191,7 @@ final class PyTorchWriter {
 
   private String shapeTuple(Shape s) {
     List<String> ds = new ArrayList<>();
-    for (Dim d : naturalDims(s)) ds.add(PyTorchLowering.dim(m, d));
+    for (Dim d : naturalDims(s)) ds.add(lowering.dim(d));
     return ds.isEmpty() ? "()" : ds.size() == 1 ? "(" + ds.get(0) + ",)" : "(" + String.join(", ", ds) + ")";
   }
 
@@ -227,8 +228,7 @@ final class PyTorchWriter {
     line("        super().__init__()");
     for (String d : dims) line("        self." + PyTorchNames.identifier(d) + " = int(" + PyTorchNames.identifier(d) + ")");
     for (var e : m.derivedDims().entrySet())
-      line("        self." + PyTorchNames.identifier(e.getKey()) + " = " + e.getValue().toJava(x -> "self." + PyTorchNames.identifier(x))
-          .replace("Math.floorDiv(", "K.floordiv(") + "  # " + e.getKey() + " = " + e.getValue());
+      line("        self." + PyTorchNames.identifier(e.getKey()) + " = " + PyTorchLowering.python(e.getValue().toString()));
     for (Expr.Var p : params)
       line("        self." + py(p.name()) + " = torch.nn.Parameter(torch.empty(" + shapeTuple(p.shape()) + ", dtype=dtype, device=device))");
     if (!params.isEmpty()) line("        self.reset_parameters()");
@@ -258,8 +258,8 @@ final class PyTorchWriter {
     line("");
     // cache
     line("    def cache(self, " + signature() + "):");
-    line("        " + docstring("The forward values of a batch as items [V=1, N, rows, cols] (hbp_runtime.Cache); "
-        + "index variables computed as the spec declares where not given."));
+    line("        " + docstring("The forward values of a batch as items [V=1, N, rows, cols] (hbp_runtime.Cache)"
+        + (m.indexDecls().isEmpty() ? "." : "; index variables computed as the spec declares where not given.")));
     for (Expr.Var v : keywords()) {
       Optional<IndexDecl> decl = m.indexDecl(v.name());
       line("        if " + py(v.name()) + " is None:");
@@ -267,7 +267,7 @@ final class PyTorchWriter {
         IndexDecl d = decl.get();
         String fn = d.primitive().name().toLowerCase(Locale.ROOT);
         line("            " + py(v.name()) + " = K." + fn + "(" + py(d.input()) + ", self.shape(\"" + d.input() + "\"), "
-            + PyTorchLowering.dim(m, d.args().get(0)) + ")  # " + d.call());
+            + lowering.dim(d.args().get(0)) + ")  # " + d.call());
       } else {
         line("            raise ValueError(\"" + m.name() + ": forward needs " + v.name() + " (" + v.role().name().toLowerCase(Locale.ROOT)
             + ", " + natural(v.shape(), true) + ")\")");

@@ -38,6 +38,9 @@ final class PyTorchScalars {
   /** A generated function: its name, parameter, docstring and returned Python expression. */
   record Function(String name, String parameter, String doc, String returned) {}
 
+  /** The parameter of the function being printed (t, or u for a derivative from the value). */
+  private String parameter = "t";
+
   /** By name; null while being built, or for a derivative with no form in the function's value. */
   private final Map<String, Function> functions = new TreeMap<>();
 
@@ -89,7 +92,10 @@ final class PyTorchScalars {
 
   /** The Python expression of a scalar formula in t (or u); a constant formula gives a tensor of the argument's shape. */
   private String print(Expr formula, String parameter) {
+    String outer = this.parameter; // a formula's calls may print other functions first
+    this.parameter = parameter;
     String body = printScalar(formula);
+    this.parameter = outer;
     boolean constant = !Exprs.contains(formula, ElementwiseFunction.T) && !Exprs.contains(formula, ScalarJava.U);
     return constant ? "torch.full_like(" + parameter + ", " + body + ")" : body;
   }
@@ -129,7 +135,7 @@ final class PyTorchScalars {
   private String tensor(Expr e) {
     String s = printScalar(e);
     boolean constant = !Exprs.contains(e, ElementwiseFunction.T) && !Exprs.contains(e, ScalarJava.U);
-    return constant ? "torch.tensor(" + s + ")" : s;
+    return constant ? "torch.full_like(" + parameter + ", " + s + ")" : s;
   }
 
   private String join(List<Expr> es) {

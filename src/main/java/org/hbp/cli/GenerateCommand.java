@@ -25,11 +25,20 @@ public final class GenerateCommand extends HbpCommand {
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Root of the Java source tree to write into.")
   Path out;
 
-  @Option(names = "--package", defaultValue = "org.hbp.generated", paramLabel = "P", description = "Java package (default org.hbp.generated).")
+  @Option(names = "--package", paramLabel = "P",
+      description = "Java package (default org.hbp.generated); for --target pytorch a Python package (default hbp_generated).")
   String packageName;
+
+  @Option(names = "--target", defaultValue = "java", paramLabel = "java|pytorch",
+      description = "What to generate: java (operator classes, the default) or pytorch (a Python package: per module a "
+          + "torch.nn.Module and a BackPACK-style derivatives class, and hbp_runtime.py).")
+  String target;
 
   @Override
   public Integer call() throws Exception {
+    if (target.equals("pytorch")) return PyTorchTarget.generate(this, specs, out, packageName == null ? "hbp_generated" : packageName);
+    if (!target.equals("java")) throw new UserError("--target '" + target + "': expected java or pytorch");
+    if (packageName == null) packageName = "org.hbp.generated";
     if (!packageName.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
       throw new UserError("--package '" + packageName + "' is not a Java package name");
     Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();

@@ -43,9 +43,19 @@ public final class VerifyCommand extends HbpCommand {
   @Option(names = "--expect", paramLabel = "NAME: RULE", description = "A hand-derived rule to compare, e.g. \"x: W'*Hz*W\" (repeatable).")
   List<String> expect = new ArrayList<>();
 
+  @Option(names = "--target", defaultValue = "java", paramLabel = "java|pytorch",
+      description = "Which generated code to check: java (the operators, the default) or pytorch (the generated PyTorch code "
+          + "against torch.autograd in float64, run by a python3 with torch).")
+  String codeTarget;
+
   @Override
   public Integer call() throws Exception {
     if (shapes < 1) throw new UserError("--shapes must be at least 1");
+    if (codeTarget.equals("pytorch")) {
+      if (module != null || !expect.isEmpty()) throw new UserError("--module and --expect are not supported with --target pytorch");
+      return PyTorchTarget.verify(this, target, seed, shapes);
+    }
+    if (!codeTarget.equals("java")) throw new UserError("--target '" + codeTarget + "': expected java or pytorch");
     PrintWriter w = out();
     List<Path> files = SourceGeneration.specFiles(target);
     if (files.isEmpty()) throw new UserError(target + ": no .hbp spec files in this folder");

@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.ElementwiseFunction;
@@ -92,7 +93,8 @@ public final class Lowering {
   }
 
   final Context ctx;
-  private final CodeBlock.Builder out;
+  /** Renders the finished program: Java statements into the method body unless another target's emitter is given. */
+  private final Consumer<Program> emitter;
   final Map<Expr, Value> values = new HashMap<>();
   private final int[] counter;
   /** Whether this code runs once per forward pass anyway (the forward method, a memo body). */
@@ -118,9 +120,21 @@ public final class Lowering {
     this(ctx, out, false);
   }
 
+  /**
+   * A lowering whose finished programs go to {@code emitter} (another code target's, e.g. PyTorch
+   * code) instead of being written as Java.
+   */
+  Lowering(Context ctx, Consumer<Program> emitter, boolean perForwardPass) {
+    this(ctx, emitter, new int[1], perForwardPass);
+  }
+
   private Lowering(Context ctx, CodeBlock.Builder out, int[] counter, boolean perForwardPass) {
+    this(ctx, p -> new JavaEmitter(ctx).emit(p, out), counter, perForwardPass);
+  }
+
+  private Lowering(Context ctx, Consumer<Program> emitter, int[] counter, boolean perForwardPass) {
     this.ctx = ctx;
-    this.out = out;
+    this.emitter = emitter;
     this.counter = counter;
     this.perForwardPass = perForwardPass;
     this.products = new StructuredProducts(this);
@@ -176,7 +190,7 @@ public final class Lowering {
     }
     Passes.optimize(program);
     program.renumber("t", reserved);
-    new JavaEmitter(ctx).emit(program, out);
+    emitter.accept(program);
   }
 
   /**

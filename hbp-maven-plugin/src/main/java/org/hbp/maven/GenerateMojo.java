@@ -16,6 +16,7 @@ import org.apache.maven.plugins.annotations.Mojo;
 import org.apache.maven.plugins.annotations.Parameter;
 import org.apache.maven.project.MavenProject;
 import org.hbp.UserError;
+import org.hbp.codegen.PyTorchGeneration;
 import org.hbp.codegen.SourceGeneration;
 
 /**
@@ -37,11 +38,17 @@ public final class GenerateMojo extends AbstractMojo {
   @Parameter(property = "hbp.outputDirectory", defaultValue = "${project.build.directory}/generated-sources/hbp")
   File outputDirectory;
 
-  /** Java package of the generated classes. */
-  @Parameter(property = "hbp.packageName", defaultValue = "org.hbp.generated")
+  /**
+   * Package of the generated code: a Java package ({@code org.hbp.generated} by default) or, for
+   * the pytorch target, a Python package ({@code hbp_generated} by default).
+   */
+  @Parameter(property = "hbp.packageName")
   String packageName;
 
-  /** Code target: {@code java} (operator classes on hbp's runtime). */
+  /**
+   * Code target: {@code java} (operator classes on hbp's runtime, compiled with the project) or
+   * {@code pytorch} (a Python package of torch modules and derivatives classes; not compiled).
+   */
   @Parameter(property = "hbp.target", defaultValue = "java")
   String target;
 
@@ -59,7 +66,7 @@ public final class GenerateMojo extends AbstractMojo {
   PluginDescriptor plugin;
 
   /** The code targets this version generates. */
-  static final List<String> TARGETS = List.of("java");
+  static final List<String> TARGETS = List.of("java", "pytorch");
 
   @Override
   public void execute() throws MojoExecutionException, MojoFailureException {
@@ -68,8 +75,9 @@ public final class GenerateMojo extends AbstractMojo {
       return;
     }
     if (!TARGETS.contains(target))
-      throw new MojoFailureException("hbp: unknown target '" + target + "'; expected " + String.join(", ", TARGETS)
-          + " (this version of hbp-maven-plugin generates Java only)");
+      throw new MojoFailureException("hbp: unknown target '" + target + "'; expected " + String.join(" or ", TARGETS));
+    boolean java = target.equals("java");
+    if (packageName == null || packageName.isBlank()) packageName = java ? "org.hbp.generated" : "hbp_generated";
     Path specs = specsDirectory.toPath();
     Path out = outputDirectory.toPath();
     if (!Files.isDirectory(specs)) {
@@ -85,7 +93,7 @@ public final class GenerateMojo extends AbstractMojo {
     } catch (RuntimeException e) {
       throw new MojoExecutionException("hbp: internal error: " + e + "; please report", e);
     }
-    project.addCompileSourceRoot(out.toAbsolutePath().toString());
+    if (java) project.addCompileSourceRoot(out.toAbsolutePath().toString());
   }
 
   private void generateIfChanged(Path specs, Path out) throws IOException {
@@ -99,14 +107,23 @@ public final class GenerateMojo extends AbstractMojo {
       return;
     }
     GenerationStamp.delete(stamp);
-    SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
-    for (String w : r.warnings()) getLog().warn("hbp: " + w);
-    for (Path p : r.written()) getLog().info("hbp: wrote " + p);
-    for (Path p : r.removed()) getLog().info("hbp: removed " + p);
-    getLog().info("hbp: " + r.total() + " operator classes in package " + packageName + " under " + out + " (" + r.written().size()
-        + " changed, " + r.removed().size() + " removed)");
-    List<Path> files = new ArrayList<>(r.written());
-    files.addAll(r.unchanged());
+    List<Path> files = new ArrayList<>();
+    if (target.equals("pytorch")) {
+      PyTorchGeneration.Result r = PyTorchGeneration.run(specs, out, packageName, base);
+      for (Path p : r.written()) getLog().info("hbp: wrote " + p);
+      getLog().info("hbp: PyTorch package " + packageName + " under " + out + " (" + r.written().size() + " files changed)");
+      files.addAll(r.written());
+      files.addAll(r.unchanged());
+    } else {
+      SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
+      for (String w : r.warnings()) getLog().warn("hbp: " + w);
+      for (Path p : r.written()) getLog().info("hbp: wrote " + p);
+      for (Path p : r.removed()) getLog().info("hbp: removed " + p);
+      getLog().info("hbp: " + r.total() + " operator classes in package " + packageName + " under " + out + " (" + r.written().size()
+          + " changed, " + r.removed().size() + " removed)");
+      files.addAll(r.written());
+      files.addAll(r.unchanged());
+    }
     GenerationStamp.write(stamp, inputs, files);
   }
 

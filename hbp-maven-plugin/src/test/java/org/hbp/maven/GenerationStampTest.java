@@ -51,7 +51,7 @@ class GenerationStampTest {
     GenerateMojo mojo = new GenerateMojo();
     mojo.target = "cuda";
     MojoFailureException e = assertThrows(MojoFailureException.class, mojo::execute);
-    assertTrue(e.getMessage().equals("hbp: unknown target 'cuda'; expected java (this version of hbp-maven-plugin generates Java only)"),
+    assertTrue(e.getMessage().equals("hbp: unknown target 'cuda'; expected java or pytorch"),
         e.getMessage());
   }
 }

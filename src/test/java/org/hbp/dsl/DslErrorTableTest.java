@@ -27,11 +27,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 class DslErrorTableTest {
   /**
    * The known functions by Levenshtein distance to "foo", ties alphabetical, worked out by hand:
-   * 2 log; 3 abs det exp eye inv kron max min sum tr vec; 4 diag ones relu sign sqrt step tanh
-   * unfold zeros; 6 flatten gather sigmoid softmax; 7 reshape softplus unfolding; 8 logsumexp
-   * selection; 9 commutation; 11 diagonalizer; 12 logsumexp_cols.
+   * 2 cos log; 3 abs det erf exp eye inv kron max min norm sin sum tr vec; 4 diag ones relu sign
+   * sqrt step tanh unfold zeros; 6 flatten gather sigmoid softmax; 7 reshape softplus unfolding;
+   * 8 logsumexp selection; 9 commutation; 11 diagonalizer; 12 logsumexp_cols.
    */
-  private static final String KNOWN_BY_DISTANCE_TO_FOO = "log, abs, det, exp, eye, inv, kron, max, min, sum, tr, vec, diag, ones, "
+  private static final String KNOWN_BY_DISTANCE_TO_FOO = "cos, log, abs, det, erf, exp, eye, inv, kron, max, min, norm, sin, sum, tr, vec, diag, ones, "
       + "relu, sign, sqrt, step, tanh, unfold, zeros, flatten, gather, sigmoid, softmax, reshape, softplus, unfolding, logsumexp, "
       + "selection, commutation, diagonalizer, logsumexp_cols";
 
@@ -224,6 +224,18 @@ class DslErrorTableTest {
             "spec.hbp:5:14: tr expects 1 argument but got 2"),
         row(module("output z = sigmoid(x, x);"),
             "spec.hbp:4:14: sigmoid expects 1 argument but got 2"),
+        row(module("output z = erf(x, 2);"),
+            "spec.hbp:4:14: erf expects 1 argument but got 2"),
+        row(module("output z = sin();"),
+            "spec.hbp:4:14: sin expects 1 argument but got 0"),
+        row(module("output z = cos'(x, x);"),
+            "spec.hbp:4:14: cos expects 1 argument but got 2"),
+        row(module("output z = norm(x, 2);"),
+            "spec.hbp:4:14: norm expects 1 argument but got 2"),
+        row(module("output z = norm(sum(x));"),
+            "spec.hbp:4:19: norm expects a vector, matrix or tensor, but sum(x) is a scalar; use abs(sum(x))"),
+        row(module("output z = norm'(x);"),
+            "spec.hbp:4:14: 'norm' is not an elementwise function; only those have derivatives f'(x)"),
         row(module("input A: matrix(n, k);", "output z = tr(A);"),
             "spec.hbp:5:17: tr expects a square matrix, but A is matrix(n,k)"),
         row(module("input A: tensor(n, k, k);", "output z = softmax(A);"),

@@ -406,6 +406,8 @@ final class SpecBuilder {
       if (!dims.contains(name)) {
         if (implicitDims && !vars.containsKey(name)) dims.add(name);
         else if (vars.containsKey(name)) throw error(e, "'" + name + "' is a variable, but a dimension was expected here");
+        else if (lets.isDefined(name))
+          throw error(e, "'" + name + "' is a let (a value), but a dimension was expected here; name a dimension with 'dims " + name + " = ...;'");
         else throw error(e, "undeclared dim '" + name + "'");
       }
       return Dim.sym(name);

@@ -240,6 +240,8 @@ class DslErrorTableTest {
             "spec.hbp:4:13: 't' is used before its definition (let t at 5:7); move the let before its first use"),
         row(module("let t = x + t;", "output z = t;"),
             "spec.hbp:4:15: let 't' refers to itself; a let names an expression of earlier names"),
+        row(module("let m = 2*k;", "param W: matrix(m, n);", "output z = W*x / m;"),
+            "spec.hbp:5:19: 'm' is a let (a value), but a dimension was expected here; name a dimension with 'dims m = ...;'"),
         row(module("let t = x .* x;", "output z = x;"),
             "spec.hbp:4:7: let 't' is never used; use it in a later let, the output or an assumption, or remove it"),
         row(module("let t = x .* x;", "let u = t + 1;", "output z = x;"),

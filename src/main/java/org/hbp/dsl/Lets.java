@@ -1,11 +1,16 @@
 package org.hbp.dsl;
 
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import org.antlr.v4.runtime.ParserRuleContext;
 import org.antlr.v4.runtime.Token;
+import org.antlr.v4.runtime.tree.ParseTree;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.dsl.parser.HbpParser;
 
 /**
@@ -15,8 +20,16 @@ import org.hbp.dsl.parser.HbpParser;
  * in the module (not a dim, a variable, a function, the output or another let); it is defined
  * before its uses (later lets, the output, assumptions) and it is used: an unused let is an error,
  * as it means that the expression written is not the one meant (or that the let is left over).
+ *
+ * <p>Written out, lets must stay within the limits of text: {@link Nesting#MAX_DEPTH} levels of
+ * nesting (a let's name counts as its value in parentheses) and {@value #MAX_EXPANDED_NODES} nodes
+ * (a let used twice counts twice: lets that use each other twice would otherwise double the
+ * expression at each step, which the derivation and the printed results expand).
  */
 final class Lets {
+  /** The most nodes of a let's value or of the output with its lets written out. */
+  static final long MAX_EXPANDED_NODES = 100_000;
+
   private final SpecBuilder b;
   /** Every let of the module at its name token, first definition of a name: to say "defined at" of a use that comes before it. */
   private final Map<String, Token> declared = new LinkedHashMap<>();
@@ -26,6 +39,8 @@ final class Lets {
   private final Set<String> used = new HashSet<>();
   /** The let whose expression is being read, or null. */
   private String defining;
+  /** The nesting levels of each let's value written out. */
+  private final Map<String, Integer> levels = new HashMap<>();
 
   /** No lets: for expressions outside a module (elementwise bodies, ad-hoc expressions). */
   Lets(SpecBuilder b) {
@@ -51,8 +66,45 @@ final class Lets {
     defining = name;
     Expr value = b.expr(l.expr());
     defining = null;
+    requireWithinLimits(l.expr(), value, "let '" + name + "'");
     defined.put(name, l.name);
     values.put(name, value);
+    levels.put(name, levels(l.expr()));
+  }
+
+  /**
+   * Refuses an expression that, with its lets written out, nests deeper than {@link
+   * Nesting#MAX_DEPTH} levels or has more than {@link #MAX_EXPANDED_NODES} nodes; {@code what} names
+   * it in the message.
+   */
+  void requireWithinLimits(HbpParser.ExprContext at, Expr value, String what) {
+    if (values.isEmpty()) return; // without lets the text itself is within the limits
+    int depth = levels(at);
+    if (depth > Nesting.MAX_DEPTH)
+      throw b.error(at, what + " with its lets written out nests " + depth + " levels; expressions nest at most " + Nesting.MAX_DEPTH
+          + " levels");
+    if (expandedSize(value, new IdentityHashMap<>()) > MAX_EXPANDED_NODES)
+      throw b.error(at, what + " with its lets written out has more than " + MAX_EXPANDED_NODES + " nodes (each use of a let copies "
+          + "its value); use the lets fewer times inside each other");
+  }
+
+  /** The nesting levels of a parse tree as {@link Nesting} counts them, a let's name as its value in parentheses. */
+  private int levels(ParseTree t) {
+    if (!(t instanceof ParserRuleContext ctx)) return 0;
+    if (ctx instanceof HbpParser.NameExprContext n && levels.containsKey(n.ID().getText())) return 1 + levels.get(n.ID().getText());
+    int below = 0;
+    for (int i = 0; i < ctx.getChildCount(); i++) below = Math.max(below, levels(ctx.getChild(i)));
+    return below + (ctx instanceof HbpParser.ExprContext ? 1 : 0);
+  }
+
+  /** The number of nodes of e written out as a tree (shared nodes once per use), saturating above the limit. */
+  private static long expandedSize(Expr e, IdentityHashMap<Expr, Long> memo) {
+    Long known = memo.get(e);
+    if (known != null) return known;
+    long size = 1;
+    for (Expr c : Exprs.children(e)) size = Math.min(size + expandedSize(c, memo), MAX_EXPANDED_NODES + 1);
+    memo.put(e, size);
+    return size;
   }
 
   /**

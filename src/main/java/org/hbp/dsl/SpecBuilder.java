@@ -153,6 +153,7 @@ final class SpecBuilder {
         String name = o.ID().getText();
         if (vars.containsKey(name) || lets.isDefined(name)) throw error(o.ID().getSymbol(), "'" + name + "' is already declared; the output needs a new name");
         outputExpr = expr(o.expr());
+        lets.requireWithinLimits(o.expr(), outputExpr, "the output");
         Dsl.requireIndexable(this, o.expr(), outputExpr.shape());
         if (loss && !outputExpr.shape().isScalar())
           throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but its output " + name + " is " + outputExpr.shape());

@@ -61,6 +61,15 @@ class DslErrorTableTest {
     return s.append("  output z = gather(x, idx);\n}\n").toString();
   }
 
+  /** Lets a0 = first, a1 = next(a0), ... a(n-1), one per line, and output z = a(n-1). */
+  private static String[] letChain(int n, String first, String next) {
+    String[] items = new String[n + 1];
+    items[0] = "let a0 = " + first + ";";
+    for (int k = 1; k < n; k++) items[k] = "let a" + k + " = " + String.format(next, k - 1) + ";";
+    items[n] = "output z = a" + (n - 1) + ";";
+    return items;
+  }
+
   /** The index primitives as the messages list them. */
   private static final String PRIMITIVES = "window_argmax(INPUT, K) (the position of the maximum of each K x K window of INPUT, stride K)"
       + " or pad_source(INPUT, P) (the source position in INPUT of each position of INPUT padded by P on each side, -1 in the padding)";
@@ -242,6 +251,14 @@ class DslErrorTableTest {
             "spec.hbp:4:15: let 't' refers to itself; a let names an expression of earlier names"),
         row(module("let m = 2*k;", "param W: matrix(m, n);", "output z = W*x / m;"),
             "spec.hbp:5:19: 'm' is a let (a value), but a dimension was expected here; name a dimension with 'dims m = ...;'"),
+        // lets written out stay within the limits of text: 200 levels (a_k nests 2 + 2k), 100000 nodes (a_k has 2^(k+2) - 1: a15 131071)
+        row(module(letChain(101, "sigmoid(x)", "sigmoid(a%d)")),
+            "spec.hbp:104:14: let 'a100' with its lets written out nests 202 levels; expressions nest at most 200 levels"),
+        row(module(letChain(100, "sigmoid(x)", "sigmoid(a%d)")),
+            "spec.hbp:104:14: the output with its lets written out nests 201 levels; expressions nest at most 200 levels"),
+        row(module(letChain(17, "x .* x", "a%1$d .* a%1$d")),
+            "spec.hbp:19:13: let 'a15' with its lets written out has more than 100000 nodes (each use of a let copies its value); "
+                + "use the lets fewer times inside each other"),
         row(module("let t = x .* x;", "output z = x;"),
             "spec.hbp:4:7: let 't' is never used; use it in a later let, the output or an assumption, or remove it"),
         row(module("let t = x .* x;", "let u = t + 1;", "output z = x;"),

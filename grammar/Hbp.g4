@@ -35,11 +35,14 @@ derivative: name=ID '=' expr ';';
 // param S: matrix(n, n) spd;  input x: vector(n) positive;  target y: vector(c) onehot;
 // An index map may say how a network computes it from an input, by an index primitive (checked
 // by the builder): index idx: tensor(c, h/k, w/k) = window_argmax(x, k);
+// A local definition names a subexpression for the later lets, the output and the assumptions
+// (substituted where used; checked by the builder): let mu = sum(x)/n;
 moduleDecl: kind=(MODULE | LOSS) name=ID '{' item* '}';
 
 item
   : DIMS dimDecl (',' dimDecl)* ';'                                # dimsItem
   | role=(INPUT | PARAM | DATA | INDEX | TARGET) name=ID ':' typeSpec domain=ID? (eq='=' computed=expr)? ';'  # varItem
+  | LET name=ID '=' expr ';'                                        # letItem
   | ASSUME lhs=expr '==' rhs=expr ';'                              # assumeItem
   | OUTPUT ID '=' expr ';'                                         # outputItem
   ;
@@ -97,6 +100,7 @@ DATA: 'data';
 INDEX: 'index';
 TARGET: 'target';
 ASSUME: 'assume';
+LET: 'let';
 OUTPUT: 'output';
 SCALAR: 'scalar';
 VECTOR: 'vector';

@@ -17,7 +17,7 @@ import org.hbp.runtime.OperatorSupport;
  * Loss {@code mse}, generated from {@code modules-spec/mse.hbp}.
  *
  * <pre>{@code
- * E = n.^-1*((y - x)'*(y - x))
+ * E = ((y - x)'*(y - x)) ./ n
  * input x: vector(n)
  * target y: vector(n)
  * }</pre>
@@ -51,7 +51,7 @@ public final class MseOperator extends AbstractLossOperator {
   /**
    * The forward expression.
    */
-  public static final String FORWARD = "E = n.^-1*((y - x)'*(y - x))";
+  public static final String FORWARD = "E = ((y - x)'*(y - x)) ./ n";
 
   /**
    * Forward-only subexpressions memoized per forward pass.
@@ -115,7 +115,7 @@ public final class MseOperator extends AbstractLossOperator {
   }
 
   /**
-   * Computes <pre>{@code E = n.^-1*((y - x)'*(y - x))}</pre>
+   * Computes <pre>{@code E = ((y - x)'*(y - x)) ./ n}</pre>
    * from x, y; items: x vector(n), y vector(n) -> E scalar.
    */
   @Override
@@ -125,7 +125,7 @@ public final class MseOperator extends AbstractLossOperator {
     Batch t0 = memo0(cache); // memo: n.^-1
     Batch t1 = memo1(cache); // memo: y - x
     Batch t2 = be.matmul(t1, true, t1, false); // (y - x)'*(y - x)
-    Batch t3 = be.multiply(t0, t2); // n.^-1*((y - x)'*(y - x))
+    Batch t3 = be.multiply(t0, t2); // ((y - x)'*(y - x)) ./ n
     be.release(t2);
     cache.put("E", t3);
     return cache;

@@ -46,6 +46,11 @@ final class BuiltinFormulas {
     return new Expr.Hadamard(List.of(a, b));
   }
 
+  /** {@code exp(-t.^2)}, the Gaussian kernel of erf'. */
+  static Expr gaussian() {
+    return new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("exp"), 0, negate(power(ElementwiseFunction.T, 2)));
+  }
+
   /** {@code sigmoid(t).*(1 - sigmoid(t))}. */
   static Expr sigmoidPrime() {
     return hadamard(apply("sigmoid"), oneMinus(apply("sigmoid")));

@@ -71,6 +71,13 @@ public final class ElementwiseFunction {
     m.put("relu", builtin("relu", Scalars::relu, () -> apply("step"), () -> num(0)));
     // softplus' = sigmoid(t), softplus'' = sigmoid(t).*(1 - sigmoid(t))
     m.put("softplus", builtin("softplus", Scalars::softplus, () -> apply("sigmoid"), BuiltinFormulas::sigmoidPrime));
+    // erf' = 2/sqrt(pi)*exp(-t.^2), erf'' = -4/sqrt(pi)*t.*exp(-t.^2)
+    m.put("erf", builtin("erf", Scalars::erf, () -> times(num(2 / Math.sqrt(Math.PI)), BuiltinFormulas.gaussian()),
+        () -> hadamard(times(negate(num(4 / Math.sqrt(Math.PI))), T), BuiltinFormulas.gaussian())));
+    // sin' = cos(t), sin'' = -sin(t)
+    m.put("sin", builtin("sin", Scalars::sin, () -> apply("cos"), () -> negate(apply("sin"))));
+    // cos' = -sin(t), cos'' = -cos(t)
+    m.put("cos", builtin("cos", Scalars::cos, () -> negate(apply("sin")), () -> negate(apply("cos"))));
     m.put("step", builtin("step", Scalars::step, () -> num(0), () -> num(0)));
     // abs' = sign(t), abs'' = 0
     m.put("abs", builtin("abs", Scalars::abs, () -> apply("sign"), () -> num(0)));

@@ -250,6 +250,19 @@ public final class Exprs {
     return add(hadamard(a, max ? s : oneMinus(s)), hadamard(b, max ? oneMinus(s) : s));
   }
 
+  /** The 2-norm {@code norm(X) = sqrt(sum(X.^2))} (Frobenius for a matrix or tensor), a scalar, as the DSL reads it. */
+  public static Expr norm(Expr x) {
+    return new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("sqrt"), 0, new Expr.Sum(new Expr.Power(x, 2)));
+  }
+
+  /** X when e is {@code sqrt(sum(X.^2))} of an array X (what {@link #norm} builds, printed as norm(X)), else null. */
+  public static Expr normOperand(Expr e) {
+    if (e instanceof Expr.Apply a && a.order() == 0 && a.function().isBuiltin() && a.function().name().equals("sqrt")
+        && a.argument() instanceof Expr.Sum s && s.operand() instanceof Expr.Power p && p.exponent() == 2 && !p.base().shape().isScalar())
+      return p.base();
+    return null;
+  }
+
   public static Expr.Var differentialOf(Expr.Var x) {
     return new Expr.Var("d" + x.name(), x.shape(), Expr.Role.DIFFERENTIAL);
   }

@@ -208,10 +208,12 @@ public final class LatexPrinter {
   private String apply(Expr.Apply a) {
     String n = a.function().name();
     String primes = "'".repeat(a.order());
+    Expr normed = Exprs.normOperand(a);
+    if (normed != null) return "\\left\\|" + p(normed) + "\\right\\|";
     if (n.equals("sqrt") && a.order() == 0) return "\\sqrt{" + p(a.argument()) + "}";
     String f = switch (n) {
       case "sigmoid" -> "\\sigma";
-      case "exp", "log", "tanh" -> "\\" + n;
+      case "exp", "log", "tanh", "sin", "cos" -> "\\" + n;
       default -> "\\operatorname{" + escape(n) + "}";
     };
     return f + primes + "\\left(" + p(a.argument()) + "\\right)";

@@ -1,5 +1,6 @@
 package org.hbp.calculus;
 
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -167,7 +168,7 @@ public final class Printer {
       .on(Expr.DiagVec.class, d -> "diag(" + print(d.matrix()) + ")")
       .on(Expr.Trace.class, t -> "tr(" + print(t.matrix()) + ")")
       .on(Expr.Sum.class, s -> "sum(" + print(s.operand()) + ")")
-      .on(Expr.Apply.class, a -> a.function().name() + "'".repeat(a.order()) + "(" + print(a.argument()) + ")")
+      .on(Expr.Apply.class, Printer::apply)
       .on(Expr.Softmax.class, s -> "softmax(" + print(s.vector()) + ")")
       .on(Expr.LogSumExp.class, l -> "logsumexp(" + print(l.operand()) + ")")
       .on(Expr.ColumnLogSumExp.class, l -> "logsumexp_cols(" + print(l.matrix()) + ")")
@@ -178,6 +179,13 @@ public final class Printer {
       .on(Expr.Unfold.class, Printer::unfold)
       .on(Expr.Gather.class, g -> "gather(" + print(g.source()) + ", " + g.index().name() + ")")
       .build();
+
+  /** f(x), f'(x), ...; sqrt(sum(X.^2)) of an array as norm(X), which reads back as the same tree. */
+  private static String apply(Expr.Apply a) {
+    Expr normed = Exprs.normOperand(a);
+    if (normed != null) return "norm(" + print(normed) + ")";
+    return a.function().name() + "'".repeat(a.order()) + "(" + print(a.argument()) + ")";
+  }
 
   private static String unfolding(Expr.Unfolding u) {
     Expr.ConvDims g = u.geometry();
@@ -216,18 +224,30 @@ public final class Printer {
     return wrapFactor(m.scalar()) + "*" + wrapFactor(m.operand());
   }
 
-  /** Factors joined by .* (* between scalars); a reciprocal factor x.^-1 after the first prints as ./ x. */
+  /**
+   * Factors joined by .* (* between scalars); a reciprocal factor x.^-1 prints as ./ x, after the
+   * other factors (so {@code n.^-1*sum(x)} prints as {@code sum(x) ./ n}, the form it reads back
+   * as: a product is commutative and the simplifier orders its factors); only a product of
+   * reciprocals alone starts with one ({@code n.^-1 ./ m}).
+   */
   private static String hadamard(Expr.Hadamard h) {
     boolean scalar = h.shape().isScalar();
+    List<Expr> factors = new ArrayList<>();
+    for (Expr f : h.factors()) if (!isReciprocal(f)) factors.add(f);
+    for (Expr f : h.factors()) if (isReciprocal(f)) factors.add(f);
     StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < h.factors().size(); i++) {
-      Expr f = h.factors().get(i);
+    for (int i = 0; i < factors.size(); i++) {
+      Expr f = factors.get(i);
       boolean reciprocal = i > 0 && f instanceof Expr.Power p && p.exponent() == -1;
       if (i > 0) sb.append(reciprocal ? " ./ " : scalar ? "*" : " .* ");
       Expr shown = reciprocal ? ((Expr.Power) f).base() : f;
       sb.append(reciprocal ? wrap(shown, UNARY) : wrapFactor(shown));
     }
     return sb.toString();
+  }
+
+  private static boolean isReciprocal(Expr f) {
+    return f instanceof Expr.Power p && p.exponent() == -1;
   }
 
   private static String unfold(Expr.Unfold u) {

@@ -28,7 +28,8 @@ final class Calls {
       Map.entry("kron", 2), Map.entry("vec", 1), Map.entry("flatten", 1), Map.entry("reshape", OWN_CHECK), Map.entry("ones", OWN_CHECK),
       Map.entry("zeros", OWN_CHECK), Map.entry("eye", 1), Map.entry("inv", 1), Map.entry("det", 1), Map.entry("softmax", 1),
       Map.entry("logsumexp", 1), Map.entry("logsumexp_cols", 1), Map.entry("max", 2), Map.entry("min", 2), Map.entry("unfold", OWN_CHECK),
-      Map.entry("gather", 2), Map.entry("commutation", 2), Map.entry("diagonalizer", 1), Map.entry("selection", 2), Map.entry("unfolding", 7));
+      Map.entry("gather", 2), Map.entry("commutation", 2), Map.entry("diagonalizer", 1), Map.entry("selection", 2), Map.entry("unfolding", 7),
+      Map.entry("norm", 1));
 
   static boolean isBuiltin(String name) {
     return MATRIX_FUNCTIONS.containsKey(name) || ElementwiseFunction.BUILTIN_RULES.containsKey(name);
@@ -92,6 +93,7 @@ final class Calls {
       case "commutation" -> new Expr.Commutation(b.dim(args.get(0).expr()), b.dim(args.get(1).expr()));
       case "diagonalizer" -> new Expr.Diagonalizer(b.dim(args.get(0).expr()));
       case "unfolding" -> unfolding(b, c, args);
+      case "norm" -> norm(b, args.get(0));
       default -> unfold(b, c, args);
     };
   }
@@ -101,6 +103,17 @@ final class Calls {
     Expr a = b.expr(arg.expr());
     if (a.shape().isColumn()) return new Expr.DiagMat(a);
     return new Expr.DiagVec(square(b, arg, f));
+  }
+
+  /**
+   * norm(X): the 2-norm of a vector (the Frobenius norm of a matrix or tensor), a scalar, read as
+   * {@code sqrt(sum(X.^2))}, which the printer shows as {@code norm(X)} again. It is differentiable
+   * where X is not 0 (its derivative X'/norm(X) is undefined at 0).
+   */
+  private static Expr norm(SpecBuilder b, HbpParser.ArgContext arg) {
+    Expr x = b.expr(arg.expr());
+    if (x.shape().isScalar()) throw b.error(arg, "norm expects a vector, matrix or tensor, but " + b.src(arg) + " is a scalar; use abs(" + b.src(arg) + ")");
+    return Exprs.norm(x);
   }
 
   /** reshape(X, d1[, d2[, d3]]) to a shape with as many entries. */

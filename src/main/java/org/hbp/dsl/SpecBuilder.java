@@ -37,6 +37,8 @@ final class SpecBuilder {
   private final Map<String, Expr.Var> vars = new LinkedHashMap<>();
   /** Whether undeclared dim names are declared on first use (ad-hoc expressions). */
   private boolean implicitDims;
+  /** The local definitions ({@code let t = ...;}) of the module being read; none elsewhere. */
+  private Lets lets = new Lets(this);
 
   SpecBuilder(String source, String text, Map<String, ElementwiseFunction> functions) {
     this.source = source;
@@ -109,11 +111,13 @@ final class SpecBuilder {
     Map<String, Domain> domains = new LinkedHashMap<>();
     Map<String, ModuleSpec.Place> places = new LinkedHashMap<>();
     List<HbpParser.VarItemContext> computedIndices = new ArrayList<>();
+    lets = new Lets(this, ctx);
     for (HbpParser.ItemContext item : ctx.item()) {
       if (item instanceof HbpParser.DimsItemContext d) {
         for (HbpParser.DimDeclContext dd : d.dimDecl()) {
           String name = dd.ID().getText();
           if (dims.contains(name) || derivedDims.containsKey(name)) throw error(dd.ID().getSymbol(), "dim '" + name + "' is declared twice");
+          requireNotLet(dd.ID().getSymbol(), name);
           if (dd.expr() != null) derivedDims.put(name, positiveDim(dd.expr(), "derived dim '" + name + "' = "));
           else dims.add(name);
         }
@@ -121,6 +125,7 @@ final class SpecBuilder {
         String name = v.name.getText();
         if (vars.containsKey(name)) throw error(v.name, "variable '" + name + "' is declared twice");
         if (dims.contains(name)) throw error(v.name, "'" + name + "' is already declared as a dim");
+        requireNotLet(v.name, name);
         Expr.Role role = switch (v.role.getType()) {
           case HbpLexer.INPUT -> Expr.Role.INPUT;
           case HbpLexer.PARAM -> Expr.Role.PARAM;
@@ -138,14 +143,17 @@ final class SpecBuilder {
           throw error(v.eq, "'= ...' after a type says how an index map is computed, but " + name + " is " + IndexDecls.role(role)
               + "; only 'index' variables take one");
         if (v.eq != null) computedIndices.add(v);
+      } else if (item instanceof HbpParser.LetItemContext l) {
+        lets.define(l, output != null && output.name().equals(l.name.getText()) ? "the output" : kindOf(l.name.getText()));
       } else if (item instanceof HbpParser.AssumeItemContext a) {
         if (!loss) throw error(a.start, "'assume' is allowed in a loss only");
         assumeItems.add(a);
       } else if (item instanceof HbpParser.OutputItemContext o) {
         if (output != null) throw error(o.start, kind + " '" + ctx.name.getText() + "' already has output '" + output.name() + "'; only one output is allowed");
         String name = o.ID().getText();
-        if (vars.containsKey(name)) throw error(o.ID().getSymbol(), "'" + name + "' is already declared; the output needs a new name");
+        if (vars.containsKey(name) || lets.isDefined(name)) throw error(o.ID().getSymbol(), "'" + name + "' is already declared; the output needs a new name");
         outputExpr = expr(o.expr());
+        lets.requireWithinLimits(o.expr(), outputExpr, "the output");
         Dsl.requireIndexable(this, o.expr(), outputExpr.shape());
         if (loss && !outputExpr.shape().isScalar())
           throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but its output " + name + " is " + outputExpr.shape());
@@ -167,6 +175,7 @@ final class SpecBuilder {
         if (v.role() == Expr.Role.TARGET) domains.putIfAbsent(v.name(), Domain.PROBABILITY);
       assumptions.add(Simplifier.assumption(l, r));
     }
+    lets.requireAllUsed();
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
     return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
         output, outputExpr, assumptions, domains, indexDecls, places);
@@ -182,17 +191,37 @@ final class SpecBuilder {
   private void checkAssumption(HbpParser.AssumeItemContext a) {
     for (HbpParser.ExprContext side : List.of(a.lhs, a.rhs)) {
       for (HbpParser.NameExprContext n : names(side)) {
-        Expr.Var v = vars.get(n.ID().getText());
-        if (v != null && (v.role() == Expr.Role.INPUT || v.role() == Expr.Role.PARAM))
-          throw error(n, "'assume' may mention only targets and data, which are not differentiated, but " + v.name() + " is "
-              + (v.role() == Expr.Role.INPUT ? "an input" : "a parameter") + "; an assumption about it would change its derivatives");
+        for (Expr.Var v : variablesNamed(n.ID().getText()))
+          if (v.role() == Expr.Role.INPUT || v.role() == Expr.Role.PARAM)
+            throw error(n, "'assume' may mention only targets and data, which are not differentiated, but " + v.name() + " is "
+                + (v.role() == Expr.Role.INPUT ? "an input" : "a parameter") + "; an assumption about it would change its derivatives");
       }
     }
-    boolean mentionsData = names(a.lhs).stream().map(n -> vars.get(n.ID().getText()))
-        .anyMatch(v -> v != null && (v.role() == Expr.Role.TARGET || v.role() == Expr.Role.DATA));
+    boolean mentionsData = names(a.lhs).stream().flatMap(n -> variablesNamed(n.ID().getText()).stream())
+        .anyMatch(v -> v.role() == Expr.Role.TARGET || v.role() == Expr.Role.DATA);
     if (!mentionsData)
       throw error(a.lhs, "the left side of 'assume' must mention a target or data variable (it is rewritten into the right side), but "
           + src(a.lhs) + " mentions none");
+  }
+
+  /** The variables a name stands for: a variable itself, those of a let's value, or none. */
+  private List<Expr.Var> variablesNamed(String name) {
+    Expr.Var v = vars.get(name);
+    if (v != null) return List.of(v);
+    Expr let = lets.valueOf(name);
+    return let == null ? List.of() : Exprs.variables(let);
+  }
+
+  /** What a name already is in this module ("a dim", "an input", "a function"), or null when it is new. */
+  private String kindOf(String name) {
+    if (dims.contains(name) || derivedDims.containsKey(name)) return "a dim";
+    Expr.Var v = vars.get(name);
+    if (v != null) return IndexDecls.role(v.role());
+    return functions.containsKey(name) || Calls.isBuiltin(name) ? "a function" : null;
+  }
+
+  private void requireNotLet(Token at, String name) {
+    if (lets.isDefined(name)) throw error(at, "'" + name + "' is already defined by a let at " + lets.placeOf(name) + "; choose another name");
   }
 
   /** The name expressions in a parse tree, in source order. */
@@ -378,6 +407,8 @@ final class SpecBuilder {
       if (!dims.contains(name)) {
         if (implicitDims && !vars.containsKey(name)) dims.add(name);
         else if (vars.containsKey(name)) throw error(e, "'" + name + "' is a variable, but a dimension was expected here");
+        else if (lets.isDefined(name))
+          throw error(e, "'" + name + "' is a let (a value), but a dimension was expected here; name a dimension with 'dims " + name + " = ...;'");
         else throw error(e, "undeclared dim '" + name + "'");
       }
       return Dim.sym(name);
@@ -452,6 +483,8 @@ final class SpecBuilder {
 
   private Expr name(HbpParser.NameExprContext n) {
     String name = n.ID().getText();
+    Expr let = lets.use(n);
+    if (let != null) return let;
     Expr.Var v = vars.get(name);
     if (v != null) {
       if (v.role() == Expr.Role.INDEX) throw error(n, "'" + name + "' is an index map; use it through gather(X, " + name + ")");

@@ -182,11 +182,11 @@ final class Syntax {
 
   private static final Set<Integer> KEYWORDS = Set.of(HbpLexer.ELEMENTWISE, HbpLexer.MODULE, HbpLexer.LOSS, HbpLexer.NETWORK,
       HbpLexer.DIMS, HbpLexer.INPUT, HbpLexer.PARAM, HbpLexer.DATA, HbpLexer.INDEX, HbpLexer.TARGET, HbpLexer.ASSUME,
-      HbpLexer.OUTPUT, HbpLexer.SCALAR, HbpLexer.VECTOR, HbpLexer.MATRIX, HbpLexer.TENSOR);
+      HbpLexer.LET, HbpLexer.OUTPUT, HbpLexer.SCALAR, HbpLexer.VECTOR, HbpLexer.MATRIX, HbpLexer.TENSOR);
   private static final Set<Integer> DECLARATIONS = Set.of(HbpLexer.MODULE, HbpLexer.LOSS, HbpLexer.ELEMENTWISE, HbpLexer.NETWORK);
   private static final Set<Integer> LAYER_ITEMS = Set.of(HbpLexer.INPUT, HbpLexer.LOSS, HbpLexer.ID);
   private static final Set<Integer> ITEMS = Set.of(HbpLexer.DIMS, HbpLexer.INPUT, HbpLexer.PARAM, HbpLexer.DATA,
-      HbpLexer.INDEX, HbpLexer.TARGET, HbpLexer.ASSUME, HbpLexer.OUTPUT);
+      HbpLexer.INDEX, HbpLexer.TARGET, HbpLexer.LET, HbpLexer.ASSUME, HbpLexer.OUTPUT);
   private static final Set<Integer> TYPES = Set.of(HbpLexer.SCALAR, HbpLexer.VECTOR, HbpLexer.MATRIX, HbpLexer.TENSOR);
 
   /** The token type of a literal such as {@code "'}'"}. */
@@ -215,7 +215,7 @@ final class Syntax {
       rest.removeAll(LAYER_ITEMS);
     }
     if (rest.containsAll(ITEMS)) {
-      words.add("a module item (dims, input, param, data, index, target, assume or output)");
+      words.add("a module item (dims, input, param, data, index, target, let, assume or output)");
       rest.removeAll(ITEMS);
     }
     if (rest.containsAll(TYPES)) {

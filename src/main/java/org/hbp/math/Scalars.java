@@ -1,5 +1,7 @@
 package org.hbp.math;
 
+import org.apache.commons.math3.special.Erf;
+
 /**
  * The built-in elementwise functions on one number, at the bottom of the package graph (it imports
  * nothing of hbp): the values of {@code calculus.ElementwiseFunction}'s built-ins, called by the
@@ -33,6 +35,23 @@ public final class Scalars {
 
   public static double tanh(double t) {
     return Math.tanh(t);
+  }
+
+  /**
+   * The error function erf(t) = 2/sqrt(pi) * integral of exp(-s^2) from 0 to t, from Apache
+   * Commons Math ({@code Erf.erf}, a continued-fraction / series evaluation of the regularized
+   * gamma function, accurate to about 1e-15).
+   */
+  public static double erf(double t) {
+    return Erf.erf(t);
+  }
+
+  public static double sin(double t) {
+    return Math.sin(t);
+  }
+
+  public static double cos(double t) {
+    return Math.cos(t);
   }
 
   public static double relu(double t) {

@@ -38,6 +38,20 @@ class ElementwiseRulesTest {
     }
   }
 
+  /**
+   * erf (Apache Commons Math) against the C library's erf: the values below were printed by
+   * Python's math.erf (glibc), to 17 significant digits; erf is odd and tends to 1.
+   */
+  @org.junit.jupiter.api.Test
+  void erfMatchesTheCLibrary() {
+    ElementwiseFunction erf = ElementwiseFunction.BUILTIN_RULES.get("erf");
+    double[][] table = {{0.5, 0.5204998778130465}, {1, 0.8427007929497149}, {2, 0.9953222650189527}, {-0.3, -0.3286267594591274},
+        {3.5, 0.9999992569016276}, {0, 0}};
+    for (double[] row : table) assertEquals(row[1], erf.value(row[0]), 2e-16 + 1e-15 * Math.abs(row[1]), "erf(" + row[0] + ")");
+    assertEquals(1.0, erf.value(40), 0.0, "erf(40)");
+    assertEquals(-1.0, erf.value(-40), 0.0, "erf(-40)");
+  }
+
   private static double value(Expr formula, double t) {
     Expr e = ClosedForm.expand(formula, Calculus.simplifier());
     return Evaluator.evaluate(e, Map.of("t", Tensor.scalar(t)), Map.of()).scalarValue();

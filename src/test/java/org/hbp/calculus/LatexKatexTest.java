@@ -99,6 +99,14 @@ class LatexKatexTest {
         new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("sigmoid"), 1, x), new Expr.Apply(ElementwiseFunction.BUILTIN_RULES.get("sigmoid"), 0, x)))));
   }
 
+  @Test
+  void normSinCosAndErfPrintAsInTextbooks() {
+    Dsl.Scope s = scope();
+    assertEquals("\\left\\|x\\right\\|", LatexPrinter.latex(Dsl.parseExpression("norm(x)", s, "test")));
+    assertEquals("\\sin\\left(x\\right) \\odot \\cos\\left(x\\right)", LatexPrinter.latex(Dsl.parseExpression("sin(x) .* cos(x)", s, "test")));
+    assertEquals("\\operatorname{erf}\\left(x\\right)", LatexPrinter.latex(Dsl.parseExpression("erf(x)", s, "test")));
+  }
+
   // ---- everything parses with KaTeX ----
 
   /** Ad-hoc expressions and the variable to differentiate by: the forms and ~30 more. */
@@ -110,7 +118,8 @@ class LatexKatexTest {
       {"logsumexp(x)", "x"}, {"-y'*log(softmax(x))", "x"}, {"(a - W*x)'*(a - W*x)", "W"}, {"kron(x, x')", "x"},
       {"X.^2", "X"}, {"x.^-1", "x"}, {"relu(x) .* step(x)", "x"}, {"sigmoid''(x)", "x"}, {"0.00001*x'*x", "x"},
       {"exp(-x'*x / 2)", "x"}, {"W'*W", "W"}, {"W1*x + b_in", "W1"}, {"inv(X)'*A", "X"}, {"det(X)*inv(X)", "X"},
-      {"x*x' - diag(x)", "x"}, {"sum(sigmoid(x) .* (1 - 2*sigmoid(x)))", "x"}, {"A*X*A'", "X"}, {"tr(X)", "X"}};
+      {"x*x' - diag(x)", "x"}, {"sum(sigmoid(x) .* (1 - 2*sigmoid(x)))", "x"}, {"A*X*A'", "X"}, {"tr(X)", "X"},
+      {"erf(x) .* sin(x) + cos(x)", "x"}, {"x / norm(x)", "x"}, {"norm(X)", "X"}};
 
   private static Dsl.Scope scope() {
     return new Dsl.Scope()

@@ -34,7 +34,10 @@ class BuiltinFormulasTest {
       "softplus|1|sigmoid(t)", "softplus|2|sigmoid(t).*(1 - sigmoid(t))",
       "step|1|0", "step|2|0",
       "abs|1|sign(t)", "abs|2|0",
-      "sign|1|0", "sign|2|0"})
+      "sign|1|0", "sign|2|0",
+      "erf|1|1.1283791670955126*exp(-t.^2)", "erf|2|-2.256758334191025*t.*exp(-t.^2)",
+      "sin|1|cos(t)", "sin|2|-sin(t)",
+      "cos|1|-sin(t)", "cos|2|-cos(t)"})
   void builtFormulaIsTheParsedText(String function, int order, String text) {
     assertEquals(parse(text), ElementwiseFunction.BUILTIN_RULES.get(function).derivativeFormula(order));
   }

@@ -27,11 +27,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 class DslErrorTableTest {
   /**
    * The known functions by Levenshtein distance to "foo", ties alphabetical, worked out by hand:
-   * 2 log; 3 abs det exp eye inv kron max min sum tr vec; 4 diag ones relu sign sqrt step tanh
-   * unfold zeros; 6 flatten gather sigmoid softmax; 7 reshape softplus unfolding; 8 logsumexp
-   * selection; 9 commutation; 11 diagonalizer; 12 logsumexp_cols.
+   * 2 cos log; 3 abs det erf exp eye inv kron max min norm sin sum tr vec; 4 diag ones relu sign
+   * sqrt step tanh unfold zeros; 6 flatten gather sigmoid softmax; 7 reshape softplus unfolding;
+   * 8 logsumexp selection; 9 commutation; 11 diagonalizer; 12 logsumexp_cols.
    */
-  private static final String KNOWN_BY_DISTANCE_TO_FOO = "log, abs, det, exp, eye, inv, kron, max, min, sum, tr, vec, diag, ones, "
+  private static final String KNOWN_BY_DISTANCE_TO_FOO = "cos, log, abs, det, erf, exp, eye, inv, kron, max, min, norm, sin, sum, tr, vec, diag, ones, "
       + "relu, sign, sqrt, step, tanh, unfold, zeros, flatten, gather, sigmoid, softmax, reshape, softplus, unfolding, logsumexp, "
       + "selection, commutation, diagonalizer, logsumexp_cols";
 
@@ -59,6 +59,15 @@ class DslErrorTableTest {
     StringBuilder s = new StringBuilder("module m {\n  dims c, h, w, k;\n  input x: tensor(c, h, w);\n");
     for (String item : items) s.append("  ").append(item).append('\n');
     return s.append("  output z = gather(x, idx);\n}\n").toString();
+  }
+
+  /** Lets a0 = first, a1 = next(a0), ... a(n-1), one per line, and output z = a(n-1). */
+  private static String[] letChain(int n, String first, String next) {
+    String[] items = new String[n + 1];
+    items[0] = "let a0 = " + first + ";";
+    for (int k = 1; k < n; k++) items[k] = "let a" + k + " = " + String.format(next, k - 1) + ";";
+    items[n] = "output z = a" + (n - 1) + ";";
+    return items;
   }
 
   /** The index primitives as the messages list them. */
@@ -138,7 +147,7 @@ class DslErrorTableTest {
         row("netwrk n { }",
             "spec.hbp:1:1: expected a declaration (module, loss, elementwise or network) but found name 'netwrk'"),
         row(lines("module m {", "  dim n;", "}"),
-            "spec.hbp:2:3: expected a module item (dims, input, param, data, index, target, assume or output) or '}' but found name 'dim'"),
+            "spec.hbp:2:3: expected a module item (dims, input, param, data, index, target, let, assume or output) or '}' but found name 'dim'"),
         row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  assume x = 1;", "}"),
             "spec.hbp:4:12: expected '==' but found '='"),
         row("elementwise f(t) = t",
@@ -219,11 +228,64 @@ class DslErrorTableTest {
             "spec.hbp:1:32: derivative d1 is given twice"),
         row("elementwise f(t) = t { d1 = ones(2); }",
             "spec.hbp:1:29: derivative d1 must be scalar, but it is vector(2)"),
+        // local definitions (let)
+        row(module("let x = 2;", "output z = x;"),
+            "spec.hbp:4:7: let 'x': 'x' is already an input; a let needs a new name"),
+        row(module("let n = 2*x;", "output z = n;"),
+            "spec.hbp:4:7: let 'n': 'n' is already a dim; a let needs a new name"),
+        row(module("let sin = 2*x;", "output z = sin;"),
+            "spec.hbp:4:7: let 'sin': 'sin' is already a function; a let needs a new name"),
+        row(module("output z = x;", "let z = 2*x;"),
+            "spec.hbp:5:7: let 'z': 'z' is already the output; a let needs a new name"),
+        row(module("let t = x;", "let t = 2*x;", "output z = t;"),
+            "spec.hbp:5:7: let 't' is defined twice (first at 4:7)"),
+        row(module("let t = x;", "input t: vector(n);", "output z = t;"),
+            "spec.hbp:5:9: 't' is already defined by a let at 4:7; choose another name"),
+        row(module("let t = x;", "output t = 2*t;"),
+            "spec.hbp:5:10: 't' is already declared; the output needs a new name"),
+        row(module("output z = 2*t;", "let t = x;"),
+            "spec.hbp:4:16: 't' is used before its definition (let t at 5:7); move the let before its first use"),
+        row(module("let u = 2*t;", "let t = x;", "output z = u;"),
+            "spec.hbp:4:13: 't' is used before its definition (let t at 5:7); move the let before its first use"),
+        row(module("let t = x + t;", "output z = t;"),
+            "spec.hbp:4:15: let 't' refers to itself; a let names an expression of earlier names"),
+        row(module("let m = 2*k;", "param W: matrix(m, n);", "output z = W*x / m;"),
+            "spec.hbp:5:19: 'm' is a let (a value), but a dimension was expected here; name a dimension with 'dims m = ...;'"),
+        // lets written out stay within the limits of text: 200 levels (a_k nests 2 + 2k), 100000 nodes (a_k has 2^(k+2) - 1: a15 131071)
+        row(module(letChain(101, "sigmoid(x)", "sigmoid(a%d)")),
+            "spec.hbp:104:14: let 'a100' with its lets written out nests 202 levels; expressions nest at most 200 levels"),
+        row(module(letChain(100, "sigmoid(x)", "sigmoid(a%d)")),
+            "spec.hbp:104:14: the output with its lets written out nests 201 levels; expressions nest at most 200 levels"),
+        row(module(letChain(17, "x .* x", "a%1$d .* a%1$d")),
+            "spec.hbp:19:13: let 'a15' with its lets written out has more than 100000 nodes (each use of a let copies its value); "
+                + "use the lets fewer times inside each other"),
+        row(module("let t = x .* x;", "output z = x;"),
+            "spec.hbp:4:7: let 't' is never used; use it in a later let, the output or an assumption, or remove it"),
+        row(module("let t = x .* x;", "let u = t + 1;", "output z = x;"),
+            "spec.hbp:5:7: let 'u' is never used; use it in a later let, the output or an assumption, or remove it"),
+        row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  target y: vector(n);", "  let s = sum(x) + sum(y);",
+                "  assume s == 1;", "  output E = sum(y .* x);", "}"),
+            "spec.hbp:6:10: 'assume' may mention only targets and data, which are not differentiated, but x is an input; an assumption "
+                + "about it would change its derivatives"),
+        row("let t = 1;",
+            "spec.hbp:1:1: expected a declaration (module, loss, elementwise or network) but found keyword 'let'"),
         // calls
         row(module("input A: matrix(n, n);", "output z = tr(A, A);"),
             "spec.hbp:5:14: tr expects 1 argument but got 2"),
         row(module("output z = sigmoid(x, x);"),
             "spec.hbp:4:14: sigmoid expects 1 argument but got 2"),
+        row(module("output z = erf(x, 2);"),
+            "spec.hbp:4:14: erf expects 1 argument but got 2"),
+        row(module("output z = sin();"),
+            "spec.hbp:4:14: sin expects 1 argument but got 0"),
+        row(module("output z = cos'(x, x);"),
+            "spec.hbp:4:14: cos expects 1 argument but got 2"),
+        row(module("output z = norm(x, 2);"),
+            "spec.hbp:4:14: norm expects 1 argument but got 2"),
+        row(module("output z = norm(sum(x));"),
+            "spec.hbp:4:19: norm expects a vector, matrix or tensor, but sum(x) is a scalar; use abs(sum(x))"),
+        row(module("output z = norm'(x);"),
+            "spec.hbp:4:14: 'norm' is not an elementwise function; only those have derivatives f'(x)"),
         row(module("input A: matrix(n, k);", "output z = tr(A);"),
             "spec.hbp:5:17: tr expects a square matrix, but A is matrix(n,k)"),
         row(module("input A: tensor(n, k, k);", "output z = softmax(A);"),

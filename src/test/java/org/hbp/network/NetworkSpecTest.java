@@ -272,7 +272,7 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, bias, conv2d, dropout, elu, flatten, gated, linear, "
+    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, bias, conv2d, dropout, elu, flatten, gated, gelu, linear, "
         + "matmul, maxpool, relu, sigmoid, skip, softplus, swish, tanh, zeropad)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
@@ -323,7 +323,7 @@ class NetworkSpecTest {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, bias, conv2d, dropout, elu, flatten, gated, linear, matmul, "
+            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, bias, conv2d, dropout, elu, flatten, gated, gelu, linear, matmul, "
                 + "maxpool, relu, sigmoid, skip, softplus, swish, tanh, zeropad)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),

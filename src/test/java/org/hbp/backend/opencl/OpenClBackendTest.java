@@ -271,6 +271,9 @@ class OpenClBackendTest {
         new ScalarFunction("t_sigmoid", "REAL t_sigmoid(REAL t) { return hbp_sigmoid(t); }\n", Scalars::sigmoid),
         new ScalarFunction("t_softplus", "REAL t_softplus(REAL t) { return hbp_softplus(t); }\n", Scalars::softplus),
         new ScalarFunction("t_step", "REAL t_step(REAL t) { return hbp_step(t); }\n", Scalars::step),
+        new ScalarFunction("t_erf", "REAL t_erf(REAL t) { return hbp_erf(t); }\n", Scalars::erf),
+        new ScalarFunction("t_sin", "REAL t_sin(REAL t) { return hbp_sin(t); }\n", Scalars::sin),
+        new ScalarFunction("t_cos", "REAL t_cos(REAL t) { return hbp_cos(t); }\n", Scalars::cos),
         ScalarFunction.of("t_formula", "t * hbp_tanh(t) + (REAL) 0.25 * hbp_relu(-t) - hbp_sign(t)",
             t -> t * Math.tanh(t) + 0.25 * Math.max(-t, 0) - Math.signum(t)));
     for (OpenClBackend be : both()) {

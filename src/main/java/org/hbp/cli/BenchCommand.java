@@ -60,15 +60,15 @@ public final class BenchCommand extends HbpCommand {
   @Option(names = "--batch", defaultValue = "500", paramLabel = "N", description = "Batch size (default 500).")
   int batch;
 
-  @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B", description = "Backend: ${COMPLETION-CANDIDATES}.", completionCandidates = BackendNames.class)
+  @Option(names = "--backend", defaultValue = Defaults.TRAINING_BACKEND, paramLabel = "B",
+      description = "Backend: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}, " + Defaults.TRAINING_BACKEND_REASON + ").",
+      completionCandidates = BackendNames.class)
   String backend;
 
-  @Mixin DeviceOption device;
+  @Mixin ComputeOptions compute;
 
-  @Option(names = "--threads", defaultValue = "0", description = "Threads for backends that use them (0: all cores).")
-  int threads;
-
-  @Option(names = "--curvature", defaultValue = "ggn", description = "Curvature kind (default ggn).", converter = Choices.CurvatureKinds.class)
+  @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C", description = "Curvature kind (default: ${DEFAULT-VALUE}).",
+      converter = Choices.CurvatureKinds.class)
   CurvatureKind kind;
 
   @Option(names = "--strategies", defaultValue = "exact,kfra,bda", split = ",", description = "Strategies to time (default exact,kfra,bda).",
@@ -84,9 +84,7 @@ public final class BenchCommand extends HbpCommand {
   @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up runs (default 2); more follow until a run sees no JIT compilation.")
   int warmup;
 
-  @Option(names = "--memory-limit", defaultValue = "8", paramLabel = "GiB",
-      description = "Per strategy: refuse (and report) one whose estimated memory exceeds this (default 8 GiB).")
-  double memoryLimitGiB;
+  @Mixin MemoryLimitOption memoryLimit;
 
   @Option(names = "--torch", description = "Also time PyTorch's gradient pass (needs python3 with torch).")
   boolean torch;
@@ -108,7 +106,7 @@ public final class BenchCommand extends HbpCommand {
   public Integer call() throws Exception {
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = out();
-    Backend be = device.backend(backend, threads);
+    Backend be = compute.backend(backend);
     NetworkSpec ns = NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs());
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
@@ -126,7 +124,7 @@ public final class BenchCommand extends HbpCommand {
     for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
     for (int n = 0; n < batch; n++) y[n * t[0] * t[1] + rng.nextInt(t[0] * t[1])] = 1;
     Batch xb = be.fromArray(batch, 1, in[0], in[1], x), yb = be.fromArray(batch, 1, t[0], t[1], y);
-    long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+    long limit = memoryLimit.bytes();
     int maxDirections = 1;
     for (int v : directions) maxDirections = Math.max(maxDirections, v);
     String cores = Runtime.getRuntime().availableProcessors() + " cores";
@@ -341,7 +339,7 @@ public final class BenchCommand extends HbpCommand {
       }
     }
     String shape = ns.inputShape().toString().replace("[", "").replace("]", "");
-    int threadCount = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+    int threadCount = compute.threads > 0 ? compute.threads : Runtime.getRuntime().availableProcessors();
     String script = String.join("\n",
         "import time, torch, statistics",
         "from torch import nn",

@@ -76,8 +76,10 @@ public final class Main implements Runnable {
     int[] status = {1};
     PrintWriter out = new PrintWriter(System.out, true), err = new PrintWriter(System.err, true);
     Thread command = new Thread(null, () -> status[0] = execute(args, out, err), "hbp", COMMAND_STACK_BYTES);
+    InterruptHint interrupted = InterruptHint.install(args, err);
     command.start();
     command.join();
+    interrupted.finished();
     System.exit(status[0]);
   }
 

@@ -140,7 +140,7 @@ public final class TrainCommand extends HbpCommand {
     Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
     Map<String, Batch> initial = checkedInitialization(net);
-    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, System.console() != null);
+    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, ProgressMode.current() == ProgressMode.BAR);
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();

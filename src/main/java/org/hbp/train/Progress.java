@@ -14,6 +14,13 @@ public final class Progress {
   /** Most lines a step bar prints in a log. */
   static final int STEP_LINES = 20;
 
+  /**
+   * The terminal's width in columns ({@code -Dhbp.terminal.columns}, which the {@code hbp} launcher
+   * sets; 0: unknown): a line redrawn in place must fit on one row, or {@code \r} returns only to
+   * the start of its last row.
+   */
+  private static final int COLUMNS = Integer.getInteger("hbp.terminal.columns", 0);
+
   /** Whether some bar has drawn a line on a terminal that it has not ended yet (what an interrupt must end). */
   private static volatile boolean lineOpen;
 
@@ -62,12 +69,35 @@ public final class Progress {
   /** After {@code done} of {@code total} steps, with the running mean loss and throughput. */
   void update(int done, double loss, long samples) {
     double seconds = seconds();
-    draw(done, line(done, loss, samples / Math.max(seconds, 1e-9), seconds));
+    String tail = String.format(Locale.ROOT, "loss %.4f  %.0f samples/s  %s", loss, samples / Math.max(seconds, 1e-9), timing(done, seconds));
+    draw(done, fit(done, tail));
   }
 
   /** {@code done} of {@code total} steps finished; {@code detail} says what runs now. */
   public void step(int done, String detail) {
-    draw(done, stepLine(done, detail, seconds()));
+    draw(done, fit(done, detail + "  " + timing(done, seconds())));
+  }
+
+  /** The line of {@code done} steps and {@code tail}, on a terminal within its width: a narrower bar, then cut. */
+  private String fit(int done, String tail) {
+    return fit(done, tail, interactive ? COLUMNS : 0);
+  }
+
+  /**
+   * {@code prefix [bar] pct done/total  tail} within {@code columns - 1} characters (0: any
+   * length): the bar narrowed down to {@value #MIN_BAR} characters first, then the end cut.
+   */
+  String fit(int done, String tail, int columns) {
+    String line = line(done, tail, BAR);
+    if (columns <= 0 || line.length() < columns) return line;
+    line = line(done, tail, Math.max(MIN_BAR, BAR - (line.length() - columns + 1)));
+    return line.length() < columns ? line : line.substring(0, columns - 1);
+  }
+
+  private static final int BAR = 24, MIN_BAR = 8;
+
+  private String line(int done, String tail, int barWidth) {
+    return prefix + " " + counter(done, barWidth) + "  " + tail;
   }
 
   /**
@@ -129,17 +159,9 @@ public final class Progress {
     return "\r" + next + " ".repeat(Math.max(0, previousLength - next.length()));
   }
 
-  String line(int done, double loss, double samplesPerSecond, double seconds) {
-    return String.format(Locale.ROOT, "%s %s  loss %.4f  %.0f samples/s  %s", prefix, counter(done), loss, samplesPerSecond, timing(done, seconds));
-  }
-
-  String stepLine(int done, String detail, double seconds) {
-    return String.format(Locale.ROOT, "%s %s  %s  %s", prefix, counter(done), detail, timing(done, seconds));
-  }
-
-  /** {@code [#####...]  42% 5/12}. */
-  private String counter(int done) {
-    int width = 24, filled = total == 0 ? width : (int) ((long) width * done / total);
+  /** {@code [#####...]  42% 5/12}, the bar {@code width} characters wide. */
+  private String counter(int done, int width) {
+    int filled = total == 0 ? width : (int) ((long) width * done / total);
     return String.format(Locale.ROOT, "[%s%s] %3d%% %d/%d", "#".repeat(filled), ".".repeat(width - filled),
         total == 0 ? 100 : 100 * done / total, done, total);
   }

@@ -82,6 +82,20 @@ class ProgressTest {
   }
 
   @Test
+  void aLineFitsTheTerminalWidthBarFirstThenCut() {
+    Progress bar = Progress.steps(new PrintWriter(new StringWriter()), true, "bench", 4);
+    String tail = "exact products, all blocks, 10 directions: run 2/5  ETA 1:05";
+    String full = bar.fit(1, tail, 0);
+    assertEquals("bench [######..................]  25% 1/4  " + tail, full);
+    assertEquals(full, bar.fit(1, tail, full.length() + 1), "fits as it is");
+    String narrower = bar.fit(1, tail, full.length() - 9);
+    assertEquals("bench [###...........]  25% 1/4  " + tail, narrower); // a bar of 24 - 10 = 14
+    String cut = bar.fit(1, tail, 60);
+    assertEquals(59, cut.length());
+    assertEquals("bench [##......]  25% 1/4  exact products, all blocks, 10 d", cut); // the narrowest bar, then 59 characters
+  }
+
+  @Test
   void noneDrawsNothing() {
     Progress none = Progress.none();
     none.step(0, "x");

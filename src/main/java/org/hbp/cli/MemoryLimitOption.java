@@ -6,8 +6,7 @@ import picocli.CommandLine.Option;
 /** The {@code --memory-limit} option of the commands that estimate a run's memory first (curvature, train, bench). */
 final class MemoryLimitOption {
   @Option(names = "--memory-limit", defaultValue = Defaults.MEMORY_LIMIT_GIB, paramLabel = "GiB",
-      description = "Refuse a run whose estimated memory exceeds this (default: ${DEFAULT-VALUE} GiB; bench: per strategy, a refused one is "
-          + "reported and skipped).")
+      description = "Refuse a run whose estimated memory exceeds this (default: ${DEFAULT-VALUE} GiB).")
   double gib;
 
   /** The limit in bytes. */

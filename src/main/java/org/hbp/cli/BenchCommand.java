@@ -36,6 +36,7 @@ import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
+import org.hbp.train.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -52,7 +53,11 @@ import picocli.CommandLine.Option;
             + "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",
         "Medians over --repeat runs after --warmup runs and then until the JIT compiler is idle, each also as a "
             + "ratio to the gradient pass, and peak heap per pass.",
-        "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE)."})
+        "--memory-limit applies per strategy: one that exceeds it is reported as refused and skipped.",
+        "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE).",
+        "--quick, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", 1 direction, 1 warm-up and 1 timed run, no waiting for "
+            + "the JIT compiler (each unless given); rough figures.",
+        "A progress bar on standard error shows the measurement running when it is a terminal (HBP_PROGRESS=lines: plain lines)."})
 public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET.hbp", description = "Network (default networks/fc.hbp).")
   Path net;
@@ -60,15 +65,15 @@ public final class BenchCommand extends HbpCommand {
   @Option(names = "--batch", defaultValue = "500", paramLabel = "N", description = "Batch size (default 500).")
   int batch;
 
-  @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B", description = "Backend: ${COMPLETION-CANDIDATES}.", completionCandidates = BackendNames.class)
+  @Option(names = "--backend", defaultValue = Defaults.TRAINING_BACKEND, paramLabel = "B",
+      description = "Backend: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}, " + Defaults.TRAINING_BACKEND_REASON + ").",
+      completionCandidates = BackendNames.class)
   String backend;
 
-  @Mixin DeviceOption device;
+  @Mixin ComputeOptions compute;
 
-  @Option(names = "--threads", defaultValue = "0", description = "Threads for backends that use them (0: all cores).")
-  int threads;
-
-  @Option(names = "--curvature", defaultValue = "ggn", description = "Curvature kind (default ggn).", converter = Choices.CurvatureKinds.class)
+  @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C", description = "Curvature kind (default: ${DEFAULT-VALUE}).",
+      converter = Choices.CurvatureKinds.class)
   CurvatureKind kind;
 
   @Option(names = "--strategies", defaultValue = "exact,kfra,bda", split = ",", description = "Strategies to time (default exact,kfra,bda).",
@@ -84,15 +89,32 @@ public final class BenchCommand extends HbpCommand {
   @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up runs (default 2); more follow until a run sees no JIT compilation.")
   int warmup;
 
-  @Option(names = "--memory-limit", defaultValue = "8", paramLabel = "GiB",
-      description = "Per strategy: refuse (and report) one whose estimated memory exceeds this (default 8 GiB).")
-  double memoryLimitGiB;
+  @Mixin MemoryLimitOption memoryLimit;
 
   @Option(names = "--torch", description = "Also time PyTorch's gradient pass (needs python3 with torch).")
   boolean torch;
 
   @Option(names = "--out", paramLabel = "FILE.json", description = "Also write the results as JSON.")
   Path out;
+
+  @Option(names = "--quick", description = "Rough figures fast, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", --directions 1, "
+      + "--warmup 1, --repeat 1, no waiting for the JIT compiler (options given explicitly win).")
+  boolean quick;
+
+  /** The batch of {@code --quick}. */
+  static final int QUICK_BATCH = 100;
+
+  /** Whether the warm-up goes on until the JIT compiler is idle (not with {@code --quick}). */
+  private boolean waitForJit = true;
+
+  /** {@code --quick}: its settings for the options not given on the command line ({@code given} says which were). */
+  void applyQuick(java.util.function.Predicate<String> given) {
+    if (!given.test("--batch")) batch = QUICK_BATCH;
+    if (!given.test("--directions")) directions = List.of(1);
+    if (!given.test("--warmup")) warmup = 1;
+    if (!given.test("--repeat")) repeat = 1;
+    waitForJit = false;
+  }
 
   /** Completion candidates for --backend. */
   static final class BackendNames extends ArrayList<String> {
@@ -101,14 +123,19 @@ public final class BenchCommand extends HbpCommand {
     }
   }
 
+  /** The progress bar over the measurements (standard error, see {@link ProgressMode}), and how many are done. */
+  private Progress bar = Progress.none();
+  private int measured;
+
   /** One measured quantity. */
   record Result(String what, double medianSeconds, double ratio, long peakHeapBytes, long peakOffHeapBytes) {}
 
   @Override
   public Integer call() throws Exception {
+    if (quick) applyQuick(spec.commandLine().getParseResult()::hasMatchedOption);
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = out();
-    Backend be = device.backend(backend, threads);
+    Backend be = compute.backend(backend);
     NetworkSpec ns = NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs());
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
@@ -126,11 +153,12 @@ public final class BenchCommand extends HbpCommand {
     for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
     for (int n = 0; n < batch; n++) y[n * t[0] * t[1] + rng.nextInt(t[0] * t[1])] = 1;
     Batch xb = be.fromArray(batch, 1, in[0], in[1], x), yb = be.fromArray(batch, 1, t[0], t[1], y);
-    long limit = (long) Math.min(memoryLimitGiB * (1L << 30), Long.MAX_VALUE);
+    long limit = memoryLimit.bytes();
     int maxDirections = 1;
     for (int v : directions) maxDirections = Math.max(maxDirections, v);
     String cores = Runtime.getRuntime().availableProcessors() + " cores";
-    w.printf("bench %s (%s), batch %d, backend %s, %s, %s%n", ns.name(), net, batch, be.name(), cores, kind.label());
+    w.printf("bench %s (%s), batch %d, backend %s, %s, %s%s%n", ns.name(), net, batch, be.name(), cores, kind.label(),
+        quick ? String.format(Locale.ROOT, ", quick (%d warm-up, %d timed)", warmup, repeat) : "");
     if (be.name().startsWith("blas")) {
       // OpenBLAS picks its kernels at load time from the CPU model, or from OPENBLAS_CORETYPE; the
       // PyTorch subprocess inherits the same environment
@@ -148,6 +176,24 @@ public final class BenchCommand extends HbpCommand {
       w.println("  note: OMP_WAIT_POLICY is not set: oneDNN's OpenMP threads spin after each call; ./hbp sets it to PASSIVE");
     w.flush();
 
+    bar = ProgressMode.current().bar(err(), "bench", measurements(strategies, directions.size()));
+    try {
+      measure(w, be, network, params, xb, yb, rng, limit, maxDirections, ns);
+    } finally {
+      bar.close();
+    }
+    return 0;
+  }
+
+  /** The number of timed measurements: the gradient pass, and per strategy its curvature pass (kfra, bda) and its products. */
+  static int measurements(List<Strategy> strategies, int directionCounts) {
+    int n = 1;
+    for (Strategy s : strategies) n += (s == Strategy.EXACT ? 0 : 1) + directionCounts;
+    return n;
+  }
+
+  private void measure(PrintWriter w, Backend be, Network network, Map<String, Batch> params, Batch xb, Batch yb, Random rng, long limit,
+      int maxDirections, NetworkSpec ns) throws Exception {
     List<Result> results = new ArrayList<>();
     Supplier<Pass> gradientPass = () -> {
       Pass p = network.run(params, xb, yb);
@@ -170,9 +216,11 @@ public final class BenchCommand extends HbpCommand {
         c = pass.curvature(kind, strategy, limit);
       } catch (IllegalArgumentException refused) {
         // the memory estimate refused this strategy: report it and go on
+        bar.clear();
         w.printf("  %-48s refused: %s%n", "curvature pass " + strategy.label(), refused.getMessage());
         results.add(new Result("curvature pass " + strategy.label() + " (refused: " + refused.getMessage().replace("\"", "'") + ")", Double.NaN,
             Double.NaN, -1, -1));
+        measured += (strategy == Strategy.EXACT ? 0 : 1) + directions.size();
         continue;
       }
       if (strategy != Strategy.EXACT)
@@ -199,14 +247,14 @@ public final class BenchCommand extends HbpCommand {
     }
     if (out != null) writeJson(out, ns, be, kind, results);
     w.flush();
-    return 0;
   }
 
   private Result time(String what, Supplier<Object> run, double reference, PrintWriter w, Backend be) {
-    warmUp(run, be);
+    warmUp(what, run, be);
     double[] s = new double[repeat];
     long peak = 0, offHeapPeak = 0;
     for (int i = 0; i < repeat; i++) {
+      bar.step(measured, what + ": run " + (i + 1) + "/" + repeat);
       System.gc();
       resetPeaks();
       long t0 = System.nanoTime();
@@ -222,12 +270,15 @@ public final class BenchCommand extends HbpCommand {
     OffHeapSampler sampler = new OffHeapSampler();
     run.get();
     offHeapPeak = sampler.stop();
+    measured++;
     Arrays.sort(s);
     double median = repeat % 2 == 1 ? s[repeat / 2] : (s[repeat / 2 - 1] + s[repeat / 2]) / 2;
     double ratio = reference == 1 && what.equals("gradient pass") ? 1 : median / reference;
+    bar.clear(); // standard output and error may share the terminal line
     w.printf(Locale.ROOT, "  %-48s %10.4f s  %6.2fx gradient  peak heap %7.1f MiB  off-heap +%7.1f MiB%n", what, median, ratio,
         peak / 1048576.0, offHeapPeak / 1048576.0);
     w.flush();
+    bar.step(measured, what);
     return new Result(what, median, ratio, peak, offHeapPeak);
   }
 
@@ -280,13 +331,17 @@ public final class BenchCommand extends HbpCommand {
    * measured code, and on 2 cores that made the FC gradient pass 25 % slower after 8 runs than in
    * the steady state a training run spends its time in.
    */
-  private void warmUp(Supplier<Object> run, Backend be) {
-    for (int i = 0; i < warmup; i++) run.get();
+  private void warmUp(String what, Supplier<Object> run, Backend be) {
+    for (int i = 0; i < warmup; i++) {
+      bar.step(measured, what + ": warm-up " + (i + 1) + "/" + warmup);
+      run.get();
+    }
     be.finish();
     CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-    if (jit == null || !jit.isCompilationTimeMonitoringSupported()) return;
+    if (!waitForJit || jit == null || !jit.isCompilationTimeMonitoringSupported()) return;
     long start = System.nanoTime();
     for (int i = 0; i < MAX_JIT_WARMUP_RUNS && (System.nanoTime() - start) / 1e9 < MAX_JIT_WARMUP_SECONDS; i++) {
+      bar.step(measured, what + ": warm-up " + (warmup + i + 1) + ", until the JIT compiler is idle");
       long before = jit.getTotalCompilationTime();
       run.get();
       be.finish();
@@ -341,7 +396,7 @@ public final class BenchCommand extends HbpCommand {
       }
     }
     String shape = ns.inputShape().toString().replace("[", "").replace("]", "");
-    int threadCount = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+    int threadCount = compute.threads > 0 ? compute.threads : Runtime.getRuntime().availableProcessors();
     String script = String.join("\n",
         "import time, torch, statistics",
         "from torch import nn",

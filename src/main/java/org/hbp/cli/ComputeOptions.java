@@ -8,13 +8,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Where the commands that compute on a network run (curvature, train, experiment): {@code --device}
- * and {@code --threads}; the command's own {@code --backend} (its default differs) names the backend.
+ * Where the commands that compute on a network run (curvature, train, bench, experiment):
+ * {@code --device} and {@code --threads}, with the defaults of {@link Defaults}; the command's own
+ * {@code --backend} names the backend (its default is {@link Defaults#BACKEND} or, for the commands
+ * that train, {@link Defaults#TRAINING_BACKEND}).
  */
 final class ComputeOptions {
   @Mixin DeviceOption device;
 
-  @Option(names = "--threads", defaultValue = "0", description = "BLAS threads (0: all cores).")
+  @Option(names = "--threads", defaultValue = Defaults.THREADS, description = "BLAS threads (0: all cores; default: ${DEFAULT-VALUE}).")
   int threads;
 
   /** The backend named {@code backend} on {@code --device} with {@code --threads}. */

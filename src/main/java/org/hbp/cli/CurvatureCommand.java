@@ -44,15 +44,18 @@ public final class CurvatureCommand extends HbpCommand {
   @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
   Path batch;
 
-  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "hessian, ggn (default), pch-abs or pch-clip.",
+  @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
+      description = "hessian, ggn, pch-abs or pch-clip (default: ${DEFAULT-VALUE}).",
       converter = Choices.CurvatureKinds.class)
   CurvatureKind kind;
 
-  @Option(names = "--strategy", defaultValue = "exact", paramLabel = "S", description = "exact (default, matrix-free), kfra (eq. 8) or bda (eq. 9).",
+  @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
+      description = "exact (matrix-free), kfra (eq. 8) or bda (eq. 9) (default: ${DEFAULT-VALUE}).",
       converter = Choices.Strategies.class)
   Strategy strat;
 
-  @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "Split each parameter into K row groups (output units / channels).")
+  @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K",
+      description = "Split each parameter into K row groups (output units / channels) (default: ${DEFAULT-VALUE}).")
   int blocks;
 
   @Option(names = "--vectors", paramLabel = "V.npz", description = "Directions: for parameters, arrays [V, *param shape].")
@@ -67,21 +70,19 @@ public final class CurvatureCommand extends HbpCommand {
   @Option(names = "--out", paramLabel = "OUT.npz", description = "Output of --vectors or --solve.")
   Path out;
 
-  @Option(names = "--cg-tol", defaultValue = "0.1", description = "CG relative tolerance (default 0.1).")
+  @Option(names = "--cg-tol", defaultValue = Defaults.CG_TOL, description = "CG relative tolerance (default: ${DEFAULT-VALUE}).")
   double cgTol;
 
-  @Option(names = "--cg-atol", defaultValue = "0", description = "CG absolute tolerance (default 0).")
+  @Option(names = "--cg-atol", defaultValue = Defaults.CG_ATOL, description = "CG absolute tolerance (default: ${DEFAULT-VALUE}).")
   double cgAtol;
 
-  @Option(names = "--cg-maxiter", defaultValue = "50", description = "CG iteration limit (default 50).")
+  @Option(names = "--cg-maxiter", defaultValue = Defaults.CG_MAXITER, description = "CG iteration limit (default: ${DEFAULT-VALUE}).")
   int cgMaxiter;
 
-  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB",
-      description = "Refuse a run whose estimated memory (parameters, pass, curvature, products, outputs) exceeds this (default 2 GiB).")
-  double memoryLimitGiB;
+  @Mixin MemoryLimitOption memoryLimit;
 
-  @Option(names = "--backend", defaultValue = "blas-f64", paramLabel = "B",
-      description = "cpu, blas-f64 (default: OpenBLAS, float64) or blas-f32 (float32, as PyTorch trains).")
+  @Option(names = "--backend", defaultValue = Defaults.BACKEND, paramLabel = "B",
+      description = "cpu, blas-f64 (OpenBLAS, float64) or blas-f32 (float32) (default: ${DEFAULT-VALUE}: results exact to float64 round-off).")
   String backend;
 
   @Mixin ComputeOptions compute;
@@ -93,7 +94,7 @@ public final class CurvatureCommand extends HbpCommand {
     if ((vectors != null || solve != null) && out == null) throw new UserError((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
-    long limit = NetworkOptions.memoryLimitBytes(memoryLimitGiB);
+    long limit = memoryLimit.bytes();
     PrintWriter w = out();
 
     NetworkSpec net = networkOptions.load();

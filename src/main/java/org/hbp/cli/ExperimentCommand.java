@@ -53,7 +53,8 @@ public final class ExperimentCommand extends HbpCommand {
   @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default experiments/<fig>-<scale>).")
   Path out;
 
-  @Option(names = "--backend", defaultValue = "blas-f32", paramLabel = "B", description = "blas-f32 (default), blas-f64 or cpu.")
+  @Option(names = "--backend", defaultValue = Defaults.TRAINING_BACKEND, paramLabel = "B",
+      description = "blas-f32, blas-f64 or cpu (default: ${DEFAULT-VALUE}, " + Defaults.TRAINING_BACKEND_REASON + ").")
   String backend;
 
   @Mixin ComputeOptions compute;

@@ -3,7 +3,9 @@ package org.hbp.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.InvalidPathException;
-import java.util.List;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.backend.opencl.OpenClException;
 import org.hbp.io.IoErrors;
@@ -12,11 +14,49 @@ import picocli.CommandLine;
 
 /** The {@code hbp} command line. */
 @Command(name = "hbp", mixinStandardHelpOptions = true, version = "hbp 0.1.0",
-    description = "Hessian backpropagation: derive curvature rules of neural-network modules from their forward expressions.",
-    subcommands = {DeriveCommand.class, GenerateCommand.class, VerifyCommand.class, CurvatureCommand.class, BenchCommand.class, DemoCommand.class,
-        TrainCommand.class, PlotCommand.class, ExperimentCommand.class, DevicesCommand.class,
-        CommandLine.HelpCommand.class})
+    description = "Hessian backpropagation: derive curvature rules of neural-network modules from their forward expressions.")
 public final class Main implements Runnable {
+  /**
+   * The subcommands by name, in the order {@code hbp --help} lists them. picocli builds a command's
+   * model (every option, mixin and converter) when the command is added; {@link #commandLine(String[])}
+   * adds only the one a command line runs, which saves most of the start-up of a short command.
+   */
+  static final Map<String, Class<?>> COMMANDS = commands();
+
+  private static Map<String, Class<?>> commands() {
+    Map<String, Class<?>> m = new LinkedHashMap<>();
+    m.put("derive", DeriveCommand.class);
+    m.put("generate", GenerateCommand.class);
+    m.put("verify", VerifyCommand.class);
+    m.put("curvature", CurvatureCommand.class);
+    m.put("bench", BenchCommand.class);
+    m.put("demo", DemoCommand.class);
+    m.put("train", TrainCommand.class);
+    m.put("plot", PlotCommand.class);
+    m.put("experiment", ExperimentCommand.class);
+    m.put("devices", DevicesCommand.class);
+    m.put("help", CommandLine.HelpCommand.class);
+    return Collections.unmodifiableMap(m);
+  }
+
+  /** The command line with every subcommand (for {@code --help}, {@code help}, and unknown commands' suggestions). */
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    for (Map.Entry<String, Class<?>> c : COMMANDS.entrySet()) cl.addSubcommand(c.getKey(), c.getValue());
+    return cl;
+  }
+
+  /**
+   * The command line for {@code args}: when the first argument names a command other than
+   * {@code help}, only that command (its own {@code --help} is the same), else every command.
+   */
+  static CommandLine commandLine(String[] args) {
+    Class<?> command = args.length == 0 || args[0].equals("help") ? null : COMMANDS.get(args[0]);
+    if (command == null) return commandLine();
+    CommandLine cl = new CommandLine(new Main());
+    cl.addSubcommand(args[0], command);
+    return cl;
+  }
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -36,8 +76,10 @@ public final class Main implements Runnable {
     int[] status = {1};
     PrintWriter out = new PrintWriter(System.out, true), err = new PrintWriter(System.err, true);
     Thread command = new Thread(null, () -> status[0] = execute(args, out, err), "hbp", COMMAND_STACK_BYTES);
+    InterruptHint interrupted = InterruptHint.install(args, err);
     command.start();
     command.join();
+    interrupted.finished();
     System.exit(status[0]);
   }
 
@@ -59,7 +101,7 @@ public final class Main implements Runnable {
   }
 
   static int execute(String[] args, PrintWriter out, PrintWriter err, boolean debug) {
-    return execute(new CommandLine(new Main()), args, out, err, debug);
+    return execute(commandLine(args), args, out, err, debug);
   }
 
   /** Runs {@code args} on a command line built by the caller (tests add commands of their own). */

@@ -3,7 +3,6 @@ package org.hbp.cli;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.hbp.UserError;
 import org.hbp.network.ModuleLibrary;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
@@ -27,9 +26,4 @@ final class NetworkOptions {
     return NetworkResolver.load(netFile, networkName, dirs);
   }
 
-  /** {@code --memory-limit} in bytes: {@code gib} GiB, which must be positive. */
-  static long memoryLimitBytes(double gib) {
-    if (!(gib > 0)) throw new UserError("--memory-limit must be > 0 GiB, not " + gib);
-    return (long) Math.min(gib * (1L << 30), Long.MAX_VALUE);
-  }
 }

@@ -59,29 +59,29 @@ public final class TrainCommand extends HbpCommand {
   @Option(names = "--alpha", defaultValue = "0.02", description = "cg-newton: damping alpha of eq. 10 (default 0.02).")
   double alpha;
 
-  @Option(names = "--curvature", defaultValue = "ggn", paramLabel = "C", description = "cg-newton: hessian, ggn (default), pch-abs, pch-clip.",
+  @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
+      description = "cg-newton: hessian, ggn, pch-abs, pch-clip (default: ${DEFAULT-VALUE}).",
       converter = Choices.CurvatureKinds.class)
   CurvatureKind curvature;
 
-  @Option(names = "--strategy", defaultValue = "bda", paramLabel = "S", description = "cg-newton: exact, kfra or bda (default).",
+  @Option(names = "--strategy", defaultValue = Defaults.TRAINING_STRATEGY, paramLabel = "S",
+      description = "cg-newton: exact, kfra or bda (default: ${DEFAULT-VALUE}, " + Defaults.TRAINING_STRATEGY_REASON + ").",
       converter = Choices.Strategies.class)
   Strategy strategy;
 
-  @Option(names = "--blocks", defaultValue = "1", paramLabel = "K", description = "cg-newton: row sub-blocks per parameter (default 1).")
+  @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K", description = "cg-newton: row sub-blocks per parameter (default: ${DEFAULT-VALUE}).")
   int blocks;
 
-  @Option(names = "--cg-maxiter", defaultValue = "50", description = "cg-newton: CG iteration limit (default 50).")
+  @Option(names = "--cg-maxiter", defaultValue = Defaults.CG_MAXITER, description = "cg-newton: CG iteration limit (default: ${DEFAULT-VALUE}).")
   int cgMaxiter;
 
-  @Option(names = "--cg-tol", defaultValue = "0.1", description = "cg-newton: CG relative tolerance (default 0.1).")
+  @Option(names = "--cg-tol", defaultValue = Defaults.CG_TOL, description = "cg-newton: CG relative tolerance (default: ${DEFAULT-VALUE}).")
   double cgTol;
 
-  @Option(names = "--cg-atol", defaultValue = "0", description = "cg-newton: CG absolute tolerance (default 0).")
+  @Option(names = "--cg-atol", defaultValue = Defaults.CG_ATOL, description = "cg-newton: CG absolute tolerance (default: ${DEFAULT-VALUE}).")
   double cgAtol;
 
-  @Option(names = "--memory-limit", defaultValue = "2", paramLabel = "GiB",
-      description = "Refuse a run whose estimated memory (parameters, training step, optimizer, evaluation) exceeds this (default 2 GiB).")
-  double memoryLimitGiB;
+  @Mixin MemoryLimitOption memoryLimit;
 
   @Option(names = "--momentum", defaultValue = "0.9", description = "sgd: momentum (default 0.9).")
   double momentum;
@@ -118,8 +118,8 @@ public final class TrainCommand extends HbpCommand {
   @Option(names = "--label", paramLabel = "TEXT", description = "Label of the run in plots (default: the optimizer's settings).")
   String label;
 
-  @Option(names = "--backend", defaultValue = "blas-f32", paramLabel = "B",
-      description = "blas-f32 (default: float32, as PyTorch trains), blas-f64 or cpu.")
+  @Option(names = "--backend", defaultValue = Defaults.TRAINING_BACKEND, paramLabel = "B",
+      description = "blas-f32, blas-f64 or cpu (default: ${DEFAULT-VALUE}, " + Defaults.TRAINING_BACKEND_REASON + ").")
   String backend;
 
   @Mixin ComputeOptions compute;
@@ -140,7 +140,7 @@ public final class TrainCommand extends HbpCommand {
     Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
     Map<String, Batch> initial = checkedInitialization(net);
-    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, System.console() != null);
+    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, ProgressMode.current() == ProgressMode.BAR);
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();
@@ -168,18 +168,13 @@ public final class TrainCommand extends HbpCommand {
     return n;
   }
 
-  /** The memory limit in bytes. */
-  private long memoryLimit() {
-    return NetworkOptions.memoryLimitBytes(memoryLimitGiB);
-  }
-
   /**
    * The initial parameters, once the memory estimate says the run fits: the parameters and the
    * optimizer's state from their shapes first, then two training steps and an evaluation measured
    * on a few samples ({@link MemoryEstimate#training}, CG limited to 2 iterations there).
    */
   private Map<String, Batch> checkedInitialization(Network net) {
-    long limit = memoryLimit();
+    long limit = memoryLimit.bytes();
     int copies = switch (optimizer) {
       case ADAM -> 2;
       case SGD -> 1;
@@ -214,7 +209,7 @@ public final class TrainCommand extends HbpCommand {
   /** The CG-Newton settings of the options, with CG limited to {@code cgIterations}. */
   private CgNewton.Settings cgNewton(int cgIterations) {
     return new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks, new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations),
-        memoryLimit());
+        memoryLimit.bytes());
   }
 
   private Map<String, Object> config(NetworkSpec ns, Optimizer opt) {

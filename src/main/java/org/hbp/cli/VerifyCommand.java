@@ -8,6 +8,7 @@ import java.util.List;
 import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
 import org.hbp.dsl.ModuleSpec;
+import org.hbp.train.Progress;
 import org.hbp.verify.ExpectCheck;
 import org.hbp.verify.OperatorCheck;
 import org.hbp.verify.SpecVerifier;
@@ -61,8 +62,15 @@ public final class VerifyCommand extends HbpCommand {
     if (files.isEmpty()) throw new UserError(target + ": no .hbp spec files in this folder");
     int failed = 0, checks = 0, operators = 0;
     List<SpecVerifier.FileResult> results = new ArrayList<>();
+    Progress bar = ProgressMode.current().bar(err(), "verify", files.size());
     for (Path f : files) {
-      SpecVerifier.FileResult r = verify(f);
+      bar.step(results.size(), f.toString());
+      SpecVerifier.FileResult r;
+      try {
+        r = verify(f);
+      } finally {
+        bar.clear();
+      }
       results.add(r);
       for (SpecVerifier.ModuleResult mr : r.modules()) {
         operators++;

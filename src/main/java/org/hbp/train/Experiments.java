@@ -183,7 +183,8 @@ public final class Experiments {
         boolean started = Files.exists(dir.resolve("config.json")) || Files.exists(dir.resolve("metrics.csv"));
         RunMetrics done = Files.exists(dir.resolve("metrics.csv")) ? RunMetrics.read(dir) : null;
         Map<String, Object> config = c.json(plan.figure(), plan.scale(), seed, plan.epochs(), dataName);
-        log.printf(Locale.ROOT, "== %s %s: %s, seed %d -> %s%n", plan.figure(), plan.scale(), c.label(), seed, dir);
+        log.printf(Locale.ROOT, "== run %d/%d: %s %s: %s, seed %d -> %s%n", runs.size() + 1, plan.configs().size() * seeds, plan.figure(),
+            plan.scale(), c.label(), seed, dir);
         log.flush();
         if (done != null && !done.rows().isEmpty() && done.rows().get(done.rows().size() - 1).epoch() >= plan.epochs()) {
           log.println("   already complete");

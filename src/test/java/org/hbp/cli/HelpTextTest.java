@@ -12,7 +12,7 @@ import picocli.CommandLine;
 class HelpTextTest {
   @Test
   void everyCommandHasAOneLineSummaryThatEnds() {
-    CommandLine hbp = new CommandLine(new Main());
+    CommandLine hbp = Main.commandLine();
     Map<String, CommandLine> commands = hbp.getSubcommands();
     assertTrue(commands.size() >= 10, commands.keySet().toString());
     String usage = hbp.getUsageMessage();
@@ -30,5 +30,24 @@ class HelpTextTest {
           c.getKey() + ": its help has a description beyond the summary");
     }
     assertEquals(List.of(), usage.lines().filter(l -> l.length() > 80).toList());
+  }
+
+  @Test
+  void aCommandLineBuildsOnlyTheCommandItRuns() {
+    assertEquals(List.of("derive"), List.copyOf(Main.commandLine(new String[] {"derive", "x.hbp"}).getSubcommands().keySet()));
+    assertEquals(Main.COMMANDS.keySet(), Main.commandLine(new String[] {"help", "derive"}).getSubcommands().keySet());
+    assertEquals(Main.COMMANDS.keySet(), Main.commandLine(new String[] {"--help"}).getSubcommands().keySet());
+    assertEquals(Main.COMMANDS.keySet(), Main.commandLine(new String[] {"nonsense"}).getSubcommands().keySet());
+    assertEquals(Main.COMMANDS.keySet(), Main.commandLine(new String[0]).getSubcommands().keySet());
+    // each command is registered under the name its @Command gives
+    for (Map.Entry<String, Class<?>> c : Main.COMMANDS.entrySet())
+      assertEquals(c.getKey(), c.getValue().getAnnotation(picocli.CommandLine.Command.class).name());
+  }
+
+  @Test
+  void anUnknownCommandStillListsTheCommands() {
+    CliRun r = CliRun.hbp("deriv");
+    r.assertExit(2);
+    assertTrue(r.err().contains("derive"), r.err());
   }
 }

@@ -1,0 +1,136 @@
+package org.hbp.cli;
+
+import static org.hbp.cli.CliRun.hbp;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.function.Supplier;
+import org.hbp.UserError;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Progress of the long commands on standard error: drawn only on a terminal or when forced, never
+ * into redirected output; {@code bench --quick}; what an interrupt prints.
+ */
+class ProgressCliTest {
+  /** Runs {@code run} with {@code -Dhbp.progress} and {@code -Dhbp.stderr.terminal} set as given (null: unset). */
+  static <T> T with(String progress, String terminal, Supplier<T> run) {
+    String p = System.getProperty("hbp.progress"), t = System.getProperty("hbp.stderr.terminal");
+    set("hbp.progress", progress);
+    set("hbp.stderr.terminal", terminal);
+    try {
+      return run.get();
+    } finally {
+      set("hbp.progress", p);
+      set("hbp.stderr.terminal", t);
+    }
+  }
+
+  private static void set(String key, String value) {
+    if (value == null) System.clearProperty(key);
+    else System.setProperty(key, value);
+  }
+
+  private static final String[] BENCH = {"bench", "--net", "networks/resnet.hbp", "--batch", "4", "--backend", "cpu", "--repeat", "1", "--warmup", "0",
+      "--directions", "1", "--strategies", "exact,bda"};
+
+  @Test
+  void benchForcedToLinesPrintsAProgressLinePerMeasurementOnStandardError() {
+    CliRun r = with("lines", "false", () -> hbp(BENCH));
+    r.assertExit(0);
+    List<String> lines = r.err().lines().toList();
+    // gradient pass, exact products, bda pass, bda products: 4 measurements, a line as the first starts and as each ends
+    assertEquals(5, lines.size(), r.err());
+    assertTrue(lines.get(0).startsWith("bench [") && lines.get(0).contains(" 0/4  gradient pass"), r.err());
+    assertTrue(lines.get(4).contains(" 4/4  bda products, all blocks, 1 direction  took "), r.err());
+    assertFalse(r.err().contains("\r"), r.err());
+    assertFalse(r.out().contains("bench ["), "progress stays off standard output:\n" + r.out());
+  }
+
+  @Test
+  void benchWithRedirectedStandardErrorPrintsNoProgress() {
+    CliRun r = with(null, "false", () -> hbp(BENCH));
+    r.assertExit(0);
+    assertEquals("", r.err());
+  }
+
+  @Test
+  void benchOnATerminalRedrawsTheBarAndClearsItForEachResult() {
+    CliRun r = with(null, "true", () -> hbp(BENCH));
+    r.assertExit(0);
+    assertTrue(r.err().contains("\rbench ["), r.err());
+    assertTrue(r.err().endsWith("\n"), "the last draw ends its line");
+  }
+
+  @Test
+  void verifyForcedToLinesPrintsALinePerSpec() {
+    CliRun r = with("lines", null, () -> hbp("verify", "modules-spec/linear.hbp", "--shapes", "1"));
+    r.assertExit(0);
+    assertTrue(r.err().startsWith("verify [........................]   0% 0/1  modules-spec/linear.hbp"), r.err());
+    assertEquals(1, r.err().lines().count(), r.err());
+  }
+
+  @Test
+  void aWrongProgressVariableIsAClearError() {
+    CliRun r = with("sometimes", null, () -> hbp(BENCH));
+    r.assertExit(2);
+    assertEquals("hbp: HBP_PROGRESS='sometimes': expected bar, lines or off\n", r.err());
+  }
+
+  @Test
+  void progressModeOfItsInputs() {
+    assertEquals(ProgressMode.BAR, ProgressMode.of(null, "true", false));
+    assertEquals(ProgressMode.OFF, ProgressMode.of(null, "false", true));
+    assertEquals(ProgressMode.BAR, ProgressMode.of(null, null, true), "java -jar: a console counts");
+    assertEquals(ProgressMode.OFF, ProgressMode.of(null, null, false));
+    assertEquals(ProgressMode.LINES, ProgressMode.of("lines", "true", true));
+    assertEquals(ProgressMode.OFF, ProgressMode.of("off", "true", true));
+    assertEquals(ProgressMode.BAR, ProgressMode.of("bar", "false", false));
+    assertThrows(UserError.class, () -> ProgressMode.of("yes", null, false));
+  }
+
+  @Test
+  void benchQuickTakesItsSettingsUnlessGiven() {
+    CliRun r = with(null, "false", () -> hbp("bench", "--net", "networks/resnet.hbp", "--backend", "blas-f64", "--quick"));
+    r.assertExit(0);
+    r.assertOutContains("batch 100", "quick (1 warm-up, 1 timed)", "exact products, all blocks, 1 direction", "bda products, all blocks, 1 direction");
+    assertFalse(r.out().contains("10 directions"), r.out());
+    CliRun given = with(null, "false", () -> hbp("bench", "--net", "networks/resnet.hbp", "--backend", "cpu", "--quick", "--batch", "3", "--directions",
+        "2", "--strategies", "exact"));
+    given.assertExit(0);
+    given.assertOutContains("batch 3", "exact products, all blocks, 2 directions");
+  }
+
+  @Test
+  void theMeasurementCount() {
+    assertEquals(1 + 2 + 3 + 3, BenchCommand.measurements(List.of(org.hbp.network.Strategy.EXACT, org.hbp.network.Strategy.KFRA,
+        org.hbp.network.Strategy.BDA), 2));
+  }
+
+  @Test
+  void anInterruptedTrainingRunSaysHowToResume() {
+    List<String> args = List.of("train", "--net", "networks/fc-fmnist.hbp", "--data", "fashion-mnist", "--out", "runs/my run");
+    assertEquals("hbp: interrupted; the run keeps its last checkpoint (the last finished epoch); continue it with:\n"
+        + "  hbp train --net networks/fc-fmnist.hbp --data fashion-mnist --out 'runs/my run' --resume\n", InterruptHint.message(args, true));
+    assertEquals("hbp: interrupted before the run started; start it again with:\n"
+        + "  hbp train --net networks/fc-fmnist.hbp --data fashion-mnist --out 'runs/my run'\n", InterruptHint.message(args, false));
+    List<String> resumed = List.of("train", "--net", "n.hbp", "--out=r", "--resume");
+    assertTrue(InterruptHint.message(resumed, true).endsWith("\n  hbp train --net n.hbp --out=r --resume\n"), "--resume is not doubled");
+  }
+
+  @Test
+  void anInterruptedExperimentSaysToRunItAgain() {
+    assertEquals("hbp: interrupted; finished runs are kept, and the same command continues the others (the interrupted one from its last "
+        + "checkpoint):\n  hbp experiment fig4 --scale small\n", InterruptHint.message(List.of("experiment", "fig4", "--scale", "small"), false));
+    assertEquals("hbp: interrupted\n", InterruptHint.message(List.of("derive", "x.hbp"), false));
+  }
+
+  @Test
+  void theRunFolderIsTheLastOutOption() {
+    assertEquals("b", InterruptHint.optionValue(List.of("train", "--out", "a", "--out=b"), "--out"));
+    assertEquals(null, InterruptHint.optionValue(List.of("train", "--out"), "--out"));
+  }
+}

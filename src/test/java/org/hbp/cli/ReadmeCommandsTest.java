@@ -421,7 +421,7 @@ class ReadmeCommandsTest {
     List<String> words = bashWords(c);
     String sub = words.get(0);
     if (PARSE_ONLY.containsKey(sub)) {
-      new CommandLine(new Main()).parseArgs(words.toArray(String[]::new));
+      Main.commandLine().parseArgs(words.toArray(String[]::new));
       return;
     }
     assertTrue(RUN.contains(sub), c.where() + ": unclassified command " + sub);

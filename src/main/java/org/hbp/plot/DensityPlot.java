@@ -45,6 +45,7 @@ public final class DensityPlot {
     s.setPlotGridLinesColor(new Color(0xe3e3e3));
     s.setLegendVisible(false);
     s.setYAxisLogarithmic(true);
+    s.setXAxisDecimalPattern("0.###E0");
     XYSeries series = chart.addSeries("density", grid, y);
     series.setLineColor(TrainingPlots.PALETTE[0]);
     series.setLineStyle(new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND));

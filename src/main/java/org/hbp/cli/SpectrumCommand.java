@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
 
 /** {@code hbp spectrum}: top eigenvalues, trace and spectral density of curvature blocks, from NumPy files. */
 @Command(name = "spectrum",
-    header = "Spectra of curvature: top eigenvalues (Lanczos), trace (Hutchinson), density (SLQ).",
+    header = "Curvature spectra: top eigenvalues, trace, density.",
     description = {
         "Spectral quantities of the curvature of the mean loss of a network on one batch (the same --net, --params, --batch "
             + "as hbp curvature): the K largest eigenvalues and their eigenvectors by Lanczos with full reorthogonalisation "

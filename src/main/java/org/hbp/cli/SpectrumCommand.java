@@ -148,7 +148,7 @@ public final class SpectrumCommand extends HbpCommand {
     w.printf("curvature %s, strategy %s, scope %s%n", kind.label(), strat.label(), scope);
     w.flush();
     Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks);
-    SpectrumRun run = new SpectrumRun(settings(), network, layout);
+    SpectrumRun run = new SpectrumRun(settings(limit), network, layout);
     Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
     try {
       run.compute(operators, bar, w);
@@ -200,9 +200,9 @@ public final class SpectrumCommand extends HbpCommand {
       throw new UserError(out + " already holds " + String.join(", ", existing) + " of an earlier run; choose another --out, remove them, or pass --overwrite");
   }
 
-  private SpectrumRun.Settings settings() {
+  private SpectrumRun.Settings settings(long limit) {
     return new SpectrumRun.Settings(top, new Lanczos.Settings(maxIterations, tol, seed), trace ? probes : 0, directions, density ? starts : 0,
-        steps, sigma, grid, seed);
+        steps, sigma, grid, seed, limit);
   }
 
   private static Map<String, NdArray> readNpz(Path file) throws IOException {

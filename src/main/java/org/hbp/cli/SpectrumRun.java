@@ -12,10 +12,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.ejml.data.DMatrixRMaj;
+import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.io.AtomicFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
+import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.TorchLayout;
 import org.hbp.plot.DensityPlot;
@@ -34,8 +36,18 @@ final class SpectrumRun {
    * @param top the number of eigenvalues (null: none)
    * @param probes Hutchinson's probes (0: no trace)
    * @param starts SLQ's random starts (0: no density)
+   * @param memoryLimit bytes for the Lanczos bases (full reorthogonalisation keeps every vector)
    */
-  record Settings(Integer top, Lanczos.Settings lanczos, int probes, int directions, int starts, int steps, double sigma, int grid, long seed) {}
+  record Settings(Integer top, Lanczos.Settings lanczos, int probes, int directions, int starts, int steps, double sigma, int grid, long seed,
+      long memoryLimit) {}
+
+  /**
+   * The most Lanczos vectors of n entries (8n bytes each) that fit under {@code limit} bytes, for
+   * {@code bases} bases side by side: a cap on the iterations, which full reorthogonalisation keeps.
+   */
+  static int basisCap(long limit, int n, int bases) {
+    return (int) Math.min(Integer.MAX_VALUE, limit / (8L * n * bases));
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -65,7 +77,14 @@ final class SpectrumRun {
       List<String> line = new ArrayList<>();
       if (settings.top() != null) {
         int k = Math.min(settings.top(), n);
-        Lanczos.Result l = Lanczos.top(target.operator(), k, settings.lanczos(),
+        int cap = basisCap(settings.memoryLimit(), n, 1), iterations = Math.min(settings.lanczos().maxIterations(), cap);
+        if (iterations < k)
+          throw new UserError(String.format(Locale.ROOT, "--top %d of block %s (%d entries) keeps %d vectors of %s: above --memory-limit %s",
+              k, name, n, k, MemoryEstimate.bytes(8L * n), MemoryEstimate.bytes(settings.memoryLimit())));
+        if (iterations < settings.lanczos().maxIterations() && iterations < n)
+          line.add(String.format(Locale.ROOT, "Lanczos capped at %d products by --memory-limit", iterations));
+        Lanczos.Settings ls = new Lanczos.Settings(iterations, settings.lanczos().tolerance(), settings.lanczos().seed());
+        Lanczos.Result l = Lanczos.top(target.operator(), k, ls,
             i -> bar.step(done[0], name + ": Lanczos step " + i));
         r.put("top", ordered("values", l.values(), "residuals", l.residuals(), "iterations", l.iterations(), "converged", l.converged()));
         put(eigenvectors, vectors, l.vectors(), false);
@@ -83,7 +102,12 @@ final class SpectrumRun {
         bar.step(++done[0], name + ": trace done");
       }
       if (settings.starts() > 0) {
-        SpectralDensity.Quadrature q = SpectralDensity.quadrature(target.operator(), settings.starts(), settings.steps(), settings.seed(),
+        int steps = Math.min(settings.steps(), basisCap(settings.memoryLimit(), n, settings.starts()));
+        if (steps < 1)
+          throw new UserError(String.format(Locale.ROOT, "--density with --starts %d on block %s (%d entries) keeps %d vectors of %s: above --memory-limit %s",
+              settings.starts(), name, n, settings.starts(), MemoryEstimate.bytes(8L * n), MemoryEstimate.bytes(settings.memoryLimit())));
+        if (steps < Math.min(settings.steps(), n)) line.add(String.format(Locale.ROOT, "SLQ capped at %d steps by --memory-limit", steps));
+        SpectralDensity.Quadrature q = SpectralDensity.quadrature(target.operator(), settings.starts(), steps, settings.seed(),
             i -> bar.step(done[0], name + ": SLQ step " + i));
         SpectralDensity.Density d = SpectralDensity.density(q, settings.sigma(), settings.grid());
         densities.put(name, d);

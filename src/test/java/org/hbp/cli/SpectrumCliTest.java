@@ -3,10 +3,13 @@ package org.hbp.cli;
 import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -15,11 +18,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.hbp.UserError;
+import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkResolver;
+import org.hbp.network.TorchLayout;
+import org.hbp.spectrum.Lanczos;
+import org.hbp.spectrum.SymmetricOperator;
+import org.hbp.train.Progress;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -139,6 +152,27 @@ class SpectrumCliTest {
       if (old == null) System.clearProperty("hbp.progress");
       else System.setProperty("hbp.progress", old);
     }
+  }
+
+  /** Full reorthogonalisation keeps every Lanczos vector: the iterations are capped to what --memory-limit holds, or refused. */
+  @Test
+  void lanczosBasesStayWithinTheMemoryLimit() throws Exception {
+    assertEquals(100, SpectrumRun.basisCap(8000, 10, 1));
+    assertEquals(25, SpectrumRun.basisCap(8000, 10, 4));
+    Network mlp = new Network(NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(), new CpuBackend());
+    double[] d = new double[20];
+    for (int i = 0; i < 20; i++) d[i] = i + 1;
+    Map<String, SpectrumScope.Target> target = Map.of("0.W", new SpectrumScope.Target(SymmetricOperator.of(CommonOps_DDRM.diag(d)), List.of("0.W")));
+    long fiveSteps = 8L * 20 * 2 * 5; // 5 vectors of 20 entries for each of 2 starts
+    SpectrumRun density = new SpectrumRun(new SpectrumRun.Settings(null, new Lanczos.Settings(100, 1e-6, 0), 0, 1, 2, 60, 0.01, 100, 0, fiveSteps),
+        mlp, new TorchLayout(mlp));
+    StringWriter w = new StringWriter();
+    density.compute(target, Progress.none(), new PrintWriter(w, true));
+    assertTrue(w.toString().contains("SLQ capped at 5 steps by --memory-limit"), w.toString());
+    SpectrumRun top = new SpectrumRun(new SpectrumRun.Settings(3, new Lanczos.Settings(100, 1e-6, 0), 0, 1, 0, 60, 0.01, 100, 0, 8L * 20 * 2),
+        mlp, new TorchLayout(mlp));
+    UserError e = assertThrows(UserError.class, () -> top.compute(target, Progress.none(), new PrintWriter(new StringWriter())));
+    assertTrue(e.getMessage().contains("--top 3 of block 0.W (20 entries)") && e.getMessage().contains("--memory-limit"), e.getMessage());
   }
 
   @Test

@@ -38,9 +38,10 @@ class PackageDependenciesTest {
       Map.entry("verify", Set.of("calculus", "dsl", "derive", "runtime", "backend", "codegen", "network", "io", "math")),
       Map.entry("data", Set.of("io")),
       Map.entry("plot", Set.of("io")),
+      Map.entry("spectrum", Set.of("network", "backend")),
       Map.entry("train", Set.of("calculus", "dsl", "runtime", "backend", "network", "data", "plot", "io", "math")),
       Map.entry("cli", Set.of("calculus", "dsl", "derive", "runtime", "backend", "codegen", "network", "verify", "data", "plot",
-          "train", "io", "math")));
+          "train", "spectrum", "io", "math")));
 
   /** {@code org.hbp.<package>.<Upper...>}: a class of another package, imported or written out. */
   private static final Pattern USE = Pattern.compile("\\borg\\.hbp\\.([a-z]+)\\.[A-Z]");

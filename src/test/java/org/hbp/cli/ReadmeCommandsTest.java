@@ -87,7 +87,7 @@ class ReadmeCommandsTest {
       "scripts/gpu-check.sh", "builds a 61 MiB payload, or runs the GPU suite on an NVIDIA machine");
 
   /** hbp commands run in-process: each takes seconds. */
-  static final Set<String> RUN = Set.of("derive", "verify", "generate", "devices", "curvature");
+  static final Set<String> RUN = Set.of("derive", "verify", "generate", "devices", "curvature", "spectrum");
 
   /** hbp commands whose arguments are only parsed, and why. */
   static final Map<String, String> PARSE_ONLY = Map.of(
@@ -344,6 +344,12 @@ class ReadmeCommandsTest {
       Map<String, NdArray> v = Npz.read(tmp.resolve("V.npz")), hv = Npz.read(tmp.resolve("HV.npz"));
       assertEquals(v.keySet(), hv.keySet());
       v.forEach((k, a) -> assertEquals(Arrays.toString(a.shape()), Arrays.toString(hv.get(k).shape()), k));
+    }
+    if (c.text().startsWith("./hbp spectrum") && c.text().contains("--scope block:15.weight --top 3 --trace --density --out spectrum")) {
+      // "writes into the folder spectrum/": the JSON numbers of block 15.W, the arrays and the plot
+      String json = Files.readString(tmp.resolve("spectrum/spectrum.json"));
+      assertTrue(json.contains("\"15.W\"") && json.contains("\"top\"") && json.contains("\"trace\"") && json.contains("\"density\""), json);
+      for (String f : List.of("eigenvectors.npz", "diagonal.npz", "density-15.W.png")) assertTrue(Files.exists(tmp.resolve("spectrum").resolve(f)), f);
     }
     if (c.text().startsWith("./hbp generate --specs my-specs --out src/main/java --package com.example.ops")) {
       // "writes com/example/ops/SoftsignLayerOperator.java"

@@ -1,0 +1,212 @@
+package org.hbp.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.backend.Batch;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.hbp.network.Curvature;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.MemoryEstimate;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkResolver;
+import org.hbp.network.NetworkSpec;
+import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
+import org.hbp.network.TorchLayout;
+import org.hbp.spectrum.Lanczos;
+import org.hbp.train.Progress;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code hbp spectrum}: top eigenvalues, trace and spectral density of curvature blocks, from NumPy files. */
+@Command(name = "spectrum",
+    header = "Curvature spectra: top eigenvalues, trace, density.",
+    description = {
+        "Spectral quantities of the curvature of the mean loss of a network on one batch (the same --net, --params, --batch "
+            + "as hbp curvature): the K largest eigenvalues and their eigenvectors by Lanczos with full reorthogonalisation "
+            + "(--top K), the trace and diagonal by Hutchinson's estimator with Rademacher probes and its standard error "
+            + "(--trace), and the spectral density by stochastic Lanczos quadrature (--density), for every parameter's block "
+            + "(--scope blocks) or one (--scope block:NAME). Writes spectrum.json, eigenvectors.npz, diagonal.npz and "
+            + "density-NAME.png into the --out folder."})
+public final class SpectrumCommand extends HbpCommand {
+  @Mixin NetworkOptions networkOptions;
+
+  @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
+  Path params;
+
+  @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
+  Path batch;
+
+  @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
+      description = "hessian, ggn, pch-abs or pch-clip (default: ${DEFAULT-VALUE}).", converter = Choices.CurvatureKinds.class)
+  CurvatureKind kind;
+
+  @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
+      description = "exact (matrix-free), kfra (eq. 8) or bda (eq. 9) (default: ${DEFAULT-VALUE}).", converter = Choices.Strategies.class)
+  Strategy strat;
+
+  @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K",
+      description = "Split each parameter into K row groups and keep the block-diagonal part (default: ${DEFAULT-VALUE}).")
+  int blocks;
+
+  @Option(names = "--scope", defaultValue = "blocks", paramLabel = "SCOPE",
+      description = "blocks (every parameter's block), block:NAME (one, e.g. block:0.W) or net (the whole network) (default: ${DEFAULT-VALUE}).")
+  String scope;
+
+  @Option(names = "--top", paramLabel = "K", description = "The K largest eigenvalues and their eigenvectors, by Lanczos.")
+  Integer top;
+
+  @Option(names = "--trace", description = "Trace and diagonal by Hutchinson's estimator, with standard errors.")
+  boolean trace;
+
+  @Option(names = "--density", description = "Spectral density by stochastic Lanczos quadrature, and its plot.")
+  boolean density;
+
+  @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for spectrum.json and the other outputs (created if needed).")
+  Path out;
+
+  @Option(names = "--overwrite", description = "Replace outputs of an earlier run in --out (else such files are an error).")
+  boolean overwrite;
+
+  @Option(names = "--max-iterations", defaultValue = "100", paramLabel = "M", description = "Lanczos: most products per block (default: ${DEFAULT-VALUE}).")
+  int maxIterations;
+
+  @Option(names = "--tol", defaultValue = "1e-6", paramLabel = "TOL",
+      description = "Lanczos: residual |A y - θ y| relative to the largest |θ| (default: ${DEFAULT-VALUE}).")
+  double tol;
+
+  @Option(names = "--probes", defaultValue = "100", paramLabel = "M", description = "Hutchinson: Rademacher probes (default: ${DEFAULT-VALUE}).")
+  int probes;
+
+  @Option(names = "--directions", defaultValue = "10", paramLabel = "D",
+      description = "Hutchinson: probes per curvature product (default: ${DEFAULT-VALUE}).")
+  int directions;
+
+  @Option(names = "--starts", defaultValue = "4", paramLabel = "S", description = "Density: random starts, run as the directions of one product (default: ${DEFAULT-VALUE}).")
+  int starts;
+
+  @Option(names = "--steps", defaultValue = "60", paramLabel = "M", description = "Density: Lanczos steps per start (default: ${DEFAULT-VALUE}).")
+  int steps;
+
+  @Option(names = "--sigma", defaultValue = "0.01", paramLabel = "F",
+      description = "Density: width of the Gaussians, as a fraction of the spectrum's range (default: ${DEFAULT-VALUE}).")
+  double sigma;
+
+  @Option(names = "--grid", defaultValue = "1000", paramLabel = "G", description = "Density: grid points (default: ${DEFAULT-VALUE}).")
+  int grid;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of the random start vectors and probes (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Mixin MemoryLimitOption memoryLimit;
+
+  @Option(names = "--backend", defaultValue = Defaults.BACKEND, paramLabel = "B",
+      description = "cpu, blas-f64 (OpenBLAS, float64) or blas-f32 (float32) (default: ${DEFAULT-VALUE}).")
+  String backend;
+
+  @Mixin ComputeOptions compute;
+
+  /** The file names this command writes into --out. */
+  static final String JSON = "spectrum.json", EIGENVECTORS = "eigenvectors.npz", DIAGONAL = "diagonal.npz";
+
+  static String plotName(String block) {
+    return "density-" + block + ".png";
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    checkSettings();
+    long limit = memoryLimit.bytes();
+    PrintWriter w = out();
+    NetworkSpec net = networkOptions.load();
+    Network network = compute.network(net, backend);
+    TorchLayout layout = new TorchLayout(network);
+    MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
+    Map<String, Batch> p = layout.parametersOnly(readNpz(params), params.toString());
+    Map<String, NdArray> b = readNpz(batch);
+    Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
+    Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
+    SpectrumScope sc = SpectrumScope.parse(scope, network.parameterNames());
+    List<String> outputs = outputFiles(sc.names(network));
+    refuseOverwrite(outputs);
+    w.print(NetworkResolver.describe(net));
+    int widest = Math.max(trace ? directions : 1, density ? starts : 1);
+    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, MemoryEstimate.Output.VECTORS, widest, limit);
+    estimate.check(limit);
+    Pass pass = network.run(p, x, y);
+    w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
+    Curvature c = pass.curvature(kind, strat, limit);
+    w.printf("curvature %s, strategy %s, scope %s%n", kind.label(), strat.label(), scope);
+    w.flush();
+    Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks);
+    SpectrumRun run = new SpectrumRun(settings(limit), network, layout);
+    Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
+    try {
+      run.compute(operators, bar, w);
+    } finally {
+      bar.close();
+    }
+    Files.createDirectories(out);
+    Map<String, Object> header = new LinkedHashMap<>();
+    header.put("network", net.name());
+    header.put("curvature", kind.label());
+    header.put("strategy", strat.label());
+    header.put("scope", scope);
+    header.put("samples", x.samples());
+    header.put("loss", pass.loss());
+    header.put("seed", seed);
+    run.write(out, header);
+    w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
+    w.flush();
+    return 0;
+  }
+
+  private void checkSettings() {
+    if (top == null && !trace && !density) throw new UserError("nothing to compute: give --top K, --trace and/or --density");
+    if (top != null && top < 1) throw new UserError("--top must be at least 1, not " + top);
+    if (top != null && maxIterations < top) throw new UserError("--max-iterations " + maxIterations + " must be at least --top " + top);
+    if (!(tol > 0)) throw new UserError("--tol must be positive");
+    if (probes < 2) throw new UserError("--probes must be at least 2 (for a standard error), not " + probes);
+    if (directions < 1) throw new UserError("--directions must be at least 1");
+    if (starts < 1 || steps < 1) throw new UserError("--starts and --steps must be at least 1");
+    if (!(sigma > 0)) throw new UserError("--sigma must be positive");
+    if (grid < 2) throw new UserError("--grid must be at least 2");
+    if (blocks < 1) throw new UserError("--blocks must be at least 1");
+    if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError(out + " exists and is not a folder; --out names the output folder");
+  }
+
+  /** The files a run writes into --out, for the blocks of {@code names}. */
+  private List<String> outputFiles(List<String> names) {
+    List<String> files = new ArrayList<>(List.of(JSON));
+    if (top != null) files.add(EIGENVECTORS);
+    if (trace) files.add(DIAGONAL);
+    if (density) for (String n : names) files.add(plotName(n));
+    return files;
+  }
+
+  private void refuseOverwrite(List<String> files) {
+    if (overwrite) return;
+    List<String> existing = files.stream().filter(f -> Files.exists(out.resolve(f))).toList();
+    if (!existing.isEmpty())
+      throw new UserError(out + " already holds " + String.join(", ", existing) + " of an earlier run; choose another --out, remove them, or pass --overwrite");
+  }
+
+  private SpectrumRun.Settings settings(long limit) {
+    return new SpectrumRun.Settings(top, new Lanczos.Settings(maxIterations, tol, seed), trace ? probes : 0, directions, density ? starts : 0,
+        steps, sigma, grid, seed, limit);
+  }
+
+  private static Map<String, NdArray> readNpz(Path file) throws IOException {
+    if (!Files.exists(file)) throw new UserError("file not found: " + file);
+    return Npz.read(file);
+  }
+}

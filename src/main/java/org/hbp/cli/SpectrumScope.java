@@ -1,0 +1,88 @@
+package org.hbp.cli;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.hbp.UserError;
+import org.hbp.backend.Batch;
+import org.hbp.network.Curvature;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.Network;
+import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
+import org.hbp.network.TorchLayout;
+import org.hbp.spectrum.CurvatureOperators;
+import org.hbp.spectrum.ParameterVectors;
+import org.hbp.spectrum.SymmetricOperator;
+
+/**
+ * {@code hbp spectrum --scope}: every parameter's block ({@code blocks}), one block
+ * ({@code block:NAME}, hbp's or PyTorch's parameter name), or the whole network ({@code net}).
+ *
+ * @param block the parameter of {@code block:NAME}, else null
+ */
+record SpectrumScope(Kind kind, String block) {
+  enum Kind { BLOCKS, BLOCK, NET }
+
+  /** The whole-network curvature product of a pass: each parameter's k directions to each parameter's k products. */
+  interface WholeNetwork {
+    UnaryOperator<Map<String, Batch>> product(Pass pass, CurvatureKind kind, Strategy strategy);
+  }
+
+  /**
+   * The whole-network product for {@code --scope net} (issue 17, section 1), or null while hbp has
+   * none; plugging it in is this one line, e.g.
+   * {@code (pass, kind, strategy) -> dirs -> pass.networkCurvature(kind).matProd(dirs)}.
+   */
+  static final WholeNetwork WHOLE_NETWORK = null;
+
+  /** What an operator of the scope acts on: its parameters, one after another (their vec orders). */
+  record Target(SymmetricOperator operator, List<String> parameters) {}
+
+  /** The scope named {@code text} on a network with {@code parameters}; errors name the choices. */
+  static SpectrumScope parse(String text, List<String> parameters) {
+    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null);
+    if (text.equals("net")) {
+      if (WHOLE_NETWORK == null)
+        throw new UserError("--scope net is not yet available: hbp has no whole-network curvature product yet; use --scope blocks or block:NAME");
+      return new SpectrumScope(Kind.NET, null);
+    }
+    if (text.startsWith("block:")) {
+      String name = text.substring("block:".length());
+      for (String p : parameters) {
+        if (p.equals(name) || TorchLayout.arrayName(p, Set.of()).equals(name)) return new SpectrumScope(Kind.BLOCK, p);
+      }
+      throw new UserError("--scope block:" + name + ": the network has no parameter '" + name + "'; its parameters are "
+          + String.join(", ", parameters));
+    }
+    throw new UserError("--scope: expected blocks, block:NAME or net, not '" + text + "'");
+  }
+
+  /** The names of the scope's operators: the parameters of its blocks, or {@code net}. */
+  List<String> names(Network net) {
+    return switch (kind) {
+      case BLOCKS -> net.parameterNames();
+      case BLOCK -> List.of(block);
+      case NET -> List.of("net");
+    };
+  }
+
+  /** The scope's operators by name ({@link #names}), each block with {@code blocks} row groups. */
+  Map<String, Target> operators(Network net, Pass pass, Curvature c, int blocks) {
+    Map<String, Target> out = new LinkedHashMap<>();
+    switch (kind) {
+      case BLOCKS -> {
+        for (String p : net.parameterNames()) out.put(p, new Target(CurvatureOperators.block(net, c, p, blocks), List.of(p)));
+      }
+      case BLOCK -> out.put(block, new Target(CurvatureOperators.block(net, c, block, blocks), List.of(block)));
+      case NET -> {
+        if (blocks != 1) throw new UserError("--blocks " + blocks + " splits blocks; --scope net takes the whole network (use --blocks 1)");
+        ParameterVectors all = new ParameterVectors(net, net.parameterNames());
+        out.put("net", new Target(CurvatureOperators.overParameters(all, WHOLE_NETWORK.product(pass, c.kind(), c.strategy())), net.parameterNames()));
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,147 @@
+package org.hbp.spectrum;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.IntConsumer;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * The largest eigenvalues (algebraically: for an indefinite Hessian, the most positive) and their
+ * eigenvectors of a symmetric operator by Lanczos with full reorthogonalisation.
+ *
+ * <p>From a Gaussian start {@code q_1} (seeded), step j computes {@code w = A q_j},
+ * {@code α_j = q_j'w}, {@code w -= α_j q_j + β_{j-1} q_{j-1}}, then removes from {@code w} its
+ * components along all of {@code q_1..q_j} (twice), {@code β_j = |w|}, {@code q_{j+1} = w/β_j}. The
+ * eigenpairs {@code (θ_i, s_i)} of the tridiagonal {@code T_j} (EJML) give the Ritz values
+ * {@code θ_i} and Ritz vectors {@code y_i = Q_j s_i}, with residual {@code |A y_i - θ_i y_i| =
+ * β_j |s_i[j]|}. It stops when the k largest have residual at most {@code tolerance · max|θ|}, when
+ * the iterations run out ({@code converged} false), or when the space is exhausted (n steps).
+ * When {@code β_j} vanishes (an invariant subspace: a few distinct eigenvalues, or a repeated one),
+ * it continues from a new random vector orthogonal to {@code Q_j} with {@code β_j = 0}, so that
+ * repeated eigenvalues appear as often as they occur.
+ */
+public final class Lanczos {
+  private Lanczos() {}
+
+  /**
+   * @param maxIterations most products (at least k)
+   * @param tolerance residual norm relative to the largest Ritz value's magnitude
+   * @param seed of the start vector (and of restarts)
+   */
+  public record Settings(int maxIterations, double tolerance, long seed) {
+    public Settings {
+      if (maxIterations < 1) throw new IllegalArgumentException("maxIterations must be positive");
+      if (!(tolerance > 0)) throw new IllegalArgumentException("tolerance must be positive");
+    }
+  }
+
+  /**
+   * The k largest Ritz pairs, values in descending order, vectors as the columns of an
+   * {@code n x k} matrix (unit norm, sign arbitrary), with their residual norms.
+   */
+  public record Result(double[] values, DMatrixRMaj vectors, double[] residuals, int iterations, boolean converged) {}
+
+  /** Relative size of {@code β} below which the Krylov space counts as invariant. */
+  static final double BREAKDOWN = 1e-10;
+
+  public static Result top(SymmetricOperator op, int k, Settings settings) {
+    return top(op, k, settings, i -> {});
+  }
+
+  /** Like {@link #top(SymmetricOperator, int, Settings)}; {@code progress} hears the number of products done after each. */
+  public static Result top(SymmetricOperator op, int k, Settings settings, IntConsumer progress) {
+    int n = op.dimension();
+    if (k < 1 || k > n) throw new IllegalArgumentException("k = " + k + " eigenvalues of an operator of dimension " + n);
+    if (settings.maxIterations() < k) throw new IllegalArgumentException("maxIterations " + settings.maxIterations() + " < k = " + k);
+    int m = Math.min(n, settings.maxIterations());
+    Random rng = new Random(settings.seed());
+    List<double[]> q = new ArrayList<>();
+    double[] alpha = new double[m], beta = new double[m];
+    double[] next = Vectors.gaussian(rng, n);
+    Vectors.scale(1 / Vectors.norm(next), next);
+    double scale = 0;
+    Tridiagonal t = null;
+    boolean converged = false;
+    int steps = 0;
+    for (int j = 0; j < m; j++) {
+      double[] qj = next;
+      q.add(qj);
+      double[] w = Vectors.apply(op, qj);
+      alpha[j] = Vectors.dot(qj, w);
+      Vectors.axpy(-alpha[j], qj, w);
+      if (j > 0) Vectors.axpy(-beta[j - 1], q.get(j - 1), w);
+      Vectors.orthogonalise(w, q);
+      double b = Vectors.norm(w);
+      steps = j + 1;
+      progress.accept(steps);
+      t = Tridiagonal.decompose(alpha, beta, steps);
+      scale = Math.max(scale, Math.max(Math.abs(t.values()[0]), Math.abs(t.values()[steps - 1])));
+      boolean breakdown = b <= BREAKDOWN * Math.max(scale, Double.MIN_NORMAL);
+      if (steps == n) {
+        converged = true;
+        break;
+      }
+      if (!breakdown && steps >= k && residualsWithin(t, b, k, settings.tolerance() * scale)) {
+        converged = true;
+        beta[j] = b;
+        break;
+      }
+      if (breakdown) {
+        beta[j] = 0;
+        next = restart(rng, n, q);
+        if (next == null) {
+          converged = true;
+          break;
+        }
+      } else {
+        beta[j] = b;
+        Vectors.scale(1 / b, w);
+        next = w;
+      }
+    }
+    double bLast = converged && steps == n ? 0 : beta[steps - 1];
+    if (steps == m && !converged) converged = residualsWithin(t, bLast, Math.min(k, steps), settings.tolerance() * scale) && steps >= k;
+    return result(t, q, bLast, Math.min(k, steps), steps, converged);
+  }
+
+  /** Whether the k largest Ritz pairs of {@code t} have residual {@code β |s_i[last]|} at most {@code bound}. */
+  private static boolean residualsWithin(Tridiagonal t, double beta, int k, double bound) {
+    int last = t.vectors().numRows - 1;
+    for (int i = 0; i < k; i++) {
+      if (Math.abs(beta * t.vectors().get(last, i)) > bound) return false;
+    }
+    return true;
+  }
+
+  /** A random unit vector orthogonal to {@code basis}, or null when the basis spans everything. */
+  private static double[] restart(Random rng, int n, List<double[]> basis) {
+    for (int attempt = 0; attempt < 3; attempt++) {
+      double[] v = Vectors.gaussian(rng, n);
+      double before = Vectors.norm(v);
+      Vectors.orthogonalise(v, basis);
+      double after = Vectors.norm(v);
+      if (after > 1e-8 * before) {
+        Vectors.scale(1 / after, v);
+        return v;
+      }
+    }
+    return null;
+  }
+
+  private static Result result(Tridiagonal t, List<double[]> q, double beta, int k, int steps, boolean converged) {
+    int n = q.get(0).length, last = steps - 1;
+    DMatrixRMaj y = new DMatrixRMaj(n, k);
+    double[] values = new double[k], residuals = new double[k];
+    for (int i = 0; i < k; i++) {
+      values[i] = t.values()[i];
+      residuals[i] = Math.abs(beta * t.vectors().get(last, i));
+      for (int j = 0; j < steps; j++) {
+        double s = t.vectors().get(j, i);
+        double[] qj = q.get(j);
+        for (int r = 0; r < n; r++) y.data[r * k + i] += s * qj[r];
+      }
+    }
+    return new Result(values, y, residuals, steps, converged);
+  }
+}

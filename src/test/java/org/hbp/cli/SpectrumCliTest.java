@@ -1,0 +1,198 @@
+package org.hbp.cli;
+
+import static org.hbp.cli.CliRun.hbp;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
+import org.hbp.UserError;
+import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.io.DType;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkResolver;
+import org.hbp.network.TorchLayout;
+import org.hbp.spectrum.Lanczos;
+import org.hbp.spectrum.SymmetricOperator;
+import org.hbp.train.Progress;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code hbp spectrum} end to end on a small net: its top eigenvalues against EJML's
+ * eigendecomposition of the dense blocks that {@code hbp curvature --dense} writes, its files
+ * (JSON, arrays in PyTorch's shapes, PNGs), its progress lines, and its errors.
+ */
+class SpectrumCliTest {
+  @TempDir Path dir;
+  Path net, params, batch;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    net = dir.resolve("mlp.hbp");
+    Files.writeString(net, "network mlp {\n  input x: vector(5);\n  linear(m = 4);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
+    Random rng = new Random(2);
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", CurvatureCliTest.random(rng, DType.FLOAT64, 4, 5));
+    p.put("0.bias", CurvatureCliTest.random(rng, DType.FLOAT64, 4));
+    p.put("2.weight", CurvatureCliTest.random(rng, DType.FLOAT64, 3, 4));
+    p.put("2.bias", CurvatureCliTest.random(rng, DType.FLOAT64, 3));
+    params = dir.resolve("params.npz");
+    Npz.write(params, p);
+    batch = dir.resolve("batch.npz");
+    Npz.write(batch, Map.of("x", CurvatureCliTest.random(rng, DType.FLOAT64, 6, 5), "y", NdArray.of(new double[] {0, 2, 1, 1, 0, 2}, DType.INT64, 6)));
+  }
+
+  private String[] spectrum(String... more) {
+    String[] a = {"spectrum", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu"};
+    String[] out = Arrays.copyOf(a, a.length + more.length);
+    System.arraycopy(more, 0, out, a.length, more.length);
+    return out;
+  }
+
+  static double[] eigenvaluesDescending(NdArray square) {
+    int n = square.shape()[0];
+    DMatrixRMaj m = new DMatrixRMaj(n, n, true, square.data());
+    EigenDecomposition_F64<DMatrixRMaj> eig = DecompositionFactory_DDRM.eig(n, false, true);
+    assertTrue(eig.decompose(m));
+    double[] v = new double[n];
+    for (int i = 0; i < n; i++) v[i] = eig.getEigenvalue(i).getReal();
+    Arrays.sort(v);
+    for (int i = 0; i < n / 2; i++) {
+      double t = v[i];
+      v[i] = v[n - 1 - i];
+      v[n - 1 - i] = t;
+    }
+    return v;
+  }
+
+  @Test
+  void topEigenvaluesTraceAndDensityOfEveryBlock() throws Exception {
+    Path dense = dir.resolve("dense.npz");
+    hbp("curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--curvature", "hessian", "--dense", dense.toString()).assertExit(0);
+    Map<String, NdArray> blocks = Npz.read(dense);
+    Path out = dir.resolve("spec");
+    CliRun r = hbp(spectrum("--curvature", "hessian", "--top", "3", "--trace", "--probes", "20", "--density", "--tol", "1e-12", "--out", out.toString()));
+    r.assertExit(0);
+    r.assertNoStackTrace();
+    r.assertOutContains("0.W (20 entries): top [", "2.b (3 entries)", "wrote ");
+    JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
+    assertEquals("hessian", json.get("curvature").asText());
+    assertEquals(List.of("0.W", "0.b", "2.W", "2.b"), iterableNames(json.get("blocks")));
+    Map<String, NdArray> vectors = Npz.read(out.resolve("eigenvectors.npz")), diagonal = Npz.read(out.resolve("diagonal.npz"));
+    for (String p : List.of("0.W", "0.b", "2.W", "2.b")) {
+      JsonNode b = json.get("blocks").get(p);
+      double[] exact = eigenvaluesDescending(blocks.get(p));
+      int k = Math.min(3, exact.length);
+      JsonNode values = b.get("top").get("values");
+      assertEquals(k, values.size(), p);
+      double scale = Math.max(1, Math.abs(exact[0]));
+      for (int i = 0; i < k; i++) assertEquals(exact[i], values.get(i).asDouble(), 1e-8 * scale, p + " eigenvalue " + i);
+      assertTrue(b.get("top").get("converged").asBoolean(), p);
+      assertTrue(b.get("trace").get("stderr").asDouble() >= 0);
+      assertEquals(20, b.get("trace").get("probes").asInt());
+      JsonNode d = b.get("density");
+      assertEquals(d.get("grid").size(), d.get("density").size());
+      assertTrue(Files.size(out.resolve(d.get("plot").asText())) > 1000);
+      byte[] png = Files.readAllBytes(out.resolve("density-" + p + ".png"));
+      assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+      // arrays in PyTorch's shapes: [k, *shape] for eigenvectors, the shape itself for the diagonal
+      int[] shape = p.endsWith("W") ? new int[] {p.startsWith("0") ? 4 : 3, p.startsWith("0") ? 5 : 4} : new int[] {p.startsWith("0") ? 4 : 3};
+      int[] withK = new int[shape.length + 1];
+      withK[0] = k;
+      System.arraycopy(shape, 0, withK, 1, shape.length);
+      assertArrayEquals(withK, vectors.get(p).shape(), p);
+      assertArrayEquals(shape, diagonal.get(p).shape(), p);
+    }
+    // a second run into the same folder refuses, naming the files; --overwrite replaces them
+    CliRun again = hbp(spectrum("--top", "1", "--out", out.toString()));
+    again.assertExit(2);
+    assertTrue(again.err().contains("spectrum.json") && again.err().contains("--overwrite"), again.err());
+    hbp(spectrum("--top", "1", "--out", out.toString(), "--overwrite")).assertExit(0);
+  }
+
+  private static List<String> iterableNames(JsonNode node) {
+    List<String> names = new java.util.ArrayList<>();
+    node.fieldNames().forEachRemaining(names::add);
+    return names;
+  }
+
+  @Test
+  void oneBlockByHbpOrPyTorchNameWithProgressLines() throws Exception {
+    String old = System.getProperty("hbp.progress");
+    System.setProperty("hbp.progress", "lines");
+    try {
+      Path out = dir.resolve("one");
+      CliRun r = hbp(spectrum("--scope", "block:2.weight", "--top", "2", "--out", out.toString()));
+      r.assertExit(0);
+      assertTrue(r.err().contains("spectrum [") && r.err().contains("2.W: Lanczos"), r.err());
+      JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
+      assertEquals(List.of("2.W"), iterableNames(json.get("blocks")));
+    } finally {
+      if (old == null) System.clearProperty("hbp.progress");
+      else System.setProperty("hbp.progress", old);
+    }
+  }
+
+  /** Full reorthogonalisation keeps every Lanczos vector: the iterations are capped to what --memory-limit holds, or refused. */
+  @Test
+  void lanczosBasesStayWithinTheMemoryLimit() throws Exception {
+    assertEquals(100, SpectrumRun.basisCap(8000, 10, 1));
+    assertEquals(25, SpectrumRun.basisCap(8000, 10, 4));
+    Network mlp = new Network(NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(), new CpuBackend());
+    double[] d = new double[20];
+    for (int i = 0; i < 20; i++) d[i] = i + 1;
+    Map<String, SpectrumScope.Target> target = Map.of("0.W", new SpectrumScope.Target(SymmetricOperator.of(CommonOps_DDRM.diag(d)), List.of("0.W")));
+    long fiveSteps = 8L * 20 * 2 * 5; // 5 vectors of 20 entries for each of 2 starts
+    SpectrumRun density = new SpectrumRun(new SpectrumRun.Settings(null, new Lanczos.Settings(100, 1e-6, 0), 0, 1, 2, 60, 0.01, 100, 0, fiveSteps),
+        mlp, new TorchLayout(mlp));
+    StringWriter w = new StringWriter();
+    density.compute(target, Progress.none(), new PrintWriter(w, true));
+    assertTrue(w.toString().contains("SLQ capped at 5 steps by --memory-limit"), w.toString());
+    SpectrumRun top = new SpectrumRun(new SpectrumRun.Settings(3, new Lanczos.Settings(100, 1e-6, 0), 0, 1, 0, 60, 0.01, 100, 0, 8L * 20 * 2),
+        mlp, new TorchLayout(mlp));
+    UserError e = assertThrows(UserError.class, () -> top.compute(target, Progress.none(), new PrintWriter(new StringWriter())));
+    assertTrue(e.getMessage().contains("--top 3 of block 0.W (20 entries)") && e.getMessage().contains("--memory-limit"), e.getMessage());
+  }
+
+  @Test
+  void errorsNameTheChoices() {
+    Path out = dir.resolve("err");
+    CliRun unknown = hbp(spectrum("--scope", "block:9.W", "--top", "1", "--out", out.toString()));
+    unknown.assertExit(2);
+    unknown.assertNoStackTrace();
+    assertTrue(unknown.err().contains("no parameter '9.W'") && unknown.err().contains("0.W, 0.b, 2.W, 2.b"), unknown.err());
+    CliRun bad = hbp(spectrum("--scope", "layers", "--top", "1", "--out", out.toString()));
+    bad.assertExit(2);
+    assertTrue(bad.err().contains("blocks, block:NAME or net"), bad.err());
+    if (SpectrumScope.WHOLE_NETWORK == null) {
+      CliRun whole = hbp(spectrum("--scope", "net", "--top", "1", "--out", out.toString()));
+      whole.assertExit(2);
+      assertTrue(whole.err().contains("--scope net is not yet available"), whole.err());
+    }
+    CliRun nothing = hbp(spectrum("--out", out.toString()));
+    nothing.assertExit(2);
+    assertTrue(nothing.err().contains("--top K, --trace and/or --density"), nothing.err());
+    assertTrue(!Files.exists(out), "nothing written on errors");
+  }
+}

@@ -1,6 +1,6 @@
 """PyTorch's reference for the transformer's modules of modules-spec/ (layernorm, layernorm_tokens,
 rms_norm, gelu_tanh, softmax, meanpool, embedding, batchnorm, self_attention,
-self_attention_masked, multihead_attention): random values, directions and output gradients, and,
+self_attention_masked, attention_2heads): random values, directions and output gradients, and,
 computed in float64 by PyTorch's own modules and functionals (nn.LayerNorm, nn.RMSNorm or, where
 torch lacks it, its formula, F.gelu(approximate='tanh'), F.softmax, nn.Embedding, nn.BatchNorm1d in
 eval(), nn.MultiheadAttention, attention in torch ops for k != d) and autograd:
@@ -166,10 +166,19 @@ case("self_attention_ops", {"d": d, "k": k, "T": T}, {"X": torch.randn(N, d, T)}
 causal = torch.tril(torch.zeros(T, T) - 1e30, diagonal=-1)  # hbp's M[i, j], key i, query j: masked where i > j
 case("self_attention_masked", {"d": d, "k": d, "T": T}, {"X": torch.randn(N, d, T)}, weights(d, d),
      {"M": causal.expand(N, T, T)}, mha_f(mha1, True), W4)
-h = 2
-mha2 = nn.MultiheadAttention(d, h, bias=False, batch_first=True)
-case("multihead_attention", {"d": d, "h": h, "k": d // h, "T": T}, {"X": torch.randn(N, d, T)}, weights(d, d), {},
-     mha_f(mha2, False), W4)
+
+
+def mha2_f(a):
+    """nn.MultiheadAttention(d, 2, bias=False) on X', head i's weights Wq_i, ... as rows of in_proj_weight."""
+    s = a["X"].T[None]
+    p = {"in_proj_weight": torch.cat([a[w + str(i)] for w in ["Wq", "Wk", "Wv"] for i in (1, 2)]),
+         "out_proj.weight": torch.cat([a["Wo1"], a["Wo2"]], dim=1)}
+    return functional_call(mha2, p, (s, s, s), {"need_weights": False})[0][0].T
+
+
+mha2 = nn.MultiheadAttention(d, 2, bias=False, batch_first=True)
+w2 = {w + str(i): t for i in (1, 2) for w, t in weights(d // 2, d).items()}
+case("attention_2heads", {"d": d, "k": d // 2, "T": T}, {"X": torch.randn(N, d, T)}, w2, {}, mha2_f, ["X"] + list(w2))
 
 np.savez(sys.argv[1] + "/ref.npz", **out)
 print("ok", len(out), "arrays")

@@ -15,13 +15,13 @@ import java.util.function.BiFunction;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.generated.Attention2headsOperator;
 import org.hbp.generated.BatchnormOperator;
 import org.hbp.generated.EmbeddingOperator;
 import org.hbp.generated.GeluTanhOperator;
 import org.hbp.generated.LayernormOperator;
 import org.hbp.generated.LayernormTokensOperator;
 import org.hbp.generated.MeanpoolOperator;
-import org.hbp.generated.MultiheadAttentionOperator;
 import org.hbp.generated.RmsNormOperator;
 import org.hbp.generated.SelfAttentionMaskedOperator;
 import org.hbp.generated.SelfAttentionOperator;
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code <dz, z>}) in every input and parameter equal, to 1e-10 in float64, those of PyTorch's own
  * modules and functionals under autograd (src/test/resources/torch/transformer_modules_check.py:
  * nn.LayerNorm, nn.RMSNorm or its formula, F.gelu(approximate='tanh'), F.softmax, nn.Embedding,
- * nn.BatchNorm1d in eval(), nn.MultiheadAttention with and without a boolean causal mask, and
+ * nn.BatchNorm1d in eval(), nn.MultiheadAttention (one and two heads) with and without a boolean causal mask, and
  * attention in torch ops for k != d). PyTorchVerifierTest checks the derivation against autograd of
  * the spec's own formula; this checks the formula against PyTorch's definitions. Needs python3
  * with torch; a missing torch is a failure, not a skip.
@@ -62,7 +62,7 @@ class TransformerModulesTorchCheckTest {
     CASES.put("self_attention", SelfAttentionOperator::new);
     CASES.put("self_attention_ops", SelfAttentionOperator::new);
     CASES.put("self_attention_masked", SelfAttentionMaskedOperator::new);
-    CASES.put("multihead_attention", MultiheadAttentionOperator::new);
+    CASES.put("attention_2heads", Attention2headsOperator::new);
   }
 
   @Test

@@ -24,8 +24,8 @@ class TransformerNetworkTest {
   final Backend be = new CpuBackend();
   static final int N = 3, V = 12, T = 8, C = 4;
 
-  final Network net = new Network(NetworkResolver.load(Path.of("networks/transformer.hbp"), null, List.of(Path.of("modules-spec"))),
-      Network.builtIn(), be);
+  final Network net = new Network(NetworkResolver.load(Path.of("networks/transformer.hbp"), null,
+      List.of(Path.of("modules-spec"), Path.of("src/test/resources/specs"))), ModuleLibrary.forSpecs(), be);
 
   /** N sequences of T random tokens, one-hot columns. */
   Batch tokens(Random rng) {

@@ -13,8 +13,10 @@ import org.hbp.calculus.Exprs;
 import org.hbp.codegen.OperatorModel.Body;
 import org.hbp.codegen.OperatorModel.LossPlan;
 import org.hbp.codegen.OperatorModel.Lowered;
+import org.hbp.codegen.OperatorModel.MixedPlan;
 import org.hbp.codegen.OperatorModel.VariablePlan;
 import org.hbp.derive.LossRule;
+import org.hbp.derive.MixedResidual;
 import org.hbp.derive.ModuleRule;
 import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.ModuleSpec;
@@ -43,7 +45,7 @@ final class OperatorAnalyser {
       List<LossPlan> losses = new ArrayList<>();
       for (LossRule r : rules)
         losses.add(new LossPlan(r, lowering.value(r.gradient()), lowering.product(r.hessian(), r.wrt(), "hessianMatProd")));
-      return model(m, className, label, specSha256, notation, lowering, forward, List.of(), losses);
+      return model(m, className, label, specSha256, notation, lowering, forward, List.of(), losses, List.of());
     }
     List<ModuleRule> rules = ModuleRules.moduleRules(m);
     List<Expr> computed = new ArrayList<>(List.of(m.outputExpr()));
@@ -55,13 +57,20 @@ final class OperatorAnalyser {
     // the Jacobian diagonals come last: the class lists jacobianDiagonal after the per-variable methods
     List<VariablePlan> variables = new ArrayList<>();
     for (PlanWithoutDiagonal p : partial) variables.add(p.complete(jacobianDiagonal(lowering, p.rule())));
-    return model(m, className, label, specSha256, notation, lowering, forward, variables, List.of());
+    // the mixed residuals come last, outside the shared-subexpression count: adding them leaves the other methods as they were
+    List<MixedPlan> mixed = new ArrayList<>();
+    for (MixedResidual r : ModuleRules.mixedResiduals(m)) {
+      Optional<Body> product = r.isZero() ? Optional.empty()
+          : Optional.of(lowering.product(r.residual(), r.of(), "mixedResidualMatProd_" + r.wrt().name() + "_" + r.of().name()));
+      mixed.add(new MixedPlan(r, product));
+    }
+    return model(m, className, label, specSha256, notation, lowering, forward, variables, List.of(), mixed);
   }
 
   private static OperatorModel model(ModuleSpec m, String className, String label, String sha, Notation notation,
-      BodyLowering lowering, Body forward, List<VariablePlan> variables, List<LossPlan> losses) {
+      BodyLowering lowering, Body forward, List<VariablePlan> variables, List<LossPlan> losses, List<MixedPlan> mixed) {
     return new OperatorModel(m, className, label, sha, notation, forward, variables, losses, lowering.memoSlots(), lowering.parts(),
-        lowering.scalars().methods(), lowering.scalars().constants(), lowering.geometries());
+        lowering.scalars().methods(), lowering.scalars().constants(), lowering.geometries(), mixed);
   }
 
   // ---- facts ----

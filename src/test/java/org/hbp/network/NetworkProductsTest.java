@@ -87,6 +87,34 @@ class NetworkProductsTest {
     assertEquals(2 * net.parameterNames().size(), compared);
   }
 
+  /** {@code hbp curvature --scope net --vectors}: the same products from the command line, in PyTorch's names and shapes. */
+  @Test
+  void theCommandLineWritesWholeNetworkProducts() throws Exception {
+    runScript("network_products.py", "resnet", dir.toString());
+    Path file = dir.resolve("resnet.hbp");
+    Files.writeString(file, source("resnet"));
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
+    String[] common = {"curvature", "--net", file.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
+        dir.resolve("batch.npz").toString(), "--scope", "net"};
+    for (String kind : List.of("hessian", "ggn")) {
+      Path out = dir.resolve(kind + ".npz");
+      TorchReference.hbp(TorchReference.concat(common, "--curvature", kind, "--vectors", dir.resolve("dirs.npz").toString(), "--out", out.toString()));
+      Map<String, NdArray> got = Npz.read(out);
+      String prefix = kind.equals("hessian") ? "hvp." : "ggnvp.";
+      int compared = 0;
+      for (String key : ref.keySet())
+        if (key.startsWith(prefix)) {
+          assertBlockEquals("cli " + key, ref.get(key), got.get(key.substring(prefix.length())));
+          compared++;
+        }
+      assertEquals(got.size(), compared);
+    }
+    java.io.StringWriter err = new java.io.StringWriter();
+    int code = org.hbp.cli.Main.execute(TorchReference.concat(common, "--dense", dir.resolve("d.npz").toString()),
+        new java.io.PrintWriter(new java.io.StringWriter(), true), new java.io.PrintWriter(err, true));
+    assertTrue(code != 0 && err.toString().contains("--scope net computes products"), err.toString());
+  }
+
   /** The diagonal blocks of the whole-network product are the paper's blocks (exact strategy), from the dense reference. */
   @ParameterizedTest
   @EnumSource(CurvatureKind.class)

@@ -17,15 +17,18 @@ import org.hbp.codegen.OperatorModel.MixedPlan;
  * of different variables whose mixed residual {@code M_ab = sum_k dz_k d²z_k/(da db)} is not zero,
  * {@code mixedResidualMatProd_a_b(cache, dz, v)}; then the dispatching override
  * {@code mixedResidualMatProd(cache, wrt, of, dz, v)} (the residual itself for {@code wrt = of},
- * zeros for a vanishing pair) and {@code hasMixedResiduals()}.
+ * zeros for a vanishing pair) and {@code hasMixedResiduals()}; nothing where the analyser could
+ * not derive them (the runtime's defaults then answer that there are none).
  */
 final class MixedResidualMethods {
   private MixedResidualMethods() {}
 
   static List<MethodSpec> methods(OperatorModel model) {
     List<MethodSpec> out = new ArrayList<>();
-    for (MixedPlan p : model.mixed()) p.product().ifPresent(body -> out.add(product(model, p, body)));
-    out.add(dispatch(model));
+    if (model.mixed().isEmpty()) return out;
+    List<MixedPlan> mixed = model.mixed().get();
+    for (MixedPlan p : mixed) p.product().ifPresent(body -> out.add(product(model, p, body)));
+    out.add(dispatch(model, mixed));
     out.add(override("hasMixedResiduals", TypeName.BOOLEAN).addStatement("return true").build());
     return out;
   }
@@ -44,13 +47,13 @@ final class MixedResidualMethods {
     return m.addCode(body.code()).addStatement("return be.reshape($L, $L, $L)", body.result(), n.rows(a.shape()), n.cols(a.shape())).build();
   }
 
-  private static MethodSpec dispatch(OperatorModel model) {
+  private static MethodSpec dispatch(OperatorModel model, List<MixedPlan> mixed) {
     MethodSpec.Builder b = override("mixedResidualMatProd", Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache")
         .addParameter(STRING, "wrt").addParameter(STRING, "of").addParameter(Names.BATCH, "dz").addParameter(Names.BATCH, "v");
     b.addStatement("requireDifferentiable(wrt)").addStatement("requireDifferentiable(of)");
     b.addStatement("if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v)");
     b.beginControlFlow("switch (wrt + \",\" + of)");
-    for (MixedPlan p : model.mixed()) {
+    for (MixedPlan p : mixed) {
       String a = p.residual().wrt().name(), o = p.residual().of().name();
       b.addCode("case $S:\n$>", a + "," + o);
       if (p.product().isPresent()) b.addStatement("return $N(cache, dz, v)", p.method());

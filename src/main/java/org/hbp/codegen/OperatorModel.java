@@ -28,7 +28,8 @@ import org.hbp.runtime.ResidualKind;
  * @param scalarMethods the generated static scalar methods, by name
  * @param functionConstants the {@code ScalarFunction} constants given to {@code be.map}, by field name
  * @param geometries the convolution geometries, as fields built by the constructor
- * @param mixed a module's mixed residuals for every ordered pair of different variables (empty for a loss)
+ * @param mixed a module's mixed residuals for every ordered pair of different variables; empty for a loss,
+ *     and for a module whose mixed residuals could not be derived or lowered (its class then has none)
  */
 record OperatorModel(
     ModuleSpec module,
@@ -44,10 +45,10 @@ record OperatorModel(
     List<ScalarMethod> scalarMethods,
     List<FunctionConstant> functionConstants,
     List<GeometryField> geometries,
-    List<MixedPlan> mixed) {
+    Optional<List<MixedPlan>> mixed) {
 
   OperatorModel {
-    mixed = List.copyOf(mixed);
+    mixed = mixed.map(List::copyOf);
     variables = List.copyOf(variables);
     losses = List.copyOf(losses);
     memoSlots = List.copyOf(memoSlots);

@@ -162,6 +162,33 @@ class NetworkProductsTest {
     assertThrows(UserError.class, () -> pass.networkProduct(CurvatureKind.GGN, Map.of()));
   }
 
+  /** An operator without mixed residuals: the Hessian refuses, naming the layer; the GGN does not need them. */
+  @Test
+  void theHessianRefusesAnOperatorWithoutMixedResiduals() {
+    Network.OperatorFactory builtIn = Network.builtIn();
+    Network.OperatorFactory withoutMixed = (m, be, dims) -> {
+      Object op = builtIn.create(m, be, dims);
+      if (!m.name().equals("tanh") && !m.name().equals("linear")) return op;
+      return java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {org.hbp.runtime.ModuleOperator.class},
+          (proxy, method, args) -> {
+            if (method.getName().equals("hasMixedResiduals")) return false;
+            try {
+              return method.invoke(op, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+    };
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkCurvatureTest.fc(), withoutMixed, 3, 5, 1);
+    Pass pass = s.pass();
+    Map<String, Batch> v = random(s.net, new Random(1));
+    UserError e = assertThrows(UserError.class, () -> pass.networkProduct(CurvatureKind.HESSIAN, v));
+    assertTrue(e.getMessage().contains("layer 0 (linear)") && e.getMessage().contains("mixed"), e.getMessage());
+    NetworkCurvatureTest.Setup plain = new NetworkCurvatureTest.Setup(NetworkCurvatureTest.fc(), 3, 5, 1);
+    Map<String, Batch> expected = plain.pass().networkProduct(CurvatureKind.GGN, v), got = pass.networkProduct(CurvatureKind.GGN, v);
+    for (String p : expected.keySet()) org.junit.jupiter.api.Assertions.assertArrayEquals(BE.toArray(expected.get(p)), BE.toArray(got.get(p)), 0, p);
+  }
+
   private static Map<String, Batch> random(Network net, Random rng) {
     Map<String, Batch> out = new LinkedHashMap<>();
     for (String p : net.parameterNames()) {

@@ -294,6 +294,26 @@ public final class BiasOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "x,b":
+        return zerosIn("x", shaped(v, "b", "mixedResidualMatProd"));
+      case "b,x":
+        return zerosIn("b", shaped(v, "x", "mixedResidualMatProd"));
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
+  @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {
       case "x":

@@ -431,6 +431,71 @@ public final class Conv2dOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of X and W at the output gradient dz:
+   * <pre>{@code M = unfolding(cin, h, w, k, s, p, d)'*kron(dZ', eye(cin*k*k))*commutation(cout, cin*k*k)}</pre>
+   * M is cin*h*w x cin*cout*k*k; dz: [N] of shape matrix(cout, oh*ow); v: [N x V] of shape matrix(cout, cin*k*k); result: [N x V] of shape tensor(cin, h, w).
+   */
+  public Batch mixedResidualMatProd_X_W(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W", "mixedResidualMatProd_X_W"), cin * cout * k * k, 1);
+    Batch t1 = be.reshape(t0, cout, cin * k * k);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.matmul(t2, false, dz, false); // (B*X)*A' with A' = dZ
+    Batch t4 = be.fold(t3, geometry0);
+    Batch t5 = be.reshape(t4, cin * h * w, 1); // unfolding(cin, h, w, k, s, p, d)' * v (fold)
+    be.release(t2);
+    be.release(t3);
+    return be.reshape(t5, cin, h * w);
+  }
+
+  /**
+   * M v with the mixed residual of W and X at the output gradient dz:
+   * <pre>{@code M = kron(eye(cin*k*k), dZ)*commutation(cin*k*k, oh*ow)*unfolding(cin, h, w, k, s, p, d)}</pre>
+   * M is cin*cout*k*k x cin*h*w; dz: [N] of shape matrix(cout, oh*ow); v: [N x V] of shape tensor(cin, h, w); result: [N x V] of shape matrix(cout, cin*k*k).
+   */
+  public Batch mixedResidualMatProd_W_X(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "X", "mixedResidualMatProd_W_X"), cin * h * w, 1);
+    Batch t1 = be.unfold(t0, geometry0);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(dz, false, t3, false); // dZ * v
+    Batch t5 = be.directionsAsColumns(t4, cin * k * k); // B*X with B = dZ
+    Batch t6 = be.reshape(t5, cin * cout * k * k, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t1);
+    be.release(t2);
+    return be.reshape(t6, cout, cin * k * k);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "X,W":
+        return mixedResidualMatProd_X_W(cache, dz, v);
+      case "X,b":
+        return zerosIn("X", shaped(v, "b", "mixedResidualMatProd"));
+      case "W,X":
+        return mixedResidualMatProd_W_X(cache, dz, v);
+      case "W,b":
+        return zerosIn("W", shaped(v, "b", "mixedResidualMatProd"));
+      case "b,X":
+        return zerosIn("b", shaped(v, "X", "mixedResidualMatProd"));
+      case "b,W":
+        return zerosIn("b", shaped(v, "W", "mixedResidualMatProd"));
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {

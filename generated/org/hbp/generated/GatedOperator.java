@@ -79,7 +79,7 @@ public final class GatedOperator extends AbstractModuleOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 8;
+  public static final int MEMO_SLOTS = 11;
 
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -475,6 +475,228 @@ public final class GatedOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of x and W1 at the output gradient dz:
+   * <pre>{@code M = kron(x', W2'*diag(dz .* sigmoid'(W2*x))) + kron(eye(n), dz' .* sigmoid(W2*x)')}</pre>
+   * M is n x m*n; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m, n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_W1(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W1", "mixedResidualMatProd_x_W1"), m * n, 1);
+    Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t4 = be.multiply(dz, t3); // dz .* sigmoid'(W2*x)
+    Batch t5 = be.multiply(t4, t2); // diag(...) * v
+    Batch t6 = be.matmul(cache.get("W2"), true, t5, false); // W2' * v
+    Batch t7 = be.directionsAsColumns(t6, n); // B*X with B = W2'*diag(dz .* sigmoid'(W2*x))
+    Batch t8 = be.transpose(dz); // dz'
+    Batch t9 = memo8(cache); // memo: sigmoid(W2*x)'
+    Batch t10 = be.multiply(t8, t9); // dz' .* sigmoid(W2*x)'
+    Batch t11 = be.matmul(t10, false, t2, false); // dz' .* sigmoid(W2*x)' * v
+    Batch t12 = be.directionsAsColumns(t11, n); // B*X with B = dz' .* sigmoid(W2*x)'
+    Batch t13 = be.reshape(t12, n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t14 = be.matmulAdd(t7, false, cache.get("x"), false, t13);
+    be.release(t4);
+    be.release(t5);
+    be.release(t6);
+    be.release(t8);
+    be.release(t10);
+    be.release(t11);
+    return be.reshape(t14, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of x and W2 at the output gradient dz:
+   * <pre>{@code M = kron(x', W2'*diag((W1*x) .* dz .* sigmoid''(W2*x)) + W1'*diag(dz .* sigmoid'(W2*x))) + kron(eye(n), dz' .* sigmoid'(W2*x)' .* (x'*W1'))}</pre>
+   * M is n x m*n; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m, n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_W2(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W2", "mixedResidualMatProd_x_W2"), m * n, 1);
+    Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = memo0(cache); // memo: W1*x
+    Batch t4 = be.multiply(t3, dz);
+    Batch t5 = memo6(cache); // memo: sigmoid''(W2*x)
+    Batch t6 = be.multiply(t4, t5); // (W1*x) .* dz .* sigmoid''(W2*x)
+    Batch t7 = be.multiply(t6, t2); // diag(...) * v
+    Batch t8 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t9 = be.multiply(dz, t8); // dz .* sigmoid'(W2*x)
+    Batch t10 = be.multiply(t9, t2); // diag(...) * v
+    Batch t11 = be.matmul(cache.get("W1"), true, t10, false); // W1' * v
+    Batch t12 = be.matmulAdd(cache.get("W2"), true, t7, false, t11);
+    Batch t13 = be.directionsAsColumns(t12, n); // B*X with B = W2'*diag((W1*x) .* dz .* sigmoid''(W2*x)) + W1'*diag(dz .* sigmoid'(W2*x))
+    Batch t14 = be.transpose(dz); // dz'
+    Batch t15 = memo9(cache); // memo: sigmoid'(W2*x)'
+    Batch t16 = be.multiply(t14, t15);
+    Batch t17 = memo10(cache); // memo: x'*W1'
+    Batch t18 = be.multiply(t16, t17); // dz' .* sigmoid'(W2*x)' .* (x'*W1')
+    Batch t19 = be.matmul(t18, false, t2, false); // dz' .* sigmoid'(W2*x)' .* (x'*W1') * v
+    Batch t20 = be.directionsAsColumns(t19, n); // B*X with B = dz' .* sigmoid'(W2*x)' .* (x'*W1')
+    Batch t21 = be.reshape(t20, n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t22 = be.matmulAdd(t13, false, cache.get("x"), false, t21);
+    be.release(t4);
+    be.release(t6);
+    be.release(t7);
+    be.release(t9);
+    be.release(t10);
+    be.release(t11);
+    be.release(t12);
+    be.release(t14);
+    be.release(t16);
+    be.release(t18);
+    be.release(t19);
+    return be.reshape(t22, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of W1 and x at the output gradient dz:
+   * <pre>{@code M = kron(x, diag(dz .* sigmoid'(W2*x))*W2) + kron(eye(n), dz .* sigmoid(W2*x))}</pre>
+   * M is m*n x n; dz: [N] of shape vector(m); v: [N x V] of shape vector(n); result: [N x V] of shape matrix(m, n).
+   */
+  public Batch mixedResidualMatProd_W1_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_W1_x"), n, 1);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.matmul(cache.get("W2"), false, t1, false); // W2 * v
+    Batch t3 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t4 = be.multiply(dz, t3); // dz .* sigmoid'(W2*x)
+    Batch t5 = be.multiply(t4, t2); // diag(...) * v
+    Batch t6 = be.directionsAsColumns(t5, 1); // B*X with B = diag(dz .* sigmoid'(W2*x))*W2
+    Batch t7 = be.matmul(t6, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t8 = be.reshape(t7, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t9 = be.reshape(t0, 1, n); // X = reshape(v, 1, n)
+    Batch t10 = be.columnsAsDirections(t9);
+    Batch t11 = memo1(cache); // memo: sigmoid(W2*x)
+    Batch t12 = be.multiply(dz, t11); // dz .* sigmoid(W2*x)
+    Batch t13 = be.matmul(t12, false, t10, false); // dz .* sigmoid(W2*x) * v
+    Batch t14 = be.directionsAsColumns(t13, n); // B*X with B = dz .* sigmoid(W2*x)
+    Batch t15 = be.reshape(t14, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t16 = be.add(t8, t15);
+    be.release(t2);
+    be.release(t4);
+    be.release(t5);
+    be.release(t7);
+    be.release(t12);
+    be.release(t13);
+    return be.reshape(t16, m, n);
+  }
+
+  /**
+   * M v with the mixed residual of W1 and W2 at the output gradient dz:
+   * <pre>{@code M = kron(x*x', diag(dz .* sigmoid'(W2*x)))}</pre>
+   * M is m*n x m*n; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m, n); result: [N x V] of shape matrix(m, n).
+   */
+  public Batch mixedResidualMatProd_W1_W2(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W2", "mixedResidualMatProd_W1_W2"), m * n, 1);
+    Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t4 = be.multiply(dz, t3); // dz .* sigmoid'(W2*x)
+    Batch t5 = be.multiply(t4, t2); // diag(...) * v
+    Batch t6 = be.directionsAsColumns(t5, n); // B*X with B = diag(dz .* sigmoid'(W2*x))
+    Batch t7 = memo7(cache); // memo: x*x'
+    Batch t8 = be.matmul(t6, false, t7, true); // (B*X)*A' with A' = (x*x')'
+    Batch t9 = be.reshape(t8, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    be.release(t5);
+    return be.reshape(t9, m, n);
+  }
+
+  /**
+   * M v with the mixed residual of W2 and x at the output gradient dz:
+   * <pre>{@code M = kron(x, diag(dz)*(diag((W1*x) .* sigmoid''(W2*x))*W2 + diag(sigmoid'(W2*x))*W1)) + kron(eye(n), (W1*x) .* dz .* sigmoid'(W2*x))}</pre>
+   * M is m*n x n; dz: [N] of shape vector(m); v: [N x V] of shape vector(n); result: [N x V] of shape matrix(m, n).
+   */
+  public Batch mixedResidualMatProd_W2_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_W2_x"), n, 1);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.matmul(cache.get("W2"), false, t1, false); // W2 * v
+    Batch t3 = memo5(cache); // memo: (W1*x) .* sigmoid''(W2*x)
+    Batch t4 = be.multiply(t3, t2); // diag(...) * v
+    Batch t5 = be.matmul(cache.get("W1"), false, t1, false); // W1 * v
+    Batch t6 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t7 = be.multiply(t6, t5); // diag(...) * v
+    Batch t8 = be.add(t4, t7);
+    Batch t9 = be.multiply(dz, t8); // diag(...) * v
+    Batch t10 = be.directionsAsColumns(t9, 1); // B*X with B = diag(dz)*(diag((W1*x) .* sigmoid''(W2*x))*W2 + diag(sigmoid'(W2*x))*W1)
+    Batch t11 = be.matmul(t10, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t12 = be.reshape(t11, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t13 = be.reshape(t0, 1, n); // X = reshape(v, 1, n)
+    Batch t14 = be.columnsAsDirections(t13);
+    Batch t15 = memo0(cache); // memo: W1*x
+    Batch t16 = be.multiply(t15, dz);
+    Batch t17 = be.multiply(t16, t6); // (W1*x) .* dz .* sigmoid'(W2*x)
+    Batch t18 = be.matmul(t17, false, t14, false); // (W1*x) .* dz .* sigmoid'(W2*x) * v
+    Batch t19 = be.directionsAsColumns(t18, n); // B*X with B = (W1*x) .* dz .* sigmoid'(W2*x)
+    Batch t20 = be.reshape(t19, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t21 = be.add(t12, t20);
+    be.release(t2);
+    be.release(t4);
+    be.release(t5);
+    be.release(t7);
+    be.release(t8);
+    be.release(t9);
+    be.release(t11);
+    be.release(t16);
+    be.release(t17);
+    be.release(t18);
+    return be.reshape(t21, m, n);
+  }
+
+  /**
+   * M v with the mixed residual of W2 and W1 at the output gradient dz:
+   * <pre>{@code M = kron(x*x', diag(dz .* sigmoid'(W2*x)))}</pre>
+   * M is m*n x m*n; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m, n); result: [N x V] of shape matrix(m, n).
+   */
+  public Batch mixedResidualMatProd_W2_W1(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W1", "mixedResidualMatProd_W2_W1"), m * n, 1);
+    Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = memo4(cache); // memo: sigmoid'(W2*x)
+    Batch t4 = be.multiply(dz, t3); // dz .* sigmoid'(W2*x)
+    Batch t5 = be.multiply(t4, t2); // diag(...) * v
+    Batch t6 = be.directionsAsColumns(t5, n); // B*X with B = diag(dz .* sigmoid'(W2*x))
+    Batch t7 = memo7(cache); // memo: x*x'
+    Batch t8 = be.matmul(t6, false, t7, true); // (B*X)*A' with A' = (x*x')'
+    Batch t9 = be.reshape(t8, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    be.release(t5);
+    return be.reshape(t9, m, n);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "x,W1":
+        return mixedResidualMatProd_x_W1(cache, dz, v);
+      case "x,W2":
+        return mixedResidualMatProd_x_W2(cache, dz, v);
+      case "W1,x":
+        return mixedResidualMatProd_W1_x(cache, dz, v);
+      case "W1,W2":
+        return mixedResidualMatProd_W1_W2(cache, dz, v);
+      case "W2,x":
+        return mixedResidualMatProd_W2_x(cache, dz, v);
+      case "W2,W1":
+        return mixedResidualMatProd_W2_W1(cache, dz, v);
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {
@@ -619,6 +841,41 @@ public final class GatedOperator extends AbstractModuleOperator {
   private Batch memo7(ForwardCache cache) {
     return cache.memo(7, () -> {
       Batch t0 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 8, computed once per forward pass:
+   * <pre>{@code sigmoid(W2*x)'}</pre>
+   */
+  private Batch memo8(ForwardCache cache) {
+    return cache.memo(8, () -> {
+      Batch t0 = memo1(cache); // memo: sigmoid(W2*x)
+      Batch t1 = be.transpose(t0); // sigmoid(W2*x)'
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 9, computed once per forward pass:
+   * <pre>{@code sigmoid'(W2*x)'}</pre>
+   */
+  private Batch memo9(ForwardCache cache) {
+    return cache.memo(9, () -> {
+      Batch t0 = memo4(cache); // memo: sigmoid'(W2*x)
+      Batch t1 = be.transpose(t0); // sigmoid'(W2*x)'
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 10, computed once per forward pass:
+   * <pre>{@code x'*W1'}</pre>
+   */
+  private Batch memo10(ForwardCache cache) {
+    return cache.memo(10, () -> {
+      Batch t0 = be.matmul(cache.get("x"), true, cache.get("W1"), true); // x'*W1'
       return t0;
     });
   }

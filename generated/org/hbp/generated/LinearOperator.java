@@ -372,6 +372,66 @@ public final class LinearOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of x and W at the output gradient dz:
+   * <pre>{@code M = kron(eye(n), dz')}</pre>
+   * M is n x m*n; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m, n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_W(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W", "mixedResidualMatProd_x_W"), m * n, 1);
+    Batch t1 = be.reshape(t0, m, n); // X = reshape(v, m, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.matmul(dz, true, t2, false); // dz' * v
+    Batch t4 = be.directionsAsColumns(t3, n); // B*X with B = dz'
+    Batch t5 = be.reshape(t4, n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t5, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of W and x at the output gradient dz:
+   * <pre>{@code M = kron(eye(n), dz)}</pre>
+   * M is m*n x n; dz: [N] of shape vector(m); v: [N x V] of shape vector(n); result: [N x V] of shape matrix(m, n).
+   */
+  public Batch mixedResidualMatProd_W_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_W_x"), n, 1);
+    Batch t1 = be.reshape(t0, 1, n); // X = reshape(v, 1, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.matmul(dz, false, t2, false); // dz * v
+    Batch t4 = be.directionsAsColumns(t3, n); // B*X with B = dz
+    Batch t5 = be.reshape(t4, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t5, m, n);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "x,W":
+        return mixedResidualMatProd_x_W(cache, dz, v);
+      case "x,b":
+        return zerosIn("x", shaped(v, "b", "mixedResidualMatProd"));
+      case "W,x":
+        return mixedResidualMatProd_W_x(cache, dz, v);
+      case "W,b":
+        return zerosIn("W", shaped(v, "b", "mixedResidualMatProd"));
+      case "b,x":
+        return zerosIn("b", shaped(v, "x", "mixedResidualMatProd"));
+      case "b,W":
+        return zerosIn("b", shaped(v, "W", "mixedResidualMatProd"));
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {

@@ -323,6 +323,60 @@ public final class MatmulOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of X and W at the output gradient dz:
+   * <pre>{@code M = kron(dZ', eye(n))*commutation(m, n)}</pre>
+   * M is n*p x m*n; dz: [N] of shape matrix(m, p); v: [N x V] of shape matrix(m, n); result: [N x V] of shape matrix(n, p).
+   */
+  public Batch mixedResidualMatProd_X_W(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W", "mixedResidualMatProd_X_W"), m * n, 1);
+    Batch t1 = be.reshape(t0, m, n);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.matmul(t2, false, dz, false); // (B*X)*A' with A' = dZ
+    Batch t4 = be.reshape(t3, n * p, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    return be.reshape(t4, n, p);
+  }
+
+  /**
+   * M v with the mixed residual of W and X at the output gradient dz:
+   * <pre>{@code M = kron(eye(n), dZ)*commutation(n, p)}</pre>
+   * M is m*n x n*p; dz: [N] of shape matrix(m, p); v: [N x V] of shape matrix(n, p); result: [N x V] of shape matrix(m, n).
+   */
+  public Batch mixedResidualMatProd_W_X(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "X", "mixedResidualMatProd_W_X"), n * p, 1);
+    Batch t1 = be.reshape(t0, n, p);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(dz, false, t3, false); // dZ * v
+    Batch t5 = be.directionsAsColumns(t4, n); // B*X with B = dZ
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    return be.reshape(t6, m, n);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "X,W":
+        return mixedResidualMatProd_X_W(cache, dz, v);
+      case "W,X":
+        return mixedResidualMatProd_W_X(cache, dz, v);
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {

@@ -79,7 +79,7 @@ public final class SkipOperator extends AbstractModuleOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 5;
+  public static final int MEMO_SLOTS = 7;
 
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -455,6 +455,216 @@ public final class SkipOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of x and W1 at the output gradient dz:
+   * <pre>{@code M = kron(x', W1'*diag((W2'*dz) .* sigmoid''(W1*x))) + kron(eye(n), (dz'*W2) .* sigmoid'(W1*x)')}</pre>
+   * M is n x h*n; dz: [N] of shape vector(n); v: [N x V] of shape matrix(h, n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_W1(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W1", "mixedResidualMatProd_x_W1"), h * n, 1);
+    Batch t1 = be.reshape(t0, h, n); // X = reshape(v, h, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.matmul(cache.get("W2"), true, dz, false); // W2'*dz
+    Batch t4 = memo3(cache); // memo: sigmoid''(W1*x)
+    Batch t5 = be.multiply(t3, t4); // (W2'*dz) .* sigmoid''(W1*x)
+    Batch t6 = be.multiply(t5, t2); // diag(...) * v
+    Batch t7 = be.matmul(cache.get("W1"), true, t6, false); // W1' * v
+    Batch t8 = be.directionsAsColumns(t7, n); // B*X with B = W1'*diag((W2'*dz) .* sigmoid''(W1*x))
+    Batch t9 = be.matmul(dz, true, cache.get("W2"), false); // dz'*W2
+    Batch t10 = memo5(cache); // memo: sigmoid'(W1*x)'
+    Batch t11 = be.multiply(t9, t10); // (dz'*W2) .* sigmoid'(W1*x)'
+    Batch t12 = be.matmul(t11, false, t2, false); // (dz'*W2) .* sigmoid'(W1*x)' * v
+    Batch t13 = be.directionsAsColumns(t12, n); // B*X with B = (dz'*W2) .* sigmoid'(W1*x)'
+    Batch t14 = be.reshape(t13, n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t15 = be.matmulAdd(t8, false, cache.get("x"), false, t14);
+    be.release(t3);
+    be.release(t5);
+    be.release(t6);
+    be.release(t7);
+    be.release(t9);
+    be.release(t11);
+    be.release(t12);
+    return be.reshape(t15, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of x and W2 at the output gradient dz:
+   * <pre>{@code M = kron(W1'*diag(sigmoid'(W1*x)), dz')}</pre>
+   * M is n x h*n; dz: [N] of shape vector(n); v: [N x V] of shape matrix(n, h); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_W2(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W2", "mixedResidualMatProd_x_W2"), h * n, 1);
+    Batch t1 = be.reshape(t0, n, h); // X = reshape(v, n, h)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.matmul(dz, true, t2, false); // dz' * v
+    Batch t4 = be.directionsAsColumns(t3, h); // B*X with B = dz'
+    Batch t5 = be.transpose(t4);
+    Batch t6 = be.columnsAsDirections(t5);
+    Batch t7 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t8 = be.multiply(t7, t6); // diag(...) * v
+    Batch t9 = be.matmul(cache.get("W1"), true, t8, false); // W1' * v
+    Batch t10 = be.directionsAsColumns(t9, 1);
+    Batch t11 = be.transpose(t10); // (B*X)*A' with A = W1'*diag(sigmoid'(W1*x))
+    Batch t12 = be.reshape(t11, n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
+    be.release(t5);
+    be.release(t8);
+    be.release(t9);
+    return be.reshape(t12, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of W1 and x at the output gradient dz:
+   * <pre>{@code M = kron(x, diag((W2'*dz) .* sigmoid''(W1*x))*W1) + kron(eye(n), (W2'*dz) .* sigmoid'(W1*x))}</pre>
+   * M is h*n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape matrix(h, n).
+   */
+  public Batch mixedResidualMatProd_W1_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_W1_x"), n, 1);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.matmul(cache.get("W1"), false, t1, false); // W1 * v
+    Batch t3 = be.matmul(cache.get("W2"), true, dz, false); // W2'*dz
+    Batch t4 = memo3(cache); // memo: sigmoid''(W1*x)
+    Batch t5 = be.multiply(t3, t4); // (W2'*dz) .* sigmoid''(W1*x)
+    Batch t6 = be.multiply(t5, t2); // diag(...) * v
+    Batch t7 = be.directionsAsColumns(t6, 1); // B*X with B = diag((W2'*dz) .* sigmoid''(W1*x))*W1
+    Batch t8 = be.matmul(t7, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t9 = be.reshape(t8, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t10 = be.reshape(t0, 1, n); // X = reshape(v, 1, n)
+    Batch t11 = be.columnsAsDirections(t10);
+    Batch t12 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t13 = be.multiply(t3, t12); // (W2'*dz) .* sigmoid'(W1*x)
+    Batch t14 = be.matmul(t13, false, t11, false); // (W2'*dz) .* sigmoid'(W1*x) * v
+    Batch t15 = be.directionsAsColumns(t14, n); // B*X with B = (W2'*dz) .* sigmoid'(W1*x)
+    Batch t16 = be.reshape(t15, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t17 = be.add(t9, t16);
+    be.release(t2);
+    be.release(t3);
+    be.release(t5);
+    be.release(t6);
+    be.release(t8);
+    be.release(t13);
+    be.release(t14);
+    return be.reshape(t17, h, n);
+  }
+
+  /**
+   * M v with the mixed residual of W1 and W2 at the output gradient dz:
+   * <pre>{@code M = kron(x, kron(diag(sigmoid'(W1*x)), dz'))}</pre>
+   * M is h*n x h*n; dz: [N] of shape vector(n); v: [N x V] of shape matrix(n, h); result: [N x V] of shape matrix(h, n).
+   */
+  public Batch mixedResidualMatProd_W1_W2(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W2", "mixedResidualMatProd_W1_W2"), h * n, 1);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.reshape(t1, n, h); // X = reshape(v, n, h)
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(dz, true, t3, false); // dz' * v
+    Batch t5 = be.directionsAsColumns(t4, h); // B*X with B = dz'
+    Batch t6 = be.transpose(t5);
+    Batch t7 = be.columnsAsDirections(t6);
+    Batch t8 = memo2(cache); // memo: sigmoid'(W1*x)
+    Batch t9 = be.multiply(t8, t7); // diag(...) * v
+    Batch t10 = be.directionsAsColumns(t9, 1);
+    Batch t11 = be.transpose(t10); // (B*X)*A' with A = diag(sigmoid'(W1*x))
+    Batch t12 = be.reshape(t11, h, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t13 = be.directionsAsColumns(t12, 1); // B*X with B = kron(diag(sigmoid'(W1*x)), dz')
+    Batch t14 = be.matmul(t13, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t15 = be.reshape(t14, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    be.release(t6);
+    be.release(t9);
+    be.release(t11);
+    return be.reshape(t15, h, n);
+  }
+
+  /**
+   * M v with the mixed residual of W2 and x at the output gradient dz:
+   * <pre>{@code M = kron(diag(vec(sigmoid'(W1*x)'))*W1, dz)}</pre>
+   * M is h*n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape matrix(n, h).
+   */
+  public Batch mixedResidualMatProd_W2_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_W2_x"), n, 1);
+    Batch t1 = be.reshape(t0, 1, n); // X = reshape(v, 1, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.matmul(dz, false, t2, false); // dz * v
+    Batch t4 = be.directionsAsColumns(t3, n); // B*X with B = dz
+    Batch t5 = be.transpose(t4);
+    Batch t6 = be.columnsAsDirections(t5);
+    Batch t7 = be.matmul(cache.get("W1"), false, t6, false); // W1 * v
+    Batch t8 = memo6(cache); // memo: vec(sigmoid'(W1*x)')
+    Batch t9 = be.multiply(t8, t7); // diag(...) * v
+    Batch t10 = be.directionsAsColumns(t9, n);
+    Batch t11 = be.transpose(t10); // (B*X)*A' with A = diag(vec(sigmoid'(W1*x)'))*W1
+    Batch t12 = be.reshape(t11, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
+    be.release(t5);
+    be.release(t7);
+    be.release(t9);
+    return be.reshape(t12, n, h);
+  }
+
+  /**
+   * M v with the mixed residual of W2 and W1 at the output gradient dz:
+   * <pre>{@code M = kron(kron(x', diag(vec(sigmoid'(W1*x)'))), dz)}</pre>
+   * M is h*n x h*n; dz: [N] of shape vector(n); v: [N x V] of shape matrix(h, n); result: [N x V] of shape matrix(n, h).
+   */
+  public Batch mixedResidualMatProd_W2_W1(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W1", "mixedResidualMatProd_W2_W1"), h * n, 1);
+    Batch t1 = be.reshape(t0, 1, h * n); // X = reshape(v, 1, h*n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.matmul(dz, false, t2, false); // dz * v
+    Batch t4 = be.directionsAsColumns(t3, h * n); // B*X with B = dz
+    Batch t5 = be.transpose(t4);
+    Batch t6 = be.columnsAsDirections(t5);
+    Batch t7 = be.reshape(t6, h, n); // X = reshape(v, h, n)
+    Batch t8 = be.columnsAsDirections(t7);
+    Batch t9 = memo6(cache); // memo: vec(sigmoid'(W1*x)')
+    Batch t10 = be.multiply(t9, t8); // diag(...) * v
+    Batch t11 = be.directionsAsColumns(t10, n); // B*X with B = diag(vec(sigmoid'(W1*x)'))
+    Batch t12 = be.matmul(t11, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    Batch t13 = be.directionsAsColumns(t12, n);
+    Batch t14 = be.transpose(t13); // (B*X)*A' with A = kron(x', diag(vec(sigmoid'(W1*x)')))
+    Batch t15 = be.reshape(t14, h * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t3);
+    be.release(t5);
+    be.release(t10);
+    be.release(t12);
+    return be.reshape(t15, n, h);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "x,W1":
+        return mixedResidualMatProd_x_W1(cache, dz, v);
+      case "x,W2":
+        return mixedResidualMatProd_x_W2(cache, dz, v);
+      case "W1,x":
+        return mixedResidualMatProd_W1_x(cache, dz, v);
+      case "W1,W2":
+        return mixedResidualMatProd_W1_W2(cache, dz, v);
+      case "W2,x":
+        return mixedResidualMatProd_W2_x(cache, dz, v);
+      case "W2,W1":
+        return mixedResidualMatProd_W2_W1(cache, dz, v);
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {
@@ -565,6 +775,31 @@ public final class SkipOperator extends AbstractModuleOperator {
     return cache.memo(4, () -> {
       Batch t0 = be.matmul(cache.get("x"), false, cache.get("x"), true); // x*x'
       return t0;
+    });
+  }
+
+  /**
+   * Memo slot 5, computed once per forward pass:
+   * <pre>{@code sigmoid'(W1*x)'}</pre>
+   */
+  private Batch memo5(ForwardCache cache) {
+    return cache.memo(5, () -> {
+      Batch t0 = memo2(cache); // memo: sigmoid'(W1*x)
+      Batch t1 = be.transpose(t0); // sigmoid'(W1*x)'
+      return t1;
+    });
+  }
+
+  /**
+   * Memo slot 6, computed once per forward pass:
+   * <pre>{@code vec(sigmoid'(W1*x)')}</pre>
+   */
+  private Batch memo6(ForwardCache cache) {
+    return cache.memo(6, () -> {
+      Batch t0 = memo2(cache); // memo: sigmoid'(W1*x)
+      Batch t1 = be.transpose(t0); // sigmoid'(W1*x)'
+      Batch t2 = be.reshape(t1, h, 1); // vec(sigmoid'(W1*x)')
+      return t2;
     });
   }
 

@@ -58,6 +58,11 @@ public final class CurvatureCommand extends HbpCommand {
       description = "Split each parameter into K row groups (output units / channels) (default: ${DEFAULT-VALUE}).")
   int blocks;
 
+  @Option(names = "--scope", defaultValue = "blocks", paramLabel = "SCOPE",
+      description = "blocks (each parameter's block) or net: with --vectors, exact products with the curvature of the whole "
+          + "network, off-diagonal blocks included (default: ${DEFAULT-VALUE}).")
+  String scope;
+
   @Option(names = "--vectors", paramLabel = "V.npz", description = "Directions: for parameters, arrays [V, *param shape].")
   Path vectors;
 
@@ -94,6 +99,7 @@ public final class CurvatureCommand extends HbpCommand {
     if ((vectors != null || solve != null) && out == null) throw new UserError((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
+    boolean wholeNet = wholeNetwork();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();
 
@@ -124,9 +130,21 @@ public final class CurvatureCommand extends HbpCommand {
       w.printf("  |grad %s| = %.6g%n", name, g);
     }
     w.printf("  |grad| = %.6g%n", Math.sqrt(total));
+    Map<String, NdArray> result = new LinkedHashMap<>();
+    if (wholeNet) {
+      w.printf("curvature %s of the whole network%n", kind.label());
+      long t0 = System.nanoTime();
+      Map<String, Batch> products = pass.networkProduct(kind, directions);
+      for (String name : network.parameterNames())
+        result.put(TorchLayout.arrayName(name, vectorArrays.keySet()), layout.toTorch(name, products.get(name), false));
+      w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
+      Npz.write(out, result);
+      w.println("wrote " + out);
+      w.flush();
+      return 0;
+    }
     Curvature c = pass.curvature(kind, strat, limit);
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
-    Map<String, NdArray> result = new LinkedHashMap<>();
     if (vectors != null) {
       for (String name : network.parameterNames()) {
         Batch dirs2 = directions.get(name);
@@ -162,6 +180,16 @@ public final class CurvatureCommand extends HbpCommand {
     }
     w.flush();
     return 0;
+  }
+
+  /** Whether --scope asks for the whole network; checks that the other options fit it. */
+  private boolean wholeNetwork() {
+    if (scope.equals("blocks")) return false;
+    if (!scope.equals("net")) throw new UserError("--scope " + scope + ": expected blocks or net");
+    if (vectors == null) throw new UserError("--scope net computes products: give --vectors V.npz --out OUT.npz");
+    if (strat != Strategy.EXACT) throw new UserError("--scope net computes exact products; --strategy " + strat.label() + " does not apply");
+    if (blocks != 1) throw new UserError("--scope net takes the whole network; --blocks " + blocks + " does not apply");
+    return true;
   }
 
   private static Map<String, NdArray> readNpz(Path file) throws IOException {

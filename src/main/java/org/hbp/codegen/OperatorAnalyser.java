@@ -10,11 +10,14 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
+import org.hbp.calculus.ShapeException;
 import org.hbp.codegen.OperatorModel.Body;
 import org.hbp.codegen.OperatorModel.LossPlan;
 import org.hbp.codegen.OperatorModel.Lowered;
+import org.hbp.codegen.OperatorModel.MixedPlan;
 import org.hbp.codegen.OperatorModel.VariablePlan;
 import org.hbp.derive.LossRule;
+import org.hbp.derive.MixedResidual;
 import org.hbp.derive.ModuleRule;
 import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.ModuleSpec;
@@ -43,7 +46,7 @@ final class OperatorAnalyser {
       List<LossPlan> losses = new ArrayList<>();
       for (LossRule r : rules)
         losses.add(new LossPlan(r, lowering.value(r.gradient()), lowering.product(r.hessian(), r.wrt(), "hessianMatProd")));
-      return model(m, className, label, specSha256, notation, lowering, forward, List.of(), losses);
+      return model(m, className, label, specSha256, notation, lowering, forward, List.of(), losses, Optional.empty());
     }
     List<ModuleRule> rules = ModuleRules.moduleRules(m);
     List<Expr> computed = new ArrayList<>(List.of(m.outputExpr()));
@@ -55,13 +58,33 @@ final class OperatorAnalyser {
     // the Jacobian diagonals come last: the class lists jacobianDiagonal after the per-variable methods
     List<VariablePlan> variables = new ArrayList<>();
     for (PlanWithoutDiagonal p : partial) variables.add(p.complete(jacobianDiagonal(lowering, p.rule())));
-    return model(m, className, label, specSha256, notation, lowering, forward, variables, List.of());
+    return model(m, className, label, specSha256, notation, lowering, forward, variables, List.of(), mixedResiduals(m, lowering));
+  }
+
+  /**
+   * The mixed residuals, lowered last and outside the shared-subexpression count, so that adding
+   * them leaves the other methods as they were. Where one cannot be derived or lowered, the class
+   * has none (the whole-network Hessian then refuses it, naming the layer); its other methods are
+   * unaffected.
+   */
+  private static Optional<List<MixedPlan>> mixedResiduals(ModuleSpec m, BodyLowering lowering) {
+    List<MixedPlan> mixed = new ArrayList<>();
+    try {
+      for (MixedResidual r : ModuleRules.mixedResiduals(m)) {
+        Optional<Body> product = r.isZero() ? Optional.empty()
+            : Optional.of(lowering.product(r.residual(), r.of(), "mixedResidualMatProd_" + r.wrt().name() + "_" + r.of().name()));
+        mixed.add(new MixedPlan(r, product));
+      }
+    } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException | ShapeException e) { // CodegenException too
+      return Optional.empty();
+    }
+    return Optional.of(mixed);
   }
 
   private static OperatorModel model(ModuleSpec m, String className, String label, String sha, Notation notation,
-      BodyLowering lowering, Body forward, List<VariablePlan> variables, List<LossPlan> losses) {
+      BodyLowering lowering, Body forward, List<VariablePlan> variables, List<LossPlan> losses, Optional<List<MixedPlan>> mixed) {
     return new OperatorModel(m, className, label, sha, notation, forward, variables, losses, lowering.memoSlots(), lowering.parts(),
-        lowering.scalars().methods(), lowering.scalars().constants(), lowering.geometries());
+        lowering.scalars().methods(), lowering.scalars().constants(), lowering.geometries(), mixed);
   }
 
   // ---- facts ----

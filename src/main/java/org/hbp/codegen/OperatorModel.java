@@ -28,6 +28,8 @@ import org.hbp.runtime.ResidualKind;
  * @param scalarMethods the generated static scalar methods, by name
  * @param functionConstants the {@code ScalarFunction} constants given to {@code be.map}, by field name
  * @param geometries the convolution geometries, as fields built by the constructor
+ * @param mixed a module's mixed residuals for every ordered pair of different variables; empty for a loss,
+ *     and for a module whose mixed residuals could not be derived or lowered (its class then has none)
  */
 record OperatorModel(
     ModuleSpec module,
@@ -42,9 +44,11 @@ record OperatorModel(
     List<PartMethod> parts,
     List<ScalarMethod> scalarMethods,
     List<FunctionConstant> functionConstants,
-    List<GeometryField> geometries) {
+    List<GeometryField> geometries,
+    Optional<List<MixedPlan>> mixed) {
 
   OperatorModel {
+    mixed = mixed.map(List::copyOf);
     variables = List.copyOf(variables);
     losses = List.copyOf(losses);
     memoSlots = List.copyOf(memoSlots);
@@ -116,6 +120,17 @@ record OperatorModel(
    * @param gradient dE/dx per sample
    * @param hessian {@code H v} with the loss Hessian
    */
+  /**
+   * A mixed residual {@code M_ab} of a module and its product {@code M v} (v in b's shape), lowered
+   * where it is not zero.
+   */
+  record MixedPlan(org.hbp.derive.MixedResidual residual, Optional<Body> product) {
+    /** The generated method, {@code mixedResidualMatProd_a_b}. */
+    String method() {
+      return "mixedResidualMatProd_" + residual.wrt().name() + "_" + residual.of().name();
+    }
+  }
+
   record LossPlan(LossRule rule, Body gradient, Body hessian) {
     String name() {
       return rule.wrt().name();

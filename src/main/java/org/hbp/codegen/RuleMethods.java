@@ -53,6 +53,7 @@ final class RuleMethods {
     out.add(dispatch("jacTMatProd", wrts, "v"));
     out.add(dispatch("jacTMatProdSum", wrts, "v"));
     out.add(dispatch("residualMatProd", wrts, "dz", "v"));
+    out.addAll(MixedResidualMethods.methods(model));
     MethodSpec.Builder kind = override("residualKind", Names.RESIDUAL_KIND).addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
     for (VariablePlan p : all) kind.addCode("case $S:\n$>", p.name()).addStatement("return RESIDUAL_KIND_$L", p.name()).addCode("$<");
     out.add(endSwitch(kind, "throw unknown(wrt)"));

@@ -58,6 +58,23 @@ public final class ModuleRules {
     return out;
   }
 
+  /**
+   * The mixed residuals {@code sum_k dz_k d²z_k/(da db)} of a module for every ordered pair of
+   * different differentiable variables (a, b), in the spec's order ({@link MixedResidual}).
+   */
+  public static List<MixedResidual> mixedResiduals(ModuleSpec m) {
+    if (m.isLoss()) throw new IllegalArgumentException(m.name() + " is a loss, not a module");
+    List<MixedResidual> out = new ArrayList<>();
+    Simplifier s = m.simplifier();
+    Expr g = Exprs.mul(Exprs.transpose(vecOf(m.outputGradient())), vecOf(m.outputExpr()));
+    for (Expr.Var a : m.differentiable()) {
+      Expr ga = Calculus.gradientVec(g, a, s);
+      for (Expr.Var b : m.differentiable())
+        if (!a.equals(b)) out.add(new MixedResidual(a, b, Calculus.jacobian(ga, b, s)));
+    }
+    return out;
+  }
+
   private static Expr vecOf(Expr e) {
     return e.shape().isColumn() ? e : new Expr.Vec(e);
   }

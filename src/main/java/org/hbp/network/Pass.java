@@ -133,4 +133,20 @@ public final class Pass implements AutoCloseable {
   public Curvature curvature(CurvatureKind kind, Strategy strategy, long memoryLimitBytes) {
     return new Curvature(this, kind, strategy, memoryLimitBytes);
   }
+
+  /**
+   * The product of the curvature of the whole network (all parameters together, off-diagonal
+   * blocks included) with directions, on this batch: {@code H v} (Pearlmutter's R-operator),
+   * {@code G v = (1/N) sum_n J_n' H_l,n J_n v}, or the PCH's network-wide form (the GGN plus the
+   * modified residuals of every layer, without mixed terms); see {@link NetworkProducts}. Its
+   * diagonal blocks are those of {@link #curvature} with the exact strategy.
+   *
+   * @param directions by parameter name, V directions shared by all samples (one sample) in the
+   *     parameter's item shape, as {@link Curvature#matProd} takes them; the same V for each; a
+   *     parameter left out has direction zero
+   * @return every parameter's part of the product, V directions each
+   */
+  public Map<String, Batch> networkProduct(CurvatureKind kind, Map<String, Batch> directions) {
+    return NetworkProducts.apply(this, kind, directions);
+  }
 }

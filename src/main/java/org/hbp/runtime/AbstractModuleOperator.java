@@ -53,6 +53,12 @@ public abstract class AbstractModuleOperator extends AbstractOperator implements
   /** The exact diagonal of a diagonal residual (generated; only called for DIAGONAL kinds). */
   protected abstract Batch exactResidualDiagonal(ForwardCache cache, String wrt, Batch dz);
 
+  /** Zeros in wrt's item shape with the samples and directions of v: the product with a mixed residual that vanishes. */
+  protected final Batch zerosIn(String wrt, Batch v) {
+    int[] s = itemShape(wrt);
+    return be.fromArray(v.samples(), v.directions(), s[0], s[1], new double[v.samples() * v.directions() * s[0] * s[1]]);
+  }
+
   /** Checks that wrt names an input or a parameter. */
   protected final void requireDifferentiable(String wrt) {
     if (!differentiable().contains(wrt))

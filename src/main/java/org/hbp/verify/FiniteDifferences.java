@@ -145,6 +145,39 @@ public final class FiniteDifferences {
   }
 
   /**
+   * The numel(a) x numel(b) mixed second derivatives {@code d²f/(d vec(a)_i d vec(b)_j)} of a scalar
+   * function of two different variables, by the four-point cross difference with step h:
+   * {@code (f(a+h e_i, b+h e_j) - f(a+h e_i, b-h e_j) - f(a-h e_i, b+h e_j) + f(a-h e_i, b-h e_j)) / 4h²}.
+   */
+  public static DMatrixRMaj mixedHessian(Expr scalarF, Expr.Var a, Expr.Var b, Map<String, Tensor> values, Map<String, Long> dims, double h) {
+    requireStep(h);
+    requireScalar(scalarF, values, dims);
+    if (a.name().equals(b.name())) throw new IllegalArgumentException("mixed derivatives need two different variables, got " + a.name() + " twice");
+    Tensor a0 = bound(a, values), b0 = bound(b, values);
+    DMatrixRMaj out = new DMatrixRMaj(a0.numel(), b0.numel());
+    Map<String, Tensor> v = new HashMap<>(values);
+    for (int i = 0; i < a0.numel(); i++)
+      for (int j = 0; j < b0.numel(); j++) {
+        double sum = 0;
+        for (int si = -1; si <= 1; si += 2)
+          for (int sj = -1; sj <= 1; sj += 2) {
+            v.put(a.name(), a0.withEntry(i, a0.at(i) + si * h));
+            v.put(b.name(), b0.withEntry(j, b0.at(j) + sj * h));
+            sum += si * sj * Evaluator.evaluate(scalarF, v, dims).scalarValue();
+          }
+        out.unsafe_set(i, j, sum / (4 * h * h));
+      }
+    return out;
+  }
+
+  /** {@link #mixedHessian} by Richardson extrapolation at halved steps, as {@link #hessianExtrapolated}. */
+  public static DMatrixRMaj mixedHessianExtrapolated(Expr scalarF, Expr.Var a, Expr.Var b, Map<String, Tensor> values, Map<String, Long> dims) {
+    int rows = bound(a, values).numel(), cols = bound(b, values).numel();
+    return extrapolate(h -> orNaN(() -> mixedHessian(scalarF, a, b, values, dims, h), rows, cols), EXTRAPOLATED_HESSIAN_STEP, LEVELS,
+        SETTLED_HESSIAN);
+  }
+
+  /**
    * Ridders' form of Richardson extrapolation (Numerical Recipes, dfridr), entry by entry, for a
    * difference quotient D(h) whose error is a series in h^2 (central differences): with
    * T[i][0] = D(h0 / 2^i) and T[i][j] = (4^j T[i][j-1] - T[i-1][j-1]) / (4^j - 1), each T[i][j]

@@ -284,6 +284,7 @@ public final class OperatorCheck {
       }
       Batch dz = be.fromArray(N, 1, zShape[0], zShape[1], dzData);
       Expr g = Exprs.mul(Exprs.transpose(vecOf(dzVar)), vecOf(m.outputExpr()));
+      Map<String, double[]> magnitudes = new LinkedHashMap<>();
       for (Expr.Var w : m.differentiable()) {
         String wn = w.name();
         int[] ws = op.itemShape(wn);
@@ -296,6 +297,7 @@ public final class OperatorCheck {
         boolean param = w.role() == Expr.Role.PARAM;
         double[] magnitude = new double[N];
         for (int n = 0; n < N; n++) magnitude[n] = firstOrderMagnitude(withDz.get(n).get(dzVar.name()).data(), j[n].data);
+        magnitudes.put(wn, magnitude);
         // J v: parameter directions shared by all samples, input directions per sample
         Row jv = row("jacMatProd", wn, JACOBIAN_TOL);
         guarded(jv, () -> {
@@ -440,6 +442,33 @@ public final class OperatorCheck {
           });
         }
       }
+      // with directions of their own, so that the other rows draw what they drew before these were checked
+      if (op.hasMixedResiduals()) checkMixedResiduals(op, fc, dz, g, withDz, dims, magnitudes, new Random(dims.hashCode()));
+    }
+
+    /**
+     * The mixed residuals {@code M_ab v = sum_k dz_k d²z_k/(da db) v} of every ordered pair of
+     * different variables, against cross differences of g = dz' z by the interpreter (parameter
+     * directions shared by all samples, input directions per sample).
+     */
+    void checkMixedResiduals(ModuleOperator op, ForwardCache fc, Batch dz, Expr g, List<Map<String, Tensor>> withDz, Map<String, Long> dims,
+        Map<String, double[]> magnitudes, Random rng) {
+      for (Expr.Var a : m.differentiable())
+        for (Expr.Var b : m.differentiable()) {
+          if (a.equals(b)) continue;
+          Row row = row("mixedResidualMatProd " + b.name(), a.name(), HESSIAN_TOL);
+          guarded(row, () -> {
+            int[] bs = op.itemShape(b.name());
+            Batch v = directions(b.role() == Expr.Role.PARAM ? 1 : N, bs[0], bs[1], rng);
+            Batch got = op.mixedResidualMatProd(fc, a.name(), b.name(), dz, v);
+            double[] gd = be.toArray(got);
+            for (int n = 0; n < N; n++) {
+              DMatrixRMaj ref = FiniteDifferences.mixedHessianExtrapolated(g, a, b, withDz.get(n), dims);
+              double magnitude = Math.max(magnitudes.get(a.name())[n], magnitudes.get(b.name())[n]);
+              for (int d = 0; d < V; d++) compare(row, item(got, gd, n, d), colMajor(mult(ref, column(item(v, n, d)))), magnitude);
+            }
+          });
+        }
     }
 
     /**

@@ -388,6 +388,64 @@ public final class BatchnormOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of x and g at the output gradient dz:
+   * <pre>{@code M = diag(dz ./ sqrt(1e-5 + var))}</pre>
+   * M is n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_g(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "g", "mixedResidualMatProd_x_g"), n, 1);
+    Batch t1 = memo3(cache); // memo: sqrt(1e-5 + var).^-1
+    Batch t2 = be.multiply(dz, t1); // dz ./ sqrt(1e-5 + var)
+    Batch t3 = be.multiply(t2, t0); // diag(...) * v
+    be.release(t2);
+    return be.reshape(t3, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of g and x at the output gradient dz:
+   * <pre>{@code M = diag(dz ./ sqrt(1e-5 + var))}</pre>
+   * M is n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_g_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_g_x"), n, 1);
+    Batch t1 = memo3(cache); // memo: sqrt(1e-5 + var).^-1
+    Batch t2 = be.multiply(dz, t1); // dz ./ sqrt(1e-5 + var)
+    Batch t3 = be.multiply(t2, t0); // diag(...) * v
+    be.release(t2);
+    return be.reshape(t3, n, 1);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "x,g":
+        return mixedResidualMatProd_x_g(cache, dz, v);
+      case "x,b":
+        return zerosIn("x", shaped(v, "b", "mixedResidualMatProd"));
+      case "g,x":
+        return mixedResidualMatProd_g_x(cache, dz, v);
+      case "g,b":
+        return zerosIn("g", shaped(v, "b", "mixedResidualMatProd"));
+      case "b,x":
+        return zerosIn("b", shaped(v, "x", "mixedResidualMatProd"));
+      case "b,g":
+        return zerosIn("b", shaped(v, "g", "mixedResidualMatProd"));
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {

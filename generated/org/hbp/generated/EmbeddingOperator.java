@@ -323,6 +323,60 @@ public final class EmbeddingOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of X and E at the output gradient dz:
+   * <pre>{@code M = kron(dZ', eye(V))*commutation(d, V)}</pre>
+   * M is T*V x V*d; dz: [N] of shape matrix(d, T); v: [N x V] of shape matrix(d, V); result: [N x V] of shape matrix(V, T).
+   */
+  public Batch mixedResidualMatProd_X_E(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "E", "mixedResidualMatProd_X_E"), V * d, 1);
+    Batch t1 = be.reshape(t0, d, V);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.matmul(t2, false, dz, false); // (B*X)*A' with A' = dZ
+    Batch t4 = be.reshape(t3, T * V, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    return be.reshape(t4, V, T);
+  }
+
+  /**
+   * M v with the mixed residual of E and X at the output gradient dz:
+   * <pre>{@code M = kron(eye(V), dZ)*commutation(V, T)}</pre>
+   * M is V*d x T*V; dz: [N] of shape matrix(d, T); v: [N x V] of shape matrix(V, T); result: [N x V] of shape matrix(d, V).
+   */
+  public Batch mixedResidualMatProd_E_X(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "X", "mixedResidualMatProd_E_X"), T * V, 1);
+    Batch t1 = be.reshape(t0, V, T);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(dz, false, t3, false); // dZ * v
+    Batch t5 = be.directionsAsColumns(t4, V); // B*X with B = dZ
+    Batch t6 = be.reshape(t5, V * d, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    return be.reshape(t6, d, V);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "X,E":
+        return mixedResidualMatProd_X_E(cache, dz, v);
+      case "E,X":
+        return mixedResidualMatProd_E_X(cache, dz, v);
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {

@@ -79,7 +79,7 @@ public final class LayernormOperator extends AbstractModuleOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 23;
+  public static final int MEMO_SLOTS = 26;
 
   /**
    * sqrt in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -628,6 +628,130 @@ public final class LayernormOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of x and g at the output gradient dz:
+   * <pre>{@code M = (diag(dz) - ones(n)*dz' / n) / sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5) - 2*((sqrt'(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5)*sqrt(sum((x...}</pre>
+   * M is n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_g(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "g", "mixedResidualMatProd_x_g"), n, 1);
+    Batch t1 = memo5(cache); // memo: sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5).^-1
+    Batch t2 = be.multiply(dz, t0); // diag(...) * v
+    Batch t3 = memo0(cache); // memo: n.^-1
+    Batch t4 = be.matmul(dz, true, t0, false); // dz' * v
+    Batch t5 = be.fill(n, 1, 1.0); // ones(n)
+    Batch t6 = be.matmul(t5, false, t4, false); // ones(n) * v
+    Batch t7 = be.multiply(t3, t6);
+    Batch t8 = be.subtract(t2, t7);
+    Batch t9 = be.multiply(t1, t8);
+    Batch t10 = memo14(cache); // memo: sqrt'(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5)*sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5).^-2 ./ n
+    Batch t11 = be.transpose(dz); // dz'
+    Batch t12 = memo23(cache); // memo: x' - (sum(x) ./ n)*ones(1, n)
+    Batch t13 = be.multiply(t11, t12); // dz' .* (x' - (sum(x) ./ n)*ones(1, n))
+    Batch t14 = be.matmul(t13, false, t0, false); // dz' .* (x' - (sum(x) ./ n)*ones(1, n)) * v
+    Batch t15 = be.matmul(cache.get("x"), false, t14, false); // x * v
+    Batch t16 = memo13(cache); // memo: sum(x) ./ n
+    Batch t17 = be.matmul(t5, false, t14, false); // ones(n) * v
+    Batch t18 = be.multiply(t16, t17);
+    Batch t19 = be.subtract(t15, t18);
+    Batch t20 = be.multiply(t10, t19);
+    Batch t21 = be.scale(t20, -2.0);
+    Batch t22 = be.add(t9, t21);
+    be.release(t2);
+    be.release(t4);
+    be.release(t5);
+    be.release(t6);
+    be.release(t7);
+    be.release(t8);
+    be.release(t9);
+    be.release(t11);
+    be.release(t13);
+    be.release(t14);
+    be.release(t15);
+    be.release(t17);
+    be.release(t18);
+    be.release(t19);
+    be.release(t20);
+    be.release(t21);
+    return be.reshape(t22, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of g and x at the output gradient dz:
+   * <pre>{@code M = diag(dz)*(eye(n) - ones(n)*ones(1, n) / n) / sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5) - 2*((sqrt'(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-...}</pre>
+   * M is n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_g_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_g_x"), n, 1);
+    Batch t1 = memo5(cache); // memo: sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5).^-1
+    Batch t2 = memo0(cache); // memo: n.^-1
+    Batch t3 = be.fill(1, n, 1.0); // ones(1, n)
+    Batch t4 = be.matmul(t3, false, t0, false); // ones(1, n) * v
+    Batch t5 = be.fill(n, 1, 1.0); // ones(n)
+    Batch t6 = be.matmul(t5, false, t4, false); // ones(n) * v
+    Batch t7 = be.multiply(t2, t6);
+    Batch t8 = be.subtract(t0, t7);
+    Batch t9 = be.multiply(dz, t8); // diag(...) * v
+    Batch t10 = be.multiply(t1, t9);
+    Batch t11 = memo14(cache); // memo: sqrt'(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5)*sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5).^-2 ./ n
+    Batch t12 = be.matmul(cache.get("x"), true, t0, false); // x' * v
+    Batch t13 = memo13(cache); // memo: sum(x) ./ n
+    Batch t14 = be.multiply(t13, t4);
+    Batch t15 = be.subtract(t12, t14);
+    Batch t16 = memo11(cache); // memo: x - (sum(x) ./ n)*ones(n)
+    Batch t17 = be.multiply(dz, t16); // dz .* (x - (sum(x) ./ n)*ones(n))
+    Batch t18 = be.matmul(t17, false, t15, false); // dz .* (x - (sum(x) ./ n)*ones(n)) * v
+    Batch t19 = be.multiply(t11, t18);
+    Batch t20 = be.scale(t19, -2.0);
+    Batch t21 = be.add(t10, t20);
+    be.release(t3);
+    be.release(t4);
+    be.release(t5);
+    be.release(t6);
+    be.release(t7);
+    be.release(t8);
+    be.release(t9);
+    be.release(t10);
+    be.release(t12);
+    be.release(t14);
+    be.release(t15);
+    be.release(t17);
+    be.release(t18);
+    be.release(t19);
+    be.release(t20);
+    return be.reshape(t21, n, 1);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "x,g":
+        return mixedResidualMatProd_x_g(cache, dz, v);
+      case "x,b":
+        return zerosIn("x", shaped(v, "b", "mixedResidualMatProd"));
+      case "g,x":
+        return mixedResidualMatProd_g_x(cache, dz, v);
+      case "g,b":
+        return zerosIn("g", shaped(v, "b", "mixedResidualMatProd"));
+      case "b,x":
+        return zerosIn("b", shaped(v, "x", "mixedResidualMatProd"));
+      case "b,g":
+        return zerosIn("b", shaped(v, "g", "mixedResidualMatProd"));
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {
@@ -969,6 +1093,44 @@ public final class LayernormOperator extends AbstractModuleOperator {
       Batch t0 = memo6(cache); // memo: sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5)
       Batch t1 = be.power(t0, -3.0); // sqrt(sum((x - (sum(x) ./ n)*ones(n)).^2) ./ n + 1e-5).^-3
       return t1;
+    });
+  }
+
+  /**
+   * Memo slot 24, computed once per forward pass:
+   * <pre>{@code x'}</pre>
+   */
+  private Batch memo24(ForwardCache cache) {
+    return cache.memo(24, () -> {
+      Batch t0 = be.transpose(cache.get("x")); // x'
+      return t0;
+    });
+  }
+
+  /**
+   * Memo slot 25, computed once per forward pass:
+   * <pre>{@code (sum(x) ./ n)*ones(1, n)}</pre>
+   */
+  private Batch memo25(ForwardCache cache) {
+    return cache.memo(25, () -> {
+      Batch t0 = memo13(cache); // memo: sum(x) ./ n
+      Batch t1 = be.fill(1, n, 1.0); // ones(1, n)
+      Batch t2 = be.multiply(t0, t1); // (sum(x) ./ n)*ones(1, n)
+      be.release(t1);
+      return t2;
+    });
+  }
+
+  /**
+   * Memo slot 23, computed once per forward pass:
+   * <pre>{@code x' - (sum(x) ./ n)*ones(1, n)}</pre>
+   */
+  private Batch memo23(ForwardCache cache) {
+    return cache.memo(23, () -> {
+      Batch t0 = memo24(cache); // memo: x'
+      Batch t1 = memo25(cache); // memo: (sum(x) ./ n)*ones(1, n)
+      Batch t2 = be.subtract(t0, t1); // x' - (sum(x) ./ n)*ones(1, n)
+      return t2;
     });
   }
 

@@ -407,6 +407,68 @@ public final class LinearTokensOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of X and W at the output gradient dz:
+   * <pre>{@code M = kron(dZ', eye(n))*commutation(m, n)}</pre>
+   * M is T*n x m*n; dz: [N] of shape matrix(m, T); v: [N x V] of shape matrix(m, n); result: [N x V] of shape matrix(n, T).
+   */
+  public Batch mixedResidualMatProd_X_W(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "W", "mixedResidualMatProd_X_W"), m * n, 1);
+    Batch t1 = be.reshape(t0, m, n);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.matmul(t2, false, dz, false); // (B*X)*A' with A' = dZ
+    Batch t4 = be.reshape(t3, T * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    return be.reshape(t4, n, T);
+  }
+
+  /**
+   * M v with the mixed residual of W and X at the output gradient dz:
+   * <pre>{@code M = kron(eye(n), dZ)*commutation(n, T)}</pre>
+   * M is m*n x T*n; dz: [N] of shape matrix(m, T); v: [N x V] of shape matrix(n, T); result: [N x V] of shape matrix(m, n).
+   */
+  public Batch mixedResidualMatProd_W_X(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "Z", "dz");
+    Batch t0 = be.reshape(shaped(v, "X", "mixedResidualMatProd_W_X"), T * n, 1);
+    Batch t1 = be.reshape(t0, n, T);
+    Batch t2 = be.transpose(t1);
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(dz, false, t3, false); // dZ * v
+    Batch t5 = be.directionsAsColumns(t4, n); // B*X with B = dZ
+    Batch t6 = be.reshape(t5, m * n, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    return be.reshape(t6, m, n);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "X,W":
+        return mixedResidualMatProd_X_W(cache, dz, v);
+      case "X,b":
+        return zerosIn("X", shaped(v, "b", "mixedResidualMatProd"));
+      case "W,X":
+        return mixedResidualMatProd_W_X(cache, dz, v);
+      case "W,b":
+        return zerosIn("W", shaped(v, "b", "mixedResidualMatProd"));
+      case "b,X":
+        return zerosIn("b", shaped(v, "X", "mixedResidualMatProd"));
+      case "b,W":
+        return zerosIn("b", shaped(v, "W", "mixedResidualMatProd"));
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {

@@ -256,6 +256,22 @@ public final class MeanpoolOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
+  @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {
       case "X":

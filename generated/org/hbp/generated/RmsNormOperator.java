@@ -71,7 +71,7 @@ public final class RmsNormOperator extends AbstractModuleOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 16;
+  public static final int MEMO_SLOTS = 17;
 
   /**
    * sqrt in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -449,6 +449,85 @@ public final class RmsNormOperator extends AbstractModuleOperator {
     }
   }
 
+  /**
+   * M v with the mixed residual of x and g at the output gradient dz:
+   * <pre>{@code M = diag(dz) / sqrt(sum(x.^2) ./ n + 1e-6) - 2*((sqrt'(sum(x.^2) ./ n + 1e-6)*sqrt(sum(x.^2) ./ n + 1e-6).^-2 ./ n)*(x*(dz' .* x')))}</pre>
+   * M is n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_x_g(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "g", "mixedResidualMatProd_x_g"), n, 1);
+    Batch t1 = memo4(cache); // memo: sqrt(sum(x.^2) ./ n + 1e-6).^-1
+    Batch t2 = be.multiply(dz, t0); // diag(...) * v
+    Batch t3 = be.multiply(t1, t2);
+    Batch t4 = memo8(cache); // memo: sqrt'(sum(x.^2) ./ n + 1e-6)*sqrt(sum(x.^2) ./ n + 1e-6).^-2 ./ n
+    Batch t5 = be.transpose(dz); // dz'
+    Batch t6 = memo16(cache); // memo: x'
+    Batch t7 = be.multiply(t5, t6); // dz' .* x'
+    Batch t8 = be.matmul(t7, false, t0, false); // dz' .* x' * v
+    Batch t9 = be.matmul(cache.get("x"), false, t8, false); // x * v
+    Batch t10 = be.multiply(t4, t9);
+    Batch t11 = be.scale(t10, -2.0);
+    Batch t12 = be.add(t3, t11);
+    be.release(t2);
+    be.release(t3);
+    be.release(t5);
+    be.release(t7);
+    be.release(t8);
+    be.release(t9);
+    be.release(t10);
+    be.release(t11);
+    return be.reshape(t12, n, 1);
+  }
+
+  /**
+   * M v with the mixed residual of g and x at the output gradient dz:
+   * <pre>{@code M = diag(dz) / sqrt(sum(x.^2) ./ n + 1e-6) - 2*((sqrt'(sum(x.^2) ./ n + 1e-6)*sqrt(sum(x.^2) ./ n + 1e-6).^-2 ./ n)*((dz .* x)*x'))}</pre>
+   * M is n x n; dz: [N] of shape vector(n); v: [N x V] of shape vector(n); result: [N x V] of shape vector(n).
+   */
+  public Batch mixedResidualMatProd_g_x(ForwardCache cache, Batch dz, Batch v) {
+    dz = shaped(dz, "z", "dz");
+    Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_g_x"), n, 1);
+    Batch t1 = memo4(cache); // memo: sqrt(sum(x.^2) ./ n + 1e-6).^-1
+    Batch t2 = be.multiply(dz, t0); // diag(...) * v
+    Batch t3 = be.multiply(t1, t2);
+    Batch t4 = memo8(cache); // memo: sqrt'(sum(x.^2) ./ n + 1e-6)*sqrt(sum(x.^2) ./ n + 1e-6).^-2 ./ n
+    Batch t5 = be.matmul(cache.get("x"), true, t0, false); // x' * v
+    Batch t6 = be.multiply(dz, cache.get("x")); // dz .* x
+    Batch t7 = be.matmul(t6, false, t5, false); // dz .* x * v
+    Batch t8 = be.multiply(t4, t7);
+    Batch t9 = be.scale(t8, -2.0);
+    Batch t10 = be.add(t3, t9);
+    be.release(t2);
+    be.release(t3);
+    be.release(t5);
+    be.release(t6);
+    be.release(t7);
+    be.release(t8);
+    be.release(t9);
+    return be.reshape(t10, n, 1);
+  }
+
+  @Override
+  public Batch mixedResidualMatProd(ForwardCache cache, String wrt, String of, Batch dz, Batch v) {
+    requireDifferentiable(wrt);
+    requireDifferentiable(of);
+    if (wrt.equals(of)) return residualMatProd(cache, wrt, dz, v);
+    switch (wrt + "," + of) {
+      case "x,g":
+        return mixedResidualMatProd_x_g(cache, dz, v);
+      case "g,x":
+        return mixedResidualMatProd_g_x(cache, dz, v);
+      default:
+        throw new IllegalStateException(MODULE + ": no mixed residual of " + wrt + " and " + of);
+    }
+  }
+
+  @Override
+  public boolean hasMixedResiduals() {
+    return true;
+  }
+
   @Override
   public ResidualKind residualKind(String wrt) {
     switch (wrt) {
@@ -695,6 +774,17 @@ public final class RmsNormOperator extends AbstractModuleOperator {
       Batch t0 = memo5(cache); // memo: sqrt(sum(x.^2) ./ n + 1e-6)
       Batch t1 = be.power(t0, -3.0); // sqrt(sum(x.^2) ./ n + 1e-6).^-3
       return t1;
+    });
+  }
+
+  /**
+   * Memo slot 16, computed once per forward pass:
+   * <pre>{@code x'}</pre>
+   */
+  private Batch memo16(ForwardCache cache) {
+    return cache.memo(16, () -> {
+      Batch t0 = be.transpose(cache.get("x")); // x'
+      return t0;
     });
   }
 

@@ -32,11 +32,15 @@ record SpectrumScope(Kind kind, String block) {
   }
 
   /**
-   * The whole-network product for {@code --scope net} (issue 17, section 1), or null while hbp has
-   * none; plugging it in is this one line, e.g.
-   * {@code (pass, kind, strategy) -> dirs -> pass.networkCurvature(kind).matProd(dirs)}.
+   * The whole-network product for {@code --scope net}: {@link Pass#networkProduct}, every block
+   * and the off-diagonal ones, exact (the strategies kfra and bda approximate blocks only).
    */
-  static final WholeNetwork WHOLE_NETWORK = null;
+  static final WholeNetwork WHOLE_NETWORK = (pass, kind, strategy) -> {
+    if (strategy != Strategy.EXACT)
+      throw new UserError("--scope net takes the exact whole-network product; --strategy " + strategy.label()
+          + " approximates single blocks (use --strategy exact, or --scope blocks)");
+    return dirs -> pass.networkProduct(kind, dirs);
+  };
 
   /** What an operator of the scope acts on: its parameters, one after another (their vec orders). */
   record Target(SymmetricOperator operator, List<String> parameters) {}
@@ -44,11 +48,7 @@ record SpectrumScope(Kind kind, String block) {
   /** The scope named {@code text} on a network with {@code parameters}; errors name the choices. */
   static SpectrumScope parse(String text, List<String> parameters) {
     if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null);
-    if (text.equals("net")) {
-      if (WHOLE_NETWORK == null)
-        throw new UserError("--scope net is not yet available: hbp has no whole-network curvature product yet; use --scope blocks or block:NAME");
-      return new SpectrumScope(Kind.NET, null);
-    }
+    if (text.equals("net")) return new SpectrumScope(Kind.NET, null);
     if (text.startsWith("block:")) {
       String name = text.substring("block:".length());
       for (String p : parameters) {

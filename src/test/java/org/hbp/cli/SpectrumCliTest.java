@@ -185,11 +185,9 @@ class SpectrumCliTest {
     CliRun bad = hbp(spectrum("--scope", "layers", "--top", "1", "--out", out.toString()));
     bad.assertExit(2);
     assertTrue(bad.err().contains("blocks, block:NAME or net"), bad.err());
-    if (SpectrumScope.WHOLE_NETWORK == null) {
-      CliRun whole = hbp(spectrum("--scope", "net", "--top", "1", "--out", out.toString()));
-      whole.assertExit(2);
-      assertTrue(whole.err().contains("--scope net is not yet available"), whole.err());
-    }
+    CliRun whole = hbp(spectrum("--scope", "net", "--strategy", "bda", "--top", "1", "--out", out.toString()));
+    whole.assertExit(2);
+    assertTrue(whole.err().contains("--scope net takes the exact whole-network product"), whole.err());
     CliRun nothing = hbp(spectrum("--out", out.toString()));
     nothing.assertExit(2);
     assertTrue(nothing.err().contains("--top K, --trace and/or --density"), nothing.err());

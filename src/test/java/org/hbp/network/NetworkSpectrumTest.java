@@ -142,6 +142,46 @@ class NetworkSpectrumTest {
   }
 
   /**
+   * The whole-network operator of {@code hbp spectrum --scope net} ({@link Pass#networkProduct},
+   * off-diagonal blocks included; checked against autograd by NetworkProductsTest): Lanczos's top
+   * eigenvalues equal those of the operator made dense and eigendecomposed by EJML, and, by Cauchy's
+   * interlacing theorem, the largest is at least the largest of every diagonal block of the
+   * independent reference.
+   */
+  @ParameterizedTest
+  @MethodSource("wholeNetworkKinds")
+  void theWholeNetworkOperatorsTopEigenvalues(CurvatureKind kind) {
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkCurvatureTest.net("residual"), 3, 29);
+    Pass pass = s.pass();
+    ParameterVectors all = new ParameterVectors(s.net, s.net.parameterNames());
+    SymmetricOperator op = CurvatureOperators.overParameters(all, dirs -> pass.networkProduct(kind, dirs));
+    int n = all.dimension();
+    DMatrixRMaj dense = op.apply(CommonOps_DDRM.identity(n));
+    DMatrixRMaj vectors = new DMatrixRMaj(1, 1);
+    double[] exact = eigenvalues(symmetrized(dense), vectors);
+    Lanczos.Result r = Lanczos.top(op, 3, TIGHT);
+    double scale = Math.max(1, Math.abs(exact[0]));
+    for (int i = 0; i < 3; i++) assertEquals(exact[i], r.values()[i], 1e-8 * scale, kind + " eigenvalue " + i);
+    for (DMatrixRMaj block : s.reference().blocks(kind, Strategy.EXACT).values()) {
+      double top = eigenvalues(block, new DMatrixRMaj(1, 1))[0];
+      assertTrue(r.values()[0] >= top - REFERENCE_TOL * scale, kind + ": whole-net top " + r.values()[0] + " below a block's " + top);
+    }
+  }
+
+  static Stream<CurvatureKind> wholeNetworkKinds() {
+    return Stream.of(CurvatureKind.GGN, CurvatureKind.HESSIAN);
+  }
+
+  /** (A + A')/2, after checking A is symmetric to rounding. */
+  static DMatrixRMaj symmetrized(DMatrixRMaj a) {
+    DMatrixRMaj t = CommonOps_DDRM.transpose(a, null);
+    for (int i = 0; i < a.getNumElements(); i++) assertEquals(a.get(i), t.get(i), 1e-10 * Math.max(1, CommonOps_DDRM.elementMaxAbs(a)));
+    DMatrixRMaj out = a.copy();
+    CommonOps_DDRM.add(0.5, a, 0.5, t, out);
+    return out;
+  }
+
+  /**
    * A product over all parameters at once ({@link CurvatureOperators#overParameters}, the form of a
    * whole-network operator), here the block-diagonal curvature: its top eigenvalues are those of
    * the block-diagonal dense reference, which checks the vec order of every parameter in the

@@ -25,7 +25,16 @@ class CalculusSpecsTest {
   @ParameterizedTest(name = "{0}")
   @CsvSource({"attention.hbp, general", "maxout.hbp, zero", "clip.hbp, zero", "logsoftmax.hbp, general"})
   void derivesAndVerifies(String file, String residualKind) throws Exception {
-    Path spec = DIR.resolve(file);
+    SpecVerifier.FileResult verified = derivesChecksAndVerifies(DIR.resolve(file), residualKind);
+    assertTrue(verified.modules().get(0).origin().startsWith("generated now and compiled in-process"), verified.modules().get(0).origin());
+    assertTrue(verified.modules().get(0).report().rows().size() >= 15);
+  }
+
+  /**
+   * {@code hbp derive} of the spec succeeds and names the residual kind; its rules pass
+   * {@code SpecCheck}'s finite differences at two seeds; {@code hbp verify} passes every row.
+   */
+  static SpecVerifier.FileResult derivesChecksAndVerifies(Path spec, String residualKind) throws Exception {
     StringWriter out = new StringWriter(), err = new StringWriter();
     int code = Main.execute(new String[] {"derive", spec.toString()}, new PrintWriter(out, true), new PrintWriter(err, true));
     assertEquals(0, code, out + "\n" + err);
@@ -42,7 +51,6 @@ class CalculusSpecsTest {
     SpecVerifier.FileResult verified = SpecVerifier.verify(spec, null, 3, 3);
     assertTrue(verified.passed(), verified.modules().stream().flatMap(m -> m.report().rows().stream())
         .filter(r -> !r.passed()).map(r -> r.method + " " + r.wrt + " " + r.maxRel()).collect(Collectors.joining("\n")));
-    assertTrue(verified.modules().get(0).origin().startsWith("generated now and compiled in-process"), verified.modules().get(0).origin());
-    assertTrue(verified.modules().get(0).report().rows().size() >= 15);
+    return verified;
   }
 }

@@ -203,7 +203,11 @@ final class Rewrites {
       }
       if (allScalar) {
         if (!changed) return new Expr.Hadamard(rest);
-        return Exprs.scale(c, hadamard(rest));
+        // the scalars of ScalarMul factors are factors of the product too (they were dropped: a
+        // product (x'x)*2*exp(x'x) lost its 2 once it had become ScalarMul(2, x'x)*exp(x'x))
+        List<Expr> all = new ArrayList<>(rest);
+        all.addAll(scalars);
+        return Exprs.scale(c, hadamard(all));
       }
       if (!changed) return m;
       Expr core = product(rest);

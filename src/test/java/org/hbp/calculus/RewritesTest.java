@@ -45,6 +45,9 @@ class RewritesTest {
         Arguments.of("matmul-flatten", "(M*N)*M", "M*N*M"),
         Arguments.of("matmul-zero-identity", "eye(n)*M*eye(n)", "M"),
         Arguments.of("matmul-coefficients", "M*(2*N)*(s*a)", "2*s*M*N*a"),
+        // a product of scalars keeps the scalar of a ScalarMul factor (it was dropped)
+        Arguments.of("matmul-coefficients", "((x'*x)*2)*exp(x'*x)", "2*(exp(x'*x)*(x'*x))"),
+        Arguments.of("matmul-coefficients", "(s*(x'*x))*exp(x'*x)", "exp(x'*x)*s*(x'*x)"),
         Arguments.of("mixed-product", "kron(A, B)*kron(C, D)", "kron(A*C, B*D)"),
         Arguments.of("mixed-product", "kron(a, eye(n))*Hz*kron(a', eye(n))", "kron(a*a', Hz)"),
         Arguments.of("vec-trick", "kron(C', A)*vec(M)", "vec(A*M*C)"),

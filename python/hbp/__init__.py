@@ -1,0 +1,19 @@
+"""hbp for PyTorch users: curvature of a live ``torch.nn.Module`` by hbp.
+
+Each call exports the model to ONNX and the batch to ``.npz`` in a temporary folder, runs the hbp
+jar (``java -jar hbp.jar curvature --net model.onnx ...``) and reads the result back as tensors
+keyed by PyTorch's parameter names (``model.named_parameters()``). hbp's error messages surface as
+:class:`HbpError`.
+
+    import hbp
+    blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")   # {name: [numel, numel]}
+    prods = hbp.curvature(model, "crossentropy", x, y, vectors={"0.weight": v})
+    step = hbp.newton_step(model, "crossentropy", x, y, damping=1e-3)
+
+The jar is found from ``HBP_JAR``, else ``target/hbp.jar`` of the repository this package sits in
+(``python/`` beside ``target/``); ``java`` from ``JAVA_HOME`` or the PATH.
+"""
+
+from ._run import HbpError, curvature, dense_blocks, newton_step, jar_path
+
+__all__ = ["HbpError", "curvature", "dense_blocks", "newton_step", "jar_path"]

@@ -1,0 +1,163 @@
+"""Runs the hbp jar on a PyTorch model exported to ONNX (see the package docstring)."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CURVATURES = ("hessian", "ggn", "pch-abs", "pch-clip")
+
+
+class HbpError(RuntimeError):
+    """hbp refused the request or failed; the message is hbp's own (what and where)."""
+
+
+def jar_path():
+    """The hbp jar: ``$HBP_JAR``, else ``target/hbp.jar`` of the repository holding this package."""
+    env = os.environ.get("HBP_JAR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for root in (here.parent.parent, here.parent):
+        candidate = root / "target" / "hbp.jar"
+        if candidate.is_file():
+            return candidate
+    raise HbpError("hbp.jar not found: build it with 'mvn -B -q package -DskipTests' in the hbp repository, "
+                   "or point HBP_JAR at it")
+
+
+def _java():
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    java = shutil.which("java")
+    if java is None:
+        raise HbpError("java not found: install a Java 17 runtime or set JAVA_HOME")
+    return java
+
+
+def _named_parameters(model):
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    if not names:
+        raise HbpError("the model has no trainable parameters")
+    return names
+
+
+def _export(model, x, folder):
+    """model.onnx in folder, float64, parameters as initializers named as in named_parameters()."""
+    path = folder / "model.onnx"
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            torch.onnx.export(model, (x,), str(path), export_params=True, do_constant_folding=False,
+                              input_names=["x"], output_names=["logits"], opset_version=13)
+    finally:
+        model.train(was_training)
+    return path
+
+
+def _write_batch(x, y, folder):
+    path = folder / "batch.npz"
+    arrays = {"x": x.detach().cpu().numpy()}
+    if y is not None:
+        arrays["y"] = y.detach().cpu().numpy()
+    np.savez(path, **arrays)
+    return path
+
+
+def _run(args):
+    cmd = [_java(), "-jar", str(jar_path())] + [str(a) for a in args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        message = proc.stderr.strip() or proc.stdout.strip() or f"hbp exited with status {proc.returncode}"
+        raise HbpError(message)
+    return proc.stdout
+
+
+def _check(curvature, model):
+    if curvature not in CURVATURES:
+        raise HbpError(f"unknown curvature '{curvature}'; expected one of {', '.join(CURVATURES)}")
+    if not isinstance(model, torch.nn.Module):
+        raise HbpError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
+def _read(path, like, names):
+    """The arrays of path as tensors of like's dtype, keyed and ordered by names."""
+    with np.load(path) as data:
+        missing = [n for n in names if n not in data.files]
+        if missing:
+            raise HbpError(f"hbp's output {path.name} lacks {', '.join(missing)} (it has {', '.join(data.files)})")
+        return {n: torch.from_numpy(np.array(data[n])).to(like.dtype) for n in names}
+
+
+def _common(model, loss, x, y, curvature, strategy, backend, folder):
+    onnx = _export(model, x, folder)
+    batch = _write_batch(x, y, folder)
+    return ["curvature", "--net", onnx, "--loss", loss, "--batch", batch, "--curvature", curvature,
+            "--strategy", strategy, "--backend", backend]
+
+
+def _backend(x, backend):
+    if backend is not None:
+        return backend
+    return "blas-f32" if x.dtype == torch.float32 else "blas-f64"
+
+
+def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None, backend=None):
+    """Products of each parameter's curvature block with directions.
+
+    vectors: {parameter name: tensor [V, *parameter shape]} (V directions of each parameter).
+    Returns {name: tensor [V, *parameter shape]}: block times each direction, for the mean loss.
+    """
+    _check(curvature, model)
+    names = _named_parameters(model)
+    if not vectors:
+        raise HbpError("vectors: give {parameter name: tensor [V, *shape]} for the parameters to multiply")
+    unknown = [n for n in vectors if n not in names]
+    if unknown:
+        raise HbpError(f"vectors: unknown parameter {', '.join(unknown)}; the model has {', '.join(names)}")
+    with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
+        folder = Path(tmp)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(x, backend), folder)
+        v = folder / "vectors.npz"
+        np.savez(v, **{n: t.detach().cpu().numpy() for n, t in vectors.items()})
+        out = folder / "out.npz"
+        _run(args + ["--vectors", v, "--out", out])
+        return _read(out, x, [n for n in names if n in vectors])
+
+
+def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=None):
+    """Each parameter's curvature block, dense: {name: tensor [numel, numel]} in the row-major order
+    of the parameter's entries (``p.flatten()``)."""
+    _check(curvature, model)
+    names = _named_parameters(model)
+    with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
+        folder = Path(tmp)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(x, backend), folder)
+        out = folder / "dense.npz"
+        _run(args + ["--dense", out])
+        return _read(out, x, names)
+
+
+def newton_step(model, loss, x, y, curvature="ggn", strategy="exact", damping=1e-3, cg_tol=None, cg_maxiter=None,
+                backend=None):
+    """The damped Newton step of each block (paper eq. 10, by CG): solves
+    [damping I + (1 - damping) C] d = -g per parameter; returns {name: d in the parameter's shape}.
+    cg_tol, cg_maxiter: CG's relative tolerance and iteration limit (hbp's defaults when None)."""
+    _check(curvature, model)
+    if not 0 <= damping <= 1:
+        raise HbpError(f"damping must be in [0, 1], got {damping}")
+    names = _named_parameters(model)
+    with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
+        folder = Path(tmp)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(x, backend), folder)
+        out = folder / "step.npz"
+        extra = (["--cg-tol", cg_tol] if cg_tol is not None else []) + \
+            (["--cg-maxiter", cg_maxiter] if cg_maxiter is not None else [])
+        _run(args + ["--solve", damping, "--out", out] + extra)
+        return _read(out, x, names)

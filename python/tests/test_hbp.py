@@ -1,0 +1,107 @@
+"""Tests of the hbp Python package against PyTorch autograd (float64, 1e-10).
+
+Run: HBP_JAR=target/hbp.jar PYTHONPATH=python python3 -m unittest discover -s python/tests
+(the JUnit test PythonPackageTest runs exactly this in the default test run).
+"""
+
+import unittest
+
+import torch
+
+import hbp
+
+torch.set_default_dtype(torch.float64)
+
+
+def mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 3))
+
+
+def batch(n=4):
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(n, 6, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+def mean_loss(model, x, y):
+    return torch.nn.functional.cross_entropy(model(x), y)
+
+
+def autograd_hessian_block(model, x, y, name):
+    """The Hessian of the mean loss with respect to one parameter, [numel, numel], by double backward."""
+    params = dict(model.named_parameters())
+    p = params[name]
+
+    def f(flat):
+        values = {n: (flat.view_as(p) if n == name else q) for n, q in params.items()}
+        out = torch.nn.utils.stateless.functional_call(model, values, (x,))
+        return torch.nn.functional.cross_entropy(out, y)
+
+    return torch.autograd.functional.hessian(f, p.detach().flatten().clone())
+
+
+def autograd_ggn_block(model, x, y, name):
+    """J' H J of the mean loss for one parameter: J the Jacobian of the logits, H the loss Hessian in the logits."""
+    params = dict(model.named_parameters())
+    p = params[name]
+
+    def logits(flat):
+        values = {n: (flat.view_as(p) if n == name else q) for n, q in params.items()}
+        return torch.nn.utils.stateless.functional_call(model, values, (x,)).flatten()
+
+    flat = p.detach().flatten().clone()
+    jac = torch.autograd.functional.jacobian(logits, flat)                  # [N*C, numel]
+    z = logits(flat).detach()
+    h = torch.autograd.functional.hessian(
+        lambda zz: torch.nn.functional.cross_entropy(zz.view(x.shape[0], -1), y), z)  # [N*C, N*C]
+    return jac.T @ h @ jac
+
+
+class DenseBlocks(unittest.TestCase):
+    def test_hessian_and_ggn_blocks_equal_autograd(self):
+        model, (x, y) = mlp(), batch()
+        for curvature, reference in (("hessian", autograd_hessian_block), ("ggn", autograd_ggn_block)):
+            blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature=curvature)
+            self.assertEqual(set(blocks), {n for n, _ in model.named_parameters()})
+            for name, _ in model.named_parameters():
+                expected = reference(model, x, y, name)
+                torch.testing.assert_close(blocks[name], expected, rtol=0, atol=1e-10, msg=f"{curvature} {name}")
+
+    def test_products_equal_the_dense_block_times_the_directions(self):
+        model, (x, y) = mlp(), batch()
+        w = model[0].weight
+        v = torch.randn(3, *w.shape, generator=torch.Generator().manual_seed(2))
+        prods = hbp.curvature(model, "crossentropy", x, y, curvature="hessian", vectors={"0.weight": v})
+        expected = (autograd_hessian_block(model, x, y, "0.weight") @ v.reshape(3, -1).T).T.reshape(v.shape)
+        torch.testing.assert_close(prods["0.weight"], expected, rtol=0, atol=1e-10)
+
+    def test_newton_step_solves_the_damped_system(self):
+        model, (x, y) = mlp(), batch()
+        damping = 0.1
+        step = hbp.newton_step(model, "crossentropy", x, y, curvature="ggn", damping=damping, cg_tol=1e-14)
+        loss = mean_loss(model, x, y)
+        grads = dict(zip([n for n, _ in model.named_parameters()], torch.autograd.grad(loss, list(model.parameters()))))
+        for name, p in model.named_parameters():
+            c = autograd_ggn_block(model, x, y, name)
+            a = damping * torch.eye(c.shape[0]) + (1 - damping) * c
+            expected = torch.linalg.solve(a, -grads[name].flatten()).view_as(p)
+            torch.testing.assert_close(step[name], expected, rtol=0, atol=1e-10, msg=name)
+
+
+class Errors(unittest.TestCase):
+    def test_hbp_errors_surface_as_exceptions_with_hbps_message(self):
+        model, (x, y) = mlp(), batch()
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.dense_blocks(model, "no-such-loss", x, y)
+        self.assertIn("no-such-loss", str(e.exception))
+
+    def test_unknown_parameter_in_vectors(self):
+        model, (x, y) = mlp(), batch()
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.curvature(model, "crossentropy", x, y, vectors={"nope": torch.zeros(1, 2)})
+        self.assertIn("nope", str(e.exception))
+        self.assertIn("0.weight", str(e.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()

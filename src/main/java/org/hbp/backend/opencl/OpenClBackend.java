@@ -86,7 +86,11 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   private final boolean gemmLarge;
   private final boolean gemmSmall;
   private final boolean gemmDirectFits;
-  /** The product kernel in use: {@code large} (64x64 tiles, 16x16 for small items), {@code small}, {@code direct} or {@code naive}. */
+  /** The system property choosing the products: {@code auto}, {@code clblast}, {@code kernels} or a kernel's name. */
+  public static final String GEMM_PROPERTY = "hbp.opencl.gemm";
+  /** The best hand-written product kernel that fits this device ({@code kernels}). */
+  private final String bestKernel;
+  /** The products in use: {@code clblast}, {@code large} (64x64 tiles, 16x16 for small items), {@code small}, {@code direct} or {@code naive}. */
   private String gemmVariant;
   /** A 4-byte buffer for the index checks. */
   private OpenClBatch.Buffer scratchInt;
@@ -119,16 +123,61 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
     this.ctx = OpenClContext.of(device);
     this.q = new OpenClLaunches(precision, device, ctx, name());
     this.pool = q.pool;
-    this.products = new OpenClProducts(q, () -> gemmVariant);
+    this.products = new OpenClProducts(q, () -> gemmVariant, new OpenClBlast(precision, ctx.queue));
     this.gemmLarge = fits("gemm_large", OpenClKernels.GEMM_LARGE);
     this.gemmSmall = fits("gemm_small", OpenClKernels.GEMM_SMALL);
     int[] dw = OpenClKernels.GEMM_DIRECT_SHAPE;
     this.gemmDirectFits = q.kernelWorkGroupSize(q.kernel("gemm_direct")) >= (long) dw[0] * dw[1]
         && device.maxWorkGroupSize() >= (long) dw[0] * dw[1];
-    String auto = device.typeName().equals("cpu") && gemmDirectFits ? "direct"
+    this.bestKernel = device.typeName().equals("cpu") && gemmDirectFits ? "direct"
         : gemmLarge && gemmSmall ? "large" : gemmSmall ? "small" : "naive";
-    String chosen = System.getProperty("hbp.opencl.gemm", "auto");
-    useGemmKernel(chosen.equals("auto") ? auto : chosen);
+    String chosen = System.getProperty(GEMM_PROPERTY, "auto");
+    useGemmKernel(chosen.equals("auto") ? (clblastFailure() == null ? "clblast" : "kernels") : chosen);
+  }
+
+  /**
+   * Why CLBlast cannot make this backend's products (its library did not load, or its product on
+   * this device and precision was wrong or failed), or null when it can. Checked once per device
+   * and precision in the process: a 3 x 4 times 4 x 2 product of small integers, which is exact.
+   */
+  public String clblastFailure() {
+    if (OpenClBlast.loadFailure() != null) return "CLBlast did not load: " + OpenClBlast.loadFailure();
+    String r = ctx.clblastCheck.computeIfAbsent(precision, p -> checkClBlast());
+    return r.isEmpty() ? null : r;
+  }
+
+  private String checkClBlast() {
+    String saved = gemmVariant;
+    double[] a = {1, -2, 3, 0, 4, 5, -1, 2, 0, 3, 1, -4}, b = {2, 1, 0, -1, 3, 1, -2, 0}; // 3x4, 4x2 column-major
+    double[] expected = {-1, -1, 15, 5, -6, 14}; // a b, by hand
+    OpenClBatch x = null, y = null, z = null;
+    try {
+      gemmVariant = "clblast";
+      x = (OpenClBatch) fromArray(1, 1, 3, 4, a);
+      y = (OpenClBatch) fromArray(1, 1, 4, 2, b);
+      z = (OpenClBatch) matmul(x, false, y, false);
+      double[] got = toArray(z);
+      return java.util.Arrays.equals(got, expected) ? ""
+          : "CLBlast's product on " + device.describe() + " was wrong: " + java.util.Arrays.toString(got) + " for "
+              + java.util.Arrays.toString(expected);
+    } catch (RuntimeException e) {
+      return "CLBlast failed on " + device.describe() + ": " + e.getMessage();
+    } finally {
+      gemmVariant = saved;
+      for (OpenClBatch t : new OpenClBatch[] {x, y, z}) if (t != null) release(t);
+    }
+  }
+
+  /**
+   * One line on how this backend multiplies matrices: CLBlast or which hand-written kernel, and
+   * why not CLBlast when it is not in use (what {@code hbp devices} and {@code hbp bench} print).
+   */
+  public String gemmNotice() {
+    if (gemmVariant.equals("clblast")) return "matrix products: " + OpenClBlast.LIBRARY;
+    String failure = clblastFailure();
+    return "matrix products: hand-written kernel '" + gemmVariant + "' ("
+        + (failure != null ? failure + "; the kernels are the fallback" : "chosen: " + GEMM_PROPERTY + "=" + System.getProperty(GEMM_PROPERTY, "auto")
+            + " or useGemmKernel") + ")";
   }
 
   /** Whether a tiled product kernel's work-group and local memory fit this device. */
@@ -154,31 +203,41 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   }
 
   /**
-   * The product kernel in use: {@code large} (64 x 64 tiles in local memory, 4 x 4 entries per
-   * work item; 16 x 16 tiles when an item has at most 32 rows or columns), {@code small} (16 x 16
-   * tiles), {@code direct} (2 x 8 register blocks without local memory, the default on CPU devices)
-   * or {@code naive} (one work item per entry, for devices whose work-groups fit no other). The
-   * default is the best that fits the device; the system property {@code hbp.opencl.gemm} or
-   * {@link #useGemmKernel} choose another.
+   * The products in use: {@code clblast} (CLBlast's GEMM, plain, strided-batched or batched, see
+   * {@link OpenClBlast}; the default wherever it loads and its check on the device passes, {@link
+   * #clblastFailure}), or a hand-written kernel: {@code large} (64 x 64 tiles in local memory,
+   * 4 x 4 entries per work item; 16 x 16 tiles when an item has at most 32 rows or columns), {@code
+   * small} (16 x 16 tiles), {@code direct} (2 x 8 register blocks without local memory, the best
+   * kernel on CPU devices) or {@code naive} (one work item per entry, for devices whose work-groups
+   * fit no other). Without CLBlast the default is the best kernel that fits the device; the system
+   * property {@code hbp.opencl.gemm} ({@code auto}, {@code clblast}, {@code kernels} or a kernel's
+   * name) or {@link #useGemmKernel} choose another.
    */
   public String gemmKernel() {
     return gemmVariant;
   }
 
   /**
-   * Makes products use the named kernel ({@code large}, {@code small}, {@code direct} or {@code
-   * naive}, see {@link #gemmKernel}); an IllegalArgumentException when it does not fit the device.
+   * Makes products use {@code clblast}, {@code kernels} (the best hand-written kernel that fits the
+   * device) or the named kernel ({@code large}, {@code small}, {@code direct} or {@code naive}, see
+   * {@link #gemmKernel}); a {@link UserError} when it is unknown, does not fit the device, or is
+   * {@code clblast} where CLBlast cannot be used (saying why).
    */
   public void useGemmKernel(String variant) {
+    if (variant.equals("kernels")) variant = bestKernel;
     boolean ok = switch (variant) {
+      case "clblast" -> true;
       case "large" -> gemmLarge && gemmSmall;
       case "small" -> gemmSmall;
       case "direct" -> gemmDirectFits;
       case "naive" -> true;
-      default -> throw new UserError("unknown product kernel '" + variant + "'; expected large, small, direct or naive");
+      default -> throw new UserError("unknown product kernel '" + variant + "'; expected clblast, kernels, large, small, direct or naive");
     };
     if (!ok) throw new UserError("the product kernel '" + variant + "' does not fit OpenCL device " + device.describe()
         + " (work-group size or local memory)");
+    if (variant.equals("clblast") && clblastFailure() != null)
+      throw new UserError("matrix products through CLBlast are not available: " + clblastFailure()
+          + "; use the hand-written kernels (kernels)");
     gemmVariant = variant;
   }
 

@@ -39,6 +39,11 @@ final class OpenClContext {
   final cl_command_queue queue;
   /** Bytes of all live device buffers of this context (allocated, not yet released). */
   final AtomicLong liveBytes = new AtomicLong();
+  /**
+   * Per precision, the outcome of the CLBlast check on this device ({@link
+   * OpenClBackend#gemmNotice}): "" when CLBlast's product was right, else why it cannot be used.
+   */
+  final Map<org.hbp.backend.Precision, String> clblastCheck = new java.util.concurrent.ConcurrentHashMap<>();
   private final Map<String, cl_program> programs = new HashMap<>();
 
   private OpenClContext(OpenClDevices.Device device) {

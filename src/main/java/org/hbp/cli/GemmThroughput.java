@@ -38,7 +38,7 @@ final class GemmThroughput {
    */
   static List<Row> run(PrintWriter w, Progress bar, Backend be, List<String> implementations, List<Integer> sizes, int warmup, int repeat) {
     for (int n : sizes) if (n < 1) throw new UserError("--gemm-sizes: sizes must be >= 1, got " + n);
-    Backend reference = Backends.create("blas-f64");
+    Backend reference = Backends.create("blas-f64", 0); // all cores
     List<Row> rows = new ArrayList<>();
     int step = 0;
     for (int n : sizes) {

@@ -169,6 +169,20 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   }
 
   /**
+   * One line on how OpenCL backends of this process multiply matrices, before any device is used
+   * (what {@code hbp devices} prints): CLBlast when it loaded (each backend still checks it on its
+   * device, {@link #clblastFailure}), else the hand-written kernels, with why.
+   */
+  public static String productsNotice() {
+    String chosen = System.getProperty(GEMM_PROPERTY, "auto");
+    if (OpenClBlast.loadFailure() != null)
+      return "matrix products: the hand-written kernels (CLBlast did not load: " + OpenClBlast.loadFailure() + ")";
+    if (!chosen.equals("auto") && !chosen.equals("clblast"))
+      return "matrix products: the hand-written kernels (" + GEMM_PROPERTY + "=" + chosen + "; " + OpenClBlast.LIBRARY + " loaded)";
+    return "matrix products: " + OpenClBlast.LIBRARY + " (-D" + GEMM_PROPERTY + "=kernels: the hand-written kernels)";
+  }
+
+  /**
    * One line on how this backend multiplies matrices: CLBlast or which hand-written kernel, and
    * why not CLBlast when it is not in use (what {@code hbp devices} and {@code hbp bench} print).
    */

@@ -37,6 +37,9 @@ final class OpenClBlast {
   static final String LIBRARY = "CLBlast 1.5.2 (org.jocl:jocl-blast)";
   private static final String LOAD_FAILURE = probeLoad();
 
+  /** CLBlast calls made by all instances in this process (tests check that products went through CLBlast). */
+  private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
+
   private final boolean doubles;
   private final cl_command_queue queue;
 
@@ -60,6 +63,11 @@ final class OpenClBlast {
     }
   }
 
+  /** How many xGEMM calls (plain, strided-batched or batched) went to CLBlast so far in this process. */
+  static long calls() {
+    return CALLS.get();
+  }
+
   /** The launch of the class comment; {@code what} names the backend operation in errors. */
   void gemm(String what, int m, int n, int k, boolean ta, boolean tb, int lda, int ldb, int ldc, OpenClBatch a, long aSs, long aSd,
       long aSq, OpenClBatch b, long bSs, long bSd, long bSq, OpenClBatch c, long cSt, long T, int Dk, int sumCount) {
@@ -71,6 +79,7 @@ final class OpenClBlast {
         long aOff = offset(t0, aSs, aSd, Dk) + q * aSq, bOff = offset(t0, bSs, bSd, Dk) + q * bSq, cOff = t0 * cSt;
         long aStride = affineStride(t0, count, aSs, aSd, Dk), bStride = affineStride(t0, count, bSs, bSd, Dk);
         int status;
+        CALLS.incrementAndGet();
         if (count == 1) {
           status = single(opA, opB, m, n, k, a.mem(), aOff, lda, b.mem(), bOff, ldb, beta, c.mem(), cOff, ldc);
         } else if (aStride >= 0 && bStride >= 0) {

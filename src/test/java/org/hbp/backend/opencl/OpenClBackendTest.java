@@ -430,6 +430,7 @@ class OpenClBackendTest {
     String text = out.toString();
     for (OpenClDevices.Device d : OpenClDevices.list()) assertTrue(text.contains(d.name()), text);
     assertTrue(text.contains("platform 0") && text.contains("fp64") && text.contains("global memory") && text.contains("*"), text);
+    assertTrue(text.contains(OpenClBackend.productsNotice() + "\n"), "the line on how matrix products run:\n" + text);
     System.out.print("OpenClBackendTest: hbp devices\n" + text);
   }
 

@@ -152,6 +152,7 @@ public final class BenchCommand extends HbpCommand {
     if (gemm != null) {
       if (gemm.size() != 1) throw new UserError("--gemm: one implementation for a network bench (a list only with --gemm-sizes), got " + gemm);
       if (!(be instanceof OpenClBackend ocl)) throw new UserError("--gemm applies to OpenCL devices (--device opencl), not to " + be.name());
+      GemmThroughput.checkNames(gemm);
       ocl.useGemmKernel(gemm.get(0));
     }
     NetworkSpec ns = NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs());

@@ -32,12 +32,23 @@ final class GemmThroughput {
     return be instanceof OpenClBackend ? List.of("clblast", "kernels") : List.of(be.name());
   }
 
+  /** The names {@code --gemm} takes. */
+  static final List<String> IMPLEMENTATIONS = List.of("clblast", "kernels", "large", "small", "direct", "naive");
+
+  /** Refuses a name {@code --gemm} does not know (before any timing). */
+  static void checkNames(List<String> implementations) {
+    for (String impl : implementations)
+      if (!IMPLEMENTATIONS.contains(impl))
+        throw new UserError("--gemm '" + impl + "': expected one of " + String.join(", ", IMPLEMENTATIONS));
+  }
+
   /**
    * Times every implementation at every size on {@code be} (an implementation that cannot be used
    * on the device is reported with the reason and skipped); one progress step per measurement.
    */
   static List<Row> run(PrintWriter w, Progress bar, Backend be, List<String> implementations, List<Integer> sizes, int warmup, int repeat) {
     for (int n : sizes) if (n < 1) throw new UserError("--gemm-sizes: sizes must be >= 1, got " + n);
+    if (be instanceof OpenClBackend) checkNames(implementations);
     Backend reference = Backends.create("blas-f64", 0); // all cores
     List<Row> rows = new ArrayList<>();
     int step = 0;

@@ -24,15 +24,18 @@ import org.jocl.cl_mem;
  * (the sum in a fixed order); the items of a call are one {@code xGEMM} when {@code T = 1}, one
  * {@code xGEMMStridedBatched} when the offsets of A and B are affine in {@code t} (every case but
  * strides that are not multiples of each other), else one {@code xGEMMBatched} with the offsets
- * listed. Calls cover at most {@link #BATCH_CHUNK} items (the grid limit of CUDA-based OpenCL).
+ * listed. Calls cover at most {@link #BATCH_CHUNK} items and {@link #COLUMN_CHUNK} columns of C
+ * (the grid limits of CUDA-based OpenCL, 65535 work-groups along the second and third dimension).
  *
  * <p>Whether CLBlast loaded is decided once per process ({@link #loadFailure()}); a CLBlast error
  * status becomes an {@link OpenClException} naming the routine, the operation and how to use the
  * hand-written kernels instead.
  */
 final class OpenClBlast {
-  /** Items per batched call at most. */
+  /** Items per batched call at most (the third grid dimension of a launch). */
   static final long BATCH_CHUNK = 65535;
+  /** Columns of C per call at most, so that no launch has more than 65535 work-groups along its second grid dimension. */
+  static final int COLUMN_CHUNK = 1 << 16;
   /** What {@code hbp devices} and the bench headers print: the library and its version. */
   static final String LIBRARY = "CLBlast 1.5.2 (org.jocl:jocl-blast)";
   private static final String LOAD_FAILURE = probeLoad();
@@ -72,11 +75,23 @@ final class OpenClBlast {
   void gemm(String what, int m, int n, int k, boolean ta, boolean tb, int lda, int ldb, int ldc, OpenClBatch a, long aSs, long aSd,
       long aSq, OpenClBatch b, long bSs, long bSd, long bSq, OpenClBatch c, long cSt, long T, int Dk, int sumCount) {
     int opA = ta ? CLBlastTransposeYes : CLBlastTransposeNo, opB = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    for (int j0 = 0; j0 < n; j0 += COLUMN_CHUNK) {
+      // columns j0.. of C and op(B): B's columns (rows when transposed) and C's columns from there
+      int cols = Math.min(COLUMN_CHUNK, n - j0);
+      long bCol = tb ? j0 : (long) j0 * ldb, cCol = (long) j0 * ldc;
+      gemmColumns(what, m, cols, k, opA, opB, lda, ldb, ldc, a, aSs, aSd, aSq, b, bCol, bSs, bSd, bSq, c, cCol, cSt, T, Dk, sumCount, n);
+    }
+  }
+
+  /** {@link #gemm} for at most {@link #COLUMN_CHUNK} columns, B's and C's entries from {@code bCol} and {@code cCol} on. */
+  private void gemmColumns(String what, int m, int n, int k, int opA, int opB, int lda, int ldb, int ldc, OpenClBatch a, long aSs,
+      long aSd, long aSq, OpenClBatch b, long bCol, long bSs, long bSd, long bSq, OpenClBatch c, long cCol, long cSt, long T, int Dk,
+      int sumCount, int allColumns) {
     for (int q = 0; q < sumCount; q++) {
       double beta = q == 0 ? 0 : 1;
       for (long t0 = 0; t0 < T; t0 += BATCH_CHUNK) {
         int count = (int) Math.min(BATCH_CHUNK, T - t0);
-        long aOff = offset(t0, aSs, aSd, Dk) + q * aSq, bOff = offset(t0, bSs, bSd, Dk) + q * bSq, cOff = t0 * cSt;
+        long aOff = offset(t0, aSs, aSd, Dk) + q * aSq, bOff = bCol + offset(t0, bSs, bSd, Dk) + q * bSq, cOff = cCol + t0 * cSt;
         long aStride = affineStride(t0, count, aSs, aSd, Dk), bStride = affineStride(t0, count, bSs, bSd, Dk);
         int status;
         CALLS.incrementAndGet();
@@ -89,14 +104,14 @@ final class OpenClBlast {
           long[] ao = new long[count], bo = new long[count], co = new long[count];
           for (int i = 0; i < count; i++) {
             ao[i] = offset(t0 + i, aSs, aSd, Dk) + q * aSq;
-            bo[i] = offset(t0 + i, bSs, bSd, Dk) + q * bSq;
-            co[i] = (t0 + i) * cSt;
+            bo[i] = bCol + offset(t0 + i, bSs, bSd, Dk) + q * bSq;
+            co[i] = cCol + (t0 + i) * cSt;
           }
           status = listed(opA, opB, m, n, k, a.mem(), ao, lda, b.mem(), bo, ldb, beta, c.mem(), co, ldc, count);
         }
         if (status != CLBlastStatusCode.CLBlastSuccess)
           throw new OpenClException("OpenCL: CLBlast " + (doubles ? "D" : "S") + "gemm failed in " + what + " (" + m + "x" + k
-              + " times " + k + "x" + n + ", " + T + " items): " + CLBlastStatusCode.stringFor(status) + " (" + status
+              + " times " + k + "x" + allColumns + ", " + T + " items): " + CLBlastStatusCode.stringFor(status) + " (" + status
               + "); -Dhbp.opencl.gemm=kernels uses the hand-written product kernels instead");
       }
     }

@@ -141,6 +141,25 @@ class OpenClBlastTest {
   }
 
   @Test
+  void productsWiderThanOneCallAreSplitByColumns() {
+    // more columns than OpenClBlast.COLUMN_CHUNK: B's columns (its rows when transposed) and C's from each chunk's first on
+    int n = 2 * OpenClBlast.COLUMN_CHUNK + 5;
+    for (Precision p : Precision.values()) {
+      OpenClBackend be = backend(p);
+      be.useGemmKernel("clblast");
+      for (boolean tb : new boolean[] {false, true})
+        for (int[] c : new int[][] {{1, 1, 1, 1, 2, 3, n}, {2, 1, 2, 1, 3, 2, n}}) {
+          double[] a = random(c[0] * c[4] * c[5]), b = random(c[2] * c[5] * n);
+          Batch x = be.fromArray(c[0], 1, c[4], c[5], a), y = tb ? be.fromArray(c[2], 1, n, c[5], b) : be.fromArray(c[2], 1, c[5], n, b);
+          long before = OpenClBlast.calls();
+          double[] got = be.toArray(be.matmul(x, false, y, tb));
+          assertTrue(OpenClBlast.calls() - before >= 3, "three column chunks at least");
+          assertNear(ejmlMatmul(c, false, tb, a, b, false), got, tol(p), be.name() + " " + Arrays.toString(c) + " tb=" + tb);
+        }
+    }
+  }
+
+  @Test
   void aPooledOutputBufferHoldingNanDoesNotLeakIntoTheProduct() {
     // beta = 0 must overwrite the output, whatever it held; the sums over samples accumulate with beta = 1 after it
     for (Precision p : Precision.values()) {

@@ -36,8 +36,9 @@ import org.jocl.cl_program;
  * the BLAS backend). Reshapes and column/direction views are free: they share the buffer. Shapes,
  * broadcasting and error messages are those of every backend ({@link BackendChecks}).
  *
- * <p><b>Kernels.</b> {@link #matmul} and {@link #matmulSumSamples} run one product kernel launch
- * batched over the items with the broadcasting of {@link Backend#matmul} (strides 0 for an axis of
+ * <p><b>Kernels.</b> {@link #matmul} and {@link #matmulSumSamples} run through CLBlast's GEMM where
+ * it loads and passes its check on the device ({@link OpenClBlast}, {@link #gemmKernel}), else as
+ * one launch of a hand-written product kernel batched over the items with the broadcasting of {@link Backend#matmul} (strides 0 for an axis of
  * extent 1); a single shared left item times non-transposed items is one wide product, as in the
  * BLAS backend, and sums over samples accumulate inside the kernel. On GPUs the kernel is tiled in
  * local memory (64 x 64 tiles, 4 x 4 entries per work item; 16 x 16 tiles for items with at most
@@ -82,16 +83,10 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   private final OpenClLaunches q;
   private final OpenClProducts products;
   private final StoragePool<OpenClBatch.Buffer> pool;
-  /** Which product kernels fit this device: the large and the small tile, the CPU kernel. */
-  private final boolean gemmLarge;
-  private final boolean gemmSmall;
-  private final boolean gemmDirectFits;
   /** The system property choosing the products: {@code auto}, {@code clblast}, {@code kernels} or a kernel's name. */
-  public static final String GEMM_PROPERTY = "hbp.opencl.gemm";
-  /** The best hand-written product kernel that fits this device ({@code kernels}). */
-  private final String bestKernel;
-  /** The products in use: {@code clblast}, {@code large} (64x64 tiles, 16x16 for small items), {@code small}, {@code direct} or {@code naive}. */
-  private String gemmVariant;
+  public static final String GEMM_PROPERTY = OpenClGemmChoice.PROPERTY;
+  /** How products run: CLBlast or a hand-written kernel. */
+  private final OpenClGemmChoice gemm;
   /** A 4-byte buffer for the index checks. */
   private OpenClBatch.Buffer scratchInt;
   private long hostLinearAlgebraCalls;
@@ -123,16 +118,9 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
     this.ctx = OpenClContext.of(device);
     this.q = new OpenClLaunches(precision, device, ctx, name());
     this.pool = q.pool;
-    this.products = new OpenClProducts(q, () -> gemmVariant, new OpenClBlast(precision, ctx.queue));
-    this.gemmLarge = fits("gemm_large", OpenClKernels.GEMM_LARGE);
-    this.gemmSmall = fits("gemm_small", OpenClKernels.GEMM_SMALL);
-    int[] dw = OpenClKernels.GEMM_DIRECT_SHAPE;
-    this.gemmDirectFits = q.kernelWorkGroupSize(q.kernel("gemm_direct")) >= (long) dw[0] * dw[1]
-        && device.maxWorkGroupSize() >= (long) dw[0] * dw[1];
-    this.bestKernel = device.typeName().equals("cpu") && gemmDirectFits ? "direct"
-        : gemmLarge && gemmSmall ? "large" : gemmSmall ? "small" : "naive";
-    String chosen = System.getProperty(GEMM_PROPERTY, "auto");
-    useGemmKernel(chosen.equals("auto") ? (clblastFailure() == null ? "clblast" : "kernels") : chosen);
+    this.gemm = new OpenClGemmChoice(q, device, ctx, precision, this::checkClBlast);
+    this.products = new OpenClProducts(q, gemm::variant, new OpenClBlast(precision, ctx.queue));
+    gemm.useDefault();
   }
 
   /**
@@ -141,18 +129,15 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
    * and precision in the process: a 3 x 4 times 4 x 2 product of small integers, which is exact.
    */
   public String clblastFailure() {
-    if (OpenClBlast.loadFailure() != null) return "CLBlast did not load: " + OpenClBlast.loadFailure();
-    String r = ctx.clblastCheck.computeIfAbsent(precision, p -> checkClBlast());
-    return r.isEmpty() ? null : r;
+    return gemm.clblastFailure();
   }
 
   private String checkClBlast() {
-    String saved = gemmVariant;
     double[] a = {1, -2, 3, 0, 4, 5, -1, 2, 0, 3, 1, -4}, b = {2, 1, 0, -1, 3, 1, -2, 0}; // 3x4, 4x2 column-major
     double[] expected = {-1, -1, 15, 5, -6, 14}; // a b, by hand
     OpenClBatch x = null, y = null, z = null;
+    String saved = gemm.force("clblast");
     try {
-      gemmVariant = "clblast";
       x = (OpenClBatch) fromArray(1, 1, 3, 4, a);
       y = (OpenClBatch) fromArray(1, 1, 4, 2, b);
       z = (OpenClBatch) matmul(x, false, y, false);
@@ -163,7 +148,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
     } catch (RuntimeException e) {
       return "CLBlast failed on " + device.describe() + ": " + e.getMessage();
     } finally {
-      gemmVariant = saved;
+      gemm.force(saved);
       for (OpenClBatch t : new OpenClBatch[] {x, y, z}) if (t != null) release(t);
     }
   }
@@ -174,12 +159,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
    * device, {@link #clblastFailure}), else the hand-written kernels, with why.
    */
   public static String productsNotice() {
-    String chosen = System.getProperty(GEMM_PROPERTY, "auto");
-    if (OpenClBlast.loadFailure() != null)
-      return "matrix products: the hand-written kernels (CLBlast did not load: " + OpenClBlast.loadFailure() + ")";
-    if (!chosen.equals("auto") && !chosen.equals("clblast"))
-      return "matrix products: the hand-written kernels (" + GEMM_PROPERTY + "=" + chosen + "; " + OpenClBlast.LIBRARY + " loaded)";
-    return "matrix products: " + OpenClBlast.LIBRARY + " (-D" + GEMM_PROPERTY + "=kernels: the hand-written kernels)";
+    return OpenClGemmChoice.processNotice();
   }
 
   /**
@@ -187,18 +167,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
    * why not CLBlast when it is not in use (what {@code hbp devices} and {@code hbp bench} print).
    */
   public String gemmNotice() {
-    if (gemmVariant.equals("clblast")) return "matrix products: " + OpenClBlast.LIBRARY;
-    String failure = clblastFailure();
-    return "matrix products: hand-written kernel '" + gemmVariant + "' ("
-        + (failure != null ? failure + "; the kernels are the fallback" : "chosen: " + GEMM_PROPERTY + "=" + System.getProperty(GEMM_PROPERTY, "auto")
-            + " or useGemmKernel") + ")";
-  }
-
-  /** Whether a tiled product kernel's work-group and local memory fit this device. */
-  private boolean fits(String kernel, int[] cfg) {
-    long need = (long) cfg[0] * cfg[1];
-    return q.kernelWorkGroupSize(q.kernel(kernel)) >= need && device.maxWorkGroupSize() >= need
-        && OpenClKernels.gemmLocalBytes(cfg, precision) <= device.localMemBytes();
+    return gemm.notice();
   }
 
   /** The format of the batches. */
@@ -228,7 +197,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
    * name) or {@link #useGemmKernel} choose another.
    */
   public String gemmKernel() {
-    return gemmVariant;
+    return gemm.variant();
   }
 
   /**
@@ -238,21 +207,7 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
    * {@code clblast} where CLBlast cannot be used (saying why).
    */
   public void useGemmKernel(String variant) {
-    if (variant.equals("kernels")) variant = bestKernel;
-    boolean ok = switch (variant) {
-      case "clblast" -> true;
-      case "large" -> gemmLarge && gemmSmall;
-      case "small" -> gemmSmall;
-      case "direct" -> gemmDirectFits;
-      case "naive" -> true;
-      default -> throw new UserError("unknown product kernel '" + variant + "'; expected clblast, kernels, large, small, direct or naive");
-    };
-    if (!ok) throw new UserError("the product kernel '" + variant + "' does not fit OpenCL device " + device.describe()
-        + " (work-group size or local memory)");
-    if (variant.equals("clblast") && clblastFailure() != null)
-      throw new UserError("matrix products through CLBlast are not available: " + clblastFailure()
-          + "; use the hand-written kernels (kernels)");
-    gemmVariant = variant;
+    gemm.use(variant);
   }
 
   /** Waits until every command enqueued so far on the device's queue has finished (for timings). */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -95,6 +96,34 @@ class OpenClBlastTest {
       if (saved == null) System.clearProperty(OpenClBackend.GEMM_PROPERTY);
       else System.setProperty(OpenClBackend.GEMM_PROPERTY, saved);
     }
+  }
+
+  @Test
+  void withoutClblastTheKernelsMakeTheProductsAndSaySo() throws Exception {
+    // another JVM whose class path lacks jocl-blast: CLBlast cannot load there
+    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    String without = Arrays.stream(cp.split(java.io.File.pathSeparator)).filter(e -> !e.contains("jocl-blast"))
+        .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
+    // under Maven jocl-blast is its own class-path entry; in gpu-check.sh's payload it is inside hbp.jar
+    assumeTrue(!without.equals(cp), "no separate jocl-blast entry on the class path to leave out: " + cp);
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    String devices = runJava(java, without, "devices");
+    assertTrue(devices.contains("matrix products: the hand-written kernels (CLBlast did not load: NoClassDefFoundError"), devices);
+    String bench = runJava(java, without, "bench", "--gemm-sizes", "9", "--backend", "blas-f32", "--device", "opencl", "--warmup", "0",
+        "--repeat", "1");
+    assertTrue(bench.contains("default matrix products: hand-written kernel '") && bench.contains("CLBlast did not load"), bench);
+    assertTrue(bench.contains("clblast        n=9     not available: matrix products through CLBlast are not available"), bench);
+    assertTrue(bench.contains("kernel:"), bench);
+  }
+
+  /** Runs hbp's main class in another JVM on {@code cp}; its output (the exit status must be 0). */
+  private static String runJava(String javaBinary, String cp, String... args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>(List.of(javaBinary, "-cp", cp, "org.hbp.cli.Main"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertEquals(0, p.waitFor(), String.join(" ", cmd) + ":\n" + out);
+    return out;
   }
 
   @Test

@@ -91,7 +91,7 @@ final class OpenClGemmChoice {
     if (variant.equals("clblast")) return "matrix products: " + OpenClBlast.LIBRARY;
     String failure = clblastFailure();
     return "matrix products: hand-written kernel '" + variant + "' (" + (failure != null ? failure + "; the kernels are the fallback"
-        : "chosen: " + PROPERTY + "=" + System.getProperty(PROPERTY, "auto") + " or useGemmKernel") + ")";
+        : "chosen instead of CLBlast, which is available") + ")";
   }
 
   /** See {@link OpenClBackend#productsNotice}. */

@@ -23,8 +23,9 @@
 # On the GPU machine the loader is pointed at NVIDIA's driver with OCL_ICD_FILENAMES (that machine
 # has no /etc/OpenCL/vendors/nvidia.icd; set OCL_ICD_FILENAMES to use another driver, e.g. PoCL's
 # libpocl.so.2 for the dry run). Progress lines go to standard error (HBP_PROGRESS=lines).
-# The parts take about 3 (tests), 1 (gemm) and 5 (bench) minutes on an H200 machine; run them in
-# separate calls where one call is limited to 10 minutes.
+# Not yet timed on a GPU machine (the dry run takes about 1.5 minutes on 2 CPU cores; the whole
+# run before CLBlast took about 5 minutes on an H200 machine): where one call is limited to 10
+# minutes, run the parts in separate calls (--parts tests, then --parts gemm,bench).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mode="${1:-}"

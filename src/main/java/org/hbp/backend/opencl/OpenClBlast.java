@@ -5,6 +5,7 @@ import static org.jocl.blast.CLBlastTranspose.CLBlastTransposeNo;
 import static org.jocl.blast.CLBlastTranspose.CLBlastTransposeYes;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 import org.hbp.backend.Precision;
 import org.jocl.blast.CLBlast;
 import org.jocl.blast.CLBlastStatusCode;
@@ -41,7 +42,7 @@ final class OpenClBlast {
   private static final String LOAD_FAILURE = probeLoad();
 
   /** CLBlast calls made by all instances in this process (tests check that products went through CLBlast). */
-  private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
+  private static final AtomicLong CALLS = new AtomicLong();
 
   private final boolean doubles;
   private final cl_command_queue queue;

@@ -12,7 +12,9 @@ import static org.jocl.CL.clReleaseProgram;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.hbp.backend.Precision;
 import org.jocl.CLException;
 import org.jocl.Pointer;
 import org.jocl.cl_command_queue;
@@ -41,9 +43,9 @@ final class OpenClContext {
   final AtomicLong liveBytes = new AtomicLong();
   /**
    * Per precision, the outcome of the CLBlast check on this device ({@link
-   * OpenClBackend#gemmNotice}): "" when CLBlast's product was right, else why it cannot be used.
+   * OpenClBackend#clblastFailure}): "" when CLBlast's product was right, else why it cannot be used.
    */
-  final Map<org.hbp.backend.Precision, String> clblastCheck = new java.util.concurrent.ConcurrentHashMap<>();
+  final Map<Precision, String> clblastCheck = new ConcurrentHashMap<>();
   private final Map<String, cl_program> programs = new HashMap<>();
 
   private OpenClContext(OpenClDevices.Device device) {

@@ -26,6 +26,7 @@ import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.host.PooledBackend;
+import org.hbp.backend.opencl.OpenClBackend;
 import org.hbp.io.AtomicFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
@@ -57,6 +58,7 @@ import picocli.CommandLine.Option;
         "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE).",
         "--quick, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", 1 direction, 1 warm-up and 1 timed run, no waiting for "
             + "the JIT compiler (each unless given); rough figures.",
+        "--gemm-sizes times matrix products instead (GFLOP/s; on OpenCL devices CLBlast against the hand-written kernels, --gemm).",
         "A progress bar on standard error shows the measurement running when it is a terminal (HBP_PROGRESS=lines: plain lines)."})
 public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET.hbp", description = "Network (default networks/fc.hbp).")
@@ -101,6 +103,16 @@ public final class BenchCommand extends HbpCommand {
       + "--warmup 1, --repeat 1, no waiting for the JIT compiler (options given explicitly win).")
   boolean quick;
 
+  @Option(names = "--gemm", split = ",", paramLabel = "IMPL",
+      description = "OpenCL matrix products: clblast (CLBlast, the default where it loads), kernels (the hand-written kernels), or a "
+          + "kernel: large, small, direct, naive. With --gemm-sizes a list to compare (default clblast,kernels).")
+  List<String> gemm;
+
+  @Option(names = "--gemm-sizes", split = ",", paramLabel = "N",
+      description = "Time matrix products instead of a network: n x n times n x n for each N, in the precision of --backend on "
+          + "--device, per --gemm implementation, in GFLOP/s, each checked against the float64 BLAS product.")
+  List<Integer> gemmSizes;
+
   /** The batch of {@code --quick}. */
   static final int QUICK_BATCH = 100;
 
@@ -136,6 +148,13 @@ public final class BenchCommand extends HbpCommand {
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     PrintWriter w = out();
     Backend be = compute.backend(backend);
+    if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);
+    if (gemm != null) {
+      if (gemm.size() != 1) throw new UserError("--gemm: one implementation for a network bench (a list only with --gemm-sizes), got " + gemm);
+      if (!(be instanceof OpenClBackend ocl)) throw new UserError("--gemm applies to OpenCL devices (--device opencl), not to " + be.name());
+      GemmThroughput.checkNames(gemm);
+      ocl.useGemmKernel(gemm.get(0));
+    }
     NetworkSpec ns = NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs());
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
@@ -166,6 +185,7 @@ public final class BenchCommand extends HbpCommand {
       w.println("  OpenBLAS kernels: " + (core == null || core.isEmpty() ? "chosen by OpenBLAS for this CPU" : "OPENBLAS_CORETYPE=" + core
           + " (from the environment, PyTorch's too)"));
     }
+    if (be instanceof OpenClBackend ocl) w.println("  " + ocl.device().describe() + "; " + ocl.gemmNotice());
     if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT32)
       w.println("  convolutions, sigmoid, tanh: " + (blas.directConvolutions() ? "oneDNN (direct convolutions, vectorized maps)"
           : "unfold + gemm, Java maps (" + blas.directConvolutionsUnavailable() + ")"));
@@ -182,6 +202,26 @@ public final class BenchCommand extends HbpCommand {
     } finally {
       bar.close();
     }
+    return 0;
+  }
+
+  /** {@code --gemm-sizes}: the product throughput of {@link GemmThroughput}, with a progress bar, and its JSON under {@code --out}. */
+  private int gemmThroughput(PrintWriter w, Backend be) throws IOException {
+    List<String> impls = gemm != null ? gemm : GemmThroughput.defaultImplementations(be);
+    w.printf(Locale.ROOT, "bench matrix products, backend %s, %d cores, %d warm-up, %d timed (median)%n", be.name(),
+        Runtime.getRuntime().availableProcessors(), warmup, repeat);
+    if (be instanceof OpenClBackend ocl) w.println("  " + ocl.device().describe() + "; default " + ocl.gemmNotice());
+    w.flush();
+    bar = ProgressMode.current().bar(err(), "bench", gemmSizes.size() * impls.size());
+    List<GemmThroughput.Row> rows;
+    try {
+      rows = GemmThroughput.run(w, bar, be, impls, gemmSizes, warmup, repeat);
+    } finally {
+      bar.close();
+    }
+    if (out != null)
+      AtomicFiles.writeString(out, String.format(Locale.ROOT, "{%n  \"backend\": \"%s\", \"cores\": %d,%n  \"gemm\": %s%n}%n", be.name(),
+          Runtime.getRuntime().availableProcessors(), GemmThroughput.json(rows)));
     return 0;
   }
 

@@ -3,6 +3,7 @@ package org.hbp.cli;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
+import org.hbp.backend.opencl.OpenClBackend;
 import org.hbp.backend.opencl.OpenClDevices;
 import org.hbp.backend.opencl.OpenClException;
 import picocli.CommandLine.Command;
@@ -19,6 +20,8 @@ import picocli.CommandLine.Command;
         "List the OpenCL platforms and devices: index (for --backend opencl-f32:INDEX / opencl-f64:INDEX), name, "
             + "vendor, OpenCL version, compute units, global memory, largest work-group and fp64 support (needed by "
             + "opencl-f64).",
+        "A last line says how matrix products run: CLBlast (org.jocl:jocl-blast) where it loads, else the hand-written kernels "
+            + "(and why); -Dhbp.opencl.gemm=kernels chooses the kernels.",
         "The default OpenCL device (opencl-f32 without an index) is the first GPU, else the first device."})
 public final class DevicesCommand extends HbpCommand {
   /** Prints the listing; 1 (with the message on the error stream) when there is no OpenCL device. */
@@ -35,6 +38,7 @@ public final class DevicesCommand extends HbpCommand {
     }
     int defaultIndex = OpenClDevices.select(-1).index();
     w.print(table(devices, defaultIndex));
+    w.println(OpenClBackend.productsNotice());
     w.flush();
     return 0;
   }

@@ -36,8 +36,9 @@ import org.jocl.cl_program;
  * the BLAS backend). Reshapes and column/direction views are free: they share the buffer. Shapes,
  * broadcasting and error messages are those of every backend ({@link BackendChecks}).
  *
- * <p><b>Kernels.</b> {@link #matmul} and {@link #matmulSumSamples} run one product kernel launch
- * batched over the items with the broadcasting of {@link Backend#matmul} (strides 0 for an axis of
+ * <p><b>Kernels.</b> {@link #matmul} and {@link #matmulSumSamples} run through CLBlast's GEMM where
+ * it loads and passes its check on the device ({@link OpenClBlast}, {@link #gemmKernel}), else as
+ * one launch of a hand-written product kernel batched over the items with the broadcasting of {@link Backend#matmul} (strides 0 for an axis of
  * extent 1); a single shared left item times non-transposed items is one wide product, as in the
  * BLAS backend, and sums over samples accumulate inside the kernel. On GPUs the kernel is tiled in
  * local memory (64 x 64 tiles, 4 x 4 entries per work item; 16 x 16 tiles for items with at most
@@ -82,12 +83,10 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   private final OpenClLaunches q;
   private final OpenClProducts products;
   private final StoragePool<OpenClBatch.Buffer> pool;
-  /** Which product kernels fit this device: the large and the small tile, the CPU kernel. */
-  private final boolean gemmLarge;
-  private final boolean gemmSmall;
-  private final boolean gemmDirectFits;
-  /** The product kernel in use: {@code large} (64x64 tiles, 16x16 for small items), {@code small}, {@code direct} or {@code naive}. */
-  private String gemmVariant;
+  /** The system property choosing the products: {@code auto}, {@code clblast}, {@code kernels} or a kernel's name. */
+  public static final String GEMM_PROPERTY = OpenClGemmChoice.PROPERTY;
+  /** How products run: CLBlast or a hand-written kernel. */
+  private final OpenClGemmChoice gemm;
   /** A 4-byte buffer for the index checks. */
   private OpenClBatch.Buffer scratchInt;
   private long hostLinearAlgebraCalls;
@@ -119,23 +118,56 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
     this.ctx = OpenClContext.of(device);
     this.q = new OpenClLaunches(precision, device, ctx, name());
     this.pool = q.pool;
-    this.products = new OpenClProducts(q, () -> gemmVariant);
-    this.gemmLarge = fits("gemm_large", OpenClKernels.GEMM_LARGE);
-    this.gemmSmall = fits("gemm_small", OpenClKernels.GEMM_SMALL);
-    int[] dw = OpenClKernels.GEMM_DIRECT_SHAPE;
-    this.gemmDirectFits = q.kernelWorkGroupSize(q.kernel("gemm_direct")) >= (long) dw[0] * dw[1]
-        && device.maxWorkGroupSize() >= (long) dw[0] * dw[1];
-    String auto = device.typeName().equals("cpu") && gemmDirectFits ? "direct"
-        : gemmLarge && gemmSmall ? "large" : gemmSmall ? "small" : "naive";
-    String chosen = System.getProperty("hbp.opencl.gemm", "auto");
-    useGemmKernel(chosen.equals("auto") ? auto : chosen);
+    this.gemm = new OpenClGemmChoice(q, device, ctx, precision, this::checkClBlast);
+    this.products = new OpenClProducts(q, gemm::variant, new OpenClBlast(precision, ctx.queue));
+    gemm.useDefault();
   }
 
-  /** Whether a tiled product kernel's work-group and local memory fit this device. */
-  private boolean fits(String kernel, int[] cfg) {
-    long need = (long) cfg[0] * cfg[1];
-    return q.kernelWorkGroupSize(q.kernel(kernel)) >= need && device.maxWorkGroupSize() >= need
-        && OpenClKernels.gemmLocalBytes(cfg, precision) <= device.localMemBytes();
+  /**
+   * Why CLBlast cannot make this backend's products (its library did not load, or its product on
+   * this device and precision was wrong or failed), or null when it can. Checked once per device
+   * and precision in the process: a 3 x 4 times 4 x 2 product of small integers, which is exact.
+   */
+  public String clblastFailure() {
+    return gemm.clblastFailure();
+  }
+
+  private String checkClBlast() {
+    double[] a = {1, -2, 3, 0, 4, 5, -1, 2, 0, 3, 1, -4}, b = {2, 1, 0, -1, 3, 1, -2, 0}; // 3x4, 4x2 column-major
+    double[] expected = {-1, -1, 15, 5, -6, 14}; // a b, by hand
+    OpenClBatch x = null, y = null, z = null;
+    String saved = gemm.force("clblast");
+    try {
+      x = (OpenClBatch) fromArray(1, 1, 3, 4, a);
+      y = (OpenClBatch) fromArray(1, 1, 4, 2, b);
+      z = (OpenClBatch) matmul(x, false, y, false);
+      double[] got = toArray(z);
+      return java.util.Arrays.equals(got, expected) ? ""
+          : "CLBlast's product on " + device.describe() + " was wrong: " + java.util.Arrays.toString(got) + " for "
+              + java.util.Arrays.toString(expected);
+    } catch (RuntimeException e) {
+      return "CLBlast failed on " + device.describe() + ": " + e.getMessage();
+    } finally {
+      gemm.force(saved);
+      for (OpenClBatch t : new OpenClBatch[] {x, y, z}) if (t != null) release(t);
+    }
+  }
+
+  /**
+   * One line on how OpenCL backends of this process multiply matrices, before any device is used
+   * (what {@code hbp devices} prints): CLBlast when it loaded (each backend still checks it on its
+   * device, {@link #clblastFailure}), else the hand-written kernels, with why.
+   */
+  public static String productsNotice() {
+    return OpenClGemmChoice.processNotice();
+  }
+
+  /**
+   * One line on how this backend multiplies matrices: CLBlast or which hand-written kernel, and
+   * why not CLBlast when it is not in use (what {@code hbp devices} and {@code hbp bench} print).
+   */
+  public String gemmNotice() {
+    return gemm.notice();
   }
 
   /** The format of the batches. */
@@ -154,32 +186,28 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   }
 
   /**
-   * The product kernel in use: {@code large} (64 x 64 tiles in local memory, 4 x 4 entries per
-   * work item; 16 x 16 tiles when an item has at most 32 rows or columns), {@code small} (16 x 16
-   * tiles), {@code direct} (2 x 8 register blocks without local memory, the default on CPU devices)
-   * or {@code naive} (one work item per entry, for devices whose work-groups fit no other). The
-   * default is the best that fits the device; the system property {@code hbp.opencl.gemm} or
-   * {@link #useGemmKernel} choose another.
+   * The products in use: {@code clblast} (CLBlast's GEMM, plain, strided-batched or batched, see
+   * {@link OpenClBlast}; the default wherever it loads and its check on the device passes, {@link
+   * #clblastFailure}), or a hand-written kernel: {@code large} (64 x 64 tiles in local memory,
+   * 4 x 4 entries per work item; 16 x 16 tiles when an item has at most 32 rows or columns), {@code
+   * small} (16 x 16 tiles), {@code direct} (2 x 8 register blocks without local memory, the best
+   * kernel on CPU devices) or {@code naive} (one work item per entry, for devices whose work-groups
+   * fit no other). Without CLBlast the default is the best kernel that fits the device; the system
+   * property {@code hbp.opencl.gemm} ({@code auto}, {@code clblast}, {@code kernels} or a kernel's
+   * name) or {@link #useGemmKernel} choose another.
    */
   public String gemmKernel() {
-    return gemmVariant;
+    return gemm.variant();
   }
 
   /**
-   * Makes products use the named kernel ({@code large}, {@code small}, {@code direct} or {@code
-   * naive}, see {@link #gemmKernel}); an IllegalArgumentException when it does not fit the device.
+   * Makes products use {@code clblast}, {@code kernels} (the best hand-written kernel that fits the
+   * device) or the named kernel ({@code large}, {@code small}, {@code direct} or {@code naive}, see
+   * {@link #gemmKernel}); a {@link UserError} when it is unknown, does not fit the device, or is
+   * {@code clblast} where CLBlast cannot be used (saying why).
    */
   public void useGemmKernel(String variant) {
-    boolean ok = switch (variant) {
-      case "large" -> gemmLarge && gemmSmall;
-      case "small" -> gemmSmall;
-      case "direct" -> gemmDirectFits;
-      case "naive" -> true;
-      default -> throw new UserError("unknown product kernel '" + variant + "'; expected large, small, direct or naive");
-    };
-    if (!ok) throw new UserError("the product kernel '" + variant + "' does not fit OpenCL device " + device.describe()
-        + " (work-group size or local memory)");
-    gemmVariant = variant;
+    gemm.use(variant);
   }
 
   /** Waits until every command enqueued so far on the device's queue has finished (for timings). */

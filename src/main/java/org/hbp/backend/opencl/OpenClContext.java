@@ -12,7 +12,9 @@ import static org.jocl.CL.clReleaseProgram;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.hbp.backend.Precision;
 import org.jocl.CLException;
 import org.jocl.Pointer;
 import org.jocl.cl_command_queue;
@@ -39,6 +41,11 @@ final class OpenClContext {
   final cl_command_queue queue;
   /** Bytes of all live device buffers of this context (allocated, not yet released). */
   final AtomicLong liveBytes = new AtomicLong();
+  /**
+   * Per precision, the outcome of the CLBlast check on this device ({@link
+   * OpenClBackend#clblastFailure}): "" when CLBlast's product was right, else why it cannot be used.
+   */
+  final Map<Precision, String> clblastCheck = new ConcurrentHashMap<>();
   private final Map<String, cl_program> programs = new HashMap<>();
 
   private OpenClContext(OpenClDevices.Device device) {

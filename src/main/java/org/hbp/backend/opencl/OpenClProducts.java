@@ -7,7 +7,8 @@ import org.jocl.cl_kernel;
 /**
  * The products of the {@link OpenClBackend}: {@code matmul} and {@code matmulSumSamples} as one
  * launch of a product kernel batched over the items (see the backend's documentation for the
- * layouts and the kernel variants, {@link OpenClKernels#gemm} for the kernels).
+ * layouts and the kernel variants, {@link OpenClKernels#gemm} for the kernels), or the same launch
+ * as CLBlast calls ({@link OpenClBlast}) when the variant is {@code clblast}.
  */
 final class OpenClProducts {
   /** Work-groups per launch along a grid dimension other than the first (CUDA's 65535 limit). */
@@ -16,10 +17,13 @@ final class OpenClProducts {
   private final OpenClLaunches q;
   /** The product kernel in use ({@link OpenClBackend#gemmKernel}). */
   private final Supplier<String> variant;
+  /** The CLBlast calls, used when the variant is {@code clblast}. */
+  private final OpenClBlast blast;
 
-  OpenClProducts(OpenClLaunches q, Supplier<String> variant) {
+  OpenClProducts(OpenClLaunches q, Supplier<String> variant, OpenClBlast blast) {
     this.q = q;
     this.variant = variant;
+    this.blast = blast;
   }
 
   /** Item stride of an operand along an axis: 0 where its extent is 1 (broadcast). */
@@ -89,6 +93,10 @@ final class OpenClProducts {
   private void gemm(String what, int m, int n, int k, boolean ta, boolean tb, int lda, int ldb, int ldc, OpenClBatch a, long aSs,
       long aSd, long aSq, OpenClBatch b, long bSs, long bSd, long bSq, OpenClBatch c, long cSt, long T, int Dk, int sumCount) {
     String v = variant.get();
+    if (v.equals("clblast")) {
+      blast.gemm(what, m, n, k, ta, tb, lda, ldb, ldc, a, aSs, aSd, aSq, b, bSs, bSd, bSq, c, cSt, T, Dk, sumCount);
+      return;
+    }
     String name = switch (v) {
       case "direct", "naive" -> "gemm_" + v;
       case "large" -> m <= 32 || n <= 32 ? "gemm_small" : "gemm_large";

@@ -75,14 +75,15 @@ class OpenClBackendTest {
         be.matmulSumSamples(a.on(be), ta, b.on(be), tb));
   }
 
-  /** The product kernels (all run on every device that fits them; the GPU's tiled ones are checked on PoCL too). */
-  private static final List<String> GEMM_KERNELS = List.of("large", "small", "direct", "naive");
+  /** CLBlast and the product kernels (all run on every device that fits them; the GPU's tiled ones are checked on PoCL too). */
+  private static final List<String> GEMM_KERNELS = List.of("clblast", "large", "small", "direct", "naive");
 
   /** Runs body once per product kernel, on both backends switched to it (then back to the default). */
   private void forEachProductKernel(Runnable body) {
     String d64 = f64.gemmKernel(), d32 = f32.gemmKernel();
     try {
       for (String kernel : GEMM_KERNELS) {
+        if (kernel.equals("clblast") && f64.clblastFailure() != null) continue; // CLBlastUsedTest says where it must load
         f64.useGemmKernel(kernel);
         f32.useGemmKernel(kernel);
         body.run();
@@ -429,6 +430,7 @@ class OpenClBackendTest {
     String text = out.toString();
     for (OpenClDevices.Device d : OpenClDevices.list()) assertTrue(text.contains(d.name()), text);
     assertTrue(text.contains("platform 0") && text.contains("fp64") && text.contains("global memory") && text.contains("*"), text);
+    assertTrue(text.contains(OpenClBackend.productsNotice() + "\n"), "the line on how matrix products run:\n" + text);
     System.out.print("OpenClBackendTest: hbp devices\n" + text);
   }
 

@@ -59,7 +59,7 @@ public final class OpenClThroughput {
           : cpu.toArray(cpu.matmul(cpu.fromArray(1, 1, n, n, a), false, cpu.fromArray(1, 1, n, n, b), false));
       for (OpenClBackend be : backends) {
         String standard = be.gemmKernel();
-        for (String kernel : allKernels ? List.of("large", "small", "direct", "naive") : List.of(standard)) {
+        for (String kernel : allKernels ? List.of("clblast", "large", "small", "direct", "naive") : List.of(standard)) {
           if (kernel.equals("naive") && n > 1024) continue;
           try {
             be.useGemmKernel(kernel);

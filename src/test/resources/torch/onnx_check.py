@@ -1,0 +1,45 @@
+"""PyTorch's reference for hbp's ONNX import: builds a small PyTorch model (float64), exports it with
+torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
+gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
+row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
+Usage: onnx_check.py OUT_DIR mlp|cnn"""
+import sys
+import numpy as np
+import torch
+from torch import nn
+
+from autograd_reference import reference
+
+torch.set_default_dtype(torch.float64)
+torch.manual_seed(3)
+out, kind = sys.argv[1], sys.argv[2]
+n = 4
+
+if kind == "mlp":
+    # every activation the importer maps; a bias-free Linear exports as MatMul, the others as Gemm
+    net = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 5), nn.Tanh(), nn.Linear(5, 4, bias=False), nn.Sigmoid(),
+                        nn.Linear(4, 4), nn.Softplus(), nn.Linear(4, 4), nn.ELU(), nn.Dropout(0.3), nn.Linear(4, 4), nn.LeakyReLU(),
+                        nn.Linear(4, 4), nn.GELU(), nn.Linear(4, 3))
+    x = 2 * torch.randn(n, 6)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "cnn":
+    # stride and padding, max pooling, a bias-free dilated convolution, average pooling, flatten
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.Sigmoid(), nn.MaxPool2d(2),
+                        nn.Conv2d(3, 4, 2, padding=1, bias=False), nn.Tanh(), nn.Conv2d(4, 4, 3, padding=2, dilation=2),
+                        nn.Softplus(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 3))
+    x = torch.randn(n, 2, 12, 12)
+    y = torch.randn(n, 3)
+    loss_fn = nn.MSELoss()
+else:
+    raise SystemExit("unknown model " + kind)
+
+net.eval()
+torch.onnx.export(net, x, out + "/model.onnx")
+params = dict(net.named_parameters())
+np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
+with open(out + "/names.txt", "w") as f:
+    f.write("\n".join(params) + "\n")
+ref = reference(net, params, x, y, loss_fn)
+np.savez(out + "/ref.npz", **ref)
+print("ok", kind, len(params), "parameters")

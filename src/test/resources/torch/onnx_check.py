@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn"""
+Usage: onnx_check.py OUT_DIR mlp|cnn|custom|residual"""
 import sys
 import numpy as np
 import torch
@@ -14,6 +14,32 @@ torch.set_default_dtype(torch.float64)
 torch.manual_seed(3)
 out, kind = sys.argv[1], sys.argv[2]
 n = 4
+
+
+class Scale(nn.Module):
+    """z = w * x entrywise, w a parameter vector (exported as Mul)."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.w = nn.Parameter(1 + torch.rand(d))
+
+    def forward(self, x):
+        return self.w * x
+
+
+class Exp(nn.Module):
+    def forward(self, x):
+        return torch.exp(x)
+
+
+class Skip(nn.Module):
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return x + self.body(x)
+
 
 if kind == "mlp":
     # every activation the importer maps; a bias-free Linear exports as MatMul, the others as Gemm
@@ -31,6 +57,18 @@ elif kind == "cnn":
     x = torch.randn(n, 2, 12, 12)
     y = torch.randn(n, 3)
     loss_fn = nn.MSELoss()
+elif kind == "custom":
+    # operators without a built-in mapping, for --map: Mul by a parameter vector, Exp
+    net = nn.Sequential(nn.Linear(4, 3), Scale(3), Exp(), nn.Linear(3, 2))
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 1, 1, 0])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "residual":
+    # a skip connection: Add of two computed values
+    net = nn.Sequential(nn.Linear(4, 4), Skip(nn.Linear(4, 4)), nn.Linear(4, 2))
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 1, 1, 0])
+    loss_fn = nn.CrossEntropyLoss()
 else:
     raise SystemExit("unknown model " + kind)
 

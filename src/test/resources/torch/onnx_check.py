@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|custom|residual"""
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|custom|residual"""
 import sys
 import numpy as np
 import torch
@@ -50,13 +50,20 @@ if kind == "mlp":
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
 elif kind == "cnn":
-    # stride and padding, max pooling, a bias-free dilated convolution, average pooling, flatten
-    net = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.Sigmoid(), nn.MaxPool2d(2),
+    # stride and padding, max pooling, zero padding, a bias-free convolution, a dilated one, average pooling, flatten
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.Sigmoid(), nn.MaxPool2d(2), nn.ZeroPad2d(1),
                         nn.Conv2d(3, 4, 2, padding=1, bias=False), nn.Tanh(), nn.Conv2d(4, 4, 3, padding=2, dilation=2),
-                        nn.Softplus(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 3))
+                        nn.Softplus(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(36, 3))
     x = torch.randn(n, 2, 12, 12)
     y = torch.randn(n, 3)
     loss_fn = nn.MSELoss()
+elif kind == "gap":
+    # global average pooling (AdaptiveAvgPool2d(1)), ReLU, a LogSoftmax before the cross-entropy
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax(dim=1))
+    x = torch.randn(n, 2, 8, 8)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
 elif kind == "custom":
     # operators without a built-in mapping, for --map: Mul by a parameter vector, Exp
     net = nn.Sequential(nn.Linear(4, 3), Scale(3), Exp(), nn.Linear(3, 2))

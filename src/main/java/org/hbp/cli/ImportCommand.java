@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code hbp import model.onnx --loss L [--out net.hbp] [--params-out params.npz]}: an ONNX model as DSL text and a parameters file. */
 @Command(name = "import",
-    header = "An ONNX model (e.g. from torch.onnx.export) as a network in the DSL, and its parameters as .npz.",
+    header = "An ONNX model (torch.onnx.export) as a DSL network and parameters.",
     description = {
         "Reads an ONNX model, maps every node to a module spec (modules-spec/, or your own with --map) and prints the "
             + "equivalent network declaration (or writes it to --out); --params-out writes the initializers as the "
@@ -71,8 +71,8 @@ public final class ImportCommand extends HbpCommand {
       Npz.write(paramsOut, params); // atomic
       w.println("wrote " + paramsOut + " (" + params.size() + " parameters)");
     }
-    for (var e : net.sources().entrySet())
-      w.println("  " + e.getKey() + " " + Arrays.toString(net.parameters().get(e.getKey()).shape()) + " <- " + e.getValue());
+    for (var e : net.sources().entrySet()) // as comments: the printed text stays a valid network file
+      w.println("// " + e.getKey() + " " + Arrays.toString(net.parameters().get(e.getKey()).shape()) + " <- initializer " + e.getValue());
     w.flush();
     return 0;
   }

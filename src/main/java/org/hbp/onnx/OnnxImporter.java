@@ -70,7 +70,7 @@ public final class OnnxImporter {
     int i = 0;
     while (i < nodes.size()) {
       NodeProto n = nodes.get(i);
-      if (n.getOpType().equals("Constant") || OnnxModel.FOLDED.contains(n.getOpType()) && n.getInputCount() == 1 && model.isConstant(n.getInput(0))) {
+      if (n.getOpType().equals("Constant") || n.getOutputCount() == 1 && model.isConstant(n.getOutput(0))) { // folded
         i++;
         continue;
       }
@@ -93,7 +93,8 @@ public final class OnnxImporter {
     if (computed.size() > 1)
       throw graphError(i, "merges two computed values (" + String.join(", ", computed) + ")");
     if (computed.isEmpty())
-      throw error(i, "computes from constants only; hbp folds " + String.join(", ", OnnxModel.FOLDED) + " of constants, not " + n.getOpType());
+      throw error(i, "computes from constants only; hbp folds " + String.join(", ", new java.util.TreeSet<>(ConstantFolding.OPERATORS))
+          + " of constants (with the arguments PyTorch's exporter gives them), not this one");
     if (!computed.get(0).equals(current))
       throw graphError(i, "reads '" + computed.get(0) + "', not the chain's current value '" + current + "' (a branch)");
     for (String in : n.getInputList())

@@ -25,8 +25,6 @@ import org.hbp.io.NdArray;
  * shape without the batch axis).
  */
 public final class OnnxModel {
-  /** Operators of one constant input whose output is that constant's value (as doubles). */
-  static final java.util.Set<String> FOLDED = java.util.Set.of("Identity", "Cast");
   private final String file;
   private final GraphProto graph;
   private final Map<String, NdArray> constants = new LinkedHashMap<>();
@@ -44,9 +42,9 @@ public final class OnnxModel {
     for (NodeProto n : graph.getNodeList()) {
       if (n.getOpType().equals("Constant") && n.getOutputCount() == 1 && n.getAttributeCount() == 1 && n.getAttribute(0).hasT())
         constants.put(n.getOutput(0), OnnxTensors.toArray(n.getAttribute(0).getT(), file + ": constant '" + n.getOutput(0) + "'"));
-      // an Identity or Cast of a constant (PyTorch's exporter aliases equal initializers so) is that constant
-      if (FOLDED.contains(n.getOpType()) && n.getInputCount() == 1 && constants.containsKey(n.getInput(0)))
-        constants.put(n.getOutput(0), constants.get(n.getInput(0)));
+      // computations on constants only (an Identity aliasing an initializer, the pads of ZeroPad2d) are constants
+      NdArray folded = ConstantFolding.fold(n, constants);
+      if (folded != null) constants.put(n.getOutput(0), folded);
     }
     List<ValueInfoProto> inputs = new ArrayList<>();
     for (ValueInfoProto v : graph.getInputList()) if (!constants.containsKey(v.getName())) inputs.add(v);

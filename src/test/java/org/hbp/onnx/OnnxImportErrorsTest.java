@@ -100,7 +100,7 @@ class OnnxImportErrorsTest {
     assertEquals(0, r.code(), r.err());
     String text = Files.readString(net);
     assertTrue(text.contains("conv2d(cout = 3, k = 3, s = 2, p = 1, d = 1);") && text.contains("conv2d_nobias(cout = 4, k = 2, s = 1, p = 1, d = 1);")
-        && text.contains("conv2d(cout = 4, k = 3, s = 1, p = 2, d = 2);") && text.contains("maxpool(k = 2);") && text.contains("avgpool(k = 2);")
+        && text.contains("conv2d(cout = 4, k = 3, s = 1, p = 2, d = 2);") && text.contains("maxpool(k = 2);") && text.contains("zeropad(p = 1);") && text.contains("avgpool(k = 2);")
         && text.contains("flatten;") && text.contains("linear(m = 3);") && text.contains("loss mse;"), text);
     // the written network and parameters give what the .onnx file gives directly
     String[] batch = {"--batch", dir.resolve("batch.npz").toString(), "--curvature", "hessian"};

@@ -42,6 +42,11 @@ class OnnxTorchCheckTest {
     check("cnn", "mse", 7);
   }
 
+  @Test
+  void cnnWithGlobalAveragePoolingAndLogSoftmaxEqualsAutograd() throws Exception {
+    check("gap", "crossentropy", 6);
+  }
+
   /**
    * Operators without a built-in mapping (Mul by a parameter vector, Exp) mapped with --map to
    * modules of spec files of the test's own: the imported net equals autograd as the others do.

@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|custom|residual"""
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual"""
 import sys
 import numpy as np
 import torch
@@ -64,6 +64,17 @@ elif kind == "gap":
     x = torch.randn(n, 2, 8, 8)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
+elif kind in ("norm", "norm17"):
+    # layer normalisation: opset 14 writes ReduceMean, Sub, Pow, ... (norm), opset 17 LayerNormalization (norm17)
+    net = nn.Sequential(nn.Linear(5, 4), nn.LayerNorm(4), nn.Tanh(), nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 3))
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.LayerNorm):
+                m.weight.copy_(1 + 0.5 * torch.randn(4))
+                m.bias.copy_(0.5 * torch.randn(4))
+    x = torch.randn(n, 5)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
 elif kind == "custom":
     # operators without a built-in mapping, for --map: Mul by a parameter vector, Exp
     net = nn.Sequential(nn.Linear(4, 3), Scale(3), Exp(), nn.Linear(3, 2))
@@ -80,7 +91,7 @@ else:
     raise SystemExit("unknown model " + kind)
 
 net.eval()
-torch.onnx.export(net, x, out + "/model.onnx")
+torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind == "norm17" else 14)
 params = dict(net.named_parameters())
 np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
 with open(out + "/names.txt", "w") as f:

@@ -22,7 +22,8 @@ final class OperatorMappings {
   /** The operators this table maps (for messages). */
   static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)", "Relu", "Sigmoid", "Tanh", "Softplus",
       "Elu (alpha 1)", "LeakyRelu (alpha 0.01)", "Gelu", "Div/Erf/Add/Mul/Mul (GELU)", "Softmax", "LogSoftmax", "Flatten", "Reshape (to [N, -1])",
-      "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad (zeros)", "Identity", "Dropout");
+      "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad (zeros)", "LayerNormalization (and its ReduceMean pattern)", "Identity",
+      "Dropout");
 
   static int apply(OnnxImporter w, int i) {
     NodeProto n = w.node(i);
@@ -62,6 +63,13 @@ final class OperatorMappings {
       case "AveragePool" -> Spatial.pool(w, i, "avgpool");
       case "GlobalAveragePool" -> Spatial.globalAveragePool(w, i);
       case "Pad" -> Spatial.pad(w, i);
+      case "LayerNormalization" -> LayerNorms.operator(w, i);
+      case "ReduceMean" -> {
+        Integer used = LayerNorms.pattern(w, i);
+        if (used == null) throw w.error(i, "hbp maps ReduceMean only within the layer normalisation pattern (ReduceMean, Sub, Pow, ReduceMean, Add, "
+            + "Sqrt, Div, Mul, Add) of a vector, which this is not; " + unknown(w, i).getMessage().replaceFirst("^.*?; map it", "map it"));
+        yield used;
+      }
       case "Identity", "Dropout" -> {
         for (int k = 1; k < n.getOutputCount(); k++)
           if (!n.getOutput(k).isEmpty() && w.model().outputs().contains(n.getOutput(k))) throw w.error(i, "its mask is a graph output");

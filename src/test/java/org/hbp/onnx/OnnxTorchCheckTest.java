@@ -47,6 +47,18 @@ class OnnxTorchCheckTest {
     check("gap", "crossentropy", 6);
   }
 
+  /** nn.LayerNorm as opset 14 writes it (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add). */
+  @Test
+  void layerNormPatternEqualsAutograd() throws Exception {
+    check("norm", "crossentropy", 10);
+  }
+
+  /** nn.LayerNorm as opset 17 writes it (LayerNormalization). */
+  @Test
+  void layerNormalizationOperatorEqualsAutograd() throws Exception {
+    check("norm17", "crossentropy", 10);
+  }
+
   /**
    * Operators without a built-in mapping (Mul by a parameter vector, Exp) mapped with --map to
    * modules of spec files of the test's own: the imported net equals autograd as the others do.

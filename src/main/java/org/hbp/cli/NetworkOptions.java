@@ -47,7 +47,7 @@ final class NetworkOptions {
 
   /** Whether {@code --net} names an ONNX model (by its extension {@code .onnx}). */
   boolean isOnnx() {
-    return netFile.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
+    return isOnnx(netFile);
   }
 
   /** The network, its modules from the built-in spec folders and {@code --specs} (and {@code --map}'s files). */
@@ -61,8 +61,19 @@ final class NetworkOptions {
     }
     if (networkName != null) throw new UserError("--network picks a network of a DSL file; " + netFile + " is an ONNX model holding one");
     imported = importOnnx(netFile, loss, maps);
-    dirs.addAll(imported.specFiles());
-    return NetworkResolver.resolve(Dsl.parse(NetworkText.of(imported), netFile + " (imported)"), null, NetworkResolver.library(dirs));
+    return resolve(imported, dirs);
+  }
+
+  /** An imported network resolved against the spec folders {@code dirs} and the files of its {@code --map}s. */
+  static NetworkSpec resolve(ImportedNetwork imported, List<Path> dirs) {
+    List<Path> all = new ArrayList<>(dirs);
+    all.addAll(imported.specFiles());
+    return NetworkResolver.resolve(Dsl.parse(NetworkText.of(imported), imported.source() + " (imported)"), null, NetworkResolver.library(all));
+  }
+
+  /** Whether a path names an ONNX model (by its extension {@code .onnx}). */
+  static boolean isOnnx(Path file) {
+    return file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
   }
 
   /** Imports an ONNX model with a loss ({@code --loss}, required) and the {@code --map} entries. */

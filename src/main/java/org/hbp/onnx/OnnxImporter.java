@@ -107,12 +107,6 @@ public final class OnnxImporter {
     return model.constant(in).numel() > 1 && !n.getOpType().equals("Reshape") && !n.getOpType().equals("Pad");
   }
 
-  /** The node's output must feed exactly one node (or be the graph's output); else a branch. */
-  void requireSingleUse(int i, String value) {
-    int u = uses.getOrDefault(value, 0);
-    if (u > 1) throw graphError(i, "has its output '" + value + "' read " + u + " times (a branch)");
-  }
-
   UserError graphError(int i, String what) {
     return new UserError(model.file() + ": graph networks are not supported by this importer yet: " + describe(i) + " " + what);
   }

@@ -42,10 +42,10 @@ class Skip(nn.Module):
 
 
 if kind == "mlp":
-    # every activation the importer maps; a bias-free Linear exports as MatMul, the others as Gemm
+    # every activation the importer maps (and a softmax); a bias-free Linear exports as MatMul, the others as Gemm
     net = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 5), nn.Tanh(), nn.Linear(5, 4, bias=False), nn.Sigmoid(),
                         nn.Linear(4, 4), nn.Softplus(), nn.Linear(4, 4), nn.ELU(), nn.Dropout(0.3), nn.Linear(4, 4), nn.LeakyReLU(),
-                        nn.Linear(4, 4), nn.GELU(), nn.Linear(4, 3))
+                        nn.Linear(4, 4), nn.GELU(), nn.Softmax(dim=1), nn.Linear(4, 3))
     x = 2 * torch.randn(n, 6)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()

@@ -61,8 +61,11 @@ import picocli.CommandLine.Option;
         "--gemm-sizes times matrix products instead (GFLOP/s; on OpenCL devices CLBlast against the hand-written kernels, --gemm).",
         "A progress bar on standard error shows the measurement running when it is a terminal (HBP_PROGRESS=lines: plain lines)."})
 public final class BenchCommand extends HbpCommand {
-  @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET.hbp", description = "Network (default networks/fc.hbp).")
+  @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET", description = "Network: .hbp, or an ONNX model with --loss (default networks/fc.hbp).")
   Path net;
+
+  @Option(names = "--loss", paramLabel = "LOSS", description = "With an ONNX --net (required there): the loss module, e.g. crossentropy or mse.")
+  String loss;
 
   @Option(names = "--batch", defaultValue = "500", paramLabel = "N", description = "Batch size (default 500).")
   int batch;
@@ -155,7 +158,10 @@ public final class BenchCommand extends HbpCommand {
       GemmThroughput.checkNames(gemm);
       ocl.useGemmKernel(gemm.get(0));
     }
-    NetworkSpec ns = NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs());
+    if (loss != null && !NetworkOptions.isOnnx(net)) throw new UserError("--loss applies to an ONNX --net (model.onnx); " + net + " declares its own loss");
+    NetworkSpec ns = NetworkOptions.isOnnx(net)
+        ? NetworkOptions.resolve(NetworkOptions.importOnnx(net, loss, List.of()), ModuleLibrary.builtInSpecDirs())
+        : NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs());
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
     Random rng = new Random(1);

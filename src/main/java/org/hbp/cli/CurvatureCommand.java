@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
 public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
-  @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
+  @Option(names = "--params", paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias'); required unless --net is an ONNX model (its initializers).")
   Path params;
 
   @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
@@ -108,7 +108,7 @@ public final class CurvatureCommand extends HbpCommand {
     Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
-    Map<String, Batch> p = layout.parametersOnly(readNpz(params), params.toString());
+    Map<String, Batch> p = layout.parametersOnly(networkOptions.parameterArrays(params), networkOptions.parameterSource(params));
     Map<String, NdArray> b = readNpz(batch);
     NdArray xa = Npz.requireAnyShape(b, "x", batch.toString());
     Batch x = layout.inputs(xa, batch.toString());

@@ -28,6 +28,7 @@ public final class Main implements Runnable {
     m.put("derive", DeriveCommand.class);
     m.put("generate", GenerateCommand.class);
     m.put("verify", VerifyCommand.class);
+    m.put("import", ImportCommand.class);
     m.put("curvature", CurvatureCommand.class);
     m.put("spectrum", SpectrumCommand.class);
     m.put("bench", BenchCommand.class);

@@ -1,16 +1,33 @@
 package org.hbp.cli;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.dsl.Dsl;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
 import org.hbp.network.ModuleLibrary;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
+import org.hbp.onnx.CustomMapping;
+import org.hbp.onnx.ImportedNetwork;
+import org.hbp.onnx.NetworkText;
+import org.hbp.onnx.OnnxImporter;
 import picocli.CommandLine.Option;
 
-/** The options naming a network declared in the DSL ({@code --net}, {@code --network}, {@code --specs}) of curvature and train. */
+/**
+ * The options naming a network ({@code --net}, {@code --network}, {@code --specs}) of curvature,
+ * spectrum and train: declared in the DSL, or an ONNX model ({@code .onnx}, imported by
+ * {@link OnnxImporter}, with {@code --loss} and {@code --map}; its initializers are the parameters).
+ */
 final class NetworkOptions {
-  @Option(names = "--net", required = true, paramLabel = "NET.hbp", description = "File declaring the network.")
+  @Option(names = "--net", required = true, paramLabel = "NET",
+      description = "File declaring the network: the DSL (.hbp), or an ONNX model (.onnx, e.g. from torch.onnx.export; its initializers are the parameters).")
   Path netFile;
 
   @Option(names = "--network", paramLabel = "NAME", description = "Which network of the file (default: its only one).")
@@ -19,11 +36,77 @@ final class NetworkOptions {
   @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
   List<Path> specDirs = new ArrayList<>();
 
-  /** The network, its modules from the built-in spec folders and {@code --specs}. */
+  @Option(names = "--loss", paramLabel = "LOSS", description = "With an ONNX --net (required there: the graph holds no loss): the loss module, e.g. crossentropy or mse.")
+  String loss;
+
+  @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "With an ONNX --net: map an ONNX operator to a module of a spec file (repeatable).")
+  List<String> maps = new ArrayList<>();
+
+  /** The imported ONNX model, once {@link #load} read one. */
+  private ImportedNetwork imported;
+
+  /** Whether {@code --net} names an ONNX model (by its extension {@code .onnx}). */
+  boolean isOnnx() {
+    return isOnnx(netFile);
+  }
+
+  /** The network, its modules from the built-in spec folders and {@code --specs} (and {@code --map}'s files). */
   NetworkSpec load() {
     List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
     dirs.addAll(specDirs);
-    return NetworkResolver.load(netFile, networkName, dirs);
+    if (!isOnnx()) {
+      if (loss != null || !maps.isEmpty())
+        throw new UserError((loss != null ? "--loss" : "--map") + " applies to an ONNX --net (model.onnx); " + netFile + " declares its own loss and modules");
+      return NetworkResolver.load(netFile, networkName, dirs);
+    }
+    if (networkName != null) throw new UserError("--network picks a network of a DSL file; " + netFile + " is an ONNX model holding one");
+    imported = importOnnx(netFile, loss, maps);
+    return resolve(imported, dirs);
   }
 
+  /** An imported network resolved against the spec folders {@code dirs} and the files of its {@code --map}s. */
+  static NetworkSpec resolve(ImportedNetwork imported, List<Path> dirs) {
+    List<Path> all = new ArrayList<>(dirs);
+    all.addAll(imported.specFiles());
+    return NetworkResolver.resolve(Dsl.parse(NetworkText.of(imported), imported.source() + " (imported)"), null, NetworkResolver.library(all));
+  }
+
+  /** Whether a path names an ONNX model (by its extension {@code .onnx}). */
+  static boolean isOnnx(Path file) {
+    return file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
+  }
+
+  /** Imports an ONNX model with a loss ({@code --loss}, required) and the {@code --map} entries. */
+  static ImportedNetwork importOnnx(Path file, String loss, List<String> maps) {
+    if (loss == null)
+      throw new UserError(file + " is an ONNX model, whose graph holds no loss: give one with --loss (e.g. --loss crossentropy, --loss mse)");
+    List<CustomMapping> mappings = new ArrayList<>();
+    for (String m : maps) mappings.add(CustomMapping.parse(m));
+    return OnnxImporter.load(file, loss, mappings);
+  }
+
+  /**
+   * The parameter arrays: the file {@code params} when given, else the initializers of an ONNX
+   * {@code --net} (after {@link #load}).
+   *
+   * @throws UserError no {@code --params} with a DSL network, or a missing file
+   */
+  Map<String, NdArray> parameterArrays(Path params) throws IOException {
+    if (params != null) {
+      if (!Files.exists(params)) throw new UserError("file not found: " + params);
+      return Npz.read(params);
+    }
+    if (imported == null) throw new UserError("--params P.npz is required (only an ONNX --net brings its own parameters)");
+    return imported.parameters();
+  }
+
+  /** Where {@link #parameterArrays} took them from, for messages. */
+  String parameterSource(Path params) {
+    return params != null ? params.toString() : netFile + " (initializers)";
+  }
+
+  /** The parameters of an ONNX --net (after {@link #load}), or null for a DSL network. */
+  Map<String, NdArray> importedParameters() {
+    return imported == null ? null : imported.parameters();
+  }
 }

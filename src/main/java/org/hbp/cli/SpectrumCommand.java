@@ -40,7 +40,7 @@ import picocli.CommandLine.Option;
 public final class SpectrumCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
-  @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
+  @Option(names = "--params", paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias'); required unless --net is an ONNX model (its initializers).")
   Path params;
 
   @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
@@ -131,7 +131,7 @@ public final class SpectrumCommand extends HbpCommand {
     Network network = compute.network(net, backend);
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
-    Map<String, Batch> p = layout.parametersOnly(readNpz(params), params.toString());
+    Map<String, Batch> p = layout.parametersOnly(networkOptions.parameterArrays(params), networkOptions.parameterSource(params));
     Map<String, NdArray> b = readNpz(batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());

@@ -10,12 +10,14 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
+import org.hbp.io.NdArray;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Strategy;
+import org.hbp.network.TorchLayout;
 import org.hbp.plot.RunMetrics;
 import org.hbp.plot.TrainingPlots;
 import org.hbp.train.Adam;
@@ -181,7 +183,9 @@ public final class TrainCommand extends HbpCommand {
       case CG_NEWTON -> 0;
     };
     MemoryEstimate.checkParameters(net, copies, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
-    Map<String, Batch> initial = Initialization.xavierNormal(net, seed);
+    Map<String, NdArray> onnx = networkOptions.importedParameters(); // an ONNX --net starts from its initializers
+    Map<String, Batch> initial = onnx != null ? new TorchLayout(net).parametersOnly(onnx, networkOptions.parameterSource(null))
+        : Initialization.xavierNormal(net, seed);
     MemoryEstimate.training(net, initial, batch, evalBatch, probe -> {
       Optimizer o = optimizer(probe, Math.min(cgMaxiter, 2));
       return o::step;

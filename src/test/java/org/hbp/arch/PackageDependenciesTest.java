@@ -39,9 +39,10 @@ class PackageDependenciesTest {
       Map.entry("data", Set.of("io")),
       Map.entry("plot", Set.of("io")),
       Map.entry("spectrum", Set.of("network", "backend")),
+      Map.entry("onnx", Set.of("calculus", "dsl", "network", "io")),
       Map.entry("train", Set.of("calculus", "dsl", "runtime", "backend", "network", "data", "plot", "io", "math")),
       Map.entry("cli", Set.of("calculus", "dsl", "derive", "runtime", "backend", "codegen", "network", "verify", "data", "plot",
-          "train", "spectrum", "io", "math")));
+          "train", "spectrum", "onnx", "io", "math")));
 
   /** {@code org.hbp.<package>.<Upper...>}: a class of another package, imported or written out. */
   private static final Pattern USE = Pattern.compile("\\borg\\.hbp\\.([a-z]+)\\.[A-Z]");

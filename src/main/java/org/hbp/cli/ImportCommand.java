@@ -1,0 +1,79 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.dsl.Dsl;
+import org.hbp.io.AtomicFiles;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.NetworkResolver;
+import org.hbp.onnx.ImportedNetwork;
+import org.hbp.onnx.NetworkText;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code hbp import model.onnx --loss L [--out net.hbp] [--params-out params.npz]}: an ONNX model as DSL text and a parameters file. */
+@Command(name = "import",
+    header = "An ONNX model (torch.onnx.export) as a DSL network and parameters.",
+    description = {
+        "Reads an ONNX model, maps every node to a module spec (modules-spec/, or your own with --map) and prints the "
+            + "equivalent network declaration (or writes it to --out); --params-out writes the initializers as the "
+            + "parameters file that --params reads (PyTorch's layouts, named '<index>.<param>'). Any command taking "
+            + "--net also takes the .onnx file directly (with --loss)."})
+public final class ImportCommand extends HbpCommand {
+  @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The ONNX model.")
+  Path model;
+
+  @Option(names = "--loss", required = true, paramLabel = "LOSS", description = "The loss module (the graph holds none), e.g. crossentropy or mse.")
+  String loss;
+
+  @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "Map an ONNX operator to a module of a spec file (repeatable).")
+  List<String> maps = new ArrayList<>();
+
+  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders (e.g. for a loss of your own).")
+  List<Path> specDirs = new ArrayList<>();
+
+  @Option(names = "--out", paramLabel = "NET.hbp", description = "Write the network declaration here (default: print it).")
+  Path out;
+
+  @Option(names = "--params-out", paramLabel = "P.npz", description = "Write the parameters (the initializers) here.")
+  Path paramsOut;
+
+  @Option(names = "--overwrite", description = "Replace existing --out / --params-out files (else they are an error).")
+  boolean overwrite;
+
+  @Override
+  public Integer call() throws Exception {
+    for (Path p : new Path[] {out, paramsOut})
+      if (p != null && Files.exists(p) && !overwrite) throw new UserError(p + " already exists; choose another file, remove it, or pass --overwrite");
+    ImportedNetwork net = NetworkOptions.importOnnx(model, loss, maps);
+    String text = NetworkText.of(net);
+    List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
+    dirs.addAll(specDirs);
+    dirs.addAll(net.specFiles());
+    NetworkResolver.resolve(Dsl.parse(text, model + " (imported)"), null, NetworkResolver.library(dirs)); // the shapes check out
+    PrintWriter w = out();
+    if (out == null) w.print(text);
+    else {
+      AtomicFiles.writeString(out, text);
+      w.println("wrote " + out + " (" + net.layers().size() + " layers)");
+    }
+    if (paramsOut != null) {
+      Map<String, NdArray> params = net.parameters();
+      Npz.write(paramsOut, params); // atomic
+      w.println("wrote " + paramsOut + " (" + params.size() + " parameters)");
+    }
+    for (var e : net.sources().entrySet()) // as comments: the printed text stays a valid network file
+      w.println("// " + e.getKey() + " " + Arrays.toString(net.parameters().get(e.getKey()).shape()) + " <- initializer " + e.getValue());
+    w.flush();
+    return 0;
+  }
+}

@@ -1,0 +1,38 @@
+package org.hbp.onnx;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.hbp.io.NdArray;
+
+/**
+ * An ONNX graph as a sequential hbp network: its layers (a built-in or user module each, with the
+ * keyword arguments the DSL needs), the loss, and the parameters taken from the initializers, named
+ * {@code <layer index>.<param>} in PyTorch's layouts (what {@code --params} reads, see
+ * {@code network.TorchLayout}: linear weights {@code [out, in]}, convolution weights
+ * {@code [C_out, C_in, k, k]}, biases {@code [out]}).
+ *
+ * @param name the network's name (a DSL identifier)
+ * @param source the ONNX file, for messages
+ * @param inputShape the per-sample input shape
+ * @param layers the layers in order
+ * @param loss the loss module's name
+ * @param parameters the parameters by hbp name, in layer order
+ * @param sources for each parameter, the ONNX initializer it came from (and how: "transposed")
+ * @param specFiles the user spec files that {@code --map} named (to be added to the module library)
+ */
+public record ImportedNetwork(String name, String source, List<Integer> inputShape, List<Layer> layers, String loss,
+    Map<String, NdArray> parameters, Map<String, String> sources, List<Path> specFiles) {
+
+  /**
+   * One layer: a module, its keyword arguments, and the ONNX node(s) it came from.
+   *
+   * @param origin e.g. {@code node 3 '/0/Gemm' (Gemm)}, for the comment in the DSL text
+   */
+  public record Layer(String module, Map<String, Integer> args, String origin) {}
+
+  /** The parameters' hbp names, in layer order. */
+  public List<String> parameterNames() {
+    return List.copyOf(parameters.keySet());
+  }
+}

@@ -1,0 +1,44 @@
+package org.hbp.onnx;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** The DSL text of an {@link ImportedNetwork}: one statement per layer, each with a comment naming its ONNX node(s). */
+public final class NetworkText {
+  private NetworkText() {}
+
+  /** {@code network <name> { input x: ...; <module>(<args>); ... loss <loss>; }} with a header comment naming the file. */
+  public static String of(ImportedNetwork net) {
+    StringBuilder s = new StringBuilder();
+    s.append("// Imported from ").append(net.source()).append(" by hbp import; parameters: the ONNX file's initializers.\n");
+    s.append("network ").append(net.name()).append(" {\n");
+    s.append("  input x: ").append(type(net.inputShape())).append(";\n");
+    for (ImportedNetwork.Layer l : net.layers()) {
+      String statement = l.module() + args(l.args()) + ";";
+      s.append("  ").append(statement).append(" ".repeat(Math.max(1, 40 - statement.length()))).append("// ").append(l.origin()).append('\n');
+    }
+    s.append("  loss ").append(net.loss()).append(";\n");
+    s.append("}\n");
+    return s.toString();
+  }
+
+  private static String args(Map<String, Integer> args) {
+    if (args.isEmpty()) return "";
+    List<String> parts = new ArrayList<>();
+    for (var e : args.entrySet()) parts.add(e.getKey() + " = " + e.getValue());
+    return "(" + String.join(", ", parts) + ")";
+  }
+
+  /** {@code vector(n)}, {@code matrix(m, n)} or {@code tensor(c, h, w)}. */
+  static String type(List<Integer> shape) {
+    String kind = switch (shape.size()) {
+      case 1 -> "vector";
+      case 2 -> "matrix";
+      default -> "tensor";
+    };
+    List<String> d = new ArrayList<>();
+    for (int x : shape) d.add(String.valueOf(x));
+    return kind + "(" + String.join(", ", d) + ")";
+  }
+}

@@ -1,0 +1,138 @@
+package org.hbp.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.hbp.UserError;
+import org.hbp.io.NdArray;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The importer on graphs built here with the ONNX schema's builders (no PyTorch): layouts of the
+ * weights it takes (Gemm with and without transB, MatMul), and the errors for attributes hbp's
+ * modules do not express, shapes it does not take, and graph networks, each naming the node.
+ */
+class OnnxImporterTest {
+  @TempDir Path dir;
+
+  private static TensorProto tensor(String name, double[] data, long... dims) {
+    TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.DOUBLE_VALUE);
+    for (long d : dims) t.addDims(d);
+    for (double v : data) t.addDoubleData(v);
+    return t.build();
+  }
+
+  private static ValueInfoProto value(String name, Long... dims) {
+    TensorShapeProto.Builder s = TensorShapeProto.newBuilder();
+    for (Long d : dims) s.addDim(d == null ? TensorShapeProto.Dimension.newBuilder().setDimParam("N") : TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+    return ValueInfoProto.newBuilder().setName(name)
+        .setType(TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(11).setShape(s))).build();
+  }
+
+  private static NodeProto node(String op, String name, List<String> in, String out, AttributeProto... attrs) {
+    NodeProto.Builder n = NodeProto.newBuilder().setOpType(op).setName(name).addAllInput(in).addOutput(out);
+    for (AttributeProto a : attrs) n.addAttribute(a);
+    return n.build();
+  }
+
+  private static AttributeProto ints(String name, long... v) {
+    AttributeProto.Builder a = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
+    for (long x : v) a.addInts(x);
+    return a.build();
+  }
+
+  private static AttributeProto integer(String name, long v) {
+    return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(v).build();
+  }
+
+  private Path write(GraphProto g) throws Exception {
+    Path p = dir.resolve("m.onnx");
+    Files.write(p, ModelProto.newBuilder().setIrVersion(8).setGraph(g).build().toByteArray());
+    return p;
+  }
+
+  private static final double[] B23 = {1, 2, 3, 4, 5, 6};
+
+  @Test
+  void gemmWeightsArePyTorchsOutByIn() throws Exception {
+    // transB = 1: B is [out, in] as is; transB = 0: B is [in, out] and is transposed; MatMul's [in, out] too
+    GraphProto g = GraphProto.newBuilder().addInput(value("x", null, 3L)).addOutput(value("z", null, 2L))
+        .addInitializer(tensor("B", B23, 2, 3)).addInitializer(tensor("C", new double[] {7, 8}, 2))
+        .addInitializer(tensor("B2", new double[] {1, 0, 0, 1}, 2, 2)).addInitializer(tensor("M", new double[] {1, 2, 3, 4}, 2, 2))
+        .addNode(node("Gemm", "g1", List.of("x", "B", "C"), "h", integer("transB", 1)))
+        .addNode(node("Gemm", "g2", List.of("h", "B2"), "h2"))
+        .addNode(node("MatMul", "m", List.of("h2", "M"), "z")).build();
+    ImportedNetwork net = OnnxImporter.load(write(g), "mse", List.of());
+    assertEquals(List.of("linear", "linear_nobias", "linear_nobias"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+    NdArray w0 = net.parameters().get("0.W");
+    assertArrayEquals(new int[] {2, 3}, w0.shape());
+    assertArrayEquals(B23, w0.data());
+    assertArrayEquals(new double[] {7, 8}, net.parameters().get("0.b").data());
+    NdArray w2 = net.parameters().get("2.W"); // M = [[1, 2], [3, 4]] as [in, out]: W = M'
+    assertArrayEquals(new double[] {1, 3, 2, 4}, w2.data());
+    assertTrue(NetworkText.of(net).contains("  linear(m = 2);"), NetworkText.of(net));
+  }
+
+  private UserError importError(GraphProto g) throws Exception {
+    Path p = write(g);
+    return assertThrows(UserError.class, () -> OnnxImporter.load(p, "mse", List.of()));
+  }
+
+  private static GraphProto.Builder image() {
+    return GraphProto.newBuilder().addInput(value("x", null, 2L, 4L, 4L)).addOutput(value("z", null, 8L));
+  }
+
+  @Test
+  void attributesHbpsModulesDoNotExpressAreNamed() throws Exception {
+    double[] w = new double[2 * 1 * 3 * 3];
+    UserError e = importError(image().addInitializer(tensor("W", w, 2, 1, 3, 3))
+        .addNode(node("Conv", "conv", List.of("x", "W"), "z", integer("group", 2))).build());
+    assertTrue(e.getMessage().contains("node 0 'conv' (Conv): group = 2; hbp maps groups = 1"), e.getMessage());
+
+    e = importError(image().addNode(node("MaxPool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 2), ints("strides", 1, 1))).build());
+    assertTrue(e.getMessage().contains("node 0 'pool' (MaxPool): stride 1") && e.getMessage().contains("stride = kernel (2)"), e.getMessage());
+
+    e = importError(image().addNode(node("AveragePool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 3))).build());
+    assertTrue(e.getMessage().contains("kernel_shape [2, 3]; hbp maps square windows"), e.getMessage());
+
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 3L)).addOutput(value("z", null, 3L))
+        .addNode(node("Elu", "elu", List.of("x"), "z", AttributeProto.newBuilder().setName("alpha").setF(0.5f).build())).build());
+    assertTrue(e.getMessage().contains("node 0 'elu' (Elu): alpha = 0.5; the built-in elu has alpha 1"), e.getMessage());
+  }
+
+  @Test
+  void graphNetworksAndBadInputsAreRefusedWithTheNodeNamed() throws Exception {
+    // one initializer read by two nodes: a tied weight
+    UserError e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addInitializer(tensor("W", new double[] {1, 2, 3, 4}, 2, 2))
+        .addNode(node("Gemm", "a", List.of("x", "W"), "h")).addNode(node("Gemm", "b", List.of("h", "W"), "z")).build());
+    assertTrue(e.getMessage().contains("graph networks are not supported by this importer yet: node 0 'a' (Gemm) reads initializer 'W', which another node "
+        + "reads too"), e.getMessage());
+    // a value read by two nodes: a branch
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addNode(node("Relu", "r", List.of("x"), "h")).addNode(node("Tanh", "t", List.of("x"), "z")).build());
+    assertTrue(e.getMessage().contains("node 1 't' (Tanh) reads 'x', not the chain's current value 'h' (a branch)"), e.getMessage());
+    // an axis of the input without a fixed size
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, null)).addOutput(value("z", null, 2L))
+        .addNode(node("Relu", "r", List.of("x"), "z")).build());
+    assertTrue(e.getMessage().contains("input 'x' axis 1 has no fixed size"), e.getMessage());
+    // the loss is needed
+    Path p = write(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L)).addNode(node("Relu", "r", List.of("x"), "z")).build());
+    e = assertThrows(UserError.class, () -> OnnxImporter.load(p, null, List.of()));
+    assertTrue(e.getMessage().contains("holds no loss; give one with --loss"), e.getMessage());
+  }
+}

@@ -1,0 +1,166 @@
+package org.hbp.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.hbp.cli.Main;
+import org.hbp.cli.Python;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * ONNX import against PyTorch: src/test/resources/torch/onnx_check.py builds a model (float64),
+ * exports it with torch.onnx.export and computes autograd's loss, gradients, exact Hessian and GGN
+ * blocks; {@code hbp curvature --net model.onnx --loss ...} (parameters from the initializers) must
+ * equal them to 1e-10, each hbp parameter compared with PyTorch's parameter of the same position
+ * (both in layer order) and shape; kfra, bda and pch-abs must run on the imported net. Needs python3
+ * with torch; a missing torch is a failure, not a skip.
+ */
+class OnnxTorchCheckTest {
+  @TempDir Path dir;
+
+  @Test
+  void mlpWithEveryActivationEqualsAutograd() throws Exception {
+    check("mlp", "crossentropy", 15);
+  }
+
+  @Test
+  void cnnWithStridePaddingDilationAndPoolingEqualsAutograd() throws Exception {
+    check("cnn", "mse", 7);
+  }
+
+  @Test
+  void cnnWithGlobalAveragePoolingAndLogSoftmaxEqualsAutograd() throws Exception {
+    check("gap", "crossentropy", 6);
+  }
+
+  /** nn.LayerNorm as opset 14 writes it (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add). */
+  @Test
+  void layerNormPatternEqualsAutograd() throws Exception {
+    check("norm", "crossentropy", 10);
+  }
+
+  /** nn.LayerNorm as opset 17 writes it (LayerNormalization). */
+  @Test
+  void layerNormalizationOperatorEqualsAutograd() throws Exception {
+    check("norm17", "crossentropy", 10);
+  }
+
+  /**
+   * Operators without a built-in mapping (Mul by a parameter vector, Exp) mapped with --map to
+   * modules of spec files of the test's own: the imported net equals autograd as the others do.
+   */
+  @Test
+  void operatorsMappedToOwnSpecsEqualAutograd() throws Exception {
+    Path specs = Files.createDirectories(dir.resolve("my-specs"));
+    Files.writeString(specs.resolve("scale.hbp"), "module scale {\n  dims n;\n  input x: vector(n);\n  param a: vector(n);\n  output z = a .* x;\n}\n");
+    Files.writeString(specs.resolve("myexp.hbp"), "module myexp {\n  dims n;\n  input x: vector(n);\n  output z = exp(x);\n}\n");
+    check("custom", "crossentropy", 5, "--map", "Mul=" + specs.resolve("scale.hbp") + ":scale", "--map", "Exp=" + specs.resolve("myexp.hbp") + ":myexp");
+  }
+
+  private void check(String kind, String loss, int parameters, String... maps) throws Exception {
+    runScript("onnx_check.py", dir.toString(), kind);
+    List<CustomMapping> mappings = new ArrayList<>();
+    for (int i = 1; i < maps.length; i += 2) mappings.add(CustomMapping.parse(maps[i]));
+    Path model = dir.resolve("model.onnx"), batch = dir.resolve("batch.npz");
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
+    List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
+    List<String> ours = OnnxImporter.load(model, loss, mappings).parameterNames();
+    assertEquals(parameters, torchNames.size(), "PyTorch's parameters");
+    assertEquals(torchNames.size(), ours.size(), "hbp's parameters " + ours + " vs PyTorch's " + torchNames);
+    String[] net = concat(new String[] {"curvature", "--net", model.toString(), "--loss", loss, "--batch", batch.toString()}, maps);
+
+    for (String curvature : new String[] {"hessian", "ggn"}) {
+      Path out = dir.resolve(curvature + ".npz");
+      String log = hbp(concat(net, "--curvature", curvature, "--dense", out.toString()));
+      assertEquals(ref.get("loss").data()[0], loss(log), 1e-12, "loss");
+      Map<String, NdArray> got = Npz.read(out);
+      for (int k = 0; k < ours.size(); k++) {
+        NdArray r = ref.get(curvature + "." + torchNames.get(k)), g = got.get(ours.get(k));
+        String what = curvature + " block of " + ours.get(k) + " (PyTorch's " + torchNames.get(k) + ")";
+        assertEquals(Arrays.toString(r.shape()), Arrays.toString(g.shape()), what);
+        assertTrue(scale(r) > 0, what + " is zero: nothing compared");
+        double err = maxAbsDifference(r, g);
+        assertTrue(err <= 1e-10 * Math.max(1, scale(r)), what + ": max abs error " + err + " (scale " + scale(r) + ")");
+      }
+    }
+
+    // the gradient: the Newton step with alpha = 1 is minus the gradient
+    Path step = dir.resolve("step.npz");
+    hbp(concat(net, "--solve", "1", "--out", step.toString(), "--cg-tol", "0"));
+    Map<String, NdArray> s = Npz.read(step);
+    for (int k = 0; k < ours.size(); k++) {
+      NdArray r = ref.get("grad." + torchNames.get(k)), g = s.get(ours.get(k));
+      assertEquals(Arrays.toString(r.shape()), Arrays.toString(g.shape()), "gradient of " + ours.get(k));
+      for (int i = 0; i < r.numel(); i++) assertEquals(-r.data()[i], g.data()[i], 1e-12, "gradient of " + ours.get(k) + "[" + i + "]");
+    }
+
+    // the approximations run on the imported net and give symmetric blocks of the right size
+    for (String[] c : new String[][] {{"ggn", "kfra"}, {"ggn", "bda"}, {"pch-abs", "kfra"}, {"pch-abs", "exact"}}) {
+      Path out = dir.resolve(c[0] + "-" + c[1] + ".npz");
+      hbp(concat(net, "--curvature", c[0], "--strategy", c[1], "--dense", out.toString()));
+      Map<String, NdArray> got = Npz.read(out);
+      for (int k = 0; k < ours.size(); k++) {
+        NdArray g = got.get(ours.get(k)), r = ref.get("hessian." + torchNames.get(k));
+        assertEquals(Arrays.toString(r.shape()), Arrays.toString(g.shape()), c[0] + "/" + c[1] + " block of " + ours.get(k));
+        int n = g.dim(0);
+        for (int i = 0; i < n; i++) for (int j = 0; j < i; j++)
+          assertEquals(g.get(i, j), g.get(j, i), 1e-12 * Math.max(1, scale(g)), c[0] + "/" + c[1] + " block of " + ours.get(k) + " symmetric");
+      }
+    }
+  }
+
+  static void runScript(String script, String... args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(Python.withTorch().orElse("python3"), Path.of("src/test/resources/torch", script).toAbsolutePath().toString()));
+    command.addAll(List.of(args));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
+    assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
+  }
+
+  /** Runs {@code hbp args} in this JVM, expecting exit status 0; its standard output. */
+  static String hbp(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    assertEquals(0, code, out + "\n" + err);
+    return out.toString();
+  }
+
+  private static double loss(String out) {
+    Matcher m = Pattern.compile("loss (\\S+)").matcher(out);
+    assertTrue(m.find(), out);
+    return Double.parseDouble(m.group(1));
+  }
+
+  private static double scale(NdArray a) {
+    double s = 0;
+    for (double v : a.data()) s = Math.max(s, Math.abs(v));
+    return s;
+  }
+
+  private static double maxAbsDifference(NdArray a, NdArray b) {
+    double e = 0;
+    for (int i = 0; i < a.numel(); i++) e = Math.max(e, Math.abs(a.data()[i] - b.data()[i]));
+    return e;
+  }
+
+  static String[] concat(String[] a, String... b) {
+    String[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+}

@@ -22,6 +22,7 @@ import org.hbp.network.NetworkSpec;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
+import org.hbp.onnx.InitializerNames;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -108,12 +109,16 @@ public final class CurvatureCommand extends HbpCommand {
     Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
-    Map<String, Batch> p = layout.parametersOnly(networkOptions.parameterArrays(params), networkOptions.parameterSource(params));
+    InitializerNames onnxNames = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
+    Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);
+    if (onnxNames != null && params != null) paramArrays = onnxNames.toHbp(paramArrays);
+    Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
     Map<String, NdArray> b = readNpz(batch);
     NdArray xa = Npz.requireAnyShape(b, "x", batch.toString());
     Batch x = layout.inputs(xa, batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     Map<String, NdArray> vectorArrays = vectors == null ? null : readNpz(vectors);
+    if (onnxNames != null && vectorArrays != null) vectorArrays = onnxNames.toHbp(vectorArrays);
     Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString());
     w.print(NetworkResolver.describe(net));
     MemoryEstimate.Output output = vectors != null ? MemoryEstimate.Output.VECTORS : dense != null ? MemoryEstimate.Output.DENSE : MemoryEstimate.Output.SOLVE;
@@ -136,7 +141,7 @@ public final class CurvatureCommand extends HbpCommand {
       long t0 = System.nanoTime();
       Map<String, Batch> products = pass.networkProduct(kind, directions);
       for (String name : network.parameterNames())
-        result.put(TorchLayout.arrayName(name, vectorArrays.keySet()), layout.toTorch(name, products.get(name), false));
+        result.put(outName(onnxNames, name, vectorArrays), layout.toTorch(name, products.get(name), false));
       w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
       Npz.write(out, result);
       w.println("wrote " + out);
@@ -149,7 +154,7 @@ public final class CurvatureCommand extends HbpCommand {
       for (String name : network.parameterNames()) {
         Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
-        result.put(TorchLayout.arrayName(name, vectorArrays.keySet()), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
+        result.put(outName(onnxNames, name, vectorArrays), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
         w.printf("  %s: %d products in %.2f s%n", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
         w.flush();
       }
@@ -160,7 +165,7 @@ public final class CurvatureCommand extends HbpCommand {
       for (int i = 0; i < names.size(); i++) {
         long t0 = System.nanoTime();
         String name = names.get(i);
-        result.put(name, layout.denseToTorch(name, c.dense(name, blocks, limit)));
+        result.put(onnxNames == null ? name : onnxNames.name(name), layout.denseToTorch(name, c.dense(name, blocks, limit)));
         int n = network.parameterSize(name);
         w.printf("  [%d/%d] %s: %d x %d block in %.2f s%n", i + 1, names.size(), name, n, n, (System.nanoTime() - t0) / 1e9);
         w.flush();
@@ -171,7 +176,7 @@ public final class CurvatureCommand extends HbpCommand {
       ConjugateGradient.Settings s = new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter);
       for (String name : network.parameterNames()) {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
-        result.put(name, layout.toTorch(name, r.solution(), true));
+        result.put(onnxNames == null ? name : onnxNames.name(name), layout.toTorch(name, r.solution(), true));
         w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
             r.converged() ? "" : ", not converged");
       }
@@ -190,6 +195,14 @@ public final class CurvatureCommand extends HbpCommand {
     if (strat != Strategy.EXACT) throw new UserError("--scope net computes exact products; --strategy " + strat.label() + " does not apply");
     if (blocks != 1) throw new UserError("--scope net takes the whole network; --blocks " + blocks + " does not apply");
     return true;
+  }
+
+  /**
+   * The output array's name: for an ONNX --net the initializer's (PyTorch's parameter name), else
+   * the name the directions used (hbp's or PyTorch's alias).
+   */
+  private static String outName(InitializerNames onnx, String name, Map<String, NdArray> vectorArrays) {
+    return onnx != null ? onnx.name(name) : TorchLayout.arrayName(name, vectorArrays.keySet());
   }
 
   private static Map<String, NdArray> readNpz(Path file) throws IOException {

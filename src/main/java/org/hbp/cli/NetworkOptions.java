@@ -105,6 +105,11 @@ final class NetworkOptions {
     return params != null ? params.toString() : netFile + " (initializers)";
   }
 
+  /** The imported ONNX --net (after {@link #load}), or null for a DSL network. */
+  ImportedNetwork importedNetwork() {
+    return imported;
+  }
+
   /** The parameters of an ONNX --net (after {@link #load}), or null for a DSL network. */
   Map<String, NdArray> importedParameters() {
     return imported == null ? null : imported.parameters();

@@ -149,8 +149,30 @@ public final class GgnDiagonal {
     private Batch layer(Network.LayerNode l, Batch u, boolean needInput) {
       ForwardCache c = pass.caches.get(l);
       Batch out = l.asOutput(u);
-      for (String p : l.op.parameters()) accumulate(l.path + "." + p, l.op.jacTMatProd(c, p, out), u);
+      for (String p : l.op.parameters()) {
+        Batch a = l.op.hasKroneckerFactor(p) && out.cols() == 1 ? l.op.kroneckerFactor(c, p) : null;
+        if (a != null && a.cols() == 1) add(l.path + "." + p, kroneckerSquares(out, a));
+        else accumulate(l.path + "." + p, l.op.jacTMatProd(c, p, out), u);
+      }
       return needInput ? l.op.jacTMatProd(c, l.input, out) : null;
+    }
+
+    /**
+     * A Jacobian {@code kron(a', I)} with a vector a (a linear layer's input): {@code J' s = vec(s a')},
+     * whose squares are {@code (s∘s)(a∘a)'}, so the sum over samples and columns is
+     * {@code sum_n q_n (a_n∘a_n)'} with {@code q_n = sum_c s_nc∘s_nc}: one product, never the N*C
+     * parameter-sized columns.
+     */
+    private Batch kroneckerSquares(Batch u, Batch a) {
+      int columns = u.directions();
+      Batch squares = be.multiply(u, u);
+      Batch asColumns = be.directionsAsColumns(squares, columns);
+      Batch ones = be.fill(columns, 1, 1.0);
+      Batch q = be.matmul(asColumns, false, ones, false);
+      Batch a2 = be.multiply(a, a);
+      Batch total = be.matmulSumSamples(q, false, a2, true);
+      pass.net.releaseTemporaries(List.of(squares, ones, q, a2), total, u, a);
+      return total;
     }
 
     /** Adds sum over samples and columns of g∘g to the parameter's sum ({@code [N x C]} items of its shape). */
@@ -162,6 +184,11 @@ public final class GgnDiagonal {
       Batch perSample = be.matmul(asColumns, false, ones, false);
       Batch total = be.sumSamples(perSample);
       pass.net.releaseTemporaries(List.of(g, squares, ones, perSample), total, u);
+      add(parameter, total);
+    }
+
+    /** Adds a sum of squares (one item) to the parameter's sum. */
+    private void add(String parameter, Batch total) {
       Batch before = sums.get(parameter);
       if (before == null) sums.put(parameter, total);
       else {

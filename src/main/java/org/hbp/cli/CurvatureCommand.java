@@ -17,6 +17,7 @@ import org.hbp.network.ConjugateGradient;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.GgnDiagonal;
+import org.hbp.network.HessianDiagonal;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
@@ -36,8 +37,8 @@ import picocli.CommandLine.Option;
             + "parameters and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors "
             + "V.npz --out OUT.npz), dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the "
             + "damped Newton step of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and "
-            + "gradient norms. --diagonal exact|mc --out DIAG.npz writes the diagonal of the GGN (exact, or a Monte-Carlo "
-            + "estimate) from the loss factor H = S*S'."})
+            + "gradient norms. --diagonal exact|mc|hessian --out DIAG.npz writes the diagonal of the GGN (exact, or a "
+            + "Monte-Carlo estimate) from the loss factor H = S*S', or of the Hessian."})
 public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
@@ -77,7 +78,8 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Option(names = "--diagonal", paramLabel = "D",
       description = "exact or mc: the diagonal of the GGN, from the loss factor H = S*S' (exact: every column of S; mc: "
-          + "--mc-samples random combinations per sample, unbiased), written with --out DIAG.npz in the parameters' shapes.")
+          + "--mc-samples random combinations per sample, unbiased); hessian (with --curvature hessian): the diagonal of the Hessian, "
+          + "by HBP with diagonal residuals. Written with --out DIAG.npz in the parameters' shapes.")
   String diagonal;
 
   @Option(names = "--mc-samples", defaultValue = "1", paramLabel = "K",
@@ -116,7 +118,7 @@ public final class CurvatureCommand extends HbpCommand {
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0) + (diagonal != null ? 1 : 0);
     if (modes != 1)
       throw new UserError("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, --solve ALPHA --out STEP.npz, "
-          + "or --diagonal exact|mc --out DIAG.npz");
+          + "or --diagonal exact|mc|hessian --out DIAG.npz");
     if ((vectors != null || solve != null || diagonal != null) && out == null)
       throw new UserError((vectors != null ? "--vectors" : solve != null ? "--solve" : "--diagonal") + " needs --out OUT.npz");
     GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, mcSamples, sampling);
@@ -168,7 +170,11 @@ public final class CurvatureCommand extends HbpCommand {
     }
     if (diagonal != null) {
       long t0 = System.nanoTime();
-      Map<String, Batch> diag = diagonal.equals("exact") ? GgnDiagonal.exact(pass) : GgnDiagonal.monteCarlo(pass, mcSamples, diagonalSampling, seed);
+      Map<String, Batch> diag = switch (diagonal) {
+        case "exact" -> GgnDiagonal.exact(pass);
+        case "hessian" -> HessianDiagonal.exact(pass);
+        default -> GgnDiagonal.monteCarlo(pass, mcSamples, diagonalSampling, seed);
+      };
       w.println(DiagonalMode.describe(diagonal, mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
       for (String name : network.parameterNames()) result.put(TorchLayout.arrayName(name, Set.of()), layout.toTorch(name, diag.get(name), true));
       Npz.write(out, result);

@@ -20,11 +20,13 @@ class DiagonalModeTest {
   void exactAndMcAreAccepted() {
     assertEquals(GgnDiagonal.Sampling.RADEMACHER, DiagonalMode.check("exact", CurvatureKind.GGN, Strategy.EXACT, 1, "blocks", 1, "rademacher"));
     assertEquals(GgnDiagonal.Sampling.GAUSSIAN, DiagonalMode.check("mc", CurvatureKind.GGN, Strategy.EXACT, 1, "blocks", 8, "gaussian"));
+    DiagonalMode.check("hessian", CurvatureKind.HESSIAN, Strategy.EXACT, 1, "blocks", 1, "rademacher");
   }
 
   @ParameterizedTest
   @CsvSource(delimiter = ';', value = {
-      "diag; ggn; exact; 1; blocks; 1; rademacher; --diagonal diag: expected exact or mc",
+      "diag; ggn; exact; 1; blocks; 1; rademacher; --diagonal diag: expected exact, mc or hessian",
+      "hessian; ggn; exact; 1; blocks; 1; rademacher; --curvature ggn does not apply (use --curvature hessian)",
       "exact; hessian; exact; 1; blocks; 1; rademacher; --curvature hessian does not apply",
       "exact; ggn; kfra; 1; blocks; 1; rademacher; --strategy kfra does not apply",
       "exact; ggn; exact; 2; blocks; 1; rademacher; --blocks 2 does not apply",

@@ -224,6 +224,29 @@ class OperatorCheckTest {
     assertEquals(java.util.Set.of("factor", "factor S*S'"), failed, table(bad));
   }
 
+  /**
+   * A loss whose Hessian is a sum (diag(exp(x)) plus the categorical covariance) has a factor of two
+   * blocks, [diag(sqrt(exp(x))), diag(sqrt(p)) - p*sqrt(p)']: generated as two methods, joined by
+   * factor(), checked like one block, and a wrong factor fails its rows.
+   */
+  @Test
+  void aFactorOfTwoBlocksIsGeneratedAndChecked() throws Exception {
+    String text = "loss ceexp {\n  dims c;\n  input x: vector(c);\n  target y: vector(c) probability;\n  assume sum(y) == 1;\n"
+        + "  output E = -y'*log(softmax(x)) + sum(exp(x));\n}\n";
+    Spec s = Dsl.parse(text, "ceexp.hbp");
+    ModuleSpec m = s.modules().get(0);
+    Class<?> c = OperatorLoader.compile(OperatorGenerator.generate(s, text, "ceexp.hbp", "test.ops"), work.resolve("twoblocks"))
+        .get("CeexpOperator");
+    OperatorLoader.Loaded loaded = new OperatorLoader.Loaded(c, false);
+    assertEquals("[3, 3]", java.util.Arrays.toString(((LossOperator) loaded.create(new org.hbp.backend.cpu.CpuBackend(), Map.of("c", 3)))
+        .factorRanks("x")));
+    OperatorCheck.Report good = OperatorCheck.check(m, loaded::create, 3, 2);
+    assertTrue(good.passed(), table(good));
+    assertTrue(good.rows().stream().anyMatch(r -> r.method.equals("factor S*S'")), table(good));
+    OperatorCheck.Report bad = OperatorCheck.check(m, (be, d) -> new PerturbedLoss((LossOperator) loaded.create(be, d), "factor"), 3, 2);
+    assertEquals(java.util.Set.of("factor", "factor S*S'"), failing(bad).stream().map(r -> r.method).collect(Collectors.toSet()), table(bad));
+  }
+
   /** A loss without a certified factor refuses factor products with a message naming the loss. */
   @Test
   void aLossWithoutFactorSaysSo() throws Exception {

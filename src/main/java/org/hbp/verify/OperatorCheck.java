@@ -503,7 +503,7 @@ public final class OperatorCheck {
         Batch got = op.factor(fc, wn);
         double[] gd = be.toArray(got);
         for (int n = 0; n < N; n++) {
-          DMatrixRMaj ref = columnsOf(derived.orElseThrow(() -> new IllegalStateException("the class has a factor the derivation lacks")),
+          DMatrixRMaj ref = SpecCheck.columnsOf(derived.orElseThrow(() -> new IllegalStateException("the class has a factor the derivation lacks")),
               samples.get(n), dims);
           if (got.directions() != ref.numCols) throw new IllegalStateException(got.directions() + " columns instead of " + ref.numCols);
           for (int d = 0; d < ref.numCols; d++) compare(columns, item(got, gd, n, d), colMajor(CommonOps_DDRM.extractColumn(ref, d, null)));
@@ -521,18 +521,6 @@ public final class OperatorCheck {
           compare(gram, colMajor(DenseMath.multTransB(s, s)), colMajor(h[n]), magnitude[n]);
         }
       });
-    }
-
-    /** The blocks of S evaluated at a point, side by side. */
-    static DMatrixRMaj columnsOf(LossFactor f, Map<String, Tensor> values, Map<String, Long> dims) {
-      List<DMatrixRMaj> blocks = f.blocks().stream().map(b -> Evaluator.evaluate(b, values, dims).toDMatrix()).toList();
-      int cols = blocks.stream().mapToInt(b -> b.numCols).sum(), at = 0;
-      DMatrixRMaj out = new DMatrixRMaj(blocks.get(0).numRows, cols);
-      for (DMatrixRMaj b : blocks) {
-        CommonOps_DDRM.insert(b, out, 0, at);
-        at += b.numCols;
-      }
-      return out;
     }
 
     static DMatrixRMaj modified(DMatrixRMaj r, ResidualModification mod, ResidualKind kind) {

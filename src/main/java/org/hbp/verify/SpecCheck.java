@@ -98,6 +98,18 @@ public final class SpecCheck {
     return out;
   }
 
+  /** The blocks of a loss factor S evaluated densely at a point, side by side. */
+  static DMatrixRMaj columnsOf(LossFactor f, Map<String, Tensor> values, Map<String, Long> dims) {
+    List<DMatrixRMaj> blocks = f.blocks().stream().map(b -> Evaluator.evaluate(b, values, dims).toDMatrix()).toList();
+    int cols = blocks.stream().mapToInt(b -> b.numCols).sum(), at = 0;
+    DMatrixRMaj out = new DMatrixRMaj(blocks.get(0).numRows, cols);
+    for (DMatrixRMaj b : blocks) {
+      CommonOps_DDRM.insert(b, out, 0, at);
+      at += b.numCols;
+    }
+    return out;
+  }
+
   /** S*S' = sum_i S_i*S_i' of a loss factor, each block evaluated densely at the point. */
   static DMatrixRMaj gram(LossFactor f, Map<String, Tensor> values, Map<String, Long> dims) {
     DMatrixRMaj sum = null;

@@ -28,6 +28,7 @@ import org.hbp.runtime.OperatorSupport;
  * <pre>{@code
  * gradient wrt x = sigmoid(x) - y
  * Hessian wrt x = diag(sigmoid(x) .* (1 - sigmoid(x)))  (psd: true)
+ * factor wrt x: S = diag(sqrt(sigmoid(x) .* (1 - sigmoid(x))))  (H = S*S')
  * }</pre>
  */
 @Generated(
@@ -58,7 +59,7 @@ public final class BceOperator extends AbstractLossOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 3;
+  public static final int MEMO_SLOTS = 4;
 
   /**
    * sigmoid in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -69,6 +70,11 @@ public final class BceOperator extends AbstractLossOperator {
    * softplus in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SOFTPLUS = new ScalarFunction("BceOperator_softplus", "REAL BceOperator_softplus(REAL t) { return hbp_softplus(t); }\n", BceOperator::softplus, BceOperator::softplus_chunk, "softplus");
+
+  /**
+   * sqrt in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SQRT = new ScalarFunction("BceOperator_sqrt", "REAL BceOperator_sqrt(REAL t) { return hbp_sqrt(t); }\n", BceOperator::sqrt, BceOperator::sqrt_chunk, "sqrt");
 
   private final int n;
 
@@ -165,6 +171,18 @@ public final class BceOperator extends AbstractLossOperator {
     return be.reshape(t2, n, 1);
   }
 
+  /**
+   * S u with S of the derived factor of the Hessian with respect to x, H = S*S':
+   * <pre>{@code S = diag(sqrt(sigmoid(x) .* (1 - sigmoid(x))))}</pre>
+   * S is n x n; v: [N x V] directions of n entries; result: [N x V] of shape vector(n).
+   */
+  public Batch factorMatProd_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(OperatorSupport.shaped(be, MODULE, v, "the factor's columns", new int[] {n, 1}, "factorMatProd_x"), n, 1);
+    Batch t1 = memo3(cache); // memo: sqrt(sigmoid(x) .* (1 - sigmoid(x)))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, n, 1);
+  }
+
   @Override
   public Batch gradient(ForwardCache cache, String wrt) {
     switch (wrt) {
@@ -190,6 +208,27 @@ public final class BceOperator extends AbstractLossOperator {
     switch (wrt) {
       case "x":
         return true;
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public int[] factorRanks(String wrt) {
+    switch (wrt) {
+      case "x":
+        return new int[] {n};
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch factorMatProd(ForwardCache cache, String wrt, int block, Batch v) {
+    switch (wrt) {
+      case "x":
+        requireBlock(wrt, block, 1);
+        return factorMatProd_x(cache, v);
       default:
         throw unknown(wrt);
     }
@@ -235,6 +274,24 @@ public final class BceOperator extends AbstractLossOperator {
   }
 
   /**
+   * Memo slot 3, computed once per forward pass:
+   * <pre>{@code sqrt(sigmoid(x) .* (1 - sigmoid(x)))}</pre>
+   */
+  private Batch memo3(ForwardCache cache) {
+    return cache.memo(3, () -> {
+      Batch t0 = memo1(cache); // memo: sigmoid(x)
+      Batch t1 = be.fill(n, 1, 1.0); // ones(n)
+      Batch t2 = be.subtract(t1, t0); // 1 - sigmoid(x)
+      Batch t3 = be.multiply(t0, t2); // sigmoid(x) .* (1 - sigmoid(x))
+      Batch t4 = be.map(t3, FN_SQRT); // sqrt(sigmoid(x) .* (1 - sigmoid(x)))
+      be.release(t1);
+      be.release(t2);
+      be.release(t3);
+      return t4;
+    });
+  }
+
+  /**
    * sigmoid(t), built in.
    */
   private static double sigmoid(double t) {
@@ -249,6 +306,13 @@ public final class BceOperator extends AbstractLossOperator {
   }
 
   /**
+   * sqrt(t), built in.
+   */
+  private static double sqrt(double t) {
+    return Scalars.sqrt(t);
+  }
+
+  /**
    * {@code values[i] = sigmoid(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
    */
   private static void sigmoid_chunk(double[] values, int n) {
@@ -260,5 +324,12 @@ public final class BceOperator extends AbstractLossOperator {
    */
   private static void softplus_chunk(double[] values, int n) {
     for (int i = 0; i < n; i++) values[i] = softplus(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sqrt(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sqrt_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sqrt(values[i]);
   }
 }

@@ -28,6 +28,7 @@ import org.hbp.runtime.OperatorSupport;
  * <pre>{@code
  * gradient wrt x = softmax(x) - y
  * Hessian wrt x = diag(softmax(x)) - softmax(x)*softmax(x)'  (psd: true)
+ * factor wrt x: S = diag(sqrt(softmax(x))) - softmax(x)*sqrt(softmax(x))'  (H = S*S')
  * }</pre>
  */
 @Generated(
@@ -58,12 +59,17 @@ public final class CrossentropyOperator extends AbstractLossOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 2;
+  public static final int MEMO_SLOTS = 3;
 
   /**
    * log in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_LOG = new ScalarFunction("CrossentropyOperator_log", "REAL CrossentropyOperator_log(REAL t) { return hbp_log(t); }\n", CrossentropyOperator::log, CrossentropyOperator::log_chunk, "log");
+
+  /**
+   * sqrt in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SQRT = new ScalarFunction("CrossentropyOperator_sqrt", "REAL CrossentropyOperator_sqrt(REAL t) { return hbp_sqrt(t); }\n", CrossentropyOperator::sqrt, CrossentropyOperator::sqrt_chunk, "sqrt");
 
   private final int c;
 
@@ -167,6 +173,25 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     return be.reshape(t5, c, 1);
   }
 
+  /**
+   * S u with S of the derived factor of the Hessian with respect to x, H = S*S':
+   * <pre>{@code S = diag(sqrt(softmax(x))) - softmax(x)*sqrt(softmax(x))'}</pre>
+   * S is c x c; v: [N x V] directions of c entries; result: [N x V] of shape vector(c).
+   */
+  public Batch factorMatProd_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(OperatorSupport.shaped(be, MODULE, v, "the factor's columns", new int[] {c, 1}, "factorMatProd_x"), c, 1);
+    Batch t1 = memo2(cache); // memo: sqrt(softmax(x))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = be.matmul(t1, true, t0, false); // sqrt(softmax(x))' * v
+    Batch t4 = memo0(cache); // memo: softmax(x)
+    Batch t5 = be.matmul(t4, false, t3, false); // softmax(x) * v
+    Batch t6 = be.subtract(t2, t5);
+    be.release(t2);
+    be.release(t3);
+    be.release(t5);
+    return be.reshape(t6, c, 1);
+  }
+
   @Override
   public Batch gradient(ForwardCache cache, String wrt) {
     switch (wrt) {
@@ -197,6 +222,27 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     }
   }
 
+  @Override
+  public int[] factorRanks(String wrt) {
+    switch (wrt) {
+      case "x":
+        return new int[] {c};
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch factorMatProd(ForwardCache cache, String wrt, int block, Batch v) {
+    switch (wrt) {
+      case "x":
+        requireBlock(wrt, block, 1);
+        return factorMatProd_x(cache, v);
+      default:
+        throw unknown(wrt);
+    }
+  }
+
   /**
    * Memo slot 0, computed once per forward pass:
    * <pre>{@code softmax(x)}</pre>
@@ -221,6 +267,18 @@ public final class CrossentropyOperator extends AbstractLossOperator {
   }
 
   /**
+   * Memo slot 2, computed once per forward pass:
+   * <pre>{@code sqrt(softmax(x))}</pre>
+   */
+  private Batch memo2(ForwardCache cache) {
+    return cache.memo(2, () -> {
+      Batch t0 = memo0(cache); // memo: softmax(x)
+      Batch t1 = be.map(t0, FN_SQRT); // sqrt(softmax(x))
+      return t1;
+    });
+  }
+
+  /**
    * log(t), built in.
    */
   private static double log(double t) {
@@ -228,9 +286,23 @@ public final class CrossentropyOperator extends AbstractLossOperator {
   }
 
   /**
+   * sqrt(t), built in.
+   */
+  private static double sqrt(double t) {
+    return Scalars.sqrt(t);
+  }
+
+  /**
    * {@code values[i] = log(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
    */
   private static void log_chunk(double[] values, int n) {
     for (int i = 0; i < n; i++) values[i] = log(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sqrt(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sqrt_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sqrt(values[i]);
   }
 }

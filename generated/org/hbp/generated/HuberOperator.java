@@ -28,6 +28,7 @@ import org.hbp.runtime.OperatorSupport;
  * <pre>{@code
  * gradient wrt x = x - relu(abs(x - y) - 1) .* sign(x - y) - y
  * Hessian wrt x = diag(step(1 - abs(x - y)))  (psd: true)
+ * factor wrt x: S = diag(sqrt(step(1 - abs(x - y))))  (H = S*S')
  * }</pre>
  */
 @Generated(
@@ -58,7 +59,7 @@ public final class HuberOperator extends AbstractLossOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 4;
+  public static final int MEMO_SLOTS = 5;
 
   /**
    * abs in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -81,6 +82,11 @@ public final class HuberOperator extends AbstractLossOperator {
    * sign in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SIGN = new ScalarFunction("HuberOperator_sign", "REAL HuberOperator_sign(REAL t) { return hbp_sign(t); }\n", HuberOperator::sign, HuberOperator::sign_chunk, "sign");
+
+  /**
+   * sqrt in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
+   */
+  private static final ScalarFunction FN_SQRT = new ScalarFunction("HuberOperator_sqrt", "REAL HuberOperator_sqrt(REAL t) { return hbp_sqrt(t); }\n", HuberOperator::sqrt, HuberOperator::sqrt_chunk, "sqrt");
 
   /**
    * step in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -179,6 +185,18 @@ public final class HuberOperator extends AbstractLossOperator {
     return be.reshape(t2, n, 1);
   }
 
+  /**
+   * S u with S of the derived factor of the Hessian with respect to x, H = S*S':
+   * <pre>{@code S = diag(sqrt(step(1 - abs(x - y))))}</pre>
+   * S is n x n; v: [N x V] directions of n entries; result: [N x V] of shape vector(n).
+   */
+  public Batch factorMatProd_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(OperatorSupport.shaped(be, MODULE, v, "the factor's columns", new int[] {n, 1}, "factorMatProd_x"), n, 1);
+    Batch t1 = memo4(cache); // memo: sqrt(step(1 - abs(x - y)))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, n, 1);
+  }
+
   @Override
   public Batch gradient(ForwardCache cache, String wrt) {
     switch (wrt) {
@@ -204,6 +222,27 @@ public final class HuberOperator extends AbstractLossOperator {
     switch (wrt) {
       case "x":
         return true;
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public int[] factorRanks(String wrt) {
+    switch (wrt) {
+      case "x":
+        return new int[] {n};
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch factorMatProd(ForwardCache cache, String wrt, int block, Batch v) {
+    switch (wrt) {
+      case "x":
+        requireBlock(wrt, block, 1);
+        return factorMatProd_x(cache, v);
       default:
         throw unknown(wrt);
     }
@@ -274,6 +313,24 @@ public final class HuberOperator extends AbstractLossOperator {
   }
 
   /**
+   * Memo slot 4, computed once per forward pass:
+   * <pre>{@code sqrt(step(1 - abs(x - y)))}</pre>
+   */
+  private Batch memo4(ForwardCache cache) {
+    return cache.memo(4, () -> {
+      Batch t0 = be.fill(n, 1, 1.0); // ones(n)
+      Batch t1 = memo2(cache); // memo: abs(x - y)
+      Batch t2 = be.subtract(t0, t1); // 1 - abs(x - y)
+      Batch t3 = be.map(t2, FN_STEP); // step(1 - abs(x - y))
+      Batch t4 = be.map(t3, FN_SQRT); // sqrt(step(1 - abs(x - y)))
+      be.release(t0);
+      be.release(t2);
+      be.release(t3);
+      return t4;
+    });
+  }
+
+  /**
    * abs(t), built in.
    */
   private static double abs(double t) {
@@ -299,6 +356,13 @@ public final class HuberOperator extends AbstractLossOperator {
    */
   private static double sign(double t) {
     return Scalars.sign(t);
+  }
+
+  /**
+   * sqrt(t), built in.
+   */
+  private static double sqrt(double t) {
+    return Scalars.sqrt(t);
   }
 
   /**
@@ -334,6 +398,13 @@ public final class HuberOperator extends AbstractLossOperator {
    */
   private static void sign_chunk(double[] values, int n) {
     for (int i = 0; i < n; i++) values[i] = sign(values[i]);
+  }
+
+  /**
+   * {@code values[i] = sqrt(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
+   */
+  private static void sqrt_chunk(double[] values, int n) {
+    for (int i = 0; i < n; i++) values[i] = sqrt(values[i]);
   }
 
   /**

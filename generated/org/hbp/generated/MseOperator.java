@@ -26,6 +26,7 @@ import org.hbp.runtime.OperatorSupport;
  * <pre>{@code
  * gradient wrt x = (2*x - 2*y) / n
  * Hessian wrt x = 2*(eye(n) / n)  (psd: true)
+ * factor wrt x: S = 1.4142135623730951*(n.^-0.5*eye(n))  (H = S*S')
  * }</pre>
  */
 @Generated(
@@ -56,7 +57,7 @@ public final class MseOperator extends AbstractLossOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 3;
+  public static final int MEMO_SLOTS = 4;
 
   private final int n;
 
@@ -153,6 +154,20 @@ public final class MseOperator extends AbstractLossOperator {
     return be.reshape(t3, n, 1);
   }
 
+  /**
+   * S u with S of the derived factor of the Hessian with respect to x, H = S*S':
+   * <pre>{@code S = 1.4142135623730951*(n.^-0.5*eye(n))}</pre>
+   * S is n x n; v: [N x V] directions of n entries; result: [N x V] of shape vector(n).
+   */
+  public Batch factorMatProd_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(OperatorSupport.shaped(be, MODULE, v, "the factor's columns", new int[] {n, 1}, "factorMatProd_x"), n, 1);
+    Batch t1 = memo3(cache); // memo: n.^-0.5
+    Batch t2 = be.multiply(t1, t0);
+    Batch t3 = be.scale(t2, 1.4142135623730951);
+    be.release(t2);
+    return be.reshape(t3, n, 1);
+  }
+
   @Override
   public Batch gradient(ForwardCache cache, String wrt) {
     switch (wrt) {
@@ -178,6 +193,27 @@ public final class MseOperator extends AbstractLossOperator {
     switch (wrt) {
       case "x":
         return true;
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public int[] factorRanks(String wrt) {
+    switch (wrt) {
+      case "x":
+        return new int[] {n};
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch factorMatProd(ForwardCache cache, String wrt, int block, Batch v) {
+    switch (wrt) {
+      case "x":
+        requireBlock(wrt, block, 1);
+        return factorMatProd_x(cache, v);
       default:
         throw unknown(wrt);
     }
@@ -222,6 +258,19 @@ public final class MseOperator extends AbstractLossOperator {
       be.release(t2);
       be.release(t3);
       return t4;
+    });
+  }
+
+  /**
+   * Memo slot 3, computed once per forward pass:
+   * <pre>{@code n.^-0.5}</pre>
+   */
+  private Batch memo3(ForwardCache cache) {
+    return cache.memo(3, () -> {
+      Batch t0 = be.fill(1, 1, (double) (n)); // n
+      Batch t1 = be.power(t0, -0.5); // n.^-0.5
+      be.release(t0);
+      return t1;
     });
   }
 }

@@ -26,6 +26,7 @@ import org.hbp.runtime.OperatorSupport;
  * <pre>{@code
  * gradient wrt x = 2*x - 2*y
  * Hessian wrt x = 2*eye(n)  (psd: true)
+ * factor wrt x: S = 1.4142135623730951*eye(n)  (H = S*S')
  * }</pre>
  */
 @Generated(
@@ -147,6 +148,17 @@ public final class SquarelossOperator extends AbstractLossOperator {
     return be.reshape(t1, n, 1);
   }
 
+  /**
+   * S u with S of the derived factor of the Hessian with respect to x, H = S*S':
+   * <pre>{@code S = 1.4142135623730951*eye(n)}</pre>
+   * S is n x n; v: [N x V] directions of n entries; result: [N x V] of shape vector(n).
+   */
+  public Batch factorMatProd_x(ForwardCache cache, Batch v) {
+    Batch t0 = be.reshape(OperatorSupport.shaped(be, MODULE, v, "the factor's columns", new int[] {n, 1}, "factorMatProd_x"), n, 1);
+    Batch t1 = be.scale(t0, 1.4142135623730951);
+    return be.reshape(t1, n, 1);
+  }
+
   @Override
   public Batch gradient(ForwardCache cache, String wrt) {
     switch (wrt) {
@@ -172,6 +184,27 @@ public final class SquarelossOperator extends AbstractLossOperator {
     switch (wrt) {
       case "x":
         return true;
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public int[] factorRanks(String wrt) {
+    switch (wrt) {
+      case "x":
+        return new int[] {n};
+      default:
+        throw unknown(wrt);
+    }
+  }
+
+  @Override
+  public Batch factorMatProd(ForwardCache cache, String wrt, int block, Batch v) {
+    switch (wrt) {
+      case "x":
+        requireBlock(wrt, block, 1);
+        return factorMatProd_x(cache, v);
       default:
         throw unknown(wrt);
     }

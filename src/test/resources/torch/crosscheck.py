@@ -1,6 +1,6 @@
 """Writes a net's parameters and a batch as hbp reads them (PyTorch layouts), and the autograd
 reference: mean loss, gradients, and exact Hessian and GGN blocks of every parameter (row-major
-flattening), in float64.  Usage: crosscheck.py NET OUT_DIR  (NET: cnn or resnet)."""
+flattening), in float64.  Usage: crosscheck.py NET OUT_DIR  (NET: cnn, resnet or fc)."""
 import sys
 import numpy as np
 import torch
@@ -26,7 +26,11 @@ def resnet():
         nn.Linear(4, 3)), (5,), 3
 
 
-net, shape, classes = {"cnn": cnn, "resnet": resnet}[sys.argv[1]]()
+def fc():
+    return nn.Sequential(nn.Linear(5, 4), nn.Sigmoid(), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 3)), (5,), 3
+
+
+net, shape, classes = {"cnn": cnn, "resnet": resnet, "fc": fc}[sys.argv[1]]()
 out = sys.argv[2]
 n = 4
 x = torch.randn(n, *shape)

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -15,6 +16,8 @@ import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.GgnDiagonal;
+import org.hbp.network.HessianDiagonal;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
@@ -35,7 +38,8 @@ import picocli.CommandLine.Option;
             + "parameters and batch from NumPy .npz files in PyTorch's layouts: products with each block (--vectors "
             + "V.npz --out OUT.npz), dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the "
             + "damped Newton step of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and "
-            + "gradient norms."})
+            + "gradient norms. --diagonal exact|mc|hessian --out DIAG.npz writes the diagonal of the GGN (exact, or a "
+            + "Monte-Carlo estimate) from the loss factor H = S*S', or of the Hessian."})
 public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
@@ -73,7 +77,24 @@ public final class CurvatureCommand extends HbpCommand {
   @Option(names = "--solve", paramLabel = "ALPHA", description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG.")
   Double solve;
 
-  @Option(names = "--out", paramLabel = "OUT.npz", description = "Output of --vectors or --solve.")
+  @Option(names = "--diagonal", paramLabel = "D",
+      description = "exact or mc: the diagonal of the GGN, from the loss factor H = S*S' (exact: every column of S; mc: "
+          + "--mc-samples random combinations per sample, unbiased); hessian (with --curvature hessian): the diagonal of the Hessian, "
+          + "by HBP with diagonal residuals. Written with --out DIAG.npz in the parameters' shapes.")
+  String diagonal;
+
+  @Option(names = "--mc-samples", defaultValue = "1", paramLabel = "K",
+      description = "Random vectors per sample for --diagonal mc (default: ${DEFAULT-VALUE}).")
+  int mcSamples;
+
+  @Option(names = "--sampling", defaultValue = "rademacher", paramLabel = "DIST",
+      description = "rademacher or gaussian: the entries of --diagonal mc's random vectors (default: ${DEFAULT-VALUE}).")
+  String sampling;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of --diagonal mc's random vectors (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--out", paramLabel = "OUT.npz", description = "Output of --vectors, --solve or --diagonal.")
   Path out;
 
   @Option(names = "--cg-tol", defaultValue = Defaults.CG_TOL, description = "CG relative tolerance (default: ${DEFAULT-VALUE}).")
@@ -95,9 +116,13 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0);
-    if (modes != 1) throw new UserError("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
-    if ((vectors != null || solve != null) && out == null) throw new UserError((vectors != null ? "--vectors" : "--solve") + " needs --out OUT.npz");
+    int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0) + (diagonal != null ? 1 : 0);
+    if (modes != 1)
+      throw new UserError("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, --solve ALPHA --out STEP.npz, "
+          + "or --diagonal exact|mc|hessian --out DIAG.npz");
+    if ((vectors != null || solve != null || diagonal != null) && out == null)
+      throw new UserError((vectors != null ? "--vectors" : solve != null ? "--solve" : "--diagonal") + " needs --out OUT.npz");
+    GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, mcSamples, sampling);
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
     boolean wholeNet = wholeNetwork();
@@ -143,6 +168,20 @@ public final class CurvatureCommand extends HbpCommand {
       for (String name : network.parameterNames())
         result.put(outName(onnxNames, name, vectorArrays), layout.toTorch(name, products.get(name), false));
       w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
+      Npz.write(out, result);
+      w.println("wrote " + out);
+      w.flush();
+      return 0;
+    }
+    if (diagonal != null) {
+      long t0 = System.nanoTime();
+      Map<String, Batch> diag = switch (diagonal) {
+        case "exact" -> GgnDiagonal.exact(pass);
+        case "hessian" -> HessianDiagonal.exact(pass);
+        default -> GgnDiagonal.monteCarlo(pass, mcSamples, diagonalSampling, seed);
+      };
+      w.println(DiagonalMode.describe(diagonal, mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
+      for (String name : network.parameterNames()) result.put(TorchLayout.arrayName(name, Set.of()), layout.toTorch(name, diag.get(name), true));
       Npz.write(out, result);
       w.println("wrote " + out);
       w.flush();

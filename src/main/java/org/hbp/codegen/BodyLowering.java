@@ -81,6 +81,22 @@ final class BodyLowering implements Lowering.Context {
     return directions(of, method, (lowering, v) -> lowering.apply(matrix, v));
   }
 
+  /**
+   * A body computing {@code block * u} for directions u of the block's column count r (a loss
+   * factor's block, numel x r), which it first checks and views as r x 1 columns.
+   */
+  Body factorProduct(Expr block, String method) {
+    CodeBlock.Builder code = CodeBlock.builder();
+    Lowering lowering = new Lowering(this, code);
+    String u = lowering.fresh();
+    String r = notation.dim(block.shape().cols());
+    code.addStatement("$T $L = be.reshape($T.shaped(be, MODULE, v, \"the factor's columns\", new int[] {$L, 1}, $S), $L, 1)", Names.BATCH, u,
+        Names.OPERATOR_SUPPORT, r, method, r);
+    String result = lowering.apply(block, u);
+    lowering.releaseTemporaries(result);
+    return new Body(code.build(), result);
+  }
+
   /** A body computing {@code sum_n J_n' v_n} over the batch for directions v of the variable {@code of}. */
   Body summedTransposedProduct(Expr jacobian, Expr.Var of, String method) {
     return directions(of, method, (lowering, v) -> lowering.applySummed(Lowering.transposed(jacobian), v));

@@ -17,6 +17,7 @@ final class Names {
   static final ClassName SCALAR_FUNCTION = ClassName.get("org.hbp.backend", "ScalarFunction");
   static final ClassName RESIDUAL_KIND = ClassName.get("org.hbp.runtime", "ResidualKind");
   static final ClassName ABSTRACT_MODULE = ClassName.get("org.hbp.runtime", "AbstractModuleOperator");
+  static final ClassName OPERATOR_SUPPORT = ClassName.get("org.hbp.runtime", "OperatorSupport");
   static final ClassName ABSTRACT_LOSS = ClassName.get("org.hbp.runtime", "AbstractLossOperator");
 
   /** The generated method returning memo slot {@code slot} of the forward cache. */
@@ -57,5 +58,10 @@ final class Names {
   static String comment(String text) {
     String s = text.replace('\n', ' ').replace("*/", "* /");
     return s.length() > 160 ? s.substring(0, 157) + "..." : s;
+  }
+
+  /** The method of block i of k of a loss factor: {@code factorMatProd_x}, or {@code factorMatProd_x_i} for several blocks. */
+  static String factorMethod(String wrt, int block, int blocks) {
+    return "factorMatProd_" + wrt + (blocks == 1 ? "" : "_" + block);
   }
 }

@@ -16,6 +16,7 @@ import org.hbp.codegen.OperatorModel.LossPlan;
 import org.hbp.codegen.OperatorModel.Lowered;
 import org.hbp.codegen.OperatorModel.MixedPlan;
 import org.hbp.codegen.OperatorModel.VariablePlan;
+import org.hbp.derive.LossFactor;
 import org.hbp.derive.LossRule;
 import org.hbp.derive.MixedResidual;
 import org.hbp.derive.ModuleRule;
@@ -44,8 +45,14 @@ final class OperatorAnalyser {
       BodyLowering lowering = new BodyLowering(m, className, notation, sharedSubexpressions(computed));
       Body forward = lowering.forward(m.outputExpr());
       List<LossPlan> losses = new ArrayList<>();
-      for (LossRule r : rules)
-        losses.add(new LossPlan(r, lowering.value(r.gradient()), lowering.product(r.hessian(), r.wrt(), "hessianMatProd")));
+      for (LossRule r : rules) {
+        Body gradient = lowering.value(r.gradient()), hessian = lowering.product(r.hessian(), r.wrt(), "hessianMatProd");
+        List<Expr> blocks = r.factor().map(LossFactor::blocks).orElse(List.of());
+        List<Body> factor = new ArrayList<>();
+        for (int i = 0; i < blocks.size(); i++)
+          factor.add(lowering.factorProduct(blocks.get(i), Names.factorMethod(r.wrt().name(), i, blocks.size())));
+        losses.add(new LossPlan(r, gradient, hessian, factor));
+      }
       return model(m, className, label, specSha256, notation, lowering, forward, List.of(), losses, Optional.empty());
     }
     List<ModuleRule> rules = ModuleRules.moduleRules(m);

@@ -131,7 +131,15 @@ record OperatorModel(
     }
   }
 
-  record LossPlan(LossRule rule, Body gradient, Body hessian) {
+  /**
+   * A loss input's bodies: gradient, Hessian product and, where the Hessian has a derived factor
+   * {@code H = S S'}, one product {@code S_i u} per block of S (empty otherwise).
+   */
+  record LossPlan(LossRule rule, Body gradient, Body hessian, List<Body> factor) {
+    LossPlan {
+      factor = List.copyOf(factor);
+    }
+
     String name() {
       return rule.wrt().name();
     }

@@ -108,6 +108,7 @@ final class OperatorWriter {
     for (LossPlan p : model.losses()) {
       b.add("gradient wrt $L = $L\n", p.name(), Names.comment(n.text(p.rule().gradient())));
       b.add("Hessian wrt $L = $L  (psd: $L)\n", p.name(), Names.comment(n.text(p.rule().hessian())), p.rule().psd().value());
+      p.rule().factor().ifPresent(f -> b.add("factor wrt $L: S = $L  (H = S*S')\n", p.name(), Names.comment(f.text(n::text))));
     }
     for (VariablePlan p : model.variables()) {
       b.add("J_$L = $L\n", p.name(), Names.comment(n.text(p.rule().compact().jacobian())));

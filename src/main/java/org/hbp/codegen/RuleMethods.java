@@ -4,6 +4,7 @@ import static org.hbp.codegen.OperatorWriter.STRING;
 import static org.hbp.codegen.OperatorWriter.names;
 import static org.hbp.codegen.OperatorWriter.override;
 
+import com.palantir.javapoet.ArrayTypeName;
 import com.palantir.javapoet.ClassName;
 import com.palantir.javapoet.CodeBlock;
 import com.palantir.javapoet.MethodSpec;
@@ -28,7 +29,8 @@ import org.hbp.dsl.ModuleSpec;
  * a module per variable w {@code jacMatProd_w}, {@code jacTMatProd_w}, {@code jacTMatProdSum_w},
  * {@code residualMatProd_w} (and {@code residualDiagonal_w}, {@code kroneckerFactor_w} where the
  * model has them) followed by the dispatching overrides and the facts; for a loss
- * {@code gradient_x}, {@code hessianMatProd_x}, their dispatch and {@code hessianIsPsd}.
+ * {@code gradient_x}, {@code hessianMatProd_x}, {@code factorMatProd_x} (where a factor H = S S' is derived),
+ * their dispatch, {@code hessianIsPsd} and {@code factorRanks}.
  */
 final class RuleMethods {
   private RuleMethods() {}
@@ -88,6 +90,7 @@ final class RuleMethods {
     out.add(forward(model));
     for (LossPlan p : model.losses()) out.add(gradient(model, p));
     for (LossPlan p : model.losses()) out.add(hessianMatProd(model, p));
+    for (LossPlan p : model.losses()) for (int i = 0; i < p.factor().size(); i++) out.add(factorMatProd(model, p, i));
     MethodSpec.Builder g = override("gradient", Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt")
         .beginControlFlow("switch (wrt)");
     for (LossPlan p : model.losses()) g.addCode("case $S:\n$>", p.name()).addStatement("return $N(cache)", "gradient_" + p.name()).addCode("$<");
@@ -96,7 +99,52 @@ final class RuleMethods {
     MethodSpec.Builder psd = override("hessianIsPsd", TypeName.BOOLEAN).addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
     for (LossPlan p : model.losses()) psd.addCode("case $S:\n$>", p.name()).addStatement("return $L", p.psd()).addCode("$<");
     out.add(endSwitch(psd, "throw unknown(wrt)"));
+    out.add(factorRanks(model));
+    out.add(factorDispatch(model));
     return out;
+  }
+
+  /** {@code factorRanks(wrt)}: the column counts of the factor's blocks, none where no factor is derived. */
+  private static MethodSpec factorRanks(OperatorModel model) {
+    Notation n = model.notation();
+    MethodSpec.Builder b = override("factorRanks", ArrayTypeName.of(TypeName.INT)).addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
+    for (LossPlan p : model.losses()) {
+      String ranks = p.rule().factor().map(f -> f.blockRanks().stream().map(n::dim).collect(Collectors.joining(", "))).orElse("");
+      b.addCode("case $S:\n$>", p.name()).addStatement("return new int[] {$L}", ranks).addCode("$<");
+    }
+    return endSwitch(b, "throw unknown(wrt)");
+  }
+
+  /** {@code factorMatProd(cache, wrt, block, v)}, dispatching to the blocks' methods. */
+  private static MethodSpec factorDispatch(OperatorModel model) {
+    MethodSpec.Builder b = override("factorMatProd", Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt")
+        .addParameter(TypeName.INT, "block").addParameter(Names.BATCH, "v").beginControlFlow("switch (wrt)");
+    for (LossPlan p : model.losses()) {
+      b.addCode("case $S:\n$>", p.name());
+      int k = p.factor().size();
+      if (k == 0) b.addStatement("throw noFactor(wrt)");
+      else if (k == 1) b.addStatement("requireBlock(wrt, block, 1)").addStatement("return $N(cache, v)", Names.factorMethod(p.name(), 0, 1));
+      else {
+        b.beginControlFlow("switch (block)");
+        for (int i = 0; i < k; i++) b.addCode("case $L:\n$>", i).addStatement("return $N(cache, v)", Names.factorMethod(p.name(), i, k)).addCode("$<");
+        b.addCode("default:\n$>").addStatement("requireBlock(wrt, block, $L)", k).addStatement("return null").addCode("$<").endControlFlow();
+      }
+      b.addCode("$<");
+    }
+    return endSwitch(b, "throw unknown(wrt)");
+  }
+
+  private static MethodSpec factorMatProd(OperatorModel model, LossPlan p, int block) {
+    Notation n = model.notation();
+    int k = p.factor().size();
+    Expr s = p.rule().factor().orElseThrow().blocks().get(block);
+    MethodSpec.Builder f = publicMethod(Names.factorMethod(p.name(), block, k)).addParameter(Names.BATCH, "v");
+    f.addJavadoc("$L u with $L of the derived factor of the Hessian with respect to $L, H = S*S'$L:\n<pre>{@code $L = $L}</pre>\n",
+        k == 1 ? "S" : "S_" + block, k == 1 ? "S" : "block " + block + " of " + k, p.name(), k == 1 ? "" : " = sum S_i*S_i'",
+        k == 1 ? "S" : "S_" + block, Names.comment(n.text(s)));
+    f.addJavadoc("S is $L x $L; v: [N x V] directions of $L entries; result: [N x V] of shape $L.\n", n.dimText(s.shape().rows()),
+        n.dimText(s.shape().cols()), n.dimText(s.shape().cols()), n.shapeText(p.rule().wrt().shape()));
+    return returnShaped(f, n, p.factor().get(block), p.rule().wrt().shape());
   }
 
   private static MethodSpec forward(OperatorModel model) {

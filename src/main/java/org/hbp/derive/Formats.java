@@ -6,9 +6,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import java.util.function.Function;
+import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.LatexPrinter;
 import org.hbp.calculus.Printer;
+import org.hbp.calculus.Shape;
 import org.hbp.dsl.ModuleSpec;
 
 /**
@@ -19,7 +21,8 @@ import org.hbp.dsl.ModuleSpec;
  * for modules {@code jacobian}, {@code residual}, {@code hbp}, {@code residual_kind} ("zero",
  * "diagonal", "general") and {@code jacobian_compact}, {@code residual_compact}, {@code hbp_compact}
  * (derivatives of elementwise functions kept as f'(x)); for losses {@code gradient}, {@code hessian},
- * {@code psd} (true, or null when not proven) and {@code psd_reason}. Expressions are in the DSL's
+ * {@code psd} (true, or null when not proven), {@code psd_reason}, {@code factor} (the blocks of S
+ * with H = S*S' = sum of S_i*S_i', an array; null when no factor is derived) and {@code factor_reason}. Expressions are in the DSL's
  * syntax, column-major vec.
  */
 public final class Formats {
@@ -37,6 +40,8 @@ public final class Formats {
         sb.append("    hessian   ").append(d.hessianName()).append(" = ").append(text(m, l.hessian())).append('\n');
         sb.append("    psd       ").append(l.psd().value() == null ? "not proven" : l.psd().value() ? "yes" : "no")
             .append(" (").append(l.psd().reason()).append(")\n");
+        l.factor().ifPresent(f -> sb.append("    factor    S = ").append(f.text(e -> text(m, e))).append("    (").append(d.hessianName())
+            .append(" = S*S'; ").append(Printer.type(Shape.matrix(d.wrt().shape().numel(), rank(f)), m.dimNames())).append(")\n"));
       } else if (d instanceof ModuleRule r) {
         String zn = d.output().name();
         sb.append("    jacobian  D").append(zn).append("(").append(d.wrt().name()).append(") = ").append(text(m, r.closedForm().jacobian())).append('\n');
@@ -47,6 +52,13 @@ public final class Formats {
       }
     }
     return sb.toString();
+  }
+
+  /** The column count r of S: the sum of the blocks' column counts. */
+  private static Dim rank(LossFactor f) {
+    Dim r = null;
+    for (Dim d : f.blockRanks()) r = r == null ? d : r.plus(d);
+    return r;
   }
 
   private static String text(ModuleSpec m, Expr e) {
@@ -64,6 +76,7 @@ public final class Formats {
       if (d instanceof LossRule l) {
         sb.append("  {\\delta ").append(w).append("} &= ").append(tex.apply(l.gradient())).append(" \\\\\n");
         sb.append("  {\\mathcal{H}").append(w).append("} &= ").append(tex.apply(l.hessian())).append(" \\\\\n");
+        l.factor().ifPresent(f -> sb.append("  S_{").append(w).append("} &= ").append(f.text(tex)).append(" \\\\\n"));
       } else if (d instanceof ModuleRule r) {
         sb.append("  \\mathrm{D}").append(LatexPrinter.symbol(d.output().name())).append("(").append(w).append(") &= ")
             .append(tex.apply(r.closedForm().jacobian())).append(" \\\\\n");
@@ -92,6 +105,12 @@ public final class Formats {
         if (l.psd().value() == null) o.putNull("psd");
         else o.put("psd", l.psd().value());
         o.put("psd_reason", l.psd().reason());
+        if (l.factor().isEmpty()) o.putNull("factor");
+        else {
+          ArrayNode blocks = o.putArray("factor");
+          for (Expr b : l.factor().get().blocks()) blocks.add(t.apply(b));
+          o.put("factor_reason", l.factor().get().reason());
+        }
       } else if (d instanceof ModuleRule r) {
         o.put("jacobian", t.apply(r.closedForm().jacobian()));
         o.put("residual", t.apply(r.closedForm().residual()));

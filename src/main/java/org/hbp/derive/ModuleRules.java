@@ -2,6 +2,7 @@ package org.hbp.derive;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.hbp.calculus.Calculus;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
@@ -15,7 +16,7 @@ import org.hbp.dsl.ModuleSpec;
  *   <li>residual sum_k dz_k Hz_k(w) as the Hessian of g(w) = vec(dz)' vec(z(w)) with dz fixed;</li>
  *   <li>HBP rule Hw = Dz(w)' Hz Dz(w) + residual; the residual's kind (zero, diagonal, general).</li>
  * </ul>
- * For a loss: the gradient, the Hessian and whether it is PSD.
+ * For a loss: the gradient, the Hessian, whether it is PSD and, where proven, a factor H = S S'.
  */
 public final class ModuleRules {
   private ModuleRules() {}
@@ -34,7 +35,9 @@ public final class ModuleRules {
       Expr g = Calculus.gradient(m.outputExpr(), x, s);
       Expr h = Calculus.hessian(m.outputExpr(), x, s);
       Expr gc = ClosedForm.expand(g, s), hc = ClosedForm.expand(h, s);
-      out.add(new LossRule(m.name(), x, m.output(), gc, hc, PsdCheck.decide(hc)));
+      LossRule.Psd psd = PsdCheck.decide(hc);
+      Optional<LossFactor> factor = Boolean.TRUE.equals(psd.value()) ? Factorization.of(hc, s) : Optional.empty();
+      out.add(new LossRule(m.name(), x, m.output(), gc, hc, psd, factor));
     }
     return out;
   }

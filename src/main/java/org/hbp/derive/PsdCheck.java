@@ -74,7 +74,7 @@ public final class PsdCheck {
    * A matrix product read as c * s_1 * ... * s_k * F_1*...*F_n: nested products flattened, numeric
    * coefficients c and scalar factors s_i of the factors pulled out (a product is linear in each).
    */
-  private record Chain(double coefficient, List<Expr> scalars, List<Expr> factors) {
+  record Chain(double coefficient, List<Expr> scalars, List<Expr> factors) {
     static Chain of(Expr.MatMul mm) {
       double[] c = {1};
       List<Expr> scalars = new ArrayList<>(), factors = new ArrayList<>();
@@ -108,15 +108,15 @@ public final class PsdCheck {
     return b == null ? null : "congruence F'*B*F of a PSD B (" + b + ")";
   }
 
-  private static boolean isTransposeOf(Expr a, Expr b) {
+  static boolean isTransposeOf(Expr a, Expr b) {
     return Simplifier.simplify(new Expr.Transpose(a)).equals(b) || Simplifier.simplify(new Expr.Transpose(b)).equals(a)
         || new Expr.Transpose(a).equals(b) || new Expr.Transpose(b).equals(a);
   }
 
   /** A term c*M of a sum. */
-  private record Term(double coefficient, Expr matrix) {}
+  record Term(double coefficient, Expr matrix) {}
 
-  private static void flatten(Expr e, double c, List<Term> out) {
+  static void flatten(Expr e, double c, List<Term> out) {
     if (e instanceof Expr.Add a) for (Expr t : a.terms()) flatten(t, c, out);
     else if (e instanceof Expr.Scale s) flatten(s.operand(), c * s.coefficient(), out);
     else out.add(new Term(c, e));
@@ -158,7 +158,7 @@ public final class PsdCheck {
   }
 
   /** p when m is a*p*p' with p = softmax(x) and a numeric a > 0 (from the factors), else null; a is returned in scale[0]. */
-  private static Expr softmaxOfOuterProduct(Expr m, double[] scale) {
+  static Expr softmaxOfOuterProduct(Expr m, double[] scale) {
     if (!(m instanceof Expr.MatMul mm)) return null;
     Chain ch = Chain.of(mm);
     if (ch.factors().size() != 2 || !ch.scalars().isEmpty() || ch.coefficient() <= 0) return null;

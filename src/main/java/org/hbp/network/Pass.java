@@ -121,6 +121,20 @@ public final class Pass implements AutoCloseable {
     return Math.sqrt(s);
   }
 
+  /**
+   * The per-sample factor S of the loss Hessian at the network output, {@code H_n = S_n S_n'}
+   * ({@link org.hbp.runtime.LossOperator#factor}): its r columns as directions, {@code [N x r]}
+   * items of the loss input's shape (r = the loss's {@code factorRanks} summed; for cross-entropy
+   * over C classes r = C). Propagated back through the Jacobians these give the GGN
+   * {@code (1/N) sum_n J_n' S_n S_n' J_n} in factored form ({@link GgnDiagonal}, KFLR). A fresh
+   * batch: the caller releases it.
+   *
+   * @throws org.hbp.UserError when the loss has no certified factor (its Hessian is not proven PSD)
+   */
+  public Batch lossFactor() {
+    return net.loss.op.factor(lossCache, net.loss.input);
+  }
+
   /** Block-diagonal curvature on this batch. */
   public Curvature curvature(CurvatureKind kind, Strategy strategy) {
     return new Curvature(this, kind, strategy, Curvature.DEFAULT_MEMORY_LIMIT);

@@ -26,6 +26,13 @@ public final class DenseMath {
     return c;
   }
 
+  /** A B', a new matrix. */
+  public static DMatrixRMaj multTransB(DMatrixRMaj a, DMatrixRMaj b) {
+    DMatrixRMaj out = new DMatrixRMaj(a.numRows, b.numRows);
+    CommonOps_DDRM.multTransB(a, b, out);
+    return out;
+  }
+
   /** A' B, a new matrix. */
   public static DMatrixRMaj multTransA(DMatrixRMaj a, DMatrixRMaj b) {
     DMatrixRMaj c = new DMatrixRMaj(a.numCols, b.numCols);

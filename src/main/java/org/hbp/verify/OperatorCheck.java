@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.function.Function;
 import org.ejml.data.DMatrixRMaj;
@@ -14,6 +15,9 @@ import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
+import org.hbp.derive.LossFactor;
+import org.hbp.derive.LossRule;
+import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.network.ResidualModification;
 import org.hbp.network.ResidualPolicy;
@@ -484,6 +488,41 @@ public final class OperatorCheck {
       return a * b;
     }
 
+    /**
+     * The generated factor: its columns against the derived blocks of S evaluated densely (EJML),
+     * and S*S' against the finite-difference Hessian; a factor the derivation has but the class
+     * lacks (or the other way round) fails.
+     */
+    void checkFactor(LossOperator op, ForwardCache fc, Expr.Var w, List<Map<String, Tensor>> samples, Map<String, Long> dims,
+        DMatrixRMaj[] h, double[] magnitude) {
+      String wn = w.name();
+      Optional<LossFactor> derived = ModuleRules.lossRules(m).stream().filter(l -> l.wrt().equals(w)).findFirst().flatMap(LossRule::factor);
+      if (derived.isEmpty() && op.factorRanks(wn).length == 0) return;
+      Row columns = row("factor", wn, FORWARD_TOL), gram = row("factor S*S'", wn, HESSIAN_TOL);
+      guarded(columns, () -> {
+        Batch got = op.factor(fc, wn);
+        double[] gd = be.toArray(got);
+        for (int n = 0; n < N; n++) {
+          DMatrixRMaj ref = SpecCheck.columnsOf(derived.orElseThrow(() -> new IllegalStateException("the class has a factor the derivation lacks")),
+              samples.get(n), dims);
+          if (got.directions() != ref.numCols) throw new IllegalStateException(got.directions() + " columns instead of " + ref.numCols);
+          for (int d = 0; d < ref.numCols; d++) compare(columns, item(got, gd, n, d), colMajor(CommonOps_DDRM.extractColumn(ref, d, null)));
+        }
+      });
+      guarded(gram, () -> {
+        Batch got = op.factor(fc, wn);
+        double[] gd = be.toArray(got);
+        for (int n = 0; n < N; n++) {
+          DMatrixRMaj s = new DMatrixRMaj(h[n].numRows, got.directions());
+          for (int d = 0; d < got.directions(); d++) {
+            double[] col = item(got, gd, n, d);
+            for (int i = 0; i < col.length; i++) s.set(i, d, col[i]);
+          }
+          compare(gram, colMajor(DenseMath.multTransB(s, s)), colMajor(h[n]), magnitude[n]);
+        }
+      });
+    }
+
     static DMatrixRMaj modified(DMatrixRMaj r, ResidualModification mod, ResidualKind kind) {
       switch (mod) {
         case NONE:
@@ -546,6 +585,7 @@ public final class OperatorCheck {
             }
           });
         }
+        checkFactor(op, fc, w, samples, dims, h, magnitude);
       }
     }
   }

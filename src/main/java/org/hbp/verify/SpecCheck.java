@@ -13,6 +13,7 @@ import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Shape;
 import org.hbp.derive.Derivation;
+import org.hbp.derive.LossFactor;
 import org.hbp.derive.LossRule;
 import org.hbp.derive.ModuleRule;
 import org.hbp.derive.ModuleRules;
@@ -23,7 +24,7 @@ import org.hbp.dsl.ModuleSpec;
  * expression alone: central finite differences (fp64, Richardson-extrapolated over halved steps,
  * {@link FiniteDifferences#jacobianExtrapolated}) of z for the Jacobian, of g = vec(dz)'vec(z)
  * for the residual, the dense product J'*Hz*J + R for the HBP rule (random symmetric Hz), and for a
- * loss the finite-difference gradient and Hessian of E. Each check runs at several random shapes
+ * loss the finite-difference gradient and Hessian of E, and S*S' of a derived factor against that Hessian. Each check runs at several random shapes
  * (dims drawn from 1..4) and random points ({@link Sampler}: each variable from its domain, the
  * forward value finite).
  */
@@ -93,7 +94,33 @@ public final class SpecCheck {
     DMatrixRMaj hRef = FiniteDifferences.hessianExtrapolated(m.outputExpr(), w, values, dims);
     out.add(compare(name, w.name(), "hessian", dims, Evaluator.evaluate(l.hessian(), values, dims).toDMatrix(), hRef, HESSIAN_TOL,
         maxAbs(gRef.data)));
+    l.factor().ifPresent(f -> out.add(compare(name, w.name(), "factor S*S'", dims, gram(f, values, dims), hRef, HESSIAN_TOL, maxAbs(gRef.data))));
     return out;
+  }
+
+  /** The blocks of a loss factor S evaluated densely at a point, side by side. */
+  static DMatrixRMaj columnsOf(LossFactor f, Map<String, Tensor> values, Map<String, Long> dims) {
+    List<DMatrixRMaj> blocks = f.blocks().stream().map(b -> Evaluator.evaluate(b, values, dims).toDMatrix()).toList();
+    int cols = blocks.stream().mapToInt(b -> b.numCols).sum(), at = 0;
+    DMatrixRMaj out = new DMatrixRMaj(blocks.get(0).numRows, cols);
+    for (DMatrixRMaj b : blocks) {
+      CommonOps_DDRM.insert(b, out, 0, at);
+      at += b.numCols;
+    }
+    return out;
+  }
+
+  /** S*S' = sum_i S_i*S_i' of a loss factor, each block evaluated densely at the point. */
+  static DMatrixRMaj gram(LossFactor f, Map<String, Tensor> values, Map<String, Long> dims) {
+    DMatrixRMaj sum = null;
+    for (Expr b : f.blocks()) {
+      DMatrixRMaj s = Evaluator.evaluate(b, values, dims).toDMatrix();
+      DMatrixRMaj ss = new DMatrixRMaj(s.numRows, s.numRows);
+      CommonOps_DDRM.multTransB(s, s, ss);
+      if (sum == null) sum = ss;
+      else CommonOps_DDRM.addEquals(sum, ss);
+    }
+    return sum;
   }
 
   /** A module's Jacobian, residual and HBP rule against finite differences, at a random dz and symmetric Hz. */

@@ -153,9 +153,10 @@ class OperatorAnalyserTest {
     // memo slots are numbered 0.. without gaps
     assertEquals(model.memoSlots().size(), model.memoSlots().stream().map(OperatorModel.MemoSlot::slot).distinct().count());
     assertTrue(model.memoSlots().stream().allMatch(s -> s.slot() < model.memoSlots().size()));
-    // log is the one elementwise function of the forward value: a built-in, mapped by its constant
-    assertEquals(List.of("FN_LOG"), model.functionConstants().stream().map(FunctionConstant::field).toList());
-    assertTrue(model.functionConstants().get(0).builtin());
+    // log (of the forward value) and sqrt (of the loss factor diag(sqrt(p)) - p*sqrt(p)'): built-ins, mapped by their constants
+    assertEquals(List.of("FN_LOG", "FN_SQRT"), model.functionConstants().stream().map(FunctionConstant::field).toList());
+    assertTrue(model.functionConstants().stream().allMatch(FunctionConstant::builtin));
+    assertEquals(1, x.factor().size());
   }
 
   @Test

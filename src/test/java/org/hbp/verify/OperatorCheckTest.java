@@ -205,6 +205,61 @@ class OperatorCheckTest {
     public Batch hessianMatProd(ForwardCache c, String w, Batch v) { return b("hessianMatProd", in.hessianMatProd(c, w, v)); }
     public Batch hessian(ForwardCache c, String w) { return b("hessian", in.hessian(c, w)); }
     public boolean hessianIsPsd(String w) { return broken.equals("hessianIsPsd") || in.hessianIsPsd(w); }
+    public int[] factorRanks(String w) { return in.factorRanks(w); }
+    public Batch factorMatProd(ForwardCache c, String w, int block, Batch u) { return in.factorMatProd(c, w, block, u); }
+    public Batch factor(ForwardCache c, String w) { return b("factor", in.factor(c, w)); }
+  }
+
+  /** A wrong factor of a built-in loss fails its two factor rows (S against the derivation, S S' against H) and nothing else. */
+  @ParameterizedTest
+  @CsvSource({"crossentropy.hbp", "bce.hbp", "squareloss.hbp"})
+  void aWrongFactorFailsTheFactorRows(String file) throws Exception {
+    String text = Files.readString(Path.of("modules-spec", file));
+    ModuleSpec m = spec(file).modules().get(0);
+    OperatorCheck.Report good = OperatorCheck.check(m, (be, d) -> (LossOperator) create(m, text, be, d), 3, 2);
+    assertTrue(good.passed(), table(good));
+    assertTrue(good.rows().stream().anyMatch(r -> r.method.equals("factor S*S'")), table(good));
+    OperatorCheck.Report bad = OperatorCheck.check(m, (be, d) -> new PerturbedLoss((LossOperator) create(m, text, be, d), "factor"), 3, 2);
+    java.util.Set<String> failed = failing(bad).stream().map(r -> r.method).collect(Collectors.toSet());
+    assertEquals(java.util.Set.of("factor", "factor S*S'"), failed, table(bad));
+  }
+
+  /**
+   * A loss whose Hessian is a sum (diag(exp(x)) plus the categorical covariance) has a factor of two
+   * blocks, [diag(sqrt(exp(x))), diag(sqrt(p)) - p*sqrt(p)']: generated as two methods, joined by
+   * factor(), checked like one block, and a wrong factor fails its rows.
+   */
+  @Test
+  void aFactorOfTwoBlocksIsGeneratedAndChecked() throws Exception {
+    String text = "loss ceexp {\n  dims c;\n  input x: vector(c);\n  target y: vector(c) probability;\n  assume sum(y) == 1;\n"
+        + "  output E = -y'*log(softmax(x)) + sum(exp(x));\n}\n";
+    Spec s = Dsl.parse(text, "ceexp.hbp");
+    ModuleSpec m = s.modules().get(0);
+    Class<?> c = OperatorLoader.compile(OperatorGenerator.generate(s, text, "ceexp.hbp", "test.ops"), work.resolve("twoblocks"))
+        .get("CeexpOperator");
+    OperatorLoader.Loaded loaded = new OperatorLoader.Loaded(c, false);
+    assertEquals("[3, 3]", java.util.Arrays.toString(((LossOperator) loaded.create(new org.hbp.backend.cpu.CpuBackend(), Map.of("c", 3)))
+        .factorRanks("x")));
+    OperatorCheck.Report good = OperatorCheck.check(m, loaded::create, 3, 2);
+    assertTrue(good.passed(), table(good));
+    assertTrue(good.rows().stream().anyMatch(r -> r.method.equals("factor S*S'")), table(good));
+    OperatorCheck.Report bad = OperatorCheck.check(m, (be, d) -> new PerturbedLoss((LossOperator) loaded.create(be, d), "factor"), 3, 2);
+    assertEquals(java.util.Set.of("factor", "factor S*S'"), failing(bad).stream().map(r -> r.method).collect(Collectors.toSet()), table(bad));
+  }
+
+  /** A loss without a certified factor refuses factor products with a message naming the loss. */
+  @Test
+  void aLossWithoutFactorSaysSo() throws Exception {
+    String text = "loss cubic {\n  dims n;\n  input x: vector(n);\n  output l = sum(x.^3);\n}\n";
+    Spec s = Dsl.parse(text, "cubic.hbp");
+    Class<?> c = OperatorLoader.compile(OperatorGenerator.generate(s, text, "cubic.hbp", "test.ops"), work.resolve("nofactor"))
+        .get("CubicOperator");
+    Backend be = new org.hbp.backend.cpu.CpuBackend();
+    LossOperator op = (LossOperator) new OperatorLoader.Loaded(c, false).create(be, Map.of("n", 2));
+    assertEquals(0, op.factorRanks("x").length);
+    ForwardCache fc = op.forward(Map.of("x", be.fromArray(1, 1, 2, 1, new double[] {1, 2})));
+    org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> op.factor(fc, "x"));
+    assertTrue(e.getMessage().startsWith("no certified factor for loss cubic (input 'x'): its Hessian is not proven PSD"), e.getMessage());
   }
 
   @org.junit.jupiter.api.Test

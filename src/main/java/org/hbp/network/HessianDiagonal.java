@@ -1,0 +1,144 @@
+package org.hbp.network;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.runtime.ForwardCache;
+import org.hbp.runtime.ResidualKind;
+
+/**
+ * The diagonal of each parameter's exact Hessian block of the mean loss, by HBP with diagonal
+ * residuals (BackPACK's DiagHessian). The curvature at a layer's output is a signed sum of Gram
+ * matrices, {@code H_z = sum_j σ_j C_j C_j'}: the loss factor S (σ = +1) at the network output,
+ * and at the input of every module above with a diagonal residual {@code R = diag(r)} (per sample)
+ * the two factors {@code diag(sqrt(max(r, 0)))} (σ = +1) and {@code diag(sqrt(max(-r, 0)))}
+ * (σ = -1), whose signed Gram matrices add up to R. Every column set is propagated back through
+ * the Jacobians (eq. 7: {@code J' H_z J + R}), and a parameter's diagonal is
+ * {@code (1/N) sum_n [sum_j σ_j sum_c (J_θ' c)^2 + r_θ]} with its own diagonal residual r_θ.
+ * A module with a general (non-diagonal) residual is refused, naming it.
+ */
+public final class HessianDiagonal {
+  private HessianDiagonal() {}
+
+  /** A set of columns {@code [N x C]} and the sign of its Gram matrix. */
+  private record Columns(Batch batch, double sign) {}
+
+  /**
+   * The exact Hessian diagonal of every parameter's block, one item in the parameter's shape.
+   *
+   * @throws UserError when the loss has no certified factor, or a module has a general residual
+   */
+  public static Map<String, Batch> exact(Pass pass) {
+    Network net = pass.net;
+    Walk walk = new Walk(pass);
+    walk.nodes(net.body, new ArrayList<>(List.of(new Columns(pass.lossFactor(), 1))), true);
+    Backend be = net.be;
+    Map<String, Batch> out = new LinkedHashMap<>();
+    for (String p : net.parameterNames()) {
+      int[] s = net.parameterShape(p);
+      double[] sum = walk.sums.get(p);
+      double[] mean = new double[s[0] * s[1]];
+      if (sum != null) for (int i = 0; i < mean.length; i++) mean[i] = sum[i] / pass.samples;
+      out.put(p, be.fromArray(1, 1, s[0], s[1], mean));
+    }
+    return out;
+  }
+
+  /** The backward walk of the signed column sets (host sums: a diagonal is small). */
+  private static final class Walk {
+    private final Pass pass;
+    private final Backend be;
+    final Map<String, double[]> sums = new LinkedHashMap<>();
+
+    Walk(Pass pass) {
+      this.pass = pass;
+      this.be = pass.net.be;
+    }
+
+    List<Columns> nodes(List<Network.Node> nodes, List<Columns> sets, boolean top) {
+      int first = 0;
+      if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
+      for (int i = nodes.size() - 1; i >= first; i--) sets = node(nodes.get(i), sets, !(top && i == first));
+      return sets;
+    }
+
+    private List<Columns> node(Network.Node n, List<Columns> sets, boolean needInput) {
+      if (n instanceof Network.LayerNode l) return layer(l, sets, needInput);
+      Network.ResidualNode r = (Network.ResidualNode) n;
+      // z = x + f(x): the body's sets come back at x; the skip passes every set on unchanged
+      List<Columns> inner = nodes(r.body, sets, false);
+      List<Columns> out = new ArrayList<>();
+      for (int i = 0; i < sets.size(); i++) out.add(new Columns(be.add(sets.get(i).batch, r.same(inner.get(i).batch, sets.get(i).batch)), sets.get(i).sign));
+      // sets the body added (residuals of its modules) enter at x only through the body
+      for (int i = sets.size(); i < inner.size(); i++) out.add(inner.get(i));
+      return out;
+    }
+
+    private List<Columns> layer(Network.LayerNode l, List<Columns> sets, boolean needInput) {
+      ForwardCache c = pass.caches.get(l);
+      Batch dz = pass.outputGradients.get(l);
+      for (String p : l.op.parameters()) {
+        String name = l.path + "." + p;
+        for (Columns s : sets) add(name, squares(l.op.jacTMatProd(c, p, l.asOutput(s.batch)), s.sign));
+        add(name, diagonalSum(residualDiagonal(l, c, p, dz)));
+      }
+      if (!needInput) return List.of();
+      List<Columns> out = new ArrayList<>();
+      for (Columns s : sets) out.add(new Columns(l.op.jacTMatProd(c, l.input, l.asOutput(s.batch)), s.sign));
+      if (l.op.residualKind(l.input) != ResidualKind.ZERO) out.addAll(residualFactors(residualDiagonal(l, c, l.input, dz), l.op.itemShape(l.input)));
+      return out;
+    }
+
+    private Batch residualDiagonal(Network.LayerNode l, ForwardCache c, String var, Batch dz) {
+      if (l.op.residualKind(var) == ResidualKind.GENERAL)
+        throw new UserError("the Hessian diagonal needs diagonal residuals: layer " + l.path + " (" + l.op.name() + ") has a general residual "
+            + "with respect to '" + var + "'; use the exact Hessian blocks (--dense) instead");
+      return l.op.residualDiagonal(c, var, dz);
+    }
+
+    /** {@code diag(sqrt(max(r, 0)))} (+) and {@code diag(sqrt(max(-r, 0)))} (-) per sample, as numel columns each. */
+    private List<Columns> residualFactors(Batch r, int[] shape) {
+      int numel = shape[0] * shape[1], samples = r.samples();
+      double[] d = be.toArray(r), plus = new double[samples * numel * numel], minus = new double[samples * numel * numel];
+      for (int s = 0; s < samples; s++)
+        for (int i = 0; i < numel; i++) {
+          double v = d[s * numel + i];
+          int at = (s * numel + i) * numel + i; // sample s, direction i, entry i
+          plus[at] = Math.sqrt(Math.max(v, 0));
+          minus[at] = Math.sqrt(Math.max(-v, 0));
+        }
+      return List.of(new Columns(be.fromArray(samples, numel, shape[0], shape[1], plus), 1),
+          new Columns(be.fromArray(samples, numel, shape[0], shape[1], minus), -1));
+    }
+
+    /** sign * sum over samples and columns of g∘g, per entry. */
+    private double[] squares(Batch g, double sign) {
+      int size = g.itemSize();
+      double[] d = be.toArray(g), out = new double[size];
+      for (int item = 0; item < g.items(); item++)
+        for (int i = 0; i < size; i++) {
+          double v = d[item * size + i];
+          out[i] += sign * v * v;
+        }
+      return out;
+    }
+
+    /** The sum over samples of a per-sample diagonal (a diagonal shared by all samples counts N times). */
+    private double[] diagonalSum(Batch r) {
+      int size = r.itemSize();
+      double[] d = be.toArray(r), out = new double[size];
+      int times = r.samples() == 1 ? pass.samples : 1;
+      for (int item = 0; item < r.items(); item++) for (int i = 0; i < size; i++) out[i] += times * d[item * size + i];
+      return out;
+    }
+
+    private void add(String parameter, double[] values) {
+      double[] sum = sums.computeIfAbsent(parameter, k -> new double[values.length]);
+      for (int i = 0; i < values.length; i++) sum[i] += values[i];
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package org.hbp.network;
+
+import static org.hbp.network.TorchReference.hbp;
+import static org.hbp.network.TorchReference.runScript;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.hbp.cli.Main;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The Hessian diagonal by HBP with diagonal residuals equals the diagonal of PyTorch autograd's
+ * dense Hessian blocks (double backward, float64, 1e-10) on the nets of crosscheck.py (FC with
+ * sigmoid and tanh, a CNN with conv, max-pool, zero-pad and avg-pool, a residual net); a net with a
+ * general residual (the skip module) is refused by name.
+ */
+class HessianDiagonalTest {
+  @TempDir Path dir;
+
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn", "resnet"})
+  void hessianDiagonalIsTheDiagonalOfAutogradsHessian(String name) throws Exception {
+    runScript("crosscheck.py", name, dir.toString());
+    Path net = dir.resolve(name + ".hbp");
+    Files.writeString(net, switch (name) {
+      case "fc" -> TorchCrossCheckTest.FC;
+      case "cnn" -> TorchCrossCheckTest.CNN;
+      default -> TorchCrossCheckTest.RESNET;
+    });
+    Path out = dir.resolve("diag.npz");
+    hbp("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
+        "--curvature", "hessian", "--diagonal", "hessian", "--out", out.toString(), "--backend", "cpu");
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz")), got = Npz.read(out);
+    int checked = 0;
+    for (String key : ref.keySet()) {
+      if (!key.startsWith("hessian.")) continue;
+      String torchName = key.substring(8);
+      NdArray block = ref.get(key), diag = got.get(torchName);
+      int n = diag.numel();
+      assertEquals(n * n, block.numel(), torchName);
+      double scale = 0, err = 0;
+      for (int i = 0; i < n; i++) {
+        double want = block.data()[i * n + i];
+        scale = Math.max(scale, Math.abs(want));
+        err = Math.max(err, Math.abs(diag.data()[i] - want));
+      }
+      assertTrue(scale > 0, torchName);
+      assertTrue(err <= 1e-10 * Math.max(1, scale), name + " " + torchName + ": max abs error " + err + " (scale " + scale + ")");
+      checked++;
+    }
+    assertTrue(checked >= 3, "parameters checked: " + checked);
+  }
+
+  @Test
+  void aGeneralResidualIsRefusedByName() throws Exception {
+    runScript("crosscheck.py", "fc", dir.toString());
+    Path net = dir.resolve("skip.hbp");
+    Files.writeString(net, TorchCrossCheckTest.SKIP);
+    // the skip net's parameters differ from fc's only in the middle layer: write its own
+    Path params = dir.resolve("skip-params.npz");
+    Map<String, NdArray> fc = Npz.read(dir.resolve("params.npz"));
+    java.util.Map<String, NdArray> p = new java.util.LinkedHashMap<>();
+    p.put("0.weight", fc.get("0.weight"));
+    p.put("0.bias", fc.get("0.bias"));
+    p.put("2.W1", NdArray.of(new double[12], new int[] {3, 4}));
+    p.put("2.W2", NdArray.of(new double[12], new int[] {4, 3}));
+    p.put("3.weight", fc.get("4.weight"));
+    p.put("3.bias", fc.get("4.bias"));
+    Npz.write(params, p);
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(new String[] {"curvature", "--net", net.toString(), "--params", params.toString(), "--batch",
+        dir.resolve("batch.npz").toString(), "--curvature", "hessian", "--diagonal", "hessian", "--out", dir.resolve("d.npz").toString(),
+        "--backend", "cpu"}, new PrintWriter(out, true), new PrintWriter(err, true));
+    assertEquals(2, code, out + "\n" + err);
+    assertTrue(err.toString().contains("the Hessian diagonal needs diagonal residuals: layer 2 (skip) has a general residual"), err.toString());
+  }
+}

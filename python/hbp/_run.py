@@ -125,7 +125,15 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
         folder = Path(tmp)
         args = _common(model, loss, x, y, curvature, strategy, _backend(x, backend), folder)
         v = folder / "vectors.npz"
-        np.savez(v, **{n: t.detach().cpu().numpy() for n, t in vectors.items()})
+        count = {t.shape[0] for t in vectors.values()}
+        if len(count) != 1:
+            raise HbpError(f"vectors: every parameter needs the same number V of directions, got {sorted(count)}")
+        v_count = count.pop()
+        params = dict(model.named_parameters())
+        # hbp takes directions for every parameter: zeros where none were given (their products are dropped)
+        arrays = {n: (vectors[n] if n in vectors else torch.zeros(v_count, *params[n].shape, dtype=x.dtype))
+                  .detach().cpu().numpy() for n in names}
+        np.savez(v, **arrays)
         out = folder / "out.npz"
         _run(args + ["--vectors", v, "--out", out])
         return _read(out, x, [n for n in names if n in vectors])

@@ -80,6 +80,8 @@ final class NetworkOptions {
   static ImportedNetwork importOnnx(Path file, String loss, List<String> maps) {
     if (loss == null)
       throw new UserError(file + " is an ONNX model, whose graph holds no loss: give one with --loss (e.g. --loss crossentropy, --loss mse)");
+    if (!loss.matches("[A-Za-z_][A-Za-z0-9_]*"))
+      throw new UserError("--loss '" + loss + "': expected the name of a loss module, e.g. crossentropy, mse, squareloss, bce");
     List<CustomMapping> mappings = new ArrayList<>();
     for (String m : maps) mappings.add(CustomMapping.parse(m));
     return OnnxImporter.load(file, loss, mappings);

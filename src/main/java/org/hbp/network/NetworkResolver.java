@@ -120,9 +120,9 @@ public final class NetworkResolver {
   }
 
   /** What flows between layers: the per-sample shape and, after a convolution-like module, its (oh, ow). */
-  private record Flow(List<Integer> shape, List<Integer> spatial) {}
+  record Flow(List<Integer> shape, List<Integer> spatial) {}
 
-  private static final class Resolver {
+  static final class Resolver {
     private final ParsedNetwork decl;
     private final Map<String, ModuleSpec> modules;
 
@@ -132,6 +132,7 @@ public final class NetworkResolver {
     }
 
     NetworkSpec resolve() {
+      if (decl.isGraph()) return new GraphResolver(decl, this).resolve();
       List<NetworkSpec.Node> body = new ArrayList<>();
       Flow out = body(decl.body(), new Flow(decl.input().shape(), null), body);
       ParsedNetwork.Instance l = decl.loss();
@@ -157,14 +158,14 @@ public final class NetworkResolver {
       return flow;
     }
 
-    private ModuleSpec module(ParsedNetwork.Instance inst) {
+    ModuleSpec module(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
       if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules: " + names(false) + ")");
       if (m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a loss; use it as 'loss " + inst.name() + ";'");
       return m;
     }
 
-    private ModuleSpec loss(ParsedNetwork.Instance inst) {
+    ModuleSpec loss(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
       if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses: " + names(true) + ")");
       if (!m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a module, not a loss (losses: " + names(true) + ")");
@@ -176,10 +177,10 @@ public final class NetworkResolver {
       return s.isEmpty() ? "none" : s;
     }
 
-    private record Placed(NetworkSpec.Layer layer, Flow out) {}
+    record Placed(NetworkSpec.Layer layer, Flow out) {}
 
     /** Binds the dims of one instance and computes its output. */
-    private Placed place(ParsedNetwork.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
+    Placed place(ParsedNetwork.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
       String who = m.name();
       int line = inst.line(), col = inst.column();
       List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
@@ -354,7 +355,7 @@ public final class NetworkResolver {
       return toInt(n, line, col, who);
     }
 
-    private DslException at(int line, int col, String message) {
+    DslException at(int line, int col, String message) {
       return new DslException(decl.source(), line, col, message);
     }
   }

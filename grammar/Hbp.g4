@@ -62,13 +62,13 @@ item
 // Names, definition before use, shapes and unused values are checked when the network is resolved.
 networkDecl: NETWORK name=ID '{' layerItem* '}';
 
-// a module instance `sigmoid;` or `linear(m = 10);`, or a block `residual { ... }`: one
-// alternative, so that what follows the name is an LL(1) choice and errors name the token
+// a module instance `sigmoid;` or `linear(m = 10);`, a block `residual { ... }`, or a graph
+// statement `h = tanh(x);`: one alternative, so that what follows the name is an LL(1) choice
+// and errors name the token
 layerItem
-  : INPUT ID ':' typeSpec ';'                              # netInputItem
-  | LOSS name=ID layerArgs? valueArgs? ';'                 # netLossItem
-  | name=ID (layerArgs? ';' | open='{' layerItem* '}')     # layerInstance
-  | target=ID '=' graphValue ';'                           # netValueItem
+  : INPUT ID ':' typeSpec ';'                                                   # netInputItem
+  | LOSS name=ID layerArgs? valueArgs? ';'                                      # netLossItem
+  | name=ID (layerArgs? ';' | open='{' layerItem* '}' | eq='=' graphValue ';')  # layerInstance
   ;
 
 // the right-hand side of a graph statement: a merge of two values, or a call

@@ -24,7 +24,7 @@ final class GraphStatements {
   /** Whether a network declaration is a graph: a statement {@code NAME = ...;} or a loss applied to a value. */
   static boolean isGraph(HbpParser.NetworkDeclContext ctx) {
     for (HbpParser.LayerItemContext item : ctx.layerItem()) {
-      if (item instanceof HbpParser.NetValueItemContext) return true;
+      if (item instanceof HbpParser.LayerInstanceContext v && v.eq != null) return true;
       if (item instanceof HbpParser.NetLossItemContext l && l.valueArgs() != null) return true;
     }
     return false;
@@ -50,11 +50,13 @@ final class GraphStatements {
         if (refs.size() != 1) throw b.error(l.valueArgs().start, "a loss is applied to one value, but " + refs.size() + " are given");
         loss = b.instance(l.name, l.layerArgs());
         lossInput = refs.get(0);
-      } else if (item instanceof HbpParser.NetValueItemContext v) {
-        if (input == null) throw b.error(v.start, "network '" + name + "' has no input before its first statement; expected 'input NAME: TYPE;' first");
-        statements.add(statement(v));
       } else {
         HbpParser.LayerInstanceContext l = (HbpParser.LayerInstanceContext) item;
+        if (l.eq != null) {
+          if (input == null) throw b.error(l.start, "network '" + name + "' has no input before its first statement; expected 'input NAME: TYPE;' first");
+          statements.add(statement(l));
+          continue;
+        }
         throw b.error(l.name, "'" + l.name.getText() + "' is a sequential " + (l.open != null ? "block" : "layer")
             + " in graph network '" + name + "', whose items name their values; write 'NAME = " + l.name.getText()
             + (l.open != null ? "...' with its body as statements, e.g. 'z = x + f;'" : "(VALUE);'"));
@@ -66,8 +68,8 @@ final class GraphStatements {
         new ParsedNetwork.Graph(statements, lossInput));
   }
 
-  private ParsedNetwork.Statement statement(HbpParser.NetValueItemContext v) {
-    Token target = v.target;
+  private ParsedNetwork.Statement statement(HbpParser.LayerInstanceContext v) {
+    Token target = v.name;
     String name = target.getText();
     int line = target.getLine(), column = target.getCharPositionInLine() + 1;
     if (v.graphValue() instanceof HbpParser.MergeValueContext m)

@@ -298,8 +298,8 @@ final class SpecBuilder {
   static String describeItem(HbpParser.LayerItemContext item) {
     if (item instanceof HbpParser.NetInputItemContext) return "'input'";
     if (item instanceof HbpParser.NetLossItemContext l) return "loss '" + l.name.getText() + "'";
-    if (item instanceof HbpParser.NetValueItemContext v) return "'" + v.target.getText() + " = ...'";
     HbpParser.LayerInstanceContext l = (HbpParser.LayerInstanceContext) item;
+    if (l.eq != null) return "'" + l.name.getText() + " = ...'";
     return l.open != null ? "a " + l.name.getText() + " block" : "'" + l.name.getText() + "'";
   }
 

@@ -429,7 +429,8 @@ public final class NetworkResolver {
    */
   public static String describe(NetworkSpec net) {
     List<String[]> rows = new ArrayList<>();
-    rows(net.body(), "", 0, rows);
+    if (net.isGraph()) graphRows(net.graph(), rows);
+    else rows(net.body(), "", 0, rows);
     NetworkSpec.Layer loss = net.loss();
     rows.add(new String[] {"loss", loss.module().name(), dimsOf(loss), type(loss.inputShape()) + " -> scalar"});
     int[] width = new int[3];
@@ -456,6 +457,19 @@ public final class NetworkResolver {
       else {
         rows.add(new String[] {indent + path, "residual", "", shapes + " (x + body(x))"});
         rows(((NetworkSpec.Residual) n).body(), path + ".", depth + 1, rows);
+      }
+    }
+  }
+
+  /** A graph's rows: value, module (with its instance where shared) or merge, dims, and inputs -> shape. */
+  private static void graphRows(NetworkSpec.Graph g, List<String[]> rows) {
+    for (NetworkSpec.Step s : g.steps()) {
+      String shapes = String.join(", ", s.inputs()) + " -> " + type(s.outputShape());
+      if (s instanceof NetworkSpec.Apply a) {
+        String module = a.instance().equals(a.value()) ? a.layer().module().name() : a.instance() + " = " + a.layer().module().name();
+        rows.add(new String[] {a.value(), module, dimsOf(a.layer()), shapes});
+      } else {
+        rows.add(new String[] {s.value(), ((NetworkSpec.Merge) s).op().symbol(), "", shapes});
       }
     }
   }

@@ -83,14 +83,21 @@ class Inception(nn.Module):
 
 NETS = {"add": (Add, (5,)), "concat": (Concat, (5,)), "product": (Product, (5,)), "tied": (Tied, (5,)),
         "inception": (Inception, (2, 4, 4))}
-make, shape = NETS[sys.argv[1]]
-out = sys.argv[2]
-net = make()
-n = 4
-x = torch.randn(n, *shape)
-y = torch.randint(0, 3, (n,))
-params = dict(net.named_parameters())
-save_problem(out, params, x, y)
-ref = reference(net, params, x, y, nn.CrossEntropyLoss())
-np.savez(out + "/ref.npz", **ref)
-print("ok", len(params), "parameters")
+
+
+def main():
+    make, shape = NETS[sys.argv[1]]
+    out = sys.argv[2]
+    net = make()
+    n = 4
+    x = torch.randn(n, *shape)
+    y = torch.randint(0, 3, (n,))
+    params = dict(net.named_parameters())
+    save_problem(out, params, x, y)
+    ref = reference(net, params, x, y, nn.CrossEntropyLoss())
+    np.savez(out + "/ref.npz", **ref)
+    print("ok", len(params), "parameters")
+
+
+if __name__ == "__main__":
+    main()

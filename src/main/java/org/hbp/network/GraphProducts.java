@@ -38,7 +38,8 @@ final class GraphProducts {
   private final Pass pass;
   private final Network net;
   private final Backend be;
-  private final CurvatureKind kind;
+  /** Whether the mixed terms are kept (the Hessian). */
+  private final boolean mixedTerms;
   private final ResidualPolicy policy;
   private final Map<String, Batch> v;
   /** The parameters whose part of the product is wanted. */
@@ -51,12 +52,12 @@ final class GraphProducts {
   private final Map<String, Batch> sums = new LinkedHashMap<>();
   private final List<Batch> temporaries = new ArrayList<>();
 
-  private GraphProducts(Pass pass, ResidualPolicy policy, CurvatureKind kind, Map<String, Batch> v, Set<String> wanted) {
+  private GraphProducts(Pass pass, ResidualPolicy policy, Map<String, Batch> v, Set<String> wanted) {
     this.pass = pass;
     this.net = pass.net;
     this.be = net.be;
-    this.kind = kind;
     this.policy = policy;
+    this.mixedTerms = policy.modification() == ResidualModification.NONE;
     this.v = v;
     this.wanted = wanted;
     for (GraphPasses.Step s : net.graph) {
@@ -70,7 +71,7 @@ final class GraphProducts {
   /** The whole-network product ({@link Pass#networkProduct}) of a graph network: every parameter, V directions each. */
   static Map<String, Batch> apply(Pass pass, CurvatureKind kind, Map<String, Batch> checkedDirections) {
     Set<String> all = new HashSet<>(pass.net.parameterNames());
-    GraphProducts p = new GraphProducts(pass, ResidualPolicy.of(kind), kind, checkedDirections, all);
+    GraphProducts p = new GraphProducts(pass, ResidualPolicy.of(kind), checkedDirections, all);
     Map<String, Batch> out = p.run();
     p.release(out.values(), checkedDirections.values());
     return out;
@@ -81,8 +82,7 @@ final class GraphProducts {
    * shape): {@code (1/N) sum_n} of the product above with directions on this parameter only.
    */
   static Batch block(Pass pass, ResidualPolicy policy, String parameter, Batch directions) {
-    CurvatureKind kind = policy.modification() == ResidualModification.NONE ? CurvatureKind.HESSIAN : null;
-    GraphProducts p = new GraphProducts(pass, policy, kind, Map.of(parameter, directions), Set.of(parameter));
+    GraphProducts p = new GraphProducts(pass, policy, Map.of(parameter, directions), Set.of(parameter));
     Batch out = p.run().get(parameter);
     p.release(List.of(out), List.of(directions));
     return out;
@@ -188,14 +188,13 @@ final class GraphProducts {
     Batch dz = pass.outputGradients.get(l);
     Batch u = tangentIn.get(l);
     Batch wo = w == null ? null : l.asOutput(w);
-    boolean hessian = kind == CurvatureKind.HESSIAN;
     for (String p : op.parameters()) {
       String name = l.prefix + "." + p;
       if (!wanted.contains(name)) continue;
       Batch vp = v.get(name);
       Batch sum = wo == null ? null : own(op.jacTMatProdSum(c, p, wo));
       if (vp != null && policy.contributes(op, p)) sum = plus(sum, own(be.sumSamples(own(policy.product(op, c, p, dz, vp)))));
-      if (hessian) {
+      if (mixedTerms) {
         if (u != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, l.input, dz, l.asInput(u))))));
         for (String q : op.parameters()) {
           Batch vq = v.get(l.prefix + "." + q);
@@ -207,7 +206,7 @@ final class GraphProducts {
     if (!needInput) return null;
     Batch in = wo == null ? null : own(op.jacTMatProd(c, l.input, wo));
     if (u != null && policy.contributes(op, l.input)) in = plus(in, own(policy.product(op, c, l.input, dz, l.asInput(u))));
-    if (hessian)
+    if (mixedTerms)
       for (String p : op.parameters()) {
         Batch vp = v.get(l.prefix + "." + p);
         if (vp != null) in = plus(in, own(mixed(l).mixedResidualMatProd(c, l.input, p, dz, vp)));

@@ -128,4 +128,38 @@ class GraphNetworkTorchCheckTest {
     hbp(concat(common, "--curvature", "ggn", "--solve", "1", "--out", step.toString(), "--cg-tol", "0"));
     assertStepIsMinusGradient(ref, Npz.read(step));
   }
+
+  /**
+   * kfra and bda (hessian, ggn, pch-abs, pch-clip) against their definition written in PyTorch
+   * (src/test/resources/torch/graph_frontier.py: the frontier's joint Hessian as one dense matrix,
+   * the per-sample Jacobians and residuals of every step by autograd, the averaged residual
+   * modified by an eigendecomposition), to 1e-10: branches, + and -, concat, .* of two values and of
+   * a value with itself.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"add", "concat", "product"})
+  void kfraAndBdaFollowTheFrontierDefinition(String name) throws Exception {
+    runScript("graph_frontier.py", name, dir.toString());
+    Path net = dir.resolve(name + ".hbp");
+    Files.writeString(net, source(name));
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
+    int compared = 0;
+    for (String strategy : new String[] {"kfra", "bda"})
+      for (String kind : new String[] {"hessian", "ggn", "pch-abs", "pch-clip"}) {
+        Path outFile = dir.resolve(strategy + "-" + kind + ".npz");
+        hbp("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
+            "--strategy", strategy, "--curvature", kind, "--dense", outFile.toString());
+        Map<String, NdArray> got = Npz.read(outFile);
+        String prefix = strategy + "." + kind + ".";
+        int here = 0;
+        for (String key : ref.keySet()) {
+          if (!key.startsWith(prefix)) continue;
+          assertBlockEquals(name + " " + key, ref.get(key), got.get(ours(key.substring(prefix.length()))));
+          here++;
+        }
+        assertEquals(got.size(), here, prefix + ": every block compared");
+        compared += here;
+      }
+    assertEquals(8 * Npz.read(dir.resolve("params.npz")).size(), compared);
+  }
 }

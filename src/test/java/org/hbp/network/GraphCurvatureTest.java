@@ -96,4 +96,17 @@ class GraphCurvatureTest {
     }
     return min / Math.max(1, max);
   }
+
+  /** The frontier's joint Hessian above the limit is refused, naming the values (every single layer's matrices fit). */
+  @ParameterizedTest
+  @ValueSource(strings = {"concat"})
+  void aFrontierAboveTheMemoryLimitIsRefused(String name) {
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 2, 3, 1);
+    Pass pass = s.pass();
+    org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class,
+        () -> pass.curvature(CurvatureKind.GGN, Strategy.KFRA, 600));
+    assertTrue(e.getMessage().startsWith("graph network cat: the batch-averaged joint Hessian of the values live before 'y' (c) has 7 x 7 entries"),
+        e.getMessage());
+    pass.curvature(CurvatureKind.GGN, Strategy.KFRA, 16 * 49).release(); // the largest frontier (7 values) fits
+  }
 }

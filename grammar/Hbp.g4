@@ -50,15 +50,35 @@ item
 // network fc { input x: vector(784); linear(m = 256); sigmoid; residual { relu; } loss crossentropy; }
 // The order of the items (input first, loss last, no input or loss inside a block) and the name
 // of a block (only 'residual') are checked by the builder, which reports them in words.
+//
+// A graph network names its values, one statement per value, and wires them as a DAG:
+// network g { input x: vector(16); h = linear(m = 8)(x); a = tanh(h); b = sigmoid(h); z = a + b;
+//             fc = linear(m = 8); u = fc(z); v = fc(u); c = concat(u, v); loss crossentropy(c); }
+//   NAME = MODULE(k = v, ...)(VALUE);   a module applied to a value (its parameters are NAME.W, ...)
+//   NAME = MODULE(VALUE);               the same without keyword dims
+//   NAME = MODULE(k = v, ...);  NAME = MODULE;   a named instance, applied later as NAME2 = NAME(VALUE)
+//   NAME = VALUE + VALUE;  - and .* too; NAME = concat(VALUE, VALUE, ...)   merges
+//   loss LOSS(VALUE);                   the loss of the network's output value, last
+// Names, definition before use, shapes and unused values are checked when the network is resolved.
 networkDecl: NETWORK name=ID '{' layerItem* '}';
 
-// a module instance `sigmoid;` or `linear(m = 10);`, or a block `residual { ... }`: one
-// alternative, so that what follows the name is an LL(1) choice and errors name the token
+// a module instance `sigmoid;` or `linear(m = 10);`, a block `residual { ... }`, or a graph
+// statement `h = tanh(x);`: one alternative, so that what follows the name is an LL(1) choice
+// and errors name the token
 layerItem
-  : INPUT ID ':' typeSpec ';'                              # netInputItem
-  | LOSS name=ID layerArgs? ';'                            # netLossItem
-  | name=ID (layerArgs? ';' | open='{' layerItem* '}')     # layerInstance
+  : INPUT ID ':' typeSpec ';'                                                   # netInputItem
+  | LOSS name=ID layerArgs? valueArgs? ';'                                      # netLossItem
+  | name=ID (layerArgs? ';' | open='{' layerItem* '}' | eq='=' graphValue ';')  # layerInstance
   ;
+
+// the right-hand side of a graph statement: a merge of two values, or a call
+graphValue
+  : left=ID op=('+' | '-' | '.*') right=ID                 # mergeValue
+  | callee=ID layerArgs? valueArgs?                        # callValue
+  ;
+
+// the values a module, a named instance, concat or the loss is applied to: (x) or (a, b)
+valueArgs: '(' ID (',' ID)* ')';
 
 // keyword dims of a module instance: conv2d(cout = 16, k = 3)
 layerArgs: '(' (layerArg (',' layerArg)*)? ')';

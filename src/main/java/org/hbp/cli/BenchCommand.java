@@ -408,6 +408,7 @@ public final class BenchCommand extends HbpCommand {
   /** PyTorch's gradient pass on the same layers: median seconds. */
   private double torchGradient(NetworkSpec ns, String dtype, PrintWriter w) throws Exception {
     StringBuilder layers = new StringBuilder();
+    if (ns.isGraph()) throw new UserError("--torch supports sequential nets without residual blocks, not graph networks");
     for (NetworkSpec.Node n : ns.body()) {
       if (!(n instanceof NetworkSpec.Layer l)) throw new UserError("--torch supports sequential nets without residual blocks");
       Map<String, Integer> d = l.dims();

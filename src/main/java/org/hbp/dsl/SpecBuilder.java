@@ -257,6 +257,7 @@ final class SpecBuilder {
    */
   private ParsedNetwork network(HbpParser.NetworkDeclContext ctx) {
     String name = ctx.name.getText();
+    if (GraphStatements.isGraph(ctx)) return new GraphStatements(this).network(ctx);
     ParsedNetwork.Input input = null;
     ParsedNetwork.Instance loss = null;
     List<ParsedNetwork.Item> body = new ArrayList<>();
@@ -294,14 +295,15 @@ final class SpecBuilder {
     return new ParsedNetwork.Residual(body, l.name.getLine(), l.name.getCharPositionInLine() + 1);
   }
 
-  private static String describeItem(HbpParser.LayerItemContext item) {
+  static String describeItem(HbpParser.LayerItemContext item) {
     if (item instanceof HbpParser.NetInputItemContext) return "'input'";
     if (item instanceof HbpParser.NetLossItemContext l) return "loss '" + l.name.getText() + "'";
     HbpParser.LayerInstanceContext l = (HbpParser.LayerInstanceContext) item;
+    if (l.eq != null) return "'" + l.name.getText() + " = ...'";
     return l.open != null ? "a " + l.name.getText() + " block" : "'" + l.name.getText() + "'";
   }
 
-  private ParsedNetwork.Instance instance(Token name, HbpParser.LayerArgsContext args) {
+  ParsedNetwork.Instance instance(Token name, HbpParser.LayerArgsContext args) {
     List<ParsedNetwork.Arg> out = new ArrayList<>();
     Set<String> keys = new HashSet<>();
     if (args != null) {
@@ -314,7 +316,7 @@ final class SpecBuilder {
     return new ParsedNetwork.Instance(name.getText(), out, name.getLine(), name.getCharPositionInLine() + 1);
   }
 
-  private ParsedNetwork.Input networkInput(String network, HbpParser.NetInputItemContext in) {
+  ParsedNetwork.Input networkInput(String network, HbpParser.NetInputItemContext in) {
     HbpParser.TypeSpecContext t = in.typeSpec();
     List<HbpParser.ExprContext> axes;
     if (t instanceof HbpParser.VectorTypeContext v) axes = List.of(v.expr());
@@ -549,6 +551,10 @@ final class SpecBuilder {
   }
 
   // ---------------- errors ----------------
+
+  String source() {
+    return source;
+  }
 
   String src(ParserRuleContext c) {
     if (c.start == null || c.stop == null || c.stop.getStopIndex() < c.start.getStartIndex()) return c.getText();

@@ -204,6 +204,8 @@ final class Syntax {
     // after a variable's type: '= PRIMITIVE(...)' is for index maps only (the builder says so)
     if (p.getContext() instanceof HbpParser.VarItemContext v && v.role != null && v.role.getType() != HbpLexer.INDEX)
       rest.remove(type("'='"));
+    // after a layer's name: '= ...' starts a graph statement; a sequential layer's error reads better without it
+    if (p.getContext() instanceof HbpParser.LayerInstanceContext) rest.remove(type("'='"));
     List<String> words = new ArrayList<>();
     if (rest.containsAll(DECLARATIONS)) {
       words.add("a declaration (module, loss, elementwise or network)");

@@ -43,7 +43,42 @@ public final class Curvature {
     this.be = net.be;
     this.kind = kind;
     this.strategy = strategy;
-    this.blocks = strategy.implementation().prepare(pass, ResidualPolicy.of(kind), memoryLimit);
+    this.blocks = prepare(pass, ResidualPolicy.of(kind), strategy, memoryLimit);
+  }
+
+  /**
+   * The strategy's blocks; on a graph network the exact blocks by {@link GraphProducts} and kfra /
+   * bda by the frontier walk ({@link GraphFrontier}, inside {@link ExplicitStrategy}); other
+   * strategies are refused there (they define nothing at branch points and merges).
+   */
+  private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, long memoryLimit) {
+    CurvatureStrategy impl = strategy.implementation();
+    if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit);
+    if (impl instanceof ExactStrategy) return new GraphExactBlocks(pass, policy);
+    if (impl instanceof KfraStrategy || impl instanceof BdaStrategy) return impl.prepare(pass, policy, memoryLimit);
+    throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
+        + " names its values); use exact, kfra or bda");
+  }
+
+  /** The exact blocks of a graph network: products with directions on one parameter ({@link GraphProducts#block}). */
+  private static final class GraphExactBlocks implements CurvatureStrategy.Blocks {
+    private final Pass pass;
+    private final ResidualPolicy policy;
+
+    GraphExactBlocks(Pass pass, ResidualPolicy policy) {
+      this.pass = pass;
+      this.policy = policy;
+    }
+
+    @Override
+    public Batch matProd(Network.LayerNode layer, String var, Batch v) {
+      return GraphProducts.block(pass, policy, layer.prefix + "." + var, v);
+    }
+
+    @Override
+    public List<Batch> drain() {
+      return List.of();
+    }
   }
 
   /**

@@ -109,7 +109,10 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
       checkMemory(net, pass.samples, memoryLimit);
       int d = numel(net.loss.op.itemShape(net.loss.input));
       Batch h = be.reshape(be.meanSamples(net.loss.op.hessian(pass.lossCache, net.loss.input), pass.samples), d, d);
-      back(net.body, h);
+      if (net.isGraph()) {
+        GraphFrontier.checkMemory(net, memoryLimit);
+        new GraphFrontier(pass, policy, averaging).walk(h, outputHessians);
+      } else back(net.body, h);
       // the Kronecker factors G belong to the pass: formed here (dense where that is cheaper), not in the first product
       for (Network.LayerNode l : outputHessians.keySet())
         for (String var : l.op.parameters()) leftFactor(l, var, pass.caches.get(l));

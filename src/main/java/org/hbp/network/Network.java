@@ -43,12 +43,17 @@ public final class Network {
   final LossLayer loss;
   final Map<String, LayerNode> parameterOwners = new LinkedHashMap<>();
   final Map<String, String> parameterVariables = new LinkedHashMap<>();
+  /** A graph network's steps with their layers ({@link GraphPasses}); null for a sequential network. */
+  final List<GraphPasses.Step> graph;
+  /** Every use of each parameter, in graph order (one, the owner, in a sequential network). */
+  final Map<String, List<LayerNode>> parameterUses = new LinkedHashMap<>();
 
   public Network(NetworkSpec spec, OperatorFactory operators, Backend backend) {
     this.spec = spec;
     this.operators = operators;
     this.be = backend;
     this.body = build(spec.body(), "", operators);
+    this.graph = spec.isGraph() ? GraphPasses.build(this, operators) : null;
     NetworkSpec.Layer l = spec.loss();
     Object op = operators.create(l.module(), backend, l.dims());
     if (!(op instanceof LossOperator lo)) throw new UserError(l.module().name() + " is not a loss");
@@ -66,15 +71,33 @@ public final class Network {
         NetworkSpec.Layer l = (NetworkSpec.Layer) n;
         Object op = operators.create(l.module(), be, l.dims());
         if (!(op instanceof ModuleOperator mo)) throw new UserError(path + ": " + l.module().name() + " is a loss, not a module");
-        LayerNode node = new LayerNode(path, l, mo);
-        for (String p : mo.parameters()) {
-          parameterOwners.put(path + "." + p, node);
-          parameterVariables.put(path + "." + p, p);
-        }
+        LayerNode node = new LayerNode(path, path, l, mo);
+        addUse(node);
         out.add(node);
       }
     }
     return out;
+  }
+
+  /** Records the parameters of a layer (a use of its instance); the first use owns them. */
+  void addUse(LayerNode node) {
+    for (String p : node.op.parameters()) {
+      String name = node.prefix + "." + p;
+      parameterOwners.putIfAbsent(name, node);
+      parameterVariables.put(name, p);
+      parameterUses.computeIfAbsent(name, k -> new ArrayList<>()).add(node);
+    }
+  }
+
+  /** Whether this is a graph network (its layers in {@link #graph}, {@link #body} empty). */
+  public boolean isGraph() {
+    return graph != null;
+  }
+
+  /** The layers using a parameter: its owner, and in a graph every use of a shared instance. */
+  List<LayerNode> uses(String parameter) {
+    owner(parameter);
+    return parameterUses.get(parameter);
   }
 
   /** The same network on another backend, with the same operators (user specs are not compiled again). */
@@ -120,9 +143,13 @@ public final class Network {
     return false;
   }
 
-  /** All layers (depth first), with their paths. */
+  /** All layers (depth first), with their paths; a graph's module uses in graph order. */
   List<LayerNode> layers() {
     List<LayerNode> out = new ArrayList<>();
+    if (graph != null) {
+      for (GraphPasses.Step s : graph) if (s.layer() != null) out.add(s.layer());
+      return out;
+    }
     collect(body, out);
     return out;
   }
@@ -145,6 +172,10 @@ public final class Network {
    */
   public Pass run(Map<String, Batch> parameters, Batch x, Batch y, Map<String, Batch> data) {
     Pass pass = forward(parameters, x, y, data);
+    if (graph != null) {
+      GraphPasses.backward(pass);
+      return pass;
+    }
     Batch dz = pass.own(loss.op.gradient(pass.lossCache, loss.input));
     pass.outputGradient = dz;
     // below the first node with parameters no gradient is needed: stop there (the input gets none,
@@ -202,6 +233,11 @@ public final class Network {
     pass.callerBatches.add(y);
     pass.callerBatches.addAll(parameters.values());
     if (data != null) pass.callerBatches.addAll(data.values());
+    if (graph != null) {
+      pass.logits = GraphPasses.forward(pass, parameters, x, data == null ? Map.of() : data);
+      loss.forward(pass, pass.logits, y);
+      return pass;
+    }
     Batch out = x;
     for (Node n : body) out = n.forward(pass, out, parameters, data == null ? Map.of() : data);
     pass.logits = out;
@@ -258,14 +294,17 @@ public final class Network {
 
   /** One module instance. */
   final class LayerNode extends Node {
+    /** The prefix of its parameters' names: its path, or in a graph the instance's name. */
+    final String prefix;
     final NetworkSpec.Layer layer;
     final ModuleOperator op;
     final String input;
     /** How each index variable is computed from the input, resolved from the spec once. */
     final Map<String, IndexMaps.IndexMap> indexMaps;
 
-    LayerNode(String path, NetworkSpec.Layer layer, ModuleOperator op) {
+    LayerNode(String path, String prefix, NetworkSpec.Layer layer, ModuleOperator op) {
       super(path);
+      this.prefix = prefix;
       this.layer = layer;
       this.op = op;
       if (op.inputs().size() != 1)
@@ -299,7 +338,7 @@ public final class Network {
       values.put(input, in);
       for (String p : op.parameters()) {
         int[] s = op.itemShape(p);
-        Batch b = parameters.get(path + "." + p);
+        Batch b = parameters.get(prefix + "." + p);
         values.put(p, b.rows() == s[0] && b.cols() == s[1] ? b : be.reshape(b, s[0], s[1]));
       }
       for (String v : op.dataVariables()) {

@@ -61,6 +61,7 @@ final class NetworkProducts {
   static Map<String, Batch> apply(Pass pass, CurvatureKind kind, Map<String, Batch> directions) {
     Map<String, Batch> v = checked(pass.net, directions);
     if (kind == CurvatureKind.HESSIAN) requireMixedResiduals(pass.net);
+    if (pass.net.isGraph()) return GraphProducts.apply(pass, kind, v);
     NetworkProducts p = new NetworkProducts(pass, kind, v);
     return p.run();
   }

@@ -120,9 +120,9 @@ public final class NetworkResolver {
   }
 
   /** What flows between layers: the per-sample shape and, after a convolution-like module, its (oh, ow). */
-  private record Flow(List<Integer> shape, List<Integer> spatial) {}
+  record Flow(List<Integer> shape, List<Integer> spatial) {}
 
-  private static final class Resolver {
+  static final class Resolver {
     private final ParsedNetwork decl;
     private final Map<String, ModuleSpec> modules;
 
@@ -132,6 +132,7 @@ public final class NetworkResolver {
     }
 
     NetworkSpec resolve() {
+      if (decl.isGraph()) return new GraphResolver(decl, this).resolve();
       List<NetworkSpec.Node> body = new ArrayList<>();
       Flow out = body(decl.body(), new Flow(decl.input().shape(), null), body);
       ParsedNetwork.Instance l = decl.loss();
@@ -157,14 +158,14 @@ public final class NetworkResolver {
       return flow;
     }
 
-    private ModuleSpec module(ParsedNetwork.Instance inst) {
+    ModuleSpec module(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
       if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules: " + names(false) + ")");
       if (m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a loss; use it as 'loss " + inst.name() + ";'");
       return m;
     }
 
-    private ModuleSpec loss(ParsedNetwork.Instance inst) {
+    ModuleSpec loss(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
       if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses: " + names(true) + ")");
       if (!m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a module, not a loss (losses: " + names(true) + ")");
@@ -176,10 +177,10 @@ public final class NetworkResolver {
       return s.isEmpty() ? "none" : s;
     }
 
-    private record Placed(NetworkSpec.Layer layer, Flow out) {}
+    record Placed(NetworkSpec.Layer layer, Flow out) {}
 
     /** Binds the dims of one instance and computes its output. */
-    private Placed place(ParsedNetwork.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
+    Placed place(ParsedNetwork.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
       String who = m.name();
       int line = inst.line(), col = inst.column();
       List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
@@ -354,7 +355,7 @@ public final class NetworkResolver {
       return toInt(n, line, col, who);
     }
 
-    private DslException at(int line, int col, String message) {
+    DslException at(int line, int col, String message) {
       return new DslException(decl.source(), line, col, message);
     }
   }
@@ -428,7 +429,8 @@ public final class NetworkResolver {
    */
   public static String describe(NetworkSpec net) {
     List<String[]> rows = new ArrayList<>();
-    rows(net.body(), "", 0, rows);
+    if (net.isGraph()) graphRows(net.graph(), rows);
+    else rows(net.body(), "", 0, rows);
     NetworkSpec.Layer loss = net.loss();
     rows.add(new String[] {"loss", loss.module().name(), dimsOf(loss), type(loss.inputShape()) + " -> scalar"});
     int[] width = new int[3];
@@ -455,6 +457,19 @@ public final class NetworkResolver {
       else {
         rows.add(new String[] {indent + path, "residual", "", shapes + " (x + body(x))"});
         rows(((NetworkSpec.Residual) n).body(), path + ".", depth + 1, rows);
+      }
+    }
+  }
+
+  /** A graph's rows: value, module (with its instance where shared) or merge, dims, and inputs -> shape. */
+  private static void graphRows(NetworkSpec.Graph g, List<String[]> rows) {
+    for (NetworkSpec.Step s : g.steps()) {
+      String shapes = String.join(", ", s.inputs()) + " -> " + type(s.outputShape());
+      if (s instanceof NetworkSpec.Apply a) {
+        String module = a.instance().equals(a.value()) ? a.layer().module().name() : a.instance() + " = " + a.layer().module().name();
+        rows.add(new String[] {a.value(), module, dimsOf(a.layer()), shapes});
+      } else {
+        rows.add(new String[] {s.value(), ((NetworkSpec.Merge) s).op().symbol(), "", shapes});
       }
     }
   }

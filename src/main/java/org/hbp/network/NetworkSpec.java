@@ -10,10 +10,93 @@ import org.hbp.dsl.ModuleSpec;
  * Shapes are per sample, as tensor dims: {@code [n]} for vector(n), {@code [m, n]} for a matrix,
  * {@code [c, h, w]} for a tensor.
  */
-public record NetworkSpec(String name, String source, int line, List<Integer> inputShape, List<Node> body, Layer loss) {
+public record NetworkSpec(String name, String source, int line, List<Integer> inputShape, List<Node> body, Layer loss, Graph graph) {
   public NetworkSpec {
     body = List.copyOf(body);
     inputShape = List.copyOf(inputShape);
+  }
+
+  /** A sequential network: {@link #body} is the chain, no graph. */
+  public NetworkSpec(String name, String source, int line, List<Integer> inputShape, List<Node> body, Layer loss) {
+    this(name, source, line, inputShape, body, loss, null);
+  }
+
+  /** Whether this is a graph network ({@link #graph}; its {@link #body} is empty). */
+  public boolean isGraph() {
+    return graph != null;
+  }
+
+  /**
+   * A graph network's steps in their order (each value defined before its uses): the input value,
+   * the steps, and the value the loss is applied to.
+   */
+  public record Graph(String input, List<Step> steps, String output) {
+    public Graph {
+      steps = List.copyOf(steps);
+    }
+  }
+
+  /** One value of a graph: a module applied to a value, or a merge of values. */
+  public sealed interface Step permits Apply, Merge {
+    /** The value's name. */
+    String value();
+
+    /** The values it reads, in order (a value may appear twice). */
+    List<String> inputs();
+
+    /** Per-sample shape of the value. */
+    List<Integer> outputShape();
+
+    int line();
+
+    int column();
+  }
+
+  /**
+   * {@code value = instance(input)}: a use of a module instance; {@code instance} names its
+   * parameters ({@code <instance>.<param>}), shared by every use of a named instance.
+   */
+  public record Apply(String value, String instance, Layer layer, String input, int line, int column) implements Step {
+    @Override
+    public List<String> inputs() {
+      return List.of(input);
+    }
+
+    @Override
+    public List<Integer> outputShape() {
+      return layer.outputShape();
+    }
+  }
+
+  /** The merges of a graph, entrywise on equal shapes, or concatenation along the first dim. */
+  public enum MergeOp {
+    ADD("+"), SUBTRACT("-"), MULTIPLY(".*"), CONCAT("concat");
+
+    private final String symbol;
+
+    MergeOp(String symbol) {
+      this.symbol = symbol;
+    }
+
+    public String symbol() {
+      return symbol;
+    }
+
+    /** The merge written as {@code symbol}; null if none. */
+    public static MergeOp of(String symbol) {
+      for (MergeOp m : values()) if (m.symbol.equals(symbol)) return m;
+      return null;
+    }
+  }
+
+  /** {@code value = a op b} or {@code value = concat(a, b, ...)}, with the inputs' per-sample shapes. */
+  public record Merge(String value, MergeOp op, List<String> inputs, List<List<Integer>> inputShapes, List<Integer> outputShape, int line,
+      int column) implements Step {
+    public Merge {
+      inputs = List.copyOf(inputs);
+      inputShapes = inputShapes.stream().map(List::copyOf).toList();
+      outputShape = List.copyOf(outputShape);
+    }
   }
 
   /** An element of a network's body. */

@@ -31,8 +31,25 @@ abstract class ParameterBlocks implements CurvatureStrategy.Blocks {
   /** The residual term (averaged over the batch) applied to {@code v}, for a parameter whose residual the policy keeps. */
   abstract Batch residualTerm(Network.LayerNode l, String var, ForwardCache c, Batch v, List<Batch> temporaries);
 
+  /**
+   * The block of a parameter; in a graph network, for a shared instance, the sum of the blocks of
+   * its uses (each formed at that use; the cross terms between uses are not approximated).
+   */
   @Override
   public final Batch matProd(Network.LayerNode l, String var, Batch v) {
+    if (!net.isGraph()) return useProduct(l, var, v);
+    List<Network.LayerNode> uses = net.uses(l.prefix + "." + var);
+    Batch sum = null;
+    for (Network.LayerNode u : uses) {
+      Batch b = useProduct(u, var, v);
+      Batch before = sum;
+      sum = sum == null ? b : be.add(sum, b);
+      if (before != null) net.releaseTemporaries(java.util.Arrays.asList(before, b), v, sum);
+    }
+    return sum;
+  }
+
+  private Batch useProduct(Network.LayerNode l, String var, Batch v) {
     ForwardCache c = pass.caches.get(l);
     List<Batch> temporaries = new ArrayList<>();
     Batch curvature = propagatedTerm(l, var, c, v, temporaries);

@@ -16,6 +16,10 @@ public final class Pass implements AutoCloseable {
   final int samples;
   final Map<Network.LayerNode, ForwardCache> caches = new IdentityHashMap<>();
   final Map<Network.LayerNode, Batch> outputGradients = new IdentityHashMap<>();
+  /** A graph network's values by name, in their item shapes ({@link GraphPasses}). */
+  final Map<String, Batch> values = new LinkedHashMap<>();
+  /** A graph network's per-sample value gradients, summed over each value's uses. */
+  final Map<String, Batch> valueGradients = new LinkedHashMap<>();
   ForwardCache lossCache;
   Batch logits;
   Batch outputGradient;
@@ -98,6 +102,11 @@ public final class Pass implements AutoCloseable {
     if (g != null) return g;
     Network.LayerNode n = net.owner(parameter);
     String var = net.parameterVariables.get(parameter);
+    if (net.isGraph()) {
+      g = sharedGradient(parameter, var);
+      gradients.put(parameter, g);
+      return g;
+    }
     // the mean of the per-sample gradients: 1/N applied to the smaller of dz and the summed product
     Batch dz = outputGradients.get(n);
     long dzEntries = (long) dz.samples() * dz.directions() * dz.rows() * dz.cols();
@@ -111,6 +120,26 @@ public final class Pass implements AutoCloseable {
       if (!net.be.sharesStorage(sum, dz) && !net.be.sharesStorage(sum, g)) net.be.release(sum);
     }
     gradients.put(parameter, g);
+    return g;
+  }
+
+  /** {@code (1/N) sum_uses sum_n J_θ,n' dz_n}: a graph parameter's gradient, summed over the uses of its instance. */
+  private Batch sharedGradient(String parameter, String var) {
+    Batch sum = null;
+    java.util.List<Batch> temporaries = new java.util.ArrayList<>(), keep = new java.util.ArrayList<>();
+    for (Network.LayerNode n : net.uses(parameter)) {
+      Batch dz = outputGradients.get(n);
+      if (dz == null) continue;
+      keep.add(dz);
+      Batch t = n.op.jacTMatProdSum(caches.get(n), var, dz);
+      temporaries.add(t);
+      sum = sum == null ? t : net.be.add(sum, t);
+      temporaries.add(sum);
+    }
+    int[] s = net.parameterShape(parameter);
+    Batch g = sum == null ? net.be.fill(s[0], s[1], 0) : net.be.scale(sum, 1.0 / samples);
+    keep.add(g);
+    net.releaseTemporaries(temporaries, keep.toArray(new Batch[0]));
     return g;
   }
 

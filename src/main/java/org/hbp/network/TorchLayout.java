@@ -42,6 +42,10 @@ public final class TorchLayout {
   public TorchLayout(Network net) {
     this.net = net;
     this.be = net.backend();
+    if (net.spec().isGraph()) {
+      walkGraph(net.spec().graph());
+      return;
+    }
     int[] vectorOrder = walk(net.spec().body(), "", null);
     if (vectorOrder != null) { /* the logits of a flattened map without a layer after: nothing to map */ }
   }
@@ -57,37 +61,64 @@ public final class TorchLayout {
         walk(r.body(), path + ".", null);
         continue;
       }
-      NetworkSpec.Layer l = (NetworkSpec.Layer) node;
-      ModuleSpec m = l.module();
-      List<Expr.Var> params = m.withRole(Expr.Role.PARAM);
-      int in = numel(l.inputShape());
-      // after a flatten: a weight multiplying the vector takes the order into its columns (and the
-      // output is in natural order); otherwise parameters aligned with the vector take it into their rows
-      boolean consumes = false;
-      for (Expr.Var p : params) {
-        int[] s = net.parameterShape(path + "." + p.name());
-        consumes |= s[1] == in && s[1] > 1;
-      }
-      for (Expr.Var p : params) {
-        String name = path + "." + p.name();
-        int[] s = net.parameterShape(name);
-        int[] columns = null, rows = null;
-        if (order != null) {
-          if (consumes && s[1] == in) columns = order;
-          else if (!consumes && s[0] == in && s[1] == 1) rows = order;
-        }
-        perm.put(name, rows != null ? vectorPermutation(rows) : matrixPermutation(s[0], s[1], columns));
-        torchShape.put(name, torchShape(m, l.dims(), p, s));
-      }
-      if (consumes) {
-        order = null;
-        continue;
-      }
-      boolean rank1In = l.inputShape().size() == 1, rank1Out = l.outputShape().size() == 1;
-      List<Integer> moduleIn = declared(l, m.withRole(Expr.Role.INPUT).get(0));
-      if (rank1Out && moduleIn.size() == 3) order = params.isEmpty() ? tensorOrder(moduleIn) : null; // a flatten of (c, h, w)
-      else if (!(rank1In && rank1Out && numel(l.outputShape()) == in)) order = null;
+      order = layer(path, (NetworkSpec.Layer) node, order);
     }
+    return order;
+  }
+
+  /**
+   * A graph network: each instance's parameters ({@code <instance>.<param>}) mapped at its first
+   * use, with the order of flattened vectors tracked per value; a merge of a flattened vector is
+   * refused (hbp cannot map PyTorch's order through it).
+   */
+  private void walkGraph(NetworkSpec.Graph g) {
+    Map<String, int[]> orders = new LinkedHashMap<>();
+    for (NetworkSpec.Step step : g.steps()) {
+      if (step instanceof NetworkSpec.Apply a) {
+        int[] in = orders.get(a.input());
+        if (perm.keySet().stream().anyMatch(k -> k.startsWith(a.instance() + "."))) {
+          if (in != null) throw new UserError("value " + a.value() + ": shared instance " + a.instance()
+              + " applied to a flattened map: hbp cannot map PyTorch's flattened order through it");
+          orders.put(a.value(), null);
+          continue;
+        }
+        orders.put(a.value(), layer(a.instance(), a.layer(), in));
+      } else {
+        for (String v : step.inputs())
+          if (orders.get(v) != null)
+            throw new UserError("value " + step.value() + " merges the flattened map " + v + ": hbp cannot map PyTorch's flattened order through it");
+      }
+    }
+  }
+
+  /** One layer's parameters (named {@code <path>.<param>}); returns the order of the vector after it. */
+  private int[] layer(String path, NetworkSpec.Layer l, int[] order) {
+    ModuleSpec m = l.module();
+    List<Expr.Var> params = m.withRole(Expr.Role.PARAM);
+    int in = numel(l.inputShape());
+    // after a flatten: a weight multiplying the vector takes the order into its columns (and the
+    // output is in natural order); otherwise parameters aligned with the vector take it into their rows
+    boolean consumes = false;
+    for (Expr.Var p : params) {
+      int[] s = net.parameterShape(path + "." + p.name());
+      consumes |= s[1] == in && s[1] > 1;
+    }
+    for (Expr.Var p : params) {
+      String name = path + "." + p.name();
+      int[] s = net.parameterShape(name);
+      int[] columns = null, rows = null;
+      if (order != null) {
+        if (consumes && s[1] == in) columns = order;
+        else if (!consumes && s[0] == in && s[1] == 1) rows = order;
+      }
+      perm.put(name, rows != null ? vectorPermutation(rows) : matrixPermutation(s[0], s[1], columns));
+      torchShape.put(name, torchShape(m, l.dims(), p, s));
+    }
+    if (consumes) return null;
+    boolean rank1In = l.inputShape().size() == 1, rank1Out = l.outputShape().size() == 1;
+    List<Integer> moduleIn = declared(l, m.withRole(Expr.Role.INPUT).get(0));
+    if (rank1Out && moduleIn.size() == 3) order = params.isEmpty() ? tensorOrder(moduleIn) : null; // a flatten of (c, h, w)
+    else if (!(rank1In && rank1Out && numel(l.outputShape()) == in)) order = null;
     return order;
   }
 

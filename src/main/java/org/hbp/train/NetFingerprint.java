@@ -30,6 +30,7 @@ public final class NetFingerprint {
   public static String text(NetworkSpec net) {
     StringBuilder sb = new StringBuilder("input ").append(net.inputShape()).append('\n');
     nodes(net.body(), "", sb);
+    if (net.isGraph()) graph(net.graph(), sb);
     sb.append("loss ");
     layer(net.loss(), sb);
     return sb.toString();
@@ -53,6 +54,19 @@ public final class NetFingerprint {
       else {
         sb.append("residual\n");
         nodes(((NetworkSpec.Residual) n).body(), prefix + i + ".", sb);
+      }
+    }
+  }
+
+  /** A graph network's steps: value = instance(input) with the layer, or value = op(inputs); value names enter (they name parameters). */
+  private static void graph(NetworkSpec.Graph g, StringBuilder sb) {
+    sb.append("graph ").append(g.input()).append(" -> ").append(g.output()).append('\n');
+    for (NetworkSpec.Step s : g.steps()) {
+      if (s instanceof NetworkSpec.Apply a) {
+        sb.append(a.value()).append(" = ").append(a.instance()).append('(').append(a.input()).append(") ");
+        layer(a.layer(), sb);
+      } else {
+        sb.append(s.value()).append(" = ").append(((NetworkSpec.Merge) s).op().symbol()).append(s.inputs()).append('\n');
       }
     }
   }

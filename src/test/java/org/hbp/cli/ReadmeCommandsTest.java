@@ -276,6 +276,15 @@ class ReadmeCommandsTest {
     Npy.write(tmp.resolve("x.npy"), NdArray.of(new double[] {0.5, -1, 2}, 3));
     Npy.write(tmp.resolve("A.npy"), NdArray.of(A, 3, 3));
     writeFcFiles();
+    writeParams("networks/inception.hbp", "inception-params.npz");
+  }
+
+  /** Xavier-normal parameters of a network in PyTorch's names and shapes (float32), for a README command on it. */
+  private static void writeParams(String network, String file) throws IOException {
+    Network net = new Network(NetworkResolver.load(Path.of(network), null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(), new CpuBackend());
+    Map<String, NdArray> params = new LinkedHashMap<>();
+    Initialization.xavierNormalTorch(net, 5).forEach((name, a) -> params.put(name, NdArray.of(a.data(), DType.FLOAT32, a.shape())));
+    Npz.write(tmp.resolve(file), params);
   }
 
   /** params.npz, batch.npz and V.npz for networks/fc.hbp, as the README's PyTorch snippet describes them (float32). */

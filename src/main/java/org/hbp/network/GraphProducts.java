@@ -1,0 +1,237 @@
+package org.hbp.network;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.hbp.UserError;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.runtime.ForwardCache;
+import org.hbp.runtime.ModuleOperator;
+
+/**
+ * Curvature products on a graph network, the DAG form of {@link NetworkProducts}: for directions
+ * {@code v = (v_θ)},
+ * <ol>
+ *   <li>forward mode, in graph order: {@code u_value = J_x u_input + sum_θ J_θ v_θ} at a module use
+ *       (every use of a shared instance takes its parameters' directions), {@code sum_i J_i u_i} at a
+ *       merge ({@link Merges});</li>
+ *   <li>{@code w = H_l,n u} at the loss's value;</li>
+ *   <li>backward, in reverse graph order, {@code w} of a value summed over its uses: at a module use
+ *       {@code w_in += J_x' w + mod(R_x) u_in [+ sum_θ M_xθ v_θ]} and, per parameter,
+ *       {@code J_θ' w + mod(R_θ) v_θ [+ M_θx u_in + sum_θ' M_θθ' v_θ']}, summed over its uses; at
+ *       {@code z = a .* b}, {@code w_a += b .* w + A .* u_a + B .* u_b} (and symmetrically) with
+ *       {@code mod([[0, D], [D, 0]]) = [[A, B], [B, A]]}, {@code D = diag(dz)}
+ *       ({@link Merges#residualDiagonals}).</li>
+ * </ol>
+ * The bracketed mixed terms are kept for the Hessian only, which makes the product Pearlmutter's
+ * {@code H v} of the mean loss, exact on any DAG: a shared parameter's block sums its uses and the
+ * cross terms between them (they arrive through {@code u_in} and {@code w_in}). For the GGN every
+ * residual is zero; the PCH keeps the modified residuals and no mixed terms. The exact strategy's
+ * block of θ is this product with directions on θ alone, read at θ ({@link #block}).
+ */
+final class GraphProducts {
+  private final Pass pass;
+  private final Network net;
+  private final Backend be;
+  /** Whether the mixed terms are kept (the Hessian). */
+  private final boolean mixedTerms;
+  private final ResidualPolicy policy;
+  private final Map<String, Batch> v;
+  /** The parameters whose part of the product is wanted. */
+  private final Set<String> wanted;
+  /** The values whose w is needed: those with a use of a wanted parameter at or above them. */
+  private final Set<String> upstreamOfWanted = new HashSet<>();
+  private final Map<String, Batch> tangent = new LinkedHashMap<>();
+  private final Map<Network.LayerNode, Batch> tangentIn = new IdentityHashMap<>();
+  private final Map<String, Batch> w = new LinkedHashMap<>();
+  private final Map<String, Batch> sums = new LinkedHashMap<>();
+  private final List<Batch> temporaries = new ArrayList<>();
+
+  private GraphProducts(Pass pass, ResidualPolicy policy, Map<String, Batch> v, Set<String> wanted) {
+    this.pass = pass;
+    this.net = pass.net;
+    this.be = net.be;
+    this.policy = policy;
+    this.mixedTerms = policy.modification() == ResidualModification.NONE;
+    this.v = v;
+    this.wanted = wanted;
+    for (GraphPasses.Step s : net.graph) {
+      boolean up = false;
+      if (s.layer() != null) for (String p : s.layer().op.parameters()) up |= wanted.contains(s.layer().prefix + "." + p);
+      for (String in : s.inputs()) up |= upstreamOfWanted.contains(in);
+      if (up) upstreamOfWanted.add(s.value());
+    }
+  }
+
+  /** The whole-network product ({@link Pass#networkProduct}) of a graph network: every parameter, V directions each. */
+  static Map<String, Batch> apply(Pass pass, CurvatureKind kind, Map<String, Batch> checkedDirections) {
+    Set<String> all = new HashSet<>(pass.net.parameterNames());
+    GraphProducts p = new GraphProducts(pass, ResidualPolicy.of(kind), checkedDirections, all);
+    Map<String, Batch> out = p.run();
+    p.release(out.values(), checkedDirections.values());
+    return out;
+  }
+
+  /**
+   * The exact block of one parameter applied to directions (one sample, V directions, its item
+   * shape): {@code (1/N) sum_n} of the product above with directions on this parameter only.
+   */
+  static Batch block(Pass pass, ResidualPolicy policy, String parameter, Batch directions) {
+    GraphProducts p = new GraphProducts(pass, policy, Map.of(parameter, directions), Set.of(parameter));
+    Batch out = p.run().get(parameter);
+    p.release(List.of(out), List.of(directions));
+    return out;
+  }
+
+  private Map<String, Batch> run() {
+    forward();
+    String output = net.spec.graph().output();
+    Batch u = tangent.get(output);
+    if (u != null) w.put(output, own(net.loss.hessianProd(pass, u)));
+    for (int k = net.graph.size() - 1; k >= 0; k--) backward(net.graph.get(k));
+    Map<String, Batch> out = new LinkedHashMap<>();
+    int directions = v.values().iterator().next().directions();
+    for (String name : net.parameterNames()) {
+      if (!wanted.contains(name)) continue;
+      Batch sum = sums.get(name);
+      int[] s = net.parameterShape(name);
+      out.put(name, sum == null ? be.fromArray(1, directions, s[0], s[1], new double[directions * s[0] * s[1]]) : be.scale(sum, 1.0 / pass.samples));
+    }
+    return out;
+  }
+
+  private void release(java.util.Collection<Batch> results, java.util.Collection<Batch> directions) {
+    List<Batch> keep = new ArrayList<>(results);
+    keep.addAll(directions);
+    keep.addAll(pass.callerBatches);
+    keep.addAll(pass.values.values());
+    keep.addAll(pass.valueGradients.values());
+    keep.addAll(pass.outputGradients.values());
+    net.releaseTemporaries(temporaries, keep.toArray(new Batch[0]));
+  }
+
+  // ---- forward mode ----------------------------------------------------------------------------
+
+  private void forward() {
+    for (GraphPasses.Step s : net.graph) {
+      Batch out;
+      if (s.layer() != null) out = layerTangent(s.layer(), tangent.get(s.inputs().get(0)));
+      else {
+        List<Batch> u = new ArrayList<>();
+        for (String in : s.inputs()) u.add(tangent.get(in));
+        out = s.merge().tangent(GraphPasses.values(pass, s), u, temporaries);
+      }
+      if (out != null) tangent.put(s.value(), own(GraphPasses.as(be, out, GraphPasses.item(net, s.value()))));
+    }
+  }
+
+  /** {@code J_x u + sum_θ J_θ v_θ} at one module use; records u as its input's derivative. */
+  private Batch layerTangent(Network.LayerNode l, Batch u) {
+    tangentIn.put(l, u);
+    ForwardCache c = pass.caches.get(l);
+    Batch out = u == null ? null : own(l.asOutput(own(l.op.jacMatProd(c, l.input, l.asInput(u)))));
+    for (String p : l.op.parameters()) {
+      Batch d = v.get(l.prefix + "." + p);
+      if (d == null) continue;
+      Batch j = own(l.asOutput(own(l.op.jacMatProd(c, p, d))));
+      out = out == null ? j : own(be.add(out, j));
+    }
+    return out;
+  }
+
+  // ---- backward ---------------------------------------------------------------------------------
+
+  private void backward(GraphPasses.Step s) {
+    if (!upstreamOfWanted.contains(s.value())) return;
+    Batch wz = w.get(s.value());
+    if (s.layer() != null) {
+      String in = s.inputs().get(0);
+      Batch wi = layerBackward(s.layer(), wz, upstreamOfWanted.contains(in));
+      add(in, wi);
+      return;
+    }
+    List<Batch> values = GraphPasses.values(pass, s);
+    Batch[] residual = null;
+    boolean anyTangent = false;
+    for (String in : s.inputs()) anyTangent |= tangent.get(in) != null;
+    if (s.merge().hasResidual() && anyTangent && policy.modification() != ResidualModification.ZERO) {
+      residual = s.merge().residualDiagonals(pass.valueGradients.get(s.value()), policy.modification());
+      for (Batch r : residual) if (!pass.valueGradients.values().contains(r)) own(r);
+    }
+    for (int i = 0; i < s.inputs().size(); i++) {
+      String in = s.inputs().get(i);
+      if (!upstreamOfWanted.contains(in)) continue;
+      Batch contribution = wz == null ? null : own(s.merge().jacT(i, values, wz));
+      if (residual != null) {
+        Batch ua = tangent.get(in), ub = tangent.get(s.inputs().get(1 - i));
+        if (ua != null) contribution = plus(contribution, own(be.multiply(residual[0], ua)));
+        if (ub != null) contribution = plus(contribution, own(be.multiply(residual[1], ub)));
+      }
+      add(in, contribution);
+    }
+  }
+
+  private void add(String value, Batch d) {
+    if (d == null) return;
+    d = GraphPasses.as(be, d, GraphPasses.item(net, value));
+    w.put(value, plus(w.get(value), d));
+  }
+
+  private Batch layerBackward(Network.LayerNode l, Batch w, boolean needInput) {
+    ModuleOperator op = l.op;
+    ForwardCache c = pass.caches.get(l);
+    Batch dz = pass.outputGradients.get(l);
+    Batch u = tangentIn.get(l);
+    Batch wo = w == null ? null : l.asOutput(w);
+    for (String p : op.parameters()) {
+      String name = l.prefix + "." + p;
+      if (!wanted.contains(name)) continue;
+      Batch vp = v.get(name);
+      Batch sum = wo == null ? null : own(op.jacTMatProdSum(c, p, wo));
+      if (vp != null && policy.contributes(op, p)) sum = plus(sum, own(be.sumSamples(own(policy.product(op, c, p, dz, vp)))));
+      if (mixedTerms) {
+        if (u != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, l.input, dz, l.asInput(u))))));
+        for (String q : op.parameters()) {
+          Batch vq = v.get(l.prefix + "." + q);
+          if (!q.equals(p) && vq != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, q, dz, vq)))));
+        }
+      }
+      if (sum != null) sums.put(name, plus(sums.get(name), sum));
+    }
+    if (!needInput) return null;
+    Batch in = wo == null ? null : own(op.jacTMatProd(c, l.input, wo));
+    if (u != null && policy.contributes(op, l.input)) in = plus(in, own(policy.product(op, c, l.input, dz, l.asInput(u))));
+    if (mixedTerms)
+      for (String p : op.parameters()) {
+        Batch vp = v.get(l.prefix + "." + p);
+        if (vp != null) in = plus(in, own(mixed(l).mixedResidualMatProd(c, l.input, p, dz, vp)));
+      }
+    return in;
+  }
+
+  /** The operator of a layer whose mixed second derivatives the Hessian needs here; refuses, naming the layer, where it has none. */
+  private ModuleOperator mixed(Network.LayerNode l) {
+    if (!l.op.hasMixedResiduals())
+      throw new UserError("layer " + l.path + " (" + l.op.name() + "): its operator has no mixed second derivatives sum_k dz_k d²z_k/(da db), "
+          + "which the Hessian of a shared instance's parameters (or the whole-network Hessian) needs; use the GGN or a PCH");
+    return l.op;
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  private Batch plus(Batch a, Batch b) {
+    if (a == null) return b;
+    if (b == null) return a;
+    return own(be.add(a, b));
+  }
+
+  private Batch own(Batch b) {
+    temporaries.add(b);
+    return b;
+  }
+}

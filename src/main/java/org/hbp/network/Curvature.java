@@ -39,11 +39,45 @@ public final class Curvature {
   private final Map<String, List<Batch>> masks = new HashMap<>();
 
   Curvature(Pass pass, CurvatureKind kind, Strategy strategy, long memoryLimit) {
+    this(pass, kind, strategy, KfacOptions.defaults(), memoryLimit);
+  }
+
+  Curvature(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit) {
     this.net = pass.net;
     this.be = net.be;
     this.kind = kind;
     this.strategy = strategy;
-    this.blocks = strategy.implementation().prepare(pass, ResidualPolicy.of(kind), memoryLimit);
+    this.blocks = strategy.implementation(options).prepare(pass, ResidualPolicy.of(kind), memoryLimit);
+  }
+
+  /**
+   * Block-diagonal curvature of a pass with the Kronecker-factored strategies' options (Monte-Carlo
+   * vectors, seed, loss factor); the other strategies ignore them.
+   */
+  public static Curvature of(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit) {
+    return new Curvature(pass, kind, strategy, options, memoryLimit);
+  }
+
+  /**
+   * {@code (C + λ I)^-1 v} with a parameter's block C in closed form (kfac, kflr, ekfac: exact in
+   * the eigenbasis of the Kronecker factors, the damping added to the whole block); λ > 0.
+   */
+  public Batch dampedInverse(String parameter, Batch v, double lambda) {
+    if (!(lambda > 0)) throw new UserError("the damping of the inverse must be > 0, not " + lambda);
+    Network.LayerNode l = net.owner(parameter);
+    String var = net.parameterVariables.get(parameter);
+    Batch r = blocks.dampedInverse(l, var, directions(parameter, l, var, v), lambda);
+    if (r == null)
+      throw new UserError("--strategy " + strategy.label() + " has no closed-form damped inverse; use kfac, kflr or ekfac, or solve by CG");
+    return r;
+  }
+
+  /** The Kronecker factors A and G (and EKFAC's scalings) of a parameter's block (kfac, kflr, ekfac). */
+  public KroneckerFactors kroneckerFactors(String parameter) {
+    Network.LayerNode l = net.owner(parameter);
+    KroneckerFactors f = blocks.kroneckerFactors(l, net.parameterVariables.get(parameter));
+    if (f == null) throw new UserError("--strategy " + strategy.label() + " keeps no Kronecker factors; use kfac, kflr or ekfac");
+    return f;
   }
 
   /**

@@ -24,9 +24,9 @@ class ChoicesTest {
 
   @Test
   void anUnknownStrategyInAListIsOneLineListingTheChoices() {
-    String[] r = run("bench", "--strategies", "exact,kfac");
+    String[] r = run("bench", "--strategies", "exact,kfc");
     assertEquals("2", r[0], r[1]);
-    assertEquals("hbp: unknown strategy 'kfac'; expected exact, kfra or bda\n", r[1]);
+    assertEquals("hbp: unknown strategy 'kfc'; expected exact, kfra, bda, kfac, kflr or ekfac\n", r[1]);
     assertEquals("", r[2], "nothing ran");
   }
 

@@ -50,7 +50,8 @@ public final class CurvatureCommand extends HbpCommand {
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
-      description = "exact (matrix-free), kfra (eq. 8) or bda (eq. 9) (default: ${DEFAULT-VALUE}).",
+      description = "exact (matrix-free), kfra (eq. 8), bda (eq. 9), or the GGN's Kronecker factors A (x) G: kfac (Monte-Carlo G), "
+          + "kflr (exact G) or ekfac (kflr's eigenbasis, exact diagonal in it) (default: ${DEFAULT-VALUE}).",
       converter = Choices.Strategies.class)
   Strategy strat;
 
@@ -69,7 +70,8 @@ public final class CurvatureCommand extends HbpCommand {
   @Option(names = "--dense", paramLabel = "OUT.npz", description = "Write each block densely.")
   Path dense;
 
-  @Option(names = "--solve", paramLabel = "ALPHA", description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG.")
+  @Option(names = "--solve", paramLabel = "ALPHA",
+      description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG (kfac, kflr, ekfac: in closed form, in the eigenbasis of the factors).")
   Double solve;
 
   @Option(names = "--out", paramLabel = "OUT.npz", description = "Output of --vectors or --solve.")
@@ -83,6 +85,11 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Option(names = "--cg-maxiter", defaultValue = Defaults.CG_MAXITER, description = "CG iteration limit (default: ${DEFAULT-VALUE}).")
   int cgMaxiter;
+
+  @Mixin KfacOptionsMixin kfac;
+
+  @Option(names = "--seed", defaultValue = "0", description = "kfac: seed of the Monte-Carlo draws (default: ${DEFAULT-VALUE}).")
+  long seed;
 
   @Mixin MemoryLimitOption memoryLimit;
 
@@ -143,7 +150,7 @@ public final class CurvatureCommand extends HbpCommand {
       w.flush();
       return 0;
     }
-    Curvature c = pass.curvature(kind, strat, limit);
+    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit);
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
     if (vectors != null) {
       for (String name : network.parameterNames()) {
@@ -169,6 +176,18 @@ public final class CurvatureCommand extends HbpCommand {
       w.println("wrote " + dense);
     } else {
       ConjugateGradient.Settings s = new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter);
+      if (strat.isKroneckerFactored()) {
+        if (blocks != 1) throw new UserError("--solve with --strategy " + strat.label() + " inverts whole blocks in closed form; drop --blocks " + blocks);
+        for (String name : network.parameterNames()) {
+          Batch minusG = be.scale(pass.gradient(name), -1);
+          result.put(name, layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
+          w.printf("  %s: closed form in the eigenbasis of the Kronecker factors%n", name);
+        }
+        Npz.write(out, result);
+        w.println("wrote " + out);
+        w.flush();
+        return 0;
+      }
       for (String name : network.parameterNames()) {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
         result.put(name, layout.toTorch(name, r.solution(), true));

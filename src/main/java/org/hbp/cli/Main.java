@@ -29,6 +29,7 @@ public final class Main implements Runnable {
     m.put("generate", GenerateCommand.class);
     m.put("verify", VerifyCommand.class);
     m.put("curvature", CurvatureCommand.class);
+    m.put("gradients", GradientsCommand.class);
     m.put("spectrum", SpectrumCommand.class);
     m.put("bench", BenchCommand.class);
     m.put("demo", DemoCommand.class);

@@ -72,6 +72,21 @@ public final class Curvature {
     return r;
   }
 
+  /**
+   * The solution d of paper eq. 10's system {@code [α I + (1 - α) C] d = b} for a parameter's block
+   * in closed form (kfac, kflr, ekfac): {@code b} for α = 1, else
+   * {@code (C + α/(1-α) I)^-1 b / (1 - α)}; 0 < α <= 1.
+   */
+  public Batch dampedSolve(String parameter, Batch b, double alpha) {
+    if (!(alpha > 0 && alpha <= 1))
+      throw new UserError("the closed-form solve of [alpha I + (1 - alpha) C] d = b needs 0 < alpha <= 1, not " + alpha);
+    if (alpha == 1) return be.scale(b, 1);
+    Batch x = dampedInverse(parameter, b, alpha / (1 - alpha));
+    Batch out = be.scale(x, 1 / (1 - alpha));
+    if (!be.sharesStorage(out, x)) be.release(x);
+    return out;
+  }
+
   /** The Kronecker factors A and G (and EKFAC's scalings) of a parameter's block (kfac, kflr, ekfac). */
   public KroneckerFactors kroneckerFactors(String parameter) {
     Network.LayerNode l = net.owner(parameter);

@@ -19,10 +19,13 @@ import org.hbp.backend.Batch;
 public final class SampleGradients {
   private SampleGradients() {}
 
-  /** {@code ∇_θ ℓ_n} of every sample: {@code [N x 1]} items in the parameter's item shape (the caller releases it). */
+  /** {@code ∇_θ ℓ_n} of every sample: {@code [N x 1]} items in the parameter's item shape, a fresh batch (the caller releases it). */
   public static Batch perSample(Pass pass, String parameter) {
     Network.LayerNode l = pass.net.owner(parameter);
-    return l.op.jacTMatProd(pass.caches.get(l), pass.net.parameterVariables.get(parameter), pass.outputGradients.get(l));
+    Batch dz = pass.outputGradients.get(l);
+    Batch g = l.op.jacTMatProd(pass.caches.get(l), pass.net.parameterVariables.get(parameter), dz);
+    // a bias's J' dz may be dz itself (a view): copy it, so that releasing the result leaves the pass intact
+    return pass.net.be.sharesStorage(g, dz) ? pass.net.be.scale(g, 1) : g;
   }
 
   /** BackPACK's BatchGrad: {@code (1/N) ∇_θ ℓ_n} per sample. */

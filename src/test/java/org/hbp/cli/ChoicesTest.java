@@ -34,7 +34,7 @@ class ChoicesTest {
   void anUnknownOptimizerOrCurvatureOfTrainIsOneLine() {
     String[] r = run("train", "--net", "networks/fc.hbp", "--out", "unused", "--optimizer", "lbfgs");
     assertEquals("2", r[0], r[1]);
-    assertEquals("hbp: unknown optimizer 'lbfgs'; expected cg-newton, sgd or adam\n", r[1]);
+    assertEquals("hbp: unknown optimizer 'lbfgs'; expected cg-newton, sgd, adam or kfac\n", r[1]);
     r = run("train", "--net", "networks/fc.hbp", "--out", "unused", "--curvature", "fisher");
     assertEquals("hbp: unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip\n", r[1]);
   }

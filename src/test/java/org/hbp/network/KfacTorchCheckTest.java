@@ -86,4 +86,169 @@ class KfacTorchCheckTest {
     assertEquals(2 * layers, compareBlocks(name, "kflr", ref, dense(name, "kflr")));
     assertEquals(2 * layers, compareBlocks(name, "ekfac", ref, dense(name, "ekfac")));
   }
+
+  final Backend be = new CpuBackend();
+
+  /** A net of {@link #NETS} with the script's parameters and batch, and its pass. */
+  private record Problem(Network net, TorchLayout layout, Pass pass) {}
+
+  private Problem problem(String name) throws Exception {
+    Network net = new Network(NetworkResolver.load(dir.resolve(name + ".hbp"), null, List.of(Path.of("modules-spec"))), Network.builtIn(), be);
+    TorchLayout layout = new TorchLayout(net);
+    Map<String, Batch> p = layout.parametersOnly(Npz.read(dir.resolve("params.npz")), "params.npz");
+    Map<String, NdArray> b = Npz.read(dir.resolve("batch.npz"));
+    Batch x = layout.inputs(b.get("x"), "batch.npz");
+    return new Problem(net, layout, net.run(p, x, layout.targets(b.get("y"), x.samples(), "batch.npz")));
+  }
+
+  /**
+   * KFAC's Monte-Carlo factors: A is exact (1e-10), and G, the mean over K = 3000 vectors per
+   * sample, is unbiased: every entry within 5 standard errors of KFLR's G from PyTorch, the standard
+   * error sqrt(Var/K) with Var the variance of one draw, computed in the script from its definition
+   * (Gaussian ξ: Var(ξ'Mξ) = 2 ||sym M||²; a sampled label: by enumerating the classes). For a correct
+   * estimator a 5-sigma miss of any of the at most 54 entries has probability below 1e-4 (fixed seed:
+   * the outcome is deterministic); the standard errors are below 5 % of the largest entry, so a
+   * G off by a factor (a lost 1/N, 1/K or 1/T) fails.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn", "fc:sampled", "cnn:sampled"})
+  void kfacFactorsAreExactForAAndUnbiasedForG(String which) throws Exception {
+    String name = which.split(":")[0];
+    KfacOptions.Fisher fisher = which.endsWith(":sampled") ? KfacOptions.Fisher.SAMPLED : KfacOptions.Fisher.MC;
+    Map<String, NdArray> ref = reference(name);
+    Problem pr = problem(name);
+    int k = 3000;
+    Curvature c = Curvature.of(pr.pass(), CurvatureKind.GGN, Strategy.KFAC, new KfacOptions(fisher, k, 7, LossFactorColumns.eigen()), 1L << 30);
+    int layers = 0;
+    for (String key : ref.keySet()) {
+      if (!key.startsWith("A.")) continue;
+      String torch = key.substring(2);
+      KroneckerFactors f = c.kroneckerFactors(ours(torch));
+      assertBlockEquals(name + " A " + torch, ref.get(key), inTorchColumnOrder(pr, ours(torch), f));
+      NdArray g = ref.get("G." + torch), var = ref.get((fisher == KfacOptions.Fisher.MC ? "gvar_mc." : "gvar_sampled.") + torch);
+      double scale = TorchReference.scale(g), worst = 0, largestError = 0;
+      for (int i = 0; i < g.numel(); i++) {
+        double se = Math.sqrt(var.data()[i] / k);
+        largestError = Math.max(largestError, se);
+        worst = Math.max(worst, Math.abs(f.g()[i] - g.data()[i]) / (se + 1e-15));
+      }
+      assertTrue(worst < 5, which + " G " + torch + ": an entry is " + worst + " standard errors from KFLR's G");
+      assertTrue(largestError < 0.05 * scale, which + " G " + torch + ": standard error " + largestError + " vs scale " + scale);
+      // the bias shares G: its block is G itself
+      KroneckerFactors bias = c.kroneckerFactors(ours(torch.replace(".weight", ".bias")));
+      assertEquals(1, bias.p());
+      assertEquals(1.0, bias.a()[0], 1e-12);
+      for (int i = 0; i < g.numel(); i++) assertEquals(f.g()[i], bias.g()[i], 1e-15);
+      layers++;
+    }
+    assertEquals(3, layers);
+  }
+
+  /**
+   * A of a weight in PyTorch's order of the weight's columns (a linear layer after a flatten sees
+   * the features in another order): the permutation from {@link TorchLayout#toTorch} of a weight
+   * whose entries are their column indices.
+   */
+  private NdArray inTorchColumnOrder(Problem pr, String param, KroneckerFactors f) {
+    int m = f.m(), p = f.p();
+    double[] columns = new double[m * p];
+    for (int j = 0; j < p; j++) for (int i = 0; i < m; i++) columns[i + m * j] = j;
+    double[] torch = pr.layout().toTorch(param, be.fromArray(1, 1, m, p, columns), true).data(); // row-major m x p
+    double[] a = new double[p * p];
+    for (int j = 0; j < p; j++)
+      for (int l = 0; l < p; l++) a[j * p + l] = f.a()[(int) torch[j] + p * (int) torch[l]];
+    return NdArray.of(a, p, p);
+  }
+
+  /** The damped inverse products {@code (C + λI)^-1 v} in the eigenbasis equal EJML's dense solves with the dense block. */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn"})
+  void dampedInverseProductsEqualDenseSolves(String name) throws Exception {
+    reference(name);
+    Problem pr = problem(name);
+    Random rng = new Random(3);
+    for (Strategy st : List.of(Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC)) {
+      Curvature c = Curvature.of(pr.pass(), CurvatureKind.GGN, st, new KfacOptions(KfacOptions.Fisher.MC, 2, 1, LossFactorColumns.eigen()), 1L << 30);
+      for (String p : pr.net().parameterNames()) {
+        int[] s = pr.net().parameterShape(p);
+        int n = s[0] * s[1];
+        double[] dense = be.toArray(c.dense(p, 1, 1L << 30));
+        for (double lambda : new double[] {1e-3, 0.5}) {
+          double[] v = rng.doubles(n, -1, 1).toArray();
+          DMatrixRMaj m = new DMatrixRMaj(n, n), rhs = new DMatrixRMaj(n, 1, true, v), x = new DMatrixRMaj(n, 1);
+          for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) m.set(i, j, dense[i + n * j] + (i == j ? lambda : 0));
+          assertTrue(CommonOps_DDRM.solve(m, rhs, x));
+          double[] got = be.toArray(c.dampedInverse(p, be.fromArray(1, 1, s[0], s[1], v), lambda));
+          double xs = 0, err = 0;
+          for (int i = 0; i < n; i++) {
+            xs = Math.max(xs, Math.abs(x.get(i)));
+            err = Math.max(err, Math.abs(got[i] - x.get(i)));
+          }
+          assertTrue(err <= 1e-10 * Math.max(1, xs), name + " " + st + " " + p + " λ=" + lambda + ": error " + err + " (scale " + xs + ")");
+        }
+      }
+      // eq. 10 in closed form: alpha = 1 is the right-hand side itself
+      double[] g = be.toArray(c.dampedSolve("0.W", pr.pass().gradient("0.W"), 1));
+      double[] want = be.toArray(pr.pass().gradient("0.W"));
+      for (int i = 0; i < g.length; i++) assertEquals(want[i], g[i], 0);
+    }
+  }
+
+  /**
+   * Per-sample gradients equal autograd's (a loop over samples), 1e-10; the squared norms of the
+   * 1/N-scaled ones and the variance equal their definitions evaluated here on autograd's; the same
+   * numbers come out of {@code hbp gradients}.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn", "resnet", "fcmse"})
+  void firstOrderQuantitiesEqualAutogradPerSample(String name) throws Exception {
+    Map<String, NdArray> ref = reference(name);
+    Problem pr = problem(name);
+    Path out = dir.resolve("grads");
+    hbp("gradients", "--net", dir.resolve(name + ".hbp").toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
+        dir.resolve("batch.npz").toString(), "--out", out.toString());
+    Map<String, NdArray> batchGrad = Npz.read(out.resolve("batch_grad.npz")), l2 = Npz.read(out.resolve("batch_l2.npz")),
+        variance = Npz.read(out.resolve("variance.npz"));
+    int n = pr.pass().samples(), checked = 0;
+    for (String key : ref.keySet()) {
+      if (!key.startsWith("psg.")) continue;
+      String torch = key.substring(4), param = ours(torch);
+      NdArray psg = ref.get(key);
+      assertBlockEquals(name + " per-sample " + torch, psg, pr.layout().toTorch(param, SampleGradients.perSample(pr.pass(), param), false));
+      int size = psg.numel() / n;
+      double[] scaled = new double[psg.numel()], norms = new double[n], var = new double[size];
+      for (int i = 0; i < psg.numel(); i++) scaled[i] = psg.data()[i] / n;
+      for (int s = 0; s < n; s++) for (int e = 0; e < size; e++) norms[s] += scaled[s * size + e] * scaled[s * size + e];
+      for (int e = 0; e < size; e++) {
+        double sum = 0, squares = 0;
+        for (int s = 0; s < n; s++) {
+          sum += psg.data()[s * size + e];
+          squares += psg.data()[s * size + e] * psg.data()[s * size + e];
+        }
+        var[e] = squares / n - (sum / n) * (sum / n);
+      }
+      assertBlockEquals(name + " batch_grad " + torch, NdArray.of(scaled, psg.shape()), batchGrad.get(torch));
+      assertBlockEquals(name + " batch_l2 " + torch, NdArray.of(norms, n), l2.get(torch));
+      assertBlockEquals(name + " variance " + torch, NdArray.of(var, size), NdArray.of(variance.get(torch).data(), size));
+      assertBlockEquals(name + " variance (API) " + torch, NdArray.of(var, size),
+          NdArray.of(pr.layout().toTorch(param, SampleGradients.variance(pr.pass(), param), true).data(), size));
+      checked++;
+    }
+    assertEquals(name.equals("resnet") ? 8 : 6, checked);
+  }
+
+  /** What the strategies refuse, with a message naming the place: a residual that the curvature keeps, a loss without labels to draw. */
+  @ParameterizedTest
+  @ValueSource(strings = {"fcmse"})
+  void refusalsNameTheReason(String name) throws Exception {
+    reference(name);
+    Problem pr = problem(name);
+    UserError e = assertThrows(UserError.class, () -> pr.pass().curvature(CurvatureKind.HESSIAN, Strategy.KFLR));
+    assertTrue(e.getMessage().contains("layer 1 (sigmoid) has a residual"), e.getMessage());
+    e = assertThrows(UserError.class, () -> Curvature.of(pr.pass(), CurvatureKind.GGN, Strategy.KFAC,
+        new KfacOptions(KfacOptions.Fisher.SAMPLED, 1, 0, LossFactorColumns.eigen()), 1L << 30));
+    assertTrue(e.getMessage().contains("only the crossentropy loss defines") && e.getMessage().contains("mse"), e.getMessage());
+    e = assertThrows(UserError.class, () -> pr.pass().curvature(CurvatureKind.GGN, Strategy.EXACT).dampedInverse("0.W", be.fromArray(1, 1, 4, 5, new double[20]), 1));
+    assertTrue(e.getMessage().contains("no closed-form damped inverse"), e.getMessage());
+  }
 }

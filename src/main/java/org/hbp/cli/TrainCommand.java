@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.hbp.backend.Backend;
+import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
@@ -207,6 +208,8 @@ public final class TrainCommand extends HbpCommand {
       case ADAM:
         return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
       case KFAC:
+        if (curvature != CurvatureKind.GGN)
+          throw new UserError("--optimizer kfac inverts Kronecker factors of the GGN; --curvature " + curvature.label() + " does not apply (drop it)");
         return new KfacNewton(net, new KfacNewton.Settings(lr == null ? 0.1 : lr, alpha, strategy, kfac.options(seed), memoryLimit.bytes()));
       default:
         throw new IllegalStateException("optimizer " + optimizer);

@@ -57,12 +57,12 @@ final class KroneckerBlock {
   }
 
   SymmetricEigen eigenA() {
-    if (eigenA == null) eigenA = SymmetricEigen.of(a, 0, p, "the Kronecker factor A");
+    if (eigenA == null) eigenA = SymmetricEigen.of(a, 0, p, "the Kronecker factor A", true);
     return eigenA;
   }
 
   SymmetricEigen eigenG() {
-    if (eigenG == null) eigenG = SymmetricEigen.of(g, 0, m, "the Kronecker factor G");
+    if (eigenG == null) eigenG = SymmetricEigen.of(g, 0, m, "the Kronecker factor G", true);
     return eigenG;
   }
 

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 
 /** {@code hbp gradients}: per-sample gradients, their squared norms and the gradient variance (BackPACK's first-order quantities). */
 @Command(name = "gradients",
-    header = "Per-sample gradients, their squared norms and the gradient variance.",
+    header = "Per-sample gradients, their norms and the gradient variance.",
     description = {
         "BackPACK's first-order quantities of the mean loss of a network on one batch, from the gradient pass: "
             + "DIR/batch_grad.npz (each sample's share (1/N) grad l_n, [N, *param shape]; they sum to the gradient), "

@@ -13,7 +13,8 @@ float64, computed from their definitions (independently of hbp):
   gvar_sampled the variance of one sampled-label G (y ~ softmax(f_n), g = p - e_y), by enumerating y
   psg         per-sample gradients of the per-sample loss (a loop over samples)
 
-Usage: kfac_reference.py NET OUT_DIR  (NET: fc, cnn, resnet or fcmse)."""
+Usage: kfac_reference.py NET OUT_DIR  (NET: fc, cnn, resnet, fcmse, or wide: 2 samples, so that
+the first layer's A (9 x 9) and G (7 x 7) have fewer columns than their order)."""
 import sys
 import numpy as np
 import torch
@@ -26,8 +27,11 @@ torch.set_default_dtype(torch.float64)
 torch.manual_seed(0)
 
 name, out = sys.argv[1], sys.argv[2]
-n = 6
-if name == "cnn":
+n = 2 if name == "wide" else 6
+if name == "wide":
+    net = nn.Sequential(nn.Linear(9, 7), nn.Tanh(), nn.Linear(7, 3))
+    x = torch.randn(n, 9)
+elif name == "cnn":
     net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Sigmoid(), nn.Conv2d(3, 2, 3, stride=2, padding=1), nn.Tanh(),
                         nn.Flatten(), nn.Linear(18, 3))
     x = torch.randn(n, 2, 6, 6)

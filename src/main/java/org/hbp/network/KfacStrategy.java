@@ -183,14 +183,14 @@ final class KfacStrategy implements CurvatureStrategy {
         Batch u = e.getValue();
         int m = u.rows(), t = u.cols(), items = u.items();
         double[] uh = be.toArray(u);
-        double[] g = gram(uh, items * t, m, 1.0 / pass.samples);
+        KroneckerBlock.Factor g = factor(uh, items * t, m, 1.0 / pass.samples, "the Kronecker factor G of layer " + l.path);
         for (String var : factored) {
           Batch af = l.op.kroneckerFactor(pass.caches.get(l), var);
           if (af.cols() != t)
             throw new IllegalStateException(l.path + "." + var + ": Kronecker factor " + af.describe() + " does not match the output " + u.describe());
           int p = af.rows(), na = af.samples();
           double[] ah = be.toArray(af);
-          KroneckerBlock block = new KroneckerBlock(gram(ah, na * t, p, 1.0 / (na * (double) t)), p, g, m);
+          KroneckerBlock block = new KroneckerBlock(factor(ah, na * t, p, 1.0 / (na * (double) t), "the Kronecker factor A of " + l.path + "." + var), g);
           if (variant == Variant.EKFAC) block.correct(scalings(block, uh, u.samples(), u.directions(), ah, na > 1, m, p, t, pass.samples));
           blocks.put(l.path + "." + var, block);
         }
@@ -233,6 +233,11 @@ final class KfacStrategy implements CurvatureStrategy {
     }
   }
 
+  /** The factor {@code scale · X X'} of the columns X, with the columns kept for a thin eigenbasis. */
+  static KroneckerBlock.Factor factor(double[] x, int count, int rows, double scale, String what) {
+    return new KroneckerBlock.Factor(gram(x, count, rows, scale), rows, x, count, scale, what);
+  }
+
   /**
    * {@code scale · X X'} of the columns X (rows x count) stored column-major in {@code x}: rows x rows,
    * column-major (symmetric).
@@ -246,14 +251,15 @@ final class KfacStrategy implements CurvatureStrategy {
   }
 
   /**
-   * EKFAC's scalings {@code (1/N) sum_{n,c} (Q_G' U_{n,c} A_n' Q_A)^2} (m x p, column-major), from
+   * EKFAC's scalings {@code (1/N) sum_{n,c} (Q_G' U_{n,c} A_n' Q_A)^2} (rank(G) x rank(A), column-major), from
    * the vectors U ([N x r] m x T, column-major in {@code u}) and factors A_n (p x T, per sample or shared).
    */
   private static double[] scalings(KroneckerBlock block, double[] u, int samples, int r, double[] a, boolean perSample, int m, int p, int t, int n) {
     DMatrixRMaj qa = block.eigenA().q(), qg = block.eigenG().q();
-    DMatrixRMaj ut = new DMatrixRMaj(t, m), at = new DMatrixRMaj(t, p), grad = new DMatrixRMaj(m, p), tmp = new DMatrixRMaj(m, p),
-        x = new DMatrixRMaj(m, p);
-    double[] d = new double[m * p];
+    int rg = qg.numCols, ra = qa.numCols;
+    DMatrixRMaj ut = new DMatrixRMaj(t, m), at = new DMatrixRMaj(t, p), grad = new DMatrixRMaj(m, p), tmp = new DMatrixRMaj(rg, p),
+        x = new DMatrixRMaj(rg, ra);
+    double[] d = new double[rg * ra];
     for (int i = 0; i < samples; i++) {
       System.arraycopy(a, perSample ? i * p * t : 0, at.data, 0, p * t); // A_n column-major p x T = row-major T x p
       for (int c = 0; c < r; c++) {
@@ -261,7 +267,7 @@ final class KfacStrategy implements CurvatureStrategy {
         CommonOps_DDRM.multTransA(ut, at, grad); // U A_n' (m x p)
         CommonOps_DDRM.multTransA(qg, grad, tmp);
         CommonOps_DDRM.mult(tmp, qa, x);
-        for (int row = 0; row < m; row++) for (int col = 0; col < p; col++) d[row + m * col] += x.get(row, col) * x.get(row, col);
+        for (int row = 0; row < rg; row++) for (int col = 0; col < ra; col++) d[row + rg * col] += x.get(row, col) * x.get(row, col);
       }
     }
     for (int k = 0; k < d.length; k++) d[k] /= n;

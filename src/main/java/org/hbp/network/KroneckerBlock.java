@@ -14,9 +14,27 @@ import org.hbp.backend.Batch;
  * corrected scalings. The damped inverse {@code (block + λ I)^-1} is exact in that basis:
  * {@code D} replaced by {@code 1 / (D + λ)}, the damping added to the whole block (not split
  * between the factors).
+ *
+ * <p>A factor made of fewer columns than its order (A of N < p inputs, G of N·r < m vectors) has
+ * a thin eigenbasis ({@link SymmetricEigen#ofGram}): Q with r < p orthonormal columns, the
+ * block zero outside their span. Then {@code (block + λ I)^-1 v = v/λ + Q (1/(D + λ) - 1/λ) Q' v},
+ * the same formula as for a full basis (where {@code Q Q' = I}).
  */
 final class KroneckerBlock {
+  /**
+   * A factor {@code scale · X X'} (order n) of {@code count} columns X (column-major in
+   * {@code columns}), and the formed matrix {@code gram} (column-major, symmetric).
+   */
+  record Factor(double[] gram, int n, double[] columns, int count, double scale, String what) {
+    SymmetricEigen eigen() {
+      SymmetricEigen thin = count < n ? SymmetricEigen.ofGram(columns, count, n, scale, what) : null;
+      // a factor of zero columns (no gradient reaches the layer) has no thin basis: decompose it whole
+      return thin != null && thin.rank() > 0 ? thin : SymmetricEigen.of(gram, 0, n, what, true);
+    }
+  }
+
   private final int m, p;
+  private final Factor fa, fg;
   /** The factors, column-major (symmetric). */
   private final double[] a, g;
   /** EKFAC's scalings D (m x p, column-major) in the eigenbasis; null for KFAC/KFLR (D = λ_G λ_A'). */
@@ -28,11 +46,13 @@ final class KroneckerBlock {
   private Batch inverseScalings;
   private final List<Batch> owned = new ArrayList<>();
 
-  KroneckerBlock(double[] a, int p, double[] g, int m) {
-    this.a = a;
-    this.p = p;
-    this.g = g;
-    this.m = m;
+  KroneckerBlock(Factor a, Factor g) {
+    this.fa = a;
+    this.fg = g;
+    this.a = a.gram();
+    this.p = a.n();
+    this.g = g.gram();
+    this.m = g.n();
   }
 
   int rows() {
@@ -57,25 +77,25 @@ final class KroneckerBlock {
   }
 
   SymmetricEigen eigenA() {
-    if (eigenA == null) eigenA = SymmetricEigen.of(a, 0, p, "the Kronecker factor A", true);
+    if (eigenA == null) eigenA = fa.eigen();
     return eigenA;
   }
 
   SymmetricEigen eigenG() {
-    if (eigenG == null) eigenG = SymmetricEigen.of(g, 0, m, "the Kronecker factor G", true);
+    if (eigenG == null) eigenG = fg.eigen();
     return eigenG;
   }
 
-  /** Replaces the diagonal in the eigenbasis by EKFAC's scalings (m x p, column-major). */
+  /** Replaces the diagonal in the eigenbasis by EKFAC's scalings (rank(G) x rank(A), column-major). */
   void correct(double[] d) {
     this.scalings = d;
   }
 
-  /** The diagonal D of the block in the eigenbasis: EKFAC's scalings, or {@code λ_G λ_A'}. */
+  /** The diagonal D of the block in the eigenbasis (rank(G) x rank(A)): EKFAC's scalings, or {@code λ_G λ_A'}. */
   double[] eigenbasisDiagonal() {
     if (scalings != null) return scalings.clone();
-    double[] la = eigenA().values(), lg = eigenG().values(), out = new double[m * p];
-    for (int j = 0; j < p; j++) for (int i = 0; i < m; i++) out[i + m * j] = lg[i] * la[j];
+    double[] la = eigenA().values(), lg = eigenG().values(), out = new double[lg.length * la.length];
+    for (int j = 0; j < la.length; j++) for (int i = 0; i < lg.length; i++) out[i + lg.length * j] = lg[i] * la[j];
     return out;
   }
 
@@ -100,18 +120,24 @@ final class KroneckerBlock {
         be.release(inverseScalings);
       }
       double[] dd = eigenbasisDiagonal();
-      for (int i = 0; i < dd.length; i++) dd[i] = 1 / (dd[i] + lambda);
-      inverseScalings = keep(be.fromArray(1, 1, m, p, dd));
+      for (int i = 0; i < dd.length; i++) dd[i] = 1 / (dd[i] + lambda) - 1 / lambda;
+      inverseScalings = keep(be.fromArray(1, 1, eigenG().rank(), eigenA().rank(), dd));
       inverseLambda = lambda;
     }
-    return inBasis(be, v, inverseScalings);
+    // v/λ + Q (1/(D + λ) - 1/λ) Q' v
+    Batch inner = inBasis(be, v, inverseScalings);
+    Batch scaled = be.scale(v, 1 / lambda);
+    Batch out = be.add(scaled, inner);
+    be.release(inner);
+    if (!be.sharesStorage(scaled, v)) be.release(scaled);
+    return out;
   }
 
   /** {@code Q_G (S ∘ (Q_G' V Q_A)) Q_A'}. */
   private Batch inBasis(Backend be, Batch v, Batch s) {
     if (qa == null) {
-      qa = keep(be.fromArray(1, 1, p, p, eigenA().qColumnMajor()));
-      qg = keep(be.fromArray(1, 1, m, m, eigenG().qColumnMajor()));
+      qa = keep(be.fromArray(1, 1, p, eigenA().rank(), eigenA().qColumnMajor()));
+      qg = keep(be.fromArray(1, 1, m, eigenG().rank(), eigenG().qColumnMajor()));
     }
     Batch t1 = be.matmul(qg, true, v, false);
     Batch t2 = be.matmul(t1, false, qa, false);
@@ -123,7 +149,7 @@ final class KroneckerBlock {
   }
 
   private Batch d(Backend be) {
-    if (d == null) d = keep(be.fromArray(1, 1, m, p, scalings));
+    if (d == null) d = keep(be.fromArray(1, 1, eigenG().rank(), eigenA().rank(), scalings));
     return d;
   }
 

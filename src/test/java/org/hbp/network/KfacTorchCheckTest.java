@@ -43,6 +43,7 @@ class KfacTorchCheckTest {
           "  linear(m = 3);", "  loss mse;", "}"),
       "cnn", String.join("\n", "network cnn {", "  input x: tensor(2, 6, 6);", "  conv2d(cout = 3, k = 3, s = 1, p = 1, d = 1);", "  sigmoid;",
           "  conv2d(cout = 2, k = 3, s = 2, p = 1, d = 1);", "  tanh;", "  flatten;", "  linear(m = 3);", "  loss crossentropy;", "}"),
+      "wide", String.join("\n", "network wide {", "  input x: vector(9);", "  linear(m = 7);", "  tanh;", "  linear(m = 3);", "  loss crossentropy;", "}"),
       "resnet", String.join("\n", "network resnet {", "  input x: vector(5);", "  linear(m = 4);", "  tanh;", "  residual {", "    linear(m = 4);",
           "    sigmoid;", "    linear(m = 4);", "  }", "  linear(m = 3);", "  loss crossentropy;", "}"));
 
@@ -79,10 +80,10 @@ class KfacTorchCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"fc", "fcmse", "cnn", "resnet"})
+  @ValueSource(strings = {"fc", "fcmse", "cnn", "resnet", "wide"})
   void kflrAndEkfacEqualTheirDefinitionsInPyTorch(String name) throws Exception {
     Map<String, NdArray> ref = reference(name);
-    int layers = name.equals("resnet") ? 4 : 3;
+    int layers = name.equals("resnet") ? 4 : name.equals("wide") ? 2 : 3;
     assertEquals(2 * layers, compareBlocks(name, "kflr", ref, dense(name, "kflr")));
     assertEquals(2 * layers, compareBlocks(name, "ekfac", ref, dense(name, "ekfac")));
   }
@@ -162,7 +163,7 @@ class KfacTorchCheckTest {
 
   /** The damped inverse products {@code (C + λI)^-1 v} in the eigenbasis equal EJML's dense solves with the dense block. */
   @ParameterizedTest
-  @ValueSource(strings = {"fc", "cnn"})
+  @ValueSource(strings = {"fc", "cnn", "wide"})
   void dampedInverseProductsEqualDenseSolves(String name) throws Exception {
     reference(name);
     Problem pr = problem(name);

@@ -252,4 +252,30 @@ class KfacTorchCheckTest {
     e = assertThrows(UserError.class, () -> pr.pass().curvature(CurvatureKind.GGN, Strategy.EXACT).dampedInverse("0.W", be.fromArray(1, 1, 4, 5, new double[20]), 1));
     assertTrue(e.getMessage().contains("no closed-form damped inverse"), e.getMessage());
   }
+
+  /** {@code hbp gradients} refuses a file as its output folder, leaving the file as it was; bad kfac options are one-line errors. */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc"})
+  void badCommandLinesAreClearErrors(String name) throws Exception {
+    reference(name);
+    Path file = dir.resolve("taken.txt");
+    Files.writeString(file, "mine");
+    String[] common = {"--net", dir.resolve(name + ".hbp").toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
+        dir.resolve("batch.npz").toString()};
+    java.io.StringWriter out = new java.io.StringWriter(), err = new java.io.StringWriter();
+    int code = org.hbp.cli.Main.execute(TorchReference.concat(TorchReference.concat(new String[] {"gradients"}, common), "--out", file.toString()),
+        new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true));
+    assertEquals(2, code, err.toString());
+    assertTrue(err.toString().contains("is a file; give a folder"), err.toString());
+    assertEquals("mine", Files.readString(file));
+    for (String[] bad : new String[][] {{"--mc-samples", "0"}, {"--fisher", "empirical"}}) {
+      err = new java.io.StringWriter();
+      code = org.hbp.cli.Main.execute(TorchReference.concat(TorchReference.concat(new String[] {"curvature"}, common),
+          TorchReference.concat(bad, "--strategy", "kfac", "--dense", dir.resolve("d.npz").toString())), new java.io.PrintWriter(out, true),
+          new java.io.PrintWriter(err, true));
+      assertEquals(2, code, err.toString());
+      assertTrue(err.toString().contains(bad[0].equals("--fisher") ? "unknown --fisher 'empirical'; expected mc or sampled" : "--mc-samples must be at least 1"),
+          err.toString());
+    }
+  }
 }

@@ -278,4 +278,23 @@ class KfacTorchCheckTest {
           err.toString());
     }
   }
+
+  /** A parameter without a Kronecker factor (the skip module's W1) is refused, naming it; the linear layers' blocks still work. */
+  @org.junit.jupiter.api.Test
+  void aParameterWithoutKroneckerFactorIsRefusedByName() throws Exception {
+    Path file = dir.resolve("skipnet.hbp");
+    Files.writeString(file, String.join("\n", "network skipnet {", "  input x: vector(5);", "  linear(m = 4);", "  tanh;", "  skip(h = 3);",
+        "  linear(m = 3);", "  loss crossentropy;", "}"));
+    Network net = new Network(NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))), Network.builtIn(), be);
+    Random rng = new Random(4);
+    double[] y = new double[3 * 3];
+    for (int i = 0; i < 3; i++) y[i * 3 + i] = 1;
+    Pass pass = net.run(ExampleNetworksTest.randomParameters(net, be, rng), be.fromArray(3, 1, 5, 1, rng.doubles(15, -1, 1).toArray()),
+        be.fromArray(3, 1, 3, 1, y));
+    Curvature c = pass.curvature(CurvatureKind.GGN, Strategy.KFLR);
+    assertEquals(20, be.toArray(c.matProd("0.W", be.fromArray(1, 1, 4, 5, rng.doubles(20).toArray()))).length);
+    int[] s = net.parameterShape("2.W1");
+    UserError e = assertThrows(UserError.class, () -> c.matProd("2.W1", be.fromArray(1, 1, s[0], s[1], new double[s[0] * s[1]])));
+    assertTrue(e.getMessage().contains("parameter '2.W1' of layer 2 (skip) has no Kronecker factor"), e.getMessage());
+  }
 }

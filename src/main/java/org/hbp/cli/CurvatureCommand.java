@@ -55,7 +55,8 @@ public final class CurvatureCommand extends HbpCommand {
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
-      description = "exact (matrix-free), kfra (eq. 8) or bda (eq. 9) (default: ${DEFAULT-VALUE}).",
+      description = "exact (matrix-free), kfra (eq. 8), bda (eq. 9), or the GGN's Kronecker factors A (x) G: kfac (Monte-Carlo G), "
+          + "kflr (exact G) or ekfac (kflr's eigenbasis, exact diagonal in it) (default: ${DEFAULT-VALUE}).",
       converter = Choices.Strategies.class)
   Strategy strat;
 
@@ -74,7 +75,8 @@ public final class CurvatureCommand extends HbpCommand {
   @Option(names = "--dense", paramLabel = "OUT.npz", description = "Write each block densely.")
   Path dense;
 
-  @Option(names = "--solve", paramLabel = "ALPHA", description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG.")
+  @Option(names = "--solve", paramLabel = "ALPHA",
+      description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG (kfac, kflr, ekfac: in closed form, in the eigenbasis of the factors).")
   Double solve;
 
   @Option(names = "--diagonal", paramLabel = "D",
@@ -83,16 +85,9 @@ public final class CurvatureCommand extends HbpCommand {
           + "by HBP with diagonal residuals. Written with --out DIAG.npz in the parameters' shapes.")
   String diagonal;
 
-  @Option(names = "--mc-samples", defaultValue = "1", paramLabel = "K",
-      description = "Random vectors per sample for --diagonal mc (default: ${DEFAULT-VALUE}).")
-  int mcSamples;
-
   @Option(names = "--sampling", defaultValue = "rademacher", paramLabel = "DIST",
       description = "rademacher or gaussian: the entries of --diagonal mc's random vectors (default: ${DEFAULT-VALUE}).")
   String sampling;
-
-  @Option(names = "--seed", defaultValue = "0", description = "Seed of --diagonal mc's random vectors (default: ${DEFAULT-VALUE}).")
-  long seed;
 
   @Option(names = "--out", paramLabel = "OUT.npz", description = "Output of --vectors, --solve or --diagonal.")
   Path out;
@@ -105,6 +100,11 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Option(names = "--cg-maxiter", defaultValue = Defaults.CG_MAXITER, description = "CG iteration limit (default: ${DEFAULT-VALUE}).")
   int cgMaxiter;
+
+  @Mixin KfacOptionsMixin kfac;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of the random vectors of kfac and --diagonal mc (default: ${DEFAULT-VALUE}).")
+  long seed;
 
   @Mixin MemoryLimitOption memoryLimit;
 
@@ -122,7 +122,7 @@ public final class CurvatureCommand extends HbpCommand {
           + "or --diagonal exact|mc|hessian --out DIAG.npz");
     if ((vectors != null || solve != null || diagonal != null) && out == null)
       throw new UserError((vectors != null ? "--vectors" : solve != null ? "--solve" : "--diagonal") + " needs --out OUT.npz");
-    GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, mcSamples, sampling);
+    GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, kfac.mcSamples, sampling);
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blocks < 1) throw new UserError("--blocks must be at least 1");
     boolean wholeNet = wholeNetwork();
@@ -178,16 +178,16 @@ public final class CurvatureCommand extends HbpCommand {
       Map<String, Batch> diag = switch (diagonal) {
         case "exact" -> GgnDiagonal.exact(pass);
         case "hessian" -> HessianDiagonal.exact(pass);
-        default -> GgnDiagonal.monteCarlo(pass, mcSamples, diagonalSampling, seed);
+        default -> GgnDiagonal.monteCarlo(pass, kfac.mcSamples, diagonalSampling, seed);
       };
-      w.println(DiagonalMode.describe(diagonal, mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
+      w.println(DiagonalMode.describe(diagonal, kfac.mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
       for (String name : network.parameterNames()) result.put(TorchLayout.arrayName(name, Set.of()), layout.toTorch(name, diag.get(name), true));
       Npz.write(out, result);
       w.println("wrote " + out);
       w.flush();
       return 0;
     }
-    Curvature c = pass.curvature(kind, strat, limit);
+    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit);
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
     if (vectors != null) {
       for (String name : network.parameterNames()) {
@@ -213,6 +213,18 @@ public final class CurvatureCommand extends HbpCommand {
       w.println("wrote " + dense);
     } else {
       ConjugateGradient.Settings s = new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter);
+      if (strat.isKroneckerFactored()) {
+        if (blocks != 1) throw new UserError("--solve with --strategy " + strat.label() + " inverts whole blocks in closed form; drop --blocks " + blocks);
+        for (String name : network.parameterNames()) {
+          Batch minusG = be.scale(pass.gradient(name), -1);
+          result.put(name, layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
+          w.printf("  %s: closed form in the eigenbasis of the Kronecker factors%n", name);
+        }
+        Npz.write(out, result);
+        w.println("wrote " + out);
+        w.flush();
+        return 0;
+      }
       for (String name : network.parameterNames()) {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
         result.put(onnxNames == null ? name : onnxNames.name(name), layout.toTorch(name, r.solution(), true));

@@ -30,6 +30,7 @@ public final class Main implements Runnable {
     m.put("verify", VerifyCommand.class);
     m.put("import", ImportCommand.class);
     m.put("curvature", CurvatureCommand.class);
+    m.put("gradients", GradientsCommand.class);
     m.put("spectrum", SpectrumCommand.class);
     m.put("bench", BenchCommand.class);
     m.put("demo", DemoCommand.class);

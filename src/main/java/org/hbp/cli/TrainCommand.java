@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.hbp.backend.Backend;
+import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
@@ -22,6 +23,7 @@ import org.hbp.plot.RunMetrics;
 import org.hbp.plot.TrainingPlots;
 import org.hbp.train.Adam;
 import org.hbp.train.CgNewton;
+import org.hbp.train.KfacNewton;
 import org.hbp.train.Initialization;
 import org.hbp.train.Optimizer;
 import org.hbp.train.Sgd;
@@ -47,18 +49,19 @@ public final class TrainCommand extends HbpCommand {
       description = "fashion-mnist[:DIR] (Debian's dataset-fashion-mnist), cifar10:DIR (binary version), synthetic[:TRAIN,TEST] (default).")
   String data;
 
-  @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O", description = "cg-newton (default), sgd or adam.",
+  @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O",
+      description = "cg-newton (default), sgd, adam, or kfac (eq. 10 with --strategy kfac, kflr or ekfac, solved in closed form).",
       converter = Choices.Optimizers.class)
   OptimizerKind optimizer;
 
   /** The optimizers of {@code --optimizer}. */
-  enum OptimizerKind implements Choices.Choice { CG_NEWTON, SGD, ADAM }
+  enum OptimizerKind implements Choices.Choice { CG_NEWTON, SGD, ADAM, KFAC }
 
   @Option(names = {"--lr", "--gamma"}, paramLabel = "LR",
-      description = "Learning rate (gamma of eq. 10). Default: 0.1 for cg-newton and sgd, 0.001 for adam.")
+      description = "Learning rate (gamma of eq. 10). Default: 0.1 for cg-newton, kfac and sgd, 0.001 for adam.")
   Double lr;
 
-  @Option(names = "--alpha", defaultValue = "0.02", description = "cg-newton: damping alpha of eq. 10 (default 0.02).")
+  @Option(names = "--alpha", defaultValue = "0.02", description = "cg-newton, kfac: damping alpha of eq. 10 (default 0.02).")
   double alpha;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
@@ -67,7 +70,8 @@ public final class TrainCommand extends HbpCommand {
   CurvatureKind curvature;
 
   @Option(names = "--strategy", defaultValue = Defaults.TRAINING_STRATEGY, paramLabel = "S",
-      description = "cg-newton: exact, kfra or bda (default: ${DEFAULT-VALUE}, " + Defaults.TRAINING_STRATEGY_REASON + ").",
+      description = "cg-newton: exact, kfra, bda, kfac, kflr or ekfac; kfac: kfac, kflr or ekfac (default: ${DEFAULT-VALUE}, "
+          + Defaults.TRAINING_STRATEGY_REASON + ").",
       converter = Choices.Strategies.class)
   Strategy strategy;
 
@@ -84,6 +88,8 @@ public final class TrainCommand extends HbpCommand {
   double cgAtol;
 
   @Mixin MemoryLimitOption memoryLimit;
+
+  @Mixin KfacOptionsMixin kfac;
 
   @Option(names = "--momentum", defaultValue = "0.9", description = "sgd: momentum (default 0.9).")
   double momentum;
@@ -180,7 +186,7 @@ public final class TrainCommand extends HbpCommand {
     int copies = switch (optimizer) {
       case ADAM -> 2;
       case SGD -> 1;
-      case CG_NEWTON -> 0;
+      case CG_NEWTON, KFAC -> 0;
     };
     MemoryEstimate.checkParameters(net, copies, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, NdArray> onnx = networkOptions.importedParameters(); // an ONNX --net starts from its initializers
@@ -205,6 +211,10 @@ public final class TrainCommand extends HbpCommand {
         return new Sgd(net, lr == null ? 0.1 : lr, momentum);
       case ADAM:
         return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
+      case KFAC:
+        if (curvature != CurvatureKind.GGN)
+          throw new UserError("--optimizer kfac inverts Kronecker factors of the GGN; --curvature " + curvature.label() + " does not apply (drop it)");
+        return new KfacNewton(net, new KfacNewton.Settings(lr == null ? 0.1 : lr, alpha, strategy, kfac.options(seed), memoryLimit.bytes()));
       default:
         throw new IllegalStateException("optimizer " + optimizer);
     }

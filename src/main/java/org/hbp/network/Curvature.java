@@ -39,11 +39,15 @@ public final class Curvature {
   private final Map<String, List<Batch>> masks = new HashMap<>();
 
   Curvature(Pass pass, CurvatureKind kind, Strategy strategy, long memoryLimit) {
+    this(pass, kind, strategy, KfacOptions.defaults(), memoryLimit);
+  }
+
+  Curvature(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit) {
     this.net = pass.net;
     this.be = net.be;
     this.kind = kind;
     this.strategy = strategy;
-    this.blocks = prepare(pass, ResidualPolicy.of(kind), strategy, memoryLimit);
+    this.blocks = prepare(pass, ResidualPolicy.of(kind), strategy, options, memoryLimit);
   }
 
   /**
@@ -51,8 +55,9 @@ public final class Curvature {
    * bda by the frontier walk ({@link GraphFrontier}, inside {@link ExplicitStrategy}); other
    * strategies are refused there (they define nothing at branch points and merges).
    */
-  private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, long memoryLimit) {
-    CurvatureStrategy impl = strategy.implementation();
+  private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, KfacOptions options,
+      long memoryLimit) {
+    CurvatureStrategy impl = strategy.implementation(options);
     if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit);
     if (impl instanceof ExactStrategy) return new GraphExactBlocks(pass, policy);
     if (impl instanceof KfraStrategy || impl instanceof BdaStrategy) return impl.prepare(pass, policy, memoryLimit);
@@ -79,6 +84,51 @@ public final class Curvature {
     public List<Batch> drain() {
       return List.of();
     }
+  }
+
+  /**
+   * Block-diagonal curvature of a pass with the Kronecker-factored strategies' options (Monte-Carlo
+   * vectors, seed, loss factor); the other strategies ignore them.
+   */
+  public static Curvature of(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit) {
+    return new Curvature(pass, kind, strategy, options, memoryLimit);
+  }
+
+  /**
+   * {@code (C + λ I)^-1 v} with a parameter's block C in closed form (kfac, kflr, ekfac: exact in
+   * the eigenbasis of the Kronecker factors, the damping added to the whole block); λ > 0.
+   */
+  public Batch dampedInverse(String parameter, Batch v, double lambda) {
+    if (!(lambda > 0)) throw new UserError("the damping of the inverse must be > 0, not " + lambda);
+    Network.LayerNode l = net.owner(parameter);
+    String var = net.parameterVariables.get(parameter);
+    Batch r = blocks.dampedInverse(l, var, directions(parameter, l, var, v), lambda);
+    if (r == null)
+      throw new UserError("--strategy " + strategy.label() + " has no closed-form damped inverse; use kfac, kflr or ekfac, or solve by CG");
+    return r;
+  }
+
+  /**
+   * The solution d of paper eq. 10's system {@code [α I + (1 - α) C] d = b} for a parameter's block
+   * in closed form (kfac, kflr, ekfac): {@code b} for α = 1, else
+   * {@code (C + α/(1-α) I)^-1 b / (1 - α)}; 0 < α <= 1.
+   */
+  public Batch dampedSolve(String parameter, Batch b, double alpha) {
+    if (!(alpha > 0 && alpha <= 1))
+      throw new UserError("the closed-form solve of [alpha I + (1 - alpha) C] d = b needs 0 < alpha <= 1, not " + alpha);
+    if (alpha == 1) return be.scale(b, 1);
+    Batch x = dampedInverse(parameter, b, alpha / (1 - alpha));
+    Batch out = be.scale(x, 1 / (1 - alpha));
+    if (!be.sharesStorage(out, x)) be.release(x);
+    return out;
+  }
+
+  /** The Kronecker factors A and G (and EKFAC's scalings) of a parameter's block (kfac, kflr, ekfac). */
+  public KroneckerFactors kroneckerFactors(String parameter) {
+    Network.LayerNode l = net.owner(parameter);
+    KroneckerFactors f = blocks.kroneckerFactors(l, net.parameterVariables.get(parameter));
+    if (f == null) throw new UserError("--strategy " + strategy.label() + " keeps no Kronecker factors; use kfac, kflr or ekfac");
+    return f;
   }
 
   /**

@@ -13,7 +13,8 @@ import org.hbp.backend.Batch;
  * or to the batch average).
  *
  * <p>The implementations: {@link ExactStrategy} (matrix-free, per sample), {@link KfraStrategy}
- * (eq. 8) and {@link BdaStrategy} (eq. 9); {@link Strategy} is the user's choice among them.
+ * (eq. 8), {@link BdaStrategy} (eq. 9) and {@link KfacStrategy} (KFAC, KFLR, EKFAC);
+ * {@link Strategy} is the user's choice among them.
  */
 interface CurvatureStrategy {
   /**
@@ -45,6 +46,19 @@ interface CurvatureStrategy {
      * masking; null to let {@link Curvature} mask the directions and the products.
      */
     default Batch blockDiagonalMatProd(Network.LayerNode layer, String var, Batch v, int blocks) {
+      return null;
+    }
+
+    /**
+     * {@code (block + λ I)^-1 v} in closed form where the strategy has one (the Kronecker-factored
+     * strategies, in their eigenbasis); null otherwise.
+     */
+    default Batch dampedInverse(Network.LayerNode layer, String var, Batch v, double lambda) {
+      return null;
+    }
+
+    /** The Kronecker factors of a parameter's block where the strategy keeps them; null otherwise. */
+    default KroneckerFactors kroneckerFactors(Network.LayerNode layer, String var) {
       return null;
     }
 

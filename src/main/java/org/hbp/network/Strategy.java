@@ -1,29 +1,46 @@
 package org.hbp.network;
 
 import java.util.Locale;
-import java.util.function.Supplier;
+import java.util.function.Function;
 import org.hbp.UserError;
 
 /**
  * The user's choice of how curvature is propagated through a batch (paper Section 3): exactly, by
  * matrix-free products per sample; or explicitly, with a batch-averaged Hessian of each module's
  * output propagated back by eq. 8 (KFRA: the mean of the per-sample products) or eq. 9 (BDA: with
- * the batch-averaged Jacobian). Each names its {@link CurvatureStrategy} implementation.
+ * the batch-averaged Jacobian); or by Kronecker factors of the GGN (KFAC, KFLR, EKFAC). Each names its
+ * {@link CurvatureStrategy} implementation.
  */
 public enum Strategy {
-  EXACT(ExactStrategy::new),
-  KFRA(KfraStrategy::new),
-  BDA(BdaStrategy::new);
+  EXACT(o -> new ExactStrategy()),
+  KFRA(o -> new KfraStrategy()),
+  BDA(o -> new BdaStrategy()),
+  /** KFAC: {@code A ⊗ G} with G from Monte-Carlo vectors ({@link KfacStrategy}, {@link KfacOptions}). */
+  KFAC(o -> new KfacStrategy(KfacStrategy.Variant.KFAC, o)),
+  /** KFLR: {@code A ⊗ G} with G from all columns of the loss-Hessian factor. */
+  KFLR(o -> new KfacStrategy(KfacStrategy.Variant.KFLR, o)),
+  /** EKFAC: KFLR's eigenbasis with the exact diagonal in it (George et al. 2018). */
+  EKFAC(o -> new KfacStrategy(KfacStrategy.Variant.EKFAC, o));
 
-  private final Supplier<CurvatureStrategy> implementation;
+  private final Function<KfacOptions, CurvatureStrategy> implementation;
 
-  Strategy(Supplier<CurvatureStrategy> implementation) {
+  Strategy(Function<KfacOptions, CurvatureStrategy> implementation) {
     this.implementation = implementation;
   }
 
-  /** The implementation that propagates curvature this way. */
+  /** The implementation that propagates curvature this way (Kronecker-factored ones with {@link KfacOptions#defaults}). */
   CurvatureStrategy implementation() {
-    return implementation.get();
+    return implementation(KfacOptions.defaults());
+  }
+
+  /** The implementation with the Kronecker-factored strategies' options (the others ignore them). */
+  CurvatureStrategy implementation(KfacOptions options) {
+    return implementation.apply(options);
+  }
+
+  /** Whether this is one of the Kronecker-factored strategies (kfac, kflr, ekfac), with a closed-form damped inverse. */
+  public boolean isKroneckerFactored() {
+    return this == KFAC || this == KFLR || this == EKFAC;
   }
 
   public String label() {
@@ -32,6 +49,7 @@ public enum Strategy {
 
   public static Strategy parse(String s) {
     for (Strategy k : values()) if (k.label().equals(s)) return k;
-    throw new UserError("unknown strategy '" + s + "'; expected exact, kfra or bda");
+    java.util.List<String> labels = java.util.Arrays.stream(values()).map(Strategy::label).toList();
+    throw new UserError("unknown strategy '" + s + "'; expected " + String.join(", ", labels.subList(0, labels.size() - 1)) + " or " + labels.get(labels.size() - 1));
   }
 }

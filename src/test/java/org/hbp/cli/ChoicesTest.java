@@ -24,9 +24,9 @@ class ChoicesTest {
 
   @Test
   void anUnknownStrategyInAListIsOneLineListingTheChoices() {
-    String[] r = run("bench", "--strategies", "exact,kfac");
+    String[] r = run("bench", "--strategies", "exact,kfc");
     assertEquals("2", r[0], r[1]);
-    assertEquals("hbp: unknown strategy 'kfac'; expected exact, kfra or bda\n", r[1]);
+    assertEquals("hbp: unknown strategy 'kfc'; expected exact, kfra, bda, kfac, kflr or ekfac\n", r[1]);
     assertEquals("", r[2], "nothing ran");
   }
 
@@ -34,7 +34,7 @@ class ChoicesTest {
   void anUnknownOptimizerOrCurvatureOfTrainIsOneLine() {
     String[] r = run("train", "--net", "networks/fc.hbp", "--out", "unused", "--optimizer", "lbfgs");
     assertEquals("2", r[0], r[1]);
-    assertEquals("hbp: unknown optimizer 'lbfgs'; expected cg-newton, sgd or adam\n", r[1]);
+    assertEquals("hbp: unknown optimizer 'lbfgs'; expected cg-newton, sgd, adam or kfac\n", r[1]);
     r = run("train", "--net", "networks/fc.hbp", "--out", "unused", "--curvature", "fisher");
     assertEquals("hbp: unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip\n", r[1]);
   }

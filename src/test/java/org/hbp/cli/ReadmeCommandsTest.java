@@ -87,7 +87,7 @@ class ReadmeCommandsTest {
       "scripts/gpu-check.sh", "builds a 61 MiB payload, or runs the GPU suite on an NVIDIA machine");
 
   /** hbp commands run in-process: each takes seconds. */
-  static final Set<String> RUN = Set.of("derive", "verify", "generate", "devices", "curvature", "spectrum", "import");
+  static final Set<String> RUN = Set.of("derive", "verify", "generate", "devices", "curvature", "spectrum", "import", "gradients");
 
   /** hbp commands whose arguments are only parsed, and why. */
   static final Map<String, String> PARSE_ONLY = Map.of(

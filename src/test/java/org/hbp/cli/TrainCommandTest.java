@@ -157,7 +157,7 @@ class TrainCommandTest {
     assertTrue(r.err().contains("takes inputs [3, 32, 32]") && r.err().contains("(1, 28, 28)"), r.err());
     r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--optimizer", "lbfgs", "--out", dir.resolve("b").toString());
     assertEquals(2, r.code());
-    assertTrue(r.err().contains("expected cg-newton, sgd or adam"), r.err());
+    assertTrue(r.err().contains("expected cg-newton, sgd, adam or kfac"), r.err());
     r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--data", "cifar10:" + dir.resolve("nothing"), "--out",
         dir.resolve("c").toString());
     assertEquals(2, r.code());

@@ -77,7 +77,7 @@ class IndexDeclNetworkTest {
     DenseReference ref = s.reference();
     assertEquals(ref.loss(), pass.loss(), 1e-12);
     for (CurvatureKind kind : CurvatureKind.values())
-      for (Strategy strategy : Strategy.values()) {
+      for (Strategy strategy : NetworkCurvatureTest.paperStrategies()) {
         Curvature c = pass.curvature(kind, strategy);
         Map<String, DMatrixRMaj> blocks = ref.blocks(kind, strategy);
         for (String p : s.net.parameterNames()) {

@@ -1,0 +1,86 @@
+package org.hbp.train;
+
+import java.util.Map;
+import java.util.Set;
+import org.hbp.UserError;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.network.Curvature;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.KfacOptions;
+import org.hbp.network.Network;
+import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
+
+/**
+ * Eq. 10 with a Kronecker-factored GGN (kfac, kflr or ekfac) solved in closed form instead of by
+ * CG: per parameter block C, {@code d = -[α I + (1 - α) C]^-1 g}, which is
+ * {@code -(C + α/(1-α) I)^-1 g / (1 - α)}, exact in the eigenbasis of the factors (the damping
+ * added to the whole block, {@link Curvature#dampedSolve}); then {@code θ <- θ + γ d}. KFAC's
+ * Monte-Carlo vectors are drawn anew each step, with seed {@code seed + step}, so a resumed run
+ * draws the same ones.
+ */
+public final class KfacNewton implements Optimizer {
+  /** The settings: learning rate γ, damping α of eq. 10, the strategy and its options, the memory limit. */
+  public record Settings(double gamma, double alpha, Strategy strategy, KfacOptions options, long memoryLimitBytes) {
+    public Settings {
+      if (!(gamma > 0)) throw new UserError("kfac: learning rate gamma must be > 0, not " + gamma);
+      if (!(alpha > 0 && alpha <= 1)) throw new UserError("kfac: damping alpha must be in (0, 1], not " + alpha);
+      if (!strategy.isKroneckerFactored())
+        throw new UserError("--optimizer kfac inverts Kronecker factors: use --strategy kfac, kflr or ekfac, not " + strategy.label());
+    }
+  }
+
+  private final Network net;
+  private final Settings s;
+  private long steps;
+
+  public KfacNewton(Network net, Settings settings) {
+    this.net = net;
+    this.s = settings;
+  }
+
+  @Override
+  public String label() {
+    return "kfac " + s.strategy().label() + " gamma=" + s.gamma() + " alpha=" + s.alpha();
+  }
+
+  @Override
+  public Map<String, Object> config() {
+    Map<String, Object> c = Optimizer.baseConfig("kfac", s.gamma());
+    c.put("alpha", s.alpha());
+    c.put("strategy", s.strategy().label());
+    c.put("mc_samples", s.options().mcSamples());
+    c.put("fisher", s.options().fisher().label());
+    return c;
+  }
+
+  @Override
+  public StepReport step(Pass pass, Map<String, Batch> parameters) {
+    Backend be = net.backend();
+    Curvature c = Curvature.of(pass, CurvatureKind.GGN, s.strategy(), s.options().withSeed(s.options().seed() + steps), s.memoryLimitBytes());
+    for (String name : net.parameterNames()) {
+      Batch minusG = be.scale(pass.gradient(name), -1);
+      Batch d = c.dampedSolve(name, minusG, s.alpha());
+      Batch step = be.scale(d, s.gamma());
+      parameters.put(name, be.add(parameters.get(name), step));
+      be.release(step);
+      be.release(d);
+      be.release(minusG);
+    }
+    c.release();
+    steps++;
+    return StepReport.PLAIN;
+  }
+
+  @Override
+  public Map<String, double[]> state() {
+    return Map.of();
+  }
+
+  @Override
+  public void restore(Map<String, double[]> state, long steps) {
+    OptimizerState.requireKeys(state, Set.of(), "kfac keeps no state between steps (its draws follow the step count)");
+    this.steps = steps;
+  }
+}

@@ -43,6 +43,6 @@ class ChoicesTest {
   void aMissingRequiredOptionIsStillPicocliUsageError() {
     String[] r = run("train", "--out", "unused");
     assertEquals("2", r[0]);
-    assertEquals("Missing required option: '--net=NET.hbp'", r[1].lines().findFirst().orElse(""));
+    assertEquals("Missing required option: '--net=NET'", r[1].lines().findFirst().orElse(""));
   }
 }

@@ -153,7 +153,7 @@ class CurvatureCliTest {
   @Test
   void badInputIsAClearError() throws Exception {
     Path out = dir.resolve("o.npz");
-    assertInputError(hbp(base()), "give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, or --solve ALPHA --out STEP.npz");
+    assertInputError(hbp(base()), "give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, --solve ALPHA --out STEP.npz, or --diagonal exact|mc|hessian --out DIAG.npz");
     assertInputError(hbp(base("--vectors", "v.npz")), "--vectors needs --out OUT.npz");
     assertInputError(hbp(base("--dense", out.toString(), "--curvature", "fisher")), "unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip");
     assertInputError(hbp(base("--dense", out.toString(), "--strategy", "kfc")), "unknown strategy 'kfc'; expected exact, kfra, bda, kfac, kflr or ekfac");

@@ -213,12 +213,12 @@ public final class CurvatureCommand extends HbpCommand {
       w.println("wrote " + dense);
     } else {
       ConjugateGradient.Settings s = new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter);
-      if (strat.isKroneckerFactored()) {
+      if (strat.hasClosedFormInverse()) {
         if (blocks != 1) throw new UserError("--solve with --strategy " + strat.label() + " inverts whole blocks in closed form; drop --blocks " + blocks);
         for (String name : network.parameterNames()) {
           Batch minusG = be.scale(pass.gradient(name), -1);
-          result.put(name, layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
-          w.printf("  %s: closed form in the eigenbasis of the Kronecker factors%n", name);
+          result.put(onnxNames == null ? name : onnxNames.name(name), layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
+          w.printf("  %s: closed form%s%n", name, strat.isKroneckerFactored() ? " in the eigenbasis of the Kronecker factors" : ", v / (d + lambda)");
         }
         Npz.write(out, result);
         w.println("wrote " + out);

@@ -8,7 +8,8 @@ import org.hbp.UserError;
  * The user's choice of how curvature is propagated through a batch (paper Section 3): exactly, by
  * matrix-free products per sample; or explicitly, with a batch-averaged Hessian of each module's
  * output propagated back by eq. 8 (KFRA: the mean of the per-sample products) or eq. 9 (BDA: with
- * the batch-averaged Jacobian); or by Kronecker factors of the GGN (KFAC, KFLR, EKFAC). Each names its
+ * the batch-averaged Jacobian); or by Kronecker factors of the GGN (KFAC, KFLR, EKFAC); or by the
+ * diagonals of the GGN or the Hessian. Each names its
  * {@link CurvatureStrategy} implementation.
  */
 public enum Strategy {
@@ -20,7 +21,13 @@ public enum Strategy {
   /** KFLR: {@code A ⊗ G} with G from all columns of the loss-Hessian factor. */
   KFLR(o -> new KfacStrategy(KfacStrategy.Variant.KFLR, o)),
   /** EKFAC: KFLR's eigenbasis with the exact diagonal in it (George et al. 2018). */
-  EKFAC(o -> new KfacStrategy(KfacStrategy.Variant.EKFAC, o));
+  EKFAC(o -> new KfacStrategy(KfacStrategy.Variant.EKFAC, o)),
+  /** The exact GGN diagonal of each block ({@link DiagonalStrategy}, BackPACK's DiagGGNExact). */
+  DIAG_GGN(o -> new DiagonalStrategy(DiagonalStrategy.Variant.GGN, o)),
+  /** Its Monte-Carlo estimate from {@code mcSamples} Rademacher vectors per sample (DiagGGNMC). */
+  DIAG_GGN_MC(o -> new DiagonalStrategy(DiagonalStrategy.Variant.GGN_MC, o)),
+  /** The exact Hessian diagonal of each block (DiagHessian). */
+  DIAG_HESSIAN(o -> new DiagonalStrategy(DiagonalStrategy.Variant.HESSIAN, o));
 
   private final Function<KfacOptions, CurvatureStrategy> implementation;
 
@@ -43,8 +50,13 @@ public enum Strategy {
     return this == KFAC || this == KFLR || this == EKFAC;
   }
 
+  /** Whether blocks have a closed-form damped inverse: the Kronecker-factored and the diagonal strategies. */
+  public boolean hasClosedFormInverse() {
+    return isKroneckerFactored() || this == DIAG_GGN || this == DIAG_GGN_MC || this == DIAG_HESSIAN;
+  }
+
   public String label() {
-    return name().toLowerCase(Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   public static Strategy parse(String s) {

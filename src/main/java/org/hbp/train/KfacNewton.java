@@ -26,8 +26,9 @@ public final class KfacNewton implements Optimizer {
     public Settings {
       if (!(gamma > 0)) throw new UserError("kfac: learning rate gamma must be > 0, not " + gamma);
       if (!(alpha > 0 && alpha <= 1)) throw new UserError("kfac: damping alpha must be in (0, 1], not " + alpha);
-      if (!strategy.isKroneckerFactored())
-        throw new UserError("--optimizer kfac inverts Kronecker factors: use --strategy kfac, kflr or ekfac, not " + strategy.label());
+      if (!strategy.hasClosedFormInverse())
+        throw new UserError("--optimizer kfac inverts blocks in closed form: use --strategy kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian, not "
+            + strategy.label());
     }
   }
 

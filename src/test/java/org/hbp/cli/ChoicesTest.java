@@ -26,7 +26,7 @@ class ChoicesTest {
   void anUnknownStrategyInAListIsOneLineListingTheChoices() {
     String[] r = run("bench", "--strategies", "exact,kfc");
     assertEquals("2", r[0], r[1]);
-    assertEquals("hbp: unknown strategy 'kfc'; expected exact, kfra, bda, kfac, kflr or ekfac\n", r[1]);
+    assertEquals("hbp: unknown strategy 'kfc'; expected exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian\n", r[1]);
     assertEquals("", r[2], "nothing ran");
   }
 

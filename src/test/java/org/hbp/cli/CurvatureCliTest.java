@@ -156,7 +156,7 @@ class CurvatureCliTest {
     assertInputError(hbp(base()), "give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, --solve ALPHA --out STEP.npz, or --diagonal exact|mc|hessian --out DIAG.npz");
     assertInputError(hbp(base("--vectors", "v.npz")), "--vectors needs --out OUT.npz");
     assertInputError(hbp(base("--dense", out.toString(), "--curvature", "fisher")), "unknown curvature 'fisher'; expected hessian, ggn, pch-abs or pch-clip");
-    assertInputError(hbp(base("--dense", out.toString(), "--strategy", "kfc")), "unknown strategy 'kfc'; expected exact, kfra, bda, kfac, kflr or ekfac");
+    assertInputError(hbp(base("--dense", out.toString(), "--strategy", "kfc")), "unknown strategy 'kfc'; expected exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian");
     assertInputError(hbp(base("--dense", out.toString(), "--blocks", "5")), "--blocks 5 for '0.W': it has 4 rows; use 1..4");
     Map<String, NdArray> p = Npz.read(params);
     p.put("3.weight", NdArray.of(new double[12], 4, 3));

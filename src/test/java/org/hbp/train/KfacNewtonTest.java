@@ -74,8 +74,8 @@ class KfacNewtonTest {
   }
 
   @Test
-  void refusesAStrategyWithoutKroneckerFactors() {
+  void refusesAStrategyWithoutAClosedFormInverse() {
     UserError e = assertThrows(UserError.class, () -> new KfacNewton.Settings(0.1, 0.1, Strategy.BDA, KfacOptions.defaults(), 1L << 30));
-    assertTrue(e.getMessage().contains("use --strategy kfac, kflr or ekfac"), e.getMessage());
+    assertTrue(e.getMessage().contains("use --strategy kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian, not bda"), e.getMessage());
   }
 }

@@ -98,7 +98,7 @@ class OptimizersTest {
     SmallBatch problem = smallBatch(3);
     Network net = problem.net();
     for (CurvatureKind kind : CurvatureKind.values())
-      for (Strategy s : java.util.Arrays.stream(Strategy.values()).filter(x -> !x.isKroneckerFactored()).toList()) { // the paper's strategies; KfacTorchCheckTest has the others
+      for (Strategy s : java.util.List.of(Strategy.EXACT, Strategy.KFRA, Strategy.BDA)) { // the paper's strategies; KfacTorchCheckTest has the others
         Map<String, Batch> p = Initialization.xavierNormal(net, 11), q = new LinkedHashMap<>(p);
         Pass pass = problem.run(p);
         CgNewton cg = new CgNewton(net, new CgNewton.Settings(0.3, 1.0, kind, s, 2, new ConjugateGradient.Settings(1e-12, 0, 10), 1L << 30));

@@ -90,6 +90,9 @@ public final class OnnxImporter {
       }
       if (!graph) requireChain(i);
       else {
+        if (uses.getOrDefault(n.getOutput(0), 0) == 0)
+          throw error(i, "its value '" + n.getOutput(0) + "' is read by no node and is not the graph's output; hbp imports graphs whose every value "
+              + "reaches the output");
         List<String> computed = computedInputs(i);
         if (computed.size() > 1) {
           i += merge(i, computed);

@@ -55,7 +55,8 @@ public final class OnnxImporter {
    * Imports a model with the given loss: a chain as a sequential network, any other graph in the graph form.
    *
    * @param mappings the user's {@code --map} entries (checked before the built-in table)
-   * @throws UserError an operator without a mapping, an unsupported attribute, or a graph it does not map (a merge other than Add, Sub, Mul and Concat along axis 1, a dead value, an initializer shared by nodes that differ)
+   * @throws UserError an operator without a mapping, an unsupported attribute, or a graph it does not map (a merge
+   *     other than Add, Sub, Mul and Concat along axis 1, a dead value, an initializer shared by nodes that differ)
    */
   public static ImportedNetwork load(OnnxModel model, String loss, List<CustomMapping> mappings) {
     if (loss == null || loss.isBlank())

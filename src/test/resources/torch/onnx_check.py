@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual"""
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception"""
 import sys
 import numpy as np
 import torch
@@ -39,6 +39,48 @@ class Skip(nn.Module):
 
     def forward(self, x):
         return x + self.body(x)
+
+
+class Block(nn.Module):
+    """A ResNet block: relu(s(x) + conv2(relu(conv1(x)))), s the identity or a 1x1 convolution (projection shortcut)."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.proj = nn.Conv2d(cin, cout, 1) if cin != cout else None
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+
+    def forward(self, x):
+        s = x if self.proj is None else self.proj(x)
+        return torch.relu(s + self.conv2(torch.relu(self.conv1(x))))
+
+
+class Tied(nn.Module):
+    """One Linear (fc) applied twice, then a product with an earlier value: v = tanh(fc(tanh(fc(h)))), out(v * h)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(4, 5)
+        self.fc = nn.Linear(5, 5)
+        self.out = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.inp(x))
+        v = torch.tanh(self.fc(torch.tanh(self.fc(h))))
+        return self.out(v * h - torch.sigmoid(h))
+
+
+class Inception(nn.Module):
+    """Branches of 1x1, 3x3 and dilated 3x3 convolutions of one value, concatenated along the channels."""
+
+    def __init__(self, cin):
+        super().__init__()
+        self.b1 = nn.Conv2d(cin, 2, 1)
+        self.b3 = nn.Conv2d(cin, 2, 3, padding=1)
+        self.b5 = nn.Conv2d(cin, 1, 3, padding=2, dilation=2)
+
+    def forward(self, x):
+        return torch.cat([torch.relu(self.b1(x)), torch.relu(self.b3(x)), self.b5(x)], dim=1)
 
 
 if kind == "mlp":
@@ -87,6 +129,23 @@ elif kind == "residual":
     x = torch.randn(n, 4)
     y = torch.tensor([0, 1, 1, 0])
     loss_fn = nn.CrossEntropyLoss()
+elif kind == "resnet":
+    # an identity block and a block with a 1x1-convolution projection shortcut
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), Block(3, 3), Block(3, 4), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 3))
+    x = torch.randn(n, 2, 4, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "tied":
+    net = Tied()
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "inception":
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Tanh(), Inception(3), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(20, 3))
+    x = torch.randn(n, 2, 6, 6)
+    y = torch.randn(n, 3)
+    loss_fn = nn.MSELoss()
 else:
     raise SystemExit("unknown model " + kind)
 

@@ -6,9 +6,10 @@ import java.util.Map;
 import org.hbp.io.NdArray;
 
 /**
- * An ONNX graph as a sequential hbp network: its layers (a built-in or user module each, with the
+ * An ONNX graph as an hbp network, sequential (a chain) or in the graph form: its layers (a built-in or user module each, with the
  * keyword arguments the DSL needs), the loss, and the parameters taken from the initializers, named
- * {@code <layer index>.<param>} in PyTorch's layouts (what {@code --params} reads, see
+ * {@code <layer index>.<param>} in a chain and {@code <value or instance>.<param>} in the graph
+ * form (as {@code network.GraphResolver} names them, e.g. {@code v3.W}), in PyTorch's layouts (what {@code --params} reads, see
  * {@code network.TorchLayout}: linear weights {@code [out, in]}, convolution weights
  * {@code [C_out, C_in, k, k]}, biases {@code [out]}).
  *
@@ -20,9 +21,23 @@ import org.hbp.io.NdArray;
  * @param parameters the parameters by hbp name, in layer order
  * @param sources for each parameter, the ONNX initializer it came from (and how: "transposed")
  * @param specFiles the user spec files that {@code --map} named (to be added to the module library)
+ * @param graph the statements of the graph form, one per value (the input is {@code x}); empty for a chain
+ * @param output the value the loss reads in the graph form (null for a chain)
  */
 public record ImportedNetwork(String name, String source, List<Integer> inputShape, List<Layer> layers, String loss,
-    Map<String, NdArray> parameters, Map<String, String> sources, List<Path> specFiles) {
+    Map<String, NdArray> parameters, Map<String, String> sources, List<Path> specFiles, List<Statement> graph, String output) {
+
+  /** Whether the network is in the graph form (branches, merges or tied weights). */
+  public boolean isGraph() {
+    return !graph.isEmpty();
+  }
+
+  /**
+   * One statement of the graph form, e.g. {@code v3 = linear(m = 4)(v2);} or {@code v7 = v5 + v6;}.
+   *
+   * @param origin the ONNX node(s) it came from, for the comment
+   */
+  public record Statement(String text, String origin) {}
 
   /**
    * One layer: a module, its keyword arguments, and the ONNX node(s) it came from.
@@ -31,7 +46,7 @@ public record ImportedNetwork(String name, String source, List<Integer> inputSha
    */
   public record Layer(String module, Map<String, Integer> args, String origin) {}
 
-  /** The parameters' hbp names, in layer order. */
+  /** The parameters' hbp names, in layer (statement) order. */
   public List<String> parameterNames() {
     return List.copyOf(parameters.keySet());
   }

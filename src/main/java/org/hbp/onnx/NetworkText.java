@@ -4,7 +4,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** The DSL text of an {@link ImportedNetwork}: one statement per layer, each with a comment naming its ONNX node(s). */
+/**
+ * The DSL text of an {@link ImportedNetwork}: one statement per layer (a chain) or per value (the
+ * graph form), each with a comment naming its ONNX node(s).
+ */
 public final class NetworkText {
   private NetworkText() {}
 
@@ -14,16 +17,23 @@ public final class NetworkText {
     s.append("// Imported from ").append(net.source()).append(" by hbp import; parameters: the ONNX file's initializers.\n");
     s.append("network ").append(net.name()).append(" {\n");
     s.append("  input x: ").append(type(net.inputShape())).append(";\n");
-    for (ImportedNetwork.Layer l : net.layers()) {
-      String statement = l.module() + args(l.args()) + ";";
-      s.append("  ").append(statement).append(" ".repeat(Math.max(1, 40 - statement.length()))).append("// ").append(l.origin()).append('\n');
+    if (net.isGraph()) {
+      for (ImportedNetwork.Statement st : net.graph()) line(s, st.text(), st.origin());
+      s.append("  loss ").append(net.loss()).append("(").append(net.output()).append(");\n");
+    } else {
+      for (ImportedNetwork.Layer l : net.layers()) line(s, l.module() + args(l.args()) + ";", l.origin());
+      s.append("  loss ").append(net.loss()).append(";\n");
     }
-    s.append("  loss ").append(net.loss()).append(";\n");
     s.append("}\n");
     return s.toString();
   }
 
-  private static String args(Map<String, Integer> args) {
+  private static void line(StringBuilder s, String statement, String origin) {
+    s.append("  ").append(statement).append(" ".repeat(Math.max(1, 40 - statement.length()))).append("// ").append(origin).append('\n');
+  }
+
+  /** {@code (m = 4, k = 3)}, or nothing without arguments. */
+  static String args(Map<String, Integer> args) {
     if (args.isEmpty()) return "";
     List<String> parts = new ArrayList<>();
     for (var e : args.entrySet()) parts.add(e.getKey() + " = " + e.getValue());

@@ -11,12 +11,13 @@ import org.hbp.UserError;
 import org.hbp.io.NdArray;
 
 /**
- * Turns an ONNX graph into a sequential hbp network ({@link ImportedNetwork}): walks the nodes in
- * their (topological) order, keeping the one computed value the chain holds, and maps each node,
- * or a known pattern of nodes (the Erf form of GELU, MatMul + Add), to a module spec of
- * {@code modules-spec/} ({@link OperatorMappings}) or of the user's {@code --map}. Every node must
- * read the chain's current value and constants only; a value read twice or a node reading two
- * computed values is a graph network, refused with the node named.
+ * Turns an ONNX graph into an hbp network ({@link ImportedNetwork}): walks the nodes in their
+ * (topological) order and maps each node, or a known pattern of nodes (the Erf form of GELU,
+ * MatMul + Add), to a module spec of {@code modules-spec/} ({@link OperatorMappings}) or of the
+ * user's {@code --map}. A chain (each node reads the value before it and constants) becomes a
+ * sequential network; any other graph (a value read by several nodes, an Add, Sub or Mul of two
+ * computed values, a Concat along axis 1, an initializer read by several nodes) the graph form
+ * ({@link GraphForm}): merges become {@code + - .*} and {@code concat}, tied weights a named instance.
  */
 public final class OnnxImporter {
   private final OnnxModel model;
@@ -26,9 +27,15 @@ public final class OnnxImporter {
   private final List<ImportedNetwork.Layer> layers = new ArrayList<>();
   private final Map<String, NdArray> parameters = new LinkedHashMap<>();
   private final Map<String, String> sources = new LinkedHashMap<>();
-  /** The value the chain holds now, and its per-sample shape as hbp sees it. */
+  /** The value the chain holds now (in the graph form: the node's computed input), and its per-sample shape as hbp sees it. */
   String current;
   List<Integer> shape;
+  /** Whether the graph is not a chain (then the DSL's graph form is written). */
+  private final boolean graph;
+  /** In the graph form: each ONNX value's DSL name and per-sample shape. */
+  private final Map<String, String> names = new HashMap<>();
+  private final Map<String, List<Integer>> shapes = new HashMap<>();
+  private final GraphForm form = new GraphForm();
 
   private OnnxImporter(OnnxModel model, List<CustomMapping> mappings) {
     this.model = model;
@@ -39,13 +46,17 @@ public final class OnnxImporter {
     for (String out : model.outputs()) uses.merge(out, 1, Integer::sum);
     current = model.input();
     shape = model.inputShape();
+    graph = !isChain();
+    names.put(current, "x");
+    shapes.put(current, shape);
   }
 
   /**
-   * Imports a model as a sequential network with the given loss.
+   * Imports a model with the given loss: a chain as a sequential network, any other graph in the graph form.
    *
    * @param mappings the user's {@code --map} entries (checked before the built-in table)
-   * @throws UserError an operator without a mapping, an unsupported attribute, or a graph network
+   * @throws UserError an operator without a mapping, an unsupported attribute, or a graph it does not map (a merge
+   *     other than Add, Sub, Mul and Concat along axis 1, a dead value, an initializer shared by nodes that differ)
    */
   public static ImportedNetwork load(OnnxModel model, String loss, List<CustomMapping> mappings) {
     if (loss == null || loss.isBlank())
@@ -57,8 +68,12 @@ public final class OnnxImporter {
     w.walk();
     List<Path> specFiles = new ArrayList<>();
     for (CustomMapping m : mappings) if (!specFiles.contains(m.file())) specFiles.add(m.file());
+    if (!w.graph)
+      return new ImportedNetwork(identifier(model), model.file(), model.inputShape(), List.copyOf(w.layers), loss,
+          w.parameters, w.sources, specFiles, List.of(), null);
+    GraphForm.Result g = GraphForm.build(model.file(), w.form, w.layers, w.parameters, w.sources);
     return new ImportedNetwork(identifier(model), model.file(), model.inputShape(), List.copyOf(w.layers), loss,
-        w.parameters, w.sources, specFiles);
+        g.parameters(), g.sources(), specFiles, List.copyOf(g.statements()), w.names.get(model.outputs().get(0)));
   }
 
   /** Reads a file and imports it: {@link OnnxModel#read} then {@link #load}. */
@@ -70,14 +85,34 @@ public final class OnnxImporter {
     int i = 0;
     while (i < nodes.size()) {
       NodeProto n = nodes.get(i);
-      if (n.getOpType().equals("Constant") || n.getOutputCount() == 1 && model.isConstant(n.getOutput(0))) { // folded
+      if (folded(n)) {
         i++;
         continue;
       }
-      requireChain(i);
+      if (!graph) requireChain(i);
+      else {
+        if (uses.getOrDefault(n.getOutput(0), 0) == 0)
+          throw error(i, "its value '" + n.getOutput(0) + "' is read by no node and is not the graph's output; hbp imports graphs whose every value "
+              + "reaches the output");
+        List<String> computed = computedInputs(i);
+        if (computed.size() > 1) {
+          i += merge(i, computed);
+          continue;
+        }
+        current = computed.get(0);
+        shape = shapes.get(current);
+      }
+      String input = current;
+      int before = layers.size();
       CustomMapping c = custom.get(n.getOpType());
       int consumed = c != null ? c.apply(this, i) : OperatorMappings.apply(this, i);
+      if (graph) record(i, consumed, input, before);
       i += consumed;
+    }
+    if (graph) {
+      if (model.outputs().size() != 1 || !names.containsKey(model.outputs().get(0)))
+        throw new UserError(model.file() + ": the graph has outputs " + model.outputs() + "; hbp imports one computed output (the logits the loss reads)");
+      return;
     }
     if (!model.outputs().contains(current))
       throw new UserError(model.file() + ": the chain ends in '" + current + "' but the graph's outputs are " + model.outputs()
@@ -85,30 +120,129 @@ public final class OnnxImporter {
     if (model.outputs().size() != 1) throw new UserError(model.file() + ": the graph has outputs " + model.outputs() + "; hbp imports one (the logits)");
   }
 
-  /** Node i reads the current value and constants only, and the current value feeds only it. */
-  private void requireChain(int i) {
-    NodeProto n = nodes.get(i);
+  /**
+   * Whether every node to map reads one computed value, each computed value is read once, and no
+   * parameter initializer is read twice (else the graph form is written).
+   */
+  private boolean isChain() {
+    for (int i = 0; i < nodes.size(); i++) {
+      NodeProto n = nodes.get(i);
+      if (folded(n)) continue;
+      List<String> computed = new ArrayList<>();
+      for (String in : n.getInputList()) if (!in.isEmpty() && !model.isConstant(in)) computed.add(in);
+      if (computed.size() > 1) return false;
+      for (String in : n.getInputList())
+        if (!in.isEmpty() && uses.getOrDefault(in, 0) > 1 && (!model.isConstant(in) || isInitializerParameter(n, in))) return false;
+    }
+    return true;
+  }
+
+  private boolean folded(NodeProto n) {
+    return n.getOpType().equals("Constant") || n.getOutputCount() == 1 && model.isConstant(n.getOutput(0));
+  }
+
+  /** The computed (non-constant) inputs of node i; none is an error naming the node. */
+  private List<String> computedInputs(int i) {
     List<String> computed = new ArrayList<>();
-    for (String in : n.getInputList()) if (!in.isEmpty() && !model.isConstant(in)) computed.add(in);
-    if (computed.size() > 1)
-      throw graphError(i, "merges two computed values (" + String.join(", ", computed) + ")");
+    for (String in : nodes.get(i).getInputList()) if (!in.isEmpty() && !model.isConstant(in)) computed.add(in);
     if (computed.isEmpty())
       throw error(i, "computes from constants only; hbp folds " + String.join(", ", new java.util.TreeSet<>(ConstantFolding.OPERATORS))
           + " of constants (with the arguments PyTorch's exporter gives them), not this one");
+    return computed;
+  }
+
+  /**
+   * In the graph form, the statements of the layers a mapping of nodes i.. (consumed of them, read
+   * from {@code input}) added: {@code v<i> = module(input);}; a mapping that added none (Identity,
+   * Dropout, Flatten of a vector) names its output as its input. Values inside a pattern of nodes
+   * must not be read outside it.
+   */
+  private void record(int i, int consumed, String input, int before) {
+    for (int j = i; j < i + consumed; j++)
+      for (String out : nodes.get(j).getOutputList())
+        if (!out.equals(current) && !out.isEmpty() && (model.outputs().contains(out) || readOutside(out, i, i + consumed)))
+          throw error(i, "the pattern of nodes " + i + ".." + (i + consumed - 1) + " it starts has the value '" + out
+              + "' inside, which another node reads; hbp maps such a pattern whole");
+    String value = names.get(input);
+    for (int k = before; k < layers.size(); k++) {
+      String name = "v" + i + (k == layers.size() - 1 ? "" : "_" + (k - before + 1));
+      form.apply(name, k, value);
+      value = name;
+    }
+    names.put(current, value);
+    shapes.put(current, shape);
+  }
+
+  private boolean readOutside(String value, int from, int to) {
+    for (int j = 0; j < nodes.size(); j++) if ((j < from || j >= to) && nodes.get(j).getInputList().contains(value)) return true;
+    return false;
+  }
+
+  /**
+   * A node reading several computed values: Add, Sub or Mul of two of equal shapes ({@code + - .*}),
+   * Concat along axis 1 (hbp's first per-sample dim: features or channels) of values whose other
+   * dims agree; returns 1.
+   */
+  private int merge(int i, List<String> computed) {
+    NodeProto n = nodes.get(i);
+    String op = n.getOpType();
+    String out = "v" + i;
+    List<String> dsl = new ArrayList<>();
+    for (String in : computed) dsl.add(names.get(in));
+    List<Integer> first = shapes.get(computed.get(0));
+    if (op.equals("Concat")) {
+      long axis = Attributes.integer(n, "axis", 1);
+      int rank = first.size() + 1;
+      if (computed.size() != n.getInputCount() || axis != 1 && axis != 1 - rank)
+        throw error(i, "concatenates along axis " + axis + (computed.size() != n.getInputCount() ? " with constant inputs" : "")
+            + "; hbp maps Concat of computed values along axis 1 (features, or channels of [N, C, H, W]), the first per-sample dim");
+      List<Integer> joined = new ArrayList<>(first);
+      for (int k = 1; k < computed.size(); k++) {
+        List<Integer> s = shapes.get(computed.get(k));
+        if (s.size() != first.size() || !s.subList(1, s.size()).equals(first.subList(1, first.size())))
+          throw error(i, "concatenates per-sample shapes " + first + " and " + s + "; along axis 1 the other dims must agree");
+        joined.set(0, joined.get(0) + s.get(0));
+      }
+      form.merge(out, out + " = concat(" + String.join(", ", dsl) + ");", describe(i));
+      define(n.getOutput(0), out, joined);
+      return 1;
+    }
+    String symbol = switch (op) {
+      case "Add" -> "+";
+      case "Sub" -> "-";
+      case "Mul" -> ".*";
+      default -> throw error(i, "reads " + computed.size() + " computed values (" + String.join(", ", computed) + "); hbp merges values by Add, Sub "
+          + "and Mul (two of equal shapes) and Concat along axis 1");
+    };
+    if (computed.size() != 2 || !first.equals(shapes.get(computed.get(1))))
+      throw error(i, "merges per-sample shapes " + first + " and " + shapes.get(computed.get(computed.size() - 1)) + "; hbp's " + symbol
+          + " takes two values of equal shapes (no broadcasting)");
+    form.merge(out, out + " = " + dsl.get(0) + " " + symbol + " " + dsl.get(1) + ";", describe(i));
+    define(n.getOutput(0), out, first);
+    return 1;
+  }
+
+  private void define(String onnx, String dsl, List<Integer> s) {
+    names.put(onnx, dsl);
+    shapes.put(onnx, List.copyOf(s));
+    current = onnx;
+    shape = List.copyOf(s);
+  }
+
+  /**
+   * In a chain ({@link #isChain}), node i reads the value before it: one not read by any node is
+   * a dead end, which hbp does not import.
+   */
+  private void requireChain(int i) {
+    List<String> computed = computedInputs(i);
     if (!computed.get(0).equals(current))
-      throw graphError(i, "reads '" + computed.get(0) + "', not the chain's current value '" + current + "' (a branch)");
-    for (String in : n.getInputList())
-      if (model.isConstant(in) && uses.getOrDefault(in, 0) > 1 && isInitializerParameter(n, in))
-        throw graphError(i, "reads initializer '" + in + "', which another node reads too (a shared parameter)");
+      throw error(i, "reads '" + computed.get(0) + "', not the value before it '" + current + "', which no node reads; hbp imports graphs whose "
+          + "every value reaches the output");
   }
 
   /** Whether a constant input is a parameter (not a shape or an axes argument), judged by its type: floats with more than one entry. */
   private boolean isInitializerParameter(NodeProto n, String in) {
     return model.constant(in).numel() > 1 && !n.getOpType().equals("Reshape") && !n.getOpType().equals("Pad");
-  }
-
-  UserError graphError(int i, String what) {
-    return new UserError(model.file() + ": graph networks are not supported by this importer yet: " + describe(i) + " " + what);
   }
 
   /** {@code node 3 '/0/Gemm' (Gemm)}. */

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The importer on graphs built here with the ONNX schema's builders (no PyTorch): layouts of the
  * weights it takes (Gemm with and without transB, MatMul), and the errors for attributes hbp's
- * modules do not express, shapes it does not take, and graph networks, each naming the node.
+ * modules do not express, shapes it does not take, and graphs it does not map, each naming the node;
+ * tied weights.
  */
 class OnnxImporterTest {
   @TempDir Path dir;
@@ -114,18 +115,41 @@ class OnnxImporterTest {
     assertTrue(e.getMessage().contains("node 0 'elu' (Elu): alpha = 0.5; the built-in elu has alpha 1"), e.getMessage());
   }
 
+  /** One initializer read by two Gemm nodes of the same attributes: one named instance, one parameter (tied weights). */
+  @Test
+  void aWeightReadByTwoGemmsIsOneNamedInstance() throws Exception {
+    ImportedNetwork net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addInitializer(tensor("W", new double[] {1, 2, 3, 4}, 2, 2))
+        .addNode(node("Gemm", "a", List.of("x", "W"), "h")).addNode(node("Gemm", "b", List.of("h", "W"), "z")).build()), "mse", List.of());
+    String text = NetworkText.of(net);
+    assertTrue(net.isGraph(), text);
+    assertTrue(text.contains("  tied_W = linear_nobias(m = 2);") && text.contains("  v0 = tied_W(x);") && text.contains("  v1 = tied_W(v0);")
+        && text.contains("  loss mse(v1);"), text);
+    assertEquals(List.of("tied_W.W"), net.parameterNames());
+    assertArrayEquals(new double[] {1, 3, 2, 4}, net.parameters().get("tied_W.W").data()); // B [in, out] transposed
+    assertEquals("W", new InitializerNames(net).name("tied_W.W"));
+  }
+
   @Test
   void graphNetworksAndBadInputsAreRefusedWithTheNodeNamed() throws Exception {
-    // one initializer read by two nodes: a tied weight
+    // one initializer read by two nodes that differ (transB): not one instance
     UserError e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
         .addInitializer(tensor("W", new double[] {1, 2, 3, 4}, 2, 2))
-        .addNode(node("Gemm", "a", List.of("x", "W"), "h")).addNode(node("Gemm", "b", List.of("h", "W"), "z")).build());
-    assertTrue(e.getMessage().contains("graph networks are not supported by this importer yet: node 0 'a' (Gemm) reads initializer 'W', which another node "
-        + "reads too"), e.getMessage());
-    // a value read by two nodes: a branch
+        .addNode(node("Gemm", "a", List.of("x", "W"), "h", integer("transB", 1))).addNode(node("Gemm", "b", List.of("h", "W"), "z")).build());
+    assertTrue(e.getMessage().contains("node 1 'b' (Gemm) reads initializer 'W', which node 0 'a' (Gemm) reads too; hbp ties"), e.getMessage());
+    // a branch whose value reaches no output
     e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
         .addNode(node("Relu", "r", List.of("x"), "h")).addNode(node("Tanh", "t", List.of("x"), "z")).build());
-    assertTrue(e.getMessage().contains("node 1 't' (Tanh) reads 'x', not the chain's current value 'h' (a branch)"), e.getMessage());
+    assertTrue(e.getMessage().contains("node 0 'r' (Relu): its value 'h' is read by no node and is not the graph's output"), e.getMessage());
+    // Concat along another axis than the channels
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 1L, 2L, 2L)).addOutput(value("z", null, 1L, 4L, 2L))
+        .addNode(node("Relu", "r", List.of("x"), "a")).addNode(node("Tanh", "t", List.of("x"), "b"))
+        .addNode(node("Concat", "cat", List.of("a", "b"), "z", integer("axis", 2))).build());
+    assertTrue(e.getMessage().contains("node 2 'cat' (Concat): concatenates along axis 2; hbp maps Concat of computed values along axis 1"), e.getMessage());
+    // a merge hbp does not have
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addNode(node("Relu", "r", List.of("x"), "a")).addNode(node("Div", "d", List.of("x", "a"), "z")).build());
+    assertTrue(e.getMessage().contains("node 1 'd' (Div): reads 2 computed values (x, a); hbp merges values by Add, Sub and Mul"), e.getMessage());
     // an axis of the input without a fixed size
     e = importError(GraphProto.newBuilder().addInput(value("x", null, null)).addOutput(value("z", null, 2L))
         .addNode(node("Relu", "r", List.of("x"), "z")).build());

@@ -71,7 +71,32 @@ class OnnxTorchCheckTest {
     check("custom", "crossentropy", 5, "--map", "Mul=" + specs.resolve("scale.hbp") + ":scale", "--map", "Exp=" + specs.resolve("myexp.hbp") + ":myexp");
   }
 
-  private void check(String kind, String loss, int parameters, String... maps) throws Exception {
+  /**
+   * Graph networks come in in the graph form: a ResNet with an identity block and a block with a
+   * 1x1-convolution projection shortcut (Add of two computed values, a value read by two nodes).
+   */
+  @Test
+  void resNetWithIdentityAndProjectionShortcutsEqualsAutograd() throws Exception {
+    assertTrue(check("resnet", "crossentropy", 14).isGraph());
+  }
+
+  /** One Linear applied twice (one initializer read by two Gemm nodes: one named instance), and Mul and Sub of computed values. */
+  @Test
+  void tiedLinearUsedTwiceEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("tied", "crossentropy", 6);
+    String text = NetworkText.of(net);
+    assertTrue(text.contains("tied_fc = linear(m = 5);"), text);
+    assertEquals(2, text.split("= tied_fc\\(", -1).length - 1, text);
+    assertTrue(text.contains(" .* ") && text.contains(" - "), text);
+  }
+
+  /** An inception block: three convolution branches of one value, Concat along the channels. */
+  @Test
+  void inceptionBlockWithConcatEqualsAutograd() throws Exception {
+    assertTrue(NetworkText.of(check("inception", "mse", 10)).contains("= concat("));
+  }
+
+  private ImportedNetwork check(String kind, String loss, int parameters, String... maps) throws Exception {
     runScript("onnx_check.py", dir.toString(), kind);
     List<CustomMapping> mappings = new ArrayList<>();
     for (int i = 1; i < maps.length; i += 2) mappings.add(CustomMapping.parse(maps[i]));
@@ -127,6 +152,7 @@ class OnnxTorchCheckTest {
           assertEquals(g.get(i, j), g.get(j, i), 1e-12 * Math.max(1, scale(g)), c[0] + "/" + c[1] + " block of " + ours.get(k) + " symmetric");
       }
     }
+    return imported;
   }
 
   static void runScript(String script, String... args) throws Exception {

@@ -88,6 +88,29 @@ class DenseBlocks(unittest.TestCase):
             torch.testing.assert_close(step[name], expected, rtol=0, atol=1e-10, msg=name)
 
 
+class Residual(torch.nn.Module):
+    """x -> fc2(tanh(fc1(x)) + proj(x)): a graph (branch and merge) with a projection shortcut."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.fc1 = torch.nn.Linear(6, 5)
+        self.proj = torch.nn.Linear(6, 5)
+        self.fc2 = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x)) + self.proj(x))
+
+
+class GraphModels(unittest.TestCase):
+    def test_a_residual_model_gives_autograds_hessian_blocks_under_its_parameter_names(self):
+        model, (x, y) = Residual(), batch()
+        blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="hessian")
+        self.assertEqual(set(blocks), {n for n, _ in model.named_parameters()})
+        for name, _ in model.named_parameters():
+            torch.testing.assert_close(blocks[name], autograd_hessian_block(model, x, y, name), rtol=0, atol=1e-10, msg=name)
+
+
 class Errors(unittest.TestCase):
     def test_hbp_errors_surface_as_exceptions_with_hbps_message(self):
         model, (x, y) = mlp(), batch()

@@ -95,6 +95,10 @@ public final class GgnDiagonal {
   /** (1/N) sum over samples and columns of (J_θ' u)^2 for every parameter θ, the columns u given at the output. */
   static Map<String, Batch> diagonal(Pass pass, Batch columns) {
     Network net = pass.net;
+    if (net.isGraph()) {
+      net.be.release(columns);
+      net.requireSequential("the GGN diagonal");
+    }
     Backward back = new Backward(pass);
     back.nodes(net.body, columns, true);
     // the columns at every layer's input, released once the pass is done (a product may be a view of its directions)

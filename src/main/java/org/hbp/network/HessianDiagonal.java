@@ -34,6 +34,7 @@ public final class HessianDiagonal {
    */
   public static Map<String, Batch> exact(Pass pass) {
     Network net = pass.net;
+    net.requireSequential("the Hessian diagonal");
     Walk walk = new Walk(pass);
     walk.nodes(net.body, new ArrayList<>(List.of(new Columns(pass.lossFactor(), 1))), true);
     Backend be = net.be;

@@ -21,6 +21,7 @@ public final class SampleGradients {
 
   /** {@code ∇_θ ℓ_n} of every sample: {@code [N x 1]} items in the parameter's item shape, a fresh batch (the caller releases it). */
   public static Batch perSample(Pass pass, String parameter) {
+    pass.net.requireSequential("per-sample gradients");
     Network.LayerNode l = pass.net.owner(parameter);
     Batch dz = pass.outputGradients.get(l);
     Batch g = l.op.jacTMatProd(pass.caches.get(l), pass.net.parameterVariables.get(parameter), dz);

@@ -109,4 +109,24 @@ class GraphCurvatureTest {
         e.getMessage());
     pass.curvature(CurvatureKind.GGN, Strategy.KFRA, 16 * 49).release(); // the largest frontier (7 values) fits
   }
+
+  /**
+   * What is written for sequential networks only is refused on a graph, naming it, never a silent
+   * wrong answer: the strategies beyond exact/kfra/bda, the GGN and Hessian diagonals, per-sample gradients.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"add", "tied"})
+  void whatIsNotDefinedOnGraphsIsRefusedByName(String name) {
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 3, 5, 2);
+    Pass pass = s.pass();
+    for (Strategy strategy : List.of(Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC, Strategy.DIAG_GGN)) {
+      org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> pass.curvature(CurvatureKind.GGN, strategy));
+      assertTrue(e.getMessage().contains("is not defined on graph networks"), e.getMessage());
+    }
+    for (Runnable r : List.<Runnable>of(() -> GgnDiagonal.exact(pass), () -> HessianDiagonal.exact(pass),
+        () -> SampleGradients.perSample(pass, s.net.parameterNames().get(0)))) {
+      org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, r::run);
+      assertTrue(e.getMessage().contains("is not defined on graph networks yet"), e.getMessage());
+    }
+  }
 }

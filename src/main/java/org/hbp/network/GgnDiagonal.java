@@ -116,49 +116,18 @@ public final class GgnDiagonal {
   }
 
   /** The backward pass of the columns, accumulating each parameter's sum of squares. */
-  private static final class Backward {
-    private final Pass pass;
-    private final Backend be;
+  private static final class Backward extends ColumnsBackward {
     final Map<String, Batch> sums = new LinkedHashMap<>();
-    final List<Batch> temporaries = new ArrayList<>();
 
     Backward(Pass pass) {
-      this.pass = pass;
-      this.be = pass.net.be;
+      super(pass);
     }
 
-    /**
-     * The columns through {@code nodes} from the last to the first; returns them at the input of
-     * the first, or null when {@code top} and nothing below needs them (as the gradient pass
-     * stops at the first node with parameters).
-     */
-    Batch nodes(List<Network.Node> nodes, Batch u, boolean top) {
-      int first = 0;
-      if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
-      for (int i = nodes.size() - 1; i >= first; i--) {
-        u = node(nodes.get(i), u, !(top && i == first));
-        if (u != null) temporaries.add(u);
-      }
-      return u;
-    }
-
-    private Batch node(Network.Node n, Batch u, boolean needInput) {
-      if (n instanceof Network.LayerNode l) return layer(l, u, needInput);
-      Network.ResidualNode r = (Network.ResidualNode) n;
-      // z = x + f(x): J_x' u = u + J_f' u; the body's parameters see u at the block's output
-      Batch inner = nodes(r.body, u, false);
-      return be.add(u, r.same(inner, u));
-    }
-
-    private Batch layer(Network.LayerNode l, Batch u, boolean needInput) {
-      ForwardCache c = pass.caches.get(l);
-      Batch out = l.asOutput(u);
-      for (String p : l.op.parameters()) {
-        Batch a = l.op.hasKroneckerFactor(p) && out.cols() == 1 ? l.op.kroneckerFactor(c, p) : null;
-        if (a != null && a.cols() == 1) add(l.path + "." + p, kroneckerSquares(out, a));
-        else accumulate(l.path + "." + p, l.op.jacTMatProd(c, p, out), u);
-      }
-      return needInput ? l.op.jacTMatProd(c, l.input, out) : null;
+    @Override
+    void parameter(Network.LayerNode l, String p, ForwardCache c, Batch out, Batch u) {
+      Batch a = l.op.hasKroneckerFactor(p) && out.cols() == 1 ? l.op.kroneckerFactor(c, p) : null;
+      if (a != null && a.cols() == 1) add(l.path + "." + p, kroneckerSquares(out, a));
+      else accumulate(l.path + "." + p, l.op.jacTMatProd(c, p, out), u);
     }
 
     /**

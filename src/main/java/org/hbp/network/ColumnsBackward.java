@@ -1,0 +1,61 @@
+package org.hbp.network;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.runtime.ForwardCache;
+
+/**
+ * Columns given at the network's output (a loss factor's {@code S_n}, Monte-Carlo vectors)
+ * carried back through a sequential network, {@code u ← J_x' u} layer by layer (a residual block
+ * {@code u + J_f' u}), handing each parameter the columns at its layer's output: what the factored
+ * GGN quantities ({@link GgnDiagonal}, {@link FactoredGgn}) do with {@code J_θ' u} is theirs.
+ */
+abstract class ColumnsBackward {
+  final Pass pass;
+  final Backend be;
+  /** The columns at every layer's input, for the caller to release once done (a product may be a view of its directions). */
+  final List<Batch> temporaries = new ArrayList<>();
+
+  ColumnsBackward(Pass pass) {
+    this.pass = pass;
+    this.be = pass.net.be;
+  }
+
+  /**
+   * Parameter {@code p} of layer {@code l}: {@code out} the columns at the layer's output in its
+   * shape ({@code l.asOutput(u)}), {@code u} as they came.
+   */
+  abstract void parameter(Network.LayerNode l, String p, ForwardCache c, Batch out, Batch u);
+
+  /**
+   * The columns through {@code nodes} from the last to the first; returns them at the input of
+   * the first, or null when {@code top} and nothing below needs them (as the gradient pass
+   * stops at the first node with parameters).
+   */
+  Batch nodes(List<Network.Node> nodes, Batch u, boolean top) {
+    int first = 0;
+    if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
+    for (int i = nodes.size() - 1; i >= first; i--) {
+      u = node(nodes.get(i), u, !(top && i == first));
+      if (u != null) temporaries.add(u);
+    }
+    return u;
+  }
+
+  private Batch node(Network.Node n, Batch u, boolean needInput) {
+    if (n instanceof Network.LayerNode l) return layer(l, u, needInput);
+    Network.ResidualNode r = (Network.ResidualNode) n;
+    // z = x + f(x): J_x' u = u + J_f' u; the body's parameters see u at the block's output
+    Batch inner = nodes(r.body, u, false);
+    return be.add(u, r.same(inner, u));
+  }
+
+  private Batch layer(Network.LayerNode l, Batch u, boolean needInput) {
+    ForwardCache c = pass.caches.get(l);
+    Batch out = l.asOutput(u);
+    for (String p : l.op.parameters()) parameter(l, p, c, out, u);
+    return needInput ? l.op.jacTMatProd(c, l.input, out) : null;
+  }
+}

@@ -58,6 +58,11 @@ public final class SpectrumCommand extends HbpCommand {
       description = "Split each parameter into K row groups and keep the block-diagonal part (default: ${DEFAULT-VALUE}).")
   int blocks;
 
+  @Option(names = "--ggn-route", defaultValue = "network", paramLabel = "R",
+      description = "With --scope net and --curvature ggn: network (each product a forward and a backward pass through the network) or "
+          + "factored (the loss factor's columns J'S carried back once, N*r*P numbers; then two products per parameter) (default: ${DEFAULT-VALUE}).")
+  String ggnRoute;
+
   @Option(names = "--scope", defaultValue = "blocks", paramLabel = "SCOPE",
       description = "blocks (every parameter's block), block:NAME (one, e.g. block:0.W) or net (the whole network) (default: ${DEFAULT-VALUE}).")
   String scope;
@@ -147,7 +152,11 @@ public final class SpectrumCommand extends HbpCommand {
     Curvature c = pass.curvature(kind, strat, limit);
     w.printf("curvature %s, strategy %s, scope %s%n", kind.label(), strat.label(), scope);
     w.flush();
-    Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks);
+    if (!ggnRoute.equals("network") && !ggnRoute.equals("factored")) throw new UserError("--ggn-route: expected network or factored, not '" + ggnRoute + "'");
+    if (ggnRoute.equals("factored") && sc.kind() != SpectrumScope.Kind.NET) throw new UserError("--ggn-route factored is a route of --scope net");
+    long t0 = System.nanoTime();
+    Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, ggnRoute.equals("factored"), limit);
+    if (ggnRoute.equals("factored")) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
     SpectrumRun run = new SpectrumRun(settings(limit), network, layout);
     Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
     try {

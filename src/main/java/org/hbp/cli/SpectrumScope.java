@@ -9,6 +9,7 @@ import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.FactoredGgn;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
@@ -42,6 +43,15 @@ record SpectrumScope(Kind kind, String block) {
     return dirs -> pass.networkProduct(kind, dirs);
   };
 
+  /** The whole network's GGN from the loss factor's columns, carried back once ({@link FactoredGgn}). */
+  private static UnaryOperator<Map<String, Batch>> factored(Pass pass, Curvature c, long memoryLimit) {
+    if (c.kind() != CurvatureKind.GGN)
+      throw new UserError("--ggn-route factored is a route for the GGN; --curvature " + c.kind().label() + " goes through the network (--ggn-route network)");
+    if (c.strategy() != Strategy.EXACT)
+      throw new UserError("--scope net takes the exact whole-network product; --strategy " + c.strategy().label() + " approximates single blocks");
+    return FactoredGgn.of(pass, memoryLimit)::apply;
+  }
+
   /** What an operator of the scope acts on: its parameters, one after another (their vec orders). */
   record Target(SymmetricOperator operator, List<String> parameters) {}
 
@@ -69,8 +79,16 @@ record SpectrumScope(Kind kind, String block) {
     };
   }
 
-  /** The scope's operators by name ({@link #names}), each block with {@code blocks} row groups. */
+  /** The scope's operators by name ({@link #names}), each block with {@code blocks} row groups; the whole net's GGN through the network. */
   Map<String, Target> operators(Network net, Pass pass, Curvature c, int blocks) {
+    return operators(net, pass, c, blocks, false, 0);
+  }
+
+  /**
+   * The scope's operators by name; with {@code factoredGgn} the whole network's GGN in factored form
+   * ({@link FactoredGgn}, its columns within {@code memoryLimit}) instead of products through the network.
+   */
+  Map<String, Target> operators(Network net, Pass pass, Curvature c, int blocks, boolean factoredGgn, long memoryLimit) {
     Map<String, Target> out = new LinkedHashMap<>();
     switch (kind) {
       case BLOCKS -> {
@@ -80,7 +98,8 @@ record SpectrumScope(Kind kind, String block) {
       case NET -> {
         if (blocks != 1) throw new UserError("--blocks " + blocks + " splits blocks; --scope net takes the whole network (use --blocks 1)");
         ParameterVectors all = new ParameterVectors(net, net.parameterNames());
-        out.put("net", new Target(CurvatureOperators.overParameters(all, WHOLE_NETWORK.product(pass, c.kind(), c.strategy())), net.parameterNames()));
+        UnaryOperator<Map<String, Batch>> product = factoredGgn ? factored(pass, c, memoryLimit) : WHOLE_NETWORK.product(pass, c.kind(), c.strategy());
+        out.put("net", new Target(CurvatureOperators.overParameters(all, product), net.parameterNames()));
       }
     }
     return out;

@@ -193,4 +193,26 @@ class SpectrumCliTest {
     assertTrue(nothing.err().contains("--top K, --trace and/or --density"), nothing.err());
     assertTrue(!Files.exists(out), "nothing written on errors");
   }
+
+  /** --ggn-route factored gives the whole network's GGN spectrum of --ggn-route network (FactoredGgnTest checks its products against autograd). */
+  @Test
+  void theFactoredGgnRouteGivesTheSameTopEigenvalues() throws Exception {
+    double[][] values = new double[2][];
+    int i = 0;
+    for (String route : List.of("network", "factored")) {
+      Path out = dir.resolve("net-" + route);
+      CliRun r = hbp(spectrum("--scope", "net", "--curvature", "ggn", "--ggn-route", route, "--top", "3", "--tol", "1e-12", "--out", out.toString()));
+      r.assertExit(0);
+      if (route.equals("factored")) r.assertOutContains("factored GGN: columns J'S carried back in ");
+      JsonNode top = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()).get("blocks").get("net").get("top").get("values");
+      values[i] = new double[top.size()];
+      for (int k = 0; k < top.size(); k++) values[i][k] = top.get(k).asDouble();
+      i++;
+    }
+    assertEquals(3, values[0].length);
+    for (int k = 0; k < 3; k++) assertEquals(values[0][k], values[1][k], 1e-9 * Math.max(1, Math.abs(values[0][0])), "eigenvalue " + k);
+    CliRun hessian = hbp(spectrum("--scope", "net", "--curvature", "hessian", "--ggn-route", "factored", "--top", "1", "--out", dir.resolve("h").toString()));
+    hessian.assertExit(2);
+    assertTrue(hessian.err().contains("--ggn-route factored is a route for the GGN"), hessian.err());
+  }
 }

@@ -30,9 +30,6 @@ public final class DataSets {
      * @throws IOException as {@link #load}
      */
     public static Split forInput(String spec, long seed, List<Integer> inputShape, int classes) throws IOException {
-        if (inputShape.size() == 3) {
-            return load(spec, seed, inputShape.get(0), inputShape.get(1), inputShape.get(2), classes);
-        }
         boolean sequences = kind(spec).equals("sequences");
         if (sequences && inputShape.size() != 2) {
             throw new UserError("data set '" + spec + "' holds one-hot token sequences, a matrix(V, T) per"
@@ -41,6 +38,9 @@ public final class DataSets {
         }
         if (sequences) {
             return load(spec, seed, 1, inputShape.get(0), inputShape.get(1), classes);
+        }
+        if (inputShape.size() == 3) {
+            return load(spec, seed, inputShape.get(0), inputShape.get(1), inputShape.get(2), classes);
         }
         int n = inputShape.stream().reduce(1, (a, b) -> a * b);
         return load(spec, seed, 1, 1, n, classes);

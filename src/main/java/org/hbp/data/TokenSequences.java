@@ -15,9 +15,12 @@ import org.hbp.UserError;
  *   label = min(|d|, K/2) - 1 + (d &lt; 0 ? K/2 : 0),
  * </pre>
  * i.e. for {@code K = 4}: 0 = A right before B, 1 = A before B with tokens between them, 2 = B right
- * before A, 3 = B before A with tokens between. Which of the two comes first is a sum of a term in
- * {@code pos(A)} and one in {@code pos(B)}, so a bag of (token, position) features can tell it; the
- * distance cannot be written so: the label needs the two tokens' interaction (attention).
+ * before A, 3 = B before A with tokens between. Every sequence holds the same tokens A and B once, so
+ * the token counts say nothing: the label depends on both positions jointly. It is still linear in the
+ * one-hot (token, position) pairs (given the order, adjacency is a threshold on
+ * {@code pos(B) - pos(A)}; a multinomial logistic regression on one-hot {@code pos(A)} and
+ * {@code pos(B)} separates the classes), so a network with position embeddings can learn it without
+ * comparing tokens; it is not a test that attention is needed.
  *
  * <p>A sample is the sequence's one-hot matrix {@code X: matrix(V, T)} (column {@code t} the unit
  * vector of token {@code t}), stored as a {@code (1, V, T)} image, row-major: entry {@code (v, t)} at

@@ -46,7 +46,7 @@ public final class TrainCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--data", defaultValue = "synthetic", paramLabel = "D",
-      description = "fashion-mnist[:DIR] (Debian's dataset-fashion-mnist), cifar10:DIR (binary version), synthetic[:TRAIN,TEST] (default).")
+      description = "fashion-mnist[:DIR] (Debian's dataset-fashion-mnist), cifar10:DIR (binary version), synthetic[:TRAIN,TEST] (default), sequences[:TRAIN,TEST] (one-hot token sequences for a matrix(V, T) input).")
   String data;
 
   @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O",
@@ -143,9 +143,8 @@ public final class TrainCommand extends HbpCommand {
     Network net = compute.network(ns, backend);
     Backend be = net.backend();
     List<Integer> in = ns.inputShape();
-    int[] image = in.size() == 3 ? new int[] {in.get(0), in.get(1), in.get(2)} : new int[] {1, 1, in.stream().reduce(1, (a, b) -> a * b)};
     int[] t = net.targetShape();
-    Split split = DataSets.load(data, seed, image[0], image[1], image[2], t[0] * t[1]).normalized();
+    Split split = DataSets.forInput(data, seed, in, t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
     Map<String, Batch> initial = checkedInitialization(net);
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, ProgressMode.current() == ProgressMode.BAR);

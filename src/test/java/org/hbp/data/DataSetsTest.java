@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 class DataSetsTest {
     private static final String ACCEPTED =
-            "(accepted: fashion-mnist, fashion-mnist:DIR, cifar10:DIR, synthetic, synthetic:TRAIN,TEST)";
+            "(accepted: fashion-mnist, fashion-mnist:DIR, cifar10:DIR, synthetic, synthetic:TRAIN,TEST, sequences,"
+            + " sequences:TRAIN,TEST)";
 
     @TempDir
     Path dir;

@@ -1,6 +1,5 @@
 package org.hbp.network;
 
-import static org.hbp.network.TorchReference.runScript;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,18 +30,12 @@ class FactoredGgnTest {
   @ParameterizedTest
   @ValueSource(strings = {"fc", "relu", "resnet", "cnn"})
   void productsEqualAutogradsGgnVectorProducts(String name) throws Exception {
-    runScript("network_products.py", name, dir.toString());
-    Path file = dir.resolve(name + ".hbp");
-    Files.writeString(file, NetworkProductsTest.source(name));
-    Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), Network.builtIn(), BE);
-    TorchLayout layout = new TorchLayout(net);
-    Map<String, Batch> params = layout.parametersOnly(Npz.read(dir.resolve("params.npz")), "params.npz");
-    Map<String, NdArray> batch = Npz.read(dir.resolve("batch.npz"));
-    Batch x = layout.inputs(batch.get("x"), "batch.npz");
-    Batch y = layout.targets(batch.get("y"), x.samples(), "batch.npz");
-    Map<String, Batch> v = layout.directions(Npz.read(dir.resolve("dirs.npz")), "dirs.npz");
-    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
-    Pass pass = net.run(params, x, y);
+    NetworkProductsTest.Problem pr = NetworkProductsTest.problem(name, dir);
+    Network net = pr.net();
+    TorchLayout layout = pr.layout();
+    Map<String, NdArray> ref = pr.ref();
+    Pass pass = pr.pass();
+    Map<String, Batch> v = pr.directions();
     FactoredGgn ggn = FactoredGgn.of(pass, 1L << 30);
     Map<String, Batch> got = ggn.apply(v);
     int compared = 0;

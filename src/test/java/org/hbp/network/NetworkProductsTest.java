@@ -55,10 +55,11 @@ class NetworkProductsTest {
     };
   }
 
-  /** Every kind that autograd defines for the whole network, on the nets of the cross-checks. */
-  @ParameterizedTest
-  @ValueSource(strings = {"fc", "relu", "resnet", "skip", "cnn"})
-  void agreesWithAutograd(String name) throws Exception {
+  /** A net of the cross-checks with network_products.py's parameters, batch, directions and autograd's products. */
+  record Problem(Network net, TorchLayout layout, Pass pass, Map<String, Batch> directions, Map<String, NdArray> ref) {}
+
+  /** Runs network_products.py for net {@code name} into {@code dir} and loads what it wrote. */
+  static Problem problem(String name, Path dir) throws Exception {
     runScript("network_products.py", name, dir.toString());
     Path file = dir.resolve(name + ".hbp");
     Files.writeString(file, source(name));
@@ -69,8 +70,19 @@ class NetworkProductsTest {
     Batch x = layout.inputs(batch.get("x"), "batch.npz");
     Batch y = layout.targets(batch.get("y"), x.samples(), "batch.npz");
     Map<String, Batch> v = layout.directions(Npz.read(dir.resolve("dirs.npz")), "dirs.npz");
-    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
-    Pass pass = net.run(params, x, y);
+    return new Problem(net, layout, net.run(params, x, y), v, Npz.read(dir.resolve("ref.npz")));
+  }
+
+  /** Every kind that autograd defines for the whole network, on the nets of the cross-checks. */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "relu", "resnet", "skip", "cnn"})
+  void agreesWithAutograd(String name) throws Exception {
+    Problem pr = problem(name, dir);
+    Network net = pr.net();
+    TorchLayout layout = pr.layout();
+    Map<String, Batch> v = pr.directions();
+    Map<String, NdArray> ref = pr.ref();
+    Pass pass = pr.pass();
     Map<String, String> kinds = new LinkedHashMap<>();
     kinds.put("ggnvp", "ggn");
     kinds.put("hvp", "hessian");

@@ -77,12 +77,32 @@ final class BenchToolbox {
     });
   }
 
-  /** Bytes of the largest set of propagated columns of a diagonal: N samples x r columns x the widest layer. */
+  /**
+   * The columns per sample that a diagonal propagates back (an estimate for its memory): the loss
+   * factor's (the classes) for the exact GGN diagonal, K = 1 for the Monte-Carlo one, and for the
+   * Hessian diagonal also two per unit of every layer's output (the signed factors of the diagonal
+   * residuals of the element-wise modules between the layers), all of which reach the first layer.
+   */
+  static int columnsPerSample(Network net, String diagonal) {
+    int classes = net.targetShape()[0] * net.targetShape()[1];
+    return switch (diagonal) {
+      case "exact" -> classes;
+      case "mc" -> 1;
+      default -> {
+        int units = 0;
+        for (String name : net.parameterNames()) {
+          int[] s = net.parameterShape(name);
+          if (s[1] > 1) units += s[0];
+        }
+        yield classes + 2 * units;
+      }
+    };
+  }
+
+  /** Bytes of the columns of a diagonal at the widest layer output: N samples x r columns x width x entry size. */
   static long diagonalColumnsBytes(Network net, int samples, int columnsPerSample, int bytesPerEntry) {
     long widest = 0;
     for (String name : net.parameterNames()) widest = Math.max(widest, net.parameterShape(name)[0]);
-    int[] in = net.inputShape();
-    widest = Math.max(widest, (long) in[0] * in[1]);
     return (long) samples * columnsPerSample * widest * bytesPerEntry;
   }
 
@@ -91,21 +111,13 @@ final class BenchToolbox {
    * Monte-Carlo one with K = 1 (Rademacher), the Hessian diagonal; each on the bench's pass.
    */
   static void diagonals(Rows rows, Backend be, Network net, Pass pass, List<String> asked, int samples, int bytesPerEntry, long limit) {
-    int classes = net.targetShape()[0] * net.targetShape()[1];
-    int widest = 0;
-    for (String name : net.parameterNames()) widest = Math.max(widest, net.parameterShape(name)[0]);
     for (String d : asked) {
       String what = switch (d) {
         case "exact" -> "ggn diagonal exact";
         case "mc" -> "ggn diagonal mc (K=1, rademacher)";
         default -> "hessian diagonal";
       };
-      // columns per sample: the loss factor's (the classes), K = 1, or for the Hessian also two per unit of a diagonal residual
-      int columns = switch (d) {
-        case "exact" -> classes;
-        case "mc" -> 1;
-        default -> classes + 2 * widest;
-      };
+      int columns = columnsPerSample(net, d);
       long bytes = diagonalColumnsBytes(net, samples, columns, bytesPerEntry);
       if (bytes > limit) {
         rows.refused(what, String.format(Locale.ROOT, "its propagated columns (%d per sample) need about %s, above --memory-limit %s", columns,

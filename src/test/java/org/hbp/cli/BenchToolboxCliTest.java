@@ -51,7 +51,7 @@ class BenchToolboxCliTest {
   @Test
   void aLanczosBasisAboveTheMemoryLimitIsRefusedAndTheRunGoesOn() {
     String[] r = run("bench", "--net", "networks/demo-fmnist.hbp", "--batch", "4", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
-        "--strategies", "exact", "--directions", "1", "--lanczos", "20", "--memory-limit", "0.0001", "--diagonals", "exact");
+        "--strategies", "exact", "--directions", "1", "--lanczos", "20", "--memory-limit", "0.00001", "--diagonals", "exact");
     assertEquals("0", r[0], r[1] + "\n" + r[2]);
     // 784*64 + 64 + 64*32 + 32 + 32*10 + 10 = 52650 parameters: 20 vectors of 8 bytes each are 8.0 MiB
     assertTrue(r[1].matches("(?s).*lanczos-20 \\(net ggn\\)\\s+refused: its basis needs 8\\.0 MiB, above --memory-limit.*"), r[1]);

@@ -54,6 +54,10 @@ import picocli.CommandLine.Option;
             + "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",
         "Medians over --repeat runs after --warmup runs and then until the JIT compiler is idle, each also as a "
             + "ratio to the gradient pass, and peak heap per pass.",
+        "kfac, kflr, ekfac (--strategies exact,kfac,kflr,ekfac) also time the damped inverse of every block. --diagonals "
+            + "exact,mc,hessian, --network-products and --lanczos N add the GGN and Hessian diagonals, whole-network products per "
+            + "number of directions and N Lanczos steps on the whole-network curvature; several --directions also print the "
+            + "time per direction and, for linear layers, the GEMM FLOPs and GFLOP/s reached.",
         "--memory-limit applies per strategy: one that exceeds it is reported as refused and skipped.",
         "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE).",
         "--quick, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", 1 direction, 1 warm-up and 1 timed run, no waiting for "

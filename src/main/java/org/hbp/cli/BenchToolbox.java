@@ -134,6 +134,11 @@ final class BenchToolbox {
       } catch (UserError refused) {
         rows.refused(what, refused.getMessage());
         continue;
+      } catch (OutOfMemoryError heap) {
+        // the column estimate above is a lower bound (the Hessian diagonal's host arrays are not in it): report, go on
+        rows.refused(what, "ran out of memory (" + heap.getMessage() + ") in its first, untimed run; lower --batch, or raise the heap: "
+            + "JAVA_TOOL_OPTIONS=-Xmx16g");
+        continue;
       }
       rows.time(what, () -> {
         release(be, run.get());

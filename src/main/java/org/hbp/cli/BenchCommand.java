@@ -54,6 +54,10 @@ import picocli.CommandLine.Option;
             + "(eq. 8 / eq. 9 propagation); products with all blocks for each number of directions, per strategy.",
         "Medians over --repeat runs after --warmup runs and then until the JIT compiler is idle, each also as a "
             + "ratio to the gradient pass, and peak heap per pass.",
+        "kfac, kflr, ekfac (--strategies exact,kfac,kflr,ekfac) also time the damped inverse of every block. --diagonals "
+            + "exact,mc,hessian, --network-products and --lanczos N add the GGN and Hessian diagonals, whole-network products per "
+            + "number of directions and N Lanczos steps on the whole-network curvature; several --directions also print the "
+            + "time per direction and, for linear layers, the GEMM FLOPs and GFLOP/s reached.",
         "--memory-limit applies per strategy: one that exceeds it is reported as refused and skipped.",
         "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE).",
         "--quick, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", 1 direction, 1 warm-up and 1 timed run, no waiting for "
@@ -87,6 +91,19 @@ public final class BenchCommand extends HbpCommand {
 
   @Option(names = "--directions", defaultValue = "1,10", split = ",", description = "Directions per block for the products (default 1,10).")
   List<Integer> directions;
+
+  @Option(names = "--diagonals", split = ",", paramLabel = "D",
+      description = "Also time diagonals on the bench's pass: exact (the GGN's, every column of the loss factor), mc (the GGN's, "
+          + "1 Rademacher vector per sample), hessian (by HBP with diagonal residuals), e.g. --diagonals exact,mc,hessian.")
+  List<String> diagonals = List.of();
+
+  @Option(names = "--network-products", description = "Also time whole-network products (all parameters, off-diagonal blocks included) "
+      + "for each number of --directions.")
+  boolean networkProducts;
+
+  @Option(names = "--lanczos", paramLabel = "ITERATIONS", description = "Also time this many Lanczos steps for the top eigenvalue of the "
+      + "whole-network curvature (as hbp spectrum --scope net --top 1), e.g. --lanczos 20.")
+  int lanczos;
 
   @Option(names = "--repeat", defaultValue = "5", description = "Timed repeats (default 5).")
   int repeat;
@@ -149,6 +166,10 @@ public final class BenchCommand extends HbpCommand {
   public Integer call() throws Exception {
     if (quick) applyQuick(spec.commandLine().getParseResult()::hasMatchedOption);
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
+    if (lanczos < 0) throw new UserError("--lanczos must be >= 0 (the number of Lanczos steps), not " + lanczos);
+    for (String d : diagonals)
+      if (!BenchToolbox.DIAGONALS.contains(d)) throw new UserError("--diagonals: expected exact, mc or hessian, not '" + d + "'");
+    for (int d : directions) if (d < 1) throw new UserError("--directions must be >= 1, not " + d);
     PrintWriter w = out();
     Backend be = compute.backend(backend);
     if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);
@@ -202,7 +223,8 @@ public final class BenchCommand extends HbpCommand {
       w.println("  note: OMP_WAIT_POLICY is not set: oneDNN's OpenMP threads spin after each call; ./hbp sets it to PASSIVE");
     w.flush();
 
-    bar = ProgressMode.current().bar(err(), "bench", measurements(strategies, directions.size()));
+    bar = ProgressMode.current().bar(err(), "bench", measurements(strategies, directions.size()) + diagonals.size()
+        + (networkProducts ? directions.size() : 0) + (lanczos > 0 ? 1 : 0));
     try {
       measure(w, be, network, params, xb, yb, rng, limit, maxDirections, ns);
     } finally {
@@ -231,11 +253,18 @@ public final class BenchCommand extends HbpCommand {
     return 0;
   }
 
-  /** The number of timed measurements: the gradient pass, and per strategy its curvature pass (kfra, bda) and its products. */
+  /**
+   * The number of timed measurements: the gradient pass, and per strategy its curvature pass (all
+   * but exact), its products and (kfac, kflr, ekfac) its damped inverse.
+   */
   static int measurements(List<Strategy> strategies, int directionCounts) {
     int n = 1;
-    for (Strategy s : strategies) n += (s == Strategy.EXACT ? 0 : 1) + directionCounts;
+    for (Strategy s : strategies) n += perStrategy(s, directionCounts);
     return n;
+  }
+
+  private static int perStrategy(Strategy s, int directionCounts) {
+    return (s == Strategy.EXACT ? 0 : 1) + directionCounts + (s.isKroneckerFactored() ? 1 : 0);
   }
 
   private void measure(PrintWriter w, Backend be, Network network, Map<String, Batch> params, Batch xb, Batch yb, Random rng, long limit,
@@ -266,25 +295,40 @@ public final class BenchCommand extends HbpCommand {
         w.printf("  %-48s refused: %s%n", "curvature pass " + strategy.label(), refused.getMessage());
         results.add(new Result("curvature pass " + strategy.label() + " (refused: " + refused.getMessage().replace("\"", "'") + ")", Double.NaN,
             Double.NaN, -1, -1));
-        measured += (strategy == Strategy.EXACT ? 0 : 1) + directions.size();
+        measured += perStrategy(strategy, directions.size());
+        pass.close();
         continue;
       }
       if (strategy != Strategy.EXACT)
         results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w, be));
+      Map<Integer, Double> seconds = new LinkedHashMap<>();
       for (int v : directions) {
-        Map<String, Batch> dirs = new LinkedHashMap<>();
-        for (String name : network.parameterNames()) {
-          int[] s = network.parameterShape(name);
-          double[] d = new double[v * s[0] * s[1]];
-          for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
-          dirs.put(name, be.fromArray(1, v, s[0], s[1], d));
-        }
-        results.add(time(strategy.label() + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
+        Map<String, Batch> dirs = BenchToolbox.directions(network, be, v, rng);
+        Result r = time(strategy.label() + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
           // the products computed (device backends: finished by time()), not copied to Java arrays; released for reuse
           for (String name : network.parameterNames()) be.release(c.matProd(name, dirs.get(name)));
           return null;
-        }, grad.medianSeconds, w, be));
+        }, grad.medianSeconds, w, be);
+        results.add(r);
+        seconds.put(v, r.medianSeconds());
       }
+      List<Long> sizes = ProductFlops.linearSizes(ns);
+      BenchToolbox.printScaling(w, strategy.label() + " products, all blocks", seconds,
+          strategy == Strategy.EXACT && sizes != null ? ProductFlops.exactBlocksPerColumn(sizes) : Double.NaN, batch);
+      if (strategy.isKroneckerFactored()) BenchToolbox.dampedInverse(rows(results, grad, w, be), be, network, c, BenchToolbox.directions(network, be, 1, rng));
+      pass.close();
+    }
+    if (!diagonals.isEmpty() || networkProducts || lanczos > 0) {
+      Pass pass = gradientPass.get();
+      BenchToolbox.Rows rows = rows(results, grad, w, be);
+      BenchToolbox.diagonals(rows, be, network, pass, diagonals, batch, MemoryEstimate.precisionOf(be).bytes(), limit);
+      if (networkProducts) {
+        List<Long> sizes = ProductFlops.linearSizes(ns);
+        BenchToolbox.printScaling(w, "network products (" + kind.label() + ")", BenchToolbox.networkProducts(rows, be, network, pass, kind, directions, rng),
+            kind == CurvatureKind.GGN && sizes != null ? ProductFlops.networkGgnPerColumn(sizes) : Double.NaN, batch);
+      }
+      if (lanczos > 0) BenchToolbox.lanczos(rows, network, pass, kind, lanczos, limit);
+      pass.close();
     }
     if (torch) {
       double s = torchGradient(ns, be.name().endsWith("f32") ? "float32" : "float64", w);
@@ -293,6 +337,27 @@ public final class BenchCommand extends HbpCommand {
     }
     if (out != null) writeJson(out, ns, be, kind, results);
     w.flush();
+  }
+
+  /** The toolbox's rows: timed against the gradient pass into {@code results}, or reported as refused. */
+  private BenchToolbox.Rows rows(List<Result> results, Result grad, PrintWriter w, Backend be) {
+    return new BenchToolbox.Rows() {
+      @Override
+      public Result time(String what, Supplier<Object> run) {
+        Result r = BenchCommand.this.time(what, run, grad.medianSeconds, w, be);
+        results.add(r);
+        return r;
+      }
+
+      @Override
+      public void refused(String what, String why) {
+        bar.clear();
+        w.printf("  %-48s refused: %s%n", what, why);
+        w.flush();
+        results.add(new Result(what + " (refused: " + why.replace("\"", "'") + ")", Double.NaN, Double.NaN, -1, -1));
+        measured++;
+      }
+    };
   }
 
   private Result time(String what, Supplier<Object> run, double reference, PrintWriter w, Backend be) {

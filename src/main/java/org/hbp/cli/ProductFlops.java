@@ -1,0 +1,52 @@
+package org.hbp.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.hbp.calculus.Expr;
+import org.hbp.network.NetworkSpec;
+
+/**
+ * The floating-point operations of the matrix products inside curvature products with D
+ * directions on a sequential net of linear layers (the GEMMs only: element-wise maps and the loss
+ * are left out). A linear layer k with {@code W_k: m_k x n_k} touches its parameters in four
+ * products over the N·D columns, each {@code 2 m_k n_k N D} operations: {@code J_W v = dW x}
+ * forward, {@code W dx} forward, {@code W' g} back, {@code g x'} for the parameter.
+ */
+final class ProductFlops {
+  private ProductFlops() {}
+
+  /** The sizes {@code m_k n_k} of the linear layers, or null when the net is not a sequence of linear and parameter-free layers. */
+  static List<Long> linearSizes(NetworkSpec ns) {
+    if (ns.isGraph()) return null;
+    List<Long> sizes = new ArrayList<>();
+    for (NetworkSpec.Node node : ns.body()) {
+      if (!(node instanceof NetworkSpec.Layer l)) return null;
+      if (l.module().name().equals("linear")) sizes.add((long) l.dims().get("m") * l.dims().get("n"));
+      else if (!l.module().withRole(Expr.Role.PARAM).isEmpty()) return null;
+    }
+    return sizes;
+  }
+
+  /**
+   * Exact products with all blocks (the exact strategy), per sample and direction: the block of
+   * W_l costs {@code 4 m_l n_l} (J_W v in, J_W' u out) plus the trip through the layers above and
+   * back, {@code 4 T_l} with {@code T_l = sum_{k>l} m_k n_k}; the bias's block the trip alone. In
+   * all {@code 4 sum_l (m_l n_l + 2 T_l) = 4 sum_k (2k - 1) m_k n_k} (k = 1..L).
+   */
+  static double exactBlocksPerColumn(List<Long> sizes) {
+    double total = 0;
+    for (int k = 0; k < sizes.size(); k++) total += 4.0 * (2 * k + 1) * sizes.get(k);
+    return total;
+  }
+
+  /**
+   * The whole-network GGN product {@code J' H J v}, per sample and direction: forward
+   * {@code dz_k = W_k dx_k + dW_k x_k} (the first layer has no dx), back {@code g_x = W_k' g_z}
+   * (not below the first layer) and {@code g_W = g_z x_k'}: {@code 4 m_1 n_1 + 8 sum_{k>1} m_k n_k}.
+   */
+  static double networkGgnPerColumn(List<Long> sizes) {
+    double total = 0;
+    for (int k = 0; k < sizes.size(); k++) total += (k == 0 ? 4.0 : 8.0) * sizes.get(k);
+    return total;
+  }
+}

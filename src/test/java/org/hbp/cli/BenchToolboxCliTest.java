@@ -1,0 +1,78 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.hbp.network.NetworkResolver;
+import org.hbp.network.ModuleLibrary;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code hbp bench}'s rows of the curvature toolbox (issue 17) appear, in the output and the JSON,
+ * and are refused rather than fatal; and the GEMM FLOP counts of the direction scaling, counted by
+ * hand for a small net. Not a timing test.
+ */
+class BenchToolboxCliTest {
+  @TempDir Path dir;
+
+  private static String[] run(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new String[] {String.valueOf(code), out.toString(), err.toString()};
+  }
+
+  @Test
+  void newStrategiesDiagonalsNetworkProductsAndLanczosGetRows() throws Exception {
+    Path json = dir.resolve("bench.json");
+    String[] r = run("bench", "--net", "networks/demo-fmnist.hbp", "--batch", "8", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact,kfac,kflr,ekfac", "--directions", "1,2", "--diagonals", "exact,mc,hessian", "--network-products", "--lanczos", "3",
+        "--out", json.toString());
+    assertEquals("0", r[0], r[1] + "\n" + r[2]);
+    String o = r[1];
+    for (String what : new String[] {"curvature pass kfac", "curvature pass kflr", "curvature pass ekfac", "kfac products, all blocks, 2 directions",
+        "ekfac products, all blocks, 1 direction", "kfac damped inverse, all blocks, 1 direction", "kflr damped inverse, all blocks, 1 direction",
+        "ekfac damped inverse, all blocks, 1 direction", "ggn diagonal exact", "ggn diagonal mc (K=1, rademacher)", "hessian diagonal",
+        "network products (ggn), 1 direction", "network products (ggn), 2 directions", "lanczos-3 (net ggn)",
+        "scaling of exact products, all blocks: t = ", "scaling of network products (ggn): t = "})
+      assertTrue(o.contains(what), "prints " + what + ":\n" + o);
+    assertTrue(!o.contains("refused"), o);
+    String j = Files.readString(json);
+    for (String what : new String[] {"ekfac damped inverse, all blocks, 1 direction", "hessian diagonal", "lanczos-3 (net ggn)",
+        "network products (ggn), 2 directions"})
+      assertTrue(j.contains("\"what\": \"" + what + "\", \"median_s\": "), j);
+  }
+
+  @Test
+  void aLanczosBasisAboveTheMemoryLimitIsRefusedAndTheRunGoesOn() {
+    String[] r = run("bench", "--net", "networks/demo-fmnist.hbp", "--batch", "4", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact", "--directions", "1", "--lanczos", "20", "--memory-limit", "0.00001", "--diagonals", "exact");
+    assertEquals("0", r[0], r[1] + "\n" + r[2]);
+    // 784*64 + 64 + 64*32 + 32 + 32*10 + 10 = 52650 parameters: 20 vectors of 8 bytes each are 8.0 MiB
+    assertTrue(r[1].matches("(?s).*lanczos-20 \\(net ggn\\)\\s+refused: its basis needs 8\\.0 MiB, above --memory-limit.*"), r[1]);
+    assertTrue(r[1].matches("(?s).*ggn diagonal exact\\s+refused: its propagated columns \\(10 per sample\\).*"), r[1]);
+  }
+
+  @Test
+  void unknownDiagonalIsAClearError() {
+    String[] r = run("bench", "--diagonals", "fisher");
+    assertEquals("2", r[0]);
+    assertEquals("hbp: --diagonals: expected exact, mc or hessian, not 'fisher'\n", r[2]);
+  }
+
+  @Test
+  void gemmFlopCountsOfTheProductsFollowTheLayerSizes() {
+    List<Long> sizes = ProductFlops.linearSizes(NetworkResolver.load(Path.of("networks/demo-fmnist.hbp"), null, ModuleLibrary.builtInSpecDirs()));
+    assertEquals(List.of(784L * 64, 64L * 32, 32L * 10), sizes);
+    // exact blocks: W1 4*s1 + trip 4*(s2+s3), b1 4*(s2+s3), W2 4*s2 + 4*s3, b2 4*s3, W3 4*s3, b3 0
+    double s1 = 784 * 64, s2 = 64 * 32, s3 = 32 * 10;
+    assertEquals(4 * s1 + 8 * (s2 + s3) + 4 * s2 + 8 * s3 + 4 * s3, ProductFlops.exactBlocksPerColumn(sizes));
+    // whole-network GGN: the first layer has dW x forward and g x' back; the others also W dx and W' g
+    assertEquals(4 * s1 + 8 * s2 + 8 * s3, ProductFlops.networkGgnPerColumn(sizes));
+  }
+}

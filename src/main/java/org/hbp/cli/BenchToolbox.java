@@ -127,7 +127,7 @@ final class BenchToolbox {
       Supplier<Map<String, Batch>> run = switch (d) {
         case "exact" -> () -> GgnDiagonal.exact(pass);
         case "mc" -> () -> GgnDiagonal.monteCarlo(pass, 1, GgnDiagonal.Sampling.RADEMACHER, 0);
-        default -> () -> HessianDiagonal.exact(pass);
+        default -> () -> HessianDiagonal.exact(pass, limit);
       };
       try {
         release(be, run.get());

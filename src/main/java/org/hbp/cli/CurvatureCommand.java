@@ -177,7 +177,7 @@ public final class CurvatureCommand extends HbpCommand {
       long t0 = System.nanoTime();
       Map<String, Batch> diag = switch (diagonal) {
         case "exact" -> GgnDiagonal.exact(pass);
-        case "hessian" -> HessianDiagonal.exact(pass);
+        case "hessian" -> HessianDiagonal.exact(pass, limit);
         default -> GgnDiagonal.monteCarlo(pass, kfac.mcSamples, diagonalSampling, seed);
       };
       w.println(DiagonalMode.describe(diagonal, kfac.mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));

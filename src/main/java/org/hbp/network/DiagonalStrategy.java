@@ -47,7 +47,7 @@ final class DiagonalStrategy implements CurvatureStrategy {
     Map<String, Batch> diagonal = switch (variant) {
       case GGN -> GgnDiagonal.exact(pass);
       case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed());
-      case HESSIAN -> HessianDiagonal.exact(pass);
+      case HESSIAN -> HessianDiagonal.exact(pass, memoryLimitBytes);
     };
     return new DiagonalBlocks(pass.net.be, diagonal, label);
   }

@@ -33,9 +33,18 @@ public final class HessianDiagonal {
    * @throws UserError when the loss has no certified factor, or a module has a general residual
    */
   public static Map<String, Batch> exact(Pass pass) {
+    return exact(pass, Curvature.DEFAULT_MEMORY_LIMIT);
+  }
+
+  /**
+   * The exact Hessian diagonal; refuses, naming the layer and the size, before it would form a
+   * column set over {@code memoryLimitBytes} (the residual factors carry one column per entry of a
+   * layer's input for every sample, so the sets grow as {@code N * numel * size}).
+   */
+  public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes) {
     Network net = pass.net;
     net.requireSequential("the Hessian diagonal");
-    Walk walk = new Walk(pass);
+    Walk walk = new Walk(pass, memoryLimitBytes);
     walk.nodes(net.body, new ArrayList<>(List.of(new Columns(pass.lossFactor(), 1))), true);
     Backend be = net.be;
     Map<String, Batch> out = new LinkedHashMap<>();
@@ -55,9 +64,21 @@ public final class HessianDiagonal {
     private final Backend be;
     final Map<String, double[]> sums = new LinkedHashMap<>();
 
-    Walk(Pass pass) {
+    private final long limit;
+
+    Walk(Pass pass, long limit) {
       this.pass = pass;
       this.be = pass.net.be;
+      this.limit = limit;
+    }
+
+    /** Refuses a set of {@code samples * columns} items of {@code size} entries over the limit, naming where. */
+    private void check(long samples, long columns, long size, String where) {
+      long bytes = samples * columns * size * MemoryEstimate.precisionOf(be).bytes();
+      if (bytes > limit)
+        throw new UserError("the Hessian diagonal would form " + samples + " x " + columns + " columns of " + size + " entries ("
+            + MemoryEstimate.bytes(bytes) + ") at " + where + ", over the memory limit " + MemoryEstimate.bytes(limit)
+            + "; use a smaller batch, raise --memory-limit, or take the GGN diagonal (--diagonal exact)");
     }
 
     List<Columns> nodes(List<Network.Node> nodes, List<Columns> sets, boolean top) {
@@ -84,13 +105,25 @@ public final class HessianDiagonal {
       Batch dz = pass.outputGradients.get(l);
       for (String p : l.op.parameters()) {
         String name = l.path + "." + p;
-        for (Columns s : sets) add(name, squares(l.op.jacTMatProd(c, p, l.asOutput(s.batch)), s.sign));
+        for (Columns s : sets) {
+          int[] ps = l.op.itemShape(p);
+          check(s.batch.samples(), s.batch.directions(), (long) ps[0] * ps[1], "layer " + l.path + " (" + l.op.name() + "), parameter " + p);
+          add(name, squares(l.op.jacTMatProd(c, p, l.asOutput(s.batch)), s.sign));
+        }
         add(name, diagonalSum(residualDiagonal(l, c, p, dz)));
       }
       if (!needInput) return List.of();
       List<Columns> out = new ArrayList<>();
-      for (Columns s : sets) out.add(new Columns(l.op.jacTMatProd(c, l.input, l.asOutput(s.batch)), s.sign));
-      if (l.op.residualKind(l.input) != ResidualKind.ZERO) out.addAll(residualFactors(residualDiagonal(l, c, l.input, dz), l.op.itemShape(l.input)));
+      int[] in = l.op.itemShape(l.input);
+      String where = "the input of layer " + l.path + " (" + l.op.name() + ")";
+      for (Columns s : sets) {
+        check(s.batch.samples(), s.batch.directions(), (long) in[0] * in[1], where);
+        out.add(new Columns(l.op.jacTMatProd(c, l.input, l.asOutput(s.batch)), s.sign));
+      }
+      if (l.op.residualKind(l.input) != ResidualKind.ZERO) {
+        check(2L * pass.samples, (long) in[0] * in[1], (long) in[0] * in[1], where + ", its residual's factors");
+        out.addAll(residualFactors(residualDiagonal(l, c, l.input, dz), in));
+      }
       return out;
     }
 

@@ -84,4 +84,17 @@ class HessianDiagonalTest {
     assertEquals(2, code, out + "\n" + err);
     assertTrue(err.toString().contains("the Hessian diagonal needs diagonal residuals: layer 2 (skip) has a general residual"), err.toString());
   }
+
+  /** Column sets that would exceed the memory limit are refused, naming the layer and the size, before they are formed. */
+  @Test
+  void columnSetsOverTheMemoryLimitAreRefusedByName() throws Exception {
+    Path net = dir.resolve("fc.hbp");
+    Files.writeString(net, TorchCrossCheckTest.FC);
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs()), 3, 5, 2);
+    Pass pass = s.pass();
+    org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> HessianDiagonal.exact(pass, 64));
+    assertTrue(e.getMessage().startsWith("the Hessian diagonal would form 3 x "), e.getMessage());
+    assertTrue(e.getMessage().contains("over the memory limit 64 B"), e.getMessage());
+    assertEquals(s.net.parameterNames().size(), HessianDiagonal.exact(pass, 1L << 30).size());
+  }
 }

@@ -3,6 +3,7 @@ package org.hbp.spectrum;
 import java.util.List;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
+import org.hbp.backend.host.ParallelLoops;
 
 /** Small dense-vector helpers of the estimators: random vectors, dot products, Gram–Schmidt. */
 final class Vectors {
@@ -27,10 +28,47 @@ final class Vectors {
     for (int i = 0; i < a.length; i++) a[i] *= c;
   }
 
-  /** Removes from {@code w} its components along the orthonormal {@code basis}, twice (classical Gram–Schmidt, reorthogonalised). */
+  /** Entries per block of the blocked Gram–Schmidt: a block of w stays in cache while every basis vector passes. */
+  private static final int BLOCK = 4096;
+
+  private static final ParallelLoops LOOPS = new ParallelLoops(Runtime.getRuntime().availableProcessors());
+
+  /**
+   * Removes from {@code w} its components along the orthonormal {@code basis}, twice (classical
+   * Gram–Schmidt, reorthogonalised: "twice is enough"). Each pass is two sweeps over the basis,
+   * blocked so that a block of w stays in cache: {@code c = Q'w} (partial sums per block, added
+   * in block order, so the result does not depend on the thread count), then {@code w -= Q c};
+   * the blocks run in parallel.
+   */
   static void orthogonalise(double[] w, List<double[]> basis) {
+    int k = basis.size(), n = w.length;
+    if (k == 0) return;
+    int blocks = (n + BLOCK - 1) / BLOCK;
     for (int pass = 0; pass < 2; pass++) {
-      for (double[] q : basis) axpy(-dot(q, w), q, w);
+      double[][] partial = new double[blocks][k];
+      LOOPS.run(blocks, (long) n * k, (b0, b1) -> {
+        for (int b = (int) b0; b < b1; b++) {
+          int from = b * BLOCK, to = Math.min(n, from + BLOCK);
+          for (int i = 0; i < k; i++) {
+            double[] q = basis.get(i);
+            double sum = 0;
+            for (int j = from; j < to; j++) sum += q[j] * w[j];
+            partial[b][i] = sum;
+          }
+        }
+      });
+      double[] c = new double[k];
+      for (double[] row : partial) for (int i = 0; i < k; i++) c[i] += row[i];
+      LOOPS.run(blocks, (long) n * k, (b0, b1) -> {
+        for (int b = (int) b0; b < b1; b++) {
+          int from = b * BLOCK, to = Math.min(n, from + BLOCK);
+          for (int i = 0; i < k; i++) {
+            double[] q = basis.get(i);
+            double ci = c[i];
+            for (int j = from; j < to; j++) w[j] -= ci * q[j];
+          }
+        }
+      });
     }
   }
 

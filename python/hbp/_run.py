@@ -70,8 +70,16 @@ def _write_batch(x, y, folder):
     return path
 
 
+def _command():
+    """java -jar hbp.jar, or with HBP_CLASSPATH set (tests inside hbp's build) java -cp CLASSPATH org.hbp.cli.Main."""
+    classpath = os.environ.get("HBP_CLASSPATH")
+    if classpath:
+        return [_java(), "-cp", classpath, "org.hbp.cli.Main"]
+    return [_java(), "-jar", str(jar_path())]
+
+
 def _run(args):
-    cmd = [_java(), "-jar", str(jar_path())] + [str(a) for a in args]
+    cmd = _command() + [str(a) for a in args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         message = proc.stderr.strip() or proc.stdout.strip() or f"hbp exited with status {proc.returncode}"

@@ -13,12 +13,12 @@ import org.hbp.cli.Python;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Python package {@code python/hbp} under Debian's python3-torch, with the jar the build just
- * made ({@code target/hbp.jar}): its tests against PyTorch autograd ({@code python/tests}), and the
- * README's example, quoted whole and printing the README's output.
+ * The Python package {@code python/hbp} under Debian's python3-torch, running hbp from this test's
+ * class path ({@code HBP_CLASSPATH}: the CLI's jar is made after the tests): its tests against
+ * PyTorch autograd ({@code python/tests}), and the README's example, quoted whole and printing the
+ * README's output.
  */
 class PythonPackageTest {
-  static final Path JAR = Path.of("target/hbp.jar");
   static final Path EXAMPLE = Path.of("python/examples/quickstart.py");
 
   @Test
@@ -41,13 +41,12 @@ class PythonPackageTest {
 
   /** Runs the torch Python in the repository root with the package on its path; its output (exit status 0 expected). */
   private static String python(String... args) throws Exception {
-    assertTrue(Files.isRegularFile(JAR), JAR + " is missing: the build makes it before the tests (process-test-classes)");
     String py = Python.withTorch().orElseThrow(() -> new AssertionError("needs python3 with torch (.ci/run installs python3-torch)"));
     List<String> command = new ArrayList<>(List.of(py));
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
     pb.environment().put("PYTHONPATH", Path.of("python").toAbsolutePath().toString());
-    pb.environment().put("HBP_JAR", JAR.toAbsolutePath().toString());
+    pb.environment().put("HBP_CLASSPATH", System.getProperty("java.class.path"));
     Process p = pb.start();
     String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");

@@ -272,8 +272,8 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, batchnorm, bias, conv2d, dropout, elu, embedding, flatten, "
-        + "gated, gelu, gelu_tanh, layernorm, linear, linear_tokens, matmul, maxpool, meanpool, "
+    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, batchnorm, bias, conv2d, conv2d_nobias, dropout, elu, embedding, flatten, "
+        + "gated, gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, "
         + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, zeropad)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
@@ -324,8 +324,8 @@ class NetworkSpecTest {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, batchnorm, bias, conv2d, dropout, elu, embedding, flatten, gated, "
-                + "gelu, gelu_tanh, layernorm, linear, linear_tokens, matmul, maxpool, meanpool, "
+            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, batchnorm, bias, conv2d, conv2d_nobias, dropout, elu, embedding, flatten, gated, "
+                + "gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, "
                 + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, zeropad)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),

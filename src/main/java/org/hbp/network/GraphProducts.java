@@ -133,15 +133,7 @@ final class GraphProducts {
   /** {@code J_x u + sum_θ J_θ v_θ} at one module use; records u as its input's derivative. */
   private Batch layerTangent(Network.LayerNode l, Batch u) {
     tangentIn.put(l, u);
-    ForwardCache c = pass.caches.get(l);
-    Batch out = u == null ? null : own(l.asOutput(own(l.op.jacMatProd(c, l.input, l.asInput(u)))));
-    for (String p : l.op.parameters()) {
-      Batch d = v.get(l.prefix + "." + p);
-      if (d == null) continue;
-      Batch j = own(l.asOutput(own(l.op.jacMatProd(c, p, d))));
-      out = out == null ? j : own(be.add(out, j));
-    }
-    return out;
+    return NetworkProducts.tangent(pass, l, u, v, this::own);
   }
 
   // ---- backward ---------------------------------------------------------------------------------

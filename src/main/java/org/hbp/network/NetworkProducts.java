@@ -110,13 +110,22 @@ final class NetworkProducts {
   /** {@code J_x u + sum_θ J_θ v_θ} at one layer; records u as its input's derivative. */
   private Batch layerTangent(Network.LayerNode l, Batch u) {
     tangentIn.put(l, u);
+    return tangent(pass, l, u, v, this::own);
+  }
+
+  /**
+   * {@code J_x u + sum_θ J_θ v_θ} at one module use (u null: no input derivative), the parameter
+   * directions {@code v} by name ({@code l.prefix}: in a graph, a shared instance's); every
+   * intermediate goes through {@code own}, which records it for release. Shared with {@link GraphProducts}.
+   */
+  static Batch tangent(Pass pass, Network.LayerNode l, Batch u, Map<String, Batch> v, java.util.function.UnaryOperator<Batch> own) {
     ForwardCache c = pass.caches.get(l);
-    Batch out = u == null ? null : own(l.asOutput(own(l.op.jacMatProd(c, l.input, l.asInput(u)))));
+    Batch out = u == null ? null : own.apply(l.asOutput(own.apply(l.op.jacMatProd(c, l.input, l.asInput(u)))));
     for (String p : l.op.parameters()) {
-      Batch d = v.get(l.path + "." + p);
+      Batch d = v.get(l.prefix + "." + p);
       if (d == null) continue;
-      Batch j = own(l.asOutput(own(l.op.jacMatProd(c, p, d))));
-      out = out == null ? j : own(be.add(out, j));
+      Batch j = own.apply(l.asOutput(own.apply(l.op.jacMatProd(c, p, d))));
+      out = out == null ? j : own.apply(pass.net.be.add(out, j));
     }
     return out;
   }

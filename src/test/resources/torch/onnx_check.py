@@ -2,7 +2,10 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception"""
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|embed|transformer|transformer17
+
+For the transformer, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
+blocks): its gradient and diagonal curvature blocks are split into '<name>[q]', '[k]', '[v]'."""
 import sys
 import numpy as np
 import torch
@@ -83,6 +86,67 @@ class Inception(nn.Module):
         return torch.cat([torch.relu(self.b1(x)), torch.relu(self.b3(x)), self.b5(x)], dim=1)
 
 
+class AttentionBlock(nn.Module):
+    """Pre-norm: x + mha(ln1(x)), then x + fc2(gelu(fc1(ln2(x)))); mha = nn.MultiheadAttention(bias=False, batch_first=True)."""
+
+    def __init__(self, d, heads, hidden):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.att = nn.MultiheadAttention(d, heads, bias=False, batch_first=True)
+        self.ln2 = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(hidden, d)
+
+    def forward(self, x):
+        a = self.ln1(x)
+        x = x + self.att(a, a, a, need_weights=False)[0]
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.ln2(x))))
+
+
+class TinyTransformer(nn.Module):
+    """As networks/transformer.hbp: token embedding + learned positional embedding, two pre-norm blocks, mean over the tokens, a linear head."""
+
+    def __init__(self, vocab, tokens, d, heads, hidden, classes):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(0.5 * torch.randn(tokens, d))
+        self.blocks = nn.ModuleList([AttentionBlock(d, heads, hidden) for _ in range(2)])
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, ids):
+        e = self.emb(ids) + self.pos
+        for b in self.blocks:
+            e = b(e)
+        return self.head(e.mean(1))
+
+
+class Embed(nn.Module):
+    """nn.Embedding, tanh, the (T, d) sequence transposed to (d, T), a Linear over the tokens, flatten, a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.mix = nn.Linear(4, 2)
+        self.out = nn.Linear(6, 3)
+
+    def forward(self, ids):
+        s = torch.tanh(self.emb(ids)).transpose(1, 2)
+        return self.out(torch.tanh(self.mix(s)).flatten(1))
+
+
+def randomize_norms(net):
+    """Weights and biases of the normalisation layers away from 1 and 0; batch norms' running statistics away from 0 and 1."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.weight.copy_(1 + 0.5 * torch.randn(m.weight.shape))
+                m.bias.copy_(0.5 * torch.randn(m.bias.shape))
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.copy_(0.5 * torch.randn(m.running_mean.shape))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape))
+
+
+order = None  # the parameters in hbp's order, where PyTorch's differs
 if kind == "mlp":
     # every activation the importer maps (and a softmax); a bias-free Linear exports as MatMul, the others as Gemm
     net = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 5), nn.Tanh(), nn.Linear(5, 4, bias=False), nn.Sigmoid(),
@@ -146,15 +210,67 @@ elif kind == "inception":
     x = torch.randn(n, 2, 6, 6)
     y = torch.randn(n, 3)
     loss_fn = nn.MSELoss()
+elif kind == "bn1d":
+    # nn.BatchNorm1d in eval mode (running statistics as constants, weight and bias as parameters)
+    net = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
+    randomize_norms(net)
+    x = torch.randn(n, 5)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "bn2d":
+    # nn.BatchNorm2d in eval mode after a convolution and after a pooling
+    # (PyTorch's exporter folds a BatchNorm2d right after a Conv into the Conv's weight and bias; here one follows a ReLU, one a MaxPool)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(3), nn.MaxPool2d(2), nn.BatchNorm2d(3), nn.Conv2d(3, 2, 3),
+                        nn.Tanh(), nn.Flatten(), nn.Linear(8, 3))
+    randomize_norms(net)
+    x = torch.randn(n, 2, 8, 8)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "embed":
+    net = Embed()
+    x = torch.tensor([[0, 4, 2, 2], [1, 3, 0, 4], [2, 2, 2, 1], [4, 0, 1, 3]])
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind in ("transformer", "transformer17"):
+    net = TinyTransformer(vocab=5, tokens=4, d=8, heads=2, hidden=16, classes=3)
+    randomize_norms(net)
+    x = torch.randint(0, 5, (n, 4))
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    names = [k for k, _ in net.named_parameters()]
+    order = ["emb.weight", "pos"] + [k for k in names if k not in ("emb.weight", "pos")]
 else:
     raise SystemExit("unknown model " + kind)
 
 net.eval()
-torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind == "norm17" else 14)
+torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind.endswith("17") else 14)
 params = dict(net.named_parameters())
+if order is not None:
+    params = {k: params[k] for k in order}
 np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
 with open(out + "/names.txt", "w") as f:
     f.write("\n".join(params) + "\n")
+if kind.startswith("transformer"):
+    # torch 1.13's eval-mode fast path of nn.MultiheadAttention (used where no input needs a gradient)
+    # fails without biases; in training mode the model computes the same (no dropout, no batch norm)
+    net.train()
 ref = reference(net, params, x, y, loss_fn)
+if kind.startswith("transformer"):
+    # in_proj_weight [3d, d] = [Wq; Wk; Wv]: its row blocks and their diagonal blocks of the curvature
+    split = []
+    for k in params:
+        if not k.endswith("in_proj_weight"):
+            split.append(k)
+            continue
+        rows = params[k].shape[0] // 3
+        size = rows * params[k].shape[1]
+        for b, part in enumerate("qkv"):
+            name = k + "[" + part + "]"
+            split.append(name)
+            ref["grad." + name] = ref["grad." + k][b * rows:(b + 1) * rows]
+            for c in ("hessian", "ggn"):
+                ref[c + "." + name] = ref[c + "." + k][b * size:(b + 1) * size, b * size:(b + 1) * size]
+    with open(out + "/names.txt", "w") as f:
+        f.write("\n".join(split) + "\n")
 np.savez(out + "/ref.npz", **ref)
 print("ok", kind, len(params), "parameters")

@@ -112,6 +112,17 @@ final class NetworkOptions {
     return imported;
   }
 
+  /**
+   * Gives the network the constant data values of an ONNX --net (the running statistics of
+   * BatchNormalization; see {@link ImportedNetwork#data}); nothing for a DSL network.
+   */
+  void bindData(org.hbp.network.Network network) {
+    if (imported == null || imported.data().isEmpty()) return;
+    Map<String, double[]> values = new java.util.LinkedHashMap<>();
+    imported.data().forEach((name, a) -> values.put(name, a.data()));
+    network.setDataValues(values);
+  }
+
   /** The parameters of an ONNX --net (after {@link #load}), or null for a DSL network. */
   Map<String, NdArray> importedParameters() {
     return imported == null ? null : imported.parameters();

@@ -47,6 +47,9 @@ public final class Network {
   final List<GraphPasses.Step> graph;
   /** Every use of each parameter, in graph order (one, the owner, in a sequential network). */
   final Map<String, List<LayerNode>> parameterUses = new LinkedHashMap<>();
+  /** Fixed values of data variables by {@code <path>.<name>} ({@link #setDataValues}). */
+  private final Map<String, Batch> dataValues = new LinkedHashMap<>();
+  private final Map<String, double[]> dataArrays = new LinkedHashMap<>();
 
   public Network(NetworkSpec spec, OperatorFactory operators, Backend backend) {
     this.spec = spec;
@@ -89,6 +92,17 @@ public final class Network {
     }
   }
 
+  /**
+   * Fixed values of data variables, by {@code <path>.<name>} (e.g. the running statistics of a
+   * batch normalisation imported from ONNX), each one item given column-major in the variable's
+   * item shape; a pass uses them where its caller gives no value (before the all-ones default).
+   * They are constants: no gradient or curvature is taken in them.
+   */
+  public void setDataValues(Map<String, double[]> values) {
+    dataArrays.putAll(values);
+    for (Map.Entry<String, double[]> e : values.entrySet()) dataValues.put(e.getKey(), be.fromArray(1, 1, e.getValue().length, 1, e.getValue()));
+  }
+
   /** Whether this is a graph network (its layers in {@link #graph}, {@link #body} empty). */
   public boolean isGraph() {
     return graph != null;
@@ -109,7 +123,9 @@ public final class Network {
 
   /** The same network on another backend, with the same operators (user specs are not compiled again). */
   Network on(Backend backend) {
-    return new Network(spec, operators, backend);
+    Network other = new Network(spec, operators, backend);
+    other.setDataValues(dataArrays);
+    return other;
   }
 
   public NetworkSpec spec() {
@@ -240,6 +256,7 @@ public final class Network {
     pass.callerBatches.add(y);
     pass.callerBatches.addAll(parameters.values());
     if (data != null) pass.callerBatches.addAll(data.values());
+    pass.callerBatches.addAll(dataValues.values());
     if (graph != null) {
       pass.logits = GraphPasses.forward(pass, parameters, x, data == null ? Map.of() : data);
       loss.forward(pass, pass.logits, y);
@@ -350,8 +367,9 @@ public final class Network {
       }
       for (String v : op.dataVariables()) {
         Batch d = data.get(path + "." + v);
+        if (d == null) d = dataValues.get(path + "." + v);
         int[] s = op.itemShape(v);
-        values.put(v, d != null ? d : be.fill(s[0], s[1], 1.0));
+        values.put(v, d == null ? be.fill(s[0], s[1], 1.0) : d.rows() == s[0] && d.cols() == s[1] ? d : be.reshape(d, s[0], s[1]));
       }
       indexMaps.forEach((v, map) -> values.put(v, pass.own(map.compute(be, in))));
       ForwardCache c = op.forward(values);

@@ -336,6 +336,7 @@ public final class TorchLayout {
   public Batch inputs(NdArray x, String file) {
     List<Integer> in = net.spec().inputShape();
     String what = file + ": array 'x'";
+    if (in.size() == 2 && x.rank() == 2 && x.dtype().isInteger()) x = oneHotTokens(x, in.get(0), in.get(1), what);
     requireFloat(x, what);
     int[] s = x.shape();
     if (!sameShape(s, 1, toArray(in)))
@@ -344,6 +345,25 @@ public final class TorchLayout {
     requireFinite(x, what);
     int[] item = net.inputShape();
     return be.fromArray(s[0], 1, item[0], item[1], toItems(x.data(), s[0], in));
+  }
+
+  /**
+   * Token ids {@code [N, T]} (integers in [0, V), as nn.Embedding reads them) as the one-hot input
+   * {@code [N, V, T]} of a network with input matrix(V, T): entry (n, v, t) is 1 where ids[n, t] = v.
+   */
+  private static NdArray oneHotTokens(NdArray ids, int v, int t, String what) {
+    int[] s = ids.shape();
+    if (s[1] != t) throw new NpyException(what + " holds token ids of shape " + Arrays.toString(s) + " but [N, " + t + "] was expected (the network's "
+        + "input is matrix(" + v + ", " + t + "): " + t + " tokens of a vocabulary of " + v + ")");
+    double[] d = new double[s[0] * v * t];
+    for (int n = 0; n < s[0]; n++)
+      for (int j = 0; j < t; j++) {
+        double id = ids.data()[n * t + j];
+        if (id < 0 || id >= v)
+          throw new NpyException(what + "[" + n + ", " + j + "] = " + (long) id + " is not a token id in [0, " + v + ") (the network's vocabulary)");
+        d[(n * v + (int) id) * t + j] = 1;
+      }
+    return NdArray.of(d, DType.FLOAT64, s[0], v, t);
   }
 
   /** N samples, each row-major in {@code shape}, as hbp's column-major items ((c, h, w) with c fastest). */

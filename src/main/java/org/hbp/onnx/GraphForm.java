@@ -82,11 +82,13 @@ final class GraphForm {
       params.put(name, p.getValue());
       srcs.put(name, sources.get(p.getKey()));
     }
-    return new Result(statements, params, srcs);
+    Map<Integer, String> owners = new HashMap<>(owner);
+    tiedTo.forEach((layer, rep) -> owners.put(layer, owner.get(rep)));
+    return new Result(statements, params, srcs, owners);
   }
 
-  /** The statements and the renamed parameters and their sources. */
-  record Result(List<ImportedNetwork.Statement> statements, Map<String, NdArray> parameters, Map<String, String> sources) {}
+  /** The statements, the renamed parameters and their sources, and the name each layer's parameters go by. */
+  record Result(List<ImportedNetwork.Statement> statements, Map<String, NdArray> parameters, Map<String, String> sources, Map<Integer, String> owners) {}
 
   /**
    * For each layer that reads an initializer an earlier layer reads, that earlier layer (the
@@ -101,6 +103,7 @@ final class GraphForm {
       for (String source : mine.values()) {
         String init = initializer(source);
         Integer first = firstReader.get(init);
+        if (first != null && first == k) continue; // one layer's parameters from slices of one initializer (attention's Wq, Wk, Wv)
         if (first == null) {
           firstReader.put(init, k);
           continue;

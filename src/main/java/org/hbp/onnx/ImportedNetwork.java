@@ -23,9 +23,13 @@ import org.hbp.io.NdArray;
  * @param specFiles the user spec files that {@code --map} named (to be added to the module library)
  * @param graph the statements of the graph form, one per value (the input is {@code x}); empty for a chain
  * @param output the value the loss reads in the graph form (null for a chain)
+ * @param data constant values of the modules' data variables, named as the parameters ({@code 3.mean} or
+ *     {@code v3.mean}): the running statistics of BatchNormalization, from its initializers; no gradient
+ *     or curvature is taken in them (see {@code network.Network#setDataValues})
  */
 public record ImportedNetwork(String name, String source, List<Integer> inputShape, List<Layer> layers, String loss,
-    Map<String, NdArray> parameters, Map<String, String> sources, List<Path> specFiles, List<Statement> graph, String output) {
+    Map<String, NdArray> parameters, Map<String, String> sources, List<Path> specFiles, List<Statement> graph, String output,
+    Map<String, NdArray> data) {
 
   /** Whether the network is in the graph form (branches, merges or tied weights). */
   public boolean isGraph() {

@@ -18,14 +18,20 @@ public final class InitializerNames {
   private final Map<String, String> toHbp = new LinkedHashMap<>();
 
   public InitializerNames(ImportedNetwork net) {
+    Map<String, Integer> readers = new LinkedHashMap<>();
+    for (String source : net.sources().values()) readers.merge(initializer(source), 1, Integer::sum);
     for (Map.Entry<String, String> e : net.sources().entrySet()) {
-      String source = e.getValue();
-      String init = source.endsWith(TRANSPOSED) ? source.substring(0, source.length() - TRANSPOSED.length()) : source;
-      // an initializer behind two parameters (a constant copied into each) leaves hbp's names
-      if (toHbp.containsKey(init) || net.parameters().containsKey(init)) continue;
+      String init = initializer(e.getValue());
+      // an initializer behind several parameters (a constant copied into each, attention's Wq, Wk, Wv
+      // from in_proj_weight) leaves hbp's names
+      if (readers.get(init) > 1 || net.parameters().containsKey(init)) continue;
       toInitializer.put(e.getKey(), init);
       toHbp.put(init, e.getKey());
     }
+  }
+
+  private static String initializer(String source) {
+    return source.endsWith(TRANSPOSED) ? source.substring(0, source.length() - TRANSPOSED.length()) : source;
   }
 
   /** The initializer's name of hbp's parameter {@code hbp} (hbp's name where there is none). */

@@ -7,9 +7,11 @@ import java.util.Map;
 import org.hbp.io.NdArray;
 
 /**
- * Layer normalisation of a vector to the built-in {@code layernorm} (PyTorch's nn.LayerNorm(n):
- * eps 1e-5, weight g and bias b): the operator LayerNormalization (opset 17) and the pattern older
- * exporters write, {@code ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul g, Add b}.
+ * Layer normalisation of a vector to the built-in {@code layernorm}, and of each token of a
+ * sequence ([N, T, d], hbp's matrix(d, T)) to {@code layernorm_tokens} (PyTorch's nn.LayerNorm(d):
+ * eps 1e-5, weight g and bias b, over the last axis): the operator LayerNormalization (opset 17)
+ * and the pattern older exporters write, {@code ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt,
+ * Div, Mul g, Add b}.
  */
 final class LayerNorms {
   private LayerNorms() {}
@@ -22,7 +24,8 @@ final class LayerNorms {
     NodeProto n = w.node(i);
     requireVector(w, i);
     long axis = Attributes.integer(n, "axis", -1);
-    if (axis != -1 && axis != 1) throw w.error(i, "axis " + axis + "; hbp's layernorm normalises a vector [N, n] over its last axis");
+    if (axis != -1 && axis != w.shape.size())
+      throw w.error(i, "axis " + axis + "; hbp's layernorm normalises a vector [N, n] or each token of a sequence [N, T, d] over the last axis");
     double eps = Attributes.real(n, "epsilon", 1e-5);
     requireEps(w, i, eps);
     if (n.getOutputCount() > 1 && n.getOutputList().subList(1, n.getOutputCount()).stream().anyMatch(o -> !o.isEmpty()))
@@ -39,7 +42,7 @@ final class LayerNorms {
   static Integer pattern(OnnxImporter w, int i) {
     String x = w.current;
     NodeProto mean = w.node(i);
-    if (!mean.getInput(0).equals(x) || !lastAxis(mean) || w.shape.size() != 1) return null;
+    if (!mean.getInput(0).equals(x) || !lastAxis(mean, w.shape.size())) return null;
     List<Integer> at = new ArrayList<>(List.of(i));
     int j = i;
     // Sub(x, mean)
@@ -54,7 +57,7 @@ final class LayerNorms {
     at.add(j);
     j = w.next(j);
     NodeProto var = j < 0 ? null : w.node(j);
-    if (var == null || !var.getOpType().equals("ReduceMean") || !var.getInput(0).equals(pow.getOutput(0)) || !lastAxis(var)) return null;
+    if (var == null || !var.getOpType().equals("ReduceMean") || !var.getInput(0).equals(pow.getOutput(0)) || !lastAxis(var, w.shape.size())) return null;
     at.add(j);
     j = w.next(j);
     NodeProto addEps = j < 0 ? null : w.node(j);
@@ -93,13 +96,14 @@ final class LayerNorms {
     int n = w.shape.get(0);
     if (g.numel() != n || b.numel() != n)
       throw w.error(i, "weight and bias of " + g.numel() + " and " + b.numel() + " entries; the vector has " + n);
-    int layer = w.addLayer("layernorm", Map.of(), origin);
+    int layer = w.addLayer(w.shape.size() == 2 ? "layernorm_tokens" : "layernorm", Map.of(), origin);
     w.addParameter(layer, "g", g.reshape(n), gSource);
     w.addParameter(layer, "b", b.reshape(n), bSource);
   }
 
   private static void requireVector(OnnxImporter w, int i) {
-    if (w.shape.size() != 1) throw w.error(i, "its input has per-sample shape " + w.shape + "; hbp's layernorm normalises vectors [N, n]");
+    if (w.shape.size() != 1 && w.shape.size() != 2)
+      throw w.error(i, "its input has per-sample shape " + w.shape + "; hbp's layernorm normalises vectors [N, n] and the tokens of sequences [N, T, d]");
   }
 
   private static void requireEps(OnnxImporter w, int i, double eps) {
@@ -107,10 +111,10 @@ final class LayerNorms {
       throw w.error(i, "epsilon " + eps + "; hbp's layernorm has PyTorch's default 1e-5 (write a spec with yours and --map it)");
   }
 
-  /** ReduceMean over the last axis (attribute axes [-1] or [1], or an axes input), keepdims whatever. */
-  private static boolean lastAxis(NodeProto n) {
+  /** ReduceMean over the last axis (attribute axes [-1] or [rank - 1]), keepdims whatever; {@code sampleRank} is the value's rank less the batch axis. */
+  private static boolean lastAxis(NodeProto n, int sampleRank) {
     List<Long> axes = Attributes.integers(n, "axes");
-    return axes != null && axes.size() == 1 && (axes.get(0) == -1 || axes.get(0) == 1);
+    return axes != null && axes.size() == 1 && (axes.get(0) == -1 || axes.get(0) == sampleRank) && sampleRank <= 2;
   }
 
   private static boolean constantIs(OnnxImporter w, String name, double v) {

@@ -27,6 +27,7 @@ public final class OnnxImporter {
   private final List<ImportedNetwork.Layer> layers = new ArrayList<>();
   private final Map<String, NdArray> parameters = new LinkedHashMap<>();
   private final Map<String, String> sources = new LinkedHashMap<>();
+  private final Map<String, NdArray> data = new LinkedHashMap<>();
   /** The value the chain holds now (in the graph form: the node's computed input), and its per-sample shape as hbp sees it. */
   String current;
   List<Integer> shape;
@@ -45,7 +46,7 @@ public final class OnnxImporter {
     for (NodeProto n : nodes) for (String in : n.getInputList()) if (!in.isEmpty()) uses.merge(in, 1, Integer::sum);
     for (String out : model.outputs()) uses.merge(out, 1, Integer::sum);
     current = model.input();
-    shape = model.inputShape();
+    shape = model.integerInput() ? Sequences.tokenInput(model) : model.inputShape();
     graph = !isChain();
     names.put(current, "x");
     shapes.put(current, shape);
@@ -61,19 +62,25 @@ public final class OnnxImporter {
   public static ImportedNetwork load(OnnxModel model, String loss, List<CustomMapping> mappings) {
     if (loss == null || loss.isBlank())
       throw new UserError(model.file() + ": an ONNX graph holds no loss; give one with --loss (e.g. crossentropy or mse)");
-    if (model.inputShape().size() != 1 && model.inputShape().size() != 3)
+    if (!model.integerInput() && model.inputShape().size() != 1 && model.inputShape().size() != 3)
       throw new UserError(model.file() + ": input of per-sample shape " + model.inputShape()
-          + "; hbp imports vectors [N, n] and images [N, C, H, W]");
+          + "; hbp imports vectors [N, n], images [N, C, H, W] and token ids [N, T] (integers, read by nn.Embedding's Gather)");
     OnnxImporter w = new OnnxImporter(model, mappings);
+    List<Integer> input = w.shapes.get(model.input());
     w.walk();
     List<Path> specFiles = new ArrayList<>();
     for (CustomMapping m : mappings) if (!specFiles.contains(m.file())) specFiles.add(m.file());
     if (!w.graph)
-      return new ImportedNetwork(identifier(model), model.file(), model.inputShape(), List.copyOf(w.layers), loss,
-          w.parameters, w.sources, specFiles, List.of(), null);
+      return new ImportedNetwork(identifier(model), model.file(), input, List.copyOf(w.layers), loss,
+          w.parameters, w.sources, specFiles, List.of(), null, w.data);
     GraphForm.Result g = GraphForm.build(model.file(), w.form, w.layers, w.parameters, w.sources);
-    return new ImportedNetwork(identifier(model), model.file(), model.inputShape(), List.copyOf(w.layers), loss,
-        g.parameters(), g.sources(), specFiles, List.copyOf(g.statements()), w.names.get(model.outputs().get(0)));
+    Map<String, NdArray> data = new LinkedHashMap<>();
+    for (Map.Entry<String, NdArray> e : w.data.entrySet()) {
+      String layer = e.getKey().substring(0, e.getKey().indexOf('.'));
+      data.put(g.owners().get(Integer.parseInt(layer)) + e.getKey().substring(layer.length()), e.getValue());
+    }
+    return new ImportedNetwork(identifier(model), model.file(), input, List.copyOf(w.layers), loss,
+        g.parameters(), g.sources(), specFiles, List.copyOf(g.statements()), w.names.get(model.outputs().get(0)), data);
   }
 
   /** Reads a file and imports it: {@link OnnxModel#read} then {@link #load}. */
@@ -279,6 +286,11 @@ public final class OnnxImporter {
     String name = layer + "." + param;
     parameters.put(name, value);
     sources.put(name, source);
+  }
+
+  /** Adds a constant value of a data variable of a layer (not a parameter: no gradient is taken in it). */
+  void addData(int layer, String variable, NdArray value) {
+    data.put(layer + "." + variable, value);
   }
 
   /** The chain now holds {@code value} of hbp shape {@code newShape}. */

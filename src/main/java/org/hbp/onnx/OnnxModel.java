@@ -31,6 +31,8 @@ public final class OnnxModel {
   private final List<String> initializers = new ArrayList<>();
   private final String input;
   private final List<Integer> inputShape;
+  /** Whether the input holds integers (token ids, as for nn.Embedding), not floats. */
+  private final boolean integerInput;
 
   private OnnxModel(String file, GraphProto graph) {
     this.file = file;
@@ -53,6 +55,8 @@ public final class OnnxModel {
           + String.join(", ", inputs.stream().map(ValueInfoProto::getName).toList()) + "); hbp imports models of one input x");
     input = inputs.get(0).getName();
     inputShape = sampleShape(inputs.get(0));
+    int type = inputs.get(0).getType().getTensorType().getElemType();
+    integerInput = type == TensorProto.DataType.INT64_VALUE || type == TensorProto.DataType.INT32_VALUE;
   }
 
   /**
@@ -140,6 +144,11 @@ public final class OnnxModel {
   /** The computed input's name. */
   String input() {
     return input;
+  }
+
+  /** Whether the input is integer-typed (token ids [N, T] read by a Gather: nn.Embedding). */
+  boolean integerInput() {
+    return integerInput;
   }
 
   /** The per-sample input shape ([C, H, W] for images, [n] for vectors). */

@@ -22,8 +22,9 @@ final class OperatorMappings {
   /** The operators this table maps (for messages). */
   static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)", "Relu", "Sigmoid", "Tanh", "Softplus",
       "Elu (alpha 1)", "LeakyRelu (alpha 0.01)", "Gelu", "Div/Erf/Add/Mul/Mul (GELU)", "Softmax", "LogSoftmax", "Flatten", "Reshape (to [N, -1])",
-      "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad (zeros)", "LayerNormalization (and its ReduceMean pattern)", "Identity",
-      "Dropout");
+      "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad (zeros)", "LayerNormalization (and its ReduceMean pattern)",
+      "BatchNormalization (inference)", "Gather (nn.Embedding of token ids)", "Transpose (perm [0, 2, 1])",
+      "ReduceMean (mean over tokens)", "nn.MultiheadAttention's pattern", "Identity", "Dropout");
 
   static int apply(OnnxImporter w, int i) {
     NodeProto n = w.node(i);
@@ -31,8 +32,14 @@ final class OperatorMappings {
     if (ELEMENTWISE.containsKey(op)) return elementwise(w, i, ELEMENTWISE.get(op));
     return switch (op) {
       case "Gemm" -> gemm(w, i);
-      case "MatMul" -> matMul(w, i);
-      case "Add" -> bias(w, i);
+      case "MatMul" -> w.shape.size() == 2 ? Sequences.matMul(w, i) : matMul(w, i);
+      case "Add" -> w.shape.size() == 2 ? Sequences.bias(w, i) : bias(w, i);
+      case "Gather" -> Sequences.gather(w, i);
+      case "Transpose" -> {
+        Integer used = Attention.pattern(w, i);
+        yield used != null ? used : Sequences.transpose(w, i);
+      }
+      case "BatchNormalization" -> BatchNorms.operator(w, i);
       case "Elu" -> {
         if (Attributes.real(n, "alpha", 1) != 1) throw w.error(i, "alpha = " + Attributes.real(n, "alpha", 1) + "; the built-in elu has alpha 1");
         yield elementwise(w, i, "elu");
@@ -66,8 +73,10 @@ final class OperatorMappings {
       case "LayerNormalization" -> LayerNorms.operator(w, i);
       case "ReduceMean" -> {
         Integer used = LayerNorms.pattern(w, i);
+        if (used == null) used = Sequences.meanPool(w, i);
         if (used == null) throw w.error(i, "hbp maps ReduceMean only within the layer normalisation pattern (ReduceMean, Sub, Pow, ReduceMean, Add, "
-            + "Sqrt, Div, Mul, Add) of a vector, which this is not; " + unknown(w, i).getMessage().replaceFirst("^.*?; map it", "map it"));
+            + "Sqrt, Div, Mul, Add) over the last axis of a vector or of each token of a sequence, and as the mean over the tokens of a "
+            + "sequence (axes [1], keepdims 0), which this is not; " + unknown(w, i).getMessage().replaceFirst("^.*?; map it", "map it"));
         yield used;
       }
       case "Identity", "Dropout" -> {
@@ -166,10 +175,11 @@ final class OperatorMappings {
     return 1;
   }
 
-  /** Flatten of an image to a vector (nothing to do on a vector). */
+  /** Flatten of an image or a matrix (a sequence) to a vector (nothing to do on a vector). */
   private static int flatten(OnnxImporter w, int i) {
     NodeProto n = w.node(i);
     if (w.shape.size() == 3) w.addLayer("flatten", Map.of(), origin(w, i));
+    if (w.shape.size() == 2) w.addLayer("flatten_matrix", Map.of(), origin(w, i));
     w.advance(n.getOutput(0), List.of(numel(w.shape)));
     return 1;
   }

@@ -1,0 +1,46 @@
+package org.hbp.onnx;
+
+import ai.onnx.proto.OnnxMl.NodeProto;
+import java.util.Map;
+import org.hbp.io.NdArray;
+
+/**
+ * BatchNormalization in inference mode (PyTorch's nn.BatchNorm1d / nn.BatchNorm2d after
+ * model.eval(), eps 1e-5): {@code batchnorm} on vectors [N, C], {@code batchnorm2d} on images
+ * [N, C, H, W]. The scale and bias (weight, bias) are the module's parameters g and b: trained,
+ * and differentiated like any parameter. The running mean and variance (input_mean, input_var)
+ * are the module's data variables mean and var: constants of the imported network (its
+ * {@link ImportedNetwork#data}), neither trained nor differentiated, as in PyTorch's eval mode.
+ */
+final class BatchNorms {
+  private BatchNorms() {}
+
+  static int operator(OnnxImporter w, int i) {
+    NodeProto n = w.node(i);
+    if (Attributes.integer(n, "training_mode", 0) != 0)
+      throw w.error(i, "training_mode = " + Attributes.integer(n, "training_mode", 0) + "; hbp maps batch normalisation in inference mode "
+          + "(export after model.eval())");
+    for (int k = 1; k < n.getOutputCount(); k++)
+      if (!n.getOutput(k).isEmpty()) throw w.error(i, "its running statistics outputs are used (training mode); hbp maps inference mode (model.eval())");
+    double eps = Attributes.real(n, "epsilon", 1e-5);
+    if (Math.abs(eps - 1e-5) > 1e-11)
+      throw w.error(i, "epsilon " + eps + "; hbp's batchnorm has PyTorch's default 1e-5 (write a spec with yours and --map it)");
+    if (w.shape.size() != 1 && w.shape.size() != 3)
+      throw w.error(i, "its input has per-sample shape " + w.shape + "; hbp maps batch normalisation of vectors [N, C] (nn.BatchNorm1d) and "
+          + "images [N, C, H, W] (nn.BatchNorm2d)");
+    int c = w.shape.get(0);
+    String[] what = {"the scale", "the bias", "the running mean", "the running variance"};
+    NdArray[] v = new NdArray[4];
+    for (int k = 0; k < 4; k++) {
+      v[k] = OperatorMappings.constantInput(w, i, k + 1, what[k]);
+      if (v[k].numel() != c) throw w.error(i, what[k] + " has " + v[k].numel() + " entries; the input has " + c + " channels");
+    }
+    int layer = w.addLayer(w.shape.size() == 1 ? "batchnorm" : "batchnorm2d", Map.of(), OperatorMappings.origin(w, i));
+    w.addParameter(layer, "g", v[0].reshape(c), n.getInput(1));
+    w.addParameter(layer, "b", v[1].reshape(c), n.getInput(2));
+    w.addData(layer, "mean", v[2].reshape(c));
+    w.addData(layer, "var", v[3].reshape(c));
+    w.advance(n.getOutput(0), w.shape);
+    return 1;
+  }
+}

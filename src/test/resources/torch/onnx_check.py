@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|embed|transformer|transformer17
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|embed|transformer|transformer17|permute|pick
 
 For the transformer, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks): its gradient and diagonal curvature blocks are split into '<name>[q]', '[k]', '[v]'."""
@@ -120,6 +120,29 @@ class TinyTransformer(nn.Module):
         return self.head(e.mean(1))
 
 
+class Permute(nn.Module):
+    """A convolution, then the channels moved last (Transpose perm [0, 2, 3, 1], which hbp does not map), flatten, a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.out = nn.Linear(32, 3)
+
+    def forward(self, x):
+        return self.out(self.conv(x).permute(0, 2, 3, 1).flatten(1))
+
+
+class Pick(nn.Module):
+    """Two features picked by index (Gather of a float value along axis 1, not an embedding), a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(2, 3)
+
+    def forward(self, x):
+        return self.out(x[:, [0, 2]])
+
+
 class Embed(nn.Module):
     """nn.Embedding, tanh, the (T, d) sequence transposed to (d, T), a Linear over the tokens, flatten, a Linear."""
 
@@ -224,6 +247,12 @@ elif kind == "bn2d":
                         nn.Tanh(), nn.Flatten(), nn.Linear(8, 3))
     randomize_norms(net)
     x = torch.randn(n, 2, 8, 8)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind in ("permute", "pick"):
+    # for the errors: operators with arguments hbp does not map
+    net = Permute() if kind == "permute" else Pick()
+    x = torch.randn(n, 2, 4, 4) if kind == "permute" else torch.randn(n, 4)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
 elif kind == "embed":

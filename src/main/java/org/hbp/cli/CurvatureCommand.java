@@ -131,7 +131,7 @@ public final class CurvatureCommand extends HbpCommand {
 
     NetworkSpec net = networkOptions.load();
     Network network = compute.network(net, backend);
-    networkOptions.bindData(network);
+    networkOptions.bindData(network, params);
     Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);

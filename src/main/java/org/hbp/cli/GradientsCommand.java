@@ -55,7 +55,7 @@ public final class GradientsCommand extends HbpCommand {
     PrintWriter w = out();
     NetworkSpec spec = networkOptions.load();
     Network network = compute.network(spec, backend);
-    networkOptions.bindData(network);
+    networkOptions.bindData(network, params);
     TorchLayout layout = new TorchLayout(network);
     Map<String, Batch> p = layout.parametersOnly(read(params), params.toString());
     Map<String, NdArray> b = read(batch);

@@ -67,12 +67,16 @@ public final class ImportCommand extends HbpCommand {
       w.println("wrote " + out + " (" + net.layers().size() + " layers)");
     }
     if (paramsOut != null) {
-      Map<String, NdArray> params = net.parameters();
+      Map<String, NdArray> params = new java.util.LinkedHashMap<>(net.parameters());
+      params.putAll(net.data()); // the running statistics of batch normalisation: data values that --params reads back
       Npz.write(paramsOut, params); // atomic
-      w.println("wrote " + paramsOut + " (" + params.size() + " parameters)");
+      w.println("wrote " + paramsOut + " (" + net.parameters().size() + " parameters" + (net.data().isEmpty() ? "" : ", " + net.data().size()
+          + " data values") + ")");
     }
     for (var e : net.sources().entrySet()) // as comments: the printed text stays a valid network file
       w.println("// " + e.getKey() + " " + Arrays.toString(net.parameters().get(e.getKey()).shape()) + " <- initializer " + e.getValue());
+    for (var e : net.data().entrySet())
+      w.println("// " + e.getKey() + " " + Arrays.toString(e.getValue().shape()) + " data (a constant: running statistics), in --params-out");
     w.flush();
     return 0;
   }

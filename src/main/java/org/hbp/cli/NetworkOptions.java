@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -12,6 +13,7 @@ import org.hbp.dsl.Dsl;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
 import org.hbp.onnx.CustomMapping;
@@ -113,14 +115,28 @@ final class NetworkOptions {
   }
 
   /**
-   * Gives the network the constant data values of an ONNX --net (the running statistics of
-   * BatchNormalization; see {@link ImportedNetwork#data}); nothing for a DSL network.
+   * Gives the network constant values of its data variables: those of an ONNX --net (the running
+   * statistics of BatchNormalization; see {@link ImportedNetwork#data}), and the vectors of the
+   * {@code --params} file named as a data variable ({@code <path>.<name>}, e.g. {@code 1.mean} as
+   * {@code hbp import --params-out} writes them). Other data variables stay all ones.
+   *
+   * @param params the {@code --params} file, or null
+   * @throws UserError a data array of the file that is not a vector of the variable's size
    */
-  void bindData(org.hbp.network.Network network) {
-    if (imported == null || imported.data().isEmpty()) return;
-    Map<String, double[]> values = new java.util.LinkedHashMap<>();
-    imported.data().forEach((name, a) -> values.put(name, a.data()));
-    network.setDataValues(values);
+  void bindData(Network network, Path params) throws IOException {
+    Map<String, double[]> values = new LinkedHashMap<>();
+    if (imported != null) imported.data().forEach((name, a) -> values.put(name, a.data()));
+    if (params != null && Files.exists(params) && !network.dataVariables().isEmpty()) {
+      for (Map.Entry<String, NdArray> e : Npz.read(params).entrySet()) {
+        int[] s = network.dataVariables().get(e.getKey());
+        if (s == null) continue;
+        if (s[1] != 1 || e.getValue().rank() != 1 || e.getValue().numel() != s[0])
+          throw new UserError(params + ": array '" + e.getKey() + "' of shape " + java.util.Arrays.toString(e.getValue().shape())
+              + " for the data variable " + e.getKey() + (s[1] == 1 ? " of " + s[0] + " entries; expected [" + s[0] + "]" : ", a matrix; only vectors are read"));
+        values.put(e.getKey(), e.getValue().data());
+      }
+    }
+    if (!values.isEmpty()) network.setDataValues(values);
   }
 
   /** The parameters of an ONNX --net (after {@link #load}), or null for a DSL network. */

@@ -134,7 +134,7 @@ public final class SpectrumCommand extends HbpCommand {
     PrintWriter w = out();
     NetworkSpec net = networkOptions.load();
     Network network = compute.network(net, backend);
-    networkOptions.bindData(network);
+    networkOptions.bindData(network, params);
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, Batch> p = layout.parametersOnly(networkOptions.parameterArrays(params), networkOptions.parameterSource(params));

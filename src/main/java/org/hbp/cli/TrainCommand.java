@@ -141,7 +141,7 @@ public final class TrainCommand extends HbpCommand {
     PrintWriter err = err();
     NetworkSpec ns = networkOptions.load();
     Network net = compute.network(ns, backend);
-    networkOptions.bindData(net);
+    networkOptions.bindData(net, null);
     Backend be = net.backend();
     List<Integer> in = ns.inputShape();
     int[] t = net.targetShape();

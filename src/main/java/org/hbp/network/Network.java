@@ -50,6 +50,8 @@ public final class Network {
   /** Fixed values of data variables by {@code <path>.<name>} ({@link #setDataValues}). */
   private final Map<String, Batch> dataValues = new LinkedHashMap<>();
   private final Map<String, double[]> dataArrays = new LinkedHashMap<>();
+  /** The layers' data variables, {@code <path>.<name>}, with their item shapes. */
+  private final Map<String, int[]> dataShapes = new LinkedHashMap<>();
 
   public Network(NetworkSpec spec, OperatorFactory operators, Backend backend) {
     this.spec = spec;
@@ -84,6 +86,7 @@ public final class Network {
 
   /** Records the parameters of a layer (a use of its instance); the first use owns them. */
   void addUse(LayerNode node) {
+    for (String v : node.op.dataVariables()) dataShapes.put(node.path + "." + v, node.op.itemShape(v));
     for (String p : node.op.parameters()) {
       String name = node.prefix + "." + p;
       parameterOwners.putIfAbsent(name, node);
@@ -99,8 +102,21 @@ public final class Network {
    * They are constants: no gradient or curvature is taken in them.
    */
   public void setDataValues(Map<String, double[]> values) {
+    for (Map.Entry<String, double[]> e : values.entrySet()) {
+      int[] s = dataShapes.get(e.getKey());
+      if (s == null)
+        throw new UserError("data value '" + e.getKey() + "': no layer of network " + spec.name() + " has this data variable (its data variables: "
+            + (dataShapes.isEmpty() ? "none" : String.join(", ", dataShapes.keySet())) + ")");
+      if (s[0] * s[1] != e.getValue().length)
+        throw new UserError("data value '" + e.getKey() + "' has " + e.getValue().length + " entries; the variable has " + s[0] + " x " + s[1]);
+    }
     dataArrays.putAll(values);
     for (Map.Entry<String, double[]> e : values.entrySet()) dataValues.put(e.getKey(), be.fromArray(1, 1, e.getValue().length, 1, e.getValue()));
+  }
+
+  /** The layers' data variables, {@code <path>.<name>} (e.g. {@code 1.mean} of a batchnorm), with their item shapes (rows, cols). */
+  public Map<String, int[]> dataVariables() {
+    return java.util.Collections.unmodifiableMap(dataShapes);
   }
 
   /** Whether this is a graph network (its layers in {@link #graph}, {@link #body} empty). */

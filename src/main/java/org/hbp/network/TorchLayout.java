@@ -24,7 +24,8 @@ import org.hbp.io.NpyException;
  *       {@link TorchNames}). Shapes are exactly PyTorch's, nothing else with the same entries:
  *       linear {@code [out, in]}, convolution {@code [C_out, C_in, k, k]} (any weight that
  *       multiplies an unfold), biases {@code [out]}; directions {@code [V, *that shape]}, V >= 1.</li>
- *   <li>Inputs {@code x}: {@code [N, *input shape]}, e.g. {@code [N, C, H, W]}, N >= 1. Targets
+ *   <li>Inputs {@code x}: {@code [N, *input shape]}, e.g. {@code [N, C, H, W]}, N >= 1; for an input
+ *       matrix(V, T) also integer token ids {@code [N, T]} in [0, V), taken as one-hot columns. Targets
  *       {@code y}: class indices {@code [N]} for cross-entropy (turned into one-hot rows),
  *       otherwise {@code [N, *target shape]} (for cross-entropy, probability rows).</li>
  *   <li>A flattened feature map is ordered as PyTorch's {@code flatten} (row-major C, H, W); hbp's
@@ -232,10 +233,11 @@ public final class TorchLayout {
 
   /**
    * As {@link #parameters(Map, String)}, and an array that holds no parameter is an error, except
-   * the state of an hbp training checkpoint ({@code optimizer.*}, {@code epoch}, ...).
+   * the state of an hbp training checkpoint ({@code optimizer.*}, {@code epoch}, ...) and the values
+   * of the network's data variables ({@code 1.mean} of a batchnorm; see {@link Network#dataVariables}).
    */
   public Map<String, Batch> parametersOnly(Map<String, NdArray> arrays, String file) {
-    return parameters(arrays, file, TorchNames::checkpointState);
+    return parameters(arrays, file, a -> TorchNames.checkpointState(a) || net.dataVariables().containsKey(a));
   }
 
   private Map<String, Batch> parameters(Map<String, NdArray> arrays, String file, java.util.function.Predicate<String> ignored) {

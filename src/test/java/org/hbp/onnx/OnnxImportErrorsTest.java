@@ -87,6 +87,77 @@ class OnnxImportErrorsTest {
     for (String k : a.keySet()) assertEquals(a.get(k), b.get(names.name(k)), k);
   }
 
+  /** A Transpose that is not a matrix transpose of a sequence (channels moved last) names the node and its perm. */
+  @Test
+  void aTransposeOfAnImageNamesTheNodeAndPerm() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "permute");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "node 1 '/Transpose' (Transpose)",
+        "perm [0, 2, 3, 1] of a value [N, 2, 4, 4]", "perm [0, 2, 1]");
+  }
+
+  /** A Gather that is not nn.Embedding of the integer input (features picked by index) names the node. */
+  @Test
+  void aGatherOfFeaturesNamesTheNode() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "pick");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "node 1 '/Gather' (Gather)",
+        "only as nn.Embedding");
+  }
+
+  /** Token ids outside the vocabulary, or of another length than the model's, name the array and the entry. */
+  @Test
+  void tokenIdsOutsideTheVocabularyAreNamed() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "embed");
+    Path model = dir.resolve("model.onnx"), bad = dir.resolve("bad.npz");
+    var y = org.hbp.io.NdArray.of(new double[] {0, 1}, org.hbp.io.DType.INT64, 2);
+    org.hbp.io.Npz.write(bad, java.util.Map.of("x", org.hbp.io.NdArray.of(new double[] {0, 1, 2, 3, 4, 5, 0, 1}, org.hbp.io.DType.INT64, 2, 4), "y", y));
+    String[] run = {"curvature", "--net", model.toString(), "--loss", "crossentropy", "--batch", bad.toString(), "--dense", dir.resolve("d.npz").toString()};
+    assertUserError(hbp(run), bad + ": array 'x'[1, 1] = 5 is not a token id in [0, 5)");
+    org.hbp.io.Npz.write(bad, java.util.Map.of("x", org.hbp.io.NdArray.of(new double[] {0, 1, 2, 3, 4, 0}, org.hbp.io.DType.INT64, 2, 3), "y", y));
+    assertUserError(hbp(run), bad + ": array 'x' holds token ids of shape [2, 3] but [N, 4] was expected");
+  }
+
+  /**
+   * Batch normalisation's running statistics go with the parameters into --params-out (as data
+   * values 1.mean, 1.var, ...), so that the written network with that file gives what the .onnx
+   * file gives; without them (all ones) the loss differs.
+   */
+  @Test
+  void batchNormStatisticsTravelWithTheWrittenParameters() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "bn1d");
+    Path model = dir.resolve("model.onnx"), net = dir.resolve("net.hbp"), params = dir.resolve("params.npz");
+    Run r = hbp("import", model.toString(), "--loss", "crossentropy", "--out", net.toString(), "--params-out", params.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("(10 parameters, 4 data values)") && r.out().contains("// 1.mean [4] data"), r.out());
+    String[] batch = {"--batch", dir.resolve("batch.npz").toString(), "--curvature", "ggn"};
+    Run viaFiles = hbp(OnnxTorchCheckTest.concat(new String[] {"curvature", "--net", net.toString(), "--params", params.toString(), "--dense",
+        dir.resolve("a.npz").toString()}, batch));
+    Run direct = hbp(OnnxTorchCheckTest.concat(new String[] {"curvature", "--net", model.toString(), "--loss", "crossentropy", "--dense",
+        dir.resolve("b.npz").toString()}, batch));
+    assertEquals(0, viaFiles.code(), viaFiles.err());
+    assertEquals(0, direct.code(), direct.err());
+    assertEquals(lossLine(direct.out()), lossLine(viaFiles.out()));
+    var a = org.hbp.io.Npz.read(dir.resolve("a.npz"));
+    var b = org.hbp.io.Npz.read(dir.resolve("b.npz"));
+    InitializerNames names = new InitializerNames(OnnxImporter.load(model, "crossentropy", java.util.List.of()));
+    for (String k : a.keySet()) assertEquals(b.get(names.name(k)), a.get(k), k);
+    // the same file without the statistics: the network's running statistics are all ones, another loss
+    var withoutData = new java.util.LinkedHashMap<>(org.hbp.io.Npz.read(params));
+    withoutData.keySet().removeIf(k -> k.endsWith(".mean") || k.endsWith(".var"));
+    Path bare = dir.resolve("bare.npz");
+    org.hbp.io.Npz.write(bare, withoutData);
+    Run ones = hbp(OnnxTorchCheckTest.concat(new String[] {"curvature", "--net", net.toString(), "--params", bare.toString(), "--dense",
+        dir.resolve("c.npz").toString()}, batch));
+    assertEquals(0, ones.code(), ones.err());
+    assertFalse(lossLine(direct.out()).equals(lossLine(ones.out())), ones.out());
+    // a data array of the wrong size is named
+    withoutData.put("1.var", org.hbp.io.NdArray.of(new double[] {1, 2, 3}, 3));
+    org.hbp.io.Npz.write(bare, withoutData);
+    assertUserError(hbp(OnnxTorchCheckTest.concat(new String[] {"curvature", "--net", net.toString(), "--params", bare.toString(), "--dense",
+        dir.resolve("c.npz").toString()}, batch)), bare + ": array '1.var' of shape [3] for the data variable 1.var of 4 entries; expected [4]");
+  }
+
   @Test
   void aFileThatIsNotOnnxIsNamed() throws Exception {
     Path bad = dir.resolve("notes.onnx");

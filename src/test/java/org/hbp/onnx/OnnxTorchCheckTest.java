@@ -96,10 +96,54 @@ class OnnxTorchCheckTest {
     assertTrue(NetworkText.of(check("inception", "mse", 10)).contains("= concat("));
   }
 
-  private ImportedNetwork check(String kind, String loss, int parameters, String... maps) throws Exception {
+  /**
+   * nn.BatchNorm1d in eval mode, twice, with weights, biases and running statistics away from 1 and
+   * 0: the running statistics are constants, weight and bias parameters compared with autograd's.
+   */
+  @Test
+  void batchNorm1dInEvalModeEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("bn1d", "crossentropy", 10);
+    assertEquals(List.of("1.mean", "1.var", "4.mean", "4.var"), List.copyOf(net.data().keySet()));
+  }
+
+  /** nn.BatchNorm2d in eval mode after a ReLU (matrix(c, h*w) read as an image) and after a MaxPool (an image). */
+  @Test
+  void batchNorm2dInEvalModeEqualsAutograd() throws Exception {
+    String text = NetworkText.of(check("bn2d", "crossentropy", 10));
+    assertEquals(2, text.split("batchnorm2d;", -1).length - 1, text);
+  }
+
+  /**
+   * nn.Embedding on integer token ids (the batch's x as PyTorch takes it, [N, T] int64), the
+   * sequence transposed (Transpose [0, 2, 1]), a Linear over the tokens (MatMul + Add of a
+   * sequence), flatten of a matrix.
+   */
+  @Test
+  void embeddingOfTokenIdsWithTransposeEqualsAutograd() throws Exception {
+    String text = NetworkText.of(check("embed", "crossentropy", 5));
+    assertTrue(text.contains("input x: matrix(5, 4);") && text.contains("embedding_table(d = 3);") && text.contains("transpose;")
+        && text.contains("linear_tokens(m = 2);") && text.contains("flatten_matrix;"), text);
+  }
+
+  /**
+   * The small transformer (as networks/transformer.hbp: nn.Embedding + a learned positional
+   * embedding, two pre-norm blocks of nn.MultiheadAttention(bias=False) and a GELU MLP with
+   * residuals, the mean over the tokens, a linear head), exported by torch.onnx.export at opset 14:
+   * the attention's exported subgraph becomes multihead_attention, in_proj_weight's row blocks
+   * its Wq, Wk, Wv (compared with the diagonal blocks of autograd's in_proj_weight block).
+   */
+  @Test
+  void smallTransformerEqualsAutograd() throws Exception {
+    String text = NetworkText.of(check("transformer", "crossentropy", 28, "--specs", Path.of("src/test/resources/specs").toString()));
+    assertEquals(2, text.split("= multihead_attention\\(h = 2, k = 4\\)", -1).length - 1, text);
+    assertEquals(4, text.split("= layernorm_tokens\\(", -1).length - 1, text);
+    assertTrue(text.contains("= positional(") && text.contains("= meanpool("), text);
+  }
+
+  private ImportedNetwork check(String kind, String loss, int parameters, String... options) throws Exception {
     runScript("onnx_check.py", dir.toString(), kind);
     List<CustomMapping> mappings = new ArrayList<>();
-    for (int i = 1; i < maps.length; i += 2) mappings.add(CustomMapping.parse(maps[i]));
+    for (int i = 1; i < options.length; i += 2) if (options[i - 1].equals("--map")) mappings.add(CustomMapping.parse(options[i]));
     Path model = dir.resolve("model.onnx"), batch = dir.resolve("batch.npz");
     Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
     List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
@@ -112,7 +156,7 @@ class OnnxTorchCheckTest {
         assertEquals(torchNames.get(k), names.name(ours.get(k)), "the output name of " + ours.get(k));
     assertEquals(parameters, torchNames.size(), "PyTorch's parameters");
     assertEquals(torchNames.size(), ours.size(), "hbp's parameters " + ours + " vs PyTorch's " + torchNames);
-    String[] net = concat(new String[] {"curvature", "--net", model.toString(), "--loss", loss, "--batch", batch.toString()}, maps);
+    String[] net = concat(new String[] {"curvature", "--net", model.toString(), "--loss", loss, "--batch", batch.toString()}, options);
 
     for (String curvature : new String[] {"hessian", "ggn"}) {
       Path out = dir.resolve(curvature + ".npz");

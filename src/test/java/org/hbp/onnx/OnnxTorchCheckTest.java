@@ -140,6 +140,35 @@ class OnnxTorchCheckTest {
     assertTrue(text.contains("= positional(") && text.contains("= meanpool("), text);
   }
 
+  /**
+   * The same transformer exported at opset 17 (LayerNormalization operators, the same attention
+   * subgraph): it imports to the same modules and its loss and GGN blocks equal autograd's (the
+   * full set of checks runs at opset 14 above).
+   */
+  @Test
+  void smallTransformerAtOpset17ImportsAndItsGgnEqualsAutograd() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "transformer17");
+    Path model = dir.resolve("model.onnx"), out = dir.resolve("ggn.npz");
+    ImportedNetwork imported = OnnxImporter.load(model, "crossentropy", List.of());
+    String text = NetworkText.of(imported);
+    assertEquals(2, text.split("= multihead_attention\\(h = 2, k = 4\\)", -1).length - 1, text);
+    assertEquals(4, text.split("= layernorm_tokens\\(", -1).length - 1, text);
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
+    List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
+    String log = hbp("curvature", "--net", model.toString(), "--loss", "crossentropy", "--batch", dir.resolve("batch.npz").toString(), "--specs",
+        Path.of("src/test/resources/specs").toString(), "--curvature", "ggn", "--dense", out.toString());
+    assertEquals(ref.get("loss").data()[0], loss(log), 1e-12, "loss");
+    Map<String, NdArray> got = Npz.read(out);
+    InitializerNames names = new InitializerNames(imported);
+    List<String> ours = imported.parameterNames();
+    assertEquals(torchNames.size(), ours.size());
+    for (int k = 0; k < ours.size(); k++) {
+      NdArray r = ref.get("ggn." + torchNames.get(k)), g = got.get(names.name(ours.get(k)));
+      assertEquals(Arrays.toString(r.shape()), Arrays.toString(g.shape()), ours.get(k));
+      assertTrue(maxAbsDifference(r, g) <= 1e-10 * Math.max(1, scale(r)), "GGN block of " + ours.get(k) + " (PyTorch's " + torchNames.get(k) + ")");
+    }
+  }
+
   private ImportedNetwork check(String kind, String loss, int parameters, String... options) throws Exception {
     runScript("onnx_check.py", dir.toString(), kind);
     List<CustomMapping> mappings = new ArrayList<>();

@@ -20,7 +20,7 @@ import org.hbp.runtime.ResidualKind;
  * Module {@code batchnorm2d}, generated from {@code modules-spec/batchnorm2d.hbp}.
  *
  * <pre>{@code
- * Z = diag(g ./ sqrt(var + 1e-5))*(reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'
+ * Z = ((g ./ sqrt(var + 1e-5))*ones(oh*ow)') .* (reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'
  * input x: tensor(c, oh, ow)
  * param g: vector(c)
  * param b: vector(c)
@@ -30,10 +30,10 @@ import org.hbp.runtime.ResidualKind;
  *
  * Derived rules (Magnus-Neudecker, column-major vec):
  * <pre>{@code
- * J_x = kron(eye(oh*ow), diag(g ./ sqrt(1e-5 + var)))
- * H_x = kron(eye(oh*ow), diag(g ./ sqrt(1e-5 + var)))*HZ*kron(eye(oh*ow), diag(g ./ sqrt(1e-5 + var)))  (residual: zero)
- * J_g = kron(reshape(x, c, oh*ow)' - ones(oh*ow)*mean', eye(c))*diagonalizer(c)*diag(sqrt(1e-5 + var).^-1)
- * H_g = diag(sqrt(1e-5 + var).^-1)*diagonalizer(c)'*kron(reshape(x, c, oh*ow) - mean*ones(1, oh*ow), eye(c))*HZ*kron(reshape(x, c, oh*ow)' - ones(oh*ow)*mean', eye(c...  (residual: zero)
+ * J_x = diag(vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow)))
+ * H_x = diag(vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow)))*HZ*diag(vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow)))  (residual: zero)
+ * J_g = diag(vec(x) - vec(mean*ones(1, oh*ow)))*kron(ones(oh*ow), diag(sqrt(1e-5 + var).^-1))
+ * H_g = kron(ones(1, oh*ow), diag(sqrt(1e-5 + var).^-1))*diag(vec(x) - vec(mean*ones(1, oh*ow)))*HZ*diag(vec(x) - vec(mean*ones(1, oh*ow)))*kron(ones(oh*ow), diag(sq...  (residual: zero)
  * J_b = kron(ones(oh*ow), eye(c))
  * H_b = kron(ones(1, oh*ow), eye(c))*HZ*kron(ones(oh*ow), eye(c))  (residual: zero)
  * }</pre>
@@ -56,12 +56,12 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "481be1ed09faf4f66fd6083e55b68a84183fa277a84bd466a22d4bdffb1dd405";
+  public static final String SPEC_SHA256 = "b67b5511da7e9a815d85ea5c0aa76f577ef0496181937d556db1a0153a55eba0";
 
   /**
    * The forward expression.
    */
-  public static final String FORWARD = "Z = diag(g ./ sqrt(var + 1e-5))*(reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'";
+  public static final String FORWARD = "Z = ((g ./ sqrt(var + 1e-5))*ones(oh*ow)') .* (reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'";
 
   /**
    * The derived residual of x is zero.
@@ -81,7 +81,7 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
   /**
    * Forward-only subexpressions memoized per forward pass.
    */
-  public static final int MEMO_SLOTS = 7;
+  public static final int MEMO_SLOTS = 6;
 
   /**
    * sqrt in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
@@ -182,84 +182,72 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
   }
 
   /**
-   * Computes <pre>{@code Z = diag(g ./ sqrt(var + 1e-5))*(reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'}</pre>
+   * Computes <pre>{@code Z = ((g ./ sqrt(var + 1e-5))*ones(oh*ow)') .* (reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'}</pre>
    * from x, g, b, mean, var; items: x tensor(c, oh, ow), g vector(c), b vector(c), mean vector(c), var vector(c) -> Z matrix(c, oh*ow).
    */
   @Override
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x", "g", "b", "mean", "var"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
-    Batch t1 = be.matmul(cache.get("mean"), false, t0, true); // mean*ones(oh*ow)'
-    Batch t2 = be.subtract(cache.get("x"), t1); // reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)'
-    Batch t3 = be.columnsAsDirections(t2);
-    Batch t4 = memo0(cache); // memo: 1e-5*ones(c)
-    Batch t5 = be.add(cache.get("var"), t4); // var + 1e-5
-    Batch t6 = be.map(t5, FN_SQRT); // sqrt(var + 1e-5)
-    Batch t7 = be.power(t6, -1.0); // sqrt(var + 1e-5).^-1
-    Batch t8 = be.multiply(cache.get("g"), t7); // g ./ sqrt(var + 1e-5)
-    Batch t9 = be.multiply(t8, t3); // diag(...) * v
-    Batch t10 = be.directionsAsColumns(t9, h * w); // diag(g ./ sqrt(var + 1e-5))*(reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)')
-    Batch t11 = be.matmulAdd(cache.get("b"), false, t0, true, t10); // diag(g ./ sqrt(var + 1e-5))*(reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'
-    be.release(t0);
+    Batch t0 = memo0(cache); // memo: 1e-5*ones(c)
+    Batch t1 = be.add(cache.get("var"), t0); // var + 1e-5
+    Batch t2 = be.map(t1, FN_SQRT); // sqrt(var + 1e-5)
+    Batch t3 = be.power(t2, -1.0); // sqrt(var + 1e-5).^-1
+    Batch t4 = be.multiply(cache.get("g"), t3); // g ./ sqrt(var + 1e-5)
+    Batch t5 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
+    Batch t6 = be.matmul(t4, false, t5, true); // (g ./ sqrt(var + 1e-5))*ones(oh*ow)'
+    Batch t7 = be.matmul(cache.get("mean"), false, t5, true); // mean*ones(oh*ow)'
+    Batch t8 = be.subtract(cache.get("x"), t7); // reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)'
+    Batch t9 = be.multiply(t6, t8); // ((g ./ sqrt(var + 1e-5))*ones(oh*ow)') .* (reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)')
+    Batch t10 = be.matmulAdd(cache.get("b"), false, t5, true, t9); // ((g ./ sqrt(var + 1e-5))*ones(oh*ow)') .* (reshape(vec(x), c, oh*ow) - mean*ones(oh*ow)') + b*ones(oh*ow)'
     be.release(t1);
     be.release(t2);
+    be.release(t3);
+    be.release(t4);
     be.release(t5);
     be.release(t6);
     be.release(t7);
     be.release(t8);
     be.release(t9);
-    cache.put("Z", t11);
+    cache.put("Z", t10);
     return cache;
   }
 
   /**
    * J v with the Jacobian of Z with respect to x:
-   * <pre>{@code J = kron(eye(oh*ow), diag(g ./ sqrt(1e-5 + var)))}</pre>
+   * <pre>{@code J = diag(vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow)))}</pre>
    * J is c*h*w x c*h*w; v: [N x V] directions of shape tensor(c, oh, ow); result: [N x V] of shape matrix(c, oh*ow).
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), c * h * w, 1);
-    Batch t1 = be.reshape(t0, c, h * w); // X = reshape(v, c, oh*ow)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = memo1(cache); // memo: g ./ sqrt(1e-5 + var)
-    Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, h * w); // B*X with B = diag(g ./ sqrt(1e-5 + var))
-    Batch t6 = be.reshape(t5, c * h * w, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t6, c, h * w);
+    Batch t1 = memo1(cache); // memo: vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, c, h * w);
   }
 
   /**
    * J' v with the Jacobian of Z with respect to x:
-   * <pre>{@code J = kron(eye(oh*ow), diag(g ./ sqrt(1e-5 + var)))}</pre>
+   * <pre>{@code J = diag(vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow)))}</pre>
    * J is c*h*w x c*h*w; v: [N x V] directions of shape matrix(c, oh*ow); result: [N x V] of shape tensor(c, oh, ow).
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_x"), c * h * w, 1);
-    Batch t1 = be.reshape(t0, c, h * w); // X = reshape(v, c, oh*ow)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = memo1(cache); // memo: g ./ sqrt(1e-5 + var)
-    Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, h * w); // B*X with B = diag(g ./ sqrt(1e-5 + var))'
-    Batch t6 = be.reshape(t5, c * h * w, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t6, c, h * w);
+    Batch t1 = memo1(cache); // memo: vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    return be.reshape(t2, c, h * w);
   }
 
   /**
    * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to x:
-   * <pre>{@code J = kron(eye(oh*ow), diag(g ./ sqrt(1e-5 + var)))}</pre>
+   * <pre>{@code J = diag(vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow)))}</pre>
    * v: [N x V] directions of shape matrix(c, oh*ow); result: [1 x V] of shape tensor(c, oh, ow) (the sum is pushed into the products).
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_x"), c * h * w, 1);
-    Batch t1 = be.reshape(t0, c, h * w); // X = reshape(v, c, oh*ow)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = memo1(cache); // memo: g ./ sqrt(1e-5 + var)
-    Batch t4 = be.multiply(t3, t2); // diag(...) * v
-    Batch t5 = be.directionsAsColumns(t4, h * w); // B*X with B = diag(g ./ sqrt(1e-5 + var))
-    Batch t6 = be.reshape(t5, c * h * w, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t7 = samplesSum(t6, cache);
-    return be.reshape(t7, c, h * w);
+    Batch t1 = memo1(cache); // memo: vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = samplesSum(t2, cache);
+    return be.reshape(t3, c, h * w);
   }
 
   /**
@@ -273,57 +261,68 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
 
   /**
    * J v with the Jacobian of Z with respect to g:
-   * <pre>{@code J = kron(reshape(x, c, oh*ow)' - ones(oh*ow)*mean', eye(c))*diagonalizer(c)*diag(sqrt(1e-5 + var).^-1)}</pre>
+   * <pre>{@code J = diag(vec(x) - vec(mean*ones(1, oh*ow)))*kron(ones(oh*ow), diag(sqrt(1e-5 + var).^-1))}</pre>
    * J is c*h*w x c; v: [N x V] directions of shape vector(c); result: [N x V] of shape matrix(c, oh*ow).
    */
   public Batch jacMatProd_g(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "g", "jacMatProd_g"), c, 1);
-    Batch t1 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
-    Batch t2 = be.multiply(t1, t0); // diag(...) * v
-    Batch t3 = be.diagMatrix(t2);
-    Batch t4 = memo5(cache); // memo: reshape(x, c, oh*ow)' - ones(oh*ow)*mean'
-    Batch t5 = be.matmul(t3, false, t4, true); // (B*X)*A' with A' = (reshape(x, c, oh*ow)' - ones(oh*ow)*mean')'
-    Batch t6 = be.reshape(t5, c * h * w, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t2);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag(sqrt(1e-5 + var).^-1)
+    Batch t5 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
+    Batch t6 = be.matmul(t4, false, t5, true); // (B*X)*A' with A' = ones(oh*ow)'
+    Batch t7 = be.reshape(t6, c * h * w, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t8 = memo5(cache); // memo: vec(x) - vec(mean*ones(1, oh*ow))
+    Batch t9 = be.multiply(t8, t7); // diag(...) * v
     be.release(t3);
-    return be.reshape(t6, c, h * w);
+    be.release(t5);
+    be.release(t6);
+    return be.reshape(t9, c, h * w);
   }
 
   /**
    * J' v with the Jacobian of Z with respect to g:
-   * <pre>{@code J = kron(reshape(x, c, oh*ow)' - ones(oh*ow)*mean', eye(c))*diagonalizer(c)*diag(sqrt(1e-5 + var).^-1)}</pre>
+   * <pre>{@code J = diag(vec(x) - vec(mean*ones(1, oh*ow)))*kron(ones(oh*ow), diag(sqrt(1e-5 + var).^-1))}</pre>
    * J is c*h*w x c; v: [N x V] directions of shape matrix(c, oh*ow); result: [N x V] of shape vector(c).
    */
   public Batch jacTMatProd_g(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProd_g"), c * h * w, 1);
-    Batch t1 = be.reshape(t0, c, h * w); // X = reshape(v, c, oh*ow)
-    Batch t2 = memo5(cache); // memo: reshape(x, c, oh*ow)' - ones(oh*ow)*mean'
-    Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = reshape(x, c, oh*ow)' - ones(oh*ow)*mean'
-    Batch t4 = be.diagonal(t3); // diagonalizer(c)' * v
+    Batch t1 = memo5(cache); // memo: vec(x) - vec(mean*ones(1, oh*ow))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = be.reshape(t2, c, h * w); // X = reshape(v, c, oh*ow)
+    Batch t4 = be.columnsAsDirections(t3);
     Batch t5 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
     Batch t6 = be.multiply(t5, t4); // diag(...) * v
-    be.release(t3);
-    be.release(t4);
-    return be.reshape(t6, c, 1);
+    Batch t7 = be.directionsAsColumns(t6, h * w); // B*X with B = diag(sqrt(1e-5 + var).^-1)'
+    Batch t8 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
+    Batch t9 = be.matmul(t7, false, t8, false); // (B*X)*A' with A' = ones(oh*ow)
+    be.release(t2);
+    be.release(t6);
+    be.release(t8);
+    return be.reshape(t9, c, 1);
   }
 
   /**
    * sum_n J_n' v_n over the batch, with the Jacobian of Z with respect to g:
-   * <pre>{@code J = kron(reshape(x, c, oh*ow)' - ones(oh*ow)*mean', eye(c))*diagonalizer(c)*diag(sqrt(1e-5 + var).^-1)}</pre>
+   * <pre>{@code J = diag(vec(x) - vec(mean*ones(1, oh*ow)))*kron(ones(oh*ow), diag(sqrt(1e-5 + var).^-1))}</pre>
    * v: [N x V] directions of shape matrix(c, oh*ow); result: [1 x V] of shape vector(c) (the sum is pushed into the products).
    */
   public Batch jacTMatProdSum_g(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "Z", "jacTMatProdSum_g"), c * h * w, 1);
-    Batch t1 = be.reshape(t0, c, h * w); // X = reshape(v, c, oh*ow)
-    Batch t2 = memo6(cache); // memo: reshape(x, c, oh*ow) - mean*ones(oh*ow)'
-    Batch t3 = be.matmul(t1, false, t2, true); // (B*X)*A' with A' = (reshape(x, c, oh*ow) - mean*ones(oh*ow)')'
-    Batch t4 = be.diagonal(t3); // diagonalizer(c)' * v
+    Batch t1 = memo5(cache); // memo: vec(x) - vec(mean*ones(1, oh*ow))
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = be.reshape(t2, c, h * w); // X = reshape(v, c, oh*ow)
+    Batch t4 = be.columnsAsDirections(t3);
     Batch t5 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
     Batch t6 = be.multiply(t5, t4); // diag(...) * v
-    Batch t7 = samplesSum(t6, cache);
-    be.release(t3);
-    be.release(t4);
-    return be.reshape(t7, c, 1);
+    Batch t7 = be.directionsAsColumns(t6, h * w); // B*X with B = diag(sqrt(1e-5 + var).^-1)
+    Batch t8 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
+    Batch t9 = sumProducts(t7, false, t8, false, cache); // sum_n (B*X_n)*A_n' with A' = ones(oh*ow)
+    be.release(t2);
+    be.release(t6);
+    be.release(t8);
+    return be.reshape(t9, c, 1);
   }
 
   /**
@@ -455,42 +454,48 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
 
   /**
    * M v with the mixed residual of x and g at the output gradient dz:
-   * <pre>{@code M = kron(dZ', eye(c))*diagonalizer(c)*diag(sqrt(1e-5 + var).^-1)}</pre>
+   * <pre>{@code M = diag(vec(dZ))*kron(ones(oh*ow), diag(sqrt(1e-5 + var).^-1))}</pre>
    * M is c*h*w x c; dz: [N] of shape matrix(c, oh*ow); v: [N x V] of shape vector(c); result: [N x V] of shape tensor(c, oh, ow).
    */
   public Batch mixedResidualMatProd_x_g(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "Z", "dz");
     Batch t0 = be.reshape(shaped(v, "g", "mixedResidualMatProd_x_g"), c, 1);
-    Batch t1 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
-    Batch t2 = be.multiply(t1, t0); // diag(...) * v
-    Batch t3 = be.diagMatrix(t2);
-    Batch t4 = be.matmul(t3, false, dz, false); // (B*X)*A' with A' = dZ
-    Batch t5 = be.reshape(t4, c * h * w, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t2);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
+    Batch t3 = be.multiply(t2, t1); // diag(...) * v
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = diag(sqrt(1e-5 + var).^-1)
+    Batch t5 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
+    Batch t6 = be.matmul(t4, false, t5, true); // (B*X)*A' with A' = ones(oh*ow)'
+    Batch t7 = be.reshape(t6, c * h * w, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t8 = be.reshape(dz, c * h * w, 1); // vec(dZ)
+    Batch t9 = be.multiply(t8, t7); // diag(...) * v
     be.release(t3);
-    return be.reshape(t5, c, h * w);
+    be.release(t5);
+    be.release(t6);
+    return be.reshape(t9, c, h * w);
   }
 
   /**
    * M v with the mixed residual of g and x at the output gradient dz:
-   * <pre>{@code M = diag(sqrt(1e-5 + var).^-1)*diagonalizer(c)'*kron(eye(c), dZ)*commutation(c, oh*ow)}</pre>
+   * <pre>{@code M = kron(ones(1, oh*ow), diag(sqrt(1e-5 + var).^-1))*diag(vec(dZ))}</pre>
    * M is c x c*h*w; dz: [N] of shape matrix(c, oh*ow); v: [N x V] of shape tensor(c, oh, ow); result: [N x V] of shape vector(c).
    */
   public Batch mixedResidualMatProd_g_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "Z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_g_x"), c * h * w, 1);
-    Batch t1 = be.reshape(t0, c, h * w);
-    Batch t2 = be.transpose(t1);
-    Batch t3 = be.columnsAsDirections(t2);
-    Batch t4 = be.matmul(dz, false, t3, false); // dZ * v
-    Batch t5 = be.directionsAsColumns(t4, c); // B*X with B = dZ
-    Batch t6 = be.diagonal(t5); // diagonalizer(c)' * v
-    Batch t7 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
-    Batch t8 = be.multiply(t7, t6); // diag(...) * v
+    Batch t1 = be.reshape(dz, c * h * w, 1); // vec(dZ)
+    Batch t2 = be.multiply(t1, t0); // diag(...) * v
+    Batch t3 = be.reshape(t2, c, h * w); // X = reshape(v, c, oh*ow)
+    Batch t4 = be.columnsAsDirections(t3);
+    Batch t5 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
+    Batch t6 = be.multiply(t5, t4); // diag(...) * v
+    Batch t7 = be.directionsAsColumns(t6, h * w); // B*X with B = diag(sqrt(1e-5 + var).^-1)
+    Batch t8 = be.fill(1, h * w, 1.0); // ones(1, oh*ow)
+    Batch t9 = be.matmul(t7, false, t8, true); // (B*X)*A' with A' = ones(1, oh*ow)'
     be.release(t2);
-    be.release(t4);
     be.release(t6);
-    return be.reshape(t8, c, 1);
+    be.release(t8);
+    return be.reshape(t9, c, 1);
   }
 
   @Override
@@ -546,6 +551,11 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
   @Override
   protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
+      case "x": {
+        // J = diag(vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow)))
+        Batch t0 = memo1(cache); // memo: vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow))
+        return be.reshape(t0, c, h * w);
+      }
       default:
         return null;
     }
@@ -558,7 +568,7 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
-    return List.of().contains(wrt);
+    return List.of("x").contains(wrt);
   }
 
   @Override
@@ -627,45 +637,35 @@ public final class Batchnorm2dOperator extends AbstractModuleOperator {
 
   /**
    * Memo slot 1, computed once per forward pass:
-   * <pre>{@code g ./ sqrt(1e-5 + var)}</pre>
+   * <pre>{@code vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow))}</pre>
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
       Batch t0 = memo2(cache); // memo: sqrt(1e-5 + var).^-1
       Batch t1 = be.multiply(cache.get("g"), t0); // g ./ sqrt(1e-5 + var)
-      return t1;
+      Batch t2 = be.fill(1, h * w, 1.0); // ones(1, oh*ow)
+      Batch t3 = be.matmul(t1, false, t2, false); // (g ./ sqrt(1e-5 + var))*ones(1, oh*ow)
+      Batch t4 = be.reshape(t3, c * h * w, 1); // vec((g ./ sqrt(1e-5 + var))*ones(1, oh*ow))
+      be.release(t1);
+      be.release(t2);
+      return t4;
     });
   }
 
   /**
    * Memo slot 5, computed once per forward pass:
-   * <pre>{@code reshape(x, c, oh*ow)' - ones(oh*ow)*mean'}</pre>
+   * <pre>{@code vec(x) - vec(mean*ones(1, oh*ow))}</pre>
    */
   private Batch memo5(ForwardCache cache) {
     return cache.memo(5, () -> {
-      Batch t0 = be.transpose(cache.get("x")); // reshape(x, c, oh*ow)'
-      Batch t1 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
-      Batch t2 = be.matmul(t1, false, cache.get("mean"), true); // ones(oh*ow)*mean'
-      Batch t3 = be.subtract(t0, t2); // reshape(x, c, oh*ow)' - ones(oh*ow)*mean'
-      be.release(t0);
+      Batch t0 = be.reshape(cache.get("x"), c * h * w, 1); // vec(x)
+      Batch t1 = be.fill(1, h * w, 1.0); // ones(1, oh*ow)
+      Batch t2 = be.matmul(cache.get("mean"), false, t1, false); // mean*ones(1, oh*ow)
+      Batch t3 = be.reshape(t2, c * h * w, 1); // vec(mean*ones(1, oh*ow))
+      Batch t4 = be.subtract(t0, t3); // vec(x) - vec(mean*ones(1, oh*ow))
       be.release(t1);
       be.release(t2);
-      return t3;
-    });
-  }
-
-  /**
-   * Memo slot 6, computed once per forward pass:
-   * <pre>{@code reshape(x, c, oh*ow) - mean*ones(oh*ow)'}</pre>
-   */
-  private Batch memo6(ForwardCache cache) {
-    return cache.memo(6, () -> {
-      Batch t0 = be.fill(h * w, 1, 1.0); // ones(oh*ow)
-      Batch t1 = be.matmul(cache.get("mean"), false, t0, true); // mean*ones(oh*ow)'
-      Batch t2 = be.subtract(cache.get("x"), t1); // reshape(x, c, oh*ow) - mean*ones(oh*ow)'
-      be.release(t0);
-      be.release(t1);
-      return t2;
+      return t4;
     });
   }
 

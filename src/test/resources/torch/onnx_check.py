@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|embed|transformer|transformer17|permute|pick
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|permute|pick
 
 For the transformer, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks): its gradient and diagonal curvature blocks are split into '<name>[q]', '[k]', '[v]'."""
@@ -253,6 +253,13 @@ elif kind in ("permute", "pick"):
     # for the errors: operators with arguments hbp does not map
     net = Permute() if kind == "permute" else Pick()
     x = torch.randn(n, 2, 4, 4) if kind == "permute" else torch.randn(n, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "bnres":
+    # batch norm inside a residual branch (the graph form): x + bn(relu(fc(x)))
+    net = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), Skip(nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.BatchNorm1d(4))), nn.Linear(4, 3))
+    randomize_norms(net)
+    x = torch.randn(n, 4)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
 elif kind == "embed":

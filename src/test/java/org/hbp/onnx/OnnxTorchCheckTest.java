@@ -106,6 +106,14 @@ class OnnxTorchCheckTest {
     assertEquals(List.of("1.mean", "1.var", "4.mean", "4.var"), List.copyOf(net.data().keySet()));
   }
 
+  /** nn.BatchNorm1d in a residual branch: the graph form, its running statistics named by its value ({@code v4.mean}). */
+  @Test
+  void batchNormInAResidualBranchEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("bnres", "crossentropy", 8);
+    assertTrue(net.isGraph());
+    assertEquals(List.of("v4.mean", "v4.var"), List.copyOf(net.data().keySet()));
+  }
+
   /** nn.BatchNorm2d in eval mode after a ReLU (matrix(c, h*w) read as an image) and after a MaxPool (an image). */
   @Test
   void batchNorm2dInEvalModeEqualsAutograd() throws Exception {

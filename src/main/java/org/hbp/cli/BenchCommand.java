@@ -506,49 +506,9 @@ public final class BenchCommand extends HbpCommand {
     if (run.productMode() != null)
       w.println("  PyTorch products: per block by autograd, " + (run.productMode().equals("batched") ? "the directions at once (is_grads_batched)"
           : "one direction at a time (no batching rule for an operation)") + "; its forward, J'u and gradient graphs made once, untimed");
-    w.println("  PyTorch agrees with hbp: " + agreement(network, params, xb, yb, run, dirs));
+    w.println("  PyTorch agrees with hbp: " + TorchBench.agreement(network, params, xb, yb, run, kind, dirs, memoryLimit.bytes()));
     w.flush();
     for (Map<String, Batch> d : dirs.values()) for (Batch b : d.values()) be.release(b);
-  }
-
-  /** Largest |PyTorch - hbp| / largest |hbp| of the loss, the gradients and (ggn, hessian) the exact products with the first directions. */
-  private String agreement(Network network, Map<String, Batch> params, Batch xb, Batch yb, TorchBench.Run run, Map<Integer, Map<String, Batch>> dirs) {
-    Backend be = network.backend();
-    try (Pass pass = network.run(params, xb, yb)) {
-      double loss = Math.abs(run.loss() - pass.loss()) / Math.max(Math.abs(pass.loss()), Double.MIN_NORMAL);
-      Map<String, double[]> ours = new LinkedHashMap<>();
-      for (String name : network.parameterNames()) ours.put(name, be.toArray(pass.gradient(name)));
-      String s = String.format(Locale.ROOT, "loss %.1e, gradients %.1e", loss, relative(run.gradients(), ours));
-      if (!run.products().isEmpty()) {
-        Map.Entry<Integer, Map<String, Batch>> first = dirs.entrySet().iterator().next();
-        Curvature c = pass.curvature(kind, Strategy.EXACT, memoryLimit.bytes());
-        Map<String, double[]> products = new LinkedHashMap<>();
-        for (String name : network.parameterNames()) {
-          Batch p = c.matProd(name, first.getValue().get(name));
-          products.put(name, be.toArray(p));
-          be.release(p);
-        }
-        s += String.format(Locale.ROOT, ", exact %s products (%d direction%s) %.1e", kind.label(), first.getKey(), first.getKey() == 1 ? "" : "s",
-            relative(run.products(), products));
-      }
-      return s + " (largest |difference| / largest |entry|)";
-    } catch (IllegalArgumentException refused) {
-      return "not compared: " + refused.getMessage();
-    }
-  }
-
-  /** Largest |a - b| over all arrays / largest |b|. */
-  static double relative(Map<String, double[]> a, Map<String, double[]> b) {
-    double diff = 0, scale = 0;
-    for (Map.Entry<String, double[]> e : b.entrySet()) {
-      double[] x = a.get(e.getKey()), y = e.getValue();
-      if (x == null || x.length != y.length) return Double.POSITIVE_INFINITY;
-      for (int i = 0; i < y.length; i++) {
-        diff = Math.max(diff, Math.abs(x[i] - y[i]));
-        scale = Math.max(scale, Math.abs(y[i]));
-      }
-    }
-    return diff / Math.max(scale, Double.MIN_NORMAL);
   }
 
   private static String names(List<String> modules) {

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -23,6 +24,9 @@ import org.hbp.network.CurvatureKind;
 import org.hbp.network.ModuleLibrary;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkSpec;
+import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
+import org.hbp.network.Curvature;
 
 /**
  * The PyTorch side of {@code hbp bench --torch}: the network lowered to PyTorch by
@@ -163,6 +167,47 @@ final class TorchBench {
       if (out.containsKey("prod." + name)) prods.put(name, hbpLayout(out.get("prod." + name)));
     }
     return new Run(gradient, products, mode, out.get("loss").data()[0], grads, prods, natives, generated);
+  }
+
+  /** Largest |PyTorch - hbp| / largest |hbp| of the loss, the gradients and (ggn, hessian) the exact products with the first directions. */
+  static String agreement(Network network, Map<String, Batch> params, Batch xb, Batch yb, Run run, CurvatureKind kind,
+      Map<Integer, Map<String, Batch>> dirs, long memoryLimit) {
+    Backend be = network.backend();
+    try (Pass pass = network.run(params, xb, yb)) {
+      double loss = Math.abs(run.loss() - pass.loss()) / Math.max(Math.abs(pass.loss()), Double.MIN_NORMAL);
+      Map<String, double[]> ours = new LinkedHashMap<>();
+      for (String name : network.parameterNames()) ours.put(name, be.toArray(pass.gradient(name)));
+      String s = String.format(Locale.ROOT, "loss %.1e, gradients %.1e", loss, relative(run.gradients(), ours));
+      if (!run.products().isEmpty()) {
+        Map.Entry<Integer, Map<String, Batch>> first = dirs.entrySet().iterator().next();
+        Curvature c = pass.curvature(kind, Strategy.EXACT, memoryLimit);
+        Map<String, double[]> products = new LinkedHashMap<>();
+        for (String name : network.parameterNames()) {
+          Batch p = c.matProd(name, first.getValue().get(name));
+          products.put(name, be.toArray(p));
+          be.release(p);
+        }
+        s += String.format(Locale.ROOT, ", exact %s products (%d direction%s) %.1e", kind.label(), first.getKey(), first.getKey() == 1 ? "" : "s",
+            relative(run.products(), products));
+      }
+      return s + " (largest |difference| / largest |entry|)";
+    } catch (IllegalArgumentException refused) {
+      return "not compared: " + refused.getMessage();
+    }
+  }
+
+  /** Largest |a - b| over all arrays / largest |b|. */
+  static double relative(Map<String, double[]> a, Map<String, double[]> b) {
+    double diff = 0, scale = 0;
+    for (Map.Entry<String, double[]> e : b.entrySet()) {
+      double[] x = a.get(e.getKey()), y = e.getValue();
+      if (x == null || x.length != y.length) return Double.POSITIVE_INFINITY;
+      for (int i = 0; i < y.length; i++) {
+        diff = Math.max(diff, Math.abs(x[i] - y[i]));
+        scale = Math.max(scale, Math.abs(y[i]));
+      }
+    }
+    return diff / Math.max(scale, Double.MIN_NORMAL);
   }
 
   /** The measuring part of the program: timings on standard output, values in out.npz. */

@@ -85,8 +85,7 @@ class BenchTorchTest {
     Backend be = new CpuBackend();
     Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(), be);
     Random rng = new Random(3);
-    Map<String, Batch> params = new LinkedHashMap<>();
-    for (String name : net.parameterNames()) params.put(name, random(be, rng, 1, 1, net.parameterShape(name)));
+    Map<String, Batch> params = randomParameters(net, be, rng);
     int n = 5;
     int[] in = net.inputShape(), t = net.targetShape();
     Batch x = random(be, rng, n, 1, in);
@@ -139,6 +138,38 @@ class BenchTorchTest {
     assertEquals(0, code, out + "\n" + err);
     assertTrue(out.toString().contains("PyTorch products: only for --curvature ggn or hessian"), out.toString());
     assertTrue(out.toString().matches("(?s).*PyTorch agrees with hbp: loss \\S+, gradients \\S+ \\(largest.*"), out.toString());
+  }
+
+  /** networks/resnet-graph.hbp, the ResNet-style net of docs/performance.md: its blocks and shapes as its comments say, and a pass runs. */
+  @Test
+  void resnetGraphExampleHasItsProjectionShortcuts() {
+    Backend be = new CpuBackend();
+    Network net = new Network(NetworkResolver.load(Path.of("networks/resnet-graph.hbp"), null, ModuleLibrary.builtInSpecDirs()),
+        ModuleLibrary.forSpecs(), be);
+    assertEquals(20, net.parameterNames().size(), net.parameterNames().toString());
+    assertEquals(List.of(16, 8, 1, 1), List.of(net.parameterShape("p2.W")[0], net.parameterShape("p2.W")[1], net.parameterShape("p2.b")[1],
+        net.parameterShape("y.W")[0] / 10), "p2: a 1x1 projection from 8 to 16 channels");
+    assertEquals(32, net.parameterShape("y.W")[1], "global average pooling leaves 32 features");
+    Random rng = new Random(5);
+    Batch x = random(be, rng, 2, 1, net.inputShape());
+    double[] y = new double[2 * 10];
+    y[3] = y[17] = 1;
+    Map<String, Batch> params = new LinkedHashMap<>();
+    for (String name : net.parameterNames()) { // Xavier-normal weights, zero biases, as hbp bench draws them
+      int[] s = net.parameterShape(name);
+      double[] d = new double[s[0] * s[1]];
+      for (int i = 0; i < d.length; i++) d[i] = s[1] == 1 ? 0 : rng.nextGaussian() * Math.sqrt(2.0 / (s[0] + s[1]));
+      params.put(name, be.fromArray(1, 1, s[0], s[1], d));
+    }
+    try (Pass pass = net.run(params, x, be.fromArray(2, 1, 10, 1, y))) {
+      assertTrue(Double.isFinite(pass.loss()) && pass.loss() > 0, "loss " + pass.loss());
+    }
+  }
+
+  private static Map<String, Batch> randomParameters(Network net, Backend be, Random rng) {
+    Map<String, Batch> params = new LinkedHashMap<>();
+    for (String name : net.parameterNames()) params.put(name, random(be, rng, 1, 1, net.parameterShape(name)));
+    return params;
   }
 
   private static Batch random(Backend be, Random rng, int samples, int directions, int[] item) {

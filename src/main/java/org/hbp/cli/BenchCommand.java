@@ -6,8 +6,6 @@ import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +14,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.Pointer;
 import org.hbp.UserError;
@@ -59,7 +56,9 @@ import picocli.CommandLine.Option;
             + "number of directions and N Lanczos steps on the whole-network curvature; several --directions also print the "
             + "time per direction and, for linear layers, the GEMM FLOPs and GFLOP/s reached.",
         "--memory-limit applies per strategy: one that exceeds it is reported as refused and skipped.",
-        "--torch also times PyTorch's gradient pass on the same net (same threads and dtype, OMP_WAIT_POLICY=PASSIVE).",
+        "--torch also runs the same net in PyTorch (any network: chains, residual blocks, graphs; same parameters, batch, threads and dtype, "
+            + "OMP_WAIT_POLICY=PASSIVE): its gradient pass and, for ggn and hessian, its exact block products by autograd, beside ours, and how "
+            + "closely its loss, gradients and products agree with hbp's.",
         "--quick, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", 1 direction, 1 warm-up and 1 timed run, no waiting for "
             + "the JIT compiler (each unless given); rough figures.",
         "--gemm-sizes times matrix products instead (GFLOP/s; on OpenCL devices CLBlast against the hand-written kernels, --gemm).",
@@ -67,6 +66,9 @@ import picocli.CommandLine.Option;
 public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET", description = "Network: .hbp, or an ONNX model with --loss (default networks/fc.hbp).")
   Path net;
+
+  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
+  List<Path> specDirs = new ArrayList<>();
 
   @Option(names = "--loss", paramLabel = "LOSS", description = "With an ONNX --net (required there): the loss module, e.g. crossentropy or mse.")
   String loss;
@@ -113,7 +115,8 @@ public final class BenchCommand extends HbpCommand {
 
   @Mixin MemoryLimitOption memoryLimit;
 
-  @Option(names = "--torch", description = "Also time PyTorch's gradient pass (needs python3 with torch).")
+  @Option(names = "--torch", description = "Also time the same network in PyTorch (needs python3 with torch): its gradient pass and, "
+      + "for ggn and hessian, its exact products of all blocks per number of directions, and check its loss, gradients and products against hbp's.")
   boolean torch;
 
   @Option(names = "--out", paramLabel = "FILE.json", description = "Also write the results as JSON.")
@@ -180,9 +183,11 @@ public final class BenchCommand extends HbpCommand {
       ocl.useGemmKernel(gemm.get(0));
     }
     if (loss != null && !NetworkOptions.isOnnx(net)) throw new UserError("--loss applies to an ONNX --net (model.onnx); " + net + " declares its own loss");
+    List<Path> specFolders = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
+    specFolders.addAll(specDirs);
     NetworkSpec ns = NetworkOptions.isOnnx(net)
-        ? NetworkOptions.resolve(NetworkOptions.importOnnx(net, loss, List.of()), ModuleLibrary.builtInSpecDirs())
-        : NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs());
+        ? NetworkOptions.resolve(NetworkOptions.importOnnx(net, loss, List.of()), specFolders)
+        : NetworkResolver.load(net, null, specFolders);
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
     Random rng = new Random(1);
@@ -330,11 +335,7 @@ public final class BenchCommand extends HbpCommand {
       if (lanczos > 0) BenchToolbox.lanczos(rows, network, pass, kind, lanczos, limit);
       pass.close();
     }
-    if (torch) {
-      double s = torchGradient(ns, be.name().endsWith("f32") ? "float32" : "float64", w);
-      results.add(new Result("PyTorch gradient pass", s, s / grad.medianSeconds, -1, -1));
-      w.printf("  %-48s %10.4f s  (ours / PyTorch = %.2f)%n", "PyTorch gradient pass", s, grad.medianSeconds / s);
-    }
+    if (torch) torchRows(w, be, network, params, xb, yb, results, grad);
     if (out != null) writeJson(out, ns, be, kind, results);
     w.flush();
   }
@@ -470,79 +471,48 @@ public final class BenchCommand extends HbpCommand {
     return s;
   }
 
-  /** PyTorch's gradient pass on the same layers: median seconds. */
-  private double torchGradient(NetworkSpec ns, String dtype, PrintWriter w) throws Exception {
-    StringBuilder layers = new StringBuilder();
-    if (ns.isGraph()) throw new UserError("--torch supports sequential nets without residual blocks, not graph networks");
-    for (NetworkSpec.Node n : ns.body()) {
-      if (!(n instanceof NetworkSpec.Layer l)) throw new UserError("--torch supports sequential nets without residual blocks");
-      Map<String, Integer> d = l.dims();
-      switch (l.module().name()) {
-        case "linear":
-          layers.append(String.format("nn.Linear(%d, %d),", d.get("n"), d.get("m")));
-          break;
-        case "conv2d":
-          layers.append(String.format("nn.Conv2d(%d, %d, %d, stride=%d, padding=%d, dilation=%d),", d.get("cin"), d.get("cout"), d.get("k"),
-              d.get("s"), d.get("p"), d.get("d")));
-          break;
-        case "sigmoid":
-          layers.append("nn.Sigmoid(),");
-          break;
-        case "tanh":
-          layers.append("nn.Tanh(),");
-          break;
-        case "relu":
-          layers.append("nn.ReLU(),");
-          break;
-        case "maxpool":
-          layers.append(String.format("nn.MaxPool2d(%d),", d.get("k")));
-          break;
-        case "avgpool":
-          layers.append(String.format("nn.AvgPool2d(%d),", d.get("k")));
-          break;
-        case "flatten":
-          layers.append("nn.Flatten(),");
-          break;
-        default:
-          throw new UserError("--torch does not know the PyTorch module for '" + l.module().name() + "'");
-      }
-    }
-    String shape = ns.inputShape().toString().replace("[", "").replace("]", "");
+  /**
+   * {@code --torch}: the same network in PyTorch ({@link TorchBench}, lowered by {@link TorchProgram}) on the bench's parameters and
+   * batch, in the same run: its gradient pass and (ggn, hessian) exact products of all blocks per number of directions, each beside
+   * ours; then how closely PyTorch's loss, gradients and products agree with hbp's.
+   */
+  private void torchRows(PrintWriter w, Backend be, Network network, Map<String, Batch> params, Batch xb, Batch yb, List<Result> results,
+      Result grad) throws Exception {
     int threadCount = compute.threads > 0 ? compute.threads : Runtime.getRuntime().availableProcessors();
-    String script = String.join("\n",
-        "import time, torch, statistics",
-        "from torch import nn",
-        "torch.set_num_threads(" + threadCount + ")",
-        "torch.manual_seed(0)",
-        "dt = torch." + dtype,
-        "net = nn.Sequential(" + layers + ").to(dt)",
-        "x = torch.randn(" + batch + ", " + shape + ", dtype=dt)",
-        "y = torch.randint(0, " + classes(ns) + ", (" + batch + ",))",
-        "loss = nn.CrossEntropyLoss()",
-        "def step():",
-        "    net.zero_grad(set_to_none=True)",
-        "    loss(net(x), y).backward()",
-        "for _ in range(" + warmup + "): step()",
-        "ts = []",
-        "for _ in range(" + repeat + "):",
-        "    t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)",
-        "print(statistics.median(ts))");
-    Path file = Files.createTempFile("hbp-bench-", ".py");
-    Files.writeString(file, script, StandardCharsets.UTF_8);
-    ProcessBuilder pb = new ProcessBuilder(Python.withTorch().orElseThrow(() -> new UserError(
-        "--torch needs python3 with torch (Debian: apt-get install python3-torch)")), file.toString()).redirectErrorStream(true);
-    pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
-    pb.environment().put("OMP_NUM_THREADS", String.valueOf(threadCount));
-    Process p = pb.start();
-    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) throw new UserError("PyTorch run failed:\n" + log);
-    Files.deleteIfExists(file);
-    String[] lines = log.split("\n");
-    return Double.parseDouble(lines[lines.length - 1].strip());
+    Map<Integer, Map<String, Batch>> dirs = new LinkedHashMap<>();
+    if (TorchBench.hasProducts(kind)) {
+      Random rng = new Random(7);
+      for (int v : directions) dirs.putIfAbsent(v, BenchToolbox.directions(network, be, v, rng));
+    }
+    bar.clear();
+    w.printf("  PyTorch (same parameters and batch, %d threads, %s): running%n", threadCount, be.name().endsWith("f32") ? "float32" : "float64");
+    w.flush();
+    TorchBench.Run run = TorchBench.run(network, params, xb, yb, kind, dirs, be.name().endsWith("f32") ? "float32" : "float64", threadCount,
+        warmup, repeat);
+    w.println("  PyTorch lowering: native operations for " + names(run.nativeModules()) + "; generated code (hbp generate --target pytorch) for "
+        + names(run.generatedModules()));
+    results.add(new Result("PyTorch gradient pass", run.gradientSeconds(), run.gradientSeconds() / grad.medianSeconds, -1, -1));
+    w.printf(Locale.ROOT, "  %-48s %10.4f s  (ours / PyTorch = %.2f)%n", "PyTorch gradient pass", run.gradientSeconds(),
+        grad.medianSeconds / run.gradientSeconds());
+    if (!TorchBench.hasProducts(kind)) w.println("  PyTorch products: only for --curvature ggn or hessian (autograd has no " + kind.label() + ")");
+    for (Map.Entry<Integer, Double> e : run.productSeconds().entrySet()) {
+      String count = e.getKey() + " direction" + (e.getKey() == 1 ? "" : "s");
+      String what = "PyTorch products, all blocks, " + count;
+      results.add(new Result(what, e.getValue(), e.getValue() / grad.medianSeconds, -1, -1));
+      Result ours = results.stream().filter(r -> r.what().equals("exact products, all blocks, " + count)).findFirst().orElse(null);
+      w.printf(Locale.ROOT, "  %-48s %10.4f s  %6.2fx gradient%s%n", what, e.getValue(), e.getValue() / grad.medianSeconds,
+          ours == null ? "" : String.format(Locale.ROOT, "  (ours exact / PyTorch = %.2f)", ours.medianSeconds() / e.getValue()));
+    }
+    if (run.productMode() != null)
+      w.println("  PyTorch products: per block by autograd, " + (run.productMode().equals("batched") ? "the directions at once (is_grads_batched)"
+          : "one direction at a time (no batching rule for an operation)") + "; its forward, J'u and gradient graphs made once, untimed");
+    w.println("  PyTorch agrees with hbp: " + TorchBench.agreement(network, params, xb, yb, run, kind, dirs, memoryLimit.bytes()));
+    w.flush();
+    for (Map<String, Batch> d : dirs.values()) for (Batch b : d.values()) be.release(b);
   }
 
-  private static int classes(NetworkSpec ns) {
-    return ns.loss().dims().values().iterator().next();
+  private static String names(List<String> modules) {
+    return modules.isEmpty() ? "none" : String.join(", ", modules);
   }
 
   private static String number(double v) {

@@ -49,6 +49,11 @@ public final class PyTorchGeneration {
     return PyTorchNames.className(module);
   }
 
+  /** A DSL name as the Python identifier generated code uses for it (a keyword gets a trailing underscore). */
+  public static String identifier(String name) {
+    return PyTorchNames.identifier(name);
+  }
+
   /** The shared runtime's source. */
   public static String runtime() {
     return HEADER + "hbp (hbp_runtime, org.hbp.codegen.PyTorchRuntime) -- do not edit.\n" + PyTorchRuntime.SOURCE;

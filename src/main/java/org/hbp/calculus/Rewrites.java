@@ -484,6 +484,7 @@ final class Rewrites {
     });
 
     TextbookRewrites.register(ALL);
+    IdentityVecContraction.register(ALL);
   }
 
   /** A derivative formula simple enough to be shown expanded even in compact form. */

@@ -19,7 +19,15 @@ import java.util.List;
  *   kron(w', Pi) * kron(kron(eye(n_s), K(n, e)), eye(n)) * kron(C, vec(eye(n)))
  *       = Pi * K(e, n) * kron(G, eye(e)) * C,             G = reshape(w, n, n_s)   (vec(G*U'))
  * </pre>
- * (K(m, n) the commutation matrix, K(m, n) vec(A) = vec(A') for A m x n). The right-hand sides
+ * and, for the diagonal of an elementwise function's second derivative ({@code diagonalizer(n)*Y}
+ * with diagonalizer(n) v = vec(diag(v)), B of (e1*e2) rows, W = reshape(w, e2, n)): column a of the
+ * result is reshape(B*V*Y'(:, a), e1, e2) * W(:, a), i.e.
+ * <pre>
+ *   kron(w', Pi) * kron(kron(eye(n), K(e2, n)), eye(e1)) * kron(diagonalizer(n)*Y, B)
+ *       = Pi * kron(eye(n), kron(ones(1, e2), eye(e1))) * diag(vec(ones(e1)*w')) * kron(Y, B)
+ * </pre>
+ * (vec(ones(e1)*w') = vec(kron(W, ones(e1))): the weights repeated, without forming a Kronecker
+ * product). (K(m, n) the commutation matrix, K(m, n) vec(A) = vec(A') for A m x n). The right-hand sides
  * are Kronecker products of small factors that the mixed-product rule merges with C, e.g. {@code
  * kron(G', B)} for {@code C = kron(eye(n), B)}: the residual {@code kron(G, A) + kron(G', A')} of
  * {@code tr(G' dX' A dX)}, which the generated code applies as {@code A*V*G'}.
@@ -30,7 +38,8 @@ final class IdentityVecContraction {
   static void register(List<Simplifier.Rewrite> all) {
     all.add(new Simplifier.Rewrite("contract-vec-eye",
         "kron(w', P) kron(kron(I_n, K(s,n)), I_e) kron(vec(I_n), C) = P kron(G', I_e) C, G = reshape(w, s, n); "
-            + "kron(w', P) kron(kron(I_s, K(n,e)), I_n) kron(C, vec(I_n)) = P K(e,n) kron(G, I_e) C, G = reshape(w, n, s)",
+            + "kron(w', P) kron(kron(I_s, K(n,e)), I_n) kron(C, vec(I_n)) = P K(e,n) kron(G, I_e) C, G = reshape(w, n, s); "
+            + "kron(w', P) kron(kron(I_n, K(f,n)), I_e) kron(diagonalizer(n) Y, B) = P kron(I_n, kron(ones(1,f), I_e)) diag(vec(ones(e) w')) kron(Y, B)",
         e -> e instanceof Expr.MatMul m ? contract(m) : e));
   }
 
@@ -77,6 +86,18 @@ final class IdentityVecContraction {
       Expr g = new Expr.Reshape(w, Shape.matrix(s, n));
       return times(pi, Exprs.mul(Exprs.kron(Exprs.transpose(g), Exprs.eye(e)), c));
     }
+    Expr.Diagonalizer dg = diagonalizerOf(r.left());
+    if (dg != null) { // kron(diagonalizer(n)*Y, B): outer = n, k = K(e2, n), last = e1
+      Dim nn = dg.n(), e2 = k.m(), e1 = last.n();
+      Expr b = r.right();
+      if (!outer.n().equals(nn) || !k.n().equals(nn) || !b.shape().rows().equals(e1.times(e2)) || !pw.equals(nn.times(e2))
+          || !pi.shape().cols().equals(nn.times(e1)))
+        return null;
+      Expr y = r.left() instanceof Expr.MatMul m ? Rewrites.product(factors(m).subList(1, factors(m).size())) : Exprs.eye(nn);
+      Expr sumGroups = Exprs.kron(Exprs.eye(nn), Exprs.kron(new Expr.Ones(Shape.matrix(Dim.ONE, e2)), Exprs.eye(e1)));
+      Expr weights = new Expr.DiagMat(new Expr.Vec(Exprs.mul(new Expr.Ones(Shape.vector(e1)), Exprs.transpose(w))));
+      return times(pi, Exprs.mul(sumGroups, Exprs.mul(weights, Exprs.kron(y, b))));
+    }
     n = vecEyeSize(r.right());
     if (n != null) { // kron(C, vec(I_n)): outer = s, k = K(n, e), last = n
       Dim s = outer.n(), e = k.n();
@@ -93,6 +114,13 @@ final class IdentityVecContraction {
   /** Pi * M, with Pi = eye left out. */
   private static Expr times(Expr pi, Expr m) {
     return pi instanceof Expr.Eye ? m : Exprs.mul(pi, m);
+  }
+
+  /** The diagonalizer when e is {@code diagonalizer(n)} or a product that starts with it, else null. */
+  private static Expr.Diagonalizer diagonalizerOf(Expr e) {
+    if (e instanceof Expr.Diagonalizer d) return d;
+    if (e instanceof Expr.MatMul m && factors(m).get(0) instanceof Expr.Diagonalizer d) return d;
+    return null;
   }
 
   /** n when e is {@code vec(eye(n))}, else null. */

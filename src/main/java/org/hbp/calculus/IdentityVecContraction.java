@@ -43,7 +43,7 @@ final class IdentityVecContraction {
         e -> e instanceof Expr.MatMul m ? contract(m) : e));
   }
 
-  /** The first triple of adjacent factors that one of the two identities contracts, contracted; else m. */
+  /** The first triple of adjacent factors that one of the three identities contracts, contracted; else m. */
   static Expr contract(Expr.MatMul m) {
     List<Expr> f = factors(m);
     for (int i = 0; i + 2 < f.size(); i++) {

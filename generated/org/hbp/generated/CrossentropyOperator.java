@@ -62,11 +62,6 @@ public final class CrossentropyOperator extends AbstractLossOperator {
   public static final int MEMO_SLOTS = 3;
 
   /**
-   * log in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
-   */
-  private static final ScalarFunction FN_LOG = new ScalarFunction("CrossentropyOperator_log", "REAL CrossentropyOperator_log(REAL t) { return hbp_log(t); }\n", CrossentropyOperator::log, CrossentropyOperator::log_chunk, "log");
-
-  /**
    * sqrt in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
    */
   private static final ScalarFunction FN_SQRT = new ScalarFunction("CrossentropyOperator_sqrt", "REAL CrossentropyOperator_sqrt(REAL t) { return hbp_sqrt(t); }\n", CrossentropyOperator::sqrt, CrossentropyOperator::sqrt_chunk, "sqrt");
@@ -137,13 +132,18 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
     Batch t0 = be.transpose(cache.get("y")); // y'
     Batch t1 = be.scale(t0, -1.0); // -y'
-    Batch t2 = memo0(cache); // memo: softmax(x)
-    Batch t3 = be.map(t2, FN_LOG); // log(softmax(x))
-    Batch t4 = be.matmul(t1, false, t3, false); // (-y')*log(softmax(x))
+    Batch t2 = be.logSumExp(cache.get("x")); // logsumexp(x)
+    Batch t3 = be.fill(c, 1, 1.0); // ones(c)
+    Batch t4 = be.multiply(t2, t3); // logsumexp(x)*ones(c)
+    Batch t5 = be.subtract(cache.get("x"), t4); // x - logsumexp(x)*ones(c)
+    Batch t6 = be.matmul(t1, false, t5, false); // (-y')*log(softmax(x))
     be.release(t0);
     be.release(t1);
+    be.release(t2);
     be.release(t3);
-    cache.put("E", t4);
+    be.release(t4);
+    be.release(t5);
+    cache.put("E", t6);
     return cache;
   }
 
@@ -152,7 +152,7 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    * <pre>{@code softmax(x) - y}</pre>
    */
   public Batch gradient_x(ForwardCache cache) {
-    Batch t0 = memo1(cache); // memo: softmax(x) - y
+    Batch t0 = memo0(cache); // memo: softmax(x) - y
     return be.reshape(t0, c, 1);
   }
 
@@ -162,7 +162,7 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    */
   public Batch hessianMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "hessianMatProd"), c, 1);
-    Batch t1 = memo0(cache); // memo: softmax(x)
+    Batch t1 = memo1(cache); // memo: softmax(x)
     Batch t2 = be.multiply(t1, t0); // diag(...) * v
     Batch t3 = be.matmul(t1, true, t0, false); // softmax(x)' * v
     Batch t4 = be.matmul(t1, false, t3, false); // softmax(x) * v
@@ -183,7 +183,7 @@ public final class CrossentropyOperator extends AbstractLossOperator {
     Batch t1 = memo2(cache); // memo: sqrt(softmax(x))
     Batch t2 = be.multiply(t1, t0); // diag(...) * v
     Batch t3 = be.matmul(t1, true, t0, false); // sqrt(softmax(x))' * v
-    Batch t4 = memo0(cache); // memo: softmax(x)
+    Batch t4 = memo1(cache); // memo: softmax(x)
     Batch t5 = be.matmul(t4, false, t3, false); // softmax(x) * v
     Batch t6 = be.subtract(t2, t5);
     be.release(t2);
@@ -244,23 +244,23 @@ public final class CrossentropyOperator extends AbstractLossOperator {
   }
 
   /**
-   * Memo slot 0, computed once per forward pass:
+   * Memo slot 1, computed once per forward pass:
    * <pre>{@code softmax(x)}</pre>
    */
-  private Batch memo0(ForwardCache cache) {
-    return cache.memo(0, () -> {
+  private Batch memo1(ForwardCache cache) {
+    return cache.memo(1, () -> {
       Batch t0 = be.softmax(cache.get("x")); // softmax(x)
       return t0;
     });
   }
 
   /**
-   * Memo slot 1, computed once per forward pass:
+   * Memo slot 0, computed once per forward pass:
    * <pre>{@code softmax(x) - y}</pre>
    */
-  private Batch memo1(ForwardCache cache) {
-    return cache.memo(1, () -> {
-      Batch t0 = memo0(cache); // memo: softmax(x)
+  private Batch memo0(ForwardCache cache) {
+    return cache.memo(0, () -> {
+      Batch t0 = memo1(cache); // memo: softmax(x)
       Batch t1 = be.subtract(t0, cache.get("y")); // softmax(x) - y
       return t1;
     });
@@ -272,17 +272,10 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    */
   private Batch memo2(ForwardCache cache) {
     return cache.memo(2, () -> {
-      Batch t0 = memo0(cache); // memo: softmax(x)
+      Batch t0 = memo1(cache); // memo: softmax(x)
       Batch t1 = be.map(t0, FN_SQRT); // sqrt(softmax(x))
       return t1;
     });
-  }
-
-  /**
-   * log(t), built in.
-   */
-  private static double log(double t) {
-    return Scalars.log(t);
   }
 
   /**
@@ -290,13 +283,6 @@ public final class CrossentropyOperator extends AbstractLossOperator {
    */
   private static double sqrt(double t) {
     return Scalars.sqrt(t);
-  }
-
-  /**
-   * {@code values[i] = log(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
-   */
-  private static void log_chunk(double[] values, int n) {
-    for (int i = 0; i < n; i++) values[i] = log(values[i]);
   }
 
   /**

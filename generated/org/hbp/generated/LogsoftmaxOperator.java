@@ -9,8 +9,6 @@ import java.util.Map;
 import javax.annotation.processing.Generated;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
-import org.hbp.backend.ScalarFunction;
-import org.hbp.math.Scalars;
 import org.hbp.runtime.AbstractModuleOperator;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.OperatorSupport;
@@ -64,11 +62,6 @@ public final class LogsoftmaxOperator extends AbstractModuleOperator {
    * Forward-only subexpressions memoized per forward pass.
    */
   public static final int MEMO_SLOTS = 1;
-
-  /**
-   * log in Java (per entry and per chunk) and in OpenCL C, for {@code be.map}.
-   */
-  private static final ScalarFunction FN_LOG = new ScalarFunction("LogsoftmaxOperator_log", "REAL LogsoftmaxOperator_log(REAL t) { return hbp_log(t); }\n", LogsoftmaxOperator::log, LogsoftmaxOperator::log_chunk, "log");
 
   private final int n;
 
@@ -147,9 +140,14 @@ public final class LogsoftmaxOperator extends AbstractModuleOperator {
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = memo0(cache); // memo: softmax(x)
-    Batch t1 = be.map(t0, FN_LOG); // log(softmax(x))
-    cache.put("z", t1);
+    Batch t0 = be.logSumExp(cache.get("x")); // logsumexp(x)
+    Batch t1 = be.fill(n, 1, 1.0); // ones(n)
+    Batch t2 = be.multiply(t0, t1); // logsumexp(x)*ones(n)
+    Batch t3 = be.subtract(cache.get("x"), t2); // x - logsumexp(x)*ones(n)
+    be.release(t0);
+    be.release(t1);
+    be.release(t2);
+    cache.put("z", t3);
     return cache;
   }
 
@@ -350,19 +348,5 @@ public final class LogsoftmaxOperator extends AbstractModuleOperator {
       Batch t0 = be.softmax(cache.get("x")); // softmax(x)
       return t0;
     });
-  }
-
-  /**
-   * log(t), built in.
-   */
-  private static double log(double t) {
-    return Scalars.log(t);
-  }
-
-  /**
-   * {@code values[i] = log(values[i])} for {@code i < n}: one loop per function, compiled with the function inlined.
-   */
-  private static void log_chunk(double[] values, int n) {
-    for (int i = 0; i < n; i++) values[i] = log(values[i]);
   }
 }

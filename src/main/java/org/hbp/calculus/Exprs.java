@@ -263,6 +263,30 @@ public final class Exprs {
     return null;
   }
 
+  /**
+   * The softmax s when e is {@code log(softmax(S))} (the built-in log of a softmax), else null.
+   */
+  public static Expr.Softmax logOfSoftmaxArgument(Expr e) {
+    if (e instanceof Expr.Apply a && a.order() == 0 && a.function().isBuiltin() && a.function().name().equals("log")
+        && a.argument() instanceof Expr.Softmax s)
+      return s;
+    return null;
+  }
+
+  /**
+   * {@code log(softmax(S))} in its stable form: {@code x - logsumexp(x)*ones(n)} for a vector x,
+   * {@code S - ones(m)*logsumexp_cols(S)} column-wise for an m x n matrix S. Equal to the literal
+   * form in exact arithmetic, but finite wherever S is: the literal form takes the log of a
+   * probability that underflows to 0 (in float32 once a logit trails the largest by more than
+   * about 104, in float64 by about 745), and {@code 0 * log(0)} in a loss is NaN.
+   */
+  public static Expr logSoftmax(Expr.Softmax s) {
+    Expr x = s.vector();
+    if (!s.shape().isColumn())
+      return new Expr.Add(List.of(x, neg(new Expr.MatMul(List.of(new Expr.Ones(Shape.vector(x.shape().rows())), new Expr.ColumnLogSumExp(x))))));
+    return new Expr.Add(List.of(x, neg(new Expr.ScalarMul(new Expr.LogSumExp(x), new Expr.Ones(s.shape())))));
+  }
+
   public static Expr.Var differentialOf(Expr.Var x) {
     return new Expr.Var("d" + x.name(), x.shape(), Expr.Role.DIFFERENTIAL);
   }

@@ -478,15 +478,13 @@ final class Rewrites {
       Expr x = a.argument();
       if (f.equals("log") && x instanceof Expr.Apply in && in.order() == 0 && in.function().name().equals("exp")) return in.argument();
       if (f.equals("exp") && x instanceof Expr.Apply in && in.order() == 0 && in.function().name().equals("log")) return in.argument();
-      if (f.equals("log") && x instanceof Expr.Softmax s && !s.shape().isColumn()) // column-wise: S - ones(m)*logsumexp_cols(S)
-        return new Expr.Add(List.of(s.vector(), Exprs.neg(new Expr.MatMul(List.of(new Expr.Ones(Shape.vector(s.shape().rows())),
-            new Expr.ColumnLogSumExp(s.vector()))))));
-      if (f.equals("log") && x instanceof Expr.Softmax s)
-        return new Expr.Add(List.of(s.vector(), Exprs.neg(new Expr.ScalarMul(new Expr.LogSumExp(s.vector()), new Expr.Ones(s.shape())))));
+      Expr.Softmax s = Exprs.logOfSoftmaxArgument(a); // column-wise: S - ones(m)*logsumexp_cols(S)
+      if (s != null) return Exprs.logSoftmax(s);
       return a;
     });
 
     TextbookRewrites.register(ALL);
+    IdentityVecContraction.register(ALL);
   }
 
   /** A derivative formula simple enough to be shown expanded even in compact form. */

@@ -405,8 +405,13 @@ public final class Lowering {
     return acc;
   }
 
-  /** f^(k)(x), from the computed f(x) when f^(k) is a function of f alone: no transcendental call. */
+  /**
+   * f^(k)(x), from the computed f(x) when f^(k) is a function of f alone: no transcendental call;
+   * {@code log(softmax(S))} in its stable form ({@link Exprs#logSoftmax}), wherever it occurs.
+   */
   private static Value map(Lowering l, Expr.Apply a, String text) {
+    Expr.Softmax logOf = Exprs.logOfSoftmaxArgument(a); // never the log of an underflowed probability
+    if (logOf != null) return l.valueOf(Exprs.logSoftmax(logOf));
     Value known = a.order() >= 1 ? l.known(new Expr.Apply(a.function(), 0, a.argument())) : null;
     if (known != null && l.ctx.functionOfValue(a.function(), a.order()) != null)
       return l.emit(new Op.Map(known, new Op.Fn(a.function(), a.order(), true)), text);

@@ -112,7 +112,10 @@ class RewritesTest {
         Arguments.of("recognise-functions", "log(1 + exp(a))", "softplus(a)"),
         Arguments.of("recognise-functions", "exp(a) / sum(exp(a))", "softmax(a)"),
         Arguments.of("odd-functions", "sigmoid(-a)", "1 - sigmoid(a)"),
-        Arguments.of("odd-functions", "tanh(-a) + tanh(a)", "zeros(n)"));
+        Arguments.of("odd-functions", "tanh(-a) + tanh(a)", "zeros(n)"),
+        // the vec(eye(n)) of a second derivative contracted against its gradient row (IdentityVecContraction)
+        Arguments.of("contract-vec-eye", "kron(vec(A)', eye(n*n))*kron(kron(eye(n), commutation(m, n)), eye(n))*kron(vec(eye(n)), kron(u, M))",
+            "kron(A'*u, M)"));
   }
 
   @ParameterizedTest(name = "{0}: {1} -> {2}")

@@ -153,8 +153,9 @@ class OperatorAnalyserTest {
     // memo slots are numbered 0.. without gaps
     assertEquals(model.memoSlots().size(), model.memoSlots().stream().map(OperatorModel.MemoSlot::slot).distinct().count());
     assertTrue(model.memoSlots().stream().allMatch(s -> s.slot() < model.memoSlots().size()));
-    // log (of the forward value) and sqrt (of the loss factor diag(sqrt(p)) - p*sqrt(p)'): built-ins, mapped by their constants
-    assertEquals(List.of("FN_LOG", "FN_SQRT"), model.functionConstants().stream().map(FunctionConstant::field).toList());
+    // sqrt (of the loss factor diag(sqrt(p)) - p*sqrt(p)'): a built-in, mapped by its constant; no log: the forward
+    // value's log(softmax(x)) is computed as x - logsumexp(x) (finite where softmax underflows to 0)
+    assertEquals(List.of("FN_SQRT"), model.functionConstants().stream().map(FunctionConstant::field).toList());
     assertTrue(model.functionConstants().stream().allMatch(FunctionConstant::builtin));
     assertEquals(1, x.factor().size());
   }

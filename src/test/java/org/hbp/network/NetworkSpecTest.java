@@ -272,9 +272,10 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, batchnorm, batchnorm2d, bias, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, flatten, flatten_matrix, "
-        + "gated, gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, positional, "
-        + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, transpose, zeropad)", d.getMessage());
+    assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, flatten, "
+        + "flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, "
+        + "maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, swish, "
+        + "tanh, transpose, zeropad)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(missing, null, List.of(specs)));
@@ -324,9 +325,10 @@ class NetworkSpecTest {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, batchnorm, batchnorm2d, bias, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, flatten, flatten_matrix, gated, "
-                + "gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, positional, "
-                + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, transpose, zeropad)"),
+            "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, flatten, "
+        + "flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, "
+        + "maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, swish, "
+        + "tanh, transpose, zeropad)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),
         row(lines("network net {", "  input x: vector(10);", "  loss linear;", "}"),

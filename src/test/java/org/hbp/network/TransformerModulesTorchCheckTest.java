@@ -15,23 +15,26 @@ import java.util.function.BiFunction;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
+import org.hbp.generated.Attention2headsOperator;
 import org.hbp.generated.BatchnormOperator;
 import org.hbp.generated.EmbeddingOperator;
 import org.hbp.generated.GeluTanhOperator;
 import org.hbp.generated.LayernormOperator;
+import org.hbp.generated.LayernormTokensOperator;
 import org.hbp.generated.MeanpoolOperator;
 import org.hbp.generated.RmsNormOperator;
+import org.hbp.generated.SelfAttentionMaskedOperator;
+import org.hbp.generated.SelfAttentionOperator;
 import org.hbp.generated.SoftmaxOperator;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;
-import org.hbp.dsl.ModuleSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The transformer's modules (modules-spec/; attention from src/test/resources/specs) mean what PyTorch means: their generated operators'
+ * The transformer's modules (modules-spec/) mean what PyTorch means: their generated operators'
  * forward values, Jacobian products J v and J' u and residual products R v (the Hessian of
  * {@code <dz, z>}) in every input and parameter equal, to 1e-10 in float64, those of PyTorch's own
  * modules and functionals under autograd (src/test/resources/torch/transformer_modules_check.py:
@@ -49,29 +52,17 @@ class TransformerModulesTorchCheckTest {
 
   static {
     CASES.put("layernorm", LayernormOperator::new);
-    CASES.put("layernorm_tokens", fromExampleSpec("layernorm_tokens"));
+    CASES.put("layernorm_tokens", LayernormTokensOperator::new);
     CASES.put("rms_norm", RmsNormOperator::new);
     CASES.put("gelu_tanh", GeluTanhOperator::new);
     CASES.put("softmax", SoftmaxOperator::new);
     CASES.put("meanpool", MeanpoolOperator::new);
     CASES.put("embedding", EmbeddingOperator::new);
     CASES.put("batchnorm", BatchnormOperator::new);
-    // attention and per-token layer norm are not built in (their residuals in X lower through
-    // vec(eye(T)) or diag of a T-vector, structured matrices generated code must not form):
-    // their operators are compiled from the example specs
-    CASES.put("self_attention", fromExampleSpec("self_attention"));
-    CASES.put("self_attention_ops", fromExampleSpec("self_attention"));
-    CASES.put("self_attention_masked", fromExampleSpec("self_attention_masked"));
-    CASES.put("attention_2heads", fromExampleSpec("attention_2heads"));
-  }
-
-  /** The operator of module {@code name} of src/test/resources/specs, generated and compiled in-process. */
-  static BiFunction<Backend, Map<String, Integer>, ModuleOperator> fromExampleSpec(String name) {
-    return (be, dims) -> {
-      ModuleSpec m = NetworkResolver.library(java.util.List.of(Path.of("src/test/resources/specs"))).stream()
-          .filter(s -> s.name().equals(name)).findFirst().orElseThrow(() -> new AssertionError("no example spec " + name));
-      return (ModuleOperator) ModuleLibrary.forSpecs().create(m, be, dims);
-    };
+    CASES.put("self_attention", SelfAttentionOperator::new);
+    CASES.put("self_attention_ops", SelfAttentionOperator::new);
+    CASES.put("self_attention_masked", SelfAttentionMaskedOperator::new);
+    CASES.put("attention_2heads", Attention2headsOperator::new);
   }
 
   @Test

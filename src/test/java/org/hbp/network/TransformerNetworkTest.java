@@ -25,7 +25,7 @@ class TransformerNetworkTest {
   static final int N = 3, V = 12, T = 8, C = 4;
 
   final Network net = new Network(NetworkResolver.load(Path.of("networks/transformer.hbp"), null,
-      List.of(Path.of("modules-spec"), Path.of("src/test/resources/specs"))), ModuleLibrary.forSpecs(), be);
+      List.of(Path.of("modules-spec"))), ModuleLibrary.forSpecs(), be);
 
   /** N sequences of T random tokens, one-hot columns. */
   Batch tokens(Random rng) {

@@ -32,7 +32,7 @@ class TransformerTrainingTest {
   @Test
   void adamLearnsTheOffsetOfTwoTokens() throws Exception {
     Network net = new Network(NetworkResolver.load(Path.of("networks/transformer.hbp"), null,
-        List.of(Path.of("modules-spec"), Path.of("src/test/resources/specs"))), ModuleLibrary.forSpecs(),
+        List.of(Path.of("modules-spec"))), ModuleLibrary.forSpecs(),
         new BlasBackend(Precision.FLOAT64, 1));
     Split data = TokenSequences.create(0, 2000, 500, 12, 8, 4).normalized();
     Trainer trainer = new Trainer(net, data, new Adam(net, 0.01, 0.9, 0.999, 1e-8), new Trainer.Settings(14, 32, 0, 500),

@@ -29,17 +29,28 @@ import org.hbp.runtime.BuiltInOperators;
 public final class ModuleLibrary {
   private ModuleLibrary() {}
 
-  private static Path extracted;
+  /** The shipped spec folders: built-in ones with compiled operators, then those compiled on first use. */
+  public static final List<String> SPEC_FOLDERS = List.of("modules-spec", "modules-extra");
+
+  private static final Map<String, Path> extracted = new HashMap<>();
 
   /**
-   * The folder of built-in specs: {@code modules-spec/} in the working directory when it is
-   * there, else the copy packaged in hbp's jar (extracted once to a temporary folder).
+   * The folders of the specs hbp ships, in lookup order: {@code modules-spec/} (built in: their
+   * operators are generated at build time into {@code generated/} and compiled into hbp), then
+   * {@code modules-extra/} (specs that derive and verify but whose generated operators form
+   * structured matrices built-in operators must not form, such as the Kronecker masks of
+   * multi-head attention with the heads as a dim; their operators are generated and compiled on
+   * first use, as a user's specs are). Each is the working directory's folder when it is there,
+   * else the copy packaged in hbp's jar (extracted once to a temporary folder).
    */
   public static synchronized List<Path> builtInSpecDirs() {
-    Path local = Path.of("modules-spec");
-    if (Files.isDirectory(local)) return List.of(local);
-    if (extracted == null) extracted = extract("modules-spec");
-    return List.of(extracted);
+    return SPEC_FOLDERS.stream().map(ModuleLibrary::shippedFolder).toList();
+  }
+
+  private static Path shippedFolder(String folder) {
+    Path local = Path.of(folder);
+    if (Files.isDirectory(local)) return local;
+    return extracted.computeIfAbsent(folder, ModuleLibrary::extract);
   }
 
   private static Path extractedNetworks;

@@ -12,7 +12,7 @@ import org.hbp.io.NdArray;
 /**
  * Multi-head self-attention as torch.onnx.export writes nn.MultiheadAttention(d, h, bias=False,
  * batch_first=True) called as {@code mha(x, x, x, need_weights=False)} (torch 1.13, opsets 14 and
- * 17), mapped to the spec {@code multihead_attention(h, k)} (k = d / h) with
+ * 17), mapped to the spec {@code multihead_attention(h, k)} (shipped in modules-extra/) (k = d / h) with
  * {@code [Wq; Wk; Wv] = in_proj_weight} and {@code Wo = out_proj.weight}. The exporter writes:
  * <pre>
  *   Transpose [1,0,2] (to [T, N, d]); MatMul by in_proj_weight' [d, 3d];

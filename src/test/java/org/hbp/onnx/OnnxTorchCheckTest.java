@@ -142,7 +142,7 @@ class OnnxTorchCheckTest {
    */
   @Test
   void smallTransformerEqualsAutograd() throws Exception {
-    String text = NetworkText.of(check("transformer", "crossentropy", 28, "--specs", Path.of("src/test/resources/specs").toString()));
+    String text = NetworkText.of(check("transformer", "crossentropy", 28));
     assertEquals(2, text.split("= multihead_attention\\(h = 2, k = 4\\)", -1).length - 1, text);
     assertEquals(4, text.split("= layernorm_tokens\\(", -1).length - 1, text);
     assertTrue(text.contains("= positional(") && text.contains("= meanpool("), text);
@@ -163,8 +163,8 @@ class OnnxTorchCheckTest {
     assertEquals(4, text.split("= layernorm_tokens\\(", -1).length - 1, text);
     Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
     List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
-    String log = hbp("curvature", "--net", model.toString(), "--loss", "crossentropy", "--batch", dir.resolve("batch.npz").toString(), "--specs",
-        Path.of("src/test/resources/specs").toString(), "--curvature", "ggn", "--dense", out.toString());
+    String log = hbp("curvature", "--net", model.toString(), "--loss", "crossentropy", "--batch", dir.resolve("batch.npz").toString(),
+        "--curvature", "ggn", "--dense", out.toString());
     assertEquals(ref.get("loss").data()[0], loss(log), 1e-12, "loss");
     Map<String, NdArray> got = Npz.read(out);
     InitializerNames names = new InitializerNames(imported);

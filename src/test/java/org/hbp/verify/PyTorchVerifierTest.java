@@ -49,6 +49,7 @@ class PyTorchVerifierTest {
   @Test
   void everySpecAgreesWithAutograd() throws Exception {
     List<Path> files = new ArrayList<>(SourceGeneration.specFiles(Path.of("modules-spec")));
+    files.addAll(SourceGeneration.specFiles(Path.of("modules-extra")));
     files.addAll(SourceGeneration.specFiles(Path.of("src/test/resources/specs")));
     files.add(Path.of("src/test/resources/pytorch/rmsnorm.hbp"));
     files.add(softsign());

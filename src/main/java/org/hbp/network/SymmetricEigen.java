@@ -69,17 +69,15 @@ record SymmetricEigen(double[] values, DMatrixRMaj q) {
     java.util.List<Integer> kept = new java.util.ArrayList<>();
     for (int e = 0; e < count; e++) if (small.values[e] > 1e-13 * max && small.values[e] > 0) kept.add(e);
     double[] values = new double[kept.size()];
-    DMatrixRMaj q = new DMatrixRMaj(n, kept.size());
+    DMatrixRMaj v = new DMatrixRMaj(count, kept.size());
     for (int c = 0; c < kept.size(); c++) {
       int e = kept.get(c);
       values[c] = small.values[e];
       double norm = Math.sqrt(scale / values[c]);
-      for (int j = 0; j < count; j++) {
-        double vj = small.q.get(j, e) * norm;
-        if (vj == 0) continue;
-        for (int i = 0; i < n; i++) q.data[i * q.numCols + c] += xt.data[j * n + i] * vj;
-      }
+      for (int j = 0; j < count; j++) v.data[j * v.numCols + c] = small.q.get(j, e) * norm;
     }
+    DMatrixRMaj q = new DMatrixRMaj(n, kept.size());
+    org.ejml.dense.row.CommonOps_DDRM.multTransA(xt, v, q); // X V diag(sqrt(scale/λ)), n x r
     return new SymmetricEigen(values, q);
   }
 

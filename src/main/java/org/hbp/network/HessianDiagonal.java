@@ -105,7 +105,13 @@ public final class HessianDiagonal {
       Batch dz = pass.outputGradients.get(l);
       for (String p : l.op.parameters()) {
         String name = l.path + "." + p;
+        Batch factor = l.op.hasKroneckerFactor(p) ? l.op.kroneckerFactor(c, p) : null;
         for (Columns s : sets) {
+          double[] kron = kroneckerSquares(factor, s);
+          if (kron != null) {
+            add(name, kron);
+            continue;
+          }
           int[] ps = l.op.itemShape(p);
           check(s.batch.samples(), s.batch.directions(), (long) ps[0] * ps[1], "layer " + l.path + " (" + l.op.name() + "), parameter " + p);
           add(name, squares(l.op.jacTMatProd(c, p, l.asOutput(s.batch)), s.sign));
@@ -147,6 +153,30 @@ public final class HessianDiagonal {
         }
       return List.of(new Columns(be.fromArray(samples, numel, shape[0], shape[1], plus), 1),
           new Columns(be.fromArray(samples, numel, shape[0], shape[1], minus), -1));
+    }
+
+    /**
+     * {@code sign · sum_{n,c} (c_{n,c} a_n')∘(c_{n,c} a_n') = sign · sum_n (sum_c c_{n,c}∘c_{n,c}) (a_n∘a_n)'}
+     * for a parameter whose Jacobian is {@code kron(a_n', I)} with one column a_n per sample (T = 1:
+     * a linear layer's weight, a ones(1,1) for its bias), {@code J' c = c a_n'}: the same sum as
+     * {@link #squares} of the Jacobian-transpose products, exactly, without forming the m x p
+     * product of every column (BackPACK's DiagHessian does the same for linear layers). Null where
+     * it does not apply: no factor, several locations T (a convolution, whose squared sums over
+     * locations do not separate), or a column set shared by the samples.
+     */
+    private double[] kroneckerSquares(Batch a, Columns s) {
+      Batch cols = s.batch;
+      if (a == null || a.cols() != 1 || cols.cols() != 1 || cols.samples() != pass.samples || cols.directions() == 0) return null;
+      Batch cc = be.multiply(cols, cols); // [N x C] m x 1
+      Batch side = be.directionsAsColumns(cc, cc.directions()); // [N x 1] m x C, a free view
+      Batch ones = be.fill(cc.directions(), 1, 1.0);
+      Batch summed = be.matmul(side, false, ones, false); // [N x 1] m x 1: sum_c c∘c
+      Batch aa = be.multiply(a, a);
+      Batch d = be.matmulSumSamples(summed, false, aa, true); // m x p
+      double[] out = be.toArray(d);
+      for (int i = 0; i < out.length; i++) out[i] *= s.sign;
+      for (Batch b : List.of(cc, ones, summed, aa, d)) be.release(b);
+      return out;
     }
 
     /** sign * sum over samples and columns of g∘g, per entry. */

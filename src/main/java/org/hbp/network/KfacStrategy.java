@@ -5,8 +5,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -171,33 +169,57 @@ final class KfacStrategy implements CurvatureStrategy {
   private final class KfacBlocks implements Blocks {
     private final Backend be;
     private final Map<String, KroneckerBlock> blocks = new HashMap<>();
+    /** Every factor once (a layer's G serves its weight and its bias). */
+    private final List<KroneckerFactor> factors = new ArrayList<>();
+    private boolean decomposed;
 
     KfacBlocks(Pass pass) {
       this.be = pass.net.be;
       Batch s = outputVectors(pass);
       Map<Network.LayerNode, Batch> vectors = OutputColumns.back(pass, s);
+      Map<KroneckerBlock, int[]> corrections = new java.util.LinkedHashMap<>();
       for (Map.Entry<Network.LayerNode, Batch> e : vectors.entrySet()) {
         Network.LayerNode l = e.getKey();
         List<String> factored = l.op.parameters().stream().filter(l.op::hasKroneckerFactor).toList();
         if (factored.isEmpty()) continue;
         Batch u = e.getValue();
         int m = u.rows(), t = u.cols(), items = u.items();
-        double[] uh = be.toArray(u);
-        KroneckerBlock.Factor g = factor(uh, items * t, m, 1.0 / pass.samples, "the Kronecker factor G of layer " + l.path);
+        KroneckerFactor g = new KroneckerFactor(be, be.toArray(u), items * t, m, 1.0 / pass.samples, "the Kronecker factor G of layer " + l.path);
+        factors.add(g);
         for (String var : factored) {
           Batch af = l.op.kroneckerFactor(pass.caches.get(l), var);
           if (af.cols() != t)
             throw new IllegalStateException(l.path + "." + var + ": Kronecker factor " + af.describe() + " does not match the output " + u.describe());
           int p = af.rows(), na = af.samples();
-          double[] ah = be.toArray(af);
-          KroneckerBlock block = new KroneckerBlock(factor(ah, na * t, p, 1.0 / (na * (double) t), "the Kronecker factor A of " + l.path + "." + var), g);
-          if (variant == Variant.EKFAC) block.correct(scalings(block, uh, u.samples(), u.directions(), ah, na > 1, m, p, t, pass.samples));
+          KroneckerFactor a = new KroneckerFactor(be, be.toArray(af), na * t, p, 1.0 / (na * (double) t), "the Kronecker factor A of " + l.path + "." + var);
+          factors.add(a);
+          KroneckerBlock block = new KroneckerBlock(a, g);
+          if (variant == Variant.EKFAC) corrections.put(block, new int[] {u.samples(), u.directions(), na, t});
           blocks.put(l.path + "." + var, block);
         }
       }
       List<Batch> release = new ArrayList<>(vectors.values());
       release.add(s);
       pass.net.releaseTemporaries(release);
+      if (variant == Variant.EKFAC) {
+        decomposeAll();
+        for (Map.Entry<KroneckerBlock, int[]> c : corrections.entrySet()) {
+          int[] k = c.getValue();
+          c.getKey().correct(KfacScalings.ekfac(be, c.getKey(), k[0], k[1], k[2], k[3], pass.samples));
+        }
+      }
+    }
+
+    /**
+     * The eigendecompositions of all factors, once per pass: the backend work (forming the factors
+     * that are decomposed whole) in turn, the host decompositions in parallel over the factors.
+     */
+    private void decomposeAll() {
+      if (decomposed) return;
+      for (KroneckerFactor f : factors) f.prepareDecomposition(be);
+      factors.parallelStream().forEach(KroneckerFactor::decompose);
+      for (KroneckerFactor f : factors) f.eigenbasis(be);
+      decomposed = true;
     }
 
     @Override
@@ -207,13 +229,14 @@ final class KfacStrategy implements CurvatureStrategy {
 
     @Override
     public Batch dampedInverse(Network.LayerNode l, String var, Batch v, double lambda) {
+      decomposeAll();
       return block(l, var).dampedInverse(be, v, lambda);
     }
 
     @Override
     public KroneckerFactors kroneckerFactors(Network.LayerNode l, String var) {
       KroneckerBlock b = block(l, var);
-      return new KroneckerFactors(b.rows(), b.cols(), b.a(), b.g(), b.scalings());
+      return new KroneckerFactors(b.rows(), b.cols(), b.factorA().gram(be).clone(), b.factorG().gram(be).clone(), b.scalings());
     }
 
     private KroneckerBlock block(Network.LayerNode l, String var) {
@@ -229,48 +252,8 @@ final class KfacStrategy implements CurvatureStrategy {
     public List<Batch> drain() {
       List<Batch> out = new ArrayList<>();
       for (KroneckerBlock b : blocks.values()) out.addAll(b.drain());
+      for (KroneckerFactor f : factors) out.addAll(f.drain());
       return out;
     }
-  }
-
-  /** The factor {@code scale · X X'} of the columns X, with the columns kept for a thin eigenbasis. */
-  static KroneckerBlock.Factor factor(double[] x, int count, int rows, double scale, String what) {
-    return new KroneckerBlock.Factor(gram(x, count, rows, scale), rows, x, count, scale, what);
-  }
-
-  /**
-   * {@code scale · X X'} of the columns X (rows x count) stored column-major in {@code x}: rows x rows,
-   * column-major (symmetric).
-   */
-  static double[] gram(double[] x, int count, int rows, double scale) {
-    DMatrixRMaj xt = DMatrixRMaj.wrap(count, rows, x); // column-major rows x count = row-major count x rows, i.e. X'
-    DMatrixRMaj out = new DMatrixRMaj(rows, rows);
-    CommonOps_DDRM.multTransA(xt, xt, out);
-    CommonOps_DDRM.scale(scale, out);
-    return out.data;
-  }
-
-  /**
-   * EKFAC's scalings {@code (1/N) sum_{n,c} (Q_G' U_{n,c} A_n' Q_A)^2} (rank(G) x rank(A), column-major), from
-   * the vectors U ([N x r] m x T, column-major in {@code u}) and factors A_n (p x T, per sample or shared).
-   */
-  private static double[] scalings(KroneckerBlock block, double[] u, int samples, int r, double[] a, boolean perSample, int m, int p, int t, int n) {
-    DMatrixRMaj qa = block.eigenA().q(), qg = block.eigenG().q();
-    int rg = qg.numCols, ra = qa.numCols;
-    DMatrixRMaj ut = new DMatrixRMaj(t, m), at = new DMatrixRMaj(t, p), grad = new DMatrixRMaj(m, p), tmp = new DMatrixRMaj(rg, p),
-        x = new DMatrixRMaj(rg, ra);
-    double[] d = new double[rg * ra];
-    for (int i = 0; i < samples; i++) {
-      System.arraycopy(a, perSample ? i * p * t : 0, at.data, 0, p * t); // A_n column-major p x T = row-major T x p
-      for (int c = 0; c < r; c++) {
-        System.arraycopy(u, (i * r + c) * m * t, ut.data, 0, m * t);
-        CommonOps_DDRM.multTransA(ut, at, grad); // U A_n' (m x p)
-        CommonOps_DDRM.multTransA(qg, grad, tmp);
-        CommonOps_DDRM.mult(tmp, qa, x);
-        for (int row = 0; row < rg; row++) for (int col = 0; col < ra; col++) d[row + rg * col] += x.get(row, col) * x.get(row, col);
-      }
-    }
-    for (int k = 0; k < d.length; k++) d[k] /= n;
-    return d;
   }
 }

@@ -65,4 +65,18 @@ class SymmetricEigenTest {
       for (double v : bySvd.values()) assertTrue(v >= 0, "singular values are the PSD matrix's eigenvalues");
     }
   }
+
+  /**
+   * From order {@link SymmetricEigen#LAPACK_FROM} on, LAPACK's dsyevd (and dgemm in the Gram route):
+   * the full decomposition of a factor of more columns than rows, and the thin one of a factor of
+   * fewer, whose Gram matrix is itself decomposed by LAPACK (70 ≥ 64), against M formed here.
+   */
+  @Test
+  void lapackDecompositionsReconstructTheFactor() {
+    assertTrue(org.hbp.backend.blas.HostLapack.available(), "OpenBLAS's LAPACK loads on this machine");
+    int n = 90;
+    double[] wide = columns(n, 120, 4), narrow = columns(n, 70, 5);
+    assertDecomposes(gram(wide, n, 120, 0.5), n, SymmetricEigen.of(gram(wide, n, 120, 0.5), 0, n, "M", true), n);
+    assertDecomposes(gram(narrow, n, 70, 0.5), n, SymmetricEigen.ofGram(narrow, 70, n, 0.5, "M"), 70);
+  }
 }

@@ -89,6 +89,15 @@ final class BlasProducts {
         gemm(ta, tb, m, samples, k, x, item(x, 0, d) * xn, lda, y, 0, ldb, out, (long) d * m, directions * m, beta);
       return out;
     }
+    if (c == null && x.samples() == 1 && directions > 1 && y.directions() == 1 && samples > 1 && y.samples() == samples && !transposeB
+        && (long) n * samples <= Integer.MAX_VALUE) {
+      // per-direction left items shared by the samples (a convolution's filter directions) times
+      // per-sample items (its unfolded inputs): for each direction one gemm over all samples' items
+      // side by side into a scratch block, each sample's m x n result then copied into place (the
+      // result's items are sample-major): D gemms of N·n columns instead of N·D small ones
+      directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
+      return out;
+    }
     // one gemm per result item, on views into the blocks
     if (precision == Precision.FLOAT64) {
       DoublePointer av = new DoublePointer(x.doubles), bv = new DoublePointer(y.doubles), cv = new DoublePointer(out.doubles);
@@ -107,6 +116,24 @@ final class BlasProducts {
     Reference.reachabilityFence(y);
     Reference.reachabilityFence(out);
     return out;
+  }
+
+  /** The per-direction gemms of {@link #product}'s path for shared left items per direction and per-sample right items. */
+  private void directionsOverSamples(int ta, int tb, int m, int n, int k, int samples, int directions, BlasBatch x, int lda, BlasBatch y, int ldb,
+      BlasBatch out) {
+    long mn = (long) m * n, bytes = mn * (precision == Precision.FLOAT64 ? 8 : 4);
+    BlasBatch scratch = be.alloc("product", 1, 1, m, n * samples, false);
+    try {
+      for (int d = 0; d < directions; d++) {
+        gemm(ta, tb, m, n * samples, k, x, item(x, 0, d) * x.itemSize(), lda, y, 0, ldb, scratch, 0, m, 0);
+        for (int s = 0; s < samples; s++)
+          Pointer.memcpy(new Pointer(out.pointer()).position(((long) s * directions + d) * bytes), new Pointer(scratch.pointer()).position(s * bytes), bytes);
+      }
+      Reference.reachabilityFence(out);
+      Reference.reachabilityFence(scratch);
+    } finally {
+      be.release(scratch);
+    }
   }
 
   /** Writes c's items into out's, c's batch axes of extent 1 broadcast (native copies of whole items). */
@@ -152,6 +179,26 @@ final class BlasProducts {
           gemm(ta, tb, m, n, samples, x, item(x, 0, d) * xn, (int) ldx, y, item(y, 0, d) * yn, (int) ldy, out, d * mn, ldc, 0);
         return out;
       }
+    }
+    if (x.samples() == samples && x.directions() == directions && directions > 1 && samples > 1 && y.samples() == samples && y.directions() == 1
+        && !transposeA && transposeB && (long) k * samples <= Integer.MAX_VALUE) {
+      // per-direction items against per-sample ones (a convolution weight's gradient for D
+      // directions: sum_s Y_{s,d} U_s'): for each direction its samples' items copied side by side,
+      // then one m x (S*k) times (S*k) x n gemm, as for one direction (N·D small gemms otherwise)
+      long mk = (long) m * k, bytes = mk * (precision == Precision.FLOAT64 ? 8 : 4);
+      BlasBatch side = be.alloc("matmulSumSamples", 1, 1, m, k * samples, false);
+      try {
+        for (int d = 0; d < directions; d++) {
+          for (int s = 0; s < samples; s++)
+            Pointer.memcpy(new Pointer(side.pointer()).position(s * bytes), new Pointer(x.pointer()).position(item(x, s, d) * bytes), bytes);
+          gemm(ta, tb, m, n, k * samples, side, 0, lda, y, 0, ldb, out, d * mn, ldc, 0);
+        }
+        Reference.reachabilityFence(x);
+        Reference.reachabilityFence(side);
+      } finally {
+        be.release(side);
+      }
+      return out;
     }
     if (x.directions() == 1 && !transposeB && (long) n * directions <= Integer.MAX_VALUE) {
       // per sample, op(A_s) times that sample's directions side by side, accumulated (beta = 1)

@@ -1,7 +1,8 @@
 """Graph networks with modules of several inputs, in PyTorch float64, as references for hbp:
-a bilinear merge of two branches (F.bilinear, PyTorch's nn.Bilinear) and a cross-attention whose
-queries come from one value and keys/values from another (written as PyTorch's attention on
-(tokens, features) sequences).  Every net is a list of steps (value, function of its input values
+a bilinear merge of two branches of one value (F.bilinear, PyTorch's nn.Bilinear) and a
+cross-attention whose queries come from one value and keys/values from another computed from it
+(written as PyTorch's attention on (tokens, features) sequences); in both the module's inputs
+share a parameterized ancestor, so that kfra/bda's cross blocks between them count.  Every net is a list of steps (value, function of its input values
 and its module's parameters, input values, {spec name: parameter name}), so that one sample's
 logits, the mean cross-entropy and every derivative are computed by autograd from the same code.
 
@@ -56,11 +57,11 @@ def cross_attention(x, y, p):
 
 
 def bilinear_net():
-    params = {"h.weight": torch.randn(4, 5), "h.bias": torch.randn(4), "g.weight": torch.randn(3, 5), "g.bias": torch.randn(3),
+    params = {"h.weight": torch.randn(4, 5), "h.bias": torch.randn(4), "g.weight": torch.randn(3, 4), "g.bias": torch.randn(3),
               "z.weight": 0.8 * torch.randn(4, 12), "z.bias": torch.randn(4), "y.weight": torch.randn(3, 4), "y.bias": torch.randn(3)}
     lin = {"W": "weight", "b": "bias"}
     steps = [("h", lambda a, p: linear(a, p), ["x"], "h", lin), ("a", lambda h, p: torch.tanh(h), ["h"], None, {}),
-             ("g", lambda a, p: linear(a, p), ["x"], "g", lin), ("b", lambda g, p: torch.sigmoid(g), ["g"], None, {}),
+             ("g", lambda h, p: linear(h, p), ["h"], "g", lin), ("b", lambda g, p: torch.sigmoid(g), ["g"], None, {}),
              ("z", bilinear, ["a", "b"], "z", lin), ("t", lambda z, p: torch.tanh(z), ["z"], None, {}),
              ("r", lambda t, a, p: t + a, ["t", "a"], None, {}), ("y", lambda r, p: linear(r, p), ["r"], "y", lin)]
     return params, steps, (5,)
@@ -71,7 +72,7 @@ def cross_net():
               "kv.bias": torch.randn(3), "o.Wq": 1.5 * torch.randn(2, 4), "o.Wk": 1.5 * torch.randn(2, 3), "o.Wv": torch.randn(2, 3),
               "o.Wo": torch.randn(4, 2), "y.weight": torch.randn(3, 4), "y.bias": torch.randn(3)}
     lin = {"W": "weight", "b": "bias"}
-    steps = [("q", lambda x, p: linear_tokens(x, p), ["x"], "q", lin), ("m", lambda x, p: x @ p["A"], ["x"], "m", {"A": "A"}),
+    steps = [("q", lambda x, p: linear_tokens(x, p), ["x"], "q", lin), ("m", lambda q, p: q @ p["A"], ["q"], "m", {"A": "A"}),
              ("kv", lambda m, p: linear_tokens(m, p), ["m"], "kv", lin), ("a", lambda kv, p: torch.tanh(kv), ["kv"], None, {}),
              ("o", cross_attention, ["q", "a"], "o", {n: n for n in ("Wq", "Wk", "Wv", "Wo")}),
              ("r", lambda o, q, p: o + q, ["o", "q"], None, {}), ("p", lambda r, p: r.mean(dim=1), ["r"], None, {}),

@@ -105,8 +105,7 @@ final class GraphResolver {
     if (a.inputs().size() != declared.size()) {
       String names = declared.stream().map(Expr.Var::name).collect(Collectors.joining(", "));
       throw at(callee.line(), callee.column(), callee.name() + " is applied to " + a.inputs().size() + " value" + (a.inputs().size() == 1 ? "" : "s")
-          + " but " + (shared == null ? "" : "its module " + m.name() + " ") + "takes " + declared.size() + " (its input" + (declared.size() == 1 ? " " : "s ")
-          + names + ", bound in this order)");
+          + " but " + (shared == null ? "" : "its module " + m.name() + " ") + "takes " + declared.size() + " (its input" + (declared.size() == 1 ? " " + names : "s " + names + ", bound in this order") + ")");
     }
     List<NetworkResolver.Flow> flows = new ArrayList<>();
     List<int[]> argsAt = new ArrayList<>();

@@ -272,7 +272,7 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, batchnorm, bias, conv2d, conv2d_nobias, dropout, elu, embedding, flatten, "
+    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, batchnorm, bias, bilinear, conv2d, conv2d_nobias, cross_attention, dropout, elu, embedding, flatten, "
         + "gated, gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, "
         + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, zeropad)", d.getMessage());
 
@@ -324,7 +324,7 @@ class NetworkSpecTest {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, batchnorm, bias, conv2d, conv2d_nobias, dropout, elu, embedding, flatten, gated, "
+            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, batchnorm, bias, bilinear, conv2d, conv2d_nobias, cross_attention, dropout, elu, embedding, flatten, gated, "
                 + "gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, "
                 + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, zeropad)"),
         row(net("vector(10)", "crossentropy;"),
@@ -335,7 +335,8 @@ class NetworkSpecTest {
             "net.hbp:3:8: no loss named 'crossentrpy' (losses: bce, crossentropy, huber, mse, squareloss)"),
         row(lines("module two { dims n; input x: vector(n); input y: vector(n); output z = x + y; }", "network net {",
             "  input x: vector(10);", "  two;", "  loss squareloss;", "}"),
-            "net.hbp:4:3: two: a layer of a network needs exactly one input, but two has 2 (x, y)"),
+            "net.hbp:4:3: two: a layer of a sequential network needs exactly one input, but two has 2 (x, y); apply it to 2 values in a "
+                + "graph network: NAME = two(VALUE, VALUE);"),
         // ---- keyword dims ----
         row(net("tensor(3, 32, 32)", "conv2d(q = 3, cout = 16, k = 3, s = 1, p = 1, d = 1);"),
             "net.hbp:3:10: conv2d: 'q' is not a dim of conv2d (its dims: cin, cout, h, w, k, s, p, d)"),

@@ -18,7 +18,7 @@ import org.hbp.runtime.ForwardCache;
  * back one step at a time. Its blocks {@code H̄(a, b)} are kept per pair of live values.
  *
  * <p>Start: the frontier is the loss's value with {@code H̄ = mean_n H_l,n}. A step
- * {@code z = f(a_1, ..., a_k)} (a module use: k = 1; a merge: its inputs), taken in reverse graph
+ * {@code z = f(a_1, ..., a_k)} (a module use of its spec's k inputs, or a merge), taken in reverse graph
  * order, replaces z in the frontier by its inputs. With T_i,n the Jacobian of z in a_i at sample n
  * and {@code T̄_i = mean_n T_i,n}, the other live values o unchanged:
  * <pre>
@@ -29,7 +29,9 @@ import org.hbp.runtime.ForwardCache;
  * where an input a that is already live keeps its blocks (the identity part), an input read twice
  * sums its slots, and R is the step's residual: a module's {@code R_x} (its averaged form of
  * eq. 8 / eq. 9 through {@code propagateAveraged}, the residual averaged then modified as in a
- * sequential network), a {@code .*} merge's joint {@code [[0, D], [D, 0]]}, {@code D = diag(dz)},
+ * sequential network; for several inputs the joint residual of all of them,
+ * {@link GraphJointResidual}, averaged and then modified as one matrix, with the cross blocks
+ * {@code avg T_i' H̄ T_j} from the dense per-sample Jacobians), a {@code .*} merge's joint {@code [[0, D], [D, 0]]}, {@code D = diag(dz)},
  * averaged then modified ({@link Merges#residualDiagonals}); {@code + - concat} have none. A
  * branch point is thus the sum of its uses' blocks with the cross terms between them, and on a
  * skip connection {@code z = x + f(x)} with one module f this is Table 1's skip rule,

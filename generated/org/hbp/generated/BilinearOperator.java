@@ -18,21 +18,21 @@ import org.hbp.runtime.ResidualKind;
  * Module {@code bilinear}, generated from {@code modules-spec/bilinear.hbp}.
  *
  * <pre>{@code
- * z = W*vec(x*y') + b
+ * z = reshape(W*x, m, p)*y + b
  * input x: vector(n)
  * input y: vector(p)
- * param W: matrix(m, n*p)
+ * param W: matrix(m*p, n)
  * param b: vector(m)
  * }</pre>
  *
  * Derived rules (Magnus-Neudecker, column-major vec):
  * <pre>{@code
- * J_x = W*kron(y, eye(n))
- * H_x = kron(y', eye(n))*W'*Hz*W*kron(y, eye(n))  (residual: zero)
- * J_y = W*kron(eye(p), x)
- * H_y = kron(eye(p), x')*W'*Hz*W*kron(eye(p), x)  (residual: zero)
- * J_W = kron(vec(x*y')', eye(m))
- * H_W = kron(vec(x*y')*vec(x*y')', Hz)  (residual: zero)
+ * J_x = kron(y', eye(m))*W
+ * H_x = kron(y', W'*kron(y, Hz))*W  (residual: zero)
+ * J_y = reshape(W*x, m, p)
+ * H_y = reshape(W*x, m, p)'*Hz*reshape(W*x, m, p)  (residual: zero)
+ * J_W = kron(x', kron(y', eye(m)))
+ * H_W = kron(x*x', kron(y*y', Hz))  (residual: zero)
  * J_b = eye(m)
  * H_b = Hz  (residual: zero)
  * }</pre>
@@ -55,12 +55,12 @@ public final class BilinearOperator extends AbstractModuleOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "54caf49866cb05c5c461c966bfe357952216336c59b1997db2c8e25d6e37ae54";
+  public static final String SPEC_SHA256 = "839c86e8613fa1a799d4bed9e02ef4f3a3803ff5d86626bc665b2cc161c19396";
 
   /**
    * The forward expression.
    */
-  public static final String FORWARD = "z = W*vec(x*y') + b";
+  public static final String FORWARD = "z = reshape(W*x, m, p)*y + b";
 
   /**
    * The derived residual of x is zero.
@@ -160,7 +160,7 @@ public final class BilinearOperator extends AbstractModuleOperator {
       case "y":
         return new int[] {p, 1};
       case "W":
-        return new int[] {m, n * p};
+        return new int[] {m * p, n};
       case "b":
         return new int[] {m, 1};
       case "z":
@@ -171,57 +171,57 @@ public final class BilinearOperator extends AbstractModuleOperator {
   }
 
   /**
-   * Computes <pre>{@code z = W*vec(x*y') + b}</pre>
-   * from x, y, W, b; items: x vector(n), y vector(p), W matrix(m, n*p), b vector(m) -> z vector(m).
+   * Computes <pre>{@code z = reshape(W*x, m, p)*y + b}</pre>
+   * from x, y, W, b; items: x vector(n), y vector(p), W matrix(m*p, n), b vector(m) -> z vector(m).
    */
   @Override
   public ForwardCache forward(Map<String, Batch> values) {
     checkForwardValues(values, List.of("x", "y", "W", "b"));
     ForwardCache cache = new ForwardCache(values, MEMO_SLOTS);
-    Batch t0 = memo0(cache); // memo: vec(x*y')
-    Batch t1 = be.matmulAdd(cache.get("W"), false, t0, false, cache.get("b")); // W*vec(x*y') + b
+    Batch t0 = memo0(cache); // memo: reshape(W*x, m, p)
+    Batch t1 = be.matmulAdd(t0, false, cache.get("y"), false, cache.get("b")); // reshape(W*x, m, p)*y + b
     cache.put("z", t1);
     return cache;
   }
 
   /**
    * J v with the Jacobian of z with respect to x:
-   * <pre>{@code J = W*kron(y, eye(n))}</pre>
+   * <pre>{@code J = kron(y', eye(m))*W}</pre>
    * J is m x n; v: [N x V] directions of shape vector(n); result: [N x V] of shape vector(m).
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
-    Batch t1 = be.matmul(t0, false, cache.get("y"), true); // (B*X)*A' with A' = y'
-    Batch t2 = be.reshape(t1, n * p, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t3 = be.matmul(cache.get("W"), false, t2, false); // W * v
+    Batch t1 = be.matmul(cache.get("W"), false, t0, false); // W * v
+    Batch t2 = be.reshape(t1, m, p); // X = reshape(v, m, p)
+    Batch t3 = be.matmul(t2, false, cache.get("y"), false); // (B*X)*A' with A' = y
     be.release(t1);
     return be.reshape(t3, m, 1);
   }
 
   /**
    * J' v with the Jacobian of z with respect to x:
-   * <pre>{@code J = W*kron(y, eye(n))}</pre>
+   * <pre>{@code J = kron(y', eye(m))*W}</pre>
    * J is m x n; v: [N x V] directions of shape vector(m); result: [N x V] of shape vector(n).
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), m, 1);
-    Batch t1 = be.matmul(cache.get("W"), true, t0, false); // W' * v
-    Batch t2 = be.reshape(t1, n, p); // X = reshape(v, n, p)
-    Batch t3 = be.matmul(t2, false, cache.get("y"), false); // (B*X)*A' with A' = y
+    Batch t1 = be.matmul(t0, false, cache.get("y"), true); // (B*X)*A' with A' = y'
+    Batch t2 = be.reshape(t1, m * p, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t3 = be.matmul(cache.get("W"), true, t2, false); // W' * v
     be.release(t1);
     return be.reshape(t3, n, 1);
   }
 
   /**
    * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to x:
-   * <pre>{@code J = W*kron(y, eye(n))}</pre>
+   * <pre>{@code J = kron(y', eye(m))*W}</pre>
    * v: [N x V] directions of shape vector(m); result: [1 x V] of shape vector(n) (the sum is pushed into the products).
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), m, 1);
-    Batch t1 = be.matmul(cache.get("W"), true, t0, false); // W' * v
-    Batch t2 = be.reshape(t1, n, p); // X = reshape(v, n, p)
-    Batch t3 = sumProducts(t2, false, cache.get("y"), false, cache); // sum_n (B*X_n)*A_n' with A' = y
+    Batch t1 = sumProducts(t0, false, cache.get("y"), true, cache); // sum_n (B*X_n)*A_n' with A' = y'
+    Batch t2 = be.reshape(t1, m * p, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    Batch t3 = be.matmul(cache.get("W"), true, t2, false); // W' * v
     be.release(t1);
     return be.reshape(t3, n, 1);
   }
@@ -237,54 +237,39 @@ public final class BilinearOperator extends AbstractModuleOperator {
 
   /**
    * J v with the Jacobian of z with respect to y:
-   * <pre>{@code J = W*kron(eye(p), x)}</pre>
+   * <pre>{@code J = reshape(W*x, m, p)}</pre>
    * J is m x p; v: [N x V] directions of shape vector(p); result: [N x V] of shape vector(m).
    */
   public Batch jacMatProd_y(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "y", "jacMatProd_y"), p, 1);
-    Batch t1 = be.reshape(t0, 1, p); // X = reshape(v, 1, p)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(cache.get("x"), false, t2, false); // x * v
-    Batch t4 = be.directionsAsColumns(t3, p); // B*X with B = x
-    Batch t5 = be.reshape(t4, n * p, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t6 = be.matmul(cache.get("W"), false, t5, false); // W * v
-    be.release(t3);
-    return be.reshape(t6, m, 1);
+    Batch t1 = memo0(cache); // memo: reshape(W*x, m, p)
+    Batch t2 = be.matmul(t1, false, t0, false); // reshape(W*x, m, p) * v
+    return be.reshape(t2, m, 1);
   }
 
   /**
    * J' v with the Jacobian of z with respect to y:
-   * <pre>{@code J = W*kron(eye(p), x)}</pre>
+   * <pre>{@code J = reshape(W*x, m, p)}</pre>
    * J is m x p; v: [N x V] directions of shape vector(m); result: [N x V] of shape vector(p).
    */
   public Batch jacTMatProd_y(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_y"), m, 1);
-    Batch t1 = be.matmul(cache.get("W"), true, t0, false); // W' * v
-    Batch t2 = be.reshape(t1, n, p); // X = reshape(v, n, p)
-    Batch t3 = be.columnsAsDirections(t2);
-    Batch t4 = be.matmul(cache.get("x"), true, t3, false); // x' * v
-    Batch t5 = be.directionsAsColumns(t4, p); // B*X with B = x'
-    Batch t6 = be.reshape(t5, p, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t1);
-    return be.reshape(t6, p, 1);
+    Batch t1 = memo0(cache); // memo: reshape(W*x, m, p)
+    Batch t2 = be.matmul(t1, true, t0, false); // reshape(W*x, m, p)' * v
+    return be.reshape(t2, p, 1);
   }
 
   /**
    * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to y:
-   * <pre>{@code J = W*kron(eye(p), x)}</pre>
+   * <pre>{@code J = reshape(W*x, m, p)}</pre>
    * v: [N x V] directions of shape vector(m); result: [1 x V] of shape vector(p) (the sum is pushed into the products).
    */
   public Batch jacTMatProdSum_y(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_y"), m, 1);
-    Batch t1 = be.matmul(cache.get("W"), true, t0, false); // W' * v
-    Batch t2 = be.reshape(t1, n, p); // X = reshape(v, n, p)
-    Batch t3 = be.columnsAsDirections(t2);
-    Batch t4 = be.matmul(cache.get("x"), true, t3, false); // x' * v
-    Batch t5 = be.directionsAsColumns(t4, p); // B*X with B = x'
-    Batch t6 = be.reshape(t5, p, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t7 = samplesSum(t6, cache);
-    be.release(t1);
-    return be.reshape(t7, p, 1);
+    Batch t1 = memo0(cache); // memo: reshape(W*x, m, p)
+    Batch t2 = be.matmul(t1, true, t0, false); // reshape(W*x, m, p)' * v
+    Batch t3 = samplesSum(t2, cache);
+    return be.reshape(t3, p, 1);
   }
 
   /**
@@ -298,60 +283,62 @@ public final class BilinearOperator extends AbstractModuleOperator {
 
   /**
    * J v with the Jacobian of z with respect to W:
-   * <pre>{@code J = kron(vec(x*y')', eye(m))}</pre>
-   * J is m x m*n*p; v: [N x V] directions of shape matrix(m, n*p); result: [N x V] of shape vector(m).
+   * <pre>{@code J = kron(x', kron(y', eye(m)))}</pre>
+   * J is m x m*n*p; v: [N x V] directions of shape matrix(m*p, n); result: [N x V] of shape vector(m).
    */
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), m * n * p, 1);
-    Batch t1 = be.reshape(t0, m, n * p); // X = reshape(v, m, n*p)
-    Batch t2 = memo0(cache); // memo: vec(x*y')
-    Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = vec(x*y')
-    return be.reshape(t3, m, 1);
+    Batch t1 = be.reshape(t0, m * p, n); // X = reshape(v, m*p, n)
+    Batch t2 = be.columnsAsDirections(t1);
+    Batch t3 = be.reshape(t2, m, p); // X = reshape(v, m, p)
+    Batch t4 = be.matmul(t3, false, cache.get("y"), false); // (B*X)*A' with A' = y
+    Batch t5 = be.directionsAsColumns(t4, n); // B*X with B = kron(y', eye(m))
+    Batch t6 = be.matmul(t5, false, cache.get("x"), false); // (B*X)*A' with A' = x
+    be.release(t4);
+    return be.reshape(t6, m, 1);
   }
 
   /**
    * J' v with the Jacobian of z with respect to W:
-   * <pre>{@code J = kron(vec(x*y')', eye(m))}</pre>
-   * J is m x m*n*p; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m, n*p).
+   * <pre>{@code J = kron(x', kron(y', eye(m)))}</pre>
+   * J is m x m*n*p; v: [N x V] directions of shape vector(m); result: [N x V] of shape matrix(m*p, n).
    */
   public Batch jacTMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_W"), m, 1);
-    Batch t1 = memo0(cache); // memo: vec(x*y')
-    Batch t2 = be.matmul(t0, false, t1, true); // (B*X)*A' with A' = vec(x*y')'
-    Batch t3 = be.reshape(t2, m * n * p, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t3, m, n * p);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.matmul(t1, false, cache.get("y"), true); // (B*X)*A' with A' = y'
+    Batch t3 = be.reshape(t2, m * p, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = kron(y', eye(m))'
+    Batch t5 = be.matmul(t4, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t6 = be.reshape(t5, m * n * p, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t2);
+    return be.reshape(t6, m * p, n);
   }
 
   /**
    * sum_n J_n' v_n over the batch, with the Jacobian of z with respect to W:
-   * <pre>{@code J = kron(vec(x*y')', eye(m))}</pre>
-   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape matrix(m, n*p) (the sum is pushed into the products).
+   * <pre>{@code J = kron(x', kron(y', eye(m)))}</pre>
+   * v: [N x V] directions of shape vector(m); result: [1 x V] of shape matrix(m*p, n) (the sum is pushed into the products).
    */
   public Batch jacTMatProdSum_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_W"), m, 1);
-    Batch t1 = memo0(cache); // memo: vec(x*y')
-    Batch t2 = sumProducts(t0, false, t1, true, cache); // sum_n (B*X_n)*A_n' with A' = vec(x*y')'
-    Batch t3 = be.reshape(t2, m * n * p, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
-    return be.reshape(t3, m, n * p);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.matmul(t1, false, cache.get("y"), true); // (B*X)*A' with A' = y'
+    Batch t3 = be.reshape(t2, m * p, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t4 = be.directionsAsColumns(t3, 1); // B*X with B = kron(y, eye(m))
+    Batch t5 = sumProducts(t4, false, cache.get("x"), true, cache); // sum_n (B*X_n)*A_n' with A' = x'
+    Batch t6 = be.reshape(t5, m * n * p, 1); // kron(A, B) * v = vec(B*X*A'), summed over the batch
+    be.release(t2);
+    return be.reshape(t6, m * p, n);
   }
 
   /**
    * R v with the exact residual (kind: zero) of W at the output gradient dz:
    * <pre>{@code R = zeros(m*n*p, m*n*p)}</pre>
-   * R is m*n*p x m*n*p; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m, n*p).
+   * R is m*n*p x m*n*p; dz: [N] of shape vector(m); v and result: [N x V] of shape matrix(m*p, n).
    */
   public Batch residualMatProd_W(ForwardCache cache, Batch dz, Batch v) {
     return be.zerosLike(shaped(v, "W", "residualMatProd_W"));
-  }
-
-  /**
-   * The factor A of the derived Jacobian of W, J = kron(A', I):
-   * <pre>{@code A = vec(x*y')}</pre>
-   * per sample, n*p x 1; the HBP block is (A ⊗ I) Hz (A' ⊗ I).
-   */
-  public Batch kroneckerFactor_W(ForwardCache cache) {
-    Batch t0 = memo0(cache); // memo: vec(x*y')
-    return t0;
   }
 
   /**
@@ -470,7 +457,7 @@ public final class BilinearOperator extends AbstractModuleOperator {
 
   /**
    * M v with the mixed residual of x and y at the output gradient dz:
-   * <pre>{@code M = kron(dz'*W, eye(n))*kron(eye(p), vec(eye(n)))}</pre>
+   * <pre>{@code M = W'*kron(eye(p), dz)}</pre>
    * M is n x p; dz: [N] of shape vector(m); v: [N x V] of shape vector(p); result: [N x V] of shape vector(n).
    */
   public Batch mixedResidualMatProd_x_y(ForwardCache cache, Batch dz, Batch v) {
@@ -478,150 +465,110 @@ public final class BilinearOperator extends AbstractModuleOperator {
     Batch t0 = be.reshape(shaped(v, "y", "mixedResidualMatProd_x_y"), p, 1);
     Batch t1 = be.reshape(t0, 1, p); // X = reshape(v, 1, p)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.eye(n); // eye(n)
-    Batch t4 = be.reshape(t3, n * n, 1); // vec(eye(n))
-    Batch t5 = be.matmul(t4, false, t2, false); // vec(eye(n)) * v
-    Batch t6 = be.directionsAsColumns(t5, p); // B*X with B = vec(eye(n))
-    Batch t7 = be.reshape(t6, n, n * p); // X = reshape(v, n, n*p)
-    Batch t8 = be.matmul(dz, true, cache.get("W"), false); // dz'*W
-    Batch t9 = be.matmul(t7, false, t8, true); // (B*X)*A' with A' = (dz'*W)'
+    Batch t3 = be.matmul(dz, false, t2, false); // dz * v
+    Batch t4 = be.directionsAsColumns(t3, p); // B*X with B = dz
+    Batch t5 = be.reshape(t4, m * p, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t6 = be.matmul(cache.get("W"), true, t5, false); // W' * v
     be.release(t3);
-    be.release(t5);
-    be.release(t8);
-    return be.reshape(t9, n, 1);
+    return be.reshape(t6, n, 1);
   }
 
   /**
    * M v with the mixed residual of x and W at the output gradient dz:
-   * <pre>{@code M = kron(kron(y', eye(n)), dz')}</pre>
-   * M is n x m*n*p; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m, n*p); result: [N x V] of shape vector(n).
+   * <pre>{@code M = kron(eye(n), vec(dz*y')')}</pre>
+   * M is n x m*n*p; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m*p, n); result: [N x V] of shape vector(n).
    */
   public Batch mixedResidualMatProd_x_W(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "W", "mixedResidualMatProd_x_W"), m * n * p, 1);
-    Batch t1 = be.reshape(t0, m, n * p); // X = reshape(v, m, n*p)
+    Batch t1 = be.reshape(t0, m * p, n); // X = reshape(v, m*p, n)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(dz, true, t2, false); // dz' * v
-    Batch t4 = be.directionsAsColumns(t3, n * p); // B*X with B = dz'
-    Batch t5 = be.transpose(t4);
-    Batch t6 = be.columnsAsDirections(t5);
-    Batch t7 = be.reshape(t6, n, p); // X = reshape(v, n, p)
-    Batch t8 = be.matmul(t7, false, cache.get("y"), false); // (B*X)*A' with A' = y
-    Batch t9 = be.directionsAsColumns(t8, 1);
-    Batch t10 = be.transpose(t9); // (B*X)*A' with A = kron(y', eye(n))
-    Batch t11 = be.reshape(t10, n, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t3 = be.matmul(dz, false, cache.get("y"), true); // dz*y'
+    Batch t4 = be.reshape(t3, m * p, 1); // vec(dz*y')
+    Batch t5 = be.matmul(t4, true, t2, false); // vec(dz*y')' * v
+    Batch t6 = be.directionsAsColumns(t5, n); // B*X with B = vec(dz*y')'
+    Batch t7 = be.reshape(t6, n, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t3);
-    be.release(t5);
-    be.release(t8);
-    return be.reshape(t11, n, 1);
+    return be.reshape(t7, n, 1);
   }
 
   /**
    * M v with the mixed residual of y and x at the output gradient dz:
-   * <pre>{@code M = kron(dz'*W, eye(p))*kron(eye(p), commutation(n, p))*kron(vec(eye(p)), eye(n))}</pre>
+   * <pre>{@code M = kron(eye(p), dz')*W}</pre>
    * M is p x n; dz: [N] of shape vector(m); v: [N x V] of shape vector(n); result: [N x V] of shape vector(p).
    */
   public Batch mixedResidualMatProd_y_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_y_x"), n, 1);
-    Batch t1 = be.eye(p); // eye(p)
-    Batch t2 = be.reshape(t1, p * p, 1); // vec(eye(p))
-    Batch t3 = be.matmul(t0, false, t2, true); // (B*X)*A' with A' = vec(eye(p))'
-    Batch t4 = be.reshape(t3, n * p, p); // X = reshape(v, n*p, p)
-    Batch t5 = be.columnsAsDirections(t4);
-    Batch t6 = be.reshape(t5, n, p);
-    Batch t7 = be.transpose(t6);
-    Batch t8 = be.reshape(t7, n * p, 1); // commutation(n, p) * v
-    Batch t9 = be.directionsAsColumns(t8, p); // B*X with B = commutation(n, p)
-    Batch t10 = be.reshape(t9, p, n * p); // X = reshape(v, p, n*p)
-    Batch t11 = be.matmul(dz, true, cache.get("W"), false); // dz'*W
-    Batch t12 = be.matmul(t10, false, t11, true); // (B*X)*A' with A' = (dz'*W)'
+    Batch t1 = be.matmul(cache.get("W"), false, t0, false); // W * v
+    Batch t2 = be.reshape(t1, m, p); // X = reshape(v, m, p)
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(dz, true, t3, false); // dz' * v
+    Batch t5 = be.directionsAsColumns(t4, p); // B*X with B = dz'
+    Batch t6 = be.reshape(t5, p, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t1);
-    be.release(t3);
-    be.release(t7);
-    be.release(t11);
-    return be.reshape(t12, p, 1);
+    return be.reshape(t6, p, 1);
   }
 
   /**
    * M v with the mixed residual of y and W at the output gradient dz:
-   * <pre>{@code M = kron(kron(eye(p), x'), dz')}</pre>
-   * M is p x m*n*p; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m, n*p); result: [N x V] of shape vector(p).
+   * <pre>{@code M = kron(x', kron(eye(p), dz'))}</pre>
+   * M is p x m*n*p; dz: [N] of shape vector(m); v: [N x V] of shape matrix(m*p, n); result: [N x V] of shape vector(p).
    */
   public Batch mixedResidualMatProd_y_W(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "W", "mixedResidualMatProd_y_W"), m * n * p, 1);
-    Batch t1 = be.reshape(t0, m, n * p); // X = reshape(v, m, n*p)
+    Batch t1 = be.reshape(t0, m * p, n); // X = reshape(v, m*p, n)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(dz, true, t2, false); // dz' * v
-    Batch t4 = be.directionsAsColumns(t3, n * p); // B*X with B = dz'
-    Batch t5 = be.transpose(t4);
-    Batch t6 = be.columnsAsDirections(t5);
-    Batch t7 = be.reshape(t6, n, p); // X = reshape(v, n, p)
-    Batch t8 = be.columnsAsDirections(t7);
-    Batch t9 = be.matmul(cache.get("x"), true, t8, false); // x' * v
-    Batch t10 = be.directionsAsColumns(t9, p); // B*X with B = x'
-    Batch t11 = be.reshape(t10, p, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t12 = be.directionsAsColumns(t11, 1);
-    Batch t13 = be.transpose(t12); // (B*X)*A' with A = kron(eye(p), x')
-    Batch t14 = be.reshape(t13, p, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t3);
+    Batch t3 = be.reshape(t2, m, p); // X = reshape(v, m, p)
+    Batch t4 = be.columnsAsDirections(t3);
+    Batch t5 = be.matmul(dz, true, t4, false); // dz' * v
+    Batch t6 = be.directionsAsColumns(t5, p); // B*X with B = dz'
+    Batch t7 = be.reshape(t6, p, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t8 = be.directionsAsColumns(t7, n); // B*X with B = kron(eye(p), dz')
+    Batch t9 = be.matmul(t8, false, cache.get("x"), false); // (B*X)*A' with A' = x
     be.release(t5);
-    be.release(t9);
-    return be.reshape(t14, p, 1);
+    return be.reshape(t9, p, 1);
   }
 
   /**
    * M v with the mixed residual of W and x at the output gradient dz:
-   * <pre>{@code M = kron(kron(y, eye(n)), dz)}</pre>
-   * M is m*n*p x n; dz: [N] of shape vector(m); v: [N x V] of shape vector(n); result: [N x V] of shape matrix(m, n*p).
+   * <pre>{@code M = kron(eye(n), vec(dz*y'))}</pre>
+   * M is m*n*p x n; dz: [N] of shape vector(m); v: [N x V] of shape vector(n); result: [N x V] of shape matrix(m*p, n).
    */
   public Batch mixedResidualMatProd_W_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "mixedResidualMatProd_W_x"), n, 1);
     Batch t1 = be.reshape(t0, 1, n); // X = reshape(v, 1, n)
     Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(dz, false, t2, false); // dz * v
-    Batch t4 = be.directionsAsColumns(t3, n); // B*X with B = dz
-    Batch t5 = be.transpose(t4);
-    Batch t6 = be.columnsAsDirections(t5);
-    Batch t7 = be.matmul(t6, false, cache.get("y"), true); // (B*X)*A' with A' = y'
-    Batch t8 = be.reshape(t7, n * p, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t9 = be.directionsAsColumns(t8, m);
-    Batch t10 = be.transpose(t9); // (B*X)*A' with A = kron(y, eye(n))
-    Batch t11 = be.reshape(t10, m * n * p, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t3 = be.matmul(dz, false, cache.get("y"), true); // dz*y'
+    Batch t4 = be.reshape(t3, m * p, 1); // vec(dz*y')
+    Batch t5 = be.matmul(t4, false, t2, false); // vec(dz*y') * v
+    Batch t6 = be.directionsAsColumns(t5, n); // B*X with B = vec(dz*y')
+    Batch t7 = be.reshape(t6, m * n * p, 1); // kron(A, B) * v = vec(B*X*A')
     be.release(t3);
-    be.release(t5);
-    be.release(t7);
-    return be.reshape(t11, m, n * p);
+    return be.reshape(t7, m * p, n);
   }
 
   /**
    * M v with the mixed residual of W and y at the output gradient dz:
-   * <pre>{@code M = kron(kron(eye(p), x), dz)}</pre>
-   * M is m*n*p x p; dz: [N] of shape vector(m); v: [N x V] of shape vector(p); result: [N x V] of shape matrix(m, n*p).
+   * <pre>{@code M = kron(x, kron(eye(p), dz))}</pre>
+   * M is m*n*p x p; dz: [N] of shape vector(m); v: [N x V] of shape vector(p); result: [N x V] of shape matrix(m*p, n).
    */
   public Batch mixedResidualMatProd_W_y(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "y", "mixedResidualMatProd_W_y"), p, 1);
-    Batch t1 = be.reshape(t0, 1, p); // X = reshape(v, 1, p)
-    Batch t2 = be.columnsAsDirections(t1);
-    Batch t3 = be.matmul(dz, false, t2, false); // dz * v
-    Batch t4 = be.directionsAsColumns(t3, p); // B*X with B = dz
-    Batch t5 = be.transpose(t4);
-    Batch t6 = be.columnsAsDirections(t5);
-    Batch t7 = be.reshape(t6, 1, p); // X = reshape(v, 1, p)
-    Batch t8 = be.columnsAsDirections(t7);
-    Batch t9 = be.matmul(cache.get("x"), false, t8, false); // x * v
-    Batch t10 = be.directionsAsColumns(t9, p); // B*X with B = x
-    Batch t11 = be.reshape(t10, n * p, 1); // kron(A, B) * v = vec(B*X*A')
-    Batch t12 = be.directionsAsColumns(t11, m);
-    Batch t13 = be.transpose(t12); // (B*X)*A' with A = kron(eye(p), x)
-    Batch t14 = be.reshape(t13, m * n * p, 1); // kron(A, B) * v = vec(B*X*A')
-    be.release(t3);
-    be.release(t5);
-    be.release(t9);
-    return be.reshape(t14, m, n * p);
+    Batch t1 = be.columnsAsDirections(t0);
+    Batch t2 = be.reshape(t1, 1, p); // X = reshape(v, 1, p)
+    Batch t3 = be.columnsAsDirections(t2);
+    Batch t4 = be.matmul(dz, false, t3, false); // dz * v
+    Batch t5 = be.directionsAsColumns(t4, p); // B*X with B = dz
+    Batch t6 = be.reshape(t5, m * p, 1); // kron(A, B) * v = vec(B*X*A')
+    Batch t7 = be.directionsAsColumns(t6, 1); // B*X with B = kron(eye(p), dz)
+    Batch t8 = be.matmul(t7, false, cache.get("x"), true); // (B*X)*A' with A' = x'
+    Batch t9 = be.reshape(t8, m * n * p, 1); // kron(A, B) * v = vec(B*X*A')
+    be.release(t4);
+    return be.reshape(t9, m * p, n);
   }
 
   @Override
@@ -708,14 +655,12 @@ public final class BilinearOperator extends AbstractModuleOperator {
 
   @Override
   public boolean hasKroneckerFactor(String parameter) {
-    return List.of("W", "b").contains(parameter);
+    return List.of("b").contains(parameter);
   }
 
   @Override
   public Batch kroneckerFactor(ForwardCache cache, String parameter) {
     switch (parameter) {
-      case "W":
-        return kroneckerFactor_W(cache);
       case "b":
         return kroneckerFactor_b(cache);
       default:
@@ -725,23 +670,23 @@ public final class BilinearOperator extends AbstractModuleOperator {
 
   /**
    * Memo slot 1, computed once per forward pass:
-   * <pre>{@code x*y'}</pre>
+   * <pre>{@code W*x}</pre>
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.matmul(cache.get("x"), false, cache.get("y"), true); // x*y'
+      Batch t0 = be.matmul(cache.get("W"), false, cache.get("x"), false); // W*x
       return t0;
     });
   }
 
   /**
    * Memo slot 0, computed once per forward pass:
-   * <pre>{@code vec(x*y')}</pre>
+   * <pre>{@code reshape(W*x, m, p)}</pre>
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = memo1(cache); // memo: x*y'
-      Batch t1 = be.reshape(t0, n * p, 1); // vec(x*y')
+      Batch t0 = memo1(cache); // memo: W*x
+      Batch t1 = be.reshape(t0, m, p); // reshape(W*x, m, p)
       return t1;
     });
   }

@@ -42,13 +42,13 @@ def linear_tokens(a, p):
 
 
 def bilinear(a, b, p):
-    """PyTorch's bilinear form; hbp's W: (m, n*p) holds weight[i, j, k] at column j + n*k."""
-    m, n, q = p["W"].shape[0], a.shape[0], b.shape[0]
-    weight = p["W"].reshape(m, q, n).transpose(1, 2)  # [i, j, k] = W[i, k*n + j]
+    """PyTorch's bilinear form; hbp's W: (m*p, n) holds weight[i, j, k] at W[i + m*k, j]."""
+    m, n, q = p["b"].shape[0], a.shape[0], b.shape[0]
+    weight = p["W"].reshape(q, m, n).permute(1, 2, 0)  # [i, j, k] = W[k*m + i, j]
     return F.bilinear(a.unsqueeze(0), b.unsqueeze(0), weight, p["b"]).squeeze(0)
 
 
-def cross_attention(x, y, p):
+def cross_attention(x, y, p):  # src/test/resources/specs/cross_attention.hbp
     """Queries from the (T, d) sequence x', keys and values from the (S, e) sequence y'."""
     sq, skv = x.T, y.T
     q, k, v = sq @ p["Wq"].T, skv @ p["Wk"].T, skv @ p["Wv"].T
@@ -58,7 +58,7 @@ def cross_attention(x, y, p):
 
 def bilinear_net():
     params = {"h.weight": torch.randn(4, 5), "h.bias": torch.randn(4), "g.weight": torch.randn(3, 4), "g.bias": torch.randn(3),
-              "z.weight": 0.8 * torch.randn(4, 12), "z.bias": torch.randn(4), "y.weight": torch.randn(3, 4), "y.bias": torch.randn(3)}
+              "z.weight": 0.8 * torch.randn(12, 4), "z.bias": torch.randn(4), "y.weight": torch.randn(3, 4), "y.bias": torch.randn(3)}
     lin = {"W": "weight", "b": "bias"}
     steps = [("h", lambda a, p: linear(a, p), ["x"], "h", lin), ("a", lambda h, p: torch.tanh(h), ["h"], None, {}),
              ("g", lambda h, p: linear(h, p), ["h"], "g", lin), ("b", lambda g, p: torch.sigmoid(g), ["g"], None, {}),

@@ -8,6 +8,7 @@ import static org.hbp.network.TorchReference.loss;
 import static org.hbp.network.TorchReference.ours;
 import static org.hbp.network.TorchReference.runScript;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,9 +73,21 @@ class GraphMultiInputTorchCheckTest {
     return Npz.read(dir.resolve("ref.npz"));
   }
 
+  /** The spec of cross-attention, a spec of the tests (not built in). */
+  static final String CROSS_ATTENTION = "src/test/resources/specs/cross_attention.hbp";
+
   private String[] common(String name) {
     return new String[] {"curvature", "--net", dir.resolve(name + ".hbp").toString(), "--params", dir.resolve("params.npz").toString(),
-        "--batch", dir.resolve("batch.npz").toString()};
+        "--batch", dir.resolve("batch.npz").toString(), "--specs", CROSS_ATTENTION};
+  }
+
+  /** The two specs derive, and their operators (built in, or generated now) pass hbp verify. */
+  @org.junit.jupiter.api.Test
+  void theSpecsVerify() {
+    for (String spec : new String[] {"modules-spec/bilinear.hbp", CROSS_ATTENTION}) {
+      String out = hbp("verify", spec);
+      assertTrue(out.contains(", 0 failed"), out);
+    }
   }
 
   /** Every reference key {@code <prefix><torch name>} against hbp's array of that parameter; all of hbp's arrays compared. */

@@ -17,10 +17,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** Graph network declarations: what they resolve to, and their errors at file:line:col (messages written by hand). */
 class GraphNetworkSpecTest {
-  private static final List<ModuleSpec> BUILT_IN = NetworkResolver.library(List.of(Path.of("modules-spec")));
+
+  /** The built-in modules and cross_attention, a spec of the tests. */
+  private static final List<ModuleSpec> LIBRARY =
+      NetworkResolver.library(List.of(Path.of("modules-spec"), Path.of("src/test/resources/specs/cross_attention.hbp")));
 
   private static NetworkSpec resolve(String text) {
-    return NetworkResolver.resolve(Dsl.parse(text, "net.hbp"), null, BUILT_IN);
+    return NetworkResolver.resolve(Dsl.parse(text, "net.hbp"), null, LIBRARY);
   }
 
   /** A graph network with the given statements after {@code input x: vector(4);}, one per line from line 3. */

@@ -272,7 +272,7 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, batchnorm, bias, bilinear, conv2d, conv2d_nobias, cross_attention, dropout, elu, embedding, flatten, "
+    assertEquals(file + ":3:3: no module named 'double' (modules: avgpool, batchnorm, bias, bilinear, conv2d, conv2d_nobias, dropout, elu, embedding, flatten, "
         + "gated, gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, "
         + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, zeropad)", d.getMessage());
 
@@ -324,7 +324,7 @@ class NetworkSpecTest {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, batchnorm, bias, bilinear, conv2d, conv2d_nobias, cross_attention, dropout, elu, embedding, flatten, gated, "
+            "net.hbp:3:3: no module named 'lineer' (modules: avgpool, batchnorm, bias, bilinear, conv2d, conv2d_nobias, dropout, elu, embedding, flatten, gated, "
                 + "gelu, gelu_tanh, layernorm, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, maxpool, meanpool, "
                 + "relu, rms_norm, sigmoid, skip, softmax, softplus, swish, tanh, zeropad)"),
         row(net("vector(10)", "crossentropy;"),

@@ -21,7 +21,8 @@ a the stacked inputs, averaged over the batch, modified as one matrix (|eigenval
 max(eigenvalues, 0)) and its blocks of the inputs in the frontier added.  A parameter's block at
 its module use: mean_n J_n' H(z, z) J_n (kfra) or Jbar' H(z, z) Jbar (bda), plus its own residual
 averaged and then modified.  Values no parameter precedes (the input x) never enter the frontier.
-Usage: graph_multi_input.py NET OUT_DIR  (NET: bilinear, cross)."""
+A value given to two inputs takes both slots (the stacked inputs hold it twice).
+Usage: graph_multi_input.py NET OUT_DIR  (NET: bilinear, cross, repeated)."""
 import math
 import sys
 import numpy as np
@@ -80,7 +81,15 @@ def cross_net():
     return params, steps, (4, 5)
 
 
-NETS = {"bilinear": bilinear_net, "cross": cross_net}
+def repeated_net():
+    """The bilinear net with one value given to both inputs: z = bilinear(b, b)."""
+    params, steps, shape = bilinear_net()
+    params["z.weight"] = 0.8 * torch.randn(12, 3)
+    steps = [(v, bilinear, ["b", "b"], p, n) if v == "z" else (v, f, ins, p, n) for v, f, ins, p, n in steps]
+    return params, steps, shape
+
+
+NETS = {"bilinear": bilinear_net, "cross": cross_net, "repeated": repeated_net}
 
 
 def module_params(params, prefix, names, override=None):

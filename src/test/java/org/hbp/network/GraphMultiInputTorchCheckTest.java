@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * attention on (tokens, features) sequences): a bilinear merge of two branches of one value, the
  * first also feeding a skip, and a cross-attention whose queries come from one value and
  * keys/values from another of fewer tokens computed from it (so kfra/bda's cross blocks between a
- * module's inputs reach a parameter's block). {@code hbp curvature} gives autograd's mean loss, gradients (the Newton
+ * module's inputs reach a parameter's block), and the bilinear layer with one value given to
+ * both inputs (its slots summed). {@code hbp curvature} gives autograd's mean loss, gradients (the Newton
  * step with alpha = 1), exact Hessian, GGN and PCH blocks, whole-network Hessian- and GGN-vector
  * products, and kfra/bda blocks as their frontier definition gives them (the joint residual of a
  * module's inputs, averaged, then modified as one matrix), all to 1e-10.
@@ -69,7 +70,12 @@ class GraphMultiInputTorchCheckTest {
 
   private Map<String, NdArray> prepare(String name) throws Exception {
     runScript("graph_multi_input.py", name, dir.toString());
-    Files.writeString(dir.resolve(name + ".hbp"), name.equals("bilinear") ? BILINEAR : CROSS);
+    String text = switch (name) {
+      case "bilinear" -> BILINEAR;
+      case "repeated" -> BILINEAR.replace("bilinear(m = 4)(a, b)", "bilinear(m = 4)(b, b)");
+      default -> CROSS;
+    };
+    Files.writeString(dir.resolve(name + ".hbp"), text);
     return Npz.read(dir.resolve("ref.npz"));
   }
 
@@ -105,7 +111,7 @@ class GraphMultiInputTorchCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"bilinear", "cross"})
+  @ValueSource(strings = {"bilinear", "cross", "repeated"})
   void exactQuantitiesAgreeWithAutograd(String name) throws Exception {
     Map<String, NdArray> ref = prepare(name);
     String[] exact = concat(common(name), "--strategy", "exact");
@@ -126,7 +132,7 @@ class GraphMultiInputTorchCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"bilinear", "cross"})
+  @ValueSource(strings = {"bilinear", "cross", "repeated"})
   void kfraAndBdaFollowTheFrontierDefinition(String name) throws Exception {
     Map<String, NdArray> ref = prepare(name);
     int compared = 0;

@@ -18,7 +18,7 @@ import org.hbp.runtime.ForwardCache;
  * back one step at a time. Its blocks {@code H̄(a, b)} are kept per pair of live values.
  *
  * <p>Start: the frontier is the loss's value with {@code H̄ = mean_n H_l,n}. A step
- * {@code z = f(a_1, ..., a_k)} (a module use: k = 1; a merge: its inputs), taken in reverse graph
+ * {@code z = f(a_1, ..., a_k)} (a module use of its spec's k inputs, or a merge), taken in reverse graph
  * order, replaces z in the frontier by its inputs. With T_i,n the Jacobian of z in a_i at sample n
  * and {@code T̄_i = mean_n T_i,n}, the other live values o unchanged:
  * <pre>
@@ -29,7 +29,9 @@ import org.hbp.runtime.ForwardCache;
  * where an input a that is already live keeps its blocks (the identity part), an input read twice
  * sums its slots, and R is the step's residual: a module's {@code R_x} (its averaged form of
  * eq. 8 / eq. 9 through {@code propagateAveraged}, the residual averaged then modified as in a
- * sequential network), a {@code .*} merge's joint {@code [[0, D], [D, 0]]}, {@code D = diag(dz)},
+ * sequential network; for several inputs the joint residual of all of them,
+ * {@link GraphJointResidual}, averaged and then modified as one matrix, with the cross blocks
+ * {@code avg T_i' H̄ T_j} from the dense per-sample Jacobians), a {@code .*} merge's joint {@code [[0, D], [D, 0]]}, {@code D = diag(dz)},
  * averaged then modified ({@link Merges#residualDiagonals}); {@code + - concat} have none. A
  * branch point is thus the sum of its uses' blocks with the cross terms between them, and on a
  * skip connection {@code z = x + f(x)} with one module f this is Table 1's skip rule,
@@ -106,6 +108,10 @@ final class GraphFrontier {
 
   private void applyStep(GraphPasses.Step s, Map<Network.LayerNode, Batch> outputHessians) {
     Network.LayerNode l = s.layer();
+    if (l.inputs.size() > 1) {
+      multiInputStep(s, outputHessians);
+      return;
+    }
     String z = s.value(), a = s.inputs().get(0);
     Batch hzz = h.get(z).remove(z);
     outputHessians.put(l, hzz);
@@ -116,16 +122,60 @@ final class GraphFrontier {
     ForwardCache c = pass.caches.get(l);
     Batch aa = own(l.op.propagateAveraged(c, l.input, hzz, averaging));
     if (policy.contributes(l.op, l.input)) aa = own(be.add(aa, own(policy.averagedDense(l.op, c, l.input, pass.outputGradients.get(l)))));
-    Batch jbar = live.size() > 1 ? own(be.meanSamples(own(denseJacobian(l)), pass.samples)) : null;
+    Batch jbar = live.size() > 1 ? own(be.meanSamples(own(denseJacobian(l, l.input)), pass.samples)) : null;
     replace(z, List.of(a), new Batch[] {jbar}, new Batch[][] {{aa}});
   }
 
-  /** The per-sample Jacobian of a module use in its input, numel(z) x numel(a). */
-  private Batch denseJacobian(Network.LayerNode l) {
-    int[] in = l.op.itemShape(l.input);
+  /**
+   * A step {@code z = f(a_1, ..., a_k)} of a module use of several inputs: slots i of the inputs in
+   * the frontier, {@code x(i, i)} by the operator's averaged propagation, {@code x(i, j)} =
+   * {@code mean_n T_i,n' H̄ T_j,n} (kfra) or {@code T̄_i' H̄ T̄_j} (bda) from the dense per-sample
+   * Jacobians, plus block (i, j) of the joint residual of all its inputs ({@link GraphJointResidual})
+   * averaged over the batch and then modified as one matrix.
+   */
+  private void multiInputStep(GraphPasses.Step s, Map<Network.LayerNode, Batch> outputHessians) {
+    Network.LayerNode l = s.layer();
+    String z = s.value();
+    Batch hzz = h.get(z).remove(z);
+    outputHessians.put(l, hzz);
+    List<Integer> slots = new ArrayList<>();
+    for (int i = 0; i < s.inputs().size(); i++) if (needed.contains(s.inputs().get(i))) slots.add(i);
+    if (slots.isEmpty()) {
+      drop(z);
+      return;
+    }
+    ForwardCache c = pass.caches.get(l);
+    int k = slots.size();
+    List<String> inputs = new ArrayList<>();
+    Batch[] perSample = new Batch[k], tbar = new Batch[k];
+    for (int i = 0; i < k; i++) {
+      inputs.add(s.inputs().get(slots.get(i)));
+      perSample[i] = own(denseJacobian(l, l.inputs.get(slots.get(i))));
+      tbar[i] = own(be.meanSamples(perSample[i], pass.samples));
+    }
+    Batch[][] x = new Batch[k][k];
+    for (int i = 0; i < k; i++)
+      for (int j = 0; j < k; j++) {
+        if (i == j) x[i][i] = own(l.op.propagateAveraged(c, l.inputs.get(slots.get(i)), hzz, averaging));
+        else if (averaging == Averaging.PRODUCT_OF_MEANS) x[i][j] = own(be.matmul(tbar[i], true, own(be.matmul(hzz, false, tbar[j], false)), false));
+        else x[i][j] = own(be.meanSamples(own(be.matmul(perSample[i], true, own(be.matmul(hzz, false, perSample[j], false)), false)), pass.samples));
+      }
+    if (policy.modification() != ResidualModification.ZERO) {
+      Batch mean = own(be.meanSamples(own(GraphJointResidual.exact(pass, l, pass.outputGradients.get(l))), pass.samples));
+      Batch r = policy.modification() == ResidualModification.NONE ? mean : own(be.symmetricEigenMap(mean, policy.modification()::apply));
+      int[] sizes = GraphJointResidual.sizes(l);
+      for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++) x[i][j] = own(be.add(x[i][j], own(GraphJointResidual.block(be, r, sizes, slots.get(i), slots.get(j)))));
+    }
+    replace(z, inputs, tbar, x);
+  }
+
+  /** The per-sample Jacobian of a module use in its input {@code var}, numel(z) x numel(var). */
+  private Batch denseJacobian(Network.LayerNode l, String var) {
+    int[] in = l.op.itemShape(var);
     int d = in[0] * in[1];
     Batch eye = own(be.reshape(be.columnsAsDirections(own(be.eye(d))), in[0], in[1]));
-    Batch j = own(l.op.jacMatProd(pass.caches.get(l), l.input, eye));
+    Batch j = own(l.op.jacMatProd(pass.caches.get(l), var, eye));
     int[] o = l.outputItem();
     return be.directionsAsColumns(be.reshape(j, o[0] * o[1], 1), d);
   }

@@ -16,7 +16,8 @@ import org.hbp.runtime.ModuleOperator;
  * their order, each value kept in the pass in its item shape ({@link Network#itemOf} of its
  * per-sample shape). Backward, the gradient of a value is the sum over its uses (a branch point
  * adds the gradients of its consumers); a shared instance's parameter gradient sums its uses
- * ({@link Pass#gradient}). Gradients are computed only for values downstream of a parameter.
+ * ({@link Pass#gradient}); a module use of several inputs passes {@code J_i' dz} to its i-th value.
+ * Gradients are computed only for values downstream of a parameter.
  */
 final class GraphPasses {
   private GraphPasses() {}
@@ -45,7 +46,7 @@ final class GraphPasses {
           op = mo;
           instances.put(a.instance(), op);
         }
-        Network.LayerNode node = net.new LayerNode(a.value(), a.instance(), a.layer(), op);
+        Network.LayerNode node = net.new LayerNode(a.value(), a.instance(), a.layer(), op, a.inputs().size());
         net.addUse(node);
         out.add(new Step(s, node, null));
       } else {
@@ -75,12 +76,9 @@ final class GraphPasses {
     pass.values.put(g.input(), as(net.be, x, item(net, g.input())));
     for (Step s : net.graph) {
       Batch out;
-      if (s.layer != null) out = s.layer.forward(pass, pass.values.get(s.inputs().get(0)), parameters, data);
-      else {
-        List<Batch> in = new ArrayList<>();
-        for (String v : s.inputs()) in.add(pass.values.get(v));
-        out = pass.own(s.merge.forward(in));
-      }
+      List<Batch> in = values(pass, s);
+      if (s.layer != null) out = s.layer.forward(pass, in, parameters, data);
+      else out = pass.own(s.merge.forward(in));
       pass.values.put(s.value(), as(net.be, out, s.layer != null ? itemOf(s.layer) : s.merge.outputItem()));
     }
     return pass.values.get(g.output());
@@ -116,12 +114,19 @@ final class GraphPasses {
       if (g == null || !needed.contains(s.value())) continue;
       if (s.layer != null) {
         Network.LayerNode l = s.layer;
-        String in = s.inputs().get(0);
-        if (!needed.contains(in)) {
+        boolean anyInput = false;
+        for (String in : s.inputs()) anyInput |= needed.contains(in);
+        if (!anyInput) {
           pass.outputGradients.put(l, l.asOutput(g));
           continue;
         }
-        accumulate(pass, in, pass.own(l.backward(pass, g)));
+        // the first input's gradient records dz; every input whose value needs one gets J_i' dz
+        Batch d0 = pass.own(l.backward(pass, g));
+        for (int i = 0; i < s.inputs().size(); i++) {
+          String in = s.inputs().get(i);
+          if (!needed.contains(in)) continue;
+          accumulate(pass, in, i == 0 ? d0 : pass.own(l.backward(pass, l.inputs.get(i), g)));
+        }
       } else {
         List<Batch> values = values(pass, s);
         for (int i = 0; i < s.inputs().size(); i++) {

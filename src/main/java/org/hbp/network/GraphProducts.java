@@ -30,7 +30,11 @@ import org.hbp.runtime.ModuleOperator;
  * </ol>
  * The bracketed mixed terms are kept for the Hessian only, which makes the product Pearlmutter's
  * {@code H v} of the mean loss, exact on any DAG: a shared parameter's block sums its uses and the
- * cross terms between them (they arrive through {@code u_in} and {@code w_in}). For the GGN every
+ * cross terms between them (they arrive through {@code u_in} and {@code w_in}). A module use of
+ * several inputs {@code a_i} takes {@code sum_i J_i u_i} forward and gives each input
+ * {@code J_i' w}, with, for the Hessian, {@code R_i u_i + sum_{j≠i} M_ij u_j + sum_θ M_iθ v_θ}
+ * (and {@code sum_i M_θi u_i} for its parameters), for PCH the modified joint residual of its
+ * inputs ({@link GraphJointResidual}). For the GGN every
  * residual is zero; the PCH keeps the modified residuals and no mixed terms. The exact strategy's
  * block of θ is this product with directions on θ alone, read at θ ({@link #block}).
  */
@@ -47,7 +51,10 @@ final class GraphProducts {
   /** The values whose w is needed: those with a use of a wanted parameter at or above them. */
   private final Set<String> upstreamOfWanted = new HashSet<>();
   private final Map<String, Batch> tangent = new LinkedHashMap<>();
-  private final Map<Network.LayerNode, Batch> tangentIn = new IdentityHashMap<>();
+  /** The directional derivative at each input of each module use (null: zero). */
+  private final Map<Network.LayerNode, List<Batch>> tangentIn = new IdentityHashMap<>();
+  /** The per-sample modified joint residual of each PCH module use of several inputs ({@link GraphJointResidual}). */
+  private final Map<Network.LayerNode, Batch> jointResiduals = new IdentityHashMap<>();
   private final Map<String, Batch> w = new LinkedHashMap<>();
   private final Map<String, Batch> sums = new LinkedHashMap<>();
   private final List<Batch> temporaries = new ArrayList<>();
@@ -120,18 +127,16 @@ final class GraphProducts {
   private void forward() {
     for (GraphPasses.Step s : net.graph) {
       Batch out;
-      if (s.layer() != null) out = layerTangent(s.layer(), tangent.get(s.inputs().get(0)));
-      else {
-        List<Batch> u = new ArrayList<>();
-        for (String in : s.inputs()) u.add(tangent.get(in));
-        out = s.merge().tangent(GraphPasses.values(pass, s), u, temporaries);
-      }
+      List<Batch> u = new ArrayList<>();
+      for (String in : s.inputs()) u.add(tangent.get(in));
+      if (s.layer() != null) out = layerTangent(s.layer(), u);
+      else out = s.merge().tangent(GraphPasses.values(pass, s), u, temporaries);
       if (out != null) tangent.put(s.value(), own(GraphPasses.as(be, out, GraphPasses.item(net, s.value()))));
     }
   }
 
-  /** {@code J_x u + sum_θ J_θ v_θ} at one module use; records u as its input's derivative. */
-  private Batch layerTangent(Network.LayerNode l, Batch u) {
+  /** {@code sum_i J_i u_i + sum_θ J_θ v_θ} at one module use; records u as its inputs' derivatives. */
+  private Batch layerTangent(Network.LayerNode l, List<Batch> u) {
     tangentIn.put(l, u);
     return NetworkProducts.tangent(pass, l, u, v, this::own);
   }
@@ -142,9 +147,10 @@ final class GraphProducts {
     if (!upstreamOfWanted.contains(s.value())) return;
     Batch wz = w.get(s.value());
     if (s.layer() != null) {
-      String in = s.inputs().get(0);
-      Batch wi = layerBackward(s.layer(), wz, upstreamOfWanted.contains(in));
-      add(in, wi);
+      boolean[] need = new boolean[s.inputs().size()];
+      for (int i = 0; i < need.length; i++) need[i] = upstreamOfWanted.contains(s.inputs().get(i));
+      Batch[] wi = layerBackward(s.layer(), wz, need);
+      for (int i = 0; i < need.length; i++) add(s.inputs().get(i), wi[i]);
       return;
     }
     List<Batch> values = GraphPasses.values(pass, s);
@@ -174,11 +180,19 @@ final class GraphProducts {
     w.put(value, plus(w.get(value), d));
   }
 
-  private Batch layerBackward(Network.LayerNode l, Batch w, boolean needInput) {
+  /**
+   * The backward step of one module use: the parameters' terms into {@link #sums}, and w at each
+   * input i that {@code need}s it (else null): {@code J_i' w} plus, for the Hessian,
+   * {@code R_i u_i + sum_{j≠i} M_ij u_j + sum_θ M_iθ v_θ}; for PCH the i-th block row of the
+   * modified residual of its input ({@code mod(R_x) u}, one input) or of its joint input
+   * ({@link GraphJointResidual}, several) applied to the u_j.
+   */
+  private Batch[] layerBackward(Network.LayerNode l, Batch w, boolean[] need) {
     ModuleOperator op = l.op;
     ForwardCache c = pass.caches.get(l);
     Batch dz = pass.outputGradients.get(l);
-    Batch u = tangentIn.get(l);
+    List<Batch> u = tangentIn.get(l);
+    int k = l.inputs.size();
     Batch wo = w == null ? null : l.asOutput(w);
     for (String p : op.parameters()) {
       String name = l.prefix + "." + p;
@@ -187,7 +201,10 @@ final class GraphProducts {
       Batch sum = wo == null ? null : own(op.jacTMatProdSum(c, p, wo));
       if (vp != null && policy.contributes(op, p)) sum = plus(sum, own(be.sumSamples(own(policy.product(op, c, p, dz, vp)))));
       if (mixedTerms) {
-        if (u != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, l.input, dz, l.asInput(u))))));
+        for (int i = 0; i < k; i++) {
+          String x = l.inputs.get(i);
+          if (u.get(i) != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, x, dz, l.asInput(x, u.get(i)))))));
+        }
         for (String q : op.parameters()) {
           Batch vq = v.get(l.prefix + "." + q);
           if (!q.equals(p) && vq != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, q, dz, vq)))));
@@ -195,15 +212,54 @@ final class GraphProducts {
       }
       if (sum != null) sums.put(name, plus(sums.get(name), sum));
     }
-    if (!needInput) return null;
-    Batch in = wo == null ? null : own(op.jacTMatProd(c, l.input, wo));
-    if (u != null && policy.contributes(op, l.input)) in = plus(in, own(policy.product(op, c, l.input, dz, l.asInput(u))));
-    if (mixedTerms)
-      for (String p : op.parameters()) {
-        Batch vp = v.get(l.prefix + "." + p);
-        if (vp != null) in = plus(in, own(mixed(l).mixedResidualMatProd(c, l.input, p, dz, vp)));
+    Batch[] out = new Batch[k];
+    for (int i = 0; i < k; i++) {
+      if (!need[i]) continue;
+      String x = l.inputs.get(i);
+      Batch in = wo == null ? null : own(op.jacTMatProd(c, x, wo));
+      Batch ui = u.get(i);
+      if (mixedTerms) {
+        if (ui != null && policy.contributes(op, x)) in = plus(in, own(op.residualMatProd(c, x, dz, l.asInput(x, ui))));
+        for (int j = 0; j < k; j++) {
+          String y = l.inputs.get(j);
+          if (j != i && u.get(j) != null) in = plus(in, own(mixed(l).mixedResidualMatProd(c, x, y, dz, l.asInput(y, u.get(j)))));
+        }
+        for (String p : op.parameters()) {
+          Batch vp = v.get(l.prefix + "." + p);
+          if (vp != null) in = plus(in, own(mixed(l).mixedResidualMatProd(c, x, p, dz, vp)));
+        }
+      } else if (policy.modification() != ResidualModification.ZERO) {
+        if (k == 1) {
+          if (ui != null && policy.contributes(op, x)) in = plus(in, own(policy.product(op, c, x, dz, l.asInput(ui))));
+        } else in = plus(in, jointModified(l, i, u, dz));
       }
-    return in;
+      out[i] = in;
+    }
+    return out;
+  }
+
+  /**
+   * Row block i of {@code mod(R) u} with R the joint residual of a module use of several inputs
+   * (per sample, modified per sample) and u the stacked directions of its inputs; null if all are zero.
+   */
+  private Batch jointModified(Network.LayerNode l, int i, List<Batch> u, Batch dz) {
+    int[] sizes = GraphJointResidual.sizes(l);
+    Batch stacked = null;
+    for (int j = 0; j < sizes.length; j++) {
+      if (u.get(j) == null) continue;
+      Batch column = own(be.reshape(u.get(j), sizes[j], 1));
+      Batch placed = own(be.matmul(own(GraphJointResidual.selection(be, sizes, j)), false, column, false));
+      stacked = plus(stacked, placed);
+    }
+    if (stacked == null) return null;
+    Batch r = jointResiduals.computeIfAbsent(l, k -> {
+      Batch exact = own(GraphJointResidual.exact(pass, l, dz));
+      return own(be.symmetricEigenMap(exact, policy.modification()::apply));
+    });
+    Batch all = own(be.matmul(r, false, stacked, false));
+    Batch rows = own(be.matmul(own(GraphJointResidual.selection(be, sizes, i)), true, all, false));
+    int[] s = l.op.itemShape(l.inputs.get(i));
+    return own(be.reshape(rows, s[0], s[1]));
   }
 
   /** The operator of a layer whose mixed second derivatives the Hessian needs here; refuses, naming the layer, where it has none. */

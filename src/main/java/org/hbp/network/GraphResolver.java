@@ -1,10 +1,13 @@
 package org.hbp.network;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import org.hbp.calculus.Expr;
 import org.hbp.dsl.DslException;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.ParsedNetwork;
@@ -12,7 +15,8 @@ import org.hbp.dsl.ParsedNetwork;
 /**
  * Resolves a graph network's statements, in order, into {@link NetworkSpec.Graph} steps: every
  * name is defined once and before it is used (so the graph is acyclic), a module or named instance
- * takes one value, a named instance is applied to one input shape, merges meet matching shapes
+ * takes as many values as its spec declares inputs (bound in declaration order), a named instance
+ * is applied to one input shape per input, merges meet matching shapes
  * ({@code + - .*}: equal; {@code concat}: equal but for the first dim), and every value and
  * instance is used. Each module use is placed as in a sequential network
  * ({@link NetworkResolver.Resolver#place}: dims from keywords and the incoming shape). Errors are
@@ -93,34 +97,54 @@ final class GraphResolver {
 
   private NetworkSpec.Apply apply(ParsedNetwork.Apply a) {
     ParsedNetwork.Instance callee = a.callee();
-    if (a.inputs().size() != 1)
-      throw at(callee.line(), callee.column(), callee.name() + " is applied to " + a.inputs().size() + " values; a module of a network takes one");
-    ParsedNetwork.Ref input = a.inputs().get(0);
-    NetworkResolver.Flow flow = value(input);
     ParsedNetwork.Declare shared = instances.get(callee.name());
+    if (shared == null && values.containsKey(callee.name()))
+      throw at(callee.line(), callee.column(), "'" + callee.name() + "' is a value, not a module or instance");
+    ModuleSpec m = resolver.module(shared == null ? callee : shared.module());
+    List<Expr.Var> declared = m.withRole(Expr.Role.INPUT);
+    if (a.inputs().size() != declared.size()) {
+      String names = declared.stream().map(Expr.Var::name).collect(Collectors.joining(", "));
+      throw at(callee.line(), callee.column(), callee.name() + " is applied to " + a.inputs().size() + " value" + (a.inputs().size() == 1 ? "" : "s")
+          + " but " + (shared == null ? "" : "its module " + m.name() + " ") + "takes " + declared.size() + " (its input" + (declared.size() == 1 ? " " + names : "s " + names + ", bound in this order") + ")");
+    }
+    List<NetworkResolver.Flow> flows = new ArrayList<>();
+    List<int[]> argsAt = new ArrayList<>();
+    for (ParsedNetwork.Ref r : a.inputs()) {
+      flows.add(value(r));
+      argsAt.add(new int[] {r.line(), r.column()});
+    }
+    List<String> inputNames = a.inputs().stream().map(ParsedNetwork.Ref::name).toList();
+    List<List<Integer>> shapes = flows.stream().map(NetworkResolver.Flow::shape).toList();
     if (shared == null) {
-      if (values.containsKey(callee.name()))
-        throw at(callee.line(), callee.column(), "'" + callee.name() + "' is a value, not a module or instance");
-      ModuleSpec m = resolver.module(callee);
-      NetworkResolver.Resolver.Placed p = resolver.place(callee, m, flow, false);
+      NetworkResolver.Resolver.Placed p = place(callee, m, flows, argsAt);
       values.put(a.name(), p.out());
-      return new NetworkSpec.Apply(a.name(), a.name(), p.layer(), input.name(), a.line(), a.column());
+      return new NetworkSpec.Apply(a.name(), a.name(), p.layer(), inputNames, shapes, a.line(), a.column());
     }
     if (!callee.args().isEmpty())
       throw at(callee.args().get(0).line(), callee.args().get(0).column(), "instance '" + callee.name() + "' has its dims from its definition at "
-          + shared.line() + ":" + shared.column() + "; apply it without them: " + callee.name() + "(VALUE)");
+          + shared.line() + ":" + shared.column() + "; apply it without them: " + callee.name() + "(" + String.join(", ", Collections.nCopies(declared.size(), "VALUE")) + ")");
     uses.merge(callee.name(), 1, Integer::sum);
     ParsedNetwork.Instance at = new ParsedNetwork.Instance(shared.module().name(), shared.module().args(), callee.line(), callee.column());
-    NetworkResolver.Resolver.Placed p = resolver.place(at, resolver.module(shared.module()), flow, false);
+    NetworkResolver.Resolver.Placed p = place(at, m, flows, argsAt);
     NetworkSpec.Apply first = firstUse.get(callee.name());
-    if (first != null && (!first.layer().inputShape().equals(p.layer().inputShape()) || !first.layer().dims().equals(p.layer().dims())))
-      throw at(input.line(), input.column(), "instance '" + callee.name() + "' is applied to " + NetworkResolver.type(p.layer().inputShape())
-          + " here but to " + NetworkResolver.type(first.layer().inputShape()) + " at " + first.line() + ":" + first.column()
-          + "; a shared instance (one set of parameters) takes one input shape");
+    if (first != null && (!first.inputShapes().equals(shapes) || !first.layer().dims().equals(p.layer().dims()))) {
+      int i = 0;
+      while (i < shapes.size() - 1 && shapes.get(i).equals(first.inputShapes().get(i))) i++;
+      ParsedNetwork.Ref r = a.inputs().get(i);
+      throw at(r.line(), r.column(), "instance '" + callee.name() + "' is applied to " + NetworkResolver.type(shapes.get(i))
+          + (shapes.size() == 1 ? "" : " (argument " + (i + 1) + ")") + " here but to " + NetworkResolver.type(first.inputShapes().get(i))
+          + " at " + first.line() + ":" + first.column() + "; a shared instance (one set of parameters) takes one input shape");
+    }
     values.put(a.name(), p.out());
-    NetworkSpec.Apply step = new NetworkSpec.Apply(a.name(), callee.name(), p.layer(), input.name(), a.line(), a.column());
+    NetworkSpec.Apply step = new NetworkSpec.Apply(a.name(), callee.name(), p.layer(), inputNames, shapes, a.line(), a.column());
     firstUse.putIfAbsent(callee.name(), step);
     return step;
+  }
+
+  /** Places a module use on its values: one value as in a sequential network, several bound to the inputs in order. */
+  private NetworkResolver.Resolver.Placed place(ParsedNetwork.Instance callee, ModuleSpec m, List<NetworkResolver.Flow> flows, List<int[]> argsAt) {
+    if (flows.size() == 1) return resolver.place(callee, m, flows.get(0), false);
+    return resolver.place(callee, m, flows, argsAt, false);
   }
 
   private NetworkSpec.Merge merge(ParsedNetwork.Merge m) {

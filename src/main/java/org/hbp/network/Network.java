@@ -332,32 +332,47 @@ public final class Network {
     abstract int[] outputItem();
   }
 
-  /** One module instance. */
+  /** One module instance (in a graph, one use of it, of one or several inputs). */
   final class LayerNode extends Node {
     /** The prefix of its parameters' names: its path, or in a graph the instance's name. */
     final String prefix;
     final NetworkSpec.Layer layer;
     final ModuleOperator op;
+    /** The first input (the only one in a sequential network). */
     final String input;
+    /** The module's inputs in declaration order; a graph binds its values to them in this order. */
+    final List<String> inputs;
     /** How each index variable is computed from the input, resolved from the spec once. */
     final Map<String, IndexMaps.IndexMap> indexMaps;
 
     LayerNode(String path, String prefix, NetworkSpec.Layer layer, ModuleOperator op) {
+      this(path, prefix, layer, op, 1);
+    }
+
+    /** A layer whose module takes {@code inputs} values (a graph's module use; one in a sequential network). */
+    LayerNode(String path, String prefix, NetworkSpec.Layer layer, ModuleOperator op, int inputs) {
       super(path);
       this.prefix = prefix;
       this.layer = layer;
       this.op = op;
-      if (op.inputs().size() != 1)
-        throw new UserError(path + ": module " + op.name() + " has " + op.inputs().size() + " inputs; a network layer needs one");
-      this.input = op.inputs().get(0);
+      if (op.inputs().size() != inputs)
+        throw new UserError(path + ": module " + op.name() + " has " + op.inputs().size() + " inputs; " + (inputs == 1 ? "a network layer needs one"
+            : "it is applied to " + inputs + " values"));
+      this.inputs = List.copyOf(op.inputs());
+      this.input = this.inputs.get(0);
       this.indexMaps = IndexMaps.resolve(path, layer.module(), op);
     }
 
     /** Directions or values reshaped to this module's input item shape (a free view). */
     Batch asInput(Batch u) {
-      int[] s = op.itemShape(input);
+      return asInput(input, u);
+    }
+
+    /** Directions or values reshaped to the item shape of the input {@code var} (a free view). */
+    Batch asInput(String var, Batch u) {
+      int[] s = op.itemShape(var);
       if (u.itemSize() != s[0] * s[1])
-        throw new IllegalStateException(path + ": " + u.describe() + " does not fit the input of " + op.name() + ", " + s[0] + "x" + s[1]);
+        throw new IllegalStateException(path + ": " + u.describe() + " does not fit the input " + var + " of " + op.name() + ", " + s[0] + "x" + s[1]);
       return u.rows() == s[0] && u.cols() == s[1] ? u : be.reshape(u, s[0], s[1]);
     }
 
@@ -373,9 +388,13 @@ public final class Network {
 
     @Override
     Batch forward(Pass pass, Batch x, Map<String, Batch> parameters, Map<String, Batch> data) {
+      return forward(pass, List.of(x), parameters, data);
+    }
+
+    /** The forward pass on one value per input (in the order of {@link #inputs}). */
+    Batch forward(Pass pass, List<Batch> xs, Map<String, Batch> parameters, Map<String, Batch> data) {
       Map<String, Batch> values = new LinkedHashMap<>();
-      Batch in = asInput(x);
-      values.put(input, in);
+      for (int i = 0; i < inputs.size(); i++) values.put(inputs.get(i), asInput(inputs.get(i), xs.get(i)));
       for (String p : op.parameters()) {
         int[] s = op.itemShape(p);
         Batch b = parameters.get(prefix + "." + p);
@@ -387,7 +406,9 @@ public final class Network {
         int[] s = op.itemShape(v);
         values.put(v, d == null ? be.fill(s[0], s[1], 1.0) : d.rows() == s[0] && d.cols() == s[1] ? d : be.reshape(d, s[0], s[1]));
       }
-      indexMaps.forEach((v, map) -> values.put(v, pass.own(map.compute(be, in))));
+      // an index map is computed from the input its declaration names
+      indexMaps.forEach((v, map) -> values.put(v, pass.own(map.compute(be,
+          values.get(layer.module().indexDecl(v).map(org.hbp.dsl.IndexDecl::input).filter(values::containsKey).orElse(input))))));
       ForwardCache c = op.forward(values);
       pass.caches.put(this, c);
       return pass.own(op.output(c));
@@ -398,6 +419,11 @@ public final class Network {
       dz = asOutput(dz);
       pass.outputGradients.put(this, dz);
       return op.backward(pass.caches.get(this), input, dz);
+    }
+
+    /** {@code J' dz} at the input {@code var}, dz at the output already recorded by {@link #backward(Pass, Batch)}. */
+    Batch backward(Pass pass, String var, Batch dz) {
+      return op.backward(pass.caches.get(this), var, asOutput(dz));
     }
 
     @Override

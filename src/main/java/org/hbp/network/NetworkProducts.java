@@ -110,22 +110,30 @@ final class NetworkProducts {
   /** {@code J_x u + sum_θ J_θ v_θ} at one layer; records u as its input's derivative. */
   private Batch layerTangent(Network.LayerNode l, Batch u) {
     tangentIn.put(l, u);
-    return tangent(pass, l, u, v, this::own);
+    return tangent(pass, l, java.util.Collections.singletonList(u), v, this::own);
   }
 
   /**
-   * {@code J_x u + sum_θ J_θ v_θ} at one module use (u null: no input derivative), the parameter
+   * {@code sum_i J_i u_i + sum_θ J_θ v_θ} at one module use, {@code u_i} the directional
+   * derivative at its i-th input (one per input of {@code l.inputs}; null: zero), the parameter
    * directions {@code v} by name ({@code l.prefix}: in a graph, a shared instance's); every
    * intermediate goes through {@code own}, which records it for release. Shared with {@link GraphProducts}.
    */
-  static Batch tangent(Pass pass, Network.LayerNode l, Batch u, Map<String, Batch> v, java.util.function.UnaryOperator<Batch> own) {
+  static Batch tangent(Pass pass, Network.LayerNode l, List<Batch> u, Map<String, Batch> v, java.util.function.UnaryOperator<Batch> own) {
     ForwardCache c = pass.caches.get(l);
-    Batch out = u == null ? null : own.apply(l.asOutput(own.apply(l.op.jacMatProd(c, l.input, l.asInput(u)))));
+    Backend be = pass.net.be;
+    Batch out = null;
+    for (int i = 0; i < u.size(); i++) {
+      if (u.get(i) == null) continue;
+      String x = l.inputs.get(i);
+      Batch j = own.apply(l.asOutput(own.apply(l.op.jacMatProd(c, x, l.asInput(x, u.get(i))))));
+      out = out == null ? j : own.apply(be.add(out, j));
+    }
     for (String p : l.op.parameters()) {
       Batch d = v.get(l.prefix + "." + p);
       if (d == null) continue;
       Batch j = own.apply(l.asOutput(own.apply(l.op.jacMatProd(c, p, d))));
-      out = out == null ? j : own.apply(pass.net.be.add(out, j));
+      out = out == null ? j : own.apply(be.add(out, j));
     }
     return out;
   }

@@ -179,14 +179,31 @@ public final class NetworkResolver {
 
     record Placed(NetworkSpec.Layer layer, Flow out) {}
 
-    /** Binds the dims of one instance and computes its output. */
+    /** Binds the dims of one instance of a module or loss of one input and computes its output. */
     Placed place(ParsedNetwork.Instance inst, ModuleSpec m, Flow in, boolean isLoss) {
+      List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
+      if (inputs.size() != 1) {
+        String names = inputs.stream().map(Expr.Var::name).collect(Collectors.joining(", "));
+        throw at(inst.line(), inst.column(), m.name() + ": a " + (isLoss ? "loss" : "layer") + " of a " + (isLoss ? "" : "sequential ")
+            + "network needs exactly one input, but " + m.name() + " has " + inputs.size() + " (" + names + ")"
+            + (isLoss || inputs.isEmpty() ? "" : "; apply it to " + inputs.size() + " values in a graph network: NAME = " + m.name() + "("
+                + String.join(", ", java.util.Collections.nCopies(inputs.size(), "VALUE")) + ");"));
+      }
+      return place(inst, m, List.of(in), null, isLoss);
+    }
+
+    /**
+     * Binds the dims of one instance and computes its output: {@code ins} are the values bound to
+     * the module's inputs in declaration order ({@code argsAt}: where each is written, {line,
+     * column}, for errors; null for one input, whose errors are at the instance). A module of one
+     * vector input that keeps its type takes any shape (see the class comment); with several
+     * inputs each is read by its declared type.
+     */
+    Placed place(ParsedNetwork.Instance inst, ModuleSpec m, List<Flow> ins, List<int[]> argsAt, boolean isLoss) {
       String who = m.name();
       int line = inst.line(), col = inst.column();
       List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
-      if (inputs.size() != 1)
-        throw at(line, col, who + ": a " + (isLoss ? "loss" : "layer") + " of a network needs exactly one input, but " + who + " has "
-            + inputs.size() + " (" + inputs.stream().map(Expr.Var::name).collect(Collectors.joining(", ")) + ")");
+      if (inputs.size() != ins.size()) throw new IllegalArgumentException(who + ": " + ins.size() + " values for " + inputs.size() + " inputs");
       List<String> base = baseDims(m);
 
       // keyword dims
@@ -203,63 +220,64 @@ public final class NetworkResolver {
         given.put(a.name(), a);
       }
 
-      // the incoming shape, as the module's input reads it
-      Shape t = inputs.get(0).shape();
-      int rank = rank(t);
-      List<Dim> axes = rank == 1 ? List.of(t.rows()) : t.dims();
-      List<Integer> s = in.shape();
-      boolean keepsShape = !isLoss && rank == 1 && t.rows().isSymbol() && m.output().shape().equals(t);
-      List<Integer> sizes = s;
-      String incoming = type(s);
-      boolean matrixAsTensor = false;
-      if (keepsShape && s.size() != 1) {
-        sizes = List.of(numel(s, line, col, who));
-      } else if (rank == 3 && s.size() == 2 && in.spatial() != null) {
-        sizes = List.of(s.get(0), in.spatial().get(0), in.spatial().get(1));
-        incoming = type(s) + " (read as " + type(sizes) + ")";
-      } else if (rank == 3 && s.size() == 2) {
-        matrixAsTensor = true;
-      } else if (rank != s.size()) {
-        throw at(line, col, who + ": the input is " + typeText(t.substitute(constants(bound)), rank) + " but the incoming shape is " + type(s));
+      boolean keepsShape = false;
+      List<Reading> readings = new ArrayList<>();
+      for (int i = 0; i < ins.size(); i++) {
+        Expr.Var v = inputs.get(i);
+        int[] where = argsAt == null ? new int[] {line, col} : argsAt.get(i);
+        String what = ins.size() == 1 ? "the input" : "input " + v.name() + " (argument " + (i + 1) + ")";
+        Reading r = read(who, what, v.shape(), ins.get(i), ins.size() == 1 && !isLoss && m.output().shape().equals(v.shape()), bound, where);
+        keepsShape |= r.keepsShape;
+        readings.add(r);
       }
 
       // axes that are one symbol bind it (or must agree with it)
-      for (int i = 0; i < axes.size(); i++) {
-        if (matrixAsTensor && i > 0) continue;
-        Dim axis = axes.get(i);
-        if (!axis.isSymbol()) continue;
-        String sym = axis.symbols().first();
-        long size = sizes.get(i);
-        Long b = bound.get(sym);
-        if (b == null) bound.put(sym, size);
-        else if (b != size) {
-          ParsedNetwork.Arg a = given.get(sym);
-          if (a != null)
-            throw at(a.line(), a.column(), who + ": " + sym + " = " + b + " is given but the incoming shape " + incoming + " gives " + sym + " = " + size);
-          throw at(line, col, who + ": the input is " + typeText(t.substitute(constants(bound)), rank) + " but the incoming shape is " + incoming);
+      for (Reading r : readings) {
+        for (int i = 0; i < r.axes.size(); i++) {
+          if (r.matrixAsTensor && i > 0) continue;
+          Dim axis = r.axes.get(i);
+          if (!axis.isSymbol()) continue;
+          String sym = axis.symbols().first();
+          long size = r.sizes.get(i);
+          Long b = bound.get(sym);
+          if (b == null) bound.put(sym, size);
+          else if (b != size) {
+            ParsedNetwork.Arg a = given.get(sym);
+            if (a != null)
+              throw at(a.line(), a.column(), who + ": " + sym + " = " + b + " is given but the incoming shape " + r.incoming
+                  + (ins.size() == 1 ? "" : " of " + r.what) + " gives " + sym + " = " + size);
+            throw at(r.where[0], r.where[1], who + ": " + r.what + " is " + typeText(r.type.substitute(constants(bound)), r.rank)
+                + " but the incoming shape is " + r.incoming);
+          }
         }
       }
       for (String d : base) {
         if (!bound.containsKey(d))
-          throw at(line, col, "dim '" + d + "' of " + who + " is neither given nor determined by the incoming shape " + incoming + "; give it, e.g. "
-              + who + "(" + d + " = ...)");
+          throw at(line, col, "dim '" + d + "' of " + who + " is neither given nor determined by the incoming shape"
+              + (ins.size() == 1 ? " " + readings.get(0).incoming : "s " + readings.stream().map(r -> r.incoming).collect(Collectors.joining(", ")))
+              + "; give it, e.g. " + who + "(" + d + " = ...)");
       }
       // the other axes must agree
-      long[] actual = evaluate("the input", t, bound, m, line, col);
-      List<Long> want = new ArrayList<>();
-      if (rank == 1) want.add(actual[0]);
-      else for (long v : actual) want.add(v);
-      boolean fits;
-      if (matrixAsTensor) {
-        fits = want.get(0) == (long) s.get(0) && want.get(1) > 0 && want.get(2) > 0 && want.get(1) * want.get(2) == (long) s.get(1);
-      } else {
-        fits = true;
-        for (int i = 0; i < want.size(); i++) fits &= want.get(i) == (long) sizes.get(i);
+      for (Reading r : readings) {
+        long[] actual = evaluate(r.what, r.type, bound, m, line, col);
+        List<Long> want = new ArrayList<>();
+        if (r.rank == 1) want.add(actual[0]);
+        else for (long v : actual) want.add(v);
+        List<Integer> s = r.flow.shape();
+        boolean fits;
+        if (r.matrixAsTensor) {
+          fits = want.get(0) == (long) s.get(0) && want.get(1) > 0 && want.get(2) > 0 && want.get(1) * want.get(2) == (long) s.get(1);
+        } else {
+          fits = true;
+          for (int i = 0; i < want.size(); i++) fits &= want.get(i) == (long) r.sizes.get(i);
+        }
+        if (!fits) {
+          throw at(r.where[0], r.where[1], who + ": " + r.what + " is " + typeText(want) + " but the incoming shape is " + r.incoming
+              + (r.matrixAsTensor ? "; a matrix(c, h*w) is read as tensor(c, h, w)" : ""));
+        }
       }
-      if (!fits) {
-        throw at(line, col, who + ": the input is " + typeText(want) + " but the incoming shape is " + incoming
-            + (matrixAsTensor ? "; a matrix(c, h*w) is read as tensor(c, h, w)" : ""));
-      }
+      List<Integer> s = ins.get(0).shape();
+      Flow in = ins.get(0);
 
       // derived dims, the output and the other variables must be positive
       for (Map.Entry<String, Dim> e : m.derivedDims().entrySet()) {
@@ -293,6 +311,34 @@ public final class NetworkResolver {
       for (String d : base) dims.put(d, Math.toIntExact(bound.get(d)));
       NetworkSpec.Layer layer = new NetworkSpec.Layer(m, dims, s, out, line, col);
       return new Placed(layer, new Flow(out, spatial));
+    }
+
+    /**
+     * How a module's input of declared type {@code type} reads an incoming value: the axes, the
+     * sizes they see, and whether a matrix is read as a tensor by {@code h*w} columns.
+     */
+    private record Reading(String what, Shape type, int rank, List<Dim> axes, List<Integer> sizes, String incoming, boolean matrixAsTensor,
+        boolean keepsShape, Flow flow, int[] where) {}
+
+    private Reading read(String who, String what, Shape t, Flow in, boolean mayKeepShape, Map<String, Long> bound, int[] where) {
+      int rank = rank(t);
+      List<Dim> axes = rank == 1 ? List.of(t.rows()) : t.dims();
+      List<Integer> s = in.shape();
+      boolean keepsShape = mayKeepShape && rank == 1 && t.rows().isSymbol();
+      List<Integer> sizes = s;
+      String incoming = type(s);
+      boolean matrixAsTensor = false;
+      if (keepsShape && s.size() != 1) {
+        sizes = List.of(numel(s, where[0], where[1], who));
+      } else if (rank == 3 && s.size() == 2 && in.spatial() != null) {
+        sizes = List.of(s.get(0), in.spatial().get(0), in.spatial().get(1));
+        incoming = type(s) + " (read as " + type(sizes) + ")";
+      } else if (rank == 3 && s.size() == 2) {
+        matrixAsTensor = true;
+      } else if (rank != s.size()) {
+        throw at(where[0], where[1], who + ": " + what + " is " + typeText(t.substitute(constants(bound)), rank) + " but the incoming shape is " + type(s));
+      }
+      return new Reading(what, t, rank, axes, sizes, incoming, matrixAsTensor, keepsShape, in, where);
     }
 
     /** (oh, ow) when the output is matrix(c, oh*ow) for two derived dims, in declaration order. */

@@ -53,13 +53,16 @@ public record NetworkSpec(String name, String source, int line, List<Integer> in
   }
 
   /**
-   * {@code value = instance(input)}: a use of a module instance; {@code instance} names its
-   * parameters ({@code <instance>.<param>}), shared by every use of a named instance.
+   * {@code value = instance(a_1, ..., a_k)}: a use of a module instance, its k inputs bound in the
+   * spec's declaration order, with their per-sample shapes; {@code instance} names its parameters
+   * ({@code <instance>.<param>}), shared by every use of a named instance. The layer's
+   * {@link Layer#inputShape} is the first input's shape.
    */
-  public record Apply(String value, String instance, Layer layer, String input, int line, int column) implements Step {
-    @Override
-    public List<String> inputs() {
-      return List.of(input);
+  public record Apply(String value, String instance, Layer layer, List<String> inputs, List<List<Integer>> inputShapes, int line, int column)
+      implements Step {
+    public Apply {
+      inputs = List.copyOf(inputs);
+      inputShapes = inputShapes.stream().map(List::copyOf).toList();
     }
 
     @Override

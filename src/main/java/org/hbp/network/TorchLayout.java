@@ -76,10 +76,20 @@ public final class TorchLayout {
     Map<String, int[]> orders = new LinkedHashMap<>();
     for (NetworkSpec.Step step : g.steps()) {
       if (step instanceof NetworkSpec.Apply a) {
-        int[] in = orders.get(a.input());
+        int[] in = orders.get(a.inputs().get(0));
         if (perm.keySet().stream().anyMatch(k -> k.startsWith(a.instance() + "."))) {
+          for (String v : a.inputs()) if (orders.get(v) != null) in = orders.get(v);
           if (in != null) throw new UserError("value " + a.value() + ": shared instance " + a.instance()
               + " applied to a flattened map: hbp cannot map PyTorch's flattened order through it");
+          orders.put(a.value(), null);
+          continue;
+        }
+        if (a.inputs().size() > 1) { // no order survives a module of several inputs
+          for (String v : a.inputs())
+            if (orders.get(v) != null)
+              throw new UserError("value " + a.value() + ": module " + a.layer().module().name() + " of several inputs reads the flattened map " + v
+                  + ": hbp cannot map PyTorch's flattened order through it");
+          layer(a.instance(), a.layer(), null);
           orders.put(a.value(), null);
           continue;
         }

@@ -63,7 +63,7 @@ public final class NetFingerprint {
     sb.append("graph ").append(g.input()).append(" -> ").append(g.output()).append('\n');
     for (NetworkSpec.Step s : g.steps()) {
       if (s instanceof NetworkSpec.Apply a) {
-        sb.append(a.value()).append(" = ").append(a.instance()).append('(').append(a.input()).append(") ");
+        sb.append(a.value()).append(" = ").append(a.instance()).append('(').append(String.join(", ", a.inputs())).append(") ");
         layer(a.layer(), sb);
       } else {
         sb.append(s.value()).append(" = ").append(((NetworkSpec.Merge) s).op().symbol()).append(s.inputs()).append('\n');

@@ -277,6 +277,7 @@ class ReadmeCommandsTest {
     Npy.write(tmp.resolve("A.npy"), NdArray.of(A, 3, 3));
     writeFcFiles();
     writeParams("networks/inception.hbp", "inception-params.npz");
+    writeParams("networks/two_inputs.hbp", "two-inputs-params.npz");
   }
 
   /** Xavier-normal parameters of a network in PyTorch's names and shapes (float32), for a README command on it. */

@@ -17,10 +17,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** Graph network declarations: what they resolve to, and their errors at file:line:col (messages written by hand). */
 class GraphNetworkSpecTest {
-  private static final List<ModuleSpec> BUILT_IN = NetworkResolver.library(List.of(Path.of("modules-spec")));
+
+  /** The built-in modules and cross_attention, a spec of the tests. */
+  private static final List<ModuleSpec> LIBRARY =
+      NetworkResolver.library(List.of(Path.of("modules-spec"), Path.of("src/test/resources/specs/cross_attention.hbp")));
 
   private static NetworkSpec resolve(String text) {
-    return NetworkResolver.resolve(Dsl.parse(text, "net.hbp"), null, BUILT_IN);
+    return NetworkResolver.resolve(Dsl.parse(text, "net.hbp"), null, LIBRARY);
   }
 
   /** A graph network with the given statements after {@code input x: vector(4);}, one per line from line 3. */
@@ -55,6 +58,35 @@ class GraphNetworkSpecTest {
     assertEquals(List.of(32), v.outputShape());
   }
 
+  /** A module of two inputs of one dim, declared in the file (the library has none of that form). */
+  private static final String TWO = "module two { dims n; input x: vector(n); input y: vector(n); output z = x .* y; }\n";
+
+  @Test
+  void aModuleOfSeveralInputsBindsThemInDeclarationOrder() {
+    NetworkSpec net = resolve(graph(
+        "  h = linear(m = 3)(x);",
+        "  z = bilinear(m = 2)(x, h);",
+        "  loss crossentropy(z);"));
+    NetworkSpec.Apply z = (NetworkSpec.Apply) net.graph().steps().get(1);
+    assertEquals(List.of("x", "h"), z.inputs());
+    assertEquals(List.of(List.of(4), List.of(3)), z.inputShapes());
+    assertEquals(java.util.Map.of("n", 4, "p", 3, "m", 2), z.layer().dims());
+    assertEquals(List.of(2), z.outputShape());
+    assertEquals(List.of(4), z.layer().inputShape());
+  }
+
+  @Test
+  void crossAttentionTakesQueriesAndKeysOfDifferentSequences() {
+    NetworkSpec net = resolve("module mix { dims d, T, S; input X: matrix(d, T); param A: matrix(T, S); output Z = X*A; }\n"
+        + "network g {\n  input x: matrix(4, 5);\n  m = mix(S = 3)(x);\n  kv = linear_tokens(m = 6)(m);\n"
+        + "  o = cross_attention(k = 2)(x, kv);\n  p = meanpool(o);\n  loss crossentropy(p);\n}\n");
+    NetworkSpec.Apply o = (NetworkSpec.Apply) net.graph().steps().get(2);
+    assertEquals(List.of("x", "kv"), o.inputs());
+    assertEquals(java.util.Map.of("d", 4, "e", 6, "k", 2, "T", 5, "S", 3), o.layer().dims());
+    assertEquals(List.of(4, 5), o.outputShape());
+    assertTrue(NetworkResolver.describe(net).contains("o     cross_attention  d=4* e=6* k=2 T=5* S=3*  x, kv -> matrix(4, 5)"), NetworkResolver.describe(net));
+  }
+
   static Stream<Arguments> errors() {
     return Stream.of(
         row(graph("  h = tanh(q);", "  loss crossentropy(h);"),
@@ -84,7 +116,23 @@ class GraphNetworkSpecTest {
         row(graph("  fc = linear(m = 4);", "  h = fc(m = 4)(x);", "  loss crossentropy(h);"),
             "net.hbp:4:10: instance 'fc' has its dims from its definition at 3:3; apply it without them: fc(VALUE)"),
         row(graph("  h = tanh(x, x);", "  loss crossentropy(h);"),
-            "net.hbp:3:7: tanh is applied to 2 values; a module of a network takes one"),
+            "net.hbp:3:7: tanh is applied to 2 values but takes 1 (its input x)"),
+        row(graph("  z = bilinear(m = 2)(x);", "  loss crossentropy(z);"),
+            "net.hbp:3:7: bilinear is applied to 1 value but takes 2 (its inputs x, y, bound in this order)"),
+        row(graph("  bl = bilinear(m = 2);", "  z = bl(x, x, x);", "  loss crossentropy(z);"),
+            "net.hbp:4:7: bl is applied to 3 values but its module bilinear takes 2 (its inputs x, y, bound in this order)"),
+        row(graph("  o = cross_attention(k = 2)(x, x);", "  loss crossentropy(o);"),
+            "net.hbp:3:30: cross_attention: input X (argument 1) is matrix(d, T) but the incoming shape is vector(4)"),
+        row(TWO + graph("  h = linear(m = 3)(x);", "  z = two(x, h);", "  loss crossentropy(z);"),
+            "net.hbp:5:14: two: input y (argument 2) is vector(4) but the incoming shape is vector(3)"),
+        row(TWO + graph("  h = linear(m = 3)(x);", "  z = two(n = 3)(x, h);", "  loss crossentropy(z);"),
+            "net.hbp:5:11: two: n = 3 is given but the incoming shape vector(4) of input x (argument 1) gives n = 4"),
+        row(graph("  bl = bilinear(m = 2);", "  u = bl(x, x);", "  h = linear(m = 3)(x);", "  v = bl(x, h);", "  w = u + v;", "  loss crossentropy(w);"),
+            "net.hbp:6:13: instance 'bl' is applied to vector(3) (argument 2) here but to vector(4) at 4:3; a shared instance (one set of "
+                + "parameters) takes one input shape"),
+        row("network s {\n  input x: vector(4);\n  bilinear(m = 2);\n  loss crossentropy;\n}\n",
+            "net.hbp:3:3: bilinear: a layer of a sequential network needs exactly one input, but bilinear has 2 (x, y); apply it to 2 values "
+                + "in a graph network: NAME = bilinear(VALUE, VALUE);"),
         row(graph("  c = concat(x);", "  loss crossentropy(c);"),
             "net.hbp:3:7: concat needs at least two values: 'NAME = concat(a, b);'"),
         row(graph("  h = tanh(x);", "  loss crossentropy;"),

@@ -272,10 +272,10 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, flatten, "
-        + "flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, "
-        + "maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, swish, "
-        + "tanh, transpose, zeropad)", d.getMessage());
+    assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, "
+        + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
+        + "matmul, maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
+        + "swish, tanh, transpose, zeropad)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(missing, null, List.of(specs)));
@@ -325,10 +325,10 @@ class NetworkSpecTest {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, flatten, "
-        + "flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, matmul, "
-        + "maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, swish, "
-        + "tanh, transpose, zeropad)"),
+            "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, "
+        + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
+        + "matmul, maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
+        + "swish, tanh, transpose, zeropad)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),
         row(lines("network net {", "  input x: vector(10);", "  loss linear;", "}"),
@@ -337,7 +337,8 @@ class NetworkSpecTest {
             "net.hbp:3:8: no loss named 'crossentrpy' (losses: bce, crossentropy, huber, mse, squareloss)"),
         row(lines("module two { dims n; input x: vector(n); input y: vector(n); output z = x + y; }", "network net {",
             "  input x: vector(10);", "  two;", "  loss squareloss;", "}"),
-            "net.hbp:4:3: two: a layer of a network needs exactly one input, but two has 2 (x, y)"),
+            "net.hbp:4:3: two: a layer of a sequential network needs exactly one input, but two has 2 (x, y); apply it to 2 values in a "
+                + "graph network: NAME = two(VALUE, VALUE);"),
         // ---- keyword dims ----
         row(net("tensor(3, 32, 32)", "conv2d(q = 3, cout = 16, k = 3, s = 1, p = 1, d = 1);"),
             "net.hbp:3:10: conv2d: 'q' is not a dim of conv2d (its dims: cin, cout, h, w, k, s, p, d)"),

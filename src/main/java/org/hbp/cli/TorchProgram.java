@@ -90,7 +90,7 @@ final class TorchProgram {
       Map<String, String> vars = new LinkedHashMap<>();
       vars.put(g.input(), "x");
       for (NetworkSpec.Step s : g.steps()) {
-        if (s instanceof NetworkSpec.Apply a) vars.put(a.value(), layer(a.instance(), a.layer(), vars.get(a.input())));
+        if (s instanceof NetworkSpec.Apply a) vars.put(a.value(), layer(a.instance(), a.layer(), vars.get(a.inputs().get(0))));  // layer() refuses a module of several inputs by name
         else vars.put(s.value(), merge((NetworkSpec.Merge) s, vars));
       }
       z = vars.get(g.output());

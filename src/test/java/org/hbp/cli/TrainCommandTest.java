@@ -162,7 +162,7 @@ class TrainCommandTest {
         dir.resolve("c").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("nothing"), r.err());
-    r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--data", "synthetic:100,50", "--optimizer", "sgd", "--lr", "1e30",
+    r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--data", "synthetic:100,50", "--optimizer", "sgd", "--lr", "1e307",
         "--epochs", "1", "--batch", "50", "--out", dir.resolve("d").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("training diverged"), r.err());

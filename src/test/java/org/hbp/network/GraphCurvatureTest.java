@@ -111,22 +111,67 @@ class GraphCurvatureTest {
   }
 
   /**
-   * What is written for sequential networks only is refused on a graph, naming it, never a silent
-   * wrong answer: the strategies beyond exact/kfra/bda, the GGN and Hessian diagonals, per-sample gradients.
+   * What is not defined on a graph, or not written for one yet, is refused by name, never a silent
+   * wrong answer: the Hessian diagonal (its diagonal residuals have no graph recursion here) and the
+   * factored GGN on any graph; kfac, kflr and ekfac on a shared instance (its block sums the
+   * Kronecker terms of every pair of uses, which is not one Kronecker product), naming the instance;
+   * kfac under a curvature that keeps a residual.
    */
   @ParameterizedTest
   @ValueSource(strings = {"add", "tied"})
   void whatIsNotDefinedOnGraphsIsRefusedByName(String name) {
     NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 3, 5, 2);
     Pass pass = s.pass();
-    for (Strategy strategy : List.of(Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC, Strategy.DIAG_GGN)) {
-      org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> pass.curvature(CurvatureKind.GGN, strategy));
-      assertTrue(e.getMessage().contains("is not defined on graph networks"), e.getMessage());
-    }
-    for (Runnable r : List.<Runnable>of(() -> GgnDiagonal.exact(pass), () -> HessianDiagonal.exact(pass),
-        () -> SampleGradients.perSample(pass, s.net.parameterNames().get(0)))) {
+    for (Runnable r : List.<Runnable>of(() -> HessianDiagonal.exact(pass), () -> pass.curvature(CurvatureKind.HESSIAN, Strategy.DIAG_HESSIAN),
+        () -> FactoredGgn.of(pass, Curvature.DEFAULT_MEMORY_LIMIT))) {
       org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, r::run);
       assertTrue(e.getMessage().contains("is not defined on graph networks yet"), e.getMessage());
     }
+    for (Strategy strategy : List.of(Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC)) {
+      if (name.equals("tied")) {
+        for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.HESSIAN)) {
+          org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> pass.curvature(kind, strategy));
+          assertTrue(e.getMessage().contains("instance fc (linear) is used by 2 modules (u, v)"), e.getMessage());
+          assertTrue(e.getMessage().contains("not one Kronecker product"), e.getMessage());
+        }
+      } else {
+        org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> pass.curvature(CurvatureKind.HESSIAN, strategy));
+        assertTrue(e.getMessage().contains("has no residual terms"), e.getMessage());
+        pass.curvature(CurvatureKind.GGN, strategy).release();
+      }
+    }
+  }
+
+  /**
+   * A skip connection declared as a graph gives the sequential residual form's numbers for what
+   * carries columns back ({@link GraphColumns} against the chain's {@link ColumnsBackward} and
+   * {@link OutputColumns}, two separate walks): the exact and Monte-Carlo GGN diagonals, kfac (the
+   * same seed draws the same vectors), kflr and ekfac blocks, and per-sample gradients.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"linear", "deep"})
+  void aGraphSkipConnectionCarriesColumnsAsTheResidualBlock(String name) {
+    String[] p = GraphReductionTest.pair(name);
+    Network graph = new Network(NetworkResolver.resolve(Dsl.parse(p[1], "net.hbp"), null, BUILT_IN), Network.builtIn(), BE);
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkResolver.resolve(Dsl.parse(p[0], "net.hbp"), null, BUILT_IN), 4, 7, 2);
+    java.util.Map<String, String> rename = new java.util.LinkedHashMap<>();
+    for (String pair : p[2].split(",")) for (String var : List.of("W", "b")) rename.put(pair.split("=")[0] + "." + var, pair.split("=")[1] + "." + var);
+    java.util.Map<String, Batch> graphParams = new java.util.LinkedHashMap<>();
+    s.paramBatches.forEach((k, v) -> graphParams.put(rename.get(k), v));
+    Pass ps = s.net.run(s.paramBatches, s.x, s.y), pg = graph.run(graphParams, s.x, s.y);
+    int compared = 0;
+    for (Strategy strategy : List.of(Strategy.DIAG_GGN, Strategy.DIAG_GGN_MC, Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC)) {
+      Curvature cs = ps.curvature(CurvatureKind.GGN, strategy), cg = pg.curvature(CurvatureKind.GGN, strategy);
+      for (String q : rename.keySet()) {
+        GraphReductionTest.assertClose(name + " " + strategy + " " + q, cs.dense(q, 1, Curvature.DEFAULT_MEMORY_LIMIT),
+            cg.dense(rename.get(q), 1, Curvature.DEFAULT_MEMORY_LIMIT));
+        compared++;
+      }
+    }
+    for (String q : rename.keySet()) {
+      GraphReductionTest.assertClose(name + " per-sample gradient " + q, SampleGradients.perSample(ps, q), SampleGradients.perSample(pg, rename.get(q)));
+      compared++;
+    }
+    assertEquals(6 * rename.size(), compared);
   }
 }

@@ -125,33 +125,15 @@ public final class GgnDiagonal {
     Map<Network.LayerNode, Batch> outputs = OutputColumns.back(back.pass, columns);
     for (String p : net.parameterNames()) {
       String var = net.parameterVariables.get(p);
-      List<Network.LayerNode> uses = new ArrayList<>();
-      for (Network.LayerNode l : net.uses(p)) if (outputs.containsKey(l)) uses.add(l);
+      List<Network.LayerNode> uses = GraphColumns.usesWithColumns(net, p, outputs);
       if (uses.size() == 1) {
         Network.LayerNode l = uses.get(0);
         back.parameter(l, var, back.pass.caches.get(l), outputs.get(l), outputs.get(l));
-      } else if (uses.size() > 1) back.accumulate(p, sharedProduct(back.pass, uses, var, outputs), null);
+      } else if (uses.size() > 1) back.accumulate(p, GraphColumns.sumOverUses(back.pass, uses, var, outputs), null);
     }
     List<Batch> release = new ArrayList<>(outputs.values());
     release.add(columns);
     net.releaseTemporaries(release);
-  }
-
-  /** {@code sum_uses J_{θ,use}' u_use}, a fresh batch ({@code [N x C]} items of the parameter's shape). */
-  private static Batch sharedProduct(Pass pass, List<Network.LayerNode> uses, String var, Map<Network.LayerNode, Batch> outputs) {
-    Backend be = pass.net.be;
-    Batch sum = null;
-    for (Network.LayerNode l : uses) {
-      Batch u = outputs.get(l);
-      Batch g = l.op.jacTMatProd(pass.caches.get(l), var, u);
-      if (sum == null) sum = be.sharesStorage(g, u) ? be.scale(g, 1) : g;
-      else {
-        Batch next = be.add(sum, g);
-        pass.net.releaseTemporaries(List.of(sum, g), next, u);
-        sum = next;
-      }
-    }
-    return sum;
   }
 
   /** The backward pass of the columns, accumulating each parameter's sum of squares. */

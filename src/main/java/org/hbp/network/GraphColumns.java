@@ -74,4 +74,31 @@ final class GraphColumns {
       values.put(value, sum);
     }
   }
+
+  /**
+   * {@code sum_uses J_{θ,use}' u_use} of a parameter over the given uses (each with its output
+   * columns in {@code outputs}): a fresh batch, {@code [N x C]} items in the parameter's item shape.
+   */
+  static Batch sumOverUses(Pass pass, List<Network.LayerNode> uses, String var, Map<Network.LayerNode, Batch> outputs) {
+    Backend be = pass.net.be;
+    Batch sum = null;
+    for (Network.LayerNode l : uses) {
+      Batch u = outputs.get(l);
+      Batch g = l.op.jacTMatProd(pass.caches.get(l), var, u);
+      if (sum == null) sum = be.sharesStorage(g, u) ? be.scale(g, 1) : g; // a bias's J' u may be u itself
+      else {
+        Batch next = be.add(sum, g);
+        pass.net.releaseTemporaries(List.of(sum, g), next, u);
+        sum = next;
+      }
+    }
+    return sum;
+  }
+
+  /** The uses of a parameter that have columns at their output. */
+  static List<Network.LayerNode> usesWithColumns(Network net, String parameter, Map<Network.LayerNode, Batch> outputs) {
+    List<Network.LayerNode> out = new ArrayList<>();
+    for (Network.LayerNode l : net.uses(parameter)) if (outputs.containsKey(l)) out.add(l);
+    return out;
+  }
 }

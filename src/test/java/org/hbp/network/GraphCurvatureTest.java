@@ -112,8 +112,8 @@ class GraphCurvatureTest {
 
   /**
    * What is not defined on a graph, or not written for one yet, is refused by name, never a silent
-   * wrong answer: the Hessian diagonal (its diagonal residuals have no graph recursion here) and the
-   * factored GGN on any graph; kfac, kflr and ekfac on a shared instance (its block sums the
+   * wrong answer: the Hessian diagonal (its diagonal residuals have no graph recursion here) on any
+   * graph; kfac, kflr and ekfac on a shared instance (its block sums the
    * Kronecker terms of every pair of uses, which is not one Kronecker product), naming the instance;
    * kfac under a curvature that keeps a residual.
    */
@@ -122,8 +122,7 @@ class GraphCurvatureTest {
   void whatIsNotDefinedOnGraphsIsRefusedByName(String name) {
     NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 3, 5, 2);
     Pass pass = s.pass();
-    for (Runnable r : List.<Runnable>of(() -> HessianDiagonal.exact(pass), () -> pass.curvature(CurvatureKind.HESSIAN, Strategy.DIAG_HESSIAN),
-        () -> FactoredGgn.of(pass, Curvature.DEFAULT_MEMORY_LIMIT))) {
+    for (Runnable r : List.<Runnable>of(() -> HessianDiagonal.exact(pass), () -> pass.curvature(CurvatureKind.HESSIAN, Strategy.DIAG_HESSIAN))) {
       org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, r::run);
       assertTrue(e.getMessage().contains("is not defined on graph networks yet"), e.getMessage());
     }
@@ -173,5 +172,43 @@ class GraphCurvatureTest {
       compared++;
     }
     assertEquals(6 * rename.size(), compared);
+  }
+
+  /**
+   * The columns carried back through a graph ({@link GraphColumns}) against the exact products,
+   * which carry directions forward ({@link GraphProducts}, a separate walk): the factored GGN's
+   * products equal the whole-network GGN-vector products, and the GGN diagonal is the diagonal of
+   * the exact GGN block, on branches, {@code +}/{@code -}, concat, {@code .*} merges, a tied layer
+   * (cross terms between its uses) and convolutions concatenated along channels.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"add", "concat", "product", "tied", "inception"})
+  void columnsBackAgreeWithTheExactProducts(String name) {
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 3, 11, 2);
+    Pass pass = s.pass();
+    java.util.Map<String, Batch> v = new java.util.LinkedHashMap<>();
+    java.util.Random rng = new java.util.Random(3);
+    for (String p : s.net.parameterNames()) {
+      int[] sh = s.net.parameterShape(p);
+      double[] d = new double[2 * sh[0] * sh[1]];
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
+      v.put(p, BE.fromArray(1, 2, sh[0], sh[1], d));
+    }
+    java.util.Map<String, Batch> network = pass.networkProduct(CurvatureKind.GGN, v);
+    FactoredGgn factored = FactoredGgn.of(pass, Curvature.DEFAULT_MEMORY_LIMIT);
+    java.util.Map<String, Batch> got = factored.apply(v);
+    Curvature exact = pass.curvature(CurvatureKind.GGN, Strategy.EXACT), diagonal = pass.curvature(CurvatureKind.GGN, Strategy.DIAG_GGN);
+    int compared = 0;
+    for (String p : s.net.parameterNames()) {
+      GraphReductionTest.assertClose(name + " factored GGN product " + p, network.get(p), got.get(p));
+      double[] e = BE.toArray(exact.dense(p, 1, Curvature.DEFAULT_MEMORY_LIMIT)), d = BE.toArray(diagonal.dense(p, 1, Curvature.DEFAULT_MEMORY_LIMIT));
+      int n = (int) Math.round(Math.sqrt(e.length));
+      double[] ed = new double[n * n];
+      for (int i = 0; i < n; i++) ed[i * n + i] = e[i * n + i];
+      GraphReductionTest.assertClose(name + " GGN diagonal " + p, BE.fromArray(1, 1, n, n, ed), BE.fromArray(1, 1, n, n, d));
+      compared++;
+    }
+    factored.release();
+    assertEquals(s.net.parameterNames().size(), compared);
   }
 }

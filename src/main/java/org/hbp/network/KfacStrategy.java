@@ -40,6 +40,12 @@ import org.hbp.runtime.ForwardCache;
  * No residual term enters: these approximate the GGN. Under a curvature that keeps a residual the
  * strategy refuses where any module on the way has one (and agrees with the GGN elsewhere).
  * Parameters without a Kronecker factor (a layer norm's scale) are refused, naming them.
+ *
+ * <p>On a graph network the vectors s are carried back through the graph like gradients
+ * ({@link GraphColumns}: summed at branch points, through merges and multi-input modules by their
+ * Jacobians), so each module use has its U at its output and its own A and G. A shared instance is
+ * refused, naming it: its block sums the Kronecker terms of every pair of uses, which is not one
+ * Kronecker product.
  */
 final class KfacStrategy implements CurvatureStrategy {
   enum Variant { KFAC, KFLR, EKFAC }

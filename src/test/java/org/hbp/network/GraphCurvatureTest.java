@@ -21,8 +21,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * for one sample the frontier walk of kfra and bda is the exact joint recursion (every average is
  * of one term), so their blocks equal the exact strategy's for every curvature, on branches, add,
  * concat and entrywise-product merges (whose residual enters as {@code mod([[0, D], [D, 0]])});
- * GGN and PCH blocks are positive semi-definite for a batch, for every strategy; and a tied layer's
- * kfra block (the sum of its uses' blocks) is not the exact one (which has the cross terms).
+ * GGN and PCH blocks are positive semi-definite for a batch, for every strategy; a tied layer's
+ * kfra block (the sum of its uses' blocks) is not the exact one (which has the cross terms); the
+ * columns carried back through a graph ({@link GraphColumns}: GGN diagonals, kfac/kflr/ekfac, the
+ * factored GGN, per-sample gradients) agree with the exact products and, on a skip connection,
+ * with the residual block; and what stays undefined on graphs is refused by name.
  */
 class GraphCurvatureTest {
   static final Backend BE = NetworkCurvatureTest.BE;

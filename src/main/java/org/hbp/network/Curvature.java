@@ -64,7 +64,7 @@ public final class Curvature {
     if (impl instanceof KfraStrategy || impl instanceof BdaStrategy || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
       return impl.prepare(pass, policy, memoryLimit);
     throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
-        + " names its values); use exact, kfra or bda");
+        + " names its values); use exact, kfra, bda, kfac, kflr, ekfac, diag-ggn or diag-ggn-mc");
   }
 
   /** The exact blocks of a graph network: products with directions on one parameter ({@link GraphProducts#block}). */

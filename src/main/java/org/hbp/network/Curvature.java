@@ -52,17 +52,19 @@ public final class Curvature {
 
   /**
    * The strategy's blocks; on a graph network the exact blocks by {@link GraphProducts} and kfra /
-   * bda by the frontier walk ({@link GraphFrontier}, inside {@link ExplicitStrategy}); other
-   * strategies are refused there (they define nothing at branch points and merges).
+   * bda by the frontier walk ({@link GraphFrontier}, inside {@link ExplicitStrategy}); kfac, kflr,
+   * ekfac and the diagonals from columns carried back through the graph ({@link GraphColumns});
+   * other strategies are refused there.
    */
   private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, KfacOptions options,
       long memoryLimit) {
     CurvatureStrategy impl = strategy.implementation(options);
     if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit);
     if (impl instanceof ExactStrategy) return new GraphExactBlocks(pass, policy);
-    if (impl instanceof KfraStrategy || impl instanceof BdaStrategy) return impl.prepare(pass, policy, memoryLimit);
+    if (impl instanceof KfraStrategy || impl instanceof BdaStrategy || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
+      return impl.prepare(pass, policy, memoryLimit);
     throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
-        + " names its values); use exact, kfra or bda");
+        + " names its values); use exact, kfra, bda, kfac, kflr, ekfac, diag-ggn or diag-ggn-mc");
   }
 
   /** The exact blocks of a graph network: products with directions on one parameter ({@link GraphProducts#block}). */

@@ -12,7 +12,8 @@ import org.hbp.runtime.ForwardCache;
  * The GGN of the whole network (off-diagonal blocks included) in factored form: with the loss
  * factor {@code H_n = S_n S_n'} ({@link Pass#lossFactor()}, r columns per sample), the GGN is
  * {@code G = (1/N) sum_n (J_n' S_n)(J_n' S_n)'}. The columns {@code M_θ,n = J_θ,n' S_n} of every
- * parameter are carried back once ({@link ColumnsBackward}); then each product with D directions
+ * parameter are carried back once ({@link ColumnsBackward}; on a graph {@link GraphColumns}, a
+ * shared instance's columns summed over its uses); then each product with D directions
  * costs two products per parameter, {@code t_n = sum_θ M_θ,n' V_θ} (r x D per sample) and
  * {@code (1/N) sum_n M_θ,n t_n}, instead of a forward and a backward trip through the network
  * ({@link Pass#networkProduct}). It holds {@code N r P} numbers (P parameters), so it pays where
@@ -46,19 +47,19 @@ public final class FactoredGgn {
   /**
    * Carries the loss factor's columns back through the network once.
    *
-   * @throws UserError when the loss has no certified factor, the network is a graph, or the columns
+   * @throws UserError when the loss has no certified factor, or the columns
    *     would exceed {@code memoryLimitBytes} (naming their size)
    */
   public static FactoredGgn of(Pass pass, long memoryLimitBytes) {
     Network net = pass.net;
-    net.requireSequential("the factored GGN");
     if (net.loss.op.factorRanks(net.loss.input).length == 0) pass.lossFactor(); // throws the loss's own message
     long bytes = bytes(pass);
     if (bytes > memoryLimitBytes)
       throw new UserError("the factored GGN needs N*r*P = " + MemoryEstimate.bytes(bytes) + " for its columns, over the memory limit "
           + MemoryEstimate.bytes(memoryLimitBytes) + "; use the products through the network (--ggn-route network), a smaller batch, or raise --memory-limit");
-    Collect collect = new Collect(pass);
     Batch s = pass.lossFactor();
+    if (net.isGraph()) return new FactoredGgn(net, pass.samples, graphColumns(pass, s));
+    Collect collect = new Collect(pass);
     collect.nodes(net.body, s, true);
     collect.temporaries.add(s);
     net.releaseTemporaries(collect.temporaries, collect.columns.values().toArray(new Batch[0]));
@@ -102,6 +103,30 @@ public final class FactoredGgn {
   public void release() {
     for (Batch b : columns.values()) be.release(b);
     columns.clear();
+  }
+
+  /**
+   * A graph network's columns: S carried back through the graph ({@link GraphColumns}), each
+   * parameter's {@code J_θ' S} summed over the uses of its instance ({@code P x r} per sample).
+   */
+  private static Map<String, Batch> graphColumns(Pass pass, Batch s) {
+    Network net = pass.net;
+    Map<Network.LayerNode, Batch> outputs = OutputColumns.back(pass, s);
+    Map<String, Batch> columns = new LinkedHashMap<>();
+    List<Batch> release = new java.util.ArrayList<>(outputs.values());
+    for (String p : net.parameterNames()) {
+      List<Network.LayerNode> uses = GraphColumns.usesWithColumns(net, p, outputs);
+      Batch g;
+      if (uses.isEmpty()) {
+        int[] shape = net.parameterShape(p);
+        g = net.be.fromArray(pass.samples, s.directions(), shape[0], shape[1], new double[pass.samples * s.directions() * shape[0] * shape[1]]);
+      } else g = GraphColumns.sumOverUses(pass, uses, net.parameterVariables.get(p), outputs);
+      columns.put(p, net.be.directionsAsColumns(net.be.reshape(g, g.itemSize(), 1), g.directions()));
+      release.add(g); // kept where the columns are a view of it
+    }
+    release.add(s);
+    net.releaseTemporaries(release, columns.values().toArray(new Batch[0]));
+    return columns;
   }
 
   /** Keeps {@code J_θ' S} of every parameter as {@code P x r} per sample. */

@@ -95,15 +95,14 @@ public final class GgnDiagonal {
   /** (1/N) sum over samples and columns of (J_θ' u)^2 for every parameter θ, the columns u given at the output. */
   static Map<String, Batch> diagonal(Pass pass, Batch columns) {
     Network net = pass.net;
-    if (net.isGraph()) {
-      net.be.release(columns);
-      net.requireSequential("the GGN diagonal");
-    }
     Backward back = new Backward(pass);
-    back.nodes(net.body, columns, true);
-    // the columns at every layer's input, released once the pass is done (a product may be a view of its directions)
-    back.temporaries.add(columns);
-    net.releaseTemporaries(back.temporaries);
+    if (net.isGraph()) graph(back, columns);
+    else {
+      back.nodes(net.body, columns, true);
+      // the columns at every layer's input, released once the pass is done (a product may be a view of its directions)
+      back.temporaries.add(columns);
+      net.releaseTemporaries(back.temporaries);
+    }
     Map<String, Batch> out = new LinkedHashMap<>();
     for (String p : net.parameterNames()) {
       int[] s = net.parameterShape(p);
@@ -113,6 +112,28 @@ public final class GgnDiagonal {
       out.put(p, mean);
     }
     return out;
+  }
+
+  /**
+   * A graph network: the columns at every module use's output ({@link GraphColumns}); a parameter
+   * of one use squares its {@code J_θ' u} as in a chain; a shared instance's parameter squares the
+   * sum over its uses, {@code (sum_uses J_{θ,use}' u_use)^2}: the diagonal of the exact GGN, whose
+   * block holds every use and the cross terms between uses.
+   */
+  private static void graph(Backward back, Batch columns) {
+    Network net = back.pass.net;
+    Map<Network.LayerNode, Batch> outputs = OutputColumns.back(back.pass, columns);
+    for (String p : net.parameterNames()) {
+      String var = net.parameterVariables.get(p);
+      List<Network.LayerNode> uses = GraphColumns.usesWithColumns(net, p, outputs);
+      if (uses.size() == 1) {
+        Network.LayerNode l = uses.get(0);
+        back.parameter(l, var, back.pass.caches.get(l), outputs.get(l), outputs.get(l));
+      } else if (uses.size() > 1) back.accumulate(p, GraphColumns.sumOverUses(back.pass, uses, var, outputs), null);
+    }
+    List<Batch> release = new ArrayList<>(outputs.values());
+    release.add(columns);
+    net.releaseTemporaries(release);
   }
 
   /** The backward pass of the columns, accumulating each parameter's sum of squares. */
@@ -126,8 +147,8 @@ public final class GgnDiagonal {
     @Override
     void parameter(Network.LayerNode l, String p, ForwardCache c, Batch out, Batch u) {
       Batch a = l.op.hasKroneckerFactor(p) && out.cols() == 1 ? l.op.kroneckerFactor(c, p) : null;
-      if (a != null && a.cols() == 1) add(l.path + "." + p, kroneckerSquares(out, a));
-      else accumulate(l.path + "." + p, l.op.jacTMatProd(c, p, out), u);
+      if (a != null && a.cols() == 1) add(l.prefix + "." + p, kroneckerSquares(out, a));
+      else accumulate(l.prefix + "." + p, l.op.jacTMatProd(c, p, out), u);
     }
 
     /**
@@ -149,7 +170,7 @@ public final class GgnDiagonal {
     }
 
     /** Adds sum over samples and columns of g∘g to the parameter's sum ({@code [N x C]} items of its shape). */
-    private void accumulate(String parameter, Batch g, Batch u) {
+    void accumulate(String parameter, Batch g, Batch u) {
       int size = g.itemSize(), columns = g.directions();
       Batch squares = be.multiply(g, g);
       Batch asColumns = be.directionsAsColumns(be.reshape(squares, size, 1), columns);

@@ -40,6 +40,12 @@ import org.hbp.runtime.ForwardCache;
  * No residual term enters: these approximate the GGN. Under a curvature that keeps a residual the
  * strategy refuses where any module on the way has one (and agrees with the GGN elsewhere).
  * Parameters without a Kronecker factor (a layer norm's scale) are refused, naming them.
+ *
+ * <p>On a graph network the vectors s are carried back through the graph like gradients
+ * ({@link GraphColumns}: summed at branch points, through merges and multi-input modules by their
+ * Jacobians), so each module use has its U at its output and its own A and G. A shared instance is
+ * refused, naming it: its block sums the Kronecker terms of every pair of uses, which is not one
+ * Kronecker product.
  */
 final class KfacStrategy implements CurvatureStrategy {
   enum Variant { KFAC, KFLR, EKFAC }
@@ -70,12 +76,58 @@ final class KfacStrategy implements CurvatureStrategy {
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
     checkMemory(pass.net, pass.samples, memoryLimitBytes);
-    requireNoResiduals(pass.net, policy);
+    if (pass.net.isGraph()) {
+      requireUnshared(pass.net);
+      requireNoGraphResiduals(pass.net, policy);
+    } else requireNoResiduals(pass.net, policy);
     return new KfacBlocks(pass);
   }
 
   private String label() {
     return variant.name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /**
+   * Refuses a shared instance (a parameter used by several modules of a graph): its GGN block is
+   * {@code (1/N) sum_n sum_{u,v} J_{u,n}' H_n J_{v,n}}, a sum over pairs of uses (the cross terms
+   * included), which is not one Kronecker product {@code A ⊗ G} (a sum of Kronecker products is not Kronecker), and no choice of
+   * A and G is KFAC's own; so none is made up.
+   */
+  private void requireUnshared(Network net) {
+    for (String p : net.parameterNames()) {
+      List<Network.LayerNode> uses = net.uses(p);
+      if (uses.size() > 1) {
+        Network.LayerNode l = uses.get(0);
+        throw new UserError("--strategy " + label() + ": instance " + l.prefix + " (" + l.op.name() + ") is used by " + uses.size()
+            + " modules (" + String.join(", ", uses.stream().map(u -> u.path).toList()) + "); the GGN block of its shared parameter '" + p
+            + "' sums the Kronecker terms of every pair of uses, which is not one Kronecker product A ⊗ G; use --strategy exact, diag-ggn, kfra or bda");
+      }
+    }
+  }
+
+  /**
+   * On a graph: refuses a curvature that keeps a residual term of a module use with respect to an
+   * input downstream of a parameter, or of a {@code .*} merge there (its second derivative).
+   */
+  private void requireNoGraphResiduals(Network net, ResidualPolicy policy) {
+    java.util.Set<String> needed = GraphPasses.needGradient(net);
+    for (GraphPasses.Step s : net.graph) {
+      if (!needed.contains(s.value())) continue;
+      if (s.layer() == null) {
+        if (s.merge().hasResidual() && policy.modification() != ResidualModification.ZERO)
+          throw new UserError("--strategy " + label() + " approximates the GGN (Fisher), which has no residual terms; the merge " + s.value()
+              + " (.*) has a second derivative that this curvature keeps; use --curvature ggn, or --strategy exact, kfra or bda");
+        continue;
+      }
+      Network.LayerNode l = s.layer();
+      for (String d : l.op.differentiable()) {
+        int i = l.inputs.indexOf(d);
+        if (i >= 0 && !needed.contains(s.inputs().get(i))) continue; // nothing upstream to carry it to
+        if (policy.contributes(l.op, d))
+          throw new UserError("--strategy " + label() + " approximates the GGN (Fisher), which has no residual terms; layer " + l.path + " ("
+              + l.op.name() + ") has a residual with respect to '" + d + "' that this curvature keeps; use --curvature ggn, or --strategy exact, kfra or bda");
+      }
+    }
   }
 
   /** Refuses a curvature that keeps a residual term somewhere on the way back (these strategies have none). */

@@ -128,7 +128,7 @@ public final class Network {
   void requireSequential(String what) {
     if (isGraph())
       throw new UserError(what + " is not defined on graph networks yet (network " + spec.name()
-          + " names its values); declare the network sequentially, or use --strategy exact, kfra or bda");
+          + " names its values); declare the network sequentially, or use --strategy exact, kfra, bda, kfac, kflr, ekfac, diag-ggn or diag-ggn-mc");
   }
 
   /** The layers using a parameter: its owner, and in a graph every use of a shared instance. */

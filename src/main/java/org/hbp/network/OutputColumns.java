@@ -17,9 +17,11 @@ final class OutputColumns {
 
   /**
    * The vectors at each layer's output ({@code [N x r]} items in its output shape), for the layers
-   * at or after the first node with parameters; the caller releases them.
+   * at or after the first node with parameters; the caller releases them. A graph network's
+   * columns go back through its steps ({@link GraphColumns}), summed at branch points.
    */
   static Map<Network.LayerNode, Batch> back(Pass pass, Batch columns) {
+    if (pass.net.isGraph()) return GraphColumns.back(pass, columns);
     Map<Network.LayerNode, Batch> out = new IdentityHashMap<>();
     back(pass, pass.net.body, columns, out, true);
     return out;

@@ -19,14 +19,34 @@ import org.hbp.backend.Batch;
 public final class SampleGradients {
   private SampleGradients() {}
 
-  /** {@code ∇_θ ℓ_n} of every sample: {@code [N x 1]} items in the parameter's item shape, a fresh batch (the caller releases it). */
+  /**
+   * {@code ∇_θ ℓ_n} of every sample: {@code [N x 1]} items in the parameter's item shape, a fresh
+   * batch (the caller releases it). In a graph a shared instance's parameter sums its uses,
+   * {@code sum_uses J_{θ,use,n}' dz_{use,n}}, each use's output gradient from the graph's gradient pass.
+   */
   public static Batch perSample(Pass pass, String parameter) {
-    pass.net.requireSequential("per-sample gradients");
-    Network.LayerNode l = pass.net.owner(parameter);
-    Batch dz = pass.outputGradients.get(l);
-    Batch g = l.op.jacTMatProd(pass.caches.get(l), pass.net.parameterVariables.get(parameter), dz);
-    // a bias's J' dz may be dz itself (a view): copy it, so that releasing the result leaves the pass intact
-    return pass.net.be.sharesStorage(g, dz) ? pass.net.be.scale(g, 1) : g;
+    Backend be = pass.net.be;
+    String var = pass.net.parameterVariables.get(parameter);
+    Batch sum = null;
+    for (Network.LayerNode l : pass.net.uses(parameter)) {
+      Batch dz = pass.outputGradients.get(l);
+      if (dz == null) continue; // a use no gradient reaches
+      Batch g = l.op.jacTMatProd(pass.caches.get(l), var, dz);
+      // a bias's J' dz may be dz itself (a view): copy it, so that releasing the result leaves the pass intact
+      if (be.sharesStorage(g, dz)) g = be.scale(g, 1);
+      if (sum == null) sum = g;
+      else {
+        Batch next = be.add(sum, g);
+        be.release(sum);
+        be.release(g);
+        sum = next;
+      }
+    }
+    if (sum == null) {
+      int[] s = pass.net.parameterShape(parameter);
+      return be.fromArray(pass.samples, 1, s[0], s[1], new double[pass.samples * s[0] * s[1]]);
+    }
+    return sum;
   }
 
   /** BackPACK's BatchGrad: {@code (1/N) ∇_θ ℓ_n} per sample. */

@@ -21,8 +21,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * for one sample the frontier walk of kfra and bda is the exact joint recursion (every average is
  * of one term), so their blocks equal the exact strategy's for every curvature, on branches, add,
  * concat and entrywise-product merges (whose residual enters as {@code mod([[0, D], [D, 0]])});
- * GGN and PCH blocks are positive semi-definite for a batch, for every strategy; and a tied layer's
- * kfra block (the sum of its uses' blocks) is not the exact one (which has the cross terms).
+ * GGN and PCH blocks are positive semi-definite for a batch, for every strategy; a tied layer's
+ * kfra block (the sum of its uses' blocks) is not the exact one (which has the cross terms); the
+ * columns carried back through a graph ({@link GraphColumns}: GGN diagonals, kfac/kflr/ekfac, the
+ * factored GGN, per-sample gradients) agree with the exact products and, on a skip connection,
+ * with the residual block; and what stays undefined on graphs is refused by name.
  */
 class GraphCurvatureTest {
   static final Backend BE = NetworkCurvatureTest.BE;
@@ -111,22 +114,104 @@ class GraphCurvatureTest {
   }
 
   /**
-   * What is written for sequential networks only is refused on a graph, naming it, never a silent
-   * wrong answer: the strategies beyond exact/kfra/bda, the GGN and Hessian diagonals, per-sample gradients.
+   * What is not defined on a graph, or not written for one yet, is refused by name, never a silent
+   * wrong answer: the Hessian diagonal (its diagonal residuals have no graph recursion here) on any
+   * graph; kfac, kflr and ekfac on a shared instance (its block sums the
+   * Kronecker terms of every pair of uses, which is not one Kronecker product), naming the instance;
+   * kfac under a curvature that keeps a residual.
    */
   @ParameterizedTest
   @ValueSource(strings = {"add", "tied"})
   void whatIsNotDefinedOnGraphsIsRefusedByName(String name) {
     NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 3, 5, 2);
     Pass pass = s.pass();
-    for (Strategy strategy : List.of(Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC, Strategy.DIAG_GGN)) {
-      org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> pass.curvature(CurvatureKind.GGN, strategy));
-      assertTrue(e.getMessage().contains("is not defined on graph networks"), e.getMessage());
-    }
-    for (Runnable r : List.<Runnable>of(() -> GgnDiagonal.exact(pass), () -> HessianDiagonal.exact(pass),
-        () -> SampleGradients.perSample(pass, s.net.parameterNames().get(0)))) {
+    for (Runnable r : List.<Runnable>of(() -> HessianDiagonal.exact(pass), () -> pass.curvature(CurvatureKind.HESSIAN, Strategy.DIAG_HESSIAN))) {
       org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, r::run);
       assertTrue(e.getMessage().contains("is not defined on graph networks yet"), e.getMessage());
     }
+    for (Strategy strategy : List.of(Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC)) {
+      if (name.equals("tied")) {
+        for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.HESSIAN)) {
+          org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> pass.curvature(kind, strategy));
+          assertTrue(e.getMessage().contains("instance fc (linear) is used by 2 modules (u, v)"), e.getMessage());
+          assertTrue(e.getMessage().contains("not one Kronecker product"), e.getMessage());
+        }
+      } else {
+        org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> pass.curvature(CurvatureKind.HESSIAN, strategy));
+        assertTrue(e.getMessage().contains("has no residual terms"), e.getMessage());
+        pass.curvature(CurvatureKind.GGN, strategy).release();
+      }
+    }
+  }
+
+  /**
+   * A skip connection declared as a graph gives the sequential residual form's numbers for what
+   * carries columns back ({@link GraphColumns} against the chain's {@link ColumnsBackward} and
+   * {@link OutputColumns}, two separate walks): the exact and Monte-Carlo GGN diagonals, kfac (the
+   * same seed draws the same vectors), kflr and ekfac blocks, and per-sample gradients.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"linear", "deep"})
+  void aGraphSkipConnectionCarriesColumnsAsTheResidualBlock(String name) {
+    String[] p = GraphReductionTest.pair(name);
+    Network graph = new Network(NetworkResolver.resolve(Dsl.parse(p[1], "net.hbp"), null, BUILT_IN), Network.builtIn(), BE);
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkResolver.resolve(Dsl.parse(p[0], "net.hbp"), null, BUILT_IN), 4, 7, 2);
+    java.util.Map<String, String> rename = new java.util.LinkedHashMap<>();
+    for (String pair : p[2].split(",")) for (String var : List.of("W", "b")) rename.put(pair.split("=")[0] + "." + var, pair.split("=")[1] + "." + var);
+    java.util.Map<String, Batch> graphParams = new java.util.LinkedHashMap<>();
+    s.paramBatches.forEach((k, v) -> graphParams.put(rename.get(k), v));
+    Pass ps = s.net.run(s.paramBatches, s.x, s.y), pg = graph.run(graphParams, s.x, s.y);
+    int compared = 0;
+    for (Strategy strategy : List.of(Strategy.DIAG_GGN, Strategy.DIAG_GGN_MC, Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC)) {
+      Curvature cs = ps.curvature(CurvatureKind.GGN, strategy), cg = pg.curvature(CurvatureKind.GGN, strategy);
+      for (String q : rename.keySet()) {
+        GraphReductionTest.assertClose(name + " " + strategy + " " + q, cs.dense(q, 1, Curvature.DEFAULT_MEMORY_LIMIT),
+            cg.dense(rename.get(q), 1, Curvature.DEFAULT_MEMORY_LIMIT));
+        compared++;
+      }
+    }
+    for (String q : rename.keySet()) {
+      GraphReductionTest.assertClose(name + " per-sample gradient " + q, SampleGradients.perSample(ps, q), SampleGradients.perSample(pg, rename.get(q)));
+      compared++;
+    }
+    assertEquals(6 * rename.size(), compared);
+  }
+
+  /**
+   * The columns carried back through a graph ({@link GraphColumns}) against the exact products,
+   * which carry directions forward ({@link GraphProducts}, a separate walk): the factored GGN's
+   * products equal the whole-network GGN-vector products, and the GGN diagonal is the diagonal of
+   * the exact GGN block, on branches, {@code +}/{@code -}, concat, {@code .*} merges, a tied layer
+   * (cross terms between its uses) and convolutions concatenated along channels.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"add", "concat", "product", "tied", "inception"})
+  void columnsBackAgreeWithTheExactProducts(String name) {
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 3, 11, 2);
+    Pass pass = s.pass();
+    java.util.Map<String, Batch> v = new java.util.LinkedHashMap<>();
+    java.util.Random rng = new java.util.Random(3);
+    for (String p : s.net.parameterNames()) {
+      int[] sh = s.net.parameterShape(p);
+      double[] d = new double[2 * sh[0] * sh[1]];
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
+      v.put(p, BE.fromArray(1, 2, sh[0], sh[1], d));
+    }
+    java.util.Map<String, Batch> network = pass.networkProduct(CurvatureKind.GGN, v);
+    FactoredGgn factored = FactoredGgn.of(pass, Curvature.DEFAULT_MEMORY_LIMIT);
+    java.util.Map<String, Batch> got = factored.apply(v);
+    Curvature exact = pass.curvature(CurvatureKind.GGN, Strategy.EXACT), diagonal = pass.curvature(CurvatureKind.GGN, Strategy.DIAG_GGN);
+    int compared = 0;
+    for (String p : s.net.parameterNames()) {
+      GraphReductionTest.assertClose(name + " factored GGN product " + p, network.get(p), got.get(p));
+      double[] e = BE.toArray(exact.dense(p, 1, Curvature.DEFAULT_MEMORY_LIMIT)), d = BE.toArray(diagonal.dense(p, 1, Curvature.DEFAULT_MEMORY_LIMIT));
+      int n = (int) Math.round(Math.sqrt(e.length));
+      double[] ed = new double[n * n];
+      for (int i = 0; i < n; i++) ed[i * n + i] = e[i * n + i];
+      GraphReductionTest.assertClose(name + " GGN diagonal " + p, BE.fromArray(1, 1, n, n, ed), BE.fromArray(1, 1, n, n, d));
+      compared++;
+    }
+    factored.release();
+    assertEquals(s.net.parameterNames().size(), compared);
   }
 }

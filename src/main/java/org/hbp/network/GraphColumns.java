@@ -1,0 +1,104 @@
+package org.hbp.network;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+
+/**
+ * Columns given at a graph network's output (a loss factor's {@code S_n}, Monte-Carlo vectors)
+ * carried back through its steps exactly as {@link GraphPasses#backward} carries the gradient:
+ * the columns of a value are the sum over its uses (a branch point adds its consumers'
+ * {@code J_i' u}); a module use of several inputs passes {@code J_i' u} to its i-th value; a merge
+ * passes its Jacobian-transpose ({@link Merges#jacT}: the identity for {@code +}, its negative for
+ * the subtrahend of {@code -}, {@code diag(b)} for {@code a .* b}, the row selection of a concat).
+ * Only values downstream of a parameter ({@link GraphPasses#needGradient}) receive columns. The
+ * result: each module use's columns at its output, {@code J_{z,n}' s_{n,c}} for its output z.
+ */
+final class GraphColumns {
+  private GraphColumns() {}
+
+  /**
+   * The columns at the output of every module use that is downstream of a parameter
+   * ({@code [N x r]} items in its output shape); intermediate columns are released here, the
+   * returned ones (and {@code columns}) by the caller.
+   */
+  static Map<Network.LayerNode, Batch> back(Pass pass, Batch columns) {
+    Network net = pass.net;
+    Backend be = net.be;
+    Set<String> needed = GraphPasses.needGradient(net);
+    Map<String, Batch> values = new LinkedHashMap<>();
+    Map<Network.LayerNode, Batch> out = new IdentityHashMap<>();
+    List<Batch> temporaries = new ArrayList<>();
+    String output = net.spec.graph().output();
+    values.put(output, GraphPasses.as(be, columns, GraphPasses.item(net, output)));
+    for (int k = net.graph.size() - 1; k >= 0; k--) {
+      GraphPasses.Step s = net.graph.get(k);
+      Batch u = values.get(s.value());
+      if (u == null || !needed.contains(s.value())) continue;
+      if (s.layer() != null) {
+        Network.LayerNode l = s.layer();
+        Batch z = l.asOutput(u);
+        out.put(l, z);
+        for (int i = 0; i < s.inputs().size(); i++) {
+          String in = s.inputs().get(i);
+          if (needed.contains(in)) add(net, values, temporaries, in, l.op.jacTMatProd(pass.caches.get(l), l.inputs.get(i), z));
+        }
+      } else {
+        List<Batch> inputs = GraphPasses.values(pass, s);
+        for (int i = 0; i < s.inputs().size(); i++) {
+          String in = s.inputs().get(i);
+          if (needed.contains(in)) add(net, values, temporaries, in, s.merge().jacT(i, inputs, u));
+        }
+      }
+    }
+    List<Batch> keep = new ArrayList<>(out.values());
+    keep.add(columns);
+    net.releaseTemporaries(temporaries, keep.toArray(Batch[]::new));
+    return out;
+  }
+
+  /** Adds columns {@code d} to those of a value (a branch point sums its consumers'). */
+  private static void add(Network net, Map<String, Batch> values, List<Batch> temporaries, String value, Batch d) {
+    d = GraphPasses.as(net.be, d, GraphPasses.item(net, value));
+    temporaries.add(d);
+    Batch before = values.get(value);
+    if (before == null) values.put(value, d);
+    else {
+      Batch sum = net.be.add(before, d);
+      temporaries.add(sum);
+      values.put(value, sum);
+    }
+  }
+
+  /**
+   * {@code sum_uses J_{θ,use}' u_use} of a parameter over the given uses (each with its output
+   * columns in {@code outputs}): a fresh batch, {@code [N x C]} items in the parameter's item shape.
+   */
+  static Batch sumOverUses(Pass pass, List<Network.LayerNode> uses, String var, Map<Network.LayerNode, Batch> outputs) {
+    Backend be = pass.net.be;
+    Batch sum = null;
+    for (Network.LayerNode l : uses) {
+      Batch u = outputs.get(l);
+      Batch g = l.op.jacTMatProd(pass.caches.get(l), var, u);
+      if (sum == null) sum = be.sharesStorage(g, u) ? be.scale(g, 1) : g; // a bias's J' u may be u itself
+      else {
+        Batch next = be.add(sum, g);
+        pass.net.releaseTemporaries(List.of(sum, g), next, u);
+        sum = next;
+      }
+    }
+    return sum;
+  }
+
+  /** The uses of a parameter that have columns at their output. */
+  static List<Network.LayerNode> usesWithColumns(Network net, String parameter, Map<Network.LayerNode, Batch> outputs) {
+    List<Network.LayerNode> out = new ArrayList<>();
+    for (Network.LayerNode l : net.uses(parameter)) if (outputs.containsKey(l)) out.add(l);
+    return out;
+  }
+}

@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|permute|pick
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|permute|pick|arith|bufmul
 
 For the transformer, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks): its gradient and diagonal curvature blocks are split into '<name>[q]', '[k]', '[v]'."""
@@ -157,6 +157,37 @@ class Embed(nn.Module):
         return self.out(torch.tanh(self.mix(s)).flatten(1))
 
 
+class Arith(nn.Module):
+    """Arithmetic with fixed constants (Constant nodes): x * 0.5, x / 3.0, x - c, c - x, x * c and x / c with c a per-feature
+    vector, 1.5 + x; and x / y of two computed values (Div, the module divide)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(4, 5)
+        self.gate = nn.Linear(5, 5)
+        self.out = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = self.inp(x) * 0.5
+        h = torch.tanh(h / 3.0 - torch.tensor([0.1, -0.2, 0.3, 0.4, -0.5]))
+        h = torch.tensor([1.0, 2.0, 0.5, -1.0, 0.25]) - h * torch.tensor([2.0, -1.0, 0.5, 1.5, 3.0])
+        h = torch.tanh(h / torch.tensor([2.0, 4.0, 0.5, 1.0, 8.0]))
+        d = h / (1.5 + torch.sigmoid(self.gate(h)))
+        return self.out(2.0 - d)
+
+
+class ScaleByBuffer(nn.Module):
+    """x * b with b a registered buffer (an initializer: a parameter or a buffer, which the ONNX file does not tell apart)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(4, 3)
+        self.register_buffer("b", torch.rand(3))
+
+    def forward(self, x):
+        return self.inp(x) * self.b
+
+
 def randomize_norms(net):
     """Weights and biases of the normalisation layers away from 1 and 0; batch norms' running statistics away from 0 and 1."""
     with torch.no_grad():
@@ -247,6 +278,16 @@ elif kind == "bn2d":
                         nn.Tanh(), nn.Flatten(), nn.Linear(8, 3))
     randomize_norms(net)
     x = torch.randn(n, 2, 8, 8)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "arith":
+    net = Arith()
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "bufmul":
+    net = ScaleByBuffer()
+    x = torch.randn(n, 4)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
 elif kind in ("permute", "pick"):

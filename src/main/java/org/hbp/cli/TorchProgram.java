@@ -17,7 +17,8 @@ import org.hbp.network.NetworkSpec;
 /**
  * The network of {@code hbp bench --torch} as a PyTorch program: any declaration (a chain, residual
  * blocks, or a graph with merges and shared instances) lowered layer by layer, the same way for
- * every kind of network. Each module use becomes one PyTorch call on its input:
+ * every kind of network. Each module use becomes one PyTorch call on its inputs (all of them, in
+ * declared order, for a module of several inputs such as {@code bilinear(m = 4)(a, b)}):
  * <ul>
  *   <li>a built-in module PyTorch has as a native operation (linear, conv2d, relu, tanh, sigmoid,
  *       gelu, maxpool, avgpool, flatten) is that operation ({@code F.linear}, {@code F.conv2d}, ...),
@@ -90,7 +91,7 @@ final class TorchProgram {
       Map<String, String> vars = new LinkedHashMap<>();
       vars.put(g.input(), "x");
       for (NetworkSpec.Step s : g.steps()) {
-        if (s instanceof NetworkSpec.Apply a) vars.put(a.value(), layer(a.instance(), a.layer(), vars.get(a.inputs().get(0))));  // layer() refuses a module of several inputs by name
+        if (s instanceof NetworkSpec.Apply a) vars.put(a.value(), layer(a.instance(), a.layer(), a.inputs().stream().map(vars::get).toList()));
         else vars.put(s.value(), merge((NetworkSpec.Merge) s, vars));
       }
       z = vars.get(g.output());
@@ -125,7 +126,7 @@ final class TorchProgram {
         String item = tuple(r.inputShape());
         h = assign("as_item(" + h + ", " + item + ") + as_item(" + body + ", " + item + ")", "residual block " + prefix + i);
       } else {
-        h = layer(prefix + i, (NetworkSpec.Layer) n, h);
+        h = layer(prefix + i, (NetworkSpec.Layer) n, List.of(h));
       }
     }
     return h;
@@ -145,15 +146,20 @@ final class TorchProgram {
         : String.join(" " + m.op().symbol() + " ", m.inputs())));
   }
 
-  /** One use of a module instance on the value h; the variable of its output. */
-  private String layer(String prefix, NetworkSpec.Layer l, String h) {
+  /**
+   * One use of a module instance on the values hs (one for each of its inputs, in declared order:
+   * a module of several inputs, e.g. {@code bilinear(m = 4)(a, b)}, gets them all); the variable of its output.
+   */
+  private String layer(String prefix, NetworkSpec.Layer l, List<String> hs) {
     ModuleSpec m = l.module();
     if (m.isLoss()) throw new UserError(prefix + ": " + m.name() + " is a loss, not a module");
     List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
-    if (inputs.size() != 1) throw new UserError(prefix + ": module " + m.name() + " has " + inputs.size() + " inputs; bench --torch lowers one-input modules");
+    if (inputs.size() != hs.size())
+      throw new IllegalStateException(prefix + ": module " + m.name() + " takes " + inputs.size() + " inputs, applied to " + hs.size());
     String mod = instance(prefix, l);
-    String x = inputs.get(0).name(), in = "as_item(" + h + ", " + mod + "_s[" + quote(x) + "])";
-    String expr = isNative(m, builtIn) ? nativeCall(m.name(), mod, h, in) : generatedCall(m, mod, in);
+    List<String> in = new ArrayList<>();
+    for (int i = 0; i < inputs.size(); i++) in.add("as_item(" + hs.get(i) + ", " + mod + "_s[" + quote(inputs.get(i).name()) + "])");
+    String expr = isNative(m, builtIn) ? nativeCall(m.name(), mod, hs.get(0), in.get(0)) : generatedCall(m, mod, in);
     return assign(expr, prefix + ": " + m.name());
   }
 
@@ -174,20 +180,26 @@ final class TorchProgram {
     };
   }
 
-  /** The generated module's forward on items (through its forward on natural shapes where it computes index or data variables). */
-  private static String generatedCall(ModuleSpec m, String mod, String in) {
+  /**
+   * The generated module's forward on the items of its inputs, in declared order (through its
+   * forward on natural shapes where it computes index or data variables).
+   */
+  private static String generatedCall(ModuleSpec m, String mod, List<String> in) {
     List<Expr.Var> keywords = new ArrayList<>(m.withRole(Expr.Role.DATA));
     keywords.addAll(m.withRole(Expr.Role.INDEX));
-    String x = m.withRole(Expr.Role.INPUT).get(0).name(), z = m.output().name();
+    List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
+    String z = m.output().name();
     if (keywords.isEmpty()) {
-      List<String> params = new ArrayList<>();
+      List<String> values = new ArrayList<>(), params = new ArrayList<>();
+      for (int i = 0; i < inputs.size(); i++) values.add("(" + quote(inputs.get(i).name()) + ", " + in.get(i) + ")");
       for (Expr.Var p : m.withRole(Expr.Role.PARAM)) params.add("(" + quote(p.name()) + ", " + quote(PyTorchGeneration.identifier(p.name())) + ")");
-      return "generated(" + mod + ", " + in + ", " + quote(x) + ", (" + String.join(", ", params) + (params.size() == 1 ? "," : "") + "))";
+      return "generated(" + mod + ", " + tuple(values) + ", " + tuple(params) + ")";
     }
     // data variables (e.g. dropout masks) are all ones, as in hbp's networks; index variables are computed by the module
-    List<String> args = new ArrayList<>(List.of("K.natural_of(" + in + ", " + mod + "_s[" + quote(x) + "])"));
+    List<String> args = new ArrayList<>();
+    for (int i = 0; i < inputs.size(); i++) args.add("K.natural_of(" + in.get(i) + ", " + mod + "_s[" + quote(inputs.get(i).name()) + "])");
     for (Expr.Var d : m.withRole(Expr.Role.DATA))
-      args.add(PyTorchGeneration.identifier(d.name()) + "=torch.ones(" + in + ".shape[0], *" + mod + "_s[" + quote(d.name()) + "], dtype=dt)");
+      args.add(PyTorchGeneration.identifier(d.name()) + "=torch.ones(" + in.get(0) + ".shape[0], *" + mod + "_s[" + quote(d.name()) + "], dtype=dt)");
     return "K.item_of(" + mod + "(" + String.join(", ", args) + "), " + mod + "_s[" + quote(z) + "])";
   }
 
@@ -239,8 +251,8 @@ final class TorchProgram {
     return v;
   }
 
-  private static String tuple(List<Integer> shape) {
-    return "(" + String.join(", ", shape.stream().map(String::valueOf).toList()) + (shape.size() == 1 ? ",)" : ")");
+  private static String tuple(List<?> items) {
+    return "(" + String.join(", ", items.stream().map(String::valueOf).toList()) + (items.size() == 1 ? ",)" : ")");
   }
 
   private static String quote(String s) {
@@ -285,12 +297,12 @@ final class TorchProgram {
           P[name] = t
 
 
-      def generated(mod, x, name, params):
-          \"\"\"A generated module's forward on items x [N, rows, cols]: its kernel program on a cache of items.\"\"\"
-          values = {name: x[None]}
+      def generated(mod, inputs, params):
+          \"\"\"A generated module's forward on its inputs' items [N, rows, cols] ((name, items) pairs): its kernel program on a cache of items.\"\"\"
+          values = {name: x[None] for name, x in inputs}
           for var, attr in params:
               values[var] = K.item_of(getattr(mod, attr), mod.shape(var))[None, None]
-          return mod._forward(K.Cache(values, x.dtype, x.device))[0]
+          return mod._forward(K.Cache(values, inputs[0][1].dtype, inputs[0][1].device))[0]
 
 
       """;

@@ -17,7 +17,8 @@ import org.hbp.io.NdArray;
  * user's {@code --map}. A chain (each node reads the value before it and constants) becomes a
  * sequential network; any other graph (a value read by several nodes, an Add, Sub or Mul of two
  * computed values, a Concat along axis 1, an initializer read by several nodes) the graph form
- * ({@link GraphForm}): merges become {@code + - .*} and {@code concat}, tied weights a named instance.
+ * ({@link GraphForm}): merges become {@code + - .*} and {@code concat}, a Div of two values the
+ * two-input module {@code divide(a, b)}, tied weights a named instance.
  */
 public final class OnnxImporter {
   private final OnnxModel model;
@@ -214,12 +215,20 @@ public final class OnnxImporter {
       define(n.getOutput(0), out, joined);
       return 1;
     }
+    if (op.equals("Div")) {
+      if (computed.size() != 2 || !first.equals(shapes.get(computed.get(1))))
+        throw error(i, "divides per-sample shapes " + first + " and " + shapes.get(computed.get(computed.size() - 1)) + "; hbp's divide takes two "
+            + "values of equal shapes (no broadcasting)");
+      form.apply(out, addLayer("divide", Map.of(), describe(i)), dsl.get(0) + ", " + dsl.get(1));
+      define(n.getOutput(0), out, first);
+      return 1;
+    }
     String symbol = switch (op) {
       case "Add" -> "+";
       case "Sub" -> "-";
       case "Mul" -> ".*";
       default -> throw error(i, "reads " + computed.size() + " computed values (" + String.join(", ", computed) + "); hbp merges values by Add, Sub "
-          + "and Mul (two of equal shapes) and Concat along axis 1");
+          + "and Mul (two of equal shapes) and Concat along axis 1, and maps Div of two as the module divide");
     };
     if (computed.size() != 2 || !first.equals(shapes.get(computed.get(1))))
       throw error(i, "merges per-sample shapes " + first + " and " + shapes.get(computed.get(computed.size() - 1)) + "; hbp's " + symbol

@@ -120,6 +120,11 @@ public final class OnnxModel {
     return constants.get(name);
   }
 
+  /** Whether a value is one of the graph's initializers (a PyTorch model's parameters and buffers), not a Constant node's or folded value. */
+  boolean isInitializer(String name) {
+    return initializers.contains(name);
+  }
+
   boolean isConstant(String name) {
     return constants.containsKey(name);
   }

@@ -20,7 +20,8 @@ final class OperatorMappings {
   private static final Map<String, String> ELEMENTWISE = Map.of("Relu", "relu", "Sigmoid", "sigmoid", "Tanh", "tanh", "Softplus", "softplus");
 
   /** The operators this table maps (for messages). */
-  static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)", "Relu", "Sigmoid", "Tanh", "Softplus",
+  static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)",
+      "Add, Sub, Mul, Div with a Constant (scalar, or a vector [n] on a vector value)", "Add, Sub, Mul, Div of two computed values", "Relu", "Sigmoid", "Tanh", "Softplus",
       "Elu (alpha 1)", "LeakyRelu (alpha 0.01)", "Gelu", "Div/Erf/Add/Mul/Mul (GELU)", "Softmax", "LogSoftmax", "Flatten", "Reshape (to [N, -1])",
       "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad (zeros)", "LayerNormalization (and its ReduceMean pattern)",
       "BatchNormalization (inference)", "Gather (nn.Embedding of token ids)", "Transpose (perm [0, 2, 1])",
@@ -33,7 +34,8 @@ final class OperatorMappings {
     return switch (op) {
       case "Gemm" -> gemm(w, i);
       case "MatMul" -> w.shape.size() == 2 ? Sequences.matMul(w, i) : matMul(w, i);
-      case "Add" -> w.shape.size() == 2 ? Sequences.bias(w, i) : bias(w, i);
+      case "Add" -> Arithmetic.fixedConstant(w, i) ? Arithmetic.operator(w, i) : w.shape.size() == 2 ? Sequences.bias(w, i) : bias(w, i);
+      case "Sub", "Mul" -> Arithmetic.operator(w, i);
       case "Gather" -> Sequences.gather(w, i);
       case "Transpose" -> {
         Integer used = Attention.pattern(w, i);
@@ -53,7 +55,10 @@ final class OperatorMappings {
         String approx = Attributes.string(n, "approximate", "none");
         yield elementwise(w, i, approx.equals("tanh") ? "gelu_tanh" : "gelu");
       }
-      case "Div" -> erfGelu(w, i);
+      case "Div" -> {
+        Integer used = erfGelu(w, i);
+        yield used != null ? used : Arithmetic.operator(w, i);
+      }
       case "Softmax", "LogSoftmax" -> {
         long axis = Attributes.integer(n, "axis", -1);
         if (w.shape.size() != 1 || (axis != 1 && axis != -1))
@@ -195,8 +200,8 @@ final class OperatorMappings {
     return flatten(w, i);
   }
 
-  /** GELU as older exporters write it: x * (1 + erf(x / sqrt 2)) * 0.5, nodes Div, Erf, Add, Mul, Mul. */
-  private static int erfGelu(OnnxImporter w, int i) {
+  /** GELU as older exporters write it: x * (1 + erf(x / sqrt 2)) * 0.5, nodes Div, Erf, Add, Mul, Mul; null where node i does not start it. */
+  private static Integer erfGelu(OnnxImporter w, int i) {
     String x = w.current;
     List<Integer> at = new ArrayList<>(List.of(i));
     NodeProto div = w.node(i);
@@ -218,8 +223,7 @@ final class OperatorMappings {
         at.add(j);
       }
     }
-    if (!ok) throw w.error(i, "hbp maps Div only within GELU's Erf pattern x * (1 + erf(x / sqrt(2))) * 0.5 (Div, Erf, Add, Mul, Mul), which this is not; "
-        + unknown(w, i).getMessage().replaceFirst("^.*?; map it", "map it"));
+    if (!ok) return null;
     w.addLayer("gelu", Map.of(), "nodes " + at + " (GELU: Div, Erf, Add, Mul, Mul)");
     w.advance(value, w.shape);
     return j - i + 1;

@@ -33,7 +33,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * ({@link TorchProgram}, lowered from the declaration) computes, in float64, the loss, the
  * gradients and the exact GGN and Hessian block products that hbp's own pass gives (to 1e-10), on
  * a graph network (convolutions concatenated, a tied instance used twice, merges - and .*, a
- * module from generated code) and on a sequential one with residual blocks. Not a timing test.
+ * module from generated code), on a sequential one with residual blocks, and on a graph with modules
+ * of two inputs (bilinear, divide). Not a timing test.
  */
 class BenchTorchTest {
   @TempDir Path dir;
@@ -77,11 +78,65 @@ class BenchTorchTest {
       "  loss crossentropy;",
       "}");
 
+  /** Modules of two inputs: bilinear (its inputs from two branches) and divide (entrywise x ./ y, the denominator a softplus, positive). */
+  static final String TWO_INPUTS = String.join("\n",
+      "network twoinputs {",
+      "  input x: vector(5);",
+      "  a = linear(m = 4)(x);",
+      "  t = tanh(a);",
+      "  b = linear(m = 3)(x);",
+      "  z = bilinear(m = 4)(t, b);",
+      "  u = linear(m = 4)(t);",
+      "  p = softplus(u);",
+      "  d = divide(z, p);",
+      "  y = linear(m = 3)(d);",
+      "  loss crossentropy(y);",
+      "}");
+
+  /**
+   * networks/two_inputs.hbp made small: a module of two matrix inputs declared in the file
+   * (cross-attention of 16 query tokens over 4 key tokens), a residual merge, and bilinear of the two means.
+   */
+  static final String CROSS_ATTENTION = String.join("\n",
+      "module cross_attention {",
+      "  dims d, e, k, T, S;",
+      "  input X: matrix(d, T);",
+      "  input Y: matrix(e, S);",
+      "  param Wq: matrix(k, d);",
+      "  param Wk: matrix(k, e);",
+      "  param Wv: matrix(k, e);",
+      "  param Wo: matrix(d, k);",
+      "  let Q = Wq*X;",
+      "  let K = Wk*Y;",
+      "  let V = Wv*Y;",
+      "  let P = softmax(K'*Q / sqrt(k));",
+      "  output Z = Wo*(V*P);",
+      "}",
+      "network crossattention {",
+      "  input x: tensor(2, 8, 8);",
+      "  stem = conv2d(cout = 3, k = 2, s = 2, p = 0, d = 1)(x);",
+      "  t = tanh(stem);",
+      "  q = linear_tokens(m = 3)(t);",
+      "  pool = avgpool(k = 2)(t);",
+      "  kv = linear_tokens(m = 2)(pool);",
+      "  o = cross_attention(k = 2)(q, kv);",
+      "  r = o + q;",
+      "  f = meanpool(r);",
+      "  g = meanpool(kv);",
+      "  y = bilinear(m = 3)(f, g);",
+      "  loss crossentropy(y);",
+      "}");
+
   @ParameterizedTest
-  @ValueSource(strings = {"graph", "residual"})
+  @ValueSource(strings = {"graph", "residual", "twoinputs", "crossattention"})
   void pytorchSideGivesHbpsLossGradientsAndExactProducts(String which) throws Exception {
     Path file = dir.resolve(which + ".hbp");
-    Files.writeString(file, which.equals("graph") ? GRAPH : RESIDUAL);
+    Files.writeString(file, switch (which) {
+      case "graph" -> GRAPH;
+      case "residual" -> RESIDUAL;
+      case "twoinputs" -> TWO_INPUTS;
+      default -> CROSS_ATTENTION;
+    });
     Backend be = new CpuBackend();
     Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(), be);
     Random rng = new Random(3);
@@ -97,8 +152,14 @@ class BenchTorchTest {
 
     for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.HESSIAN)) {
       TorchBench.Run run = TorchBench.run(net, params, x, yb, kind, Map.of(2, dirs), "float64", 1, 0, 1);
-      assertTrue(run.nativeModules().containsAll(List.of("linear", "crossentropy")), run.nativeModules().toString());
-      assertTrue(run.generatedModules().contains(which.equals("graph") ? "softplus" : "elu"), run.generatedModules().toString());
+      assertTrue(run.nativeModules().containsAll(List.of(which.equals("crossattention") ? "conv2d" : "linear", "crossentropy")), run.nativeModules().toString());
+      List<String> generated = switch (which) {
+        case "graph" -> List.of("softplus");
+        case "residual" -> List.of("elu");
+        case "twoinputs" -> List.of("bilinear", "divide", "softplus");
+        default -> List.of("cross_attention", "bilinear", "linear_tokens");
+      };
+      assertTrue(run.generatedModules().containsAll(generated), run.generatedModules().toString());
       try (Pass pass = net.run(params, x, yb)) {
         assertEquals(pass.loss(), run.loss(), 1e-10 * (1 + Math.abs(pass.loss())), "loss");
         Curvature c = pass.curvature(kind, Strategy.EXACT);

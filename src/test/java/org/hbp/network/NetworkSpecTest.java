@@ -272,7 +272,7 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, "
+    assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
         + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
         + "matmul, maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
         + "swish, tanh, transpose, zeropad)", d.getMessage());
@@ -325,7 +325,7 @@ class NetworkSpecTest {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, conv2d, conv2d_nobias, dropout, elu, embedding, embedding_table, "
+            "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
         + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
         + "matmul, maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
         + "swish, tanh, transpose, zeropad)"),

@@ -41,6 +41,15 @@ class OnnxImportErrorsTest {
     throw new AssertionError("no loss in: " + out);
   }
 
+  /** Mul by an initializer (here a registered buffer; a parameter looks the same in the file) is refused, naming the node and the initializer. */
+  @Test
+  void mulByAnInitializerIsRefusedByName() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "bufmul");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "(Mul): multiplies by the initializer 'b'",
+        "a parameter or a buffer", "no built-in mapping for the ONNX operator Mul by an initializer", "--map Mul=my-specs/op.hbp:module");
+  }
+
   @Test
   void unknownOperatorNamesOpTypeAndNodeAndSaysHowToMapIt() throws Exception {
     runScript("onnx_check.py", dir.toString(), "custom");

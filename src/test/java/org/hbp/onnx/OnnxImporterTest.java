@@ -130,6 +130,31 @@ class OnnxImporterTest {
     assertEquals("W", new InitializerNames(net).name("tied_W.W"));
   }
 
+  private static NodeProto constantNode(String out, double[] data, long... dims) {
+    return node("Constant", out, List.of(), out, AttributeProto.newBuilder().setName("value").setType(AttributeProto.AttributeType.TENSOR)
+        .setT(tensor("", data, dims)).build());
+  }
+
+  /** x - c is constant_shift with data -c, c - x constant_minus with c; c / x, a constant of another shape are refused, naming the node. */
+  @Test
+  void arithmeticWithConstantsKeepsTheConstantAsDataOrNamesTheNode() throws Exception {
+    ImportedNetwork net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addNode(constantNode("c", new double[] {1, -2}, 2)).addNode(node("Sub", "s", List.of("x", "c"), "h"))
+        .addNode(constantNode("k", new double[] {0.5}))
+        .addNode(node("Sub", "t", List.of("k", "h"), "z")).build()), "mse", List.of());
+    assertEquals(List.of("constant_shift", "constant_minus"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+    assertTrue(net.parameterNames().isEmpty(), net.parameterNames().toString());
+    assertArrayEquals(new double[] {-1, 2}, net.data().get("0.c").data());
+    assertArrayEquals(new double[] {0.5, 0.5}, net.data().get("1.c").data());
+    UserError e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addNode(constantNode("c", new double[] {3})).addNode(node("Div", "d", List.of("c", "x"), "z")).build());
+    assertTrue(e.getMessage().contains("node 1 'd' (Div): divides the constant 'c' by the value; hbp maps Div of a value by a constant"), e.getMessage());
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 1L, 1L)).addOutput(value("z", null, 2L, 1L, 1L))
+        .addNode(constantNode("c", new double[] {1, 2}, 2, 1, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build());
+    assertTrue(e.getMessage().contains("node 1 'm' (Mul): its constant has shape [2, 1, 1] and the value per-sample shape [2, 1, 1]; hbp maps Mul "
+        + "with a constant that is a scalar"), e.getMessage());
+  }
+
   @Test
   void graphNetworksAndBadInputsAreRefusedWithTheNodeNamed() throws Exception {
     // one initializer read by two nodes that differ (transB): not one instance
@@ -148,8 +173,8 @@ class OnnxImporterTest {
     assertTrue(e.getMessage().contains("node 2 'cat' (Concat): concatenates along axis 2; hbp maps Concat of computed values along axis 1"), e.getMessage());
     // a merge hbp does not have
     e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
-        .addNode(node("Relu", "r", List.of("x"), "a")).addNode(node("Div", "d", List.of("x", "a"), "z")).build());
-    assertTrue(e.getMessage().contains("node 1 'd' (Div): reads 2 computed values (x, a); hbp merges values by Add, Sub and Mul"), e.getMessage());
+        .addNode(node("Relu", "r", List.of("x"), "a")).addNode(node("Pow", "d", List.of("x", "a"), "z")).build());
+    assertTrue(e.getMessage().contains("node 1 'd' (Pow): reads 2 computed values (x, a); hbp merges values by Add, Sub and Mul"), e.getMessage());
     // an axis of the input without a fixed size
     e = importError(GraphProto.newBuilder().addInput(value("x", null, null)).addOutput(value("z", null, 2L))
         .addNode(node("Relu", "r", List.of("x"), "z")).build());

@@ -90,6 +90,22 @@ class OnnxTorchCheckTest {
     assertTrue(text.contains(" .* ") && text.contains(" - "), text);
   }
 
+  /**
+   * Add, Sub, Mul and Div with fixed constants (Constant nodes: scalars and per-feature vectors, the
+   * constant first or second) map to constant_shift, constant_minus, constant_scale and
+   * constant_divide with the constant as data (no parameter of hbp's besides PyTorch's); Div of two
+   * computed values to the two-input module divide.
+   */
+  @Test
+  void arithmeticWithConstantsAndDivisionOfTwoValuesEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("arith", "crossentropy", 6);
+    String text = NetworkText.of(net);
+    for (String module : List.of("constant_scale", "constant_divide", "constant_shift", "constant_minus"))
+      assertTrue(text.contains("= " + module + "("), module + " in\n" + text);
+    assertTrue(text.matches("(?s).*= divide\\(v\\d+, v\\d+\\);.*"), text);
+    assertEquals(8, net.data().size(), "the constants as data: " + net.data().keySet());
+  }
+
   /** An inception block: three convolution branches of one value, Concat along the channels. */
   @Test
   void inceptionBlockWithConcatEqualsAutograd() throws Exception {

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 
@@ -40,26 +41,38 @@ final class GraphColumns {
       GraphPasses.Step s = net.graph.get(k);
       Batch u = values.get(s.value());
       if (u == null || !needed.contains(s.value())) continue;
-      if (s.layer() != null) {
-        Network.LayerNode l = s.layer();
-        Batch z = l.asOutput(u);
-        out.put(l, z);
-        for (int i = 0; i < s.inputs().size(); i++) {
-          String in = s.inputs().get(i);
-          if (needed.contains(in)) add(net, values, temporaries, in, l.op.jacTMatProd(pass.caches.get(l), l.inputs.get(i), z));
-        }
-      } else {
-        List<Batch> inputs = GraphPasses.values(pass, s);
-        for (int i = 0; i < s.inputs().size(); i++) {
-          String in = s.inputs().get(i);
-          if (needed.contains(in)) add(net, values, temporaries, in, s.merge().jacT(i, inputs, u));
-        }
-      }
+      if (s.layer() != null) out.put(s.layer(), s.layer().asOutput(u));
+      pushBack(pass, s, u, needed, (in, d) -> add(net, values, temporaries, in, d));
     }
     List<Batch> keep = new ArrayList<>(out.values());
     keep.add(columns);
     net.releaseTemporaries(temporaries, keep.toArray(Batch[]::new));
     return out;
+  }
+
+  /**
+   * The reverse walk's step: columns {@code u} at a step's value carried to each of its inputs
+   * that is in {@code needed}, {@code to.accept(input value, J_i' u)} (a module use's
+   * {@code jacTMatProd} of its i-th input at {@code u} in its output shape; a merge's
+   * {@link Merges#jacT}, which may return u itself). The caller sums what reaches a value from its
+   * several uses. Shared by every walk that carries columns back through a graph ({@link #back},
+   * {@link GraphHessianDiagonal}).
+   */
+  static void pushBack(Pass pass, GraphPasses.Step s, Batch u, Set<String> needed, BiConsumer<String, Batch> to) {
+    if (s.layer() != null) {
+      Network.LayerNode l = s.layer();
+      Batch z = l.asOutput(u);
+      for (int i = 0; i < s.inputs().size(); i++) {
+        String in = s.inputs().get(i);
+        if (needed.contains(in)) to.accept(in, l.op.jacTMatProd(pass.caches.get(l), l.inputs.get(i), z));
+      }
+    } else {
+      List<Batch> inputs = GraphPasses.values(pass, s);
+      for (int i = 0; i < s.inputs().size(); i++) {
+        String in = s.inputs().get(i);
+        if (needed.contains(in)) to.accept(in, s.merge().jacT(i, inputs, u));
+      }
+    }
   }
 
   /** Adds columns {@code d} to those of a value (a branch point sums its consumers'). */

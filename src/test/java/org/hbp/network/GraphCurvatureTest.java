@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * kfra block (the sum of its uses' blocks) is not the exact one (which has the cross terms); the
  * columns carried back through a graph ({@link GraphColumns}: GGN diagonals, kfac/kflr/ekfac, the
  * factored GGN, per-sample gradients) agree with the exact products and, on a skip connection,
- * with the residual block; and what stays undefined on graphs is refused by name.
+ * with the residual block; and what stays undefined on graphs is refused by name (the Hessian
+ * diagonal on graphs: {@link GraphHessianDiagonalTorchCheckTest}).
  */
 class GraphCurvatureTest {
   static final Backend BE = NetworkCurvatureTest.BE;
@@ -115,8 +116,7 @@ class GraphCurvatureTest {
 
   /**
    * What is not defined on a graph, or not written for one yet, is refused by name, never a silent
-   * wrong answer: the Hessian diagonal (its diagonal residuals have no graph recursion here) on any
-   * graph; kfac, kflr and ekfac on a shared instance (its block sums the
+   * wrong answer: kfac, kflr and ekfac on a shared instance (its block sums the
    * Kronecker terms of every pair of uses, which is not one Kronecker product), naming the instance;
    * kfac under a curvature that keeps a residual.
    */
@@ -125,10 +125,6 @@ class GraphCurvatureTest {
   void whatIsNotDefinedOnGraphsIsRefusedByName(String name) {
     NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec(name), 3, 5, 2);
     Pass pass = s.pass();
-    for (Runnable r : List.<Runnable>of(() -> HessianDiagonal.exact(pass), () -> pass.curvature(CurvatureKind.HESSIAN, Strategy.DIAG_HESSIAN))) {
-      org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, r::run);
-      assertTrue(e.getMessage().contains("is not defined on graph networks yet"), e.getMessage());
-    }
     for (Strategy strategy : List.of(Strategy.KFAC, Strategy.KFLR, Strategy.EKFAC)) {
       if (name.equals("tied")) {
         for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.HESSIAN)) {

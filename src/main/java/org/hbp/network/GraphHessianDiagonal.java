@@ -12,8 +12,9 @@ import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ResidualKind;
 
 /**
- * The exact Hessian diagonal ({@link HessianDiagonal#exact}) on a graph network, by HBP with
- * signed column sets carried back through the graph's steps.
+ * The exact Hessian diagonal ({@link HessianDiagonal#exact}), by HBP with signed column sets
+ * carried back through a graph's steps; a sequential network is walked as the graph it is
+ * ({@link Dag#chain}: a residual block is the {@code +} merge of its input and its body).
  *
  * <p><b>The recursion.</b> For one sample, the Hessian of the loss in the parameters of a DAG is
  * {@code J_out' H_ℓ J_out + sum_steps J_in' R_step J_in}: the loss Hessian at the output, and for
@@ -72,7 +73,70 @@ final class GraphHessianDiagonal extends HessianSums {
 
   private static final double HALF_ROOT = Math.sqrt(0.5);
 
+  /**
+   * The steps walked: a graph network's own, or a chain's written as a graph ({@link #chain}: each
+   * layer a module use of the value before it, a residual block {@code z = x + f(x)} the {@code +}
+   * merge of x and its body's last value), with each value's item shape.
+   */
+  record Dag(List<GraphPasses.Step> steps, String input, String output, Map<String, int[]> items) {
+    static Dag of(Network net) {
+      if (!net.isGraph()) return chain(net);
+      Map<String, int[]> items = new HashMap<>();
+      NetworkSpec.Graph g = net.spec.graph();
+      items.put(g.input(), GraphPasses.item(net, g.input()));
+      for (GraphPasses.Step s : net.graph) items.put(s.value(), GraphPasses.item(net, s.value()));
+      return new Dag(net.graph, g.input(), g.output(), items);
+    }
+
+    /** A sequential network as a graph: values named by the layers' paths, a residual block's sum {@code <path>+}. */
+    static Dag chain(Network net) {
+      List<GraphPasses.Step> steps = new ArrayList<>();
+      Map<String, int[]> items = new HashMap<>();
+      String input = "input";
+      items.put(input, Network.itemOf(net.spec.inputShape()));
+      String output = chain(net, net.body, input, steps, items);
+      return new Dag(List.copyOf(steps), input, output, items);
+    }
+
+    private static String chain(Network net, List<Network.Node> nodes, String value, List<GraphPasses.Step> steps, Map<String, int[]> items) {
+      for (Network.Node n : nodes) {
+        if (n instanceof Network.LayerNode l) {
+          NetworkSpec.Layer layer = l.layer;
+          steps.add(new GraphPasses.Step(new NetworkSpec.Apply(l.path, l.path, layer, List.of(value), List.of(layer.inputShape()), layer.line(),
+              layer.column()), l, null));
+          value = l.path;
+          items.put(value, l.outputItem());
+        } else {
+          Network.ResidualNode r = (Network.ResidualNode) n;
+          String body = chain(net, r.body, value, steps, items);
+          List<Integer> shape = r.block.inputShape();
+          NetworkSpec.Merge sum = new NetworkSpec.Merge(r.path + "+", NetworkSpec.MergeOp.ADD, List.of(value, body), List.of(shape, shape), shape,
+              r.block.line(), r.block.column());
+          steps.add(new GraphPasses.Step(sum, null, new Merges(net.be, sum)));
+          value = sum.value();
+          items.put(value, Network.itemOf(shape));
+        }
+      }
+      return value;
+    }
+
+    /**
+     * The values downstream of (or made by) a use of a parameterized module, as
+     * {@link GraphPasses#needGradient}: those whose columns are needed.
+     */
+    Set<String> needed() {
+      Set<String> out = new HashSet<>();
+      for (GraphPasses.Step s : steps) {
+        boolean needs = s.layer() != null && !s.layer().op.parameters().isEmpty();
+        for (String v : s.inputs()) needs |= out.contains(v);
+        if (needs) out.add(s.value());
+      }
+      return out;
+    }
+  }
+
   private final Network net;
+  private final Dag dag;
   private final Set<String> needed;
   /** For each value, the shared parameters (several uses) a use of which it is computed from. */
   private final Map<String, Set<String>> sharedUpstream;
@@ -82,11 +146,12 @@ final class GraphHessianDiagonal extends HessianSums {
   private GraphHessianDiagonal(Pass pass, long limit) {
     super(pass, limit);
     this.net = pass.net;
-    this.needed = GraphPasses.needGradient(net);
-    this.sharedUpstream = sharedUpstream(net);
+    this.dag = Dag.of(net);
+    this.needed = dag.needed();
+    this.sharedUpstream = sharedUpstream(net, dag);
   }
 
-  /** The walk's sums over samples, each parameter's diagonal ({@link HessianSums#means}). */
+  /** The walk's sums over samples, each parameter's diagonal ({@link HessianSums#means}); a chain is walked as a graph. */
   static GraphHessianDiagonal sums(Pass pass, long limit) {
     GraphHessianDiagonal walk = new GraphHessianDiagonal(pass, limit);
     walk.walk();
@@ -96,12 +161,11 @@ final class GraphHessianDiagonal extends HessianSums {
   private void walk() {
     Batch factor = pass.lossFactor();
     temporaries.add(factor);
-    String output = net.spec.graph().output();
     ColumnSet loss = new ColumnSet(1);
-    loss.atValue.put(output, GraphPasses.as(be, factor, GraphPasses.item(net, output)));
+    loss.atValue.put(dag.output(), GraphPasses.as(be, factor, dag.items().get(dag.output())));
     sets.add(loss);
-    for (int k = net.graph.size() - 1; k >= 0; k--) {
-      GraphPasses.Step s = net.graph.get(k);
+    for (int k = dag.steps().size() - 1; k >= 0; k--) {
+      GraphPasses.Step s = dag.steps().get(k);
       if (!needed.contains(s.value())) continue;
       int before = sets.size(); // sets introduced at this step start at its inputs
       for (int j = 0; j < before; j++) carry(sets.get(j), s);
@@ -120,7 +184,7 @@ final class GraphHessianDiagonal extends HessianSums {
     String where = s.layer() != null ? layerName(s.layer()) : "the " + s.merge().op().name().toLowerCase(java.util.Locale.ROOT) + " merge making '" + s.value() + "'";
     if (s.layer() != null) parameters(set, s.layer(), s.layer().asOutput(u));
     for (String in : s.inputs()) {
-      int[] item = GraphPasses.item(net, in);
+      int[] item = dag.items().get(in);
       if (needed.contains(in)) check(u.samples(), u.directions(), (long) item[0] * item[1], "value '" + in + "', an input of " + where);
     }
     GraphColumns.pushBack(pass, s, u, needed, (in, d) -> place(set, in, d));
@@ -227,7 +291,7 @@ final class GraphHessianDiagonal extends HessianSums {
 
   /** Adds columns {@code d} to a set's piece at a value (in the value's item shape). */
   private void place(ColumnSet set, String value, Batch d) {
-    set.atValue.put(value, sum(set.atValue.get(value), own(GraphPasses.as(be, d, GraphPasses.item(net, value)))));
+    set.atValue.put(value, sum(set.atValue.get(value), own(GraphPasses.as(be, d, dag.items().get(value)))));
   }
 
   /** Adds columns {@code d} to a set's piece at a shared parameter (in its item shape). */
@@ -271,10 +335,10 @@ final class GraphHessianDiagonal extends HessianSums {
   }
 
   /** For each value, the shared parameters a use of which precedes it (so that the value depends on them). */
-  private static Map<String, Set<String>> sharedUpstream(Network net) {
+  private static Map<String, Set<String>> sharedUpstream(Network net, Dag dag) {
     Map<String, Set<String>> out = new HashMap<>();
-    out.put(net.spec.graph().input(), Set.of());
-    for (GraphPasses.Step s : net.graph) {
+    out.put(dag.input(), Set.of());
+    for (GraphPasses.Step s : dag.steps()) {
       Set<String> up = new HashSet<>();
       for (String in : s.inputs()) up.addAll(out.getOrDefault(in, Set.of()));
       if (s.layer() != null)

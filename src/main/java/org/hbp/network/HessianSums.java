@@ -10,10 +10,10 @@ import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ResidualKind;
 
 /**
- * What the two walks of the Hessian diagonal share ({@link HessianDiagonal}: a chain with residual
- * blocks; {@link GraphHessianDiagonal}: a graph): each parameter's host sum over samples, the
- * memory check before a column set is formed, the refusal of a general residual, the factors of a
- * diagonal residual, and the signed sums of squares of a parameter's columns.
+ * The per-layer parts of the Hessian diagonal's walk ({@link GraphHessianDiagonal}), apart from
+ * the walk: each parameter's host sum over samples, the memory check before a column set is
+ * formed, the refusal of a general residual, the factors of a diagonal residual, and the signed
+ * sums of squares of a parameter's columns.
  */
 abstract class HessianSums {
   final Pass pass;

@@ -101,9 +101,11 @@ class GraphHessianDiagonalTorchCheckTest {
   }
 
   /**
-   * A skip connection declared as a graph gives the residual block's Hessian diagonal (the chain's
-   * walk, {@link HessianDiagonal}, against the graph's), with a linear layer, an elementwise
-   * module (a diagonal residual inside the block) and a deeper body.
+   * A skip connection declared as a graph gives the residual block's Hessian diagonal (the chain
+   * written as steps by {@link GraphHessianDiagonal.Dag#chain}, the residual block a {@code +}
+   * merge, against the graph the DSL declares; one walk does both, which autograd checks on
+   * chains in {@link HessianDiagonalTest} and on graphs above), with a linear layer, an
+   * elementwise module (a diagonal residual inside the block) and a deeper body.
    */
   @ParameterizedTest
   @ValueSource(strings = {"linear", "tanh", "deep"})

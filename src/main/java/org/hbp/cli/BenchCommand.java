@@ -491,6 +491,10 @@ public final class BenchCommand extends HbpCommand {
         warmup, repeat);
     w.println("  PyTorch lowering: native operations for " + names(run.nativeModules()) + "; generated code (hbp generate --target pytorch) for "
         + names(run.generatedModules()));
+    w.println("  PyTorch BLAS: " + (run.blasLibraries().isEmpty() ? "none mapped (its products ran in its own kernels)" : String.join(", ", run.blasLibraries())));
+    if (run.referenceBlas())
+      w.println("  WARNING: PyTorch ran on the reference (netlib) BLAS, some 20-30x slower than an optimised one: its times below are not a"
+          + " fair comparison. Install an optimised BLAS for it (Debian: apt-get install libopenblas0-pthread) and run again.");
     results.add(new Result("PyTorch gradient pass", run.gradientSeconds(), run.gradientSeconds() / grad.medianSeconds, -1, -1));
     w.printf(Locale.ROOT, "  %-48s %10.4f s  (ours / PyTorch = %.2f)%n", "PyTorch gradient pass", run.gradientSeconds(),
         grad.medianSeconds / run.gradientSeconds());

@@ -32,13 +32,13 @@ import picocli.CommandLine.Parameters;
             + "into OUT/<configuration>/seed-<s> (an interrupted experiment resumes where it stopped), draws "
             + "OUT/plots/*.png (mean ± std over seeds) and writes OUT/summary.md: a table and whether each of the "
             + "paper's claims held.",
-        "--scale small (a data subset, fewer epochs), medium (fig4: all of Fashion-MNIST, 5 epochs) or full (the paper's schedule)."})
+        "--scale small (a data subset, fewer epochs), medium (fig4: all of Fashion-MNIST, 5 epochs; fig5: 1000 images, 4 epochs, 20 CG iterations) or full (the paper's schedule)."})
 public final class ExperimentCommand extends HbpCommand {
   @Parameters(index = "0", paramLabel = "fig4|fig5", description = "Which experiment.")
   String figure;
 
   @Option(names = "--scale", defaultValue = "small",
-      description = "small (default: a subset, a few epochs), medium (fig4: all of Fashion-MNIST, 5 epochs) or full (the paper's schedule).")
+      description = "small (default: a subset, a few epochs), medium (fig4: all of Fashion-MNIST, 5 epochs; fig5: 1000 images, 4 epochs, 20 CG iterations) or full (the paper's schedule).")
   String scale;
 
   @Option(names = "--only", split = ",", paramLabel = "TEXT", description = "Run only these configurations: a whole label selects it alone, other text every label containing it (e.g. SGD,GGN).")
@@ -90,7 +90,7 @@ public final class ExperimentCommand extends HbpCommand {
     Map<String, Batch> initial = Initialization.xavierNormal(net, 0);
     for (Experiments.Config c : plan.configs()) {
       try {
-        MemoryEstimate.training(net, initial, c.batch(), 1000, probe -> {
+        MemoryEstimate.training(net, initial, c.batch(), plan.evalBatch(), probe -> {
           Optimizer o = c.create(probe, limit);
           return o::step;
         }).check(limit);

@@ -46,7 +46,22 @@ final class TorchBench {
 
   /** PyTorch's medians (seconds), how it batched the directions, and its values (items in hbp's layout). */
   record Run(double gradientSeconds, Map<Integer, Double> productSeconds, String productMode, double loss, Map<String, double[]> gradients,
-      Map<String, double[]> products, List<String> nativeModules, List<String> generatedModules) {}
+      Map<String, double[]> products, List<String> nativeModules, List<String> generatedModules, List<String> blasLibraries) {
+
+    /**
+     * Whether PyTorch ran on the reference (netlib) BLAS: Debian's python3-torch calls whatever libblas.so.3 the alternatives
+     * system selects, which is the unoptimised reference implementation unless an optimised one (libopenblas0) is installed;
+     * its matrix products then run some 20-30x slower, and the ratios mean nothing.
+     */
+    boolean referenceBlas() {
+      return blasLibraries.stream().anyMatch(TorchBench::isReferenceBlas);
+    }
+  }
+
+  /** A reference BLAS/LAPACK library path: Debian's {@code .../blas/libblas.so.3} or {@code .../lapack/liblapack.so.3}. */
+  static boolean isReferenceBlas(String path) {
+    return path.matches(".*/(blas/libblas|lapack/liblapack)\\.so[.0-9]*");
+  }
 
   /** The curvatures whose exact block products PyTorch computes here. */
   static boolean hasProducts(CurvatureKind kind) {
@@ -154,11 +169,13 @@ final class TorchBench {
     double gradient = Double.NaN;
     Map<Integer, Double> products = new LinkedHashMap<>();
     String mode = null;
+    List<String> blas = new ArrayList<>();
     for (String line : log.split("\n")) {
       String[] f = line.strip().split(" ");
       if (f.length == 2 && f[0].equals("gradient")) gradient = Double.parseDouble(f[1]);
       else if (f.length == 3 && f[0].equals("products")) products.put(Integer.parseInt(f[1]), Double.parseDouble(f[2]));
       else if (f.length == 2 && f[0].equals("mode")) mode = f[1];
+      else if (f.length == 2 && f[0].equals("blas")) blas.add(f[1]);
     }
     if (Double.isNaN(gradient)) throw new UserError("PyTorch run printed no timing:\n" + log);
     Map<String, double[]> grads = new LinkedHashMap<>(), prods = new LinkedHashMap<>();
@@ -166,7 +183,7 @@ final class TorchBench {
       grads.put(name, hbpLayout(out.get("grad." + name)));
       if (out.containsKey("prod." + name)) prods.put(name, hbpLayout(out.get("prod." + name)));
     }
-    return new Run(gradient, products, mode, out.get("loss").data()[0], grads, prods, natives, generated);
+    return new Run(gradient, products, mode, out.get("loss").data()[0], grads, prods, natives, generated, blas);
   }
 
   /** Largest |PyTorch - hbp| / largest |hbp| of the loss, the gradients and (ggn, hessian) the exact products with the first directions. */
@@ -248,6 +265,25 @@ final class TorchBench {
       for n in NAMES:
           results["grad." + n] = K.item_of(P[n].grad, natural[n]).detach().numpy()
       print("gradient", median_seconds(gradient_pass), flush=True)
+
+
+      def blas_libraries():
+          # the BLAS and LAPACK shared libraries this process has mapped (after the pass ran its products)
+          found = []
+          try:
+              with open("/proc/self/maps") as maps:
+                  for line in maps:
+                      path = line.split()[-1] if len(line.split()) >= 6 else ""
+                      name = os.path.basename(path)
+                      if ("blas" in name or "lapack" in name or "mkl" in name or "blis" in name) and path not in found:
+                          found.append(path)
+          except OSError:
+              pass
+          return found
+
+
+      for path in blas_libraries():
+          print("blas", os.path.realpath(path), flush=True)
 
       if COUNTS:
           z = net(x)

@@ -102,7 +102,7 @@ final class TorchProgram {
     StringBuilder py = new StringBuilder();
     py.append("# hbp bench --torch: network ").append(ns.name()).append(" (").append(ns.source())
         .append(") lowered to PyTorch by hbp (org.hbp.cli.TorchProgram).\n");
-    py.append("import statistics\nimport sys\nimport time\n\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\n\n");
+    py.append("import os\nimport statistics\nimport sys\nimport time\n\nimport numpy as np\nimport torch\nimport torch.nn.functional as F\n\n");
     py.append("sys.path.insert(0, sys.argv[1])\n");
     py.append("from ").append(PACKAGE).append(" import hbp_runtime as K  # noqa: E402\n");
     for (String m : modules)

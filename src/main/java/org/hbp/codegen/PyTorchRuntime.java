@@ -521,6 +521,22 @@ class LossDerivatives:
         shape = self._variable(wrt)
         return dense(lambda u: self.hessian_mat_prod(wrt, u), self.samples, shape, self.cache.dtype, self.cache.device)
 
+    def loss_factor(self, wrt):
+        \"""S_n with H_n = S_n S_n' per sample, derived with the Hessian (the certificate of its positive
+        semi-definiteness): [N, D, R], rows in the row-major flattening of wrt, the blocks' columns side by side.
+        A ValueError where the derivation found no factor.\"""
+        shape = self._variable(wrt)
+        columns = getattr(self.module, "_factor_columns_" + wrt, None)
+        if columns is None:
+            raise ValueError("%s: the derivation certified no factor S with H = S S' for %r" % (type(self).__name__, wrt))
+        blocks = []
+        for i, r in enumerate(columns()):
+            eye = torch.eye(r, dtype=self.cache.dtype, device=self.cache.device).reshape(r, 1, r, 1)
+            out = getattr(self.module, "_factor_%s_%d" % (wrt, i))(self.cache, eye)
+            s = natural_from_vec(expand_batch(out, r, self.samples), shape).reshape(r, self.samples, -1)
+            blocks.append(s.permute(1, 2, 0))
+        return torch.cat(blocks, dim=2)
+
     def hessian_is_psd(self, wrt):
         \"""Whether the derivation proved the Hessian positive semi-definite.\"""
         self._variable(wrt)

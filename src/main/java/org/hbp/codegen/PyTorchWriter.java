@@ -11,6 +11,7 @@ import org.hbp.calculus.Shape;
 import org.hbp.codegen.PyTorchLowering.PyBody;
 import org.hbp.codegen.PyTorchLowering.PyMemo;
 import org.hbp.codegen.PyTorchLowering.PyPart;
+import org.hbp.derive.LossFactor;
 import org.hbp.derive.LossRule;
 import org.hbp.derive.ModuleRule;
 import org.hbp.derive.ModuleRules;
@@ -53,7 +54,8 @@ final class PyTorchWriter {
   private record VariableBodies(ModuleRule rule, PyBody jacobian, PyBody jacobianT, PyBody jacobianTSum, Optional<PyBody> residual,
       Optional<PyBody> residualDiagonal, Optional<PyBody> kroneckerFactor, Optional<Expr> kroneckerExpr) {}
 
-  private record LossBodies(LossRule rule, PyBody gradient, PyBody hessian) {}
+  /** A loss's lowered rules: gradient, Hessian product, and the products of its factor's blocks S_i (none when not certified). */
+  private record LossBodies(LossRule rule, PyBody gradient, PyBody hessian, List<Expr> factorBlocks, List<PyBody> factors) {}
 
   private String module() {
     String cls = PyTorchNames.className(m.name());
@@ -65,7 +67,10 @@ final class PyTorchWriter {
       OperatorAnalyser.residualDiagonal(r).ifPresent(computed::add);
       OperatorAnalyser.kroneckerFactor(r).ifPresent(computed::add);
     }
-    for (LossRule r : lossRules) computed.addAll(List.of(r.gradient(), r.hessian()));
+    for (LossRule r : lossRules) {
+      computed.addAll(List.of(r.gradient(), r.hessian()));
+      r.factor().ifPresent(f -> computed.addAll(f.blocks()));
+    }
     lowering = new PyTorchLowering(m, OperatorAnalyser.sharedSubexpressions(computed));
     PyBody forward = lowering.forward(m.outputExpr());
     List<VariableBodies> variables = new ArrayList<>();
@@ -77,7 +82,12 @@ final class PyTorchWriter {
           OperatorAnalyser.residualDiagonal(r).map(lowering::value), factor.map(lowering::value), factor));
     }
     List<LossBodies> losses = new ArrayList<>();
-    for (LossRule r : lossRules) losses.add(new LossBodies(r, lowering.value(r.gradient()), lowering.product(r.hessian())));
+    for (LossRule r : lossRules) {
+      List<Expr> blocks = r.factor().map(LossFactor::blocks).orElse(List.of());
+      List<PyBody> factors = new ArrayList<>();
+      for (Expr b : blocks) factors.add(lowering.product(b));
+      losses.add(new LossBodies(r, lowering.value(r.gradient()), lowering.product(r.hessian()), blocks, factors));
+    }
 
     header(rules, lossRules);
     line("import torch");
@@ -318,6 +328,20 @@ final class PyTorchWriter {
     method("_gradient_" + x, "cache", "dE/d" + x + " = " + text(b.rule().gradient()) + " as items [1, N, rows, cols].", b.gradient());
     method("_hessian_" + x, "cache, v", "H v, H = d^2 E / d vec(" + x + ")^2 = " + text(b.rule().hessian()) + "; v: [V, N, numel, 1].",
         b.hessian());
+    if (b.factors().isEmpty()) return;
+    int n = b.factors().size();
+    for (int i = 0; i < n; i++) {
+      Expr block = b.factorBlocks().get(i);
+      method("_factor_" + x + "_" + i, "cache, v", "S_" + i + " v, " + (n == 1 ? "the loss factor" : "block " + i + " of the loss factor S = [S_0, ..., S_"
+          + (n - 1) + "]") + " (" + b.rule().factor().get().reason() + "): S_" + i + " = " + text(block) + "; v: [V, N, "
+          + notation.dimText(block.shape().cols()) + ", 1] -> [V, N, numel, 1].", b.factors().get(i));
+    }
+    List<String> columns = new ArrayList<>();
+    for (Expr block : b.factorBlocks()) columns.add(lowering.dim(block.shape().cols()));
+    line("    def _factor_columns_" + x + "(self):");
+    line("        " + docstring("The column counts of the loss factor's blocks S_i."));
+    line("        return (" + String.join(", ", columns) + (columns.size() == 1 ? ",)" : ")"));
+    line("");
   }
 
   private void memoMethod(PyMemo memo) {

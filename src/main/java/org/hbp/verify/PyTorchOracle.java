@@ -214,6 +214,9 @@ def run_case(case, package, gen, checks):
             if d.hessian_is_psd(x):
                 low = torch.linalg.eigvalsh((h + h.mT) / 2).min().item()
                 checks.claim(tag + " hessian_is_psd(%s)" % x, low >= -TOL * (1 + h.abs().max().item()), "smallest eigenvalue %.2e" % low)
+            if hasattr(module, "_factor_columns_" + x):
+                s_ = d.loss_factor(x)
+                checks.check(tag + " loss_factor(%s) S S'" % x, s_ @ s_.mT, h)
         return
 
     dz = rand(n, *out_shape)

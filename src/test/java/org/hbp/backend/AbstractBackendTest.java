@@ -266,8 +266,9 @@ abstract class AbstractBackendTest {
 
   private void checkBinary(String name, DoubleBinaryOperator op, BinaryOperator<Batch> kernel) {
     for (int[] ax : AXES) {
-      // equal item shapes, a with 1x1 items, b with 1x1 items, both 1x1
-      int[][] shapes = {{3, 4, 3, 4}, {1, 1, 3, 4}, {3, 4, 1, 1}, {1, 1, 1, 1}};
+      // equal item shapes, a with 1x1 items, b with 1x1 items, both 1x1; then large items (at
+      // least 6 x 2400 entries: the float32 BLAS backend's oneDNN kernels take these)
+      int[][] shapes = {{3, 4, 3, 4}, {1, 1, 3, 4}, {3, 4, 1, 1}, {1, 1, 1, 1}, {40, 60, 40, 60}, {1, 1, 40, 60}, {40, 60, 1, 1}};
       for (int[] sh : shapes) {
         Batch a = random(ax[0], ax[1], sh[0], sh[1]);
         Batch b = random(ax[2], ax[3], sh[2], sh[3]);

@@ -1,6 +1,7 @@
 package org.hbp.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
@@ -182,13 +183,23 @@ class BenchTorchTest {
     String o = out.toString();
     assertEquals(0, code, o + "\n" + err);
     for (String row : new String[] {"PyTorch gradient pass", "PyTorch products, all blocks, 1 direction", "PyTorch products, all blocks, 3 directions",
-        "(ours exact / PyTorch = ", "PyTorch lowering: native operations for avgpool, conv2d, crossentropy, flatten, linear, tanh; generated code"})
+        "(ours exact / PyTorch = ", "PyTorch BLAS: ", "PyTorch lowering: native operations for avgpool, conv2d, crossentropy, flatten, linear, tanh; generated code"})
       assertTrue(o.contains(row), "prints " + row + ":\n" + o);
     Matcher m = Pattern.compile("PyTorch agrees with hbp: loss (\\S+), gradients (\\S+), exact ggn products \\(1 direction\\) (\\S+) ").matcher(o);
     assertTrue(m.find(), o);
     for (int i = 1; i <= 3; i++) assertTrue(Double.parseDouble(m.group(i)) <= 1e-10, m.group());
     String j = Files.readString(json);
     assertTrue(j.contains("\"what\": \"PyTorch gradient pass\", \"median_s\": ") && j.contains("\"what\": \"PyTorch products, all blocks, 3 directions\""), j);
+  }
+
+  /** Debian's reference BLAS (what python3-torch gets without libopenblas0) is told apart from optimised ones by its path. */
+  @Test
+  void referenceBlasIsRecognisedByItsDebianPath() {
+    assertTrue(TorchBench.isReferenceBlas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"));
+    assertTrue(TorchBench.isReferenceBlas("/usr/lib/x86_64-linux-gnu/lapack/liblapack.so.3"));
+    assertFalse(TorchBench.isReferenceBlas("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"));
+    assertFalse(TorchBench.isReferenceBlas("/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so"));
+    assertFalse(TorchBench.isReferenceBlas("/opt/intel/mkl/lib/libmkl_rt.so"));
   }
 
   @Test

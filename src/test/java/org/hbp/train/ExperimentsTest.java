@@ -66,7 +66,11 @@ class ExperimentsTest {
     assertEquals(60000, Experiments.plan("fig4", "medium").trainSize());
     assertEquals(5, Experiments.plan("fig4", "medium").epochs());
     org.junit.jupiter.api.Assertions.assertThrows(UserError.class, () -> Experiments.only(f4, List.of("lbfgs")));
-    org.junit.jupiter.api.Assertions.assertThrows(UserError.class, () -> Experiments.plan("fig5", "medium"));
+    // fig5's medium scale: a larger subset, more steps and CG iterations than small, the same configurations
+    Experiments.Plan f5m = Experiments.plan("fig5", "medium"), f5small = Experiments.plan("fig5", "small");
+    assertEquals(List.of(1000, 1000, 4), List.of(f5m.trainSize(), f5m.testSize(), f5m.epochs()));
+    assertEquals(f5small.configs().stream().map(Experiments.Config::label).toList(), f5m.configs().stream().map(Experiments.Config::label).toList());
+    assertEquals(20, find(f5m, "CG-Newton GGN, alpha 1e-3").cgMaxiter());
     // small keeps every configuration and its hyper-parameters
     assertEquals(f4.configs(), Experiments.plan("fig4", "small").configs());
     assertEquals(f5.configs().size(), Experiments.plan("fig5", "small").configs().size());

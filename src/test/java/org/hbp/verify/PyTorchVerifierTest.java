@@ -72,6 +72,8 @@ class PyTorchVerifierTest {
     }
     assertTrue(r.log().contains("kronecker_factor(W)"), "the Kronecker factors are checked");
     assertTrue(r.log().contains("hessian_is_psd(x)"), "a PSD claim is checked");
+    assertTrue(r.log().lines().anyMatch(l -> l.startsWith("PASS crossentropy.hbp/crossentropy") && l.contains("loss_factor(x) S S'")),
+        "the derived loss factor S is checked against autograd's Hessian: " + r.log());
   }
 
   @Test
@@ -107,6 +109,10 @@ class PyTorchVerifierTest {
     PyTorchVerifier.Report abs = mutated("gated.hbp", "hbp_runtime.py", "return values.abs()", "return values");
     assertTrue(abs.log().lines().anyMatch(l -> l.startsWith("FAIL") && l.contains("pch-abs")), abs.log());
     assertTrue(abs.log().lines().noneMatch(l -> l.startsWith("FAIL") && !l.contains("pch-abs")), abs.log());
+    // the loss factor without its rank-one correction: S S' = diag(p) is not the Hessian, every other check passes
+    PyTorchVerifier.Report factor = mutated("crossentropy.hbp", "crossentropy.py", "        t5 = t1 - t4\n", "        t5 = t1\n");
+    assertTrue(factor.log().lines().anyMatch(l -> l.startsWith("FAIL") && l.contains("loss_factor(x)")), factor.log());
+    assertTrue(factor.log().lines().noneMatch(l -> l.startsWith("FAIL") && !l.contains("loss_factor(x)")), factor.log());
     // items read row-major instead of column-major
     PyTorchVerifier.Report layout = mutated("conv2d.hbp", "hbp_runtime.py", "return a.mT.reshape(*a.shape[:-2], cols, rows).mT",
         "return a.reshape(*a.shape[:-2], rows, cols)");

@@ -217,6 +217,14 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return out;
   }
 
+  // ---- elementwise: oneDNN's binary kernels (float32), else the host kernels -----------------
+
+  @Override
+  protected Batch elementwise(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
+    BlasBatch out = dnnl.binary(kernel, op, x, y, e);
+    return out != null ? out : super.elementwise(kernel, op, x, y, e);
+  }
+
   // ---- maps: oneDNN's kernels for built-ins (float32), else chunk forms ---------------------
 
   @Override

@@ -4,6 +4,7 @@ import static org.hbp.backend.BackendChecks.item;
 
 import java.lang.ref.Reference;
 import org.bytedeco.javacpp.Pointer;
+import org.hbp.backend.BackendChecks;
 import org.hbp.backend.ConvGeometry;
 import org.hbp.backend.ScalarFunction;
 
@@ -63,6 +64,36 @@ final class BlasDnnl {
     if (d == null || algorithm < 0 || x.length() == 0) return null;
     return into(be.alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false),
         out -> d.eltwiseBackward(algorithm, x, y, out, x.length()));
+  }
+
+  /** Below this many result entries the host kernel's loop costs less than oneDNN's call. */
+  static final long BINARY_MIN_ENTRIES = 4096;
+
+  /**
+   * {@code x op y} entrywise (op one of {@link BackendChecks}' ADD, SUBTRACT, MULTIPLY, DIVIDE) by
+   * oneDNN's binary kernel, or null when the host kernel serves: float64, small results, or a
+   * broadcast oneDNN cannot express (its first operand must have the result's shape; x is swapped
+   * in second place for a sum or product only).
+   */
+  BlasBatch binary(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
+    DnnlKernels d = kernels();
+    long s = e.samples(), dirs = e.directions(), n = (long) e.rows() * e.cols();
+    if (d == null || s * dirs * n < BINARY_MIN_ENTRIES) return null;
+    long[] xShape = {x.samples(), x.directions(), e.aScalar() ? 1 : n}, yShape = {y.samples(), y.directions(), e.bScalar() ? 1 : n};
+    boolean xFull = xShape[0] == s && xShape[1] == dirs && xShape[2] == n;
+    boolean yFull = yShape[0] == s && yShape[1] == dirs && yShape[2] == n;
+    BlasBatch first = x, second = y;
+    long[] secondShape = yShape;
+    if (!xFull) {
+      if (!yFull || (op != BackendChecks.ADD && op != BackendChecks.MULTIPLY)) return null;
+      first = y;
+      second = x;
+      secondShape = xShape;
+    }
+    BlasBatch a = first, b = second;
+    long[] bShape = secondShape;
+    int algorithm = DnnlKernels.binaryAlgorithm(op);
+    return into(be.alloc(kernel, (int) s, (int) dirs, e.rows(), e.cols(), false), out -> d.binary(algorithm, a, b, bShape, s, dirs, n, out));
   }
 
   /** {@code w * unfold(x) + bias * ones'} by oneDNN, or null when oneDNN does not take these operands (the caller's default then serves). */

@@ -218,6 +218,12 @@ final class BlasProducts {
     gemm(ta, tb, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, 0);
   }
 
+  /**
+   * float32 matrix products by oneDNN's sgemm instead of OpenBLAS's ({@code -Dhbp.blas.sgemm=onednn}), to compare the two on
+   * a machine (docs/performance.md); OpenBLAS by default.
+   */
+  static final boolean SGEMM_ONEDNN = "onednn".equals(System.getProperty("hbp.blas.sgemm", "openblas"));
+
   /** C = op(A) op(B) + beta C at the given entry offsets of the blocks (beta 0 ignores C's contents). */
   private void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
       long co, int ldc, int beta) {
@@ -231,7 +237,12 @@ final class BlasProducts {
         cblas_sgemv(CblasColMajor, ta, rows, cols, 1f, at(a.floats, ao), lda, at(b.floats, bo), incx, beta, at(c.floats, co), 1);
     } else if (precision == Precision.FLOAT64)
       cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
-    else
+    else if (SGEMM_ONEDNN && DnnlKernels.get() != null) {
+      // oneDNN's sgemm is row-major: the column-major C = op(A) op(B) is the row-major C' = op(B)' op(A)'
+      int status = org.bytedeco.dnnl.global.dnnl.dnnl_sgemm((byte) (tb == CblasNoTrans ? 'N' : 'T'), (byte) (ta == CblasNoTrans ? 'N' : 'T'), n, m, k,
+          1f, at(b.floats, bo), ldb, at(a.floats, ao), lda, beta, at(c.floats, co), ldc);
+      if (status != org.bytedeco.dnnl.global.dnnl.dnnl_success) throw new IllegalStateException("oneDNN: sgemm failed with status " + status);
+    } else
       cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, at(a.floats, ao), lda, at(b.floats, bo), ldb, beta, at(c.floats, co), ldc);
     Reference.reachabilityFence(a);
     Reference.reachabilityFence(b);

@@ -6,6 +6,14 @@ import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DIFF_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_0;
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC_1;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_abc;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_binary_add;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_binary_div;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_binary_mul;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_binary_primitive_desc_create;
+import static org.bytedeco.dnnl.global.dnnl.dnnl_binary_sub;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_data_primitive_desc_create;
 import static org.bytedeco.dnnl.global.dnnl.dnnl_convolution_backward_weights_primitive_desc_create;
@@ -67,6 +75,10 @@ import org.hbp.backend.ConvGeometry;
  *   <li>Built-in elementwise functions ({@link #eltwiseAlgorithm}: sigmoid, tanh) and their
  *       derivatives from the value times directions ({@link #eltwiseBackwardAlgorithm}): oneDNN's
  *       vectorized (JIT-compiled SIMD) forms, where Java computes one {@code Math.exp} at a time.</li>
+ *   <li>Entrywise sums, differences, products and quotients of two batches ({@link #binary}), one
+ *       of them broadcast over samples, directions or its entries: oneDNN's binary kernels on the
+ *       batches' memory, where the host kernels copy every entry to a Java array and back. IEEE
+ *       float arithmetic gives the same results bit for bit.</li>
  * </ul>
  * oneDNN has neither float64 convolutions nor float64 elementwise kernels on CPUs; the float64
  * backend keeps unfold, gemm and its Java maps.
@@ -294,6 +306,61 @@ final class DnnlKernels {
   static volatile java.util.function.Predicate<ConvGeometry> rejectForTesting = g -> false;
 
   /** The cached primitives of a shape, made on first use; {@link Unsupported} if oneDNN has none. */
+  /**
+   * The shape of a binary kernel: {@code out (s, d, n) = x (s, d, n) op y (ys, yd, yn)}, each of y's
+   * axes either x's extent or 1 (broadcast); an item index is {@code sample * directions + direction}.
+   */
+  private record BinaryKey(int algorithm, long s, long d, long n, long ys, long yd, long yn) {}
+
+  private final Map<BinaryKey, Prepared> binaries = new LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<BinaryKey, Prepared> eldest) {
+      if (size() <= CACHED) return false;
+      eldest.getValue().destroy();
+      return true;
+    }
+  };
+
+  /** oneDNN's binary algorithm of an elementwise operation of {@link org.hbp.backend.BackendChecks} (ADD ... DIVIDE). */
+  static int binaryAlgorithm(int op) {
+    return switch (op) {
+      case org.hbp.backend.BackendChecks.ADD -> dnnl_binary_add;
+      case org.hbp.backend.BackendChecks.SUBTRACT -> dnnl_binary_sub;
+      case org.hbp.backend.BackendChecks.MULTIPLY -> dnnl_binary_mul;
+      case org.hbp.backend.BackendChecks.DIVIDE -> dnnl_binary_div;
+      default -> throw new IllegalArgumentException("no binary algorithm for operation " + op);
+    };
+  }
+
+  /**
+   * {@code out = x op y} entrywise, x and out of shape {@code (s, d, n)} (samples, directions,
+   * entries per item), y of shape {@code y[0] x y[1] x y[2]}, each axis x's extent or 1 (broadcast).
+   */
+  synchronized void binary(int algorithm, BlasBatch x, BlasBatch y, long[] yShape, long s, long d, long n, BlasBatch out) {
+    BinaryKey key = new BinaryKey(algorithm, s, d, n, yShape[0], yShape[1], yShape[2]);
+    Prepared p = binaries.get(key);
+    if (p == null) {
+      p = new Prepared();
+      try {
+        p.x = new dnnl_memory_desc();
+        check(dnnl_memory_desc_create_with_tag(p.x, 3, new long[] {s, d, n}, dnnl_f32, dnnl_abc), "a binary operand descriptor");
+        p.y = new dnnl_memory_desc();
+        check(dnnl_memory_desc_create_with_tag(p.y, 3, yShape.clone(), dnnl_f32, dnnl_abc), "a binary operand descriptor");
+        p.pd = new dnnl_primitive_desc();
+        check(dnnl_binary_primitive_desc_create(p.pd, engine, algorithm, p.x, p.y, p.x, null), "creating a binary primitive");
+        p.primitive = new dnnl_primitive();
+        check(dnnl_primitive_create(p.primitive, p.pd), "creating a binary primitive");
+      } catch (IllegalStateException e) {
+        p.destroy();
+        throw new Unsupported("oneDNN has no binary primitive for " + key + ": " + e.getMessage(), e);
+      }
+      binaries.put(key, p);
+    }
+    run(p.primitive, new int[] {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST},
+        new dnnl_memory[] {memory(p.x, x.pointer(), 0), memory(p.y, y.pointer(), 0), memory(p.x, out.pointer(), 0)}, "a binary primitive", x, y,
+        out);
+  }
+
   private Prepared prepare(Key key) {
     Prepared p = cache.get(key);
     if (p != null) return p;

@@ -53,8 +53,8 @@ public final class Curvature {
   /**
    * The strategy's blocks; on a graph network the exact blocks by {@link GraphProducts} and kfra /
    * bda by the frontier walk ({@link GraphFrontier}, inside {@link ExplicitStrategy}); kfac, kflr,
-   * ekfac and the diagonals from columns carried back through the graph ({@link GraphColumns});
-   * other strategies are refused there.
+   * ekfac and the diagonals (the Hessian's too, {@link GraphHessianDiagonal}) from columns carried
+   * back through the graph ({@link GraphColumns}); a strategy without a graph form is refused there.
    */
   private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, KfacOptions options,
       long memoryLimit) {
@@ -64,7 +64,7 @@ public final class Curvature {
     if (impl instanceof KfraStrategy || impl instanceof BdaStrategy || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
       return impl.prepare(pass, policy, memoryLimit);
     throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
-        + " names its values); use exact, kfra, bda, kfac, kflr, ekfac, diag-ggn or diag-ggn-mc");
+        + " names its values); use exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian");
   }
 
   /** The exact blocks of a graph network: products with directions on one parameter ({@link GraphProducts#block}). */

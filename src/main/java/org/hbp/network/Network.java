@@ -124,13 +124,6 @@ public final class Network {
     return graph != null;
   }
 
-  /** Refuses a graph network for a computation written for sequential networks only ({@code what}: e.g. "the GGN diagonal"). */
-  void requireSequential(String what) {
-    if (isGraph())
-      throw new UserError(what + " is not defined on graph networks yet (network " + spec.name()
-          + " names its values); declare the network sequentially, or use --strategy exact, kfra, bda, kfac, kflr, ekfac, diag-ggn or diag-ggn-mc");
-  }
-
   /** The layers using a parameter: its owner, and in a graph every use of a shared instance. */
   List<LayerNode> uses(String parameter) {
     owner(parameter);

@@ -28,8 +28,9 @@ import org.hbp.io.NdArray;
  *   Transpose [1,0,2], Reshape [T N, d], MatMul by out_proj.weight' [d, d] (with a bias: Gemm with
  *   out_proj.weight and out_proj.bias), Reshape [T, N, d], Transpose [1,0,2] (back to [N, T, d])
  * </pre>
- * The batch size baked into the Reshape shapes is not read: the pattern is recognised by its
- * operators and wiring, the head size k from q's Reshape.
+ * The batch size baked into the Reshape shapes is not read (and with a dynamic batch axis the
+ * shapes are computed by Shape, Gather, Concat, ... of values in the pattern): the pattern is
+ * recognised by its operators and wiring, the head size k from the scaling by sqrt(k).
  */
 final class Attention {
   private Attention() {}
@@ -70,16 +71,17 @@ final class Attention {
       p.visited.add(p.index(s));
     }
     if (slices[0] == null || slices[1] == null || slices[2] == null) return null;
-    // q: Reshape, Transpose [1,0,2], Div by sqrt(k)
+    // q: Reshape [T, N h, k], Transpose [1,0,2], Div by sqrt(k): k from the scaling (with a dynamic batch axis the
+    // Reshape's shape is computed, not a constant; where it is one, its k must agree)
     NodeProto qReshape = p.only(slices[0].getOutput(0), "Reshape");
-    NdArray qShape = qReshape == null ? null : w.model().constant(qReshape.getInput(1));
-    if (qShape == null || qShape.numel() != 3) return null;
-    int k = (int) qShape.data()[2];
-    if (k <= 0 || d % k != 0) return null;
-    NodeProto qT = p.only(qReshape.getOutput(0), "Transpose");
+    NodeProto qT = qReshape == null ? null : p.only(qReshape.getOutput(0), "Transpose");
     NodeProto qScaled = qT == null || !p.perm(qT, 1, 0, 2) ? null : p.only(qT.getOutput(0), "Div");
     NdArray scale = qScaled == null ? null : w.model().constant(qScaled.getInput(1));
-    if (scale == null || scale.numel() != 1 || Math.abs(scale.data()[0] - Math.sqrt(k)) > 1e-6 * Math.sqrt(k)) return null;
+    if (scale == null || scale.numel() != 1) return null;
+    int k = (int) Math.round(scale.data()[0] * scale.data()[0]);
+    if (k <= 0 || d % k != 0 || Math.abs(scale.data()[0] - Math.sqrt(k)) > 1e-6 * Math.sqrt(k)) return null;
+    NdArray qShape = w.model().constant(qReshape.getInput(1));
+    if (qShape != null && (qShape.numel() != 3 || qShape.data()[2] != k)) return null;
     // k: Reshape, Transpose [1,2,0]; v: Reshape, Transpose [1,0,2]
     NodeProto kT = p.after(slices[1], "Reshape", "Transpose");
     NodeProto vT = p.after(slices[2], "Reshape", "Transpose");
@@ -88,7 +90,7 @@ final class Attention {
     if (scores == null || !scores.getInput(0).equals(qScaled.getOutput(0)) || !scores.getInput(1).equals(kT.getOutput(0))) return null;
     String weights = scores.getOutput(0);
     NdArray mask = null;
-    List<NodeProto> scoreReaders = p.readers(weights);
+    List<NodeProto> scoreReaders = p.computing(weights);
     if (scoreReaders.size() == 1 && !scoreReaders.get(0).getOpType().equals("Softmax")) {
       // an attn_mask (torch.baddbmm(A, q, k'): MatMul, Mul by alpha = 1, Add of beta * A)
       NodeProto alpha = p.only(weights, "Mul");
@@ -144,7 +146,7 @@ final class Attention {
 
   /** MatMul of {@code value} by out_proj.weight' (no bias) or Gemm(value, W, b) (transB 1 with W, or 0 with W'), else null. */
   private static OutProjection outProjection(OnnxImporter w, Walk p, String value, int d) {
-    List<NodeProto> r = p.readers(value);
+    List<NodeProto> r = p.computing(value);
     if (r.size() != 1 || !r.get(0).getInput(0).equals(value)) return null;
     NodeProto n = r.get(0);
     NdArray b = n.getInputCount() > 1 ? w.model().constant(n.getInput(1)) : null;
@@ -189,9 +191,16 @@ final class Attention {
       return out;
     }
 
-    /** The one node reading {@code value}, if it is an {@code op} (remembered), else null. */
+    /** The nodes reading {@code value} besides Shapes (which read only its shape; a dynamic batch axis has many). */
+    List<NodeProto> computing(String value) {
+      List<NodeProto> out = new ArrayList<>();
+      for (NodeProto n : readers(value)) if (!n.getOpType().equals("Shape")) out.add(n);
+      return out;
+    }
+
+    /** The one node reading {@code value} besides Shapes, if it is an {@code op} (remembered), else null. */
     NodeProto only(String value, String op) {
-      List<NodeProto> r = readers(value);
+      List<NodeProto> r = computing(value);
       if (r.size() != 1 || !r.get(0).getOpType().equals(op)) return null;
       visited.add(index(r.get(0)));
       return r.get(0);

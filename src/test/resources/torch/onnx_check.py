@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|permute|pick|arith|bufmul
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufmul
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
@@ -175,6 +175,18 @@ class TokenSoftmax(nn.Module):
         s = torch.softmax(self.fc(self.emb(ids)), dim=-1)
         s = torch.log_softmax(self.mix(s), dim=2)
         return self.out(s.mean(1))
+
+
+class TokenAxisSoftmax(nn.Module):
+    """Softmax over the tokens of a sequence [N, T, d] (axis 1, not the features), which hbp does not map."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.out = nn.Linear(12, 3)
+
+    def forward(self, ids):
+        return self.out(torch.softmax(self.emb(ids), dim=1).flatten(1))
 
 
 class Arith(nn.Module):
@@ -371,6 +383,12 @@ elif kind == "tokensoftmax":
     net = TokenSoftmax()
     with torch.no_grad():
         net.fc.weight.mul_(4)  # softmax inputs of order 1, not near uniform
+    x = torch.tensor([[0, 4, 2, 2], [1, 3, 0, 4], [2, 2, 2, 1], [4, 0, 1, 3]])
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "softmaxaxis":
+    # for the errors: a softmax over the tokens
+    net = TokenAxisSoftmax()
     x = torch.tensor([[0, 4, 2, 2], [1, 3, 0, 4], [2, 2, 2, 1], [4, 0, 1, 3]])
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()

@@ -369,9 +369,11 @@ elif kind == "transformer_bias":
     order = ["emb.weight", "pos"] + [k for k in names if k not in ("emb.weight", "pos")]
 elif kind == "causal":
     # a causal float attn_mask A[query, key] (nn.Transformer.generate_square_subsequent_mask: -inf for key > query) in block 0,
-    # whose attention has no biases, the same mask with -1e9 for -inf in block 1, whose attention has the default biases
+    # whose attention has no biases; the boolean causal mask (True for key > query; the exporter writes its float form) in
+    # block 1, whose attention has the default biases
     causal = torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
-    net = TinyTransformer(vocab=5, tokens=4, d=8, heads=2, hidden=16, classes=3, biases=(False, True), masks=(causal, causal.clamp(min=-1e9)))
+    boolean = torch.triu(torch.ones(4, 4, dtype=torch.bool), diagonal=1)
+    net = TinyTransformer(vocab=5, tokens=4, d=8, heads=2, hidden=16, classes=3, biases=(False, True), masks=(causal, boolean))
     randomize_norms(net)
     randomize_attention_biases(net)
     x = torch.randint(0, 5, (n, 4))

@@ -13,8 +13,9 @@ import org.hbp.io.NdArray;
 /**
  * Multi-head self-attention as torch.onnx.export writes nn.MultiheadAttention(d, h,
  * batch_first=True), with its default biases or bias=False, called as
- * {@code mha(x, x, x, need_weights=False)} or with a constant float {@code attn_mask=A} (torch 1.13,
- * opsets 14 and 17), mapped to the spec {@code multihead_attention(h, k)} or its forms
+ * {@code mha(x, x, x, need_weights=False)} or with a constant {@code attn_mask=A} (float, or boolean,
+ * which the exporter writes as its float form) (torch 1.13, opsets 14 and 17), mapped to the spec
+ * {@code multihead_attention(h, k)} or its forms
  * {@code multihead_attention_bias}, {@code multihead_attention_masked} and
  * {@code multihead_attention_bias_masked} (shipped in modules-extra/) (k = d / h) with
  * {@code [Wq; Wk; Wv] = in_proj_weight}, {@code [bq; bk; bv] = in_proj_bias},

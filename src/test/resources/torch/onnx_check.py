@@ -2,10 +2,11 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|permute|pick|arith|bufmul
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufmul
 
-For the transformer, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
-blocks): its gradient and diagonal curvature blocks are split into '<name>[q]', '[k]', '[v]'."""
+For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
+blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
+'<name>[q]', '[k]', '[v]'."""
 import sys
 import numpy as np
 import torch
@@ -87,30 +88,33 @@ class Inception(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-    """Pre-norm: x + mha(ln1(x)), then x + fc2(gelu(fc1(ln2(x)))); mha = nn.MultiheadAttention(bias=False, batch_first=True)."""
+    """Pre-norm: x + mha(ln1(x)), then x + fc2(gelu(fc1(ln2(x)))); mha = nn.MultiheadAttention(batch_first=True), by default
+    bias=False (as networks/transformer.hbp), with bias=True PyTorch's default; mask: a float attn_mask (a buffer: a constant)."""
 
-    def __init__(self, d, heads, hidden):
+    def __init__(self, d, heads, hidden, bias=False, mask=None):
         super().__init__()
         self.ln1 = nn.LayerNorm(d)
-        self.att = nn.MultiheadAttention(d, heads, bias=False, batch_first=True)
+        self.att = nn.MultiheadAttention(d, heads, bias=bias, batch_first=True)
         self.ln2 = nn.LayerNorm(d)
         self.fc1 = nn.Linear(d, hidden)
         self.fc2 = nn.Linear(hidden, d)
+        self.register_buffer("mask", mask)
 
     def forward(self, x):
         a = self.ln1(x)
-        x = x + self.att(a, a, a, need_weights=False)[0]
+        x = x + self.att(a, a, a, need_weights=False, attn_mask=self.mask)[0]
         return x + self.fc2(nn.functional.gelu(self.fc1(self.ln2(x))))
 
 
 class TinyTransformer(nn.Module):
-    """As networks/transformer.hbp: token embedding + learned positional embedding, two pre-norm blocks, mean over the tokens, a linear head."""
+    """As networks/transformer.hbp: token embedding + learned positional embedding, two pre-norm blocks, mean over the tokens, a linear head.
+    biases, masks: per block, nn.MultiheadAttention's bias and attn_mask (default: bias=False, no mask)."""
 
-    def __init__(self, vocab, tokens, d, heads, hidden, classes):
+    def __init__(self, vocab, tokens, d, heads, hidden, classes, biases=(False, False), masks=(None, None)):
         super().__init__()
         self.emb = nn.Embedding(vocab, d)
         self.pos = nn.Parameter(0.5 * torch.randn(tokens, d))
-        self.blocks = nn.ModuleList([AttentionBlock(d, heads, hidden) for _ in range(2)])
+        self.blocks = nn.ModuleList([AttentionBlock(d, heads, hidden, b, m) for b, m in zip(biases, masks)])
         self.head = nn.Linear(d, classes)
 
     def forward(self, ids):
@@ -157,6 +161,34 @@ class Embed(nn.Module):
         return self.out(torch.tanh(self.mix(s)).flatten(1))
 
 
+class TokenSoftmax(nn.Module):
+    """Softmax and LogSoftmax over the last axis of a sequence [N, T, d] (each token's features), between Linears on the tokens."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 4)
+        self.fc = nn.Linear(4, 6)
+        self.mix = nn.Linear(6, 3)
+        self.out = nn.Linear(3, 3)
+
+    def forward(self, ids):
+        s = torch.softmax(self.fc(self.emb(ids)), dim=-1)
+        s = torch.log_softmax(self.mix(s), dim=2)
+        return self.out(s.mean(1))
+
+
+class TokenAxisSoftmax(nn.Module):
+    """Softmax over the tokens of a sequence [N, T, d] (axis 1, not the features), which hbp does not map."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.out = nn.Linear(12, 3)
+
+    def forward(self, ids):
+        return self.out(torch.softmax(self.emb(ids), dim=1).flatten(1))
+
+
 class Arith(nn.Module):
     """Arithmetic with fixed constants (Constant nodes): x * 0.5, x / 3.0, x - c, c - x, x * c and x / c with c a per-feature
     vector, 1.5 + x; and x / y of two computed values (Div, the module divide)."""
@@ -186,6 +218,15 @@ class ScaleByBuffer(nn.Module):
 
     def forward(self, x):
         return self.inp(x) * self.b
+
+
+def randomize_attention_biases(net):
+    """nn.MultiheadAttention's biases (zeros as PyTorch initializes them) away from 0."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.MultiheadAttention) and m.in_proj_bias is not None:
+                m.in_proj_bias.copy_(0.5 * torch.randn(m.in_proj_bias.shape))
+                m.out_proj.bias.copy_(0.5 * torch.randn(m.out_proj.bias.shape))
 
 
 def randomize_norms(net):
@@ -316,6 +357,43 @@ elif kind in ("transformer", "transformer17"):
     loss_fn = nn.CrossEntropyLoss()
     names = [k for k, _ in net.named_parameters()]
     order = ["emb.weight", "pos"] + [k for k in names if k not in ("emb.weight", "pos")]
+elif kind == "transformer_bias":
+    # nn.MultiheadAttention with its default biases (in_proj_bias, out_proj.bias) in both blocks
+    net = TinyTransformer(vocab=5, tokens=4, d=8, heads=2, hidden=16, classes=3, biases=(True, True))
+    randomize_norms(net)
+    randomize_attention_biases(net)
+    x = torch.randint(0, 5, (n, 4))
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    names = [k for k, _ in net.named_parameters()]
+    order = ["emb.weight", "pos"] + [k for k in names if k not in ("emb.weight", "pos")]
+elif kind == "causal":
+    # a causal float attn_mask A[query, key] (nn.Transformer.generate_square_subsequent_mask: -inf for key > query) in block 0,
+    # whose attention has no biases; the boolean causal mask (True for key > query; the exporter writes its float form) in
+    # block 1, whose attention has the default biases
+    causal = torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    boolean = torch.triu(torch.ones(4, 4, dtype=torch.bool), diagonal=1)
+    net = TinyTransformer(vocab=5, tokens=4, d=8, heads=2, hidden=16, classes=3, biases=(False, True), masks=(causal, boolean))
+    randomize_norms(net)
+    randomize_attention_biases(net)
+    x = torch.randint(0, 5, (n, 4))
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    names = [k for k, _ in net.named_parameters()]
+    order = ["emb.weight", "pos"] + [k for k in names if k not in ("emb.weight", "pos")]
+elif kind == "tokensoftmax":
+    net = TokenSoftmax()
+    with torch.no_grad():
+        net.fc.weight.mul_(4)  # softmax inputs of order 1, not near uniform
+    x = torch.tensor([[0, 4, 2, 2], [1, 3, 0, 4], [2, 2, 2, 1], [4, 0, 1, 3]])
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "softmaxaxis":
+    # for the errors: a softmax over the tokens
+    net = TokenAxisSoftmax()
+    x = torch.tensor([[0, 4, 2, 2], [1, 3, 0, 4], [2, 2, 2, 1], [4, 0, 1, 3]])
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
 else:
     raise SystemExit("unknown model " + kind)
 
@@ -327,20 +405,22 @@ if order is not None:
 np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
 with open(out + "/names.txt", "w") as f:
     f.write("\n".join(params) + "\n")
-if kind.startswith("transformer"):
+attention = kind.startswith("transformer") or kind == "causal"
+if attention:
     # torch 1.13's eval-mode fast path of nn.MultiheadAttention (used where no input needs a gradient)
     # fails without biases; in training mode the model computes the same (no dropout, no batch norm)
     net.train()
 ref = reference(net, params, x, y, loss_fn)
-if kind.startswith("transformer"):
-    # in_proj_weight [3d, d] = [Wq; Wk; Wv]: its row blocks and their diagonal blocks of the curvature
+if attention:
+    # in_proj_weight [3d, d] = [Wq; Wk; Wv] and in_proj_bias [3d] = [bq; bk; bv]: their row blocks and their diagonal blocks of
+    # the curvature
     split = []
     for k in params:
-        if not k.endswith("in_proj_weight"):
+        if not k.endswith(("in_proj_weight", "in_proj_bias")):
             split.append(k)
             continue
         rows = params[k].shape[0] // 3
-        size = rows * params[k].shape[1]
+        size = params[k].numel() // 3
         for b, part in enumerate("qkv"):
             name = k + "[" + part + "]"
             split.append(name)

@@ -52,7 +52,9 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
    * {@code samples} would exceed {@code limit} bytes (counted in float64): its output and input
    * Hessians (d x d, in x in) and, where its Jacobian differs per sample and is not diagonal, the
    * per-sample products of eq. 8/9, {@code J_n' M'} (in x d, with its transpose) and
-   * {@code J_n' (M J_n)} (in x in) for every sample.
+   * {@code J_n' (M J_n)} (in x in) for every sample. For a module of several inputs (in a graph) in
+   * counts them all (their joint Hessian, in x in, in blocks), and its dense per-sample Jacobians
+   * and their products are formed for every input (GraphFrontier), so they are always counted.
    */
   @Override
   public void checkMemory(Network net, int samples, long limit) {
@@ -63,19 +65,28 @@ abstract class ExplicitStrategy implements CurvatureStrategy {
     Network.LayerNode outputOnly = first < net.body.size() && net.body.get(first) instanceof Network.LayerNode l ? l : null;
     for (Network.LayerNode l : net.layers()) {
       if (skipped.contains(l)) continue;
-      long d = numel(l.outputItem()), in = l == outputOnly ? 0 : numel(l.op.itemShape(l.input));
-      boolean perSampleProducts = in > 0 && !l.op.jacobianIsShared(l.input) && !l.op.jacobianIsDiagonal(l.input);
+      boolean several = l.inputs.size() > 1;
+      long d = numel(l.outputItem()), in = l == outputOnly ? 0 : inputEntries(l);
+      boolean perSampleProducts = in > 0 && (several || !l.op.jacobianIsShared(l.input) && !l.op.jacobianIsDiagonal(l.input));
       long perSample = perSampleProducts ? (long) samples * (2 * in * d + in * in) : 0;
       long bytes = 8 * (d * d + in * in + perSample);
       if (bytes > limit)
         throw new UserError(String.format(
             "layer %s (%s): the explicit batch-averaged Hessian%s %d x %d%s entries%s (%.1f GiB in float64), above the limit of %.1f GiB; "
                 + "use --strategy exact (matrix-free products) or raise --memory-limit",
-            l.path, l.op.name(), in == 0 ? " of its output has" : "s of its output and input have", d, d,
+            l.path, l.op.name(),
+            in == 0 ? " of its output has" : several ? "s of its output and its inputs (jointly) have" : "s of its output and input have", d, d,
             in == 0 ? "" : " and " + in + " x " + in,
             perSampleProducts ? String.format(", and its per-sample products for %d samples %d x %d (twice) and %d x %d", samples, in, d, in, in) : "",
             bytes / (double) (1L << 30), limit / (double) (1L << 30)));
     }
+  }
+
+  /** The entries of every input of a layer (one input, or all of a module of several). */
+  private static long inputEntries(Network.LayerNode l) {
+    long n = 0;
+    for (String v : l.inputs) n += numel(l.op.itemShape(v));
+    return n;
   }
 
   private static int firstWithParameters(List<Network.Node> nodes) {

@@ -22,7 +22,8 @@ final class OperatorMappings {
   /** The operators this table maps (for messages). */
   static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)",
       "Add, Sub, Mul, Div with a Constant (scalar, or a vector [n] on a vector value)", "Add, Sub, Mul, Div of two computed values", "Relu", "Sigmoid", "Tanh", "Softplus",
-      "Elu (alpha 1)", "LeakyRelu (alpha 0.01)", "Gelu", "Div/Erf/Add/Mul/Mul (GELU)", "Softmax", "LogSoftmax", "Flatten", "Reshape (to [N, -1])",
+      "Elu (alpha 1)", "LeakyRelu (alpha 0.01)", "Gelu", "Div/Erf/Add/Mul/Mul (GELU)", "Softmax", "LogSoftmax (of a vector, or of each token of a sequence)",
+      "Flatten", "Reshape (to [N, -1])",
       "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad (zeros)", "LayerNormalization (and its ReduceMean pattern)",
       "BatchNormalization (inference)", "Gather (nn.Embedding of token ids)", "Transpose (perm [0, 2, 1])",
       "ReduceMean (mean over tokens)", "nn.MultiheadAttention's pattern", "Identity", "Dropout");
@@ -61,9 +62,13 @@ final class OperatorMappings {
       }
       case "Softmax", "LogSoftmax" -> {
         long axis = Attributes.integer(n, "axis", -1);
+        String module = op.equals("Softmax") ? "softmax" : "logsoftmax";
+        // a sequence [N, T, d] is hbp's matrix(d, T): its last axis, each token's features, is a column
+        if (w.shape.size() == 2 && (axis == 2 || axis == -1)) yield elementwise(w, i, module + "_tokens");
         if (w.shape.size() != 1 || (axis != 1 && axis != -1))
-          throw w.error(i, "axis " + axis + " of a per-sample shape " + w.shape + "; hbp maps the softmax of a vector [N, n] over axis 1");
-        yield elementwise(w, i, op.equals("Softmax") ? "softmax" : "logsoftmax");
+          throw w.error(i, "axis " + axis + " of a per-sample shape [" + String.join(", ", Sequences.onnxShape(w.shape)) + "]; hbp maps the "
+              + "softmax of a vector [N, n] over axis 1 and of a token sequence [N, T, d] over its last axis (each token's features)");
+        yield elementwise(w, i, module);
       }
       case "Flatten" -> {
         if (Attributes.integer(n, "axis", 1) != 1) throw w.error(i, "axis " + Attributes.integer(n, "axis", 1) + "; hbp maps Flatten with axis 1 (the batch kept)");

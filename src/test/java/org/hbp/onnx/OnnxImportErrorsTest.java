@@ -105,6 +105,15 @@ class OnnxImportErrorsTest {
         "perm [0, 2, 3, 1] of a value [N, 2, 4, 4]", "perm [0, 2, 1]");
   }
 
+  /** A Softmax over the tokens of a sequence (axis 1 of [N, T, d]; hbp maps the features' axis) names the node, its axis and the shape. */
+  @Test
+  void aSoftmaxOverTheTokensNamesTheNodeAndAxis() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "softmaxaxis");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "node 1 '/Softmax' (Softmax)",
+        "axis 1 of a per-sample shape [4, 3]", "over its last axis");
+  }
+
   /** A Gather that is not nn.Embedding of the integer input (features picked by index) names the node. */
   @Test
   void aGatherOfFeaturesNamesTheNode() throws Exception {

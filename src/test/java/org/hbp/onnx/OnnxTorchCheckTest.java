@@ -165,6 +165,50 @@ class OnnxTorchCheckTest {
   }
 
   /**
+   * The transformer with nn.MultiheadAttention's default bias=True (in_proj_bias and out_proj.bias,
+   * drawn away from PyTorch's zeros): the exported subgraph (an Add of in_proj_bias after the
+   * in-projection, a Gemm for the out projection) becomes multihead_attention_bias, in_proj_bias's
+   * row blocks its bq, bk, bv (compared with the diagonal blocks of autograd's in_proj_bias block).
+   */
+  @Test
+  void transformerWithAttentionBiasesEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("transformer_bias", "crossentropy", 36);
+    String text = NetworkText.of(net);
+    assertEquals(2, text.split("= multihead_attention_bias\\(h = 2, k = 4\\)", -1).length - 1, text);
+    assertTrue(net.sources().containsValue("blocks.0.att.in_proj_bias[k]") && net.sources().containsValue("blocks.1.att.out_proj.bias"),
+        net.sources().toString());
+  }
+
+  /**
+   * A causal attn_mask (PyTorch's A[query, key]: -inf for key > query, a buffer of the model) on
+   * nn.MultiheadAttention without biases (block 0, a float mask) and with them (block 1, a boolean
+   * mask, True for key > query, which the exporter writes in its float form): the masked forms
+   * multihead_attention_masked and multihead_attention_bias_masked, the mask the network's data
+   * M = A' (no parameter).
+   */
+  @Test
+  void causalMaskOfMultiheadAttentionEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("causal", "crossentropy", 32);
+    String text = NetworkText.of(net);
+    assertEquals(1, text.split("= multihead_attention_masked\\(h = 2, k = 4\\)", -1).length - 1, text);
+    assertEquals(1, text.split("= multihead_attention_bias_masked\\(h = 2, k = 4\\)", -1).length - 1, text);
+    List<NdArray> masks = List.copyOf(net.data().values());
+    assertEquals(2, masks.size(), net.data().keySet().toString());
+    for (int key = 0; key < 4; key++)
+      for (int query = 0; query < 4; query++) {
+        for (int b = 0; b < 2; b++) // M[key, query], column-major
+          assertEquals(key > query ? Double.NEGATIVE_INFINITY : 0, masks.get(b).data()[key + 4 * query], "block " + b + "'s M[" + key + ", " + query + "]");
+      }
+  }
+
+  /** Softmax and LogSoftmax over the last axis of a token sequence [N, T, d]: softmax_tokens, logsoftmax_tokens (column softmax). */
+  @Test
+  void softmaxOverTheFeaturesOfEachTokenEqualsAutograd() throws Exception {
+    String text = NetworkText.of(check("tokensoftmax", "crossentropy", 7));
+    assertTrue(text.contains("softmax_tokens;") && text.contains("logsoftmax_tokens;"), text);
+  }
+
+  /**
    * The same transformer exported at opset 17 (LayerNormalization operators, the same attention
    * subgraph): it imports to the same modules and its loss and GGN blocks equal autograd's (the
    * full set of checks runs at opset 14 above).

@@ -22,7 +22,8 @@ import org.hbp.backend.host.StoragePool;
 
 /**
  * A {@link Backend} whose dense products run in OpenBLAS (multi-threaded {@code cblas_dgemm} or
- * {@code cblas_sgemm}, through JavaCPP's {@code org.bytedeco:openblas} bindings) on batches kept
+ * {@code cblas_sgemm}, through JavaCPP's {@code org.bytedeco:openblas} bindings; float32 matrix
+ * products by default on oneDNN's {@code dnnl_sgemm}, see {@link #sgemmLibrary}) on batches kept
  * in off-heap memory ({@link BlasBatch}), in {@link Precision#FLOAT64} or {@link
  * Precision#FLOAT32}.
  *
@@ -215,6 +216,11 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     BlasBatch out = alloc("eye", 1, 1, n, n, true);
     for (int i = 0; i < n; i++) out.set(i + (long) n * i, 1);
     return out;
+  }
+
+  /** Which library runs this backend's float32 matrix products: "oneDNN" (its sgemm, the default where it loads) or "OpenBLAS". */
+  public static String sgemmLibrary() {
+    return BlasProducts.sgemmLibrary();
   }
 
   // ---- elementwise: oneDNN's binary kernels (float32), else the host kernels -----------------

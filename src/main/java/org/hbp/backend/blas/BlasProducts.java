@@ -27,11 +27,16 @@ final class BlasProducts {
   private final BlasBackend be;
   private final Precision precision;
   private final int threads;
+  /** Whether this backend's float32 gemm calls go to oneDNN's sgemm ({@link #SGEMM_ONEDNN}). */
+  private final boolean onednnSgemm;
 
   BlasProducts(BlasBackend be, Precision precision, int threads) {
     this.be = be;
     this.precision = precision;
     this.threads = threads;
+    // oneDNN's threads are OpenMP's (one per core), not this backend's count: a backend asked for fewer threads keeps OpenBLAS
+    this.onednnSgemm = precision == Precision.FLOAT32 && SGEMM_ONEDNN && threads == Runtime.getRuntime().availableProcessors()
+        && DnnlKernels.get() != null;
     useThreads();
   }
 
@@ -219,10 +224,17 @@ final class BlasProducts {
   }
 
   /**
-   * float32 matrix products by oneDNN's sgemm instead of OpenBLAS's ({@code -Dhbp.blas.sgemm=onednn}), to compare the two on
-   * a machine (docs/performance.md); OpenBLAS by default.
+   * float32 matrix products by oneDNN's sgemm (the default where oneDNN loads) or OpenBLAS's ({@code
+   * -Dhbp.blas.sgemm=openblas}). Measured on the FC net's shapes (docs/performance.md, 2026-12-05): oneDNN's took 0.88-0.91
+   * of OpenBLAS's time for {@code A B} and {@code A B'}, 1.06 for {@code A' B}; the float32 gradient pass 0.92, the exact products
+   * with 10 directions 0.90. Matrix-vector products (gemv) and float64 stay on OpenBLAS.
    */
-  static final boolean SGEMM_ONEDNN = "onednn".equals(System.getProperty("hbp.blas.sgemm", "openblas"));
+  static final boolean SGEMM_ONEDNN = !"openblas".equals(System.getProperty("hbp.blas.sgemm", "onednn"));
+
+  /** Which library runs float32 matrix products of a backend with all cores' threads: "oneDNN" or "OpenBLAS" (also when oneDNN did not load). */
+  static String sgemmLibrary() {
+    return SGEMM_ONEDNN && DnnlKernels.get() != null ? "oneDNN" : "OpenBLAS";
+  }
 
   /** C = op(A) op(B) + beta C at the given entry offsets of the blocks (beta 0 ignores C's contents). */
   private void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
@@ -237,7 +249,7 @@ final class BlasProducts {
         cblas_sgemv(CblasColMajor, ta, rows, cols, 1f, at(a.floats, ao), lda, at(b.floats, bo), incx, beta, at(c.floats, co), 1);
     } else if (precision == Precision.FLOAT64)
       cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
-    else if (SGEMM_ONEDNN && DnnlKernels.get() != null) {
+    else if (onednnSgemm) {
       // oneDNN's sgemm is row-major: the column-major C = op(A) op(B) is the row-major C' = op(B)' op(A)'
       int status = org.bytedeco.dnnl.global.dnnl.dnnl_sgemm((byte) (tb == CblasNoTrans ? 'N' : 'T'), (byte) (ta == CblasNoTrans ? 'N' : 'T'), n, m, k,
           1f, at(b.floats, bo), ldb, at(a.floats, ao), lda, beta, at(c.floats, co), ldc);

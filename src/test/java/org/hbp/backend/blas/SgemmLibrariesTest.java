@@ -1,0 +1,57 @@
+package org.hbp.backend.blas;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.hbp.backend.Batch;
+import org.hbp.backend.Precision;
+import org.junit.jupiter.api.Test;
+
+/**
+ * float32 matrix products on oneDNN's sgemm (a backend with all cores' threads, the default) and on
+ * OpenBLAS's (a backend asked for one thread) against the float64 product of the same stored
+ * entries, for every transpose pattern and the batch layouts that reach the gemm paths (one shared
+ * left item, a left item per sample, one gemm per item): each within float32 accumulation error.
+ */
+class SgemmLibrariesTest {
+  private final Random rng = new Random(5);
+
+  private static double[] random(Random rng, int n) {
+    double[] d = new double[n];
+    for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
+    return d;
+  }
+
+  @Test
+  void oneDnnIsTheDefaultWithAllCores() {
+    assertEquals("oneDNN", BlasBackend.sgemmLibrary(), "oneDNN loads on this machine: float32 products run on its sgemm");
+  }
+
+  @Test
+  void bothLibrariesGiveTheFloat64ProductToFloatAccuracy() {
+    BlasBackend onednn = new BlasBackend(Precision.FLOAT32), openblas = new BlasBackend(Precision.FLOAT32, 1);
+    BlasBackend f64 = new BlasBackend(Precision.FLOAT64);
+    int m = 37, k = 53, n = 29;
+    int[][] axes = {{1, 1, 3, 2}, {3, 1, 3, 2}, {3, 2, 3, 2}};
+    for (int[] ax : axes)
+      for (boolean ta : new boolean[] {false, true})
+        for (boolean tb : new boolean[] {false, true}) {
+          double[] a = random(rng, ax[0] * ax[1] * m * k), b = random(rng, ax[2] * ax[3] * k * n);
+          int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+          // the float32 operands' stored entries, multiplied in float64 as the reference
+          double[] af = onednn.toArray(onednn.fromArray(ax[0], ax[1], ar, ac, a));
+          double[] bf = onednn.toArray(onednn.fromArray(ax[2], ax[3], br, bc, b));
+          double[] want = f64.toArray(f64.matmul(f64.fromArray(ax[0], ax[1], ar, ac, af), ta, f64.fromArray(ax[2], ax[3], br, bc, bf), tb));
+          for (BlasBackend be : new BlasBackend[] {onednn, openblas}) {
+            Batch got = be.matmul(be.fromArray(ax[0], ax[1], ar, ac, a), ta, be.fromArray(ax[2], ax[3], br, bc, b), tb);
+            double[] g = be.toArray(got);
+            assertEquals(want.length, g.length);
+            double worst = 0;
+            for (int i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - want[i]) / (1 + Math.abs(want[i])));
+            String what = (be == onednn ? "oneDNN" : "OpenBLAS") + " axes " + java.util.Arrays.toString(ax) + " ta " + ta + " tb " + tb;
+            assertTrue(worst < 1e-5, what + ": relative error " + worst);
+          }
+        }
+  }
+}

@@ -144,31 +144,6 @@ class GgnDiagonalTest {
     Problem p = problem("crossentropy", 5);
     Backend be = p.net.backend();
     Map<String, double[]> exact = GgnDiagonal.toHost(be, GgnDiagonal.exact(p.pass));
-    int m = 3000;
-    Map<String, double[]> sum = new LinkedHashMap<>(), squares = new LinkedHashMap<>();
-    for (int draw = 0; draw < m; draw++) {
-      Map<String, double[]> est = GgnDiagonal.toHost(be, GgnDiagonal.monteCarlo(p.pass, 4, s, 1000 + draw));
-      for (var e : est.entrySet()) {
-        double[] a = sum.computeIfAbsent(e.getKey(), k -> new double[e.getValue().length]);
-        double[] b = squares.computeIfAbsent(e.getKey(), k -> new double[e.getValue().length]);
-        for (int i = 0; i < a.length; i++) {
-          a[i] += e.getValue()[i];
-          b[i] += e.getValue()[i] * e.getValue()[i];
-        }
-      }
-    }
-    int entries = 0, biasedRejected = 0;
-    for (String name : exact.keySet()) {
-      double[] x = exact.get(name), a = sum.get(name), b = squares.get(name);
-      for (int i = 0; i < x.length; i++) {
-        double mean = a[i] / m, var = Math.max(0, (b[i] - m * mean * mean) / (m - 1)), se = Math.sqrt(var / m);
-        assertTrue(Math.abs(mean - x[i]) <= 5 * se + 1e-14 * Math.max(1, Math.abs(x[i])),
-            sampling + " " + name + "[" + i + "]: mean " + mean + ", exact " + x[i] + ", standard error " + se);
-        if (Math.abs(1.05 * mean - x[i]) > 5 * se) biasedRejected++;
-        entries++;
-      }
-    }
-    assertTrue(entries > 50, "entries " + entries);
-    assertTrue(biasedRejected >= entries / 2, "a 5 % bias was seen in only " + biasedRejected + " of " + entries + " entries: too little power");
+    UnbiasedEstimates.assertUnbiased(sampling, exact, 3000, draw -> GgnDiagonal.toHost(be, GgnDiagonal.monteCarlo(p.pass, 4, s, 1000 + draw)), 50);
   }
 }

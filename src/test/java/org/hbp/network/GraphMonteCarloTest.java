@@ -1,9 +1,6 @@
 package org.hbp.network;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.hbp.backend.Backend;
@@ -38,31 +35,7 @@ class GraphMonteCarloTest {
     NetworkCurvatureTest.Setup setup = new NetworkCurvatureTest.Setup(spec, 3, 11, 2);
     Pass pass = setup.pass();
     Map<String, double[]> exact = GgnDiagonal.toHost(BE, GgnDiagonal.exact(pass));
-    int m = 8000;
-    Map<String, double[]> sum = new LinkedHashMap<>(), squares = new LinkedHashMap<>();
-    for (int draw = 0; draw < m; draw++) {
-      Map<String, double[]> est = GgnDiagonal.toHost(BE, GgnDiagonal.monteCarlo(pass, 4, s, 5000 + draw));
-      for (var e : est.entrySet()) {
-        double[] a = sum.computeIfAbsent(e.getKey(), k -> new double[e.getValue().length]);
-        double[] b = squares.computeIfAbsent(e.getKey(), k -> new double[e.getValue().length]);
-        for (int i = 0; i < a.length; i++) {
-          a[i] += e.getValue()[i];
-          b[i] += e.getValue()[i] * e.getValue()[i];
-        }
-      }
-    }
-    int entries = 0, biasedRejected = 0;
-    for (String p : exact.keySet()) {
-      double[] x = exact.get(p), a = sum.get(p), b = squares.get(p);
-      for (int i = 0; i < x.length; i++) {
-        double mean = a[i] / m, var = Math.max(0, (b[i] - m * mean * mean) / (m - 1)), se = Math.sqrt(var / m);
-        assertTrue(Math.abs(mean - x[i]) <= 5 * se + 1e-14 * Math.max(1, Math.abs(x[i])),
-            name + " " + sampling + " " + p + "[" + i + "]: mean " + mean + ", exact " + x[i] + ", standard error " + se);
-        if (Math.abs(1.05 * mean - x[i]) > 5 * se) biasedRejected++;
-        entries++;
-      }
-    }
-    assertTrue(entries > 20, "entries " + entries);
-    assertTrue(biasedRejected >= entries / 2, name + ": a 5 % bias was seen in only " + biasedRejected + " of " + entries + " entries");
+    UnbiasedEstimates.assertUnbiased(name + " " + sampling, exact, 8000, draw -> GgnDiagonal.toHost(BE, GgnDiagonal.monteCarlo(pass, 4, s, 5000 + draw)),
+        20);
   }
 }

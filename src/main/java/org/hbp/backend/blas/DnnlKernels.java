@@ -112,14 +112,19 @@ final class DnnlKernels {
 
   private final dnnl_engine engine = new dnnl_engine();
   private final org.bytedeco.dnnl.dnnl_stream stream = new org.bytedeco.dnnl.dnnl_stream();
-  private final Map<Key, Prepared> cache = new LinkedHashMap<>(16, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<Key, Prepared> eldest) {
-      if (size() <= CACHED) return false;
-      eldest.getValue().destroy();
-      return true;
-    }
-  };
+  private final Map<Key, Prepared> cache = lru();
+
+  /** A cache of prepared primitives keeping the {@value #CACHED} most recently used, destroying the ones it drops. */
+  private static <K> Map<K, Prepared> lru() {
+    return new LinkedHashMap<>(16, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<K, Prepared> eldest) {
+        if (size() <= CACHED) return false;
+        eldest.getValue().destroy();
+        return true;
+      }
+    };
+  }
 
   private DnnlKernels() {
     check(dnnl_engine_create(engine, dnnl_cpu, 0), "engine");
@@ -312,14 +317,7 @@ final class DnnlKernels {
    */
   private record BinaryKey(int algorithm, long s, long d, long n, long ys, long yd, long yn) {}
 
-  private final Map<BinaryKey, Prepared> binaries = new LinkedHashMap<>(16, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<BinaryKey, Prepared> eldest) {
-      if (size() <= CACHED) return false;
-      eldest.getValue().destroy();
-      return true;
-    }
-  };
+  private final Map<BinaryKey, Prepared> binaries = lru();
 
   /** oneDNN's binary algorithm of an elementwise operation of {@link org.hbp.backend.BackendChecks} (ADD ... DIVIDE). */
   static int binaryAlgorithm(int op) {

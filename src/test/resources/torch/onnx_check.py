@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufmul
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
@@ -208,16 +208,53 @@ class Arith(nn.Module):
         return self.out(2.0 - d)
 
 
-class ScaleByBuffer(nn.Module):
-    """x * b with b a registered buffer (an initializer: a parameter or a buffer, which the ONNX file does not tell apart)."""
+class DivideByBuffer(nn.Module):
+    """x / b with b a registered buffer (an initializer: a parameter or a buffer, which the ONNX file does not tell apart)."""
 
     def __init__(self):
         super().__init__()
         self.inp = nn.Linear(4, 3)
-        self.register_buffer("b", torch.rand(3))
+        self.register_buffer("b", 1 + torch.rand(3))
 
     def forward(self, x):
-        return self.inp(x) * self.b
+        return self.inp(x) / self.b
+
+
+class LearnedScales(nn.Module):
+    """Mul by parameters (initializers): h * gamma (a per-feature vector, LayerScale), h * t (t of shape [1], a learned
+    temperature), s * h (s a 0-d parameter, first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(5, 4)
+        self.gamma = nn.Parameter(1 + 0.5 * torch.randn(4))
+        self.fc = nn.Linear(4, 4)
+        self.t = nn.Parameter(torch.tensor([1.5]))
+        self.s = nn.Parameter(torch.tensor(0.7))
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.inp(x)) * self.gamma
+        h = torch.tanh(self.fc(h)) * self.t
+        return self.out(self.s * torch.sigmoid(h))
+
+
+class LayerScaleTokens(nn.Module):
+    """LayerScale on a sequence [N, T, d]: e + gamma * tanh(fc(e)) (gamma [d], first), then e * t (t [1]), the mean over the tokens,
+    a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 4)
+        self.fc = nn.Linear(4, 4)
+        self.gamma = nn.Parameter(1 + 0.5 * torch.randn(4))
+        self.t = nn.Parameter(torch.tensor([0.8]))
+        self.out = nn.Linear(4, 3)
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        e = e + self.gamma * torch.tanh(self.fc(e))
+        return self.out((e * self.t).mean(1))
 
 
 def randomize_attention_biases(net):
@@ -326,11 +363,24 @@ elif kind == "arith":
     x = torch.randn(n, 4)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
-elif kind == "bufmul":
-    net = ScaleByBuffer()
+elif kind == "bufdiv":
+    net = DivideByBuffer()
     x = torch.randn(n, 4)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
+elif kind == "scale":
+    net = LearnedScales()
+    x = torch.randn(n, 5)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    # named_parameters lists a module's own parameters before its submodules'; hbp's order is the graph's
+    order = ["inp.weight", "inp.bias", "gamma", "fc.weight", "fc.bias", "t", "s", "out.weight", "out.bias"]
+elif kind == "layerscale":
+    net = LayerScaleTokens()
+    x = torch.tensor([[0, 4, 2, 2], [1, 3, 0, 4], [2, 2, 2, 1], [4, 0, 1, 3]])
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    order = ["emb.weight", "fc.weight", "fc.bias", "gamma", "t", "out.weight", "out.bias"]
 elif kind in ("permute", "pick"):
     # for the errors: operators with arguments hbp does not map
     net = Permute() if kind == "permute" else Pick()
@@ -429,5 +479,9 @@ if attention:
                 ref[c + "." + name] = ref[c + "." + k][b * size:(b + 1) * size, b * size:(b + 1) * size]
     with open(out + "/names.txt", "w") as f:
         f.write("\n".join(split) + "\n")
+for k in params:
+    if params[k].dim() == 0:
+        # a 0-d parameter (nn.Parameter(torch.tensor(0.7))): hbp's results hold its one entry with shape [1]
+        ref["grad." + k] = ref["grad." + k].reshape(1)
 np.savez(out + "/ref.npz", **ref)
 print("ok", kind, len(params), "parameters")

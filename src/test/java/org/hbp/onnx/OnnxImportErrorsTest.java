@@ -41,24 +41,28 @@ class OnnxImportErrorsTest {
     throw new AssertionError("no loss in: " + out);
   }
 
-  /** Mul by an initializer (here a registered buffer; a parameter looks the same in the file) is refused, naming the node and the initializer. */
+  /**
+   * Div by an initializer (here a registered buffer; a parameter looks the same in the file) is refused, naming the node and the
+   * initializer (Mul by one is a learned scale, Sub and Div are not mapped).
+   */
   @Test
-  void mulByAnInitializerIsRefusedByName() throws Exception {
-    runScript("onnx_check.py", dir.toString(), "bufmul");
+  void divisionByAnInitializerIsRefusedByName() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "bufdiv");
     Path model = dir.resolve("model.onnx");
-    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "(Mul): multiplies by the initializer 'b'",
-        "a parameter or a buffer", "no built-in mapping for the ONNX operator Mul by an initializer", "--map Mul=my-specs/op.hbp:module");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "(Div): divides by the initializer 'b'",
+        "a parameter or a buffer", "no built-in mapping for the ONNX operator Div by an initializer", "--map Div=my-specs/op.hbp:module");
   }
 
   @Test
   void unknownOperatorNamesOpTypeAndNodeAndSaysHowToMapIt() throws Exception {
     runScript("onnx_check.py", dir.toString(), "custom");
     Path model = dir.resolve("model.onnx");
+    // node 1, Mul by a parameter vector, is a learned scale; node 2, Exp, has no mapping
     assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"),
-        model.toString(), "node 1 '/1/Mul' (Mul)", "no built-in mapping for the ONNX operator Mul", "--map Mul=my-specs/op.hbp:module");
+        model.toString(), "node 2 '/2/Exp' (Exp)", "no built-in mapping for the ONNX operator Exp", "--map Exp=my-specs/op.hbp:module");
     // the same through --net
     assertUserError(hbp("curvature", "--net", model.toString(), "--loss", "crossentropy", "--batch", dir.resolve("batch.npz").toString(), "--dense",
-        dir.resolve("d.npz").toString()), "node 1 '/1/Mul' (Mul)", "--map Mul=");
+        dir.resolve("d.npz").toString()), "node 2 '/2/Exp' (Exp)", "--map Exp=");
     // a mapped operator that has attributes is refused
     Path spec = dir.resolve("mine.hbp");
     Files.writeString(spec, "module mine {\n  dims n;\n  input x: vector(n);\n  output z = x;\n}\n");

@@ -155,6 +155,45 @@ class OnnxImporterTest {
         + "with a constant that is a scalar"), e.getMessage());
   }
 
+  /**
+   * Mul by an initializer is a learned scale, its parameter the initializer's values under its name: [2] on a vector
+   * (learned_scale), a 0-d one first (learned_scale_scalar, shape [1]); per channel [C, 1, 1] on an image, Sub and Div by
+   * an initializer are refused, naming the node and the initializer.
+   */
+  @Test
+  void mulByAnInitializerIsALearnedScaleAndSubOrDivByOneIsRefused() throws Exception {
+    ImportedNetwork net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addInitializer(tensor("g", new double[] {2, -3}, 2)).addInitializer(tensor("t", new double[] {0.5}))
+        .addNode(node("Mul", "m", List.of("x", "g"), "h")).addNode(node("Mul", "n", List.of("t", "h"), "z")).build()), "mse", List.of());
+    assertEquals(List.of("learned_scale", "learned_scale_scalar"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+    assertEquals(List.of("0.w", "1.a"), net.parameterNames());
+    assertArrayEquals(new double[] {2, -3}, net.parameters().get("0.w").data());
+    assertArrayEquals(new int[] {1}, net.parameters().get("1.a").shape());
+    assertArrayEquals(new double[] {0.5}, net.parameters().get("1.a").data());
+    InitializerNames names = new InitializerNames(net);
+    assertEquals("g", names.name("0.w"));
+    assertEquals("t", names.name("1.a"));
+    assertTrue(net.data().isEmpty(), net.data().keySet().toString());
+
+    UserError e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 1L, 1L)).addOutput(value("z", null, 2L, 1L, 1L))
+        .addInitializer(tensor("c", new double[] {1, 2}, 2, 1, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build());
+    assertTrue(e.getMessage().contains("node 0 'm' (Mul): multiplies by the initializer 'c' of shape [2, 1, 1] a value of per-sample shape "
+        + "[2, 1, 1]; hbp maps Mul by an initializer (a learned scale) with one entry"), e.getMessage());
+    assertTrue(e.getMessage().contains("--map Mul=my-specs/op.hbp:module"), e.getMessage());
+    // one scalar read by two Muls: not tied, refused
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+        .addInitializer(tensor("t", new double[] {0.5}, 1)).addNode(node("Mul", "m", List.of("x", "t"), "h"))
+        .addNode(node("Mul", "n", List.of("h", "t"), "z")).build());
+    assertTrue(e.getMessage().contains("node 0 'm' (Mul): multiplies by the initializer 't', which 2 nodes read"), e.getMessage());
+    for (String op : List.of("Sub", "Div")) {
+      e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+          .addInitializer(tensor("b", new double[] {1, 2}, 2)).addNode(node(op, "s", List.of("x", "b"), "z")).build());
+      assertTrue(e.getMessage().contains("node 0 's' (" + op + "): " + (op.equals("Sub") ? "subtracts" : "divides by") + " the initializer 'b', "
+          + "a parameter or a buffer of the PyTorch model") && e.getMessage().contains("no built-in mapping for the ONNX operator " + op
+          + " by an initializer; map it to a module of your own with --map " + op + "="), e.getMessage());
+    }
+  }
+
   @Test
   void graphNetworksAndBadInputsAreRefusedWithTheNodeNamed() throws Exception {
     // one initializer read by two nodes that differ (transB): not one instance

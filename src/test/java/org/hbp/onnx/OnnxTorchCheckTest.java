@@ -60,8 +60,9 @@ class OnnxTorchCheckTest {
   }
 
   /**
-   * Operators without a built-in mapping (Mul by a parameter vector, Exp) mapped with --map to
-   * modules of spec files of the test's own: the imported net equals autograd as the others do.
+   * An operator without a built-in mapping (Exp), and one whose built-in mapping --map overrides
+   * (Mul by a parameter vector), mapped with --map to modules of spec files of the test's own: the
+   * imported net equals autograd as the others do.
    */
   @Test
   void operatorsMappedToOwnSpecsEqualAutograd() throws Exception {
@@ -104,6 +105,36 @@ class OnnxTorchCheckTest {
       assertTrue(text.contains("= " + module + "("), module + " in\n" + text);
     assertTrue(text.matches("(?s).*= divide\\(v\\d+, v\\d+\\);.*"), text);
     assertEquals(8, net.data().size(), "the constants as data: " + net.data().keySet());
+  }
+
+  /**
+   * Mul by initializers (PyTorch parameters) on vectors: h * gamma (gamma [4]: learned_scale), h * t
+   * (t [1]: learned_scale_scalar) and s * h (s a 0-d parameter, the initializer first:
+   * learned_scale_scalar), each parameter named by its initializer and starting from its values.
+   */
+  @Test
+  void mulByParametersOfAVectorIsALearnedScaleAndEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("scale", "crossentropy", 9);
+    String text = NetworkText.of(net);
+    assertEquals(1, text.split("learned_scale;", -1).length - 1, text);
+    assertEquals(2, text.split("learned_scale_scalar;", -1).length - 1, text);
+    InitializerNames names = new InitializerNames(net);
+    assertEquals(List.of("gamma", "t", "s"), net.parameterNames().stream().map(names::name).filter(k -> !k.contains(".")).toList());
+    assertEquals(List.of(4, 1, 1), net.parameters().entrySet().stream().filter(e -> !names.name(e.getKey()).contains("."))
+        .map(e -> e.getValue().numel()).toList());
+  }
+
+  /**
+   * LayerScale on a token sequence [N, T, d]: e + gamma * tanh(fc(e)) with gamma [d]
+   * (learned_scale_tokens, in a residual: the graph form), then e * t with t [1] (learned_scale_scalar
+   * of the sequence).
+   */
+  @Test
+  void layerScaleOfATokenSequenceEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("layerscale", "crossentropy", 7);
+    String text = NetworkText.of(net);
+    assertTrue(net.isGraph());
+    assertTrue(text.matches("(?s).*= learned_scale_tokens\\(v\\d+\\);.*") && text.matches("(?s).*= learned_scale_scalar\\(v\\d+\\);.*"), text);
   }
 
   /** An inception block: three convolution branches of one value, Concat along the channels. */

@@ -218,9 +218,8 @@ public final class BenchCommand extends HbpCommand {
           + " (from the environment, PyTorch's too)"));
     }
     if (be instanceof OpenClBackend ocl) w.println("  " + ocl.device().describe() + "; " + ocl.gemmNotice());
-    if (be instanceof BlasBackend && be.name().equals("blas-f32"))
-      w.println("  float32 matrix products: " + (compute.threads > 0 && compute.threads != Runtime.getRuntime().availableProcessors() ? "OpenBLAS"
-          : BlasBackend.sgemmLibrary()) + "'s sgemm (-Dhbp.blas.sgemm=openblas|onednn; oneDNN with all cores' threads only), matrix-vector products: OpenBLAS");
+    if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT32)
+      w.println("  float32 matrix products: " + blas.sgemmLibrary() + "'s sgemm (-Dhbp.blas.sgemm=openblas|onednn; oneDNN with all cores' threads only), matrix-vector products: OpenBLAS");
     if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT32)
       w.println("  convolutions, sigmoid, tanh: " + (blas.directConvolutions() ? "oneDNN (direct convolutions, vectorized maps)"
           : "unfold + gemm, Java maps (" + blas.directConvolutionsUnavailable() + ")"));

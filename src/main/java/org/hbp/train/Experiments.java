@@ -75,15 +75,14 @@ public final class Experiments {
   }
 
   /** An experiment at one scale: the network (a built-in file of networks/), the data sizes, the schedule and the configurations. */
-  public record Plan(String figure, String scale, String network, int trainSize, int testSize, int epochs, List<Config> configs) {
-    /**
-     * The batch of the evaluations (loss and accuracy over the whole test split; it does not change them): 1000, but 100 for the
-     * CNN, whose forward pass at 1000 images would need about 5.7 GiB.
-     */
-    public int evalBatch() {
-      return network.startsWith("c4d3") ? 100 : 1000;
-    }
-  }
+  /**
+   * An experiment's plan. {@code evalBatch} is the batch of the evaluations (loss and accuracy over the whole test split; it does
+   * not change them): 1000 for the FC net, 100 for the CNN, whose forward pass at 1000 images would need about 5.7 GiB.
+   */
+  public record Plan(String figure, String scale, String network, int trainSize, int testSize, int epochs, int evalBatch, List<Config> configs) {}
+
+  /** Evaluation batches of the two nets' plans ({@link Plan#evalBatch}). */
+  static final int FC_EVAL_BATCH = 1000, CNN_EVAL_BATCH = 100;
 
   static Config cg(String label, double lr, double alpha, CurvatureKind c, Strategy s, int blocks, int maxiter, int batch) {
     return new Config(label, "cg-newton", lr, alpha, c, s, blocks, maxiter, 0.1, 0, batch);
@@ -115,9 +114,9 @@ public final class Experiments {
             cg("CG-Newton PCH-abs, 2 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 2, it, b),
             cg("CG-Newton PCH-abs, 4 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 4, it, b),
             cg("CG-Newton PCH-abs, 16 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, bda, 16, it, b));
-        if (scale.equals("medium")) return new Plan(figure, scale, "fc-fmnist.hbp", 60000, 10000, 5, cs);
-        return full ? new Plan(figure, scale, "fc-fmnist.hbp", 60000, 10000, 100, cs)
-            : new Plan(figure, scale, "fc-fmnist.hbp", 10000, 2000, 4, cs);
+        if (scale.equals("medium")) return new Plan(figure, scale, "fc-fmnist.hbp", 60000, 10000, 5, FC_EVAL_BATCH, cs);
+        return full ? new Plan(figure, scale, "fc-fmnist.hbp", 60000, 10000, 100, FC_EVAL_BATCH, cs)
+            : new Plan(figure, scale, "fc-fmnist.hbp", 10000, 2000, 4, FC_EVAL_BATCH, cs);
       }
       case "fig5": {
         Strategy ex = Strategy.EXACT;
@@ -130,9 +129,9 @@ public final class Experiments {
             cg("CG-Newton GGN, alpha 1e-3", 0.1, 1e-3, CurvatureKind.GGN, ex, 1, it, b),
             cg("CG-Newton PCH-abs", 0.2, 1e-3, CurvatureKind.PCH_ABS, ex, 1, it, b),
             cg("CG-Newton PCH-clip", 0.1, 1e-4, CurvatureKind.PCH_CLIP, ex, 1, it, b));
-        if (medium) return new Plan(figure, scale, "c4d3-fmnist.hbp", 1000, 1000, 4, cs);
-        return full ? new Plan(figure, scale, "c4d3-fmnist.hbp", 60000, 10000, 20, cs)
-            : new Plan(figure, scale, "c4d3-fmnist.hbp", 500, 500, 3, cs);
+        if (medium) return new Plan(figure, scale, "c4d3-fmnist.hbp", 1000, 1000, 4, CNN_EVAL_BATCH, cs);
+        return full ? new Plan(figure, scale, "c4d3-fmnist.hbp", 60000, 10000, 20, CNN_EVAL_BATCH, cs)
+            : new Plan(figure, scale, "c4d3-fmnist.hbp", 500, 500, 3, CNN_EVAL_BATCH, cs);
       }
       default:
         throw new UserError("experiment '" + figure + "': expected fig4 or fig5");
@@ -160,7 +159,7 @@ public final class Experiments {
     if (kept.isEmpty())
       throw new UserError("--only " + only + " matches no configuration of " + p.figure() + " ("
           + p.configs().stream().map(Config::label).toList() + ")");
-    return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), kept);
+    return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), p.evalBatch(), kept);
   }
 
   /** The plan's data: the full split, or seeded subsets of it of the plan's sizes. */

@@ -143,7 +143,7 @@ class ExperimentsTest {
         Experiments.cg("CG-Newton PCH-abs", 0.1, 0.02, CurvatureKind.PCH_ABS, Strategy.BDA, 1, 10, 20),
         Experiments.cg("CG-Newton PCH-clip", 0.1, 0.02, CurvatureKind.PCH_CLIP, Strategy.BDA, 1, 10, 20),
         Experiments.cg("CG-Newton PCH-abs, 16 sub-blocks", 0.1, 0.02, CurvatureKind.PCH_ABS, Strategy.BDA, 16, 10, 20));
-    Experiments.Plan plan = new Experiments.Plan("fig4", "test", "tiny.hbp", 80, 30, 2, configs);
+    Experiments.Plan plan = new Experiments.Plan("fig4", "test", "tiny.hbp", 80, 30, 2, 1000, configs);
     var data = Synthetic.create(1, 80, 30, 1, 4, 4, 3).normalized();
     StringWriter log = new StringWriter();
     Experiments.NetworkFactory nets = () -> new Network(ns, ModuleLibrary.forSpecs(), new BlasBackend(Precision.FLOAT64, 1));

@@ -218,9 +218,12 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return out;
   }
 
-  /** Which library runs this backend's float32 matrix products: "oneDNN" (its sgemm, the default where it loads) or "OpenBLAS". */
-  public static String sgemmLibrary() {
-    return BlasProducts.sgemmLibrary();
+  /**
+   * Which library runs this backend's matrix products: "oneDNN" (its sgemm: float32 with all cores' threads where oneDNN loads,
+   * unless {@code -Dhbp.blas.sgemm=openblas}) or "OpenBLAS".
+   */
+  public String sgemmLibrary() {
+    return products.sgemmLibrary();
   }
 
   // ---- elementwise: oneDNN's binary kernels (float32), else the host kernels -----------------

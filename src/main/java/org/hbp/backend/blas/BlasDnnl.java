@@ -82,16 +82,11 @@ final class BlasDnnl {
     long[] xShape = {x.samples(), x.directions(), e.aScalar() ? 1 : n}, yShape = {y.samples(), y.directions(), e.bScalar() ? 1 : n};
     boolean xFull = xShape[0] == s && xShape[1] == dirs && xShape[2] == n;
     boolean yFull = yShape[0] == s && yShape[1] == dirs && yShape[2] == n;
-    BlasBatch first = x, second = y;
-    long[] secondShape = yShape;
-    if (!xFull) {
-      if (!yFull || (op != BackendChecks.ADD && op != BackendChecks.MULTIPLY)) return null;
-      first = y;
-      second = x;
-      secondShape = xShape;
-    }
-    BlasBatch a = first, b = second;
-    long[] bShape = secondShape;
+    // x second (broadcast) only for a sum or product, whose operands commute exactly
+    boolean swap = !xFull;
+    if (swap && (!yFull || (op != BackendChecks.ADD && op != BackendChecks.MULTIPLY))) return null;
+    BlasBatch a = swap ? y : x, b = swap ? x : y;
+    long[] bShape = swap ? xShape : yShape;
     int algorithm = DnnlKernels.binaryAlgorithm(op);
     return into(be.alloc(kernel, (int) s, (int) dirs, e.rows(), e.cols(), false), out -> d.binary(algorithm, a, b, bShape, s, dirs, n, out));
   }

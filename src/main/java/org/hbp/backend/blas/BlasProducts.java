@@ -231,9 +231,9 @@ final class BlasProducts {
    */
   static final boolean SGEMM_ONEDNN = !"openblas".equals(System.getProperty("hbp.blas.sgemm", "onednn"));
 
-  /** Which library runs float32 matrix products of a backend with all cores' threads: "oneDNN" or "OpenBLAS" (also when oneDNN did not load). */
-  static String sgemmLibrary() {
-    return SGEMM_ONEDNN && DnnlKernels.get() != null ? "oneDNN" : "OpenBLAS";
+  /** Which library runs these products' float32 matrix products: "oneDNN" or "OpenBLAS" (float64, fewer threads, or no oneDNN). */
+  String sgemmLibrary() {
+    return onednnSgemm ? "oneDNN" : "OpenBLAS";
   }
 
   /** C = op(A) op(B) + beta C at the given entry offsets of the blocks (beta 0 ignores C's contents). */

@@ -24,8 +24,11 @@ class SgemmLibrariesTest {
   }
 
   @Test
-  void oneDnnIsTheDefaultWithAllCores() {
-    assertEquals("oneDNN", BlasBackend.sgemmLibrary(), "oneDNN loads on this machine: float32 products run on its sgemm");
+  void oneDnnIsTheDefaultWithAllCoresOnly() {
+    assertEquals("oneDNN", new BlasBackend(Precision.FLOAT32).sgemmLibrary(), "oneDNN loads on this machine: float32 products run on its sgemm");
+    assertEquals("OpenBLAS", new BlasBackend(Precision.FLOAT64).sgemmLibrary());
+    if (Runtime.getRuntime().availableProcessors() > 1)
+      assertEquals("OpenBLAS", new BlasBackend(Precision.FLOAT32, 1).sgemmLibrary(), "oneDNN's threads are OpenMP's: one thread keeps OpenBLAS");
   }
 
   @Test

@@ -219,7 +219,7 @@ public final class BenchCommand extends HbpCommand {
     }
     if (be instanceof OpenClBackend ocl) w.println("  " + ocl.device().describe() + "; " + ocl.gemmNotice());
     if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT32)
-      w.println("  float32 matrix products: " + blas.sgemmLibrary() + "'s sgemm (-Dhbp.blas.sgemm=openblas|onednn; oneDNN with all cores' threads only), matrix-vector products: OpenBLAS");
+      w.println("  float32 matrix products: " + (blas.sgemmLibrary().equals("oneDNN") ? "oneDNN's matmul primitive" : "OpenBLAS's sgemm") + " (-Dhbp.blas.sgemm=openblas|onednn; oneDNN with all cores' threads only), matrix-vector products: OpenBLAS");
     if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT32)
       w.println("  convolutions, sigmoid, tanh: " + (blas.directConvolutions() ? "oneDNN (direct convolutions, vectorized maps)"
           : "unfold + gemm, Java maps (" + blas.directConvolutionsUnavailable() + ")"));

@@ -23,7 +23,7 @@ import org.hbp.backend.host.StoragePool;
 /**
  * A {@link Backend} whose dense products run in OpenBLAS (multi-threaded {@code cblas_dgemm} or
  * {@code cblas_sgemm}, through JavaCPP's {@code org.bytedeco:openblas} bindings; float32 matrix
- * products by default on oneDNN's {@code dnnl_sgemm}, see {@link #sgemmLibrary}) on batches kept
+ * products by default on oneDNN's matmul primitive, see {@link #sgemmLibrary}) on batches kept
  * in off-heap memory ({@link BlasBatch}), in {@link Precision#FLOAT64} or {@link
  * Precision#FLOAT32}.
  *
@@ -219,7 +219,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   }
 
   /**
-   * Which library runs this backend's matrix products: "oneDNN" (its sgemm: float32 with all cores' threads where oneDNN loads,
+   * Which library runs this backend's matrix products: "oneDNN" (its matmul primitive: float32 with all cores' threads where oneDNN loads,
    * unless {@code -Dhbp.blas.sgemm=openblas}) or "OpenBLAS".
    */
   public String sgemmLibrary() {

@@ -27,7 +27,7 @@ final class BlasProducts {
   private final BlasBackend be;
   private final Precision precision;
   private final int threads;
-  /** Whether this backend's float32 gemm calls go to oneDNN's sgemm ({@link #SGEMM_ONEDNN}). */
+  /** Whether this backend's float32 gemm calls go to oneDNN's matmul primitive ({@link #SGEMM_ONEDNN}). */
   private final boolean onednnSgemm;
 
   BlasProducts(BlasBackend be, Precision precision, int threads) {
@@ -224,10 +224,10 @@ final class BlasProducts {
   }
 
   /**
-   * float32 matrix products by oneDNN's sgemm (the default where oneDNN loads) or OpenBLAS's ({@code
-   * -Dhbp.blas.sgemm=openblas}). Measured on the FC net's shapes (docs/performance.md, 2026-12-05): oneDNN's took 0.88-0.91
-   * of OpenBLAS's time for {@code A B} and {@code A B'}, 1.06 for {@code A' B}; the float32 gradient pass 0.92, the exact products
-   * with 10 directions 0.90. Matrix-vector products (gemv) and float64 stay on OpenBLAS.
+   * float32 matrix products by oneDNN's matmul primitive (the default where oneDNN loads; {@link
+   * DnnlKernels#matmul}, not its sgemm, which corrupts the heap when a signal interrupts it) or
+   * OpenBLAS's sgemm ({@code -Dhbp.blas.sgemm=openblas}); timings in docs/performance.md. Matrix-vector
+   * products (gemv) and float64 stay on OpenBLAS.
    */
   static final boolean SGEMM_ONEDNN = !"openblas".equals(System.getProperty("hbp.blas.sgemm", "onednn"));
 
@@ -250,10 +250,7 @@ final class BlasProducts {
     } else if (precision == Precision.FLOAT64)
       cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
     else if (onednnSgemm) {
-      // oneDNN's sgemm is row-major: the column-major C = op(A) op(B) is the row-major C' = op(B)' op(A)'
-      int status = org.bytedeco.dnnl.global.dnnl.dnnl_sgemm((byte) (tb == CblasNoTrans ? 'N' : 'T'), (byte) (ta == CblasNoTrans ? 'N' : 'T'), n, m, k,
-          1f, at(b.floats, bo), ldb, at(a.floats, ao), lda, beta, at(c.floats, co), ldc);
-      if (status != org.bytedeco.dnnl.global.dnnl.dnnl_success) throw new IllegalStateException("oneDNN: sgemm failed with status " + status);
+      DnnlKernels.get().matmul(ta != CblasNoTrans, tb != CblasNoTrans, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, beta != 0);
     } else
       cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, at(a.floats, ao), lda, at(b.floats, bo), ldb, beta, at(c.floats, co), ldc);
     Reference.reachabilityFence(a);

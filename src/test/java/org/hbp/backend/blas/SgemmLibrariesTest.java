@@ -9,10 +9,11 @@ import org.hbp.backend.Precision;
 import org.junit.jupiter.api.Test;
 
 /**
- * float32 matrix products on oneDNN's sgemm (a backend with all cores' threads, the default) and on
+ * float32 matrix products on oneDNN's matmul primitive (a backend with all cores' threads, the default) and on
  * OpenBLAS's (a backend asked for one thread) against the float64 product of the same stored
  * entries, for every transpose pattern and the batch layouts that reach the gemm paths (one shared
- * left item, a left item per sample, one gemm per item): each within float32 accumulation error.
+ * left item, a left item per sample, one gemm per item), alone and accumulated onto a matrix c
+ * broadcast over the batch ({@code matmulAdd}): each within float32 accumulation error.
  */
 class SgemmLibrariesTest {
   private final Random rng = new Random(5);
@@ -25,7 +26,7 @@ class SgemmLibrariesTest {
 
   @Test
   void oneDnnIsTheDefaultWithAllCoresOnly() {
-    assertEquals("oneDNN", new BlasBackend(Precision.FLOAT32).sgemmLibrary(), "oneDNN loads on this machine: float32 products run on its sgemm");
+    assertEquals("oneDNN", new BlasBackend(Precision.FLOAT32).sgemmLibrary(), "oneDNN loads on this machine: float32 products run on its matmul primitive");
     assertEquals("OpenBLAS", new BlasBackend(Precision.FLOAT64).sgemmLibrary());
     if (Runtime.getRuntime().availableProcessors() > 1)
       assertEquals("OpenBLAS", new BlasBackend(Precision.FLOAT32, 1).sgemmLibrary(), "oneDNN's threads are OpenMP's: one thread keeps OpenBLAS");
@@ -45,6 +46,7 @@ class SgemmLibrariesTest {
           // the float32 operands' stored entries, multiplied in float64 as the reference
           double[] af = onednn.toArray(onednn.fromArray(ax[0], ax[1], ar, ac, a));
           double[] bf = onednn.toArray(onednn.fromArray(ax[2], ax[3], br, bc, b));
+          double[] c = random(rng, m * n), cf = onednn.toArray(onednn.fromArray(1, 1, m, n, c));
           double[] want = f64.toArray(f64.matmul(f64.fromArray(ax[0], ax[1], ar, ac, af), ta, f64.fromArray(ax[2], ax[3], br, bc, bf), tb));
           for (BlasBackend be : new BlasBackend[] {onednn, openblas}) {
             Batch got = be.matmul(be.fromArray(ax[0], ax[1], ar, ac, a), ta, be.fromArray(ax[2], ax[3], br, bc, b), tb);
@@ -54,6 +56,15 @@ class SgemmLibrariesTest {
             for (int i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - want[i]) / (1 + Math.abs(want[i])));
             String what = (be == onednn ? "oneDNN" : "OpenBLAS") + " axes " + java.util.Arrays.toString(ax) + " ta " + ta + " tb " + tb;
             assertTrue(worst < 1e-5, what + ": relative error " + worst);
+            // the product accumulated onto c (gemm's beta = 1; oneDNN's sum post-op): a layer's W x + b
+            Batch sum = be.matmulAdd(be.fromArray(ax[0], ax[1], ar, ac, a), ta, be.fromArray(ax[2], ax[3], br, bc, b), tb, be.fromArray(1, 1, m, n, c));
+            double[] gs = be.toArray(sum);
+            double worstSum = 0;
+            for (int i = 0; i < gs.length; i++) {
+              double w = want[i] + cf[i % (m * n)];
+              worstSum = Math.max(worstSum, Math.abs(gs[i] - w) / (1 + Math.abs(w)));
+            }
+            assertTrue(worstSum < 1e-5, what + ", plus c: relative error " + worstSum);
           }
         }
   }

@@ -229,6 +229,13 @@ final class BlasProducts {
    * OpenBLAS's sgemm ({@code -Dhbp.blas.sgemm=openblas}); timings in docs/performance.md. Matrix-vector
    * products (gemv) and float64 stay on OpenBLAS.
    */
+  /**
+   * The smallest product {@code m n k} sent to oneDNN: each matmul call costs about 10 µs of
+   * set-up (memory objects, execution, waiting), where OpenBLAS multiplies a 10 x 10 by a 10 x 1
+   * in 0.05 µs; the many per-sample products of a loss Hessian stay on OpenBLAS.
+   */
+  static final long ONEDNN_MIN_VOLUME = Long.getLong("hbp.blas.onednnMinVolume", 1L << 18);
+
   static final boolean SGEMM_ONEDNN = !"openblas".equals(System.getProperty("hbp.blas.sgemm", "onednn"));
 
   /** Which library runs these products' float32 matrix products: "oneDNN" or "OpenBLAS" (float64, fewer threads, or no oneDNN). */
@@ -249,7 +256,7 @@ final class BlasProducts {
         cblas_sgemv(CblasColMajor, ta, rows, cols, 1f, at(a.floats, ao), lda, at(b.floats, bo), incx, beta, at(c.floats, co), 1);
     } else if (precision == Precision.FLOAT64)
       cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
-    else if (onednnSgemm) {
+    else if (onednnSgemm && (long) m * n * k >= ONEDNN_MIN_VOLUME) {
       DnnlKernels.get().matmul(ta != CblasNoTrans, tb != CblasNoTrans, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, beta != 0);
     } else
       cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, at(a.floats, ao), lda, at(b.floats, bo), ldb, beta, at(c.floats, co), ldc);

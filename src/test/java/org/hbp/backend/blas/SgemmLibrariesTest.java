@@ -36,7 +36,8 @@ class SgemmLibrariesTest {
   void bothLibrariesGiveTheFloat64ProductToFloatAccuracy() {
     BlasBackend onednn = new BlasBackend(Precision.FLOAT32), openblas = new BlasBackend(Precision.FLOAT32, 1);
     BlasBackend f64 = new BlasBackend(Precision.FLOAT64);
-    int m = 37, k = 53, n = 29;
+    int m = 67, k = 71, n = 61;
+    assertTrue((long) m * n * k >= BlasProducts.ONEDNN_MIN_VOLUME, "a product large enough for oneDNN");
     int[][] axes = {{1, 1, 3, 2}, {3, 1, 3, 2}, {3, 2, 3, 2}};
     for (int[] ax : axes)
       for (boolean ta : new boolean[] {false, true})

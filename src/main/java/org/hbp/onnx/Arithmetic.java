@@ -75,7 +75,7 @@ final class Arithmetic {
     if (module == null) throw w.error(i, refusal(w, i, name, c, valueFirst));
     long readers = w.model().nodes().stream().filter(m -> m.getInputList().contains(name)).count();
     if (readers > 1)
-      throw w.error(i, "reads the initializer '" + name + "', which " + readers + " nodes read; hbp maps " + op + " by an initializer read by one "
+      throw w.error(i, (op.equals("Mul") ? "multiplies by" : op.equals("Sub") ? "subtracts" : "divides by") + " the initializer '" + name + "', which " + readers + " nodes read; hbp maps " + op + " by an initializer read by one "
           + "node (a learned " + (op.equals("Mul") ? "scale" : op.equals("Sub") ? "subtraction" : "division") + ") and ties parameters only of "
           + "Gemm, MatMul and Conv nodes; if '" + name + "' is a buffer of the PyTorch model (fixed data), name it with --constants " + name);
     int layer = w.addLayer(module[0], Map.of(), OperatorMappings.origin(w, i) + " by the initializer '" + name + "'");
@@ -103,10 +103,11 @@ final class Arithmetic {
   /** Why op by the initializer {@code name} has no mapping, what hbp maps, and the ways out (--constants for a buffer, --map). */
   private static String refusal(OnnxImporter w, int i, String name, NdArray c, boolean valueFirst) {
     String op = w.node(i).getOpType();
+    String initializer = "the initializer '" + name + "' of shape " + Arrays.toString(c.shape());
     String what = switch (op) {
-      case "Mul" -> "multiplies by";
-      case "Sub" -> valueFirst ? "subtracts" : "subtracts the value from";
-      default -> valueFirst ? "divides by" : "divides by the value";
+      case "Mul" -> "multiplies by " + initializer;
+      case "Sub" -> valueFirst ? "subtracts " + initializer : "subtracts the value from " + initializer;
+      default -> valueFirst ? "divides by " + initializer : "divides " + initializer + " by the value";
     };
     String mapped = switch (op) {
       case "Mul" -> "Mul by an initializer (a learned scale) with one entry ([] or [1]), on a vector value [N, n] with n entries ([n] or "
@@ -116,11 +117,11 @@ final class Arithmetic {
       default -> "Div of the value by an initializer (x / w, a learned division) with one entry, or on a vector value [N, n] with n entries "
           + "([n] or [1, n])";
     };
-    return what + " the initializer '" + name + "' of shape " + Arrays.toString(c.shape()) + (valueFirst || op.equals("Mul") ? "" : " (the initializer first)")
-        + ", the value of per-sample shape [" + String.join(", ", Sequences.onnxShape(w.shape)) + "]; an initializer is a parameter or a buffer "
-        + "of the PyTorch model (the file does not say which): if '" + name + "' is a buffer (fixed data, e.g. the mean or std of an input "
-        + "normalisation), name it with --constants " + name + " (the Python package hbp passes the model's buffers itself) and it maps as a "
-        + "constant (a scalar, or per feature or per channel); as a parameter, hbp maps " + mapped + "; "
+    boolean asConstant = !(op.equals("Div") && !valueFirst) && (c.numel() == 1 || c.numel() == w.shape.get(0) && onFeatureAxis(c.shape(), w.shape.size()));
+    return what + ", the value of per-sample shape [" + String.join(", ", Sequences.onnxShape(w.shape)) + "]; an initializer is a parameter or a buffer "
+        + "of the PyTorch model (the file does not say which)" + (asConstant ? ": if '" + name + "' is a buffer (fixed data, e.g. the mean or std of "
+        + "an input normalisation), name it with --constants " + name + " (the Python package hbp passes the model's buffers itself) and it maps as "
+        + "a constant; as a parameter" : "; as a parameter") + ", hbp maps " + mapped + "; "
         + OperatorMappings.unknown(w, i).getMessage().replaceFirst("^.*?; map it", "map it");
   }
 

@@ -61,6 +61,58 @@ def _export(model, x, folder):
     return path
 
 
+def _varint(data, i):
+    """The unsigned varint at data[i:] and the index after it (protobuf's wire format)."""
+    value, shift = 0, 0
+    while True:
+        b = data[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if b < 0x80:
+            return value, i
+        shift += 7
+
+
+def _fields(data):
+    """(field number, bytes) of each length-delimited field of a protobuf message; other wire types skipped."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        wire = key & 7
+        if wire == 0:
+            _, i = _varint(data, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        elif wire == 2:
+            n, i = _varint(data, i)
+            yield key >> 3, data[i:i + n]
+            i += n
+        else:
+            raise HbpError(f"the exported ONNX file has a protobuf wire type {wire} that onnx.proto does not use")
+
+
+def _initializer_names(path):
+    """The names of the ONNX file's initializers, read from onnx.proto's three fields that hold them:
+    ModelProto.graph (7), GraphProto.initializer (5), TensorProto.name (8)."""
+    names = []
+    for field, graph in _fields(Path(path).read_bytes()):
+        if field == 7:
+            for f, tensor in _fields(graph):
+                if f == 5:
+                    names += [name.decode("utf-8") for g, name in _fields(tensor) if g == 8]
+    return names
+
+
+def _constants(model, onnx):
+    """The model's buffers (model.named_buffers(): fixed data, e.g. an input normalisation's mean and std)
+    that the exporter wrote as initializers under their names: hbp's --constants. Buffers the export
+    dropped (unused, or folded into a convolution as batch norm's running statistics) are left out."""
+    initializers = set(_initializer_names(onnx))
+    return [n for n, _ in model.named_buffers() if n in initializers]
+
+
 def _write_batch(x, y, folder):
     path = folder / "batch.npz"
     arrays = {"x": x.detach().cpu().numpy()}
@@ -94,20 +146,29 @@ def _check(curvature, model):
         raise HbpError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
-def _read(path, like, names):
-    """The arrays of path as tensors of like's dtype, keyed and ordered by names."""
+def _read(path, like, names, shapes=None):
+    """The arrays of path as tensors of like's dtype, keyed and ordered by names; with shapes ({name:
+    (leading dims, parameter shape)}), each in that shape (hbp holds a scale [C, 1, 1] as its vector [C],
+    a 0-d parameter as [1]; the entries are the same, in the same order)."""
     with np.load(path) as data:
         missing = [n for n in names if n not in data.files]
         if missing:
             raise HbpError(f"hbp's output {path.name} lacks {', '.join(missing)} (it has {', '.join(data.files)})")
-        return {n: torch.from_numpy(np.array(data[n])).to(like.dtype) for n in names}
+        out = {n: torch.from_numpy(np.array(data[n])).to(like.dtype) for n in names}
+    if shapes:
+        for n in names:
+            lead, shape = shapes[n]
+            if out[n].numel() == int(np.prod(lead + tuple(shape))):
+                out[n] = out[n].reshape(*lead, *shape)
+    return out
 
 
 def _common(model, loss, x, y, curvature, strategy, backend, folder):
     onnx = _export(model, x, folder)
     batch = _write_batch(x, y, folder)
+    constants = _constants(model, onnx)
     return ["curvature", "--net", onnx, "--loss", loss, "--batch", batch, "--curvature", curvature,
-            "--strategy", strategy, "--backend", backend]
+            "--strategy", strategy, "--backend", backend] + (["--constants", ",".join(constants)] if constants else [])
 
 
 def _backend(x, backend):
@@ -144,7 +205,8 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
         np.savez(v, **arrays)
         out = folder / "out.npz"
         _run(args + ["--vectors", v, "--out", out])
-        return _read(out, x, [n for n in names if n in vectors])
+        shapes = {n: ((v_count,), params[n].shape) for n in names}
+        return _read(out, x, [n for n in names if n in vectors], shapes)
 
 
 def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=None):
@@ -176,4 +238,5 @@ def newton_step(model, loss, x, y, curvature="ggn", strategy="exact", damping=1e
         extra = (["--cg-tol", cg_tol] if cg_tol is not None else []) + \
             (["--cg-maxiter", cg_maxiter] if cg_maxiter is not None else [])
         _run(args + ["--solve", damping, "--out", out] + extra)
-        return _read(out, x, names)
+        params = dict(model.named_parameters())
+        return _read(out, x, names, {n: ((), params[n].shape) for n in names})

@@ -111,6 +111,46 @@ class GraphModels(unittest.TestCase):
             torch.testing.assert_close(blocks[name], autograd_hessian_block(model, x, y, name), rtol=0, atol=1e-10, msg=name)
 
 
+class NormalizedLayerScaleCnn(torch.nn.Module):
+    """(x - mean) / std with buffers mean, std [3, 1, 1] (input normalisation), a convolution, a per-channel LayerScale
+    gamma [2, 1, 1] (a parameter), a Linear; a buffer the forward pass does not use (the export drops it)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1))
+        self.register_buffer("unused", torch.ones(3))
+        self.conv = torch.nn.Conv2d(3, 2, 3)
+        self.gamma = torch.nn.Parameter(1 + 0.5 * torch.randn(2, 1, 1))
+        self.fc = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv((x - self.mean) / self.std))
+        return self.fc((h * self.gamma).flatten(1))
+
+
+class Buffers(unittest.TestCase):
+    def test_normalisation_buffers_are_constants_and_blocks_equal_autograd(self):
+        model = NormalizedLayerScaleCnn()
+        g = torch.Generator().manual_seed(5)
+        x, y = torch.rand(4, 3, 4, 4, generator=g), torch.randint(0, 3, (4,), generator=g)
+        names = [n for n, _ in model.named_parameters()]
+        for curvature, reference in (("hessian", autograd_hessian_block), ("ggn", autograd_ggn_block)):
+            blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature=curvature)
+            self.assertEqual(set(blocks), set(names))
+            for name in names:
+                torch.testing.assert_close(blocks[name], reference(model, x, y, name), rtol=0, atol=1e-10, msg=f"{curvature} {name}")
+        # the step comes back in each parameter's shape (gamma [2, 1, 1], which hbp holds as [2])
+        step = hbp.newton_step(model, "crossentropy", x, y, curvature="ggn", damping=0.1, cg_tol=1e-14)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        grads = dict(zip(names, torch.autograd.grad(loss, list(model.parameters()))))
+        for name, p in model.named_parameters():
+            c = autograd_ggn_block(model, x, y, name)
+            expected = torch.linalg.solve(0.1 * torch.eye(c.shape[0]) + 0.9 * c, -grads[name].flatten()).view_as(p)
+            torch.testing.assert_close(step[name], expected, rtol=0, atol=1e-10, msg=name)
+
+
 class Errors(unittest.TestCase):
     def test_hbp_errors_surface_as_exceptions_with_hbps_message(self):
         model, (x, y) = mlp(), batch()

@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
@@ -257,6 +257,66 @@ class LayerScaleTokens(nn.Module):
         return self.out((e * self.t).mean(1))
 
 
+class NormalizedCnn(nn.Module):
+    """Input normalisation by buffers, (x - mean) / std per channel (mean, std [C, 1, 1] as torchvision's transforms hold them), in
+    front of a small CNN; inside it per-channel buffers again: h * scale ([1, C, 1, 1]), h + shift ([C, 1, 1]) and offset - h.
+    The buffers are initializers of the ONNX file that hbp takes as fixed data with --constants."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1))
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.register_buffer("scale", (1 + torch.rand(4)).view(1, 4, 1, 1))
+        self.register_buffer("shift", torch.randn(4).view(4, 1, 1))
+        self.register_buffer("offset", torch.randn(4).view(4, 1, 1))
+        self.conv2 = nn.Conv2d(4, 2, 3)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv1((x - self.mean) / self.std))
+        h = torch.sigmoid(self.offset - (h * self.scale + self.shift))
+        h = nn.functional.max_pool2d(h, 2)
+        return self.fc(torch.tanh(self.conv2(h)).flatten(1))
+
+
+class LayerScale2d(nn.Module):
+    """ConvNeXt-style LayerScale on images: x + gamma * conv(x) with gamma [C, 1, 1] a parameter (learned_scale_channels, in a
+    residual: the graph form), then h * beta with beta [1, C, 1, 1] (a chain step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(2, 3, 3, padding=1)
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.gamma = nn.Parameter(1 + 0.5 * torch.randn(3, 1, 1))
+        self.beta = nn.Parameter(1 + 0.5 * torch.randn(1, 3, 1, 1))
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x))
+        h = h + self.gamma * torch.tanh(self.conv(h))
+        h = nn.functional.avg_pool2d(torch.sigmoid(h * self.beta), 2)
+        return self.fc(h.flatten(1))
+
+
+class LearnedSubDiv(nn.Module):
+    """Sub and Div by parameters (initializers): h - b (learned_subtract), h / w (learned_divide), logits / t with t [1] (a learned
+    temperature: learned_divide_scalar)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(4, 5)
+        self.b = nn.Parameter(torch.randn(5))
+        self.w = nn.Parameter(1.5 + torch.rand(5))
+        self.out = nn.Linear(5, 3)
+        self.t = nn.Parameter(torch.tensor([1.3]))
+
+    def forward(self, x):
+        h = torch.tanh(self.inp(x)) - self.b
+        h = torch.tanh(h / self.w)
+        return self.out(h) / self.t
+
+
 def randomize_attention_biases(net):
     """nn.MultiheadAttention's biases (zeros as PyTorch initializes them) away from 0."""
     with torch.no_grad():
@@ -381,6 +441,23 @@ elif kind == "layerscale":
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
     order = ["emb.weight", "fc.weight", "fc.bias", "gamma", "t", "out.weight", "out.bias"]
+elif kind == "normcnn":
+    net = NormalizedCnn()
+    x = torch.rand(n, 3, 8, 8)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "layerscale2d":
+    net = LayerScale2d()
+    x = torch.randn(n, 2, 4, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    order = ["stem.weight", "stem.bias", "conv.weight", "conv.bias", "gamma", "beta", "fc.weight", "fc.bias"]
+elif kind == "learnedsubdiv":
+    net = LearnedSubDiv()
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    order = ["inp.weight", "inp.bias", "b", "w", "out.weight", "out.bias", "t"]
 elif kind in ("permute", "pick"):
     # for the errors: operators with arguments hbp does not map
     net = Permute() if kind == "permute" else Pick()
@@ -483,5 +560,8 @@ for k in params:
     if params[k].dim() == 0:
         # a 0-d parameter (nn.Parameter(torch.tensor(0.7))): hbp's results hold its one entry with shape [1]
         ref["grad." + k] = ref["grad." + k].reshape(1)
+    if kind == "layerscale2d" and k in ("gamma", "beta"):
+        # a per-channel scale [C, 1, 1] or [1, C, 1, 1]: hbp's learned_scale_channels holds it as its vector g [C]
+        ref["grad." + k] = ref["grad." + k].reshape(-1)
 np.savez(out + "/ref.npz", **ref)
 print("ok", kind, len(params), "parameters")

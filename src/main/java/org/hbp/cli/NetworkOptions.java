@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
 /**
  * The options naming a network ({@code --net}, {@code --network}, {@code --specs}) of curvature,
  * spectrum and train: declared in the DSL, or an ONNX model ({@code .onnx}, imported by
- * {@link OnnxImporter}, with {@code --loss} and {@code --map}; its initializers are the parameters).
+ * {@link OnnxImporter}, with {@code --loss}, {@code --map} and {@code --constants}; its other initializers are the parameters).
  */
 final class NetworkOptions {
   @Option(names = "--net", required = true, paramLabel = "NET",
@@ -44,6 +44,10 @@ final class NetworkOptions {
   @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "With an ONNX --net: map an ONNX operator to a module of a spec file (repeatable).")
   List<String> maps = new ArrayList<>();
 
+  @Option(names = "--constants", split = ",", paramLabel = "NAME",
+      description = "With an ONNX --net: initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters.")
+  List<String> constants = new ArrayList<>();
+
   /** The imported ONNX model, once {@link #load} read one. */
   private ImportedNetwork imported;
 
@@ -57,12 +61,12 @@ final class NetworkOptions {
     List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
     dirs.addAll(specDirs);
     if (!isOnnx()) {
-      if (loss != null || !maps.isEmpty())
-        throw new UserError((loss != null ? "--loss" : "--map") + " applies to an ONNX --net (model.onnx); " + netFile + " declares its own loss and modules");
+      if (loss != null || !maps.isEmpty() || !constants.isEmpty())
+        throw new UserError((loss != null ? "--loss" : !maps.isEmpty() ? "--map" : "--constants") + " applies to an ONNX --net (model.onnx); " + netFile + " declares its own loss and modules");
       return NetworkResolver.load(netFile, networkName, dirs);
     }
     if (networkName != null) throw new UserError("--network picks a network of a DSL file; " + netFile + " is an ONNX model holding one");
-    imported = importOnnx(netFile, loss, maps);
+    imported = importOnnx(netFile, loss, maps, constants);
     return resolve(imported, dirs);
   }
 
@@ -80,13 +84,18 @@ final class NetworkOptions {
 
   /** Imports an ONNX model with a loss ({@code --loss}, required) and the {@code --map} entries. */
   static ImportedNetwork importOnnx(Path file, String loss, List<String> maps) {
+    return importOnnx(file, loss, maps, List.of());
+  }
+
+  /** Imports an ONNX model with a loss, the {@code --map} entries and the {@code --constants} initializers (fixed data). */
+  static ImportedNetwork importOnnx(Path file, String loss, List<String> maps, List<String> constants) {
     if (loss == null)
       throw new UserError(file + " is an ONNX model, whose graph holds no loss: give one with --loss (e.g. --loss crossentropy, --loss mse)");
     if (!loss.matches("[A-Za-z_][A-Za-z0-9_]*"))
       throw new UserError("--loss '" + loss + "': expected the name of a loss module, e.g. crossentropy, mse, squareloss, bce");
     List<CustomMapping> mappings = new ArrayList<>();
     for (String m : maps) mappings.add(CustomMapping.parse(m));
-    return OnnxImporter.load(file, loss, mappings);
+    return OnnxImporter.load(file, loss, mappings, new java.util.LinkedHashSet<>(constants));
   }
 
   /**

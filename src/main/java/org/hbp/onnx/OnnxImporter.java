@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.hbp.UserError;
 import org.hbp.io.NdArray;
 
@@ -24,6 +25,8 @@ public final class OnnxImporter {
   private final OnnxModel model;
   private final List<NodeProto> nodes;
   private final Map<String, CustomMapping> custom;
+  /** The initializers named in {@code --constants}: fixed data (PyTorch buffers), not parameters. */
+  private final Set<String> fixed;
   private final Map<String, Integer> uses = new HashMap<>();
   private final List<ImportedNetwork.Layer> layers = new ArrayList<>();
   private final Map<String, NdArray> parameters = new LinkedHashMap<>();
@@ -39,8 +42,9 @@ public final class OnnxImporter {
   private final Map<String, List<Integer>> shapes = new HashMap<>();
   private final GraphForm form = new GraphForm();
 
-  private OnnxImporter(OnnxModel model, List<CustomMapping> mappings) {
+  private OnnxImporter(OnnxModel model, List<CustomMapping> mappings, Set<String> fixed) {
     this.model = model;
+    this.fixed = Set.copyOf(fixed);
     this.nodes = model.nodes();
     this.custom = new LinkedHashMap<>();
     for (CustomMapping m : mappings) custom.put(m.opType(), m);
@@ -61,14 +65,31 @@ public final class OnnxImporter {
    *     other than Add, Sub, Mul and Concat along axis 1, a dead value, an initializer shared by nodes that differ)
    */
   public static ImportedNetwork load(OnnxModel model, String loss, List<CustomMapping> mappings) {
+    return load(model, loss, mappings, Set.of());
+  }
+
+  /**
+   * Imports a model with the given loss, the initializers {@code constants} taken as fixed data
+   * ({@code --constants}: PyTorch buffers, e.g. an input normalisation's mean and std), which Add,
+   * Sub, Mul and Div then read as they read a Constant node's value ({@link Arithmetic}).
+   *
+   * @throws UserError as {@link #load(OnnxModel, String, List)}, and a name of {@code constants} that is not an
+   *     initializer of the file, or one that a node reads as a parameter (a Gemm's weight, a bias)
+   */
+  public static ImportedNetwork load(OnnxModel model, String loss, List<CustomMapping> mappings, Set<String> constants) {
+    for (String name : constants)
+      if (!model.isInitializer(name))
+        throw new UserError(model.file() + ": --constants names '" + name + "', which is not an initializer of the file (its initializers: "
+            + listed(model.initializers()) + ")");
     if (loss == null || loss.isBlank())
       throw new UserError(model.file() + ": an ONNX graph holds no loss; give one with --loss (e.g. crossentropy or mse)");
     if (!model.integerInput() && model.inputShape().size() != 1 && model.inputShape().size() != 3)
       throw new UserError(model.file() + ": input of per-sample shape " + model.inputShape()
           + "; hbp imports vectors [N, n], images [N, C, H, W] and token ids [N, T] (integers, read by nn.Embedding's Gather)");
-    OnnxImporter w = new OnnxImporter(model, mappings);
+    OnnxImporter w = new OnnxImporter(model, mappings, constants);
     List<Integer> input = w.shapes.get(model.input());
     w.walk();
+    w.requireConstantsNotParameters();
     List<Path> specFiles = new ArrayList<>();
     for (CustomMapping m : mappings) if (!specFiles.contains(m.file())) specFiles.add(m.file());
     if (!w.graph)
@@ -87,6 +108,38 @@ public final class OnnxImporter {
   /** Reads a file and imports it: {@link OnnxModel#read} then {@link #load}. */
   public static ImportedNetwork load(Path file, String loss, List<CustomMapping> mappings) {
     return load(OnnxModel.read(file), loss, mappings);
+  }
+
+  /** Reads a file and imports it with the initializers {@code constants} as fixed data: {@link OnnxModel#read} then {@link #load}. */
+  public static ImportedNetwork load(Path file, String loss, List<CustomMapping> mappings, Set<String> constants) {
+    return load(OnnxModel.read(file), loss, mappings, constants);
+  }
+
+  /** At most 20 names, comma-separated (and how many more). */
+  private static String listed(List<String> names) {
+    String shown = String.join(", ", names.subList(0, Math.min(20, names.size())));
+    return names.isEmpty() ? "none" : names.size() > 20 ? shown + ", and " + (names.size() - 20) + " more" : shown;
+  }
+
+  /**
+   * An initializer of {@code --constants} that a mapping took as a parameter (a weight of Gemm,
+   * MatMul or Conv, a bias after a MatMul, a --map module's parameter) is an error naming its layer:
+   * hbp would train it and take its curvature.
+   */
+  private void requireConstantsNotParameters() {
+    for (Map.Entry<String, String> e : sources.entrySet()) {
+      String source = e.getValue();
+      for (String name : fixed)
+        if (source.equals(name) || source.startsWith(name + " (") || source.startsWith(name + "["))
+          throw new UserError(model.file() + ": --constants names '" + name + "', which " + layers.get(Integer.parseInt(e.getKey().substring(0,
+              e.getKey().indexOf('.')))).origin() + " reads as a parameter; hbp takes initializers of --constants as fixed data in Add, Sub, Mul "
+              + "and Div, and as parameters those that other nodes read (leave '" + name + "' out of --constants)");
+    }
+  }
+
+  /** Whether an initializer was named in {@code --constants} (fixed data, not a parameter). */
+  boolean isFixed(String name) {
+    return fixed.contains(name);
   }
 
   private void walk() {
@@ -140,7 +193,7 @@ public final class OnnxImporter {
       for (String in : n.getInputList()) if (!in.isEmpty() && !model.isConstant(in)) computed.add(in);
       if (computed.size() > 1) return false;
       for (String in : n.getInputList())
-        if (!in.isEmpty() && uses.getOrDefault(in, 0) > 1 && (!model.isConstant(in) || isInitializerParameter(n, in))) return false;
+        if (!in.isEmpty() && uses.getOrDefault(in, 0) > 1 && (!model.isConstant(in) || !fixed.contains(in) && isInitializerParameter(n, in))) return false;
     }
     return true;
   }

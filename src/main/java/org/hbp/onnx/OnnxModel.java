@@ -125,6 +125,11 @@ public final class OnnxModel {
     return initializers.contains(name);
   }
 
+  /** The names of the graph's initializers, in the file's order. */
+  public List<String> initializers() {
+    return List.copyOf(initializers);
+  }
+
   boolean isConstant(String name) {
     return constants.containsKey(name);
   }

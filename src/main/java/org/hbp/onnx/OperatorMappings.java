@@ -20,8 +20,8 @@ final class OperatorMappings {
   private static final Map<String, String> ELEMENTWISE = Map.of("Relu", "relu", "Sigmoid", "sigmoid", "Tanh", "tanh", "Softplus", "softplus");
 
   /** The operators this table maps (for messages). */
-  static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)", "Mul by an initializer (learned scale)",
-      "Add, Sub, Mul, Div with a Constant (scalar, or a vector [n] on a vector value)", "Add, Sub, Mul, Div of two computed values", "Relu", "Sigmoid", "Tanh", "Softplus",
+  static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)", "Mul, Sub, Div by an initializer (learned scale, subtraction, division)",
+      "Add, Sub, Mul, Div with a Constant or an initializer of --constants (a scalar, or per feature or per channel)", "Add, Sub, Mul, Div of two computed values", "Relu", "Sigmoid", "Tanh", "Softplus",
       "Elu (alpha 1)", "LeakyRelu (alpha 0.01)", "Gelu", "Div/Erf/Add/Mul/Mul (GELU)", "Softmax", "LogSoftmax (of a vector, or of each token of a sequence)",
       "Flatten", "Reshape (to [N, -1])",
       "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad (zeros)", "LayerNormalization (and its ReduceMean pattern)",

@@ -42,15 +42,56 @@ class OnnxImportErrorsTest {
   }
 
   /**
-   * Div by an initializer (here a registered buffer; a parameter looks the same in the file) is refused, naming the node and the
-   * initializer (Mul by one is a learned scale, Sub and Div are not mapped).
+   * Sub and Div by an initializer that hbp has no learned module for (here buffers [3, 1, 1] of an
+   * input normalisation on an image; a parameter looks the same in the file) are refused, naming the
+   * node, the initializer and --constants with its name (and --map), through import and --net.
    */
   @Test
-  void divisionByAnInitializerIsRefusedByName() throws Exception {
+  void subtractionAndDivisionByAnInitializerOfAnImageNameTheConstantsOption() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "normcnn");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "node 0 '/Sub' (Sub): subtracts the initializer "
+        + "'mean' of shape [3, 1, 1], the value of per-sample shape [3, 8, 8]", "a parameter or a buffer", "name it with --constants mean",
+        "--map Sub=my-specs/op.hbp:module");
+    assertUserError(hbp("curvature", "--net", model.toString(), "--loss", "crossentropy", "--constants", "mean", "--batch",
+        dir.resolve("batch.npz").toString(), "--dense", dir.resolve("d.npz").toString()), "node 1 '/Div' (Div): divides by the initializer 'std'",
+        "name it with --constants std");
+    assertFalse(Files.exists(dir.resolve("d.npz")));
+  }
+
+  /**
+   * --constants names initializers of the file: another name is an error naming it and listing the
+   * initializers; one that a node reads as a parameter (a convolution's weight) is an error naming
+   * the node; with a DSL --net the option does not apply.
+   */
+  @Test
+  void constantsOptionNamesInitializersThatAreNotParameters() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "normcnn");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,sdt"), model.toString(),
+        "--constants names 'sdt', which is not an initializer of the file (its initializers: mean, std, ");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,scale,shift,offset,conv2.weight"),
+        "--constants names 'conv2.weight', which node 9 '/conv2/Conv' (Conv) reads as a parameter");
+    assertUserError(hbp("curvature", "--net", "networks/fc.hbp", "--constants", "mean", "--batch", dir.resolve("batch.npz").toString(), "--dense",
+        dir.resolve("d.npz").toString()),
+        "--constants applies to an ONNX --net (model.onnx)");
+  }
+
+  /**
+   * Div by a vector initializer (a registered buffer b) on a vector: with --constants b it is the fixed
+   * constant_divide (no parameter besides the Linear's); without, the file does not say that b is a
+   * buffer and hbp takes it as a parameter (learned_divide, named b).
+   */
+  @Test
+  void divisionByABufferIsConstantWithTheConstantsOptionAndLearnedWithout() throws Exception {
     runScript("onnx_check.py", dir.toString(), "bufdiv");
     Path model = dir.resolve("model.onnx");
-    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model.toString(), "(Div): divides by the initializer 'b'",
-        "a parameter or a buffer", "no built-in mapping for the ONNX operator Div by an initializer", "--map Div=my-specs/op.hbp:module");
+    Run fixed = hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "b");
+    assertEquals(0, fixed.code(), fixed.err());
+    assertTrue(fixed.out().contains("constant_divide;") && !fixed.out().contains("<- initializer b\n"), fixed.out());
+    Run learned = hbp("import", model.toString(), "--loss", "crossentropy");
+    assertEquals(0, learned.code(), learned.err());
+    assertTrue(learned.out().contains("learned_divide;") && learned.out().contains("1.w [3] <- initializer b\n"), learned.out());
   }
 
   @Test

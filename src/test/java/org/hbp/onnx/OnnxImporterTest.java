@@ -149,19 +149,27 @@ class OnnxImporterTest {
     UserError e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
         .addNode(constantNode("c", new double[] {3})).addNode(node("Div", "d", List.of("c", "x"), "z")).build());
     assertTrue(e.getMessage().contains("node 1 'd' (Div): divides the constant 'c' by the value; hbp maps Div of a value by a constant"), e.getMessage());
-    e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 1L, 1L)).addOutput(value("z", null, 2L, 1L, 1L))
-        .addNode(constantNode("c", new double[] {1, 2}, 2, 1, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build());
-    assertTrue(e.getMessage().contains("node 1 'm' (Mul): its constant has shape [2, 1, 1] and the value per-sample shape [2, 1, 1]; hbp maps Mul "
+    // per channel on an image [N, C, H, W] = [N, 2, 2, 1]: hbp's layout has the channel fastest, so c [2, 1, 1] repeats
+    net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L, 2L, 1L)).addOutput(value("z", null, 2L, 2L, 1L))
+        .addNode(constantNode("c", new double[] {1, 2}, 2, 1, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build()), "mse", List.of());
+    assertEquals(List.of("constant_scale"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+    assertArrayEquals(new double[] {1, 2, 1, 2}, net.data().get("0.c").data());
+    // entries along H: not per channel, refused
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 2L, 1L)).addOutput(value("z", null, 2L, 2L, 1L))
+        .addNode(constantNode("c", new double[] {1, 2}, 1, 2, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build());
+    assertTrue(e.getMessage().contains("node 1 'm' (Mul): its constant has shape [1, 2, 1] and the value per-sample shape [2, 2, 1]; hbp maps Mul "
         + "with a constant that is a scalar"), e.getMessage());
   }
 
   /**
    * Mul by an initializer is a learned scale, its parameter the initializer's values under its name: [2] on a vector
-   * (learned_scale), a 0-d one first (learned_scale_scalar, shape [1]); per channel [C, 1, 1] on an image, Sub and Div by
-   * an initializer are refused, naming the node and the initializer.
+   * (learned_scale), a 0-d one first (learned_scale_scalar, shape [1]), per channel [C, 1, 1] on an image
+   * (learned_scale_channels); another shape is refused. Sub and Div of a vector by one are a learned subtraction and
+   * division, or with --constants the fixed constant_shift and constant_divide; the initializer first is refused,
+   * naming the node, the initializer and --constants.
    */
   @Test
-  void mulByAnInitializerIsALearnedScaleAndSubOrDivByOneIsRefused() throws Exception {
+  void mulSubAndDivByAnInitializerAreLearnedOrWithConstantsFixed() throws Exception {
     ImportedNetwork net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
         .addInitializer(tensor("g", new double[] {2, -3}, 2)).addInitializer(tensor("t", new double[] {0.5}))
         .addNode(node("Mul", "m", List.of("x", "g"), "h")).addNode(node("Mul", "n", List.of("t", "h"), "z")).build()), "mse", List.of());
@@ -175,10 +183,17 @@ class OnnxImporterTest {
     assertEquals("t", names.name("1.a"));
     assertTrue(net.data().isEmpty(), net.data().keySet().toString());
 
-    UserError e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 1L, 1L)).addOutput(value("z", null, 2L, 1L, 1L))
-        .addInitializer(tensor("c", new double[] {1, 2}, 2, 1, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build());
-    assertTrue(e.getMessage().contains("node 0 'm' (Mul): multiplies by the initializer 'c' of shape [2, 1, 1] a value of per-sample shape "
-        + "[2, 1, 1]; hbp maps Mul by an initializer (a learned scale) with one entry"), e.getMessage());
+    // per channel [C, 1, 1] on an image: learned_scale_channels, its parameter g the initializer's C values
+    net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L, 2L, 1L)).addOutput(value("z", null, 2L, 2L, 1L))
+        .addInitializer(tensor("c", new double[] {1, 2}, 2, 1, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build()), "mse", List.of());
+    assertEquals(List.of("learned_scale_channels"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+    assertArrayEquals(new int[] {2}, net.parameters().get("0.g").shape());
+    assertEquals("c", new InitializerNames(net).name("0.g"));
+    UserError e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 2L, 1L)).addOutput(value("z", null, 2L, 2L, 1L))
+        .addInitializer(tensor("c", new double[] {1, 2}, 1, 2, 1)).addNode(node("Mul", "m", List.of("x", "c"), "z")).build());
+    assertTrue(e.getMessage().contains("node 0 'm' (Mul): multiplies by the initializer 'c' of shape [1, 2, 1], the value of per-sample shape "
+        + "[2, 2, 1]; an initializer is a parameter or a buffer") && e.getMessage().contains("hbp maps Mul by an initializer (a learned scale) with one entry"),
+        e.getMessage());
     assertTrue(e.getMessage().contains("--map Mul=my-specs/op.hbp:module"), e.getMessage());
     // one scalar read by two Muls: not tied, refused
     e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
@@ -186,11 +201,24 @@ class OnnxImporterTest {
         .addNode(node("Mul", "n", List.of("h", "t"), "z")).build());
     assertTrue(e.getMessage().contains("node 0 'm' (Mul): multiplies by the initializer 't', which 2 nodes read"), e.getMessage());
     for (String op : List.of("Sub", "Div")) {
+      // x - b, x / b: a learned subtraction or division (b a parameter)
+      GraphProto g = GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+          .addInitializer(tensor("b", new double[] {1, 2}, 2)).addNode(node(op, "s", List.of("x", "b"), "z")).build();
+      net = OnnxImporter.load(write(g), "mse", List.of());
+      assertEquals(List.of(op.equals("Sub") ? "learned_subtract" : "learned_divide"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+      assertEquals("b", new InitializerNames(net).name(net.parameterNames().get(0)));
+      // with --constants b: fixed data (x - b as x + (-b)), no parameter
+      net = OnnxImporter.load(write(g), "mse", List.of(), java.util.Set.of("b"));
+      assertEquals(List.of(op.equals("Sub") ? "constant_shift" : "constant_divide"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+      assertTrue(net.parameterNames().isEmpty(), net.parameterNames().toString());
+      assertArrayEquals(op.equals("Sub") ? new double[] {-1, -2} : new double[] {1, 2}, net.data().get("0.c").data());
+      // b - x, b / x: refused, naming --constants
       e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
-          .addInitializer(tensor("b", new double[] {1, 2}, 2)).addNode(node(op, "s", List.of("x", "b"), "z")).build());
-      assertTrue(e.getMessage().contains("node 0 's' (" + op + "): " + (op.equals("Sub") ? "subtracts" : "divides by") + " the initializer 'b', "
-          + "a parameter or a buffer of the PyTorch model") && e.getMessage().contains("no built-in mapping for the ONNX operator " + op
-          + " by an initializer; map it to a module of your own with --map " + op + "="), e.getMessage());
+          .addInitializer(tensor("b", new double[] {1, 2}, 2)).addNode(node(op, "s", List.of("b", "x"), "z")).build());
+      assertTrue(e.getMessage().contains("node 0 's' (" + op + "): " + (op.equals("Sub") ? "subtracts the value from the initializer 'b' of shape [2]"
+          : "divides the initializer 'b' of shape [2] by the value")) && e.getMessage().contains("--map " + op + "="), e.getMessage());
+      // --constants b makes b - x constant_minus; c / x has no module, so the message offers --constants for Sub only
+      assertEquals(op.equals("Sub"), e.getMessage().contains("name it with --constants b"), e.getMessage());
     }
   }
 

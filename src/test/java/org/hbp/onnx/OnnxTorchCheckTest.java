@@ -137,6 +137,47 @@ class OnnxTorchCheckTest {
     assertTrue(text.matches("(?s).*= learned_scale_tokens\\(v\\d+\\);.*") && text.matches("(?s).*= learned_scale_scalar\\(v\\d+\\);.*"), text);
   }
 
+  /**
+   * Input normalisation by buffers of the model, (x - mean) / std with mean and std [3, 1, 1], in
+   * front of a CNN, and per-channel buffers inside it (h * scale with scale [1, 4, 1, 1], h + shift,
+   * offset - h): with --constants naming them they are data (constant_shift, constant_divide,
+   * constant_scale, constant_minus, repeated over the positions), not parameters: hbp's parameters
+   * are PyTorch's, and its loss, gradients, Hessian and GGN blocks equal autograd's.
+   */
+  @Test
+  void inputNormalisationByBuffersGivenAsConstantsEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("normcnn", "crossentropy", 6, "--constants", "mean,std,scale,shift,offset");
+    String text = NetworkText.of(net);
+    for (String module : List.of("constant_shift;", "constant_divide;", "constant_scale;", "constant_minus;"))
+      assertTrue(text.contains(module), module + " in\n" + text);
+    assertEquals(List.of("0.c", "1.c", "4.c", "5.c", "6.c"), List.copyOf(net.data().keySet()));
+    // the mean, negated (x - mean as x + (-mean)), per channel: hbp's image layout has the channel fastest
+    double[] mean = {0.485, 0.456, 0.406};
+    NdArray shift = net.data().get("0.c");
+    assertEquals(3 * 8 * 8, shift.numel());
+    for (int k = 0; k < shift.numel(); k++) assertEquals(-mean[k % 3], shift.data()[k], 1e-15, "0.c[" + k + "]");
+  }
+
+  /**
+   * ConvNeXt-style LayerScale on images: h + gamma * tanh(conv(h)) with gamma [3, 1, 1] a parameter
+   * (in a residual: the graph form), then h * beta with beta [1, 3, 1, 1]: learned_scale_channels,
+   * each scale a parameter named by its initializer.
+   */
+  @Test
+  void perChannelLayerScaleOfImagesEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("layerscale2d", "crossentropy", 8);
+    String text = NetworkText.of(net);
+    assertEquals(2, text.split("= learned_scale_channels\\(v\\d+\\);", -1).length - 1, text);
+    assertTrue(net.sources().containsValue("gamma") && net.sources().containsValue("beta"), net.sources().toString());
+  }
+
+  /** Sub and Div by parameters: h - b (learned_subtract), h / w (learned_divide), logits / t with t [1] (learned_divide_scalar). */
+  @Test
+  void subtractionAndDivisionByParametersEqualAutograd() throws Exception {
+    String text = NetworkText.of(check("learnedsubdiv", "crossentropy", 7));
+    assertTrue(text.contains("learned_subtract;") && text.contains("learned_divide;") && text.contains("learned_divide_scalar;"), text);
+  }
+
   /** An inception block: three convolution branches of one value, Concat along the channels. */
   @Test
   void inceptionBlockWithConcatEqualsAutograd() throws Exception {
@@ -271,11 +312,15 @@ class OnnxTorchCheckTest {
   private ImportedNetwork check(String kind, String loss, int parameters, String... options) throws Exception {
     runScript("onnx_check.py", dir.toString(), kind);
     List<CustomMapping> mappings = new ArrayList<>();
-    for (int i = 1; i < options.length; i += 2) if (options[i - 1].equals("--map")) mappings.add(CustomMapping.parse(options[i]));
+    java.util.Set<String> constants = new java.util.LinkedHashSet<>();
+    for (int i = 1; i < options.length; i += 2) {
+      if (options[i - 1].equals("--map")) mappings.add(CustomMapping.parse(options[i]));
+      if (options[i - 1].equals("--constants")) constants.addAll(List.of(options[i].split(",")));
+    }
     Path model = dir.resolve("model.onnx"), batch = dir.resolve("batch.npz");
     Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
     List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
-    ImportedNetwork imported = OnnxImporter.load(model, loss, mappings);
+    ImportedNetwork imported = OnnxImporter.load(model, loss, mappings, constants);
     List<String> ours = imported.parameterNames();
     // results go by the initializers' names (PyTorch's parameter names where the exporter kept them)
     InitializerNames names = new InitializerNames(imported);

@@ -45,8 +45,8 @@ final class DiagonalStrategy implements CurvatureStrategy {
       throw new UserError("--strategy " + label + " is the diagonal of the " + (variant == Variant.HESSIAN ? "Hessian" : "GGN")
           + "; use it with --curvature " + (variant == Variant.HESSIAN ? "hessian" : "ggn"));
     Map<String, Batch> diagonal = switch (variant) {
-      case GGN -> GgnDiagonal.exact(pass);
-      case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed());
+      case GGN -> GgnDiagonal.exact(pass, memoryLimitBytes, line -> {});
+      case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed(), memoryLimitBytes, line -> {});
       case HESSIAN -> HessianDiagonal.exact(pass, memoryLimitBytes);
     };
     return new DiagonalBlocks(pass.net.be, diagonal, label);

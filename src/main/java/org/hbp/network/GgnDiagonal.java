@@ -65,7 +65,7 @@ public final class GgnDiagonal {
   }
 
   private static SampleChunks.Quantity exactQuantity() {
-    return new SampleChunks.Quantity("the GGN diagonal", "ggn-diagonal", "raise --memory-limit", (chunk, first, total) -> sums(chunk, chunk.lossFactor()));
+    return new SampleChunks.Quantity("the GGN diagonal", "ggn-diagonal", "raise --memory-limit", (chunk, first, total, limit) -> sums(chunk, chunk.lossFactor()));
   }
 
   /**
@@ -97,7 +97,7 @@ public final class GgnDiagonal {
 
   private static SampleChunks.Quantity monteCarloQuantity(int k, Sampling sampling, long seed) {
     return new SampleChunks.Quantity("the Monte-Carlo GGN diagonal", "ggn-diagonal-mc-" + k, "use fewer --mc-samples, or raise --memory-limit",
-        (chunk, first, total) -> sums(chunk, sampledColumns(chunk, k, sampling, seed, first, total)));
+        (chunk, first, total, limit) -> sums(chunk, sampledColumns(chunk, k, sampling, seed, first, total)));
   }
 
   /**

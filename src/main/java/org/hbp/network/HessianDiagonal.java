@@ -49,16 +49,16 @@ public final class HessianDiagonal {
 
   /** {@link #exact(Pass, long)}, telling {@code notices} in one line when (and into how many chunks) it splits the batch. */
   public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, Consumer<String> notices) {
-    return SampleChunks.mean(pass, quantity(memoryLimitBytes), memoryLimitBytes, notices);
+    return SampleChunks.mean(pass, quantity(), memoryLimitBytes, notices);
   }
 
   /** The Hessian diagonal in chunks of {@code chunk} samples, whatever the memory (tests). */
   static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, int chunk) {
-    return SampleChunks.mean(pass, quantity(memoryLimitBytes), new SampleChunks.Plan(pass.samples(), chunk), memoryLimitBytes, line -> {});
+    return SampleChunks.mean(pass, quantity(), new SampleChunks.Plan(pass.samples(), chunk), memoryLimitBytes, line -> {});
   }
 
-  private static SampleChunks.Quantity quantity(long limit) {
+  private static SampleChunks.Quantity quantity() {
     return new SampleChunks.Quantity("the Hessian diagonal", "hessian-diagonal", "raise --memory-limit, or take the GGN diagonal (--diagonal exact)",
-        (chunk, first, total) -> GraphHessianDiagonal.sums(chunk, limit).sumBatches());
+        (chunk, first, total, limit) -> GraphHessianDiagonal.sums(chunk, limit).sumBatches());
   }
 }

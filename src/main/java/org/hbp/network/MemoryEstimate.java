@@ -134,7 +134,19 @@ public final class MemoryEstimate {
    * no bound of its own for device memory ({@code --memory-limit} only).
    */
   static long available(Memory m) {
-    if (m == Memory.HEAP) return usableHeap();
+    return available(m, Long.MAX_VALUE);
+  }
+
+  /**
+   * {@link #available(Memory)}, where it matters: the heap's free memory is first taken without a
+   * garbage collection (a lower bound), and collected only when that is below {@code needed}.
+   */
+  static long available(Memory m, long needed) {
+    if (m == Memory.HEAP) {
+      Runtime rt = Runtime.getRuntime();
+      long quick = (long) ((rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) * HEAP_HEADROOM);
+      return quick >= needed ? quick : usableHeap();
+    }
     if (m == Memory.NATIVE) {
       long max = org.bytedeco.javacpp.Pointer.maxBytes(), used = org.bytedeco.javacpp.Pointer.totalBytes();
       long left = max > 0 ? Math.max(0, max - used) : Long.MAX_VALUE;

@@ -31,7 +31,7 @@ import org.hbp.backend.Batch;
  * <p><b>The chunk size.</b> The quantity runs once on {@value MemoryProbe#SAMPLES} samples (its own
  * forward and gradient pass, then its walk) through a counting backend ({@link MemoryProbe}), which
  * scales every batch it saw to c samples: {@code peak(c)}, the peak of a chunk of c samples, and
- * {@code pass(N)}, the peak of the batch's pass. The whole batch is computed on the caller's pass
+ * {@code pass(N)}, the peak of the batch's pass and its gradients. The whole batch is computed on the caller's pass
  * when {@code peak(N)} fits {@code --memory-limit} (and its part beyond the pass fits the memory
  * left: the usable heap, or native memory, as {@link MemoryEstimate#check}); otherwise in chunks of
  * the largest c with {@code pass(N) + peak(c)} within the limit and {@code peak(c)} within the
@@ -48,9 +48,10 @@ final class SampleChunks {
     /**
      * Each parameter's sum over the samples of {@code chunk}, one item in its shape (fresh batches;
      * a parameter left out counts as zero); the chunk holds samples {@code first, first + 1, ...} of a
-     * batch of {@code total}.
+     * batch of {@code total}. {@code limit}: the memory limit for the quantity's own checks (none
+     * while the probe measures it).
      */
-    Map<String, Batch> of(Pass chunk, int first, int total);
+    Map<String, Batch> of(Pass chunk, int first, int total, long limit);
   }
 
   /**
@@ -87,7 +88,7 @@ final class SampleChunks {
   /** The quantity's mean over the pass's samples, split as {@code plan} says (tests force a plan). */
   static Map<String, Batch> mean(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices) {
     int n = pass.samples;
-    if (!plan.chunked()) return scaled(pass.net, q.sums().of(pass, 0, n), n);
+    if (!plan.chunked()) return scaled(pass.net, q.sums().of(pass, 0, n, limit), n);
     notices.accept(q.name() + " of batch " + n + " does not fit the memory limit " + MemoryEstimate.bytes(limit) + " at once: computing it in "
         + plan.chunks() + " chunks of up to " + plan.size() + " samples");
     Backend be = pass.net.be;
@@ -97,7 +98,7 @@ final class SampleChunks {
       List<Batch> slices = new ArrayList<>();
       Pass part = chunk(pass, first, count, slices);
       try {
-        add(be, total, q.sums().of(part, at, n));
+        add(be, total, q.sums().of(part, at, n, limit));
       } finally {
         part.close();
         for (Batch s : slices) be.release(s);
@@ -119,8 +120,9 @@ final class SampleChunks {
     LongUnaryOperator footprint = MemoryEstimate.footprint(MemoryEstimate.memoryOf(net.be));
     LongUnaryOperator peak = c -> probe.peaks(c, phase -> 1, footprint).get("sums");
     long held = probe.peaks(n, phase -> 1, footprint).get("pass"), whole = peak.applyAsLong(n);
-    long left = MemoryEstimate.available(MemoryEstimate.memoryOf(net.be));
-    if (whole <= limit && Math.max(0, whole - held) <= left) return new Plan(n, n);
+    MemoryEstimate.Memory memory = MemoryEstimate.memoryOf(net.be);
+    if (whole <= limit && Math.max(0, whole - held) <= MemoryEstimate.available(memory, Math.max(0, whole - held))) return new Plan(n, n);
+    long left = MemoryEstimate.available(memory);
     long one = peak.applyAsLong(1);
     if (MemoryEstimate.saturatedAdd(held, one) > limit || one > left)
       throw new UserError(q.name() + " does not fit even one sample at a time: a sample's pass and " + q.name() + " take "
@@ -150,8 +152,9 @@ final class SampleChunks {
     Batch[] xy = MemoryEstimate.probeBatch(net, pb);
     Pass p = pn.run(pass.parameters, xy[0], xy[1]);
     try {
+      for (String name : pn.parameterNames()) p.gradient(name); // as the caller's pass may hold them
       probe.phase("sums", false);
-      for (Batch b : q.sums().of(p, 0, MemoryProbe.SAMPLES).values()) pb.release(b);
+      for (Batch b : q.sums().of(p, 0, MemoryProbe.SAMPLES, Long.MAX_VALUE).values()) pb.release(b);
     } finally {
       p.close();
       pb.release(xy[0]);

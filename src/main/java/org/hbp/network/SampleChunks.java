@@ -70,6 +70,12 @@ final class SampleChunks {
     boolean chunked() {
       return size < samples;
     }
+
+    /** "6 chunks of 84 samples (the last of 80)". */
+    String describe() {
+      int last = samples - (chunks() - 1) * size;
+      return chunks() + " chunks of " + size + (size == 1 ? " sample" : " samples") + (last == size ? "" : " (the last of " + last + ")");
+    }
   }
 
   /** The probes' logs, per network and quantity key. */
@@ -90,7 +96,7 @@ final class SampleChunks {
     int n = pass.samples;
     if (!plan.chunked()) return scaled(pass.net, q.sums().of(pass, 0, n, limit), n);
     notices.accept(q.name() + " of batch " + n + " does not fit the memory limit " + MemoryEstimate.bytes(limit) + " at once: computing it in "
-        + plan.chunks() + " chunks of up to " + plan.size() + " samples");
+        + plan.describe());
     Backend be = pass.net.be;
     Map<String, Batch> total = new LinkedHashMap<>();
     for (int first = 0; first < n; first += plan.size()) {

@@ -32,6 +32,12 @@ final class DiagonalStrategy implements CurvatureStrategy {
     this.options = options;
   }
 
+  /** The diagonals are computed in chunks of samples where the batch does not fit the limit. */
+  @Override
+  public boolean fitsItsPreparation() {
+    return true;
+  }
+
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
     ResidualModification mod = policy.modification();

@@ -278,7 +278,8 @@ public final class MemoryEstimate {
     List<Part> parts = new ArrayList<>();
     parts.add(new Part("parameters", parameterEntries(net) * bytes, m));
     Map<String, Long> peaks = probe.peaks(samples, phase -> phaseDirections.getOrDefault(phase, 1), footprint(m));
-    long passPeak = peaks.get("pass"), curvaturePeak = peaks.get("curvature");
+    // a strategy that fits its preparation into the limit itself (in chunks of samples) counts for what it keeps
+    long passPeak = peaks.get("pass"), curvaturePeak = strategy.implementation().fitsItsPreparation() ? passPeak : peaks.get("curvature");
     for (String phase : productPhases) curvaturePeak = Math.max(curvaturePeak, peaks.get(phase));
     parts.add(new Part("batch, forward and gradient pass", passPeak, m));
     String products = output == Output.SOLVE ? "CG solves" : output == Output.DENSE ? "products for the dense blocks" : "products with " + directions + " direction"

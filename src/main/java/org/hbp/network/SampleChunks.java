@@ -35,7 +35,8 @@ import org.hbp.backend.Batch;
  * when {@code peak(N)} fits {@code --memory-limit} (and its part beyond the pass fits the memory
  * left: the usable heap, or native memory, as {@link MemoryEstimate#check}); otherwise in chunks of
  * the largest c with {@code pass(N) + peak(c)} within the limit and {@code peak(c)} within the
- * memory left, the batch's pass being held by the caller meanwhile. Where not even one sample fits,
+ * memory left (then evened out: {@code ceil(N / K)} for the {@code K = ceil(N / c)} chunks that c
+ * needs), the batch's pass being held by the caller meanwhile. Where not even one sample fits,
  * the quantity is refused with these sizes. Host arrays outside the backend are not in the probe's
  * count (the estimate's headroom covers small ones). The probe's log is kept per network and
  * quantity, so repeated calls (a benchmark's runs) probe once.
@@ -142,7 +143,8 @@ final class SampleChunks {
       if (MemoryEstimate.saturatedAdd(held, p) <= limit && p <= left) lo = mid;
       else hi = mid - 1;
     }
-    return new Plan(n, lo);
+    int chunks = (n + lo - 1) / lo;
+    return new Plan(n, (n + chunks - 1) / chunks); // as few chunks as the largest size needs, of even sizes
   }
 
   /** The probe's log of the quantity on {@value MemoryProbe#SAMPLES} samples: phase "pass", then "sums". */

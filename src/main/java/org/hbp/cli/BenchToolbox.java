@@ -78,37 +78,9 @@ final class BenchToolbox {
   }
 
   /**
-   * The columns per sample that a diagonal propagates back (an estimate for its memory): the loss
-   * factor's (the classes) for the exact GGN diagonal, K = 1 for the Monte-Carlo one, and for the
-   * Hessian diagonal also two per unit of every layer's output (the signed factors of the diagonal
-   * residuals of the element-wise modules between the layers), all of which reach the first layer.
-   */
-  static int columnsPerSample(Network net, String diagonal) {
-    int classes = net.targetShape()[0] * net.targetShape()[1];
-    return switch (diagonal) {
-      case "exact" -> classes;
-      case "mc" -> 1;
-      default -> {
-        int units = 0;
-        for (String name : net.parameterNames()) {
-          int[] s = net.parameterShape(name);
-          if (s[1] > 1) units += s[0];
-        }
-        yield classes + 2 * units;
-      }
-    };
-  }
-
-  /** Bytes of the columns of a diagonal at the widest layer output: N samples x r columns x width x entry size. */
-  static long diagonalColumnsBytes(Network net, int samples, int columnsPerSample, int bytesPerEntry) {
-    long widest = 0;
-    for (String name : net.parameterNames()) widest = Math.max(widest, net.parameterShape(name)[0]);
-    return (long) samples * columnsPerSample * widest * bytesPerEntry;
-  }
-
-  /**
    * One row per asked diagonal: the exact GGN diagonal (every column of the loss factor S), the
-   * Monte-Carlo one with K = 1 (Rademacher), the Hessian diagonal; each on the bench's pass.
+   * Monte-Carlo one with K = 1 (Rademacher), the Hessian diagonal; each on the bench's pass, in
+   * chunks of samples where the batch does not fit --memory-limit (the chunks' passes are timed too).
    */
   static void diagonals(Rows rows, Backend be, Network net, Pass pass, List<String> asked, int samples, int bytesPerEntry, long limit) {
     for (String d : asked) {
@@ -117,17 +89,11 @@ final class BenchToolbox {
         case "mc" -> "ggn diagonal mc (K=1, rademacher)";
         default -> "hessian diagonal";
       };
-      int columns = columnsPerSample(net, d);
-      long bytes = diagonalColumnsBytes(net, samples, columns, bytesPerEntry);
-      if (bytes > limit) {
-        rows.refused(what, String.format(Locale.ROOT, "its propagated columns (%d per sample) need about %s, above --memory-limit %s", columns,
-            MemoryEstimate.bytes(bytes), MemoryEstimate.bytes(limit)));
-        continue;
-      }
+      // each fits itself into --memory-limit, in chunks of samples where the batch does not fit (refused where one sample does not)
       Supplier<Map<String, Batch>> run = switch (d) {
-        case "exact" -> () -> GgnDiagonal.exact(pass);
-        case "mc" -> () -> GgnDiagonal.monteCarlo(pass, 1, GgnDiagonal.Sampling.RADEMACHER, 0);
-        default -> () -> HessianDiagonal.exact(pass, limit);
+        case "exact" -> () -> GgnDiagonal.exact(pass, limit, line -> {});
+        case "mc" -> () -> GgnDiagonal.monteCarlo(pass, 1, GgnDiagonal.Sampling.RADEMACHER, 0, limit, line -> {});
+        default -> () -> HessianDiagonal.exact(pass, limit, line -> {});
       };
       try {
         release(be, run.get());
@@ -135,7 +101,7 @@ final class BenchToolbox {
         rows.refused(what, refused.getMessage());
         continue;
       } catch (OutOfMemoryError heap) {
-        // the column estimate above is a lower bound (the Hessian diagonal's host arrays are not in it): report, go on
+        // host arrays outside the chunks' estimate: report, go on
         rows.refused(what, "ran out of memory (" + heap.getMessage() + ") in its first, untimed run; lower --batch, or raise the heap: "
             + "JAVA_TOOL_OPTIONS=-Xmx16g");
         continue;

@@ -149,7 +149,9 @@ public final class CurvatureCommand extends HbpCommand {
     w.print(NetworkResolver.describe(net));
     MemoryEstimate.Output output = vectors != null ? MemoryEstimate.Output.VECTORS : dense != null ? MemoryEstimate.Output.DENSE : MemoryEstimate.Output.SOLVE;
     int directionCount = directions == null || directions.isEmpty() ? 1 : directions.values().iterator().next().directions();
-    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, output, directionCount, limit);
+    // a diagonal fits itself into what the pass leaves (in chunks of samples where needed)
+    MemoryEstimate estimate = diagonal != null ? MemoryEstimate.pass(network, p, x.samples())
+        : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, output, directionCount, limit);
     estimate.check(limit);
     w.printf("memory estimate: %s (%s)%n", MemoryEstimate.bytes(estimate.total()), estimate.describe());
     Pass pass = network.run(p, x, y);
@@ -177,9 +179,9 @@ public final class CurvatureCommand extends HbpCommand {
     if (diagonal != null) {
       long t0 = System.nanoTime();
       Map<String, Batch> diag = switch (diagonal) {
-        case "exact" -> GgnDiagonal.exact(pass);
-        case "hessian" -> HessianDiagonal.exact(pass, limit);
-        default -> GgnDiagonal.monteCarlo(pass, kfac.mcSamples, diagonalSampling, seed);
+        case "exact" -> GgnDiagonal.exact(pass, limit, this::notice);
+        case "hessian" -> HessianDiagonal.exact(pass, limit, this::notice);
+        default -> GgnDiagonal.monteCarlo(pass, kfac.mcSamples, diagonalSampling, seed, limit, this::notice);
       };
       w.println(DiagonalMode.describe(diagonal, kfac.mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
       for (String name : network.parameterNames()) result.put(TorchLayout.arrayName(name, Set.of()), layout.toTorch(name, diag.get(name), true));
@@ -237,6 +239,12 @@ public final class CurvatureCommand extends HbpCommand {
     }
     w.flush();
     return 0;
+  }
+
+  /** One line on standard error, e.g. that a diagonal is computed in chunks of samples. */
+  private void notice(String line) {
+    err().println("hbp: " + line);
+    err().flush();
   }
 
   /** Whether --scope asks for the whole network; checks that the other options fit it. */

@@ -31,6 +31,15 @@ interface CurvatureStrategy {
    */
   default void checkMemory(Network net, int samples, long memoryLimitBytes) {}
 
+  /**
+   * Whether {@link #prepare} fits its own working memory into the limit (in chunks of samples,
+   * {@link SampleChunks}), so that a memory estimate counts what it keeps, not its preparation
+   * scaled to the batch.
+   */
+  default boolean fitsItsPreparation() {
+    return false;
+  }
+
   /** The prepared curvature of one batch. */
   interface Blocks {
     /**

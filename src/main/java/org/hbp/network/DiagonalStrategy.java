@@ -32,6 +32,12 @@ final class DiagonalStrategy implements CurvatureStrategy {
     this.options = options;
   }
 
+  /** The diagonals are computed in chunks of samples where the batch does not fit the limit. */
+  @Override
+  public boolean fitsItsPreparation() {
+    return true;
+  }
+
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
     ResidualModification mod = policy.modification();
@@ -45,8 +51,8 @@ final class DiagonalStrategy implements CurvatureStrategy {
       throw new UserError("--strategy " + label + " is the diagonal of the " + (variant == Variant.HESSIAN ? "Hessian" : "GGN")
           + "; use it with --curvature " + (variant == Variant.HESSIAN ? "hessian" : "ggn"));
     Map<String, Batch> diagonal = switch (variant) {
-      case GGN -> GgnDiagonal.exact(pass);
-      case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed());
+      case GGN -> GgnDiagonal.exact(pass, memoryLimitBytes, line -> {});
+      case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed(), memoryLimitBytes, line -> {});
       case HESSIAN -> HessianDiagonal.exact(pass, memoryLimitBytes);
     };
     return new DiagonalBlocks(pass.net.be, diagonal, label);

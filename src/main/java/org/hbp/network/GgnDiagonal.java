@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -38,21 +39,65 @@ public final class GgnDiagonal {
   }
 
   /**
-   * The exact diagonal of every parameter's GGN block, each one item in the parameter's shape.
+   * The exact diagonal of every parameter's GGN block, each one item in the parameter's shape,
+   * within {@link Curvature#DEFAULT_MEMORY_LIMIT} ({@link #exact(Pass, long, Consumer)}).
    *
    * @throws UserError when the loss has no certified factor
    */
   public static Map<String, Batch> exact(Pass pass) {
-    return diagonal(pass, pass.lossFactor());
+    return exact(pass, Curvature.DEFAULT_MEMORY_LIMIT, line -> {});
   }
 
   /**
-   * An unbiased Monte-Carlo estimate of the diagonal from K random vectors per sample.
+   * The exact diagonal within {@code memoryLimitBytes}: the columns of S grow as {@code N * r *
+   * width}; where the whole batch does not fit, it is computed in chunks of samples
+   * ({@link SampleChunks}), each with its own pass; {@code notices} gets one line when it chunks.
+   *
+   * @throws UserError when the loss has no certified factor, or not even one sample fits
+   */
+  public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, Consumer<String> notices) {
+    return SampleChunks.mean(pass, exactQuantity(), memoryLimitBytes, notices);
+  }
+
+  /** The exact diagonal in chunks of {@code chunk} samples, whatever the memory (tests). */
+  static Map<String, Batch> exact(Pass pass, int chunk) {
+    return SampleChunks.mean(pass, exactQuantity(), new SampleChunks.Plan(pass.samples, chunk), Curvature.DEFAULT_MEMORY_LIMIT, line -> {});
+  }
+
+  private static SampleChunks.Quantity exactQuantity() {
+    return new SampleChunks.Quantity("the GGN diagonal", "ggn-diagonal", "raise --memory-limit", (chunk, first, total, limit) -> sums(chunk, chunk.lossFactor()));
+  }
+
+  /**
+   * An unbiased Monte-Carlo estimate of the diagonal from K random vectors per sample, within
+   * {@link Curvature#DEFAULT_MEMORY_LIMIT}.
    *
    * @throws UserError when the loss has no certified factor, or K < 1
    */
   public static Map<String, Batch> monteCarlo(Pass pass, int k, Sampling sampling, long seed) {
-    return diagonal(pass, sampledColumns(pass, k, sampling, seed));
+    return monteCarlo(pass, k, sampling, seed, Curvature.DEFAULT_MEMORY_LIMIT, line -> {});
+  }
+
+  /**
+   * The Monte-Carlo estimate within {@code memoryLimitBytes}, in chunks of samples where the whole
+   * batch does not fit; the random vectors are those of the whole batch whatever the chunks.
+   *
+   * @throws UserError when the loss has no certified factor, K < 1, or not even one sample fits
+   */
+  public static Map<String, Batch> monteCarlo(Pass pass, int k, Sampling sampling, long seed, long memoryLimitBytes, Consumer<String> notices) {
+    if (k < 1) throw new UserError("--mc-samples must be at least 1, got " + k);
+    return SampleChunks.mean(pass, monteCarloQuantity(k, sampling, seed), memoryLimitBytes, notices);
+  }
+
+  /** The Monte-Carlo estimate in chunks of {@code chunk} samples, whatever the memory (tests). */
+  static Map<String, Batch> monteCarlo(Pass pass, int k, Sampling sampling, long seed, int chunk) {
+    return SampleChunks.mean(pass, monteCarloQuantity(k, sampling, seed), new SampleChunks.Plan(pass.samples, chunk), Curvature.DEFAULT_MEMORY_LIMIT,
+        line -> {});
+  }
+
+  private static SampleChunks.Quantity monteCarloQuantity(int k, Sampling sampling, long seed) {
+    return new SampleChunks.Quantity("the Monte-Carlo GGN diagonal", "ggn-diagonal-mc-" + k, "use fewer --mc-samples, or raise --memory-limit",
+        (chunk, first, total, limit) -> sums(chunk, sampledColumns(chunk, k, sampling, seed, first, total)));
   }
 
   /**
@@ -64,6 +109,15 @@ public final class GgnDiagonal {
    * @throws UserError when the loss has no certified factor, or K < 1
    */
   public static Batch sampledColumns(Pass pass, int k, Sampling sampling, long seed) {
+    return sampledColumns(pass, k, sampling, seed, 0, pass.samples);
+  }
+
+  /**
+   * The columns of {@link #sampledColumns(Pass, int, Sampling, long)} for samples {@code first ..}
+   * of a batch of {@code total} of which {@code pass} holds these: the stream of a batch of
+   * {@code total} samples is drawn (block by block, sample by sample), and the pass's part taken.
+   */
+  static Batch sampledColumns(Pass pass, int k, Sampling sampling, long seed, int first, int total) {
     if (k < 1) throw new UserError("--mc-samples must be at least 1, got " + k);
     Network.LossLayer loss = pass.net.loss;
     Backend be = pass.net.be;
@@ -72,9 +126,11 @@ public final class GgnDiagonal {
     Random rng = new Random(seed);
     Batch sum = null;
     for (int i = 0; i < ranks.length; i++) {
-      double[] omega = new double[pass.samples * k * ranks[i]];
+      int perSample = k * ranks[i];
+      double[] omega = new double[total * perSample];
       for (int j = 0; j < omega.length; j++) omega[j] = draw(rng, sampling) / Math.sqrt(k);
-      Batch w = be.fromArray(pass.samples, k, ranks[i], 1, omega);
+      double[] mine = java.util.Arrays.copyOfRange(omega, first * perSample, (first + pass.samples) * perSample);
+      Batch w = be.fromArray(pass.samples, k, ranks[i], 1, mine);
       Batch part = loss.op.factorMatProd(pass.lossCache, loss.input, i, w);
       be.release(w);
       if (sum == null) sum = part;
@@ -92,8 +148,8 @@ public final class GgnDiagonal {
     return s == Sampling.GAUSSIAN ? rng.nextGaussian() : rng.nextBoolean() ? 1 : -1;
   }
 
-  /** (1/N) sum over samples and columns of (J_θ' u)^2 for every parameter θ, the columns u given at the output. */
-  static Map<String, Batch> diagonal(Pass pass, Batch columns) {
+  /** The sum over samples and columns of (J_θ' u)^2 for every parameter θ that the columns reach, u given at the output (released). */
+  static Map<String, Batch> sums(Pass pass, Batch columns) {
     Network net = pass.net;
     Backward back = new Backward(pass);
     if (net.isGraph()) graph(back, columns);
@@ -103,15 +159,7 @@ public final class GgnDiagonal {
       back.temporaries.add(columns);
       net.releaseTemporaries(back.temporaries);
     }
-    Map<String, Batch> out = new LinkedHashMap<>();
-    for (String p : net.parameterNames()) {
-      int[] s = net.parameterShape(p);
-      Batch sum = back.sums.get(p);
-      Batch mean = sum == null ? net.be.fill(s[0], s[1], 0) : net.be.reshape(net.be.scale(sum, 1.0 / pass.samples), s[0], s[1]);
-      if (sum != null) net.be.release(sum);
-      out.put(p, mean);
-    }
-    return out;
+    return back.sums;
   }
 
   /**

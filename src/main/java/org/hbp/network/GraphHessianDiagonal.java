@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.hbp.backend.Batch;
+import org.hbp.backend.host.PooledBackend;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ResidualKind;
 
@@ -309,7 +310,12 @@ final class GraphHessianDiagonal extends HessianSums {
     return b;
   }
 
-  /** Releases the temporaries no live piece shares storage with. */
+  /**
+   * Releases the temporaries no live piece shares storage with, and frees them at once on a backend
+   * that pools released storage ({@link PooledBackend#trimPool}): the column sets have a size of
+   * their own at every layer, so that pooled ones would hardly be reused and would only add to the
+   * peak (measured in docs/performance.md).
+   */
   private void releaseDead() {
     List<Batch> live = new ArrayList<>();
     for (ColumnSet set : sets) {
@@ -328,6 +334,7 @@ final class GraphHessianDiagonal extends HessianSums {
     }
     net.releaseTemporaries(dead);
     temporaries = keep;
+    if (!dead.isEmpty() && be instanceof PooledBackend pooled) pooled.trimPool();
   }
 
   private static String layerName(Network.LayerNode l) {

@@ -1,6 +1,7 @@
 package org.hbp.network;
 
 import java.util.Map;
+import java.util.function.Consumer;
 import org.hbp.UserError;
 import org.hbp.backend.Batch;
 
@@ -35,11 +36,29 @@ public final class HessianDiagonal {
   }
 
   /**
-   * The exact Hessian diagonal; refuses, naming the layer and the size, before it would form a
-   * column set over {@code memoryLimitBytes} (the residual factors carry one column per entry of a
-   * layer's input for every sample, so the sets grow as {@code N * numel * size}).
+   * The exact Hessian diagonal within {@code memoryLimitBytes}: the residual factors carry one
+   * column per entry of a layer's input for every sample, so the column sets grow as {@code N *
+   * numel * size}; where the whole batch does not fit, it is computed in chunks of samples
+   * ({@link SampleChunks}), each with its own pass.
+   *
+   * @throws UserError as {@link #exact(Pass)}, and when not even one sample fits the limit
    */
   public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes) {
-    return GraphHessianDiagonal.sums(pass, memoryLimitBytes).means();
+    return exact(pass, memoryLimitBytes, line -> {});
+  }
+
+  /** {@link #exact(Pass, long)}, telling {@code notices} in one line when (and into how many chunks) it splits the batch. */
+  public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, Consumer<String> notices) {
+    return SampleChunks.mean(pass, quantity(), memoryLimitBytes, notices);
+  }
+
+  /** The Hessian diagonal in chunks of {@code chunk} samples, whatever the memory (tests). */
+  static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, int chunk) {
+    return SampleChunks.mean(pass, quantity(), new SampleChunks.Plan(pass.samples(), chunk), memoryLimitBytes, line -> {});
+  }
+
+  private static SampleChunks.Quantity quantity() {
+    return new SampleChunks.Quantity("the Hessian diagonal", "hessian-diagonal", "raise --memory-limit, or take the GGN diagonal (--diagonal exact)",
+        (chunk, first, total, limit) -> GraphHessianDiagonal.sums(chunk, limit).sumBatches());
   }
 }

@@ -6,6 +6,7 @@ import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.ScalarFunction;
 import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ResidualKind;
 
@@ -45,11 +46,33 @@ abstract class HessianSums {
     return l.op.residualDiagonal(c, var, dz);
   }
 
+  /** {@code sqrt(max(t, 0))}: the entries of the positive residual factor. */
+  static final ScalarFunction ROOT_OF_POSITIVE = ScalarFunction.of("hbp_root_of_positive", "sqrt(fmax(t, (REAL) 0))", t -> Math.sqrt(Math.max(t, 0)));
+  /** {@code sqrt(max(-t, 0))}: the entries of the negative residual factor. */
+  static final ScalarFunction ROOT_OF_NEGATIVE = ScalarFunction.of("hbp_root_of_negative", "sqrt(fmax(-t, (REAL) 0))", t -> Math.sqrt(Math.max(-t, 0)));
+
   /**
    * {@code diag(sqrt(max(r, 0)))} (+) and {@code diag(sqrt(max(-r, 0)))} (-) per sample, as numel
-   * columns each, {@code pass.samples} samples (a residual shared by the samples is repeated).
+   * columns each, {@code pass.samples} samples: on the backend ({@code diagMatrix}, whose column j
+   * becomes direction j), or on the host for a residual shared by the samples (repeated).
    */
   List<HessianDiagonal.Columns> residualFactors(Batch r, int[] shape) {
+    int numel = shape[0] * shape[1];
+    if (r.samples() != pass.samples) return hostResidualFactors(r, shape);
+    Batch column = be.reshape(r, numel, 1);
+    List<HessianDiagonal.Columns> out = new java.util.ArrayList<>();
+    for (ScalarFunction root : List.of(ROOT_OF_POSITIVE, ROOT_OF_NEGATIVE)) {
+      Batch entries = be.map(column, root);
+      Batch diagonal = be.diagMatrix(entries); // [N x 1] numel x numel
+      be.release(entries);
+      Batch columns = be.reshape(be.columnsAsDirections(diagonal), shape[0], shape[1]); // [N x numel] in the input's shape, a view
+      out.add(new HessianDiagonal.Columns(columns, root == ROOT_OF_POSITIVE ? 1 : -1));
+    }
+    return out;
+  }
+
+  /** {@link #residualFactors} of a residual shared by the samples, on the host. */
+  private List<HessianDiagonal.Columns> hostResidualFactors(Batch r, int[] shape) {
     int numel = shape[0] * shape[1], samples = pass.samples, given = r.samples();
     double[] d = be.toArray(r), plus = new double[samples * numel * numel], minus = new double[samples * numel * numel];
     for (int s = 0; s < samples; s++)
@@ -135,17 +158,13 @@ abstract class HessianSums {
     for (int i = 0; i < values.length; i++) sum[i] += values[i];
   }
 
-  /** Each parameter's mean over the batch, one item in its shape (zeros where nothing was added). */
-  Map<String, Batch> means() {
-    Network net = pass.net;
+  /** Each parameter's sum over the pass's samples, one item in its shape (only those something was added to). */
+  Map<String, Batch> sumBatches() {
     Map<String, Batch> out = new LinkedHashMap<>();
-    for (String p : net.parameterNames()) {
-      int[] s = net.parameterShape(p);
-      double[] sum = sums.get(p);
-      double[] mean = new double[s[0] * s[1]];
-      if (sum != null) for (int i = 0; i < mean.length; i++) mean[i] = sum[i] / pass.samples;
-      out.put(p, be.fromArray(1, 1, s[0], s[1], mean));
-    }
+    sums.forEach((p, sum) -> {
+      int[] s = pass.net.parameterShape(p);
+      out.put(p, be.fromArray(1, 1, s[0], s[1], sum));
+    });
     return out;
   }
 }

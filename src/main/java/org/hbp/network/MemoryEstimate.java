@@ -128,6 +128,34 @@ public final class MemoryEstimate {
     }
   }
 
+  /**
+   * The bytes a run may still take in memory {@code m} besides {@code limit}: the usable free heap
+   * ({@link #HEAP_HEADROOM}), what JavaCPP's limit and the physical memory leave of native memory,
+   * no bound of its own for device memory ({@code --memory-limit} only).
+   */
+  static long available(Memory m) {
+    return available(m, Long.MAX_VALUE);
+  }
+
+  /**
+   * {@link #available(Memory)}, where it matters: the heap's free memory is first taken without a
+   * garbage collection (a lower bound), and collected only when that is below {@code needed}.
+   */
+  static long available(Memory m, long needed) {
+    if (m == Memory.HEAP) {
+      Runtime rt = Runtime.getRuntime();
+      long quick = (long) ((rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) * HEAP_HEADROOM);
+      return quick >= needed ? quick : usableHeap();
+    }
+    if (m == Memory.NATIVE) {
+      long max = org.bytedeco.javacpp.Pointer.maxBytes(), used = org.bytedeco.javacpp.Pointer.totalBytes();
+      long left = max > 0 ? Math.max(0, max - used) : Long.MAX_VALUE;
+      long physical = org.bytedeco.javacpp.Pointer.availablePhysicalBytes();
+      return physical > 0 ? Math.min(left, physical) : left;
+    }
+    return Long.MAX_VALUE;
+  }
+
   private UserError refusal(String why) {
     return new UserError("not enough memory: estimate for " + context + ": " + describe() + ": " + why + "; " + advice);
   }
@@ -159,7 +187,7 @@ public final class MemoryEstimate {
     return Precision.FLOAT64;
   }
 
-  private static String where(Backend be) {
+  static String where(Backend be) {
     return precisionOf(be).name().toLowerCase(Locale.ROOT) + " on " + be.name() + " (" + memoryOf(be).label + ")";
   }
 
@@ -250,7 +278,8 @@ public final class MemoryEstimate {
     List<Part> parts = new ArrayList<>();
     parts.add(new Part("parameters", parameterEntries(net) * bytes, m));
     Map<String, Long> peaks = probe.peaks(samples, phase -> phaseDirections.getOrDefault(phase, 1), footprint(m));
-    long passPeak = peaks.get("pass"), curvaturePeak = peaks.get("curvature");
+    // a strategy that fits its preparation into the limit itself (in chunks of samples) counts for what it keeps
+    long passPeak = peaks.get("pass"), curvaturePeak = strategy.implementation().fitsItsPreparation() ? passPeak : peaks.get("curvature");
     for (String phase : productPhases) curvaturePeak = Math.max(curvaturePeak, peaks.get(phase));
     parts.add(new Part("batch, forward and gradient pass", passPeak, m));
     String products = output == Output.SOLVE ? "CG solves" : output == Output.DENSE ? "products for the dense blocks" : "products with " + directions + " direction"
@@ -269,6 +298,31 @@ public final class MemoryEstimate {
     return new MemoryEstimate(parts, "batch " + samples + " at " + where(net.be), "use a smaller batch"
         + (output == Output.VECTORS ? " or fewer directions" : output == Output.DENSE ? " or products (--vectors) instead of --dense" : "")
         + (strategy == Strategy.EXACT ? "" : " or --strategy exact") + ", or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)");
+  }
+
+  /**
+   * The estimate of a forward and gradient pass on {@code samples} samples, with the parameters and
+   * a host copy of the parameters' size for the output: what {@code hbp curvature --diagonal} holds
+   * besides the diagonal, which fits itself into the rest ({@link SampleChunks}).
+   */
+  public static MemoryEstimate pass(Network net, Map<String, Batch> parameters, int samples) {
+    int bytes = precisionOf(net.be).bytes();
+    Memory m = memoryOf(net.be);
+    MemoryProbe probe = new MemoryProbe(net.be, bytes);
+    Network pn = net.on(probe.backend());
+    probe.phase("pass", false);
+    Batch[] xy = probeBatch(net, probe.backend());
+    Pass pass = pn.run(parameters, xy[0], xy[1]);
+    for (String name : pn.parameterNames()) pass.gradient(name);
+    pass.close();
+    net.be.release(xy[0]);
+    net.be.release(xy[1]);
+    List<Part> parts = new ArrayList<>();
+    parts.add(new Part("parameters", parameterEntries(net) * bytes, m));
+    parts.add(new Part("batch, forward and gradient pass", probe.peaks(samples, phase -> 1, footprint(m)).get("pass"), m));
+    parts.add(new Part("outputs copied for writing", saturatedMultiply(parameterEntries(net), 8), Memory.HEAP));
+    return new MemoryEstimate(parts, "batch " + samples + " at " + where(net.be),
+        "use a smaller batch, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)");
   }
 
   // ---- training ----------------------------------------------------------------------------
@@ -353,7 +407,7 @@ public final class MemoryEstimate {
   }
 
   /** Inputs and one-hot targets of the probe's samples, on the probe's backend (so they count per sample). */
-  private static Batch[] probeBatch(Network net, Backend pb) {
+  static Batch[] probeBatch(Network net, Backend pb) {
     int[] in = net.inputShape(), t = net.targetShape();
     int n = MemoryProbe.SAMPLES;
     double[] x = new double[n * in[0] * in[1]], y = new double[n * t[0] * t[1]];

@@ -261,6 +261,10 @@ public final class Network {
   private Pass forward(Map<String, Batch> parameters, Batch x, Batch y, Map<String, Batch> data) {
     checkParameters(parameters);
     Pass pass = new Pass(this, x.samples());
+    pass.parameters = parameters;
+    pass.inputs = x;
+    pass.targets = y;
+    pass.data = data == null ? Map.of() : data;
     pass.callerBatches.add(x);
     pass.callerBatches.add(y);
     pass.callerBatches.addAll(parameters.values());

@@ -29,6 +29,11 @@ public final class Pass implements AutoCloseable {
   private boolean closed;
   /** The inputs, targets, parameters and data the caller gave: never released. */
   final java.util.List<Batch> callerBatches = new java.util.ArrayList<>();
+  /** What the pass ran on, as given ({@link SampleChunks} runs it again on chunks of the samples). */
+  Map<String, Batch> parameters;
+  Batch inputs;
+  Batch targets;
+  Map<String, Batch> data;
 
   Pass(Network net, int samples) {
     this.net = net;

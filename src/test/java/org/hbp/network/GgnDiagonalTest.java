@@ -45,7 +45,29 @@ class GgnDiagonalTest {
     String log = hbp("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
         dir.resolve("batch.npz").toString(), "--diagonal", "exact", "--out", out.toString(), "--backend", "cpu");
     assertTrue(log.contains("GGN diagonal (exact"), log);
-    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz")), got = Npz.read(out);
+    assertDiagonalOfTheGgn(name, Npz.read(dir.resolve("ref.npz")), Npz.read(out));
+  }
+
+  /**
+   * The same diagonal computed in chunks of 3 of the 4 samples (3 and 1, each chunk with its own
+   * pass: {@link SampleChunks}), against the same autograd reference at the same tolerance.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn", "resnet"})
+  void exactDiagonalInChunksIsTheDiagonalOfAutogradsGgn(String name) throws Exception {
+    runScript("crosscheck.py", name, dir.toString());
+    Path net = dir.resolve(name + ".hbp");
+    Files.writeString(net, switch (name) {
+      case "fc" -> TorchCrossCheckTest.FC;
+      case "cnn" -> TorchCrossCheckTest.CNN;
+      default -> TorchCrossCheckTest.RESNET;
+    });
+    assertEquals(4, Npz.read(dir.resolve("batch.npz")).get("x").shape()[0], "a chunk of 3 must not divide the batch");
+    assertDiagonalOfTheGgn(name + " in chunks of 3", Npz.read(dir.resolve("ref.npz")), ChunkedDiagonals.compute(net, dir, "exact", 3, 0));
+  }
+
+  /** Each parameter's diagonal against the diagonal of autograd's {@code ggn.<name>} block, 1e-10 relative to its scale. */
+  private static void assertDiagonalOfTheGgn(String name, Map<String, NdArray> ref, Map<String, NdArray> got) {
     int checked = 0;
     for (String key : ref.keySet()) {
       if (!key.startsWith("ggn.")) continue;
@@ -127,6 +149,35 @@ class GgnDiagonalTest {
       for (int i = 0; i < n; i++)
         assertEquals(dense[i * n + i], got[i], 1e-12 * Math.max(1, scale), loss + " " + name + "[" + i + "]");
     }
+  }
+
+  /**
+   * The Monte-Carlo diagonal in chunks of 4 of the 6 samples draws the random vectors of the whole
+   * batch (each chunk takes its samples' part of the one stream), so it equals the unchunked
+   * estimate of the same seed up to round-off, with several vectors per sample and with one; its
+   * unbiasedness is then that of the unchunked estimate, tested below. A chunk that drew a stream
+   * of its own would give another estimate: the test sees that as a difference far above round-off.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {1, 3})
+  void monteCarloDiagonalInChunksDrawsTheBatchsVectors(int k) {
+    Problem p = problem("crossentropy", 7);
+    Backend be = p.net.backend();
+    Map<String, double[]> whole = GgnDiagonal.toHost(be, GgnDiagonal.monteCarlo(p.pass, k, GgnDiagonal.Sampling.GAUSSIAN, 11));
+    Map<String, double[]> chunked = GgnDiagonal.toHost(be, GgnDiagonal.monteCarlo(p.pass, k, GgnDiagonal.Sampling.GAUSSIAN, 11, 4));
+    Map<String, double[]> other = GgnDiagonal.toHost(be, GgnDiagonal.monteCarlo(p.pass, k, GgnDiagonal.Sampling.GAUSSIAN, 12));
+    boolean differs = false;
+    for (String name : p.net.parameterNames()) {
+      double[] w = whole.get(name), c = chunked.get(name), o = other.get(name);
+      double scale = 0;
+      for (double v : w) scale = Math.max(scale, Math.abs(v));
+      assertTrue(scale > 0, name);
+      for (int i = 0; i < w.length; i++) {
+        assertEquals(w[i], c[i], 1e-12 * scale, name + "[" + i + "]");
+        differs |= Math.abs(w[i] - o[i]) > 1e-6 * scale;
+      }
+    }
+    assertTrue(differs, "another seed gives another estimate (so the comparison can see a different stream)");
   }
 
   /**

@@ -87,6 +87,30 @@ class GraphHessianDiagonalTorchCheckTest {
     assertEquals(blocks.size(), compared, "every block compared");
   }
 
+  /**
+   * The same diagonal computed in chunks of 2 of the 5 samples (2, 2 and 1, each chunk with its own
+   * pass through the graph: {@link SampleChunks}), against the same autograd reference at the same
+   * tolerance.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"skipcat", "add", "product", "tied", "bilinear", "repeated"})
+  void hessianDiagonalInChunksIsTheDiagonalOfAutogradsHessian(String name) throws Exception {
+    runScript("graph_hessian_diagonal.py", name, dir.toString());
+    Path net = dir.resolve(name + ".hbp");
+    Files.writeString(net, source(name));
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz")), got = ChunkedDiagonals.compute(net, dir, "hessian", 2, 0);
+    assertEquals(5, Npz.read(dir.resolve("batch.npz")).get("x").shape()[0], "a chunk of 2 must not divide the batch");
+    int compared = 0;
+    for (String key : ref.keySet()) {
+      if (!key.startsWith("hdiag.")) continue;
+      String torch = key.substring(6);
+      assertTrue(TorchReference.scale(ref.get(key)) > 0, key);
+      assertBlockEquals(name + " in chunks of 2 " + torch, ref.get(key), named(got, torch));
+      compared++;
+    }
+    assertEquals(got.size(), compared, "every parameter compared");
+  }
+
   /** The array of a PyTorch parameter name, or of hbp's name for it ({@code .W}, {@code .b}); fails naming what there is. */
   private static NdArray named(Map<String, NdArray> got, String torch) {
     NdArray a = got.containsKey(torch) ? got.get(torch) : got.get(TorchReference.ours(torch));
@@ -153,7 +177,10 @@ class GraphHessianDiagonalTorchCheckTest {
   static final String GENERAL = "network general { input x: vector(5); h = linear(m = 4)(x); a = tanh(h); t = skip(h = 3)(a); z = t + h;"
       + " y = linear(m = 3)(z); loss crossentropy(y); }";
 
-  /** A module use with a general residual in one input is refused, naming the layer; so is a column set over the memory limit. */
+  /**
+   * A module use with a general residual in one input is refused, naming the layer; so is a column
+   * set over the memory limit in the walk, and the diagonal where not one sample fits the limit.
+   */
   @Test
   void aGeneralResidualAndTheMemoryLimitAreRefusedByName() {
     NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkResolver.resolve(Dsl.parse(GENERAL, "general.hbp"), null, BUILT_IN), 3, 5, 2);
@@ -162,8 +189,11 @@ class GraphHessianDiagonalTorchCheckTest {
     assertTrue(e.getMessage().contains("the Hessian diagonal needs diagonal residuals: layer t (skip) has a general residual"), e.getMessage());
     NetworkCurvatureTest.Setup t = new NetworkCurvatureTest.Setup(NetworkResolver.resolve(Dsl.parse(source("product"), "product.hbp"), null, BUILT_IN), 3, 5, 2);
     Pass tp = t.pass();
-    UserError m = assertThrows(UserError.class, () -> HessianDiagonal.exact(tp, 64));
+    UserError m = assertThrows(UserError.class, () -> GraphHessianDiagonal.sums(tp, 64));
     assertTrue(m.getMessage().startsWith("the Hessian diagonal would form 3 x "), m.getMessage());
+    assertTrue(m.getMessage().contains("over the memory limit 64 B"), m.getMessage());
+    UserError one = assertThrows(UserError.class, () -> HessianDiagonal.exact(tp, 64));
+    assertTrue(one.getMessage().startsWith("the Hessian diagonal does not fit even one sample at a time: "), one.getMessage());
     assertTrue(m.getMessage().contains("over the memory limit 64 B"), m.getMessage());
     assertEquals(t.net.parameterNames().size(), HessianDiagonal.exact(tp, 1L << 30).size());
   }

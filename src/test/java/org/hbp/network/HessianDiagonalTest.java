@@ -40,7 +40,29 @@ class HessianDiagonalTest {
     Path out = dir.resolve("diag.npz");
     hbp("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
         "--curvature", "hessian", "--diagonal", "hessian", "--out", out.toString(), "--backend", "cpu");
-    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz")), got = Npz.read(out);
+    assertDiagonalOfTheBlocks(name, Npz.read(dir.resolve("ref.npz")), Npz.read(out));
+  }
+
+  /**
+   * The same diagonal computed in chunks of 3 of the 4 samples (a chunk of 3 and one of 1, each with
+   * its own pass: {@link SampleChunks}), against the same autograd reference at the same tolerance.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn", "resnet"})
+  void hessianDiagonalInChunksIsTheDiagonalOfAutogradsHessian(String name) throws Exception {
+    runScript("crosscheck.py", name, dir.toString());
+    Path net = dir.resolve(name + ".hbp");
+    Files.writeString(net, switch (name) {
+      case "fc" -> TorchCrossCheckTest.FC;
+      case "cnn" -> TorchCrossCheckTest.CNN;
+      default -> TorchCrossCheckTest.RESNET;
+    });
+    assertEquals(4, Npz.read(dir.resolve("batch.npz")).get("x").shape()[0], "a chunk of 3 must not divide the batch");
+    assertDiagonalOfTheBlocks(name + " in chunks of 3", Npz.read(dir.resolve("ref.npz")), ChunkedDiagonals.compute(net, dir, "hessian", 3, 0));
+  }
+
+  /** Each parameter's diagonal against the diagonal of autograd's {@code hessian.<name>} block, 1e-10 relative to its scale. */
+  static void assertDiagonalOfTheBlocks(String name, Map<String, NdArray> ref, Map<String, NdArray> got) {
     int checked = 0;
     for (String key : ref.keySet()) {
       if (!key.startsWith("hessian.")) continue;
@@ -85,7 +107,11 @@ class HessianDiagonalTest {
     assertTrue(err.toString().contains("the Hessian diagonal needs diagonal residuals: layer 2 (skip) has a general residual"), err.toString());
   }
 
-  /** Column sets that would exceed the memory limit are refused, naming the layer and the size, before they are formed. */
+  /**
+   * Where not even one sample fits the memory limit, the diagonal is refused with the sizes; the
+   * walk itself still refuses a column set over the limit, naming the layer and the size, before
+   * it is formed.
+   */
   @Test
   void columnSetsOverTheMemoryLimitAreRefusedByName() throws Exception {
     Path net = dir.resolve("fc.hbp");
@@ -93,8 +119,11 @@ class HessianDiagonalTest {
     NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkResolver.load(net, null, ModuleLibrary.builtInSpecDirs()), 3, 5, 2);
     Pass pass = s.pass();
     org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> HessianDiagonal.exact(pass, 64));
-    assertTrue(e.getMessage().startsWith("the Hessian diagonal would form 3 x "), e.getMessage());
+    assertTrue(e.getMessage().startsWith("the Hessian diagonal does not fit even one sample at a time: "), e.getMessage());
     assertTrue(e.getMessage().contains("over the memory limit 64 B"), e.getMessage());
+    org.hbp.UserError w = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> GraphHessianDiagonal.sums(pass, 64));
+    assertTrue(w.getMessage().startsWith("the Hessian diagonal would form 3 x "), w.getMessage());
+    assertTrue(w.getMessage().contains("over the memory limit 64 B"), w.getMessage());
     assertEquals(s.net.parameterNames().size(), HessianDiagonal.exact(pass, 1L << 30).size());
   }
 }

@@ -84,6 +84,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   private final StoragePool<BlasBatch.Block> pool;
   final BlasProducts products;
   private final BlasDnnl dnnl;
+  private final BlasConvolutions convolutions;
 
   /** A FLOAT64 backend using all available processors. */
   public BlasBackend() {
@@ -112,6 +113,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     }
     this.products = new BlasProducts(this, precision, threads);
     this.dnnl = new BlasDnnl(this, precision == Precision.FLOAT32);
+    this.convolutions = new BlasConvolutions(this, products, loops, threads, BlasConvolutions.CHUNK_BYTES);
   }
 
   private static ParallelLoops loops(int threads) {
@@ -296,7 +298,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return products.matmulSumSamples(own("matmulSumSamples", "a", a), transposeA, own("matmulSumSamples", "b", b), transposeB);
   }
 
-  // ---- convolutions (float32: oneDNN's direct kernels, BlasDnnl; float64: the default unfold and gemm)
+  // ---- convolutions (float32: oneDNN's direct kernels, BlasDnnl; float64: unfold and gemm in chunks, BlasConvolutions)
 
   /**
    * Whether this backend runs convolutions and the built-in sigmoid and tanh on oneDNN's
@@ -319,6 +321,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     Objects.requireNonNull(g, "convolution: geometry is null");
     BackendChecks.checkBias("convolution", a, b);
     BlasBatch out = dnnl.convolution(a, in, g, b);
+    if (out == null) out = convolutions.convolution(a, in, g, b);
     return out != null ? out : super.convolution(w, x, g, bias);
   }
 
@@ -327,6 +330,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     BlasBatch a = own("convolutionAdjoint", "w", w), in = own("convolutionAdjoint", "y", y);
     Objects.requireNonNull(g, "convolutionAdjoint: geometry is null");
     BlasBatch out = dnnl.convolutionAdjoint(a, in, g);
+    if (out == null) out = convolutions.convolutionAdjoint(a, in, g);
     return out != null ? out : super.convolutionAdjoint(w, y, g);
   }
 

@@ -2,12 +2,10 @@ package org.hbp.backend.blas;
 
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
-import static org.hbp.backend.host.ParallelLoops.CHUNK;
 
 import java.util.Arrays;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.ConvGeometry;
-import org.hbp.backend.host.HostKernels;
 import org.hbp.backend.host.ParallelLoops;
 
 /**
@@ -70,24 +68,26 @@ final class BlasConvolutions {
     int cout = w.rows(), rows = g.patchRows(), patches = g.patches();
     BackendChecks.checkUnfold(x, g);
     if (w.items() != 1 || w.cols() != rows || (bias != null && bias.items() != 1)) return null;
-    long items = x.items(), entries = (long) rows * patches;
+    long items = x.items();
     BlasBatch out = be.alloc("convolution", x.samples(), x.directions(), cout, patches, false);
     if (items == 0 || cout == 0) return out;
-    int[] table = BackendChecks.patchTable(g);
+    PatchRuns plan = PatchRuns.of(g);
     double[] biasColumns = bias == null ? null : repeatedColumn(be.toArray(bias), patches);
-    int per = itemsPerChunk(entries, bytesPerEntry, items, threads, chunkBytes);
-    BlasBatch scratch = be.alloc("convolution", 1, 1, rows, patches * per, false);
+    int per = itemsPerChunk((long) rows * patches, bytesPerEntry, items, threads, chunkBytes);
+    BlasBatch filters = permutedFilters(w, g), scratch = be.alloc("convolution", 1, 1, rows, patches * per, false);
     try {
       products.useThreads();
       for (long t0 = 0; t0 < items; t0 += per) {
         int count = (int) Math.min(per, items - t0);
-        unfoldInto(x, t0, count, g.inputSize(), table, scratch);
+        unfoldInto(x, t0, count, plan, scratch);
         long at = t0 * cout * patches;
         if (biasColumns != null) for (int t = 0; t < count; t++) out.write(at + (long) t * biasColumns.length, biasColumns, 0, biasColumns.length);
-        products.gemm(CblasNoTrans, CblasNoTrans, cout, count * patches, rows, w, 0, cout, scratch, 0, rows, out, at, cout, biasColumns == null ? 0 : 1);
+        products.gemm(CblasNoTrans, CblasNoTrans, cout, count * patches, rows, filters, 0, cout, scratch, 0, rows, out, at, cout,
+            biasColumns == null ? 0 : 1);
       }
     } finally {
       be.release(scratch);
+      be.release(filters);
     }
     return out;
   }
@@ -97,54 +97,70 @@ final class BlasConvolutions {
    * and items of y of {@code cout x patches}; null when the operands are not of this kind.
    */
   BlasBatch convolutionAdjoint(BlasBatch w, BlasBatch y, ConvGeometry g) {
-    int cout = w.rows(), rows = g.patchRows(), patches = g.patches(), n = g.inputSize();
+    int cout = w.rows(), rows = g.patchRows(), patches = g.patches();
     if (w.items() != 1 || w.cols() != rows || y.rows() != cout || y.cols() != patches) return null;
-    long items = y.items(), entries = (long) rows * patches;
+    long items = y.items();
     BlasBatch out = be.alloc("convolutionAdjoint", y.samples(), y.directions(), g.c(), g.h() * g.w(), cout == 0);
     if (items == 0 || cout == 0) return out;
-    int[] table = BackendChecks.patchTable(g);
-    int per = itemsPerChunk(entries, bytesPerEntry, items, threads, chunkBytes);
-    BlasBatch scratch = be.alloc("convolutionAdjoint", 1, 1, rows, patches * per, false);
+    PatchRuns plan = PatchRuns.of(g);
+    int per = itemsPerChunk((long) rows * patches, bytesPerEntry, items, threads, chunkBytes);
+    BlasBatch filters = permutedFilters(w, g), scratch = be.alloc("convolutionAdjoint", 1, 1, rows, patches * per, false);
     try {
       products.useThreads();
       for (long t0 = 0; t0 < items; t0 += per) {
         int count = (int) Math.min(per, items - t0);
-        products.gemm(CblasTrans, CblasNoTrans, rows, count * patches, cout, w, 0, cout, y, t0 * cout * patches, cout, scratch, 0, rows, 0);
-        foldFrom(scratch, count, n, table, out, t0);
+        products.gemm(CblasTrans, CblasNoTrans, rows, count * patches, cout, filters, 0, cout, y, t0 * cout * patches, cout, scratch, 0, rows, 0);
+        foldFrom(scratch, count, plan, out, t0);
       }
     } finally {
       be.release(scratch);
+      be.release(filters);
     }
     return out;
   }
 
-  /** Items {@code [t0, t0+count)} of x unfolded into the scratch block, item t at entry {@code (t - t0)·m} (the table's length m). */
-  private void unfoldInto(BlasBatch x, long t0, int count, int n, int[] table, BlasBatch scratch) {
-    int m = table.length;
-    loops.run(count, (long) count * m, (a, b) -> {
-      double[] in = new double[n], piece = new double[Math.min(m, CHUNK)];
+  /** w's columns in the row order of {@link PatchRuns} (a new one-item batch). */
+  private BlasBatch permutedFilters(BlasBatch w, ConvGeometry g) {
+    return (BlasBatch) be.fromArray(1, 1, w.rows(), w.cols(), PatchRuns.permuteColumns(be.toArray(w), w.rows(), g));
+  }
+
+  /** Columns per piece of an item's unfolding staged in a Java array: about {@link #PIECE_ENTRIES} entries, at least one column. */
+  private static int piece(int rows) {
+    return Math.max(1, PIECE_ENTRIES / Math.max(1, rows));
+  }
+
+  /** Entries of the per-thread staging array of the unfold and fold (64 KiB of doubles: within L2). */
+  private static final int PIECE_ENTRIES = 8192;
+
+  /** Items {@code [t0, t0+count)} of x unfolded (rows in the plan's order) into the scratch block, item t at entry {@code (t - t0)·rows·columns}. */
+  private void unfoldInto(BlasBatch x, long t0, int count, PatchRuns plan, BlasBatch scratch) {
+    int n = plan.inputSize, rows = plan.rows, columns = plan.columns, step = piece(rows);
+    long m = (long) rows * columns;
+    loops.run(count, count * m, (a, b) -> {
+      double[] in = new double[n], buf = new double[step * rows];
       for (long t = a; t < b; t++) {
         x.read((t0 + t) * n, in, 0, n);
-        for (int e0 = 0; e0 < m; e0 += piece.length) {
-          int len = Math.min(piece.length, m - e0);
-          HostKernels.unfold(table, e0, len, in, 0, piece, 0);
-          scratch.write(t * m + e0, piece, 0, len);
+        for (int col0 = 0; col0 < columns; col0 += step) {
+          int col1 = Math.min(columns, col0 + step);
+          plan.unfold(in, col0, col1, buf);
+          scratch.write(t * m + (long) col0 * rows, buf, 0, (col1 - col0) * rows);
         }
       }
     });
   }
 
-  /** The scratch block's first {@code count} unfolded items folded into items {@code [t0, t0+count)} of out ({@code n} entries each). */
-  private void foldFrom(BlasBatch scratch, int count, int n, int[] table, BlasBatch out, long t0) {
-    int m = table.length;
-    loops.run(count, (long) count * m, (a, b) -> {
-      double[] piece = new double[Math.min(m, CHUNK)], sum = new double[n];
+  /** The scratch block's first {@code count} unfolded items folded into items {@code [t0, t0+count)} of out. */
+  private void foldFrom(BlasBatch scratch, int count, PatchRuns plan, BlasBatch out, long t0) {
+    int n = plan.inputSize, rows = plan.rows, columns = plan.columns, step = piece(rows);
+    long m = (long) rows * columns;
+    loops.run(count, count * m, (a, b) -> {
+      double[] buf = new double[step * rows], sum = new double[n];
       for (long t = a; t < b; t++) {
         Arrays.fill(sum, 0);
-        for (int e0 = 0; e0 < m; e0 += piece.length) {
-          int len = Math.min(piece.length, m - e0);
-          scratch.read(t * m + e0, piece, 0, len);
-          HostKernels.fold(table, e0, len, piece, 0, sum, 0);
+        for (int col0 = 0; col0 < columns; col0 += step) {
+          int col1 = Math.min(columns, col0 + step);
+          scratch.read(t * m + (long) col0 * rows, buf, 0, (col1 - col0) * rows);
+          plan.fold(buf, col0, col1, sum);
         }
         out.write((t0 + t) * n, sum, 0, n);
       }

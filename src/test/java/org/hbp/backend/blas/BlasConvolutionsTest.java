@@ -122,6 +122,47 @@ class BlasConvolutionsTest {
     assertArrayEquals(a, b, 1e-13);
   }
 
+  /** PatchRuns' unfolding, entry by entry, against the definition with rows in (kj, ki, ch) order; and W's columns permuted alike. */
+  @Test
+  void patchRunsUnfoldTheDefinitionInTheirRowOrder() {
+    for (ConvGeometry g : GEOMETRIES) {
+      PatchRuns plan = PatchRuns.of(g);
+      int c = g.c(), k = g.k(), outH = g.outH(), rows = g.patchRows();
+      double[] x = rng.doubles(g.inputSize(), -1, 1).toArray(), u = new double[rows * g.patches()];
+      plan.unfold(x, 0, g.patches(), u);
+      for (int ox = 0; ox < g.outW(); ox++)
+        for (int oy = 0; oy < outH; oy++)
+          for (int ch = 0; ch < c; ch++)
+            for (int ki = 0; ki < k; ki++)
+              for (int kj = 0; kj < k; kj++) {
+                int yy = oy * g.s() - g.p() + ki * g.d(), xx = ox * g.s() - g.p() + kj * g.d();
+                boolean inside = yy >= 0 && yy < g.h() && xx >= 0 && xx < g.w();
+                double want = inside ? x[ch + c * (yy + g.h() * xx)] : 0;
+                assertEquals(want, u[((kj * k + ki) * c + ch) + rows * (oy + outH * ox)], g + " column (" + oy + "," + ox + ") row (" + ch + "," + ki + "," + kj + ")");
+              }
+      // fold is unfold's adjoint: <unfold(x), v> = <x, fold(v)>
+      double[] v = rng.doubles(u.length, -1, 1).toArray(), folded = new double[g.inputSize()];
+      plan.fold(v, 0, g.patches(), folded);
+      double left = 0, right = 0, scale = 0;
+      for (int i = 0; i < u.length; i++) {
+        left += u[i] * v[i];
+        scale += Math.abs(u[i] * v[i]);
+      }
+      for (int i = 0; i < x.length; i++) right += x[i] * folded[i];
+      assertEquals(left, right, 1e-14 * scale, g + ": <unfold(x), v> = <x, fold(v)>");
+      double[] w = rng.doubles(3 * rows, -1, 1).toArray(), wp = PatchRuns.permuteColumns(w, 3, g);
+      for (int ch = 0; ch < c; ch++)
+        for (int ki = 0; ki < k; ki++)
+          for (int kj = 0; kj < k; kj++)
+            for (int o = 0; o < 3; o++)
+              assertEquals(w[o + 3 * ((ch * k + ki) * k + kj)], wp[o + 3 * ((kj * k + ki) * c + ch)], g + " filter column (" + ch + "," + ki + "," + kj + ")");
+    }
+    // dilation 1, stride 1, same padding: an interior column is k copies of k·c consecutive entries
+    ConvGeometry same = new ConvGeometry(16, 32, 32, 3, 1, 1, 1);
+    PatchRuns plan = PatchRuns.of(same);
+    assertTrue(plan.runCount() <= 3 * same.patches() + 4 * 32 * 3, "runs " + plan.runCount());
+  }
+
   private BlasBatch batch(int samples, int directions, int rows, int cols, double[] data) {
     return (BlasBatch) be.fromArray(samples, directions, rows, cols, data);
   }

@@ -75,7 +75,9 @@ import org.hbp.backend.host.StoragePool;
  *
  * <p><b>Structure.</b> As EJML's ops classes delegate to implementation classes, this class
  * checks operands and delegates: products to {@link BlasProducts}, oneDNN's convolutions and
- * maps to {@link BlasDnnl}, every other kernel to the shared host kernels of {@link HostBackend}
+ * maps to {@link BlasDnnl}, the other convolutions with one filter item (float64: a layer's forward
+ * pass, its Jacobian and adjoint times N·D directions) to {@link BlasConvolutions}, which unfolds
+ * and multiplies in cache-sized chunks of items, every other kernel to the shared host kernels of {@link HostBackend}
  * run on the blocks ({@link BlasBatch} is a {@link org.hbp.backend.host.HostBuffer}).
  */
 public final class BlasBackend extends HostBackend<BlasBatch> implements PooledBackend {

@@ -22,8 +22,10 @@ import org.hbp.backend.host.ParallelLoops;
  * the caches, and multiplied by the filters in ONE gemm over all its items' columns side by side
  * ({@code cout x (c·k·k)} times {@code (c·k·k) x (items·patches)}), written straight into the
  * result. The adjoint is the mirror image: one gemm {@code W' Y} over the chunk into the scratch
- * block, folded from there into the result. The same entries are multiplied and summed as by the
- * default; only the gemm's blocking (and so the rounding of its sums) may differ.
+ * block, folded from there into the result. The unfold and fold copy runs of consecutive input
+ * entries ({@link PatchRuns}: the unfolded rows in {@code (kj, ki, ch)} order, the filters'
+ * columns permuted alike). The same products are summed as by the default, in another order: the
+ * results agree to float64 rounding, not bit for bit.
  */
 final class BlasConvolutions {
   /**

@@ -75,7 +75,9 @@ import org.hbp.backend.host.StoragePool;
  *
  * <p><b>Structure.</b> As EJML's ops classes delegate to implementation classes, this class
  * checks operands and delegates: products to {@link BlasProducts}, oneDNN's convolutions and
- * maps to {@link BlasDnnl}, every other kernel to the shared host kernels of {@link HostBackend}
+ * maps to {@link BlasDnnl}, the other convolutions with one filter item (float64: a layer's forward
+ * pass, its Jacobian and adjoint times N·D directions) to {@link BlasConvolutions}, which unfolds
+ * and multiplies in cache-sized chunks of items, every other kernel to the shared host kernels of {@link HostBackend}
  * run on the blocks ({@link BlasBatch} is a {@link org.hbp.backend.host.HostBuffer}).
  */
 public final class BlasBackend extends HostBackend<BlasBatch> implements PooledBackend {
@@ -84,6 +86,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   private final StoragePool<BlasBatch.Block> pool;
   final BlasProducts products;
   private final BlasDnnl dnnl;
+  private final BlasConvolutions convolutions;
 
   /** A FLOAT64 backend using all available processors. */
   public BlasBackend() {
@@ -112,6 +115,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     }
     this.products = new BlasProducts(this, precision, threads);
     this.dnnl = new BlasDnnl(this, precision == Precision.FLOAT32);
+    this.convolutions = new BlasConvolutions(this, products, loops, threads, BlasConvolutions.CHUNK_BYTES);
   }
 
   private static ParallelLoops loops(int threads) {
@@ -296,7 +300,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return products.matmulSumSamples(own("matmulSumSamples", "a", a), transposeA, own("matmulSumSamples", "b", b), transposeB);
   }
 
-  // ---- convolutions (float32: oneDNN's direct kernels, BlasDnnl; float64: the default unfold and gemm)
+  // ---- convolutions (float32: oneDNN's direct kernels, BlasDnnl; float64: unfold and gemm in chunks, BlasConvolutions)
 
   /**
    * Whether this backend runs convolutions and the built-in sigmoid and tanh on oneDNN's
@@ -319,6 +323,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     Objects.requireNonNull(g, "convolution: geometry is null");
     BackendChecks.checkBias("convolution", a, b);
     BlasBatch out = dnnl.convolution(a, in, g, b);
+    if (out == null) out = convolutions.convolution(a, in, g, b);
     return out != null ? out : super.convolution(w, x, g, bias);
   }
 
@@ -327,6 +332,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     BlasBatch a = own("convolutionAdjoint", "w", w), in = own("convolutionAdjoint", "y", y);
     Objects.requireNonNull(g, "convolutionAdjoint: geometry is null");
     BlasBatch out = dnnl.convolutionAdjoint(a, in, g);
+    if (out == null) out = convolutions.convolutionAdjoint(a, in, g);
     return out != null ? out : super.convolutionAdjoint(w, y, g);
   }
 

@@ -244,7 +244,7 @@ final class BlasProducts {
   }
 
   /** C = op(A) op(B) + beta C at the given entry offsets of the blocks (beta 0 ignores C's contents). */
-  private void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
+  void gemm(int ta, int tb, int m, int n, int k, BlasBatch a, long ao, int lda, BlasBatch b, long bo, int ldb, BlasBatch c,
       long co, int ldc, int beta) {
     if (n == 1) {
       // a matrix times one column: gemv, which streams A once; OpenBLAS's gemm packs A first

@@ -203,8 +203,7 @@ public final class BenchCommand extends HbpCommand {
     }
     NetworkSpec ns = networkFile.load(net, null);
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
-    dataValues = networkFile.dataValues(network, null);
-    networkFile.bindData(network, null);
+    dataValues = networkFile.bindData(network, null);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
     Random rng = new Random(1);
     Map<String, Batch> params = benchParameters(network, rng);

@@ -118,15 +118,16 @@ final class NetworkFileOptions {
    * {@code 1.mean} as {@code hbp import --params-out} writes them). Other data variables stay all ones.
    *
    * @param params the {@code --params} file, or null
+   * @return the values given, by {@code <path>.<name>} (one item, column-major, as {@link Network#setDataValues} takes them)
    * @throws UserError a data array of the file that is not a vector of the variable's size
    */
-  void bindData(Network network, Path params) throws IOException {
+  Map<String, double[]> bindData(Network network, Path params) throws IOException {
     Map<String, double[]> values = dataValues(network, params);
     if (!values.isEmpty()) network.setDataValues(values);
+    return values;
   }
 
-  /** The values {@link #bindData} gives the network's data variables, by {@code <path>.<name>}. */
-  Map<String, double[]> dataValues(Network network, Path params) throws IOException {
+  private Map<String, double[]> dataValues(Network network, Path params) throws IOException {
     Map<String, double[]> values = new LinkedHashMap<>();
     if (imported != null) imported.data().forEach((name, a) -> values.put(name, a.data()));
     if (params != null && Files.exists(params) && !network.dataVariables().isEmpty()) {

@@ -60,8 +60,7 @@ class BenchOnnxTest {
     options.loss = "crossentropy";
     Backend be = new CpuBackend();
     Network net = new Network(options.load(dir.resolve("model.onnx"), null), ModuleLibrary.forSpecs(), be);
-    options.bindData(net, null);
-    Map<String, double[]> data = options.dataValues(net, null);
+    Map<String, double[]> data = options.bindData(net, null);
     assertEquals(4, data.size(), data.keySet().toString());
     TorchLayout layout = new TorchLayout(net);
     Map<String, Batch> params = layout.parametersOnly(options.parameterArrays(null), "model.onnx");

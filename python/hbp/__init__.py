@@ -2,9 +2,11 @@
 
 Each call exports the model to ONNX and the batch to ``.npz`` in a temporary folder, runs the hbp
 jar (``java -jar hbp.jar curvature --net model.onnx ...``) and reads the result back as tensors
-keyed by PyTorch's parameter names (``model.named_parameters()``). The model's buffers
-(``model.named_buffers()``, e.g. an input normalisation's mean and std) are fixed data: those the export
-writes as initializers go to hbp as ``--constants``. hbp's error messages surface as :class:`HbpError`.
+keyed by PyTorch's parameter names (``model.named_parameters()``). The model runs in eval mode
+(batch norm on its running statistics). Its buffers (``model.named_buffers()``, e.g. an input
+normalisation's mean and std, batch norm's running statistics) are fixed data: hbp gets their names
+as ``--buffers`` and takes those the export wrote as initializers as constants. hbp's error messages
+surface as :class:`HbpError`.
 
     import hbp
     blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")   # {name: [numel, numel]}

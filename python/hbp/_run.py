@@ -48,69 +48,24 @@ def _named_parameters(model):
 
 
 def _export(model, x, folder):
-    """model.onnx in folder, float64, parameters as initializers named as in named_parameters()."""
+    """model.onnx in folder, float64, parameters as initializers named as in named_parameters().
+
+    The model runs in eval mode (batch norm on its running statistics, dropout off) but is exported with
+    ``training=TrainingMode.PRESERVE``: an export in ``TrainingMode.EVAL`` (torch.onnx's default) folds a
+    batch norm that follows a convolution into the convolution, renaming the convolution's parameters
+    (``onnx::Conv_17``) and dropping the batch norm's, which hbp must see under PyTorch's names.
+    ``do_constant_folding=False`` keeps every parameter an initializer of its own."""
     path = folder / "model.onnx"
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             torch.onnx.export(model, (x,), str(path), export_params=True, do_constant_folding=False,
+                              training=torch.onnx.TrainingMode.PRESERVE,
                               input_names=["x"], output_names=["logits"], opset_version=13)
     finally:
         model.train(was_training)
     return path
-
-
-def _varint(data, i):
-    """The unsigned varint at data[i:] and the index after it (protobuf's wire format)."""
-    value, shift = 0, 0
-    while True:
-        b = data[i]
-        value |= (b & 0x7F) << shift
-        i += 1
-        if b < 0x80:
-            return value, i
-        shift += 7
-
-
-def _fields(data):
-    """(field number, bytes) of each length-delimited field of a protobuf message; other wire types skipped."""
-    i = 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        wire = key & 7
-        if wire == 0:
-            _, i = _varint(data, i)
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        elif wire == 2:
-            n, i = _varint(data, i)
-            yield key >> 3, data[i:i + n]
-            i += n
-        else:
-            raise HbpError(f"the exported ONNX file has a protobuf wire type {wire} that onnx.proto does not use")
-
-
-def _initializer_names(path):
-    """The names of the ONNX file's initializers, read from onnx.proto's three fields that hold them:
-    ModelProto.graph (7), GraphProto.initializer (5), TensorProto.name (8)."""
-    names = []
-    for field, graph in _fields(Path(path).read_bytes()):
-        if field == 7:
-            for f, tensor in _fields(graph):
-                if f == 5:
-                    names += [name.decode("utf-8") for g, name in _fields(tensor) if g == 8]
-    return names
-
-
-def _constants(model, onnx):
-    """The model's buffers (model.named_buffers(): fixed data, e.g. an input normalisation's mean and std)
-    that the exporter wrote as initializers under their names: hbp's --constants. Buffers the export
-    dropped (unused, or folded into a convolution as batch norm's running statistics) are left out."""
-    initializers = set(_initializer_names(onnx))
-    return [n for n, _ in model.named_buffers() if n in initializers]
 
 
 def _write_batch(x, y, folder):
@@ -166,9 +121,10 @@ def _read(path, like, names, shapes=None):
 def _common(model, loss, x, y, curvature, strategy, backend, folder):
     onnx = _export(model, x, folder)
     batch = _write_batch(x, y, folder)
-    constants = _constants(model, onnx)
+    # the buffers are fixed data; hbp takes those the export wrote as initializers and ignores the others
+    buffers = [n for n, _ in model.named_buffers()]
     return ["curvature", "--net", onnx, "--loss", loss, "--batch", batch, "--curvature", curvature,
-            "--strategy", strategy, "--backend", backend] + (["--constants", ",".join(constants)] if constants else [])
+            "--strategy", strategy, "--backend", backend] + (["--buffers", ",".join(buffers)] if buffers else [])
 
 
 def _backend(x, backend):

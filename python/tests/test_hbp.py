@@ -151,6 +151,60 @@ class Buffers(unittest.TestCase):
             torch.testing.assert_close(step[name], expected, rtol=0, atol=1e-10, msg=name)
 
 
+class ConvBatchNormNet(torch.nn.Module):
+    """Conv2d, BatchNorm2d (running statistics away from 0 and 1, affine weight and bias not 1 and 0), ReLU, max pooling,
+    a Linear head: exported in eval mode, a batch norm after a convolution that torch.onnx's EVAL mode folds away."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(6)
+        self.conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(3)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.fc = torch.nn.Linear(12, 3)
+        with torch.no_grad():
+            self.bn.running_mean.copy_(torch.tensor([0.3, -0.2, 0.5]))
+            self.bn.running_var.copy_(torch.tensor([0.5, 2.0, 1.5]))
+            self.bn.weight.copy_(torch.tensor([1.2, 0.7, -0.9]))
+            self.bn.bias.copy_(torch.tensor([0.1, -0.3, 0.2]))
+
+    def forward(self, x):
+        return self.fc(self.pool(torch.relu(self.bn(self.conv(x)))).flatten(1))
+
+
+class BatchNorm(unittest.TestCase):
+    def setUp(self):
+        self.model = ConvBatchNormNet().eval()
+        g = torch.Generator().manual_seed(7)
+        self.x, self.y = torch.randn(4, 2, 4, 4, generator=g), torch.randint(0, 3, (4,), generator=g)
+        self.names = [n for n, _ in self.model.named_parameters()]
+
+    def test_names_survive_the_export_and_blocks_equal_autograd_in_eval_mode(self):
+        model, x, y = self.model, self.x, self.y
+        self.assertEqual(self.names, ["conv.weight", "conv.bias", "bn.weight", "bn.bias", "fc.weight", "fc.bias"])
+        for curvature, reference in (("hessian", autograd_hessian_block), ("ggn", autograd_ggn_block)):
+            blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature=curvature)
+            self.assertEqual(set(blocks), set(self.names))
+            for name in self.names:
+                torch.testing.assert_close(blocks[name], reference(model, x, y, name), rtol=0, atol=1e-10, msg=f"{curvature} {name}")
+        self.assertFalse(model.training, "hbp leaves the model in the mode it found")
+
+    def test_gradients_equal_autograd(self):
+        # with damping 1 the Newton system is I d = -g: the step is minus hbp's gradient
+        model, x, y = self.model, self.x, self.y
+        step = hbp.newton_step(model, "crossentropy", x, y, curvature="ggn", damping=1.0)
+        grads = torch.autograd.grad(mean_loss(model, x, y), list(model.parameters()))
+        for name, g in zip(self.names, grads):
+            torch.testing.assert_close(step[name], -g, rtol=0, atol=1e-10, msg=name)
+
+    def test_a_model_in_training_mode_is_exported_in_eval_mode_and_left_in_training_mode(self):
+        model, x, y = self.model.train(), self.x, self.y
+        blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")
+        self.assertTrue(model.training)
+        model.eval()
+        torch.testing.assert_close(blocks["bn.weight"], autograd_ggn_block(model, x, y, "bn.weight"), rtol=0, atol=1e-10)
+
+
 class Errors(unittest.TestCase):
     def test_hbp_errors_surface_as_exceptions_with_hbps_message(self):
         model, (x, y) = mlp(), batch()

@@ -30,10 +30,10 @@ import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.ModuleLibrary;
 import org.hbp.network.Network;
-import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
+import org.hbp.network.TorchLayout;
 import org.hbp.train.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -67,11 +67,8 @@ public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET", description = "Network: .hbp, or an ONNX model with --loss (default networks/fc.hbp).")
   Path net;
 
-  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
-  List<Path> specDirs = new ArrayList<>();
-
-  @Option(names = "--loss", paramLabel = "LOSS", description = "With an ONNX --net (required there): the loss module, e.g. crossentropy or mse.")
-  String loss;
+  /** --specs, and for an ONNX --net --loss, --map, --constants, --buffers: as curvature and train read a network. */
+  @Mixin NetworkFileOptions networkFile;
 
   @Option(names = "--batch", defaultValue = "500", paramLabel = "N", description = "Batch size (default 500).")
   int batch;
@@ -162,6 +159,28 @@ public final class BenchCommand extends HbpCommand {
   private Progress bar = Progress.none();
   private int measured;
 
+  /** The values of the network's data variables (an ONNX --net's running statistics and constants), for PyTorch too. */
+  private Map<String, double[]> dataValues = Map.of();
+
+  /**
+   * The parameters timed: an ONNX --net's own (its initializers, as curvature reads them), else Xavier-normal weights and zero
+   * biases drawn from {@code rng}.
+   */
+  private Map<String, Batch> benchParameters(Network network, Random rng) throws java.io.IOException {
+    if (networkFile.importedNetwork() != null)
+      return new TorchLayout(network).parametersOnly(networkFile.parameterArrays(null), net + " (initializers)");
+    Backend be = network.backend();
+    Map<String, Batch> params = new LinkedHashMap<>();
+    for (String name : network.parameterNames()) {
+      int[] s = network.parameterShape(name);
+      double[] d = new double[s[0] * s[1]];
+      double scale = s[1] == 1 ? 0 : Math.sqrt(2.0 / (s[0] + s[1])); // Xavier-normal weights, zero biases
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian() * scale;
+      params.put(name, be.fromArray(1, 1, s[0], s[1], d));
+    }
+    return params;
+  }
+
   /** One measured quantity. */
   record Result(String what, double medianSeconds, double ratio, long peakHeapBytes, long peakOffHeapBytes) {}
 
@@ -182,23 +201,12 @@ public final class BenchCommand extends HbpCommand {
       GemmThroughput.checkNames(gemm);
       ocl.useGemmKernel(gemm.get(0));
     }
-    if (loss != null && !NetworkOptions.isOnnx(net)) throw new UserError("--loss applies to an ONNX --net (model.onnx); " + net + " declares its own loss");
-    List<Path> specFolders = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
-    specFolders.addAll(specDirs);
-    NetworkSpec ns = NetworkOptions.isOnnx(net)
-        ? NetworkOptions.resolve(NetworkOptions.importOnnx(net, loss, List.of()), specFolders)
-        : NetworkResolver.load(net, null, specFolders);
+    NetworkSpec ns = networkFile.load(net, null);
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
+    dataValues = networkFile.bindData(network, null);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
     Random rng = new Random(1);
-    Map<String, Batch> params = new LinkedHashMap<>();
-    for (String name : network.parameterNames()) {
-      int[] s = network.parameterShape(name);
-      double[] d = new double[s[0] * s[1]];
-      double scale = s[1] == 1 ? 0 : Math.sqrt(2.0 / (s[0] + s[1])); // Xavier-normal weights, zero biases
-      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian() * scale;
-      params.put(name, be.fromArray(1, 1, s[0], s[1], d));
-    }
+    Map<String, Batch> params = benchParameters(network, rng);
     int[] in = network.inputShape(), t = network.targetShape();
     double[] x = new double[batch * in[0] * in[1]], y = new double[batch * t[0] * t[1]];
     for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
@@ -489,7 +497,7 @@ public final class BenchCommand extends HbpCommand {
     bar.clear();
     w.printf("  PyTorch (same parameters and batch, %d threads, %s): running%n", threadCount, be.name().endsWith("f32") ? "float32" : "float64");
     w.flush();
-    TorchBench.Run run = TorchBench.run(network, params, xb, yb, kind, dirs, be.name().endsWith("f32") ? "float32" : "float64", threadCount,
+    TorchBench.Run run = TorchBench.run(network, params, xb, yb, kind, dirs, dataValues, be.name().endsWith("f32") ? "float32" : "float64", threadCount,
         warmup, repeat);
     w.println("  PyTorch lowering: native operations for " + names(run.nativeModules()) + "; generated code (hbp generate --target pytorch) for "
         + names(run.generatedModules()));

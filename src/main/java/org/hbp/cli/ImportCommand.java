@@ -42,6 +42,11 @@ public final class ImportCommand extends HbpCommand {
       description = "Initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters.")
   List<String> constants = new ArrayList<>();
 
+  @Option(names = "--buffers", split = ",", paramLabel = "NAME",
+      description = "The PyTorch model's buffers (model.named_buffers()); those that are initializers of the file are fixed data as with "
+          + "--constants, the others (dropped by the export) are ignored.")
+  List<String> buffers = new ArrayList<>();
+
   @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders (e.g. for a loss of your own).")
   List<Path> specDirs = new ArrayList<>();
 
@@ -58,7 +63,7 @@ public final class ImportCommand extends HbpCommand {
   public Integer call() throws Exception {
     for (Path p : new Path[] {out, paramsOut})
       if (p != null && Files.exists(p) && !overwrite) throw new UserError(p + " already exists; choose another file, remove it, or pass --overwrite");
-    ImportedNetwork net = NetworkOptions.importOnnx(model, loss, maps, constants);
+    ImportedNetwork net = NetworkFileOptions.importOnnx(model, loss, maps, constants, buffers);
     String text = NetworkText.of(net);
     List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
     dirs.addAll(specDirs);
@@ -80,7 +85,7 @@ public final class ImportCommand extends HbpCommand {
     for (var e : net.sources().entrySet()) // as comments: the printed text stays a valid network file
       w.println("// " + e.getKey() + " " + Arrays.toString(net.parameters().get(e.getKey()).shape()) + " <- initializer " + e.getValue());
     for (var e : net.data().entrySet())
-      w.println("// " + e.getKey() + " " + Arrays.toString(e.getValue().shape()) + " data (a constant: running statistics, a Constant node or --constants), in --params-out");
+      w.println("// " + e.getKey() + " " + Arrays.toString(e.getValue().shape()) + " data (a constant: running statistics, a Constant node, --constants or --buffers), in --params-out");
     w.flush();
     return 0;
   }

@@ -76,6 +76,15 @@ final class TorchBench {
    */
   static Run run(Network net, Map<String, Batch> params, Batch x, Batch y, CurvatureKind kind, Map<Integer, Map<String, Batch>> directions,
       String dtype, int threads, int warmup, int repeat) throws IOException, InterruptedException {
+    return run(net, params, x, y, kind, directions, Map.of(), dtype, threads, warmup, repeat);
+  }
+
+  /**
+   * Runs the network in PyTorch, its data variables {@code data} ({@code <path>.<name>}: one item column-major, as given to
+   * {@link Network#setDataValues}, e.g. an imported batch norm's running statistics) at these values, the others all ones.
+   */
+  static Run run(Network net, Map<String, Batch> params, Batch x, Batch y, CurvatureKind kind, Map<Integer, Map<String, Batch>> directions,
+      Map<String, double[]> data, String dtype, int threads, int warmup, int repeat) throws IOException, InterruptedException {
     String python = Python.withTorch().orElseThrow(() -> new UserError("--torch needs python3 with torch (Debian: apt-get install python3-torch)"));
     NetworkSpec ns = net.spec();
     Backend be = net.backend();
@@ -85,11 +94,12 @@ final class TorchBench {
       List<String> natives = new ArrayList<>(), generated = new ArrayList<>();
       for (ModuleSpec m : specs.values()) (TorchProgram.isNative(m, TorchBench::isBuiltIn) ? natives : generated).add(m.name());
       writePackage(dir.resolve(TorchProgram.PACKAGE), specs);
-      Files.writeString(dir.resolve("bench.py"), TorchProgram.of(ns, net.parameterNames(), TorchBench::isBuiltIn), StandardCharsets.UTF_8);
+      Files.writeString(dir.resolve("bench.py"), TorchProgram.of(ns, net.parameterNames(), TorchBench::isBuiltIn, data.keySet()), StandardCharsets.UTF_8);
       Map<String, NdArray> in = new LinkedHashMap<>();
       in.put("x", items(be, x));
       in.put("y", items(be, y));
       for (String name : net.parameterNames()) in.put("p." + name, items(be, params.get(name)).reshape(net.parameterShape(name)));
+      for (Map.Entry<String, double[]> e : data.entrySet()) in.put("d." + e.getKey(), NdArray.of(e.getValue(), e.getValue().length));
       boolean products = hasProducts(kind) && !directions.isEmpty();
       if (products)
         for (Map.Entry<Integer, Map<String, Batch>> e : directions.entrySet())

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Predicate;
@@ -51,13 +52,26 @@ final class TorchProgram {
   private final TreeSet<String> modules = new TreeSet<>();
   private int values;
 
-  private TorchProgram(Predicate<ModuleSpec> builtIn) {
+  /** The data variables ({@code <path>.<name>}) with fixed values, read from the input file as {@code d.<path>.<name>}; the others are ones. */
+  private final Set<String> boundData;
+
+  private TorchProgram(Predicate<ModuleSpec> builtIn, Set<String> boundData) {
     this.builtIn = builtIn;
+    this.boundData = Set.copyOf(boundData);
   }
 
   /** The program's source; {@code builtIn} says whether a module is hbp's own (its spec from the built-in folders). */
   static String of(NetworkSpec ns, List<String> parameterNames, Predicate<ModuleSpec> builtIn) {
-    return new TorchProgram(builtIn).program(ns, parameterNames);
+    return of(ns, parameterNames, builtIn, Set.of());
+  }
+
+  /**
+   * The program's source, the data variables {@code boundData} ({@code <path>.<name>}, e.g. a batch norm's
+   * running mean {@code 1.mean}) taking the values {@code d.<path>.<name>} of the input file (one item, column-major,
+   * as {@link org.hbp.network.Network#setDataValues} takes them), the others all ones.
+   */
+  static String of(NetworkSpec ns, List<String> parameterNames, Predicate<ModuleSpec> builtIn, Set<String> boundData) {
+    return new TorchProgram(builtIn, boundData).program(ns, parameterNames);
   }
 
   /** The modules of a network and its loss, by name. */
@@ -159,7 +173,7 @@ final class TorchProgram {
     String mod = instance(prefix, l);
     List<String> in = new ArrayList<>();
     for (int i = 0; i < inputs.size(); i++) in.add("as_item(" + hs.get(i) + ", " + mod + "_s[" + quote(inputs.get(i).name()) + "])");
-    String expr = isNative(m, builtIn) ? nativeCall(m.name(), mod, hs.get(0), in.get(0)) : generatedCall(m, mod, in);
+    String expr = isNative(m, builtIn) ? nativeCall(m.name(), mod, hs.get(0), in.get(0)) : generatedCall(m, mod, in, prefix);
     return assign(expr, prefix + ": " + m.name());
   }
 
@@ -184,7 +198,7 @@ final class TorchProgram {
    * The generated module's forward on the items of its inputs, in declared order (through its
    * forward on natural shapes where it computes index or data variables).
    */
-  private static String generatedCall(ModuleSpec m, String mod, List<String> in) {
+  private String generatedCall(ModuleSpec m, String mod, List<String> in, String prefix) {
     List<Expr.Var> keywords = new ArrayList<>(m.withRole(Expr.Role.DATA));
     keywords.addAll(m.withRole(Expr.Role.INDEX));
     List<Expr.Var> inputs = m.withRole(Expr.Role.INPUT);
@@ -195,11 +209,16 @@ final class TorchProgram {
       for (Expr.Var p : m.withRole(Expr.Role.PARAM)) params.add("(" + quote(p.name()) + ", " + quote(PyTorchGeneration.identifier(p.name())) + ")");
       return "generated(" + mod + ", " + tuple(values) + ", " + tuple(params) + ")";
     }
-    // data variables (e.g. dropout masks) are all ones, as in hbp's networks; index variables are computed by the module
+    // data variables (e.g. dropout masks) are all ones, as in hbp's networks, or their bound values (a batch norm's running
+    // statistics); index variables are computed by the module
     List<String> args = new ArrayList<>();
     for (int i = 0; i < inputs.size(); i++) args.add("K.natural_of(" + in.get(i) + ", " + mod + "_s[" + quote(inputs.get(i).name()) + "])");
-    for (Expr.Var d : m.withRole(Expr.Role.DATA))
-      args.add(PyTorchGeneration.identifier(d.name()) + "=torch.ones(" + in.get(0) + ".shape[0], *" + mod + "_s[" + quote(d.name()) + "], dtype=dt)");
+    for (Expr.Var d : m.withRole(Expr.Role.DATA)) {
+      String shape = mod + "_s[" + quote(d.name()) + "]", key = prefix + "." + d.name();
+      args.add(PyTorchGeneration.identifier(d.name()) + "=" + (boundData.contains(key)
+          ? "data_value(" + quote("d." + key) + ", " + in.get(0) + ".shape[0], " + shape + ")"
+          : "torch.ones(" + in.get(0) + ".shape[0], *" + shape + ", dtype=dt)"));
+    }
     return "K.item_of(" + mod + "(" + String.join(", ", args) + "), " + mod + "_s[" + quote(z) + "])";
   }
 
@@ -295,6 +314,13 @@ final class TorchProgram {
           t = torch.nn.Parameter(K.natural_of(array("p." + name), mod.shape(var)).contiguous())
           setattr(mod, attr, t)
           P[name] = t
+
+
+      def data_value(key, n, shape):
+          \"\"\"A data variable's fixed value (one item, column-major) in its natural shape, the same for each of the n samples.\"\"\"
+          rows = shape[0] if len(shape) else 1
+          item = array(key).reshape(-1, rows).T
+          return K.natural_of(item, shape).expand(n, *shape)
 
 
       def generated(mod, inputs, params):

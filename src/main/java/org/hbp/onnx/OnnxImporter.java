@@ -25,7 +25,7 @@ public final class OnnxImporter {
   private final OnnxModel model;
   private final List<NodeProto> nodes;
   private final Map<String, CustomMapping> custom;
-  /** The initializers named in {@code --constants}: fixed data (PyTorch buffers), not parameters. */
+  /** The initializers named in {@code --constants} or {@code --buffers}: fixed data (PyTorch buffers), not parameters. */
   private final Set<String> fixed;
   private final Map<String, Integer> uses = new HashMap<>();
   private final List<ImportedNetwork.Layer> layers = new ArrayList<>();
@@ -77,19 +77,33 @@ public final class OnnxImporter {
    *     initializer of the file, or one that a node reads as a parameter (a Gemm's weight, a bias)
    */
   public static ImportedNetwork load(OnnxModel model, String loss, List<CustomMapping> mappings, Set<String> constants) {
+    return load(model, loss, mappings, constants, Set.of());
+  }
+
+  /**
+   * Imports a model as {@link #load(OnnxModel, String, List, Set)} with, besides {@code constants}, the
+   * PyTorch model's buffers ({@code --buffers}: the names of {@code model.named_buffers()}): those that
+   * are initializers of the file are fixed data as {@code constants} are; the others (a buffer the
+   * forward pass does not read, {@code num_batches_tracked}, running statistics folded away) are ignored.
+   *
+   * @throws UserError as {@link #load(OnnxModel, String, List, Set)}; a buffer that a node reads as a parameter
+   */
+  public static ImportedNetwork load(OnnxModel model, String loss, List<CustomMapping> mappings, Set<String> constants, Set<String> buffers) {
     for (String name : constants)
       if (!model.isInitializer(name))
         throw new UserError(model.file() + ": --constants names '" + name + "', which is not an initializer of the file (its initializers: "
-            + listed(model.initializers()) + ")");
+            + listed(model.initializers()) + "); for a list of the PyTorch model's buffers, some of which the export may drop, use --buffers");
+    Set<String> fixed = new java.util.LinkedHashSet<>(constants);
+    for (String name : buffers) if (model.isInitializer(name)) fixed.add(name);
     if (loss == null || loss.isBlank())
       throw new UserError(model.file() + ": an ONNX graph holds no loss; give one with --loss (e.g. crossentropy or mse)");
     if (!model.integerInput() && model.inputShape().size() != 1 && model.inputShape().size() != 3)
       throw new UserError(model.file() + ": input of per-sample shape " + model.inputShape()
           + "; hbp imports vectors [N, n], images [N, C, H, W] and token ids [N, T] (integers, read by nn.Embedding's Gather)");
-    OnnxImporter w = new OnnxImporter(model, mappings, constants);
+    OnnxImporter w = new OnnxImporter(model, mappings, fixed);
     List<Integer> input = w.shapes.get(model.input());
     w.walk();
-    w.requireConstantsNotParameters();
+    w.requireConstantsNotParameters(constants);
     List<Path> specFiles = new ArrayList<>();
     for (CustomMapping m : mappings) if (!specFiles.contains(m.file())) specFiles.add(m.file());
     if (!w.graph)
@@ -115,6 +129,11 @@ public final class OnnxImporter {
     return load(OnnxModel.read(file), loss, mappings, constants);
   }
 
+  /** Reads a file and imports it with {@code constants} and the initializers among {@code buffers} as fixed data: {@link OnnxModel#read} then {@link #load}. */
+  public static ImportedNetwork load(Path file, String loss, List<CustomMapping> mappings, Set<String> constants, Set<String> buffers) {
+    return load(OnnxModel.read(file), loss, mappings, constants, buffers);
+  }
+
   /** At most 20 names, comma-separated (and how many more). */
   private static String listed(List<String> names) {
     String shown = String.join(", ", names.subList(0, Math.min(20, names.size())));
@@ -122,18 +141,23 @@ public final class OnnxImporter {
   }
 
   /**
-   * An initializer of {@code --constants} that a mapping took as a parameter (a weight of Gemm,
+   * An initializer of {@code --constants} or {@code --buffers} that a mapping took as a parameter (a weight of Gemm,
    * MatMul or Conv, a bias after a MatMul, a --map module's parameter) is an error naming its layer:
    * hbp would train it and take its curvature.
+   *
+   * @param constants the names of {@code --constants} (the other fixed initializers came from {@code --buffers})
    */
-  private void requireConstantsNotParameters() {
+  private void requireConstantsNotParameters(Set<String> constants) {
     for (Map.Entry<String, String> e : sources.entrySet()) {
       String source = e.getValue();
       for (String name : fixed)
-        if (source.equals(name) || source.startsWith(name + " (") || source.startsWith(name + "["))
-          throw new UserError(model.file() + ": --constants names '" + name + "', which " + layers.get(Integer.parseInt(e.getKey().substring(0,
-              e.getKey().indexOf('.')))).origin() + " reads as a parameter; hbp takes initializers of --constants as fixed data in Add, Sub, Mul "
-              + "and Div, and as parameters those that other nodes read (leave '" + name + "' out of --constants)");
+        if (source.equals(name) || source.startsWith(name + " (") || source.startsWith(name + "[")) {
+          String option = constants.contains(name) ? "--constants" : "--buffers";
+          throw new UserError(model.file() + ": " + option + " names '" + name + "', which " + layers.get(Integer.parseInt(e.getKey().substring(0,
+              e.getKey().indexOf('.')))).origin() + " reads as a parameter; hbp takes fixed data (--constants, --buffers) in Add, Sub, Mul "
+              + "and Div and batch normalisation's statistics, and as parameters the initializers that other nodes read (leave '" + name
+              + "' out of " + option + (option.equals("--buffers") ? ", or make it a parameter of the PyTorch model" : "") + ")");
+        }
     }
   }
 

@@ -78,6 +78,29 @@ class OnnxImportErrorsTest {
   }
 
   /**
+   * --buffers names the PyTorch model's buffers, some of which the export drops: those that are
+   * initializers are fixed data as with --constants (the same network), the others are ignored; a
+   * buffer that a node reads as a parameter is an error naming the node and --buffers; with a DSL
+   * --net the option does not apply.
+   */
+  @Test
+  void buffersOptionTakesTheInitializersAmongThemAsConstantsAndIgnoresTheOthers() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "normcnn");
+    Path model = dir.resolve("model.onnx");
+    Run constants = hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,scale,shift,offset");
+    assertEquals(0, constants.code(), constants.err());
+    Run buffers = hbp("import", model.toString(), "--loss", "crossentropy", "--buffers", "mean,std,dropped,scale,shift,offset,bn.num_batches_tracked");
+    assertEquals(0, buffers.code(), buffers.err());
+    assertEquals(constants.out(), buffers.out());
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,scale,shift,offset,dropped"),
+        "--constants names 'dropped', which is not an initializer of the file", "use --buffers");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std", "--buffers", "scale,shift,offset,conv2.weight"),
+        "--buffers names 'conv2.weight', which node 9 '/conv2/Conv' (Conv) reads as a parameter");
+    assertUserError(hbp("curvature", "--net", "networks/fc.hbp", "--buffers", "mean", "--batch", dir.resolve("batch.npz").toString(), "--dense",
+        dir.resolve("d.npz").toString()), "--buffers applies to an ONNX --net (model.onnx)");
+  }
+
+  /**
    * Div by a vector initializer (a registered buffer b) on a vector: with --constants b it is the fixed
    * constant_divide (no parameter besides the Linear's); without, the file does not say that b is a
    * buffer and hbp takes it as a parameter (learned_divide, named b).

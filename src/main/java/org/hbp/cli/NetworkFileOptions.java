@@ -1,0 +1,150 @@
+package org.hbp.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.dsl.Dsl;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.hbp.network.ModuleLibrary;
+import org.hbp.network.Network;
+import org.hbp.network.NetworkResolver;
+import org.hbp.network.NetworkSpec;
+import org.hbp.onnx.CustomMapping;
+import org.hbp.onnx.ImportedNetwork;
+import org.hbp.onnx.NetworkText;
+import org.hbp.onnx.OnnxImporter;
+import picocli.CommandLine.Option;
+
+/**
+ * How a network file is read, the same for every command taking one ({@link NetworkOptions} of
+ * curvature, gradients, spectrum and train; bench, whose {@code --net} has a default): extra spec
+ * folders ({@code --specs}) and, for an ONNX model, its loss ({@code --loss}), operator mappings
+ * ({@code --map}) and fixed data ({@code --constants}, {@code --buffers}); loads the network
+ * ({@link #load}) and gives it its data values ({@link #bindData}).
+ */
+final class NetworkFileOptions {
+  @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
+  List<Path> specDirs = new ArrayList<>();
+
+  @Option(names = "--loss", paramLabel = "LOSS", description = "With an ONNX --net (required there: the graph holds no loss): the loss module, e.g. crossentropy or mse.")
+  String loss;
+
+  @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "With an ONNX --net: map an ONNX operator to a module of a spec file (repeatable).")
+  List<String> maps = new ArrayList<>();
+
+  @Option(names = "--constants", split = ",", paramLabel = "NAME",
+      description = "With an ONNX --net: initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters.")
+  List<String> constants = new ArrayList<>();
+
+  @Option(names = "--buffers", split = ",", paramLabel = "NAME",
+      description = "With an ONNX --net: the PyTorch model's buffers (model.named_buffers()); those that are initializers of the file are fixed data "
+          + "as with --constants, the others (dropped by the export) are ignored.")
+  List<String> buffers = new ArrayList<>();
+
+  /** The imported ONNX model, once {@link #load} read one. */
+  private ImportedNetwork imported;
+
+  /**
+   * The network of {@code net}, its modules from the built-in spec folders and {@code --specs} (and {@code --map}'s files).
+   *
+   * @param networkName which network of a DSL file (null: its only one)
+   */
+  NetworkSpec load(Path net, String networkName) {
+    List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
+    dirs.addAll(specDirs);
+    if (!isOnnx(net)) {
+      String onnxOnly = loss != null ? "--loss" : !maps.isEmpty() ? "--map" : !constants.isEmpty() ? "--constants" : !buffers.isEmpty() ? "--buffers" : null;
+      if (onnxOnly != null) throw new UserError(onnxOnly + " applies to an ONNX --net (model.onnx); " + net + " declares its own loss and modules");
+      return NetworkResolver.load(net, networkName, dirs);
+    }
+    if (networkName != null) throw new UserError("--network picks a network of a DSL file; " + net + " is an ONNX model holding one");
+    imported = importOnnx(net, loss, maps, constants, buffers);
+    return resolve(imported, dirs);
+  }
+
+  /** An imported network resolved against the spec folders {@code dirs} and the files of its {@code --map}s. */
+  static NetworkSpec resolve(ImportedNetwork imported, List<Path> dirs) {
+    List<Path> all = new ArrayList<>(dirs);
+    all.addAll(imported.specFiles());
+    return NetworkResolver.resolve(Dsl.parse(NetworkText.of(imported), imported.source() + " (imported)"), null, NetworkResolver.library(all));
+  }
+
+  /** Whether a path names an ONNX model (by its extension {@code .onnx}). */
+  static boolean isOnnx(Path file) {
+    return file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
+  }
+
+  /**
+   * Imports an ONNX model with a loss ({@code --loss}, required), the {@code --map} entries, the {@code --constants}
+   * initializers and the {@code --buffers} of the PyTorch model (those that are initializers are fixed data).
+   */
+  static ImportedNetwork importOnnx(Path file, String loss, List<String> maps, List<String> constants, List<String> buffers) {
+    if (loss == null)
+      throw new UserError(file + " is an ONNX model, whose graph holds no loss: give one with --loss (e.g. --loss crossentropy, --loss mse)");
+    if (!loss.matches("[A-Za-z_][A-Za-z0-9_]*"))
+      throw new UserError("--loss '" + loss + "': expected the name of a loss module, e.g. crossentropy, mse, squareloss, bce");
+    List<CustomMapping> mappings = new ArrayList<>();
+    for (String m : maps) mappings.add(CustomMapping.parse(m));
+    return OnnxImporter.load(file, loss, mappings, new LinkedHashSet<>(constants), new LinkedHashSet<>(buffers));
+  }
+
+  /**
+   * The parameter arrays: the file {@code params} when given, else the initializers of an ONNX
+   * {@code --net} (after {@link #load}).
+   *
+   * @throws UserError no {@code --params} with a DSL network, or a missing file
+   */
+  Map<String, NdArray> parameterArrays(Path params) throws IOException {
+    if (params != null) {
+      if (!Files.exists(params)) throw new UserError("file not found: " + params);
+      return Npz.read(params);
+    }
+    if (imported == null) throw new UserError("--params P.npz is required (only an ONNX --net brings its own parameters)");
+    return imported.parameters();
+  }
+
+  /**
+   * Gives the network constant values of its data variables: those of an ONNX --net (the running
+   * statistics of BatchNormalization, fixed data of --constants and --buffers; see {@link ImportedNetwork#data}),
+   * and the vectors of the {@code --params} file named as a data variable ({@code <path>.<name>}, e.g.
+   * {@code 1.mean} as {@code hbp import --params-out} writes them). Other data variables stay all ones.
+   *
+   * @param params the {@code --params} file, or null
+   * @return the values given, by {@code <path>.<name>} (one item, column-major, as {@link Network#setDataValues} takes them)
+   * @throws UserError a data array of the file that is not a vector of the variable's size
+   */
+  Map<String, double[]> bindData(Network network, Path params) throws IOException {
+    Map<String, double[]> values = dataValues(network, params);
+    if (!values.isEmpty()) network.setDataValues(values);
+    return values;
+  }
+
+  private Map<String, double[]> dataValues(Network network, Path params) throws IOException {
+    Map<String, double[]> values = new LinkedHashMap<>();
+    if (imported != null) imported.data().forEach((name, a) -> values.put(name, a.data()));
+    if (params != null && Files.exists(params) && !network.dataVariables().isEmpty()) {
+      for (Map.Entry<String, NdArray> e : Npz.read(params).entrySet()) {
+        int[] s = network.dataVariables().get(e.getKey());
+        if (s == null) continue;
+        if (s[1] != 1 || e.getValue().rank() != 1 || e.getValue().numel() != s[0])
+          throw new UserError(params + ": array '" + e.getKey() + "' of shape " + java.util.Arrays.toString(e.getValue().shape())
+              + " for the data variable " + e.getKey() + (s[1] == 1 ? " of " + s[0] + " entries; expected [" + s[0] + "]" : ", a matrix; only vectors are read"));
+        values.put(e.getKey(), e.getValue().data());
+      }
+    }
+    return values;
+  }
+
+  /** The imported ONNX --net (after {@link #load}), or null for a DSL network. */
+  ImportedNetwork importedNetwork() {
+    return imported;
+  }
+}

@@ -230,9 +230,11 @@ final class BlasProducts {
    * products (gemv) and float64 stay on OpenBLAS.
    */
   /**
-   * The smallest product {@code m n k} sent to oneDNN: each matmul call costs about 10 µs of
-   * set-up (memory objects, execution, waiting), where OpenBLAS multiplies a 10 x 10 by a 10 x 1
-   * in 0.05 µs; the many per-sample products of a loss Hessian stay on OpenBLAS.
+   * The smallest product {@code m n k} sent to oneDNN. Measured quiet here (docs/performance.md,
+   * 2026-12-05): a matmul call costs 3.5 µs of set-up for the smallest products and about 47 µs
+   * from 32^3 on (its OpenMP threads waking), where OpenBLAS multiplies a 10 x 10 by a 10 x 1 in
+   * 0.05 µs; the many per-sample products of a loss Hessian stay on OpenBLAS. 2^18 and 2^24 timed
+   * alike on the FC and c4d3 passes and products (three alternate rounds).
    */
   static final long ONEDNN_MIN_VOLUME = Long.getLong("hbp.blas.onednnMinVolume", 1L << 18);
 

@@ -34,13 +34,7 @@ class GgnDiagonalTest {
   @ParameterizedTest
   @ValueSource(strings = {"fc", "cnn", "resnet"})
   void exactDiagonalIsTheDiagonalOfAutogradsGgn(String name) throws Exception {
-    runScript("crosscheck.py", name, dir.toString());
-    Path net = dir.resolve(name + ".hbp");
-    Files.writeString(net, switch (name) {
-      case "fc" -> TorchCrossCheckTest.FC;
-      case "cnn" -> TorchCrossCheckTest.CNN;
-      default -> TorchCrossCheckTest.RESNET;
-    });
+    Path net = TorchCrossCheckTest.crossCheckNet(name, dir);
     Path out = dir.resolve("diag.npz");
     String log = hbp("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
         dir.resolve("batch.npz").toString(), "--diagonal", "exact", "--out", out.toString(), "--backend", "cpu");
@@ -55,13 +49,7 @@ class GgnDiagonalTest {
   @ParameterizedTest
   @ValueSource(strings = {"fc", "cnn", "resnet"})
   void exactDiagonalInChunksIsTheDiagonalOfAutogradsGgn(String name) throws Exception {
-    runScript("crosscheck.py", name, dir.toString());
-    Path net = dir.resolve(name + ".hbp");
-    Files.writeString(net, switch (name) {
-      case "fc" -> TorchCrossCheckTest.FC;
-      case "cnn" -> TorchCrossCheckTest.CNN;
-      default -> TorchCrossCheckTest.RESNET;
-    });
+    Path net = TorchCrossCheckTest.crossCheckNet(name, dir);
     assertEquals(4, Npz.read(dir.resolve("batch.npz")).get("x").shape()[0], "a chunk of 3 must not divide the batch");
     assertDiagonalOfTheGgn(name + " in chunks of 3", Npz.read(dir.resolve("ref.npz")), ChunkedDiagonals.compute(net, dir, "exact", 3, 0));
   }

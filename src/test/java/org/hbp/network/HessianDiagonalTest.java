@@ -30,13 +30,7 @@ class HessianDiagonalTest {
   @ParameterizedTest
   @ValueSource(strings = {"fc", "cnn", "resnet"})
   void hessianDiagonalIsTheDiagonalOfAutogradsHessian(String name) throws Exception {
-    runScript("crosscheck.py", name, dir.toString());
-    Path net = dir.resolve(name + ".hbp");
-    Files.writeString(net, switch (name) {
-      case "fc" -> TorchCrossCheckTest.FC;
-      case "cnn" -> TorchCrossCheckTest.CNN;
-      default -> TorchCrossCheckTest.RESNET;
-    });
+    Path net = TorchCrossCheckTest.crossCheckNet(name, dir);
     Path out = dir.resolve("diag.npz");
     hbp("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
         "--curvature", "hessian", "--diagonal", "hessian", "--out", out.toString(), "--backend", "cpu");
@@ -50,13 +44,7 @@ class HessianDiagonalTest {
   @ParameterizedTest
   @ValueSource(strings = {"fc", "cnn", "resnet"})
   void hessianDiagonalInChunksIsTheDiagonalOfAutogradsHessian(String name) throws Exception {
-    runScript("crosscheck.py", name, dir.toString());
-    Path net = dir.resolve(name + ".hbp");
-    Files.writeString(net, switch (name) {
-      case "fc" -> TorchCrossCheckTest.FC;
-      case "cnn" -> TorchCrossCheckTest.CNN;
-      default -> TorchCrossCheckTest.RESNET;
-    });
+    Path net = TorchCrossCheckTest.crossCheckNet(name, dir);
     assertEquals(4, Npz.read(dir.resolve("batch.npz")).get("x").shape()[0], "a chunk of 3 must not divide the batch");
     assertDiagonalOfTheBlocks(name + " in chunks of 3", Npz.read(dir.resolve("ref.npz")), ChunkedDiagonals.compute(net, dir, "hessian", 3, 0));
   }

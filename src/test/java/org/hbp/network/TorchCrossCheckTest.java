@@ -84,6 +84,21 @@ class TorchCrossCheckTest {
     assertStepIsMinusGradient(ref, Npz.read(step));
   }
 
+  /**
+   * Runs crosscheck.py for the net {@code name} (fc, cnn or resnet) into dir (its params.npz,
+   * batch.npz and the autograd reference ref.npz) and writes the net's DSL there; returns its path.
+   */
+  static Path crossCheckNet(String name, Path dir) throws Exception {
+    runScript("crosscheck.py", name, dir.toString());
+    Path net = dir.resolve(name + ".hbp");
+    Files.writeString(net, switch (name) {
+      case "fc" -> FC;
+      case "cnn" -> CNN;
+      default -> RESNET;
+    });
+    return net;
+  }
+
   static final String FC = String.join("\n",
       "network fc {",
       "  input x: vector(5);",

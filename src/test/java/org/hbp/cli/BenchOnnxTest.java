@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.hbp.backend.Backend;
@@ -36,7 +34,7 @@ class BenchOnnxTest {
 
   @Test
   void benchTorchAgreesWithHbpOnAnOnnxNetWithBatchNorm() throws Exception {
-    runScript("onnx_check.py", dir.toString(), "bn2d");
+    org.hbp.ExternalTools.runTorchScript("onnx_check.py", dir.toString(), "bn2d");
     StringWriter out = new StringWriter(), err = new StringWriter();
     int code = Main.execute(new String[] {"bench", "--net", dir.resolve("model.onnx").toString(), "--loss", "crossentropy", "--batch", "4",
         "--backend", "cpu", "--repeat", "1", "--warmup", "0", "--strategies", "exact", "--directions", "1", "--torch"},
@@ -55,7 +53,7 @@ class BenchOnnxTest {
    */
   @Test
   void benchsNetworkAndItsPytorchProgramGiveThePytorchModelsLoss() throws Exception {
-    runScript("onnx_check.py", dir.toString(), "bn2d");
+    org.hbp.ExternalTools.runTorchScript("onnx_check.py", dir.toString(), "bn2d");
     NetworkFileOptions options = new NetworkFileOptions();
     options.loss = "crossentropy";
     Backend be = new CpuBackend();
@@ -77,15 +75,5 @@ class BenchOnnxTest {
         for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-10, "gradient " + name + " entry " + i);
       }
     }
-  }
-
-  private static void runScript(String script, String... args) throws Exception {
-    List<String> command = new java.util.ArrayList<>(List.of(Python.withTorch().orElse("python3"),
-        Path.of("src/test/resources/torch", script).toAbsolutePath().toString()));
-    command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
-    assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
   }
 }

@@ -5,16 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.hbp.cli.Main;
-import org.hbp.cli.Python;
 import org.hbp.io.NdArray;
 
 /**
@@ -26,13 +21,7 @@ final class TorchReference {
 
   /** Runs {@code script} with the python3 that has torch (CI installs python3-torch in .ci/run); fails with its log if it fails. */
   static void runScript(String script, String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(Python.withTorch().orElse("python3"),
-        Path.of("src/test/resources/torch", script).toAbsolutePath().toString()));
-    command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
-    assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
+    org.hbp.ExternalTools.runTorchScript(script, args);
   }
 
   /** Runs {@code hbp args} in this JVM, expecting exit status 0; its standard output. */

@@ -11,11 +11,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.hbp.cli.Main;
-import org.hbp.cli.Python;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.junit.jupiter.api.Test;
@@ -373,12 +371,7 @@ class OnnxTorchCheckTest {
   }
 
   static void runScript(String script, String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(Python.withTorch().orElse("python3"), Path.of("src/test/resources/torch", script).toAbsolutePath().toString()));
-    command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "python timed out");
-    assertEquals(0, p.exitValue(), "the PyTorch reference needs python3 with torch (.ci/run installs python3-torch):\n" + log);
+    org.hbp.ExternalTools.runTorchScript(script, args);
   }
 
   /** Runs {@code hbp args} in this JVM, expecting exit status 0; its standard output. */

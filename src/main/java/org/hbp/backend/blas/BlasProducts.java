@@ -28,14 +28,14 @@ final class BlasProducts {
   private final Precision precision;
   private final int threads;
   /** Whether this backend's float32 gemm calls go to oneDNN's matmul primitive ({@link #SGEMM_ONEDNN}). */
-  private final boolean onednnSgemm;
+  private final boolean onednnMatmul;
 
   BlasProducts(BlasBackend be, Precision precision, int threads) {
     this.be = be;
     this.precision = precision;
     this.threads = threads;
     // oneDNN's threads are OpenMP's (one per core), not this backend's count: a backend asked for fewer threads keeps OpenBLAS
-    this.onednnSgemm = precision == Precision.FLOAT32 && SGEMM_ONEDNN && threads == Runtime.getRuntime().availableProcessors()
+    this.onednnMatmul = precision == Precision.FLOAT32 && SGEMM_ONEDNN && threads == Runtime.getRuntime().availableProcessors()
         && DnnlKernels.get() != null;
     useThreads();
   }
@@ -242,7 +242,7 @@ final class BlasProducts {
 
   /** Which library runs these products' float32 matrix products: "oneDNN" or "OpenBLAS" (float64, fewer threads, or no oneDNN). */
   String sgemmLibrary() {
-    return onednnSgemm ? "oneDNN" : "OpenBLAS";
+    return onednnMatmul ? "oneDNN" : "OpenBLAS";
   }
 
   /** C = op(A) op(B) + beta C at the given entry offsets of the blocks (beta 0 ignores C's contents). */
@@ -258,7 +258,7 @@ final class BlasProducts {
         cblas_sgemv(CblasColMajor, ta, rows, cols, 1f, at(a.floats, ao), lda, at(b.floats, bo), incx, beta, at(c.floats, co), 1);
     } else if (precision == Precision.FLOAT64)
       cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
-    else if (onednnSgemm && (long) m * n * k >= ONEDNN_MIN_VOLUME) {
+    else if (onednnMatmul && (long) m * n * k >= ONEDNN_MIN_VOLUME) {
       DnnlKernels.get().matmul(ta != CblasNoTrans, tb != CblasNoTrans, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, beta != 0);
     } else
       cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, at(a.floats, ao), lda, at(b.floats, bo), ldb, beta, at(c.floats, co), ldc);

@@ -72,7 +72,7 @@ public final class Attention2headsOperator extends AbstractModuleOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "823e25b92113b3d55dadb91ceb8591eec313dea1021ba09141feeda00700669d";
+  public static final String SPEC_SHA256 = "644816cbc498e055069715d7485b0dd3ceb173d236bb3e302b9f66103d32bbb3";
 
   /**
    * The forward expression.

@@ -1,6 +1,6 @@
 """PyTorch's reference for the transformer's modules of modules-spec/ (layernorm, layernorm_tokens,
 rms_norm, gelu_tanh, softmax, meanpool, embedding, batchnorm, self_attention,
-self_attention_masked, attention_2heads): random values, directions and output gradients, and,
+self_attention_masked, attention_2heads, multihead_attention{,_bias}{,_masked}): random values, directions and output gradients, and,
 computed in float64 by PyTorch's own modules and functionals (nn.LayerNorm, nn.RMSNorm or, where
 torch lacks it, its formula, F.gelu(approximate='tanh'), F.softmax, nn.Embedding, nn.BatchNorm1d in
 eval(), nn.MultiheadAttention, attention in torch ops for k != d) and autograd:
@@ -179,6 +179,29 @@ def mha2_f(a):
 mha2 = nn.MultiheadAttention(d, 2, bias=False, batch_first=True)
 w2 = {w + str(i): t for i in (1, 2) for w, t in weights(d // 2, d).items()}
 case("attention_2heads", {"d": d, "k": d // 2, "T": T}, {"X": torch.randn(N, d, T)}, w2, {}, mha2_f, ["X"] + list(w2))
+
+
+def mhah_f(mha, causal):
+    """nn.MultiheadAttention(d, h) on X' (hbp's multihead_attention*: heads as a dim), with its biases when it has them."""
+    def f(a):
+        s = a["X"].T[None]
+        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1) if causal else None
+        p = {"in_proj_weight": torch.cat([a["Wq"], a["Wk"], a["Wv"]]), "out_proj.weight": a["Wo"]}
+        if mha.in_proj_bias is not None:
+            p.update({"in_proj_bias": torch.cat([a["bq"], a["bk"], a["bv"]]), "out_proj.bias": a["bo"]})
+        return functional_call(mha, p, (s, s, s), {"need_weights": False, "attn_mask": mask})[0][0].T
+    return f
+
+
+h = 3  # three heads of d / h = 2 features: the head order of in_proj_weight's rows matters
+biases = {"bq": torch.randn(d), "bk": torch.randn(d), "bv": torch.randn(d), "bo": torch.randn(d)}
+for bias in (False, True):
+    mhah = nn.MultiheadAttention(d, h, bias=bias, batch_first=True)
+    wh = dict(weights(d, d), **(biases if bias else {}))
+    for masked in (False, True):
+        name = "multihead_attention" + ("_bias" if bias else "") + ("_masked" if masked else "")
+        case(name, {"d": d, "h": h, "k": d // h, "T": T}, {"X": torch.randn(N, d, T)}, wh,
+             {"M": causal.expand(N, T, T)} if masked else {}, mhah_f(mhah, masked), ["X"] + list(wh))
 
 np.savez(sys.argv[1] + "/ref.npz", **out)
 print("ok", len(out), "arrays")

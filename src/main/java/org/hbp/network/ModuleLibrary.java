@@ -37,10 +37,10 @@ public final class ModuleLibrary {
   /**
    * The folders of the specs hbp ships, in lookup order: {@code modules-spec/} (built in: their
    * operators are generated at build time into {@code generated/} and compiled into hbp), then
-   * {@code modules-extra/} (specs that derive and verify but whose generated operators form
-   * structured matrices built-in operators must not form, such as the Kronecker masks of
-   * multi-head attention with the heads as a dim; their operators are generated and compiled on
-   * first use, as a user's specs are). Each is the working directory's folder when it is there,
+   * {@code modules-extra/} (specs that derive and verify, kept out of the build because they
+   * restate a built-in formula in another shape, such as softmax_tokens, or serve only the ONNX
+   * import, such as learned_scale; their operators are generated and compiled on first use, as a
+   * user's specs are). Each is the working directory's folder when it is there,
    * else the copy packaged in hbp's jar (extracted once to a temporary folder).
    */
   public static synchronized List<Path> builtInSpecDirs() {

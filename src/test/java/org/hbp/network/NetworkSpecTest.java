@@ -274,7 +274,7 @@ class NetworkSpecTest {
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
     assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
         + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
-        + "matmul, maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
+        + "matmul, maxpool, meanpool, multihead_attention, multihead_attention_bias, multihead_attention_bias_masked, multihead_attention_masked, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
         + "swish, tanh, transpose, zeropad)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
@@ -327,7 +327,7 @@ class NetworkSpecTest {
         row(net("vector(784)", "lineer(m = 10);"),
             "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
         + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
-        + "matmul, maxpool, meanpool, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
+        + "matmul, maxpool, meanpool, multihead_attention, multihead_attention_bias, multihead_attention_bias_masked, multihead_attention_masked, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
         + "swish, tanh, transpose, zeropad)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),

@@ -18,6 +18,10 @@ import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.generated.Attention2headsOperator;
 import org.hbp.generated.BatchnormOperator;
 import org.hbp.generated.EmbeddingOperator;
+import org.hbp.generated.MultiheadAttentionBiasMaskedOperator;
+import org.hbp.generated.MultiheadAttentionBiasOperator;
+import org.hbp.generated.MultiheadAttentionMaskedOperator;
+import org.hbp.generated.MultiheadAttentionOperator;
 import org.hbp.generated.GeluTanhOperator;
 import org.hbp.generated.LayernormOperator;
 import org.hbp.generated.LayernormTokensOperator;
@@ -39,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code <dz, z>}) in every input and parameter equal, to 1e-10 in float64, those of PyTorch's own
  * modules and functionals under autograd (src/test/resources/torch/transformer_modules_check.py:
  * nn.LayerNorm, nn.RMSNorm or its formula, F.gelu(approximate='tanh'), F.softmax, nn.Embedding,
- * nn.BatchNorm1d in eval(), nn.MultiheadAttention (one and two heads) with and without a boolean causal mask, and
+ * nn.BatchNorm1d in eval(), nn.MultiheadAttention (one, two and, with heads as a dim, three heads, with and without biases) with and without a boolean causal mask, and
  * attention in torch ops for k != d). PyTorchVerifierTest checks the derivation against autograd of
  * the spec's own formula; this checks the formula against PyTorch's definitions. Needs python3
  * with torch; a missing torch is a failure, not a skip.
@@ -63,6 +67,10 @@ class TransformerModulesTorchCheckTest {
     CASES.put("self_attention_ops", SelfAttentionOperator::new);
     CASES.put("self_attention_masked", SelfAttentionMaskedOperator::new);
     CASES.put("attention_2heads", Attention2headsOperator::new);
+    CASES.put("multihead_attention", MultiheadAttentionOperator::new);
+    CASES.put("multihead_attention_masked", MultiheadAttentionMaskedOperator::new);
+    CASES.put("multihead_attention_bias", MultiheadAttentionBiasOperator::new);
+    CASES.put("multihead_attention_bias_masked", MultiheadAttentionBiasMaskedOperator::new);
   }
 
   @Test

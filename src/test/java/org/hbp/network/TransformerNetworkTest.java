@@ -65,10 +65,10 @@ class TransformerNetworkTest {
   @Test
   void itResolvesWithTheShapesOfATransformer() {
     assertEquals(List.of(C), net.spec().body().get(net.spec().body().size() - 1).outputShape());
-    // E, the positional bias, 2 x (ln g, b; 2 heads x Wq, Wk, Wv, Wo; ln g, b; W1, b1, W2, b2), the head W, b
-    assertEquals(2 + 2 * 16 + 2, net.parameterNames().size(), net.parameterNames().toString());
+    // E, the positional bias, 2 x (ln g, b; Wq, Wk, Wv, Wo of both heads; ln g, b; W1, b1, W2, b2), the head W, b
+    assertEquals(2 + 2 * 12 + 2, net.parameterNames().size(), net.parameterNames().toString());
     assertEquals("[16, 12]", java.util.Arrays.toString(net.parameterShape("0.E")));
-    assertEquals("[8, 16]", java.util.Arrays.toString(net.parameterShape("2.1.Wq1")));
+    assertEquals("[16, 16]", java.util.Arrays.toString(net.parameterShape("2.1.Wq")));
   }
 
   @Test
@@ -112,7 +112,7 @@ class TransformerNetworkTest {
       for (Strategy st : NetworkCurvatureTest.paperStrategies()) { // kfac, kflr, ekfac refuse layernorm and embedding parameters
         for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.PCH_ABS)) {
           Curvature c = pass.curvature(kind, st);
-          for (String name : List.of("0.E", "2.1.Wq1", "4.1.Wo2", "5.3.W", "7.W")) {
+          for (String name : List.of("0.E", "2.1.Wq", "4.1.Wo", "5.3.W", "7.W")) {
             int[] s = net.parameterShape(name);
             double[] hv = be.toArray(c.matProd(name, be.fromArray(1, 1, s[0], s[1], rng.doubles(s[0] * s[1], -1, 1).toArray())));
             double norm = 0;

@@ -15,7 +15,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The specs that use column-wise softmax and max/min (src/test/resources/specs: single-head
- * self-attention, maxout, clipping, column-wise log-softmax) derive, and their rules and generated
+ * self-attention, maxout, clipping, column-wise log-softmax, scores plus a head mask of 1e30s written
+ * as a distributed sum) derive, and their rules and generated
  * operators pass the finite-difference and EJML checks of {@code SpecCheck} and {@code hbp verify}
  * (the operator generated now and compiled in-process).
  */
@@ -23,7 +24,7 @@ class CalculusSpecsTest {
   private static final Path DIR = Path.of("src/test/resources/specs");
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"attention.hbp, general", "maxout.hbp, zero", "clip.hbp, zero", "logsoftmax_cols.hbp, general"})
+  @CsvSource({"attention.hbp, general", "maxout.hbp, zero", "clip.hbp, zero", "logsoftmax_cols.hbp, general", "head_mask_sum.hbp, general"})
   void derivesAndVerifies(String file, String residualKind) throws Exception {
     SpecVerifier.FileResult verified = derivesChecksAndVerifies(DIR.resolve(file), residualKind);
     assertTrue(verified.modules().get(0).origin().startsWith("generated now and compiled in-process"), verified.modules().get(0).origin());

@@ -27,6 +27,7 @@ import org.hbp.backend.opencl.OpenClBackend;
 import org.hbp.io.AtomicFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.KfacOptions;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.ModuleLibrary;
 import org.hbp.network.Network;
@@ -303,7 +304,7 @@ public final class BenchCommand extends HbpCommand {
       try {
         // the memory estimate of this strategy's pass and products (kfra/bda: the layers' matrices first)
         MemoryEstimate.curvature(network, params, batch, kind, strategy, 1, MemoryEstimate.Output.VECTORS, maxDirections, limit).check(limit);
-        c = pass.curvature(kind, strategy, limit);
+        c = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), limit, this::barNotice); // the timed runs below say it no more
       } catch (IllegalArgumentException refused) {
         // the memory estimate refused this strategy: report it and go on
         bar.clear();
@@ -336,7 +337,7 @@ public final class BenchCommand extends HbpCommand {
     if (!diagonals.isEmpty() || networkProducts || lanczos > 0) {
       Pass pass = gradientPass.get();
       BenchToolbox.Rows rows = rows(results, grad, w, be);
-      BenchToolbox.diagonals(rows, be, network, pass, diagonals, batch, MemoryEstimate.precisionOf(be).bytes(), limit);
+      BenchToolbox.diagonals(rows, be, network, pass, diagonals, batch, MemoryEstimate.precisionOf(be).bytes(), limit, this::barNotice);
       if (networkProducts) {
         List<Long> sizes = ProductFlops.linearSizes(ns);
         BenchToolbox.printScaling(w, "network products (" + kind.label() + ")", BenchToolbox.networkProducts(rows, be, network, pass, kind, directions, rng),
@@ -348,6 +349,12 @@ public final class BenchCommand extends HbpCommand {
     if (torch) torchRows(w, be, network, params, xb, yb, results, grad);
     if (out != null) writeJson(out, ns, be, kind, results);
     w.flush();
+  }
+
+  /** A notice on standard error (that a diagonal runs in chunks of samples), the progress bar cleared first. */
+  private void barNotice(String line) {
+    bar.clear();
+    notice(line);
   }
 
   /** The toolbox's rows: timed against the gradient pass into {@code results}, or reported as refused. */

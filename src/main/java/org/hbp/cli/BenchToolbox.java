@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
@@ -80,9 +82,11 @@ final class BenchToolbox {
   /**
    * One row per asked diagonal: the exact GGN diagonal (every column of the loss factor S), the
    * Monte-Carlo one with K = 1 (Rademacher), the Hessian diagonal; each on the bench's pass, in
-   * chunks of samples where the batch does not fit --memory-limit (the chunks' passes are timed too).
+   * chunks of samples where the batch does not fit --memory-limit (the chunks' passes are timed too;
+   * the first, untimed run tells {@code notices} so in one line).
    */
-  static void diagonals(Rows rows, Backend be, Network net, Pass pass, List<String> asked, int samples, int bytesPerEntry, long limit) {
+  static void diagonals(Rows rows, Backend be, Network net, Pass pass, List<String> asked, int samples, int bytesPerEntry, long limit,
+      Consumer<String> notices) {
     for (String d : asked) {
       String what = switch (d) {
         case "exact" -> "ggn diagonal exact";
@@ -90,13 +94,14 @@ final class BenchToolbox {
         default -> "hessian diagonal";
       };
       // each fits itself into --memory-limit, in chunks of samples where the batch does not fit (refused where one sample does not)
-      Supplier<Map<String, Batch>> run = switch (d) {
-        case "exact" -> () -> GgnDiagonal.exact(pass, limit, line -> {});
-        case "mc" -> () -> GgnDiagonal.monteCarlo(pass, 1, GgnDiagonal.Sampling.RADEMACHER, 0, limit, line -> {});
-        default -> () -> HessianDiagonal.exact(pass, limit, line -> {});
+      Function<Consumer<String>, Map<String, Batch>> diagonal = switch (d) {
+        case "exact" -> say -> GgnDiagonal.exact(pass, limit, say);
+        case "mc" -> say -> GgnDiagonal.monteCarlo(pass, 1, GgnDiagonal.Sampling.RADEMACHER, 0, limit, say);
+        default -> say -> HessianDiagonal.exact(pass, limit, say);
       };
+      Supplier<Map<String, Batch>> run = () -> diagonal.apply(line -> {});
       try {
-        release(be, run.get());
+        release(be, diagonal.apply(notices));
       } catch (UserError refused) {
         rows.refused(what, refused.getMessage());
         continue;

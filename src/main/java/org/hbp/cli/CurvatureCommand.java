@@ -190,7 +190,7 @@ public final class CurvatureCommand extends HbpCommand {
       w.flush();
       return 0;
     }
-    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit);
+    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit, this::notice);
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
     if (vectors != null) {
       for (String name : network.parameterNames()) {
@@ -239,12 +239,6 @@ public final class CurvatureCommand extends HbpCommand {
     }
     w.flush();
     return 0;
-  }
-
-  /** One line on standard error, e.g. that a diagonal is computed in chunks of samples. */
-  private void notice(String line) {
-    err().println("hbp: " + line);
-    err().flush();
   }
 
   /** Whether --scope asks for the whole network; checks that the other options fit it. */

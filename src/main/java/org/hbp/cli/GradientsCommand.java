@@ -14,7 +14,8 @@ import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.Pass;
-import org.hbp.network.SampleGradients;
+import org.hbp.network.MemoryEstimate;
+import org.hbp.network.SampleGradientChunks;
 import org.hbp.network.TorchLayout;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,7 +28,9 @@ import picocli.CommandLine.Option;
         "BackPACK's first-order quantities of the mean loss of a network on one batch, from the gradient pass: "
             + "DIR/batch_grad.npz (each sample's share (1/N) grad l_n, [N, *param shape]; they sum to the gradient), "
             + "DIR/batch_l2.npz (their squared norms, [N]) and DIR/variance.npz (the variance over the samples of the "
-            + "per-sample gradients grad l_n, entrywise, [*param shape]), arrays named as PyTorch names the parameters."})
+            + "per-sample gradients grad l_n, entrywise, [*param shape]), arrays named as PyTorch names the parameters.",
+        "Where the batch's per-sample gradients do not fit --memory-limit at once, they are computed in chunks of samples "
+            + "(one line on standard error says so; the same numbers); where batch_grad.npz alone does not fit, the run is refused."})
 public final class GradientsCommand extends HbpCommand {
   /** The files written into DIR. */
   static final String[] FILES = {"batch_grad.npz", "batch_l2.npz", "variance.npz"};
@@ -47,6 +50,8 @@ public final class GradientsCommand extends HbpCommand {
       description = "cpu, blas-f64 (OpenBLAS, float64) or blas-f32 (float32) (default: ${DEFAULT-VALUE}).")
   String backend;
 
+  @Mixin MemoryLimitOption memoryLimit;
+
   @Mixin ComputeOptions compute;
 
   @Override
@@ -62,20 +67,21 @@ public final class GradientsCommand extends HbpCommand {
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     w.print(NetworkResolver.describe(spec));
+    long limit = memoryLimit.bytes();
+    // the pass first; the per-sample gradients fit themselves into the rest, in chunks of samples where needed
+    MemoryEstimate.pass(network, p, x.samples()).check(limit);
     Map<String, NdArray> grads = new LinkedHashMap<>(), norms = new LinkedHashMap<>(), variances = new LinkedHashMap<>();
     try (Pass pass = network.run(p, x, y)) {
       int n = pass.samples();
       w.printf("batch of %d: loss %.17g%n", n, pass.loss());
+      FirstOrder all = new FirstOrder(network, layout, n);
+      SampleGradientChunks.forEach(pass, all.use(), limit, this::notice, all::add);
       for (String name : network.parameterNames()) {
         String array = TorchLayout.arrayName(name, java.util.Set.of());
-        Batch g = SampleGradients.batchGradients(pass, name);
-        grads.put(array, layout.toTorch(name, g, false));
-        network.backend().release(g);
-        double[] l2 = SampleGradients.squaredNorms(pass, name);
+        grads.put(array, NdArray.of(all.gradients.get(name), all.shape(name, n)));
+        double[] l2 = all.norms.get(name).result();
         norms.put(array, NdArray.of(l2, n));
-        Batch v = SampleGradients.variance(pass, name);
-        NdArray va = layout.toTorch(name, v, true);
-        network.backend().release(v);
+        NdArray va = NdArray.of(all.variances.get(name).result(), layout.torchShape(name));
         variances.put(array, va);
         double meanNorm = 0, total = 0;
         for (double d : l2) meanNorm += d / n;
@@ -90,6 +96,58 @@ public final class GradientsCommand extends HbpCommand {
     w.println("wrote " + out.resolve(FILES[0]) + ", " + FILES[1] + ", " + FILES[2]);
     w.flush();
     return 0;
+  }
+
+  /**
+   * The three outputs, filled chunk by chunk in PyTorch's layout: the batch gradients
+   * {@code (1/N) ∇ℓ_n} ({@code [N, *shape]}, kept whole), and the accumulators of their squared norms
+   * and of the variance (entrywise, so the same in either layout).
+   */
+  private static final class FirstOrder {
+    final Network net;
+    final TorchLayout layout;
+    final int samples;
+    final Map<String, double[]> gradients = new LinkedHashMap<>();
+    final Map<String, SampleGradientChunks.Norms> norms = new LinkedHashMap<>();
+    final Map<String, SampleGradientChunks.Variance> variances = new LinkedHashMap<>();
+
+    FirstOrder(Network net, TorchLayout layout, int samples) {
+      this.net = net;
+      this.layout = layout;
+      this.samples = samples;
+    }
+
+    /**
+     * For the memory plan: kept whole, the batch gradients (8 B an entry), the norms, the variance's
+     * means and sums of squares and a chunk's own (the largest parameter's); per sample of a chunk,
+     * its gradients copied twice (from the backend, then into PyTorch's layout).
+     */
+    SampleGradientChunks.Use use() {
+      long entries = MemoryEstimate.parameterEntries(net), largest = SampleGradientChunks.largest(net);
+      long kept = 8 * ((long) samples * entries + (long) samples * net.parameterNames().size() + 2 * entries + 2 * largest);
+      return new SampleGradientChunks.Use("the per-sample gradients", true, kept,
+          samples + " x " + entries + " numbers of 8 B for batch_grad.npz, with the norms and the variance", 2 * 8 * largest);
+    }
+
+    void add(int first, int count, Map<String, Batch> chunk) {
+      double inv = 1.0 / samples;
+      for (String name : net.parameterNames()) {
+        double[] g = layout.toTorch(name, chunk.get(name), false).data();
+        int size = g.length / count;
+        double[] out = gradients.computeIfAbsent(name, k -> new double[samples * size]);
+        for (int i = 0; i < g.length; i++) out[first * size + i] = g[i] * inv;
+        norms.computeIfAbsent(name, k -> new SampleGradientChunks.Norms(samples)).add(first, count, g);
+        variances.computeIfAbsent(name, k -> new SampleGradientChunks.Variance(size)).add(count, g);
+      }
+    }
+
+    /** {@code [N, *torch shape]}. */
+    int[] shape(String name, int n) {
+      int[] ts = layout.torchShape(name), shape = new int[ts.length + 1];
+      shape[0] = n;
+      System.arraycopy(ts, 0, shape, 1, ts.length);
+      return shape;
+    }
   }
 
   private static Map<String, NdArray> read(Path file) throws IOException {

@@ -24,4 +24,10 @@ abstract class HbpCommand implements Callable<Integer> {
   PrintWriter err() {
     return spec.commandLine().getErr();
   }
+
+  /** One line on the command line's error output, "hbp: ...": a notice, e.g. that a quantity is computed in chunks of samples. */
+  void notice(String line) {
+    err().println("hbp: " + line);
+    err().flush();
+  }
 }

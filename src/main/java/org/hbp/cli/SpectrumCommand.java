@@ -14,6 +14,7 @@ import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.KfacOptions;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
@@ -150,7 +151,7 @@ public final class SpectrumCommand extends HbpCommand {
     estimate.check(limit);
     Pass pass = network.run(p, x, y);
     w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
-    Curvature c = pass.curvature(kind, strat, limit);
+    Curvature c = Curvature.of(pass, kind, strat, KfacOptions.defaults(), limit, this::notice); // a diagonal says when it chunks
     w.printf("curvature %s, strategy %s, scope %s%n", kind.label(), strat.label(), scope);
     w.flush();
     if (!ggnRoute.equals("network") && !ggnRoute.equals("factored")) throw new UserError("--ggn-route: expected network or factored, not '" + ggnRoute + "'");

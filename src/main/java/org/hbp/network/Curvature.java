@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -43,11 +44,15 @@ public final class Curvature {
   }
 
   Curvature(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit) {
+    this(pass, kind, strategy, options, memoryLimit, line -> {});
+  }
+
+  private Curvature(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit, Consumer<String> notices) {
     this.net = pass.net;
     this.be = net.be;
     this.kind = kind;
     this.strategy = strategy;
-    this.blocks = prepare(pass, ResidualPolicy.of(kind), strategy, options, memoryLimit);
+    this.blocks = prepare(pass, ResidualPolicy.of(kind), strategy, options, memoryLimit, notices);
   }
 
   /**
@@ -57,12 +62,12 @@ public final class Curvature {
    * back through the graph ({@link GraphColumns}); a strategy without a graph form is refused there.
    */
   private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, KfacOptions options,
-      long memoryLimit) {
+      long memoryLimit, Consumer<String> notices) {
     CurvatureStrategy impl = strategy.implementation(options);
-    if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit);
+    if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit, notices);
     if (impl instanceof ExactStrategy) return new GraphExactBlocks(pass, policy);
     if (impl instanceof KfraStrategy || impl instanceof BdaStrategy || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
-      return impl.prepare(pass, policy, memoryLimit);
+      return impl.prepare(pass, policy, memoryLimit, notices);
     throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
         + " names its values); use exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian");
   }
@@ -94,6 +99,15 @@ public final class Curvature {
    */
   public static Curvature of(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit) {
     return new Curvature(pass, kind, strategy, options, memoryLimit);
+  }
+
+  /**
+   * {@link #of(Pass, CurvatureKind, Strategy, KfacOptions, long)}, with {@code notices} told in one
+   * line where the preparation does what the caller should know of: the diagonal strategies say
+   * when they compute the batch in chunks of samples ({@link SampleChunks}).
+   */
+  public static Curvature of(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit, Consumer<String> notices) {
+    return new Curvature(pass, kind, strategy, options, memoryLimit, notices);
   }
 
   /**

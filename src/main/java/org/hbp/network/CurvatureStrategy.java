@@ -24,6 +24,14 @@ interface CurvatureStrategy {
   Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes);
 
   /**
+   * {@link #prepare}, telling {@code notices} in one line where it does what the caller should know
+   * of (the diagonals: that the batch is computed in chunks of samples).
+   */
+  default Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes, java.util.function.Consumer<String> notices) {
+    return prepare(pass, policy, memoryLimitBytes);
+  }
+
+  /**
    * Refuses (naming the layer) where the strategy's explicit matrices for a batch of
    * {@code samples} would exceed {@code memoryLimitBytes}. {@link #prepare} calls it with its
    * batch; {@link MemoryEstimate} calls it with the run's batch size before it probes the run on a

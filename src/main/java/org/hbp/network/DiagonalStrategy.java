@@ -40,6 +40,12 @@ final class DiagonalStrategy implements CurvatureStrategy {
 
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
+    return prepare(pass, policy, memoryLimitBytes, line -> {});
+  }
+
+  /** {@code notices} gets one line where the diagonal is computed in chunks of samples. */
+  @Override
+  public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes, java.util.function.Consumer<String> notices) {
     ResidualModification mod = policy.modification();
     String label = switch (variant) {
       case GGN -> "diag-ggn";
@@ -51,9 +57,9 @@ final class DiagonalStrategy implements CurvatureStrategy {
       throw new UserError("--strategy " + label + " is the diagonal of the " + (variant == Variant.HESSIAN ? "Hessian" : "GGN")
           + "; use it with --curvature " + (variant == Variant.HESSIAN ? "hessian" : "ggn"));
     Map<String, Batch> diagonal = switch (variant) {
-      case GGN -> GgnDiagonal.exact(pass, memoryLimitBytes, line -> {});
-      case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed(), memoryLimitBytes, line -> {});
-      case HESSIAN -> HessianDiagonal.exact(pass, memoryLimitBytes);
+      case GGN -> GgnDiagonal.exact(pass, memoryLimitBytes, notices);
+      case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed(), memoryLimitBytes, notices);
+      case HESSIAN -> HessianDiagonal.exact(pass, memoryLimitBytes, notices);
     };
     return new DiagonalBlocks(pass.net.be, diagonal, label);
   }

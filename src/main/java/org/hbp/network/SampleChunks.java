@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.function.Consumer;
+import java.util.function.LongPredicate;
 import java.util.function.LongUnaryOperator;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
@@ -18,7 +19,9 @@ import org.hbp.backend.Batch;
  * Means over the samples of a batch of per-sample terms, {@code (1/N) sum_n q_n}, computed a chunk
  * of samples at a time where the whole batch does not fit the memory limit: the Hessian diagonal
  * ({@code q_n = diag(H_n)}), the exact and the Monte-Carlo GGN diagonal ({@code q_n = sum_c
- * (J_n' s_{n,c})^2}).
+ * (J_n' s_{n,c})^2}); and, through {@link #forEach}, any quantity built chunk by chunk from terms
+ * of single samples (the per-sample gradients {@code ∇ℓ_n}, their squared norms and their variance:
+ * {@link SampleGradientChunks}).
  *
  * <p><b>Why chunks give the same mean.</b> For chunks C_1, ..., C_K of the samples, {@code (1/N)
  * sum_n q_n = (1/N) sum_k sum_{n in C_k} q_n}. Each q_n depends on sample n alone: a pass's output
@@ -38,8 +41,11 @@ import org.hbp.backend.Batch;
  * memory left (then evened out: {@code ceil(N / K)} for the {@code K = ceil(N / c)} chunks that c
  * needs), the batch's pass being held by the caller meanwhile. Where not even one sample fits,
  * the quantity is refused with these sizes. Host arrays outside the backend are not in the probe's
- * count (the estimate's headroom covers small ones). The probe's log is kept per network and
- * quantity, so repeated calls (a benchmark's runs) probe once.
+ * count (the estimate's headroom covers small ones); a quantity that keeps large ones names them
+ * ({@link Host}: an output of the whole batch, copies per sample of a chunk), and they are added to
+ * {@code peak(c)}, on the Java heap. Where its output alone does not fit beside the batch's pass, the
+ * quantity is refused with its size. The probe's log is kept per network and quantity, so repeated
+ * calls (a benchmark's runs) probe once.
  */
 final class SampleChunks {
   private SampleChunks() {}
@@ -58,9 +64,35 @@ final class SampleChunks {
   /**
    * A per-sample quantity: its name in messages ("the Hessian diagonal"), a key of what its memory
    * depends on besides the network (the Monte-Carlo vectors per sample, say), what to do when one
-   * sample does not fit, and its sums.
+   * sample does not fit, its sums, what it keeps on the Java heap outside the backend ({@link
+   * Host}), and whether its name is plural ("the per-sample gradients ... do not fit").
    */
-  record Quantity(String name, String key, String advice, Sums sums) {}
+  record Quantity(String name, String key, String advice, Sums sums, Host host, boolean plural) {
+    /** A quantity that keeps nothing outside the backend, named in the singular. */
+    Quantity(String name, String key, String advice, Sums sums) {
+      this(name, key, advice, sums, Host.NONE, false);
+    }
+  }
+
+  /**
+   * What a quantity keeps on the Java heap outside the backend, which the probe does not see:
+   * {@code output} bytes for the whole batch, held while every chunk runs (per-sample gradients
+   * copied out for writing, accumulators), described by {@code what} in a refusal, and {@code
+   * perSample} bytes per sample of a chunk (its host copies, dropped after the chunk).
+   */
+  record Host(long output, String what, long perSample) {
+    static final Host NONE = new Host(0, "", 0);
+
+    /** The bytes with a chunk of {@code c} samples. */
+    long at(long c) {
+      return MemoryEstimate.saturatedAdd(output, MemoryEstimate.saturatedMultiply(perSample, c));
+    }
+  }
+
+  /** Where a chunk's sums go: samples {@code first .. first + count - 1}; the receiver releases them. */
+  interface Receiver {
+    void accept(int first, int count, Map<String, Batch> sums);
+  }
 
   /** A batch of {@code samples} split into chunks of {@code size} samples, the last one shorter. */
   record Plan(int samples, int size) {
@@ -94,24 +126,38 @@ final class SampleChunks {
 
   /** The quantity's mean over the pass's samples, split as {@code plan} says (tests force a plan). */
   static Map<String, Batch> mean(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices) {
-    int n = pass.samples;
-    if (!plan.chunked()) return scaled(pass.net, q.sums().of(pass, 0, n, limit), n);
-    notices.accept(q.name() + " of batch " + n + " does not fit the memory limit " + MemoryEstimate.bytes(limit) + " at once: computing it in "
-        + plan.describe());
     Backend be = pass.net.be;
     Map<String, Batch> total = new LinkedHashMap<>();
+    forEach(pass, q, plan, limit, notices, (first, count, sums) -> add(be, total, sums));
+    return scaled(pass.net, total, pass.samples);
+  }
+
+  /**
+   * The quantity's sums over each chunk of the pass's samples, split as {@code plan} says, handed to
+   * {@code receiver} in order: the whole batch on the caller's pass where the plan does not chunk,
+   * else each chunk on its own pass (released after its sums are received); {@code notices} gets
+   * one line when it chunks.
+   */
+  static void forEach(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, Receiver receiver) {
+    int n = pass.samples;
+    if (!plan.chunked()) {
+      receiver.accept(0, n, q.sums().of(pass, 0, n, limit));
+      return;
+    }
+    notices.accept(q.name() + " of batch " + n + (q.plural() ? " do" : " does") + " not fit the memory limit " + MemoryEstimate.bytes(limit)
+        + " at once: computing " + (q.plural() ? "them" : "it") + " in " + plan.describe());
+    Backend be = pass.net.be;
     for (int first = 0; first < n; first += plan.size()) {
       int count = Math.min(plan.size(), n - first), at = first;
       List<Batch> slices = new ArrayList<>();
       Pass part = chunk(pass, first, count, slices);
       try {
-        add(be, total, q.sums().of(part, at, n, limit));
+        receiver.accept(at, count, q.sums().of(part, at, n, limit));
       } finally {
         part.close();
         for (Batch s : slices) be.release(s);
       }
     }
-    return scaled(pass.net, total, n);
   }
 
   /**
@@ -124,27 +170,51 @@ final class SampleChunks {
     int n = pass.samples;
     Network net = pass.net;
     MemoryProbe probe = probe(pass, q);
-    LongUnaryOperator footprint = MemoryEstimate.footprint(MemoryEstimate.memoryOf(net.be));
-    LongUnaryOperator peak = c -> probe.peaks(c, phase -> 1, footprint).get("sums");
-    long held = probe.peaks(n, phase -> 1, footprint).get("pass"), whole = peak.applyAsLong(n);
     MemoryEstimate.Memory memory = MemoryEstimate.memoryOf(net.be);
-    if (whole <= limit && Math.max(0, whole - held) <= MemoryEstimate.available(memory, Math.max(0, whole - held))) return new Plan(n, n);
-    long left = MemoryEstimate.available(memory);
-    long one = peak.applyAsLong(1);
-    if (MemoryEstimate.saturatedAdd(held, one) > limit || one > left)
-      throw new UserError(q.name() + " does not fit even one sample at a time: a sample's pass and " + q.name() + " take "
-          + MemoryEstimate.bytes(one) + " (estimated at " + MemoryEstimate.where(net.be) + "), beside the batch's pass of "
+    boolean heap = memory == MemoryEstimate.Memory.HEAP;
+    LongUnaryOperator footprint = MemoryEstimate.footprint(memory);
+    LongUnaryOperator peak = c -> probe.peaks(c, phase -> 1, footprint).get("sums");
+    Host host = q.host();
+    long held = probe.peaks(n, phase -> 1, footprint).get("pass"), whole = peak.applyAsLong(n), beyond = Math.max(0, whole - held);
+    if (MemoryEstimate.saturatedAdd(whole, host.at(n)) <= limit && fitsMemory(memory, beyond, host.at(n))) return new Plan(n, n);
+    long left = MemoryEstimate.available(memory), heapLeft = heap ? left : host.at(1) > 0 ? MemoryEstimate.available(MemoryEstimate.Memory.HEAP) : Long.MAX_VALUE;
+    if (host.output() > 0 && (MemoryEstimate.saturatedAdd(held, host.output()) > limit || host.output() > heapLeft))
+      throw new UserError(q.name() + " of batch " + n + " take" + (q.plural() ? "" : "s") + " " + MemoryEstimate.bytes(host.output())
+          + " on the Java heap (" + host.what() + "), beside the batch's pass of " + MemoryEstimate.bytes(held) + " (estimated at "
+          + MemoryEstimate.where(net.be) + "): over the memory limit " + MemoryEstimate.bytes(limit)
+          + (heapLeft < Long.MAX_VALUE ? " or the " + MemoryEstimate.bytes(heapLeft) + " of Java heap left" : "") + "; " + q.advice());
+    LongPredicate fits = c -> {
+      long p = peak.applyAsLong(c), h = host.at(c);
+      return MemoryEstimate.saturatedAdd(MemoryEstimate.saturatedAdd(held, p), h) <= limit
+          && (heap ? MemoryEstimate.saturatedAdd(p, h) <= left : p <= left && h <= heapLeft);
+    };
+    if (!fits.test(1)) {
+      long one = MemoryEstimate.saturatedAdd(peak.applyAsLong(1), host.at(1));
+      throw new UserError(q.name() + " do" + (q.plural() ? "" : "es") + " not fit even one sample at a time: a sample's pass and " + q.name()
+          + " take " + MemoryEstimate.bytes(one) + " (estimated at " + MemoryEstimate.where(net.be) + "), beside the batch's pass of "
           + MemoryEstimate.bytes(held) + ", over the memory limit " + MemoryEstimate.bytes(limit)
           + (left < Long.MAX_VALUE ? " or the " + MemoryEstimate.bytes(left) + " of memory left" : "") + "; " + q.advice());
+    }
     int lo = 1, hi = n - 1; // lo fits; the largest c in [lo, hi] that fits
     while (lo < hi) {
       int mid = (int) (((long) lo + hi + 1) / 2);
-      long p = peak.applyAsLong(mid);
-      if (MemoryEstimate.saturatedAdd(held, p) <= limit && p <= left) lo = mid;
+      if (fits.test(mid)) lo = mid;
       else hi = mid - 1;
     }
     int chunks = (n + lo - 1) / lo;
     return new Plan(n, (n + chunks - 1) / chunks); // as few chunks as the largest size needs, of even sizes
+  }
+
+  /**
+   * Whether {@code backend} bytes in the backend's memory and {@code host} bytes on the Java heap fit
+   * the memory left (both on the heap for the cpu backend).
+   */
+  private static boolean fitsMemory(MemoryEstimate.Memory memory, long backend, long host) {
+    if (memory == MemoryEstimate.Memory.HEAP) {
+      long both = MemoryEstimate.saturatedAdd(backend, host);
+      return both <= MemoryEstimate.available(memory, both);
+    }
+    return backend <= MemoryEstimate.available(memory, backend) && (host == 0 || host <= MemoryEstimate.available(MemoryEstimate.Memory.HEAP, host));
   }
 
   /** The probe's log of the quantity on {@value MemoryProbe#SAMPLES} samples: phase "pass", then "sums". */

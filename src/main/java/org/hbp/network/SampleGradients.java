@@ -15,6 +15,11 @@ import org.hbp.backend.Batch;
  *   squared norms     ||(1/N) ∇ℓ_n||²                (BatchL2Grad)
  *   variance          (1/N) sum_n (∇ℓ_n)² - (∇L)²     (Variance: entrywise, of the per-sample gradients)
  * </pre>
+ *
+ * These compute one parameter's quantity on the caller's pass, the whole batch at once
+ * ({@code N x numel} numbers, in the backend and copied to the heap), with no memory check. Within a
+ * memory limit, for every parameter and in chunks of samples where the batch does not fit:
+ * {@link SampleGradientChunks}.
  */
 public final class SampleGradients {
   private SampleGradients() {}
@@ -86,14 +91,8 @@ public final class SampleGradients {
 
   /** The entrywise population variance over {@code samples} equal parts of {@code g}. */
   static double[] variance(double[] g, int samples) {
-    int size = g.length / samples;
-    double[] mean = new double[size], out = new double[size];
-    for (int n = 0; n < samples; n++) for (int k = 0; k < size; k++) mean[k] += g[n * size + k] / samples;
-    for (int n = 0; n < samples; n++)
-      for (int k = 0; k < size; k++) {
-        double d = g[n * size + k] - mean[k];
-        out[k] += d * d / samples;
-      }
-    return out;
+    SampleGradientChunks.Variance v = new SampleGradientChunks.Variance(g.length / samples);
+    v.add(samples, g);
+    return v.result();
   }
 }

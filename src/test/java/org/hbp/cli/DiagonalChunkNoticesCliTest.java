@@ -1,0 +1,133 @@
+package org.hbp.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.hbp.io.DType;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The strategy and bench paths that compute a diagonal in chunks of samples say so on standard
+ * error, in the line {@code hbp curvature --diagonal} prints: {@code --strategy diag-hessian} of
+ * {@code hbp curvature} and {@code hbp spectrum}, and {@code hbp bench}'s diag-hessian strategy and
+ * {@code --diagonals hessian} row (once each: the timed runs do not repeat it). The net: 300 inputs,
+ * 300 sigmoid units, 3 classes, batch 10, whose Hessian diagonal carries 2 x 300 columns of 300
+ * entries per sample at the sigmoid (1.4 MiB a sample in float64): over a limit of 12 MiB for the
+ * batch, within it for a few samples.
+ */
+class DiagonalChunkNoticesCliTest {
+  @TempDir Path dir;
+
+  private static final int N = 10, IN = 300, HIDDEN = 300, CLASSES = 3;
+  private static final String LIMIT = "0.012";
+  private static final Pattern NOTICE = Pattern.compile(
+      "hbp: the Hessian diagonal of batch 10 does not fit the memory limit [0-9.]+ MiB at once: computing it in (\\d+) chunks of (\\d+) samples?.*");
+  private Path net;
+
+  @BeforeEach
+  void writeProblem() throws Exception {
+    net = dir.resolve("net.hbp");
+    Files.writeString(net, String.join("\n", "network n {", "  input x: vector(" + IN + ");", "  linear(m = " + HIDDEN + ");", "  sigmoid;",
+        "  linear(m = " + CLASSES + ");", "  loss crossentropy;", "}"));
+    Random rng = new Random(3);
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", NdArray.of(gaussian(rng, HIDDEN * IN, 1 / Math.sqrt(IN)), HIDDEN, IN));
+    p.put("0.bias", NdArray.of(gaussian(rng, HIDDEN, 0.1), HIDDEN));
+    p.put("2.weight", NdArray.of(gaussian(rng, CLASSES * HIDDEN, 1 / Math.sqrt(HIDDEN)), CLASSES, HIDDEN));
+    p.put("2.bias", NdArray.of(gaussian(rng, CLASSES, 0.1), CLASSES));
+    Npz.write(dir.resolve("params.npz"), p);
+    double[] y = new double[N];
+    for (int i = 0; i < N; i++) y[i] = rng.nextInt(CLASSES);
+    Map<String, NdArray> b = new LinkedHashMap<>();
+    b.put("x", NdArray.of(gaussian(rng, N * IN, 1), N, IN));
+    b.put("y", NdArray.of(y, DType.INT64, N));
+    Npz.write(dir.resolve("batch.npz"), b);
+  }
+
+  /**
+   * The diag-hessian step of eq. 10 with α = 0.5, {@code -g / (0.5 + 0.5 d)} (d the diagonal), of {@code hbp curvature}
+   * in chunks, said in one line, equals the one without a limit (2 GiB) to round-off.
+   */
+  @Test
+  void curvatureWithADiagonalStrategySaysItChunks() throws Exception {
+    String[] chunked = run(curvature("chunked.npz", "--memory-limit", LIMIT)), whole = run(curvature("whole.npz"));
+    assertChunkLines(chunked[2], 1);
+    assertFalse(whole[2].contains("chunks"), whole[2]);
+    Map<String, NdArray> got = Npz.read(dir.resolve("chunked.npz")), want = Npz.read(dir.resolve("whole.npz"));
+    assertEquals(4, want.size());
+    for (String name : want.keySet()) {
+      double[] w = want.get(name).data(), g = got.get(name).data();
+      double scale = 0;
+      for (double v : w) scale = Math.max(scale, Math.abs(v));
+      assertTrue(scale > 0, name);
+      for (int i = 0; i < w.length; i++) assertEquals(w[i], g[i], 1e-12 * scale, name + "[" + i + "]");
+    }
+  }
+
+  @Test
+  void spectrumWithADiagonalStrategySaysItChunks() {
+    String[] r = run("spectrum", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
+        "--curvature", "hessian", "--strategy", "diag-hessian", "--top", "1", "--scope", "blocks", "--out", dir.resolve("spectrum").toString(),
+        "--memory-limit", LIMIT);
+    assertChunkLines(r[2], 1);
+  }
+
+  /** Two lines: the diag-hessian strategy's curvature pass and the --diagonals row, each said once, not at each timed run. */
+  @Test
+  void benchSaysOnceForEachRowThatChunks() {
+    String[] r = run("bench", "--net", net.toString(), "--batch", "10", "--backend", "blas-f64", "--repeat", "2", "--warmup", "1", "--curvature", "hessian",
+        "--strategies", "diag-hessian", "--directions", "1", "--diagonals", "hessian", "--memory-limit", LIMIT);
+    assertTrue(r[1].contains("curvature pass diag-hessian") && r[1].contains("hessian diagonal"), r[1]);
+    assertFalse(r[1].contains("refused"), r[1]);
+    assertChunkLines(r[2], 2);
+  }
+
+  /** {@code err} is {@code lines} notices that the Hessian diagonal runs in more than one chunk, and nothing else. */
+  private static void assertChunkLines(String err, int lines) {
+    List<String> all = err.lines().toList();
+    assertEquals(lines, all.size(), err);
+    for (String line : all) {
+      Matcher m = NOTICE.matcher(line);
+      assertTrue(m.matches(), line);
+      int chunks = Integer.parseInt(m.group(1)), size = Integer.parseInt(m.group(2));
+      assertTrue(chunks > 1 && chunks == (N + size - 1) / size, line);
+    }
+  }
+
+  private String[] curvature(String out, String... more) {
+    List<String> args = new java.util.ArrayList<>(List.of("curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(),
+        "--batch", dir.resolve("batch.npz").toString(), "--curvature", "hessian", "--strategy", "diag-hessian", "--solve", "0.5", "--out",
+        dir.resolve(out).toString()));
+    args.addAll(List.of(more));
+    return args.toArray(new String[0]);
+  }
+
+  /** Runs a command line, expecting success: its exit status, standard output and error. */
+  private static String[] run(String... args) {
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    assertEquals(0, code, out + "\n" + err);
+    return new String[] {String.valueOf(code), out.toString(), err.toString()};
+  }
+
+  private static double[] gaussian(Random rng, int n, double scale) {
+    double[] d = new double[n];
+    for (int i = 0; i < n; i++) d[i] = scale * rng.nextGaussian();
+    return d;
+  }
+}

@@ -139,6 +139,21 @@ public final class Exprs {
     return transformUp(e, x -> x.equals(from) ? to : x);
   }
 
+  /**
+   * A sum's terms in the order to add them: the constant ones (no variable) first, in their order,
+   * where there are two or more of them; else as they are. The simplifier distributes
+   * {@code s + c*(M - 1)} into {@code s + c*M - c}; from the left that is {@code (s + c) - c}, which
+   * loses s for a large c (an attention mask of 1e30s), while {@code (c*M - c) + s} is exact.
+   * The generated code ({@code codegen.Lowering}) and the reference evaluator both add in this order.
+   */
+  public static List<Expr> constantsFirst(List<Expr> terms) {
+    List<Expr> constants = terms.stream().filter(t -> variables(t).isEmpty()).toList();
+    if (constants.size() < 2 || constants.size() == terms.size()) return terms;
+    List<Expr> ordered = new ArrayList<>(constants);
+    terms.stream().filter(t -> !variables(t).isEmpty()).forEach(ordered::add);
+    return ordered;
+  }
+
   /** Collects the variables of an expression in first-occurrence order. */
   public static List<Expr.Var> variables(Expr e) {
     List<Expr.Var> out = new ArrayList<>();

@@ -390,15 +390,13 @@ public final class Lowering {
 
   /**
    * A sum, term by term ({@code be.subtract} for a term {@code -t}); the passes fuse a dense
-   * product with its term into one kernel (W*x + b, a convolution and its bias). Where two or more
-   * terms are constants (no variable), they are added first: the simplifier distributes
-   * {@code s + c*(M - 1)} into {@code s + c*M - c}, and from the left that is {@code (s + c) - c},
-   * which loses s for a large c (1e30 in an attention mask); {@code s + (c*M - c)} is exact.
+   * product with its term into one kernel (W*x + b, a convolution and its bias). Two or more constant
+   * terms are added first ({@link Exprs#constantsFirst}: a distributed mask {@code s + c*M - c}).
    */
   private static Value sum(Lowering l, Expr.Add a, String text) {
     List<Expr> parts = MethodParts.parts(a);
     if (parts != null) return l.sumOfParts(parts, null, text);
-    List<Expr> terms = constantsFirst(a.terms());
+    List<Expr> terms = Exprs.constantsFirst(a.terms());
     Value acc = l.valueOf(terms.get(0));
     for (int i = 1; i < terms.size(); i++) {
       Expr t = terms.get(i);
@@ -407,15 +405,6 @@ public final class Lowering {
       else acc = l.emit(new Op.Add(acc, l.valueOf(t)), last);
     }
     return acc;
-  }
-
-  /** The terms with the constant ones first, in their order, where there are two or more of them; else as they are. */
-  static List<Expr> constantsFirst(List<Expr> terms) {
-    List<Expr> constants = terms.stream().filter(t -> Exprs.variables(t).isEmpty()).toList();
-    if (constants.size() < 2 || constants.size() == terms.size()) return terms;
-    List<Expr> ordered = new ArrayList<>(constants);
-    terms.stream().filter(t -> !Exprs.variables(t).isEmpty()).forEach(ordered::add);
-    return ordered;
   }
 
   /**

@@ -11,6 +11,7 @@ import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.UserError;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.calculus.NodeTable;
 import org.hbp.calculus.Shape;
 
@@ -95,7 +96,7 @@ public final class Evaluator {
       .on(Expr.Diagonalizer.class, (d, ev) -> diagonalizer(ev.dimValue(d.n())))
       .on(Expr.Selection.class, (s, ev) -> ev.selection(s))
       .on(Expr.Unfolding.class, (u, ev) -> ev.unfolding(u.geometry()))
-      .on(Expr.Add.class, (a, ev) -> ev.entrywise("Add", a.terms(), Double::sum))
+      .on(Expr.Add.class, (a, ev) -> ev.entrywise("Add", Exprs.constantsFirst(a.terms()), Double::sum))
       .on(Expr.Scale.class, (s, ev) -> scale(s.coefficient(), ev.evaluate(s.operand())))
       .on(Expr.ScalarMul.class, (m, ev) -> ev.scalarMul(m))
       .on(Expr.MatMul.class, (m, ev) -> ev.matMul(m.factors()))

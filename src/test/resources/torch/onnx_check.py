@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv
+Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
@@ -317,6 +317,45 @@ class LearnedSubDiv(nn.Module):
         return self.out(h) / self.t
 
 
+class LearnedFirst(nn.Module):
+    """Sub and Div with the parameter (initializer) first: b - h (b [5]: learned_minus), w / h (w [5]: learned_reciprocal), t - h
+    (t [1]: learned_minus_scalar), s / h (s 0-d: learned_reciprocal_scalar); h kept away from 0 before each division."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(4, 5)
+        self.b = nn.Parameter(torch.randn(5))
+        self.w = nn.Parameter(1 + torch.rand(5))
+        self.t = nn.Parameter(torch.tensor([0.4]))
+        self.s = nn.Parameter(torch.tensor(1.7))
+        self.out = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = self.b - torch.tanh(self.inp(x))
+        h = self.w / (1.5 + torch.sigmoid(h))
+        h = self.t - torch.tanh(h)
+        return self.out(self.s / (2 + torch.tanh(h)))
+
+
+class ChannelBias(nn.Module):
+    """A learned per-channel Add on images: h + gamma * tanh(conv(h)) + bias with bias [C, 1, 1] a parameter
+    (learned_bias_channels, in a residual: the graph form), then beta + h with beta [1, C, 1, 1] first (a chain step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(2, 3, 3, padding=1)
+        self.conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+        self.bias = nn.Parameter(0.5 * torch.randn(3, 1, 1))
+        self.beta = nn.Parameter(0.5 * torch.randn(1, 3, 1, 1))
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x))
+        h = h + torch.tanh(self.conv(h) + self.bias)
+        h = nn.functional.avg_pool2d(torch.sigmoid(self.beta + h), 2)
+        return self.fc(h.flatten(1))
+
+
 def randomize_attention_biases(net):
     """nn.MultiheadAttention's biases (zeros as PyTorch initializes them) away from 0."""
     with torch.no_grad():
@@ -458,6 +497,18 @@ elif kind == "learnedsubdiv":
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
     order = ["inp.weight", "inp.bias", "b", "w", "out.weight", "out.bias", "t"]
+elif kind == "learnedfirst":
+    net = LearnedFirst()
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    order = ["inp.weight", "inp.bias", "b", "w", "t", "s", "out.weight", "out.bias"]
+elif kind == "channelbias":
+    net = ChannelBias()
+    x = torch.randn(n, 2, 4, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    order = ["stem.weight", "stem.bias", "conv.weight", "bias", "beta", "fc.weight", "fc.bias"]
 elif kind in ("permute", "pick"):
     # for the errors: operators with arguments hbp does not map
     net = Permute() if kind == "permute" else Pick()
@@ -560,8 +611,9 @@ for k in params:
     if params[k].dim() == 0:
         # a 0-d parameter (nn.Parameter(torch.tensor(0.7))): hbp's results hold its one entry with shape [1]
         ref["grad." + k] = ref["grad." + k].reshape(1)
-    if kind == "layerscale2d" and k in ("gamma", "beta"):
-        # a per-channel scale [C, 1, 1] or [1, C, 1, 1]: hbp's learned_scale_channels holds it as its vector g [C]
+    if kind in ("layerscale2d", "channelbias") and k in ("gamma", "beta", "bias"):
+        # a per-channel scale or bias [C, 1, 1] or [1, C, 1, 1]: hbp's learned_scale_channels and learned_bias_channels hold it
+        # as their vector [C]
         ref["grad." + k] = ref["grad." + k].reshape(-1)
 np.savez(out + "/ref.npz", **ref)
 print("ok", kind, len(params), "parameters")

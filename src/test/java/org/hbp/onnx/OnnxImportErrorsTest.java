@@ -60,6 +60,21 @@ class OnnxImportErrorsTest {
   }
 
   /**
+   * The value subtracted from an initializer that hbp has no learned module for (offset - h, offset [4, 1, 1] on an image;
+   * b - x is mapped with one entry and on vectors) is refused naming the node, the initializer and its shape, --constants and
+   * --map; h + shift with shift [4, 1, 1] before it (a learned per-channel bias) is not refused.
+   */
+  @Test
+  void theValueSubtractedFromAPerChannelInitializerNamesTheNodeAndTheConstantsOption() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "normcnn");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,scale"),
+        "node 6 '/Sub_1' (Sub): subtracts the value from the initializer 'offset' of shape [4, 1, 1], the value of per-sample shape [4, 8, 8]",
+        "name it with --constants offset", "of the value from an initializer (b - x) with one entry, or on a vector value",
+        "--map Sub=my-specs/op.hbp:module");
+  }
+
+  /**
    * --constants names initializers of the file: another name is an error naming it and listing the
    * initializers; one that a node reads as a parameter (a convolution's weight) is an error naming
    * the node; with a DSL --net the option does not apply.

@@ -176,6 +176,31 @@ class OnnxTorchCheckTest {
     assertTrue(text.contains("learned_subtract;") && text.contains("learned_divide;") && text.contains("learned_divide_scalar;"), text);
   }
 
+  /**
+   * Sub and Div with the parameter first: b - h (learned_minus), w / h (learned_reciprocal), t - h with t [1]
+   * (learned_minus_scalar), s / h with s a 0-d parameter (learned_reciprocal_scalar), each parameter named by its initializer.
+   */
+  @Test
+  void parameterFirstSubtractionAndDivisionEqualAutograd() throws Exception {
+    ImportedNetwork net = check("learnedfirst", "crossentropy", 8);
+    String text = NetworkText.of(net);
+    for (String module : List.of("learned_minus;", "learned_reciprocal;", "learned_minus_scalar;", "learned_reciprocal_scalar;"))
+      assertTrue(text.contains(module), module + " in\n" + text);
+    assertTrue(net.sources().values().containsAll(List.of("b", "w", "t", "s")), net.sources().toString());
+  }
+
+  /**
+   * A learned per-channel Add on images: conv(h) + bias with bias [C, 1, 1] inside a residual branch (the graph form) and
+   * beta + h with beta [1, C, 1, 1] first: learned_bias_channels, each bias a parameter named by its initializer.
+   */
+  @Test
+  void perChannelLearnedBiasOfImagesEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("channelbias", "crossentropy", 7);
+    String text = NetworkText.of(net);
+    assertEquals(2, text.split("= learned_bias_channels\\(v\\d+\\);", -1).length - 1, text);
+    assertTrue(net.sources().containsValue("bias") && net.sources().containsValue("beta"), net.sources().toString());
+  }
+
   /** An inception block: three convolution branches of one value, Concat along the channels. */
   @Test
   void inceptionBlockWithConcatEqualsAutograd() throws Exception {

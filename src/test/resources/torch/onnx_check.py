@@ -2,11 +2,15 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias
+Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
-'<name>[q]', '[k]', '[v]'."""
+'<name>[q]', '[k]', '[v]'.
+transformer_preserve is transformer_bias exported as the Python package hbp exports (do_constant_folding=False,
+TrainingMode.PRESERVE): in_proj_weight stays an initializer (read through a Transpose), so hbp's Wq, Wk, Wv go by
+'<in_proj_weight>[q]', '[k]', '[v]'. With 'override', the parameters are changed after the export and written to
+OUT/params.npz under PyTorch's names and in PyTorch's shapes (for --params); the reference is autograd's at those."""
 import sys
 import numpy as np
 import torch
@@ -16,7 +20,8 @@ from autograd_reference import reference
 
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(3)
-out, kind = sys.argv[1], sys.argv[2]
+override = sys.argv[2] == "override"
+out, kind = sys.argv[1], sys.argv[3 if override else 2]
 n = 4
 
 
@@ -535,7 +540,7 @@ elif kind in ("transformer", "transformer17"):
     loss_fn = nn.CrossEntropyLoss()
     names = [k for k, _ in net.named_parameters()]
     order = ["emb.weight", "pos"] + [k for k in names if k not in ("emb.weight", "pos")]
-elif kind == "transformer_bias":
+elif kind in ("transformer_bias", "transformer_preserve"):
     # nn.MultiheadAttention with its default biases (in_proj_bias, out_proj.bias) in both blocks
     net = TinyTransformer(vocab=5, tokens=4, d=8, heads=2, hidden=16, classes=3, biases=(True, True))
     randomize_norms(net)
@@ -576,8 +581,17 @@ else:
     raise SystemExit("unknown model " + kind)
 
 net.eval()
-torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind.endswith("17") else 14)
+if kind == "transformer_preserve":
+    torch.onnx.export(net, x, out + "/model.onnx", opset_version=14, do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+else:
+    torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind.endswith("17") else 14)
 params = dict(net.named_parameters())
+if override:
+    # parameters other than the file's: --params must bring them, under PyTorch's names and shapes
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn(p.shape))
+    np.savez(out + "/params.npz", **{k: p.detach().numpy() for k, p in net.named_parameters()})
 if order is not None:
     params = {k: params[k] for k in order}
 np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())

@@ -19,6 +19,7 @@ import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
 import org.hbp.onnx.CustomMapping;
 import org.hbp.onnx.ImportedNetwork;
+import org.hbp.onnx.InitializerNames;
 import org.hbp.onnx.NetworkText;
 import org.hbp.onnx.OnnxImporter;
 import picocli.CommandLine.Option;
@@ -98,14 +99,18 @@ final class NetworkFileOptions {
 
   /**
    * The parameter arrays: the file {@code params} when given, else the initializers of an ONNX
-   * {@code --net} (after {@link #load}).
+   * {@code --net} (after {@link #load}). For an ONNX {@code --net}, the file's arrays may go by the
+   * initializers' names (PyTorch's {@code model.named_parameters()}) and shapes: they are renamed to
+   * hbp's and brought to its shapes ({@link InitializerNames#toHbp}: a scale {@code [C, 1, 1]} as
+   * {@code [C]}, attention's {@code in_proj_weight} split into Wq, Wk, Wv).
    *
    * @throws UserError no {@code --params} with a DSL network, or a missing file
    */
   Map<String, NdArray> parameterArrays(Path params) throws IOException {
     if (params != null) {
       if (!Files.exists(params)) throw new UserError("file not found: " + params);
-      return Npz.read(params);
+      Map<String, NdArray> arrays = Npz.read(params);
+      return imported == null ? arrays : new InitializerNames(imported).toHbp(arrays);
     }
     if (imported == null) throw new UserError("--params P.npz is required (only an ONNX --net brings its own parameters)");
     return imported.parameters();

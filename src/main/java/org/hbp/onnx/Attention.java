@@ -128,8 +128,11 @@ final class Attention {
         + (out.bias != null ? ", biases" : "") + (mask != null ? ", attn_mask" : "") + ")");
     NdArray inWeight = OperatorMappings.transpose(inProj); // in_proj_weight [3d, d]
     String[] part = {"q", "k", "v"};
+    // the rows of in_proj_weight where the file holds it (a Transpose of it folded): its parts, else of the exporter's folded transpose
+    String inWeightName = w.model().transposedInitializer(in.getInput(1));
     for (int r = 0; r < 3; r++)
-      w.addParameter(layer, "W" + part[r], NdArray.of(Arrays.copyOfRange(inWeight.data(), r * d * d, (r + 1) * d * d), d, d), in.getInput(1) + " (transposed)");
+      w.addParameter(layer, "W" + part[r], NdArray.of(Arrays.copyOfRange(inWeight.data(), r * d * d, (r + 1) * d * d), d, d),
+          inWeightName != null ? inWeightName + "[" + part[r] + "]" : in.getInput(1) + " (transposed)");
     if (inBiasName != null) {
       double[] b = w.model().constant(inBiasName).data();
       for (int r = 0; r < 3; r++) w.addParameter(layer, "b" + part[r], NdArray.of(Arrays.copyOfRange(b, r * d, (r + 1) * d), d), inBiasName + "[" + part[r] + "]");
@@ -237,13 +240,17 @@ final class Attention {
       return w.model().isConstant(other) ? other : null;
     }
 
-    /** Whether every node of i..last not on the pattern's path is shape arithmetic reading no computed float value but by a Shape. */
+    /**
+     * Whether every node of i..last not on the pattern's path is a folded constant, or shape arithmetic reading no computed
+     * float value but by a Shape.
+     */
     boolean onlyShapeArithmeticBesides(int i, int last) {
       Set<String> path = new HashSet<>();
       for (int j : visited) path.addAll(w.node(j).getOutputList());
       for (int j = i + 1; j < last; j++) {
         NodeProto n = w.node(j);
-        if (visited.contains(j)) continue;
+        // a constant folded (the Transpose of in_proj_weight where the export did not fold it) reads no computed value
+        if (visited.contains(j) || n.getOutputCount() == 1 && w.model().isConstant(n.getOutput(0))) continue;
         if (!SHAPE_ARITHMETIC.contains(n.getOpType())) return false;
         if (!n.getOpType().equals("Shape") && readsAny(n, path)) return false;
       }

@@ -296,6 +296,39 @@ class OnnxTorchCheckTest {
       }
   }
 
+  /**
+   * The transformer with biases exported as the Python package exports (no constant folding, TrainingMode.PRESERVE):
+   * in_proj_weight stays an initializer, read through a Transpose inside the attention's subgraph; hbp's Wq, Wk, Wv go by
+   * its row blocks' names {@code blocks.0.att.in_proj_weight[q]}, ... (which check compares with the names of the reference).
+   */
+  @Test
+  void transformerExportedWithoutConstantFoldingNamesTheRowBlocksOfInProjWeight() throws Exception {
+    ImportedNetwork net = check("transformer_preserve", "crossentropy", 36);
+    assertEquals(2, NetworkText.of(net).split("= multihead_attention_bias\\(h = 2, k = 4\\)", -1).length - 1, NetworkText.of(net));
+    assertTrue(net.sources().containsValue("blocks.1.att.in_proj_weight[v]"), net.sources().toString());
+  }
+
+  /**
+   * --params overrides the initializers by PyTorch's names and in PyTorch's shapes (the parameters changed after the export,
+   * autograd's reference at the new ones): in_proj_weight [3d, d] and in_proj_bias [3d] split into Wq, Wk, Wv and bq, bk, bv.
+   */
+  @Test
+  void paramsByPyTorchNamesSplitInProjWeightAndEqualAutograd() throws Exception {
+    check(true, "transformer_preserve", "crossentropy", 36);
+  }
+
+  /** --params by PyTorch's names and shapes: per-channel biases [C, 1, 1] and [1, C, 1, 1] that hbp holds as [C]. */
+  @Test
+  void paramsByPyTorchNamesInPerChannelShapesEqualAutograd() throws Exception {
+    check(true, "channelbias", "crossentropy", 7);
+  }
+
+  /** --params by PyTorch's names and shapes: a 0-d parameter that hbp holds as [1], and parameters [1] and [5]. */
+  @Test
+  void paramsByPyTorchNamesWithAZeroDimensionalParameterEqualAutograd() throws Exception {
+    check(true, "learnedfirst", "crossentropy", 8);
+  }
+
   /** Softmax and LogSoftmax over the last axis of a token sequence [N, T, d]: softmax_tokens, logsoftmax_tokens (column softmax). */
   @Test
   void softmaxOverTheFeaturesOfEachTokenEqualsAutograd() throws Exception {
@@ -333,7 +366,18 @@ class OnnxTorchCheckTest {
   }
 
   private ImportedNetwork check(String kind, String loss, int parameters, String... options) throws Exception {
-    runScript("onnx_check.py", dir.toString(), kind);
+    return check(false, kind, loss, parameters, options);
+  }
+
+  /**
+   * With {@code override}, the script changes the parameters after the export and writes them to params.npz under
+   * PyTorch's names and shapes, its reference autograd's at those: hbp runs with {@code --params params.npz}.
+   */
+  private ImportedNetwork check(boolean override, String kind, String loss, int parameters, String... options) throws Exception {
+    if (override) {
+      runScript("onnx_check.py", dir.toString(), "override", kind);
+      options = concat(options, "--params", dir.resolve("params.npz").toString());
+    } else runScript("onnx_check.py", dir.toString(), kind);
     List<CustomMapping> mappings = new ArrayList<>();
     java.util.Set<String> constants = new java.util.LinkedHashSet<>();
     for (int i = 1; i < options.length; i += 2) {

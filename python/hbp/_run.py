@@ -122,9 +122,17 @@ def _common(model, loss, x, y, curvature, strategy, backend, folder):
     onnx = _export(model, x, folder)
     batch = _write_batch(x, y, folder)
     # the buffers are fixed data; hbp takes those the export wrote as initializers and ignores the others
-    buffers = [n for n, _ in model.named_buffers()]
+    buffers = []
+    for n, _ in model.named_buffers():
+        buffers += ["--buffers", _escaped(n)]
     return ["curvature", "--net", onnx, "--loss", loss, "--batch", batch, "--curvature", curvature,
-            "--strategy", strategy, "--backend", backend] + (["--buffers", ",".join(buffers)] if buffers else [])
+            "--strategy", strategy, "--backend", backend] + buffers
+
+
+def _escaped(name):
+    """A name as hbp's --buffers and --constants read it: they split at commas, a comma inside a name written
+    \\, and a backslash \\\\ (a buffer may be named "a,b": register_buffer forbids only dots)."""
+    return name.replace("\\", "\\\\").replace(",", "\\,")
 
 
 def _backend(x, backend):

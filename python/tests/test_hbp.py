@@ -151,6 +151,47 @@ class Buffers(unittest.TestCase):
             torch.testing.assert_close(step[name], expected, rtol=0, atol=1e-10, msg=name)
 
 
+    def test_directions_of_a_per_channel_parameter_in_its_pytorch_shape(self):
+        # gamma [2, 1, 1], which hbp holds as [2]: directions [V, 2, 1, 1] as PyTorch shapes it, products back in that shape
+        model = NormalizedLayerScaleCnn()
+        g = torch.Generator().manual_seed(8)
+        x, y = torch.rand(4, 3, 4, 4, generator=g), torch.randint(0, 3, (4,), generator=g)
+        v = {"gamma": torch.randn(3, 2, 1, 1, generator=g), "conv.weight": torch.randn(3, 2, 3, 3, 3, generator=g)}
+        prods = hbp.curvature(model, "crossentropy", x, y, curvature="hessian", vectors=v)
+        self.assertEqual(set(prods), set(v))
+        for name, d in v.items():
+            expected = (autograd_hessian_block(model, x, y, name) @ d.reshape(3, -1).T).T.reshape(d.shape)
+            self.assertEqual(prods[name].shape, d.shape, name)
+            torch.testing.assert_close(prods[name], expected, rtol=0, atol=1e-10, msg=name)
+
+
+class CommaBuffer(torch.nn.Module):
+    """x - b with a buffer b [3, 1, 1] named 'norm,mean' (a comma: register_buffer forbids only dots), which hbp maps only
+    as a constant (a per-channel Sub of a parameter it does not map), a convolution, a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(9)
+        self.register_buffer("norm,mean", torch.tensor([0.5, 0.4, 0.3]).view(3, 1, 1))
+        self.conv = torch.nn.Conv2d(3, 2, 3)
+        self.fc = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv(x - getattr(self, "norm,mean")))
+        return self.fc(h.flatten(1))
+
+
+class BufferNames(unittest.TestCase):
+    def test_a_buffer_named_with_a_comma_is_a_constant_and_blocks_equal_autograd(self):
+        model = CommaBuffer()
+        g = torch.Generator().manual_seed(10)
+        x, y = torch.rand(4, 3, 4, 4, generator=g), torch.randint(0, 3, (4,), generator=g)
+        blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")
+        self.assertEqual(set(blocks), {"conv.weight", "conv.bias", "fc.weight", "fc.bias"})
+        for name in blocks:
+            torch.testing.assert_close(blocks[name], autograd_ggn_block(model, x, y, name), rtol=0, atol=1e-10, msg=name)
+
+
 class ConvBatchNormNet(torch.nn.Module):
     """Conv2d, BatchNorm2d (running statistics away from 0 and 1, affine weight and bias not 1 and 0), ReLU, max pooling,
     a Linear head: exported in eval mode, a batch norm after a convolution that torch.onnx's EVAL mode folds away."""

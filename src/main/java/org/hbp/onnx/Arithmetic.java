@@ -83,7 +83,7 @@ final class Arithmetic {
     if (readers > 1)
       throw w.error(i, verb(op) + " the initializer '" + name + "', which " + readers + " nodes read; hbp maps " + op + " by an initializer read by one "
           + "node (a learned " + noun(op) + ") and ties parameters only of "
-          + "Gemm, MatMul and Conv nodes; if '" + name + "' is a buffer of the PyTorch model (fixed data), name it with --constants " + name);
+          + "Gemm, MatMul and Conv nodes; if '" + name + "' is a buffer of the PyTorch model (fixed data), name it with --constants " + asOptionValue(name));
     int layer = w.addLayer(module[0], Map.of(), OperatorMappings.origin(w, i) + " by the initializer '" + name + "'");
     w.addParameter(layer, module[1], c.reshape(c.numel()), name);
     w.advance(w.node(i).getOutput(0), w.shape);
@@ -156,9 +156,14 @@ final class Arithmetic {
     boolean asConstant = !(op.equals("Div") && !valueFirst) && (c.numel() == 1 || c.numel() == w.shape.get(0) && onFeatureAxis(c.shape(), w.shape.size()));
     return what + ", the value of per-sample shape [" + String.join(", ", Sequences.onnxShape(w.shape)) + "]; an initializer is a parameter or a buffer "
         + "of the PyTorch model (the file does not say which)" + (asConstant ? ": if '" + name + "' is a buffer (fixed data, e.g. the mean or std of "
-        + "an input normalisation), name it with --constants " + name + " (the Python package hbp passes the model's buffers itself) and it maps as "
+        + "an input normalisation), name it with --constants " + asOptionValue(name) + " (the Python package hbp passes the model's buffers itself) and it maps as "
         + "a constant; as a parameter" : "; as a parameter") + ", hbp maps " + mapped + "; "
         + OperatorMappings.unknown(w, i).getMessage().replaceFirst("^.*?; map it", "map it");
+  }
+
+  /** A name as --constants and --buffers read it (they split at commas): a comma written {@code \,}, a backslash {@code \\}. */
+  static String asOptionValue(String name) {
+    return name.replace("\\", "\\\\").replace(",", "\\,");
   }
 
   /**

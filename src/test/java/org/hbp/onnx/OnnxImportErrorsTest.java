@@ -116,6 +116,28 @@ class OnnxImportErrorsTest {
   }
 
   /**
+   * --constants and --buffers are repeatable, each value names split at commas: the names in several values are the same
+   * network; a comma inside a name is written \, (a backslash \\), so 'mean\,std' names one initializer 'mean,std' (none in
+   * this file: an error naming it); an empty name and a lone backslash at the end are errors naming the option and value.
+   */
+  @Test
+  void constantsAndBuffersAreRepeatableAndACommaInsideANameIsEscaped() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "normcnn");
+    Path model = dir.resolve("model.onnx");
+    Run one = hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,scale,shift,offset");
+    Run repeated = hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std", "--constants", "scale", "--buffers", "shift",
+        "--buffers", "offset,dropped");
+    assertEquals(0, repeated.code(), repeated.err());
+    assertEquals(one.out(), repeated.out());
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean\\,std"),
+        "--constants names 'mean,std', which is not an initializer of the file");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean\\\\,std"),
+        "--constants names 'mean\\', which is not an initializer of the file");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--buffers", "mean,,std"), "--buffers 'mean,,std' has an empty name");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean\\"), "--constants 'mean\\' ends in a lone backslash");
+  }
+
+  /**
    * Div by a vector initializer (a registered buffer b) on a vector: with --constants b it is the fixed
    * constant_divide (no parameter besides the Linear's); without, the file does not say that b is a
    * buffer and hbp takes it as a parameter (learned_divide, named b).

@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve
+Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve|separate|separate_fold
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
@@ -361,6 +361,35 @@ class ChannelBias(nn.Module):
         return self.fc(h.flatten(1))
 
 
+def separate_attention(d, heads, bias):
+    """nn.MultiheadAttention with separate projection weights q_proj_weight, k_proj_weight, v_proj_weight (as PyTorch builds it
+    where kdim or vdim differs from d), here all [d, d] for self-attention: built with kdim = vdim = d + 1, the key and value
+    weights then replaced by [d, d] ones."""
+    m = nn.MultiheadAttention(d, heads, bias=bias, batch_first=True, kdim=d + 1, vdim=d + 1)
+    m.k_proj_weight = nn.Parameter(0.5 * torch.randn(d, d))
+    m.v_proj_weight = nn.Parameter(0.5 * torch.randn(d, d))
+    m.kdim = m.vdim = d
+    assert not m._qkv_same_embed_dim
+    return m
+
+
+class SeparateAttention(nn.Module):
+    """nn.Embedding, a residual self-attention block with separate projection weights (optionally a constant causal attn_mask),
+    the mean over the tokens, a linear head."""
+
+    def __init__(self, bias, mask=None):
+        super().__init__()
+        self.emb = nn.Embedding(5, 8)
+        self.att = separate_attention(8, 2, bias)
+        self.register_buffer("mask", mask)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        e = e + self.att(e, e, e, need_weights=False, attn_mask=self.mask)[0]
+        return self.head(e.mean(1))
+
+
 def randomize_attention_biases(net):
     """nn.MultiheadAttention's biases (zeros as PyTorch initializes them) away from 0."""
     with torch.no_grad():
@@ -514,6 +543,15 @@ elif kind == "channelbias":
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
     order = ["stem.weight", "stem.bias", "conv.weight", "bias", "beta", "fc.weight", "fc.bias"]
+elif kind in ("separate", "separate_fold"):
+    # separate: with biases, exported as the Python package exports (no constant folding); separate_fold: without biases,
+    # with a causal attn_mask, exported with the exporter's defaults
+    causal = torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    net = SeparateAttention(bias=kind == "separate", mask=None if kind == "separate" else causal)
+    randomize_attention_biases(net)
+    x = torch.randint(0, 5, (n, 4))
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
 elif kind in ("permute", "pick"):
     # for the errors: operators with arguments hbp does not map
     net = Permute() if kind == "permute" else Pick()
@@ -581,7 +619,7 @@ else:
     raise SystemExit("unknown model " + kind)
 
 net.eval()
-if kind == "transformer_preserve":
+if kind in ("transformer_preserve", "separate"):
     torch.onnx.export(net, x, out + "/model.onnx", opset_version=14, do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
 else:
     torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind.endswith("17") else 14)
@@ -597,7 +635,7 @@ if order is not None:
 np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
 with open(out + "/names.txt", "w") as f:
     f.write("\n".join(params) + "\n")
-attention = kind.startswith("transformer") or kind == "causal"
+attention = kind.startswith("transformer") or kind in ("causal", "separate", "separate_fold")
 if attention:
     # torch 1.13's eval-mode fast path of nn.MultiheadAttention (used where no input needs a gradient)
     # fails without biases; in training mode the model computes the same (no dropout, no batch norm)

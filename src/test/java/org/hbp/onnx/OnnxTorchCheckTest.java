@@ -329,6 +329,33 @@ class OnnxTorchCheckTest {
     check(true, "learnedfirst", "crossentropy", 8);
   }
 
+  /**
+   * nn.MultiheadAttention with separate projection weights (q_proj_weight, k_proj_weight, v_proj_weight, each [d, d]) and
+   * biases, called on one value in a residual block, exported as the Python package exports (no constant folding: three
+   * MatMuls by the weights' Transposes, Adds of Slices of in_proj_bias): multihead_attention_bias, Wq, Wk, Wv named by the
+   * PyTorch weights, bq, bk, bv by in_proj_bias's thirds; and again with --params under PyTorch's names at other values.
+   */
+  @Test
+  void attentionWithSeparateProjectionWeightsEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("separate", "crossentropy", 11);
+    assertTrue(NetworkText.of(net).contains("= multihead_attention_bias(h = 2, k = 4)("), NetworkText.of(net));
+    InitializerNames names = new InitializerNames(net);
+    assertEquals(List.of("att.q_proj_weight", "att.k_proj_weight", "att.v_proj_weight"),
+        net.parameterNames().stream().filter(k -> k.endsWith(".Wq") || k.endsWith(".Wk") || k.endsWith(".Wv")).map(names::name).toList());
+    check(true, "separate", "crossentropy", 11);
+  }
+
+  /**
+   * Separate projection weights without biases and with a causal attn_mask, exported with the exporter's defaults (constant
+   * folding: MatMuls by transposed copies of the weights): multihead_attention_masked.
+   */
+  @Test
+  void attentionWithSeparateProjectionWeightsAndAMaskEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("separate_fold", "crossentropy", 7);
+    assertTrue(NetworkText.of(net).contains("= multihead_attention_masked(h = 2, k = 4)("), NetworkText.of(net));
+    assertEquals(1, net.data().size(), net.data().keySet().toString());
+  }
+
   /** Softmax and LogSoftmax over the last axis of a token sequence [N, T, d]: softmax_tokens, logsoftmax_tokens (column softmax). */
   @Test
   void softmaxOverTheFeaturesOfEachTokenEqualsAutograd() throws Exception {

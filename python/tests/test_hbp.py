@@ -192,6 +192,46 @@ class BufferNames(unittest.TestCase):
             torch.testing.assert_close(blocks[name], autograd_ggn_block(model, x, y, name), rtol=0, atol=1e-10, msg=name)
 
 
+class Attention(torch.nn.Module):
+    """nn.Embedding, a residual nn.MultiheadAttention block (biases away from 0), the mean over the tokens, a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(11)
+        self.emb = torch.nn.Embedding(5, 4)
+        self.att = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+        self.fc = torch.nn.Linear(4, 3)
+        with torch.no_grad():
+            self.att.in_proj_bias.copy_(0.5 * torch.randn(12))
+            self.att.out_proj.bias.copy_(0.5 * torch.randn(4))
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        e = e + self.att(e, e, e, need_weights=False)[0]
+        return self.fc(e.mean(1))
+
+
+class MultiheadAttention(unittest.TestCase):
+    def test_in_proj_weight_comes_back_as_its_row_blocks_which_equal_autograds_diagonal_blocks(self):
+        model = Attention().train()  # torch 1.13's eval fast path is not differentiable twice; no dropout here
+        g = torch.Generator().manual_seed(12)
+        x, y = torch.randint(0, 5, (4, 3), generator=g), torch.randint(0, 3, (4,), generator=g)
+        blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")
+        split = {"att.in_proj_weight": 16, "att.in_proj_bias": 4}
+        expected_keys = {n for n, _ in model.named_parameters() if n not in split}
+        expected_keys |= {f"{n}[{p}]" for n in split for p in "qkv"}
+        self.assertEqual(set(blocks), expected_keys)
+        for name, _ in model.named_parameters():
+            full = autograd_ggn_block(model, x, y, name)
+            if name not in split:
+                torch.testing.assert_close(blocks[name], full, rtol=0, atol=1e-10, msg=name)
+                continue
+            size = split[name]
+            for b, p in enumerate("qkv"):
+                torch.testing.assert_close(blocks[f"{name}[{p}]"], full[b * size:(b + 1) * size, b * size:(b + 1) * size],
+                                           rtol=0, atol=1e-10, msg=f"{name}[{p}]")
+
+
 class ConvBatchNormNet(torch.nn.Module):
     """Conv2d, BatchNorm2d (running statistics away from 0 and 1, affine weight and bias not 1 and 0), ReLU, max pooling,
     a Linear head: exported in eval mode, a batch norm after a convolution that torch.onnx's EVAL mode folds away."""

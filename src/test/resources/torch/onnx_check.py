@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve|separate|separate_fold
+Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve|separate|separate_fold|cross
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
@@ -390,6 +390,22 @@ class SeparateAttention(nn.Module):
         return self.head(e.mean(1))
 
 
+class CrossAttention(nn.Module):
+    """For the errors: nn.MultiheadAttention as cross-attention, queries from one value and keys and values from another
+    (tanh of the embedding), which hbp does not map."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 8)
+        self.att = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        m = torch.tanh(e)
+        return self.head(self.att(e, m, m, need_weights=False)[0].mean(1))
+
+
 def randomize_attention_biases(net):
     """nn.MultiheadAttention's biases (zeros as PyTorch initializes them) away from 0."""
     with torch.no_grad():
@@ -552,6 +568,11 @@ elif kind in ("separate", "separate_fold"):
     x = torch.randint(0, 5, (n, 4))
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
+elif kind == "cross":
+    net = CrossAttention()
+    x = torch.randint(0, 5, (n, 4))
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
 elif kind in ("permute", "pick"):
     # for the errors: operators with arguments hbp does not map
     net = Permute() if kind == "permute" else Pick()
@@ -635,7 +656,7 @@ if order is not None:
 np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
 with open(out + "/names.txt", "w") as f:
     f.write("\n".join(params) + "\n")
-attention = kind.startswith("transformer") or kind in ("causal", "separate", "separate_fold")
+attention = kind.startswith("transformer") or kind in ("causal", "separate", "separate_fold", "cross")
 if attention:
     # torch 1.13's eval-mode fast path of nn.MultiheadAttention (used where no input needs a gradient)
     # fails without biases; in training mode the model computes the same (no dropout, no batch norm)

@@ -2,7 +2,6 @@ package org.hbp.onnx;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;

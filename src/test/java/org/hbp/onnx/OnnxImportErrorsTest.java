@@ -138,6 +138,18 @@ class OnnxImportErrorsTest {
   }
 
   /**
+   * nn.MultiheadAttention as cross-attention (queries from one value, keys and values from another) is not recognised:
+   * the first Transpose of its subgraph is the error, naming the node and the attention forms hbp maps.
+   */
+  @Test
+  void crossAttentionNamesItsFirstTransposeAndTheFormsMapped() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "cross");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), "node 3 '/att/Transpose' (Transpose): perm [1, 0, 2] of a value [N, 4, 8]",
+        "nn.MultiheadAttention(d, h, batch_first=True) called on one value (with or without biases, packed or separate projection weights");
+  }
+
+  /**
    * Div by a vector initializer (a registered buffer b) on a vector: with --constants b it is the fixed
    * constant_divide (no parameter besides the Linear's); without, the file does not say that b is a
    * buffer and hbp takes it as a parameter (learned_divide, named b).

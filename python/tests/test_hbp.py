@@ -230,6 +230,16 @@ class MultiheadAttention(unittest.TestCase):
             for b, p in enumerate("qkv"):
                 torch.testing.assert_close(blocks[f"{name}[{p}]"], full[b * size:(b + 1) * size, b * size:(b + 1) * size],
                                            rtol=0, atol=1e-10, msg=f"{name}[{p}]")
+        # directions for in_proj_weight go in whole [V, 3d, d]; the products come back as its row blocks [V, d, d]
+        w = model.att.in_proj_weight
+        v = torch.randn(2, *w.shape, generator=g)
+        prods = hbp.curvature(model, "crossentropy", x, y, curvature="ggn", vectors={"att.in_proj_weight": v})
+        self.assertEqual(set(prods), {f"att.in_proj_weight[{p}]" for p in "qkv"})
+        full = autograd_ggn_block(model, x, y, "att.in_proj_weight")
+        for b, p in enumerate("qkv"):
+            part = v[:, 4 * b:4 * (b + 1)].reshape(2, -1)
+            expected = (full[16 * b:16 * (b + 1), 16 * b:16 * (b + 1)] @ part.T).T.reshape(2, 4, 4)
+            torch.testing.assert_close(prods[f"att.in_proj_weight[{p}]"], expected, rtol=0, atol=1e-10, msg=f"product [{p}]")
 
 
 class ConvBatchNormNet(torch.nn.Module):

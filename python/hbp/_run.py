@@ -59,10 +59,11 @@ def _export(model, x, folder):
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            torch.onnx.export(model, (x,), str(path), export_params=True, do_constant_folding=False,
-                              training=torch.onnx.TrainingMode.PRESERVE,
-                              input_names=["x"], output_names=["logits"], opset_version=13)
+        # not under torch.no_grad(): there nn.MultiheadAttention in eval mode takes its fast path, an operator
+        # (aten::_native_multi_head_attention) that torch.onnx cannot export
+        torch.onnx.export(model, (x,), str(path), export_params=True, do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.PRESERVE,
+                          input_names=["x"], output_names=["logits"], opset_version=13)
     finally:
         model.train(was_training)
     return path
@@ -101,36 +102,62 @@ def _check(curvature, model):
         raise HbpError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
-def _read(path, like, names, shapes=None):
-    """The arrays of path as tensors of like's dtype, keyed and ordered by names; with shapes ({name:
-    (leading dims, parameter shape)}), each in that shape (hbp holds a scale [C, 1, 1] as its vector [C],
-    a 0-d parameter as [1]; the entries are the same, in the same order)."""
+def _read(path, dtype, names, shapes=None):
+    """The arrays of path as tensors of dtype, keyed and ordered by names (in_proj_weight and in_proj_bias as
+    their row blocks, see _parts); with shapes ({name: (leading dims, parameter shape)}), each in that shape (hbp holds a
+    scale [C, 1, 1] as its vector [C], a 0-d parameter as [1]; the entries are the same, in the same order)."""
     with np.load(path) as data:
+        names = [part for n in names for part in _parts(n, data.files)]
         missing = [n for n in names if n not in data.files]
         if missing:
             raise HbpError(f"hbp's output {path.name} lacks {', '.join(missing)} (it has {', '.join(data.files)})")
-        out = {n: torch.from_numpy(np.array(data[n])).to(like.dtype) for n in names}
+        out = {n: torch.from_numpy(np.array(data[n])).to(dtype) for n in names}
     if shapes:
         for n in names:
+            if n not in shapes:
+                continue
             lead, shape = shapes[n]
             if out[n].numel() == int(np.prod(lead + tuple(shape))):
                 out[n] = out[n].reshape(*lead, *shape)
     return out
 
 
+def _parts(name, files):
+    """The keys under which hbp returns a parameter: its name, or, for nn.MultiheadAttention's in_proj_weight and
+    in_proj_bias, which hbp splits into its Wq, Wk, Wv and bq, bk, bv (blocks of their own), the row blocks
+    '<name>[q]', '<name>[k]', '<name>[v]'."""
+    split = [f"{name}[{p}]" for p in "qkv"]
+    return split if name not in files and all(p in files for p in split) else [name]
+
+
 def _common(model, loss, x, y, curvature, strategy, backend, folder):
     onnx = _export(model, x, folder)
     batch = _write_batch(x, y, folder)
     # the buffers are fixed data; hbp takes those the export wrote as initializers and ignores the others
-    buffers = [n for n, _ in model.named_buffers()]
+    buffers = []
+    for n, _ in model.named_buffers():
+        buffers += ["--buffers", _escaped(n)]
     return ["curvature", "--net", onnx, "--loss", loss, "--batch", batch, "--curvature", curvature,
-            "--strategy", strategy, "--backend", backend] + (["--buffers", ",".join(buffers)] if buffers else [])
+            "--strategy", strategy, "--backend", backend] + buffers
 
 
-def _backend(x, backend):
+def _escaped(name):
+    """A name as hbp's --buffers and --constants read it: they split at commas, a comma inside a name written
+    \\, and a backslash \\\\ (a buffer may be named "a,b": register_buffer forbids only dots)."""
+    return name.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def _dtype(model, x):
+    """The floating dtype of the computation: x's, or for integer inputs (token ids) the model's parameters'."""
+    if x.dtype.is_floating_point:
+        return x.dtype
+    return next(p for p in model.parameters() if p.requires_grad).dtype
+
+
+def _backend(dtype, backend):
     if backend is not None:
         return backend
-    return "blas-f32" if x.dtype == torch.float32 else "blas-f64"
+    return "blas-f32" if dtype == torch.float32 else "blas-f64"
 
 
 def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None, backend=None):
@@ -148,7 +175,7 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
         raise HbpError(f"vectors: unknown parameter {', '.join(unknown)}; the model has {', '.join(names)}")
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(x, backend), folder)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder)
         v = folder / "vectors.npz"
         count = {t.shape[0] for t in vectors.values()}
         if len(count) != 1:
@@ -156,13 +183,13 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
         v_count = count.pop()
         params = dict(model.named_parameters())
         # hbp takes directions for every parameter: zeros where none were given (their products are dropped)
-        arrays = {n: (vectors[n] if n in vectors else torch.zeros(v_count, *params[n].shape, dtype=x.dtype))
+        arrays = {n: (vectors[n] if n in vectors else torch.zeros(v_count, *params[n].shape, dtype=_dtype(model, x)))
                   .detach().cpu().numpy() for n in names}
         np.savez(v, **arrays)
         out = folder / "out.npz"
         _run(args + ["--vectors", v, "--out", out])
         shapes = {n: ((v_count,), params[n].shape) for n in names}
-        return _read(out, x, [n for n in names if n in vectors], shapes)
+        return _read(out, _dtype(model, x), [n for n in names if n in vectors], shapes)
 
 
 def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=None):
@@ -172,10 +199,10 @@ def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=N
     names = _named_parameters(model)
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(x, backend), folder)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder)
         out = folder / "dense.npz"
         _run(args + ["--dense", out])
-        return _read(out, x, names)
+        return _read(out, _dtype(model, x), names)
 
 
 def newton_step(model, loss, x, y, curvature="ggn", strategy="exact", damping=1e-3, cg_tol=None, cg_maxiter=None,
@@ -189,10 +216,10 @@ def newton_step(model, loss, x, y, curvature="ggn", strategy="exact", damping=1e
     names = _named_parameters(model)
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(x, backend), folder)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder)
         out = folder / "step.npz"
         extra = (["--cg-tol", cg_tol] if cg_tol is not None else []) + \
             (["--cg-maxiter", cg_maxiter] if cg_maxiter is not None else [])
         _run(args + ["--solve", damping, "--out", out] + extra)
         params = dict(model.named_parameters())
-        return _read(out, x, names, {n: ((), params[n].shape) for n in names})
+        return _read(out, _dtype(model, x), names, {n: ((), params[n].shape) for n in names})

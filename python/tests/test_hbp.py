@@ -151,6 +151,97 @@ class Buffers(unittest.TestCase):
             torch.testing.assert_close(step[name], expected, rtol=0, atol=1e-10, msg=name)
 
 
+    def test_directions_of_a_per_channel_parameter_in_its_pytorch_shape(self):
+        # gamma [2, 1, 1], which hbp holds as [2]: directions [V, 2, 1, 1] as PyTorch shapes it, products back in that shape
+        model = NormalizedLayerScaleCnn()
+        g = torch.Generator().manual_seed(8)
+        x, y = torch.rand(4, 3, 4, 4, generator=g), torch.randint(0, 3, (4,), generator=g)
+        v = {"gamma": torch.randn(3, 2, 1, 1, generator=g), "conv.weight": torch.randn(3, 2, 3, 3, 3, generator=g)}
+        prods = hbp.curvature(model, "crossentropy", x, y, curvature="hessian", vectors=v)
+        self.assertEqual(set(prods), set(v))
+        for name, d in v.items():
+            expected = (autograd_hessian_block(model, x, y, name) @ d.reshape(3, -1).T).T.reshape(d.shape)
+            self.assertEqual(prods[name].shape, d.shape, name)
+            torch.testing.assert_close(prods[name], expected, rtol=0, atol=1e-10, msg=name)
+
+
+class CommaBuffer(torch.nn.Module):
+    """x - b with a buffer b [3, 1, 1] named 'norm,mean' (a comma: register_buffer forbids only dots), which hbp maps only
+    as a constant (a per-channel Sub of a parameter it does not map), a convolution, a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(9)
+        self.register_buffer("norm,mean", torch.tensor([0.5, 0.4, 0.3]).view(3, 1, 1))
+        self.conv = torch.nn.Conv2d(3, 2, 3)
+        self.fc = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.conv(x - getattr(self, "norm,mean")))
+        return self.fc(h.flatten(1))
+
+
+class BufferNames(unittest.TestCase):
+    def test_a_buffer_named_with_a_comma_is_a_constant_and_blocks_equal_autograd(self):
+        model = CommaBuffer()
+        g = torch.Generator().manual_seed(10)
+        x, y = torch.rand(4, 3, 4, 4, generator=g), torch.randint(0, 3, (4,), generator=g)
+        blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")
+        self.assertEqual(set(blocks), {"conv.weight", "conv.bias", "fc.weight", "fc.bias"})
+        for name in blocks:
+            torch.testing.assert_close(blocks[name], autograd_ggn_block(model, x, y, name), rtol=0, atol=1e-10, msg=name)
+
+
+class Attention(torch.nn.Module):
+    """nn.Embedding, a residual nn.MultiheadAttention block (biases away from 0), the mean over the tokens, a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(11)
+        self.emb = torch.nn.Embedding(5, 4)
+        self.att = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+        self.fc = torch.nn.Linear(4, 3)
+        with torch.no_grad():
+            self.att.in_proj_bias.copy_(0.5 * torch.randn(12))
+            self.att.out_proj.bias.copy_(0.5 * torch.randn(4))
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        e = e + self.att(e, e, e, need_weights=False)[0]
+        return self.fc(e.mean(1))
+
+
+class MultiheadAttention(unittest.TestCase):
+    def test_in_proj_weight_comes_back_as_its_row_blocks_which_equal_autograds_diagonal_blocks(self):
+        model = Attention().train()  # torch 1.13's eval fast path is not differentiable twice; no dropout here
+        g = torch.Generator().manual_seed(12)
+        x, y = torch.randint(0, 5, (4, 3), generator=g), torch.randint(0, 3, (4,), generator=g)
+        blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")
+        split = {"att.in_proj_weight": 16, "att.in_proj_bias": 4}
+        expected_keys = {n for n, _ in model.named_parameters() if n not in split}
+        expected_keys |= {f"{n}[{p}]" for n in split for p in "qkv"}
+        self.assertEqual(set(blocks), expected_keys)
+        for name, _ in model.named_parameters():
+            full = autograd_ggn_block(model, x, y, name)
+            if name not in split:
+                torch.testing.assert_close(blocks[name], full, rtol=0, atol=1e-10, msg=name)
+                continue
+            size = split[name]
+            for b, p in enumerate("qkv"):
+                torch.testing.assert_close(blocks[f"{name}[{p}]"], full[b * size:(b + 1) * size, b * size:(b + 1) * size],
+                                           rtol=0, atol=1e-10, msg=f"{name}[{p}]")
+        # directions for in_proj_weight go in whole [V, 3d, d]; the products come back as its row blocks [V, d, d]
+        w = model.att.in_proj_weight
+        v = torch.randn(2, *w.shape, generator=g)
+        prods = hbp.curvature(model, "crossentropy", x, y, curvature="ggn", vectors={"att.in_proj_weight": v})
+        self.assertEqual(set(prods), {f"att.in_proj_weight[{p}]" for p in "qkv"})
+        full = autograd_ggn_block(model, x, y, "att.in_proj_weight")
+        for b, p in enumerate("qkv"):
+            part = v[:, 4 * b:4 * (b + 1)].reshape(2, -1)
+            expected = (full[16 * b:16 * (b + 1), 16 * b:16 * (b + 1)] @ part.T).T.reshape(2, 4, 4)
+            torch.testing.assert_close(prods[f"att.in_proj_weight[{p}]"], expected, rtol=0, atol=1e-10, msg=f"product [{p}]")
+
+
 class ConvBatchNormNet(torch.nn.Module):
     """Conv2d, BatchNorm2d (running statistics away from 0 and 1, affine weight and bias not 1 and 0), ReLU, max pooling,
     a Linear head: exported in eval mode, a batch norm after a convolution that torch.onnx's EVAL mode folds away."""

@@ -2,11 +2,15 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv
+Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve|separate|separate_fold|cross
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
-'<name>[q]', '[k]', '[v]'."""
+'<name>[q]', '[k]', '[v]'.
+transformer_preserve is transformer_bias exported as the Python package hbp exports (do_constant_folding=False,
+TrainingMode.PRESERVE): in_proj_weight stays an initializer (read through a Transpose), so hbp's Wq, Wk, Wv go by
+'<in_proj_weight>[q]', '[k]', '[v]'. With 'override', the parameters are changed after the export and written to
+OUT/params.npz under PyTorch's names and in PyTorch's shapes (for --params); the reference is autograd's at those."""
 import sys
 import numpy as np
 import torch
@@ -16,7 +20,8 @@ from autograd_reference import reference
 
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(3)
-out, kind = sys.argv[1], sys.argv[2]
+override = sys.argv[2] == "override"
+out, kind = sys.argv[1], sys.argv[3 if override else 2]
 n = 4
 
 
@@ -317,6 +322,90 @@ class LearnedSubDiv(nn.Module):
         return self.out(h) / self.t
 
 
+class LearnedFirst(nn.Module):
+    """Sub and Div with the parameter (initializer) first: b - h (b [5]: learned_minus), w / h (w [5]: learned_reciprocal), t - h
+    (t [1]: learned_minus_scalar), s / h (s 0-d: learned_reciprocal_scalar); h kept away from 0 before each division."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(4, 5)
+        self.b = nn.Parameter(torch.randn(5))
+        self.w = nn.Parameter(1 + torch.rand(5))
+        self.t = nn.Parameter(torch.tensor([0.4]))
+        self.s = nn.Parameter(torch.tensor(1.7))
+        self.out = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = self.b - torch.tanh(self.inp(x))
+        h = self.w / (1.5 + torch.sigmoid(h))
+        h = self.t - torch.tanh(h)
+        return self.out(self.s / (2 + torch.tanh(h)))
+
+
+class ChannelBias(nn.Module):
+    """A learned per-channel Add on images: h + gamma * tanh(conv(h)) + bias with bias [C, 1, 1] a parameter
+    (learned_bias_channels, in a residual: the graph form), then beta + h with beta [1, C, 1, 1] first (a chain step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(2, 3, 3, padding=1)
+        self.conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+        self.bias = nn.Parameter(0.5 * torch.randn(3, 1, 1))
+        self.beta = nn.Parameter(0.5 * torch.randn(1, 3, 1, 1))
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x))
+        h = h + torch.tanh(self.conv(h) + self.bias)
+        h = nn.functional.avg_pool2d(torch.sigmoid(self.beta + h), 2)
+        return self.fc(h.flatten(1))
+
+
+def separate_attention(d, heads, bias):
+    """nn.MultiheadAttention with separate projection weights q_proj_weight, k_proj_weight, v_proj_weight (as PyTorch builds it
+    where kdim or vdim differs from d), here all [d, d] for self-attention: built with kdim = vdim = d + 1, the key and value
+    weights then replaced by [d, d] ones."""
+    m = nn.MultiheadAttention(d, heads, bias=bias, batch_first=True, kdim=d + 1, vdim=d + 1)
+    m.k_proj_weight = nn.Parameter(0.5 * torch.randn(d, d))
+    m.v_proj_weight = nn.Parameter(0.5 * torch.randn(d, d))
+    m.kdim = m.vdim = d
+    assert not m._qkv_same_embed_dim
+    return m
+
+
+class SeparateAttention(nn.Module):
+    """nn.Embedding, a residual self-attention block with separate projection weights (optionally a constant causal attn_mask),
+    the mean over the tokens, a linear head."""
+
+    def __init__(self, bias, mask=None):
+        super().__init__()
+        self.emb = nn.Embedding(5, 8)
+        self.att = separate_attention(8, 2, bias)
+        self.register_buffer("mask", mask)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        e = e + self.att(e, e, e, need_weights=False, attn_mask=self.mask)[0]
+        return self.head(e.mean(1))
+
+
+class CrossAttention(nn.Module):
+    """For the errors: nn.MultiheadAttention as cross-attention, queries from one value and keys and values from another
+    (tanh of the embedding), which hbp does not map."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 8)
+        self.att = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids):
+        e = self.emb(ids)
+        m = torch.tanh(e)
+        return self.head(self.att(e, m, m, need_weights=False)[0].mean(1))
+
+
 def randomize_attention_biases(net):
     """nn.MultiheadAttention's biases (zeros as PyTorch initializes them) away from 0."""
     with torch.no_grad():
@@ -458,6 +547,32 @@ elif kind == "learnedsubdiv":
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
     order = ["inp.weight", "inp.bias", "b", "w", "out.weight", "out.bias", "t"]
+elif kind == "learnedfirst":
+    net = LearnedFirst()
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    order = ["inp.weight", "inp.bias", "b", "w", "t", "s", "out.weight", "out.bias"]
+elif kind == "channelbias":
+    net = ChannelBias()
+    x = torch.randn(n, 2, 4, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+    order = ["stem.weight", "stem.bias", "conv.weight", "bias", "beta", "fc.weight", "fc.bias"]
+elif kind in ("separate", "separate_fold"):
+    # separate: with biases, exported as the Python package exports (no constant folding); separate_fold: without biases,
+    # with a causal attn_mask, exported with the exporter's defaults
+    causal = torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    net = SeparateAttention(bias=kind == "separate", mask=None if kind == "separate" else causal)
+    randomize_attention_biases(net)
+    x = torch.randint(0, 5, (n, 4))
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "cross":
+    net = CrossAttention()
+    x = torch.randint(0, 5, (n, 4))
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
 elif kind in ("permute", "pick"):
     # for the errors: operators with arguments hbp does not map
     net = Permute() if kind == "permute" else Pick()
@@ -484,7 +599,7 @@ elif kind in ("transformer", "transformer17"):
     loss_fn = nn.CrossEntropyLoss()
     names = [k for k, _ in net.named_parameters()]
     order = ["emb.weight", "pos"] + [k for k in names if k not in ("emb.weight", "pos")]
-elif kind == "transformer_bias":
+elif kind in ("transformer_bias", "transformer_preserve"):
     # nn.MultiheadAttention with its default biases (in_proj_bias, out_proj.bias) in both blocks
     net = TinyTransformer(vocab=5, tokens=4, d=8, heads=2, hidden=16, classes=3, biases=(True, True))
     randomize_norms(net)
@@ -525,14 +640,23 @@ else:
     raise SystemExit("unknown model " + kind)
 
 net.eval()
-torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind.endswith("17") else 14)
+if kind in ("transformer_preserve", "separate"):
+    torch.onnx.export(net, x, out + "/model.onnx", opset_version=14, do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+else:
+    torch.onnx.export(net, x, out + "/model.onnx", opset_version=17 if kind.endswith("17") else 14)
 params = dict(net.named_parameters())
+if override:
+    # parameters other than the file's: --params must bring them, under PyTorch's names and shapes
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn(p.shape))
+    np.savez(out + "/params.npz", **{k: p.detach().numpy() for k, p in net.named_parameters()})
 if order is not None:
     params = {k: params[k] for k in order}
 np.savez(out + "/batch.npz", x=x.numpy(), y=y.numpy())
 with open(out + "/names.txt", "w") as f:
     f.write("\n".join(params) + "\n")
-attention = kind.startswith("transformer") or kind == "causal"
+attention = kind.startswith("transformer") or kind in ("causal", "separate", "separate_fold", "cross")
 if attention:
     # torch 1.13's eval-mode fast path of nn.MultiheadAttention (used where no input needs a gradient)
     # fails without biases; in training mode the model computes the same (no dropout, no batch norm)
@@ -560,8 +684,9 @@ for k in params:
     if params[k].dim() == 0:
         # a 0-d parameter (nn.Parameter(torch.tensor(0.7))): hbp's results hold its one entry with shape [1]
         ref["grad." + k] = ref["grad." + k].reshape(1)
-    if kind == "layerscale2d" and k in ("gamma", "beta"):
-        # a per-channel scale [C, 1, 1] or [1, C, 1, 1]: hbp's learned_scale_channels holds it as its vector g [C]
+    if kind in ("layerscale2d", "channelbias") and k in ("gamma", "beta", "bias"):
+        # a per-channel scale or bias [C, 1, 1] or [1, C, 1, 1]: hbp's learned_scale_channels and learned_bias_channels hold it
+        # as their vector [C]
         ref["grad." + k] = ref["grad." + k].reshape(-1)
 np.savez(out + "/ref.npz", **ref)
 print("ok", kind, len(params), "parameters")

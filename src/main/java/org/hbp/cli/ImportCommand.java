@@ -38,13 +38,14 @@ public final class ImportCommand extends HbpCommand {
   @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "Map an ONNX operator to a module of a spec file (repeatable).")
   List<String> maps = new ArrayList<>();
 
-  @Option(names = "--constants", split = ",", paramLabel = "NAME",
-      description = "Initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters.")
+  @Option(names = "--constants", paramLabel = "NAME[,NAME...]",
+      description = "Initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters (repeatable; "
+          + "a comma inside a name is written \\, and a backslash \\\\).")
   List<String> constants = new ArrayList<>();
 
-  @Option(names = "--buffers", split = ",", paramLabel = "NAME",
+  @Option(names = "--buffers", paramLabel = "NAME[,NAME...]",
       description = "The PyTorch model's buffers (model.named_buffers()); those that are initializers of the file are fixed data as with "
-          + "--constants, the others (dropped by the export) are ignored.")
+          + "--constants, the others (dropped by the export) are ignored (repeatable; a comma inside a name is written \\, and a backslash \\\\).")
   List<String> buffers = new ArrayList<>();
 
   @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders (e.g. for a loss of your own).")

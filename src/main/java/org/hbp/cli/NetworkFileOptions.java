@@ -19,6 +19,7 @@ import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
 import org.hbp.onnx.CustomMapping;
 import org.hbp.onnx.ImportedNetwork;
+import org.hbp.onnx.InitializerNames;
 import org.hbp.onnx.NetworkText;
 import org.hbp.onnx.OnnxImporter;
 import picocli.CommandLine.Option;
@@ -40,13 +41,15 @@ final class NetworkFileOptions {
   @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "With an ONNX --net: map an ONNX operator to a module of a spec file (repeatable).")
   List<String> maps = new ArrayList<>();
 
-  @Option(names = "--constants", split = ",", paramLabel = "NAME",
-      description = "With an ONNX --net: initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters.")
+  @Option(names = "--constants", paramLabel = "NAME[,NAME...]",
+      description = "With an ONNX --net: initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters "
+          + "(repeatable; a comma inside a name is written \\, and a backslash \\\\).")
   List<String> constants = new ArrayList<>();
 
-  @Option(names = "--buffers", split = ",", paramLabel = "NAME",
+  @Option(names = "--buffers", paramLabel = "NAME[,NAME...]",
       description = "With an ONNX --net: the PyTorch model's buffers (model.named_buffers()); those that are initializers of the file are fixed data "
-          + "as with --constants, the others (dropped by the export) are ignored.")
+          + "as with --constants, the others (dropped by the export) are ignored (repeatable; a comma inside a name is written \\, and a "
+          + "backslash \\\\).")
   List<String> buffers = new ArrayList<>();
 
   /** The imported ONNX model, once {@link #load} read one. */
@@ -93,19 +96,53 @@ final class NetworkFileOptions {
       throw new UserError("--loss '" + loss + "': expected the name of a loss module, e.g. crossentropy, mse, squareloss, bce");
     List<CustomMapping> mappings = new ArrayList<>();
     for (String m : maps) mappings.add(CustomMapping.parse(m));
-    return OnnxImporter.load(file, loss, mappings, new LinkedHashSet<>(constants), new LinkedHashSet<>(buffers));
+    return OnnxImporter.load(file, loss, mappings, names(constants, "--constants"), names(buffers, "--buffers"));
+  }
+
+  /**
+   * The names of the values of a repeatable option of comma-separated names ({@code --constants mean,std --constants scale}):
+   * split at each comma that no backslash escapes; {@code \,} is a comma inside a name, {@code \\} a backslash, and a
+   * backslash before any other character is kept as it is.
+   *
+   * @throws UserError an empty name (two commas in a row, a comma at either end) or a value ending in a lone backslash
+   */
+  static LinkedHashSet<String> names(List<String> values, String option) {
+    LinkedHashSet<String> out = new LinkedHashSet<>();
+    for (String value : values) {
+      StringBuilder name = new StringBuilder();
+      for (int k = 0; k <= value.length(); k++) {
+        char c = k < value.length() ? value.charAt(k) : ',';
+        if (c == '\\') {
+          if (k + 1 == value.length())
+            throw new UserError(option + " '" + value + "' ends in a lone backslash; write a backslash in a name as \\\\ and a comma as \\,");
+          char next = value.charAt(++k);
+          if (next != ',' && next != '\\') name.append(c);
+          name.append(next);
+        } else if (c == ',') {
+          if (name.length() == 0)
+            throw new UserError(option + " '" + value + "' has an empty name; give names separated by commas (a comma inside a name as \\,)");
+          out.add(name.toString());
+          name.setLength(0);
+        } else name.append(c);
+      }
+    }
+    return out;
   }
 
   /**
    * The parameter arrays: the file {@code params} when given, else the initializers of an ONNX
-   * {@code --net} (after {@link #load}).
+   * {@code --net} (after {@link #load}). For an ONNX {@code --net}, the file's arrays may go by the
+   * initializers' names (PyTorch's {@code model.named_parameters()}) and shapes: they are renamed to
+   * hbp's and brought to its shapes ({@link InitializerNames#toHbp}: a scale {@code [C, 1, 1]} as
+   * {@code [C]}, attention's {@code in_proj_weight} split into Wq, Wk, Wv).
    *
    * @throws UserError no {@code --params} with a DSL network, or a missing file
    */
   Map<String, NdArray> parameterArrays(Path params) throws IOException {
     if (params != null) {
       if (!Files.exists(params)) throw new UserError("file not found: " + params);
-      return Npz.read(params);
+      Map<String, NdArray> arrays = Npz.read(params);
+      return imported == null ? arrays : new InitializerNames(imported).toHbp(arrays);
     }
     if (imported == null) throw new UserError("--params P.npz is required (only an ONNX --net brings its own parameters)");
     return imported.parameters();

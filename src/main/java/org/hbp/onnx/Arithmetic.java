@@ -30,12 +30,18 @@ import org.hbp.io.NdArray;
  *       LayerScale): {@code learned_scale_tokens}, Z = (w*ones(T)') .* X;</li>
  *   <li>Mul on an image [N, C, H, W], C entries ([C, 1, 1] or [1, C, 1, 1]; ConvNeXt's LayerScale):
  *       {@code learned_scale_channels}, Z = (g*ones(H*W)') .* X with X the C x H*W matrix of the channels;</li>
+ *   <li>Add on an image [N, C, H, W], C entries ([C, 1, 1] or [1, C, 1, 1]; a learned per-channel bias):
+ *       {@code learned_bias_channels}, Z = X + b*ones(H*W)' (Add of a vector [n] to a vector value is the
+ *       module bias, see {@link OperatorMappings});</li>
  *   <li>Sub x - b on a vector value [N, n], n entries: {@code learned_subtract}, z = x - b;</li>
+ *   <li>Sub b - x (the initializer first) by one entry: {@code learned_minus_scalar}, z = a*ones(n) - x;
+ *       on a vector value [N, n], n entries: {@code learned_minus}, z = b - x;</li>
  *   <li>Div x / a by one entry: {@code learned_divide_scalar}, z = x / a; x / w on a vector value [N, n],
- *       n entries: {@code learned_divide}, z = x ./ w.</li>
+ *       n entries: {@code learned_divide}, z = x ./ w;</li>
+ *   <li>Div w / x (the initializer first) by one entry: {@code learned_reciprocal_scalar},
+ *       z = (a*ones(n)) ./ x; on a vector value [N, n], n entries: {@code learned_reciprocal}, z = w ./ x.</li>
  * </ul>
- * Other shapes, and an initializer before the value in Sub and Div (b - x, w / x), are refused,
- * naming the node, --constants (for a buffer) and --map.
+ * Other shapes are refused, naming the node, --constants (for a buffer) and --map.
  */
 final class Arithmetic {
   private Arithmetic() {}
@@ -71,24 +77,50 @@ final class Arithmetic {
   private static int learned(OnnxImporter w, int i, String name, boolean valueFirst) {
     String op = w.node(i).getOpType();
     NdArray c = w.model().constant(name);
-    String[] module = valueFirst || op.equals("Mul") ? learnedModule(op, c, w.shape) : null;
+    String[] module = learnedModule(op, c, w.shape, valueFirst);
     if (module == null) throw w.error(i, refusal(w, i, name, c, valueFirst));
     long readers = w.model().nodes().stream().filter(m -> m.getInputList().contains(name)).count();
     if (readers > 1)
-      throw w.error(i, (op.equals("Mul") ? "multiplies by" : op.equals("Sub") ? "subtracts" : "divides by") + " the initializer '" + name + "', which " + readers + " nodes read; hbp maps " + op + " by an initializer read by one "
-          + "node (a learned " + (op.equals("Mul") ? "scale" : op.equals("Sub") ? "subtraction" : "division") + ") and ties parameters only of "
-          + "Gemm, MatMul and Conv nodes; if '" + name + "' is a buffer of the PyTorch model (fixed data), name it with --constants " + name);
+      throw w.error(i, verb(op) + " the initializer '" + name + "', which " + readers + " nodes read; hbp maps " + op + " by an initializer read by one "
+          + "node (a learned " + noun(op) + ") and ties parameters only of "
+          + "Gemm, MatMul and Conv nodes; if '" + name + "' is a buffer of the PyTorch model (fixed data), name it with --constants " + asOptionValue(name));
     int layer = w.addLayer(module[0], Map.of(), OperatorMappings.origin(w, i) + " by the initializer '" + name + "'");
     w.addParameter(layer, module[1], c.reshape(c.numel()), name);
     w.advance(w.node(i).getOutput(0), w.shape);
     return 1;
   }
 
-  /** The module and its parameter for op (Mul, Sub, Div) of a value of hbp shape {@code value} by a learned c, or null where hbp has none. */
-  static String[] learnedModule(String op, NdArray c, List<Integer> value) {
+  private static String verb(String op) {
+    return switch (op) {
+      case "Mul" -> "multiplies by";
+      case "Add" -> "adds";
+      case "Sub" -> "subtracts";
+      default -> "divides by";
+    };
+  }
+
+  private static String noun(String op) {
+    return switch (op) {
+      case "Mul" -> "scale";
+      case "Add" -> "bias";
+      case "Sub" -> "subtraction";
+      default -> "division";
+    };
+  }
+
+  /**
+   * The module and its parameter for op (Add, Mul, Sub, Div) of a value of hbp shape {@code value} and a learned c
+   * ({@code valueFirst}: x op c, else c op x), or null where hbp has none.
+   */
+  static String[] learnedModule(String op, NdArray c, List<Integer> value, boolean valueFirst) {
     boolean scalar = c.numel() == 1 && c.rank() <= value.size() + 1;
     boolean features = c.numel() == value.get(0) && onFeatureAxis(c.shape(), value.size());
+    if (!valueFirst && op.equals("Sub"))
+      return scalar ? new String[] {"learned_minus_scalar", "a"} : features && value.size() == 1 ? new String[] {"learned_minus", "b"} : null;
+    if (!valueFirst && op.equals("Div"))
+      return scalar ? new String[] {"learned_reciprocal_scalar", "a"} : features && value.size() == 1 ? new String[] {"learned_reciprocal", "w"} : null;
     return switch (op) {
+      case "Add" -> features && value.size() == 3 ? new String[] {"learned_bias_channels", "b"} : null;
       case "Mul" -> scalar ? new String[] {"learned_scale_scalar", "a"}
           : !features ? null
           : value.size() == 1 ? new String[] {"learned_scale", "w"}
@@ -106,6 +138,7 @@ final class Arithmetic {
     String initializer = "the initializer '" + name + "' of shape " + Arrays.toString(c.shape());
     String what = switch (op) {
       case "Mul" -> "multiplies by " + initializer;
+      case "Add" -> "adds " + initializer;
       case "Sub" -> valueFirst ? "subtracts " + initializer : "subtracts the value from " + initializer;
       default -> valueFirst ? "divides by " + initializer : "divides " + initializer + " by the value";
     };
@@ -113,16 +146,24 @@ final class Arithmetic {
       case "Mul" -> "Mul by an initializer (a learned scale) with one entry ([] or [1]), on a vector value [N, n] with n entries ([n] or "
           + "[1, n]), on a token sequence [N, T, d] with d entries ([d], [1, d] or [1, 1, d]) and on an image [N, C, H, W] with C entries "
           + "([C, 1, 1] or [1, C, 1, 1])";
-      case "Sub" -> "Sub of an initializer from the value (x - b, a learned subtraction) on a vector value [N, n] with n entries ([n] or [1, n])";
-      default -> "Div of the value by an initializer (x / w, a learned division) with one entry, or on a vector value [N, n] with n entries "
-          + "([n] or [1, n])";
+      case "Add" -> "Add of an initializer (a learned bias) [n] to a vector value [N, n], [T, d] to a token sequence [N, T, d] (a positional "
+          + "embedding) and with C entries ([C, 1, 1] or [1, C, 1, 1]) to an image [N, C, H, W]";
+      case "Sub" -> "Sub of an initializer from the value (x - b, a learned subtraction) on a vector value [N, n] with n entries ([n] or [1, n]), "
+          + "and of the value from an initializer (b - x) with one entry, or on a vector value [N, n] with n entries";
+      default -> "Div of the value by an initializer (x / w, a learned division) and of an initializer by the value (w / x) with one entry, "
+          + "or on a vector value [N, n] with n entries ([n] or [1, n])";
     };
     boolean asConstant = !(op.equals("Div") && !valueFirst) && (c.numel() == 1 || c.numel() == w.shape.get(0) && onFeatureAxis(c.shape(), w.shape.size()));
     return what + ", the value of per-sample shape [" + String.join(", ", Sequences.onnxShape(w.shape)) + "]; an initializer is a parameter or a buffer "
         + "of the PyTorch model (the file does not say which)" + (asConstant ? ": if '" + name + "' is a buffer (fixed data, e.g. the mean or std of "
-        + "an input normalisation), name it with --constants " + name + " (the Python package hbp passes the model's buffers itself) and it maps as "
+        + "an input normalisation), name it with --constants " + asOptionValue(name) + " (the Python package hbp passes the model's buffers itself) and it maps as "
         + "a constant; as a parameter" : "; as a parameter") + ", hbp maps " + mapped + "; "
         + OperatorMappings.unknown(w, i).getMessage().replaceFirst("^.*?; map it", "map it");
+  }
+
+  /** A name as --constants and --buffers read it (they split at commas): a comma written {@code \,}, a backslash {@code \\}. */
+  static String asOptionValue(String name) {
+    return name.replace("\\", "\\\\").replace(",", "\\,");
   }
 
   /**

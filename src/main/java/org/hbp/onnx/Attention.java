@@ -2,7 +2,6 @@ package org.hbp.onnx;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,7 +16,7 @@ import org.hbp.io.NdArray;
  * which the exporter writes as its float form) (torch 1.13, opsets 14 and 17), mapped to the spec
  * {@code multihead_attention(h, k)} or its forms
  * {@code multihead_attention_bias}, {@code multihead_attention_masked} and
- * {@code multihead_attention_bias_masked} (shipped in modules-extra/) (k = d / h) with
+ * {@code multihead_attention_bias_masked} (built in) (k = d / h) with
  * {@code [Wq; Wk; Wv] = in_proj_weight}, {@code [bq; bk; bv] = in_proj_bias},
  * {@code Wo = out_proj.weight}, {@code bo = out_proj.bias} and the data {@code M = A'}. The exporter writes:
  * <pre>
@@ -29,6 +28,10 @@ import org.hbp.io.NdArray;
  *   Transpose [1,0,2], Reshape [T N, d], MatMul by out_proj.weight' [d, d] (with a bias: Gemm with
  *   out_proj.weight and out_proj.bias), Reshape [T, N, d], Transpose [1,0,2] (back to [N, T, d])
  * </pre>
+ * With separate projection weights (q_proj_weight, k_proj_weight, v_proj_weight, each [d, d]: a module built so, called on
+ * one value) the in-projection is three MatMuls instead, each with an Add of its third of in_proj_bias
+ * ({@link AttentionProjections}), and Wq, Wk, Wv are those weights. An export without constant folding (the Python
+ * package's) computes the same from Transposes of the weights and Slices of in_proj_bias inside the pattern.
  * The batch size baked into the Reshape shapes is not read (and with a dynamic batch axis the
  * shapes are computed by Shape, Gather, Concat, ... of values in the pattern): the pattern is
  * recognised by its operators and wiring, the head size k from the scaling by sqrt(k).
@@ -46,35 +49,12 @@ final class Attention {
     NodeProto start = w.node(i);
     if (w.shape.size() != 2 || !start.getInput(0).equals(w.current) || !p.perm(start, 1, 0, 2)) return null;
     int d = w.shape.get(0), t = w.shape.get(1);
-    NodeProto in = p.only(start.getOutput(0), "MatMul");
-    NdArray inProj = in == null ? null : w.model().constant(in.getInput(1));
-    if (inProj == null || inProj.rank() != 2 || inProj.dim(0) != d || inProj.dim(1) != 3 * d) return null;
-    // with biases: an Add of in_proj_bias [3d] reads the projection (besides Shapes)
-    String projected = in.getOutput(0);
-    String inBiasName = null;
-    NodeProto add = null;
-    for (NodeProto r : p.readers(projected)) if (r.getOpType().equals("Add")) add = r;
-    if (add != null) {
-      p.visited.add(p.index(add));
-      inBiasName = p.constantOperand(add, projected);
-      NdArray b = inBiasName == null ? null : w.model().constant(inBiasName);
-      if (b == null || b.numel() != 3 * d || b.rank() != 1) return null;
-      projected = add.getOutput(0);
-    }
-    NodeProto[] slices = new NodeProto[3]; // q, k, v by the factor 1, 2, 3 of their end bounds
-    for (NodeProto s : p.readers(projected)) {
-      if (s.getOpType().equals("Shape")) continue;
-      if (!s.getOpType().equals("Slice") || s.getInputCount() < 3) return null;
-      NodeProto end = p.producer(s.getInput(2));
-      Integer factor = end == null || !end.getOpType().equals("Mul") ? null : p.scalarOperand(end);
-      if (factor == null || factor < 1 || factor > 3 || slices[factor - 1] != null) return null;
-      slices[factor - 1] = s;
-      p.visited.add(p.index(s));
-    }
-    if (slices[0] == null || slices[1] == null || slices[2] == null) return null;
+    AttentionProjections.Projections in = AttentionProjections.packed(w, p, start.getOutput(0), d);
+    if (in == null) in = AttentionProjections.separate(w, p, start.getOutput(0), d);
+    if (in == null) return null;
     // q: Reshape [T, N h, k], Transpose [1,0,2], Div by sqrt(k): k from the scaling (with a dynamic batch axis the
     // Reshape's shape is computed, not a constant; where it is one, its k must agree)
-    NodeProto qReshape = p.only(slices[0].getOutput(0), "Reshape");
+    NodeProto qReshape = p.only(in.values()[0], "Reshape");
     NodeProto qT = qReshape == null ? null : p.only(qReshape.getOutput(0), "Transpose");
     NodeProto qScaled = qT == null || !p.perm(qT, 1, 0, 2) ? null : p.only(qT.getOutput(0), "Div");
     NdArray scale = qScaled == null ? null : w.model().constant(qScaled.getInput(1));
@@ -84,8 +64,8 @@ final class Attention {
     NdArray qShape = w.model().constant(qReshape.getInput(1));
     if (qShape != null && (qShape.numel() != 3 || qShape.data()[2] != k)) return null;
     // k: Reshape, Transpose [1,2,0]; v: Reshape, Transpose [1,0,2]
-    NodeProto kT = p.after(slices[1], "Reshape", "Transpose");
-    NodeProto vT = p.after(slices[2], "Reshape", "Transpose");
+    NodeProto kT = p.after(in.values()[1], "Reshape", "Transpose");
+    NodeProto vT = p.after(in.values()[2], "Reshape", "Transpose");
     if (kT == null || vT == null || !p.perm(kT, 1, 2, 0) || !p.perm(vT, 1, 0, 2)) return null;
     NodeProto scores = p.only(qScaled.getOutput(0), "MatMul");
     if (scores == null || !scores.getInput(0).equals(qScaled.getOutput(0)) || !scores.getInput(1).equals(kT.getOutput(0))) return null;
@@ -114,7 +94,7 @@ final class Attention {
     NodeProto heads = p.only(mixed.getOutput(0), "Transpose");
     NodeProto merged = heads == null || !p.perm(heads, 1, 0, 2) ? null : p.only(heads.getOutput(0), "Reshape");
     OutProjection out = merged == null ? null : outProjection(w, p, merged.getOutput(0), d);
-    if (out == null || (out.bias == null) != (inBiasName == null)) return null;
+    if (out == null || (out.bias == null) != (in.biases() == null)) return null;
     NodeProto end = p.after(out.node, "Reshape", "Transpose");
     if (end == null || !p.perm(end, 1, 0, 2)) return null;
     int last = p.index(end);
@@ -126,14 +106,9 @@ final class Attention {
     String module = "multihead_attention" + (out.bias != null ? "_bias" : "") + (mask != null ? "_masked" : "");
     int layer = w.addLayer(module, args, "nodes " + i + ".." + last + " (multi-head attention: nn.MultiheadAttention, " + d / k + " heads"
         + (out.bias != null ? ", biases" : "") + (mask != null ? ", attn_mask" : "") + ")");
-    NdArray inWeight = OperatorMappings.transpose(inProj); // in_proj_weight [3d, d]
     String[] part = {"q", "k", "v"};
-    for (int r = 0; r < 3; r++)
-      w.addParameter(layer, "W" + part[r], NdArray.of(Arrays.copyOfRange(inWeight.data(), r * d * d, (r + 1) * d * d), d, d), in.getInput(1) + " (transposed)");
-    if (inBiasName != null) {
-      double[] b = w.model().constant(inBiasName).data();
-      for (int r = 0; r < 3; r++) w.addParameter(layer, "b" + part[r], NdArray.of(Arrays.copyOfRange(b, r * d, (r + 1) * d), d), inBiasName + "[" + part[r] + "]");
-    }
+    for (int r = 0; r < 3; r++) w.addParameter(layer, "W" + part[r], in.weights()[r], in.weightSources()[r]);
+    if (in.biases() != null) for (int r = 0; r < 3; r++) w.addParameter(layer, "b" + part[r], in.biases()[r], in.biasSources()[r]);
     w.addParameter(layer, "Wo", out.weight, out.weightSource);
     if (out.bias != null) w.addParameter(layer, "bo", out.bias, out.biasSource);
     // PyTorch's A[query, key] row-major holds hbp's M[key, query] column-major: the data as given
@@ -167,10 +142,10 @@ final class Attention {
   }
 
   /** Graph look-ups for the pattern; every node it visits is remembered. */
-  private static final class Walk {
+  static final class Walk {
     private final OnnxImporter w;
     private final Map<String, Integer> producers = new LinkedHashMap<>();
-    private final Set<Integer> visited = new HashSet<>();
+    final Set<Integer> visited = new HashSet<>();
 
     Walk(OnnxImporter w) {
       this.w = w;
@@ -207,10 +182,15 @@ final class Attention {
       return r.get(0);
     }
 
+    /** The chain value -> op1 -> op2 (each the only reader of the one before), or null. */
+    NodeProto after(String value, String op1, String op2) {
+      NodeProto a = only(value, op1);
+      return a == null ? null : only(a.getOutput(0), op2);
+    }
+
     /** The chain n -> op1 -> op2 (each the only reader of the one before), or null. */
     NodeProto after(NodeProto n, String op1, String op2) {
-      NodeProto a = only(n.getOutput(0), op1);
-      return a == null ? null : only(a.getOutput(0), op2);
+      return after(n.getOutput(0), op1, op2);
     }
 
     boolean perm(NodeProto n, long... perm) {
@@ -237,13 +217,17 @@ final class Attention {
       return w.model().isConstant(other) ? other : null;
     }
 
-    /** Whether every node of i..last not on the pattern's path is shape arithmetic reading no computed float value but by a Shape. */
+    /**
+     * Whether every node of i..last not on the pattern's path is a folded constant, or shape arithmetic reading no computed
+     * float value but by a Shape.
+     */
     boolean onlyShapeArithmeticBesides(int i, int last) {
       Set<String> path = new HashSet<>();
       for (int j : visited) path.addAll(w.node(j).getOutputList());
       for (int j = i + 1; j < last; j++) {
         NodeProto n = w.node(j);
-        if (visited.contains(j)) continue;
+        // a constant folded (the Transpose of in_proj_weight where the export did not fold it) reads no computed value
+        if (visited.contains(j) || n.getOutputCount() == 1 && w.model().isConstant(n.getOutput(0))) continue;
         if (!SHAPE_ARITHMETIC.contains(n.getOpType())) return false;
         if (!n.getOpType().equals("Shape") && readsAny(n, path)) return false;
       }

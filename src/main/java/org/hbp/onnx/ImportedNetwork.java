@@ -26,10 +26,13 @@ import org.hbp.io.NdArray;
  * @param data constant values of the modules' data variables, named as the parameters ({@code 3.mean} or
  *     {@code v3.mean}): the running statistics of BatchNormalization, from its initializers; no gradient
  *     or curvature is taken in them (see {@code network.Network#setDataValues})
+ * @param initializerShapes the shape of each initializer of the file (as PyTorch holds the parameter: a per-channel scale
+ *     {@code [C, 1, 1]} that hbp holds as {@code [C]}, attention's {@code in_proj_weight} that hbp splits), for
+ *     {@link InitializerNames}
  */
 public record ImportedNetwork(String name, String source, List<Integer> inputShape, List<Layer> layers, String loss,
     Map<String, NdArray> parameters, Map<String, String> sources, List<Path> specFiles, List<Statement> graph, String output,
-    Map<String, NdArray> data) {
+    Map<String, NdArray> data, Map<String, int[]> initializerShapes) {
 
   /** Whether the network is in the graph form (branches, merges or tied weights). */
   public boolean isGraph() {

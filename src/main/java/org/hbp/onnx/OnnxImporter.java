@@ -108,7 +108,7 @@ public final class OnnxImporter {
     for (CustomMapping m : mappings) if (!specFiles.contains(m.file())) specFiles.add(m.file());
     if (!w.graph)
       return new ImportedNetwork(identifier(model), model.file(), input, List.copyOf(w.layers), loss,
-          w.parameters, w.sources, specFiles, List.of(), null, w.data);
+          w.parameters, w.sources, specFiles, List.of(), null, w.data, initializerShapes(model));
     GraphForm.Result g = GraphForm.build(model.file(), w.form, w.layers, w.parameters, w.sources);
     Map<String, NdArray> data = new LinkedHashMap<>();
     for (Map.Entry<String, NdArray> e : w.data.entrySet()) {
@@ -116,7 +116,14 @@ public final class OnnxImporter {
       data.put(g.owners().get(Integer.parseInt(layer)) + e.getKey().substring(layer.length()), e.getValue());
     }
     return new ImportedNetwork(identifier(model), model.file(), input, List.copyOf(w.layers), loss,
-        g.parameters(), g.sources(), specFiles, List.copyOf(g.statements()), w.names.get(model.outputs().get(0)), data);
+        g.parameters(), g.sources(), specFiles, List.copyOf(g.statements()), w.names.get(model.outputs().get(0)), data,
+        initializerShapes(model));
+  }
+
+  private static Map<String, int[]> initializerShapes(OnnxModel model) {
+    Map<String, int[]> out = new LinkedHashMap<>();
+    for (String name : model.initializers()) out.put(name, model.constant(name).shape());
+    return out;
   }
 
   /** Reads a file and imports it: {@link OnnxModel#read} then {@link #load}. */
@@ -368,7 +375,17 @@ public final class OnnxImporter {
     return layers.size() - 1;
   }
 
+  /**
+   * Adds a parameter of a layer from the initializer {@code source} ("X (transposed)" where hbp's layout is X's
+   * transpose); a transposed constant that is the folded Transpose of an initializer (a MatMul by {@code W.t()}
+   * exported without constant folding) is that initializer, in its own layout.
+   */
   void addParameter(int layer, String param, NdArray value, String source) {
+    String transposed = " (transposed)";
+    if (source.endsWith(transposed)) {
+      String of = model.transposedInitializer(source.substring(0, source.length() - transposed.length()));
+      if (of != null) source = of;
+    }
     String name = layer + "." + param;
     parameters.put(name, value);
     sources.put(name, source);

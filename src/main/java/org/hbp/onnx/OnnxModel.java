@@ -130,6 +130,18 @@ public final class OnnxModel {
     return List.copyOf(initializers);
   }
 
+  /**
+   * The initializer of which {@code value} is the folded transpose (a Transpose node of a 2-d initializer, as
+   * torch.onnx.export writes {@code x @ W.t()} without constant folding), or null.
+   */
+  String transposedInitializer(String value) {
+    for (NodeProto n : graph.getNodeList())
+      if (n.getOpType().equals("Transpose") && n.getOutputCount() == 1 && n.getOutput(0).equals(value) && n.getInputCount() == 1
+          && isInitializer(n.getInput(0)) && constant(n.getInput(0)).rank() == 2 && isConstant(value))
+        return n.getInput(0);
+    return null;
+  }
+
   boolean isConstant(String name) {
     return constants.containsKey(name);
   }

@@ -20,7 +20,8 @@ final class OperatorMappings {
   private static final Map<String, String> ELEMENTWISE = Map.of("Relu", "relu", "Sigmoid", "sigmoid", "Tanh", "tanh", "Softplus", "softplus");
 
   /** The operators this table maps (for messages). */
-  static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)", "Mul, Sub, Div by an initializer (learned scale, subtraction, division)",
+  static final List<String> SUPPORTED = List.of("Gemm", "MatMul (+ Add of a bias)", "Add (bias)", "Add of an initializer to an image (a learned per-channel bias)",
+      "Mul, Sub, Div by an initializer and Sub, Div of the value from or into one (learned scale, subtraction, division)",
       "Add, Sub, Mul, Div with a Constant or an initializer of --constants (a scalar, or per feature or per channel)", "Add, Sub, Mul, Div of two computed values", "Relu", "Sigmoid", "Tanh", "Softplus",
       "Elu (alpha 1)", "LeakyRelu (alpha 0.01)", "Gelu", "Div/Erf/Add/Mul/Mul (GELU)", "Softmax", "LogSoftmax (of a vector, or of each token of a sequence)",
       "Flatten", "Reshape (to [N, -1])",
@@ -35,7 +36,7 @@ final class OperatorMappings {
     return switch (op) {
       case "Gemm" -> gemm(w, i);
       case "MatMul" -> w.shape.size() == 2 ? Sequences.matMul(w, i) : matMul(w, i);
-      case "Add" -> Arithmetic.fixedConstant(w, i) ? Arithmetic.operator(w, i) : w.shape.size() == 2 ? Sequences.bias(w, i) : bias(w, i);
+      case "Add" -> Arithmetic.fixedConstant(w, i) || w.shape.size() == 3 ? Arithmetic.operator(w, i) : w.shape.size() == 2 ? Sequences.bias(w, i) : bias(w, i);
       case "Sub", "Mul" -> Arithmetic.operator(w, i);
       case "Gather" -> Sequences.gather(w, i);
       case "Transpose" -> {

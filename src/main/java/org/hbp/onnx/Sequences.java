@@ -76,7 +76,8 @@ final class Sequences {
     if (rank != 3 || !perm.equals(List.of(0L, 2L, 1L)))
       throw w.error(i, "perm " + perm + " of a value [N, " + String.join(", ", onnxShape(w.shape)) + "]; hbp maps Transpose that keeps the batch "
           + "axis first and swaps the two axes of a sequence (perm [0, 2, 1]: a matrix transpose), and the multi-head attention pattern of "
-          + "nn.MultiheadAttention(d, h, batch_first=True) (with or without biases, with or without a constant float attn_mask)");
+          + "nn.MultiheadAttention(d, h, batch_first=True) called on one value (with or without biases, packed or separate projection "
+          + "weights, with or without a constant attn_mask)");
     Map<String, Integer> args = new LinkedHashMap<>();
     w.addLayer("transpose", args, OperatorMappings.origin(w, i));
     w.advance(n.getOutput(0), List.of(w.shape.get(1), w.shape.get(0)));

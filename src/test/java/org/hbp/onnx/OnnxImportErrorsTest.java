@@ -60,6 +60,21 @@ class OnnxImportErrorsTest {
   }
 
   /**
+   * The value subtracted from an initializer that hbp has no learned module for (offset - h, offset [4, 1, 1] on an image;
+   * b - x is mapped with one entry and on vectors) is refused naming the node, the initializer and its shape, --constants and
+   * --map; h + shift with shift [4, 1, 1] before it (a learned per-channel bias) is not refused.
+   */
+  @Test
+  void theValueSubtractedFromAPerChannelInitializerNamesTheNodeAndTheConstantsOption() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "normcnn");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,scale"),
+        "node 6 '/Sub_1' (Sub): subtracts the value from the initializer 'offset' of shape [4, 1, 1], the value of per-sample shape [4, 8, 8]",
+        "name it with --constants offset", "of the value from an initializer (b - x) with one entry, or on a vector value",
+        "--map Sub=my-specs/op.hbp:module");
+  }
+
+  /**
    * --constants names initializers of the file: another name is an error naming it and listing the
    * initializers; one that a node reads as a parameter (a convolution's weight) is an error naming
    * the node; with a DSL --net the option does not apply.
@@ -98,6 +113,40 @@ class OnnxImportErrorsTest {
         "--buffers names 'conv2.weight', which node 9 '/conv2/Conv' (Conv) reads as a parameter");
     assertUserError(hbp("curvature", "--net", "networks/fc.hbp", "--buffers", "mean", "--batch", dir.resolve("batch.npz").toString(), "--dense",
         dir.resolve("d.npz").toString()), "--buffers applies to an ONNX --net (model.onnx)");
+  }
+
+  /**
+   * --constants and --buffers are repeatable, each value names split at commas: the names in several values are the same
+   * network; a comma inside a name is written \, (a backslash \\), so 'mean\,std' names one initializer 'mean,std' (none in
+   * this file: an error naming it); an empty name and a lone backslash at the end are errors naming the option and value.
+   */
+  @Test
+  void constantsAndBuffersAreRepeatableAndACommaInsideANameIsEscaped() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "normcnn");
+    Path model = dir.resolve("model.onnx");
+    Run one = hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std,scale,shift,offset");
+    Run repeated = hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean,std", "--constants", "scale", "--buffers", "shift",
+        "--buffers", "offset,dropped");
+    assertEquals(0, repeated.code(), repeated.err());
+    assertEquals(one.out(), repeated.out());
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean\\,std"),
+        "--constants names 'mean,std', which is not an initializer of the file");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean\\\\,std"),
+        "--constants names 'mean\\', which is not an initializer of the file");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--buffers", "mean,,std"), "--buffers 'mean,,std' has an empty name");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--constants", "mean\\"), "--constants 'mean\\' ends in a lone backslash");
+  }
+
+  /**
+   * nn.MultiheadAttention as cross-attention (queries from one value, keys and values from another) is not recognised:
+   * the first Transpose of its subgraph is the error, naming the node and the attention forms hbp maps.
+   */
+  @Test
+  void crossAttentionNamesItsFirstTransposeAndTheFormsMapped() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "cross");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), "node 3 '/att/Transpose' (Transpose): perm [1, 0, 2] of a value [N, 4, 8]",
+        "nn.MultiheadAttention(d, h, batch_first=True) called on one value (with or without biases, packed or separate projection weights");
   }
 
   /**

@@ -165,8 +165,9 @@ class OnnxImporterTest {
    * Mul by an initializer is a learned scale, its parameter the initializer's values under its name: [2] on a vector
    * (learned_scale), a 0-d one first (learned_scale_scalar, shape [1]), per channel [C, 1, 1] on an image
    * (learned_scale_channels); another shape is refused. Sub and Div of a vector by one are a learned subtraction and
-   * division, or with --constants the fixed constant_shift and constant_divide; the initializer first is refused,
-   * naming the node, the initializer and --constants.
+   * division, or with --constants the fixed constant_shift and constant_divide; the initializer first a learned
+   * minus (b - x) or reciprocal (b / x), per channel of an image refused, naming the node, the initializer and --constants.
+   * Add of a per-channel initializer to an image is a learned per-channel bias.
    */
   @Test
   void mulSubAndDivByAnInitializerAreLearnedOrWithConstantsFixed() throws Exception {
@@ -212,14 +213,34 @@ class OnnxImporterTest {
       assertEquals(List.of(op.equals("Sub") ? "constant_shift" : "constant_divide"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
       assertTrue(net.parameterNames().isEmpty(), net.parameterNames().toString());
       assertArrayEquals(op.equals("Sub") ? new double[] {-1, -2} : new double[] {1, 2}, net.data().get("0.c").data());
-      // b - x, b / x: refused, naming --constants
-      e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
-          .addInitializer(tensor("b", new double[] {1, 2}, 2)).addNode(node(op, "s", List.of("b", "x"), "z")).build());
-      assertTrue(e.getMessage().contains("node 0 's' (" + op + "): " + (op.equals("Sub") ? "subtracts the value from the initializer 'b' of shape [2]"
-          : "divides the initializer 'b' of shape [2] by the value")) && e.getMessage().contains("--map " + op + "="), e.getMessage());
-      // --constants b makes b - x constant_minus; c / x has no module, so the message offers --constants for Sub only
+      // b - x, b / x: a learned vector minus or divided by the value (b a parameter), [2] and [1] (one entry, any value)
+      for (double[] b : new double[][] {{1, 2}, {3}}) {
+        net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L)).addOutput(value("z", null, 2L))
+            .addInitializer(tensor("b", b, b.length)).addNode(node(op, "s", List.of("b", "x"), "z")).build()), "mse", List.of());
+        String module = (op.equals("Sub") ? "learned_minus" : "learned_reciprocal") + (b.length == 1 ? "_scalar" : "");
+        assertEquals(List.of(module), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+        assertArrayEquals(b, net.parameters().get(net.parameterNames().get(0)).data());
+        assertEquals("b", new InitializerNames(net).name(net.parameterNames().get(0)));
+      }
+      // b - x, b / x per channel of an image: refused, naming the node, the initializer and --map (--constants for Sub only:
+      // --constants b makes b - x constant_minus; c / x has no module)
+      e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 2L, 1L)).addOutput(value("z", null, 2L, 2L, 1L))
+          .addInitializer(tensor("b", new double[] {1, 2}, 2, 1, 1)).addNode(node(op, "s", List.of("b", "x"), "z")).build());
+      assertTrue(e.getMessage().contains("node 0 's' (" + op + "): " + (op.equals("Sub") ? "subtracts the value from the initializer 'b' of shape [2, 1, 1]"
+          : "divides the initializer 'b' of shape [2, 1, 1] by the value")) && e.getMessage().contains("--map " + op + "="), e.getMessage());
       assertEquals(op.equals("Sub"), e.getMessage().contains("name it with --constants b"), e.getMessage());
     }
+    // per channel [1, C, 1, 1] added to an image (the initializer first): learned_bias_channels, its parameter b the C values
+    net = OnnxImporter.load(write(GraphProto.newBuilder().addInput(value("x", null, 2L, 2L, 1L)).addOutput(value("z", null, 2L, 2L, 1L))
+        .addInitializer(tensor("c", new double[] {1, 2}, 1, 2, 1, 1)).addNode(node("Add", "a", List.of("c", "x"), "z")).build()), "mse", List.of());
+    assertEquals(List.of("learned_bias_channels"), net.layers().stream().map(ImportedNetwork.Layer::module).toList());
+    assertArrayEquals(new double[] {1, 2}, net.parameters().get("0.b").data());
+    assertArrayEquals(new int[] {2}, net.parameters().get("0.b").shape());
+    // a scalar added to an image: refused, naming the node and what Add of an initializer maps
+    e = importError(GraphProto.newBuilder().addInput(value("x", null, 2L, 2L, 1L)).addOutput(value("z", null, 2L, 2L, 1L))
+        .addInitializer(tensor("c", new double[] {1}, 1)).addNode(node("Add", "a", List.of("x", "c"), "z")).build());
+    assertTrue(e.getMessage().contains("node 0 'a' (Add): adds the initializer 'c' of shape [1]") && e.getMessage().contains("with C entries ([C, 1, 1] "
+        + "or [1, C, 1, 1]) to an image [N, C, H, W]") && e.getMessage().contains("name it with --constants c"), e.getMessage());
   }
 
   @Test

@@ -176,6 +176,31 @@ class OnnxTorchCheckTest {
     assertTrue(text.contains("learned_subtract;") && text.contains("learned_divide;") && text.contains("learned_divide_scalar;"), text);
   }
 
+  /**
+   * Sub and Div with the parameter first: b - h (learned_minus), w / h (learned_reciprocal), t - h with t [1]
+   * (learned_minus_scalar), s / h with s a 0-d parameter (learned_reciprocal_scalar), each parameter named by its initializer.
+   */
+  @Test
+  void parameterFirstSubtractionAndDivisionEqualAutograd() throws Exception {
+    ImportedNetwork net = check("learnedfirst", "crossentropy", 8);
+    String text = NetworkText.of(net);
+    for (String module : List.of("learned_minus;", "learned_reciprocal;", "learned_minus_scalar;", "learned_reciprocal_scalar;"))
+      assertTrue(text.contains(module), module + " in\n" + text);
+    assertTrue(net.sources().values().containsAll(List.of("b", "w", "t", "s")), net.sources().toString());
+  }
+
+  /**
+   * A learned per-channel Add on images: conv(h) + bias with bias [C, 1, 1] inside a residual branch (the graph form) and
+   * beta + h with beta [1, C, 1, 1] first: learned_bias_channels, each bias a parameter named by its initializer.
+   */
+  @Test
+  void perChannelLearnedBiasOfImagesEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("channelbias", "crossentropy", 7);
+    String text = NetworkText.of(net);
+    assertEquals(2, text.split("= learned_bias_channels\\(v\\d+\\);", -1).length - 1, text);
+    assertTrue(net.sources().containsValue("bias") && net.sources().containsValue("beta"), net.sources().toString());
+  }
+
   /** An inception block: three convolution branches of one value, Concat along the channels. */
   @Test
   void inceptionBlockWithConcatEqualsAutograd() throws Exception {
@@ -271,6 +296,66 @@ class OnnxTorchCheckTest {
       }
   }
 
+  /**
+   * The transformer with biases exported as the Python package exports (no constant folding, TrainingMode.PRESERVE):
+   * in_proj_weight stays an initializer, read through a Transpose inside the attention's subgraph; hbp's Wq, Wk, Wv go by
+   * its row blocks' names {@code blocks.0.att.in_proj_weight[q]}, ... (which check compares with the names of the reference).
+   */
+  @Test
+  void transformerExportedWithoutConstantFoldingNamesTheRowBlocksOfInProjWeight() throws Exception {
+    ImportedNetwork net = check("transformer_preserve", "crossentropy", 36);
+    assertEquals(2, NetworkText.of(net).split("= multihead_attention_bias\\(h = 2, k = 4\\)", -1).length - 1, NetworkText.of(net));
+    assertTrue(net.sources().containsValue("blocks.1.att.in_proj_weight[v]"), net.sources().toString());
+  }
+
+  /**
+   * --params overrides the initializers by PyTorch's names and in PyTorch's shapes (the parameters changed after the export,
+   * autograd's reference at the new ones): in_proj_weight [3d, d] and in_proj_bias [3d] split into Wq, Wk, Wv and bq, bk, bv.
+   */
+  @Test
+  void paramsByPyTorchNamesSplitInProjWeightAndEqualAutograd() throws Exception {
+    check(true, "transformer_preserve", "crossentropy", 36);
+  }
+
+  /** --params by PyTorch's names and shapes: per-channel biases [C, 1, 1] and [1, C, 1, 1] that hbp holds as [C]. */
+  @Test
+  void paramsByPyTorchNamesInPerChannelShapesEqualAutograd() throws Exception {
+    check(true, "channelbias", "crossentropy", 7);
+  }
+
+  /** --params by PyTorch's names and shapes: a 0-d parameter that hbp holds as [1], and parameters [1] and [5]. */
+  @Test
+  void paramsByPyTorchNamesWithAZeroDimensionalParameterEqualAutograd() throws Exception {
+    check(true, "learnedfirst", "crossentropy", 8);
+  }
+
+  /**
+   * nn.MultiheadAttention with separate projection weights (q_proj_weight, k_proj_weight, v_proj_weight, each [d, d]) and
+   * biases, called on one value in a residual block, exported as the Python package exports (no constant folding: three
+   * MatMuls by the weights' Transposes, Adds of Slices of in_proj_bias): multihead_attention_bias, Wq, Wk, Wv named by the
+   * PyTorch weights, bq, bk, bv by in_proj_bias's thirds; and again with --params under PyTorch's names at other values.
+   */
+  @Test
+  void attentionWithSeparateProjectionWeightsEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("separate", "crossentropy", 11);
+    assertTrue(NetworkText.of(net).contains("= multihead_attention_bias(h = 2, k = 4)("), NetworkText.of(net));
+    InitializerNames names = new InitializerNames(net);
+    assertEquals(List.of("att.q_proj_weight", "att.k_proj_weight", "att.v_proj_weight"),
+        net.parameterNames().stream().filter(k -> k.endsWith(".Wq") || k.endsWith(".Wk") || k.endsWith(".Wv")).map(names::name).toList());
+    check(true, "separate", "crossentropy", 11);
+  }
+
+  /**
+   * Separate projection weights without biases and with a causal attn_mask, exported with the exporter's defaults (constant
+   * folding: MatMuls by transposed copies of the weights): multihead_attention_masked.
+   */
+  @Test
+  void attentionWithSeparateProjectionWeightsAndAMaskEqualsAutograd() throws Exception {
+    ImportedNetwork net = check("separate_fold", "crossentropy", 7);
+    assertTrue(NetworkText.of(net).contains("= multihead_attention_masked(h = 2, k = 4)("), NetworkText.of(net));
+    assertEquals(1, net.data().size(), net.data().keySet().toString());
+  }
+
   /** Softmax and LogSoftmax over the last axis of a token sequence [N, T, d]: softmax_tokens, logsoftmax_tokens (column softmax). */
   @Test
   void softmaxOverTheFeaturesOfEachTokenEqualsAutograd() throws Exception {
@@ -308,7 +393,18 @@ class OnnxTorchCheckTest {
   }
 
   private ImportedNetwork check(String kind, String loss, int parameters, String... options) throws Exception {
-    runScript("onnx_check.py", dir.toString(), kind);
+    return check(false, kind, loss, parameters, options);
+  }
+
+  /**
+   * With {@code override}, the script changes the parameters after the export and writes them to params.npz under
+   * PyTorch's names and shapes, its reference autograd's at those: hbp runs with {@code --params params.npz}.
+   */
+  private ImportedNetwork check(boolean override, String kind, String loss, int parameters, String... options) throws Exception {
+    if (override) {
+      runScript("onnx_check.py", dir.toString(), "override", kind);
+      options = concat(options, "--params", dir.resolve("params.npz").toString());
+    } else runScript("onnx_check.py", dir.toString(), kind);
     List<CustomMapping> mappings = new ArrayList<>();
     java.util.Set<String> constants = new java.util.LinkedHashSet<>();
     for (int i = 1; i < options.length; i += 2) {

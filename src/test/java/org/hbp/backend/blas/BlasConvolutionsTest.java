@@ -103,11 +103,12 @@ class BlasConvolutionsTest {
   }
 
   @Test
-  void chunksHoldAtLeastOneItemPerThreadAndAtMostTheBatch() {
-    assertEquals(2, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1));
+  void chunksHoldTheirBytesAtLeastOneItemAndAtMostAShareOfTheBatchPerThread() {
+    assertEquals(1, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1));
     assertEquals(3, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 3 * 8000 + 7));
-    assertEquals(15, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1L << 40));
-    assertEquals(1, BlasConvolutions.itemsPerChunk(1000, 8, 1, 2, 1));
+    assertEquals(8, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1L << 40), "15 items over 2 threads: chunks of at most 8");
+    assertEquals(15, BlasConvolutions.itemsPerChunk(1000, 8, 15, 1, 1L << 40));
+    assertEquals(1, BlasConvolutions.itemsPerChunk(1000, 8, 1, 2, 1L << 40));
     assertTrue((long) BlasConvolutions.itemsPerChunk(1 << 20, 8, 1L << 20, 2, 1L << 50) << 20 <= Integer.MAX_VALUE, "scratch entries within an int");
   }
 

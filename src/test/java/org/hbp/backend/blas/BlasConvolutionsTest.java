@@ -115,6 +115,37 @@ class BlasConvolutionsTest {
     assertTrue((long) BlasConvolutions.itemsPerChunk(1 << 20, 8, 1L << 20, 2, 1L << 50) << 20 <= Integer.MAX_VALUE, "scratch entries within an int");
   }
 
+  /**
+   * float32 (a backend without oneDNN's convolutions takes this route too): the unfold is staged
+   * through a Java array instead of written straight into the block; both routes of the adjoint.
+   * Entries within 3e-6 of the sum of their terms' magnitudes: about 50 float32 roundings (2^-24
+   * each) for sums of at most 37 terms.
+   */
+  @Test
+  void float32ConvolutionsMatchNaiveLoops() {
+    BlasBackend be32 = new BlasBackend(Precision.FLOAT32, 2);
+    for (ConvGeometry g : GEOMETRIES)
+      for (long bytes : chunkBytes(g)) {
+        BlasConvolutions conv = new BlasConvolutions(be32, be32.products, new ParallelLoops(2), 2, bytes);
+        double[] w = floats(rng.doubles((long) COUT * g.patchRows(), -1, 1).toArray());
+        double[] x = floats(rng.doubles((long) SAMPLES * DIRECTIONS * g.inputSize(), -1, 1).toArray());
+        double[] y = floats(rng.doubles((long) SAMPLES * DIRECTIONS * COUT * g.patches(), -1, 1).toArray());
+        BlasBatch wb = (BlasBatch) be32.fromArray(1, 1, COUT, g.patchRows(), w);
+        double[] z = be32.toArray(conv.convolution(wb, (BlasBatch) be32.fromArray(SAMPLES, DIRECTIONS, g.c(), g.h() * g.w(), x), g, null));
+        double[] xa = be32.toArray(conv.convolutionAdjoint(wb, (BlasBatch) be32.fromArray(SAMPLES, DIRECTIONS, COUT, g.patches(), y), g));
+        double[][] want = naiveConvolution(g, w, x, null, SAMPLES * DIRECTIONS), wantAdjoint = naiveAdjoint(g, w, y, SAMPLES * DIRECTIONS);
+        String what = "float32 " + g + ", chunk " + bytes + " bytes";
+        for (int i = 0; i < z.length; i++) assertEquals(want[0][i], z[i], 3e-6 * want[1][i] + 1e-30, what + " convolution entry " + i);
+        for (int i = 0; i < xa.length; i++) assertEquals(wantAdjoint[0][i], xa[i], 3e-6 * wantAdjoint[1][i] + 1e-30, what + " adjoint entry " + i);
+      }
+  }
+
+  /** The values rounded to float32 (exact inputs of a float32 batch). */
+  private static double[] floats(double[] v) {
+    for (int i = 0; i < v.length; i++) v[i] = (float) v[i];
+    return v;
+  }
+
   /** Stride 1 with padding at most the kernel's span: the adjoint is a convolution of Y whose output has the input's size; otherwise none. */
   @Test
   void adjointIsAConvolutionForStrideOneOnly() {

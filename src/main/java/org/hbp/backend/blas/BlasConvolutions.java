@@ -26,7 +26,7 @@ import org.hbp.backend.host.ParallelLoops;
  * (docs/performance.md, "float64 convolutions"). OpenBLAS runs single-threaded meanwhile (its thread
  * count is process-wide; {@link BlasProducts#useThreads} sets it back). Every result entry is
  * computed by one gemm whose shape does not depend on which thread runs it, so results are the same
- * bit for bit from run to run for a given chunk size.
+ * bit for bit from run to run for a given thread count and chunk size.
  *
  * <p><b>The adjoint.</b> With stride 1 the adjoint {@code fold(W' Y)} is itself a convolution:
  * {@code X̄[ch, y, x] = Σ W[o, ch, k-1-i, k-1-j] Y[o, y - p' + i·d, x - p' + j·d]} with padding

@@ -4,6 +4,8 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
 
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.openblas.global.openblas_nolapack;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.ConvGeometry;
 import org.hbp.backend.host.ParallelLoops;
@@ -14,25 +16,38 @@ import org.hbp.backend.host.ParallelLoops;
  * layer's forward pass, and its Jacobian {@code J_X = kron(I, W) unfolding} and adjoint applied to
  * N·D directions.
  *
- * <p>The default of {@link org.hbp.backend.Backend#convolution} unfolds every item at once, then
- * multiplies: for N·D = 1000 items of a 16 x 32 x 32 input that is a 1.2 GB unfolded batch
- * (k·k copies of the input) written to memory and read back, and its adjoint a 1.2 GB product
- * folded afterwards. Here the items go in chunks of about {@link #CHUNK_BYTES} unfolded bytes
- * (at least one item per thread): each chunk is unfolded into one scratch block, which stays in
- * the caches, and multiplied by the filters in ONE gemm over all its items' columns side by side
- * ({@code cout x (c·k·k)} times {@code (c·k·k) x (items·patches)}), written straight into the
- * result. The adjoint is the mirror image: one gemm {@code W' Y} over the chunk into the scratch
- * block, folded from there into the result. The unfold and fold copy runs of consecutive input
- * entries ({@link PatchRuns}: the unfolded rows in {@code (kj, ki, ch)} order, the filters'
- * columns permuted alike). The same products are summed as by the default, in another order: the
- * results agree to float64 rounding, not bit for bit.
+ * <p><b>Chunks, one thread each.</b> The items go in chunks of about {@link #CHUNK_BYTES} unfolded
+ * bytes. Each of the backend's threads takes the next chunk not yet taken, unfolds it into its own
+ * scratch block (which stays in that core's cache) and multiplies it by the filters in ONE
+ * single-threaded gemm over all the chunk's columns ({@code cout x (c·k·k)} times {@code (c·k·k) x
+ * (items·patches)}), written straight into the result. The threads thus unfold, multiply and fold
+ * at once, each on its own core, with no synchronisation inside a gemm: OpenBLAS's own threads,
+ * splitting one gemm only 16 or 32 rows deep, spent much of their time waiting for each other
+ * (docs/performance.md, "float64 convolutions"). OpenBLAS runs single-threaded meanwhile (its thread
+ * count is process-wide; {@link BlasProducts#useThreads} sets it back). Every result entry is
+ * computed by one gemm whose shape does not depend on which thread runs it, so results are the same
+ * bit for bit from run to run for a given thread count and chunk size.
+ *
+ * <p><b>The adjoint.</b> With stride 1 the adjoint {@code fold(W' Y)} is itself a convolution:
+ * {@code X̄[ch, y, x] = Σ W[o, ch, k-1-i, k-1-j] Y[o, y - p' + i·d, x - p' + j·d]} with padding
+ * {@code p' = d·(k-1) - p} (Y zero outside), i.e. the forward convolution of Y (cout channels) by
+ * the flipped, transposed filters ({@link #adjointFilters}): an unfold and a gemm {@code cin x
+ * (cout·k·k)} over the chunk's columns, instead of a gemm only cout deep writing {@code c·k·k}
+ * rows per column and a fold adding them up. Other strides (and {@code p > d·(k-1)}) keep the
+ * mirror image of the forward pass: the gemm {@code W' Y} over the chunk into the scratch block,
+ * folded from there into the result.
+ *
+ * <p>The unfold and fold copy runs of consecutive input entries ({@link PatchRuns}: the unfolded
+ * rows in {@code (kj, ki, ch)} order, the filters' columns permuted alike). The same products are
+ * summed as by the backend's default convolutions, in another order: the results agree to float64
+ * rounding, not bit for bit.
  */
 final class BlasConvolutions {
   /**
-   * Unfolded bytes per chunk ({@code hbp.blas.convChunkBytes}, default 8 MiB: within a
-   * last-level cache, and wide enough that the gemm of a chunk runs at its full rate).
+   * Unfolded bytes per chunk ({@code hbp.blas.convChunkBytes}, default 1 MiB: within a core's L2
+   * cache, measured in docs/performance.md).
    */
-  static final long CHUNK_BYTES = Long.getLong("hbp.blas.convChunkBytes", 8L << 20);
+  static final long CHUNK_BYTES = Long.getLong("hbp.blas.convChunkBytes", 1L << 20);
 
   private final BlasBackend be;
   private final BlasProducts products;
@@ -52,13 +67,15 @@ final class BlasConvolutions {
   }
 
   /**
-   * Items of {@code entries} unfolded entries each per chunk: {@link #CHUNK_BYTES} worth, at
-   * least one per thread (so the unfold and fold run on every thread), at most {@code items}.
+   * Items of {@code entries} unfolded entries each per chunk: {@code chunkBytes} worth, at least
+   * one, at most an even share of the {@code items} among the threads (so that every thread gets a
+   * chunk), and few enough that the scratch block's entries stay an int.
    */
   static int itemsPerChunk(long entries, int bytesPerEntry, long items, int threads, long chunkBytes) {
-    long fit = Math.max(threads, chunkBytes / Math.max(1, entries * bytesPerEntry));
-    long widest = Integer.MAX_VALUE / Math.max(1, entries); // the scratch block's entries stay an int
-    return (int) Math.max(1, Math.min(Math.min(fit, widest), items));
+    long fit = chunkBytes / Math.max(1, entries * bytesPerEntry);
+    long share = (items + threads - 1) / threads;
+    long widest = Integer.MAX_VALUE / Math.max(1, entries);
+    return (int) Math.max(1, Math.min(Math.min(fit, widest), share));
   }
 
   /**
@@ -67,28 +84,15 @@ final class BlasConvolutions {
    * of this kind (the caller then computes the default's way, with its checks and messages).
    */
   BlasBatch convolution(BlasBatch w, BlasBatch x, ConvGeometry g, BlasBatch bias) {
-    int cout = w.rows(), rows = g.patchRows(), patches = g.patches();
     BackendChecks.checkUnfold(x, g);
-    if (w.items() != 1 || w.cols() != rows || (bias != null && bias.items() != 1)) return null;
-    long items = x.items();
-    BlasBatch out = be.alloc("convolution", x.samples(), x.directions(), cout, patches, false);
-    if (items == 0 || cout == 0) return out;
-    PatchRuns plan = PatchRuns.of(g);
-    double[] biasColumns = bias == null ? null : repeatedColumn(be.toArray(bias), patches);
-    int per = itemsPerChunk((long) rows * patches, bytesPerEntry, items, threads, chunkBytes);
-    BlasBatch filters = permutedFilters(w, g), scratch = be.alloc("convolution", 1, 1, rows, patches * per, false);
+    if (w.items() != 1 || w.cols() != g.patchRows() || (bias != null && bias.items() != 1)) return null;
+    BlasBatch out = be.alloc("convolution", x.samples(), x.directions(), w.rows(), g.patches(), false);
+    if (x.items() == 0 || w.rows() == 0) return out;
+    double[] biasColumns = bias == null ? null : repeatedColumn(be.toArray(bias), g.patches());
+    BlasBatch filters = (BlasBatch) be.fromArray(1, 1, w.rows(), w.cols(), PatchRuns.permuteColumns(be.toArray(w), w.rows(), g));
     try {
-      products.useThreads();
-      for (long t0 = 0; t0 < items; t0 += per) {
-        int count = (int) Math.min(per, items - t0);
-        unfoldInto(x, t0, count, plan, scratch);
-        long at = t0 * cout * patches;
-        if (biasColumns != null) for (int t = 0; t < count; t++) out.write(at + (long) t * biasColumns.length, biasColumns, 0, biasColumns.length);
-        products.gemm(CblasNoTrans, CblasNoTrans, cout, count * patches, rows, filters, 0, cout, scratch, 0, rows, out, at, cout,
-            biasColumns == null ? 0 : 1);
-      }
+      unfoldAndMultiply("convolution", filters, x, g, biasColumns, out);
     } finally {
-      be.release(scratch);
       be.release(filters);
     }
     return out;
@@ -99,31 +103,121 @@ final class BlasConvolutions {
    * and items of y of {@code cout x patches}; null when the operands are not of this kind.
    */
   BlasBatch convolutionAdjoint(BlasBatch w, BlasBatch y, ConvGeometry g) {
-    int cout = w.rows(), rows = g.patchRows(), patches = g.patches();
-    if (w.items() != 1 || w.cols() != rows || y.rows() != cout || y.cols() != patches) return null;
-    long items = y.items();
+    int cout = w.rows();
+    if (w.items() != 1 || w.cols() != g.patchRows() || y.rows() != cout || y.cols() != g.patches()) return null;
     BlasBatch out = be.alloc("convolutionAdjoint", y.samples(), y.directions(), g.c(), g.h() * g.w(), cout == 0);
-    if (items == 0 || cout == 0) return out;
-    PatchRuns plan = PatchRuns.of(g);
-    int per = itemsPerChunk((long) rows * patches, bytesPerEntry, items, threads, chunkBytes);
-    BlasBatch filters = permutedFilters(w, g), scratch = be.alloc("convolutionAdjoint", 1, 1, rows, patches * per, false);
+    if (y.items() == 0 || cout == 0) return out;
+    ConvGeometry t = adjointGeometry(g, cout);
+    double[] filters = t != null ? PatchRuns.permuteColumns(adjointFilters(be.toArray(w), cout, g), g.c(), t) : PatchRuns.permuteColumns(be.toArray(w), cout, g);
+    BlasBatch f = (BlasBatch) be.fromArray(1, 1, t != null ? g.c() : cout, t != null ? t.patchRows() : g.patchRows(), filters);
     try {
-      products.useThreads();
-      for (long t0 = 0; t0 < items; t0 += per) {
-        int count = (int) Math.min(per, items - t0);
-        products.gemm(CblasTrans, CblasNoTrans, rows, count * patches, cout, filters, 0, cout, y, t0 * cout * patches, cout, scratch, 0, rows, 0);
-        foldFrom(scratch, count, plan, out, t0);
-      }
+      if (t != null) unfoldAndMultiply("convolutionAdjoint", f, y, t, null, out);
+      else multiplyAndFold(f, y, g, out);
     } finally {
-      be.release(scratch);
-      be.release(filters);
+      be.release(f);
     }
     return out;
   }
 
-  /** w's columns in the row order of {@link PatchRuns} (a new one-item batch). */
-  private BlasBatch permutedFilters(BlasBatch w, ConvGeometry g) {
-    return (BlasBatch) be.fromArray(1, 1, w.rows(), w.cols(), PatchRuns.permuteColumns(be.toArray(w), w.rows(), g));
+  /**
+   * The geometry whose convolution of Y ({@code cout} channels of {@code outH x outW}) is the
+   * adjoint of g's (stride 1, padding {@code d·(k-1) - p}), or null when g's adjoint is no
+   * convolution of that kind (stride above 1, or padding beyond the kernel's span).
+   */
+  static ConvGeometry adjointGeometry(ConvGeometry g, int cout) {
+    int pad = g.d() * (g.k() - 1) - g.p();
+    if (g.s() != 1 || pad < 0 || cout < 1) return null;
+    ConvGeometry t = new ConvGeometry(cout, g.outH(), g.outW(), g.k(), 1, pad, g.d());
+    return t.outH() == g.h() && t.outW() == g.w() ? t : null;
+  }
+
+  /**
+   * The filters of the adjoint's convolution: {@code F[ch, (o, i, j)] = W[o, (ch, k-1-i, k-1-j)]}
+   * ({@code cin x (cout·k·k)}, column-major, columns in {@link ConvGeometry}'s order) for
+   * {@code W} of {@code cout x (cin·k·k)}.
+   */
+  static double[] adjointFilters(double[] w, int cout, ConvGeometry g) {
+    int cin = g.c(), k = g.k();
+    double[] f = new double[w.length];
+    for (int o = 0; o < cout; o++)
+      for (int ch = 0; ch < cin; ch++)
+        for (int i = 0; i < k; i++)
+          for (int j = 0; j < k; j++)
+            f[ch + cin * ((o * k + i) * k + j)] = w[o + cout * ((ch * k + (k - 1 - i)) * k + (k - 1 - j))];
+    return f;
+  }
+
+  /**
+   * out's items = filters (one item, {@code m x rows}, columns in {@link PatchRuns}' order) times
+   * the unfolding by g of x's items, plus the bias columns (null: none), chunk by chunk.
+   */
+  private void unfoldAndMultiply(String kernel, BlasBatch filters, BlasBatch x, ConvGeometry g, double[] biasColumns, BlasBatch out) {
+    PatchRuns plan = PatchRuns.of(g);
+    int m = filters.rows(), rows = plan.rows, patches = plan.columns;
+    forChunks(kernel, x.items(), plan, (space, t0, count) -> {
+      unfoldInto(x, t0, count, plan, space);
+      long at = t0 * m * patches;
+      if (biasColumns != null) for (int t = 0; t < count; t++) out.write(at + (long) t * biasColumns.length, biasColumns, 0, biasColumns.length);
+      products.gemm(CblasNoTrans, CblasNoTrans, m, count * patches, rows, filters, 0, m, space.scratch, 0, rows, out, at, m, biasColumns == null ? 0 : 1);
+    });
+  }
+
+  /** out's items = fold(filters' y) per item of y ({@code cout x patches}), chunk by chunk (the adjoint for any stride). */
+  private void multiplyAndFold(BlasBatch filters, BlasBatch y, ConvGeometry g, BlasBatch out) {
+    PatchRuns plan = PatchRuns.of(g);
+    int cout = filters.rows(), rows = plan.rows, patches = plan.columns;
+    forChunks("convolutionAdjoint", y.items(), plan, (space, t0, count) -> {
+      products.gemm(CblasTrans, CblasNoTrans, rows, count * patches, cout, filters, 0, cout, y, t0 * cout * patches, cout, space.scratch, 0, rows, 0);
+      foldFrom(space, count, plan, out, t0);
+    });
+  }
+
+  /**
+   * One thread's working space: its scratch block for a chunk's unfolding ({@code rows x
+   * (patches·items)}), an item of the input or of the fold's sum, and a piece of unfolded columns.
+   */
+  private record Workspace(BlasBatch scratch, double[] item, double[] piece) {}
+
+  /** The work on one chunk: items {@code [t0, t0+count)}, in the thread's workspace. */
+  private interface ChunkBody {
+    void run(Workspace space, long t0, int count);
+  }
+
+  /**
+   * Runs {@code body} over the chunks of {@code items} items unfolded by {@code plan}: on each of the
+   * backend's threads, the next chunk not yet taken, until none is left; with OpenBLAS
+   * single-threaded meanwhile, and set back to the backend's thread count afterwards.
+   */
+  private void forChunks(String kernel, long items, PatchRuns plan, ChunkBody body) {
+    long entries = (long) plan.rows * plan.columns;
+    int per = itemsPerChunk(entries, bytesPerEntry, items, threads, chunkBytes);
+    long chunks = (items + per - 1) / per;
+    int workers = (int) Math.min(threads, chunks);
+    AtomicLong next = new AtomicLong();
+    Workspace[] spaces = new Workspace[workers];
+    try {
+      for (int i = 0; i < workers; i++)
+        spaces[i] = new Workspace(be.alloc(kernel, 1, 1, plan.rows, plan.columns * per, false), new double[plan.inputSize],
+            new double[piece(plan.rows) * plan.rows]);
+      singleThreadedBlas();
+      loops.run(workers, items * entries, (a, b) -> {
+        for (long worker = a; worker < b; worker++)
+          for (long c = next.getAndIncrement(); c < chunks; c = next.getAndIncrement())
+            body.run(spaces[(int) worker], c * per, (int) Math.min(per, items - c * per));
+      });
+    } finally {
+      products.useThreads();
+      for (Workspace s : spaces) if (s != null) be.release(s.scratch);
+    }
+  }
+
+  /** Sets OpenBLAS's (process-wide) thread count to 1 when it differs: each chunk's gemm runs on its own thread. */
+  private static void singleThreadedBlas() {
+    if (openblas_nolapack.blas_get_num_threads() != 1) {
+      synchronized (BlasBackend.class) {
+        if (openblas_nolapack.blas_get_num_threads() != 1) openblas_nolapack.blas_set_num_threads(1);
+      }
+    }
   }
 
   /** Columns per piece of an item's unfolding staged in a Java array: about {@link #PIECE_ENTRIES} entries, at least one column. */
@@ -131,42 +225,45 @@ final class BlasConvolutions {
     return Math.max(1, PIECE_ENTRIES / Math.max(1, rows));
   }
 
-  /** Entries of the per-thread staging array of the unfold and fold (64 KiB of doubles: within L2). */
+  /** Entries of the staging array of the unfold and fold (64 KiB of doubles: within L2). */
   private static final int PIECE_ENTRIES = 8192;
 
   /** Items {@code [t0, t0+count)} of x unfolded (rows in the plan's order) into the scratch block, item t at entry {@code (t - t0)·rows·columns}. */
-  private void unfoldInto(BlasBatch x, long t0, int count, PatchRuns plan, BlasBatch scratch) {
+  private static void unfoldInto(BlasBatch x, long t0, int count, PatchRuns plan, Workspace space) {
     int n = plan.inputSize, rows = plan.rows, columns = plan.columns, step = piece(rows);
     long m = (long) rows * columns;
-    loops.run(count, count * m, (a, b) -> {
-      double[] in = new double[n], buf = new double[step * rows];
-      for (long t = a; t < b; t++) {
-        x.read((t0 + t) * n, in, 0, n);
-        for (int col0 = 0; col0 < columns; col0 += step) {
-          int col1 = Math.min(columns, col0 + step);
-          plan.unfold(in, col0, col1, buf);
-          scratch.write(t * m + (long) col0 * rows, buf, 0, (col1 - col0) * rows);
-        }
+    double[] in = space.item, buf = space.piece;
+    BlasBatch scratch = space.scratch;
+    java.nio.DoubleBuffer direct = scratch.block.dbuf;
+    for (int t = 0; t < count; t++) {
+      x.read((t0 + t) * n, in, 0, n);
+      if (direct != null) { // float64 within an int's range: straight into the block
+        plan.unfold(in, 0, columns, direct, (int) (t * m));
+        continue;
       }
-    });
+      for (int col0 = 0; col0 < columns; col0 += step) {
+        int col1 = Math.min(columns, col0 + step);
+        plan.unfold(in, col0, col1, buf);
+        scratch.write(t * m + (long) col0 * rows, buf, 0, (col1 - col0) * rows);
+      }
+    }
   }
 
   /** The scratch block's first {@code count} unfolded items folded into items {@code [t0, t0+count)} of out. */
-  private void foldFrom(BlasBatch scratch, int count, PatchRuns plan, BlasBatch out, long t0) {
+  private static void foldFrom(Workspace space, int count, PatchRuns plan, BlasBatch out, long t0) {
     int n = plan.inputSize, rows = plan.rows, columns = plan.columns, step = piece(rows);
     long m = (long) rows * columns;
-    loops.run(count, count * m, (a, b) -> {
-      double[] buf = new double[step * rows], sum = new double[n];
-      for (long t = a; t < b; t++) {
-        Arrays.fill(sum, 0);
-        for (int col0 = 0; col0 < columns; col0 += step) {
-          int col1 = Math.min(columns, col0 + step);
-          scratch.read(t * m + (long) col0 * rows, buf, 0, (col1 - col0) * rows);
-          plan.fold(buf, col0, col1, sum);
-        }
-        out.write((t0 + t) * n, sum, 0, n);
+    double[] buf = space.piece, sum = space.item;
+    BlasBatch scratch = space.scratch;
+    for (int t = 0; t < count; t++) {
+      Arrays.fill(sum, 0);
+      for (int col0 = 0; col0 < columns; col0 += step) {
+        int col1 = Math.min(columns, col0 + step);
+        scratch.read(t * m + (long) col0 * rows, buf, 0, (col1 - col0) * rows);
+        plan.fold(buf, col0, col1, sum);
       }
-    });
+      out.write((t0 + t) * n, sum, 0, n);
+    }
   }
 
   /** The column c repeated {@code times} times: the entries of {@code c * ones(times)'}. */

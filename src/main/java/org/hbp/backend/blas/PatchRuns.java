@@ -30,6 +30,8 @@ final class PatchRuns {
   final int inputSize;
   private final int[] starts;
   private final int[] runs;
+  /** Zeros as long as the longest run (the source of the padding's bulk copies). */
+  private final double[] zeros;
 
   private PatchRuns(int rows, int columns, int inputSize, int[] starts, int[] runs) {
     this.rows = rows;
@@ -37,6 +39,9 @@ final class PatchRuns {
     this.inputSize = inputSize;
     this.starts = starts;
     this.runs = runs;
+    int longest = 0;
+    for (int r = 2; r < runs.length; r += 3) longest = Math.max(longest, runs[r]);
+    this.zeros = new double[longest];
   }
 
   /** The runs of geometry g. */
@@ -87,6 +92,21 @@ final class PatchRuns {
         int row = runs[3 * r], source = runs[3 * r + 1], length = runs[3 * r + 2];
         if (source < 0) Arrays.fill(out, base + row, base + row + length, 0);
         else System.arraycopy(in, source, out, base + row, length);
+      }
+    }
+  }
+
+  /**
+   * {@link #unfold} written straight into a direct buffer (an off-heap block): column {@code col}
+   * at {@code out[at + (col - col0)·rows ..]}, each run one bulk copy (no staging array).
+   */
+  void unfold(double[] in, int col0, int col1, java.nio.DoubleBuffer out, int at) {
+    for (int col = col0; col < col1; col++) {
+      int base = at + (col - col0) * rows;
+      for (int r = starts[col], end = starts[col + 1]; r < end; r++) {
+        int row = runs[3 * r], source = runs[3 * r + 1], length = runs[3 * r + 2];
+        if (source < 0) out.put(base + row, zeros, 0, length);
+        else out.put(base + row, in, source, length);
       }
     }
   }

@@ -23,7 +23,10 @@ class BlasConvolutionsTest {
       new ConvGeometry(2, 5, 5, 3, 1, 1, 1), // c4d3's kind: 3x3, stride 1, same padding
       new ConvGeometry(3, 7, 6, 3, 2, 1, 2), // stride 2, dilation 2
       new ConvGeometry(4, 6, 5, 1, 1, 0, 1), // 1x1
-      new ConvGeometry(1, 8, 4, 2, 2, 0, 1)}; // no padding, non-square input
+      new ConvGeometry(1, 8, 4, 2, 2, 0, 1), // no padding, non-square input
+      new ConvGeometry(3, 7, 5, 3, 1, 2, 2), // stride 1, dilation 2, odd sizes: the adjoint a convolution padded by d(k-1)-p = 2
+      new ConvGeometry(2, 6, 5, 3, 1, 0, 1), // stride 1, no padding: the adjoint a convolution padded by k-1
+      new ConvGeometry(2, 5, 4, 2, 1, 2, 1)}; // padding beyond the kernel's span (p > d(k-1)): the adjoint multiplies and folds
   private static final int SAMPLES = 5, DIRECTIONS = 3, COUT = 4;
 
   private final BlasBackend be = new BlasBackend(Precision.FLOAT64, 2);
@@ -103,12 +106,85 @@ class BlasConvolutionsTest {
   }
 
   @Test
-  void chunksHoldAtLeastOneItemPerThreadAndAtMostTheBatch() {
-    assertEquals(2, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1));
+  void chunksHoldTheirBytesAtLeastOneItemAndAtMostAShareOfTheBatchPerThread() {
+    assertEquals(1, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1));
     assertEquals(3, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 3 * 8000 + 7));
-    assertEquals(15, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1L << 40));
-    assertEquals(1, BlasConvolutions.itemsPerChunk(1000, 8, 1, 2, 1));
+    assertEquals(8, BlasConvolutions.itemsPerChunk(1000, 8, 15, 2, 1L << 40), "15 items over 2 threads: chunks of at most 8");
+    assertEquals(15, BlasConvolutions.itemsPerChunk(1000, 8, 15, 1, 1L << 40));
+    assertEquals(1, BlasConvolutions.itemsPerChunk(1000, 8, 1, 2, 1L << 40));
     assertTrue((long) BlasConvolutions.itemsPerChunk(1 << 20, 8, 1L << 20, 2, 1L << 50) << 20 <= Integer.MAX_VALUE, "scratch entries within an int");
+  }
+
+  /**
+   * float32 (a backend without oneDNN's convolutions takes this route too): the unfold is staged
+   * through a Java array instead of written straight into the block; both routes of the adjoint.
+   * Entries within 3e-6 of the sum of their terms' magnitudes: about 50 float32 roundings (2^-24
+   * each) for sums of at most 37 terms.
+   */
+  @Test
+  void float32ConvolutionsMatchNaiveLoops() {
+    BlasBackend be32 = new BlasBackend(Precision.FLOAT32, 2);
+    for (ConvGeometry g : GEOMETRIES)
+      for (long bytes : chunkBytes(g)) {
+        BlasConvolutions conv = new BlasConvolutions(be32, be32.products, new ParallelLoops(2), 2, bytes);
+        double[] w = floats(rng.doubles((long) COUT * g.patchRows(), -1, 1).toArray());
+        double[] x = floats(rng.doubles((long) SAMPLES * DIRECTIONS * g.inputSize(), -1, 1).toArray());
+        double[] y = floats(rng.doubles((long) SAMPLES * DIRECTIONS * COUT * g.patches(), -1, 1).toArray());
+        BlasBatch wb = (BlasBatch) be32.fromArray(1, 1, COUT, g.patchRows(), w);
+        double[] z = be32.toArray(conv.convolution(wb, (BlasBatch) be32.fromArray(SAMPLES, DIRECTIONS, g.c(), g.h() * g.w(), x), g, null));
+        double[] xa = be32.toArray(conv.convolutionAdjoint(wb, (BlasBatch) be32.fromArray(SAMPLES, DIRECTIONS, COUT, g.patches(), y), g));
+        double[][] want = naiveConvolution(g, w, x, null, SAMPLES * DIRECTIONS), wantAdjoint = naiveAdjoint(g, w, y, SAMPLES * DIRECTIONS);
+        String what = "float32 " + g + ", chunk " + bytes + " bytes";
+        for (int i = 0; i < z.length; i++) assertEquals(want[0][i], z[i], 3e-6 * want[1][i] + 1e-30, what + " convolution entry " + i);
+        for (int i = 0; i < xa.length; i++) assertEquals(wantAdjoint[0][i], xa[i], 3e-6 * wantAdjoint[1][i] + 1e-30, what + " adjoint entry " + i);
+      }
+  }
+
+  /** The values rounded to float32 (exact inputs of a float32 batch). */
+  private static double[] floats(double[] v) {
+    for (int i = 0; i < v.length; i++) v[i] = (float) v[i];
+    return v;
+  }
+
+  /** Stride 1 with padding at most the kernel's span: the adjoint is a convolution of Y whose output has the input's size; otherwise none. */
+  @Test
+  void adjointIsAConvolutionForStrideOneOnly() {
+    for (ConvGeometry g : GEOMETRIES) {
+      ConvGeometry t = BlasConvolutions.adjointGeometry(g, COUT);
+      if (g.s() != 1 || g.p() > g.d() * (g.k() - 1)) {
+        assertNull(t, g.toString());
+        continue;
+      }
+      assertEquals(new ConvGeometry(COUT, g.outH(), g.outW(), g.k(), 1, g.d() * (g.k() - 1) - g.p(), g.d()), t, g.toString());
+      assertEquals(g.h(), t.outH(), g.toString());
+      assertEquals(g.w(), t.outW(), g.toString());
+    }
+    // the flipped filters, entry by entry: F[ch, (o, i, j)] = W[o, (ch, k-1-i, k-1-j)]
+    ConvGeometry g = GEOMETRIES[4];
+    int k = g.k(), c = g.c();
+    double[] w = rng.doubles((long) COUT * g.patchRows(), -1, 1).toArray(), f = BlasConvolutions.adjointFilters(w, COUT, g);
+    for (int o = 0; o < COUT; o++)
+      for (int ch = 0; ch < c; ch++)
+        for (int i = 0; i < k; i++)
+          for (int j = 0; j < k; j++)
+            assertEquals(w[o + COUT * ((ch * k + k - 1 - i) * k + k - 1 - j)], f[ch + c * ((o * k + i) * k + j)]);
+  }
+
+  /** The threads take chunks in whatever order they get to them: the results are the same bit for bit from run to run. */
+  @Test
+  void resultsAreTheSameBitForBitFromRunToRun() {
+    for (ConvGeometry g : new ConvGeometry[] {GEOMETRIES[0], GEOMETRIES[1]}) {
+      double[] w = rng.doubles((long) COUT * g.patchRows(), -1, 1).toArray();
+      BlasBatch wb = batch(1, 1, COUT, g.patchRows(), w);
+      BlasBatch x = batch(40, 3, g.c(), g.h() * g.w(), rng.doubles(120L * g.inputSize(), -1, 1).toArray());
+      BlasBatch y = batch(40, 3, COUT, g.patches(), rng.doubles(120L * COUT * g.patches(), -1, 1).toArray());
+      BlasConvolutions conv = convolutions(1);
+      double[] z = be.toArray(conv.convolution(wb, x, g, null)), xa = be.toArray(conv.convolutionAdjoint(wb, y, g));
+      for (int run = 0; run < 5; run++) {
+        assertArrayEquals(z, be.toArray(conv.convolution(wb, x, g, null)), 0, g + " convolution, run " + run);
+        assertArrayEquals(xa, be.toArray(conv.convolutionAdjoint(wb, y, g)), 0, g + " adjoint, run " + run);
+      }
+    }
   }
 
   @Test

@@ -65,6 +65,16 @@ final class MemoryProbe implements InvocationHandler {
   }
 
   /**
+   * The backend that runs the kernels of {@code be}: {@code be} itself, or where it is a counting
+   * backend (a trial run of an estimate, a probe inside it) the real one under it, whose memory
+   * and precision the run's plans and messages must name ({@link MemoryEstimate#memoryOf}).
+   */
+  static Backend real(Backend be) {
+    while (Proxy.isProxyClass(be.getClass()) && Proxy.getInvocationHandler(be) instanceof MemoryProbe p) be = p.real;
+    return be;
+  }
+
+  /**
    * Starts recording a phase; {@code directions}: whether direction axes that are multiples of
    * {@value #DIRECTIONS} scale with V in it.
    */

@@ -38,7 +38,8 @@ import org.hbp.backend.Batch;
  * when {@code peak(N)} fits {@code --memory-limit} (and its part beyond the pass fits the memory
  * left: the usable heap, or native memory, as {@link MemoryEstimate#check}); otherwise in chunks of
  * the largest c with {@code pass(N) + peak(c)} within the limit and {@code peak(c)} within the
- * memory left (then evened out: {@code ceil(N / K)} for the {@code K = ceil(N / c)} chunks that c
+ * memory left (inside an estimate's trial run, whose pass is on the counting backend, the memory
+ * and the precision of the real backend under it: {@link MemoryProbe#real}) (then evened out: {@code ceil(N / K)} for the {@code K = ceil(N / c)} chunks that c
  * needs), the batch's pass being held by the caller meanwhile. Where not even one sample fits,
  * the quantity is refused with these sizes. Host arrays outside the backend are not in the probe's
  * count (the estimate's headroom covers small ones); a quantity that keeps large ones names them

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * memory estimate runs on the counting backend ({@link MemoryProbe}), a proxy of the real one: its
  * plan and its refusals must be those of the real backend (blas-f32: float32 entries in native
  * memory), not of an unknown backend (float64 on the Java heap, where every array also takes a
- * header and G1's rounding).
+ * header and G1's rounding). And the estimate counts such a quantity for what it keeps, not for its
+ * peak on the trial's samples ({@link MemoryProbe#selfFitting}).
  */
 class ProbedChunkPlanTest {
   @TempDir Path dir;
@@ -127,5 +128,31 @@ class ProbedChunkPlanTest {
     assertTrue(m.startsWith("the Hessian diagonal does not fit even one sample at a time: "), m);
     assertTrue(m.contains("(estimated at float32 on blas-f32 (native memory))"), m);
     assertFalse(m.contains("Java heap"), m);
+  }
+
+  /**
+   * A self-fitting section (a quantity that plans its own chunks): its allocations inside are left
+   * out of the peak, what it keeps counts after it. By hand, on the cpu backend in float64: 10
+   * entries held before (80 B), 1000 taken and freed inside (8000 B), 20 kept (160 B): a peak of
+   * 240 B, where without the section it is 8080 B.
+   */
+  @Test
+  void aSelfFittingSectionCountsWhatItKeepsNotItsPeak() {
+    for (boolean section : new boolean[] {true, false}) {
+      MemoryProbe probe = new MemoryProbe(Backends.create("cpu", 1), 8);
+      Backend pb = probe.backend();
+      probe.phase("step", false);
+      Batch held = pb.fill(10, 1, 1);
+      java.util.function.Supplier<Batch> work = () -> {
+        Batch big = pb.fill(1000, 1, 2);
+        pb.release(big);
+        return pb.fill(20, 1, 3);
+      };
+      Batch kept = section ? MemoryProbe.selfFitting(pb, work) : work.get();
+      long peak = probe.peaks(MemoryProbe.SAMPLES, phase -> 1, b -> b).get("step");
+      assertEquals(section ? 80 + 160 : 80 + 8000, peak, section ? "in a section" : "without one");
+      pb.release(kept);
+      pb.release(held);
+    }
   }
 }

@@ -304,7 +304,8 @@ public final class BenchCommand extends HbpCommand {
       try {
         // the memory estimate of this strategy's pass and products (kfra/bda: the layers' matrices first)
         MemoryEstimate.curvature(network, params, batch, kind, strategy, 1, MemoryEstimate.Output.VECTORS, maxDirections, limit).check(limit);
-        c = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), limit, this::barNotice); // the timed runs below say it no more
+        String row = "curvature pass " + strategy.label(); // the line names its row: a --diagonals row may say the same
+        c = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), limit, line -> barNotice(row + ": " + line)); // the timed runs say it no more
       } catch (IllegalArgumentException refused) {
         // the memory estimate refused this strategy: report it and go on
         bar.clear();

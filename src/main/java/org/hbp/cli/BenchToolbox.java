@@ -83,7 +83,7 @@ final class BenchToolbox {
    * One row per asked diagonal: the exact GGN diagonal (every column of the loss factor S), the
    * Monte-Carlo one with K = 1 (Rademacher), the Hessian diagonal; each on the bench's pass, in
    * chunks of samples where the batch does not fit --memory-limit (the chunks' passes are timed too;
-   * the first, untimed run tells {@code notices} so in one line).
+   * the first, untimed run tells {@code notices} so in one line that starts with the row's name).
    */
   static void diagonals(Rows rows, Backend be, Network net, Pass pass, List<String> asked, int samples, int bytesPerEntry, long limit,
       Consumer<String> notices) {
@@ -101,7 +101,7 @@ final class BenchToolbox {
       };
       Supplier<Map<String, Batch>> run = () -> diagonal.apply(line -> {});
       try {
-        release(be, diagonal.apply(notices));
+        release(be, diagonal.apply(line -> notices.accept(what + ": " + line))); // the line names its row
       } catch (UserError refused) {
         rows.refused(what, refused.getMessage());
         continue;

@@ -26,6 +26,7 @@ import org.hbp.train.CgNewton;
 import org.hbp.train.KfacNewton;
 import org.hbp.train.Initialization;
 import org.hbp.train.Optimizer;
+import org.hbp.train.Progress;
 import org.hbp.train.Sgd;
 import org.hbp.train.Trainer;
 import picocli.CommandLine.Command;
@@ -193,20 +194,27 @@ public final class TrainCommand extends HbpCommand {
     Map<String, Batch> initial = onnx != null ? new TorchLayout(net).parametersOnly(onnx, networkOptions.parameterSource(null))
         : Initialization.xavierNormal(net, seed);
     MemoryEstimate.training(net, initial, batch, evalBatch, probe -> {
-      Optimizer o = optimizer(probe, Math.min(cgMaxiter, 2));
+      Optimizer o = optimizer(probe, Math.min(cgMaxiter, 2), line -> {}); // the trial's 2 samples say nothing
       return o::step;
     }).check(limit);
     return initial;
   }
 
+  /** The run's optimizer; a {@code diag-*} strategy computed in chunks of samples says so once, on standard error. */
   Optimizer optimizer(Network net) {
-    return optimizer(net, cgMaxiter);
+    return optimizer(net, cgMaxiter, this::stepNotice);
   }
 
-  private Optimizer optimizer(Network net, int cgIterations) {
+  /** A notice of the steps, on its own line: after a progress bar's open line, a line break first. */
+  private void stepNotice(String line) {
+    if (Progress.lineOpen()) err().println();
+    notice(line);
+  }
+
+  private Optimizer optimizer(Network net, int cgIterations, java.util.function.Consumer<String> notices) {
     switch (optimizer) {
       case CG_NEWTON:
-        return new CgNewton(net, cgNewton(cgIterations));
+        return new CgNewton(net, cgNewton(cgIterations), notices);
       case SGD:
         return new Sgd(net, lr == null ? 0.1 : lr, momentum);
       case ADAM:
@@ -214,7 +222,7 @@ public final class TrainCommand extends HbpCommand {
       case KFAC:
         if (curvature != CurvatureKind.GGN)
           throw new UserError("--optimizer kfac inverts Kronecker factors of the GGN; --curvature " + curvature.label() + " does not apply (drop it)");
-        return new KfacNewton(net, new KfacNewton.Settings(lr == null ? 0.1 : lr, alpha, strategy, kfac.options(seed), memoryLimit.bytes()));
+        return new KfacNewton(net, new KfacNewton.Settings(lr == null ? 0.1 : lr, alpha, strategy, kfac.options(seed), memoryLimit.bytes()), notices);
       default:
         throw new IllegalStateException("optimizer " + optimizer);
     }

@@ -173,15 +173,23 @@ public final class MemoryEstimate {
 
   // ---- where a backend keeps its batches --------------------------------------------------
 
-  /** The memory a backend keeps its batches in. */
+  /**
+   * The memory a backend keeps its batches in; of a counting backend ({@link MemoryProbe}: an
+   * estimate's trial run) that of the real backend under it.
+   */
   public static Memory memoryOf(Backend be) {
+    be = MemoryProbe.real(be);
     if (be instanceof BlasBackend) return Memory.NATIVE;
     if (be instanceof OpenClBackend) return Memory.DEVICE;
     return Memory.HEAP;
   }
 
-  /** The precision of a backend's batches (float64 for the cpu backend and unknown ones). */
+  /**
+   * The precision of a backend's batches (float64 for the cpu backend and unknown ones); of a
+   * counting backend that of the real backend under it.
+   */
   public static Precision precisionOf(Backend be) {
+    be = MemoryProbe.real(be);
     if (be instanceof BlasBackend b) return b.precision();
     if (be instanceof OpenClBackend o) return o.precision();
     return Precision.FLOAT64;

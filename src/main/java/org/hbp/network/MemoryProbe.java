@@ -28,6 +28,13 @@ import org.hbp.backend.Batch;
  * allocation and release is logged with the phase it happened in; {@link #peaks} replays the log
  * for N samples and V directions, each batch at its size there. Inside a kernel, scratch memory
  * that never leaves it is not seen (the estimate's headroom covers it).
+ *
+ * <p><b>Quantities that fit themselves.</b> A quantity that plans its own chunks of samples against
+ * the limit at the run's batch ({@link SampleChunks}: the diagonals, the per-sample gradients) runs
+ * in the trial on {@value #SAMPLES} samples, where it does not chunk; scaled to N, its peak would be
+ * that of the whole batch at once, which the run never holds. So it runs as a self-fitting section
+ * ({@link #selfFitting}): its allocations and releases are logged, and what it keeps counts after
+ * it, but the totals inside it are left out of the peaks (its own plan keeps them within the limit).
  */
 final class MemoryProbe implements InvocationHandler {
   /** Samples of the probe's batches. */
@@ -39,8 +46,12 @@ final class MemoryProbe implements InvocationHandler {
 
   private record Live(Batch batch, int bucket, long bytes, int id) {}
 
-  /** An allocation (bytes of one unit of its bucket) or, with bucket -1, the release of allocation {@code id}. */
-  private record Event(String phase, int bucket, long bytes, int id) {}
+  /**
+   * An allocation (bytes of one unit of its bucket), with bucket -1 the release of allocation
+   * {@code id}, with bucket -2 the end of a self-fitting section; {@code counted}: whether the total
+   * after it counts for the peak (not inside a self-fitting section).
+   */
+  private record Event(String phase, int bucket, long bytes, int id, boolean counted) {}
 
   private final Backend real;
   private final int entryBytes;
@@ -51,6 +62,8 @@ final class MemoryProbe implements InvocationHandler {
   private final List<String> phases = new ArrayList<>();
   private String current;
   private boolean directionsScale;
+  /** How deep in self-fitting sections the run is (0: outside). */
+  private int selfFitting;
 
   MemoryProbe(Backend real, int entryBytes) {
     this.real = real;
@@ -62,6 +75,38 @@ final class MemoryProbe implements InvocationHandler {
   /** The counting backend. */
   Backend backend() {
     return proxy;
+  }
+
+  /**
+   * The backend that runs the kernels of {@code be}: {@code be} itself, or where it is a counting
+   * backend (a trial run of an estimate, a probe inside it) the real one under it, whose memory
+   * and precision the run's plans and messages must name ({@link MemoryEstimate#memoryOf}).
+   */
+  static Backend real(Backend be) {
+    for (MemoryProbe p = of(be); p != null; p = of(be)) be = p.real;
+    return be;
+  }
+
+  /** The probe whose counting backend {@code be} is, or null. */
+  private static MemoryProbe of(Backend be) {
+    return Proxy.isProxyClass(be.getClass()) && Proxy.getInvocationHandler(be) instanceof MemoryProbe p ? p : null;
+  }
+
+  /**
+   * Runs {@code work}, a quantity that fits itself into the limit, on {@code be}; where {@code be}
+   * is a counting backend (of every probe under it too) as a self-fitting section: the totals
+   * inside it are left out of the peaks, what it keeps counts from its end on.
+   */
+  static <T> T selfFitting(Backend be, java.util.function.Supplier<T> work) {
+    List<MemoryProbe> probes = new ArrayList<>();
+    for (MemoryProbe p = of(be); p != null; p = of(p.real)) probes.add(p);
+    for (MemoryProbe p : probes) p.selfFitting++;
+    try {
+      return work.get();
+    } finally {
+      for (MemoryProbe p : probes)
+        if (--p.selfFitting == 0) p.events.add(new Event(p.current, -2, 0, -1, true)); // the total it leaves counts
+    }
   }
 
   /**
@@ -92,7 +137,9 @@ final class MemoryProbe implements InvocationHandler {
         phase = e.phase;
         v = directions.applyAsLong(phase);
       }
-      if (e.bucket < 0) {
+      if (e.bucket == -2) {
+        // the end of a self-fitting section: the total as it leaves it
+      } else if (e.bucket < 0) {
         Long b = live.remove(e.id);
         if (b != null) total -= b;
       } else {
@@ -103,7 +150,7 @@ final class MemoryProbe implements InvocationHandler {
         live.put(e.id, b);
         total += b;
       }
-      peak.merge(phase, (long) Math.min(total, Long.MAX_VALUE), Math::max);
+      if (e.counted) peak.merge(phase, (long) Math.min(total, Long.MAX_VALUE), Math::max);
     }
     return peak;
   }
@@ -142,7 +189,7 @@ final class MemoryProbe implements InvocationHandler {
     int id = events.size();
     live.add(new Live(b, bucket, bytes, id));
     now[bucket] += bytes;
-    events.add(new Event(current, bucket, bytes, id));
+    events.add(new Event(current, bucket, bytes, id, selfFitting == 0));
   }
 
   private void forget(Batch b) {
@@ -151,7 +198,7 @@ final class MemoryProbe implements InvocationHandler {
       if (l.batch == b || real.sharesStorage(b, l.batch)) {
         live.remove(i);
         now[l.bucket] -= l.bytes;
-        events.add(new Event(current, -1, 0, l.id));
+        events.add(new Event(current, -1, 0, l.id, selfFitting == 0));
         return;
       }
     }

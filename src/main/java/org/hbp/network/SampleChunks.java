@@ -46,6 +46,12 @@ import org.hbp.backend.Batch;
  * {@code peak(c)}, on the Java heap. Where its output alone does not fit beside the batch's pass, the
  * quantity is refused with its size. The probe's log is kept per network and quantity, so repeated
  * calls (a benchmark's runs) probe once.
+ *
+ * <p><b>Inside an estimate's trial run</b> (the pass on a counting backend: {@code --strategy
+ * diag-*} of curvature, spectrum, bench and train) the plan takes the memory and precision of the
+ * real backend under it ({@link MemoryProbe#real}), and the quantity runs as a self-fitting section
+ * ({@link MemoryProbe#selfFitting}): the estimate counts what it keeps, not its peak on the trial's
+ * samples, since at the run's batch its own plan keeps it within the limit.
  */
 final class SampleChunks {
   private SampleChunks() {}
@@ -139,6 +145,13 @@ final class SampleChunks {
    * one line when it chunks.
    */
   static void forEach(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, Receiver receiver) {
+    MemoryProbe.selfFitting(pass.net.be, () -> {
+      sweep(pass, q, plan, limit, notices, receiver);
+      return null;
+    });
+  }
+
+  private static void sweep(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, Receiver receiver) {
     int n = pass.samples;
     if (!plan.chunked()) {
       receiver.accept(0, n, q.sums().of(pass, 0, n, limit));
@@ -167,6 +180,10 @@ final class SampleChunks {
    * @throws UserError when one sample does not fit, with the sizes
    */
   static Plan plan(Pass pass, Quantity q, long limit) {
+    return MemoryProbe.selfFitting(pass.net.be, () -> planned(pass, q, limit));
+  }
+
+  private static Plan planned(Pass pass, Quantity q, long limit) {
     int n = pass.samples;
     Network net = pass.net;
     MemoryProbe probe = probe(pass, q);

@@ -3,12 +3,14 @@ package org.hbp.train;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.KfacOptions;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
@@ -48,10 +50,21 @@ public final class CgNewton implements Optimizer {
 
   private final Network net;
   private final Settings s;
+  private final Consumer<String> notices;
 
+  /** An optimizer that says nothing of how it computes the curvature. */
   public CgNewton(Network net, Settings settings) {
+    this(net, settings, line -> {});
+  }
+
+  /**
+   * An optimizer that tells {@code notices} what the run should know of its curvature (a {@code
+   * diag-*} strategy computed in chunks of samples), each distinct line once per run ({@link RunNotices}).
+   */
+  public CgNewton(Network net, Settings settings, Consumer<String> notices) {
     this.net = net;
     this.s = settings;
+    this.notices = RunNotices.onceEach(notices);
   }
 
   public Settings settings() {
@@ -74,7 +87,7 @@ public final class CgNewton implements Optimizer {
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = pass.curvature(s.curvature(), s.strategy(), s.memoryLimitBytes());
+    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), s.memoryLimitBytes(), notices);
     int iterations = 0;
     for (String name : net.parameterNames()) {
       int[] shape = net.parameterShape(name);

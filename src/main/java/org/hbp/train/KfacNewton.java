@@ -2,6 +2,7 @@ package org.hbp.train;
 
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -34,11 +35,22 @@ public final class KfacNewton implements Optimizer {
 
   private final Network net;
   private final Settings s;
+  private final Consumer<String> notices;
   private long steps;
 
+  /** An optimizer that says nothing of how it computes the curvature. */
   public KfacNewton(Network net, Settings settings) {
+    this(net, settings, line -> {});
+  }
+
+  /**
+   * An optimizer that tells {@code notices} what the run should know of its curvature (a {@code
+   * diag-*} strategy computed in chunks of samples), each distinct line once per run ({@link RunNotices}).
+   */
+  public KfacNewton(Network net, Settings settings, Consumer<String> notices) {
     this.net = net;
     this.s = settings;
+    this.notices = RunNotices.onceEach(notices);
   }
 
   @Override
@@ -59,7 +71,8 @@ public final class KfacNewton implements Optimizer {
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = Curvature.of(pass, CurvatureKind.GGN, s.strategy(), s.options().withSeed(s.options().seed() + steps), s.memoryLimitBytes());
+    Curvature c = Curvature.of(pass, CurvatureKind.GGN, s.strategy(), s.options().withSeed(s.options().seed() + steps), s.memoryLimitBytes(),
+        notices);
     for (String name : net.parameterNames()) {
       Batch minusG = be.scale(pass.gradient(name), -1);
       Batch d = c.dampedSolve(name, minusG, s.alpha());

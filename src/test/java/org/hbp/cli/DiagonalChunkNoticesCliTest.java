@@ -25,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The strategy and bench paths that compute a diagonal in chunks of samples say so on standard
  * error, in the line {@code hbp curvature --diagonal} prints: {@code --strategy diag-hessian} of
  * {@code hbp curvature} and {@code hbp spectrum}, and {@code hbp bench}'s diag-hessian strategy and
- * {@code --diagonals hessian} row (once each: the timed runs do not repeat it). The net: 300 inputs,
+ * {@code --diagonals hessian} row (once each: the timed runs do not repeat it; each line starts with
+ * the name of its row, since both would say the same). The net: 300 inputs,
  * 300 sigmoid units, 3 classes, batch 10, whose Hessian diagonal carries 2 x 300 columns of 300
  * entries per sample at the sigmoid (1.4 MiB a sample in float64): over a limit of 12 MiB for the
  * batch, within it for a few samples.
@@ -35,8 +36,8 @@ class DiagonalChunkNoticesCliTest {
 
   private static final int N = 10, IN = 300, HIDDEN = 300, CLASSES = 3;
   private static final String LIMIT = "0.012";
-  private static final Pattern NOTICE = Pattern.compile(
-      "hbp: the Hessian diagonal of batch 10 does not fit the memory limit [0-9.]+ MiB at once: computing it in (\\d+) chunks of (\\d+) samples?.*");
+  private static final Pattern LINE = Pattern.compile(
+      "hbp: (?:([a-z -]+): )?the Hessian diagonal of batch 10 does not fit the memory limit [0-9.]+ MiB at once: computing it in (\\d+) chunks of (\\d+) samples?.*");
   private Path net;
 
   @BeforeEach
@@ -87,24 +88,37 @@ class DiagonalChunkNoticesCliTest {
     assertChunkLines(r[2], 1);
   }
 
-  /** Two lines: the diag-hessian strategy's curvature pass and the --diagonals row, each said once, not at each timed run. */
+  /**
+   * Two lines, each naming its row: the diag-hessian strategy's curvature pass and the --diagonals
+   * row, each said once, not at each timed run.
+   */
   @Test
   void benchSaysOnceForEachRowThatChunks() {
     String[] r = run("bench", "--net", net.toString(), "--batch", "10", "--backend", "blas-f64", "--repeat", "2", "--warmup", "1", "--curvature", "hessian",
         "--strategies", "diag-hessian", "--directions", "1", "--diagonals", "hessian", "--memory-limit", LIMIT);
     assertTrue(r[1].contains("curvature pass diag-hessian") && r[1].contains("hessian diagonal"), r[1]);
     assertFalse(r[1].contains("refused"), r[1]);
-    assertChunkLines(r[2], 2);
+    assertChunkLines(r[2], "curvature pass diag-hessian", "hessian diagonal");
   }
 
   /** {@code err} is {@code lines} notices that the Hessian diagonal runs in more than one chunk, and nothing else. */
   private static void assertChunkLines(String err, int lines) {
+    assertChunkLines(err, new String[lines]);
+  }
+
+  /**
+   * {@code err} is one notice per row that the Hessian diagonal runs in more than one chunk, in
+   * order, each starting with its row's name ({@code null}: no name), and nothing else.
+   */
+  private static void assertChunkLines(String err, String... rows) {
     List<String> all = err.lines().toList();
-    assertEquals(lines, all.size(), err);
-    for (String line : all) {
-      Matcher m = NOTICE.matcher(line);
+    assertEquals(rows.length, all.size(), err);
+    for (int i = 0; i < rows.length; i++) {
+      String line = all.get(i);
+      Matcher m = LINE.matcher(line);
       assertTrue(m.matches(), line);
-      int chunks = Integer.parseInt(m.group(1)), size = Integer.parseInt(m.group(2));
+      assertEquals(rows[i], m.group(1), line);
+      int chunks = Integer.parseInt(m.group(2)), size = Integer.parseInt(m.group(3));
       assertTrue(chunks > 1 && chunks == (N + size - 1) / size, line);
     }
   }

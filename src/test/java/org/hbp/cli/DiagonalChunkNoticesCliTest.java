@@ -4,17 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.junit.jupiter.api.BeforeEach;
@@ -45,19 +40,7 @@ class DiagonalChunkNoticesCliTest {
     net = dir.resolve("net.hbp");
     Files.writeString(net, String.join("\n", "network n {", "  input x: vector(" + IN + ");", "  linear(m = " + HIDDEN + ");", "  sigmoid;",
         "  linear(m = " + CLASSES + ");", "  loss crossentropy;", "}"));
-    Random rng = new Random(3);
-    Map<String, NdArray> p = new LinkedHashMap<>();
-    p.put("0.weight", NdArray.of(gaussian(rng, HIDDEN * IN, 1 / Math.sqrt(IN)), HIDDEN, IN));
-    p.put("0.bias", NdArray.of(gaussian(rng, HIDDEN, 0.1), HIDDEN));
-    p.put("2.weight", NdArray.of(gaussian(rng, CLASSES * HIDDEN, 1 / Math.sqrt(HIDDEN)), CLASSES, HIDDEN));
-    p.put("2.bias", NdArray.of(gaussian(rng, CLASSES, 0.1), CLASSES));
-    Npz.write(dir.resolve("params.npz"), p);
-    double[] y = new double[N];
-    for (int i = 0; i < N; i++) y[i] = rng.nextInt(CLASSES);
-    Map<String, NdArray> b = new LinkedHashMap<>();
-    b.put("x", NdArray.of(gaussian(rng, N * IN, 1), N, IN));
-    b.put("y", NdArray.of(y, DType.INT64, N));
-    Npz.write(dir.resolve("batch.npz"), b);
+    CommandRuns.writeClassifierProblem(dir, IN, HIDDEN, CLASSES, N, 3);
   }
 
   /**
@@ -66,9 +49,9 @@ class DiagonalChunkNoticesCliTest {
    */
   @Test
   void curvatureWithADiagonalStrategySaysItChunks() throws Exception {
-    String[] chunked = run(curvature("chunked.npz", "--memory-limit", LIMIT)), whole = run(curvature("whole.npz"));
-    assertChunkLines(chunked[2], 1);
-    assertFalse(whole[2].contains("chunks"), whole[2]);
+    CommandRuns.Output chunked = CommandRuns.ok(curvature("chunked.npz", "--memory-limit", LIMIT)), whole = CommandRuns.ok(curvature("whole.npz"));
+    assertChunkLines(chunked.err(), 1);
+    assertFalse(whole.err().contains("chunks"), whole.err());
     Map<String, NdArray> got = Npz.read(dir.resolve("chunked.npz")), want = Npz.read(dir.resolve("whole.npz"));
     assertEquals(4, want.size());
     for (String name : want.keySet()) {
@@ -82,10 +65,10 @@ class DiagonalChunkNoticesCliTest {
 
   @Test
   void spectrumWithADiagonalStrategySaysItChunks() {
-    String[] r = run("spectrum", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
+    CommandRuns.Output r = CommandRuns.ok("spectrum", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch", dir.resolve("batch.npz").toString(),
         "--curvature", "hessian", "--strategy", "diag-hessian", "--top", "1", "--scope", "blocks", "--out", dir.resolve("spectrum").toString(),
         "--memory-limit", LIMIT);
-    assertChunkLines(r[2], 1);
+    assertChunkLines(r.err(), 1);
   }
 
   /**
@@ -94,11 +77,11 @@ class DiagonalChunkNoticesCliTest {
    */
   @Test
   void benchSaysOnceForEachRowThatChunks() {
-    String[] r = run("bench", "--net", net.toString(), "--batch", "10", "--backend", "blas-f64", "--repeat", "2", "--warmup", "1", "--curvature", "hessian",
+    CommandRuns.Output r = CommandRuns.ok("bench", "--net", net.toString(), "--batch", "10", "--backend", "blas-f64", "--repeat", "2", "--warmup", "1", "--curvature", "hessian",
         "--strategies", "diag-hessian", "--directions", "1", "--diagonals", "hessian", "--memory-limit", LIMIT);
-    assertTrue(r[1].contains("curvature pass diag-hessian") && r[1].contains("hessian diagonal"), r[1]);
-    assertFalse(r[1].contains("refused"), r[1]);
-    assertChunkLines(r[2], "curvature pass diag-hessian", "hessian diagonal");
+    assertTrue(r.out().contains("curvature pass diag-hessian") && r.out().contains("hessian diagonal"), r.out());
+    assertFalse(r.out().contains("refused"), r.out());
+    assertChunkLines(r.err(), "curvature pass diag-hessian", "hessian diagonal");
   }
 
   /** {@code err} is {@code lines} notices that the Hessian diagonal runs in more than one chunk, and nothing else. */
@@ -131,17 +114,4 @@ class DiagonalChunkNoticesCliTest {
     return args.toArray(new String[0]);
   }
 
-  /** Runs a command line, expecting success: its exit status, standard output and error. */
-  private static String[] run(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    assertEquals(0, code, out + "\n" + err);
-    return new String[] {String.valueOf(code), out.toString(), err.toString()};
-  }
-
-  private static double[] gaussian(Random rng, int n, double scale) {
-    double[] d = new double[n];
-    for (int i = 0; i < n; i++) d[i] = scale * rng.nextGaussian();
-    return d;
-  }
 }

@@ -3,15 +3,13 @@ package org.hbp.network;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.hbp.cli.Main;
+import org.hbp.cli.CommandRuns;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
@@ -41,14 +39,14 @@ class SampleChunksCliTest {
     writeProblem(params, batch);
     String[] limited = command(params, batch, dir.resolve("chunked.npz"), "--memory-limit", Double.toString(LIMIT_GIB));
     String[] whole = command(params, batch, dir.resolve("whole.npz"));
-    String[] chunkedRun = run(limited), wholeRun = run(whole);
+    CommandRuns.Output chunkedRun = CommandRuns.ok(limited), wholeRun = CommandRuns.ok(whole);
     Matcher m = Pattern.compile("hbp: the Hessian diagonal of batch 9 does not fit the memory limit [0-9.]+ MiB at once: computing it in (\\d+) chunks? of (\\d+) samples?")
-        .matcher(chunkedRun[1]);
-    assertTrue(m.find(), chunkedRun[1]);
+        .matcher(chunkedRun.err());
+    assertTrue(m.find(), chunkedRun.err());
     int chunks = Integer.parseInt(m.group(1)), size = Integer.parseInt(m.group(2));
-    assertTrue(chunks > 1 && size < N && chunks == (N + size - 1) / size, chunkedRun[1]);
-    assertEquals(1, chunkedRun[1].lines().count(), "one line on standard error: " + chunkedRun[1]);
-    assertTrue(!wholeRun[1].contains("chunks"), "the default limit holds the whole batch: " + wholeRun[1]);
+    assertTrue(chunks > 1 && size < N && chunks == (N + size - 1) / size, chunkedRun.err());
+    assertEquals(1, chunkedRun.err().lines().count(), "one line on standard error: " + chunkedRun.err());
+    assertTrue(!wholeRun.err().contains("chunks"), "the default limit holds the whole batch: " + wholeRun.err());
     Map<String, NdArray> got = Npz.read(dir.resolve("chunked.npz")), want = Npz.read(dir.resolve("whole.npz"));
     assertEquals(2 * (WIDTHS.length - 1), want.size());
     for (String name : want.keySet()) {
@@ -63,17 +61,7 @@ class SampleChunksCliTest {
   private static String[] command(Path params, Path batch, Path out, String... more) {
     String[] base = {"curvature", "--net", "networks/fc.hbp", "--params", params.toString(), "--batch", batch.toString(), "--curvature", "hessian",
         "--diagonal", "hessian", "--backend", "blas-f64", "--out", out.toString()};
-    String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
-    System.arraycopy(more, 0, all, base.length, more.length);
-    return all;
-  }
-
-  /** Runs a command line; returns its standard output and error, after checking that it succeeded. */
-  private static String[] run(String[] args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    assertEquals(0, code, out + "\n" + err);
-    return new String[] {out.toString(), err.toString()};
+    return CommandRuns.with(base, more);
   }
 
   /** PyTorch-named parameters ({@code 1.weight}, ...: Linear layers at 1, 3, ..., 15 after the flatten) and a batch of N images. */
@@ -82,21 +70,15 @@ class SampleChunksCliTest {
     Map<String, NdArray> p = new LinkedHashMap<>();
     for (int l = 0; l + 1 < WIDTHS.length; l++) {
       int in = WIDTHS[l], out = WIDTHS[l + 1];
-      p.put((2 * l + 1) + ".weight", NdArray.of(gaussian(rng, out * in, 1 / Math.sqrt(in)), out, in));
-      p.put((2 * l + 1) + ".bias", NdArray.of(gaussian(rng, out, 0.1), out));
+      p.put((2 * l + 1) + ".weight", NdArray.of(CommandRuns.gaussian(rng, out * in, 1 / Math.sqrt(in)), out, in));
+      p.put((2 * l + 1) + ".bias", NdArray.of(CommandRuns.gaussian(rng, out, 0.1), out));
     }
     Npz.write(params, p);
     double[] y = new double[N];
     for (int i = 0; i < N; i++) y[i] = rng.nextInt(10);
     Map<String, NdArray> b = new LinkedHashMap<>();
-    b.put("x", NdArray.of(gaussian(rng, N * 3072, 1), N, 3, 32, 32));
+    b.put("x", NdArray.of(CommandRuns.gaussian(rng, N * 3072, 1), N, 3, 32, 32));
     b.put("y", NdArray.of(y, DType.INT64, N));
     Npz.write(batch, b);
-  }
-
-  private static double[] gaussian(Random rng, int n, double scale) {
-    double[] d = new double[n];
-    for (int i = 0; i < n; i++) d[i] = scale * rng.nextGaussian();
-    return d;
   }
 }

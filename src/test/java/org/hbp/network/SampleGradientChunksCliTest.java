@@ -9,13 +9,11 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.hbp.cli.CommandRuns;
 import org.hbp.cli.Main;
-import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.junit.jupiter.api.Test;
@@ -49,16 +47,16 @@ class SampleGradientChunksCliTest {
     long limit = (long) (LIMIT_GIB * (1L << 30)), firstLayer = (long) HIDDEN * IN + HIDDEN;
     assertTrue(3 * N * firstLayer * 8 + N * P * 8 > limit, "the old path's peak beyond the pass exceeds the limit");
     Path net = writeProblem();
-    String[] chunked = run(command(net, dir.resolve("chunked"), "--memory-limit", Double.toString(LIMIT_GIB)));
-    String[] whole = run(command(net, dir.resolve("whole")));
+    CommandRuns.Output chunked = CommandRuns.ok(command(net, dir.resolve("chunked"), "--memory-limit", Double.toString(LIMIT_GIB)));
+    CommandRuns.Output whole = CommandRuns.ok(command(net, dir.resolve("whole")));
     Matcher m = Pattern.compile("hbp: the per-sample gradients of batch 10 do not fit the memory limit [0-9.]+ MiB at once: computing them in (\\d+) chunks of (\\d+) samples?")
-        .matcher(chunked[1]);
-    assertTrue(m.find(), chunked[1]);
+        .matcher(chunked.err());
+    assertTrue(m.find(), chunked.err());
     int chunks = Integer.parseInt(m.group(1)), size = Integer.parseInt(m.group(2));
-    assertTrue(chunks > 1 && size < N && chunks == (N + size - 1) / size, chunked[1]);
-    assertEquals(1, chunked[1].lines().count(), "one line on standard error: " + chunked[1]);
-    assertFalse(whole[1].contains("chunks"), "the default limit holds the whole batch: " + whole[1]);
-    assertEquals(whole[0].replace(dir.resolve("whole").toString(), "OUT"), chunked[0].replace(dir.resolve("chunked").toString(), "OUT"),
+    assertTrue(chunks > 1 && size < N && chunks == (N + size - 1) / size, chunked.err());
+    assertEquals(1, chunked.err().lines().count(), "one line on standard error: " + chunked.err());
+    assertFalse(whole.err().contains("chunks"), "the default limit holds the whole batch: " + whole.err());
+    assertEquals(whole.out().replace(dir.resolve("whole").toString(), "OUT"), chunked.out().replace(dir.resolve("chunked").toString(), "OUT"),
         "the same report (to the printed digits)");
     for (String file : new String[] {"batch_grad.npz", "batch_l2.npz", "variance.npz"}) {
       Map<String, NdArray> got = Npz.read(dir.resolve("chunked").resolve(file)), want = Npz.read(dir.resolve("whole").resolve(file));
@@ -92,44 +90,15 @@ class SampleGradientChunksCliTest {
   }
 
   private String[] command(Path net, Path out, String... more) {
-    String[] base = {"gradients", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
-        dir.resolve("batch.npz").toString(), "--out", out.toString()};
-    String[] all = Arrays.copyOf(base, base.length + more.length);
-    System.arraycopy(more, 0, all, base.length, more.length);
-    return all;
-  }
-
-  /** Runs a command line; its standard output and error, after checking that it succeeded. */
-  private static String[] run(String[] args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-    assertEquals(0, code, out + "\n" + err);
-    return new String[] {out.toString(), err.toString()};
+    return CommandRuns.with(new String[] {"gradients", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
+        dir.resolve("batch.npz").toString(), "--out", out.toString()}, more);
   }
 
   /** The net's file, PyTorch-named parameters (layers 0 and 2) and a batch of N samples. */
   private Path writeProblem() throws Exception {
     Path net = dir.resolve("wide.hbp");
     Files.writeString(net, NET);
-    Random rng = new Random(29);
-    Map<String, NdArray> p = new LinkedHashMap<>();
-    p.put("0.weight", NdArray.of(gaussian(rng, HIDDEN * IN, 1 / Math.sqrt(IN)), HIDDEN, IN));
-    p.put("0.bias", NdArray.of(gaussian(rng, HIDDEN, 0.1), HIDDEN));
-    p.put("2.weight", NdArray.of(gaussian(rng, CLASSES * HIDDEN, 1 / Math.sqrt(HIDDEN)), CLASSES, HIDDEN));
-    p.put("2.bias", NdArray.of(gaussian(rng, CLASSES, 0.1), CLASSES));
-    Npz.write(dir.resolve("params.npz"), p);
-    double[] y = new double[N];
-    for (int i = 0; i < N; i++) y[i] = rng.nextInt(CLASSES);
-    Map<String, NdArray> b = new LinkedHashMap<>();
-    b.put("x", NdArray.of(gaussian(rng, N * IN, 1), N, IN));
-    b.put("y", NdArray.of(y, DType.INT64, N));
-    Npz.write(dir.resolve("batch.npz"), b);
+    CommandRuns.writeClassifierProblem(dir, IN, HIDDEN, CLASSES, N, 29);
     return net;
-  }
-
-  private static double[] gaussian(Random rng, int n, double scale) {
-    double[] d = new double[n];
-    for (int i = 0; i < n; i++) d[i] = scale * rng.nextGaussian();
-    return d;
   }
 }

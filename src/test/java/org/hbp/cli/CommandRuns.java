@@ -1,6 +1,7 @@
 package org.hbp.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -55,6 +56,25 @@ public final class CommandRuns {
     b.put("x", NdArray.of(gaussian(rng, n * in, 1), n, in));
     b.put("y", NdArray.of(y, DType.INT64, n));
     Npz.write(dir.resolve("batch.npz"), b);
+  }
+
+  /**
+   * The npz file {@code got} holds the arrays of {@code want}, {@code count} of them, each of the same shape and equal entry by
+   * entry to {@code rtol} times the array's largest |entry| (which must not be 0: something is compared).
+   */
+  public static void assertSameArrays(Path want, Path got, int count, double rtol) throws Exception {
+    Map<String, NdArray> w = Npz.read(want), g = Npz.read(got);
+    assertEquals(w.keySet(), g.keySet(), got.toString());
+    assertEquals(count, w.size(), want.toString());
+    for (String name : w.keySet()) {
+      String what = got.getFileName() + " " + name;
+      assertEquals(Arrays.toString(w.get(name).shape()), Arrays.toString(g.get(name).shape()), what);
+      double[] a = w.get(name).data(), b = g.get(name).data();
+      double scale = 0;
+      for (double v : a) scale = Math.max(scale, Math.abs(v));
+      assertTrue(scale > 0, what + " is zero: nothing compared");
+      for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], rtol * scale, what + "[" + i + "]");
+    }
   }
 
   /** n draws of {@code scale} times a standard Gaussian. */

@@ -47,15 +47,7 @@ class SampleChunksCliTest {
     assertTrue(chunks > 1 && size < N && chunks == (N + size - 1) / size, chunkedRun.err());
     assertEquals(1, chunkedRun.err().lines().count(), "one line on standard error: " + chunkedRun.err());
     assertTrue(!wholeRun.err().contains("chunks"), "the default limit holds the whole batch: " + wholeRun.err());
-    Map<String, NdArray> got = Npz.read(dir.resolve("chunked.npz")), want = Npz.read(dir.resolve("whole.npz"));
-    assertEquals(2 * (WIDTHS.length - 1), want.size());
-    for (String name : want.keySet()) {
-      double[] w = want.get(name).data(), g = got.get(name).data();
-      double scale = 0;
-      for (double v : w) scale = Math.max(scale, Math.abs(v));
-      assertTrue(scale > 0, name);
-      for (int i = 0; i < w.length; i++) assertEquals(w[i], g[i], 1e-10 * scale, name + "[" + i + "]");
-    }
+    CommandRuns.assertSameArrays(dir.resolve("whole.npz"), dir.resolve("chunked.npz"), 2 * (WIDTHS.length - 1), 1e-10);
   }
 
   private static String[] command(Path params, Path batch, Path out, String... more) {

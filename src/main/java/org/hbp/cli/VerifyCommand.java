@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
+import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.train.Progress;
 import org.hbp.verify.ExpectCheck;
@@ -49,6 +50,8 @@ public final class VerifyCommand extends HbpCommand {
           + "against torch.autograd in float64, run by a python3 with torch).")
   String codeTarget;
 
+  private static final String EXPECT_ONE_MODULE = "--expect needs exactly one module: give one spec file with one module, or --module NAME";
+
   @Override
   public Integer call() throws Exception {
     if (shapes < 1) throw new UserError("--shapes must be at least 1");
@@ -60,6 +63,9 @@ public final class VerifyCommand extends HbpCommand {
     PrintWriter w = out();
     List<Path> files = SourceGeneration.specFiles(target);
     if (files.isEmpty()) throw new UserError(target + ": no .hbp spec files in this folder");
+    // a usage error, decided before minutes of checks: --expect compares with one module's rule
+    if (!expect.isEmpty() && (files.size() != 1 || (module == null && Dsl.parse(Dsl.readSpec(files.get(0)), files.get(0).toString()).modules().size() != 1)))
+      throw new UserError(EXPECT_ONE_MODULE);
     int failed = 0, checks = 0, operators = 0;
     List<SpecVerifier.FileResult> results = new ArrayList<>();
     Progress bar = ProgressMode.current().bar(err(), "verify", files.size());
@@ -89,7 +95,7 @@ public final class VerifyCommand extends HbpCommand {
     int expectFailed = 0;
     if (!expect.isEmpty()) {
       if (results.size() != 1 || results.get(0).modules().size() != 1)
-        throw new UserError("--expect needs exactly one module: give one spec file with one module, or --module NAME");
+        throw new UserError(EXPECT_ONE_MODULE);
       SpecVerifier.FileResult r = results.get(0);
       ModuleSpec m = r.modules().get(0).module();
       for (String e : expect) {

@@ -1,6 +1,8 @@
 package org.hbp.verify;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,10 +34,17 @@ public final class Evaluator {
   private final Map<String, Tensor> values;
   private final Map<String, Long> dims;
   private final IdentityHashMap<Expr, Tensor> cache = new IdentityHashMap<>();
+  /** Where this evaluation is one of {@link Repeated}'s: its values of the nodes that do not vary; else null. */
+  private final Repeated repeated;
 
   public Evaluator(Map<String, Tensor> values, Map<String, Long> dims) {
+    this(values, dims, null);
+  }
+
+  private Evaluator(Map<String, Tensor> values, Map<String, Long> dims, Repeated repeated) {
     this.values = values == null ? Map.of() : values;
     this.dims = dims == null ? Map.of() : dims;
+    this.repeated = repeated;
   }
 
   /** Evaluates {@code e} with the given variable values and dimension values. */
@@ -45,12 +54,67 @@ public final class Evaluator {
 
   /** Evaluates {@code e} with this evaluator's bindings (cached by node identity). */
   public Tensor evaluate(Expr e) {
-    Tensor t = cache.get(e);
+    IdentityHashMap<Expr, Tensor> store = repeated != null && !repeated.varies(e) ? repeated.invariant : cache;
+    Tensor t = store.get(e);
     if (t != null) return t;
     t = compute(e);
     checkShape(e, t);
-    cache.put(e, t);
+    store.put(e, t);
     return t;
+  }
+
+  /**
+   * Many evaluations of one expression in which only some variables change value, as finite
+   * differences make: each sub-expression that depends on none of them is evaluated at the first
+   * evaluation and its value reused by the others (a mask, a frozen branch, the layers below the
+   * perturbed parameter). The values are the same as {@link Evaluator#evaluate(Expr, Map, Map)}'s,
+   * operation for operation. Not for concurrent use.
+   */
+  public static final class Repeated {
+    private final Expr f;
+    private final Map<String, Tensor> values;
+    private final Map<String, Long> dims;
+    private final Set<String> varying;
+    /** The nodes of f that depend on a varying variable (by identity). */
+    private final Set<Expr> dependent = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final IdentityHashMap<Expr, Tensor> invariant = new IdentityHashMap<>();
+    /** The evaluated shape of each node (the dims do not change between the evaluations). */
+    private final IdentityHashMap<Expr, int[]> shapes = new IdentityHashMap<>();
+
+    /** Evaluations of {@code f} at {@code values}, where only the variables named {@code varying} will change. */
+    public Repeated(Expr f, Map<String, Tensor> values, Map<String, Long> dims, Set<String> varying) {
+      this.f = f;
+      this.values = Map.copyOf(values);
+      this.dims = dims == null ? Map.of() : dims;
+      this.varying = Set.copyOf(varying);
+      markDependent(f, Collections.newSetFromMap(new IdentityHashMap<>()));
+    }
+
+    /** Whether {@code e} depends on a varying variable (index maps of gathers and selections included). */
+    private boolean markDependent(Expr e, Set<Expr> visited) {
+      if (!visited.add(e)) return dependent.contains(e);
+      boolean depends = e instanceof Expr.Var v && varying.contains(v.name())
+          || e instanceof Expr.Gather g && varying.contains(g.index().name())
+          || e instanceof Expr.Selection s && varying.contains(s.index().name());
+      for (Expr c : Exprs.children(e)) depends |= markDependent(c, visited);
+      if (depends) dependent.add(e);
+      return depends;
+    }
+
+    /** Whether e's value may change between evaluations (a variable by name: an index map is no child of its gather). */
+    boolean varies(Expr e) {
+      return e instanceof Expr.Var v ? varying.contains(v.name()) : dependent.contains(e);
+    }
+
+    /** f with the varying variables bound to {@code changed} (the others keep their values). */
+    public Tensor evaluate(Map<String, Tensor> changed) {
+      for (String name : changed.keySet())
+        if (!varying.contains(name))
+          throw new IllegalArgumentException("variable '" + name + "' was not declared varying; varying: " + varying);
+      Map<String, Tensor> v = new HashMap<>(values);
+      v.putAll(changed);
+      return new Evaluator(v, dims, this).evaluate(f);
+    }
   }
 
   /** The evaluated shape of {@code s}. */
@@ -65,7 +129,8 @@ public final class Evaluator {
   }
 
   private void checkShape(Expr e, Tensor t) {
-    int[] expected = shapeOf(e.shape());
+    // a node's shape is built from its operands' symbolic dims on each call: once per Repeated
+    int[] expected = repeated == null ? shapeOf(e.shape()) : repeated.shapes.computeIfAbsent(e, n -> shapeOf(n.shape()));
     if (!Arrays.equals(expected, t.shape()))
       throw new IllegalStateException(nodeName(e) + " evaluated to shape " + Arrays.toString(t.shape())
           + " but its IR shape " + e.shape() + " evaluates to " + Arrays.toString(expected));

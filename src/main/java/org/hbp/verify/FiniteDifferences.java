@@ -3,6 +3,7 @@ package org.hbp.verify;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.DoubleFunction;
 import java.util.function.Supplier;
 import org.ejml.data.DMatrixRMaj;
@@ -45,10 +46,11 @@ public final class FiniteDifferences {
     requireStep(h);
     Tensor x0 = bound(x, values);
     int n = x0.numel();
+    Evaluator.Repeated at = new Evaluator.Repeated(f, values, dims, Set.of(x.name()));
     DMatrixRMaj jac = null;
     for (int k = 0; k < n; k++) {
-      Tensor plus = eval(f, x, x0.withEntry(k, x0.at(k) + h), values, dims);
-      Tensor minus = eval(f, x, x0.withEntry(k, x0.at(k) - h), values, dims);
+      Tensor plus = at.evaluate(Map.of(x.name(), x0.withEntry(k, x0.at(k) + h)));
+      Tensor minus = at.evaluate(Map.of(x.name(), x0.withEntry(k, x0.at(k) - h)));
       if (jac == null) jac = new DMatrixRMaj(plus.numel(), n);
       for (int r = 0; r < plus.numel(); r++) jac.unsafe_set(r, k, (plus.at(r) - minus.at(r)) / (2 * h));
     }
@@ -84,21 +86,22 @@ public final class FiniteDifferences {
     requireScalar(scalarF, values, dims);
     Tensor x0 = bound(x, values);
     int n = x0.numel();
+    Evaluator.Repeated at = new Evaluator.Repeated(scalarF, values, dims, Set.of(x.name()));
     DMatrixRMaj hess = new DMatrixRMaj(n, n);
     double f0 = Double.NaN;
     for (int i = 0; i < n; i++) {
       for (int j = i; j < n; j++) {
         double v;
         if (i == j) {
-          if (Double.isNaN(f0)) f0 = evalScalar(scalarF, x, x0, values, dims);
-          double fp = evalScalar(scalarF, x, x0.withEntry(i, x0.at(i) + 2 * h), values, dims);
-          double fm = evalScalar(scalarF, x, x0.withEntry(i, x0.at(i) - 2 * h), values, dims);
+          if (Double.isNaN(f0)) f0 = evalScalar(at, x, x0);
+          double fp = evalScalar(at, x, x0.withEntry(i, x0.at(i) + 2 * h));
+          double fm = evalScalar(at, x, x0.withEntry(i, x0.at(i) - 2 * h));
           v = (fp - 2 * f0 + fm) / (4 * h * h);
         } else {
-          double fpp = evalScalar(scalarF, x, shifted(x0, i, h, j, h), values, dims);
-          double fpm = evalScalar(scalarF, x, shifted(x0, i, h, j, -h), values, dims);
-          double fmp = evalScalar(scalarF, x, shifted(x0, i, -h, j, h), values, dims);
-          double fmm = evalScalar(scalarF, x, shifted(x0, i, -h, j, -h), values, dims);
+          double fpp = evalScalar(at, x, shifted(x0, i, h, j, h));
+          double fpm = evalScalar(at, x, shifted(x0, i, h, j, -h));
+          double fmp = evalScalar(at, x, shifted(x0, i, -h, j, h));
+          double fmm = evalScalar(at, x, shifted(x0, i, -h, j, -h));
           v = (fpp - fpm - fmp + fmm) / (4 * h * h);
         }
         hess.unsafe_set(i, j, v);
@@ -155,7 +158,8 @@ public final class FiniteDifferences {
     if (a.name().equals(b.name())) throw new IllegalArgumentException("mixed derivatives need two different variables, got " + a.name() + " twice");
     Tensor a0 = bound(a, values), b0 = bound(b, values);
     DMatrixRMaj out = new DMatrixRMaj(a0.numel(), b0.numel());
-    Map<String, Tensor> v = new HashMap<>(values);
+    Evaluator.Repeated at = new Evaluator.Repeated(scalarF, values, dims, Set.of(a.name(), b.name()));
+    Map<String, Tensor> v = new HashMap<>();
     for (int i = 0; i < a0.numel(); i++)
       for (int j = 0; j < b0.numel(); j++) {
         double sum = 0;
@@ -163,7 +167,7 @@ public final class FiniteDifferences {
           for (int sj = -1; sj <= 1; sj += 2) {
             v.put(a.name(), a0.withEntry(i, a0.at(i) + si * h));
             v.put(b.name(), b0.withEntry(j, b0.at(j) + sj * h));
-            sum += si * sj * Evaluator.evaluate(scalarF, v, dims).scalarValue();
+            sum += si * sj * at.evaluate(v).scalarValue();
           }
         out.unsafe_set(i, j, sum / (4 * h * h));
       }
@@ -277,13 +281,7 @@ public final class FiniteDifferences {
     return t;
   }
 
-  private static Tensor eval(Expr f, Expr.Var x, Tensor xValue, Map<String, Tensor> values, Map<String, Long> dims) {
-    Map<String, Tensor> v = new HashMap<>(values);
-    v.put(x.name(), xValue);
-    return Evaluator.evaluate(f, v, dims);
-  }
-
-  private static double evalScalar(Expr f, Expr.Var x, Tensor xValue, Map<String, Tensor> values, Map<String, Long> dims) {
-    return eval(f, x, xValue, values, dims).scalarValue();
+  private static double evalScalar(Evaluator.Repeated f, Expr.Var x, Tensor xValue) {
+    return f.evaluate(Map.of(x.name(), xValue)).scalarValue();
   }
 }

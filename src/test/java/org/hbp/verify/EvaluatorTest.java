@@ -356,4 +356,43 @@ class EvaluatorTest {
     for (double v : xv.data()) expected += Math.exp(3 * v);
     assertEquals(expected, eval(f, Map.of("x", xv)).scalarValue(), TOL);
   }
+
+  // ---- repeated evaluations ------------------------------------------------------------------
+
+  /**
+   * Repeated evaluations with some variables changing equal fresh evaluations at the same values,
+   * bit for bit, for the changing variable in a matrix product, in a sum beside a constant branch,
+   * and as the index map of a gather; its invariant branch is computed once, not frozen wrongly.
+   */
+  @Test
+  void repeatedEvaluationsEqualFreshOnes() {
+    Expr.Var a = var("A", Shape.matrix(M, N)), b = var("B", Shape.matrix(N, M)), c = var("C", Shape.matrix(M, M));
+    Expr.Var idx = index("idx", Shape.matrix(P, M));
+    Expr product = new Expr.MatMul(List.of(a, b));
+    Expr f = new Expr.Add(List.of(product, new Expr.Hadamard(List.of(c, c)), new Expr.Transpose(product)));
+    Expr g = new Expr.Gather(f, idx);
+    Tensor iv = new Tensor(new int[] {2, 3}, new double[] {5, -1, 0, 8, 7, -1});
+    Map<String, Tensor> values = new HashMap<>(Map.of("A", Tensor.random(rng, 3, 4), "B", Tensor.random(rng, 4, 3),
+        "C", Tensor.random(rng, 3, 3), "idx", iv));
+
+    Evaluator.Repeated byA = new Evaluator.Repeated(g, values, DIMS, java.util.Set.of("A", "idx"));
+    for (int round = 0; round < 3; round++) {
+      Tensor a2 = Tensor.random(rng, 3, 4);
+      Tensor i2 = new Tensor(new int[] {2, 3}, new double[] {round, 1, 2, 3, 4, 8 - round});
+      Map<String, Tensor> changed = round == 1 ? Map.of("A", a2) : Map.of("A", a2, "idx", i2);
+      Map<String, Tensor> fresh = new HashMap<>(values);
+      fresh.putAll(changed);
+      assertArrayEquals(eval(g, fresh).data(), byA.evaluate(changed).data(), 0);
+    }
+    // C varies here: the Hadamard branch must follow it although the products stay put
+    Evaluator.Repeated byC = new Evaluator.Repeated(f, values, DIMS, java.util.Set.of("C"));
+    Tensor c2 = Tensor.random(rng, 3, 3);
+    Map<String, Tensor> fresh = new HashMap<>(values);
+    fresh.put("C", c2);
+    assertArrayEquals(eval(f, values).data(), byC.evaluate(Map.of()).data(), 0);
+    assertArrayEquals(eval(f, fresh).data(), byC.evaluate(Map.of("C", c2)).data(), 0);
+
+    IllegalArgumentException undeclared = assertThrows(IllegalArgumentException.class, () -> byC.evaluate(Map.of("A", Tensor.zeros(3, 4))));
+    assertTrue(undeclared.getMessage().contains("'A'"), undeclared.getMessage());
+  }
 }

@@ -35,4 +35,26 @@ class MatmulLayoutsTest {
               assertEquals(want[i], got[i], 1e-12, java.util.Arrays.toString(ax) + " n=" + n + " " + ta + tb + " [" + i + "]");
           }
   }
+
+  /**
+   * float32 outer products large enough for oneDNN's matmul (m n >= 2^18 per item: bda's
+   * {@code (H̄ V ā) ā'} per direction), per-direction left columns times a shared or per-sample
+   * right column transposed, equal the CPU backend's float64 products rounded once to float32.
+   */
+  @Test
+  void largeFloat32OuterProductsAgree() {
+    Backend f32 = new BlasBackend(Precision.FLOAT32);
+    int m = 640, n = 512;
+    int[][] axes = {{1, 3, 1, 1}, {2, 3, 2, 1}, {2, 1, 2, 1}};
+    for (int[] ax : axes) {
+      double[] a = random(ax[0] * ax[1] * m), b = random(ax[2] * ax[3] * n);
+      for (int i = 0; i < a.length; i++) a[i] = (float) a[i];
+      for (int i = 0; i < b.length; i++) b[i] = (float) b[i];
+      double[] want = cpu.toArray(cpu.matmul(cpu.fromArray(ax[0], ax[1], m, 1, a), false, cpu.fromArray(ax[2], ax[3], n, 1, b), true));
+      double[] got = f32.toArray(f32.matmul(f32.fromArray(ax[0], ax[1], m, 1, a), false, f32.fromArray(ax[2], ax[3], n, 1, b), true));
+      assertEquals(want.length, got.length);
+      for (int i = 0; i < want.length; i++)
+        assertEquals((float) want[i], got[i], 0, java.util.Arrays.toString(ax) + " [" + i + "]");
+    }
+  }
 }

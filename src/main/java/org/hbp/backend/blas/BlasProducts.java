@@ -103,6 +103,14 @@ final class BlasProducts {
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
+    if (k == 1 && precision == Precision.FLOAT32 && onednnMatmul && (long) m * n >= ONEDNN_MIN_VOLUME) {
+      // outer products (bda's (H̄ V ā) ā' per direction): oneDNN's matmul writes each result once,
+      // where OpenBLAS's sgemm first zeroes it (beta = 0) and then adds the product onto it
+      for (int s = 0, t = 0; s < samples; s++)
+        for (int d = 0; d < directions; d++, t++)
+          gemm(ta, tb, m, n, k, x, item(x, s, d) * xn, lda, y, item(y, s, d) * yn, ldb, out, t * mn, ldc, beta);
+      return out;
+    }
     // one gemm per result item, on views into the blocks
     if (precision == Precision.FLOAT64) {
       DoublePointer av = new DoublePointer(x.doubles), bv = new DoublePointer(y.doubles), cv = new DoublePointer(out.doubles);

@@ -275,6 +275,29 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return result;
   }
 
+  // ---- scaling and sums over samples: OpenBLAS on the blocks (BlasProducts) --------------------
+
+  /** {@code c a}: a native copy and OpenBLAS's scal (the host form converts every entry to double and back). */
+  @Override
+  public Batch scale(Batch a, double c) {
+    BlasBatch x = own("scale", "a", a);
+    long n = length(x);
+    if (n == 0 || n > Integer.MAX_VALUE) return super.scale(a, c);
+    BlasBatch out = alloc("scale", x.samples(), x.directions(), x.rows(), x.cols(), false);
+    products.scale(x, c, out, (int) n);
+    return out;
+  }
+
+  /** The sum over samples as one gemv with a column of ones ({@link BlasProducts#sumSamples}). */
+  @Override
+  public Batch sumSamples(Batch a) {
+    BlasBatch x = own("sumSamples", "a", a);
+    BlasBatch out = alloc("sumSamples", 1, x.directions(), x.rows(), x.cols(), false);
+    if (products.sumSamples(x, out)) return out;
+    release(out);
+    return super.sumSamples(a);
+  }
+
   // ---- products (BlasProducts) ---------------------------------------------------------------
 
   @Override

@@ -3,10 +3,14 @@ package org.hbp.backend.blas;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dcopy;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemm;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemv;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dscal;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_scopy;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemv;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sscal;
 import static org.hbp.backend.BackendChecks.item;
 
 import java.lang.ref.Reference;
@@ -147,6 +151,63 @@ final class BlasProducts {
     } finally {
       be.release(scratch);
     }
+  }
+
+  /** A column of ones for {@link #sumSamples}, grown as needed (never shrunk). */
+  private Pointer ones;
+  private long onesLength;
+
+  private synchronized Pointer ones(long n) {
+    if (n > onesLength) {
+      if (precision == Precision.FLOAT64) {
+        DoublePointer p = new DoublePointer(n);
+        for (long i = 0; i < n; i++) p.put(i, 1.0);
+        ones = p;
+      } else {
+        FloatPointer p = new FloatPointer(n);
+        for (long i = 0; i < n; i++) p.put(i, 1f);
+        ones = p;
+      }
+      onesLength = n;
+    }
+    return ones;
+  }
+
+  /**
+   * The sum over samples of x's items into out (1 x D items), or false where the sizes pass the
+   * int range of BLAS: x's items, sample-major, are the columns of a (D·item) x N matrix, and the
+   * sum is that matrix times a column of N ones, one gemv (which streams x once; OpenBLAS splits its
+   * rows between the threads, so the order of the additions does not depend on their number).
+   */
+  boolean sumSamples(BlasBatch x, BlasBatch out) {
+    long rows = (long) x.directions() * x.itemSize();
+    int samples = x.samples();
+    if (rows > Integer.MAX_VALUE || rows == 0 || samples == 0) return false;
+    useThreads();
+    Pointer e = ones(samples);
+    if (precision == Precision.FLOAT64)
+      cblas_dgemv(CblasColMajor, CblasNoTrans, (int) rows, samples, 1.0, x.doubles, (int) rows, (DoublePointer) e, 1, 0.0, out.doubles, 1);
+    else
+      cblas_sgemv(CblasColMajor, CblasNoTrans, (int) rows, samples, 1f, x.floats, (int) rows, (FloatPointer) e, 1, 0f, out.floats, 1);
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(out);
+    return true;
+  }
+
+  /**
+   * {@code out = c x} over the first n entries (n within the int range): a native copy, then
+   * OpenBLAS's scal on it. In float32 the factor is rounded to float first, as BLAS takes it.
+   */
+  void scale(BlasBatch x, double c, BlasBatch out, int n) {
+    if (precision == Precision.FLOAT64) {
+      cblas_dcopy(n, x.doubles, 1, out.doubles, 1);
+      cblas_dscal(n, c, out.doubles, 1);
+    } else {
+      cblas_scopy(n, x.floats, 1, out.floats, 1);
+      cblas_sscal(n, (float) c, out.floats, 1);
+    }
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(out);
   }
 
   /** Writes c's items into out's, c's batch axes of extent 1 broadcast (native copies of whole items). */

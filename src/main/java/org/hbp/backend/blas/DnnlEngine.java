@@ -170,6 +170,7 @@ final class DnnlEngine {
    * The caller holds this engine's lock.
    */
   DnnlPrepared prepare(Key key, Builder build) {
+    assert Thread.holdsLock(this);
     DnnlPrepared p = cache.get(key);
     if (p != null) return p;
     if (rejected.contains(key)) throw new Unsupported("oneDNN has no primitive for " + key, null);
@@ -192,6 +193,7 @@ final class DnnlEngine {
    * oneDNN refuses, asked again on the next call. The caller holds this engine's lock.
    */
   <K> DnnlPrepared cached(Map<K, DnnlPrepared> cache, K key, String what, Builder build) {
+    assert Thread.holdsLock(this);
     DnnlPrepared p = cache.get(key);
     if (p != null) return p;
     p = new DnnlPrepared();
@@ -216,8 +218,12 @@ final class DnnlEngine {
     return m;
   }
 
-  /** Submits a primitive on the memory objects, bound to {@code args}, to the stream; {@link #await} waits for it. */
+  /**
+   * Submits a primitive on the memory objects, bound to {@code args}, to the stream; {@link #await}
+   * waits for it. The caller holds this engine's lock, as for {@link #await} and {@link #run}.
+   */
   void execute(dnnl_primitive primitive, int[] args, dnnl_memory[] memories) {
+    assert Thread.holdsLock(this);
     dnnl_exec_arg_t a = new dnnl_exec_arg_t(args.length);
     for (int i = 0; i < args.length; i++) a.position(i).arg(args[i]).memory(memories[i]);
     a.position(0);
@@ -227,6 +233,7 @@ final class DnnlEngine {
 
   /** Waits for the primitives submitted to the stream ({@code what} names them in the error). */
   void await(String what) {
+    assert Thread.holdsLock(this);
     check(dnnl_stream_wait(stream), "waiting for " + what);
   }
 

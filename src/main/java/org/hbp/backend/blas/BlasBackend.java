@@ -337,7 +337,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   /** Why {@link #directConvolutions} is false, or null when it is true. */
   public String directConvolutionsUnavailable() {
     if (precision != Precision.FLOAT32) return "oneDNN has no float64 convolutions on CPUs";
-    return DnnlKernels.get() == null ? DnnlKernels.unavailableReason() : null;
+    return DnnlEngine.get() == null ? DnnlEngine.unavailableReason() : null;
   }
 
   @Override

@@ -9,10 +9,11 @@ import org.hbp.backend.ConvGeometry;
 import org.hbp.backend.ScalarFunction;
 
 /**
- * The float32 kernels of the {@link BlasBackend} that oneDNN runs ({@link DnnlKernels}): direct
- * convolutions (never forming the unfolded matrix), and the built-in sigmoid and tanh with their
- * derivatives. Each method returns null when oneDNN does not take its operands (no natives, a
- * float64 backend, a layout or shape oneDNN refuses); the backend then computes the default's way.
+ * The float32 kernels of the {@link BlasBackend} that oneDNN runs ({@link DnnlEngine}): direct
+ * convolutions (never forming the unfolded matrix; {@link DnnlConvolutions}), the built-in sigmoid
+ * and tanh with their derivatives, and entrywise binary operations ({@link DnnlElementwise}). Each
+ * method returns null when oneDNN does not take its operands (no natives, a float64 backend, a
+ * layout or shape oneDNN refuses); the backend then computes the default's way.
  */
 final class BlasDnnl {
   private final BlasBackend be;
@@ -24,7 +25,7 @@ final class BlasDnnl {
     this.float32 = float32;
   }
 
-  /** A oneDNN kernel writing its result into {@code out}; it throws {@link DnnlKernels.Unsupported} when oneDNN refuses the operands. */
+  /** A oneDNN kernel writing its result into {@code out}; it throws {@link DnnlEngine.Unsupported} when oneDNN refuses the operands. */
   @FunctionalInterface
   private interface Kernel {
     void run(BlasBatch out);
@@ -35,23 +36,24 @@ final class BlasDnnl {
     try {
       kernel.run(out);
       return out;
-    } catch (DnnlKernels.Unsupported e) {
+    } catch (DnnlEngine.Unsupported e) {
       be.release(out);
       return null;
     }
   }
 
-  /** oneDNN's kernels when the backend is float32 and they load (on first use), else null. */
-  DnnlKernels kernels() {
-    return float32 ? DnnlKernels.get() : null;
+  /** oneDNN's engine and kernels when the backend is float32 and they load (on first use), else null. */
+  DnnlEngine kernels() {
+    return float32 ? DnnlEngine.get() : null;
   }
 
   /** f over x by oneDNN's vectorized kernel when f is a built-in it has, else null. */
   BlasBatch map(BlasBatch x, ScalarFunction f) {
-    DnnlKernels d = kernels();
-    int algorithm = DnnlKernels.eltwiseAlgorithm(f.builtin());
+    DnnlEngine d = kernels();
+    int algorithm = DnnlElementwise.eltwiseAlgorithm(f.builtin());
     if (d == null || algorithm < 0 || x.length() == 0) return null;
-    return into(be.alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false), out -> d.eltwise(algorithm, x, out, x.length()));
+    return into(be.alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false),
+        out -> d.elementwise().eltwise(algorithm, x, out, x.length()));
   }
 
   /**
@@ -59,11 +61,11 @@ final class BlasDnnl {
    * built-in it has, else null; x and y laid out alike.
    */
   BlasBatch mapMultiply(BlasBatch x, ScalarFunction f, BlasBatch y) {
-    DnnlKernels d = kernels();
-    int algorithm = DnnlKernels.eltwiseBackwardAlgorithm(f.builtin());
+    DnnlEngine d = kernels();
+    int algorithm = DnnlElementwise.eltwiseBackwardAlgorithm(f.builtin());
     if (d == null || algorithm < 0 || x.length() == 0) return null;
     return into(be.alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false),
-        out -> d.eltwiseBackward(algorithm, x, y, out, x.length()));
+        out -> d.elementwise().eltwiseBackward(algorithm, x, y, out, x.length()));
   }
 
   /** Below this many result entries the host kernel's loop costs less than oneDNN's call. */
@@ -76,7 +78,7 @@ final class BlasDnnl {
    * in second place for a sum or product only).
    */
   BlasBatch binary(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
-    DnnlKernels d = kernels();
+    DnnlEngine d = kernels();
     long s = e.samples(), dirs = e.directions(), n = (long) e.rows() * e.cols();
     if (d == null || s * dirs * n < BINARY_MIN_ENTRIES) return null;
     long[] xShape = {x.samples(), x.directions(), e.aScalar() ? 1 : n}, yShape = {y.samples(), y.directions(), e.bScalar() ? 1 : n};
@@ -87,13 +89,14 @@ final class BlasDnnl {
     if (swap && (!yFull || (op != BackendChecks.ADD && op != BackendChecks.MULTIPLY))) return null;
     BlasBatch a = swap ? y : x, b = swap ? x : y;
     long[] bShape = swap ? xShape : yShape;
-    int algorithm = DnnlKernels.binaryAlgorithm(op);
-    return into(be.alloc(kernel, (int) s, (int) dirs, e.rows(), e.cols(), false), out -> d.binary(algorithm, a, b, bShape, s, dirs, n, out));
+    int algorithm = DnnlElementwise.binaryAlgorithm(op);
+    return into(be.alloc(kernel, (int) s, (int) dirs, e.rows(), e.cols(), false),
+        out -> d.elementwise().binary(algorithm, a, b, bShape, s, dirs, n, out));
   }
 
   /** {@code w * unfold(x) + bias * ones'} by oneDNN, or null when oneDNN does not take these operands (the caller's default then serves). */
   BlasBatch convolution(BlasBatch a, BlasBatch in, ConvGeometry g, BlasBatch bias) {
-    DnnlKernels d = kernels();
+    DnnlEngine d = kernels();
     int cout = a.rows(), p = g.patches();
     // the direct kernel: shared filters of the geometry's width, x of its size, and one shared
     // bias (cout x 1, checked by the caller); anything else is the default's
@@ -101,24 +104,24 @@ final class BlasDnnl {
         || (bias != null && bias.items() != 1))
       return null;
     return into(be.alloc("convolution", in.samples(), in.directions(), cout, p, false), out -> {
-      if (bias != null) d.forwardBias(a, cout, in, bias, g, in.items(), out); // added by the kernel
-      else d.forward(a, cout, in, g, in.items(), out);
+      if (bias != null) d.convolutions().forwardBias(a, cout, in, bias, g, in.items(), out); // added by the kernel
+      else d.convolutions().forward(a, cout, in, g, in.items(), out);
     });
   }
 
   /** {@code fold(w' * y)} by oneDNN, or null when oneDNN does not take these operands. */
   BlasBatch convolutionAdjoint(BlasBatch a, BlasBatch in, ConvGeometry g) {
-    DnnlKernels d = kernels();
+    DnnlEngine d = kernels();
     int cout = a.rows();
     if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || (long) in.itemSize() != (long) cout * g.patches())
       return null;
     return into(be.alloc("convolutionAdjoint", in.samples(), in.directions(), g.c(), g.h() * g.w(), false),
-        out -> d.adjoint(a, cout, in, g, in.items(), out));
+        out -> d.convolutions().adjoint(a, cout, in, g, in.items(), out));
   }
 
   /** {@code sum_n y_n * unfold(x_n)'} by oneDNN, or null when oneDNN does not take these operands. */
   BlasBatch convolutionWeightGradient(BlasBatch dy, BlasBatch in, ConvGeometry g) {
-    DnnlKernels d = kernels();
+    DnnlEngine d = kernels();
     int cout = dy.rows(), samples = dy.samples(), directions = dy.directions();
     // y's items cout x patches, x's one image per sample; an x that varies by direction too would
     // need one call per (sample, direction) pair: the default's unfold and gemm serve it
@@ -130,7 +133,7 @@ final class BlasDnnl {
     BlasBatch column = null;
     try {
       if (directions == 1) {
-        d.weightGradient(dy, 0, yItem, cout, in, 0, g, samples, out, 0);
+        d.convolutions().weightGradient(dy, 0, yItem, cout, in, 0, g, samples, out, 0);
         return out;
       }
       // direction v: y's items v, D+v, 2D+v, ... copied side by side (oneDNN's kernels computed
@@ -140,11 +143,11 @@ final class BlasDnnl {
       for (int v = 0; v < directions; v++) {
         for (int sa = 0; sa < samples; sa++)
           Pointer.memcpy(new Pointer(column.pointer()).position(sa * bytes), new Pointer(dy.pointer()).position(item(dy, sa, v) * bytes), bytes);
-        d.weightGradient(column, 0, yItem, cout, in, 0, g, samples, out, v * outItem);
+        d.convolutions().weightGradient(column, 0, yItem, cout, in, 0, g, samples, out, v * outItem);
       }
       Reference.reachabilityFence(dy);
       return out;
-    } catch (DnnlKernels.Unsupported e) {
+    } catch (DnnlEngine.Unsupported e) {
       be.release(out);
       return null;
     } finally {

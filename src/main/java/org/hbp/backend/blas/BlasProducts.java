@@ -40,7 +40,7 @@ final class BlasProducts {
     this.threads = threads;
     // oneDNN's threads are OpenMP's (one per core), not this backend's count: a backend asked for fewer threads keeps OpenBLAS
     this.onednnMatmul = precision == Precision.FLOAT32 && SGEMM_ONEDNN && threads == Runtime.getRuntime().availableProcessors()
-        && DnnlKernels.get() != null;
+        && DnnlEngine.get() != null;
     useThreads();
   }
 
@@ -294,7 +294,7 @@ final class BlasProducts {
 
   /**
    * float32 matrix products by oneDNN's matmul primitive (the default where oneDNN loads; {@link
-   * DnnlKernels#matmul}, not its sgemm, which corrupts the heap when a signal interrupts it) or
+   * DnnlMatmul#multiply}, not its sgemm, which corrupts the heap when a signal interrupts it) or
    * OpenBLAS's sgemm ({@code -Dhbp.blas.sgemm=openblas}); timings in docs/performance.md. Matrix-vector
    * products (gemv) and float64 stay on OpenBLAS.
    */
@@ -328,7 +328,7 @@ final class BlasProducts {
     } else if (precision == Precision.FLOAT64)
       cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, at(a.doubles, ao), lda, at(b.doubles, bo), ldb, beta, at(c.doubles, co), ldc);
     else if (onednnMatmul && (long) m * n * k >= ONEDNN_MIN_VOLUME) {
-      DnnlKernels.get().matmul(ta != CblasNoTrans, tb != CblasNoTrans, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, beta != 0);
+      DnnlEngine.get().matmul().multiply(ta != CblasNoTrans, tb != CblasNoTrans, m, n, k, a, ao, lda, b, bo, ldb, c, co, ldc, beta != 0);
     } else
       cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, at(a.floats, ao), lda, at(b.floats, bo), ldb, beta, at(c.floats, co), ldc);
     Reference.reachabilityFence(a);

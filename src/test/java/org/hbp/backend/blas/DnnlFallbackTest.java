@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A convolution shape that oneDNN rejects is computed by the float32 backend's unfold and gemm
- * instead (the rejection simulated through {@link DnnlKernels#rejectForTesting}), for every
+ * instead (the rejection simulated through {@link DnnlEngine#rejectForTesting}), for every
  * convolution kernel, and the next call of that shape is not asked of oneDNN again.
  */
 class DnnlFallbackTest {
@@ -27,8 +27,8 @@ class DnnlFallbackTest {
     int cout = 4, p = rejected.patches();
     double[] w = rng.doubles(cout * rejected.patchRows(), -1, 1).toArray(), x = rng.doubles(2 * 3 * rejected.inputSize(), -1, 1).toArray();
     double[] c = rng.doubles(cout, -1, 1).toArray(), y = rng.doubles(2 * 3 * cout * p, -1, 1).toArray();
-    DnnlKernels.rejectForTesting = g -> g.equals(rejected);
-    int before = DnnlKernels.get().rejectedShapes();
+    DnnlEngine.rejectForTesting = g -> g.equals(rejected);
+    int before = DnnlEngine.get().rejectedShapes();
     try {
       for (int rep = 0; rep < 2; rep++) {
         for (Batch cb : new Batch[] {null, cpu.fromArray(1, 1, cout, 1, c)}) {
@@ -46,10 +46,10 @@ class DnnlFallbackTest {
             f32.toArray(f32.convolutionWeightGradient(f32.fromArray(2, 3, cout, p, y), f32.fromArray(2, 1, 3, 42, java.util.Arrays.copyOf(x, 2 * 126)),
                 rejected)), "weight gradient " + rep);
         // four shapes asked once (forward, forward plus c, adjoint, weight gradient), then remembered
-        assertEquals(before + 4, DnnlKernels.get().rejectedShapes(), "rejected shapes after round " + rep);
+        assertEquals(before + 4, DnnlEngine.get().rejectedShapes(), "rejected shapes after round " + rep);
       }
     } finally {
-      DnnlKernels.rejectForTesting = g -> false;
+      DnnlEngine.rejectForTesting = g -> false;
     }
   }
 

@@ -61,10 +61,10 @@ public final class ExperimentCommand extends HbpCommand {
   String backend;
 
   @Option(names = "--strategy", defaultValue = PAPER, paramLabel = "S", converter = PaperOrStrategy.class,
-      description = "Curvature strategy of the CG-Newton configurations: paper (default: the paper's, bda for fig4 and exact for fig5), "
-          + "or exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc, diag-hessian for all of them (a strategy that does not compute "
-          + "a configuration's curvature is refused before any run: select others with --only). Runs go to OUT/<configuration>/seed-<s> as "
-          + "before; the default OUT then ends in -<strategy>.")
+      description = "Curvature strategy of the CG-Newton configurations (default: ${DEFAULT-VALUE}: each configuration's own, bda for fig4 "
+          + "and exact for fig5, as the paper ran them), or exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian for "
+          + "all of them; one that does not compute a configuration's curvature is refused before any run (select others with --only). "
+          + "The default --out then ends in -<strategy>.")
   Strategy strategy;
 
   /** {@code --strategy}'s default: each configuration's own strategy, as the paper ran it. */
@@ -135,7 +135,9 @@ public final class ExperimentCommand extends HbpCommand {
           return o::step;
         }).check(limit);
       } catch (IllegalArgumentException e) { // UserError among them: a refusal of the estimate, the optimizer or the strategy
-        throw new UserError("configuration '" + c.label() + "': " + e.getMessage(), e);
+        String override = strategy == null || c.strategy() == null ? ""
+            : " (--strategy " + strategy.label() + " applies to every CG-Newton configuration: select those it computes with --only)";
+        throw new UserError("configuration '" + c.label() + "': " + e.getMessage() + override, e);
       }
     }
     for (Batch b : initial.values()) net.backend().release(b);

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -88,6 +90,29 @@ class ExperimentChunkNoticeCliTest {
     CommandRuns.Output o = CommandRuns.ok(experiment(out, "--seeds", "1"));
     assertEquals(4, RunMetrics.read(out.resolve("cg-newton-ggn/seed-0")).rows().get(4).step(), o.out());
     assertEquals(List.of(), notices(o), o.err());
+  }
+
+  /**
+   * Refused before any run, naming the configuration: a strategy that does not compute a
+   * configuration's curvature, and a limit below what a CG-Newton step of fc-fmnist holds itself
+   * ({@code 4 (2 P + 9 n_max)} bytes, P = 1,503,898 entries, n_max = 784 · 1024: 39.0 MiB).
+   */
+  @Test
+  void aStrategyOrALimitThatCannotRunIsRefusedBeforeAnyRun() throws Exception {
+    Path out = dir.resolve("refused");
+    StringWriter o = new StringWriter(), e = new StringWriter();
+    String[] all = {"experiment", "fig4", "--scale", "small", "--only", "GGN,PCH-abs", "--strategy", "diag-ggn", "--data", "fashion-mnist:" + data,
+        "--out", out.toString()};
+    assertEquals(Main.USER_ERROR, Main.execute(all, new PrintWriter(o, true), new PrintWriter(e, true)), o + "\n" + e);
+    assertTrue(e.toString().contains("configuration 'CG-Newton PCH-abs': --strategy diag-ggn is the diagonal of the GGN")
+        && e.toString().contains("(--strategy diag-ggn applies to every CG-Newton configuration: select those it computes with --only)"), e.toString());
+    e = new StringWriter();
+    assertEquals(Main.USER_ERROR, Main.execute(experiment(out, "--memory-limit", "0.03"), new PrintWriter(o, true), new PrintWriter(e, true)), o + "\n" + e);
+    long p = 784 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 256 + 256 + 256 * 128 + 128 + 128 * 64 + 64 + 64 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10;
+    assertEquals(1_503_898, p);
+    assertTrue(e.toString().contains("configuration 'CG-Newton GGN': not enough memory: a cg-newton step holds "
+        + String.format(java.util.Locale.ROOT, "%.1f MiB", 4.0 * (2 * p + 9 * 784 * 1024) / (1 << 20)) + " besides the pass and the curvature"), e.toString());
+    assertTrue(!Files.exists(out), "nothing written");
   }
 
   /** The limit (GiB) of the chunked runs: below the GGN diagonal of the whole batch, above one sample's. */

@@ -135,7 +135,8 @@ public final class ExperimentCommand extends HbpCommand {
           return o::step;
         }).check(limit);
       } catch (IllegalArgumentException e) { // UserError among them: a refusal of the estimate, the optimizer or the strategy
-        String override = strategy == null || c.strategy() == null ? ""
+        // the strategy's own refusal of the configuration's curvature says how to leave that configuration out
+        String override = strategy == null || c.strategy() == null || !e.getMessage().contains("--strategy " + strategy.label()) ? ""
             : " (--strategy " + strategy.label() + " applies to every CG-Newton configuration: select those it computes with --only)";
         throw new UserError("configuration '" + c.label() + "': " + e.getMessage() + override, e);
       }

@@ -262,7 +262,10 @@ public final class Experiments {
       }
     }
     List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network());
-    String summary = summary(plan, runs, seeds, dataName);
+    // the sizes of the data trained on: the plan's, or fewer where the data set has fewer
+    Plan trained = new Plan(plan.figure(), plan.scale(), plan.network(), data.train().size(), data.test().size(), plan.epochs(), plan.evalBatch(),
+        plan.configs());
+    String summary = summary(trained, runs, seeds, dataName);
     AtomicFiles.writeString(out.resolve("summary.md"), summary);
     log.println(summary);
     for (Path p : plots) log.println("wrote " + p);

@@ -93,6 +93,36 @@ class StepMemoryTest {
     assertTrue(chunks(reduced.get(0)) > chunks(whole.get(0)), whole + " against " + reduced);
   }
 
+  /**
+   * The kfac optimizer with the GGN diagonal, on a net of 20 inputs, 20 tanh units and 100 classes
+   * ({@code P = 20·20 + 20 + 100·20 + 100 = 2520}, {@code n_max = 100·20 = 2000}) at batch 40 under
+   * 1.5 MiB: it plans with {@code 1.5 MiB - 8 (2 P + 6 n_max)}, 133.1 KiB less.
+   */
+  @Test
+  void kfacsChunkPlanGetsTheLimitLessItsStepsOwnMemory() throws Exception {
+    Path f = dir.resolve("k.hbp");
+    Files.writeString(f, "network k {\n  input x: vector(20);\n  linear(m = 20);\n  tanh;\n  linear(m = 100);\n  loss crossentropy;\n}\n");
+    Network net = new Network(NetworkResolver.load(f, null, ModuleLibrary.builtInSpecDirs()), ModuleLibrary.forSpecs(),
+        new BlasBackend(Precision.FLOAT64, 1));
+    int n = 40;
+    Random rng = new Random(5);
+    double[] x = rng.doubles(n * 20, -1, 1).toArray(), y = new double[n * 100];
+    for (int i = 0; i < n; i++) y[i * 100 + rng.nextInt(100)] = 1;
+    Map<String, Batch> p = Initialization.xavierNormal(net, 2);
+    Pass pass = net.run(p, net.backend().fromArray(n, 1, 20, 1, x), net.backend().fromArray(n, 1, 100, 1, y));
+    long limit = 3 * MIB / 2, own = 8 * (2 * 2520 + 6 * 2000);
+    assertEquals(own, KfacNewton.stepMemory(net).bytes());
+
+    List<String> whole = new ArrayList<>(), reduced = new ArrayList<>(), step = new ArrayList<>();
+    Curvature.of(pass, CurvatureKind.GGN, Strategy.DIAG_GGN, KfacOptions.defaults(), limit, whole::add).release();
+    Curvature.of(pass, CurvatureKind.GGN, Strategy.DIAG_GGN, KfacOptions.defaults(), limit - own, reduced::add).release();
+    new KfacNewton(net, new KfacNewton.Settings(0.1, 0.1, Strategy.DIAG_GGN, KfacOptions.defaults(), limit), step::add).step(pass, p);
+    assertEquals(1, whole.size(), whole.toString());
+    assertEquals(1, reduced.size(), reduced.toString());
+    assertEquals(List.of(reduced.get(0) + " (--memory-limit 1.5 MiB less the 133.1 KiB the kfac step holds itself)"), step);
+    assertTrue(chunks(reduced.get(0)) > chunks(whole.get(0)), whole + " against " + reduced);
+  }
+
   private static int chunks(String line) {
     Matcher m = Pattern.compile(".* computing it in (\\d+) chunks of .*").matcher(line);
     assertTrue(m.matches(), line);

@@ -2,22 +2,25 @@ package org.hbp.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
-import org.hbp.network.Curvature;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.ModuleLibrary;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
+import org.hbp.network.Strategy;
 import org.hbp.train.Experiments;
 import org.hbp.train.Initialization;
 import org.hbp.train.Optimizer;
+import org.hbp.train.Progress;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -57,36 +60,73 @@ public final class ExperimentCommand extends HbpCommand {
       description = "blas-f32, blas-f64 or cpu (default: ${DEFAULT-VALUE}, " + Defaults.TRAINING_BACKEND_REASON + ").")
   String backend;
 
+  @Option(names = "--strategy", defaultValue = PAPER, paramLabel = "S", converter = PaperOrStrategy.class,
+      description = "Curvature strategy of the CG-Newton configurations (default: ${DEFAULT-VALUE}: each configuration's own, bda for fig4 "
+          + "and exact for fig5, as the paper ran them), or exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian for "
+          + "all of them; one that does not compute a configuration's curvature is refused before any run (select others with --only). "
+          + "The default --out then ends in -<strategy>.")
+  Strategy strategy;
+
+  /** {@code --strategy}'s default: each configuration's own strategy, as the paper ran it. */
+  static final String PAPER = "paper";
+
+  /** {@code --strategy}: {@value #PAPER} (null: the plan's own) or a strategy's label. */
+  static final class PaperOrStrategy implements ITypeConverter<Strategy> {
+    @Override
+    public Strategy convert(String text) {
+      if (text.equals(PAPER)) return null;
+      for (Strategy s : Strategy.values()) if (s.label().equals(text)) return s;
+      List<String> labels = new ArrayList<>(List.of(PAPER));
+      for (Strategy s : Strategy.values()) labels.add(s.label());
+      throw new UserError("unknown strategy '" + text + "'; expected " + Choices.alternatives(labels));
+    }
+  }
+
+  @Mixin MemoryLimitOption memoryLimit;
+
   @Mixin ComputeOptions compute;
 
   @Override
   public Integer call() throws Exception {
     if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
     PrintWriter w = out();
-    Experiments.Plan plan = Experiments.only(Experiments.plan(figure, scale), only);
+    Experiments.Plan plan = Experiments.withStrategy(Experiments.only(Experiments.plan(figure, scale), only), strategy);
     NetworkSpec ns = NetworkResolver.load(ModuleLibrary.builtInNetwork(plan.network()), null, ModuleLibrary.builtInSpecDirs());
     List<Integer> in = ns.inputShape();
     Split all = DataSets.load(data, 0, in.get(0), in.get(1), in.get(2), 10).normalized();
     Split split = Experiments.data(plan, all);
     checkMemory(plan, ns);
-    Path dir = out != null ? out : Path.of("experiments", figure + "-" + scale);
+    Path dir = out != null ? out : Path.of("experiments", figure + "-" + scale + (strategy == null ? "" : "-" + strategy.label()));
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
     w.flush();
-    Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w,
-        System.console() != null);
+    Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w, System.console() != null, memoryLimit.bytes(),
+        (label, seed, line) -> runNotice(w, label, seed, line));
     return 0;
   }
 
   /**
+   * A notice of a run's steps (a curvature computed in chunks of samples), naming the configuration
+   * and seed, on standard error; after a progress bar's open line on {@code progress}, a line break there first.
+   */
+  private void runNotice(PrintWriter progress, String label, long seed, String line) {
+    if (Progress.lineOpen()) {
+      progress.println();
+      progress.flush();
+    }
+    notice("configuration '" + label + "', seed " + seed + ": " + line);
+  }
+
+  /**
    * Every configuration's memory estimate ({@link MemoryEstimate#training}: its batch, evaluations
-   * of 1000 as the experiments run them) within the explicit-matrix limit the experiments use and
-   * the memory this process has, before anything is trained.
+   * of the plan's batch as the experiments run them) within {@code --memory-limit} and the memory
+   * this process has, before anything is trained; its trial step also refuses a strategy that does
+   * not compute the configuration's curvature.
    */
   private void checkMemory(Experiments.Plan plan, NetworkSpec ns) {
     Network net = compute.network(ns, backend);
-    long limit = Curvature.DEFAULT_MEMORY_LIMIT;
-    MemoryEstimate.checkParameters(net, 2, "the heap: JAVA_TOOL_OPTIONS=-Xmx8g", limit);
+    long limit = memoryLimit.bytes();
+    MemoryEstimate.checkParameters(net, 2, "raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, Batch> initial = Initialization.xavierNormal(net, 0);
     for (Experiments.Config c : plan.configs()) {
       try {
@@ -94,8 +134,11 @@ public final class ExperimentCommand extends HbpCommand {
           Optimizer o = c.create(probe, limit);
           return o::step;
         }).check(limit);
-      } catch (IllegalArgumentException e) {
-        throw new UserError("configuration '" + c.label() + "': " + e.getMessage(), e);
+      } catch (IllegalArgumentException e) { // UserError among them: a refusal of the estimate, the optimizer or the strategy
+        // the strategy's own refusal of the configuration's curvature says how to leave that configuration out
+        String override = strategy == null || c.strategy() == null || !e.getMessage().contains("--strategy " + strategy.label()) ? ""
+            : " (--strategy " + strategy.label() + " applies to every CG-Newton configuration: select those it computes with --only)";
+        throw new UserError("configuration '" + c.label() + "': " + e.getMessage() + override, e);
       }
     }
     for (Batch b : initial.values()) net.backend().release(b);

@@ -3,7 +3,7 @@ package org.hbp.cli;
 import org.hbp.UserError;
 import picocli.CommandLine.Option;
 
-/** The {@code --memory-limit} option of the commands that estimate a run's memory first (curvature, gradients, spectrum, train, bench). */
+/** The {@code --memory-limit} option of the commands that estimate a run's memory first (curvature, gradients, spectrum, train, bench, experiment). */
 final class MemoryLimitOption {
   @Option(names = "--memory-limit", defaultValue = Defaults.MEMORY_LIMIT_GIB, paramLabel = "GiB",
       description = "Refuse a run whose estimated memory exceeds this (default: ${DEFAULT-VALUE} GiB).")

@@ -403,6 +403,14 @@ public final class MemoryEstimate {
     };
   }
 
+  /**
+   * The bytes an array of {@code entries} entries of {@code be}'s batches takes in its memory:
+   * {@code entries * b} (b the bytes of an entry of its precision) at its {@link #footprint}.
+   */
+  public static long arrayBytes(Backend be, long entries) {
+    return footprint(memoryOf(be)).applyAsLong(saturatedMultiply(entries, precisionOf(be).bytes()));
+  }
+
   /** G1's region size, or 0 when another collector runs. */
   static long g1RegionBytes() {
     try {
@@ -424,12 +432,14 @@ public final class MemoryEstimate {
     return new Batch[] {pb.fromArray(n, 1, in[0], in[1], x), pb.fromArray(n, 1, t[0], t[1], y)};
   }
 
-  static long saturatedAdd(long a, long b) {
+  /** {@code a + b}, or {@link Long#MAX_VALUE} where it overflows. */
+  public static long saturatedAdd(long a, long b) {
     long s = a + b;
     return ((a ^ s) & (b ^ s)) < 0 ? Long.MAX_VALUE : s;
   }
 
-  static long saturatedMultiply(long a, long b) {
+  /** {@code a * b} for non-negative a and b, or {@link Long#MAX_VALUE} where it overflows. */
+  public static long saturatedMultiply(long a, long b) {
     long hi = Math.multiplyHigh(a, b), lo = a * b;
     return (hi == 0 && lo >= 0) ? lo : Long.MAX_VALUE;
   }

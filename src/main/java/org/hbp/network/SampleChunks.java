@@ -45,7 +45,9 @@ import org.hbp.backend.Batch;
  * ({@link Host}: an output of the whole batch, copies per sample of a chunk), and they are added to
  * {@code peak(c)}, on the Java heap. Where its output alone does not fit beside the batch's pass, the
  * quantity is refused with its size. The probe's log is kept per network and quantity, so repeated
- * calls (a benchmark's runs) probe once.
+ * calls (a benchmark's runs) probe once. The limit is the caller's: in training, a second-order
+ * step gives its curvature {@code --memory-limit} less what the step holds itself (the parameters,
+ * their updates, the solve's vectors: {@code org.hbp.train.StepMemory}), so its chunks fit beside them.
  *
  * <p><b>Inside an estimate's trial run</b> (the pass on a counting backend: {@code --strategy
  * diag-*} of curvature, spectrum, bench and train) the plan takes the memory and precision of the

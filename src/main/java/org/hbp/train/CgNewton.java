@@ -19,7 +19,10 @@ import org.hbp.network.Strategy;
  * The paper's Newton-style optimizer (Dangel et al. 2020, eq. 10): for every parameter block,
  * solve {@code [alpha I + (1 - alpha) C] d = -g} by conjugate gradients with the block's curvature
  * C (Hessian, GGN or PCH; exact, KFRA or BDA; optionally split into row sub-blocks), then
- * {@code theta <- theta + gamma d}. Stateless between steps.
+ * {@code theta <- theta + gamma d}. Stateless between steps. The curvature of a step is prepared
+ * within the memory limit less what the step holds itself ({@link StepMemory}: the parameters, their
+ * updates and {@value StepMemory#CG_VECTORS} CG vectors of the largest block); where that alone
+ * exceeds the limit, the optimizer is refused when it is made, before any step.
  */
 public final class CgNewton implements Optimizer {
   /** The settings of eq. 10 and its solve. */
@@ -51,6 +54,8 @@ public final class CgNewton implements Optimizer {
   private final Network net;
   private final Settings s;
   private final Consumer<String> notices;
+  /** The memory limit less what a step holds itself: what the curvature may plan with. */
+  private final long curvatureBudget;
 
   /** An optimizer that says nothing of how it computes the curvature. */
   public CgNewton(Network net, Settings settings) {
@@ -60,11 +65,20 @@ public final class CgNewton implements Optimizer {
   /**
    * An optimizer that tells {@code notices} what the run should know of its curvature (a {@code
    * diag-*} strategy computed in chunks of samples), each distinct line once per run ({@link RunNotices}).
+   *
+   * @throws UserError when a step's own memory ({@link StepMemory}) exceeds the settings' memory limit
    */
   public CgNewton(Network net, Settings settings, Consumer<String> notices) {
     this.net = net;
     this.s = settings;
-    this.notices = RunNotices.onceEach(notices);
+    StepMemory own = stepMemory(net);
+    this.curvatureBudget = own.budget(settings.memoryLimitBytes());
+    this.notices = RunNotices.onceEach(own.explained(notices, settings.memoryLimitBytes()));
+  }
+
+  /** What a step on {@code net} holds besides the pass and the curvature ({@link StepMemory}, {@code k = 9}). */
+  static StepMemory stepMemory(Network net) {
+    return StepMemory.of("cg-newton", net, StepMemory.CG_VECTORS);
   }
 
   public Settings settings() {
@@ -87,7 +101,7 @@ public final class CgNewton implements Optimizer {
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), s.memoryLimitBytes(), notices);
+    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), curvatureBudget, notices);
     int iterations = 0;
     for (String name : net.parameterNames()) {
       int[] shape = net.parameterShape(name);

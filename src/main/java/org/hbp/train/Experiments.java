@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 import org.hbp.UserError;
@@ -41,15 +42,29 @@ public final class Experiments {
       return label.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("(^-|-$)", "");
     }
 
+    /** The configuration's optimizer on {@code net}, saying nothing of how it computes the curvature. */
     public Optimizer create(Network net, long memoryLimit) {
+      return create(net, memoryLimit, line -> {});
+    }
+
+    /**
+     * The configuration's optimizer on {@code net}; CG-Newton tells {@code notices} what the run
+     * should know of its curvature (chunks of samples), each distinct line once ({@link CgNewton}).
+     */
+    public Optimizer create(Network net, long memoryLimit, Consumer<String> notices) {
       switch (optimizer) {
         case "sgd":
           return new Sgd(net, lr, momentum);
         case "adam":
           return new Adam(net, lr, 0.9, 0.999, 1e-8);
         default:
-          return new CgNewton(net, cgNewton(memoryLimit));
+          return new CgNewton(net, cgNewton(memoryLimit), notices);
       }
+    }
+
+    /** This configuration with CG-Newton's curvature computed by {@code s} (a first-order configuration as it is). */
+    Config withStrategy(Strategy s) {
+      return strategy == null ? this : new Config(label, optimizer, lr, alpha, curvature, s, blocks, cgMaxiter, cgTol, momentum, batch);
     }
 
     /** The CG-Newton settings of this configuration (CG's absolute tolerance 0). */
@@ -84,6 +99,15 @@ public final class Experiments {
   /** Evaluation batches of the two nets' plans ({@link Plan#evalBatch}). */
   static final int FC_EVAL_BATCH = 1000, CNN_EVAL_BATCH = 100;
 
+  /** The curvature strategy of the paper's CG-Newton runs: bda for fig4 (its eq. 9), exact for fig5; null for another figure. */
+  static Strategy paperStrategy(String figure) {
+    return switch (figure) {
+      case "fig4" -> Strategy.BDA;
+      case "fig5" -> Strategy.EXACT;
+      default -> null;
+    };
+  }
+
   static Config cg(String label, double lr, double alpha, CurvatureKind c, Strategy s, int blocks, int maxiter, int batch) {
     return new Config(label, "cg-newton", lr, alpha, c, s, blocks, maxiter, 0.1, 0, batch);
   }
@@ -105,7 +129,7 @@ public final class Experiments {
     switch (figure) {
       case "fig4": {
         int b = 500, it = 50;
-        Strategy bda = Strategy.BDA;
+        Strategy bda = paperStrategy(figure);
         List<Config> cs = List.of(
             new Config("SGD", "sgd", 0.1, 0, null, null, 1, 0, 0, 0.9, b),
             cg("CG-Newton GGN", 0.1, 0.02, CurvatureKind.GGN, bda, 1, it, b),
@@ -119,7 +143,7 @@ public final class Experiments {
             : new Plan(figure, scale, "fc-fmnist.hbp", 10000, 2000, 4, FC_EVAL_BATCH, cs);
       }
       case "fig5": {
-        Strategy ex = Strategy.EXACT;
+        Strategy ex = paperStrategy(figure);
         boolean medium = scale.equals("medium");
         int b = full ? 1000 : 100, it = full ? 200 : medium ? 20 : 10;
         List<Config> cs = List.of(
@@ -162,6 +186,18 @@ public final class Experiments {
     return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), p.evalBatch(), kept);
   }
 
+  /**
+   * The plan with every CG-Newton configuration's curvature computed by {@code strategy} instead of
+   * the paper's (bda for fig4, exact for fig5); the plan as it is for {@code null}. A configuration
+   * whose curvature the strategy does not compute (a {@code diag-ggn} of a PCH) is refused by its
+   * first step, which the memory check runs before any training.
+   */
+  public static Plan withStrategy(Plan p, Strategy strategy) {
+    if (strategy == null) return p;
+    List<Config> cs = p.configs().stream().map(c -> c.withStrategy(strategy)).toList();
+    return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), p.evalBatch(), cs);
+  }
+
   /** The plan's data: the full split, or seeded subsets of it of the plan's sizes. */
   public static Split data(Plan plan, Split all) {
     Dataset train = all.train(), test = all.test();
@@ -175,19 +211,37 @@ public final class Experiments {
     Network create();
   }
 
+  /** Where a run's notices go: the line of the configuration {@code label}'s run with {@code seed}. */
+  public interface Notices {
+    void accept(String label, long seed, String line);
+  }
+
   /**
-   * Runs every configuration for seeds 0..seeds-1 into {@code out/<config>/seed-<s>}: a finished
-   * run is kept, an unfinished one resumed, so an interrupted experiment continues where it
-   * stopped. Then plots all runs into {@code out/plots} and writes {@code out/summary.md}.
+   * {@link #run(Plan, Split, int, Path, NetworkFactory, String, PrintWriter, boolean, long, Notices)}
+   * within the default memory limit, 2 GiB, saying nothing of how the curvature is computed.
    */
   public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
       boolean interactive) throws IOException {
+    return run(plan, data, seeds, out, nets, dataName, log, interactive, org.hbp.network.Curvature.DEFAULT_MEMORY_LIMIT, (l, s, line) -> {});
+  }
+
+  /**
+   * Runs every configuration for seeds 0..seeds-1 into {@code out/<config>/seed-<s>}: a finished
+   * run is kept, an unfinished one resumed, so an interrupted experiment continues where it
+   * stopped. Then plots all runs into {@code out/plots} and writes {@code out/summary.md}. CG-Newton
+   * prepares its curvature within {@code memoryLimit} bytes (less what its step holds itself) and
+   * tells {@code notices}, with the configuration and seed, what the run should know of it (a
+   * {@code diag-*} strategy computed in chunks of samples): each distinct line once per run.
+   */
+  public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
+      boolean interactive, long memoryLimit, Notices notices) throws IOException {
     List<RunMetrics> runs = new ArrayList<>();
     for (Config c : plan.configs()) {
       for (long seed = 0; seed < seeds; seed++) {
         Path dir = out.resolve(c.slug()).resolve("seed-" + seed);
         Network net = nets.create();
-        Optimizer opt = c.create(net, 2L << 30);
+        long s = seed;
+        Optimizer opt = c.create(net, memoryLimit, line -> notices.accept(c.label(), s, line));
         Trainer t = new Trainer(net, data, opt, new Trainer.Settings(plan.epochs(), c.batch(), seed, plan.evalBatch()), dir, log, interactive);
         boolean started = Files.exists(dir.resolve("config.json")) || Files.exists(dir.resolve("metrics.csv"));
         RunMetrics done = Files.exists(dir.resolve("metrics.csv")) ? RunMetrics.read(dir) : null;
@@ -208,7 +262,10 @@ public final class Experiments {
       }
     }
     List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network());
-    String summary = summary(plan, runs, seeds, dataName);
+    // the sizes of the data trained on: the plan's, or fewer where the data set has fewer
+    Plan trained = new Plan(plan.figure(), plan.scale(), plan.network(), data.train().size(), data.test().size(), plan.epochs(), plan.evalBatch(),
+        plan.configs());
+    String summary = summary(trained, runs, seeds, dataName);
     AtomicFiles.writeString(out.resolve("summary.md"), summary);
     log.println(summary);
     for (Path p : plots) log.println("wrote " + p);
@@ -280,6 +337,10 @@ public final class Experiments {
     sb.append(String.format(Locale.ROOT, "## %s, scale %s: %s on %s (%d training, %d test samples), %d epoch%s, %d seed%s%n%n", plan.figure(),
         plan.scale(), plan.network(), dataName, plan.trainSize(), plan.testSize(), plan.epochs(), plan.epochs() == 1 ? "" : "s", seeds,
         seeds == 1 ? "" : "s"));
+    List<String> strategies = plan.configs().stream().filter(c -> c.strategy() != null).map(c -> c.strategy().label()).distinct().toList();
+    Strategy paper = paperStrategy(plan.figure());
+    if (paper != null && !strategies.isEmpty() && !strategies.equals(List.of(paper.label())))
+      sb.append("CG-Newton's curvature by ").append(String.join(", ", strategies)).append(" (the paper's: ").append(paper.label()).append(").\n\n");
     sb.append("| configuration | batch | final train loss | final test loss | final test accuracy | steps to leave the plateau | CG iterations per step | training time (s) |\n");
     sb.append("|---|---|---|---|---|---|---|---|\n");
     for (Map.Entry<String, List<RunMetrics>> e : groups.entrySet()) {

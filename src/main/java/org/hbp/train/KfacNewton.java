@@ -19,7 +19,10 @@ import org.hbp.network.Strategy;
  * {@code -(C + α/(1-α) I)^-1 g / (1 - α)}, exact in the eigenbasis of the factors (the damping
  * added to the whole block, {@link Curvature#dampedSolve}); then {@code θ <- θ + γ d}. KFAC's
  * Monte-Carlo vectors are drawn anew each step, with seed {@code seed + step}, so a resumed run
- * draws the same ones.
+ * draws the same ones. The curvature of a step is prepared within the memory limit less what the
+ * step holds itself ({@link StepMemory}: the parameters, their updates and {@value
+ * StepMemory#CLOSED_FORM_VECTORS} vectors of the largest block); where that alone exceeds the limit,
+ * the optimizer is refused when it is made, before any step.
  */
 public final class KfacNewton implements Optimizer {
   /** The settings: learning rate γ, damping α of eq. 10, the strategy and its options, the memory limit. */
@@ -36,6 +39,8 @@ public final class KfacNewton implements Optimizer {
   private final Network net;
   private final Settings s;
   private final Consumer<String> notices;
+  /** The memory limit less what a step holds itself: what the curvature may plan with. */
+  private final long curvatureBudget;
   private long steps;
 
   /** An optimizer that says nothing of how it computes the curvature. */
@@ -46,11 +51,20 @@ public final class KfacNewton implements Optimizer {
   /**
    * An optimizer that tells {@code notices} what the run should know of its curvature (a {@code
    * diag-*} strategy computed in chunks of samples), each distinct line once per run ({@link RunNotices}).
+   *
+   * @throws UserError when a step's own memory ({@link StepMemory}) exceeds the settings' memory limit
    */
   public KfacNewton(Network net, Settings settings, Consumer<String> notices) {
     this.net = net;
     this.s = settings;
-    this.notices = RunNotices.onceEach(notices);
+    StepMemory own = stepMemory(net);
+    this.curvatureBudget = own.budget(settings.memoryLimitBytes());
+    this.notices = RunNotices.onceEach(own.explained(notices, settings.memoryLimitBytes()));
+  }
+
+  /** What a step on {@code net} holds besides the pass and the curvature ({@link StepMemory}, {@code k = 6}). */
+  static StepMemory stepMemory(Network net) {
+    return StepMemory.of("kfac", net, StepMemory.CLOSED_FORM_VECTORS);
   }
 
   @Override
@@ -71,7 +85,7 @@ public final class KfacNewton implements Optimizer {
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = Curvature.of(pass, CurvatureKind.GGN, s.strategy(), s.options().withSeed(s.options().seed() + steps), s.memoryLimitBytes(),
+    Curvature c = Curvature.of(pass, CurvatureKind.GGN, s.strategy(), s.options().withSeed(s.options().seed() + steps), curvatureBudget,
         notices);
     for (String name : net.parameterNames()) {
       Batch minusG = be.scale(pass.gradient(name), -1);

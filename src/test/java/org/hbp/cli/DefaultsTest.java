@@ -89,6 +89,12 @@ class DefaultsTest {
     BenchCommand b = bench.getCommand();
     assertEquals("blas-f32", b.backend);
     assertEquals(2L << 30, b.memoryLimit.bytes());
+    CommandLine experiment = new CommandLine(new ExperimentCommand());
+    experiment.parseArgs("fig4");
+    ExperimentCommand e = experiment.getCommand();
+    assertEquals("blas-f32", e.backend);
+    assertEquals(null, e.strategy, "paper: each configuration's own strategy");
+    assertEquals(2L << 30, e.memoryLimit.bytes());
   }
 
   @Test

@@ -1,0 +1,126 @@
+package org.hbp.network;
+
+import static org.hbp.network.TorchReference.assertBlockEquals;
+import static org.hbp.network.TorchReference.runScript;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.backend.Batch;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Per-layer joint blocks ({@link Curvature#layerDense}, {@link Curvature#layerMatProd}) against
+ * PyTorch autograd in float64 (src/test/resources/torch/layer_blocks.py): each layer's Hessian
+ * block over all its parameters by {@code torch.autograd.functional.hessian}, its GGN block as
+ * {@code J' H_z J} from autograd's Jacobian of the outputs, cross blocks between W and b (and the
+ * skip module's W1 and W2, whose mixed residual is not zero) included, to 1e-10.
+ */
+class LayerBlocksTorchCheckTest {
+  @TempDir Path dir;
+
+  /** Runs layer_blocks.py (and with it network_products.py) for net {@code name}; hbp's pass on the same problem. */
+  private NetworkProductsTest.Problem problem(String name) throws Exception {
+    runScript("layer_blocks.py", name, dir.toString());
+    Path file = dir.resolve(name + ".hbp");
+    Files.writeString(file, NetworkProductsTest.source(name));
+    Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), Network.builtIn(), NetworkProductsTest.BE);
+    TorchLayout layout = new TorchLayout(net);
+    Map<String, Batch> params = layout.parametersOnly(Npz.read(dir.resolve("params.npz")), "params.npz");
+    Map<String, NdArray> batch = Npz.read(dir.resolve("batch.npz"));
+    Batch x = layout.inputs(batch.get("x"), "batch.npz");
+    Batch y = layout.targets(batch.get("y"), x.samples(), "batch.npz");
+    Map<String, Batch> v = layout.directions(Npz.read(dir.resolve("dirs.npz")), "dirs.npz");
+    return new NetworkProductsTest.Problem(net, layout, net.run(params, x, y), v, Npz.read(dir.resolve("layer_ref.npz")));
+  }
+
+  /** The prefix of a layer's parameters (PyTorch's module name): the name without its last part. */
+  private static String prefix(String parameter) {
+    return parameter.substring(0, parameter.lastIndexOf('.'));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn", "skip", "resnet"})
+  void denseJointBlocksAgreeWithAutograd(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    int compared = 0;
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        NdArray ref = pr.ref().get(kind.label() + "." + prefix(group.get(0)));
+        assertTrue(ref != null, kind.label() + " " + group + " in " + pr.ref().keySet());
+        Batch dense = c.layerDense(group.get(0), Curvature.DEFAULT_MEMORY_LIMIT);
+        assertBlockEquals(name + " " + kind.label() + " " + group, ref, LayerBlockLayout.toTorch(pr.layout(), pr.net(), group, dense));
+        compared++;
+      }
+    }
+    assertEquals(pr.ref().size(), compared);
+  }
+
+  /** Products with V directions on every parameter of a layer: the reference matrix applied to them (PyTorch's flattening). */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "skip"})
+  void productsAgreeWithAutogradsBlocks(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        Map<String, Batch> v = new LinkedHashMap<>();
+        for (String p : group) v.put(p, pr.directions().get(p));
+        Map<String, Batch> got = c.layerMatProd(v);
+        NdArray ref = pr.ref().get(kind.label() + "." + prefix(group.get(0)));
+        int d = ref.shape()[0];
+        int directions = v.values().iterator().next().directions();
+        // the stacked directions in PyTorch's flattening, then ref times them
+        double[][] stacked = new double[directions][d];
+        int offset = 0;
+        for (String p : group) {
+          double[] t = pr.layout().toTorch(p, v.get(p), false).data();
+          int numel = t.length / directions;
+          for (int k = 0; k < directions; k++) System.arraycopy(t, k * numel, stacked[k], offset, numel);
+          offset += numel;
+        }
+        offset = 0;
+        for (String p : group) {
+          double[] g = pr.layout().toTorch(p, got.get(p), false).data();
+          int numel = g.length / directions;
+          double[] expected = new double[g.length];
+          for (int k = 0; k < directions; k++)
+            for (int i = 0; i < numel; i++) {
+              double s = 0;
+              for (int j = 0; j < d; j++) s += ref.data()[(offset + i) * d + j] * stacked[k][j];
+              expected[k * numel + i] = s;
+            }
+          assertBlockEquals(name + " " + kind.label() + " product " + p, NdArray.of(expected, g.length), NdArray.of(g, g.length));
+          offset += numel;
+        }
+      }
+    }
+  }
+
+  /** Per-layer blocks are refused, with the reason, for PCH on layers of several parameters and for the other strategies. */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc"})
+  void refusesWhatItDoesNotDefine(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    Curvature pch = new Curvature(pr.pass(), CurvatureKind.PCH_ABS, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+    UserError e = assertThrows(UserError.class, () -> pch.layerDense("0.W", Curvature.DEFAULT_MEMORY_LIMIT));
+    assertTrue(e.getMessage().contains("--blocks layer with --curvature pch-abs") && e.getMessage().contains("layer 0"), e.getMessage());
+    Curvature kfra = new Curvature(pr.pass(), CurvatureKind.GGN, Strategy.KFRA, Curvature.DEFAULT_MEMORY_LIMIT);
+    e = assertThrows(UserError.class, () -> kfra.layerMatProd(Map.of("0.W", pr.directions().get("0.W"))));
+    assertTrue(e.getMessage().contains("--blocks layer") && e.getMessage().contains("--strategy kfra"), e.getMessage());
+    Curvature ggn = new Curvature(pr.pass(), CurvatureKind.GGN, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+    e = assertThrows(UserError.class, () -> ggn.layerMatProd(Map.of("0.W", pr.directions().get("0.W"), "2.b", pr.directions().get("2.b"))));
+    assertTrue(e.getMessage().contains("one layer"), e.getMessage());
+  }
+}

@@ -108,6 +108,48 @@ class LayerBlocksTorchCheckTest {
     }
   }
 
+  /**
+   * {@code hbp curvature --blocks layer}: --dense writes each layer's joint block in PyTorch's
+   * flattening, named by its parameters, equal to autograd's; --vectors writes the products per
+   * parameter, equal to the Java API's; the options it does not combine with are refused in one line.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"cnn"})
+  void theCommandLineWritesJointBlocks(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    String[] common = {"curvature", "--net", dir.resolve(name + ".hbp").toString(), "--params", dir.resolve("params.npz").toString(),
+        "--batch", dir.resolve("batch.npz").toString(), "--blocks", "layer"};
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Path dense = dir.resolve(kind.label() + "-dense.npz");
+      TorchReference.hbp(TorchReference.concat(common, "--curvature", kind.label(), "--dense", dense.toString()));
+      Map<String, NdArray> got = Npz.read(dense);
+      Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      assertEquals(c.layerGroups().size(), got.size(), got.keySet().toString());
+      for (List<String> group : c.layerGroups())
+        assertBlockEquals("cli " + kind.label() + " " + group, pr.ref().get(kind.label() + "." + prefix(group.get(0))), got.get(String.join(",", group)));
+      Path products = dir.resolve(kind.label() + "-products.npz");
+      TorchReference.hbp(TorchReference.concat(common, "--curvature", kind.label(), "--vectors", dir.resolve("dirs.npz").toString(),
+          "--out", products.toString()));
+      Map<String, NdArray> written = Npz.read(products);
+      for (List<String> group : c.layerGroups()) {
+        Map<String, Batch> v = new LinkedHashMap<>();
+        for (String p : group) v.put(p, pr.directions().get(p));
+        Map<String, Batch> api = c.layerMatProd(v);
+        for (String p : group) {
+          String torchName = p.replace(".W", ".weight").replace(".b", ".bias");
+          assertBlockEquals("cli products " + p, pr.layout().toTorch(p, api.get(p), false), written.get(torchName));
+        }
+      }
+    }
+    for (String[] bad : List.of(new String[] {"--strategy", "kfra", "--dense", "x.npz"}, new String[] {"--curvature", "pch-clip", "--dense", "x.npz"},
+        new String[] {"--solve", "0.1", "--out", "x.npz"})) {
+      java.io.StringWriter err = new java.io.StringWriter();
+      int code = org.hbp.cli.Main.execute(TorchReference.concat(common, bad), new java.io.PrintWriter(new java.io.StringWriter(), true),
+          new java.io.PrintWriter(err, true));
+      assertTrue(code != 0 && err.toString().contains("--blocks layer") && err.toString().strip().lines().count() == 1, String.join(" ", bad) + ": " + err);
+    }
+  }
+
   /** Per-layer blocks are refused, with the reason, for PCH on layers of several parameters and for the other strategies. */
   @ParameterizedTest
   @ValueSource(strings = {"fc"})

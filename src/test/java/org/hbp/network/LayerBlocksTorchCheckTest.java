@@ -150,6 +150,30 @@ class LayerBlocksTorchCheckTest {
     }
   }
 
+  /**
+   * PCH is defined for the joint block of a layer of one parameter: it is that parameter's block,
+   * whose PCH (tanh's residual modified on the way) the dense reference checks in
+   * {@link NetworkCurvatureTest}.
+   */
+  @org.junit.jupiter.api.Test
+  void pchOfALayerOfOneParameterIsItsBlock() {
+    NetworkSpec spec = new NetworkSpec("nobias", "test", 1, List.of(4), List.of(
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 4, "m", 3), List.of(4), List.of(3)), NetworkCurvatureTest.elementwise("tanh", 3),
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 3, "m", 2), List.of(3), List.of(2))), NetworkCurvatureTest.crossEntropy(2));
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec, 3, 5, 3.0);
+    Pass pass = s.pass();
+    for (CurvatureKind kind : List.of(CurvatureKind.PCH_ABS, CurvatureKind.PCH_CLIP, CurvatureKind.HESSIAN)) {
+      Curvature c = new Curvature(pass, kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        assertEquals(1, group.size());
+        double[] joint = s.net.backend().toArray(c.layerDense(group.get(0), Curvature.DEFAULT_MEMORY_LIMIT));
+        double[] block = s.net.backend().toArray(c.dense(group.get(0), 1, Curvature.DEFAULT_MEMORY_LIMIT));
+        assertEquals(block.length, joint.length);
+        for (int i = 0; i < block.length; i++) assertEquals(block[i], joint[i], 1e-12, kind.label() + " " + group + " [" + i + "]");
+      }
+    }
+  }
+
   /** Per-layer blocks are refused, with the reason, for PCH on layers of several parameters and for the other strategies. */
   @ParameterizedTest
   @ValueSource(strings = {"fc"})

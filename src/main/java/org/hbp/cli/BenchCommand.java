@@ -89,6 +89,11 @@ public final class BenchCommand extends HbpCommand {
       converter = Choices.Strategies.class)
   List<Strategy> strategies;
 
+  @Option(names = "--blocks", defaultValue = Defaults.BLOCK_UNIT, split = ",", paramLabel = "B",
+      description = "The exact strategy's blocks for its products: parameter (one per parameter, the paper's), layer (one joint block per "
+          + "layer over all its parameters; --strategies exact, ggn or hessian), or parameter,layer: both, one after the other (default: ${DEFAULT-VALUE}).")
+  List<String> blockUnits;
+
   @Option(names = "--directions", defaultValue = "1,10", split = ",", description = "Directions per block for the products (default 1,10).")
   List<Integer> directions;
 
@@ -193,6 +198,7 @@ public final class BenchCommand extends HbpCommand {
     for (String d : diagonals)
       if (!BenchToolbox.DIAGONALS.contains(d)) throw new UserError("--diagonals: expected exact, mc or hessian, not '" + d + "'");
     for (int d : directions) if (d < 1) throw new UserError("--directions must be >= 1, not " + d);
+    boolean layerBlocks = BenchToolbox.layerBlocksAsked(blockUnits, strategies);
     PrintWriter w = out();
     Backend be = compute.backend(backend);
     if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);
@@ -206,6 +212,7 @@ public final class BenchCommand extends HbpCommand {
     Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
     dataValues = networkFile.bindData(network, null);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
+    if (layerBlocks) Curvature.checkLayerBlocks(network, kind, Strategy.EXACT);
     Random rng = new Random(1);
     Map<String, Batch> params = benchParameters(network, rng);
     int[] in = network.inputShape(), t = network.targetShape();
@@ -239,7 +246,8 @@ public final class BenchCommand extends HbpCommand {
       w.println("  note: OMP_WAIT_POLICY is not set: oneDNN's OpenMP threads spin after each call; ./hbp sets it to PASSIVE");
     w.flush();
 
-    bar = ProgressMode.current().bar(err(), "bench", measurements(strategies, directions.size()) + diagonals.size()
+    int exactRows = strategies.contains(Strategy.EXACT) ? directions.size() * ((layerBlocks ? 1 : 0) - (blockUnits.contains("parameter") ? 0 : 1)) : 0;
+    bar = ProgressMode.current().bar(err(), "bench", measurements(strategies, directions.size()) + exactRows + diagonals.size()
         + (networkProducts ? directions.size() : 0) + (lanczos > 0 ? 1 : 0));
     try {
       measure(w, be, network, params, xb, yb, rng, limit, maxDirections, ns);
@@ -319,7 +327,11 @@ public final class BenchCommand extends HbpCommand {
       if (strategy != Strategy.EXACT)
         results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w, be));
       Map<Integer, Double> seconds = new LinkedHashMap<>();
-      for (int v : directions) {
+      List<Long> sizes = ProductFlops.linearSizes(ns);
+      if (strategy == Strategy.EXACT && blockUnits.contains("layer"))
+        BenchToolbox.printScaling(w, "exact products, layer blocks", BenchToolbox.layerProducts(rows(results, grad, w, be), be, network, c, directions, rng),
+            sizes != null ? ProductFlops.exactLayerBlocksPerColumn(sizes) : Double.NaN, batch);
+      for (int v : strategy == Strategy.EXACT && !blockUnits.contains("parameter") ? List.<Integer>of() : directions) {
         Map<String, Batch> dirs = BenchToolbox.directions(network, be, v, rng);
         Result r = time(strategy.label() + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
           // the products computed (device backends: finished by time()), not copied to Java arrays; released for reuse
@@ -329,7 +341,6 @@ public final class BenchCommand extends HbpCommand {
         results.add(r);
         seconds.put(v, r.medianSeconds());
       }
-      List<Long> sizes = ProductFlops.linearSizes(ns);
       BenchToolbox.printScaling(w, strategy.label() + " products, all blocks", seconds,
           strategy == Strategy.EXACT && sizes != null ? ProductFlops.exactBlocksPerColumn(sizes) : Double.NaN, batch);
       if (strategy.isKroneckerFactored()) BenchToolbox.dampedInverse(rows(results, grad, w, be), be, network, c, BenchToolbox.directions(network, be, 1, rng));

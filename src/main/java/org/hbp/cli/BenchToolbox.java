@@ -20,6 +20,7 @@ import org.hbp.network.HessianDiagonal;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
+import org.hbp.network.Strategy;
 import org.hbp.spectrum.CurvatureOperators;
 import org.hbp.spectrum.Lanczos;
 import org.hbp.spectrum.ParameterVectors;
@@ -116,6 +117,42 @@ final class BenchToolbox {
         return null;
       });
     }
+  }
+
+  /**
+   * Whether {@code --blocks} asks for per-layer blocks; refuses an unknown unit, and per-layer
+   * blocks with a strategy other than exact, naming the option and the strategy.
+   */
+  static boolean layerBlocksAsked(List<String> units, List<Strategy> strategies) {
+    for (String u : units)
+      if (!u.equals("parameter") && !u.equals("layer")) throw new UserError("--blocks: expected parameter, layer or parameter,layer, not '" + u + "'");
+    if (!units.contains("layer")) return false;
+    for (Strategy s : strategies)
+      if (s != Strategy.EXACT)
+        throw new UserError("--blocks layer (per-layer joint blocks) is timed for --strategies exact only, not " + s.label() + "; use --strategies exact");
+    return true;
+  }
+
+  /**
+   * Products with every layer's joint block ({@code --blocks layer}, {@link Curvature#layerMatProd}: one
+   * trip through the rest of the network per layer) with each number of directions; their median seconds by D.
+   */
+  static Map<Integer, Double> layerProducts(Rows rows, Backend be, Network net, Curvature c, List<Integer> counts, Random rng) {
+    Map<Integer, Double> seconds = new LinkedHashMap<>();
+    for (int v : counts) {
+      Map<String, Batch> dirs = directions(net, be, v, rng);
+      BenchCommand.Result r = rows.time("exact products, layer blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
+        for (List<String> group : c.layerGroups()) {
+          Map<String, Batch> d = new LinkedHashMap<>();
+          for (String p : group) d.put(p, dirs.get(p));
+          for (Batch b : c.layerMatProd(d).values()) be.release(b);
+        }
+        return null;
+      });
+      seconds.put(v, r.medianSeconds());
+      release(be, dirs);
+    }
+    return seconds;
   }
 
   /** Whole-network products {@code C v} (all parameters together) with each number of directions; their median seconds by D. */

@@ -60,8 +60,13 @@ public final class CurvatureCommand extends HbpCommand {
       converter = Choices.Strategies.class)
   Strategy strat;
 
-  @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K",
-      description = "Split each parameter into K row groups (output units / channels) (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--blocks", defaultValue = Defaults.BLOCK_UNIT, paramLabel = "B", converter = BlockChoice.Converter.class,
+      description = "parameter (one block per parameter, the paper's), layer (one joint block per layer over all its parameters, "
+          + "cross terms included; --strategy exact, ggn or hessian), or K: each parameter's block split into K row groups (output "
+          + "units / channels) (default: ${DEFAULT-VALUE}).")
+  BlockChoice blockChoice;
+
+  /** Row groups per parameter ({@code --blocks K}; 1 for parameter and layer). */
   int blocks;
 
   @Option(names = "--scope", defaultValue = "blocks", paramLabel = "SCOPE",
@@ -116,6 +121,7 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    blocks = blockChoice.rowGroups();
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0) + (diagonal != null ? 1 : 0);
     if (modes != 1)
       throw new UserError("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, --solve ALPHA --out STEP.npz, "
@@ -124,7 +130,7 @@ public final class CurvatureCommand extends HbpCommand {
       throw new UserError((vectors != null ? "--vectors" : solve != null ? "--solve" : "--diagonal") + " needs --out OUT.npz");
     GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, kfac.mcSamples, sampling);
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
-    if (blocks < 1) throw new UserError("--blocks must be at least 1");
+    if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, solve, scope, strat);
     boolean wholeNet = wholeNetwork();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();
@@ -134,6 +140,7 @@ public final class CurvatureCommand extends HbpCommand {
     networkOptions.bindData(network, params);
     Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
+    if (blockChoice.layer()) Curvature.checkLayerBlocks(network, kind, strat);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     InitializerNames onnxNames = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
     Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);
@@ -191,6 +198,13 @@ public final class CurvatureCommand extends HbpCommand {
       return 0;
     }
     Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit, this::notice);
+    if (blockChoice.layer()) {
+      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, onnxNames);
+      if (vectors != null) runs.products(directions, vectorArrays, out);
+      else runs.dense(dense, limit);
+      w.flush();
+      return 0;
+    }
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
     if (vectors != null) {
       for (String name : network.parameterNames()) {
@@ -255,7 +269,7 @@ public final class CurvatureCommand extends HbpCommand {
    * The output array's name: for an ONNX --net the initializer's (PyTorch's parameter name), else
    * the name the directions used (hbp's or PyTorch's alias).
    */
-  private static String outName(InitializerNames onnx, String name, Map<String, NdArray> vectorArrays) {
+  static String outName(InitializerNames onnx, String name, Map<String, NdArray> vectorArrays) {
     return onnx != null ? onnx.name(name) : TorchLayout.arrayName(name, vectorArrays.keySet());
   }
 

@@ -58,8 +58,14 @@ final class Defaults {
   /** The reason for {@link #TRAINING_STRATEGY}, as the option's help gives it. */
   static final String TRAINING_STRATEGY_REASON = "as the paper's Fig. 4 trains: one explicit pass per step, then cheap CG products";
 
-  /** {@code --blocks}: one block per parameter. */
+  /** {@code --blocks} of {@code spectrum} and {@code train} (row groups per parameter): one block per parameter. */
   static final String BLOCKS = "1";
+
+  /**
+   * {@code --blocks} of {@code curvature} and {@code bench}: one block per parameter, the paper's
+   * blocks ({@code layer}, one joint block per layer, is the departure to ask for).
+   */
+  static final String BLOCK_UNIT = "parameter";
 
   /** {@code --cg-tol}: CG's relative tolerance ({@code ConjugateGradient.Settings.defaults()}). */
   static final String CG_TOL = "0.1";

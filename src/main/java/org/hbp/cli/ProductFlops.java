@@ -40,6 +40,18 @@ final class ProductFlops {
   }
 
   /**
+   * Exact products with every layer's joint block ({@code --blocks layer}), per sample and
+   * direction: {@code J_W v} in and {@code J_W' u} out ({@code 4 m_l n_l}; the bias's Jacobians
+   * cost no products) and one trip through the layers above and back ({@code 4 T_l}) per layer. In
+   * all {@code 4 sum_l (m_l n_l + T_l) = 4 sum_k k m_k n_k} (k = 1..L).
+   */
+  static double exactLayerBlocksPerColumn(List<Long> sizes) {
+    double total = 0;
+    for (int k = 0; k < sizes.size(); k++) total += 4.0 * (k + 1) * sizes.get(k);
+    return total;
+  }
+
+  /**
    * The whole-network GGN product {@code J' H J v}, per sample and direction: forward
    * {@code dz_k = W_k dx_k + dW_k x_k} (the first layer has no dx), back {@code g_x = W_k' g_z}
    * (not below the first layer) and {@code g_W = g_z x_k'}: {@code 4 m_1 n_1 + 8 sum_{k>1} m_k n_k}.

@@ -25,7 +25,9 @@ import org.hbp.backend.Batch;
  * </ul>
  * Directions and results have the parameter's item shape and one sample (they are the same for
  * all samples). Sub-blocks ({@code blocks > 1}) split a parameter by rows (a linear layer's output
- * units, a convolution's output channels) and keep the block-diagonal part.
+ * units, a convolution's output channels) and keep the block-diagonal part. Per-layer joint blocks
+ * ({@link #layerMatProd}, {@link #layerDense}; exact strategy) join a layer's parameters into one
+ * block with their cross terms, a departure from the paper ({@link LayerBlocks}).
  */
 public final class Curvature {
   /** The default limit on explicit curvature matrices: 2 GiB. */
@@ -175,6 +177,74 @@ public final class Curvature {
     Network.LayerNode l = net.owner(parameter);
     String var = net.parameterVariables.get(parameter);
     return blocks.matProd(l, var, directions(parameter, l, var, v));
+  }
+
+  /**
+   * Refuses per-layer joint blocks ({@link LayerBlocks}) where they are not defined: strategies
+   * other than exact, graph networks, PCH on a layer of several parameters, the Hessian on a layer
+   * whose operator has no mixed residuals; the message names the option, the strategy or the layer.
+   */
+  public static void checkLayerBlocks(Network net, CurvatureKind kind, Strategy strategy) {
+    LayerBlocks.check(net, kind, strategy);
+  }
+
+  /** Each layer's parameters, in network order: the rows of the per-layer joint blocks ({@code [0.W, 0.b], [2.W, 2.b], ...}). */
+  public List<List<String>> layerGroups() {
+    return LayerBlocks.groups(net);
+  }
+
+  /**
+   * The joint block of one layer's parameters (one block per layer, the cross terms between its
+   * parameters included; {@link LayerBlocks}) applied to directions: {@code directions} for some
+   * or all parameters of one layer (V directions each, one sample, in the parameter's shape; a
+   * parameter left out has direction zero). The result has every parameter of the layer, V
+   * directions each: {@code (C v)_p = sum_q C_pq v_q}.
+   */
+  public Map<String, Batch> layerMatProd(Map<String, Batch> directions) {
+    if (directions.isEmpty()) throw new UserError("no directions: give directions for the parameters of one layer");
+    checkLayerBlocks(net, kind, strategy);
+    Network.LayerNode l = null;
+    Map<String, Batch> shaped = new HashMap<>();
+    int count = -1;
+    for (Map.Entry<String, Batch> e : directions.entrySet()) {
+      Network.LayerNode owner = net.owner(e.getKey());
+      if (l != null && owner != l)
+        throw new UserError("directions for '" + e.getKey() + "' and for parameters of layer " + l.path + ": a joint block is one layer's; "
+            + "give directions for the parameters of one layer");
+      l = owner;
+      Batch d = directions(e.getKey(), owner, net.parameterVariables.get(e.getKey()), e.getValue());
+      if (count >= 0 && d.directions() != count)
+        throw new UserError("directions for '" + e.getKey() + "' are " + d.directions() + ", for the others " + count + "; give every parameter the same number");
+      count = d.directions();
+      shaped.put(e.getKey(), d);
+    }
+    Map<String, Batch> v = LayerBlocks.byVariable(net, l, shaped, count);
+    Map<String, Batch> byVariable = blocks.layerMatProd(l, v);
+    if (byVariable == null) throw new UserError("--strategy " + strategy.label() + " has no per-layer blocks; use --blocks parameter");
+    Map<String, Batch> out = new java.util.LinkedHashMap<>();
+    for (Map.Entry<String, Batch> e : byVariable.entrySet()) out.put(l.prefix + "." + e.getKey(), e.getValue());
+    List<Batch> zeros = new ArrayList<>(v.values());
+    zeros.removeAll(shaped.values());
+    net.releaseTemporaries(zeros, out.values().toArray(new Batch[0]));
+    return out;
+  }
+
+  /**
+   * The dense joint block of the layer that owns {@code parameter}: D x D, D the entries of all its
+   * parameters, in the order of {@link #layerGroups} ({@code [vec(W); b]}), each in column-major vec
+   * order; refuses above {@code memoryLimit} bytes.
+   */
+  public Batch layerDense(String parameter, long memoryLimit) {
+    Network.LayerNode l = net.owner(parameter);
+    List<String> names = new ArrayList<>();
+    for (String p : l.op.parameters()) names.add(l.prefix + "." + p);
+    long d = 0;
+    for (String n : names) d += net.parameterSize(n);
+    if (8 * d * d > memoryLimit)
+      throw new UserError(String.format("the dense joint block of layer %s %s has %d x %d entries (%.1f GiB), above the limit of %.1f GiB; "
+          + "use products (--vectors) instead", l.path, names, d, d, 8.0 * d * d / (1L << 30), memoryLimit / (double) (1L << 30)));
+    checkLayerBlocks(net, kind, strategy);
+    return LayerBlocks.dense(net, names, this::layerMatProd);
   }
 
   /** Checks directions for a parameter (its entries per item, one sample) and gives them its shape. */

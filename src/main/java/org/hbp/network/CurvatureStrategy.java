@@ -79,6 +79,16 @@ interface CurvatureStrategy {
       return null;
     }
 
+    /**
+     * The joint block of all parameters of a layer (one block per layer, cross terms between its
+     * parameters included) applied to directions for each of them, keyed by the operator's
+     * variable (V directions each, in its item shape); the result likewise. Null where the
+     * strategy has only per-parameter blocks.
+     */
+    default java.util.Map<String, Batch> layerMatProd(Network.LayerNode layer, java.util.Map<String, Batch> v) {
+      return null;
+    }
+
     /** Hands over what the blocks hold (explicit matrices, factors) for release, and forgets it. */
     List<Batch> drain();
   }

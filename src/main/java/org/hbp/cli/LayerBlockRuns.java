@@ -1,0 +1,89 @@
+package org.hbp.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.backend.Batch;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.hbp.network.Curvature;
+import org.hbp.network.LayerBlockLayout;
+import org.hbp.network.Network;
+import org.hbp.network.Strategy;
+import org.hbp.network.TorchLayout;
+import org.hbp.onnx.InitializerNames;
+
+/**
+ * {@code hbp curvature --blocks layer}: one joint block per layer over all its parameters
+ * ({@link Curvature#layerMatProd}): products with directions for every parameter
+ * ({@code --vectors V.npz --out OUT.npz}, written per parameter as with per-parameter blocks), or
+ * each layer's block densely ({@code --dense OUT.npz}: one {@code [D, D]} array per layer named
+ * by its parameters joined with commas, e.g. {@code 0.W,0.b}, rows and columns over the parameters
+ * stacked in that order, each flattened row-major as PyTorch flattens it: {@code [W.flatten(); b]}).
+ */
+final class LayerBlockRuns {
+  private final Network net;
+  private final TorchLayout layout;
+  private final Curvature c;
+  private final PrintWriter w;
+  private final InitializerNames onnx;
+
+  LayerBlockRuns(Network net, TorchLayout layout, Curvature c, PrintWriter w, InitializerNames onnx) {
+    this.net = net;
+    this.layout = layout;
+    this.c = c;
+    this.w = w;
+    this.onnx = onnx;
+    w.printf("curvature %s, strategy %s, one joint block per layer (--blocks layer)%n", c.kind().label(), c.strategy().label());
+  }
+
+  /** Refuses the modes and options that per-layer blocks do not have, naming them (before any work). */
+  static void checkMode(String diagonal, Double solve, String scope, Strategy strategy) {
+    if (strategy != Strategy.EXACT)
+      throw new UserError("--blocks layer (per-layer joint blocks) is available with --strategy exact only, not --strategy " + strategy.label()
+          + " (its blocks are per parameter); use --blocks parameter");
+    if (diagonal != null) throw new UserError("--diagonal gives the whole diagonal; --blocks layer does not apply");
+    if (solve != null) throw new UserError("--solve solves per parameter block; with --blocks layer only --vectors and --dense are available");
+    if (!scope.equals("blocks")) throw new UserError("--scope " + scope + " takes the whole network; --blocks layer does not apply");
+  }
+
+  /** Each layer's joint block applied to the directions of its parameters; written per parameter in PyTorch's names and shapes. */
+  void products(Map<String, Batch> directions, Map<String, NdArray> vectorArrays, Path out) throws java.io.IOException {
+    Map<String, NdArray> result = new LinkedHashMap<>();
+    for (List<String> group : c.layerGroups()) {
+      Map<String, Batch> v = new LinkedHashMap<>();
+      for (String p : group) if (directions.get(p) != null) v.put(p, directions.get(p));
+      if (v.isEmpty()) throw new UserError("--vectors has no directions for the parameters " + group + " of one layer; give them");
+      long t0 = System.nanoTime();
+      Map<String, Batch> products = c.layerMatProd(v);
+      for (String p : group) result.put(CurvatureCommand.outName(onnx, p, vectorArrays), layout.toTorch(p, products.get(p), false));
+      w.printf("  %s: %d products in %.2f s%n", String.join(",", group), v.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
+      w.flush();
+    }
+    Npz.write(out, result);
+    w.println("wrote " + out);
+  }
+
+  /** Each layer's dense joint block, {@code [D, D]} in PyTorch's flattening, named by its parameters joined with commas. */
+  void dense(Path out, long limit) throws java.io.IOException {
+    Map<String, NdArray> result = new LinkedHashMap<>();
+    List<List<String>> groups = c.layerGroups();
+    for (int i = 0; i < groups.size(); i++) {
+      List<String> group = groups.get(i);
+      long t0 = System.nanoTime();
+      NdArray d = LayerBlockLayout.toTorch(layout, net, group, c.layerDense(group.get(0), limit));
+      List<String> names = new ArrayList<>();
+      for (String p : group) names.add(onnx == null ? p : onnx.name(p));
+      result.put(String.join(",", names), d);
+      w.printf("  [%d/%d] %s: %d x %d joint block in %.2f s%n", i + 1, groups.size(), String.join(",", names), d.shape()[0], d.shape()[0],
+          (System.nanoTime() - t0) / 1e9);
+      w.flush();
+    }
+    Npz.write(out, result);
+    w.println("wrote " + out);
+  }
+}

@@ -1,0 +1,192 @@
+package org.hbp.network;
+
+import static org.hbp.network.TorchReference.assertBlockEquals;
+import static org.hbp.network.TorchReference.runScript;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.hbp.UserError;
+import org.hbp.backend.Batch;
+import org.hbp.io.NdArray;
+import org.hbp.io.Npz;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Per-layer joint blocks ({@link Curvature#layerDense}, {@link Curvature#layerMatProd}) against
+ * PyTorch autograd in float64 (src/test/resources/torch/layer_blocks.py): each layer's Hessian
+ * block over all its parameters by {@code torch.autograd.functional.hessian}, its GGN block as
+ * {@code J' H_z J} from autograd's Jacobian of the outputs, cross blocks between W and b (and the
+ * skip module's W1 and W2, whose mixed residual is not zero) included, to 1e-10.
+ */
+class LayerBlocksTorchCheckTest {
+  @TempDir Path dir;
+
+  /** Runs layer_blocks.py (and with it network_products.py) for net {@code name}; hbp's pass on the same problem. */
+  private NetworkProductsTest.Problem problem(String name) throws Exception {
+    runScript("layer_blocks.py", name, dir.toString());
+    Path file = dir.resolve(name + ".hbp");
+    Files.writeString(file, NetworkProductsTest.source(name));
+    Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), Network.builtIn(), NetworkProductsTest.BE);
+    TorchLayout layout = new TorchLayout(net);
+    Map<String, Batch> params = layout.parametersOnly(Npz.read(dir.resolve("params.npz")), "params.npz");
+    Map<String, NdArray> batch = Npz.read(dir.resolve("batch.npz"));
+    Batch x = layout.inputs(batch.get("x"), "batch.npz");
+    Batch y = layout.targets(batch.get("y"), x.samples(), "batch.npz");
+    Map<String, Batch> v = layout.directions(Npz.read(dir.resolve("dirs.npz")), "dirs.npz");
+    return new NetworkProductsTest.Problem(net, layout, net.run(params, x, y), v, Npz.read(dir.resolve("layer_ref.npz")));
+  }
+
+  /** The prefix of a layer's parameters (PyTorch's module name): the name without its last part. */
+  private static String prefix(String parameter) {
+    return parameter.substring(0, parameter.lastIndexOf('.'));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "cnn", "skip", "resnet"})
+  void denseJointBlocksAgreeWithAutograd(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    int compared = 0;
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        NdArray ref = pr.ref().get(kind.label() + "." + prefix(group.get(0)));
+        assertTrue(ref != null, kind.label() + " " + group + " in " + pr.ref().keySet());
+        Batch dense = c.layerDense(group.get(0), Curvature.DEFAULT_MEMORY_LIMIT);
+        assertBlockEquals(name + " " + kind.label() + " " + group, ref, LayerBlockLayout.toTorch(pr.layout(), pr.net(), group, dense));
+        compared++;
+      }
+    }
+    assertEquals(pr.ref().size(), compared);
+  }
+
+  /** Products with V directions on every parameter of a layer: the reference matrix applied to them (PyTorch's flattening). */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "skip"})
+  void productsAgreeWithAutogradsBlocks(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        Map<String, Batch> v = new LinkedHashMap<>();
+        for (String p : group) v.put(p, pr.directions().get(p));
+        Map<String, Batch> got = c.layerMatProd(v);
+        NdArray ref = pr.ref().get(kind.label() + "." + prefix(group.get(0)));
+        int d = ref.shape()[0];
+        int directions = v.values().iterator().next().directions();
+        // the stacked directions in PyTorch's flattening, then ref times them
+        double[][] stacked = new double[directions][d];
+        int offset = 0;
+        for (String p : group) {
+          double[] t = pr.layout().toTorch(p, v.get(p), false).data();
+          int numel = t.length / directions;
+          for (int k = 0; k < directions; k++) System.arraycopy(t, k * numel, stacked[k], offset, numel);
+          offset += numel;
+        }
+        offset = 0;
+        for (String p : group) {
+          double[] g = pr.layout().toTorch(p, got.get(p), false).data();
+          int numel = g.length / directions;
+          double[] expected = new double[g.length];
+          for (int k = 0; k < directions; k++)
+            for (int i = 0; i < numel; i++) {
+              double s = 0;
+              for (int j = 0; j < d; j++) s += ref.data()[(offset + i) * d + j] * stacked[k][j];
+              expected[k * numel + i] = s;
+            }
+          assertBlockEquals(name + " " + kind.label() + " product " + p, NdArray.of(expected, g.length), NdArray.of(g, g.length));
+          offset += numel;
+        }
+      }
+    }
+  }
+
+  /**
+   * {@code hbp curvature --blocks layer}: --dense writes each layer's joint block in PyTorch's
+   * flattening, named by its parameters, equal to autograd's; --vectors writes the products per
+   * parameter, equal to the Java API's; the options it does not combine with are refused in one line.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"cnn"})
+  void theCommandLineWritesJointBlocks(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    String[] common = {"curvature", "--net", dir.resolve(name + ".hbp").toString(), "--params", dir.resolve("params.npz").toString(),
+        "--batch", dir.resolve("batch.npz").toString(), "--blocks", "layer"};
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Path dense = dir.resolve(kind.label() + "-dense.npz");
+      TorchReference.hbp(TorchReference.concat(common, "--curvature", kind.label(), "--dense", dense.toString()));
+      Map<String, NdArray> got = Npz.read(dense);
+      Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      assertEquals(c.layerGroups().size(), got.size(), got.keySet().toString());
+      for (List<String> group : c.layerGroups())
+        assertBlockEquals("cli " + kind.label() + " " + group, pr.ref().get(kind.label() + "." + prefix(group.get(0))), got.get(String.join(",", group)));
+      Path products = dir.resolve(kind.label() + "-products.npz");
+      TorchReference.hbp(TorchReference.concat(common, "--curvature", kind.label(), "--vectors", dir.resolve("dirs.npz").toString(),
+          "--out", products.toString()));
+      Map<String, NdArray> written = Npz.read(products);
+      for (List<String> group : c.layerGroups()) {
+        Map<String, Batch> v = new LinkedHashMap<>();
+        for (String p : group) v.put(p, pr.directions().get(p));
+        Map<String, Batch> api = c.layerMatProd(v);
+        for (String p : group) {
+          String torchName = p.replace(".W", ".weight").replace(".b", ".bias");
+          assertBlockEquals("cli products " + p, pr.layout().toTorch(p, api.get(p), false), written.get(torchName));
+        }
+      }
+    }
+    for (String[] bad : List.of(new String[] {"--strategy", "kfra", "--dense", "x.npz"}, new String[] {"--curvature", "pch-clip", "--dense", "x.npz"},
+        new String[] {"--solve", "0.1", "--out", "x.npz"})) {
+      java.io.StringWriter err = new java.io.StringWriter();
+      int code = org.hbp.cli.Main.execute(TorchReference.concat(common, bad), new java.io.PrintWriter(new java.io.StringWriter(), true),
+          new java.io.PrintWriter(err, true));
+      assertTrue(code != 0 && err.toString().contains("--blocks layer") && err.toString().strip().lines().count() == 1, String.join(" ", bad) + ": " + err);
+    }
+  }
+
+  /**
+   * PCH is defined for the joint block of a layer of one parameter: it is that parameter's block,
+   * whose PCH (tanh's residual modified on the way) the dense reference checks in
+   * {@link NetworkCurvatureTest}.
+   */
+  @org.junit.jupiter.api.Test
+  void pchOfALayerOfOneParameterIsItsBlock() {
+    NetworkSpec spec = new NetworkSpec("nobias", "test", 1, List.of(4), List.of(
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 4, "m", 3), List.of(4), List.of(3)), NetworkCurvatureTest.elementwise("tanh", 3),
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 3, "m", 2), List.of(3), List.of(2))), NetworkCurvatureTest.crossEntropy(2));
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec, 3, 5, 3.0);
+    Pass pass = s.pass();
+    for (CurvatureKind kind : List.of(CurvatureKind.PCH_ABS, CurvatureKind.PCH_CLIP, CurvatureKind.HESSIAN)) {
+      Curvature c = new Curvature(pass, kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        assertEquals(1, group.size());
+        double[] joint = s.net.backend().toArray(c.layerDense(group.get(0), Curvature.DEFAULT_MEMORY_LIMIT));
+        double[] block = s.net.backend().toArray(c.dense(group.get(0), 1, Curvature.DEFAULT_MEMORY_LIMIT));
+        assertEquals(block.length, joint.length);
+        for (int i = 0; i < block.length; i++) assertEquals(block[i], joint[i], 1e-12, kind.label() + " " + group + " [" + i + "]");
+      }
+    }
+  }
+
+  /** Per-layer blocks are refused, with the reason, for PCH on layers of several parameters and for the other strategies. */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc"})
+  void refusesWhatItDoesNotDefine(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    Curvature pch = new Curvature(pr.pass(), CurvatureKind.PCH_ABS, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+    UserError e = assertThrows(UserError.class, () -> pch.layerDense("0.W", Curvature.DEFAULT_MEMORY_LIMIT));
+    assertTrue(e.getMessage().contains("--blocks layer with --curvature pch-abs") && e.getMessage().contains("layer 0"), e.getMessage());
+    Curvature kfra = new Curvature(pr.pass(), CurvatureKind.GGN, Strategy.KFRA, Curvature.DEFAULT_MEMORY_LIMIT);
+    e = assertThrows(UserError.class, () -> kfra.layerMatProd(Map.of("0.W", pr.directions().get("0.W"))));
+    assertTrue(e.getMessage().contains("--blocks layer") && e.getMessage().contains("--strategy kfra"), e.getMessage());
+    Curvature ggn = new Curvature(pr.pass(), CurvatureKind.GGN, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+    e = assertThrows(UserError.class, () -> ggn.layerMatProd(Map.of("0.W", pr.directions().get("0.W"), "2.b", pr.directions().get("2.b"))));
+    assertTrue(e.getMessage().contains("one layer"), e.getMessage());
+  }
+}

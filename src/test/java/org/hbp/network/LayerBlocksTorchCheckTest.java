@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,17 +30,7 @@ class LayerBlocksTorchCheckTest {
 
   /** Runs layer_blocks.py (and with it network_products.py) for net {@code name}; hbp's pass on the same problem. */
   private NetworkProductsTest.Problem problem(String name) throws Exception {
-    runScript("layer_blocks.py", name, dir.toString());
-    Path file = dir.resolve(name + ".hbp");
-    Files.writeString(file, NetworkProductsTest.source(name));
-    Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), Network.builtIn(), NetworkProductsTest.BE);
-    TorchLayout layout = new TorchLayout(net);
-    Map<String, Batch> params = layout.parametersOnly(Npz.read(dir.resolve("params.npz")), "params.npz");
-    Map<String, NdArray> batch = Npz.read(dir.resolve("batch.npz"));
-    Batch x = layout.inputs(batch.get("x"), "batch.npz");
-    Batch y = layout.targets(batch.get("y"), x.samples(), "batch.npz");
-    Map<String, Batch> v = layout.directions(Npz.read(dir.resolve("dirs.npz")), "dirs.npz");
-    return new NetworkProductsTest.Problem(net, layout, net.run(params, x, y), v, Npz.read(dir.resolve("layer_ref.npz")));
+    return NetworkProductsTest.problem("layer_blocks.py", name, dir, "layer_ref.npz");
   }
 
   /** The prefix of a layer's parameters (PyTorch's module name): the name without its last part. */

@@ -60,7 +60,15 @@ class NetworkProductsTest {
 
   /** Runs network_products.py for net {@code name} into {@code dir} and loads what it wrote. */
   static Problem problem(String name, Path dir) throws Exception {
-    runScript("network_products.py", name, dir.toString());
+    return problem("network_products.py", name, dir, "ref.npz");
+  }
+
+  /**
+   * Runs {@code script} (network_products.py, or a script that runs it and adds references) for net
+   * {@code name} into {@code dir}; hbp's pass on the same problem, with the references of {@code reference}.
+   */
+  static Problem problem(String script, String name, Path dir, String reference) throws Exception {
+    runScript(script, name, dir.toString());
     Path file = dir.resolve(name + ".hbp");
     Files.writeString(file, source(name));
     Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), Network.builtIn(), BE);
@@ -70,7 +78,7 @@ class NetworkProductsTest {
     Batch x = layout.inputs(batch.get("x"), "batch.npz");
     Batch y = layout.targets(batch.get("y"), x.samples(), "batch.npz");
     Map<String, Batch> v = layout.directions(Npz.read(dir.resolve("dirs.npz")), "dirs.npz");
-    return new Problem(net, layout, net.run(params, x, y), v, Npz.read(dir.resolve("ref.npz")));
+    return new Problem(net, layout, net.run(params, x, y), v, Npz.read(dir.resolve(reference)));
   }
 
   /** Every kind that autograd defines for the whole network, on the nets of the cross-checks. */

@@ -20,6 +20,17 @@ class MatmulLayoutsTest {
 
   @Test
   void everyBroadcastLayoutAgrees() {
+    everyBroadcastLayoutAgrees(blas, 1e-12);
+  }
+
+  /** The same in float32 (inputs rounded to float; sums of 5 products, so 1e-5 covers float's rounding). */
+  @Test
+  void everyBroadcastLayoutAgreesInFloat32() {
+    everyBroadcastLayoutAgrees(new BlasBackend(Precision.FLOAT32), 1e-5);
+  }
+
+  private void everyBroadcastLayoutAgrees(Backend blas, double tolerance) {
+    boolean f32 = tolerance > 1e-12;
     int[][] axes = {{1, 1, 4, 3}, {1, 3, 4, 1}, {4, 1, 4, 3}, {4, 3, 1, 1}, {4, 3, 4, 3}, {1, 3, 4, 3}, {4, 1, 1, 3}};
     for (int[] ax : axes)
       for (int n : new int[] {1, 2})
@@ -27,12 +38,16 @@ class MatmulLayoutsTest {
           for (boolean tb : new boolean[] {false, true}) {
             int m = 3, k = 5;
             double[] a = random(ax[0] * ax[1] * m * k), b = random(ax[2] * ax[3] * k * n);
+            if (f32) {
+              for (int i = 0; i < a.length; i++) a[i] = (float) a[i];
+              for (int i = 0; i < b.length; i++) b[i] = (float) b[i];
+            }
             int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
             double[] want = cpu.toArray(cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, a), ta, cpu.fromArray(ax[2], ax[3], br, bc, b), tb));
             double[] got = blas.toArray(blas.matmul(blas.fromArray(ax[0], ax[1], ar, ac, a), ta, blas.fromArray(ax[2], ax[3], br, bc, b), tb));
             assertEquals(want.length, got.length);
             for (int i = 0; i < want.length; i++)
-              assertEquals(want[i], got[i], 1e-12, java.util.Arrays.toString(ax) + " n=" + n + " " + ta + tb + " [" + i + "]");
+              assertEquals(want[i], got[i], tolerance, java.util.Arrays.toString(ax) + " n=" + n + " " + ta + tb + " [" + i + "]");
           }
   }
 

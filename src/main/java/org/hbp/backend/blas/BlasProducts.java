@@ -107,31 +107,12 @@ final class BlasProducts {
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
-    if (k == 1 && precision == Precision.FLOAT32 && onednnMatmul && (long) m * n >= ONEDNN_MIN_VOLUME) {
-      // outer products (bda's (H̄ V ā) ā' per direction): oneDNN's matmul writes each result once,
-      // where OpenBLAS's sgemm first zeroes it (beta = 0) and then adds the product onto it
-      for (int s = 0, t = 0; s < samples; s++)
-        for (int d = 0; d < directions; d++, t++)
-          gemm(ta, tb, m, n, k, x, item(x, s, d) * xn, lda, y, item(y, s, d) * yn, ldb, out, t * mn, ldc, beta);
-      return out;
-    }
-    // one gemm per result item, on views into the blocks
-    if (precision == Precision.FLOAT64) {
-      DoublePointer av = new DoublePointer(x.doubles), bv = new DoublePointer(y.doubles), cv = new DoublePointer(out.doubles);
-      for (int s = 0, t = 0; s < samples; s++)
-        for (int d = 0; d < directions; d++, t++)
-          cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
-              beta, cv.position(t * mn), ldc);
-    } else {
-      FloatPointer av = new FloatPointer(x.floats), bv = new FloatPointer(y.floats), cv = new FloatPointer(out.floats);
-      for (int s = 0, t = 0; s < samples; s++)
-        for (int d = 0; d < directions; d++, t++)
-          cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1f, av.position(item(x, s, d) * xn), lda, bv.position(item(y, s, d) * yn), ldb,
-              beta, cv.position(t * mn), ldc);
-    }
-    Reference.reachabilityFence(x);
-    Reference.reachabilityFence(y);
-    Reference.reachabilityFence(out);
+    // one product per result item, on views into the blocks, each routed by gemm (gemv for a column;
+    // large float32 ones on oneDNN's matmul, which writes each result once, where OpenBLAS's sgemm with
+    // beta = 0 first zeroes it: bda's outer products (H̄ V ā) ā' per direction)
+    for (int s = 0, t = 0; s < samples; s++)
+      for (int d = 0; d < directions; d++, t++)
+        gemm(ta, tb, m, n, k, x, item(x, s, d) * xn, lda, y, item(y, s, d) * yn, ldb, out, t * mn, ldc, beta);
     return out;
   }
 

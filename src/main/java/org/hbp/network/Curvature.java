@@ -236,8 +236,7 @@ public final class Curvature {
    */
   public Batch layerDense(String parameter, long memoryLimit) {
     Network.LayerNode l = net.owner(parameter);
-    List<String> names = new ArrayList<>();
-    for (String p : l.op.parameters()) names.add(l.prefix + "." + p);
+    List<String> names = LayerBlocks.names(l);
     long d = 0;
     for (String n : names) d += net.parameterSize(n);
     if (8 * d * d > memoryLimit)

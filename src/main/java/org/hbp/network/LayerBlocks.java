@@ -61,13 +61,13 @@ final class LayerBlocks {
   /** Each layer's parameters (full names), in network order: the rows of the per-layer joint blocks. */
   static List<List<String>> groups(Network net) {
     List<List<String>> out = new ArrayList<>();
-    for (Network.LayerNode l : net.layers()) {
-      if (l.op.parameters().isEmpty()) continue;
-      List<String> names = new ArrayList<>();
-      for (String p : l.op.parameters()) names.add(l.prefix + "." + p);
-      out.add(List.copyOf(names));
-    }
+    for (Network.LayerNode l : net.layers()) if (!l.op.parameters().isEmpty()) out.add(names(l));
     return out;
+  }
+
+  /** A layer's parameters by their full names, in the operator's order: the rows of its joint block. */
+  static List<String> names(Network.LayerNode l) {
+    return l.op.parameters().stream().map(p -> l.prefix + "." + p).toList();
   }
 
   /**

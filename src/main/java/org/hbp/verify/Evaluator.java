@@ -80,6 +80,8 @@ public final class Evaluator {
     private final IdentityHashMap<Expr, Tensor> invariant = new IdentityHashMap<>();
     /** The evaluated shape of each node (the dims do not change between the evaluations). */
     private final IdentityHashMap<Expr, int[]> shapes = new IdentityHashMap<>();
+    /** The order of each sum's terms ({@link Exprs#constantsFirst}, a function of the node alone). */
+    private final IdentityHashMap<Expr.Add, List<Expr>> termOrders = new IdentityHashMap<>();
 
     /** Evaluations of {@code f} at {@code values}, where only the variables named {@code varying} will change. */
     public Repeated(Expr f, Map<String, Tensor> values, Map<String, Long> dims, Set<String> varying) {
@@ -115,6 +117,11 @@ public final class Evaluator {
       v.putAll(changed);
       return new Evaluator(v, dims, this).evaluate(f);
     }
+  }
+
+  /** A sum's terms in the order they are added ({@link Exprs#constantsFirst}: a walk of each term), once per {@link Repeated}. */
+  private List<Expr> termOrder(Expr.Add a) {
+    return repeated == null ? Exprs.constantsFirst(a.terms()) : repeated.termOrders.computeIfAbsent(a, n -> Exprs.constantsFirst(a.terms()));
   }
 
   /** The evaluated shape of {@code s}. */
@@ -161,7 +168,7 @@ public final class Evaluator {
       .on(Expr.Diagonalizer.class, (d, ev) -> diagonalizer(ev.dimValue(d.n())))
       .on(Expr.Selection.class, (s, ev) -> ev.selection(s))
       .on(Expr.Unfolding.class, (u, ev) -> ev.unfolding(u.geometry()))
-      .on(Expr.Add.class, (a, ev) -> ev.entrywise("Add", Exprs.constantsFirst(a.terms()), Double::sum))
+      .on(Expr.Add.class, (a, ev) -> ev.entrywise("Add", ev.termOrder(a), Double::sum))
       .on(Expr.Scale.class, (s, ev) -> scale(s.coefficient(), ev.evaluate(s.operand())))
       .on(Expr.ScalarMul.class, (m, ev) -> ev.scalarMul(m))
       .on(Expr.MatMul.class, (m, ev) -> ev.matMul(m.factors()))

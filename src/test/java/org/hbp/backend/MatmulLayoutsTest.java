@@ -72,4 +72,42 @@ class MatmulLayoutsTest {
         assertEquals((float) want[i], got[i], 0, java.util.Arrays.toString(ax) + " [" + i + "]");
     }
   }
+
+  /**
+   * Products with a short inner dimension and result items of over 1 MiB, which the BLAS backend
+   * computes in column blocks in the cache and copies into place (bda's outer products), equal the
+   * CPU backend's: every transposition, per-direction and per-sample items, a last block narrower
+   * than the others (n = 500 is no multiple of the block's 374 float or 187 double columns).
+   * float64 to 1e-12; float32 with k = 1 bit for bit (a product of two floats is exact in double,
+   * so both round it once), with k = 3 to 1e-5 (sums of 3 products in float).
+   */
+  @Test
+  void thinProductsWithLargeResultsAgree() {
+    int m = 700, n = 500;
+    int[][] axes = {{1, 3, 1, 1}, {2, 3, 2, 1}, {2, 3, 1, 1}, {2, 1, 2, 1}};
+    for (Precision precision : Precision.values()) {
+      Backend be = new BlasBackend(precision);
+      boolean f32 = precision == Precision.FLOAT32;
+      for (int k : new int[] {1, 3})
+        for (int[] ax : axes)
+          for (boolean ta : new boolean[] {false, true})
+            for (boolean tb : new boolean[] {false, true}) {
+              double[] a = random(ax[0] * ax[1] * m * k), b = random(ax[2] * ax[3] * k * n);
+              if (f32) {
+                for (int i = 0; i < a.length; i++) a[i] = (float) a[i];
+                for (int i = 0; i < b.length; i++) b[i] = (float) b[i];
+              }
+              int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+              double[] want = cpu.toArray(cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, a), ta, cpu.fromArray(ax[2], ax[3], br, bc, b), tb));
+              double[] got = be.toArray(be.matmul(be.fromArray(ax[0], ax[1], ar, ac, a), ta, be.fromArray(ax[2], ax[3], br, bc, b), tb));
+              assertEquals(want.length, got.length);
+              String where = precision + " k=" + k + " " + java.util.Arrays.toString(ax) + " " + ta + tb;
+              for (int i = 0; i < want.length; i++) {
+                if (!f32) assertEquals(want[i], got[i], 1e-12 * Math.max(1, Math.abs(want[i])), where + " [" + i + "]");
+                else if (k == 1) assertEquals((float) want[i], got[i], 0, where + " [" + i + "]");
+                else assertEquals(want[i], got[i], 1e-5 * Math.max(1, Math.abs(want[i])), where + " [" + i + "]");
+              }
+            }
+    }
+  }
 }

@@ -113,7 +113,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
       throw new IllegalStateException("BlasBackend: the OpenBLAS natives (org.bytedeco:openblas, classifier "
           + Loader.getPlatform() + ") could not be loaded: " + e.getMessage(), e);
     }
-    this.products = new BlasProducts(this, precision, threads);
+    this.products = new BlasProducts(this, precision, threads, loops);
     this.dnnl = new BlasDnnl(this, precision == Precision.FLOAT32);
     this.convolutions = new BlasConvolutions(this, products, loops, threads, BlasConvolutions.CHUNK_BYTES);
   }

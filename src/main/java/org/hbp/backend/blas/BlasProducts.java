@@ -20,6 +20,7 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Precision;
+import org.hbp.backend.host.ParallelLoops;
 
 /**
  * The products of the {@link BlasBackend}: the dispatch of {@code matmul}, {@code matmulAdd} and
@@ -31,13 +32,15 @@ final class BlasProducts {
   private final BlasBackend be;
   private final Precision precision;
   private final int threads;
+  private final ParallelLoops loops;
   /** Whether this backend's float32 gemm calls go to oneDNN's matmul primitive ({@link #SGEMM_ONEDNN}). */
   private final boolean onednnMatmul;
 
-  BlasProducts(BlasBackend be, Precision precision, int threads) {
+  BlasProducts(BlasBackend be, Precision precision, int threads, ParallelLoops loops) {
     this.be = be;
     this.precision = precision;
     this.threads = threads;
+    this.loops = loops;
     // oneDNN's threads are OpenMP's (one per core), not this backend's count: a backend asked for fewer threads keeps OpenBLAS
     this.onednnMatmul = precision == Precision.FLOAT32 && SGEMM_ONEDNN && threads == Runtime.getRuntime().availableProcessors()
         && DnnlEngine.get() != null;
@@ -107,9 +110,21 @@ final class BlasProducts {
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
-    // one product per result item, on views into the blocks, each routed by gemm (gemv for a column;
-    // large float32 ones on oneDNN's matmul, which writes each result once, where OpenBLAS's sgemm with
-    // beta = 0 first zeroes it: bda's outer products (H̄ V ā) ā' per direction)
+    if (ThinProducts.applies(m, n, k, precision == Precision.FLOAT64 ? 8 : 4, beta)) {
+      // products whose cost is writing the result (bda's outer products (H̄ V ā) ā' per direction):
+      // in column blocks computed in the cache and copied into place
+      int items = samples * directions;
+      long[] ao = new long[items], bo = new long[items];
+      for (int s = 0, t = 0; s < samples; s++)
+        for (int d = 0; d < directions; d++, t++) {
+          ao[t] = item(x, s, d) * xn;
+          bo[t] = item(y, s, d) * yn;
+        }
+      ThinProducts.multiply(be, this, loops, threads, precision, ta, tb, m, n, k, items, x, ao, lda, y, bo, ldb, out);
+      return out;
+    }
+    // one product per result item, on views into the blocks, each routed by gemm (gemv for a column,
+    // large float32 ones on oneDNN's matmul)
     for (int s = 0, t = 0; s < samples; s++)
       for (int d = 0; d < directions; d++, t++)
         gemm(ta, tb, m, n, k, x, item(x, s, d) * xn, lda, y, item(y, s, d) * yn, ldb, out, t * mn, ldc, beta);

@@ -1,0 +1,106 @@
+package org.hbp.backend.blas;
+
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
+import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemm;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+
+import java.lang.ref.Reference;
+import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.hbp.backend.Precision;
+import org.hbp.backend.host.ParallelLoops;
+
+/**
+ * Matrix products whose cost is writing their result: a short inner dimension k (at most {@link
+ * #MAX_K}) and large result items, such as BDA's outer products {@code (H̄ V ā) ā'} (k = 1, one
+ * m x p result per direction) or KFRA's products with few samples. A gemm writes such a result
+ * with ordinary stores, and each line it writes is first read from memory (read for ownership):
+ * on this project's machines OpenBLAS's sgemm with k = 1 wrote 4.5 GB/s per core where a plain
+ * copy ({@code memcpy}, whose large copies use {@code rep movsb} and skip that read) moved 7 GB/s
+ * both ways (docs/performance.md, "Writes that cost a read").
+ *
+ * <p>Here each result item is cut into column blocks of about {@link #CHUNK_BYTES} (column-major,
+ * so a block is contiguous); each of the backend's threads takes the next block not yet taken,
+ * computes it with a single-threaded gemm into its own scratch block, which stays in the core's
+ * L2 cache, and copies it into place with {@code memcpy}. The arithmetic is the gemm's, column
+ * for column: the entries are those of one gemm over the whole item (each result entry is the
+ * same dot product of k terms), bit for bit where OpenBLAS's kernel does not depend on n.
+ */
+final class ThinProducts {
+  /** The largest inner dimension routed here: at 2k flops per entry written, the write still dominates. */
+  static final int MAX_K = Integer.getInteger("hbp.blas.thinMaxK", 16);
+
+  /** Bytes per column block (scratch per thread): within a core's L2 cache. */
+  static final long CHUNK_BYTES = Long.getLong("hbp.blas.thinChunkBytes", 1L << 20);
+
+  private ThinProducts() {}
+
+  /** Whether items of m x n with inner dimension k, beta = 0, go through {@link #multiply}. */
+  static boolean applies(int m, int n, int k, int bytesPerEntry, int beta) {
+    return beta == 0 && k <= MAX_K && n > 1 && (long) m * n * bytesPerEntry >= CHUNK_BYTES && (long) m * bytesPerEntry <= CHUNK_BYTES;
+  }
+
+  /**
+   * {@code C_t = op(A_t) op(B_t)} for {@code items} result items t, each m x n column-major with
+   * leading dimension m, item t of C at entry {@code t·m·n} of c; op(A_t) m x k starts at entry
+   * {@code aOffsets[t]} of a (leading dimension lda), op(B_t) k x n at {@code bOffsets[t]} of b
+   * (leading dimension ldb). Runs on {@code threads} threads with OpenBLAS set to one thread
+   * meanwhile (restored by {@code products.useThreads()}).
+   */
+  static void multiply(BlasBackend be, BlasProducts products, ParallelLoops loops, int threads, Precision precision, int ta, int tb,
+      int m, int n, int k, int items, BlasBatch a, long[] aOffsets, int lda, BlasBatch b, long[] bOffsets, int ldb, BlasBatch c) {
+    int bytes = precision == Precision.FLOAT64 ? 8 : 4;
+    int cols = (int) Math.max(1, Math.min(n, CHUNK_BYTES / ((long) m * bytes)));
+    long perItem = (n + cols - 1) / cols, blocks = perItem * items;
+    int workers = (int) Math.min(threads, blocks);
+    BlasBatch[] scratch = new BlasBatch[workers];
+    AtomicLong next = new AtomicLong();
+    // column j of op(B): column j of B (ldb apart), or row j of B stored transposed (adjacent)
+    long bStep = tb == CblasNoTrans ? ldb : 1;
+    try {
+      for (int i = 0; i < workers; i++) scratch[i] = be.alloc("matmul", 1, 1, m, cols, false);
+      singleThreadedBlas();
+      loops.run(workers, (long) m * n * items, (w0, w1) -> {
+        for (long w = w0; w < w1; w++) {
+          BlasBatch s = scratch[(int) w];
+          for (long blk = next.getAndIncrement(); blk < blocks; blk = next.getAndIncrement()) {
+            int t = (int) (blk / perItem), j0 = (int) (blk % perItem) * cols, jc = Math.min(cols, n - j0);
+            long bo = bOffsets[t] + j0 * bStep, co = (long) t * m * n + (long) j0 * m;
+            if (precision == Precision.FLOAT64)
+              cblas_dgemm(CblasColMajor, ta, tb, m, jc, k, 1.0, at(a.doubles, aOffsets[t]), lda, at(b.doubles, bo), ldb, 0.0, s.doubles, m);
+            else
+              cblas_sgemm(CblasColMajor, ta, tb, m, jc, k, 1f, at(a.floats, aOffsets[t]), lda, at(b.floats, bo), ldb, 0f, s.floats, m);
+            Pointer.memcpy(new Pointer(c.pointer()).position(co * bytes), s.pointer(), (long) m * jc * bytes);
+          }
+        }
+      });
+      Reference.reachabilityFence(a);
+      Reference.reachabilityFence(b);
+      Reference.reachabilityFence(c);
+    } finally {
+      products.useThreads();
+      for (BlasBatch s : scratch) if (s != null) be.release(s);
+    }
+  }
+
+  /** Sets OpenBLAS's (process-wide) thread count to 1 when it differs: each block's gemm runs on its own thread. */
+  private static void singleThreadedBlas() {
+    if (openblas_nolapack.blas_get_num_threads() != 1) {
+      synchronized (BlasBackend.class) {
+        if (openblas_nolapack.blas_get_num_threads() != 1) openblas_nolapack.blas_set_num_threads(1);
+      }
+    }
+  }
+
+  private static DoublePointer at(DoublePointer p, long offset) {
+    return offset == 0 ? p : new DoublePointer(p).position(offset);
+  }
+
+  private static FloatPointer at(FloatPointer p, long offset) {
+    return offset == 0 ? p : new FloatPointer(p).position(offset);
+  }
+}

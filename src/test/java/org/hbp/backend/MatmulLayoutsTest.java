@@ -110,4 +110,39 @@ class MatmulLayoutsTest {
             }
     }
   }
+
+  /**
+   * A linear layer's {@code W x + b} over a batch, large enough for oneDNN's matmul (float32), with b
+   * added in the matmul's epilogue as its bias: equal to the CPU backend's product plus b, for W
+   * and W' stored, samples and directions; and a per-sample c (not a bias) beside it. To the
+   * rounding bound of a float sum of 200 products and c, {@code 201 · 2^-24 · Σ|terms|}.
+   */
+  @Test
+  void float32ProductsPlusABiasColumnAgree() {
+    Backend f32 = new BlasBackend(Precision.FLOAT32);
+    int m = 300, k = 200;
+    int[][] axes = {{50, 1, 1, 1}, {20, 3, 1, 1}, {50, 1, 50, 1}};
+    for (int[] ax : axes)
+      for (boolean ta : new boolean[] {false, true}) {
+        double[] w = random(m * k), x = random(ax[0] * ax[1] * k), c = random(ax[2] * ax[3] * m);
+        for (double[] v : new double[][] {w, x, c}) for (int i = 0; i < v.length; i++) v[i] = (float) v[i];
+        int wr = ta ? k : m, wc = ta ? m : k;
+        double[] want = cpu.toArray(cpu.add(cpu.matmul(cpu.fromArray(1, 1, wr, wc, w), ta, cpu.fromArray(ax[0], ax[1], k, 1, x), false),
+            cpu.fromArray(ax[2], ax[3], m, 1, c)));
+        double[] got = f32.toArray(f32.matmulAdd(f32.fromArray(1, 1, wr, wc, w), ta, f32.fromArray(ax[0], ax[1], k, 1, x), false,
+            f32.fromArray(ax[2], ax[3], m, 1, c)));
+        // the same sum of |terms|, for the rounding bound of a float sum of k + 1 terms: (k + 1) 2^-24 sum |terms|
+        double[] size = cpu.toArray(cpu.add(cpu.matmul(cpu.fromArray(1, 1, wr, wc, abs(w)), ta, cpu.fromArray(ax[0], ax[1], k, 1, abs(x)), false),
+            cpu.fromArray(ax[2], ax[3], m, 1, abs(c))));
+        assertEquals(want.length, got.length);
+        for (int i = 0; i < want.length; i++)
+          assertEquals(want[i], got[i], (k + 1) * 0x1p-24 * size[i], java.util.Arrays.toString(ax) + " " + ta + " [" + i + "]");
+      }
+  }
+
+  private static double[] abs(double[] v) {
+    double[] out = new double[v.length];
+    for (int i = 0; i < v.length; i++) out[i] = Math.abs(v[i]);
+    return out;
+  }
 }

@@ -65,6 +65,13 @@ final class BlasProducts {
     int m = shape.m(), k = shape.k(), n = shape.n(), samples = shape.samples(), directions = shape.directions();
     // k == 0: the product is zero and BLAS is not called
     BlasBatch out = be.alloc(kernel, samples, directions, m, n, k == 0 && c == null);
+    if (c != null && biasOfOneGemm(x, transposeB, m, n, k, y.items(), c)) {
+      // a linear layer's W x + b over the batch: one oneDNN matmul with b as its bias, added to
+      // each result column in the kernel's epilogue (no copy of b into every item, no sum post-op)
+      useThreads();
+      DnnlEngine.get().matmul().multiply(transposeA, false, m, y.items(), k, x, 0, transposeA ? k : m, y, 0, k, out, 0, m, c);
+      return out;
+    }
     int beta = 0;
     if (c != null) {
       copyBroadcast(c, out);
@@ -129,6 +136,16 @@ final class BlasProducts {
       for (int d = 0; d < directions; d++, t++)
         gemm(ta, tb, m, n, k, x, item(x, s, d) * xn, lda, y, item(y, s, d) * yn, ldb, out, t * mn, ldc, beta);
     return out;
+  }
+
+  /**
+   * Whether {@code op(a) b + c} is a single float32 gemm on oneDNN with c as the matmul's bias: one
+   * shared left item, column items (n = 1) side by side, c one m x 1 column added to every item (a
+   * linear layer's bias), a product large enough for oneDNN ({@link #ONEDNN_MIN_VOLUME}).
+   */
+  private boolean biasOfOneGemm(BlasBatch x, boolean transposeB, int m, int n, int k, long items, BlasBatch c) {
+    return onednnMatmul && x.items() == 1 && !transposeB && n == 1 && c.items() == 1 && c.rows() == m && c.cols() == 1
+        && items <= Integer.MAX_VALUE && m * items * k >= ONEDNN_MIN_VOLUME;
   }
 
   /** The per-direction gemms of {@link #product}'s path for shared left items per direction and per-sample right items. */

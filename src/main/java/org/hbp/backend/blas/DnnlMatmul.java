@@ -1,5 +1,6 @@
 package org.hbp.backend.blas;
 
+import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_BIAS;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_DST;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_SRC;
 import static org.bytedeco.dnnl.global.dnnl.DNNL_ARG_WEIGHTS;
@@ -34,7 +35,8 @@ final class DnnlMatmul {
    * The shape of a matrix product {@code C = op(A) op(B) (+ C)}, column-major with leading
    * dimensions, as BLAS states it; {@code accumulate} adds onto C (beta = 1, a sum post-op).
    */
-  private record MatmulKey(boolean transposeA, boolean transposeB, long m, long n, long k, long lda, long ldb, long ldc, boolean accumulate) {}
+  private record MatmulKey(boolean transposeA, boolean transposeB, long m, long n, long k, long lda, long ldb, long ldc, boolean accumulate,
+      boolean bias) {}
 
   private final DnnlEngine dnnl;
   /** The matmul primitives, guarded by the engine's lock. */
@@ -58,11 +60,28 @@ final class DnnlMatmul {
   void multiply(boolean transposeA, boolean transposeB, long m, long n, long k, BlasBatch a, long ao, long lda, BlasBatch b, long bo,
       long ldb, BlasBatch c, long co, long ldc, boolean accumulate) {
     synchronized (dnnl) {
-      MatmulKey key = new MatmulKey(transposeA, transposeB, m, n, k, lda, ldb, ldc, accumulate);
+      MatmulKey key = new MatmulKey(transposeA, transposeB, m, n, k, lda, ldb, ldc, accumulate, false);
       DnnlPrepared p = dnnl.cached(matmuls, key, "matmul primitive", q -> build(key, q));
       dnnl.run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
           new dnnl_memory[] {dnnl.memory(p.x, b.pointer(), bo), dnnl.memory(p.userWeights, a.pointer(), ao), dnnl.memory(p.y, c.pointer(), co)},
           "a matmul primitive", a, b, c);
+    }
+  }
+
+  /**
+   * {@code C = op(A) op(B) + bias 1'}: as {@link #multiply}, with the m entries of {@code bias}
+   * (the first of its block) added to every column of C in the kernel's epilogue, as oneDNN's
+   * matmul bias (a linear layer's {@code W x + b} over the batch's columns).
+   */
+  void multiply(boolean transposeA, boolean transposeB, long m, long n, long k, BlasBatch a, long ao, long lda, BlasBatch b, long bo,
+      long ldb, BlasBatch c, long co, long ldc, BlasBatch bias) {
+    synchronized (dnnl) {
+      MatmulKey key = new MatmulKey(transposeA, transposeB, m, n, k, lda, ldb, ldc, false, true);
+      DnnlPrepared p = dnnl.cached(matmuls, key, "matmul primitive", q -> build(key, q));
+      dnnl.run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+          new dnnl_memory[] {dnnl.memory(p.x, b.pointer(), bo), dnnl.memory(p.userWeights, a.pointer(), ao), dnnl.memory(p.bias, bias.pointer(), 0),
+              dnnl.memory(p.y, c.pointer(), co)},
+          "a matmul primitive", a, b, bias, c);
     }
   }
 
@@ -73,6 +92,8 @@ final class DnnlMatmul {
     p.x = matrix(n, k, key.transposeB ? 1 : key.ldb, key.transposeB ? key.ldb : 1);
     p.userWeights = matrix(k, m, key.transposeA ? 1 : key.lda, key.transposeA ? key.lda : 1);
     p.y = matrix(n, m, key.ldc, 1);
+    // the bias of C' (n x m): one row of m entries, broadcast over C''s n rows
+    if (key.bias) p.bias = matrix(1, m, m, 1);
     dnnl_primitive_attr attr = null;
     dnnl_post_ops ops = null;
     try {
@@ -85,7 +106,7 @@ final class DnnlMatmul {
         check(dnnl_primitive_attr_set_post_ops(attr, ops), "setting the post-ops");
       }
       p.pd = new dnnl_primitive_desc();
-      check(dnnl_matmul_primitive_desc_create(p.pd, dnnl.engine, p.x, p.userWeights, null, p.y, attr), "creating a matmul for " + key);
+      check(dnnl_matmul_primitive_desc_create(p.pd, dnnl.engine, p.x, p.userWeights, p.bias, p.y, attr), "creating a matmul for " + key);
     } finally {
       if (ops != null) dnnl_post_ops_destroy(ops);
       if (attr != null) dnnl_primitive_attr_destroy(attr);

@@ -5,7 +5,6 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
 
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
-import org.bytedeco.openblas.global.openblas_nolapack;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.ConvGeometry;
 import org.hbp.backend.host.ParallelLoops;
@@ -213,12 +212,9 @@ final class BlasConvolutions {
 
   /** Sets OpenBLAS's (process-wide) thread count to 1 when it differs: each chunk's gemm runs on its own thread. */
   private static void singleThreadedBlas() {
-    if (openblas_nolapack.blas_get_num_threads() != 1) {
-      synchronized (BlasBackend.class) {
-        if (openblas_nolapack.blas_get_num_threads() != 1) openblas_nolapack.blas_set_num_threads(1);
-      }
-    }
+    OpenBlasThreads.set(1);
   }
+
 
   /** Columns per piece of an item's unfolding staged in a Java array: about {@link #PIECE_ENTRIES} entries, at least one column. */
   private static int piece(int rows) {

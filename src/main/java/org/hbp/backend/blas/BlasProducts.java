@@ -17,7 +17,6 @@ import java.lang.ref.Reference;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.openblas.global.openblas_nolapack;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.Precision;
 import org.hbp.backend.host.ParallelLoops;
@@ -49,12 +48,9 @@ final class BlasProducts {
 
   /** Sets OpenBLAS's (process-wide) thread count to this backend's, when it differs. */
   void useThreads() {
-    if (openblas_nolapack.blas_get_num_threads() != threads) {
-      synchronized (BlasBackend.class) {
-        if (openblas_nolapack.blas_get_num_threads() != threads) openblas_nolapack.blas_set_num_threads(threads);
-      }
-    }
+    OpenBlasThreads.set(threads);
   }
+
 
   /**
    * {@code op(a) * op(b)}, plus {@code c} (broadcast over the batch axes) when c is not null: the

@@ -10,7 +10,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.openblas.global.openblas_nolapack;
 import org.hbp.backend.Precision;
 import org.hbp.backend.host.ParallelLoops;
 
@@ -89,12 +88,9 @@ final class ThinProducts {
 
   /** Sets OpenBLAS's (process-wide) thread count to 1 when it differs: each block's gemm runs on its own thread. */
   private static void singleThreadedBlas() {
-    if (openblas_nolapack.blas_get_num_threads() != 1) {
-      synchronized (BlasBackend.class) {
-        if (openblas_nolapack.blas_get_num_threads() != 1) openblas_nolapack.blas_set_num_threads(1);
-      }
-    }
+    OpenBlasThreads.set(1);
   }
+
 
   private static DoublePointer at(DoublePointer p, long offset) {
     return offset == 0 ? p : new DoublePointer(p).position(offset);

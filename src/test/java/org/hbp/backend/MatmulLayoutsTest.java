@@ -112,6 +112,41 @@ class MatmulLayoutsTest {
   }
 
   /**
+   * Several large matrices (over 1 MiB each) times a column each, which the BLAS backend runs as one
+   * single-threaded gemv per core (bda's {@code V ā} per direction), equal the CPU backend's: every
+   * transposition, per-direction and per-sample matrices, shared and per-item columns, and c added
+   * (matmulAdd, beta = 1). To the rounding bound of a sum of k + 1 terms in the precision,
+   * {@code (k + 1) u Σ|terms|}.
+   */
+  @Test
+  void largeMatricesTimesColumnsAgree() {
+    int m = 700, k = 400;
+    int[][] axes = {{1, 3, 1, 1}, {2, 3, 2, 3}, {1, 4, 1, 4}, {3, 1, 3, 1}};
+    for (Precision precision : Precision.values()) {
+      Backend be = new BlasBackend(precision);
+      boolean f32 = precision == Precision.FLOAT32;
+      double u = f32 ? 0x1p-24 : 0x1p-53;
+      for (int[] ax : axes)
+        for (boolean ta : new boolean[] {false, true})
+          for (boolean tb : new boolean[] {false, true})
+            for (boolean add : new boolean[] {false, true}) {
+              double[] a = random(ax[0] * ax[1] * m * k), b = random(ax[2] * ax[3] * k), c = random(ax[0] * ax[1] * m);
+              if (f32) for (double[] v : new double[][] {a, b, c}) for (int i = 0; i < v.length; i++) v[i] = (float) v[i];
+              int ar = ta ? k : m, ac = ta ? m : k, br = tb ? 1 : k, bc = tb ? k : 1;
+              Batch wantProduct = cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, a), ta, cpu.fromArray(ax[2], ax[3], br, bc, b), tb);
+              Batch sizeProduct = cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, abs(a)), ta, cpu.fromArray(ax[2], ax[3], br, bc, abs(b)), tb);
+              double[] want = cpu.toArray(add ? cpu.add(wantProduct, cpu.fromArray(ax[0], ax[1], m, 1, c)) : wantProduct);
+              double[] size = cpu.toArray(add ? cpu.add(sizeProduct, cpu.fromArray(ax[0], ax[1], m, 1, abs(c))) : sizeProduct);
+              Batch x = be.fromArray(ax[0], ax[1], ar, ac, a), y = be.fromArray(ax[2], ax[3], br, bc, b);
+              double[] got = be.toArray(add ? be.matmulAdd(x, ta, y, tb, be.fromArray(ax[0], ax[1], m, 1, c)) : be.matmul(x, ta, y, tb));
+              assertEquals(want.length, got.length);
+              String where = precision + " " + java.util.Arrays.toString(ax) + " " + ta + tb + (add ? " +c" : "");
+              for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], (k + 1) * u * size[i], where + " [" + i + "]");
+            }
+    }
+  }
+
+  /**
    * A linear layer's {@code W x + b} over a batch, large enough for oneDNN's matmul (float32), with b
    * added in the matmul's epilogue as its bias: equal to the CPU backend's product plus b, for W
    * and W' stored, samples and directions; and a per-sample c (not a bias) beside it. To the

@@ -96,7 +96,10 @@ final class BlasProducts {
         gemm(ta, tb, m, wide, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, (long) s * directions * mn, ldc, beta);
       return out;
     }
-    if (x.samples() == 1 && y.directions() == 1 && y.samples() == samples && n == 1 && !transposeB && (long) directions * m <= Integer.MAX_VALUE) {
+    int bytes = precision == Precision.FLOAT64 ? 8 : 4, items = samples * directions;
+    boolean columns = ThinProducts.appliesToColumns(m, n, k, bytes, items, threads);
+    if (x.samples() == 1 && y.directions() == 1 && y.samples() == samples && n == 1 && !transposeB && (long) directions * m <= Integer.MAX_VALUE
+        && !(columns && samples == 1)) {
       // a per-direction left item (shared by the samples) times per-sample columns: for each
       // direction one gemm over all samples' columns, written with leading dimension directions*m
       // (the result column of sample s, direction d starts at (s*directions + d)*m)
@@ -113,17 +116,19 @@ final class BlasProducts {
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
-    if (ThinProducts.applies(m, n, k, precision == Precision.FLOAT64 ? 8 : 4, beta)) {
+    boolean thin = !columns && ThinProducts.applies(m, n, k, bytes, beta);
+    if (columns || thin) {
+      // several large matrices times a column each (bda's V ā per direction): one gemv per core;
       // products whose cost is writing the result (bda's outer products (H̄ V ā) ā' per direction):
       // in column blocks computed in the cache and copied into place
-      int items = samples * directions;
       long[] ao = new long[items], bo = new long[items];
       for (int s = 0, t = 0; s < samples; s++)
         for (int d = 0; d < directions; d++, t++) {
           ao[t] = item(x, s, d) * xn;
           bo[t] = item(y, s, d) * yn;
         }
-      ThinProducts.multiply(be, this, loops, threads, precision, ta, tb, m, n, k, items, x, ao, lda, y, bo, ldb, out);
+      if (columns) ThinProducts.matrixVector(this, loops, threads, precision, ta, tb, m, k, items, x, ao, lda, y, bo, ldb, out, beta);
+      else ThinProducts.multiply(be, this, loops, threads, precision, ta, tb, m, n, k, items, x, ao, lda, y, bo, ldb, out);
       return out;
     }
     // one product per result item, on views into the blocks, each routed by gemm (gemv for a column,
@@ -346,11 +351,11 @@ final class BlasProducts {
   }
 
   /** The block itself at offset 0, else a view at the offset (the view references the block, keeping it alive). */
-  private static DoublePointer at(DoublePointer p, long offset) {
+  static DoublePointer at(DoublePointer p, long offset) {
     return offset == 0 ? p : new DoublePointer(p).position(offset);
   }
 
-  private static FloatPointer at(FloatPointer p, long offset) {
+  static FloatPointer at(FloatPointer p, long offset) {
     return offset == 0 ? p : new FloatPointer(p).position(offset);
   }
 }

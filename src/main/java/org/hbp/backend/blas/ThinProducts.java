@@ -3,12 +3,14 @@ package org.hbp.backend.blas;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemm;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemv;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
+import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemv;
+
+import static org.hbp.backend.blas.BlasProducts.at;
 
 import java.lang.ref.Reference;
 import java.util.concurrent.atomic.AtomicLong;
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.hbp.backend.Precision;
 import org.hbp.backend.host.ParallelLoops;
@@ -28,6 +30,10 @@ import org.hbp.backend.host.ParallelLoops;
  * L2 cache, and copies it into place with {@code memcpy}. The arithmetic is the gemm's, column
  * for column: the entries are those of one gemm over the whole item (each result entry is the
  * same dot product of k terms), bit for bit where OpenBLAS's kernel does not depend on n.
+ *
+ * <p>Its second kind, {@link #matrixVector}, is the other half of such products: several large
+ * matrices times one column each ({@code V ā} per direction), one single-threaded gemv per core
+ * side by side instead of one multi-threaded gemv after the other.
  */
 final class ThinProducts {
   /** The largest inner dimension routed here: at 2k flops per entry written, the write still dominates. */
@@ -86,17 +92,51 @@ final class ThinProducts {
     }
   }
 
+  /**
+   * Whether items of m x k times one column each (n = 1), at least as many as the threads and each
+   * of at least {@link #CHUNK_BYTES}, go through {@link #matrixVector}: gemvs stream their matrix
+   * once, so several of them run best side by side, each on one core, rather than one after the
+   * other on all cores with OpenBLAS's threads meeting at the end of each (bda's {@code V ā} for
+   * each of D directions).
+   */
+  static boolean appliesToColumns(int m, int n, int k, int bytesPerEntry, long items, int threads) {
+    return n == 1 && threads > 1 && items >= threads && (long) m * k * bytesPerEntry >= CHUNK_BYTES;
+  }
+
+  /**
+   * {@code c_t = op(A_t) b_t + beta c_t} for {@code items} columns t (m x 1 each, item t of c at entry
+   * {@code t·m}), op(A_t) m x k at entry {@code aOffsets[t]} of a (leading dimension lda), b_t at
+   * {@code bOffsets[t]} of b (entries 1 apart, or ldb apart when {@code tb} transposes a row); each of
+   * {@code threads} threads takes the next item not yet taken and runs a single-threaded gemv.
+   */
+  static void matrixVector(BlasProducts products, ParallelLoops loops, int threads, Precision precision, int ta, int tb, int m, int k,
+      int items, BlasBatch a, long[] aOffsets, int lda, BlasBatch b, long[] bOffsets, int ldb, BlasBatch c, int beta) {
+    int rows = ta == CblasNoTrans ? m : k, cols = ta == CblasNoTrans ? k : m, incx = tb == CblasNoTrans ? 1 : ldb;
+    int workers = Math.min(threads, items);
+    AtomicLong next = new AtomicLong();
+    try {
+      singleThreadedBlas();
+      loops.run(workers, (long) m * k * items, (w0, w1) -> {
+        for (long w = w0; w < w1; w++)
+          for (long t = next.getAndIncrement(); t < items; t = next.getAndIncrement()) {
+            if (precision == Precision.FLOAT64)
+              cblas_dgemv(CblasColMajor, ta, rows, cols, 1.0, at(a.doubles, aOffsets[(int) t]), lda, at(b.doubles, bOffsets[(int) t]), incx, beta,
+                  at(c.doubles, t * m), 1);
+            else
+              cblas_sgemv(CblasColMajor, ta, rows, cols, 1f, at(a.floats, aOffsets[(int) t]), lda, at(b.floats, bOffsets[(int) t]), incx, beta,
+                  at(c.floats, t * m), 1);
+          }
+      });
+      Reference.reachabilityFence(a);
+      Reference.reachabilityFence(b);
+      Reference.reachabilityFence(c);
+    } finally {
+      products.useThreads();
+    }
+  }
+
   /** Sets OpenBLAS's (process-wide) thread count to 1 when it differs: each block's gemm runs on its own thread. */
   private static void singleThreadedBlas() {
     OpenBlasThreads.set(1);
-  }
-
-
-  private static DoublePointer at(DoublePointer p, long offset) {
-    return offset == 0 ? p : new DoublePointer(p).position(offset);
-  }
-
-  private static FloatPointer at(FloatPointer p, long offset) {
-    return offset == 0 ? p : new FloatPointer(p).position(offset);
   }
 }

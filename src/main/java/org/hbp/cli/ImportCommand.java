@@ -8,12 +8,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.hbp.UserError;
-import org.hbp.dsl.Dsl;
 import org.hbp.io.AtomicFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
-import org.hbp.network.ModuleLibrary;
-import org.hbp.network.NetworkResolver;
 import org.hbp.onnx.ImportedNetwork;
 import org.hbp.onnx.NetworkText;
 import picocli.CommandLine.Command;
@@ -35,17 +32,13 @@ public final class ImportCommand extends HbpCommand {
   @Option(names = "--loss", required = true, paramLabel = "LOSS", description = "The loss module (the graph holds none), e.g. crossentropy or mse.")
   String loss;
 
-  @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "Map an ONNX operator to a module of a spec file (repeatable).")
+  @Option(names = "--map", paramLabel = NetworkFileOptions.MAP_LABEL, description = "Map" + NetworkFileOptions.MAP_TEXT)
   List<String> maps = new ArrayList<>();
 
-  @Option(names = "--constants", paramLabel = "NAME[,NAME...]",
-      description = "Initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters (repeatable; "
-          + "a comma inside a name is written \\, and a backslash \\\\).")
+  @Option(names = "--constants", paramLabel = NetworkFileOptions.NAMES_LABEL, description = "Initializers" + NetworkFileOptions.CONSTANTS_TEXT)
   List<String> constants = new ArrayList<>();
 
-  @Option(names = "--buffers", paramLabel = "NAME[,NAME...]",
-      description = "The PyTorch model's buffers (model.named_buffers()); those that are initializers of the file are fixed data as with "
-          + "--constants, the others (dropped by the export) are ignored (repeatable; a comma inside a name is written \\, and a backslash \\\\).")
+  @Option(names = "--buffers", paramLabel = NetworkFileOptions.NAMES_LABEL, description = "The" + NetworkFileOptions.BUFFERS_TEXT)
   List<String> buffers = new ArrayList<>();
 
   @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders (e.g. for a loss of your own).")
@@ -65,11 +58,8 @@ public final class ImportCommand extends HbpCommand {
     for (Path p : new Path[] {out, paramsOut})
       if (p != null && Files.exists(p) && !overwrite) throw new UserError(p + " already exists; choose another file, remove it, or pass --overwrite");
     ImportedNetwork net = NetworkFileOptions.importOnnx(model, loss, maps, constants, buffers);
+    NetworkFileOptions.resolve(net, NetworkFileOptions.moduleDirs(specDirs)); // the shapes check out
     String text = NetworkText.of(net);
-    List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
-    dirs.addAll(specDirs);
-    dirs.addAll(net.specFiles());
-    NetworkResolver.resolve(Dsl.parse(text, model + " (imported)"), null, NetworkResolver.library(dirs)); // the shapes check out
     PrintWriter w = out();
     if (out == null) w.print(text);
     else {

@@ -29,27 +29,47 @@ import picocli.CommandLine.Option;
  * curvature, gradients, spectrum and train; bench, whose {@code --net} has a default): extra spec
  * folders ({@code --specs}) and, for an ONNX model, its loss ({@code --loss}), operator mappings
  * ({@code --map}) and fixed data ({@code --constants}, {@code --buffers}); loads the network
- * ({@link #load}) and gives it its data values ({@link #bindData}).
+ * ({@link #load}) and gives it its data values ({@link #bindData}). {@link ImportCommand} imports
+ * with the same code ({@link #importOnnx}, {@link #resolve}) and declares these options with the
+ * same texts (its own first words, {@code --loss} required).
  */
 final class NetworkFileOptions {
+  // The ONNX options that hbp import declares too, with other first words (their texts below are
+  // the rest of each description, shared): one wording for both, and the syntax of --constants and
+  // --buffers stated next to names(), which reads it.
+
+  /** The value label of {@code --map}. */
+  static final String MAP_LABEL = "OP=FILE.hbp:MODULE";
+
+  /** The description of {@code --map} after its first word ("Map"). */
+  static final String MAP_TEXT = " an ONNX operator to a module of a spec file (repeatable).";
+
+  /** The value label of {@code --constants} and {@code --buffers}: names as {@link #names} splits them. */
+  static final String NAMES_LABEL = "NAME[,NAME...]";
+
+  /** How {@code --constants} and {@code --buffers} take their names ({@link #names}), ending their descriptions. */
+  static final String NAMES_SYNTAX = "(repeatable; a comma inside a name is written \\, and a backslash \\\\).";
+
+  /** The description of {@code --constants} after its first word ("Initializers"). */
+  static final String CONSTANTS_TEXT = " that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters " + NAMES_SYNTAX;
+
+  /** The description of {@code --buffers} after its first word ("The"). */
+  static final String BUFFERS_TEXT = " PyTorch model's buffers (model.named_buffers()); those that are initializers of the file are fixed data as with "
+      + "--constants, the others (dropped by the export) are ignored " + NAMES_SYNTAX;
+
   @Option(names = "--specs", paramLabel = "DIR", description = "Extra spec folders for the network's modules (the built-in modules-spec/ is always used).")
   List<Path> specDirs = new ArrayList<>();
 
   @Option(names = "--loss", paramLabel = "LOSS", description = "With an ONNX --net (required there: the graph holds no loss): the loss module, e.g. crossentropy or mse.")
   String loss;
 
-  @Option(names = "--map", paramLabel = "OP=FILE.hbp:MODULE", description = "With an ONNX --net: map an ONNX operator to a module of a spec file (repeatable).")
+  @Option(names = "--map", paramLabel = MAP_LABEL, description = "With an ONNX --net: map" + MAP_TEXT)
   List<String> maps = new ArrayList<>();
 
-  @Option(names = "--constants", paramLabel = "NAME[,NAME...]",
-      description = "With an ONNX --net: initializers that are fixed data (PyTorch buffers, e.g. an input normalisation's mean and std), not parameters "
-          + "(repeatable; a comma inside a name is written \\, and a backslash \\\\).")
+  @Option(names = "--constants", paramLabel = NAMES_LABEL, description = "With an ONNX --net: initializers" + CONSTANTS_TEXT)
   List<String> constants = new ArrayList<>();
 
-  @Option(names = "--buffers", paramLabel = "NAME[,NAME...]",
-      description = "With an ONNX --net: the PyTorch model's buffers (model.named_buffers()); those that are initializers of the file are fixed data "
-          + "as with --constants, the others (dropped by the export) are ignored (repeatable; a comma inside a name is written \\, and a "
-          + "backslash \\\\).")
+  @Option(names = "--buffers", paramLabel = NAMES_LABEL, description = "With an ONNX --net: the" + BUFFERS_TEXT)
   List<String> buffers = new ArrayList<>();
 
   /** The imported ONNX model, once {@link #load} read one. */
@@ -61,8 +81,7 @@ final class NetworkFileOptions {
    * @param networkName which network of a DSL file (null: its only one)
    */
   NetworkSpec load(Path net, String networkName) {
-    List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
-    dirs.addAll(specDirs);
+    List<Path> dirs = moduleDirs(specDirs);
     if (!isOnnx(net)) {
       String onnxOnly = loss != null ? "--loss" : !maps.isEmpty() ? "--map" : !constants.isEmpty() ? "--constants" : !buffers.isEmpty() ? "--buffers" : null;
       if (onnxOnly != null) throw new UserError(onnxOnly + " applies to an ONNX --net (model.onnx); " + net + " declares its own loss and modules");
@@ -71,6 +90,13 @@ final class NetworkFileOptions {
     if (networkName != null) throw new UserError("--network picks a network of a DSL file; " + net + " is an ONNX model holding one");
     imported = importOnnx(net, loss, maps, constants, buffers);
     return resolve(imported, dirs);
+  }
+
+  /** The folders of module specs: the built-in ones, then {@code specDirs} ({@code --specs}); a new list. */
+  static List<Path> moduleDirs(List<Path> specDirs) {
+    List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
+    dirs.addAll(specDirs);
+    return dirs;
   }
 
   /** An imported network resolved against the spec folders {@code dirs} and the files of its {@code --map}s. */

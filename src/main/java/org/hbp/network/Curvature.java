@@ -86,7 +86,7 @@ public final class Curvature {
 
     @Override
     public Batch matProd(Network.LayerNode layer, String var, Batch v) {
-      return GraphProducts.block(pass, policy, layer.prefix + "." + var, v);
+      return GraphProducts.block(pass, policy, layer.parameterName(var), v);
     }
 
     @Override
@@ -222,7 +222,7 @@ public final class Curvature {
     Map<String, Batch> byVariable = blocks.layerMatProd(l, v);
     if (byVariable == null) throw new UserError("--strategy " + strategy.label() + " has no per-layer blocks; use --blocks parameter");
     Map<String, Batch> out = new java.util.LinkedHashMap<>();
-    for (Map.Entry<String, Batch> e : byVariable.entrySet()) out.put(l.prefix + "." + e.getKey(), e.getValue());
+    for (Map.Entry<String, Batch> e : byVariable.entrySet()) out.put(l.parameterName(e.getKey()), e.getValue());
     List<Batch> zeros = new ArrayList<>(v.values());
     zeros.removeAll(shaped.values());
     net.releaseTemporaries(zeros, out.values().toArray(new Batch[0]));
@@ -236,7 +236,7 @@ public final class Curvature {
    */
   public Batch layerDense(String parameter, long memoryLimit) {
     Network.LayerNode l = net.owner(parameter);
-    List<String> names = LayerBlocks.names(l);
+    List<String> names = l.parameterNames();
     long d = 0;
     for (String n : names) d += net.parameterSize(n);
     if (8 * d * d > memoryLimit)

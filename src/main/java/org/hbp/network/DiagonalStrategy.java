@@ -77,8 +77,8 @@ final class DiagonalStrategy implements CurvatureStrategy {
     }
 
     private Batch of(Network.LayerNode layer, String var) {
-      Batch d = diagonal.get(layer.prefix + "." + var);
-      if (d == null) throw new IllegalStateException("no diagonal for " + layer.prefix + "." + var);
+      Batch d = diagonal.get(layer.parameterName(var));
+      if (d == null) throw new IllegalStateException("no diagonal for " + layer.parameterName(var));
       return d;
     }
 
@@ -100,7 +100,7 @@ final class DiagonalStrategy implements CurvatureStrategy {
       for (int i = 0; i < host.length; i++) {
         host[i] += lambda;
         if (!(host[i] > 0))
-          throw new UserError("--strategy " + label + ": the damped diagonal of " + layer.prefix + "." + var + " has entry " + host[i]
+          throw new UserError("--strategy " + label + ": the damped diagonal of " + layer.parameterName(var) + " has entry " + host[i]
               + " <= 0 at index " + i + " (damping " + lambda + "); use diag-ggn or more damping");
       }
       Batch shifted = be.fromArray(d.samples(), d.directions(), d.rows(), d.cols(), host);

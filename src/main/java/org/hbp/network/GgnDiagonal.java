@@ -195,8 +195,8 @@ public final class GgnDiagonal {
     @Override
     void parameter(Network.LayerNode l, String p, ForwardCache c, Batch out, Batch u) {
       Batch a = l.op.hasKroneckerFactor(p) && out.cols() == 1 ? l.op.kroneckerFactor(c, p) : null;
-      if (a != null && a.cols() == 1) add(l.prefix + "." + p, kroneckerSquares(out, a));
-      else accumulate(l.prefix + "." + p, l.op.jacTMatProd(c, p, out), u);
+      if (a != null && a.cols() == 1) add(l.parameterName(p), kroneckerSquares(out, a));
+      else accumulate(l.parameterName(p), l.op.jacTMatProd(c, p, out), u);
     }
 
     /**

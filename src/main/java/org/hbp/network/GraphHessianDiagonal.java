@@ -195,7 +195,7 @@ final class GraphHessianDiagonal extends HessianSums {
   private void parameters(ColumnSet set, Network.LayerNode l, Batch z) {
     ForwardCache c = pass.caches.get(l);
     for (String p : l.op.parameters()) {
-      String name = l.prefix + "." + p;
+      String name = l.parameterName(p);
       if (net.uses(name).size() == 1) {
         addSquares(l, p, name, c, z, set.sign);
         continue;
@@ -210,7 +210,7 @@ final class GraphHessianDiagonal extends HessianSums {
   private void layerResidual(GraphPasses.Step s, Network.LayerNode l) {
     ForwardCache c = pass.caches.get(l);
     Batch dz = pass.outputGradients.get(l);
-    for (String p : l.op.parameters()) add(l.prefix + "." + p, diagonalSum(residualDiagonal(l, c, p, dz)));
+    for (String p : l.op.parameters()) add(l.parameterName(p), diagonalSum(residualDiagonal(l, c, p, dz)));
     List<Integer> live = new ArrayList<>();
     for (int i = 0; i < s.inputs().size(); i++) if (needed.contains(s.inputs().get(i))) live.add(i);
     for (int i : live) {
@@ -236,7 +236,7 @@ final class GraphHessianDiagonal extends HessianSums {
         crossSets(units, s.inputs().get(i), cross, s.inputs().get(j), null);
       }
     for (String p : l.op.parameters()) {
-      String name = l.prefix + "." + p;
+      String name = l.parameterName(p);
       for (int i : live) {
         String value = s.inputs().get(i), vi = l.inputs.get(i);
         if (!sharedUpstream.get(value).contains(name)) continue;
@@ -350,7 +350,7 @@ final class GraphHessianDiagonal extends HessianSums {
       for (String in : s.inputs()) up.addAll(out.getOrDefault(in, Set.of()));
       if (s.layer() != null)
         for (String p : s.layer().op.parameters()) {
-          String name = s.layer().prefix + "." + p;
+          String name = s.layer().parameterName(p);
           if (net.uses(name).size() > 1) up.add(name);
         }
       out.put(s.value(), up);

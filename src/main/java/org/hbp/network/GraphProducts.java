@@ -69,7 +69,7 @@ final class GraphProducts {
     this.wanted = wanted;
     for (GraphPasses.Step s : net.graph) {
       boolean up = false;
-      if (s.layer() != null) for (String p : s.layer().op.parameters()) up |= wanted.contains(s.layer().prefix + "." + p);
+      if (s.layer() != null) for (String p : s.layer().op.parameters()) up |= wanted.contains(s.layer().parameterName(p));
       for (String in : s.inputs()) up |= upstreamOfWanted.contains(in);
       if (up) upstreamOfWanted.add(s.value());
     }
@@ -195,7 +195,7 @@ final class GraphProducts {
     int k = l.inputs.size();
     Batch wo = w == null ? null : l.asOutput(w);
     for (String p : op.parameters()) {
-      String name = l.prefix + "." + p;
+      String name = l.parameterName(p);
       if (!wanted.contains(name)) continue;
       Batch vp = v.get(name);
       Batch sum = wo == null ? null : own(op.jacTMatProdSum(c, p, wo));
@@ -206,7 +206,7 @@ final class GraphProducts {
           if (u.get(i) != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, x, dz, l.asInput(x, u.get(i)))))));
         }
         for (String q : op.parameters()) {
-          Batch vq = v.get(l.prefix + "." + q);
+          Batch vq = v.get(l.parameterName(q));
           if (!q.equals(p) && vq != null) sum = plus(sum, own(be.sumSamples(own(mixed(l).mixedResidualMatProd(c, p, q, dz, vq)))));
         }
       }
@@ -225,7 +225,7 @@ final class GraphProducts {
           if (j != i && u.get(j) != null) in = plus(in, own(mixed(l).mixedResidualMatProd(c, x, y, dz, l.asInput(y, u.get(j)))));
         }
         for (String p : op.parameters()) {
-          Batch vp = v.get(l.prefix + "." + p);
+          Batch vp = v.get(l.parameterName(p));
           if (vp != null) in = plus(in, own(mixed(l).mixedResidualMatProd(c, x, p, dz, vp)));
         }
       } else if (policy.modification() != ResidualModification.ZERO) {

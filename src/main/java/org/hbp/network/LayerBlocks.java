@@ -61,13 +61,8 @@ final class LayerBlocks {
   /** Each layer's parameters (full names), in network order: the rows of the per-layer joint blocks. */
   static List<List<String>> groups(Network net) {
     List<List<String>> out = new ArrayList<>();
-    for (Network.LayerNode l : net.layers()) if (!l.op.parameters().isEmpty()) out.add(names(l));
+    for (Network.LayerNode l : net.layers()) if (!l.op.parameters().isEmpty()) out.add(l.parameterNames());
     return out;
-  }
-
-  /** A layer's parameters by their full names, in the operator's order: the rows of its joint block. */
-  static List<String> names(Network.LayerNode l) {
-    return l.op.parameters().stream().map(p -> l.prefix + "." + p).toList();
   }
 
   /**
@@ -77,7 +72,7 @@ final class LayerBlocks {
   static Map<String, Batch> byVariable(Network net, Network.LayerNode l, Map<String, Batch> shaped, int directions) {
     Map<String, Batch> v = new LinkedHashMap<>();
     for (String p : l.op.parameters()) {
-      Batch d = shaped.get(l.prefix + "." + p);
+      Batch d = shaped.get(l.parameterName(p));
       if (d == null) {
         int[] s = l.op.itemShape(p);
         d = net.be.fromArray(1, directions, s[0], s[1], new double[directions * s[0] * s[1]]);

@@ -88,7 +88,7 @@ public final class Network {
   void addUse(LayerNode node) {
     for (String v : node.op.dataVariables()) dataShapes.put(node.path + "." + v, node.op.itemShape(v));
     for (String p : node.op.parameters()) {
-      String name = node.prefix + "." + p;
+      String name = node.parameterName(p);
       parameterOwners.putIfAbsent(name, node);
       parameterVariables.put(name, p);
       parameterUses.computeIfAbsent(name, k -> new ArrayList<>()).add(node);
@@ -360,6 +360,23 @@ public final class Network {
       this.indexMaps = IndexMaps.resolve(path, layer.module(), op);
     }
 
+    /**
+     * The full name of this layer's parameter {@code var} (a variable of {@link #op}):
+     * {@code <prefix>.<var>}, e.g. {@code 0.W}, {@code 2.1.b} in a residual block, {@code fc.W} for
+     * a graph's instance {@code fc} (the same for every use of a shared instance): one of
+     * {@link Network#parameterNames}, the key of the maps by parameter (values, directions,
+     * gradients, diagonals) and the name of the parameter's array in .npz files ({@code --params},
+     * {@code --vectors}).
+     */
+    String parameterName(String var) {
+      return prefix + "." + var;
+    }
+
+    /** The full names ({@link #parameterName}) of this layer's parameters, in the operator's order (e.g. {@code [0.W, 0.b]}). */
+    List<String> parameterNames() {
+      return op.parameters().stream().map(this::parameterName).toList();
+    }
+
     /** Directions or values reshaped to this module's input item shape (a free view). */
     Batch asInput(Batch u) {
       return asInput(input, u);
@@ -394,7 +411,7 @@ public final class Network {
       for (int i = 0; i < inputs.size(); i++) values.put(inputs.get(i), asInput(inputs.get(i), xs.get(i)));
       for (String p : op.parameters()) {
         int[] s = op.itemShape(p);
-        Batch b = parameters.get(prefix + "." + p);
+        Batch b = parameters.get(parameterName(p));
         values.put(p, b.rows() == s[0] && b.cols() == s[1] ? b : be.reshape(b, s[0], s[1]));
       }
       for (String v : op.dataVariables()) {

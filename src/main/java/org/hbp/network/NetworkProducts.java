@@ -130,7 +130,7 @@ final class NetworkProducts {
       out = out == null ? j : own.apply(be.add(out, j));
     }
     for (String p : l.op.parameters()) {
-      Batch d = v.get(l.prefix + "." + p);
+      Batch d = v.get(l.parameterName(p));
       if (d == null) continue;
       Batch j = own.apply(l.asOutput(own.apply(l.op.jacMatProd(c, p, d))));
       out = out == null ? j : own.apply(be.add(out, j));
@@ -158,14 +158,14 @@ final class NetworkProducts {
     Batch u = tangentIn.get(l);
     Batch wo = w == null ? null : l.asOutput(w);
     for (String p : op.parameters()) {
-      String name = l.path + "." + p;
+      String name = l.parameterName(p);
       Batch vp = v.get(name);
       Batch sum = wo == null ? null : own(op.jacTMatProdSum(c, p, wo));
       if (vp != null && policy.contributes(op, p)) sum = plus(sum, own(be.sumSamples(own(policy.product(op, c, p, dz, vp)))));
       if (kind == CurvatureKind.HESSIAN) {
         if (u != null) sum = plus(sum, own(be.sumSamples(own(op.mixedResidualMatProd(c, p, l.input, dz, l.asInput(u))))));
         for (String q : op.parameters()) {
-          Batch vq = v.get(l.path + "." + q);
+          Batch vq = v.get(l.parameterName(q));
           if (!q.equals(p) && vq != null) sum = plus(sum, own(be.sumSamples(own(op.mixedResidualMatProd(c, p, q, dz, vq)))));
         }
       }
@@ -176,7 +176,7 @@ final class NetworkProducts {
     if (u != null && policy.contributes(op, l.input)) in = plus(in, own(policy.product(op, c, l.input, dz, l.asInput(u))));
     if (kind == CurvatureKind.HESSIAN)
       for (String p : op.parameters()) {
-        Batch vp = v.get(l.path + "." + p);
+        Batch vp = v.get(l.parameterName(p));
         if (vp != null) in = plus(in, own(op.mixedResidualMatProd(c, l.input, p, dz, vp)));
       }
     return in;

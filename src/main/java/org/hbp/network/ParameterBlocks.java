@@ -38,7 +38,7 @@ abstract class ParameterBlocks implements CurvatureStrategy.Blocks {
   @Override
   public final Batch matProd(Network.LayerNode l, String var, Batch v) {
     if (!net.isGraph()) return useProduct(l, var, v);
-    List<Network.LayerNode> uses = net.uses(l.prefix + "." + var);
+    List<Network.LayerNode> uses = net.uses(l.parameterName(var));
     Batch sum = null;
     for (Network.LayerNode u : uses) {
       Batch b = useProduct(u, var, v);

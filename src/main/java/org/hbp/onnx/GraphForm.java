@@ -76,9 +76,9 @@ final class GraphForm {
     Map<String, NdArray> params = new LinkedHashMap<>();
     Map<String, String> srcs = new LinkedHashMap<>();
     for (Map.Entry<String, NdArray> p : parameters.entrySet()) {
-      int layer = layerOf(p.getKey());
+      int layer = OnnxImporter.layerOf(p.getKey());
       if (!owner.containsKey(layer)) continue; // a tied use after the first: its parameters are the instance's
-      String name = owner.get(layer) + p.getKey().substring(p.getKey().indexOf('.'));
+      String name = OnnxImporter.renamed(p.getKey(), owner.get(layer));
       params.put(name, p.getValue());
       srcs.put(name, sources.get(p.getKey()));
     }
@@ -127,16 +127,12 @@ final class GraphForm {
   private static Map<String, String> sourcesOf(int k, Map<String, String> sources) {
     Map<String, String> out = new LinkedHashMap<>();
     for (Map.Entry<String, String> e : sources.entrySet())
-      if (layerOf(e.getKey()) == k) out.put(e.getKey().substring(e.getKey().indexOf('.') + 1), e.getValue());
+      if (OnnxImporter.layerOf(e.getKey()) == k) out.put(OnnxImporter.variableOf(e.getKey()), e.getValue());
     return out;
   }
 
   private static String firstSource(int k, Map<String, String> sources) {
     return initializer(sourcesOf(k, sources).values().iterator().next());
-  }
-
-  private static int layerOf(String hbpName) {
-    return Integer.parseInt(hbpName.substring(0, hbpName.indexOf('.')));
   }
 
   /** The initializer's name of a source ({@code W (transposed)} is {@code W}). */

@@ -111,10 +111,7 @@ public final class OnnxImporter {
           w.parameters, w.sources, specFiles, List.of(), null, w.data, initializerShapes(model));
     GraphForm.Result g = GraphForm.build(model.file(), w.form, w.layers, w.parameters, w.sources);
     Map<String, NdArray> data = new LinkedHashMap<>();
-    for (Map.Entry<String, NdArray> e : w.data.entrySet()) {
-      String layer = e.getKey().substring(0, e.getKey().indexOf('.'));
-      data.put(g.owners().get(Integer.parseInt(layer)) + e.getKey().substring(layer.length()), e.getValue());
-    }
+    for (Map.Entry<String, NdArray> e : w.data.entrySet()) data.put(renamed(e.getKey(), g.owners().get(layerOf(e.getKey()))), e.getValue());
     return new ImportedNetwork(identifier(model), model.file(), input, List.copyOf(w.layers), loss,
         g.parameters(), g.sources(), specFiles, List.copyOf(g.statements()), w.names.get(model.outputs().get(0)), data,
         initializerShapes(model));
@@ -160,8 +157,8 @@ public final class OnnxImporter {
       for (String name : fixed)
         if (source.equals(name) || source.startsWith(name + " (") || source.startsWith(name + "[")) {
           String option = constants.contains(name) ? "--constants" : "--buffers";
-          throw new UserError(model.file() + ": " + option + " names '" + name + "', which " + layers.get(Integer.parseInt(e.getKey().substring(0,
-              e.getKey().indexOf('.')))).origin() + " reads as a parameter; hbp takes fixed data (--constants, --buffers) in Add, Sub, Mul "
+          throw new UserError(model.file() + ": " + option + " names '" + name + "', which " + layers.get(layerOf(e.getKey())).origin()
+              + " reads as a parameter; hbp takes fixed data (--constants, --buffers) in Add, Sub, Mul "
               + "and Div and batch normalisation's statistics, and as parameters the initializers that other nodes read (leave '" + name
               + "' out of " + option + (option.equals("--buffers") ? ", or make it a parameter of the PyTorch model" : "") + ")");
         }
@@ -386,14 +383,38 @@ public final class OnnxImporter {
       String of = model.transposedInitializer(source.substring(0, source.length() - transposed.length()));
       if (of != null) source = of;
     }
-    String name = layer + "." + param;
+    String name = chainName(layer, param);
     parameters.put(name, value);
     sources.put(name, source);
   }
 
+  /**
+   * The name of a parameter or data variable {@code var} of the chain's layer {@code layer}:
+   * {@code <layer index>.<var>} (e.g. {@code 3.W}, {@code 3.mean}), as {@link #addParameter} and
+   * {@link #addData} name them; {@link #layerOf} and {@link #renamed} read it back.
+   */
+  static String chainName(int layer, String var) {
+    return layer + "." + var;
+  }
+
+  /** The layer index of a chain name ({@link #chainName}): {@code 3} for {@code 3.W}. */
+  static int layerOf(String name) {
+    return Integer.parseInt(name.substring(0, name.indexOf('.')));
+  }
+
+  /** The variable of a chain name ({@link #chainName}): {@code W} for {@code 3.W}. */
+  static String variableOf(String name) {
+    return name.substring(name.indexOf('.') + 1);
+  }
+
+  /** A chain name ({@link #chainName}) under another prefix (the graph form's value or instance): {@code v3.W} for {@code 3.W} and {@code v3}. */
+  static String renamed(String name, String prefix) {
+    return prefix + "." + variableOf(name);
+  }
+
   /** Adds a constant value of a data variable of a layer (not a parameter: no gradient is taken in it). */
   void addData(int layer, String variable, NdArray value) {
-    data.put(layer + "." + variable, value);
+    data.put(chainName(layer, variable), value);
   }
 
   /** The chain now holds {@code value} of hbp shape {@code newShape}. */

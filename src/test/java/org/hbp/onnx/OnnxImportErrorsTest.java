@@ -42,6 +42,32 @@ class OnnxImportErrorsTest {
   }
 
   /**
+   * hbp import and a command's ONNX --net take the network's modules from the same folders, the
+   * built-in ones and --specs: a loss of the user's own (squareloss renamed myloss, in a folder of
+   * its own) is unknown without --specs, an error at the loss line of the imported text, and found
+   * with it (import prints the network with it; curvature computes the loss and the dense blocks).
+   */
+  @Test
+  void aLossOfTheUsersOwnIsFoundInSpecsByImportAndByAnOnnxNet() throws Exception {
+    Path specs = Files.createDirectories(dir.resolve("specs"));
+    Files.writeString(specs.resolve("myloss.hbp"), Files.readString(Path.of("modules-spec/squareloss.hbp")).replace("loss squareloss", "loss myloss"));
+    String model = "examples/mlp.onnx", batch = dir.resolve("batch.npz").toString(), dense = dir.resolve("d.npz").toString();
+    double[] x = new double[3 * 16], y = new double[3 * 3];
+    for (int i = 0; i < x.length; i++) x[i] = Math.sin(i);
+    for (int i = 0; i < y.length; i++) y[i] = Math.cos(i);
+    org.hbp.io.Npz.write(Path.of(batch), java.util.Map.of("x", org.hbp.io.NdArray.of(x, 3, 1, 4, 4), "y", org.hbp.io.NdArray.of(y, 3, 3)));
+    String[] unknown = {model + " (imported):", "no loss named 'myloss'"};
+    assertUserError(hbp("import", model, "--loss", "myloss"), unknown);
+    assertUserError(hbp("curvature", "--net", model, "--loss", "myloss", "--batch", batch, "--dense", dense), unknown);
+    Run imported = hbp("import", model, "--loss", "myloss", "--specs", specs.toString());
+    assertEquals(0, imported.code(), imported.err());
+    assertTrue(imported.out().contains("  loss myloss;\n"), imported.out());
+    Run curvature = hbp("curvature", "--net", model, "--loss", "myloss", "--batch", batch, "--dense", dense, "--specs", specs.toString());
+    assertEquals(0, curvature.code(), curvature.err());
+    assertTrue(lossLine(curvature.out()).contains("loss") && Files.exists(Path.of(dense)), curvature.out());
+  }
+
+  /**
    * Sub and Div by an initializer that hbp has no learned module for (here buffers [3, 1, 1] of an
    * input normalisation on an image; a parameter looks the same in the file) are refused, naming the
    * node, the initializer and --constants with its name (and --map), through import and --net.

@@ -295,7 +295,7 @@ final class KfacStrategy implements CurvatureStrategy {
       KroneckerBlock b = blocks.get(l.path + "." + var);
       if (b != null) return b;
       if (!l.op.hasKroneckerFactor(var))
-        throw new UserError("--strategy " + label() + ": parameter '" + l.path + "." + var + "' of layer " + l.path + " (" + l.op.name()
+        throw new UserError("--strategy " + label() + ": parameter '" + l.parameterName(var) + "' of layer " + l.path + " (" + l.op.name()
             + ") has no Kronecker factor (its Jacobian is not kron(A', I), as a linear or convolution layer's is); use --strategy exact, kfra or bda");
       throw new IllegalStateException("no Kronecker block for " + l.path + "." + var);
     }

@@ -210,4 +210,21 @@ class GraphCurvatureTest {
     factored.release();
     assertEquals(s.net.parameterNames().size(), compared);
   }
+
+  /**
+   * kfac's refusal of a parameter without a Kronecker factor names the parameter by its instance
+   * ('sk.W1', as --params and --vectors name it) and the layer by its value ('t'), where the two differ.
+   */
+  @org.junit.jupiter.api.Test
+  void kfacNamesTheParameterOfANamedInstanceWithoutKroneckerFactor() {
+    String source = String.join("\n", "network named {", "  input x: vector(5);", "  h = linear(m = 4)(x);", "  a = tanh(h);",
+        "  sk = skip(h = 3);", "  t = sk(a);", "  y = linear(m = 3)(t);", "  loss crossentropy(y);", "}");
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkResolver.resolve(Dsl.parse(source, "named.hbp"), null, BUILT_IN), 3, 5, 2);
+    Curvature c = s.pass().curvature(CurvatureKind.GGN, Strategy.KFLR);
+    Backend be = s.net.backend();
+    int[] shape = s.net.parameterShape("sk.W1");
+    org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class,
+        () -> c.matProd("sk.W1", be.fromArray(1, 1, shape[0], shape[1], new double[shape[0] * shape[1]])));
+    assertTrue(e.getMessage().contains("parameter 'sk.W1' of layer t (skip) has no Kronecker factor"), e.getMessage());
+  }
 }

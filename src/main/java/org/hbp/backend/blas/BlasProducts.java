@@ -51,7 +51,6 @@ final class BlasProducts {
     OpenBlasThreads.set(threads);
   }
 
-
   /**
    * {@code op(a) * op(b)}, plus {@code c} (broadcast over the batch axes) when c is not null: the
    * result starts as c's items and the gemms accumulate onto it (beta = 1).

@@ -103,7 +103,11 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
    */
   volatile Indices indices;
 
-  record Indices(int itemSize, int[] values) {}
+  /**
+   * Checked int indices into items of {@code itemSize} entries, and whether no two entries of an
+   * index item coincide (-1 aside; {@link BlasIndexKernels#injective}).
+   */
+  record Indices(int itemSize, int[] values, boolean injective) {}
   /** The block's pointer when FLOAT64, else null. */
   final DoublePointer doubles;
   /** The block's pointer when FLOAT32, else null. */

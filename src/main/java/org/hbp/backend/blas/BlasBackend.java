@@ -372,16 +372,15 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
 
   /**
    * The entries of an index batch as ints, each checked to be an integer in [-1, n); kept on the
-   * batch, with whether they are injective per item, for its next use as an index batch into items
-   * of n entries.
+   * batch for its next use as an index batch into items of n entries.
    */
   @Override
   protected int[] indices(String kernel, BlasBatch index, int n) {
     BackendChecks.checkIndexDirections(kernel, index);
     BlasBatch.Indices known = index.indices;
-    if (known != null && known.itemSize() == n) return known.values();
+    if (known != null && known.itemSize == n) return known.values;
     int[] idx = super.indices(kernel, index, n);
-    index.indices = new BlasBatch.Indices(n, idx, BlasIndexKernels.injective(idx, index.itemSize(), n));
+    index.indices = new BlasBatch.Indices(n, index.itemSize(), idx);
     return idx;
   }
 
@@ -400,7 +399,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
       return;
     }
     BlasBatch.Indices known = ix.indices; // as indices left it, unless another thread converted ix since
-    boolean injective = known != null && known.values() == idx ? known.injective()
+    boolean injective = known != null && known.values == idx ? known.injective()
         : BlasIndexKernels.injective(idx, ix.itemSize(), out.itemSize());
     BlasIndexKernels.scatterAdd(loops, g, ix, idx, injective, out);
   }

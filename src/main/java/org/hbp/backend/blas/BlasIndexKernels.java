@@ -42,18 +42,29 @@ final class BlasIndexKernels {
 
   /**
    * Whether no two entries of any index item coincide, -1 aside: {@code idx} holds index items of
-   * {@code m} entries, each in [-1, n).
+   * {@code m} entries, each in [-1, n). Marks the entries hit in an array of n ints where that is
+   * at most 8 times an index item, else sorts a copy of each index item.
    */
   static boolean injective(int[] idx, int m, int n) {
     if (m <= 1) return true;
-    int[] seen = new int[n]; // the index item (+1) that last hit each target entry
-    for (int p = 0, stamp = 1; p < idx.length; stamp++)
-      for (int end = p + m; p < end; p++) {
-        int q = idx[p];
-        if (q < 0) continue;
-        if (seen[q] == stamp) return false;
-        seen[q] = stamp;
-      }
+    if (n <= 8L * m) {
+      int[] seen = new int[n]; // the index item (+1) that last hit each target entry
+      for (int p = 0, stamp = 1; p < idx.length; stamp++)
+        for (int end = p + m; p < end; p++) {
+          int q = idx[p];
+          if (q < 0) continue;
+          if (seen[q] == stamp) return false;
+          seen[q] = stamp;
+        }
+      return true;
+    }
+    int[] sorted = new int[m];
+    for (int p = 0; p < idx.length; p += m) {
+      System.arraycopy(idx, p, sorted, 0, m);
+      Arrays.sort(sorted);
+      for (int j = 1; j < m; j++)
+        if (sorted[j] >= 0 && sorted[j] == sorted[j - 1]) return false;
+    }
     return true;
   }
 

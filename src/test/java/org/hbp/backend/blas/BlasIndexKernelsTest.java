@@ -306,5 +306,8 @@ class BlasIndexKernelsTest {
     assertFalse(BlasIndexKernels.injective(new int[] {0, 1, 2, 2, 1, 1}, 3, 3)); // the second item repeats 1
     assertTrue(BlasIndexKernels.injective(new int[] {2, 2, 2}, 1, 3));
     assertTrue(BlasIndexKernels.injective(new int[0], 0, 3));
+    // items far smaller than the target (sorted copies instead of marks)
+    assertTrue(BlasIndexKernels.injective(new int[] {90, -1, -1, 5, 4, 90, 0, 7, -1}, 3, 100));
+    assertFalse(BlasIndexKernels.injective(new int[] {90, -1, 4, 5, 90, 0, 7, 7, -1}, 3, 100));
   }
 }

@@ -77,7 +77,8 @@ import org.hbp.backend.host.StoragePool;
  * checks operands and delegates: products to {@link BlasProducts}, oneDNN's convolutions and
  * maps to {@link BlasDnnl}, the other convolutions with one filter item (float64: a layer's forward
  * pass, its Jacobian and adjoint times N·D directions) to {@link BlasConvolutions}, which unfolds
- * and multiplies in cache-sized chunks of items, every other kernel to the shared host kernels of {@link HostBackend}
+ * and multiplies in cache-sized chunks of items, gather and scatter-add (a max-pool's products) to {@link
+ * BlasIndexKernels}, which index the blocks in place, every other kernel to the shared host kernels of {@link HostBackend}
  * run on the blocks ({@link BlasBatch} is a {@link org.hbp.backend.host.HostBuffer}).
  */
 public final class BlasBackend extends HostBackend<BlasBatch> implements PooledBackend {
@@ -367,7 +368,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return out != null ? out : super.convolutionWeightGradient(y, x, g);
   }
 
-  // ---- gather and scatter-add: index batches keep their converted entries ----------------------
+  // ---- gather and scatter-add: index batches keep their converted entries; the loops on the blocks
 
   /**
    * The entries of an index batch as ints, each checked to be an integer in [-1, n); kept on the
@@ -377,9 +378,29 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   protected int[] indices(String kernel, BlasBatch index, int n) {
     BackendChecks.checkIndexDirections(kernel, index);
     BlasBatch.Indices known = index.indices;
-    if (known != null && known.itemSize() == n) return known.values();
+    if (known != null && known.itemSize == n) return known.values;
     int[] idx = super.indices(kernel, index, n);
-    index.indices = new BlasBatch.Indices(n, idx);
+    index.indices = new BlasBatch.Indices(n, index.itemSize(), idx);
     return idx;
+  }
+
+  /** {@link BlasIndexKernels#gather} on the blocks (the host loop for blocks beyond a direct buffer's reach). */
+  @Override
+  protected void gatherItems(BlasBatch src, BlasBatch ix, int[] idx, BlasBatch out) {
+    if (BlasIndexKernels.direct(src, out)) BlasIndexKernels.gather(loops, src, ix, idx, out);
+    else super.gatherItems(src, ix, idx, out);
+  }
+
+  /** {@link BlasIndexKernels#scatterAdd} on the blocks (the host loop for blocks beyond a direct buffer's reach). */
+  @Override
+  protected void scatterAddItems(BlasBatch g, BlasBatch ix, int[] idx, BlasBatch out) {
+    if (!BlasIndexKernels.direct(g, out)) {
+      super.scatterAddItems(g, ix, idx, out);
+      return;
+    }
+    BlasBatch.Indices known = ix.indices; // as indices left it, unless another thread converted ix since
+    boolean injective = known != null && known.values == idx ? known.injective()
+        : BlasIndexKernels.injective(idx, ix.itemSize(), out.itemSize());
+    BlasIndexKernels.scatterAdd(loops, g, ix, idx, injective, out);
   }
 }

@@ -103,7 +103,26 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
    */
   volatile Indices indices;
 
-  record Indices(int itemSize, int[] values) {}
+  /** Checked int indices into items of {@code itemSize} entries, index items of {@code m} entries. */
+  static final class Indices {
+    final int itemSize, m;
+    final int[] values;
+    /** Whether no two entries of an index item coincide: null until a scatter-add first asks. */
+    private volatile Boolean injective;
+
+    Indices(int itemSize, int m, int[] values) {
+      this.itemSize = itemSize;
+      this.m = m;
+      this.values = values;
+    }
+
+    /** Whether no two entries of an index item coincide, -1 aside ({@link BlasIndexKernels#injective}, once). */
+    boolean injective() {
+      Boolean b = injective;
+      if (b == null) injective = b = BlasIndexKernels.injective(values, m, itemSize);
+      return b;
+    }
+  }
   /** The block's pointer when FLOAT64, else null. */
   final DoublePointer doubles;
   /** The block's pointer when FLOAT32, else null. */

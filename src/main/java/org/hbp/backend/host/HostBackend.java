@@ -348,12 +348,25 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
   @Override
   public Batch gather(Batch x, Batch index) {
     B src = own("gather", "x", x), ix = own("gather", "index", index);
-    int n = src.itemSize();
-    int[] idx = indices("gather", ix, n);
+    int[] idx = indices("gather", ix, src.itemSize());
     int samples = BackendChecks.axis("gather", "samples", src, ix, src.samples(), ix.samples());
-    int directions = src.directions(), m = ix.itemSize();
-    B out = alloc("gather", samples, directions, ix.rows(), ix.cols(), false);
-    loops.run((long) samples * directions, length(out), (t0, t1) -> {
+    B out = alloc("gather", samples, src.directions(), ix.rows(), ix.cols(), false);
+    gatherItems(src, ix, idx, out);
+    return out;
+  }
+
+  /**
+   * The loop of {@link #gather} on checked operands: item {@code (s, v)} of {@code out} (a fresh
+   * {@code [samples x directions]} batch of {@code ix}'s item shape) is {@code out[j] =
+   * src[idx[i*m + j]]} (0 where the index is -1) with {@code src} item {@code (s, v)} (broadcast
+   * where src has one sample), {@code i} the sample of {@code ix} (0 where it has one) and {@code m}
+   * its item size; {@code idx} is {@code ix}'s entries as checked ints ({@link #indices}). Writes
+   * {@code out} only. The items are split over {@link #loops}; a backend overrides this to gather
+   * on its own memory.
+   */
+  protected void gatherItems(B src, B ix, int[] idx, B out) {
+    int n = src.itemSize(), m = ix.itemSize(), directions = out.directions();
+    loops.run(out.items(), length(out), (t0, t1) -> {
       double[] s = new double[n], d = new double[m];
       for (long t = t0; t < t1; t++) {
         int sa = (int) (t / directions), v = (int) (t % directions);
@@ -362,7 +375,6 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
         out.write(t * m, d, 0, m);
       }
     });
-    return out;
   }
 
   @Override
@@ -371,9 +383,24 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
     int n = BackendChecks.scatterAddTarget(gr, ix, rows, cols);
     int[] idx = indices("scatterAdd", ix, n);
     int samples = BackendChecks.axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
-    int directions = gr.directions(), m = ix.itemSize();
-    B out = alloc("scatterAdd", samples, directions, rows, cols, false);
-    loops.run((long) samples * directions, length(out) + (long) samples * directions * m, (t0, t1) -> {
+    B out = alloc("scatterAdd", samples, gr.directions(), rows, cols, false);
+    scatterAddItems(gr, ix, idx, out);
+    return out;
+  }
+
+  /**
+   * The loop of {@link #scatterAdd} on checked operands: item {@code (s, v)} of {@code out} (a
+   * fresh {@code [samples x directions]} batch of the target item shape, n entries, contents
+   * undefined) is zero plus {@code out[idx[i*m + j]] += g[j]} for {@code j = 0, 1, ..., m-1} in
+   * that order (-1 skipped), summed in double and rounded once as stored, with {@code g} item
+   * {@code (s, v)} (broadcast where g has one sample), {@code i} the sample of {@code ix} (0 where
+   * it has one) and {@code m} its item size; {@code idx} is {@code ix}'s entries as checked ints
+   * ({@link #indices}). Writes {@code out} only. The items are split over {@link #loops}; a backend
+   * overrides this to scatter on its own memory, with the same sums.
+   */
+  protected void scatterAddItems(B gr, B ix, int[] idx, B out) {
+    int n = out.itemSize(), m = ix.itemSize(), directions = out.directions();
+    loops.run(out.items(), length(out) + (long) out.items() * m, (t0, t1) -> {
       double[] s = new double[m], d = new double[n];
       for (long t = t0; t < t1; t++) {
         int sa = (int) (t / directions), v = (int) (t % directions);
@@ -383,7 +410,6 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
         out.write(t * n, d, 0, n);
       }
     });
-    return out;
   }
 
   @Override

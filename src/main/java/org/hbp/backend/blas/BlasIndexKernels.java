@@ -1,0 +1,147 @@
+package org.hbp.backend.blas;
+
+import static org.hbp.backend.BackendChecks.item;
+
+import java.lang.ref.Reference;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import org.hbp.backend.host.ParallelLoops;
+
+/**
+ * The gather and scatter-add loops of the {@link BlasBackend} (a max-pool's forward pass, its
+ * Jacobian and adjoint products), on the off-heap blocks in the batches' own precision: entries
+ * are read and written where the index points, through the blocks' direct buffers ({@code
+ * BlasBatch.Block#fbuf}, {@code #dbuf}), whose absolute gets and puts compile to plain memory
+ * accesses. The host loops of {@link org.hbp.backend.host.HostBackend} they replace copied each
+ * whole item into a {@code double[]} (for float32 converting every entry) and the result back,
+ * which cost more than the indexing itself.
+ *
+ * <p>The operands are checked by the backend, the index batch converted to checked ints ({@code
+ * BlasBackend#indices}); the items are split over the backend's {@link ParallelLoops} as in the
+ * host loops. The results are those of the host loops bit for bit: a gather copies entries; a
+ * scatter-add sums each target entry's terms in index order starting from zero, in double, and
+ * rounds once as it stores (float32). Where no two indices of an index item coincide (a
+ * max-pool's, whose windows do not overlap) each target entry has at most one term, so the sum is
+ * {@code 0 + g} computed in the batch's own precision (the same value: {@code -0} becomes {@code
+ * +0}) and stored at once, without an item-sized scratch array.
+ */
+final class BlasIndexKernels {
+  private BlasIndexKernels() {}
+
+  /** Zeros copied over a target item before its entries are scattered. */
+  private static final float[] FLOAT_ZEROS = new float[ParallelLoops.CHUNK];
+  private static final double[] DOUBLE_ZEROS = new double[ParallelLoops.CHUNK];
+
+  /** Whether these batches' blocks all have direct buffers (blocks of at most 2^31 - 1 bytes). */
+  static boolean direct(BlasBatch... batches) {
+    for (BlasBatch b : batches)
+      if (b.block.fbuf == null && b.block.dbuf == null) return false;
+    return true;
+  }
+
+  /**
+   * Whether no two entries of any index item coincide, -1 aside: {@code idx} holds index items of
+   * {@code m} entries, each in [-1, n). Marks the entries hit in an array of n ints where that is
+   * at most 8 times an index item, else sorts a copy of each index item.
+   */
+  static boolean injective(int[] idx, int m, int n) {
+    if (m <= 1) return true;
+    if (n <= 8L * m) {
+      int[] seen = new int[n]; // the index item (+1) that last hit each target entry
+      for (int p = 0, stamp = 1; p < idx.length; stamp++)
+        for (int end = p + m; p < end; p++) {
+          int q = idx[p];
+          if (q < 0) continue;
+          if (seen[q] == stamp) return false;
+          seen[q] = stamp;
+        }
+      return true;
+    }
+    int[] sorted = new int[m];
+    for (int p = 0; p < idx.length; p += m) {
+      System.arraycopy(idx, p, sorted, 0, m);
+      Arrays.sort(sorted);
+      for (int j = 1; j < m; j++)
+        if (sorted[j] >= 0 && sorted[j] == sorted[j - 1]) return false;
+    }
+    return true;
+  }
+
+  /**
+   * {@code out} item {@code (s, v)}: {@code out[j] = src[idx[i*m + j]]} (0 where the index is -1)
+   * with {@code src} item {@code (s, v)} (broadcast where src has one sample), {@code i} the sample
+   * of {@code ix} (0 where it has one) and {@code m} its item size. Writes {@code out} only. The
+   * batches have direct buffers ({@link #direct}) and the backend's precision.
+   */
+  static void gather(ParallelLoops loops, BlasBatch src, BlasBatch ix, int[] idx, BlasBatch out) {
+    int n = src.itemSize(), m = ix.itemSize(), directions = out.directions();
+    boolean shared = ix.samples() == 1;
+    FloatBuffer xf = src.block.fbuf, of = out.block.fbuf;
+    DoubleBuffer xd = src.block.dbuf, od = out.block.dbuf;
+    loops.run(out.items(), out.length(), (t0, t1) -> {
+      for (long t = t0; t < t1; t++) {
+        int sa = (int) (t / directions), v = (int) (t % directions);
+        int xo = item(src, sa, v) * n, io = shared ? 0 : sa * m, oo = (int) t * m;
+        if (of != null) {
+          for (int j = 0; j < m; j++) {
+            int q = idx[io + j];
+            of.put(oo + j, q >= 0 ? xf.get(xo + q) : 0f);
+          }
+        } else {
+          for (int j = 0; j < m; j++) {
+            int q = idx[io + j];
+            od.put(oo + j, q >= 0 ? xd.get(xo + q) : 0d);
+          }
+        }
+      }
+    });
+    Reference.reachabilityFence(src);
+    Reference.reachabilityFence(out);
+  }
+
+  /**
+   * {@code out} item {@code (s, v)} ({@code n} entries): zero plus {@code out[idx[i*m + j]] +=
+   * g[j]} for {@code j = 0, 1, ..., m-1} in that order (-1 skipped), summed in double, with {@code
+   * g} item {@code (s, v)} (broadcast where g has one sample), {@code i} the sample of {@code ix}
+   * (0 where it has one) and {@code m} its item size; {@code injective} says that no two indices of
+   * an index item coincide ({@link #injective}). Writes {@code out} only (its prior contents are
+   * ignored). The batches have direct buffers ({@link #direct}) and the backend's precision.
+   */
+  static void scatterAdd(ParallelLoops loops, BlasBatch g, BlasBatch ix, int[] idx, boolean injective, BlasBatch out) {
+    int n = out.itemSize(), m = ix.itemSize(), directions = out.directions();
+    boolean shared = ix.samples() == 1;
+    FloatBuffer gf = g.block.fbuf, of = out.block.fbuf;
+    DoubleBuffer gd = g.block.dbuf, od = out.block.dbuf;
+    loops.run(out.items(), out.length() + (long) out.items() * m, (t0, t1) -> {
+      // float32 with coinciding indices: the sums in double, rounded once as they are stored
+      double[] sums = of != null && !injective ? new double[n] : null;
+      for (long t = t0; t < t1; t++) {
+        int sa = (int) (t / directions), v = (int) (t % directions);
+        int go = item(g, sa, v) * m, io = shared ? 0 : sa * m, oo = (int) t * n;
+        if (sums != null) {
+          Arrays.fill(sums, 0);
+          for (int j = 0; j < m; j++) {
+            int q = idx[io + j];
+            if (q >= 0) sums[q] += gf.get(go + j);
+          }
+          out.write(oo, sums, 0, n);
+        } else if (of != null) { // at most one term per entry: 0 + g in float is the double sum rounded
+          for (int p = 0; p < n; p += FLOAT_ZEROS.length) of.put(oo + p, FLOAT_ZEROS, 0, Math.min(FLOAT_ZEROS.length, n - p));
+          for (int j = 0; j < m; j++) {
+            int q = idx[io + j];
+            if (q >= 0) of.put(oo + q, 0f + gf.get(go + j));
+          }
+        } else { // float64: the sums in place, in the same order
+          for (int p = 0; p < n; p += DOUBLE_ZEROS.length) od.put(oo + p, DOUBLE_ZEROS, 0, Math.min(DOUBLE_ZEROS.length, n - p));
+          for (int j = 0; j < m; j++) {
+            int q = idx[io + j];
+            if (q >= 0) od.put(oo + q, od.get(oo + q) + gd.get(go + j));
+          }
+        }
+      }
+    });
+    Reference.reachabilityFence(g);
+    Reference.reachabilityFence(out);
+  }
+}

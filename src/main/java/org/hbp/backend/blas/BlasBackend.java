@@ -384,6 +384,20 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return idx;
   }
 
+  /** Each item transposed tile by tile on the blocks ({@link BlasIndexKernels#transpose}; the host loop for blocks beyond a direct buffer's reach). */
+  @Override
+  public Batch transpose(Batch a) {
+    BlasBatch x = own("transpose", "a", a);
+    if (!BlasIndexKernels.direct(x)) return super.transpose(a);
+    BlasBatch out = alloc("transpose", x.samples(), x.directions(), x.cols(), x.rows(), false);
+    if (!BlasIndexKernels.direct(out)) {
+      release(out);
+      return super.transpose(a);
+    }
+    BlasIndexKernels.transpose(loops, x, out);
+    return out;
+  }
+
   /** {@link BlasIndexKernels#gather} on the blocks (the host loop for blocks beyond a direct buffer's reach). */
   @Override
   protected void gatherItems(BlasBatch src, BlasBatch ix, int[] idx, BlasBatch out) {

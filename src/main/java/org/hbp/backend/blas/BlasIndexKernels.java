@@ -144,4 +144,36 @@ final class BlasIndexKernels {
     Reference.reachabilityFence(g);
     Reference.reachabilityFence(out);
   }
+
+  /** Rows and columns of the tiles of {@link #transpose}: a 32 x 32 tile of doubles is 8 KiB, within L1. */
+  private static final int TILE = 32;
+
+  /**
+   * Each item of x (m x n, column-major) transposed into the same item of out (n x m): tile by
+   * tile, so that both the reads (down x's columns) and the writes (down out's columns) stay within
+   * the cache lines of a tile, where a plain loop writes every entry of a column of x a whole row of
+   * out apart. The items' column tiles are split over the threads. Entries are copied, not
+   * converted: the result is exact in either precision.
+   */
+  static void transpose(ParallelLoops loops, BlasBatch x, BlasBatch out) {
+    int m = x.rows(), n = x.cols();
+    long mn = (long) m * n, items = x.items(), tiles = (n + TILE - 1) / TILE;
+    FloatBuffer xf = x.block.fbuf, of = out.block.fbuf;
+    DoubleBuffer xd = x.block.dbuf, od = out.block.dbuf;
+    loops.run(items * tiles, items * mn, (u0, u1) -> {
+      for (long u = u0; u < u1; u++) {
+        int base = (int) ((u / tiles) * mn), j0 = (int) (u % tiles) * TILE, j1 = Math.min(n, j0 + TILE);
+        for (int i0 = 0; i0 < m; i0 += TILE) {
+          int i1 = Math.min(m, i0 + TILE);
+          for (int j = j0; j < j1; j++) {
+            int from = base + m * j, to = base + j;
+            if (xd != null) for (int i = i0; i < i1; i++) od.put(to + n * i, xd.get(from + i));
+            else for (int i = i0; i < i1; i++) of.put(to + n * i, xf.get(from + i));
+          }
+        }
+      }
+    });
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(out);
+  }
 }

@@ -29,6 +29,24 @@ class MatmulLayoutsTest {
     everyBroadcastLayoutAgrees(new BlasBackend(Precision.FLOAT32), 1e-5);
   }
 
+  /**
+   * {@code op(a) op(b)} of random items (rounded to float when f32) with axes {@code ax} = {a's
+   * samples, directions, b's samples, directions}, op(a) m x k and op(b) k x n: the CPU backend's
+   * product and be's, of equal lengths.
+   */
+  private double[][] products(Backend be, int[] ax, int m, int n, int k, boolean ta, boolean tb, boolean f32) {
+    double[] a = random(ax[0] * ax[1] * m * k), b = random(ax[2] * ax[3] * k * n);
+    if (f32) {
+      for (int i = 0; i < a.length; i++) a[i] = (float) a[i];
+      for (int i = 0; i < b.length; i++) b[i] = (float) b[i];
+    }
+    int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    double[] want = cpu.toArray(cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, a), ta, cpu.fromArray(ax[2], ax[3], br, bc, b), tb));
+    double[] got = be.toArray(be.matmul(be.fromArray(ax[0], ax[1], ar, ac, a), ta, be.fromArray(ax[2], ax[3], br, bc, b), tb));
+    assertEquals(want.length, got.length);
+    return new double[][] {want, got};
+  }
+
   private void everyBroadcastLayoutAgrees(Backend blas, double tolerance) {
     boolean f32 = tolerance > 1e-12;
     int[][] axes = {{1, 1, 4, 3}, {1, 3, 4, 1}, {4, 1, 4, 3}, {4, 3, 1, 1}, {4, 3, 4, 3}, {1, 3, 4, 3}, {4, 1, 1, 3}};
@@ -36,16 +54,8 @@ class MatmulLayoutsTest {
       for (int n : new int[] {1, 2})
         for (boolean ta : new boolean[] {false, true})
           for (boolean tb : new boolean[] {false, true}) {
-            int m = 3, k = 5;
-            double[] a = random(ax[0] * ax[1] * m * k), b = random(ax[2] * ax[3] * k * n);
-            if (f32) {
-              for (int i = 0; i < a.length; i++) a[i] = (float) a[i];
-              for (int i = 0; i < b.length; i++) b[i] = (float) b[i];
-            }
-            int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
-            double[] want = cpu.toArray(cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, a), ta, cpu.fromArray(ax[2], ax[3], br, bc, b), tb));
-            double[] got = blas.toArray(blas.matmul(blas.fromArray(ax[0], ax[1], ar, ac, a), ta, blas.fromArray(ax[2], ax[3], br, bc, b), tb));
-            assertEquals(want.length, got.length);
+            double[][] r = products(blas, ax, 3, n, 5, ta, tb, f32);
+            double[] want = r[0], got = r[1];
             for (int i = 0; i < want.length; i++)
               assertEquals(want[i], got[i], tolerance, java.util.Arrays.toString(ax) + " n=" + n + " " + ta + tb + " [" + i + "]");
           }
@@ -92,15 +102,8 @@ class MatmulLayoutsTest {
         for (int[] ax : axes)
           for (boolean ta : new boolean[] {false, true})
             for (boolean tb : new boolean[] {false, true}) {
-              double[] a = random(ax[0] * ax[1] * m * k), b = random(ax[2] * ax[3] * k * n);
-              if (f32) {
-                for (int i = 0; i < a.length; i++) a[i] = (float) a[i];
-                for (int i = 0; i < b.length; i++) b[i] = (float) b[i];
-              }
-              int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
-              double[] want = cpu.toArray(cpu.matmul(cpu.fromArray(ax[0], ax[1], ar, ac, a), ta, cpu.fromArray(ax[2], ax[3], br, bc, b), tb));
-              double[] got = be.toArray(be.matmul(be.fromArray(ax[0], ax[1], ar, ac, a), ta, be.fromArray(ax[2], ax[3], br, bc, b), tb));
-              assertEquals(want.length, got.length);
+              double[][] r = products(be, ax, m, n, k, ta, tb, f32);
+              double[] want = r[0], got = r[1];
               String where = precision + " k=" + k + " " + java.util.Arrays.toString(ax) + " " + ta + tb;
               for (int i = 0; i < want.length; i++) {
                 if (!f32) assertEquals(want[i], got[i], 1e-12 * Math.max(1, Math.abs(want[i])), where + " [" + i + "]");

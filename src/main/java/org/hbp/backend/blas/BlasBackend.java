@@ -77,7 +77,7 @@ import org.hbp.backend.host.StoragePool;
  * checks operands and delegates: products to {@link BlasProducts}, oneDNN's convolutions and
  * maps to {@link BlasDnnl}, the other convolutions with one filter item (float64: a layer's forward
  * pass, its Jacobian and adjoint times N·D directions) to {@link BlasConvolutions}, which unfolds
- * and multiplies in cache-sized chunks of items, gather and scatter-add (a max-pool's products) to {@link
+ * and multiplies in cache-sized chunks of items, gather, scatter-add (a max-pool's products) and transposition to {@link
  * BlasIndexKernels}, which index the blocks in place, every other kernel to the shared host kernels of {@link HostBackend}
  * run on the blocks ({@link BlasBatch} is a {@link org.hbp.backend.host.HostBuffer}).
  */

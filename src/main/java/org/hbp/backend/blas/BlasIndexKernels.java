@@ -25,6 +25,9 @@ import org.hbp.backend.host.ParallelLoops;
  * max-pool's, whose windows do not overlap) each target entry has at most one term, so the sum is
  * {@code 0 + g} computed in the batch's own precision (the same value: {@code -0} becomes {@code
  * +0}) and stored at once, without an item-sized scratch array.
+ *
+ * <p>{@link #transpose} is the fixed permutation of the same kind: each item's entries copied to
+ * their transposed places, tile by tile.
  */
 final class BlasIndexKernels {
   private BlasIndexKernels() {}

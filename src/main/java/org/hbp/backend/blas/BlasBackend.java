@@ -116,7 +116,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     }
     this.products = new BlasProducts(this, precision, threads, loops);
     this.dnnl = new BlasDnnl(this, precision == Precision.FLOAT32);
-    this.convolutions = new BlasConvolutions(this, products, loops, threads, BlasConvolutions.CHUNK_BYTES);
+    this.convolutions = new BlasConvolutions(this, products, threads, BlasConvolutions.CHUNK_BYTES);
   }
 
   private static ParallelLoops loops(int threads) {

@@ -4,10 +4,8 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
 
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicLong;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.ConvGeometry;
-import org.hbp.backend.host.ParallelLoops;
 
 /**
  * The unfold-and-gemm convolutions of the {@link BlasBackend} where oneDNN does not convolve
@@ -50,16 +48,14 @@ final class BlasConvolutions {
 
   private final BlasBackend be;
   private final BlasProducts products;
-  private final ParallelLoops loops;
   private final int threads;
   private final int bytesPerEntry;
   /** Unfolded bytes per chunk: {@link #CHUNK_BYTES}, smaller in tests to make many chunks. */
   private final long chunkBytes;
 
-  BlasConvolutions(BlasBackend be, BlasProducts products, ParallelLoops loops, int threads, long chunkBytes) {
+  BlasConvolutions(BlasBackend be, BlasProducts products, int threads, long chunkBytes) {
     this.be = be;
     this.products = products;
-    this.loops = loops;
     this.threads = threads;
     this.bytesPerEntry = be.precision().bytes();
     this.chunkBytes = chunkBytes;
@@ -191,30 +187,17 @@ final class BlasConvolutions {
     long entries = (long) plan.rows * plan.columns;
     int per = itemsPerChunk(entries, bytesPerEntry, items, threads, chunkBytes);
     long chunks = (items + per - 1) / per;
-    int workers = (int) Math.min(threads, chunks);
-    AtomicLong next = new AtomicLong();
-    Workspace[] spaces = new Workspace[workers];
+    Workspace[] spaces = new Workspace[products.workers(chunks)];
     try {
-      for (int i = 0; i < workers; i++)
+      for (int i = 0; i < spaces.length; i++)
         spaces[i] = new Workspace(be.alloc(kernel, 1, 1, plan.rows, plan.columns * per, false), new double[plan.inputSize],
             new double[piece(plan.rows) * plan.rows]);
-      singleThreadedBlas();
-      loops.run(workers, items * entries, (a, b) -> {
-        for (long worker = a; worker < b; worker++)
-          for (long c = next.getAndIncrement(); c < chunks; c = next.getAndIncrement())
-            body.run(spaces[(int) worker], c * per, (int) Math.min(per, items - c * per));
-      });
+      products.singleThreadedInTurn(chunks, items * entries,
+          (worker, c) -> body.run(spaces[worker], c * per, (int) Math.min(per, items - c * per)));
     } finally {
-      products.useThreads();
       for (Workspace s : spaces) if (s != null) be.release(s.scratch);
     }
   }
-
-  /** Sets OpenBLAS's (process-wide) thread count to 1 when it differs: each chunk's gemm runs on its own thread. */
-  private static void singleThreadedBlas() {
-    OpenBlasThreads.set(1);
-  }
-
 
   /** Columns per piece of an item's unfolding staged in a Java array: about {@link #PIECE_ENTRIES} entries, at least one column. */
   private static int piece(int rows) {

@@ -32,6 +32,7 @@ final class BlasProducts {
   private final Precision precision;
   private final int threads;
   private final ParallelLoops loops;
+  private final ThinProducts thin;
   /** Whether this backend's float32 gemm calls go to oneDNN's matmul primitive ({@link #SGEMM_ONEDNN}). */
   private final boolean onednnMatmul;
 
@@ -40,6 +41,7 @@ final class BlasProducts {
     this.precision = precision;
     this.threads = threads;
     this.loops = loops;
+    this.thin = new ThinProducts(be, this, precision);
     // oneDNN's threads are OpenMP's (one per core), not this backend's count: a backend asked for fewer threads keeps OpenBLAS
     this.onednnMatmul = precision == Precision.FLOAT32 && SGEMM_ONEDNN && threads == Runtime.getRuntime().availableProcessors()
         && DnnlEngine.get() != null;
@@ -49,6 +51,25 @@ final class BlasProducts {
   /** Sets OpenBLAS's (process-wide) thread count to this backend's, when it differs. */
   void useThreads() {
     OpenBlasThreads.set(threads);
+  }
+
+  /**
+   * {@link ParallelLoops#inTurn} on this backend's threads with OpenBLAS single-threaded meanwhile
+   * (each worker's BLAS calls run on its own core, with no meeting inside a call), set back to the
+   * backend's thread count afterwards.
+   */
+  void singleThreadedInTurn(long tasks, long entries, ParallelLoops.TaskBody body) {
+    try {
+      OpenBlasThreads.set(1);
+      loops.inTurn(tasks, entries, body);
+    } finally {
+      useThreads();
+    }
+  }
+
+  /** The workers of {@link #singleThreadedInTurn} for {@code tasks} tasks (per-worker scratch is sized by it). */
+  int workers(long tasks) {
+    return loops.workers(tasks);
   }
 
   /**
@@ -95,10 +116,11 @@ final class BlasProducts {
         gemm(ta, tb, m, wide, k, x, item(x, s, 0) * xn, lda, y, item(y, s, 0) * yn, ldb, out, (long) s * directions * mn, ldc, beta);
       return out;
     }
-    int bytes = precision == Precision.FLOAT64 ? 8 : 4, items = samples * directions;
+    int bytes = precision.bytes(), items = samples * directions;
     boolean columns = ThinProducts.appliesToColumns(m, n, k, bytes, items, threads);
+    // with one sample the next path is a gemv per direction, which the columns' route runs side by side
     if (x.samples() == 1 && y.directions() == 1 && y.samples() == samples && n == 1 && !transposeB && (long) directions * m <= Integer.MAX_VALUE
-        && !(columns && samples == 1)) {
+        && (samples > 1 || !columns)) {
       // a per-direction left item (shared by the samples) times per-sample columns: for each
       // direction one gemm over all samples' columns, written with leading dimension directions*m
       // (the result column of sample s, direction d starts at (s*directions + d)*m)
@@ -115,8 +137,8 @@ final class BlasProducts {
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
-    boolean thin = !columns && ThinProducts.applies(m, n, k, bytes, beta);
-    if (columns || thin) {
+    boolean writeBound = !columns && ThinProducts.applies(m, n, k, bytes, beta);
+    if (columns || writeBound) {
       // several large matrices times a column each (bda's V ā per direction): one gemv per core;
       // products whose cost is writing the result (bda's outer products (H̄ V ā) ā' per direction):
       // in column blocks computed in the cache and copied into place
@@ -126,8 +148,8 @@ final class BlasProducts {
           ao[t] = item(x, s, d) * xn;
           bo[t] = item(y, s, d) * yn;
         }
-      if (columns) ThinProducts.matrixVector(this, loops, threads, precision, ta, tb, m, k, items, x, ao, lda, y, bo, ldb, out, beta);
-      else ThinProducts.multiply(be, this, loops, threads, precision, ta, tb, m, n, k, items, x, ao, lda, y, bo, ldb, out);
+      if (columns) thin.matrixVector(ta, tb, m, k, items, x, ao, lda, y, bo, ldb, out, beta);
+      else thin.multiply(ta, tb, m, n, k, items, x, ao, lda, y, bo, ldb, out);
       return out;
     }
     // one product per result item, on views into the blocks, each routed by gemm (gemv for a column,
@@ -151,7 +173,7 @@ final class BlasProducts {
   /** The per-direction gemms of {@link #product}'s path for shared left items per direction and per-sample right items. */
   private void directionsOverSamples(int ta, int tb, int m, int n, int k, int samples, int directions, BlasBatch x, int lda, BlasBatch y, int ldb,
       BlasBatch out) {
-    long mn = (long) m * n, bytes = mn * (precision == Precision.FLOAT64 ? 8 : 4);
+    long mn = (long) m * n, bytes = mn * precision.bytes();
     BlasBatch scratch = be.alloc("product", 1, 1, m, n * samples, false);
     try {
       for (int d = 0; d < directions; d++) {
@@ -199,7 +221,7 @@ final class BlasProducts {
     long rows = (long) x.directions() * x.itemSize();
     int samples = x.samples();
     if (rows > Integer.MAX_VALUE || rows == 0 || samples == 0) return false;
-    boolean oneThread = rows * samples * (precision == Precision.FLOAT64 ? 8 : 4) <= SUM_ONE_THREAD_BYTES;
+    boolean oneThread = rows * samples * precision.bytes() <= SUM_ONE_THREAD_BYTES;
     if (oneThread) OpenBlasThreads.set(1);
     else useThreads();
     try {
@@ -237,7 +259,7 @@ final class BlasProducts {
 
   /** Writes c's items into out's, c's batch axes of extent 1 broadcast (native copies of whole items). */
   void copyBroadcast(BlasBatch c, BlasBatch out) {
-    long mn = (long) out.rows() * out.cols(), bytes = mn * (precision == Precision.FLOAT64 ? 8 : 4);
+    long mn = (long) out.rows() * out.cols(), bytes = mn * precision.bytes();
     if (mn == 0) return;
     if (c.samples() == out.samples() && c.directions() == out.directions()) {
       Pointer.memcpy(out.pointer(), c.pointer(), bytes * out.samples() * out.directions());
@@ -284,7 +306,7 @@ final class BlasProducts {
       // per-direction items against per-sample ones (a convolution weight's gradient for D
       // directions: sum_s Y_{s,d} U_s'): for each direction its samples' items copied side by side,
       // then one m x (S*k) times (S*k) x n gemm, as for one direction (N·D small gemms otherwise)
-      long mk = (long) m * k, bytes = mk * (precision == Precision.FLOAT64 ? 8 : 4);
+      long mk = (long) m * k, bytes = mk * precision.bytes();
       BlasBatch side = be.alloc("matmulSumSamples", 1, 1, m, k * samples, false);
       try {
         for (int d = 0; d < directions; d++) {

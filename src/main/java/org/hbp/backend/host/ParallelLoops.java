@@ -72,6 +72,31 @@ public final class ParallelLoops {
     if (failure != null) throw failure;
   }
 
+  /** The body of {@link #inTurn}: task {@code task} on worker {@code worker} (0 to the workers less one, an index for per-worker scratch). */
+  public interface TaskBody {
+    void run(int worker, long task);
+  }
+
+  /**
+   * Runs {@code body} on the tasks {@code [0, tasks)}: each of {@link #workers} workers takes the next task not yet taken until none is left (tasks of uneven cost share out
+   * evenly), returning when all are done; as {@link #run}, at once on the caller's thread where
+   * {@code entries} (the work, in entries touched) is small (worker 0 then takes every task).
+   * Callers size per-worker scratch with {@link #workers} beforehand.
+   */
+  public void inTurn(long tasks, long entries, TaskBody body) {
+    int workers = workers(tasks);
+    java.util.concurrent.atomic.AtomicLong next = new java.util.concurrent.atomic.AtomicLong();
+    run(workers, entries, (w0, w1) -> {
+      for (long w = w0; w < w1; w++)
+        for (long task = next.getAndIncrement(); task < tasks; task = next.getAndIncrement()) body.run((int) w, task);
+    });
+  }
+
+  /** The workers {@link #inTurn} uses for {@code tasks} tasks: at most this loop's threads, at least one. */
+  public int workers(long tasks) {
+    return (int) Math.max(1, Math.min(threads, tasks));
+  }
+
   /** Runs {@code body(from, to)} over entry ranges of {@code [0, n)} cut at multiples of {@link #CHUNK}. */
   public void chunks(long n, RangeBody body) {
     long chunks = (n + CHUNK - 1) / CHUNK;

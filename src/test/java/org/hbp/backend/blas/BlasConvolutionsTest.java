@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Random;
 import org.hbp.backend.ConvGeometry;
 import org.hbp.backend.Precision;
-import org.hbp.backend.host.ParallelLoops;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -39,7 +38,7 @@ class BlasConvolutionsTest {
   }
 
   private BlasConvolutions convolutions(long chunkBytes) {
-    return new BlasConvolutions(be, be.products, new ParallelLoops(2), 2, chunkBytes);
+    return new BlasConvolutions(be, be.products, 2, chunkBytes);
   }
 
   @Test
@@ -126,7 +125,7 @@ class BlasConvolutionsTest {
     BlasBackend be32 = new BlasBackend(Precision.FLOAT32, 2);
     for (ConvGeometry g : GEOMETRIES)
       for (long bytes : chunkBytes(g)) {
-        BlasConvolutions conv = new BlasConvolutions(be32, be32.products, new ParallelLoops(2), 2, bytes);
+        BlasConvolutions conv = new BlasConvolutions(be32, be32.products, 2, bytes);
         double[] w = floats(rng.doubles((long) COUT * g.patchRows(), -1, 1).toArray());
         double[] x = floats(rng.doubles((long) SAMPLES * DIRECTIONS * g.inputSize(), -1, 1).toArray());
         double[] y = floats(rng.doubles((long) SAMPLES * DIRECTIONS * COUT * g.patches(), -1, 1).toArray());

@@ -59,13 +59,7 @@ final class DnnlMatmul {
    */
   void multiply(boolean transposeA, boolean transposeB, long m, long n, long k, BlasBatch a, long ao, long lda, BlasBatch b, long bo,
       long ldb, BlasBatch c, long co, long ldc, boolean accumulate) {
-    synchronized (dnnl) {
-      MatmulKey key = new MatmulKey(transposeA, transposeB, m, n, k, lda, ldb, ldc, accumulate, false);
-      DnnlPrepared p = dnnl.cached(matmuls, key, "matmul primitive", q -> build(key, q));
-      dnnl.run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
-          new dnnl_memory[] {dnnl.memory(p.x, b.pointer(), bo), dnnl.memory(p.userWeights, a.pointer(), ao), dnnl.memory(p.y, c.pointer(), co)},
-          "a matmul primitive", a, b, c);
-    }
+    run(new MatmulKey(transposeA, transposeB, m, n, k, lda, ldb, ldc, accumulate, false), a, ao, b, bo, c, co, null);
   }
 
   /**
@@ -75,13 +69,19 @@ final class DnnlMatmul {
    */
   void multiply(boolean transposeA, boolean transposeB, long m, long n, long k, BlasBatch a, long ao, long lda, BlasBatch b, long bo,
       long ldb, BlasBatch c, long co, long ldc, BlasBatch bias) {
+    run(new MatmulKey(transposeA, transposeB, m, n, k, lda, ldb, ldc, false, true), a, ao, b, bo, c, co, bias);
+  }
+
+  /** The primitive of {@code key} (made once) on the blocks at the given entries, with {@code bias} where the key has one. */
+  private void run(MatmulKey key, BlasBatch a, long ao, BlasBatch b, long bo, BlasBatch c, long co, BlasBatch bias) {
     synchronized (dnnl) {
-      MatmulKey key = new MatmulKey(transposeA, transposeB, m, n, k, lda, ldb, ldc, false, true);
       DnnlPrepared p = dnnl.cached(matmuls, key, "matmul primitive", q -> build(key, q));
-      dnnl.run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
-          new dnnl_memory[] {dnnl.memory(p.x, b.pointer(), bo), dnnl.memory(p.userWeights, a.pointer(), ao), dnnl.memory(p.bias, bias.pointer(), 0),
-              dnnl.memory(p.y, c.pointer(), co)},
-          "a matmul primitive", a, b, bias, c);
+      dnnl_memory x = dnnl.memory(p.x, b.pointer(), bo), w = dnnl.memory(p.userWeights, a.pointer(), ao), y = dnnl.memory(p.y, c.pointer(), co);
+      if (bias == null)
+        dnnl.run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, new dnnl_memory[] {x, w, y}, "a matmul primitive", a, b, c);
+      else
+        dnnl.run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+            new dnnl_memory[] {x, w, dnnl.memory(p.bias, bias.pointer(), 0), y}, "a matmul primitive", a, b, bias, c);
     }
   }
 

@@ -94,7 +94,7 @@ public final class BlasThroughput {
   private static void rawGemm(int n, int reps) {
     for (Precision p : Precision.values())
       for (int threads : new int[] {1, 2}) {
-        openblas_nolapack.blas_set_num_threads(threads);
+        org.hbp.backend.blas.OpenBlasThreads.set(threads);
         double[] t;
         if (p == Precision.FLOAT64) {
           DoublePointer a = new DoublePointer(pattern(n * n, 7)), b = new DoublePointer(pattern(n * n, 5)), c = new DoublePointer((long) n * n);

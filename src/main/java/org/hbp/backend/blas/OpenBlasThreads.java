@@ -14,11 +14,14 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * cost 0.4–1.6 ms, more than a float32 gemv of a 1024 x 1024 matrix, and bda's 10-direction
  * products spent 8 % of their time in it. Here {@code openblas_set_num_threads} is looked up once
  * and called directly, and a switch to the count already set is skipped.
+ *
+ * <p>The count last set is remembered here, not read back from OpenBLAS: every switch in this
+ * process must go through {@link #set} (benchmark mains included), or the next one may be skipped.
  */
-final class OpenBlasThreads {
+public final class OpenBlasThreads {
   private static final openblas_nolapack.SetNumThreads SET = resolve();
-  /** The count last set here; -1 before the first. */
-  private static int current = -1;
+  /** The count last set here; -1 before the first. Read without the lock by {@link #set}'s fast path. */
+  private static volatile int current = -1;
 
   private OpenBlasThreads() {}
 
@@ -32,11 +35,14 @@ final class OpenBlasThreads {
     return f;
   }
 
-  /** Sets OpenBLAS's thread count to n (>= 1) unless it was last set to n here. */
-  static synchronized void set(int n) {
+  /** Sets OpenBLAS's thread count to n (>= 1) unless it was last set to n here (the check on every product call takes no lock). */
+  public static void set(int n) {
     if (current == n) return;
-    if (SET != null) SET.call(n);
-    else openblas_nolapack.blas_set_num_threads(n);
-    current = n;
+    synchronized (OpenBlasThreads.class) {
+      if (current == n) return;
+      if (SET != null) SET.call(n);
+      else openblas_nolapack.blas_set_num_threads(n);
+      current = n;
+    }
   }
 }

@@ -3,7 +3,6 @@ package org.hbp.backend.blas;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasColMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
-import static org.bytedeco.openblas.global.openblas_nolapack.blas_set_num_threads;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_dgemm;
 
 import java.lang.management.ManagementFactory;
@@ -25,7 +24,7 @@ public final class ConvolutionGemmShapes {
   private ConvolutionGemmShapes() {}
 
   public static void main(String[] args) {
-    blas_set_num_threads(1);
+    OpenBlasThreads.set(1);
     int sq = 1024;
     DoublePointer a = random((long) sq * sq), b = random((long) sq * sq), c = new DoublePointer((long) sq * sq);
     System.out.printf("square n=%d: %.1f GFLOP/s%n", sq, 2.0 * sq * sq * sq / cpuSeconds(() -> cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, sq, sq, sq, 1, a, sq, b, sq, 0, c, sq)) / 1e9);

@@ -88,7 +88,7 @@ public final class ConvolutionRates {
 
   /** OpenBLAS's dgemm rate for n x n times n x n, best of 5, at the given thread count. */
   private static double gemmRate(int n, int threads) {
-    org.bytedeco.openblas.global.openblas_nolapack.blas_set_num_threads(threads);
+    OpenBlasThreads.set(threads);
     DoublePointer a = new DoublePointer((long) n * n), b = new DoublePointer((long) n * n), c = new DoublePointer((long) n * n);
     Random rng = new Random(2);
     for (long i = 0; i < (long) n * n; i++) {

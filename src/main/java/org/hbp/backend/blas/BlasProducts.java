@@ -214,7 +214,7 @@ final class BlasProducts {
    * sum is that matrix times a column of N ones, one gemv (which streams x once; OpenBLAS splits its
    * rows between the threads, so the order of the additions does not depend on their number). Sums
    * of at most {@link #SUM_ONE_THREAD_BYTES} run on one thread: a bias gradient of the FC net (1024 x
-   * 500 floats) took 14 µs so and 18 µs on two threads at best, 14–27 against 25–52 µs on average,
+   * 500 floats) took 14 µs on one thread and 18 µs on two at best, 14–27 against 25–52 µs on average,
    * the second thread's wake-up and the meeting at the end costing more than half the streaming.
    */
   boolean sumSamples(BlasBatch x, BlasBatch out) {

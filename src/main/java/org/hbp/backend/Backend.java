@@ -265,9 +265,11 @@ public interface Backend {
     BackendChecks.checkWindowArgmax(x, c, h, w, k);
     int oh = h / k, ow = w / k, n = x.samples(), in = c * h * w, out = c * oh * ow;
     double[] xs = toArray(x);
-    double[] idx = new double[n * out];
+    int[] idx = new int[n * out];
     for (int s = 0; s < n; s++) BackendChecks.windowArgmax(xs, s * in, c, h, w, k, idx, s * out);
-    return fromArray(n, 1, c, oh * ow, idx);
+    double[] positions = new double[idx.length];
+    for (int i = 0; i < idx.length; i++) positions[i] = idx[i];
+    return fromArray(n, 1, c, oh * ow, positions);
   }
 
   // ---- batch axes ------------------------------------------------------------------------

@@ -300,7 +300,7 @@ public final class BackendChecks {
 
   /**
    * The arg-max of each k x k window of one item {@code xs[xo ..]} (tensor (c, h, w) column-major)
-   * into {@code idx[io ..]}: see {@link Backend#windowArgmax}.
+   * into {@code idx[io ..]}, as positions in the item: see {@link Backend#windowArgmax}.
    *
    * <p>Per output position the window's c channels lie side by side. A first pass takes their
    * maxima ({@code Math.max}, without branches, vectorized by the JIT); a second, walking the
@@ -308,7 +308,7 @@ public final class BackendChecks {
    * instead mispredicts on random data about once per window (twice as slow). A NaN maximum (no
    * position equals it) takes the comparing loop: the last NaN of the window wins.
    */
-  public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, double[] idx, int io) {
+  public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, int[] idx, int io) {
     int oh = h / k, ow = w / k;
     double[] max = new double[c];
     int[] best = new int[c];

@@ -384,6 +384,16 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return idx;
   }
 
+  /**
+   * Keeps a max-pool's index map as {@link #indices} would convert it, so that its gathers and
+   * scatter-adds neither read and check its entries again nor ask whether two of an item coincide
+   * (they cannot: the windows do not overlap).
+   */
+  @Override
+  protected void madeIndices(BlasBatch index, int n, int[] idx) {
+    index.indices = BlasBatch.Indices.injective(n, index.itemSize(), idx);
+  }
+
   /** Each item transposed tile by tile on the blocks ({@link BlasIndexKernels#transpose}; the host loop for blocks beyond a direct buffer's reach). */
   @Override
   public Batch transpose(Batch a) {

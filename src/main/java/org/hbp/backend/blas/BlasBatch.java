@@ -116,6 +116,13 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
       this.values = values;
     }
 
+    /** Indices known to have no two entries alike in an index item (a max-pool's: its windows do not overlap). */
+    static Indices injective(int itemSize, int m, int[] values) {
+      Indices known = new Indices(itemSize, m, values);
+      known.injective = true;
+      return known;
+    }
+
     /** Whether no two entries of an index item coincide, -1 aside ({@link BlasIndexKernels#injective}, once). */
     boolean injective() {
       Boolean b = injective;

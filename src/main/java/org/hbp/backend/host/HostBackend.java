@@ -418,17 +418,31 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
     BackendChecks.checkWindowArgmax(in, c, h, w, k);
     requireExactIndices("windowArgmax", in.itemSize());
     int n = in.itemSize(), m = c * (h / k) * (w / k);
+    if ((long) in.samples() * m > BackendChecks.MAX_ENTRIES)
+      throw new IllegalArgumentException("windowArgmax: x " + in.describe() + " has too many windows for one index batch");
     B out = alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k), false);
+    int[] idx = new int[in.samples() * m];
     loops.run(in.samples(), length(in), (s0, s1) -> {
-      double[] xs = new double[n], idx = new double[m];
+      double[] xs = new double[n], positions = new double[m];
       for (long s = s0; s < s1; s++) {
+        int io = (int) (s * m);
         in.read(s * n, xs, 0, n);
-        BackendChecks.windowArgmax(xs, 0, c, h, w, k, idx, 0);
-        out.write(s * m, idx, 0, m);
+        BackendChecks.windowArgmax(xs, 0, c, h, w, k, idx, io);
+        for (int j = 0; j < m; j++) positions[j] = idx[io + j];
+        out.write(s * m, positions, 0, m);
       }
     });
+    madeIndices(out, n, idx);
     return out;
   }
+
+  /**
+   * Called by {@link #windowArgmax} with the index batch it made and its entries as ints ({@code
+   * idx}, positions in items of {@code n} entries, no two alike within an index item: the windows
+   * do not overlap). A backend that keeps converted index batches ({@link #indices}) keeps these;
+   * the default does nothing.
+   */
+  protected void madeIndices(B index, int n, int[] idx) {}
 
   // ---- batch axes ----------------------------------------------------------------------------
 

@@ -130,7 +130,7 @@ public final class CurvatureCommand extends HbpCommand {
       throw new UserError((vectors != null ? "--vectors" : solve != null ? "--solve" : "--diagonal") + " needs --out OUT.npz");
     GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, kfac.mcSamples, sampling);
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
-    if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, solve, scope, strat);
+    if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, scope, strat);
     boolean wholeNet = wholeNetwork();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();
@@ -201,7 +201,8 @@ public final class CurvatureCommand extends HbpCommand {
     if (blockChoice.layer()) {
       LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, onnxNames);
       if (vectors != null) runs.products(directions, vectorArrays, out);
-      else runs.dense(dense, limit);
+      else if (dense != null) runs.dense(dense, limit);
+      else runs.solve(pass, solve, new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), out);
       w.flush();
       return 0;
     }

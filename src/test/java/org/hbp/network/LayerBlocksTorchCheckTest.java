@@ -192,13 +192,16 @@ class LayerBlocksTorchCheckTest {
         }
       }
     }
-    for (String[] bad : List.of(new String[] {"--strategy", "kfra", "--dense", "x.npz"}, new String[] {"--curvature", "pch-clip", "--dense", "x.npz"},
-        new String[] {"--strategy", "kflr", "--solve", "0.1", "--out", "x.npz"}, new String[] {"--curvature", "pch-abs", "--solve", "0.1", "--out", "x.npz"},
-        new String[] {"--diagonal", "exact", "--out", "x.npz"}, new String[] {"--scope", "net", "--vectors", dir.resolve("dirs.npz").toString(), "--out", "x.npz"})) {
+    // refused before anything is written; a path in the test's folder all the same
+    String x = dir.resolve("refused.npz").toString();
+    for (String[] bad : List.of(new String[] {"--strategy", "kfra", "--dense", x}, new String[] {"--curvature", "pch-clip", "--dense", x},
+        new String[] {"--strategy", "kflr", "--solve", "0.1", "--out", x}, new String[] {"--curvature", "pch-abs", "--solve", "0.1", "--out", x},
+        new String[] {"--diagonal", "exact", "--out", x}, new String[] {"--scope", "net", "--vectors", dir.resolve("dirs.npz").toString(), "--out", x})) {
       java.io.StringWriter err = new java.io.StringWriter();
       int code = org.hbp.cli.Main.execute(TorchReference.concat(common, bad), new java.io.PrintWriter(new java.io.StringWriter(), true),
           new java.io.PrintWriter(err, true));
       assertTrue(code != 0 && err.toString().contains("--blocks layer") && err.toString().strip().lines().count() == 1, String.join(" ", bad) + ": " + err);
+      assertTrue(!java.nio.file.Files.exists(Path.of(x)), String.join(" ", bad) + ": wrote " + x);
     }
   }
 

@@ -193,6 +193,11 @@ public final class Curvature {
     return LayerBlocks.groups(net);
   }
 
+  /** Each layer's parameters of {@code net}, in network order: {@link #layerGroups} without a pass. */
+  public static List<List<String>> layerGroups(Network net) {
+    return LayerBlocks.groups(net);
+  }
+
   /**
    * The joint block of one layer's parameters (one block per layer, the cross terms between its
    * parameters included; {@link LayerBlocks}) applied to directions: {@code directions} for some

@@ -251,6 +251,36 @@ class LayerBlocksTorchCheckTest {
   }
 
   /**
+   * One CG-Newton step with per-layer joint blocks ({@link org.hbp.train.CgNewton}, {@code
+   * layerBlocks}; CG to convergence) moves every parameter by gamma times its part of the reference
+   * step of its layer (layer_steps.py: the dense solve of autograd's joint block), for the Hessian and
+   * the GGN; a strategy other than exact is refused when the optimizer is made.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"skip"})
+  void aCgNewtonStepWithJointBlocksIsTheReferenceStep(String name) throws Exception {
+    NetworkProductsTest.Problem pr = NetworkProductsTest.problem("layer_steps.py", name, dir, "layer_steps.npz", Double.toString(ALPHA));
+    double gamma = 0.7;
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Map<String, Batch> before = pr.layout().parametersOnly(Npz.read(dir.resolve("params.npz")), "params.npz");
+      Map<String, Batch> after = new LinkedHashMap<>(before);
+      org.hbp.train.CgNewton opt = new org.hbp.train.CgNewton(pr.net(),
+          new org.hbp.train.CgNewton.Settings(gamma, ALPHA, kind, Strategy.EXACT, 1, true, TO_CONVERGENCE, 1L << 30));
+      opt.step(pr.pass(), after);
+      for (List<String> group : Curvature.layerGroups(pr.net())) {
+        double[] old = stacked(pr.layout(), group, before).data(), moved = stacked(pr.layout(), group, after).data();
+        double[] step = pr.ref().get("step." + kind.label() + "." + prefix(group.get(0))).data();
+        double[] expected = new double[old.length];
+        for (int i = 0; i < old.length; i++) expected[i] = old[i] + gamma * step[i];
+        assertBlockEquals(name + " cg-newton " + kind.label() + " " + group, NdArray.of(expected, expected.length), NdArray.of(moved, moved.length));
+      }
+    }
+    UserError e = assertThrows(UserError.class, () -> new org.hbp.train.CgNewton(pr.net(),
+        new org.hbp.train.CgNewton.Settings(gamma, ALPHA, CurvatureKind.GGN, Strategy.BDA, 1, true, TO_CONVERGENCE, 1L << 30)));
+    assertTrue(e.getMessage().contains("--blocks layer") && e.getMessage().contains("--strategy bda"), e.getMessage());
+  }
+
+  /**
    * PCH is defined for the joint block of a layer of one parameter: it is that parameter's block,
    * whose PCH (tanh's residual modified on the way) the dense reference checks in
    * {@link NetworkCurvatureTest}.

@@ -62,8 +62,8 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Option(names = "--blocks", defaultValue = Defaults.BLOCK_UNIT, paramLabel = "B", converter = BlockChoice.Converter.class,
       description = "parameter (one block per parameter, the paper's), layer (one joint block per layer over all its parameters, "
-          + "cross terms included; --strategy exact, ggn or hessian), or K: each parameter's block split into K row groups (output "
-          + "units / channels) (default: ${DEFAULT-VALUE}).")
+          + "cross terms included; --strategy exact, ggn or hessian; with --vectors, --dense or --solve), or K: each parameter's block "
+          + "split into K row groups (output units / channels) (default: ${DEFAULT-VALUE}).")
   BlockChoice blockChoice;
 
   /** Row groups per parameter ({@code --blocks K}; 1 for parameter and layer). */
@@ -81,7 +81,8 @@ public final class CurvatureCommand extends HbpCommand {
   Path dense;
 
   @Option(names = "--solve", paramLabel = "ALPHA",
-      description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG (kfac, kflr, ekfac: in closed form, in the eigenbasis of the factors).")
+      description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG (kfac, kflr, ekfac: in closed form, in the eigenbasis of the factors; "
+          + "--blocks layer: one CG per layer over all its parameters).")
   Double solve;
 
   @Option(names = "--diagonal", paramLabel = "D",

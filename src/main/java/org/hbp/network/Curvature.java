@@ -26,8 +26,9 @@ import org.hbp.backend.Batch;
  * Directions and results have the parameter's item shape and one sample (they are the same for
  * all samples). Sub-blocks ({@code blocks > 1}) split a parameter by rows (a linear layer's output
  * units, a convolution's output channels) and keep the block-diagonal part. Per-layer joint blocks
- * ({@link #layerMatProd}, {@link #layerDense}; exact strategy) join a layer's parameters into one
- * block with their cross terms, a departure from the paper ({@link LayerBlocks}).
+ * ({@link #layerMatProd}, {@link #layerDense}, the Newton step {@link #layerSolve}; exact strategy)
+ * join a layer's parameters into one block with their cross terms, a departure from the paper
+ * ({@link LayerBlocks}).
  */
 public final class Curvature {
   /** The default limit on explicit curvature matrices: 2 GiB. */

@@ -304,6 +304,40 @@ class LayerBlocksTorchCheckTest {
     }
   }
 
+  /**
+   * The step of a layer of one parameter is that parameter's step (PCH allowed, as for its block):
+   * {@link Curvature#layerSolve} with CG to convergence equals EJML's dense solve of
+   * {@code [ALPHA I + (1 - ALPHA) B] d = -g}, B the parameter's dense block ({@link Curvature#dense},
+   * checked against the dense reference in {@link NetworkCurvatureTest}), g the pass's gradient.
+   */
+  @org.junit.jupiter.api.Test
+  void theStepOfALayerOfOneParameterIsItsParametersStep() {
+    NetworkSpec spec = new NetworkSpec("nobias", "test", 1, List.of(4), List.of(
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 4, "m", 3), List.of(4), List.of(3)), NetworkCurvatureTest.elementwise("tanh", 3),
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 3, "m", 2), List.of(3), List.of(2))), NetworkCurvatureTest.crossEntropy(2));
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec, 3, 5, 3.0);
+    Pass pass = s.pass();
+    org.hbp.backend.Backend be = s.net.backend();
+    for (CurvatureKind kind : List.of(CurvatureKind.PCH_ABS, CurvatureKind.PCH_CLIP, CurvatureKind.GGN)) {
+      Curvature c = new Curvature(pass, kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        String p = group.get(0);
+        double[] g = be.toArray(pass.gradient(p));
+        int n = g.length;
+        org.ejml.data.DMatrixRMaj a = new org.ejml.data.DMatrixRMaj(n, n);
+        double[] block = be.toArray(c.dense(p, 1, Curvature.DEFAULT_MEMORY_LIMIT)); // column-major, symmetric
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) a.set(i, j, (1 - ALPHA) * block[i + n * j] + (i == j ? ALPHA : 0));
+        org.ejml.data.DMatrixRMaj x = new org.ejml.data.DMatrixRMaj(n, 1), minusG = new org.ejml.data.DMatrixRMaj(n, 1);
+        for (int i = 0; i < n; i++) minusG.set(i, 0, -g[i]);
+        assertTrue(org.ejml.dense.row.CommonOps_DDRM.solve(a, minusG, x));
+        ConjugateGradient.JointResult r = c.layerSolve(Map.of(p, be.scale(pass.gradient(p), -1)), ALPHA, TO_CONVERGENCE);
+        assertTrue(r.converged(), kind.label() + " " + p);
+        double[] got = be.toArray(r.solution().get(p));
+        for (int i = 0; i < n; i++) assertEquals(x.get(i), got[i], 1e-10 * Math.max(1, Math.abs(x.get(i))), kind.label() + " " + p + " [" + i + "]");
+      }
+    }
+  }
+
   /** Per-layer blocks are refused, with the reason, for PCH on layers of several parameters and for the other strategies. */
   @ParameterizedTest
   @ValueSource(strings = {"fc"})

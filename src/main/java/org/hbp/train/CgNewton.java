@@ -22,10 +22,11 @@ import org.hbp.network.Strategy;
  * C (Hessian, GGN or PCH; exact, KFRA or BDA; optionally split into row sub-blocks), then
  * {@code theta <- theta + gamma d}. With {@link Settings#layerBlocks} the blocks are one per layer
  * over all its parameters, cross terms included ({@link Curvature#layerSolve}; exact strategy, GGN
- * or Hessian), a departure from the paper. Stateless between steps. The curvature of a step is prepared
- * within the memory limit less what the step holds itself ({@link StepMemory}: the parameters, their
- * updates and {@value StepMemory#CG_VECTORS} CG vectors of the largest block); where that alone
- * exceeds the limit, the optimizer is refused when it is made, before any step.
+ * or Hessian), a departure from the paper. Stateless between steps. The curvature of a step is
+ * prepared within the memory limit less what the step holds itself ({@link StepMemory}: the
+ * parameters, their updates and {@value StepMemory#CG_VECTORS} CG vectors of the largest block, with
+ * joint blocks the largest layer); where that alone exceeds the limit, the optimizer is refused when
+ * it is made, before any step.
  */
 public final class CgNewton implements Optimizer {
   /**
@@ -50,7 +51,8 @@ public final class CgNewton implements Optimizer {
 
     /**
      * These settings as entries of a run's {@code config.json}: alpha, curvature, strategy, blocks
-     * (the number of row sub-blocks per parameter, or {@code "layer"}) and CG's; gamma is the run's {@code lr}, and the memory limit, which changes no result, is not recorded.
+     * (the number of row sub-blocks per parameter, or {@code "layer"}) and CG's; gamma is the run's
+     * {@code lr}, and the memory limit, which changes no result, is not recorded.
      */
     public Map<String, Object> configEntries() {
       Map<String, Object> c = new LinkedHashMap<>();

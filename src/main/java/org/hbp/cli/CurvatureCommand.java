@@ -62,8 +62,8 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Option(names = "--blocks", defaultValue = Defaults.BLOCK_UNIT, paramLabel = "B", converter = BlockChoice.Converter.class,
       description = "parameter (one block per parameter, the paper's), layer (one joint block per layer over all its parameters, "
-          + "cross terms included; --strategy exact, ggn or hessian), or K: each parameter's block split into K row groups (output "
-          + "units / channels) (default: ${DEFAULT-VALUE}).")
+          + "cross terms included; --strategy exact, ggn or hessian; with --vectors, --dense or --solve), or K: each parameter's block "
+          + "split into K row groups (output units / channels) (default: ${DEFAULT-VALUE}).")
   BlockChoice blockChoice;
 
   /** Row groups per parameter ({@code --blocks K}; 1 for parameter and layer). */
@@ -81,7 +81,8 @@ public final class CurvatureCommand extends HbpCommand {
   Path dense;
 
   @Option(names = "--solve", paramLabel = "ALPHA",
-      description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG (kfac, kflr, ekfac: in closed form, in the eigenbasis of the factors).")
+      description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG (kfac, kflr, ekfac: in closed form, in the eigenbasis of the factors; "
+          + "--blocks layer: one CG per layer over all its parameters).")
   Double solve;
 
   @Option(names = "--diagonal", paramLabel = "D",
@@ -130,7 +131,7 @@ public final class CurvatureCommand extends HbpCommand {
       throw new UserError((vectors != null ? "--vectors" : solve != null ? "--solve" : "--diagonal") + " needs --out OUT.npz");
     GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, kfac.mcSamples, sampling);
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
-    if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, solve, scope, strat);
+    if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, scope, strat);
     boolean wholeNet = wholeNetwork();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();
@@ -201,7 +202,8 @@ public final class CurvatureCommand extends HbpCommand {
     if (blockChoice.layer()) {
       LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, onnxNames);
       if (vectors != null) runs.products(directions, vectorArrays, out);
-      else runs.dense(dense, limit);
+      else if (dense != null) runs.dense(dense, limit);
+      else runs.solve(pass, solve, new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), out);
       w.flush();
       return 0;
     }

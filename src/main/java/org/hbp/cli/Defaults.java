@@ -58,7 +58,10 @@ final class Defaults {
   /** The reason for {@link #TRAINING_STRATEGY}, as the option's help gives it. */
   static final String TRAINING_STRATEGY_REASON = "as the paper's Fig. 4 trains: one explicit pass per step, then cheap CG products";
 
-  /** {@code --blocks} of {@code spectrum} and {@code train} (row groups per parameter): one block per parameter. */
+  /**
+   * {@code --blocks} of {@code spectrum} and {@code train} (row groups per parameter; {@code train}
+   * also takes {@code layer}): one block per parameter.
+   */
   static final String BLOCKS = "1";
 
   /**

@@ -7,12 +7,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.hbp.UserError;
+import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
+import org.hbp.network.ConjugateGradient;
 import org.hbp.network.Curvature;
 import org.hbp.network.LayerBlockLayout;
 import org.hbp.network.Network;
+import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
 import org.hbp.onnx.InitializerNames;
@@ -23,7 +26,11 @@ import org.hbp.onnx.InitializerNames;
  * ({@code --vectors V.npz --out OUT.npz}, written per parameter as with per-parameter blocks), or
  * each layer's block densely ({@code --dense OUT.npz}: one {@code [D, D]} array per layer named
  * by its parameters joined with commas, e.g. {@code 0.W,0.b}, rows and columns over the parameters
- * stacked in that order, each flattened row-major as PyTorch flattens it: {@code [W.flatten(); b]}).
+ * stacked in that order, each flattened row-major as PyTorch flattens it: {@code [W.flatten(); b]}),
+ * or the damped Newton step of paper eq. 10 with each layer's joint block
+ * ({@code --solve ALPHA --out STEP.npz}: {@code [ALPHA I + (1 - ALPHA) C] d = -g} over the layer's
+ * parameters together by CG, {@link Curvature#layerSolve}; written per parameter as the
+ * per-parameter solve writes it; a layer of one parameter gets its parameter block's step).
  */
 final class LayerBlockRuns {
   private final Network net;
@@ -42,12 +49,11 @@ final class LayerBlockRuns {
   }
 
   /** Refuses the modes and options that per-layer blocks do not have, naming them (before any work). */
-  static void checkMode(String diagonal, Double solve, String scope, Strategy strategy) {
+  static void checkMode(String diagonal, String scope, Strategy strategy) {
     if (strategy != Strategy.EXACT)
       throw new UserError("--blocks layer (per-layer joint blocks) is available with --strategy exact only, not --strategy " + strategy.label()
           + " (its blocks are per parameter); use --blocks parameter");
     if (diagonal != null) throw new UserError("--diagonal gives the whole diagonal; --blocks layer does not apply");
-    if (solve != null) throw new UserError("--solve solves per parameter block; with --blocks layer only --vectors and --dense are available");
     if (!scope.equals("blocks")) throw new UserError("--scope " + scope + " takes the whole network; --blocks layer does not apply");
   }
 
@@ -62,6 +68,33 @@ final class LayerBlockRuns {
       Map<String, Batch> products = c.layerMatProd(v);
       for (String p : group) result.put(CurvatureCommand.outName(onnx, p, vectorArrays), layout.toTorch(p, products.get(p), false));
       w.printf("  %s: %d products in %.2f s%n", String.join(",", group), v.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
+      w.flush();
+    }
+    Npz.write(out, result);
+    w.println("wrote " + out);
+  }
+
+  /**
+   * The damped Newton step of eq. 10 with each layer's joint block, {@code [alpha I + (1 - alpha) C] d = -g}
+   * by CG over the layer's parameters together ({@link Curvature#layerSolve}); written per parameter
+   * in PyTorch's names and shapes, as the per-parameter solve writes it.
+   */
+  void solve(Pass pass, double alpha, ConjugateGradient.Settings settings, Path out) throws java.io.IOException {
+    Backend be = net.backend();
+    Map<String, NdArray> result = new LinkedHashMap<>();
+    for (List<String> group : c.layerGroups()) {
+      Map<String, Batch> minusG = new LinkedHashMap<>();
+      for (String p : group) minusG.put(p, be.scale(pass.gradient(p), -1));
+      ConjugateGradient.JointResult r = c.layerSolve(minusG, alpha, settings);
+      List<String> names = new ArrayList<>();
+      for (String p : group) {
+        result.put(onnx == null ? p : onnx.name(p), layout.toTorch(p, r.solution().get(p), true));
+        names.add(onnx == null ? p : onnx.name(p));
+        be.release(r.solution().get(p));
+        be.release(minusG.get(p));
+      }
+      w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", String.join(",", names), r.iterations(), r.residualNorm(), r.rhsNorm(),
+          r.converged() ? "" : ", not converged");
       w.flush();
     }
     Npz.write(out, result);

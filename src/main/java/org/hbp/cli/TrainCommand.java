@@ -76,8 +76,10 @@ public final class TrainCommand extends HbpCommand {
       converter = Choices.Strategies.class)
   Strategy strategy;
 
-  @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K", description = "cg-newton: row sub-blocks per parameter (default: ${DEFAULT-VALUE}).")
-  int blocks;
+  @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K", converter = BlockChoice.Converter.class,
+      description = "cg-newton: K row sub-blocks per parameter, or layer: one joint block per layer over all its parameters, cross terms "
+          + "included (--strategy exact, --curvature ggn or hessian) (default: ${DEFAULT-VALUE}).")
+  BlockChoice blocks;
 
   @Option(names = "--cg-maxiter", defaultValue = Defaults.CG_MAXITER, description = "cg-newton: CG iteration limit (default: ${DEFAULT-VALUE}).")
   int cgMaxiter;
@@ -230,8 +232,8 @@ public final class TrainCommand extends HbpCommand {
 
   /** The CG-Newton settings of the options, with CG limited to {@code cgIterations}. */
   private CgNewton.Settings cgNewton(int cgIterations) {
-    return new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks, new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations),
-        memoryLimit.bytes());
+    return new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks.rowGroups(), blocks.layer(),
+        new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit.bytes());
   }
 
   private Map<String, Object> config(NetworkSpec ns, Optimizer opt) {

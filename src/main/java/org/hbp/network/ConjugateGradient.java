@@ -1,5 +1,8 @@
 package org.hbp.network;
 
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
@@ -8,7 +11,9 @@ import org.hbp.backend.Batch;
 /**
  * The damped per-block Newton step of paper eq. 10, {@code [alpha I + (1 - alpha) C] d = -g}, by
  * conjugate gradients: start at d = 0, stop when {@code ||r|| <= max(tol ||b||, atol)} or after
- * {@code maxIterations}. C is given as a product (a curvature block, PSD for GGN and PCH).
+ * {@code maxIterations}. C is given as a product (a curvature block, PSD for GGN and PCH): of one
+ * parameter's block ({@link #solve}), or of a block over several parameters, a layer's joint block
+ * ({@link #solveJoint}), by the same iteration on the stacked vector.
  */
 public final class ConjugateGradient {
   /** Stopping rule. */
@@ -27,6 +32,12 @@ public final class ConjugateGradient {
   /** The solution and how CG got there. */
   public record Result(Batch solution, int iterations, double residualNorm, double rhsNorm, boolean converged) {}
 
+  /**
+   * The solution over several parameters at once (a layer's joint block): one direction per
+   * parameter, keyed by its name, in the order of the right-hand side; how CG got there.
+   */
+  public record JointResult(Map<String, Batch> solution, int iterations, double residualNorm, double rhsNorm, boolean converged) {}
+
   private ConjugateGradient() {}
 
   /**
@@ -34,55 +45,171 @@ public final class ConjugateGradient {
    *
    * @param c the block as a product (directions and results in the parameter's shape, one item)
    * @param alpha damping in [0, 1]
+   * @param b the right-hand side; not modified, never released
+   * @return d (new), the iterations, the final residual norm and {@code ||b||}
    */
   public static Result solve(Backend be, UnaryOperator<Batch> c, double alpha, Batch b, Settings s) {
+    Outcome<Batch> o = run(new BatchSpace(be), c, alpha, b, s);
+    return new Result(o.x, o.iterations, o.residualNorm, o.rhsNorm, o.converged);
+  }
+
+  /**
+   * Solves {@code [alpha I + (1 - alpha) C] d = b} for a block over several parameters (a layer's
+   * joint block, {@link Curvature#layerMatProd}): the vectors are one direction per parameter, their
+   * inner product the sum over the parameters, so this is the CG of {@link #solve} on the stacked
+   * vector {@code [d_1; ...; d_k]}.
+   *
+   * @param c the block as a product: directions for every key of {@code b} (one item each, in its
+   *     parameter's shape) to results for every key
+   * @param alpha damping in [0, 1]
+   * @param b the right-hand side, one direction per parameter; not modified, never released
+   * @return d (new, keyed and ordered as {@code b}), the iterations, the final residual norm and {@code ||b||}
+   */
+  public static JointResult solveJoint(Backend be, UnaryOperator<Map<String, Batch>> c, double alpha, Map<String, Batch> b, Settings s) {
+    if (b.isEmpty()) throw new UserError("CG over several parameters needs a right-hand side for at least one");
+    Outcome<Map<String, Batch>> o = run(new JointSpace(be, List.copyOf(b.keySet())), c, alpha, b, s);
+    return new JointResult(o.x, o.iterations, o.residualNorm, o.rhsNorm, o.converged);
+  }
+
+  private record Outcome<V>(V x, int iterations, double residualNorm, double rhsNorm, boolean converged) {}
+
+  /** The vector operations of CG on one kind of vector; each result is new. */
+  private interface Space<V> {
+    V scale(V v, double factor);
+
+    V add(V a, V b);
+
+    V subtract(V a, V b);
+
+    double dot(V a, V b);
+
+    /** Releases the storage of {@code t} that none of {@code keep} shares ({@code t} may be null). */
+    void release(V t, List<V> keep);
+  }
+
+  /** One parameter's directions. */
+  private record BatchSpace(Backend be) implements Space<Batch> {
+    @Override
+    public Batch scale(Batch v, double factor) {
+      return be.scale(v, factor);
+    }
+
+    @Override
+    public Batch add(Batch a, Batch b) {
+      return be.add(a, b);
+    }
+
+    @Override
+    public Batch subtract(Batch a, Batch b) {
+      return be.subtract(a, b);
+    }
+
+    @Override
+    public double dot(Batch a, Batch b) {
+      return ConjugateGradient.dot(be, a, b);
+    }
+
+    @Override
+    public void release(Batch t, List<Batch> keep) {
+      if (t == null) return;
+      for (Batch k : keep) if (be.sharesStorage(t, k)) return;
+      be.release(t);
+    }
+  }
+
+  /** Directions of several parameters, keyed by name, the keys of the right-hand side in its order. */
+  private record JointSpace(Backend be, List<String> keys) implements Space<Map<String, Batch>> {
+    private Map<String, Batch> each(Map<String, Batch> a, Map<String, Batch> b, java.util.function.BinaryOperator<Batch> op) {
+      Map<String, Batch> out = new LinkedHashMap<>();
+      for (String k : keys) {
+        Batch x = a.get(k), y = b.get(k);
+        if (x == null || y == null) throw new IllegalStateException("no direction for '" + k + "' in a product of the joint block");
+        out.put(k, op.apply(x, y));
+      }
+      return out;
+    }
+
+    @Override
+    public Map<String, Batch> scale(Map<String, Batch> v, double factor) {
+      return each(v, v, (x, y) -> be.scale(x, factor));
+    }
+
+    @Override
+    public Map<String, Batch> add(Map<String, Batch> a, Map<String, Batch> b) {
+      return each(a, b, be::add);
+    }
+
+    @Override
+    public Map<String, Batch> subtract(Map<String, Batch> a, Map<String, Batch> b) {
+      return each(a, b, be::subtract);
+    }
+
+    @Override
+    public double dot(Map<String, Batch> a, Map<String, Batch> b) {
+      double t = 0;
+      for (String k : keys) t += ConjugateGradient.dot(be, a.get(k), b.get(k));
+      return t;
+    }
+
+    @Override
+    public void release(Map<String, Batch> t, List<Map<String, Batch>> keep) {
+      if (t == null) return;
+      for (Batch part : t.values()) {
+        boolean shared = false;
+        for (Map<String, Batch> k : keep) for (Batch kept : k.values()) shared |= be.sharesStorage(part, kept);
+        if (!shared) be.release(part);
+      }
+    }
+  }
+
+  /** CG on {@code space}'s vectors; see {@link #solve}. */
+  private static <V> Outcome<V> run(Space<V> space, UnaryOperator<V> c, double alpha, V b, Settings s) {
     if (!(alpha >= 0 && alpha <= 1)) throw new UserError("damping alpha must be in [0, 1], not " + alpha);
     // every intermediate is released as soon as it is dead (BLAS backends reuse the memory at once);
     // b is the caller's and never released, nor is anything that shares its storage
-    java.util.function.Consumer<Batch> drop = t -> {
-      if (t != null && !be.sharesStorage(t, b)) be.release(t);
-    };
-    UnaryOperator<Batch> a = v -> {
-      Batch cv = c.apply(v);
-      Batch sv = be.scale(v, alpha), scv = be.scale(cv, 1 - alpha);
-      Batch av = be.add(sv, scv);
-      be.release(sv);
-      be.release(scv);
-      if (!be.sharesStorage(cv, v)) drop.accept(cv);
+    List<V> caller = List.of(b);
+    java.util.function.Consumer<V> drop = t -> space.release(t, caller);
+    UnaryOperator<V> a = v -> {
+      V cv = c.apply(v);
+      V sv = space.scale(v, alpha), scv = space.scale(cv, 1 - alpha);
+      V av = space.add(sv, scv);
+      space.release(sv, List.of());
+      space.release(scv, List.of());
+      space.release(cv, List.of(v, b));
       return av;
     };
-    Batch x = be.scale(b, 0);
-    Batch r = b;
-    double bNorm = Math.sqrt(dot(be, b, b));
+    V x = space.scale(b, 0);
+    V r = b;
+    double bNorm = Math.sqrt(space.dot(b, b));
     double rr = bNorm * bNorm;
     double stop = Math.max(s.tol() * bNorm, s.atol());
-    if (Math.sqrt(rr) <= stop) return new Result(x, 0, Math.sqrt(rr), bNorm, true);
-    Batch p = r;
+    if (Math.sqrt(rr) <= stop) return new Outcome<>(x, 0, Math.sqrt(rr), bNorm, true);
+    V p = r;
     int k = 0;
     while (k < s.maxIterations()) {
-      Batch ap = a.apply(p);
-      double pap = dot(be, p, ap);
+      V ap = a.apply(p);
+      double pap = space.dot(p, ap);
       if (!(pap > 0)) {
         // a non-positive curvature direction (possible for the exact Hessian): stop with what we have
         drop.accept(ap);
         break;
       }
       double step = rr / pap;
-      Batch dx = be.scale(p, step), dr = be.scale(ap, step);
-      Batch xNew = be.add(x, dx), rNew = be.subtract(r, dr);
-      for (Batch t : new Batch[] {dx, dr, ap, x}) drop.accept(t);
+      V dx = space.scale(p, step), dr = space.scale(ap, step);
+      V xNew = space.add(x, dx), rNew = space.subtract(r, dr);
+      for (V t : List.of(dx, dr, ap, x)) drop.accept(t);
       if (r != p) drop.accept(r);
       x = xNew;
       r = rNew;
       k++;
-      double rrNew = dot(be, r, r);
+      double rrNew = space.dot(r, r);
       if (Math.sqrt(rrNew) <= stop) {
         drop.accept(p);
         drop.accept(r);
-        return new Result(x, k, Math.sqrt(rrNew), bNorm, true);
+        return new Outcome<>(x, k, Math.sqrt(rrNew), bNorm, true);
       }
-      Batch sp = be.scale(p, rrNew / rr);
-      Batch pNew = be.add(r, sp);
+      V sp = space.scale(p, rrNew / rr);
+      V pNew = space.add(r, sp);
       drop.accept(sp);
       drop.accept(p);
       p = pNew;
@@ -91,7 +218,7 @@ public final class ConjugateGradient {
     if (p != r) drop.accept(p);
     double residual = Math.sqrt(rr);
     drop.accept(r);
-    return new Result(x, k, residual, bNorm, residual <= stop);
+    return new Outcome<>(x, k, residual, bNorm, residual <= stop);
   }
 
   static double dot(Backend be, Batch a, Batch b) {

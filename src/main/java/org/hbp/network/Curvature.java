@@ -26,8 +26,9 @@ import org.hbp.backend.Batch;
  * Directions and results have the parameter's item shape and one sample (they are the same for
  * all samples). Sub-blocks ({@code blocks > 1}) split a parameter by rows (a linear layer's output
  * units, a convolution's output channels) and keep the block-diagonal part. Per-layer joint blocks
- * ({@link #layerMatProd}, {@link #layerDense}; exact strategy) join a layer's parameters into one
- * block with their cross terms, a departure from the paper ({@link LayerBlocks}).
+ * ({@link #layerMatProd}, {@link #layerDense}, the Newton step {@link #layerSolve}; exact strategy)
+ * join a layer's parameters into one block with their cross terms, a departure from the paper
+ * ({@link LayerBlocks}).
  */
 public final class Curvature {
   /** The default limit on explicit curvature matrices: 2 GiB. */
@@ -193,6 +194,11 @@ public final class Curvature {
     return LayerBlocks.groups(net);
   }
 
+  /** Each layer's parameters of {@code net}, in network order: {@link #layerGroups} without a pass. */
+  public static List<List<String>> layerGroups(Network net) {
+    return LayerBlocks.groups(net);
+  }
+
   /**
    * The joint block of one layer's parameters (one block per layer, the cross terms between its
    * parameters included; {@link LayerBlocks}) applied to directions: {@code directions} for some
@@ -227,6 +233,44 @@ public final class Curvature {
     zeros.removeAll(shaped.values());
     net.releaseTemporaries(zeros, out.values().toArray(new Batch[0]));
     return out;
+  }
+
+  /**
+   * The damped Newton step of paper eq. 10 with the joint block C of one layer ({@link #layerMatProd}):
+   * solves {@code [alpha I + (1 - alpha) C] d = b} by CG ({@link ConjugateGradient#solveJoint}) over
+   * all the layer's parameters at once. {@code b} has one direction (one sample, one item, in the
+   * parameter's shape) for every parameter of one layer, no other; it is not modified. A layer of
+   * one parameter has that parameter's block as its joint block: its step is the per-parameter step,
+   * {@link ConjugateGradient#solve} with {@link #matProd(String, Batch)}. The solution is new, keyed
+   * and ordered as the layer's parameters ({@link #layerGroups}).
+   */
+  public ConjugateGradient.JointResult layerSolve(Map<String, Batch> b, double alpha, ConjugateGradient.Settings settings) {
+    if (b.isEmpty()) throw new UserError("no right-hand side: give one for every parameter of one layer");
+    checkLayerBlocks(net, kind, strategy);
+    Network.LayerNode l = net.owner(b.keySet().iterator().next());
+    List<String> names = l.parameterNames();
+    if (!b.keySet().equals(new java.util.HashSet<>(names)))
+      throw new UserError("the joint block of layer " + l.path + " solves for its parameters " + names + " together; the right-hand side has "
+          + b.keySet());
+    Map<String, Batch> ordered = new java.util.LinkedHashMap<>();
+    for (String n : names) {
+      Batch given = b.get(n);
+      Batch d = directions(n, l, net.parameterVariables.get(n), given);
+      if (d.directions() != 1) throw new UserError("the right-hand side for '" + n + "' has " + d.directions() + " directions, expected 1");
+      ordered.put(n, d);
+    }
+    ConjugateGradient.JointResult r;
+    if (names.size() == 1) {
+      String n = names.get(0);
+      ConjugateGradient.Result one = ConjugateGradient.solve(be, v -> matProd(n, v), alpha, ordered.get(n), settings);
+      r = new ConjugateGradient.JointResult(Map.of(n, one.solution()), one.iterations(), one.residualNorm(), one.rhsNorm(), one.converged());
+    } else r = ConjugateGradient.solveJoint(be, this::layerMatProd, alpha, ordered, settings);
+    List<Batch> reshaped = new ArrayList<>();
+    for (String n : names) if (ordered.get(n) != b.get(n)) reshaped.add(ordered.get(n));
+    List<Batch> keep = new ArrayList<>(r.solution().values());
+    keep.addAll(b.values());
+    net.releaseTemporaries(reshaped, keep.toArray(new Batch[0]));
+    return r;
   }
 
   /**

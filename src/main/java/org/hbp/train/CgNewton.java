@@ -1,6 +1,7 @@
 package org.hbp.train;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -19,31 +20,46 @@ import org.hbp.network.Strategy;
  * The paper's Newton-style optimizer (Dangel et al. 2020, eq. 10): for every parameter block,
  * solve {@code [alpha I + (1 - alpha) C] d = -g} by conjugate gradients with the block's curvature
  * C (Hessian, GGN or PCH; exact, KFRA or BDA; optionally split into row sub-blocks), then
- * {@code theta <- theta + gamma d}. Stateless between steps. The curvature of a step is prepared
- * within the memory limit less what the step holds itself ({@link StepMemory}: the parameters, their
- * updates and {@value StepMemory#CG_VECTORS} CG vectors of the largest block); where that alone
- * exceeds the limit, the optimizer is refused when it is made, before any step.
+ * {@code theta <- theta + gamma d}. With {@link Settings#layerBlocks} the blocks are one per layer
+ * over all its parameters, cross terms included ({@link Curvature#layerSolve}; exact strategy, GGN
+ * or Hessian), a departure from the paper. Stateless between steps. The curvature of a step is
+ * prepared within the memory limit less what the step holds itself ({@link StepMemory}: the
+ * parameters, their updates and {@value StepMemory#CG_VECTORS} CG vectors of the largest block, with
+ * joint blocks the largest layer); where that alone exceeds the limit, the optimizer is refused when
+ * it is made, before any step.
  */
 public final class CgNewton implements Optimizer {
-  /** The settings of eq. 10 and its solve. */
-  public record Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks,
+  /**
+   * The settings of eq. 10 and its solve: {@code blocks} row sub-blocks per parameter, or with
+   * {@code layerBlocks} one joint block per layer over all its parameters ({@link Curvature#layerSolve};
+   * {@code blocks} is then 1).
+   */
+  public record Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks, boolean layerBlocks,
       ConjugateGradient.Settings cg, long memoryLimitBytes) {
     public Settings {
       if (!(gamma > 0)) throw new UserError("cg-newton: learning rate gamma must be > 0, not " + gamma);
       if (!(alpha >= 0 && alpha <= 1)) throw new UserError("cg-newton: damping alpha must be in [0, 1], not " + alpha);
       if (blocks < 1) throw new UserError("cg-newton: sub-blocks must be >= 1, not " + blocks);
+      if (layerBlocks && blocks != 1) throw new UserError("cg-newton: one joint block per layer has no row sub-blocks, not " + blocks);
+    }
+
+    /** Blocks per parameter ({@code blocks} row sub-blocks each), the paper's. */
+    public Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks, ConjugateGradient.Settings cg,
+        long memoryLimitBytes) {
+      this(gamma, alpha, curvature, strategy, blocks, false, cg, memoryLimitBytes);
     }
 
     /**
      * These settings as entries of a run's {@code config.json}: alpha, curvature, strategy, blocks
-     * and CG's; gamma is the run's {@code lr}, and the memory limit, which changes no result, is not recorded.
+     * (the number of row sub-blocks per parameter, or {@code "layer"}) and CG's; gamma is the run's
+     * {@code lr}, and the memory limit, which changes no result, is not recorded.
      */
     public Map<String, Object> configEntries() {
       Map<String, Object> c = new LinkedHashMap<>();
       c.put("alpha", alpha);
       c.put("curvature", curvature.label());
       c.put("strategy", strategy.label());
-      c.put("blocks", blocks);
+      c.put("blocks", layerBlocks ? "layer" : blocks);
       c.put("cg_maxiter", cg.maxIterations());
       c.put("cg_tol", cg.tol());
       c.put("cg_atol", cg.atol());
@@ -66,12 +82,14 @@ public final class CgNewton implements Optimizer {
    * An optimizer that tells {@code notices} what the run should know of its curvature (a {@code
    * diag-*} strategy computed in chunks of samples), each distinct line once per run ({@link RunNotices}).
    *
-   * @throws UserError when a step's own memory ({@link StepMemory}) exceeds the settings' memory limit
+   * @throws UserError when a step's own memory ({@link StepMemory}) exceeds the settings' memory limit, or
+   *     the settings ask for per-layer joint blocks where they are not defined ({@link Curvature#checkLayerBlocks})
    */
   public CgNewton(Network net, Settings settings, Consumer<String> notices) {
     this.net = net;
     this.s = settings;
-    StepMemory own = stepMemory(net);
+    if (settings.layerBlocks()) Curvature.checkLayerBlocks(net, settings.curvature(), settings.strategy());
+    StepMemory own = settings.layerBlocks() ? StepMemory.ofLayers("cg-newton", net, StepMemory.CG_VECTORS) : stepMemory(net);
     this.curvatureBudget = own.budget(settings.memoryLimitBytes());
     this.notices = RunNotices.onceEach(own.explained(notices, settings.memoryLimitBytes()));
   }
@@ -94,7 +112,7 @@ public final class CgNewton implements Optimizer {
 
   @Override
   public String label() {
-    return "cg-newton " + s.curvature().label() + " " + s.strategy().label() + (s.blocks() > 1 ? " blocks=" + s.blocks() : "")
+    return "cg-newton " + s.curvature().label() + " " + s.strategy().label() + (s.layerBlocks() ? " blocks=layer" : s.blocks() > 1 ? " blocks=" + s.blocks() : "")
         + " gamma=" + s.gamma() + " alpha=" + s.alpha();
   }
 
@@ -103,6 +121,23 @@ public final class CgNewton implements Optimizer {
     Backend be = net.backend();
     Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), curvatureBudget, notices);
     int iterations = 0;
+    if (s.layerBlocks()) {
+      for (List<String> group : c.layerGroups()) {
+        Map<String, Batch> minusG = new LinkedHashMap<>();
+        for (String name : group) minusG.put(name, be.scale(pass.gradient(name), -1));
+        ConjugateGradient.JointResult r = c.layerSolve(minusG, s.alpha(), s.cg());
+        iterations += r.iterations();
+        for (String name : group) {
+          Batch step = be.scale(r.solution().get(name), s.gamma());
+          parameters.put(name, be.add(parameters.get(name), step));
+          be.release(step);
+          be.release(r.solution().get(name));
+          be.release(minusG.get(name));
+        }
+      }
+      c.release();
+      return new StepReport(iterations);
+    }
     for (String name : net.parameterNames()) {
       int[] shape = net.parameterShape(name);
       // a block with fewer rows than sub-blocks is split into single rows

@@ -1,7 +1,9 @@
 package org.hbp.train;
 
+import java.util.List;
 import java.util.function.Consumer;
 import org.hbp.UserError;
+import org.hbp.network.Curvature;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 
@@ -50,6 +52,30 @@ record StepMemory(String optimizer, long parameters, long updates, int vectors, 
     }
     long one = MemoryEstimate.arrayBytes(net.backend(), largestEntries);
     return new StepMemory(optimizer, all, all, vectors, largest, largestEntries, MemoryEstimate.saturatedMultiply(one, vectors));
+  }
+
+  /**
+   * {@link #of}, with one joint block per layer ({@link CgNewton.Settings#layerBlocks}): the solve's
+   * vectors are those of the largest layer, all its parameters together, each an array of its own.
+   */
+  static StepMemory ofLayers(String optimizer, Network net, int vectors) {
+    StepMemory perParameter = of(optimizer, net, vectors);
+    long largestEntries = 0, largestBytes = 0;
+    String largest = null;
+    for (List<String> group : Curvature.layerGroups(net)) {
+      long n = 0, bytes = 0;
+      for (String p : group) {
+        n += net.parameterSize(p);
+        bytes = MemoryEstimate.saturatedAdd(bytes, MemoryEstimate.arrayBytes(net.backend(), net.parameterSize(p)));
+      }
+      if (bytes > largestBytes) {
+        largestBytes = bytes;
+        largestEntries = n;
+        largest = String.join(",", group);
+      }
+    }
+    return new StepMemory(optimizer, perParameter.parameters(), perParameter.updates(), vectors, largest, largestEntries,
+        MemoryEstimate.saturatedMultiply(largestBytes, vectors));
   }
 
   /** All of it: {@code 2 P b + k n_max b}. */

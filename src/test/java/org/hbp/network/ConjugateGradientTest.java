@@ -98,4 +98,48 @@ class ConjugateGradientTest {
     double[] res = be.toArray(be.add(lhs, g));
     for (double x : res) assertEquals(0, x, 1e-9);
   }
+
+  /**
+   * {@link ConjugateGradient#solveJoint} on two parameters of different shapes (3x2 and 4x1) with
+   * a random SPD matrix over their stacked entries, cross entries included: EJML's dense solve of
+   * the damped system; the solution keyed and ordered as the right-hand side, in its shapes.
+   */
+  @Test
+  void solvesAJointSystemOverSeveralParametersLikeADenseSolver() {
+    Random rng = new Random(11);
+    DMatrixRMaj c = spd(10, rng);
+    double alpha = 0.05;
+    double[] bd = new double[10];
+    for (int i = 0; i < 10; i++) bd[i] = rng.nextGaussian();
+    java.util.Map<String, Batch> b = new java.util.LinkedHashMap<>();
+    b.put("w", be.fromArray(1, 1, 3, 2, java.util.Arrays.copyOfRange(bd, 0, 6)));
+    b.put("b", be.fromArray(1, 1, 4, 1, java.util.Arrays.copyOfRange(bd, 6, 10)));
+    java.util.function.UnaryOperator<java.util.Map<String, Batch>> product = v -> {
+      double[] x = new double[10];
+      System.arraycopy(be.toArray(v.get("w")), 0, x, 0, 6);
+      System.arraycopy(be.toArray(v.get("b")), 0, x, 6, 4);
+      DMatrixRMaj out = new DMatrixRMaj(10, 1);
+      CommonOps_DDRM.mult(c, new DMatrixRMaj(10, 1, true, x), out);
+      java.util.Map<String, Batch> r = new java.util.HashMap<>();
+      r.put("b", be.fromArray(1, 1, 4, 1, java.util.Arrays.copyOfRange(out.data, 6, 10)));
+      r.put("w", be.fromArray(1, 1, 3, 2, java.util.Arrays.copyOfRange(out.data, 0, 6)));
+      return r;
+    };
+    ConjugateGradient.JointResult r = ConjugateGradient.solveJoint(be, product, alpha, b, new ConjugateGradient.Settings(1e-13, 0, 100));
+    assertTrue(r.converged());
+    assertEquals(java.util.List.of("w", "b"), java.util.List.copyOf(r.solution().keySet()));
+    DMatrixRMaj a = c.copy();
+    CommonOps_DDRM.scale(1 - alpha, a);
+    for (int i = 0; i < 10; i++) a.add(i, i, alpha);
+    DMatrixRMaj x = new DMatrixRMaj(10, 1);
+    assertTrue(CommonOps_DDRM.solve(a, new DMatrixRMaj(10, 1, true, bd), x));
+    double[] w = be.toArray(r.solution().get("w")), bias = be.toArray(r.solution().get("b"));
+    for (int i = 0; i < 6; i++) assertEquals(x.get(i), w[i], 1e-9, "w[" + i + "]");
+    for (int i = 0; i < 4; i++) assertEquals(x.get(6 + i), bias[i], 1e-9, "b[" + i + "]");
+    assertEquals(3, r.solution().get("w").rows());
+    assertEquals(4, r.solution().get("b").rows());
+    double bNorm = 0;
+    for (double v : bd) bNorm += v * v;
+    assertEquals(Math.sqrt(bNorm), r.rhsNorm(), 1e-12);
+  }
 }

@@ -97,10 +97,72 @@ class LayerBlocksTorchCheckTest {
     }
   }
 
+  /** The damping of the Newton steps checked against layer_steps.py: every system it makes is positive definite there. */
+  private static final double ALPHA = 0.1;
+  /** CG run to convergence: the relative residual at which it stops. */
+  private static final ConjugateGradient.Settings TO_CONVERGENCE = new ConjugateGradient.Settings(1e-13, 0, 1000);
+
+  /** The entries of each parameter of {@code group} in PyTorch's flattening, stacked: {@code [W.flatten(); b]}. */
+  private static NdArray stacked(TorchLayout layout, List<String> group, Map<String, Batch> byParameter) {
+    List<double[]> parts = new java.util.ArrayList<>();
+    int d = 0;
+    for (String p : group) {
+      double[] t = layout.toTorch(p, byParameter.get(p), true).data();
+      parts.add(t);
+      d += t.length;
+    }
+    double[] out = new double[d];
+    int offset = 0;
+    for (double[] t : parts) {
+      System.arraycopy(t, 0, out, offset, t.length);
+      offset += t.length;
+    }
+    return NdArray.of(out, d);
+  }
+
+  /**
+   * The damped Newton step of eq. 10 with each layer's joint block ({@link Curvature#layerSolve},
+   * CG to convergence) equals {@code torch.linalg.solve(ALPHA I + (1 - ALPHA) C, -g)} with autograd's
+   * dense joint block C and gradient g (layer_steps.py), to 1e-10, for the Hessian (the skip module's
+   * mixed residual between W1 and W2 included) and the GGN; and, so that the comparison tells the
+   * joint block from the per-parameter ones, the per-parameter steps of a layer of several parameters
+   * differ from the reference by far more.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "skip", "cnn"})
+  void newtonStepsAgreeWithADenseSolveOfAutogradsBlocks(String name) throws Exception {
+    NetworkProductsTest.Problem pr = NetworkProductsTest.problem("layer_steps.py", name, dir, "layer_steps.npz", Double.toString(ALPHA));
+    org.hbp.backend.Backend be = pr.net().backend();
+    int compared = 0;
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        String key = kind.label() + "." + prefix(group.get(0));
+        assertTrue(pr.ref().get("mineig." + key).data()[0] > 0, key + ": the reference system is not positive definite");
+        Map<String, Batch> minusG = new LinkedHashMap<>();
+        for (String p : group) minusG.put(p, be.scale(pr.pass().gradient(p), -1));
+        ConjugateGradient.JointResult r = c.layerSolve(minusG, ALPHA, TO_CONVERGENCE);
+        assertTrue(r.converged(), key + ": CG did not converge in " + r.iterations() + " iterations");
+        assertEquals(group, List.copyOf(r.solution().keySet()), key + ": the solution's parameters");
+        NdArray ref = pr.ref().get("step." + key);
+        assertBlockEquals(name + " step " + key, ref, stacked(pr.layout(), group, r.solution()));
+        if (group.size() > 1) {
+          Map<String, Batch> separate = new LinkedHashMap<>();
+          for (String p : group) separate.put(p, ConjugateGradient.solve(be, v -> c.matProd(p, v), ALPHA, minusG.get(p), TO_CONVERGENCE).solution());
+          double apart = TorchReference.maxAbsDifference(stacked(pr.layout(), group, separate), ref);
+          assertTrue(apart > 1e-4 * TorchReference.scale(ref), key + ": the per-parameter steps are as close to the reference (" + apart + ")");
+        }
+        compared++;
+      }
+    }
+    assertEquals(2 * new Curvature(pr.pass(), CurvatureKind.GGN, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT).layerGroups().size(), compared);
+  }
+
   /**
    * {@code hbp curvature --blocks layer}: --dense writes each layer's joint block in PyTorch's
    * flattening, named by its parameters, equal to autograd's; --vectors writes the products per
-   * parameter, equal to the Java API's; the options it does not combine with are refused in one line.
+   * parameter, equal to the Java API's; the options it does not combine with (other strategies, PCH on
+   * layers of several parameters, --solve included; --diagonal; --scope net) are refused in one line.
    */
   @ParameterizedTest
   @ValueSource(strings = {"cnn"})
@@ -130,13 +192,92 @@ class LayerBlocksTorchCheckTest {
         }
       }
     }
-    for (String[] bad : List.of(new String[] {"--strategy", "kfra", "--dense", "x.npz"}, new String[] {"--curvature", "pch-clip", "--dense", "x.npz"},
-        new String[] {"--solve", "0.1", "--out", "x.npz"})) {
+    // refused before anything is written; a path in the test's folder all the same
+    String x = dir.resolve("refused.npz").toString();
+    for (String[] bad : List.of(new String[] {"--strategy", "kfra", "--dense", x}, new String[] {"--curvature", "pch-clip", "--dense", x},
+        new String[] {"--strategy", "kflr", "--solve", "0.1", "--out", x}, new String[] {"--curvature", "pch-abs", "--solve", "0.1", "--out", x},
+        new String[] {"--diagonal", "exact", "--out", x}, new String[] {"--scope", "net", "--vectors", dir.resolve("dirs.npz").toString(), "--out", x})) {
       java.io.StringWriter err = new java.io.StringWriter();
       int code = org.hbp.cli.Main.execute(TorchReference.concat(common, bad), new java.io.PrintWriter(new java.io.StringWriter(), true),
           new java.io.PrintWriter(err, true));
       assertTrue(code != 0 && err.toString().contains("--blocks layer") && err.toString().strip().lines().count() == 1, String.join(" ", bad) + ": " + err);
+      assertTrue(!java.nio.file.Files.exists(Path.of(x)), String.join(" ", bad) + ": wrote " + x);
     }
+  }
+
+  /**
+   * {@code hbp curvature --blocks layer --solve ALPHA --out STEP.npz} with CG run to convergence
+   * writes each parameter's part of its layer's step, under hbp's names in PyTorch's shapes as the
+   * per-parameter solve writes them, equal to the dense solve of autograd's joint blocks
+   * (layer_steps.py); and with ALPHA = 1 minus autograd's gradient.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"skip"})
+  void theCommandLineSolvesWithJointBlocks(String name) throws Exception {
+    NetworkProductsTest.Problem pr = NetworkProductsTest.problem("layer_steps.py", name, dir, "layer_steps.npz", Double.toString(ALPHA));
+    String[] common = {"curvature", "--net", dir.resolve(name + ".hbp").toString(), "--params", dir.resolve("params.npz").toString(),
+        "--batch", dir.resolve("batch.npz").toString(), "--blocks", "layer", "--cg-tol", "1e-13", "--cg-maxiter", "1000", "--out"};
+    Curvature ggn = new Curvature(pr.pass(), CurvatureKind.GGN, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Path step = dir.resolve(kind.label() + "-step.npz");
+      String log = TorchReference.hbp(TorchReference.concat(common, step.toString(), "--curvature", kind.label(), "--solve", Double.toString(ALPHA)));
+      assertTrue(!log.contains("not converged") && log.contains("one joint block per layer"), log);
+      Map<String, NdArray> written = Npz.read(step);
+      assertEquals(pr.net().parameterNames().size(), written.size(), written.keySet().toString());
+      for (List<String> group : ggn.layerGroups()) {
+        List<Double> got = new java.util.ArrayList<>();
+        for (String p : group) {
+          NdArray a = written.get(p);
+          assertEquals(java.util.Arrays.toString(pr.layout().toTorch(p, pr.pass().gradient(p), true).shape()), java.util.Arrays.toString(a.shape()), p);
+          for (double x : a.data()) got.add(x);
+        }
+        double[] flat = got.stream().mapToDouble(Double::doubleValue).toArray();
+        assertBlockEquals("cli step " + kind.label() + " " + group, pr.ref().get("step." + kind.label() + "." + prefix(group.get(0))),
+            NdArray.of(flat, flat.length));
+      }
+    }
+    Path plain = dir.resolve("alpha1.npz");
+    TorchReference.hbp(TorchReference.concat(common, plain.toString(), "--curvature", "hessian", "--solve", "1"));
+    Map<String, NdArray> minusGrad = Npz.read(plain);
+    for (List<String> group : ggn.layerGroups()) {
+      NdArray ref = pr.ref().get("grad." + prefix(group.get(0)));
+      int offset = 0;
+      for (String p : group) {
+        double[] d = minusGrad.get(p).data();
+        for (int i = 0; i < d.length; i++) assertEquals(-ref.data()[offset + i], d[i], 1e-12, p + "[" + i + "]");
+        offset += d.length;
+      }
+    }
+  }
+
+  /**
+   * One CG-Newton step with per-layer joint blocks ({@link org.hbp.train.CgNewton}, {@code
+   * layerBlocks}; CG to convergence) moves every parameter by gamma times its part of the reference
+   * step of its layer (layer_steps.py: the dense solve of autograd's joint block), for the Hessian and
+   * the GGN; a strategy other than exact is refused when the optimizer is made.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"skip"})
+  void aCgNewtonStepWithJointBlocksIsTheReferenceStep(String name) throws Exception {
+    NetworkProductsTest.Problem pr = NetworkProductsTest.problem("layer_steps.py", name, dir, "layer_steps.npz", Double.toString(ALPHA));
+    double gamma = 0.7;
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Map<String, Batch> before = pr.layout().parametersOnly(Npz.read(dir.resolve("params.npz")), "params.npz");
+      Map<String, Batch> after = new LinkedHashMap<>(before);
+      org.hbp.train.CgNewton opt = new org.hbp.train.CgNewton(pr.net(),
+          new org.hbp.train.CgNewton.Settings(gamma, ALPHA, kind, Strategy.EXACT, 1, true, TO_CONVERGENCE, 1L << 30));
+      opt.step(pr.pass(), after);
+      for (List<String> group : Curvature.layerGroups(pr.net())) {
+        double[] old = stacked(pr.layout(), group, before).data(), moved = stacked(pr.layout(), group, after).data();
+        double[] step = pr.ref().get("step." + kind.label() + "." + prefix(group.get(0))).data();
+        double[] expected = new double[old.length];
+        for (int i = 0; i < old.length; i++) expected[i] = old[i] + gamma * step[i];
+        assertBlockEquals(name + " cg-newton " + kind.label() + " " + group, NdArray.of(expected, expected.length), NdArray.of(moved, moved.length));
+      }
+    }
+    UserError e = assertThrows(UserError.class, () -> new org.hbp.train.CgNewton(pr.net(),
+        new org.hbp.train.CgNewton.Settings(gamma, ALPHA, CurvatureKind.GGN, Strategy.BDA, 1, true, TO_CONVERGENCE, 1L << 30)));
+    assertTrue(e.getMessage().contains("--blocks layer") && e.getMessage().contains("--strategy bda"), e.getMessage());
   }
 
   /**
@@ -159,6 +300,40 @@ class LayerBlocksTorchCheckTest {
         double[] block = s.net.backend().toArray(c.dense(group.get(0), 1, Curvature.DEFAULT_MEMORY_LIMIT));
         assertEquals(block.length, joint.length);
         for (int i = 0; i < block.length; i++) assertEquals(block[i], joint[i], 1e-12, kind.label() + " " + group + " [" + i + "]");
+      }
+    }
+  }
+
+  /**
+   * The step of a layer of one parameter is that parameter's step (PCH allowed, as for its block):
+   * {@link Curvature#layerSolve} with CG to convergence equals EJML's dense solve of
+   * {@code [ALPHA I + (1 - ALPHA) B] d = -g}, B the parameter's dense block ({@link Curvature#dense},
+   * checked against the dense reference in {@link NetworkCurvatureTest}), g the pass's gradient.
+   */
+  @org.junit.jupiter.api.Test
+  void theStepOfALayerOfOneParameterIsItsParametersStep() {
+    NetworkSpec spec = new NetworkSpec("nobias", "test", 1, List.of(4), List.of(
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 4, "m", 3), List.of(4), List.of(3)), NetworkCurvatureTest.elementwise("tanh", 3),
+        NetworkCurvatureTest.layer("linear_nobias", Map.of("n", 3, "m", 2), List.of(3), List.of(2))), NetworkCurvatureTest.crossEntropy(2));
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(spec, 3, 5, 3.0);
+    Pass pass = s.pass();
+    org.hbp.backend.Backend be = s.net.backend();
+    for (CurvatureKind kind : List.of(CurvatureKind.PCH_ABS, CurvatureKind.PCH_CLIP, CurvatureKind.GGN)) {
+      Curvature c = new Curvature(pass, kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
+      for (List<String> group : c.layerGroups()) {
+        String p = group.get(0);
+        double[] g = be.toArray(pass.gradient(p));
+        int n = g.length;
+        org.ejml.data.DMatrixRMaj a = new org.ejml.data.DMatrixRMaj(n, n);
+        double[] block = be.toArray(c.dense(p, 1, Curvature.DEFAULT_MEMORY_LIMIT)); // column-major, symmetric
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) a.set(i, j, (1 - ALPHA) * block[i + n * j] + (i == j ? ALPHA : 0));
+        org.ejml.data.DMatrixRMaj x = new org.ejml.data.DMatrixRMaj(n, 1), minusG = new org.ejml.data.DMatrixRMaj(n, 1);
+        for (int i = 0; i < n; i++) minusG.set(i, 0, -g[i]);
+        assertTrue(org.ejml.dense.row.CommonOps_DDRM.solve(a, minusG, x));
+        ConjugateGradient.JointResult r = c.layerSolve(Map.of(p, be.scale(pass.gradient(p), -1)), ALPHA, TO_CONVERGENCE);
+        assertTrue(r.converged(), kind.label() + " " + p);
+        double[] got = be.toArray(r.solution().get(p));
+        for (int i = 0; i < n; i++) assertEquals(x.get(i), got[i], 1e-10 * Math.max(1, Math.abs(x.get(i))), kind.label() + " " + p + " [" + i + "]");
       }
     }
   }

@@ -65,10 +65,11 @@ class NetworkProductsTest {
 
   /**
    * Runs {@code script} (network_products.py, or a script that runs it and adds references) for net
-   * {@code name} into {@code dir}; hbp's pass on the same problem, with the references of {@code reference}.
+   * {@code name} into {@code dir}, with the script's further arguments {@code more}; hbp's pass on the
+   * same problem, with the references of {@code reference}.
    */
-  static Problem problem(String script, String name, Path dir, String reference) throws Exception {
-    runScript(script, name, dir.toString());
+  static Problem problem(String script, String name, Path dir, String reference, String... more) throws Exception {
+    runScript(script, TorchReference.concat(new String[] {name, dir.toString()}, more));
     Path file = dir.resolve(name + ".hbp");
     Files.writeString(file, source(name));
     Network net = new Network(NetworkResolver.load(file, null, ModuleLibrary.builtInSpecDirs()), Network.builtIn(), BE);

@@ -145,6 +145,45 @@ class OptimizersTest {
     assertTrue(last.loss() <= loss + 1e-12);
   }
 
+  /**
+   * On a linear layer with the mean square loss the joint GGN block over [W, b] is the whole Hessian
+   * of a convex quadratic, so one undamped CG-Newton step with it (gamma 1, alpha 0, CG to
+   * convergence) lands on EJML's least-squares solution of {@code [x, 1] -> y}; one step with the
+   * per-parameter blocks (W and b apart) does not.
+   */
+  @Test
+  void oneCgNewtonStepWithTheLayersJointBlockSolvesAConvexQuadratic() throws Exception {
+    Network net = net(LINEAR_SQUARE);
+    Random rng = new Random(7);
+    int n = 30;
+    Batch x = random(n, 4, rng), y = random(n, 3, rng);
+    double[] xs = be.toArray(x), ys = be.toArray(y);
+    DMatrixRMaj a = new DMatrixRMaj(n, 5), b = new DMatrixRMaj(n, 3), sol = new DMatrixRMaj(5, 3);
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < 4; j++) a.set(i, j, xs[i * 4 + j]);
+      a.set(i, 4, 1);
+      for (int k = 0; k < 3; k++) b.set(i, k, ys[i * 3 + k]);
+    }
+    assertTrue(CommonOps_DDRM.solve(a, b, sol));
+    ConjugateGradient.Settings converged = new ConjugateGradient.Settings(1e-13, 0, 100);
+    double apart = 0;
+    for (boolean layer : new boolean[] {true, false}) {
+      Map<String, Batch> p = Initialization.xavierNormal(net, 2);
+      CgNewton opt = new CgNewton(net, new CgNewton.Settings(1, 0, CurvatureKind.GGN, Strategy.EXACT, 1, layer, converged, 1L << 30));
+      opt.step(net.run(p, x, y), p);
+      double[] w = be.toArray(p.get("0.W")), bias = be.toArray(p.get("0.b"));
+      for (int k = 0; k < 3; k++) {
+        for (int j = 0; j < 4; j++) {
+          if (layer) assertEquals(sol.get(j, k), w[k + 3 * j], 1e-9, "W[" + k + "][" + j + "]");
+          apart = Math.max(apart, Math.abs(sol.get(j, k) - w[k + 3 * j]));
+        }
+        if (layer) assertEquals(sol.get(4, k), bias[k], 1e-9, "b[" + k + "]");
+      }
+      if (layer) assertTrue(opt.label().contains("blocks=layer") && "layer".equals(opt.config().get("blocks")), opt.label() + " " + opt.config());
+    }
+    assertTrue(apart > 1e-3, "one step with the per-parameter blocks lands " + apart + " from the solution");
+  }
+
   /** One step of an optimizer's recurrence on the host: updates the parameter {@code theta} in place from its gradient. */
   private interface HostStep {
     void apply(int step, String name, double[] gradient, double[] theta);

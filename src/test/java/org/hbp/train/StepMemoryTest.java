@@ -68,6 +68,21 @@ class StepMemoryTest {
   }
 
   /**
+   * With one joint block per layer the solve's vectors are those of the largest layer, W and b
+   * together: {@code n_max = 300·300 + 300 = 90300} entries, named by both parameters.
+   */
+  @Test
+  void withJointBlocksTheLargestBlockIsTheLargestLayer() throws Exception {
+    Network f64 = net(Precision.FLOAT64), f32 = net(Precision.FLOAT32);
+    long layer = 300 * 300 + 300;
+    StepMemory m = StepMemory.ofLayers("cg-newton", f64, StepMemory.CG_VECTORS);
+    assertEquals(8 * (2 * P + 9 * layer), m.bytes());
+    assertEquals(4 * (2 * P + 9 * layer), StepMemory.ofLayers("cg-newton", f32, StepMemory.CG_VECTORS).bytes());
+    String w = largest(f64);
+    assertTrue(m.describe().contains("'" + w + "," + w.replace(".W", ".b") + "' (" + layer + " entries)"), m.describe());
+  }
+
+  /**
    * A CG-Newton step with the Hessian diagonal at batch 20 under a 20 MiB limit plans its chunks
    * with {@code 20 MiB - 8 (2 P + 9 n_max)} = 12.43 MiB: the same plan as the curvature given that
    * budget directly, more chunks than the curvature given the whole limit.

@@ -5,7 +5,9 @@ import java.io.PrintWriter;
 import java.nio.file.InvalidPathException;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.hbp.UserError;
 import org.hbp.backend.opencl.OpenClException;
 import org.hbp.io.IoErrors;
@@ -111,11 +113,12 @@ public final class Main implements Runnable {
   static int execute(CommandLine cl, String[] args, PrintWriter out, PrintWriter err, boolean debug) {
     cl.setOut(out);
     cl.setErr(err);
-    CommandLine.IParameterExceptionHandler usage = cl.getParameterExceptionHandler();
     cl.setParameterExceptionHandler((ex, given) -> {
       // a value an option converter refused: its message names the option and lists the choices
       if (ex.getCause() instanceof UserError e) return report(e, err, debug);
-      return usage.handleParseException(ex, given);
+      err.println("hbp: " + parseError(ex));
+      err.flush();
+      return USER_ERROR;
     });
     cl.setExecutionExceptionHandler((ex, line, parsed) -> report(ex, err, debug));
     try {
@@ -134,6 +137,33 @@ public final class Main implements Runnable {
       err.flush();
       return INTERNAL_ERROR;
     }
+  }
+
+  /**
+   * One line for a command line picocli could not parse: what was wrong (an unknown option or
+   * argument first, with picocli's suggestions, even when a required option is missing too), and
+   * where the options are listed, instead of picocli's message followed by the whole usage.
+   */
+  static String parseError(CommandLine.ParameterException ex) {
+    CommandLine where = ex.getCommandLine();
+    String name = where.getCommandSpec().qualifiedName(" ");
+    String help = (name.equals("hbp") || name.startsWith("hbp ") ? name : "hbp " + name) + " --help";
+    List<String> unknown = where.getUnmatchedArguments();
+    String what;
+    if (!unknown.isEmpty()) {
+      what = (unknown.size() == 1 ? "unknown option or argument " : "unknown options or arguments ")
+          + unknown.stream().map(u -> "'" + u + "'").collect(Collectors.joining(", "));
+      List<String> near = ex instanceof CommandLine.UnmatchedArgumentException u ? u.getSuggestions() : List.of();
+      if (!near.isEmpty()) what += "; did you mean " + near.stream().map(u -> "'" + u + "'").collect(Collectors.joining(" or ")) + "?";
+      if (!(ex instanceof CommandLine.UnmatchedArgumentException)) what += "; and " + lowerFirst(ex.getMessage());
+    } else {
+      what = lowerFirst(ex.getMessage());
+    }
+    return what + " (" + help + (where.getSubcommands().isEmpty() ? " lists the options)" : " lists the commands and options)");
+  }
+
+  private static String lowerFirst(String s) {
+    return s == null || s.isEmpty() ? "invalid command line" : Character.toLowerCase(s.charAt(0)) + s.substring(1);
   }
 
   /** Prints an exception that ended a command and returns the exit status. */

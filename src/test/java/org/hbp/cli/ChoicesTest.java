@@ -1,6 +1,7 @@
 package org.hbp.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -40,9 +41,30 @@ class ChoicesTest {
   }
 
   @Test
-  void aMissingRequiredOptionIsStillPicocliUsageError() {
+  void aMissingRequiredOptionIsOneLine() {
     String[] r = run("train", "--out", "unused");
     assertEquals("2", r[0]);
-    assertEquals("Missing required option: '--net=NET'", r[1].lines().findFirst().orElse(""));
+    assertEquals("hbp: missing required option: '--net=NET' (hbp train --help lists the options)\n", r[1]);
+  }
+
+  @Test
+  void commandLinesPicocliCannotParseAreOneLineNamingWhatIsWrong() {
+    // a value of the wrong type, a repeated option: picocli's message, without the whole usage after it
+    String[] r = run("curvature", "--net", "networks/fc.hbp", "--batch", "b.npz", "--solve", "abc");
+    assertEquals("2", r[0]);
+    assertEquals("hbp: invalid value for option '--solve': 'abc' is not a double (hbp curvature --help lists the options)\n", r[1]);
+    r = run("curvature", "--net", "a.hbp", "--batch", "b.npz", "--params", "p.npz", "--params", "q.npz");
+    assertEquals("hbp: option '--params' (P.npz) should be specified only once (hbp curvature --help lists the options)\n", r[1]);
+    // an unknown option is named, with picocli's suggestion, even when a required option is missing too
+    r = run("curvature", "--net", "a.hbp", "--batch", "b.npz", "--solv", "3");
+    assertEquals("hbp: unknown options or arguments '--solv', '3'; did you mean '--solve'? (hbp curvature --help lists the options)\n", r[1]);
+    r = run("curvature", "--nonsense");
+    assertEquals("hbp: unknown option or argument '--nonsense'; and missing required options: '--net=NET', '--batch=B.npz'"
+        + " (hbp curvature --help lists the options)\n", r[1]);
+    r = run("frobnicate");
+    assertEquals("2", r[0]);
+    assertTrue(r[1].startsWith("hbp: unknown option or argument 'frobnicate'") && r[1].endsWith("(hbp --help lists the commands and options)\n")
+        && r[1].lines().count() == 1, r[1]);
+    assertEquals("", r[2], "nothing ran");
   }
 }

@@ -97,7 +97,7 @@ class PlotCommandTest {
     assertTrue(r.err().startsWith("hbp: run directory given twice"), r.err());
 
     r = plot();
-    assertEquals(2, r.code()); // picocli's usage error
-    assertTrue(r.err().contains("Missing required parameter"), r.err());
+    assertEquals(2, r.code());
+    assertEquals("hbp: missing required parameter: 'RUN_DIR' (hbp plot --help lists the options)", r.err().strip());
   }
 }

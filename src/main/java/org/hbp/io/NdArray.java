@@ -228,9 +228,13 @@ public final class NdArray {
                     d[i] = (float) d[i];
                 }
             }
-            case INT32, INT64 -> {
-                double lo = dtype == DType.INT32 ? Integer.MIN_VALUE : -0x1p63;
-                double hiExclusive = dtype == DType.INT32 ? 0x1p31 : 0x1p63;
+            case FLOAT16 -> {
+                for (int i = 0; i < d.length; i++) {
+                    d[i] = Npy.halfToDouble(Npy.doubleToHalf(d[i]));
+                }
+            }
+            default -> {
+                double lo = dtype.lowest(), hiExclusive = dtype.aboveHighest();
                 for (int i = 0; i < d.length; i++) {
                     double v = d[i];
                     if (!(v >= lo && v < hiExclusive && v == Math.rint(v))) {
@@ -239,7 +243,6 @@ public final class NdArray {
                     }
                 }
             }
-            default -> throw new AssertionError(dtype);
         }
     }
 

@@ -44,7 +44,8 @@ public final class Npy {
     static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
 
     /** The descrs this class can read, for error messages. */
-    static final String SUPPORTED_DTYPES = "<f8, <f4, <i8, <i4 and the big-endian >f8, >f4, >i8, >i4";
+    static final String SUPPORTED_DTYPES = "float64, float32, float16, int64, int32, int16, int8, uint64, uint32, uint16, uint8 and bool, "
+            + "either byte order";
 
     private static final Set<String> HEADER_KEYS = Set.of("descr", "fortran_order", "shape");
     private static final String EXPECTED_KEYS = "'descr', 'fortran_order', 'shape'";
@@ -230,6 +231,9 @@ public final class Npy {
             order = switch (d.charAt(0)) {
                 case '<' -> ByteOrder.LITTLE_ENDIAN;
                 case '>' -> ByteOrder.BIG_ENDIAN;
+                // one-byte types have no byte order ('|u1'); '=' is the writer's own, which NumPy
+                // replaces by '<' or '>' for multi-byte types
+                case '|' -> dtype != null && dtype.itemSize() == 1 ? ByteOrder.LITTLE_ENDIAN : null;
                 default -> null;
             };
         }
@@ -270,6 +274,35 @@ public final class Npy {
             }
         }
         return "";
+    }
+
+    /** The value of IEEE half-precision bits (float16). */
+    static double halfToDouble(short bits) {
+        int h = bits & 0xffff, exponent = (h >>> 10) & 0x1f, mantissa = h & 0x3ff;
+        double sign = (h & 0x8000) != 0 ? -1 : 1;
+        if (exponent == 0) return sign * mantissa * 0x1p-24; // zero and subnormals
+        if (exponent == 31) return mantissa == 0 ? sign * Double.POSITIVE_INFINITY : Double.NaN;
+        return sign * (1 + mantissa / 1024.0) * Math.scalb(1.0, exponent - 15);
+    }
+
+    /** The IEEE half-precision bits (float16) nearest to v, ties to even; beyond 65504 infinite. */
+    static short doubleToHalf(double v) {
+        if (Double.isNaN(v)) return (short) 0x7e00;
+        int sign = (Double.doubleToRawLongBits(v) < 0) ? 0x8000 : 0;
+        double a = Math.abs(v);
+        int bits;
+        if (a < 0x1p-14) {
+            bits = (int) Math.rint(a * 0x1p24); // a subnormal (1024: the smallest normal, same bits)
+        } else {
+            int e = Math.getExponent(a);
+            int q = (int) Math.rint((Math.scalb(a, -e) - 1) * 1024);
+            if (q == 1024) {
+                e++;
+                q = 0;
+            }
+            bits = e > 15 ? 0x7c00 : ((e + 15) << 10) | q;
+        }
+        return (short) (sign | bits);
     }
 
     /** The most characters of a malformed header that messages show. */
@@ -322,7 +355,47 @@ public final class Npy {
                         out[start + i] = buf.getInt();
                     }
                 }
-                default -> throw new AssertionError(h.dtype);
+                case FLOAT16 -> {
+                    for (int i = 0; i < count; i++) {
+                        out[start + i] = halfToDouble(buf.getShort());
+                    }
+                }
+                case INT16 -> {
+                    for (int i = 0; i < count; i++) {
+                        out[start + i] = buf.getShort();
+                    }
+                }
+                case INT8 -> {
+                    for (int i = 0; i < count; i++) {
+                        out[start + i] = buf.get();
+                    }
+                }
+                case UINT64 -> {
+                    for (int i = 0; i < count; i++) {
+                        long v = buf.getLong();
+                        out[start + i] = v >= 0 ? v : v + 0x1p64;
+                    }
+                }
+                case UINT32 -> {
+                    for (int i = 0; i < count; i++) {
+                        out[start + i] = buf.getInt() & 0xffffffffL;
+                    }
+                }
+                case UINT16 -> {
+                    for (int i = 0; i < count; i++) {
+                        out[start + i] = buf.getShort() & 0xffff;
+                    }
+                }
+                case UINT8 -> {
+                    for (int i = 0; i < count; i++) {
+                        out[start + i] = buf.get() & 0xff;
+                    }
+                }
+                case BOOL -> {
+                    for (int i = 0; i < count; i++) {
+                        out[start + i] = buf.get() != 0 ? 1 : 0;
+                    }
+                }
             }
         }
         return out;
@@ -383,7 +456,11 @@ public final class Npy {
                     case FLOAT32 -> buf.putFloat((float) v);
                     case INT64 -> buf.putLong((long) v);
                     case INT32 -> buf.putInt((int) v);
-                    default -> throw new AssertionError(t);
+                    case FLOAT16 -> buf.putShort(doubleToHalf(v));
+                    case INT16, UINT16 -> buf.putShort((short) (int) v);
+                    case INT8, UINT8, BOOL -> buf.put((byte) (int) v);
+                    case UINT64 -> buf.putLong(v >= 0x1p63 ? (long) (v - 0x1p64) : (long) v);
+                    case UINT32 -> buf.putInt((int) (long) v);
                 }
             }
             out.write(buf.array(), 0, buf.position());

@@ -434,11 +434,12 @@ public final class TorchLayout {
       if (s[0] != samples) throw new NpyException(what + " has shape " + Arrays.toString(s) + " but [" + samples + "] was expected (one class per sample of x)");
       d = oneHot(y.data(), c, what);
     } else {
-      requireFloat(y, what);
+      // the shape first: an integer y of the wrong shape is wrong in its shape, whatever its dtype
       if (s.length == 0 || s[0] != samples || !sameShape(s, 1, toArray(shape)))
         throw new NpyException(what + " has shape " + Arrays.toString(s) + " but " + (crossEntropy()
             ? "[" + samples + "] (class indices) or [" + samples + ", " + join(shape) + "] (probabilities)"
             : "[" + samples + ", " + join(shape) + "]") + " was expected (the targets of " + net.spec().loss().module().name() + ")");
+      requireFloat(y, what);
       requireFinite(y, what);
       if (crossEntropy()) requireProbabilities(y.data(), c, what);
       d = toItems(y.data(), samples, shape);

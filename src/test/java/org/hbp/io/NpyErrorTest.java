@@ -1,5 +1,6 @@
 package org.hbp.io;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -13,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** One test per way a {@code .npy} can be rejected, asserting the exact message. */
 class NpyErrorTest {
-    private static final String SUPPORTED = "(supported: <f8, <f4, <i8, <i4 and the big-endian >f8, >f4, >i8, >i4)";
+    private static final String SUPPORTED = "(supported: float64, float32, float16, int64, int32, int16, int8, uint64, uint32, uint16,"
+            + " uint8 and bool, either byte order)";
 
     @TempDir
     Path dir;
@@ -88,8 +90,11 @@ class NpyErrorTest {
     }
 
     @Test
-    void unsupportedBool() {
-        assertEquals("bool.npy: unsupported dtype '|b1' " + SUPPORTED, errorReadingFixture("bool.npy"));
+    void boolIsReadAsZerosAndOnes() throws IOException {
+        // written by NumPy: np.save('bool.npy', np.array([True, False]))
+        NdArray a = Npy.read(Fixtures.path("bool.npy"));
+        assertEquals(DType.BOOL, a.dtype());
+        assertArrayEquals(new double[] {1, 0}, a.data());
     }
 
     @Test

@@ -1,11 +1,13 @@
 package org.hbp.network;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.dsl.Dsl;
@@ -143,5 +145,30 @@ class TorchLayoutShapesTest {
         message(() -> l.targets(NdArray.of(new double[] {-1, 2}, DType.INT64, 2), 2, "b.npz")));
     assertEquals("b.npz: array 'y' has shape [3] but [2] was expected (one class per sample of x)",
         message(() -> l.targets(NdArray.of(new double[] {0, 1, 2}, DType.INT64, 3), 2, "b.npz")));
+  }
+
+  @Test
+  void classLabelsOfEverySmallIntegerTypeGiveTheSameOneHotRows() {
+    TorchLayout l = layout(CNN);
+    // one-hot rows written out from the definition: label k puts a 1 at column k of its row
+    double[] expected = {0, 0, 1, 1, 0, 0, 0, 1, 0};
+    Backend be = new CpuBackend();
+    for (DType t : new DType[] {DType.INT64, DType.INT32, DType.INT16, DType.INT8, DType.UINT8, DType.UINT16, DType.UINT32, DType.UINT64,
+        DType.FLOAT16, DType.FLOAT32}) {
+      Batch y = l.targets(NdArray.of(new double[] {2, 0, 1}, t, 3), 3, "b.npz");
+      assertArrayEquals(expected, be.toArray(y), t.numpyName());
+    }
+    // bool labels are classes 0 and 1
+    Batch y = l.targets(NdArray.of(new double[] {1, 0}, DType.BOOL, 2), 2, "b.npz");
+    assertArrayEquals(new double[] {0, 1, 0, 1, 0, 0}, be.toArray(y));
+  }
+
+  @Test
+  void aTargetOfTheWrongShapeIsRefusedForItsShapeWhateverItsDtype() {
+    // [N, 1] integer labels: the shape is what is wrong, not the dtype
+    assertEquals("b.npz: array 'y' has shape [2, 1] but [2] (class indices) or [2, 3] (probabilities) was expected (the targets of crossentropy)",
+        message(() -> layout(CNN).targets(NdArray.of(new double[] {0, 2}, DType.INT64, 2, 1), 2, "b.npz")));
+    assertEquals("b.npz: array 'y' has shape [2] but [2, 3] was expected (the targets of squareloss)",
+        message(() -> layout(MLP).targets(NdArray.of(new double[] {0, 2}, DType.INT64, 2), 2, "b.npz")));
   }
 }

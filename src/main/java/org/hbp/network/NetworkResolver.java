@@ -107,7 +107,7 @@ public final class NetworkResolver {
     if (networkName == null) {
       if (names.isEmpty()) throw new UserError(spec.source() + " declares no network");
       if (names.size() > 1)
-        throw new UserError(spec.source() + " declares " + names.size() + " networks (" + String.join(", ", names) + "); name one");
+        throw new UserError(spec.source() + " declares " + names.size() + " networks (" + String.join(", ", names) + "); name one (--network NAME)");
       decl = spec.networks().get(0);
     } else {
       decl = spec.network(networkName).orElseThrow(() -> new UserError("no network named '" + networkName + "' in "
@@ -160,14 +160,14 @@ public final class NetworkResolver {
 
     ModuleSpec module(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
-      if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules: " + names(false) + ")");
+      if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules: " + names(false) + "; a module of your own comes in with --specs DIR)");
       if (m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a loss; use it as 'loss " + inst.name() + ";'");
       return m;
     }
 
     ModuleSpec loss(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
-      if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses: " + names(true) + ")");
+      if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses: " + names(true) + "; a loss of your own comes in with --specs DIR)");
       if (!m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a module, not a loss (losses: " + names(true) + ")");
       return m;
     }

@@ -229,7 +229,7 @@ class NetworkSpecTest {
     assertEquals(2, spec.network("b").orElseThrow().line());
 
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.resolve(spec, null, BUILT_IN));
-    assertEquals("net.hbp declares 2 networks (a, b); name one", e.getMessage());
+    assertEquals("net.hbp declares 2 networks (a, b); name one (--network NAME)", e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.resolve(spec, "c", BUILT_IN));
     assertEquals("no network named 'c' in net.hbp (networks: a, b)", e.getMessage());
     Spec none = Dsl.parse("module m { dims n; input x: vector(n); output z = x; }", "m.hbp");
@@ -275,7 +275,7 @@ class NetworkSpecTest {
     assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
         + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
         + "matmul, maxpool, meanpool, multihead_attention, multihead_attention_bias, multihead_attention_bias_masked, multihead_attention_masked, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
-        + "swish, tanh, transpose, zeropad)", d.getMessage());
+        + "swish, tanh, transpose, zeropad; a module of your own comes in with --specs DIR)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(missing, null, List.of(specs)));
@@ -328,13 +328,13 @@ class NetworkSpecTest {
             "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
         + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
         + "matmul, maxpool, meanpool, multihead_attention, multihead_attention_bias, multihead_attention_bias_masked, multihead_attention_masked, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
-        + "swish, tanh, transpose, zeropad)"),
+        + "swish, tanh, transpose, zeropad; a module of your own comes in with --specs DIR)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),
         row(lines("network net {", "  input x: vector(10);", "  loss linear;", "}"),
             "net.hbp:3:8: 'linear' is a module, not a loss (losses: bce, crossentropy, huber, mse, squareloss)"),
         row(lines("network net {", "  input x: vector(10);", "  loss crossentrpy;", "}"),
-            "net.hbp:3:8: no loss named 'crossentrpy' (losses: bce, crossentropy, huber, mse, squareloss)"),
+            "net.hbp:3:8: no loss named 'crossentrpy' (losses: bce, crossentropy, huber, mse, squareloss; a loss of your own comes in with --specs DIR)"),
         row(lines("module two { dims n; input x: vector(n); input y: vector(n); output z = x + y; }", "network net {",
             "  input x: vector(10);", "  two;", "  loss squareloss;", "}"),
             "net.hbp:4:3: two: a layer of a sequential network needs exactly one input, but two has 2 (x, y); apply it to 2 values in a "

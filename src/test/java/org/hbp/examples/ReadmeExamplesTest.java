@@ -267,4 +267,36 @@ class ReadmeExamplesTest {
     assertTrue(scale > 1e-8, what + ": a zero reference says nothing");
     for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], relTol * scale, what + " [" + i + "]");
   }
+
+  /**
+   * Every network the README writes out in a code block (a block with a line opening {@code network
+   * NAME {}) parses and resolves against the built-in modules: each value used, each shape
+   * fitting. The branchy graph example had a value it never used, which hbp refuses.
+   */
+  @Test
+  void everyNetworkOfTheReadmeResolves() throws Exception {
+    List<String> lines = Files.readAllLines(README, StandardCharsets.UTF_8);
+    List<org.hbp.dsl.ModuleSpec> library = org.hbp.network.NetworkResolver.library(org.hbp.network.ModuleLibrary.builtInSpecDirs());
+    int found = 0;
+    for (int i = 0; i < lines.size(); i++) {
+      if (!lines.get(i).strip().startsWith("```")) continue; // a block opens (any language); j finds where it closes
+      StringBuilder block = new StringBuilder();
+      int j = i + 1;
+      boolean network = false;
+      for (; j < lines.size() && !lines.get(j).strip().startsWith("```"); j++) {
+        block.append(lines.get(j)).append('\n');
+        network |= lines.get(j).matches("network \\w+ \\{.*");
+      }
+      if (!network) {
+        i = j;
+        continue;
+      }
+      String where = "README.md block at line " + (i + 2);
+      org.hbp.network.NetworkSpec net = org.hbp.network.NetworkResolver.resolve(org.hbp.dsl.Dsl.parse(block.toString(), where), null, library);
+      assertTrue(net.name() != null && !net.name().isEmpty(), where);
+      found++;
+      i = j;
+    }
+    assertTrue(found >= 3, "README's network blocks: expected at least cnn, branchy and the imported mlp, found " + found);
+  }
 }

@@ -49,7 +49,7 @@ public final class BceOperator extends AbstractLossOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "8f4a1ae62bc72ca77ea226ae31f7395c3fbc6c60779933699b2fc1e8dd90acda";
+  public static final String SPEC_SHA256 = "01a6e12dcfccc5b959ead263ff42dbfef09caf84b3a6bd94f14ce9caaaf131a6";
 
   /**
    * The forward expression.

@@ -49,7 +49,7 @@ public final class HuberOperator extends AbstractLossOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "37bb86c99a8d4851e192aacf36b4bc2c9799ffead9e990aed6f9985d60d767e8";
+  public static final String SPEC_SHA256 = "49d4bb04837431700bde86593dec13f673af83a01856ddd91d2f93b851407163";
 
   /**
    * The forward expression.

@@ -16,8 +16,24 @@ import picocli.CommandLine.Option;
 final class ComputeOptions {
   @Mixin DeviceOption device;
 
-  @Option(names = "--threads", defaultValue = Defaults.THREADS, description = "BLAS threads (0: all cores; default: ${DEFAULT-VALUE}).")
+  @Option(names = "--threads", defaultValue = Defaults.THREADS, converter = ThreadCount.class,
+      description = "BLAS threads (0: all cores; default: ${DEFAULT-VALUE}).")
   int threads;
+
+  /** A thread count: 0 (all cores) or positive; a negative count is refused, naming the option. */
+  static final class ThreadCount implements picocli.CommandLine.ITypeConverter<Integer> {
+    @Override
+    public Integer convert(String value) {
+      int n;
+      try {
+        n = Integer.parseInt(value.strip());
+      } catch (NumberFormatException e) {
+        throw new org.hbp.UserError("--threads '" + value + "' is not a whole number; expected 0 (all cores) or a positive count");
+      }
+      if (n < 0) throw new org.hbp.UserError("--threads " + n + " is negative; expected 0 (all cores) or a positive count");
+      return n;
+    }
+  }
 
   /** The backend named {@code backend} on {@code --device} with {@code --threads}. */
   Backend backend(String backend) {

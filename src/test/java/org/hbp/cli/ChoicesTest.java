@@ -67,4 +67,13 @@ class ChoicesTest {
         && r[1].lines().count() == 1, r[1]);
     assertEquals("", r[2], "nothing ran");
   }
+
+  @Test
+  void aNegativeThreadCountIsRefused() {
+    String[] r = run("curvature", "--net", "networks/fc.hbp", "--batch", "b.npz", "--threads", "-2");
+    assertEquals("2", r[0]);
+    assertEquals("hbp: --threads -2 is negative; expected 0 (all cores) or a positive count\n", r[1]);
+    r = run("bench", "--threads", "two");
+    assertEquals("hbp: --threads 'two' is not a whole number; expected 0 (all cores) or a positive count\n", r[1]);
+  }
 }

@@ -113,6 +113,7 @@ public final class DeriveCommand extends HbpCommand {
 
   private void adHoc(PrintWriter w) throws Exception {
     if (wrt == null) throw new UserError("-e needs --wrt NAME");
+    if (module != null) throw new UserError("--module belongs to a spec file (hbp derive SPEC.hbp --module NAME), not to -e EXPR");
     if (order != 1 && order != 2) throw new UserError("--order must be 1 or 2, not " + order);
     Dsl.Scope scope = new Dsl.Scope();
     for (String v : vars) {
@@ -120,6 +121,7 @@ public final class DeriveCommand extends HbpCommand {
       if (c <= 0) throw new UserError("--var expects NAME:TYPE (e.g. X:matrix(n,n)), not '" + v + "'");
       String name = v.substring(0, c).trim();
       if (!name.matches("[A-Za-z_][A-Za-z_0-9]*")) throw new UserError("--var: '" + name + "' is not a valid name");
+      if (scope.vars().containsKey(name)) throw new UserError("--var " + name + " is declared twice; declare each variable once");
       scope.add(new Expr.Var(name, Dsl.parseType(v.substring(c + 1), "--var " + name), Expr.Role.FREE));
     }
     Expr.Var x = scope.vars().get(wrt);

@@ -378,6 +378,15 @@ class CliTest {
   }
 
   @Test
+  void aVariableDeclaredTwiceAndAModuleOfAnExpressionAreRefused() {
+    // a spec file refuses a variable declared twice; -e refused it not and took the last type
+    assertInputError(hbp("derive", "-e", "sum(x)", "--var", "x:vector(n)", "--var", "x:vector(m)", "--wrt", "x"),
+        "--var x is declared twice; declare each variable once");
+    assertInputError(hbp("derive", "-e", "sum(x)", "--var", "x:vector(n)", "--wrt", "x", "--module", "foo"),
+        "--module belongs to a spec file (hbp derive SPEC.hbp --module NAME), not to -e EXPR");
+  }
+
+  @Test
   void integerArraysAreRejected() throws IOException {
     Path x = npy("xi.npy", NdArray.of(new double[] {0, 1, 2, 3}, DType.INT64, 4));
     Path a = npy("A.npy", NdArray.of(random(new Random(17), 16), 4, 4));

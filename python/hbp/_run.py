@@ -86,13 +86,27 @@ def _command():
     return [_java(), "-jar", str(jar_path())]
 
 
-def _run(args):
+# What the files this package writes into its temporary folder hold, for hbp's messages about them.
+_TEMPORARY_FILES = {"model.onnx (imported)": "the model (as exported to ONNX)", "model.onnx": "the model (as exported to ONNX)",
+                    "batch.npz": "the batch (x, y)", "vectors.npz": "the directions (vectors)"}
+
+
+def _run(args, folder=None):
     cmd = _command() + [str(a) for a in args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         message = proc.stderr.strip() or proc.stdout.strip() or f"hbp exited with status {proc.returncode}"
-        raise HbpError(message)
+        raise HbpError(_readable(message, folder))
     return proc.stdout
+
+
+def _readable(message, folder):
+    """hbp's message with the paths of this package's temporary files named by what they hold."""
+    if folder is None:
+        return message
+    for name, what in _TEMPORARY_FILES.items():
+        message = message.replace(str(Path(folder) / name), what)
+    return message
 
 
 def _check(curvature, model):
@@ -182,12 +196,16 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
             raise HbpError(f"vectors: every parameter needs the same number V of directions, got {sorted(count)}")
         v_count = count.pop()
         params = dict(model.named_parameters())
+        for n, t in vectors.items():
+            if tuple(t.shape[1:]) != tuple(params[n].shape):
+                raise HbpError(f"vectors['{n}'] has shape {list(t.shape)}; expected [V, {', '.join(map(str, params[n].shape))}]"
+                               f" (V directions of {n}, shaped as the parameter)")
         # hbp takes directions for every parameter: zeros where none were given (their products are dropped)
         arrays = {n: (vectors[n] if n in vectors else torch.zeros(v_count, *params[n].shape, dtype=_dtype(model, x)))
                   .detach().cpu().numpy() for n in names}
         np.savez(v, **arrays)
         out = folder / "out.npz"
-        _run(args + ["--vectors", v, "--out", out])
+        _run(args + ["--vectors", v, "--out", out], folder)
         shapes = {n: ((v_count,), params[n].shape) for n in names}
         return _read(out, _dtype(model, x), [n for n in names if n in vectors], shapes)
 
@@ -201,7 +219,7 @@ def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=N
         folder = Path(tmp)
         args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder)
         out = folder / "dense.npz"
-        _run(args + ["--dense", out])
+        _run(args + ["--dense", out], folder)
         return _read(out, _dtype(model, x), names)
 
 
@@ -220,6 +238,6 @@ def newton_step(model, loss, x, y, curvature="ggn", strategy="exact", damping=1e
         out = folder / "step.npz"
         extra = (["--cg-tol", cg_tol] if cg_tol is not None else []) + \
             (["--cg-maxiter", cg_maxiter] if cg_maxiter is not None else [])
-        _run(args + ["--solve", damping, "--out", out] + extra)
+        _run(args + ["--solve", damping, "--out", out] + extra, folder)
         params = dict(model.named_parameters())
         return _read(out, _dtype(model, x), names, {n: ((), params[n].shape) for n in names})

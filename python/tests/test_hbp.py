@@ -303,6 +303,22 @@ class Errors(unittest.TestCase):
             hbp.dense_blocks(model, "no-such-loss", x, y)
         self.assertIn("no-such-loss", str(e.exception))
 
+    def test_an_unknown_loss_is_named_without_temporary_paths(self):
+        model, (x, y) = mlp(), batch()
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.dense_blocks(model, "fisherloss", x, y)
+        self.assertIn("the model (as exported to ONNX)", str(e.exception))
+        self.assertNotIn("hbp-", str(e.exception))
+        self.assertNotIn(".onnx (imported)", str(e.exception))
+
+    def test_directions_of_the_wrong_shape_name_the_parameter_and_its_shape(self):
+        model, (x, y) = mlp(), batch()
+        w = dict(model.named_parameters())["0.weight"]
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.curvature(model, "crossentropy", x, y, vectors={"0.weight": torch.zeros(2, w.shape[0] + 1, w.shape[1])})
+        self.assertEqual(str(e.exception), f"vectors['0.weight'] has shape [2, {w.shape[0] + 1}, {w.shape[1]}]; expected "
+                         f"[V, {w.shape[0]}, {w.shape[1]}] (V directions of 0.weight, shaped as the parameter)")
+
     def test_unknown_parameter_in_vectors(self):
         model, (x, y) = mlp(), batch()
         with self.assertRaises(hbp.HbpError) as e:

@@ -104,7 +104,7 @@ public final class ArrayBinding {
       return s;
     }
     for (int[] acc : accepted) if (Arrays.equals(acc, s)) return new int[] {1, 1};
-    String expected = t.isScalar() ? "[] or [1]" : t.isColumn() ? "[" + t.rows() + "]" : show(t);
+    String expected = t.isScalar() ? "[] or [1]" : t.isColumn() ? "[" + t.rows() + "] or [" + t.rows() + ", 1]" : show(t);
     throw new UserError(where + ": array '" + v.name() + "' has shape " + show(s) + " but " + v.name() + " is "
         + t + ", so " + expected + " was expected");
   }

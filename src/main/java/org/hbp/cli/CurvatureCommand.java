@@ -11,6 +11,7 @@ import java.util.Set;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
@@ -120,6 +121,8 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Mixin ComputeOptions compute;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
     blocks = blockChoice.rowGroups();
@@ -133,6 +136,8 @@ public final class CurvatureCommand extends HbpCommand {
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, scope, strat);
     boolean wholeNet = wholeNetwork();
+    new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
+        .input("--vectors", vectors).output("--dense", dense).output("--out", out).check();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();
 

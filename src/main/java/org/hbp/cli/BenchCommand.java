@@ -276,7 +276,7 @@ public final class BenchCommand extends HbpCommand {
       bar.close();
     }
     if (out != null)
-      AtomicFiles.writeString(out, String.format(Locale.ROOT, "{%n  \"backend\": \"%s\", \"cores\": %d,%n  \"gemm\": %s%n}%n", be.name(),
+      AtomicFiles.writeString(out, overwrite.existing(), String.format(Locale.ROOT, "{%n  \"backend\": \"%s\", \"cores\": %d,%n  \"gemm\": %s%n}%n", be.name(),
           Runtime.getRuntime().availableProcessors(), GemmThroughput.json(rows)));
     return 0;
   }
@@ -567,6 +567,6 @@ public final class BenchCommand extends HbpCommand {
           r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, i + 1 < results.size() ? "," : ""));
     }
     sb.append("  ]\n}\n");
-    AtomicFiles.writeString(file, sb.toString());
+    AtomicFiles.writeString(file, overwrite.existing(), sb.toString());
   }
 }

@@ -143,7 +143,7 @@ public final class DeriveCommand extends HbpCommand {
     String what = order == 1 ? "jacobian" : "hessian";
     String rows = (order == 1 ? f.shape().numel() : x.shape().numel()).toString(), cols = x.shape().numel().toString();
     NdArray value = (!at.isEmpty() || out != null) ? evaluate(f, x, d, scope) : null;
-    if (value != null && out != null) Npy.write(out, value); // its errors name --out: "cannot write FILE: ..."
+    if (value != null && out != null) Npy.write(out, overwrite.existing(), value); // its errors name --out: "cannot write FILE: ..."
     switch (format) {
       case LATEX -> w.println(LatexPrinter.latex(d));
       case JSON -> {

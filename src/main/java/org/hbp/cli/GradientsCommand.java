@@ -96,9 +96,9 @@ public final class GradientsCommand extends HbpCommand {
       }
     }
     Files.createDirectories(out);
-    Npz.write(out.resolve(FILES[0]), grads);
-    Npz.write(out.resolve(FILES[1]), norms);
-    Npz.write(out.resolve(FILES[2]), variances);
+    Npz.write(out.resolve(FILES[0]), overwrite.existing(), grads);
+    Npz.write(out.resolve(FILES[1]), overwrite.existing(), norms);
+    Npz.write(out.resolve(FILES[2]), overwrite.existing(), variances);
     w.println("wrote " + out.resolve(FILES[0]) + ", " + FILES[1] + ", " + FILES[2]);
     w.flush();
     return 0;

@@ -62,13 +62,13 @@ public final class ImportCommand extends HbpCommand {
     PrintWriter w = out();
     if (out == null) w.print(text);
     else {
-      AtomicFiles.writeString(out, text);
+      AtomicFiles.writeString(out, overwrite.existing(), text);
       w.println("wrote " + out + " (" + net.layers().size() + " layers)");
     }
     if (paramsOut != null) {
       Map<String, NdArray> params = new java.util.LinkedHashMap<>(net.parameters());
       params.putAll(net.data()); // the running statistics of batch normalisation: data values that --params reads back
-      Npz.write(paramsOut, params); // atomic
+      Npz.write(paramsOut, overwrite.existing(), params); // atomic
       w.println("wrote " + paramsOut + " (" + net.parameters().size() + " parameters" + (net.data().isEmpty() ? "" : ", " + net.data().size()
           + " data values") + ")");
     }

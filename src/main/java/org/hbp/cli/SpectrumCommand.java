@@ -176,7 +176,7 @@ public final class SpectrumCommand extends HbpCommand {
     header.put("samples", x.samples());
     header.put("loss", pass.loss());
     header.put("seed", seed);
-    run.write(out, header);
+    run.write(out, header, overwrite.existing());
     w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
     w.flush();
     return 0;

@@ -113,7 +113,7 @@ gemm() {
   [ "$small" = 1 ] && sizes=64,128 reps=3
   for b in blas-f32 blas-f64; do
     part "gemm $b" gemm.txt "$java" -jar "$jar" bench --gemm-sizes "$sizes" --gemm clblast,kernels --backend "$b" --device opencl \
-      --warmup 2 --repeat "$reps" --out "$out/gemm-opencl-${b#blas-}.json"
+      --warmup 2 --repeat "$reps" --out "$out/gemm-opencl-${b#blas-}.json" --overwrite
   done
 }
 
@@ -126,9 +126,9 @@ bench() {
     local dev="${r%%:*}" impl="${r#*:}" tag="${r%%:*}" gemm=()
     [ -n "$impl" ] && gemm=(--gemm "$impl") tag="$dev-$impl"
     part "bench fc $tag" bench.txt "$java" -jar "$jar" bench --net networks/fc.hbp "${fc[@]}" --backend blas-f32 --device "$dev" "${gemm[@]}" \
-      --strategies exact,kfra,bda --directions 1 --out "$out/bench-fc-$tag-f32.json"
+      --strategies exact,kfra,bda --directions 1 --out "$out/bench-fc-$tag-f32.json" --overwrite
     part "bench c4d3 $tag" bench.txt "$java" -jar "$jar" bench --net networks/c4d3.hbp "${c4d3[@]}" --backend blas-f32 --device "$dev" \
-      "${gemm[@]}" --strategies exact,kfra,bda --directions 1 --out "$out/bench-c4d3-$tag-f32.json"
+      "${gemm[@]}" --strategies exact,kfra,bda --directions 1 --out "$out/bench-c4d3-$tag-f32.json" --overwrite
   done
 }
 

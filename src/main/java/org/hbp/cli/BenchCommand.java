@@ -25,6 +25,7 @@ import org.hbp.backend.blas.BlasBackend;
 import org.hbp.backend.host.PooledBackend;
 import org.hbp.backend.opencl.OpenClBackend;
 import org.hbp.io.AtomicFiles;
+import org.hbp.io.CommandFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.KfacOptions;
@@ -118,6 +119,8 @@ public final class BenchCommand extends HbpCommand {
 
   @Mixin MemoryLimitOption memoryLimit;
 
+  @Mixin OverwriteOption overwrite;
+
   @Option(names = "--torch", description = "Also time the same network in PyTorch (needs python3 with torch): its gradient pass and, "
       + "for ggn and hessian, its exact products of all blocks per number of directions, and check its loss, gradients and products against hbp's.")
   boolean torch;
@@ -199,6 +202,7 @@ public final class BenchCommand extends HbpCommand {
       if (!BenchToolbox.DIAGONALS.contains(d)) throw new UserError("--diagonals: expected exact, mc or hessian, not '" + d + "'");
     for (int d : directions) if (d < 1) throw new UserError("--directions must be >= 1, not " + d);
     boolean layerBlocks = BenchToolbox.layerBlocksAsked(blockUnits, strategies);
+    new CommandFiles(overwrite.overwrite).input("--net", net).output("--out", out).check();
     PrintWriter w = out();
     Backend be = compute.backend(backend);
     if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);
@@ -272,7 +276,7 @@ public final class BenchCommand extends HbpCommand {
       bar.close();
     }
     if (out != null)
-      AtomicFiles.writeString(out, String.format(Locale.ROOT, "{%n  \"backend\": \"%s\", \"cores\": %d,%n  \"gemm\": %s%n}%n", be.name(),
+      AtomicFiles.writeString(out, overwrite.existing(), String.format(Locale.ROOT, "{%n  \"backend\": \"%s\", \"cores\": %d,%n  \"gemm\": %s%n}%n", be.name(),
           Runtime.getRuntime().availableProcessors(), GemmThroughput.json(rows)));
     return 0;
   }
@@ -563,6 +567,6 @@ public final class BenchCommand extends HbpCommand {
           r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, i + 1 < results.size() ? "," : ""));
     }
     sb.append("  ]\n}\n");
-    AtomicFiles.writeString(file, sb.toString());
+    AtomicFiles.writeString(file, overwrite.existing(), sb.toString());
   }
 }

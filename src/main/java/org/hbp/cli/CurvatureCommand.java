@@ -11,6 +11,7 @@ import java.util.Set;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
@@ -120,6 +121,8 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Mixin ComputeOptions compute;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
     blocks = blockChoice.rowGroups();
@@ -133,6 +136,8 @@ public final class CurvatureCommand extends HbpCommand {
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, scope, strat);
     boolean wholeNet = wholeNetwork();
+    new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
+        .input("--vectors", vectors).output("--dense", dense).output("--out", out).check();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();
 
@@ -179,7 +184,7 @@ public final class CurvatureCommand extends HbpCommand {
       for (String name : network.parameterNames())
         result.put(outName(onnxNames, name, vectorArrays), layout.toTorch(name, products.get(name), false));
       w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
-      Npz.write(out, result);
+      Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
       w.flush();
       return 0;
@@ -193,14 +198,14 @@ public final class CurvatureCommand extends HbpCommand {
       };
       w.println(DiagonalMode.describe(diagonal, kfac.mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
       for (String name : network.parameterNames()) result.put(TorchLayout.arrayName(name, Set.of()), layout.toTorch(name, diag.get(name), true));
-      Npz.write(out, result);
+      Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
       w.flush();
       return 0;
     }
     Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit, this::notice);
     if (blockChoice.layer()) {
-      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, onnxNames);
+      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, onnxNames, overwrite.existing());
       if (vectors != null) runs.products(directions, vectorArrays, out);
       else if (dense != null) runs.dense(dense, limit);
       else runs.solve(pass, solve, new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), out);
@@ -216,7 +221,7 @@ public final class CurvatureCommand extends HbpCommand {
         w.printf("  %s: %d products in %.2f s%n", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
         w.flush();
       }
-      Npz.write(out, result);
+      Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
     } else if (dense != null) {
       List<String> names = network.parameterNames();
@@ -228,7 +233,7 @@ public final class CurvatureCommand extends HbpCommand {
         w.printf("  [%d/%d] %s: %d x %d block in %.2f s%n", i + 1, names.size(), name, n, n, (System.nanoTime() - t0) / 1e9);
         w.flush();
       }
-      Npz.write(dense, result);
+      Npz.write(dense, overwrite.existing(), result);
       w.println("wrote " + dense);
     } else {
       ConjugateGradient.Settings s = new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter);
@@ -239,7 +244,7 @@ public final class CurvatureCommand extends HbpCommand {
           result.put(onnxNames == null ? name : onnxNames.name(name), layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
           w.printf("  %s: closed form%s%n", name, strat.isKroneckerFactored() ? " in the eigenbasis of the Kronecker factors" : ", v / (d + lambda)");
         }
-        Npz.write(out, result);
+        Npz.write(out, overwrite.existing(), result);
         w.println("wrote " + out);
         w.flush();
         return 0;
@@ -250,7 +255,7 @@ public final class CurvatureCommand extends HbpCommand {
         w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
             r.converged() ? "" : ", not converged");
       }
-      Npz.write(out, result);
+      Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
     }
     w.flush();

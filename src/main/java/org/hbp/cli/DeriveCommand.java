@@ -21,12 +21,14 @@ import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npy;
 import org.hbp.verify.ArrayBinding;
 import org.hbp.verify.Evaluator;
 import org.hbp.verify.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -69,6 +71,8 @@ public final class DeriveCommand extends HbpCommand {
 
   @Option(names = "--out", paramLabel = "FILE.npy", description = "Write the evaluated derivative here (float64; needs --at for every variable).")
   Path out;
+
+  @Mixin OverwriteOption overwrite;
 
   @Override
   public Integer call() throws Exception {
@@ -114,6 +118,12 @@ public final class DeriveCommand extends HbpCommand {
   private void adHoc(PrintWriter w) throws Exception {
     if (wrt == null) throw new UserError("-e needs --wrt NAME");
     if (module != null) throw new UserError("--module belongs to a spec file (hbp derive SPEC.hbp --module NAME), not to -e EXPR");
+    CommandFiles files = new CommandFiles(overwrite.overwrite);
+    for (String a : at) {
+      int eq = a.indexOf('=');
+      if (eq > 0) files.input("--at " + a.substring(0, eq), Path.of(a.substring(eq + 1)));
+    }
+    files.output("--out", out).check();
     if (order != 1 && order != 2) throw new UserError("--order must be 1 or 2, not " + order);
     Dsl.Scope scope = new Dsl.Scope();
     for (String v : vars) {
@@ -135,7 +145,7 @@ public final class DeriveCommand extends HbpCommand {
     String what = order == 1 ? "jacobian" : "hessian";
     String rows = (order == 1 ? f.shape().numel() : x.shape().numel()).toString(), cols = x.shape().numel().toString();
     NdArray value = (!at.isEmpty() || out != null) ? evaluate(f, x, d, scope) : null;
-    if (value != null && out != null) Npy.write(out, value); // its errors name --out: "cannot write FILE: ..."
+    if (value != null && out != null) Npy.write(out, overwrite.existing(), value); // its errors name --out: "cannot write FILE: ..."
     switch (format) {
       case LATEX -> w.println(LatexPrinter.latex(d));
       case JSON -> {

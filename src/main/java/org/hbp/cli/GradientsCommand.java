@@ -5,9 +5,11 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.backend.Batch;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Network;
@@ -54,9 +56,13 @@ public final class GradientsCommand extends HbpCommand {
 
   @Mixin ComputeOptions compute;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
     if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError("--out " + out + " is a file; give a folder");
+    new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
+        .outputsIn("--out", out, List.of(FILES)).check();
     PrintWriter w = out();
     NetworkSpec spec = networkOptions.load();
     Network network = compute.network(spec, backend);
@@ -90,9 +96,9 @@ public final class GradientsCommand extends HbpCommand {
       }
     }
     Files.createDirectories(out);
-    Npz.write(out.resolve(FILES[0]), grads);
-    Npz.write(out.resolve(FILES[1]), norms);
-    Npz.write(out.resolve(FILES[2]), variances);
+    Npz.write(out.resolve(FILES[0]), overwrite.existing(), grads);
+    Npz.write(out.resolve(FILES[1]), overwrite.existing(), norms);
+    Npz.write(out.resolve(FILES[2]), overwrite.existing(), variances);
     w.println("wrote " + out.resolve(FILES[0]) + ", " + FILES[1] + ", " + FILES[2]);
     w.flush();
     return 0;

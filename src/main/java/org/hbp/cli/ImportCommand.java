@@ -1,7 +1,6 @@
 package org.hbp.cli;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,11 +8,13 @@ import java.util.List;
 import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.io.AtomicFiles;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.onnx.ImportedNetwork;
 import org.hbp.onnx.NetworkText;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -50,26 +51,24 @@ public final class ImportCommand extends HbpCommand {
   @Option(names = "--params-out", paramLabel = "P.npz", description = "Write the parameters (the initializers) here.")
   Path paramsOut;
 
-  @Option(names = "--overwrite", description = "Replace existing --out / --params-out files (else they are an error).")
-  boolean overwrite;
+  @Mixin OverwriteOption overwrite;
 
   @Override
   public Integer call() throws Exception {
-    for (Path p : new Path[] {out, paramsOut})
-      if (p != null && Files.exists(p) && !overwrite) throw new UserError(p + " already exists; choose another file, remove it, or pass --overwrite");
+    new CommandFiles(overwrite.overwrite).input("MODEL.onnx", model).output("--out", out).output("--params-out", paramsOut).check();
     ImportedNetwork net = NetworkFileOptions.importOnnx(model, loss, maps, constants, buffers);
     NetworkFileOptions.resolve(net, NetworkFileOptions.moduleDirs(specDirs)); // the shapes check out
     String text = NetworkText.of(net);
     PrintWriter w = out();
     if (out == null) w.print(text);
     else {
-      AtomicFiles.writeString(out, text);
+      AtomicFiles.writeString(out, overwrite.existing(), text);
       w.println("wrote " + out + " (" + net.layers().size() + " layers)");
     }
     if (paramsOut != null) {
       Map<String, NdArray> params = new java.util.LinkedHashMap<>(net.parameters());
       params.putAll(net.data()); // the running statistics of batch normalisation: data values that --params reads back
-      Npz.write(paramsOut, params); // atomic
+      Npz.write(paramsOut, overwrite.existing(), params); // atomic
       w.println("wrote " + paramsOut + " (" + net.parameters().size() + " parameters" + (net.data().isEmpty() ? "" : ", " + net.data().size()
           + " data values") + ")");
     }

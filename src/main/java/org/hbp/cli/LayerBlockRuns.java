@@ -9,6 +9,7 @@ import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.io.AtomicFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
@@ -38,13 +39,16 @@ final class LayerBlockRuns {
   private final Curvature c;
   private final PrintWriter w;
   private final InitializerNames onnx;
+  private final AtomicFiles.Existing existing;
 
-  LayerBlockRuns(Network net, TorchLayout layout, Curvature c, PrintWriter w, InitializerNames onnx) {
+  /** {@code existing}: what the writes do with a file at the output path (replace it, or keep it and fail). */
+  LayerBlockRuns(Network net, TorchLayout layout, Curvature c, PrintWriter w, InitializerNames onnx, AtomicFiles.Existing existing) {
     this.net = net;
     this.layout = layout;
     this.c = c;
     this.w = w;
     this.onnx = onnx;
+    this.existing = existing;
     w.printf("curvature %s, strategy %s, one joint block per layer (--blocks layer)%n", c.kind().label(), c.strategy().label());
   }
 
@@ -70,7 +74,7 @@ final class LayerBlockRuns {
       w.printf("  %s: %d products in %.2f s%n", String.join(",", group), v.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
       w.flush();
     }
-    Npz.write(out, result);
+    Npz.write(out, existing, result);
     w.println("wrote " + out);
   }
 
@@ -97,7 +101,7 @@ final class LayerBlockRuns {
           r.converged() ? "" : ", not converged");
       w.flush();
     }
-    Npz.write(out, result);
+    Npz.write(out, existing, result);
     w.println("wrote " + out);
   }
 
@@ -116,7 +120,7 @@ final class LayerBlockRuns {
           (System.nanoTime() - t0) / 1e9);
       w.flush();
     }
-    Npz.write(out, result);
+    Npz.write(out, existing, result);
     w.println("wrote " + out);
   }
 }

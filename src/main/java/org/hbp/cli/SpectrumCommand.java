@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.backend.Batch;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Curvature;
@@ -80,8 +81,7 @@ public final class SpectrumCommand extends HbpCommand {
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for spectrum.json and the other outputs (created if needed).")
   Path out;
 
-  @Option(names = "--overwrite", description = "Replace outputs of an earlier run in --out (else such files are an error).")
-  boolean overwrite;
+  @Mixin OverwriteOption overwrite;
 
   @Option(names = "--max-iterations", defaultValue = "100", paramLabel = "M", description = "Lanczos: most products per block (default: ${DEFAULT-VALUE}).")
   int maxIterations;
@@ -144,7 +144,8 @@ public final class SpectrumCommand extends HbpCommand {
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     SpectrumScope sc = SpectrumScope.parse(scope, network.parameterNames());
     List<String> outputs = outputFiles(sc.names(network));
-    refuseOverwrite(outputs);
+    new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
+        .outputsIn("--out", out, outputs).check();
     w.print(NetworkResolver.describe(net));
     int widest = Math.max(trace ? directions : 1, density ? starts : 1);
     MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, MemoryEstimate.Output.VECTORS, widest, limit);
@@ -175,7 +176,7 @@ public final class SpectrumCommand extends HbpCommand {
     header.put("samples", x.samples());
     header.put("loss", pass.loss());
     header.put("seed", seed);
-    run.write(out, header);
+    run.write(out, header, overwrite.existing());
     w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
     w.flush();
     return 0;
@@ -202,13 +203,6 @@ public final class SpectrumCommand extends HbpCommand {
     if (trace) files.add(DIAGONAL);
     if (density) for (String n : names) files.add(plotName(n));
     return files;
-  }
-
-  private void refuseOverwrite(List<String> files) {
-    if (overwrite) return;
-    List<String> existing = files.stream().filter(f -> Files.exists(out.resolve(f))).toList();
-    if (!existing.isEmpty())
-      throw new UserError(out + " already holds " + String.join(", ", existing) + " of an earlier run; choose another --out, remove them, or pass --overwrite");
   }
 
   private SpectrumRun.Settings settings(long limit) {

@@ -147,15 +147,18 @@ final class SpectrumRun {
     return Arrays.stream(values).mapToObj(v -> String.format(Locale.ROOT, "%.6g", v)).toList().toString();
   }
 
-  /** Writes spectrum.json (with {@code header} first), the arrays and the plots into {@code dir}, each file atomically. */
-  void write(Path dir, Map<String, Object> header) throws IOException {
+  /**
+   * Writes spectrum.json (with {@code header} first), the arrays and the plots into {@code dir}, each file atomically, an existing
+   * file replaced or kept as {@code existing} says.
+   */
+  void write(Path dir, Map<String, Object> header, AtomicFiles.Existing existing) throws IOException {
     Map<String, Object> json = new LinkedHashMap<>(header);
     json.put("blocks", results);
-    AtomicFiles.writeString(dir.resolve(SpectrumCommand.JSON), JSON.writeValueAsString(json) + "\n");
-    if (!eigenvectors.isEmpty()) Npz.write(dir.resolve(SpectrumCommand.EIGENVECTORS), eigenvectors);
-    if (!diagonals.isEmpty()) Npz.write(dir.resolve(SpectrumCommand.DIAGONAL), diagonals);
+    AtomicFiles.writeString(dir.resolve(SpectrumCommand.JSON), existing, JSON.writeValueAsString(json) + "\n");
+    if (!eigenvectors.isEmpty()) Npz.write(dir.resolve(SpectrumCommand.EIGENVECTORS), existing, eigenvectors);
+    if (!diagonals.isEmpty()) Npz.write(dir.resolve(SpectrumCommand.DIAGONAL), existing, diagonals);
     for (Map.Entry<String, SpectralDensity.Density> e : densities.entrySet()) {
-      DensityPlot.write(dir.resolve(SpectrumCommand.plotName(e.getKey())), e.getValue().grid(), e.getValue().density(),
+      DensityPlot.write(dir.resolve(SpectrumCommand.plotName(e.getKey())), existing, e.getValue().grid(), e.getValue().density(),
           "Spectral density of " + e.getKey());
     }
   }

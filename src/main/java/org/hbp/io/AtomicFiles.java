@@ -35,6 +35,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * atomic, so a reader always sees one complete version (the last one renamed), never a mixture;
  * no lock is needed for that.
  *
+ * <p><b>Existing files.</b> {@link Existing#REPLACE} (the default) renames over a file at the
+ * target. {@link Existing#KEEP} publishes the temporary only where no file is there at that very
+ * moment: by a hard link ({@code link(2)} fails if the name exists, atomically, so of two runs
+ * meeting at one new path the second is refused instead of replacing the first one's file), or,
+ * on a file system without hard links, by a rename after a last check.
+ *
  * <p><b>Errors</b> are {@link IOException}s whose message names the target as the caller gave it
  * (never the hidden temporary) and says what happened, e.g.
  * {@code cannot write out.npy: No space left on device}.
@@ -42,6 +48,14 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class AtomicFiles {
     /** The most symbolic links followed from the target (Linux's own limit is 40). */
     static final int MAX_LINKS = 40;
+
+    /** What a write does with a file that exists at the target. */
+    public enum Existing {
+        /** Replace it atomically. */
+        REPLACE,
+        /** Keep it: the write fails, naming the target, and writes nothing. */
+        KEEP
+    }
 
     /** Produces the file's content. */
     @FunctionalInterface
@@ -52,20 +66,32 @@ public final class AtomicFiles {
     private AtomicFiles() {
     }
 
-    /** Writes UTF-8 text atomically. */
+    /** Writes UTF-8 text atomically, replacing an existing file. */
     public static void writeString(Path target, String text) throws IOException {
+        writeString(target, Existing.REPLACE, text);
+    }
+
+    /** Writes UTF-8 text atomically; an existing file at the target is replaced or kept as {@code existing} says. */
+    public static void writeString(Path target, Existing existing, String text) throws IOException {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-        write(target, out -> out.write(bytes));
+        write(target, existing, out -> out.write(bytes));
+    }
+
+    /** {@link #write(Path, Existing, Writer)} replacing an existing file. */
+    public static void write(Path target, Writer writer) throws IOException {
+        write(target, Existing.REPLACE, writer);
     }
 
     /**
      * Writes the content produced by {@code writer} atomically to {@code target} (or, if it is a
      * symbolic link, to the file it points to).
      *
+     * @param existing what to do with a file at the target: replace it, or keep it and fail
      * @throws IOException naming {@code target} if it is a directory, special file or link loop,
-     *     if its directory is missing, or if writing fails; the target is then unchanged
+     *     if its directory is missing, if {@code existing} is KEEP and a file is there when the
+     *     new one would be published, or if writing fails; the target is then unchanged
      */
-    public static void write(Path target, Writer writer) throws IOException {
+    public static void write(Path target, Existing existing, Writer writer) throws IOException {
         Path resolved = resolveTarget(target);
         Path tmp;
         try {
@@ -81,7 +107,14 @@ public final class AtomicFiles {
                 out.flush();
                 channel.force(true);
             }
-            Files.move(tmp, resolved, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            if (existing == Existing.REPLACE) {
+                Files.move(tmp, resolved, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                publishNew(target, resolved, tmp);
+            }
+        } catch (KeptException e) {
+            deleteQuietly(tmp, e);
+            throw new IOException(e.getMessage());
         } catch (IOException e) {
             deleteQuietly(tmp, e);
             throw failure(target, resolved, e, tmp);
@@ -130,6 +163,44 @@ public final class AtomicFiles {
                 return p;
             }
         }
+    }
+
+    /** The target existed at publishing time with {@link Existing#KEEP}: its message is final. */
+    private static final class KeptException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        KeptException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Gives the finished temporary the name {@code resolved} only if nothing has that name now:
+     * by a hard link (atomic: {@code link(2)} fails on an existing name), then removes the
+     * temporary's own name; on a file system without hard links, by a rename after a last check.
+     */
+    private static void publishNew(Path target, Path resolved, Path tmp) throws IOException {
+        try {
+            Files.createLink(resolved, tmp);
+        } catch (FileAlreadyExistsException e) {
+            throw kept(target, resolved);
+        } catch (UnsupportedOperationException | FileSystemException e) {
+            if (e instanceof FileSystemException && Files.exists(resolved, LinkOption.NOFOLLOW_LINKS)) throw kept(target, resolved);
+            // no hard links here (e.g. FAT, some network file systems): the rename after a last look
+            if (Files.exists(resolved, LinkOption.NOFOLLOW_LINKS)) throw kept(target, resolved);
+            Files.move(tmp, resolved, StandardCopyOption.ATOMIC_MOVE);
+            return;
+        }
+        try {
+            Files.delete(tmp); // the file is published under its name; the temporary name goes
+        } catch (IOException e) {
+            // a hidden .tmp name left beside the published file; a later run's cleanup or the user removes it
+        }
+    }
+
+    private static KeptException kept(Path target, Path resolved) {
+        return new KeptException("cannot write " + describe(target, resolved) + ": a file appeared there during the run (another run "
+                + "writing the same output?); it is kept and this result is not written: run again with another output, or with --overwrite");
     }
 
     /** Checks that the directory a new file {@code p} would go into exists. */

@@ -435,7 +435,12 @@ public final class Npy {
      * existing {@code file} is unchanged.
      */
     public static void write(Path file, NdArray array) throws IOException {
-        AtomicFiles.write(file, out -> write(out, array));
+        write(file, AtomicFiles.Existing.REPLACE, array);
+    }
+
+    /** As {@link #write(Path, NdArray)}, an existing file replaced or kept as {@code existing} says ({@link AtomicFiles#write}). */
+    public static void write(Path file, AtomicFiles.Existing existing, NdArray array) throws IOException {
+        AtomicFiles.write(file, existing, out -> write(out, array));
     }
 
     /** Writes {@code array} as {@code .npy} bytes to {@code out} (not closed, not flushed). */

@@ -130,15 +130,20 @@ public final class Npz {
      * @throws IllegalArgumentException if a name is empty
      */
     public static void write(Path file, Map<String, NdArray> arrays) throws IOException {
-        write(file, arrays, false);
+        write(file, AtomicFiles.Existing.REPLACE, arrays);
+    }
+
+    /** As {@link #write(Path, Map)}, an existing file replaced or kept as {@code existing} says ({@link AtomicFiles#write}). */
+    public static void write(Path file, AtomicFiles.Existing existing, Map<String, NdArray> arrays) throws IOException {
+        write(file, arrays, false, existing);
     }
 
     /** As {@link #write(Path, Map)} but deflating the entries, like {@code numpy.savez_compressed}. */
     public static void writeCompressed(Path file, Map<String, NdArray> arrays) throws IOException {
-        write(file, arrays, true);
+        write(file, arrays, true, AtomicFiles.Existing.REPLACE);
     }
 
-    private static void write(Path file, Map<String, NdArray> arrays, boolean compressed) throws IOException {
+    private static void write(Path file, Map<String, NdArray> arrays, boolean compressed, AtomicFiles.Existing existing) throws IOException {
         for (Map.Entry<String, NdArray> e : arrays.entrySet()) {
             if (e.getKey() == null || e.getKey().isEmpty()) {
                 throw new IllegalArgumentException(file + ": array names must be non-empty");
@@ -147,7 +152,7 @@ public final class Npz {
                 throw new IllegalArgumentException(file + ": array '" + e.getKey() + "' is null");
             }
         }
-        AtomicFiles.write(file, out -> {
+        AtomicFiles.write(file, existing, out -> {
             ZipOutputStream zip = new ZipOutputStream(out);
             for (Map.Entry<String, NdArray> e : arrays.entrySet()) {
                 ByteArrayOutputStream bytes = new ByteArrayOutputStream();

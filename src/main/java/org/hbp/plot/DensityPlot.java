@@ -53,9 +53,14 @@ public final class DensityPlot {
     return chart;
   }
 
-  /** Writes the chart of {@code density} over {@code grid} to {@code file} as a PNG, atomically. */
+  /** Writes the chart of {@code density} over {@code grid} to {@code file} as a PNG, atomically, replacing an existing file. */
   public static void write(Path file, double[] grid, double[] density, String title) throws IOException {
+    write(file, AtomicFiles.Existing.REPLACE, grid, density, title);
+  }
+
+  /** As {@link #write(Path, double[], double[], String)}, an existing file replaced or kept as {@code existing} says. */
+  public static void write(Path file, AtomicFiles.Existing existing, double[] grid, double[] density, String title) throws IOException {
     byte[] png = TrainingPlots.png(chart(grid, density, title));
-    AtomicFiles.write(file, out -> out.write(png));
+    AtomicFiles.write(file, existing, out -> out.write(png));
   }
 }

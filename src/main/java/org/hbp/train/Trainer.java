@@ -82,6 +82,8 @@ public final class Trainer {
   /**
    * @param progress where the progress bar goes (null: none)
    * @param interactive whether {@code progress} is a terminal (redrawn bar) or a log (lines)
+   * @throws UserError if the data set does not fit the network, or the batch is larger than the
+   *     training set (checked here, before {@link #start} or {@link #resume} touch the run folder)
    */
   public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive) {
     this.net = net;
@@ -93,6 +95,9 @@ public final class Trainer {
     this.interactive = interactive;
     this.layout = new TorchLayout(net);
     checkShapes(net, data.train());
+    // here, before the run folder is made: a refused run leaves nothing behind
+    if (settings.batch() > data.train().size())
+      throw new UserError("--batch " + settings.batch() + " is larger than the training set (" + data.train().size() + " samples)");
   }
 
   /** The data set must fit the network: same number of input entries, as many classes as outputs. */

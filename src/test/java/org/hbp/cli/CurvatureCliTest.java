@@ -113,8 +113,8 @@ class CurvatureCliTest {
     for (String curvature : new String[] {"hessian", "ggn", "pch-abs", "pch-clip"})
       for (String strategy : new String[] {"exact", "kfra", "bda"}) {
         Path cpu = dir.resolve("cpu.npz"), cl = dir.resolve("cl.npz");
-        CliRun a = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cpu.toString()));
-        CliRun b = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cl.toString(), "--device", "opencl"));
+        CliRun a = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cpu.toString(), "--overwrite"));
+        CliRun b = hbp(base("--curvature", curvature, "--strategy", strategy, "--dense", cl.toString(), "--device", "opencl", "--overwrite"));
         a.assertExit(0);
         b.assertExit(0);
         Map<String, NdArray> x = Npz.read(cpu), y = Npz.read(cl);

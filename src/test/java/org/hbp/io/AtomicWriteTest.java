@@ -38,6 +38,33 @@ class AtomicWriteTest {
     }
 
     @Test
+    void keepRefusesAFileThatAppearsDuringTheWriteAndPublishesANewOne() throws IOException {
+        Path target = dir.resolve("out.npz");
+        // another run creates the output while this one is writing: it is kept, this write fails, no temporary stays
+        IOException e = assertThrows(IOException.class, () -> AtomicFiles.write(target, AtomicFiles.Existing.KEEP, out -> {
+            out.write(new byte[1000]);
+            Files.writeString(target, "the other run's");
+        }));
+        assertTrue(e.getMessage().startsWith("cannot write " + target + ": a file appeared there during the run"), e.getMessage());
+        assertTrue(e.getMessage().contains("--overwrite"), e.getMessage());
+        assertEquals("the other run's", Files.readString(target));
+        assertEquals(List.of("out.npz"), names());
+        // through a dangling link, the file it points to: kept the same way
+        Path link = Files.createSymbolicLink(dir.resolve("link.npz"), Path.of("new.npz"));
+        assertThrows(IOException.class, () -> AtomicFiles.write(link, AtomicFiles.Existing.KEEP, out -> Files.writeString(dir.resolve("new.npz"), "x")));
+        assertEquals("x", Files.readString(dir.resolve("new.npz")));
+        Files.delete(dir.resolve("new.npz"));
+        // nothing there: written whole, under its name only, through the link
+        AtomicFiles.writeString(link, AtomicFiles.Existing.KEEP, "mine");
+        assertEquals("mine", Files.readString(dir.resolve("new.npz")));
+        assertTrue(Files.isSymbolicLink(link));
+        assertEquals(List.of("link.npz", "new.npz", "out.npz"), names());
+        // and REPLACE renames over an existing file
+        AtomicFiles.writeString(target, AtomicFiles.Existing.REPLACE, "replaced");
+        assertEquals("replaced", Files.readString(target));
+    }
+
+    @Test
     void failureMidWriteKeepsThePreviousFile() throws IOException {
         Path target = dir.resolve("a.npz");
         Npz.write(target, Map.of("x", NdArray.scalar(1)));

@@ -316,7 +316,7 @@ class OnnxImportErrorsTest {
     withoutData.put("1.var", org.hbp.io.NdArray.of(new double[] {1, 2, 3}, 3));
     org.hbp.io.Npz.write(bare, withoutData);
     assertUserError(hbp(OnnxTorchCheckTest.concat(new String[] {"curvature", "--net", net.toString(), "--params", bare.toString(), "--dense",
-        dir.resolve("c.npz").toString()}, batch)), bare + ": array '1.var' of shape [3] for the data variable 1.var of 4 entries; expected [4]");
+        dir.resolve("c2.npz").toString()}, batch)), bare + ": array '1.var' of shape [3] for the data variable 1.var of 4 entries; expected [4]");
   }
 
   @Test

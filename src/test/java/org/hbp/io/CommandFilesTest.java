@@ -1,0 +1,81 @@
+package org.hbp.io;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.hbp.UserError;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@link CommandFiles}: outputs that are inputs or each other, however spelled, and existing outputs. */
+class CommandFilesTest {
+    @TempDir Path dir;
+
+    private static String refused(CommandFiles f, String... parts) {
+        UserError e = assertThrows(UserError.class, f::check);
+        for (String p : parts) assertTrue(e.getMessage().contains(p), () -> "expected '" + p + "' in: " + e.getMessage());
+        assertTrue(e.getMessage().lines().count() == 1, e.getMessage());
+        return e.getMessage();
+    }
+
+    @Test
+    void anOutputThatIsAnInputIsRefusedHoweverSpelled() throws IOException {
+        Path in = Files.writeString(dir.resolve("p.npz"), "mine");
+        Files.createDirectory(dir.resolve("sub"));
+        Path link = Files.createSymbolicLink(dir.resolve("link.npz"), Path.of("p.npz"));
+        Path linkToLink = Files.createSymbolicLink(dir.resolve("sub/l2.npz"), Path.of("../link.npz"));
+        Path hard = Files.createLink(dir.resolve("hard.npz"), in);
+        Path dirLink = Files.createSymbolicLink(dir.resolve("dl"), dir);
+        for (Path out : List.of(in, dir.resolve("sub/../p.npz"), dir.resolve("./p.npz"), link, linkToLink, hard, dirLink.resolve("p.npz"),
+                Path.of("").toAbsolutePath().relativize(in)))
+            refused(new CommandFiles(true).input("--params", in).output("--dense", out), "--dense " + out, "--params " + in, "destroy that input");
+        // and the other way round: the input through a link, the output plainly
+        refused(new CommandFiles(true).input("--batch", link).output("--out", in), "--out " + in, "--batch " + link);
+        // another file is fine
+        assertDoesNotThrow(() -> new CommandFiles(true).input("--params", in).output("--dense", dir.resolve("q.npz")).check());
+    }
+
+    @Test
+    void twoOutputsOfOneFileAreRefusedAlsoBeforeTheyExist() throws IOException {
+        Files.createDirectory(dir.resolve("sub"));
+        Path a = dir.resolve("net.hbp");
+        refused(new CommandFiles(false).output("--out", a).output("--params-out", dir.resolve("sub/../net.hbp")),
+                "--params-out", "--out " + a, "a file of its own");
+        // a dangling link and the file it would create
+        assertDoesNotThrow(() -> Files.createSymbolicLink(dir.resolve("dangling.npz"), Path.of("new.npz")));
+        refused(new CommandFiles(false).output("--out", dir.resolve("new.npz")).output("--dense", dir.resolve("dangling.npz")),
+                "--dense", "--out");
+        // files in a folder that does not exist yet, spelled two ways
+        refused(new CommandFiles(false).outputsIn("--out", dir.resolve("new/x/.."), List.of("batch_l2.npz"))
+                .outputsIn("--dir", dir.resolve("new"), List.of("batch_l2.npz")), "--dir", "--out");
+    }
+
+    @Test
+    void anExistingOutputIsRefusedUnlessOverwrite() throws IOException {
+        Path out = Files.writeString(dir.resolve("out.npz"), "mine");
+        refused(new CommandFiles(false).output("--out", out), "--out " + out + " already exists", "--overwrite");
+        assertDoesNotThrow(() -> new CommandFiles(true).output("--out", out).check());
+        assertDoesNotThrow(() -> new CommandFiles(false).output("--out", dir.resolve("fresh.npz")).check());
+        // in a folder: one message naming the existing ones
+        Path run = Files.createDirectory(dir.resolve("run"));
+        Files.writeString(run.resolve("b.npz"), "mine");
+        refused(new CommandFiles(false).outputsIn("--out", run, List.of("a.npz", "b.npz")), "--out " + run + " already holds b.npz of an earlier run",
+                "--overwrite");
+        assertDoesNotThrow(() -> new CommandFiles(true).outputsIn("--out", run, List.of("a.npz", "b.npz")).check());
+        assertDoesNotThrow(() -> new CommandFiles(false).outputsIn("--out", dir.resolve("new/deeper"), List.of("a.npz")).check());
+    }
+
+    @Test
+    void anOutputThatCannotBeWrittenIsRefusedBeforeTheWork() throws IOException {
+        Path folder = Files.createDirectory(dir.resolve("folder.npz"));
+        IOException e = assertThrows(IOException.class, () -> new CommandFiles(true).output("--out", folder).check());
+        assertTrue(e.getMessage().contains("is a directory"), e.getMessage());
+        e = assertThrows(IOException.class, () -> new CommandFiles(true).output("--out", dir.resolve("missing/x.npz")).check());
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+    }
+}

@@ -135,6 +135,12 @@ public final class CurvatureCommand extends HbpCommand {
     GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, kfac.mcSamples, sampling);
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, scope, strat);
+    boolean mcDiagonal = "mc".equals(diagonal), sampled = mcDiagonal || strat == Strategy.KFAC || strat == Strategy.DIAG_GGN_MC;
+    OptionScope.of(spec)
+        .onlyWhen(solve != null, "with --solve", "--cg-tol", "--cg-atol", "--cg-maxiter")
+        .onlyWhen(mcDiagonal, "with --diagonal mc", "--sampling")
+        .onlyWhen(sampled, "with --strategy kfac or diag-ggn-mc, or --diagonal mc", "--mc-samples", "--seed")
+        .onlyWhen(strat == Strategy.KFAC, "with --strategy kfac", "--fisher");
     boolean wholeNet = wholeNetwork();
     new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
         .input("--vectors", vectors).output("--dense", dense).output("--out", out).check();

@@ -138,8 +138,23 @@ public final class TrainCommand extends HbpCommand {
   @Option(names = "--no-plots", description = "Do not draw RUN_DIR/plots/*.png at the end.")
   boolean noPlots;
 
+  /** The optimizer settings of another optimizer than the chosen one are refused, not ignored. */
+  private void checkOptionsApply() {
+    String o = "to --optimizer ";
+    OptimizerKind k = optimizer;
+    OptionScope.of(spec)
+        .onlyWhen(k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC, o + "cg-newton and kfac", "--alpha", "--strategy", "--curvature")
+        .onlyWhen(k == OptimizerKind.CG_NEWTON, o + "cg-newton", "--blocks", "--cg-maxiter", "--cg-tol", "--cg-atol")
+        .onlyWhen(k == OptimizerKind.SGD, o + "sgd", "--momentum")
+        .onlyWhen(k == OptimizerKind.ADAM, o + "adam", "--beta1", "--beta2", "--eps")
+        .onlyWhen((k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC) && (strategy == Strategy.KFAC || strategy == Strategy.DIAG_GGN_MC),
+            "with --strategy kfac or diag-ggn-mc", "--mc-samples")
+        .onlyWhen((k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC) && strategy == Strategy.KFAC, "with --strategy kfac", "--fisher");
+  }
+
   @Override
   public Integer call() throws Exception {
+    checkOptionsApply();
     PrintWriter w = out();
     PrintWriter err = err();
     NetworkSpec ns = networkOptions.load();

@@ -76,4 +76,35 @@ class ChoicesTest {
     r = run("bench", "--threads", "two");
     assertEquals("hbp: --threads 'two' is not a whole number; expected 0 (all cores) or a positive count\n", r[1]);
   }
+
+  @Test
+  void optionsThatDoNotApplyToTheRunAreRefusedNotIgnored() {
+    String net = "networks/fc.hbp";
+    String[][] cases = {
+        {"--alpha applies only to --optimizer cg-newton and kfac", "train", "--net", net, "--out", "unused", "--optimizer", "sgd", "--alpha", "0.5"},
+        {"--curvature applies only to --optimizer cg-newton and kfac", "train", "--net", net, "--out", "unused", "--optimizer", "adam",
+            "--curvature", "hessian"},
+        {"--cg-maxiter applies only to --optimizer cg-newton", "train", "--net", net, "--out", "unused", "--optimizer", "kfac", "--strategy", "kflr",
+            "--cg-maxiter", "5"},
+        {"--momentum applies only to --optimizer sgd", "train", "--net", net, "--out", "unused", "--optimizer", "adam", "--momentum", "0.5"},
+        {"--beta1 applies only to --optimizer adam", "train", "--net", net, "--out", "unused", "--optimizer", "sgd", "--beta1", "0.5"},
+        {"--fisher applies only with --strategy kfac", "train", "--net", net, "--out", "unused", "--strategy", "bda", "--fisher", "sampled"},
+        {"--cg-tol applies only with --solve", "curvature", "--net", net, "--batch", "b.npz", "--dense", "d.npz", "--cg-tol", "0.5"},
+        {"--sampling applies only with --diagonal mc", "curvature", "--net", net, "--batch", "b.npz", "--diagonal", "exact", "--out", "d.npz",
+            "--sampling", "gaussian"},
+        {"--mc-samples applies only with --strategy kfac or diag-ggn-mc, or --diagonal mc", "curvature", "--net", net, "--batch", "b.npz",
+            "--diagonal", "hessian", "--curvature", "hessian", "--out", "d.npz", "--mc-samples", "7"},
+        {"--seed applies only with --strategy kfac or diag-ggn-mc, or --diagonal mc", "curvature", "--net", net, "--batch", "b.npz", "--dense",
+            "d.npz", "--seed", "5"}};
+    for (String[] c : cases) {
+      String[] r = run(java.util.Arrays.copyOfRange(c, 1, c.length));
+      assertEquals("2", r[0], String.join(" ", c));
+      assertEquals("hbp: " + c[0] + "; drop it or change the run\n", r[1], String.join(" ", c));
+      assertEquals("", r[2], "nothing ran");
+    }
+    // where they apply they are taken: the same options pass this check (and fail later, on the missing batch file)
+    String[] r = run("curvature", "--net", net, "--params", "missing.npz", "--batch", "missing.npz", "--diagonal", "mc", "--out", "d.npz",
+        "--sampling", "gaussian", "--mc-samples", "3", "--seed", "2");
+    assertTrue(r[1].contains("missing.npz") && !r[1].contains("applies only"), r[1]);
+  }
 }

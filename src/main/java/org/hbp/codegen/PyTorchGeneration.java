@@ -77,6 +77,9 @@ public final class PyTorchGeneration {
     if (!packageName.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
       throw new CodegenException("--package '" + packageName + "' is not a Python package name (letters, digits, _ and dots)");
     Map<String, String> files = new TreeMap<>();
+    List<ModuleSpec> modules = new ArrayList<>();
+    for (Path spec : SourceGeneration.specFiles(specs)) modules.addAll(Dsl.parse(Dsl.readSpec(spec), spec.toString()).modules());
+    OperatorGenerator.requireDistinctClasses(modules, false); // as the Java target: one class name per module
     for (Path spec : SourceGeneration.specFiles(specs))
       for (Map.Entry<String, String> f : generate(spec, labelBase).entrySet())
         if (files.put(f.getKey(), f.getValue()) != null)

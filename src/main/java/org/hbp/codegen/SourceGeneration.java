@@ -18,6 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
 import org.hbp.io.AtomicFiles;
 
@@ -75,11 +76,19 @@ public final class SourceGeneration {
     List<Path> specFiles = specFiles(specs);
     Map<String, JavaFile> files = new TreeMap<>();
     Set<String> labels = new TreeSet<>();
+    List<String> texts = new ArrayList<>();
+    List<Spec> parsed = new ArrayList<>();
+    List<ModuleSpec> modules = new ArrayList<>();
     for (Path spec : specFiles) {
-      labels.add(label(spec, labelBase));
-      for (JavaFile f : generate(spec, labelBase, packageName))
-        if (files.put(f.typeSpec().name() + ".java", f) != null)
-          throw new CodegenException("two modules generate the class " + f.typeSpec().name() + ".java; rename one of them");
+      texts.add(Dsl.readSpec(spec));
+      parsed.add(Dsl.parse(texts.get(texts.size() - 1), spec.toString()));
+      modules.addAll(parsed.get(parsed.size() - 1).modules());
+    }
+    OperatorGenerator.requireDistinctClasses(modules, false); // before anything is generated
+    for (int i = 0; i < specFiles.size(); i++) {
+      labels.add(label(specFiles.get(i), labelBase));
+      for (JavaFile f : OperatorGenerator.generate(parsed.get(i), texts.get(i), label(specFiles.get(i), labelBase), packageName))
+        files.put(f.typeSpec().name() + ".java", f);
     }
     Path dir = out.resolve(packageName.replace('.', '/'));
     String folderLabel = Files.isDirectory(specs) ? label(specs, labelBase) : null;

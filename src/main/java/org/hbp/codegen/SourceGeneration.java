@@ -72,7 +72,8 @@ public final class SourceGeneration {
    * @param labelBase specs are named relative to this folder in headers (the project root)
    */
   public static Result run(Path specs, Path out, String packageName, Path labelBase) throws IOException {
-    if (!isPackageName(packageName)) throw new CodegenException("package '" + packageName + "' is not a Java package name");
+    String problem = packageNameProblem(packageName);
+    if (problem != null) throw new CodegenException("package '" + packageName + "' is not a Java package name: " + problem);
     List<Path> specFiles = specFiles(specs);
     Map<String, JavaFile> files = new TreeMap<>();
     Set<String> labels = new TreeSet<>();
@@ -116,10 +117,30 @@ public final class SourceGeneration {
     return new Result(write, unchanged, stale, warnings);
   }
 
-  /** Whether the name is a Java package name: dot-separated identifiers. */
+  /** Whether the name is a Java package name: dot-separated identifiers, none a reserved word ({@link #packageNameProblem}). */
   public static boolean isPackageName(String name) {
-    return name.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*");
+    return packageNameProblem(name) == null;
   }
+
+  /**
+   * Why {@code name} is not a Java package name, or null when it is one: dot-separated identifiers
+   * (ASCII letters, digits and {@code _}, not starting with a digit), none a reserved word of Java
+   * ({@code class}, {@code int}, {@code true}, {@code _}, ...).
+   */
+  public static String packageNameProblem(String name) {
+    if (!name.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
+      return "expected dot-separated identifiers (letters, digits and _, not starting with a digit)";
+    for (String part : name.split("\\."))
+      if (JAVA_RESERVED.contains(part)) return "'" + part + "' is a reserved word of Java";
+    return null;
+  }
+
+  /** Java's keywords and literals (JLS 3.9, 3.10): never an identifier. */
+  private static final Set<String> JAVA_RESERVED = Set.of("abstract", "assert", "boolean", "break", "byte", "case", "catch", "char",
+      "class", "const", "continue", "default", "do", "double", "else", "enum", "extends", "final", "finally", "float", "for", "goto", "if",
+      "implements", "import", "instanceof", "int", "interface", "long", "native", "new", "package", "private", "protected", "public",
+      "return", "short", "static", "strictfp", "super", "switch", "synchronized", "this", "throw", "throws", "transient", "try", "void",
+      "volatile", "while", "true", "false", "null", "_");
 
   /** The header's label and module of a file hbp generated, or null. */
   static String[] header(String text) {

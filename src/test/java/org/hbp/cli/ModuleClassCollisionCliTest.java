@@ -154,6 +154,14 @@ class ModuleClassCollisionCliTest {
   }
 
   @Test
+  void verifyTargetPytorchRefusesNamingTheUsersFile() throws Exception {
+    Path c = specs.resolve("c.hbp");
+    Files.writeString(c, FOO_BAR + FOO_BAR_CAMEL);
+    CliRun r = hbp("verify", "--target", "pytorch", c.toString());
+    assertRefused(r, c + ":1:1", c + ":2:1");
+  }
+
+  @Test
   void generateRefusesForBothTargetsNamingBothModules() throws Exception {
     Files.writeString(specs.resolve("a.hbp"), FOO_BAR);
     Files.writeString(specs.resolve("b.hbp"), FOO_BAR_CAMEL);

@@ -39,8 +39,8 @@ public final class GenerateCommand extends HbpCommand {
     if (target.equals("pytorch")) return PyTorchTarget.generate(this, specs, out, packageName == null ? "hbp_generated" : packageName);
     if (!target.equals("java")) throw new UserError("--target '" + target + "': expected java or pytorch");
     if (packageName == null) packageName = "org.hbp.generated";
-    if (!packageName.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
-      throw new UserError("--package '" + packageName + "' is not a Java package name");
+    String problem = SourceGeneration.packageNameProblem(packageName);
+    if (problem != null) throw new UserError("--package '" + packageName + "' is not a Java package name: " + problem);
     Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
     SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
     PrintWriter w = out();

@@ -6,7 +6,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.hbp.calculus.Printer;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
@@ -34,6 +36,7 @@ public final class OperatorGenerator {
    * @param packageName the Java package of the generated classes
    */
   public static List<JavaFile> generate(Spec spec, String specText, String label, String packageName) {
+    requireDistinctClasses(spec.modules(), false);
     List<JavaFile> out = new ArrayList<>();
     String sha = sha256(specText);
     for (ModuleSpec m : spec.modules()) {
@@ -46,6 +49,34 @@ public final class OperatorGenerator {
           .build());
     }
     return out;
+  }
+
+  /**
+   * Refuses modules that would generate the same class ({@link #className}: {@code foo_bar} and
+   * {@code fooBar} both give {@code FooBarOperator}), before anything is generated, compiled or
+   * run: one of them would silently stand for the other. Modifies nothing.
+   *
+   * @param modules modules and losses, in the order they were read
+   * @param sameNameShadows whether two of the same name are allowed (a network's library, where
+   *     the later shadows the earlier); otherwise they are refused too (generation)
+   * @throws CodegenException naming both modules and where each is declared ({@code file:line:col})
+   */
+  public static void requireDistinctClasses(Iterable<ModuleSpec> modules, boolean sameNameShadows) {
+    Map<String, ModuleSpec> byClass = new LinkedHashMap<>();
+    for (ModuleSpec m : modules) {
+      ModuleSpec first = byClass.putIfAbsent(className(m.name()), m);
+      if (first == null || first == m || (sameNameShadows && first.name().equals(m.name()))) continue;
+      throw new CodegenException(where(m) + ": " + kind(m) + " '" + m.name() + "' and " + kind(first) + " '" + first.name() + "' ("
+          + where(first) + ") both generate the class " + className(m.name()) + "; rename one of them");
+    }
+  }
+
+  private static String where(ModuleSpec m) {
+    return m.source() + ":" + m.line() + ":" + m.column();
+  }
+
+  private static String kind(ModuleSpec m) {
+    return m.isLoss() ? "loss" : "module";
   }
 
   /** The hex SHA-256 of a spec's text (line endings normalized). */

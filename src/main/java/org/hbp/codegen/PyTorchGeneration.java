@@ -39,6 +39,21 @@ public final class PyTorchGeneration {
     return out;
   }
 
+  /**
+   * Why {@code name} cannot be the package of generated PyTorch code, or null when it can: it must
+   * be dot-separated identifiers (ASCII letters, digits and {@code _}, not starting with a digit),
+   * none a Python keyword ({@code class}, {@code None}, ...), and its first part must not be
+   * {@code torch} (the generated modules {@code import torch}, which would find the package itself).
+   */
+  public static String packageNameProblem(String name) {
+    if (!name.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
+      return "expected dot-separated identifiers (letters, digits and _, not starting with a digit)";
+    for (String part : name.split("\\."))
+      if (PyTorchNames.KEYWORDS.contains(part)) return "'" + part + "' is a Python keyword";
+    if (name.split("\\.")[0].equals("torch")) return "a package 'torch' would hide PyTorch from the generated code, which imports torch";
+    return null;
+  }
+
   /** The module file name generated for a module, e.g. {@code conv2d.py}. */
   public static String moduleFile(String module) {
     return PyTorchNames.moduleFile(module);
@@ -74,9 +89,12 @@ public final class PyTorchGeneration {
    * {@code out} (a dotted name is a nested folder). Everything is generated in memory first.
    */
   public static Result run(Path specs, Path out, String packageName, Path labelBase) throws IOException {
-    if (!packageName.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
-      throw new CodegenException("--package '" + packageName + "' is not a Python package name (letters, digits, _ and dots)");
+    String problem = packageNameProblem(packageName);
+    if (problem != null) throw new CodegenException("--package '" + packageName + "' is not a Python package name: " + problem);
     Map<String, String> files = new TreeMap<>();
+    List<ModuleSpec> modules = new ArrayList<>();
+    for (Path spec : SourceGeneration.specFiles(specs)) modules.addAll(Dsl.parse(Dsl.readSpec(spec), spec.toString()).modules());
+    OperatorGenerator.requireDistinctClasses(modules, false); // as the Java target: one class name per module
     for (Path spec : SourceGeneration.specFiles(specs))
       for (Map.Entry<String, String> f : generate(spec, labelBase).entrySet())
         if (files.put(f.getKey(), f.getValue()) != null)

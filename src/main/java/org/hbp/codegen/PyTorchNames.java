@@ -6,11 +6,15 @@ import java.util.Set;
 final class PyTorchNames {
   private PyTorchNames() {}
 
-  /** Python's keywords and the names the generated methods use for themselves. */
-  private static final Set<String> RESERVED = Set.of("False", "None", "True", "and", "as", "assert", "async", "await", "break",
+  /** Python 3's keywords ({@code keyword.kwlist}): never an identifier. */
+  static final Set<String> KEYWORDS = Set.of("False", "None", "True", "and", "as", "assert", "async", "await", "break",
       "class", "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
-      "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "self", "cache", "dz", "v", "K",
-      "torch", "F", "dtype", "device", "training");
+      "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield");
+
+  /** Python's keywords and the names the generated methods use for themselves. */
+  private static final Set<String> RESERVED = java.util.stream.Stream.concat(KEYWORDS.stream(),
+      java.util.stream.Stream.of("self", "cache", "dz", "v", "K", "torch", "F", "dtype", "device", "training"))
+      .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
   /** A DSL name as a Python identifier (a keyword gets a trailing underscore). */
   static String identifier(String name) {

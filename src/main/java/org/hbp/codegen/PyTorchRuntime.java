@@ -19,6 +19,8 @@ Conventions
 -----------
 * Public tensors have PyTorch's natural shapes: an input batch is [N, *shape], a parameter
   [*shape], directions (BackPACK's `mat`) are [V, N, *shape] (V directions of N samples).
+  An image that a spec holds as a matrix (c, oh*ow), its columns the product of two derived dims
+  (conv2d's, avgpool's output), has the natural shape (c, oh, ow): F.conv2d's [N, c, oh, ow].
   Dense matrices over a variable index its entries in PyTorch's row-major flattening.
 * Inside the generated code a value is a 4-d tensor [V, N, rows, cols] of items, as hbp's Java
   operators hold it: a vector(n) is an n x 1 item, a matrix(m, n) an m x n item, a tensor
@@ -475,7 +477,9 @@ class ModuleDerivatives:
 
     def kronecker_factor(self, wrt):
         \"""A_n with J_n = kron(A_n', I) (column-major vec), items [N, rows, cols]; with PyTorch's row-major
-        flattening of a matrix parameter and a matrix output that is J_n = kron(I, A_n').\"""
+        flattening of a matrix parameter and a matrix output that is J_n = kron(I, A_n'). For an image output
+        [c, oh, ow] the columns of A_n run over its pixels column-major (column y + oh*x is pixel (y, x)):
+        A_n[:, y + oh*x] is F.unfold's column y*ow + x.\"""
         self._variable(wrt)
         if wrt not in self.KRONECKER_FACTORS:
             raise ValueError("%s: the Jacobian of %r has no derived Kronecker factor; variables with one: %s"

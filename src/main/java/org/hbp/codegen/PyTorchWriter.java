@@ -184,11 +184,29 @@ final class PyTorchWriter {
     return j.toString();
   }
 
-  /** The dims of PyTorch's natural shape of a value: a scalar (), a vector (n,), a matrix (m, n), a tensor (c, h, w). */
-  static List<Dim> naturalDims(Shape s) {
+  /**
+   * The dims of PyTorch's natural shape of a value: a scalar (), a vector (n,), a matrix (m, n), a
+   * tensor (c, h, w), and an image that the spec holds as a matrix (c, oh*ow), its columns the
+   * product of two derived dims (the first declared is the height; conv2d's and avgpool's output,
+   * read so by networks too, see NetworkResolver): (c, oh, ow), F.conv2d's layout. The items keep
+   * hbp's column-major order (item column y + oh*x holds pixel (y, x)); item_of and natural_of
+   * convert at the public methods.
+   */
+  List<Dim> naturalDims(Shape s) {
     if (s.isScalar()) return List.of();
     if (s.dims().size() == 2 && s.dims().get(1).isOne()) return List.of(s.dims().get(0));
+    if (s.dims().size() == 2) {
+      List<Dim> derived = new ArrayList<>(m.derivedDims().values());
+      for (int i = 0; i < derived.size(); i++)
+        for (int j = i + 1; j < derived.size(); j++)
+          if (s.dims().get(1).equals(derived.get(i).times(derived.get(j)))) return List.of(s.dims().get(0), derived.get(i), derived.get(j));
+    }
     return s.dims();
+  }
+
+  /** Whether a value is an image the spec holds as a matrix (c, oh*ow) (see {@link #naturalDims}). */
+  private boolean isImage(Shape s) {
+    return s.dims().size() == 2 && naturalDims(s).size() == 3;
   }
 
   /** A natural shape as the DSL's dims, e.g. {@code [N, m, n]}. */
@@ -216,7 +234,8 @@ final class PyTorchWriter {
     for (Expr.Var v : keywords()) line("    " + v.name() + ": " + natural(v.shape(), true) + " (" + v.role().name().toLowerCase(Locale.ROOT)
         + (m.indexDecl(v.name()).isPresent() ? ", computed as " + m.indexDecl(v.name()).get().call() + " when not given" : "") + ")");
     for (Expr.Var v : params) line("    " + v.name() + ": torch.nn.Parameter " + natural(v.shape(), false) + " (" + notation.shapeText(v.shape()) + ")");
-    line("    -> " + m.output().name() + ": " + natural(m.output().shape(), true) + (m.isLoss() ? " (one loss per sample)" : ""));
+    line("    -> " + m.output().name() + ": " + natural(m.output().shape(), true) + (m.isLoss() ? " (one loss per sample)" : "")
+        + (isImage(m.output().shape()) ? " (the spec's " + notation.shapeText(m.output().shape()) + " as an image, F.conv2d's layout)" : ""));
     line("");
     line("    The private methods are the derived rules lowered to kernels on items [V, N, rows, cols]");
     line("    (hbp_runtime); " + cls + "Derivatives is their public, batched interface.");

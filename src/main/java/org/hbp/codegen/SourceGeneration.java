@@ -18,6 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.hbp.dsl.Dsl;
+import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
 import org.hbp.io.AtomicFiles;
 
@@ -71,15 +72,24 @@ public final class SourceGeneration {
    * @param labelBase specs are named relative to this folder in headers (the project root)
    */
   public static Result run(Path specs, Path out, String packageName, Path labelBase) throws IOException {
-    if (!isPackageName(packageName)) throw new CodegenException("package '" + packageName + "' is not a Java package name");
+    String problem = packageNameProblem(packageName);
+    if (problem != null) throw new CodegenException("package '" + packageName + "' is not a Java package name: " + problem);
     List<Path> specFiles = specFiles(specs);
     Map<String, JavaFile> files = new TreeMap<>();
     Set<String> labels = new TreeSet<>();
+    List<String> texts = new ArrayList<>();
+    List<Spec> parsed = new ArrayList<>();
+    List<ModuleSpec> modules = new ArrayList<>();
     for (Path spec : specFiles) {
-      labels.add(label(spec, labelBase));
-      for (JavaFile f : generate(spec, labelBase, packageName))
-        if (files.put(f.typeSpec().name() + ".java", f) != null)
-          throw new CodegenException("two modules generate the class " + f.typeSpec().name() + ".java; rename one of them");
+      texts.add(Dsl.readSpec(spec));
+      parsed.add(Dsl.parse(texts.get(texts.size() - 1), spec.toString()));
+      modules.addAll(parsed.get(parsed.size() - 1).modules());
+    }
+    OperatorGenerator.requireDistinctClasses(modules, false); // before anything is generated
+    for (int i = 0; i < specFiles.size(); i++) {
+      labels.add(label(specFiles.get(i), labelBase));
+      for (JavaFile f : OperatorGenerator.generate(parsed.get(i), texts.get(i), label(specFiles.get(i), labelBase), packageName))
+        files.put(f.typeSpec().name() + ".java", f);
     }
     Path dir = out.resolve(packageName.replace('.', '/'));
     String folderLabel = Files.isDirectory(specs) ? label(specs, labelBase) : null;
@@ -107,10 +117,30 @@ public final class SourceGeneration {
     return new Result(write, unchanged, stale, warnings);
   }
 
-  /** Whether the name is a Java package name: dot-separated identifiers. */
+  /** Whether the name is a Java package name: dot-separated identifiers, none a reserved word ({@link #packageNameProblem}). */
   public static boolean isPackageName(String name) {
-    return name.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*");
+    return packageNameProblem(name) == null;
   }
+
+  /**
+   * Why {@code name} is not a Java package name, or null when it is one: dot-separated identifiers
+   * (ASCII letters, digits and {@code _}, not starting with a digit), none a reserved word of Java
+   * ({@code class}, {@code int}, {@code true}, {@code _}, ...).
+   */
+  public static String packageNameProblem(String name) {
+    if (!name.matches("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*"))
+      return "expected dot-separated identifiers (letters, digits and _, not starting with a digit)";
+    for (String part : name.split("\\."))
+      if (JAVA_RESERVED.contains(part)) return "'" + part + "' is a reserved word of Java";
+    return null;
+  }
+
+  /** Java's keywords and literals (JLS 3.9, 3.10): never an identifier. */
+  private static final Set<String> JAVA_RESERVED = Set.of("abstract", "assert", "boolean", "break", "byte", "case", "catch", "char",
+      "class", "const", "continue", "default", "do", "double", "else", "enum", "extends", "final", "finally", "float", "for", "goto", "if",
+      "implements", "import", "instanceof", "int", "interface", "long", "native", "new", "package", "private", "protected", "public",
+      "return", "short", "static", "strictfp", "super", "switch", "synchronized", "this", "throw", "throws", "transient", "try", "void",
+      "volatile", "while", "true", "false", "null", "_");
 
   /** The header's label and module of a file hbp generated, or null. */
   static String[] header(String text) {

@@ -17,13 +17,15 @@ import org.hbp.calculus.Simplifier;
  * output expression in the typed IR, (for losses) its assumptions as rewrites, the
  * {@link Domain} of every variable (declared, or the default), how each declared index variable
  * is computed ({@link IndexDecl}, by index variable; an index variable without one can be derived
- * and verified but not run in a network), and where each variable is declared.
+ * and verified but not run in a network), and where it ({@code line}, {@code column}: its first token,
+ * 1-based) and each variable are declared.
  */
 public record ModuleSpec(
     String name,
     boolean isLoss,
     String source,
     int line,
+    int column,
     List<Dim> dims,
     Map<String, Dim> derivedDims,
     List<Expr.Var> variables,
@@ -48,7 +50,7 @@ public record ModuleSpec(
   /** A spec without index declarations or places of its variables. */
   public ModuleSpec(String name, boolean isLoss, String source, int line, List<Dim> dims, Map<String, Dim> derivedDims,
       List<Expr.Var> variables, Expr.Var output, Expr outputExpr, List<Simplifier.Rewrite> assumptions, Map<String, Domain> domains) {
-    this(name, isLoss, source, line, dims, derivedDims, variables, output, outputExpr, assumptions, domains, Map.of(), Map.of());
+    this(name, isLoss, source, line, 1, dims, derivedDims, variables, output, outputExpr, assumptions, domains, Map.of(), Map.of());
   }
 
   /** A spec whose variables all have their default domain {@link Domain#REAL}. */

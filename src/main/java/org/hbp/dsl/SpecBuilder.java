@@ -177,7 +177,7 @@ final class SpecBuilder {
     }
     lets.requireAllUsed();
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
-    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
+    return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), ctx.start.getCharPositionInLine() + 1, dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
         output, outputExpr, assumptions, domains, indexDecls, places);
   }
 

@@ -16,6 +16,7 @@ import org.hbp.UserError;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
+import org.hbp.codegen.OperatorGenerator;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.DslException;
 import org.hbp.dsl.ModuleSpec;
@@ -100,6 +101,10 @@ public final class NetworkResolver {
    * @param networkName the network's name, or {@code null} for the only network of the file
    * @throws UserError no network of that name, or no or several when the name is null
    * @throws DslException an unknown module, a dim that cannot be bound, a shape that does not fit
+   * @throws org.hbp.codegen.CodegenException two modules of the library (after shadowing) of
+   *     different names that generate the same class ({@code foo_bar} and {@code fooBar}; also a
+   *     user module named like a built-in in another case form, {@code Sigmoid}), before any
+   *     operator is loaded
    */
   public static NetworkSpec resolve(Spec spec, String networkName, List<ModuleSpec> library) {
     List<String> names = spec.networks().stream().map(ParsedNetwork::name).toList();
@@ -116,6 +121,7 @@ public final class NetworkResolver {
     Map<String, ModuleSpec> modules = new LinkedHashMap<>();
     for (ModuleSpec m : library) modules.put(m.name(), m);
     for (ModuleSpec m : spec.modules()) modules.put(m.name(), m);
+    OperatorGenerator.requireDistinctClasses(modules.values(), false); // before any operator is loaded or compiled
     return new Resolver(decl, modules).resolve();
   }
 

@@ -139,7 +139,9 @@ def run_case(case, package, gen, checks):
     module = cls(**{p: dims[p.rstrip("_")] for p in accepted})
     values = {}
     for v in case["variables"]:
-        ts = [natural(v["shape"], d).reshape(module.shape(v["name"])) for d in v["data"]]
+        # the data are column-major over the spec's shape, the same order as over the natural shape
+        # (a matrix(c, oh*ow) image is natural [c, oh, ow]): read them in the natural shape directly
+        ts = [natural(module.shape(v["name"]), d) for d in v["data"]]
         values[v["name"]] = ts[0] if v["role"] == "param" else torch.stack(ts)
     params = [v["name"] for v in case["variables"] if v["role"] == "param"]
     with torch.no_grad():
@@ -158,12 +160,12 @@ def run_case(case, package, gen, checks):
 
     args, kw = call(values)
     z = module(*args, **kw)
-    want = torch.stack([natural(case["expected"]["shape"], d) for d in case["expected"]["data"]]).reshape(z.shape)
+    want = torch.stack([natural(module.shape(case["output"]), d) for d in case["expected"]["data"]])
     checks.check(tag + " forward", z, want)
     if "expected_computed_index" in case:
         # the index maps left out: the module computes them as the spec declares
         e = case["expected_computed_index"]
-        want = torch.stack([natural(e["shape"], d) for d in e["data"]]).reshape(z.shape)
+        want = torch.stack([natural(module.shape(case["output"]), d) for d in e["data"]])
         declared = [v["name"] for v in case["variables"] if v["role"] == "index"]
         checks.check(tag + " forward with %s computed as declared" % ", ".join(declared),
                      module(*args, **{k: t for k, t in kw.items() if k not in declared}), want)

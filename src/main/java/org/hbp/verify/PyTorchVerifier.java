@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import org.hbp.backend.Backend;
 import org.hbp.backend.cpu.CpuBackend;
 import org.hbp.calculus.Expr;
+import org.hbp.codegen.OperatorGenerator;
 import org.hbp.codegen.PyTorchGeneration;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.IndexDecl;
@@ -55,6 +56,9 @@ public final class PyTorchVerifier {
   /** {@link #verify(List, String, long, int)} with the generated package edited first (tests: the oracle must catch wrong code). */
   static Report verify(List<Path> specFiles, String python, long seed, int shapes, PackageEdit edit)
       throws IOException, InterruptedException {
+    List<ModuleSpec> all = new ArrayList<>();
+    for (Path f : specFiles) all.addAll(Dsl.parse(Dsl.readSpec(f), f.toString()).modules());
+    OperatorGenerator.requireDistinctClasses(all, false); // named at the user's files, before any work
     Path work = TempFolders.create("hbp-pytorch-verify-");
     try {
       Path specs = work.resolve("specs");

@@ -36,6 +36,7 @@ public final class SpecVerifier {
   public static FileResult verify(Path file, String onlyModule, long seed, int shapes) throws IOException {
     String text = Dsl.readSpec(file);
     Spec spec = Dsl.parse(text, file.toString());
+    OperatorGenerator.requireDistinctClasses(spec.modules(), false); // before any check: one class would stand for both
     String sha = OperatorGenerator.sha256(text);
     List<ModuleSpec> modules = new ArrayList<>();
     for (ModuleSpec m : spec.modules()) if (onlyModule == null || m.name().equals(onlyModule)) modules.add(m);

@@ -20,7 +20,11 @@ class SourceGenerationPackageTest {
     Files.writeString(specs.resolve("id.hbp"), "module id { dims n; input x: vector(n); output z = x; }\n");
     Path out = dir.resolve("out");
     CodegenException e = assertThrows(CodegenException.class, () -> SourceGeneration.run(specs, out, "com..ops", dir));
-    assertEquals("package 'com..ops' is not a Java package name", e.getMessage());
+    assertEquals("package 'com..ops' is not a Java package name: expected dot-separated identifiers (letters, digits and _, not starting "
+        + "with a digit)", e.getMessage());
+    e = assertThrows(CodegenException.class, () -> SourceGeneration.run(specs, out, "com.class.ops", dir));
+    assertEquals("package 'com.class.ops' is not a Java package name: 'class' is a reserved word of Java", e.getMessage());
+    assertFalse(Files.exists(out));
     assertFalse(Files.exists(out));
   }
 
@@ -28,7 +32,34 @@ class SourceGenerationPackageTest {
   void packageNames() {
     assertTrue(SourceGeneration.isPackageName("com.example.ops"));
     assertTrue(SourceGeneration.isPackageName("_x1"));
-    for (String bad : new String[] {"", "com.", ".com", "com..ops", "1com", "com.1ops", "com-ops", "com ops"})
+    assertTrue(SourceGeneration.isPackageName("com.example.record")); // a contextual keyword is an identifier
+    for (String bad : new String[] {"", "com.", ".com", "com..ops", "1com", "com.1ops", "com-ops", "com ops", "class", "com.int", "true.x",
+        "_", "org.null"})
       assertFalse(SourceGeneration.isPackageName(bad), bad);
+  }
+
+  @Test
+  void pythonPackageNames() {
+    for (String good : new String[] {"hbp_generated", "my_ops.gen", "_x1", "match", "mytorch", "ops.torch"})
+      assertEquals(null, PyTorchGeneration.packageNameProblem(good), good);
+    for (String bad : new String[] {"", "my-ops", "1ops", "ops.", "a..b", "ops ops"})
+      assertEquals("expected dot-separated identifiers (letters, digits and _, not starting with a digit)",
+          PyTorchGeneration.packageNameProblem(bad), bad);
+    for (String kw : new String[] {"class", "None", "True", "lambda", "async", "await", "yield"}) {
+      assertEquals("'" + kw + "' is a Python keyword", PyTorchGeneration.packageNameProblem(kw), kw);
+      assertEquals("'" + kw + "' is a Python keyword", PyTorchGeneration.packageNameProblem("ops." + kw), kw);
+    }
+    assertEquals("a package 'torch' would hide PyTorch from the generated code, which imports torch",
+        PyTorchGeneration.packageNameProblem("torch.ops"));
+  }
+
+  @Test
+  void aPythonKeywordAsPackageIsAnErrorAndWritesNothing() throws Exception {
+    Path specs = Files.createDirectories(dir.resolve("specs"));
+    Files.writeString(specs.resolve("id.hbp"), "module id { dims n; input x: vector(n); output z = x; }\n");
+    Path out = dir.resolve("out");
+    CodegenException e = assertThrows(CodegenException.class, () -> PyTorchGeneration.run(specs, out, "class", dir));
+    assertEquals("--package 'class' is not a Python package name: 'class' is a Python keyword", e.getMessage());
+    assertFalse(Files.exists(out));
   }
 }

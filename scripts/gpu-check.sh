@@ -86,7 +86,7 @@ run() {
   mkdir -p "$out"
   export LD_LIBRARY_PATH="$PWD/$payload/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export OCL_ICD_FILENAMES="${OCL_ICD_FILENAMES:-libnvidia-opencl.so.1}"
-  export OPENBLAS_THREAD_TIMEOUT=4 OMP_WAIT_POLICY=PASSIVE HBP_PROGRESS="${HBP_PROGRESS:-lines}"
+  export OPENBLAS_THREAD_TIMEOUT=4 OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=30000 HBP_PROGRESS="${HBP_PROGRESS:-lines}"
   java="$payload/jre/bin/java"
   jar="$payload/hbp.jar"
   { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || echo "(no nvidia-smi)"; } | tee "$out/nvidia-smi.txt"

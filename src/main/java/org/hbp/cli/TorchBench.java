@@ -109,7 +109,11 @@ final class TorchBench {
       if (products) for (int d : directions.keySet()) counts.add(String.valueOf(d));
       ProcessBuilder pb = new ProcessBuilder(python, dir.resolve("bench.py").toString(), dir.toString(), dtype, String.valueOf(threads),
           kind.label(), String.valueOf(warmup), String.valueOf(repeat), String.join(",", counts)).redirectErrorStream(true);
+      // PyTorch at its faster setting: PASSIVE, without the short spin ./hbp sets for oneDNN (libgomp's
+      // GOMP_SPINCOUNT would override PASSIVE; PyTorch's OpenMP threads spinning beside its OpenBLAS
+      // threads made its pass up to 30 % slower in some runs)
       pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+      pb.environment().remove("GOMP_SPINCOUNT");
       pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
       Process p = pb.start();
       String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();

@@ -41,8 +41,10 @@ import org.hbp.backend.ConvGeometry;
  * backend keeps unfold, gemm and its Java maps.
  *
  * <p><b>Threads.</b> oneDNN runs on OpenMP threads (its bundled libgomp), {@code
- * OMP_NUM_THREADS} of them, by default one per core; {@code OMP_WAIT_POLICY=PASSIVE} (set by the
- * {@code hbp} launcher) keeps them from spinning on the cores after each call.
+ * OMP_NUM_THREADS} of them, by default one per core. The {@code hbp} launcher sets {@code
+ * OMP_WAIT_POLICY=PASSIVE} and libgomp's {@code GOMP_SPINCOUNT=30000}: after a call they spin
+ * for tens of microseconds, enough to catch the next call of a pass without being woken, then
+ * sleep, leaving the cores to the Java kernels between calls.
  *
  * <p>Primitives are created once per shape and kept (at most {@value #CACHED} shapes in each of
  * the caches: convolutions and elementwise functions together, binary kernels, matmuls). Calls

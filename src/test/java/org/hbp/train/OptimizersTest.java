@@ -117,14 +117,7 @@ class OptimizersTest {
     int n = 40;
     Batch x = random(n, 4, rng), y = random(n, 3, rng);
     // reference: least squares of [x, 1] -> y in EJML (the mean square loss is minimized there)
-    double[] xs = be.toArray(x), ys = be.toArray(y);
-    DMatrixRMaj a = new DMatrixRMaj(n, 5), b = new DMatrixRMaj(n, 3), sol = new DMatrixRMaj(5, 3);
-    for (int i = 0; i < n; i++) {
-      for (int j = 0; j < 4; j++) a.set(i, j, xs[i * 4 + j]);
-      a.set(i, 4, 1);
-      for (int k = 0; k < 3; k++) b.set(i, k, ys[i * 3 + k]);
-    }
-    assertTrue(CommonOps_DDRM.solve(a, b, sol));
+    DMatrixRMaj sol = leastSquares(x, y, n);
     Map<String, Batch> p = Initialization.xavierNormal(net, 1);
     CgNewton opt = new CgNewton(net, new CgNewton.Settings(0.5, 0, CurvatureKind.GGN, Strategy.EXACT, 1,
         new ConjugateGradient.Settings(1e-12, 0, 100), 1L << 30));
@@ -157,14 +150,7 @@ class OptimizersTest {
     Random rng = new Random(7);
     int n = 30;
     Batch x = random(n, 4, rng), y = random(n, 3, rng);
-    double[] xs = be.toArray(x), ys = be.toArray(y);
-    DMatrixRMaj a = new DMatrixRMaj(n, 5), b = new DMatrixRMaj(n, 3), sol = new DMatrixRMaj(5, 3);
-    for (int i = 0; i < n; i++) {
-      for (int j = 0; j < 4; j++) a.set(i, j, xs[i * 4 + j]);
-      a.set(i, 4, 1);
-      for (int k = 0; k < 3; k++) b.set(i, k, ys[i * 3 + k]);
-    }
-    assertTrue(CommonOps_DDRM.solve(a, b, sol));
+    DMatrixRMaj sol = leastSquares(x, y, n);
     ConjugateGradient.Settings converged = new ConjugateGradient.Settings(1e-13, 0, 100);
     double apart = 0;
     for (boolean layer : new boolean[] {true, false}) {
@@ -272,5 +258,18 @@ class OptimizersTest {
     }
     assertEquals(p.get("2.W"), Initialization.xavierNormalTorch(net, 42).get("2.W"), "seeded");
     assertTrue(!p.get("2.W").equals(Initialization.xavierNormalTorch(net, 43).get("2.W")), "another seed, another net");
+  }
+
+  /** EJML's least-squares solution (5 x 3) of {@code [x, 1] -> y} for n samples of x (4 entries) and y (3). */
+  private DMatrixRMaj leastSquares(Batch x, Batch y, int n) {
+    double[] xs = be.toArray(x), ys = be.toArray(y);
+    DMatrixRMaj a = new DMatrixRMaj(n, 5), b = new DMatrixRMaj(n, 3), sol = new DMatrixRMaj(5, 3);
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < 4; j++) a.set(i, j, xs[i * 4 + j]);
+      a.set(i, 4, 1);
+      for (int k = 0; k < 3; k++) b.set(i, k, ys[i * 3 + k]);
+    }
+    assertTrue(CommonOps_DDRM.solve(a, b, sol));
+    return sol;
   }
 }

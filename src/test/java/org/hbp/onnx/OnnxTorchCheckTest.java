@@ -424,9 +424,11 @@ class OnnxTorchCheckTest {
     assertEquals(parameters, torchNames.size(), "PyTorch's parameters");
     assertEquals(torchNames.size(), ours.size(), "hbp's parameters " + ours + " vs PyTorch's " + torchNames);
     String[] net = concat(new String[] {"curvature", "--net", model.toString(), "--loss", loss, "--batch", batch.toString()}, options);
+    // each check writes into a folder of its own: hbp refuses to replace an existing output without --overwrite
+    Path outputs = Files.createTempDirectory(dir, "outputs");
 
     for (String curvature : new String[] {"hessian", "ggn"}) {
-      Path out = dir.resolve(curvature + ".npz");
+      Path out = outputs.resolve(curvature + ".npz");
       String log = hbp(concat(net, "--curvature", curvature, "--dense", out.toString()));
       assertEquals(ref.get("loss").data()[0], loss(log), 1e-12, "loss");
       Map<String, NdArray> got = Npz.read(out);
@@ -441,7 +443,7 @@ class OnnxTorchCheckTest {
     }
 
     // the gradient: the Newton step with alpha = 1 is minus the gradient
-    Path step = dir.resolve("step.npz");
+    Path step = outputs.resolve("step.npz");
     hbp(concat(net, "--solve", "1", "--out", step.toString(), "--cg-tol", "0"));
     Map<String, NdArray> s = Npz.read(step);
     for (int k = 0; k < ours.size(); k++) {
@@ -452,7 +454,7 @@ class OnnxTorchCheckTest {
 
     // the approximations run on the imported net and give symmetric blocks of the right size
     for (String[] c : new String[][] {{"ggn", "kfra"}, {"ggn", "bda"}, {"pch-abs", "kfra"}, {"pch-abs", "exact"}}) {
-      Path out = dir.resolve(c[0] + "-" + c[1] + ".npz");
+      Path out = outputs.resolve(c[0] + "-" + c[1] + ".npz");
       hbp(concat(net, "--curvature", c[0], "--strategy", c[1], "--dense", out.toString()));
       Map<String, NdArray> got = Npz.read(out);
       for (int k = 0; k < ours.size(); k++) {

@@ -246,11 +246,9 @@ public final class BenchCommand extends HbpCommand {
     if (be.name().startsWith("blas") && System.getenv("OPENBLAS_THREAD_TIMEOUT") == null)
       w.println("  note: OPENBLAS_THREAD_TIMEOUT is not set: OpenBLAS's threads spin after each gemm and slow the Java kernels between"
           + " gemms; ./hbp sets it to 4");
-    if (be.name().equals("blas-f32") && System.getenv("OMP_WAIT_POLICY") == null && System.getenv("GOMP_SPINCOUNT") == null)
-      w.println("  note: OMP_WAIT_POLICY and GOMP_SPINCOUNT are not set: oneDNN's OpenMP threads spin long after each call;"
-          + " ./hbp sets PASSIVE and a spin of 30000");
-    else if (be.name().equals("blas-f32") && System.getenv("GOMP_SPINCOUNT") == null)
-      w.println("  note: GOMP_SPINCOUNT is not set: oneDNN's OpenMP threads are woken for each call; ./hbp sets a spin of 30000");
+    if (be.name().equals("blas-f32") && System.getenv("GOMP_SPINCOUNT") == null)
+      w.println("  note: GOMP_SPINCOUNT is not set: oneDNN's OpenMP threads " + (System.getenv("OMP_WAIT_POLICY") == null
+          ? "spin long after each call" : "are woken for each call") + "; ./hbp sets OMP_WAIT_POLICY=PASSIVE and a spin of 30000");
     w.flush();
 
     int exactRows = strategies.contains(Strategy.EXACT) ? directions.size() * ((layerBlocks ? 1 : 0) - (blockUnits.contains("parameter") ? 0 : 1)) : 0;

@@ -26,6 +26,7 @@ import org.hbp.derive.ModuleRules;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
+import org.hbp.io.RegeneratedFiles;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.ModuleLibrary;
@@ -51,6 +52,7 @@ import org.hbp.verify.OperatorCheck;
 import org.hbp.verify.SpecCheck;
 import org.hbp.verify.SpecVerifier;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -68,7 +70,8 @@ import picocli.CommandLine.Option;
         "3. Curvature of a small net on a batch: GGN, Hessian and PCH blocks, exact and bda.",
         "4. Train that net with CG-Newton (GGN, bda) and with SGD on Fashion-MNIST where Debian's "
             + "dataset-fashion-mnist is installed (a 10000-image subset), else on synthetic data; write metrics and "
-            + "plots to --out."})
+            + "plots to --out. Files an earlier demo wrote there are replaced; any other file at their names is refused "
+            + "before any work unless --overwrite."})
 public final class DemoCommand extends HbpCommand {
   @Option(names = "--specs", defaultValue = "modules-spec", paramLabel = "DIR", description = "Folder of .hbp specs (default: modules-spec).")
   Path specs;
@@ -82,10 +85,22 @@ public final class DemoCommand extends HbpCommand {
   @Option(names = "--epochs", defaultValue = "3", description = "Training epochs of part 4 (default 3).")
   int epochs;
 
+  @Mixin OverwriteOption overwrite;
+
+  /** Part 4's runs: each a folder of --out, and its label. */
+  private static final String[][] RUNS = {{"sgd", "SGD (lr 0.1, momentum 0.9)"}, {"cg-newton", "CG-Newton GGN bda (gamma 0.1, alpha 0.02)"}};
+
+  /** What a training run writes into its folder (the demo's runs write no plots of their own). */
+  private static final List<String> RUN_FILES = List.of("config.json", "metrics.csv", "metrics.jsonl", "checkpoint.npz");
+
+  /** The lock file a training leaves in its folder ({@code hbp train}'s). */
+  private static final String TRAIN_LOCK = ".hbp-train.lock";
+
   @Override
   public Integer call() throws Exception {
     PrintWriter w = out();
     if (!Files.isDirectory(specs)) throw new UserError("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
+    checkOutputs();
     List<Path> files;
     try (var s = Files.list(specs)) {
       files = s.filter(p -> p.toString().endsWith(".hbp")).sorted().toList();
@@ -189,10 +204,9 @@ public final class DemoCommand extends HbpCommand {
     w.println();
     w.println("== 4. Training " + ns.name() + " on " + dataName + ": CG-Newton (GGN, bda; paper eq. 10) against SGD, " + epochs + " epochs");
     List<RunMetrics> runs = new ArrayList<>();
-    String[][] configs = {{"sgd", "SGD (lr 0.1, momentum 0.9)"}, {"cg-newton", "CG-Newton GGN bda (gamma 0.1, alpha 0.02)"}};
-    for (String[] cfg : configs) {
+    for (String[] cfg : RUNS) {
       Path dir = out.resolve(cfg[0]);
-      deleteRun(dir);
+      for (String f : RUN_FILES) Files.deleteIfExists(dir.resolve(f)); // an earlier demo's (checkOutputs), or --overwrite
       Network n = new Network(ns, ModuleLibrary.forSpecs(), Backends.create("blas-f32", 0));
       Optimizer opt = cfg[0].equals("sgd") ? new Sgd(n, 0.1, 0.9)
           : new CgNewton(n, new CgNewton.Settings(0.1, 0.02, CurvatureKind.GGN, Strategy.BDA, 1, ConjugateGradient.Settings.defaults(), 1L << 30));
@@ -203,9 +217,10 @@ public final class DemoCommand extends HbpCommand {
       config.put("data", dataName);
       w.println("  " + cfg[1] + " -> " + dir);
       t.start(Initialization.xavierNormal(n, seed), config);
+      RegeneratedFiles.recordExisting(out, runFiles(cfg[0]));
       runs.add(RunMetrics.read(dir));
     }
-    for (Path p : TrainingPlots.write(runs, out.resolve("plots"), "hbp demo: " + ns.name())) w.println("wrote " + p);
+    for (Path p : TrainingPlots.write(runs, out.resolve("plots"), "hbp demo: " + ns.name(), warning -> {}, overwrite.overwrite)) w.println("wrote " + p);
     w.flush();
   }
 
@@ -220,8 +235,31 @@ public final class DemoCommand extends HbpCommand {
     return ev;
   }
 
-  /** Removes a previous demo run (only the files hbp train writes) so the demo can run again. */
-  private static void deleteRun(Path dir) throws IOException {
-    for (String f : List.of("config.json", "metrics.csv", "metrics.jsonl", "checkpoint.npz")) Files.deleteIfExists(dir.resolve(f));
+  /** The files of the demo's run {@code name}, as paths relative to --out. */
+  private static List<String> runFiles(String name) {
+    return RUN_FILES.stream().map(f -> name + "/" + f).toList();
+  }
+
+  /**
+   * Before any work: the files part 4 replaces in --out (an earlier demo's runs and plots) must be
+   * hbp's own ({@link RegeneratedFiles}), unless --overwrite; a run folder holding anything else
+   * is refused, since a training starts only in an empty folder.
+   */
+  private void checkOutputs() throws IOException {
+    if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError("--out " + out + ": exists and is not a folder");
+    List<String> replaced = new ArrayList<>();
+    for (String[] run : RUNS) {
+      replaced.addAll(runFiles(run[0]));
+      Path dir = out.resolve(run[0]);
+      if (Files.exists(dir) && !Files.isDirectory(dir)) throw new UserError("--out " + out + " holds " + run[0] + ", not a folder; choose another --out");
+      if (!Files.isDirectory(dir)) continue;
+      try (var entries = Files.list(dir)) {
+        List<String> other = entries.map(p -> p.getFileName().toString()).filter(f -> !RUN_FILES.contains(f) && !f.equals(TRAIN_LOCK)).sorted().toList();
+        if (!other.isEmpty())
+          throw new UserError("--out " + out + ": " + dir + " holds " + String.join(", ", other) + ", which the demo does not write there; choose another --out");
+      }
+    }
+    RegeneratedFiles.check("--out", out, replaced, overwrite.overwrite);
+    RegeneratedFiles.check("--out", out.resolve("plots"), TrainingPlots.FILES, overwrite.overwrite);
   }
 }

@@ -34,7 +34,8 @@ import picocli.CommandLine.Parameters;
             + "with GGN (two dampings), PCH-abs, PCH-clip against SGD and Adam). Runs every configuration for each seed "
             + "into OUT/<configuration>/seed-<s> (an interrupted experiment resumes where it stopped), draws "
             + "OUT/plots/*.png (mean ± std over seeds) and writes OUT/summary.md: a table and whether each of the "
-            + "paper's claims held.",
+            + "paper's claims held. Plots and a summary that hbp wrote there before are written again; any other file at "
+            + "their names is refused before any training unless --overwrite.",
         "--scale small (a data subset, fewer epochs), medium (fig4: all of Fashion-MNIST, 5 epochs; fig5: 1000 images, 4 epochs, 20 CG iterations) or full (the paper's schedule)."})
 public final class ExperimentCommand extends HbpCommand {
   @Parameters(index = "0", paramLabel = "fig4|fig5", description = "Which experiment.")
@@ -86,22 +87,25 @@ public final class ExperimentCommand extends HbpCommand {
 
   @Mixin ComputeOptions compute;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
     if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
     PrintWriter w = out();
     Experiments.Plan plan = Experiments.withStrategy(Experiments.only(Experiments.plan(figure, scale), only), strategy);
+    Path dir = out != null ? out : Path.of("experiments", figure + "-" + scale + (strategy == null ? "" : "-" + strategy.label()));
+    Experiments.checkOutputs(dir, overwrite.overwrite);
     NetworkSpec ns = NetworkResolver.load(ModuleLibrary.builtInNetwork(plan.network()), null, ModuleLibrary.builtInSpecDirs());
     List<Integer> in = ns.inputShape();
     Split all = DataSets.load(data, 0, in.get(0), in.get(1), in.get(2), 10).normalized();
     Split split = Experiments.data(plan, all);
     checkMemory(plan, ns);
-    Path dir = out != null ? out : Path.of("experiments", figure + "-" + scale + (strategy == null ? "" : "-" + strategy.label()));
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
     w.flush();
     Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w, System.console() != null, memoryLimit.bytes(),
-        (label, seed, line) -> runNotice(w, label, seed, line));
+        (label, seed, line) -> runNotice(w, label, seed, line), overwrite.overwrite);
     return 0;
   }
 

@@ -12,6 +12,7 @@ import org.hbp.plot.RunMetrics;
 import org.hbp.plot.SeedGroup;
 import org.hbp.plot.TrainingPlots;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -23,7 +24,8 @@ import picocli.CommandLine.Parameters;
             + "accuracy, each against epochs and against training wall time, as four PNG files. Runs with the same label "
             + "(config.json) are seeds of one configuration: drawn as their mean with a band of mean ± one standard "
             + "deviation, on the epochs all of them have. Prints the files written and, per label, the final test loss "
-            + "and accuracy (mean ± std over seeds)."})
+            + "and accuracy (mean ± std over seeds). PNGs that hbp wrote into the folder before are drawn again; any other file "
+            + "at their names is refused unless --overwrite."})
 public final class PlotCommand extends HbpCommand {
   @Parameters(arity = "1..*", paramLabel = "RUN_DIR", description = "Run directories (each with metrics.csv and config.json).")
   List<Path> runDirs;
@@ -33,6 +35,8 @@ public final class PlotCommand extends HbpCommand {
 
   @Option(names = "--title", paramLabel = "T", description = "Title prefix of the figures.")
   String title;
+
+  @Mixin OverwriteOption overwrite;
 
   @Override
   public Integer call() throws Exception {
@@ -49,7 +53,7 @@ public final class PlotCommand extends HbpCommand {
     List<Path> files = TrainingPlots.write(runs, outDir, title, warning -> {
       err.println("hbp plot: warning: " + warning);
       err.flush();
-    });
+    }, overwrite.overwrite);
     for (Path f : files) w.println("wrote " + f);
     w.print(summary(SeedGroup.of(runs, x -> {})));
     w.flush();

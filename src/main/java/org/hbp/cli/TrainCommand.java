@@ -12,6 +12,7 @@ import org.hbp.backend.Batch;
 import org.hbp.data.DataSets;
 import org.hbp.data.Split;
 import org.hbp.io.NdArray;
+import org.hbp.io.RegeneratedFiles;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.MemoryEstimate;
@@ -170,6 +171,12 @@ public final class TrainCommand extends HbpCommand {
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();
+    if (resume && !noPlots) { // a resumed run's plots are drawn again at its end: refuse now, not after the training, files not hbp's
+      List<String> foreign = RegeneratedFiles.foreign(out.resolve("plots"), TrainingPlots.FILES);
+      if (!foreign.isEmpty())
+        throw new UserError(out.resolve("plots") + " holds " + String.join(", ", foreign) + ", not written by hbp there (or changed since); "
+            + "remove them, or pass --no-plots");
+    }
     List<RunMetrics.Row> rows;
     if (resume) rows = trainer.resume(initial, config(ns, opt));
     else rows = trainer.start(initial, config(ns, opt));

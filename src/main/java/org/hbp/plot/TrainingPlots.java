@@ -7,7 +7,6 @@ import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,7 +15,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 import javax.imageio.ImageIO;
 import org.hbp.UserError;
-import org.hbp.io.AtomicFiles;
+import org.hbp.io.RegeneratedFiles;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries.XYSeriesRenderStyle;
@@ -67,35 +66,29 @@ public final class TrainingPlots {
     return new Color(line.getRed(), line.getGreen(), line.getBlue(), BAND_ALPHA);
   }
 
-  /** Like {@link #write(List, Path, String, Consumer)}, ignoring warnings. */
+  /** Like {@link #write(List, Path, String, Consumer, boolean)}, ignoring warnings, without {@code --overwrite}. */
   public static List<Path> write(List<RunMetrics> runs, Path outDir, String title) throws IOException {
-    return write(runs, outDir, title, w -> {});
+    return write(runs, outDir, title, w -> {}, false);
   }
 
   /**
-   * Writes the four figures {@link #FILES} to {@code outDir} (created if needed), each atomically.
-   * All figures are drawn before the first file is written.
+   * Writes the four figures {@link #FILES} to {@code outDir} (created if needed), each atomically,
+   * as outputs that hbp draws again ({@link RegeneratedFiles}): a file there that hbp did not
+   * write (or that changed since) is refused before anything is written, unless {@code
+   * overwrite}. All figures are drawn before the first file is written.
    *
    * @param title prefix of each figure's title, or null
    * @param warnings receives a line for each label whose seeds have different epochs (only the
    *     epochs common to all are plotted), has none in common, or repeats a seed
    * @return the files written
-   * @throws UserError when there are no runs, or no run has a metrics row yet
+   * @throws UserError when there are no runs, or no run has a metrics row yet, or a file at an
+   *     output path is not hbp's own and {@code overwrite} is false
    */
-  public static List<Path> write(List<RunMetrics> runs, Path outDir, String title, Consumer<String> warnings) throws IOException {
+  public static List<Path> write(List<RunMetrics> runs, Path outDir, String title, Consumer<String> warnings, boolean overwrite) throws IOException {
     Map<String, XYChart> charts = charts(SeedGroup.of(runs, warnings), title);
     Map<String, byte[]> images = new LinkedHashMap<>();
     for (Map.Entry<String, XYChart> e : charts.entrySet()) images.put(e.getKey(), png(e.getValue()));
-    if (Files.exists(outDir) && !Files.isDirectory(outDir)) throw new IOException(outDir + ": exists and is not a directory");
-    Files.createDirectories(outDir);
-    List<Path> written = new ArrayList<>();
-    for (Map.Entry<String, byte[]> e : images.entrySet()) {
-      Path target = outDir.resolve(e.getKey());
-      byte[] png = e.getValue();
-      AtomicFiles.write(target, out -> out.write(png));
-      written.add(target);
-    }
-    return written;
+    return RegeneratedFiles.write("--out", outDir, images, overwrite);
   }
 
   /**

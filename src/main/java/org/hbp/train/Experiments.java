@@ -2,6 +2,7 @@ package org.hbp.train;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,7 +19,7 @@ import org.hbp.backend.host.PooledBackend;
 import org.hbp.data.Dataset;
 import org.hbp.data.MiniBatches;
 import org.hbp.data.Split;
-import org.hbp.io.AtomicFiles;
+import org.hbp.io.RegeneratedFiles;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.Network;
@@ -222,19 +223,22 @@ public final class Experiments {
    */
   public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
       boolean interactive) throws IOException {
-    return run(plan, data, seeds, out, nets, dataName, log, interactive, org.hbp.network.Curvature.DEFAULT_MEMORY_LIMIT, (l, s, line) -> {});
+    return run(plan, data, seeds, out, nets, dataName, log, interactive, org.hbp.network.Curvature.DEFAULT_MEMORY_LIMIT, (l, s, line) -> {}, false);
   }
 
   /**
    * Runs every configuration for seeds 0..seeds-1 into {@code out/<config>/seed-<s>}: a finished
    * run is kept, an unfinished one resumed, so an interrupted experiment continues where it
-   * stopped. Then plots all runs into {@code out/plots} and writes {@code out/summary.md}. CG-Newton
+   * stopped. Then plots all runs into {@code out/plots} and writes {@code out/summary.md}, outputs
+   * that hbp draws again ({@link RegeneratedFiles}): where one of them is there already and not
+   * hbp's own, the call is refused before any training unless {@code overwrite}. CG-Newton
    * prepares its curvature within {@code memoryLimit} bytes (less what its step holds itself) and
    * tells {@code notices}, with the configuration and seed, what the run should know of it (a
    * {@code diag-*} strategy computed in chunks of samples): each distinct line once per run.
    */
   public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
-      boolean interactive, long memoryLimit, Notices notices) throws IOException {
+      boolean interactive, long memoryLimit, Notices notices, boolean overwrite) throws IOException {
+    checkOutputs(out, overwrite);
     List<RunMetrics> runs = new ArrayList<>();
     for (Config c : plan.configs()) {
       for (long seed = 0; seed < seeds; seed++) {
@@ -261,17 +265,30 @@ public final class Experiments {
         if (be instanceof PooledBackend pooled) pooled.trimPool();
       }
     }
-    List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network());
+    List<Path> plots = TrainingPlots.write(runs, out.resolve("plots"), plan.figure() + " (" + plan.scale() + "): " + plan.network(), w -> {},
+        overwrite);
     // the sizes of the data trained on: the plan's, or fewer where the data set has fewer
     Plan trained = new Plan(plan.figure(), plan.scale(), plan.network(), data.train().size(), data.test().size(), plan.epochs(), plan.evalBatch(),
         plan.configs());
     String summary = summary(trained, runs, seeds, dataName);
-    AtomicFiles.writeString(out.resolve("summary.md"), summary);
+    RegeneratedFiles.write("--out", out, Map.of(SUMMARY, summary.getBytes(StandardCharsets.UTF_8)), overwrite);
     log.println(summary);
     for (Path p : plots) log.println("wrote " + p);
-    log.println("wrote " + out.resolve("summary.md"));
+    log.println("wrote " + out.resolve(SUMMARY));
     log.flush();
     return runs;
+  }
+
+  /** The summary's file name in an experiment's folder. */
+  public static final String SUMMARY = "summary.md";
+
+  /**
+   * Refuses, before any training, plots and a summary in {@code out} that hbp did not write there
+   * (or that changed since), unless {@code overwrite}; the runs' own folders are resumed, not replaced.
+   */
+  public static void checkOutputs(Path out, boolean overwrite) throws IOException {
+    RegeneratedFiles.check("--out", out.resolve("plots"), TrainingPlots.FILES, overwrite);
+    RegeneratedFiles.check("--out", out, List.of(SUMMARY), overwrite);
   }
 
   // ---- summary and claims ----------------------------------------------------------------------

@@ -432,6 +432,30 @@ class CliTest {
       assertTrue(Files.size(out.resolve("plots").resolve(png)) > 1000, png);
     // again: the demo replaces its previous runs
     assertOk(hbp("demo", "--out", out.toString(), "--epochs", "1"));
+    // a run file changed since is no longer the demo's own: refused before any work
+    Files.writeString(out.resolve("sgd/metrics.csv"), "edited\n", java.nio.file.StandardOpenOption.APPEND);
+    byte[] edited = Files.readAllBytes(out.resolve("sgd/metrics.csv"));
+    CliRun refused = hbp("demo", "--out", out.toString(), "--epochs", "1");
+    assertInputError(refused, "--out " + out + " holds sgd/metrics.csv, not written by hbp there (or changed since); "
+        + "choose another --out, remove them, or pass --overwrite");
+    assertArrayEquals(edited, Files.readAllBytes(out.resolve("sgd/metrics.csv")));
+  }
+
+  @Test
+  void demoRefusesAFolderWithTheUsersFilesBeforeAnyWork() throws IOException {
+    Path out = dir.resolve("mine");
+    Files.createDirectories(out.resolve("plots"));
+    Files.writeString(out.resolve("plots/loss-vs-epoch.png"), "my figure");
+    CliRun first = hbp("demo", "--out", out.toString());
+    assertEquals("", first.out(), "refused before part 1");
+    assertInputError(first, "--out " + out.resolve("plots")
+        + " holds loss-vs-epoch.png, not written by hbp there (or changed since); choose another --out, remove them, or pass --overwrite");
+    Files.createDirectories(out.resolve("sgd"));
+    Files.writeString(out.resolve("sgd/notes.txt"), "mine");
+    assertInputError(hbp("demo", "--out", out.toString()), "--out " + out + ": " + out.resolve("sgd")
+        + " holds notes.txt, which the demo does not write there; choose another --out");
+    assertEquals("my figure", Files.readString(out.resolve("plots/loss-vs-epoch.png")));
+    assertEquals("mine", Files.readString(out.resolve("sgd/notes.txt")));
   }
 
   // ============================================================ 6. atomic output

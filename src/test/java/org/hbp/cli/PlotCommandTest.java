@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -66,6 +67,26 @@ class PlotCommandTest {
     r.assertExit(0);
     for (String f : TrainingPlots.FILES) assertTrue(Files.size(one.resolve("plots").resolve(f)) > 0, f);
     assertTrue(r.out().contains("wrote " + one.resolve("plots").resolve("loss-vs-epoch.png")), r.out());
+  }
+
+  @Test
+  void plotsAgainOverItsOwnPngsButNotOverAUsersFile() throws Exception {
+    Path one = run("only", "adam", 7, 0.4, 0.85);
+    plot(one.toString()).assertExit(0);
+    plot(one.toString()).assertExit(0); // hbp's own PNGs, unchanged since: drawn again without --overwrite
+    Path mine = one.resolve("plots").resolve("loss-vs-time.png");
+    Files.writeString(mine, "my own figure");
+    byte[] epochPng = Files.readAllBytes(one.resolve("plots").resolve("loss-vs-epoch.png"));
+    CliRun r = plot(one.toString());
+    r.assertExit(2);
+    r.assertNoStackTrace();
+    assertEquals("hbp: --out " + one.resolve("plots") + " holds loss-vs-time.png, not written by hbp there (or changed since); "
+        + "choose another --out, remove them, or pass --overwrite", r.err().strip());
+    assertEquals("", r.out());
+    assertEquals("my own figure", Files.readString(mine));
+    assertArrayEquals(epochPng, Files.readAllBytes(one.resolve("plots").resolve("loss-vs-epoch.png")), "nothing is written when one file is refused");
+    plot(one.toString(), "--overwrite").assertExit(0);
+    assertEquals(TrainingPlots.WIDTH, ImageIO.read(mine.toFile()).getWidth());
   }
 
   @Test

@@ -70,6 +70,15 @@ class TrainCommandTest {
     resumed.assertExit(0);
     assertTrue(resumed.err().contains("resuming") && resumed.out().contains("done: epoch 3"), resumed.out() + resumed.err());
     assertEquals(4, RunMetrics.read(run).rows().size());
+    // a resumed run draws its plots again at its end: a file of the user's there is refused before any training
+    Files.createDirectories(run.resolve("plots"));
+    Files.writeString(run.resolve("plots/loss-vs-epoch.png"), "mine");
+    CliRun refused = hbp(concat(java.util.Arrays.copyOf(common, common.length - 1), "--epochs", "4", "--resume"));
+    assertEquals(2, refused.code());
+    assertEquals("hbp: " + run.resolve("plots") + " holds loss-vs-epoch.png, not written by hbp there (or changed since); remove them, or pass --no-plots",
+        refused.err().strip());
+    assertEquals(4, RunMetrics.read(run).rows().size(), "not trained");
+    assertEquals("mine", Files.readString(run.resolve("plots/loss-vs-epoch.png")));
   }
 
   /** The command line recorded once, "1 epoch", a foreign folder refused untouched, a resume with other settings refused with the list. */

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
+import org.hbp.UserError;
+import org.hbp.io.RegeneratedFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,7 +54,10 @@ class TrainingPlotsTest {
     Path out = dir.resolve("plots");
     List<Path> files = TrainingPlots.write(runs, out, "test figure");
     assertEquals(TrainingPlots.FILES.stream().map(out::resolve).toList(), files);
-    assertEquals(TrainingPlots.FILES.stream().sorted().toList(), names(out));
+    List<String> expected = new ArrayList<>(TrainingPlots.FILES);
+    expected.add(RegeneratedFiles.RECORD); // their hashes: hbp's own, drawn again without --overwrite
+    expected.sort(null);
+    assertEquals(expected, names(out));
     for (Path f : files) {
       assertTrue(Files.size(f) > 5000, f.toString());
       BufferedImage img = ImageIO.read(f.toFile());
@@ -115,8 +120,11 @@ class TrainingPlotsTest {
     Path out = dir.resolve("plots");
     Files.createDirectories(out.resolve("loss-vs-time.png")); // the third target is taken by a non-empty directory
     Files.writeString(out.resolve("loss-vs-time.png").resolve("keep.txt"), "x");
-    assertThrows(IOException.class, () -> TrainingPlots.write(runs(true), out, null));
-    // the two written before are complete, the failed one left no temporary, the last was not started
+    // without --overwrite, the folder there is not hbp's own: refused before any write
+    assertThrows(UserError.class, () -> TrainingPlots.write(runs(true), out, null));
+    assertEquals(List.of("loss-vs-time.png"), names(out));
+    assertThrows(IOException.class, () -> TrainingPlots.write(runs(true), out, null, w -> {}, true));
+    // the two written before are complete, the failed one left no temporary, the last was not started, no record of them
     assertEquals(List.of("accuracy-vs-epoch.png", "loss-vs-epoch.png", "loss-vs-time.png"), names(out));
     assertEquals(List.of("keep.txt"), names(out.resolve("loss-vs-time.png")));
     for (String name : List.of("accuracy-vs-epoch.png", "loss-vs-epoch.png"))
@@ -132,8 +140,8 @@ class TrainingPlotsTest {
     assertFalse(Files.exists(dir.resolve("p")), "nothing is written when nothing can be drawn");
     Path file = dir.resolve("file");
     Files.writeString(file, "x");
-    IOException io = assertThrows(IOException.class, () -> TrainingPlots.write(runs(false), file, null));
-    assertEquals(file + ": exists and is not a directory", io.getMessage());
+    UserError io = assertThrows(UserError.class, () -> TrainingPlots.write(runs(false), file, null));
+    assertEquals("--out " + file + ": exists and is not a folder", io.getMessage());
   }
 
   @Test

@@ -1,6 +1,8 @@
 package org.hbp.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
@@ -164,6 +166,14 @@ class ExperimentsTest {
     List<String> csv = Files.readAllLines(sgd.resolve("metrics.csv"));
     Files.write(sgd.resolve("metrics.csv"), csv.subList(0, 2));
     Files.delete(sgd.resolve("checkpoint.npz"));
+    // a summary the user edited is not hbp's own: refused before any training, kept
+    Files.writeString(dir.resolve("exp/summary.md"), "my notes\n", java.nio.file.StandardOpenOption.APPEND);
+    byte[] edited = Files.readAllBytes(dir.resolve("exp/summary.md"));
+    UserError refused = assertThrows(UserError.class,
+        () -> Experiments.run(plan, data, 2, dir.resolve("exp"), nets, "synthetic", new PrintWriter(new StringWriter(), true), false));
+    assertTrue(refused.getMessage().startsWith("--out " + dir.resolve("exp") + " holds summary.md, not written by hbp there"), refused.getMessage());
+    assertArrayEquals(edited, Files.readAllBytes(dir.resolve("exp/summary.md")));
+    Files.delete(dir.resolve("exp/summary.md"));
     StringWriter third = new StringWriter();
     Experiments.run(plan, data, 2, dir.resolve("exp"), nets, "synthetic", new PrintWriter(third, true), false);
     assertEquals(9, third.toString().split("already complete", -1).length - 1, third.toString());

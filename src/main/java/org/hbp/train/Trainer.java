@@ -82,8 +82,9 @@ public final class Trainer {
   /**
    * @param progress where the progress bar goes (null: none)
    * @param interactive whether {@code progress} is a terminal (redrawn bar) or a log (lines)
-   * @throws UserError if the data set does not fit the network, or the batch is larger than the
-   *     training set (checked here, before {@link #start} or {@link #resume} touch the run folder)
+   * @throws UserError if the data set does not fit the network, the batch is larger than the
+   *     training set, or the test set is empty (checked here, before {@link #start} or {@link
+   *     #resume} touch the run folder)
    */
   public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive) {
     this.net = net;
@@ -98,6 +99,9 @@ public final class Trainer {
     // here, before the run folder is made: a refused run leaves nothing behind
     if (settings.batch() > data.train().size())
       throw new UserError("--batch " + settings.batch() + " is larger than the training set (" + data.train().size() + " samples)");
+    if (data.test().size() == 0)
+      throw new UserError("the test set '" + data.test().name() + "' is empty; each epoch reports the loss and accuracy on the test set "
+          + "and on a training subset of its size (the paper's metrics), so it needs at least one (e.g. synthetic:2000,500)");
   }
 
   /** The data set must fit the network: same number of input entries, as many classes as outputs. */

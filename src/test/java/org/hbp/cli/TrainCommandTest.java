@@ -2,6 +2,7 @@ package org.hbp.cli;
 
 import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -177,6 +178,13 @@ class TrainCommandTest {
         "--epochs", "1", "--batch", "50", "--out", dir.resolve("d").toString());
     assertEquals(2, r.code());
     assertTrue(r.err().contains("training diverged"), r.err());
+    // no test samples: the metrics would all be NaN; refused before the run folder is made
+    r = hbp("train", "--net", net("small.hbp", SMALL).toString(), "--data", "synthetic:100,0", "--optimizer", "sgd", "--epochs", "1", "--batch",
+        "50", "--out", dir.resolve("e").toString());
+    assertEquals(2, r.code());
+    assertEquals("hbp: the test set 'synthetic/test' is empty; each epoch reports the loss and accuracy on the test set and on a training subset "
+        + "of its size (the paper's metrics), so it needs at least one (e.g. synthetic:2000,500)", r.err().strip());
+    assertFalse(Files.exists(dir.resolve("e")));
   }
 
   private static String[] concat(String[] a, String... b) {

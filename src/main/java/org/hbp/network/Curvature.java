@@ -75,7 +75,10 @@ public final class Curvature {
         + " names its values); use exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian");
   }
 
-  /** The exact blocks of a graph network: products with directions on one parameter ({@link GraphProducts#block}). */
+  /**
+   * The exact blocks of a graph network: products with directions on one parameter ({@link
+   * GraphProducts#block}), or on all parameters of one module instance ({@link GraphProducts#joint}).
+   */
   private static final class GraphExactBlocks implements CurvatureStrategy.Blocks {
     private final Pass pass;
     private final ResidualPolicy policy;
@@ -88,6 +91,16 @@ public final class Curvature {
     @Override
     public Batch matProd(Network.LayerNode layer, String var, Batch v) {
       return GraphProducts.block(pass, policy, layer.parameterName(var), v);
+    }
+
+    @Override
+    public Map<String, Batch> layerMatProd(Network.LayerNode layer, Map<String, Batch> v) {
+      Map<String, Batch> byName = new java.util.LinkedHashMap<>();
+      for (Map.Entry<String, Batch> e : v.entrySet()) byName.put(layer.parameterName(e.getKey()), e.getValue());
+      Map<String, Batch> products = GraphProducts.joint(pass, policy, byName);
+      Map<String, Batch> out = new java.util.LinkedHashMap<>();
+      for (String var : v.keySet()) out.put(var, products.get(layer.parameterName(var)));
+      return out;
     }
 
     @Override

@@ -95,6 +95,18 @@ final class GraphProducts {
     return out;
   }
 
+  /**
+   * The joint block of several parameters (one module instance's: {@link LayerBlocks}) applied to
+   * directions: {@code directions} on each of them (one sample, V directions each, its item shape),
+   * the product read at each of them, cross terms included; {@code (1/N) sum_n} as {@link #block}.
+   */
+  static Map<String, Batch> joint(Pass pass, ResidualPolicy policy, Map<String, Batch> directions) {
+    GraphProducts p = new GraphProducts(pass, policy, directions, directions.keySet());
+    Map<String, Batch> out = p.run();
+    p.release(out.values(), directions.values());
+    return out;
+  }
+
   private Map<String, Batch> run() {
     forward();
     String output = net.spec.graph().output();

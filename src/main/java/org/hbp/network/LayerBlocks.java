@@ -21,8 +21,9 @@ import org.hbp.backend.Batch;
  * {@code R_pq = M_pq = sum_k dz_k d²z_k/(dθ_p dθ_q)}. Its products cost one trip through the rest
  * of the network per layer instead of one per parameter ({@link ExactStrategy}).
  *
- * <p>Defined for the exact strategy on sequential networks, for the GGN and the Hessian, and for
- * PCH on layers of one parameter only. PCH on a layer of several parameters is refused: it makes a
+ * <p>Defined for the exact strategy, for the GGN and the Hessian, and for PCH on layers of one
+ * parameter only. On a graph network a layer is a module instance: a shared (tied) one's joint
+ * block sums its uses and the cross terms between them ({@link GraphProducts#joint}). PCH on a layer of several parameters is refused: it makes a
  * residual PSD by modifying its eigenvalues, and the residual of a joint block is the joint matrix
  * {@code [R_pq]}, whose eigenvalues are not those of its diagonal blocks; modifying it needs that
  * matrix densely per sample (numel(θ)² entries per sample), which hbp does not form for products.
@@ -37,9 +38,6 @@ final class LayerBlocks {
     if (strategy != Strategy.EXACT)
       throw new UserError("--blocks layer (per-layer joint blocks) is available with --strategy exact only, not --strategy " + strategy.label()
           + " (its blocks are per parameter); use --blocks parameter");
-    if (net.isGraph())
-      throw new UserError("--blocks layer (per-layer joint blocks) is not available on graph networks (network " + net.spec().name()
-          + " names its values); use --blocks parameter");
     for (Network.LayerNode l : net.layers()) check(l, kind);
   }
 
@@ -58,10 +56,14 @@ final class LayerBlocks {
           + "use --curvature ggn, or --blocks parameter");
   }
 
-  /** Each layer's parameters (full names), in network order: the rows of the per-layer joint blocks. */
+  /**
+   * Each layer's parameters (full names), in network order: the rows of the per-layer joint
+   * blocks; a module instance used several times (a graph network's tied layer) once, at its first use.
+   */
   static List<List<String>> groups(Network net) {
     List<List<String>> out = new ArrayList<>();
-    for (Network.LayerNode l : net.layers()) if (!l.op.parameters().isEmpty()) out.add(l.parameterNames());
+    for (Network.LayerNode l : net.layers())
+      if (!l.op.parameters().isEmpty() && !out.contains(l.parameterNames())) out.add(l.parameterNames());
     return out;
   }
 

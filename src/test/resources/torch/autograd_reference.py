@@ -55,3 +55,64 @@ def reference(net, params, x, y, loss_fn):
             ggn += j[i].T @ hl @ j[i]
         ref["ggn." + k] = ggn.numpy()
     return ref
+
+
+def module_groups(params):
+    """The parameters of each module, by its prefix ('<m>.weight' -> '<m>'), in declaration order."""
+    groups = {}
+    for k in params:
+        groups.setdefault(k.rsplit(".", 1)[0], []).append(k)
+    return groups
+
+
+def joint_blocks(net, params, x, y, loss_fn):
+    """For every module with parameters (prefix '<m>'), the joint blocks over its parameters stacked in
+    declaration order, each flattened row-major: {'hessian.<m>': torch.autograd.functional.hessian of
+    the mean loss in them, 'ggn.<m>': J' H_z J, J the Jacobian of the net's outputs [N, C] in them,
+    H_z the Hessian of the mean loss in the outputs}; a module used twice shares its parameters, so
+    its blocks sum both uses and their cross terms."""
+    params = {k: v.detach() for k, v in params.items()}
+
+    def outputs_with(group, *ps):
+        values = dict(params)
+        values.update(zip(group, ps))
+        return functional_call(net, values, (x,))
+
+    ref = {}
+    z0 = outputs_with([]).detach()
+    hz = torch.autograd.functional.hessian(lambda z: loss_fn(z, y), z0).reshape(z0.numel(), z0.numel())
+    for prefix, group in module_groups(params).items():
+        p0 = tuple(params[k] for k in group)
+        sizes = [p.numel() for p in p0]
+        d = sum(sizes)
+        h = torch.autograd.functional.hessian(lambda *ps: loss_fn(outputs_with(group, *ps), y), p0)
+        dense = torch.zeros(d, d)
+        offsets = np.cumsum([0] + sizes)
+        for i in range(len(group)):
+            for j in range(len(group)):
+                dense[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]] = h[i][j].reshape(sizes[i], sizes[j])
+        ref["hessian." + prefix] = dense.numpy()
+        jac = torch.autograd.functional.jacobian(lambda *ps: outputs_with(group, *ps), p0)
+        j = torch.cat([jac[i].reshape(z0.numel(), sizes[i]) for i in range(len(group))], dim=1)
+        ref["ggn." + prefix] = (j.T @ hz @ j).numpy()
+    return ref
+
+
+def damped_steps(net, params, x, y, loss_fn, blocks, alpha):
+    """Paper eq. 10 with each module's joint block C of `blocks` (joint_blocks'), g the mean loss's
+    gradient in its parameters stacked as there: {'grad.<m>': g, 'step.<kind>.<m>':
+    torch.linalg.solve(alpha I + (1 - alpha) C, -g), 'mineig.<kind>.<m>': the smallest eigenvalue of
+    that matrix (CG needs it > 0)} for kind hessian and ggn."""
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    loss = loss_fn(functional_call(net, leaves, (x,)), y)
+    grads = dict(zip(leaves, torch.autograd.grad(loss, list(leaves.values()))))
+    out = {}
+    for prefix, group in module_groups(params).items():
+        g = torch.cat([grads[k].reshape(-1) for k in group])
+        out["grad." + prefix] = g.numpy()
+        for kind in ("hessian", "ggn"):
+            c = torch.from_numpy(blocks[kind + "." + prefix])
+            a = alpha * torch.eye(c.shape[0]) + (1 - alpha) * c
+            out["step." + kind + "." + prefix] = torch.linalg.solve(a, -g).numpy()
+            out["mineig." + kind + "." + prefix] = np.array(torch.linalg.eigvalsh((a + a.T) / 2).min().item())
+    return out

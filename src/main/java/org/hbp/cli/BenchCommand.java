@@ -202,7 +202,9 @@ public final class BenchCommand extends HbpCommand {
       if (!BenchToolbox.DIAGONALS.contains(d)) throw new UserError("--diagonals: expected exact, mc or hessian, not '" + d + "'");
     for (int d : directions) if (d < 1) throw new UserError("--directions must be >= 1, not " + d);
     boolean layerBlocks = BenchToolbox.layerBlocksAsked(blockUnits, strategies);
-    new CommandFiles(overwrite.overwrite).input("--net", net).output("--out", out).check();
+    CommandFiles files = new CommandFiles(overwrite.overwrite).input("--net", net);
+    networkFile.declareInputs(files);
+    files.output("--out", out).check();
     PrintWriter w = out();
     Backend be = compute.backend(backend);
     if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);

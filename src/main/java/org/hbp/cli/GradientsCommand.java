@@ -61,7 +61,7 @@ public final class GradientsCommand extends HbpCommand {
   @Override
   public Integer call() throws Exception {
     if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError("--out " + out + " is a file; give a folder");
-    new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
+    networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
         .outputsIn("--out", out, List.of(FILES)).check();
     PrintWriter w = out();
     NetworkSpec spec = networkOptions.load();

@@ -55,7 +55,9 @@ public final class ImportCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    new CommandFiles(overwrite.overwrite).input("MODEL.onnx", model).output("--out", out).output("--params-out", paramsOut).check();
+    CommandFiles files = new CommandFiles(overwrite.overwrite).input("MODEL.onnx", model);
+    NetworkFileOptions.declareInputs(files, maps, specDirs);
+    files.output("--out", out).output("--params-out", paramsOut).check();
     ImportedNetwork net = NetworkFileOptions.importOnnx(model, loss, maps, constants, buffers);
     NetworkFileOptions.resolve(net, NetworkFileOptions.moduleDirs(specDirs)); // the shapes check out
     String text = NetworkText.of(net);

@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.dsl.Dsl;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.ModuleLibrary;
@@ -93,6 +94,21 @@ final class NetworkFileOptions {
   }
 
   /** The folders of module specs: the built-in ones, then {@code specDirs} ({@code --specs}); a new list. */
+  /**
+   * Declares the files the network's modules are read from as inputs of {@code files}: each
+   * {@code --map} spec file and the specs of each {@code --specs} folder, so that no output of the
+   * command replaces one of them.
+   */
+  void declareInputs(CommandFiles files) {
+    declareInputs(files, maps, specDirs);
+  }
+
+  /** {@link #declareInputs(CommandFiles)} for the {@code --map} entries {@code maps} and {@code --specs} folders {@code specDirs} (hbp import's). */
+  static void declareInputs(CommandFiles files, List<String> maps, List<Path> specDirs) {
+    for (String m : maps) files.input("--map", CustomMapping.fileOf(m));
+    for (Path dir : specDirs) for (Path f : NetworkResolver.specFiles(dir)) files.input("--specs", f);
+  }
+
   static List<Path> moduleDirs(List<Path> specDirs) {
     List<Path> dirs = new ArrayList<>(ModuleLibrary.builtInSpecDirs());
     dirs.addAll(specDirs);

@@ -3,6 +3,7 @@ package org.hbp.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
+import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkSpec;
@@ -25,6 +26,16 @@ final class NetworkOptions {
   String networkName;
 
   @Mixin NetworkFileOptions file;
+
+  /**
+   * Declares the files the network is read from as inputs of {@code files} ({@code --net}, the
+   * {@code --map} and {@code --specs} files: {@link NetworkFileOptions#declareInputs}); returns {@code files}.
+   */
+  CommandFiles declareInputs(CommandFiles files) {
+    files.input("--net", netFile);
+    file.declareInputs(files);
+    return files;
+  }
 
   /** Whether {@code --net} names an ONNX model (by its extension {@code .onnx}). */
   boolean isOnnx() {

@@ -78,18 +78,24 @@ public final class NetworkResolver {
     List<ModuleSpec> out = new ArrayList<>();
     for (Path dir : specDirs) {
       if (!Files.exists(dir)) throw new UserError("spec folder not found: " + dir);
-      List<Path> files;
-      if (Files.isRegularFile(dir)) files = List.of(dir);
-      else {
-        try (Stream<Path> s = Files.list(dir)) {
-          files = s.filter(p -> p.getFileName().toString().endsWith(".hbp") && Files.isRegularFile(p)).sorted().toList();
-        } catch (IOException e) {
-          throw new UserError("cannot read spec folder " + dir + ": " + e.getMessage());
-        }
-      }
-      for (Path f : files) out.addAll(Dsl.parseFile(f).modules());
+      for (Path f : specFiles(dir)) out.addAll(Dsl.parseFile(f).modules());
     }
     return out;
+  }
+
+  /**
+   * The spec files that {@link #library} reads from one entry of its folders: the entry itself
+   * when it is a file, else its {@code *.hbp} files (not its subfolders), sorted; none when it
+   * does not exist.
+   */
+  public static List<Path> specFiles(Path dir) {
+    if (!Files.exists(dir)) return List.of();
+    if (Files.isRegularFile(dir)) return List.of(dir);
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().endsWith(".hbp") && Files.isRegularFile(p)).sorted().toList();
+    } catch (IOException e) {
+      throw new UserError("cannot read spec folder " + dir + ": " + e.getMessage());
+    }
   }
 
   // ---------------- resolution ----------------

@@ -31,11 +31,10 @@ public record CustomMapping(String opType, Path file, ModuleSpec module) {
    * @throws UserError a malformed entry, a missing file, or no such module in it
    */
   public static CustomMapping parse(String entry) {
-    int eq = entry.indexOf('='), colon = entry.lastIndexOf(':');
-    if (eq <= 0 || colon < eq + 2 || colon == entry.length() - 1)
+    Path file = fileOf(entry);
+    if (file == null)
       throw new UserError("--map " + entry + ": expected OpType=spec-file.hbp:module, e.g. --map Softsign=my-specs/softsign.hbp:softsign");
-    String op = entry.substring(0, eq), module = entry.substring(colon + 1);
-    Path file = Path.of(entry.substring(eq + 1, colon));
+    String op = entry.substring(0, entry.indexOf('=')), module = entry.substring(entry.lastIndexOf(':') + 1);
     if (!java.nio.file.Files.isRegularFile(file)) throw new UserError("--map " + entry + ": spec file not found: " + file);
     List<ModuleSpec> specs = NetworkResolver.library(List.of(file));
     for (ModuleSpec m : specs)
@@ -45,6 +44,13 @@ public record CustomMapping(String opType, Path file, ModuleSpec module) {
       }
     throw new UserError("--map " + entry + ": no module '" + module + "' in " + file + " (it declares: "
         + String.join(", ", specs.stream().map(ModuleSpec::name).toList()) + ")");
+  }
+
+  /** The spec file of an entry {@code OpType=path/to/spec.hbp:module}, without reading it; null when the entry is malformed. */
+  public static Path fileOf(String entry) {
+    int eq = entry.indexOf('='), colon = entry.lastIndexOf(':');
+    if (eq <= 0 || colon < eq + 2 || colon == entry.length() - 1) return null;
+    return Path.of(entry.substring(eq + 1, colon));
   }
 
   int apply(OnnxImporter w, int i) {

@@ -142,6 +142,22 @@ class OutputFilesCliTest {
     assertEquals(4, Npz.read(dir.resolve("imp.npz")).size());
   }
 
+  /** The spec files a network's modules are read from (--map's file, the specs of a --specs folder) are inputs too, checked before they are parsed. */
+  @Test
+  void importAndBenchRefuseToWriteOverTheirSpecFiles() throws Exception {
+    Path model = dir.resolve("m.onnx");
+    Files.copy(Path.of("examples/mlp.onnx"), model);
+    Path specs = Files.createDirectory(dir.resolve("specs"));
+    Path mine = Files.writeString(specs.resolve("mytanh.hbp"), Files.readString(Path.of("modules-spec/tanh.hbp")).replace("module tanh", "module mytanh"));
+    refused(new String[] {"import", model.toString(), "--loss", "crossentropy", "--map", "Tanh=" + mine + ":mytanh", "--out", mine.toString(),
+        "--overwrite"}, List.of(mine), "--out " + mine + " is the same file as --map " + mine);
+    refused(new String[] {"import", model.toString(), "--loss", "crossentropy", "--specs", specs.toString(), "--out",
+        specs.resolve("./mytanh.hbp").toString(), "--overwrite"}, List.of(mine), "is the same file as --specs " + mine);
+    refused(new String[] {"bench", "--net", net.toString(), "--specs", specs.toString(), "--batch", "2", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact", "--directions", "1", "--backend", "cpu", "--out", mine.toString(), "--overwrite"}, List.of(mine),
+        "--out " + mine + " is the same file as --specs " + mine);
+  }
+
   @Test
   void gradientsRefusesItsInputsAndExistingFilesInItsFolder() throws Exception {
     Path out = Files.createDirectory(dir.resolve("g"));

@@ -111,7 +111,7 @@ public final class DemoCommand extends HbpCommand {
       SpecVerifier.FileResult verified = SpecVerifier.verify(f, null, seed, 3);
       for (int i = 0; i < s.modules().size(); i++) {
         ModuleSpec m = s.modules().get(i);
-        w.print(Formats.text(m, ModuleRules.derive(m)));
+        w.print(rulesOrSummary(f, m, Formats.text(m, ModuleRules.derive(m))));
         SpecCheck.Report r = SpecCheck.check(m, seed, 3);
         checks += r.checks();
         failures += r.failures().size();
@@ -135,6 +135,26 @@ public final class DemoCommand extends HbpCommand {
     operatorInUse(w);
     trainAndPlot(w);
     return failures == 0 && methodFailures == 0 ? 0 : 1;
+  }
+
+  /** A module's derived rules shown in full up to this many lines ({@link #rulesOrSummary}). */
+  static final int SHOWN_LINES = 24;
+
+  /** ... and this many characters in a line. */
+  static final int SHOWN_WIDTH = 160;
+
+  /**
+   * The derived rules {@code text} of module {@code m} of {@code file} as {@code hbp derive} prints
+   * them when they are short (Table 1's modules: at most {@link #SHOWN_LINES} lines of at most
+   * {@link #SHOWN_WIDTH} characters), else its first line and one saying how long they are and how
+   * to print them, so the demo's part 1 stays readable (attention's rules run to lines of kilobytes).
+   */
+  static String rulesOrSummary(Path file, ModuleSpec m, String text) {
+    List<String> lines = text.lines().toList();
+    int widest = lines.stream().mapToInt(String::length).max().orElse(0);
+    if (lines.size() <= SHOWN_LINES && widest <= SHOWN_WIDTH) return text;
+    return lines.get(0) + System.lineSeparator() + "  (" + lines.size() + " lines of rules, up to " + widest + " characters wide: hbp derive " + file
+        + " --module " + m.name() + " prints them)" + System.lineSeparator() + System.lineSeparator();
   }
 
   /** Part 2: the generated sigmoid operator on a batch of 2 samples. */

@@ -420,6 +420,9 @@ class CliTest {
     Matcher o = Pattern.compile("(\\d+) checks of generated operator methods against EJML references, 0 failed").matcher(operators);
     assertTrue(o.matches(), "line: " + operators);
     assertTrue(Integer.parseInt(o.group(1)) > 19 * 10);
+    // part 1 stays readable: long rules (attention's run to kilobytes a line) are summarised in one line
+    assertTrue(lines.stream().allMatch(l -> l.length() <= 250), "a line longer than 250 characters");
+    r.assertOutContains("hbp derive modules-spec/multihead_attention.hbp --module multihead_attention prints them)", "hbp       H_b = Hz");
     // part 2: sigmoid(0) = 0.5, its derivative 0.25
     assertTrue(r.out().contains("z = sigmoid(x)         = [0.1192, 0.5000, 0.8808]") && r.out().contains("J'dz (backward)        = [0.1050, 0.2500, 0.1050]"),
         r.out());

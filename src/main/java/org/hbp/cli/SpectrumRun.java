@@ -73,6 +73,7 @@ final class SpectrumRun {
       int n = target.operator().dimension();
       ParameterVectors vectors = new ParameterVectors(net, target.parameters());
       Map<String, Object> r = new LinkedHashMap<>();
+      r.put("parameters", target.parameters());
       r.put("dimension", n);
       List<String> line = new ArrayList<>();
       if (settings.top() != null) {
@@ -126,7 +127,7 @@ final class SpectrumRun {
       }
       results.put(name, r);
       bar.clear();
-      w.printf("  %s (%d entries): %s%n", name, n, String.join("; ", line));
+      w.printf("  %s (%d entries): %s%n", target.title() == null ? name : target.title(), n, String.join("; ", line));
       w.flush();
     }
   }

@@ -36,7 +36,8 @@ final class SpectrumRun {
    * @param top the number of eigenvalues (null: none)
    * @param probes Hutchinson's probes (0: no trace)
    * @param starts SLQ's random starts (0: no density)
-   * @param memoryLimit bytes for the Lanczos bases (full reorthogonalisation keeps every vector)
+   * @param memoryLimit bytes for the Lanczos bases (full reorthogonalisation keeps every vector): what the run's
+   *     {@code --memory-limit} leaves after the rest of its estimate
    */
   record Settings(Integer top, Lanczos.Settings lanczos, int probes, int directions, int starts, int steps, double sigma, int grid, long seed,
       long memoryLimit) {}

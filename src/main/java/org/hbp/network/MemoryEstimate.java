@@ -344,7 +344,8 @@ public final class MemoryEstimate {
     for (String name : net.parameterNames()) {
       long n = net.parameterSize(name);
       largest = Math.max(largest, n);
-      long copy = output == Output.DENSE && !layerBlocks ? n * n : output == Output.VECTORS ? n * directions : n;
+      // the dense joint blocks are counted per layer below
+      long copy = output == Output.DENSE ? (layerBlocks ? 0 : n * n) : output == Output.VECTORS ? n * directions : n;
       outputs = saturatedAdd(outputs, saturatedMultiply(copy, 8));
     }
     if (layerBlocks && output == Output.DENSE) {

@@ -186,6 +186,13 @@ class MemoryEstimateTest {
     assertTrue(solve <= 9 * v && solve >= 9 * v - pass, "9 V = " + 9 * v + " less what the pass left below its peak: " + joint.describe());
     // the outputs: one step per parameter, as float64 copies
     assertEquals(1200L * 8, joint.part("outputs copied for writing"));
+    // --dense: the layer's 1200 x 1200 block, filled on the heap, copied to the backend, and copied for writing (all float64 here)
+    MemoryEstimate dense = MemoryEstimate.curvature(net, p, n, CurvatureKind.GGN, Strategy.EXACT, 1, true, MemoryEstimate.Output.DENSE, 1,
+        Long.MAX_VALUE);
+    assertEquals(1200L * 1200 * 8, dense.part("outputs copied for writing"), dense.describe());
+    assertEquals(1200L * 1200 * 8, dense.part("largest joint block, assembled"), dense.describe());
+    assertEquals(1200L * 1200 * 8, dense.part("largest joint block, on the backend"), dense.describe());
+    assertEquals(600L * 600 * 8, dense.part("identity directions of the largest parameter"), dense.describe());
   }
 
   /**

@@ -209,6 +209,8 @@ public final class SpectrumCommand extends HbpCommand {
     if (grid < 2) throw new UserError("--grid must be at least 2");
     if (blockChoice.layer() && scope.equals("net"))
       throw new UserError("--scope net takes the whole network; --blocks layer does not apply (use --blocks parameter)");
+    if (blockChoice.rowGroups() > 1 && scope.equals("net"))
+      throw new UserError("--blocks " + blockChoice.rowGroups() + " splits blocks; --scope net takes the whole network (use --blocks parameter)");
     if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError(out + " exists and is not a folder; --out names the output folder");
   }
 

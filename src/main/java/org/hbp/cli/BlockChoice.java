@@ -4,7 +4,7 @@ import org.hbp.UserError;
 import picocli.CommandLine.ITypeConverter;
 
 /**
- * {@code --blocks} of {@code hbp curvature} and {@code hbp train}: {@code parameter} (one block per
+ * {@code --blocks} of {@code hbp curvature}, {@code hbp spectrum} and {@code hbp train}: {@code parameter} (one block per
  * parameter, the paper's), {@code layer} (one joint block per layer over all its parameters, cross
  * terms included: a departure from the paper, for the exact strategy), or a number K of row groups
  * per parameter (the block-diagonal part of each parameter's block; {@code 1} is {@code parameter}).

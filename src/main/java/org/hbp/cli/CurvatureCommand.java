@@ -170,7 +170,7 @@ public final class CurvatureCommand extends HbpCommand {
     int directionCount = directions == null || directions.isEmpty() ? 1 : directions.values().iterator().next().directions();
     // a diagonal fits itself into what the pass leaves (in chunks of samples where needed)
     MemoryEstimate estimate = diagonal != null ? MemoryEstimate.pass(network, p, x.samples())
-        : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, output, directionCount, limit);
+        : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, blockChoice.layer(), output, directionCount, limit);
     estimate.check(limit);
     w.printf("memory estimate: %s (%s)%n", MemoryEstimate.bytes(estimate.total()), estimate.describe());
     Pass pass = network.run(p, x, y);

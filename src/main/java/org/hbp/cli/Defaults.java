@@ -59,13 +59,12 @@ final class Defaults {
   static final String TRAINING_STRATEGY_REASON = "as the paper's Fig. 4 trains: one explicit pass per step, then cheap CG products";
 
   /**
-   * {@code --blocks} of {@code spectrum} and {@code train} (row groups per parameter; {@code train}
-   * also takes {@code layer}): one block per parameter.
+   * {@code --blocks} of {@code train} (row groups per parameter, or {@code layer}): one block per parameter.
    */
   static final String BLOCKS = "1";
 
   /**
-   * {@code --blocks} of {@code curvature} and {@code bench}: one block per parameter, the paper's
+   * {@code --blocks} of {@code curvature}, {@code spectrum} and {@code bench}: one block per parameter, the paper's
    * blocks ({@code layer}, one joint block per layer, is the departure to ask for).
    */
   static final String BLOCK_UNIT = "parameter";

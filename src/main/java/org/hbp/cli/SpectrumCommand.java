@@ -37,7 +37,8 @@ import picocli.CommandLine.Option;
             + "as hbp curvature): the K largest eigenvalues and their eigenvectors by Lanczos with full reorthogonalisation "
             + "(--top K), the trace and diagonal by Hutchinson's estimator with Rademacher probes and its standard error "
             + "(--trace), and the spectral density by stochastic Lanczos quadrature (--density), for every parameter's block "
-            + "(--scope blocks) or one (--scope block:NAME). Writes spectrum.json, eigenvectors.npz, diagonal.npz and "
+            + "(--scope blocks) or one (--scope block:NAME), every layer's joint block over all its parameters or one layer's "
+            + "(--blocks layer), or the whole network (--scope net). Writes spectrum.json, eigenvectors.npz, diagonal.npz and "
             + "density-NAME.png into the --out folder."})
 public final class SpectrumCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
@@ -56,9 +57,12 @@ public final class SpectrumCommand extends HbpCommand {
       description = "exact (matrix-free), kfra (eq. 8) or bda (eq. 9) (default: ${DEFAULT-VALUE}).", converter = Choices.Strategies.class)
   Strategy strat;
 
-  @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K",
-      description = "Split each parameter into K row groups and keep the block-diagonal part (default: ${DEFAULT-VALUE}).")
-  int blocks;
+  @Option(names = "--blocks", defaultValue = Defaults.BLOCK_UNIT, paramLabel = "B", converter = BlockChoice.Converter.class,
+      description = "parameter (each parameter's block), layer (each layer's joint block over all its parameters, cross terms included: "
+          + "--scope blocks gives every layer's, --scope block:NAME the layer NAME (e.g. 2) or the layer of parameter NAME; keyed by the "
+          + "layer's name; --strategy exact, --curvature ggn or hessian; not with --scope net), or K: each parameter's block split "
+          + "into K row groups, their block-diagonal part (default: ${DEFAULT-VALUE}).")
+  BlockChoice blockChoice;
 
   @Option(names = "--ggn-route", defaultValue = "network", paramLabel = "R",
       description = "With --scope net and --curvature ggn: network (each product a forward and a backward pass through the network) or "
@@ -66,7 +70,8 @@ public final class SpectrumCommand extends HbpCommand {
   String ggnRoute;
 
   @Option(names = "--scope", defaultValue = "blocks", paramLabel = "SCOPE",
-      description = "blocks (every parameter's block), block:NAME (one, e.g. block:0.W) or net (the whole network) (default: ${DEFAULT-VALUE}).")
+      description = "blocks (every block: each parameter's, or with --blocks layer each layer's), block:NAME (one: a parameter, e.g. "
+          + "block:0.W or block:0.weight; with --blocks layer also a layer, e.g. block:0) or net (the whole network) (default: ${DEFAULT-VALUE}).")
   String scope;
 
   @Option(names = "--top", paramLabel = "K", description = "The K largest eigenvalues and their eigenvectors, by Lanczos.")
@@ -131,36 +136,45 @@ public final class SpectrumCommand extends HbpCommand {
   @Override
   public Integer call() throws Exception {
     checkSettings();
+    int blocks = blockChoice.rowGroups();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();
     NetworkSpec net = networkOptions.load();
     Network network = compute.network(net, backend);
     networkOptions.bindData(network, params);
+    if (blockChoice.layer()) Curvature.checkLayerBlocks(network, kind, strat);
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     Map<String, Batch> p = layout.parametersOnly(networkOptions.parameterArrays(params), networkOptions.parameterSource(params));
     Map<String, NdArray> b = readNpz(batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
-    SpectrumScope sc = SpectrumScope.parse(scope, network.parameterNames());
-    List<String> outputs = outputFiles(sc.names(network));
+    SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
+    Map<String, List<String>> targets = sc.targets(network);
+    List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
     new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
         .outputsIn("--out", out, outputs).check();
     w.print(NetworkResolver.describe(net));
     int widest = Math.max(trace ? directions : 1, density ? starts : 1);
-    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, MemoryEstimate.Output.VECTORS, widest, limit);
+    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, blockChoice.layer(),
+        MemoryEstimate.Output.VECTORS, widest, limit);
+    long bases = lanczosBytes(network, targets);
+    estimate = estimate.plus("Lanczos vectors (the fewest the largest block needs)", bases, MemoryEstimate.Memory.HEAP);
     estimate.check(limit);
+    // the Lanczos bases grow into what the rest of the run leaves under the limit (SpectrumRun caps the iterations there)
+    long basisLimit = limit - (estimate.total() - bases);
     Pass pass = network.run(p, x, y);
     w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
     Curvature c = Curvature.of(pass, kind, strat, KfacOptions.defaults(), limit, this::notice); // a diagonal says when it chunks
-    w.printf("curvature %s, strategy %s, scope %s%n", kind.label(), strat.label(), scope);
+    w.printf("curvature %s, strategy %s, scope %s%s%n", kind.label(), strat.label(), scope,
+        blockChoice.layer() ? ", one joint block per layer (--blocks layer)" : blocks > 1 ? ", " + blocks + " row groups per parameter" : "");
     w.flush();
     if (!ggnRoute.equals("network") && !ggnRoute.equals("factored")) throw new UserError("--ggn-route: expected network or factored, not '" + ggnRoute + "'");
     if (ggnRoute.equals("factored") && sc.kind() != SpectrumScope.Kind.NET) throw new UserError("--ggn-route factored is a route of --scope net");
     long t0 = System.nanoTime();
     Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, ggnRoute.equals("factored"), limit);
     if (ggnRoute.equals("factored")) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
-    SpectrumRun run = new SpectrumRun(settings(limit), network, layout);
+    SpectrumRun run = new SpectrumRun(settings(basisLimit), network, layout);
     Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
     try {
       run.compute(operators, bar, w);
@@ -173,6 +187,7 @@ public final class SpectrumCommand extends HbpCommand {
     header.put("curvature", kind.label());
     header.put("strategy", strat.label());
     header.put("scope", scope);
+    header.put("blocks_option", blockChoice.label());
     header.put("samples", x.samples());
     header.put("loss", pass.loss());
     header.put("seed", seed);
@@ -192,7 +207,10 @@ public final class SpectrumCommand extends HbpCommand {
     if (starts < 1 || steps < 1) throw new UserError("--starts and --steps must be at least 1");
     if (!(sigma > 0)) throw new UserError("--sigma must be positive");
     if (grid < 2) throw new UserError("--grid must be at least 2");
-    if (blocks < 1) throw new UserError("--blocks must be at least 1");
+    if (blockChoice.layer() && scope.equals("net"))
+      throw new UserError("--scope net takes the whole network; --blocks layer does not apply (use --blocks parameter)");
+    if (blockChoice.rowGroups() > 1 && scope.equals("net"))
+      throw new UserError("--blocks " + blockChoice.rowGroups() + " splits blocks; --scope net takes the whole network (use --blocks parameter)");
     if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError(out + " exists and is not a folder; --out names the output folder");
   }
 
@@ -203,6 +221,22 @@ public final class SpectrumCommand extends HbpCommand {
     if (trace) files.add(DIAGONAL);
     if (density) for (String n : names) files.add(plotName(n));
     return files;
+  }
+
+  /**
+   * The bytes of the fewest Lanczos vectors (8 bytes an entry, on the heap) that a run needs for its
+   * largest block of {@code targets} (a layer's joint block: all its parameters' entries): K for
+   * {@code --top K} (at most the block's dimension), one per start for {@code --density}.
+   */
+  private long lanczosBytes(Network network, Map<String, List<String>> targets) {
+    long most = 0;
+    for (List<String> params : targets.values()) {
+      long n = 0;
+      for (String q : params) n += network.parameterSize(q);
+      long vectors = Math.max(top != null ? Math.min(top, n) : 0, density ? starts : 0);
+      most = Math.max(most, MemoryEstimate.saturatedMultiply(8 * n, vectors));
+    }
+    return most;
   }
 
   private SpectrumRun.Settings settings(long limit) {

@@ -36,7 +36,8 @@ final class SpectrumRun {
    * @param top the number of eigenvalues (null: none)
    * @param probes Hutchinson's probes (0: no trace)
    * @param starts SLQ's random starts (0: no density)
-   * @param memoryLimit bytes for the Lanczos bases (full reorthogonalisation keeps every vector)
+   * @param memoryLimit bytes for the Lanczos bases (full reorthogonalisation keeps every vector): what the run's
+   *     {@code --memory-limit} leaves after the rest of its estimate
    */
   record Settings(Integer top, Lanczos.Settings lanczos, int probes, int directions, int starts, int steps, double sigma, int grid, long seed,
       long memoryLimit) {}
@@ -73,6 +74,7 @@ final class SpectrumRun {
       int n = target.operator().dimension();
       ParameterVectors vectors = new ParameterVectors(net, target.parameters());
       Map<String, Object> r = new LinkedHashMap<>();
+      r.put("parameters", target.parameters());
       r.put("dimension", n);
       List<String> line = new ArrayList<>();
       if (settings.top() != null) {
@@ -126,7 +128,7 @@ final class SpectrumRun {
       }
       results.put(name, r);
       bar.clear();
-      w.printf("  %s (%d entries): %s%n", name, n, String.join("; ", line));
+      w.printf("  %s (%d entries): %s%n", target.title() == null ? name : target.title(), n, String.join("; ", line));
       w.flush();
     }
   }

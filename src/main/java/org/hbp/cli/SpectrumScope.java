@@ -1,5 +1,6 @@
 package org.hbp.cli;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,12 +20,16 @@ import org.hbp.spectrum.ParameterVectors;
 import org.hbp.spectrum.SymmetricOperator;
 
 /**
- * {@code hbp spectrum --scope}: every parameter's block ({@code blocks}), one block
- * ({@code block:NAME}, hbp's or PyTorch's parameter name), or the whole network ({@code net}).
+ * {@code hbp spectrum --scope}: every block ({@code blocks}), one block ({@code block:NAME}), or the
+ * whole network ({@code net}). The blocks are each parameter's, or with {@code --blocks layer} each
+ * layer's joint block over all its parameters ({@code layers}); {@code block:NAME} names a parameter
+ * (hbp's or PyTorch's name), and with {@code --blocks layer} a parameter (for the layer that holds it)
+ * or a layer (its name, the prefix of its parameters' names: {@code 0}, {@code 2.1}).
  *
- * @param block the parameter of {@code block:NAME}, else null
+ * @param block the parameter, or with {@code layers} the layer, of {@code block:NAME}; else null
+ * @param layers whether the blocks are the layers' joint blocks ({@code --blocks layer})
  */
-record SpectrumScope(Kind kind, String block) {
+record SpectrumScope(Kind kind, String block, boolean layers) {
   enum Kind { BLOCKS, BLOCK, NET }
 
   /** The whole-network curvature product of a pass: each parameter's k directions to each parameter's k products. */
@@ -52,31 +57,80 @@ record SpectrumScope(Kind kind, String block) {
     return FactoredGgn.of(pass, memoryLimit)::apply;
   }
 
-  /** What an operator of the scope acts on: its parameters, one after another (their vec orders). */
-  record Target(SymmetricOperator operator, List<String> parameters) {}
+  /**
+   * What an operator of the scope acts on: its parameters, one after another (their vec orders).
+   *
+   * @param title how the printed line names it (null: by its name)
+   */
+  record Target(SymmetricOperator operator, List<String> parameters, String title) {
+    Target(SymmetricOperator operator, List<String> parameters) {
+      this(operator, parameters, null);
+    }
+  }
 
-  /** The scope named {@code text} on a network with {@code parameters}; errors name the choices. */
+  /** The scope named {@code text} on a network with {@code parameters}, one block per parameter; errors name the choices. */
   static SpectrumScope parse(String text, List<String> parameters) {
-    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null);
-    if (text.equals("net")) return new SpectrumScope(Kind.NET, null);
+    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null, false);
+    if (text.equals("net")) return new SpectrumScope(Kind.NET, null, false);
     if (text.startsWith("block:")) {
       String name = text.substring("block:".length());
-      for (String p : parameters) {
-        if (p.equals(name) || TorchLayout.arrayName(p, Set.of()).equals(name)) return new SpectrumScope(Kind.BLOCK, p);
-      }
+      String p = parameter(name, parameters);
+      if (p != null) return new SpectrumScope(Kind.BLOCK, p, false);
       throw new UserError("--scope block:" + name + ": the network has no parameter '" + name + "'; its parameters are "
           + String.join(", ", parameters));
     }
     throw new UserError("--scope: expected blocks, block:NAME or net, not '" + text + "'");
   }
 
-  /** The names of the scope's operators: the parameters of its blocks, or {@code net}. */
+  /**
+   * The scope named {@code text} on {@code net} with the blocks of {@code --blocks}: with
+   * {@code layer}, {@code block:NAME} is the layer of parameter NAME or the layer NAME, and
+   * {@code net} is refused (it takes the whole network, not blocks); errors name the choices.
+   */
+  static SpectrumScope parse(String text, Network net, BlockChoice blocks) {
+    if (!blocks.layer()) return parse(text, net.parameterNames());
+    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null, true);
+    if (text.equals("net")) throw new UserError("--scope net takes the whole network; --blocks layer does not apply (use --blocks parameter)");
+    if (!text.startsWith("block:")) throw new UserError("--scope: expected blocks or block:NAME with --blocks layer, not '" + text + "'");
+    String name = text.substring("block:".length());
+    Map<String, List<String>> layers = Curvature.namedLayerGroups(net);
+    String p = parameter(name, net.parameterNames());
+    for (Map.Entry<String, List<String>> e : layers.entrySet()) {
+      if (p != null ? e.getValue().contains(p) : e.getKey().equals(name)) return new SpectrumScope(Kind.BLOCK, e.getKey(), true);
+    }
+    List<String> listed = new ArrayList<>();
+    layers.forEach((layer, params) -> listed.add(layer + " (" + String.join(", ", params) + ")"));
+    throw new UserError("--scope block:" + name + " with --blocks layer: the network has no parameter or layer '" + name
+        + "'; its layers with parameters are " + String.join(", ", listed));
+  }
+
+  /** The parameter named {@code name} (hbp's name or PyTorch's), or null. */
+  private static String parameter(String name, List<String> parameters) {
+    for (String p : parameters) if (p.equals(name) || TorchLayout.arrayName(p, Set.of()).equals(name)) return p;
+    return null;
+  }
+
+  /**
+   * The scope's blocks by name, each with the parameters it spans in the order of its vectors: a
+   * parameter's block by the parameter's name, a layer's joint block by the layer's name, the whole
+   * network as {@code net}.
+   */
+  Map<String, List<String>> targets(Network net) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    switch (kind) {
+      case BLOCKS -> {
+        if (layers) out.putAll(Curvature.namedLayerGroups(net));
+        else for (String p : net.parameterNames()) out.put(p, List.of(p));
+      }
+      case BLOCK -> out.put(block, layers ? Curvature.namedLayerGroups(net).get(block) : List.of(block));
+      case NET -> out.put("net", net.parameterNames());
+    }
+    return out;
+  }
+
+  /** The names of the scope's operators ({@link #targets}' keys). */
   List<String> names(Network net) {
-    return switch (kind) {
-      case BLOCKS -> net.parameterNames();
-      case BLOCK -> List.of(block);
-      case NET -> List.of("net");
-    };
+    return new ArrayList<>(targets(net).keySet());
   }
 
   /** The scope's operators by name ({@link #names}), each block with {@code blocks} row groups; the whole net's GGN through the network. */
@@ -90,16 +144,18 @@ record SpectrumScope(Kind kind, String block) {
    */
   Map<String, Target> operators(Network net, Pass pass, Curvature c, int blocks, boolean factoredGgn, long memoryLimit) {
     Map<String, Target> out = new LinkedHashMap<>();
-    switch (kind) {
-      case BLOCKS -> {
-        for (String p : net.parameterNames()) out.put(p, new Target(CurvatureOperators.block(net, c, p, blocks), List.of(p)));
-      }
-      case BLOCK -> out.put(block, new Target(CurvatureOperators.block(net, c, block, blocks), List.of(block)));
-      case NET -> {
-        if (blocks != 1) throw new UserError("--blocks " + blocks + " splits blocks; --scope net takes the whole network (use --blocks 1)");
-        ParameterVectors all = new ParameterVectors(net, net.parameterNames());
+    for (Map.Entry<String, List<String>> e : targets(net).entrySet()) {
+      String name = e.getKey();
+      List<String> params = e.getValue();
+      if (kind == Kind.NET) {
+        if (blocks != 1) throw new UserError("--blocks " + blocks + " splits blocks; --scope net takes the whole network (use --blocks parameter)");
+        ParameterVectors all = new ParameterVectors(net, params);
         UnaryOperator<Map<String, Batch>> product = factoredGgn ? factored(pass, c, memoryLimit) : WHOLE_NETWORK.product(pass, c.kind(), c.strategy());
-        out.put("net", new Target(CurvatureOperators.overParameters(all, product), net.parameterNames()));
+        out.put(name, new Target(CurvatureOperators.overParameters(all, product), params));
+      } else if (layers) {
+        out.put(name, new Target(CurvatureOperators.layer(net, c, params), params, "layer " + name + " (" + String.join(", ", params) + ")"));
+      } else {
+        out.put(name, new Target(CurvatureOperators.block(net, c, name, blocks), params));
       }
     }
     return out;

@@ -213,6 +213,15 @@ public final class Curvature {
   }
 
   /**
+   * Each layer of {@code net} with parameters, by its name (the prefix of its parameters' names, as
+   * PyTorch names the module: {@code 0}, {@code 2.1}), with its parameters in the operator's order:
+   * {@link #layerGroups(Network)} keyed by layer, in network order.
+   */
+  public static Map<String, List<String>> namedLayerGroups(Network net) {
+    return LayerBlocks.named(net);
+  }
+
+  /**
    * The joint block of one layer's parameters (one block per layer, the cross terms between its
    * parameters included; {@link LayerBlocks}) applied to directions: {@code directions} for some
    * or all parameters of one layer (V directions each, one sample, in the parameter's shape; a

@@ -68,6 +68,16 @@ final class LayerBlocks {
   }
 
   /**
+   * Each layer's name (the prefix of its parameters' names, PyTorch's module name: {@code 0},
+   * {@code 2.1}) and its parameters (full names), in network order: {@link #groups} by name.
+   */
+  static Map<String, List<String>> named(Network net) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    for (Network.LayerNode l : net.layers()) if (!l.op.parameters().isEmpty()) out.put(l.prefix, l.parameterNames());
+    return out;
+  }
+
+  /**
    * The directions of one layer's parameters keyed by the operator's variables: those given, zeros
    * (V directions) for the others; refuses directions for parameters of different layers.
    */

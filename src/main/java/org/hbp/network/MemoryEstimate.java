@@ -229,16 +229,32 @@ public final class MemoryEstimate {
   public enum Output { VECTORS, DENSE, SOLVE }
 
   /**
+   * {@link #curvature(Network, Map, int, CurvatureKind, Strategy, int, boolean, Output, int, long)}
+   * with one block per parameter ({@code blocks} row groups each).
+   */
+  public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
+      int blocks, Output output, int directions, long limit) {
+    return curvature(net, parameters, samples, kind, strategy, blocks, false, output, directions, limit);
+  }
+
+  /**
    * The estimate of a curvature run on {@code samples} samples: the parameters (given: they are
    * the caller's and not counted again), the forward and gradient pass, the curvature (kfra/bda
    * matrices) and its products for the output, and the host copies of the output. The kfra/bda
    * matrices of a batch of {@code samples} are first checked layer by layer against
    * {@code limit} ({@link CurvatureStrategy#checkMemory}), so the probe never forms matrices above it.
    *
+   * With {@code layerBlocks} (one joint block per layer, {@link Curvature#layerMatProd}; exact
+   * strategy, {@code blocks} 1) the probe runs each layer's joint products, and for
+   * {@link Output#SOLVE} its joint CG ({@link Curvature#layerSolve}), whose vectors span all the
+   * layer's parameters (D entries) instead of one parameter's; the dense output is one D x D block
+   * per layer, assembled on the heap.
+   *
    * @param directions V of {@link Output#VECTORS} (ignored otherwise)
    */
   public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
-      int blocks, Output output, int directions, long limit) {
+      int blocks, boolean layerBlocks, Output output, int directions, long limit) {
+    if (layerBlocks && blocks != 1) throw new IllegalArgumentException("per-layer joint blocks have no row groups, not " + blocks);
     // the explicit matrices of the run's batch first: the probe below runs on a small batch
     strategy.implementation().checkMemory(net, samples, limit);
     int bytes = precisionOf(net.be).bytes();
@@ -256,7 +272,37 @@ public final class MemoryEstimate {
     try {
       probe.phase("curvature", false);
       Curvature c = pass.curvature(kind, strategy, limit);
-      for (String name : pn.parameterNames()) {
+      if (layerBlocks) {
+        for (List<String> group : c.layerGroups()) {
+          String phase = "products " + String.join(",", group);
+          productPhases.add(phase);
+          if (output == Output.SOLVE) {
+            // the joint CG: its vectors (x, r, p, Ap and their updates) over every parameter of the layer
+            probe.phase(phase, false);
+            phaseDirections.put(phase, 1);
+            Map<String, Batch> minusG = new LinkedHashMap<>();
+            for (String name : group) minusG.put(name, pb.scale(pass.gradient(name), -1));
+            ConjugateGradient.JointResult r = c.layerSolve(minusG, 0.5, new ConjugateGradient.Settings(0, 0, 2));
+            for (Batch b : r.solution().values()) pb.release(b);
+            for (Batch b : minusG.values()) pb.release(b);
+          } else {
+            // products with directions on every parameter of the layer (the dense block: each parameter's unit directions in turn,
+            // the others' zero directions alongside, as many as the largest parameter's entries)
+            probe.phase(phase, true);
+            int largest = 0;
+            for (String name : group) largest = Math.max(largest, pn.parameterSize(name));
+            phaseDirections.put(phase, output == Output.DENSE ? largest : directions);
+            Map<String, Batch> v = new LinkedHashMap<>();
+            for (String name : group) {
+              int[] s = pn.parameterShape(name);
+              v.put(name, net.be.fromArray(1, MemoryProbe.DIRECTIONS, s[0], s[1], new double[MemoryProbe.DIRECTIONS * s[0] * s[1]]));
+            }
+            for (Batch b : c.layerMatProd(v).values()) pb.release(b);
+            for (Batch b : v.values()) net.be.release(b);
+          }
+        }
+      }
+      for (String name : layerBlocks ? List.<String>of() : pn.parameterNames()) {
         int[] s = pn.parameterShape(name);
         int n = s[0] * s[1];
         String phase = "products " + name;
@@ -290,22 +336,46 @@ public final class MemoryEstimate {
     long passPeak = peaks.get("pass"), curvaturePeak = strategy.implementation().fitsItsPreparation() ? passPeak : peaks.get("curvature");
     for (String phase : productPhases) curvaturePeak = Math.max(curvaturePeak, peaks.get(phase));
     parts.add(new Part("batch, forward and gradient pass", passPeak, m));
-    String products = output == Output.SOLVE ? "CG solves" : output == Output.DENSE ? "products for the dense blocks" : "products with " + directions + " direction"
-        + (directions == 1 ? "" : "s");
+    String products = output == Output.SOLVE ? (layerBlocks ? "joint CG solves (one per layer)" : "CG solves")
+        : output == Output.DENSE ? "products for the dense " + (layerBlocks ? "joint blocks" : "blocks")
+        : (layerBlocks ? "joint " : "") + "products with " + directions + " direction" + (directions == 1 ? "" : "s");
     parts.add(new Part((strategy == Strategy.EXACT ? "exact " : strategy.label() + " matrices and ") + products, Math.max(0, curvaturePeak - passPeak), m));
-    long outputs = 0, largest = 0;
+    long outputs = 0, largest = 0, largestJoint = 0;
     for (String name : net.parameterNames()) {
       long n = net.parameterSize(name);
       largest = Math.max(largest, n);
-      long copy = output == Output.DENSE ? n * n : output == Output.VECTORS ? n * directions : n;
+      // the dense joint blocks are counted per layer below
+      long copy = output == Output.DENSE ? (layerBlocks ? 0 : n * n) : output == Output.VECTORS ? n * directions : n;
       outputs = saturatedAdd(outputs, saturatedMultiply(copy, 8));
     }
+    if (layerBlocks && output == Output.DENSE) {
+      for (List<String> group : Curvature.layerGroups(net)) {
+        long d = 0;
+        for (String name : group) d += net.parameterSize(name);
+        largestJoint = Math.max(largestJoint, d);
+        outputs = saturatedAdd(outputs, saturatedMultiply(saturatedMultiply(d, d), 8));
+      }
+    }
     if (output == Output.VECTORS) parts.add(new Part("directions", saturatedMultiply(parameterEntries(net) * bytes, directions), m));
-    if (output == Output.DENSE) parts.add(new Part("identity directions of the largest block", saturatedMultiply(largest * largest, bytes), m));
+    if (output == Output.DENSE) parts.add(new Part("identity directions of the largest " + (layerBlocks ? "parameter" : "block"),
+        saturatedMultiply(largest * largest, bytes), m));
+    if (largestJoint > 0) {
+      // LayerBlocks.dense fills a D x D array on the heap, then copies it to the backend
+      long dd = saturatedMultiply(largestJoint, largestJoint);
+      parts.add(new Part("largest joint block, assembled", saturatedMultiply(dd, 8), Memory.HEAP));
+      parts.add(new Part("largest joint block, on the backend", saturatedMultiply(dd, bytes), m));
+    }
     parts.add(new Part("outputs copied for writing", outputs, Memory.HEAP));
     return new MemoryEstimate(parts, "batch " + samples + " at " + where(net.be), "use a smaller batch"
         + (output == Output.VECTORS ? " or fewer directions" : output == Output.DENSE ? " or products (--vectors) instead of --dense" : "")
         + (strategy == Strategy.EXACT ? "" : " or --strategy exact") + ", or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)");
+  }
+
+  /** This estimate with one more part (a caller's own storage, e.g. the Lanczos vectors of {@code hbp spectrum}); this one is not changed. */
+  public MemoryEstimate plus(String name, long bytes, Memory memory) {
+    List<Part> more = new ArrayList<>(parts);
+    more.add(new Part(name, bytes, memory));
+    return new MemoryEstimate(more, context, advice);
   }
 
   /**

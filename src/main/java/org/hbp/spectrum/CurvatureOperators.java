@@ -5,15 +5,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.ejml.data.DMatrixRMaj;
+import org.hbp.UserError;
 import org.hbp.backend.Batch;
 import org.hbp.network.Curvature;
 import org.hbp.network.Network;
 
 /**
  * Curvature of a network as {@link SymmetricOperator}s: one parameter's block
- * ({@link Curvature#matProd}, all columns as directions of one product), every block (per-layer
- * spectra), or any product over all parameters at once (the whole-network operator: a function from
- * each parameter's directions to each parameter's products).
+ * ({@link Curvature#matProd}, all columns as directions of one product), every parameter's block,
+ * one layer's joint block over all its parameters ({@link Curvature#layerMatProd}, cross terms
+ * included) or every layer's (per-layer spectra), or any product over all parameters at once (the
+ * whole-network operator: a function from each parameter's directions to each parameter's products).
  */
 public final class CurvatureOperators {
   private CurvatureOperators() {}
@@ -28,6 +30,32 @@ public final class CurvatureOperators {
   public static Map<String, SymmetricOperator> everyBlock(Network net, Curvature curvature, int blocks) {
     Map<String, SymmetricOperator> out = new LinkedHashMap<>();
     for (String p : net.parameterNames()) out.put(p, block(net, curvature, p, blocks));
+    return out;
+  }
+
+  /**
+   * The joint block of one layer ({@link Curvature#layerMatProd}: one block over all the layer's
+   * parameters, the cross terms between them included; the exact strategy), on the vector of
+   * {@code parameters} stacked in that order, each in its column-major vec order ({@link ParameterVectors}).
+   * {@code parameters} are all the parameters of one layer in the layer's order, as
+   * {@link Curvature#layerGroups(Network)} lists them; anything else is refused. The curvature's
+   * own checks ({@link Curvature#checkLayerBlocks}) run at the first product.
+   */
+  public static SymmetricOperator layer(Network net, Curvature curvature, List<String> parameters) {
+    if (!Curvature.layerGroups(net).contains(parameters))
+      throw new UserError("a layer's joint block spans all the parameters of one layer, in its order (" + Curvature.layerGroups(net)
+          + "), not " + parameters);
+    return overParameters(new ParameterVectors(net, parameters), curvature::layerMatProd);
+  }
+
+  /**
+   * Every layer's joint block ({@link #layer}), by layer name ({@link Curvature#namedLayerGroups}:
+   * the prefix of its parameters' names, {@code 0}, {@code 2.1}) in the network's order; layers
+   * without parameters have none.
+   */
+  public static Map<String, SymmetricOperator> everyLayer(Network net, Curvature curvature) {
+    Map<String, SymmetricOperator> out = new LinkedHashMap<>();
+    for (Map.Entry<String, List<String>> e : Curvature.namedLayerGroups(net).entrySet()) out.put(e.getKey(), layer(net, curvature, e.getValue()));
     return out;
   }
 

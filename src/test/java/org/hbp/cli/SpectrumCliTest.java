@@ -154,6 +154,84 @@ class SpectrumCliTest {
     }
   }
 
+  /**
+   * {@code --blocks layer}: every layer's joint block, keyed by the layer's name with its parameters
+   * listed, its top eigenvalues those of EJML's eigendecomposition of the joint blocks that
+   * {@code hbp curvature --blocks layer --dense} writes; eigenvectors and diagonals per parameter in
+   * PyTorch's shapes; one plot per layer. One layer by its name, or by hbp's or PyTorch's name of
+   * one of its parameters.
+   */
+  @Test
+  void everyLayersJointBlockAndOneByLayerOrParameterName() throws Exception {
+    Path dense = dir.resolve("layer-dense.npz");
+    hbp("curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--curvature", "hessian", "--blocks", "layer", "--dense", dense.toString()).assertExit(0);
+    Map<String, NdArray> blocks = Npz.read(dense);
+    Path out = dir.resolve("layers");
+    CliRun r = hbp(spectrum("--curvature", "hessian", "--blocks", "layer", "--top", "3", "--trace", "--probes", "10", "--density", "--tol", "1e-12",
+        "--out", out.toString()));
+    r.assertExit(0);
+    r.assertNoStackTrace();
+    r.assertOutContains("one joint block per layer (--blocks layer)", "layer 0 (0.W, 0.b) (24 entries): top [", "layer 2 (2.W, 2.b) (15 entries): top [");
+    JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
+    assertEquals("layer", json.get("blocks_option").asText());
+    assertEquals(List.of("0", "2"), iterableNames(json.get("blocks")));
+    Map<String, NdArray> vectors = Npz.read(out.resolve("eigenvectors.npz")), diagonal = Npz.read(out.resolve("diagonal.npz"));
+    for (String layer : List.of("0", "2")) {
+      JsonNode b = json.get("blocks").get(layer);
+      assertEquals(List.of(layer + ".W", layer + ".b"), List.of(b.get("parameters").get(0).asText(), b.get("parameters").get(1).asText()));
+      double[] exact = eigenvaluesDescending(blocks.get(layer + ".W," + layer + ".b"));
+      assertEquals(exact.length, b.get("dimension").asInt());
+      double scale = Math.max(1, Math.abs(exact[0]));
+      for (int i = 0; i < 3; i++) assertEquals(exact[i], b.get("top").get("values").get(i).asDouble(), 1e-8 * scale, layer + " eigenvalue " + i);
+      int m = layer.equals("0") ? 4 : 3, n = layer.equals("0") ? 5 : 4;
+      assertArrayEquals(new int[] {3, m, n}, vectors.get(layer + ".W").shape());
+      assertArrayEquals(new int[] {3, m}, vectors.get(layer + ".b").shape());
+      assertArrayEquals(new int[] {m, n}, diagonal.get(layer + ".W").shape());
+      assertArrayEquals(new int[] {m}, diagonal.get(layer + ".b").shape());
+      assertTrue(Files.exists(out.resolve("density-" + layer + ".png")));
+    }
+    for (String name : List.of("2", "2.W", "2.bias")) {
+      Path one = dir.resolve("one-" + name);
+      hbp(spectrum("--blocks", "layer", "--scope", "block:" + name, "--top", "1", "--out", one.toString())).assertExit(0);
+      assertEquals(List.of("2"), iterableNames(new ObjectMapper().readTree(one.resolve("spectrum.json").toFile()).get("blocks")), name);
+    }
+  }
+
+  /** What per-layer joint blocks cannot serve is refused in one line naming the option, before anything is written. */
+  @Test
+  void layerBlocksRefuseWhatTheyCannotServe() throws Exception {
+    Path out = dir.resolve("refused");
+    Map<List<String>, String> refused = new LinkedHashMap<>();
+    refused.put(List.of("--blocks", "layer", "--scope", "net"), "--scope net takes the whole network; --blocks layer does not apply");
+    refused.put(List.of("--blocks", "layer", "--strategy", "kfra"), "--blocks layer (per-layer joint blocks) is available with --strategy exact only");
+    refused.put(List.of("--blocks", "layer", "--strategy", "diag-ggn"), "--blocks layer (per-layer joint blocks) is available with --strategy exact only");
+    refused.put(List.of("--blocks", "layer", "--curvature", "pch-abs"), "--blocks layer with --curvature pch-abs: layer 0 (linear) has 2 parameters");
+    refused.put(List.of("--blocks", "layer", "--scope", "block:9"), "--scope block:9 with --blocks layer: the network has no parameter or layer '9'; "
+        + "its layers with parameters are 0 (0.W, 0.b), 2 (2.W, 2.b)");
+    refused.put(List.of("--blocks", "layers"), "--blocks layers: expected parameter, layer, or a number of row groups per parameter");
+    refused.put(List.of("--blocks", "2", "--scope", "net"), "--blocks 2 splits blocks; --scope net takes the whole network (use --blocks parameter)");
+    for (Map.Entry<List<String>, String> e : refused.entrySet()) {
+      String[] more = new String[e.getKey().size() + 4];
+      for (int i = 0; i < e.getKey().size(); i++) more[i] = e.getKey().get(i);
+      System.arraycopy(new String[] {"--top", "1", "--out", out.toString()}, 0, more, e.getKey().size(), 4);
+      CliRun r = hbp(spectrum(more));
+      r.assertExit(2);
+      r.assertNoStackTrace();
+      assertTrue(r.err().contains(e.getValue()), e.getKey() + ": " + r.err());
+      assertEquals(1, r.err().strip().lines().count(), e.getKey() + ": " + r.err());
+      assertTrue(!Files.exists(out.resolve("spectrum.json")), e.getKey() + ": wrote spectrum.json");
+    }
+    // a graph network (its values named) has no per-layer joint blocks
+    Path graph = Files.writeString(dir.resolve("graph.hbp"), String.join("\n", "network g {", "  input x: vector(5);", "  h = linear(m = 4)(x);",
+        "  a = sigmoid(h);", "  y = linear(m = 3)(a);", "  loss crossentropy(y);", "}", ""));
+    CliRun g = hbp("spectrum", "--net", graph.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--blocks", "layer", "--top", "1", "--out", out.toString());
+    g.assertExit(2);
+    assertTrue(g.err().contains("--blocks layer (per-layer joint blocks) is not available on graph networks"), g.err());
+    assertEquals(1, g.err().strip().lines().count(), g.err());
+  }
+
   /** Full reorthogonalisation keeps every Lanczos vector: the iterations are capped to what --memory-limit holds, or refused. */
   @Test
   void lanczosBasesStayWithinTheMemoryLimit() throws Exception {

@@ -293,6 +293,58 @@ final class DenseReference {
   /** See {@link #blocks(CurvatureKind, Strategy, boolean)}. */
   private boolean modifyEachSample;
 
+  /** Whether {@link #back} records each layer's joint block (by the layer's path) instead of the parameters' blocks. */
+  private boolean jointLayers;
+
+  /**
+   * Each layer's joint block over all its parameters (exact strategy), by the layer's path ({@code 0},
+   * {@code 2.1}): the (1/N) sum over samples of the block matrix {@code [J_p' H_z J_q + R_pq]}, the
+   * parameters in the module's order, each in column-major vec order; R_pp the residual Hessian of
+   * {@link #residual}, and for p != q, with the Hessian, the mixed residual {@code d²(dz' z)/(dp dq)}
+   * by central cross differences ({@link FiniteDifferences#mixedHessian}); the GGN drops both.
+   * PCH (a modified joint residual) is not formed here.
+   */
+  Map<String, DMatrixRMaj> layerBlocks(CurvatureKind kind) {
+    if (kind.residual() != ResidualModification.NONE && kind.residual() != ResidualModification.ZERO)
+      throw new IllegalArgumentException("joint blocks of the reference: hessian or ggn, not " + kind);
+    jointLayers = true;
+    try {
+      return blocks(kind, Strategy.EXACT);
+    } finally {
+      jointLayers = false;
+    }
+  }
+
+  /** The mixed residual {@code d²(dz' z)/(d vec a d vec b)} of a layer at output gradient dz, by central cross differences. */
+  static DMatrixRMaj mixedResidual(LayerAt a, Expr.Var va, Expr.Var vb, DMatrixRMaj dz) {
+    ModuleSpec m = a.layer.module();
+    Expr.Var dzVar = m.outputGradient();
+    Map<String, Tensor> vals = new LinkedHashMap<>(a.values);
+    vals.put(dzVar.name(), new Tensor(Tensor.toIntShape(dzVar.shape().evaluate(dims(a.layer))), dz.data.clone()));
+    Expr z = m.outputExpr();
+    Expr g = Exprs.mul(Exprs.transpose(z.shape().isColumn() ? dzVar : new Expr.Vec(dzVar)), z.shape().isColumn() ? z : new Expr.Vec(z));
+    return FiniteDifferences.mixedHessian(g, va, vb, vals, dims(a.layer), FiniteDifferences.HESSIAN_STEP);
+  }
+
+  /** One layer's joint block for one sample (see {@link #layerBlocks}). */
+  private static DMatrixRMaj jointBlock(LayerAt a, List<Expr.Var> ps, DMatrixRMaj h, DMatrixRMaj dz, ResidualModification mod) {
+    List<DMatrixRMaj> js = new ArrayList<>();
+    int[] offsets = new int[ps.size() + 1];
+    for (int i = 0; i < ps.size(); i++) {
+      js.add(jac(a, ps.get(i)));
+      offsets[i + 1] = offsets[i] + js.get(i).numCols;
+    }
+    DMatrixRMaj out = new DMatrixRMaj(offsets[ps.size()], offsets[ps.size()]);
+    for (int i = 0; i < ps.size(); i++)
+      for (int j = 0; j < ps.size(); j++) {
+        DMatrixRMaj b = multTransA(js.get(i), mult(h, js.get(j)));
+        if (mod == ResidualModification.NONE)
+          CommonOps_DDRM.addEquals(b, i == j ? residual(a, ps.get(i), dz, mod) : mixedResidual(a, ps.get(i), ps.get(j), dz));
+        CommonOps_DDRM.insert(b, out, offsets[i], offsets[j]);
+      }
+    return out;
+  }
+
   /**
    * The residual term of eq. 8 / eq. 9 from the exact per-sample residuals R_n: mod(mean_n R_n),
    * or mean_n mod(R_n) where the per-sample order is asked for.
@@ -322,7 +374,9 @@ final class DenseReference {
       String path = prefix + i;
       if (node instanceof NetworkSpec.Layer l) {
         LayerAt a = s.layers.get(path);
-        for (Expr.Var p : l.module().withRole(Expr.Role.PARAM)) {
+        List<Expr.Var> ps = l.module().withRole(Expr.Role.PARAM);
+        if (jointLayers && !ps.isEmpty()) blocks.put(path, jointBlock(a, ps, h, dz, mod));
+        for (Expr.Var p : jointLayers ? List.<Expr.Var>of() : ps) {
           DMatrixRMaj b = sandwich(jac(a, p), h);
           CommonOps_DDRM.addEquals(b, residual(a, p, dz, mod));
           blocks.put(path + "." + p.name(), b);

@@ -97,6 +97,74 @@ class LayerBlocksTorchCheckTest {
     }
   }
 
+  /**
+   * {@code hbp spectrum --blocks layer}: every layer's top eigenvalues equal those of autograd's
+   * dense joint block (layer_blocks.py) eigendecomposed by EJML, to 1e-8 relative to the largest
+   * magnitude; its eigenvectors, written per parameter in PyTorch's shapes and stacked as PyTorch
+   * flattens them ({@code [W.flatten(); b]}), equal EJML's up to sign where the eigenvalue is
+   * separated; spectrum.json keys each layer by its name and lists its parameters. And
+   * {@code --scope block:NAME} with PyTorch's name of a parameter gives its layer's block alone.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "skip", "cnn"})
+  void theSpectrumOfEveryLayersJointBlockAgreesWithAutograd(String name) throws Exception {
+    NetworkProductsTest.Problem pr = problem(name);
+    Map<String, List<String>> layers = Curvature.namedLayerGroups(pr.net());
+    String[] common = {"spectrum", "--net", dir.resolve(name + ".hbp").toString(), "--params", dir.resolve("params.npz").toString(),
+        "--batch", dir.resolve("batch.npz").toString(), "--backend", "cpu", "--blocks", "layer", "--top", "3", "--tol", "1e-12",
+        "--max-iterations", "400"};
+    for (CurvatureKind kind : List.of(CurvatureKind.HESSIAN, CurvatureKind.GGN)) {
+      Path out = dir.resolve("spectrum-" + kind.label());
+      TorchReference.hbp(TorchReference.concat(common, "--curvature", kind.label(), "--out", out.toString()));
+      com.fasterxml.jackson.databind.JsonNode blocks = new com.fasterxml.jackson.databind.ObjectMapper()
+          .readTree(out.resolve("spectrum.json").toFile()).get("blocks");
+      List<String> keys = new java.util.ArrayList<>();
+      blocks.fieldNames().forEachRemaining(keys::add);
+      assertEquals(List.copyOf(layers.keySet()), keys);
+      Map<String, NdArray> vectors = Npz.read(out.resolve("eigenvectors.npz"));
+      for (Map.Entry<String, List<String>> e : layers.entrySet()) {
+        String where = name + " " + kind.label() + " layer " + e.getKey();
+        List<String> params = new java.util.ArrayList<>();
+        blocks.get(e.getKey()).get("parameters").forEach(p -> params.add(p.asText()));
+        assertEquals(e.getValue(), params, where);
+        NdArray ref = pr.ref().get(kind.label() + "." + e.getKey());
+        int d = ref.shape()[0];
+        org.ejml.data.DMatrixRMaj u = new org.ejml.data.DMatrixRMaj(1, 1);
+        double[] exact = NetworkSpectrumTest.eigenvalues(NetworkSpectrumTest.symmetrized(new org.ejml.data.DMatrixRMaj(d, d, true, ref.data())), u);
+        com.fasterxml.jackson.databind.JsonNode top = blocks.get(e.getKey()).get("top");
+        int k = Math.min(3, d);
+        assertEquals(k, top.get("values").size(), where);
+        assertTrue(top.get("converged").asBoolean(), where);
+        double scale = Math.max(1, Math.max(Math.abs(exact[0]), Math.abs(exact[d - 1])));
+        for (int i = 0; i < k; i++) {
+          assertEquals(exact[i], top.get("values").get(i).asDouble(), 1e-8 * scale, where + " eigenvalue " + i);
+          double gap = Math.min(i > 0 ? exact[i - 1] - exact[i] : Double.POSITIVE_INFINITY, i + 1 < d ? exact[i] - exact[i + 1] : Double.POSITIVE_INFINITY);
+          if (gap <= 1e-3 * scale) continue;
+          double dot = 0;
+          int offset = 0;
+          for (String p : e.getValue()) {
+            NdArray v = vectors.get(p);
+            assertEquals(k, v.shape()[0], where + " " + p);
+            int numel = v.numel() / k;
+            for (int j = 0; j < numel; j++) dot += v.data()[i * numel + j] * u.get(offset + j, i);
+            offset += numel;
+          }
+          assertEquals(d, offset, where);
+          assertEquals(1, Math.abs(dot), 1e-6, where + " eigenvector " + i + " (gap " + gap + ")");
+        }
+      }
+    }
+    // one layer, by PyTorch's name of its first parameter
+    String first = layers.values().iterator().next().get(0), layer = layers.keySet().iterator().next();
+    Path one = dir.resolve("spectrum-one");
+    String log = TorchReference.hbp(TorchReference.concat(common, "--curvature", "ggn", "--scope",
+        "block:" + TorchLayout.arrayName(first, java.util.Set.of()), "--out", one.toString()));
+    assertTrue(log.contains("layer " + layer + " (" + String.join(", ", layers.get(layer)) + ")"), log);
+    List<String> keys = new java.util.ArrayList<>();
+    new com.fasterxml.jackson.databind.ObjectMapper().readTree(one.resolve("spectrum.json").toFile()).get("blocks").fieldNames().forEachRemaining(keys::add);
+    assertEquals(List.of(layer), keys);
+  }
+
   /** The damping of the Newton steps checked against layer_steps.py: every system it makes is positive definite there. */
   private static final double ALPHA = 0.1;
   /** CG run to convergence: the relative residual at which it stops. */

@@ -151,6 +151,51 @@ class MemoryEstimateTest {
   }
 
   /**
+   * {@code --blocks layer --solve}: the joint CG keeps its vectors over all the layer's parameters.
+   * By hand (ConjugateGradient.run, tol 0, from its second iteration on) it holds at once, each over
+   * every parameter of the layer (V bytes: one array per parameter at its heap footprint): the
+   * right-hand side b, x, r, p, Ap, the updates dx, dr and the new x and r: 9 V; during the product
+   * inside A p only b, x, r and p besides the product's working set. The estimate counts the solve
+   * above the pass's peak, on what the pass leaves live (L): 9 V + L - peak when the vectors
+   * dominate, as here (the skip module's W1 (20 x 30) and W2 (30 x 20), one layer of D = 1200
+   * entries, on 2 samples), so the part lies in [9 V - pass part, 9 V]. The per-parameter solves
+   * hold 9 vectors of one parameter (600 entries), so the two differ by 9 arrays of the other
+   * parameter, 9 (8 * 600 + 16) bytes, up to what the two product routes leave live besides (L is
+   * not the same for both: measured 448 bytes apart), which is within the pass's part.
+   */
+  @Test
+  void theJointSolveOfALayerIsSizedOverAllItsParametersAsCountedByHand() throws Exception {
+    Network net = net("network sk {\n  input x: vector(30);\n  skip(h = 20);\n  loss crossentropy;\n}\n", "cpu");
+    Map<String, Batch> p = parameters(net, 7);
+    int n = 2;
+    long v = 0;
+    for (String name : net.parameterNames()) v += MemoryEstimate.arrayBytes(net.be, net.parameterSize(name));
+    assertEquals(2 * (8 * 600 + 16), v, "two arrays of 600 float64 entries on the heap");
+    MemoryEstimate products = MemoryEstimate.curvature(net, p, n, CurvatureKind.GGN, Strategy.EXACT, 1, true, MemoryEstimate.Output.VECTORS, 1,
+        Long.MAX_VALUE);
+    long w = products.part("exact joint products with 1 direction");
+    assertTrue(w > 0, products.describe());
+    MemoryEstimate joint = MemoryEstimate.curvature(net, p, n, CurvatureKind.GGN, Strategy.EXACT, 1, true, MemoryEstimate.Output.SOLVE, 1,
+        Long.MAX_VALUE);
+    long solve = joint.part("exact joint CG solves (one per layer)");
+    assertTrue(9 * v > 4 * v + w, "the vectors dominate: 9 V = " + 9 * v + ", 4 V + W = " + (4 * v + w));
+    long separate = MemoryEstimate.curvature(net, p, n, CurvatureKind.GGN, Strategy.EXACT, 1, MemoryEstimate.Output.SOLVE, 1, Long.MAX_VALUE)
+        .part("exact CG solves");
+    long pass = joint.part("batch, forward and gradient pass"), other = 9L * (8 * 600 + 16);
+    assertTrue(Math.abs(solve - separate - other) <= pass, "joint " + joint.describe() + "; per parameter " + separate + "; 9 arrays " + other);
+    assertTrue(solve <= 9 * v && solve >= 9 * v - pass, "9 V = " + 9 * v + " less what the pass left below its peak: " + joint.describe());
+    // the outputs: one step per parameter, as float64 copies
+    assertEquals(1200L * 8, joint.part("outputs copied for writing"));
+    // --dense: the layer's 1200 x 1200 block, filled on the heap, copied to the backend, and copied for writing (all float64 here)
+    MemoryEstimate dense = MemoryEstimate.curvature(net, p, n, CurvatureKind.GGN, Strategy.EXACT, 1, true, MemoryEstimate.Output.DENSE, 1,
+        Long.MAX_VALUE);
+    assertEquals(1200L * 1200 * 8, dense.part("outputs copied for writing"), dense.describe());
+    assertEquals(1200L * 1200 * 8, dense.part("largest joint block, assembled"), dense.describe());
+    assertEquals(1200L * 1200 * 8, dense.part("largest joint block, on the backend"), dense.describe());
+    assertEquals(600L * 600 * 8, dense.part("identity directions of the largest parameter"), dense.describe());
+  }
+
+  /**
    * The estimate is an upper bound of the heap a run really holds: the run (parameters, batch,
    * pass, gradients, exact GGN products with 3 directions for every parameter) goes through a
    * backend that runs a full garbage collection before every kernel and reads the heap in use

@@ -99,6 +99,68 @@ class NetworkSpectrumTest {
     }
   }
 
+  /**
+   * Per-layer spectra ({@link CurvatureOperators#everyLayer}: each layer's joint block over all its
+   * parameters, cross terms included) against the independent reference's joint blocks
+   * ({@link DenseReference#layerBlocks}: the paper's recursion in EJML with finite differences, the
+   * cross terms {@code J_p' H_z J_q} and, for the Hessian, the mixed residuals by cross differences),
+   * eigendecomposed by EJML: Lanczos's top eigenvalues to {@link #REFERENCE_TOL} and its
+   * eigenvectors (the parameters stacked in the layer's order, each in vec order) up to sign where
+   * the eigenvalue is separated; Hutchinson's trace within four standard errors of the exact trace.
+   * So that the check tells the joint block from the block-diagonal one, on every layer of several
+   * parameters the reference's top eigenvalue differs from that of its block-diagonal part by more
+   * than the tolerance.
+   */
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("cases")
+  void everyLayersJointBlockHasTheSpectrumOfTheDenseReference(String name, CurvatureKind kind) {
+    NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkCurvatureTest.net(name), 3, 24);
+    Curvature c = s.pass().curvature(kind, Strategy.EXACT);
+    Map<String, DMatrixRMaj> ref = s.reference().layerBlocks(kind);
+    Map<String, SymmetricOperator> ops = CurvatureOperators.everyLayer(s.net, c);
+    assertEquals(new java.util.HashSet<>(ref.keySet()), new java.util.HashSet<>(ops.keySet()), "the layers with parameters");
+    int joint = 0;
+    for (Map.Entry<String, SymmetricOperator> e : ops.entrySet()) {
+      String layer = e.getKey(), where = name + " " + kind + " layer " + layer;
+      DMatrixRMaj a = symmetrized(ref.get(layer), 1e-6);
+      DMatrixRMaj u = new DMatrixRMaj(1, 1);
+      double[] exact = eigenvalues(a, u);
+      int n = exact.length, k = Math.min(3, n);
+      assertEquals(n, e.getValue().dimension(), where);
+      Lanczos.Result r = Lanczos.top(e.getValue(), k, TIGHT);
+      double scale = Math.max(1, Math.max(Math.abs(exact[0]), Math.abs(exact[n - 1])));
+      assertTrue(r.converged(), where);
+      for (int i = 0; i < k; i++) {
+        assertEquals(exact[i], r.values()[i], REFERENCE_TOL * scale, where + " eigenvalue " + i);
+        double gap = Math.min(i > 0 ? exact[i - 1] - exact[i] : Double.POSITIVE_INFINITY, i + 1 < n ? exact[i] - exact[i + 1] : Double.POSITIVE_INFINITY);
+        if (gap > 1e-3 * scale) {
+          double dot = 0;
+          for (int j = 0; j < n; j++) dot += r.vectors().get(j, i) * u.get(j, i);
+          assertEquals(1, Math.abs(dot), 1e-5, where + " eigenvector " + i + " (gap " + gap + ")");
+        }
+      }
+      int m = 400;
+      Hutchinson.Estimate h = Hutchinson.estimate(e.getValue(), m, 50, 7);
+      assertEquals(CommonOps_DDRM.trace(a), h.trace(), 4 * Math.sqrt(probeVariance(a) / m) + REFERENCE_TOL * scale, where + " trace");
+      List<String> params = Curvature.namedLayerGroups(s.net).get(layer);
+      if (params.size() > 1) {
+        DMatrixRMaj blockDiagonal = new DMatrixRMaj(n, n);
+        int off = 0;
+        for (String p : params) {
+          int size = s.net.parameterSize(p);
+          DMatrixRMaj b = CommonOps_DDRM.extract(a, off, off + size, off, off + size);
+          CommonOps_DDRM.insert(b, blockDiagonal, off, off);
+          off += size;
+        }
+        double separate = eigenvalues(blockDiagonal, new DMatrixRMaj(1, 1))[0];
+        assertTrue(Math.abs(separate - exact[0]) > 100 * REFERENCE_TOL * scale,
+            where + ": the joint block's top eigenvalue " + exact[0] + " is that of the separate blocks " + separate);
+        joint++;
+      }
+    }
+    assertTrue(joint > 0, name + ": no layer of several parameters");
+  }
+
   /** {@code 2 (|A|_F² - Σ A_jj²)}: the variance of one Rademacher probe's {@code z'Az}. */
   static double probeVariance(DMatrixRMaj a) {
     double f = 0, d = 0;
@@ -174,8 +236,13 @@ class NetworkSpectrumTest {
 
   /** (A + A')/2, after checking A is symmetric to rounding. */
   static DMatrixRMaj symmetrized(DMatrixRMaj a) {
+    return symmetrized(a, 1e-10);
+  }
+
+  /** (A + A')/2, after checking A is symmetric to {@code tol} relative to max(1, its largest entry) (finite differences: their error). */
+  static DMatrixRMaj symmetrized(DMatrixRMaj a, double tol) {
     DMatrixRMaj t = CommonOps_DDRM.transpose(a, null);
-    for (int i = 0; i < a.getNumElements(); i++) assertEquals(a.get(i), t.get(i), 1e-10 * Math.max(1, CommonOps_DDRM.elementMaxAbs(a)));
+    for (int i = 0; i < a.getNumElements(); i++) assertEquals(a.get(i), t.get(i), tol * Math.max(1, CommonOps_DDRM.elementMaxAbs(a)));
     DMatrixRMaj out = a.copy();
     CommonOps_DDRM.add(0.5, a, 0.5, t, out);
     return out;

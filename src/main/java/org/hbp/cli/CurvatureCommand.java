@@ -142,7 +142,7 @@ public final class CurvatureCommand extends HbpCommand {
         .onlyWhen(sampled, "with --strategy kfac or diag-ggn-mc, or --diagonal mc", "--mc-samples", "--seed")
         .onlyWhen(strat == Strategy.KFAC, "with --strategy kfac", "--fisher");
     boolean wholeNet = wholeNetwork();
-    new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
+    networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
         .input("--vectors", vectors).output("--dense", dense).output("--out", out).check();
     long limit = memoryLimit.bytes();
     PrintWriter w = out();

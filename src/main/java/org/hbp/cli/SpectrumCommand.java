@@ -152,7 +152,7 @@ public final class SpectrumCommand extends HbpCommand {
     SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
     Map<String, List<String>> targets = sc.targets(network);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
-    new CommandFiles(overwrite.overwrite).input("--net", networkOptions.netFile).input("--params", params).input("--batch", batch)
+    networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
         .outputsIn("--out", out, outputs).check();
     w.print(NetworkResolver.describe(net));
     int widest = Math.max(trace ? directions : 1, density ? starts : 1);

@@ -144,7 +144,7 @@ class OutputFilesCliTest {
 
   /** The spec files a network's modules are read from (--map's file, the specs of a --specs folder) are inputs too, checked before they are parsed. */
   @Test
-  void importAndBenchRefuseToWriteOverTheirSpecFiles() throws Exception {
+  void outputsNeverReplaceTheSpecFilesTheyRead() throws Exception {
     Path model = dir.resolve("m.onnx");
     Files.copy(Path.of("examples/mlp.onnx"), model);
     Path specs = Files.createDirectory(dir.resolve("specs"));
@@ -156,6 +156,8 @@ class OutputFilesCliTest {
     refused(new String[] {"bench", "--net", net.toString(), "--specs", specs.toString(), "--batch", "2", "--repeat", "1", "--warmup", "0",
         "--strategies", "exact", "--directions", "1", "--backend", "cpu", "--out", mine.toString(), "--overwrite"}, List.of(mine),
         "--out " + mine + " is the same file as --specs " + mine);
+    refused(curvature("--specs", specs.toString(), "--dense", mine.toString(), "--overwrite"), List.of(mine),
+        "--dense " + mine + " is the same file as --specs " + mine);
   }
 
   @Test

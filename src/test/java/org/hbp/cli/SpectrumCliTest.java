@@ -222,14 +222,38 @@ class SpectrumCliTest {
       assertEquals(1, r.err().strip().lines().count(), e.getKey() + ": " + r.err());
       assertTrue(!Files.exists(out.resolve("spectrum.json")), e.getKey() + ": wrote spectrum.json");
     }
-    // a graph network (its values named) has no per-layer joint blocks
+  }
+
+  /**
+   * On a graph network a layer is a module instance: the graph form of the same net (linear,
+   * sigmoid, linear, its values named) has the same layer spectra, by another product
+   * (GraphProducts against the sequential chain), as EJML's eigenvalues of the sequential net's
+   * dense joint blocks.
+   */
+  @Test
+  void layerSpectraOfAGraphNetworkAreThoseOfTheSameSequentialNet() throws Exception {
+    Path dense = dir.resolve("layer-dense.npz");
+    hbp("curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--curvature", "hessian", "--blocks", "layer", "--dense", dense.toString()).assertExit(0);
+    Map<String, NdArray> blocks = Npz.read(dense);
     Path graph = Files.writeString(dir.resolve("graph.hbp"), String.join("\n", "network g {", "  input x: vector(5);", "  h = linear(m = 4)(x);",
         "  a = sigmoid(h);", "  y = linear(m = 3)(a);", "  loss crossentropy(y);", "}", ""));
-    CliRun g = hbp("spectrum", "--net", graph.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
-        "--blocks", "layer", "--top", "1", "--out", out.toString());
-    g.assertExit(2);
-    assertTrue(g.err().contains("--blocks layer (per-layer joint blocks) is not available on graph networks"), g.err());
-    assertEquals(1, g.err().strip().lines().count(), g.err());
+    Map<String, NdArray> renamed = new LinkedHashMap<>();
+    for (Map.Entry<String, NdArray> e : Npz.read(params).entrySet()) renamed.put(e.getKey().replace("0.", "h.").replace("2.", "y."), e.getValue());
+    Path graphParams = dir.resolve("graph-params.npz");
+    Npz.write(graphParams, renamed);
+    Path out = dir.resolve("graph-layers");
+    CliRun g = hbp("spectrum", "--net", graph.toString(), "--params", graphParams.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--curvature", "hessian", "--blocks", "layer", "--top", "3", "--tol", "1e-12", "--out", out.toString());
+    g.assertExit(0);
+    JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
+    assertEquals(List.of("h", "y"), iterableNames(json.get("blocks")));
+    for (String[] layer : new String[][] {{"h", "0"}, {"y", "2"}}) {
+      double[] exact = eigenvaluesDescending(blocks.get(layer[1] + ".W," + layer[1] + ".b"));
+      JsonNode b = json.get("blocks").get(layer[0]);
+      double scale = Math.max(1, Math.abs(exact[0]));
+      for (int i = 0; i < 3; i++) assertEquals(exact[i], b.get("top").get("values").get(i).asDouble(), 1e-8 * scale, layer[0] + " eigenvalue " + i);
+    }
   }
 
   /** Full reorthogonalisation keeps every Lanczos vector: the iterations are capped to what --memory-limit holds, or refused. */

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -156,6 +155,7 @@ public final class CurvatureCommand extends HbpCommand {
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     InitializerNames onnxNames = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
     Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);
+    OutputNames names = OutputNames.of(onnxNames, paramArrays);
     if (onnxNames != null && params != null) paramArrays = onnxNames.toHbp(paramArrays);
     Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
     Map<String, NdArray> b = readNpz(batch);
@@ -163,6 +163,7 @@ public final class CurvatureCommand extends HbpCommand {
     Batch x = layout.inputs(xa, batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     Map<String, NdArray> vectorArrays = vectors == null ? null : readNpz(vectors);
+    OutputNames productNames = vectorArrays == null ? names : names.following(vectorArrays);
     if (onnxNames != null && vectorArrays != null) vectorArrays = onnxNames.toHbp(vectorArrays);
     Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString());
     w.print(NetworkResolver.describe(net));
@@ -188,7 +189,7 @@ public final class CurvatureCommand extends HbpCommand {
       long t0 = System.nanoTime();
       Map<String, Batch> products = pass.networkProduct(kind, directions);
       for (String name : network.parameterNames())
-        result.put(outName(onnxNames, name, vectorArrays), layout.toTorch(name, products.get(name), false));
+        result.put(productNames.of(name), layout.toTorch(name, products.get(name), false));
       w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
@@ -203,7 +204,7 @@ public final class CurvatureCommand extends HbpCommand {
         default -> GgnDiagonal.monteCarlo(pass, kfac.mcSamples, diagonalSampling, seed, limit, this::notice);
       };
       w.println(DiagonalMode.describe(diagonal, kfac.mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
-      for (String name : network.parameterNames()) result.put(TorchLayout.arrayName(name, Set.of()), layout.toTorch(name, diag.get(name), true));
+      for (String name : network.parameterNames()) result.put(names.of(name), layout.toTorch(name, diag.get(name), true));
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
       w.flush();
@@ -211,8 +212,8 @@ public final class CurvatureCommand extends HbpCommand {
     }
     Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit, this::notice);
     if (blockChoice.layer()) {
-      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, onnxNames, overwrite.existing());
-      if (vectors != null) runs.products(directions, vectorArrays, out);
+      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, names, overwrite.existing());
+      if (vectors != null) runs.products(directions, productNames, out);
       else if (dense != null) runs.dense(dense, limit);
       else runs.solve(pass, solve, new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), out);
       w.flush();
@@ -223,20 +224,20 @@ public final class CurvatureCommand extends HbpCommand {
       for (String name : network.parameterNames()) {
         Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
-        result.put(outName(onnxNames, name, vectorArrays), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
+        result.put(productNames.of(name), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
         w.printf("  %s: %d products in %.2f s%n", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
         w.flush();
       }
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
     } else if (dense != null) {
-      List<String> names = network.parameterNames();
-      for (int i = 0; i < names.size(); i++) {
+      List<String> parameters = network.parameterNames();
+      for (int i = 0; i < parameters.size(); i++) {
         long t0 = System.nanoTime();
-        String name = names.get(i);
-        result.put(onnxNames == null ? name : onnxNames.name(name), layout.denseToTorch(name, c.dense(name, blocks, limit)));
+        String name = parameters.get(i);
+        result.put(names.of(name), layout.denseToTorch(name, c.dense(name, blocks, limit)));
         int n = network.parameterSize(name);
-        w.printf("  [%d/%d] %s: %d x %d block in %.2f s%n", i + 1, names.size(), name, n, n, (System.nanoTime() - t0) / 1e9);
+        w.printf("  [%d/%d] %s: %d x %d block in %.2f s%n", i + 1, parameters.size(), name, n, n, (System.nanoTime() - t0) / 1e9);
         w.flush();
       }
       Npz.write(dense, overwrite.existing(), result);
@@ -247,7 +248,7 @@ public final class CurvatureCommand extends HbpCommand {
         if (blocks != 1) throw new UserError("--solve with --strategy " + strat.label() + " inverts whole blocks in closed form; drop --blocks " + blocks);
         for (String name : network.parameterNames()) {
           Batch minusG = be.scale(pass.gradient(name), -1);
-          result.put(onnxNames == null ? name : onnxNames.name(name), layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
+          result.put(names.of(name), layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
           w.printf("  %s: closed form%s%n", name, strat.isKroneckerFactored() ? " in the eigenbasis of the Kronecker factors" : ", v / (d + lambda)");
         }
         Npz.write(out, overwrite.existing(), result);
@@ -257,7 +258,7 @@ public final class CurvatureCommand extends HbpCommand {
       }
       for (String name : network.parameterNames()) {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
-        result.put(onnxNames == null ? name : onnxNames.name(name), layout.toTorch(name, r.solution(), true));
+        result.put(names.of(name), layout.toTorch(name, r.solution(), true));
         w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
             r.converged() ? "" : ", not converged");
       }
@@ -276,14 +277,6 @@ public final class CurvatureCommand extends HbpCommand {
     if (strat != Strategy.EXACT) throw new UserError("--scope net computes exact products; --strategy " + strat.label() + " does not apply");
     if (blocks != 1) throw new UserError("--scope net takes the whole network; --blocks " + blocks + " does not apply");
     return true;
-  }
-
-  /**
-   * The output array's name: for an ONNX --net the initializer's (PyTorch's parameter name), else
-   * the name the directions used (hbp's or PyTorch's alias).
-   */
-  static String outName(InitializerNames onnx, String name, Map<String, NdArray> vectorArrays) {
-    return onnx != null ? onnx.name(name) : TorchLayout.arrayName(name, vectorArrays.keySet());
   }
 
   private static Map<String, NdArray> readNpz(Path file) throws IOException {

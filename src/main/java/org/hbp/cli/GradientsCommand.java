@@ -19,6 +19,7 @@ import org.hbp.network.Pass;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.SampleGradientChunks;
 import org.hbp.network.TorchLayout;
+import org.hbp.onnx.InitializerNames;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -68,7 +69,11 @@ public final class GradientsCommand extends HbpCommand {
     Network network = compute.network(spec, backend);
     networkOptions.bindData(network, params);
     TorchLayout layout = new TorchLayout(network);
-    Map<String, Batch> p = layout.parametersOnly(read(params), params.toString());
+    Map<String, NdArray> paramArrays = read(params);
+    InitializerNames onnx = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
+    OutputNames names = OutputNames.of(onnx, paramArrays);
+    if (onnx != null) paramArrays = onnx.toHbp(paramArrays);
+    Map<String, Batch> p = layout.parametersOnly(paramArrays, params.toString());
     Map<String, NdArray> b = read(batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
@@ -83,7 +88,7 @@ public final class GradientsCommand extends HbpCommand {
       FirstOrder all = new FirstOrder(network, layout, n);
       SampleGradientChunks.forEach(pass, all.use(), limit, this::notice, all::add);
       for (String name : network.parameterNames()) {
-        String array = TorchLayout.arrayName(name, java.util.Set.of());
+        String array = names.of(name);
         grads.put(array, NdArray.of(all.gradients.get(name), all.shape(name, n)));
         double[] l2 = all.norms.get(name).result();
         norms.put(array, NdArray.of(l2, n));

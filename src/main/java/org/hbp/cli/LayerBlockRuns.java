@@ -19,14 +19,13 @@ import org.hbp.network.Network;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
-import org.hbp.onnx.InitializerNames;
 
 /**
  * {@code hbp curvature --blocks layer}: one joint block per layer over all its parameters
  * ({@link Curvature#layerMatProd}): products with directions for every parameter
  * ({@code --vectors V.npz --out OUT.npz}, written per parameter as with per-parameter blocks), or
  * each layer's block densely ({@code --dense OUT.npz}: one {@code [D, D]} array per layer named
- * by its parameters joined with commas, e.g. {@code 0.W,0.b}, rows and columns over the parameters
+ * by its parameters joined with commas, e.g. {@code 0.W,0.b} ({@link OutputNames}), rows and columns over the parameters
  * stacked in that order, each flattened row-major as PyTorch flattens it: {@code [W.flatten(); b]}),
  * or the damped Newton step of paper eq. 10 with each layer's joint block
  * ({@code --solve ALPHA --out STEP.npz}: {@code [ALPHA I + (1 - ALPHA) C] d = -g} over the layer's
@@ -38,16 +37,16 @@ final class LayerBlockRuns {
   private final TorchLayout layout;
   private final Curvature c;
   private final PrintWriter w;
-  private final InitializerNames onnx;
+  private final OutputNames names;
   private final AtomicFiles.Existing existing;
 
   /** {@code existing}: what the writes do with a file at the output path (replace it, or keep it and fail). */
-  LayerBlockRuns(Network net, TorchLayout layout, Curvature c, PrintWriter w, InitializerNames onnx, AtomicFiles.Existing existing) {
+  LayerBlockRuns(Network net, TorchLayout layout, Curvature c, PrintWriter w, OutputNames names, AtomicFiles.Existing existing) {
     this.net = net;
     this.layout = layout;
     this.c = c;
     this.w = w;
-    this.onnx = onnx;
+    this.names = names;
     this.existing = existing;
     w.printf("curvature %s, strategy %s, one joint block per layer (--blocks layer)%n", c.kind().label(), c.strategy().label());
   }
@@ -62,7 +61,7 @@ final class LayerBlockRuns {
   }
 
   /** Each layer's joint block applied to the directions of its parameters; written per parameter in PyTorch's names and shapes. */
-  void products(Map<String, Batch> directions, Map<String, NdArray> vectorArrays, Path out) throws java.io.IOException {
+  void products(Map<String, Batch> directions, OutputNames productNames, Path out) throws java.io.IOException {
     Map<String, NdArray> result = new LinkedHashMap<>();
     for (List<String> group : c.layerGroups()) {
       Map<String, Batch> v = new LinkedHashMap<>();
@@ -70,7 +69,7 @@ final class LayerBlockRuns {
       if (v.isEmpty()) throw new UserError("--vectors has no directions for the parameters " + group + " of one layer; give them");
       long t0 = System.nanoTime();
       Map<String, Batch> products = c.layerMatProd(v);
-      for (String p : group) result.put(CurvatureCommand.outName(onnx, p, vectorArrays), layout.toTorch(p, products.get(p), false));
+      for (String p : group) result.put(productNames.of(p), layout.toTorch(p, products.get(p), false));
       w.printf("  %s: %d products in %.2f s%n", String.join(",", group), v.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
       w.flush();
     }
@@ -90,14 +89,14 @@ final class LayerBlockRuns {
       Map<String, Batch> minusG = new LinkedHashMap<>();
       for (String p : group) minusG.put(p, be.scale(pass.gradient(p), -1));
       ConjugateGradient.JointResult r = c.layerSolve(minusG, alpha, settings);
-      List<String> names = new ArrayList<>();
+      List<String> written = new ArrayList<>();
       for (String p : group) {
-        result.put(onnx == null ? p : onnx.name(p), layout.toTorch(p, r.solution().get(p), true));
-        names.add(onnx == null ? p : onnx.name(p));
+        result.put(names.of(p), layout.toTorch(p, r.solution().get(p), true));
+        written.add(names.of(p));
         be.release(r.solution().get(p));
         be.release(minusG.get(p));
       }
-      w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", String.join(",", names), r.iterations(), r.residualNorm(), r.rhsNorm(),
+      w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", String.join(",", written), r.iterations(), r.residualNorm(), r.rhsNorm(),
           r.converged() ? "" : ", not converged");
       w.flush();
     }
@@ -113,10 +112,10 @@ final class LayerBlockRuns {
       List<String> group = groups.get(i);
       long t0 = System.nanoTime();
       NdArray d = LayerBlockLayout.toTorch(layout, net, group, c.layerDense(group.get(0), limit));
-      List<String> names = new ArrayList<>();
-      for (String p : group) names.add(onnx == null ? p : onnx.name(p));
-      result.put(String.join(",", names), d);
-      w.printf("  [%d/%d] %s: %d x %d joint block in %.2f s%n", i + 1, groups.size(), String.join(",", names), d.shape()[0], d.shape()[0],
+      List<String> written = new ArrayList<>();
+      for (String p : group) written.add(names.of(p));
+      result.put(String.join(",", written), d);
+      w.printf("  [%d/%d] %s: %d x %d joint block in %.2f s%n", i + 1, groups.size(), String.join(",", written), d.shape()[0], d.shape()[0],
           (System.nanoTime() - t0) / 1e9);
       w.flush();
     }

@@ -23,6 +23,7 @@ import org.hbp.network.NetworkSpec;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
+import org.hbp.onnx.InitializerNames;
 import org.hbp.spectrum.Lanczos;
 import org.hbp.train.Progress;
 import picocli.CommandLine.Command;
@@ -145,7 +146,11 @@ public final class SpectrumCommand extends HbpCommand {
     if (blockChoice.layer()) Curvature.checkLayerBlocks(network, kind, strat);
     TorchLayout layout = new TorchLayout(network);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
-    Map<String, Batch> p = layout.parametersOnly(networkOptions.parameterArrays(params), networkOptions.parameterSource(params));
+    Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);
+    InitializerNames onnx = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
+    OutputNames names = OutputNames.of(onnx, paramArrays);
+    if (onnx != null && params != null) paramArrays = onnx.toHbp(paramArrays);
+    Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
     Map<String, NdArray> b = readNpz(batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
@@ -174,7 +179,7 @@ public final class SpectrumCommand extends HbpCommand {
     long t0 = System.nanoTime();
     Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, ggnRoute.equals("factored"), limit);
     if (ggnRoute.equals("factored")) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
-    SpectrumRun run = new SpectrumRun(settings(basisLimit), network, layout);
+    SpectrumRun run = new SpectrumRun(settings(basisLimit), network, layout, names);
     Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
     try {
       run.compute(operators, bar, w);

@@ -55,14 +55,17 @@ final class SpectrumRun {
   private final Settings settings;
   private final Network net;
   private final TorchLayout layout;
+  /** The names of the output arrays and of the blocks' parameters in the JSON: as the input names them. */
+  private final OutputNames names;
   private final Map<String, Object> results = new LinkedHashMap<>();
   private final Map<String, NdArray> eigenvectors = new LinkedHashMap<>(), diagonals = new LinkedHashMap<>();
   private final Map<String, SpectralDensity.Density> densities = new LinkedHashMap<>();
 
-  SpectrumRun(Settings settings, Network net, TorchLayout layout) {
+  SpectrumRun(Settings settings, Network net, TorchLayout layout, OutputNames names) {
     this.settings = settings;
     this.net = net;
     this.layout = layout;
+    this.names = names;
   }
 
   /** Computes every asked quantity of every operator, one bar step per quantity and operator, a line per operator on {@code w}. */
@@ -74,7 +77,7 @@ final class SpectrumRun {
       int n = target.operator().dimension();
       ParameterVectors vectors = new ParameterVectors(net, target.parameters());
       Map<String, Object> r = new LinkedHashMap<>();
-      r.put("parameters", target.parameters());
+      r.put("parameters", target.parameters().stream().map(names::of).toList());
       r.put("dimension", n);
       List<String> line = new ArrayList<>();
       if (settings.top() != null) {
@@ -135,7 +138,7 @@ final class SpectrumRun {
 
   /** The k columns of {@code m} as each parameter's array in PyTorch's layout ({@code [k, *shape]}, or the bare shape). */
   private void put(Map<String, NdArray> into, ParameterVectors vectors, DMatrixRMaj m, boolean bare) {
-    for (Map.Entry<String, Batch> e : vectors.toDirections(m).entrySet()) into.put(e.getKey(), layout.toTorch(e.getKey(), e.getValue(), bare));
+    for (Map.Entry<String, Batch> e : vectors.toDirections(m).entrySet()) into.put(names.of(e.getKey()), layout.toTorch(e.getKey(), e.getValue(), bare));
   }
 
   /** A map of keys and values in the given order (for the JSON file's fields). */

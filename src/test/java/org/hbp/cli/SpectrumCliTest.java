@@ -267,12 +267,12 @@ class SpectrumCliTest {
     Map<String, SpectrumScope.Target> target = Map.of("0.W", new SpectrumScope.Target(SymmetricOperator.of(CommonOps_DDRM.diag(d)), List.of("0.W")));
     long fiveSteps = 8L * 20 * 2 * 5; // 5 vectors of 20 entries for each of 2 starts
     SpectrumRun density = new SpectrumRun(new SpectrumRun.Settings(null, new Lanczos.Settings(100, 1e-6, 0), 0, 1, 2, 60, 0.01, 100, 0, fiveSteps),
-        mlp, new TorchLayout(mlp));
+        mlp, new TorchLayout(mlp), OutputNames.of(null, null));
     StringWriter w = new StringWriter();
     density.compute(target, Progress.none(), new PrintWriter(w, true));
     assertTrue(w.toString().contains("SLQ capped at 5 steps by --memory-limit"), w.toString());
     SpectrumRun top = new SpectrumRun(new SpectrumRun.Settings(3, new Lanczos.Settings(100, 1e-6, 0), 0, 1, 0, 60, 0.01, 100, 0, 8L * 20 * 2),
-        mlp, new TorchLayout(mlp));
+        mlp, new TorchLayout(mlp), OutputNames.of(null, null));
     UserError e = assertThrows(UserError.class, () -> top.compute(target, Progress.none(), new PrintWriter(new StringWriter())));
     assertTrue(e.getMessage().contains("--top 3 of block 0.W (20 entries)") && e.getMessage().contains("--memory-limit"), e.getMessage());
   }

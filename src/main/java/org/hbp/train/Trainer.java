@@ -193,10 +193,7 @@ public final class Trainer {
       if (!Files.isRegularFile(configFile))
         throw new IOException(configFile + ": missing; the settings of the run are recorded there, and without them it cannot be resumed safely");
       ObjectNode recorded = RunConfig.read(configFile), now = config(config);
-      List<String> differences = RunConfig.differences(recorded, now);
-      if (!differences.isEmpty())
-        throw new UserError(runDir + ": --resume with settings that change the results; they differ from " + configFile + ":\n  "
-            + String.join("\n  ", differences) + "\nresume with the run's settings, or start a new run in another --out");
+      requireSame(recorded, now, "--resume with settings that change the results", "resume with the run's settings, or start a new run in another --out");
       if (!Files.exists(file)) {
         if (progress != null) progress.printf("restarting %s from epoch 0 (it stopped before its first checkpoint)%n", runDir);
         AtomicFiles.writeString(configFile, RunConfig.text(RunConfig.resumed(recorded, now, 0)));
@@ -223,6 +220,32 @@ public final class Trainer {
       if (progress != null) progress.printf("resuming %s after epoch %d (%d steps)%n", runDir, c.epoch(), c.step());
       return train(new LinkedHashMap<>(c.parameters()), c.epoch() + 1, c.step(), c.samples(), c.wallSeconds());
     }
+  }
+
+  /**
+   * Refuses a run folder whose {@code config.json} records settings that change the results and
+   * differ from {@code config} with this trainer's schedule, backend and net: the comparison of
+   * {@link #resume} ({@link RunConfig#differences}), for a caller that keeps a finished run rather
+   * than resuming it. Nothing is checked where the folder holds no {@code config.json}; nothing is
+   * changed.
+   *
+   * @param config the caller's settings, as {@link #start} and {@link #resume} take them
+   * @param remedy the message's last line: what to do instead
+   * @throws UserError listing each difference, one a line
+   * @throws IOException if {@code config.json} cannot be read or is not a JSON object
+   */
+  public void requireRecordedSettings(Map<String, Object> config, String remedy) throws IOException {
+    Path configFile = runDir.resolve(CONFIG);
+    if (!Files.exists(configFile)) return;
+    requireSame(RunConfig.read(configFile), config(config), "the run there was made with settings that change the results", remedy);
+  }
+
+  /** Refuses {@code now} where it differs from {@code recorded} in a setting that changes the results ({@link RunConfig#differences}). */
+  private void requireSame(ObjectNode recorded, ObjectNode now, String what, String remedy) {
+    List<String> differences = RunConfig.differences(recorded, now);
+    if (!differences.isEmpty())
+      throw new UserError(runDir + ": " + what + "; they differ from " + runDir.resolve(CONFIG) + ":\n  " + String.join("\n  ", differences)
+          + "\n" + remedy);
   }
 
   /** The checkpoint's step and samples are those of its epoch: every epoch takes size / batch steps of batch samples. */

@@ -82,8 +82,9 @@ public final class Trainer {
   /**
    * @param progress where the progress bar goes (null: none)
    * @param interactive whether {@code progress} is a terminal (redrawn bar) or a log (lines)
-   * @throws UserError if the data set does not fit the network, the batch is larger than the
-   *     training set, or the test set is empty (checked here, before {@link #start} or {@link
+   * @throws UserError if the data set does not fit the network (its inputs; its class labels,
+   *     which only a cross-entropy loss takes), the batch is larger than the training set, or the
+   *     test set is empty (checked here, before {@link #start} or {@link
    *     #resume} touch the run folder)
    */
   public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive) {
@@ -96,6 +97,12 @@ public final class Trainer {
     this.interactive = interactive;
     this.layout = new TorchLayout(net);
     checkShapes(net, data.train());
+    if (!layout.takesClassIndices()) {
+      int[] t = net.targetShape();
+      throw new UserError("network '" + net.spec().name() + "' ends in loss " + net.spec().loss().module().name() + ", whose targets are "
+          + t[0] * t[1] + " values per sample, but data set '" + data.train().name() + "' has a class label per sample; "
+          + "training on class labels needs loss crossentropy");
+    }
     // here, before the run folder is made: a refused run leaves nothing behind
     if (settings.batch() > data.train().size())
       throw new UserError("--batch " + settings.batch() + " is larger than the training set (" + data.train().size() + " samples)");

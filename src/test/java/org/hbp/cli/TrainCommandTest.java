@@ -185,6 +185,14 @@ class TrainCommandTest {
     assertEquals("hbp: the test set 'synthetic/test' is empty; each epoch reports the loss and accuracy on the test set and on a training subset "
         + "of its size (the paper's metrics), so it needs at least one (e.g. synthetic:2000,500)", r.err().strip());
     assertFalse(Files.exists(dir.resolve("e")));
+    // a loss that takes target vectors, not the data set's class labels: refused before the run folder is made, so a retry can use it
+    String mse = "network smallmse {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n  loss mse;\n}\n";
+    r = hbp("train", "--net", net("small_mse.hbp", mse).toString(), "--data", "synthetic:200,100", "--batch", "50", "--epochs", "1", "--out",
+        dir.resolve("f").toString());
+    assertEquals(2, r.code());
+    assertEquals("hbp: network 'smallmse' ends in loss mse, whose targets are 3 values per sample, but data set 'synthetic/train' has a class "
+        + "label per sample; training on class labels needs loss crossentropy", r.err().strip());
+    assertFalse(Files.exists(dir.resolve("f")));
   }
 
   private static String[] concat(String[] a, String... b) {

@@ -180,7 +180,9 @@ public final class TrainCommand extends HbpCommand {
     Split split = DataSets.forInput(data, seed, in, t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
     Map<String, Batch> initial = checkedInitialization(net);
-    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, ProgressMode.current() == ProgressMode.BAR);
+    ProgressMode progress = ProgressMode.current();
+    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, progress == ProgressMode.BAR,
+        progress != ProgressMode.OFF);
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();

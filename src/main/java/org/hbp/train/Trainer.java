@@ -76,19 +76,32 @@ public final class Trainer {
   private final Path runDir;
   private final PrintWriter progress;
   private final boolean interactive;
+  private final boolean bars;
   private final TorchLayout layout;
   private final List<RunMetrics.Row> rows = new ArrayList<>();
 
   /**
-   * @param progress where the progress bar goes (null: none)
+   * A trainer that draws a progress bar on {@code progress}: {@link #Trainer(Network, Split,
+   * Optimizer, Settings, Path, PrintWriter, boolean, boolean)} with {@code bars} true.
+   */
+  public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive) {
+    this(net, data, optimizer, settings, runDir, progress, interactive, true);
+  }
+
+  /**
+   * @param progress where the progress bar and the run's lines (each epoch's results, a resume)
+   *     go (null: nowhere)
    * @param interactive whether {@code progress} is a terminal (redrawn bar) or a log (lines)
+   * @param bars whether to draw the progress bar within each epoch (false: only the run's lines)
    * @throws UserError if the data set does not fit the network (its inputs; its class labels,
    *     which only a cross-entropy loss takes), the batch is larger than the training set, or the
    *     test set is empty (checked here, before {@link #start} or {@link
    *     #resume} touch the run folder)
    */
-  public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive) {
+  public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive,
+      boolean bars) {
     this.net = net;
+    this.bars = bars;
     this.data = data;
     this.optimizer = optimizer;
     this.settings = settings;
@@ -286,7 +299,7 @@ public final class Trainer {
       List<int[]> batches = MiniBatches.epoch(train.size(), settings.batch(), settings.seed(), epoch, true);
       if (batches.isEmpty())
         throw new UserError("--batch " + settings.batch() + " is larger than the training set (" + train.size() + " samples)");
-      Progress bar = progress == null ? null
+      Progress bar = progress == null || !bars ? null
           : new Progress(progress, interactive, String.format(Locale.ROOT, "epoch %" + digits(settings.epochs()) + "d/%d", epoch, settings.epochs()),
               batches.size());
       long t0 = System.nanoTime();

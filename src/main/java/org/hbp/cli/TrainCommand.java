@@ -182,7 +182,7 @@ public final class TrainCommand extends HbpCommand {
     Map<String, Batch> initial = checkedInitialization(net);
     ProgressMode progress = ProgressMode.current();
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, progress == ProgressMode.BAR,
-        progress != ProgressMode.OFF);
+        !ProgressMode.forcedOff());
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();

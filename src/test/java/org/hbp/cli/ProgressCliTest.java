@@ -73,7 +73,10 @@ class ProgressCliTest {
     assertEquals(1, r.err().lines().count(), r.err());
   }
 
-  /** train with HBP_PROGRESS=off draws no bar, only a line per epoch; with lines, the bar's lines at each quarter of an epoch too. */
+  /**
+   * train with HBP_PROGRESS=off draws no bar, only a line per epoch; with lines, and when not forced with standard error
+   * redirected, the bar's lines at each quarter of an epoch too.
+   */
   @Test
   void trainHonoursProgressOff(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     java.nio.file.Path net = dir.resolve("tiny.hbp");
@@ -91,6 +94,11 @@ class ProgressCliTest {
     CliRun logged = with("lines", "true", () -> hbp(args));
     logged.assertExit(0);
     assertTrue(logged.err().contains("epoch 1/2 [") && !logged.err().contains("\r"), logged.err());
+    // not forced, standard error redirected: train prints the bar's lines (a log), as before
+    args[args.length - 1] = dir.resolve("log").toString();
+    CliRun log = with(null, "false", () -> hbp(args));
+    log.assertExit(0);
+    assertTrue(log.err().contains("epoch 2/2 [########################] 100% 4/4") && !log.err().contains("\r"), log.err());
   }
 
   @Test

@@ -45,14 +45,28 @@ public final class ExperimentCommand extends HbpCommand {
       description = "small (default: a subset, a few epochs), medium (fig4: all of Fashion-MNIST, 5 epochs; fig5: 1000 images, 4 epochs, 20 CG iterations) or full (the paper's schedule).")
   String scale;
 
-  @Option(names = "--only", split = ",", paramLabel = "TEXT", description = "Run only these configurations: a whole label selects it alone, other text every label containing it (e.g. SGD,GGN).")
+  @Option(names = "--only", paramLabel = "TEXT", description = "Run only these configurations: a whole label selects it alone, other text every "
+      + "label containing it (e.g. SGD,GGN); an entry that matches none, or an empty one, is refused.")
   List<String> only;
+
+  /** The entries of {@code --only} (each occurrence split at commas, empty entries kept to be refused); null when not given. */
+  private List<String> onlyEntries() {
+    if (only == null) return null;
+    List<String> entries = new ArrayList<>();
+    for (String o : only) entries.addAll(List.of(o.split(",", -1)));
+    return entries;
+  }
 
   @Option(names = "--seeds", defaultValue = "2", description = "Seeds per configuration (default 2).")
   int seeds;
 
-  @Option(names = "--data", defaultValue = "fashion-mnist", paramLabel = "D", description = "fashion-mnist (default) or fashion-mnist:DIR.")
+  @Option(names = "--data", defaultValue = "fashion-mnist", paramLabel = "D",
+      description = "fashion-mnist (default), fashion-mnist:DIR, or synthetic[:TRAIN,TEST] (seeded random images of Fashion-MNIST's shape "
+          + "and 10 classes, default 2000 and 500: to try the command, not the paper's data).")
   String data;
+
+  /** The kinds of {@code --data} an experiment takes: its nets take 1x28x28 images of 10 classes. */
+  static final List<String> DATA_KINDS = List.of("fashion-mnist", "synthetic");
 
   @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default experiments/<fig>-<scale>).")
   Path out;
@@ -92,8 +106,12 @@ public final class ExperimentCommand extends HbpCommand {
   @Override
   public Integer call() throws Exception {
     if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
+    String kind = data.strip().split(":", 2)[0];
+    if (!DATA_KINDS.contains(kind))
+      throw new UserError("--data '" + data + "': an experiment trains its Fashion-MNIST nets on fashion-mnist, fashion-mnist:DIR, synthetic or "
+          + "synthetic:TRAIN,TEST");
     PrintWriter w = out();
-    Experiments.Plan plan = Experiments.withStrategy(Experiments.only(Experiments.plan(figure, scale), only), strategy);
+    Experiments.Plan plan = Experiments.withStrategy(Experiments.only(Experiments.plan(figure, scale), onlyEntries()), strategy);
     Path dir = out != null ? out : Path.of("experiments", figure + "-" + scale + (strategy == null ? "" : "-" + strategy.label()));
     Experiments.checkOutputs(dir, overwrite.overwrite);
     NetworkSpec ns = NetworkResolver.load(ModuleLibrary.builtInNetwork(plan.network()), null, ModuleLibrary.builtInSpecDirs());

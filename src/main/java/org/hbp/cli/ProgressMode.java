@@ -21,7 +21,20 @@ enum ProgressMode {
 
   /** The mode of this process. */
   static ProgressMode current() {
-    return of(System.getProperty("hbp.progress", System.getenv(VARIABLE)), System.getProperty("hbp.stderr.terminal"), System.console() != null);
+    return of(forced(), System.getProperty("hbp.stderr.terminal"), System.console() != null);
+  }
+
+  /** The mode the user forced ({@code -Dhbp.progress}, else {@code HBP_PROGRESS}), as given; null or empty when none. */
+  private static String forced() {
+    return System.getProperty("hbp.progress", System.getenv(VARIABLE));
+  }
+
+  /**
+   * Whether the user forced {@link #OFF}: {@code train}, which prints lines where other commands
+   * print nothing (standard error redirected), draws no bar then.
+   */
+  static boolean forcedOff() {
+    return current() == OFF && forced() != null && !forced().isEmpty();
   }
 
   /**

@@ -52,7 +52,8 @@ public final class TrainCommand extends HbpCommand {
   String data;
 
   @Option(names = "--optimizer", defaultValue = "cg-newton", paramLabel = "O",
-      description = "cg-newton (default), sgd, adam, or kfac (eq. 10 with --strategy kfac, kflr or ekfac, solved in closed form).",
+      description = "cg-newton (default), sgd, adam, or kfac (eq. 10 with --strategy kfac (its default), kflr, ekfac, diag-ggn, diag-ggn-mc or "
+          + "diag-hessian, solved in closed form).",
       converter = Choices.Optimizers.class)
   OptimizerKind optimizer;
 
@@ -72,10 +73,21 @@ public final class TrainCommand extends HbpCommand {
   CurvatureKind curvature;
 
   @Option(names = "--strategy", defaultValue = Defaults.TRAINING_STRATEGY, paramLabel = "S",
-      description = "cg-newton: exact, kfra, bda, kfac, kflr or ekfac; kfac: kfac, kflr or ekfac (default: ${DEFAULT-VALUE}, "
-          + Defaults.TRAINING_STRATEGY_REASON + ").",
+      description = "cg-newton: exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian (default: ${DEFAULT-VALUE}, "
+          + Defaults.TRAINING_STRATEGY_REASON + "); kfac: kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian (default there: kfac).",
       converter = Choices.Strategies.class)
   Strategy strategy;
+
+  /**
+   * {@code --strategy} of {@code --optimizer kfac} when none is given: kfac ({@link
+   * Defaults#TRAINING_STRATEGY}, bda, is cg-newton's and has no closed-form inverse).
+   */
+  static final Strategy KFAC_OPTIMIZER_STRATEGY = Strategy.KFAC;
+
+  /** Sets {@link #strategy} to {@link #KFAC_OPTIMIZER_STRATEGY} for {@code --optimizer kfac} without {@code --strategy}. */
+  private void defaultStrategy() {
+    if (optimizer == OptimizerKind.KFAC && !spec.commandLine().getParseResult().hasMatchedOption("--strategy")) strategy = KFAC_OPTIMIZER_STRATEGY;
+  }
 
   @Option(names = "--blocks", defaultValue = Defaults.BLOCKS, paramLabel = "K", converter = BlockChoice.Converter.class,
       description = "cg-newton: K row sub-blocks per parameter, or layer: one joint block per layer over all its parameters, cross terms "
@@ -155,6 +167,7 @@ public final class TrainCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    defaultStrategy();
     checkOptionsApply();
     PrintWriter w = out();
     PrintWriter err = err();
@@ -167,7 +180,9 @@ public final class TrainCommand extends HbpCommand {
     Split split = DataSets.forInput(data, seed, in, t[0] * t[1]).normalized();
     Optimizer opt = optimizer(net);
     Map<String, Batch> initial = checkedInitialization(net);
-    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, ProgressMode.current() == ProgressMode.BAR);
+    ProgressMode progress = ProgressMode.current();
+    Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, progress == ProgressMode.BAR,
+        !ProgressMode.forcedOff());
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
         parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
     w.flush();

@@ -131,8 +131,12 @@ public final class DataSets {
         try {
             return Integer.parseInt(text.strip());
         } catch (NumberFormatException e) {
-            throw new UserError("data set '" + spec + "': " + what + " size '" + text
-                    + "' is not an integer (expected " + kind + ":TRAIN,TEST, e.g. " + kind + ":2000,500)");
+            String t = text.strip();
+            String problem = t.matches("\\+?[0-9]+") ? "is too large: a size is at most " + Integer.MAX_VALUE
+                    : t.matches("-[0-9]+") ? "is out of range: a size is from 0 to " + Integer.MAX_VALUE
+                    : "is not an integer";
+            throw new UserError("data set '" + spec + "': " + what + " size '" + text + "' " + problem
+                    + " (expected " + kind + ":TRAIN,TEST, e.g. " + kind + ":2000,500)");
         }
     }
 }

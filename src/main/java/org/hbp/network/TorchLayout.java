@@ -413,6 +413,14 @@ public final class TorchLayout {
     return declared(loss, loss.module().withRole(Expr.Role.TARGET).get(0));
   }
 
+  /**
+   * Whether the network's loss takes class indices as targets ({@code [N]}, as a data set's labels
+   * are): cross-entropy does; every other loss takes {@code [N, *target shape]} values.
+   */
+  public boolean takesClassIndices() {
+    return crossEntropy();
+  }
+
   private boolean crossEntropy() {
     return net.spec().loss().module().name().equals("crossentropy");
   }

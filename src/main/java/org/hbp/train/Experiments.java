@@ -166,25 +166,38 @@ public final class Experiments {
   /**
    * The plan restricted to the configurations named by {@code only} (case-insensitive): an entry
    * that is a whole label selects that configuration, any other text every label containing it;
-   * all configurations when {@code only} is empty.
+   * all configurations when {@code only} is null.
+   *
+   * @throws UserError in one line, for an empty list or entry (which would select all or nothing
+   *     by accident) or an entry that selects no configuration, naming the plan's labels
    */
   public static Plan only(Plan p, List<String> only) {
-    if (only == null || only.isEmpty()) return p;
+    if (only == null) return p;
+    String labels = " (its configurations: " + String.join(", ", p.configs().stream().map(Config::label).toList()) + ")";
+    if (only.isEmpty() || only.stream().anyMatch(o -> o.isBlank()))
+      throw new UserError("--only has an empty entry; name configurations of " + p.figure() + labels);
     List<Config> kept = new ArrayList<>();
-    for (Config c : p.configs())
-      for (String o : only) {
-        // a whole label selects that configuration alone; other text, every label containing it
-        boolean exact = p.configs().stream().anyMatch(x -> x.label().equalsIgnoreCase(o));
-        String label = c.label().toLowerCase(Locale.ROOT), want = o.toLowerCase(Locale.ROOT);
+    List<String> unmatched = new ArrayList<>();
+    for (String o : only) {
+      // a whole label selects that configuration alone; other text, every label containing it
+      String want = o.toLowerCase(Locale.ROOT);
+      boolean exact = p.configs().stream().anyMatch(x -> x.label().equalsIgnoreCase(o));
+      boolean matched = false;
+      for (Config c : p.configs()) {
+        String label = c.label().toLowerCase(Locale.ROOT);
         if (exact ? label.equals(want) : label.contains(want)) {
-          kept.add(c);
-          break;
+          matched = true;
+          if (!kept.contains(c)) kept.add(c);
         }
       }
-    if (kept.isEmpty())
-      throw new UserError("--only " + only + " matches no configuration of " + p.figure() + " ("
-          + p.configs().stream().map(Config::label).toList() + ")");
-    return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), p.evalBatch(), kept);
+      if (!matched) unmatched.add("'" + o + "'");
+    }
+    if (!unmatched.isEmpty())
+      throw new UserError("--only " + String.join(", ", unmatched) + (unmatched.size() == 1 ? " matches" : " match") + " no configuration of "
+          + p.figure() + labels);
+    // in the plan's order
+    List<Config> ordered = p.configs().stream().filter(kept::contains).toList();
+    return new Plan(p.figure(), p.scale(), p.network(), p.trainSize(), p.testSize(), p.epochs(), p.evalBatch(), ordered);
   }
 
   /**
@@ -229,7 +242,8 @@ public final class Experiments {
   /**
    * Runs every configuration for seeds 0..seeds-1 into {@code out/<config>/seed-<s>}: a finished
    * run is kept, an unfinished one resumed, so an interrupted experiment continues where it
-   * stopped. Then plots all runs into {@code out/plots} and writes {@code out/summary.md}, outputs
+   * stopped; a run there (finished or not) made with settings that change the results and differ
+   * from these is refused before any training, listing the differences. Then plots all runs into {@code out/plots} and writes {@code out/summary.md}, outputs
    * that hbp draws again ({@link RegeneratedFiles}): where one of them is there already and not
    * hbp's own, the call is refused before any training unless {@code overwrite}. CG-Newton
    * prepares its curvature within {@code memoryLimit} bytes (less what its step holds itself) and
@@ -239,6 +253,7 @@ public final class Experiments {
   public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
       boolean interactive, long memoryLimit, Notices notices, boolean overwrite) throws IOException {
     checkOutputs(out, overwrite);
+    requireRecordedSettings(plan, data, seeds, out, nets, dataName, memoryLimit);
     List<RunMetrics> runs = new ArrayList<>();
     for (Config c : plan.configs()) {
       for (long seed = 0; seed < seeds; seed++) {
@@ -277,6 +292,29 @@ public final class Experiments {
     log.println("wrote " + out.resolve(SUMMARY));
     log.flush();
     return runs;
+  }
+
+  /**
+   * Refuses, before any training, a run of the plan already in {@code out} (finished or not) whose
+   * recorded settings change the results and differ from the plan's now (data, strategy, backend,
+   * ...): {@link Trainer#requireRecordedSettings}, the comparison of a resume. A finished run is
+   * kept rather than resumed, so without this its results would be summarized as the new settings'.
+   */
+  private static void requireRecordedSettings(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName,
+      long memoryLimit) throws IOException {
+    Network probe = null;
+    for (Config c : plan.configs()) {
+      for (long seed = 0; seed < seeds; seed++) {
+        Path dir = out.resolve(c.slug()).resolve("seed-" + seed);
+        if (!Files.exists(dir.resolve("config.json"))) continue;
+        if (probe == null) probe = nets.create();
+        Trainer t = new Trainer(probe, data, c.create(probe, memoryLimit), new Trainer.Settings(plan.epochs(), c.batch(), seed, plan.evalBatch()),
+            dir, null, false);
+        t.requireRecordedSettings(c.json(plan.figure(), plan.scale(), seed, plan.epochs(), dataName),
+            "run the experiment with the settings its runs were made with, or choose another --out");
+      }
+    }
+    if (probe != null && probe.backend() instanceof PooledBackend pooled) pooled.trimPool();
   }
 
   /** The summary's file name in an experiment's folder. */

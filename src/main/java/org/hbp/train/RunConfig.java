@@ -1,5 +1,6 @@
 package org.hbp.train;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -43,12 +44,26 @@ public final class RunConfig {
     try {
       n = JSON.readTree(Files.readString(file));
     } catch (JsonProcessingException e) {
-      throw new IOException(file + ": not a JSON config of hbp train (" + e.getOriginalMessage() + ")");
+      JsonLocation at = e.getLocation();
+      String where = at == null || at.getLineNr() < 1 ? "" : ":" + at.getLineNr() + ":" + at.getColumnNr();
+      throw new IOException(file + where + ": not a JSON config of hbp train (" + problem(e) + ")");
     } catch (CharacterCodingException e) {
       throw new IOException(file + ": not UTF-8 text; expected the JSON config hbp train writes");
     }
     if (!(n instanceof ObjectNode o)) throw new IOException(file + ": expected a JSON object of settings");
     return o;
+  }
+
+  /**
+   * The parser's message in one line, without its internals: where an object or array was opened
+   * as "opened at line L, column C", with no description of the source.
+   */
+  static String problem(JsonProcessingException e) {
+    String m = e.getOriginalMessage();
+    m = m == null ? "malformed JSON" : m.lines().findFirst().orElse("malformed JSON");
+    m = m.replaceAll("\\(start marker at \\[Source: [^\\]]*?; line: (\\d+), column: (\\d+)\\]\\)", "(opened at line $1, column $2)");
+    m = m.replaceAll("\\s*\\[Source: [^\\]]*\\]", "");
+    return m.strip();
   }
 
   static String text(ObjectNode config) throws IOException {

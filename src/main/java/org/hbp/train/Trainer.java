@@ -76,18 +76,32 @@ public final class Trainer {
   private final Path runDir;
   private final PrintWriter progress;
   private final boolean interactive;
+  private final boolean bars;
   private final TorchLayout layout;
   private final List<RunMetrics.Row> rows = new ArrayList<>();
 
   /**
-   * @param progress where the progress bar goes (null: none)
-   * @param interactive whether {@code progress} is a terminal (redrawn bar) or a log (lines)
-   * @throws UserError if the data set does not fit the network, the batch is larger than the
-   *     training set, or the test set is empty (checked here, before {@link #start} or {@link
-   *     #resume} touch the run folder)
+   * A trainer that draws a progress bar on {@code progress}: {@link #Trainer(Network, Split,
+   * Optimizer, Settings, Path, PrintWriter, boolean, boolean)} with {@code bars} true.
    */
   public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive) {
+    this(net, data, optimizer, settings, runDir, progress, interactive, true);
+  }
+
+  /**
+   * @param progress where the progress bar and the run's lines (each epoch's results, a resume)
+   *     go (null: nowhere)
+   * @param interactive whether {@code progress} is a terminal (redrawn bar) or a log (lines)
+   * @param bars whether to draw the progress bar within each epoch (false: only the run's lines)
+   * @throws UserError if the data set does not fit the network (its inputs; its class labels,
+   *     which only a cross-entropy loss takes), the batch is larger than the training set, or the
+   *     test set is empty (checked here, before {@link #start} or {@link
+   *     #resume} touch the run folder)
+   */
+  public Trainer(Network net, Split data, Optimizer optimizer, Settings settings, Path runDir, PrintWriter progress, boolean interactive,
+      boolean bars) {
     this.net = net;
+    this.bars = bars;
     this.data = data;
     this.optimizer = optimizer;
     this.settings = settings;
@@ -96,6 +110,12 @@ public final class Trainer {
     this.interactive = interactive;
     this.layout = new TorchLayout(net);
     checkShapes(net, data.train());
+    if (!layout.takesClassIndices()) {
+      int[] t = net.targetShape();
+      throw new UserError("network '" + net.spec().name() + "' ends in loss " + net.spec().loss().module().name() + ", whose targets are "
+          + t[0] * t[1] + " values per sample, but data set '" + data.train().name() + "' has a class label per sample; "
+          + "training on class labels needs loss crossentropy");
+    }
     // here, before the run folder is made: a refused run leaves nothing behind
     if (settings.batch() > data.train().size())
       throw new UserError("--batch " + settings.batch() + " is larger than the training set (" + data.train().size() + " samples)");
@@ -193,10 +213,7 @@ public final class Trainer {
       if (!Files.isRegularFile(configFile))
         throw new IOException(configFile + ": missing; the settings of the run are recorded there, and without them it cannot be resumed safely");
       ObjectNode recorded = RunConfig.read(configFile), now = config(config);
-      List<String> differences = RunConfig.differences(recorded, now);
-      if (!differences.isEmpty())
-        throw new UserError(runDir + ": --resume with settings that change the results; they differ from " + configFile + ":\n  "
-            + String.join("\n  ", differences) + "\nresume with the run's settings, or start a new run in another --out");
+      requireSame(recorded, now, "--resume with settings that change the results", "resume with the run's settings, or start a new run in another --out");
       if (!Files.exists(file)) {
         if (progress != null) progress.printf("restarting %s from epoch 0 (it stopped before its first checkpoint)%n", runDir);
         AtomicFiles.writeString(configFile, RunConfig.text(RunConfig.resumed(recorded, now, 0)));
@@ -223,6 +240,32 @@ public final class Trainer {
       if (progress != null) progress.printf("resuming %s after epoch %d (%d steps)%n", runDir, c.epoch(), c.step());
       return train(new LinkedHashMap<>(c.parameters()), c.epoch() + 1, c.step(), c.samples(), c.wallSeconds());
     }
+  }
+
+  /**
+   * Refuses a run folder whose {@code config.json} records settings that change the results and
+   * differ from {@code config} with this trainer's schedule, backend and net: the comparison of
+   * {@link #resume} ({@link RunConfig#differences}), for a caller that keeps a finished run rather
+   * than resuming it. Nothing is checked where the folder holds no {@code config.json}; nothing is
+   * changed.
+   *
+   * @param config the caller's settings, as {@link #start} and {@link #resume} take them
+   * @param remedy the message's last line: what to do instead
+   * @throws UserError listing each difference, one a line
+   * @throws IOException if {@code config.json} cannot be read or is not a JSON object
+   */
+  public void requireRecordedSettings(Map<String, Object> config, String remedy) throws IOException {
+    Path configFile = runDir.resolve(CONFIG);
+    if (!Files.exists(configFile)) return;
+    requireSame(RunConfig.read(configFile), config(config), "the run there was made with settings that change the results", remedy);
+  }
+
+  /** Refuses {@code now} where it differs from {@code recorded} in a setting that changes the results ({@link RunConfig#differences}). */
+  private void requireSame(ObjectNode recorded, ObjectNode now, String what, String remedy) {
+    List<String> differences = RunConfig.differences(recorded, now);
+    if (!differences.isEmpty())
+      throw new UserError(runDir + ": " + what + "; they differ from " + runDir.resolve(CONFIG) + ":\n  " + String.join("\n  ", differences)
+          + "\n" + remedy);
   }
 
   /** The checkpoint's step and samples are those of its epoch: every epoch takes size / batch steps of batch samples. */
@@ -256,7 +299,7 @@ public final class Trainer {
       List<int[]> batches = MiniBatches.epoch(train.size(), settings.batch(), settings.seed(), epoch, true);
       if (batches.isEmpty())
         throw new UserError("--batch " + settings.batch() + " is larger than the training set (" + train.size() + " samples)");
-      Progress bar = progress == null ? null
+      Progress bar = progress == null || !bars ? null
           : new Progress(progress, interactive, String.format(Locale.ROOT, "epoch %" + digits(settings.epochs()) + "d/%d", epoch, settings.epochs()),
               batches.size());
       long t0 = System.nanoTime();

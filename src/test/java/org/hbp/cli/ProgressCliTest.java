@@ -73,6 +73,34 @@ class ProgressCliTest {
     assertEquals(1, r.err().lines().count(), r.err());
   }
 
+  /**
+   * train with HBP_PROGRESS=off draws no bar, only a line per epoch; with lines, and when not forced with standard error
+   * redirected, the bar's lines at each quarter of an epoch too.
+   */
+  @Test
+  void trainHonoursProgressOff(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path net = dir.resolve("tiny.hbp");
+    java.nio.file.Files.writeString(net, "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n"
+        + "  linear(m = 3);\n  loss crossentropy;\n}\n");
+    String[] args = {"train", "--net", net.toString(), "--data", "synthetic:200,100", "--optimizer", "sgd", "--batch", "50", "--epochs", "2",
+        "--no-plots", "--out", null};
+    args[args.length - 1] = dir.resolve("off").toString();
+    CliRun off = with("off", "true", () -> hbp(args));
+    off.assertExit(0);
+    List<String> lines = off.err().lines().toList();
+    assertEquals(2, lines.size(), off.err());
+    assertTrue(lines.get(0).startsWith("epoch 1: train loss ") && lines.get(1).startsWith("epoch 2: train loss "), off.err());
+    args[args.length - 1] = dir.resolve("lines").toString();
+    CliRun logged = with("lines", "true", () -> hbp(args));
+    logged.assertExit(0);
+    assertTrue(logged.err().contains("epoch 1/2 [") && !logged.err().contains("\r"), logged.err());
+    // not forced, standard error redirected: train prints the bar's lines (a log), as before
+    args[args.length - 1] = dir.resolve("log").toString();
+    CliRun log = with(null, "false", () -> hbp(args));
+    log.assertExit(0);
+    assertTrue(log.err().contains("epoch 2/2 [########################] 100% 4/4") && !log.err().contains("\r"), log.err());
+  }
+
   @Test
   void aWrongProgressVariableIsAClearError() {
     CliRun r = with("sometimes", null, () -> hbp(BENCH));

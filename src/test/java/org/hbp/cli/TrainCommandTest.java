@@ -185,6 +185,38 @@ class TrainCommandTest {
     assertEquals("hbp: the test set 'synthetic/test' is empty; each epoch reports the loss and accuracy on the test set and on a training subset "
         + "of its size (the paper's metrics), so it needs at least one (e.g. synthetic:2000,500)", r.err().strip());
     assertFalse(Files.exists(dir.resolve("e")));
+    // a loss that takes target vectors, not the data set's class labels: refused before the run folder is made, so a retry can use it
+    String mse = "network smallmse {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n  loss mse;\n}\n";
+    r = hbp("train", "--net", net("small_mse.hbp", mse).toString(), "--data", "synthetic:200,100", "--batch", "50", "--epochs", "1", "--out",
+        dir.resolve("f").toString());
+    assertEquals(2, r.code());
+    assertEquals("hbp: network 'smallmse' ends in loss mse, whose targets are 3 values per sample, but data set 'synthetic/train' has a class "
+        + "label per sample; training on class labels needs loss crossentropy", r.err().strip());
+    assertFalse(Files.exists(dir.resolve("f")));
+  }
+
+  /** --optimizer kfac without --strategy trains with kfac (bda, cg-newton's default, has no closed-form inverse); a wrong one given is refused. */
+  @Test
+  void theKfacOptimizerDefaultsToTheKfacStrategy() throws Exception {
+    String tiny = "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n";
+    Path netFile = net("tiny.hbp", tiny);
+    CliRun r = hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--batch", "50", "--epochs", "1",
+        "--mc-samples", "2", "--no-plots", "--out", dir.resolve("k").toString());
+    r.assertExit(0);
+    assertTrue(Files.readString(dir.resolve("k/config.json")).contains("\"strategy\" : \"kfac\""), Files.readString(dir.resolve("k/config.json")));
+    r = hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--strategy", "bda", "--batch", "50",
+        "--epochs", "1", "--out", dir.resolve("b").toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("use --strategy kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian, not bda"), r.err());
+    assertFalse(Files.exists(dir.resolve("b")));
+    // cg-newton keeps its default, bda
+    r = hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--batch", "50", "--epochs", "1", "--cg-maxiter", "2",
+        "--no-plots", "--out", dir.resolve("c").toString());
+    r.assertExit(0);
+    assertTrue(Files.readString(dir.resolve("c/config.json")).contains("\"strategy\" : \"bda\""), Files.readString(dir.resolve("c/config.json")));
+    String help = hbp("train", "--help").out().replaceAll("\\s+", " ");
+    assertTrue(help.contains("cg-newton: exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian (default: bda")
+        && help.contains("kfac: kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian (default there: kfac)"), help);
   }
 
   private static String[] concat(String[] a, String... b) {

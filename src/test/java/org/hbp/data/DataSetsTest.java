@@ -53,6 +53,11 @@ class DataSetsTest {
                 + ACCEPTED, error("synthetic:100"));
         assertEquals("data set 'synthetic:100,x': TEST size 'x' is not an integer (expected synthetic:TRAIN,TEST,"
                 + " e.g. synthetic:2000,500)", error("synthetic:100,x"));
+        // a whole number beyond an int is too large, not "not an integer"
+        assertEquals("data set 'synthetic:3000000000,10': TRAIN size '3000000000' is too large: a size is at most 2147483647"
+                + " (expected synthetic:TRAIN,TEST, e.g. synthetic:2000,500)", error("synthetic:3000000000,10"));
+        assertEquals("data set 'sequences:10,-3000000000': TEST size '-3000000000' is out of range: a size is from 0 to"
+                + " 2147483647 (expected sequences:TRAIN,TEST, e.g. sequences:2000,500)", error("sequences:10,-3000000000"));
         assertEquals("synthetic data set: need at least 1 training and 0 test samples, got 0 and 5",
                 error("synthetic:0,5"));
     }

@@ -2,6 +2,7 @@ package org.hbp.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -185,5 +186,74 @@ class ExperimentsTest {
       assertEquals(before.get(i).trainLoss(), redone.get(i).trainLoss(), 0, "the same run again, epoch " + i);
       assertEquals(before.get(i).testLoss(), redone.get(i).testLoss(), 0, "the same run again, epoch " + i);
     }
+  }
+
+  /**
+   * A finished run is kept only where it was made with the settings given now (compared as a
+   * resume compares them): other data, another strategy or another backend is refused before any
+   * training, listing the differences, and the summary is left as it was.
+   */
+  @Test
+  void aFinishedRunOfOtherSettingsIsRefusedBeforeAnyTraining() throws Exception {
+    Path netFile = dir.resolve("tiny.hbp");
+    Files.writeString(netFile, "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n"
+        + "  loss crossentropy;\n}\n");
+    NetworkSpec ns = NetworkResolver.load(netFile, null, ModuleLibrary.builtInSpecDirs());
+    List<Experiments.Config> configs = List.of(new Experiments.Config("SGD", "sgd", 0.1, 0, null, null, 1, 0, 0, 0.9, 20),
+        Experiments.cg("CG-Newton GGN", 0.1, 0.02, CurvatureKind.GGN, Strategy.BDA, 1, 5, 20));
+    Experiments.Plan plan = new Experiments.Plan("fig4", "test", "tiny.hbp", 40, 20, 1, 1000, configs);
+    var data = Synthetic.create(1, 40, 20, 1, 4, 4, 3).normalized();
+    Experiments.NetworkFactory f64 = () -> new Network(ns, ModuleLibrary.forSpecs(), new BlasBackend(Precision.FLOAT64, 1));
+    Experiments.NetworkFactory f32 = () -> new Network(ns, ModuleLibrary.forSpecs(), new BlasBackend(Precision.FLOAT32, 1));
+    Path out = dir.resolve("exp");
+    Experiments.run(plan, data, 1, out, f64, "synthetic", new PrintWriter(new StringWriter(), true), false);
+    byte[] summary = Files.readAllBytes(out.resolve("summary.md"));
+    Path sgd = out.resolve("sgd/seed-0"), ggn = out.resolve("cg-newton-ggn/seed-0");
+    byte[] sgdMetrics = Files.readAllBytes(sgd.resolve("metrics.csv")), ggnConfig = Files.readAllBytes(ggn.resolve("config.json"));
+
+    // other data (the same images under another name: only the recorded setting differs)
+    StringWriter log = new StringWriter();
+    UserError data2 = assertThrows(UserError.class, () -> Experiments.run(plan, data, 1, out, f64, "fashion-mnist", new PrintWriter(log, true), false));
+    assertEquals(sgd + ": the run there was made with settings that change the results; they differ from " + sgd.resolve("config.json") + ":\n"
+        + "  data: the run has \"synthetic\", now \"fashion-mnist\"\n"
+        + "run the experiment with the settings its runs were made with, or choose another --out", data2.getMessage());
+    assertFalse(log.toString().contains("== run"), "refused before any run: " + log);
+    // another strategy: only the CG-Newton run differs
+    UserError strategy = assertThrows(UserError.class, () -> Experiments.run(Experiments.withStrategy(plan, Strategy.EXACT), data, 1, out, f64,
+        "synthetic", new PrintWriter(new StringWriter(), true), false));
+    assertTrue(strategy.getMessage().startsWith(ggn + ": the run there was made with settings that change the results")
+        && strategy.getMessage().contains("\n  strategy: the run has \"bda\", now \"exact\"\n"), strategy.getMessage());
+    // another backend
+    UserError backend = assertThrows(UserError.class, () -> Experiments.run(plan, data, 1, out, f32, "synthetic",
+        new PrintWriter(new StringWriter(), true), false));
+    assertTrue(backend.getMessage().startsWith(sgd + ": the run there was made with settings that change the results")
+        && backend.getMessage().contains("\n  backend_name: the run has \"blas-f64\", now \"blas-f32\""), backend.getMessage());
+    // nothing was changed by the refusals
+    assertArrayEquals(summary, Files.readAllBytes(out.resolve("summary.md")));
+    assertArrayEquals(sgdMetrics, Files.readAllBytes(sgd.resolve("metrics.csv")));
+    assertArrayEquals(ggnConfig, Files.readAllBytes(ggn.resolve("config.json")));
+    // the same settings: both runs kept
+    StringWriter same = new StringWriter();
+    Experiments.run(plan, data, 1, out, f64, "synthetic", new PrintWriter(same, true), false);
+    assertEquals(2, same.toString().split("already complete", -1).length - 1, same.toString());
+  }
+
+  /** --only: an entry that matches no configuration, or an empty one, is refused in one line naming the configurations. */
+  @Test
+  void onlyRefusesEntriesThatSelectNothing() {
+    Experiments.Plan f5 = Experiments.plan("fig5", "small");
+    String labels = "(its configurations: SGD, Adam, CG-Newton GGN, alpha 1e-4, CG-Newton GGN, alpha 1e-3, CG-Newton PCH-abs, CG-Newton PCH-clip)";
+    assertEquals("--only 'nope' matches no configuration of fig5 " + labels,
+        assertThrows(UserError.class, () -> Experiments.only(f5, List.of("GGN", "nope"))).getMessage());
+    assertEquals("--only 'x', 'y' match no configuration of fig5 " + labels,
+        assertThrows(UserError.class, () -> Experiments.only(f5, List.of("x", "SGD", "y"))).getMessage());
+    assertEquals("--only has an empty entry; name configurations of fig5 " + labels,
+        assertThrows(UserError.class, () -> Experiments.only(f5, List.of(""))).getMessage());
+    assertEquals("--only has an empty entry; name configurations of fig5 " + labels,
+        assertThrows(UserError.class, () -> Experiments.only(f5, List.of("SGD", " "))).getMessage());
+    // the plan's order, each configuration once
+    assertEquals(List.of("SGD", "CG-Newton GGN, alpha 1e-4", "CG-Newton GGN, alpha 1e-3"),
+        Experiments.only(f5, List.of("GGN", "sgd", "alpha")).configs().stream().map(Experiments.Config::label).toList());
+    assertEquals(f5, Experiments.only(f5, null));
   }
 }

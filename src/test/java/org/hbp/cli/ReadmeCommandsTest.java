@@ -362,12 +362,12 @@ class ReadmeCommandsTest {
       for (String f : List.of("eigenvectors.npz", "diagonal.npz", "density-15.W.png")) assertTrue(Files.exists(tmp.resolve("spectrum").resolve(f)), f);
     }
     if (c.text().startsWith("./hbp spectrum") && c.text().contains("--blocks layer --scope block:15 --top 3 --trace --out spectrum-layer")) {
-      // "writes spectrum-layer/spectrum.json with the block "15" ... eigenvectors.npz with 15.W ([3, 10, 16]) and 15.b ([3, 10])"
+      // "writes spectrum-layer/spectrum.json with the block "15" ... eigenvectors.npz with 15.weight ([3, 10, 16]) and 15.bias ([3, 10])"
       String json = Files.readString(tmp.resolve("spectrum-layer/spectrum.json"));
-      assertTrue(json.contains("\"15\" : {") && json.contains("\"parameters\" : [ \"15.W\", \"15.b\" ]") && json.contains("\"dimension\" : 170"), json);
+      assertTrue(json.contains("\"15\" : {") && json.contains("\"parameters\" : [ \"15.weight\", \"15.bias\" ]") && json.contains("\"dimension\" : 170"), json);
       Map<String, NdArray> vectors = Npz.read(tmp.resolve("spectrum-layer/eigenvectors.npz"));
-      assertEquals("[3, 10, 16]", Arrays.toString(vectors.get("15.W").shape()));
-      assertEquals("[3, 10]", Arrays.toString(vectors.get("15.b").shape()));
+      assertEquals("[3, 10, 16]", Arrays.toString(vectors.get("15.weight").shape()));
+      assertEquals("[3, 10]", Arrays.toString(vectors.get("15.bias").shape()));
       assertTrue(Files.exists(tmp.resolve("spectrum-layer/diagonal.npz")));
     }
     if (c.text().startsWith("./hbp generate --specs my-specs --out src/main/java --package com.example.ops")) {

@@ -62,6 +62,11 @@ class SpectrumCliTest {
     Npz.write(batch, Map.of("x", CurvatureCliTest.random(rng, DType.FLOAT64, 6, 5), "y", NdArray.of(new double[] {0, 2, 1, 1, 0, 2}, DType.INT64, 6)));
   }
 
+  /** PyTorch's name of hbp's parameter {@code 0.W} or {@code 0.b}. */
+  private static String torch(String parameter) {
+    return parameter.endsWith(".W") ? parameter.replaceAll("\\.W$", ".weight") : parameter.replaceAll("\\.b$", ".bias");
+  }
+
   private String[] spectrum(String... more) {
     String[] a = {"spectrum", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu"};
     String[] out = Arrays.copyOf(a, a.length + more.length);
@@ -102,7 +107,8 @@ class SpectrumCliTest {
     Map<String, NdArray> vectors = Npz.read(out.resolve("eigenvectors.npz")), diagonal = Npz.read(out.resolve("diagonal.npz"));
     for (String p : List.of("0.W", "0.b", "2.W", "2.b")) {
       JsonNode b = json.get("blocks").get(p);
-      double[] exact = eigenvaluesDescending(blocks.get(p));
+      String named = torch(p); // the arrays are named as --params names the parameters: PyTorch's
+      double[] exact = eigenvaluesDescending(blocks.get(named));
       int k = Math.min(3, exact.length);
       JsonNode values = b.get("top").get("values");
       assertEquals(k, values.size(), p);
@@ -121,8 +127,8 @@ class SpectrumCliTest {
       int[] withK = new int[shape.length + 1];
       withK[0] = k;
       System.arraycopy(shape, 0, withK, 1, shape.length);
-      assertArrayEquals(withK, vectors.get(p).shape(), p);
-      assertArrayEquals(shape, diagonal.get(p).shape(), p);
+      assertArrayEquals(withK, vectors.get(named).shape(), p);
+      assertArrayEquals(shape, diagonal.get(named).shape(), p);
     }
     // a second run into the same folder refuses, naming the files; --overwrite replaces them
     CliRun again = hbp(spectrum("--top", "1", "--out", out.toString()));
@@ -179,16 +185,17 @@ class SpectrumCliTest {
     Map<String, NdArray> vectors = Npz.read(out.resolve("eigenvectors.npz")), diagonal = Npz.read(out.resolve("diagonal.npz"));
     for (String layer : List.of("0", "2")) {
       JsonNode b = json.get("blocks").get(layer);
-      assertEquals(List.of(layer + ".W", layer + ".b"), List.of(b.get("parameters").get(0).asText(), b.get("parameters").get(1).asText()));
-      double[] exact = eigenvaluesDescending(blocks.get(layer + ".W," + layer + ".b"));
+      // the parameters and arrays named as --params names them: PyTorch's
+      assertEquals(List.of(layer + ".weight", layer + ".bias"), List.of(b.get("parameters").get(0).asText(), b.get("parameters").get(1).asText()));
+      double[] exact = eigenvaluesDescending(blocks.get(layer + ".weight," + layer + ".bias"));
       assertEquals(exact.length, b.get("dimension").asInt());
       double scale = Math.max(1, Math.abs(exact[0]));
       for (int i = 0; i < 3; i++) assertEquals(exact[i], b.get("top").get("values").get(i).asDouble(), 1e-8 * scale, layer + " eigenvalue " + i);
       int m = layer.equals("0") ? 4 : 3, n = layer.equals("0") ? 5 : 4;
-      assertArrayEquals(new int[] {3, m, n}, vectors.get(layer + ".W").shape());
-      assertArrayEquals(new int[] {3, m}, vectors.get(layer + ".b").shape());
-      assertArrayEquals(new int[] {m, n}, diagonal.get(layer + ".W").shape());
-      assertArrayEquals(new int[] {m}, diagonal.get(layer + ".b").shape());
+      assertArrayEquals(new int[] {3, m, n}, vectors.get(layer + ".weight").shape());
+      assertArrayEquals(new int[] {3, m}, vectors.get(layer + ".bias").shape());
+      assertArrayEquals(new int[] {m, n}, diagonal.get(layer + ".weight").shape());
+      assertArrayEquals(new int[] {m}, diagonal.get(layer + ".bias").shape());
       assertTrue(Files.exists(out.resolve("density-" + layer + ".png")));
     }
     for (String name : List.of("2", "2.W", "2.bias")) {
@@ -249,7 +256,7 @@ class SpectrumCliTest {
     JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
     assertEquals(List.of("h", "y"), iterableNames(json.get("blocks")));
     for (String[] layer : new String[][] {{"h", "0"}, {"y", "2"}}) {
-      double[] exact = eigenvaluesDescending(blocks.get(layer[1] + ".W," + layer[1] + ".b"));
+      double[] exact = eigenvaluesDescending(blocks.get(layer[1] + ".weight," + layer[1] + ".bias"));
       JsonNode b = json.get("blocks").get(layer[0]);
       double scale = Math.max(1, Math.abs(exact[0]));
       for (int i = 0; i < 3; i++) assertEquals(exact[i], b.get("top").get("values").get(i).asDouble(), 1e-8 * scale, layer[0] + " eigenvalue " + i);

@@ -5,7 +5,6 @@ import static org.hbp.network.TorchReference.assertStepIsMinusGradient;
 import static org.hbp.network.TorchReference.concat;
 import static org.hbp.network.TorchReference.hbp;
 import static org.hbp.network.TorchReference.loss;
-import static org.hbp.network.TorchReference.ours;
 import static org.hbp.network.TorchReference.runScript;
 import static org.hbp.network.TorchReference.scale;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -50,7 +49,7 @@ class GeluTorchCheckTest {
         blocks++;
         NdArray r = ref.get(key);
         assertTrue(scale(r) > 0, key + " is zero: nothing compared");
-        assertBlockEquals(key, r, got.get(ours(key.substring(kind.length() + 1))));
+        assertBlockEquals(key, r, got.get(key.substring(kind.length() + 1)));
       }
       assertEquals(4, blocks, kind + " blocks compared");
     }

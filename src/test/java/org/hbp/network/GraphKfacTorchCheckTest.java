@@ -67,7 +67,7 @@ class GraphKfacTorchCheckTest {
     int compared = 0;
     for (String key : ref.keySet()) {
       if (!key.startsWith(prefix + ".")) continue;
-      String param = ours(key.substring(prefix.length() + 1));
+      String param = key.substring(prefix.length() + 1); // the output names the parameters as --params does: PyTorch's
       assertTrue(got.containsKey(param), name + ": no block " + param + " in " + got.keySet());
       assertBlockEquals(name + " " + strategy + " " + key, ref.get(key), got.get(param));
       compared++;

@@ -61,7 +61,7 @@ class GraphLayerBlocksTorchCheckTest {
         if (!key.startsWith("step." + kind + ".")) continue;
         String module = key.substring(("step." + kind + ".").length());
         if (!(ref.get("mineig." + kind + "." + module).data()[0] > 0)) continue; // not positive definite: no premise of CG
-        double[] w = solved.get(module + ".W").data(), b = solved.get(module + ".b").data();
+        double[] w = solved.get(module + ".weight").data(), b = solved.get(module + ".bias").data(); // named as --params names them
         double[] stacked = new double[w.length + b.length];
         System.arraycopy(w, 0, stacked, 0, w.length);
         System.arraycopy(b, 0, stacked, w.length, b.length);

@@ -5,7 +5,6 @@ import static org.hbp.network.TorchReference.assertStepIsMinusGradient;
 import static org.hbp.network.TorchReference.concat;
 import static org.hbp.network.TorchReference.hbp;
 import static org.hbp.network.TorchReference.loss;
-import static org.hbp.network.TorchReference.ours;
 import static org.hbp.network.TorchReference.runScript;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -119,7 +118,7 @@ class GraphNetworkTorchCheckTest {
       Map<String, NdArray> got = Npz.read(outFile);
       for (String key : ref.keySet()) {
         if (!key.startsWith(kind + ".")) continue;
-        assertBlockEquals(name + " " + key, ref.get(key), got.get(ours(key.substring(kind.length() + 1))));
+        assertBlockEquals(name + " " + key, ref.get(key), got.get(key.substring(kind.length() + 1)));
         compared++;
       }
       assertEquals(got.size(), compared, "every parameter's block compared");
@@ -154,7 +153,7 @@ class GraphNetworkTorchCheckTest {
         int here = 0;
         for (String key : ref.keySet()) {
           if (!key.startsWith(prefix)) continue;
-          assertBlockEquals(name + " " + key, ref.get(key), got.get(ours(key.substring(prefix.length()))));
+          assertBlockEquals(name + " " + key, ref.get(key), got.get(key.substring(prefix.length())));
           here++;
         }
         assertEquals(got.size(), here, prefix + ": every block compared");

@@ -71,7 +71,7 @@ class KfacTorchCheckTest {
     int compared = 0;
     for (String key : ref.keySet()) {
       if (!key.startsWith(strategy + ".")) continue;
-      String param = ours(key.substring(strategy.length() + 1));
+      String param = key.substring(strategy.length() + 1); // the output names the parameters as --params does: PyTorch's
       assertTrue(got.containsKey(param), name + ": no block " + param + " in " + got.keySet());
       assertBlockEquals(name + " " + key, ref.get(key), got.get(param));
       compared++;

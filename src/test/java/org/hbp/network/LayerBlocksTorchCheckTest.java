@@ -33,6 +33,11 @@ class LayerBlocksTorchCheckTest {
     return NetworkProductsTest.problem("layer_blocks.py", name, dir, "layer_ref.npz");
   }
 
+  /** The name the outputs give hbp's parameter {@code p}: PyTorch's, as the problem's --params file names it. */
+  private static String torchName(String p) {
+    return TorchLayout.arrayName(p, java.util.Set.of());
+  }
+
   /** The prefix of a layer's parameters (PyTorch's module name): the name without its last part. */
   private static String prefix(String parameter) {
     return parameter.substring(0, parameter.lastIndexOf('.'));
@@ -126,7 +131,7 @@ class LayerBlocksTorchCheckTest {
         String where = name + " " + kind.label() + " layer " + e.getKey();
         List<String> params = new java.util.ArrayList<>();
         blocks.get(e.getKey()).get("parameters").forEach(p -> params.add(p.asText()));
-        assertEquals(e.getValue(), params, where);
+        assertEquals(e.getValue().stream().map(LayerBlocksTorchCheckTest::torchName).toList(), params, where); // as --params names them
         NdArray ref = pr.ref().get(kind.label() + "." + e.getKey());
         int d = ref.shape()[0];
         org.ejml.data.DMatrixRMaj u = new org.ejml.data.DMatrixRMaj(1, 1);
@@ -143,7 +148,7 @@ class LayerBlocksTorchCheckTest {
           double dot = 0;
           int offset = 0;
           for (String p : e.getValue()) {
-            NdArray v = vectors.get(p);
+            NdArray v = vectors.get(torchName(p));
             assertEquals(k, v.shape()[0], where + " " + p);
             int numel = v.numel() / k;
             for (int j = 0; j < numel; j++) dot += v.data()[i * numel + j] * u.get(offset + j, i);
@@ -245,7 +250,8 @@ class LayerBlocksTorchCheckTest {
       Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
       assertEquals(c.layerGroups().size(), got.size(), got.keySet().toString());
       for (List<String> group : c.layerGroups())
-        assertBlockEquals("cli " + kind.label() + " " + group, pr.ref().get(kind.label() + "." + prefix(group.get(0))), got.get(String.join(",", group)));
+        assertBlockEquals("cli " + kind.label() + " " + group, pr.ref().get(kind.label() + "." + prefix(group.get(0))),
+            got.get(String.join(",", group.stream().map(LayerBlocksTorchCheckTest::torchName).toList())));
       Path products = dir.resolve(kind.label() + "-products.npz");
       TorchReference.hbp(TorchReference.concat(common, "--curvature", kind.label(), "--vectors", dir.resolve("dirs.npz").toString(),
           "--out", products.toString()));
@@ -255,8 +261,7 @@ class LayerBlocksTorchCheckTest {
         for (String p : group) v.put(p, pr.directions().get(p));
         Map<String, Batch> api = c.layerMatProd(v);
         for (String p : group) {
-          String torchName = p.replace(".W", ".weight").replace(".b", ".bias");
-          assertBlockEquals("cli products " + p, pr.layout().toTorch(p, api.get(p), false), written.get(torchName));
+          assertBlockEquals("cli products " + p, pr.layout().toTorch(p, api.get(p), false), written.get(torchName(p)));
         }
       }
     }
@@ -275,7 +280,7 @@ class LayerBlocksTorchCheckTest {
 
   /**
    * {@code hbp curvature --blocks layer --solve ALPHA --out STEP.npz} with CG run to convergence
-   * writes each parameter's part of its layer's step, under hbp's names in PyTorch's shapes as the
+   * writes each parameter's part of its layer's step, under PyTorch's names (as --params has them) in PyTorch's shapes as the
    * per-parameter solve writes them, equal to the dense solve of autograd's joint blocks
    * (layer_steps.py); and with ALPHA = 1 minus autograd's gradient.
    */
@@ -295,7 +300,7 @@ class LayerBlocksTorchCheckTest {
       for (List<String> group : ggn.layerGroups()) {
         List<Double> got = new java.util.ArrayList<>();
         for (String p : group) {
-          NdArray a = written.get(p);
+          NdArray a = written.get(torchName(p));
           assertEquals(java.util.Arrays.toString(pr.layout().toTorch(p, pr.pass().gradient(p), true).shape()), java.util.Arrays.toString(a.shape()), p);
           for (double x : a.data()) got.add(x);
         }
@@ -311,7 +316,7 @@ class LayerBlocksTorchCheckTest {
       NdArray ref = pr.ref().get("grad." + prefix(group.get(0)));
       int offset = 0;
       for (String p : group) {
-        double[] d = minusGrad.get(p).data();
+        double[] d = minusGrad.get(torchName(p)).data();
         for (int i = 0; i < d.length; i++) assertEquals(-ref.data()[offset + i], d[i], 1e-12, p + "[" + i + "]");
         offset += d.length;
       }

@@ -6,7 +6,6 @@ import static org.hbp.network.TorchReference.concat;
 import static org.hbp.network.TorchReference.hbp;
 import static org.hbp.network.TorchReference.loss;
 import static org.hbp.network.TorchReference.maxAbsDifference;
-import static org.hbp.network.TorchReference.ours;
 import static org.hbp.network.TorchReference.runScript;
 import static org.hbp.network.TorchReference.scale;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -75,7 +74,7 @@ class TorchCrossCheckTest {
       Map<String, NdArray> got = Npz.read(outFile);
       for (String key : ref.keySet()) {
         if (!key.startsWith(kind + ".")) continue;
-        assertBlockEquals(name + " " + key, ref.get(key), got.get(ours(key.substring(kind.length() + 1))));
+        assertBlockEquals(name + " " + key, ref.get(key), got.get(key.substring(kind.length() + 1)));
       }
     }
     // gradients: the Newton step with alpha = 1 is -gradient, written in PyTorch's shapes
@@ -148,7 +147,7 @@ class TorchCrossCheckTest {
           if (!key.startsWith(prefix)) continue;
           String torchName = key.substring(prefix.length());
           NdArray r = ref.get(key), other = ref.get("persample." + kind + "." + strategy + "." + torchName);
-          assertBlockEquals(name + " " + key, r, got.get(ours(torchName)));
+          assertBlockEquals(name + " " + key, r, got.get(torchName));
           largestOrderGap = Math.max(largestOrderGap, maxAbsDifference(other, r) / Math.max(1, scale(r)));
           compared++;
         }

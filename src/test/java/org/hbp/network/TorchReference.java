@@ -69,7 +69,7 @@ final class TorchReference {
   static void assertStepIsMinusGradient(Map<String, NdArray> ref, Map<String, NdArray> step) {
     for (String key : ref.keySet()) {
       if (!key.startsWith("grad.")) continue;
-      NdArray g = step.get(ours(key.substring(5))), r = ref.get(key);
+      NdArray g = step.get(key.substring(5)), r = ref.get(key); // named as --params names them: PyTorch's
       assertEquals(Arrays.toString(r.shape()), Arrays.toString(g.shape()), key + " shape");
       for (int i = 0; i < r.numel(); i++) assertEquals(-r.data()[i], g.data()[i], 1e-12, key + "[" + i + "]");
     }

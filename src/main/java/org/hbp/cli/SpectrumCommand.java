@@ -74,7 +74,8 @@ public final class SpectrumCommand extends HbpCommand {
           + "block:0.W or block:0.weight; with --blocks layer also a layer, e.g. block:0) or net (the whole network) (default: ${DEFAULT-VALUE}).")
   String scope;
 
-  @Option(names = "--top", paramLabel = "K", description = "The K largest eigenvalues and their eigenvectors, by Lanczos.")
+  @Option(names = "--top", paramLabel = "K", description = "The K largest eigenvalues and their eigenvectors, by Lanczos; a block of fewer than K "
+      + "entries gives all its eigenvalues (its line says so). --max-iterations must be at least K, or a smaller block's dimension.")
   Integer top;
 
   @Option(names = "--trace", description = "Trace and diagonal by Hutchinson's estimator, with standard errors.")
@@ -151,6 +152,7 @@ public final class SpectrumCommand extends HbpCommand {
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
     Map<String, List<String>> targets = sc.targets(network);
+    checkIterations(network, targets);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
     networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
         .outputsIn("--out", out, outputs).check();
@@ -200,7 +202,7 @@ public final class SpectrumCommand extends HbpCommand {
   private void checkSettings() {
     if (top == null && !trace && !density) throw new UserError("nothing to compute: give --top K, --trace and/or --density");
     if (top != null && top < 1) throw new UserError("--top must be at least 1, not " + top);
-    if (top != null && maxIterations < top) throw new UserError("--max-iterations " + maxIterations + " must be at least --top " + top);
+    if (maxIterations < 1) throw new UserError("--max-iterations must be at least 1, not " + maxIterations);
     if (!(tol > 0)) throw new UserError("--tol must be positive");
     if (probes < 2) throw new UserError("--probes must be at least 2 (for a standard error), not " + probes);
     if (directions < 1) throw new UserError("--directions must be at least 1");
@@ -212,6 +214,21 @@ public final class SpectrumCommand extends HbpCommand {
     if (blockChoice.rowGroups() > 1 && scope.equals("net"))
       throw new UserError("--blocks " + blockChoice.rowGroups() + " splits blocks; --scope net takes the whole network (use --blocks parameter)");
     if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError(out + " exists and is not a folder; --out names the output folder");
+  }
+
+  /**
+   * Refuses a --max-iterations below the eigenvalues some block of {@code targets} returns: {@code min(K, its dimension)} for
+   * {@code --top K} (a block smaller than K returns all its eigenvalues, and its line says so).
+   */
+  private void checkIterations(Network network, Map<String, List<String>> targets) {
+    if (top == null) return;
+    for (Map.Entry<String, List<String>> e : targets.entrySet()) {
+      long n = 0;
+      for (String q : e.getValue()) n += network.parameterSize(q);
+      if (maxIterations < Math.min(top, n))
+        throw new UserError("--max-iterations " + maxIterations + " must be at least --top " + top + " (block " + e.getKey() + " has " + n
+            + " entries; a block smaller than K needs its dimension)");
+    }
   }
 
   /** The files a run writes into --out, for the blocks of {@code names}. */

@@ -277,6 +277,35 @@ class SpectrumCliTest {
     assertTrue(e.getMessage().contains("--top 3 of block 0.W (20 entries)") && e.getMessage().contains("--memory-limit"), e.getMessage());
   }
 
+  /** --top K above a block's dimension gives all its eigenvalues and says so, whatever K; --max-iterations is checked against what a block returns. */
+  @Test
+  void topAboveABlocksDimensionGivesAllItsEigenvaluesAndSaysSo() throws Exception {
+    Path dense = dir.resolve("dense.npz");
+    hbp("curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--curvature", "hessian", "--dense", dense.toString()).assertExit(0);
+    Map<String, NdArray> blocks = Npz.read(dense);
+    for (int k : new int[] {5, 200}) {
+      Path out = dir.resolve("top" + k);
+      CliRun r = hbp(spectrum("--curvature", "hessian", "--top", String.valueOf(k), "--tol", "1e-12", "--out", out.toString()));
+      r.assertExit(0);
+      JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
+      for (String p : List.of("0.W", "0.b", "2.W", "2.b")) {
+        double[] exact = eigenvaluesDescending(blocks.get(p));
+        JsonNode values = json.get("blocks").get(p).get("top").get("values");
+        assertEquals(Math.min(k, exact.length), values.size(), p);
+        double scale = Math.max(1, Math.abs(exact[0]));
+        for (int i = 0; i < values.size(); i++) assertEquals(exact[i], values.get(i).asDouble(), 1e-8 * scale, p + " eigenvalue " + i);
+        boolean note = r.out().contains(p + " (" + exact.length + " entries): top") && r.out().lines()
+            .filter(l -> l.contains(p + " (" + exact.length + " entries)")).anyMatch(l -> l.contains("(all " + exact.length + " eigenvalues: fewer entries than --top " + k + ")"));
+        assertEquals(exact.length < k, note, p + " with --top " + k + ":\n" + r.out());
+      }
+    }
+    CliRun few = hbp(spectrum("--top", "30", "--max-iterations", "10", "--out", dir.resolve("few").toString()));
+    few.assertExit(2);
+    assertTrue(few.err().contains("--max-iterations 10 must be at least --top 30 (block 0.W has 20 entries"), few.err());
+    assertTrue(!few.out().contains("loss"), "refused before the pass");
+  }
+
   @Test
   void errorsNameTheChoices() {
     Path out = dir.resolve("err");

@@ -54,7 +54,9 @@ public final class SpectrumCommand extends HbpCommand {
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
-      description = "exact (matrix-free), kfra (eq. 8) or bda (eq. 9) (default: ${DEFAULT-VALUE}).", converter = Choices.Strategies.class)
+      description = "${COMPLETION-CANDIDATES} (exact: matrix-free; kfra, bda: eq. 8, 9; kfac, kflr, ekfac: the GGN's Kronecker factors; "
+          + "diag-*: diagonals, diag-hessian with --curvature hessian; --scope net only exact) (default: ${DEFAULT-VALUE}).",
+      converter = Choices.Strategies.class, completionCandidates = Choices.StrategyNames.class)
   Strategy strat;
 
   @Option(names = "--blocks", defaultValue = Defaults.BLOCK_UNIT, paramLabel = "B", converter = BlockChoice.Converter.class,

@@ -306,6 +306,23 @@ class SpectrumCliTest {
     assertTrue(!few.out().contains("loss"), "refused before the pass");
   }
 
+  /** --help's --strategy lists every strategy the option accepts, and each runs (diag-hessian with --curvature hessian). */
+  @Test
+  void helpListsEveryStrategyAndEachRuns() {
+    CliRun help = hbp("spectrum", "--help");
+    help.assertExit(0);
+    String text = help.out().replaceAll("\\s+", " ");
+    int at = text.indexOf("--strategy=S");
+    assertTrue(at >= 0, text);
+    String option = text.substring(at, text.indexOf("(default: exact)", at));
+    for (org.hbp.network.Strategy s : org.hbp.network.Strategy.values()) {
+      assertTrue(option.contains(s.label()), "--help lists " + s.label() + ": " + option);
+      String kind = s == org.hbp.network.Strategy.DIAG_HESSIAN ? "hessian" : "ggn";
+      hbp(spectrum("--strategy", s.label(), "--curvature", kind, "--top", "1", "--scope", "block:2.b", "--out", dir.resolve("s-" + s.label()).toString()))
+          .assertExit(0);
+    }
+  }
+
   @Test
   void errorsNameTheChoices() {
     Path out = dir.resolve("err");

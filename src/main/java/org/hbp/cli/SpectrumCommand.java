@@ -164,6 +164,11 @@ public final class SpectrumCommand extends HbpCommand {
         MemoryEstimate.Output.VECTORS, widest, limit);
     long bases = lanczosBytes(network, targets);
     estimate = estimate.plus("Lanczos vectors (the fewest the largest block needs)", bases, MemoryEstimate.Memory.HEAP);
+    long largest = largestBlock(network, targets);
+    if (trace) estimate = estimate.plus("Hutchinson's probes (a trace per probe, the diagonal's sums, a product's probes)",
+        hutchinsonBytes(probes, directions, largest), MemoryEstimate.Memory.HEAP);
+    if (density) estimate = estimate.plus("the densities on --grid " + grid + " (every block's, and spectrum.json's text)",
+        densityBytes(grid, targets.size()), MemoryEstimate.Memory.HEAP);
     estimate.check(limit);
     // the Lanczos bases grow into what the rest of the run leaves under the limit (SpectrumRun caps the iterations there)
     long basisLimit = limit - (estimate.total() - bases);
@@ -206,11 +211,12 @@ public final class SpectrumCommand extends HbpCommand {
     if (top != null && top < 1) throw new UserError("--top must be at least 1, not " + top);
     if (maxIterations < 1) throw new UserError("--max-iterations must be at least 1, not " + maxIterations);
     if (!(tol > 0)) throw new UserError("--tol must be positive");
-    if (probes < 2) throw new UserError("--probes must be at least 2 (for a standard error), not " + probes);
-    if (directions < 1) throw new UserError("--directions must be at least 1");
-    if (starts < 1 || steps < 1) throw new UserError("--starts and --steps must be at least 1");
+    inRange("--probes", probes, 2, MAX_PROBES, " (at least 2 for a standard error)");
+    inRange("--directions", directions, 1, MAX_DIRECTIONS, "");
+    inRange("--starts", starts, 1, MAX_STARTS, "");
+    inRange("--steps", steps, 1, MAX_STEPS, "");
     if (!(sigma > 0)) throw new UserError("--sigma must be positive");
-    if (grid < 2) throw new UserError("--grid must be at least 2");
+    inRange("--grid", grid, 2, MAX_GRID, "");
     if (blockChoice.layer() && scope.equals("net"))
       throw new UserError("--scope net takes the whole network; --blocks layer does not apply (use --blocks parameter)");
     if (blockChoice.rowGroups() > 1 && scope.equals("net"))
@@ -231,6 +237,41 @@ public final class SpectrumCommand extends HbpCommand {
         throw new UserError("--max-iterations " + maxIterations + " must be at least --top " + top + " (block " + e.getKey() + " has " + n
             + " entries; a block smaller than K needs its dimension)");
     }
+  }
+
+  /** The allowed ranges' upper ends: far beyond what a run needs (the defaults are 100, 10, 4, 60 and 1000). */
+  static final int MAX_PROBES = 1_000_000, MAX_DIRECTIONS = 10_000, MAX_STARTS = 10_000, MAX_STEPS = 100_000, MAX_GRID = 1_000_000;
+
+  private static void inRange(String option, int value, int low, int high, String why) {
+    if (value < low || value > high) throw new UserError(option + " must be in [" + low + ", " + high + "]" + why + ", not " + value);
+  }
+
+  /** The entries of the largest block of {@code targets} (a layer's joint block: all its parameters'). */
+  private static long largestBlock(Network network, Map<String, List<String>> targets) {
+    long most = 0;
+    for (List<String> params : targets.values()) {
+      long n = 0;
+      for (String q : params) n += network.parameterSize(q);
+      most = Math.max(most, n);
+    }
+    return most;
+  }
+
+  /**
+   * Hutchinson's own storage for a block of n entries ({@link org.hbp.spectrum.Hutchinson#estimate}), 8 bytes a number:
+   * a trace per probe, the diagonal's sums, sums of squares, estimate and standard error (4n), and one product's
+   * {@code directions} probes, held as vectors and again as the product's columns (2 n directions).
+   */
+  static long hutchinsonBytes(int probes, int directions, long n) {
+    return 8L * probes + 32L * n + MemoryEstimate.saturatedMultiply(16L * n, directions);
+  }
+
+  /**
+   * The densities' storage: each block's grid and density (16 bytes a point) kept to the end of the run, and
+   * spectrum.json's text of them (two numbers of up to 24 characters a point, and the writer's copy: 96 bytes).
+   */
+  static long densityBytes(int grid, int blocks) {
+    return MemoryEstimate.saturatedMultiply((16L + 96L) * grid, blocks);
   }
 
   /** The files a run writes into --out, for the blocks of {@code names}. */

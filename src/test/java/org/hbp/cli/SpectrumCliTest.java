@@ -303,7 +303,7 @@ class SpectrumCliTest {
     CliRun few = hbp(spectrum("--top", "30", "--max-iterations", "10", "--out", dir.resolve("few").toString()));
     few.assertExit(2);
     assertTrue(few.err().contains("--max-iterations 10 must be at least --top 30 (block 0.W has 20 entries"), few.err());
-    assertTrue(!few.out().contains("loss"), "refused before the pass");
+    assertTrue(!few.out().contains("batch of"), "refused before the pass");
   }
 
   /** --help's --strategy lists every strategy the option accepts, and each runs (diag-hessian with --curvature hessian). */
@@ -321,6 +321,42 @@ class SpectrumCliTest {
       hbp(spectrum("--strategy", s.label(), "--curvature", kind, "--top", "1", "--scope", "block:2.b", "--out", dir.resolve("s-" + s.label()).toString()))
           .assertExit(0);
     }
+  }
+
+  /** Absurd --probes/--grid/... are refused with their range, and the estimate counts Hutchinson's probes and the densities: refused before the pass. */
+  @Test
+  void probesAndTheDensityGridAreCheckedAndEstimatedBeforeThePass() {
+    Path out = dir.resolve("est");
+    String[][] cases = {
+        {"--probes must be in [2, 1000000] (at least 2 for a standard error), not 2147483647", "--trace", "--probes", "2147483647", "--directions", "1000"},
+        {"--probes must be in [2, 1000000] (at least 2 for a standard error), not 1", "--trace", "--probes", "1"},
+        {"--directions must be in [1, 10000], not 20000", "--trace", "--directions", "20000"},
+        {"--grid must be in [2, 1000000], not 300000000", "--density", "--grid", "300000000"},
+        {"--starts must be in [1, 10000], not 0", "--density", "--starts", "0"},
+        {"--steps must be in [1, 100000], not 1000000", "--density", "--steps", "1000000"},
+    };
+    for (String[] c : cases) {
+      String[] args = java.util.stream.Stream.concat(Arrays.stream(c, 1, c.length), java.util.stream.Stream.of("--out", out.toString()))
+          .toArray(String[]::new);
+      CliRun r = hbp(spectrum(args));
+      r.assertExit(2);
+      assertEquals("hbp: " + c[0] + "\n", r.err());
+      assertEquals("", r.out());
+    }
+    // within the ranges but above the limit: the estimate names the part (4 blocks x 10^6 points x 112 bytes = 427 MiB)
+    CliRun grid = hbp(spectrum("--density", "--grid", "1000000", "--memory-limit", "0.2", "--out", out.toString()));
+    grid.assertExit(2);
+    assertTrue(grid.err().contains("the densities on --grid 1000000") && grid.err().contains("--memory-limit"), grid.err());
+    assertEquals(1, grid.err().strip().lines().count(), grid.err());
+    assertTrue(!grid.out().contains("batch of"), "refused before the pass: " + grid.out());
+    // Hutchinson's probes: 10^6 traces of 8 bytes and 10^4 probes of the 20 entries of 0.W, twice: 10.7 MB
+    CliRun probes = hbp(spectrum("--trace", "--probes", "1000000", "--directions", "10000", "--memory-limit", "0.01", "--out", out.toString()));
+    probes.assertExit(2);
+    assertTrue(probes.err().contains("Hutchinson's probes"), probes.err());
+    assertTrue(!probes.out().contains("batch of"), "refused before the pass: " + probes.out());
+    assertEquals(8L * 1_000_000 + 32 * 20 + 16L * 20 * 10_000, SpectrumCommand.hutchinsonBytes(1_000_000, 10_000, 20));
+    assertEquals(4L * 112 * 1_000_000, SpectrumCommand.densityBytes(1_000_000, 4));
+    assertTrue(!Files.exists(out));
   }
 
   @Test

@@ -156,6 +156,13 @@ public final class SpectrumCommand extends HbpCommand {
     Map<String, List<String>> targets = sc.targets(network);
     checkIterations(network, targets);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
+    List<String> stale = staleFiles(out, outputs);
+    if (!overwrite.overwrite && !stale.isEmpty()) {
+      List<String> held = new ArrayList<>(outputs.stream().filter(f -> Files.exists(out.resolve(f))).toList());
+      held.addAll(stale);
+      throw new UserError("--out " + out + " already holds " + String.join(", ", held) + " of an earlier run; choose another --out, remove them, "
+          + "or pass --overwrite (which also removes the earlier run's files this run does not write)");
+    }
     networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
         .outputsIn("--out", out, outputs).check();
     w.print(NetworkResolver.describe(net));
@@ -202,6 +209,9 @@ public final class SpectrumCommand extends HbpCommand {
     header.put("seed", seed);
     run.write(out, header, overwrite.existing());
     w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
+    List<String> removed = new ArrayList<>();
+    for (String f : stale) if (Files.deleteIfExists(out.resolve(f))) removed.add(f);
+    if (!removed.isEmpty()) w.println("removed " + String.join(", ", removed) + " (an earlier run's, not written by this one: --overwrite)");
     w.flush();
     return 0;
   }
@@ -272,6 +282,26 @@ public final class SpectrumCommand extends HbpCommand {
    */
   static long densityBytes(int grid, int blocks) {
     return MemoryEstimate.saturatedMultiply((16L + 96L) * grid, blocks);
+  }
+
+  /**
+   * The files of spectrum's output set (spectrum.json, eigenvectors.npz, diagonal.npz, density-*.png) in {@code dir} that a run
+   * writing {@code outputs} does not write: an earlier run's, refused without --overwrite and removed after the new files with
+   * it, so that the folder holds one run's files. Sorted; empty when {@code dir} does not exist.
+   */
+  static List<String> staleFiles(Path dir, List<String> outputs) throws IOException {
+    List<String> stale = new ArrayList<>();
+    if (!Files.isDirectory(dir)) return stale;
+    try (var files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        String name = f.getFileName().toString();
+        boolean ours = name.equals(JSON) || name.equals(EIGENVECTORS) || name.equals(DIAGONAL)
+            || (name.startsWith("density-") && name.endsWith(".png"));
+        if (ours && !outputs.contains(name) && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) stale.add(name);
+      }
+    }
+    stale.sort(null);
+    return stale;
   }
 
   /** The files a run writes into --out, for the blocks of {@code names}. */

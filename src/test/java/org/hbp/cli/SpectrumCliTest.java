@@ -359,6 +359,36 @@ class SpectrumCliTest {
     assertTrue(!Files.exists(out));
   }
 
+  /** --overwrite leaves one run's files: the earlier run's that this one does not write are refused without it, removed with it. */
+  @Test
+  void overwriteLeavesOnlyTheNewRunsFiles() throws Exception {
+    Path out = dir.resolve("ow");
+    hbp(spectrum("--top", "1", "--trace", "--probes", "4", "--density", "--out", out.toString())).assertExit(0);
+    List<String> first = List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "eigenvectors.npz",
+        "spectrum.json");
+    assertEquals(first, listing(out));
+    Files.writeString(out.resolve("notes.txt"), "the user's");
+    Files.delete(out.resolve("spectrum.json"));
+    Files.delete(out.resolve("eigenvectors.npz"));
+    // none of the new run's files is there, but the earlier run's diagonal and plots are: refused, naming them
+    CliRun refused = hbp(spectrum("--top", "1", "--curvature", "hessian", "--out", out.toString()));
+    refused.assertExit(2);
+    assertTrue(refused.err().contains("already holds density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz")
+        && refused.err().contains("--overwrite"), refused.err());
+    assertEquals(List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "notes.txt"), listing(out));
+    CliRun r = hbp(spectrum("--top", "1", "--curvature", "hessian", "--out", out.toString(), "--overwrite"));
+    r.assertExit(0);
+    r.assertOutContains("removed density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz");
+    assertEquals(List.of("eigenvectors.npz", "notes.txt", "spectrum.json"), listing(out), "the user's file stays");
+    assertEquals("hessian", new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()).get("curvature").asText());
+  }
+
+  private static List<String> listing(Path d) throws Exception {
+    try (var s = Files.list(d)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
+    }
+  }
+
   @Test
   void errorsNameTheChoices() {
     Path out = dir.resolve("err");

@@ -172,21 +172,31 @@ final class BenchToolbox {
   }
 
   /**
-   * {@code iterations} Lanczos steps (full reorthogonalisation, no early stop) for the top eigenvalue
-   * of the whole-network curvature, as {@code hbp spectrum --scope net --top 1} runs them; refused
-   * when its basis (iterations vectors of 8 bytes per parameter) exceeds {@code limit}.
+   * {@code iterations} Lanczos steps (full reorthogonalisation, no early stop on the residual) for the
+   * top eigenvalue of the whole-network curvature, as {@code hbp spectrum --scope net --top 1} runs
+   * them; refused when its basis (iterations vectors of 8 bytes per parameter) exceeds {@code limit}.
+   * Lanczos takes at most the operator's dimension in steps, and stops where the operator is shown to
+   * be {@code μ I} on the rest (a low-rank GGN): an untimed run first counts the steps it takes (the
+   * seed is fixed), and the row is labelled by them: {@code lanczos-M (net ggn)}, with
+   * {@code , --lanczos N asked} where M is fewer.
    */
   static void lanczos(Rows rows, Network net, Pass pass, CurvatureKind kind, int iterations, long limit) {
-    String what = "lanczos-" + iterations + " (net " + kind.label() + ")";
     ParameterVectors all = new ParameterVectors(net, net.parameterNames());
-    long basis = 8L * all.dimension() * iterations;
+    int steps = Math.min(iterations, all.dimension());
+    long basis = 8L * all.dimension() * steps;
     if (basis > limit) {
-      rows.refused(what, "its basis needs " + MemoryEstimate.bytes(basis) + ", above --memory-limit " + MemoryEstimate.bytes(limit));
+      rows.refused(label(steps, iterations, kind), "its basis needs " + MemoryEstimate.bytes(basis) + ", above --memory-limit " + MemoryEstimate.bytes(limit));
       return;
     }
     SymmetricOperator op = CurvatureOperators.overParameters(all, dirs -> pass.networkProduct(kind, dirs));
     Lanczos.Settings settings = new Lanczos.Settings(iterations, Double.MIN_VALUE, 0);
-    rows.time(what, () -> Lanczos.top(op, 1, settings));
+    int ran = Lanczos.top(op, 1, settings).iterations();
+    rows.time(label(ran, iterations, kind), () -> Lanczos.top(op, 1, settings));
+  }
+
+  /** The row of {@code ran} Lanczos steps of {@code asked}: {@code lanczos-3 (net ggn)}, {@code lanczos-123 (net ggn, --lanczos 500 asked)}. */
+  static String label(int ran, int asked, CurvatureKind kind) {
+    return "lanczos-" + ran + " (net " + kind.label() + (ran < asked ? ", --lanczos " + asked + " asked" : "") + ")";
   }
 
   /**

@@ -75,6 +75,13 @@ final class Choices {
     }
   }
 
+  /** Every strategy's label, in {@link Strategy}'s order: the {@code ${COMPLETION-CANDIDATES}} of a --strategy that takes them all. */
+  static final class StrategyNames extends java.util.ArrayList<String> {
+    StrategyNames() {
+      super(Arrays.stream(Strategy.values()).map(Strategy::label).toList());
+    }
+  }
+
   /** {@code hbp train --optimizer}: cg-newton, sgd, adam. */
   static final class Optimizers extends Converter<TrainCommand.OptimizerKind> {
     Optimizers() {

@@ -135,8 +135,10 @@ public final class CurvatureCommand extends HbpCommand {
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, scope, strat);
     boolean mcDiagonal = "mc".equals(diagonal), sampled = mcDiagonal || strat == Strategy.KFAC || strat == Strategy.DIAG_GGN_MC;
+    checkSolve();
     OptionScope.of(spec)
-        .onlyWhen(solve != null, "with --solve", "--cg-tol", "--cg-atol", "--cg-maxiter")
+        .onlyWhen(solve != null && !strat.hasClosedFormInverse(), solve == null ? "with --solve" : "with --solve by CG (--strategy " + strat.label()
+            + " solves in closed form)", "--cg-tol", "--cg-atol", "--cg-maxiter")
         .onlyWhen(mcDiagonal, "with --diagonal mc", "--sampling")
         .onlyWhen(sampled, "with --strategy kfac or diag-ggn-mc, or --diagonal mc", "--mc-samples", "--seed")
         .onlyWhen(strat == Strategy.KFAC, "with --strategy kfac", "--fisher");
@@ -267,6 +269,21 @@ public final class CurvatureCommand extends HbpCommand {
     }
     w.flush();
     return 0;
+  }
+
+  /** Refuses --solve's settings that cannot run (checked before any work): the damping, CG's stopping rule, --blocks on a closed form. */
+  private void checkSolve() {
+    if (solve == null) return;
+    if (strat.hasClosedFormInverse()) {
+      if (!(solve > 0 && solve <= 1))
+        throw new UserError("--solve " + solve + ": the closed-form solve of --strategy " + strat.label() + " needs 0 < ALPHA <= 1");
+      if (blocks != 1) throw new UserError("--solve with --strategy " + strat.label() + " inverts whole blocks in closed form; drop --blocks " + blocks);
+      return;
+    }
+    if (!(solve >= 0 && solve <= 1)) throw new UserError("--solve " + solve + ": the damping ALPHA must be in [0, 1]");
+    if (!(cgTol >= 0)) throw new UserError("--cg-tol must be >= 0, not " + cgTol);
+    if (!(cgAtol >= 0)) throw new UserError("--cg-atol must be >= 0, not " + cgAtol);
+    if (cgMaxiter < 1) throw new UserError("--cg-maxiter must be at least 1, not " + cgMaxiter);
   }
 
   /** Whether --scope asks for the whole network; checks that the other options fit it. */

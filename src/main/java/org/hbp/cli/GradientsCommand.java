@@ -40,7 +40,8 @@ public final class GradientsCommand extends HbpCommand {
 
   @Mixin NetworkOptions networkOptions;
 
-  @Option(names = "--params", required = true, paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias').")
+  @Option(names = "--params", paramLabel = "P.npz",
+      description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias'); required unless --net is an ONNX model (its initializers).")
   Path params;
 
   @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
@@ -69,11 +70,11 @@ public final class GradientsCommand extends HbpCommand {
     Network network = compute.network(spec, backend);
     networkOptions.bindData(network, params);
     TorchLayout layout = new TorchLayout(network);
-    Map<String, NdArray> paramArrays = read(params);
+    Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);
     InitializerNames onnx = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
     OutputNames names = OutputNames.of(onnx, paramArrays);
-    if (onnx != null) paramArrays = onnx.toHbp(paramArrays);
-    Map<String, Batch> p = layout.parametersOnly(paramArrays, params.toString());
+    if (onnx != null && params != null) paramArrays = onnx.toHbp(paramArrays);
+    Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
     Map<String, NdArray> b = read(batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());

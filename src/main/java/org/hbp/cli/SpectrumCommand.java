@@ -55,7 +55,9 @@ public final class SpectrumCommand extends HbpCommand {
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
-      description = "exact (matrix-free), kfra (eq. 8) or bda (eq. 9) (default: ${DEFAULT-VALUE}).", converter = Choices.Strategies.class)
+      description = "${COMPLETION-CANDIDATES} (exact: matrix-free; kfra, bda: eq. 8, 9; kfac, kflr, ekfac: the GGN's Kronecker factors; "
+          + "diag-*: diagonals, diag-hessian with --curvature hessian; --scope net only exact) (default: ${DEFAULT-VALUE}).",
+      converter = Choices.Strategies.class, completionCandidates = Choices.StrategyNames.class)
   Strategy strat;
 
   @Option(names = "--blocks", defaultValue = Defaults.BLOCK_UNIT, paramLabel = "B", converter = BlockChoice.Converter.class,
@@ -75,7 +77,8 @@ public final class SpectrumCommand extends HbpCommand {
           + "block:0.W or block:0.weight; with --blocks layer also a layer, e.g. block:0) or net (the whole network) (default: ${DEFAULT-VALUE}).")
   String scope;
 
-  @Option(names = "--top", paramLabel = "K", description = "The K largest eigenvalues and their eigenvectors, by Lanczos.")
+  @Option(names = "--top", paramLabel = "K", description = "The K largest eigenvalues and their eigenvectors, by Lanczos; a block of fewer than K "
+      + "entries gives all its eigenvalues (its line says so). --max-iterations must be at least K, or a smaller block's dimension.")
   Integer top;
 
   @Option(names = "--trace", description = "Trace and diagonal by Hutchinson's estimator, with standard errors.")
@@ -156,7 +159,15 @@ public final class SpectrumCommand extends HbpCommand {
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
     Map<String, List<String>> targets = sc.targets(network);
+    checkIterations(network, targets);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
+    List<String> stale = staleFiles(out, outputs);
+    if (!overwrite.overwrite && !stale.isEmpty()) {
+      List<String> held = new ArrayList<>(outputs.stream().filter(f -> Files.exists(out.resolve(f))).toList());
+      held.addAll(stale);
+      throw new UserError("--out " + out + " already holds " + String.join(", ", held) + " of an earlier run; choose another --out, remove them, "
+          + "or pass --overwrite (which also removes the earlier run's files this run does not write)");
+    }
     networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
         .outputsIn("--out", out, outputs).check();
     w.print(NetworkResolver.describe(net));
@@ -165,6 +176,11 @@ public final class SpectrumCommand extends HbpCommand {
         MemoryEstimate.Output.VECTORS, widest, limit);
     long bases = lanczosBytes(network, targets);
     estimate = estimate.plus("Lanczos vectors (the fewest the largest block needs)", bases, MemoryEstimate.Memory.HEAP);
+    long largest = largestBlock(network, targets);
+    if (trace) estimate = estimate.plus("Hutchinson's probes (a trace per probe, the diagonal's sums, a product's probes)",
+        hutchinsonBytes(probes, directions, largest), MemoryEstimate.Memory.HEAP);
+    if (density) estimate = estimate.plus("the densities on --grid " + grid + " (every block's, and spectrum.json's text)",
+        densityBytes(grid, targets.size()), MemoryEstimate.Memory.HEAP);
     estimate.check(limit);
     // the Lanczos bases grow into what the rest of the run leaves under the limit (SpectrumRun caps the iterations there)
     long basisLimit = limit - (estimate.total() - bases);
@@ -198,6 +214,9 @@ public final class SpectrumCommand extends HbpCommand {
     header.put("seed", seed);
     run.write(out, header, overwrite.existing());
     w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
+    List<String> removed = new ArrayList<>();
+    for (String f : stale) if (Files.deleteIfExists(out.resolve(f))) removed.add(f);
+    if (!removed.isEmpty()) w.println("removed " + String.join(", ", removed) + " (an earlier run's, not written by this one: --overwrite)");
     w.flush();
     return 0;
   }
@@ -205,18 +224,89 @@ public final class SpectrumCommand extends HbpCommand {
   private void checkSettings() {
     if (top == null && !trace && !density) throw new UserError("nothing to compute: give --top K, --trace and/or --density");
     if (top != null && top < 1) throw new UserError("--top must be at least 1, not " + top);
-    if (top != null && maxIterations < top) throw new UserError("--max-iterations " + maxIterations + " must be at least --top " + top);
+    if (maxIterations < 1) throw new UserError("--max-iterations must be at least 1, not " + maxIterations);
     if (!(tol > 0)) throw new UserError("--tol must be positive");
-    if (probes < 2) throw new UserError("--probes must be at least 2 (for a standard error), not " + probes);
-    if (directions < 1) throw new UserError("--directions must be at least 1");
-    if (starts < 1 || steps < 1) throw new UserError("--starts and --steps must be at least 1");
+    inRange("--probes", probes, 2, MAX_PROBES, " (at least 2 for a standard error)");
+    inRange("--directions", directions, 1, MAX_DIRECTIONS, "");
+    inRange("--starts", starts, 1, MAX_STARTS, "");
+    inRange("--steps", steps, 1, MAX_STEPS, "");
     if (!(sigma > 0)) throw new UserError("--sigma must be positive");
-    if (grid < 2) throw new UserError("--grid must be at least 2");
+    inRange("--grid", grid, 2, MAX_GRID, "");
     if (blockChoice.layer() && scope.equals("net"))
       throw new UserError("--scope net takes the whole network; --blocks layer does not apply (use --blocks parameter)");
     if (blockChoice.rowGroups() > 1 && scope.equals("net"))
       throw new UserError("--blocks " + blockChoice.rowGroups() + " splits blocks; --scope net takes the whole network (use --blocks parameter)");
     if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError(out + " exists and is not a folder; --out names the output folder");
+  }
+
+  /**
+   * Refuses a --max-iterations below the eigenvalues some block of {@code targets} returns: {@code min(K, its dimension)} for
+   * {@code --top K} (a block smaller than K returns all its eigenvalues, and its line says so).
+   */
+  private void checkIterations(Network network, Map<String, List<String>> targets) {
+    if (top == null) return;
+    for (Map.Entry<String, List<String>> e : targets.entrySet()) {
+      long n = 0;
+      for (String q : e.getValue()) n += network.parameterSize(q);
+      if (maxIterations < Math.min(top, n))
+        throw new UserError("--max-iterations " + maxIterations + " must be at least --top " + top + " (block " + e.getKey() + " has " + n
+            + " entries; a block smaller than K needs its dimension)");
+    }
+  }
+
+  /** The allowed ranges' upper ends: far beyond what a run needs (the defaults are 100, 10, 4, 60 and 1000). */
+  static final int MAX_PROBES = 1_000_000, MAX_DIRECTIONS = 10_000, MAX_STARTS = 10_000, MAX_STEPS = 100_000, MAX_GRID = 1_000_000;
+
+  private static void inRange(String option, int value, int low, int high, String why) {
+    if (value < low || value > high) throw new UserError(option + " must be in [" + low + ", " + high + "]" + why + ", not " + value);
+  }
+
+  /** The entries of the largest block of {@code targets} (a layer's joint block: all its parameters'). */
+  private static long largestBlock(Network network, Map<String, List<String>> targets) {
+    long most = 0;
+    for (List<String> params : targets.values()) {
+      long n = 0;
+      for (String q : params) n += network.parameterSize(q);
+      most = Math.max(most, n);
+    }
+    return most;
+  }
+
+  /**
+   * Hutchinson's own storage for a block of n entries ({@link org.hbp.spectrum.Hutchinson#estimate}), 8 bytes a number:
+   * a trace per probe, the diagonal's sums, sums of squares, estimate and standard error (4n), and one product's
+   * {@code directions} probes, held as vectors and again as the product's columns (2 n directions).
+   */
+  static long hutchinsonBytes(int probes, int directions, long n) {
+    return 8L * probes + 32L * n + MemoryEstimate.saturatedMultiply(16L * n, directions);
+  }
+
+  /**
+   * The densities' storage: each block's grid and density (16 bytes a point) kept to the end of the run, and
+   * spectrum.json's text of them (two numbers of up to 24 characters a point, and the writer's copy: 96 bytes).
+   */
+  static long densityBytes(int grid, int blocks) {
+    return MemoryEstimate.saturatedMultiply((16L + 96L) * grid, blocks);
+  }
+
+  /**
+   * The files of spectrum's output set (spectrum.json, eigenvectors.npz, diagonal.npz, density-*.png) in {@code dir} that a run
+   * writing {@code outputs} does not write: an earlier run's, refused without --overwrite and removed after the new files with
+   * it, so that the folder holds one run's files. Sorted; empty when {@code dir} does not exist.
+   */
+  static List<String> staleFiles(Path dir, List<String> outputs) throws IOException {
+    List<String> stale = new ArrayList<>();
+    if (!Files.isDirectory(dir)) return stale;
+    try (var files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        String name = f.getFileName().toString();
+        boolean ours = name.equals(JSON) || name.equals(EIGENVECTORS) || name.equals(DIAGONAL)
+            || (name.startsWith("density-") && name.endsWith(".png"));
+        if (ours && !outputs.contains(name) && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) stale.add(name);
+      }
+    }
+    stale.sort(null);
+    return stale;
   }
 
   /** The files a run writes into --out, for the blocks of {@code names}. */

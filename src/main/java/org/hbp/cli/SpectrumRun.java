@@ -93,7 +93,8 @@ final class SpectrumRun {
             i -> bar.step(done[0], name + ": Lanczos step " + i));
         r.put("top", ordered("values", l.values(), "residuals", l.residuals(), "iterations", l.iterations(), "converged", l.converged()));
         put(eigenvectors, vectors, l.vectors(), false);
-        line.add(String.format(Locale.ROOT, "top %s (%d products%s)", numbers(l.values()), l.iterations(), l.converged() ? "" : ", not converged"));
+        line.add(String.format(Locale.ROOT, "top %s (%d products%s)%s", numbers(l.values()), l.iterations(), l.converged() ? "" : ", not converged",
+            k < settings.top() ? String.format(Locale.ROOT, " (all %d eigenvalues: fewer entries than --top %d)", k, settings.top()) : ""));
         bar.step(++done[0], name + ": Lanczos done");
       }
       if (settings.probes() > 0) {

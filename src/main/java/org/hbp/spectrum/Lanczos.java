@@ -17,9 +17,17 @@ import org.ejml.data.DMatrixRMaj;
  * {@code θ_i} and Ritz vectors {@code y_i = Q_j s_i}, with residual {@code |A y_i - θ_i y_i| =
  * β_j |s_i[j]|}. It stops when the k largest have residual at most {@code tolerance · max|θ|}, when
  * the iterations run out ({@code converged} false), or when the space is exhausted (n steps).
- * When {@code β_j} vanishes (an invariant subspace: a few distinct eigenvalues, or a repeated one),
- * it continues from a new random vector orthogonal to {@code Q_j} with {@code β_j = 0}, so that
- * repeated eigenvalues appear as often as they occur.
+ * When {@code β_j} vanishes (a breakdown: {@code β_j <= 1e-10 · max|θ|}, the Krylov space is
+ * invariant; a few distinct eigenvalues, a repeated one, a low-rank block), it continues from a new
+ * random vector orthogonal to {@code Q_j} with {@code β_j = 0}, so that repeated eigenvalues appear as
+ * often as they occur. A random start has a component along every eigenvector (with probability
+ * one), so each such segment finds every distinct eigenvalue of the operator on the space left
+ * orthogonal to the earlier ones; a segment that breaks down after its first step therefore shows
+ * that the operator is {@code μ I} there ({@code μ = α_j}, e.g. the zeros of a low-rank block, to
+ * within the breakdown threshold). It then stops: the eigenvalues are the Ritz values of {@code T_j}
+ * and {@code μ} repeated {@code n - j} times, the eigenvectors of the copies of {@code μ} are unit
+ * vectors orthogonal to {@code Q_j} and to each other, and their residual is reported as the
+ * segment's {@code β_j}. So a block of rank r takes r + 2 or r + 3 products (rounding may add one), not n.
  */
 public final class Lanczos {
   private Lanczos() {}
@@ -63,7 +71,8 @@ public final class Lanczos {
     double scale = 0;
     Tridiagonal t = null;
     boolean converged = false;
-    int steps = 0;
+    int steps = 0, segmentStart = 0;
+    double rest = Double.NaN; // μ of the operator on the space orthogonal to Q, once a one-step segment showed it
     for (int j = 0; j < m; j++) {
       double[] qj = next;
       q.add(qj);
@@ -87,8 +96,15 @@ public final class Lanczos {
         beta[j] = b;
         break;
       }
+      if (breakdown && j == segmentStart) {
+        beta[j] = b;
+        rest = alpha[j];
+        converged = true;
+        break;
+      }
       if (breakdown) {
         beta[j] = 0;
+        segmentStart = j + 1;
         next = restart(rng, n, q);
         if (next == null) {
           converged = true;
@@ -101,8 +117,42 @@ public final class Lanczos {
       }
     }
     double bLast = converged && steps == n ? 0 : beta[steps - 1];
+    if (!Double.isNaN(rest)) return withRest(t, q, bLast, rest, k, steps, rng);
     if (steps == m && !converged) converged = residualsWithin(t, bLast, Math.min(k, steps), settings.tolerance() * scale) && steps >= k;
     return result(t, q, bLast, Math.min(k, steps), steps, converged);
+  }
+
+  /**
+   * The k largest of the Ritz values of {@code t} (residuals {@code β |s_i[last]|}) and {@code μ = rest}
+   * repeated {@code n - steps} times (the operator on the space orthogonal to {@code q}, whose
+   * vectors are drawn at random, orthogonal to {@code q} and to each other; residual {@code β}).
+   */
+  private static Result withRest(Tridiagonal t, List<double[]> q, double beta, double rest, int k, int steps, Random rng) {
+    int n = q.get(0).length, last = steps - 1;
+    DMatrixRMaj y = new DMatrixRMaj(n, k);
+    double[] values = new double[k], residuals = new double[k];
+    List<double[]> basis = new ArrayList<>(q);
+    int ritz = 0;
+    for (int i = 0; i < k; i++) {
+      if (ritz < steps && (t.values()[ritz] >= rest || basis.size() == n)) {
+        values[i] = t.values()[ritz];
+        residuals[i] = Math.abs(beta * t.vectors().get(last, ritz));
+        for (int j = 0; j < steps; j++) {
+          double s = t.vectors().get(j, ritz);
+          double[] qj = q.get(j);
+          for (int r = 0; r < n; r++) y.data[r * k + i] += s * qj[r];
+        }
+        ritz++;
+      } else {
+        double[] v = restart(rng, n, basis);
+        if (v == null) throw new IllegalStateException("no vector left orthogonal to " + basis.size() + " of dimension " + n);
+        basis.add(v);
+        values[i] = rest;
+        residuals[i] = Math.abs(beta);
+        for (int r = 0; r < n; r++) y.data[r * k + i] = v[r];
+      }
+    }
+    return new Result(values, y, residuals, steps, true);
   }
 
   /** Whether the k largest Ritz pairs of {@code t} have residual {@code β |s_i[last]|} at most {@code bound}. */

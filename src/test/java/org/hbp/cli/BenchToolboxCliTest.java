@@ -48,6 +48,21 @@ class BenchToolboxCliTest {
       assertTrue(j.contains("\"what\": \"" + what + "\", \"median_s\": "), j);
   }
 
+  /** --lanczos beyond the parameters: the row says how many steps ran (at most P = 123 here), not the number asked. */
+  @Test
+  void aLanczosRowIsLabelledByTheStepsThatRan() throws Exception {
+    Path net = dir.resolve("small.hbp");
+    Files.writeString(net, "network small { input x: tensor(1, 4, 4); flatten; linear(m = 6); sigmoid; linear(m = 3); loss crossentropy; }\n");
+    String[] r = run("bench", "--net", net.toString(), "--batch", "4", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact", "--directions", "1", "--lanczos", "500");
+    assertEquals("0", r[0], r[1] + "\n" + r[2]);
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("lanczos-(\\d+) \\(net ggn, --lanczos 500 asked\\)").matcher(r[1]);
+    assertTrue(m.find(), r[1]);
+    int ran = Integer.parseInt(m.group(1));
+    assertTrue(ran >= 1 && ran <= 123, "steps " + ran);
+    assertTrue(!r[1].contains("lanczos-500"), r[1]);
+  }
+
   @Test
   void aLanczosBasisAboveTheMemoryLimitIsRefusedAndTheRunGoesOn() {
     String[] r = run("bench", "--net", "networks/demo-fmnist.hbp", "--batch", "4", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",

@@ -197,6 +197,32 @@ class CurvatureCliTest {
         "--dense", out.toString()), "network file not found: " + dir.resolve("none.hbp"));
   }
 
+  /** --solve's settings are refused before the network is read or the pass runs: nothing on standard output. */
+  @Test
+  void solveSettingsAreRefusedBeforeAnyWork() {
+    String out = dir.resolve("o.npz").toString();
+    String[][] cases = {
+        {"--solve 1.5: the damping ALPHA must be in [0, 1]", "--solve", "1.5", "--out", out},
+        {"--solve -0.1: the damping ALPHA must be in [0, 1]", "--solve", "-0.1", "--out", out},
+        {"--cg-maxiter must be at least 1, not 0", "--solve", "0.1", "--cg-maxiter", "0", "--out", out},
+        {"--cg-tol must be >= 0, not -1.0", "--solve", "0.1", "--cg-tol", "-1", "--out", out},
+        {"--cg-atol must be >= 0, not -1.0", "--solve", "0.1", "--cg-atol", "-1", "--out", out},
+        {"--solve 0.0: the closed-form solve of --strategy kfac needs 0 < ALPHA <= 1", "--solve", "0", "--strategy", "kfac", "--out", out},
+        {"--solve with --strategy kfac inverts whole blocks in closed form; drop --blocks 2", "--solve", "0.1", "--strategy", "kfac", "--blocks", "2",
+            "--out", out},
+        {"--cg-tol applies only with --solve by CG (--strategy kfac solves in closed form); drop it or change the run", "--solve", "0.1",
+            "--strategy", "kfac", "--cg-tol", "0.5", "--out", out},
+        {"--cg-maxiter applies only with --solve by CG (--strategy diag-ggn solves in closed form); drop it or change the run", "--solve", "0.1",
+            "--strategy", "diag-ggn", "--cg-maxiter", "5", "--out", out},
+    };
+    for (String[] c : cases) {
+      CliRun r = hbp(base(java.util.Arrays.copyOfRange(c, 1, c.length)));
+      assertInputError(r, c[0]);
+      assertEquals("", r.out(), "no work before the refusal: " + String.join(" ", c));
+    }
+    assertFalse(Files.exists(dir.resolve("o.npz")));
+  }
+
   /** Every parameter needs directions, the same V >= 1 of each, under one name; nothing else may be in V.npz. */
   @Test
   void aVectorsFileThatDoesNotMatchTheParametersIsRefused() throws Exception {

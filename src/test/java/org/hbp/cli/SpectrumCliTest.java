@@ -284,6 +284,118 @@ class SpectrumCliTest {
     assertTrue(e.getMessage().contains("--top 3 of block 0.W (20 entries)") && e.getMessage().contains("--memory-limit"), e.getMessage());
   }
 
+  /** --top K above a block's dimension gives all its eigenvalues and says so, whatever K; --max-iterations is checked against what a block returns. */
+  @Test
+  void topAboveABlocksDimensionGivesAllItsEigenvaluesAndSaysSo() throws Exception {
+    Path dense = dir.resolve("dense.npz");
+    hbp("curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--curvature", "hessian", "--dense", dense.toString()).assertExit(0);
+    Map<String, NdArray> blocks = Npz.read(dense);
+    for (int k : new int[] {5, 200}) {
+      Path out = dir.resolve("top" + k);
+      CliRun r = hbp(spectrum("--curvature", "hessian", "--top", String.valueOf(k), "--tol", "1e-12", "--out", out.toString()));
+      r.assertExit(0);
+      JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
+      for (String p : List.of("0.W", "0.b", "2.W", "2.b")) {
+        double[] exact = eigenvaluesDescending(blocks.get(p));
+        JsonNode values = json.get("blocks").get(p).get("top").get("values");
+        assertEquals(Math.min(k, exact.length), values.size(), p);
+        double scale = Math.max(1, Math.abs(exact[0]));
+        for (int i = 0; i < values.size(); i++) assertEquals(exact[i], values.get(i).asDouble(), 1e-8 * scale, p + " eigenvalue " + i);
+        boolean note = r.out().contains(p + " (" + exact.length + " entries): top") && r.out().lines()
+            .filter(l -> l.contains(p + " (" + exact.length + " entries)")).anyMatch(l -> l.contains("(all " + exact.length + " eigenvalues: fewer entries than --top " + k + ")"));
+        assertEquals(exact.length < k, note, p + " with --top " + k + ":\n" + r.out());
+      }
+    }
+    CliRun few = hbp(spectrum("--top", "30", "--max-iterations", "10", "--out", dir.resolve("few").toString()));
+    few.assertExit(2);
+    assertTrue(few.err().contains("--max-iterations 10 must be at least --top 30 (block 0.W has 20 entries"), few.err());
+    assertTrue(!few.out().contains("batch of"), "refused before the pass");
+  }
+
+  /** --help's --strategy lists every strategy the option accepts, and each runs (diag-hessian with --curvature hessian). */
+  @Test
+  void helpListsEveryStrategyAndEachRuns() {
+    CliRun help = hbp("spectrum", "--help");
+    help.assertExit(0);
+    String text = help.out().replaceAll("\\s+", " ");
+    int at = text.indexOf("--strategy=S");
+    assertTrue(at >= 0, text);
+    String option = text.substring(at, text.indexOf("(default: exact)", at));
+    for (org.hbp.network.Strategy s : org.hbp.network.Strategy.values()) {
+      assertTrue(option.contains(s.label()), "--help lists " + s.label() + ": " + option);
+      String kind = s == org.hbp.network.Strategy.DIAG_HESSIAN ? "hessian" : "ggn";
+      hbp(spectrum("--strategy", s.label(), "--curvature", kind, "--top", "1", "--scope", "block:2.b", "--out", dir.resolve("s-" + s.label()).toString()))
+          .assertExit(0);
+    }
+  }
+
+  /** Absurd --probes/--grid/... are refused with their range, and the estimate counts Hutchinson's probes and the densities: refused before the pass. */
+  @Test
+  void probesAndTheDensityGridAreCheckedAndEstimatedBeforeThePass() {
+    Path out = dir.resolve("est");
+    String[][] cases = {
+        {"--probes must be in [2, 1000000] (at least 2 for a standard error), not 2147483647", "--trace", "--probes", "2147483647", "--directions", "1000"},
+        {"--probes must be in [2, 1000000] (at least 2 for a standard error), not 1", "--trace", "--probes", "1"},
+        {"--directions must be in [1, 10000], not 20000", "--trace", "--directions", "20000"},
+        {"--grid must be in [2, 1000000], not 300000000", "--density", "--grid", "300000000"},
+        {"--starts must be in [1, 10000], not 0", "--density", "--starts", "0"},
+        {"--steps must be in [1, 100000], not 1000000", "--density", "--steps", "1000000"},
+    };
+    for (String[] c : cases) {
+      String[] args = java.util.stream.Stream.concat(Arrays.stream(c, 1, c.length), java.util.stream.Stream.of("--out", out.toString()))
+          .toArray(String[]::new);
+      CliRun r = hbp(spectrum(args));
+      r.assertExit(2);
+      assertEquals("hbp: " + c[0] + "\n", r.err());
+      assertEquals("", r.out());
+    }
+    // within the ranges but above the limit: the estimate names the part (4 blocks x 10^6 points x 112 bytes = 427 MiB)
+    CliRun grid = hbp(spectrum("--density", "--grid", "1000000", "--memory-limit", "0.2", "--out", out.toString()));
+    grid.assertExit(2);
+    assertTrue(grid.err().contains("the densities on --grid 1000000") && grid.err().contains("--memory-limit"), grid.err());
+    assertEquals(1, grid.err().strip().lines().count(), grid.err());
+    assertTrue(!grid.out().contains("batch of"), "refused before the pass: " + grid.out());
+    // Hutchinson's probes: 10^6 traces of 8 bytes and 10^4 probes of the 20 entries of 0.W, twice: 10.7 MB
+    CliRun probes = hbp(spectrum("--trace", "--probes", "1000000", "--directions", "10000", "--memory-limit", "0.01", "--out", out.toString()));
+    probes.assertExit(2);
+    assertTrue(probes.err().contains("Hutchinson's probes"), probes.err());
+    assertTrue(!probes.out().contains("batch of"), "refused before the pass: " + probes.out());
+    assertEquals(8L * 1_000_000 + 32 * 20 + 16L * 20 * 10_000, SpectrumCommand.hutchinsonBytes(1_000_000, 10_000, 20));
+    assertEquals(4L * 112 * 1_000_000, SpectrumCommand.densityBytes(1_000_000, 4));
+    assertTrue(!Files.exists(out));
+  }
+
+  /** --overwrite leaves one run's files: the earlier run's that this one does not write are refused without it, removed with it. */
+  @Test
+  void overwriteLeavesOnlyTheNewRunsFiles() throws Exception {
+    Path out = dir.resolve("ow");
+    hbp(spectrum("--top", "1", "--trace", "--probes", "4", "--density", "--out", out.toString())).assertExit(0);
+    List<String> first = List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "eigenvectors.npz",
+        "spectrum.json");
+    assertEquals(first, listing(out));
+    Files.writeString(out.resolve("notes.txt"), "the user's");
+    Files.delete(out.resolve("spectrum.json"));
+    Files.delete(out.resolve("eigenvectors.npz"));
+    // none of the new run's files is there, but the earlier run's diagonal and plots are: refused, naming them
+    CliRun refused = hbp(spectrum("--top", "1", "--curvature", "hessian", "--out", out.toString()));
+    refused.assertExit(2);
+    assertTrue(refused.err().contains("already holds density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz")
+        && refused.err().contains("--overwrite"), refused.err());
+    assertEquals(List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "notes.txt"), listing(out));
+    CliRun r = hbp(spectrum("--top", "1", "--curvature", "hessian", "--out", out.toString(), "--overwrite"));
+    r.assertExit(0);
+    r.assertOutContains("removed density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz");
+    assertEquals(List.of("eigenvectors.npz", "notes.txt", "spectrum.json"), listing(out), "the user's file stays");
+    assertEquals("hessian", new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()).get("curvature").asText());
+  }
+
+  private static List<String> listing(Path d) throws Exception {
+    try (var s = Files.list(d)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
+    }
+  }
+
   @Test
   void errorsNameTheChoices() {
     Path out = dir.resolve("err");

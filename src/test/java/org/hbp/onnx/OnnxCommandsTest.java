@@ -13,7 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The commands other than curvature take an ONNX --net too (examples/mlp.onnx, the README's model):
- * spectrum (parameters from the initializers), train (starting from them) and bench (random
+ * spectrum and gradients (parameters from the initializers), train (starting from them) and bench (random
  * parameters); each runs to the end on it. And a transformer classifier exported from PyTorch trains
  * on the built-in sequences data set.
  */
@@ -40,6 +40,34 @@ class OnnxCommandsTest {
 
     String bench = hbp("bench", "--net", MODEL, "--loss", "crossentropy", "--quick", "--batch", "4");
     assertTrue(bench.contains("gradient pass") && bench.contains("bda products"), bench);
+  }
+
+  /**
+   * hbp gradients takes the ONNX model without --params (its initializers), as curvature and spectrum do: the same
+   * arrays as from the network and parameters that hbp import writes out of it (the DSL route, checked against PyTorch
+   * elsewhere), to the last bit.
+   */
+  @Test
+  void gradientsRunOnAnOnnxNetWithItsInitializers() throws Exception {
+    double[] x = new double[3 * 16];
+    for (int i = 0; i < x.length; i++) x[i] = Math.cos(i);
+    Path batch = dir.resolve("batch.npz"), net = dir.resolve("mlp.hbp"), params = dir.resolve("params.npz");
+    org.hbp.io.Npz.write(batch, java.util.Map.of("x", org.hbp.io.NdArray.of(x, 3, 1, 4, 4), "y", org.hbp.io.NdArray.of(new double[] {1, 0, 2}, 3)));
+    String onnx = hbp("gradients", "--net", MODEL, "--loss", "crossentropy", "--batch", batch.toString(), "--out", dir.resolve("g-onnx").toString());
+    assertTrue(onnx.contains("batch of 3: loss"), onnx);
+    hbp("import", MODEL, "--loss", "crossentropy", "--out", net.toString(), "--params-out", params.toString());
+    hbp("gradients", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--out", dir.resolve("g-dsl").toString());
+    for (String file : new String[] {"batch_grad.npz", "batch_l2.npz", "variance.npz"}) {
+      java.util.Map<String, org.hbp.io.NdArray> a = org.hbp.io.Npz.read(dir.resolve("g-onnx").resolve(file)),
+          b = org.hbp.io.Npz.read(dir.resolve("g-dsl").resolve(file));
+      // in the parameters' order (how each route names its arrays is the naming policy's business)
+      List<org.hbp.io.NdArray> av = List.copyOf(a.values()), bv = List.copyOf(b.values());
+      assertEquals(bv.size(), av.size(), file);
+      for (int i = 0; i < bv.size(); i++) {
+        org.junit.jupiter.api.Assertions.assertArrayEquals(bv.get(i).shape(), av.get(i).shape(), file + " array " + i);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(bv.get(i).data(), av.get(i).data(), 0, file + " array " + i);
+      }
+    }
   }
 
   /**

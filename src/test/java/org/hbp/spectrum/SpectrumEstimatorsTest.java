@@ -148,6 +148,60 @@ class SpectrumEstimatorsTest {
     assertEquals(0, alignment(r.vectors(), 0, r.vectors(), 1), 1e-8);
   }
 
+  /** A PSD matrix of rank r in dimension n (sum of r outer products of Gaussian vectors, like a GGN block of a small batch). */
+  static DMatrixRMaj lowRank(Random rng, int n, int r) {
+    DMatrixRMaj g = new DMatrixRMaj(n, r), a = new DMatrixRMaj(n, n);
+    for (int i = 0; i < g.data.length; i++) g.data[i] = rng.nextGaussian();
+    CommonOps_DDRM.multTransB(g, g, a);
+    symmetrize(a);
+    return a;
+  }
+
+  /** {@code op} counting the vectors it is applied to. */
+  static SymmetricOperator counting(SymmetricOperator op, int[] products) {
+    return new SymmetricOperator() {
+      @Override
+      public int dimension() {
+        return op.dimension();
+      }
+
+      @Override
+      public DMatrixRMaj apply(DMatrixRMaj vectors) {
+        products[0] += vectors.numCols;
+        return op.apply(vectors);
+      }
+    };
+  }
+
+  @Test
+  void lanczosStopsOnALowRankBlockOnceTheRestIsShownToBeZero() {
+    // a breakdown leaves the zeros' space; one product on a vector there shows the operator is 0 on all of it
+    for (int[] c : new int[][] {{96, 2, 1}, {96, 2, 5}, {160, 9, 1}, {160, 9, 3}, {160, 9, 12}, {40, 40, 3}}) {
+      int n = c[0], rank = c[1], k = c[2];
+      DMatrixRMaj a = lowRank(new Random(n + rank), n, rank);
+      Eigen ref = eigen(a);
+      int[] products = {0};
+      Lanczos.Result r = Lanczos.top(counting(SymmetricOperator.of(a), products), k, new Lanczos.Settings(n, 1e-10, 3));
+      String what = "n " + n + ", rank " + rank + ", k " + k;
+      assertTrue(r.converged(), what);
+      assertEquals(products[0], r.iterations(), what);
+      // the rank, the zeros' component, rounding's last step, the one-step segment
+      if (rank < n) assertTrue(r.iterations() <= rank + 3, what + ": " + r.iterations() + " products");
+      assertEquals(k, r.values().length, what);
+      double scale = ref.values()[0];
+      for (int i = 0; i < k; i++) {
+        assertEquals(ref.values()[i], r.values()[i], 1e-9 * scale, what + ": eigenvalue " + i);
+        DMatrixRMaj y = CommonOps_DDRM.extractColumn(r.vectors(), i, null), ay = new DMatrixRMaj(n, 1);
+        assertEquals(1, Math.sqrt(CommonOps_DDRM.dot(y, y)), 1e-12, what + ": unit vector " + i);
+        CommonOps_DDRM.mult(a, y, ay);
+        CommonOps_DDRM.addEquals(ay, -r.values()[i], y);
+        assertEquals(0, Math.sqrt(CommonOps_DDRM.dot(ay, ay)), 1e-8 * scale, what + ": eigenvector " + i);
+        assertTrue(r.residuals()[i] <= 1e-8 * scale, what + ": residual " + i);
+        for (int j = 0; j < i; j++) assertEquals(0, alignment(r.vectors(), i, r.vectors(), j), 1e-8, what + ": vectors " + j + ", " + i);
+      }
+    }
+  }
+
   @Test
   void lanczosSaysWhenItRanOutOfIterations() {
     DMatrixRMaj a = randomSymmetric(new Random(6), 200);

@@ -297,7 +297,7 @@ class SpectrumCliTest {
       r.assertExit(0);
       JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
       for (String p : List.of("0.W", "0.b", "2.W", "2.b")) {
-        double[] exact = eigenvaluesDescending(blocks.get(p));
+        double[] exact = eigenvaluesDescending(blocks.get(torch(p))); // the dense blocks named as --params names them: PyTorch's
         JsonNode values = json.get("blocks").get(p).get("top").get("values");
         assertEquals(Math.min(k, exact.length), values.size(), p);
         double scale = Math.max(1, Math.abs(exact[0]));

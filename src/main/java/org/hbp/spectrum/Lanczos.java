@@ -137,11 +137,7 @@ public final class Lanczos {
       if (ritz < steps && (t.values()[ritz] >= rest || basis.size() == n)) {
         values[i] = t.values()[ritz];
         residuals[i] = Math.abs(beta * t.vectors().get(last, ritz));
-        for (int j = 0; j < steps; j++) {
-          double s = t.vectors().get(j, ritz);
-          double[] qj = q.get(j);
-          for (int r = 0; r < n; r++) y.data[r * k + i] += s * qj[r];
-        }
+        addRitzVector(t, q, ritz, steps, y, i);
         ritz++;
       } else {
         double[] v = restart(rng, n, basis);
@@ -186,12 +182,18 @@ public final class Lanczos {
     for (int i = 0; i < k; i++) {
       values[i] = t.values()[i];
       residuals[i] = Math.abs(beta * t.vectors().get(last, i));
-      for (int j = 0; j < steps; j++) {
-        double s = t.vectors().get(j, i);
-        double[] qj = q.get(j);
-        for (int r = 0; r < n; r++) y.data[r * k + i] += s * qj[r];
-      }
+      addRitzVector(t, q, i, steps, y, i);
     }
     return new Result(values, y, residuals, steps, converged);
+  }
+
+  /** Adds Ritz vector {@code ritz} of {@code t} in the basis {@code q} (its first {@code steps} vectors) to column {@code column} of {@code y}. */
+  private static void addRitzVector(Tridiagonal t, List<double[]> q, int ritz, int steps, DMatrixRMaj y, int column) {
+    int n = y.numRows, k = y.numCols;
+    for (int j = 0; j < steps; j++) {
+      double s = t.vectors().get(j, ritz);
+      double[] qj = q.get(j);
+      for (int r = 0; r < n; r++) y.data[r * k + column] += s * qj[r];
+    }
   }
 }

@@ -152,13 +152,22 @@ final class DenseReference {
 
   /** Dense residual Hessian {@code sum_k H z_k dz_k} of a layer at output gradient dz, modified. */
   static DMatrixRMaj residual(LayerAt a, Expr.Var v, DMatrixRMaj dz, ResidualModification mod) {
+    OutputGradientForm f = outputGradientForm(a, dz);
+    return modify(FiniteDifferences.hessian(f.g(), v, f.values(), dims(a.layer)), mod);
+  }
+
+  /** The scalar {@code dz' z} of a layer and the values it is evaluated at (the layer's, dz among them). */
+  private record OutputGradientForm(Expr g, Map<String, Tensor> values) {}
+
+  /** {@code dz' z} of layer {@code a} at output gradient {@code dz}: the form whose second derivatives are the residuals. */
+  private static OutputGradientForm outputGradientForm(LayerAt a, DMatrixRMaj dz) {
     ModuleSpec m = a.layer.module();
     Expr.Var dzVar = m.outputGradient();
     Map<String, Tensor> vals = new LinkedHashMap<>(a.values);
     vals.put(dzVar.name(), new Tensor(Tensor.toIntShape(dzVar.shape().evaluate(dims(a.layer))), dz.data.clone()));
     Expr z = m.outputExpr();
     Expr g = Exprs.mul(Exprs.transpose(z.shape().isColumn() ? dzVar : new Expr.Vec(dzVar)), z.shape().isColumn() ? z : new Expr.Vec(z));
-    return modify(FiniteDifferences.hessian(g, v, vals, dims(a.layer)), mod);
+    return new OutputGradientForm(g, vals);
   }
 
   /**
@@ -317,13 +326,8 @@ final class DenseReference {
 
   /** The mixed residual {@code d²(dz' z)/(d vec a d vec b)} of a layer at output gradient dz, by central cross differences. */
   static DMatrixRMaj mixedResidual(LayerAt a, Expr.Var va, Expr.Var vb, DMatrixRMaj dz) {
-    ModuleSpec m = a.layer.module();
-    Expr.Var dzVar = m.outputGradient();
-    Map<String, Tensor> vals = new LinkedHashMap<>(a.values);
-    vals.put(dzVar.name(), new Tensor(Tensor.toIntShape(dzVar.shape().evaluate(dims(a.layer))), dz.data.clone()));
-    Expr z = m.outputExpr();
-    Expr g = Exprs.mul(Exprs.transpose(z.shape().isColumn() ? dzVar : new Expr.Vec(dzVar)), z.shape().isColumn() ? z : new Expr.Vec(z));
-    return FiniteDifferences.mixedHessian(g, va, vb, vals, dims(a.layer), FiniteDifferences.HESSIAN_STEP);
+    OutputGradientForm f = outputGradientForm(a, dz);
+    return FiniteDifferences.mixedHessian(f.g(), va, vb, f.values(), dims(a.layer), FiniteDifferences.HESSIAN_STEP);
   }
 
   /** One layer's joint block for one sample (see {@link #layerBlocks}). */

@@ -44,8 +44,8 @@ class DiagonalStrategyTest {
     for (String key : ref.keySet()) {
       if (!key.startsWith(curvature + ".")) continue;
       String p = key.substring(curvature.length() + 1);
-      String ours = p.replace(".weight", ".W").replace(".bias", ".b"); // dense blocks and steps go by hbp's names
-      double[] want = ref.get(key).data(), got = blocks.get(ours).data(), g = ref.get("grad." + p).data(), d = steps.get(ours).data();
+      // dense blocks and steps are named as --params names the parameters: PyTorch's
+      double[] want = ref.get(key).data(), got = blocks.get(p).data(), g = ref.get("grad." + p).data(), d = steps.get(p).data();
       int n = g.length;
       assertEquals(n * n, got.length, p);
       double scale = 0;

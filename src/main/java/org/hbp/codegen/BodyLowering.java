@@ -9,7 +9,6 @@ import java.util.Set;
 import java.util.function.BiFunction;
 import org.hbp.calculus.ElementwiseFunction;
 import org.hbp.calculus.Expr;
-import org.hbp.calculus.Exprs;
 import org.hbp.codegen.OperatorModel.Body;
 import org.hbp.codegen.OperatorModel.GeometryField;
 import org.hbp.codegen.OperatorModel.MemoSlot;
@@ -17,32 +16,23 @@ import org.hbp.codegen.OperatorModel.PartMethod;
 import org.hbp.dsl.ModuleSpec;
 
 /**
- * The seam between the analyser and {@link Lowering}: lowers the expressions of one class's
- * methods into {@link Body bodies} of backend calls, and answers Lowering's questions about the
- * class ({@link Lowering.Context}), collecting on the way the memo slots, helper methods, scalar
- * functions and geometries the bodies use. The only class that calls {@code Lowering}.
+ * The Java operators' seam to {@link Lowering} ({@link TargetLowering}; its twin for PyTorch code is
+ * {@link PyTorchLowering}): lowers the expressions of one class's methods into {@link Body bodies}
+ * of backend calls, and collects on the way the memo slots, helper methods, scalar functions and
+ * geometries the bodies use. The only class that calls {@code Lowering} for Java.
  *
  * <p>Numbering follows the order of requests: lower the bodies in the order the class lists them.
  */
-final class BodyLowering implements Lowering.Context {
-  private final ModuleSpec m;
-  private final Notation notation;
-  /** Subexpressions that occur more than once among the rules the class computes. */
-  private final Set<Expr> shared;
+final class BodyLowering extends TargetLowering<CodeBlock.Builder, Body> {
   private final ScalarMethods scalars;
-  private final Map<Expr, Integer> memo = new LinkedHashMap<>();
   /** Memo methods in the order their bodies were completed (a memo's body may request another). */
   private final List<MemoSlot> memoSlots = new ArrayList<>();
+  /** Part methods in the order their bodies were completed (a part's body may request another). */
   private final List<PartMethod> parts = new ArrayList<>();
-  private int partCount;
   private final Map<Expr.ConvDims, String> geometries = new LinkedHashMap<>();
-  /** True while the forward method is lowered: the output is not in the cache yet. */
-  private boolean loweringForward;
 
   BodyLowering(ModuleSpec m, String className, Notation notation, Set<Expr> shared) {
-    this.m = m;
-    this.notation = notation;
-    this.shared = Set.copyOf(shared);
+    super(m, notation, shared);
     this.scalars = new ScalarMethods(className, this);
   }
 
@@ -51,27 +41,49 @@ final class BodyLowering implements Lowering.Context {
     return Lowering.sampleIndependent(jacobian);
   }
 
+  // ---- the target ----
+
+  @Override
+  CodeBlock.Builder sink() {
+    return CodeBlock.builder();
+  }
+
+  @Override
+  Lowering lowering(CodeBlock.Builder code, boolean perForwardPass) {
+    return new Lowering(this, code, perForwardPass);
+  }
+
+  @Override
+  Body body(CodeBlock.Builder code, String result) {
+    return new Body(code.build(), result);
+  }
+
+  @Override
+  String cacheRead(String name) {
+    return "cache.get(\"" + name + "\")";
+  }
+
+  @Override
+  String generatedCode() {
+    return "a generated operator";
+  }
+
+  @Override
+  void memoLowered(int slot, Expr e, Body body) {
+    memoSlots.add(new MemoSlot(slot, e, body));
+  }
+
+  @Override
+  void partLowered(int index, Expr e, boolean usesDz, boolean withDirection, Body body) {
+    parts.add(new PartMethod(Names.partMethod(index), e, usesDz, withDirection, body));
+  }
+
+  @Override
+  String partName(int index) {
+    return Names.partMethod(index);
+  }
+
   // ---- bodies ----
-
-  /** The forward method's body: {@code z} computed from the forward values, temporaries released. */
-  Body forward(Expr z) {
-    CodeBlock.Builder code = CodeBlock.builder();
-    Lowering lowering = new Lowering(this, code, true);
-    loweringForward = true; // z is what this method computes: not yet in the cache
-    String result = lowering.value(z);
-    loweringForward = false;
-    lowering.releaseTemporaries(result);
-    return new Body(code.build(), result);
-  }
-
-  /** A body computing the value of e. */
-  Body value(Expr e) {
-    CodeBlock.Builder code = CodeBlock.builder();
-    Lowering lowering = new Lowering(this, code);
-    String result = lowering.value(e);
-    lowering.releaseTemporaries(result);
-    return new Body(code.build(), result);
-  }
 
   /**
    * A body computing {@code matrix * v} for directions {@code v} of the variable {@code of}, which
@@ -86,15 +98,13 @@ final class BodyLowering implements Lowering.Context {
    * factor's block, numel x r), which it first checks and views as r x 1 columns.
    */
   Body factorProduct(Expr block, String method) {
-    CodeBlock.Builder code = CodeBlock.builder();
-    Lowering lowering = new Lowering(this, code);
-    String u = lowering.fresh();
     String r = notation.dim(block.shape().cols());
-    code.addStatement("$T $L = be.reshape($T.shaped(be, MODULE, v, \"the factor's columns\", new int[] {$L, 1}, $S), $L, 1)", Names.BATCH, u,
-        Names.OPERATOR_SUPPORT, r, method, r);
-    String result = lowering.apply(block, u);
-    lowering.releaseTemporaries(result);
-    return new Body(code.build(), result);
+    return lowerInto(false, (lowering, code) -> {
+      String u = lowering.fresh();
+      code.addStatement("$T $L = be.reshape($T.shaped(be, MODULE, v, \"the factor's columns\", new int[] {$L, 1}, $S), $L, 1)", Names.BATCH, u,
+          Names.OPERATOR_SUPPORT, r, method, r);
+      return lowering.apply(block, u);
+    });
   }
 
   /** A body computing {@code sum_n J_n' v_n} over the batch for directions v of the variable {@code of}. */
@@ -103,13 +113,11 @@ final class BodyLowering implements Lowering.Context {
   }
 
   private Body directions(Expr.Var of, String method, BiFunction<Lowering, String, String> apply) {
-    CodeBlock.Builder code = CodeBlock.builder();
-    Lowering lowering = new Lowering(this, code);
-    String v = lowering.fresh();
-    code.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v, of.name(), method, notation.dim(of.shape().numel()));
-    String result = apply.apply(lowering, v);
-    lowering.releaseTemporaries(result);
-    return new Body(code.build(), result);
+    return lowerInto(false, (lowering, code) -> {
+      String v = lowering.fresh();
+      code.addStatement("$T $L = be.reshape(shaped(v, $S, $S), $L, 1)", Names.BATCH, v, of.name(), method, notation.dim(of.shape().numel()));
+      return apply.apply(lowering, v);
+    });
   }
 
   // ---- what the bodies used ----
@@ -130,63 +138,7 @@ final class BodyLowering implements Lowering.Context {
     return scalars;
   }
 
-  // ---- Lowering.Context ----
-
-  @Override
-  public Notation notation() {
-    return notation;
-  }
-
-  @Override
-  public boolean shared(Expr e) {
-    return shared.contains(e);
-  }
-
-  @Override
-  public String leaf(Expr.Var v) {
-    if (Lowering.isForwardValue(v)) return "cache.get(\"" + v.name() + "\")";
-    if (v.role() == Expr.Role.GRADIENT) return "dz";
-    throw new CodegenException(m.name() + ": the derived rule refers to '" + v.name() + "' (" + v.role()
-        + "), which a generated operator does not have");
-  }
-
-  @Override
-  public String knownValue(Expr e) {
-    if (m.isLoss() || loweringForward || !e.equals(m.outputExpr())) return null;
-    return "cache.get(\"" + m.output().name() + "\")";
-  }
-
-  @Override
-  public int memoSlot(Expr e) {
-    Integer known = memo.get(e);
-    if (known != null) return known;
-    int slot = memo.size();
-    memo.put(e, slot);
-    // fresh locals: the body sees only leaves and other memos, never a caller's temporaries
-    CodeBlock.Builder code = CodeBlock.builder();
-    String result = new Lowering(this, code, true).memoBody(e);
-    MemoSlot memoSlot = new MemoSlot(slot, e, new Body(code.build(), result));
-    memoSlots.add(memoSlot);
-    return slot;
-  }
-
-  @Override
-  public int part(Expr e, boolean withDirection) {
-    boolean dz = Exprs.variables(e).stream().anyMatch(x -> x.role() == Expr.Role.GRADIENT);
-    int index = partCount++;
-    CodeBlock.Builder code = CodeBlock.builder();
-    Lowering lowering = new Lowering(this, code);
-    String result = withDirection ? lowering.apply(e, "v") : lowering.value(e);
-    lowering.releaseTemporaries(result);
-    parts.add(new PartMethod(Names.partMethod(index), e, dz, withDirection, new Body(code.build(), result)));
-    return index;
-  }
-
-  @Override
-  public String partCall(int index, String v) {
-    boolean dz = parts.stream().filter(p -> p.name().equals(Names.partMethod(index))).findFirst().orElseThrow().usesDz();
-    return Names.partMethod(index) + "(cache" + (dz ? ", dz" : "") + (v == null ? "" : ", " + v) + ")";
-  }
+  // ---- Lowering.Context: the Java forms ----
 
   @Override
   public String function(ElementwiseFunction f, int order) {

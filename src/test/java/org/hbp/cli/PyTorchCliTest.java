@@ -62,6 +62,25 @@ class PyTorchCliTest {
     r.assertOutContains("PASS rmsnorm.hbp/rmsnorm", "residual_mat_prod(x, pch-abs)", "ea_jac_t_mat_jac_prod(g, eq. 9)", ", 0 failed");
   }
 
+  /**
+   * A module whose rules are too large for one method (40 nested tanh): its sums become part
+   * methods ({@code MethodParts}) in the Python code as in the Java operators, and the split code
+   * agrees with autograd.
+   */
+  @Test
+  void splitMethodsAgreeWithAutograd() throws Exception {
+    python();
+    Path spec = dir.resolve("tanh40.hbp");
+    Files.writeString(spec, "module tanh40 {\n  dims n;\n  input x: vector(n);\n  output z = " + "tanh(".repeat(40) + "x" + ")".repeat(40) + ";\n}\n");
+    hbp("generate", "--target", "pytorch", "--specs", spec.toString(), "--out", dir.resolve("py").toString(), "--package", "split").assertExit(0);
+    String code = Files.readString(dir.resolve("py/split/tanh40.py"));
+    assertTrue(code.contains("    def _part0(self, cache"), "the large sums are part methods");
+    assertTrue(code.contains("self._part0(cache"), "and are called");
+    CliRun r = hbp("verify", "--target", "pytorch", spec.toString(), "--shapes", "3");
+    r.assertExit(0);
+    r.assertOutContains("PASS tanh40.hbp/tanh40", "ea_jac_t_mat_jac_prod(x, eq. 9)", "60 checks, 0 failed");
+  }
+
   @Test
   void theReadmeExampleRunsAsQuoted() throws Exception {
     String readme = Files.readString(Path.of("README.md"));

@@ -185,7 +185,7 @@ class TickLabelsTest {
     XYChart loss = TrainingPlots.charts(SeedGroup.of(tiny, w -> {}), "t").get("loss-vs-epoch.png");
     assertReadable(drawnLabels(loss, false), true, true, "tiny losses");
     assertEquals("0.##E0", loss.getStyler().getYAxisDecimalPattern());
-    assertEquals("0", loss.getStyler().getXAxisDecimalPattern(), "epochs 0 to 5");
+    assertEquals("0.#", loss.getStyler().getXAxisDecimalPattern(), "epochs 0 to 5");
   }
 
   /** The charts hbp draws get the patterns of their values' ranges. */

@@ -9,11 +9,13 @@ import org.knowm.xchart.style.XYStyler;
  * from the range of the values drawn on it, so that labels are short plain decimals ({@code 0.05},
  * {@code -2}, {@code 1500}) where the range allows, and a compact scientific form ({@code 2E-4},
  * {@code 1.5E6}) only where plain decimals would need more than {@value #MAX_DECIMALS} decimals or
- * more than five digits before the point. XChart's own choice, without a pattern, writes such
- * labels as {@code -4.066E-2}.
+ * more than five digits before the point (one fixed pattern for every range wrote labels such as
+ * {@code -4.066E-2}).
  *
- * <p>XChart places linear ticks at multiples of a step 1, 2 or 5 times a power of ten, at least
- * about a tenth of the range on hbp's figure width ({@link TrainingPlots#WIDTH}); the patterns
+ * <p>XChart places linear ticks at multiples of a step 1, 2 or 5 times a power of ten, about a
+ * tenth of the range or more on hbp's figure width ({@link TrainingPlots#WIDTH}), unless the x
+ * values are equally spaced (then at every k-th of them: the plots add a hidden point that breaks
+ * the spacing, {@link TrainingPlots#hiddenPoint}); the patterns
  * allow digits for steps down to {@value #FINEST_STEP} of the range, as optional digits
  * ({@code #}), so that a tick at a round value prints without trailing zeros. A logarithmic axis
  * has its labels at powers of ten.

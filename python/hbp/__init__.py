@@ -8,10 +8,18 @@ normalisation's mean and std, batch norm's running statistics) are fixed data: h
 as ``--buffers`` and takes those the export wrote as initializers as constants. hbp's error messages
 surface as :class:`HbpError`.
 
+An ONNX operator that hbp does not map (e.g. ``torch.nn.Softsign``, exported as ``Softsign``) is an
+error that names it. Give it a module of your own: write a spec file (see the README, "Authoring a
+new module") and pass ``maps={"Softsign": "my-specs/softsign.hbp:softsign_layer"}`` (operator type:
+spec file, relative to the working directory, and the module's name in it) to any of the functions;
+it becomes hbp's ``--map Softsign=my-specs/softsign.hbp:softsign_layer``. The node's computed
+input is the module's input, its constant inputs the module's parameters; attributes are not supported.
+
     import hbp
     blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")   # {name: [numel, numel]}
     prods = hbp.curvature(model, "crossentropy", x, y, vectors={"0.weight": v})
     step = hbp.newton_step(model, "crossentropy", x, y, damping=1e-3)
+    blocks = hbp.dense_blocks(model, "crossentropy", x, y, maps={"Softsign": "my-specs/softsign.hbp:softsign_layer"})
 
 The jar is found from ``HBP_JAR``, else ``target/hbp.jar`` of the repository this package sits in
 (``python/`` beside ``target/``); ``java`` from ``JAVA_HOME`` or the PATH.

@@ -1,6 +1,7 @@
 """Runs the hbp jar on a PyTorch model exported to ONNX (see the package docstring)."""
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -101,12 +102,21 @@ def _run(args, folder=None):
 
 
 def _readable(message, folder):
-    """hbp's message with the paths of this package's temporary files named by what they hold."""
-    if folder is None:
-        return message
-    for name, what in _TEMPORARY_FILES.items():
-        message = message.replace(str(Path(folder) / name), what)
-    return message
+    """hbp's message with the paths of this package's temporary files named by what they hold, and its advice
+    to pass ``--map`` (an option of the command line) given as this package's ``maps=`` argument."""
+    if folder is not None:
+        for name, what in _TEMPORARY_FILES.items():
+            message = message.replace(str(Path(folder) / name), what)
+    return _maps_advice(message)
+
+
+def _maps_advice(message):
+    """hbp's ``--map OpType=spec.hbp:module`` written as ``maps={"OpType": "spec.hbp:module"}``, other mentions
+    of ``--map`` as ``maps=``."""
+    message = re.sub(r"--map ([A-Za-z_][A-Za-z0-9_.]*)=(\S+):([A-Za-z_][A-Za-z0-9_]*)",
+                     lambda m: f'maps={{"{m.group(1)}": "{m.group(2)}:{m.group(3)}"}}', message)
+    message = message.replace("--map it", "pass it in maps=")
+    return message.replace("--map", "maps=")
 
 
 def _check(curvature, model):
@@ -144,7 +154,25 @@ def _parts(name, files):
     return split if name not in files and all(p in files for p in split) else [name]
 
 
-def _common(model, loss, x, y, curvature, strategy, backend, folder):
+def _map_options(maps):
+    """maps ({ONNX operator type: "spec.hbp:module"}) as hbp's --map options."""
+    if maps is None:
+        return []
+    if not isinstance(maps, dict):
+        raise HbpError(f"maps must be a dict {{ONNX operator type: \"path/spec.hbp:module\"}}, got {type(maps).__name__}")
+    options = []
+    for op, target in maps.items():
+        if not isinstance(op, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", op):
+            raise HbpError(f"maps: {op!r} is not an ONNX operator type (e.g. \"Softsign\")")
+        target = os.fspath(target) if isinstance(target, os.PathLike) else target
+        if not isinstance(target, str) or ":" not in target or target.rsplit(":", 1)[1] == "" or target.rsplit(":", 1)[0] == "":
+            raise HbpError(f"maps[{op!r}] = {target!r}: expected \"path/spec.hbp:module\" (a spec file and the name of a module in it)")
+        options += ["--map", f"{op}={target}"]
+    return options
+
+
+def _common(model, loss, x, y, curvature, strategy, backend, folder, maps=None):
+    map_options = _map_options(maps)
     onnx = _export(model, x, folder)
     batch = _write_batch(x, y, folder)
     # the buffers are fixed data; hbp takes those the export wrote as initializers and ignores the others
@@ -152,7 +180,7 @@ def _common(model, loss, x, y, curvature, strategy, backend, folder):
     for n, _ in model.named_buffers():
         buffers += ["--buffers", _escaped(n)]
     return ["curvature", "--net", onnx, "--loss", loss, "--batch", batch, "--curvature", curvature,
-            "--strategy", strategy, "--backend", backend] + buffers
+            "--strategy", strategy, "--backend", backend] + buffers + map_options
 
 
 def _escaped(name):
@@ -174,10 +202,12 @@ def _backend(dtype, backend):
     return "blas-f32" if dtype == torch.float32 else "blas-f64"
 
 
-def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None, backend=None):
+def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None, backend=None, maps=None):
     """Products of each parameter's curvature block with directions.
 
     vectors: {parameter name: tensor [V, *parameter shape]} (V directions of each parameter).
+    maps: {ONNX operator type: "path/spec.hbp:module"}, a module of your own for each operator hbp does not map
+    (hbp's ``--map``; see the package docstring).
     Returns {name: tensor [V, *parameter shape]}: block times each direction, for the mean loss.
     """
     _check(curvature, model)
@@ -189,7 +219,7 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
         raise HbpError(f"vectors: unknown parameter {', '.join(unknown)}; the model has {', '.join(names)}")
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder, maps)
         v = folder / "vectors.npz"
         count = {t.shape[0] for t in vectors.values()}
         if len(count) != 1:
@@ -210,31 +240,32 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
         return _read(out, _dtype(model, x), [n for n in names if n in vectors], shapes)
 
 
-def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=None):
+def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=None, maps=None):
     """Each parameter's curvature block, dense: {name: tensor [numel, numel]} in the row-major order
-    of the parameter's entries (``p.flatten()``)."""
+    of the parameter's entries (``p.flatten()``). maps: as for :func:`curvature`."""
     _check(curvature, model)
     names = _named_parameters(model)
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder, maps)
         out = folder / "dense.npz"
         _run(args + ["--dense", out], folder)
         return _read(out, _dtype(model, x), names)
 
 
 def newton_step(model, loss, x, y, curvature="ggn", strategy="exact", damping=1e-3, cg_tol=None, cg_maxiter=None,
-                backend=None):
+                backend=None, maps=None):
     """The damped Newton step of each block (paper eq. 10, by CG): solves
     [damping I + (1 - damping) C] d = -g per parameter; returns {name: d in the parameter's shape}.
-    cg_tol, cg_maxiter: CG's relative tolerance and iteration limit (hbp's defaults when None)."""
+    cg_tol, cg_maxiter: CG's relative tolerance and iteration limit (hbp's defaults when None).
+    maps: as for :func:`curvature`."""
     _check(curvature, model)
     if not 0 <= damping <= 1:
         raise HbpError(f"damping must be in [0, 1], got {damping}")
     names = _named_parameters(model)
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder, maps)
         out = folder / "step.npz"
         extra = (["--cg-tol", cg_tol] if cg_tol is not None else []) + \
             (["--cg-maxiter", cg_maxiter] if cg_maxiter is not None else [])

@@ -5,6 +5,7 @@ Run: HBP_JAR=target/hbp.jar PYTHONPATH=python python3 -m unittest discover -s py
 """
 
 import unittest
+from pathlib import Path
 
 import torch
 
@@ -294,6 +295,76 @@ class BatchNorm(unittest.TestCase):
         self.assertTrue(model.training)
         model.eval()
         torch.testing.assert_close(blocks["bn.weight"], autograd_ggn_block(model, x, y, "bn.weight"), rtol=0, atol=1e-10)
+
+
+class _SoftsignOp(torch.autograd.Function):
+    """x / (1 + |x|) as the single ONNX operator Softsign (torch.onnx writes nn.Softsign as Abs, Add, Div)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x / (1 + x.abs())
+
+    @staticmethod
+    def symbolic(g, x):
+        return g.op("Softsign", x)
+
+
+class Softsign(torch.nn.Module):
+    """Softsign, exported as the ONNX operator Softsign, which hbp does not map; autograd sees x / (1 + |x|)."""
+
+    def forward(self, x):
+        if torch.onnx.is_in_onnx_export():
+            return _SoftsignOp.apply(x)
+        return x / (1 + x.abs())
+
+
+SOFTSIGN_SPEC = str(Path(__file__).resolve().parent / "specs" / "softsign.hbp")
+
+
+def softsign_mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 5), Softsign(), torch.nn.Linear(5, 3))
+
+
+class Maps(unittest.TestCase):
+    def test_an_unmapped_operator_is_refused_with_advice_a_python_caller_can_follow(self):
+        model, (x, y) = softsign_mlp(), batch()
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.dense_blocks(model, "crossentropy", x, y)
+        message = str(e.exception)
+        self.assertIn("hbp has no built-in mapping for the ONNX operator Softsign", message)
+        self.assertIn('map it to a module of your own with maps={"Softsign": "my-specs/op.hbp:module"}', message)
+        self.assertNotIn("--map", message)
+
+    def test_with_maps_the_blocks_equal_autograd(self):
+        model, (x, y) = softsign_mlp(), batch()
+        maps = {"Softsign": f"{SOFTSIGN_SPEC}:softsign_layer"}
+        for curvature, reference in (("hessian", autograd_hessian_block), ("ggn", autograd_ggn_block)):
+            blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature=curvature, maps=maps)
+            self.assertEqual(set(blocks), {n for n, _ in model.named_parameters()})
+            for name, _ in model.named_parameters():
+                torch.testing.assert_close(blocks[name], reference(model, x, y, name), rtol=0, atol=1e-10, msg=f"{curvature} {name}")
+        w = model[0].weight
+        v = torch.randn(2, *w.shape, generator=torch.Generator().manual_seed(2))
+        prods = hbp.curvature(model, "crossentropy", x, y, curvature="hessian", vectors={"0.weight": v}, maps=maps)
+        expected = (autograd_hessian_block(model, x, y, "0.weight") @ v.reshape(2, -1).T).T.reshape(v.shape)
+        torch.testing.assert_close(prods["0.weight"], expected, rtol=0, atol=1e-10)
+        step = hbp.newton_step(model, "crossentropy", x, y, damping=0.1, cg_tol=1e-14, maps=maps)
+        grad = torch.autograd.grad(mean_loss(model, x, y), [model[2].bias])[0]
+        a = 0.1 * torch.eye(3) + 0.9 * autograd_ggn_block(model, x, y, "2.bias")
+        torch.testing.assert_close(step["2.bias"], torch.linalg.solve(a, -grad), rtol=0, atol=1e-10)
+
+    def test_hbps_errors_about_a_mapping_name_maps(self):
+        model, (x, y) = softsign_mlp(), batch()
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.dense_blocks(model, "crossentropy", x, y, maps={"Softsign": "no/such/spec.hbp:softsign_layer"})
+        self.assertEqual(str(e.exception), 'hbp: maps={"Softsign": "no/such/spec.hbp:softsign_layer"}: spec file not found: no/such/spec.hbp')
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.dense_blocks(model, "crossentropy", x, y, maps={"Softsign": SOFTSIGN_SPEC})
+        self.assertIn("expected \"path/spec.hbp:module\"", str(e.exception))
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.dense_blocks(model, "crossentropy", x, y, maps=["Softsign"])
+        self.assertIn("maps must be a dict", str(e.exception))
 
 
 class Errors(unittest.TestCase):

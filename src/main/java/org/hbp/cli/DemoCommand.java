@@ -45,6 +45,7 @@ import org.hbp.runtime.ForwardCache;
 import org.hbp.runtime.ModuleOperator;
 import org.hbp.train.CgNewton;
 import org.hbp.train.Initialization;
+import org.hbp.train.MetricFormat;
 import org.hbp.train.Optimizer;
 import org.hbp.train.Sgd;
 import org.hbp.train.Trainer;
@@ -203,8 +204,8 @@ public final class DemoCommand extends HbpCommand {
     TorchLayout layout = new TorchLayout(net);
     Batch x = layout.inputs(data.train().images(idx), "demo"), y = layout.targets(data.train().labels(idx), idx.length, "demo");
     Pass pass = net.run(params, x, y);
-    w.printf(Locale.ROOT, "  loss %.4f; block of the first hidden layer's bias (1.b, 64 x 64): eigenvalue range, and distance to the exact GGN block%n",
-        pass.loss());
+    w.printf(Locale.ROOT, "  loss %s; block of the first hidden layer's bias (1.b, 64 x 64): eigenvalue range, and distance to the exact GGN block%n",
+        MetricFormat.of(pass.loss()));
     double[] ggn = net.backend().toArray(pass.curvature(CurvatureKind.GGN, Strategy.EXACT).dense("1.b", 1, 1L << 30));
     for (CurvatureKind kind : CurvatureKind.values())
       for (Strategy st : List.of(Strategy.EXACT, Strategy.BDA)) {
@@ -224,13 +225,15 @@ public final class DemoCommand extends HbpCommand {
     w.println();
     w.println("== 4. Training " + ns.name() + " on " + dataName + ": CG-Newton (GGN, bda; paper eq. 10) against SGD, " + epochs + " epochs");
     List<RunMetrics> runs = new ArrayList<>();
+    ProgressMode progress = ProgressMode.onStandardOutput();
     for (String[] cfg : RUNS) {
       Path dir = out.resolve(cfg[0]);
       for (String f : RUN_FILES) Files.deleteIfExists(dir.resolve(f)); // an earlier demo's (checkOutputs), or --overwrite
       Network n = new Network(ns, ModuleLibrary.forSpecs(), Backends.create("blas-f32", 0));
       Optimizer opt = cfg[0].equals("sgd") ? new Sgd(n, 0.1, 0.9)
           : new CgNewton(n, new CgNewton.Settings(0.1, 0.02, CurvatureKind.GGN, Strategy.BDA, 1, ConjugateGradient.Settings.defaults(), 1L << 30));
-      Trainer t = new Trainer(n, data, opt, new Trainer.Settings(epochs, 500, seed, 1000), dir, w, System.console() != null);
+      Trainer t = new Trainer(n, data, opt, new Trainer.Settings(epochs, 500, seed, 1000), dir, w, progress == ProgressMode.BAR,
+          !ProgressMode.forcedOff());
       Map<String, Object> config = new LinkedHashMap<>();
       config.put("label", cfg[1]);
       config.put("seed", seed);

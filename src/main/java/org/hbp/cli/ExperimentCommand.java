@@ -122,7 +122,9 @@ public final class ExperimentCommand extends HbpCommand {
     w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
         plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
     w.flush();
-    Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w, System.console() != null, memoryLimit.bytes(),
+    ProgressMode progress = ProgressMode.onStandardOutput();
+    Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w, progress == ProgressMode.BAR, !ProgressMode.forcedOff(),
+        memoryLimit.bytes(),
         (label, seed, line) -> runNotice(w, label, seed, line), overwrite.overwrite);
     return 0;
   }

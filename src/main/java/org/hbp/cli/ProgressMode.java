@@ -24,6 +24,17 @@ enum ProgressMode {
     return of(forced(), System.getProperty("hbp.stderr.terminal"), System.console() != null);
   }
 
+  /**
+   * The mode of bars drawn on standard output, with a command's own lines ({@code experiment},
+   * {@code demo}): as forced ({@code HBP_PROGRESS}, {@code -Dhbp.progress}), else {@link #BAR}
+   * when standard output is a terminal (a console), else {@link #OFF}. As {@code train} does, a
+   * training run draws its bar as plain lines when not forced and not on a terminal (a log), and
+   * none when forced off ({@link #forcedOff()}).
+   */
+  static ProgressMode onStandardOutput() {
+    return of(forced(), null, System.console() != null);
+  }
+
   /** The mode the user forced ({@code -Dhbp.progress}, else {@code HBP_PROGRESS}), as given; null or empty when none. */
   private static String forced() {
     return System.getProperty("hbp.progress", System.getenv(VARIABLE));

@@ -26,6 +26,7 @@ import org.hbp.train.Adam;
 import org.hbp.train.CgNewton;
 import org.hbp.train.KfacNewton;
 import org.hbp.train.Initialization;
+import org.hbp.train.MetricFormat;
 import org.hbp.train.Optimizer;
 import org.hbp.train.Progress;
 import org.hbp.train.Sgd;
@@ -196,8 +197,8 @@ public final class TrainCommand extends HbpCommand {
     if (resume) rows = trainer.resume(initial, config(ns, opt));
     else rows = trainer.start(initial, config(ns, opt));
     RunMetrics.Row last = rows.get(rows.size() - 1);
-    w.printf(Locale.ROOT, "done: epoch %d, test loss %.4f, test accuracy %.4f, training time %.1f s; metrics in %s%n", last.epoch(), last.testLoss(),
-        last.testAccuracy(), last.wallSeconds(), out.resolve("metrics.csv"));
+    w.printf(Locale.ROOT, "done: epoch %d, test loss %s, test accuracy %s, training time %.1f s; metrics in %s%n", last.epoch(),
+        MetricFormat.of(last.testLoss()), MetricFormat.of(last.testAccuracy()), last.wallSeconds(), out.resolve("metrics.csv"));
     if (!noPlots) {
       for (Path p : TrainingPlots.write(List.of(RunMetrics.read(out)), out.resolve("plots"), ns.name() + ": " + label(opt)))
         w.println("wrote " + p);

@@ -14,7 +14,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * A spectral density (of {@code hbp spectrum}) as a PNG: density against eigenvalue, the density on
  * a logarithmic axis as PyHessian draws it. Values below {@value #FLOOR} of the maximum (the
- * Gaussians' far tails, and zeros) are drawn at that floor, which a log axis needs.
+ * Gaussians' far tails, and zeros) are drawn at that floor, which a log axis needs. Tick labels as
+ * {@link TickLabels} chooses them from the ranges drawn.
  */
 public final class DensityPlot {
   /** The smallest density drawn, relative to the largest. */
@@ -45,11 +46,14 @@ public final class DensityPlot {
     s.setPlotGridLinesColor(new Color(0xe3e3e3));
     s.setLegendVisible(false);
     s.setYAxisLogarithmic(true);
-    s.setXAxisDecimalPattern("0.###E0");
     XYSeries series = chart.addSeries("density", grid, y);
     series.setLineColor(TrainingPlots.PALETTE[0]);
     series.setLineStyle(new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND));
     series.setMarker(SeriesMarkers.NONE);
+    // the grid is equally spaced, and XChart then puts its ticks at every k-th grid point (labels like -0.04066):
+    // a hidden point between the first two makes it choose round steps
+    TrainingPlots.hiddenPoint(chart, (grid[0] + grid[1]) / 2, y[0]);
+    TickLabels.apply(chart);
     return chart;
   }
 

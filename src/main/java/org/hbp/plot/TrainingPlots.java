@@ -33,7 +33,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * a single seed). Four figures: loss and test accuracy, each against epochs and against training
  * wall time (the mean over seeds at each epoch). The loss figures show test loss solid and training
  * loss dashed. Colors follow a fixed palette in the order in which labels first appear; the output
- * depends only on the inputs.
+ * depends only on the inputs. Tick labels as {@link TickLabels} chooses them from the ranges drawn.
  */
 public final class TrainingPlots {
   /** Figure size in pixels. */
@@ -221,6 +221,7 @@ public final class TrainingPlots {
       addLine(chart, "test " + g, legend(groups.get(g)), xs.get(g), test.get(g).mean(), colors.get(g), SOLID);
     }
     legendLayout(chart, groups);
+    TickLabels.apply(chart);
     return chart;
   }
 
@@ -231,6 +232,7 @@ public final class TrainingPlots {
     for (int g = 0; g < groups.size(); g++) addBand(chart, "band " + g, xs.get(g), ys.get(g), colors.get(g), Double.NaN);
     for (int g = 0; g < groups.size(); g++) addLine(chart, "line " + g, legend(groups.get(g)), xs.get(g), ys.get(g).mean(), colors.get(g), SOLID);
     legendLayout(chart, groups);
+    TickLabels.apply(chart);
     return chart;
   }
 
@@ -286,7 +288,8 @@ public final class TrainingPlots {
     }
   }
 
-  private static void hiddenPoint(XYChart chart, double x, double y) {
+  /** A point that is not drawn (nor in the legend) but counts in XChart's choice of ticks. */
+  static void hiddenPoint(XYChart chart, double x, double y) {
     XYSeries s = chart.addSeries("tick helper", new double[] {x}, new double[] {y});
     s.setEnabled(false);
     s.setShowInLegend(false);

@@ -231,12 +231,13 @@ public final class Experiments {
   }
 
   /**
-   * {@link #run(Plan, Split, int, Path, NetworkFactory, String, PrintWriter, boolean, long, Notices)}
-   * within the default memory limit, 2 GiB, saying nothing of how the curvature is computed.
+   * {@link #run(Plan, Split, int, Path, NetworkFactory, String, PrintWriter, boolean, boolean, long, Notices, boolean)}
+   * with progress bars, within the default memory limit, 2 GiB, saying nothing of how the curvature is computed.
    */
   public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
       boolean interactive) throws IOException {
-    return run(plan, data, seeds, out, nets, dataName, log, interactive, org.hbp.network.Curvature.DEFAULT_MEMORY_LIMIT, (l, s, line) -> {}, false);
+    return run(plan, data, seeds, out, nets, dataName, log, interactive, true, org.hbp.network.Curvature.DEFAULT_MEMORY_LIMIT, (l, s, line) -> {},
+        false);
   }
 
   /**
@@ -249,9 +250,13 @@ public final class Experiments {
    * prepares its curvature within {@code memoryLimit} bytes (less what its step holds itself) and
    * tells {@code notices}, with the configuration and seed, what the run should know of it (a
    * {@code diag-*} strategy computed in chunks of samples): each distinct line once per run.
+   *
+   * @param log where the runs' lines, each epoch's results, the summary and the progress bars go
+   * @param interactive whether {@code log} is a terminal (a bar redrawn in place) or a log (a bar's lines)
+   * @param bars whether each run draws its progress bar within each epoch (false: only the epochs' lines)
    */
   public static List<RunMetrics> run(Plan plan, Split data, int seeds, Path out, NetworkFactory nets, String dataName, PrintWriter log,
-      boolean interactive, long memoryLimit, Notices notices, boolean overwrite) throws IOException {
+      boolean interactive, boolean bars, long memoryLimit, Notices notices, boolean overwrite) throws IOException {
     checkOutputs(out, overwrite);
     requireRecordedSettings(plan, data, seeds, out, nets, dataName, memoryLimit);
     List<RunMetrics> runs = new ArrayList<>();
@@ -261,7 +266,8 @@ public final class Experiments {
         Network net = nets.create();
         long s = seed;
         Optimizer opt = c.create(net, memoryLimit, line -> notices.accept(c.label(), s, line));
-        Trainer t = new Trainer(net, data, opt, new Trainer.Settings(plan.epochs(), c.batch(), seed, plan.evalBatch()), dir, log, interactive);
+        Trainer t = new Trainer(net, data, opt, new Trainer.Settings(plan.epochs(), c.batch(), seed, plan.evalBatch()), dir, log, interactive,
+            bars);
         boolean started = Files.exists(dir.resolve("config.json")) || Files.exists(dir.resolve("metrics.csv"));
         RunMetrics done = Files.exists(dir.resolve("metrics.csv")) ? RunMetrics.read(dir) : null;
         Map<String, Object> config = c.json(plan.figure(), plan.scale(), seed, plan.epochs(), dataName);
@@ -352,7 +358,12 @@ public final class Experiments {
   }
 
   private static String pm(double[] v, String fmt) {
-    return String.format(Locale.ROOT, fmt, mean(v)) + (v.length > 1 ? " ± " + String.format(Locale.ROOT, fmt, std(v)) : "");
+    return pm(v, x -> String.format(Locale.ROOT, fmt, x));
+  }
+
+  /** The mean of {@code v}, and its sample standard deviation after " ± " when there are several, each written by {@code format}. */
+  private static String pm(double[] v, java.util.function.DoubleFunction<String> format) {
+    return format.apply(mean(v)) + (v.length > 1 ? " ± " + format.apply(std(v)) : "");
   }
 
   /**
@@ -409,8 +420,8 @@ public final class Experiments {
         return n == 0 ? Double.NaN : s / n;
       });
       sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", e.getKey(), c == null ? "?" : c.batch(),
-          pm(values(rs, r -> last(r).trainLoss()), "%.4f"), pm(values(rs, r -> last(r).testLoss()), "%.4f"),
-          pm(values(rs, r -> last(r).testAccuracy()), "%.4f"), Double.isInfinite(mean(exit)) ? "not within the run" : pm(exit, "%.0f"),
+          pm(values(rs, r -> last(r).trainLoss()), MetricFormat::of), pm(values(rs, r -> last(r).testLoss()), MetricFormat::of),
+          pm(values(rs, r -> last(r).testAccuracy()), MetricFormat::of), Double.isInfinite(mean(exit)) ? "not within the run" : pm(exit, "%.0f"),
           Double.isNaN(cg[0]) ? "–" : pm(cg, "%.1f"), pm(values(rs, r -> last(r).wallSeconds()), "%.1f")));
     }
     sb.append("\n### The paper's claims, checked on these runs\n\n");
@@ -456,8 +467,8 @@ public final class Experiments {
     String earlyVerdict = !moved ? "undecided (neither left the plateau)" : manyExit <= oneExit ? "held" : "did not hold";
     String lateVerdict = !moved ? "undecided (neither left the plateau)" : oneLate < manyLate ? "held" : "did not hold";
     sb.append(String.format(Locale.ROOT, "2. *Many sub-blocks suffice early* (PCH-abs with 16 sub-blocks leaves the plateau no later than with one "
-        + "block): **%s** (%s against %s). *Larger blocks are needed later* (one block ahead in test loss at the end): **%s** (%.4f against %.4f).%n",
-        earlyVerdict, steps(manyExit), steps(oneExit), lateVerdict, oneLate, manyLate));
+        + "block): **%s** (%s against %s). *Larger blocks are needed later* (one block ahead in test loss at the end): **%s** (%s against %s).%n",
+        earlyVerdict, steps(manyExit), steps(oneExit), lateVerdict, MetricFormat.of(oneLate), MetricFormat.of(manyLate)));
   }
 
   private static String steps(double s) {
@@ -478,7 +489,7 @@ public final class Experiments {
       if (!l.startsWith("CG-Newton")) continue;
       double f = fin.apply(g.get(l));
       (f <= PLATEAU_EXIT_LOSS ? trained : stuck).add(l);
-      detail.append(String.format(Locale.ROOT, "%s %.4f; ", l, f));
+      detail.append(String.format(Locale.ROOT, "%s %s; ", l, MetricFormat.of(f)));
     }
     boolean sgdFails = sgd > PLATEAU_EXIT_LOSS;
     String verdict = !sgdFails ? "did not hold (SGD trained)"
@@ -486,7 +497,7 @@ public final class Experiments {
         : trained.isEmpty() ? "undecided: neither SGD nor any curvature method left the plateau within the run"
         : "held in part: SGD did not train; " + String.join(", ", trained) + " did, " + String.join(", ", stuck) + " not within the run";
     sb.append(String.format(Locale.ROOT, "1. *SGD cannot train this sigmoid CNN, the curvature methods can* (trains = final training loss "
-        + "at or below 0.9 ln 10 = %.3f): **%s**. Final training loss: SGD %.4f, Adam %.4f; %s%n", PLATEAU_EXIT_LOSS, verdict, sgd,
-        g.containsKey("Adam") ? fin.apply(g.get("Adam")) : Double.NaN, detail.toString().replaceAll("; $", ".")));
+        + "at or below 0.9 ln 10 = %.3f): **%s**. Final training loss: SGD %s, Adam %s; %s%n", PLATEAU_EXIT_LOSS, verdict, MetricFormat.of(sgd),
+        MetricFormat.of(g.containsKey("Adam") ? fin.apply(g.get("Adam")) : Double.NaN), detail.toString().replaceAll("; $", ".")));
   }
 }

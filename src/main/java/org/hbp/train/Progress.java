@@ -69,7 +69,7 @@ public final class Progress {
   /** After {@code done} of {@code total} steps, with the running mean loss and throughput. */
   void update(int done, double loss, long samples) {
     double seconds = seconds();
-    String tail = String.format(Locale.ROOT, "loss %.4f  %.0f samples/s  %s", loss, samples / Math.max(seconds, 1e-9), timing(done, seconds));
+    String tail = String.format(Locale.ROOT, "loss %s  %.0f samples/s  %s", MetricFormat.of(loss), samples / Math.max(seconds, 1e-9), timing(done, seconds));
     draw(done, fit(done, tail));
   }
 

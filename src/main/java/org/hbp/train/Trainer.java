@@ -332,8 +332,8 @@ public final class Trainer {
       RunMetrics.Row row = evaluate(params, epoch, step, samples, wall, cg);
       append(row);
       if (progress != null)
-        progress.printf(Locale.ROOT, "epoch %d: train loss %.4f, test loss %.4f, test accuracy %.4f%s%n", epoch, row.trainLoss(), row.testLoss(),
-            row.testAccuracy(), Double.isNaN(cg) ? "" : String.format(Locale.ROOT, ", CG iterations per step %.1f", cg));
+        progress.printf(Locale.ROOT, "epoch %d: train loss %s, test loss %s, test accuracy %s%s%n", epoch, MetricFormat.of(row.trainLoss()),
+            MetricFormat.of(row.testLoss()), MetricFormat.of(row.testAccuracy()), Double.isNaN(cg) ? "" : String.format(Locale.ROOT, ", CG iterations per step %.1f", cg));
       new Checkpoint(params, optimizer.state(), epoch, step, samples, wall).write(net, runDir.resolve(Checkpoint.FILE));
     }
     return rows();

@@ -409,9 +409,11 @@ class CliTest {
   @Test
   void demoChecksEverySpecUsesAnOperatorComputesCurvatureTrainsAndPlots() throws IOException {
     Path out = dir.resolve("demo-output");
-    CliRun r = hbp("demo", "--out", out.toString(), "--epochs", "1");
+    CliRun r = ProgressCliTest.with("lines", "true", () -> hbp("demo", "--out", out.toString(), "--epochs", "1"));
     assertOk(r);
     List<String> lines = r.outLines();
+    // the training runs' bars follow HBP_PROGRESS (here lines; off below)
+    assertTrue(r.out().contains("epoch 1/1 [") && !r.out().contains("\r"), r.out());
     String rules = lines.stream().filter(l -> l.contains("numeric checks of derived rules")).findFirst().orElseThrow();
     String operators = lines.stream().filter(l -> l.contains("checks of generated operator methods")).findFirst().orElseThrow();
     Matcher m = Pattern.compile("(\\d+) numeric checks of derived rules against finite differences, 0 failed").matcher(rules);
@@ -433,8 +435,10 @@ class CliTest {
     assertTrue(RunMetrics.read(out.resolve("cg-newton")).rows().size() == 2);
     for (String png : List.of("loss-vs-epoch.png", "accuracy-vs-epoch.png", "loss-vs-time.png", "accuracy-vs-time.png"))
       assertTrue(Files.size(out.resolve("plots").resolve(png)) > 1000, png);
-    // again: the demo replaces its previous runs
-    assertOk(hbp("demo", "--out", out.toString(), "--epochs", "1"));
+    // again: the demo replaces its previous runs; HBP_PROGRESS=off: no bar, a line per epoch
+    CliRun again = ProgressCliTest.with("off", "true", () -> hbp("demo", "--out", out.toString(), "--epochs", "1"));
+    assertOk(again);
+    assertTrue(again.out().contains("epoch 1: train loss ") && !again.out().contains("epoch 1/1 ["), again.out());
     // a run file changed since is no longer the demo's own: refused before any work
     Files.writeString(out.resolve("sgd/metrics.csv"), "edited\n", java.nio.file.StandardOpenOption.APPEND);
     byte[] edited = Files.readAllBytes(out.resolve("sgd/metrics.csv"));

@@ -101,6 +101,29 @@ class ProgressCliTest {
     assertTrue(log.err().contains("epoch 2/2 [########################] 100% 4/4") && !log.err().contains("\r"), log.err());
   }
 
+  /**
+   * experiment draws its runs' bars on standard output with its log: none with HBP_PROGRESS=off (only a line per epoch), a line per
+   * quarter epoch with lines, redrawn with bar, and lines when not forced and standard output is not a terminal (a log, as train).
+   */
+  @Test
+  void experimentHonoursTheProgressVariable(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    java.util.function.Function<String, String[]> args = out -> new String[] {"experiment", "fig4", "--scale", "small", "--only", "SGD", "--data",
+        "synthetic:500,20", "--out", dir.resolve(out).toString()};
+    CliRun off = with("off", "true", () -> hbp(args.apply("off")));
+    off.assertExit(0);
+    assertTrue(off.out().contains("epoch 4: train loss "), off.out());
+    assertFalse(off.out().contains("epoch 1/4 [") || off.out().contains("\r"), off.out());
+    CliRun lines = with("lines", "true", () -> hbp(args.apply("lines")));
+    lines.assertExit(0);
+    assertTrue(lines.out().contains("epoch 1/4 [########################] 100% 1/1") && !lines.out().contains("\r"), lines.out());
+    CliRun bar = with("bar", "false", () -> hbp(args.apply("bar")));
+    bar.assertExit(0);
+    assertTrue(bar.out().contains("\repoch 1/4 ["), bar.out());
+    CliRun log = with(null, "true", () -> hbp(args.apply("log")));
+    log.assertExit(0);
+    assertTrue(log.out().contains("epoch 4/4 [") && !log.out().contains("\r"), "no console: lines, whatever standard error is\n" + log.out());
+  }
+
   @Test
   void aWrongProgressVariableIsAClearError() {
     CliRun r = with("sometimes", null, () -> hbp(BENCH));

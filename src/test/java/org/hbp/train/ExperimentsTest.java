@@ -86,6 +86,19 @@ class ExperimentsTest {
     return new RunMetrics(Path.of(label), label, seed, rows);
   }
 
+  /** A diverged run's loss in the summary: in scientific notation (not 31 digits in fixed point), NaN as NaN; a small spread likewise. */
+  @Test
+  void hugeLossesAndSmallSpreadsAreWrittenReadably() {
+    Experiments.Plan f5 = Experiments.plan("fig5", "small");
+    List<RunMetrics> runs = List.of(run("SGD", 0, 2.3, 1e30), run("Adam", 0, 2.3, Double.NaN), run("CG-Newton GGN, alpha 1e-3", 0, 2.3, 1.5),
+        run("CG-Newton GGN, alpha 1e-3", 1, 2.3, 1.5 + 2e-6));
+    String s = Experiments.summary(Experiments.only(f5, List.of("SGD", "Adam", "GGN, alpha 1e-3")), runs, 2, "test");
+    assertTrue(s.contains("| SGD | 100 | 1.0000e+30 | 1.0000e+30 | 0.5000 |"), s);
+    assertTrue(s.contains("| Adam | 100 | NaN | NaN | 0.5000 |"), s);
+    assertTrue(s.contains("| 1.5000 ± 1.4142e-06 | 1.5000 ± 1.4142e-06 | 0.5000 ± 0.0000 |"), s);
+    assertTrue(s.contains("Final training loss: SGD 1.0000e+30, Adam NaN; CG-Newton GGN, alpha 1e-3 1.5000."), s);
+  }
+
   @Test
   void claimsAreDecidedAsStated() {
     Experiments.Plan f4 = Experiments.plan("fig4", "small");

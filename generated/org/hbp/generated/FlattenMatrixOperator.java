@@ -46,7 +46,7 @@ public final class FlattenMatrixOperator extends AbstractModuleOperator {
   /**
    * SHA-256 of the spec's text when this class was generated.
    */
-  public static final String SPEC_SHA256 = "5ac70530db642813c571e1c1e497ccffa398e5a29326b356b81750c1544f93b1";
+  public static final String SPEC_SHA256 = "02921b13ed66c51f508893441824edf74bf23d0005ad53ce9d1aac3a4af94b8b";
 
   /**
    * The forward expression.

@@ -279,7 +279,7 @@ final class Rewrites {
     });
 
     // ---------------- transposes ----------------
-    rule("transpose", "(A')' = A; s' = s; (AB)' = B'A'; (A+B)' = A'+B'; (A(x)B)' = A'(x)B'; diag(a)' = diag(a); I' = I; K_mn' = K_nm; Hz' = Hz; (A.*B)' = A'.*B'; (A.^p)' = (A').^p",
+    rule("transpose", "(A')' = A; s' = s; (AB)' = B'A'; (A+B)' = A'+B'; (A(x)B)' = A'(x)B'; diag(a)' = diag(a); I' = I; K_mn' = K_nm; Hz' = Hz; (A.*B)' = A'.*B'; (A.^p)' = (A').^p; inv(S)' = inv(S) for a symmetric S (W*W', A'*B*A with B symmetric)",
         Expr.Transpose.class, t -> {
           Expr a = t.operand();
           if (scalar(a)) return a;
@@ -300,6 +300,7 @@ final class Rewrites {
           if (a instanceof Expr.Scale s) return Exprs.scale(s.coefficient(), Exprs.transpose(s.operand()));
           if (a instanceof Expr.ScalarMul s) return new Expr.ScalarMul(s.scalar(), Exprs.transpose(s.operand()));
           if (a instanceof Expr.Kron k) return new Expr.Kron(Exprs.transpose(k.left()), Exprs.transpose(k.right()));
+          if (a instanceof Expr.Inv inv && symmetric(inv.matrix())) return a;
           return t;
         });
 
@@ -558,5 +559,31 @@ final class Rewrites {
   /** The number {@code d} as an expression: a constant, or the dim itself. */
   private static Expr count(Dim d) {
     return d.isConstant() ? new Expr.Num(d.constant()) : new Expr.DimValue(d);
+  }
+
+  /**
+   * Whether {@code a} is symmetric by its structure: I, diag(a), the Hessian flowing back, a product
+   * equal to its reversed transpose (W*W', A'*B*A with B symmetric), or a sum, scaling or inverse
+   * of such. False says nothing (a variable declared spd is not seen here).
+   */
+  static boolean symmetric(Expr a) {
+    if (a instanceof Expr.Eye || a instanceof Expr.DiagMat) return true;
+    if (a instanceof Expr.Var v) return v.role() == Expr.Role.HESSIAN;
+    if (a instanceof Expr.Scale s) return symmetric(s.operand());
+    if (a instanceof Expr.ScalarMul s) return symmetric(s.operand());
+    if (a instanceof Expr.Add s) return s.terms().stream().allMatch(Rewrites::symmetric);
+    if (a instanceof Expr.Inv i) return symmetric(i.matrix());
+    if (a instanceof Expr.MatMul m) {
+      List<Expr> f = m.factors();
+      int n = f.size();
+      for (int i = 0; i < n / 2; i++) if (!f.get(i).equals(transposeOf(f.get(n - 1 - i)))) return false;
+      return n % 2 == 0 || symmetric(f.get(n / 2));
+    }
+    return false;
+  }
+
+  /** a' with a double transpose cancelled (for comparing factors, not simplified further). */
+  private static Expr transposeOf(Expr a) {
+    return a instanceof Expr.Transpose t ? t.operand() : new Expr.Transpose(a);
   }
 }

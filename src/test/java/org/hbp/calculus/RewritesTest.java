@@ -64,6 +64,11 @@ class RewritesTest {
         Arguments.of("transpose", "(a'*b)'", "a'*b"),
         Arguments.of("transpose", "(diag(a)*Hz)'", "Hz*diag(a)"),
         Arguments.of("transpose", "commutation(m, n)'", "commutation(n, m)"),
+        // the inverse of a symmetric product is symmetric; of another matrix it keeps its transpose
+        Arguments.of("transpose", "inv(X*X')'", "inv(X*X')"),
+        Arguments.of("transpose", "inv(X'*(Hz + diag(a))*X)'", "inv(X'*(Hz + diag(a))*X)"),
+        Arguments.of("transpose", "inv(M)'", "inv(M)'"),
+        Arguments.of("transpose", "inv(M*N*M')'", "inv(M*N*M')'"),
         Arguments.of("hadamard-normalize", "a .* (2*b) .* ones(n)", "2*(a .* b)"),
         Arguments.of("hadamard-normalize", "a .* a ./ a", "a"),
         Arguments.of("hadamard-normalize", "b .* a", "a .* b"),

@@ -35,7 +35,14 @@ public final class PyTorchGeneration {
     String label = SourceGeneration.label(spec, labelBase);
     String sha = OperatorGenerator.sha256(text);
     Map<String, String> out = new TreeMap<>();
-    for (ModuleSpec m : parsed.modules()) out.put(PyTorchNames.moduleFile(m.name()), PyTorchWriter.write(m, label, sha));
+    for (ModuleSpec m : parsed.modules()) {
+      String file = PyTorchNames.moduleFile(m.name());
+      if (PyTorchNames.PACKAGE_FILES.contains(file))
+        throw new CodegenException(m.source() + ":" + m.line() + ":" + m.column() + ": " + (m.isLoss() ? "loss" : "module") + " '" + m.name()
+            + "' would be written to " + file + ", the generated package's own " + (file.equals("__init__.py") ? "package file" : "shared runtime")
+            + "; rename it");
+      out.put(file, PyTorchWriter.write(m, label, sha));
+    }
     return out;
   }
 
@@ -64,9 +71,19 @@ public final class PyTorchGeneration {
     return PyTorchNames.className(module);
   }
 
-  /** A DSL name as the Python identifier generated code uses for it (a keyword gets a trailing underscore). */
-  public static String identifier(String name) {
-    return PyTorchNames.identifier(name);
+  /** The Python module (import name) generated for a module, e.g. {@code conv2d}; a keyword gets a trailing underscore. */
+  public static String pythonModule(String module) {
+    return PyTorchNames.pythonModule(module);
+  }
+
+  /**
+   * The Python name the generated code of module m gives one of its dims or variables: the spec's
+   * name wherever Python allows it, else renamed as {@code PyTorchNames} describes (a keyword, a
+   * parameter named like an attribute of torch.nn.Module, ...); the generated class lists renames
+   * in {@code PYTHON_NAMES}.
+   */
+  public static String pythonName(ModuleSpec m, String name) {
+    return PyTorchNames.of(m).of(name);
   }
 
   /** The shared runtime's source. */

@@ -120,7 +120,7 @@ final class TorchProgram {
     py.append("sys.path.insert(0, sys.argv[1])\n");
     py.append("from ").append(PACKAGE).append(" import hbp_runtime as K  # noqa: E402\n");
     for (String m : modules)
-      py.append("from ").append(PACKAGE).append(" import ").append(PyTorchGeneration.identifier(m)).append(" as M_").append(m).append("  # noqa: E402\n");
+      py.append("from ").append(PACKAGE).append(" import ").append(PyTorchGeneration.pythonModule(m)).append(" as M_").append(m).append("  # noqa: E402\n");
     py.append(PRELUDE);
     py.append(setup);
     py.append("\n\ndef net(x):\n    \"\"\"The network's output for inputs x, items [N, rows, cols].\"\"\"\n").append(forward);
@@ -206,7 +206,7 @@ final class TorchProgram {
     if (keywords.isEmpty()) {
       List<String> values = new ArrayList<>(), params = new ArrayList<>();
       for (int i = 0; i < inputs.size(); i++) values.add("(" + quote(inputs.get(i).name()) + ", " + in.get(i) + ")");
-      for (Expr.Var p : m.withRole(Expr.Role.PARAM)) params.add("(" + quote(p.name()) + ", " + quote(PyTorchGeneration.identifier(p.name())) + ")");
+      for (Expr.Var p : m.withRole(Expr.Role.PARAM)) params.add("(" + quote(p.name()) + ", " + quote(PyTorchGeneration.pythonName(m, p.name())) + ")");
       return "generated(" + mod + ", " + tuple(values) + ", " + tuple(params) + ")";
     }
     // data variables (e.g. dropout masks) are all ones, as in hbp's networks, or their bound values (a batch norm's running
@@ -215,7 +215,7 @@ final class TorchProgram {
     for (int i = 0; i < inputs.size(); i++) args.add("K.natural_of(" + in.get(i) + ", " + mod + "_s[" + quote(inputs.get(i).name()) + "])");
     for (Expr.Var d : m.withRole(Expr.Role.DATA)) {
       String shape = mod + "_s[" + quote(d.name()) + "]", key = prefix + "." + d.name();
-      args.add(PyTorchGeneration.identifier(d.name()) + "=" + (boundData.contains(key)
+      args.add(PyTorchGeneration.pythonName(m, d.name()) + "=" + (boundData.contains(key)
           ? "data_value(" + quote("d." + key) + ", " + in.get(0) + ".shape[0], " + shape + ")"
           : "torch.ones(" + in.get(0) + ".shape[0], *" + shape + ", dtype=dt)"));
     }
@@ -233,7 +233,7 @@ final class TorchProgram {
     setup.append(mod).append(" = ").append(construct(m, l.dims())).append("  # ").append(prefix).append(": ").append(m.name()).append('\n');
     setup.append(mod).append("_s = shapes(").append(mod).append(", ").append(quote(m.output().name())).append(")\n");
     for (Expr.Var p : m.withRole(Expr.Role.PARAM))
-      setup.append("parameter(").append(mod).append(", ").append(quote(p.name())).append(", ").append(quote(PyTorchGeneration.identifier(p.name())))
+      setup.append("parameter(").append(mod).append(", ").append(quote(p.name())).append(", ").append(quote(PyTorchGeneration.pythonName(m, p.name())))
           .append(", ").append(quote(prefix + "." + p.name())).append(")\n");
     return mod;
   }

@@ -32,9 +32,18 @@ final class PyTorchLowering extends TargetLowering<List<String>, PyTorchLowering
   /** Part methods by index (a part's body may request others: its slot is reserved first). */
   private final List<PyPart> parts = new ArrayList<>();
 
+  /** The Python names of the module's dims and variables. */
+  private final PyTorchNames.ModuleNames names;
+
   PyTorchLowering(ModuleSpec m, Set<Expr> shared) {
     super(m, new Notation(m), shared);
+    this.names = PyTorchNames.of(m);
     this.emitter = new PyTorchEmitter(this, scalars, this::dim);
+  }
+
+  /** The Python names of the module's dims and variables ({@link PyTorchNames#of}). */
+  PyTorchNames.ModuleNames names() {
+    return names;
   }
 
   /** Identifiers in a dim's DSL text. */
@@ -51,10 +60,13 @@ final class PyTorchLowering extends TargetLowering<List<String>, PyTorchLowering
     return d.isConstant() || d.isSymbol() || d.isMonomial() || m.derivedDims().containsValue(d) ? py : "(" + py + ")";
   }
 
-  /** A dim's DSL text ({@code (h + 2*p - 1)/s + 1}) as a Python int expression over the module's attributes. */
-  static String python(String dimText) {
+  /**
+   * A dim's DSL text ({@code (h + 2*p - 1)/s + 1}) as a Python int expression over the module's
+   * attributes (each dim under its Python name).
+   */
+  String python(String dimText) {
     return NAME.matcher(dimText.replace("/", "//"))
-        .replaceAll(r -> java.util.regex.Matcher.quoteReplacement("self." + PyTorchNames.identifier(r.group())));
+        .replaceAll(r -> java.util.regex.Matcher.quoteReplacement("self." + names.of(r.group())));
   }
 
   // ---- bodies ----

@@ -338,6 +338,41 @@ def pad_source(x, shape, p):
     return source.expand(x.shape[0], *source.shape)
 
 
+# ---- names and inputs of the generated modules -------------------------------------------------------
+
+def spec_name(module, name):
+    \"""The spec's name of a variable given by its spec name or its Python name (module.PYTHON_NAMES lists the
+    names that differ: a Python keyword, an attribute of torch.nn.Module, ...).\"""
+    for spec, python in module.PYTHON_NAMES.items():
+        if name == python:
+            return spec
+    return name
+
+
+def check_inputs(module, given):
+    \"""A ValueError unless every given tensor has its variable's natural shape behind the batch axis: given is
+    (role, spec name, Python name, tensor or None, layout text) per argument of forward; inputs and targets
+    share the first one's N, a data or index variable has N or 1 (shared) samples. None (not given) is skipped.\"""
+    n = first = None
+    for role, name, python, t, layout in given:
+        if t is None:
+            continue
+        shape = tuple(module.shape(name))
+        what = "%s: %s %s%s" % (type(module).__name__, role, name, "" if python == name else " (argument %s)" % python)
+        expected = "[N, %s] (%s)" % (", ".join(map(str, shape)), layout) if shape else "[N] (%s)" % layout
+        if not torch.is_tensor(t):
+            raise ValueError("%s: expected a tensor of shape %s, got %s" % (what, expected, type(t).__name__))
+        if t.dim() != 1 + len(shape) or tuple(t.shape[1:]) != shape:
+            raise ValueError("%s: expected shape %s, got %s" % (what, expected, list(t.shape)))
+        if role in ("input", "target"):
+            if n is None:
+                n, first = t.shape[0], name
+            elif t.shape[0] != n:
+                raise ValueError("%s: expected N = %d samples (as %s), got %s" % (what, n, first, list(t.shape)))
+        elif n is not None and t.shape[0] not in (1, n):
+            raise ValueError("%s: expected N = %d samples (as %s) or 1 (shared), got %s" % (what, n, first, list(t.shape)))
+
+
 # ---- the operator contract, batched like BackPACK's derivatives ------------------------------------------
 
 def _check_directions(mat, v_n, shape, what):
@@ -365,9 +400,11 @@ class ModuleDerivatives:
         return natural_of(self.cache[self.OUTPUT][0], self.module.shape(self.OUTPUT))
 
     def _variable(self, wrt):
-        if wrt not in self.RESIDUAL_KINDS:
+        \"""The spec's name of wrt (its spec or Python name) and its natural shape.\"""
+        name = spec_name(self.module, wrt)
+        if name not in self.RESIDUAL_KINDS:
             raise ValueError("%s: no differentiable variable %r; it has %s" % (type(self).__name__, wrt, ", ".join(self.RESIDUAL_KINDS)))
-        return self.module.shape(wrt)
+        return name, self.module.shape(name)
 
     def _rule(self, name, wrt):
         return getattr(self.module, "_%s_%s" % (name, wrt))
@@ -380,13 +417,13 @@ class ModuleDerivatives:
 
     def jac_mat_prod(self, wrt, mat):
         \"""J_n v per sample: mat [V, N, *wrt] -> [V, N, *out], J_n = d out_n / d wrt.\"""
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         return self._apply(self._rule("jac", wrt), mat, shape, self.module.shape(self.OUTPUT), "jac_mat_prod(%s)" % wrt)
 
     def jac_t_mat_prod(self, wrt, mat, sum_batch=False):
         \"""J_n' v per sample: mat [V, N, *out] -> [V, N, *wrt]; with sum_batch, sum_n J_n' v_n: [V, *wrt]
         (BackPACK's param_mjp(sum_batch=True): the batch gradient for mat = the output gradient).\"""
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         out = self.module.shape(self.OUTPUT)
         if not sum_batch:
             return self._apply(self._rule("jac_t", wrt), mat, out, shape, "jac_t_mat_prod(%s)" % wrt)
@@ -396,7 +433,7 @@ class ModuleDerivatives:
 
     def residual_kind(self, wrt):
         \"""'zero', 'diagonal' or 'general': the derived structure of the residual.\"""
-        self._variable(wrt)
+        wrt, _ = self._variable(wrt)
         return self.RESIDUAL_KINDS[wrt]
 
     def _dz(self, g_out):
@@ -406,7 +443,7 @@ class ModuleDerivatives:
         return item_of(g_out, out)[None]
 
     def _exact_residual_mat_prod(self, wrt, dz, mat):
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         if self.RESIDUAL_KINDS[wrt] == "zero":
             _check_directions(mat, self.samples, shape, "residual_mat_prod(%s)" % wrt)
             return torch.zeros_like(mat)
@@ -417,7 +454,7 @@ class ModuleDerivatives:
         gradient): mat [V, N, *wrt] -> [V, N, *wrt]. curvature: hessian (R), ggn (0), pch-abs (Q|L|Q'),
         pch-clip (Q max(L, 0) Q'), of the eigendecomposition R = Q L Q' (entrywise for a diagonal R).\"""
         check_curvature(curvature)
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         dz = self._dz(g_out)
         kind = self.RESIDUAL_KINDS[wrt]
         if curvature == "hessian" or kind == "zero":
@@ -434,7 +471,7 @@ class ModuleDerivatives:
     def residual_diag(self, wrt, g_out, curvature="hessian"):
         \"""diag(mod(R_n)) per sample: [N, *wrt].\"""
         check_curvature(curvature)
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         dz = self._dz(g_out)
         kind = self.RESIDUAL_KINDS[wrt]
         if kind == "zero" or curvature == "ggn":
@@ -448,7 +485,7 @@ class ModuleDerivatives:
     def residual(self, wrt, g_out, curvature="hessian"):
         \"""mod(R_n) as dense matrices [N, D, D] (row-major flattening of wrt).\"""
         check_curvature(curvature)
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         dz = self._dz(g_out)
         r = dense(lambda u: self._exact_residual_mat_prod(wrt, dz, u), self.samples, shape, self.cache.dtype, self.cache.device)
         if self.RESIDUAL_KINDS[wrt] == "diagonal" and curvature != "ggn":
@@ -480,7 +517,7 @@ class ModuleDerivatives:
         flattening of a matrix parameter and a matrix output that is J_n = kron(I, A_n'). For an image output
         [c, oh, ow] the columns of A_n run over its pixels column-major (column y + oh*x is pixel (y, x)):
         A_n[:, y + oh*x] is F.unfold's column y*ow + x.\"""
-        self._variable(wrt)
+        wrt, _ = self._variable(wrt)
         if wrt not in self.KRONECKER_FACTORS:
             raise ValueError("%s: the Jacobian of %r has no derived Kronecker factor; variables with one: %s"
                              % (type(self).__name__, wrt, ", ".join(self.KRONECKER_FACTORS) or "none"))
@@ -499,9 +536,11 @@ class LossDerivatives:
         cache.values[self.OUTPUT] = module._forward(cache)
 
     def _variable(self, wrt):
-        if wrt not in self.HESSIAN_IS_PSD:
+        \"""The spec's name of wrt (its spec or Python name) and its natural shape.\"""
+        name = spec_name(self.module, wrt)
+        if name not in self.HESSIAN_IS_PSD:
             raise ValueError("%s: no differentiable input %r; it has %s" % (type(self).__name__, wrt, ", ".join(self.HESSIAN_IS_PSD)))
-        return self.module.shape(wrt)
+        return name, self.module.shape(name)
 
     def loss(self):
         \"""The per-sample losses E_n: [N].\"""
@@ -509,27 +548,27 @@ class LossDerivatives:
 
     def gradient(self, wrt):
         \"""dE_n / d wrt per sample: [N, *wrt].\"""
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         g = getattr(self.module, "_gradient_" + wrt)(self.cache)
         return natural_of(expand_batch(g, 1, self.samples)[0], shape)
 
     def hessian_mat_prod(self, wrt, mat):
         \"""H_n v per sample: mat [V, N, *wrt] -> [V, N, *wrt].\"""
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         _check_directions(mat, self.samples, shape, "hessian_mat_prod(%s)" % wrt)
         r = getattr(self.module, "_hessian_" + wrt)(self.cache, vec_of(mat, shape))
         return natural_from_vec(expand_batch(r, mat.shape[0], self.samples), shape)
 
     def hessian(self, wrt):
         \"""H_n as dense matrices [N, D, D] (row-major flattening of wrt).\"""
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         return dense(lambda u: self.hessian_mat_prod(wrt, u), self.samples, shape, self.cache.dtype, self.cache.device)
 
     def loss_factor(self, wrt):
         \"""S_n with H_n = S_n S_n' per sample, derived with the Hessian (the certificate of its positive
         semi-definiteness): [N, D, R], rows in the row-major flattening of wrt, the blocks' columns side by side.
         A ValueError where the derivation found no factor.\"""
-        shape = self._variable(wrt)
+        wrt, shape = self._variable(wrt)
         columns = getattr(self.module, "_factor_columns_" + wrt, None)
         if columns is None:
             raise ValueError("%s: the derivation certified no factor S with H = S S' for %r" % (type(self).__name__, wrt))
@@ -543,7 +582,7 @@ class LossDerivatives:
 
     def hessian_is_psd(self, wrt):
         \"""Whether the derivation proved the Hessian positive semi-definite.\"""
-        self._variable(wrt)
+        wrt, _ = self._variable(wrt)
         return self.HESSIAN_IS_PSD[wrt]
 """;
 }

@@ -237,17 +237,29 @@ final class PyTorchWriter {
     line("    -> " + m.output().name() + ": " + natural(m.output().shape(), true) + (m.isLoss() ? " (one loss per sample)" : "")
         + (isImage(m.output().shape()) ? " (the spec's " + notation.shapeText(m.output().shape()) + " as an image, F.conv2d's layout)" : ""));
     line("");
+    List<PyTorchNames.Renamed> renamed = lowering.names().renamed();
+    if (!renamed.isEmpty()) {
+      line("    Python names: the spec's names, except");
+      for (PyTorchNames.Renamed r : renamed)
+        line("    " + r.spec() + " -> " + r.python() + " (" + r.reason().text + ")");
+      line("    (PYTHON_NAMES); every method that takes a variable's name accepts either.");
+      line("");
+    }
+    line("    Every input and target is checked against its shape above (N free), a data or index variable too");
+    line("    (N or 1, shared): a ValueError names it, the expected shape and the shape given.");
+    line("");
     line("    The private methods are the derived rules lowered to kernels on items [V, N, rows, cols]");
     line("    (hbp_runtime); " + cls + "Derivatives is their public, batched interface.");
     line("    \"\"\"");
     line("");
     line("    SPEC_SHA256 = \"" + sha + "\"");
     line("    VARIABLES = (" + tuple(m.variables().stream().map(Expr.Var::name).toList()) + ")");
+    line("    PYTHON_NAMES = {" + String.join(", ", renamed.stream().map(r -> "\"" + r.spec() + "\": \"" + r.python() + "\"").toList()) + "}");
     line("");
     // constructor
     StringJoiner ctorArgs = new StringJoiner(", ");
     ctorArgs.add("self");
-    for (String d : dims) ctorArgs.add(PyTorchNames.identifier(d));
+    for (String d : dims) ctorArgs.add(py(d));
     ctorArgs.add("*");
     ctorArgs.add("dtype=torch.float64");
     ctorArgs.add("device=None");
@@ -255,9 +267,8 @@ final class PyTorchWriter {
     line("        " + docstring("A " + m.name() + " " + kind() + " for the dims (" + String.join(", ", dims) + ")"
         + (m.derivedDims().isEmpty() ? "" : "; derived dims are computed") + (params.isEmpty() ? "." : "; parameters drawn by reset_parameters.")));
     line("        super().__init__()");
-    for (String d : dims) line("        self." + PyTorchNames.identifier(d) + " = int(" + PyTorchNames.identifier(d) + ")");
-    for (var e : m.derivedDims().entrySet())
-      line("        self." + PyTorchNames.identifier(e.getKey()) + " = " + PyTorchLowering.python(e.getValue().toString()));
+    for (String d : dims) line("        self." + py(d) + " = int(" + py(d) + ")");
+    for (var e : m.derivedDims().entrySet()) line("        self." + py(e.getKey()) + " = " + lowering.python(e.getValue().toString()));
     for (Expr.Var p : params)
       line("        self." + py(p.name()) + " = torch.nn.Parameter(torch.empty(" + shapeTuple(p.shape()) + ", dtype=dtype, device=device))");
     if (!params.isEmpty()) line("        self.reset_parameters()");
@@ -276,6 +287,7 @@ final class PyTorchWriter {
     for (Expr.Var v : m.variables()) line("            \"" + v.name() + "\": " + shapeTuple(v.shape()) + ",");
     line("            \"" + m.output().name() + "\": " + shapeTuple(m.output().shape()) + ",");
     line("        }");
+    line("        name = K.spec_name(self, name)");
     line("        if name not in shapes:");
     line("            raise ValueError(\"" + m.name() + ": no variable named %r; it has %s\" % (name, \", \".join(shapes)))");
     line("        return shapes[name]");
@@ -289,6 +301,10 @@ final class PyTorchWriter {
     line("    def cache(self, " + signature() + "):");
     line("        " + docstring("The forward values of a batch as items [V=1, N, rows, cols] (hbp_runtime.Cache)"
         + (m.indexDecls().isEmpty() ? "." : "; index variables computed as the spec declares where not given.")));
+    StringJoiner given = new StringJoiner(", ");
+    for (Expr.Var v : positional()) given.add(inputCheck(v));
+    for (Expr.Var v : keywords()) given.add(inputCheck(v));
+    line("        K.check_inputs(self, (" + given + (positional().size() + keywords().size() == 1 ? ",))" : "))"));
     for (Expr.Var v : keywords()) {
       Optional<IndexDecl> decl = m.indexDecl(v.name());
       line("        if " + py(v.name()) + " is None:");
@@ -318,6 +334,12 @@ final class PyTorchWriter {
       String args = "cache" + (part.usesDz() ? ", dz" : "") + (part.directions() ? ", v" : "");
       method("_part" + part.index(), args, "Part of a large sum: " + text(part.expr()) + (part.directions() ? " times v" : "") + ".", part.body());
     }
+  }
+
+  /** A forward argument's entry for {@code hbp_runtime.check_inputs}: (role, spec name, Python name, tensor, layout). */
+  private String inputCheck(Expr.Var v) {
+    return "(\"" + v.role().name().toLowerCase(Locale.ROOT) + "\", \"" + v.name() + "\", \"" + py(v.name()) + "\", " + py(v.name()) + ", \""
+        + natural(v.shape(), true) + "\")";
   }
 
   private void variableMethods(VariableBodies b) {
@@ -438,8 +460,9 @@ final class PyTorchWriter {
     return String.join(", ", quoted) + (items.size() == 1 ? "," : "");
   }
 
-  private static String py(String name) {
-    return PyTorchNames.identifier(name);
+  /** A dim's or variable's Python name ({@link PyTorchNames#of}: the spec's name wherever Python allows it). */
+  private String py(String name) {
+    return lowering.names().of(name);
   }
 
   private void line(String s) {

@@ -18,7 +18,10 @@ For every case (a module or loss at random dims, N samples, parameters shared) i
 generated class and checks its public interface only -- never hbp_runtime's helpers -- against
 dense per-sample references built here by autograd:
   forward                          vs the EJML evaluator's value (computed by hbp in Java), also with
-                                   declared index maps left to the module (vs hbp's Java index maps)
+                                   declared index maps left to the module (vs hbp's Java index maps);
+                                   an argument of the wrong shape refused by a ValueError naming it
+  names                            parameters under the spec's names except the class's PYTHON_NAMES,
+                                   and a renamed variable's methods under either name
   jac_mat_prod / jac_t_mat_prod    vs J_n v, J_n' v with J_n = d z_n / d w by autograd.grad per output entry
   jac_t_mat_prod(sum_batch=True)   vs sum_n J_n' v_n
   residual_mat_prod/diag/residual  vs R_n = d^2 (dz_n . z_n(w)) / dw^2 by double backward, modified here:
@@ -134,9 +137,11 @@ def run_case(case, package, gen, checks):
     cls = getattr(mod, case["class"])
     derivs = getattr(mod, case["class"] + "Derivatives")
     dims = {k: v for k, v in case["dims"].items()}
+    # the spec's names are the Python names except those the class lists in PYTHON_NAMES (a keyword, ...)
+    py = lambda name: cls.PYTHON_NAMES.get(name, name)
     import inspect
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "dtype", "device")]
-    module = cls(**{p: dims[p.rstrip("_")] for p in accepted})
+    module = cls(**{py(d): dims[d] for d in dims if py(d) in accepted})
     values = {}
     for v in case["variables"]:
         # the data are column-major over the spec's shape, the same order as over the natural shape
@@ -146,7 +151,7 @@ def run_case(case, package, gen, checks):
     params = [v["name"] for v in case["variables"] if v["role"] == "param"]
     with torch.no_grad():
         for p in params:
-            getattr(module, p).copy_(values[p])
+            getattr(module, py(p)).copy_(values[p])
     positional = [v["name"] for v in case["variables"] if v["role"] in ("input", "target")]
     keywords = [v["name"] for v in case["variables"] if v["role"] in ("data", "index")]
     n = values[positional[0]].shape[0]
@@ -155,10 +160,24 @@ def run_case(case, package, gen, checks):
     def call(vals, sample=None):
         pick = (lambda t: t) if sample is None else (lambda t: t[sample:sample + 1])
         args = [pick(vals[x]) for x in positional]
-        kw = {x: pick(vals[x]) for x in keywords}
+        kw = {py(x): pick(vals[x]) for x in keywords}
         return args, kw
 
     args, kw = call(values)
+    checks.claim(tag + " parameters under their Python names", sorted(k for k, _ in module.named_parameters()) == sorted(map(py, params)),
+                 "named_parameters %s, spec %s, PYTHON_NAMES %s" % ([k for k, _ in module.named_parameters()], params, cls.PYTHON_NAMES))
+    for x in positional + keywords:
+        # one entry too many in the last axis (a scalar: an axis too many): forward must refuse it with a ValueError naming x
+        wrong = dict(values)
+        t = values[x]
+        wrong[x] = torch.zeros(*t.shape[:-1], t.shape[-1] + 1, dtype=t.dtype) if t.dim() > 1 else torch.zeros(*t.shape, 1, dtype=t.dtype)
+        try:
+            a, k = call(wrong)
+            module(*a, **k)
+            checks.claim(tag + " forward refuses %s of shape %s" % (x, list(wrong[x].shape)), False, "no error")
+        except ValueError as e:
+            checks.claim(tag + " forward refuses %s of shape %s" % (x, list(wrong[x].shape)),
+                         (" %s" % x) in str(e) and str(list(wrong[x].shape)) in str(e), str(e))
     z = module(*args, **kw)
     want = torch.stack([natural(module.shape(case["output"]), d) for d in case["expected"]["data"]])
     checks.check(tag + " forward", z, want)
@@ -168,7 +187,7 @@ def run_case(case, package, gen, checks):
         want = torch.stack([natural(module.shape(case["output"]), d) for d in e["data"]])
         declared = [v["name"] for v in case["variables"] if v["role"] == "index"]
         checks.check(tag + " forward with %s computed as declared" % ", ".join(declared),
-                     module(*args, **{k: t for k, t in kw.items() if k not in declared}), want)
+                     module(*args, **{k: t for k, t in kw.items() if k not in map(py, declared)}), want)
     d = derivs(module, *args, **kw)
     out_shape = tuple(module.shape(case["output"]))
 
@@ -176,15 +195,15 @@ def run_case(case, package, gen, checks):
         \"""w -> the output of sample s as a function of variable name (others fixed).\"""
         def f(w):
             if name in params:
-                saved = getattr(module, name)
+                saved = getattr(module, py(name))
                 try:
-                    delattr(module, name)
-                    setattr(module, name, w)
+                    delattr(module, py(name))
+                    setattr(module, py(name), w)
                     a, k = call(values, s)
                     return module(*a, **k)[0]
                 finally:
-                    delattr(module, name)
-                    setattr(module, name, saved)
+                    delattr(module, py(name))
+                    setattr(module, py(name), saved)
             vals = dict(values)
             vals[name] = torch.cat([values[name][:s], w[None], values[name][s + 1:]])
             a, k = call(vals, s)
@@ -209,6 +228,8 @@ def run_case(case, package, gen, checks):
                 hessians.append(r)
             h = torch.stack(hessians)
             checks.check(tag + " gradient(%s)" % x, d.gradient(x), torch.stack(grads))
+            if py(x) != x:
+                checks.check(tag + " gradient(%r, its Python name)" % py(x), d.gradient(py(x)), torch.stack(grads))
             mat = rand(V, n, *shape)
             want = torch.einsum("nij,vnj->vni", h, mat.reshape(V, n, -1)).reshape(mat.shape)
             checks.check(tag + " hessian_mat_prod(%s)" % x, d.hessian_mat_prod(x, mat), want)
@@ -240,6 +261,8 @@ def run_case(case, package, gen, checks):
         mat = rand(V, n, *shape)
         want = torch.einsum("nij,vnj->vni", j, mat.reshape(V, n, -1)).reshape(V, n, *out_shape)
         checks.check(tag + " jac_mat_prod(%s)" % w, d.jac_mat_prod(w, mat), want)
+        if py(w) != w:
+            checks.check(tag + " jac_mat_prod(%r, its Python name)" % py(w), d.jac_mat_prod(py(w), mat), want)
         mat_out = rand(V, n, *out_shape)
         jt = torch.einsum("nji,vnj->vni", j, mat_out.reshape(V, n, -1))
         checks.check(tag + " jac_t_mat_prod(%s)" % w, d.jac_t_mat_prod(w, mat_out), jt.reshape(V, n, *shape))

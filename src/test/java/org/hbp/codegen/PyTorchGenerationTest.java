@@ -42,6 +42,52 @@ class PyTorchGenerationTest {
     assertTrue(linear.contains("KRONECKER_FACTORS = (\"W\","), linear);
   }
 
+  /**
+   * The naming rule, read in the code (torch-free; PyTorchCliTest runs such a module against
+   * autograd): the spec's names kept where Python allows them, the rest with _ appended (past
+   * another spec name) and listed.
+   */
+  @Test
+  void namesAreTheSpecsWherePythonAllows() throws Exception {
+    Path spec = dir.resolve("names.hbp");
+    Files.writeString(spec, """
+        module names {
+          dims n, device;
+          input self: vector(n);
+          param v: vector(n);
+          param K: vector(n);
+          param lambda: vector(n);
+          param lambda_: vector(n);
+          param forward: vector(n);
+          param training: vector(device);
+          output z = v .* K .* lambda .* lambda_ .* forward .* self * sum(training);
+        }
+        """);
+    String code = PyTorchGeneration.generate(spec, dir).get("names.py");
+    assertTrue(code.contains("    PYTHON_NAMES = {\"device\": \"device_\", \"self\": \"self_\", \"lambda\": \"lambda__\", \"forward\": \"forward_\", "
+        + "\"training\": \"training_\"}\n"), code);
+    for (String kept : List.of("v", "K", "lambda_"))
+      assertTrue(code.contains("        self." + kept + " = torch.nn.Parameter("), kept + " is kept: " + code);
+    assertTrue(code.contains("    def __init__(self, n, device_, *, dtype=torch.float64, device=None):"), code);
+    assertTrue(code.contains("        self.device_ = int(device_)\n"), code);
+    assertTrue(code.contains("    def forward(self, self_):"), code);
+    assertTrue(code.contains("    lambda -> lambda__ (a Python keyword)\n"), code);
+    assertTrue(code.contains("    training -> training_ (an attribute of torch.nn.Module or of the generated class)\n"), code);
+    assertTrue(code.contains("K.check_inputs(self, ((\"input\", \"self\", \"self_\", self_, \"[N, n]\"),))"), code);
+    assertEquals("K_", PyTorchGeneration.className("k"));
+  }
+
+  @Test
+  void aModuleNamedLikeThePackagesOwnFilesIsRefused() throws Exception {
+    Path spec = dir.resolve("hr.hbp");
+    Files.writeString(spec, "module ok {\n  dims n;\n  input x: vector(n);\n  output z = x;\n}\n  module hbp_runtime {\n  dims n;\n"
+        + "  input x: vector(n);\n  output z = 3*x;\n}\n");
+    CodegenException e = assertThrows(CodegenException.class, () -> PyTorchGeneration.run(spec, dir.resolve("out"), "ops", dir));
+    assertEquals(spec + ":6:3: module 'hbp_runtime' would be written to hbp_runtime.py, the generated package's own shared runtime; rename it",
+        e.getMessage());
+    assertTrue(!Files.exists(dir.resolve("out")), "nothing written");
+  }
+
   @Test
   void everyBuiltInFunctionHasAPyTorchSpelling() {
     TreeSet<String> missing = new TreeSet<>(ElementwiseFunction.BUILTIN_RULES.keySet());

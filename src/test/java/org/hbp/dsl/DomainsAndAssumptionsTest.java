@@ -185,5 +185,7 @@ class DomainsAndAssumptionsTest {
     LossRule r = ModuleRules.lossRules(real).get(0);
     assertTrue(Printer.text(r.hessian()).contains("sum(y)"), Printer.text(r.hessian()));
     assertEquals(null, r.psd().value());
+    assertEquals("no structural proof found; the Hessian depends on sum(y): if y sums to 1 (class labels or probabilities), declare it onehot "
+        + "or probability (e.g. 'target y: vector(c) onehot;') or write 'assume sum(y) == 1;'", r.psd().reason());
   }
 }

@@ -173,11 +173,15 @@ class TorchLayoutShapesTest {
   }
   /** The layout of a network with a loss of the user's own (target declared by {@code domain}) after linear(m = 3), from a file. */
   static TorchLayout ownLoss(String domain, String output) {
+    return withLoss("loss own { dims c; input x: vector(c); target y: vector(c) " + domain + "; output E = " + output + "; }", "own");
+  }
+
+  /** The layout of a network ending in linear(m = 3) and the loss declared by {@code loss}, used as {@code use}, from a file. */
+  static TorchLayout withLoss(String loss, String use) {
     try {
       java.nio.file.Path file = java.nio.file.Files.createTempFile("own", ".hbp");
       file.toFile().deleteOnExit();
-      java.nio.file.Files.writeString(file, "loss own { dims c; input x: vector(c); target y: vector(c) " + domain + "; output E = " + output + "; }\n"
-          + "network n { input x: vector(4); linear(m = 3); loss own; }\n");
+      java.nio.file.Files.writeString(file, loss + "\nnetwork n { input x: vector(4); linear(m = 3); loss " + use + "; }\n");
       NetworkSpec spec = NetworkResolver.resolve(Dsl.parseFile(file), null, library);
       return new TorchLayout(new Network(spec, ModuleLibrary.forSpecs(), new CpuBackend()));
     } catch (java.io.IOException e) {
@@ -225,5 +229,17 @@ class TorchLayoutShapesTest {
     assertEquals("b.npz: array 'y' row 1 sums to 0.5; expected columns of entries > 0 that sum to 1 (target y of own is declared probability), "
         + "each column summing to 1 within 3.0e-06",
         message(() -> probability.targets(NdArray.of(new double[] {0.2, 0.3, 0.5, 0, 0.5, 0}, 2, 3), 2, "b.npz")));
+  }
+  /** A matrix(c, k) onehot target: each column y[i, :, j] of each sample one-hot, named by its place in the file. */
+  @Test
+  void aMatrixTargetIsCheckedColumnByColumn() {
+    TorchLayout l = withLoss("loss ownm { dims c, k; input x: vector(c); target Y: matrix(c, k) onehot; output E = -sum(Y'*log(softmax(x))); }",
+        "ownm(k = 2)");
+    assertEquals(false, l.takesClassIndices());
+    // sample 0: column 0 = (1, 0, 0), column 1 = (0, 0, 1); rows of [3, 2]: (1, 0), (0, 0), (0, 1)
+    assertEquals(1, l.targets(NdArray.of(new double[] {1, 0, 0, 0, 0, 1}, 1, 3, 2), 1, "b.npz").samples());
+    // column 1 = (0, 1, 1)
+    assertEquals("b.npz: array 'y' column [0, :, 1] sums to 2.0 (it needs exactly one entry 1); expected one-hot columns (target Y of ownm is "
+        + "declared onehot)", message(() -> l.targets(NdArray.of(new double[] {1, 0, 0, 1, 0, 1}, 1, 3, 2), 1, "b.npz")));
   }
 }

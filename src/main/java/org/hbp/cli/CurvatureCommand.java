@@ -46,7 +46,7 @@ public final class CurvatureCommand extends HbpCommand {
   @Option(names = "--params", paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias'); required unless --net is an ONNX model (its initializers).")
   Path params;
 
-  @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
+  @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N, *target shape], or [N] class indices for a loss whose target is a vector declared onehot or probability (crossentropy).")
   Path batch;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",

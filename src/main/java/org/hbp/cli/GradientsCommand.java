@@ -44,7 +44,7 @@ public final class GradientsCommand extends HbpCommand {
       description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias'); required unless --net is an ONNX model (its initializers).")
   Path params;
 
-  @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N] class indices or [N, *target shape].")
+  @Option(names = "--batch", required = true, paramLabel = "B.npz", description = "x: [N, *input shape]; y: [N, *target shape], or [N] class indices for a loss whose target is a vector declared onehot or probability (crossentropy).")
   Path batch;
 
   @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for batch_grad.npz, batch_l2.npz and variance.npz (made if missing).")

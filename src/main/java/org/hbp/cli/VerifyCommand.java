@@ -28,7 +28,9 @@ import picocli.CommandLine.Parameters;
             + "where the forward value is not finite are drawn again). A spec not compiled into hbp is generated and "
             + "compiled in-process.",
         "Exit status 1 if any check fails.",
-        "--expect 'x: RULE' also decides whether a hand-derived HBP rule (a loss: its Hessian) equals the derived one."})
+        "--expect 'x: RULE' also compares a hand-derived HBP rule (a loss: its Hessian) with the derived one: EQUAL when their canonical "
+            + "forms are identical (a proof), AGREES when no difference was found at " + ExpectCheck.POINTS + " random points (evidence, "
+            + "not a proof), DIFFERS when a difference was found."})
 public final class VerifyCommand extends HbpCommand {
   @Parameters(paramLabel = "SPEC.hbp|DIR", description = "A spec file or a folder of them.")
   Path target;
@@ -100,7 +102,7 @@ public final class VerifyCommand extends HbpCommand {
       ModuleSpec m = r.modules().get(0).module();
       for (String e : expect) {
         ExpectCheck.Result x = ExpectCheck.check(r.spec(), m, e, "--expect", seed);
-        w.println((x.equal() ? "EQUAL  " : "DIFFERS ") + x.describe());
+        w.println(String.format("%-7s ", x.verdict()) + x.describe());
         if (!x.equal()) expectFailed++;
       }
       w.println();

@@ -22,7 +22,8 @@ import org.hbp.dsl.ModuleSpec;
  * "diagonal", "general") and {@code jacobian_compact}, {@code residual_compact}, {@code hbp_compact}
  * (derivatives of elementwise functions kept as f'(x)); for losses {@code gradient}, {@code hessian},
  * {@code psd} (true, or null when not proven), {@code psd_reason}, {@code factor} (the blocks of S
- * with H = S*S' = sum of S_i*S_i', an array; null when no factor is derived) and {@code factor_reason}. Expressions are in the DSL's
+ * with H = S*S' = sum of S_i*S_i', an array; null when no factor is derived) and {@code factor_reason}
+ * (null when no factor is derived); every key is always present. Expressions are in the DSL's
  * syntax, column-major vec.
  */
 public final class Formats {
@@ -105,8 +106,10 @@ public final class Formats {
         if (l.psd().value() == null) o.putNull("psd");
         else o.put("psd", l.psd().value());
         o.put("psd_reason", l.psd().reason());
-        if (l.factor().isEmpty()) o.putNull("factor");
-        else {
+        if (l.factor().isEmpty()) {
+          o.putNull("factor");
+          o.putNull("factor_reason");
+        } else {
           ArrayNode blocks = o.putArray("factor");
           for (Expr b : l.factor().get().blocks()) blocks.add(t.apply(b));
           o.put("factor_reason", l.factor().get().reason());

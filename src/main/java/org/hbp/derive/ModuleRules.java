@@ -36,10 +36,28 @@ public final class ModuleRules {
       Expr h = Calculus.hessian(m.outputExpr(), x, s);
       Expr gc = ClosedForm.expand(g, s), hc = ClosedForm.expand(h, s);
       LossRule.Psd psd = PsdCheck.decide(hc);
+      if (psd.value() == null) psd = new LossRule.Psd(null, psd.reason() + sumHint(m, hc));
       Optional<LossFactor> factor = Boolean.TRUE.equals(psd.value()) ? Factorization.of(hc, s) : Optional.empty();
       out.add(new LossRule(m.name(), x, m.output(), gc, hc, psd, factor));
     }
     return out;
+  }
+
+  /**
+   * For a Hessian not proven PSD that holds {@code sum(y)} of a vector target or data y of real
+   * domain: which declaration would tell the prover that y sums to 1 (empty when there is none).
+   */
+  static String sumHint(ModuleSpec m, Expr h) {
+    java.util.Set<String> names = new java.util.LinkedHashSet<>();
+    Exprs.transformUp(h, e -> {
+      if (e instanceof Expr.Sum s && s.operand() instanceof Expr.Var v && (v.role() == Expr.Role.TARGET || v.role() == Expr.Role.DATA)
+          && v.shape().isColumn() && m.domain(v.name()) == org.hbp.dsl.Domain.REAL) names.add(v.name());
+      return e;
+    });
+    if (names.isEmpty()) return "";
+    String y = names.iterator().next();
+    return "; the Hessian depends on sum(" + y + "): if " + y + " sums to 1 (class labels or probabilities), declare it onehot or probability "
+        + "(e.g. 'target " + y + ": vector(c) onehot;') or write 'assume sum(" + y + ") == 1;'";
   }
 
   /** A module's Jacobian, residual and HBP rule for each differentiable variable (eq. 7). */

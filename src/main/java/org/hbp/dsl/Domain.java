@@ -10,9 +10,10 @@ import org.hbp.calculus.Shape;
  * The values a variable takes, written after its type: {@code param S: matrix(n, n) spd;},
  * {@code input x: vector(n) positive;}, {@code target y: vector(c) onehot;}. {@code hbp verify}
  * draws its random points from the domain; the simplifier may use it ({@code abs(x) = x} for a
- * positive x). Without a domain a variable is {@link #REAL}, except a target that an
- * {@code assume} mentions, which is a {@link #PROBABILITY} vector (so that {@code sum(y) == 1}
- * holds).
+ * positive x; {@code sum(y) = 1} for a vector y that is {@link #ONEHOT} or {@link #PROBABILITY});
+ * batches read for a network are checked against the domain of the loss's target. Without a
+ * domain a variable is {@link #REAL}, except a target that an {@code assume} mentions, which is a
+ * {@link #PROBABILITY} vector (so that {@code sum(y) == 1} holds).
  */
 public enum Domain {
   /** Any real values. */

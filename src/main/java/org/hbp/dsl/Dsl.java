@@ -98,6 +98,17 @@ public final class Dsl {
     return s;
   }
 
+  /**
+   * Names in order of their Levenshtein distance to {@code name}, closest first (ties
+   * alphabetical), at most {@code limit} of them, joined by ", "; when some are left out, followed
+   * by {@code ", ... (N in all)"}. For "unknown name" messages: the likely typo comes first.
+   */
+  public static String closestFirst(String name, Collection<String> names, int limit) {
+    java.util.List<String> sorted = Calls.closestFirst(name, new LinkedHashSet<>(names));
+    if (sorted.size() <= limit) return String.join(", ", sorted);
+    return String.join(", ", sorted.subList(0, limit)) + ", ... (" + sorted.size() + " in all)";
+  }
+
   /** An elementwise body or derivative must apply entry by entry (no sum, trace, product of matrices). */
   static void requireEntrywise(SpecBuilder b, ParserRuleContext at, Expr formula, String what, String param) {
     Expr bad = Lift.notEntrywise(formula, ElementwiseFunction.T);

@@ -130,6 +130,11 @@ final class Lets {
     return values.get(name);
   }
 
+  /** The names of the lets defined so far, in order. */
+  java.util.Collection<String> definedNames() {
+    return defined.keySet();
+  }
+
   /** Whether a let of this name is defined so far. */
   boolean isDefined(String name) {
     return defined.containsKey(name);

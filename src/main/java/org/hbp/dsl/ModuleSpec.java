@@ -106,10 +106,20 @@ public record ModuleSpec(
     return new DimNames(derivedDims);
   }
 
-  /** The simplifier with this spec's assumptions and what its domains allow ({@code abs(x) = x} for a positive x). */
+  /**
+   * The simplifier with this spec's assumptions and what its domains allow: {@code abs(x) = x} for
+   * a positive x, and {@code sum(y) == 1} for a vector target or data y declared {@code onehot} or
+   * {@code probability} (what the domain means: its entries sum to 1), as if the spec said
+   * {@code assume sum(y) == 1;}.
+   */
   public Simplifier simplifier() {
     List<Simplifier.Rewrite> all = new ArrayList<>(assumptions);
-    for (Expr.Var v : variables) if (domain(v.name()) == Domain.POSITIVE) all.add(Simplifier.positive(v));
+    for (Expr.Var v : variables) {
+      Domain d = domain(v.name());
+      if (d == Domain.POSITIVE) all.add(Simplifier.positive(v));
+      if ((d == Domain.ONEHOT || d == Domain.PROBABILITY) && v.shape().isColumn() && !v.shape().isScalar())
+        all.add(Simplifier.assumption(new Expr.Sum(v), new Expr.Num(1)));
+    }
     return new Simplifier(all);
   }
 }

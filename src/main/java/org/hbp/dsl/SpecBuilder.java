@@ -443,7 +443,7 @@ final class SpecBuilder {
   Expr expr(HbpParser.ExprContext e) {
     if (isDimExpression(e)) return new Expr.DimValue(dim(e));
     if (e instanceof HbpParser.ParenExprContext p) return expr(p.expr());
-    if (e instanceof HbpParser.NumberExprContext n) return new Expr.Num(Double.parseDouble(n.NUMBER().getText()));
+    if (e instanceof HbpParser.NumberExprContext n) return new Expr.Num(literal(n.NUMBER().getSymbol()));
     if (e instanceof HbpParser.NameExprContext n) return name(n);
     if (e instanceof HbpParser.NegExprContext n) return Exprs.neg(expr(n.expr()));
     if (e instanceof HbpParser.TransposeExprContext t) {
@@ -452,13 +452,30 @@ final class SpecBuilder {
       return Exprs.transpose(a);
     }
     if (e instanceof HbpParser.PowerExprContext p) {
-      double v = Double.parseDouble(p.NUMBER().getText());
+      double v = literal(p.NUMBER().getSymbol());
       return new Expr.Power(expr(p.expr()), p.minus != null ? -v : v);
     }
     if (e instanceof HbpParser.AddExprContext a) return add(a);
     if (e instanceof HbpParser.MulExprContext m) return mul(m);
     if (e instanceof HbpParser.CallExprContext c) return Calls.call(this, c);
     throw error(e, "unsupported expression '" + src(e) + "'");
+  }
+
+  /**
+   * The value of a number literal, a finite double: a literal beyond the largest double (about
+   * 1.8e308, e.g. {@code 1e400}) or one that is not zero but rounds to 0 (below about 4.9e-324,
+   * e.g. {@code 1e-400}) is an error at its place, never Infinity or a silent 0.
+   */
+  private double literal(Token t) {
+    String s = t.getText();
+    double v = Double.parseDouble(s);
+    if (Double.isInfinite(v))
+      throw error(t, "the number " + s + " is too large: a number literal must be a finite double, at most about 1.8e308");
+    String mantissa = s.split("[eE]")[0];
+    if (v == 0 && mantissa.matches(".*[1-9].*"))
+      throw error(t, "the number " + s + " is too small: it is not zero but rounds to 0 in double precision (the smallest positive double is "
+          + "about 4.9e-324); write 0 if 0 is meant");
+    return v;
   }
 
   /** Whether e is made of dims, whole numbers and + - * / only, with at least one dim. */
@@ -493,7 +510,14 @@ final class SpecBuilder {
       return v;
     }
     if (functions.containsKey(name) || Calls.isBuiltin(name)) throw error(n, "'" + name + "' is a function; call it as " + name + "(...)");
-    throw error(n, "unknown name '" + name + "'");
+    Set<String> known = new LinkedHashSet<>();
+    vars.forEach((k, w) -> {
+      if (w.role() != Expr.Role.INDEX) known.add(k);
+    });
+    known.addAll(lets.definedNames());
+    known.addAll(dims);
+    known.addAll(derivedDims.keySet());
+    throw error(n, "unknown name '" + name + "'" + (known.isEmpty() ? "" : "; known names, closest first: " + Dsl.closestFirst(name, known, 10)));
   }
 
   private Expr add(HbpParser.AddExprContext a) {

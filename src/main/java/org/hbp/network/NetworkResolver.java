@@ -69,18 +69,38 @@ public final class NetworkResolver {
 
   /**
    * The modules and losses of the given spec folders, each folder's {@code .hbp} files in sorted
-   * order (a path to a single {@code .hbp} file is taken as is). Where two declare the same name,
-   * the later one shadows the earlier (user folders after the built-in {@code modules-spec/}).
+   * order (a path to a single {@code .hbp} file is taken as is). Where two folders declare the
+   * same name, the later one shadows the earlier (user folders after the built-in
+   * {@code modules-spec/}); two files of one folder declaring the same name are refused, since
+   * neither is meant to shadow the other.
    *
-   * @throws UserError a folder that does not exist or cannot be read
+   * @throws UserError a folder that does not exist or cannot be read; two files of one folder
+   *     declaring the same module or loss name (naming both at {@code file:line:col})
    */
   public static List<ModuleSpec> library(List<Path> specDirs) {
     List<ModuleSpec> out = new ArrayList<>();
     for (Path dir : specDirs) {
       if (!Files.exists(dir)) throw new UserError("spec folder not found: " + dir);
-      for (Path f : specFiles(dir)) out.addAll(Dsl.parseFile(f).modules());
+      Map<String, ModuleSpec> seen = new LinkedHashMap<>();
+      for (Path f : specFiles(dir)) {
+        for (ModuleSpec m : Dsl.parseFile(f).modules()) {
+          ModuleSpec first = seen.putIfAbsent(m.name(), m);
+          if (first != null)
+            throw new UserError(where(m) + ": " + kind(m) + " '" + m.name() + "' is also declared in " + where(first) + ", a file of the same spec "
+                + "folder " + dir + "; which one is meant is ambiguous: rename one of them or move it to a folder of its own");
+          out.add(m);
+        }
+      }
     }
     return out;
+  }
+
+  private static String where(ModuleSpec m) {
+    return m.source() + ":" + m.line() + ":" + m.column();
+  }
+
+  private static String kind(ModuleSpec m) {
+    return m.isLoss() ? "loss" : "module";
   }
 
   /**
@@ -172,21 +192,23 @@ public final class NetworkResolver {
 
     ModuleSpec module(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
-      if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules: " + names(false) + "; a module of your own comes in with --specs DIR)");
+      if (m == null) throw at(inst.line(), inst.column(), "no module named '" + inst.name() + "' (modules, closest first: " + names(false, inst.name()) + "; a module of your own comes in with --specs DIR)");
       if (m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a loss; use it as 'loss " + inst.name() + ";'");
       return m;
     }
 
     ModuleSpec loss(ParsedNetwork.Instance inst) {
       ModuleSpec m = modules.get(inst.name());
-      if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses: " + names(true) + "; a loss of your own comes in with --specs DIR)");
-      if (!m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a module, not a loss (losses: " + names(true) + ")");
+      if (m == null) throw at(inst.line(), inst.column(), "no loss named '" + inst.name() + "' (losses, closest first: " + names(true, inst.name()) + "; a loss of your own comes in with --specs DIR)");
+      if (!m.isLoss()) throw at(inst.line(), inst.column(), "'" + inst.name() + "' is a module, not a loss (losses: " + names(true, null) + ")");
       return m;
     }
 
-    private String names(boolean losses) {
-      String s = modules.values().stream().filter(m -> m.isLoss() == losses).map(ModuleSpec::name).sorted().collect(Collectors.joining(", "));
-      return s.isEmpty() ? "none" : s;
+    /** The modules (or losses) by their edit distance to {@code name}, closest first, at most 10; all, sorted, when name is null. */
+    private String names(boolean losses, String name) {
+      List<String> all = modules.values().stream().filter(m -> m.isLoss() == losses).map(ModuleSpec::name).toList();
+      if (all.isEmpty()) return "none";
+      return name == null ? all.stream().sorted().collect(Collectors.joining(", ")) : Dsl.closestFirst(name, all, 10);
     }
 
     record Placed(NetworkSpec.Layer layer, Flow out) {}

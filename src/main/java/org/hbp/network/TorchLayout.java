@@ -10,6 +10,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
+import org.hbp.dsl.Domain;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
@@ -415,10 +416,19 @@ public final class TorchLayout {
 
   /**
    * Whether the network's loss takes class indices as targets ({@code [N]}, as a data set's labels
-   * are): cross-entropy does; every other loss takes {@code [N, *target shape]} values.
+   * are, turned into one-hot rows): cross-entropy does, and so does any loss whose target is a
+   * vector declared {@code onehot} or {@code probability} (a one-hot row is both); every loss also
+   * takes {@code [N, *target shape]} values.
    */
   public boolean takesClassIndices() {
-    return crossEntropy();
+    if (crossEntropy()) return true;
+    Expr.Var y = targetVar();
+    Domain d = net.spec().loss().module().domain(y.name());
+    return (d == Domain.ONEHOT || d == Domain.PROBABILITY) && targetShape().size() == 1;
+  }
+
+  private Expr.Var targetVar() {
+    return net.spec().loss().module().withRole(Expr.Role.TARGET).get(0);
   }
 
   private boolean crossEntropy() {
@@ -426,9 +436,10 @@ public final class TorchLayout {
   }
 
   /**
-   * Targets: class indices {@code [N]} (cross-entropy; whole numbers in [0, C)), or {@code [N,
-   * *target shape]} floats (cross-entropy: probability rows, entries at least 0 summing to 1 within
-   * {@code 1e-6 C}; other losses: any finite values). N is {@code samples}, at least 1.
+   * Targets: class indices {@code [N]} (a loss that {@link #takesClassIndices}; whole numbers in
+   * [0, C)), or {@code [N, *target shape]} floats (cross-entropy: probability rows, entries at
+   * least 0 summing to 1 within {@code 1e-6 C}; other losses: finite values in the target's
+   * declared domain, see {@link #requireDomain}). N is {@code samples}, at least 1.
    */
   public Batch targets(NdArray y, int samples, String file) {
     int[] t = net.targetShape();
@@ -438,21 +449,76 @@ public final class TorchLayout {
     int[] s = y.shape();
     if (s.length >= 1) requireSamples(s, what);
     double[] d;
-    if (crossEntropy() && s.length == 1) {
+    if (takesClassIndices() && s.length == 1) {
       if (s[0] != samples) throw new NpyException(what + " has shape " + Arrays.toString(s) + " but [" + samples + "] was expected (one class per sample of x)");
       d = oneHot(y.data(), c, what);
     } else {
       // the shape first: an integer y of the wrong shape is wrong in its shape, whatever its dtype
       if (s.length == 0 || s[0] != samples || !sameShape(s, 1, toArray(shape)))
-        throw new NpyException(what + " has shape " + Arrays.toString(s) + " but " + (crossEntropy()
-            ? "[" + samples + "] (class indices) or [" + samples + ", " + join(shape) + "] (probabilities)"
+        throw new NpyException(what + " has shape " + Arrays.toString(s) + " but " + (takesClassIndices()
+            ? "[" + samples + "] (class indices) or [" + samples + ", " + join(shape) + "] (" + (crossEntropy() ? "probabilities" : "targets") + ")"
             : "[" + samples + ", " + join(shape) + "]") + " was expected (the targets of " + net.spec().loss().module().name() + ")");
       requireFloat(y, what);
       requireFinite(y, what);
       if (crossEntropy()) requireProbabilities(y.data(), c, what);
+      else requireDomain(y.data(), samples, shape, what);
       d = toItems(y.data(), samples, shape);
     }
     return be.fromArray(samples, 1, t[0], t[1], d);
+  }
+
+  /**
+   * The targets {@code y} ({@code [N, *shape]}, row-major as in the file) against the domain
+   * declared for the loss's target: positive (entries > 0), sign (entries -1 or +1), onehot (each
+   * column of a sample's target one entry 1, the others 0; a vector target is one column) or
+   * probability (entries >= 0, each column summing to 1 within {@code 1e-6} times its length).
+   * Real and spd targets are not checked here.
+   *
+   * @throws NpyException naming the file, the array, the entry (or column) and what was expected
+   */
+  private void requireDomain(double[] y, int samples, List<Integer> shape, String what) {
+    Domain d = net.spec().loss().module().domain(targetVar().name());
+    String declared = "; expected " + d.meaning + " (target " + targetVar().name() + " of " + net.spec().loss().module().name() + " is declared " + d.word + ")";
+    int numel = numel(shape);
+    for (int q = 0; q < y.length; q++) {
+      double v = y[q];
+      boolean ok = switch (d) {
+        case POSITIVE -> v > 0;
+        case SIGN -> v == 1 || v == -1;
+        case ONEHOT -> v == 0 || v == 1;
+        case PROBABILITY -> v >= 0;
+        default -> true;
+      };
+      if (!ok) throw new NpyException(what + " has " + v + " at index " + index(q, numel, shape) + declared);
+    }
+    if (d != Domain.ONEHOT && d != Domain.PROBABILITY) return;
+    // columns of the per-sample target: a vector is one column; matrix(r, k) has k columns of r entries (file entries [i, :, j])
+    int rows = shape.get(0), cols = shape.size() == 2 ? shape.get(1) : 1;
+    double tol = 1e-6 * rows;
+    for (int i = 0; i < samples; i++)
+      for (int j = 0; j < cols; j++) {
+        double sum = 0;
+        for (int r = 0; r < rows; r++) sum += y[i * numel + r * cols + j];
+        boolean ok = d == Domain.ONEHOT ? sum == 1 : Math.abs(sum - 1) <= tol;
+        if (!ok) {
+          String col = shape.size() == 2 ? "column [" + i + ", :, " + j + "]" : "row " + i;
+          throw new NpyException(what + " " + col + " sums to " + sum + (d == Domain.ONEHOT ? " (it needs exactly one entry 1)" : "")
+              + declared + (d == Domain.PROBABILITY ? ", each column summing to 1 within " + String.format(java.util.Locale.ROOT, "%.1e", tol) : ""));
+        }
+      }
+  }
+
+  /** The index {@code [i, a, b]} in the file of flat entry q of {@code [N, *shape]} (row-major). */
+  private static String index(int q, int numel, List<Integer> shape) {
+    int i = q / numel, r = q % numel;
+    List<String> parts = new ArrayList<>(List.of(String.valueOf(i)));
+    int[] idx = new int[shape.size()];
+    for (int k = shape.size() - 1; k >= 0; k--) {
+      idx[k] = r % shape.get(k);
+      r /= shape.get(k);
+    }
+    for (int x : idx) parts.add(String.valueOf(x));
+    return "[" + String.join(", ", parts) + "]";
   }
 
   /** One-hot rows of {@code c} entries from class indices. */

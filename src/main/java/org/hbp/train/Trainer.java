@@ -114,7 +114,7 @@ public final class Trainer {
       int[] t = net.targetShape();
       throw new UserError("network '" + net.spec().name() + "' ends in loss " + net.spec().loss().module().name() + ", whose targets are "
           + t[0] * t[1] + " values per sample, but data set '" + data.train().name() + "' has a class label per sample; "
-          + "training on class labels needs loss crossentropy");
+          + "training on class labels needs a loss whose target is a vector declared onehot or probability, such as crossentropy");
     }
     // here, before the run folder is made: a refused run leaves nothing behind
     if (settings.batch() > data.train().size())

@@ -44,8 +44,8 @@ public final class SpecVerifier {
       throw new UserError(file + ": no module or loss to verify (the file declares "
           + (spec.networks().isEmpty() ? "none" : "only networks") + "; expected 'module NAME { ... }' or 'loss NAME { ... }')");
     if (modules.isEmpty())
-      throw new UserError(file + ": no module named '" + onlyModule + "'; it has "
-          + spec.modules().stream().map(ModuleSpec::name).toList());
+      throw new UserError(file + ": no module named '" + onlyModule + "'; it has, closest first: "
+          + org.hbp.dsl.Dsl.closestFirst(onlyModule, spec.modules().stream().map(ModuleSpec::name).toList(), 10));
     Map<String, Class<?>> compiled = null;
     Path work = null;
     List<ModuleResult> out = new ArrayList<>();

@@ -191,7 +191,7 @@ class TrainCommandTest {
         dir.resolve("f").toString());
     assertEquals(2, r.code());
     assertEquals("hbp: network 'smallmse' ends in loss mse, whose targets are 3 values per sample, but data set 'synthetic/train' has a class "
-        + "label per sample; training on class labels needs loss crossentropy", r.err().strip());
+        + "label per sample; training on class labels needs a loss whose target is a vector declared onehot or probability, such as crossentropy", r.err().strip());
     assertFalse(Files.exists(dir.resolve("f")));
   }
 

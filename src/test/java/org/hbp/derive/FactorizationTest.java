@@ -162,6 +162,19 @@ class FactorizationTest {
     assertTrue(o.get("factor_reason").asText().startsWith("H = S*S' from the proof"));
   }
 
+  /** The keys are stable: a loss with no factor still has factor and factor_reason, both null. */
+  @Test
+  void deriveJsonKeepsTheFactorKeysWhenThereIsNoFactor(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path spec = dir.resolve("cubic.hbp");
+    java.nio.file.Files.writeString(spec, "loss cubic {\n  dims n;\n  input x: vector(n);\n  output E = sum(x.^3);\n}\n");
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    int code = Main.execute(new String[] {"derive", spec.toString(), "--format", "json"}, new PrintWriter(out, true), new PrintWriter(err, true));
+    assertEquals(0, code, err.toString());
+    JsonNode o = new ObjectMapper().readTree(out.toString()).get(0);
+    assertTrue(o.has("factor") && o.get("factor").isNull(), o.toString());
+    assertTrue(o.has("factor_reason") && o.get("factor_reason").isNull(), o.toString());
+  }
+
   @Test
   void deriveTextPrintsTheFactor() {
     StringWriter out = new StringWriter(), err = new StringWriter();

@@ -53,7 +53,10 @@ class DomainsAndAssumptionsTest {
   void crossEntropyUsesItsTargetOnlyAssumption() throws Exception {
     String text = Files.readString(Path.of("modules-spec/crossentropy.hbp"));
     ModuleSpec with = parse(text).modules().get(0);
-    ModuleSpec without = parse(text.replace("assume sum(y) == 1;", "")).modules().get(0);
+    // without the assumption and without the domain probability (whose columns sum to 1 by definition)
+    ModuleSpec without = parse(text.replace("assume sum(y) == 1;", "").replace(" probability;", ";")).modules().get(0);
+    ModuleSpec domainOnly = parse(text.replace("assume sum(y) == 1;", "")).modules().get(0);
+    assertEquals("softmax(x) - y", Printer.text(lossRule(domainOnly, "x").gradient()));
     // the gradient of -y'log(softmax(x)) is sum(y) softmax(x) - y; with sum(y) == 1 it is softmax(x) - y
     String g = Printer.text(lossRule(with, "x").gradient());
     String gWithout = Printer.text(lossRule(without, "x").gradient());
@@ -161,5 +164,28 @@ class DomainsAndAssumptionsTest {
   @Test
   void dimsThatCanBePositiveAreAccepted() {
     parse(lines("module m {", "  dims n, k;", "  dims p = n - k + 1;", "  input x: vector(p);", "  output z = x;", "}"));
+  }
+  /**
+   * Label smoothing (PyTorch's CrossEntropyLoss(label_smoothing=0.1)) with a onehot target: the
+   * domain means sum(y) = 1, so the Hessian is (0.9*sum(y) + 0.1)*(diag(p) - p*p') =
+   * diag(p) - p*p' with p = softmax(x), worked out by hand, proven PSD and factored, as with
+   * {@code assume sum(y) == 1;}. A real target says nothing of sum(y): not proven.
+   */
+  @Test
+  void aOnehotOrProbabilityVectorTargetSumsToOne() {
+    String body = "  input x: vector(c);\n  output E = -(0.9*y + (0.1/c)*ones(c))'*log(softmax(x));\n}\n";
+    for (String domain : List.of("onehot", "probability")) {
+      ModuleSpec m = parse("loss lsce {\n  dims c;\n  target y: vector(c) " + domain + ";\n" + body).modules().get(0);
+      LossRule r = ModuleRules.lossRules(m).get(0);
+      assertEquals("diag(softmax(x)) - softmax(x)*softmax(x)'", Printer.text(r.hessian()), domain);
+      assertEquals(Boolean.TRUE, r.psd().value(), domain);
+      assertTrue(r.factor().isPresent(), domain);
+    }
+    ModuleSpec real = parse("loss lsce {\n  dims c;\n  target y: vector(c);\n" + body).modules().get(0);
+    LossRule r = ModuleRules.lossRules(real).get(0);
+    assertTrue(Printer.text(r.hessian()).contains("sum(y)"), Printer.text(r.hessian()));
+    assertEquals(null, r.psd().value());
+    assertEquals("no structural proof found; the Hessian depends on sum(y): if y sums to 1 (class labels or probabilities), declare it onehot "
+        + "or probability (e.g. 'target y: vector(c) onehot;') or write 'assume sum(y) == 1;'", r.psd().reason());
   }
 }

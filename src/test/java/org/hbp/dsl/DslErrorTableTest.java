@@ -92,6 +92,12 @@ class DslErrorTableTest {
         row(module("output z = x);"),
             "spec.hbp:4:15: expected ';' but found ')'"),
         // bad tokens and unexpected characters
+        // number literals: finite doubles, and not a non-zero number that rounds to 0
+        row(module("output z = 1e400*x;"),
+            "spec.hbp:4:14: the number 1e400 is too large: a number literal must be a finite double, at most about 1.8e308"),
+        row(module("output z = 1e-400*x + x;"),
+            "spec.hbp:4:14: the number 1e-400 is too small: it is not zero but rounds to 0 in double precision (the smallest positive double "
+                + "is about 4.9e-324); write 0 if 0 is meant"),
         row(module("output z = x @ x;"),
             "spec.hbp:4:16: unexpected character '@'"),
         row(module("output z = 2 \u00d7 x;"),
@@ -162,7 +168,7 @@ class DslErrorTableTest {
 
         // ---------------- semantic errors ----------------
         row(module("output z = y;"),
-            "spec.hbp:4:14: unknown name 'y'"),
+            "spec.hbp:4:14: unknown name 'y'; known names, closest first: k, n, x"),
         row(module("output z = foo(x);"),
             "spec.hbp:4:14: unknown function 'foo'; known functions, closest first: " + KNOWN_BY_DISTANCE_TO_FOO),
         row(module("output z = x(1);"),
@@ -356,7 +362,12 @@ class DslErrorTableTest {
         row("W*x", "-e:1:1: shape mismatch in '*': W is matrix(n,k) but x is vector(n); inner dimensions k and n differ"),
         row("x .* W'", "-e:1:1: shape mismatch in '.*': x is vector(n) but W' is matrix(k,n); shapes differ"),
         row("x + W*ones(k)*2 + ones(k)", "-e:1:1: shape mismatch in '+': x + W*ones(k)*2 is vector(n) but ones(k) is vector(k); shapes differ"),
-        row("x + y", "-e:1:5: unknown name 'y'"),
+        // known names by Levenshtein distance to 'xx', ties alphabetical: 1 x; 2 W k n
+        row("x + xx", "-e:1:5: unknown name 'xx'; known names, closest first: x, W, k, n"),
+        row("1e400*x", "-e:1:1: the number 1e400 is too large: a number literal must be a finite double, at most about 1.8e308"),
+        row("x + 2.5e-400*x", "-e:1:5: the number 2.5e-400 is too small: it is not zero but rounds to 0 in double precision (the smallest "
+            + "positive double is about 4.9e-324); write 0 if 0 is meant"),
+        row("x.^1e309", "-e:1:4: the number 1e309 is too large: a number literal must be a finite double, at most about 1.8e308"),
         row("foo(x)", "-e:1:1: unknown function 'foo'; known functions, closest first: " + KNOWN_BY_DISTANCE_TO_FOO),
         row("tr(W, W)", "-e:1:1: tr expects 1 argument but got 2"),
         row("softmax(ones(n, k, k))", "-e:1:9: softmax expects a vector or a matrix (softmaxed column by column), but ones(n, k, k) is tensor(n,k,k)"),
@@ -375,6 +386,15 @@ class DslErrorTableTest {
   @MethodSource("expressions")
   void expressionErrors(String input, String message) {
     assertDslError(() -> Dsl.parseExpression(input, scope(), "-e"), message);
+  }
+
+  /** Zero written as zero, and a tiny number that is still a (subnormal) double, are literals like any other. */
+  @Test
+  void zeroAndSubnormalLiteralsAreAccepted() {
+    assertEquals(0.0, ((Expr.Num) Dsl.parseExpression("0e-400", scope(), "-e")).value());
+    assertEquals(0.0, ((Expr.Num) Dsl.parseExpression("0.000e5", scope(), "-e")).value());
+    assertEquals(1e-310, ((Expr.Num) Dsl.parseExpression("1e-310", scope(), "-e")).value());
+    assertEquals(Double.MAX_VALUE, ((Expr.Num) Dsl.parseExpression("1.7976931348623157e308", scope(), "-e")).value());
   }
 
   static Stream<Arguments> types() {

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.hbp.UserError;
 import org.hbp.calculus.Expr;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.DslException;
@@ -272,10 +273,9 @@ class NetworkSpecTest {
 
     // errors keep the file's name and position
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
-    assertEquals(file + ":3:3: no module named 'double' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
-        + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
-        + "matmul, maxpool, meanpool, multihead_attention, multihead_attention_bias, multihead_attention_bias_masked, multihead_attention_masked, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
-        + "swish, tanh, transpose, zeropad; a module of your own comes in with --specs DIR)", d.getMessage());
+    // the modules by Levenshtein distance to 'double', ties alphabetical (4 divide; 5 conv2d dropout elu gelu relu; 6 bias flatten ...)
+    assertEquals(file + ":3:3: no module named 'double' (modules, closest first: divide, conv2d, dropout, elu, gelu, relu, bias, flatten, gated, "
+        + "linear, ... (49 in all); a module of your own comes in with --specs DIR)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(missing, null, List.of(specs)));
@@ -319,22 +319,38 @@ class NetworkSpecTest {
     return s.append("  loss crossentropy;\n}\n").toString();
   }
 
+  /** Two files of one --specs folder declaring the same module: refused, naming both, never one silently taken. */
+  @Test
+  void twoFilesOfOneSpecFolderDeclaringOneNameAreRefused(@TempDir Path dir) throws IOException {
+    Path specs = Files.createDirectory(dir.resolve("dup"));
+    Files.writeString(specs.resolve("a.hbp"), "module dupm { dims n; input x: vector(n); output z = 2*x; }\n");
+    Files.writeString(specs.resolve("b.hbp"), "\nmodule dupm { dims n; input x: vector(n); output z = 3*x; }\n");
+    Path file = dir.resolve("net.hbp");
+    Files.writeString(file, lines("network nd {", "  input x: vector(3);", "  dupm;", "  loss squareloss;", "}"));
+    UserError e = assertThrows(UserError.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"), specs)));
+    assertEquals(specs.resolve("b.hbp") + ":2:1: module 'dupm' is also declared in " + specs.resolve("a.hbp") + ":1:1, a file of the same spec folder "
+        + specs + "; which one is meant is ambiguous: rename one of them or move it to a folder of its own", e.getMessage());
+    // a user folder may still shadow a built-in module of the same name (a later folder shadows an earlier one)
+    Path own = Files.createDirectory(dir.resolve("own"));
+    Files.writeString(own.resolve("relu.hbp"), "module relu { dims n; input x: vector(n); output z = 2*x; }\n");
+    assertEquals(own.resolve("relu.hbp").toString(), NetworkResolver.library(List.of(Path.of("modules-spec"), own)).stream()
+        .filter(m -> m.name().equals("relu")).reduce((a, b) -> b).orElseThrow().source());
+  }
+
   private static final String CONV = "conv2d(cout = 16, k = 3, s = 1, p = 1, d = 1);";
 
   static Stream<Arguments> errors() {
     return Stream.of(
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
-            "net.hbp:3:3: no module named 'lineer' (modules: attention_2heads, avgpool, batchnorm, batchnorm2d, bias, bilinear, constant_divide, constant_minus, constant_scale, constant_shift, conv2d, conv2d_nobias, divide, dropout, elu, embedding, embedding_table, "
-        + "flatten, flatten_matrix, gated, gelu, gelu_tanh, layernorm, layernorm_tokens, leakyrelu, linear, linear_nobias, linear_tokens, logsoftmax, "
-        + "matmul, maxpool, meanpool, multihead_attention, multihead_attention_bias, multihead_attention_bias_masked, multihead_attention_masked, positional, relu, rms_norm, self_attention, self_attention_masked, sigmoid, skip, softmax, softplus, "
-        + "swish, tanh, transpose, zeropad; a module of your own comes in with --specs DIR)"),
+            "net.hbp:3:3: no module named 'lineer' (modules, closest first: linear, bilinear, bias, conv2d, divide, elu, flatten, gated, gelu, "
+                + "relu, ... (49 in all); a module of your own comes in with --specs DIR)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),
         row(lines("network net {", "  input x: vector(10);", "  loss linear;", "}"),
             "net.hbp:3:8: 'linear' is a module, not a loss (losses: bce, crossentropy, huber, mse, squareloss)"),
         row(lines("network net {", "  input x: vector(10);", "  loss crossentrpy;", "}"),
-            "net.hbp:3:8: no loss named 'crossentrpy' (losses: bce, crossentropy, huber, mse, squareloss; a loss of your own comes in with --specs DIR)"),
+            "net.hbp:3:8: no loss named 'crossentrpy' (losses, closest first: crossentropy, huber, mse, bce, squareloss; a loss of your own comes in with --specs DIR)"),
         row(lines("module two { dims n; input x: vector(n); input y: vector(n); output z = x + y; }", "network net {",
             "  input x: vector(10);", "  two;", "  loss squareloss;", "}"),
             "net.hbp:4:3: two: a layer of a sequential network needs exactly one input, but two has 2 (x, y); apply it to 2 values in a "

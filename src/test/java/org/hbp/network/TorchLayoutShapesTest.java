@@ -171,4 +171,75 @@ class TorchLayoutShapesTest {
     assertEquals("b.npz: array 'y' has shape [2] but [2, 3] was expected (the targets of squareloss)",
         message(() -> layout(MLP).targets(NdArray.of(new double[] {0, 2}, DType.INT64, 2), 2, "b.npz")));
   }
+  /** The layout of a network with a loss of the user's own (target declared by {@code domain}) after linear(m = 3), from a file. */
+  static TorchLayout ownLoss(String domain, String output) {
+    return withLoss("loss own { dims c; input x: vector(c); target y: vector(c) " + domain + "; output E = " + output + "; }", "own");
+  }
+
+  /** The layout of a network ending in linear(m = 3) and the loss declared by {@code loss}, used as {@code use}, from a file. */
+  static TorchLayout withLoss(String loss, String use) {
+    try {
+      java.nio.file.Path file = java.nio.file.Files.createTempFile("own", ".hbp");
+      file.toFile().deleteOnExit();
+      java.nio.file.Files.writeString(file, loss + "\nnetwork n { input x: vector(4); linear(m = 3); loss " + use + "; }\n");
+      NetworkSpec spec = NetworkResolver.resolve(Dsl.parseFile(file), null, library);
+      return new TorchLayout(new Network(spec, ModuleLibrary.forSpecs(), new CpuBackend()));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  static final String LSCE = "-(0.9*y + (0.1/c)*ones(c))'*log(softmax(x))";
+
+  /** Class indices become the same one-hot rows for any loss whose target is a vector declared onehot, as for crossentropy. */
+  @Test
+  void classIndicesServeAnyOnehotTarget() {
+    TorchLayout l = ownLoss("onehot", LSCE);
+    assertEquals(true, l.takesClassIndices());
+    Backend be = new CpuBackend();
+    double[] fromIndices = be.toArray(l.targets(NdArray.of(new double[] {2, 0}, DType.INT64, 2), 2, "b.npz"));
+    double[] fromRows = be.toArray(l.targets(NdArray.of(new double[] {0, 0, 1, 1, 0, 0}, 2, 3), 2, "b.npz"));
+    assertArrayEquals(new double[] {0, 0, 1, 1, 0, 0}, fromRows);
+    assertArrayEquals(fromRows, fromIndices);
+    assertEquals("b.npz: array 'y' has 3.0 at index 1; expected a class index in [0, 3)",
+        message(() -> l.targets(NdArray.of(new double[] {0, 3}, DType.INT64, 2), 2, "b.npz")));
+    // a loss whose target is real takes values only
+    assertEquals(false, ownLoss("", "sum((x - y).^2)").takesClassIndices());
+  }
+
+  /** Float targets are checked against the declared domain, entry by entry and column by column, naming the entry. */
+  @Test
+  void targetsMustLieInTheirDeclaredDomain() {
+    TorchLayout onehot = ownLoss("onehot", LSCE);
+    assertEquals("b.npz: array 'y' has 0.7 at index [0, 0]; expected one-hot columns (target y of own is declared onehot)",
+        message(() -> onehot.targets(NdArray.of(new double[] {0.7, 0.7, 0.7, 0, 1, 0}, 2, 3), 2, "b.npz")));
+    assertEquals("b.npz: array 'y' row 1 sums to 2.0 (it needs exactly one entry 1); expected one-hot columns (target y of own is declared onehot)",
+        message(() -> onehot.targets(NdArray.of(new double[] {0, 0, 1, 1, 1, 0}, 2, 3), 2, "b.npz")));
+    assertEquals("b.npz: array 'y' row 0 sums to 0.0 (it needs exactly one entry 1); expected one-hot columns (target y of own is declared onehot)",
+        message(() -> onehot.targets(NdArray.of(new double[] {0, 0, 0, 1, 0, 0}, 2, 3), 2, "b.npz")));
+    TorchLayout positive = ownLoss("positive", "sum(exp(x) - y .* x)");
+    assertEquals(2, positive.targets(NdArray.of(new double[] {0.5, 1, 2, 3, 0.1, 7}, 2, 3), 2, "b.npz").samples());
+    assertEquals("b.npz: array 'y' has -0.25 at index [1, 2]; expected entries > 0 (target y of own is declared positive)",
+        message(() -> positive.targets(NdArray.of(new double[] {0.5, 1, 2, 3, 0.1, -0.25}, 2, 3), 2, "b.npz")));
+    TorchLayout sign = ownLoss("sign", "sum(relu(1 - y .* x).^2)");
+    assertEquals("b.npz: array 'y' has 0.0 at index [0, 1]; expected entries -1 or +1 (target y of own is declared sign)",
+        message(() -> sign.targets(NdArray.of(new double[] {1, 0, -1, 1, 1, 1}, 2, 3), 2, "b.npz")));
+    TorchLayout probability = ownLoss("probability", LSCE);
+    assertEquals(2, probability.targets(NdArray.of(new double[] {0.2, 0.3, 0.5, 0, 1, 0}, 2, 3), 2, "b.npz").samples());
+    assertEquals("b.npz: array 'y' row 1 sums to 0.5; expected columns of entries > 0 that sum to 1 (target y of own is declared probability), "
+        + "each column summing to 1 within 3.0e-06",
+        message(() -> probability.targets(NdArray.of(new double[] {0.2, 0.3, 0.5, 0, 0.5, 0}, 2, 3), 2, "b.npz")));
+  }
+  /** A matrix(c, k) onehot target: each column y[i, :, j] of each sample one-hot, named by its place in the file. */
+  @Test
+  void aMatrixTargetIsCheckedColumnByColumn() {
+    TorchLayout l = withLoss("loss ownm { dims c, k; input x: vector(c); target Y: matrix(c, k) onehot; output E = -sum(Y'*log(softmax(x))); }",
+        "ownm(k = 2)");
+    assertEquals(false, l.takesClassIndices());
+    // sample 0: column 0 = (1, 0, 0), column 1 = (0, 0, 1); rows of [3, 2]: (1, 0), (0, 0), (0, 1)
+    assertEquals(1, l.targets(NdArray.of(new double[] {1, 0, 0, 0, 0, 1}, 1, 3, 2), 1, "b.npz").samples());
+    // column 1 = (0, 1, 1)
+    assertEquals("b.npz: array 'y' column [0, :, 1] sums to 2.0 (it needs exactly one entry 1); expected one-hot columns (target Y of ownm is "
+        + "declared onehot)", message(() -> l.targets(NdArray.of(new double[] {1, 0, 0, 1, 0, 1}, 1, 3, 2), 1, "b.npz")));
+  }
 }

@@ -24,7 +24,7 @@ decl
 // elementwise swish(t) = t .* sigmoid(t);
 // elementwise mysig(t) = 1 ./ (1 + exp(-t)) { d1 = mysig(t) .* (1 - mysig(t)); }
 elementwiseDecl
-  : ELEMENTWISE name=ID '(' param=ID ')' '=' body=expr (';' | '{' derivative* '}')
+  : ELEMENTWISE name=ID '(' param=ID (',' extra+=ID)* ')' '=' body=expr (';' | '{' derivative* '}')
   ;
 
 derivative: name=ID '=' expr ';';

@@ -61,6 +61,9 @@ final class Calls {
     }
     if (!MATRIX_FUNCTIONS.containsKey(f)) {
       if (b.vars().containsKey(f)) throw b.error(c, "'" + f + "' is a variable, not a function");
+      if (f.equals(b.definingFunction()))
+        throw b.error(c, "elementwise function '" + f + "' calls itself in its body; a body cannot be recursive (its derivatives d1 and d2, "
+            + "in a { ... } block after it, may use it)");
       throw b.error(c, "unknown function '" + f + "'; known functions, closest first: " + String.join(", ", closestFirst(f, knownFunctions(b))));
     }
     if (primes > 0) throw b.error(c, "'" + f + "' is not an elementwise function; only those have derivatives f'(x)");

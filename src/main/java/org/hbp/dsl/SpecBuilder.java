@@ -31,6 +31,8 @@ final class SpecBuilder {
   private final String source;
   private final String text;
   private final Map<String, ElementwiseFunction> functions;
+  /** The elementwise function whose body this builder reads, or null (a body cannot call its own function). */
+  private String definingFunction;
   private final Set<String> dims = new LinkedHashSet<>();
   /** Derived dims: names for dimensions computed from others, substituted where used. */
   private final Map<String, Dim> derivedDims = new LinkedHashMap<>();
@@ -76,7 +78,11 @@ final class SpecBuilder {
           ? "'" + name + "' is a built-in function and cannot be redefined"
           : "function '" + name + "' is declared twice");
     }
+    if (!ctx.extra.isEmpty())
+      throw error(ctx.extra.get(0), "elementwise function '" + name + "' declares " + (1 + ctx.extra.size()) + " arguments, but an elementwise function "
+          + "takes one, the entry it maps; a function of several inputs is a module with several inputs");
     SpecBuilder body = new SpecBuilder(source, text, functions);
+    body.definingFunction = name;
     Expr.Var t = ElementwiseFunction.T;
     body.vars.put(ctx.param.getText(), t);
     Expr f = body.expr(ctx.body);
@@ -595,6 +601,11 @@ final class SpecBuilder {
 
   DslException error(Token t, String message) {
     return new DslException(source, t.getLine(), t.getCharPositionInLine() + 1, message);
+  }
+
+  /** The elementwise function whose body this builder reads, or null. */
+  String definingFunction() {
+    return definingFunction;
   }
 
   Map<String, ElementwiseFunction> functions() {

@@ -159,7 +159,11 @@ class DslErrorTableTest {
         row("elementwise f(t) = t",
             "spec.hbp:1:21: expected ';' or '{' but found end of input"),
         row("elementwise f(t, u) = t;",
-            "spec.hbp:1:16: expected ')' but found ','"),
+            "spec.hbp:1:18: elementwise function 'f' declares 2 arguments, but an elementwise function takes one, the entry it maps; "
+                + "a function of several inputs is a module with several inputs"),
+        row("elementwise rec(t) = t .* rec(t);",
+            "spec.hbp:1:27: elementwise function 'rec' calls itself in its body; a body cannot be recursive (its derivatives d1 and d2, "
+                + "in a { ... } block after it, may use it)"),
         row("elementwise f(t) = t { 3 }",
             "spec.hbp:1:24: expected a derivative (d1 = ... or d2 = ...) or '}' but found number 3"),
         // only the first error is reported, nothing is repaired

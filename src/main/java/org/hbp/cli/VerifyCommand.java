@@ -5,10 +5,12 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
+import org.hbp.dsl.Spec;
 import org.hbp.train.Progress;
 import org.hbp.verify.ExpectCheck;
 import org.hbp.verify.OperatorCheck;
@@ -68,6 +70,11 @@ public final class VerifyCommand extends HbpCommand {
     // a usage error, decided before minutes of checks: --expect compares with one module's rule
     if (!expect.isEmpty() && (files.size() != 1 || (module == null && Dsl.parse(Dsl.readSpec(files.get(0)), files.get(0).toString()).modules().size() != 1)))
       throw new UserError(EXPECT_ONE_MODULE);
+    if (!expect.isEmpty()) { // every expectation read before any check, so that a mistake in any is reported first
+      Spec spec = Dsl.parse(Dsl.readSpec(files.get(0)), files.get(0).toString());
+      Optional<ModuleSpec> m = module == null ? Optional.of(spec.modules().get(0)) : spec.module(module);
+      if (m.isPresent()) for (String e : expect) ExpectCheck.parse(spec, m.get(), e, "--expect");
+    }
     int failed = 0, checks = 0, operators = 0;
     List<SpecVerifier.FileResult> results = new ArrayList<>();
     Progress bar = ProgressMode.current().bar(err(), "verify", files.size());

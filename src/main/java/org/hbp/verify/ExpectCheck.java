@@ -75,6 +75,19 @@ public final class ExpectCheck {
    * @param source how errors name the expectation (e.g. {@code --expect})
    */
   public static Result check(Spec spec, ModuleSpec m, String expectation, String source, long seed) {
+    return decide(m, parse(spec, m, expectation, source), seed);
+  }
+
+  /** An expectation read: the derivation it is compared with, and the expression as written and as parsed. */
+  public record Parsed(Derivation derivation, String text, Expr expected) {}
+
+  /**
+   * Reads one expectation {@code NAME: EXPR} for module m of spec, without deciding it: a command
+   * reads every expectation first, so that a mistake in one is reported before any work.
+   *
+   * @throws DslException at the place in the expectation (source:line:col) when it is malformed
+   */
+  public static Parsed parse(Spec spec, ModuleSpec m, String expectation, String source) {
     int colon = expectation.indexOf(':');
     if (colon < 0)
       throw new DslException(source, 1, 1, "expected 'NAME: EXPR' (an input or parameter, a colon, its HBP rule), e.g. 'x: W'*Hz*W'");
@@ -97,10 +110,18 @@ public final class ExpectCheck {
     if (!expected.shape().equals(derived.shape()))
       throw new DslException(source, 1, colon + 2, "the expression has shape " + Printer.type(expected.shape(), m.dimNames())
           + " but the rule of " + wrt + " has shape " + Printer.type(derived.shape(), m.dimNames()));
+    return new Parsed(d, text.trim(), expected);
+  }
+
+  /** Decides a read expectation against module m's rule: canonical forms, else the numeric identity test with {@code seed}. */
+  public static Result decide(ModuleSpec m, Parsed p, long seed) {
+    Derivation d = p.derivation();
+    String wrt = d.wrt().name();
+    Expr expected = p.expected(), derived = d.curvature();
     Simplifier s = m.simplifier();
     Expr canonical = ClosedForm.expand(s.run(expected), s);
     String derivedText = Printer.text(d.curvatureCompact(), m.dimNames());
-    String expectedText = text.trim();
+    String expectedText = p.text();
     if (canonical.equals(derived) || canonical.equals(ClosedForm.expand(s.run(d.curvatureCompact()), s)))
       return new Result(m.name(), wrt, expectedText, derivedText, true, DecidedBy.CANONICAL_FORMS, 0, null, 0);
     Numeric n = numeric(m, expected, derived, seed);

@@ -100,6 +100,11 @@ class VerifyGenerateCliTest {
     assertTrue(var.contains("module 'linear' has no input or parameter 'y'; expected one of [x, W, b]"), var);
     String many = expectError("modules-spec", "x: Hz");
     assertTrue(many.contains("--expect needs exactly one module"), many);
+    // every expectation is read before any check: a mistake in the second is the only output
+    CliRun second = hbp("verify", "modules-spec/linear.hbp", "--expect", "x: W'*Hz*W", "--expect", "b: Hz +");
+    second.assertExit(2);
+    assertTrue(second.err().startsWith("hbp: --expect:1:"), second.err());
+    assertEquals("", second.out(), "no check ran, no verdict printed");
   }
 
   @Test

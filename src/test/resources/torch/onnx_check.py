@@ -2,7 +2,7 @@
 torch.onnx.export to OUT/model.onnx, writes a batch (OUT/batch.npz: x, y) and autograd's loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (OUT/ref.npz, PyTorch's names,
 row-major flattening), and the parameters' names in PyTorch's order (OUT/names.txt, one a line).
-Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve|separate|separate_fold|cross
+Usage: onnx_check.py OUT_DIR [override] mlp|cnn|gap|norm|norm17|custom|thresholded|residual|resnet|tied|inception|bn1d|bn2d|bnres|embed|transformer|transformer17|transformer_bias|causal|tokensoftmax|softmaxaxis|permute|pick|arith|bufdiv|scale|layerscale|normcnn|layerscale2d|learnedsubdiv|learnedfirst|channelbias|transformer_preserve|separate|separate_fold|cross
 
 For the transformers, PyTorch's parameter att.in_proj_weight [3d, d] is hbp's Wq, Wk, Wv (its row
 blocks), att.in_proj_bias [3d] hbp's bq, bk, bv: their gradients and diagonal curvature blocks are split into
@@ -39,6 +39,29 @@ class Scale(nn.Module):
 class Exp(nn.Module):
     def forward(self, x):
         return torch.exp(x)
+
+
+class ThresholdedReluFn(torch.autograd.Function):
+    """z = x where x > 0.5, else 0, exported as ONNX ThresholdedRelu with its attribute alpha = 0.5."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * (x > 0.5)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * (x > 0.5)
+
+    @staticmethod
+    def symbolic(g, x):
+        return g.op("ThresholdedRelu", x, alpha_f=0.5)
+
+
+class ThresholdedRelu(nn.Module):
+    def forward(self, x):
+        return ThresholdedReluFn.apply(x)
 
 
 class Skip(nn.Module):
@@ -465,6 +488,12 @@ elif kind in ("norm", "norm17"):
 elif kind == "custom":
     # operators without a built-in mapping, for --map: Mul by a parameter vector, Exp
     net = nn.Sequential(nn.Linear(4, 3), Scale(3), Exp(), nn.Linear(3, 2))
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 1, 1, 0])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "thresholded":
+    # an operator without a built-in mapping that has an attribute: ThresholdedRelu (alpha = 0.5), which --map cannot carry
+    net = nn.Sequential(nn.Linear(4, 3), ThresholdedRelu(), nn.Linear(3, 2))
     x = torch.randn(n, 4)
     y = torch.tensor([0, 1, 1, 0])
     loss_fn = nn.CrossEntropyLoss()

@@ -296,7 +296,9 @@ final class KfacStrategy implements CurvatureStrategy {
       if (b != null) return b;
       if (!l.op.hasKroneckerFactor(var))
         throw new UserError("--strategy " + label() + ": parameter '" + l.parameterName(var) + "' of layer " + l.path + " (" + l.op.name()
-            + ") has no Kronecker factor (its Jacobian is not kron(A', I), as a linear or convolution layer's is); use --strategy exact, kfra or bda");
+            + ") has no Kronecker factor (its Jacobian is not kron(A', I), as a linear or convolution layer's is); use --strategy exact, kfra or bda "
+            + "(with hbp train: --optimizer cg-newton), or a diagonal strategy, diag-ggn, diag-ggn-mc or diag-hessian (with hbp train: also "
+            + "--optimizer kfac)");
       throw new IllegalStateException("no Kronecker block for " + l.path + "." + var);
     }
 

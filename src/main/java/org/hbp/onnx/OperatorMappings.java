@@ -103,6 +103,11 @@ final class OperatorMappings {
   /** The error for an operator without a mapping, saying how to give one. */
   static UserError unknown(OnnxImporter w, int i) {
     String op = w.node(i).getOpType();
+    List<String> attributes = w.node(i).getAttributeList().stream().map(a -> a.getName()).toList();
+    if (!attributes.isEmpty())
+      return w.error(i, "hbp has no built-in mapping for the ONNX operator " + op + " (it maps: " + String.join(", ", SUPPORTED) + "), and this node "
+          + "cannot be mapped to a module of your own either: it has attributes (" + String.join(", ", attributes) + "), which --map does not "
+          + "carry; write that part of the model with operators hbp maps (e.g. elementwise arithmetic) and export it again");
     return w.error(i, "hbp has no built-in mapping for the ONNX operator " + op + " (it maps: " + String.join(", ", SUPPORTED)
         + "); map it to a module of your own with --map " + op + "=my-specs/op.hbp:module (a spec file and the name of a module in it; the node's "
         + "computed input is the module's input, its constant inputs the module's parameters in declared order; attributes are not supported)");

@@ -296,5 +296,8 @@ class KfacTorchCheckTest {
     int[] s = net.parameterShape("2.W1");
     UserError e = assertThrows(UserError.class, () -> c.matProd("2.W1", be.fromArray(1, 1, s[0], s[1], new double[s[0] * s[1]])));
     assertTrue(e.getMessage().contains("parameter '2.W1' of layer 2 (skip) has no Kronecker factor"), e.getMessage());
+    // the advice fits hbp train --optimizer kfac too, which takes no exact, kfra or bda
+    assertTrue(e.getMessage().contains("(with hbp train: --optimizer cg-newton)") && e.getMessage().contains("diag-ggn, diag-ggn-mc or diag-hessian"),
+        e.getMessage());
   }
 }

@@ -213,6 +213,17 @@ class OnnxImportErrorsTest {
     assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--map", "Mul"), "expected OpType=spec-file.hbp:module");
   }
 
+  /** An unmapped operator with attributes (ThresholdedRelu, alpha = 0.5): the error says at once that --map cannot map it, and why. */
+  @Test
+  void anUnmappedOperatorWithAttributesIsNotSentToMap() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "thresholded");
+    Path model = dir.resolve("model.onnx");
+    Run r = hbp("import", model.toString(), "--loss", "crossentropy");
+    assertUserError(r, "(ThresholdedRelu)", "no built-in mapping for the ONNX operator ThresholdedRelu",
+        "cannot be mapped to a module of your own either: it has attributes (alpha)", "which --map does not carry");
+    assertTrue(!r.err().contains("--map ThresholdedRelu="), r.err());
+  }
+
   @Test
   void aSkipConnectionImportsToTheGraphFormAndItsWrittenFilesGiveTheSameCurvature() throws Exception {
     runScript("onnx_check.py", dir.toString(), "residual");

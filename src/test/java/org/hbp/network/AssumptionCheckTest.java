@@ -95,6 +95,10 @@ class AssumptionCheckTest {
     String m = message(() -> l.targets(NdArray.of(new double[] {0.5, 0.5, 0, 1.5, -0.5, 2.5e-6}, 2, 3), 2, "b.npz"));
     assertTrue(m.startsWith("b.npz: array 'y' sample 1 breaks the assumption 'assume sum(y) == 1' of loss lsce at "), m);
     assertTrue(m.contains(".hbp:5:3: sum(y) is 1.0000025 but 1 is 1.0 "), m);
+    // sum(y) == 1 of a probability target is its domain check's, within 1e-6 times its length (3e-6 here), not refused by a tighter one
+    TorchLayout p = TorchLayoutShapesTest.withLoss(LOSS.replace("real", "probability"), "lsce");
+    assertEquals(1, p.targets(NdArray.of(new double[] {0.5, 0.5 + 2.5e-6, 0}, 1, 3), 1, "b.npz").samples());
+    assertTrue(message(() -> p.targets(NdArray.of(new double[] {0.5, 0.5 + 3.5e-6, 0}, 1, 3), 1, "b.npz")).contains("row 0 sums to 1.0000035"));
     // class indices turned into one-hot rows are checked too: sum(y) == 2 fails for every row
     TorchLayout two = TorchLayoutShapesTest.withLoss(LOSS.replace("real", "probability").replace("== 1", "== 2"), "lsce");
     assertTrue(message(() -> two.targets(NdArray.of(new double[] {0, 2}, 2), 2, "b.npz")).contains("sample 0 breaks the assumption 'assume sum(y) == 2'"));

@@ -101,6 +101,7 @@ final class RuleMethods {
     out.add(endSwitch(psd, "throw unknown(wrt)"));
     out.add(factorRanks(model));
     out.add(factorDispatch(model));
+    if (model.losses().stream().anyMatch(p -> p.factor().isEmpty())) out.add(noFactorReason(model));
     return out;
   }
 
@@ -112,6 +113,18 @@ final class RuleMethods {
       String ranks = p.rule().factor().map(f -> f.blockRanks().stream().map(n::dim).collect(Collectors.joining(", "))).orElse("");
       b.addCode("case $S:\n$>", p.name()).addStatement("return new int[] {$L}", ranks).addCode("$<");
     }
+    return endSwitch(b, "throw unknown(wrt)");
+  }
+
+  /**
+   * {@code noFactorReason(wrt)}: the derivation's reason for each input without a factor (why its
+   * Hessian is not proven PSD, with the hint of what would help); emitted only where some input has
+   * no factor, so the operators of factored losses keep the interface's blank default.
+   */
+  private static MethodSpec noFactorReason(OperatorModel model) {
+    MethodSpec.Builder b = override("noFactorReason", STRING).addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
+    for (LossPlan p : model.losses())
+      b.addCode("case $S:\n$>", p.name()).addStatement("return $S", p.factor().isEmpty() ? p.rule().psd().reason() : "").addCode("$<");
     return endSwitch(b, "throw unknown(wrt)");
   }
 

@@ -34,10 +34,24 @@ public record ModuleSpec(
     List<Simplifier.Rewrite> assumptions,
     Map<String, Domain> domains,
     Map<String, IndexDecl> indexDecls,
-    Map<String, Place> places) {
+    Map<String, Place> places,
+    List<Assumed> assumed) {
 
   /** A place in the spec's source: 1-based line and column. */
   public record Place(int line, int column) {}
+
+  /**
+   * An {@code assume lhs == rhs;} of the spec as written: its sides in the typed IR (lets
+   * inlined, not simplified), the source text of each side ({@code sum(y)}, {@code 1}) and where
+   * it is (the {@code assume} keyword). The derivation uses it as a rewrite ({@link #assumptions});
+   * a network checks it on each batch's targets ({@code TorchLayout.targets}).
+   */
+  public record Assumed(Expr lhs, Expr rhs, String lhsText, String rhsText, Place place) {
+    /** The assumption as written: {@code assume sum(y) == 1}. */
+    public String text() {
+      return "assume " + lhsText + " == " + rhsText;
+    }
+  }
 
   public ModuleSpec {
     Map<String, Domain> all = new LinkedHashMap<>();
@@ -45,6 +59,14 @@ public record ModuleSpec(
     domains = Collections.unmodifiableMap(all);
     indexDecls = Collections.unmodifiableMap(new LinkedHashMap<>(indexDecls));
     places = Collections.unmodifiableMap(new LinkedHashMap<>(places));
+    assumed = List.copyOf(assumed);
+  }
+
+  /** A spec without the assumptions' source forms (its rewrites only). */
+  public ModuleSpec(String name, boolean isLoss, String source, int line, int column, List<Dim> dims, Map<String, Dim> derivedDims,
+      List<Expr.Var> variables, Expr.Var output, Expr outputExpr, List<Simplifier.Rewrite> assumptions, Map<String, Domain> domains,
+      Map<String, IndexDecl> indexDecls, Map<String, Place> places) {
+    this(name, isLoss, source, line, column, dims, derivedDims, variables, output, outputExpr, assumptions, domains, indexDecls, places, List.of());
   }
 
   /** A spec without index declarations or places of its variables. */

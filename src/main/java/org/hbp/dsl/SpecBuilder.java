@@ -113,6 +113,7 @@ final class SpecBuilder {
     Expr.Var output = null;
     Expr outputExpr = null;
     List<Simplifier.Rewrite> assumptions = new ArrayList<>();
+    List<ModuleSpec.Assumed> assumed = new ArrayList<>();
     List<HbpParser.AssumeItemContext> assumeItems = new ArrayList<>();
     Map<String, Domain> domains = new LinkedHashMap<>();
     Map<String, ModuleSpec.Place> places = new LinkedHashMap<>();
@@ -180,11 +181,12 @@ final class SpecBuilder {
       for (Expr.Var v : Exprs.variables(l))
         if (v.role() == Expr.Role.TARGET) domains.putIfAbsent(v.name(), Domain.PROBABILITY);
       assumptions.add(Simplifier.assumption(l, r));
+      assumed.add(new ModuleSpec.Assumed(l, r, src(a.lhs), src(a.rhs), new ModuleSpec.Place(a.start.getLine(), a.start.getCharPositionInLine() + 1)));
     }
     lets.requireAllUsed();
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
     return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), ctx.start.getCharPositionInLine() + 1, dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
-        output, outputExpr, assumptions, domains, indexDecls, places);
+        output, outputExpr, assumptions, domains, indexDecls, places, assumed);
   }
 
   /**

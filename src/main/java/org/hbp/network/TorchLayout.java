@@ -15,6 +15,8 @@ import org.hbp.dsl.ModuleSpec;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.NpyException;
+import org.hbp.verify.Evaluator;
+import org.hbp.verify.Tensor;
 
 /**
  * NumPy/PyTorch interop of a {@link Network}: arrays in PyTorch's row-major layouts and shapes
@@ -464,7 +466,61 @@ public final class TorchLayout {
       else requireDomain(y.data(), samples, shape, what);
       d = toItems(y.data(), samples, shape);
     }
+    requireAssumptions(d, samples, what);
     return be.fromArray(samples, 1, t[0], t[1], d);
+  }
+
+  /**
+   * Each {@code assume LHS == RHS;} of the loss that mentions no variable but the target, checked
+   * on every sample of the targets {@code items} ({@code samples} items in the target's item
+   * layout, column-major, as {@link #targets} makes them): both sides are evaluated by the
+   * reference interpreter ({@link Evaluator}) and must agree, entry by entry, within
+   * {@code 1e-6 (1 + |RHS|)}. The derived gradient and curvature are simplified under the
+   * assumption, so a sample that breaks it would get wrong ones while its loss (from the forward
+   * expression) stays right. An assumption over a data variable of the loss is not checked here:
+   * a network's loss has its target as its only constant.
+   *
+   * @throws NpyException naming the file, the array, the sample, the assumption as written with
+   *     its {@code file:line:col}, and the values of both sides (at the entry that differs most)
+   */
+  private void requireAssumptions(double[] items, int samples, String what) {
+    ModuleSpec m = net.spec().loss().module();
+    Domain domain = m.domain(targetVar().name());
+    // sum(y) == 1 of a vector target is already checked, with the domain's tolerance 1e-6 times its length, for cross-entropy and onehot or
+    // probability targets (class indices make one-hot rows): float32 probabilities of many classes are not refused by a tighter second check
+    boolean sumsChecked = targetShape().size() == 1 && (crossEntropy() || domain == Domain.ONEHOT || domain == Domain.PROBABILITY);
+    if (m.assumed().isEmpty()) return;
+    Expr.Var y = targetVar();
+    Map<String, Long> dims = new LinkedHashMap<>();
+    for (var e : net.spec().loss().dims().entrySet()) dims.put(e.getKey(), (long) e.getValue());
+    int[] itemShape = new Evaluator(Map.of(), dims).shapeOf(y.shape());
+    int numel = items.length / samples;
+    for (ModuleSpec.Assumed a : m.assumed()) {
+      boolean targetOnly = true;
+      for (Expr side : List.of(a.lhs(), a.rhs()))
+        for (Expr.Var v : Exprs.variables(side)) targetOnly &= v.name().equals(y.name());
+      if (!targetOnly || sumsChecked && a.lhs().equals(new Expr.Sum(y)) && a.rhs().equals(new Expr.Num(1))) continue;
+      for (int i = 0; i < samples; i++) {
+        Tensor ti = new Tensor(itemShape, Arrays.copyOfRange(items, i * numel, (i + 1) * numel));
+        Evaluator ev = new Evaluator(Map.of(y.name(), ti), dims);
+        double[] l = ev.evaluate(a.lhs()).data(), r = ev.evaluate(a.rhs()).data();
+        int worst = -1;
+        double excess = 0;
+        for (int q = 0; q < l.length; q++) {
+          double over = Math.abs(l[q] - r[q]) - 1e-6 * (1 + Math.abs(r[q]));
+          if (!(over <= 0) && (worst < 0 || !(over <= excess))) {
+            worst = q;
+            excess = over;
+          }
+        }
+        if (worst < 0) continue;
+        String entry = l.length == 1 ? "" : " (entry " + worst + " of its column-major vec)";
+        throw new NpyException(what + " sample " + i + " breaks the assumption '" + a.text() + "' of loss " + m.name() + " at " + m.source() + ":"
+            + a.place().line() + ":" + a.place().column() + ": " + a.lhsText() + " is " + l[worst] + " but " + a.rhsText() + " is " + r[worst] + entry
+            + " (they may differ by at most 1e-6 (1 + |right side|)); the gradient and curvature are derived under this assumption and would be wrong "
+            + "for this sample: give targets that satisfy it, or drop the assumption from the loss");
+      }
+    }
   }
 
   /**

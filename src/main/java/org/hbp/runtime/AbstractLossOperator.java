@@ -30,7 +30,7 @@ public abstract class AbstractLossOperator extends AbstractOperator implements L
   @Override
   public Batch factor(ForwardCache cache, String wrt) {
     int[] ranks = factorRanks(wrt);
-    if (ranks.length == 0) throw noFactor(name(), wrt);
+    if (ranks.length == 0) throw noFactor(wrt);
     int samples = cache.get(wrt).samples();
     List<Batch> blocks = new ArrayList<>();
     for (int i = 0; i < ranks.length; i++) {
@@ -63,14 +63,24 @@ public abstract class AbstractLossOperator extends AbstractOperator implements L
       throw new IllegalArgumentException(name() + ": the factor with respect to '" + wrt + "' has " + blocks + " block(s); asked for block " + block);
   }
 
-  /** The error for a loss input without a certified factor. */
+  /**
+   * The error for a loss input without a certified factor, with what the derivation says about
+   * its Hessian ({@link #noFactorReason}: why it is not proven PSD and, where the derivation has
+   * one, which declaration or {@code assume} would help, as {@code hbp derive} prints it).
+   */
   protected final UserError noFactor(String wrt) {
-    return noFactor(name(), wrt);
+    return noFactor(name(), wrt, noFactorReason(wrt));
   }
 
   static UserError noFactor(String loss, String wrt) {
-    return new UserError("no certified factor for loss " + loss + " (input '" + wrt + "'): its Hessian is not proven PSD, "
-        + "so no S with H = S*S' is derived; GGN diagonals and other factor-based curvature need a PSD loss");
+    return noFactor(loss, wrt, "");
+  }
+
+  /** The error for input {@code wrt} of {@code loss} without a certified factor; {@code why} is added in parentheses unless blank. */
+  static UserError noFactor(String loss, String wrt, String why) {
+    return new UserError("no certified factor for loss " + loss + " (input '" + wrt + "'): its Hessian is not proven PSD"
+        + (why == null || why.isBlank() ? "" : " (" + why + ")")
+        + ", so no S with H = S*S' is derived; GGN diagonals and other factor-based curvature need a PSD loss");
   }
 
   protected final UserError unknown(String variable) {

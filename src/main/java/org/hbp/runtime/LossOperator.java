@@ -30,13 +30,22 @@ public interface LossOperator extends Operator {
   }
 
   /**
+   * Why no factor is certified for an input: the derivation's reason that its Hessian is not
+   * proven PSD, with the declaration or {@code assume} that would help where the derivation has
+   * one (as {@code hbp derive} prints it); blank where a factor is certified or nothing is known.
+   */
+  default String noFactorReason(String wrt) {
+    return "";
+  }
+
+  /**
    * {@code S_i u} with block i of the derived factor: u are [N x V] directions of r_i entries; the
    * result has the input's shape.
    *
    * @throws org.hbp.UserError when no factor is certified for the input
    */
   default Batch factorMatProd(ForwardCache cache, String wrt, int block, Batch u) {
-    throw AbstractLossOperator.noFactor(name(), wrt);
+    throw AbstractLossOperator.noFactor(name(), wrt, noFactorReason(wrt));
   }
 
   /**
@@ -47,6 +56,6 @@ public interface LossOperator extends Operator {
    * @throws org.hbp.UserError when no factor is certified for the input
    */
   default Batch factor(ForwardCache cache, String wrt) {
-    throw AbstractLossOperator.noFactor(name(), wrt);
+    throw AbstractLossOperator.noFactor(name(), wrt, noFactorReason(wrt));
   }
 }

@@ -178,8 +178,11 @@ final class SpecBuilder {
       if (!l.shape().equals(r.shape()))
         throw error(a.lhs, "the sides of 'assume' differ in shape: " + src(a.lhs) + " is " + l.shape() + " but " + src(a.rhs) + " is " + r.shape());
       checkAssumption(a);
-      for (Expr.Var v : Exprs.variables(l))
-        if (v.role() == Expr.Role.TARGET) domains.putIfAbsent(v.name(), Domain.PROBABILITY);
+      // assume sum(y) == 1 of an undeclared vector target: y is taken as a probability vector (entries >= 0, checked on batches);
+      // another assumption implies no domain
+      if (l instanceof Expr.Sum sum && sum.operand() instanceof Expr.Var v && v.role() == Expr.Role.TARGET && v.shape().isColumn()
+          && r instanceof Expr.Num one && one.value() == 1)
+        domains.putIfAbsent(v.name(), Domain.PROBABILITY);
       assumptions.add(Simplifier.assumption(l, r));
       assumed.add(new ModuleSpec.Assumed(l, r, src(a.lhs), src(a.rhs), new ModuleSpec.Place(a.start.getLine(), a.start.getCharPositionInLine() + 1)));
     }

@@ -105,6 +105,22 @@ class AssumptionCheckTest {
   }
 
   /**
+   * An undeclared target takes the probability domain from {@code assume sum(y) == 1} alone (its
+   * entries then checked to be >= 0); another assumption implies no domain, so rows that keep it
+   * are accepted and only it is checked.
+   */
+  @Test
+  void onlySumOneMakesAnUndeclaredTargetAProbability() {
+    TorchLayout two = TorchLayoutShapesTest.withLoss(LOSS.replace(" real", "").replace("== 1", "== 2"), "lsce");
+    assertEquals(2, two.targets(NdArray.of(new double[] {2, 0, 0, 0, 3, -1}, 2, 3), 2, "b.npz").samples());
+    assertTrue(message(() -> two.targets(NdArray.of(new double[] {1, 0, 0}, 1, 3), 1, "b.npz"))
+        .contains("sample 0 breaks the assumption 'assume sum(y) == 2'"));
+    TorchLayout one = TorchLayoutShapesTest.withLoss(LOSS.replace(" real", ""), "lsce");
+    String m = message(() -> one.targets(NdArray.of(new double[] {1.5, -0.5, 0}, 1, 3), 1, "b.npz"));
+    assertTrue(m.contains("-0.5") && m.contains("probability"), m);
+  }
+
+  /**
    * A matrix target read as the file's [N, c, k] entry for entry: the assumption that each column
    * Y[:, j] sums to 1 holds for columns that do while the rows do not; a column that does not is
    * named by its entry of the right side.

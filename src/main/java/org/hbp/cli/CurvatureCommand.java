@@ -262,7 +262,7 @@ public final class CurvatureCommand extends HbpCommand {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
         result.put(names.of(name), layout.toTorch(name, r.solution(), true));
         w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
-            r.converged() ? "" : ", not converged");
+            r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
       }
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);

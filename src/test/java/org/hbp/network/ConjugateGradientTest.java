@@ -232,7 +232,12 @@ class ConjugateGradientTest {
     assertFalse(be.sharesStorage(first.solution(), b2), "the solution is new");
   }
 
-  /** A singular block without damping and b in its null space: zero curvature stops CG at iteration 1 too. */
+  /**
+   * A singular block without damping and b in its null space: zero curvature stops CG at iteration 1
+   * too; and with the diagonal block diag(0, 1, 2, 3, 4) (exact products) and b = (3, 3e-10, 0, ...),
+   * almost in the null space, {@code p'Ap = 9e-20} is positive but 1e-10 of {@code |p| |Ap|}:
+   * negligible, CG would step 1e20 along it; caught as well.
+   */
   @Test
   void zeroCurvatureIsCaughtRelativeToTheProductsSize() {
     Random rng = new Random(32);
@@ -243,6 +248,12 @@ class ConjugateGradientTest {
     assertTrue(r.negativeCurvature() != null, "zero curvature not reported: " + r);
     assertEquals(1, r.negativeCurvature().iteration());
     assertTrue(Math.abs(r.negativeCurvature().rayleigh()) < 1e-12);
+    DMatrixRMaj diagonal = CommonOps_DDRM.diag(0, 1, 2, 3, 4);
+    Batch almost = be.fromArray(1, 1, 5, 1, new double[] {3, 3e-10, 0, 0, 0});
+    ConjugateGradient.Result tiny = ConjugateGradient.solve(be, v -> apply(diagonal, v), 0, almost, new ConjugateGradient.Settings(1e-12, 0, 50));
+    assertTrue(tiny.negativeCurvature() != null, "negligible curvature not reported: " + tiny);
+    assertEquals(1, tiny.negativeCurvature().iteration(), tiny.toString());
+    assertEquals(1e-20, tiny.negativeCurvature().rayleigh(), 1e-21);
   }
 
   /** The same indefinite block over two parameters by {@link ConjugateGradient#solveJoint}: the same stop. */

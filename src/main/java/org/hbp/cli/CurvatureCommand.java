@@ -154,6 +154,7 @@ public final class CurvatureCommand extends HbpCommand {
     Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
     if (blockChoice.layer()) Curvature.checkLayerBlocks(network, kind, strat);
+    if (strat == Strategy.KFAC) kfac.options(0).checkFits(network); // before the batch is read
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     InitializerNames onnxNames = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
     Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);

@@ -154,6 +154,7 @@ public final class CurvatureCommand extends HbpCommand {
     Backend be = network.backend();
     TorchLayout layout = new TorchLayout(network);
     if (blockChoice.layer()) Curvature.checkLayerBlocks(network, kind, strat);
+    if (strat == Strategy.KFAC) kfac.options(0).checkFits(network); // before the batch is read
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     InitializerNames onnxNames = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
     Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);
@@ -262,7 +263,7 @@ public final class CurvatureCommand extends HbpCommand {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
         result.put(names.of(name), layout.toTorch(name, r.solution(), true));
         w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
-            r.converged() ? "" : ", not converged");
+            r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
       }
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);

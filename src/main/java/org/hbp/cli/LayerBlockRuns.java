@@ -97,7 +97,7 @@ final class LayerBlockRuns {
         be.release(minusG.get(p));
       }
       w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", String.join(",", written), r.iterations(), r.residualNorm(), r.rhsNorm(),
-          r.converged() ? "" : ", not converged");
+          r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
       w.flush();
     }
     Npz.write(out, existing, result);

@@ -154,10 +154,14 @@ public final class SpectrumCommand extends HbpCommand {
     OutputNames names = OutputNames.of(onnx, paramArrays);
     if (onnx != null && params != null) paramArrays = onnx.toHbp(paramArrays);
     Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
+    SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
+    // option against option: decided before any work, the batch not yet read
+    if (!ggnRoute.equals("network") && !ggnRoute.equals("factored")) throw new UserError("--ggn-route: expected network or factored, not '" + ggnRoute + "'");
+    if (ggnRoute.equals("factored") && sc.kind() != SpectrumScope.Kind.NET) throw new UserError("--ggn-route factored is a route of --scope net");
+    if (sc.kind() == SpectrumScope.Kind.NET) SpectrumScope.checkWholeNetwork(kind, strat, ggnRoute.equals("factored"));
     Map<String, NdArray> b = readNpz(batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
-    SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
     Map<String, List<String>> targets = sc.targets(network);
     checkIterations(network, targets);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
@@ -190,8 +194,6 @@ public final class SpectrumCommand extends HbpCommand {
     w.printf("curvature %s, strategy %s, scope %s%s%n", kind.label(), strat.label(), scope,
         blockChoice.layer() ? ", one joint block per layer (--blocks layer)" : blocks > 1 ? ", " + blocks + " row groups per parameter" : "");
     w.flush();
-    if (!ggnRoute.equals("network") && !ggnRoute.equals("factored")) throw new UserError("--ggn-route: expected network or factored, not '" + ggnRoute + "'");
-    if (ggnRoute.equals("factored") && sc.kind() != SpectrumScope.Kind.NET) throw new UserError("--ggn-route factored is a route of --scope net");
     long t0 = System.nanoTime();
     Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, ggnRoute.equals("factored"), limit);
     if (ggnRoute.equals("factored")) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);

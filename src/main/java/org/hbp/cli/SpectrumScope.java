@@ -42,18 +42,26 @@ record SpectrumScope(Kind kind, String block, boolean layers) {
    * and the off-diagonal ones, exact (the strategies kfra and bda approximate blocks only).
    */
   static final WholeNetwork WHOLE_NETWORK = (pass, kind, strategy) -> {
-    if (strategy != Strategy.EXACT)
-      throw new UserError("--scope net takes the exact whole-network product; --strategy " + strategy.label()
-          + " approximates single blocks (use --strategy exact, or --scope blocks)");
+    checkWholeNetwork(kind, strategy, false);
     return dirs -> pass.networkProduct(kind, dirs);
   };
 
+  /**
+   * Refuses what {@code --scope net} cannot take: a strategy other than exact, and with {@code
+   * --ggn-route factored} a curvature other than the GGN. The one place this is decided; the command
+   * calls it before any work (before the batch is read), the products again when they are made.
+   */
+  static void checkWholeNetwork(CurvatureKind kind, Strategy strategy, boolean factored) {
+    if (factored && kind != CurvatureKind.GGN)
+      throw new UserError("--ggn-route factored is a route for the GGN; --curvature " + kind.label() + " goes through the network (--ggn-route network)");
+    if (strategy != Strategy.EXACT)
+      throw new UserError("--scope net takes the exact whole-network product; --strategy " + strategy.label()
+          + " approximates single blocks (use --strategy exact, or --scope blocks)");
+  }
+
   /** The whole network's GGN from the loss factor's columns, carried back once ({@link FactoredGgn}). */
   private static UnaryOperator<Map<String, Batch>> factored(Pass pass, Curvature c, long memoryLimit) {
-    if (c.kind() != CurvatureKind.GGN)
-      throw new UserError("--ggn-route factored is a route for the GGN; --curvature " + c.kind().label() + " goes through the network (--ggn-route network)");
-    if (c.strategy() != Strategy.EXACT)
-      throw new UserError("--scope net takes the exact whole-network product; --strategy " + c.strategy().label() + " approximates single blocks");
+    checkWholeNetwork(c.kind(), c.strategy(), true);
     return FactoredGgn.of(pass, memoryLimit)::apply;
   }
 

@@ -14,6 +14,14 @@ import org.hbp.backend.Batch;
  * {@code maxIterations}. C is given as a product (a curvature block, PSD for GGN and PCH): of one
  * parameter's block ({@link #solve}), or of a block over several parameters, a layer's joint block
  * ({@link #solveJoint}), by the same iteration on the stacked vector.
+ *
+ * <p>CG's premise is a positive definite matrix. The damped exact Hessian (or any indefinite C with
+ * small damping) need not be one: when a search direction p has {@code p'Ap <= }{@link
+ * #NEGLIGIBLE_CURVATURE}{@code  |p| |Ap|} (negative, zero, or below rounding), CG stops there and
+ * reports it ({@link NegativeCurvature}), as truncated Newton-CG does (Nocedal &amp; Wright,
+ * <i>Numerical Optimization</i>, Alg. 7.1; Martens 2010): the solution is the last iterate before
+ * that direction, or, when it is met at the first iteration, the right-hand side b itself (for
+ * {@code b = -g} the steepest-descent direction), never a zero step.
  */
 public final class ConjugateGradient {
   /** Stopping rule. */
@@ -29,14 +37,49 @@ public final class ConjugateGradient {
     }
   }
 
-  /** The solution and how CG got there. */
-  public record Result(Batch solution, int iterations, double residualNorm, double rhsNorm, boolean converged) {}
+  /**
+   * A direction p of non-positive (or negligible) curvature that stopped CG.
+   *
+   * @param iteration the iteration that met it, from 1 (the iterations completed before it are one fewer)
+   * @param pAp {@code p'Ap} of the damped block A
+   * @param rayleigh {@code p'Ap / |p|^2}, the damped block's curvature along p (an upper bound on its smallest eigenvalue)
+   * @param steepestDescent whether it was met at the first iteration, so the solution is the right-hand side b
+   */
+  public record NegativeCurvature(int iteration, double pAp, double rayleigh, boolean steepestDescent) {
+    /**
+     * The sentence for a per-block output line: where CG stopped, why its premise fails, which step
+     * was returned and what to do.
+     */
+    public String describe() {
+      return String.format(java.util.Locale.ROOT,
+          "negative curvature at iteration %d (p'Ap = %.3g, p'Ap/|p|^2 = %.3g): the damped block is not positive definite, "
+              + "so CG's premise fails; %s; use a larger damping alpha, or --curvature ggn or a PCH curvature (pch-abs, pch-clip), which are PSD",
+          iteration, pAp, rayleigh,
+          steepestDescent ? "the step is the right-hand side -g (steepest descent), as truncated Newton-CG returns"
+              : "the step is CG's iterate " + (iteration - 1) + ", the last before that direction (truncated CG)");
+    }
+  }
+
+  /**
+   * The solution and how CG got there; {@code negativeCurvature} is null unless CG stopped at a
+   * direction of non-positive curvature (then {@code converged} is false).
+   */
+  public record Result(Batch solution, int iterations, double residualNorm, double rhsNorm, boolean converged, NegativeCurvature negativeCurvature) {}
 
   /**
    * The solution over several parameters at once (a layer's joint block): one direction per
-   * parameter, keyed by its name, in the order of the right-hand side; how CG got there.
+   * parameter, keyed by its name, in the order of the right-hand side; how CG got there, as {@link Result}.
    */
-  public record JointResult(Map<String, Batch> solution, int iterations, double residualNorm, double rhsNorm, boolean converged) {}
+  public record JointResult(Map<String, Batch> solution, int iterations, double residualNorm, double rhsNorm, boolean converged,
+      NegativeCurvature negativeCurvature) {}
+
+  /**
+   * The curvature below which a direction stops CG, relative to {@code |p| |Ap|}: {@code p'Ap <= 1e-8 |p| |Ap|}.
+   * For a positive definite A the ratio {@code p'Ap / (|p| |Ap|)} is at least {@code 2 sqrt(k) / (k + 1)}
+   * with k its condition number, so only a block with {@code k > 4e16}, singular in float64, is
+   * taken for indefinite; every negative or zero {@code p'Ap} is caught.
+   */
+  public static final double NEGLIGIBLE_CURVATURE = 1e-8;
 
   private ConjugateGradient() {}
 
@@ -50,7 +93,7 @@ public final class ConjugateGradient {
    */
   public static Result solve(Backend be, UnaryOperator<Batch> c, double alpha, Batch b, Settings s) {
     Outcome<Batch> o = run(new BatchSpace(be), c, alpha, b, s);
-    return new Result(o.x, o.iterations, o.residualNorm, o.rhsNorm, o.converged);
+    return new Result(o.x, o.iterations, o.residualNorm, o.rhsNorm, o.converged, o.negative);
   }
 
   /**
@@ -68,10 +111,10 @@ public final class ConjugateGradient {
   public static JointResult solveJoint(Backend be, UnaryOperator<Map<String, Batch>> c, double alpha, Map<String, Batch> b, Settings s) {
     if (b.isEmpty()) throw new UserError("CG over several parameters needs a right-hand side for at least one");
     Outcome<Map<String, Batch>> o = run(new JointSpace(be, List.copyOf(b.keySet())), c, alpha, b, s);
-    return new JointResult(o.x, o.iterations, o.residualNorm, o.rhsNorm, o.converged);
+    return new JointResult(o.x, o.iterations, o.residualNorm, o.rhsNorm, o.converged, o.negative);
   }
 
-  private record Outcome<V>(V x, int iterations, double residualNorm, double rhsNorm, boolean converged) {}
+  private record Outcome<V>(V x, int iterations, double residualNorm, double rhsNorm, boolean converged, NegativeCurvature negative) {}
 
   /** The vector operations of CG on one kind of vector; each result is new. */
   private interface Space<V> {
@@ -183,16 +226,27 @@ public final class ConjugateGradient {
     double bNorm = Math.sqrt(space.dot(b, b));
     double rr = bNorm * bNorm;
     double stop = Math.max(s.tol() * bNorm, s.atol());
-    if (Math.sqrt(rr) <= stop) return new Outcome<>(x, 0, Math.sqrt(rr), bNorm, true);
+    if (Math.sqrt(rr) <= stop) return new Outcome<>(x, 0, Math.sqrt(rr), bNorm, true, null);
     V p = r;
     int k = 0;
     while (k < s.maxIterations()) {
       V ap = a.apply(p);
       double pap = space.dot(p, ap);
-      if (!(pap > 0)) {
-        // a non-positive curvature direction (possible for the exact Hessian): stop with what we have
+      double pp = space.dot(p, p), apap = space.dot(ap, ap);
+      if (!(pap > NEGLIGIBLE_CURVATURE * Math.sqrt(pp * apap))) {
+        // a direction of non-positive curvature (the exact Hessian, little damping): CG's premise
+        // fails; stop at the last iterate, or at b itself when no iteration was completed
         drop.accept(ap);
-        break;
+        NegativeCurvature nc = new NegativeCurvature(k + 1, pap, pap / pp, k == 0);
+        if (p != r) drop.accept(p);
+        double residual = Math.sqrt(rr);
+        if (k == 0) {
+          // x = b = p: its residual |b - Ab|^2 = |b|^2 - 2 b'Ab + |Ab|^2
+          residual = Math.sqrt(Math.max(0, rr - 2 * pap + apap));
+          drop.accept(x);
+          x = space.scale(b, 1);
+        } else drop.accept(r);
+        return new Outcome<>(x, k, residual, bNorm, false, nc);
       }
       double step = rr / pap;
       V dx = space.scale(p, step), dr = space.scale(ap, step);
@@ -206,7 +260,7 @@ public final class ConjugateGradient {
       if (Math.sqrt(rrNew) <= stop) {
         drop.accept(p);
         drop.accept(r);
-        return new Outcome<>(x, k, Math.sqrt(rrNew), bNorm, true);
+        return new Outcome<>(x, k, Math.sqrt(rrNew), bNorm, true, null);
       }
       V sp = space.scale(p, rrNew / rr);
       V pNew = space.add(r, sp);
@@ -218,7 +272,7 @@ public final class ConjugateGradient {
     if (p != r) drop.accept(p);
     double residual = Math.sqrt(rr);
     drop.accept(r);
-    return new Outcome<>(x, k, residual, bNorm, residual <= stop);
+    return new Outcome<>(x, k, residual, bNorm, residual <= stop, null);
   }
 
   static double dot(Backend be, Batch a, Batch b) {

@@ -285,7 +285,8 @@ public final class Curvature {
     if (names.size() == 1) {
       String n = names.get(0);
       ConjugateGradient.Result one = ConjugateGradient.solve(be, v -> matProd(n, v), alpha, ordered.get(n), settings);
-      r = new ConjugateGradient.JointResult(Map.of(n, one.solution()), one.iterations(), one.residualNorm(), one.rhsNorm(), one.converged());
+      r = new ConjugateGradient.JointResult(Map.of(n, one.solution()), one.iterations(), one.residualNorm(), one.rhsNorm(), one.converged(),
+          one.negativeCurvature());
     } else r = ConjugateGradient.solveJoint(be, this::layerMatProd, alpha, ordered, settings);
     List<Batch> reshaped = new ArrayList<>();
     for (String n : names) if (ordered.get(n) != b.get(n)) reshaped.add(ordered.get(n));

@@ -50,4 +50,15 @@ public record KfacOptions(Fisher fisher, int mcSamples, long seed, LossFactorCol
   public KfacOptions withSeed(long newSeed) {
     return new KfacOptions(fisher, mcSamples, newSeed, lossFactor);
   }
+
+  /**
+   * Refuses options the network's loss cannot take: {@code --fisher sampled} draws labels from
+   * softmax(f), which only the crossentropy loss defines. The one place this is decided; commands
+   * call it before any work, the strategy again when it samples.
+   */
+  public void checkFits(Network net) {
+    if (fisher == Fisher.SAMPLED && !net.loss.op.name().equals("crossentropy"))
+      throw new org.hbp.UserError("--fisher sampled draws labels from the model's distribution softmax(f), which only the crossentropy loss defines; the loss is "
+          + net.loss.op.name() + ": use --fisher mc");
+  }
 }

@@ -180,9 +180,7 @@ final class KfacStrategy implements CurvatureStrategy {
   private Batch sampledGradients(Pass pass) {
     Network net = pass.net;
     Backend be = net.be;
-    if (!net.loss.op.name().equals("crossentropy"))
-      throw new UserError("--fisher sampled draws labels from the model's distribution softmax(f), which only the crossentropy loss defines; the loss is "
-          + net.loss.op.name() + ": use --fisher mc");
+    options.checkFits(net);
     int[] item = net.loss.op.itemShape(net.loss.input);
     int c = item[0] * item[1], n = pass.samples, k = options.mcSamples();
     double[] logits = be.toArray(pass.logits);

@@ -67,6 +67,15 @@ public final class CgNewton implements Optimizer {
     }
   }
 
+  /**
+   * The run's one notice of negative curvature, said the first time a block solve meets it (the
+   * epoch lines count them, {@link StepReport#negativeCurvature}).
+   */
+  static final String NEGATIVE_CURVATURE = "cg-newton: CG met negative curvature in a damped block: the block is not positive definite, "
+      + "so CG's premise fails; such a solve stops at its last iterate before that direction (at -g, steepest descent, when met "
+      + "at the first iteration), as truncated Newton-CG does; the epoch lines count them. Use a larger damping alpha, "
+      + "or --curvature ggn or a PCH curvature (pch-abs, pch-clip), which are PSD";
+
   private final Network net;
   private final Settings s;
   private final Consumer<String> notices;
@@ -120,13 +129,18 @@ public final class CgNewton implements Optimizer {
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
     Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), curvatureBudget, notices);
-    int iterations = 0;
+    int iterations = 0, solves = 0, negative = 0;
     if (s.layerBlocks()) {
       for (List<String> group : c.layerGroups()) {
         Map<String, Batch> minusG = new LinkedHashMap<>();
         for (String name : group) minusG.put(name, be.scale(pass.gradient(name), -1));
         ConjugateGradient.JointResult r = c.layerSolve(minusG, s.alpha(), s.cg());
         iterations += r.iterations();
+        solves++;
+        if (r.negativeCurvature() != null) {
+          negative++;
+          notices.accept(NEGATIVE_CURVATURE);
+        }
         for (String name : group) {
           Batch step = be.scale(r.solution().get(name), s.gamma());
           parameters.put(name, be.add(parameters.get(name), step));
@@ -136,7 +150,7 @@ public final class CgNewton implements Optimizer {
         }
       }
       c.release();
-      return new StepReport(iterations);
+      return new StepReport(iterations, solves, negative);
     }
     for (String name : net.parameterNames()) {
       int[] shape = net.parameterShape(name);
@@ -145,6 +159,11 @@ public final class CgNewton implements Optimizer {
       Batch minusG = be.scale(pass.gradient(name), -1);
       ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), s.alpha(), minusG, s.cg());
       iterations += r.iterations();
+      solves++;
+      if (r.negativeCurvature() != null) {
+        negative++;
+        notices.accept(NEGATIVE_CURVATURE);
+      }
       Batch step = be.scale(r.solution(), s.gamma());
       parameters.put(name, be.add(parameters.get(name), step));
       be.release(step);
@@ -152,7 +171,7 @@ public final class CgNewton implements Optimizer {
       be.release(minusG);
     }
     c.release();
-    return new StepReport(iterations);
+    return new StepReport(iterations, solves, negative);
   }
 
   @Override

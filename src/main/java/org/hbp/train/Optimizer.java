@@ -11,10 +11,14 @@ import org.hbp.network.Pass;
  * for checkpoints.
  */
 public interface Optimizer {
-  /** What a step did, for progress and metrics. */
-  record StepReport(int cgIterations) {
+  /**
+   * What a step did, for progress and metrics: the CG iterations over its blocks (-1 without CG),
+   * and in how many of its {@code cgSolves} block solves CG stopped at negative curvature
+   * ({@link org.hbp.network.ConjugateGradient.NegativeCurvature}).
+   */
+  record StepReport(int cgIterations, int cgSolves, int negativeCurvature) {
     /** A step that ran no conjugate gradients. */
-    public static final StepReport PLAIN = new StepReport(-1);
+    public static final StepReport PLAIN = new StepReport(-1, 0, 0);
   }
 
   /** A short label, e.g. {@code cg-newton ggn bda}. */

@@ -304,7 +304,7 @@ public final class Trainer {
               batches.size());
       long t0 = System.nanoTime();
       double lossSum = 0;
-      long cgSum = 0, epochSamples = 0;
+      long cgSum = 0, epochSamples = 0, cgSolves = 0, negativeCurvature = 0;
       int done = 0;
       for (int[] indices : batches) {
         Batch x = inputs(train, indices), y = targets(train, indices);
@@ -324,6 +324,8 @@ public final class Trainer {
         epochSamples += indices.length;
         lossSum += loss;
         if (report.cgIterations() >= 0) cgSum += report.cgIterations();
+        cgSolves += report.cgSolves();
+        negativeCurvature += report.negativeCurvature();
         done++;
         if (bar != null) bar.update(done, lossSum / done, epochSamples);
       }
@@ -333,7 +335,8 @@ public final class Trainer {
       append(row);
       if (progress != null)
         progress.printf(Locale.ROOT, "epoch %d: train loss %s, test loss %s, test accuracy %s%s%n", epoch, MetricFormat.of(row.trainLoss()),
-            MetricFormat.of(row.testLoss()), MetricFormat.of(row.testAccuracy()), Double.isNaN(cg) ? "" : String.format(Locale.ROOT, ", CG iterations per step %.1f", cg));
+            MetricFormat.of(row.testLoss()), MetricFormat.of(row.testAccuracy()), Double.isNaN(cg) ? "" : String.format(Locale.ROOT, ", CG iterations per step %.1f", cg)
+                + (negativeCurvature == 0 ? "" : String.format(Locale.ROOT, ", negative curvature in %d of %d CG block solves", negativeCurvature, cgSolves)));
       new Checkpoint(params, optimizer.state(), epoch, step, samples, wall).write(net, runDir.resolve(Checkpoint.FILE));
     }
     return rows();

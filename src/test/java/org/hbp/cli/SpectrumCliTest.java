@@ -3,6 +3,7 @@ package org.hbp.cli;
 import static org.hbp.cli.CliRun.hbp;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -435,5 +436,17 @@ class SpectrumCliTest {
     CliRun hessian = hbp(spectrum("--scope", "net", "--curvature", "hessian", "--ggn-route", "factored", "--top", "1", "--out", dir.resolve("h").toString()));
     hessian.assertExit(2);
     assertTrue(hessian.err().contains("--ggn-route factored is a route for the GGN"), hessian.err());
+  }
+
+  /** The reviewer's case: --scope net with an approximating strategy is refused before the pass (no loss line), as is the factored route of the Hessian. */
+  @Test
+  void wholeNetworkScopeConflictsAreRefusedBeforeThePass() throws Exception {
+    CliRun kfac = hbp(spectrum("--scope", "net", "--strategy", "kfac", "--top", "1", "--out", dir.resolve("kfac").toString()));
+    kfac.assertExit(2);
+    assertTrue(kfac.err().contains("--scope net takes the exact whole-network product; --strategy kfac"), kfac.err());
+    assertFalse(kfac.out().contains("loss"), kfac.out());
+    CliRun hessian = hbp(spectrum("--scope", "net", "--curvature", "hessian", "--ggn-route", "factored", "--top", "1", "--out", dir.resolve("h2").toString()));
+    hessian.assertExit(2);
+    assertFalse(hessian.out().contains("loss"), hessian.out());
   }
 }

@@ -135,6 +135,17 @@ class CurvatureCliTest {
       }
   }
 
+  /** A kfac option the network's loss cannot take is refused before the batch is read and the pass runs. */
+  @Test
+  void sampledFisherWithAnotherLossIsRefusedBeforeThePass() throws Exception {
+    Files.writeString(net, Files.readString(net).replace("loss crossentropy", "loss mse"));
+    CliRun r = hbp(base("--strategy", "kfac", "--fisher", "sampled", "--dense", dir.resolve("d.npz").toString()));
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("--fisher sampled draws labels from the model's distribution softmax(f), which only the crossentropy loss defines"),
+        r.err());
+    assertTrue(!r.out().contains("batch of") && !r.out().contains("|grad"), "no pass ran: " + r.out());
+  }
+
   @Test
   void printsLossAndGradientNormsAndTheNetwork() {
     CliRun r = hbp(base("--dense", dir.resolve("d.npz").toString()));

@@ -114,17 +114,7 @@ class ConjugateGradientTest {
     java.util.Map<String, Batch> b = new java.util.LinkedHashMap<>();
     b.put("w", be.fromArray(1, 1, 3, 2, java.util.Arrays.copyOfRange(bd, 0, 6)));
     b.put("b", be.fromArray(1, 1, 4, 1, java.util.Arrays.copyOfRange(bd, 6, 10)));
-    java.util.function.UnaryOperator<java.util.Map<String, Batch>> product = v -> {
-      double[] x = new double[10];
-      System.arraycopy(be.toArray(v.get("w")), 0, x, 0, 6);
-      System.arraycopy(be.toArray(v.get("b")), 0, x, 6, 4);
-      DMatrixRMaj out = new DMatrixRMaj(10, 1);
-      CommonOps_DDRM.mult(c, new DMatrixRMaj(10, 1, true, x), out);
-      java.util.Map<String, Batch> r = new java.util.HashMap<>();
-      r.put("b", be.fromArray(1, 1, 4, 1, java.util.Arrays.copyOfRange(out.data, 6, 10)));
-      r.put("w", be.fromArray(1, 1, 3, 2, java.util.Arrays.copyOfRange(out.data, 0, 6)));
-      return r;
-    };
+    java.util.function.UnaryOperator<java.util.Map<String, Batch>> product = jointProduct(c, 3, 2, 4);
     ConjugateGradient.JointResult r = ConjugateGradient.solveJoint(be, product, alpha, b, new ConjugateGradient.Settings(1e-13, 0, 100));
     assertTrue(r.converged());
     assertEquals(java.util.List.of("w", "b"), java.util.List.copyOf(r.solution().keySet()));
@@ -269,17 +259,7 @@ class ConjugateGradientTest {
     java.util.Map<String, Batch> b = new java.util.LinkedHashMap<>();
     b.put("w", be.fromArray(1, 1, 2, 2, java.util.Arrays.copyOfRange(bd, 0, 4)));
     b.put("b", be.fromArray(1, 1, 2, 1, java.util.Arrays.copyOfRange(bd, 4, 6)));
-    java.util.function.UnaryOperator<java.util.Map<String, Batch>> product = v -> {
-      double[] x = new double[6];
-      System.arraycopy(be.toArray(v.get("w")), 0, x, 0, 4);
-      System.arraycopy(be.toArray(v.get("b")), 0, x, 4, 2);
-      DMatrixRMaj out = new DMatrixRMaj(6, 1);
-      CommonOps_DDRM.mult(c, new DMatrixRMaj(6, 1, true, x), out);
-      java.util.Map<String, Batch> r = new java.util.HashMap<>();
-      r.put("w", be.fromArray(1, 1, 2, 2, java.util.Arrays.copyOfRange(out.data, 0, 4)));
-      r.put("b", be.fromArray(1, 1, 2, 1, java.util.Arrays.copyOfRange(out.data, 4, 6)));
-      return r;
-    };
+    java.util.function.UnaryOperator<java.util.Map<String, Batch>> product = jointProduct(c, 2, 2, 2);
     ConjugateGradient.JointResult r = ConjugateGradient.solveJoint(be, product, 0.5, b, new ConjugateGradient.Settings(1e-14, 0, 100));
     assertTrue(r.negativeCurvature() != null);
     assertEquals(2, r.negativeCurvature().iteration());
@@ -338,5 +318,25 @@ class ConjugateGradientTest {
     double t = 0;
     for (int i = 0; i < a.length; i++) t += a[i] * b[i];
     return t;
+  }
+
+  /**
+   * The product of the dense matrix c with directions over two parameters, w (rows x cols) and b
+   * (a column of bRows), stacked as vec(w) then b; the result keyed by name, in no particular order
+   * (a HashMap: the solver must not rely on the product's order).
+   */
+  private java.util.function.UnaryOperator<java.util.Map<String, Batch>> jointProduct(DMatrixRMaj c, int rows, int cols, int bRows) {
+    int nw = rows * cols, n = nw + bRows;
+    return v -> {
+      double[] x = new double[n];
+      System.arraycopy(be.toArray(v.get("w")), 0, x, 0, nw);
+      System.arraycopy(be.toArray(v.get("b")), 0, x, nw, bRows);
+      DMatrixRMaj out = new DMatrixRMaj(n, 1);
+      CommonOps_DDRM.mult(c, new DMatrixRMaj(n, 1, true, x), out);
+      java.util.Map<String, Batch> r = new java.util.HashMap<>();
+      r.put("b", be.fromArray(1, 1, bRows, 1, java.util.Arrays.copyOfRange(out.data, nw, n)));
+      r.put("w", be.fromArray(1, 1, rows, cols, java.util.Arrays.copyOfRange(out.data, 0, nw)));
+      return r;
+    };
   }
 }

@@ -78,7 +78,10 @@ public final class CgNewton implements Optimizer {
 
   private final Network net;
   private final Settings s;
+  /** The curvature's notices (chunk plans), each ended by what the memory budget left out. */
   private final Consumer<String> notices;
+  /** The optimizer's own notices (negative curvature), as they are. */
+  private final Consumer<String> ownNotices;
   /** The memory limit less what a step holds itself: what the curvature may plan with. */
   private final long curvatureBudget;
 
@@ -101,6 +104,7 @@ public final class CgNewton implements Optimizer {
     StepMemory own = settings.layerBlocks() ? StepMemory.ofLayers("cg-newton", net, StepMemory.CG_VECTORS) : stepMemory(net);
     this.curvatureBudget = own.budget(settings.memoryLimitBytes());
     this.notices = RunNotices.onceEach(own.explained(notices, settings.memoryLimitBytes()));
+    this.ownNotices = RunNotices.onceEach(notices);
   }
 
   /** What a step on {@code net} holds besides the pass and the curvature ({@link StepMemory}, {@code k = 9}). */
@@ -139,7 +143,7 @@ public final class CgNewton implements Optimizer {
         solves++;
         if (r.negativeCurvature() != null) {
           negative++;
-          notices.accept(NEGATIVE_CURVATURE);
+          ownNotices.accept(NEGATIVE_CURVATURE);
         }
         for (String name : group) {
           Batch step = be.scale(r.solution().get(name), s.gamma());
@@ -162,7 +166,7 @@ public final class CgNewton implements Optimizer {
       solves++;
       if (r.negativeCurvature() != null) {
         negative++;
-        notices.accept(NEGATIVE_CURVATURE);
+        ownNotices.accept(NEGATIVE_CURVATURE);
       }
       Batch step = be.scale(r.solution(), s.gamma());
       parameters.put(name, be.add(parameters.get(name), step));

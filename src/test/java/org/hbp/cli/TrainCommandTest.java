@@ -33,6 +33,25 @@ class TrainCommandTest {
   private static final String SMALL = "network small {\n  input x: tensor(1, 28, 28);\n  flatten;\n  linear(m = 16);\n  sigmoid;\n"
       + "  linear(m = 10);\n  loss crossentropy;\n}\n";
 
+  /**
+   * cg-newton on the exact Hessian with little damping meets indefinite blocks: one notice for the
+   * run (as it is, without the memory-budget remark of the curvature's notices) and a count on each
+   * epoch line.
+   */
+  @Test
+  void cgNewtonSaysWhenItMeetsNegativeCurvature() throws Exception {
+    Path net = net("small.hbp", SMALL);
+    CliRun r = hbp("train", "--net", net.toString(), "--data", "synthetic:500,100", "--optimizer", "cg-newton", "--curvature", "hessian",
+        "--alpha", "0.0001", "--epochs", "2", "--batch", "100", "--out", dir.resolve("run").toString(), "--backend", "blas-f64", "--seed", "0",
+        "--no-plots");
+    r.assertExit(0);
+    String all = r.out() + r.err();
+    int notices = all.split(java.util.regex.Pattern.quote("cg-newton: CG met negative curvature in a damped block"), -1).length - 1;
+    assertEquals(1, notices, all);
+    assertTrue(!all.contains("less the"), "the notice is the optimizer's own, not a chunk plan's: " + all);
+    assertTrue(all.matches("(?s).*epoch 1: .*, negative curvature in \\d+ of \\d+ CG block solves.*"), all);
+  }
+
   @Test
   void eachOptimizerTrainsOnSyntheticDataAndWritesMetricsCheckpointAndPlots() throws Exception {
     Path net = net("small.hbp", SMALL);

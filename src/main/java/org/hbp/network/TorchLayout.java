@@ -15,8 +15,8 @@ import org.hbp.dsl.ModuleSpec;
 import org.hbp.io.DType;
 import org.hbp.io.NdArray;
 import org.hbp.io.NpyException;
-import org.hbp.verify.Evaluator;
-import org.hbp.verify.Tensor;
+import org.hbp.calculus.Evaluator;
+import org.hbp.calculus.Tensor;
 
 /**
  * NumPy/PyTorch interop of a {@link Network}: arrays in PyTorch's row-major layouts and shapes

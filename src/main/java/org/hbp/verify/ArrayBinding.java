@@ -1,5 +1,6 @@
 package org.hbp.verify;
 
+import org.hbp.calculus.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

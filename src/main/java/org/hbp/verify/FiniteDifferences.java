@@ -1,5 +1,7 @@
 package org.hbp.verify;
 
+import org.hbp.calculus.Tensor;
+import org.hbp.calculus.Evaluator;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;

@@ -1,5 +1,7 @@
 package org.hbp.verify;
 
+import org.hbp.calculus.Tensor;
+import org.hbp.calculus.Evaluator;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,5 +1,7 @@
 package org.hbp.verify;
 
+import org.hbp.calculus.Tensor;
+import org.hbp.calculus.Evaluator;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -21,8 +21,8 @@ import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.calculus.Dim;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Shape;
-import org.hbp.verify.Evaluator;
-import org.hbp.verify.Tensor;
+import org.hbp.calculus.Evaluator;
+import org.hbp.calculus.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 

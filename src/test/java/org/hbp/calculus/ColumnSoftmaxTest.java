@@ -8,8 +8,6 @@ import java.util.Random;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 import org.hbp.dsl.Dsl;
-import org.hbp.verify.Evaluator;
-import org.hbp.verify.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

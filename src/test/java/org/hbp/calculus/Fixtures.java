@@ -4,7 +4,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import org.hbp.dsl.Dsl;
-import org.hbp.verify.Tensor;
 
 /** Test helpers: parse expressions over declared variables and draw random values for them. */
 public final class Fixtures {

@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import java.util.Map;
 import java.util.Random;
 import org.hbp.dsl.Dsl;
-import org.hbp.verify.Evaluator;
-import org.hbp.verify.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 

@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.Random;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.DslException;
-import org.hbp.verify.Evaluator;
-import org.hbp.verify.Tensor;
 import org.junit.jupiter.api.Test;
 
 /**

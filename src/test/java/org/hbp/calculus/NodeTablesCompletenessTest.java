@@ -9,7 +9,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import org.hbp.codegen.Lowering;
-import org.hbp.verify.Evaluator;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -11,9 +11,7 @@ import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.hbp.derive.ClosedForm;
 import org.hbp.dsl.Dsl;
-import org.hbp.verify.Evaluator;
 import org.hbp.verify.FiniteDifferences;
-import org.hbp.verify.Tensor;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -10,9 +10,9 @@ import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.verify.DenseMath;
-import org.hbp.verify.Evaluator;
+import org.hbp.calculus.Evaluator;
 import org.hbp.verify.FiniteDifferences;
-import org.hbp.verify.Tensor;
+import org.hbp.calculus.Tensor;
 
 /**
  * Dense fp64 references for network curvature, independent of the generated operators and the

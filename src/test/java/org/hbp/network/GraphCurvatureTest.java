@@ -12,7 +12,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
-import org.hbp.verify.Tensor;
+import org.hbp.calculus.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 

@@ -18,7 +18,7 @@ import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
-import org.hbp.verify.Tensor;
+import org.hbp.calculus.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,5 +1,7 @@
 package org.hbp.verify;
 
+import org.hbp.calculus.Tensor;
+import org.hbp.calculus.Evaluator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

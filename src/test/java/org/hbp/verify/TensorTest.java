@@ -1,5 +1,6 @@
 package org.hbp.verify;
 
+import org.hbp.calculus.Tensor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

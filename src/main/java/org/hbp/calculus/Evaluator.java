@@ -1,4 +1,4 @@
-package org.hbp.verify;
+package org.hbp.calculus;
 
 import java.util.Arrays;
 import java.util.Collections;
@@ -11,11 +11,6 @@ import java.util.function.DoubleBinaryOperator;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.hbp.UserError;
-import org.hbp.calculus.Dim;
-import org.hbp.calculus.Expr;
-import org.hbp.calculus.Exprs;
-import org.hbp.calculus.NodeTable;
-import org.hbp.calculus.Shape;
 
 /**
  * A reference interpreter of the {@link Expr} IR in double precision. It is deliberately simple

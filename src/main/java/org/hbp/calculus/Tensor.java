@@ -1,4 +1,4 @@
-package org.hbp.verify;
+package org.hbp.calculus;
 
 import java.util.Arrays;
 import java.util.Random;

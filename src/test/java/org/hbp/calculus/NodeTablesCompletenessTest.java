@@ -30,7 +30,7 @@ class NodeTablesCompletenessTest {
         new Table("printer precedence (Printer)", Printer.precedenceNodeTypes()),
         new Table("LaTeX (LatexPrinter)", LatexPrinter.nodeTypes()),
         new Table("LaTeX precedence (LatexPrinter)", LatexPrinter.precedenceNodeTypes()),
-        new Table("evaluation (verify.Evaluator)", Evaluator.nodeTypes()),
+        new Table("evaluation (calculus.Evaluator)", Evaluator.nodeTypes()),
         new Table("differentiation rules (Differentiation)", Differentiation.nodeTypes()),
         new Table("identification rules (Identification)", Identification.nodeTypes()),
         new Table("entrywise lifting (Lift)", Lift.nodeTypes()),

@@ -79,12 +79,26 @@ def _write_batch(x, y, folder):
     return path
 
 
+# As ./hbp starts java: with the Vector API, an incubator module in Java 17, for the float64 direct
+# convolutions. The JVM then warns about it first thing on standard error; that line is not hbp's message.
+_VECTOR_API = ["--add-modules", "jdk.incubator.vector"]
+_INCUBATOR_WARNING = "WARNING: Using incubator modules: jdk.incubator.vector"
+
+
 def _command():
     """java -jar hbp.jar, or with HBP_CLASSPATH set (tests inside hbp's build) java -cp CLASSPATH org.hbp.cli.Main."""
     classpath = os.environ.get("HBP_CLASSPATH")
     if classpath:
-        return [_java(), "-cp", classpath, "org.hbp.cli.Main"]
-    return [_java(), "-jar", str(jar_path())]
+        return [_java(), *_VECTOR_API, "-cp", classpath, "org.hbp.cli.Main"]
+    return [_java(), *_VECTOR_API, "-jar", str(jar_path())]
+
+
+def _without_incubator_warning(stderr):
+    """stderr without the JVM's first line about the incubator module."""
+    lines = stderr.split("\n")
+    if _INCUBATOR_WARNING in lines:
+        lines.remove(_INCUBATOR_WARNING)
+    return "\n".join(lines)
 
 
 # What the files this package writes into its temporary folder hold, for hbp's messages about them.
@@ -96,7 +110,7 @@ def _run(args, folder=None):
     cmd = _command() + [str(a) for a in args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        message = proc.stderr.strip() or proc.stdout.strip() or f"hbp exited with status {proc.returncode}"
+        message = _without_incubator_warning(proc.stderr).strip() or proc.stdout.strip() or f"hbp exited with status {proc.returncode}"
         raise HbpError(_readable(message, folder))
     return proc.stdout
 

@@ -38,6 +38,14 @@ import org.hbp.backend.ConvGeometry;
  * rows in {@code (kj, ki, ch)} order, the filters' columns permuted alike). The same products are
  * summed as by the backend's default convolutions, in another order: the results agree to float64
  * rounding, not bit for bit.
+ *
+ * <p><b>Direct kernels.</b> Where the JVM has the Vector API ({@code --add-modules
+ * jdk.incubator.vector}, as the {@code hbp} launcher starts it), the machine has 8-double vectors
+ * (AVX-512) and the convolution writes a multiple of 8 channels, float64 convolutions and stride-1
+ * adjoints skip unfold and gemm: {@link VectorConvolution} computes each item from a zero-padded
+ * copy, register-blocked, one item at a time per thread. Its gemms of only 16 or 32 rows, their
+ * operands' packing and the unfold kept unfold-and-gemm at about half the machine's GEMM rate
+ * (docs/performance.md). {@code -Dhbp.blas.directConvolutions=false} keeps unfold and gemm.
  */
 final class BlasConvolutions {
   /**
@@ -46,19 +54,49 @@ final class BlasConvolutions {
    */
   static final long CHUNK_BYTES = Long.getLong("hbp.blas.convChunkBytes", 1L << 20);
 
+  /**
+   * Whether this JVM can run {@link VectorConvolution}: {@code jdk.incubator.vector} in the boot
+   * layer, 8-double vectors, and not switched off by {@code -Dhbp.blas.directConvolutions=false}.
+   */
+  static final boolean DIRECT_AVAILABLE = directAvailable();
+
+  private static boolean directAvailable() {
+    if (!Boolean.parseBoolean(System.getProperty("hbp.blas.directConvolutions", "true"))) return false;
+    // checked first: VectorConvolution's class links against the module
+    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) return false;
+    return VectorConvolution.machineFits();
+  }
+
+  /** Items per task of the direct kernels: enough to make a task's overhead small, few enough to share a batch. */
+  private static final int DIRECT_ITEMS = 8;
+
   private final BlasBackend be;
   private final BlasProducts products;
   private final int threads;
   private final int bytesPerEntry;
   /** Unfolded bytes per chunk: {@link #CHUNK_BYTES}, smaller in tests to make many chunks. */
   private final long chunkBytes;
+  /** Whether float64 convolutions with a multiple of 8 output channels run {@link VectorConvolution}. */
+  private final boolean direct;
 
   BlasConvolutions(BlasBackend be, BlasProducts products, int threads, long chunkBytes) {
+    this(be, products, threads, chunkBytes, DIRECT_AVAILABLE);
+  }
+
+  /**
+   * With {@code direct} false, unfold and gemm everywhere; true needs the Vector API in the boot
+   * layer, and on a machine without AVX-512 runs {@link VectorConvolution} emulated (the tests'
+   * way of checking it everywhere).
+   */
+  BlasConvolutions(BlasBackend be, BlasProducts products, int threads, long chunkBytes, boolean direct) {
+    if (direct && ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty())
+      throw new IllegalStateException("direct convolutions need the Vector API: start the JVM with --add-modules jdk.incubator.vector");
     this.be = be;
     this.products = products;
     this.threads = threads;
     this.bytesPerEntry = be.precision().bytes();
     this.chunkBytes = chunkBytes;
+    this.direct = direct && be.precision() == org.hbp.backend.Precision.FLOAT64;
   }
 
   /**
@@ -83,6 +121,10 @@ final class BlasConvolutions {
     if (w.items() != 1 || w.cols() != g.patchRows() || (bias != null && bias.items() != 1)) return null;
     BlasBatch out = be.alloc("convolution", x.samples(), x.directions(), w.rows(), g.patches(), false);
     if (x.items() == 0 || w.rows() == 0) return out;
+    if (direct && VectorConvolution.supports(w.rows())) {
+      directly(new VectorConvolution(be.toArray(w), w.rows(), g, bias == null ? null : be.toArray(bias)), x, out);
+      return out;
+    }
     double[] biasColumns = bias == null ? null : repeatedColumn(be.toArray(bias), g.patches());
     BlasBatch filters = (BlasBatch) be.fromArray(1, 1, w.rows(), w.cols(), PatchRuns.permuteColumns(be.toArray(w), w.rows(), g));
     try {
@@ -103,6 +145,10 @@ final class BlasConvolutions {
     BlasBatch out = be.alloc("convolutionAdjoint", y.samples(), y.directions(), g.c(), g.h() * g.w(), cout == 0);
     if (y.items() == 0 || cout == 0) return out;
     ConvGeometry t = adjointGeometry(g, cout);
+    if (t != null && direct && VectorConvolution.supports(g.c())) {
+      directly(new VectorConvolution(adjointFilters(be.toArray(w), cout, g), g.c(), t, null), y, out);
+      return out;
+    }
     double[] filters = t != null ? PatchRuns.permuteColumns(adjointFilters(be.toArray(w), cout, g), g.c(), t) : PatchRuns.permuteColumns(be.toArray(w), cout, g);
     BlasBatch f = (BlasBatch) be.fromArray(1, 1, t != null ? g.c() : cout, t != null ? t.patchRows() : g.patchRows(), filters);
     try {
@@ -140,6 +186,28 @@ final class BlasConvolutions {
           for (int j = 0; j < k; j++)
             f[ch + cin * ((o * k + i) * k + j)] = w[o + cout * ((ch * k + (k - 1 - i)) * k + (k - 1 - j))];
     return f;
+  }
+
+  /** out's items = conv's convolution of x's items, {@link #DIRECT_ITEMS} items per task, each thread with its own padded image and result. */
+  private void directly(VectorConvolution conv, BlasBatch x, BlasBatch out) {
+    long items = x.items();
+    int per = (int) Math.max(1, Math.min(DIRECT_ITEMS, (items + threads - 1) / threads));
+    long tasks = (items + per - 1) / per;
+    int size = conv.outputSize();
+    int workers = products.workers(tasks);
+    double[][] padded = new double[workers][], result = new double[workers][], tail = new double[workers][];
+    products.singleThreadedInTurn(tasks, items * size, (worker, task) -> {
+      if (padded[worker] == null) {
+        padded[worker] = conv.newPadded();
+        result[worker] = new double[size];
+        tail[worker] = conv.newTail();
+      }
+      for (long t = task * per, end = Math.min(items, t + per); t < end; t++) {
+        conv.load(x, t, padded[worker]);
+        conv.apply(padded[worker], result[worker], tail[worker]);
+        out.write(t * size, result[worker], 0, size);
+      }
+    });
   }
 
   /**

@@ -11,7 +11,7 @@ import org.hbp.backend.Precision;
 import org.junit.jupiter.api.Test;
 
 /**
- * The chunked unfold-and-gemm convolutions of the float64 BLAS backend ({@link BlasConvolutions})
+ * The chunked unfold-and-gemm convolutions of the float64 BLAS backend ({@link BlasConvolutions}, direct kernels off)
  * against naive loops over the definition written here: {@code Z = W unfold(X) + b 1'} and its
  * adjoint {@code fold(W' Y)}, entry by entry from the index formulas of {@link ConvGeometry}, for
  * chunks of one item per thread, of a few items (the last chunk shorter) and of the whole batch,
@@ -38,7 +38,7 @@ class BlasConvolutionsTest {
   }
 
   private BlasConvolutions convolutions(long chunkBytes) {
-    return new BlasConvolutions(be, be.products, 2, chunkBytes);
+    return new BlasConvolutions(be, be.products, 2, chunkBytes, false);
   }
 
   @Test
@@ -56,7 +56,7 @@ class BlasConvolutionsTest {
           assertEquals(DIRECTIONS, got.directions(), what);
           assertEquals(COUT, got.rows(), what);
           assertEquals(g.patches(), got.cols(), what);
-          double[][] want = naiveConvolution(g, w, x, b, SAMPLES * DIRECTIONS);
+          double[][] want = naiveConvolution(g, COUT, w, x, b, SAMPLES * DIRECTIONS);
           assertNear(want[0], want[1], be.toArray(got), what);
         }
   }
@@ -73,7 +73,7 @@ class BlasConvolutionsTest {
         assertEquals(DIRECTIONS, got.directions(), what);
         assertEquals(g.c(), got.rows(), what);
         assertEquals(g.h() * g.w(), got.cols(), what);
-        double[][] want = naiveAdjoint(g, w, y, SAMPLES * DIRECTIONS);
+        double[][] want = naiveAdjoint(g, COUT, w, y, SAMPLES * DIRECTIONS);
         assertNear(want[0], want[1], be.toArray(got), what);
       }
   }
@@ -86,9 +86,9 @@ class BlasConvolutionsTest {
     double[] x = rng.doubles((long) SAMPLES * DIRECTIONS * g.inputSize(), -1, 1).toArray();
     double[] y = rng.doubles((long) SAMPLES * DIRECTIONS * COUT * g.patches(), -1, 1).toArray();
     BlasBatch wb = batch(1, 1, COUT, g.patchRows(), w);
-    double[][] want = naiveConvolution(g, w, x, null, SAMPLES * DIRECTIONS);
+    double[][] want = naiveConvolution(g, COUT, w, x, null, SAMPLES * DIRECTIONS);
     assertNear(want[0], want[1], be.toArray(be.convolution(wb, batch(SAMPLES, DIRECTIONS, g.c(), g.h() * g.w(), x), g, null)), "backend convolution");
-    double[][] wantAdjoint = naiveAdjoint(g, w, y, SAMPLES * DIRECTIONS);
+    double[][] wantAdjoint = naiveAdjoint(g, COUT, w, y, SAMPLES * DIRECTIONS);
     assertNear(wantAdjoint[0], wantAdjoint[1], be.toArray(be.convolutionAdjoint(wb, batch(SAMPLES, DIRECTIONS, COUT, g.patches(), y), g)),
         "backend convolutionAdjoint");
   }
@@ -132,7 +132,7 @@ class BlasConvolutionsTest {
         BlasBatch wb = (BlasBatch) be32.fromArray(1, 1, COUT, g.patchRows(), w);
         double[] z = be32.toArray(conv.convolution(wb, (BlasBatch) be32.fromArray(SAMPLES, DIRECTIONS, g.c(), g.h() * g.w(), x), g, null));
         double[] xa = be32.toArray(conv.convolutionAdjoint(wb, (BlasBatch) be32.fromArray(SAMPLES, DIRECTIONS, COUT, g.patches(), y), g));
-        double[][] want = naiveConvolution(g, w, x, null, SAMPLES * DIRECTIONS), wantAdjoint = naiveAdjoint(g, w, y, SAMPLES * DIRECTIONS);
+        double[][] want = naiveConvolution(g, COUT, w, x, null, SAMPLES * DIRECTIONS), wantAdjoint = naiveAdjoint(g, COUT, w, y, SAMPLES * DIRECTIONS);
         String what = "float32 " + g + ", chunk " + bytes + " bytes";
         for (int i = 0; i < z.length; i++) assertEquals(want[0][i], z[i], 3e-6 * want[1][i] + 1e-30, what + " convolution entry " + i);
         for (int i = 0; i < xa.length; i++) assertEquals(wantAdjoint[0][i], xa[i], 3e-6 * wantAdjoint[1][i] + 1e-30, what + " adjoint entry " + i);
@@ -248,21 +248,21 @@ class BlasConvolutionsTest {
    * input zero outside it. Returns the values and the sums of the terms' magnitudes (for the
    * rounding bound).
    */
-  private static double[][] naiveConvolution(ConvGeometry g, double[] w, double[] x, double[] b, int items) {
-    int c = g.c(), h = g.h(), wd = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), in = g.inputSize(), out = COUT * g.patches();
+  static double[][] naiveConvolution(ConvGeometry g, int cout, double[] w, double[] x, double[] b, int items) {
+    int c = g.c(), h = g.h(), wd = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), in = g.inputSize(), out = cout * g.patches();
     double[] z = new double[items * out], mag = new double[items * out];
     for (int t = 0; t < items; t++)
       for (int ox = 0; ox < outW; ox++)
         for (int oy = 0; oy < outH; oy++)
-          for (int o = 0; o < COUT; o++) {
-            int at = t * out + o + COUT * (oy + outH * ox);
+          for (int o = 0; o < cout; o++) {
+            int at = t * out + o + cout * (oy + outH * ox);
             double sum = b == null ? 0 : b[o], abs = Math.abs(sum);
             for (int ch = 0; ch < c; ch++)
               for (int ki = 0; ki < k; ki++)
                 for (int kj = 0; kj < k; kj++) {
                   int yy = oy * g.s() - g.p() + ki * g.d(), xx = ox * g.s() - g.p() + kj * g.d();
                   if (yy < 0 || yy >= h || xx < 0 || xx >= wd) continue;
-                  double term = w[o + COUT * ((ch * k + ki) * k + kj)] * x[t * in + ch + c * (yy + h * xx)];
+                  double term = w[o + cout * ((ch * k + ki) * k + kj)] * x[t * in + ch + c * (yy + h * xx)];
                   sum += term;
                   abs += Math.abs(term);
                 }
@@ -277,27 +277,27 @@ class BlasConvolutionsTest {
    * · Y[o, oy + outH·ox]} added to {@code X[ch, oy·s - p + ki·d, ox·s - p + kj·d]} where that lies
    * in the input. Returns the values and the sums of the terms' magnitudes.
    */
-  private static double[][] naiveAdjoint(ConvGeometry g, double[] w, double[] y, int items) {
-    int c = g.c(), h = g.h(), wd = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), in = g.inputSize(), out = COUT * g.patches();
+  static double[][] naiveAdjoint(ConvGeometry g, int cout, double[] w, double[] y, int items) {
+    int c = g.c(), h = g.h(), wd = g.w(), k = g.k(), outH = g.outH(), outW = g.outW(), in = g.inputSize(), out = cout * g.patches();
     double[] x = new double[items * in], mag = new double[items * in];
     for (int t = 0; t < items; t++)
       for (int ox = 0; ox < outW; ox++)
         for (int oy = 0; oy < outH; oy++)
-          for (int o = 0; o < COUT; o++)
+          for (int o = 0; o < cout; o++)
             for (int ch = 0; ch < c; ch++)
               for (int ki = 0; ki < k; ki++)
                 for (int kj = 0; kj < k; kj++) {
                   int yy = oy * g.s() - g.p() + ki * g.d(), xx = ox * g.s() - g.p() + kj * g.d();
                   if (yy < 0 || yy >= h || xx < 0 || xx >= wd) continue;
-                  double term = w[o + COUT * ((ch * k + ki) * k + kj)] * y[t * out + o + COUT * (oy + outH * ox)];
+                  double term = w[o + cout * ((ch * k + ki) * k + kj)] * y[t * out + o + cout * (oy + outH * ox)];
                   x[t * in + ch + c * (yy + h * xx)] += term;
                   mag[t * in + ch + c * (yy + h * xx)] += Math.abs(term);
                 }
     return new double[][] {x, mag};
   }
 
-  /** Each entry within 1e-14 of the sum of its terms' magnitudes (a few roundings of float64 sums of at most 37 terms). */
-  private static void assertNear(double[] want, double[] magnitude, double[] got, String what) {
+  /** Each entry within 1e-14 of the sum of its terms' magnitudes (a few roundings of float64 sums of a few hundred terms at most). */
+  static void assertNear(double[] want, double[] magnitude, double[] got, String what) {
     assertEquals(want.length, got.length, what + ": entries");
     for (int i = 0; i < want.length; i++)
       assertEquals(want[i], got[i], 1e-14 * magnitude[i] + Double.MIN_NORMAL, what + ": entry " + i);

@@ -1,0 +1,383 @@
+package org.hbp.backend.blas;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorSpecies;
+import org.hbp.backend.ConvGeometry;
+
+/**
+ * A direct float64 convolution, register-blocked with the JDK's Vector API: {@code out = W
+ * unfold(X) + bias ones'} for one item X at a time, without forming {@code unfold(X)}.
+ *
+ * <p>An item X ({@code c x (h·w)}, column-major: channel fastest, then y, then x) is copied into a
+ * zero-padded image {@code Xp} of {@code (h + 2p) x (w + 2p)} pixels, channel fastest. For output
+ * pixel {@code (oh, ow)} and filter tap {@code j = (ki, kj, ch)} the input entry is {@code
+ * Xp[base(oh, ow) + offset(j)]} with {@code base = (oh·s + Hp·ow·s)·c} and {@code offset = (ki·d +
+ * Hp·kj·d)·c + ch}: the unfold becomes an index, computed once per tap. The kernel keeps a block of
+ * output pixels times output channels in vector registers (6 pixels x 32 channels or 12 pixels x 16
+ * channels, 24 vectors of 8 doubles; 8 pixels x 8 channels) and runs one loop over all {@code c·k·k} taps: per tap
+ * it loads the block's filter vectors ({@code Wp[j, o..]}, the filters packed tap-major), broadcasts
+ * one input entry per pixel and does one vector FMA per accumulator. The result of a pixel is its
+ * {@code m} channels, contiguous in the item's column-major {@code m x patches} layout, stored with
+ * vector stores. The FLOPs are those of the unfold-and-gemm route, {@code 2·m·c·k·k} per output
+ * pixel; the padded copy costs {@code c·h·w} moves per item instead of the unfold's {@code c·k·k}
+ * per output pixel, and no gemm operand is packed.
+ *
+ * <p>Each output entry is the sum over the taps in the order {@code (ki, kj, ch)} starting from the
+ * bias (or 0), one FMA per tap: the result depends neither on the thread nor on the block it falls
+ * in. It agrees with the unfold-and-gemm route to float64 rounding, not bit for bit.
+ *
+ * <p>Needs {@code m}, the output channels, a multiple of 8 ({@link #supports}), 8-double vectors
+ * ({@link #machineFits}) and the module {@code jdk.incubator.vector} in the JVM's boot layer
+ * ({@code --add-modules jdk.incubator.vector}, which the {@code hbp} launcher passes): {@link
+ * BlasConvolutions} checks these before this class is loaded.
+ */
+final class VectorConvolution {
+  /**
+   * Vectors of 8 doubles: the machine's own with AVX-512 ({@link #machineFits}); elsewhere the
+   * Vector API emulates them, slowly but with the same results (the tests run there too).
+   */
+  private static final VectorSpecies<Double> V = DoubleVector.SPECIES_512;
+  /**
+   * Output pixels per register block of 32, 16 and 8 channels: 24, 24 and 8 accumulators (of the
+   * 32 vector registers; measured best of 4x4, 4x6, 2x8, 2x12 and 1x8 blocks, docs/performance.md).
+   */
+  static final int PIXELS_32 = 6, PIXELS_16 = 12, PIXELS_8 = 8;
+  /** Lanes per vector. */
+  private static final int LANES = 8;
+
+  /**
+   * Whether the machine's vectors hold 8 doubles (AVX-512), the register blocks' shape: 24
+   * accumulators, up to four filter vectors and a broadcast fit in the 32 vector registers. With
+   * fewer lanes (AVX2: 4 doubles, 16 registers) the Vector API would emulate 8-lane vectors slowly:
+   * {@link BlasConvolutions} then keeps unfold and gemm.
+   */
+  static boolean machineFits() {
+    return DoubleVector.SPECIES_PREFERRED.length() == LANES;
+  }
+
+  private final ConvGeometry g;
+  private final int m;
+  private final int c;
+  /** Rows of the padded image (y), columns (x). */
+  private final int hp;
+  private final int wp;
+  private final int outH;
+  private final int outW;
+  /** Taps {@code c·k·k}, their offsets in the padded image, the filters packed tap-major ({@code taps x m}). */
+  private final int taps;
+  private final int[] offsets;
+  private final double[] packed;
+  /** The bias ({@code m} entries), or zeros. */
+  private final double[] bias;
+  /** Entries of the padded image. */
+  final int paddedSize;
+
+  /** Whether this kernel computes a convolution with {@code m} output channels (on any geometry). */
+  static boolean supports(int m) {
+    return m > 0 && m % LANES == 0;
+  }
+
+  /**
+   * The kernel for filters {@code w} ({@code m x (c·k·k)}, column-major, columns in {@link
+   * ConvGeometry}'s order {@code (ch·k + ki)·k + kj}) on geometry g, plus {@code bias} (m entries, or
+   * null).
+   */
+  VectorConvolution(double[] w, int m, ConvGeometry g, double[] bias) {
+    if (!supports(m)) throw new IllegalArgumentException("direct convolution needs a multiple of " + LANES + " output channels, got " + m);
+    this.g = g;
+    this.m = m;
+    this.c = g.c();
+    this.hp = g.h() + 2 * g.p();
+    this.wp = g.w() + 2 * g.p();
+    this.outH = g.outH();
+    this.outW = g.outW();
+    int k = g.k(), d = g.d();
+    this.taps = c * k * k;
+    this.offsets = new int[taps];
+    this.packed = new double[taps * m];
+    for (int ki = 0; ki < k; ki++)
+      for (int kj = 0; kj < k; kj++)
+        for (int ch = 0; ch < c; ch++) {
+          int j = (ki * k + kj) * c + ch;
+          offsets[j] = (ki * d + hp * kj * d) * c + ch;
+          int column = (ch * k + ki) * k + kj;
+          System.arraycopy(w, column * m, packed, j * m, m);
+        }
+    this.bias = bias == null ? new double[m] : bias.clone();
+    long size = (long) hp * wp * c;
+    if (size > Integer.MAX_VALUE - 64) throw new IllegalArgumentException("convolution item too large for a direct kernel: " + g);
+    this.paddedSize = (int) size;
+  }
+
+  /** A padded image for {@link #apply}: zeros, kept by the caller per thread (only its interior is written). */
+  double[] newPadded() {
+    return new double[paddedSize];
+  }
+
+  /** The block buffer for {@link #apply}'s last, partial block of pixels (room for the largest block's pixels). */
+  double[] newTail() {
+    return new double[Math.max(PIXELS_32, Math.max(PIXELS_16, PIXELS_8)) * m];
+  }
+
+  /** Entries of an output item: {@code m·outH·outW}. */
+  int outputSize() {
+    return m * outH * outW;
+  }
+
+  /**
+   * Item {@code item} of x (a batch of items {@code c x (h·w)}) into the interior of {@code padded},
+   * one run of {@code h·c} entries per image column.
+   */
+  void load(BlasBatch x, long item, double[] padded) {
+    int h = g.h(), p = g.p(), run = h * c;
+    long at = item * (long) g.inputSize();
+    for (int col = 0; col < g.w(); col++) x.read(at + (long) col * run, padded, (p + hp * (col + p)) * c, run);
+  }
+
+  /**
+   * The convolution of the padded item into {@code out} ({@code m x (outH·outW)}, column-major),
+   * using {@code tail} ({@link #newTail}) for each pass's last, partial block of pixels: output
+   * channels in blocks of 32 (four vectors, {@value #PIXELS_32} pixels at a time), then 16 (two
+   * vectors, {@value #PIXELS_16} pixels), then 8 (one vector, {@value #PIXELS_8} pixels). A block
+   * of pixels is consecutive in the output's order ({@code oh} fastest), each pixel with its own
+   * base in the padded image, so blocks run across image columns and over any stride.
+   */
+  void apply(double[] padded, double[] out, double[] tail) {
+    int o = 0;
+    for (; o + 4 * LANES <= m; o += 4 * LANES) pass(padded, o, 4, out, tail);
+    for (; o + 2 * LANES <= m; o += 2 * LANES) pass(padded, o, 2, out, tail);
+    for (; o < m; o += LANES) pass(padded, o, 1, out, tail);
+  }
+
+  /** Output channels {@code o..o + vectors·8 - 1} of every pixel. */
+  private void pass(double[] x, int o, int vectors, double[] out, double[] tail) {
+    int r = vectors == 4 ? PIXELS_32 : vectors == 2 ? PIXELS_16 : PIXELS_8, patches = outH * outW;
+    int[] b = new int[r];
+    for (int p0 = 0; p0 < patches; p0 += r) {
+      for (int i = 0; i < r; i++) {
+        int p = Math.min(p0 + i, patches - 1); // past the end: the last pixel again, into the tail
+        b[i] = base(p % outH, p / outH);
+      }
+      boolean full = p0 + r <= patches;
+      double[] dst = full ? out : tail;
+      int at = full ? p0 * m + o : 0;
+      if (vectors == 4) block32(x, b[0], b[1], b[2], b[3], b[4], b[5], o, dst, at);
+      else if (vectors == 2) block16(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], o, dst, at);
+      else block8(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], o, dst, at);
+      if (!full)
+        for (int i = 0; p0 + i < patches; i++) System.arraycopy(tail, i * m, out, (p0 + i) * m + o, vectors * LANES);
+    }
+  }
+
+  /** Where output pixel {@code (oh, ow)}'s first tap reads the padded image. */
+  private int base(int oh, int ow) {
+    return (oh * g.s() + hp * ow * g.s()) * c;
+  }
+
+  /** Output channels {@code o..o+31} of the pixels at bases {@code b0..b5}, stored at {@code dst[at + r·m]}. */
+  private void block32(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int o, double[] dst, int at) {
+    DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
+    DoubleVector c1 = DoubleVector.fromArray(V, bias, o + 1 * LANES);
+    DoubleVector c2 = DoubleVector.fromArray(V, bias, o + 2 * LANES);
+    DoubleVector c3 = DoubleVector.fromArray(V, bias, o + 3 * LANES);
+    DoubleVector a00 = c0, a01 = c1, a02 = c2, a03 = c3;
+    DoubleVector a10 = c0, a11 = c1, a12 = c2, a13 = c3;
+    DoubleVector a20 = c0, a21 = c1, a22 = c2, a23 = c3;
+    DoubleVector a30 = c0, a31 = c1, a32 = c2, a33 = c3;
+    DoubleVector a40 = c0, a41 = c1, a42 = c2, a43 = c3;
+    DoubleVector a50 = c0, a51 = c1, a52 = c2, a53 = c3;
+    int[] off = offsets;
+    double[] w = packed;
+    int mm = m;
+    for (int j = 0, wj = o; j < taps; j++, wj += mm) {
+      DoubleVector w0 = DoubleVector.fromArray(V, w, wj + 0 * LANES), w1 = DoubleVector.fromArray(V, w, wj + 1 * LANES), w2 = DoubleVector.fromArray(V, w, wj + 2 * LANES), w3 = DoubleVector.fromArray(V, w, wj + 3 * LANES);
+      int t = off[j];
+      DoubleVector e;
+      e = DoubleVector.broadcast(V, x[b0 + t]);
+      a00 = w0.fma(e, a00);
+      a01 = w1.fma(e, a01);
+      a02 = w2.fma(e, a02);
+      a03 = w3.fma(e, a03);
+      e = DoubleVector.broadcast(V, x[b1 + t]);
+      a10 = w0.fma(e, a10);
+      a11 = w1.fma(e, a11);
+      a12 = w2.fma(e, a12);
+      a13 = w3.fma(e, a13);
+      e = DoubleVector.broadcast(V, x[b2 + t]);
+      a20 = w0.fma(e, a20);
+      a21 = w1.fma(e, a21);
+      a22 = w2.fma(e, a22);
+      a23 = w3.fma(e, a23);
+      e = DoubleVector.broadcast(V, x[b3 + t]);
+      a30 = w0.fma(e, a30);
+      a31 = w1.fma(e, a31);
+      a32 = w2.fma(e, a32);
+      a33 = w3.fma(e, a33);
+      e = DoubleVector.broadcast(V, x[b4 + t]);
+      a40 = w0.fma(e, a40);
+      a41 = w1.fma(e, a41);
+      a42 = w2.fma(e, a42);
+      a43 = w3.fma(e, a43);
+      e = DoubleVector.broadcast(V, x[b5 + t]);
+      a50 = w0.fma(e, a50);
+      a51 = w1.fma(e, a51);
+      a52 = w2.fma(e, a52);
+      a53 = w3.fma(e, a53);
+    }
+    a00.intoArray(dst, at + 0 * mm + 0 * LANES);
+    a01.intoArray(dst, at + 0 * mm + 1 * LANES);
+    a02.intoArray(dst, at + 0 * mm + 2 * LANES);
+    a03.intoArray(dst, at + 0 * mm + 3 * LANES);
+    a10.intoArray(dst, at + 1 * mm + 0 * LANES);
+    a11.intoArray(dst, at + 1 * mm + 1 * LANES);
+    a12.intoArray(dst, at + 1 * mm + 2 * LANES);
+    a13.intoArray(dst, at + 1 * mm + 3 * LANES);
+    a20.intoArray(dst, at + 2 * mm + 0 * LANES);
+    a21.intoArray(dst, at + 2 * mm + 1 * LANES);
+    a22.intoArray(dst, at + 2 * mm + 2 * LANES);
+    a23.intoArray(dst, at + 2 * mm + 3 * LANES);
+    a30.intoArray(dst, at + 3 * mm + 0 * LANES);
+    a31.intoArray(dst, at + 3 * mm + 1 * LANES);
+    a32.intoArray(dst, at + 3 * mm + 2 * LANES);
+    a33.intoArray(dst, at + 3 * mm + 3 * LANES);
+    a40.intoArray(dst, at + 4 * mm + 0 * LANES);
+    a41.intoArray(dst, at + 4 * mm + 1 * LANES);
+    a42.intoArray(dst, at + 4 * mm + 2 * LANES);
+    a43.intoArray(dst, at + 4 * mm + 3 * LANES);
+    a50.intoArray(dst, at + 5 * mm + 0 * LANES);
+    a51.intoArray(dst, at + 5 * mm + 1 * LANES);
+    a52.intoArray(dst, at + 5 * mm + 2 * LANES);
+    a53.intoArray(dst, at + 5 * mm + 3 * LANES);
+  }
+
+  /** Output channels {@code o..o+15} of the pixels at bases {@code b0..b11}, stored at {@code dst[at + r·m]}. */
+  private void block16(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int b8, int b9, int b10, int b11, int o, double[] dst, int at) {
+    DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
+    DoubleVector c1 = DoubleVector.fromArray(V, bias, o + 1 * LANES);
+    DoubleVector a00 = c0, a01 = c1;
+    DoubleVector a10 = c0, a11 = c1;
+    DoubleVector a20 = c0, a21 = c1;
+    DoubleVector a30 = c0, a31 = c1;
+    DoubleVector a40 = c0, a41 = c1;
+    DoubleVector a50 = c0, a51 = c1;
+    DoubleVector a60 = c0, a61 = c1;
+    DoubleVector a70 = c0, a71 = c1;
+    DoubleVector a80 = c0, a81 = c1;
+    DoubleVector a90 = c0, a91 = c1;
+    DoubleVector a100 = c0, a101 = c1;
+    DoubleVector a110 = c0, a111 = c1;
+    int[] off = offsets;
+    double[] w = packed;
+    int mm = m;
+    for (int j = 0, wj = o; j < taps; j++, wj += mm) {
+      DoubleVector w0 = DoubleVector.fromArray(V, w, wj + 0 * LANES), w1 = DoubleVector.fromArray(V, w, wj + 1 * LANES);
+      int t = off[j];
+      DoubleVector e;
+      e = DoubleVector.broadcast(V, x[b0 + t]);
+      a00 = w0.fma(e, a00);
+      a01 = w1.fma(e, a01);
+      e = DoubleVector.broadcast(V, x[b1 + t]);
+      a10 = w0.fma(e, a10);
+      a11 = w1.fma(e, a11);
+      e = DoubleVector.broadcast(V, x[b2 + t]);
+      a20 = w0.fma(e, a20);
+      a21 = w1.fma(e, a21);
+      e = DoubleVector.broadcast(V, x[b3 + t]);
+      a30 = w0.fma(e, a30);
+      a31 = w1.fma(e, a31);
+      e = DoubleVector.broadcast(V, x[b4 + t]);
+      a40 = w0.fma(e, a40);
+      a41 = w1.fma(e, a41);
+      e = DoubleVector.broadcast(V, x[b5 + t]);
+      a50 = w0.fma(e, a50);
+      a51 = w1.fma(e, a51);
+      e = DoubleVector.broadcast(V, x[b6 + t]);
+      a60 = w0.fma(e, a60);
+      a61 = w1.fma(e, a61);
+      e = DoubleVector.broadcast(V, x[b7 + t]);
+      a70 = w0.fma(e, a70);
+      a71 = w1.fma(e, a71);
+      e = DoubleVector.broadcast(V, x[b8 + t]);
+      a80 = w0.fma(e, a80);
+      a81 = w1.fma(e, a81);
+      e = DoubleVector.broadcast(V, x[b9 + t]);
+      a90 = w0.fma(e, a90);
+      a91 = w1.fma(e, a91);
+      e = DoubleVector.broadcast(V, x[b10 + t]);
+      a100 = w0.fma(e, a100);
+      a101 = w1.fma(e, a101);
+      e = DoubleVector.broadcast(V, x[b11 + t]);
+      a110 = w0.fma(e, a110);
+      a111 = w1.fma(e, a111);
+    }
+    a00.intoArray(dst, at + 0 * mm + 0 * LANES);
+    a01.intoArray(dst, at + 0 * mm + 1 * LANES);
+    a10.intoArray(dst, at + 1 * mm + 0 * LANES);
+    a11.intoArray(dst, at + 1 * mm + 1 * LANES);
+    a20.intoArray(dst, at + 2 * mm + 0 * LANES);
+    a21.intoArray(dst, at + 2 * mm + 1 * LANES);
+    a30.intoArray(dst, at + 3 * mm + 0 * LANES);
+    a31.intoArray(dst, at + 3 * mm + 1 * LANES);
+    a40.intoArray(dst, at + 4 * mm + 0 * LANES);
+    a41.intoArray(dst, at + 4 * mm + 1 * LANES);
+    a50.intoArray(dst, at + 5 * mm + 0 * LANES);
+    a51.intoArray(dst, at + 5 * mm + 1 * LANES);
+    a60.intoArray(dst, at + 6 * mm + 0 * LANES);
+    a61.intoArray(dst, at + 6 * mm + 1 * LANES);
+    a70.intoArray(dst, at + 7 * mm + 0 * LANES);
+    a71.intoArray(dst, at + 7 * mm + 1 * LANES);
+    a80.intoArray(dst, at + 8 * mm + 0 * LANES);
+    a81.intoArray(dst, at + 8 * mm + 1 * LANES);
+    a90.intoArray(dst, at + 9 * mm + 0 * LANES);
+    a91.intoArray(dst, at + 9 * mm + 1 * LANES);
+    a100.intoArray(dst, at + 10 * mm + 0 * LANES);
+    a101.intoArray(dst, at + 10 * mm + 1 * LANES);
+    a110.intoArray(dst, at + 11 * mm + 0 * LANES);
+    a111.intoArray(dst, at + 11 * mm + 1 * LANES);
+  }
+
+  /** Output channels {@code o..o+7} of the pixels at bases {@code b0..b7}, stored at {@code dst[at + r·m]}. */
+  private void block8(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int o, double[] dst, int at) {
+    DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
+    DoubleVector a00 = c0;
+    DoubleVector a10 = c0;
+    DoubleVector a20 = c0;
+    DoubleVector a30 = c0;
+    DoubleVector a40 = c0;
+    DoubleVector a50 = c0;
+    DoubleVector a60 = c0;
+    DoubleVector a70 = c0;
+    int[] off = offsets;
+    double[] w = packed;
+    int mm = m;
+    for (int j = 0, wj = o; j < taps; j++, wj += mm) {
+      DoubleVector w0 = DoubleVector.fromArray(V, w, wj + 0 * LANES);
+      int t = off[j];
+      DoubleVector e;
+      e = DoubleVector.broadcast(V, x[b0 + t]);
+      a00 = w0.fma(e, a00);
+      e = DoubleVector.broadcast(V, x[b1 + t]);
+      a10 = w0.fma(e, a10);
+      e = DoubleVector.broadcast(V, x[b2 + t]);
+      a20 = w0.fma(e, a20);
+      e = DoubleVector.broadcast(V, x[b3 + t]);
+      a30 = w0.fma(e, a30);
+      e = DoubleVector.broadcast(V, x[b4 + t]);
+      a40 = w0.fma(e, a40);
+      e = DoubleVector.broadcast(V, x[b5 + t]);
+      a50 = w0.fma(e, a50);
+      e = DoubleVector.broadcast(V, x[b6 + t]);
+      a60 = w0.fma(e, a60);
+      e = DoubleVector.broadcast(V, x[b7 + t]);
+      a70 = w0.fma(e, a70);
+    }
+    a00.intoArray(dst, at + 0 * mm + 0 * LANES);
+    a10.intoArray(dst, at + 1 * mm + 0 * LANES);
+    a20.intoArray(dst, at + 2 * mm + 0 * LANES);
+    a30.intoArray(dst, at + 3 * mm + 0 * LANES);
+    a40.intoArray(dst, at + 4 * mm + 0 * LANES);
+    a50.intoArray(dst, at + 5 * mm + 0 * LANES);
+    a60.intoArray(dst, at + 6 * mm + 0 * LANES);
+    a70.intoArray(dst, at + 7 * mm + 0 * LANES);
+  }
+}

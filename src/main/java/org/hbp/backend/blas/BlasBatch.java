@@ -56,6 +56,8 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
      */
     final java.nio.DoubleBuffer dbuf;
     final java.nio.FloatBuffer fbuf;
+    /** The same float64 block as bytes (native order, same bounds as dbuf), for vector stores straight into it; else null. */
+    final java.nio.ByteBuffer bytes;
 
     Block(Precision precision, long capacity) {
       this.capacity = capacity;
@@ -65,6 +67,7 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
         di = new DoubleRawIndexer(doubles);
         fi = null;
         dbuf = capacity <= Integer.MAX_VALUE / Double.BYTES ? doubles.asBuffer() : null;
+        bytes = dbuf != null ? doubles.asByteBuffer().order(java.nio.ByteOrder.nativeOrder()) : null;
         fbuf = null;
       } else {
         doubles = null;
@@ -72,6 +75,7 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
         di = null;
         fi = new FloatRawIndexer(floats);
         dbuf = null;
+        bytes = null;
         fbuf = capacity <= Integer.MAX_VALUE / Float.BYTES ? floats.asBuffer() : null;
       }
     }

@@ -78,6 +78,8 @@ final class BlasConvolutions {
   private final long chunkBytes;
   /** Whether float64 convolutions with a multiple of 8 output channels run {@link VectorConvolution}. */
   private final boolean direct;
+  /** Whether the direct kernels store every result through an item-sized buffer, as for a result block over 2 GiB (tests). */
+  private boolean staged;
 
   BlasConvolutions(BlasBackend be, BlasProducts products, int threads, long chunkBytes) {
     this(be, products, threads, chunkBytes, DIRECT_AVAILABLE);
@@ -160,6 +162,12 @@ final class BlasConvolutions {
     return out;
   }
 
+  /** This, with the direct kernels' results staged as for a result block over 2 GiB (that path's test). */
+  BlasConvolutions staged() {
+    staged = true;
+    return this;
+  }
+
   /**
    * The geometry whose convolution of Y ({@code cout} channels of {@code outH x outW}) is the
    * adjoint of g's (stride 1, padding {@code d·(k-1) - p}), or null when g's adjoint is no
@@ -188,26 +196,41 @@ final class BlasConvolutions {
     return f;
   }
 
-  /** out's items = conv's convolution of x's items, {@link #DIRECT_ITEMS} items per task, each thread with its own padded image and result. */
+  /**
+   * out's items = conv's convolution of x's items, {@link #DIRECT_ITEMS} items per task, each thread
+   * with its own padded image. The kernel stores straight into out's block; where that spans more
+   * than a NIO buffer can (2 GiB), into an item-sized buffer copied into it.
+   */
   private void directly(VectorConvolution conv, BlasBatch x, BlasBatch out) {
     long items = x.items();
     int per = (int) Math.max(1, Math.min(DIRECT_ITEMS, (items + threads - 1) / threads));
     long tasks = (items + per - 1) / per;
     int size = conv.outputSize();
+    java.nio.ByteBuffer target = staged ? null : out.block.bytes;
     int workers = products.workers(tasks);
-    double[][] padded = new double[workers][], result = new double[workers][], tail = new double[workers][];
+    double[][] padded = new double[workers][], result = new double[workers][];
+    java.nio.ByteBuffer[] tail = new java.nio.ByteBuffer[workers], staging = new java.nio.ByteBuffer[workers];
     products.singleThreadedInTurn(tasks, items * size, (worker, task) -> {
       if (padded[worker] == null) {
         padded[worker] = conv.newPadded();
-        result[worker] = new double[size];
         tail[worker] = conv.newTail();
+        if (target == null) {
+          result[worker] = new double[size];
+          staging[worker] = java.nio.ByteBuffer.allocate(size * Double.BYTES).order(java.nio.ByteOrder.nativeOrder());
+        }
       }
       for (long t = task * per, end = Math.min(items, t + per); t < end; t++) {
         conv.load(x, t, padded[worker]);
-        conv.apply(padded[worker], result[worker], tail[worker]);
-        out.write(t * size, result[worker], 0, size);
+        if (target != null) {
+          conv.apply(padded[worker], target, (int) (t * size * Double.BYTES), tail[worker]);
+        } else {
+          conv.apply(padded[worker], staging[worker], 0, tail[worker]);
+          staging[worker].asDoubleBuffer().get(0, result[worker], 0, size);
+          out.write(t * size, result[worker], 0, size);
+        }
       }
     });
+    java.lang.ref.Reference.reachabilityFence(out.block);
   }
 
   /**

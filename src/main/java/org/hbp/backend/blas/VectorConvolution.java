@@ -1,5 +1,7 @@
 package org.hbp.backend.blas;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.hbp.backend.ConvGeometry;
@@ -37,6 +39,7 @@ final class VectorConvolution {
    * Vector API emulates them, slowly but with the same results (the tests run there too).
    */
   private static final VectorSpecies<Double> V = DoubleVector.SPECIES_512;
+  private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
   /**
    * Output pixels per register block of 32, 16 and 8 channels: 24, 24 and 8 accumulators (of the
    * 32 vector registers; measured best of 4x4, 4x6, 2x8, 2x12 and 1x8 blocks, docs/performance.md).
@@ -115,8 +118,8 @@ final class VectorConvolution {
   }
 
   /** The block buffer for {@link #apply}'s last, partial block of pixels (room for the largest block's pixels). */
-  double[] newTail() {
-    return new double[Math.max(PIXELS_32, Math.max(PIXELS_16, PIXELS_8)) * m];
+  ByteBuffer newTail() {
+    return ByteBuffer.allocate(Math.max(PIXELS_32, Math.max(PIXELS_16, PIXELS_8)) * m * Double.BYTES).order(NATIVE);
   }
 
   /** Entries of an output item: {@code m·outH·outW}. */
@@ -135,22 +138,24 @@ final class VectorConvolution {
   }
 
   /**
-   * The convolution of the padded item into {@code out} ({@code m x (outH·outW)}, column-major),
-   * using {@code tail} ({@link #newTail}) for each pass's last, partial block of pixels: output
-   * channels in blocks of 32 (four vectors, {@value #PIXELS_32} pixels at a time), then 16 (two
-   * vectors, {@value #PIXELS_16} pixels), then 8 (one vector, {@value #PIXELS_8} pixels). A block
-   * of pixels is consecutive in the output's order ({@code oh} fastest), each pixel with its own
-   * base in the padded image, so blocks run across image columns and over any stride.
+   * The convolution of the padded item into {@code out} from byte {@code at} on ({@code m x
+   * (outH·outW)}, column-major, native byte order: the result block itself, so that the kernel's
+   * stores go straight to it), using {@code tail} ({@link #newTail}) for each pass's last, partial
+   * block of pixels: output channels in blocks of 32 (four vectors, {@value #PIXELS_32} pixels at a
+   * time), then 16 (two vectors, {@value #PIXELS_16} pixels), then 8 (one vector, {@value
+   * #PIXELS_8} pixels). A block of pixels is consecutive in the output's order ({@code oh}
+   * fastest), each pixel with its own base in the padded image, so blocks run across image columns
+   * and over any stride.
    */
-  void apply(double[] padded, double[] out, double[] tail) {
+  void apply(double[] padded, ByteBuffer out, int at, ByteBuffer tail) {
     int o = 0;
-    for (; o + 4 * LANES <= m; o += 4 * LANES) pass(padded, o, 4, out, tail);
-    for (; o + 2 * LANES <= m; o += 2 * LANES) pass(padded, o, 2, out, tail);
-    for (; o < m; o += LANES) pass(padded, o, 1, out, tail);
+    for (; o + 4 * LANES <= m; o += 4 * LANES) pass(padded, o, 4, out, at, tail);
+    for (; o + 2 * LANES <= m; o += 2 * LANES) pass(padded, o, 2, out, at, tail);
+    for (; o < m; o += LANES) pass(padded, o, 1, out, at, tail);
   }
 
   /** Output channels {@code o..o + vectors·8 - 1} of every pixel. */
-  private void pass(double[] x, int o, int vectors, double[] out, double[] tail) {
+  private void pass(double[] x, int o, int vectors, ByteBuffer out, int at, ByteBuffer tail) {
     int r = vectors == 4 ? PIXELS_32 : vectors == 2 ? PIXELS_16 : PIXELS_8, patches = outH * outW;
     int[] b = new int[r];
     for (int p0 = 0; p0 < patches; p0 += r) {
@@ -159,13 +164,13 @@ final class VectorConvolution {
         b[i] = base(p % outH, p / outH);
       }
       boolean full = p0 + r <= patches;
-      double[] dst = full ? out : tail;
-      int at = full ? p0 * m + o : 0;
-      if (vectors == 4) block32(x, b[0], b[1], b[2], b[3], b[4], b[5], o, dst, at);
-      else if (vectors == 2) block16(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], o, dst, at);
-      else block8(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], o, dst, at);
+      ByteBuffer dst = full ? out : tail;
+      int to = full ? at + (p0 * m + o) * Double.BYTES : 0;
+      if (vectors == 4) block32(x, b[0], b[1], b[2], b[3], b[4], b[5], o, dst, to);
+      else if (vectors == 2) block16(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], o, dst, to);
+      else block8(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], o, dst, to);
       if (!full)
-        for (int i = 0; p0 + i < patches; i++) System.arraycopy(tail, i * m, out, (p0 + i) * m + o, vectors * LANES);
+        for (int i = 0; p0 + i < patches; i++) out.put(at + ((p0 + i) * m + o) * Double.BYTES, tail, i * m * Double.BYTES, vectors * LANES * Double.BYTES);
     }
   }
 
@@ -174,8 +179,8 @@ final class VectorConvolution {
     return (oh * g.s() + hp * ow * g.s()) * c;
   }
 
-  /** Output channels {@code o..o+31} of the pixels at bases {@code b0..b5}, stored at {@code dst[at + r·m]}. */
-  private void block32(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int o, double[] dst, int at) {
+  /** Output channels {@code o..o+31} of the pixels at bases {@code b0..b5}, stored at byte {@code at + 8·r·m} of dst. */
+  private void block32(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int o, ByteBuffer dst, int at) {
     DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
     DoubleVector c1 = DoubleVector.fromArray(V, bias, o + 1 * LANES);
     DoubleVector c2 = DoubleVector.fromArray(V, bias, o + 2 * LANES);
@@ -224,34 +229,34 @@ final class VectorConvolution {
       a52 = w2.fma(e, a52);
       a53 = w3.fma(e, a53);
     }
-    a00.intoArray(dst, at + 0 * mm + 0 * LANES);
-    a01.intoArray(dst, at + 0 * mm + 1 * LANES);
-    a02.intoArray(dst, at + 0 * mm + 2 * LANES);
-    a03.intoArray(dst, at + 0 * mm + 3 * LANES);
-    a10.intoArray(dst, at + 1 * mm + 0 * LANES);
-    a11.intoArray(dst, at + 1 * mm + 1 * LANES);
-    a12.intoArray(dst, at + 1 * mm + 2 * LANES);
-    a13.intoArray(dst, at + 1 * mm + 3 * LANES);
-    a20.intoArray(dst, at + 2 * mm + 0 * LANES);
-    a21.intoArray(dst, at + 2 * mm + 1 * LANES);
-    a22.intoArray(dst, at + 2 * mm + 2 * LANES);
-    a23.intoArray(dst, at + 2 * mm + 3 * LANES);
-    a30.intoArray(dst, at + 3 * mm + 0 * LANES);
-    a31.intoArray(dst, at + 3 * mm + 1 * LANES);
-    a32.intoArray(dst, at + 3 * mm + 2 * LANES);
-    a33.intoArray(dst, at + 3 * mm + 3 * LANES);
-    a40.intoArray(dst, at + 4 * mm + 0 * LANES);
-    a41.intoArray(dst, at + 4 * mm + 1 * LANES);
-    a42.intoArray(dst, at + 4 * mm + 2 * LANES);
-    a43.intoArray(dst, at + 4 * mm + 3 * LANES);
-    a50.intoArray(dst, at + 5 * mm + 0 * LANES);
-    a51.intoArray(dst, at + 5 * mm + 1 * LANES);
-    a52.intoArray(dst, at + 5 * mm + 2 * LANES);
-    a53.intoArray(dst, at + 5 * mm + 3 * LANES);
+    a00.intoByteBuffer(dst, at + (0 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a01.intoByteBuffer(dst, at + (0 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a02.intoByteBuffer(dst, at + (0 * mm + 2 * LANES) * Double.BYTES, NATIVE);
+    a03.intoByteBuffer(dst, at + (0 * mm + 3 * LANES) * Double.BYTES, NATIVE);
+    a10.intoByteBuffer(dst, at + (1 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a11.intoByteBuffer(dst, at + (1 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a12.intoByteBuffer(dst, at + (1 * mm + 2 * LANES) * Double.BYTES, NATIVE);
+    a13.intoByteBuffer(dst, at + (1 * mm + 3 * LANES) * Double.BYTES, NATIVE);
+    a20.intoByteBuffer(dst, at + (2 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a21.intoByteBuffer(dst, at + (2 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a22.intoByteBuffer(dst, at + (2 * mm + 2 * LANES) * Double.BYTES, NATIVE);
+    a23.intoByteBuffer(dst, at + (2 * mm + 3 * LANES) * Double.BYTES, NATIVE);
+    a30.intoByteBuffer(dst, at + (3 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a31.intoByteBuffer(dst, at + (3 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a32.intoByteBuffer(dst, at + (3 * mm + 2 * LANES) * Double.BYTES, NATIVE);
+    a33.intoByteBuffer(dst, at + (3 * mm + 3 * LANES) * Double.BYTES, NATIVE);
+    a40.intoByteBuffer(dst, at + (4 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a41.intoByteBuffer(dst, at + (4 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a42.intoByteBuffer(dst, at + (4 * mm + 2 * LANES) * Double.BYTES, NATIVE);
+    a43.intoByteBuffer(dst, at + (4 * mm + 3 * LANES) * Double.BYTES, NATIVE);
+    a50.intoByteBuffer(dst, at + (5 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a51.intoByteBuffer(dst, at + (5 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a52.intoByteBuffer(dst, at + (5 * mm + 2 * LANES) * Double.BYTES, NATIVE);
+    a53.intoByteBuffer(dst, at + (5 * mm + 3 * LANES) * Double.BYTES, NATIVE);
   }
 
-  /** Output channels {@code o..o+15} of the pixels at bases {@code b0..b11}, stored at {@code dst[at + r·m]}. */
-  private void block16(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int b8, int b9, int b10, int b11, int o, double[] dst, int at) {
+  /** Output channels {@code o..o+15} of the pixels at bases {@code b0..b11}, stored at byte {@code at + 8·r·m} of dst. */
+  private void block16(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int b8, int b9, int b10, int b11, int o, ByteBuffer dst, int at) {
     DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
     DoubleVector c1 = DoubleVector.fromArray(V, bias, o + 1 * LANES);
     DoubleVector a00 = c0, a01 = c1;
@@ -310,34 +315,34 @@ final class VectorConvolution {
       a110 = w0.fma(e, a110);
       a111 = w1.fma(e, a111);
     }
-    a00.intoArray(dst, at + 0 * mm + 0 * LANES);
-    a01.intoArray(dst, at + 0 * mm + 1 * LANES);
-    a10.intoArray(dst, at + 1 * mm + 0 * LANES);
-    a11.intoArray(dst, at + 1 * mm + 1 * LANES);
-    a20.intoArray(dst, at + 2 * mm + 0 * LANES);
-    a21.intoArray(dst, at + 2 * mm + 1 * LANES);
-    a30.intoArray(dst, at + 3 * mm + 0 * LANES);
-    a31.intoArray(dst, at + 3 * mm + 1 * LANES);
-    a40.intoArray(dst, at + 4 * mm + 0 * LANES);
-    a41.intoArray(dst, at + 4 * mm + 1 * LANES);
-    a50.intoArray(dst, at + 5 * mm + 0 * LANES);
-    a51.intoArray(dst, at + 5 * mm + 1 * LANES);
-    a60.intoArray(dst, at + 6 * mm + 0 * LANES);
-    a61.intoArray(dst, at + 6 * mm + 1 * LANES);
-    a70.intoArray(dst, at + 7 * mm + 0 * LANES);
-    a71.intoArray(dst, at + 7 * mm + 1 * LANES);
-    a80.intoArray(dst, at + 8 * mm + 0 * LANES);
-    a81.intoArray(dst, at + 8 * mm + 1 * LANES);
-    a90.intoArray(dst, at + 9 * mm + 0 * LANES);
-    a91.intoArray(dst, at + 9 * mm + 1 * LANES);
-    a100.intoArray(dst, at + 10 * mm + 0 * LANES);
-    a101.intoArray(dst, at + 10 * mm + 1 * LANES);
-    a110.intoArray(dst, at + 11 * mm + 0 * LANES);
-    a111.intoArray(dst, at + 11 * mm + 1 * LANES);
+    a00.intoByteBuffer(dst, at + (0 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a01.intoByteBuffer(dst, at + (0 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a10.intoByteBuffer(dst, at + (1 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a11.intoByteBuffer(dst, at + (1 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a20.intoByteBuffer(dst, at + (2 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a21.intoByteBuffer(dst, at + (2 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a30.intoByteBuffer(dst, at + (3 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a31.intoByteBuffer(dst, at + (3 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a40.intoByteBuffer(dst, at + (4 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a41.intoByteBuffer(dst, at + (4 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a50.intoByteBuffer(dst, at + (5 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a51.intoByteBuffer(dst, at + (5 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a60.intoByteBuffer(dst, at + (6 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a61.intoByteBuffer(dst, at + (6 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a70.intoByteBuffer(dst, at + (7 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a71.intoByteBuffer(dst, at + (7 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a80.intoByteBuffer(dst, at + (8 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a81.intoByteBuffer(dst, at + (8 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a90.intoByteBuffer(dst, at + (9 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a91.intoByteBuffer(dst, at + (9 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a100.intoByteBuffer(dst, at + (10 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a101.intoByteBuffer(dst, at + (10 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a110.intoByteBuffer(dst, at + (11 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a111.intoByteBuffer(dst, at + (11 * mm + 1 * LANES) * Double.BYTES, NATIVE);
   }
 
-  /** Output channels {@code o..o+7} of the pixels at bases {@code b0..b7}, stored at {@code dst[at + r·m]}. */
-  private void block8(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int o, double[] dst, int at) {
+  /** Output channels {@code o..o+7} of the pixels at bases {@code b0..b7}, stored at byte {@code at + 8·r·m} of dst. */
+  private void block8(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int o, ByteBuffer dst, int at) {
     DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
     DoubleVector a00 = c0;
     DoubleVector a10 = c0;
@@ -371,13 +376,13 @@ final class VectorConvolution {
       e = DoubleVector.broadcast(V, x[b7 + t]);
       a70 = w0.fma(e, a70);
     }
-    a00.intoArray(dst, at + 0 * mm + 0 * LANES);
-    a10.intoArray(dst, at + 1 * mm + 0 * LANES);
-    a20.intoArray(dst, at + 2 * mm + 0 * LANES);
-    a30.intoArray(dst, at + 3 * mm + 0 * LANES);
-    a40.intoArray(dst, at + 4 * mm + 0 * LANES);
-    a50.intoArray(dst, at + 5 * mm + 0 * LANES);
-    a60.intoArray(dst, at + 6 * mm + 0 * LANES);
-    a70.intoArray(dst, at + 7 * mm + 0 * LANES);
+    a00.intoByteBuffer(dst, at + (0 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a10.intoByteBuffer(dst, at + (1 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a20.intoByteBuffer(dst, at + (2 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a30.intoByteBuffer(dst, at + (3 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a40.intoByteBuffer(dst, at + (4 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a50.intoByteBuffer(dst, at + (5 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a60.intoByteBuffer(dst, at + (6 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a70.intoByteBuffer(dst, at + (7 * mm + 0 * LANES) * Double.BYTES, NATIVE);
   }
 }

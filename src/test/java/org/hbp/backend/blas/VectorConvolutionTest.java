@@ -80,6 +80,21 @@ class VectorConvolutionTest {
       }
   }
 
+  /** A result block over 2 GiB has no NIO buffer: the kernel then stores each item into a buffer of its own, copied into the block. */
+  @Test
+  void resultsStagedThroughAnItemBufferAreTheSame() {
+    for (ConvGeometry g : new ConvGeometry[] {GEOMETRIES[0], GEOMETRIES[1]})
+      for (int cout : new int[] {16, 56}) {
+        BlasBatch w = batch(1, 1, cout, g.patchRows(), rng.doubles((long) cout * g.patchRows(), -1, 1).toArray());
+        BlasBatch x = batch(SAMPLES, DIRECTIONS, g.c(), g.h() * g.w(), rng.doubles((long) SAMPLES * DIRECTIONS * g.inputSize(), -1, 1).toArray());
+        BlasBatch y = batch(SAMPLES, DIRECTIONS, cout, g.patches(), rng.doubles((long) SAMPLES * DIRECTIONS * cout * g.patches(), -1, 1).toArray());
+        assertArrayEquals(be.toArray(direct().convolution(w, x, g, null)), be.toArray(direct().staged().convolution(w, x, g, null)), 0,
+            g + ", " + cout + " channels, forward");
+        assertArrayEquals(be.toArray(direct().convolutionAdjoint(w, y, g)), be.toArray(direct().staged().convolutionAdjoint(w, y, g)), 0,
+            g + ", " + cout + " channels, adjoint");
+      }
+  }
+
   /** Output channels not a multiple of 8: the direct route leaves them to unfold and gemm, with the same values. */
   @Test
   void otherChannelCountsTakeTheGemmRoute() {

@@ -56,7 +56,7 @@ import picocli.CommandLine.Option;
         "kfac, kflr, ekfac (--strategies exact,kfac,kflr,ekfac) also time the damped inverse of every block. --diagonals "
             + "exact,mc,hessian, --network-products and --lanczos N add the GGN and Hessian diagonals, whole-network products per "
             + "number of directions and N Lanczos steps on the whole-network curvature; several --directions also print the "
-            + "time per direction and, for linear layers, the GEMM FLOPs and GFLOP/s reached.",
+            + "time per direction and, for nets of linear and conv2d layers, the GEMM FLOPs and GFLOP/s reached.",
         "--memory-limit applies per strategy: one that exceeds it is reported as refused and skipped.",
         "--torch also runs the same net in PyTorch (any network: chains, residual blocks, graphs; same parameters, batch, threads and dtype, "
             + "OMP_WAIT_POLICY=PASSIVE): its gradient pass and, for ggn and hessian, its exact block products by autograd, beside ours, and how "
@@ -334,7 +334,7 @@ public final class BenchCommand extends HbpCommand {
       if (strategy != Strategy.EXACT)
         results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w, be));
       Map<Integer, Double> seconds = new LinkedHashMap<>();
-      List<Long> sizes = ProductFlops.linearSizes(ns);
+      List<Long> sizes = ProductFlops.productSizes(ns);
       if (strategy == Strategy.EXACT && blockUnits.contains("layer"))
         BenchToolbox.printScaling(w, "exact products, layer blocks", BenchToolbox.layerProducts(rows(results, grad, w, be), be, network, c, directions, rng),
             sizes != null ? ProductFlops.exactLayerBlocksPerColumn(sizes) : Double.NaN, batch);
@@ -358,7 +358,7 @@ public final class BenchCommand extends HbpCommand {
       BenchToolbox.Rows rows = rows(results, grad, w, be);
       BenchToolbox.diagonals(rows, be, network, pass, diagonals, batch, MemoryEstimate.precisionOf(be).bytes(), limit, this::barNotice);
       if (networkProducts) {
-        List<Long> sizes = ProductFlops.linearSizes(ns);
+        List<Long> sizes = ProductFlops.productSizes(ns);
         BenchToolbox.printScaling(w, "network products (" + kind.label() + ")", BenchToolbox.networkProducts(rows, be, network, pass, kind, directions, rng),
             kind == CurvatureKind.GGN && sizes != null ? ProductFlops.networkGgnPerColumn(sizes) : Double.NaN, batch);
       }

@@ -2,27 +2,41 @@ package org.hbp.cli;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.hbp.calculus.Expr;
 import org.hbp.network.NetworkSpec;
 
 /**
  * The floating-point operations of the matrix products inside curvature products with D
- * directions on a sequential net of linear layers (the GEMMs only: element-wise maps and the loss
- * are left out). A linear layer k with {@code W_k: m_k x n_k} touches its parameters in four
- * products over the N·D columns, each {@code 2 m_k n_k N D} operations: {@code J_W v = dW x}
- * forward, {@code W dx} forward, {@code W' g} back, {@code g x'} for the parameter.
+ * directions on a sequential net of linear and conv2d layers (the GEMMs only: element-wise maps,
+ * pooling and the loss are left out). A linear layer k with {@code W_k: m_k x n_k} touches its
+ * parameters in four products over the N·D columns, each {@code 2 a_k N D} operations with {@code
+ * a_k = m_k n_k}: {@code J_W v = dW x} forward, {@code W dx} forward, {@code W' g} back, {@code g
+ * x'} for the parameter. A convolution's four are the same products with the unfolded input, each
+ * {@code 2 a_k N D} with {@code a_k = cout·cin·k·k·oh·ow} (a gemm {@code cout x cin·k·k} times
+ * {@code cin·k·k x oh·ow} per sample and direction; a direct kernel does the same multiply-adds).
  */
 final class ProductFlops {
   private ProductFlops() {}
 
-  /** The sizes {@code m_k n_k} of the linear layers, or null when the net is not a sequence of linear and parameter-free layers. */
-  static List<Long> linearSizes(NetworkSpec ns) {
+  /**
+   * The sizes {@code a_k} of the linear ({@code m·n}) and conv2d ({@code cout·cin·k·k·oh·ow}) layers,
+   * or null when the net is not a sequence of those and parameter-free layers.
+   */
+  static List<Long> productSizes(NetworkSpec ns) {
     if (ns.isGraph()) return null;
     List<Long> sizes = new ArrayList<>();
     for (NetworkSpec.Node node : ns.body()) {
       if (!(node instanceof NetworkSpec.Layer l)) return null;
-      if (l.module().name().equals("linear")) sizes.add((long) l.dims().get("m") * l.dims().get("n"));
-      else if (!l.module().withRole(Expr.Role.PARAM).isEmpty()) return null;
+      Map<String, Integer> d = l.dims();
+      switch (l.module().name()) {
+        case "linear" -> sizes.add((long) d.get("m") * d.get("n"));
+        // the output [cout, oh, ow] holds cout·oh·ow entries, each a sum of cin·k·k products
+        case "conv2d" -> sizes.add((long) d.get("cin") * d.get("k") * d.get("k") * l.outputShape().stream().mapToLong(Integer::longValue).reduce(1, (a, b) -> a * b));
+        default -> {
+          if (!l.module().withRole(Expr.Role.PARAM).isEmpty()) return null;
+        }
+      }
     }
     return sizes;
   }

@@ -83,12 +83,21 @@ class BenchToolboxCliTest {
 
   @Test
   void gemmFlopCountsOfTheProductsFollowTheLayerSizes() {
-    List<Long> sizes = ProductFlops.linearSizes(NetworkResolver.load(Path.of("networks/demo-fmnist.hbp"), null, ModuleLibrary.builtInSpecDirs()));
+    List<Long> sizes = ProductFlops.productSizes(NetworkResolver.load(Path.of("networks/demo-fmnist.hbp"), null, ModuleLibrary.builtInSpecDirs()));
     assertEquals(List.of(784L * 64, 64L * 32, 32L * 10), sizes);
     // exact blocks: W1 4*s1 + trip 4*(s2+s3), b1 4*(s2+s3), W2 4*s2 + 4*s3, b2 4*s3, W3 4*s3, b3 0
     double s1 = 784 * 64, s2 = 64 * 32, s3 = 32 * 10;
     assertEquals(4 * s1 + 8 * (s2 + s3) + 4 * s2 + 8 * s3 + 4 * s3, ProductFlops.exactBlocksPerColumn(sizes));
     // whole-network GGN: the first layer has dW x forward and g x' back; the others also W dx and W' g
     assertEquals(4 * s1 + 8 * s2 + 8 * s3, ProductFlops.networkGgnPerColumn(sizes));
+  }
+
+  /** c4d3 (CIFAR-10 inputs 3 x 32 x 32): a convolution's size is cout·cin·k·k·oh·ow, its output's pixels times one filter's multiply-adds. */
+  @Test
+  void convolutionsCountTheirGemmsOverTheOutputPixels() {
+    List<Long> sizes = ProductFlops.productSizes(NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, ModuleLibrary.builtInSpecDirs()));
+    assertEquals(List.of(16L * 3 * 9 * 32 * 32, 16L * 16 * 9 * 32 * 32, 32L * 16 * 9 * 16 * 16, 32L * 32 * 9 * 16 * 16, 512L * 2048, 64L * 512, 10L * 64), sizes);
+    // docs/performance.md: 1.590e8 GEMM FLOPs per sample and direction for the exact products of all blocks
+    assertEquals(1.590e8, ProductFlops.exactBlocksPerColumn(sizes), 0.001e8);
   }
 }

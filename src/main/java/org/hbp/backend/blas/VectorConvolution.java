@@ -24,6 +24,12 @@ import org.hbp.backend.ConvGeometry;
  * pixel; the padded copy costs {@code c·h·w} moves per item instead of the unfold's {@code c·k·k}
  * per output pixel, and no gemm operand is packed.
  *
+ * <p>The three blocks are written out, one local variable per accumulator and one statement per
+ * FMA: JDK 17's C2 keeps Vector API values in registers only as local values it can follow, and
+ * vectors kept in an array are objects in memory. Even the taps as three nested loops {@code (ki,
+ * kj, ch)} instead of one made it box every vector: 1.6 GFLOP/s instead of 59 on one thread
+ * (docs/performance.md, "Float64 direct convolutions").
+ *
  * <p>Each output entry is the sum over the taps in the order {@code (ki, kj, ch)} starting from the
  * bias (or 0), one FMA per tap: the result depends neither on the thread nor on the block it falls
  * in. It agrees with the unfold-and-gemm route to float64 rounding, not bit for bit.

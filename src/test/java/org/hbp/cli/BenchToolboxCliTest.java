@@ -42,6 +42,8 @@ class BenchToolboxCliTest {
         "scaling of exact products, all blocks: t = ", "scaling of network products (ggn): t = "})
       assertTrue(o.contains(what), "prints " + what + ":\n" + o);
     assertTrue(!o.contains("refused"), o);
+    // how float64 convolutions run; the tests' JVM has the Vector API (the pom's argLine, as ./hbp)
+    assertTrue(o.contains("\n  float64 convolutions: direct kernels (") || o.contains("\n  float64 convolutions: unfold + gemm (this CPU's vectors"), o);
     String j = Files.readString(json);
     for (String what : new String[] {"ekfac damped inverse, all blocks, 1 direction", "hessian diagonal", "lanczos-3 (net ggn)",
         "network products (ggn), 2 directions"})

@@ -324,7 +324,13 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return products.matmulSumSamples(own("matmulSumSamples", "a", a), transposeA, own("matmulSumSamples", "b", b), transposeB);
   }
 
-  // ---- convolutions (float32: oneDNN's direct kernels, BlasDnnl; float64: unfold and gemm in chunks, BlasConvolutions)
+  // ---- convolutions (float32: oneDNN's direct kernels, BlasDnnl; float64: BlasConvolutions, hbp's direct kernels or unfold and gemm in chunks)
+
+  /** How float64 convolutions run here: hbp's direct kernels ({@link VectorConvolution}), or unfold and gemm and why. */
+  public static String float64Convolutions() {
+    String why = BlasConvolutions.directUnavailableReason();
+    return why == null ? "direct kernels (Vector API, AVX-512; with a multiple of 8 output channels, else unfold + gemm)" : "unfold + gemm (" + why + ")";
+  }
 
   /**
    * Whether this backend runs convolutions and the built-in sigmoid and tanh on oneDNN's

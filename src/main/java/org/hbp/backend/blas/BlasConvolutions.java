@@ -58,13 +58,15 @@ final class BlasConvolutions {
    * Whether this JVM can run {@link VectorConvolution}: {@code jdk.incubator.vector} in the boot
    * layer, 8-double vectors, and not switched off by {@code -Dhbp.blas.directConvolutions=false}.
    */
-  static final boolean DIRECT_AVAILABLE = directAvailable();
+  static final boolean DIRECT_AVAILABLE = directUnavailableReason() == null;
 
-  private static boolean directAvailable() {
-    if (!Boolean.parseBoolean(System.getProperty("hbp.blas.directConvolutions", "true"))) return false;
+  /** Why this JVM cannot run {@link VectorConvolution} (see {@link #DIRECT_AVAILABLE}), or null when it can. */
+  static String directUnavailableReason() {
+    if (!Boolean.parseBoolean(System.getProperty("hbp.blas.directConvolutions", "true"))) return "-Dhbp.blas.directConvolutions=false";
     // checked first: VectorConvolution's class links against the module
-    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) return false;
-    return VectorConvolution.machineFits();
+    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty())
+      return "no Vector API in this JVM: start it with --add-modules jdk.incubator.vector, as ./hbp does";
+    return VectorConvolution.machineFits() ? null : "this CPU's vectors hold fewer than 8 doubles (no AVX-512)";
   }
 
   /** Items per task of the direct kernels: enough to make a task's overhead small, few enough to share a batch. */

@@ -62,6 +62,23 @@ class MatmulLayoutsTest {
   }
 
   /**
+   * A convolution's filter directions times its unfolded inputs ({@code J_W v}: per-direction left
+   * items shared by the samples, per-sample right items with many columns), the layout that float64
+   * runs on the direct kernels (m a multiple of 8, at least 64 columns) where the JVM and CPU allow,
+   * and on one OpenBLAS gemm per direction elsewhere (m = 12; 63 columns): the CPU backend's values.
+   */
+  @Test
+  void filterDirectionsTimesUnfoldedInputsAgree() {
+    for (int[] mnk : new int[][] {{16, 70, 27}, {8, 64, 5}, {40, 100, 36}, {12, 70, 27}, {16, 63, 27}})
+      for (int directions : new int[] {2, 5}) {
+        int m = mnk[0], n = mnk[1], k = mnk[2];
+        double[][] r = products(blas, new int[] {1, directions, 3, 1}, m, n, k, false, false, false);
+        for (int i = 0; i < r[0].length; i++)
+          assertEquals(r[0][i], r[1][i], 1e-12, m + "x" + k + " times " + k + "x" + n + ", " + directions + " directions [" + i + "]");
+      }
+  }
+
+  /**
    * float32 outer products large enough for oneDNN's matmul (m n >= 2^18 per item: bda's
    * {@code (H̄ V ā) ā'} per direction), per-direction left columns times a shared or per-sample
    * right column transposed, equal the CPU backend's float64 products rounded once to float32.

@@ -214,7 +214,7 @@ final class BlasConvolutions {
     java.nio.ByteBuffer[] tail = new java.nio.ByteBuffer[workers], staging = new java.nio.ByteBuffer[workers];
     products.singleThreadedInTurn(tasks, items * size, (worker, task) -> {
       if (padded[worker] == null) {
-        padded[worker] = conv.newPadded();
+        padded[worker] = conv.newInput();
         tail[worker] = conv.newTail();
         if (target == null) {
           result[worker] = new double[size];

@@ -134,6 +134,7 @@ final class BlasProducts {
       // per-sample items (its unfolded inputs): for each direction one gemm over all samples' items
       // side by side into a scratch block, each sample's m x n result then copied into place (the
       // result's items are sample-major): D gemms of N·n columns instead of N·D small ones
+      if (!transposeA && directDirectionsOverSamples(m, n, k, samples, directions, x, y, out)) return out;
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
@@ -168,6 +169,45 @@ final class BlasProducts {
   private boolean biasOfOneGemm(BlasBatch x, boolean transposeB, int m, int n, int k, long items, BlasBatch c) {
     return onednnMatmul && x.items() == 1 && !transposeB && n == 1 && c.items() == 1 && c.rows() == m && c.cols() == 1
         && items <= Integer.MAX_VALUE && m * items * k >= ONEDNN_MIN_VOLUME;
+  }
+
+  /**
+   * Bytes of stacked filters up to which {@link #directDirectionsOverSamples} runs: they are read
+   * once per block of pixels, so they should stay in a core's L2 cache.
+   */
+  private static final long DIRECT_FILTER_BYTES = 1L << 20;
+
+  /**
+   * {@link #product}'s path for per-direction left items times per-sample right items (a
+   * convolution's filter directions times its unfolded inputs, {@code J_W v}) on {@link
+   * VectorConvolution}'s kernel, where it runs and the shapes suit it: float64, m a multiple of 8,
+   * at least 64 columns per sample, the D filters stacked ({@code D·m x k}) within {@link
+   * #DIRECT_FILTER_BYTES}, a result block of at most 2 GiB. Each sample's item is read once and
+   * multiplied by all D filters, {@code D·m} rows deep where OpenBLAS's gemms per direction are m
+   * deep; the results go straight into their items. False (nothing done) elsewhere.
+   */
+  private boolean directDirectionsOverSamples(int m, int n, int k, int samples, int directions, BlasBatch x, BlasBatch y, BlasBatch out) {
+    if (precision != Precision.FLOAT64 || !BlasConvolutions.DIRECT_AVAILABLE || !VectorConvolution.supports(m) || n < 64
+        || (long) directions * m * k * Double.BYTES > DIRECT_FILTER_BYTES || out.block.bytes == null)
+      return false;
+    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
+    double[] f = new double[directions * m * k];
+    for (int d = 0; d < directions; d++) x.read(item(x, 0, d) * xn, f, d * m * k, m * k);
+    VectorConvolution kernel = VectorConvolution.columns(f, m, k, n, directions);
+    java.nio.ByteBuffer target = out.block.bytes;
+    int workers = workers(samples);
+    double[][] input = new double[workers][];
+    java.nio.ByteBuffer[] tail = new java.nio.ByteBuffer[workers];
+    singleThreadedInTurn(samples, samples * directions * mn, (worker, s) -> {
+      if (input[worker] == null) {
+        input[worker] = kernel.newInput();
+        tail[worker] = kernel.newTail();
+      }
+      y.read(item(y, (int) s, 0) * yn, input[worker], 0, k * n);
+      kernel.apply(input[worker], target, (int) (s * directions * mn * Double.BYTES), tail[worker]);
+    });
+    Reference.reachabilityFence(out.block);
+    return true;
   }
 
   /** The per-direction gemms of {@link #product}'s path for shared left items per direction and per-sample right items. */

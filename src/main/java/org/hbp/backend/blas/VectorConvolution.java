@@ -64,128 +64,166 @@ final class VectorConvolution {
     return DoubleVector.SPECIES_PREFERRED.length() == LANES;
   }
 
+  /** The convolution's geometry, or null for a product with the columns of a matrix ({@link #columns}). */
   private final ConvGeometry g;
+  /** Output channels in all; per output group (an output item of its own); the groups' distance in the output, in entries. */
   private final int m;
-  private final int c;
-  /** Rows of the padded image (y), columns (x). */
-  private final int hp;
-  private final int wp;
-  private final int outH;
-  private final int outW;
-  /** Taps {@code c·k·k}, their offsets in the padded image, the filters packed tap-major ({@code taps x m}). */
+  private final int groupChannels;
+  private final int groupStride;
+  /** Output pixels, and where each one's first tap reads the input. */
+  private final int patches;
+  private final int[] bases;
+  /** Taps, their offsets from a pixel's base, the filters packed tap-major ({@code taps x m}). */
   private final int taps;
   private final int[] offsets;
   private final double[] packed;
   /** The bias ({@code m} entries), or zeros. */
   private final double[] bias;
-  /** Entries of the padded image. */
-  final int paddedSize;
+  /** Entries of the input an item needs: the padded image, or the matrix. */
+  final int inputSize;
 
   /** Whether this kernel computes a convolution with {@code m} output channels (on any geometry). */
   static boolean supports(int m) {
     return m > 0 && m % LANES == 0;
   }
 
+  private VectorConvolution(ConvGeometry g, int m, int groupChannels, int groupStride, int[] bases, int[] offsets, double[] packed, double[] bias,
+      long inputSize) {
+    if (!supports(groupChannels) || m % groupChannels != 0)
+      throw new IllegalArgumentException("direct kernels need a multiple of " + LANES + " output channels per output item, got " + groupChannels + " of " + m);
+    if (inputSize > Integer.MAX_VALUE - 64) throw new IllegalArgumentException("item too large for a direct kernel: " + inputSize + " entries");
+    this.g = g;
+    this.m = m;
+    this.groupChannels = groupChannels;
+    this.groupStride = groupStride;
+    this.patches = bases.length;
+    this.bases = bases;
+    this.taps = offsets.length;
+    this.offsets = offsets;
+    this.packed = packed;
+    this.bias = bias == null ? new double[m] : bias.clone();
+    this.inputSize = (int) inputSize;
+  }
+
   /**
    * The kernel for filters {@code w} ({@code m x (c·k·k)}, column-major, columns in {@link
    * ConvGeometry}'s order {@code (ch·k + ki)·k + kj}) on geometry g, plus {@code bias} (m entries, or
-   * null).
+   * null): its input is an item's padded image ({@link #load}).
    */
   VectorConvolution(double[] w, int m, ConvGeometry g, double[] bias) {
-    if (!supports(m)) throw new IllegalArgumentException("direct convolution needs a multiple of " + LANES + " output channels, got " + m);
-    this.g = g;
-    this.m = m;
-    this.c = g.c();
-    this.hp = g.h() + 2 * g.p();
-    this.wp = g.w() + 2 * g.p();
-    this.outH = g.outH();
-    this.outW = g.outW();
-    int k = g.k(), d = g.d();
-    this.taps = c * k * k;
-    this.offsets = new int[taps];
-    this.packed = new double[taps * m];
-    for (int ki = 0; ki < k; ki++)
-      for (int kj = 0; kj < k; kj++)
-        for (int ch = 0; ch < c; ch++) {
-          int j = (ki * k + kj) * c + ch;
-          offsets[j] = (ki * d + hp * kj * d) * c + ch;
-          int column = (ch * k + ki) * k + kj;
-          System.arraycopy(w, column * m, packed, j * m, m);
-        }
-    this.bias = bias == null ? new double[m] : bias.clone();
-    long size = (long) hp * wp * c;
-    if (size > Integer.MAX_VALUE - 64) throw new IllegalArgumentException("convolution item too large for a direct kernel: " + g);
-    this.paddedSize = (int) size;
+    this(g, m, m, 0, pixelBases(g), tapOffsets(g), packTaps(w, m, g), bias, (long) (g.h() + 2 * g.p()) * (g.w() + 2 * g.p()) * g.c());
   }
 
-  /** A padded image for {@link #apply}: zeros, kept by the caller per thread (only its interior is written). */
-  double[] newPadded() {
-    return new double[paddedSize];
+  /**
+   * {@code D} products {@code F_d U} with the columns of one matrix {@code U} ({@code k x n},
+   * column-major) at once, for filters {@code F_d} ({@code m x k} each, column-major, in {@code f}
+   * one after the other): the kernel's channels are the {@code D·m} rows of all {@code F_d} stacked,
+   * its pixels U's columns (base {@code k·col}, offsets {@code 0..k-1}), and {@code F_d U} is the
+   * output item d, {@code m·n} entries after item d - 1. m must be a multiple of 8.
+   */
+  static VectorConvolution columns(double[] f, int m, int k, int n, int directions) {
+    double[] packed = new double[k * m * directions];
+    for (int d = 0; d < directions; d++)
+      for (int j = 0; j < k; j++) System.arraycopy(f, d * m * k + j * m, packed, j * m * directions + d * m, m);
+    int[] bases = new int[n], offsets = new int[k];
+    for (int col = 0; col < n; col++) bases[col] = col * k;
+    for (int j = 0; j < k; j++) offsets[j] = j;
+    return new VectorConvolution(null, m * directions, m, m * n, bases, offsets, packed, null, (long) k * n);
+  }
+
+  /** Where each output pixel {@code oh + outH·ow} of g's convolution reads the padded image first: {@code (oh·s + Hp·ow·s)·c}. */
+  private static int[] pixelBases(ConvGeometry g) {
+    int outH = g.outH(), hp = g.h() + 2 * g.p(), step = g.s() * g.c();
+    int[] b = new int[g.patches()];
+    for (int p = 0; p < b.length; p++) b[p] = (p % outH + hp * (p / outH)) * step;
+    return b;
+  }
+
+  /** The taps' offsets in the padded image, in the order {@code (ki, kj, ch)}: {@code (ki·d + Hp·kj·d)·c + ch}. */
+  private static int[] tapOffsets(ConvGeometry g) {
+    int c = g.c(), k = g.k(), d = g.d(), hp = g.h() + 2 * g.p();
+    int[] off = new int[c * k * k];
+    for (int ki = 0; ki < k; ki++)
+      for (int kj = 0; kj < k; kj++)
+        for (int ch = 0; ch < c; ch++) off[(ki * k + kj) * c + ch] = (ki * d + hp * kj * d) * c + ch;
+    return off;
+  }
+
+  /** The filters {@code w} ({@code m x (c·k·k)} in ConvGeometry's column order) packed tap-major in {@link #tapOffsets}' order. */
+  private static double[] packTaps(double[] w, int m, ConvGeometry g) {
+    int c = g.c(), k = g.k();
+    double[] packed = new double[c * k * k * m];
+    for (int ki = 0; ki < k; ki++)
+      for (int kj = 0; kj < k; kj++)
+        for (int ch = 0; ch < c; ch++) System.arraycopy(w, ((ch * k + ki) * k + kj) * m, packed, ((ki * k + kj) * c + ch) * m, m);
+    return packed;
+  }
+
+  /** An input buffer for {@link #apply}: zeros, kept by the caller per thread (a padded image: only its interior is written). */
+  double[] newInput() {
+    return new double[inputSize];
   }
 
   /** The block buffer for {@link #apply}'s last, partial block of pixels (room for the largest block's pixels). */
   ByteBuffer newTail() {
-    return ByteBuffer.allocate(Math.max(PIXELS_32, Math.max(PIXELS_16, PIXELS_8)) * m * Double.BYTES).order(NATIVE);
+    return ByteBuffer.allocate(Math.max(PIXELS_32, Math.max(PIXELS_16, PIXELS_8)) * groupChannels * Double.BYTES).order(NATIVE);
   }
 
-  /** Entries of an output item: {@code m·outH·outW}. */
+  /** Entries of the output of one input item: {@code m·patches}, over all groups. */
   int outputSize() {
-    return m * outH * outW;
+    return m * patches;
   }
 
   /**
-   * Item {@code item} of x (a batch of items {@code c x (h·w)}) into the interior of {@code padded},
-   * one run of {@code h·c} entries per image column.
+   * Item {@code item} of x (a batch of items {@code c x (h·w)}) into the interior of {@code padded}
+   * ({@link #newInput}), one run of {@code h·c} entries per image column.
    */
   void load(BlasBatch x, long item, double[] padded) {
-    int h = g.h(), p = g.p(), run = h * c;
+    int c = g.c(), h = g.h(), p = g.p(), hp = h + 2 * p, run = h * c;
     long at = item * (long) g.inputSize();
     for (int col = 0; col < g.w(); col++) x.read(at + (long) col * run, padded, (p + hp * (col + p)) * c, run);
   }
 
   /**
-   * The convolution of the padded item into {@code out} from byte {@code at} on ({@code m x
-   * (outH·outW)}, column-major, native byte order: the result block itself, so that the kernel's
-   * stores go straight to it), using {@code tail} ({@link #newTail}) for each pass's last, partial
-   * block of pixels: output channels in blocks of 32 (four vectors, {@value #PIXELS_32} pixels at a
-   * time), then 16 (two vectors, {@value #PIXELS_16} pixels), then 8 (one vector, {@value
-   * #PIXELS_8} pixels). A block of pixels is consecutive in the output's order ({@code oh}
-   * fastest), each pixel with its own base in the padded image, so blocks run across image columns
-   * and over any stride.
+   * The kernel on one input item (a padded image, or a matrix's columns) into {@code out} from byte
+   * {@code at} on, native byte order: the result block itself, so that the kernel's stores go
+   * straight to it. Each output group (all m channels for a convolution: {@code m x patches},
+   * column-major) is an item {@code groupChannels x patches} of its own, {@code groupStride} entries
+   * after the one before. {@code tail} ({@link #newTail}) takes each pass's last, partial block of
+   * pixels. Within a group the channels go in blocks of 32 (four vectors, {@value #PIXELS_32} pixels
+   * at a time), then 16 (two vectors, {@value #PIXELS_16} pixels), then 8 (one vector, {@value
+   * #PIXELS_8} pixels). A block of pixels is consecutive in the output's order ({@code oh} fastest),
+   * each pixel with its own base in the input, so blocks run across image columns and over any
+   * stride.
    */
-  void apply(double[] padded, ByteBuffer out, int at, ByteBuffer tail) {
-    int o = 0;
-    for (; o + 4 * LANES <= m; o += 4 * LANES) pass(padded, o, 4, out, at, tail);
-    for (; o + 2 * LANES <= m; o += 2 * LANES) pass(padded, o, 2, out, at, tail);
-    for (; o < m; o += LANES) pass(padded, o, 1, out, at, tail);
+  void apply(double[] input, ByteBuffer out, int at, ByteBuffer tail) {
+    for (int g0 = 0; g0 < m; g0 += groupChannels) {
+      int to = at + (g0 / groupChannels) * groupStride * Double.BYTES, end = g0 + groupChannels, o = g0;
+      for (; o + 4 * LANES <= end; o += 4 * LANES) pass(input, o, g0, 4, out, to, tail);
+      for (; o + 2 * LANES <= end; o += 2 * LANES) pass(input, o, g0, 2, out, to, tail);
+      for (; o < end; o += LANES) pass(input, o, g0, 1, out, to, tail);
+    }
   }
 
-  /** Output channels {@code o..o + vectors·8 - 1} of every pixel. */
-  private void pass(double[] x, int o, int vectors, ByteBuffer out, int at, ByteBuffer tail) {
-    int r = vectors == 4 ? PIXELS_32 : vectors == 2 ? PIXELS_16 : PIXELS_8, patches = outH * outW;
+  /** Output channels {@code o..o + vectors·8 - 1} (of the group from channel g0, stored from byte {@code at}) of every pixel. */
+  private void pass(double[] x, int o, int g0, int vectors, ByteBuffer out, int at, ByteBuffer tail) {
+    int r = vectors == 4 ? PIXELS_32 : vectors == 2 ? PIXELS_16 : PIXELS_8, mg = groupChannels;
     int[] b = new int[r];
     for (int p0 = 0; p0 < patches; p0 += r) {
-      for (int i = 0; i < r; i++) {
-        int p = Math.min(p0 + i, patches - 1); // past the end: the last pixel again, into the tail
-        b[i] = base(p % outH, p / outH);
-      }
+      for (int i = 0; i < r; i++) b[i] = bases[Math.min(p0 + i, patches - 1)]; // past the end: the last pixel again, into the tail
       boolean full = p0 + r <= patches;
       ByteBuffer dst = full ? out : tail;
-      int to = full ? at + (p0 * m + o) * Double.BYTES : 0;
+      int to = full ? at + (p0 * mg + o - g0) * Double.BYTES : 0;
       if (vectors == 4) block32(x, b[0], b[1], b[2], b[3], b[4], b[5], o, dst, to);
       else if (vectors == 2) block16(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], o, dst, to);
       else block8(x, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], o, dst, to);
       if (!full)
-        for (int i = 0; p0 + i < patches; i++) out.put(at + ((p0 + i) * m + o) * Double.BYTES, tail, i * m * Double.BYTES, vectors * LANES * Double.BYTES);
+        for (int i = 0; p0 + i < patches; i++) out.put(at + ((p0 + i) * mg + o - g0) * Double.BYTES, tail, i * mg * Double.BYTES, vectors * LANES * Double.BYTES);
     }
   }
 
-  /** Where output pixel {@code (oh, ow)}'s first tap reads the padded image. */
-  private int base(int oh, int ow) {
-    return (oh * g.s() + hp * ow * g.s()) * c;
-  }
 
-  /** Output channels {@code o..o+31} of the pixels at bases {@code b0..b5}, stored at byte {@code at + 8·r·m} of dst. */
+  /** Output channels {@code o..o+31} of the pixels at bases {@code b0..b5}, stored at byte {@code at + 8·r·(group channels)} of dst. */
   private void block32(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int o, ByteBuffer dst, int at) {
     DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
     DoubleVector c1 = DoubleVector.fromArray(V, bias, o + 1 * LANES);
@@ -199,7 +237,7 @@ final class VectorConvolution {
     DoubleVector a50 = c0, a51 = c1, a52 = c2, a53 = c3;
     int[] off = offsets;
     double[] w = packed;
-    int mm = m;
+    int mm = m, ps = groupChannels;
     for (int j = 0, wj = o; j < taps; j++, wj += mm) {
       DoubleVector w0 = DoubleVector.fromArray(V, w, wj + 0 * LANES), w1 = DoubleVector.fromArray(V, w, wj + 1 * LANES), w2 = DoubleVector.fromArray(V, w, wj + 2 * LANES), w3 = DoubleVector.fromArray(V, w, wj + 3 * LANES);
       int t = off[j];
@@ -235,33 +273,33 @@ final class VectorConvolution {
       a52 = w2.fma(e, a52);
       a53 = w3.fma(e, a53);
     }
-    a00.intoByteBuffer(dst, at + (0 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a01.intoByteBuffer(dst, at + (0 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a02.intoByteBuffer(dst, at + (0 * mm + 2 * LANES) * Double.BYTES, NATIVE);
-    a03.intoByteBuffer(dst, at + (0 * mm + 3 * LANES) * Double.BYTES, NATIVE);
-    a10.intoByteBuffer(dst, at + (1 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a11.intoByteBuffer(dst, at + (1 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a12.intoByteBuffer(dst, at + (1 * mm + 2 * LANES) * Double.BYTES, NATIVE);
-    a13.intoByteBuffer(dst, at + (1 * mm + 3 * LANES) * Double.BYTES, NATIVE);
-    a20.intoByteBuffer(dst, at + (2 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a21.intoByteBuffer(dst, at + (2 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a22.intoByteBuffer(dst, at + (2 * mm + 2 * LANES) * Double.BYTES, NATIVE);
-    a23.intoByteBuffer(dst, at + (2 * mm + 3 * LANES) * Double.BYTES, NATIVE);
-    a30.intoByteBuffer(dst, at + (3 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a31.intoByteBuffer(dst, at + (3 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a32.intoByteBuffer(dst, at + (3 * mm + 2 * LANES) * Double.BYTES, NATIVE);
-    a33.intoByteBuffer(dst, at + (3 * mm + 3 * LANES) * Double.BYTES, NATIVE);
-    a40.intoByteBuffer(dst, at + (4 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a41.intoByteBuffer(dst, at + (4 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a42.intoByteBuffer(dst, at + (4 * mm + 2 * LANES) * Double.BYTES, NATIVE);
-    a43.intoByteBuffer(dst, at + (4 * mm + 3 * LANES) * Double.BYTES, NATIVE);
-    a50.intoByteBuffer(dst, at + (5 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a51.intoByteBuffer(dst, at + (5 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a52.intoByteBuffer(dst, at + (5 * mm + 2 * LANES) * Double.BYTES, NATIVE);
-    a53.intoByteBuffer(dst, at + (5 * mm + 3 * LANES) * Double.BYTES, NATIVE);
+    a00.intoByteBuffer(dst, at + (0 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a01.intoByteBuffer(dst, at + (0 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a02.intoByteBuffer(dst, at + (0 * ps + 2 * LANES) * Double.BYTES, NATIVE);
+    a03.intoByteBuffer(dst, at + (0 * ps + 3 * LANES) * Double.BYTES, NATIVE);
+    a10.intoByteBuffer(dst, at + (1 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a11.intoByteBuffer(dst, at + (1 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a12.intoByteBuffer(dst, at + (1 * ps + 2 * LANES) * Double.BYTES, NATIVE);
+    a13.intoByteBuffer(dst, at + (1 * ps + 3 * LANES) * Double.BYTES, NATIVE);
+    a20.intoByteBuffer(dst, at + (2 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a21.intoByteBuffer(dst, at + (2 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a22.intoByteBuffer(dst, at + (2 * ps + 2 * LANES) * Double.BYTES, NATIVE);
+    a23.intoByteBuffer(dst, at + (2 * ps + 3 * LANES) * Double.BYTES, NATIVE);
+    a30.intoByteBuffer(dst, at + (3 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a31.intoByteBuffer(dst, at + (3 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a32.intoByteBuffer(dst, at + (3 * ps + 2 * LANES) * Double.BYTES, NATIVE);
+    a33.intoByteBuffer(dst, at + (3 * ps + 3 * LANES) * Double.BYTES, NATIVE);
+    a40.intoByteBuffer(dst, at + (4 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a41.intoByteBuffer(dst, at + (4 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a42.intoByteBuffer(dst, at + (4 * ps + 2 * LANES) * Double.BYTES, NATIVE);
+    a43.intoByteBuffer(dst, at + (4 * ps + 3 * LANES) * Double.BYTES, NATIVE);
+    a50.intoByteBuffer(dst, at + (5 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a51.intoByteBuffer(dst, at + (5 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a52.intoByteBuffer(dst, at + (5 * ps + 2 * LANES) * Double.BYTES, NATIVE);
+    a53.intoByteBuffer(dst, at + (5 * ps + 3 * LANES) * Double.BYTES, NATIVE);
   }
 
-  /** Output channels {@code o..o+15} of the pixels at bases {@code b0..b11}, stored at byte {@code at + 8·r·m} of dst. */
+  /** Output channels {@code o..o+15} of the pixels at bases {@code b0..b11}, stored at byte {@code at + 8·r·(group channels)} of dst. */
   private void block16(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int b8, int b9, int b10, int b11, int o, ByteBuffer dst, int at) {
     DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
     DoubleVector c1 = DoubleVector.fromArray(V, bias, o + 1 * LANES);
@@ -279,7 +317,7 @@ final class VectorConvolution {
     DoubleVector a110 = c0, a111 = c1;
     int[] off = offsets;
     double[] w = packed;
-    int mm = m;
+    int mm = m, ps = groupChannels;
     for (int j = 0, wj = o; j < taps; j++, wj += mm) {
       DoubleVector w0 = DoubleVector.fromArray(V, w, wj + 0 * LANES), w1 = DoubleVector.fromArray(V, w, wj + 1 * LANES);
       int t = off[j];
@@ -321,33 +359,33 @@ final class VectorConvolution {
       a110 = w0.fma(e, a110);
       a111 = w1.fma(e, a111);
     }
-    a00.intoByteBuffer(dst, at + (0 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a01.intoByteBuffer(dst, at + (0 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a10.intoByteBuffer(dst, at + (1 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a11.intoByteBuffer(dst, at + (1 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a20.intoByteBuffer(dst, at + (2 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a21.intoByteBuffer(dst, at + (2 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a30.intoByteBuffer(dst, at + (3 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a31.intoByteBuffer(dst, at + (3 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a40.intoByteBuffer(dst, at + (4 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a41.intoByteBuffer(dst, at + (4 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a50.intoByteBuffer(dst, at + (5 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a51.intoByteBuffer(dst, at + (5 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a60.intoByteBuffer(dst, at + (6 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a61.intoByteBuffer(dst, at + (6 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a70.intoByteBuffer(dst, at + (7 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a71.intoByteBuffer(dst, at + (7 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a80.intoByteBuffer(dst, at + (8 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a81.intoByteBuffer(dst, at + (8 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a90.intoByteBuffer(dst, at + (9 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a91.intoByteBuffer(dst, at + (9 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a100.intoByteBuffer(dst, at + (10 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a101.intoByteBuffer(dst, at + (10 * mm + 1 * LANES) * Double.BYTES, NATIVE);
-    a110.intoByteBuffer(dst, at + (11 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a111.intoByteBuffer(dst, at + (11 * mm + 1 * LANES) * Double.BYTES, NATIVE);
+    a00.intoByteBuffer(dst, at + (0 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a01.intoByteBuffer(dst, at + (0 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a10.intoByteBuffer(dst, at + (1 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a11.intoByteBuffer(dst, at + (1 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a20.intoByteBuffer(dst, at + (2 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a21.intoByteBuffer(dst, at + (2 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a30.intoByteBuffer(dst, at + (3 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a31.intoByteBuffer(dst, at + (3 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a40.intoByteBuffer(dst, at + (4 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a41.intoByteBuffer(dst, at + (4 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a50.intoByteBuffer(dst, at + (5 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a51.intoByteBuffer(dst, at + (5 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a60.intoByteBuffer(dst, at + (6 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a61.intoByteBuffer(dst, at + (6 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a70.intoByteBuffer(dst, at + (7 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a71.intoByteBuffer(dst, at + (7 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a80.intoByteBuffer(dst, at + (8 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a81.intoByteBuffer(dst, at + (8 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a90.intoByteBuffer(dst, at + (9 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a91.intoByteBuffer(dst, at + (9 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a100.intoByteBuffer(dst, at + (10 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a101.intoByteBuffer(dst, at + (10 * ps + 1 * LANES) * Double.BYTES, NATIVE);
+    a110.intoByteBuffer(dst, at + (11 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a111.intoByteBuffer(dst, at + (11 * ps + 1 * LANES) * Double.BYTES, NATIVE);
   }
 
-  /** Output channels {@code o..o+7} of the pixels at bases {@code b0..b7}, stored at byte {@code at + 8·r·m} of dst. */
+  /** Output channels {@code o..o+7} of the pixels at bases {@code b0..b7}, stored at byte {@code at + 8·r·(group channels)} of dst. */
   private void block8(double[] x, int b0, int b1, int b2, int b3, int b4, int b5, int b6, int b7, int o, ByteBuffer dst, int at) {
     DoubleVector c0 = DoubleVector.fromArray(V, bias, o + 0 * LANES);
     DoubleVector a00 = c0;
@@ -360,7 +398,7 @@ final class VectorConvolution {
     DoubleVector a70 = c0;
     int[] off = offsets;
     double[] w = packed;
-    int mm = m;
+    int mm = m, ps = groupChannels;
     for (int j = 0, wj = o; j < taps; j++, wj += mm) {
       DoubleVector w0 = DoubleVector.fromArray(V, w, wj + 0 * LANES);
       int t = off[j];
@@ -382,13 +420,13 @@ final class VectorConvolution {
       e = DoubleVector.broadcast(V, x[b7 + t]);
       a70 = w0.fma(e, a70);
     }
-    a00.intoByteBuffer(dst, at + (0 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a10.intoByteBuffer(dst, at + (1 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a20.intoByteBuffer(dst, at + (2 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a30.intoByteBuffer(dst, at + (3 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a40.intoByteBuffer(dst, at + (4 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a50.intoByteBuffer(dst, at + (5 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a60.intoByteBuffer(dst, at + (6 * mm + 0 * LANES) * Double.BYTES, NATIVE);
-    a70.intoByteBuffer(dst, at + (7 * mm + 0 * LANES) * Double.BYTES, NATIVE);
+    a00.intoByteBuffer(dst, at + (0 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a10.intoByteBuffer(dst, at + (1 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a20.intoByteBuffer(dst, at + (2 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a30.intoByteBuffer(dst, at + (3 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a40.intoByteBuffer(dst, at + (4 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a50.intoByteBuffer(dst, at + (5 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a60.intoByteBuffer(dst, at + (6 * ps + 0 * LANES) * Double.BYTES, NATIVE);
+    a70.intoByteBuffer(dst, at + (7 * ps + 0 * LANES) * Double.BYTES, NATIVE);
   }
 }

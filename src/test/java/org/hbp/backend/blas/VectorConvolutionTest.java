@@ -95,6 +95,38 @@ class VectorConvolutionTest {
       }
   }
 
+  /**
+   * The kernel on a matrix's columns ({@link VectorConvolution#columns}): D products {@code F_d U}
+   * at once, each its own output item, against naive loops; with partial pixel blocks (n not a
+   * multiple of 6, 8 or 12) and every mix of channel blocks within an item.
+   */
+  @Test
+  void columnsKernelComputesEachDirectionsProduct() {
+    for (int m : new int[] {8, 16, 24, 40, 56})
+      for (int directions : new int[] {1, 3})
+        for (int n : new int[] {1, 7, 64, 70}) {
+          int k = 19;
+          double[] f = rng.doubles((long) directions * m * k, -1, 1).toArray(), u = rng.doubles((long) k * n, -1, 1).toArray();
+          VectorConvolution kernel = VectorConvolution.columns(f, m, k, n, directions);
+          java.nio.ByteBuffer out = java.nio.ByteBuffer.allocateDirect(directions * m * n * Double.BYTES + 16).order(java.nio.ByteOrder.nativeOrder());
+          double[] input = kernel.newInput();
+          System.arraycopy(u, 0, input, 0, u.length);
+          kernel.apply(input, out, 16, kernel.newTail());
+          for (int d = 0; d < directions; d++)
+            for (int col = 0; col < n; col++)
+              for (int o = 0; o < m; o++) {
+                double want = 0, magnitude = 0;
+                for (int j = 0; j < k; j++) {
+                  double term = f[d * m * k + o + m * j] * u[j + k * col];
+                  want += term;
+                  magnitude += Math.abs(term);
+                }
+                assertEquals(want, out.getDouble(16 + ((d * n + col) * m + o) * Double.BYTES), 1e-14 * magnitude,
+                    m + " rows, " + directions + " directions, " + n + " columns: direction " + d + " (" + o + ", " + col + ")");
+              }
+        }
+  }
+
   /** Output channels not a multiple of 8: the direct route leaves them to unfold and gemm, with the same values. */
   @Test
   void otherChannelCountsTakeTheGemmRoute() {

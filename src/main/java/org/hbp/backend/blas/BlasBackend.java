@@ -371,6 +371,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     BlasBatch dy = own("convolutionWeightGradient", "y", y), in = own("convolutionWeightGradient", "x", x);
     Objects.requireNonNull(g, "convolutionWeightGradient: geometry is null");
     BlasBatch out = dnnl.convolutionWeightGradient(dy, in, g);
+    if (out == null) out = convolutions.weightGradient(dy, in, g);
     return out != null ? out : super.convolutionWeightGradient(y, x, g);
   }
 

@@ -171,6 +171,55 @@ final class BlasConvolutions {
   }
 
   /**
+   * {@code sum_n y_n unfold(x_n)'} per direction (a convolution's weight gradients summed over the
+   * batch) on {@link VectorConvolution#weightGradients}: y of N samples and D directions, {@code cout
+   * x patches} with cout a multiple of 8; x of the same N samples and one direction. Each sample's
+   * image is padded once and its D output gradients multiply it together; the samples go in fixed
+   * chunks, each summed in order into its own partial sum, the chunks' sums added in order, so the
+   * result is the same bit for bit from run to run. Null when the operands are not of this kind or
+   * the direct kernels do not run here.
+   */
+  BlasBatch weightGradient(BlasBatch y, BlasBatch x, ConvGeometry g) {
+    int cout = y.rows(), samples = y.samples(), directions = y.directions(), rows = g.patchRows(), patches = g.patches();
+    if (!direct || !VectorConvolution.supports(cout) || x.directions() != 1 || x.samples() != samples || samples == 0 || y.cols() != patches
+        || x.rows() != g.c() || x.cols() != g.h() * g.w())
+      return null;
+    int size = directions * cout * rows, stacked = directions * cout * patches;
+    int per = (int) Math.max(1, (samples + 4L * threads - 1) / (4L * threads));
+    int tasks = (samples + per - 1) / per, workers = products.workers(tasks);
+    double[][] partial = new double[tasks][];
+    double[][] grads = new double[workers][], filters = new double[workers][], input = new double[workers][], sums = new double[workers][];
+    VectorConvolution[] kernels = new VectorConvolution[workers];
+    java.nio.ByteBuffer[] result = new java.nio.ByteBuffer[workers], tail = new java.nio.ByteBuffer[workers];
+    products.singleThreadedInTurn(tasks, (long) samples * stacked, (worker, task) -> {
+      if (kernels[worker] == null) {
+        grads[worker] = new double[stacked];
+        filters[worker] = new double[stacked];
+        kernels[worker] = VectorConvolution.weightGradients(filters[worker], cout, directions, g);
+        input[worker] = kernels[worker].newInput();
+        sums[worker] = new double[size];
+        result[worker] = java.nio.ByteBuffer.allocate(size * Double.BYTES).order(java.nio.ByteOrder.nativeOrder());
+        tail[worker] = kernels[worker].newTail();
+      }
+      double[] sum = new double[size], yd = grads[worker], f = filters[worker], one = sums[worker];
+      for (int s = (int) task * per, end = Math.min(samples, s + per); s < end; s++) {
+        y.read((long) s * stacked, yd, 0, stacked); // the sample's D items, adjacent
+        for (int d = 0; d < directions; d++)
+          for (int p = 0; p < patches; p++) System.arraycopy(yd, (d * patches + p) * cout, f, (p * directions + d) * cout, cout);
+        kernels[worker].load(x, s, input[worker]);
+        kernels[worker].apply(input[worker], result[worker], 0, tail[worker]);
+        result[worker].asDoubleBuffer().get(0, one, 0, size);
+        for (int i = 0; i < size; i++) sum[i] += one[i];
+      }
+      partial[(int) task] = sum;
+    });
+    double[] total = partial[0];
+    for (int t = 1; t < tasks; t++)
+      for (int i = 0; i < size; i++) total[i] += partial[t][i];
+    return (BlasBatch) be.fromArray(1, directions, cout, rows, total);
+  }
+
+  /**
    * The geometry whose convolution of Y ({@code cout} channels of {@code outH x outW}) is the
    * adjoint of g's (stride 1, padding {@code d·(k-1) - p}), or null when g's adjoint is no
    * convolution of that kind (stride above 1, or padding beyond the kernel's span).

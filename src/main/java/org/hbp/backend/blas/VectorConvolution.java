@@ -131,6 +131,26 @@ final class VectorConvolution {
     return new VectorConvolution(null, m * directions, m, m * n, bases, offsets, packed, null, (long) k * n);
   }
 
+  /**
+   * The weight gradients of g's convolution for one sample, in D directions at once: {@code G_d =
+   * Y_d unfold(X)'} ({@code cout x c·k·k}) for the sample's padded image X ({@link #load}) and its
+   * output gradients {@code Y_d} ({@code cout x patches}). The roles are swapped: the kernel's
+   * pixels are the filter's taps in ConvGeometry's column order (each based at its offset in the
+   * padded image), its taps the output pixels (at their bases), and its filters {@code
+   * filters[p·D·cout + d·cout + o] = Y_d[o, p]}, which the caller fills for each sample (the kernel
+   * keeps the array). Output item d is {@code G_d}, column-major, {@code cout·c·k·k} entries after
+   * item d - 1.
+   */
+  static VectorConvolution weightGradients(double[] filters, int cout, int directions, ConvGeometry g) {
+    int c = g.c(), k = g.k(), d = g.d(), hp = g.h() + 2 * g.p();
+    int[] bases = new int[c * k * k];
+    for (int ch = 0; ch < c; ch++)
+      for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++) bases[(ch * k + ki) * k + kj] = (ki * d + hp * kj * d) * c + ch;
+    return new VectorConvolution(g, cout * directions, cout, cout * bases.length, bases, pixelBases(g), filters, null,
+        (long) hp * (g.w() + 2 * g.p()) * c);
+  }
+
   /** Where each output pixel {@code oh + outH·ow} of g's convolution reads the padded image first: {@code (oh·s + Hp·ow·s)·c}. */
   private static int[] pixelBases(ConvGeometry g) {
     int outH = g.outH(), hp = g.h() + 2 * g.p(), step = g.s() * g.c();

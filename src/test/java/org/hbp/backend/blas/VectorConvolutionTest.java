@@ -2,6 +2,7 @@ package org.hbp.backend.blas;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
@@ -125,6 +126,50 @@ class VectorConvolutionTest {
                     m + " rows, " + directions + " directions, " + n + " columns: direction " + d + " (" + o + ", " + col + ")");
               }
         }
+  }
+
+  /**
+   * Weight gradients summed over the samples, per direction ({@code sum_n Y_nd unfold(X_n)'}), against
+   * naive loops over the definition; the same bit for bit from run to run (fixed chunks of samples,
+   * summed in order); declined (null) for output channels not a multiple of 8.
+   */
+  @Test
+  void weightGradientsMatchNaiveLoops() {
+    for (ConvGeometry g : GEOMETRIES)
+      for (int cout : new int[] {8, 24, 40})
+        for (int samples : new int[] {1, 9}) {
+          int rows = g.patchRows(), patches = g.patches();
+          double[] y = rng.doubles((long) samples * DIRECTIONS * cout * patches, -1, 1).toArray();
+          double[] x = rng.doubles((long) samples * g.inputSize(), -1, 1).toArray();
+          BlasBatch yb = batch(samples, DIRECTIONS, cout, patches, y), xb = batch(samples, 1, g.c(), g.h() * g.w(), x);
+          BlasBatch got = direct().weightGradient(yb, xb, g);
+          String what = "weight gradients " + g + ", " + cout + " channels, " + samples + " samples";
+          assertEquals(1, got.samples(), what);
+          assertEquals(DIRECTIONS, got.directions(), what);
+          assertEquals(cout, got.rows(), what);
+          assertEquals(rows, got.cols(), what);
+          double[] want = new double[DIRECTIONS * cout * rows], magnitude = new double[want.length];
+          int k = g.k(), outH = g.outH();
+          for (int n = 0; n < samples; n++)
+            for (int d = 0; d < DIRECTIONS; d++)
+              for (int p = 0; p < patches; p++)
+                for (int o = 0; o < cout; o++)
+                  for (int ch = 0; ch < g.c(); ch++)
+                    for (int ki = 0; ki < k; ki++)
+                      for (int kj = 0; kj < k; kj++) {
+                        int yy = (p % outH) * g.s() - g.p() + ki * g.d(), xx = (p / outH) * g.s() - g.p() + kj * g.d();
+                        if (yy < 0 || yy >= g.h() || xx < 0 || xx >= g.w()) continue;
+                        double term = y[((n * DIRECTIONS + d) * patches + p) * cout + o] * x[n * g.inputSize() + ch + g.c() * (yy + g.h() * xx)];
+                        int at = d * cout * rows + o + cout * ((ch * k + ki) * k + kj);
+                        want[at] += term;
+                        magnitude[at] += Math.abs(term);
+                      }
+          double[] values = be.toArray(got);
+          BlasConvolutionsTest.assertNear(want, magnitude, values, what);
+          assertArrayEquals(values, be.toArray(direct().weightGradient(yb, xb, g)), 0, what + ", run 2");
+        }
+    ConvGeometry g = GEOMETRIES[0];
+    assertNull(direct().weightGradient(batch(2, 1, 4, g.patches(), new double[8 * g.patches()]), batch(2, 1, g.c(), g.h() * g.w(), new double[2 * g.inputSize()]), g));
   }
 
   /** Output channels not a multiple of 8: the direct route leaves them to unfold and gemm, with the same values. */

@@ -43,7 +43,8 @@ import org.hbp.backend.ConvGeometry;
  * jdk.incubator.vector}, as the {@code hbp} launcher starts it), the machine has 8-double vectors
  * (AVX-512) and the convolution writes a multiple of 8 channels, float64 convolutions and stride-1
  * adjoints skip unfold and gemm: {@link VectorConvolution} computes each item from a zero-padded
- * copy, register-blocked, one item at a time per thread. Its gemms of only 16 or 32 rows, their
+ * copy, register-blocked, one item at a time per thread; so do the weight gradients summed over the
+ * batch ({@link #weightGradient}; {@code J_W v} runs on the same kernel in {@link BlasProducts}). Its gemms of only 16 or 32 rows, their
  * operands' packing and the unfold kept unfold-and-gemm at about half the machine's GEMM rate
  * (docs/performance.md). {@code -Dhbp.blas.directConvolutions=false} keeps unfold and gemm.
  */

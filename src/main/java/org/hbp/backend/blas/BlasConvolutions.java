@@ -44,9 +44,10 @@ import org.hbp.backend.ConvGeometry;
  * (AVX-512) and the convolution writes a multiple of 8 channels, float64 convolutions and stride-1
  * adjoints skip unfold and gemm: {@link VectorConvolution} computes each item from a zero-padded
  * copy, register-blocked, one item at a time per thread; so do the weight gradients summed over the
- * batch ({@link #weightGradient}; {@code J_W v} runs on the same kernel in {@link BlasProducts}). Its gemms of only 16 or 32 rows, their
- * operands' packing and the unfold kept unfold-and-gemm at about half the machine's GEMM rate
- * (docs/performance.md). {@code -Dhbp.blas.directConvolutions=false} keeps unfold and gemm.
+ * batch ({@link #weightGradient}; {@code J_W v} runs on the same kernel in {@link BlasProducts}).
+ * The gemms of only 16 or 32 rows, their operands' packing and the unfold kept unfold-and-gemm at
+ * about half the machine's GEMM rate (docs/performance.md). {@code
+ * -Dhbp.blas.directConvolutions=false} keeps unfold and gemm.
  */
 final class BlasConvolutions {
   /**
@@ -72,6 +73,13 @@ final class BlasConvolutions {
 
   /** Items per task of the direct kernels: enough to make a task's overhead small, few enough to share a batch. */
   private static final int DIRECT_ITEMS = 8;
+
+  /**
+   * The largest Java array a direct kernel's thread keeps (an unfolded sample, a sample's output
+   * gradients in all directions): 32 MiB. These live on the Java heap, outside the memory estimate
+   * of a pass; larger operands take unfold and gemm, whose blocks are off-heap and estimated.
+   */
+  static final long DIRECT_ARRAY_BYTES = 32L << 20;
 
   private final BlasBackend be;
   private final BlasProducts products;
@@ -183,7 +191,7 @@ final class BlasConvolutions {
   BlasBatch weightGradient(BlasBatch y, BlasBatch x, ConvGeometry g) {
     int cout = y.rows(), samples = y.samples(), directions = y.directions(), rows = g.patchRows(), patches = g.patches();
     if (!direct || !VectorConvolution.supports(cout) || x.directions() != 1 || x.samples() != samples || samples == 0 || y.cols() != patches
-        || x.rows() != g.c() || x.cols() != g.h() * g.w())
+        || x.rows() != g.c() || x.cols() != g.h() * g.w() || (long) directions * cout * Math.max(patches, rows) * Double.BYTES > DIRECT_ARRAY_BYTES)
       return null;
     int size = directions * cout * rows, stacked = directions * cout * patches;
     int per = (int) Math.max(1, (samples + 4L * threads - 1) / (4L * threads));

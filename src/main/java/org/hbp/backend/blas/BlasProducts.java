@@ -182,13 +182,15 @@ final class BlasProducts {
    * convolution's filter directions times its unfolded inputs, {@code J_W v}) on {@link
    * VectorConvolution}'s kernel, where it runs and the shapes suit it: float64, m a multiple of 8,
    * at least 64 columns per sample, the D filters stacked ({@code D·m x k}) within {@link
-   * #DIRECT_FILTER_BYTES}, a result block of at most 2 GiB. Each sample's item is read once and
+   * #DIRECT_FILTER_BYTES}, a sample's item within {@link BlasConvolutions#DIRECT_ARRAY_BYTES}, a
+   * result block of at most 2 GiB. Each sample's item is read once and
    * multiplied by all D filters, {@code D·m} rows deep where OpenBLAS's gemms per direction are m
    * deep; the results go straight into their items. False (nothing done) elsewhere.
    */
   private boolean directDirectionsOverSamples(int m, int n, int k, int samples, int directions, BlasBatch x, BlasBatch y, BlasBatch out) {
     if (precision != Precision.FLOAT64 || !BlasConvolutions.DIRECT_AVAILABLE || !VectorConvolution.supports(m) || n < 64
-        || (long) directions * m * k * Double.BYTES > DIRECT_FILTER_BYTES || out.block.bytes == null)
+        || (long) directions * m * k * Double.BYTES > DIRECT_FILTER_BYTES || (long) k * n * Double.BYTES > BlasConvolutions.DIRECT_ARRAY_BYTES
+        || out.block.bytes == null)
       return false;
     long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
     double[] f = new double[directions * m * k];

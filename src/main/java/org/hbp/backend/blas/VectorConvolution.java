@@ -8,21 +8,24 @@ import org.hbp.backend.ConvGeometry;
 
 /**
  * A direct float64 convolution, register-blocked with the JDK's Vector API: {@code out = W
- * unfold(X) + bias ones'} for one item X at a time, without forming {@code unfold(X)}.
+ * unfold(X) + bias ones'} for one item X at a time, without forming {@code unfold(X)}. The same
+ * kernel multiplies stacked filters with a matrix's columns ({@link #columns}: {@code J_W v}) and,
+ * with its roles swapped, forms weight gradients ({@link #weightGradients}).
  *
  * <p>An item X ({@code c x (h·w)}, column-major: channel fastest, then y, then x) is copied into a
  * zero-padded image {@code Xp} of {@code (h + 2p) x (w + 2p)} pixels, channel fastest. For output
  * pixel {@code (oh, ow)} and filter tap {@code j = (ki, kj, ch)} the input entry is {@code
  * Xp[base(oh, ow) + offset(j)]} with {@code base = (oh·s + Hp·ow·s)·c} and {@code offset = (ki·d +
- * Hp·kj·d)·c + ch}: the unfold becomes an index, computed once per tap. The kernel keeps a block of
- * output pixels times output channels in vector registers (6 pixels x 32 channels or 12 pixels x 16
- * channels, 24 vectors of 8 doubles; 8 pixels x 8 channels) and runs one loop over all {@code c·k·k} taps: per tap
- * it loads the block's filter vectors ({@code Wp[j, o..]}, the filters packed tap-major), broadcasts
- * one input entry per pixel and does one vector FMA per accumulator. The result of a pixel is its
- * {@code m} channels, contiguous in the item's column-major {@code m x patches} layout, stored with
- * vector stores. The FLOPs are those of the unfold-and-gemm route, {@code 2·m·c·k·k} per output
- * pixel; the padded copy costs {@code c·h·w} moves per item instead of the unfold's {@code c·k·k}
- * per output pixel, and no gemm operand is packed.
+ * Hp·kj·d)·c + ch}: the unfold becomes an index, computed once per tap. In general the kernel
+ * computes {@code out[p, o] = bias[o] + Σ_j F[j, o] · x[base(p) + offset(j)]} for any bases and
+ * offsets. It keeps a block of output pixels times output channels in vector registers (6 pixels x
+ * 32 channels or 12 pixels x 16 channels, 24 vectors of 8 doubles; 8 pixels x 8 channels) and runs
+ * one loop over all taps: per tap it loads the block's filter vectors ({@code F[j, o..]}, the
+ * filters packed tap-major), broadcasts one input entry per pixel and does one vector FMA per
+ * accumulator. The result of a pixel is its channels, contiguous in the item's column-major
+ * {@code m x patches} layout, stored with vector stores. The FLOPs are those of the unfold-and-gemm
+ * route, {@code 2·m·c·k·k} per output pixel; the padded copy costs {@code c·h·w} moves per item
+ * instead of the unfold's {@code c·k·k} per output pixel, and no gemm operand is packed.
  *
  * <p>The three blocks are written out, one local variable per accumulator and one statement per
  * FMA: JDK 17's C2 keeps Vector API values in registers only as local values it can follow, and

@@ -199,7 +199,7 @@ final class BlasConvolutions {
     double[][] partial = new double[tasks][];
     double[][] grads = new double[workers][], filters = new double[workers][], input = new double[workers][], sums = new double[workers][];
     VectorConvolution[] kernels = new VectorConvolution[workers];
-    java.nio.ByteBuffer[] result = new java.nio.ByteBuffer[workers], tail = new java.nio.ByteBuffer[workers];
+    java.nio.ByteBuffer[] result = new java.nio.ByteBuffer[workers];
     products.singleThreadedInTurn(tasks, (long) samples * stacked, (worker, task) -> {
       if (kernels[worker] == null) {
         grads[worker] = new double[stacked];
@@ -208,7 +208,6 @@ final class BlasConvolutions {
         input[worker] = kernels[worker].newInput();
         sums[worker] = new double[size];
         result[worker] = java.nio.ByteBuffer.allocate(size * Double.BYTES).order(java.nio.ByteOrder.nativeOrder());
-        tail[worker] = kernels[worker].newTail();
       }
       double[] sum = new double[size], yd = grads[worker], f = filters[worker], one = sums[worker];
       for (int s = (int) task * per, end = Math.min(samples, s + per); s < end; s++) {
@@ -216,7 +215,7 @@ final class BlasConvolutions {
         for (int d = 0; d < directions; d++)
           for (int p = 0; p < patches; p++) System.arraycopy(yd, (d * patches + p) * cout, f, (p * directions + d) * cout, cout);
         kernels[worker].load(x, s, input[worker]);
-        kernels[worker].apply(input[worker], result[worker], 0, tail[worker]);
+        kernels[worker].apply(input[worker], result[worker], 0);
         result[worker].asDoubleBuffer().get(0, one, 0, size);
         for (int i = 0; i < size; i++) sum[i] += one[i];
       }
@@ -269,11 +268,10 @@ final class BlasConvolutions {
     java.nio.ByteBuffer target = staged ? null : out.block.bytes;
     int workers = products.workers(tasks);
     double[][] padded = new double[workers][], result = new double[workers][];
-    java.nio.ByteBuffer[] tail = new java.nio.ByteBuffer[workers], staging = new java.nio.ByteBuffer[workers];
+    java.nio.ByteBuffer[] staging = new java.nio.ByteBuffer[workers];
     products.singleThreadedInTurn(tasks, items * size, (worker, task) -> {
       if (padded[worker] == null) {
         padded[worker] = conv.newInput();
-        tail[worker] = conv.newTail();
         if (target == null) {
           result[worker] = new double[size];
           staging[worker] = java.nio.ByteBuffer.allocate(size * Double.BYTES).order(java.nio.ByteOrder.nativeOrder());
@@ -282,9 +280,9 @@ final class BlasConvolutions {
       for (long t = task * per, end = Math.min(items, t + per); t < end; t++) {
         conv.load(x, t, padded[worker]);
         if (target != null) {
-          conv.apply(padded[worker], target, (int) (t * size * Double.BYTES), tail[worker]);
+          conv.apply(padded[worker], target, (int) (t * size * Double.BYTES));
         } else {
-          conv.apply(padded[worker], staging[worker], 0, tail[worker]);
+          conv.apply(padded[worker], staging[worker], 0);
           staging[worker].asDoubleBuffer().get(0, result[worker], 0, size);
           out.write(t * size, result[worker], 0, size);
         }

@@ -199,14 +199,10 @@ final class BlasProducts {
     java.nio.ByteBuffer target = out.block.bytes;
     int workers = workers(samples);
     double[][] input = new double[workers][];
-    java.nio.ByteBuffer[] tail = new java.nio.ByteBuffer[workers];
     singleThreadedInTurn(samples, samples * directions * mn, (worker, s) -> {
-      if (input[worker] == null) {
-        input[worker] = kernel.newInput();
-        tail[worker] = kernel.newTail();
-      }
+      if (input[worker] == null) input[worker] = kernel.newInput();
       y.read(item(y, (int) s, 0) * yn, input[worker], 0, k * n);
-      kernel.apply(input[worker], target, (int) (s * directions * mn * Double.BYTES), tail[worker]);
+      kernel.apply(input[worker], target, (int) (s * directions * mn * Double.BYTES));
     });
     Reference.reachabilityFence(out.block);
     return true;

@@ -187,11 +187,6 @@ final class VectorConvolution {
     return new double[inputSize];
   }
 
-  /** The block buffer for {@link #apply}'s last, partial block of pixels (room for the largest block's pixels). */
-  ByteBuffer newTail() {
-    return ByteBuffer.allocate(Math.max(PIXELS_32, Math.max(PIXELS_16, PIXELS_8)) * groupChannels * Double.BYTES).order(NATIVE);
-  }
-
   /** Entries of the output of one input item: {@code m·patches}, over all groups. */
   int outputSize() {
     return m * patches;
@@ -212,14 +207,15 @@ final class VectorConvolution {
    * {@code at} on, native byte order: the result block itself, so that the kernel's stores go
    * straight to it. Each output group (all m channels for a convolution: {@code m x patches},
    * column-major) is an item {@code groupChannels x patches} of its own, {@code groupStride} entries
-   * after the one before. {@code tail} ({@link #newTail}) takes each pass's last, partial block of
-   * pixels. Within a group the channels go in blocks of 32 (four vectors, {@value #PIXELS_32} pixels
-   * at a time), then 16 (two vectors, {@value #PIXELS_16} pixels), then 8 (one vector, {@value
+   * after the one before. Each pass's last, partial block of pixels goes through a small buffer of
+   * its own first. Within a group the channels go in blocks of 32 (four vectors, {@value
+   * #PIXELS_32} pixels at a time), then 16 (two vectors, {@value #PIXELS_16} pixels), then 8 (one vector, {@value
    * #PIXELS_8} pixels). A block of pixels is consecutive in the output's order ({@code oh} fastest),
    * each pixel with its own base in the input, so blocks run across image columns and over any
    * stride.
    */
-  void apply(double[] input, ByteBuffer out, int at, ByteBuffer tail) {
+  void apply(double[] input, ByteBuffer out, int at) {
+    ByteBuffer tail = ByteBuffer.allocate(Math.max(PIXELS_32, Math.max(PIXELS_16, PIXELS_8)) * groupChannels * Double.BYTES).order(NATIVE);
     for (int g0 = 0; g0 < m; g0 += groupChannels) {
       int to = at + (g0 / groupChannels) * groupStride * Double.BYTES, end = g0 + groupChannels, o = g0;
       for (; o + 4 * LANES <= end; o += 4 * LANES) pass(input, o, g0, 4, out, to, tail);

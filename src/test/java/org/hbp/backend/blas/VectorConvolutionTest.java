@@ -112,7 +112,7 @@ class VectorConvolutionTest {
           java.nio.ByteBuffer out = java.nio.ByteBuffer.allocateDirect(directions * m * n * Double.BYTES + 16).order(java.nio.ByteOrder.nativeOrder());
           double[] input = kernel.newInput();
           System.arraycopy(u, 0, input, 0, u.length);
-          kernel.apply(input, out, 16, kernel.newTail());
+          kernel.apply(input, out, 16);
           for (int d = 0; d < directions; d++)
             for (int col = 0; col < n; col++)
               for (int o = 0; o < m; o++) {

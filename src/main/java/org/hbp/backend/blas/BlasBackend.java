@@ -236,7 +236,106 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   @Override
   protected Batch elementwise(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
     BlasBatch out = dnnl.binary(kernel, op, x, y, e);
+    if (out == null) out = vectorBinary(kernel, op, x, y, e);
     return out != null ? out : super.elementwise(kernel, op, x, y, e);
+  }
+
+  /**
+   * Whether the float64 entrywise kernels run on {@link VectorElementwise}: the JVM has the Vector
+   * API ({@code --add-modules jdk.incubator.vector}, as {@code ./hbp} starts it) and {@code
+   * -Dhbp.blas.vectorElementwise=false} does not turn them off.
+   */
+  static final boolean VECTOR_ELEMENTWISE = vectorElementwiseUnavailableReason() == null;
+
+  /** Why {@link VectorElementwise} does not run here, or null when it does. */
+  static String vectorElementwiseUnavailableReason() {
+    if (!Boolean.parseBoolean(System.getProperty("hbp.blas.vectorElementwise", "true"))) return "-Dhbp.blas.vectorElementwise=false";
+    // checked before VectorElementwise is loaded: its class links against the module
+    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty())
+      return "no Vector API in this JVM: start it with --add-modules jdk.incubator.vector, as ./hbp does";
+    return null;
+  }
+
+  /** A float64 block's bytes for the vector kernels, or null (float32, a block over 2 GiB, no Vector API). */
+  private static java.nio.ByteBuffer vectorBytes(BlasBatch b) {
+    return VECTOR_ELEMENTWISE ? b.block.bytes : null;
+  }
+
+  /**
+   * {@code x op y} on {@link VectorElementwise}, broadcast over samples and directions as the host
+   * kernel does, in tasks of an item's {@link VectorElementwise#TASK_ENTRIES} entries; null where
+   * the host kernel serves (float32, a scalar operand, a block over 2 GiB).
+   */
+  private BlasBatch vectorBinary(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
+    java.nio.ByteBuffer xb = vectorBytes(x), yb = vectorBytes(y);
+    if (xb == null || yb == null || e.aScalar() || e.bScalar()) return null;
+    BlasBatch out = alloc(kernel, e.samples(), e.directions(), e.rows(), e.cols(), false);
+    java.nio.ByteBuffer ob = out.block.bytes;
+    if (ob == null) {
+      release(out);
+      return null;
+    }
+    int n = e.rows() * e.cols(), directions = e.directions(), chunks = Math.max(1, (n + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES);
+    long items = (long) e.samples() * directions;
+    loops.run(items * chunks, items * n, (from, to) -> {
+      for (long task = from; task < to; task++) {
+        int t = (int) (task / chunks), p = (int) (task % chunks) * VectorElementwise.TASK_ENTRIES, len = Math.min(VectorElementwise.TASK_ENTRIES, n - p);
+        int sa = t / directions, d = t % directions;
+        VectorElementwise.binary(op, xb, BackendChecks.item(x, sa, d) * n + p, yb, BackendChecks.item(y, sa, d) * n + p, ob, t * n + p, len);
+      }
+    });
+    Reference.reachabilityFence(x.block);
+    Reference.reachabilityFence(y.block);
+    Reference.reachabilityFence(out.block);
+    return out;
+  }
+
+  /**
+   * {@code f(x) .* y} on {@link VectorElementwise}, broadcast as {@link #multiply}: each stretch of
+   * an item of x is mapped once and multiplied into every item of y that it meets (one sample's
+   * activation into its D directions), so neither {@code f(x)} nor a copy of it is stored. Null where
+   * the other routes serve: float32, f without a chunk form, items of different shapes, axes that do
+   * not broadcast (whose messages the default gives), a block over 2 GiB.
+   */
+  private BlasBatch vectorMapMultiply(BlasBatch x, ScalarFunction f, BlasBatch y) {
+    java.nio.ByteBuffer xb = vectorBytes(x), yb = vectorBytes(y);
+    ScalarFunction.ChunkMap fc = f.chunk();
+    if (xb == null || yb == null || fc == null || x.rows() != y.rows() || x.cols() != y.cols() || !broadcasts(x.samples(), y.samples())
+        || !broadcasts(x.directions(), y.directions()))
+      return null;
+    int samples = Math.max(x.samples(), y.samples()), directions = Math.max(x.directions(), y.directions());
+    BlasBatch out = alloc("mapMultiply", samples, directions, x.rows(), x.cols(), false);
+    java.nio.ByteBuffer ob = out.block.bytes;
+    if (ob == null) {
+      release(out);
+      return null;
+    }
+    int n = x.rows() * x.cols(), chunks = Math.max(1, (n + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES);
+    int xd = x.directions();
+    // an item (s, d) of x meets the items of out with sample s (all samples when x has one) and direction d (all when x has one)
+    int meetSamples = x.samples() == 1 ? samples : 1, meetDirections = xd == 1 ? directions : 1;
+    loops.run((long) x.items() * chunks, (long) samples * directions * n, (from, to) -> {
+      double[] fx = new double[Math.min(n, VectorElementwise.TASK_ENTRIES)];
+      for (long task = from; task < to; task++) {
+        int xi = (int) (task / chunks), p = (int) (task % chunks) * VectorElementwise.TASK_ENTRIES, len = Math.min(VectorElementwise.TASK_ENTRIES, n - p);
+        VectorElementwise.map(fc, xb, xi * n + p, fx, len);
+        int s0 = x.samples() == 1 ? 0 : xi / xd, d0 = xd == 1 ? 0 : xi % xd;
+        for (int s = s0; s < s0 + meetSamples; s++)
+          for (int d = d0; d < d0 + meetDirections; d++) {
+            int t = s * directions + d;
+            VectorElementwise.multiplyInto(fx, yb, BackendChecks.item(y, s, d) * n + p, ob, t * n + p, len);
+          }
+      }
+    });
+    Reference.reachabilityFence(x.block);
+    Reference.reachabilityFence(y.block);
+    Reference.reachabilityFence(out.block);
+    return out;
+  }
+
+  /** Whether batch axes of extents a and b broadcast (equal, or one of them 1). */
+  private static boolean broadcasts(int a, int b) {
+    return a == b || a == 1 || b == 1;
   }
 
   // ---- maps: oneDNN's kernels for built-ins (float32), else chunk forms ---------------------
@@ -255,10 +354,11 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     Objects.requireNonNull(f, "mapMultiply: function is null");
     // in one pass when both have the same layout: oneDNN's backward pass for a built-in's
     // derivative, else f's chunk form; other layouts (or no chunk form): map, then multiply
-    if (x.samples() != y.samples() || x.directions() != y.directions() || x.rows() != y.rows() || x.cols() != y.cols())
-      return super.mapMultiply(a, f, b);
-    BlasBatch out = dnnl.mapMultiply(x, f, y);
+    boolean sameLayout = x.samples() == y.samples() && x.directions() == y.directions() && x.rows() == y.rows() && x.cols() == y.cols();
+    BlasBatch out = sameLayout ? dnnl.mapMultiply(x, f, y) : null;
+    if (out == null) out = vectorMapMultiply(x, f, y);
     if (out != null) return out;
+    if (!sameLayout) return super.mapMultiply(a, f, b);
     if (f.chunk() == null) return super.mapMultiply(a, f, b);
     ScalarFunction.ChunkMap fc = f.chunk();
     BlasBatch result = alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);

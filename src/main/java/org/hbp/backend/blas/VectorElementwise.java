@@ -1,0 +1,107 @@
+package org.hbp.backend.blas;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorSpecies;
+import org.hbp.backend.BackendChecks;
+import org.hbp.backend.ScalarFunction;
+
+/**
+ * Float64 entrywise kernels with the JDK's Vector API, straight on the off-heap blocks
+ * ({@link BlasBatch.Block#bytes}): {@code out = x op y} for op one of {@link BackendChecks}' ADD,
+ * SUBTRACT, MULTIPLY, DIVIDE, and {@code out = f(x) .* y} (an activation's derivative times
+ * directions). They stream their operands at memory speed; the host kernels copy each chunk into
+ * Java arrays and back, and run the broadcast of one sample's {@code f(x)} over its D directions
+ * at about half that speed (docs/performance.md, "Float64 element-wise kernels").
+ *
+ * <p>Each entry is the same IEEE operation as the host kernels' ({@code x[p] * y[p]}, no fused
+ * multiply-add): the results agree with them bit for bit.
+ *
+ * <p>Vectors of the machine's preferred length (8 doubles with AVX-512, 4 with AVX2). Needs the
+ * module {@code jdk.incubator.vector} in the JVM's boot layer: {@link BlasBackend} checks {@link
+ * BlasBackend#vectorElementwiseUnavailableReason} before this class is loaded.
+ */
+final class VectorElementwise {
+  private static final VectorSpecies<Double> V = DoubleVector.SPECIES_PREFERRED;
+  private static final int LANES = V.length();
+  private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+  /** Entries per task: 64 KiB of each operand, enough to make a task's overhead small. */
+  static final int TASK_ENTRIES = 8192;
+
+  private VectorElementwise() {}
+
+  /**
+   * {@code out[oo + p] = x[xo + p] op y[yo + p]} for {@code p < n}; offsets and n in entries (the
+   * buffers are the blocks' bytes, native order).
+   */
+  static void binary(int op, ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    switch (op) {
+      case BackendChecks.ADD -> add(x, xo, y, yo, out, oo, n);
+      case BackendChecks.SUBTRACT -> subtract(x, xo, y, yo, out, oo, n);
+      case BackendChecks.MULTIPLY -> multiply(x, xo, y, yo, out, oo, n);
+      case BackendChecks.DIVIDE -> divide(x, xo, y, yo, out, oo, n);
+      default -> throw new IllegalArgumentException("unknown entrywise operation " + op);
+    }
+  }
+
+  // One loop per operation: the operation must be a constant for C2 to compile a lanewise
+  // operation into one instruction, and JDK 17 boxes vectors that meet at a branch.
+
+  private static void add(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES)
+      load(x, xo + p).add(load(y, yo + p)).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, get(x, xo + p) + get(y, yo + p));
+  }
+
+  private static void subtract(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES)
+      load(x, xo + p).sub(load(y, yo + p)).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, get(x, xo + p) - get(y, yo + p));
+  }
+
+  private static void multiply(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES)
+      load(x, xo + p).mul(load(y, yo + p)).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, get(x, xo + p) * get(y, yo + p));
+  }
+
+  private static void divide(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES)
+      load(x, xo + p).div(load(y, yo + p)).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, get(x, xo + p) / get(y, yo + p));
+  }
+
+  /**
+   * {@code fx[0..n) = f(x[xo..xo+n))} by f's chunk form, into a Java array: the values shared by
+   * every item of y that {@link #multiplyInto} then takes them to.
+   */
+  static void map(ScalarFunction.ChunkMap f, ByteBuffer x, int xo, double[] fx, int n) {
+    x.asDoubleBuffer().get(xo, fx, 0, n);
+    f.apply(fx, n);
+  }
+
+  /** {@code out[oo + p] = fx[p] * y[yo + p]} for {@code p < n}. */
+  static void multiplyInto(double[] fx, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES)
+      DoubleVector.fromArray(V, fx, p).mul(load(y, yo + p)).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, fx[p] * get(y, yo + p));
+  }
+
+  private static DoubleVector load(ByteBuffer b, int entry) {
+    return DoubleVector.fromByteBuffer(V, b, entry * Double.BYTES, NATIVE);
+  }
+
+  private static double get(ByteBuffer b, int entry) {
+    return b.getDouble(entry * Double.BYTES);
+  }
+
+  private static void put(ByteBuffer b, int entry, double v) {
+    b.putDouble(entry * Double.BYTES, v);
+  }
+}

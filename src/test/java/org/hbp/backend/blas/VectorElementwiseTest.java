@@ -1,0 +1,99 @@
+package org.hbp.backend.blas;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.Random;
+import java.util.function.BinaryOperator;
+import java.util.function.DoubleBinaryOperator;
+import org.hbp.backend.Batch;
+import org.hbp.backend.Precision;
+import org.hbp.backend.ScalarFunction;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The float64 BLAS backend's entrywise kernels on the Vector API ({@link VectorElementwise}) give
+ * what plain double arithmetic gives, bit for bit, with every broadcast of samples and directions,
+ * items shorter than a vector, items with a partial last vector, items of several tasks, and batches
+ * large enough to be split over threads. The oracle is a loop over the entries written here.
+ */
+class VectorElementwiseTest {
+  private final BlasBackend be = new BlasBackend(Precision.FLOAT64, 2);
+  private final Random rng = new Random(17);
+
+  /** Axes {a.samples, a.directions, b.samples, b.directions}. */
+  private static final int[][] AXES = {{3, 4, 3, 4}, {1, 4, 3, 4}, {3, 1, 3, 4}, {3, 4, 1, 4}, {3, 4, 3, 1}, {1, 1, 3, 4}, {3, 4, 1, 1}, {1, 1, 1, 1}};
+  /** Item shapes: shorter than a vector, a partial last vector, more than one task ({@link VectorElementwise#TASK_ENTRIES}). */
+  private static final int[][] ITEMS = {{3, 1}, {67, 31}, {2 * VectorElementwise.TASK_ENTRIES + 13, 1}};
+
+  private Batch random(int samples, int directions, int rows, int cols) {
+    double[] d = new double[samples * directions * rows * cols];
+    for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian() + (rng.nextBoolean() ? 0.75 : -0.75); // away from 0 for divide
+    return be.fromArray(samples, directions, rows, cols, d);
+  }
+
+  private interface Oracle {
+    double at(double[] x, int xi, double[] y, int yi);
+  }
+
+  private void check(String name, BinaryOperator<Batch> kernel, Oracle oracle) {
+    for (int[] ax : AXES)
+      for (int[] it : ITEMS) {
+        Batch a = random(ax[0], ax[1], it[0], it[1]), b = random(ax[2], ax[3], it[0], it[1]);
+        Batch out = kernel.apply(a, b);
+        assertNotNull(out);
+        int samples = Math.max(ax[0], ax[2]), directions = Math.max(ax[1], ax[3]), n = it[0] * it[1];
+        assertEquals(samples, out.samples());
+        assertEquals(directions, out.directions());
+        double[] x = be.toArray(a), y = be.toArray(b), o = be.toArray(out);
+        for (int s = 0; s < samples; s++)
+          for (int v = 0; v < directions; v++)
+            for (int p = 0; p < n; p++) {
+              int xi = ((ax[0] == 1 ? 0 : s) * ax[1] + (ax[1] == 1 ? 0 : v)) * n + p;
+              int yi = ((ax[2] == 1 ? 0 : s) * ax[3] + (ax[3] == 1 ? 0 : v)) * n + p;
+              int at = (s * directions + v) * n + p;
+              assertEquals(oracle.at(x, xi, y, yi), o[at], 0.0,
+                  () -> name + " axes " + Arrays.toString(ax) + " items " + Arrays.toString(it) + " entry " + at);
+            }
+        be.release(out);
+      }
+  }
+
+  private static Oracle op(DoubleBinaryOperator f) {
+    return (x, xi, y, yi) -> f.applyAsDouble(x[xi], y[yi]);
+  }
+
+  @Test
+  void theVectorKernelsRunInTheTestJvm() {
+    // surefire starts the JVM with the module (pom.xml); without it this class would test the host kernels
+    assertTrue(BlasBackend.VECTOR_ELEMENTWISE, BlasBackend.vectorElementwiseUnavailableReason());
+  }
+
+  @Test
+  void entrywiseOperationsAreIeeeDoubleWithEveryBroadcast() {
+    check("add", be::add, op((p, q) -> p + q));
+    check("subtract", be::subtract, op((p, q) -> p - q));
+    check("multiply", be::multiply, op((p, q) -> p * q));
+    check("divide", be::divide, op((p, q) -> p / q));
+  }
+
+  @Test
+  void mapMultiplyMapsOnceAndMultipliesEveryItemItMeets() {
+    // a chunk form that is not its entry form's twin: a mismatch in where map reads would show
+    ScalarFunction cube = new ScalarFunction("cube_plus_one", "REAL cube_plus_one(REAL u) { return u * u * u + 1; }", u -> u * u * u + 1,
+        (chunk, len) -> {
+          for (int i = 0; i < len; i++) chunk[i] = chunk[i] * chunk[i] * chunk[i] + 1;
+        });
+    check("mapMultiply", (a, b) -> be.mapMultiply(a, cube, b), (x, xi, y, yi) -> (x[xi] * x[xi] * x[xi] + 1) * y[yi]);
+  }
+
+  @Test
+  void scalarOperandsAndOtherShapesKeepTheHostKernels() {
+    Batch a = random(3, 4, 67, 31), c = random(3, 1, 1, 1);
+    double[] x = be.toArray(a), y = be.toArray(c), o = be.toArray(be.multiply(a, c));
+    for (int t = 0; t < 12; t++)
+      for (int p = 0; p < 67 * 31; p++) assertEquals(x[t * 67 * 31 + p] * y[t / 4], o[t * 67 * 31 + p], 0.0);
+  }
+}

@@ -241,7 +241,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   }
 
   /**
-   * Whether the float64 entrywise kernels run on {@link VectorElementwise}: the JVM has the Vector
+   * Whether the entrywise kernels run on {@link VectorElementwise}: the JVM has the Vector
    * API ({@code --add-modules jdk.incubator.vector}, as {@code ./hbp} starts it) and {@code
    * -Dhbp.blas.vectorElementwise=false} does not turn them off.
    */
@@ -256,7 +256,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return null;
   }
 
-  /** A float64 block's bytes for the vector kernels, or null (float32, a block over 2 GiB, no Vector API). */
+  /** A block's bytes for the vector kernels, or null (a block over 2 GiB, no Vector API). */
   private static java.nio.ByteBuffer vectorBytes(BlasBatch b) {
     return VECTOR_ELEMENTWISE ? b.block.bytes : null;
   }
@@ -264,7 +264,8 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   /**
    * {@code x op y} on {@link VectorElementwise}, broadcast over samples and directions as the host
    * kernel does, in tasks of an item's {@link VectorElementwise#TASK_ENTRIES} entries; null where
-   * the host kernel serves (float32, a scalar operand, a block over 2 GiB).
+   * the host kernel serves (a scalar operand, a block over 2 GiB). Float32 comes here after oneDNN's
+   * binary kernels, for the broadcasts they do not take.
    */
   private BlasBatch vectorBinary(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
     java.nio.ByteBuffer xb = vectorBytes(x), yb = vectorBytes(y);
@@ -275,13 +276,16 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
       release(out);
       return null;
     }
+    boolean float32 = precision == Precision.FLOAT32;
     int n = e.rows() * e.cols(), directions = e.directions(), chunks = Math.max(1, (n + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES);
     long items = (long) e.samples() * directions;
     loops.run(items * chunks, items * n, (from, to) -> {
       for (long task = from; task < to; task++) {
         int t = (int) (task / chunks), p = (int) (task % chunks) * VectorElementwise.TASK_ENTRIES, len = Math.min(VectorElementwise.TASK_ENTRIES, n - p);
         int sa = t / directions, d = t % directions;
-        VectorElementwise.binary(op, xb, BackendChecks.item(x, sa, d) * n + p, yb, BackendChecks.item(y, sa, d) * n + p, ob, t * n + p, len);
+        int xo = BackendChecks.item(x, sa, d) * n + p, yo = BackendChecks.item(y, sa, d) * n + p;
+        if (float32) VectorElementwise.binaryFloat(op, xb, xo, yb, yo, ob, t * n + p, len);
+        else VectorElementwise.binary(op, xb, xo, yb, yo, ob, t * n + p, len);
       }
     });
     Reference.reachabilityFence(x.block);
@@ -294,8 +298,9 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
    * {@code f(x) .* y} on {@link VectorElementwise}, broadcast as {@link #multiply}: each stretch of
    * an item of x is mapped once and multiplied into every item of y that it meets (one sample's
    * activation into its D directions), so neither {@code f(x)} nor a copy of it is stored. Null where
-   * the other routes serve: float32, f without a chunk form, items of different shapes, axes that do
-   * not broadcast (whose messages the default gives), a block over 2 GiB.
+   * the other routes serve: f without a chunk form, items of different shapes, axes that do
+   * not broadcast (whose messages the default gives), a block over 2 GiB. Float32 comes here after
+   * oneDNN's backward kernel, which takes built-in functions on operands laid out alike.
    */
   private BlasBatch vectorMapMultiply(BlasBatch x, ScalarFunction f, BlasBatch y) {
     java.nio.ByteBuffer xb = vectorBytes(x), yb = vectorBytes(y);
@@ -314,16 +319,21 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     int xd = x.directions();
     // an item (s, d) of x meets the items of out with sample s (all samples when x has one) and direction d (all when x has one)
     int meetSamples = x.samples() == 1 ? samples : 1, meetDirections = xd == 1 ? directions : 1;
+    boolean float32 = precision == Precision.FLOAT32;
     loops.run((long) x.items() * chunks, (long) samples * directions * n, (from, to) -> {
-      double[] fx = new double[Math.min(n, VectorElementwise.TASK_ENTRIES)];
+      int size = Math.min(n, VectorElementwise.TASK_ENTRIES);
+      double[] fx = new double[size];
+      float[] fxFloat = float32 ? new float[size] : null;
       for (long task = from; task < to; task++) {
         int xi = (int) (task / chunks), p = (int) (task % chunks) * VectorElementwise.TASK_ENTRIES, len = Math.min(VectorElementwise.TASK_ENTRIES, n - p);
-        VectorElementwise.map(fc, xb, xi * n + p, fx, len);
+        if (float32) VectorElementwise.mapFloat(fc, xb, xi * n + p, fx, fxFloat, len);
+        else VectorElementwise.map(fc, xb, xi * n + p, fx, len);
         int s0 = x.samples() == 1 ? 0 : xi / xd, d0 = xd == 1 ? 0 : xi % xd;
         for (int s = s0; s < s0 + meetSamples; s++)
           for (int d = d0; d < d0 + meetDirections; d++) {
-            int t = s * directions + d;
-            VectorElementwise.multiplyInto(fx, yb, BackendChecks.item(y, s, d) * n + p, ob, t * n + p, len);
+            int t = s * directions + d, yo = BackendChecks.item(y, s, d) * n + p;
+            if (float32) VectorElementwise.multiplyIntoFloat(fxFloat, yb, yo, ob, t * n + p, len);
+            else VectorElementwise.multiplyInto(fx, yb, yo, ob, t * n + p, len);
           }
       }
     });

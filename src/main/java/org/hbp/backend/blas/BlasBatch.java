@@ -56,7 +56,7 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
      */
     final java.nio.DoubleBuffer dbuf;
     final java.nio.FloatBuffer fbuf;
-    /** The same float64 block as bytes (native order, same bounds as dbuf), for vector stores straight into it; else null. */
+    /** The same block as bytes (native order, same bounds as dbuf or fbuf), for vector loads and stores straight on it; else null. */
     final java.nio.ByteBuffer bytes;
 
     Block(Precision precision, long capacity) {
@@ -75,8 +75,8 @@ public final class BlasBatch extends PooledBatch<BlasBatch.Block> implements Hos
         di = null;
         fi = new FloatRawIndexer(floats);
         dbuf = null;
-        bytes = null;
         fbuf = capacity <= Integer.MAX_VALUE / Float.BYTES ? floats.asBuffer() : null;
+        bytes = fbuf != null ? floats.asByteBuffer().order(java.nio.ByteOrder.nativeOrder()) : null;
       }
     }
 

@@ -3,20 +3,25 @@ package org.hbp.backend.blas;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.ScalarFunction;
 
 /**
- * Float64 entrywise kernels with the JDK's Vector API, straight on the off-heap blocks
- * ({@link BlasBatch.Block#bytes}): {@code out = x op y} for op one of {@link BackendChecks}' ADD,
+ * Entrywise kernels with the JDK's Vector API, float64 and float32, straight on the off-heap
+ * blocks ({@link BlasBatch.Block#bytes}): {@code out = x op y} for op one of {@link BackendChecks}' ADD,
  * SUBTRACT, MULTIPLY, DIVIDE, and {@code out = f(x) .* y} (an activation's derivative times
  * directions). They stream their operands at memory speed; the host kernels copy each chunk into
- * Java arrays and back, and run the broadcast of one sample's {@code f(x)} over its D directions
- * at about half that speed (docs/performance.md, "Float64 element-wise kernels").
+ * Java arrays and back (float32: converting every entry), and run the broadcast of one sample's
+ * {@code f(x)} over its D directions at about half that speed (docs/performance.md, "Vector API
+ * element-wise kernels"). In float32 they serve what oneDNN's binary kernels do not take: both
+ * operands broadcast (one sample's activation derivative times directions shared by all samples,
+ * a bias's), and {@code f(x) .* y} for f without a oneDNN form or with different layouts.
  *
  * <p>Each entry is the same IEEE operation as the host kernels' ({@code x[p] * y[p]}, no fused
- * multiply-add): the results agree with them bit for bit.
+ * multiply-add; float32: the float operation, which is what the host's double operation rounded
+ * once gives): the results agree with them bit for bit.
  *
  * <p>Vectors of the machine's preferred length (8 doubles with AVX-512, 4 with AVX2). Needs the
  * module {@code jdk.incubator.vector} in the JVM's boot layer: {@link BlasBackend} checks {@link
@@ -25,6 +30,8 @@ import org.hbp.backend.ScalarFunction;
 final class VectorElementwise {
   private static final VectorSpecies<Double> V = DoubleVector.SPECIES_PREFERRED;
   private static final int LANES = V.length();
+  private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+  private static final int FLANES = F.length();
   private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
   /** Entries per task: 64 KiB of each operand, enough to make a task's overhead small. */
   static final int TASK_ENTRIES = 8192;
@@ -91,6 +98,79 @@ final class VectorElementwise {
     for (int upper = V.loopBound(n); p < upper; p += LANES)
       DoubleVector.fromArray(V, fx, p).mul(load(y, yo + p)).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
     for (; p < n; p++) put(out, oo + p, fx[p] * get(y, yo + p));
+  }
+
+  // ---- float32: the same on float blocks; IEEE float arithmetic, as the host kernels' (each a
+  // double operation on float operands rounded once to float, which gives the same float)
+
+  /** {@link #binary} on float blocks. */
+  static void binaryFloat(int op, ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    switch (op) {
+      case BackendChecks.ADD -> addFloat(x, xo, y, yo, out, oo, n);
+      case BackendChecks.SUBTRACT -> subtractFloat(x, xo, y, yo, out, oo, n);
+      case BackendChecks.MULTIPLY -> multiplyFloat(x, xo, y, yo, out, oo, n);
+      case BackendChecks.DIVIDE -> divideFloat(x, xo, y, yo, out, oo, n);
+      default -> throw new IllegalArgumentException("unknown entrywise operation " + op);
+    }
+  }
+
+  private static void addFloat(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = F.loopBound(n); p < upper; p += FLANES)
+      loadFloat(x, xo + p).add(loadFloat(y, yo + p)).intoByteBuffer(out, (oo + p) * Float.BYTES, NATIVE);
+    for (; p < n; p++) putFloat(out, oo + p, getFloat(x, xo + p) + getFloat(y, yo + p));
+  }
+
+  private static void subtractFloat(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = F.loopBound(n); p < upper; p += FLANES)
+      loadFloat(x, xo + p).sub(loadFloat(y, yo + p)).intoByteBuffer(out, (oo + p) * Float.BYTES, NATIVE);
+    for (; p < n; p++) putFloat(out, oo + p, getFloat(x, xo + p) - getFloat(y, yo + p));
+  }
+
+  private static void multiplyFloat(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = F.loopBound(n); p < upper; p += FLANES)
+      loadFloat(x, xo + p).mul(loadFloat(y, yo + p)).intoByteBuffer(out, (oo + p) * Float.BYTES, NATIVE);
+    for (; p < n; p++) putFloat(out, oo + p, getFloat(x, xo + p) * getFloat(y, yo + p));
+  }
+
+  private static void divideFloat(ByteBuffer x, int xo, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = F.loopBound(n); p < upper; p += FLANES)
+      loadFloat(x, xo + p).div(loadFloat(y, yo + p)).intoByteBuffer(out, (oo + p) * Float.BYTES, NATIVE);
+    for (; p < n; p++) putFloat(out, oo + p, getFloat(x, xo + p) / getFloat(y, yo + p));
+  }
+
+  /**
+   * {@link #map} on a float block: f in double on the stored floats, each value rounded to float
+   * (what a stored {@code f(x)} holds) into {@code fx}; {@code work} is scratch of n entries.
+   */
+  static void mapFloat(ScalarFunction.ChunkMap f, ByteBuffer x, int xo, double[] work, float[] fx, int n) {
+    x.asFloatBuffer().get(xo, fx, 0, n);
+    for (int p = 0; p < n; p++) work[p] = fx[p];
+    f.apply(work, n);
+    for (int p = 0; p < n; p++) fx[p] = (float) work[p];
+  }
+
+  /** {@link #multiplyInto} on float blocks. */
+  static void multiplyIntoFloat(float[] fx, ByteBuffer y, int yo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = F.loopBound(n); p < upper; p += FLANES)
+      FloatVector.fromArray(F, fx, p).mul(loadFloat(y, yo + p)).intoByteBuffer(out, (oo + p) * Float.BYTES, NATIVE);
+    for (; p < n; p++) putFloat(out, oo + p, fx[p] * getFloat(y, yo + p));
+  }
+
+  private static FloatVector loadFloat(ByteBuffer b, int entry) {
+    return FloatVector.fromByteBuffer(F, b, entry * Float.BYTES, NATIVE);
+  }
+
+  private static float getFloat(ByteBuffer b, int entry) {
+    return b.getFloat(entry * Float.BYTES);
+  }
+
+  private static void putFloat(ByteBuffer b, int entry, float v) {
+    b.putFloat(entry * Float.BYTES, v);
   }
 
   private static DoubleVector load(ByteBuffer b, int entry) {

@@ -12,19 +12,27 @@ import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
 import org.hbp.backend.ScalarFunction;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The float64 BLAS backend's entrywise kernels on the Vector API ({@link VectorElementwise}) give
- * what plain double arithmetic gives, bit for bit, with every broadcast of samples and directions,
- * items shorter than a vector, items with a partial last vector, items of several tasks, and batches
- * large enough to be split over threads. The oracle is a loop over the entries written here.
+ * The BLAS backends' entrywise kernels on the Vector API ({@link VectorElementwise}) give what plain
+ * double arithmetic gives (float32: float arithmetic, the double result rounded once), bit for bit,
+ * with every broadcast of samples and directions (both operands broadcast included: one sample's
+ * activation derivative times directions shared by all samples), items shorter than a vector, items
+ * with a partial last vector, items of several tasks, and batches large enough to be split over
+ * threads. The oracle is a loop over the entries written here. In float32 oneDNN's binary kernels
+ * take the broadcasts they can; the rest, and every mapMultiply of a function oneDNN lacks, come
+ * here.
  */
 class VectorElementwiseTest {
-  private final BlasBackend be = new BlasBackend(Precision.FLOAT64, 2);
+  private BlasBackend be;
+  private boolean float32;
   private final Random rng = new Random(17);
 
   /** Axes {a.samples, a.directions, b.samples, b.directions}. */
-  private static final int[][] AXES = {{3, 4, 3, 4}, {1, 4, 3, 4}, {3, 1, 3, 4}, {3, 4, 1, 4}, {3, 4, 3, 1}, {1, 1, 3, 4}, {3, 4, 1, 1}, {1, 1, 1, 1}};
+  private static final int[][] AXES = {{3, 4, 3, 4}, {1, 4, 3, 4}, {3, 1, 3, 4}, {3, 4, 1, 4}, {3, 4, 3, 1}, {1, 1, 3, 4}, {3, 4, 1, 1}, {1, 1, 1, 1},
+      {3, 1, 1, 4}, {1, 4, 3, 1}};
   /** Item shapes: shorter than a vector, a partial last vector, more than one task ({@link VectorElementwise#TASK_ENTRIES}). */
   private static final int[][] ITEMS = {{3, 1}, {67, 31}, {2 * VectorElementwise.TASK_ENTRIES + 13, 1}};
 
@@ -54,7 +62,8 @@ class VectorElementwiseTest {
               int xi = ((ax[0] == 1 ? 0 : s) * ax[1] + (ax[1] == 1 ? 0 : v)) * n + p;
               int yi = ((ax[2] == 1 ? 0 : s) * ax[3] + (ax[3] == 1 ? 0 : v)) * n + p;
               int at = (s * directions + v) * n + p;
-              assertEquals(oracle.at(x, xi, y, yi), o[at], 0.0,
+              double want = oracle.at(x, xi, y, yi);
+              assertEquals(float32 ? (float) want : want, o[at], 0.0,
                   () -> name + " axes " + Arrays.toString(ax) + " items " + Arrays.toString(it) + " entry " + at);
             }
         be.release(out);
@@ -65,32 +74,47 @@ class VectorElementwiseTest {
     return (x, xi, y, yi) -> f.applyAsDouble(x[xi], y[yi]);
   }
 
+  private void on(Precision precision) {
+    be = new BlasBackend(precision, 2);
+    float32 = precision == Precision.FLOAT32;
+  }
+
   @Test
   void theVectorKernelsRunInTheTestJvm() {
     // surefire starts the JVM with the module (pom.xml); without it this class would test the host kernels
     assertTrue(BlasBackend.VECTOR_ELEMENTWISE, BlasBackend.vectorElementwiseUnavailableReason());
   }
 
-  @Test
-  void entrywiseOperationsAreIeeeDoubleWithEveryBroadcast() {
+  @ParameterizedTest
+  @EnumSource(Precision.class)
+  void entrywiseOperationsAreIeeeWithEveryBroadcast(Precision precision) {
+    on(precision);
     check("add", be::add, op((p, q) -> p + q));
     check("subtract", be::subtract, op((p, q) -> p - q));
     check("multiply", be::multiply, op((p, q) -> p * q));
     check("divide", be::divide, op((p, q) -> p / q));
   }
 
-  @Test
-  void mapMultiplyMapsOnceAndMultipliesEveryItemItMeets() {
+  @ParameterizedTest
+  @EnumSource(Precision.class)
+  void mapMultiplyMapsOnceAndMultipliesEveryItemItMeets(Precision precision) {
+    on(precision);
     // a chunk form that is not its entry form's twin: a mismatch in where map reads would show
     ScalarFunction cube = new ScalarFunction("cube_plus_one", "REAL cube_plus_one(REAL u) { return u * u * u + 1; }", u -> u * u * u + 1,
         (chunk, len) -> {
           for (int i = 0; i < len; i++) chunk[i] = chunk[i] * chunk[i] * chunk[i] + 1;
         });
-    check("mapMultiply", (a, b) -> be.mapMultiply(a, cube, b), (x, xi, y, yi) -> (x[xi] * x[xi] * x[xi] + 1) * y[yi]);
+    // float32: f(x) is rounded to float as a stored map would be, then the float product
+    check("mapMultiply", (a, b) -> be.mapMultiply(a, cube, b), (x, xi, y, yi) -> round(x[xi] * x[xi] * x[xi] + 1) * y[yi]);
+  }
+
+  private double round(double v) {
+    return float32 ? (float) v : v;
   }
 
   @Test
   void scalarOperandsAndOtherShapesKeepTheHostKernels() {
+    on(Precision.FLOAT64);
     Batch a = random(3, 4, 67, 31), c = random(3, 1, 1, 1);
     double[] x = be.toArray(a), y = be.toArray(c), o = be.toArray(be.multiply(a, c));
     for (int t = 0; t < 12; t++)

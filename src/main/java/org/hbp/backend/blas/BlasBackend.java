@@ -355,7 +355,34 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     BlasBatch x = own("map", "a", a);
     Objects.requireNonNull(f, "map: function is null");
     BlasBatch out = dnnl.map(x, f);
+    if (out == null) out = vectorMap(x, f);
     return out != null ? out : super.map(x, f);
+  }
+
+  /**
+   * A float64 built-in sigmoid or tanh on {@link VectorElementwise#map} (float32 has oneDNN's), in
+   * tasks of {@link VectorElementwise#TASK_ENTRIES} entries; null where the host kernel serves.
+   */
+  private BlasBatch vectorMap(BlasBatch x, ScalarFunction f) {
+    java.nio.ByteBuffer xb = vectorBytes(x);
+    if (xb == null || precision != Precision.FLOAT64 || !VectorElementwise.maps(f.builtin())) return null;
+    BlasBatch out = alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
+    java.nio.ByteBuffer ob = out.block.bytes;
+    if (ob == null) {
+      release(out);
+      return null;
+    }
+    long length = x.length();
+    String builtin = f.builtin();
+    loops.run((length + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES, length, (from, to) -> {
+      for (long task = from; task < to; task++) {
+        int p = (int) (task * VectorElementwise.TASK_ENTRIES);
+        VectorElementwise.map(builtin, xb, p, ob, p, (int) Math.min(VectorElementwise.TASK_ENTRIES, length - p));
+      }
+    });
+    Reference.reachabilityFence(x.block);
+    Reference.reachabilityFence(out.block);
+    return out;
   }
 
   @Override

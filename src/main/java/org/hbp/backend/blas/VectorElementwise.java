@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.hbp.backend.BackendChecks;
 import org.hbp.backend.ScalarFunction;
@@ -11,8 +12,8 @@ import org.hbp.backend.ScalarFunction;
 /**
  * Entrywise kernels with the JDK's Vector API, float64 and float32, straight on the off-heap
  * blocks ({@link BlasBatch.Block#bytes}): {@code out = x op y} for op one of {@link BackendChecks}' ADD,
- * SUBTRACT, MULTIPLY, DIVIDE, and {@code out = f(x) .* y} (an activation's derivative times
- * directions). They stream their operands at memory speed; the host kernels copy each chunk into
+ * SUBTRACT, MULTIPLY, DIVIDE, {@code out = f(x) .* y} (an activation's derivative times
+ * directions), and float64 sigmoid and tanh ({@link #map}). They stream their operands at memory speed; the host kernels copy each chunk into
  * Java arrays and back (float32: converting every entry), and run the broadcast of one sample's
  * {@code f(x)} over its D directions at about half that speed (docs/performance.md, "Vector API
  * element-wise kernels"). In float32 they serve what oneDNN's binary kernels do not take: both
@@ -98,6 +99,43 @@ final class VectorElementwise {
     for (int upper = V.loopBound(n); p < upper; p += LANES)
       DoubleVector.fromArray(V, fx, p).mul(load(y, yo + p)).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
     for (; p < n; p++) put(out, oo + p, fx[p] * get(y, yo + p));
+  }
+
+  /** The built-in functions ({@link ScalarFunction#builtin}) that {@link #map} computes: their vector forms. */
+  static boolean maps(String builtin) {
+    return "sigmoid".equals(builtin) || "tanh".equals(builtin);
+  }
+
+  /**
+   * {@code out[oo + p] = f(x[xo + p])} for {@code p < n}, f a built-in of {@link #maps}: the
+   * sigmoid {@code 1 / (1 + exp(-t))} and tanh with the Vector API's exp and tanh (C2 compiles them
+   * to Intel's SVML routines), 5 and 12 times faster than {@code Math.exp} and {@code Math.tanh}
+   * one entry at a time. They are not the same functions bit for bit: about 2 % of sigmoid's values
+   * differ from {@link org.hbp.math.Scalars#sigmoid}'s by a unit in the last place (relative
+   * difference at most 4e-16), as oneDNN's float32 forms differ from the host's. NaN gives NaN and
+   * infinities their limits, as in the host forms.
+   */
+  static void map(String builtin, ByteBuffer x, int xo, ByteBuffer out, int oo, int n) {
+    switch (builtin) {
+      case "sigmoid" -> sigmoid(x, xo, out, oo, n);
+      case "tanh" -> tanh(x, xo, out, oo, n);
+      default -> throw new IllegalArgumentException("no vector form of " + builtin);
+    }
+  }
+
+  private static void sigmoid(ByteBuffer x, int xo, ByteBuffer out, int oo, int n) {
+    DoubleVector one = DoubleVector.broadcast(V, 1.0);
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES)
+      one.div(one.add(load(x, xo + p).neg().lanewise(VectorOperators.EXP))).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, org.hbp.math.Scalars.sigmoid(get(x, xo + p)));
+  }
+
+  private static void tanh(ByteBuffer x, int xo, ByteBuffer out, int oo, int n) {
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES)
+      load(x, xo + p).lanewise(VectorOperators.TANH).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, org.hbp.math.Scalars.tanh(get(x, xo + p)));
   }
 
   // ---- float32: the same on float blocks; IEEE float arithmetic, as the host kernels' (each a

@@ -246,6 +246,7 @@ public final class BenchCommand extends HbpCommand {
       w.println("  convolutions, sigmoid, tanh: " + (blas.directConvolutions() ? "oneDNN (direct convolutions, vectorized maps)"
           : "unfold + gemm, Java maps (" + blas.directConvolutionsUnavailable() + ")"));
     if (be instanceof BlasBackend blas && blas.precision() == Precision.FLOAT64) w.println("  float64 convolutions: " + BlasBackend.float64Convolutions());
+    if (be instanceof BlasBackend blas) w.println("  entrywise kernels: " + blas.entrywiseKernels());
     if (be.name().startsWith("blas") && System.getenv("OPENBLAS_THREAD_TIMEOUT") == null)
       w.println("  note: OPENBLAS_THREAD_TIMEOUT is not set: OpenBLAS's threads spin after each gemm and slow the Java kernels between"
           + " gemms; ./hbp sets it to 4");

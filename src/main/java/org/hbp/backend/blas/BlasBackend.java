@@ -256,6 +256,14 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return null;
   }
 
+  /** How this backend's entrywise kernels run: on the Vector API ({@link VectorElementwise}), or Java loops and why (for {@code hbp bench}'s header). */
+  public String entrywiseKernels() {
+    String why = vectorElementwiseUnavailableReason();
+    if (why != null) return "Java loops over copied chunks (" + why + ")";
+    return precision == Precision.FLOAT64 ? "Vector API on the off-heap blocks, sigmoid and tanh included (SVML's exp and tanh)"
+        : "oneDNN's, else the Vector API on the off-heap blocks (both operands broadcast, f(x) .* y of other functions)";
+  }
+
   /** A block's bytes for the vector kernels, or null (a block over 2 GiB, no Vector API). */
   private static java.nio.ByteBuffer vectorBytes(BlasBatch b) {
     return VECTOR_ELEMENTWISE ? b.block.bytes : null;

@@ -38,7 +38,8 @@ import org.hbp.backend.ConvGeometry;
  *   <li>{@link DnnlMatmul} ({@link #matmul}): float32 matrix products.</li>
  * </ul>
  * oneDNN has neither float64 convolutions nor float64 elementwise kernels on CPUs; the float64
- * backend keeps unfold, gemm and its Java maps.
+ * backend runs hbp's own on the Vector API ({@link VectorConvolution}, {@link VectorElementwise}),
+ * or, without it, unfold, gemm and Java loops.
  *
  * <p><b>Threads.</b> oneDNN runs on OpenMP threads (its bundled libgomp), {@code
  * OMP_NUM_THREADS} of them, by default one per core. The {@code hbp} launcher sets {@code

@@ -4,6 +4,7 @@ import org.hbp.UserError;
 import static org.hbp.backend.host.ParallelLoops.CHUNK;
 
 import java.lang.ref.Reference;
+import java.util.List;
 import java.util.Objects;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
@@ -260,7 +261,8 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   public String entrywiseKernels() {
     String why = vectorElementwiseUnavailableReason();
     if (why != null) return "Java loops over copied chunks (" + why + ")";
-    return precision == Precision.FLOAT64 ? "Vector API on the off-heap blocks, sigmoid and tanh included (SVML's exp and tanh)"
+    return precision == Precision.FLOAT64
+        ? "Vector API on the off-heap blocks" + (SVML ? ", sigmoid and tanh included (SVML's exp and tanh)" : "; sigmoid and tanh: Java loops (not x86-64)")
         : "oneDNN's, else the Vector API on the off-heap blocks (both operands broadcast, f(x) .* y of other functions)";
   }
 
@@ -368,12 +370,20 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   }
 
   /**
+   * Whether the JVM compiles the Vector API's exp and tanh to Intel's SVML routines: on x86-64
+   * (measured there, docs/performance.md). Elsewhere JDK 17 computes them lane by lane, slower than
+   * the host kernel's loop, which then serves.
+   */
+  private static final boolean SVML = List.of("amd64", "x86_64").contains(System.getProperty("os.arch"));
+
+  /**
    * A float64 built-in sigmoid or tanh on {@link VectorElementwise#map} (float32 has oneDNN's), in
-   * tasks of {@link VectorElementwise#TASK_ENTRIES} entries; null where the host kernel serves.
+   * tasks of {@link VectorElementwise#TASK_ENTRIES} entries; null where the host kernel serves
+   * (no Vector API, not x86-64: {@link #SVML}).
    */
   private BlasBatch vectorMap(BlasBatch x, ScalarFunction f) {
     java.nio.ByteBuffer xb = vectorBytes(x);
-    if (xb == null || precision != Precision.FLOAT64 || !VectorElementwise.maps(f.builtin())) return null;
+    if (xb == null || precision != Precision.FLOAT64 || !SVML || !VectorElementwise.maps(f.builtin())) return null;
     BlasBatch out = alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
     java.nio.ByteBuffer ob = out.block.bytes;
     if (ob == null) {

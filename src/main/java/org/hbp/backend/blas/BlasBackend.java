@@ -260,10 +260,10 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   /** How this backend's entrywise kernels run: on the Vector API ({@link VectorElementwise}), or Java loops and why (for {@code hbp bench}'s header). */
   public String entrywiseKernels() {
     String why = vectorElementwiseUnavailableReason();
-    if (why != null) return "Java loops over copied chunks (" + why + ")";
+    if (why != null) return (precision == Precision.FLOAT32 ? "oneDNN's, else " : "") + "Java loops over copied chunks (" + why + ")";
     return precision == Precision.FLOAT64
         ? "Vector API on the off-heap blocks" + (SVML ? ", sigmoid and tanh included (SVML's exp and tanh)" : "; sigmoid and tanh: Java loops (not x86-64)")
-        : "oneDNN's, else the Vector API on the off-heap blocks (both operands broadcast, f(x) .* y of other functions)";
+        : "oneDNN's, else the Vector API on the off-heap blocks (what oneDNN's binary kernels refuse, f(x) .* y of other functions)";
   }
 
   /** A block's bytes for the vector kernels, or null (a block over 2 GiB, no Vector API). */
@@ -275,9 +275,10 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
    * {@code x op y} on {@link VectorElementwise}, broadcast over samples and directions as the host
    * kernel does, in tasks of an item's {@link VectorElementwise#TASK_ENTRIES} entries; null where
    * the host kernel serves (a scalar operand, a block over 2 GiB). Float32 comes here after oneDNN's
-   * binary kernels, for the broadcasts they do not take.
+   * binary kernels, for what they do not take: both operands broadcast, a difference or quotient
+   * whose first operand is broadcast, fewer than {@link BlasDnnl#BINARY_MIN_ENTRIES} entries.
    */
-  private BlasBatch vectorBinary(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
+  BlasBatch vectorBinary(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
     java.nio.ByteBuffer xb = vectorBytes(x), yb = vectorBytes(y);
     if (xb == null || yb == null || e.aScalar() || e.bScalar()) return null;
     BlasBatch out = alloc(kernel, e.samples(), e.directions(), e.rows(), e.cols(), false);
@@ -312,7 +313,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
    * not broadcast (whose messages the default gives), a block over 2 GiB. Float32 comes here after
    * oneDNN's backward kernel, which takes built-in functions on operands laid out alike.
    */
-  private BlasBatch vectorMapMultiply(BlasBatch x, ScalarFunction f, BlasBatch y) {
+  BlasBatch vectorMapMultiply(BlasBatch x, ScalarFunction f, BlasBatch y) {
     java.nio.ByteBuffer xb = vectorBytes(x), yb = vectorBytes(y);
     ScalarFunction.ChunkMap fc = f.chunk();
     if (xb == null || yb == null || fc == null || x.rows() != y.rows() || x.cols() != y.cols() || !broadcasts(x.samples(), y.samples())
@@ -328,23 +329,29 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     int n = x.rows() * x.cols(), chunks = Math.max(1, (n + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES);
     int xd = x.directions();
     // an item (s, d) of x meets the items of out with sample s (all samples when x has one) and direction d (all when x has one)
-    int meetSamples = x.samples() == 1 ? samples : 1, meetDirections = xd == 1 ? directions : 1;
+    int meetSamples = x.samples() == 1 ? samples : 1, meetDirections = xd == 1 ? directions : 1, meet = meetSamples * meetDirections;
+    // the items a stretch meets go in parts when x has too few stretches to share among the threads
+    // (x shared by all samples and directions): each part maps the stretch again
+    long stretches = (long) x.items() * chunks;
+    int parts = (int) Math.min(meet, Math.max(1, (4L * threads + stretches - 1) / stretches));
     boolean float32 = precision == Precision.FLOAT32;
-    loops.run((long) x.items() * chunks, (long) samples * directions * n, (from, to) -> {
+    loops.run(stretches * parts, (long) samples * directions * n, (from, to) -> {
       int size = Math.min(n, VectorElementwise.TASK_ENTRIES);
       double[] fx = new double[size];
       float[] fxFloat = float32 ? new float[size] : null;
       for (long task = from; task < to; task++) {
-        int xi = (int) (task / chunks), p = (int) (task % chunks) * VectorElementwise.TASK_ENTRIES, len = Math.min(VectorElementwise.TASK_ENTRIES, n - p);
+        long stretch = task / parts;
+        int part = (int) (task % parts), xi = (int) (stretch / chunks), p = (int) (stretch % chunks) * VectorElementwise.TASK_ENTRIES;
+        int len = Math.min(VectorElementwise.TASK_ENTRIES, n - p);
         if (float32) VectorElementwise.mapFloat(fc, xb, xi * n + p, fx, fxFloat, len);
         else VectorElementwise.map(fc, xb, xi * n + p, fx, len);
         int s0 = x.samples() == 1 ? 0 : xi / xd, d0 = xd == 1 ? 0 : xi % xd;
-        for (int s = s0; s < s0 + meetSamples; s++)
-          for (int d = d0; d < d0 + meetDirections; d++) {
-            int t = s * directions + d, yo = BackendChecks.item(y, s, d) * n + p;
-            if (float32) VectorElementwise.multiplyIntoFloat(fxFloat, yb, yo, ob, t * n + p, len);
-            else VectorElementwise.multiplyInto(fx, yb, yo, ob, t * n + p, len);
-          }
+        for (int k = (int) ((long) meet * part / parts), end = (int) ((long) meet * (part + 1) / parts); k < end; k++) {
+          int s = s0 + k / meetDirections, d = d0 + k % meetDirections;
+          int t = s * directions + d, yo = BackendChecks.item(y, s, d) * n + p;
+          if (float32) VectorElementwise.multiplyIntoFloat(fxFloat, yb, yo, ob, t * n + p, len);
+          else VectorElementwise.multiplyInto(fx, yb, yo, ob, t * n + p, len);
+        }
       }
     });
     Reference.reachabilityFence(x.block);
@@ -381,7 +388,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
    * tasks of {@link VectorElementwise#TASK_ENTRIES} entries; null where the host kernel serves
    * (no Vector API, not x86-64: {@link #SVML}).
    */
-  private BlasBatch vectorMap(BlasBatch x, ScalarFunction f) {
+  BlasBatch vectorMap(BlasBatch x, ScalarFunction f) {
     java.nio.ByteBuffer xb = vectorBytes(x);
     if (xb == null || precision != Precision.FLOAT64 || !SVML || !VectorElementwise.maps(f.builtin())) return null;
     BlasBatch out = alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
@@ -416,6 +423,8 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     if (!sameLayout) return super.mapMultiply(a, f, b);
     if (f.chunk() == null) return super.mapMultiply(a, f, b);
     ScalarFunction.ChunkMap fc = f.chunk();
+    // float32: f(x) rounded to float, then the float product, as map-then-multiply and the vector route give
+    boolean float32 = precision == Precision.FLOAT32;
     BlasBatch result = alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
     loops.chunks(result.length(), (from, to) -> {
       double[] bx = new double[CHUNK], by = new double[CHUNK];
@@ -423,6 +432,7 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
         int len = (int) Math.min(CHUNK, to - q);
         x.read(q, bx, 0, len);
         fc.apply(bx, len);
+        if (float32) for (int p = 0; p < len; p++) bx[p] = (float) bx[p]; // f(x) as a stored map holds it
         y.read(q, by, 0, len);
         HostKernels.combine(BackendChecks.MULTIPLY, bx, 0, false, by, 0, false, bx, 0, len);
         result.write(q, bx, 0, len);

@@ -420,10 +420,16 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     BlasBatch out = sameLayout ? dnnl.mapMultiply(x, f, y) : null;
     if (out == null) out = vectorMapMultiply(x, f, y);
     if (out != null) return out;
-    if (!sameLayout) return super.mapMultiply(a, f, b);
-    if (f.chunk() == null) return super.mapMultiply(a, f, b);
-    ScalarFunction.ChunkMap fc = f.chunk();
-    // float32: f(x) rounded to float, then the float product, as map-then-multiply and the vector route give
+    if (!sameLayout || f.chunk() == null) return super.mapMultiply(a, f, b);
+    return chunkMapMultiply(x, f.chunk(), y);
+  }
+
+  /**
+   * {@code f(x) .* y} for x and y laid out alike, chunk by chunk through Java arrays: the route
+   * without the Vector API. Float32: {@code f(x)} rounded to float, then the float product, as
+   * mapping, then multiplying and the vector route give.
+   */
+  BlasBatch chunkMapMultiply(BlasBatch x, ScalarFunction.ChunkMap fc, BlasBatch y) {
     boolean float32 = precision == Precision.FLOAT32;
     BlasBatch result = alloc("mapMultiply", x.samples(), x.directions(), x.rows(), x.cols(), false);
     loops.chunks(result.length(), (from, to) -> {

@@ -251,9 +251,27 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   /** Why {@link VectorElementwise} does not run here, or null when it does. */
   static String vectorElementwiseUnavailableReason() {
     if (!Boolean.parseBoolean(System.getProperty("hbp.blas.vectorElementwise", "true"))) return "-Dhbp.blas.vectorElementwise=false";
-    // checked before VectorElementwise is loaded: its class links against the module
-    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty())
-      return "no Vector API in this JVM: start it with --add-modules jdk.incubator.vector, as ./hbp does";
+    return vectorApiMissing(); // checked before VectorElementwise is loaded: its class links against the module
+  }
+
+  /**
+   * Why this JVM cannot load the Vector API kernels ({@link VectorElementwise}, {@link
+   * VectorConvolution}), or null when it can: the module {@code jdk.incubator.vector} must be in
+   * its boot layer. Checks without touching the module, so callers ask before loading a kernel class.
+   */
+  static String vectorApiMissing() {
+    return ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()
+        ? "no Vector API in this JVM: start it with --add-modules jdk.incubator.vector, as ./hbp does" : null;
+  }
+
+  /**
+   * A result batch for a Vector API kernel, or null (released) when its block has no byte view
+   * (over 2 GiB): the kernels store straight into the bytes.
+   */
+  private BlasBatch vectorResult(String kernel, int samples, int directions, int rows, int cols) {
+    BlasBatch out = alloc(kernel, samples, directions, rows, cols, false);
+    if (out.block.bytes != null) return out;
+    release(out);
     return null;
   }
 
@@ -281,12 +299,9 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   BlasBatch vectorBinary(String kernel, int op, BlasBatch x, BlasBatch y, BackendChecks.Elementwise e) {
     java.nio.ByteBuffer xb = vectorBytes(x), yb = vectorBytes(y);
     if (xb == null || yb == null || e.aScalar() || e.bScalar()) return null;
-    BlasBatch out = alloc(kernel, e.samples(), e.directions(), e.rows(), e.cols(), false);
+    BlasBatch out = vectorResult(kernel, e.samples(), e.directions(), e.rows(), e.cols());
+    if (out == null) return null;
     java.nio.ByteBuffer ob = out.block.bytes;
-    if (ob == null) {
-      release(out);
-      return null;
-    }
     boolean float32 = precision == Precision.FLOAT32;
     int n = e.rows() * e.cols(), directions = e.directions(), chunks = Math.max(1, (n + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES);
     long items = (long) e.samples() * directions;
@@ -320,12 +335,9 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
         || !broadcasts(x.directions(), y.directions()))
       return null;
     int samples = Math.max(x.samples(), y.samples()), directions = Math.max(x.directions(), y.directions());
-    BlasBatch out = alloc("mapMultiply", samples, directions, x.rows(), x.cols(), false);
+    BlasBatch out = vectorResult("mapMultiply", samples, directions, x.rows(), x.cols());
+    if (out == null) return null;
     java.nio.ByteBuffer ob = out.block.bytes;
-    if (ob == null) {
-      release(out);
-      return null;
-    }
     int n = x.rows() * x.cols(), chunks = Math.max(1, (n + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES);
     int xd = x.directions();
     // an item (s, d) of x meets the items of out with sample s (all samples when x has one) and direction d (all when x has one)
@@ -391,12 +403,9 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   BlasBatch vectorMap(BlasBatch x, ScalarFunction f) {
     java.nio.ByteBuffer xb = vectorBytes(x);
     if (xb == null || precision != Precision.FLOAT64 || !SVML || !VectorElementwise.maps(f.builtin())) return null;
-    BlasBatch out = alloc("map", x.samples(), x.directions(), x.rows(), x.cols(), false);
+    BlasBatch out = vectorResult("map", x.samples(), x.directions(), x.rows(), x.cols());
+    if (out == null) return null;
     java.nio.ByteBuffer ob = out.block.bytes;
-    if (ob == null) {
-      release(out);
-      return null;
-    }
     long length = x.length();
     String builtin = f.builtin();
     loops.run((length + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES, length, (from, to) -> {
@@ -414,8 +423,8 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   public Batch mapMultiply(Batch a, ScalarFunction f, Batch b) {
     BlasBatch x = own("mapMultiply", "a", a), y = own("mapMultiply", "b", b);
     Objects.requireNonNull(f, "mapMultiply: function is null");
-    // in one pass when both have the same layout: oneDNN's backward pass for a built-in's
-    // derivative, else f's chunk form; other layouts (or no chunk form): map, then multiply
+    // in one pass: oneDNN's backward pass for a built-in's derivative (float32, same layout), else
+    // the Vector API route (any broadcast), else f's chunk form (same layout); otherwise map, then multiply
     boolean sameLayout = x.samples() == y.samples() && x.directions() == y.directions() && x.rows() == y.rows() && x.cols() == y.cols();
     BlasBatch out = sameLayout ? dnnl.mapMultiply(x, f, y) : null;
     if (out == null) out = vectorMapMultiply(x, f, y);

@@ -66,8 +66,8 @@ final class BlasConvolutions {
   static String directUnavailableReason() {
     if (!Boolean.parseBoolean(System.getProperty("hbp.blas.directConvolutions", "true"))) return "-Dhbp.blas.directConvolutions=false";
     // checked first: VectorConvolution's class links against the module
-    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty())
-      return "no Vector API in this JVM: start it with --add-modules jdk.incubator.vector, as ./hbp does";
+    String missing = BlasBackend.vectorApiMissing();
+    if (missing != null) return missing;
     return VectorConvolution.machineFits() ? null : "this CPU's vectors hold fewer than 8 doubles (no AVX-512)";
   }
 
@@ -102,7 +102,7 @@ final class BlasConvolutions {
    * way of checking it everywhere).
    */
   BlasConvolutions(BlasBackend be, BlasProducts products, int threads, long chunkBytes, boolean direct) {
-    if (direct && ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty())
+    if (direct && BlasBackend.vectorApiMissing() != null)
       throw new IllegalStateException("direct convolutions need the Vector API: start the JVM with --add-modules jdk.incubator.vector");
     this.be = be;
     this.products = products;

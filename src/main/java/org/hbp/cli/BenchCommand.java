@@ -28,6 +28,7 @@ import org.hbp.io.AtomicFiles;
 import org.hbp.io.CommandFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.KfacOptions;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.ModuleLibrary;
@@ -98,6 +99,13 @@ public final class BenchCommand extends HbpCommand {
   @Option(names = "--directions", defaultValue = "1,10", split = ",", description = "Directions per block for the products (default 1,10).")
   List<Integer> directions;
 
+  @Option(names = "--ggn-routes", defaultValue = "network", split = ",", paramLabel = "R",
+      description = "How the exact strategy's GGN products are computed (--curvature ggn): network (each block's directions through the rest "
+          + "of the network and back), factored (the loss factor's columns carried back once, timed as the row 'curvature pass exact "
+          + "(factored)'; then each block's product is its own layer's two Jacobian products and two with the columns), or "
+          + "network,factored: both, one after the other, to see which wins (default: ${DEFAULT-VALUE}).")
+  List<String> ggnRoutes;
+
   @Option(names = "--diagonals", split = ",", paramLabel = "D",
       description = "Also time diagonals on the bench's pass: exact (the GGN's, every column of the loss factor), mc (the GGN's, "
           + "1 Rademacher vector per sample), hessian (by HBP with diagonal residuals), e.g. --diagonals exact,mc,hessian.")
@@ -164,6 +172,9 @@ public final class BenchCommand extends HbpCommand {
     }
   }
 
+  /** The exact strategy's GGN routes to time ({@code --ggn-routes}). */
+  private List<GgnRoute> routes = List.of(GgnRoute.NETWORK);
+
   /** The progress bar over the measurements (standard error, see {@link ProgressMode}), and how many are done. */
   private Progress bar = Progress.none();
   private int measured;
@@ -202,6 +213,7 @@ public final class BenchCommand extends HbpCommand {
       if (!BenchToolbox.DIAGONALS.contains(d)) throw new UserError("--diagonals: expected exact, mc or hessian, not '" + d + "'");
     for (int d : directions) if (d < 1) throw new UserError("--directions must be >= 1, not " + d);
     boolean layerBlocks = BenchToolbox.layerBlocksAsked(blockUnits, strategies);
+    routes = routes();
     CommandFiles files = new CommandFiles(overwrite.overwrite).input("--net", net);
     networkFile.declareInputs(files);
     files.output("--out", out).check();
@@ -256,6 +268,9 @@ public final class BenchCommand extends HbpCommand {
     w.flush();
 
     int exactRows = strategies.contains(Strategy.EXACT) ? directions.size() * ((layerBlocks ? 1 : 0) - (blockUnits.contains("parameter") ? 0 : 1)) : 0;
+    // the factored route: its set-up, and the products of each kind of block again
+    int perRoute = directions.size() * ((layerBlocks ? 1 : 0) + (blockUnits.contains("parameter") ? 1 : 0));
+    if (routes.contains(GgnRoute.FACTORED)) exactRows += 1 + perRoute - (routes.contains(GgnRoute.NETWORK) ? 0 : perRoute);
     bar = ProgressMode.current().bar(err(), "bench", measurements(strategies, directions.size()) + exactRows + diagonals.size()
         + (networkProducts ? directions.size() : 0) + (lanczos > 0 ? 1 : 0));
     try {
@@ -287,6 +302,25 @@ public final class BenchCommand extends HbpCommand {
   }
 
   /**
+   * The routes of {@code --ggn-routes}, refused where the run has no exact GGN products to take
+   * them (before any work).
+   */
+  private List<GgnRoute> routes() {
+    List<GgnRoute> routes = new ArrayList<>();
+    for (String r : ggnRoutes) {
+      GgnRoute route = GgnRoute.parse(r);
+      if (!routes.contains(route)) routes.add(route);
+    }
+    if (routes.contains(GgnRoute.FACTORED)) {
+      GgnRoute.FACTORED.check(kind, Strategy.EXACT);
+      if (!strategies.contains(Strategy.EXACT))
+        throw new UserError("--ggn-routes factored times the exact strategy's products; --strategies " + strategies.stream().map(Strategy::label)
+            .collect(java.util.stream.Collectors.joining(",")) + " has no exact (add it)");
+    }
+    return routes;
+  }
+
+  /**
    * The number of timed measurements: the gradient pass, and per strategy its curvature pass (all
    * but exact), its products and (kfac, kflr, ekfac) its damped inverse.
    */
@@ -315,46 +349,9 @@ public final class BenchCommand extends HbpCommand {
       return null;
     }, 1, w, be);
     results.add(grad);
-    for (Strategy strategy : strategies) {
-      Pass pass = gradientPass.get();
-      Curvature c;
-      try {
-        // the memory estimate of this strategy's pass and products (kfra/bda: the layers' matrices first)
-        MemoryEstimate.curvature(network, params, batch, kind, strategy, 1, MemoryEstimate.Output.VECTORS, maxDirections, limit).check(limit);
-        String row = "curvature pass " + strategy.label(); // the line names its row: a --diagonals row may say the same
-        c = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), limit, line -> barNotice(row + ": " + line)); // the timed runs say it no more
-      } catch (IllegalArgumentException refused) {
-        // the memory estimate refused this strategy: report it and go on
-        bar.clear();
-        w.printf("  %-48s refused: %s%n", "curvature pass " + strategy.label(), refused.getMessage());
-        results.add(new Result("curvature pass " + strategy.label() + " (refused: " + refused.getMessage().replace("\"", "'") + ")", Double.NaN,
-            Double.NaN, -1, -1));
-        measured += perStrategy(strategy, directions.size());
-        pass.close();
-        continue;
-      }
-      if (strategy != Strategy.EXACT)
-        results.add(time("curvature pass " + strategy.label(), () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w, be));
-      Map<Integer, Double> seconds = new LinkedHashMap<>();
-      List<Long> sizes = ProductFlops.productSizes(ns);
-      if (strategy == Strategy.EXACT && blockUnits.contains("layer"))
-        BenchToolbox.printScaling(w, "exact products, layer blocks", BenchToolbox.layerProducts(rows(results, grad, w, be), be, network, c, directions, rng),
-            sizes != null ? ProductFlops.exactLayerBlocksPerColumn(sizes) : Double.NaN, batch);
-      for (int v : strategy == Strategy.EXACT && !blockUnits.contains("parameter") ? List.<Integer>of() : directions) {
-        Map<String, Batch> dirs = BenchToolbox.directions(network, be, v, rng);
-        Result r = time(strategy.label() + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
-          // the products computed (device backends: finished by time()), not copied to Java arrays; released for reuse
-          for (String name : network.parameterNames()) be.release(c.matProd(name, dirs.get(name)));
-          return null;
-        }, grad.medianSeconds, w, be);
-        results.add(r);
-        seconds.put(v, r.medianSeconds());
-      }
-      BenchToolbox.printScaling(w, strategy.label() + " products, all blocks", seconds,
-          strategy == Strategy.EXACT && sizes != null ? ProductFlops.exactBlocksPerColumn(sizes) : Double.NaN, batch);
-      if (strategy.isKroneckerFactored()) BenchToolbox.dampedInverse(rows(results, grad, w, be), be, network, c, BenchToolbox.directions(network, be, 1, rng));
-      pass.close();
-    }
+    for (Strategy strategy : strategies)
+      for (GgnRoute route : strategy == Strategy.EXACT ? routes : List.of(GgnRoute.NETWORK))
+        measureStrategy(w, be, network, params, strategy, route, gradientPass, grad, results, rng, limit, maxDirections, ns);
     if (!diagonals.isEmpty() || networkProducts || lanczos > 0) {
       Pass pass = gradientPass.get();
       BenchToolbox.Rows rows = rows(results, grad, w, be);
@@ -370,6 +367,72 @@ public final class BenchCommand extends HbpCommand {
     if (torch) torchRows(w, be, network, params, xb, yb, results, grad);
     if (out != null) writeJson(out, ns, be, kind, results);
     w.flush();
+  }
+
+  /**
+   * One strategy's rows (with the exact strategy, for one GGN route): its curvature pass (all but
+   * exact by the network route), its products with all blocks per number of directions (and layer
+   * blocks), and the Kronecker-factored strategies' damped inverse.
+   */
+  private void measureStrategy(PrintWriter w, Backend be, Network network, Map<String, Batch> params, Strategy strategy, GgnRoute route,
+      Supplier<Pass> gradientPass, Result grad, List<Result> results, Random rng, long limit, int maxDirections, NetworkSpec ns) {
+    boolean factored = route == GgnRoute.FACTORED;
+    String name = strategy.label() + (factored ? " (factored)" : "");
+    String products = factored ? "factored" : strategy.label(); // the rows' names: "factored products, all blocks, ..." fits the column
+    Pass pass = gradientPass.get();
+    Curvature c;
+    try {
+      // the memory estimate of this strategy's pass and products (kfra/bda: the layers' matrices first; factored: the loss factor's columns)
+      MemoryEstimate.curvature(network, params, batch, kind, strategy, route, 1, false, MemoryEstimate.Output.VECTORS, maxDirections, limit).check(limit);
+      String row = "curvature pass " + name; // the line names its row: a --diagonals row may say the same
+      c = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), route, limit, line -> barNotice(row + ": " + line)); // the timed runs say it no more
+    } catch (IllegalArgumentException refused) {
+      // the memory estimate refused this strategy: report it and go on
+      bar.clear();
+      w.printf("  %-48s refused: %s%n", "curvature pass " + name, refused.getMessage());
+      results.add(new Result("curvature pass " + name + " (refused: " + refused.getMessage().replace("\"", "'") + ")", Double.NaN,
+          Double.NaN, -1, -1));
+      measured += perStrategy(strategy, directions.size()) + (factored ? 1 : 0);
+      pass.close();
+      return;
+    }
+    List<Long> sizes = ProductFlops.productSizes(ns), outputs = ProductFlops.outputSizes(ns);
+    int r = network.lossFactorRank();
+    if (strategy != Strategy.EXACT)
+      results.add(time("curvature pass " + name, () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w, be));
+    if (factored) {
+      // the set-up: the loss factor's columns carried back once, released after each run
+      Result setUp = time("curvature pass " + name, () -> {
+        Curvature once = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), route, limit, line -> {});
+        once.release();
+        return null;
+      }, grad.medianSeconds, w, be);
+      results.add(setUp);
+      if (sizes != null)
+        w.printf(Locale.ROOT, "    GEMM FLOPs of the set-up: %.4g (%.4g per sample: the r = %d columns through every layer above the first), %.1f GFLOP/s%n",
+            ProductFlops.factoredSetUpPerSample(sizes, r) * batch, ProductFlops.factoredSetUpPerSample(sizes, r), r,
+            ProductFlops.factoredSetUpPerSample(sizes, r) * batch / setUp.medianSeconds() / 1e9);
+    }
+    Map<Integer, Double> seconds = new LinkedHashMap<>();
+    if (strategy == Strategy.EXACT && blockUnits.contains("layer"))
+      BenchToolbox.printScaling(w, products + " products, layer blocks", BenchToolbox.layerProducts(rows(results, grad, w, be), products, be, network, c, directions, rng),
+          sizes == null || factored ? Double.NaN : ProductFlops.exactLayerBlocksPerColumn(sizes), batch);
+    for (int v : strategy == Strategy.EXACT && !blockUnits.contains("parameter") ? List.<Integer>of() : directions) {
+      Map<String, Batch> dirs = BenchToolbox.directions(network, be, v, rng);
+      Result result = time(products + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
+        // the products computed (device backends: finished by time()), not copied to Java arrays; released for reuse
+        for (String p : network.parameterNames()) be.release(c.matProd(p, dirs.get(p)));
+        return null;
+      }, grad.medianSeconds, w, be);
+      results.add(result);
+      seconds.put(v, result.medianSeconds());
+    }
+    double flops = strategy != Strategy.EXACT || sizes == null ? Double.NaN
+        : factored ? ProductFlops.factoredBlocksPerColumn(sizes, outputs, r) : ProductFlops.exactBlocksPerColumn(sizes);
+    BenchToolbox.printScaling(w, products + " products, all blocks", seconds, flops, batch);
+    if (strategy.isKroneckerFactored()) BenchToolbox.dampedInverse(rows(results, grad, w, be), be, network, c, BenchToolbox.directions(network, be, 1, rng));
+    c.release();
+    pass.close();
   }
 
   /** A notice on standard error (that a diagonal runs in chunks of samples), the progress bar cleared first. */

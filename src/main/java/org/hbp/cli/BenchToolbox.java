@@ -135,13 +135,14 @@ final class BenchToolbox {
 
   /**
    * Products with every layer's joint block ({@code --blocks layer}, {@link Curvature#layerMatProd}: one
-   * trip through the rest of the network per layer) with each number of directions; their median seconds by D.
+   * trip through the rest of the network per layer, or by the factored route) with each number of directions,
+   * in rows named after {@code strategy} ("exact", or "factored" for the factored GGN route); their median seconds by D.
    */
-  static Map<Integer, Double> layerProducts(Rows rows, Backend be, Network net, Curvature c, List<Integer> counts, Random rng) {
+  static Map<Integer, Double> layerProducts(Rows rows, String strategy, Backend be, Network net, Curvature c, List<Integer> counts, Random rng) {
     Map<Integer, Double> seconds = new LinkedHashMap<>();
     for (int v : counts) {
       Map<String, Batch> dirs = directions(net, be, v, rng);
-      BenchCommand.Result r = rows.time("exact products, layer blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
+      BenchCommand.Result r = rows.time(strategy + " products, layer blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
         for (List<String> group : c.layerGroups()) {
           Map<String, Batch> d = new LinkedHashMap<>();
           for (String p : group) d.put(p, dirs.get(p));

@@ -16,7 +16,9 @@ import org.hbp.io.Npz;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.FactoredGgn;
 import org.hbp.network.GgnDiagonal;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.HessianDiagonal;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
@@ -114,6 +116,8 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Mixin MemoryLimitOption memoryLimit;
 
+  @Mixin GgnRouteOption ggnRoute;
+
   @Option(names = "--backend", defaultValue = Defaults.BACKEND, paramLabel = "B",
       description = "cpu, blas-f64 (OpenBLAS, float64) or blas-f32 (float32) (default: ${DEFAULT-VALUE}: results exact to float64 round-off).")
   String backend;
@@ -155,6 +159,12 @@ public final class CurvatureCommand extends HbpCommand {
     TorchLayout layout = new TorchLayout(network);
     if (blockChoice.layer()) Curvature.checkLayerBlocks(network, kind, strat);
     if (strat == Strategy.KFAC) kfac.options(0).checkFits(network); // before the batch is read
+    GgnRoute route = ggnRoute.route();
+    if (wholeNet) SpectrumScope.checkWholeNetwork(kind, strat, route == GgnRoute.FACTORED);
+    else route.check(kind, strat);
+    if (route == GgnRoute.FACTORED && diagonal != null)
+      throw new UserError("--ggn-route factored is a route of the exact products (--vectors, --dense, --solve); --diagonal carries the loss factor's columns "
+          + "back its own way (leave --ggn-route out)");
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or raise --memory-limit (or the heap: JAVA_TOOL_OPTIONS=-Xmx8g)", limit);
     InitializerNames onnxNames = networkOptions.importedNetwork() == null ? null : new InitializerNames(networkOptions.importedNetwork());
     Map<String, NdArray> paramArrays = networkOptions.parameterArrays(params);
@@ -174,7 +184,8 @@ public final class CurvatureCommand extends HbpCommand {
     int directionCount = directions == null || directions.isEmpty() ? 1 : directions.values().iterator().next().directions();
     // a diagonal fits itself into what the pass leaves (in chunks of samples where needed)
     MemoryEstimate estimate = diagonal != null ? MemoryEstimate.pass(network, p, x.samples())
-        : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, blockChoice.layer(), output, directionCount, limit);
+        : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, wholeNet ? GgnRoute.NETWORK : route, blocks, blockChoice.layer(), output,
+            directionCount, limit);
     estimate.check(limit);
     w.printf("memory estimate: %s (%s)%n", MemoryEstimate.bytes(estimate.total()), estimate.describe());
     Pass pass = network.run(p, x, y);
@@ -190,7 +201,7 @@ public final class CurvatureCommand extends HbpCommand {
     if (wholeNet) {
       w.printf("curvature %s of the whole network%n", kind.label());
       long t0 = System.nanoTime();
-      Map<String, Batch> products = pass.networkProduct(kind, directions);
+      Map<String, Batch> products = route == GgnRoute.FACTORED ? FactoredGgn.of(pass, limit).apply(directions) : pass.networkProduct(kind, directions);
       for (String name : network.parameterNames())
         result.put(productNames.of(name), layout.toTorch(name, products.get(name), false));
       w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
@@ -213,7 +224,7 @@ public final class CurvatureCommand extends HbpCommand {
       w.flush();
       return 0;
     }
-    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), limit, this::notice);
+    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), route, limit, this::notice);
     if (blockChoice.layer()) {
       LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, names, overwrite.existing());
       if (vectors != null) runs.products(directions, productNames, out);

@@ -42,6 +42,44 @@ final class ProductFlops {
   }
 
   /**
+   * The output sizes {@code |z_k|} of the layers of {@link #productSizes} (linear: m; conv2d:
+   * cout·oh·ow), in the same order, or null where that is.
+   */
+  static List<Long> outputSizes(NetworkSpec ns) {
+    if (productSizes(ns) == null) return null;
+    List<Long> sizes = new ArrayList<>();
+    for (NetworkSpec.Node node : ns.body()) {
+      NetworkSpec.Layer l = (NetworkSpec.Layer) node;
+      if (l.module().name().equals("linear") || l.module().name().equals("conv2d"))
+        sizes.add(l.outputShape().stream().mapToLong(Integer::longValue).reduce(1, (a, b) -> a * b));
+    }
+    return sizes;
+  }
+
+  /**
+   * Exact products with all blocks by the factored GGN route ({@code --ggn-routes factored}), per
+   * sample and direction: the block of W_k costs its own {@code J_W v} and {@code J_W' w}
+   * ({@code 4 a_k}), and each of the layer's two parameters (weight and bias) the two products with
+   * the r columns at its output, {@code t = S' u} and {@code S t} ({@code 4 r |z_k|} each). In all
+   * {@code sum_k (4 a_k + 8 r |z_k|)}. The set-up, once per batch, is {@link #factoredSetUpPerSample}.
+   */
+  static double factoredBlocksPerColumn(List<Long> sizes, List<Long> outputs, int r) {
+    double total = 0;
+    for (int k = 0; k < sizes.size(); k++) total += 4.0 * sizes.get(k) + 8.0 * r * outputs.get(k);
+    return total;
+  }
+
+  /**
+   * The factored route's set-up per sample: the r columns carried back from the loss to the first
+   * layer's output, {@code J_x' S} through every layer above it ({@code 2 r a_k}, k = 2..L).
+   */
+  static double factoredSetUpPerSample(List<Long> sizes, int r) {
+    double total = 0;
+    for (int k = 1; k < sizes.size(); k++) total += 2.0 * r * sizes.get(k);
+    return total;
+  }
+
+  /**
    * Exact products with all blocks (the exact strategy), per sample and direction: the block of
    * W_l costs {@code 4 m_l n_l} (J_W v in, J_W' u out) plus the trip through the layers above and
    * back, {@code 4 T_l} with {@code T_l = sum_{k>l} m_k n_k}; the bias's block the trip alone. In

@@ -15,6 +15,7 @@ import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.KfacOptions;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
@@ -67,10 +68,7 @@ public final class SpectrumCommand extends HbpCommand {
           + "into K row groups, their block-diagonal part (default: ${DEFAULT-VALUE}).")
   BlockChoice blockChoice;
 
-  @Option(names = "--ggn-route", defaultValue = "network", paramLabel = "R",
-      description = "With --scope net and --curvature ggn: network (each product a forward and a backward pass through the network) or "
-          + "factored (the loss factor's columns J'S carried back once, N*r*P numbers; then two products per parameter) (default: ${DEFAULT-VALUE}).")
-  String ggnRoute;
+  @Mixin GgnRouteOption ggnRoute;
 
   @Option(names = "--scope", defaultValue = "blocks", paramLabel = "SCOPE",
       description = "blocks (every block: each parameter's, or with --blocks layer each layer's), block:NAME (one: a parameter, e.g. "
@@ -156,9 +154,12 @@ public final class SpectrumCommand extends HbpCommand {
     Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
     SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
     // option against option: decided before any work, the batch not yet read
-    if (!ggnRoute.equals("network") && !ggnRoute.equals("factored")) throw new UserError("--ggn-route: expected network or factored, not '" + ggnRoute + "'");
-    if (ggnRoute.equals("factored") && sc.kind() != SpectrumScope.Kind.NET) throw new UserError("--ggn-route factored is a route of --scope net");
-    if (sc.kind() == SpectrumScope.Kind.NET) SpectrumScope.checkWholeNetwork(kind, strat, ggnRoute.equals("factored"));
+    GgnRoute route = ggnRoute.route();
+    boolean wholeNet = sc.kind() == SpectrumScope.Kind.NET;
+    // --scope net: the whole network's factored GGN (FactoredGgn); blocks: the exact strategy's (the curvature's route)
+    GgnRoute blockRoute = wholeNet ? GgnRoute.NETWORK : route;
+    if (wholeNet) SpectrumScope.checkWholeNetwork(kind, strat, route == GgnRoute.FACTORED);
+    else route.check(kind, strat);
     Map<String, NdArray> b = readNpz(batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
@@ -176,7 +177,7 @@ public final class SpectrumCommand extends HbpCommand {
         .outputsIn("--out", out, outputs).check();
     w.print(NetworkResolver.describe(net));
     int widest = Math.max(trace ? directions : 1, density ? starts : 1);
-    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blocks, blockChoice.layer(),
+    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blockRoute, blocks, blockChoice.layer(),
         MemoryEstimate.Output.VECTORS, widest, limit);
     long bases = lanczosBytes(network, targets);
     estimate = estimate.plus("Lanczos vectors (the fewest the largest block needs)", bases, MemoryEstimate.Memory.HEAP);
@@ -190,13 +191,15 @@ public final class SpectrumCommand extends HbpCommand {
     long basisLimit = limit - (estimate.total() - bases);
     Pass pass = network.run(p, x, y);
     w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
-    Curvature c = Curvature.of(pass, kind, strat, KfacOptions.defaults(), limit, this::notice); // a diagonal says when it chunks
+    long t0 = System.nanoTime();
+    Curvature c = Curvature.of(pass, kind, strat, KfacOptions.defaults(), blockRoute, limit, this::notice); // a diagonal says when it chunks
+    if (blockRoute == GgnRoute.FACTORED) w.printf("factored GGN blocks: the loss factor's columns carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
     w.printf("curvature %s, strategy %s, scope %s%s%n", kind.label(), strat.label(), scope,
         blockChoice.layer() ? ", one joint block per layer (--blocks layer)" : blocks > 1 ? ", " + blocks + " row groups per parameter" : "");
     w.flush();
-    long t0 = System.nanoTime();
-    Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, ggnRoute.equals("factored"), limit);
-    if (ggnRoute.equals("factored")) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
+    t0 = System.nanoTime();
+    Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, wholeNet && route == GgnRoute.FACTORED, limit);
+    if (wholeNet && route == GgnRoute.FACTORED) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
     SpectrumRun run = new SpectrumRun(settings(basisLimit), network, layout, names);
     Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
     try {

@@ -11,6 +11,7 @@ import org.hbp.backend.Batch;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.FactoredGgn;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
@@ -52,8 +53,7 @@ record SpectrumScope(Kind kind, String block, boolean layers) {
    * calls it before any work (before the batch is read), the products again when they are made.
    */
   static void checkWholeNetwork(CurvatureKind kind, Strategy strategy, boolean factored) {
-    if (factored && kind != CurvatureKind.GGN)
-      throw new UserError("--ggn-route factored is a route for the GGN; --curvature " + kind.label() + " goes through the network (--ggn-route network)");
+    if (factored && kind != CurvatureKind.GGN) GgnRoute.FACTORED.check(kind, strategy);
     if (strategy != Strategy.EXACT)
       throw new UserError("--scope net takes the exact whole-network product; --strategy " + strategy.label()
           + " approximates single blocks (use --strategy exact, or --scope blocks)");

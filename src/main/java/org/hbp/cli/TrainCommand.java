@@ -108,6 +108,8 @@ public final class TrainCommand extends HbpCommand {
 
   @Mixin KfacOptionsMixin kfac;
 
+  @Mixin GgnRouteOption ggnRoute;
+
   @Option(names = "--momentum", defaultValue = "0.9", description = "sgd: momentum (default 0.9).")
   double momentum;
 
@@ -158,7 +160,7 @@ public final class TrainCommand extends HbpCommand {
     OptimizerKind k = optimizer;
     OptionScope.of(spec)
         .onlyWhen(k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC, o + "cg-newton and kfac", "--alpha", "--strategy", "--curvature")
-        .onlyWhen(k == OptimizerKind.CG_NEWTON, o + "cg-newton", "--blocks", "--cg-maxiter", "--cg-tol", "--cg-atol")
+        .onlyWhen(k == OptimizerKind.CG_NEWTON, o + "cg-newton", "--blocks", "--cg-maxiter", "--cg-tol", "--cg-atol", "--ggn-route")
         .onlyWhen(k == OptimizerKind.SGD, o + "sgd", "--momentum")
         .onlyWhen(k == OptimizerKind.ADAM, o + "adam", "--beta1", "--beta2", "--eps")
         .onlyWhen((k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC) && (strategy == Strategy.KFAC || strategy == Strategy.DIAG_GGN_MC),
@@ -271,7 +273,7 @@ public final class TrainCommand extends HbpCommand {
   /** The CG-Newton settings of the options, with CG limited to {@code cgIterations}. */
   private CgNewton.Settings cgNewton(int cgIterations) {
     return new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks.rowGroups(), blocks.layer(),
-        new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit.bytes());
+        new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit.bytes(), ggnRoute.route());
   }
 
   private Map<String, Object> config(NetworkSpec ns, Optimizer opt) {

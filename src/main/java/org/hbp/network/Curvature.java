@@ -47,15 +47,17 @@ public final class Curvature {
   }
 
   Curvature(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit) {
-    this(pass, kind, strategy, options, memoryLimit, line -> {});
+    this(pass, kind, strategy, options, GgnRoute.NETWORK, memoryLimit, line -> {});
   }
 
-  private Curvature(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit, Consumer<String> notices) {
+  private Curvature(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, GgnRoute route, long memoryLimit,
+      Consumer<String> notices) {
+    route.check(kind, strategy);
     this.net = pass.net;
     this.be = net.be;
     this.kind = kind;
     this.strategy = strategy;
-    this.blocks = prepare(pass, ResidualPolicy.of(kind), strategy, options, memoryLimit, notices);
+    this.blocks = prepare(pass, ResidualPolicy.of(kind), strategy, options, route, memoryLimit, notices);
   }
 
   /**
@@ -65,10 +67,11 @@ public final class Curvature {
    * back through the graph ({@link GraphColumns}); a strategy without a graph form is refused there.
    */
   private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, KfacOptions options,
-      long memoryLimit, Consumer<String> notices) {
-    CurvatureStrategy impl = strategy.implementation(options);
+      GgnRoute route, long memoryLimit, Consumer<String> notices) {
+    CurvatureStrategy impl = strategy.implementation(options, route);
     if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit, notices);
-    if (impl instanceof ExactStrategy) return new GraphExactBlocks(pass, policy);
+    if (impl instanceof ExactStrategy)
+      return route == GgnRoute.FACTORED ? new GraphFactoredBlocks(FactoredBlocks.of(pass, memoryLimit)) : new GraphExactBlocks(pass, policy);
     if (impl instanceof KfraStrategy || impl instanceof BdaStrategy || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
       return impl.prepare(pass, policy, memoryLimit, notices);
     throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
@@ -110,6 +113,40 @@ public final class Curvature {
   }
 
   /**
+   * The exact GGN blocks of a graph network from the loss factor's columns ({@link FactoredBlocks}):
+   * a parameter's block, or the joint block of a module instance, summed over its uses with the
+   * cross terms between them.
+   */
+  private static final class GraphFactoredBlocks implements CurvatureStrategy.Blocks {
+    private final FactoredBlocks factored;
+
+    GraphFactoredBlocks(FactoredBlocks factored) {
+      this.factored = factored;
+    }
+
+    @Override
+    public Batch matProd(Network.LayerNode layer, String var, Batch v) {
+      String name = layer.parameterName(var);
+      return factored.joint(Map.of(name, v)).get(name);
+    }
+
+    @Override
+    public Map<String, Batch> layerMatProd(Network.LayerNode layer, Map<String, Batch> v) {
+      Map<String, Batch> byName = new java.util.LinkedHashMap<>();
+      for (Map.Entry<String, Batch> e : v.entrySet()) byName.put(layer.parameterName(e.getKey()), e.getValue());
+      Map<String, Batch> products = factored.joint(byName);
+      Map<String, Batch> out = new java.util.LinkedHashMap<>();
+      for (String var : v.keySet()) out.put(var, products.get(layer.parameterName(var)));
+      return out;
+    }
+
+    @Override
+    public List<Batch> drain() {
+      return factored.drain();
+    }
+  }
+
+  /**
    * Block-diagonal curvature of a pass with the Kronecker-factored strategies' options (Monte-Carlo
    * vectors, seed, loss factor); the other strategies ignore them.
    */
@@ -123,7 +160,17 @@ public final class Curvature {
    * when they compute the batch in chunks of samples ({@link SampleChunks}).
    */
   public static Curvature of(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, long memoryLimit, Consumer<String> notices) {
-    return new Curvature(pass, kind, strategy, options, memoryLimit, notices);
+    return new Curvature(pass, kind, strategy, options, GgnRoute.NETWORK, memoryLimit, notices);
+  }
+
+  /**
+   * {@link #of(Pass, CurvatureKind, Strategy, KfacOptions, long, Consumer)} with the exact
+   * strategy's GGN computed by {@code route} ({@link GgnRoute}; factored: the loss factor's columns
+   * carried back here, once, refused with their size over {@code memoryLimit}).
+   */
+  public static Curvature of(Pass pass, CurvatureKind kind, Strategy strategy, KfacOptions options, GgnRoute route, long memoryLimit,
+      Consumer<String> notices) {
+    return new Curvature(pass, kind, strategy, options, route, memoryLimit, notices);
   }
 
   /**

@@ -16,25 +16,38 @@ import org.hbp.runtime.ForwardCache;
  * sample by the {@link ResidualPolicy}. The block of a parameter θ of a layer with output z is
  * {@code (1/N) sum_n J_n' H_z,n J_n v + (1/N) sum_n mod(R_n) v}.
  *
+ * <p>For the GGN, {@link GgnRoute#FACTORED} replaces the trip by the loss factor's columns at the
+ * layer's output, carried back once when the blocks are prepared ({@link FactoredBlocks}).
+ *
  * <p>It also gives a layer's joint block over all its parameters (one block per layer, a departure
  * from the paper's one block per parameter; {@link ExactBlocks#layerMatProd}): the directions of
  * the parameters are pushed through the rest of the network once, together.
  */
 final class ExactStrategy implements CurvatureStrategy {
+  private final GgnRoute route;
+
+  ExactStrategy(GgnRoute route) {
+    this.route = route;
+  }
+
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
-    return new ExactBlocks(pass, policy);
+    return new ExactBlocks(pass, policy, route == GgnRoute.FACTORED ? FactoredBlocks.of(pass, memoryLimitBytes) : null);
   }
 
   private static final class ExactBlocks extends ParameterBlocks {
     private final HessianProducts products;
     /** For every layer, the product with the curvature of its output (the rest of the network). */
     private final Map<Network.LayerNode, UnaryOperator<Batch>> continuations = new IdentityHashMap<>();
+    /** The GGN's factored route, or null: the trips through the network. */
+    private final FactoredBlocks factored;
 
-    ExactBlocks(Pass pass, ResidualPolicy policy) {
+    ExactBlocks(Pass pass, ResidualPolicy policy, FactoredBlocks factored) {
       super(pass, policy);
       this.products = new HessianProducts(pass, policy);
-      assignContinuations(net.body, u -> net.loss.hessianProd(pass, u));
+      this.factored = factored;
+      if (factored == null) assignContinuations(net.body, u -> net.loss.hessianProd(pass, u));
+      else for (Network.LayerNode l : net.layers()) if (!l.op.parameters().isEmpty()) continuations.put(l, u -> factored.outputProduct(l, u));
     }
 
     private void assignContinuations(List<Network.Node> nodes, UnaryOperator<Batch> after) {
@@ -113,7 +126,7 @@ final class ExactStrategy implements CurvatureStrategy {
 
     @Override
     public List<Batch> drain() {
-      return List.of();
+      return factored == null ? List.of() : factored.drain();
     }
   }
 }

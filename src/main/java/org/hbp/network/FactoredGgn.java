@@ -36,9 +36,7 @@ public final class FactoredGgn {
 
   /** The bytes the columns take: {@code N r P} entries. */
   public static long bytes(Pass pass) {
-    Network.LossLayer loss = pass.net.loss;
-    long r = 0;
-    for (int k : loss.op.factorRanks(loss.input)) r += k;
+    long r = pass.net.lossFactorRank();
     long p = 0;
     for (String name : pass.net.parameterNames()) p += pass.net.parameterSize(name);
     return pass.samples * r * p * MemoryEstimate.precisionOf(pass.net.be).bytes();
@@ -52,7 +50,7 @@ public final class FactoredGgn {
    */
   public static FactoredGgn of(Pass pass, long memoryLimitBytes) {
     Network net = pass.net;
-    if (net.loss.op.factorRanks(net.loss.input).length == 0) pass.lossFactor(); // throws the loss's own message
+    if (net.lossFactorRank() == 0) pass.lossFactor(); // throws the loss's own message
     long bytes = bytes(pass);
     if (bytes > memoryLimitBytes)
       throw new UserError("the factored GGN needs N*r*P = " + MemoryEstimate.bytes(bytes) + " for its columns, over the memory limit "

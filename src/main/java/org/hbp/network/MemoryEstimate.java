@@ -254,6 +254,18 @@ public final class MemoryEstimate {
    */
   public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
       int blocks, boolean layerBlocks, Output output, int directions, long limit) {
+    return curvature(net, parameters, samples, kind, strategy, GgnRoute.NETWORK, blocks, layerBlocks, output, directions, limit);
+  }
+
+  /**
+   * {@link #curvature(Network, Map, int, CurvatureKind, Strategy, int, boolean, Output, int, long)}
+   * with the exact strategy's GGN route ({@link GgnRoute#FACTORED}: the loss factor's columns at the
+   * layers' outputs, checked against {@code limit} at the run's batch first, then probed with the rest).
+   */
+  public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
+      GgnRoute route, int blocks, boolean layerBlocks, Output output, int directions, long limit) {
+    route.check(kind, strategy);
+    if (route == GgnRoute.FACTORED) FactoredBlocks.checkMemory(net, samples, limit);
     if (layerBlocks && blocks != 1) throw new IllegalArgumentException("per-layer joint blocks have no row groups, not " + blocks);
     // the explicit matrices of the run's batch first: the probe below runs on a small batch
     strategy.implementation().checkMemory(net, samples, limit);
@@ -271,7 +283,7 @@ public final class MemoryEstimate {
     Map<String, Integer> phaseDirections = new LinkedHashMap<>();
     try {
       probe.phase("curvature", false);
-      Curvature c = pass.curvature(kind, strategy, limit);
+      Curvature c = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), route, limit, line -> {});
       if (layerBlocks) {
         for (List<String> group : c.layerGroups()) {
           String phase = "products " + String.join(",", group);

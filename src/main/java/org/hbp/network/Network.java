@@ -550,6 +550,13 @@ public final class Network {
   }
 
   /** The loss spec's target item. */
+  /** r, the columns per sample of the loss's certified factor {@code H_n = S_n S_n'}; 0 where the loss has none. */
+  public int lossFactorRank() {
+    int r = 0;
+    for (int k : loss.op.factorRanks(loss.input)) r += k;
+    return r;
+  }
+
   public int[] targetShape() {
     return loss.op.itemShape(loss.target);
   }

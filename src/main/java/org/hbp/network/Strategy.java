@@ -1,7 +1,7 @@
 package org.hbp.network;
 
 import java.util.Locale;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 import org.hbp.UserError;
 
 /**
@@ -13,25 +13,25 @@ import org.hbp.UserError;
  * {@link CurvatureStrategy} implementation.
  */
 public enum Strategy {
-  EXACT(o -> new ExactStrategy()),
-  KFRA(o -> new KfraStrategy()),
-  BDA(o -> new BdaStrategy()),
+  EXACT((o, r) -> new ExactStrategy(r)),
+  KFRA((o, r) -> new KfraStrategy()),
+  BDA((o, r) -> new BdaStrategy()),
   /** KFAC: {@code A ⊗ G} with G from Monte-Carlo vectors ({@link KfacStrategy}, {@link KfacOptions}). */
-  KFAC(o -> new KfacStrategy(KfacStrategy.Variant.KFAC, o)),
+  KFAC((o, r) -> new KfacStrategy(KfacStrategy.Variant.KFAC, o)),
   /** KFLR: {@code A ⊗ G} with G from all columns of the loss-Hessian factor. */
-  KFLR(o -> new KfacStrategy(KfacStrategy.Variant.KFLR, o)),
+  KFLR((o, r) -> new KfacStrategy(KfacStrategy.Variant.KFLR, o)),
   /** EKFAC: KFLR's eigenbasis with the exact diagonal in it (George et al. 2018). */
-  EKFAC(o -> new KfacStrategy(KfacStrategy.Variant.EKFAC, o)),
+  EKFAC((o, r) -> new KfacStrategy(KfacStrategy.Variant.EKFAC, o)),
   /** The exact GGN diagonal of each block ({@link DiagonalStrategy}, BackPACK's DiagGGNExact). */
-  DIAG_GGN(o -> new DiagonalStrategy(DiagonalStrategy.Variant.GGN, o)),
+  DIAG_GGN((o, r) -> new DiagonalStrategy(DiagonalStrategy.Variant.GGN, o)),
   /** Its Monte-Carlo estimate from {@code mcSamples} Rademacher vectors per sample (DiagGGNMC). */
-  DIAG_GGN_MC(o -> new DiagonalStrategy(DiagonalStrategy.Variant.GGN_MC, o)),
+  DIAG_GGN_MC((o, r) -> new DiagonalStrategy(DiagonalStrategy.Variant.GGN_MC, o)),
   /** The exact Hessian diagonal of each block (DiagHessian). */
-  DIAG_HESSIAN(o -> new DiagonalStrategy(DiagonalStrategy.Variant.HESSIAN, o));
+  DIAG_HESSIAN((o, r) -> new DiagonalStrategy(DiagonalStrategy.Variant.HESSIAN, o));
 
-  private final Function<KfacOptions, CurvatureStrategy> implementation;
+  private final BiFunction<KfacOptions, GgnRoute, CurvatureStrategy> implementation;
 
-  Strategy(Function<KfacOptions, CurvatureStrategy> implementation) {
+  Strategy(BiFunction<KfacOptions, GgnRoute, CurvatureStrategy> implementation) {
     this.implementation = implementation;
   }
 
@@ -42,7 +42,12 @@ public enum Strategy {
 
   /** The implementation with the Kronecker-factored strategies' options (the others ignore them). */
   CurvatureStrategy implementation(KfacOptions options) {
-    return implementation.apply(options);
+    return implementation(options, GgnRoute.NETWORK);
+  }
+
+  /** The implementation with those options and the exact strategy's GGN route (the others ignore it; {@link GgnRoute#check}). */
+  CurvatureStrategy implementation(KfacOptions options, GgnRoute route) {
+    return implementation.apply(options, route);
   }
 
   /** Whether this is one of the Kronecker-factored strategies (kfac, kflr, ekfac), with a closed-form damped inverse. */

@@ -11,6 +11,7 @@ import org.hbp.backend.Batch;
 import org.hbp.network.ConjugateGradient;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.KfacOptions;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
@@ -35,12 +36,20 @@ public final class CgNewton implements Optimizer {
    * {@code blocks} is then 1).
    */
   public record Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks, boolean layerBlocks,
-      ConjugateGradient.Settings cg, long memoryLimitBytes) {
+      ConjugateGradient.Settings cg, long memoryLimitBytes, GgnRoute ggnRoute) {
     public Settings {
+      if (ggnRoute == null) throw new IllegalArgumentException("ggnRoute is required");
+      ggnRoute.check(curvature, strategy);
       if (!(gamma > 0)) throw new UserError("cg-newton: learning rate gamma must be > 0, not " + gamma);
       if (!(alpha >= 0 && alpha <= 1)) throw new UserError("cg-newton: damping alpha must be in [0, 1], not " + alpha);
       if (blocks < 1) throw new UserError("cg-newton: sub-blocks must be >= 1, not " + blocks);
       if (layerBlocks && blocks != 1) throw new UserError("cg-newton: one joint block per layer has no row sub-blocks, not " + blocks);
+    }
+
+    /** The GGN's products through the network ({@link GgnRoute#NETWORK}). */
+    public Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks, boolean layerBlocks,
+        ConjugateGradient.Settings cg, long memoryLimitBytes) {
+      this(gamma, alpha, curvature, strategy, blocks, layerBlocks, cg, memoryLimitBytes, GgnRoute.NETWORK);
     }
 
     /** Blocks per parameter ({@code blocks} row sub-blocks each), the paper's. */
@@ -52,7 +61,8 @@ public final class CgNewton implements Optimizer {
     /**
      * These settings as entries of a run's {@code config.json}: alpha, curvature, strategy, blocks
      * (the number of row sub-blocks per parameter, or {@code "layer"}) and CG's; gamma is the run's
-     * {@code lr}, and the memory limit, which changes no result, is not recorded.
+     * {@code lr}; the memory limit and the GGN's route, which change no result (the route up to
+     * rounding), are not recorded.
      */
     public Map<String, Object> configEntries() {
       Map<String, Object> c = new LinkedHashMap<>();
@@ -126,13 +136,13 @@ public final class CgNewton implements Optimizer {
   @Override
   public String label() {
     return "cg-newton " + s.curvature().label() + " " + s.strategy().label() + (s.layerBlocks() ? " blocks=layer" : s.blocks() > 1 ? " blocks=" + s.blocks() : "")
-        + " gamma=" + s.gamma() + " alpha=" + s.alpha();
+        + (s.ggnRoute() == GgnRoute.FACTORED ? " ggn-route=factored" : "") + " gamma=" + s.gamma() + " alpha=" + s.alpha();
   }
 
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), curvatureBudget, notices);
+    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), s.ggnRoute(), curvatureBudget, notices);
     int iterations = 0, solves = 0, negative = 0;
     if (s.layerBlocks()) {
       for (List<String> group : c.layerGroups()) {

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.hbp.network.NetworkResolver;
+import org.hbp.network.NetworkSpec;
 import org.hbp.network.ModuleLibrary;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,6 +77,49 @@ class BenchToolboxCliTest {
     assertTrue(r[1].matches("(?s).*lanczos-20 \\(net ggn\\)\\s+refused: its basis needs 8\\.0 MiB, above --memory-limit.*"), r[1]);
     // the diagonals run in chunks of samples; refused only where one sample does not fit
     assertTrue(r[1].matches("(?s).*ggn diagonal exact\\s+refused: the GGN diagonal does not fit even one sample at a time: .*"), r[1]);
+  }
+
+  /** --ggn-routes network,factored: both routes' rows in one run, the factored set-up as its own row, with their FLOP counts. */
+  @Test
+  void bothGgnRoutesGetRows() throws Exception {
+    String[] r = run("bench", "--net", "networks/demo-fmnist.hbp", "--batch", "8", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact", "--directions", "1,2", "--blocks", "parameter,layer", "--ggn-routes", "network,factored");
+    assertEquals("0", r[0], r[1] + "\n" + r[2]);
+    String o = r[1];
+    for (String what : new String[] {"exact products, all blocks, 2 directions", "exact products, layer blocks, 2 directions",
+        "curvature pass exact (factored)", "GEMM FLOPs of the set-up: ", "factored products, all blocks, 1 direction",
+        "factored products, all blocks, 2 directions", "factored products, layer blocks, 2 directions",
+        "scaling of factored products, all blocks: t = "})
+      assertTrue(o.contains(what), "prints " + what + ":\n" + o);
+    assertTrue(!o.contains("refused"), o);
+    // the factored route is the GGN's, of the exact strategy: refused before any work otherwise
+    String[] hessian = run("bench", "--net", "networks/demo-fmnist.hbp", "--curvature", "hessian", "--ggn-routes", "factored");
+    assertEquals("2", hessian[0]);
+    assertEquals("hbp: --ggn-route factored is a route for the GGN; --curvature hessian goes through the network (--ggn-route network)\n", hessian[2]);
+    String[] kfra = run("bench", "--net", "networks/demo-fmnist.hbp", "--strategies", "kfra", "--ggn-routes", "factored");
+    assertEquals("2", kfra[0]);
+    assertTrue(kfra[2].contains("--ggn-routes factored times the exact strategy's products; --strategies kfra has no exact"), kfra[2]);
+    String[] unknown = run("bench", "--net", "networks/demo-fmnist.hbp", "--ggn-routes", "fast");
+    assertEquals("2", unknown[0]);
+    assertEquals("hbp: --ggn-route: expected network or factored, not 'fast'\n", unknown[2]);
+  }
+
+  /**
+   * The factored route's counts: every parameter's own Jacobian products (weights 4 a_k) and two products with the r
+   * columns at its layer's output (weight and bias: 8 r |z_k|); the set-up carries the r columns through every layer
+   * above the first (2 r a_k).
+   */
+  @Test
+  void factoredRouteFlopCountsFollowTheLayerSizes() {
+    NetworkSpec ns = NetworkResolver.load(Path.of("networks/demo-fmnist.hbp"), null, ModuleLibrary.builtInSpecDirs());
+    List<Long> sizes = ProductFlops.productSizes(ns), outputs = ProductFlops.outputSizes(ns);
+    assertEquals(List.of(64L, 32L, 10L), outputs);
+    double s1 = 784 * 64, s2 = 64 * 32, s3 = 32 * 10;
+    assertEquals(4 * (s1 + s2 + s3) + 8 * 10 * (64 + 32 + 10), ProductFlops.factoredBlocksPerColumn(sizes, outputs, 10));
+    assertEquals(2 * 10 * (s2 + s3), ProductFlops.factoredSetUpPerSample(sizes, 10));
+    // c4d3: the convolutions' outputs are cout·oh·ow
+    NetworkSpec c4d3 = NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, ModuleLibrary.builtInSpecDirs());
+    assertEquals(List.of(16L * 32 * 32, 16L * 32 * 32, 32L * 16 * 16, 32L * 16 * 16, 512L, 64L, 10L), ProductFlops.outputSizes(c4d3));
   }
 
   @Test

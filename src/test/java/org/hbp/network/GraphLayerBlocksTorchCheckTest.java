@@ -39,9 +39,10 @@ class GraphLayerBlocksTorchCheckTest {
     String[] common = {"curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
         dir.resolve("batch.npz").toString(), "--strategy", "exact", "--blocks", "layer"};
     int blocks = 0, steps = 0;
-    for (String kind : new String[] {"hessian", "ggn"}) {
-      Path dense = dir.resolve(kind + "-dense.npz");
-      hbp(concat(common, "--curvature", kind, "--dense", dense.toString()));
+    for (String[] run : new String[][] {{"hessian", "network"}, {"ggn", "network"}, {"ggn", "factored"}}) {
+      String kind = run[0];
+      Path dense = dir.resolve(kind + "-" + run[1] + "-dense.npz");
+      hbp(concat(common, "--curvature", kind, "--ggn-route", run[1], "--dense", dense.toString()));
       Map<String, NdArray> got = Npz.read(dense);
       int modules = 0;
       for (String key : ref.keySet()) if (key.startsWith(kind + ".")) modules++;
@@ -50,11 +51,11 @@ class GraphLayerBlocksTorchCheckTest {
         String module = e.getKey().split(",")[0].replaceAll("\\.[^.]*$", "");
         NdArray r = ref.get(kind + "." + module);
         assertTrue(r != null, kind + " " + e.getKey() + " in " + ref.keySet());
-        assertBlockEquals(name + " " + kind + " " + e.getKey(), r, e.getValue());
+        assertBlockEquals(name + " " + kind + " " + e.getKey() + " (" + run[1] + ")", r, e.getValue());
         blocks++;
       }
-      Path step = dir.resolve(kind + "-step.npz");
-      hbp(concat(common, "--curvature", kind, "--solve", Double.toString(ALPHA), "--cg-tol", "1e-14", "--cg-atol", "0", "--cg-maxiter", "1000",
+      Path step = dir.resolve(kind + "-" + run[1] + "-step.npz");
+      hbp(concat(common, "--curvature", kind, "--ggn-route", run[1], "--solve", Double.toString(ALPHA), "--cg-tol", "1e-14", "--cg-atol", "0", "--cg-maxiter", "1000",
           "--out", step.toString()));
       Map<String, NdArray> solved = Npz.read(step);
       for (String key : ref.keySet()) {
@@ -69,6 +70,6 @@ class GraphLayerBlocksTorchCheckTest {
         steps++;
       }
     }
-    assertTrue(blocks >= 4 && steps >= 2, blocks + " blocks, " + steps + " steps compared");
+    assertTrue(blocks >= 6 && steps >= 3, blocks + " blocks, " + steps + " steps compared");
   }
 }

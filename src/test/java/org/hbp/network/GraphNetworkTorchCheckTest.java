@@ -110,15 +110,17 @@ class GraphNetworkTorchCheckTest {
     Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
     String[] common = {"curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
         dir.resolve("batch.npz").toString(), "--strategy", "exact"};
-    for (String kind : new String[] {"hessian", "ggn"}) {
+    // the GGN by both routes (factored: a shared instance's uses summed with their cross terms, as autograd's block has them)
+    for (String[] run : new String[][] {{"hessian", "network"}, {"ggn", "network"}, {"ggn", "factored"}}) {
+      String kind = run[0];
       int compared = 0;
-      Path outFile = dir.resolve(kind + ".npz");
-      String out = hbp(concat(common, "--curvature", kind, "--dense", outFile.toString()));
+      Path outFile = dir.resolve(kind + "-" + run[1] + ".npz");
+      String out = hbp(concat(common, "--curvature", kind, "--ggn-route", run[1], "--dense", outFile.toString()));
       assertEquals(ref.get("loss").data()[0], loss(out), 1e-10, "loss");
       Map<String, NdArray> got = Npz.read(outFile);
       for (String key : ref.keySet()) {
         if (!key.startsWith(kind + ".")) continue;
-        assertBlockEquals(name + " " + key, ref.get(key), got.get(key.substring(kind.length() + 1)));
+        assertBlockEquals(name + " " + key + " (" + run[1] + ")", ref.get(key), got.get(key.substring(kind.length() + 1)));
         compared++;
       }
       assertEquals(got.size(), compared, "every parameter's block compared");

@@ -247,6 +247,16 @@ class LayerBlocksTorchCheckTest {
       Path dense = dir.resolve(kind.label() + "-dense.npz");
       TorchReference.hbp(TorchReference.concat(common, "--curvature", kind.label(), "--dense", dense.toString()));
       Map<String, NdArray> got = Npz.read(dense);
+      if (kind == CurvatureKind.GGN) {
+        // the joint blocks from the loss factor's columns (--ggn-route factored), against autograd's too
+        Path factored = dir.resolve("ggn-factored-dense.npz");
+        TorchReference.hbp(TorchReference.concat(common, "--curvature", "ggn", "--ggn-route", "factored", "--dense", factored.toString()));
+        Map<String, NdArray> fromFactor = Npz.read(factored);
+        assertEquals(got.keySet(), fromFactor.keySet());
+        for (List<String> group : new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT).layerGroups())
+          assertBlockEquals("cli factored " + group, pr.ref().get("ggn." + prefix(group.get(0))),
+              fromFactor.get(String.join(",", group.stream().map(LayerBlocksTorchCheckTest::torchName).toList())));
+      }
       Curvature c = new Curvature(pr.pass(), kind, Strategy.EXACT, Curvature.DEFAULT_MEMORY_LIMIT);
       assertEquals(c.layerGroups().size(), got.size(), got.keySet().toString());
       for (List<String> group : c.layerGroups())

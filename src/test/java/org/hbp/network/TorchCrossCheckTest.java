@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Exact agreement with PyTorch autograd (float64): the same nets written in PyTorch
  * (src/test/resources/torch/crosscheck.py) export parameters and a batch; hbp curvature reads them
- * and its loss, gradients, exact Hessian blocks and GGN blocks match autograd's. Needs python3
+ * and its loss, gradients, exact Hessian blocks and GGN blocks (by both --ggn-route) match autograd's. Needs python3
  * with torch (CI installs python3-torch in .ci/run); a missing torch is a failure, not a skip.
  */
 class TorchCrossCheckTest {
@@ -67,15 +67,20 @@ class TorchCrossCheckTest {
     Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
     String[] common = {"curvature", "--net", net.toString(), "--params", dir.resolve("params.npz").toString(), "--batch",
         dir.resolve("batch.npz").toString(), "--strategy", "exact"};
-    for (String kind : new String[] {"hessian", "ggn"}) {
-      Path outFile = dir.resolve(kind + ".npz");
-      String out = hbp(concat(common, "--curvature", kind, "--dense", outFile.toString()));
+    // the GGN by both routes: its products through the network, and from the loss factor's columns (--ggn-route factored)
+    for (String[] run : new String[][] {{"hessian", "network"}, {"ggn", "network"}, {"ggn", "factored"}}) {
+      String kind = run[0];
+      Path outFile = dir.resolve(kind + "-" + run[1] + ".npz");
+      String out = hbp(concat(common, "--curvature", kind, "--ggn-route", run[1], "--dense", outFile.toString()));
       assertEquals(ref.get("loss").data()[0], loss(out), 1e-9, "loss");
       Map<String, NdArray> got = Npz.read(outFile);
+      int compared = 0;
       for (String key : ref.keySet()) {
         if (!key.startsWith(kind + ".")) continue;
-        assertBlockEquals(name + " " + key, ref.get(key), got.get(key.substring(kind.length() + 1)));
+        assertBlockEquals(name + " " + key + " (" + run[1] + ")", ref.get(key), got.get(key.substring(kind.length() + 1)));
+        compared++;
       }
+      assertTrue(compared >= 6, name + " " + kind + ": compared " + compared + " blocks");
     }
     // gradients: the Newton step with alpha = 1 is -gradient, written in PyTorch's shapes
     Path step = dir.resolve("step.npz");

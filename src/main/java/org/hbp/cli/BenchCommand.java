@@ -396,7 +396,7 @@ public final class BenchCommand extends HbpCommand {
       pass.close();
       return;
     }
-    List<Long> sizes = ProductFlops.productSizes(ns), outputs = ProductFlops.outputSizes(ns);
+    List<Long> sizes = ProductFlops.productSizes(ns), weights = ProductFlops.weightSizes(ns), outputs = ProductFlops.outputSizes(ns);
     int r = network.lossFactorRank();
     if (strategy != Strategy.EXACT)
       results.add(time("curvature pass " + name, () -> pass.curvature(kind, strategy, limit), grad.medianSeconds, w, be));
@@ -409,9 +409,9 @@ public final class BenchCommand extends HbpCommand {
       }, grad.medianSeconds, w, be);
       results.add(setUp);
       if (sizes != null)
-        w.printf(Locale.ROOT, "    GEMM FLOPs of the set-up: %.4g (%.4g per sample: the r = %d columns through every layer above the first), %.1f GFLOP/s%n",
-            ProductFlops.factoredSetUpPerSample(sizes, r) * batch, ProductFlops.factoredSetUpPerSample(sizes, r), r,
-            ProductFlops.factoredSetUpPerSample(sizes, r) * batch / setUp.medianSeconds() / 1e9);
+        w.printf(Locale.ROOT, "    GEMM FLOPs of the set-up: %.4g (%.4g per sample: the r = %d columns through every layer above the first, and J_W' S of the weights that keep it), %.1f GFLOP/s%n",
+            ProductFlops.factoredSetUpPerSample(sizes, weights, outputs, r) * batch, ProductFlops.factoredSetUpPerSample(sizes, weights, outputs, r), r,
+            ProductFlops.factoredSetUpPerSample(sizes, weights, outputs, r) * batch / setUp.medianSeconds() / 1e9);
     }
     Map<Integer, Double> seconds = new LinkedHashMap<>();
     if (strategy == Strategy.EXACT && blockUnits.contains("layer"))
@@ -428,7 +428,7 @@ public final class BenchCommand extends HbpCommand {
       seconds.put(v, result.medianSeconds());
     }
     double flops = strategy != Strategy.EXACT || sizes == null ? Double.NaN
-        : factored ? ProductFlops.factoredBlocksPerColumn(sizes, outputs, r) : ProductFlops.exactBlocksPerColumn(sizes);
+        : factored ? ProductFlops.factoredBlocksPerColumn(sizes, weights, outputs, r) : ProductFlops.exactBlocksPerColumn(sizes);
     BenchToolbox.printScaling(w, products + " products, all blocks", seconds, flops, batch);
     if (strategy.isKroneckerFactored()) BenchToolbox.dampedInverse(rows(results, grad, w, be), be, network, c, BenchToolbox.directions(network, be, 1, rng));
     c.release();

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.hbp.calculus.Expr;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.NetworkSpec;
 
 /**
@@ -57,25 +58,52 @@ final class ProductFlops {
   }
 
   /**
-   * Exact products with all blocks by the factored GGN route ({@code --ggn-routes factored}), per
-   * sample and direction: the block of W_k costs its own {@code J_W v} and {@code J_W' w}
-   * ({@code 4 a_k}), and each of the layer's two parameters (weight and bias) the two products with
-   * the r columns at its output, {@code t = S' u} and {@code S t} ({@code 4 r |z_k|} each). In all
-   * {@code sum_k (4 a_k + 8 r |z_k|)}. The set-up, once per batch, is {@link #factoredSetUpPerSample}.
+   * The weights' sizes {@code P_k} of the layers of {@link #productSizes} (linear: m·n; conv2d:
+   * cout·cin·k·k), in the same order, or null where that is.
    */
-  static double factoredBlocksPerColumn(List<Long> sizes, List<Long> outputs, int r) {
+  static List<Long> weightSizes(NetworkSpec ns) {
+    if (productSizes(ns) == null) return null;
+    List<Long> sizes = new ArrayList<>();
+    for (NetworkSpec.Node node : ns.body()) {
+      Map<String, Integer> d = ((NetworkSpec.Layer) node).dims();
+      switch (((NetworkSpec.Layer) node).module().name()) {
+        case "linear" -> sizes.add((long) d.get("m") * d.get("n"));
+        case "conv2d" -> sizes.add((long) d.get("cout") * d.get("cin") * d.get("k") * d.get("k"));
+        default -> {}
+      }
+    }
+    return sizes;
+  }
+
+  /**
+   * Exact products with all blocks by the factored GGN route ({@code --ggn-routes factored}), per
+   * sample and direction. A parameter that keeps its own columns M ({@link
+   * GgnRoute#keepsParameterColumns}: every bias, and a weight with {@code P_k <= r |z_k|}) costs
+   * {@code t = M' v} and {@code M t}, {@code 4 r P}; another weight its own {@code J_W v} and
+   * {@code J_W' w} ({@code 4 a_k}) and the two products with the r columns at its layer's output
+   * ({@code 4 r |z_k|}). The set-up, once per batch, is {@link #factoredSetUpPerSample}.
+   */
+  static double factoredBlocksPerColumn(List<Long> sizes, List<Long> weights, List<Long> outputs, int r) {
     double total = 0;
-    for (int k = 0; k < sizes.size(); k++) total += 4.0 * sizes.get(k) + 8.0 * r * outputs.get(k);
+    for (int k = 0; k < sizes.size(); k++) {
+      long bias = outputs.get(k) / (sizes.get(k) / weights.get(k)); // its output channels: a linear layer's m, a convolution's |z| over its pixels a/P
+      total += 4.0 * r * bias;
+      total += GgnRoute.keepsParameterColumns(weights.get(k), outputs.get(k), r) ? 4.0 * r * weights.get(k) : 4.0 * sizes.get(k) + 4.0 * r * outputs.get(k);
+    }
     return total;
   }
 
   /**
    * The factored route's set-up per sample: the r columns carried back from the loss to the first
-   * layer's output, {@code J_x' S} through every layer above it ({@code 2 r a_k}, k = 2..L).
+   * layer's output, {@code J_x' S} through every layer above it ({@code 2 r a_k}, k = 2..L), and
+   * {@code M = J_W' S} of each weight that keeps its own columns ({@code 2 r a_k}).
    */
-  static double factoredSetUpPerSample(List<Long> sizes, int r) {
+  static double factoredSetUpPerSample(List<Long> sizes, List<Long> weights, List<Long> outputs, int r) {
     double total = 0;
-    for (int k = 1; k < sizes.size(); k++) total += 2.0 * r * sizes.get(k);
+    for (int k = 0; k < sizes.size(); k++) {
+      if (k > 0) total += 2.0 * r * sizes.get(k);
+      if (GgnRoute.keepsParameterColumns(weights.get(k), outputs.get(k), r)) total += 2.0 * r * sizes.get(k);
+    }
     return total;
   }
 

@@ -71,7 +71,7 @@ public final class Curvature {
     CurvatureStrategy impl = strategy.implementation(options, route);
     if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit, notices);
     if (impl instanceof ExactStrategy)
-      return route == GgnRoute.FACTORED ? new GraphFactoredBlocks(FactoredBlocks.of(pass, memoryLimit)) : new GraphExactBlocks(pass, policy);
+      return route == GgnRoute.FACTORED ? impl.prepare(pass, policy, memoryLimit, notices) : new GraphExactBlocks(pass, policy);
     if (impl instanceof KfraStrategy || impl instanceof BdaStrategy || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
       return impl.prepare(pass, policy, memoryLimit, notices);
     throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
@@ -109,40 +109,6 @@ public final class Curvature {
     @Override
     public List<Batch> drain() {
       return List.of();
-    }
-  }
-
-  /**
-   * The exact GGN blocks of a graph network from the loss factor's columns ({@link FactoredBlocks}):
-   * a parameter's block, or the joint block of a module instance, summed over its uses with the
-   * cross terms between them.
-   */
-  private static final class GraphFactoredBlocks implements CurvatureStrategy.Blocks {
-    private final FactoredBlocks factored;
-
-    GraphFactoredBlocks(FactoredBlocks factored) {
-      this.factored = factored;
-    }
-
-    @Override
-    public Batch matProd(Network.LayerNode layer, String var, Batch v) {
-      String name = layer.parameterName(var);
-      return factored.joint(Map.of(name, v)).get(name);
-    }
-
-    @Override
-    public Map<String, Batch> layerMatProd(Network.LayerNode layer, Map<String, Batch> v) {
-      Map<String, Batch> byName = new java.util.LinkedHashMap<>();
-      for (Map.Entry<String, Batch> e : v.entrySet()) byName.put(layer.parameterName(e.getKey()), e.getValue());
-      Map<String, Batch> products = factored.joint(byName);
-      Map<String, Batch> out = new java.util.LinkedHashMap<>();
-      for (String var : v.keySet()) out.put(var, products.get(layer.parameterName(var)));
-      return out;
-    }
-
-    @Override
-    public List<Batch> drain() {
-      return factored.drain();
     }
   }
 

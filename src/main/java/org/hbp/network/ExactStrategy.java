@@ -16,8 +16,8 @@ import org.hbp.runtime.ForwardCache;
  * sample by the {@link ResidualPolicy}. The block of a parameter θ of a layer with output z is
  * {@code (1/N) sum_n J_n' H_z,n J_n v + (1/N) sum_n mod(R_n) v}.
  *
- * <p>For the GGN, {@link GgnRoute#FACTORED} replaces the trip by the loss factor's columns at the
- * layer's output, carried back once when the blocks are prepared ({@link FactoredBlocks}).
+ * <p>For the GGN, {@link GgnRoute#FACTORED} replaces the trips by the loss factor's columns,
+ * carried back once when the blocks are prepared ({@link FactoredBlocks}).
  *
  * <p>It also gives a layer's joint block over all its parameters (one block per layer, a departure
  * from the paper's one block per parameter; {@link ExactBlocks#layerMatProd}): the directions of
@@ -30,24 +30,21 @@ final class ExactStrategy implements CurvatureStrategy {
     this.route = route;
   }
 
+  /** The products through the network, or for the GGN's factored route from the loss factor's columns ({@link FactoredBlocks}, graphs too). */
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
-    return new ExactBlocks(pass, policy, route == GgnRoute.FACTORED ? FactoredBlocks.of(pass, memoryLimitBytes) : null);
+    return route == GgnRoute.FACTORED ? FactoredBlocks.of(pass, memoryLimitBytes) : new ExactBlocks(pass, policy);
   }
 
   private static final class ExactBlocks extends ParameterBlocks {
     private final HessianProducts products;
     /** For every layer, the product with the curvature of its output (the rest of the network). */
     private final Map<Network.LayerNode, UnaryOperator<Batch>> continuations = new IdentityHashMap<>();
-    /** The GGN's factored route, or null: the trips through the network. */
-    private final FactoredBlocks factored;
 
-    ExactBlocks(Pass pass, ResidualPolicy policy, FactoredBlocks factored) {
+    ExactBlocks(Pass pass, ResidualPolicy policy) {
       super(pass, policy);
       this.products = new HessianProducts(pass, policy);
-      this.factored = factored;
-      if (factored == null) assignContinuations(net.body, u -> net.loss.hessianProd(pass, u));
-      else for (Network.LayerNode l : net.layers()) if (!l.op.parameters().isEmpty()) continuations.put(l, u -> factored.outputProduct(l, u));
+      assignContinuations(net.body, u -> net.loss.hessianProd(pass, u));
     }
 
     private void assignContinuations(List<Network.Node> nodes, UnaryOperator<Batch> after) {
@@ -126,7 +123,7 @@ final class ExactStrategy implements CurvatureStrategy {
 
     @Override
     public List<Batch> drain() {
-      return factored == null ? List.of() : factored.drain();
+      return List.of();
     }
   }
 }

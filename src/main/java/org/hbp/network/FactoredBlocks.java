@@ -13,43 +13,61 @@ import org.hbp.runtime.ForwardCache;
 /**
  * The exact GGN blocks from the loss factor ({@link GgnRoute#FACTORED}). With {@code H_n = S_n
  * S_n'} (r columns per sample, {@link Pass#lossFactor()}) the GGN at the output z of a layer is
- * {@code G_z,n = S_z,n S_z,n'} with {@code S_z,n = J_{f,z}' S_n}, the columns carried back to z
- * ({@link OutputColumns}): once per pass for every layer. A parameter θ of that layer then has the
- * block
+ * {@code S_z,n S_z,n'} with {@code S_z,n = J_{f,z}' S_n}, the columns carried back to z once per
+ * pass ({@link OutputColumns}), and the block of a parameter θ of that layer is
  *
  * <pre>
- *   G_θ v = (1/N) sum_n J_θ,n' S_z,n (S_z,n' J_θ,n v)
+ *   G_θ v = (1/N) sum_n M_n t_n,   t_n = M_n' v,   M_n = J_θ,n' S_z,n  (P_θ x r)
  * </pre>
  *
- * the layer's two Jacobian products and two small ones with the r columns (an {@code r x D}
- * matrix per sample in between) instead of a trip through the rest of the network. Where a module
- * instance is used several times (a graph), its Jacobian is the sum over its uses, so {@code t =
- * sum_uses S_u' J_u v} and {@code G v = (1/N) sum_uses J_u' S_u t}: the cross terms between the
- * uses are in it, as in {@link GraphProducts}.
- *
- * <p>It holds {@code N r |z|} numbers for every layer with parameters; the walk back holds those of
- * every layer at once ({@link #bytes}).
+ * with no trip through the rest of the network. Each parameter keeps one of two forms of M:
+ * <ul>
+ *   <li><b>parameter columns</b>, M itself ({@code N r P_θ} numbers): then a product is two small
+ *       products with M per sample. Kept where {@code P_θ <= r |z|}, i.e. where M takes at most r
+ *       times the memory of the output columns it replaces: biases, and convolution weights, which
+ *       share few weights over large maps (a product then costs no convolution at all);</li>
+ *   <li><b>output columns</b>, {@code S_z} ({@code N r |z|}, shared by the layer's parameters):
+ *       then {@code t = S_z' (J_θ v)} and {@code G_θ v = (1/N) sum_n J_θ' (S_z t)}, the layer's own
+ *       two Jacobian products and two with the r columns. Kept for the others (a linear layer's
+ *       weight, {@code m n} against {@code m}).</li>
+ * </ul>
+ * Where a module instance is used several times (a graph), its Jacobian is the sum over its uses:
+ * {@code M = sum_uses J_u' S_u} ({@link GraphColumns#sumOverUses}), and the output form sums
+ * {@code t} and the products over the uses, so the cross terms between the uses are in the block
+ * as in {@link GraphProducts}. A layer's joint block ({@link #layerMatProd}) shares one t between
+ * its parameters, which gives the cross terms between them.
  */
-final class FactoredBlocks {
+final class FactoredBlocks implements CurvatureStrategy.Blocks {
   private final Pass pass;
   private final Network net;
   private final Backend be;
-  /** {@code [N x 1]} items {@code |z| x r}: the columns at the output of every layer (use) with parameters. */
-  private final Map<Network.LayerNode, Batch> columns;
-  private FactoredBlocks(Pass pass, Map<Network.LayerNode, Batch> columns) {
+  /** {@code [N x 1]} items {@code P_θ x r}: M of the parameters kept in parameter columns, by name. */
+  private final Map<String, Batch> parameterColumns;
+  /** {@code [N x 1]} items {@code |z| x r}: S_z at the output of every layer (use) with a parameter kept in output columns. */
+  private final Map<Network.LayerNode, Batch> outputColumns;
+
+  private FactoredBlocks(Pass pass, Map<String, Batch> parameterColumns, Map<Network.LayerNode, Batch> outputColumns) {
     this.pass = pass;
     this.net = pass.net;
     this.be = net.be;
-    this.columns = columns;
+    this.parameterColumns = parameterColumns;
+    this.outputColumns = outputColumns;
+  }
+
+  /** Whether the parameter keeps its own columns M ({@code P_θ <= r |z|}, z its layer's output); else its layer's output columns. */
+  static boolean inParameterColumns(Network net, String parameter) {
+    Network.LayerNode l = net.owner(parameter);
+    return GgnRoute.keepsParameterColumns(net.parameterSize(parameter), l.op.numel(l.op.outputName()), net.lossFactorRank());
   }
 
   /**
-   * The bytes the walk back holds at its peak: {@code N r |z|} for the output of every layer (the
-   * columns of parameter-free layers are released after the walk).
+   * The bytes the set-up holds at its peak: the columns at every layer's output ({@code N r |z|},
+   * the walk back holds them all) and the parameter columns built from them ({@code N r P_θ}).
    */
   static long bytes(Network net, int samples) {
     long entries = 0;
     for (Network.LayerNode l : net.layers()) entries += l.op.numel(l.op.outputName());
+    for (String p : net.parameterNames()) if (inParameterColumns(net, p)) entries += net.parameterSize(p);
     return samples * (long) net.lossFactorRank() * entries * MemoryEstimate.precisionOf(net.be).bytes();
   }
 
@@ -57,69 +75,74 @@ final class FactoredBlocks {
   static void checkMemory(Network net, int samples, long memoryLimitBytes) {
     long bytes = bytes(net, samples);
     if (bytes > memoryLimitBytes)
-      throw new UserError("--ggn-route factored needs N*r*sum|z| = " + MemoryEstimate.bytes(bytes) + " for the loss factor's columns at every layer's output "
-          + "(N = " + samples + ", r = " + net.lossFactorRank() + "), over the memory limit " + MemoryEstimate.bytes(memoryLimitBytes)
-          + "; use --ggn-route network, a smaller batch, or raise --memory-limit");
+      throw new UserError("--ggn-route factored needs " + MemoryEstimate.bytes(bytes) + " for the loss factor's columns (N*r numbers per entry of every "
+          + "layer's output, and of the parameters that keep their own; N = " + samples + ", r = " + net.lossFactorRank() + "), over the memory limit "
+          + MemoryEstimate.bytes(memoryLimitBytes) + "; use --ggn-route network, a smaller batch, or raise --memory-limit");
   }
 
   /**
-   * Carries the loss factor's columns back once and keeps them at the output of every layer with
-   * parameters.
+   * Carries the loss factor's columns back once and keeps, for every parameter, its columns or
+   * those at its layer's output.
    *
    * @throws UserError when the loss has no certified factor (the loss's own message), or the
    *     columns would exceed {@code memoryLimitBytes} (naming their size)
    */
   static FactoredBlocks of(Pass pass, long memoryLimitBytes) {
     Network net = pass.net;
+    Backend be = net.be;
     if (net.lossFactorRank() == 0) pass.lossFactor(); // throws the loss's own message
     checkMemory(net, pass.samples, memoryLimitBytes);
     Batch s = pass.lossFactor();
     Map<Network.LayerNode, Batch> outputs = OutputColumns.back(pass, s);
+    Map<String, Batch> parameters = new LinkedHashMap<>();
     Map<Network.LayerNode, Batch> kept = new IdentityHashMap<>();
-    List<Batch> release = new ArrayList<>();
-    release.add(s);
-    for (Map.Entry<Network.LayerNode, Batch> e : outputs.entrySet()) {
-      Batch z = e.getValue();
-      release.add(z);
-      if (e.getKey().op.parameters().isEmpty()) continue;
-      kept.put(e.getKey(), net.be.directionsAsColumns(net.be.reshape(z, z.itemSize(), 1), z.directions()));
+    for (String p : net.parameterNames()) {
+      List<Network.LayerNode> uses = GraphColumns.usesWithColumns(net, p, outputs); // a use whose output does not reach the loss adds nothing
+      if (uses.isEmpty()) continue;
+      if (inParameterColumns(net, p)) {
+        Batch g = GraphColumns.sumOverUses(pass, uses, net.parameterVariables.get(p), outputs); // [N x r] in θ's shape
+        parameters.put(p, be.directionsAsColumns(be.reshape(g, g.itemSize(), 1), g.directions()));
+      } else
+        for (Network.LayerNode l : uses) {
+          Batch z = outputs.get(l);
+          kept.computeIfAbsent(l, k -> be.directionsAsColumns(be.reshape(z, z.itemSize(), 1), z.directions()));
+        }
     }
-    net.releaseTemporaries(release, kept.values().toArray(new Batch[0]));
-    return new FactoredBlocks(pass, kept);
+    List<Batch> release = new ArrayList<>(outputs.values());
+    release.add(s);
+    List<Batch> keep = new ArrayList<>(parameters.values());
+    keep.addAll(kept.values());
+    net.releaseTemporaries(release, keep.toArray(new Batch[0]));
+    return new FactoredBlocks(pass, parameters, kept);
+  }
+
+  @Override
+  public Batch matProd(Network.LayerNode layer, String var, Batch v) {
+    String name = layer.parameterName(var);
+    return joint(Map.of(name, v)).get(name);
+  }
+
+  @Override
+  public Map<String, Batch> layerMatProd(Network.LayerNode layer, Map<String, Batch> v) {
+    Map<String, Batch> byName = new LinkedHashMap<>();
+    for (Map.Entry<String, Batch> e : v.entrySet()) byName.put(layer.parameterName(e.getKey()), e.getValue());
+    Map<String, Batch> products = joint(byName);
+    Map<String, Batch> out = new LinkedHashMap<>();
+    for (String var : v.keySet()) out.put(var, products.get(layer.parameterName(var)));
+    return out;
   }
 
   /**
-   * {@code G_z u = S_z (S_z' u)} per sample at the output of layer l (with parameters): u
-   * {@code [N x D]} (or {@code [1 x D]}, the same for all samples) in the output's item shape, the
-   * result {@code [N x D]} likewise (a fresh batch).
+   * The joint block of parameters (one, or all of a module instance) applied to directions for each
+   * ({@code [1 x D]} in their item shapes, keyed by parameter name): {@code t = sum_q M_q' v_q}
+   * ({@code [N x 1]} items {@code r x D}), then {@code (1/N) sum_n M_p,n t_n} for each p. Fresh
+   * batches.
    */
-  Batch outputProduct(Network.LayerNode l, Batch u) {
-    Batch s = columns(l);
-    int d = u.directions();
-    Batch uc = be.directionsAsColumns(be.reshape(u, u.itemSize(), 1), d);
-    Batch t = be.matmul(s, true, uc, false); // [N x 1] r x D
-    Batch w = be.matmul(s, false, t, false); // [N x 1] |z| x D
-    be.release(t);
-    return be.reshape(be.columnsAsDirections(w), u.rows(), u.cols());
-  }
-
-  /**
-   * The joint block of a module instance's parameters applied to directions for each ({@code [1 x
-   * D]} in their item shapes, keyed by parameter name), summed over its uses with the cross terms
-   * between them: {@code (1/N) sum_uses J_p,u' S_u t} with {@code t = sum_uses sum_q S_u' J_q,u
-   * v_q}. The results likewise, fresh batches.
-   */
-  Map<String, Batch> joint(Map<String, Batch> v) {
+  private Map<String, Batch> joint(Map<String, Batch> v) {
     List<Batch> temporaries = new ArrayList<>();
     Batch t = null;
-    for (Map.Entry<String, Batch> e : v.entrySet()) {
-      String var = net.parameterVariables.get(e.getKey());
-      for (Network.LayerNode l : net.uses(e.getKey())) {
-        if (!columns.containsKey(l)) continue; // a use whose output does not reach the loss adds nothing
-        Batch u = l.op.jacMatProd(pass.caches.get(l), var, e.getValue());
-        Batch uc = be.directionsAsColumns(be.reshape(u, u.itemSize(), 1), u.directions());
-        Batch part = be.matmul(columns(l), true, uc, false); // [N x 1] r x D
-        temporaries.add(u);
+    for (Map.Entry<String, Batch> e : v.entrySet())
+      for (Batch part : transposedProducts(e.getKey(), e.getValue(), temporaries)) {
         if (t == null) t = part;
         else {
           Batch sum = be.add(t, part);
@@ -127,27 +150,11 @@ final class FactoredBlocks {
           t = sum;
         }
       }
-    }
     Map<String, Batch> out = new LinkedHashMap<>();
     for (Map.Entry<String, Batch> e : v.entrySet()) {
-      String var = net.parameterVariables.get(e.getKey());
-      Batch sum = null;
-      for (Network.LayerNode l : net.uses(e.getKey())) {
-        if (t == null || !columns.containsKey(l)) continue;
-        ForwardCache c = pass.caches.get(l);
-        Batch w = be.matmul(columns(l), false, t, false); // [N x 1] |z| x D
-        int[] shape = l.op.itemShape(l.op.outputName());
-        Batch g = l.op.jacTMatProdSum(c, var, be.reshape(be.columnsAsDirections(w), shape[0], shape[1]));
-        temporaries.add(w);
-        if (sum == null) sum = g;
-        else {
-          Batch next = be.add(sum, g);
-          temporaries.addAll(List.of(sum, g));
-          sum = next;
-        }
-      }
+      Batch sum = t == null ? null : products(e.getKey(), t, temporaries);
       Batch mean;
-      if (sum == null) {
+      if (sum == null) { // no use of the parameter reaches the loss: its block is zero
         int[] shape = net.parameterShape(e.getKey());
         int d = e.getValue().directions();
         mean = be.fromArray(1, d, shape[0], shape[1], new double[d * shape[0] * shape[1]]);
@@ -164,17 +171,59 @@ final class FactoredBlocks {
     return out;
   }
 
-  private Batch columns(Network.LayerNode l) {
-    Batch s = columns.get(l);
-    if (s == null) throw new IllegalStateException("no loss factor columns at the output of layer " + l.prefix);
-    return s;
+  /** The parts of {@code t = M' v} of one parameter: {@code M' v}, or {@code S_u' J_u v} per use ({@code [N x 1]} items r x D each). */
+  private List<Batch> transposedProducts(String parameter, Batch v, List<Batch> temporaries) {
+    Batch m = parameterColumns.get(parameter);
+    if (m != null) return List.of(be.matmul(m, true, be.directionsAsColumns(be.reshape(v, v.itemSize(), 1), v.directions()), false));
+    List<Batch> parts = new ArrayList<>();
+    String var = net.parameterVariables.get(parameter);
+    for (Network.LayerNode l : net.uses(parameter)) {
+      Batch s = outputColumns.get(l);
+      if (s == null) continue;
+      Batch u = l.op.jacMatProd(pass.caches.get(l), var, v);
+      temporaries.add(u);
+      parts.add(be.matmul(s, true, be.directionsAsColumns(be.reshape(u, u.itemSize(), 1), u.directions()), false));
+    }
+    return parts;
   }
 
-  /** The columns, handed over for release; no products after. */
-  List<Batch> drain() {
-    List<Batch> held = new ArrayList<>(columns.values());
-    columns.clear();
+  /**
+   * {@code sum_n M_n t_n} of one parameter in its item shape ({@code [1 x D]}): from its columns, or
+   * {@code sum_uses J_u' (S_u t)} summed over the samples; null where no use reaches the loss.
+   */
+  private Batch products(String parameter, Batch t, List<Batch> temporaries) {
+    int[] shape = net.parameterShape(parameter);
+    Batch m = parameterColumns.get(parameter);
+    if (m != null) {
+      Batch sum = be.matmulSumSamples(m, false, t, false); // [1 x 1] P x D
+      return be.reshape(be.columnsAsDirections(sum), shape[0], shape[1]);
+    }
+    String var = net.parameterVariables.get(parameter);
+    Batch sum = null;
+    for (Network.LayerNode l : net.uses(parameter)) {
+      Batch s = outputColumns.get(l);
+      if (s == null) continue;
+      ForwardCache c = pass.caches.get(l);
+      Batch w = be.matmul(s, false, t, false); // [N x 1] |z| x D
+      int[] z = l.op.itemShape(l.op.outputName());
+      Batch g = l.op.jacTMatProdSum(c, var, be.reshape(be.columnsAsDirections(w), z[0], z[1]));
+      temporaries.add(w);
+      if (sum == null) sum = g;
+      else {
+        Batch next = be.add(sum, g);
+        temporaries.addAll(List.of(sum, g));
+        sum = next;
+      }
+    }
+    return sum;
+  }
+
+  @Override
+  public List<Batch> drain() {
+    List<Batch> held = new ArrayList<>(parameterColumns.values());
+    held.addAll(outputColumns.values());
+    parameterColumns.clear();
+    outputColumns.clear();
     return held;
   }
-
 }

@@ -41,6 +41,16 @@ public enum GgnRoute {
           + " builds its blocks its own way (use --strategy exact, or --ggn-route network)");
   }
 
+  /**
+   * Whether the factored route keeps a parameter's own columns {@code M = J_θ' S} ({@code N r P_θ}
+   * numbers) rather than those at its layer's output ({@code N r |z|}): where {@code P_θ <= r |z|},
+   * M takes at most r times their memory, and a product with it costs no Jacobian product
+   * ({@link FactoredBlocks}). One rule, for the blocks and for {@code hbp bench}'s FLOP counts.
+   */
+  public static boolean keepsParameterColumns(long parameterSize, long outputSize, int rank) {
+    return parameterSize <= (long) rank * outputSize;
+  }
+
   /** The route named {@code s} (network or factored), or a {@code UserError} naming the choices. */
   public static GgnRoute parse(String s) {
     for (GgnRoute r : values()) if (r.label().equals(s)) return r;

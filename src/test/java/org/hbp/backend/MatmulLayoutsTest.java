@@ -62,6 +62,27 @@ class MatmulLayoutsTest {
   }
 
   /**
+   * Per-sample, per-direction left items times one right item per sample ({@code J_W' S}, a
+   * convolution weight's columns: r directions of a sample times its unfolded input), the layout
+   * that BLAS stacks into one gemm per sample where the reduction is at least 32 deep: the CPU
+   * backend's values, both transposes of b, float64 and float32 (inputs rounded to float; sums of
+   * at most 100 products).
+   */
+  @Test
+  void perSampleDirectionsTimesOneItemPerSampleAgree() {
+    for (Precision p : Precision.values()) {
+      Backend be = new BlasBackend(p);
+      boolean f32 = p == Precision.FLOAT32;
+      for (int[] mnk : new int[][] {{16, 27, 64}, {7, 5, 32}, {1, 40, 100}, {3, 1, 33}, {16, 9, 31}})
+        for (boolean tb : new boolean[] {false, true}) {
+          double[][] r = products(be, new int[] {4, 3, 4, 1}, mnk[0], mnk[1], mnk[2], false, tb, f32);
+          for (int i = 0; i < r[0].length; i++)
+            assertEquals(r[0][i], r[1][i], f32 ? 1e-4 : 1e-12, p + " " + java.util.Arrays.toString(mnk) + " tb=" + tb + " [" + i + "]");
+        }
+    }
+  }
+
+  /**
    * A convolution's filter directions times its unfolded inputs ({@code J_W v}: per-direction left
    * items shared by the samples, per-sample right items with many columns), the layout that float64
    * runs on the direct kernels (m a multiple of 8, at least 64 columns) where the JVM and CPU allow,

@@ -105,21 +105,32 @@ class BenchToolboxCliTest {
   }
 
   /**
-   * The factored route's counts: every parameter's own Jacobian products (weights 4 a_k) and two products with the r
-   * columns at its layer's output (weight and bias: 8 r |z_k|); the set-up carries the r columns through every layer
-   * above the first (2 r a_k).
+   * The factored route's counts: a parameter that keeps its own columns M (every bias; a weight with P <= r |z|) costs
+   * M' v and M t (4 r P); another weight its own J_W v and J_W' w (4 a) and the two products with the r columns at its
+   * output (4 r |z|). The set-up carries the r columns through every layer above the first and forms M of the weights
+   * that keep it (2 r a each).
    */
   @Test
   void factoredRouteFlopCountsFollowTheLayerSizes() {
     NetworkSpec ns = NetworkResolver.load(Path.of("networks/demo-fmnist.hbp"), null, ModuleLibrary.builtInSpecDirs());
-    List<Long> sizes = ProductFlops.productSizes(ns), outputs = ProductFlops.outputSizes(ns);
+    List<Long> sizes = ProductFlops.productSizes(ns), weights = ProductFlops.weightSizes(ns), outputs = ProductFlops.outputSizes(ns);
     assertEquals(List.of(64L, 32L, 10L), outputs);
+    assertEquals(sizes, weights);
     double s1 = 784 * 64, s2 = 64 * 32, s3 = 32 * 10;
-    assertEquals(4 * (s1 + s2 + s3) + 8 * 10 * (64 + 32 + 10), ProductFlops.factoredBlocksPerColumn(sizes, outputs, 10));
-    assertEquals(2 * 10 * (s2 + s3), ProductFlops.factoredSetUpPerSample(sizes, 10));
-    // c4d3: the convolutions' outputs are cout·oh·ow
+    // r = 10: every weight has P > 10 |z| (784*64 > 640, 64*32 > 320, 32*10 > 100): output columns
+    double biases = 4 * 10 * (64 + 32 + 10);
+    assertEquals(biases + 4 * (s1 + s2 + s3) + 4 * 10 * (64 + 32 + 10), ProductFlops.factoredBlocksPerColumn(sizes, weights, outputs, 10));
+    assertEquals(2 * 10 * (s2 + s3), ProductFlops.factoredSetUpPerSample(sizes, weights, outputs, 10));
+    // c4d3: the convolutions' outputs are cout·oh·ow, and all four weights keep their columns (e.g. 32*32*9 = 9216 <= 10*32*16*16)
     NetworkSpec c4d3 = NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, ModuleLibrary.builtInSpecDirs());
-    assertEquals(List.of(16L * 32 * 32, 16L * 32 * 32, 32L * 16 * 16, 32L * 16 * 16, 512L, 64L, 10L), ProductFlops.outputSizes(c4d3));
+    List<Long> cz = ProductFlops.outputSizes(c4d3), cw = ProductFlops.weightSizes(c4d3), ca = ProductFlops.productSizes(c4d3);
+    assertEquals(List.of(16L * 32 * 32, 16L * 32 * 32, 32L * 16 * 16, 32L * 16 * 16, 512L, 64L, 10L), cz);
+    assertEquals(List.of(16L * 3 * 9, 16L * 16 * 9, 32L * 16 * 9, 32L * 32 * 9, 512L * 2048, 64L * 512, 10L * 64), cw);
+    double perColumn = 4 * 10 * (16 + 16 + 32 + 32 + 512 + 64 + 10) + 4 * 10 * (432 + 2304 + 4608 + 9216)
+        + 4 * (512.0 * 2048 + 64 * 512 + 10 * 64) + 4 * 10 * (512 + 64 + 10);
+    assertEquals(perColumn, ProductFlops.factoredBlocksPerColumn(ca, cw, cz, 10));
+    double setUp = 2 * 10 * (ca.get(1) + ca.get(2) + ca.get(3) + ca.get(4) + ca.get(5) + ca.get(6)) + 2 * 10 * (ca.get(0) + ca.get(1) + ca.get(2) + ca.get(3));
+    assertEquals(setUp, ProductFlops.factoredSetUpPerSample(ca, cw, cz, 10));
   }
 
   @Test

@@ -138,6 +138,15 @@ final class BlasProducts {
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
+    if (c == null && !transposeA && directions > 1 && x.directions() == directions && x.samples() == samples && y.directions() == 1
+        && y.samples() == samples && k >= STACKED_MIN_DEPTH && (long) directions * m * Math.max(k, n) <= Integer.MAX_VALUE
+        && x.block.bytes != null && out.block.bytes != null) {
+      // per-(sample, direction) left items times one right item per sample (a convolution weight's
+      // columns J_W' S, r per sample): the D left items of a sample stacked into one D·m x k matrix,
+      // one gemm per sample, D·m rows deep where the items' gemms are m deep
+      stackedLeftItems(tb, m, n, k, samples, directions, x, y, ldb, out);
+      return out;
+    }
     boolean writeBound = !columns && ThinProducts.applies(m, n, k, bytes, beta);
     if (columns || writeBound) {
       // several large matrices times a column each (bda's V ā per direction): one gemv per core;
@@ -223,6 +232,43 @@ final class BlasProducts {
       Reference.reachabilityFence(scratch);
     } finally {
       be.release(scratch);
+    }
+  }
+
+  /**
+   * The least reduction depth k for {@link #stackedLeftItems}: shallower products (outer products,
+   * k = 1) cost their writes, which the thin products' route handles.
+   */
+  static final int STACKED_MIN_DEPTH = 32;
+
+  /**
+   * {@code C_{s,d} = A_{s,d} op(B_s)} for D left items per sample and one right item per sample:
+   * per sample, the D items {@code A_{s,d}} (m x k each) copied into the rows of one D·m x k
+   * scratch matrix, one gemm with {@code B_s}, and the D·m x n result copied into the D result
+   * items: each column's m entries are one bulk copy of the blocks' buffers each way.
+   */
+  private void stackedLeftItems(int tb, int m, int n, int k, int samples, int directions, BlasBatch x, BlasBatch y, int ldb, BlasBatch out) {
+    int rows = directions * m, eb = precision.bytes(), column = m * eb;
+    long xn = x.itemSize(), yn = y.itemSize(), mn = (long) m * n;
+    BlasBatch left = be.alloc("product", 1, 1, rows, k, false), result = be.alloc("product", 1, 1, rows, n, false);
+    try {
+      java.nio.ByteBuffer a = x.block.bytes, stacked = left.block.bytes, r = result.block.bytes, c = out.block.bytes;
+      for (int s = 0; s < samples; s++) {
+        for (int d = 0; d < directions; d++) {
+          long from = item(x, s, d) * xn;
+          for (int j = 0; j < k; j++) stacked.put(((j * rows) + d * m) * eb, a, (int) ((from + (long) j * m) * eb), column);
+        }
+        gemm(CblasNoTrans, tb, rows, n, k, left, 0, rows, y, item(y, s, 0) * yn, ldb, result, 0, rows, 0);
+        for (int d = 0; d < directions; d++) {
+          long to = ((long) s * directions + d) * mn;
+          for (int j = 0; j < n; j++) c.put((int) ((to + (long) j * m) * eb), r, (j * rows + d * m) * eb, column);
+        }
+      }
+      Reference.reachabilityFence(x);
+      Reference.reachabilityFence(out);
+    } finally {
+      be.release(left);
+      be.release(result);
     }
   }
 

@@ -95,6 +95,12 @@ class GgnRouteCliTest {
     for (int e = 0; e < runs.get(0).size(); e++)
       assertEquals(runs.get(0).get(e).trainLoss(), runs.get(1).get(e).trainLoss(), 1e-8, "training loss after epoch " + e);
     assertTrue(runs.get(0).get(2).trainLoss() < runs.get(0).get(0).trainLoss(), "the runs train: " + runs.get(0));
+    // the route changes no result beyond rounding: config.json does not record it, and a run goes on with the other route
+    CliRun resumed = hbp("train", "--net", small.toString(), "--data", "synthetic:200,50", "--optimizer", "cg-newton", "--strategy", "exact",
+        "--curvature", "ggn", "--ggn-route", "factored", "--epochs", "3", "--batch", "50", "--cg-maxiter", "20", "--out",
+        dir.resolve("train-network").toString(), "--backend", "blas-f64", "--seed", "3", "--no-plots", "--resume");
+    resumed.assertExit(0);
+    assertEquals(4, RunMetrics.read(dir.resolve("train-network")).rows().size(), "epochs 0 to 3");
   }
 
   /** What the factored route is not defined for, refused in one line before the batch is read. */

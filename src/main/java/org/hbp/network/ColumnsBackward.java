@@ -17,10 +17,23 @@ abstract class ColumnsBackward {
   final Backend be;
   /** The columns at every layer's input, for the caller to release once done (a product may be a view of its directions). */
   final List<Batch> temporaries = new ArrayList<>();
+  /**
+   * Whether the columns at a layer's input are released as soon as the walk has carried them
+   * below (then at most those at two adjacent layers, and at each open residual block's output,
+   * are held at once, not those of every layer), else kept in {@link #temporaries}.
+   */
+  private final boolean releaseAsItGoes;
+  /** What a subclass keeps of the columns (views of them): never released by the walk. */
+  final List<Batch> kept = new ArrayList<>();
 
   ColumnsBackward(Pass pass) {
+    this(pass, false);
+  }
+
+  ColumnsBackward(Pass pass, boolean releaseAsItGoes) {
     this.pass = pass;
     this.be = pass.net.be;
+    this.releaseAsItGoes = releaseAsItGoes;
   }
 
   /**
@@ -37,9 +50,13 @@ abstract class ColumnsBackward {
   Batch nodes(List<Network.Node> nodes, Batch u, boolean top) {
     int first = 0;
     if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
+    Batch given = u;
     for (int i = nodes.size() - 1; i >= first; i--) {
-      u = node(nodes.get(i), u, !(top && i == first));
-      if (u != null) temporaries.add(u);
+      Batch next = node(nodes.get(i), u, !(top && i == first));
+      if (!releaseAsItGoes) {
+        if (next != null) temporaries.add(next);
+      } else if (u != given) release(u, given, next);
+      u = next;
     }
     return u;
   }
@@ -49,7 +66,16 @@ abstract class ColumnsBackward {
     Network.ResidualNode r = (Network.ResidualNode) n;
     // z = x + f(x): J_x' u = u + J_f' u; the body's parameters see u at the block's output
     Batch inner = nodes(r.body, u, false);
-    return be.add(u, r.same(inner, u));
+    Batch sum = be.add(u, r.same(inner, u));
+    if (releaseAsItGoes && inner != u) release(inner, u, sum);
+    return sum;
+  }
+
+  /** Releases columns the walk is done with, unless they share storage with what is still held: {@code a}, {@code b}, {@link #kept}. */
+  private void release(Batch done, Batch a, Batch b) {
+    if (done == null || (a != null && be.sharesStorage(done, a)) || (b != null && be.sharesStorage(done, b))) return;
+    for (Batch k : kept) if (be.sharesStorage(done, k)) return;
+    be.release(done);
   }
 
   private Batch layer(Network.LayerNode l, Batch u, boolean needInput) {

@@ -61,22 +61,41 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   }
 
   /**
-   * The bytes the set-up holds at its peak: the columns at every layer's output ({@code N r |z|},
-   * the walk back holds them all) and the parameter columns built from them ({@code N r P_θ}).
+   * The bytes the set-up holds at its peak, {@code N r} times: the parameter columns ({@code P_θ}
+   * each) and, on a chain, the output columns kept ({@code |z|} per layer with a parameter
+   * without its own), and while the walk goes, those at two adjacent layers and at the output of
+   * each open residual block (at most the largest {@code |z|} each); on a graph the walk holds
+   * every layer's output columns at once.
    */
   static long bytes(Network net, int samples) {
-    long entries = 0;
-    for (Network.LayerNode l : net.layers()) entries += l.op.numel(l.op.outputName());
+    long entries = 0, largest = 0;
     for (String p : net.parameterNames()) if (inParameterColumns(net, p)) entries += net.parameterSize(p);
+    java.util.Set<Network.LayerNode> keptOutputs = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Network.LayerNode l : net.layers()) {
+      long z = l.op.numel(l.op.outputName());
+      largest = Math.max(largest, z);
+      if (net.isGraph()) entries += z;
+      else for (String p : l.op.parameters())
+        if (!inParameterColumns(net, l.parameterName(p)) && keptOutputs.add(l)) entries += z;
+    }
+    if (!net.isGraph()) entries += (2 + residualDepth(net.body)) * largest;
     return samples * (long) net.lossFactorRank() * entries * MemoryEstimate.precisionOf(net.be).bytes();
+  }
+
+  /** How deeply residual blocks nest in {@code nodes}. */
+  private static int residualDepth(List<Network.Node> nodes) {
+    int depth = 0;
+    for (Network.Node n : nodes)
+      if (n instanceof Network.ResidualNode r) depth = Math.max(depth, 1 + residualDepth(r.body));
+    return depth;
   }
 
   /** Refuses, naming their size, columns of {@code samples} samples over {@code memoryLimitBytes}. */
   static void checkMemory(Network net, int samples, long memoryLimitBytes) {
     long bytes = bytes(net, samples);
     if (bytes > memoryLimitBytes)
-      throw new UserError("--ggn-route factored needs " + MemoryEstimate.bytes(bytes) + " for the loss factor's columns (N*r numbers per entry of every "
-          + "layer's output, and of the parameters that keep their own; N = " + samples + ", r = " + net.lossFactorRank() + "), over the memory limit "
+      throw new UserError("--ggn-route factored needs " + MemoryEstimate.bytes(bytes) + " for the loss factor's columns (N*r numbers per entry of the "
+          + "parameters that keep their own and of the layer outputs the walk holds; N = " + samples + ", r = " + net.lossFactorRank() + "), over the memory limit "
           + MemoryEstimate.bytes(memoryLimitBytes) + "; use --ggn-route network, a smaller batch, or raise --memory-limit");
   }
 
@@ -93,6 +112,13 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     if (net.lossFactorRank() == 0) pass.lossFactor(); // throws the loss's own message
     checkMemory(net, pass.samples, memoryLimitBytes);
     Batch s = pass.lossFactor();
+    if (!net.isGraph()) {
+      // a chain: each layer's columns released once the walk has carried them below
+      Walk walk = new Walk(pass);
+      walk.nodes(net.body, s, true);
+      net.releaseTemporaries(List.of(s), walk.kept.toArray(new Batch[0])); // the last layer's S_z may be s itself
+      return new FactoredBlocks(pass, walk.parameters, walk.outputs);
+    }
     Map<Network.LayerNode, Batch> outputs = OutputColumns.back(pass, s);
     Map<String, Batch> parameters = new LinkedHashMap<>();
     Map<Network.LayerNode, Batch> kept = new IdentityHashMap<>();
@@ -114,6 +140,30 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     keep.addAll(kept.values());
     net.releaseTemporaries(release, keep.toArray(new Batch[0]));
     return new FactoredBlocks(pass, parameters, kept);
+  }
+
+  /** The walk back through a chain ({@link ColumnsBackward}): each parameter's M, or its layer's S_z, taken as the columns pass. */
+  private static final class Walk extends ColumnsBackward {
+    final Map<String, Batch> parameters = new LinkedHashMap<>();
+    final Map<Network.LayerNode, Batch> outputs = new IdentityHashMap<>();
+
+    Walk(Pass pass) {
+      super(pass, true);
+    }
+
+    @Override
+    void parameter(Network.LayerNode l, String p, ForwardCache c, Batch out, Batch u) {
+      String name = l.parameterName(p);
+      if (inParameterColumns(pass.net, name)) {
+        Batch g = l.op.jacTMatProd(c, p, out);
+        if (be.sharesStorage(g, out) || be.sharesStorage(g, u)) g = be.scale(g, 1); // a bias's J' u may be u itself
+        parameters.put(name, be.directionsAsColumns(be.reshape(g, g.itemSize(), 1), g.directions()));
+      } else if (!outputs.containsKey(l)) {
+        Batch z = be.directionsAsColumns(be.reshape(out, out.itemSize(), 1), out.directions());
+        outputs.put(l, z);
+        kept.add(z);
+      }
+    }
   }
 
   @Override

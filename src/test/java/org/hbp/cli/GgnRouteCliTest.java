@@ -114,7 +114,8 @@ class GgnRouteCliTest {
         "--ggn-route factored is a route of the exact strategy's products; --strategy kfra builds its blocks its own way");
     bad.put(List.of("--diagonal", "exact", "--out", out.toString()),
         "--ggn-route factored is a route of the exact products (--vectors, --dense, --solve); --diagonal carries");
-    // N r (sum |z| + the biases kept in their own columns) = 7 * 3 * ((4 + 4 + 4 + 4 + 3) + (4 + 4 + 3)) * 8 bytes = 5040 bytes
+    // N r (the biases kept in their own columns + the layers' outputs kept for the weights + two of the largest output held by the walk)
+    // = 7 * 3 * ((4 + 4 + 3) + (4 + 4 + 3) + 2 * 4) * 8 bytes = 5040 bytes
     bad.put(List.of("--dense", out.toString(), "--memory-limit", "0.000001"), "--ggn-route factored needs 4.9 KiB for the loss factor's columns");
     for (Map.Entry<List<String>, String> e : bad.entrySet()) {
       List<String> args = new java.util.ArrayList<>(List.of("--ggn-route", "factored"));

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.interfaces.decomposition.EigenDecomposition_F64;
 import org.hbp.backend.Backend;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Network curvature against dense fp64 references ({@link DenseReference}), for every curvature
@@ -213,6 +215,46 @@ class NetworkCurvatureTest {
     for (String p : s.net.parameterNames()) {
       double e = relError(dense(c, p, 1), ref.get(p));
       assertTrue(e < TOL, name + " " + kind + " " + strategy + " block " + p + ": relative error " + e);
+    }
+  }
+
+  /**
+   * The GGN blocks by the factored route ({@link GgnRoute#FACTORED}: the loss factor's columns
+   * carried back once, each parameter keeping its own columns M or its layer's output columns)
+   * against the same dense reference; with two row groups, the block-diagonal part of the full
+   * block; and a layer's joint block (W and b, mixing the two kinds of columns) against the
+   * reference's blocks on its diagonal.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fc", "relu", "residual", "skip", "cnn"})
+  void theFactoredGgnRouteAgreesWithTheDenseReference(String name) {
+    Setup s = new Setup(net(name), 3, 11);
+    Curvature c = Curvature.of(s.pass(), CurvatureKind.GGN, Strategy.EXACT, KfacOptions.defaults(), GgnRoute.FACTORED, Curvature.DEFAULT_MEMORY_LIMIT,
+        line -> {});
+    Map<String, DMatrixRMaj> ref = s.reference().blocks(CurvatureKind.GGN, Strategy.EXACT);
+    for (String p : s.net.parameterNames()) {
+      DMatrixRMaj full = dense(c, p, 1);
+      double e = relError(full, ref.get(p));
+      assertTrue(e < TOL, name + " factored block " + p + ": relative error " + e);
+      int rows = s.net.parameterShape(p)[0];
+      if (rows < 2) continue;
+      DMatrixRMaj split = dense(c, p, 2);
+      for (int i = 0; i < full.numRows; i++)
+        for (int j = 0; j < full.numCols; j++)
+          assertEquals(group(i % rows, rows, 2) == group(j % rows, rows, 2) ? full.get(i, j) : 0, split.get(i, j), 1e-12, p + " (" + i + "," + j + ")");
+    }
+    for (List<String> group : c.layerGroups()) {
+      Batch joint = c.layerDense(group.get(0), Curvature.DEFAULT_MEMORY_LIMIT);
+      DMatrixRMaj got = new Tensor(new int[] {joint.rows(), joint.cols()}, BE.toArray(joint)).toDMatrix();
+      int offset = 0;
+      for (String p : group) {
+        DMatrixRMaj r = ref.get(p);
+        DMatrixRMaj diagonalBlock = CommonOps_DDRM.extract(got, offset, offset + r.numRows, offset, offset + r.numCols);
+        double e = relError(diagonalBlock, r);
+        assertTrue(e < TOL, name + " factored joint block " + group + ", its block " + p + ": relative error " + e);
+        offset += r.numRows;
+      }
+      assertEquals(got.numRows, offset);
     }
   }
 

@@ -308,11 +308,11 @@ public final class BenchCommand extends HbpCommand {
   private List<GgnRoute> routes() {
     List<GgnRoute> routes = new ArrayList<>();
     for (String r : ggnRoutes) {
-      GgnRoute route = GgnRoute.parse(r);
+      GgnRoute route = GgnRoute.parse(r, "--ggn-routes");
       if (!routes.contains(route)) routes.add(route);
     }
     if (routes.contains(GgnRoute.FACTORED)) {
-      GgnRoute.FACTORED.check(kind, Strategy.EXACT);
+      GgnRoute.FACTORED.check(kind, Strategy.EXACT, "--ggn-routes");
       if (!strategies.contains(Strategy.EXACT))
         throw new UserError("--ggn-routes factored times the exact strategy's products; --strategies " + strategies.stream().map(Strategy::label)
             .collect(java.util.stream.Collectors.joining(",")) + " has no exact (add it)");

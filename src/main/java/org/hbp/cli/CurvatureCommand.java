@@ -186,6 +186,8 @@ public final class CurvatureCommand extends HbpCommand {
     MemoryEstimate estimate = diagonal != null ? MemoryEstimate.pass(network, p, x.samples())
         : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, wholeNet ? GgnRoute.NETWORK : route, blocks, blockChoice.layer(), output,
             directionCount, limit);
+    if (wholeNet && route == GgnRoute.FACTORED)
+      estimate = estimate.plus("the factored GGN's columns J'S (N r P)", FactoredGgn.bytes(network, x.samples()), MemoryEstimate.memoryOf(be));
     estimate.check(limit);
     w.printf("memory estimate: %s (%s)%n", MemoryEstimate.bytes(estimate.total()), estimate.describe());
     Pass pass = network.run(p, x, y);
@@ -201,7 +203,12 @@ public final class CurvatureCommand extends HbpCommand {
     if (wholeNet) {
       w.printf("curvature %s of the whole network%n", kind.label());
       long t0 = System.nanoTime();
-      Map<String, Batch> products = route == GgnRoute.FACTORED ? FactoredGgn.of(pass, limit).apply(directions) : pass.networkProduct(kind, directions);
+      Map<String, Batch> products;
+      if (route == GgnRoute.FACTORED) {
+        FactoredGgn ggn = FactoredGgn.of(pass, limit);
+        products = ggn.apply(directions);
+        ggn.release();
+      } else products = pass.networkProduct(kind, directions);
       for (String name : network.parameterNames())
         result.put(productNames.of(name), layout.toTorch(name, products.get(name), false));
       w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);

@@ -15,6 +15,7 @@ import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.FactoredGgn;
 import org.hbp.network.GgnRoute;
 import org.hbp.network.KfacOptions;
 import org.hbp.network.MemoryEstimate;
@@ -186,6 +187,8 @@ public final class SpectrumCommand extends HbpCommand {
         hutchinsonBytes(probes, directions, largest), MemoryEstimate.Memory.HEAP);
     if (density) estimate = estimate.plus("the densities on --grid " + grid + " (every block's, and spectrum.json's text)",
         densityBytes(grid, targets.size()), MemoryEstimate.Memory.HEAP);
+    if (wholeNet && route == GgnRoute.FACTORED)
+      estimate = estimate.plus("the factored GGN's columns J'S (N r P)", FactoredGgn.bytes(network, x.samples()), MemoryEstimate.memoryOf(network.backend()));
     estimate.check(limit);
     // the Lanczos bases grow into what the rest of the run leaves under the limit (SpectrumRun caps the iterations there)
     long basisLimit = limit - (estimate.total() - bases);

@@ -45,6 +45,8 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   private final Map<String, Batch> parameterColumns;
   /** {@code [N x 1]} items {@code |z| x r}: S_z at the output of every layer (use) with a parameter kept in output columns. */
   private final Map<Network.LayerNode, Batch> outputColumns;
+  /** Set by {@link #drain}: the columns are gone. */
+  private boolean drained;
 
   private FactoredBlocks(Pass pass, Map<String, Batch> parameterColumns, Map<Network.LayerNode, Batch> outputColumns) {
     this.pass = pass;
@@ -88,6 +90,19 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     for (Network.Node n : nodes)
       if (n instanceof Network.ResidualNode r) depth = Math.max(depth, 1 + residualDepth(r.body));
     return depth;
+  }
+
+  /**
+   * The bytes a product with D directions holds besides its directions and result: per sample t
+   * ({@code r x D}, and the part being added) and a layer's {@code J_θ v} or {@code S_z t}
+   * ({@code |z| x D}, the largest layer keeping output columns).
+   */
+  static long productBytes(Network net, int samples, long directions) {
+    long largest = 0;
+    for (Network.LayerNode l : net.layers())
+      for (String p : l.op.parameters())
+        if (!inParameterColumns(net, l.parameterName(p))) largest = Math.max(largest, l.op.numel(l.op.outputName()));
+    return samples * directions * (largest + 2L * net.lossFactorRank()) * MemoryEstimate.precisionOf(net.be).bytes();
   }
 
   /** Refuses, naming their size, columns of {@code samples} samples over {@code memoryLimitBytes}. */
@@ -189,10 +204,11 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
    * batches.
    */
   private Map<String, Batch> joint(Map<String, Batch> v) {
+    if (drained) throw new IllegalStateException("the factored blocks were released (Curvature.release): no products after");
     List<Batch> temporaries = new ArrayList<>();
     Batch t = null;
     for (Map.Entry<String, Batch> e : v.entrySet())
-      for (Batch part : transposedProducts(e.getKey(), e.getValue(), temporaries)) {
+      for (Batch part : transposedProducts(e.getKey(), e.getValue())) {
         if (t == null) t = part;
         else {
           Batch sum = be.add(t, part);
@@ -222,7 +238,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   }
 
   /** The parts of {@code t = M' v} of one parameter: {@code M' v}, or {@code S_u' J_u v} per use ({@code [N x 1]} items r x D each). */
-  private List<Batch> transposedProducts(String parameter, Batch v, List<Batch> temporaries) {
+  private List<Batch> transposedProducts(String parameter, Batch v) {
     Batch m = parameterColumns.get(parameter);
     if (m != null) return List.of(be.matmul(m, true, be.directionsAsColumns(be.reshape(v, v.itemSize(), 1), v.directions()), false));
     List<Batch> parts = new ArrayList<>();
@@ -231,8 +247,8 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       Batch s = outputColumns.get(l);
       if (s == null) continue;
       Batch u = l.op.jacMatProd(pass.caches.get(l), var, v);
-      temporaries.add(u);
       parts.add(be.matmul(s, true, be.directionsAsColumns(be.reshape(u, u.itemSize(), 1), u.directions()), false));
+      net.releaseTemporaries(List.of(u), v); // done with at once: N |z| D numbers
     }
     return parts;
   }
@@ -257,7 +273,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       Batch w = be.matmul(s, false, t, false); // [N x 1] |z| x D
       int[] z = l.op.itemShape(l.op.outputName());
       Batch g = l.op.jacTMatProdSum(c, var, be.reshape(be.columnsAsDirections(w), z[0], z[1]));
-      temporaries.add(w);
+      net.releaseTemporaries(List.of(w), g); // done with at once: N |z| D numbers
       if (sum == null) sum = g;
       else {
         Batch next = be.add(sum, g);
@@ -270,6 +286,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
 
   @Override
   public List<Batch> drain() {
+    drained = true;
     List<Batch> held = new ArrayList<>(parameterColumns.values());
     held.addAll(outputColumns.values());
     parameterColumns.clear();

@@ -36,10 +36,14 @@ public final class FactoredGgn {
 
   /** The bytes the columns take: {@code N r P} entries. */
   public static long bytes(Pass pass) {
-    long r = pass.net.lossFactorRank();
+    return bytes(pass.net, pass.samples);
+  }
+
+  /** The bytes the columns of {@code samples} samples take on {@code net}: {@code N r P} entries, for an estimate before the pass. */
+  public static long bytes(Network net, int samples) {
     long p = 0;
-    for (String name : pass.net.parameterNames()) p += pass.net.parameterSize(name);
-    return pass.samples * r * p * MemoryEstimate.precisionOf(pass.net.be).bytes();
+    for (String name : net.parameterNames()) p += net.parameterSize(name);
+    return samples * (long) net.lossFactorRank() * p * MemoryEstimate.precisionOf(net.be).bytes();
   }
 
   /**

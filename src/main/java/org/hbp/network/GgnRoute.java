@@ -33,12 +33,17 @@ public enum GgnRoute {
    * their blocks their own way). The one place this is decided; commands call it before any work.
    */
   public void check(CurvatureKind kind, Strategy strategy) {
+    check(kind, strategy, "--ggn-route");
+  }
+
+  /** {@link #check(CurvatureKind, Strategy)} for a command whose option has another name ({@code hbp bench --ggn-routes}). */
+  public void check(CurvatureKind kind, Strategy strategy, String option) {
     if (this != FACTORED) return;
     if (kind != CurvatureKind.GGN)
-      throw new UserError("--ggn-route factored is a route for the GGN; --curvature " + kind.label() + " goes through the network (--ggn-route network)");
+      throw new UserError(option + " factored is a route for the GGN; --curvature " + kind.label() + " goes through the network (" + option + " network)");
     if (strategy != Strategy.EXACT)
-      throw new UserError("--ggn-route factored is a route of the exact strategy's products; --strategy " + strategy.label()
-          + " builds its blocks its own way (use --strategy exact, or --ggn-route network)");
+      throw new UserError(option + " factored is a route of the exact strategy's products; --strategy " + strategy.label()
+          + " builds its blocks its own way (use --strategy exact, or " + option + " network)");
   }
 
   /**
@@ -53,7 +58,12 @@ public enum GgnRoute {
 
   /** The route named {@code s} (network or factored), or a {@code UserError} naming the choices. */
   public static GgnRoute parse(String s) {
+    return parse(s, "--ggn-route");
+  }
+
+  /** {@link #parse(String)} for a command whose option has another name. */
+  public static GgnRoute parse(String s, String option) {
     for (GgnRoute r : values()) if (r.label().equals(s)) return r;
-    throw new UserError("--ggn-route: expected network or factored, not '" + s + "'");
+    throw new UserError(option + ": expected network or factored, not '" + s + "'");
   }
 }

@@ -237,6 +237,22 @@ public final class MemoryEstimate {
     return curvature(net, parameters, samples, kind, strategy, blocks, false, output, directions, limit);
   }
 
+  private static long largestParameter(Network net) {
+    long largest = 0;
+    for (String p : net.parameterNames()) largest = Math.max(largest, net.parameterSize(p));
+    return largest;
+  }
+
+  private static long largestJointEntries(Network net) {
+    long largest = 0;
+    for (List<String> group : Curvature.layerGroups(net)) {
+      long d = 0;
+      for (String p : group) d += net.parameterSize(p);
+      largest = Math.max(largest, d);
+    }
+    return largest;
+  }
+
   /**
    * The estimate of a curvature run on {@code samples} samples: the parameters (given: they are
    * the caller's and not counted again), the forward and gradient pass, the curvature (kfra/bda
@@ -367,6 +383,11 @@ public final class MemoryEstimate {
         largestJoint = Math.max(largestJoint, d);
         outputs = saturatedAdd(outputs, saturatedMultiply(saturatedMultiply(d, d), 8));
       }
+    }
+    if (route == GgnRoute.FACTORED) {
+      // t (r x D) and a layer's S_z t (|z| x D) per sample hold D in their items' columns, which the probe does not scale
+      long d = output == Output.VECTORS ? directions : output == Output.SOLVE ? 1 : layerBlocks ? largestJointEntries(net) : largestParameter(net);
+      parts.add(new Part("factored products' r x D and |z| x D items per sample", FactoredBlocks.productBytes(net, samples, d), m));
     }
     if (output == Output.VECTORS) parts.add(new Part("directions", saturatedMultiply(parameterEntries(net) * bytes, directions), m));
     if (output == Output.DENSE) parts.add(new Part("identity directions of the largest " + (layerBlocks ? "parameter" : "block"),

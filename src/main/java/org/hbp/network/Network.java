@@ -549,7 +549,6 @@ public final class Network {
     return new int[] {shape.get(0), cols};
   }
 
-  /** The loss spec's target item. */
   /** r, the columns per sample of the loss's certified factor {@code H_n = S_n S_n'}; 0 where the loss has none. */
   public int lossFactorRank() {
     int r = 0;
@@ -557,6 +556,7 @@ public final class Network {
     return r;
   }
 
+  /** The loss spec's target item. */
   public int[] targetShape() {
     return loss.op.itemShape(loss.target);
   }

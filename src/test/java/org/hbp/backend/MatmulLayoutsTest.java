@@ -75,9 +75,12 @@ class MatmulLayoutsTest {
       boolean f32 = p == Precision.FLOAT32;
       for (int[] mnk : new int[][] {{16, 27, 64}, {7, 5, 32}, {1, 40, 100}, {3, 1, 33}, {16, 9, 31}})
         for (boolean tb : new boolean[] {false, true}) {
-          double[][] r = products(be, new int[] {4, 3, 4, 1}, mnk[0], mnk[1], mnk[2], false, tb, f32);
-          for (int i = 0; i < r[0].length; i++)
-            assertEquals(r[0][i], r[1][i], f32 ? 1e-4 : 1e-12, p + " " + java.util.Arrays.toString(mnk) + " tb=" + tb + " [" + i + "]");
+          // several samples (stacked per sample), and one sample with D directions (bda's V ā, the Kronecker eigenbases: not stacked)
+          for (int[] ax : new int[][] {{4, 3, 4, 1}, {1, 3, 1, 1}}) {
+            double[][] r = products(be, ax, mnk[0], mnk[1], mnk[2], false, tb, f32);
+            for (int i = 0; i < r[0].length; i++)
+              assertEquals(r[0][i], r[1][i], f32 ? 1e-4 : 1e-12, p + " " + java.util.Arrays.toString(ax) + java.util.Arrays.toString(mnk) + " tb=" + tb + " [" + i + "]");
+          }
         }
     }
   }

@@ -95,13 +95,13 @@ class BenchToolboxCliTest {
     // the factored route is the GGN's, of the exact strategy: refused before any work otherwise
     String[] hessian = run("bench", "--net", "networks/demo-fmnist.hbp", "--curvature", "hessian", "--ggn-routes", "factored");
     assertEquals("2", hessian[0]);
-    assertEquals("hbp: --ggn-route factored is a route for the GGN; --curvature hessian goes through the network (--ggn-route network)\n", hessian[2]);
+    assertEquals("hbp: --ggn-routes factored is a route for the GGN; --curvature hessian goes through the network (--ggn-routes network)\n", hessian[2]);
     String[] kfra = run("bench", "--net", "networks/demo-fmnist.hbp", "--strategies", "kfra", "--ggn-routes", "factored");
     assertEquals("2", kfra[0]);
     assertTrue(kfra[2].contains("--ggn-routes factored times the exact strategy's products; --strategies kfra has no exact"), kfra[2]);
     String[] unknown = run("bench", "--net", "networks/demo-fmnist.hbp", "--ggn-routes", "fast");
     assertEquals("2", unknown[0]);
-    assertEquals("hbp: --ggn-route: expected network or factored, not 'fast'\n", unknown[2]);
+    assertEquals("hbp: --ggn-routes: expected network or factored, not 'fast'\n", unknown[2]);
   }
 
   /**

@@ -103,6 +103,48 @@ class GgnRouteCliTest {
     assertEquals(4, RunMetrics.read(dir.resolve("train-network")).rows().size(), "epochs 0 to 3");
   }
 
+  /**
+   * {@code curvature --scope net --ggn-route factored} (the whole network's {@code FactoredGgn}) gives the network route's
+   * products; the per-block route in float32 gives the network route's blocks to float's rounding.
+   */
+  @Test
+  void wholeNetworkProductsAndFloat32BlocksAreTheNetworkRoutes() throws Exception {
+    Random rng = new Random(8);
+    Map<String, NdArray> v = new LinkedHashMap<>();
+    int[][] shapes = {{4, 5}, {4}, {4, 4}, {4}, {3, 4}, {3}};
+    String[] names = {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"};
+    for (int i = 0; i < names.length; i++) {
+      int[] shape = new int[shapes[i].length + 1];
+      shape[0] = 2;
+      System.arraycopy(shapes[i], 0, shape, 1, shapes[i].length);
+      v.put(names[i], CurvatureCliTest.random(rng, DType.FLOAT64, shape));
+    }
+    Path vectors = dir.resolve("v.npz");
+    Npz.write(vectors, v);
+    Map<String, Map<String, NdArray>> got = new LinkedHashMap<>();
+    for (String route : List.of("network", "factored")) {
+      Path out = dir.resolve("net-" + route + ".npz");
+      hbp(command("curvature", "--scope", "net", "--ggn-route", route, "--vectors", vectors.toString(), "--out", out.toString())).assertExit(0);
+      got.put("net " + route, Npz.read(out));
+      Path dense = dir.resolve("f32-" + route + ".npz");
+      String[] f32 = command("curvature", "--ggn-route", route, "--dense", dense.toString());
+      f32[Arrays.asList(f32).indexOf("blas-f64")] = "blas-f32";
+      hbp(f32).assertExit(0);
+      got.put("f32 " + route, Npz.read(dense));
+    }
+    for (String what : List.of("net ", "f32 ")) {
+      Map<String, NdArray> a = got.get(what + "network"), b = got.get(what + "factored");
+      assertEquals(a.keySet(), b.keySet());
+      for (String k : a.keySet()) {
+        double[] x = a.get(k).data(), y = b.get(k).data();
+        double scale = 0;
+        for (double e : x) scale = Math.max(scale, Math.abs(e));
+        for (int i = 0; i < x.length; i++)
+          assertEquals(x[i], y[i], (what.equals("net ") ? 1e-12 : 1e-5) * Math.max(1, scale), what + k + " [" + i + "]");
+      }
+    }
+  }
+
   /** What the factored route is not defined for, refused in one line before the batch is read. */
   @Test
   void refusesInOneLineWhatTheRouteIsNotFor() throws Exception {

@@ -206,11 +206,26 @@ class MemoryEstimateTest {
    */
   @Test
   void theEstimateBoundsTheHeapARunHolds() throws Exception {
+    estimateBoundsTheHeapARunHolds(GgnRoute.NETWORK, 3);
+  }
+
+  /**
+   * The same for the factored GGN route ({@link FactoredBlocks}: the loss factor's columns, and
+   * per-sample {@code r x D} and {@code |z| x D} items whose D the probe does not scale) with 30
+   * directions.
+   */
+  @Test
+  void theEstimateBoundsTheHeapAFactoredRunHolds() throws Exception {
+    estimateBoundsTheHeapARunHolds(GgnRoute.FACTORED, 30);
+  }
+
+  private void estimateBoundsTheHeapARunHolds(GgnRoute route, int v) throws Exception {
     Network net = net("network mid {\n  input x: vector(784);\n  linear(m = 256);\n  sigmoid;\n  linear(m = 128);\n  sigmoid;\n"
         + "  linear(m = 10);\n  loss crossentropy;\n}\n", "cpu");
-    int n = 600, v = 3;
+    int n = 600;
     Map<String, Batch> p = parameters(net, 5);
-    MemoryEstimate e = MemoryEstimate.curvature(net, p, n, CurvatureKind.GGN, Strategy.EXACT, 1, MemoryEstimate.Output.VECTORS, v, Long.MAX_VALUE);
+    MemoryEstimate e = MemoryEstimate.curvature(net, p, n, CurvatureKind.GGN, Strategy.EXACT, route, 1, false, MemoryEstimate.Output.VECTORS, v,
+        Long.MAX_VALUE);
     p = null;
     MemoryMXBean heap = ManagementFactory.getMemoryMXBean();
     long[] peak = {0};
@@ -237,7 +252,7 @@ class MemoryEstimateTest {
     y = null;
     try (Pass pass = run.run(params, xb, yb)) {
       for (String name : run.parameterNames()) pass.gradient(name);
-      Curvature c = pass.curvature(CurvatureKind.GGN, Strategy.EXACT);
+      Curvature c = Curvature.of(pass, CurvatureKind.GGN, Strategy.EXACT, KfacOptions.defaults(), route, Long.MAX_VALUE, line -> {});
       for (String name : run.parameterNames()) {
         int[] s = run.parameterShape(name);
         Batch dirs = measuring.fromArray(1, v, s[0], s[1], new double[v * s[0] * s[1]]);
@@ -245,7 +260,7 @@ class MemoryEstimateTest {
       }
     }
     long measured = peak[0] - base;
-    System.out.printf("memory estimate %s, measured peak heap %s (ratio %.2f)%n", MemoryEstimate.bytes(e.total()), MemoryEstimate.bytes(measured),
+    System.out.printf("%s route: memory estimate %s, measured peak heap %s (ratio %.2f)%n", route.label(), MemoryEstimate.bytes(e.total()), MemoryEstimate.bytes(measured),
         e.total() / (double) measured);
     assertTrue(e.total(MemoryEstimate.Memory.HEAP) >= measured, "estimate " + e.describe() + " below the measured " + MemoryEstimate.bytes(measured));
     assertTrue(e.total() <= 3 * measured, "estimate " + e.describe() + " more than 3 times the measured " + MemoryEstimate.bytes(measured));

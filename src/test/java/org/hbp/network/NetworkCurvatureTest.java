@@ -256,6 +256,11 @@ class NetworkCurvatureTest {
       }
       assertEquals(got.numRows, offset);
     }
+    c.release();
+    String p = s.net.parameterNames().get(0);
+    int[] shape = s.net.parameterShape(p);
+    assertThrows(IllegalStateException.class, () -> c.matProd(p, BE.fromArray(1, 1, shape[0], shape[1], new double[shape[0] * shape[1]])),
+        "no products once the columns are released");
   }
 
   /**

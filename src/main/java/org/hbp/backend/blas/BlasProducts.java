@@ -138,12 +138,14 @@ final class BlasProducts {
       directionsOverSamples(ta, tb, m, n, k, samples, directions, x, lda, y, ldb, out);
       return out;
     }
-    if (c == null && !transposeA && directions > 1 && x.directions() == directions && x.samples() == samples && y.directions() == 1
-        && y.samples() == samples && k >= STACKED_MIN_DEPTH && (long) directions * m * Math.max(k, n) <= Integer.MAX_VALUE
-        && x.block.bytes != null && out.block.bytes != null) {
-      // per-(sample, direction) left items times one right item per sample (a convolution weight's
-      // columns J_W' S, r per sample): the D left items of a sample stacked into one D·m x k matrix,
-      // one gemm per sample, D·m rows deep where the items' gemms are m deep
+    if (c == null && !transposeA && !columns && samples > 1 && n > 1 && directions > 1 && x.directions() == directions && x.samples() == samples
+        && y.directions() == 1 && y.samples() == samples && k >= STACKED_MIN_DEPTH
+        && (long) directions * m * Math.max(k, n) * precision.bytes() <= Integer.MAX_VALUE && x.block.bytes != null && out.block.bytes != null) {
+      // per-(sample, direction) left items times one right item per sample, several samples (a
+      // convolution weight's columns J_W' S, r per sample): the D left items of a sample stacked
+      // into one D·m x k matrix, one gemm per sample, D·m rows deep where the items' gemms are m
+      // deep. Not for one sample (bda's V ā, the Kronecker eigenbases: their routes are measured),
+      // nor for column results (n = 1)
       stackedLeftItems(tb, m, n, k, samples, directions, x, y, ldb, out);
       return out;
     }

@@ -14,7 +14,8 @@ import org.hbp.runtime.ForwardCache;
  * The exact GGN blocks from the loss factor ({@link GgnRoute#FACTORED}). With {@code H_n = S_n
  * S_n'} (r columns per sample, {@link Pass#lossFactor()}) the GGN at the output z of a layer is
  * {@code S_z,n S_z,n'} with {@code S_z,n = J_{f,z}' S_n}, the columns carried back to z once per
- * pass ({@link OutputColumns}), and the block of a parameter θ of that layer is
+ * pass (on a chain by {@link ColumnsBackward}, releasing each layer's columns once carried below;
+ * on a graph by {@link OutputColumns}), and the block of a parameter θ of that layer is
  *
  * <pre>
  *   G_θ v = (1/N) sum_n M_n t_n,   t_n = M_n' v,   M_n = J_θ,n' S_z,n  (P_θ x r)

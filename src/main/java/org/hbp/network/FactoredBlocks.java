@@ -201,8 +201,8 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   /**
    * The joint block of parameters (one, or all of a module instance) applied to directions for each
    * ({@code [1 x D]} in their item shapes, keyed by parameter name): {@code t = sum_q M_q' v_q}
-   * ({@code [N x 1]} items {@code r x D}), then {@code (1/N) sum_n M_p,n t_n} for each p. Fresh
-   * batches.
+   * ({@code [N x 1]} items {@code r x D}), scaled by 1/N, then {@code sum_n M_p,n t_n} for each p.
+   * Fresh batches.
    */
   private Map<String, Batch> joint(Map<String, Batch> v) {
     if (drained) throw new IllegalStateException("the factored blocks were released (Curvature.release): no products after");
@@ -217,17 +217,19 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
           t = sum;
         }
       }
+    if (t != null) {
+      // the mean's 1/N on t (N r D numbers), not on the products (P D each: a large weight's are the bigger)
+      Batch scaled = be.scale(t, 1.0 / pass.samples);
+      temporaries.add(t);
+      t = scaled;
+    }
     Map<String, Batch> out = new LinkedHashMap<>();
     for (Map.Entry<String, Batch> e : v.entrySet()) {
-      Batch sum = t == null ? null : products(e.getKey(), t, temporaries);
-      Batch mean;
-      if (sum == null) { // no use of the parameter reaches the loss: its block is zero
+      Batch mean = t == null ? null : products(e.getKey(), t, temporaries);
+      if (mean == null) { // no use of the parameter reaches the loss: its block is zero
         int[] shape = net.parameterShape(e.getKey());
         int d = e.getValue().directions();
         mean = be.fromArray(1, d, shape[0], shape[1], new double[d * shape[0] * shape[1]]);
-      } else {
-        mean = be.scale(sum, 1.0 / pass.samples);
-        temporaries.add(sum);
       }
       out.put(e.getKey(), mean);
     }

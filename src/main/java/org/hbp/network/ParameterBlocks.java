@@ -63,10 +63,17 @@ abstract class ParameterBlocks implements CurvatureStrategy.Blocks {
     return curvature;
   }
 
-  /** {@code (1/N) sum_n J_n' w_n} of the parameter {@code var}, for w in the layer's output items; w and the sum go to {@code temporaries}. */
+  /** {@code (1/N) sum_n J_n' w_n} of the parameter {@code var}, for w in the layer's output items; w, and w scaled or the sum, go to {@code temporaries}. */
   final Batch meanJacTProduct(Network.LayerNode l, String var, ForwardCache c, Batch w, List<Batch> temporaries) {
+    temporaries.add(w);
+    if ((long) w.samples() * w.directions() * w.itemSize() < (long) l.op.numel(var) * w.directions()) {
+      // the mean's 1/N on w where it holds fewer numbers than the product (a large linear weight's P D against N |z| D)
+      Batch scaled = be.scale(w, 1.0 / pass.samples);
+      temporaries.add(scaled);
+      return l.op.jacTMatProdSum(c, var, l.asOutput(scaled));
+    }
     Batch sum = l.op.jacTMatProdSum(c, var, l.asOutput(w));
-    temporaries.addAll(List.of(w, sum));
+    temporaries.add(sum);
     return be.scale(sum, 1.0 / pass.samples);
   }
 }

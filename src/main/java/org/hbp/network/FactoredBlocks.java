@@ -14,8 +14,9 @@ import org.hbp.runtime.ForwardCache;
  * The exact GGN blocks from the loss factor ({@link GgnRoute#FACTORED}). With {@code H_n = S_n
  * S_n'} (r columns per sample, {@link Pass#lossFactor()}) the GGN at the output z of a layer is
  * {@code S_z,n S_z,n'} with {@code S_z,n = J_{f,z}' S_n}, the columns carried back to z once per
- * pass (on a chain by {@link ColumnsBackward}, releasing each layer's columns once carried below;
- * on a graph by {@link OutputColumns}), and the block of a parameter θ of that layer is
+ * pass ({@link ColumnsBackward} on a chain, {@link GraphColumns#pushBack} on a graph, releasing
+ * the columns of a layer or value once carried below), and the block of a parameter θ of that
+ * layer is
  *
  * <pre>
  *   G_θ v = (1/N) sum_n M_n t_n,   t_n = M_n' v,   M_n = J_θ,n' S_z,n  (P_θ x r)
@@ -33,7 +34,7 @@ import org.hbp.runtime.ForwardCache;
  *       weight, {@code m n} against {@code m}).</li>
  * </ul>
  * Where a module instance is used several times (a graph), its Jacobian is the sum over its uses:
- * {@code M = sum_uses J_u' S_u} ({@link GraphColumns#sumOverUses}), and the output form sums
+ * {@code M = sum_uses J_u' S_u} (summed as the walk reaches each use), and the output form sums
  * {@code t} and the products over the uses, so the cross terms between the uses are in the block
  * as in {@link GraphProducts}. A layer's joint block ({@link #layerMatProd}) shares one t between
  * its parameters, which gives the cross terms between them.
@@ -65,10 +66,11 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
 
   /**
    * The bytes the set-up holds at its peak, {@code N r} times: the parameter columns ({@code P_θ}
-   * each) and, on a chain, the output columns kept ({@code |z|} per layer with a parameter
-   * without its own), and while the walk goes, those at two adjacent layers and at the output of
-   * each open residual block (at most the largest {@code |z|} each); on a graph the walk holds
-   * every layer's output columns at once.
+   * each), the output columns kept ({@code |z|} per layer, or use, with a parameter without its
+   * own), and what the walk holds while it goes: on a chain the columns at two adjacent layers and
+   * at the output of each open residual block (at most the largest {@code |z|} each); on a graph
+   * those of the values reached by a consumer but not yet by their own step, at the widest point
+   * of the reverse walk, and a sum being formed.
    */
   static long bytes(Network net, int samples) {
     long entries = 0, largest = 0;
@@ -77,12 +79,40 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     for (Network.LayerNode l : net.layers()) {
       long z = l.op.numel(l.op.outputName());
       largest = Math.max(largest, z);
-      if (net.isGraph()) entries += z;
-      else for (String p : l.op.parameters())
+      for (String p : l.op.parameters())
         if (!inParameterColumns(net, l.parameterName(p)) && keptOutputs.add(l)) entries += z;
     }
-    if (!net.isGraph()) entries += (2 + residualDepth(net.body)) * largest;
+    entries += net.isGraph() ? graphWalkPeak(net) : (2 + residualDepth(net.body)) * largest;
     return samples * (long) net.lossFactorRank() * entries * MemoryEstimate.precisionOf(net.be).bytes();
+  }
+
+  /** The entries per sample and column that {@link GraphWalk} holds at its widest: the live values, and a sum of the largest. */
+  private static long graphWalkPeak(Network net) {
+    java.util.Set<String> needed = GraphPasses.needGradient(net);
+    Map<String, Long> live = new LinkedHashMap<>();
+    live.put(net.spec.graph().output(), size(net, net.spec.graph().output()));
+    long peak = 0;
+    for (int k = net.graph.size() - 1; k >= 0; k--) {
+      GraphPasses.Step step = net.graph.get(k);
+      if (!live.containsKey(step.value()) || !needed.contains(step.value())) continue;
+      long sum = 0;
+      for (String in : step.inputs())
+        if (needed.contains(in)) {
+          long n = size(net, in);
+          sum = Math.max(sum, live.containsKey(in) ? n : 0);
+          live.putIfAbsent(in, n);
+        }
+      long held = 0;
+      for (long n : live.values()) held += n;
+      peak = Math.max(peak, held + sum);
+      live.remove(step.value());
+    }
+    return peak;
+  }
+
+  private static long size(Network net, String value) {
+    int[] item = GraphPasses.item(net, value);
+    return (long) item[0] * item[1];
   }
 
   /** How deeply residual blocks nest in {@code nodes}. */
@@ -135,27 +165,98 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       net.releaseTemporaries(List.of(s), walk.kept.toArray(new Batch[0])); // the last layer's S_z may be s itself
       return new FactoredBlocks(pass, walk.parameters, walk.outputs);
     }
-    Map<Network.LayerNode, Batch> outputs = OutputColumns.back(pass, s);
-    Map<String, Batch> parameters = new LinkedHashMap<>();
-    Map<Network.LayerNode, Batch> kept = new IdentityHashMap<>();
-    for (String p : net.parameterNames()) {
-      List<Network.LayerNode> uses = GraphColumns.usesWithColumns(net, p, outputs); // a use whose output does not reach the loss adds nothing
-      if (uses.isEmpty()) continue;
-      if (inParameterColumns(net, p)) {
-        Batch g = GraphColumns.sumOverUses(pass, uses, net.parameterVariables.get(p), outputs); // [N x r] in θ's shape
-        parameters.put(p, be.directionsAsColumns(be.reshape(g, g.itemSize(), 1), g.directions()));
-      } else
-        for (Network.LayerNode l : uses) {
-          Batch z = outputs.get(l);
-          kept.computeIfAbsent(l, k -> be.directionsAsColumns(be.reshape(z, z.itemSize(), 1), z.directions()));
-        }
+    GraphWalk walk = new GraphWalk(pass);
+    walk.back(s);
+    return new FactoredBlocks(pass, walk.parameters, walk.outputs);
+  }
+
+  /**
+   * The walk back through a graph ({@link GraphColumns#pushBack}, in reverse graph order): a value's
+   * columns are complete when its step is reached (its consumers come later), so each parameter's
+   * M is summed over its uses there, or its layer's S_z kept, and the value's columns are released
+   * once carried to its inputs, unless kept or still held by a value not yet reached (a merge's
+   * {@code J'} may pass them on as they are).
+   */
+  private static final class GraphWalk {
+    final Pass pass;
+    final Network net;
+    final Backend be;
+    final Map<String, Batch> parameters = new LinkedHashMap<>();
+    final Map<Network.LayerNode, Batch> outputs = new IdentityHashMap<>();
+    /** The columns of the values not yet reached, summed over the consumers reached so far. */
+    private final Map<String, Batch> values = new LinkedHashMap<>();
+    private final List<Batch> kept = new ArrayList<>();
+
+    GraphWalk(Pass pass) {
+      this.pass = pass;
+      this.net = pass.net;
+      this.be = net.be;
     }
-    List<Batch> release = new ArrayList<>(outputs.values());
-    release.add(s);
-    List<Batch> keep = new ArrayList<>(parameters.values());
-    keep.addAll(kept.values());
-    net.releaseTemporaries(release, keep.toArray(new Batch[0]));
-    return new FactoredBlocks(pass, parameters, kept);
+
+    void back(Batch s) {
+      java.util.Set<String> needed = GraphPasses.needGradient(net);
+      String output = net.spec.graph().output();
+      values.put(output, GraphPasses.as(be, s, GraphPasses.item(net, output)));
+      for (int k = net.graph.size() - 1; k >= 0; k--) {
+        GraphPasses.Step step = net.graph.get(k);
+        Batch u = values.get(step.value());
+        if (u == null || !needed.contains(step.value())) continue;
+        if (step.layer() != null) atLayer(step.layer(), u);
+        GraphColumns.pushBack(pass, step, u, needed, this::add);
+        values.remove(step.value());
+        release(u, s);
+      }
+      List<Batch> left = new ArrayList<>(values.values()); // values no parameter depends on
+      values.clear();
+      left.add(s);
+      net.releaseTemporaries(left, kept.toArray(new Batch[0])); // an output's S_z may be s itself
+    }
+
+    /** A use of a module instance at its output's columns u: M summed over the uses, or S_z kept. */
+    private void atLayer(Network.LayerNode l, Batch u) {
+      Batch z = l.asOutput(u);
+      ForwardCache c = pass.caches.get(l);
+      for (String p : l.op.parameters()) {
+        String name = l.parameterName(p);
+        if (inParameterColumns(net, name)) {
+          Batch g = l.op.jacTMatProd(c, p, z);
+          if (be.sharesStorage(g, z)) g = be.scale(g, 1); // a bias's J' u may be u itself
+          Batch m = be.directionsAsColumns(be.reshape(g, g.itemSize(), 1), g.directions());
+          Batch before = parameters.get(name);
+          if (before == null) parameters.put(name, m);
+          else {
+            parameters.put(name, be.add(before, m));
+            be.release(before);
+            be.release(m);
+          }
+        } else if (!outputs.containsKey(l)) {
+          Batch kept = be.directionsAsColumns(be.reshape(z, z.itemSize(), 1), z.directions());
+          outputs.put(l, kept);
+          this.kept.add(kept);
+        }
+      }
+    }
+
+    /** Adds columns d to those of a value (a branch point sums its consumers'). */
+    private void add(String value, Batch d) {
+      d = GraphPasses.as(be, d, GraphPasses.item(net, value));
+      Batch before = values.get(value);
+      if (before == null) values.put(value, d);
+      else {
+        Batch sum = be.add(before, d);
+        values.put(value, sum);
+        release(before, null);
+        release(d, null);
+      }
+    }
+
+    /** Releases columns the walk is done with, unless they share storage with the loss factor's, a kept batch or a value's not yet reached. */
+    private void release(Batch done, Batch s) {
+      if (s != null && be.sharesStorage(done, s)) return;
+      for (Batch k : kept) if (be.sharesStorage(done, k)) return;
+      for (Batch v : values.values()) if (be.sharesStorage(done, v)) return;
+      be.release(done);
+    }
   }
 
   /** The walk back through a chain ({@link ColumnsBackward}): each parameter's M, or its layer's S_z, taken as the columns pass. */

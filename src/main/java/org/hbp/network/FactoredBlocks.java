@@ -67,10 +67,9 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   /**
    * The bytes the set-up holds at its peak, {@code N r} times: the parameter columns ({@code P_θ}
    * each), the output columns kept ({@code |z|} per layer, or use, with a parameter without its
-   * own), and what the walk holds while it goes: on a chain the columns at two adjacent layers and
-   * at the output of each open residual block (at most the largest {@code |z|} each); on a graph
-   * those of the values reached by a consumer but not yet by their own step, at the widest point
-   * of the reverse walk, and a sum being formed.
+   * own), and what the walk holds while it goes: on a chain the loss factor's columns, and those
+   * at two adjacent layers and at the output of each open residual block (at most the largest
+   * {@code |z|} each); on a graph {@link #graphWalkPeak}.
    */
   static long bytes(Network net, int samples) {
     long entries = 0, largest = 0;
@@ -82,11 +81,17 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       for (String p : l.op.parameters())
         if (!inParameterColumns(net, l.parameterName(p)) && keptOutputs.add(l)) entries += z;
     }
-    entries += net.isGraph() ? graphWalkPeak(net) : (2 + residualDepth(net.body)) * largest;
+    // a chain: the loss factor's columns (held until the walk ends), two adjacent layers', one per open residual block
+    entries += net.isGraph() ? graphWalkPeak(net) : lossInputSize(net) + (2 + residualDepth(net.body)) * largest;
     return samples * (long) net.lossFactorRank() * entries * MemoryEstimate.precisionOf(net.be).bytes();
   }
 
-  /** The entries per sample and column that {@link GraphWalk} holds at its widest: the live values, and a sum of the largest. */
+  /**
+   * The entries per sample and column that {@link GraphWalk} holds at its widest, besides what it
+   * keeps: the values reached by a consumer and not yet by their own step (the loss input's
+   * first), with a value's new part and its sum where it already has columns, and a shared
+   * instance's M being summed.
+   */
   private static long graphWalkPeak(Network net) {
     java.util.Set<String> needed = GraphPasses.needGradient(net);
     Map<String, Long> live = new LinkedHashMap<>();
@@ -99,7 +104,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       for (String in : step.inputs())
         if (needed.contains(in)) {
           long n = size(net, in);
-          sum = Math.max(sum, live.containsKey(in) ? n : 0);
+          sum = Math.max(sum, live.containsKey(in) ? 2 * n : 0); // J' u and the sum with what the value has
           live.putIfAbsent(in, n);
         }
       long held = 0;
@@ -107,7 +112,16 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       peak = Math.max(peak, held + sum);
       live.remove(step.value());
     }
-    return peak;
+    long summing = 0; // a shared instance's M summed over its uses: the new part and the sum beside the parameter columns
+    for (String p : net.parameterNames())
+      if (inParameterColumns(net, p) && net.uses(p).size() > 1) summing = Math.max(summing, 2L * net.parameterSize(p));
+    return peak + summing;
+  }
+
+  private static long lossInputSize(Network net) {
+    List<Network.LayerNode> layers = net.layers();
+    Network.LayerNode last = layers.get(layers.size() - 1);
+    return last.op.numel(last.op.outputName());
   }
 
   private static long size(Network net, String value) {
@@ -193,6 +207,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       this.be = net.be;
     }
 
+    /** Carries s (the loss factor's columns, released here once carried below, unless kept) back through the graph. */
     void back(Batch s) {
       java.util.Set<String> needed = GraphPasses.needGradient(net);
       String output = net.spec.graph().output();
@@ -204,12 +219,11 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
         if (step.layer() != null) atLayer(step.layer(), u);
         GraphColumns.pushBack(pass, step, u, needed, this::add);
         values.remove(step.value());
-        release(u, s);
+        release(u); // the loss factor's own columns too, once carried below
       }
       List<Batch> left = new ArrayList<>(values.values()); // values no parameter depends on
       values.clear();
-      left.add(s);
-      net.releaseTemporaries(left, kept.toArray(new Batch[0])); // an output's S_z may be s itself
+      net.releaseTemporaries(left, kept.toArray(new Batch[0]));
     }
 
     /** A use of a module instance at its output's columns u: M summed over the uses, or S_z kept. */
@@ -245,14 +259,13 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       else {
         Batch sum = be.add(before, d);
         values.put(value, sum);
-        release(before, null);
-        release(d, null);
+        release(before);
+        release(d);
       }
     }
 
-    /** Releases columns the walk is done with, unless they share storage with the loss factor's, a kept batch or a value's not yet reached. */
-    private void release(Batch done, Batch s) {
-      if (s != null && be.sharesStorage(done, s)) return;
+    /** Releases columns the walk is done with, unless they share storage with a kept batch or a value's not yet reached. */
+    private void release(Batch done) {
       for (Batch k : kept) if (be.sharesStorage(done, k)) return;
       for (Batch v : values.values()) if (be.sharesStorage(done, v)) return;
       be.release(done);

@@ -56,7 +56,7 @@ final class GraphColumns {
    * {@code jacTMatProd} of its i-th input at {@code u} in its output shape; a merge's
    * {@link Merges#jacT}, which may return u itself). The caller sums what reaches a value from its
    * several uses. Shared by every walk that carries columns back through a graph ({@link #back},
-   * {@link GraphHessianDiagonal}).
+   * {@link GraphHessianDiagonal}, {@link FactoredBlocks}'s walk).
    */
   static void pushBack(Pass pass, GraphPasses.Step s, Batch u, Set<String> needed, BiConsumer<String, Batch> to) {
     if (s.layer() != null) {

@@ -223,13 +223,14 @@ class MemoryEstimateTest {
    * The factored set-up's bound on a graph, counted by hand: x(5) -> a = linear(4) -> b = tanh ->
    * c = linear(4) -> d = a + c -> e = linear(3), r = 3. Each weight keeps its layer's output
    * columns (20 > 3·4, 16 > 3·4, 12 > 3·3): 4 + 4 + 3; each bias its own: 4 + 4 + 3. The reverse
-   * walk holds at its widest d, a and c (at d's step, a merge of a and c), or a, c and b: 12.
+   * walk holds at its widest, at b's step: a's columns (from the merge), b's, and J' of b's added to
+   * a's with their sum: 16.
    */
   @Test
   void theFactoredSetUpOnAGraphIsBoundedAsCountedByHand() throws Exception {
     Network net = net("network g {\n  input x: vector(5);\n  a = linear(m = 4)(x);\n  b = tanh(a);\n  c = linear(m = 4)(b);\n  d = a + c;\n"
         + "  e = linear(m = 3)(d);\n  loss crossentropy(e);\n}\n", "cpu");
-    assertEquals(7L * 3 * ((4 + 4 + 3) + (4 + 4 + 3) + 12) * 8, FactoredBlocks.bytes(net, 7));
+    assertEquals(7L * 3 * ((4 + 4 + 3) + (4 + 4 + 3) + 16) * 8, FactoredBlocks.bytes(net, 7));
   }
 
   private void estimateBoundsTheHeapARunHolds(GgnRoute route, int v) throws Exception {

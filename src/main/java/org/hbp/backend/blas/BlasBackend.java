@@ -280,7 +280,8 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     String why = vectorElementwiseUnavailableReason();
     if (why != null) return (precision == Precision.FLOAT32 ? "oneDNN's, else " : "") + "Java loops over copied chunks (" + why + ")";
     return precision == Precision.FLOAT64
-        ? "Vector API on the off-heap blocks" + (SVML ? ", sigmoid and tanh included (SVML's exp and tanh)" : "; sigmoid and tanh: Java loops (not x86-64)")
+        ? "Vector API on the off-heap blocks" + (SVML ? ", sigmoid and tanh included (SVML's exp and tanh, -Dhbp.blas.svml=true: not bit-reproducible)"
+            : "; sigmoid and tanh: Java loops (bit-reproducible; -Dhbp.blas.svml=true for SVML's, faster, on x86-64)")
         : "oneDNN's, else the Vector API on the off-heap blocks (what oneDNN's binary kernels refuse, f(x) .* y of other functions)";
   }
 
@@ -389,20 +390,28 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   }
 
   /**
-   * Whether the JVM compiles the Vector API's exp and tanh to Intel's SVML routines: on x86-64
-   * (measured there, docs/performance.md). Elsewhere JDK 17 computes them lane by lane, slower than
-   * the host kernel's loop, which then serves.
+   * Whether float64 sigmoid and tanh run on the Vector API's exp and tanh, which C2 compiles to
+   * Intel's SVML routines on x86-64 (5 and 12 times faster than {@code Math.exp} and {@code
+   * Math.tanh}, docs/performance.md): only with {@code -Dhbp.blas.svml=true}. Off by default because
+   * the results are not reproducible: before C2 compiles a kernel, the Vector API computes exp lane
+   * by lane with {@code Math.exp}, after it with SVML, and the two differ in the last bit, so the
+   * same computation twice in one JVM (a training and its resumed run) can differ.
    */
-  private static final boolean SVML = List.of("amd64", "x86_64").contains(System.getProperty("os.arch"));
+  static final boolean SVML = Boolean.getBoolean("hbp.blas.svml") && List.of("amd64", "x86_64").contains(System.getProperty("os.arch"));
 
   /**
-   * A float64 built-in sigmoid or tanh on {@link VectorElementwise#map} (float32 has oneDNN's), in
-   * tasks of {@link VectorElementwise#TASK_ENTRIES} entries; null where the host kernel serves
-   * (no Vector API, not x86-64: {@link #SVML}).
+   * A float64 built-in sigmoid or tanh on {@link VectorElementwise#map} (float32 has oneDNN's)
+   * where {@link #SVML} allows it; null where the host kernel serves (the default, no Vector API,
+   * not x86-64).
    */
   BlasBatch vectorMap(BlasBatch x, ScalarFunction f) {
+    return SVML ? svmlMap(x, f) : null;
+  }
+
+  /** {@link #vectorMap}'s route itself, in tasks of {@link VectorElementwise#TASK_ENTRIES} entries; null without the Vector API. */
+  BlasBatch svmlMap(BlasBatch x, ScalarFunction f) {
     java.nio.ByteBuffer xb = vectorBytes(x);
-    if (xb == null || precision != Precision.FLOAT64 || !SVML || !VectorElementwise.maps(f.builtin())) return null;
+    if (xb == null || precision != Precision.FLOAT64 || !VectorElementwise.maps(f.builtin())) return null;
     BlasBatch out = vectorResult("map", x.samples(), x.directions(), x.rows(), x.cols());
     if (out == null) return null;
     java.nio.ByteBuffer ob = out.block.bytes;

@@ -113,7 +113,9 @@ final class VectorElementwise {
    * one entry at a time. They are not the same functions bit for bit: about 2 % of sigmoid's values
    * differ from {@link org.hbp.math.Scalars#sigmoid}'s by a unit in the last place (relative
    * difference at most 4e-16), as oneDNN's float32 forms differ from the host's. NaN gives NaN and
-   * infinities their limits, as in the host forms.
+   * infinities their limits, as in the host forms. Nor are they the same before and after C2
+   * compiles the caller (lane by lane {@code Math.exp} first, SVML after), which is why
+   * {@link BlasBackend#SVML} is opt-in.
    */
   static void map(String builtin, ByteBuffer x, int xo, ByteBuffer out, int oo, int n) {
     switch (builtin) {

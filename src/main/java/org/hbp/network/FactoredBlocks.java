@@ -168,7 +168,6 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
    */
   static FactoredBlocks of(Pass pass, long memoryLimitBytes) {
     Network net = pass.net;
-    Backend be = net.be;
     if (net.lossFactorRank() == 0) pass.lossFactor(); // throws the loss's own message
     checkMemory(net, pass.samples, memoryLimitBytes);
     Batch s = pass.lossFactor();
@@ -229,26 +228,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     /** A use of a module instance at its output's columns u: M summed over the uses, or S_z kept. */
     private void atLayer(Network.LayerNode l, Batch u) {
       Batch z = l.asOutput(u);
-      ForwardCache c = pass.caches.get(l);
-      for (String p : l.op.parameters()) {
-        String name = l.parameterName(p);
-        if (inParameterColumns(net, name)) {
-          Batch g = l.op.jacTMatProd(c, p, z);
-          if (be.sharesStorage(g, z)) g = be.scale(g, 1); // a bias's J' u may be u itself
-          Batch m = be.directionsAsColumns(be.reshape(g, g.itemSize(), 1), g.directions());
-          Batch before = parameters.get(name);
-          if (before == null) parameters.put(name, m);
-          else {
-            parameters.put(name, be.add(before, m));
-            be.release(before);
-            be.release(m);
-          }
-        } else if (!outputs.containsKey(l)) {
-          Batch kept = be.directionsAsColumns(be.reshape(z, z.itemSize(), 1), z.directions());
-          outputs.put(l, kept);
-          this.kept.add(kept);
-        }
-      }
+      for (String p : l.op.parameters()) take(pass, l, p, z, parameters, outputs, kept);
     }
 
     /** Adds columns d to those of a value (a branch point sums its consumers'). */
@@ -283,17 +263,40 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
 
     @Override
     void parameter(Network.LayerNode l, String p, ForwardCache c, Batch out, Batch u) {
-      String name = l.parameterName(p);
-      if (inParameterColumns(pass.net, name)) {
-        Batch g = l.op.jacTMatProd(c, p, out);
-        if (be.sharesStorage(g, out) || be.sharesStorage(g, u)) g = be.scale(g, 1); // a bias's J' u may be u itself
-        parameters.put(name, be.directionsAsColumns(be.reshape(g, g.itemSize(), 1), g.directions()));
-      } else if (!outputs.containsKey(l)) {
-        Batch z = be.directionsAsColumns(be.reshape(out, out.itemSize(), 1), out.directions());
-        outputs.put(l, z);
-        kept.add(z);
-      }
+      take(pass, l, p, out, parameters, outputs, kept);
     }
+  }
+
+  /**
+   * What parameter p of a use l keeps of the columns z at its output, for both walks: its M
+   * ({@code J_p' z}, added to what earlier uses gave), or z itself as its layer's S_z (a view: added
+   * to {@code kept}, which the walks do not release).
+   */
+  private static void take(Pass pass, Network.LayerNode l, String p, Batch z, Map<String, Batch> parameters, Map<Network.LayerNode, Batch> outputs,
+      List<Batch> kept) {
+    Backend be = pass.net.be;
+    String name = l.parameterName(p);
+    if (inParameterColumns(pass.net, name)) {
+      Batch g = l.op.jacTMatProd(pass.caches.get(l), p, z);
+      if (be.sharesStorage(g, z)) g = be.scale(g, 1); // a bias's J' u may be u itself
+      Batch m = asColumns(be, g);
+      Batch before = parameters.get(name);
+      if (before == null) parameters.put(name, m);
+      else {
+        parameters.put(name, be.add(before, m));
+        be.release(before);
+        be.release(m);
+      }
+    } else if (!outputs.containsKey(l)) {
+      Batch s = asColumns(be, z);
+      outputs.put(l, s);
+      kept.add(s);
+    }
+  }
+
+  /** Directions as columns: {@code [S x D]} items b to {@code [S x 1]} items {@code numel(b) x D} (a view). */
+  private static Batch asColumns(Backend be, Batch b) {
+    return be.directionsAsColumns(be.reshape(b, b.itemSize(), 1), b.directions());
   }
 
   @Override
@@ -357,14 +360,14 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   /** The parts of {@code t = M' v} of one parameter: {@code M' v}, or {@code S_u' J_u v} per use ({@code [N x 1]} items r x D each). */
   private List<Batch> transposedProducts(String parameter, Batch v) {
     Batch m = parameterColumns.get(parameter);
-    if (m != null) return List.of(be.matmul(m, true, be.directionsAsColumns(be.reshape(v, v.itemSize(), 1), v.directions()), false));
+    if (m != null) return List.of(be.matmul(m, true, asColumns(be, v), false));
     List<Batch> parts = new ArrayList<>();
     String var = net.parameterVariables.get(parameter);
     for (Network.LayerNode l : net.uses(parameter)) {
       Batch s = outputColumns.get(l);
       if (s == null) continue;
       Batch u = l.op.jacMatProd(pass.caches.get(l), var, v);
-      parts.add(be.matmul(s, true, be.directionsAsColumns(be.reshape(u, u.itemSize(), 1), u.directions()), false));
+      parts.add(be.matmul(s, true, asColumns(be, u), false));
       net.releaseTemporaries(List.of(u), v); // done with at once: N |z| D numbers
     }
     return parts;

@@ -24,10 +24,12 @@ import org.hbp.runtime.ForwardCache;
  *
  * with no trip through the rest of the network. Each parameter keeps one of two forms of M:
  * <ul>
- *   <li><b>parameter columns</b>, M itself ({@code N r P_θ} numbers): then a product is two small
- *       products with M per sample. Kept where {@code P_θ <= r |z|}, i.e. where M takes at most r
+ *   <li><b>parameter columns</b>, M itself ({@code N r P_θ} numbers): then a product is two
+ *       products with M. Kept where {@code P_θ <= r |z|}, i.e. where M takes at most r
  *       times the memory of the output columns it replaces: biases, and convolution weights, which
- *       share few weights over large maps (a product then costs no convolution at all);</li>
+ *       share few weights over large maps (a product then costs no convolution at all). The
+ *       samples' M side by side make one {@code P_θ x N r} matrix, so a product is two matrix
+ *       products over the whole batch;</li>
  *   <li><b>output columns</b>, {@code S_z} ({@code N r |z|}, shared by the layer's parameters):
  *       then {@code t = S_z' (J_θ v)} and {@code G_θ v = (1/N) sum_n J_θ' (S_z t)}, the layer's own
  *       two Jacobian products and two with the r columns. Kept for the others (a linear layer's
@@ -323,6 +325,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
    */
   private Map<String, Batch> joint(Map<String, Batch> v) {
     if (drained) throw new IllegalStateException("the factored blocks were released (Curvature.release): no products after");
+    if (parameterColumns.keySet().containsAll(v.keySet())) return jointOfParameterColumns(v);
     List<Batch> temporaries = new ArrayList<>();
     Batch t = null;
     for (Map.Entry<String, Batch> e : v.entrySet())
@@ -355,6 +358,46 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     keep.addAll(v.values());
     net.releaseTemporaries(temporaries, keep.toArray(new Batch[0]));
     return out;
+  }
+
+  /**
+   * {@link #joint} where every parameter keeps its own columns, as two matrix products per
+   * parameter over all samples at once: the samples' M side by side ({@link #sideBySide}, {@code P
+   * x N r}, a view), {@code t = sum_q M_q' v_q} ({@code N r x D}, one item), scaled by 1/N, then
+   * {@code M_p t} ({@code P x D}), which is {@code sum_n M_p,n t_n}. Each reads M once, where per-sample
+   * products read the directions and add into the result once per sample.
+   */
+  private Map<String, Batch> jointOfParameterColumns(Map<String, Batch> v) {
+    List<Batch> temporaries = new ArrayList<>();
+    Batch t = null;
+    for (Map.Entry<String, Batch> e : v.entrySet()) {
+      Batch part = be.matmul(sideBySide(parameterColumns.get(e.getKey())), true, asColumns(be, e.getValue()), false);
+      if (t == null) t = part;
+      else {
+        Batch sum = be.add(t, part);
+        temporaries.addAll(List.of(t, part));
+        t = sum;
+      }
+    }
+    Batch scaled = be.scale(t, 1.0 / pass.samples); // the mean's 1/N on t's N r D numbers
+    temporaries.add(t);
+    Map<String, Batch> out = new LinkedHashMap<>();
+    for (String p : v.keySet()) {
+      int[] shape = net.parameterShape(p);
+      Batch product = be.matmul(sideBySide(parameterColumns.get(p)), false, scaled, false); // [1 x 1] P x D
+      out.put(p, be.reshape(be.columnsAsDirections(product), shape[0], shape[1]));
+    }
+    temporaries.add(scaled);
+    List<Batch> keep = new ArrayList<>(out.values());
+    keep.addAll(v.values());
+    net.releaseTemporaries(temporaries, keep.toArray(new Batch[0]));
+    return out;
+  }
+
+  /** Parameter columns ({@code [N x 1]} items {@code P x r}) as one item {@code P x N r}, sample n's in columns {@code n r} on: a view. */
+  private Batch sideBySide(Batch m) {
+    int p = m.rows(), r = m.cols();
+    return be.reshape(be.samplesAsColumns(be.reshape(m, p * r, 1)), p, r * m.samples());
   }
 
   /** The parts of {@code t = M' v} of one parameter: {@code M' v}, or {@code S_u' J_u v} per use ({@code [N x 1]} items r x D each). */

@@ -89,7 +89,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   }
 
   /**
-   * The entries per sample and column that {@link GraphWalk} holds at its widest, besides what it
+   * The entries per sample and column that {@link GraphColumns.Walk} holds at its widest, besides what it
    * keeps: the values reached by a consumer and not yet by their own step (the loss input's
    * first), with a value's new part and its sum where it already has columns, and a shared
    * instance's M being summed.
@@ -180,78 +180,15 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       net.releaseTemporaries(List.of(s), walk.kept.toArray(new Batch[0])); // the last layer's S_z may be s itself
       return new FactoredBlocks(pass, walk.parameters, walk.outputs);
     }
-    GraphWalk walk = new GraphWalk(pass);
-    walk.back(s);
-    return new FactoredBlocks(pass, walk.parameters, walk.outputs);
-  }
-
-  /**
-   * The walk back through a graph ({@link GraphColumns#pushBack}, in reverse graph order): a value's
-   * columns are complete when its step is reached (its consumers come later), so each parameter's
-   * M is summed over its uses there, or its layer's S_z kept, and the value's columns are released
-   * once carried to its inputs, unless kept or still held by a value not yet reached (a merge's
-   * {@code J'} may pass them on as they are).
-   */
-  private static final class GraphWalk {
-    final Pass pass;
-    final Network net;
-    final Backend be;
-    final Map<String, Batch> parameters = new LinkedHashMap<>();
-    final Map<Network.LayerNode, Batch> outputs = new IdentityHashMap<>();
-    /** The columns of the values not yet reached, summed over the consumers reached so far. */
-    private final Map<String, Batch> values = new LinkedHashMap<>();
-    private final List<Batch> kept = new ArrayList<>();
-
-    GraphWalk(Pass pass) {
-      this.pass = pass;
-      this.net = pass.net;
-      this.be = net.be;
-    }
-
-    /** Carries s (the loss factor's columns, released here once carried below, unless kept) back through the graph. */
-    void back(Batch s) {
-      java.util.Set<String> needed = GraphPasses.needGradient(net);
-      String output = net.spec.graph().output();
-      values.put(output, GraphPasses.as(be, s, GraphPasses.item(net, output)));
-      for (int k = net.graph.size() - 1; k >= 0; k--) {
-        GraphPasses.Step step = net.graph.get(k);
-        Batch u = values.get(step.value());
-        if (u == null || !needed.contains(step.value())) continue;
-        if (step.layer() != null) atLayer(step.layer(), u);
-        GraphColumns.pushBack(pass, step, u, needed, this::add);
-        values.remove(step.value());
-        release(u); // the loss factor's own columns too, once carried below
-      }
-      List<Batch> left = new ArrayList<>(values.values()); // values no parameter depends on
-      values.clear();
-      net.releaseTemporaries(left, kept.toArray(new Batch[0]));
-    }
-
-    /** A use of a module instance at its output's columns u: M summed over the uses, or S_z kept. */
-    private void atLayer(Network.LayerNode l, Batch u) {
+    // a graph: each value's columns released once carried to its inputs, unless kept or shared
+    Map<String, Batch> parameters = new LinkedHashMap<>();
+    Map<Network.LayerNode, Batch> outputs = new IdentityHashMap<>();
+    GraphColumns.Walk walk = new GraphColumns.Walk(pass);
+    walk.back(s, (l, u) -> {
       Batch z = l.asOutput(u);
-      for (String p : l.op.parameters()) take(pass, l, p, z, parameters, outputs, kept);
-    }
-
-    /** Adds columns d to those of a value (a branch point sums its consumers'). */
-    private void add(String value, Batch d) {
-      d = GraphPasses.as(be, d, GraphPasses.item(net, value));
-      Batch before = values.get(value);
-      if (before == null) values.put(value, d);
-      else {
-        Batch sum = be.add(before, d);
-        values.put(value, sum);
-        release(before);
-        release(d);
-      }
-    }
-
-    /** Releases columns the walk is done with, unless they share storage with a kept batch or a value's not yet reached. */
-    private void release(Batch done) {
-      for (Batch k : kept) if (be.sharesStorage(done, k)) return;
-      for (Batch v : values.values()) if (be.sharesStorage(done, v)) return;
-      be.release(done);
-    }
+      for (String p : l.op.parameters()) take(pass, l, p, z, parameters, outputs, walk.kept);
+    });
+    return new FactoredBlocks(pass, parameters, outputs);
   }
 
   /** The walk back through a chain ({@link ColumnsBackward}): each parameter's M, or its layer's S_z, taken as the columns pass. */

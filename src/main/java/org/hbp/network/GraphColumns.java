@@ -25,29 +25,86 @@ final class GraphColumns {
 
   /**
    * The columns at the output of every module use that is downstream of a parameter
-   * ({@code [N x r]} items in its output shape); intermediate columns are released here, the
-   * returned ones (and {@code columns}) by the caller.
+   * ({@code [N x r]} items in its output shape); intermediate columns are released as the walk
+   * goes, the returned ones (and {@code columns}) by the caller.
    */
   static Map<Network.LayerNode, Batch> back(Pass pass, Batch columns) {
-    Network net = pass.net;
-    Backend be = net.be;
-    Set<String> needed = GraphPasses.needGradient(net);
-    Map<String, Batch> values = new LinkedHashMap<>();
     Map<Network.LayerNode, Batch> out = new IdentityHashMap<>();
-    List<Batch> temporaries = new ArrayList<>();
-    String output = net.spec.graph().output();
-    values.put(output, GraphPasses.as(be, columns, GraphPasses.item(net, output)));
-    for (int k = net.graph.size() - 1; k >= 0; k--) {
-      GraphPasses.Step s = net.graph.get(k);
-      Batch u = values.get(s.value());
-      if (u == null || !needed.contains(s.value())) continue;
-      if (s.layer() != null) out.put(s.layer(), s.layer().asOutput(u));
-      pushBack(pass, s, u, needed, (in, d) -> add(net, values, temporaries, in, d));
-    }
-    List<Batch> keep = new ArrayList<>(out.values());
-    keep.add(columns);
-    net.releaseTemporaries(temporaries, keep.toArray(Batch[]::new));
+    Walk walk = new Walk(pass);
+    walk.kept.add(columns);
+    walk.back(columns, (l, u) -> {
+      Batch z = l.asOutput(u);
+      out.put(l, z);
+      walk.kept.add(z);
+    });
     return out;
+  }
+
+  /**
+   * A walk of columns back through a graph, in reverse graph order: a value's columns are complete
+   * when its step is reached (its consumers come earlier in the walk), so a module use sees its
+   * output's columns there ({@code atLayer}); they are then carried to its inputs ({@link
+   * #pushBack}, summed where a value has several consumers) and released, unless they share storage
+   * with a batch in {@link #kept} or with a value's not yet reached (a merge's {@code J'} may pass
+   * them on as they are, a reshape-like module's may return a view). Shared by {@link #back} and
+   * {@link FactoredBlocks}' set-up.
+   */
+  static final class Walk {
+    private final Pass pass;
+    private final Network net;
+    private final Backend be;
+    /** Batches the walk never releases: what its caller keeps (the walk's results, the caller's own columns). */
+    final List<Batch> kept = new ArrayList<>();
+    /** The columns of the values not yet reached, summed over the consumers reached so far. */
+    private final Map<String, Batch> values = new LinkedHashMap<>();
+
+    Walk(Pass pass) {
+      this.pass = pass;
+      this.net = pass.net;
+      this.be = net.be;
+    }
+
+    /**
+     * Carries {@code columns} (at the graph's output; released once carried below, unless kept)
+     * back through the graph, calling {@code atLayer} with each module use downstream of a
+     * parameter and the columns at its output; a batch it adds to {@link #kept} survives the walk.
+     */
+    void back(Batch columns, BiConsumer<Network.LayerNode, Batch> atLayer) {
+      Set<String> needed = GraphPasses.needGradient(net);
+      String output = net.spec.graph().output();
+      values.put(output, GraphPasses.as(be, columns, GraphPasses.item(net, output)));
+      for (int k = net.graph.size() - 1; k >= 0; k--) {
+        GraphPasses.Step step = net.graph.get(k);
+        Batch u = values.get(step.value());
+        if (u == null || !needed.contains(step.value())) continue;
+        if (step.layer() != null) atLayer.accept(step.layer(), u);
+        pushBack(pass, step, u, needed, this::add);
+        values.remove(step.value());
+        release(u);
+      }
+      List<Batch> left = new ArrayList<>(values.values()); // values no parameter depends on
+      values.clear();
+      net.releaseTemporaries(left, kept.toArray(new Batch[0]));
+    }
+
+    /** Adds columns d to those of a value (a branch point sums its consumers'). */
+    private void add(String value, Batch d) {
+      d = GraphPasses.as(be, d, GraphPasses.item(net, value));
+      Batch before = values.get(value);
+      if (before == null) values.put(value, d);
+      else {
+        values.put(value, be.add(before, d));
+        release(before);
+        release(d);
+      }
+    }
+
+    /** Releases columns the walk is done with, unless they share storage with a kept batch or a value's not yet reached. */
+    private void release(Batch done) {
+      for (Batch k : kept) if (be.sharesStorage(done, k)) return;
+      for (Batch v : values.values()) if (be.sharesStorage(done, v)) return;
+      be.release(done);
+    }
   }
 
   /**
@@ -56,7 +113,7 @@ final class GraphColumns {
    * {@code jacTMatProd} of its i-th input at {@code u} in its output shape; a merge's
    * {@link Merges#jacT}, which may return u itself). The caller sums what reaches a value from its
    * several uses. Shared by every walk that carries columns back through a graph ({@link #back},
-   * {@link GraphHessianDiagonal}, {@link FactoredBlocks}'s walk).
+   * {@link GraphHessianDiagonal}).
    */
   static void pushBack(Pass pass, GraphPasses.Step s, Batch u, Set<String> needed, BiConsumer<String, Batch> to) {
     if (s.layer() != null) {
@@ -72,19 +129,6 @@ final class GraphColumns {
         String in = s.inputs().get(i);
         if (needed.contains(in)) to.accept(in, s.merge().jacT(i, inputs, u));
       }
-    }
-  }
-
-  /** Adds columns {@code d} to those of a value (a branch point sums its consumers'). */
-  private static void add(Network net, Map<String, Batch> values, List<Batch> temporaries, String value, Batch d) {
-    d = GraphPasses.as(net.be, d, GraphPasses.item(net, value));
-    temporaries.add(d);
-    Batch before = values.get(value);
-    if (before == null) values.put(value, d);
-    else {
-      Batch sum = net.be.add(before, d);
-      temporaries.add(sum);
-      values.put(value, sum);
     }
   }
 

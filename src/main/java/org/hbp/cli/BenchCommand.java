@@ -65,6 +65,8 @@ import picocli.CommandLine.Option;
         "--quick, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", 1 direction, 1 warm-up and 1 timed run, no waiting for "
             + "the JIT compiler (each unless given); rough figures.",
         "--gemm-sizes times matrix products instead (GFLOP/s; on OpenCL devices CLBlast against the hand-written kernels, --gemm).",
+        "--gemm-rate N times the n x n product before and after a network's rows, in the same run, and prints each product series' GFLOP/s "
+            + "as a share of it.",
         "A progress bar on standard error shows the measurement running when it is a terminal (HBP_PROGRESS=lines: plain lines)."})
 public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET", description = "Network: .hbp, or an ONNX model with --loss (default networks/fc.hbp).")
@@ -150,8 +152,17 @@ public final class BenchCommand extends HbpCommand {
           + "--device, per --gemm implementation, in GFLOP/s, each checked against the float64 BLAS product.")
   List<Integer> gemmSizes;
 
+  @Option(names = "--gemm-rate", paramLabel = "N",
+      description = "With --net: also time the backend's n x n matrix product (as --gemm-sizes N) before and after the network's "
+          + "measurements, in the same run, and print each product series' GFLOP/s as a share of the higher of the two rates "
+          + "(issue 17's target for products with D directions: 80 %).")
+  Integer gemmRate;
+
   /** The batch of {@code --quick}. */
   static final int QUICK_BATCH = 100;
+
+  /** The GFLOP/s of each product series by number of directions (where its FLOP count is known), for {@code --gemm-rate}. */
+  private final Map<String, Map<Integer, Double>> rates = new LinkedHashMap<>();
 
   /** Whether the warm-up goes on until the JIT compiler is idle (not with {@code --quick}). */
   private boolean waitForJit = true;
@@ -219,6 +230,11 @@ public final class BenchCommand extends HbpCommand {
     files.output("--out", out).check();
     PrintWriter w = out();
     Backend be = compute.backend(backend);
+    if (gemmRate != null) {
+      if (gemmSizes != null && !gemmSizes.isEmpty())
+        throw new UserError("--gemm-rate goes with a network bench (--net); --gemm-sizes times matrix products alone");
+      if (gemmRate < 1) throw new UserError("--gemm-rate: the size n of the n x n product must be >= 1, not " + gemmRate);
+    }
     if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);
     if (gemm != null) {
       if (gemm.size() != 1) throw new UserError("--gemm: one implementation for a network bench (a list only with --gemm-sizes), got " + gemm);
@@ -272,7 +288,7 @@ public final class BenchCommand extends HbpCommand {
     int perRoute = directions.size() * ((layerBlocks ? 1 : 0) + (blockUnits.contains("parameter") ? 1 : 0));
     if (routes.contains(GgnRoute.FACTORED)) exactRows += 1 + perRoute - (routes.contains(GgnRoute.NETWORK) ? 0 : perRoute);
     bar = ProgressMode.current().bar(err(), "bench", measurements(strategies, directions.size()) + exactRows + diagonals.size()
-        + (networkProducts ? directions.size() : 0) + (lanczos > 0 ? 1 : 0));
+        + (networkProducts ? directions.size() : 0) + (lanczos > 0 ? 1 : 0) + (gemmRate != null ? 2 : 0));
     try {
       measure(w, be, network, params, xb, yb, rng, limit, maxDirections, ns);
     } finally {
@@ -349,6 +365,7 @@ public final class BenchCommand extends HbpCommand {
       return null;
     }, 1, w, be);
     results.add(grad);
+    GemmThroughput.Row before = gemmRate == null ? null : gemmRate(w, be, "before");
     for (Strategy strategy : strategies)
       for (GgnRoute route : strategy == Strategy.EXACT ? routes : List.of(GgnRoute.NETWORK))
         measureStrategy(w, be, network, params, strategy, route, gradientPass, grad, results, rng, limit, maxDirections, ns);
@@ -358,14 +375,17 @@ public final class BenchCommand extends HbpCommand {
       BenchToolbox.diagonals(rows, be, network, pass, diagonals, batch, MemoryEstimate.precisionOf(be).bytes(), limit, this::barNotice);
       if (networkProducts) {
         List<Long> sizes = ProductFlops.productSizes(ns);
-        BenchToolbox.printScaling(w, "network products (" + kind.label() + ")", BenchToolbox.networkProducts(rows, be, network, pass, kind, directions, rng),
-            kind == CurvatureKind.GGN && sizes != null ? ProductFlops.networkGgnPerColumn(sizes) : Double.NaN, batch);
+        String series = "network products (" + kind.label() + ")";
+        rates.put(series, BenchToolbox.printScaling(w, series, BenchToolbox.networkProducts(rows, be, network, pass, kind, directions, rng),
+            kind == CurvatureKind.GGN && sizes != null ? ProductFlops.networkGgnPerColumn(sizes) : Double.NaN, batch));
       }
       if (lanczos > 0) BenchToolbox.lanczos(rows, network, pass, kind, lanczos, limit);
       pass.close();
     }
+    GemmThroughput.Row after = gemmRate == null ? null : gemmRate(w, be, "after");
+    if (gemmRate != null) printShares(w, before, after);
     if (torch) torchRows(w, be, network, params, xb, yb, results, grad);
-    if (out != null) writeJson(out, ns, be, kind, results);
+    if (out != null) writeJson(out, ns, be, kind, results, before, after);
     w.flush();
   }
 
@@ -415,8 +435,9 @@ public final class BenchCommand extends HbpCommand {
     }
     Map<Integer, Double> seconds = new LinkedHashMap<>();
     if (strategy == Strategy.EXACT && blockUnits.contains("layer"))
-      BenchToolbox.printScaling(w, products + " products, layer blocks", BenchToolbox.layerProducts(rows(results, grad, w, be), products, be, network, c, directions, rng),
-          sizes == null || factored ? Double.NaN : ProductFlops.exactLayerBlocksPerColumn(sizes), batch);
+      rates.put(products + " products, layer blocks", BenchToolbox.printScaling(w, products + " products, layer blocks",
+          BenchToolbox.layerProducts(rows(results, grad, w, be), products, be, network, c, directions, rng),
+          sizes == null || factored ? Double.NaN : ProductFlops.exactLayerBlocksPerColumn(sizes), batch));
     for (int v : strategy == Strategy.EXACT && !blockUnits.contains("parameter") ? List.<Integer>of() : directions) {
       Map<String, Batch> dirs = BenchToolbox.directions(network, be, v, rng);
       Result result = time(products + " products, all blocks, " + v + " direction" + (v == 1 ? "" : "s"), () -> {
@@ -429,10 +450,45 @@ public final class BenchCommand extends HbpCommand {
     }
     double flops = strategy != Strategy.EXACT || sizes == null ? Double.NaN
         : factored ? ProductFlops.factoredBlocksPerColumn(sizes, weights, outputs, r) : ProductFlops.exactBlocksPerColumn(sizes);
-    BenchToolbox.printScaling(w, products + " products, all blocks", seconds, flops, batch);
+    rates.put(products + " products, all blocks", BenchToolbox.printScaling(w, products + " products, all blocks", seconds, flops, batch));
     if (strategy.isKroneckerFactored()) BenchToolbox.dampedInverse(rows(results, grad, w, be), be, network, c, BenchToolbox.directions(network, be, 1, rng));
     c.release();
     pass.close();
+  }
+
+  /** {@code --gemm-rate}: the backend's {@code n x n} product timed now ({@code when}: before or after the network's rows), printed. */
+  private GemmThroughput.Row gemmRate(PrintWriter w, Backend be, String when) {
+    bar.step(measured, "GEMM rate, n = " + gemmRate + ", " + when);
+    GemmThroughput.Row r = GemmThroughput.rate(be, gemmRate, Math.max(1, warmup), repeat); // a cold product would flatter the shares
+    measured++;
+    bar.clear();
+    w.printf(Locale.ROOT, "  GEMM rate, n = %d, %s: %.1f GFLOP/s (%.3g s, max |diff| / max |ref| %.1e against the float64 BLAS product)%n", gemmRate, when,
+        r.gflops(), r.medianSeconds(), r.relativeError());
+    w.flush();
+    bar.step(measured, "GEMM rate");
+    return r;
+  }
+
+  /** The GEMM rate {@code --gemm-rate}'s shares are taken of: the higher of the two measurements (the stricter share). */
+  static double referenceRate(GemmThroughput.Row before, GemmThroughput.Row after) {
+    return Math.max(before.gflops(), after.gflops());
+  }
+
+  /** Each product series' GFLOP/s (where its FLOP count is known) as a share of {@link #referenceRate}. */
+  private void printShares(PrintWriter w, GemmThroughput.Row before, GemmThroughput.Row after) {
+    double reference = referenceRate(before, after);
+    w.printf(Locale.ROOT, "  share of the GEMM rate (%.1f GFLOP/s, the higher of before and after):%n", reference);
+    boolean any = false;
+    for (Map.Entry<String, Map<Integer, Double>> e : rates.entrySet()) {
+      if (e.getValue().isEmpty()) continue;
+      List<String> per = new ArrayList<>();
+      for (Map.Entry<Integer, Double> d : e.getValue().entrySet())
+        per.add(String.format(Locale.ROOT, "D=%d %.1f GFLOP/s = %.1f %%", d.getKey(), d.getValue(), 100 * d.getValue() / reference));
+      w.println("    " + e.getKey() + ": " + String.join("; ", per));
+      any = true;
+    }
+    if (!any) w.println("    no product series with a known GEMM FLOP count (nets of linear and conv2d layers, the exact strategy or the network products)");
+    w.flush();
   }
 
   /** A notice on standard error (that a diagonal runs in chunks of samples), the progress bar cleared first. */
@@ -624,7 +680,8 @@ public final class BenchCommand extends HbpCommand {
     return Double.isNaN(v) ? "null" : String.format(Locale.ROOT, "%.6f", v);
   }
 
-  private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results) throws IOException {
+  private void writeJson(Path file, NetworkSpec ns, Backend be, CurvatureKind kind, List<Result> results, GemmThroughput.Row before,
+      GemmThroughput.Row after) throws IOException {
     StringBuilder sb = new StringBuilder("{\n");
     sb.append(String.format(Locale.ROOT, "  \"network\": \"%s\", \"batch\": %d, \"backend\": \"%s\", \"cores\": %d, \"curvature\": \"%s\",%n", ns.name(), batch,
         be.name(), Runtime.getRuntime().availableProcessors(), kind.label()));
@@ -634,7 +691,19 @@ public final class BenchCommand extends HbpCommand {
       sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %s, \"ratio_to_gradient\": %s, \"peak_heap_bytes\": %d, \"peak_off_heap_bytes\": %d}%s%n",
           r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, i + 1 < results.size() ? "," : ""));
     }
-    sb.append("  ]\n}\n");
+    sb.append("  ]");
+    if (before != null) {
+      double reference = referenceRate(before, after);
+      sb.append(String.format(Locale.ROOT, ",%n  \"gemm_rate\": {\"n\": %d, \"before_gflops\": %.3f, \"after_gflops\": %.3f, \"reference_gflops\": %.3f},%n",
+          gemmRate, before.gflops(), after.gflops(), reference));
+      List<String> shares = new ArrayList<>();
+      for (Map.Entry<String, Map<Integer, Double>> e : rates.entrySet())
+        for (Map.Entry<Integer, Double> d : e.getValue().entrySet())
+          shares.add(String.format(Locale.ROOT, "    {\"series\": \"%s\", \"directions\": %d, \"gflops\": %.3f, \"share_of_gemm_rate\": %.4f}", e.getKey(),
+              d.getKey(), d.getValue(), d.getValue() / reference));
+      sb.append("  \"gemm_shares\": [").append(shares.isEmpty() ? "" : "\n" + String.join(",\n", shares) + "\n  ").append("]");
+    }
+    sb.append("\n}\n");
     AtomicFiles.writeString(file, overwrite.existing(), sb.toString());
   }
 }

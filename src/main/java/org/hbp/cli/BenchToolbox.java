@@ -203,10 +203,14 @@ final class BenchToolbox {
   /**
    * The direction scaling of a series of product rows: the least-squares line {@code t = a + b D},
    * the seconds per direction at each D, and, where the FLOP count per sample and direction is known
-   * ({@link ProductFlops}; NaN: not), the achieved GFLOP/s at each D.
+   * ({@link ProductFlops}; NaN: not), the achieved GFLOP/s at each D, which it returns (by D;
+   * empty where the count is not known).
    */
-  static void printScaling(PrintWriter w, String series, Map<Integer, Double> seconds, double flopsPerColumn, int samples) {
-    if (seconds.size() < 2) return;
+  static Map<Integer, Double> printScaling(PrintWriter w, String series, Map<Integer, Double> seconds, double flopsPerColumn, int samples) {
+    Map<Integer, Double> rates = new LinkedHashMap<>();
+    if (!Double.isNaN(flopsPerColumn))
+      for (Map.Entry<Integer, Double> e : seconds.entrySet()) rates.put(e.getKey(), flopsPerColumn * samples * e.getKey() / e.getValue() / 1e9);
+    if (seconds.size() < 2) return rates;
     double n = seconds.size(), sd = 0, st = 0, sdd = 0, sdt = 0;
     for (Map.Entry<Integer, Double> e : seconds.entrySet()) {
       sd += e.getKey();
@@ -219,8 +223,7 @@ final class BenchToolbox {
     List<String> per = new ArrayList<>();
     for (Map.Entry<Integer, Double> e : seconds.entrySet()) {
       String s = String.format(Locale.ROOT, "D=%d: %.4f s/direction", e.getKey(), e.getValue() / e.getKey());
-      if (!Double.isNaN(flopsPerColumn))
-        s += String.format(Locale.ROOT, ", %.1f GFLOP/s", flopsPerColumn * samples * e.getKey() / e.getValue() / 1e9);
+      if (!Double.isNaN(flopsPerColumn)) s += String.format(Locale.ROOT, ", %.1f GFLOP/s", rates.get(e.getKey()));
       per.add(s);
     }
     w.println("    " + String.join("; ", per));
@@ -228,6 +231,7 @@ final class BenchToolbox {
       w.printf(Locale.ROOT, "    GEMM FLOPs: %.4g per direction (%.4g per sample and direction; element-wise maps not counted)%n",
           flopsPerColumn * samples, flopsPerColumn);
     w.flush();
+    return rates;
   }
 
   private static void release(Backend be, Map<String, Batch> batches) {

@@ -79,6 +79,25 @@ final class GemmThroughput {
     return rows;
   }
 
+  /**
+   * The rate of the product the backend uses ({@code --gemm}'s on OpenCL devices) at {@code n x n},
+   * timed and checked as {@link #run} does, printing nothing: {@code hbp bench --gemm-rate}'s
+   * reference for a network's products in the same run.
+   */
+  static Row rate(Backend be, int n, int warmup, int repeat) {
+    Random rng = new Random(n);
+    double[] a = random(rng, n), b = random(rng, n);
+    Backend reference = Backends.create("blas-f64", 0); // all cores
+    double[] expected = reference.toArray(reference.matmul(reference.fromArray(1, 1, n, n, a), false, reference.fromArray(1, 1, n, n, b), false));
+    Batch x = be.fromArray(1, 1, n, n, a), y = be.fromArray(1, 1, n, n, b);
+    try {
+      return time(be, be.name(), n, x, y, expected, warmup, repeat);
+    } finally {
+      be.release(x);
+      be.release(y);
+    }
+  }
+
   /** The implementation's name as printed: for {@code kernels}, the kernel it stands for. */
   private static String label(Backend be, String impl) {
     return be instanceof OpenClBackend ocl && impl.equals("kernels") ? "kernel:" + ocl.gemmKernel() : impl;

@@ -105,6 +105,60 @@ class BenchToolboxCliTest {
   }
 
   /**
+   * --gemm-rate: the n x n product timed before and after the network's rows of the same run; each product series'
+   * GFLOP/s at each D as a share of the higher of the two, printed and in the JSON. The shares are checked against the
+   * printed rates, and the series' GFLOP/s against its scaling line.
+   */
+  @Test
+  void gemmRateGivesEachProductSeriesItsShareOfTheRateInTheSameRun() throws Exception {
+    Path json = dir.resolve("rate.json");
+    String[] r = run("bench", "--net", "networks/demo-fmnist.hbp", "--batch", "8", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact", "--directions", "1,2", "--ggn-routes", "network,factored", "--gemm-rate", "64", "--out", json.toString());
+    assertEquals("0", r[0], r[1] + "\n" + r[2]);
+    String o = r[1];
+    double before = number(o, "GEMM rate, n = 64, before: "), after = number(o, "GEMM rate, n = 64, after: ");
+    double reference = Math.max(before, after);
+    assertTrue(o.indexOf("GEMM rate, n = 64, before: ") < o.indexOf("exact products, all blocks, 1 direction")
+        && o.indexOf("GEMM rate, n = 64, after: ") > o.indexOf("factored products, all blocks, 2 directions"), o);
+    assertTrue(o.contains(String.format(java.util.Locale.ROOT, "share of the GEMM rate (%.1f GFLOP/s, the higher of before and after):", reference)), o);
+    String j = Files.readString(json);
+    // the JSON's rates (3 decimals) are the printed ones (1 decimal); its reference is the higher of its two
+    double jsonBefore = number(j, "\"before_gflops\": "), jsonAfter = number(j, "\"after_gflops\": ");
+    assertEquals(before, jsonBefore, 0.051, j);
+    assertEquals(after, jsonAfter, 0.051, j);
+    assertEquals(Math.max(jsonBefore, jsonAfter), number(j, "\"reference_gflops\": "), 0.0005, j);
+    for (String series : new String[] {"exact", "factored"}) {
+      String scaling = o.substring(o.indexOf("scaling of " + series + " products, all blocks: "));
+      for (int d : new int[] {1, 2}) {
+        String key = "{\"series\": \"" + series + " products, all blocks\", \"directions\": " + d + ", \"gflops\": ";
+        assertTrue(j.contains(key), j);
+        double gflops = number(j, key), share = number(j.substring(j.indexOf(key)), "\"share_of_gemm_rate\": ");
+        assertEquals(gflops / Math.max(jsonBefore, jsonAfter), share, 1e-4 + 1e-3 * share, j);
+        double printed = number(scaling, "D=" + d + ": ", "s/direction, ");
+        assertEquals(printed, gflops, 0.051, scaling);
+      }
+    }
+    // refusals, before any work
+    String[] both = run("bench", "--gemm-rate", "64", "--gemm-sizes", "64");
+    assertEquals("2", both[0]);
+    assertEquals("hbp: --gemm-rate goes with a network bench (--net); --gemm-sizes times matrix products alone\n", both[2]);
+    String[] zero = run("bench", "--net", "networks/demo-fmnist.hbp", "--gemm-rate", "0");
+    assertEquals("2", zero[0]);
+    assertEquals("hbp: --gemm-rate: the size n of the n x n product must be >= 1, not 0\n", zero[2]);
+  }
+
+  /** The number that follows {@code prefix} in {@code text}, or, with {@code then}, the one after {@code then} beyond it. */
+  private static double number(String text, String prefix, String... then) {
+    int at = text.indexOf(prefix);
+    assertTrue(at >= 0, "no '" + prefix + "' in:\n" + text);
+    at += prefix.length();
+    for (String t : then) at = text.indexOf(t, at) + t.length();
+    int end = at;
+    while (end < text.length() && "0123456789.-+eE".indexOf(text.charAt(end)) >= 0) end++;
+    return Double.parseDouble(text.substring(at, end));
+  }
+
+  /**
    * The factored route's counts: a parameter that keeps its own columns M (every bias; a weight with P <= r |z|) costs
    * M' v and M t (4 r P); another weight its own J_W v and J_W' w (4 a) and the two products with the r columns at its
    * output (4 r |z|). The set-up carries the r columns through every layer above the first and forms M of the weights

@@ -65,8 +65,8 @@ import picocli.CommandLine.Option;
         "--quick, for slow devices (PoCL): batch " + BenchCommand.QUICK_BATCH + ", 1 direction, 1 warm-up and 1 timed run, no waiting for "
             + "the JIT compiler (each unless given); rough figures.",
         "--gemm-sizes times matrix products instead (GFLOP/s; on OpenCL devices CLBlast against the hand-written kernels, --gemm).",
-        "--gemm-rate N times the n x n product before and after a network's rows, in the same run, and prints each product series' GFLOP/s "
-            + "as a share of it.",
+        "--gemm-rate N times the n x n product after the gradient pass and after the curvature rows, in the same run, and prints each "
+            + "product series' GFLOP/s as a share of the higher rate.",
         "A progress bar on standard error shows the measurement running when it is a terminal (HBP_PROGRESS=lines: plain lines)."})
 public final class BenchCommand extends HbpCommand {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET", description = "Network: .hbp, or an ONNX model with --loss (default networks/fc.hbp).")
@@ -153,9 +153,9 @@ public final class BenchCommand extends HbpCommand {
   List<Integer> gemmSizes;
 
   @Option(names = "--gemm-rate", paramLabel = "N",
-      description = "With --net: also time the backend's n x n matrix product (as --gemm-sizes N) before and after the network's "
-          + "measurements, in the same run, and print each product series' GFLOP/s as a share of the higher of the two rates "
-          + "(issue 17's target for products with D directions: 80 %).")
+      description = "With --net: also time the backend's n x n matrix product (the one the network's products use) after the "
+          + "gradient pass and again after the curvature rows, in the same run, and print each product series' GFLOP/s as a share of "
+          + "the higher of the two rates (issue 17's target for products with D directions: 80 %).")
   Integer gemmRate;
 
   /** The batch of {@code --quick}. */
@@ -228,13 +228,9 @@ public final class BenchCommand extends HbpCommand {
     CommandFiles files = new CommandFiles(overwrite.overwrite).input("--net", net);
     networkFile.declareInputs(files);
     files.output("--out", out).check();
+    if (gemmRate != null) checkGemmRate();
     PrintWriter w = out();
     Backend be = compute.backend(backend);
-    if (gemmRate != null) {
-      if (gemmSizes != null && !gemmSizes.isEmpty())
-        throw new UserError("--gemm-rate goes with a network bench (--net); --gemm-sizes times matrix products alone");
-      if (gemmRate < 1) throw new UserError("--gemm-rate: the size n of the n x n product must be >= 1, not " + gemmRate);
-    }
     if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);
     if (gemm != null) {
       if (gemm.size() != 1) throw new UserError("--gemm: one implementation for a network bench (a list only with --gemm-sizes), got " + gemm);
@@ -462,11 +458,22 @@ public final class BenchCommand extends HbpCommand {
     GemmThroughput.Row r = GemmThroughput.rate(be, gemmRate, Math.max(1, warmup), repeat); // a cold product would flatter the shares
     measured++;
     bar.clear();
-    w.printf(Locale.ROOT, "  GEMM rate, n = %d, %s: %.1f GFLOP/s (%.3g s, max |diff| / max |ref| %.1e against the float64 BLAS product)%n", gemmRate, when,
-        r.gflops(), r.medianSeconds(), r.relativeError());
+    w.printf(Locale.ROOT, "  GEMM rate, n = %d, %s: %.1f GFLOP/s (%s, %.3g s, max |diff| / max |ref| %.1e against the float64 BLAS product)%n", gemmRate,
+        when, r.gflops(), r.implementation(), r.medianSeconds(), r.relativeError());
     w.flush();
     bar.step(measured, "GEMM rate");
     return r;
+  }
+
+  /** Refuses {@code --gemm-rate} beside {@code --gemm-sizes}, and an n below 1 or whose operands would not fit in half the heap (before any work). */
+  private void checkGemmRate() {
+    if (gemmSizes != null && !gemmSizes.isEmpty())
+      throw new UserError("--gemm-rate goes with a network bench (--net); --gemm-sizes times matrix products alone");
+    if (gemmRate < 1) throw new UserError("--gemm-rate: the size n of the n x n product must be >= 1, not " + gemmRate);
+    long heap = GemmThroughput.heapBytes(gemmRate), half = Runtime.getRuntime().maxMemory() / 2;
+    if (gemmRate > 46340 || heap > half)
+      throw new UserError("--gemm-rate " + gemmRate + ": its operands and reference product take " + MemoryEstimate.bytes(heap) + " of heap, over half of "
+          + MemoryEstimate.bytes(2 * half) + " (use a smaller n: 2048 measures the rate)");
   }
 
   /** The GEMM rate {@code --gemm-rate}'s shares are taken of: the higher of the two measurements (the stricter share). */
@@ -694,8 +701,9 @@ public final class BenchCommand extends HbpCommand {
     sb.append("  ]");
     if (before != null) {
       double reference = referenceRate(before, after);
-      sb.append(String.format(Locale.ROOT, ",%n  \"gemm_rate\": {\"n\": %d, \"before_gflops\": %.3f, \"after_gflops\": %.3f, \"reference_gflops\": %.3f},%n",
-          gemmRate, before.gflops(), after.gflops(), reference));
+      sb.append(String.format(Locale.ROOT, ",%n  \"gemm_rate\": {\"n\": %d, \"implementation\": \"%s\", \"before_gflops\": %.3f, \"after_gflops\": %.3f, "
+          + "\"reference_gflops\": %.3f, \"relative_error\": %.3e},%n", gemmRate, before.implementation(), before.gflops(), after.gflops(), reference,
+          Math.max(before.relativeError(), after.relativeError())));
       List<String> shares = new ArrayList<>();
       for (Map.Entry<String, Map<Integer, Double>> e : rates.entrySet())
         for (Map.Entry<Integer, Double> d : e.getValue().entrySet())

@@ -49,13 +49,12 @@ final class GemmThroughput {
   static List<Row> run(PrintWriter w, Progress bar, Backend be, List<String> implementations, List<Integer> sizes, int warmup, int repeat) {
     for (int n : sizes) if (n < 1) throw new UserError("--gemm-sizes: sizes must be >= 1, got " + n);
     if (be instanceof OpenClBackend) checkNames(implementations);
-    Backend reference = Backends.create("blas-f64", 0); // all cores
     List<Row> rows = new ArrayList<>();
     int step = 0;
     for (int n : sizes) {
       Random rng = new Random(n);
       double[] a = random(rng, n), b = random(rng, n);
-      double[] expected = reference.toArray(reference.matmul(reference.fromArray(1, 1, n, n, a), false, reference.fromArray(1, 1, n, n, b), false));
+      double[] expected = reference(n, a, b);
       Batch x = be.fromArray(1, 1, n, n, a), y = be.fromArray(1, 1, n, n, b);
       for (String impl : implementations) {
         bar.step(step++, impl + " n=" + n);
@@ -87,15 +86,32 @@ final class GemmThroughput {
   static Row rate(Backend be, int n, int warmup, int repeat) {
     Random rng = new Random(n);
     double[] a = random(rng, n), b = random(rng, n);
-    Backend reference = Backends.create("blas-f64", 0); // all cores
-    double[] expected = reference.toArray(reference.matmul(reference.fromArray(1, 1, n, n, a), false, reference.fromArray(1, 1, n, n, b), false));
+    double[] expected = reference(n, a, b);
     Batch x = be.fromArray(1, 1, n, n, a), y = be.fromArray(1, 1, n, n, b);
     try {
-      return time(be, be.name(), n, x, y, expected, warmup, repeat);
+      return time(be, be instanceof OpenClBackend ocl ? be.name() + " (" + ocl.gemmKernel() + ")" : be.name(), n, x, y, expected, warmup, repeat);
     } finally {
       be.release(x);
       be.release(y);
     }
+  }
+
+  /** {@code A B} by the float64 BLAS backend on all cores, its batches released (not left to the garbage collector, which would free them during later timings). */
+  private static double[] reference(int n, double[] a, double[] b) {
+    Backend reference = Backends.create("blas-f64", 0);
+    Batch x = reference.fromArray(1, 1, n, n, a), y = reference.fromArray(1, 1, n, n, b), z = reference.matmul(x, false, y, false);
+    try {
+      return reference.toArray(z);
+    } finally {
+      reference.release(x);
+      reference.release(y);
+      reference.release(z);
+    }
+  }
+
+  /** The heap {@link #rate} and {@link #run} take for one size: the two operands and the reference product as Java arrays. */
+  static long heapBytes(int n) {
+    return 3L * n * n * Double.BYTES;
   }
 
   /** The implementation's name as printed: for {@code kernels}, the kernel it stands for. */

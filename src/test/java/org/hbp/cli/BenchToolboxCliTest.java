@@ -121,21 +121,31 @@ class BenchToolboxCliTest {
     assertTrue(o.indexOf("GEMM rate, n = 64, before: ") < o.indexOf("exact products, all blocks, 1 direction")
         && o.indexOf("GEMM rate, n = 64, after: ") > o.indexOf("factored products, all blocks, 2 directions"), o);
     assertTrue(o.contains(String.format(java.util.Locale.ROOT, "share of the GEMM rate (%.1f GFLOP/s, the higher of before and after):", reference)), o);
-    String j = Files.readString(json);
-    // the JSON's rates (3 decimals) are the printed ones (1 decimal); its reference is the higher of its two
-    double jsonBefore = number(j, "\"before_gflops\": "), jsonAfter = number(j, "\"after_gflops\": ");
-    assertEquals(before, jsonBefore, 0.051, j);
-    assertEquals(after, jsonAfter, 0.051, j);
-    assertEquals(Math.max(jsonBefore, jsonAfter), number(j, "\"reference_gflops\": "), 0.0005, j);
+    // the JSON (parsed): its rates (3 decimals) are the printed ones (1 decimal), its reference the higher of its two
+    com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile()), rate = root.get("gemm_rate");
+    double jsonBefore = rate.get("before_gflops").asDouble(), jsonAfter = rate.get("after_gflops").asDouble(), jsonReference = Math.max(jsonBefore, jsonAfter);
+    assertEquals(64, rate.get("n").asInt());
+    assertEquals("blas-f64", rate.get("implementation").asText());
+    assertEquals(before, jsonBefore, 0.051);
+    assertEquals(after, jsonAfter, 0.051);
+    assertEquals(jsonReference, rate.get("reference_gflops").asDouble(), 0.0005);
+    assertTrue(rate.get("relative_error").asDouble() < 1e-12, rate.toString());
+    com.fasterxml.jackson.databind.JsonNode shares = root.get("gemm_shares");
+    assertEquals(4, shares.size(), shares.toString());
+    int i = 0;
     for (String series : new String[] {"exact", "factored"}) {
       String scaling = o.substring(o.indexOf("scaling of " + series + " products, all blocks: "));
+      String printedShares = o.substring(o.indexOf("\n    " + series + " products, all blocks: D=1 ", o.indexOf("share of the GEMM rate")));
       for (int d : new int[] {1, 2}) {
-        String key = "{\"series\": \"" + series + " products, all blocks\", \"directions\": " + d + ", \"gflops\": ";
-        assertTrue(j.contains(key), j);
-        double gflops = number(j, key), share = number(j.substring(j.indexOf(key)), "\"share_of_gemm_rate\": ");
-        assertEquals(gflops / Math.max(jsonBefore, jsonAfter), share, 1e-4 + 1e-3 * share, j);
-        double printed = number(scaling, "D=" + d + ": ", "s/direction, ");
-        assertEquals(printed, gflops, 0.051, scaling);
+        com.fasterxml.jackson.databind.JsonNode share = shares.get(i++);
+        assertEquals(series + " products, all blocks", share.get("series").asText());
+        assertEquals(d, share.get("directions").asInt());
+        double gflops = share.get("gflops").asDouble();
+        assertEquals(gflops / jsonReference, share.get("share_of_gemm_rate").asDouble(), 1e-4 * (1 + gflops / jsonReference), share.toString());
+        // the series' GFLOP/s is its scaling line's, and its printed share that over the printed reference
+        assertEquals(number(scaling, "D=" + d + ": ", "s/direction, "), gflops, 0.051, scaling);
+        double printedRate = number(printedShares, "D=" + d + " "), printedShare = number(printedShares, "D=" + d + " ", "GFLOP/s = ");
+        assertEquals(100 * printedRate / reference, printedShare, 0.051 + 100 * 0.05 / reference * (1 + printedRate / reference), printedShares);
       }
     }
     // refusals, before any work
@@ -145,6 +155,18 @@ class BenchToolboxCliTest {
     String[] zero = run("bench", "--net", "networks/demo-fmnist.hbp", "--gemm-rate", "0");
     assertEquals("2", zero[0]);
     assertEquals("hbp: --gemm-rate: the size n of the n x n product must be >= 1, not 0\n", zero[2]);
+    String[] huge = run("bench", "--net", "networks/demo-fmnist.hbp", "--gemm-rate", "50000"); // 3 x 50000^2 doubles: 60 GB
+    assertEquals("2", huge[0]);
+    assertTrue(huge[2].startsWith("hbp: --gemm-rate 50000: its operands and reference product take ") && huge[2].endsWith(
+        " (use a smaller n: 2048 measures the rate)\n") && huge[1].isEmpty(), huge[1] + huge[2]);
+  }
+
+  /** --gemm-rate's shares are of the higher of the two GEMM rates, whichever was measured first. */
+  @Test
+  void theGemmRateReferenceIsTheHigherOfTheTwoMeasurements() {
+    GemmThroughput.Row slow = new GemmThroughput.Row("blas-f64", 64, 2e-3, 10, 0), fast = new GemmThroughput.Row("blas-f64", 64, 1e-3, 20, 0);
+    assertEquals(20, BenchCommand.referenceRate(slow, fast));
+    assertEquals(20, BenchCommand.referenceRate(fast, slow));
   }
 
   /** The number that follows {@code prefix} in {@code text}, or, with {@code then}, the one after {@code then} beyond it. */

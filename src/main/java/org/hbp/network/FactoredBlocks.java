@@ -266,14 +266,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     List<Batch> temporaries = new ArrayList<>();
     Batch t = null;
     for (Map.Entry<String, Batch> e : v.entrySet())
-      for (Batch part : transposedProducts(e.getKey(), e.getValue())) {
-        if (t == null) t = part;
-        else {
-          Batch sum = be.add(t, part);
-          temporaries.addAll(List.of(t, part));
-          t = sum;
-        }
-      }
+      for (Batch part : transposedProducts(e.getKey(), e.getValue())) t = plus(t, part, temporaries);
     if (t != null) {
       // the mean's 1/N on t (N r D numbers), not on the products (P D each: a large weight's are the bigger)
       Batch scaled = be.scale(t, 1.0 / pass.samples);
@@ -307,15 +300,8 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
   private Map<String, Batch> jointOfParameterColumns(Map<String, Batch> v) {
     List<Batch> temporaries = new ArrayList<>();
     Batch t = null;
-    for (Map.Entry<String, Batch> e : v.entrySet()) {
-      Batch part = be.matmul(sideBySide(parameterColumns.get(e.getKey())), true, asColumns(be, e.getValue()), false);
-      if (t == null) t = part;
-      else {
-        Batch sum = be.add(t, part);
-        temporaries.addAll(List.of(t, part));
-        t = sum;
-      }
-    }
+    for (Map.Entry<String, Batch> e : v.entrySet())
+      t = plus(t, be.matmul(sideBySide(parameterColumns.get(e.getKey())), true, asColumns(be, e.getValue()), false), temporaries);
     Batch scaled = be.scale(t, 1.0 / pass.samples); // the mean's 1/N on t's N r D numbers
     temporaries.add(t);
     Map<String, Batch> out = new LinkedHashMap<>();
@@ -329,6 +315,14 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
     keep.addAll(v.values());
     net.releaseTemporaries(temporaries, keep.toArray(new Batch[0]));
     return out;
+  }
+
+  /** {@code sum + part} (part itself where sum is null), the two operands added to {@code temporaries} once summed. */
+  private Batch plus(Batch sum, Batch part, List<Batch> temporaries) {
+    if (sum == null) return part;
+    Batch next = be.add(sum, part);
+    temporaries.addAll(List.of(sum, part));
+    return next;
   }
 
   /** Parameter columns ({@code [N x 1]} items {@code P x r}) as one item {@code P x N r}, sample n's in columns {@code n r} on: a view. */
@@ -374,12 +368,7 @@ final class FactoredBlocks implements CurvatureStrategy.Blocks {
       int[] z = l.op.itemShape(l.op.outputName());
       Batch g = l.op.jacTMatProdSum(c, var, be.reshape(be.columnsAsDirections(w), z[0], z[1]));
       net.releaseTemporaries(List.of(w), g); // done with at once: N |z| D numbers
-      if (sum == null) sum = g;
-      else {
-        Batch next = be.add(sum, g);
-        temporaries.addAll(List.of(sum, g));
-        sum = next;
-      }
+      sum = plus(sum, g, temporaries);
     }
     return sum;
   }

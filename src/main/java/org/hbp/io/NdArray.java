@@ -131,7 +131,10 @@ public final class NdArray {
         return data[rowMajorIndex];
     }
 
-    /** The values in row-major (C) order (a copy). */
+    /**
+     * The values in row-major (C) order (a copy: take it once, outside a loop over the entries; {@link #getFlat} reads one
+     * entry without copying).
+     */
     public double[] data() {
         return data.clone();
     }

@@ -370,10 +370,10 @@ public final class TorchLayout {
     int[] s = ids.shape();
     if (s[1] != t) throw new NpyException(what + " holds token ids of shape " + Arrays.toString(s) + " but [N, " + t + "] was expected (the network's "
         + "input is matrix(" + v + ", " + t + "): " + t + " tokens of a vocabulary of " + v + ")");
-    double[] d = new double[s[0] * v * t];
+    double[] d = new double[s[0] * v * t], values = ids.data(); // data() copies: once, not per entry
     for (int n = 0; n < s[0]; n++)
       for (int j = 0; j < t; j++) {
-        double id = ids.data()[n * t + j];
+        double id = values[n * t + j];
         if (id < 0 || id >= v)
           throw new NpyException(what + "[" + n + ", " + j + "] = " + (long) id + " is not a token id in [0, " + v + ") (the network's vocabulary)");
         d[(n * v + (int) id) * t + j] = 1;

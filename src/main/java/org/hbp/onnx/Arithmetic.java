@@ -197,8 +197,8 @@ final class Arithmetic {
       throw w.error(i, "its constant has shape " + Arrays.toString(c.shape()) + " and the value per-sample shape [" + String.join(", ", Sequences.onnxShape(w.shape))
           + "]; hbp maps " + w.node(i).getOpType() + " with a constant that is a scalar, or on a vector value [N, n] a vector [n] (or [1, n]), "
           + "on a token sequence [N, T, d] a vector [d] (or [1, d], [1, 1, d]), on an image [N, C, H, W] one entry per channel [C, 1, 1] (or [1, C, 1, 1])");
-    double[] v = new double[numel];
-    for (int k = 0; k < numel; k++) v[k] = c.data()[scalar ? 0 : k % features];
+    double[] v = new double[numel], values = c.data(); // data() copies: once, not per entry
+    for (int k = 0; k < numel; k++) v[k] = values[scalar ? 0 : k % features];
     return NdArray.of(v, numel);
   }
 

@@ -104,16 +104,17 @@ final class ConstantFolding {
       for (long i = s; i > e; i += step) picked.add((int) i);
     }
     int rows = data.rank() == 1 ? 1 : data.dim(0), cols = data.rank() == 1 ? data.dim(0) : data.dim(1);
+    double[] values = data.data(); // a copy: taken once, not per entry
     if (data.rank() == 1) {
       double[] d = new double[picked.size()];
-      for (int k = 0; k < d.length; k++) d[k] = data.data()[picked.get(k)];
+      for (int k = 0; k < d.length; k++) d[k] = values[picked.get(k)];
       return NdArray.of(d, d.length);
     }
     int outRows = axis == 0 ? picked.size() : rows, outCols = axis == 1 ? picked.size() : cols;
     double[] d = new double[outRows * outCols];
     for (int r = 0; r < outRows; r++)
       for (int c = 0; c < outCols; c++)
-        d[r * outCols + c] = data.data()[(axis == 0 ? picked.get(r) : r) * cols + (axis == 1 ? picked.get(c) : c)];
+        d[r * outCols + c] = values[(axis == 0 ? picked.get(r) : r) * cols + (axis == 1 ? picked.get(c) : c)];
     return NdArray.of(d, outRows, outCols);
   }
 
@@ -147,8 +148,9 @@ final class ConstantFolding {
   }
 
   private static int[] ints(NdArray a) {
-    int[] s = new int[a.numel()];
-    for (int i = 0; i < s.length; i++) s[i] = (int) a.data()[i];
+    double[] values = a.data();
+    int[] s = new int[values.length];
+    for (int i = 0; i < s.length; i++) s[i] = (int) values[i];
     return s;
   }
 

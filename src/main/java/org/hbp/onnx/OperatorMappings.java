@@ -266,8 +266,8 @@ final class OperatorMappings {
 
   static NdArray transpose(NdArray a) {
     int r = a.dim(0), c = a.dim(1);
-    double[] t = new double[r * c];
-    for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = a.data()[i * c + j];
+    double[] t = new double[r * c], values = a.data(); // data() copies: once, not per entry
+    for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = values[i * c + j];
     return NdArray.of(t, c, r);
   }
 }

@@ -61,8 +61,8 @@ class AssumptionCheckTest {
     for (String name : new String[] {"0.weight", "0.bias"}) {
       NdArray g = perSample.get(name), r = ref.get("grad." + name);
       int n = g.shape()[0], size = r.data().length;
-      double[] sum = new double[size]; // batch_grad holds (1/N) grad l_n: their sum is the gradient of the mean loss
-      for (int i = 0; i < n; i++) for (int q = 0; q < size; q++) sum[q] += g.data()[i * size + q];
+      double[] sum = new double[size], values = g.data(); // batch_grad holds (1/N) grad l_n: their sum is the gradient of the mean loss
+      for (int i = 0; i < n; i++) for (int q = 0; q < size; q++) sum[q] += values[i * size + q];
       assertBlockEquals("gradient " + name, r, NdArray.of(sum, r.shape()));
       compared++;
     }

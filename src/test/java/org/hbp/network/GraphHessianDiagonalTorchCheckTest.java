@@ -78,8 +78,8 @@ class GraphHessianDiagonalTorchCheckTest {
       assertTrue(TorchReference.scale(want) > 0, key);
       assertBlockEquals(name + " --diagonal hessian " + torch, want, named(got, torch));
       int n = want.numel();
-      double[] diagonal = new double[n * n];
-      for (int i = 0; i < n; i++) diagonal[i * n + i] = want.data()[i];
+      double[] diagonal = new double[n * n], values = want.data();
+      for (int i = 0; i < n; i++) diagonal[i * n + i] = values[i];
       assertBlockEquals(name + " --strategy diag-hessian " + torch, NdArray.of(diagonal, new int[] {n, n}), named(blocks, torch));
       compared++;
     }

@@ -112,8 +112,8 @@ class GraphKfacTorchCheckTest {
       String torch = key.substring(4), param = ours(torch);
       NdArray psg = ref.get(key);
       assertBlockEquals(name + " per-sample " + torch, psg, layout.toTorch(param, SampleGradients.perSample(pass, param), false));
-      double[] scaled = new double[psg.numel()];
-      for (int i = 0; i < psg.numel(); i++) scaled[i] = psg.data()[i] / n;
+      double[] scaled = psg.data();
+      for (int i = 0; i < scaled.length; i++) scaled[i] /= n;
       assertBlockEquals(name + " batch_grad " + torch, NdArray.of(scaled, psg.shape()), batchGrad.get(torch));
       checked++;
     }

@@ -59,10 +59,11 @@ class HessianDiagonalTest {
       int n = diag.numel();
       assertEquals(n * n, block.numel(), torchName);
       double scale = 0, err = 0;
+      double[] blockValues = block.data(), diagValues = diag.data();
       for (int i = 0; i < n; i++) {
-        double want = block.data()[i * n + i];
+        double want = blockValues[i * n + i];
         scale = Math.max(scale, Math.abs(want));
-        err = Math.max(err, Math.abs(diag.data()[i] - want));
+        err = Math.max(err, Math.abs(diagValues[i] - want));
       }
       assertTrue(scale > 0, torchName);
       assertTrue(err <= 1e-10 * Math.max(1, scale), name + " " + torchName + ": max abs error " + err + " (scale " + scale + ")");

@@ -128,10 +128,11 @@ class KfacTorchCheckTest {
       assertBlockEquals(name + " A " + torch, ref.get(key), inTorchColumnOrder(pr, ours(torch), f));
       NdArray g = ref.get("G." + torch), var = ref.get((fisher == KfacOptions.Fisher.MC ? "gvar_mc." : "gvar_sampled.") + torch);
       double scale = TorchReference.scale(g), worst = 0, largestError = 0;
-      for (int i = 0; i < g.numel(); i++) {
-        double se = Math.sqrt(var.data()[i] / k);
+      double[] gValues = g.data(), varValues = var.data(), ours = f.g();
+      for (int i = 0; i < gValues.length; i++) {
+        double se = Math.sqrt(varValues[i] / k);
         largestError = Math.max(largestError, se);
-        worst = Math.max(worst, Math.abs(f.g()[i] - g.data()[i]) / (se + 1e-15));
+        worst = Math.max(worst, Math.abs(ours[i] - gValues[i]) / (se + 1e-15));
       }
       assertTrue(worst < 5, which + " G " + torch + ": an entry is " + worst + " standard errors from KFLR's G");
       assertTrue(largestError < 0.05 * scale, which + " G " + torch + ": standard error " + largestError + " vs scale " + scale);
@@ -217,14 +218,14 @@ class KfacTorchCheckTest {
       NdArray psg = ref.get(key);
       assertBlockEquals(name + " per-sample " + torch, psg, pr.layout().toTorch(param, SampleGradients.perSample(pr.pass(), param), false));
       int size = psg.numel() / n;
-      double[] scaled = new double[psg.numel()], norms = new double[n], var = new double[size];
-      for (int i = 0; i < psg.numel(); i++) scaled[i] = psg.data()[i] / n;
+      double[] values = psg.data(), scaled = new double[values.length], norms = new double[n], var = new double[size];
+      for (int i = 0; i < values.length; i++) scaled[i] = values[i] / n;
       for (int s = 0; s < n; s++) for (int e = 0; e < size; e++) norms[s] += scaled[s * size + e] * scaled[s * size + e];
       for (int e = 0; e < size; e++) {
         double sum = 0, squares = 0;
         for (int s = 0; s < n; s++) {
-          sum += psg.data()[s * size + e];
-          squares += psg.data()[s * size + e] * psg.data()[s * size + e];
+          sum += values[s * size + e];
+          squares += values[s * size + e] * values[s * size + e];
         }
         var[e] = squares / n - (sum / n) * (sum / n);
       }

@@ -151,7 +151,8 @@ class LayerBlocksTorchCheckTest {
             NdArray v = vectors.get(torchName(p));
             assertEquals(k, v.shape()[0], where + " " + p);
             int numel = v.numel() / k;
-            for (int j = 0; j < numel; j++) dot += v.data()[i * numel + j] * u.get(offset + j, i);
+            double[] values = v.data();
+            for (int j = 0; j < numel; j++) dot += values[i * numel + j] * u.get(offset + j, i);
             offset += numel;
           }
           assertEquals(d, offset, where);
@@ -323,11 +324,11 @@ class LayerBlocksTorchCheckTest {
     TorchReference.hbp(TorchReference.concat(common, plain.toString(), "--curvature", "hessian", "--solve", "1"));
     Map<String, NdArray> minusGrad = Npz.read(plain);
     for (List<String> group : ggn.layerGroups()) {
-      NdArray ref = pr.ref().get("grad." + prefix(group.get(0)));
+      double[] ref = pr.ref().get("grad." + prefix(group.get(0))).data();
       int offset = 0;
       for (String p : group) {
         double[] d = minusGrad.get(torchName(p)).data();
-        for (int i = 0; i < d.length; i++) assertEquals(-ref.data()[offset + i], d[i], 1e-12, p + "[" + i + "]");
+        for (int i = 0; i < d.length; i++) assertEquals(-ref[offset + i], d[i], 1e-12, p + "[" + i + "]");
         offset += d.length;
       }
     }

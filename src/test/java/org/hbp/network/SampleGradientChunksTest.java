@@ -142,8 +142,8 @@ class SampleGradientChunksTest {
       if (!key.startsWith("psg.")) continue;
       String torch = key.substring(4), param = ours(torch);
       NdArray psg = pr.ref().get(key);
-      double[] scaled = new double[psg.numel()];
-      for (int i = 0; i < scaled.length; i++) scaled[i] = psg.data()[i] / N;
+      double[] scaled = psg.data();
+      for (int i = 0; i < scaled.length; i++) scaled[i] /= N;
       assertClose(what + " batch gradients " + torch, scaled, pr.layout().toTorch(param, grads.get(param), false).data());
       assertNormsAndVariance(what + " " + torch, psg, norms.get(param), pr.layout().toTorch(param, variance.get(param), true));
       checked++;
@@ -153,17 +153,17 @@ class SampleGradientChunksTest {
 
   private static void assertNormsAndVariance(String what, NdArray psg, double[] norms, NdArray variance) {
     int size = psg.numel() / N;
-    double[] wantNorms = new double[N], wantVariance = new double[size];
+    double[] wantNorms = new double[N], wantVariance = new double[size], values = psg.data();
     for (int s = 0; s < N; s++)
       for (int e = 0; e < size; e++) {
-        double g = psg.data()[s * size + e] / N;
+        double g = values[s * size + e] / N;
         wantNorms[s] += g * g;
       }
     for (int e = 0; e < size; e++) {
       double sum = 0, squares = 0;
       for (int s = 0; s < N; s++) {
-        sum += psg.data()[s * size + e];
-        squares += psg.data()[s * size + e] * psg.data()[s * size + e];
+        sum += values[s * size + e];
+        squares += values[s * size + e] * values[s * size + e];
       }
       wantVariance[e] = squares / N - (sum / N) * (sum / N);
     }

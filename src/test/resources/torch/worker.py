@@ -1,0 +1,88 @@
+"""Runs the PyTorch reference scripts of this folder, one after another, in one Python process.
+
+The tests start it once per JVM (org.hbp.ExternalTools): importing torch takes about 2 s, longer
+than most scripts. Each request is one JSON line on stdin, {"script": PATH, "args": [...]}; each
+reply one JSON line, {"status": N, "log": TEXT}, status 0 when the script ran to its end (or
+exited with 0), and TEXT what it printed. Python-level output goes into TEXT; output written
+below Python (C++ warnings) goes to stderr, which the tests keep for a failure's message.
+
+Each script runs as if started alone, as `python3 PATH ARGS`: run as __main__ with its own folder
+first on sys.path, and with the process state scripts change put back first: the modules a script
+imported from outside the installed packages (this folder's helpers, which do their work when
+imported, and generated code in a test's folder), sys.path, warning filters, torch's default
+dtype, its thread count, its grad mode and its random seed (the seed a fresh process starts with).
+"""
+import contextlib
+import io
+import json
+import os
+import runpy
+import sys
+import traceback
+import warnings
+
+import numpy  # noqa: F401  (imported once, as torch is)
+import torch
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+BASE_PATH = [p for p in sys.path[1:]]
+BASE_MODULES = set(sys.modules)
+BASE_FILTERS = list(warnings.filters)
+SEED = torch.initial_seed()
+DTYPE = torch.get_default_dtype()
+THREADS = torch.get_num_threads()
+INSTALLED = tuple(os.path.realpath(p) + os.sep for p in BASE_PATH if p and os.path.isdir(p) and os.path.realpath(p) != HERE)
+
+
+def installed(module):
+    f = getattr(module, "__file__", None)
+    return f is None or os.path.realpath(f).startswith(INSTALLED)
+
+
+def reset():
+    for name in [m for m in sys.modules if m not in BASE_MODULES]:
+        if not installed(sys.modules[name]):
+            del sys.modules[name]
+    sys.path[:] = BASE_PATH
+    warnings.filters[:] = BASE_FILTERS
+    torch.set_default_dtype(DTYPE)
+    torch.set_num_threads(THREADS)
+    torch.set_grad_enabled(True)
+    torch.manual_seed(SEED)
+
+
+def run(script, args):
+    reset()
+    sys.argv = [script] + list(args)
+    sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
+    log = io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as e:
+            if isinstance(e.code, int):
+                status = e.code
+            elif e.code is not None:
+                print(e.code, file=sys.stderr)
+                status = 1
+        except BaseException:  # noqa: B902  (the script's failure is the reply, not the worker's)
+            traceback.print_exc()
+            status = 1
+    return status, log.getvalue()
+
+
+def main():
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # what is written below Python to stdout goes to stderr, not into the replies
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        status, log = run(request["script"], request["args"])
+        replies.write(json.dumps({"status": status, "log": log}) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -49,6 +49,17 @@ public interface Backend {
   /** The batch's entries as laid out by {@link #fromArray} (a fresh array). */
   double[] toArray(Batch b);
 
+  /**
+   * The entries of samples {@code first .. first + count - 1} of {@code b} as {@link #toArray} lays
+   * them out (a fresh array of {@code count} items per direction): {@code toArray(b)}'s range of
+   * those samples, without reading the others. (A batch is cut into chunks of samples by this.)
+   */
+  default double[] toArray(Batch b, int first, int count) {
+    long item = BackendChecks.checkSampleRange(b, first, count);
+    double[] all = toArray(b);
+    return java.util.Arrays.copyOfRange(all, (int) (first * item), (int) ((first + count) * item));
+  }
+
   // ---- constants -------------------------------------------------------------------------
 
   /** One {@code rows x cols} item (shared by all samples and directions) filled with value. */

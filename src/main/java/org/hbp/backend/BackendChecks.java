@@ -73,6 +73,22 @@ public final class BackendChecks {
           + " needs " + n + " entries, got " + data.length);
   }
 
+  /**
+   * The range of {@link Backend#toArray(Batch, int, int)}: samples {@code first .. first + count - 1}
+   * of {@code b}'s, and at most a Java array's entries; the entries per sample (directions times
+   * item), as a long.
+   */
+  public static long checkSampleRange(Batch b, int first, int count) {
+    if (first < 0 || count < 0 || (long) first + count > b.samples())
+      throw new IllegalArgumentException("toArray: samples " + first + " .. " + ((long) first + count - 1) + " of " + b.describe()
+          + "; expected a range within its " + b.samples() + " samples");
+    long item = (long) b.directions() * b.itemSize();
+    if (count * item > MAX_ENTRIES)
+      throw new IllegalArgumentException("toArray: " + count + " samples of " + b.describe() + " have " + count * item
+          + " entries, more than a Java array holds");
+    return item;
+  }
+
   /** The item shape of {@link Backend#fill}. */
   public static void checkFill(int rows, int cols) {
     if (rows < 0 || cols < 0) throw new IllegalArgumentException("fill: invalid item shape " + rows + "x" + cols);

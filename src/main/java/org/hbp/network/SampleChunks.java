@@ -1,7 +1,6 @@
 package org.hbp.network;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -271,12 +270,13 @@ final class SampleChunks {
     return pass.net.run(pass.parameters, x, y, data);
   }
 
-  /** Samples {@code first .. first + count - 1} of a batch of {@code total} samples (a batch shared by the samples as it is). */
+  /**
+   * Samples {@code first .. first + count - 1} of a batch of {@code total} samples (a batch shared by the samples as it is),
+   * through the host: only those samples are read.
+   */
   static Batch slice(Backend be, Batch b, int first, int count, int total, List<Batch> slices) {
     if (b.samples() != total) return b;
-    int item = b.directions() * b.itemSize();
-    double[] all = be.toArray(b);
-    Batch s = be.fromArray(count, b.directions(), b.rows(), b.cols(), Arrays.copyOfRange(all, first * item, (first + count) * item));
+    Batch s = be.fromArray(count, b.directions(), b.rows(), b.cols(), be.toArray(b, first, count));
     slices.add(s);
     return s;
   }

@@ -316,8 +316,8 @@ public final class TorchLayout {
     if (shape[0] == 0) throw new NpyException(what + " has shape " + Arrays.toString(shape) + ": no directions; V must be at least 1");
     requireFinite(a, what);
     int v = shape[0];
-    double[] d = new double[v * numel];
-    for (int i = 0; i < v; i++) System.arraycopy(toOurs(parameter, a.data(), i * numel), 0, d, i * numel, numel);
+    double[] d = new double[v * numel], values = a.data(); // data() copies: once, not per direction
+    for (int i = 0; i < v; i++) System.arraycopy(toOurs(parameter, values, i * numel), 0, d, i * numel, numel);
     return be.fromArray(1, v, s[0], s[1], d);
   }
 

@@ -112,9 +112,10 @@ public final class InitializerNames {
     int v = directions ? a.dim(0) : 1;
     int block = a.numel() / v / parts.size();
     Map<String, NdArray> out = new LinkedHashMap<>();
+    double[] values = a.data(); // data() copies: once, not per part and direction
     for (int p = 0; p < parts.size(); p++) {
       double[] d = new double[v * block];
-      for (int i = 0; i < v; i++) System.arraycopy(a.data(), (i * parts.size() + p) * block, d, i * block, block);
+      for (int i = 0; i < v; i++) System.arraycopy(values, (i * parts.size() + p) * block, d, i * block, block);
       int[] partShape = net.parameters().get(parts.get(p)).shape();
       out.put(parts.get(p), NdArray.of(d, a.dtype(), directions ? prepend(v, partShape) : partShape));
     }

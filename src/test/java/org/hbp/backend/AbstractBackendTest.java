@@ -194,6 +194,25 @@ abstract class AbstractBackendTest {
   }
 
   /**
+   * toArray of a range of samples: their items (every direction) as fromArray was given them, through
+   * a view too; an empty range is empty; a range outside the samples is refused naming the batch.
+   */
+  @Test
+  void toArrayOfARangeOfSamples() {
+    int samples = 5, directions = 3, item = 2 * 2 * directions;
+    double[] data = randomData(samples * item);
+    Batch b = be.fromArray(samples, directions, 2, 2, data), view = be.reshape(b, 4, 1);
+    for (int[] range : new int[][] {{0, 5}, {0, 1}, {2, 2}, {4, 1}, {3, 0}, {5, 0}})
+      for (Batch x : new Batch[] {b, view}) {
+        double[] got = be.toArray(x, range[0], range[1]);
+        assertEquals(range[1] * item, got.length, Arrays.toString(range));
+        for (int k = 0; k < got.length; k++) assertEquals(stored(data[range[0] * item + k]), got[k], "samples " + Arrays.toString(range) + " entry " + k);
+      }
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.toArray(b, 4, 2)), "toArray", "samples 4 .. 5", "[5 x 3] 2x2");
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.toArray(b, -1, 1)), "toArray", "[5 x 3] 2x2");
+  }
+
+  /**
    * Empty items and empty inner dimensions: a product over k = 0 is zero, empty results keep
    * their shapes, reductions over no entries give their neutral values (sum 0, logSumExp -inf, the
    * determinant of a 0x0 item 1), and -0.0 survives fill.

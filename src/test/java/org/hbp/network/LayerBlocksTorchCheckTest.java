@@ -74,6 +74,7 @@ class LayerBlocksTorchCheckTest {
         Map<String, Batch> got = c.layerMatProd(v);
         NdArray ref = pr.ref().get(kind.label() + "." + prefix(group.get(0)));
         int d = ref.shape()[0];
+        double[] block = ref.data();
         int directions = v.values().iterator().next().directions();
         // the stacked directions in PyTorch's flattening, then ref times them
         double[][] stacked = new double[directions][d];
@@ -92,7 +93,7 @@ class LayerBlocksTorchCheckTest {
           for (int k = 0; k < directions; k++)
             for (int i = 0; i < numel; i++) {
               double s = 0;
-              for (int j = 0; j < d; j++) s += ref.data()[(offset + i) * d + j] * stacked[k][j];
+              for (int j = 0; j < d; j++) s += block[(offset + i) * d + j] * stacked[k][j];
               expected[k * numel + i] = s;
             }
           assertBlockEquals(name + " " + kind.label() + " product " + p, NdArray.of(expected, g.length), NdArray.of(g, g.length));

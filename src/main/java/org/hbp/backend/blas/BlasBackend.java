@@ -6,6 +6,7 @@ import static org.hbp.backend.host.ParallelLoops.CHUNK;
 import java.lang.ref.Reference;
 import java.util.List;
 import java.util.Objects;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas_nolapack;
@@ -188,16 +189,27 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
   @Override
   public double[] toArray(Batch b) {
     BlasBatch x = own("toArray", "b", b);
-    int n = x.arrayLength("toArray");
+    return read(x, 0, x.arrayLength("toArray"));
+  }
+
+  @Override
+  public double[] toArray(Batch b, int first, int count) {
+    long item = BackendChecks.checkSampleRange(b, first, count);
+    return read(own("toArray", "b", b), first * item, (int) (count * item));
+  }
+
+  /** Entries {@code offset .. offset + n - 1} of the batch's storage, as doubles. */
+  private double[] read(BlasBatch x, long offset, int n) {
     double[] out = new double[n];
     if (precision == Precision.FLOAT64) {
-      x.doubles.get(out, 0, n);
+      if (offset == 0) x.doubles.get(out, 0, n);
+      else new DoublePointer(x.doubles).position(offset).get(out, 0, n);
     } else {
       float[] f = new float[Math.min(n, 1 << 16)];
       for (int o = 0; o < n; o += f.length) {
         int len = Math.min(f.length, n - o);
-        if (o == 0) x.floats.get(f, 0, len);
-        else new FloatPointer(x.floats).position(o).get(f, 0, len);
+        if (offset + o == 0) x.floats.get(f, 0, len);
+        else new FloatPointer(x.floats).position(offset + o).get(f, 0, len);
         for (int p = 0; p < len; p++) out[o + p] = f[p];
       }
     }

@@ -58,6 +58,12 @@ public final class CpuBackend extends HostBackend<CpuBatch> {
     return own("toArray", "b", b).data().clone();
   }
 
+  @Override
+  public double[] toArray(Batch b, int first, int count) {
+    long item = BackendChecks.checkSampleRange(b, first, count);
+    return java.util.Arrays.copyOfRange(own("toArray", "b", b).data(), (int) (first * item), (int) ((first + count) * item));
+  }
+
   // ---- constants -----------------------------------------------------------------------------
 
   @Override

@@ -252,6 +252,15 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
     return out;
   }
 
+  @Override
+  public double[] toArray(Batch b, int first, int count) {
+    long item = BackendChecks.checkSampleRange(b, first, count);
+    OpenClBatch x = own("toArray", "b", b);
+    double[] out = new double[(int) (count * item)];
+    q.read(x.buffer, first * item, out, out.length, "toArray");
+    return out;
+  }
+
   // ---- constants -----------------------------------------------------------------------------
 
   @Override

@@ -17,10 +17,12 @@ import java.util.Random;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The memory estimate against sizes computed by hand and against the heap a run really uses. */
+@Tag("own-jvm") // reads the heap after full collections: the build runs it in a JVM of its own (hbp-library/pom.xml, execution own-jvm)
 class MemoryEstimateTest {
   @TempDir Path dir;
 

@@ -7,12 +7,14 @@ exited with 0), and TEXT what it printed. Python-level output goes into TEXT; ou
 below Python (C++ warnings) goes to stderr, which the tests keep for a failure's message.
 
 Each script runs as if started alone, as `python3 PATH ARGS`: run as __main__ with its own folder
-first on sys.path, and with the process state scripts change put back first: the modules a script
-imported from outside the installed packages (this folder's helpers, which do their work when
-imported, and generated code in a test's folder), sys.path, warning filters, torch's default
-dtype, its thread count, its grad mode and its random seed (the seed a fresh process starts with).
+first on sys.path and stdin empty, and with the process state scripts change put back. After each
+script the modules it imported from this folder, its own or a folder it put on sys.path are
+dropped (this folder's helpers do their work when imported; generated code lies in a test's
+folder); before each, sys.path, the warning filters, torch's default dtype, its thread count, its
+grad mode and its random seed (the seed a fresh process starts with) are set as at the start.
 """
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -34,15 +36,24 @@ THREADS = torch.get_num_threads()
 INSTALLED = tuple(os.path.realpath(p) + os.sep for p in BASE_PATH if p and os.path.isdir(p) and os.path.realpath(p) != HERE)
 
 
-def installed(module):
+def installed(module, ours):
+    """Whether a module imported by a script stays: it is under the installed packages' folders, and not under
+    this folder, the script's or a folder the script put on sys.path (which PYTHONPATH may hold a folder above)."""
     f = getattr(module, "__file__", None)
-    return f is None or os.path.realpath(f).startswith(INSTALLED)
+    if f is None:
+        return True
+    f = os.path.realpath(f)
+    return f.startswith(INSTALLED) and not f.startswith(ours)
+
+
+def forget_modules(ours):
+    for name in [m for m in sys.modules if m not in BASE_MODULES]:
+        if not installed(sys.modules[name], ours):
+            del sys.modules[name]
+    importlib.invalidate_caches()
 
 
 def reset():
-    for name in [m for m in sys.modules if m not in BASE_MODULES]:
-        if not installed(sys.modules[name]):
-            del sys.modules[name]
     sys.path[:] = BASE_PATH
     warnings.filters[:] = BASE_FILTERS
     torch.set_default_dtype(DTYPE)
@@ -52,11 +63,13 @@ def reset():
 
 
 def run(script, args):
+    script_dir = os.path.dirname(os.path.realpath(script))
     reset()
     sys.argv = [script] + list(args)
-    sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
+    sys.path.insert(0, script_dir)
     log = io.StringIO()
     status = 0
+    requests, sys.stdin = sys.stdin, open(os.devnull)  # a script reading stdin must not take the next requests
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         try:
             runpy.run_path(script, run_name="__main__")
@@ -69,6 +82,10 @@ def run(script, args):
         except BaseException:  # noqa: B902  (the script's failure is the reply, not the worker's)
             traceback.print_exc()
             status = 1
+    sys.stdin.close()
+    sys.stdin = requests
+    added = [os.path.realpath(p) for p in sys.path if p and p not in BASE_PATH]
+    forget_modules(tuple(p + os.sep for p in {HERE, script_dir, *added}))
     return status, log.getvalue()
 
 

@@ -86,17 +86,22 @@ public final class ExternalTools {
     private final Process process;
     private final BufferedWriter requests;
     private final BufferedReader replies;
-    private final StringBuffer stderr = new StringBuffer();
+    /** What the worker wrote to stderr (output below Python: C++ warnings, a crash), the latest 100-200 k characters. */
+    private final StringBuilder stderr = new StringBuilder();
+    private final Thread drain;
 
     private TorchWorker() throws IOException {
       process = new ProcessBuilder(python(), scriptPath("worker.py")).start();
       requests = new BufferedWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8));
       replies = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-      Thread drain = new Thread(() -> {
+      drain = new Thread(() -> {
         try (BufferedReader err = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
           for (String line; (line = err.readLine()) != null; ) {
-            stderr.append(line).append('\n');
-            if (stderr.length() > 200_000) stderr.delete(0, stderr.length() - 100_000); // keep the latest
+            synchronized (stderr) {
+              stderr.append(line).append('\n');
+              int n = stderr.length();
+              if (n > 200_000) stderr.delete(0, n - 100_000); // keep the latest
+            }
           }
         } catch (IOException e) {
           // the worker is gone; its reply, or its absence, says why
@@ -110,7 +115,9 @@ public final class ExternalTools {
     static synchronized void run(String script, List<String> args) throws Exception {
       if (current == null || !current.process.isAlive()) current = new TorchWorker();
       TorchWorker w = current;
-      w.stderr.setLength(0);
+      synchronized (w.stderr) {
+        w.stderr.setLength(0);
+      }
       ObjectNode request = JSON.createObjectNode().put("script", script);
       args.forEach(request.putArray("args")::add);
       String reply;
@@ -125,22 +132,37 @@ public final class ExternalTools {
         w.requests.flush();
         reply = reader.submit(w.replies::readLine).get(600, TimeUnit.SECONDS);
       } catch (TimeoutException e) {
-        w.process.destroyForcibly();
-        current = null;
-        throw new AssertionError("python timed out: " + script + " " + args + "\n" + w.stderr);
+        w.stop();
+        throw new AssertionError("python timed out: " + script + " " + args + "\n" + w.stderr());
       } catch (IOException | ExecutionException e) {
         reply = null;
+      } catch (Throwable e) { // interrupted while the script runs: its reply would be taken for the next script's
+        w.stop();
+        throw e;
       } finally {
         reader.shutdownNow();
       }
       if (reply == null) { // the worker is gone: no torch, or the script ended the process
         w.process.waitFor(10, TimeUnit.SECONDS);
+        w.drain.join(2000); // the last of its stderr
         current = null;
-        throw new AssertionError(NEEDS_TORCH + "the worker running " + script + " " + args + " exited"
-            + (w.process.isAlive() ? "" : " with status " + w.process.exitValue()) + ":\n" + w.stderr);
+        String err = w.stderr();
+        throw new AssertionError((err.contains("No module named 'torch'") ? NEEDS_TORCH : "") + "the PyTorch worker running " + script + " "
+            + args + " exited" + (w.process.isAlive() ? "" : " with status " + w.process.exitValue()) + ":\n" + err);
       }
       JsonNode r = JSON.readTree(reply);
-      assertEquals(0, r.get("status").asInt(), script + " " + args + " failed:\n" + r.get("log").asText() + w.stderr);
+      assertEquals(0, r.get("status").asInt(), script + " " + args + " failed:\n" + r.get("log").asText() + w.stderr());
+    }
+
+    private void stop() {
+      process.destroyForcibly();
+      current = null;
+    }
+
+    private String stderr() {
+      synchronized (stderr) {
+        return stderr.toString();
+      }
     }
   }
 }

@@ -19,8 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
  * The PyTorch references run in one Python process ({@code worker.py}, {@link ExternalTools#runTorchScript}):
  * each script must write what it writes when started alone. The scripts below change the state a process
  * keeps: layer_steps.py imports layer_blocks.py, which imports network_products.py, which does its work when
- * imported (a worker that kept the modules would skip it the second time); each sets torch's default dtype
- * to float64 and its seed, and onnx_check.py, run after them, keeps the float32 default of a new process.
+ * imported (a worker that kept the modules would skip it the second time); each sets torch's seed and its
+ * default dtype to float64, and onnx_classifier.py, run after them, needs the float32 default of a new process
+ * (its exported model's weights are float32). Every file they write is compared: .npz arrays entry by entry
+ * (the archives hold their time of writing), other files byte by byte.
  */
 class TorchWorkerTest {
   @TempDir Path dir;
@@ -31,6 +33,7 @@ class TorchWorkerTest {
       List.of("layer_blocks.py", "blocks", "cnn", "OUT"),
       List.of("network_products.py", "products", "fc", "OUT"),
       List.of("kfac_reference.py", "kfac", "cnn", "OUT"),
+      List.of("onnx_classifier.py", "classifier", "OUT", "6", "5", "4"),
       List.of("onnx_check.py", "onnx", "OUT", "mlp"));
 
   @Test
@@ -47,10 +50,17 @@ class TorchWorkerTest {
       Path worker = dir.resolve("worker").resolve(run.get(1)), alone = dir.resolve("alone").resolve(run.get(1));
       List<Path> files;
       try (Stream<Path> s = Files.list(alone)) {
-        files = s.filter(f -> f.toString().endsWith(".npz")).sorted().toList();
+        files = s.sorted().toList();
       }
-      assertTrue(files.size() >= 1, run + " wrote no .npz");
+      try (Stream<Path> s = Files.list(worker)) {
+        assertEquals(files.stream().map(Path::getFileName).toList(), s.sorted().map(Path::getFileName).toList(), run + ": the files written");
+      }
+      assertTrue(!files.isEmpty(), run + " wrote nothing");
       for (Path f : files) {
+        if (!f.toString().endsWith(".npz")) {
+          assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(worker.resolve(f.getFileName())), run + " " + f.getFileName());
+          continue;
+        }
         Map<String, NdArray> want = Npz.read(f), got = Npz.read(worker.resolve(f.getFileName()));
         assertEquals(want.keySet(), got.keySet(), run + " " + f.getFileName());
         for (String key : want.keySet()) {

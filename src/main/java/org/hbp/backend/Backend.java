@@ -52,7 +52,8 @@ public interface Backend {
   /**
    * The entries of samples {@code first .. first + count - 1} of {@code b} as {@link #toArray} lays
    * them out (a fresh array of {@code count} items per direction): {@code toArray(b)}'s range of
-   * those samples, without reading the others. (A batch is cut into chunks of samples by this.)
+   * those samples. The CPU, BLAS and OpenCL backends read only those samples; this default reads
+   * the whole batch. (A batch is cut into chunks of samples by this.)
    */
   default double[] toArray(Batch b, int first, int count) {
     long item = BackendChecks.checkSampleRange(b, first, count);

@@ -194,8 +194,9 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
 
   @Override
   public double[] toArray(Batch b, int first, int count) {
+    BlasBatch x = own("toArray", "b", b);
     long item = BackendChecks.checkSampleRange(b, first, count);
-    return read(own("toArray", "b", b), first * item, (int) (count * item));
+    return read(x, first * item, (int) (count * item));
   }
 
   /** Entries {@code offset .. offset + n - 1} of the batch's storage, as doubles. */

@@ -60,8 +60,9 @@ public final class CpuBackend extends HostBackend<CpuBatch> {
 
   @Override
   public double[] toArray(Batch b, int first, int count) {
+    double[] data = own("toArray", "b", b).data();
     long item = BackendChecks.checkSampleRange(b, first, count);
-    return java.util.Arrays.copyOfRange(own("toArray", "b", b).data(), (int) (first * item), (int) ((first + count) * item));
+    return java.util.Arrays.copyOfRange(data, (int) (first * item), (int) ((first + count) * item));
   }
 
   // ---- constants -----------------------------------------------------------------------------

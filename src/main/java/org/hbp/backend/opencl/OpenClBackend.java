@@ -254,8 +254,8 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
 
   @Override
   public double[] toArray(Batch b, int first, int count) {
-    long item = BackendChecks.checkSampleRange(b, first, count);
     OpenClBatch x = own("toArray", "b", b);
+    long item = BackendChecks.checkSampleRange(b, first, count);
     double[] out = new double[(int) (count * item)];
     q.read(x.buffer, first * item, out, out.length, "toArray");
     return out;

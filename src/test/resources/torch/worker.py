@@ -23,8 +23,13 @@ import sys
 import traceback
 import warnings
 
-import numpy  # noqa: F401  (imported once, as torch is)
-import torch
+# the replies go to a copy of stdout; what is written to stdout itself, from here on (importing torch included), goes
+# to stderr, where it cannot be taken for a reply
+REPLIES = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+
+import numpy  # noqa: E402,F401  (imported once, as torch is)
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 BASE_PATH = [p for p in sys.path[1:]]
@@ -90,15 +95,13 @@ def run(script, args):
 
 
 def main():
-    replies = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)  # what is written below Python to stdout goes to stderr, not into the replies
     for line in sys.stdin:
         if not line.strip():
             continue
         request = json.loads(line)
         status, log = run(request["script"], request["args"])
-        replies.write(json.dumps({"status": status, "log": log}) + "\n")
-        replies.flush()
+        REPLIES.write(json.dumps({"status": status, "log": log}) + "\n")
+        REPLIES.flush()
 
 
 if __name__ == "__main__":

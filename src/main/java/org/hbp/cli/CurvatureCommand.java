@@ -28,6 +28,7 @@ import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
 import org.hbp.onnx.InitializerNames;
+import org.hbp.train.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -41,7 +42,9 @@ import picocli.CommandLine.Option;
             + "V.npz --out OUT.npz), dense blocks (--dense OUT.npz, [numel, numel] in row-major parameter order), or the "
             + "damped Newton step of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and "
             + "gradient norms. --diagonal exact|mc|hessian --out DIAG.npz writes the diagonal of the GGN (exact, or a "
-            + "Monte-Carlo estimate) from the loss factor H = S*S', or of the Hessian."})
+            + "Monte-Carlo estimate) from the loss factor H = S*S', or of the Hessian.",
+        "A progress bar over the parameters (--vectors, --dense, --solve) runs on standard error when it is a terminal "
+            + "(HBP_PROGRESS=lines: plain lines; off: none)."})
 public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
@@ -241,26 +244,23 @@ public final class CurvatureCommand extends HbpCommand {
       return 0;
     }
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
+    List<String> parameters = network.parameterNames();
     if (vectors != null) {
-      for (String name : network.parameterNames()) {
+      perParameter(parameters, "products", (i, name) -> {
         Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
         result.put(productNames.of(name), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
-        w.printf("  %s: %d products in %.2f s%n", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
-        w.flush();
-      }
+        return String.format("  %s: %d products in %.2f s", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
+      });
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
     } else if (dense != null) {
-      List<String> parameters = network.parameterNames();
-      for (int i = 0; i < parameters.size(); i++) {
+      perParameter(parameters, "dense block", (i, name) -> {
         long t0 = System.nanoTime();
-        String name = parameters.get(i);
         result.put(names.of(name), layout.denseToTorch(name, c.dense(name, blocks, limit)));
         int n = network.parameterSize(name);
-        w.printf("  [%d/%d] %s: %d x %d block in %.2f s%n", i + 1, parameters.size(), name, n, n, (System.nanoTime() - t0) / 1e9);
-        w.flush();
-      }
+        return String.format("  [%d/%d] %s: %d x %d block in %.2f s", i + 1, parameters.size(), name, n, n, (System.nanoTime() - t0) / 1e9);
+      });
       Npz.write(dense, overwrite.existing(), result);
       w.println("wrote " + dense);
     } else {
@@ -277,17 +277,53 @@ public final class CurvatureCommand extends HbpCommand {
         w.flush();
         return 0;
       }
-      for (String name : network.parameterNames()) {
+      perParameter(parameters, "CG solve", (i, name) -> {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
         result.put(names.of(name), layout.toTorch(name, r.solution(), true));
-        w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
+        return String.format("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
             r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
-      }
+      });
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
     }
     w.flush();
     return 0;
+  }
+
+  /** The progress bar of the per-parameter work (none outside it): a notice clears it first. */
+  private Progress bar = Progress.none();
+
+  @Override
+  void notice(String line) {
+    bar.clear();
+    super.notice(line);
+  }
+
+  /** One parameter's work: its line of standard output. */
+  private interface ParameterWork {
+    String run(int index, String parameter);
+  }
+
+  /**
+   * {@code work} for each parameter in turn, with a progress bar on standard error ("curvature [...] i/n  NAME: WHAT", as
+   * {@code HBP_PROGRESS} and the terminal decide); each parameter's line is printed on standard output as it finishes.
+   */
+  private void perParameter(List<String> parameters, String what, ParameterWork work) {
+    PrintWriter w = out();
+    bar = ProgressMode.current().bar(err(), "curvature", parameters.size());
+    try {
+      for (int i = 0; i < parameters.size(); i++) {
+        bar.step(i, parameters.get(i) + ": " + what);
+        String line = work.run(i, parameters.get(i));
+        bar.clear(); // standard output and error may share the terminal line
+        w.println(line);
+        w.flush();
+      }
+      bar.step(parameters.size(), what + ": done");
+    } finally {
+      bar.close();
+      bar = Progress.none();
+    }
   }
 
   /** Refuses --solve's settings that cannot run (checked before any work): the damping, CG's stopping rule, --blocks on a closed form. */

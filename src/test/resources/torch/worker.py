@@ -32,7 +32,7 @@ import numpy  # noqa: E402,F401  (imported once, as torch is)
 import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.realpath(__file__))
-BASE_PATH = [p for p in sys.path[1:]]
+BASE_PATH = sys.path[1:]
 BASE_MODULES = set(sys.modules)
 BASE_FILTERS = list(warnings.filters)
 SEED = torch.initial_seed()

@@ -16,7 +16,7 @@ import org.hbp.io.NdArray;
  * The PyTorch references of the cross-checks (scripts under src/test/resources/torch) and the
  * comparisons of hbp's output with them. A missing torch is a failure, not a skip.
  */
-final class TorchReference {
+public final class TorchReference {
   private TorchReference() {}
 
   /** Runs {@code script} with the python3 that has torch (CI installs python3-torch in .ci/run); fails with its log if it fails. */
@@ -45,14 +45,14 @@ final class TorchReference {
   }
 
   /** Largest |reference entry|. */
-  static double scale(NdArray reference) {
+  public static double scale(NdArray reference) {
     double scale = 0;
     for (double r : reference.data()) scale = Math.max(scale, Math.abs(r));
     return scale;
   }
 
   /** Largest |a - b| over the entries. */
-  static double maxAbsDifference(NdArray a, NdArray b) {
+  public static double maxAbsDifference(NdArray a, NdArray b) {
     double[] x = a.data(), y = b.data(); // data() copies: once, not per entry
     double err = 0;
     for (int i = 0; i < x.length; i++) err = Math.max(err, Math.abs(x[i] - y[i]));

@@ -2,6 +2,8 @@ package org.hbp.onnx;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.hbp.network.TorchReference.maxAbsDifference;
+import static org.hbp.network.TorchReference.scale;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -486,19 +488,6 @@ class OnnxTorchCheckTest {
     Matcher m = Pattern.compile("loss (\\S+)").matcher(out);
     assertTrue(m.find(), out);
     return Double.parseDouble(m.group(1));
-  }
-
-  private static double scale(NdArray a) {
-    double s = 0;
-    for (double v : a.data()) s = Math.max(s, Math.abs(v));
-    return s;
-  }
-
-  private static double maxAbsDifference(NdArray a, NdArray b) {
-    double e = 0;
-    double[] x = a.data(), y = b.data(); // data() copies: once, not per entry
-    for (int i = 0; i < x.length; i++) e = Math.max(e, Math.abs(x[i] - y[i]));
-    return e;
   }
 
   static String[] concat(String[] a, String... b) {

@@ -6,7 +6,6 @@ import static org.hbp.backend.host.ParallelLoops.CHUNK;
 import java.lang.ref.Reference;
 import java.util.List;
 import java.util.Objects;
-import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas_nolapack;
@@ -199,24 +198,17 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return read(x, first * item, (int) (count * item));
   }
 
-  /** Entries {@code offset .. offset + n - 1} of the batch's storage, as doubles. */
-  private double[] read(BlasBatch x, long offset, int n) {
+  /**
+   * Entries {@code offset .. offset + n - 1} of the batch's storage, as doubles: {@link BlasBatch#read} in pieces of
+   * {@value #READ_PIECE}, which keep its float32 staging buffer small.
+   */
+  private static double[] read(BlasBatch x, long offset, int n) {
     double[] out = new double[n];
-    if (precision == Precision.FLOAT64) {
-      if (offset == 0) x.doubles.get(out, 0, n);
-      else new DoublePointer(x.doubles).position(offset).get(out, 0, n);
-    } else {
-      float[] f = new float[Math.min(n, 1 << 16)];
-      for (int o = 0; o < n; o += f.length) {
-        int len = Math.min(f.length, n - o);
-        if (offset + o == 0) x.floats.get(f, 0, len);
-        else new FloatPointer(x.floats).position(offset + o).get(f, 0, len);
-        for (int p = 0; p < len; p++) out[o + p] = f[p];
-      }
-    }
-    Reference.reachabilityFence(x);
+    for (int o = 0; o < n; o += READ_PIECE) x.read(offset + o, out, o, Math.min(READ_PIECE, n - o));
     return out;
   }
+
+  private static final int READ_PIECE = 1 << 16;
 
   // ---- constants -----------------------------------------------------------------------------
 

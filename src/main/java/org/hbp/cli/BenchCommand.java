@@ -155,7 +155,7 @@ public final class BenchCommand extends HbpCommand {
   @Option(names = "--gemm-rate", paramLabel = "N",
       description = "With --net: also time the backend's n x n matrix product (the one the network's products use) after the "
           + "gradient pass and again after the curvature rows, in the same run, and print each product series' GFLOP/s as a share of "
-          + "the higher of the two rates (issue 17's target for products with D directions: 80 %).")
+          + "the higher of the two rates (issue 17's target for products with D directions: 80 %%).")
   Integer gemmRate;
 
   /** The batch of {@code --quick}. */

@@ -32,6 +32,31 @@ class HelpTextTest {
     assertEquals(List.of(), usage.lines().filter(l -> l.length() > 80).toList());
   }
 
+  /**
+   * Every command's help renders as written: picocli formats each description with String.format
+   * and, where that fails (a lone '%' such as "80 %)"), prints a "[picocli WARN]" on standard error
+   * and shows the text raw, %n included.
+   */
+  @Test
+  void everyCommandsHelpFormatsWithoutPicocliWarnings() {
+    CommandLine hbp = Main.commandLine();
+    java.io.PrintStream err = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    StringBuilder usages = new StringBuilder();
+    try {
+      System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+      usages.append(hbp.getUsageMessage());
+      for (CommandLine c : hbp.getSubcommands().values()) {
+        usages.append(c.getUsageMessage());
+        for (CommandLine nested : c.getSubcommands().values()) usages.append(nested.getUsageMessage());
+      }
+    } finally {
+      System.setErr(err);
+    }
+    assertEquals("", captured.toString(java.nio.charset.StandardCharsets.UTF_8));
+    assertTrue(!usages.toString().contains("%n"), "a help text shows a raw %n");
+  }
+
   @Test
   void aCommandLineBuildsOnlyTheCommandItRuns() {
     assertEquals(List.of("derive"), List.copyOf(Main.commandLine(new String[] {"derive", "x.hbp"}).getSubcommands().keySet()));

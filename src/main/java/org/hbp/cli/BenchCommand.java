@@ -18,6 +18,7 @@ import java.util.function.Supplier;
 import org.bytedeco.javacpp.Pointer;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
+import org.hbp.backend.KernelProfiler;
 import org.hbp.backend.Backends;
 import org.hbp.backend.Batch;
 import org.hbp.backend.Precision;
@@ -158,6 +159,18 @@ public final class BenchCommand extends HbpCommand {
           + "the higher of the two rates (issue 17's target for products with D directions: 80 %%).")
   Integer gemmRate;
 
+  @Option(names = "--profile", arity = "0..1", fallbackValue = "kernels", paramLabel = "BY",
+      description = "Run each row once more with every backend call timed (the call, then the backend finished: device queues are "
+          + "drained after each kernel) and print where its time went: each kernel's calls, seconds and share, the products' "
+          + "FLOPs and GFLOP/s (matrix products and convolutions; with --gemm-rate also as a share of the GEMM rate), and the "
+          + "time outside the backend. --profile shapes tells calls apart by their operands' shapes (samples x directions : "
+          + "rows x cols). The timed runs go through the same timing backend, recording off.")
+  String profile;
+
+  /** With {@code --profile}: the timing backend the network runs on, and each row's profile by its name. */
+  private KernelProfiler profiler;
+  private final Map<String, KernelProfiler.Profile> profiles = new LinkedHashMap<>();
+
   /** The batch of {@code --quick}. */
   static final int QUICK_BATCH = 100;
 
@@ -239,7 +252,11 @@ public final class BenchCommand extends HbpCommand {
       ocl.useGemmKernel(gemm.get(0));
     }
     NetworkSpec ns = networkFile.load(net, null);
-    Network network = new Network(ns, ModuleLibrary.forSpecs(), be);
+    if (profile != null) {
+      if (!profile.equals("kernels") && !profile.equals("shapes")) throw new UserError("--profile: expected kernels or shapes, not '" + profile + "'");
+      profiler = KernelProfiler.of(be, profile.equals("shapes"));
+    }
+    Network network = new Network(ns, ModuleLibrary.forSpecs(), profiler != null ? profiler.backend() : be);
     dataValues = networkFile.bindData(network, null);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
     if (layerBlocks) Curvature.checkLayerBlocks(network, kind, Strategy.EXACT);
@@ -495,7 +512,40 @@ public final class BenchCommand extends HbpCommand {
       any = true;
     }
     if (!any) w.println("    no product series with a known GEMM FLOP count (nets of linear and conv2d layers, the exact strategy or the network products)");
+    // --profile: the products alone (their own calls' time against their own FLOPs) of each profiled row
+    for (Map.Entry<String, KernelProfiler.Profile> e : profiles.entrySet()) {
+      KernelProfiler.Profile p = e.getValue();
+      if (p.productFlops() <= 0) continue;
+      double gflops = p.productFlops() / p.productSeconds() / 1e9;
+      w.printf(Locale.ROOT, "    %s, its products alone (profiled run, %.1f %% of its time): %.1f GFLOP/s = %.1f %%%n", e.getKey(),
+          100 * p.productSeconds() / p.seconds(), gflops, 100 * gflops / reference);
+    }
     w.flush();
+  }
+
+  /** Most kernels (calls, with shapes) a row's profile lists one by one; the rest are summed in one line. */
+  private static final int PROFILE_LINES = 12, PROFILE_SHAPE_LINES = 30;
+
+  /** {@code --profile}: a row's profiled run, kernel by kernel, the longest first. */
+  static void printProfile(PrintWriter w, KernelProfiler.Profile p, int lines) {
+    double total = p.seconds(), products = p.productSeconds(), kernels = p.kernelSeconds();
+    w.printf(Locale.ROOT, "    profile of one more run (%.4f s): products %.1f %% (%.4f s%s), other kernels %.1f %%, outside the backend %.1f %%%n",
+        total, 100 * products / total, products, products > 0
+            ? String.format(Locale.ROOT, ", %.4g FLOP, %.1f GFLOP/s", p.productFlops(), p.productFlops() / products / 1e9) : "",
+        100 * (kernels - products) / total, 100 * Math.max(0, total - kernels) / total);
+    List<KernelProfiler.Kernel> ks = p.kernels();
+    for (int i = 0; i < ks.size(); i++) {
+      KernelProfiler.Kernel k = ks.get(i);
+      if (i == lines && ks.size() > lines + 1) {
+        List<KernelProfiler.Kernel> rest = ks.subList(i, ks.size());
+        double sec = rest.stream().mapToDouble(KernelProfiler.Kernel::seconds).sum();
+        w.printf(Locale.ROOT, "      %-26s %7d calls %9.4f s %6.1f %%%n", (ks.size() - i) + " other kernels",
+            rest.stream().mapToLong(KernelProfiler.Kernel::calls).sum(), sec, 100 * sec / total);
+        break;
+      }
+      w.printf(Locale.ROOT, "      %-26s %7d calls %9.4f s %6.1f %%%s%n", k.name(), k.calls(), k.seconds(), 100 * k.seconds() / total,
+          k.product() ? String.format(Locale.ROOT, "  %.4g FLOP, %.1f GFLOP/s", k.flops(), k.flops() / k.seconds() / 1e9) : "");
+    }
   }
 
   /** A notice on standard error (that a diagonal runs in chunks of samples), the progress bar cleared first. */
@@ -546,6 +596,15 @@ public final class BenchCommand extends HbpCommand {
     OffHeapSampler sampler = new OffHeapSampler();
     run.get();
     offHeapPeak = sampler.stop();
+    KernelProfiler.Profile profiled = null;
+    if (profiler != null) {
+      bar.step(measured, what + ": profiled run");
+      System.gc();
+      profiler.start();
+      run.get();
+      profiled = profiler.stop();
+      profiles.put(what, profiled);
+    }
     measured++;
     Arrays.sort(s);
     double median = repeat % 2 == 1 ? s[repeat / 2] : (s[repeat / 2 - 1] + s[repeat / 2]) / 2;
@@ -553,6 +612,7 @@ public final class BenchCommand extends HbpCommand {
     bar.clear(); // standard output and error may share the terminal line
     w.printf(Locale.ROOT, "  %-48s %10.4f s  %6.2fx gradient  peak heap %7.1f MiB  off-heap +%7.1f MiB%n", what, median, ratio,
         peak / 1048576.0, offHeapPeak / 1048576.0);
+    if (profiled != null) printProfile(w, profiled, profile.equals("shapes") ? PROFILE_SHAPE_LINES : PROFILE_LINES);
     w.flush();
     bar.step(measured, what);
     return new Result(what, median, ratio, peak, offHeapPeak);
@@ -683,6 +743,16 @@ public final class BenchCommand extends HbpCommand {
     return modules.isEmpty() ? "none" : String.join(", ", modules);
   }
 
+  /** A row's profile as JSON: its seconds, the products' seconds and FLOPs, and each kernel's calls, seconds and FLOPs. */
+  static String profileJson(KernelProfiler.Profile p) {
+    List<String> ks = new ArrayList<>();
+    for (KernelProfiler.Kernel k : p.kernels())
+      ks.add(String.format(Locale.ROOT, "{\"kernel\": \"%s\", \"calls\": %d, \"seconds\": %s, \"flops\": %.6e, \"product\": %s}", k.name(), k.calls(),
+          number(k.seconds()), k.flops(), k.product()));
+    return String.format(Locale.ROOT, "{\"seconds\": %s, \"product_seconds\": %s, \"product_flops\": %.6e, \"kernel_seconds\": %s, \"kernels\": [%s]}",
+        number(p.seconds()), number(p.productSeconds()), p.productFlops(), number(p.kernelSeconds()), String.join(", ", ks));
+  }
+
   private static String number(double v) {
     return Double.isNaN(v) ? "null" : String.format(Locale.ROOT, "%.6f", v);
   }
@@ -695,8 +765,10 @@ public final class BenchCommand extends HbpCommand {
     sb.append("  \"results\": [\n");
     for (int i = 0; i < results.size(); i++) {
       Result r = results.get(i);
-      sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %s, \"ratio_to_gradient\": %s, \"peak_heap_bytes\": %d, \"peak_off_heap_bytes\": %d}%s%n",
-          r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, i + 1 < results.size() ? "," : ""));
+      KernelProfiler.Profile p = profiles.get(r.what);
+      sb.append(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"median_s\": %s, \"ratio_to_gradient\": %s, \"peak_heap_bytes\": %d, \"peak_off_heap_bytes\": %d%s}%s%n",
+          r.what, number(r.medianSeconds), number(r.ratio), r.peakHeapBytes, r.peakOffHeapBytes, p == null ? "" : ", \"profile\": " + profileJson(p),
+          i + 1 < results.size() ? "," : ""));
     }
     sb.append("  ]");
     if (before != null) {

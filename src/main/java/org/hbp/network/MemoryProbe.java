@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
+import org.hbp.backend.KernelProfiler;
 
 /**
  * Counts the storage of the batches a backend hands out and has not had released, while a run
@@ -79,12 +80,16 @@ final class MemoryProbe implements InvocationHandler {
 
   /**
    * The backend that runs the kernels of {@code be}: {@code be} itself, or where it is a counting
-   * backend (a trial run of an estimate, a probe inside it) the real one under it, whose memory
+   * backend (a trial run of an estimate, a probe inside it) or a profiler's timing backend the real one under it, whose memory
    * and precision the run's plans and messages must name ({@link MemoryEstimate#memoryOf}).
    */
   static Backend real(Backend be) {
-    for (MemoryProbe p = of(be); p != null; p = of(be)) be = p.real;
-    return be;
+    while (true) {
+      MemoryProbe p = of(be);
+      Backend under = p != null ? p.real : KernelProfiler.under(be); // a profiler's timing backend (hbp bench --profile) too
+      if (under == null) return be;
+      be = under;
+    }
   }
 
   /** The probe whose counting backend {@code be} is, or null. */

@@ -209,6 +209,51 @@ class BenchToolboxCliTest {
     assertEquals(setUp, ProductFlops.factoredSetUpPerSample(ca, cw, cz, 10));
   }
 
+  /**
+   * --profile: each row's profiled run lists its kernels; the FLOPs its product calls counted from their operands'
+   * shapes agree with {@link ProductFlops}' count from the layer sizes (two independent counts: per call against per
+   * layer) once the products the layer count leaves out are added (the convolution biases' and the loss Hessian's); with --gemm-rate the
+   * products alone get their share of the rate; the JSON carries each row's profile; a wrong value is a clear error.
+   */
+  @Test
+  void profileCountsTheProductFlopsThatTheLayerSizesGive() throws Exception {
+    Path json = dir.resolve("profile.json");
+    String[] r = run("bench", "--net", "networks/c4d3.hbp", "--batch", "2", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact", "--directions", "2", "--gemm-rate", "64", "--profile", "--out", json.toString());
+    assertEquals("0", r[0], r[1] + "\n" + r[2]);
+    String o = r[1];
+    String row = o.substring(o.indexOf("  exact products, all blocks, 2 directions"));
+    assertTrue(row.contains("\n    profile of one more run ("), row);
+    for (String kernel : new String[] {"convolution ", "convolutionAdjoint ", "convolutionWeightGradient ", "matmul "})
+      assertTrue(row.substring(0, row.indexOf("GEMM rate, n = 64, after")).contains("\n      " + kernel), kernel + " in\n" + row);
+    NetworkSpec c4d3 = NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, ModuleLibrary.builtInSpecDirs());
+    double layers = ProductFlops.exactBlocksPerColumn(ProductFlops.productSizes(c4d3)) * 2 * 2; // N = 2 samples, D = 2 directions
+    com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+    com.fasterxml.jackson.databind.JsonNode profile = null;
+    for (com.fasterxml.jackson.databind.JsonNode res : root.get("results"))
+      if (res.get("what").asText().equals("exact products, all blocks, 2 directions")) profile = res.get("profile");
+    assertTrue(profile != null, root.toString());
+    double calls = profile.get("product_flops").asDouble();
+    // the layer count leaves out the convolution biases' rank-one products, J_b v = v 1' and J_b' u = u 1 (2 cout·oh·ow
+    // each), once per direction for all samples; what remains is the loss Hessian's products (the per-sample p'v, p (p'v))
+    double biases = 2 * 2.0 * (16 * 32 * 32 + 16 * 32 * 32 + 32 * 16 * 16 + 32 * 16 * 16) * 2;
+    double rest = calls - layers - biases;
+    assertTrue(rest >= 0 && rest <= 1e-5 * layers, "counted per call " + calls + ", per layer " + layers + " and biases " + biases);
+    double sum = 0;
+    for (com.fasterxml.jackson.databind.JsonNode k : profile.get("kernels")) if (k.get("product").asBoolean()) sum += k.get("flops").asDouble();
+    assertEquals(calls, sum, 1e-6 * calls);
+    assertTrue(profile.get("product_seconds").asDouble() <= profile.get("kernel_seconds").asDouble(), profile.toString());
+    assertTrue(o.contains("\n    exact products, all blocks, 2 directions, its products alone (profiled run, "), o);
+    // by shapes: the first convolution's weight gradient, its 2 directions of 16 x 1024 against 2 images of 3 channels x 1024 pixels
+    String[] shapes = run("bench", "--net", "networks/c4d3.hbp", "--batch", "2", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+        "--strategies", "exact", "--directions", "2", "--profile", "shapes");
+    assertEquals("0", shapes[0], shapes[1] + "\n" + shapes[2]);
+    assertTrue(shapes[1].contains("convolutionWeightGradient(2x2:16x1024, 2x1:3x1024)"), shapes[1]);
+    String[] wrong = run("bench", "--net", "networks/c4d3.hbp", "--profile", "calls");
+    assertEquals("2", wrong[0]);
+    assertEquals("hbp: --profile: expected kernels or shapes, not 'calls'\n", wrong[2]);
+  }
+
   @Test
   void unknownDiagonalIsAClearError() {
     String[] r = run("bench", "--diagonals", "fisher");

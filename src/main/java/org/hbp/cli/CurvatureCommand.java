@@ -27,6 +27,7 @@ import org.hbp.network.NetworkSpec;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
 import org.hbp.network.TorchLayout;
+import org.hbp.network.WalkProgress;
 import org.hbp.onnx.InitializerNames;
 import org.hbp.train.Progress;
 import picocli.CommandLine.Command;
@@ -43,8 +44,8 @@ import picocli.CommandLine.Option;
             + "damped Newton step of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and "
             + "gradient norms. --diagonal exact|mc|hessian --out DIAG.npz writes the diagonal of the GGN (exact, or a "
             + "Monte-Carlo estimate) from the loss factor H = S*S', or of the Hessian.",
-        "A progress bar over the parameters (--vectors, --dense, --solve) runs on standard error when it is a terminal "
-            + "(HBP_PROGRESS=lines: plain lines; off: none)."})
+        "A progress bar over the parameters (--vectors, --dense, --solve), or over the layers of --diagonal's walk (per chunk "
+            + "of samples), runs on standard error when it is a terminal (HBP_PROGRESS=lines: plain lines; off: none)."})
 public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
@@ -222,11 +223,28 @@ public final class CurvatureCommand extends HbpCommand {
     }
     if (diagonal != null) {
       long t0 = System.nanoTime();
-      Map<String, Batch> diag = switch (diagonal) {
-        case "exact" -> GgnDiagonal.exact(pass, limit, this::notice);
-        case "hessian" -> HessianDiagonal.exact(pass, limit, this::notice);
-        default -> GgnDiagonal.monteCarlo(pass, kfac.mcSamples, diagonalSampling, seed, limit, this::notice);
+      Map<String, Batch> diag;
+      // a progress bar over the walk's layers, chunk by chunk (made at the first step, which knows the count)
+      WalkProgress progress = (done, units, what) -> {
+        if (units > Integer.MAX_VALUE) return;
+        if (barTotal != units) {
+          bar.close();
+          bar = ProgressMode.current().bar(err(), "curvature", (int) units);
+          barTotal = units;
+        }
+        bar.step((int) done, diagonal + " diagonal: " + what);
       };
+      try {
+        diag = switch (diagonal) {
+          case "exact" -> GgnDiagonal.exact(pass, limit, this::notice, progress);
+          case "hessian" -> HessianDiagonal.exact(pass, limit, this::notice, progress);
+          default -> GgnDiagonal.monteCarlo(pass, kfac.mcSamples, diagonalSampling, seed, limit, this::notice, progress);
+        };
+      } finally {
+        bar.close();
+        bar = Progress.none();
+        barTotal = -1;
+      }
       w.println(DiagonalMode.describe(diagonal, kfac.mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
       for (String name : network.parameterNames()) result.put(names.of(name), layout.toTorch(name, diag.get(name), true));
       Npz.write(out, overwrite.existing(), result);
@@ -290,8 +308,10 @@ public final class CurvatureCommand extends HbpCommand {
     return 0;
   }
 
-  /** The progress bar of the per-parameter work (none outside it): a notice clears it first. */
+  /** The progress bar of the per-parameter work or of a diagonal's walk (none outside them): a notice clears it first. */
   private Progress bar = Progress.none();
+  /** The steps of the diagonal's bar (-1: none drawn). */
+  private long barTotal = -1;
 
   @Override
   void notice(String line) {

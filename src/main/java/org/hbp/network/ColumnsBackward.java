@@ -23,6 +23,8 @@ abstract class ColumnsBackward {
    * are held at once, not those of every layer), else kept in {@link #temporaries}.
    */
   private final boolean releaseAsItGoes;
+  /** Where the walk reports each layer it reaches (a progress bar's units; {@link LayerTicks#NONE} by default). */
+  LayerTicks ticks = LayerTicks.NONE;
   /** What a subclass keeps of the columns (views of them): never released by the walk. */
   final List<Batch> kept = new ArrayList<>();
 
@@ -79,6 +81,7 @@ abstract class ColumnsBackward {
   }
 
   private Batch layer(Network.LayerNode l, Batch u, boolean needInput) {
+    ticks.layer(l);
     ForwardCache c = pass.caches.get(l);
     Batch out = l.asOutput(u);
     for (String p : l.op.parameters()) parameter(l, p, c, out, u);

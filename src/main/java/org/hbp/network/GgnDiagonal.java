@@ -56,16 +56,26 @@ public final class GgnDiagonal {
    * @throws UserError when the loss has no certified factor, or not even one sample fits
    */
   public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, Consumer<String> notices) {
-    return SampleChunks.mean(pass, exactQuantity(), memoryLimitBytes, notices);
+    return exact(pass, memoryLimitBytes, notices, WalkProgress.NONE);
+  }
+
+  /** As {@link #exact(Pass, long, Consumer)}, reporting the layers of each chunk's walk to {@code progress} (a progress bar). */
+  public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, Consumer<String> notices, WalkProgress progress) {
+    return SampleChunks.mean(pass, exactQuantity(), memoryLimitBytes, notices, progress);
   }
 
   /** The exact diagonal in chunks of {@code chunk} samples, whatever the memory (tests). */
   static Map<String, Batch> exact(Pass pass, int chunk) {
-    return SampleChunks.mean(pass, exactQuantity(), new SampleChunks.Plan(pass.samples, chunk), Curvature.DEFAULT_MEMORY_LIMIT, line -> {});
+    return exact(pass, chunk, WalkProgress.NONE);
+  }
+
+  /** The same, reporting to {@code progress} (tests). */
+  static Map<String, Batch> exact(Pass pass, int chunk, WalkProgress progress) {
+    return SampleChunks.mean(pass, exactQuantity(), new SampleChunks.Plan(pass.samples, chunk), Curvature.DEFAULT_MEMORY_LIMIT, line -> {}, progress);
   }
 
   private static SampleChunks.Quantity exactQuantity() {
-    return new SampleChunks.Quantity("the GGN diagonal", "ggn-diagonal", "raise --memory-limit", (chunk, first, total, limit) -> sums(chunk, chunk.lossFactor()));
+    return new SampleChunks.Quantity("the GGN diagonal", "ggn-diagonal", "raise --memory-limit", (chunk, first, total, limit, ticks) -> sums(chunk, chunk.lossFactor(), ticks));
   }
 
   /**
@@ -85,8 +95,14 @@ public final class GgnDiagonal {
    * @throws UserError when the loss has no certified factor, K < 1, or not even one sample fits
    */
   public static Map<String, Batch> monteCarlo(Pass pass, int k, Sampling sampling, long seed, long memoryLimitBytes, Consumer<String> notices) {
+    return monteCarlo(pass, k, sampling, seed, memoryLimitBytes, notices, WalkProgress.NONE);
+  }
+
+  /** As above, reporting the layers of each chunk's walk to {@code progress} (a progress bar). */
+  public static Map<String, Batch> monteCarlo(Pass pass, int k, Sampling sampling, long seed, long memoryLimitBytes, Consumer<String> notices,
+      WalkProgress progress) {
     if (k < 1) throw new UserError("--mc-samples must be at least 1, got " + k);
-    return SampleChunks.mean(pass, monteCarloQuantity(k, sampling, seed), memoryLimitBytes, notices);
+    return SampleChunks.mean(pass, monteCarloQuantity(k, sampling, seed), memoryLimitBytes, notices, progress);
   }
 
   /** The Monte-Carlo estimate in chunks of {@code chunk} samples, whatever the memory (tests). */
@@ -97,7 +113,7 @@ public final class GgnDiagonal {
 
   private static SampleChunks.Quantity monteCarloQuantity(int k, Sampling sampling, long seed) {
     return new SampleChunks.Quantity("the Monte-Carlo GGN diagonal", "ggn-diagonal-mc-" + k, "use fewer --mc-samples, or raise --memory-limit",
-        (chunk, first, total, limit) -> sums(chunk, sampledColumns(chunk, k, sampling, seed, first, total)));
+        (chunk, first, total, limit, ticks) -> sums(chunk, sampledColumns(chunk, k, sampling, seed, first, total), ticks));
   }
 
   /**
@@ -150,8 +166,14 @@ public final class GgnDiagonal {
 
   /** The sum over samples and columns of (J_θ' u)^2 for every parameter θ that the columns reach, u given at the output (released). */
   static Map<String, Batch> sums(Pass pass, Batch columns) {
+    return sums(pass, columns, LayerTicks.NONE);
+  }
+
+  /** As above, each layer the walk reaches reported to {@code ticks}. */
+  static Map<String, Batch> sums(Pass pass, Batch columns, LayerTicks ticks) {
     Network net = pass.net;
     Backward back = new Backward(pass);
+    back.ticks = ticks;
     if (net.isGraph()) graph(back, columns);
     else {
       back.nodes(net.body, columns, true);
@@ -174,6 +196,7 @@ public final class GgnDiagonal {
     for (String p : net.parameterNames()) {
       String var = net.parameterVariables.get(p);
       List<Network.LayerNode> uses = GraphColumns.usesWithColumns(net, p, outputs);
+      if (!uses.isEmpty()) back.ticks.layer(uses.get(0));
       if (uses.size() == 1) {
         Network.LayerNode l = uses.get(0);
         back.parameter(l, var, back.pass.caches.get(l), outputs.get(l), outputs.get(l));

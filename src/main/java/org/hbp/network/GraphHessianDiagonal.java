@@ -154,12 +154,17 @@ final class GraphHessianDiagonal extends HessianSums {
 
   /** The walk's sums over samples, each parameter's diagonal ({@link HessianSums#means}); a chain is walked as a graph. */
   static GraphHessianDiagonal sums(Pass pass, long limit) {
+    return sums(pass, limit, LayerTicks.NONE);
+  }
+
+  /** As above, each module use the walk reaches reported to {@code ticks}. */
+  static GraphHessianDiagonal sums(Pass pass, long limit, LayerTicks ticks) {
     GraphHessianDiagonal walk = new GraphHessianDiagonal(pass, limit);
-    walk.walk();
+    walk.walk(ticks);
     return walk;
   }
 
-  private void walk() {
+  private void walk(LayerTicks ticks) {
     Batch factor = pass.lossFactor();
     temporaries.add(factor);
     ColumnSet loss = new ColumnSet(1);
@@ -168,6 +173,7 @@ final class GraphHessianDiagonal extends HessianSums {
     for (int k = dag.steps().size() - 1; k >= 0; k--) {
       GraphPasses.Step s = dag.steps().get(k);
       if (!needed.contains(s.value())) continue;
+      if (s.layer() != null) ticks.layer(s.layer());
       int before = sets.size(); // sets introduced at this step start at its inputs
       for (int j = 0; j < before; j++) carry(sets.get(j), s);
       if (s.layer() != null) layerResidual(s, s.layer());

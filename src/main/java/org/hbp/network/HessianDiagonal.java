@@ -49,16 +49,26 @@ public final class HessianDiagonal {
 
   /** {@link #exact(Pass, long)}, telling {@code notices} in one line when (and into how many chunks) it splits the batch. */
   public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, Consumer<String> notices) {
-    return SampleChunks.mean(pass, quantity(), memoryLimitBytes, notices);
+    return exact(pass, memoryLimitBytes, notices, WalkProgress.NONE);
+  }
+
+  /** As above, reporting the layers of each chunk's walk to {@code progress} (a progress bar). */
+  public static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, Consumer<String> notices, WalkProgress progress) {
+    return SampleChunks.mean(pass, quantity(), memoryLimitBytes, notices, progress);
   }
 
   /** The Hessian diagonal in chunks of {@code chunk} samples, whatever the memory (tests). */
   static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, int chunk) {
-    return SampleChunks.mean(pass, quantity(), new SampleChunks.Plan(pass.samples(), chunk), memoryLimitBytes, line -> {});
+    return exact(pass, memoryLimitBytes, chunk, WalkProgress.NONE);
+  }
+
+  /** The same, reporting to {@code progress} (tests). */
+  static Map<String, Batch> exact(Pass pass, long memoryLimitBytes, int chunk, WalkProgress progress) {
+    return SampleChunks.mean(pass, quantity(), new SampleChunks.Plan(pass.samples(), chunk), memoryLimitBytes, line -> {}, progress);
   }
 
   private static SampleChunks.Quantity quantity() {
     return new SampleChunks.Quantity("the Hessian diagonal", "hessian-diagonal", "raise --memory-limit, or take the GGN diagonal (--diagonal exact)",
-        (chunk, first, total, limit) -> GraphHessianDiagonal.sums(chunk, limit).sumBatches());
+        (chunk, first, total, limit, ticks) -> GraphHessianDiagonal.sums(chunk, limit, ticks).sumBatches());
   }
 }

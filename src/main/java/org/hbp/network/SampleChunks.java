@@ -63,9 +63,9 @@ final class SampleChunks {
      * Each parameter's sum over the samples of {@code chunk}, one item in its shape (fresh batches;
      * a parameter left out counts as zero); the chunk holds samples {@code first, first + 1, ...} of a
      * batch of {@code total}. {@code limit}: the memory limit for the quantity's own checks (none
-     * while the probe measures it).
+     * while the probe measures it). {@code ticks}: where the walk reports each layer it reaches.
      */
-    Map<String, Batch> of(Pass chunk, int first, int total, long limit);
+    Map<String, Batch> of(Pass chunk, int first, int total, long limit, LayerTicks ticks);
   }
 
   /**
@@ -128,14 +128,23 @@ final class SampleChunks {
    * @throws UserError when one sample does not fit
    */
   static Map<String, Batch> mean(Pass pass, Quantity q, long limit, Consumer<String> notices) {
-    return mean(pass, q, plan(pass, q, limit), limit, notices);
+    return mean(pass, q, limit, notices, WalkProgress.NONE);
+  }
+
+  /** As {@link #mean(Pass, Quantity, long, Consumer)}, reporting the walk's layers chunk by chunk to {@code progress}. */
+  static Map<String, Batch> mean(Pass pass, Quantity q, long limit, Consumer<String> notices, WalkProgress progress) {
+    return mean(pass, q, plan(pass, q, limit), limit, notices, progress);
   }
 
   /** The quantity's mean over the pass's samples, split as {@code plan} says (tests force a plan). */
   static Map<String, Batch> mean(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices) {
+    return mean(pass, q, plan, limit, notices, WalkProgress.NONE);
+  }
+
+  static Map<String, Batch> mean(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, WalkProgress progress) {
     Backend be = pass.net.be;
     Map<String, Batch> total = new LinkedHashMap<>();
-    forEach(pass, q, plan, limit, notices, (first, count, sums) -> add(be, total, sums));
+    forEach(pass, q, plan, limit, notices, progress, (first, count, sums) -> add(be, total, sums));
     return scaled(pass.net, total, pass.samples);
   }
 
@@ -146,16 +155,22 @@ final class SampleChunks {
    * one line when it chunks.
    */
   static void forEach(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, Receiver receiver) {
+    forEach(pass, q, plan, limit, notices, WalkProgress.NONE, receiver);
+  }
+
+  /** As above, the walk's layers reported to {@code progress} ({@link WalkProgress}: chunks x layers units). */
+  static void forEach(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, WalkProgress progress, Receiver receiver) {
     MemoryProbe.selfFitting(pass.net.be, () -> {
-      sweep(pass, q, plan, limit, notices, receiver);
+      sweep(pass, q, plan, limit, notices, progress, receiver);
       return null;
     });
   }
 
-  private static void sweep(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, Receiver receiver) {
-    int n = pass.samples;
+  private static void sweep(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, WalkProgress progress, Receiver receiver) {
+    int n = pass.samples, layers = pass.net.layers().size(), chunks = plan.chunked() ? (n + plan.size() - 1) / plan.size() : 1;
     if (!plan.chunked()) {
-      receiver.accept(0, n, q.sums().of(pass, 0, n, limit));
+      receiver.accept(0, n, q.sums().of(pass, 0, n, limit, new LayerTicks(progress, 0, 1, layers)));
+      progress.at((long) layers, layers, "done");
       return;
     }
     notices.accept(q.name() + " of batch " + n + (q.plural() ? " do" : " does") + " not fit the memory limit " + MemoryEstimate.bytes(limit)
@@ -166,12 +181,13 @@ final class SampleChunks {
       List<Batch> slices = new ArrayList<>();
       Pass part = chunk(pass, first, count, slices);
       try {
-        receiver.accept(at, count, q.sums().of(part, at, n, limit));
+        receiver.accept(at, count, q.sums().of(part, at, n, limit, new LayerTicks(progress, first / plan.size(), chunks, layers)));
       } finally {
         part.close();
         for (Batch s : slices) be.release(s);
       }
     }
+    progress.at((long) chunks * layers, (long) chunks * layers, "done");
   }
 
   /**
@@ -250,7 +266,7 @@ final class SampleChunks {
     try {
       for (String name : pn.parameterNames()) p.gradient(name); // as the caller's pass may hold them
       probe.phase("sums", false);
-      for (Batch b : q.sums().of(p, 0, MemoryProbe.SAMPLES, Long.MAX_VALUE).values()) pb.release(b);
+      for (Batch b : q.sums().of(p, 0, MemoryProbe.SAMPLES, Long.MAX_VALUE, LayerTicks.NONE).values()) pb.release(b);
     } finally {
       p.close();
       pb.release(xy[0]);

@@ -172,7 +172,7 @@ public final class SampleGradientChunks {
    * (one key for all uses: the backend's part is the same) and what the use keeps on the heap.
    */
   private static SampleChunks.Quantity quantity(Use use) {
-    return new SampleChunks.Quantity(use.name(), "per-sample-gradients", ADVICE, (chunk, first, total, limit) -> {
+    return new SampleChunks.Quantity(use.name(), "per-sample-gradients", ADVICE, (chunk, first, total, limit, ticks) -> {
       Map<String, Batch> g = new LinkedHashMap<>();
       for (String p : chunk.net.parameterNames()) g.put(p, SampleGradients.perSample(chunk, p));
       return g;

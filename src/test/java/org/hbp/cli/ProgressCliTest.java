@@ -71,39 +71,69 @@ class ProgressCliTest {
    */
   @Test
   void curvatureForcedToLinesPrintsALinePerParameter(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-    java.nio.file.Path net = dir.resolve("mlp.hbp"), params = dir.resolve("params.npz"), batch = dir.resolve("batch.npz");
-    java.nio.file.Files.writeString(net, "network mlp {\n  input x: vector(5);\n  linear(m = 4);\n  tanh;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
-    java.util.Random rng = new java.util.Random(3);
-    org.hbp.io.DType f64 = org.hbp.io.DType.FLOAT64;
-    org.hbp.io.Npz.write(params, java.util.Map.of("0.weight", CurvatureCliTest.random(rng, f64, 4, 5), "0.bias", CurvatureCliTest.random(rng, f64, 4),
-        "2.weight", CurvatureCliTest.random(rng, f64, 3, 4), "2.bias", CurvatureCliTest.random(rng, f64, 3)));
-    org.hbp.io.Npz.write(batch, java.util.Map.of("x", CurvatureCliTest.random(rng, f64, 6, 5),
-        "y", org.hbp.io.NdArray.of(new double[] {0, 2, 1, 1, 0, 2}, org.hbp.io.DType.INT64, 6)));
     String[][] runs = {{"--dense", "DENSE.npz"}, {"--solve", "0.5", "--out", "STEP.npz"}};
     String[] what = {"dense block", "CG solve"};
     for (int k = 0; k < runs.length; k++) {
-      String[] outputs = new String[2];
-      for (String progress : new String[] {"lines", null}) {
-        java.nio.file.Path folder = java.nio.file.Files.createTempDirectory(dir, "run");
-        List<String> args = new java.util.ArrayList<>(List.of("curvature", "--net", net.toString(), "--params", params.toString(), "--batch",
-            batch.toString()));
-        for (String a : runs[k]) args.add(a.endsWith(".npz") ? folder.resolve(a).toString() : a);
-        CliRun r = with(progress, "false", () -> hbp(args.toArray(new String[0])));
-        r.assertExit(0);
-        outputs[progress == null ? 1 : 0] = r.out().replaceAll("in \\d+\\.\\d+ s", "in T s").replace(folder.toString(), "FOLDER");
-        if (progress == null) {
-          assertEquals("", r.err());
-          continue;
-        }
-        List<String> lines = r.err().lines().toList();
-        assertEquals(5, lines.size(), r.err()); // 4 parameters: a line as each starts, one at the end
-        assertTrue(lines.get(0).startsWith("curvature [") && lines.get(0).contains(" 0/4  0.W: " + what[k]), r.err());
-        assertTrue(lines.get(3).contains(" 3/4  2.b: " + what[k]), r.err());
-        assertTrue(lines.get(4).contains(" 4/4  " + what[k] + ": done"), r.err());
-        assertFalse(r.out().contains("curvature ["), "progress stays off standard output:\n" + r.out());
-      }
-      assertEquals(outputs[1], outputs[0], "standard output with and without the bar");
+      List<String> lines = curvatureLines(dir, runs[k]);
+      assertEquals(5, lines.size(), lines.toString()); // 4 parameters: a line as each starts, one at the end
+      assertTrue(lines.get(0).startsWith("curvature [") && lines.get(0).contains(" 0/4  0.W: " + what[k]), lines.toString());
+      assertTrue(lines.get(3).contains(" 3/4  2.b: " + what[k]), lines.toString());
+      assertTrue(lines.get(4).contains(" 4/4  " + what[k] + ": done"), lines.toString());
     }
+  }
+
+  /** --diagonal: a line as the walk reaches each of the 3 layers (from the top), one at the end; for the GGN's and the Hessian's. */
+  @Test
+  void curvatureDiagonalForcedToLinesPrintsALinePerLayer(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    String[][] runs = {{"--diagonal", "exact", "--out", "DIAG.npz"}, {"--diagonal", "mc", "--out", "DIAG.npz"},
+        {"--curvature", "hessian", "--diagonal", "hessian", "--out", "DIAG.npz"}};
+    for (String[] run : runs) {
+      List<String> lines = curvatureLines(dir, run);
+      String what = run[run.length - 3] + " diagonal: ";
+      assertEquals(4, lines.size(), lines.toString());
+      assertTrue(lines.get(0).startsWith("curvature [") && lines.get(0).contains(" 0/3  " + what + "layer 2 (linear)"), lines.toString());
+      assertTrue(lines.get(1).contains(" 1/3  " + what + "layer 1 (tanh)"), lines.toString());
+      assertTrue(lines.get(2).contains(" 2/3  " + what + "layer 0 (linear)"), lines.toString());
+      assertTrue(lines.get(3).contains(" 3/3  " + what + "done"), lines.toString());
+    }
+  }
+
+  /**
+   * Runs {@code hbp curvature} on a small MLP (4 parameters, 3 layers) with {@code options} (an argument ending in .npz: a
+   * file in a fresh folder), with HBP_PROGRESS=lines and without, standard error redirected; checks that nothing but the
+   * bar differs on standard output, that the bar stays off it, and that without the setting nothing reaches standard
+   * error; returns the bar's lines.
+   */
+  private static List<String> curvatureLines(java.nio.file.Path dir, String... options) throws Exception {
+    java.nio.file.Path net = dir.resolve("mlp.hbp"), params = dir.resolve("params.npz"), batch = dir.resolve("batch.npz");
+    if (!java.nio.file.Files.exists(net)) {
+      java.nio.file.Files.writeString(net, "network mlp {\n  input x: vector(5);\n  linear(m = 4);\n  tanh;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
+      java.util.Random rng = new java.util.Random(3);
+      org.hbp.io.DType f64 = org.hbp.io.DType.FLOAT64;
+      org.hbp.io.Npz.write(params, java.util.Map.of("0.weight", CurvatureCliTest.random(rng, f64, 4, 5), "0.bias", CurvatureCliTest.random(rng, f64, 4),
+          "2.weight", CurvatureCliTest.random(rng, f64, 3, 4), "2.bias", CurvatureCliTest.random(rng, f64, 3)));
+      org.hbp.io.Npz.write(batch, java.util.Map.of("x", CurvatureCliTest.random(rng, f64, 6, 5),
+          "y", org.hbp.io.NdArray.of(new double[] {0, 2, 1, 1, 0, 2}, org.hbp.io.DType.INT64, 6)));
+    }
+    String[] outputs = new String[2];
+    List<String> bar = null;
+    for (String progress : new String[] {"lines", null}) {
+      java.nio.file.Path folder = java.nio.file.Files.createTempDirectory(dir, "run");
+      List<String> args = new java.util.ArrayList<>(List.of("curvature", "--net", net.toString(), "--params", params.toString(), "--batch",
+          batch.toString()));
+      for (String a : options) args.add(a.endsWith(".npz") ? folder.resolve(a).toString() : a);
+      CliRun r = with(progress, "false", () -> hbp(args.toArray(new String[0])));
+      r.assertExit(0);
+      outputs[progress == null ? 1 : 0] = r.out().replaceAll("in \\d+\\.\\d+ s", "in T s").replace(folder.toString(), "FOLDER");
+      if (progress == null) {
+        assertEquals("", r.err());
+        continue;
+      }
+      bar = r.err().lines().toList();
+      assertFalse(r.out().contains("curvature ["), "progress stays off standard output:\n" + r.out());
+    }
+    assertEquals(outputs[1], outputs[0], "standard output with and without the bar");
+    return bar;
   }
 
   @Test

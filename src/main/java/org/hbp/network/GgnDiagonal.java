@@ -1,11 +1,14 @@
 package org.hbp.network;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.function.Consumer;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
@@ -193,10 +196,11 @@ public final class GgnDiagonal {
   private static void graph(Backward back, Batch columns) {
     Network net = back.pass.net;
     Map<Network.LayerNode, Batch> outputs = OutputColumns.back(back.pass, columns);
+    Set<Network.LayerNode> ticked = Collections.newSetFromMap(new IdentityHashMap<>());
     for (String p : net.parameterNames()) {
       String var = net.parameterVariables.get(p);
       List<Network.LayerNode> uses = GraphColumns.usesWithColumns(net, p, outputs);
-      if (!uses.isEmpty()) back.ticks.layer(uses.get(0));
+      if (!uses.isEmpty() && ticked.add(uses.get(0))) back.ticks.layer(uses.get(0)); // a layer once, at its first parameter
       if (uses.size() == 1) {
         Network.LayerNode l = uses.get(0);
         back.parameter(l, var, back.pass.caches.get(l), outputs.get(l), outputs.get(l));

@@ -141,6 +141,7 @@ final class SampleChunks {
     return mean(pass, q, plan, limit, notices, WalkProgress.NONE);
   }
 
+  /** As above, reporting the walk's layers chunk by chunk to {@code progress}. */
   static Map<String, Batch> mean(Pass pass, Quantity q, Plan plan, long limit, Consumer<String> notices, WalkProgress progress) {
     Backend be = pass.net.be;
     Map<String, Batch> total = new LinkedHashMap<>();

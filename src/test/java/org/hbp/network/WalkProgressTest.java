@@ -67,4 +67,29 @@ class WalkProgressTest {
     checkReports(r, 2, 5);
     assertSame(HessianDiagonal.exact(pass, 1L << 30, 3), d, s.net);
   }
+
+  /** A graph (a skip connection joined by concatenation): each layer with parameters once per chunk, in order, ending at the total. */
+  @Test
+  void aGraphsDiagonalsReportWithinEachChunk() {
+    NetworkCurvatureTest.Setup s = setup(GraphKfacTorchCheckTest.SKIPCAT);
+    Pass pass = s.pass();
+    int layers = s.net.layers().size();
+    for (boolean hessian : new boolean[] {false, true}) {
+      List<Report> r = new ArrayList<>();
+      WalkProgress record = (d, t, w) -> r.add(new Report(d, t, w));
+      Map<String, Batch> d = hessian ? HessianDiagonal.exact(pass, 1L << 30, 2, record) : GgnDiagonal.exact(pass, 2, record);
+      long total = 3L * layers; // 5 samples in chunks of 2
+      assertEquals(new Report(total, total, "done"), r.get(r.size() - 1));
+      for (int i = 0; i + 1 < r.size(); i++) {
+        assertEquals(total, r.get(i).total());
+        assertTrue(r.get(i).done() < r.get(i + 1).done(), "every unit once, in order: " + r);
+      }
+      for (int c = 0; c < 3; c++) {
+        int chunk = c;
+        long inChunk = r.stream().filter(x -> x.done() >= chunk * layers && x.done() < (chunk + 1) * layers).count();
+        assertTrue(inChunk >= 2, "the chunk's layers with parameters: " + r);
+      }
+      assertSame(hessian ? HessianDiagonal.exact(pass, 1L << 30, 2) : GgnDiagonal.exact(pass, 2), d, s.net);
+    }
+  }
 }

@@ -44,7 +44,7 @@ import picocli.CommandLine.Option;
             + "damped Newton step of paper eq. 10 per block by CG (--solve ALPHA --out STEP.npz). Prints the loss and "
             + "gradient norms. --diagonal exact|mc|hessian --out DIAG.npz writes the diagonal of the GGN (exact, or a "
             + "Monte-Carlo estimate) from the loss factor H = S*S', or of the Hessian.",
-        "A progress bar over the parameters (--vectors, --dense, --solve), or over the layers of --diagonal's walk (per chunk "
+        "A progress bar over the parameters (--vectors, --dense, --solve; over the layers with --blocks layer), or over the layers of --diagonal's walk (per chunk "
             + "of samples), runs on standard error when it is a terminal (HBP_PROGRESS=lines: plain lines; off: none)."})
 public final class CurvatureCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
@@ -254,7 +254,7 @@ public final class CurvatureCommand extends HbpCommand {
     }
     Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), route, limit, this::notice);
     if (blockChoice.layer()) {
-      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, names, overwrite.existing());
+      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, names, overwrite.existing(), this::perParameter);
       if (vectors != null) runs.products(directions, productNames, out);
       else if (dense != null) runs.dense(dense, limit);
       else runs.solve(pass, solve, new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), out);
@@ -319,27 +319,33 @@ public final class CurvatureCommand extends HbpCommand {
     super.notice(line);
   }
 
-  /** One parameter's work: its line of standard output. */
-  private interface ParameterWork {
-    String run(int index, String parameter);
+  /** One unit's work (a parameter's, or with --blocks layer a layer's): its line of standard output. */
+  interface UnitWork {
+    String run(int index, String unit);
+  }
+
+  /** Runs work unit by unit with a progress bar ({@link #perParameter}); {@link LayerBlockRuns} gets it for its layers. */
+  interface UnitSteps {
+    void each(List<String> units, String what, UnitWork work);
   }
 
   /**
-   * {@code work} for each parameter in turn, with a progress bar on standard error ("curvature [...] i/n  NAME: WHAT", as
-   * {@code HBP_PROGRESS} and the terminal decide); each parameter's line is printed on standard output as it finishes.
+   * {@code work} for each unit in turn (the parameters, or the layers' parameter groups), with a progress bar on standard
+   * error ("curvature [...] i/n  UNIT: WHAT", as {@code HBP_PROGRESS} and the terminal decide); each unit's line is printed
+   * on standard output as it finishes.
    */
-  private void perParameter(List<String> parameters, String what, ParameterWork work) {
+  private void perParameter(List<String> units, String what, UnitWork work) {
     PrintWriter w = out();
-    bar = ProgressMode.current().bar(err(), "curvature", parameters.size());
+    bar = ProgressMode.current().bar(err(), "curvature", units.size());
     try {
-      for (int i = 0; i < parameters.size(); i++) {
-        bar.step(i, parameters.get(i) + ": " + what);
-        String line = work.run(i, parameters.get(i));
+      for (int i = 0; i < units.size(); i++) {
+        bar.step(i, units.get(i) + ": " + what);
+        String line = work.run(i, units.get(i));
         bar.clear(); // standard output and error may share the terminal line
         w.println(line);
         w.flush();
       }
-      bar.step(parameters.size(), what + ": done");
+      bar.step(units.size(), what + ": done");
     } finally {
       bar.close();
       bar = Progress.none();

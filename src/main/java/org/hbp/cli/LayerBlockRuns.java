@@ -39,15 +39,22 @@ final class LayerBlockRuns {
   private final PrintWriter w;
   private final OutputNames names;
   private final AtomicFiles.Existing existing;
+  /** Runs the layers one by one with a progress bar, printing each layer's line. */
+  private final CurvatureCommand.UnitSteps steps;
 
-  /** {@code existing}: what the writes do with a file at the output path (replace it, or keep it and fail). */
-  LayerBlockRuns(Network net, TorchLayout layout, Curvature c, PrintWriter w, OutputNames names, AtomicFiles.Existing existing) {
+  /**
+   * {@code existing}: what the writes do with a file at the output path (replace it, or keep it and fail); {@code steps}:
+   * runs the layers in turn with a progress bar and prints each one's line.
+   */
+  LayerBlockRuns(Network net, TorchLayout layout, Curvature c, PrintWriter w, OutputNames names, AtomicFiles.Existing existing,
+      CurvatureCommand.UnitSteps steps) {
     this.net = net;
     this.layout = layout;
     this.c = c;
     this.w = w;
     this.names = names;
     this.existing = existing;
+    this.steps = steps;
     w.printf("curvature %s, strategy %s, one joint block per layer (--blocks layer)%n", c.kind().label(), c.strategy().label());
   }
 
@@ -63,18 +70,26 @@ final class LayerBlockRuns {
   /** Each layer's joint block applied to the directions of its parameters; written per parameter in PyTorch's names and shapes. */
   void products(Map<String, Batch> directions, OutputNames productNames, Path out) throws java.io.IOException {
     Map<String, NdArray> result = new LinkedHashMap<>();
-    for (List<String> group : c.layerGroups()) {
+    List<List<String>> groups = c.layerGroups();
+    steps.each(labels(groups), "joint products", (i, label) -> {
+      List<String> group = groups.get(i);
       Map<String, Batch> v = new LinkedHashMap<>();
       for (String p : group) if (directions.get(p) != null) v.put(p, directions.get(p));
       if (v.isEmpty()) throw new UserError("--vectors has no directions for the parameters " + group + " of one layer; give them");
       long t0 = System.nanoTime();
       Map<String, Batch> products = c.layerMatProd(v);
       for (String p : group) result.put(productNames.of(p), layout.toTorch(p, products.get(p), false));
-      w.printf("  %s: %d products in %.2f s%n", String.join(",", group), v.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
-      w.flush();
-    }
+      return String.format("  %s: %d products in %.2f s", label, v.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
+    });
     Npz.write(out, existing, result);
     w.println("wrote " + out);
+  }
+
+  /** Each layer's parameters joined with commas: the units of the progress bar and of the lines. */
+  private static List<String> labels(List<List<String>> groups) {
+    List<String> labels = new ArrayList<>();
+    for (List<String> g : groups) labels.add(String.join(",", g));
+    return labels;
   }
 
   /**
@@ -85,7 +100,9 @@ final class LayerBlockRuns {
   void solve(Pass pass, double alpha, ConjugateGradient.Settings settings, Path out) throws java.io.IOException {
     Backend be = net.backend();
     Map<String, NdArray> result = new LinkedHashMap<>();
-    for (List<String> group : c.layerGroups()) {
+    List<List<String>> groups = c.layerGroups();
+    steps.each(labels(groups), "joint CG solve", (i, label) -> {
+      List<String> group = groups.get(i);
       Map<String, Batch> minusG = new LinkedHashMap<>();
       for (String p : group) minusG.put(p, be.scale(pass.gradient(p), -1));
       ConjugateGradient.JointResult r = c.layerSolve(minusG, alpha, settings);
@@ -96,10 +113,9 @@ final class LayerBlockRuns {
         be.release(r.solution().get(p));
         be.release(minusG.get(p));
       }
-      w.printf("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s%n", String.join(",", written), r.iterations(), r.residualNorm(), r.rhsNorm(),
+      return String.format("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s", String.join(",", written), r.iterations(), r.residualNorm(), r.rhsNorm(),
           r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
-      w.flush();
-    }
+    });
     Npz.write(out, existing, result);
     w.println("wrote " + out);
   }
@@ -108,17 +124,16 @@ final class LayerBlockRuns {
   void dense(Path out, long limit) throws java.io.IOException {
     Map<String, NdArray> result = new LinkedHashMap<>();
     List<List<String>> groups = c.layerGroups();
-    for (int i = 0; i < groups.size(); i++) {
+    steps.each(labels(groups), "dense joint block", (i, label) -> {
       List<String> group = groups.get(i);
       long t0 = System.nanoTime();
       NdArray d = LayerBlockLayout.toTorch(layout, net, group, c.layerDense(group.get(0), limit));
       List<String> written = new ArrayList<>();
       for (String p : group) written.add(names.of(p));
       result.put(String.join(",", written), d);
-      w.printf("  [%d/%d] %s: %d x %d joint block in %.2f s%n", i + 1, groups.size(), String.join(",", written), d.shape()[0], d.shape()[0],
+      return String.format("  [%d/%d] %s: %d x %d joint block in %.2f s", i + 1, groups.size(), String.join(",", written), d.shape()[0], d.shape()[0],
           (System.nanoTime() - t0) / 1e9);
-      w.flush();
-    }
+    });
     Npz.write(out, existing, result);
     w.println("wrote " + out);
   }

@@ -82,6 +82,20 @@ class ProgressCliTest {
     }
   }
 
+  /** --blocks layer: a line as each layer's joint block starts (the 2 layers with parameters), one at the end. */
+  @Test
+  void curvatureLayerBlocksForcedToLinesPrintALinePerLayer(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    String[][] runs = {{"--blocks", "layer", "--dense", "DENSE.npz"}, {"--blocks", "layer", "--solve", "0.5", "--out", "STEP.npz"}};
+    String[] what = {"dense joint block", "joint CG solve"};
+    for (int k = 0; k < runs.length; k++) {
+      List<String> lines = curvatureLines(dir, runs[k]);
+      assertEquals(3, lines.size(), lines.toString());
+      assertTrue(lines.get(0).startsWith("curvature [") && lines.get(0).contains(" 0/2  0.W,0.b: " + what[k]), lines.toString());
+      assertTrue(lines.get(1).contains(" 1/2  2.W,2.b: " + what[k]), lines.toString());
+      assertTrue(lines.get(2).contains(" 2/2  " + what[k] + ": done"), lines.toString());
+    }
+  }
+
   /** --diagonal: a line as the walk reaches each of the 3 layers (from the top), one at the end; for the GGN's and the Hessian's. */
   @Test
   void curvatureDiagonalForcedToLinesPrintsALinePerLayer(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {

@@ -219,16 +219,39 @@ final class BlasProducts {
     return true;
   }
 
-  /** The per-direction gemms of {@link #product}'s path for shared left items per direction and per-sample right items. */
+  /**
+   * The bytes of right items (unfolded inputs) that {@link #directionsOverSamples} multiplies by every direction before it
+   * moves on: a run of samples read from memory once and then from the cache by the other directions' gemms, where the
+   * whole batch's would be read from memory once per direction (m, the filters' rows, is only 16 or 32 deep). Measured
+   * (docs/performance.md, fifth session of 2026-12-06): c4d3's {@code J_W v} of its second convolution, float32, 10
+   * directions, batch 100, min of 15: 36-42 ms with the whole batch, 25-26 ms in runs of 12-25 samples (7-15 MB); the
+   * other shapes of c4d3 unchanged. Package-private and not final for the tests, which force short runs.
+   */
+  static volatile long directionsRunBytes = Long.getLong("hbp.blas.directionsRunBytes", 8L << 20);
+
+  /** The samples of a run: as many items of {@code itemBytes} as fit {@code runBytes}, at least one, at most all. */
+  static int samplesPerRun(long itemBytes, int samples, long runBytes) {
+    return (int) Math.max(1, Math.min(samples, runBytes / Math.max(1, itemBytes)));
+  }
+
+  /**
+   * The per-direction gemms of {@link #product}'s path for shared left items per direction and per-sample right items, over
+   * runs of samples ({@link #directionsRunBytes}).
+   */
   private void directionsOverSamples(int ta, int tb, int m, int n, int k, int samples, int directions, BlasBatch x, int lda, BlasBatch y, int ldb,
       BlasBatch out) {
     long mn = (long) m * n, bytes = mn * precision.bytes();
-    BlasBatch scratch = be.alloc("product", 1, 1, m, n * samples, false);
+    int run = samplesPerRun(y.itemSize() * precision.bytes(), samples, directionsRunBytes);
+    BlasBatch scratch = be.alloc("product", 1, 1, m, n * run, false);
     try {
-      for (int d = 0; d < directions; d++) {
-        gemm(ta, tb, m, n * samples, k, x, item(x, 0, d) * x.itemSize(), lda, y, 0, ldb, scratch, 0, m, 0);
-        for (int s = 0; s < samples; s++)
-          Pointer.memcpy(new Pointer(out.pointer()).position(((long) s * directions + d) * bytes), new Pointer(scratch.pointer()).position(s * bytes), bytes);
+      for (int s0 = 0; s0 < samples; s0 += run) {
+        int count = Math.min(run, samples - s0);
+        for (int d = 0; d < directions; d++) {
+          gemm(ta, tb, m, n * count, k, x, item(x, 0, d) * x.itemSize(), lda, y, item(y, s0, 0) * y.itemSize(), ldb, scratch, 0, m, 0);
+          for (int s = 0; s < count; s++)
+            Pointer.memcpy(new Pointer(out.pointer()).position(((long) (s0 + s) * directions + d) * bytes), new Pointer(scratch.pointer()).position(s * bytes),
+                bytes);
+        }
       }
       Reference.reachabilityFence(out);
       Reference.reachabilityFence(scratch);

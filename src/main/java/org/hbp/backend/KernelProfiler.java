@@ -68,6 +68,13 @@ public final class KernelProfiler implements InvocationHandler {
     public double kernelSeconds() {
       return kernels.stream().mapToDouble(Kernel::seconds).sum();
     }
+
+    /** A stretch of {@code runs} runs of the same work as one run's mean: seconds, calls and FLOPs divided by {@code runs}. */
+    public Profile perRun(int runs) {
+      List<Kernel> each = new ArrayList<>();
+      for (Kernel k : kernels) each.add(new Kernel(k.name(), Math.round((double) k.calls() / runs), k.seconds() / runs, k.flops() / runs));
+      return new Profile(seconds / runs, List.copyOf(each));
+    }
   }
 
   private final Backend real;

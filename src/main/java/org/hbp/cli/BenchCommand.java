@@ -160,8 +160,8 @@ public final class BenchCommand extends HbpCommand {
   Integer gemmRate;
 
   @Option(names = "--profile", arity = "0..1", fallbackValue = "kernels", paramLabel = "BY",
-      description = "Run each row once more with every backend call timed (the call, then the backend finished: device queues are "
-          + "drained after each kernel) and print where its time went: each kernel's calls, seconds and share, the products' "
+      description = "Run each row --repeat times more with every backend call timed (the call, then the backend finished: device queues "
+          + "are drained after each kernel) and print where its time went, per run: each kernel's calls, seconds and share, the products' "
           + "FLOPs and GFLOP/s (matrix products and convolutions; with --gemm-rate also as a share of the GEMM rate), and the "
           + "time outside the backend. --profile shapes tells calls apart by their operands' shapes (samples x directions : "
           + "rows x cols). The timed runs go through the same timing backend, recording off.")
@@ -517,7 +517,7 @@ public final class BenchCommand extends HbpCommand {
       KernelProfiler.Profile p = e.getValue();
       if (p.productFlops() <= 0) continue;
       double gflops = p.productFlops() / p.productSeconds() / 1e9;
-      w.printf(Locale.ROOT, "    %s, its products alone (profiled run, %.1f %% of its time): %.1f GFLOP/s = %.1f %%%n", e.getKey(),
+      w.printf(Locale.ROOT, "    %s, its products alone (profiled runs, %.1f %% of their time): %.1f GFLOP/s = %.1f %%%n", e.getKey(),
           100 * p.productSeconds() / p.seconds(), gflops, 100 * gflops / reference);
     }
     w.flush();
@@ -526,10 +526,10 @@ public final class BenchCommand extends HbpCommand {
   /** Most kernels (calls, with shapes) a row's profile lists one by one; the rest are summed in one line. */
   private static final int PROFILE_LINES = 12, PROFILE_SHAPE_LINES = 30;
 
-  /** {@code --profile}: a row's profiled run, kernel by kernel, the longest first. */
+  /** {@code --profile}: a row's profiled runs (their mean per run), kernel by kernel, the longest first. */
   static void printProfile(PrintWriter w, KernelProfiler.Profile p, int lines) {
     double total = p.seconds(), products = p.productSeconds(), kernels = p.kernelSeconds();
-    w.printf(Locale.ROOT, "    profile of one more run (%.4f s): products %.1f %% (%.4f s%s), other kernels %.1f %%, outside the backend %.1f %%%n",
+    w.printf(Locale.ROOT, "    profile, per run (%.4f s): products %.1f %% (%.4f s%s), other kernels %.1f %%, outside the backend %.1f %%%n",
         total, 100 * products / total, products, products > 0
             ? String.format(Locale.ROOT, ", %.4g FLOP, %.1f GFLOP/s", p.productFlops(), p.productFlops() / products / 1e9) : "",
         100 * (kernels - products) / total, 100 * Math.max(0, total - kernels) / total);
@@ -598,11 +598,14 @@ public final class BenchCommand extends HbpCommand {
     offHeapPeak = sampler.stop();
     KernelProfiler.Profile profiled = null;
     if (profiler != null) {
-      bar.step(measured, what + ": profiled run");
+      // as many runs again as were timed, every call timed; their mean per run (one run's profile varied by a third)
       System.gc();
       profiler.start();
-      run.get();
-      profiled = profiler.stop();
+      for (int i = 0; i < repeat; i++) {
+        bar.step(measured, what + ": profiled run " + (i + 1) + "/" + repeat);
+        run.get();
+      }
+      profiled = profiler.stop().perRun(repeat);
       profiles.put(what, profiled);
     }
     measured++;

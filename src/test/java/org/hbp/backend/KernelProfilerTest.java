@@ -83,6 +83,26 @@ class KernelProfilerTest {
   }
 
   @Test
+  void aStretchOfSeveralRunsGivesTheMeanRun() {
+    KernelProfiler profiler = KernelProfiler.of(new CpuBackend(), false);
+    Backend be = profiler.backend();
+    Batch a = random(be, 1, 3, 4, 5, 1), b = random(be, 2, 1, 5, 6, 2);
+    profiler.start();
+    for (int run = 0; run < 3; run++) {
+      be.matmul(a, false, b, false);
+      be.scale(b, 2);
+      be.scale(b, 3);
+    }
+    KernelProfiler.Profile all = profiler.stop(), one = all.perRun(3);
+    Map<String, KernelProfiler.Kernel> k = byName(one);
+    assertEquals(1, k.get("matmul").calls());
+    assertEquals(2, k.get("scale").calls());
+    assertEquals(2.0 * 4 * 5 * 6 * 6, k.get("matmul").flops());
+    assertEquals(all.seconds() / 3, one.seconds(), 1e-15);
+    assertEquals(all.productSeconds() / 3, one.productSeconds(), 1e-15);
+  }
+
+  @Test
   void byShapeNamesEachCallWithItsOperands() {
     KernelProfiler profiler = KernelProfiler.of(new CpuBackend(), true);
     Backend be = profiler.backend();

@@ -218,12 +218,13 @@ class BenchToolboxCliTest {
   @Test
   void profileCountsTheProductFlopsThatTheLayerSizesGive() throws Exception {
     Path json = dir.resolve("profile.json");
-    String[] r = run("bench", "--net", "networks/c4d3.hbp", "--batch", "2", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
+    // two timed runs, so two profiled ones: the counts are per run
+    String[] r = run("bench", "--net", "networks/c4d3.hbp", "--batch", "2", "--backend", "blas-f64", "--repeat", "2", "--warmup", "0",
         "--strategies", "exact", "--directions", "2", "--gemm-rate", "64", "--profile", "--out", json.toString());
     assertEquals("0", r[0], r[1] + "\n" + r[2]);
     String o = r[1];
     String row = o.substring(o.indexOf("  exact products, all blocks, 2 directions"));
-    assertTrue(row.contains("\n    profile of one more run ("), row);
+    assertTrue(row.contains("\n    profile, per run ("), row);
     for (String kernel : new String[] {"convolution ", "convolutionAdjoint ", "convolutionWeightGradient ", "matmul "})
       assertTrue(row.substring(0, row.indexOf("GEMM rate, n = 64, after")).contains("\n      " + kernel), kernel + " in\n" + row);
     NetworkSpec c4d3 = NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, ModuleLibrary.builtInSpecDirs());
@@ -243,7 +244,7 @@ class BenchToolboxCliTest {
     for (com.fasterxml.jackson.databind.JsonNode k : profile.get("kernels")) if (k.get("product").asBoolean()) sum += k.get("flops").asDouble();
     assertEquals(calls, sum, 1e-6 * calls);
     assertTrue(profile.get("product_seconds").asDouble() <= profile.get("kernel_seconds").asDouble(), profile.toString());
-    assertTrue(o.contains("\n    exact products, all blocks, 2 directions, its products alone (profiled run, "), o);
+    assertTrue(o.contains("\n    exact products, all blocks, 2 directions, its products alone (profiled runs, "), o);
     // by shapes: the first convolution's weight gradient, its 2 directions of 16 x 1024 against 2 images of 3 channels x 1024 pixels
     String[] shapes = run("bench", "--net", "networks/c4d3.hbp", "--batch", "2", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
         "--strategies", "exact", "--directions", "2", "--profile", "shapes");

@@ -254,7 +254,7 @@ public final class CurvatureCommand extends HbpCommand {
     }
     Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), route, limit, this::notice);
     if (blockChoice.layer()) {
-      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, names, overwrite.existing(), this::perParameter);
+      LayerBlockRuns runs = new LayerBlockRuns(network, layout, c, w, names, overwrite.existing(), this::perUnit);
       if (vectors != null) runs.products(directions, productNames, out);
       else if (dense != null) runs.dense(dense, limit);
       else runs.solve(pass, solve, new ConjugateGradient.Settings(cgTol, cgAtol, cgMaxiter), out);
@@ -264,7 +264,7 @@ public final class CurvatureCommand extends HbpCommand {
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
     List<String> parameters = network.parameterNames();
     if (vectors != null) {
-      perParameter(parameters, "products", (i, name) -> {
+      perUnit(parameters, "products", (i, name) -> {
         Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
         result.put(productNames.of(name), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
@@ -273,7 +273,7 @@ public final class CurvatureCommand extends HbpCommand {
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
     } else if (dense != null) {
-      perParameter(parameters, "dense block", (i, name) -> {
+      perUnit(parameters, "dense block", (i, name) -> {
         long t0 = System.nanoTime();
         result.put(names.of(name), layout.denseToTorch(name, c.dense(name, blocks, limit)));
         int n = network.parameterSize(name);
@@ -295,7 +295,7 @@ public final class CurvatureCommand extends HbpCommand {
         w.flush();
         return 0;
       }
-      perParameter(parameters, "CG solve", (i, name) -> {
+      perUnit(parameters, "CG solve", (i, name) -> {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
         result.put(names.of(name), layout.toTorch(name, r.solution(), true));
         return String.format("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
@@ -324,7 +324,7 @@ public final class CurvatureCommand extends HbpCommand {
     String run(int index, String unit);
   }
 
-  /** Runs work unit by unit with a progress bar ({@link #perParameter}); {@link LayerBlockRuns} gets it for its layers. */
+  /** Runs work unit by unit with a progress bar ({@link #perUnit}); {@link LayerBlockRuns} gets it for its layers. */
   interface UnitSteps {
     void each(List<String> units, String what, UnitWork work);
   }
@@ -334,7 +334,7 @@ public final class CurvatureCommand extends HbpCommand {
    * error ("curvature [...] i/n  UNIT: WHAT", as {@code HBP_PROGRESS} and the terminal decide); each unit's line is printed
    * on standard output as it finishes.
    */
-  private void perParameter(List<String> units, String what, UnitWork work) {
+  private void perUnit(List<String> units, String what, UnitWork work) {
     PrintWriter w = out();
     bar = ProgressMode.current().bar(err(), "curvature", units.size());
     try {

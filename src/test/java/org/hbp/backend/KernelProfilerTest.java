@@ -82,18 +82,23 @@ class KernelProfilerTest {
     assertEquals(2.0 * 5 * 9 * 2 * 8, k.get("matmulSumSamples").flops());
   }
 
-  @Test
-  void aStretchOfSeveralRunsGivesTheMeanRun() {
-    KernelProfiler profiler = KernelProfiler.of(new CpuBackend(), false);
+  /** Three runs of a product (1 x 3 items of 4x5 times 2 x 1 items of 5x6) and two scalings, through a profiler of the cpu backend. */
+  private static KernelProfiler.Profile threeRuns(boolean byShape, boolean transposed) {
+    KernelProfiler profiler = KernelProfiler.of(new CpuBackend(), byShape);
     Backend be = profiler.backend();
-    Batch a = random(be, 1, 3, 4, 5, 1), b = random(be, 2, 1, 5, 6, 2);
+    Batch a = transposed ? random(be, 1, 3, 5, 4, 1) : random(be, 1, 3, 4, 5, 1), b = random(be, 2, 1, 5, 6, 2);
     profiler.start();
     for (int run = 0; run < 3; run++) {
-      be.matmul(a, false, b, false);
+      be.matmul(a, transposed, b, false);
       be.scale(b, 2);
       be.scale(b, 3);
     }
-    KernelProfiler.Profile all = profiler.stop(), one = all.perRun(3);
+    return profiler.stop();
+  }
+
+  @Test
+  void aStretchOfSeveralRunsGivesTheMeanRun() {
+    KernelProfiler.Profile all = threeRuns(false, false), one = all.perRun(3);
     Map<String, KernelProfiler.Kernel> k = byName(one);
     assertEquals(1, k.get("matmul").calls());
     assertEquals(2, k.get("scale").calls());
@@ -104,18 +109,10 @@ class KernelProfilerTest {
 
   @Test
   void byShapeNamesEachCallWithItsOperands() {
-    KernelProfiler profiler = KernelProfiler.of(new CpuBackend(), true);
-    Backend be = profiler.backend();
-    Batch a = random(be, 1, 3, 5, 4, 1), b = random(be, 2, 1, 5, 6, 2);
-    profiler.start();
-    be.matmul(a, true, b, false);
-    be.matmul(a, true, b, false);
-    be.scale(b, 2);
-    KernelProfiler.Profile p = profiler.stop();
-    Map<String, KernelProfiler.Kernel> k = byName(p);
-    assertEquals(2, k.get("matmul(1x3:5x4', 2x1:5x6)").calls(), k.toString());
+    Map<String, KernelProfiler.Kernel> k = byName(threeRuns(true, true));
+    assertEquals(3, k.get("matmul(1x3:5x4', 2x1:5x6)").calls(), k.toString());
     assertTrue(k.get("matmul(1x3:5x4', 2x1:5x6)").product());
-    assertEquals(1, k.get("scale(2x1:5x6)").calls(), k.toString());
+    assertEquals(6, k.get("scale(2x1:5x6)").calls(), k.toString());
   }
 
   @Test

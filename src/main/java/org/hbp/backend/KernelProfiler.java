@@ -156,7 +156,7 @@ public final class KernelProfiler implements InvocationHandler {
     }
     if (timed) {
       long nanos = System.nanoTime() - t0;
-      double flops = PRODUCTS.contains(m.getName()) && r instanceof Batch out ? flops(m.getName(), args, out) : 0;
+      double flops = PRODUCTS.contains(m.getName()) ? flops(m.getName(), args) : 0;
       synchronized (this) {
         if (recording) {
           double[] t = totals.computeIfAbsent(byShape ? key(m.getName(), args) : m.getName(), k -> new double[3]);
@@ -185,23 +185,21 @@ public final class KernelProfiler implements InvocationHandler {
    * (matmul, matmulAdd, matmulSumSamples: the sum's items are those of the products it sums, the
    * broadcast of both operands), {@code 2 cout (c k k) (oh ow)} per item for the convolutions.
    */
-  static double flops(String kernel, Object[] args, Batch out) {
+  static double flops(String kernel, Object[] args) {
     switch (kernel) {
       case "matmul", "matmulAdd", "matmulSumSamples" -> {
         Batch a = (Batch) args[0], b = (Batch) args[2];
         boolean ta = (Boolean) args[1], tb = (Boolean) args[3];
-        long m = ta ? a.cols() : a.rows(), k = ta ? a.rows() : a.cols(), n = tb ? b.rows() : b.cols();
-        return 2.0 * m * k * n * items(a, b);
+        // the backends' own extents (matmulSumSamples: before its sum over the samples)
+        BackendChecks.Product p = kernel.equals("matmulSumSamples") ? BackendChecks.matmulSumSamplesShape(a, ta, b, tb)
+            : BackendChecks.matmulShape(a, ta, b, tb);
+        return 2.0 * p.m() * p.k() * p.n() * p.samples() * p.directions();
       }
-      case "convolution" -> {
-        Batch w = (Batch) args[0], x = (Batch) args[1];
+      case "convolution", "convolutionAdjoint" -> {
+        // (w, x) or (w, y): the filters' rows are cout
+        Batch w = (Batch) args[0], other = (Batch) args[1];
         ConvGeometry g = (ConvGeometry) args[2];
-        return 2.0 * w.rows() * g.patchRows() * g.patches() * items(w, x);
-      }
-      case "convolutionAdjoint" -> {
-        Batch w = (Batch) args[0], y = (Batch) args[1];
-        ConvGeometry g = (ConvGeometry) args[2];
-        return 2.0 * w.rows() * g.patchRows() * g.patches() * items(w, y);
+        return 2.0 * w.rows() * g.patchRows() * g.patches() * items(w, other);
       }
       case "convolutionWeightGradient" -> {
         Batch y = (Batch) args[0], x = (Batch) args[1];

@@ -261,10 +261,9 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   public Batch jacMatProd_W(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "W", "jacMatProd_W"), cin * cout * k * k, 1);
     Batch t1 = be.reshape(t0, cout, cin * k * k); // X = reshape(v, cout, cin*k*k)
-    Batch t2 = memo0(cache); // memo: unfold(X, k, s, p, d)
-    Batch t3 = be.matmul(t1, false, t2, false); // (B*X)*A' with A' = unfold(X, k, s, p, d)
-    Batch t4 = be.reshape(t3, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
-    return be.reshape(t4, cout, oh * ow);
+    Batch t2 = convolveDirections(t1, cache.get("X"), geometry0, () -> memo0(cache)); // (B*X)*A' with A' = unfold(X, k, s, p, d) (a convolution, the directions as filters)
+    Batch t3 = be.reshape(t2, cout * oh * ow, 1); // kron(A, B) * v = vec(B*X*A')
+    return be.reshape(t3, cout, oh * ow);
   }
 
   /**

@@ -234,6 +234,16 @@ public interface Backend {
   }
 
   /**
+   * Whether {@link #convolution}{@code (w, x, g, null)} runs without forming {@code unfold(x)}:
+   * a direct convolution kernel that takes these operands (for a convolution's {@code J_W v}, the
+   * filters of w in directions). Where it does not, a caller holding the unfolding already
+   * multiplies by it instead. Bookkeeping, not a kernel: nothing is computed.
+   */
+  default boolean convolvesDirectly(Batch w, Batch x, ConvGeometry g) {
+    return false;
+  }
+
+  /**
    * {@code fold(w' * y)} per item: the adjoint of {@link #convolution} in x (a convolution's
    * backward pass to its input), items {@code c x (h*w)}. Items of y have {@code rows(w) * patches}
    * entries.

@@ -70,6 +70,8 @@ final class JavaEmitter {
     if (op instanceof Op.Unfold u) return be("unfold", u.x(), u.geometry());
     if (op instanceof Op.Fold f) return be("fold", f.columns(), f.geometry());
     if (op instanceof Op.Convolution c) return be("convolution", c.w(), c.x(), c.geometry(), c.bias() == null ? "null" : c.bias());
+    if (op instanceof Op.ConvolutionOfDirections c)
+      return call("convolveDirections", c.w(), c.x(), c.geometry(), "() -> " + Names.memoMethod(c.unfoldingSlot()) + "(cache)");
     if (op instanceof Op.ConvolutionAdjoint c) return be("convolutionAdjoint", c.w(), c.y(), c.geometry());
     if (op instanceof Op.SumConvolutionWeightGradients c) return call("sumConvolutionWeightGradients", c.y(), c.x(), c.geometry(), "cache");
     if (op instanceof Op.Gather g) return be("gather", g.x(), g.index());

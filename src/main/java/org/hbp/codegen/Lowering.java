@@ -292,6 +292,11 @@ public final class Lowering {
     return !cheap(e) && forwardOnly(e) && (!perForwardPass || ctx.shared(e));
   }
 
+  /** e's memo slot when {@link #valueOf} would take e from the memo, else null (nothing emitted either way). */
+  Integer memoSlotIfMemoized(Expr e) {
+    return memoized(e) ? ctx.memoSlot(e) : null;
+  }
+
   /** The value of e: computed once per method, from the memo when forward-only. */
   Value valueOf(Expr e) {
     Value known = values.get(e);

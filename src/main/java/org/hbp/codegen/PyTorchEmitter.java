@@ -73,6 +73,8 @@ final class PyTorchEmitter {
     if (op instanceof Op.Unfold u) return k("unfold", u.x(), u.geometry());
     if (op instanceof Op.Fold f) return k("fold", f.columns(), f.geometry());
     if (op instanceof Op.Convolution c) return k("convolution", c.w(), c.x(), c.geometry(), c.bias() == null ? "None" : c.bias());
+    // the product with the forward pass's unfolding, as the Java form's fallback
+    if (op instanceof Op.ConvolutionOfDirections c) return c.w().name() + " @ self._memo" + c.unfoldingSlot() + "(cache)";
     if (op instanceof Op.ConvolutionAdjoint c) return k("convolution_adjoint", c.w(), c.y(), c.geometry());
     if (op instanceof Op.SumConvolutionWeightGradients c) return k("sum_convolution_weight_gradients", c.y(), c.x(), c.geometry());
     if (op instanceof Op.Gather g) return k("gather", g.x(), g.index());

@@ -336,9 +336,18 @@ final class StructuredProducts {
     if (isEye(a)) bxa = bx;
     else if (!structured(a)) {
       Operand op = Operand.of(a);
-      // (B X) * A' : A' is op(A) transposed
-      bxa = emit(new Op.MatMul(bx, false, value(op.expr()), !op.transposed()),
-          "(B*X)*A' with A' = " + ctx.notation().text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
+      Integer slot = op.expr() instanceof Expr.Unfold u && op.transposed() && !l.values.containsKey(u) ? l.memoSlotIfMemoized(u) : null;
+      if (slot != null) {
+        // (B X) * unfold(T): B X's directions as the filters of a convolution of T, the unfolding
+        // never formed where the backend convolves directly
+        Expr.Unfold u = (Expr.Unfold) op.expr();
+        bxa = emit(new Op.ConvolutionOfDirections(bx, value(u.tensor()), u.geometry(), slot),
+            "(B*X)*A' with A' = " + ctx.notation().text(u) + " (a convolution, the directions as filters)");
+      } else {
+        // (B X) * A' : A' is op(A) transposed
+        bxa = emit(new Op.MatMul(bx, false, value(op.expr()), !op.transposed()),
+            "(B*X)*A' with A' = " + ctx.notation().text(op.transposed() ? op.expr() : new Expr.Transpose(op.expr())));
+      }
     } else {
       Value t = emit(new Op.Transpose(bx), null);
       Value at = applyMatrix(a, t, null);

@@ -1,5 +1,6 @@
 package org.hbp.runtime;
 
+import java.util.function.Supplier;
 import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
@@ -48,6 +49,17 @@ public abstract class AbstractModuleOperator extends AbstractOperator implements
       return samplesSum(p, cache);
     }
     return be.convolutionWeightGradient(y, x, g);
+  }
+
+  /**
+   * {@code w_d * unfold(x_n)} for every direction d of w and sample n of x (a convolution's
+   * {@code J_W v}, the directions as filters): the backend's direct convolution where it has one
+   * for these operands ({@link Backend#convolvesDirectly}), which never forms the unfolding; else
+   * the product with the forward pass's unfolding, {@code unfolding} (memoized).
+   */
+  protected final Batch convolveDirections(Batch w, Batch x, ConvGeometry g, Supplier<Batch> unfolding) {
+    if (be.convolvesDirectly(w, x, g)) return be.convolution(w, x, g, null);
+    return be.matmul(w, false, unfolding.get(), false);
   }
 
   /** The exact diagonal of a diagonal residual (generated; only called for DIAGONAL kinds). */

@@ -892,6 +892,28 @@ abstract class AbstractBackendTest {
     }
   }
 
+  /**
+   * Filters in directions (a convolution's J_W v: one filter item per direction, over inputs of
+   * one direction) and filters per sample and direction, against the direct definition item by
+   * item; and whether the backend says it convolves them directly agrees with the result.
+   */
+  @Test
+  void convolutionOfFiltersInDirectionsMatchesDirectDefinition() {
+    for (ConvCase cc : convolutionCases()) {
+      ConvGeometry g = cc.g();
+      int cout = cc.cout(), in = g.h() * g.w();
+      Batch x = random(5, 1, g.c(), in);
+      checkConvolution(cc, random(1, 3, cout, g.patchRows()), x, new Batch[] {null, random(1, 1, cout, 1)},
+          "convolution " + cc + ", filters in 3 directions");
+      checkConvolution(cc, random(1, 1, cout, g.patchRows()), x, new Batch[] {null}, "convolution " + cc + ", one filter item");
+      checkConvolution(cc, random(5, 3, cout, g.patchRows()), x, new Batch[] {null}, "convolution " + cc + ", filters per sample and direction");
+      checkConvolution(cc, random(1, 3, cout, g.patchRows()), random(5, 3, g.c(), in), new Batch[] {null},
+          "convolution " + cc + ", filters and x in 3 directions");
+      checkConvolution(cc, random(1, 3, cout, g.patchRows()), be.reshape(x, g.inputSize(), 1), new Batch[] {null},
+          "convolution " + cc + ", filters in 3 directions, x as (c*h*w) x 1");
+    }
+  }
+
   @Test
   void convolutionAdjointMatchesDirectDefinition() {
     int[][] axes = {{1, 1}, {5, 3}, {2, 1}, {1, 3}, {3, 2}}; // samples and directions of y

@@ -551,6 +551,12 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     return out != null ? out : super.convolution(w, x, g, bias);
   }
 
+  /** Float32 with oneDNN: filters shared by all items, or in directions over inputs of one direction ({@link BlasDnnl#convolves}). */
+  @Override
+  public boolean convolvesDirectly(Batch w, Batch x, ConvGeometry g) {
+    return w instanceof BlasBatch a && x instanceof BlasBatch in && g != null && dnnl.convolves(a, in, g);
+  }
+
   @Override
   public Batch convolutionAdjoint(Batch w, Batch y, ConvGeometry g) {
     BlasBatch a = own("convolutionAdjoint", "w", w), in = own("convolutionAdjoint", "y", y);

@@ -94,18 +94,37 @@ final class BlasDnnl {
         out -> d.elementwise().binary(algorithm, a, b, bShape, s, dirs, n, out));
   }
 
+  /**
+   * Whether {@link #convolution} takes these operands without a bias: filters of the geometry's
+   * width shared by all items of x, or shared by the samples in directions over x of one direction
+   * (a convolution's {@code J_W v}).
+   */
+  boolean convolves(BlasBatch a, BlasBatch in, ConvGeometry g) {
+    return kernels() != null && a.rows() >= 1 && a.cols() == g.patchRows() && in.itemSize() == g.inputSize()
+        && (a.items() == 1 || (a.samples() == 1 && in.directions() == 1));
+  }
+
   /** {@code w * unfold(x) + bias * ones'} by oneDNN, or null when oneDNN does not take these operands (the caller's default then serves). */
   BlasBatch convolution(BlasBatch a, BlasBatch in, ConvGeometry g, BlasBatch bias) {
     DnnlEngine d = kernels();
     int cout = a.rows(), p = g.patches();
-    // the direct kernel: shared filters of the geometry's width, x of its size, and one shared
-    // bias (cout x 1, checked by the caller); anything else is the default's
-    if (d == null || a.items() != 1 || cout < 1 || a.cols() != g.patchRows() || in.itemSize() != g.inputSize()
-        || (bias != null && bias.items() != 1))
-      return null;
-    return into(be.alloc("convolution", in.samples(), in.directions(), cout, p, false), out -> {
-      if (bias != null) d.convolutions().forwardBias(a, cout, in, bias, g, in.items(), out); // added by the kernel
-      else d.convolutions().forward(a, cout, in, g, in.items(), out);
+    // the direct kernel: filters of the geometry's width, x of its size, and one shared bias
+    // (cout x 1, checked by the caller); anything else is the default's
+    if (d == null || !convolves(a, in, g) || (bias != null && bias.items() != 1)) return null;
+    if (a.items() == 1) {
+      return into(be.alloc("convolution", in.samples(), in.directions(), cout, p, false), out -> {
+        if (bias != null) d.convolutions().forwardBias(a, cout, in, bias, g, in.items(), out); // added by the kernel
+        else d.convolutions().forward(a, cout, in, g, in.items(), out);
+      });
+    }
+    if (bias != null) return null;
+    // filters in directions (one sample) over x of one direction: per direction, one convolution
+    // of all samples, written into that direction's items (item s*directions + j of the result)
+    int directions = a.directions();
+    long filters = a.itemSize(), image = (long) cout * p;
+    return into(be.alloc("convolution", in.samples(), directions, cout, p, false), out -> {
+      for (int j = 0; j < directions; j++)
+        d.convolutions().forward(a, j * filters, cout, in, g, in.samples(), out, j * image, directions * image);
     });
   }
 

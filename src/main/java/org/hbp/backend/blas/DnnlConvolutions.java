@@ -75,11 +75,21 @@ final class DnnlConvolutions {
    * block, out of shape cout x patches per image.
    */
   void forward(BlasBatch w, int cout, BlasBatch x, ConvGeometry g, long images, BlasBatch out) {
+    forward(w, 0, cout, x, g, images, out, 0, (long) cout * g.patches());
+  }
+
+  /**
+   * {@code out = w * unfold(x)} over {@code images} consecutive images of x (from entry 0), the
+   * filters from entry {@code wOffset} of w's block, image i's result at entry
+   * {@code outOffset + i * outStride} of out's.
+   */
+  void forward(BlasBatch w, long wOffset, int cout, BlasBatch x, ConvGeometry g, long images, BlasBatch out, long outOffset,
+      long outStride) {
     synchronized (dnnl) {
-      DnnlPrepared p = prepare(new Key(FORWARD, g, cout, images, (long) cout * g.patches()));
-      dnnl_memory mw = weightsIn(p, w);
+      DnnlPrepared p = prepare(new Key(FORWARD, g, cout, images, outStride));
+      dnnl_memory mw = weightsIn(p, w, wOffset);
       dnnl.run(p.primitive, new int[] {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
-          new dnnl_memory[] {dnnl.memory(p.x, x.pointer(), 0), mw, dnnl.memory(p.y, out.pointer(), 0)}, "a convolution", w, x, out);
+          new dnnl_memory[] {dnnl.memory(p.x, x.pointer(), 0), mw, dnnl.memory(p.y, out.pointer(), outOffset)}, "a convolution", w, x, out);
     }
   }
 
@@ -135,7 +145,12 @@ final class DnnlConvolutions {
 
   /** The weights as the primitive reads them: w itself, or w reordered into the scratch buffer. */
   private dnnl_memory weightsIn(DnnlPrepared p, BlasBatch w) {
-    dnnl_memory user = dnnl.memory(p.userWeights, w.pointer(), 0);
+    return weightsIn(p, w, 0);
+  }
+
+  /** {@link #weightsIn(DnnlPrepared, BlasBatch)} for the filters from entry {@code offset} of w's block. */
+  private dnnl_memory weightsIn(DnnlPrepared p, BlasBatch w, long offset) {
+    dnnl_memory user = dnnl.memory(p.userWeights, w.pointer(), offset);
     if (p.reorder == null) return user;
     dnnl_memory scratch = dnnl.memory(p.weights, p.scratch, 0);
     try {

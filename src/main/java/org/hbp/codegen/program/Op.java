@@ -248,6 +248,18 @@ public sealed interface Op {
     }
   }
 
+  /**
+   * {@code w_d * unfold(x_n)} for every direction d of w and sample n of x: a convolution with the
+   * directions as its filters (a convolution's {@code J_W v}). A backend without a direct
+   * convolution multiplies by the forward pass's unfolding instead, memo slot
+   * {@code unfoldingSlot}.
+   */
+  record ConvolutionOfDirections(Value w, Value x, Expr.ConvDims geometry, int unfoldingSlot) implements Op {
+    public ItemShape shape() {
+      return new ItemShape(w.items().rows(), geometry.patches());
+    }
+  }
+
   /** {@code fold(w' * y)}: the adjoint of a convolution in its input. */
   record ConvolutionAdjoint(Value w, Value y, Expr.ConvDims geometry) implements Op {
     public ItemShape shape() {

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A convolution shape that oneDNN rejects is computed by the float32 backend's unfold and gemm
  * instead (the rejection simulated through {@link DnnlEngine#rejectForTesting}), for every
- * convolution kernel, and the next call of that shape is not asked of oneDNN again.
+ * convolution kernel (filters in directions too), and the next call of that shape is not asked of
+ * oneDNN again.
  */
 class DnnlFallbackTest {
   @Test
@@ -45,8 +46,16 @@ class DnnlFallbackTest {
         assertNear(cpu.toArray(cpu.convolutionWeightGradient(yy, xx, rejected)),
             f32.toArray(f32.convolutionWeightGradient(f32.fromArray(2, 3, cout, p, y), f32.fromArray(2, 1, 3, 42, java.util.Arrays.copyOf(x, 2 * 126)),
                 rejected)), "weight gradient " + rep);
-        // four shapes asked once (forward, forward plus c, adjoint, weight gradient), then remembered
-        assertEquals(before + 4, DnnlEngine.get().rejectedShapes(), "rejected shapes after round " + rep);
+        // filters in 3 directions over x of one direction (a J_W v): one convolution per direction,
+        // each writing every third item, which oneDNN is asked for (and refuses) once
+        double[] wd = rng.doubles(3 * cout * rejected.patchRows(), -1, 1).toArray(), x1 = java.util.Arrays.copyOf(x, 2 * 126);
+        assertTrue(f32.convolvesDirectly(f32.fromArray(1, 3, cout, rejected.patchRows(), wd), f32.fromArray(2, 1, 3, 42, x1), rejected));
+        assertNear(cpu.toArray(cpu.convolution(cpu.fromArray(1, 3, cout, rejected.patchRows(), wd), cpu.fromArray(2, 1, 3, 42, x1), rejected, null)),
+            f32.toArray(f32.convolution(f32.fromArray(1, 3, cout, rejected.patchRows(), wd), f32.fromArray(2, 1, 3, 42, x1), rejected, null)),
+            "convolution of filters in directions " + rep);
+        // five shapes asked once (forward, forward plus c, forward in directions, adjoint, weight
+        // gradient), then remembered
+        assertEquals(before + 5, DnnlEngine.get().rejectedShapes(), "rejected shapes after round " + rep);
       }
     } finally {
       DnnlEngine.rejectForTesting = g -> false;

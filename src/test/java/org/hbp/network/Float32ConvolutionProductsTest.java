@@ -1,0 +1,111 @@
+package org.hbp.network;
+
+import static org.hbp.network.NetworkCurvatureTest.crossEntropy;
+import static org.hbp.network.NetworkCurvatureTest.elementwise;
+import static org.hbp.network.NetworkCurvatureTest.layer;
+import static org.hbp.network.NetworkCurvatureTest.linear;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.hbp.backend.Backend;
+import org.hbp.backend.Batch;
+import org.hbp.backend.KernelProfiler;
+import org.hbp.backend.Precision;
+import org.hbp.backend.blas.BlasBackend;
+import org.hbp.calculus.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Exact products of a CNN's blocks with several directions on the float32 BLAS backend, against
+ * the dense EJML reference written from the paper's equations ({@link DenseReference}). There the
+ * convolution weights' {@code J_W v} runs as oneDNN convolutions with the directions as filters
+ * ({@code Backend.convolvesDirectly}), a route that the float64 backends of {@link
+ * NetworkCurvatureTest} never take; the test checks through the kernel profile that it was taken.
+ */
+class Float32ConvolutionProductsTest {
+  /** Two convolutions (2 -> 4 -> 4 channels) with a max-pool between, then a linear layer. */
+  static NetworkSpec cnn() {
+    return new NetworkSpec("cnn32", "test", 1, List.of(2, 4, 4), List.of(
+        layer("conv2d", Map.of("cin", 2, "cout", 4, "h", 4, "w", 4, "k", 3, "s", 1, "p", 1, "d", 1), List.of(2, 4, 4), List.of(4, 16)),
+        elementwise("sigmoid", 64),
+        layer("maxpool", Map.of("c", 4, "h", 4, "w", 4, "k", 2), List.of(4, 4, 4), List.of(4, 2, 2)),
+        layer("conv2d", Map.of("cin", 4, "cout", 4, "h", 2, "w", 2, "k", 3, "s", 1, "p", 1, "d", 1), List.of(4, 2, 2), List.of(4, 4)),
+        elementwise("tanh", 16),
+        layer("flatten", Map.of("c", 4, "h", 2, "w", 2), List.of(4, 2, 2), List.of(16)),
+        linear(16, 3)),
+        crossEntropy(3));
+  }
+
+  @Test
+  void exactProductsWithDirectionsAgreeWithTheDenseReference() {
+    BlasBackend real = new BlasBackend(Precision.FLOAT32);
+    assertTrue(real.directConvolutions(), real.directConvolutionsUnavailable());
+    KernelProfiler profiler = KernelProfiler.of(real, true);
+    Backend be = profiler.backend();
+    NetworkSpec spec = cnn();
+    Network net = new Network(spec, Network.builtIn(), be);
+    Random rng = new Random(7);
+    Map<String, Tensor> params = new LinkedHashMap<>();
+    Map<String, Batch> batches = new LinkedHashMap<>();
+    for (String p : net.parameterNames()) {
+      int[] s = net.parameterShape(p);
+      Tensor t = Tensor.random(rng, s[0], s[1]);
+      params.put(p, t);
+      batches.put(p, be.fromArray(1, 1, s[0], s[1], t.data()));
+    }
+    int n = 4, in = 2 * 4 * 4, classes = 3;
+    List<Tensor> xs = new ArrayList<>(), ys = new ArrayList<>();
+    double[] xd = new double[n * in], yd = new double[n * classes];
+    for (int i = 0; i < n; i++) {
+      Tensor xi = Tensor.random(rng, in, 1);
+      double[] yv = new double[classes];
+      yv[rng.nextInt(classes)] = 1;
+      xs.add(xi);
+      ys.add(new Tensor(new int[] {classes, 1}, yv));
+      System.arraycopy(xi.data(), 0, xd, i * in, in);
+      System.arraycopy(yv, 0, yd, i * classes, classes);
+    }
+    Pass pass = net.run(batches, be.fromArray(n, 1, in, 1, xd), be.fromArray(n, 1, classes, 1, yd));
+    DenseReference reference = new DenseReference(spec, params, xs, ys);
+    int directions = 3;
+    for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.HESSIAN)) {
+      Curvature c = pass.curvature(kind, Strategy.EXACT);
+      Map<String, DMatrixRMaj> ref = reference.blocks(kind, Strategy.EXACT);
+      for (String p : net.parameterNames()) {
+        int[] s = net.parameterShape(p);
+        int size = s[0] * s[1];
+        double[] v = new double[directions * size];
+        for (int i = 0; i < v.length; i++) v[i] = rng.nextGaussian();
+        profiler.start();
+        double[] got = be.toArray(c.matProd(p, be.fromArray(1, directions, s[0], s[1], v)));
+        KernelProfiler.Profile profile = profiler.stop();
+        assertEquals(directions * size, got.length, p);
+        DMatrixRMaj block = ref.get(p);
+        for (int d = 0; d < directions; d++) {
+          double err = 0, scale = 0;
+          for (int i = 0; i < size; i++) {
+            double want = 0;
+            for (int j = 0; j < size; j++) want += block.get(i, j) * v[d * size + j];
+            err = Math.max(err, Math.abs(got[d * size + i] - want));
+            scale = Math.max(scale, Math.abs(want));
+          }
+          double relative = err / Math.max(1, scale);
+          assertTrue(relative < 1e-5, kind + " block " + p + ", direction " + d + ": relative error " + relative);
+        }
+        if (p.endsWith(".W") && net.owner(p).op.name().startsWith("conv2d")) {
+          // J_W v: the D directions as the filters of one convolution call over the samples
+          String call = "convolution(1x" + directions + ":" + s[0] + "x" + s[1] + ", ";
+          assertTrue(profile.kernels().stream().anyMatch(k -> k.name().startsWith(call)),
+              kind + " block " + p + ": no " + call + "...) call among " + profile.kernels());
+        }
+      }
+      c.release();
+    }
+  }
+}

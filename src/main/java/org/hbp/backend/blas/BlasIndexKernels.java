@@ -13,9 +13,10 @@ import org.hbp.backend.host.ParallelLoops;
  * Jacobian and adjoint products), on the off-heap blocks in the batches' own precision: entries
  * are read and written where the index points, through the blocks' direct buffers ({@code
  * BlasBatch.Block#fbuf}, {@code #dbuf}), whose absolute gets and puts compile to plain memory
- * accesses. A gather copies its source item into an array of the same precision by one bulk copy
- * first, and its result item out the same way: indexed reads from a block the size of c4d3's
- * activations took twice as long as the copy and the reads from the array. The host loops of
+ * accesses. A gather that reads a large share of a source item of moderate size copies it into an
+ * array of the same precision by one bulk copy first, and its result item out the same way
+ * ({@link #gatherThroughArrays}): indexed reads from a block the size of c4d3's activations took
+ * twice as long as the copy and the reads from the array. The host loops of
  * {@link org.hbp.backend.host.HostBackend} they replace copied each whole item into a {@code
  * double[]} (for float32 converting every entry) and the result back, which cost more than the
  * indexing itself.
@@ -75,35 +76,63 @@ final class BlasIndexKernels {
   }
 
   /**
+   * Source items of at most this many entries are copied into an array for a gather that reads a
+   * large share of them ({@link #gatherThroughArrays}): 8 MiB of doubles per thread at most.
+   */
+  static final int GATHER_ARRAY_ENTRIES = 1 << 20;
+
+  /**
+   * Whether a gather of m entries from source items of n goes through arrays: when the item fits
+   * {@link #GATHER_ARRAY_ENTRIES} and the gather reads at least an eighth of it (a max-pool reads a
+   * quarter, and touches every cache line); a few entries from a large item (a lookup) are read
+   * where they are, not after a copy of the whole item.
+   */
+  static boolean gatherThroughArrays(int n, int m) {
+    return n <= GATHER_ARRAY_ENTRIES && 8L * m >= n;
+  }
+
+  /**
    * {@code out} item {@code (s, v)}: {@code out[j] = src[idx[i*m + j]]} (0 where the index is -1)
    * with {@code src} item {@code (s, v)} (broadcast where src has one sample), {@code i} the sample
    * of {@code ix} (0 where it has one) and {@code m} its item size. Writes {@code out} only. The
    * batches have direct buffers ({@link #direct}) and the backend's precision.
+   *
+   * <p>Where {@link #gatherThroughArrays} says so, the source item and the result item move by one
+   * bulk copy each into and out of arrays, and the indexed reads hit the array in the cache: twice
+   * as fast as indexed reads from the block for c4d3's max-pools with 10 directions
+   * (docs/performance.md). Otherwise the entries are read from the block where the index points.
    */
   static void gather(ParallelLoops loops, BlasBatch src, BlasBatch ix, int[] idx, BlasBatch out) {
     int n = src.itemSize(), m = ix.itemSize(), directions = out.directions();
-    boolean shared = ix.samples() == 1;
+    boolean shared = ix.samples() == 1, arrays = gatherThroughArrays(n, m);
     FloatBuffer xf = src.block.fbuf, of = out.block.fbuf;
     DoubleBuffer xd = src.block.dbuf, od = out.block.dbuf;
     loops.run(out.items(), out.length(), (t0, t1) -> {
-      // the source item and the result item in arrays, each moved by one bulk copy: the indexed
-      // reads then hit an array in the cache, not the block (twice as fast for c4d3's max-pools
-      // with 10 directions, docs/performance.md)
-      float[] sf = of != null ? new float[n] : null, rf = of != null ? new float[m] : null;
-      double[] sd = of != null ? null : new double[n], rd = of != null ? null : new double[m];
-      int loaded = -1; // the source item in sf or sd (an item shared by all samples is read once)
+      float[] sf = arrays && of != null ? new float[n] : null, rf = arrays && of != null ? new float[m] : null;
+      double[] sd = arrays && of == null ? new double[n] : null, rd = arrays && of == null ? new double[m] : null;
+      int loaded = -1; // the source item in sf or sd (an item shared by all samples is copied once)
       for (long t = t0; t < t1; t++) {
         int sa = (int) (t / directions), v = (int) (t % directions);
-        int xi = item(src, sa, v), io = shared ? 0 : sa * m, oo = (int) t * m;
-        if (of != null) {
-          if (xi != loaded) xf.get(xi * n, sf, 0, n);
+        int xi = item(src, sa, v), xo = xi * n, io = shared ? 0 : sa * m, oo = (int) t * m;
+        if (!arrays && of != null) {
+          for (int j = 0; j < m; j++) {
+            int q = idx[io + j];
+            of.put(oo + j, q >= 0 ? xf.get(xo + q) : 0f);
+          }
+        } else if (!arrays) {
+          for (int j = 0; j < m; j++) {
+            int q = idx[io + j];
+            od.put(oo + j, q >= 0 ? xd.get(xo + q) : 0d);
+          }
+        } else if (of != null) {
+          if (xi != loaded) xf.get(xo, sf, 0, n);
           for (int j = 0; j < m; j++) {
             int q = idx[io + j];
             rf[j] = q >= 0 ? sf[q] : 0f;
           }
           of.put(oo, rf, 0, m);
         } else {
-          if (xi != loaded) xd.get(xi * n, sd, 0, n);
+          if (xi != loaded) xd.get(xo, sd, 0, n);
           for (int j = 0; j < m; j++) {
             int q = idx[io + j];
             rd[j] = q >= 0 ? sd[q] : 0d;

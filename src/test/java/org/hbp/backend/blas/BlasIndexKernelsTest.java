@@ -145,22 +145,26 @@ class BlasIndexKernelsTest {
 
   @Test
   void gatherCopiesTheIndexedEntries() {
-    int n = 4096, m = 2048, directions = 4;
+    int n = 4096, directions = 4;
+    // half of each source item (through arrays) and a few of its entries (read in place)
+    assertTrue(BlasIndexKernels.gatherThroughArrays(n, 2048));
+    assertFalse(BlasIndexKernels.gatherThroughArrays(n, 64));
     int[][] axes = {{6, 6}, {6, 1}, {1, 6}, {1, 1}}; // x samples, index samples
-    for (BlasBackend be : BACKENDS)
-      for (int[] ax : axes)
-        for (int d : new int[] {1, directions}) {
-          double[] x = values(ax[0] * d * n, true), idx = indices(ax[1], m, n, false);
-          Batch xb = be.fromArray(ax[0], d, n, 1, x), ib = be.fromArray(ax[1], 1, 64, m / 64, idx);
-          int samples = Math.max(ax[0], ax[1]);
-          releaseNaNs(be, samples, d, 64, m / 64);
-          Batch out = be.gather(xb, ib);
-          String what = be.name() + " gather x " + xb.describe() + " index " + ib.describe();
-          assertEquals("[" + samples + " x " + d + "] 64x" + m / 64, out.describe(), what);
-          assertArrayEquals(gatherReference(stored(be, x), ax[0], d, n, idx, ax[1], m), be.toArray(out), what);
-          // the index batch's ints are kept: a second gather gives the same
-          assertArrayEquals(be.toArray(out), be.toArray(be.gather(xb, ib)), what + ", again");
-        }
+    for (int m : new int[] {2048, 64})
+      for (BlasBackend be : BACKENDS)
+        for (int[] ax : axes)
+          for (int d : new int[] {1, directions}) {
+            double[] x = values(ax[0] * d * n, true), idx = indices(ax[1], m, n, false);
+            Batch xb = be.fromArray(ax[0], d, n, 1, x), ib = be.fromArray(ax[1], 1, 64, m / 64, idx);
+            int samples = Math.max(ax[0], ax[1]);
+            releaseNaNs(be, samples, d, 64, m / 64);
+            Batch out = be.gather(xb, ib);
+            String what = be.name() + " gather x " + xb.describe() + " index " + ib.describe();
+            assertEquals("[" + samples + " x " + d + "] 64x" + m / 64, out.describe(), what);
+            assertArrayEquals(gatherReference(stored(be, x), ax[0], d, n, idx, ax[1], m), be.toArray(out), what);
+            // the index batch's ints are kept: a second gather gives the same
+            assertArrayEquals(be.toArray(out), be.toArray(be.gather(xb, ib)), what + ", again");
+          }
   }
 
   // ---- scatter-add -----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ final class JavaEmitter {
   /** The Java expression computing an op. */
   String expression(Op op) {
     if (op instanceof Op.Leaf l) return l.known() ? ctx.knownValue(l.expr()) : ctx.leaf((Expr.Var) l.expr());
-    if (op instanceof Op.Memo m) return Names.memoMethod(m.slot()) + "(cache)";
+    if (op instanceof Op.Memo m) return memo(m.slot());
     if (op instanceof Op.Part p) return ctx.partCall(p.index(), p.direction() == null ? null : p.direction().name());
     if (op instanceof Op.Fill f) return be("fill", f.rows(), f.cols(), f.value());
     if (op instanceof Op.DimFill f) return "be.fill(1, 1, (double) (" + ctx.notation().dim(f.value()) + "))";
@@ -71,12 +71,17 @@ final class JavaEmitter {
     if (op instanceof Op.Fold f) return be("fold", f.columns(), f.geometry());
     if (op instanceof Op.Convolution c) return be("convolution", c.w(), c.x(), c.geometry(), c.bias() == null ? "null" : c.bias());
     if (op instanceof Op.ConvolutionOfDirections c)
-      return call("convolveDirections", c.w(), c.x(), c.geometry(), "() -> " + Names.memoMethod(c.unfoldingSlot()) + "(cache)");
+      return call("convolveDirections", c.w(), c.x(), c.geometry(), "() -> " + memo(c.unfoldingSlot()));
     if (op instanceof Op.ConvolutionAdjoint c) return be("convolutionAdjoint", c.w(), c.y(), c.geometry());
     if (op instanceof Op.SumConvolutionWeightGradients c) return call("sumConvolutionWeightGradients", c.y(), c.x(), c.geometry(), "cache");
     if (op instanceof Op.Gather g) return be("gather", g.x(), g.index());
     if (op instanceof Op.ScatterAdd s) return be("scatterAdd", s.g(), s.index(), s.rows(), s.cols());
     throw new CodegenException("no Java form for " + op.getClass().getSimpleName());
+  }
+
+  /** The value of memo slot {@code slot} ({@link Names#memoMethod}). */
+  private static String memo(int slot) {
+    return Names.memoMethod(slot) + "(cache)";
   }
 
   private String be(String kernel, Object... args) {

@@ -41,7 +41,7 @@ final class PyTorchEmitter {
   /** The Python expression computing an op. */
   String expression(Op op) {
     if (op instanceof Op.Leaf l) return l.known() ? ctx.knownValue(l.expr()) : ctx.leaf((Expr.Var) l.expr());
-    if (op instanceof Op.Memo m) return "self._memo" + m.slot() + "(cache)";
+    if (op instanceof Op.Memo m) return memo(m.slot());
     if (op instanceof Op.Part p) return ctx.partCall(p.index(), p.direction() == null ? null : p.direction().name());
     if (op instanceof Op.Fill f) return k("fill", "cache", f.rows(), f.cols(), f.value());
     if (op instanceof Op.DimFill f) return k("fill", "cache", 1, 1, dims.apply(f.value()));
@@ -74,7 +74,7 @@ final class PyTorchEmitter {
     if (op instanceof Op.Fold f) return k("fold", f.columns(), f.geometry());
     if (op instanceof Op.Convolution c) return k("convolution", c.w(), c.x(), c.geometry(), c.bias() == null ? "None" : c.bias());
     // the product with the forward pass's unfolding, as the Java form's fallback
-    if (op instanceof Op.ConvolutionOfDirections c) return c.w().name() + " @ self._memo" + c.unfoldingSlot() + "(cache)";
+    if (op instanceof Op.ConvolutionOfDirections c) return operand(c.w(), false) + " @ " + memo(c.unfoldingSlot());
     if (op instanceof Op.ConvolutionAdjoint c) return k("convolution_adjoint", c.w(), c.y(), c.geometry());
     if (op instanceof Op.SumConvolutionWeightGradients c) return k("sum_convolution_weight_gradients", c.y(), c.x(), c.geometry());
     if (op instanceof Op.Gather g) return k("gather", g.x(), g.index());
@@ -87,6 +87,11 @@ final class PyTorchEmitter {
     String name = scalars.functionOfValue(f.function(), f.order());
     if (name == null) throw new CodegenException(f.function() + "^(" + f.order() + ") is not a function of its value");
     return name;
+  }
+
+  /** The value of memo slot {@code slot}. */
+  private static String memo(int slot) {
+    return "self._memo" + slot + "(cache)";
   }
 
   private static String operand(Value v, boolean transpose) {

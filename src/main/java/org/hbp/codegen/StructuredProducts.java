@@ -336,11 +336,11 @@ final class StructuredProducts {
     if (isEye(a)) bxa = bx;
     else if (!structured(a)) {
       Operand op = Operand.of(a);
-      Integer slot = op.expr() instanceof Expr.Unfold u && op.transposed() && !l.values.containsKey(u) ? l.memoSlotIfMemoized(u) : null;
+      Expr.Unfold u = op.expr() instanceof Expr.Unfold f && op.transposed() && !l.values.containsKey(f) ? f : null;
+      Integer slot = u == null ? null : l.memoSlotIfMemoized(u);
       if (slot != null) {
         // (B X) * unfold(T): B X's directions as the filters of a convolution of T, the unfolding
         // never formed where the backend convolves directly
-        Expr.Unfold u = (Expr.Unfold) op.expr();
         bxa = emit(new Op.ConvolutionOfDirections(bx, value(u.tensor()), u.geometry(), slot),
             "(B*X)*A' with A' = " + ctx.notation().text(u) + " (a convolution, the directions as filters)");
       } else {

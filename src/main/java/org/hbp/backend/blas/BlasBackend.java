@@ -120,6 +120,11 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     this.convolutions = new BlasConvolutions(this, products, threads, BlasConvolutions.CHUNK_BYTES);
   }
 
+  /** The loops that split this backend's streaming kernels over its threads. */
+  ParallelLoops parallelLoops() {
+    return loops;
+  }
+
   private static ParallelLoops loops(int threads) {
     if (threads < 1) throw new UserError("BlasBackend: thread count " + threads + "; expected >= 1");
     return new ParallelLoops(threads);

@@ -156,12 +156,19 @@ final class BlasDnnl {
         return out;
       }
       // direction v: y's items v, D+v, 2D+v, ... copied side by side (oneDNN's kernels computed
-      // wrong gradients from a strided batch axis), against x's consecutive images
-      column = be.alloc("convolutionWeightGradient", samples, 1, cout, g.patches(), false);
+      // wrong gradients from a strided batch axis), by the backend's threads (one thread's copies
+      // took as long as the convolution of c4d3's first layer), against x's consecutive images;
+      // one direction's column at a time, so that the convolution reads it from the cache
+      BlasBatch copy = be.alloc("convolutionWeightGradient", samples, 1, cout, g.patches(), false);
+      column = copy;
       long bytes = yItem * Float.BYTES;
       for (int v = 0; v < directions; v++) {
-        for (int sa = 0; sa < samples; sa++)
-          Pointer.memcpy(new Pointer(column.pointer()).position(sa * bytes), new Pointer(dy.pointer()).position(item(dy, sa, v) * bytes), bytes);
+        int direction = v;
+        be.parallelLoops().run(samples, samples * yItem, (from, to) -> {
+          for (long sa = from; sa < to; sa++)
+            Pointer.memcpy(new Pointer(copy.pointer()).position(sa * bytes), new Pointer(dy.pointer()).position(item(dy, (int) sa, direction) * bytes),
+                bytes);
+        });
         d.convolutions().weightGradient(column, 0, yItem, cout, in, 0, g, samples, out, v * outItem);
       }
       Reference.reachabilityFence(dy);

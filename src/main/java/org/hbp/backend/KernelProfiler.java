@@ -31,6 +31,13 @@ import java.util.Set;
  * multiply-adds, whether or not the backend unfolds). Their time against their count is the rate
  * the products themselves reach, to set beside the GEMM rate and the whole run's rate.
  *
+ * <p><b>Traffic.</b> Every call also counts the entries it streams: those of its batch operands,
+ * each read once in full, and of its batch result, written once. A result that shares an
+ * operand's storage (a reshape, a view) streams nothing, nor does a call without a batch result
+ * (a release, a copy out to Java). This is the compulsory traffic of a kernel that touches its
+ * operands once; set against a measured memory rate it gives the rate of the memory-bound kernels
+ * (the entrywise maps, gathers and scatters between the products), which no GEMM rate bounds.
+ *
  * <p>Thread-safe; calls from several threads at once each count their own time (the sum then
  * exceeds the wall time).
  */
@@ -42,8 +49,11 @@ public final class KernelProfiler implements InvocationHandler {
   /** Calls that are bookkeeping, not kernels: never timed. */
   private static final Set<String> UNTIMED = Set.of("name", "sharesStorage", "finish", "convolvesDirectly");
 
-  /** One kernel's totals over the recorded stretch; {@code name} is the kernel's, or with shapes its call's ({@link #of}). */
-  public record Kernel(String name, long calls, double seconds, double flops) {
+  /**
+   * One kernel's totals over the recorded stretch; {@code name} is the kernel's, or with shapes its
+   * call's ({@link #of}); {@code entries}: the entries its calls streamed (see Traffic above).
+   */
+  public record Kernel(String name, long calls, double seconds, double flops, double entries) {
     public boolean product() {
       int paren = name.indexOf('(');
       return PRODUCTS.contains(paren < 0 ? name : name.substring(0, paren));
@@ -64,15 +74,25 @@ public final class KernelProfiler implements InvocationHandler {
       return kernels.stream().filter(Kernel::product).mapToDouble(Kernel::flops).sum();
     }
 
+    /** Seconds inside the kernels other than the products. */
+    public double otherSeconds() {
+      return kernels.stream().filter(k -> !k.product()).mapToDouble(Kernel::seconds).sum();
+    }
+
+    /** Entries streamed by the kernels other than the products. */
+    public double otherEntries() {
+      return kernels.stream().filter(k -> !k.product()).mapToDouble(Kernel::entries).sum();
+    }
+
     /** Seconds inside any kernel. */
     public double kernelSeconds() {
       return kernels.stream().mapToDouble(Kernel::seconds).sum();
     }
 
-    /** A stretch of {@code runs} runs of the same work as one run's mean: seconds, calls and FLOPs divided by {@code runs}. */
+    /** A stretch of {@code runs} runs of the same work as one run's mean: seconds, calls, FLOPs and entries divided by {@code runs}. */
     public Profile perRun(int runs) {
       List<Kernel> each = new ArrayList<>();
-      for (Kernel k : kernels) each.add(new Kernel(k.name(), Math.round((double) k.calls() / runs), k.seconds() / runs, k.flops() / runs));
+      for (Kernel k : kernels) each.add(new Kernel(k.name(), Math.round((double) k.calls() / runs), k.seconds() / runs, k.flops() / runs, k.entries() / runs));
       return new Profile(seconds / runs, List.copyOf(each));
     }
   }
@@ -81,7 +101,7 @@ public final class KernelProfiler implements InvocationHandler {
   private final Backend proxy;
   /** Whether calls are told apart by their operands' shapes too ({@link #key}). */
   private final boolean byShape;
-  private final Map<String, double[]> totals = new LinkedHashMap<>(); // calls, nanoseconds, flops
+  private final Map<String, double[]> totals = new LinkedHashMap<>(); // calls, nanoseconds, flops, entries
   private final ThreadLocal<int[]> depth = ThreadLocal.withInitial(() -> new int[1]);
   private volatile boolean recording;
   private long startNanos;
@@ -127,7 +147,7 @@ public final class KernelProfiler implements InvocationHandler {
     recording = false;
     List<Kernel> kernels = new ArrayList<>();
     for (Map.Entry<String, double[]> e : totals.entrySet())
-      kernels.add(new Kernel(e.getKey(), (long) e.getValue()[0], e.getValue()[1] / 1e9, e.getValue()[2]));
+      kernels.add(new Kernel(e.getKey(), (long) e.getValue()[0], e.getValue()[1] / 1e9, e.getValue()[2], e.getValue()[3]));
     kernels.sort(Comparator.comparingDouble(Kernel::seconds).reversed().thenComparing(Kernel::name));
     return new Profile(seconds, List.copyOf(kernels));
   }
@@ -157,12 +177,14 @@ public final class KernelProfiler implements InvocationHandler {
     if (timed) {
       long nanos = System.nanoTime() - t0;
       double flops = PRODUCTS.contains(m.getName()) ? flops(m.getName(), args) : 0;
+      double entries = entries(real, args, r);
       synchronized (this) {
         if (recording) {
-          double[] t = totals.computeIfAbsent(byShape ? key(m.getName(), args) : m.getName(), k -> new double[3]);
+          double[] t = totals.computeIfAbsent(byShape ? key(m.getName(), args) : m.getName(), k -> new double[4]);
           t[0]++;
           t[1] += nanos;
           t[2] += flops;
+          t[3] += entries;
         }
       }
     }
@@ -211,6 +233,26 @@ public final class KernelProfiler implements InvocationHandler {
         return 0;
       }
     }
+  }
+
+  /**
+   * The entries a call streams: those of its batch operands and of its batch result; none where
+   * it has no batch result or its result shares an operand's storage (a view).
+   */
+  static double entries(Backend real, Object[] args, Object result) {
+    if (!(result instanceof Batch r)) return 0;
+    double n = length(r);
+    if (args != null)
+      for (Object a : args)
+        if (a instanceof Batch b) {
+          if (real.sharesStorage(r, b)) return 0;
+          n += length(b);
+        }
+    return n;
+  }
+
+  private static double length(Batch b) {
+    return (double) b.items() * b.itemSize();
   }
 
   /** The items of a result broadcast from two operands: the larger sample count times the larger direction count. */

@@ -167,6 +167,9 @@ public final class BenchCommand extends HbpCommand {
           + "rows x cols). The timed runs go through the same timing backend, recording off.")
   String profile;
 
+  /** With {@code --gemm-rate} on a host backend: the memory rate measured beside each GEMM rate (before, after). */
+  private final List<MemoryThroughput.Row> memoryRates = new ArrayList<>();
+
   /** With {@code --profile}: the timing backend the network runs on, and each row's profile by its name. */
   private KernelProfiler profiler;
   private final Map<String, KernelProfiler.Profile> profiles = new LinkedHashMap<>();
@@ -396,7 +399,7 @@ public final class BenchCommand extends HbpCommand {
       pass.close();
     }
     GemmThroughput.Row after = gemmRate == null ? null : gemmRate(w, be, "after");
-    if (gemmRate != null) printShares(w, before, after);
+    if (gemmRate != null) printShares(w, be, results, before, after);
     if (torch) torchRows(w, be, network, params, xb, yb, results, grad);
     if (out != null) writeJson(out, ns, be, kind, results, before, after);
     w.flush();
@@ -477,9 +480,21 @@ public final class BenchCommand extends HbpCommand {
     bar.clear();
     w.printf(Locale.ROOT, "  GEMM rate, n = %d, %s: %.1f GFLOP/s (%s, %.3g s, max |diff| / max |ref| %.1e against the float64 BLAS product)%n", gemmRate,
         when, r.gflops(), r.implementation(), r.medianSeconds(), r.relativeError());
+    if (!(be instanceof OpenClBackend)) {
+      // the host's memory rate beside it: the bound of the kernels between the products
+      MemoryThroughput.Row m = MemoryThroughput.rate(threads(), Math.max(1, warmup), repeat, memoryLimit.bytes());
+      memoryRates.add(m);
+      w.printf(Locale.ROOT, "  memory rate, %s: %.1f GB/s (memcpy of %d MiB on %d threads, %.3g s; bytes read and written)%n", when, m.gbPerSecond(),
+          m.bytes() >> 20, m.threads(), m.medianSeconds());
+    }
     w.flush();
     bar.step(measured, "GEMM rate");
     return r;
+  }
+
+  /** The threads of the backend's kernels: {@code --threads}, or all cores. */
+  private int threads() {
+    return compute.threads > 0 ? compute.threads : Runtime.getRuntime().availableProcessors();
   }
 
   /** Refuses {@code --gemm-rate} beside {@code --gemm-sizes}, and an n below 1 or whose operands would not fit in half the heap (before any work). */
@@ -491,6 +506,23 @@ public final class BenchCommand extends HbpCommand {
     if (gemmRate > 46340 || heap > half)
       throw new UserError("--gemm-rate " + gemmRate + ": its operands and reference product take " + MemoryEstimate.bytes(heap) + " of heap, over half of "
           + MemoryEstimate.bytes(2 * half) + " (use a smaller n: 2048 measures the rate)");
+    if (MemoryThroughput.bytes() > memoryLimit.bytes())
+      throw new UserError("--gemm-rate: the memory rate measured beside the GEMM rate copies between two blocks of " + MemoryThroughput.MIB + " MiB, "
+          + MemoryEstimate.bytes(MemoryThroughput.bytes()) + " in all, over --memory-limit " + MemoryEstimate.bytes(memoryLimit.bytes()));
+  }
+
+  /** The memory rate the bounds are taken with: the higher of the measurements (the stricter bound); NaN where none was measured. */
+  private double memoryReference() {
+    return memoryRates.stream().mapToDouble(MemoryThroughput.Row::gbPerSecond).max().orElse(Double.NaN);
+  }
+
+  /**
+   * A profiled row's bound: its products' FLOPs at the GEMM rate and its other kernels' traffic
+   * at the memory rate, one after the other (the kernels run in turn, each on all threads), in
+   * seconds; the time outside the backend is not in it.
+   */
+  static double boundSeconds(KernelProfiler.Profile p, int entryBytes, double gemmGflops, double memoryGbPerSecond) {
+    return p.productFlops() / (gemmGflops * 1e9) + p.otherEntries() * entryBytes / (memoryGbPerSecond * 1e9);
   }
 
   /** The GEMM rate {@code --gemm-rate}'s shares are taken of: the higher of the two measurements (the stricter share). */
@@ -499,7 +531,7 @@ public final class BenchCommand extends HbpCommand {
   }
 
   /** Each product series' GFLOP/s (where its FLOP count is known) as a share of {@link #referenceRate}. */
-  private void printShares(PrintWriter w, GemmThroughput.Row before, GemmThroughput.Row after) {
+  private void printShares(PrintWriter w, Backend be, List<Result> results, GemmThroughput.Row before, GemmThroughput.Row after) {
     double reference = referenceRate(before, after);
     w.printf(Locale.ROOT, "  share of the GEMM rate (%.1f GFLOP/s, the higher of before and after):%n", reference);
     boolean any = false;
@@ -520,14 +552,39 @@ public final class BenchCommand extends HbpCommand {
       w.printf(Locale.ROOT, "    %s, its products alone (profiled runs, %.1f %% of their time): %.1f GFLOP/s = %.1f %%%n", e.getKey(),
           100 * p.productSeconds() / p.seconds(), gflops, 100 * gflops / reference);
     }
+    // --profile on a host: the other kernels against the memory rate, and each row against its bound
+    double memory = memoryReference();
+    if (profiles.isEmpty() || Double.isNaN(memory)) {
+      w.flush();
+      return;
+    }
+    int entryBytes = MemoryEstimate.precisionOf(be).bytes();
+    w.printf(Locale.ROOT, "  share of the memory rate (%.1f GB/s, the higher of before and after) and of the bound (products at the GEMM rate, "
+        + "then the other kernels' traffic at the memory rate):%n", memory);
+    for (Map.Entry<String, KernelProfiler.Profile> e : profiles.entrySet()) {
+      KernelProfiler.Profile p = e.getValue();
+      double bytes = p.otherEntries() * entryBytes;
+      if (bytes > 0 && p.otherSeconds() > 0)
+        w.printf(Locale.ROOT, "    %s, its other kernels (profiled runs, %.1f %% of their time): %.3g GB streamed, %.1f GB/s = %.1f %%%n", e.getKey(),
+            100 * p.otherSeconds() / p.seconds(), bytes / 1e9, bytes / p.otherSeconds() / 1e9, 100 * bytes / p.otherSeconds() / 1e9 / memory);
+      double median = results.stream().filter(r -> r.what().equals(e.getKey())).mapToDouble(Result::medianSeconds).findFirst().orElse(Double.NaN);
+      double bound = boundSeconds(p, entryBytes, reference, memory);
+      if (p.productFlops() > 0 && !Double.isNaN(median))
+        w.printf(Locale.ROOT, "    %s: bound %.4f s (products %.4f s, other kernels %.4f s), measured %.4f s = %.1f %% of the bound's speed%n", e.getKey(),
+            bound, p.productFlops() / (reference * 1e9), bytes / (memory * 1e9), median, 100 * bound / median);
+    }
     w.flush();
   }
 
   /** Most kernels (calls, with shapes) a row's profile lists one by one; the rest are summed in one line. */
   private static final int PROFILE_LINES = 12, PROFILE_SHAPE_LINES = 30;
 
-  /** {@code --profile}: a row's profiled runs (their mean per run), kernel by kernel, the longest first. */
-  static void printProfile(PrintWriter w, KernelProfiler.Profile p, int lines) {
+  /**
+   * {@code --profile}: a row's profiled runs (their mean per run), kernel by kernel, the longest
+   * first: a product's FLOPs and GFLOP/s, another kernel's traffic ({@code entryBytes} an entry)
+   * and GB/s.
+   */
+  static void printProfile(PrintWriter w, KernelProfiler.Profile p, int lines, int entryBytes) {
     double total = p.seconds(), products = p.productSeconds(), kernels = p.kernelSeconds();
     w.printf(Locale.ROOT, "    profile, per run (%.4f s): products %.1f %% (%.4f s%s), other kernels %.1f %%, outside the backend %.1f %%%n",
         total, 100 * products / total, products, products > 0
@@ -543,8 +600,10 @@ public final class BenchCommand extends HbpCommand {
             rest.stream().mapToLong(KernelProfiler.Kernel::calls).sum(), sec, 100 * sec / total);
         break;
       }
-      w.printf(Locale.ROOT, "      %-26s %7d calls %9.4f s %6.1f %%%s%n", k.name(), k.calls(), k.seconds(), 100 * k.seconds() / total,
-          k.product() ? String.format(Locale.ROOT, "  %.4g FLOP, %.1f GFLOP/s", k.flops(), k.flops() / k.seconds() / 1e9) : "");
+      String rate = k.product() ? String.format(Locale.ROOT, "  %.4g FLOP, %.1f GFLOP/s", k.flops(), k.flops() / k.seconds() / 1e9)
+          : k.entries() > 0 && k.seconds() > 0
+              ? String.format(Locale.ROOT, "  %.3g GB, %.1f GB/s", k.entries() * entryBytes / 1e9, k.entries() * entryBytes / k.seconds() / 1e9) : "";
+      w.printf(Locale.ROOT, "      %-26s %7d calls %9.4f s %6.1f %%%s%n", k.name(), k.calls(), k.seconds(), 100 * k.seconds() / total, rate);
     }
   }
 
@@ -615,7 +674,8 @@ public final class BenchCommand extends HbpCommand {
     bar.clear(); // standard output and error may share the terminal line
     w.printf(Locale.ROOT, "  %-48s %10.4f s  %6.2fx gradient  peak heap %7.1f MiB  off-heap +%7.1f MiB%n", what, median, ratio,
         peak / 1048576.0, offHeapPeak / 1048576.0);
-    if (profiled != null) printProfile(w, profiled, profile.equals("shapes") ? PROFILE_SHAPE_LINES : PROFILE_LINES);
+    if (profiled != null)
+      printProfile(w, profiled, profile.equals("shapes") ? PROFILE_SHAPE_LINES : PROFILE_LINES, MemoryEstimate.precisionOf(be).bytes());
     w.flush();
     bar.step(measured, what);
     return new Result(what, median, ratio, peak, offHeapPeak);
@@ -750,10 +810,11 @@ public final class BenchCommand extends HbpCommand {
   static String profileJson(KernelProfiler.Profile p) {
     List<String> ks = new ArrayList<>();
     for (KernelProfiler.Kernel k : p.kernels())
-      ks.add(String.format(Locale.ROOT, "{\"kernel\": \"%s\", \"calls\": %d, \"seconds\": %s, \"flops\": %.6e, \"product\": %s}", k.name(), k.calls(),
-          number(k.seconds()), k.flops(), k.product()));
-    return String.format(Locale.ROOT, "{\"seconds\": %s, \"product_seconds\": %s, \"product_flops\": %.6e, \"kernel_seconds\": %s, \"kernels\": [%s]}",
-        number(p.seconds()), number(p.productSeconds()), p.productFlops(), number(p.kernelSeconds()), String.join(", ", ks));
+      ks.add(String.format(Locale.ROOT, "{\"kernel\": \"%s\", \"calls\": %d, \"seconds\": %s, \"flops\": %.6e, \"entries\": %.6e, \"product\": %s}",
+          k.name(), k.calls(), number(k.seconds()), k.flops(), k.entries(), k.product()));
+    return String.format(Locale.ROOT, "{\"seconds\": %s, \"product_seconds\": %s, \"product_flops\": %.6e, \"other_seconds\": %s, \"other_entries\": %.6e, "
+        + "\"kernel_seconds\": %s, \"kernels\": [%s]}", number(p.seconds()), number(p.productSeconds()), p.productFlops(), number(p.otherSeconds()),
+        p.otherEntries(), number(p.kernelSeconds()), String.join(", ", ks));
   }
 
   private static String number(double v) {
@@ -785,6 +846,23 @@ public final class BenchCommand extends HbpCommand {
           shares.add(String.format(Locale.ROOT, "    {\"series\": \"%s\", \"directions\": %d, \"gflops\": %.3f, \"share_of_gemm_rate\": %.4f}", e.getKey(),
               d.getKey(), d.getValue(), d.getValue() / reference));
       sb.append("  \"gemm_shares\": [").append(shares.isEmpty() ? "" : "\n" + String.join(",\n", shares) + "\n  ").append("]");
+      double memory = memoryReference();
+      if (!Double.isNaN(memory)) {
+        // the memory rate, and each profiled row's bound (products at the GEMM rate, the other kernels' traffic at the memory rate)
+        MemoryThroughput.Row m = memoryRates.get(0);
+        sb.append(String.format(Locale.ROOT, ",%n  \"memory_rate\": {\"threads\": %d, \"block_bytes\": %d, \"gb_per_s\": [%s], \"reference_gb_per_s\": %.3f}",
+            m.threads(), m.bytes(), String.join(", ", memoryRates.stream().map(r -> String.format(Locale.ROOT, "%.3f", r.gbPerSecond())).toList()), memory));
+        int entryBytes = MemoryEstimate.precisionOf(be).bytes();
+        List<String> bounds = new ArrayList<>();
+        for (Result r : results) {
+          KernelProfiler.Profile p = profiles.get(r.what);
+          if (p == null || p.productFlops() <= 0) continue;
+          double bound = boundSeconds(p, entryBytes, reference, memory);
+          bounds.add(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"bound_s\": %s, \"median_s\": %s, \"share_of_bound\": %.4f}", r.what, number(bound),
+              number(r.medianSeconds), bound / r.medianSeconds));
+        }
+        sb.append(",\n  \"bounds\": [").append(bounds.isEmpty() ? "" : "\n" + String.join(",\n", bounds) + "\n  ").append("]");
+      }
     }
     sb.append("\n}\n");
     AtomicFiles.writeString(file, overwrite.existing(), sb.toString());

@@ -115,6 +115,38 @@ class KernelProfilerTest {
     assertEquals(6, k.get("scale(2x1:5x6)").calls(), k.toString());
   }
 
+  /**
+   * Traffic: a call streams its batch operands' entries and its result's, counted by hand from the
+   * shapes; a reshape (a view of its operand) and a release stream nothing; products count theirs
+   * too, but only the other kernels' entries are summed as their traffic.
+   */
+  @Test
+  void eachCallCountsTheEntriesItStreams() {
+    for (Backend real : List.<Backend>of(new CpuBackend(), new BlasBackend(Precision.FLOAT32))) {
+      KernelProfiler profiler = KernelProfiler.of(real, false);
+      Backend be = profiler.backend();
+      // z: 3 samples of 4x5 (60 entries), v: 3 samples x 2 directions of 4x5 (120 entries)
+      Batch z = random(be, 3, 1, 4, 5, 1), v = random(be, 3, 2, 4, 5, 2), w = random(be, 1, 1, 6, 4, 3);
+      ScalarFunction twice = ScalarFunction.of("twice", "2 * t", t -> 2 * t);
+      profiler.start();
+      Batch fv = be.mapMultiply(z, twice, v); // 60 + 120 read, 120 written
+      Batch r = be.reshape(fv, 20, 1); // a view: nothing
+      be.scale(r, 3); // 120 read, 120 written
+      Batch p = be.matmul(w, false, v, false); // a product: 24 + 120 read, 3 x 2 items of 6x5 = 180 written
+      be.release(p);
+      Map<String, KernelProfiler.Kernel> k = byName(profiler.stop());
+      assertEquals(300, k.get("mapMultiply").entries(), real.name());
+      assertEquals(0, k.get("reshape").entries(), real.name());
+      assertEquals(240, k.get("scale").entries(), real.name());
+      assertEquals(24 + 120 + 180, k.get("matmul").entries(), real.name());
+      assertEquals(0, k.get("release").entries(), real.name());
+      KernelProfiler.Profile run = new KernelProfiler.Profile(1, List.copyOf(k.values()));
+      assertEquals(300 + 240, run.otherEntries(), real.name());
+      assertEquals(k.get("mapMultiply").seconds() + k.get("reshape").seconds() + k.get("scale").seconds() + k.get("release").seconds(), run.otherSeconds(),
+          1e-12);
+    }
+  }
+
   @Test
   void theRealBackendIsSeenThroughIt() {
     BlasBackend real = new BlasBackend(Precision.FLOAT32);

@@ -8,6 +8,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.hbp.backend.KernelProfiler;
 import org.hbp.network.NetworkResolver;
 import org.hbp.network.NetworkSpec;
 import org.hbp.network.ModuleLibrary;
@@ -161,6 +162,25 @@ class BenchToolboxCliTest {
         " (use a smaller n: 2048 measures the rate)\n") && huge[1].isEmpty(), huge[1] + huge[2]);
   }
 
+  /** A row's bound by hand: 2e9 FLOPs at 100 GFLOP/s (0.02 s), then 1e9 four-byte entries at 10 GB/s (0.4 s). */
+  @Test
+  void theBoundAddsTheProductsAtTheGemmRateAndTheTrafficAtTheMemoryRate() {
+    KernelProfiler.Profile p = new KernelProfiler.Profile(1.0, List.of(new KernelProfiler.Kernel("matmul", 3, 0.5, 2e9, 7e8),
+        new KernelProfiler.Kernel("mapMultiply", 5, 0.3, 0, 6e8), new KernelProfiler.Kernel("gather", 2, 0.1, 0, 4e8)));
+    assertEquals(0.42, BenchCommand.boundSeconds(p, 4, 100, 10), 1e-12);
+    assertEquals(0.02 + 0.8, BenchCommand.boundSeconds(p, 8, 100, 10), 1e-12);
+  }
+
+  /** The memory rate refuses a --memory-limit below its two blocks before it allocates them. */
+  @Test
+  void theMemoryRateRefusesALimitBelowItsBlocks() {
+    org.hbp.UserError e = org.junit.jupiter.api.Assertions.assertThrows(org.hbp.UserError.class, () -> MemoryThroughput.rate(1, 0, 1, 100L << 20));
+    assertTrue(e.getMessage().startsWith("--gemm-rate: the memory rate beside it copies between two blocks of 256 MiB, "), e.getMessage());
+    MemoryThroughput.Row r = MemoryThroughput.rate(1, 0, 1, 1L << 40);
+    assertEquals(256L << 20, r.bytes());
+    assertEquals(2.0 * r.bytes() / r.medianSeconds() / 1e9, r.gbPerSecond(), 1e-9 * r.gbPerSecond());
+  }
+
   /** --gemm-rate's shares are of the higher of the two GEMM rates, whichever was measured first. */
   @Test
   void theGemmRateReferenceIsTheHigherOfTheTwoMeasurements() {
@@ -245,6 +265,27 @@ class BenchToolboxCliTest {
     assertEquals(calls, sum, 1e-6 * calls);
     assertTrue(profile.get("product_seconds").asDouble() <= profile.get("kernel_seconds").asDouble(), profile.toString());
     assertTrue(o.contains("\n    exact products, all blocks, 2 directions, its products alone (profiled runs, "), o);
+    // the memory rate beside each GEMM rate, and the row's bound: its products' FLOPs at the GEMM rate, then its other kernels'
+    // traffic (8-byte entries) at the memory rate, each the higher of the two measurements; the share the bound over the median
+    double memoryBefore = number(o, "memory rate, before: "), memoryAfter = number(o, "memory rate, after: ");
+    assertTrue(memoryBefore > 0 && memoryAfter > 0, o);
+    com.fasterxml.jackson.databind.JsonNode memory = root.get("memory_rate");
+    assertEquals(256L << 20, memory.get("block_bytes").asLong());
+    assertEquals(Math.max(memory.get("gb_per_s").get(0).asDouble(), memory.get("gb_per_s").get(1).asDouble()), memory.get("reference_gb_per_s").asDouble(), 5e-4);
+    assertEquals(Math.max(memoryBefore, memoryAfter), memory.get("reference_gb_per_s").asDouble(), 0.051);
+    double others = profile.get("other_entries").asDouble();
+    double otherSum = 0;
+    for (com.fasterxml.jackson.databind.JsonNode k : profile.get("kernels")) if (!k.get("product").asBoolean()) otherSum += k.get("entries").asDouble();
+    assertEquals(otherSum, others, 1e-9 * others);
+    assertTrue(others > 0, profile.toString());
+    com.fasterxml.jackson.databind.JsonNode bound = null;
+    for (com.fasterxml.jackson.databind.JsonNode b : root.get("bounds")) if (b.get("what").asText().equals("exact products, all blocks, 2 directions")) bound = b;
+    assertTrue(bound != null, root.toString());
+    double expected = calls / (root.get("gemm_rate").get("reference_gflops").asDouble() * 1e9) + others * 8 / (memory.get("reference_gb_per_s").asDouble() * 1e9);
+    assertEquals(expected, bound.get("bound_s").asDouble(), 1e-5 * expected + 1e-6);
+    assertEquals(bound.get("bound_s").asDouble() / bound.get("median_s").asDouble(), bound.get("share_of_bound").asDouble(), 1e-3);
+    assertTrue(o.contains("\n    exact products, all blocks, 2 directions: bound "), o);
+    assertTrue(o.contains("\n    exact products, all blocks, 2 directions, its other kernels (profiled runs, "), o);
     // by shapes: the first convolution's weight gradient, its 2 directions of 16 x 1024 against 2 images of 3 channels x 1024 pixels
     String[] shapes = run("bench", "--net", "networks/c4d3.hbp", "--batch", "2", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
         "--strategies", "exact", "--directions", "2", "--profile", "shapes");

@@ -169,7 +169,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
-    Batch t1 = be.mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0); // diag(sigmoid'(x)) * v
+    Batch t1 = mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0, () -> memo0(cache)); // diag(sigmoid'(x)) * v
     return be.reshape(t1, n, 1);
   }
 
@@ -180,7 +180,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), n, 1);
-    Batch t1 = be.mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0); // diag(sigmoid'(x)) * v
+    Batch t1 = mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0, () -> memo0(cache)); // diag(sigmoid'(x)) * v
     return be.reshape(t1, n, 1);
   }
 
@@ -191,7 +191,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
-    Batch t1 = be.mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0); // diag(sigmoid'(x)) * v
+    Batch t1 = mapMultiply(cache.get("z"), FN_SIGMOID_D1_OF_VALUE, t0, () -> memo0(cache)); // diag(sigmoid'(x)) * v
     Batch t2 = samplesSum(t1, cache);
     return be.reshape(t2, n, 1);
   }
@@ -204,7 +204,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "residualMatProd_x"), n, 1);
-    Batch t1 = memo0(cache); // memo: sigmoid''(x)
+    Batch t1 = memo1(cache); // memo: sigmoid''(x)
     Batch t2 = be.multiply(dz, t1); // dz .* sigmoid''(x)
     Batch t3 = be.multiply(t2, t0); // diag(...) * v
     be.release(t2);
@@ -217,7 +217,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
    */
   public Batch residualDiagonal_x(ForwardCache cache, Batch dz) {
     dz = shaped(dz, "z", "dz");
-    Batch t0 = memo0(cache); // memo: sigmoid''(x)
+    Batch t0 = memo1(cache); // memo: sigmoid''(x)
     Batch t1 = be.multiply(dz, t0); // dz .* sigmoid''(x)
     return be.reshape(t1, n, 1);
   }
@@ -303,7 +303,7 @@ public final class SigmoidOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x": {
         // J = diag(sigmoid'(x))
-        Batch t0 = memo1(cache); // memo: sigmoid'(x)
+        Batch t0 = memo0(cache); // memo: sigmoid'(x)
         return be.reshape(t0, n, 1);
       }
       default:
@@ -336,22 +336,22 @@ public final class SigmoidOperator extends AbstractModuleOperator {
 
   /**
    * Memo slot 0, computed once per forward pass:
-   * <pre>{@code sigmoid''(x)}</pre>
+   * <pre>{@code sigmoid'(x)}</pre>
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D2_OF_VALUE); // sigmoid''(x)
+      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D1_OF_VALUE); // sigmoid'(x)
       return t0;
     });
   }
 
   /**
    * Memo slot 1, computed once per forward pass:
-   * <pre>{@code sigmoid'(x)}</pre>
+   * <pre>{@code sigmoid''(x)}</pre>
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D1_OF_VALUE); // sigmoid'(x)
+      Batch t0 = be.map(cache.get("z"), FN_SIGMOID_D2_OF_VALUE); // sigmoid''(x)
       return t0;
     });
   }

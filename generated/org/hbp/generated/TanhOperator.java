@@ -169,7 +169,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch jacMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "x", "jacMatProd_x"), n, 1);
-    Batch t1 = be.mapMultiply(cache.get("z"), FN_TANH_D1_OF_VALUE, t0); // diag(tanh'(x)) * v
+    Batch t1 = mapMultiply(cache.get("z"), FN_TANH_D1_OF_VALUE, t0, () -> memo0(cache)); // diag(tanh'(x)) * v
     return be.reshape(t1, n, 1);
   }
 
@@ -180,7 +180,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProd_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProd_x"), n, 1);
-    Batch t1 = be.mapMultiply(cache.get("z"), FN_TANH_D1_OF_VALUE, t0); // diag(tanh'(x)) * v
+    Batch t1 = mapMultiply(cache.get("z"), FN_TANH_D1_OF_VALUE, t0, () -> memo0(cache)); // diag(tanh'(x)) * v
     return be.reshape(t1, n, 1);
   }
 
@@ -191,7 +191,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch jacTMatProdSum_x(ForwardCache cache, Batch v) {
     Batch t0 = be.reshape(shaped(v, "z", "jacTMatProdSum_x"), n, 1);
-    Batch t1 = be.mapMultiply(cache.get("z"), FN_TANH_D1_OF_VALUE, t0); // diag(tanh'(x)) * v
+    Batch t1 = mapMultiply(cache.get("z"), FN_TANH_D1_OF_VALUE, t0, () -> memo0(cache)); // diag(tanh'(x)) * v
     Batch t2 = samplesSum(t1, cache);
     return be.reshape(t2, n, 1);
   }
@@ -204,7 +204,7 @@ public final class TanhOperator extends AbstractModuleOperator {
   public Batch residualMatProd_x(ForwardCache cache, Batch dz, Batch v) {
     dz = shaped(dz, "z", "dz");
     Batch t0 = be.reshape(shaped(v, "x", "residualMatProd_x"), n, 1);
-    Batch t1 = memo0(cache); // memo: tanh''(x)
+    Batch t1 = memo1(cache); // memo: tanh''(x)
     Batch t2 = be.multiply(dz, t1); // dz .* tanh''(x)
     Batch t3 = be.multiply(t2, t0); // diag(...) * v
     be.release(t2);
@@ -217,7 +217,7 @@ public final class TanhOperator extends AbstractModuleOperator {
    */
   public Batch residualDiagonal_x(ForwardCache cache, Batch dz) {
     dz = shaped(dz, "z", "dz");
-    Batch t0 = memo0(cache); // memo: tanh''(x)
+    Batch t0 = memo1(cache); // memo: tanh''(x)
     Batch t1 = be.multiply(dz, t0); // dz .* tanh''(x)
     return be.reshape(t1, n, 1);
   }
@@ -303,7 +303,7 @@ public final class TanhOperator extends AbstractModuleOperator {
     switch (wrt) {
       case "x": {
         // J = diag(tanh'(x))
-        Batch t0 = memo1(cache); // memo: tanh'(x)
+        Batch t0 = memo0(cache); // memo: tanh'(x)
         return be.reshape(t0, n, 1);
       }
       default:
@@ -336,22 +336,22 @@ public final class TanhOperator extends AbstractModuleOperator {
 
   /**
    * Memo slot 0, computed once per forward pass:
-   * <pre>{@code tanh''(x)}</pre>
+   * <pre>{@code tanh'(x)}</pre>
    */
   private Batch memo0(ForwardCache cache) {
     return cache.memo(0, () -> {
-      Batch t0 = be.map(cache.get("z"), FN_TANH_D2_OF_VALUE); // tanh''(x)
+      Batch t0 = be.map(cache.get("z"), FN_TANH_D1_OF_VALUE); // tanh'(x)
       return t0;
     });
   }
 
   /**
    * Memo slot 1, computed once per forward pass:
-   * <pre>{@code tanh'(x)}</pre>
+   * <pre>{@code tanh''(x)}</pre>
    */
   private Batch memo1(ForwardCache cache) {
     return cache.memo(1, () -> {
-      Batch t0 = be.map(cache.get("z"), FN_TANH_D1_OF_VALUE); // tanh'(x)
+      Batch t0 = be.map(cache.get("z"), FN_TANH_D2_OF_VALUE); // tanh''(x)
       return t0;
     });
   }

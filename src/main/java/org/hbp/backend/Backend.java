@@ -244,6 +244,19 @@ public interface Backend {
   }
 
   /**
+   * Whether {@code f(x) .* v} is faster as {@link #multiply}{@code (fx, v)} of a stored {@code fx
+   * = f(x)} than as {@link #mapMultiply}{@code (x, f, v)}, for a caller that keeps {@code fx}
+   * (a memo computed once per forward pass, as a diagonal Jacobian's derivative is): where x is
+   * multiplied into several directions of v, a plain product may stream at the memory's rate where
+   * the map's pass does not. The two give the same entries ({@link #mapMultiply} rounds f(x) to the
+   * entry's precision before the product, as a stored f(x) is). Bookkeeping, not a kernel: nothing
+   * is computed. The default: never.
+   */
+  default boolean multipliesStoredMaps(Batch x, Batch v) {
+    return false;
+  }
+
+  /**
    * {@code fold(w' * y)} per item: the adjoint of {@link #convolution} in x (a convolution's
    * backward pass to its input), items {@code c x (h*w)}. Items of y have {@code rows(w) * patches}
    * entries.

@@ -47,7 +47,7 @@ public final class KernelProfiler implements InvocationHandler {
       Set.of("matmul", "matmulAdd", "matmulSumSamples", "convolution", "convolutionAdjoint", "convolutionWeightGradient");
 
   /** Calls that are bookkeeping, not kernels: never timed. */
-  private static final Set<String> UNTIMED = Set.of("name", "sharesStorage", "finish", "convolvesDirectly");
+  private static final Set<String> UNTIMED = Set.of("name", "sharesStorage", "finish", "convolvesDirectly", "multipliesStoredMaps");
 
   /**
    * One kernel's totals over the recorded stretch; {@code name} is the kernel's, or with shapes its

@@ -49,7 +49,8 @@ final class JavaEmitter {
     if (op instanceof Op.Scale s) return be("scale", s.a(), s.coefficient());
     if (op instanceof Op.Power p) return be("power", p.a(), p.exponent());
     if (op instanceof Op.Map m) return be("map", m.a(), m.f());
-    if (op instanceof Op.MapMultiply m) return be("mapMultiply", m.a(), m.f(), m.b());
+    if (op instanceof Op.MapMultiply m)
+      return m.storedSlot() == null ? be("mapMultiply", m.a(), m.f(), m.b()) : call("mapMultiply", m.a(), m.f(), m.b(), "() -> " + memo(m.storedSlot()));
     if (op instanceof Op.MatMul m) return be("matmul", m.a(), m.transposeA(), m.b(), m.transposeB());
     if (op instanceof Op.MatMulAdd m) return be("matmulAdd", m.a(), m.transposeA(), m.b(), m.transposeB(), m.c());
     if (op instanceof Op.SumProducts m) return call("sumProducts", m.a(), m.transposeA(), m.b(), m.transposeB(), "cache");

@@ -267,15 +267,18 @@ final class StructuredProducts {
   }
 
   /**
-   * {@code diag(f^(k)(x)) * v} as one {@code be.mapMultiply} of the known value {@code f(x)} when
+   * {@code diag(f^(k)(x)) * v} as one {@code mapMultiply} of the known value {@code f(x)} when
    * f^(k) is a function of f alone (sigmoid' = u (1 - u)): the derivative is computed on the fly in
-   * the pass over v, never stored. Null when d is not such a derivative.
+   * the pass over v, never stored; where the derivative is memoized, a backend that multiplies a
+   * stored map faster (into several directions) takes the memo instead. Null when d is not such a
+   * derivative.
    */
   private Value mapMultiply(Expr d, Value v) {
     if (!(d instanceof Expr.Apply a) || a.order() < 1 || l.values.containsKey(d)) return null;
     Value known = l.known(new Expr.Apply(a.function(), 0, a.argument()));
     if (known == null || ctx.functionOfValue(a.function(), a.order()) == null) return null;
-    return emit(new Op.MapMultiply(known, new Op.Fn(a.function(), a.order(), true), v), "diag(" + ctx.notation().text(d) + ") * v");
+    return emit(new Op.MapMultiply(known, new Op.Fn(a.function(), a.order(), true), v, l.memoSlotIfMemoized(d)),
+        "diag(" + ctx.notation().text(d) + ") * v");
   }
 
   // ---- products summed over the batch ---------------------------------------------------

@@ -5,6 +5,7 @@ import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.backend.ConvGeometry;
+import org.hbp.backend.ScalarFunction;
 
 /**
  * The parts of {@link ModuleOperator} that follow from the generated products alone: the exact
@@ -60,6 +61,18 @@ public abstract class AbstractModuleOperator extends AbstractOperator implements
   protected final Batch convolveDirections(Batch w, Batch x, ConvGeometry g, Supplier<Batch> unfolding) {
     if (be.convolvesDirectly(w, x, g)) return be.convolution(w, x, g, null);
     return be.matmul(w, false, unfolding.get(), false);
+  }
+
+  /**
+   * {@code f(x) .* v} (a diagonal Jacobian {@code diag(f(x))} applied to v): the product with the
+   * stored {@code f(x)}, {@code stored} (memoized, computed once per forward pass), where the
+   * backend multiplies a stored map faster for these operands ({@link
+   * Backend#multipliesStoredMaps}: x into several directions of v); else the backend's one pass
+   * over x and v, which never stores f(x). Both give the same entries.
+   */
+  protected final Batch mapMultiply(Batch x, ScalarFunction f, Batch v, Supplier<Batch> stored) {
+    if (be.multipliesStoredMaps(x, v)) return be.multiply(stored.get(), v);
+    return be.mapMultiply(x, f, v);
   }
 
   /** The exact diagonal of a diagonal residual (generated; only called for DIAGONAL kinds). */

@@ -2,6 +2,7 @@ package org.hbp.backend;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -385,6 +386,33 @@ abstract class AbstractBackendTest {
           for (int p = 0; p < r.data.length; p++) r.data[p] *= bi.data[p];
           return r;
         }, "mapMultiply " + java.util.Arrays.toString(sh) + (f == d1 ? " chunked" : " entrywise"));
+      }
+  }
+
+  /**
+   * The contract of {@link Backend#multipliesStoredMaps}: where a backend says a stored f(x) times v
+   * is its faster route, {@code multiply(map(x, f), v)} gives exactly the entries of {@code
+   * mapMultiply(x, f, v)} (f(x) rounded to the entry's precision either way), so that a generated
+   * operator may take either. Checked for every backend on a broadcast over directions (where the
+   * BLAS backends take the stored route) and on equal layouts, with and without a chunk form.
+   */
+  @Test
+  void aStoredMapTimesDirectionsIsTheMapMultiplyBitForBit() {
+    ScalarFunction d1 = new ScalarFunction("st_d1", "REAL st_d1(REAL u) { return u * ((REAL) 1 - u); }\n", u -> u * (1 - u),
+        (values, n) -> {
+          for (int i = 0; i < n; i++) values[i] = values[i] * (1 - values[i]);
+        });
+    ScalarFunction cube = ScalarFunction.of("st_cube", "t * t * t", u -> u * u * u);
+    int[][] shapes = {{7, 1, 300, 1, 7, 10}, {3, 1, 4, 5, 3, 4}, {3, 2, 4, 5, 3, 2}, {40, 1, 97, 11, 40, 3}};
+    for (int[] sh : shapes)
+      for (ScalarFunction f : java.util.List.of(d1, cube)) {
+        Batch x = random(sh[0], sh[1], sh[2], sh[3]), v = random(sh[4], sh[5], sh[2], sh[3]);
+        String what = "f(x) .* v, x " + x.describe() + ", v " + v.describe() + ", " + f.name();
+        double[] fused = be.toArray(be.mapMultiply(x, f, v)), stored = be.toArray(be.multiply(be.map(x, f), v));
+        assertArrayEquals(fused, stored, 0, what);
+        if (sh[1] == 1 && sh[5] > 1 && be.name().startsWith("blas"))
+          assertTrue(be.multipliesStoredMaps(x, v), be.name() + " should multiply a stored map into directions: " + what);
+        if (sh[1] == sh[5]) assertFalse(be.multipliesStoredMaps(x, v), be.name() + ": equal layouts keep the one pass: " + what);
       }
   }
 

@@ -98,6 +98,13 @@ class Float32ConvolutionProductsTest {
           double relative = err / Math.max(1, scale);
           assertTrue(relative < 1e-5, kind + " block " + p + ", direction " + d + ": relative error " + relative);
         }
+        if (p.equals(net.parameterNames().get(0))) {
+          // the first weight's directions pass through the sigmoid (4 samples of 64) and the tanh (of 16): sigma'(x) .* v as
+          // the stored derivative (one direction, the memo) times the 3 directions, never the map's pass over them
+          for (String call : List.of("multiply(4x1:64x1, 4x3:64x1)", "multiply(4x1:16x1, 4x3:16x1)"))
+            assertTrue(profile.kernels().stream().anyMatch(k -> k.name().equals(call)), kind + " block " + p + ": no " + call + " among " + profile.kernels());
+          assertTrue(profile.kernels().stream().noneMatch(k -> k.name().startsWith("mapMultiply(")), kind + " block " + p + ": " + profile.kernels());
+        }
         if (p.endsWith(".W") && net.owner(p).op.name().startsWith("conv2d")) {
           // J_W v: the D directions as the filters of one convolution call over the samples
           String call = "convolution(1x" + directions + ":" + s[0] + "x" + s[1] + ", ";

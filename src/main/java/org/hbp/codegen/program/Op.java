@@ -116,8 +116,12 @@ public sealed interface Op {
   /** f applied to every entry. */
   record Map(Value a, Fn f) implements SameShape {}
 
-  /** {@code f(a) .* b}: a diagonal Jacobian applied in one pass. */
-  record MapMultiply(Value a, Fn f, Value b) implements Op {
+  /**
+   * {@code f(a) .* b}: a diagonal Jacobian applied in one pass; where {@code f(a)} is memoized,
+   * {@code storedSlot} is its memo slot (else null), for a backend that multiplies the stored map
+   * faster (into several directions of b).
+   */
+  record MapMultiply(Value a, Fn f, Value b, Integer storedSlot) implements Op {
     public ItemShape shape() {
       return broadcast(a, b);
     }

@@ -248,9 +248,9 @@ public interface Backend {
    * = f(x)} than as {@link #mapMultiply}{@code (x, f, v)}, for a caller that keeps {@code fx}
    * (a memo computed once per forward pass, as a diagonal Jacobian's derivative is): where x is
    * multiplied into several directions of v, a plain product may stream at the memory's rate where
-   * the map's pass does not. The two give the same entries ({@link #mapMultiply} rounds f(x) to the
-   * entry's precision before the product, as a stored f(x) is). Bookkeeping, not a kernel: nothing
-   * is computed. The default: never.
+   * the map's pass does not. Where this says true, the two give the same entries ({@link
+   * #mapMultiply} rounds f(x) to the entry's precision before the product, as a stored f(x) is).
+   * Bookkeeping, not a kernel: nothing is computed. The default: never.
    */
   default boolean multipliesStoredMaps(Batch x, Batch v) {
     return false;

@@ -248,6 +248,7 @@ public final class BenchCommand extends HbpCommand {
     PrintWriter w = out();
     Backend be = compute.backend(backend);
     if (gemmSizes != null && !gemmSizes.isEmpty()) return gemmThroughput(w, be);
+    checkMemoryRate(be);
     if (gemm != null) {
       if (gemm.size() != 1) throw new UserError("--gemm: one implementation for a network bench (a list only with --gemm-sizes), got " + gemm);
       if (!(be instanceof OpenClBackend ocl)) throw new UserError("--gemm applies to OpenCL devices (--device opencl), not to " + be.name());
@@ -481,20 +482,28 @@ public final class BenchCommand extends HbpCommand {
     w.printf(Locale.ROOT, "  GEMM rate, n = %d, %s: %.1f GFLOP/s (%s, %.3g s, max |diff| / max |ref| %.1e against the float64 BLAS product)%n", gemmRate,
         when, r.gflops(), r.implementation(), r.medianSeconds(), r.relativeError());
     if (!(be instanceof OpenClBackend)) {
-      // the host's memory rate beside it: the bound of the kernels between the products
-      MemoryThroughput.Row m = MemoryThroughput.rate(threads(), Math.max(1, warmup), repeat, memoryLimit.bytes());
-      memoryRates.add(m);
-      w.printf(Locale.ROOT, "  memory rate, %s: %.1f GB/s (memcpy of %d MiB on %d threads, %.3g s; bytes read and written)%n", when, m.gbPerSecond(),
-          m.bytes() >> 20, m.threads(), m.medianSeconds());
+      // the host's memory rate beside it, on the threads of the backend's kernels: the bound of the
+      // kernels between the products. The pool's released blocks are handed back first; a refusal
+      // of the two blocks (checked against --memory-limit before any work) is a note, not the end
+      // of a bench whose rows have run
+      if (be instanceof PooledBackend pooled) pooled.trimPool();
+      try {
+        MemoryThroughput.Row m = MemoryThroughput.rate(kernelThreads(be), Math.max(1, warmup), repeat, memoryLimit.bytes());
+        memoryRates.add(m);
+        w.printf(Locale.ROOT, "  memory rate, %s: %.1f GB/s (memcpy of %d MiB on %d thread%s, %.3g s; bytes read and written)%n", when, m.gbPerSecond(),
+            m.bytes() >> 20, m.threads(), m.threads() == 1 ? "" : "s", m.medianSeconds());
+      } catch (UserError refused) {
+        w.printf(Locale.ROOT, "  memory rate, %s: not measured (%s)%n", when, refused.getMessage());
+      }
     }
     w.flush();
     bar.step(measured, "GEMM rate");
     return r;
   }
 
-  /** The threads of the backend's kernels: {@code --threads}, or all cores. */
-  private int threads() {
-    return compute.threads > 0 ? compute.threads : Runtime.getRuntime().availableProcessors();
+  /** The threads a host backend's streaming kernels run on: the BLAS backend's ({@code --threads}), one for the cpu backend's loops. */
+  static int kernelThreads(Backend be) {
+    return be instanceof BlasBackend blas ? blas.threads() : 1;
   }
 
   /** Refuses {@code --gemm-rate} beside {@code --gemm-sizes}, and an n below 1 or whose operands would not fit in half the heap (before any work). */
@@ -506,7 +515,11 @@ public final class BenchCommand extends HbpCommand {
     if (gemmRate > 46340 || heap > half)
       throw new UserError("--gemm-rate " + gemmRate + ": its operands and reference product take " + MemoryEstimate.bytes(heap) + " of heap, over half of "
           + MemoryEstimate.bytes(2 * half) + " (use a smaller n: 2048 measures the rate)");
-    if (MemoryThroughput.bytes() > memoryLimit.bytes())
+  }
+
+  /** Refuses, before any work, a --memory-limit below the memory rate's two blocks on a host backend (the rate is measured beside the GEMM rate there). */
+  private void checkMemoryRate(Backend be) {
+    if (gemmRate != null && !(be instanceof OpenClBackend) && MemoryThroughput.bytes() > memoryLimit.bytes())
       throw new UserError("--gemm-rate: the memory rate measured beside the GEMM rate copies between two blocks of " + MemoryThroughput.MIB + " MiB, "
           + MemoryEstimate.bytes(MemoryThroughput.bytes()) + " in all, over --memory-limit " + MemoryEstimate.bytes(memoryLimit.bytes()));
   }

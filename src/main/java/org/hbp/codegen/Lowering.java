@@ -292,7 +292,11 @@ public final class Lowering {
     return !cheap(e) && forwardOnly(e) && (!perForwardPass || ctx.shared(e));
   }
 
-  /** e's memo slot when {@link #valueOf} would take e from the memo, else null (nothing emitted either way). */
+  /**
+   * e's memo slot when {@link #valueOf} would take e from the memo, else null. Nothing is emitted
+   * into the method, but the slot is allocated: the class then carries its memo method, so a caller
+   * that asks must use the slot.
+   */
   Integer memoSlotIfMemoized(Expr e) {
     return memoized(e) ? ctx.memoSlot(e) : null;
   }

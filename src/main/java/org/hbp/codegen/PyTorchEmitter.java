@@ -52,7 +52,8 @@ final class PyTorchEmitter {
     if (op instanceof Op.Scale s) return Names.literal(s.coefficient()) + " * " + s.a();
     if (op instanceof Op.Power p) return p.a() + " ** " + Names.literal(p.exponent());
     if (op instanceof Op.Map m) return k("apply", function(m.f()), m.a());
-    if (op instanceof Op.MapMultiply m) return k("apply", function(m.f()), m.a()) + " * " + m.b();
+    if (op instanceof Op.MapMultiply m) // the memoized derivative where there is one: f(a) once per forward cache, not per call
+      return (m.storedSlot() == null ? k("apply", function(m.f()), m.a()) : memo(m.storedSlot())) + " * " + m.b();
     if (op instanceof Op.MatMul m) return operand(m.a(), m.transposeA()) + " @ " + operand(m.b(), m.transposeB());
     if (op instanceof Op.MatMulAdd m) return operand(m.a(), m.transposeA()) + " @ " + operand(m.b(), m.transposeB()) + " + " + m.c();
     if (op instanceof Op.SumProducts m) return k("sum_products", m.a(), m.transposeA(), m.b(), m.transposeB());

@@ -444,11 +444,12 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
    * float64, streamed 1.3 to 1.7 times faster than {@link #vectorMapMultiply}'s pass, which maps a
    * stretch of x and multiplies it into each direction (c4d3's first activation, batch 100, 10
    * directions: 2.7 against 4.5 ms in float32, 6.7 against 8.5 ms in float64; docs/performance.md).
+   * Float32 only where oneDNN runs (without it the product is the Vector API's too).
    */
   @Override
   public boolean multipliesStoredMaps(Batch x, Batch v) {
     return isOwn(x) && isOwn(v) && x.directions() == 1 && v.directions() > 1 && x.samples() == v.samples() && x.rows() == v.rows()
-        && x.cols() == v.cols();
+        && x.cols() == v.cols() && (precision == Precision.FLOAT64 || dnnl.kernels() != null);
   }
 
   @Override

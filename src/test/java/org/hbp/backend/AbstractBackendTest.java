@@ -429,6 +429,24 @@ abstract class AbstractBackendTest {
     if (be.name().startsWith("blas")) assertEquals(12, stored, be.name() + ": the broadcasts over directions");
   }
 
+  /**
+   * {@code scale(a, c)} over a batch of several tasks' entries with a tail that fills no vector
+   * (3 x 7 items of 1000 x 13): each entry is {@code c * a} rounded once to the stored precision
+   * (c = -2.5 and 0.375, exact in float, so that the double product is exact before its rounding).
+   */
+  @Test
+  void scaleOfALargeBatchIsOneRoundedProductPerEntry() {
+    Batch a = random(3, 7, 1000, 13);
+    double[] x = be.toArray(a);
+    for (double c : new double[] {-2.5, 0.375}) {
+      double[] got = be.toArray(be.scale(a, c));
+      for (int i = 0; i < x.length; i++) {
+        double want = precision() == Precision.FLOAT32 ? (double) (float) (c * x[i]) : c * x[i];
+        if (got[i] != want) throw new AssertionError(be.name() + ": scale by " + c + ", entry " + i + ": " + got[i] + " where " + want);
+      }
+    }
+  }
+
   // ---- per-item linear algebra ---------------------------------------------------------------
 
   private void checkMatmul(int[] ax, int m, int k, int n, boolean ta, boolean tb) {

@@ -85,6 +85,25 @@ final class VectorElementwise {
   }
 
   /**
+   * {@code out[oo + p] = c * x[xo + p]} for {@code p < n}: one rounded product per entry, as BLAS's
+   * scal gives.
+   */
+  static void scale(double c, ByteBuffer x, int xo, ByteBuffer out, int oo, int n) {
+    DoubleVector cv = DoubleVector.broadcast(V, c);
+    int p = 0;
+    for (int upper = V.loopBound(n); p < upper; p += LANES) load(x, xo + p).mul(cv).intoByteBuffer(out, (oo + p) * Double.BYTES, NATIVE);
+    for (; p < n; p++) put(out, oo + p, c * get(x, xo + p));
+  }
+
+  /** {@link #scale} on float blocks, c rounded to float first (as sscal takes it). */
+  static void scaleFloat(float c, ByteBuffer x, int xo, ByteBuffer out, int oo, int n) {
+    FloatVector cv = FloatVector.broadcast(F, c);
+    int p = 0;
+    for (int upper = F.loopBound(n); p < upper; p += FLANES) loadFloat(x, xo + p).mul(cv).intoByteBuffer(out, (oo + p) * Float.BYTES, NATIVE);
+    for (; p < n; p++) putFloat(out, oo + p, c * getFloat(x, xo + p));
+  }
+
+  /**
    * {@code fx[0..n) = f(x[xo..xo+n))} by f's chunk form, into a Java array: the values shared by
    * every item of y that {@link #multiplyInto} then takes them to.
    */

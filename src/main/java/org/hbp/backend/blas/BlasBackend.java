@@ -440,16 +440,17 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
 
   /**
    * Where x (one direction) is multiplied into the several directions of v with items of the same
-   * shape: a stored f(x) times v, oneDNN's broadcasting product in float32 and the Vector API's in
-   * float64, streamed 1.3 to 1.7 times faster than {@link #vectorMapMultiply}'s pass, which maps a
-   * stretch of x and multiplies it into each direction (c4d3's first activation, batch 100, 10
-   * directions: 2.7 against 4.5 ms in float32, 6.7 against 8.5 ms in float64; docs/performance.md).
-   * Float32 only where oneDNN runs (without it the product is the Vector API's too).
+   * shape, v with x's samples or one sample for all (a bias's directions): a stored f(x) times v,
+   * oneDNN's broadcasting product in float32 (the Vector API's where both operands broadcast, and
+   * in float64), streamed 1.3 to 1.7 times faster than {@link #vectorMapMultiply}'s pass, which
+   * maps a stretch of x and multiplies it into each direction (c4d3's first activation, batch 100,
+   * 10 directions: 2.7 against 4.5 ms in float32, 6.7 against 8.5 ms in float64; its bias's
+   * directions 2.2–2.4 against 3.1–3.3 ms; docs/performance.md). Float32 only where oneDNN runs.
    */
   @Override
   public boolean multipliesStoredMaps(Batch x, Batch v) {
-    return isOwn(x) && isOwn(v) && x.directions() == 1 && v.directions() > 1 && x.samples() == v.samples() && x.rows() == v.rows()
-        && x.cols() == v.cols() && (precision == Precision.FLOAT64 || dnnl.kernels() != null);
+    return isOwn(x) && isOwn(v) && x.directions() == 1 && v.directions() > 1 && (x.samples() == v.samples() || v.samples() == 1)
+        && x.rows() == v.rows() && x.cols() == v.cols() && (precision == Precision.FLOAT64 || dnnl.kernels() != null);
   }
 
   @Override

@@ -488,7 +488,7 @@ public final class BenchCommand extends HbpCommand {
       // of a bench whose rows have run
       if (be instanceof PooledBackend pooled) pooled.trimPool();
       try {
-        MemoryThroughput.Row m = MemoryThroughput.rate(kernelThreads(be), Math.max(1, warmup), repeat, memoryLimit.bytes());
+        MemoryThroughput.Row m = MemoryThroughput.rate(kernelThreads(be), Math.max(1, warmup), repeat);
         memoryRates.add(m);
         w.printf(Locale.ROOT, "  memory rate, %s: %.1f GB/s (memcpy of %d MiB on %d thread%s, %.3g s; bytes read and written)%n", when, m.gbPerSecond(),
             m.bytes() >> 20, m.threads(), m.threads() == 1 ? "" : "s", m.medianSeconds());
@@ -519,9 +519,7 @@ public final class BenchCommand extends HbpCommand {
 
   /** Refuses, before any work, a --memory-limit below the memory rate's two blocks on a host backend (the rate is measured beside the GEMM rate there). */
   private void checkMemoryRate(Backend be) {
-    if (gemmRate != null && !(be instanceof OpenClBackend) && MemoryThroughput.bytes() > memoryLimit.bytes())
-      throw new UserError("--gemm-rate: the memory rate measured beside the GEMM rate copies between two blocks of " + MemoryThroughput.MIB + " MiB, "
-          + MemoryEstimate.bytes(MemoryThroughput.bytes()) + " in all, over --memory-limit " + MemoryEstimate.bytes(memoryLimit.bytes()));
+    if (gemmRate != null && !(be instanceof OpenClBackend)) MemoryThroughput.checkLimit(memoryLimit.bytes());
   }
 
   /** The memory rate the bounds are taken with: the higher of the measurements (the stricter bound); NaN where none was measured. */
@@ -530,12 +528,19 @@ public final class BenchCommand extends HbpCommand {
   }
 
   /**
-   * A profiled row's bound: its products' FLOPs at the GEMM rate and its other kernels' traffic
-   * at the memory rate, one after the other (the kernels run in turn, each on all threads), in
-   * seconds; the time outside the backend is not in it.
+   * A profiled row's bound, in seconds: its products' FLOPs at the GEMM rate, then its other
+   * kernels' traffic at the memory rate (the kernels run in turn, each on all threads); the time
+   * outside the backend is not in it.
    */
-  static double boundSeconds(KernelProfiler.Profile p, int entryBytes, double gemmGflops, double memoryGbPerSecond) {
-    return p.productFlops() / (gemmGflops * 1e9) + p.otherEntries() * entryBytes / (memoryGbPerSecond * 1e9);
+  record Bound(double products, double others) {
+    double seconds() {
+      return products + others;
+    }
+  }
+
+  /** {@link Bound} of a profile with entries of {@code entryBytes}, at the given GEMM and memory rates. */
+  static Bound bound(KernelProfiler.Profile p, int entryBytes, double gemmGflops, double memoryGbPerSecond) {
+    return new Bound(p.productFlops() / (gemmGflops * 1e9), p.otherEntries() * entryBytes / (memoryGbPerSecond * 1e9));
   }
 
   /** The GEMM rate {@code --gemm-rate}'s shares are taken of: the higher of the two measurements (the stricter share). */
@@ -581,10 +586,10 @@ public final class BenchCommand extends HbpCommand {
         w.printf(Locale.ROOT, "    %s, its other kernels (profiled runs, %.1f %% of their time): %.3g GB streamed, %.1f GB/s = %.1f %%%n", e.getKey(),
             100 * p.otherSeconds() / p.seconds(), bytes / 1e9, bytes / p.otherSeconds() / 1e9, 100 * bytes / p.otherSeconds() / 1e9 / memory);
       double median = results.stream().filter(r -> r.what().equals(e.getKey())).mapToDouble(Result::medianSeconds).findFirst().orElse(Double.NaN);
-      double bound = boundSeconds(p, entryBytes, reference, memory);
+      Bound bound = bound(p, entryBytes, reference, memory);
       if (p.productFlops() > 0 && !Double.isNaN(median))
         w.printf(Locale.ROOT, "    %s: bound %.4f s (products %.4f s, other kernels %.4f s), measured %.4f s = %.1f %% of the bound's speed%n", e.getKey(),
-            bound, p.productFlops() / (reference * 1e9), bytes / (memory * 1e9), median, 100 * bound / median);
+            bound.seconds(), bound.products(), bound.others(), median, 100 * bound.seconds() / median);
     }
     w.flush();
   }
@@ -870,7 +875,7 @@ public final class BenchCommand extends HbpCommand {
         for (Result r : results) {
           KernelProfiler.Profile p = profiles.get(r.what);
           if (p == null || p.productFlops() <= 0) continue;
-          double bound = boundSeconds(p, entryBytes, reference, memory);
+          double bound = bound(p, entryBytes, reference, memory).seconds();
           bounds.add(String.format(Locale.ROOT, "    {\"what\": \"%s\", \"bound_s\": %s, \"median_s\": %s, \"share_of_bound\": %.4f}", r.what, number(bound),
               number(r.medianSeconds), bound / r.medianSeconds));
         }

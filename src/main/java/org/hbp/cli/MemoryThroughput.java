@@ -1,6 +1,5 @@
 package org.hbp.cli;
 
-import java.util.Arrays;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.hbp.UserError;
@@ -30,15 +29,18 @@ final class MemoryThroughput {
     return 2L * MIB << 20;
   }
 
+  /** Refuses a memory limit below the two blocks, before any work. */
+  static void checkLimit(long limitBytes) {
+    if (bytes() > limitBytes)
+      throw new UserError("--gemm-rate: the memory rate measured beside the GEMM rate copies between two blocks of " + MIB + " MiB, "
+          + MemoryEstimate.bytes(bytes()) + " in all, over --memory-limit " + MemoryEstimate.bytes(limitBytes));
+  }
+
   /**
    * The copy timed {@code repeat} times after {@code warmup} copies (at least one: the first copy
-   * also maps the blocks' pages); refused before any allocation when its two blocks exceed
-   * {@code limitBytes}.
+   * also maps the blocks' pages); the blocks' size is checked by {@link #checkLimit} before.
    */
-  static Row rate(int threads, int warmup, int repeat, long limitBytes) {
-    if (bytes() > limitBytes)
-      throw new UserError("--gemm-rate: the memory rate beside it copies between two blocks of " + MIB + " MiB, " + MemoryEstimate.bytes(bytes())
-          + " in all, over the memory limit of " + MemoryEstimate.bytes(limitBytes) + " (raise --memory-limit, or leave out --gemm-rate)");
+  static Row rate(int threads, int warmup, int repeat) {
     long size = (long) MIB << 20;
     try (BytePointer src = new BytePointer(size); BytePointer dst = new BytePointer(size)) {
       Pointer.memset(src, 1, size); // every page mapped before the copies
@@ -63,8 +65,7 @@ final class MemoryThroughput {
       copy.run();
       seconds[i] = (System.nanoTime() - t) / 1e9;
     }
-    Arrays.sort(seconds);
-    double median = seconds.length % 2 == 1 ? seconds[seconds.length / 2] : (seconds[seconds.length / 2 - 1] + seconds[seconds.length / 2]) / 2;
+    double median = GemmThroughput.median(seconds);
     return new Row(threads, size, median, 2.0 * size / median / 1e9);
   }
 }

@@ -425,17 +425,30 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
     BlasBatch out = vectorResult("map", x.samples(), x.directions(), x.rows(), x.cols());
     if (out == null) return null;
     java.nio.ByteBuffer ob = out.block.bytes;
-    long length = x.length();
     String builtin = f.builtin();
-    loops.run((length + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES, length, (from, to) -> {
+    vectorStretches(x, out, (p, len) -> VectorElementwise.map(builtin, xb, p, ob, p, len));
+    return out;
+  }
+
+  /** The body of {@link #vectorStretches}: the entries {@code [p, p + len)}. */
+  private interface Stretch {
+    void run(int p, int len);
+  }
+
+  /**
+   * {@code body} over x's entries in stretches of {@link VectorElementwise#TASK_ENTRIES}, split over
+   * the threads: an entrywise pass from x into out, laid out alike (blocks within 2 GiB).
+   */
+  private void vectorStretches(BlasBatch x, BlasBatch out, Stretch body) {
+    long length = x.length();
+    loops.run((length + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES, 2 * length, (from, to) -> {
       for (long task = from; task < to; task++) {
         int p = (int) (task * VectorElementwise.TASK_ENTRIES);
-        VectorElementwise.map(builtin, xb, p, ob, p, (int) Math.min(VectorElementwise.TASK_ENTRIES, length - p));
+        body.run(p, (int) Math.min(VectorElementwise.TASK_ENTRIES, length - p));
       }
     });
     Reference.reachabilityFence(x.block);
     Reference.reachabilityFence(out.block);
-    return out;
   }
 
   /**
@@ -511,17 +524,8 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
       return out;
     }
     java.nio.ByteBuffer ob = out.block.bytes;
-    boolean float32 = precision == Precision.FLOAT32;
-    int length = (int) n;
-    loops.run((length + VectorElementwise.TASK_ENTRIES - 1) / VectorElementwise.TASK_ENTRIES, 2L * length, (from, to) -> {
-      for (long task = from; task < to; task++) {
-        int p = (int) (task * VectorElementwise.TASK_ENTRIES), len = Math.min(VectorElementwise.TASK_ENTRIES, length - p);
-        if (float32) VectorElementwise.scaleFloat((float) c, xb, p, ob, p, len);
-        else VectorElementwise.scale(c, xb, p, ob, p, len);
-      }
-    });
-    Reference.reachabilityFence(x.block);
-    Reference.reachabilityFence(out.block);
+    if (precision == Precision.FLOAT32) vectorStretches(x, out, (p, len) -> VectorElementwise.scaleFloat((float) c, xb, p, ob, p, len));
+    else vectorStretches(x, out, (p, len) -> VectorElementwise.scale(c, xb, p, ob, p, len));
     return out;
   }
 

@@ -518,7 +518,7 @@ public final class Conv2dOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -532,6 +532,11 @@ public final class Conv2dOperator extends AbstractModuleOperator {
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
     return List.of().contains(wrt);
   }
 

@@ -775,7 +775,7 @@ public final class LayernormOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -790,6 +790,11 @@ public final class LayernormOperator extends AbstractModuleOperator {
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
     return List.of("b").contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
+    return List.of().contains(wrt);
   }
 
   @Override

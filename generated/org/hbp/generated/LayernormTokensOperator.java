@@ -958,7 +958,7 @@ public final class LayernormTokensOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -972,6 +972,11 @@ public final class LayernormTokensOperator extends AbstractModuleOperator {
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
     return List.of().contains(wrt);
   }
 

@@ -377,7 +377,7 @@ public final class LinearNobiasOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -391,6 +391,11 @@ public final class LinearNobiasOperator extends AbstractModuleOperator {
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
     return List.of().contains(wrt);
   }
 

@@ -281,7 +281,7 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -296,6 +296,11 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
     return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
+    return List.of("x").contains(wrt);
   }
 
   @Override

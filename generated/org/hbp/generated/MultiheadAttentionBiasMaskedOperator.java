@@ -7439,7 +7439,7 @@ public final class MultiheadAttentionBiasMaskedOperator extends AbstractModuleOp
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -7453,6 +7453,11 @@ public final class MultiheadAttentionBiasMaskedOperator extends AbstractModuleOp
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
     return List.of().contains(wrt);
   }
 

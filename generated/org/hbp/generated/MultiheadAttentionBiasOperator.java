@@ -7433,7 +7433,7 @@ public final class MultiheadAttentionBiasOperator extends AbstractModuleOperator
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -7447,6 +7447,11 @@ public final class MultiheadAttentionBiasOperator extends AbstractModuleOperator
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
     return List.of().contains(wrt);
   }
 

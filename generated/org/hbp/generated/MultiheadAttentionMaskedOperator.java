@@ -3562,7 +3562,7 @@ public final class MultiheadAttentionMaskedOperator extends AbstractModuleOperat
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -3576,6 +3576,11 @@ public final class MultiheadAttentionMaskedOperator extends AbstractModuleOperat
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
     return List.of().contains(wrt);
   }
 

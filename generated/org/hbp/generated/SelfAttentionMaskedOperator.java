@@ -3471,7 +3471,7 @@ public final class SelfAttentionMaskedOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       default:
         return null;
@@ -3485,6 +3485,11 @@ public final class SelfAttentionMaskedOperator extends AbstractModuleOperator {
 
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
+    return List.of().contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
     return List.of().contains(wrt);
   }
 

@@ -303,7 +303,7 @@ public final class SoftplusOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       case "x": {
         // J = diag(sigmoid(x))
@@ -323,6 +323,11 @@ public final class SoftplusOperator extends AbstractModuleOperator {
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
     return List.of("x").contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
+    return List.of().contains(wrt);
   }
 
   @Override

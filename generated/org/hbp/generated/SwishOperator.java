@@ -308,7 +308,7 @@ public final class SwishOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       case "x": {
         // J = diag(swish'(x))
@@ -328,6 +328,11 @@ public final class SwishOperator extends AbstractModuleOperator {
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
     return List.of("x").contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
+    return List.of().contains(wrt);
   }
 
   @Override

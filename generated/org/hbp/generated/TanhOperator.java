@@ -299,7 +299,7 @@ public final class TanhOperator extends AbstractModuleOperator {
   }
 
   @Override
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     switch (wrt) {
       case "x": {
         // J = diag(tanh'(x))
@@ -319,6 +319,11 @@ public final class TanhOperator extends AbstractModuleOperator {
   @Override
   public boolean jacobianIsDiagonal(String wrt) {
     return List.of("x").contains(wrt);
+  }
+
+  @Override
+  public boolean jacobianIsSelection(String wrt) {
+    return List.of().contains(wrt);
   }
 
   @Override

@@ -112,6 +112,11 @@ final class OperatorAnalyser {
     return r.compact().jacobian() instanceof Expr.DiagMat || r.compact().jacobian() instanceof Expr.Eye;
   }
 
+  /** Whether the Jacobian is {@code selection(idx, n)}: each output entry one entry of the variable, or zero. */
+  static boolean jacobianIsSelection(ModuleRule r) {
+    return r.compact().jacobian() instanceof Expr.Selection;
+  }
+
   /** The rules of one variable that the class computes. */
   private static List<Expr> computedExpressions(ModuleRule r) {
     List<Expr> out = new ArrayList<>(List.of(r.compact().jacobian(), r.compact().residual()));
@@ -139,7 +144,8 @@ final class OperatorAnalyser {
       Optional<Body> residual, Optional<Lowered> residualDiagonal, Optional<Lowered> kroneckerFactor) {
     VariablePlan complete(Optional<Lowered> jacobianDiagonal) {
       return new VariablePlan(rule, jacobian, jacobianTransposed, jacobianTransposedSum, residual, residualDiagonal, kroneckerFactor,
-          jacobianDiagonal, BodyLowering.sampleIndependent(rule.compact().jacobian()), jacobianIsDiagonal(rule));
+          jacobianDiagonal, BodyLowering.sampleIndependent(rule.compact().jacobian()), jacobianIsDiagonal(rule),
+          jacobianIsSelection(rule));
     }
   }
 

@@ -92,6 +92,7 @@ record OperatorModel(
    * @param jacobianDiagonal the vector d of a Jacobian {@code diag(d)} (elementwise modules)
    * @param jacobianShared whether J is the same for every sample
    * @param jacobianIsDiagonal whether J is {@code diag(d)} or the identity
+   * @param jacobianIsSelection whether J is {@code selection(idx, n)} (a gather)
    */
   record VariablePlan(
       ModuleRule rule,
@@ -103,7 +104,8 @@ record OperatorModel(
       Optional<Lowered> kroneckerFactor,
       Optional<Lowered> jacobianDiagonal,
       boolean jacobianShared,
-      boolean jacobianIsDiagonal) {
+      boolean jacobianIsDiagonal,
+      boolean jacobianIsSelection) {
 
     String name() {
       return rule.wrt().name();

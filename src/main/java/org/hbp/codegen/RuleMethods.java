@@ -72,6 +72,8 @@ final class RuleMethods {
         .addStatement("return $T.of($L).contains(wrt)", List.class, quoted(all, VariablePlan::jacobianShared)).build());
     out.add(override("jacobianIsDiagonal", TypeName.BOOLEAN).addParameter(STRING, "wrt")
         .addStatement("return $T.of($L).contains(wrt)", List.class, quoted(all, VariablePlan::jacobianIsDiagonal)).build());
+    out.add(override("jacobianIsSelection", TypeName.BOOLEAN).addParameter(STRING, "wrt")
+        .addStatement("return $T.of($L).contains(wrt)", List.class, quoted(all, VariablePlan::jacobianIsSelection)).build());
     out.add(override("hasKroneckerFactor", TypeName.BOOLEAN).addParameter(STRING, "parameter")
         .addStatement("return $T.of($L).contains(parameter)", List.class, quoted(all, p -> p.kroneckerFactor().isPresent())).build());
     MethodSpec.Builder factor = override("kroneckerFactor", Names.BATCH).addParameter(Names.FORWARD_CACHE, "cache")
@@ -232,11 +234,14 @@ final class RuleMethods {
     return b.addCode(a.body().code()).addStatement("return $L", a.body().result()).build();
   }
 
-  /** Diagonal Jacobians (elementwise modules): the batch-averaged propagation needs only the diagonal. */
+  /**
+   * Diagonal Jacobians (elementwise modules): the batch-averaged propagation needs only the
+   * diagonal, and a network applies it after a selection that follows the module.
+   */
   private static MethodSpec jacobianDiagonal(OperatorModel model) {
     Notation n = model.notation();
     MethodSpec.Builder jd = MethodSpec.methodBuilder("jacobianDiagonal").addAnnotation(Override.class)
-        .addModifiers(Modifier.PROTECTED).returns(Names.BATCH)
+        .addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
         .addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
     for (VariablePlan p : model.variables()) {
       if (p.jacobianDiagonal().isEmpty()) continue;

@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.UnaryOperator;
@@ -14,6 +15,9 @@ import org.hbp.runtime.ModuleOperator;
  * {@code H_x u = J' P(J u) + mod(R) u}, where P is the product with the curvature at its output
  * and mod is the {@link ResidualPolicy}'s, per sample. The exact strategy chains these from each
  * layer to the loss; the batch strategies use them for a residual block's own residual term.
+ *
+ * <p>A layer with a diagonal Jacobian followed by a max-pool goes as one pair: the directions are
+ * multiplied by the selected diagonal on the entries the pool keeps ({@link DiagonalSelections}).
  */
 final class HessianProducts {
   private final Pass pass;
@@ -31,7 +35,33 @@ final class HessianProducts {
   /** The product through {@code nodes[from..]} followed by p. */
   Batch sequence(List<Network.Node> nodes, int from, Batch u, UnaryOperator<Batch> p) {
     if (from == nodes.size()) return p.apply(u);
+    if (from + 1 < nodes.size() && nodes.get(from) instanceof Network.LayerNode l && nodes.get(from + 1) instanceof Network.LayerNode m) {
+      Batch selected = DiagonalSelections.selected(pass, l, m);
+      if (selected != null) return diagonalThenSelection(l, m, selected, u, y -> sequence(nodes, from + 2, y, p));
+    }
     return node(nodes.get(from), u, y -> sequence(nodes, from + 1, y, p));
+  }
+
+  /**
+   * {@code H_x u} at the input of l for the pair l (Jacobian {@code diag(d)}) then m (the selection
+   * S), followed by p: {@code diag(d) S' P(diag(S d) S u) + mod(R_l) u}, written as
+   * {@code S' (S d .* P((S d) .* (S u))) + mod(R_l) u}.
+   */
+  private Batch diagonalThenSelection(Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u, UnaryOperator<Batch> p) {
+    List<Batch> temporaries = new ArrayList<>();
+    Batch y = DiagonalSelections.forward(pass, l, m, selected, u, temporaries);
+    Batch w = p.apply(y);
+    Batch back = DiagonalSelections.backward(pass, l, m, selected, w, temporaries);
+    temporaries.addAll(List.of(y, w));
+    if (!policy.contributes(l.op, l.input)) {
+      net.releaseTemporaries(temporaries, u, back);
+      return back;
+    }
+    Batch r = policy.product(l.op, pass.caches.get(l), l.input, pass.outputGradients.get(l), l.asInput(u));
+    Batch sum = be.add(back, r);
+    temporaries.addAll(List.of(back, r));
+    net.releaseTemporaries(temporaries, u, sum);
+    return sum;
   }
 
   /** {@code J' P(J u) + mod(R) u} at the input of one node. */

@@ -71,7 +71,7 @@ final class NetworkProducts {
     Batch w = u == null ? null : own(net.loss.hessianProd(pass, u));
     int first = 0;
     while (first < net.body.size() && !Network.hasParameters(net.body.get(first))) first++;
-    for (int i = net.body.size() - 1; i >= first; i--) w = backward(net.body.get(i), w, i > first);
+    w = backward(net.body, first, w, false);
     Map<String, Batch> out = new LinkedHashMap<>();
     int directions = v.values().iterator().next().directions();
     for (String name : net.parameterNames()) {
@@ -88,10 +88,21 @@ final class NetworkProducts {
 
   // ---- forward mode ----------------------------------------------------------------------------
 
-  /** The directional derivative at the output of {@code nodes} for {@code u} at their input (null: zero). */
+  /**
+   * The directional derivative at the output of {@code nodes} for {@code u} at their input (null:
+   * zero). A layer with a diagonal Jacobian and a max-pool after it go as one pair
+   * ({@link DiagonalSelections}): the pool's input derivative is never formed, as the pool has no
+   * residual or parameter that would need it.
+   */
   private Batch tangent(List<Network.Node> nodes, Batch u, boolean topLevel) {
-    for (Network.Node n : nodes) {
-      if (n instanceof Network.LayerNode l) u = layerTangent(l, u);
+    for (int i = 0; i < nodes.size(); i++) {
+      Network.Node n = nodes.get(i);
+      Batch selected = u == null ? null : selectedAfter(nodes, i);
+      if (selected != null) {
+        Network.LayerNode l = (Network.LayerNode) n, m = (Network.LayerNode) nodes.get(++i);
+        tangentIn.put(l, u);
+        u = own(DiagonalSelections.forward(pass, l, m, selected, u, temporaries));
+      } else if (n instanceof Network.LayerNode l) u = layerTangent(l, u);
       else {
         Network.ResidualNode r = (Network.ResidualNode) n;
         Batch body = tangent(r.body, u, false);
@@ -140,23 +151,54 @@ final class NetworkProducts {
 
   // ---- backward ---------------------------------------------------------------------------------
 
+  /** {@code S d} where nodes[i] has a diagonal Jacobian and nodes[i + 1] is a selection after it ({@link DiagonalSelections}); else null. */
+  private Batch selectedAfter(List<Network.Node> nodes, int i) {
+    if (i + 1 >= nodes.size() || !(nodes.get(i) instanceof Network.LayerNode l) || !(nodes.get(i + 1) instanceof Network.LayerNode m)) return null;
+    return DiagonalSelections.selected(pass, l, m);
+  }
+
+  /**
+   * The backward steps of {@code nodes[first..]}, last to first, for w at the output of the last
+   * (null: zero); w at the input of nodes[first] when {@code needInput}. A pair of a diagonal and a
+   * selection goes as in {@link #tangent}.
+   */
+  private Batch backward(List<Network.Node> nodes, int first, Batch w, boolean needInput) {
+    for (int i = nodes.size() - 1; i >= first; i--) {
+      Batch selected = i - 1 >= first ? selectedAfter(nodes, i - 1) : null;
+      if (selected != null) {
+        Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) nodes.get(i);
+        Batch through = w == null ? null : own(DiagonalSelections.backward(pass, l, m, selected, w, temporaries));
+        w = layerBackward(l, through, i - 1 > first || needInput, true);
+        i--;
+      } else {
+        w = backward(nodes.get(i), w, i > first || needInput);
+      }
+    }
+    return w;
+  }
+
   /** The backward step of one node for w at its output (null: zero); w at its input when {@code needInput}. */
   private Batch backward(Network.Node n, Batch w, boolean needInput) {
-    if (n instanceof Network.LayerNode l) return layerBackward(l, w, needInput);
+    if (n instanceof Network.LayerNode l) return layerBackward(l, w, needInput, false);
     Network.ResidualNode r = (Network.ResidualNode) n;
-    Batch d = w;
-    for (int i = r.body.size() - 1; i >= 0; i--) d = backward(r.body.get(i), d, true);
+    Batch d = backward(r.body, 0, w, true);
     if (d == null) return w;
     if (w == null) return d;
     return own(be.add(w, r.same(d, w)));
   }
 
-  private Batch layerBackward(Network.LayerNode l, Batch w, boolean needInput) {
+  /**
+   * One layer's backward step: its parameters' terms, and w at its input when {@code needInput}.
+   * {@code throughJacobian}: w is already {@code J_x' w} at the layer's input (the layer has no
+   * parameters; {@link DiagonalSelections}), so only the residual terms are added to it.
+   */
+  private Batch layerBackward(Network.LayerNode l, Batch w, boolean needInput, boolean throughJacobian) {
     ModuleOperator op = l.op;
     ForwardCache c = pass.caches.get(l);
     Batch dz = pass.outputGradients.get(l);
     Batch u = tangentIn.get(l);
-    Batch wo = w == null ? null : l.asOutput(w);
+    if (throughJacobian && !op.parameters().isEmpty()) throw new IllegalStateException(l.path + ": a product through the Jacobian of a layer with parameters");
+    Batch wo = w == null || throughJacobian ? null : l.asOutput(w);
     for (String p : op.parameters()) {
       String name = l.parameterName(p);
       Batch vp = v.get(name);
@@ -172,7 +214,7 @@ final class NetworkProducts {
       if (sum != null) sums.put(name, plus(sums.get(name), sum));
     }
     if (!needInput) return null;
-    Batch in = wo == null ? null : own(op.jacTMatProd(c, l.input, wo));
+    Batch in = throughJacobian ? (w == null ? null : l.asInput(w)) : wo == null ? null : own(op.jacTMatProd(c, l.input, wo));
     if (u != null && policy.contributes(op, l.input)) in = plus(in, own(policy.product(op, c, l.input, dz, l.asInput(u))));
     if (kind == CurvatureKind.HESSIAN)
       for (String p : op.parameters()) {

@@ -146,7 +146,8 @@ public abstract class AbstractModuleOperator extends AbstractOperator implements
    * Jacobian is {@code diag(a)} (an elementwise module); null otherwise. Generated operators
    * override it.
    */
-  protected Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+  @Override
+  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     return null;
   }
 

@@ -14,6 +14,8 @@ import org.hbp.backend.Batch;
 public final class ForwardCache {
   private final Map<String, Batch> values;
   private final Batch[] memo;
+  /** Values the network derives from this forward pass and keeps with it ({@link #derived}), by key. */
+  private final Map<String, Batch> derived = new LinkedHashMap<>();
   private final int samples;
 
   /** {@code memoSlots} is the number of memoizable subexpressions of the generated operator. */
@@ -51,10 +53,25 @@ public final class ForwardCache {
     return b;
   }
 
-  /** The memoized values computed so far. */
+  /**
+   * A value that the network, not the operator, derives from this forward pass (for example a
+   * neighbouring layer's Jacobian diagonal, selected by this layer's index map), computed by
+   * {@code compute} on first use and kept under {@code key} with the memos, released with them.
+   */
+  public Batch derived(String key, Supplier<Batch> compute) {
+    Batch b = derived.get(key);
+    if (b == null) {
+      b = compute.get();
+      derived.put(key, b);
+    }
+    return b;
+  }
+
+  /** The memoized values computed so far, the derived ones included. */
   public java.util.List<Batch> memoized() {
     java.util.List<Batch> out = new java.util.ArrayList<>();
     for (Batch b : memo) if (b != null) out.add(b);
+    out.addAll(derived.values());
     return out;
   }
 

@@ -66,6 +66,21 @@ public interface ModuleOperator extends Operator {
   /** Whether the derived Jacobian with respect to wrt is diagonal (an elementwise module) or the identity. */
   boolean jacobianIsDiagonal(String wrt);
 
+  /**
+   * The per-sample vector d of a derived Jacobian {@code J = diag(d)} with respect to wrt (an
+   * elementwise module's, such as {@code sigmoid'(x)}), in wrt's shape with one direction; null
+   * where the derived Jacobian has no such form (the identity included).
+   */
+  Batch jacobianDiagonal(ForwardCache cache, String wrt);
+
+  /**
+   * Whether the derived Jacobian with respect to wrt is a selection, {@code J = selection(idx, n)}:
+   * each output entry is one entry of wrt, or zero (a max-pool, an index select). Then
+   * {@code J diag(d) = diag(J d) J} for any d, which lets a network apply the diagonal of the
+   * module before it after the selection, on the selected entries only ({@code HessianProducts}).
+   */
+  boolean jacobianIsSelection(String wrt);
+
   /** Whether the residual sum_k dz_k d^2 z_k / d wrt^2 is zero, diagonal or general (derived). */
   ResidualKind residualKind(String wrt);
 

@@ -334,6 +334,39 @@ public final class OperatorCheck {
             compare(diagonal, got, ref);
           }
         }
+        // the diagonal d of J = diag(d), where the operator gives one: d_n against the reference's diagonal
+        Batch[] diagonalOf = new Batch[1];
+        RuntimeException[] diagonalFailure = new RuntimeException[1];
+        try {
+          diagonalOf[0] = op.jacobianDiagonal(fc, wn);
+        } catch (RuntimeException e) {
+          diagonalFailure[0] = e;
+        }
+        if (diagonalOf[0] != null || diagonalFailure[0] != null) guarded(row("jacobianDiagonal", wn, JACOBIAN_TOL), () -> {
+          if (diagonalFailure[0] != null) throw diagonalFailure[0];
+          Batch d = diagonalOf[0];
+          Row jd = row("jacobianDiagonal", wn, JACOBIAN_TOL);
+          if (d.directions() != 1 || d.itemSize() != nw) throw new IllegalStateException("diagonal " + d.describe() + ", expected one direction of " + nw);
+          double[] dd = be.toArray(d);
+          for (int n = 0; n < N; n++) {
+            double[] ref = new double[nw];
+            if (j[n].numRows == j[n].numCols) for (int i = 0; i < nw; i++) ref[i] = j[n].get(i, i);
+            compare(jd, item(d, dd, d.samples() == 1 ? 0 : n, 0), ref);
+          }
+        });
+        if (op.jacobianIsSelection(wn)) {
+          // each row of the reference J: zero, or a single 1 (the entry of largest magnitude) and zeros
+          Row selection = row("jacobianIsSelection", wn, JACOBIAN_TOL);
+          for (int n = 0; n < N; n++) {
+            DMatrixRMaj ref = j[n], got = new DMatrixRMaj(ref.numRows, ref.numCols);
+            for (int i = 0; i < ref.numRows; i++) {
+              int k = 0;
+              for (int q = 1; q < ref.numCols; q++) if (Math.abs(ref.get(i, q)) > Math.abs(ref.get(i, k))) k = q;
+              if (ref.numCols > 0 && ref.get(i, k) > 0.5) got.set(i, k, 1);
+            }
+            compare(selection, colMajor(got), colMajor(ref));
+          }
+        }
         // sum over the batch of J_n' u_n, for per-sample and for shared directions (counted N times)
         Row jtsum = row("jacTMatProdSum", wn, JACOBIAN_TOL);
         guarded(jtsum, () -> {

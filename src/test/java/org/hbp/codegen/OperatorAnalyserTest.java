@@ -68,6 +68,7 @@ class OperatorAnalyserTest {
     // only Dz(b) = I is diagonal, and it is not diag(d): no Jacobian diagonal to compute
     assertEquals(List.of(false, false, true), model.variables().stream().map(VariablePlan::jacobianIsDiagonal).toList());
     assertTrue(model.variables().stream().allMatch(p -> p.jacobianDiagonal().isEmpty()));
+    assertTrue(model.variables().stream().noneMatch(VariablePlan::jacobianIsSelection));
     // nothing elementwise, nothing convolved, nothing worth memoizing
     assertTrue(model.scalarMethods().isEmpty());
     assertTrue(model.functionConstants().isEmpty());
@@ -118,6 +119,7 @@ class OperatorAnalyserTest {
     assertEquals("sigmoid'(x)", Printer.text(x.jacobianDiagonal().orElseThrow().expr()));
     assertEquals("dz .* sigmoid''(x)", Printer.text(x.residualDiagonal().orElseThrow().expr()));
     assertTrue(x.jacobianIsDiagonal());
+    assertFalse(x.jacobianIsSelection());
     assertFalse(x.jacobianShared());
     assertTrue(x.kroneckerFactor().isEmpty());
     // sigmoid' = u (1 - u) and sigmoid'' = u (1 - u) (1 - 2u) in u = sigmoid(t): mapped over the cached output
@@ -132,6 +134,16 @@ class OperatorAnalyserTest {
     // scalar methods are listed by name
     List<String> methods = model.scalarMethods().stream().map(ScalarMethod::name).toList();
     assertEquals(methods.stream().sorted().toList(), methods);
+  }
+
+  @Test
+  void maxpoolsJacobianIsASelectionWithoutADiagonal() {
+    // z = gather(x, idx): J = selection(idx, c*h*w), each row one entry of x; zero residual
+    VariablePlan x = model("maxpool").variable("x");
+    assertTrue(x.jacobianIsSelection());
+    assertFalse(x.jacobianIsDiagonal());
+    assertTrue(x.jacobianDiagonal().isEmpty());
+    assertEquals(ResidualKind.ZERO, x.residualKind());
   }
 
   @Test

@@ -67,6 +67,9 @@ class OperatorCheckTest {
       "linear.hbp, kroneckerFactor, kroneckerFactor",
       "sigmoid.hbp, jacobianIsShared, jacobianIsShared",
       "linear.hbp, jacobianIsDiagonal, jacobianIsDiagonal",
+      "sigmoid.hbp, jacobianDiagonal, jacobianDiagonal",
+      "linear.hbp, jacobianIsSelection, jacobianIsSelection",
+      "sigmoid.hbp, jacobianIsSelection, jacobianIsSelection",
       "conv2d.hbp, jacTMatProd, jacTMatProd",
       "maxpool.hbp, jacMatProd, jacMatProd",
       "linear.hbp, mixedResidualMatProd, mixedResidualMatProd",
@@ -192,6 +195,8 @@ class OperatorCheckTest {
     public boolean hasKroneckerFactor(String p) { return in.hasKroneckerFactor(p); }
     public boolean jacobianIsShared(String w) { return broken.equals("jacobianIsShared") || in.jacobianIsShared(w); }
     public boolean jacobianIsDiagonal(String w) { return broken.equals("jacobianIsDiagonal") || in.jacobianIsDiagonal(w); }
+    public Batch jacobianDiagonal(ForwardCache c, String w) { return b("jacobianDiagonal", in.jacobianDiagonal(c, w)); }
+    public boolean jacobianIsSelection(String w) { return broken.equals("jacobianIsSelection") || in.jacobianIsSelection(w); }
     public Batch kroneckerFactor(ForwardCache c, String p) { return b("kroneckerFactor", in.kroneckerFactor(c, p)); }
   }
 

@@ -1,0 +1,54 @@
+package org.hbp.network;
+
+import org.hbp.backend.Batch;
+import org.hbp.runtime.ForwardCache;
+
+/**
+ * A layer whose derived Jacobian is {@code diag(d)} (an elementwise module, d its memoized
+ * derivative such as {@code sigmoid'(x)}) followed by one whose Jacobian is a selection S that
+ * keeps fewer entries than it reads (a max-pool's gather): since each row of S picks one entry or
+ * none, {@code S diag(d) = diag(S d) S} and {@code diag(d) S' = S' diag(S d)}, entry by entry. The
+ * products through the network then multiply their directions by {@code S d} after the selection
+ * and before its adjoint, on the kept entries only (a quarter of them for a 2 x 2 max-pool),
+ * instead of by d on all of them ({@link HessianProducts}, {@link NetworkProducts}).
+ *
+ * <p>{@code S d} has one direction per sample; it is computed once per forward pass and kept in
+ * the selection layer's cache ({@link ForwardCache#derived}), released with the pass.
+ */
+final class DiagonalSelections {
+  /** The key of {@code S d} in the selection layer's cache. */
+  private static final String KEY = "the Jacobian diagonal of the layer before, selected";
+
+  private DiagonalSelections() {}
+
+  /**
+   * {@code S d} in m's output shape where l's Jacobian with respect to its input is
+   * {@code diag(d)}, m's with respect to its input (l's output) a selection S that keeps fewer
+   * entries than it reads, neither layer has parameters or other inputs, and m has no residual
+   * term; else null.
+   */
+  static Batch selected(Pass pass, Network.LayerNode l, Network.LayerNode m) {
+    if (l.inputs.size() != 1 || m.inputs.size() != 1 || !l.op.parameters().isEmpty() || !m.op.parameters().isEmpty()) return null;
+    if (!m.op.jacobianIsSelection(m.input) || m.op.residualKind(m.input) != org.hbp.runtime.ResidualKind.ZERO) return null;
+    int[] kept = m.outputItem(), read = l.outputItem();
+    if ((long) kept[0] * kept[1] >= (long) read[0] * read[1]) return null;
+    ForwardCache cl = pass.caches.get(l), cm = pass.caches.get(m);
+    Batch d = l.op.jacobianDiagonal(cl, l.input);
+    if (d == null) return null;
+    return cm.derived(KEY, () -> m.asOutput(m.op.jacMatProd(cm, m.input, m.asInput(l.asOutput(d)))));
+  }
+
+  /** {@code S (diag(d) u) = (S d) .* (S u)}: u at l's input, the result at m's output. */
+  static Batch forward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u, java.util.List<Batch> temporaries) {
+    Batch su = m.asOutput(m.op.jacMatProd(pass.caches.get(m), m.input, m.asInput(l.asOutput(l.asInput(u)))));
+    temporaries.add(su);
+    return pass.net.be.multiply(selected, su);
+  }
+
+  /** {@code diag(d) (S' w) = S' ((S d) .* w)}: w at m's output, the result at l's input. */
+  static Batch backward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch w, java.util.List<Batch> temporaries) {
+    Batch g = pass.net.be.multiply(selected, m.asOutput(w));
+    temporaries.add(g);
+    return l.asInput(m.op.jacTMatProd(pass.caches.get(m), m.input, g));
+  }
+}

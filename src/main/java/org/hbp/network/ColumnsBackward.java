@@ -10,7 +10,9 @@ import org.hbp.runtime.ForwardCache;
  * Columns given at the network's output (a loss factor's {@code S_n}, Monte-Carlo vectors)
  * carried back through a sequential network, {@code u ← J_x' u} layer by layer (a residual block
  * {@code u + J_f' u}), handing each parameter the columns at its layer's output: what the factored
- * GGN quantities ({@link GgnDiagonal}, {@link FactoredGgn}) do with {@code J_θ' u} is theirs.
+ * GGN quantities ({@link GgnDiagonal}, {@link FactoredGgn}) do with {@code J_θ' u} is theirs. A
+ * layer with a diagonal Jacobian and a max-pool after it go back as one pair
+ * ({@link DiagonalSelections}).
  */
 abstract class ColumnsBackward {
   final Pass pass;
@@ -54,7 +56,21 @@ abstract class ColumnsBackward {
     if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
     Batch given = u;
     for (int i = nodes.size() - 1; i >= first; i--) {
-      Batch next = node(nodes.get(i), u, !(top && i == first));
+      Batch selected = i - 1 >= first && nodes.get(i - 1) instanceof Network.LayerNode l && nodes.get(i) instanceof Network.LayerNode m
+          ? DiagonalSelections.selected(pass, l, m) : null;
+      Batch next;
+      if (selected != null) { // a diagonal then a selection, neither with parameters: diag(d) S' u = S' ((S d) .* u)
+        Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) nodes.get(i);
+        ticks.layer(m);
+        ticks.layer(l);
+        List<Batch> made = new ArrayList<>();
+        next = DiagonalSelections.backward(pass, l, m, selected, u, made);
+        if (releaseAsItGoes) for (Batch t : made) be.release(t);
+        else temporaries.addAll(made);
+        i--;
+      } else {
+        next = node(nodes.get(i), u, !(top && i == first));
+      }
       if (!releaseAsItGoes) {
         if (next != null) temporaries.add(next);
       } else if (u != given) release(u, given, next);

@@ -141,16 +141,6 @@ public abstract class AbstractModuleOperator extends AbstractOperator implements
     return jacTColumns(cache, wrt, be.transpose(jtmt)); // J' (M J)
   }
 
-  /**
-   * The per-sample diagonal of the Jacobian with respect to wrt, in wrt's shape, where the derived
-   * Jacobian is {@code diag(a)} (an elementwise module); null otherwise. Generated operators
-   * override it.
-   */
-  @Override
-  public Batch jacobianDiagonal(ForwardCache cache, String wrt) {
-    return null;
-  }
-
   @Override
   public Batch propagateAveraged(ForwardCache cache, String wrt, Batch m, Averaging averaging) {
     requireDifferentiable(wrt);

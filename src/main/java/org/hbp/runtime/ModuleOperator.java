@@ -69,17 +69,23 @@ public interface ModuleOperator extends Operator {
   /**
    * The per-sample vector d of a derived Jacobian {@code J = diag(d)} with respect to wrt (an
    * elementwise module's, such as {@code sigmoid'(x)}), in wrt's shape with one direction; null
-   * where the derived Jacobian has no such form (the identity included).
+   * where the derived Jacobian has no such form (the identity included). Generated operators
+   * override it; an operator generated before it existed has none to give.
    */
-  Batch jacobianDiagonal(ForwardCache cache, String wrt);
+  default Batch jacobianDiagonal(ForwardCache cache, String wrt) {
+    return null;
+  }
 
   /**
    * Whether the derived Jacobian with respect to wrt is a selection, {@code J = selection(idx, n)}:
    * each output entry is one entry of wrt, or zero (a max-pool, an index select). Then
    * {@code J diag(d) = diag(J d) J} for any d, which lets a network apply the diagonal of the
-   * module before it after the selection, on the selected entries only ({@code HessianProducts}).
+   * module before it after the selection, on the selected entries only ({@code
+   * DiagonalSelections}). Generated operators override it; false claims nothing.
    */
-  boolean jacobianIsSelection(String wrt);
+  default boolean jacobianIsSelection(String wrt) {
+    return false;
+  }
 
   /** Whether the residual sum_k dz_k d^2 z_k / d wrt^2 is zero, diagonal or general (derived). */
   ResidualKind residualKind(String wrt);

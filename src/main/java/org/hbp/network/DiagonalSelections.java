@@ -23,7 +23,7 @@ final class DiagonalSelections {
 
   /**
    * {@code S d} in m's output shape where l's Jacobian with respect to its input is
-   * {@code diag(d)}, m's with respect to its input (l's output) a selection S that keeps fewer
+   * {@code diag(d)} (it claims a diagonal Jacobian and gives d), m's with respect to its input (l's output) a selection S that keeps fewer
    * entries than it reads, neither layer has parameters or other inputs, and m has no residual
    * term; else null.
    */
@@ -32,6 +32,7 @@ final class DiagonalSelections {
     if (!m.op.jacobianIsSelection(m.input) || m.op.residualKind(m.input) != org.hbp.runtime.ResidualKind.ZERO) return null;
     int[] kept = m.outputItem(), read = l.outputItem();
     if ((long) kept[0] * kept[1] >= (long) read[0] * read[1]) return null;
+    if (!l.op.jacobianIsDiagonal(l.input)) return null; // the claim hbp verify checks off the diagonal too
     ForwardCache cl = pass.caches.get(l), cm = pass.caches.get(m);
     Batch d = l.op.jacobianDiagonal(cl, l.input);
     if (d == null) return null;

@@ -70,7 +70,9 @@ public interface ModuleOperator extends Operator {
    * The per-sample vector d of a derived Jacobian {@code J = diag(d)} with respect to wrt (an
    * elementwise module's, such as {@code sigmoid'(x)}), in wrt's shape with one direction; null
    * where the derived Jacobian has no such form (the identity included). Generated operators
-   * override it; an operator generated before it existed has none to give.
+   * override it. Operators generated before it was part of this interface declared it protected:
+   * regenerate them ({@code hbp generate}, or the Maven plugin's build) before running them with
+   * this version.
    */
   default Batch jacobianDiagonal(ForwardCache cache, String wrt) {
     return null;

@@ -22,10 +22,20 @@ final class DiagonalSelections {
   private DiagonalSelections() {}
 
   /**
+   * {@code S d} where {@code nodes[i]} is a layer l and {@code nodes[i + 1]} a layer m after it
+   * that form a pair ({@link #selected}); else null (also past the end).
+   */
+  static Batch after(Pass pass, java.util.List<Network.Node> nodes, int i) {
+    if (i < 0 || i + 1 >= nodes.size() || !(nodes.get(i) instanceof Network.LayerNode l) || !(nodes.get(i + 1) instanceof Network.LayerNode m)) return null;
+    return selected(pass, l, m);
+  }
+
+  /**
    * {@code S d} in m's output shape where l's Jacobian with respect to its input is
-   * {@code diag(d)} (it claims a diagonal Jacobian and gives d), m's with respect to its input (l's output) a selection S that keeps fewer
-   * entries than it reads, neither layer has parameters or other inputs, and m has no residual
-   * term; else null.
+   * {@code diag(d)} (it claims a diagonal Jacobian and gives d), m's with respect to its input
+   * (l's output) a selection S that keeps fewer entries than it reads, neither layer has
+   * parameters or other inputs, and m has no residual term; else null. d is asked for once per
+   * pass, when {@code S d} is made.
    */
   static Batch selected(Pass pass, Network.LayerNode l, Network.LayerNode m) {
     if (l.inputs.size() != 1 || m.inputs.size() != 1 || !l.op.parameters().isEmpty() || !m.op.parameters().isEmpty()) return null;
@@ -33,10 +43,11 @@ final class DiagonalSelections {
     int[] kept = m.outputItem(), read = l.outputItem();
     if ((long) kept[0] * kept[1] >= (long) read[0] * read[1]) return null;
     if (!l.op.jacobianIsDiagonal(l.input)) return null; // the claim hbp verify checks off the diagonal too
-    ForwardCache cl = pass.caches.get(l), cm = pass.caches.get(m);
-    Batch d = l.op.jacobianDiagonal(cl, l.input);
-    if (d == null) return null;
-    return cm.derived(KEY, () -> m.asOutput(m.op.jacMatProd(cm, m.input, m.asInput(l.asOutput(d)))));
+    ForwardCache cm = pass.caches.get(m);
+    return cm.derived(KEY, () -> {
+      Batch d = l.op.jacobianDiagonal(pass.caches.get(l), l.input); // null for the identity: no pair
+      return d == null ? null : m.asOutput(m.op.jacMatProd(cm, m.input, m.asInput(l.asOutput(d))));
+    });
   }
 
   /** {@code S (diag(d) u) = (S d) .* (S u)}: u at l's input, the result at m's output. */

@@ -35,10 +35,9 @@ final class HessianProducts {
   /** The product through {@code nodes[from..]} followed by p. */
   Batch sequence(List<Network.Node> nodes, int from, Batch u, UnaryOperator<Batch> p) {
     if (from == nodes.size()) return p.apply(u);
-    if (from + 1 < nodes.size() && nodes.get(from) instanceof Network.LayerNode l && nodes.get(from + 1) instanceof Network.LayerNode m) {
-      Batch selected = DiagonalSelections.selected(pass, l, m);
-      if (selected != null) return diagonalThenSelection(l, m, selected, u, y -> sequence(nodes, from + 2, y, p));
-    }
+    Batch selected = DiagonalSelections.after(pass, nodes, from);
+    if (selected != null)
+      return diagonalThenSelection((Network.LayerNode) nodes.get(from), (Network.LayerNode) nodes.get(from + 1), selected, u, y -> sequence(nodes, from + 2, y, p));
     return node(nodes.get(from), u, y -> sequence(nodes, from + 1, y, p));
   }
 

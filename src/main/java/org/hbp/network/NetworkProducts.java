@@ -97,7 +97,7 @@ final class NetworkProducts {
   private Batch tangent(List<Network.Node> nodes, Batch u, boolean topLevel) {
     for (int i = 0; i < nodes.size(); i++) {
       Network.Node n = nodes.get(i);
-      Batch selected = u == null ? null : selectedAfter(nodes, i);
+      Batch selected = u == null ? null : DiagonalSelections.after(pass, nodes, i);
       if (selected != null) {
         Network.LayerNode l = (Network.LayerNode) n, m = (Network.LayerNode) nodes.get(++i);
         tangentIn.put(l, u);
@@ -151,12 +151,6 @@ final class NetworkProducts {
 
   // ---- backward ---------------------------------------------------------------------------------
 
-  /** {@code S d} where nodes[i] has a diagonal Jacobian and nodes[i + 1] is a selection after it ({@link DiagonalSelections}); else null. */
-  private Batch selectedAfter(List<Network.Node> nodes, int i) {
-    if (i + 1 >= nodes.size() || !(nodes.get(i) instanceof Network.LayerNode l) || !(nodes.get(i + 1) instanceof Network.LayerNode m)) return null;
-    return DiagonalSelections.selected(pass, l, m);
-  }
-
   /**
    * The backward steps of {@code nodes[first..]}, last to first, for w at the output of the last
    * (null: zero); w at the input of nodes[first] when {@code needInput}. A pair of a diagonal and a
@@ -164,7 +158,7 @@ final class NetworkProducts {
    */
   private Batch backward(List<Network.Node> nodes, int first, Batch w, boolean needInput) {
     for (int i = nodes.size() - 1; i >= first; i--) {
-      Batch selected = i - 1 >= first ? selectedAfter(nodes, i - 1) : null;
+      Batch selected = i - 1 >= first ? DiagonalSelections.after(pass, nodes, i - 1) : null;
       if (selected != null) {
         Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) nodes.get(i);
         Batch through = w == null ? null : own(DiagonalSelections.backward(pass, l, m, selected, w, temporaries));

@@ -57,12 +57,13 @@ public final class ForwardCache {
    * A value that the network, not the operator, derives from this forward pass (for example a
    * neighbouring layer's Jacobian diagonal, selected by this layer's index map), computed by
    * {@code compute} on first use and kept under {@code key} with the memos, released with them.
+   * A null from {@code compute} (nothing to derive) is returned and not kept.
    */
   public Batch derived(String key, Supplier<Batch> compute) {
     Batch b = derived.get(key);
     if (b == null) {
       b = compute.get();
-      derived.put(key, b);
+      if (b != null) derived.put(key, b);
     }
     return b;
   }

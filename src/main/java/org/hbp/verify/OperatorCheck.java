@@ -272,6 +272,30 @@ public final class OperatorCheck {
       return cache[0];
     }
 
+    /** The diagonal d of {@code J = diag(d)}, where the operator gives one: each sample's against the reference J's diagonal (N samples). */
+    private void checkJacobianDiagonal(ModuleOperator op, ForwardCache fc, String wn, int nw, DMatrixRMaj[] j) {
+      Batch d;
+      try {
+        d = op.jacobianDiagonal(fc, wn);
+      } catch (RuntimeException e) {
+        guarded(row("jacobianDiagonal", wn, JACOBIAN_TOL), () -> {
+          throw e;
+        });
+        return;
+      }
+      if (d == null) return; // nothing claimed
+      Row jd = row("jacobianDiagonal", wn, JACOBIAN_TOL);
+      guarded(jd, () -> {
+        if (d.directions() != 1 || d.itemSize() != nw) throw new IllegalStateException("diagonal " + d.describe() + ", expected one direction of " + nw);
+        double[] dd = be.toArray(d);
+        for (int n = 0; n < j.length; n++) {
+          double[] ref = new double[nw];
+          if (j[n].numRows == j[n].numCols) for (int i = 0; i < nw; i++) ref[i] = j[n].get(i, i);
+          compare(jd, item(d, dd, d.samples() == 1 ? 0 : n, 0), ref);
+        }
+      });
+    }
+
     void checkModule(ModuleOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
       ForwardCache fc = checkForward(op::forward, op::output, values, samples, dims);
       if (fc == null) return;
@@ -334,26 +358,7 @@ public final class OperatorCheck {
             compare(diagonal, got, ref);
           }
         }
-        // the diagonal d of J = diag(d), where the operator gives one: d_n against the reference's diagonal
-        Batch[] diagonalOf = new Batch[1];
-        RuntimeException[] diagonalFailure = new RuntimeException[1];
-        try {
-          diagonalOf[0] = op.jacobianDiagonal(fc, wn);
-        } catch (RuntimeException e) {
-          diagonalFailure[0] = e;
-        }
-        if (diagonalOf[0] != null || diagonalFailure[0] != null) guarded(row("jacobianDiagonal", wn, JACOBIAN_TOL), () -> {
-          if (diagonalFailure[0] != null) throw diagonalFailure[0];
-          Batch d = diagonalOf[0];
-          Row jd = row("jacobianDiagonal", wn, JACOBIAN_TOL);
-          if (d.directions() != 1 || d.itemSize() != nw) throw new IllegalStateException("diagonal " + d.describe() + ", expected one direction of " + nw);
-          double[] dd = be.toArray(d);
-          for (int n = 0; n < N; n++) {
-            double[] ref = new double[nw];
-            if (j[n].numRows == j[n].numCols) for (int i = 0; i < nw; i++) ref[i] = j[n].get(i, i);
-            compare(jd, item(d, dd, d.samples() == 1 ? 0 : n, 0), ref);
-          }
-        });
+        checkJacobianDiagonal(op, fc, wn, nw, j);
         if (op.jacobianIsSelection(wn)) {
           // each row of the reference J: zero, or a single 1 (the entry of largest magnitude) and zeros
           Row selection = row("jacobianIsSelection", wn, JACOBIAN_TOL);

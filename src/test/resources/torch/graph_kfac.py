@@ -11,8 +11,9 @@ networks, in float64, from their definitions (independently of hbp):
               D = sum_{n,c} (Q_G' grad_{n,c} Q_A)^2 / N, grad_{n,c} autograd's gradient of f_n . s_{n,c} in W
   psg         per-sample gradients of the per-sample loss (a loop over samples)
 
-Usage: graph_kfac.py NET OUT_DIR  (NET: skipcat, a branch + concat + skip; or tied, one layer used
-twice, for which only diag and psg are written: its KFLR is not defined)."""
+Usage: graph_kfac.py NET OUT_DIR  (NET: skipcat, a branch + concat + skip; tied, one layer used
+twice; or pool, convolutions and max-pools (graph_networks.Pool); for tied and pool only diag and
+psg are written: tied's KFLR is not defined, pool's convolutions are not linear layers)."""
 import sys
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograd_reference import reference, save_problem
-from graph_networks import Tied
+from graph_networks import Pool, Tied
 
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(0)
@@ -43,9 +44,10 @@ class SkipCat(nn.Module):
 
 
 name, out = sys.argv[1], sys.argv[2]
-net = SkipCat() if name == "skipcat" else Tied()
+net, shape = {"skipcat": (SkipCat, (5,)), "tied": (Tied, (5,)), "pool": (Pool, (2, 4, 4))}[name]
+net = net()
 n = 5
-x = torch.randn(n, 5)
+x = torch.randn(n, *shape)
 y = torch.randint(0, 3, (n,))
 params = dict(net.named_parameters())
 save_problem(out, params, x, y)

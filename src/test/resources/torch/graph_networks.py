@@ -2,10 +2,11 @@
 graph networks: writes the parameters and a batch as hbp reads them, and autograd's mean loss,
 gradients, exact Hessian blocks and GGN blocks of every parameter (autograd_reference.reference;
 a tied layer's parameters appear once, so their blocks sum every use and the cross terms).
-Usage: graph_networks.py NET OUT_DIR  (NET: add, concat, product, tied, inception)."""
+Usage: graph_networks.py NET OUT_DIR  (NET: add, concat, product, tied, inception, pool)."""
 import sys
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from autograd_reference import reference, save_problem
@@ -81,8 +82,27 @@ class Inception(nn.Module):
         return self.y(torch.flatten(torch.tanh(torch.cat([self.a(x), self.b(x)], dim=1)), 1))
 
 
+class Pool(nn.Module):
+    """Two convolutions of x, each through an activation and 2 x 2 max-pools: sigmoid's value read by
+    its max-pool alone, tanh's by two; p = pool(sigmoid(conv a)), q = pool(tanh(conv b)), y = linear((p + q) .* q)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(2, 3, 3, padding=1)
+        self.b = nn.Conv2d(2, 3, 3, padding=1)
+        self.y = nn.Linear(3 * 2 * 2, 3)
+        with torch.no_grad():
+            self.a.weight.mul_(2)
+
+    def forward(self, x):
+        p = F.max_pool2d(torch.sigmoid(self.a(x)), 2)
+        u = torch.tanh(self.b(x))
+        q, r = F.max_pool2d(u, 2), F.max_pool2d(u, 2)
+        return self.y(torch.flatten((p + q) * r, 1))
+
+
 NETS = {"add": (Add, (5,)), "concat": (Concat, (5,)), "product": (Product, (5,)), "tied": (Tied, (5,)),
-        "inception": (Inception, (2, 4, 4))}
+        "inception": (Inception, (2, 4, 4)), "pool": (Pool, (2, 4, 4))}
 
 
 def main():

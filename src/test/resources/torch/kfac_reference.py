@@ -13,8 +13,9 @@ float64, computed from their definitions (independently of hbp):
   gvar_sampled the variance of one sampled-label G (y ~ softmax(f_n), g = p - e_y), by enumerating y
   psg         per-sample gradients of the per-sample loss (a loop over samples)
 
-Usage: kfac_reference.py NET OUT_DIR  (NET: fc, cnn, resnet, fcmse, or wide: 2 samples, so that
-the first layer's A (9 x 9) and G (7 x 7) have fewer columns than their order)."""
+Usage: kfac_reference.py NET OUT_DIR  (NET: fc, cnn, cnnpool (a sigmoid then a max-pool between the
+convolutions), resnet, fcmse, or wide: 2 samples, so that the first layer's A (9 x 9) and G (7 x 7)
+have fewer columns than their order)."""
 import sys
 import numpy as np
 import torch
@@ -33,6 +34,10 @@ if name == "wide":
     x = torch.randn(n, 9)
 elif name == "cnn":
     net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Sigmoid(), nn.Conv2d(3, 2, 3, stride=2, padding=1), nn.Tanh(),
+                        nn.Flatten(), nn.Linear(18, 3))
+    x = torch.randn(n, 2, 6, 6)
+elif name == "cnnpool":
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Sigmoid(), nn.MaxPool2d(2), nn.Conv2d(3, 2, 3, padding=1), nn.Tanh(),
                         nn.Flatten(), nn.Linear(18, 3))
     x = torch.randn(n, 2, 6, 6)
 elif name == "resnet":

@@ -1,5 +1,9 @@
 package org.hbp.network;
 
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.ForwardCache;
 
@@ -14,6 +18,9 @@ import org.hbp.runtime.ForwardCache;
  *
  * <p>{@code S d} has one direction per sample; it is computed once per forward pass and kept in
  * the selection layer's cache ({@link ForwardCache#derived}), released with the pass.
+ *
+ * <p>In a sequential network a pair is two adjacent layers ({@link #after}); in a graph network,
+ * two module uses where the first's value is read by the second alone ({@link GraphPairs}).
  */
 final class DiagonalSelections {
   /** The key of {@code S d} in the selection layer's cache. */
@@ -25,7 +32,7 @@ final class DiagonalSelections {
    * {@code S d} where {@code nodes[i]} is a layer l and {@code nodes[i + 1]} a layer m after it
    * that form a pair ({@link #selected}); else null (also past the end).
    */
-  static Batch after(Pass pass, java.util.List<Network.Node> nodes, int i) {
+  static Batch after(Pass pass, List<Network.Node> nodes, int i) {
     if (i < 0 || i + 1 >= nodes.size() || !(nodes.get(i) instanceof Network.LayerNode l) || !(nodes.get(i + 1) instanceof Network.LayerNode m)) return null;
     return selected(pass, l, m);
   }
@@ -51,16 +58,65 @@ final class DiagonalSelections {
   }
 
   /** {@code S (diag(d) u) = (S d) .* (S u)}: u at l's input, the result at m's output. */
-  static Batch forward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u, java.util.List<Batch> temporaries) {
+  static Batch forward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u, List<Batch> temporaries) {
     Batch su = m.asOutput(m.op.jacMatProd(pass.caches.get(m), m.input, m.asInput(l.asOutput(l.asInput(u)))));
     temporaries.add(su);
     return pass.net.be.multiply(selected, su);
   }
 
   /** {@code diag(d) (S' w) = S' ((S d) .* w)}: w at m's output, the result at l's input. */
-  static Batch backward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch w, java.util.List<Batch> temporaries) {
+  static Batch backward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch w, List<Batch> temporaries) {
     Batch g = pass.net.be.multiply(selected, m.asOutput(w));
     temporaries.add(g);
     return l.asInput(m.op.jacTMatProd(pass.caches.get(m), m.input, g));
+  }
+
+  /**
+   * The candidate pairs of a graph network by its topology: a module use m of one input z where z
+   * is the value of a module use l of one input, read by m alone (once) and not the loss's input.
+   * Whether a candidate is a pair is for the operators to say ({@link #selected}), at run time.
+   * Then l's value is never formed by the products and walks that take pairs: forward, m's value
+   * comes from l's input; backward, w at m's value goes to l's input, through both steps.
+   */
+  static final class GraphPairs {
+    /** The step of l, by m. */
+    private final Map<Network.LayerNode, GraphPasses.Step> diagonalBefore = new IdentityHashMap<>();
+    /** m, by l. */
+    private final Map<Network.LayerNode, Network.LayerNode> selectionAfter = new IdentityHashMap<>();
+
+    GraphPairs(Network net) {
+      Map<String, Integer> reads = new HashMap<>();
+      Map<String, GraphPasses.Step> producers = new HashMap<>();
+      for (GraphPasses.Step s : net.graph) {
+        for (String in : s.inputs()) reads.merge(in, 1, Integer::sum);
+        producers.put(s.value(), s);
+      }
+      String output = net.spec.graph().output();
+      for (GraphPasses.Step s : net.graph) {
+        if (s.layer() == null || s.inputs().size() != 1) continue;
+        String z = s.inputs().get(0);
+        GraphPasses.Step before = producers.get(z);
+        if (before == null || before.layer() == null || before.inputs().size() != 1 || z.equals(output) || reads.get(z) != 1) continue;
+        diagonalBefore.put(s.layer(), before);
+        selectionAfter.put(before.layer(), s.layer());
+      }
+    }
+
+    /** {@code S d} where m is the selection of a pair ({@link #selected}), else null. */
+    Batch selectedAt(Pass pass, Network.LayerNode m) {
+      GraphPasses.Step l = diagonalBefore.get(m);
+      return l == null ? null : selected(pass, l.layer(), m);
+    }
+
+    /** Whether l is the diagonal of a pair: its value is then formed by neither the products nor the walks. */
+    boolean pairedAfter(Pass pass, Network.LayerNode l) {
+      Network.LayerNode m = selectionAfter.get(l);
+      return m != null && selected(pass, l, m) != null;
+    }
+
+    /** The step of the diagonal layer before the selection m of a pair. */
+    GraphPasses.Step diagonalBefore(Network.LayerNode m) {
+      return diagonalBefore.get(m);
+    }
   }
 }

@@ -18,15 +18,19 @@ import org.hbp.backend.Batch;
  * passes its Jacobian-transpose ({@link Merges#jacT}: the identity for {@code +}, its negative for
  * the subtrahend of {@code -}, {@code diag(b)} for {@code a .* b}, the row selection of a concat).
  * Only values downstream of a parameter ({@link GraphPasses#needGradient}) receive columns. The
- * result: each module use's columns at its output, {@code J_{z,n}' s_{n,c}} for its output z.
+ * result: each module use's columns at its output, {@code J_{z,n}' s_{n,c}} for its output z. A
+ * module use with a diagonal Jacobian whose value only a max-pool reads goes back with it as one
+ * pair ({@link DiagonalSelections}); neither has parameters, and the columns at the value between
+ * them are never formed.
  */
 final class GraphColumns {
   private GraphColumns() {}
 
   /**
    * The columns at the output of every module use that is downstream of a parameter
-   * ({@code [N x r]} items in its output shape); intermediate columns are released as the walk
-   * goes, the returned ones (and {@code columns}) by the caller.
+   * ({@code [N x r]} items in its output shape), except the diagonal layer of a pair (it has no
+   * parameters); intermediate columns are released as the walk goes, the returned ones (and
+   * {@code columns}) by the caller.
    */
   static Map<Network.LayerNode, Batch> back(Pass pass, Batch columns) {
     Map<Network.LayerNode, Batch> out = new IdentityHashMap<>();
@@ -78,7 +82,17 @@ final class GraphColumns {
         Batch u = values.get(step.value());
         if (u == null || !needed.contains(step.value())) continue;
         if (step.layer() != null) atLayer.accept(step.layer(), u);
-        pushBack(pass, step, u, needed, this::add);
+        Batch selected = step.layer() == null ? null : net.graphPairs.selectedAt(pass, step.layer());
+        if (selected != null) { // a diagonal then a selection, neither with parameters: diag(d) S' u = S' ((S d) .* u)
+          GraphPasses.Step before = net.graphPairs.diagonalBefore(step.layer());
+          String in = before.inputs().get(0);
+          if (needed.contains(in)) {
+            List<Batch> made = new ArrayList<>();
+            Batch through = DiagonalSelections.backward(pass, before.layer(), step.layer(), selected, u, made);
+            for (Batch t : made) release(t);
+            add(in, through);
+          }
+        } else pushBack(pass, step, u, needed, this::add);
         values.remove(step.value());
         release(u);
       }

@@ -36,7 +36,10 @@ import org.hbp.runtime.ModuleOperator;
  * (and {@code sum_i M_θi u_i} for its parameters), for PCH the modified joint residual of its
  * inputs ({@link GraphJointResidual}). For the GGN every
  * residual is zero; the PCH keeps the modified residuals and no mixed terms. The exact strategy's
- * block of θ is this product with directions on θ alone, read at θ ({@link #block}).
+ * block of θ is this product with directions on θ alone, read at θ ({@link #block}). A module use
+ * with a diagonal Jacobian whose value only a max-pool reads goes with it as one pair
+ * ({@link DiagonalSelections}): the directions are multiplied by {@code S d} on the entries the
+ * pool keeps, both ways, and the value between the two is never formed.
  */
 final class GraphProducts {
   private final Pass pass;
@@ -56,6 +59,8 @@ final class GraphProducts {
   /** The per-sample modified joint residual of each PCH module use of several inputs ({@link GraphJointResidual}). */
   private final Map<Network.LayerNode, Batch> jointResiduals = new IdentityHashMap<>();
   private final Map<String, Batch> w = new LinkedHashMap<>();
+  /** {@code J' w} at the input of the diagonal layer of a pair, from the selection's step ({@link DiagonalSelections}). */
+  private final Map<Network.LayerNode, Batch> throughDiagonal = new IdentityHashMap<>();
   private final Map<String, Batch> sums = new LinkedHashMap<>();
   private final List<Batch> temporaries = new ArrayList<>();
 
@@ -141,7 +146,16 @@ final class GraphProducts {
       Batch out;
       List<Batch> u = new ArrayList<>();
       for (String in : s.inputs()) u.add(tangent.get(in));
-      if (s.layer() != null) out = layerTangent(s.layer(), u);
+      if (s.layer() != null && net.graphPairs.pairedAfter(pass, s.layer())) {
+        tangentIn.put(s.layer(), u); // its value's derivative is formed only after the selection that reads it
+        continue;
+      }
+      Batch selected = s.layer() == null ? null : net.graphPairs.selectedAt(pass, s.layer());
+      if (selected != null) { // a diagonal then a selection: S (diag(d) u) = (S d) .* (S u), u at the diagonal layer's input
+        Network.LayerNode l = net.graphPairs.diagonalBefore(s.layer()).layer();
+        Batch ul = tangentIn.get(l).get(0);
+        out = ul == null ? null : own(DiagonalSelections.forward(pass, l, s.layer(), selected, ul, temporaries));
+      } else if (s.layer() != null) out = layerTangent(s.layer(), u);
       else out = s.merge().tangent(GraphPasses.values(pass, s), u, temporaries);
       if (out != null) tangent.put(s.value(), own(GraphPasses.as(be, out, GraphPasses.item(net, s.value()))));
     }
@@ -159,9 +173,17 @@ final class GraphProducts {
     if (!upstreamOfWanted.contains(s.value())) return;
     Batch wz = w.get(s.value());
     if (s.layer() != null) {
+      Batch selected = net.graphPairs.selectedAt(pass, s.layer());
+      if (selected != null) { // diag(d) (S' w) = S' ((S d) .* w), w at the diagonal layer's input; its residual terms added at its step
+        GraphPasses.Step before = net.graphPairs.diagonalBefore(s.layer());
+        Network.LayerNode l = before.layer();
+        if (wz != null && upstreamOfWanted.contains(before.inputs().get(0))) throughDiagonal.put(l, own(DiagonalSelections.backward(pass, l, s.layer(), selected, wz, temporaries)));
+        return;
+      }
+      boolean paired = net.graphPairs.pairedAfter(pass, s.layer());
       boolean[] need = new boolean[s.inputs().size()];
       for (int i = 0; i < need.length; i++) need[i] = upstreamOfWanted.contains(s.inputs().get(i));
-      Batch[] wi = layerBackward(s.layer(), wz, need);
+      Batch[] wi = layerBackward(s.layer(), paired ? throughDiagonal.remove(s.layer()) : wz, need, paired);
       for (int i = 0; i < need.length; i++) add(s.inputs().get(i), wi[i]);
       return;
     }
@@ -197,15 +219,19 @@ final class GraphProducts {
    * input i that {@code need}s it (else null): {@code J_i' w} plus, for the Hessian,
    * {@code R_i u_i + sum_{j≠i} M_ij u_j + sum_θ M_iθ v_θ}; for PCH the i-th block row of the
    * modified residual of its input ({@code mod(R_x) u}, one input) or of its joint input
-   * ({@link GraphJointResidual}, several) applied to the u_j.
+   * ({@link GraphJointResidual}, several) applied to the u_j. {@code throughJacobian}: w is already
+   * {@code J_x' w} at the input of a layer of one input and no parameters (the diagonal of a pair,
+   * {@link DiagonalSelections}), so only the residual terms are added to it.
    */
-  private Batch[] layerBackward(Network.LayerNode l, Batch w, boolean[] need) {
+  private Batch[] layerBackward(Network.LayerNode l, Batch w, boolean[] need, boolean throughJacobian) {
     ModuleOperator op = l.op;
     ForwardCache c = pass.caches.get(l);
     Batch dz = pass.outputGradients.get(l);
     List<Batch> u = tangentIn.get(l);
     int k = l.inputs.size();
-    Batch wo = w == null ? null : l.asOutput(w);
+    if (throughJacobian && (k != 1 || !op.parameters().isEmpty()))
+      throw new IllegalStateException(l.path + ": a product through the Jacobian of a layer with parameters or several inputs");
+    Batch wo = w == null || throughJacobian ? null : l.asOutput(w);
     for (String p : op.parameters()) {
       String name = l.parameterName(p);
       if (!wanted.contains(name)) continue;
@@ -228,7 +254,7 @@ final class GraphProducts {
     for (int i = 0; i < k; i++) {
       if (!need[i]) continue;
       String x = l.inputs.get(i);
-      Batch in = wo == null ? null : own(op.jacTMatProd(c, x, wo));
+      Batch in = throughJacobian ? w : wo == null ? null : own(op.jacTMatProd(c, x, wo));
       Batch ui = u.get(i);
       if (mixedTerms) {
         if (ui != null && policy.contributes(op, x)) in = plus(in, own(op.residualMatProd(c, x, dz, l.asInput(x, ui))));

@@ -45,6 +45,8 @@ public final class Network {
   final Map<String, String> parameterVariables = new LinkedHashMap<>();
   /** A graph network's steps with their layers ({@link GraphPasses}); null for a sequential network. */
   final List<GraphPasses.Step> graph;
+  /** A graph network's candidate pairs of a diagonal Jacobian and a selection ({@link DiagonalSelections}); null for a sequential network. */
+  final DiagonalSelections.GraphPairs graphPairs;
   /** Every use of each parameter, in graph order (one, the owner, in a sequential network). */
   final Map<String, List<LayerNode>> parameterUses = new LinkedHashMap<>();
   /** Fixed values of data variables by {@code <path>.<name>} ({@link #setDataValues}). */
@@ -59,6 +61,7 @@ public final class Network {
     this.be = backend;
     this.body = build(spec.body(), "", operators);
     this.graph = spec.isGraph() ? GraphPasses.build(this, operators) : null;
+    this.graphPairs = graph == null ? null : new DiagonalSelections.GraphPairs(this);
     NetworkSpec.Layer l = spec.loss();
     Object op = operators.create(l.module(), backend, l.dims());
     if (!(op instanceof LossOperator lo)) throw new UserError(l.module().name() + " is not a loss");

@@ -10,14 +10,18 @@ import org.hbp.backend.Batch;
  * J_{z,n}' s_{n,c}} for each layer output z (the gradient of {@code f_n · s_{n,c}} in z), from the
  * loss input down to the first node with parameters, through residual blocks ({@code (I + J_f)'}).
  * With the columns of a loss-Hessian factor S these are the output gradients whose outer products
- * make KFLR's and KFAC's factor G; with the loss gradient they are the pass's output gradients.
+ * make KFLR's and KFAC's factor G; with the loss gradient they are the pass's output gradients. A
+ * layer with a diagonal Jacobian and a max-pool after it go back as one pair
+ * ({@link DiagonalSelections}): neither has parameters, and the vectors at the pool's input are
+ * never formed.
  */
 final class OutputColumns {
   private OutputColumns() {}
 
   /**
    * The vectors at each layer's output ({@code [N x r]} items in its output shape), for the layers
-   * at or after the first node with parameters; the caller releases them. A graph network's
+   * at or after the first node with parameters, except the first layer of a pair (it has no
+   * parameters); the caller releases them. A graph network's
    * columns go back through its steps ({@link GraphColumns}), summed at branch points.
    */
   static Map<Network.LayerNode, Batch> back(Pass pass, Batch columns) {
@@ -33,7 +37,16 @@ final class OutputColumns {
     if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
     for (int i = nodes.size() - 1; i >= first; i--) {
       Network.Node n = nodes.get(i);
-      if (n instanceof Network.LayerNode l) {
+      Batch selected = i - 1 >= first ? DiagonalSelections.after(pass, nodes, i - 1) : null;
+      if (selected != null) { // diag(d) S' u = S' ((S d) .* u), l before m: l's output (the pool's input) never formed
+        Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) n;
+        Batch z = m.asOutput(u);
+        out.put(m, z);
+        List<Batch> made = new java.util.ArrayList<>();
+        u = DiagonalSelections.backward(pass, l, m, selected, z, made);
+        pass.net.releaseTemporaries(made, u);
+        i--;
+      } else if (n instanceof Network.LayerNode l) {
         Batch z = l.asOutput(u);
         out.put(l, z);
         if (top && i == first) return null; // nothing below needs it

@@ -4,6 +4,7 @@ import static org.hbp.network.NetworkCurvatureTest.crossEntropy;
 import static org.hbp.network.NetworkCurvatureTest.elementwise;
 import static org.hbp.network.NetworkCurvatureTest.layer;
 import static org.hbp.network.NetworkCurvatureTest.linear;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,14 +20,19 @@ import org.hbp.backend.KernelProfiler;
 import org.hbp.backend.Precision;
 import org.hbp.backend.blas.BlasBackend;
 import org.hbp.calculus.Tensor;
-import org.junit.jupiter.api.Test;
+import java.nio.file.Path;
+import org.hbp.dsl.Dsl;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Exact products of a CNN's blocks with several directions on the float32 BLAS backend, against
  * the dense EJML reference written from the paper's equations ({@link DenseReference}). There the
  * convolution weights' {@code J_W v} runs as oneDNN convolutions with the directions as filters
  * ({@code Backend.convolvesDirectly}), a route that the float64 backends of {@link
- * NetworkCurvatureTest} never take; the test checks through the kernel profile that it was taken.
+ * NetworkCurvatureTest} never take; the test checks through the kernel profile that it was taken,
+ * and that the sigmoid and max-pool went as a pair ({@link DiagonalSelections}), in the sequential
+ * declaration and in the graph one.
  */
 class Float32ConvolutionProductsTest {
   /** Two convolutions (2 -> 4 -> 4 channels) with a max-pool between, then a linear layer. */
@@ -42,21 +48,50 @@ class Float32ConvolutionProductsTest {
         crossEntropy(3));
   }
 
-  @Test
-  void exactProductsWithDirectionsAgreeWithTheDenseReference() {
+  /** {@link #cnn} as a graph declaration: its products go the graph's way ({@link GraphProducts}). */
+  static final String CNN_GRAPH = String.join("\n",
+      "network cnn32g {",
+      "  input x: tensor(2, 4, 4);",
+      "  a = conv2d(cout = 4, k = 3, s = 1, p = 1, d = 1)(x);",
+      "  b = sigmoid(a);",
+      "  c = maxpool(k = 2)(b);",
+      "  e = conv2d(cout = 4, k = 3, s = 1, p = 1, d = 1)(c);",
+      "  f = tanh(e);",
+      "  g = flatten(f);",
+      "  y = linear(m = 3)(g);",
+      "  loss crossentropy(y);",
+      "}");
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void exactProductsWithDirectionsAgreeWithTheDenseReference(boolean graph) {
     BlasBackend real = new BlasBackend(Precision.FLOAT32);
     assertTrue(real.directConvolutions(), real.directConvolutionsUnavailable());
     KernelProfiler profiler = KernelProfiler.of(real, true);
     Backend be = profiler.backend();
     NetworkSpec spec = cnn();
-    Network net = new Network(spec, Network.builtIn(), be);
+    Network net = graph
+        ? new Network(NetworkResolver.resolve(Dsl.parse(CNN_GRAPH, "cnn32g.hbp"), null, NetworkResolver.library(List.of(Path.of("modules-spec")))),
+            Network.builtIn(), be)
+        : new Network(spec, Network.builtIn(), be);
+    assertEquals(graph, net.isGraph());
+    // the reference's parameter of each of the net's: the chain's names, in the same order
+    Network chain = new Network(spec, Network.builtIn(), be);
+    List<String> chainNames = chain.parameterNames();
+    assertEquals(chainNames.size(), net.parameterNames().size(), net.parameterNames().toString());
+    Map<String, String> referenceName = new LinkedHashMap<>();
+    for (int i = 0; i < chainNames.size(); i++) {
+      String p = net.parameterNames().get(i), q = chainNames.get(i);
+      assertArrayEquals(chain.parameterShape(q), net.parameterShape(p), p + " against " + q);
+      referenceName.put(p, q);
+    }
     Random rng = new Random(7);
     Map<String, Tensor> params = new LinkedHashMap<>();
     Map<String, Batch> batches = new LinkedHashMap<>();
     for (String p : net.parameterNames()) {
       int[] s = net.parameterShape(p);
       Tensor t = Tensor.random(rng, s[0], s[1]);
-      params.put(p, t);
+      params.put(referenceName.get(p), t);
       batches.put(p, be.fromArray(1, 1, s[0], s[1], t.data()));
     }
     int n = 4, in = 2 * 4 * 4, classes = 3;
@@ -86,7 +121,7 @@ class Float32ConvolutionProductsTest {
         double[] got = be.toArray(c.matProd(p, be.fromArray(1, directions, s[0], s[1], v)));
         KernelProfiler.Profile profile = profiler.stop();
         assertEquals(directions * size, got.length, p);
-        DMatrixRMaj block = ref.get(p);
+        DMatrixRMaj block = ref.get(referenceName.get(p));
         for (int d = 0; d < directions; d++) {
           double err = 0, scale = 0;
           for (int i = 0; i < size; i++) {

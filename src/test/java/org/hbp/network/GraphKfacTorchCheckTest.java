@@ -27,7 +27,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * diagonal of autograd's GGN block; KFLR and EKFAC blocks are their per-layer definitions with the
  * vectors at each layer's output taken by autograd through the graph; per-sample gradients
  * ({@link SampleGradients}, {@code hbp gradients}) are autograd's, one sample at a time. Nets:
- * {@code skipcat} (a branch, a concat and a skip connection) and {@code tied} (one linear layer used
+ * {@code skipcat} (a branch, a concat and a skip connection), {@code pool} (convolutions, activations
+ * and max-pools: diagonal only) and {@code tied} (one linear layer used
  * twice: the diagonal holds the cross terms between uses, the per-sample gradient sums them).
  */
 class GraphKfacTorchCheckTest {
@@ -49,7 +50,11 @@ class GraphKfacTorchCheckTest {
       "}");
 
   private static String source(String name) {
-    return name.equals("skipcat") ? SKIPCAT : GraphNetworkTorchCheckTest.TIED;
+    return switch (name) {
+      case "skipcat" -> SKIPCAT;
+      case "pool" -> GraphNetworkTorchCheckTest.POOL;
+      default -> GraphNetworkTorchCheckTest.TIED;
+    };
   }
 
   private Map<String, NdArray> reference(String name) throws Exception {
@@ -77,7 +82,7 @@ class GraphKfacTorchCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"skipcat", "tied"})
+  @ValueSource(strings = {"skipcat", "tied", "pool"})
   void ggnDiagonalIsTheDiagonalOfAutogradsGgn(String name) throws Exception {
     Map<String, NdArray> ref = reference(name);
     assertEquals(name.equals("skipcat") ? 8 : 6, compare(name, "diag-ggn", "diag", ref));

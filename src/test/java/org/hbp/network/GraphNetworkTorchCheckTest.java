@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * autograd's mean loss, gradients (the Newton step with alpha = 1 is minus the gradient) and exact
  * Hessian and GGN blocks of every parameter to 1e-10: a branch with add and subtract merges, a
  * concat, entrywise products (one of a value with itself), a tied layer used twice (its blocks sum
- * both uses and the cross terms), and convolutions concatenated along channels.
+ * both uses and the cross terms), convolutions concatenated along channels, and convolutions through
+ * activations and max-pools (one activation read by its pool alone).
  */
 class GraphNetworkTorchCheckTest {
   @TempDir Path dir;
@@ -91,18 +92,41 @@ class GraphNetworkTorchCheckTest {
       "  loss crossentropy(y);",
       "}");
 
+  /**
+   * A sigmoid whose value its max-pool alone reads (a pair whose products multiply by sigmoid' on
+   * the entries the pool keeps: {@link DiagonalSelections}), and a tanh whose value two max-pools
+   * read (no pair).
+   */
+  static final String POOL = String.join("\n",
+      "network pool {",
+      "  input x: tensor(2, 4, 4);",
+      "  a = conv2d(cout = 3, k = 3, s = 1, p = 1, d = 1)(x);",
+      "  t = sigmoid(a);",
+      "  p = maxpool(k = 2)(t);",
+      "  b = conv2d(cout = 3, k = 3, s = 1, p = 1, d = 1)(x);",
+      "  u = tanh(b);",
+      "  q = maxpool(k = 2)(u);",
+      "  r = maxpool(k = 2)(u);",
+      "  s = p + q;",
+      "  v = s .* r;",
+      "  f = flatten(v);",
+      "  y = linear(m = 3)(f);",
+      "  loss crossentropy(y);",
+      "}");
+
   static String source(String name) {
     return switch (name) {
       case "add" -> ADD;
       case "concat" -> CONCAT;
       case "product" -> PRODUCT;
       case "tied" -> TIED;
+      case "pool" -> POOL;
       default -> INCEPTION;
     };
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"add", "concat", "product", "tied", "inception"})
+  @ValueSource(strings = {"add", "concat", "product", "tied", "inception", "pool"})
   void graphNetworksAgreeWithAutograd(String name) throws Exception {
     runScript("graph_networks.py", name, dir.toString());
     Path net = dir.resolve(name + ".hbp");

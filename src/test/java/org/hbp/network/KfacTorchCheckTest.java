@@ -43,6 +43,8 @@ class KfacTorchCheckTest {
           "  linear(m = 3);", "  loss mse;", "}"),
       "cnn", String.join("\n", "network cnn {", "  input x: tensor(2, 6, 6);", "  conv2d(cout = 3, k = 3, s = 1, p = 1, d = 1);", "  sigmoid;",
           "  conv2d(cout = 2, k = 3, s = 2, p = 1, d = 1);", "  tanh;", "  flatten;", "  linear(m = 3);", "  loss crossentropy;", "}"),
+      "cnnpool", String.join("\n", "network cnnpool {", "  input x: tensor(2, 6, 6);", "  conv2d(cout = 3, k = 3, s = 1, p = 1, d = 1);", "  sigmoid;",
+          "  maxpool(k = 2);", "  conv2d(cout = 2, k = 3, s = 1, p = 1, d = 1);", "  tanh;", "  flatten;", "  linear(m = 3);", "  loss crossentropy;", "}"),
       "wide", String.join("\n", "network wide {", "  input x: vector(9);", "  linear(m = 7);", "  tanh;", "  linear(m = 3);", "  loss crossentropy;", "}"),
       "resnet", String.join("\n", "network resnet {", "  input x: vector(5);", "  linear(m = 4);", "  tanh;", "  residual {", "    linear(m = 4);",
           "    sigmoid;", "    linear(m = 4);", "  }", "  linear(m = 3);", "  loss crossentropy;", "}"));
@@ -80,7 +82,7 @@ class KfacTorchCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"fc", "fcmse", "cnn", "resnet", "wide"})
+  @ValueSource(strings = {"fc", "fcmse", "cnn", "cnnpool", "resnet", "wide"})
   void kflrAndEkfacEqualTheirDefinitionsInPyTorch(String name) throws Exception {
     Map<String, NdArray> ref = reference(name);
     int layers = name.equals("resnet") ? 4 : name.equals("wide") ? 2 : 3;

@@ -1,5 +1,6 @@
 package org.hbp.network;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -66,6 +67,56 @@ class ExampleNetworksTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> pass.curvature(CurvatureKind.GGN, Strategy.KFRA));
     assertTrue(e.getMessage().startsWith("layer 1 (sigmoid): the explicit batch-averaged Hessians of its output and input have 16384 x 16384 and 16384 x 16384 entries"),
         e.getMessage());
+  }
+
+  /**
+   * networks/c4d3-graph.hbp is c4d3 declared as a graph: with the same parameters and batch its loss and
+   * whole-network GGN and Hessian products (every parameter, 2 directions) are the chain's to 1e-10, though the
+   * graph's products go their own way (GraphProducts, with its two sigmoid and max-pool pairs).
+   */
+  @Test
+  void c4d3AsAGraphIsTheChain() {
+    List<Path> lib = List.of(Path.of("modules-spec"));
+    Network chain = new Network(NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, lib), Network.builtIn(), be);
+    Network graph = new Network(NetworkResolver.load(Path.of("networks/c4d3-graph.hbp"), null, lib), Network.builtIn(), be);
+    assertTrue(graph.isGraph());
+    Random rng = new Random(3);
+    Map<String, Batch> params = randomParameters(chain, be, rng), graphParams = new java.util.LinkedHashMap<>();
+    Map<String, Batch> dirs = new java.util.LinkedHashMap<>(), graphDirs = new java.util.LinkedHashMap<>();
+    List<String> names = chain.parameterNames(), graphNames = graph.parameterNames();
+    assertEquals(names.size(), graphNames.size());
+    for (int i = 0; i < names.size(); i++) {
+      int[] s = chain.parameterShape(names.get(i));
+      assertArrayEquals(s, graph.parameterShape(graphNames.get(i)), graphNames.get(i));
+      graphParams.put(graphNames.get(i), params.get(names.get(i)));
+      double[] d = new double[2 * s[0] * s[1]];
+      for (int k = 0; k < d.length; k++) d[k] = rng.nextGaussian();
+      dirs.put(names.get(i), be.fromArray(1, 2, s[0], s[1], d));
+      graphDirs.put(graphNames.get(i), dirs.get(names.get(i)));
+    }
+    double[] x = new double[2 * 3 * 1024];
+    for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
+    Batch y = be.fromArray(2, 1, 10, 1, new double[] {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0});
+    Pass pc = chain.run(params, be.fromArray(2, 1, 3, 1024, x), y), pg = graph.run(graphParams, be.fromArray(2, 1, 3, 1024, x), y);
+    assertEquals(pc.loss(), pg.loss(), 1e-12, "loss");
+    for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.HESSIAN)) {
+      Map<String, Batch> a = pc.networkProduct(kind, dirs), b = pg.networkProduct(kind, graphDirs);
+      for (int i = 0; i < names.size(); i++)
+        assertClose("c4d3 " + kind + " " + names.get(i), a.get(names.get(i)), b.get(graphNames.get(i)));
+    }
+  }
+
+  /** Entries equal to 1e-10 relative to max(1, the largest entry), and not all zero. */
+  private void assertClose(String what, Batch expected, Batch got) {
+    double[] e = be.toArray(expected), g = be.toArray(got);
+    assertEquals(e.length, g.length, what);
+    double scale = 0, err = 0;
+    for (int i = 0; i < e.length; i++) {
+      scale = Math.max(scale, Math.abs(e[i]));
+      err = Math.max(err, Math.abs(e[i] - g[i]));
+    }
+    assertTrue(scale > 1e-8, what + ": the chain's product vanishes");
+    assertTrue(err <= 1e-10 * Math.max(1, scale), what + ": max abs error " + err + " (scale " + scale + ")");
   }
 
   /** The README's "From Java" example, verbatim but for the files it reads. */

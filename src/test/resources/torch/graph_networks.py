@@ -84,7 +84,7 @@ class Inception(nn.Module):
 
 class Pool(nn.Module):
     """Two convolutions of x, each through an activation and 2 x 2 max-pools: sigmoid's value read by
-    its max-pool alone, tanh's by two; p = pool(sigmoid(conv a)), q = pool(tanh(conv b)), y = linear((p + q) .* q)."""
+    its max-pool alone, tanh's by two; p = pool(sigmoid(conv a)), q = r = pool(tanh(conv b)), y = linear((p + q) .* r)."""
 
     def __init__(self):
         super().__init__()

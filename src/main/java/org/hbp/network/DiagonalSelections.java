@@ -14,7 +14,9 @@ import org.hbp.runtime.ForwardCache;
  * none, {@code S diag(d) = diag(S d) S} and {@code diag(d) S' = S' diag(S d)}, entry by entry. The
  * products through the network then multiply their directions by {@code S d} after the selection
  * and before its adjoint, on the kept entries only (a quarter of them for a 2 x 2 max-pool),
- * instead of by d on all of them ({@link HessianProducts}, {@link NetworkProducts}).
+ * instead of by d on all of them: the exact blocks ({@link HessianProducts}), the whole-network
+ * products ({@link NetworkProducts}, {@link GraphProducts}) and the walks of columns back
+ * ({@link ColumnsBackward}, {@link OutputColumns}, {@link GraphColumns.Walk}).
  *
  * <p>{@code S d} has one direction per sample; it is computed once per forward pass and kept in
  * the selection layer's cache ({@link ForwardCache#derived}), released with the pass.
@@ -75,7 +77,8 @@ final class DiagonalSelections {
    * The candidate pairs of a graph network by its topology: a module use m of one input z where z
    * is the value of a module use l of one input, read by m alone (once) and not the loss's input.
    * Whether a candidate is a pair is for the operators to say ({@link #selected}), at run time.
-   * Then l's value is never formed by the products and walks that take pairs: forward, m's value
+   * Then the directions and columns at l's value (the forward pass keeps the value itself) are
+   * never formed by the products and walks that take pairs: forward, m's value
    * comes from l's input; backward, w at m's value goes to l's input, through both steps.
    */
   static final class GraphPairs {

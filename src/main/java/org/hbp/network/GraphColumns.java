@@ -48,7 +48,8 @@ final class GraphColumns {
    * A walk of columns back through a graph, in reverse graph order: a value's columns are complete
    * when its step is reached (its consumers come earlier in the walk), so a module use sees its
    * output's columns there ({@code atLayer}); they are then carried to its inputs ({@link
-   * #pushBack}, summed where a value has several consumers) and released, unless they share storage
+   * #pushBack}, or through both layers of a pair at once, {@link DiagonalSelections}; summed where a
+   * value has several consumers) and released, unless they share storage
    * with a batch in {@link #kept} or with a value's not yet reached (a merge's {@code J'} may pass
    * them on as they are, a reshape-like module's may return a view). Shared by {@link #back} and
    * {@link FactoredBlocks}' set-up.
@@ -71,7 +72,8 @@ final class GraphColumns {
     /**
      * Carries {@code columns} (at the graph's output; released once carried below, unless kept)
      * back through the graph, calling {@code atLayer} with each module use downstream of a
-     * parameter and the columns at its output; a batch it adds to {@link #kept} survives the walk.
+     * parameter and the columns at its output (but the diagonal layer of a pair, which has no
+     * parameters: {@link DiagonalSelections}); a batch it adds to {@link #kept} survives the walk.
      */
     void back(Batch columns, BiConsumer<Network.LayerNode, Batch> atLayer) {
       Set<String> needed = GraphPasses.needGradient(net);

@@ -39,7 +39,7 @@ import org.hbp.runtime.ModuleOperator;
  * block of θ is this product with directions on θ alone, read at θ ({@link #block}). A module use
  * with a diagonal Jacobian whose value only a max-pool reads goes with it as one pair
  * ({@link DiagonalSelections}): the directions are multiplied by {@code S d} on the entries the
- * pool keeps, both ways, and the value between the two is never formed.
+ * pool keeps, both ways, and no directions at the value between the two are formed.
  */
 final class GraphProducts {
   private final Pass pass;
@@ -54,7 +54,7 @@ final class GraphProducts {
   /** The values whose w is needed: those with a use of a wanted parameter at or above them. */
   private final Set<String> upstreamOfWanted = new HashSet<>();
   private final Map<String, Batch> tangent = new LinkedHashMap<>();
-  /** The directional derivative at each input of each module use (null: zero). */
+  /** The directional derivative at each input of each module use (null: zero); none for the selection of a pair. */
   private final Map<Network.LayerNode, List<Batch>> tangentIn = new IdentityHashMap<>();
   /** The per-sample modified joint residual of each PCH module use of several inputs ({@link GraphJointResidual}). */
   private final Map<Network.LayerNode, Batch> jointResiduals = new IdentityHashMap<>();

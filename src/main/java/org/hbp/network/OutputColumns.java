@@ -6,7 +6,8 @@ import java.util.Map;
 import org.hbp.backend.Batch;
 
 /**
- * Per-sample vectors at the network's output carried back to every layer's output: {@code
+ * Per-sample vectors at the network's output carried back to every layer's output (but the first
+ * of a pair, below): {@code
  * J_{z,n}' s_{n,c}} for each layer output z (the gradient of {@code f_n · s_{n,c}} in z), from the
  * loss input down to the first node with parameters, through residual blocks ({@code (I + J_f)'}).
  * With the columns of a loss-Hessian factor S these are the output gradients whose outer products

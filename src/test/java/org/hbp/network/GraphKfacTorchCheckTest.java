@@ -28,7 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * vectors at each layer's output taken by autograd through the graph; per-sample gradients
  * ({@link SampleGradients}, {@code hbp gradients}) are autograd's, one sample at a time. Nets:
  * {@code skipcat} (a branch, a concat and a skip connection), {@code pool} (convolutions, activations
- * and max-pools: diagonal only) and {@code tied} (one linear layer used
+ * and max-pools: the diagonal and per-sample gradients) and {@code tied} (one linear layer used
  * twice: the diagonal holds the cross terms between uses, the per-sample gradient sums them).
  */
 class GraphKfacTorchCheckTest {
@@ -97,7 +97,7 @@ class GraphKfacTorchCheckTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"skipcat", "tied"})
+  @ValueSource(strings = {"skipcat", "tied", "pool"})
   void perSampleGradientsEqualAutogradsLoop(String name) throws Exception {
     Map<String, NdArray> ref = reference(name);
     Backend be = new CpuBackend();

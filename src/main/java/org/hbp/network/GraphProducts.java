@@ -117,7 +117,17 @@ final class GraphProducts {
     String output = net.spec.graph().output();
     Batch u = tangent.get(output);
     if (u != null) w.put(output, own(net.loss.hessianProd(pass, u)));
-    for (int k = net.graph.size() - 1; k >= 0; k--) backward(net.graph.get(k));
+    for (int k = net.graph.size() - 1; k >= 0; k--) {
+      GraphPasses.Step s = net.graph.get(k);
+      backward(s);
+      // w of this value has reached its inputs, and its tangent every consumer (their steps came before)
+      releaseEarly(w.remove(s.value()));
+      releaseEarly(tangent.remove(s.value()));
+      if (s.layer() != null) {
+        tangentIn.remove(s.layer()); // its inputs' tangents, released at their own steps
+        releaseEarly(jointResiduals.remove(s.layer()));
+      }
+    }
     Map<String, Batch> out = new LinkedHashMap<>();
     int directions = v.values().iterator().next().directions();
     for (String name : net.parameterNames()) {
@@ -309,6 +319,28 @@ final class GraphProducts {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /**
+   * Releases a batch the backward pass is done with (a value's w or tangent once its step is taken),
+   * unless it shares storage with one still held: the other values' w and tangents, the parameters'
+   * sums, the directions, the pass's batches. So a product holds the w of the values between the
+   * steps taken and the rest, not of every value. What it releases is in {@link #temporaries}
+   * too, whose release at the end is then a no-op for it (a backend releases storage once).
+   */
+  private void releaseEarly(Batch b) {
+    if (b == null) return;
+    List<java.util.Collection<Batch>> held = List.of(w.values(), tangent.values(), throughDiagonal.values(), sums.values(), jointResiduals.values(),
+        v.values(), pass.callerBatches, pass.values.values(), pass.valueGradients.values(), pass.outputGradients.values());
+    for (java.util.Collection<Batch> c : held)
+      for (Batch h : c) if (h != null && be.sharesStorage(b, h)) return;
+    for (List<Batch> in : tangentIn.values())
+      for (Batch h : in) if (h != null && be.sharesStorage(b, h)) return;
+    for (Batch t : temporaries) // only what the product made
+      if (t != null && be.sharesStorage(b, t)) {
+        be.release(b);
+        return;
+      }
+  }
 
   private Batch plus(Batch a, Batch b) {
     if (a == null) return b;

@@ -116,14 +116,18 @@ class GraphReductionTest {
 
   /** Entries equal to 1e-10 relative to max(1, the largest entry), and not all zero (a vanishing block proves nothing). */
   static void assertClose(String what, Batch expected, Batch got) {
-    double[] e = BE.toArray(expected), g = BE.toArray(got);
-    assertEquals(e.length, g.length, what);
+    assertTrue(assertClose(what, BE.toArray(expected), BE.toArray(got)) > 1e-8, what + ": the sequential value vanishes");
+  }
+
+  /** Entries equal to 1e-10 relative to max(1, the largest expected entry); returns that entry's magnitude. */
+  static double assertClose(String what, double[] expected, double[] got) {
+    assertEquals(expected.length, got.length, what);
     double scale = 0, err = 0;
-    for (int i = 0; i < e.length; i++) {
-      scale = Math.max(scale, Math.abs(e[i]));
-      err = Math.max(err, Math.abs(e[i] - g[i]));
+    for (int i = 0; i < expected.length; i++) {
+      scale = Math.max(scale, Math.abs(expected[i]));
+      err = Math.max(err, Math.abs(expected[i] - got[i]));
     }
-    assertTrue(scale > 1e-8, what + ": the sequential value vanishes");
     assertTrue(err <= 1e-10 * Math.max(1, scale), what + ": max abs error " + err + " (scale " + scale + ")");
+    return scale;
   }
 }

@@ -2,6 +2,7 @@ package org.hbp.network;
 
 import static org.hbp.network.TorchReference.assertBlockEquals;
 import static org.hbp.network.TorchReference.assertStepIsMinusGradient;
+import static org.hbp.network.TorchReference.assertStepSolvesTheBlocks;
 import static org.hbp.network.TorchReference.concat;
 import static org.hbp.network.TorchReference.hbp;
 import static org.hbp.network.TorchReference.loss;
@@ -20,8 +21,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Graph networks against PyTorch autograd in float64 (src/test/resources/torch/graph_networks.py,
  * the same nets written as nn.Modules): {@code hbp curvature --net} on the graph declaration gives
- * autograd's mean loss, gradients (the Newton step with alpha = 1 is minus the gradient) and exact
- * Hessian and GGN blocks of every parameter to 1e-10: a branch with add and subtract merges, a
+ * autograd's mean loss, gradients (the Newton step with alpha = 1 is minus the gradient), exact
+ * Hessian and GGN blocks of every parameter to 1e-10, and the CG solve with alpha = 1/2 in every
+ * GGN block against a dense solve with autograd's block: a branch with add and subtract merges, a
  * concat, entrywise products (one of a value with itself), a tied layer used twice (its blocks sum
  * both uses and the cross terms), convolutions concatenated along channels, and convolutions through
  * activations and max-pools (one activation read by its pool alone).
@@ -152,6 +154,10 @@ class GraphNetworkTorchCheckTest {
     Path step = dir.resolve("step.npz");
     hbp(concat(common, "--curvature", "ggn", "--solve", "1", "--out", step.toString(), "--cg-tol", "0"));
     assertStepIsMinusGradient(ref, Npz.read(step));
+    // the CG solve of [I/2 + G/2] d = -g in every block, against a dense solve with autograd's GGN blocks
+    Path half = dir.resolve("step-half.npz");
+    hbp(concat(common, "--curvature", "ggn", "--solve", "0.5", "--out", half.toString(), "--cg-tol", "1e-14", "--cg-maxiter", "500"));
+    assertStepSolvesTheBlocks(ref, "ggn", 0.5, Npz.read(half));
   }
 
   /**

@@ -77,6 +77,39 @@ public final class TorchReference {
     }
   }
 
+  /**
+   * The step of {@code --solve alpha} ({@code step}, PyTorch's names and shapes) solves
+   * {@code [alpha I + (1 - alpha) B] d = -g} in every block: B autograd's block {@code <kind>.<name>}
+   * of {@code ref} and g its gradient {@code grad.<name>}, the system solved densely by EJML; to
+   * 1e-8 relative to the largest entry of d (CG's stopping rule, not rounding, sets the tolerance).
+   */
+  static void assertStepSolvesTheBlocks(Map<String, NdArray> ref, String kind, double alpha, Map<String, NdArray> step) {
+    int solved = 0;
+    for (String key : ref.keySet()) {
+      if (!key.startsWith("grad.")) continue;
+      String name = key.substring(5);
+      double[] g = ref.get(key).data(), b = ref.get(kind + "." + name).data();
+      int n = g.length;
+      assertEquals(n * n, b.length, kind + "." + name + " is not the block of " + key);
+      org.ejml.data.DMatrixRMaj a = new org.ejml.data.DMatrixRMaj(n, n, true, b), rhs = new org.ejml.data.DMatrixRMaj(n, 1, true, g);
+      org.ejml.dense.row.CommonOps_DDRM.scale(1 - alpha, a);
+      for (int i = 0; i < n; i++) a.add(i, i, alpha);
+      org.ejml.dense.row.CommonOps_DDRM.scale(-1, rhs);
+      org.ejml.data.DMatrixRMaj want = new org.ejml.data.DMatrixRMaj(n, 1);
+      assertTrue(org.ejml.dense.row.CommonOps_DDRM.solve(a, rhs, want), name + ": singular system");
+      double[] got = step.get(name).data();
+      assertEquals(n, got.length, name);
+      double err = 0, scale = 0;
+      for (int i = 0; i < n; i++) {
+        err = Math.max(err, Math.abs(got[i] - want.get(i)));
+        scale = Math.max(scale, Math.abs(want.get(i)));
+      }
+      assertTrue(scale > 0 && err <= 1e-8 * scale, name + ": max abs error " + err + " (scale " + scale + ")");
+      solved++;
+    }
+    assertTrue(solved > 0, "no gradient in the reference");
+  }
+
   /** {@code a} followed by {@code b}. */
   static String[] concat(String[] a, String... b) {
     String[] out = Arrays.copyOf(a, a.length + b.length);

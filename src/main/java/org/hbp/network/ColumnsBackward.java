@@ -56,7 +56,7 @@ abstract class ColumnsBackward {
     if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
     Batch given = u;
     for (int i = nodes.size() - 1; i >= first; i--) {
-      Batch selected = i - 1 >= first ? DiagonalSelections.after(pass, nodes, i - 1) : null;
+      Batch selected = DiagonalSelections.endingAt(pass, nodes, i, first);
       Batch next;
       if (selected != null) { // a diagonal then a selection, neither with parameters: diag(d) S' u = S' ((S d) .* u)
         Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) nodes.get(i);

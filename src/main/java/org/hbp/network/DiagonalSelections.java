@@ -31,6 +31,15 @@ final class DiagonalSelections {
   private DiagonalSelections() {}
 
   /**
+   * {@code S d} where {@code nodes[i - 1]} and {@code nodes[i]} form a pair and both are at or
+   * after {@code nodes[first]}; else null. For the walks back from the last node to
+   * {@code nodes[first]}, which meet the pair's selection first.
+   */
+  static Batch endingAt(Pass pass, List<Network.Node> nodes, int i, int first) {
+    return i - 1 >= first ? after(pass, nodes, i - 1) : null;
+  }
+
+  /**
    * {@code S d} where {@code nodes[i]} is a layer l and {@code nodes[i + 1]} a layer m after it
    * that form a pair ({@link #selected}); else null (also past the end).
    */

@@ -158,7 +158,7 @@ final class NetworkProducts {
    */
   private Batch backward(List<Network.Node> nodes, int first, Batch w, boolean needInput) {
     for (int i = nodes.size() - 1; i >= first; i--) {
-      Batch selected = i - 1 >= first ? DiagonalSelections.after(pass, nodes, i - 1) : null;
+      Batch selected = DiagonalSelections.endingAt(pass, nodes, i, first);
       if (selected != null) {
         Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) nodes.get(i);
         Batch through = w == null ? null : own(DiagonalSelections.backward(pass, l, m, selected, w, temporaries));

@@ -38,7 +38,7 @@ final class OutputColumns {
     if (top) while (first < nodes.size() && !Network.hasParameters(nodes.get(first))) first++;
     for (int i = nodes.size() - 1; i >= first; i--) {
       Network.Node n = nodes.get(i);
-      Batch selected = i - 1 >= first ? DiagonalSelections.after(pass, nodes, i - 1) : null;
+      Batch selected = DiagonalSelections.endingAt(pass, nodes, i, first);
       if (selected != null) { // diag(d) S' u = S' ((S d) .* u), l before m: l's output (the pool's input) never formed
         Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) n;
         Batch z = m.asOutput(u);

@@ -71,13 +71,17 @@ class ExampleNetworksTest {
 
   /**
    * networks/c4d3-graph.hbp is c4d3 declared as a graph: with the same parameters and batch its loss and
-   * whole-network GGN and Hessian products (every parameter, 2 directions) are the chain's to 1e-10, though the
-   * graph's products go their own way (GraphProducts, with its two sigmoid and max-pool pairs).
+   * whole-network GGN and Hessian products (every parameter, 2 directions) are the chain's to 1e-10. The chain is
+   * networks/c4d3.hbp with each max-pool moved before its sigmoid (the same function: sigmoid is increasing), so
+   * that it takes no sigmoid and max-pool pair, while the graph's products take two (GraphProducts): the two
+   * sides share neither the traversal nor the pairs.
    */
   @Test
-  void c4d3AsAGraphIsTheChain() {
+  void c4d3AsAGraphIsTheChain() throws Exception {
     List<Path> lib = List.of(Path.of("modules-spec"));
-    Network chain = new Network(NetworkResolver.load(Path.of("networks/c4d3.hbp"), null, lib), Network.builtIn(), be);
+    String poolFirst = Files.readString(Path.of("networks/c4d3.hbp")).replace("sigmoid;\n  maxpool(k = 2);", "maxpool(k = 2);\n  sigmoid;");
+    Path chainFile = Files.writeString(dir.resolve("c4d3-pool-first.hbp"), poolFirst);
+    Network chain = new Network(NetworkResolver.load(chainFile, null, lib), Network.builtIn(), be);
     Network graph = new Network(NetworkResolver.load(Path.of("networks/c4d3-graph.hbp"), null, lib), Network.builtIn(), be);
     assertTrue(graph.isGraph());
     Random rng = new Random(3);
@@ -98,6 +102,10 @@ class ExampleNetworksTest {
     for (int i = 0; i < x.length; i++) x[i] = rng.nextGaussian();
     Batch y = be.fromArray(2, 1, 10, 1, new double[] {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0});
     Pass pc = chain.run(params, be.fromArray(2, 1, 3, 1024, x), y), pg = graph.run(graphParams, be.fromArray(2, 1, 3, 1024, x), y);
+    for (int i = 0; i < chain.body.size(); i++) assertEquals(null, DiagonalSelections.after(pc, chain.body, i), "a pair in the pool-first chain at " + i);
+    int pairs = 0;
+    for (GraphPasses.Step s : graph.graph) if (s.layer() != null && graph.graphPairs.selectedAt(pg, s.layer()) != null) pairs++;
+    assertEquals(2, pairs, "the graph's sigmoid and max-pool pairs");
     assertEquals(pc.loss(), pg.loss(), 1e-12, "loss");
     for (CurvatureKind kind : List.of(CurvatureKind.GGN, CurvatureKind.HESSIAN)) {
       Map<String, Batch> a = pc.networkProduct(kind, dirs), b = pg.networkProduct(kind, graphDirs);

@@ -289,6 +289,18 @@ public final class MaxpoolOperator extends AbstractModuleOperator {
   }
 
   @Override
+  public Batch jacobianSelection(ForwardCache cache, String wrt) {
+    switch (wrt) {
+      case "x": {
+        // J = selection(idx, c*h*w)
+        return cache.get("idx");
+      }
+      default:
+        return null;
+    }
+  }
+
+  @Override
   public boolean jacobianIsShared(String wrt) {
     return List.of().contains(wrt);
   }

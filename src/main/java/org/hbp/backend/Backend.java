@@ -290,6 +290,36 @@ public interface Backend {
   Batch scatterAdd(Batch g, Batch index, int rows, int cols);
 
   /**
+   * {@code multiply(y, gather(x, index))}, entry for entry the same, in one pass where the backend
+   * fuses it: each gathered entry is multiplied as it is read, and the gathered batch is never
+   * stored. A network multiplies the directions it gathers through a max-pool by the selected
+   * Jacobian diagonal of the activation before the pool ({@code DiagonalSelections}). The default
+   * composes the two kernels.
+   */
+  default Batch gatherMultiply(Batch x, Batch index, Batch y) {
+    Batch g = gather(x, index);
+    try {
+      return multiply(y, g);
+    } finally {
+      release(g);
+    }
+  }
+
+  /**
+   * {@code scatterAdd(multiply(y, g), index, rows, cols)}, entry for entry the same (each product
+   * rounded to the backend's precision before it is summed), in one pass where the backend fuses it.
+   * The adjoint of {@link #gatherMultiply} in x. The default composes the two kernels.
+   */
+  default Batch multiplyScatterAdd(Batch y, Batch g, Batch index, int rows, int cols) {
+    Batch p = multiply(y, g);
+    try {
+      return scatterAdd(p, index, rows, cols);
+    } finally {
+      release(p);
+    }
+  }
+
+  /**
    * The index map of max-pooling: for each sample of {@code x} (one-direction items holding a
    * tensor (c, h, w) column-major, {@code c x (h*w)}), the position in the item of the maximum of
    * each k x k window (stride k), as a {@code c x (h/k * w/k)} item of the result: position

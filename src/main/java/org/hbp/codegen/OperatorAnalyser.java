@@ -62,9 +62,10 @@ final class OperatorAnalyser {
     Body forward = lowering.forward(m.outputExpr());
     List<PlanWithoutDiagonal> partial = new ArrayList<>();
     for (ModuleRule r : rules) partial.add(lowerRule(lowering, r));
-    // the Jacobian diagonals come last: the class lists jacobianDiagonal after the per-variable methods
+    // the Jacobian diagonals and selections come last: the class lists jacobianDiagonal and
+    // jacobianSelection after the per-variable methods
     List<VariablePlan> variables = new ArrayList<>();
-    for (PlanWithoutDiagonal p : partial) variables.add(p.complete(jacobianDiagonal(lowering, p.rule())));
+    for (PlanWithoutDiagonal p : partial) variables.add(p.complete(jacobianDiagonal(lowering, p.rule()), jacobianSelection(lowering, p.rule())));
     return model(m, className, label, specSha256, notation, lowering, forward, variables, List.of(), mixedResiduals(m, lowering));
   }
 
@@ -142,10 +143,9 @@ final class OperatorAnalyser {
   /** A variable's plan before its Jacobian diagonal is lowered. */
   private record PlanWithoutDiagonal(ModuleRule rule, Body jacobian, Body jacobianTransposed, Body jacobianTransposedSum,
       Optional<Body> residual, Optional<Lowered> residualDiagonal, Optional<Lowered> kroneckerFactor) {
-    VariablePlan complete(Optional<Lowered> jacobianDiagonal) {
+    VariablePlan complete(Optional<Lowered> jacobianDiagonal, Optional<Lowered> jacobianSelection) {
       return new VariablePlan(rule, jacobian, jacobianTransposed, jacobianTransposedSum, residual, residualDiagonal, kroneckerFactor,
-          jacobianDiagonal, BodyLowering.sampleIndependent(rule.compact().jacobian()), jacobianIsDiagonal(rule),
-          jacobianIsSelection(rule));
+          jacobianDiagonal, BodyLowering.sampleIndependent(rule.compact().jacobian()), jacobianIsDiagonal(rule), jacobianSelection);
     }
   }
 
@@ -165,5 +165,11 @@ final class OperatorAnalyser {
   private static Optional<Lowered> jacobianDiagonal(BodyLowering lowering, ModuleRule r) {
     if (!(r.compact().jacobian() instanceof Expr.DiagMat dm)) return Optional.empty();
     return Optional.of(new Lowered(dm.vector(), lowering.value(dm.vector())));
+  }
+
+  /** The index map idx where the Jacobian is {@code selection(idx, n)}: each output entry one entry of the variable, or zero. */
+  private static Optional<Lowered> jacobianSelection(BodyLowering lowering, ModuleRule r) {
+    if (!(r.compact().jacobian() instanceof Expr.Selection s)) return Optional.empty();
+    return Optional.of(new Lowered(s.index(), lowering.value(s.index())));
   }
 }

@@ -92,7 +92,7 @@ record OperatorModel(
    * @param jacobianDiagonal the vector d of a Jacobian {@code diag(d)} (elementwise modules)
    * @param jacobianShared whether J is the same for every sample
    * @param jacobianIsDiagonal whether J is {@code diag(d)} or the identity
-   * @param jacobianIsSelection whether J is {@code selection(idx, n)} (a gather)
+   * @param jacobianSelection the index map idx of a Jacobian {@code selection(idx, n)} (a gather)
    */
   record VariablePlan(
       ModuleRule rule,
@@ -105,7 +105,12 @@ record OperatorModel(
       Optional<Lowered> jacobianDiagonal,
       boolean jacobianShared,
       boolean jacobianIsDiagonal,
-      boolean jacobianIsSelection) {
+      Optional<Lowered> jacobianSelection) {
+
+    /** Whether J is {@code selection(idx, n)}: each output entry one entry of the variable, or zero. */
+    boolean jacobianIsSelection() {
+      return jacobianSelection.isPresent();
+    }
 
     String name() {
       return rule.wrt().name();

@@ -68,6 +68,7 @@ final class RuleMethods {
         exact.addCode("case $S:\n$>", p.name()).addStatement("return $N(cache, dz)", "residualDiagonal_" + p.name()).addCode("$<");
     out.add(endSwitch(exact, "throw new IllegalStateException(MODULE + \": the residual with respect to '\" + wrt + \"' is not diagonal\")"));
     out.add(jacobianDiagonal(model));
+    if (all.stream().anyMatch(VariablePlan::jacobianIsSelection)) out.add(jacobianSelection(model));
     out.add(override("jacobianIsShared", TypeName.BOOLEAN).addParameter(STRING, "wrt")
         .addStatement("return $T.of($L).contains(wrt)", List.class, quoted(all, VariablePlan::jacobianShared)).build());
     out.add(override("jacobianIsDiagonal", TypeName.BOOLEAN).addParameter(STRING, "wrt")
@@ -251,6 +252,24 @@ final class RuleMethods {
           .addStatement("return be.reshape($L, $L, $L)", d.result(), n.rows(s), n.cols(s)).addCode("$<}\n");
     }
     return endSwitch(jd, "return null");
+  }
+
+  /**
+   * Selection Jacobians (an index select, a max-pool): the index map, so that a network can gather
+   * and multiply by a diagonal in one kernel. Emitted only by classes that have one.
+   */
+  private static MethodSpec jacobianSelection(OperatorModel model) {
+    Notation n = model.notation();
+    MethodSpec.Builder js = MethodSpec.methodBuilder("jacobianSelection").addAnnotation(Override.class)
+        .addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
+        .addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
+    for (VariablePlan p : model.variables()) {
+      if (p.jacobianSelection().isEmpty()) continue;
+      Body idx = p.jacobianSelection().get().body();
+      js.addCode("case $S: {\n$>", p.name()).addCode("// J = $L\n", Names.comment(n.text(p.rule().compact().jacobian()))).addCode(idx.code())
+          .addStatement("return $L", idx.result()).addCode("$<}\n");
+    }
+    return endSwitch(js, "return null");
   }
 
   private static CodeBlock checkDz(VariablePlan p) {

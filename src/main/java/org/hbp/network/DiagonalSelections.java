@@ -4,6 +4,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.runtime.ForwardCache;
 
@@ -68,16 +69,38 @@ final class DiagonalSelections {
     });
   }
 
-  /** {@code S (diag(d) u) = (S d) .* (S u)}: u at l's input, the result at m's output. */
+  /**
+   * {@code S (diag(d) u) = (S d) .* (S u)}: u at l's input, the result at m's output. Where m gives
+   * its selection's index map ({@link org.hbp.runtime.ModuleOperator#jacobianSelection}), one
+   * kernel gathers and multiplies ({@link org.hbp.backend.Backend#gatherMultiply}), and {@code S u}
+   * is never stored; else m's Jacobian product, then the multiply.
+   */
   static Batch forward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u, List<Batch> temporaries) {
+    Backend be = pass.net.be;
+    Batch idx = m.op.jacobianSelection(pass.caches.get(m), m.input);
+    if (idx != null) {
+      Batch flat = be.reshape(u, u.itemSize(), 1);
+      return m.asOutput(be.gatherMultiply(flat, idx, be.reshape(selected, idx.rows(), idx.cols())));
+    }
     Batch su = m.asOutput(m.op.jacMatProd(pass.caches.get(m), m.input, m.asInput(l.asOutput(l.asInput(u)))));
     temporaries.add(su);
-    return pass.net.be.multiply(selected, su);
+    return be.multiply(selected, su);
   }
 
-  /** {@code diag(d) (S' w) = S' ((S d) .* w)}: w at m's output, the result at l's input. */
+  /**
+   * {@code diag(d) (S' w) = S' ((S d) .* w)}: w at m's output, the result at l's input; in one
+   * kernel ({@link org.hbp.backend.Backend#multiplyScatterAdd}) where m gives its selection's index
+   * map, else the multiply, then m's transposed Jacobian product.
+   */
   static Batch backward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch w, List<Batch> temporaries) {
-    Batch g = pass.net.be.multiply(selected, m.asOutput(w));
+    Backend be = pass.net.be;
+    Batch idx = m.op.jacobianSelection(pass.caches.get(m), m.input);
+    if (idx != null) {
+      int[] in = m.op.itemShape(m.input);
+      Batch g = be.reshape(m.asOutput(w), idx.rows(), idx.cols());
+      return l.asInput(be.reshape(be.multiplyScatterAdd(be.reshape(selected, idx.rows(), idx.cols()), g, idx, in[0] * in[1], 1), in[0], in[1]));
+    }
+    Batch g = be.multiply(selected, m.asOutput(w));
     temporaries.add(g);
     return l.asInput(m.op.jacTMatProd(pass.caches.get(m), m.input, g));
   }

@@ -296,6 +296,40 @@ public final class OperatorCheck {
       });
     }
 
+    /**
+     * The index map a selection Jacobian gives ({@link ModuleOperator#jacobianSelection}), against
+     * the reference Jacobian: row i of {@code selection(idx, n)} has its one in column idx[i] (none
+     * where idx[i] = -1), and that matrix must be the reference, entry for entry.
+     */
+    private void checkJacobianSelection(ModuleOperator op, ForwardCache fc, String wn, int nw, DMatrixRMaj[] j) {
+      Batch idx;
+      try {
+        idx = op.jacobianSelection(fc, wn);
+      } catch (RuntimeException e) {
+        guarded(row("jacobianSelection", wn, JACOBIAN_TOL), () -> {
+          throw e;
+        });
+        return;
+      }
+      if (idx == null) return; // nothing claimed
+      Row js = row("jacobianSelection", wn, JACOBIAN_TOL);
+      guarded(js, () -> {
+        if (idx.directions() != 1) throw new IllegalStateException("index map " + idx.describe() + ", expected one direction");
+        double[] id = be.toArray(idx);
+        for (int n = 0; n < j.length; n++) {
+          double[] q = item(idx, id, idx.samples() == 1 ? 0 : n, 0);
+          if (q.length != j[n].numRows) throw new IllegalStateException("index map items of " + q.length + " entries, expected " + j[n].numRows);
+          DMatrixRMaj got = new DMatrixRMaj(j[n].numRows, nw);
+          for (int i = 0; i < q.length; i++) {
+            if (q[i] != Math.rint(q[i]) || q[i] < -1 || q[i] >= nw)
+              throw new IllegalStateException("index map entry " + i + " is " + q[i] + ", expected an integer in [-1, " + nw + ")");
+            if (q[i] >= 0) got.set(i, (int) q[i], 1);
+          }
+          compare(js, colMajor(got), colMajor(j[n]));
+        }
+      });
+    }
+
     void checkModule(ModuleOperator op, Map<String, Batch> values, List<Map<String, Tensor>> samples, Map<String, Long> dims, Random rng) {
       ForwardCache fc = checkForward(op::forward, op::output, values, samples, dims);
       if (fc == null) return;
@@ -359,6 +393,7 @@ public final class OperatorCheck {
           }
         }
         checkJacobianDiagonal(op, fc, wn, nw, j);
+        checkJacobianSelection(op, fc, wn, nw, j);
         if (op.jacobianIsSelection(wn)) {
           // each row of the reference J: zero, or a single 1 (the entry of largest magnitude) and zeros
           Row selection = row("jacobianIsSelection", wn, JACOBIAN_TOL);

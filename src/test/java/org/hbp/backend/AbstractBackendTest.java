@@ -1156,6 +1156,37 @@ abstract class AbstractBackendTest {
     assertArrayEquals(new double[] {1000, 0, 101}, be.toArray(be.scatterAdd(g, idx, 3, 1)), allowed(1000));
   }
 
+  /**
+   * gatherMultiply and multiplyScatterAdd against the two kernels they fuse, entry for entry (the
+   * backend's own multiply, gather and scatterAdd, each checked above against the interpreter and
+   * the adjoint identity): a factor per sample or shared, per direction or not, and factors that do
+   * not fit the fused loops (a 1x1 factor, one with more samples than the gathered batch), which
+   * must give the composition too. Sums of colliding indices are in index order in both.
+   */
+  @Test
+  void gatherMultiplyAndMultiplyScatterAddAreTheComposedKernels() {
+    int xr = 3, xc = 4, ir = 2, ic = 5;
+    int[][] axes = {{2, 3, 2, 2, 1}, {2, 3, 2, 1, 1}, {2, 3, 1, 2, 3}, {1, 3, 2, 1, 3}, {1, 1, 1, 1, 1}}; // x samples, directions, index samples, factor samples, factor directions
+    for (int[] ax : axes) {
+      Batch x = random(ax[0], ax[1], xr, xc), idx = randomIndex(ax[2], ir, ic, xr * xc), y = random(ax[3], ax[4], ir, ic);
+      String what = Arrays.toString(ax);
+      assertArrayEquals(be.toArray(be.multiply(y, be.gather(x, idx))), be.toArray(be.gatherMultiply(x, idx, y)), "gatherMultiply " + what);
+      Batch g = random(Math.max(ax[0], ax[2]), ax[1], ir, ic);
+      assertArrayEquals(be.toArray(be.scatterAdd(be.multiply(y, g), idx, xr, xc)), be.toArray(be.multiplyScatterAdd(y, g, idx, xr, xc)),
+          "multiplyScatterAdd " + what);
+    }
+    Batch x = random(1, 2, xr, xc), idx = randomIndex(1, ir, ic, xr * xc);
+    for (Batch y : List.of(random(1, 1, 1, 1), random(3, 1, ir, ic))) { // broadcast a scalar; widen the samples
+      Batch gathered = be.multiply(y, be.gather(x, idx));
+      assertEquals(gathered.describe(), be.gatherMultiply(x, idx, y).describe(), y.describe());
+      assertArrayEquals(be.toArray(gathered), be.toArray(be.gatherMultiply(x, idx, y)), "gatherMultiply by " + y.describe());
+      Batch g = random(1, 2, ir, ic);
+      assertArrayEquals(be.toArray(be.scatterAdd(be.multiply(y, g), idx, xr, xc)), be.toArray(be.multiplyScatterAdd(y, g, idx, xr, xc)),
+          "multiplyScatterAdd by " + y.describe());
+    }
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.gatherMultiply(x, idx, random(1, 1, ic, ir))), "multiply");
+  }
+
   @Test
   void indexErrors() {
     Batch x = random(1, 2, 2, 2);

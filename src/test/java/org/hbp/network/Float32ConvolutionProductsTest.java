@@ -137,11 +137,15 @@ class Float32ConvolutionProductsTest {
           // the first weight's directions pass through the sigmoid (4 samples of 64) and the tanh (of 16): sigma'(x) .* v as
           // the stored derivative (one direction, the memo) times the 3 directions, never the map's pass over them; the
           // sigmoid's before the max-pool on the 16 entries the pool keeps, as (S sigma') .* (S v) out and back, so that on
-          // all 64 entries only the Hessian's residual term diag(sigma''(x) .* dz) v multiplies (once; the GGN has none)
-          for (String call : List.of("multiply(4x1:4x4, 4x3:4x4)", "multiply(4x1:16x1, 4x3:16x1)"))
-            assertTrue(profile.kernels().stream().anyMatch(k -> k.name().equals(call)), kind + " block " + p + ": no " + call + " among " + profile.kernels());
+          // all 64 entries only the Hessian's residual term diag(sigma''(x) .* dz) v multiplies (once; the GGN has none); the
+          // pool's gather and the multiply are one kernel, and so are the multiply and the scatter-add back
+          for (String call : List.of("gatherMultiply(4x3:64x1, 4x1:4x4, 4x1:4x4)", "multiplyScatterAdd(4x1:4x4, 4x3:4x4, 4x1:4x4)"))
+            assertEquals(1, calls(profile, call), kind + " block " + p + ": " + call + " among " + profile.kernels());
+          assertTrue(profile.kernels().stream().anyMatch(k -> k.name().equals("multiply(4x1:16x1, 4x3:16x1)")),
+              kind + " block " + p + ": no multiply(4x1:16x1, 4x3:16x1) among " + profile.kernels());
           assertEquals(kind == CurvatureKind.HESSIAN ? 1 : 0, calls(profile, "multiply(4x1:64x1, 4x3:64x1)"), kind + " block " + p + ": " + profile.kernels());
-          assertEquals(2, calls(profile, "multiply(4x1:4x4, 4x3:4x4)"), kind + " block " + p + ": " + profile.kernels());
+          for (String unfused : List.of("multiply(4x1:4x4, 4x3:4x4)", "gather(4x3:64x1, 4x1:4x4)", "scatterAdd(4x3:4x4, 4x1:4x4)"))
+            assertEquals(0, calls(profile, unfused), kind + " block " + p + ": " + profile.kernels());
           assertTrue(profile.kernels().stream().noneMatch(k -> k.name().startsWith("mapMultiply(")), kind + " block " + p + ": " + profile.kernels());
         }
         if (p.endsWith(".W") && net.owner(p).op.name().startsWith("conv2d")) {

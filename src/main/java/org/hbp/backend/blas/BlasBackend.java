@@ -663,21 +663,22 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
 
   /** {@link BlasIndexKernels#gather} on the blocks (the host loop for blocks beyond a direct buffer's reach). */
   @Override
-  protected void gatherItems(BlasBatch src, BlasBatch ix, int[] idx, BlasBatch out) {
-    if (BlasIndexKernels.direct(src, out)) BlasIndexKernels.gather(loops, src, ix, idx, out);
-    else super.gatherItems(src, ix, idx, out);
+  protected void gatherItems(BlasBatch src, BlasBatch ix, int[] idx, BlasBatch factor, BlasBatch out) {
+    if (BlasIndexKernels.direct(src, out) && (factor == null || BlasIndexKernels.direct(factor)))
+      BlasIndexKernels.gather(loops, src, ix, idx, factor, out);
+    else super.gatherItems(src, ix, idx, factor, out);
   }
 
   /** {@link BlasIndexKernels#scatterAdd} on the blocks (the host loop for blocks beyond a direct buffer's reach). */
   @Override
-  protected void scatterAddItems(BlasBatch g, BlasBatch ix, int[] idx, BlasBatch out) {
-    if (!BlasIndexKernels.direct(g, out)) {
-      super.scatterAddItems(g, ix, idx, out);
+  protected void scatterAddItems(BlasBatch factor, BlasBatch g, BlasBatch ix, int[] idx, BlasBatch out) {
+    if (!BlasIndexKernels.direct(g, out) || factor != null && !BlasIndexKernels.direct(factor)) {
+      super.scatterAddItems(factor, g, ix, idx, out);
       return;
     }
     BlasBatch.Indices known = ix.indices; // as indices left it, unless another thread converted ix since
     boolean injective = known != null && known.values == idx ? known.injective()
         : BlasIndexKernels.injective(idx, ix.itemSize(), out.itemSize());
-    BlasIndexKernels.scatterAdd(loops, g, ix, idx, injective, out);
+    BlasIndexKernels.scatterAdd(loops, factor, g, ix, idx, injective, out);
   }
 }

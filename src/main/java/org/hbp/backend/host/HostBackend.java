@@ -347,12 +347,36 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
 
   @Override
   public Batch gather(Batch x, Batch index) {
-    B src = own("gather", "x", x), ix = own("gather", "index", index);
-    int[] idx = indices("gather", ix, src.itemSize());
-    int samples = BackendChecks.axis("gather", "samples", src, ix, src.samples(), ix.samples());
-    B out = alloc("gather", samples, src.directions(), ix.rows(), ix.cols(), false);
-    gatherItems(src, ix, idx, out);
+    return gather("gather", x, index, null);
+  }
+
+  /** {@link #gather} with each entry multiplied as it is read, where y has the index items' shape and the result's axes or 1. */
+  @Override
+  public Batch gatherMultiply(Batch x, Batch index, Batch y) {
+    B f = own("gatherMultiply", "y", y);
+    Batch out = gather("gatherMultiply", x, index, f);
+    return out != null ? out : super.gatherMultiply(x, index, y);
+  }
+
+  /** The gather, multiplied by factor where it is not null; null where factor does not fit the result ({@link #fits}). */
+  private Batch gather(String kernel, Batch x, Batch index, B factor) {
+    B src = own(kernel, "x", x), ix = own(kernel, "index", index);
+    int[] idx = indices(kernel, ix, src.itemSize());
+    int samples = BackendChecks.axis(kernel, "samples", src, ix, src.samples(), ix.samples());
+    if (factor != null && !fits(factor, ix, samples, src.directions())) return null;
+    B out = alloc(kernel, samples, src.directions(), ix.rows(), ix.cols(), false);
+    gatherItems(src, ix, idx, factor, out);
     return out;
+  }
+
+  /**
+   * Whether a factor y of {@link #gatherMultiply} or {@link #multiplyScatterAdd} multiplies the
+   * items of the index's shape entry by entry without widening the result: y's items have the index
+   * items' shape, and each of its axes is 1 or the result's. Otherwise the composed kernels serve.
+   */
+  private static boolean fits(Batch y, Batch ix, int samples, int directions) {
+    return y.rows() == ix.rows() && y.cols() == ix.cols() && (y.samples() == 1 || y.samples() == samples)
+        && (y.directions() == 1 || y.directions() == directions);
   }
 
   /**
@@ -360,18 +384,24 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
    * {@code [samples x directions]} batch of {@code ix}'s item shape) is {@code out[j] =
    * src[idx[i*m + j]]} (0 where the index is -1) with {@code src} item {@code (s, v)} (broadcast
    * where src has one sample), {@code i} the sample of {@code ix} (0 where it has one) and {@code m}
-   * its item size; {@code idx} is {@code ix}'s entries as checked ints ({@link #indices}). Writes
-   * {@code out} only. The items are split over {@link #loops}; a backend overrides this to gather
-   * on its own memory.
+   * its item size; {@code idx} is {@code ix}'s entries as checked ints ({@link #indices}). Where
+   * {@code factor} is not null ({@link #gatherMultiply}), each entry is {@code factor[j] * out[j]}
+   * instead, with factor's item {@code (s, v)} (broadcast along its axes of 1). Writes {@code out}
+   * only. The items are split over {@link #loops}; a backend overrides this to gather on its own
+   * memory.
    */
-  protected void gatherItems(B src, B ix, int[] idx, B out) {
+  protected void gatherItems(B src, B ix, int[] idx, B factor, B out) {
     int n = src.itemSize(), m = ix.itemSize(), directions = out.directions();
     loops.run(out.items(), length(out), (t0, t1) -> {
-      double[] s = new double[n], d = new double[m];
+      double[] s = new double[n], d = new double[m], f = factor == null ? null : new double[m];
       for (long t = t0; t < t1; t++) {
         int sa = (int) (t / directions), v = (int) (t % directions);
         src.read((long) item(src, sa, v) * n, s, 0, n);
         HostKernels.gather(idx, (ix.samples() == 1 ? 0 : sa) * m, m, s, 0, d, 0);
+        if (f != null) {
+          factor.read((long) item(factor, sa, v) * m, f, 0, m);
+          for (int j = 0; j < m; j++) d[j] = f[j] * d[j]; // exact in double for float32 operands, rounded once as written
+        }
         out.write(t * m, d, 0, m);
       }
     });
@@ -379,12 +409,26 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
 
   @Override
   public Batch scatterAdd(Batch g, Batch index, int rows, int cols) {
-    B gr = own("scatterAdd", "g", g), ix = own("scatterAdd", "index", index);
+    return scatterAdd("scatterAdd", null, g, index, rows, cols);
+  }
+
+  /** {@link #scatterAdd} of the products, each rounded to the backend's precision before it is summed, where y has the index items' shape and the result's axes or 1. */
+  @Override
+  public Batch multiplyScatterAdd(Batch y, Batch g, Batch index, int rows, int cols) {
+    B f = own("multiplyScatterAdd", "y", y);
+    Batch out = scatterAdd("multiplyScatterAdd", f, g, index, rows, cols);
+    return out != null ? out : super.multiplyScatterAdd(y, g, index, rows, cols);
+  }
+
+  /** The scatter-add of g, multiplied by factor first where it is not null; null where factor does not fit ({@link #fits}). */
+  private Batch scatterAdd(String kernel, B factor, Batch g, Batch index, int rows, int cols) {
+    B gr = own(kernel, "g", g), ix = own(kernel, "index", index);
     int n = BackendChecks.scatterAddTarget(gr, ix, rows, cols);
-    int[] idx = indices("scatterAdd", ix, n);
-    int samples = BackendChecks.axis("scatterAdd", "samples", gr, ix, gr.samples(), ix.samples());
-    B out = alloc("scatterAdd", samples, gr.directions(), rows, cols, false);
-    scatterAddItems(gr, ix, idx, out);
+    int[] idx = indices(kernel, ix, n);
+    int samples = BackendChecks.axis(kernel, "samples", gr, ix, gr.samples(), ix.samples());
+    if (factor != null && !fits(factor, ix, samples, gr.directions())) return null;
+    B out = alloc(kernel, samples, gr.directions(), rows, cols, false);
+    scatterAddItems(factor, gr, ix, idx, out);
     return out;
   }
 
@@ -395,16 +439,23 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
    * that order (-1 skipped), summed in double and rounded once as stored, with {@code g} item
    * {@code (s, v)} (broadcast where g has one sample), {@code i} the sample of {@code ix} (0 where
    * it has one) and {@code m} its item size; {@code idx} is {@code ix}'s entries as checked ints
-   * ({@link #indices}). Writes {@code out} only. The items are split over {@link #loops}; a backend
-   * overrides this to scatter on its own memory, with the same sums.
+   * ({@link #indices}). Where {@code factor} is not null ({@link #multiplyScatterAdd}), the terms
+   * are {@code factor[j] * g[j]}, each rounded to the backend's precision, with factor's item
+   * {@code (s, v)} (broadcast along its axes of 1). Writes {@code out} only. The items are split
+   * over {@link #loops}; a backend overrides this to scatter on its own memory, with the same sums.
    */
-  protected void scatterAddItems(B gr, B ix, int[] idx, B out) {
+  protected void scatterAddItems(B factor, B gr, B ix, int[] idx, B out) {
     int n = out.itemSize(), m = ix.itemSize(), directions = out.directions();
+    boolean float32 = precision == Precision.FLOAT32;
     loops.run(out.items(), length(out) + (long) out.items() * m, (t0, t1) -> {
-      double[] s = new double[m], d = new double[n];
+      double[] s = new double[m], d = new double[n], f = factor == null ? null : new double[m];
       for (long t = t0; t < t1; t++) {
         int sa = (int) (t / directions), v = (int) (t % directions);
         gr.read((long) item(gr, sa, v) * m, s, 0, m);
+        if (f != null) {
+          factor.read((long) item(factor, sa, v) * m, f, 0, m);
+          for (int j = 0; j < m; j++) s[j] = float32 ? (float) (f[j] * s[j]) : f[j] * s[j]; // the product multiply would store
+        }
         Arrays.fill(d, 0);
         HostKernels.scatterAdd(idx, (ix.samples() == 1 ? 0 : sa) * m, m, s, 0, d, 0);
         out.write(t * n, d, 0, n);

@@ -232,6 +232,71 @@ class BlasIndexKernelsTest {
         }
   }
 
+  // ---- gather and scatter-add fused with a multiply -------------------------------------------
+
+  /** Entries of a factor [samples x directions] of m-entry items broadcast to item (s, v) of [samples' x directions'] items. */
+  private static double[] broadcast(double[] y, int ySamples, int yDirections, int samples, int directions, int m) {
+    double[] out = new double[samples * directions * m];
+    for (int s = 0; s < samples; s++)
+      for (int v = 0; v < directions; v++)
+        System.arraycopy(y, ((ySamples == 1 ? 0 : s) * yDirections + (yDirections == 1 ? 0 : v)) * m, out, (s * directions + v) * m, m);
+    return out;
+  }
+
+  /** {@code y .* a} entry by entry, each product rounded to float for FLOAT32 (the product of two floats is exact in double). */
+  private static double[] products(double[] y, double[] a, Precision precision) {
+    double[] out = new double[a.length];
+    for (int p = 0; p < a.length; p++) out[p] = precision == Precision.FLOAT32 ? (float) (y[p] * a[p]) : y[p] * a[p];
+    return out;
+  }
+
+  /**
+   * gatherMultiply from the definitions: each gathered entry times the factor's, rounded once; a
+   * factor per sample or shared, with one or all directions (a network's is per sample with one),
+   * through both of the gather's paths (through arrays, and in place).
+   */
+  @Test
+  void gatherMultiplyMultipliesEachGatheredEntryOnce() {
+    int n = 4096, d = 4;
+    int[][] axes = {{6, 6, 6, 1}, {6, 1, 1, 1}, {1, 6, 6, d}, {6, 6, 1, d}}; // x samples, index samples, factor samples, factor directions
+    for (int m : new int[] {2048, 64})
+      for (BlasBackend be : BACKENDS)
+        for (int[] ax : axes) {
+          int samples = Math.max(ax[0], ax[1]);
+          double[] x = values(ax[0] * d * n, true), idx = indices(ax[1], m, n, false), y = values(ax[2] * ax[3] * m, true);
+          Batch xb = be.fromArray(ax[0], d, n, 1, x), ib = be.fromArray(ax[1], 1, 64, m / 64, idx), yb = be.fromArray(ax[2], ax[3], 64, m / 64, y);
+          releaseNaNs(be, samples, d, 64, m / 64);
+          Batch out = be.gatherMultiply(xb, ib, yb);
+          String what = be.name() + " gatherMultiply x " + xb.describe() + " index " + ib.describe() + " y " + yb.describe();
+          assertEquals("[" + samples + " x " + d + "] 64x" + m / 64, out.describe(), what);
+          double[] gathered = gatherReference(stored(be, x), ax[0], d, n, idx, ax[1], m);
+          assertArrayEquals(products(broadcast(stored(be, y), ax[2], ax[3], samples, d, m), gathered, be.precision()), be.toArray(out), what);
+        }
+  }
+
+  /**
+   * multiplyScatterAdd from the definitions: each term {@code y[j] * g[j]} rounded to the stored
+   * precision, then summed in index order in double; with colliding indices (float32 sums in
+   * double), with distinct ones (a max-pool's: one term per entry, -0 becoming +0), and in float64.
+   */
+  @Test
+  void multiplyScatterAddRoundsEachProductThenSumsInIndexOrder() {
+    int d = 3;
+    for (boolean distinct : new boolean[] {false, true})
+      for (BlasBackend be : BACKENDS)
+        for (int[] ax : new int[][] {{6, 6, 6, 1}, {6, 1, 1, 1}, {1, 6, 6, d}}) { // g samples, index samples, factor samples, factor directions
+          int n = distinct ? 4096 : 64, m = 2048, samples = Math.max(ax[0], ax[1]);
+          double[] g = values(ax[0] * d * m, true), idx = indices(ax[1], m, n, distinct), y = values(ax[2] * ax[3] * m, true);
+          for (int p = 0; p < g.length; p += 5) g[p] = -0.0;
+          Batch gb = be.fromArray(ax[0], d, m, 1, g), ib = be.fromArray(ax[1], 1, m, 1, idx), yb = be.fromArray(ax[2], ax[3], m, 1, y);
+          releaseNaNs(be, samples, d, n, 1);
+          Batch out = be.multiplyScatterAdd(yb, gb, ib, n, 1);
+          String what = be.name() + " multiplyScatterAdd g " + gb.describe() + " index " + ib.describe() + " y " + yb.describe();
+          double[] terms = products(broadcast(stored(be, y), ax[2], ax[3], samples, d, m), broadcast(stored(be, g), ax[0], d, samples, d, m), be.precision());
+          assertArrayEquals(scatterAddReference(terms, samples, d, m, idx, ax[1], n, be.precision(), false, false), be.toArray(out), what);
+        }
+  }
+
   // ---- window argmax, and a max-pool made of the three -----------------------------------------
 
   @Test

@@ -79,7 +79,7 @@ final class DiagonalSelections {
     Backend be = pass.net.be;
     Batch idx = m.op.jacobianSelection(pass.caches.get(m), m.input);
     if (idx != null) {
-      Batch flat = be.reshape(u, u.itemSize(), 1);
+      Batch flat = be.reshape(l.asInput(u), u.itemSize(), 1); // asInput: u must fit l's input, as the product below checks
       return m.asOutput(be.gatherMultiply(flat, idx, be.reshape(selected, idx.rows(), idx.cols())));
     }
     Batch su = m.asOutput(m.op.jacMatProd(pass.caches.get(m), m.input, m.asInput(l.asOutput(l.asInput(u)))));

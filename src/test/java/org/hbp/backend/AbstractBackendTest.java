@@ -1185,6 +1185,11 @@ abstract class AbstractBackendTest {
           "multiplyScatterAdd by " + y.describe());
     }
     assertContains(messageOf(IllegalArgumentException.class, () -> be.gatherMultiply(x, idx, random(1, 1, ic, ir))), "multiply");
+    // g broadcast as a 1x1 item, as multiply broadcasts it; g of another item shape refused, as multiply refuses it
+    Batch y = random(1, 1, ir, ic), scalar = random(1, 2, 1, 1);
+    assertArrayEquals(be.toArray(be.scatterAdd(be.multiply(y, scalar), idx, xr, xc)), be.toArray(be.multiplyScatterAdd(y, scalar, idx, xr, xc)),
+        "multiplyScatterAdd of a 1x1 g");
+    assertContains(messageOf(IllegalArgumentException.class, () -> be.multiplyScatterAdd(y, random(1, 2, ic, ir), idx, xr, xc)), "multiply");
   }
 
   @Test

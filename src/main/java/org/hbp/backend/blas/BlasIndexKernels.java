@@ -28,7 +28,11 @@ import org.hbp.backend.host.ParallelLoops;
  * rounds once as it stores (float32). Where no two indices of an index item coincide (a
  * max-pool's, whose windows do not overlap) each target entry has at most one term, so the sum is
  * {@code 0 + g} computed in the batch's own precision (the same value: {@code -0} becomes {@code
- * +0}) and stored at once, without an item-sized scratch array.
+ * +0}) and stored at once, without an item-sized scratch array. With a factor y ({@code
+ * Backend#gatherMultiply}, {@code #multiplyScatterAdd}) each gathered entry, or each term before it
+ * is summed, is {@code y[j]} times it in the batches' precision, as {@code multiply} rounds it; in
+ * float32 the injective scatter-add copies g's item (and y's) into arrays first and multiplies
+ * there, in one vectorized pass.
  *
  * <p>{@link #transpose} is the fixed permutation of the same kind: each item's entries copied to
  * their transposed places, tile by tile.

@@ -412,11 +412,15 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
     return scatterAdd("scatterAdd", null, g, index, rows, cols);
   }
 
-  /** {@link #scatterAdd} of the products, each rounded to the backend's precision before it is summed, where y has the index items' shape and the result's axes or 1. */
+  /**
+   * {@link #scatterAdd} of the products, each rounded to the backend's precision before it is
+   * summed, where g and y have the index items' shape and y the result's axes or 1; otherwise the
+   * composed kernels (which broadcast a 1x1 g, and refuse items of other shapes as multiply does).
+   */
   @Override
   public Batch multiplyScatterAdd(Batch y, Batch g, Batch index, int rows, int cols) {
     B f = own("multiplyScatterAdd", "y", y);
-    Batch out = scatterAdd("multiplyScatterAdd", f, g, index, rows, cols);
+    Batch out = g.rows() == f.rows() && g.cols() == f.cols() ? scatterAdd("multiplyScatterAdd", f, g, index, rows, cols) : null;
     return out != null ? out : super.multiplyScatterAdd(y, g, index, rows, cols);
   }
 

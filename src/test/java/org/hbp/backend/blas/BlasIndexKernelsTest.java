@@ -250,48 +250,65 @@ class BlasIndexKernelsTest {
     return out;
   }
 
+  /** Batches the backend's pool has handed out so far (hits and misses). */
+  private static long allocations(BlasBackend be) {
+    long[] hm = be.poolHitsAndMisses();
+    return hm[0] + hm[1];
+  }
+
   /**
    * gatherMultiply from the definitions: each gathered entry times the factor's, rounded once; a
    * factor per sample or shared, with one or all directions (a network's is per sample with one),
-   * through both of the gather's paths (through arrays, and in place).
+   * through both of the gather's paths (through arrays, and in place), over items split between the
+   * two threads within a sample (7 samples of 5 directions), with an infinite factor on a padded
+   * entry (inf * 0 = NaN, as multiply gives). One batch is allocated, the result: the fused kernel
+   * ran, and the gathered batch was never stored.
    */
   @Test
   void gatherMultiplyMultipliesEachGatheredEntryOnce() {
-    int n = 4096, d = 4;
-    int[][] axes = {{6, 6, 6, 1}, {6, 1, 1, 1}, {1, 6, 6, d}, {6, 6, 1, d}}; // x samples, index samples, factor samples, factor directions
+    int n = 4096, d = 5;
+    int[][] axes = {{7, 7, 7, 1}, {7, 1, 1, 1}, {1, 7, 7, d}, {7, 7, 1, d}}; // x samples, index samples, factor samples, factor directions
     for (int m : new int[] {2048, 64})
       for (BlasBackend be : BACKENDS)
         for (int[] ax : axes) {
           int samples = Math.max(ax[0], ax[1]);
           double[] x = values(ax[0] * d * n, true), idx = indices(ax[1], m, n, false), y = values(ax[2] * ax[3] * m, true);
+          idx[17] = -1; // y[17] is infinite
           Batch xb = be.fromArray(ax[0], d, n, 1, x), ib = be.fromArray(ax[1], 1, 64, m / 64, idx), yb = be.fromArray(ax[2], ax[3], 64, m / 64, y);
           releaseNaNs(be, samples, d, 64, m / 64);
+          long before = allocations(be);
           Batch out = be.gatherMultiply(xb, ib, yb);
           String what = be.name() + " gatherMultiply x " + xb.describe() + " index " + ib.describe() + " y " + yb.describe();
+          assertEquals(1, allocations(be) - before, what + ": batches allocated");
           assertEquals("[" + samples + " x " + d + "] 64x" + m / 64, out.describe(), what);
           double[] gathered = gatherReference(stored(be, x), ax[0], d, n, idx, ax[1], m);
-          assertArrayEquals(products(broadcast(stored(be, y), ax[2], ax[3], samples, d, m), gathered, be.precision()), be.toArray(out), what);
+          double[] got = be.toArray(out);
+          assertArrayEquals(products(broadcast(stored(be, y), ax[2], ax[3], samples, d, m), gathered, be.precision()), got, what);
+          assertTrue(Double.isNaN(got[17]), what + ": inf times a padded 0");
         }
   }
 
   /**
    * multiplyScatterAdd from the definitions: each term {@code y[j] * g[j]} rounded to the stored
    * precision, then summed in index order in double; with colliding indices (float32 sums in
-   * double), with distinct ones (a max-pool's: one term per entry, -0 becoming +0), and in float64.
+   * double), with distinct ones (a max-pool's: one term per entry, -0 becoming +0), and in float64,
+   * over items split between the threads within a sample. One batch is allocated, the result.
    */
   @Test
   void multiplyScatterAddRoundsEachProductThenSumsInIndexOrder() {
-    int d = 3;
+    int d = 5;
     for (boolean distinct : new boolean[] {false, true})
       for (BlasBackend be : BACKENDS)
-        for (int[] ax : new int[][] {{6, 6, 6, 1}, {6, 1, 1, 1}, {1, 6, 6, d}}) { // g samples, index samples, factor samples, factor directions
+        for (int[] ax : new int[][] {{7, 7, 7, 1}, {7, 1, 1, 1}, {1, 7, 7, d}}) { // g samples, index samples, factor samples, factor directions
           int n = distinct ? 4096 : 64, m = 2048, samples = Math.max(ax[0], ax[1]);
           double[] g = values(ax[0] * d * m, true), idx = indices(ax[1], m, n, distinct), y = values(ax[2] * ax[3] * m, true);
           for (int p = 0; p < g.length; p += 5) g[p] = -0.0;
           Batch gb = be.fromArray(ax[0], d, m, 1, g), ib = be.fromArray(ax[1], 1, m, 1, idx), yb = be.fromArray(ax[2], ax[3], m, 1, y);
           releaseNaNs(be, samples, d, n, 1);
+          long before = allocations(be);
           Batch out = be.multiplyScatterAdd(yb, gb, ib, n, 1);
           String what = be.name() + " multiplyScatterAdd g " + gb.describe() + " index " + ib.describe() + " y " + yb.describe();
+          assertEquals(1, allocations(be) - before, what + ": batches allocated");
           double[] terms = products(broadcast(stored(be, y), ax[2], ax[3], samples, d, m), broadcast(stored(be, g), ax[0], d, samples, d, m), be.precision());
           assertArrayEquals(scatterAddReference(terms, samples, d, m, idx, ax[1], n, be.precision(), false, false), be.toArray(out), what);
         }

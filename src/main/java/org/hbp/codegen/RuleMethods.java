@@ -13,6 +13,9 @@ import com.palantir.javapoet.TypeName;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import javax.lang.model.element.Modifier;
@@ -241,17 +244,10 @@ final class RuleMethods {
    */
   private static MethodSpec jacobianDiagonal(OperatorModel model) {
     Notation n = model.notation();
-    MethodSpec.Builder jd = MethodSpec.methodBuilder("jacobianDiagonal").addAnnotation(Override.class)
-        .addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
-        .addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
-    for (VariablePlan p : model.variables()) {
-      if (p.jacobianDiagonal().isEmpty()) continue;
-      Body d = p.jacobianDiagonal().get().body();
+    return jacobianPart(model, "jacobianDiagonal", VariablePlan::jacobianDiagonal, (p, d) -> {
       Shape s = p.rule().wrt().shape();
-      jd.addCode("case $S: {\n$>", p.name()).addCode("// J = $L\n", Names.comment(n.text(p.rule().compact().jacobian()))).addCode(d.code())
-          .addStatement("return be.reshape($L, $L, $L)", d.result(), n.rows(s), n.cols(s)).addCode("$<}\n");
-    }
-    return endSwitch(jd, "return null");
+      return CodeBlock.builder().addStatement("return be.reshape($L, $L, $L)", d.result(), n.rows(s), n.cols(s)).build();
+    });
   }
 
   /**
@@ -259,17 +255,27 @@ final class RuleMethods {
    * and multiply by a diagonal in one kernel. Emitted only by classes that have one.
    */
   private static MethodSpec jacobianSelection(OperatorModel model) {
+    return jacobianPart(model, "jacobianSelection", VariablePlan::jacobianSelection, (p, idx) -> CodeBlock.builder().addStatement("return $L", idx.result()).build());
+  }
+
+  /**
+   * {@code name(cache, wrt)}: for each variable that has the part, a case that documents the
+   * derived Jacobian, computes the part's body and returns it as {@code result} says; null for the
+   * others.
+   */
+  private static MethodSpec jacobianPart(OperatorModel model, String name, Function<VariablePlan, Optional<Lowered>> part,
+      BiFunction<VariablePlan, Body, CodeBlock> result) {
     Notation n = model.notation();
-    MethodSpec.Builder js = MethodSpec.methodBuilder("jacobianSelection").addAnnotation(Override.class)
+    MethodSpec.Builder m = MethodSpec.methodBuilder(name).addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC).returns(Names.BATCH)
         .addParameter(Names.FORWARD_CACHE, "cache").addParameter(STRING, "wrt").beginControlFlow("switch (wrt)");
     for (VariablePlan p : model.variables()) {
-      if (p.jacobianSelection().isEmpty()) continue;
-      Body idx = p.jacobianSelection().get().body();
-      js.addCode("case $S: {\n$>", p.name()).addCode("// J = $L\n", Names.comment(n.text(p.rule().compact().jacobian()))).addCode(idx.code())
-          .addStatement("return $L", idx.result()).addCode("$<}\n");
+      if (part.apply(p).isEmpty()) continue;
+      Body body = part.apply(p).get().body();
+      m.addCode("case $S: {\n$>", p.name()).addCode("// J = $L\n", Names.comment(n.text(p.rule().compact().jacobian()))).addCode(body.code())
+          .addCode(result.apply(p, body)).addCode("$<}\n");
     }
-    return endSwitch(js, "return null");
+    return endSwitch(m, "return null");
   }
 
   private static CodeBlock checkDz(VariablePlan p) {

@@ -272,18 +272,25 @@ public final class OperatorCheck {
       return cache[0];
     }
 
-    /** The diagonal d of {@code J = diag(d)}, where the operator gives one: each sample's against the reference J's diagonal (N samples). */
-    private void checkJacobianDiagonal(ModuleOperator op, ForwardCache fc, String wn, int nw, DMatrixRMaj[] j) {
-      Batch d;
+    /**
+     * The structure an operator's call claims (its result), or null where it claims none; a call
+     * that throws fails the row {@code method} of wn, and gives null.
+     */
+    private Batch claimed(String method, String wn, java.util.function.Supplier<Batch> call) {
       try {
-        d = op.jacobianDiagonal(fc, wn);
+        return call.get();
       } catch (RuntimeException e) {
-        guarded(row("jacobianDiagonal", wn, JACOBIAN_TOL), () -> {
+        guarded(row(method, wn, JACOBIAN_TOL), () -> {
           throw e;
         });
-        return;
+        return null;
       }
-      if (d == null) return; // nothing claimed
+    }
+
+    /** The diagonal d of {@code J = diag(d)}, where the operator gives one: each sample's against the reference J's diagonal (N samples). */
+    private void checkJacobianDiagonal(ModuleOperator op, ForwardCache fc, String wn, int nw, DMatrixRMaj[] j) {
+      Batch d = claimed("jacobianDiagonal", wn, () -> op.jacobianDiagonal(fc, wn));
+      if (d == null) return; // nothing claimed, or the row failed
       Row jd = row("jacobianDiagonal", wn, JACOBIAN_TOL);
       guarded(jd, () -> {
         if (d.directions() != 1 || d.itemSize() != nw) throw new IllegalStateException("diagonal " + d.describe() + ", expected one direction of " + nw);
@@ -302,16 +309,8 @@ public final class OperatorCheck {
      * where idx[i] = -1), and that matrix must be the reference, entry for entry.
      */
     private void checkJacobianSelection(ModuleOperator op, ForwardCache fc, String wn, int nw, DMatrixRMaj[] j) {
-      Batch idx;
-      try {
-        idx = op.jacobianSelection(fc, wn);
-      } catch (RuntimeException e) {
-        guarded(row("jacobianSelection", wn, JACOBIAN_TOL), () -> {
-          throw e;
-        });
-        return;
-      }
-      if (idx == null) return; // nothing claimed
+      Batch idx = claimed("jacobianSelection", wn, () -> op.jacobianSelection(fc, wn));
+      if (idx == null) return; // nothing claimed, or the row failed
       Row js = row("jacobianSelection", wn, JACOBIAN_TOL);
       guarded(js, () -> {
         if (idx.directions() != 1) throw new IllegalStateException("index map " + idx.describe() + ", expected one direction");

@@ -62,10 +62,7 @@ abstract class ColumnsBackward {
         Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) nodes.get(i);
         ticks.layer(m);
         ticks.layer(l);
-        List<Batch> made = new ArrayList<>();
-        next = DiagonalSelections.backward(pass, l, m, selected, u, made);
-        if (releaseAsItGoes) for (Batch t : made) be.release(t);
-        else temporaries.addAll(made);
+        next = DiagonalSelections.backward(pass, l, m, selected, u);
         i--;
       } else {
         next = node(nodes.get(i), u, !(top && i == first));

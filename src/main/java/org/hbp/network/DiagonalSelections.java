@@ -52,9 +52,10 @@ final class DiagonalSelections {
   /**
    * {@code S d} in m's output shape where l's Jacobian with respect to its input is
    * {@code diag(d)} (it claims a diagonal Jacobian and gives d), m's with respect to its input
-   * (l's output) a selection S that keeps fewer entries than it reads, neither layer has
-   * parameters or other inputs, and m has no residual term; else null. d is asked for once per
-   * pass, when {@code S d} is made.
+   * (l's output) a selection S that keeps fewer entries than it reads and gives its index map
+   * ({@link org.hbp.runtime.ModuleOperator#jacobianSelection}; operators generated before it take
+   * no pair), neither layer has parameters or other inputs, and m has no residual term; else null.
+   * d and the index map are asked for once per pass, when {@code S d} is made.
    */
   static Batch selected(Pass pass, Network.LayerNode l, Network.LayerNode m) {
     if (l.inputs.size() != 1 || m.inputs.size() != 1 || !l.op.parameters().isEmpty() || !m.op.parameters().isEmpty()) return null;
@@ -65,44 +66,34 @@ final class DiagonalSelections {
     ForwardCache cm = pass.caches.get(m);
     return cm.derived(KEY, () -> {
       Batch d = l.op.jacobianDiagonal(pass.caches.get(l), l.input); // null for the identity: no pair
-      return d == null ? null : m.asOutput(m.op.jacMatProd(cm, m.input, m.asInput(l.asOutput(d))));
+      if (d == null || m.op.jacobianSelection(cm, m.input) == null) return null;
+      return m.asOutput(m.op.jacMatProd(cm, m.input, m.asInput(l.asOutput(d))));
     });
   }
 
   /**
-   * {@code S (diag(d) u) = (S d) .* (S u)}: u at l's input, the result at m's output. Where m gives
-   * its selection's index map ({@link org.hbp.runtime.ModuleOperator#jacobianSelection}), one
-   * kernel gathers and multiplies ({@link org.hbp.backend.Backend#gatherMultiply}), and {@code S u}
-   * is never stored; else m's Jacobian product, then the multiply.
+   * {@code S (diag(d) u) = (S d) .* (S u)}: u at l's input, the result at m's output (fresh
+   * storage, the caller's), in one kernel ({@link org.hbp.backend.Backend#gatherMultiply}) with
+   * m's index map: {@code S u} is never stored.
    */
-  static Batch forward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u, List<Batch> temporaries) {
+  static Batch forward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u) {
     Backend be = pass.net.be;
     Batch idx = m.op.jacobianSelection(pass.caches.get(m), m.input);
-    if (idx != null) {
-      Batch flat = be.reshape(l.asInput(u), u.itemSize(), 1); // asInput: u must fit l's input, as the product below checks
-      return m.asOutput(be.gatherMultiply(flat, idx, be.reshape(selected, idx.rows(), idx.cols())));
-    }
-    Batch su = m.asOutput(m.op.jacMatProd(pass.caches.get(m), m.input, m.asInput(l.asOutput(l.asInput(u)))));
-    temporaries.add(su);
-    return be.multiply(selected, su);
+    Batch flat = be.reshape(l.asInput(u), u.itemSize(), 1); // asInput: u must fit l's input
+    return m.asOutput(be.gatherMultiply(flat, idx, be.reshape(selected, idx.rows(), idx.cols())));
   }
 
   /**
-   * {@code diag(d) (S' w) = S' ((S d) .* w)}: w at m's output, the result at l's input; in one
-   * kernel ({@link org.hbp.backend.Backend#multiplyScatterAdd}) where m gives its selection's index
-   * map, else the multiply, then m's transposed Jacobian product.
+   * {@code diag(d) (S' w) = S' ((S d) .* w)}: w at m's output, the result at l's input (fresh
+   * storage, the caller's), in one kernel ({@link org.hbp.backend.Backend#multiplyScatterAdd}) with
+   * m's index map.
    */
-  static Batch backward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch w, List<Batch> temporaries) {
+  static Batch backward(Pass pass, Network.LayerNode l, Network.LayerNode m, Batch selected, Batch w) {
     Backend be = pass.net.be;
     Batch idx = m.op.jacobianSelection(pass.caches.get(m), m.input);
-    if (idx != null) {
-      int[] in = m.op.itemShape(m.input);
-      Batch g = be.reshape(m.asOutput(w), idx.rows(), idx.cols());
-      return l.asInput(be.reshape(be.multiplyScatterAdd(be.reshape(selected, idx.rows(), idx.cols()), g, idx, in[0] * in[1], 1), in[0], in[1]));
-    }
-    Batch g = be.multiply(selected, m.asOutput(w));
-    temporaries.add(g);
-    return l.asInput(m.op.jacTMatProd(pass.caches.get(m), m.input, g));
+    int[] in = m.op.itemShape(m.input);
+    Batch g = be.reshape(m.asOutput(w), idx.rows(), idx.cols());
+    return l.asInput(be.reshape(be.multiplyScatterAdd(be.reshape(selected, idx.rows(), idx.cols()), g, idx, in[0] * in[1], 1), in[0], in[1]));
   }
 
   /**

@@ -89,10 +89,7 @@ final class GraphColumns {
           GraphPasses.Step before = net.graphPairs.diagonalBefore(step.layer());
           String in = before.inputs().get(0);
           if (needed.contains(in)) {
-            List<Batch> made = new ArrayList<>();
-            Batch through = DiagonalSelections.backward(pass, before.layer(), step.layer(), selected, u, made);
-            for (Batch t : made) release(t);
-            add(in, through);
+            add(in, DiagonalSelections.backward(pass, before.layer(), step.layer(), selected, u));
           }
         } else pushBack(pass, step, u, needed, this::add);
         values.remove(step.value());

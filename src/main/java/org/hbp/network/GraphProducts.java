@@ -164,7 +164,7 @@ final class GraphProducts {
       if (selected != null) { // a diagonal then a selection: S (diag(d) u) = (S d) .* (S u), u at the diagonal layer's input
         Network.LayerNode l = net.graphPairs.diagonalBefore(s.layer()).layer();
         Batch ul = tangentIn.get(l).get(0);
-        out = ul == null ? null : own(DiagonalSelections.forward(pass, l, s.layer(), selected, ul, temporaries));
+        out = ul == null ? null : own(DiagonalSelections.forward(pass, l, s.layer(), selected, ul));
       } else if (s.layer() != null) out = layerTangent(s.layer(), u);
       else out = s.merge().tangent(GraphPasses.values(pass, s), u, temporaries);
       if (out != null) tangent.put(s.value(), own(GraphPasses.as(be, out, GraphPasses.item(net, s.value()))));
@@ -187,7 +187,7 @@ final class GraphProducts {
       if (selected != null) { // diag(d) (S' w) = S' ((S d) .* w), w at the diagonal layer's input; its residual terms added at its step
         GraphPasses.Step before = net.graphPairs.diagonalBefore(s.layer());
         Network.LayerNode l = before.layer();
-        if (wz != null && upstreamOfWanted.contains(before.inputs().get(0))) throughDiagonal.put(l, own(DiagonalSelections.backward(pass, l, s.layer(), selected, wz, temporaries)));
+        if (wz != null && upstreamOfWanted.contains(before.inputs().get(0))) throughDiagonal.put(l, own(DiagonalSelections.backward(pass, l, s.layer(), selected, wz)));
         return;
       }
       boolean paired = net.graphPairs.pairedAfter(pass, s.layer());

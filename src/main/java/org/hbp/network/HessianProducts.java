@@ -47,11 +47,10 @@ final class HessianProducts {
    * {@code S' (S d .* P((S d) .* (S u))) + mod(R_l) u}.
    */
   private Batch diagonalThenSelection(Network.LayerNode l, Network.LayerNode m, Batch selected, Batch u, UnaryOperator<Batch> p) {
-    List<Batch> temporaries = new ArrayList<>();
-    Batch y = DiagonalSelections.forward(pass, l, m, selected, u, temporaries);
+    Batch y = DiagonalSelections.forward(pass, l, m, selected, u);
     Batch w = p.apply(y);
-    Batch back = DiagonalSelections.backward(pass, l, m, selected, w, temporaries);
-    temporaries.addAll(List.of(y, w));
+    Batch back = DiagonalSelections.backward(pass, l, m, selected, w);
+    List<Batch> temporaries = new ArrayList<>(List.of(y, w));
     if (!policy.contributes(l.op, l.input)) {
       net.releaseTemporaries(temporaries, u, back);
       return back;

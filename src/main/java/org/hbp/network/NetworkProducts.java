@@ -101,7 +101,7 @@ final class NetworkProducts {
       if (selected != null) {
         Network.LayerNode l = (Network.LayerNode) n, m = (Network.LayerNode) nodes.get(++i);
         tangentIn.put(l, u);
-        u = own(DiagonalSelections.forward(pass, l, m, selected, u, temporaries));
+        u = own(DiagonalSelections.forward(pass, l, m, selected, u));
       } else if (n instanceof Network.LayerNode l) u = layerTangent(l, u);
       else {
         Network.ResidualNode r = (Network.ResidualNode) n;
@@ -161,7 +161,7 @@ final class NetworkProducts {
       Batch selected = DiagonalSelections.endingAt(pass, nodes, i, first);
       if (selected != null) {
         Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) nodes.get(i);
-        Batch through = w == null ? null : own(DiagonalSelections.backward(pass, l, m, selected, w, temporaries));
+        Batch through = w == null ? null : own(DiagonalSelections.backward(pass, l, m, selected, w));
         w = layerBackward(l, through, i - 1 > first || needInput, true);
         i--;
       } else {

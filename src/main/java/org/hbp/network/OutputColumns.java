@@ -43,9 +43,7 @@ final class OutputColumns {
         Network.LayerNode l = (Network.LayerNode) nodes.get(i - 1), m = (Network.LayerNode) n;
         Batch z = m.asOutput(u);
         out.put(m, z);
-        List<Batch> made = new java.util.ArrayList<>();
-        u = DiagonalSelections.backward(pass, l, m, selected, z, made);
-        pass.net.releaseTemporaries(made, u);
+        u = DiagonalSelections.backward(pass, l, m, selected, z);
         i--;
       } else if (n instanceof Network.LayerNode l) {
         Batch z = l.asOutput(u);

@@ -93,9 +93,10 @@ public interface ModuleOperator extends Operator {
    * The index map idx of a derived Jacobian {@code J = selection(idx, n)} with respect to wrt
    * ({@link #jacobianIsSelection}), as the forward pass memoized it: {@code J v} is {@code
    * gather(v, idx)} with v's items flattened to {@code n x 1} (n wrt's size), the result in idx's
-   * item shape, and {@code J' w} is {@code scatterAdd(w, idx, n, 1)}. A network that multiplies the
-   * directions by a diagonal on the selected entries gathers and multiplies in one kernel with it
-   * ({@link org.hbp.backend.Backend#gatherMultiply}). Null where the Jacobian has no such form.
+   * item shape, and {@code J' w} is {@code scatterAdd(w, idx, n, 1)}. A network pairs the selection
+   * with a diagonal Jacobian before it only where it gives the map, and then gathers and multiplies
+   * in one kernel ({@link org.hbp.backend.Backend#gatherMultiply}). Null where the Jacobian has no
+   * such form.
    * Generated operators override it where they have such a Jacobian.
    */
   default Batch jacobianSelection(ForwardCache cache, String wrt) {

@@ -76,6 +76,29 @@ class DiagonalSelectionsTest {
     compare(new Network(chain(true), Network.builtIn(), be), new Network(chain(false), Network.builtIn(), be), 1);
   }
 
+  /**
+   * A selection that does not give its index map (an operator generated before {@code
+   * jacobianSelection}) takes no pair, and the net computes the same through its two layers.
+   */
+  @Test
+  void aSelectionWithoutItsIndexMapTakesNoPair() {
+    Network.OperatorFactory builtIn = Network.builtIn();
+    Network.OperatorFactory withoutIndexMap = (m, backend, dims) -> {
+      Object op = builtIn.create(m, backend, dims);
+      if (!m.name().equals("maxpool")) return op;
+      return java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {org.hbp.runtime.ModuleOperator.class},
+          (proxy, method, args) -> {
+            if (method.getName().equals("jacobianSelection")) return null;
+            try {
+              return method.invoke(op, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+    };
+    compare(new Network(chain(false), withoutIndexMap, be), new Network(chain(false), builtIn, be), 1);
+  }
+
   @Test
   void aGraphsPairIsTheNetWithThePoolFirst() {
     compare(new Network(chain(true), Network.builtIn(), be), graph(GRAPH), 1);

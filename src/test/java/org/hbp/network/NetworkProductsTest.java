@@ -186,20 +186,7 @@ class NetworkProductsTest {
   /** An operator without mixed residuals: the Hessian refuses, naming the layer; the GGN does not need them. */
   @Test
   void theHessianRefusesAnOperatorWithoutMixedResiduals() {
-    Network.OperatorFactory builtIn = Network.builtIn();
-    Network.OperatorFactory withoutMixed = (m, be, dims) -> {
-      Object op = builtIn.create(m, be, dims);
-      if (!m.name().equals("tanh") && !m.name().equals("linear")) return op;
-      return java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {org.hbp.runtime.ModuleOperator.class},
-          (proxy, method, args) -> {
-            if (method.getName().equals("hasMixedResiduals")) return false;
-            try {
-              return method.invoke(op, args);
-            } catch (java.lang.reflect.InvocationTargetException e) {
-              throw e.getCause();
-            }
-          });
-    };
+    Network.OperatorFactory withoutMixed = OperatorOverrides.answering(java.util.Set.of("tanh", "linear"), "hasMixedResiduals", false);
     NetworkCurvatureTest.Setup s = new NetworkCurvatureTest.Setup(NetworkCurvatureTest.fc(), withoutMixed, 3, 5, 1);
     Pass pass = s.pass();
     Map<String, Batch> v = random(s.net, new Random(1));

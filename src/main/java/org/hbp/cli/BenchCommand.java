@@ -164,7 +164,8 @@ public final class BenchCommand extends HbpCommand {
           + "are drained after each kernel) and print where its time went, per run: each kernel's calls, seconds and share, the products' "
           + "FLOPs and GFLOP/s (matrix products and convolutions; with --gemm-rate also as a share of the GEMM rate), and the "
           + "time outside the backend. --profile shapes tells calls apart by their operands' shapes (samples x directions : "
-          + "rows x cols). The timed runs go through the same timing backend, recording off.")
+          + "rows x cols), and with --gemm-rate gives the share of the products' FLOPs in shapes at >= 80 % of the GEMM rate. The timed runs go "
+          + "through the same timing backend, recording off.")
   String profile;
 
   /** With {@code --gemm-rate} on a host backend: the memory rate measured beside each GEMM rate (before, after). */
@@ -569,6 +570,15 @@ public final class BenchCommand extends HbpCommand {
       double gflops = p.productFlops() / p.productSeconds() / 1e9;
       w.printf(Locale.ROOT, "    %s, its products alone (profiled runs, %.1f %% of their time): %.1f GFLOP/s = %.1f %%%n", e.getKey(),
           100 * p.productSeconds() / p.seconds(), gflops, 100 * gflops / reference);
+      if ("shapes".equals(profile) && shapeShare(p, reference, SHAPE_SHARE_THRESHOLD) != null) {
+        // the products read call by call: which share of their FLOPs ran in shapes at >= 80 % of the GEMM rate
+        ShapeShare share = shapeShare(p, reference, SHAPE_SHARE_THRESHOLD);
+        KernelProfiler.Kernel below = share.largestBelow();
+        w.printf(Locale.ROOT, "    %s, its products by shape: %.1f %% of their FLOPs in shapes at >= %.0f %% of the GEMM rate (%d of %d shapes)%s%n",
+            e.getKey(), 100 * share.fraction(), 100 * SHAPE_SHARE_THRESHOLD, share.shapesAtRate(), share.shapes(), below == null ? ""
+                : String.format(Locale.ROOT, "; the most FLOPs below it: %s, %.1f %% of them, at %.1f %%", below.name(),
+                    100 * below.flops() / p.productFlops(), 100 * below.flops() / below.seconds() / 1e9 / reference));
+      }
     }
     // --profile on a host: the other kernels against the memory rate, and each row against its bound
     double memory = memoryReference();
@@ -592,6 +602,38 @@ public final class BenchCommand extends HbpCommand {
             bound.seconds(), bound.products(), bound.others(), median, 100 * bound.seconds() / median);
     }
     w.flush();
+  }
+
+  /** The share of the GEMM rate that {@code --profile shapes} counts a product's shape as running at (issue 17 §5's 80 %). */
+  static final double SHAPE_SHARE_THRESHOLD = 0.8;
+
+  /**
+   * A profile's products shape by shape: {@code fraction} of their FLOPs ran in the {@code shapesAtRate} of their
+   * {@code shapes} (kernels, with --profile shapes each call's shapes) whose FLOPs over seconds reach the threshold;
+   * {@code largestBelow} is the shape below the threshold with the most FLOPs (null: none below it).
+   */
+  record ShapeShare(double fraction, int shapesAtRate, int shapes, KernelProfiler.Kernel largestBelow) {}
+
+  /**
+   * {@link ShapeShare} of a profile's products with FLOPs, against {@code threshold} times the GEMM rate {@code
+   * referenceGflops}; null where the profile has no product with FLOPs.
+   */
+  static ShapeShare shapeShare(KernelProfiler.Profile p, double referenceGflops, double threshold) {
+    double all = 0, atRate = 0;
+    int shapes = 0, fast = 0;
+    KernelProfiler.Kernel largestBelow = null;
+    for (KernelProfiler.Kernel k : p.kernels()) {
+      if (!k.product() || k.flops() <= 0 || k.seconds() <= 0) continue;
+      all += k.flops();
+      shapes++;
+      if (k.flops() / k.seconds() / 1e9 >= threshold * referenceGflops) {
+        atRate += k.flops();
+        fast++;
+      } else if (largestBelow == null || k.flops() > largestBelow.flops()) {
+        largestBelow = k;
+      }
+    }
+    return shapes == 0 ? null : new ShapeShare(atRate / all, fast, shapes, largestBelow);
   }
 
   /** Most kernels (calls, with shapes) a row's profile lists one by one; the rest are summed in one line. */
@@ -828,8 +870,9 @@ public final class BenchCommand extends HbpCommand {
   static String profileJson(KernelProfiler.Profile p) {
     List<String> ks = new ArrayList<>();
     for (KernelProfiler.Kernel k : p.kernels())
-      ks.add(String.format(Locale.ROOT, "{\"kernel\": \"%s\", \"calls\": %d, \"seconds\": %s, \"flops\": %.6e, \"entries\": %.6e, \"product\": %s}",
-          k.name(), k.calls(), number(k.seconds()), k.flops(), k.entries(), k.product()));
+      // seconds to 7 significant digits, as the FLOPs: a short call's rate is recomputed from them
+      ks.add(String.format(Locale.ROOT, "{\"kernel\": \"%s\", \"calls\": %d, \"seconds\": %.6e, \"flops\": %.6e, \"entries\": %.6e, \"product\": %s}",
+          k.name(), k.calls(), k.seconds(), k.flops(), k.entries(), k.product()));
     return String.format(Locale.ROOT, "{\"seconds\": %s, \"product_seconds\": %s, \"product_flops\": %.6e, \"other_seconds\": %s, \"other_entries\": %.6e, "
         + "\"kernel_seconds\": %s, \"kernels\": [%s]}", number(p.seconds()), number(p.productSeconds()), p.productFlops(), number(p.otherSeconds()),
         p.otherEntries(), number(p.kernelSeconds()), String.join(", ", ks));

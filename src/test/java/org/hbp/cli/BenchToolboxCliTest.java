@@ -188,6 +188,29 @@ class BenchToolboxCliTest {
         && r[1].isEmpty(), r[1] + r[2]);
   }
 
+  /**
+   * --profile shapes reads the products shape by shape, by hand: at a GEMM rate of 100 GFLOP/s, 3e9 FLOPs in 0.03 s
+   * (100 GFLOP/s) and 1e9 in 0.0125 s (80 GFLOP/s, exactly the threshold) count; 2e9 in 0.05 s (40 GFLOP/s) and 1e3 in
+   * 1e-6 s (1 GFLOP/s) do not, the first with the most FLOPs below it; kernels without FLOPs are not products' shapes.
+   */
+  @Test
+  void theShapeShareCountsTheFlopsOfTheShapesAtTheThreshold() {
+    KernelProfiler.Kernel slow = new KernelProfiler.Kernel("convolutionWeightGradient(2x2:16x1024, 2x1:3x1024)", 1, 0.05, 2e9, 1e6);
+    KernelProfiler.Profile p = new KernelProfiler.Profile(1.0, List.of(new KernelProfiler.Kernel("matmul(1x1:8x8, 2x2:8x1)", 4, 0.03, 3e9, 1e6),
+        new KernelProfiler.Kernel("gather(2x2:8x1, 2x1:4x1)", 9, 0.5, 0, 5e8), slow,
+        new KernelProfiler.Kernel("convolution(1x1:16x27, 2x2:3x1024)", 2, 0.0125, 1e9, 1e6),
+        new KernelProfiler.Kernel("matmul(2x1:1x10, 2x1:10x1)", 2, 1e-6, 1e3, 1e2)));
+    BenchCommand.ShapeShare share = BenchCommand.shapeShare(p, 100, 0.8);
+    assertEquals(4.0 / (6 + 1e-6), share.fraction(), 1e-12);
+    assertEquals(2, share.shapesAtRate());
+    assertEquals(4, share.shapes());
+    assertEquals(slow, share.largestBelow());
+    BenchCommand.ShapeShare all = BenchCommand.shapeShare(p, 1, 0.8);
+    assertEquals(1.0, all.fraction(), 1e-12);
+    assertEquals(null, all.largestBelow());
+    assertEquals(null, BenchCommand.shapeShare(new KernelProfiler.Profile(1.0, List.of(p.kernels().get(1))), 100, 0.8));
+  }
+
   /** --gemm-rate's shares are of the higher of the two GEMM rates, whichever was measured first. */
   @Test
   void theGemmRateReferenceIsTheHigherOfTheTwoMeasurements() {
@@ -295,10 +318,33 @@ class BenchToolboxCliTest {
     assertTrue(o.contains("\n    exact products, all blocks, 2 directions: bound "), o);
     assertTrue(o.contains("\n    exact products, all blocks, 2 directions, its other kernels (profiled runs, "), o);
     // by shapes: the first convolution's weight gradient, its 2 directions of 16 x 1024 against 2 images of 3 channels x 1024 pixels
+    Path shapesJson = dir.resolve("shapes.json");
     String[] shapes = run("bench", "--net", "networks/c4d3.hbp", "--batch", "2", "--backend", "blas-f64", "--repeat", "1", "--warmup", "0",
-        "--strategies", "exact", "--directions", "2", "--profile", "shapes");
+        "--strategies", "exact", "--directions", "2", "--profile", "shapes", "--gemm-rate", "64", "--out", shapesJson.toString());
     assertEquals("0", shapes[0], shapes[1] + "\n" + shapes[2]);
     assertTrue(shapes[1].contains("convolutionWeightGradient(2x2:16x1024, 2x1:3x1024)"), shapes[1]);
+    // the share of the products' FLOPs in shapes at >= 80 % of the GEMM rate, recounted here from the JSON's kernels
+    com.fasterxml.jackson.databind.JsonNode shapesRoot = new com.fasterxml.jackson.databind.ObjectMapper().readTree(shapesJson.toFile());
+    double rate = shapesRoot.get("gemm_rate").get("reference_gflops").asDouble(), all = 0, fast = 0;
+    int count = 0, fastCount = 0;
+    for (com.fasterxml.jackson.databind.JsonNode res : shapesRoot.get("results")) {
+      if (!res.get("what").asText().equals("exact products, all blocks, 2 directions")) continue;
+      for (com.fasterxml.jackson.databind.JsonNode k : res.get("profile").get("kernels")) {
+        double f = k.get("flops").asDouble(), sec = k.get("seconds").asDouble();
+        if (!k.get("product").asBoolean() || f <= 0 || sec <= 0) continue;
+        all += f;
+        count++;
+        if (f / sec / 1e9 >= 0.8 * rate) {
+          fast += f;
+          fastCount++;
+        }
+      }
+    }
+    assertTrue(count > 4, shapesRoot.toString());
+    String line = "\n    exact products, all blocks, 2 directions, its products by shape: ";
+    assertEquals(100 * fast / all, number(shapes[1], line), 0.051, shapes[1]);
+    assertTrue(shapes[1].contains(String.format(java.util.Locale.ROOT, " of their FLOPs in shapes at >= 80 %% of the GEMM rate (%d of %d shapes)",
+        fastCount, count)), shapes[1]);
     String[] wrong = run("bench", "--net", "networks/c4d3.hbp", "--profile", "calls");
     assertEquals("2", wrong[0]);
     assertEquals("hbp: --profile: expected kernels or shapes, not 'calls'\n", wrong[2]);

@@ -63,8 +63,9 @@ public final class GradientsCommand extends HbpCommand {
   @Override
   public Integer call() throws Exception {
     if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError("--out " + out + " is a file; give a folder");
-    networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
-        .outputsIn("--out", out, List.of(FILES)).check();
+    CommandFiles files = networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
+        .outputsIn("--out", out, List.of(FILES));
+    files.check();
     PrintWriter w = out();
     NetworkSpec spec = networkOptions.load();
     Network network = compute.network(spec, backend);
@@ -82,6 +83,7 @@ public final class GradientsCommand extends HbpCommand {
     long limit = memoryLimit.bytes();
     // the pass first; the per-sample gradients fit themselves into the rest, in chunks of samples where needed
     MemoryEstimate.pass(network, p, x.samples()).check(limit);
+    files.makeFolders(); // after every other check (a refused run makes nothing), before the work: a folder the file system refuses is an error now
     Map<String, NdArray> grads = new LinkedHashMap<>(), norms = new LinkedHashMap<>(), variances = new LinkedHashMap<>();
     try (Pass pass = network.run(p, x, y)) {
       int n = pass.samples();
@@ -101,7 +103,6 @@ public final class GradientsCommand extends HbpCommand {
         w.printf("  %s: mean |(1/N) grad l_n|^2 = %.6g, total variance %.6g%n", name, meanNorm, total);
       }
     }
-    Files.createDirectories(out);
     Npz.write(out.resolve(FILES[0]), overwrite.existing(), grads);
     Npz.write(out.resolve(FILES[1]), overwrite.existing(), norms);
     Npz.write(out.resolve(FILES[2]), overwrite.existing(), variances);

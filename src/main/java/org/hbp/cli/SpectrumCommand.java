@@ -13,6 +13,7 @@ import org.hbp.backend.Batch;
 import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npz;
+import org.hbp.io.RegeneratedFiles;
 import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
 import org.hbp.network.FactoredGgn;
@@ -168,14 +169,16 @@ public final class SpectrumCommand extends HbpCommand {
     checkIterations(network, targets);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
     List<String> stale = staleFiles(out, outputs);
-    if (!overwrite.overwrite && !stale.isEmpty()) {
-      List<String> held = new ArrayList<>(outputs.stream().filter(f -> Files.exists(out.resolve(f))).toList());
-      held.addAll(stale);
+    // the earlier run's files that --overwrite removes count as outputs: one that is an input is refused even with it
+    List<String> touched = new ArrayList<>(outputs);
+    touched.addAll(stale);
+    CommandFiles files = networkOptions.declareInputs(new CommandFiles(true)).input("--params", params).input("--batch", batch)
+        .outputsIn("--out", out, touched);
+    files.check();
+    List<String> held = touched.stream().filter(f -> Files.exists(out.resolve(f))).toList();
+    if (!overwrite.overwrite && !held.isEmpty())
       throw new UserError("--out " + out + " already holds " + String.join(", ", held) + " of an earlier run; choose another --out, remove them, "
           + "or pass --overwrite (which also removes the earlier run's files this run does not write)");
-    }
-    networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
-        .outputsIn("--out", out, outputs).check();
     w.print(NetworkResolver.describe(net));
     int widest = Math.max(trace ? directions : 1, density ? starts : 1);
     MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blockRoute, blocks, blockChoice.layer(),
@@ -190,6 +193,7 @@ public final class SpectrumCommand extends HbpCommand {
     if (wholeNet && route == GgnRoute.FACTORED)
       estimate = estimate.plus("the factored GGN's columns J'S (N r P)", FactoredGgn.bytes(network, x.samples()), MemoryEstimate.memoryOf(network.backend()));
     estimate.check(limit);
+    files.makeFolders(); // after every other check (a refused run makes nothing), before the work: a folder the file system refuses is an error now
     // the Lanczos bases grow into what the rest of the run leaves under the limit (SpectrumRun caps the iterations there)
     long basisLimit = limit - (estimate.total() - bases);
     Pass pass = network.run(p, x, y);
@@ -210,7 +214,6 @@ public final class SpectrumCommand extends HbpCommand {
     } finally {
       bar.close();
     }
-    Files.createDirectories(out);
     Map<String, Object> header = new LinkedHashMap<>();
     header.put("network", net.name());
     header.put("curvature", kind.label());
@@ -221,9 +224,11 @@ public final class SpectrumCommand extends HbpCommand {
     header.put("loss", pass.loss());
     header.put("seed", seed);
     run.write(out, header, overwrite.existing());
+    RegeneratedFiles.recordExisting(out, outputs); // hbp's own from now on: a later --overwrite may remove them
     w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
     List<String> removed = new ArrayList<>();
-    for (String f : stale) if (Files.deleteIfExists(out.resolve(f))) removed.add(f);
+    List<String> changed = RegeneratedFiles.foreign(out, stale); // changed by someone since the check: kept
+    for (String f : stale) if (!changed.contains(f) && Files.deleteIfExists(out.resolve(f))) removed.add(f);
     if (!removed.isEmpty()) w.println("removed " + String.join(", ", removed) + " (an earlier run's, not written by this one: --overwrite)");
     w.flush();
     return 0;
@@ -299,20 +304,24 @@ public final class SpectrumCommand extends HbpCommand {
 
   /**
    * The files of spectrum's output set (spectrum.json, eigenvectors.npz, diagonal.npz, density-*.png) in {@code dir} that a run
-   * writing {@code outputs} does not write: an earlier run's, refused without --overwrite and removed after the new files with
-   * it, so that the folder holds one run's files. Sorted; empty when {@code dir} does not exist.
+   * writing {@code outputs} does not write and that an earlier run wrote: recorded in the folder's {@value RegeneratedFiles#RECORD}
+   * and unchanged since ({@link RegeneratedFiles}). They are refused without --overwrite and removed after the new files with it,
+   * so that the folder holds one run's files; any other file (the user's {@code density-mine.png}, one of hbp's the user
+   * changed) is left alone. Sorted; empty when {@code dir} does not exist.
    */
   static List<String> staleFiles(Path dir, List<String> outputs) throws IOException {
-    List<String> stale = new ArrayList<>();
-    if (!Files.isDirectory(dir)) return stale;
+    List<String> named = new ArrayList<>();
+    if (!Files.isDirectory(dir)) return named;
     try (var files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         String name = f.getFileName().toString();
         boolean ours = name.equals(JSON) || name.equals(EIGENVECTORS) || name.equals(DIAGONAL)
             || (name.startsWith("density-") && name.endsWith(".png"));
-        if (ours && !outputs.contains(name) && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) stale.add(name);
+        if (ours && !outputs.contains(name) && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) named.add(name);
       }
     }
+    List<String> foreign = RegeneratedFiles.foreign(dir, named);
+    List<String> stale = new ArrayList<>(named.stream().filter(n -> !foreign.contains(n)).toList());
     stale.sort(null);
     return stale;
   }

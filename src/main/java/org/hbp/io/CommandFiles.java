@@ -22,7 +22,10 @@ import org.hbp.UserError;
  *   <li>an output that exists already is refused unless the command was given {@code --overwrite}
  *       (one policy for every command); with it, the file is replaced atomically when written;
  *   <li>an output path that {@link AtomicFiles} would refuse later (a folder, a FIFO or device,
- *       a missing folder to write into, a loop of links) is refused now, before the work.
+ *       a missing folder to write into, a loop of links) is refused now, before the work; so is a
+ *       folder of outputs that is a file, or lies under one, and {@link #makeFolders} makes the
+ *       missing folders of outputs before the work, so that one the file system refuses is refused
+ *       then too.
  * </ul>
  *
  * <p>The writes themselves go through {@link AtomicFiles} with the same policy
@@ -90,6 +93,7 @@ public final class CommandFiles {
      *     a folder or special file there, its folder missing, or a loop of links
      */
     public void check() throws IOException {
+        for (Folder f : folders) checkFolder(f);
         List<Object> inputKeys = new ArrayList<>();
         for (Entry in : inputs) inputKeys.add(key(in.path()));
         List<Object> outputKeys = new ArrayList<>();
@@ -115,6 +119,37 @@ public final class CommandFiles {
         for (Entry out : outputs)
             if (!isInFolder(out) && exists(out.path()))
                 throw new UserError(out.describe() + " already exists; choose another file, remove it, or pass --overwrite");
+    }
+
+    /**
+     * Makes the declared folders of outputs that are missing (and their missing parents): after
+     * {@link #check}, before the work, so that a folder the file system refuses (a read-only or
+     * virtual file system, no permission) is an error now, not after the work. A folder made here
+     * stays if the work fails.
+     *
+     * @throws UserError one line naming the option, the folder and the file system's reason
+     */
+    public void makeFolders() {
+        for (Folder f : folders) {
+            try {
+                Files.createDirectories(f.dir());
+            } catch (IOException e) {
+                throw new UserError(f.option() + " " + f.dir() + ": cannot make this folder (" + IoErrors.describe(e) + ")");
+            }
+        }
+    }
+
+    /**
+     * Refuses a folder of outputs that cannot be one (read only): the folder itself, or where it is
+     * missing its deepest existing parent, must be a folder (links followed).
+     */
+    private static void checkFolder(Folder f) {
+        Path abs = f.dir().toAbsolutePath();
+        Path existing = abs;
+        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+        if (existing == null || Files.isDirectory(existing)) return;
+        throw new UserError(f.option() + " " + f.dir() + (existing.equals(abs) ? " exists and is not a folder; " + f.option() + " names a folder"
+                : ": " + existing + " is a file, not a folder, so no folder can be made under it"));
     }
 
     private boolean isInFolder(Entry e) {

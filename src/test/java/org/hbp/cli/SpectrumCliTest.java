@@ -391,6 +391,51 @@ class SpectrumCliTest {
     assertEquals("hessian", new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()).get("curvature").asText());
   }
 
+  /**
+   * What --overwrite removes is decided by the folder's record of what hbp wrote there, not by names: a user's
+   * {@code density-mine.png} is neither refused nor removed, nor is one of the run's plots the user changed; an earlier
+   * run's file that is an input of this run (here its --params) is refused even with --overwrite, and stays.
+   */
+  @Test
+  void overwriteRemovesOnlyTheEarlierRunsOwnFilesAndNeverAnInput() throws Exception {
+    Path out = Files.createDirectories(dir.resolve("mine"));
+    Path png = Files.writeString(out.resolve("density-mine.png"), "the user's");
+    hbp(spectrum("--top", "1", "--density", "--steps", "3", "--grid", "20", "--scope", "block:2.b", "--out", out.toString())).assertExit(0);
+    Files.writeString(out.resolve("density-2.b.png"), "changed by the user");
+    CliRun again = hbp(spectrum("--top", "1", "--out", out.toString(), "--overwrite"));
+    again.assertExit(0);
+    assertFalse(again.out().contains("removed"), again.out());
+    assertEquals("the user's", Files.readString(png));
+    assertEquals("changed by the user", Files.readString(out.resolve("density-2.b.png")));
+    // parameters kept in a run folder under one of spectrum's names, recorded as hbp's own
+    Path run = Files.createDirectories(dir.resolve("run"));
+    Path kept = Files.copy(params, run.resolve(SpectrumCommand.EIGENVECTORS));
+    org.hbp.io.RegeneratedFiles.recordExisting(run, List.of(SpectrumCommand.EIGENVECTORS));
+    byte[] before = Files.readAllBytes(kept);
+    CliRun input = hbp("spectrum", "--net", net.toString(), "--params", kept.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--trace", "--probes", "4", "--out", run.toString(), "--overwrite");
+    input.assertExit(2);
+    input.assertNoStackTrace();
+    assertTrue(input.err().contains("is the same file as --params " + kept) && input.err().contains("destroy that input"), input.err());
+    assertArrayEquals(before, Files.readAllBytes(kept));
+  }
+
+  /** An --out that cannot be a folder is refused before the pass: under a regular file, or where the file system makes none. */
+  @Test
+  void anOutFolderThatCannotBeMadeIsRefusedBeforeThePass() throws Exception {
+    Path file = Files.writeString(dir.resolve("regular.txt"), "mine");
+    for (Path out : List.of(file.resolve("sub"), Path.of("/proc/hbp-spectrum-test"))) {
+      CliRun r = hbp(spectrum("--top", "1", "--out", out.toString()));
+      r.assertExit(2);
+      r.assertNoStackTrace();
+      assertTrue(r.err().startsWith("hbp: --out " + out) && !r.out().contains("batch of"), r.out() + r.err());
+      CliRun g = hbp("gradients", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--out", out.toString());
+      g.assertExit(2);
+      assertTrue(g.err().startsWith("hbp: --out " + out) && !g.out().contains("batch of"), g.out() + g.err());
+    }
+    assertEquals("mine", Files.readString(file));
+  }
+
   private static List<String> listing(Path d) throws Exception {
     try (var s = Files.list(d)) {
       return s.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();

@@ -78,4 +78,33 @@ class CommandFilesTest {
         e = assertThrows(IOException.class, () -> new CommandFiles(true).output("--out", dir.resolve("missing/x.npz")).check());
         assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
     }
+
+    /**
+     * A folder of outputs that is a file, or lies under one (a link to a file too), is refused by the check, which makes
+     * nothing; a folder the file system will not make (in /proc) is refused by {@link
+     * CommandFiles#makeFolders}, which makes the others.
+     */
+    @Test
+    void aFolderOfOutputsThatCannotBeMadeIsRefusedBeforeTheWork() throws IOException {
+        Path file = Files.writeString(dir.resolve("regular.txt"), "mine");
+        Path link = Files.createSymbolicLink(dir.resolve("link"), file);
+        refused(new CommandFiles(true).outputsIn("--out", file, List.of("a.npz")), "--out " + file + " exists and is not a folder");
+        refused(new CommandFiles(true).outputsIn("--out", file.resolve("sub/deeper"), List.of("a.npz")),
+                "--out " + file.resolve("sub/deeper") + ": " + file + " is a file, not a folder");
+        refused(new CommandFiles(true).outputsIn("--out", link.resolve("sub"), List.of("a.npz")), ": " + link + " is a file, not a folder");
+        assertTrue(Files.readString(file).equals("mine") && !Files.exists(dir.resolve("sub")));
+        Path fresh = dir.resolve("new/deeper");
+        CommandFiles ok = new CommandFiles(false).outputsIn("--out", fresh, List.of("a.npz"));
+        ok.check();
+        assertTrue(!Files.exists(fresh), "the check makes nothing");
+        ok.makeFolders();
+        assertTrue(Files.isDirectory(fresh));
+        // /proc takes no new folders, not even root's (the CI runs as root, which writes into read-only folders)
+        assertTrue(Files.isDirectory(Path.of("/proc")), "a Linux /proc");
+        Path virtual = Path.of("/proc/hbp-command-files-test/run");
+        CommandFiles refusedByFs = new CommandFiles(false).outputsIn("--out", virtual, List.of("a.npz"));
+        refusedByFs.check();
+        UserError e = assertThrows(UserError.class, refusedByFs::makeFolders);
+        assertTrue(e.getMessage().startsWith("--out " + virtual + ": cannot make this folder (") && e.getMessage().lines().count() == 1, e.getMessage());
+    }
 }

@@ -69,7 +69,8 @@ public final class TrainCommand extends HbpCommand {
   double alpha;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
-      description = "cg-newton: hessian, ggn, pch-abs, pch-clip (default: ${DEFAULT-VALUE}).",
+      description = "cg-newton: hessian, ggn, pch-abs, pch-clip (default: ${DEFAULT-VALUE}); kfac: the strategy's (the GGN, the Hessian "
+          + "for diag-hessian), which --curvature may repeat.",
       converter = Choices.CurvatureKinds.class)
   CurvatureKind curvature;
 
@@ -262,8 +263,11 @@ public final class TrainCommand extends HbpCommand {
       case ADAM:
         return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
       case KFAC:
-        if (curvature != CurvatureKind.GGN)
-          throw new UserError("--optimizer kfac inverts Kronecker factors of the GGN; --curvature " + curvature.label() + " does not apply (drop it)");
+        // the strategy fixes the curvature (the GGN's factors or diagonal, the Hessian's diagonal): --curvature may only repeat it
+        CurvatureKind fixed = strategy.fixedCurvature();
+        if (spec.commandLine().getParseResult().hasMatchedOption("--curvature") && curvature != fixed)
+          throw new UserError("--optimizer kfac with --strategy " + strategy.label() + " solves with the " + (fixed == CurvatureKind.HESSIAN ? "Hessian" : "GGN") + "'s "
+              + (strategy.isKroneckerFactored() ? "Kronecker factors" : "diagonal") + "; --curvature " + curvature.label() + " does not apply (drop it)");
         return new KfacNewton(net, new KfacNewton.Settings(lr == null ? 0.1 : lr, alpha, strategy, kfac.options(seed), memoryLimit.bytes()), notices);
       default:
         throw new IllegalStateException("optimizer " + optimizer);

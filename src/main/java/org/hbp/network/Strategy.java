@@ -60,6 +60,19 @@ public enum Strategy {
     return isKroneckerFactored() || this == DIAG_GGN || this == DIAG_GGN_MC || this == DIAG_HESSIAN;
   }
 
+  /**
+   * The curvature this strategy is defined for, where it is one: the Hessian for diag-hessian; the
+   * GGN for kfac, kflr, ekfac, diag-ggn and diag-ggn-mc; null for exact, kfra and bda, which
+   * propagate whichever curvature they are given.
+   */
+  public CurvatureKind fixedCurvature() {
+    return switch (this) {
+      case EXACT, KFRA, BDA -> null;
+      case DIAG_HESSIAN -> CurvatureKind.HESSIAN;
+      case KFAC, KFLR, EKFAC, DIAG_GGN, DIAG_GGN_MC -> CurvatureKind.GGN;
+    };
+  }
+
   public String label() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');
   }

@@ -7,7 +7,6 @@ import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.network.Curvature;
-import org.hbp.network.CurvatureKind;
 import org.hbp.network.KfacOptions;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
@@ -85,7 +84,7 @@ public final class KfacNewton implements Optimizer {
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = Curvature.of(pass, CurvatureKind.GGN, s.strategy(), s.options().withSeed(s.options().seed() + steps), curvatureBudget,
+    Curvature c = Curvature.of(pass, s.strategy().fixedCurvature(), s.strategy(), s.options().withSeed(s.options().seed() + steps), curvatureBudget,
         notices);
     for (String name : net.parameterNames()) {
       Batch minusG = be.scale(pass.gradient(name), -1);

@@ -214,7 +214,10 @@ class TrainCommandTest {
     assertFalse(Files.exists(dir.resolve("f")));
   }
 
-  /** --optimizer kfac without --strategy trains with kfac (bda, cg-newton's default, has no closed-form inverse); a wrong one given is refused. */
+  /**
+   * --optimizer kfac without --strategy trains with kfac (bda, cg-newton's default, has no closed-form inverse); a wrong one given is refused;
+   * diag-hessian trains on the Hessian's diagonal, and a --curvature other than the strategy's is refused before the run folder is made.
+   */
   @Test
   void theKfacOptimizerDefaultsToTheKfacStrategy() throws Exception {
     String tiny = "network tiny {\n  input x: tensor(1, 4, 4);\n  flatten;\n  linear(m = 6);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n";
@@ -233,6 +236,23 @@ class TrainCommandTest {
         "--no-plots", "--out", dir.resolve("c").toString());
     r.assertExit(0);
     assertTrue(Files.readString(dir.resolve("c/config.json")).contains("\"strategy\" : \"bda\""), Files.readString(dir.resolve("c/config.json")));
+    // diag-hessian solves with the Hessian's diagonal: --curvature may repeat that, and nothing else
+    for (String[] curvature : new String[][] {{}, {"--curvature", "hessian"}}) {
+      Path out = dir.resolve("h" + curvature.length);
+      r = hbp(concat(new String[] {"train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--strategy",
+          "diag-hessian", "--alpha", "0.5", "--batch", "50", "--epochs", "1", "--no-plots", "--out", out.toString()}, curvature));
+      r.assertExit(0);
+      assertTrue(Files.readString(out.resolve("config.json")).contains("\"strategy\" : \"diag-hessian\""), Files.readString(out.resolve("config.json")));
+    }
+    r = hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--strategy", "diag-hessian", "--curvature",
+        "ggn", "--batch", "50", "--epochs", "1", "--out", dir.resolve("hg").toString());
+    assertEquals("hbp: --optimizer kfac with --strategy diag-hessian solves with the Hessian's diagonal; --curvature ggn does not apply (drop it)",
+        r.err().strip());
+    r = hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--strategy", "kflr", "--curvature",
+        "hessian", "--batch", "50", "--epochs", "1", "--out", dir.resolve("kh").toString());
+    assertEquals("hbp: --optimizer kfac with --strategy kflr solves with the GGN's Kronecker factors; --curvature hessian does not apply (drop it)",
+        r.err().strip());
+    assertFalse(Files.exists(dir.resolve("hg")) || Files.exists(dir.resolve("kh")));
     String help = hbp("train", "--help").out().replaceAll("\\s+", " ");
     assertTrue(help.contains("cg-newton: exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian (default: bda")
         && help.contains("kfac: kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian (default there: kfac)"), help);

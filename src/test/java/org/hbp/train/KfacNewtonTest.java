@@ -73,6 +73,37 @@ class KfacNewtonTest {
       }
   }
 
+  /**
+   * With diag-hessian a step is {@code -γ g / (α + (1 - α) h)} entrywise, h the Hessian's diagonal, here by central
+   * differences of the gradient (independent of the HBP diagonal the step uses).
+   */
+  @Test
+  void aDiagonalHessianStepDividesByTheDampedHessianDiagonal() throws Exception {
+    Network net = net();
+    Map<String, Batch> p = Initialization.xavierNormal(net, 3), before = new LinkedHashMap<>(p);
+    double alpha = 0.5, gamma = 0.4, h = 1e-5;
+    Pass pass = pass(net, p);
+    Map<String, double[]> g = new LinkedHashMap<>();
+    for (String name : net.parameterNames()) g.put(name, be.toArray(pass.gradient(name)));
+    new KfacNewton(net, new KfacNewton.Settings(gamma, alpha, Strategy.DIAG_HESSIAN, KfacOptions.defaults(), 1L << 30)).step(pass, p);
+    for (String name : net.parameterNames()) {
+      double[] theta = be.toArray(before.get(name)), old = theta.clone(), now = be.toArray(p.get(name));
+      for (int i = 0; i < theta.length; i++) {
+        double[] grad = new double[2];
+        for (int side = 0; side < 2; side++) {
+          double[] shifted = old.clone();
+          shifted[i] += side == 0 ? h : -h;
+          Map<String, Batch> q = new LinkedHashMap<>(before);
+          Batch b = before.get(name);
+          q.put(name, be.fromArray(b.samples(), b.directions(), b.rows(), b.cols(), shifted));
+          grad[side] = be.toArray(pass(net, q).gradient(name))[i];
+        }
+        double hii = (grad[0] - grad[1]) / (2 * h);
+        assertEquals(old[i] - gamma * g.get(name)[i] / (alpha + (1 - alpha) * hii), now[i], 1e-7, name + "[" + i + "], h_ii " + hii);
+      }
+    }
+  }
+
   @Test
   void refusesAStrategyWithoutAClosedFormInverse() {
     UserError e = assertThrows(UserError.class, () -> new KfacNewton.Settings(0.1, 0.1, Strategy.BDA, KfacOptions.defaults(), 1L << 30));

@@ -234,6 +234,7 @@ public final class BenchCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     if (quick) applyQuick(spec.commandLine().getParseResult()::hasMatchedOption);
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     if (lanczos < 0) throw new UserError("--lanczos must be >= 0 (the number of Lanczos steps), not " + lanczos);

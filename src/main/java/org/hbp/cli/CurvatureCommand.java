@@ -61,8 +61,9 @@ public final class CurvatureCommand extends HbpCommand {
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
-      description = "exact (matrix-free), kfra (eq. 8), bda (eq. 9), or the GGN's Kronecker factors A (x) G: kfac (Monte-Carlo G), "
-          + "kflr (exact G) or ekfac (kflr's eigenbasis, exact diagonal in it) (default: ${DEFAULT-VALUE}).",
+      description = "exact (matrix-free), kfra (eq. 8), bda (eq. 9), the GGN's Kronecker factors A (x) G: kfac (Monte-Carlo G), "
+          + "kflr (exact G) or ekfac (kflr's eigenbasis, exact diagonal in it), or a diagonal: diag-ggn (the GGN's), diag-ggn-mc (its "
+          + "Monte-Carlo estimate) or diag-hessian (the Hessian's, with --curvature hessian) (default: ${DEFAULT-VALUE}).",
       converter = Choices.Strategies.class)
   Strategy strat;
 
@@ -88,6 +89,7 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Option(names = "--solve", paramLabel = "ALPHA",
       description = "Solve [ALPHA I + (1 - ALPHA) C] d = -g per block by CG (kfac, kflr, ekfac: in closed form, in the eigenbasis of the factors; "
+          + "diag-ggn, diag-ggn-mc, diag-hessian: in closed form, entry by entry; "
           + "--blocks layer: one CG per layer over all its parameters).")
   Double solve;
 
@@ -115,7 +117,7 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Mixin KfacOptionsMixin kfac;
 
-  @Option(names = "--seed", defaultValue = "0", description = "Seed of the random vectors of kfac and --diagonal mc (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of the random vectors of kfac, diag-ggn-mc and --diagonal mc (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Mixin MemoryLimitOption memoryLimit;
@@ -132,6 +134,7 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     blocks = blockChoice.rowGroups();
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0) + (diagonal != null ? 1 : 0);
     if (modes != 1)
@@ -175,11 +178,11 @@ public final class CurvatureCommand extends HbpCommand {
     OutputNames names = OutputNames.of(onnxNames, paramArrays);
     if (onnxNames != null && params != null) paramArrays = onnxNames.toHbp(paramArrays);
     Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
-    Map<String, NdArray> b = readNpz(batch);
+    Map<String, NdArray> b = NetworkFileOptions.readNpz("--batch", batch);
     NdArray xa = Npz.requireAnyShape(b, "x", batch.toString());
     Batch x = layout.inputs(xa, batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
-    Map<String, NdArray> vectorArrays = vectors == null ? null : readNpz(vectors);
+    Map<String, NdArray> vectorArrays = vectors == null ? null : NetworkFileOptions.readNpz("--vectors", vectors);
     OutputNames productNames = vectorArrays == null ? names : names.following(vectorArrays);
     if (onnxNames != null && vectorArrays != null) vectorArrays = onnxNames.toHbp(vectorArrays);
     Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString());
@@ -215,7 +218,7 @@ public final class CurvatureCommand extends HbpCommand {
       } else products = pass.networkProduct(kind, directions);
       for (String name : network.parameterNames())
         result.put(productNames.of(name), layout.toTorch(name, products.get(name), false));
-      w.printf("  %d products in %.2f s%n", directions.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
+      w.printf("  %s in %.2f s%n", Words.count(directions.values().iterator().next().directions(), "product"), (System.nanoTime() - t0) / 1e9);
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
       w.flush();
@@ -268,7 +271,7 @@ public final class CurvatureCommand extends HbpCommand {
         Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
         result.put(productNames.of(name), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
-        return String.format("  %s: %d products in %.2f s", name, dirs2.directions(), (System.nanoTime() - t0) / 1e9);
+        return String.format("  %s: %s in %.2f s", name, Words.count(dirs2.directions(), "product"), (System.nanoTime() - t0) / 1e9);
       });
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
@@ -298,7 +301,7 @@ public final class CurvatureCommand extends HbpCommand {
       perUnit(parameters, "CG solve", (i, name) -> {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
         result.put(names.of(name), layout.toTorch(name, r.solution(), true));
-        return String.format("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s", name, r.iterations(), r.residualNorm(), r.rhsNorm(),
+        return String.format("  %s: CG %s, residual %.3g (|b| %.3g)%s", name, Words.count(r.iterations(), "iteration"), r.residualNorm(), r.rhsNorm(),
             r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
       });
       Npz.write(out, overwrite.existing(), result);
@@ -377,8 +380,4 @@ public final class CurvatureCommand extends HbpCommand {
     return true;
   }
 
-  private static Map<String, NdArray> readNpz(Path file) throws IOException {
-    if (!Files.exists(file)) throw new UserError("file not found: " + file);
-    return Npz.read(file);
-  }
 }

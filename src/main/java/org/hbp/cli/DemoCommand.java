@@ -99,6 +99,7 @@ public final class DemoCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     PrintWriter w = out();
     if (!Files.isDirectory(specs)) throw new UserError("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
     checkOutputs();

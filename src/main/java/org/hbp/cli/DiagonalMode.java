@@ -28,7 +28,7 @@ final class DiagonalMode {
       throw new UserError("--diagonal propagates the loss factor's columns exactly; --strategy " + strategy.label() + " does not apply");
     if (blocks != 1) throw new UserError("--diagonal gives the whole diagonal; --blocks " + blocks + " does not apply");
     if (!scope.equals("blocks")) throw new UserError("--diagonal gives the diagonal of the curvature; --scope " + scope + " does not apply");
-    if (k < 1) throw new UserError("--mc-samples must be at least 1, got " + k);
+    if (k < 1) throw new UserError("--mc-samples must be at least 1, not " + k);
     for (GgnDiagonal.Sampling s : GgnDiagonal.Sampling.values()) if (s.label().equals(sampling.toLowerCase(Locale.ROOT))) return s;
     throw new UserError("--sampling " + sampling + ": expected rademacher or gaussian");
   }

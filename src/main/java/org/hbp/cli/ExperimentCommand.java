@@ -105,6 +105,7 @@ public final class ExperimentCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
     String kind = data.strip().split(":", 2)[0];
     if (!DATA_KINDS.contains(kind))

@@ -76,7 +76,7 @@ public final class GradientsCommand extends HbpCommand {
     OutputNames names = OutputNames.of(onnx, paramArrays);
     if (onnx != null && params != null) paramArrays = onnx.toHbp(paramArrays);
     Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
-    Map<String, NdArray> b = read(batch);
+    Map<String, NdArray> b = NetworkFileOptions.readNpz("--batch", batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     w.print(NetworkResolver.describe(spec));
@@ -163,8 +163,4 @@ public final class GradientsCommand extends HbpCommand {
     }
   }
 
-  private static Map<String, NdArray> read(Path file) throws IOException {
-    if (!Files.exists(file)) throw new UserError("file not found: " + file);
-    return Npz.read(file);
-  }
 }

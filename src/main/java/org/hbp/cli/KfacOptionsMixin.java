@@ -4,10 +4,11 @@ import org.hbp.network.KfacOptions;
 import org.hbp.network.LossFactorColumns;
 import picocli.CommandLine.Option;
 
-/** The options of the Kronecker-factored strategies (kfac's Monte-Carlo vectors), shared by {@code curvature} and {@code train}. */
+/** The options of the Monte-Carlo strategies (kfac's and diag-ggn-mc's vectors), shared by {@code curvature}, {@code train} and {@code spectrum}. */
 final class KfacOptionsMixin {
   @Option(names = "--mc-samples", defaultValue = "1", paramLabel = "K",
-      description = "Monte-Carlo vectors per sample: kfac's for the factor G, --diagonal mc's (default: ${DEFAULT-VALUE}).")
+      description = "Monte-Carlo vectors per sample: kfac's for the factor G, diag-ggn-mc's (and curvature's --diagonal mc's) "
+          + "(default: ${DEFAULT-VALUE}).")
   int mcSamples;
 
   @Option(names = "--fisher", defaultValue = "mc", paramLabel = "F",

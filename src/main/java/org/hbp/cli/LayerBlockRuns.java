@@ -79,7 +79,7 @@ final class LayerBlockRuns {
       long t0 = System.nanoTime();
       Map<String, Batch> products = c.layerMatProd(v);
       for (String p : group) result.put(productNames.of(p), layout.toTorch(p, products.get(p), false));
-      return String.format("  %s: %d products in %.2f s", label, v.values().iterator().next().directions(), (System.nanoTime() - t0) / 1e9);
+      return String.format("  %s: %s in %.2f s", label, Words.count(v.values().iterator().next().directions(), "product"), (System.nanoTime() - t0) / 1e9);
     });
     Npz.write(out, existing, result);
     w.println("wrote " + out);
@@ -106,14 +106,13 @@ final class LayerBlockRuns {
       Map<String, Batch> minusG = new LinkedHashMap<>();
       for (String p : group) minusG.put(p, be.scale(pass.gradient(p), -1));
       ConjugateGradient.JointResult r = c.layerSolve(minusG, alpha, settings);
-      List<String> written = new ArrayList<>();
       for (String p : group) {
         result.put(names.of(p), layout.toTorch(p, r.solution().get(p), true));
-        written.add(names.of(p));
         be.release(r.solution().get(p));
         be.release(minusG.get(p));
       }
-      return String.format("  %s: CG %d iterations, residual %.3g (|b| %.3g)%s", String.join(",", written), r.iterations(), r.residualNorm(), r.rhsNorm(),
+      // named as the products' lines are: by hbp's names (the arrays written carry --params's)
+      return String.format("  %s: CG %s, residual %.3g (|b| %.3g)%s", label, Words.count(r.iterations(), "iteration"), r.residualNorm(), r.rhsNorm(),
           r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
     });
     Npz.write(out, existing, result);

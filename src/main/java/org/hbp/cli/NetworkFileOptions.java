@@ -182,8 +182,7 @@ final class NetworkFileOptions {
    */
   Map<String, NdArray> parameterArrays(Path params) throws IOException {
     if (params != null) {
-      if (!Files.exists(params)) throw new UserError("file not found: " + params);
-      Map<String, NdArray> arrays = Npz.read(params);
+      Map<String, NdArray> arrays = readNpz("--params", params);
       return imported == null ? arrays : new InitializerNames(imported).toHbp(arrays);
     }
     if (imported == null) throw new UserError("--params P.npz is required (only an ONNX --net brings its own parameters)");
@@ -225,5 +224,11 @@ final class NetworkFileOptions {
   /** The imported ONNX --net (after {@link #load}), or null for a DSL network. */
   ImportedNetwork importedNetwork() {
     return imported;
+  }
+
+  /** The arrays of the .npz file {@code file} that {@code option} names; a missing file is an error naming the option. */
+  static Map<String, NdArray> readNpz(String option, Path file) throws IOException {
+    if (!Files.exists(file)) throw new UserError(option + " " + file + ": file not found");
+    return Npz.read(file);
   }
 }

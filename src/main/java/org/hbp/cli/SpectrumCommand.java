@@ -42,8 +42,9 @@ import picocli.CommandLine.Option;
             + "(--top K), the trace and diagonal by Hutchinson's estimator with Rademacher probes and its standard error "
             + "(--trace), and the spectral density by stochastic Lanczos quadrature (--density), for every parameter's block "
             + "(--scope blocks) or one (--scope block:NAME), every layer's joint block over all its parameters or one layer's "
-            + "(--blocks layer), or the whole network (--scope net). Writes spectrum.json, eigenvectors.npz, diagonal.npz and "
-            + "density-NAME.png into the --out folder."})
+            + "(--blocks layer), or the whole network (--scope net). Writes spectrum.json, eigenvectors.npz, diagonal.npz, "
+            + "diagonal_stderr.npz and density-NAME.png into the --out folder. A progress bar runs on standard error on a terminal "
+            + "(HBP_PROGRESS=bar|lines|off forces one)."})
 public final class SpectrumCommand extends HbpCommand {
   @Mixin NetworkOptions networkOptions;
 
@@ -119,8 +120,11 @@ public final class SpectrumCommand extends HbpCommand {
   @Option(names = "--grid", defaultValue = "1000", paramLabel = "G", description = "Density: grid points (default: ${DEFAULT-VALUE}).")
   int grid;
 
-  @Option(names = "--seed", defaultValue = "0", description = "Seed of the random start vectors and probes (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", defaultValue = "0",
+      description = "Seed of the random start vectors and probes, and of kfac's and diag-ggn-mc's draw (default: ${DEFAULT-VALUE}).")
   long seed;
+
+  @Mixin KfacOptionsMixin kfac;
 
   @Mixin MemoryLimitOption memoryLimit;
 
@@ -131,7 +135,7 @@ public final class SpectrumCommand extends HbpCommand {
   @Mixin ComputeOptions compute;
 
   /** The file names this command writes into --out. */
-  static final String JSON = "spectrum.json", EIGENVECTORS = "eigenvectors.npz", DIAGONAL = "diagonal.npz";
+  static final String JSON = "spectrum.json", EIGENVECTORS = "eigenvectors.npz", DIAGONAL = "diagonal.npz", DIAGONAL_STDERR = "diagonal_stderr.npz";
 
   static String plotName(String block) {
     return "density-" + block + ".png";
@@ -139,6 +143,7 @@ public final class SpectrumCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     checkSettings();
     int blocks = blockChoice.rowGroups();
     long limit = memoryLimit.bytes();
@@ -154,6 +159,7 @@ public final class SpectrumCommand extends HbpCommand {
     OutputNames names = OutputNames.of(onnx, paramArrays);
     if (onnx != null && params != null) paramArrays = onnx.toHbp(paramArrays);
     Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
+    if (strat == Strategy.KFAC) kfac.options(seed).checkFits(network); // kfac's --fisher against the loss, before the batch is read
     SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
     // option against option: decided before any work, the batch not yet read
     GgnRoute route = ggnRoute.route();
@@ -162,7 +168,7 @@ public final class SpectrumCommand extends HbpCommand {
     GgnRoute blockRoute = wholeNet ? GgnRoute.NETWORK : route;
     if (wholeNet) SpectrumScope.checkWholeNetwork(kind, strat, route == GgnRoute.FACTORED);
     else route.check(kind, strat);
-    Map<String, NdArray> b = readNpz(batch);
+    Map<String, NdArray> b = NetworkFileOptions.readNpz("--batch", batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     Map<String, List<String>> targets = sc.targets(network);
@@ -199,7 +205,7 @@ public final class SpectrumCommand extends HbpCommand {
     Pass pass = network.run(p, x, y);
     w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
     long t0 = System.nanoTime();
-    Curvature c = Curvature.of(pass, kind, strat, KfacOptions.defaults(), blockRoute, limit, this::notice); // a diagonal says when it chunks
+    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), blockRoute, limit, this::notice); // a diagonal says when it chunks
     if (blockRoute == GgnRoute.FACTORED) w.printf("factored GGN blocks: the loss factor's columns carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
     w.printf("curvature %s, strategy %s, scope %s%s%n", kind.label(), strat.label(), scope,
         blockChoice.layer() ? ", one joint block per layer (--blocks layer)" : blocks > 1 ? ", " + blocks + " row groups per parameter" : "");
@@ -236,6 +242,14 @@ public final class SpectrumCommand extends HbpCommand {
 
   private void checkSettings() {
     if (top == null && !trace && !density) throw new UserError("nothing to compute: give --top K, --trace and/or --density");
+    // each quantity's settings, and the Monte-Carlo strategies', are refused where they do not apply, not ignored
+    OptionScope.of(spec)
+        .onlyWhen(top != null, "with --top", "--max-iterations", "--tol")
+        .onlyWhen(trace, "with --trace", "--probes", "--directions")
+        .onlyWhen(density, "with --density", "--starts", "--steps", "--sigma", "--grid")
+        .onlyWhen(strat == Strategy.KFAC || strat == Strategy.DIAG_GGN_MC, "with --strategy kfac or diag-ggn-mc", "--mc-samples")
+        .onlyWhen(strat == Strategy.KFAC, "with --strategy kfac", "--fisher");
+    kfac.options(seed); // --mc-samples and --fisher are checked as they are read
     if (top != null && top < 1) throw new UserError("--top must be at least 1, not " + top);
     if (maxIterations < 1) throw new UserError("--max-iterations must be at least 1, not " + maxIterations);
     if (!(tol > 0)) throw new UserError("--tol must be positive");
@@ -303,7 +317,7 @@ public final class SpectrumCommand extends HbpCommand {
   }
 
   /**
-   * The files of spectrum's output set (spectrum.json, eigenvectors.npz, diagonal.npz, density-*.png) in {@code dir} that a run
+   * The files of spectrum's output set (spectrum.json, eigenvectors.npz, diagonal.npz, diagonal_stderr.npz, density-*.png) in {@code dir} that a run
    * writing {@code outputs} does not write and that an earlier run wrote: recorded in the folder's {@value RegeneratedFiles#RECORD}
    * and unchanged since ({@link RegeneratedFiles}). They are refused without --overwrite and removed after the new files with it,
    * so that the folder holds one run's files; any other file (the user's {@code density-mine.png}, one of hbp's the user
@@ -315,7 +329,7 @@ public final class SpectrumCommand extends HbpCommand {
     try (var files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         String name = f.getFileName().toString();
-        boolean ours = name.equals(JSON) || name.equals(EIGENVECTORS) || name.equals(DIAGONAL)
+        boolean ours = name.equals(JSON) || name.equals(EIGENVECTORS) || name.equals(DIAGONAL) || name.equals(DIAGONAL_STDERR)
             || (name.startsWith("density-") && name.endsWith(".png"));
         if (ours && !outputs.contains(name) && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) named.add(name);
       }
@@ -330,7 +344,7 @@ public final class SpectrumCommand extends HbpCommand {
   private List<String> outputFiles(List<String> names) {
     List<String> files = new ArrayList<>(List.of(JSON));
     if (top != null) files.add(EIGENVECTORS);
-    if (trace) files.add(DIAGONAL);
+    if (trace) files.addAll(List.of(DIAGONAL, DIAGONAL_STDERR));
     if (density) for (String n : names) files.add(plotName(n));
     return files;
   }
@@ -356,8 +370,4 @@ public final class SpectrumCommand extends HbpCommand {
         steps, sigma, grid, seed, limit);
   }
 
-  private static Map<String, NdArray> readNpz(Path file) throws IOException {
-    if (!Files.exists(file)) throw new UserError("file not found: " + file);
-    return Npz.read(file);
-  }
 }

@@ -58,7 +58,7 @@ final class SpectrumRun {
   /** The names of the output arrays and of the blocks' parameters in the JSON: as the input names them. */
   private final OutputNames names;
   private final Map<String, Object> results = new LinkedHashMap<>();
-  private final Map<String, NdArray> eigenvectors = new LinkedHashMap<>(), diagonals = new LinkedHashMap<>();
+  private final Map<String, NdArray> eigenvectors = new LinkedHashMap<>(), diagonals = new LinkedHashMap<>(), diagonalErrors = new LinkedHashMap<>();
   private final Map<String, SpectralDensity.Density> densities = new LinkedHashMap<>();
 
   SpectrumRun(Settings settings, Network net, TorchLayout layout, OutputNames names) {
@@ -101,9 +101,11 @@ final class SpectrumRun {
         Hutchinson.Estimate h = Hutchinson.estimate(target.operator(), settings.probes(), settings.directions(), settings.seed(),
             i -> bar.step(done[0], name + ": probe " + i + "/" + settings.probes()));
         r.put("trace", ordered("estimate", h.trace(), "stderr", h.traceStderr(), "probes", h.probes()));
-        DMatrixRMaj diag = new DMatrixRMaj(n, 1);
+        DMatrixRMaj diag = new DMatrixRMaj(n, 1), errors = new DMatrixRMaj(n, 1);
         diag.data = h.diagonal().clone();
+        errors.data = h.diagonalStderr().clone();
         put(diagonals, vectors, diag, true);
+        put(diagonalErrors, vectors, errors, true);
         line.add(String.format(Locale.ROOT, "trace %.6g ± %.2g", h.trace(), h.traceStderr()));
         bar.step(++done[0], name + ": trace done");
       }
@@ -162,7 +164,10 @@ final class SpectrumRun {
     json.put("blocks", results);
     AtomicFiles.writeString(dir.resolve(SpectrumCommand.JSON), existing, JSON.writeValueAsString(json) + "\n");
     if (!eigenvectors.isEmpty()) Npz.write(dir.resolve(SpectrumCommand.EIGENVECTORS), existing, eigenvectors);
-    if (!diagonals.isEmpty()) Npz.write(dir.resolve(SpectrumCommand.DIAGONAL), existing, diagonals);
+    if (!diagonals.isEmpty()) {
+      Npz.write(dir.resolve(SpectrumCommand.DIAGONAL), existing, diagonals);
+      Npz.write(dir.resolve(SpectrumCommand.DIAGONAL_STDERR), existing, diagonalErrors);
+    }
     for (Map.Entry<String, SpectralDensity.Density> e : densities.entrySet()) {
       DensityPlot.write(dir.resolve(SpectrumCommand.plotName(e.getKey())), existing, e.getValue().grid(), e.getValue().density(),
           "Spectral density of " + e.getKey());

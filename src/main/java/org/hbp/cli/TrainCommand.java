@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
 
 /** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
 @Command(name = "train",
-    header = "Train a network with CG-Newton, SGD or Adam.",
+    header = "Train a network with CG-Newton, KFAC (closed-form steps), SGD or Adam.",
     description = {
         "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's "
             + "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or "
@@ -171,6 +171,7 @@ public final class TrainCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     defaultStrategy();
     checkOptionsApply();
     PrintWriter w = out();
@@ -188,7 +189,7 @@ public final class TrainCommand extends HbpCommand {
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, progress == ProgressMode.BAR,
         !ProgressMode.forcedOff());
     w.printf(Locale.ROOT, "training %s (%d parameters) on %s (%d train, %d test) with %s, batch %d, %s, backend %s%n", ns.name(),
-        parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, count(epochs, "epoch"), be.name());
+        parameterCount(net), split.train().name(), split.train().size(), split.test().size(), opt.label(), batch, Words.count(epochs, "epoch"), be.name());
     w.flush();
     if (resume && !noPlots) { // a resumed run's plots are drawn again at its end: refuse now, not after the training, files not hbp's
       List<String> foreign = RegeneratedFiles.foreign(out.resolve("plots"), TrainingPlots.FILES);
@@ -297,10 +298,6 @@ public final class TrainCommand extends HbpCommand {
     return c;
   }
 
-  /** "1 epoch", "3 epochs". */
-  static String count(long n, String noun) {
-    return n + " " + noun + (n == 1 ? "" : "s");
-  }
 
   /** The command line as a shell would take it: {@code hbp} and the arguments, those with special characters single-quoted. */
   static String commandLine(List<String> args) {

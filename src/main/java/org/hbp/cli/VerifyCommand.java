@@ -58,6 +58,7 @@ public final class VerifyCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
+    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     if (shapes < 1) throw new UserError("--shapes must be at least 1");
     if (codeTarget.equals("pytorch")) {
       if (module != null || !expect.isEmpty()) throw new UserError("--module and --expect are not supported with --target pytorch");

@@ -31,7 +31,7 @@ class DiagonalModeTest {
       "exact; ggn; kfra; 1; blocks; 1; rademacher; --strategy kfra does not apply",
       "exact; ggn; exact; 2; blocks; 1; rademacher; --blocks 2 does not apply",
       "exact; ggn; exact; 1; net; 1; rademacher; --scope net does not apply",
-      "mc; ggn; exact; 1; blocks; 0; rademacher; --mc-samples must be at least 1, got 0",
+      "mc; ggn; exact; 1; blocks; 0; rademacher; --mc-samples must be at least 1, not 0",
       "mc; ggn; exact; 1; blocks; 1; uniform; --sampling uniform: expected rademacher or gaussian"})
   void misfitsAreRefusedByName(String mode, String kind, String strategy, int blocks, String scope, int k, String sampling, String message) {
     UserError e = assertThrows(UserError.class, () -> DiagonalMode.check(mode, CurvatureKind.parse(kind), Strategy.parse(strategy), blocks, scope,

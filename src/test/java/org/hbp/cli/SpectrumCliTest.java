@@ -105,7 +105,8 @@ class SpectrumCliTest {
     JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile());
     assertEquals("hessian", json.get("curvature").asText());
     assertEquals(List.of("0.W", "0.b", "2.W", "2.b"), iterableNames(json.get("blocks")));
-    Map<String, NdArray> vectors = Npz.read(out.resolve("eigenvectors.npz")), diagonal = Npz.read(out.resolve("diagonal.npz"));
+    Map<String, NdArray> vectors = Npz.read(out.resolve("eigenvectors.npz")), diagonal = Npz.read(out.resolve("diagonal.npz")),
+        errors = Npz.read(out.resolve("diagonal_stderr.npz"));
     for (String p : List.of("0.W", "0.b", "2.W", "2.b")) {
       JsonNode b = json.get("blocks").get(p);
       String named = torch(p); // the arrays are named as --params names the parameters: PyTorch's
@@ -130,6 +131,7 @@ class SpectrumCliTest {
       System.arraycopy(shape, 0, withK, 1, shape.length);
       assertArrayEquals(withK, vectors.get(named).shape(), p);
       assertArrayEquals(shape, diagonal.get(named).shape(), p);
+      assertArrayEquals(shape, errors.get(named).shape(), p);
     }
     // a second run into the same folder refuses, naming the files; --overwrite replaces them
     CliRun again = hbp(spectrum("--top", "1", "--out", out.toString()));
@@ -372,8 +374,8 @@ class SpectrumCliTest {
   void overwriteLeavesOnlyTheNewRunsFiles() throws Exception {
     Path out = dir.resolve("ow");
     hbp(spectrum("--top", "1", "--trace", "--probes", "4", "--density", "--out", out.toString())).assertExit(0);
-    List<String> first = List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "eigenvectors.npz",
-        "spectrum.json");
+    List<String> first = List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "diagonal_stderr.npz",
+        "eigenvectors.npz", "spectrum.json");
     assertEquals(first, listing(out));
     Files.writeString(out.resolve("notes.txt"), "the user's");
     Files.delete(out.resolve("spectrum.json"));
@@ -381,12 +383,13 @@ class SpectrumCliTest {
     // none of the new run's files is there, but the earlier run's diagonal and plots are: refused, naming them
     CliRun refused = hbp(spectrum("--top", "1", "--curvature", "hessian", "--out", out.toString()));
     refused.assertExit(2);
-    assertTrue(refused.err().contains("already holds density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz")
+    assertTrue(refused.err().contains("already holds density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz, diagonal_stderr.npz")
         && refused.err().contains("--overwrite"), refused.err());
-    assertEquals(List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "notes.txt"), listing(out));
+    assertEquals(List.of("density-0.W.png", "density-0.b.png", "density-2.W.png", "density-2.b.png", "diagonal.npz", "diagonal_stderr.npz", "notes.txt"),
+        listing(out));
     CliRun r = hbp(spectrum("--top", "1", "--curvature", "hessian", "--out", out.toString(), "--overwrite"));
     r.assertExit(0);
-    r.assertOutContains("removed density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz");
+    r.assertOutContains("removed density-0.W.png, density-0.b.png, density-2.W.png, density-2.b.png, diagonal.npz, diagonal_stderr.npz");
     assertEquals(List.of("eigenvectors.npz", "notes.txt", "spectrum.json"), listing(out), "the user's file stays");
     assertEquals("hessian", new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()).get("curvature").asText());
   }
@@ -434,6 +437,92 @@ class SpectrumCliTest {
       assertTrue(g.err().startsWith("hbp: --out " + out) && !g.out().contains("batch of"), g.out() + g.err());
     }
     assertEquals("mine", Files.readString(file));
+  }
+
+  /**
+   * The Hutchinson diagonal's standard errors (diagonal_stderr.npz) against the estimator's exact spread, from the dense
+   * block: entry i of a Rademacher probe's {@code z ∘ A z} is {@code A_ii + sum_(j != i) A_ij z_i z_j}, of variance
+   * {@code sum_(j != i) A_ij^2}, so the standard error of the mean of M probes is that over sqrt(M); the sample's estimate
+   * of it is within a few 1/sqrt(2M) of it. Each estimate is within 4 of its standard errors of the exact diagonal.
+   */
+  @Test
+  void theDiagonalsStandardErrorsFollowTheDenseBlock() throws Exception {
+    Path dense = dir.resolve("dense.npz");
+    hbp("curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--curvature", "ggn", "--dense", dense.toString()).assertExit(0);
+    NdArray block = Npz.read(dense).get("0.weight");
+    Path out = dir.resolve("errors");
+    int probes = 2000;
+    hbp(spectrum("--scope", "block:0.W", "--trace", "--probes", String.valueOf(probes), "--out", out.toString())).assertExit(0);
+    double[] estimate = Npz.read(out.resolve("diagonal.npz")).get("0.weight").data(), error = Npz.read(out.resolve("diagonal_stderr.npz")).get("0.weight").data();
+    int n = estimate.length;
+    assertEquals(20, n);
+    // the dense block's rows and columns in the flattened order of the 4 x 5 weight as PyTorch lays it out, as the arrays are
+    for (int i = 0; i < n; i++) {
+      double spread = 0;
+      for (int j = 0; j < n; j++) if (j != i) spread += block.data()[i * n + j] * block.data()[i * n + j];
+      double exact = Math.sqrt(spread / probes);
+      assertEquals(exact, error[i], 0.15 * exact + 1e-15, "standard error of entry " + i);
+      assertEquals(block.data()[i * n + i], estimate[i], 4 * exact + 1e-12, "estimate of entry " + i);
+    }
+  }
+
+  /**
+   * The Monte-Carlo strategies take --mc-samples, --fisher and --seed as hbp curvature does: kfac's top eigenvalues with a
+   * seed are those of the dense block curvature draws with that seed (EJML), and another seed gives others. Each quantity's
+   * settings, and these, are refused where they do not apply, before the pass.
+   */
+  @Test
+  void kfacTakesItsSamplesAndSeedAndSettingsThatDoNotApplyAreRefused() throws Exception {
+    double[][] tops = new double[2][];
+    for (int seed = 0; seed < 2; seed++) {
+      Path dense = dir.resolve("kfac" + seed + ".npz"), out = dir.resolve("kfac" + seed);
+      hbp("curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu", "--strategy", "kfac",
+          "--mc-samples", "3", "--fisher", "sampled", "--seed", String.valueOf(seed), "--dense", dense.toString()).assertExit(0);
+      double[] exact = eigenvaluesDescending(Npz.read(dense).get("2.weight"));
+      CliRun r = hbp(spectrum("--strategy", "kfac", "--mc-samples", "3", "--fisher", "sampled", "--seed", String.valueOf(seed), "--scope",
+          "block:2.W", "--top", "2", "--tol", "1e-12", "--out", out.toString()));
+      r.assertExit(0);
+      JsonNode values = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()).get("blocks").get("2.W").get("top").get("values");
+      tops[seed] = new double[] {values.get(0).asDouble(), values.get(1).asDouble()};
+      for (int i = 0; i < 2; i++) assertEquals(exact[i], tops[seed][i], 1e-8 * Math.max(1, exact[0]), "seed " + seed + " eigenvalue " + i);
+    }
+    assertTrue(Math.abs(tops[0][0] - tops[1][0]) > 1e-6, "the seed reaches kfac's draw: " + tops[0][0] + " " + tops[1][0]);
+    Path out = dir.resolve("na");
+    String[][] cases = {
+        {"--max-iterations applies only with --top", "--trace", "--max-iterations", "5"},
+        {"--tol applies only with --top", "--trace", "--tol", "1e-3"},
+        {"--probes applies only with --trace", "--top", "2", "--probes", "10"},
+        {"--directions applies only with --trace", "--top", "2", "--directions", "2"},
+        {"--sigma applies only with --density", "--trace", "--sigma", "0.1"},
+        {"--steps applies only with --density", "--top", "2", "--steps", "10"},
+        {"--grid applies only with --density", "--top", "2", "--grid", "50"},
+        {"--starts applies only with --density", "--top", "2", "--starts", "2"},
+        {"--mc-samples applies only with --strategy kfac or diag-ggn-mc", "--top", "1", "--mc-samples", "3"},
+        {"--fisher applies only with --strategy kfac", "--top", "1", "--strategy", "diag-ggn-mc", "--fisher", "sampled"},
+    };
+    for (String[] c : cases) {
+      String[] args = java.util.stream.Stream.concat(Arrays.stream(c, 1, c.length), java.util.stream.Stream.of("--out", out.toString()))
+          .toArray(String[]::new);
+      CliRun r = hbp(spectrum(args));
+      r.assertExit(2);
+      assertEquals("hbp: " + c[0] + "; drop it or change the run\n", r.err());
+      assertEquals("", r.out());
+    }
+    assertFalse(Files.exists(out));
+  }
+
+  /** A bad HBP_PROGRESS is refused before any work (no network printed, no pass), by each command that draws a bar. */
+  @Test
+  void aBadProgressSettingIsRefusedBeforeTheWork() {
+    String[] curvature = {"curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString(), "--backend", "cpu",
+        "--dense", dir.resolve("d.npz").toString()};
+    for (String[] args : new String[][] {spectrum("--top", "1", "--out", dir.resolve("p").toString()), curvature}) {
+      CliRun r = ProgressCliTest.with("foo", "false", () -> hbp(args));
+      r.assertExit(2);
+      assertEquals("hbp: HBP_PROGRESS='foo': expected bar, lines or off\n", r.err());
+      assertEquals("", r.out());
+    }
   }
 
   private static List<String> listing(Path d) throws Exception {

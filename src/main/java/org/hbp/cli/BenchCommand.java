@@ -164,7 +164,7 @@ public final class BenchCommand extends HbpCommand {
           + "are drained after each kernel) and print where its time went, per run: each kernel's calls, seconds and share, the products' "
           + "FLOPs and GFLOP/s (matrix products and convolutions; with --gemm-rate also as a share of the GEMM rate), and the "
           + "time outside the backend. --profile shapes tells calls apart by their operands' shapes (samples x directions : "
-          + "rows x cols), and with --gemm-rate gives the share of the products' FLOPs in shapes at >= 80 % of the GEMM rate. The timed runs go "
+          + "rows x cols), and with --gemm-rate gives the share of the products' FLOPs in shapes at >= 80 %% of the GEMM rate. The timed runs go "
           + "through the same timing backend, recording off.")
   String profile;
 

@@ -62,7 +62,6 @@ public final class GradientsCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError("--out " + out + " is a file; give a folder");
     CommandFiles files = networkOptions.declareInputs(new CommandFiles(overwrite.overwrite)).input("--params", params).input("--batch", batch)
         .outputsIn("--out", out, List.of(FILES));
     files.check();
@@ -84,6 +83,17 @@ public final class GradientsCommand extends HbpCommand {
     // the pass first; the per-sample gradients fit themselves into the rest, in chunks of samples where needed
     MemoryEstimate.pass(network, p, x.samples()).check(limit);
     files.makeFolders(); // after every other check (a refused run makes nothing), before the work: a folder the file system refuses is an error now
+    try {
+      return compute(w, network, layout, names, p, x, y, limit);
+    } catch (Throwable t) {
+      files.removeMadeFolders(); // a run refused or failed later (the per-sample gradients' memory) leaves no empty folder
+      throw t;
+    }
+  }
+
+  /** The pass, the per-sample gradients in chunks that fit {@code limit}, and the three files. */
+  private int compute(PrintWriter w, Network network, TorchLayout layout, OutputNames names, Map<String, Batch> p, Batch x, Batch y, long limit)
+      throws java.io.IOException {
     Map<String, NdArray> grads = new LinkedHashMap<>(), norms = new LinkedHashMap<>(), variances = new LinkedHashMap<>();
     try (Pass pass = network.run(p, x, y)) {
       int n = pass.samples();

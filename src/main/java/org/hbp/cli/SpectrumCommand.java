@@ -174,12 +174,12 @@ public final class SpectrumCommand extends HbpCommand {
     Map<String, List<String>> targets = sc.targets(network);
     checkIterations(network, targets);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
-    List<String> stale = staleFiles(out, outputs);
+    List<String> stale = staleFiles(out, outputs), unrecorded = unrecordedFiles(out, outputs);
     // the earlier run's files that --overwrite removes count as outputs: one that is an input is refused even with it
     List<String> touched = new ArrayList<>(outputs);
     touched.addAll(stale);
     CommandFiles files = networkOptions.declareInputs(new CommandFiles(true)).input("--params", params).input("--batch", batch)
-        .outputsIn("--out", out, touched);
+        .outputsIn("--out", out, touched).output("--out", out.resolve(RegeneratedFiles.RECORD)); // the record, rewritten after the files
     files.check();
     List<String> held = touched.stream().filter(f -> Files.exists(out.resolve(f))).toList();
     if (!overwrite.overwrite && !held.isEmpty())
@@ -200,44 +200,54 @@ public final class SpectrumCommand extends HbpCommand {
       estimate = estimate.plus("the factored GGN's columns J'S (N r P)", FactoredGgn.bytes(network, x.samples()), MemoryEstimate.memoryOf(network.backend()));
     estimate.check(limit);
     files.makeFolders(); // after every other check (a refused run makes nothing), before the work: a folder the file system refuses is an error now
-    // the Lanczos bases grow into what the rest of the run leaves under the limit (SpectrumRun caps the iterations there)
-    long basisLimit = limit - (estimate.total() - bases);
-    Pass pass = network.run(p, x, y);
-    w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
-    long t0 = System.nanoTime();
-    Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), blockRoute, limit, this::notice); // a diagonal says when it chunks
-    if (blockRoute == GgnRoute.FACTORED) w.printf("factored GGN blocks: the loss factor's columns carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
-    w.printf("curvature %s, strategy %s, scope %s%s%n", kind.label(), strat.label(), scope,
-        blockChoice.layer() ? ", one joint block per layer (--blocks layer)" : blocks > 1 ? ", " + blocks + " row groups per parameter" : "");
-    w.flush();
-    t0 = System.nanoTime();
-    Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, wholeNet && route == GgnRoute.FACTORED, limit);
-    if (wholeNet && route == GgnRoute.FACTORED) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
-    SpectrumRun run = new SpectrumRun(settings(basisLimit), network, layout, names);
-    Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
     try {
-      run.compute(operators, bar, w);
-    } finally {
-      bar.close();
+      // the Lanczos bases grow into what the rest of the run leaves under the limit (SpectrumRun caps the iterations there)
+      long basisLimit = limit - (estimate.total() - bases);
+      Pass pass = network.run(p, x, y);
+      w.printf("batch of %d: loss %.17g%n", x.samples(), pass.loss());
+      long t0 = System.nanoTime();
+      Curvature c = Curvature.of(pass, kind, strat, kfac.options(seed), blockRoute, limit, this::notice); // a diagonal says when it chunks
+      if (blockRoute == GgnRoute.FACTORED) w.printf("factored GGN blocks: the loss factor's columns carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
+      w.printf("curvature %s, strategy %s, scope %s%s%n", kind.label(), strat.label(), scope,
+          blockChoice.layer() ? ", one joint block per layer (--blocks layer)" : blocks > 1 ? ", " + blocks + " row groups per parameter" : "");
+      w.flush();
+      t0 = System.nanoTime();
+      Map<String, SpectrumScope.Target> operators = sc.operators(network, pass, c, blocks, wholeNet && route == GgnRoute.FACTORED, limit);
+      if (wholeNet && route == GgnRoute.FACTORED) w.printf("factored GGN: columns J'S carried back in %.2f s%n", (System.nanoTime() - t0) / 1e9);
+      SpectrumRun run = new SpectrumRun(settings(basisLimit), network, layout, names);
+      Progress bar = ProgressMode.current().bar(err(), "spectrum", operators.size() * ((top != null ? 1 : 0) + (trace ? 1 : 0) + (density ? 1 : 0)));
+      try {
+        run.compute(operators, bar, w);
+      } finally {
+        bar.close();
+      }
+      Map<String, Object> header = new LinkedHashMap<>();
+      header.put("network", net.name());
+      header.put("curvature", kind.label());
+      header.put("strategy", strat.label());
+      header.put("scope", scope);
+      header.put("blocks_option", blockChoice.label());
+      header.put("samples", x.samples());
+      header.put("loss", pass.loss());
+      header.put("seed", seed);
+      if (strat == Strategy.KFAC || strat == Strategy.DIAG_GGN_MC) header.put("mc_samples", kfac.mcSamples);
+      if (strat == Strategy.KFAC) header.put("fisher", kfac.options(seed).fisher().label());
+      run.write(out, header, overwrite.existing());
+      RegeneratedFiles.recordExisting(out, outputs); // hbp's own from now on: a later --overwrite may remove them
+      w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
+      List<String> removed = new ArrayList<>();
+      List<String> changed = RegeneratedFiles.foreign(out, stale); // changed by someone since the check: kept
+      for (String f : stale) if (!changed.contains(f) && Files.deleteIfExists(out.resolve(f))) removed.add(f);
+      if (!removed.isEmpty()) w.println("removed " + String.join(", ", removed) + " (an earlier run's, not written by this one: --overwrite)");
+      if (!unrecorded.isEmpty())
+        w.println("kept " + String.join(", ", unrecorded) + " (named as spectrum's files, but not recorded in " + RegeneratedFiles.RECORD
+            + " as written there by hbp: an earlier version's run, or yours; remove them by hand if they are an old run's)");
+      w.flush();
+      return 0;
+    } catch (Throwable t) {
+      files.removeMadeFolders(); // a run that fails after making its folder leaves no empty folder
+      throw t;
     }
-    Map<String, Object> header = new LinkedHashMap<>();
-    header.put("network", net.name());
-    header.put("curvature", kind.label());
-    header.put("strategy", strat.label());
-    header.put("scope", scope);
-    header.put("blocks_option", blockChoice.label());
-    header.put("samples", x.samples());
-    header.put("loss", pass.loss());
-    header.put("seed", seed);
-    run.write(out, header, overwrite.existing());
-    RegeneratedFiles.recordExisting(out, outputs); // hbp's own from now on: a later --overwrite may remove them
-    w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
-    List<String> removed = new ArrayList<>();
-    List<String> changed = RegeneratedFiles.foreign(out, stale); // changed by someone since the check: kept
-    for (String f : stale) if (!changed.contains(f) && Files.deleteIfExists(out.resolve(f))) removed.add(f);
-    if (!removed.isEmpty()) w.println("removed " + String.join(", ", removed) + " (an earlier run's, not written by this one: --overwrite)");
-    w.flush();
-    return 0;
   }
 
   private void checkSettings() {
@@ -263,7 +273,6 @@ public final class SpectrumCommand extends HbpCommand {
       throw new UserError("--scope net takes the whole network; --blocks layer does not apply (use --blocks parameter)");
     if (blockChoice.rowGroups() > 1 && scope.equals("net"))
       throw new UserError("--blocks " + blockChoice.rowGroups() + " splits blocks; --scope net takes the whole network (use --blocks parameter)");
-    if (Files.exists(out) && !Files.isDirectory(out)) throw new UserError(out + " exists and is not a folder; --out names the output folder");
   }
 
   /**
@@ -324,6 +333,20 @@ public final class SpectrumCommand extends HbpCommand {
    * changed) is left alone. Sorted; empty when {@code dir} does not exist.
    */
   static List<String> staleFiles(Path dir, List<String> outputs) throws IOException {
+    List<String> named = namedLikeOutputs(dir, outputs), foreign = RegeneratedFiles.foreign(dir, named);
+    return named.stream().filter(n -> !foreign.contains(n)).toList();
+  }
+
+  /**
+   * The files of {@link #namedLikeOutputs} that the folder's record does not list as hbp's own (unchanged): kept, and
+   * named in a line when --overwrite removes the others.
+   */
+  static List<String> unrecordedFiles(Path dir, List<String> outputs) throws IOException {
+    return RegeneratedFiles.foreign(dir, namedLikeOutputs(dir, outputs));
+  }
+
+  /** The regular files in {@code dir} named as spectrum's outputs are (any run's) that a run writing {@code outputs} does not write; sorted. */
+  private static List<String> namedLikeOutputs(Path dir, List<String> outputs) throws IOException {
     List<String> named = new ArrayList<>();
     if (!Files.isDirectory(dir)) return named;
     try (var files = Files.list(dir)) {
@@ -334,10 +357,8 @@ public final class SpectrumCommand extends HbpCommand {
         if (ours && !outputs.contains(name) && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) named.add(name);
       }
     }
-    List<String> foreign = RegeneratedFiles.foreign(dir, named);
-    List<String> stale = new ArrayList<>(named.stream().filter(n -> !foreign.contains(n)).toList());
-    stale.sort(null);
-    return stale;
+    named.sort(null);
+    return named;
   }
 
   /** The files a run writes into --out, for the blocks of {@code names}. */

@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
 
 /** {@code hbp train}: trains a network from the DSL with CG-Newton (paper eq. 10), SGD or Adam. */
 @Command(name = "train",
-    header = "Train a network with CG-Newton, KFAC (closed-form steps), SGD or Adam.",
+    header = "Train a network with CG-Newton, KFAC, SGD or Adam.",
     description = {
         "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's "
             + "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or "

@@ -51,6 +51,8 @@ public final class CommandFiles {
     private final List<Entry> inputs = new ArrayList<>();
     private final List<Entry> outputs = new ArrayList<>();
     private final List<Folder> folders = new ArrayList<>();
+    /** The topmost folders {@link #makeFolders} made (each with what it made under it). */
+    private final List<Path> made = new ArrayList<>();
 
     /**
      * An empty declaration.
@@ -122,21 +124,43 @@ public final class CommandFiles {
     }
 
     /**
-     * Makes the declared folders of outputs that are missing (and their missing parents): after
-     * {@link #check}, before the work, so that a folder the file system refuses (a read-only or
-     * virtual file system, no permission) is an error now, not after the work. A folder made here
-     * stays if the work fails.
+     * Makes the declared folders of outputs that are missing (and their missing parents), and
+     * writes and deletes a probe file in each: after {@link #check}, before the work, so that a
+     * folder the file system refuses (a read-only or virtual file system, no permission) is an
+     * error now, not after the work. A run that fails later calls {@link #removeMadeFolders}.
      *
-     * @throws UserError one line naming the option, the folder and the file system's reason
+     * @throws UserError one line naming the option, the folder and the file system's reason; the
+     *     folders made by this call are removed again
      */
     public void makeFolders() {
         for (Folder f : folders) {
+            Path abs = f.dir().toAbsolutePath().normalize(), top = null;
+            for (Path p = abs; p != null && !Files.exists(p); p = p.getParent()) top = p;
             try {
-                Files.createDirectories(f.dir());
+                Files.createDirectories(abs);
+                if (top != null) made.add(top);
+                Files.delete(Files.createTempFile(abs, ".hbp-probe-", ".tmp"));
             } catch (IOException e) {
-                throw new UserError(f.option() + " " + f.dir() + ": cannot make this folder (" + IoErrors.describe(e) + ")");
+                removeMadeFolders();
+                throw new UserError(f.option() + " " + f.dir() + ": cannot write into this folder (" + IoErrors.describe(e) + ")");
             }
         }
+    }
+
+    /**
+     * Removes the folders {@link #makeFolders} made where they are still empty (a run refused or
+     * failed after making them leaves nothing behind); a folder with anything in it stays.
+     */
+    public void removeMadeFolders() {
+        for (Path top : made) {
+            try (var walk = Files.walk(top)) {
+                List<Path> deepestFirst = walk.sorted(java.util.Comparator.reverseOrder()).toList();
+                for (Path p : deepestFirst) if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.delete(p);
+            } catch (IOException e) {
+                // not empty (or gone): left as it is
+            }
+        }
+        made.clear();
     }
 
     /**

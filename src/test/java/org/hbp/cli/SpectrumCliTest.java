@@ -421,6 +421,20 @@ class SpectrumCliTest {
     input.assertNoStackTrace();
     assertTrue(input.err().contains("is the same file as --params " + kept) && input.err().contains("destroy that input"), input.err());
     assertArrayEquals(before, Files.readAllBytes(kept));
+    // a folder without a record (an earlier version's run): its files of spectrum's names are kept, and the line says so
+    Path old = Files.createDirectories(dir.resolve("old"));
+    hbp(spectrum("--top", "1", "--out", old.toString())).assertExit(0);
+    Files.delete(old.resolve(org.hbp.io.RegeneratedFiles.RECORD));
+    CliRun unrecorded = hbp(spectrum("--trace", "--probes", "4", "--out", old.toString(), "--overwrite"));
+    unrecorded.assertExit(0);
+    unrecorded.assertOutContains("kept eigenvectors.npz (named as spectrum's files, but not recorded in .hbp-written");
+    assertTrue(Files.exists(old.resolve("eigenvectors.npz")));
+    // the record's path is checked with the outputs, before the pass
+    Path blocked = Files.createDirectories(dir.resolve("blocked"));
+    Files.createDirectory(blocked.resolve(org.hbp.io.RegeneratedFiles.RECORD));
+    CliRun record = hbp(spectrum("--top", "1", "--out", blocked.toString()));
+    record.assertExit(2);
+    assertTrue(record.err().contains(".hbp-written") && !record.out().contains("batch of"), record.out() + record.err());
   }
 
   /** An --out that cannot be a folder is refused before the pass: under a regular file, or where the file system makes none. */
@@ -483,7 +497,9 @@ class SpectrumCliTest {
       CliRun r = hbp(spectrum("--strategy", "kfac", "--mc-samples", "3", "--fisher", "sampled", "--seed", String.valueOf(seed), "--scope",
           "block:2.W", "--top", "2", "--tol", "1e-12", "--out", out.toString()));
       r.assertExit(0);
-      JsonNode values = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()).get("blocks").get("2.W").get("top").get("values");
+      JsonNode json = new ObjectMapper().readTree(out.resolve("spectrum.json").toFile()), values = json.get("blocks").get("2.W").get("top").get("values");
+      assertEquals(3, json.get("mc_samples").asInt());
+      assertEquals("sampled", json.get("fisher").asText());
       tops[seed] = new double[] {values.get(0).asDouble(), values.get(1).asDouble()};
       for (int i = 0; i < 2; i++) assertEquals(exact[i], tops[seed][i], 1e-8 * Math.max(1, exact[0]), "seed " + seed + " eigenvalue " + i);
     }

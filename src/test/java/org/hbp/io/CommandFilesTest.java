@@ -105,6 +105,22 @@ class CommandFilesTest {
         CommandFiles refusedByFs = new CommandFiles(false).outputsIn("--out", virtual, List.of("a.npz"));
         refusedByFs.check();
         UserError e = assertThrows(UserError.class, refusedByFs::makeFolders);
-        assertTrue(e.getMessage().startsWith("--out " + virtual + ": cannot make this folder (") && e.getMessage().lines().count() == 1, e.getMessage());
+        assertTrue(e.getMessage().startsWith("--out " + virtual + ": cannot write into this folder (") && e.getMessage().lines().count() == 1,
+                e.getMessage());
+        // an existing folder that takes no files: refused by the probe file
+        UserError existing = assertThrows(UserError.class, new CommandFiles(false).outputsIn("--out", Path.of("/proc"), List.of("a.npz"))::makeFolders);
+        assertTrue(existing.getMessage().startsWith("--out /proc: cannot write into this folder ("), existing.getMessage());
+        // a run that fails after making its folders removes them where they are still empty, and leaves the probe nowhere
+        Path fresh2 = dir.resolve("made/a/b"), kept = dir.resolve("made2/c");
+        CommandFiles two = new CommandFiles(false).outputsIn("--out", fresh2, List.of("x.npz")).outputsIn("--dir", kept, List.of("y.npz"));
+        two.check();
+        two.makeFolders();
+        Files.writeString(kept.resolve("y.npz"), "written");
+        two.removeMadeFolders();
+        assertTrue(!Files.exists(dir.resolve("made")), "the empty folders made are gone");
+        assertTrue(Files.exists(kept.resolve("y.npz")), "a folder with a file in it stays");
+        try (var left = Files.list(fresh.getParent())) {
+            assertTrue(left.noneMatch(q -> q.getFileName().toString().startsWith(".hbp-probe")), "no probe left");
+        }
     }
 }

@@ -269,7 +269,7 @@ class KfacTorchCheckTest {
     int code = org.hbp.cli.Main.execute(TorchReference.concat(TorchReference.concat(new String[] {"gradients"}, common), "--out", file.toString()),
         new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true));
     assertEquals(2, code, err.toString());
-    assertTrue(err.toString().contains("is a file; give a folder"), err.toString());
+    assertTrue(err.toString().contains("exists and is not a folder"), err.toString());
     assertEquals("mine", Files.readString(file));
     for (String[] bad : new String[][] {{"--mc-samples", "0"}, {"--fisher", "empirical"}}) {
       err = new java.io.StringWriter();

@@ -191,7 +191,8 @@ public final class CurvatureCommand extends HbpCommand {
     int directionCount = directions == null || directions.isEmpty() ? 1 : directions.values().iterator().next().directions();
     // a diagonal fits itself into what the pass leaves (in chunks of samples where needed)
     MemoryEstimate estimate = diagonal != null ? MemoryEstimate.pass(network, p, x.samples())
-        : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, wholeNet ? GgnRoute.NETWORK : route, blocks, blockChoice.layer(), output,
+        : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, kfac.options(seed), wholeNet ? GgnRoute.NETWORK : route, blocks,
+            blockChoice.layer(), output,
             directionCount, limit);
     if (wholeNet && route == GgnRoute.FACTORED)
       estimate = estimate.plus("the factored GGN's columns J'S (N r P)", FactoredGgn.bytes(network, x.samples()), MemoryEstimate.memoryOf(be));

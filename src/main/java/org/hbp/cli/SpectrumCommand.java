@@ -187,7 +187,7 @@ public final class SpectrumCommand extends HbpCommand {
           + "or pass --overwrite (which also removes the earlier run's files this run does not write)");
     w.print(NetworkResolver.describe(net));
     int widest = Math.max(trace ? directions : 1, density ? starts : 1);
-    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, blockRoute, blocks, blockChoice.layer(),
+    MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, kfac.options(seed), blockRoute, blocks, blockChoice.layer(),
         MemoryEstimate.Output.VECTORS, widest, limit);
     long bases = lanczosBytes(network, targets);
     estimate = estimate.plus("Lanczos vectors (the fewest the largest block needs)", bases, MemoryEstimate.Memory.HEAP);

@@ -278,7 +278,7 @@ public final class TrainCommand extends HbpCommand {
   /** The CG-Newton settings of the options, with CG limited to {@code cgIterations}. */
   private CgNewton.Settings cgNewton(int cgIterations) {
     return new CgNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, blocks.rowGroups(), blocks.layer(),
-        new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit.bytes(), ggnRoute.route());
+        new ConjugateGradient.Settings(cgTol, cgAtol, cgIterations), memoryLimit.bytes(), ggnRoute.route(), kfac.options(seed));
   }
 
   private Map<String, Object> config(NetworkSpec ns, Optimizer opt) {

@@ -280,6 +280,16 @@ public final class MemoryEstimate {
    */
   public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
       GgnRoute route, int blocks, boolean layerBlocks, Output output, int directions, long limit) {
+    return curvature(net, parameters, samples, kind, strategy, KfacOptions.defaults(), route, blocks, layerBlocks, output, directions, limit);
+  }
+
+  /**
+   * {@link #curvature(Network, Map, int, CurvatureKind, Strategy, GgnRoute, int, boolean, Output, int, long)}
+   * with the Monte-Carlo strategies' {@code options} (kfac's and diag-ggn-mc's {@code --mc-samples} vectors per sample), as
+   * the run uses them.
+   */
+  public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
+      KfacOptions options, GgnRoute route, int blocks, boolean layerBlocks, Output output, int directions, long limit) {
     route.check(kind, strategy);
     if (route == GgnRoute.FACTORED) FactoredBlocks.checkMemory(net, samples, limit);
     if (layerBlocks && blocks != 1) throw new IllegalArgumentException("per-layer joint blocks have no row groups, not " + blocks);
@@ -299,7 +309,7 @@ public final class MemoryEstimate {
     Map<String, Integer> phaseDirections = new LinkedHashMap<>();
     try {
       probe.phase("curvature", false);
-      Curvature c = Curvature.of(pass, kind, strategy, KfacOptions.defaults(), route, limit, line -> {});
+      Curvature c = Curvature.of(pass, kind, strategy, options, route, limit, line -> {});
       if (layerBlocks) {
         for (List<String> group : c.layerGroups()) {
           String phase = "products " + String.join(",", group);

@@ -23,7 +23,8 @@ import org.hbp.network.Strategy;
  * C (Hessian, GGN or PCH; exact, KFRA or BDA; optionally split into row sub-blocks), then
  * {@code theta <- theta + gamma d}. With {@link Settings#layerBlocks} the blocks are one per layer
  * over all its parameters, cross terms included ({@link Curvature#layerSolve}; exact strategy, GGN
- * or Hessian), a departure from the paper. Stateless between steps. The curvature of a step is
+ * or Hessian), a departure from the paper. Stateless between steps but for their count, which seeds the
+ * Monte-Carlo strategies' draws (kfac, diag-ggn-mc: {@link Settings#options}, seed plus step). The curvature of a step is
  * prepared within the memory limit less what the step holds itself ({@link StepMemory}: the
  * parameters, their updates and {@value StepMemory#CG_VECTORS} CG vectors of the largest block, with
  * joint blocks the largest layer); where that alone exceeds the limit, the optimizer is refused when
@@ -36,14 +37,21 @@ public final class CgNewton implements Optimizer {
    * {@code blocks} is then 1).
    */
   public record Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks, boolean layerBlocks,
-      ConjugateGradient.Settings cg, long memoryLimitBytes, GgnRoute ggnRoute) {
+      ConjugateGradient.Settings cg, long memoryLimitBytes, GgnRoute ggnRoute, KfacOptions options) {
     public Settings {
       if (ggnRoute == null) throw new IllegalArgumentException("ggnRoute is required");
+      if (options == null) throw new IllegalArgumentException("options are required");
       ggnRoute.check(curvature, strategy);
       if (!(gamma > 0)) throw new UserError("cg-newton: learning rate gamma must be > 0, not " + gamma);
       if (!(alpha >= 0 && alpha <= 1)) throw new UserError("cg-newton: damping alpha must be in [0, 1], not " + alpha);
       if (blocks < 1) throw new UserError("cg-newton: sub-blocks must be >= 1, not " + blocks);
       if (layerBlocks && blocks != 1) throw new UserError("cg-newton: one joint block per layer has no row sub-blocks, not " + blocks);
+    }
+
+    /** The Monte-Carlo strategies' defaults ({@link KfacOptions#defaults}: one vector per sample, seed 0). */
+    public Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, int blocks, boolean layerBlocks,
+        ConjugateGradient.Settings cg, long memoryLimitBytes, GgnRoute ggnRoute) {
+      this(gamma, alpha, curvature, strategy, blocks, layerBlocks, cg, memoryLimitBytes, ggnRoute, KfacOptions.defaults());
     }
 
     /** The GGN's products through the network ({@link GgnRoute#NETWORK}). */
@@ -73,6 +81,9 @@ public final class CgNewton implements Optimizer {
       c.put("cg_maxiter", cg.maxIterations());
       c.put("cg_tol", cg.tol());
       c.put("cg_atol", cg.atol());
+      // the Monte-Carlo strategies' draw (seeded by the run's seed plus the step)
+      if (strategy == Strategy.KFAC || strategy == Strategy.DIAG_GGN_MC) c.put("mc_samples", options.mcSamples());
+      if (strategy == Strategy.KFAC) c.put("fisher", options.fisher().label());
       return c;
     }
   }
@@ -94,6 +105,8 @@ public final class CgNewton implements Optimizer {
   private final Consumer<String> ownNotices;
   /** The memory limit less what a step holds itself: what the curvature may plan with. */
   private final long curvatureBudget;
+  /** Steps taken (restored on --resume): the Monte-Carlo strategies' draws are seeded by it. */
+  private long steps;
 
   /** An optimizer that says nothing of how it computes the curvature. */
   public CgNewton(Network net, Settings settings) {
@@ -142,7 +155,10 @@ public final class CgNewton implements Optimizer {
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), KfacOptions.defaults(), s.ggnRoute(), curvatureBudget, notices);
+    // kfac's and diag-ggn-mc's vectors drawn anew each step, with seed + step (a resumed run draws the same), as KfacNewton's
+    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), s.options().withSeed(s.options().seed() + steps), s.ggnRoute(), curvatureBudget,
+        notices);
+    steps++;
     int iterations = 0, solves = 0, negative = 0;
     if (s.layerBlocks()) {
       for (List<String> group : c.layerGroups()) {
@@ -195,6 +211,7 @@ public final class CgNewton implements Optimizer {
 
   @Override
   public void restore(Map<String, double[]> state, long steps) {
-    OptimizerState.requireKeys(state, Set.of(), "cg-newton keeps no state between steps");
+    OptimizerState.requireKeys(state, Set.of(), "cg-newton keeps no state between steps (its draws follow the step count)");
+    this.steps = steps;
   }
 }

@@ -236,6 +236,19 @@ class TrainCommandTest {
         "--no-plots", "--out", dir.resolve("c").toString());
     r.assertExit(0);
     assertTrue(Files.readString(dir.resolve("c/config.json")).contains("\"strategy\" : \"bda\""), Files.readString(dir.resolve("c/config.json")));
+    // cg-newton's kfac draws --mc-samples vectors, seeded by --seed: other samples, another run; the config records them
+    String[] losses = new String[2];
+    for (int k = 0; k < 2; k++) {
+      Path out = dir.resolve("cgk" + k);
+      hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--strategy", "kfac", "--mc-samples", k == 0 ? "1" : "16",
+          "--fisher", "sampled", "--batch", "50", "--epochs", "1", "--cg-maxiter", "3", "--no-plots", "--out", out.toString()).assertExit(0);
+      String config = Files.readString(out.resolve("config.json"));
+      assertTrue(config.contains("\"mc_samples\" : " + (k == 0 ? 1 : 16)) && config.contains("\"fisher\" : \"sampled\""), config);
+      // the losses and accuracies of each row, not its wall time (epoch,step,samples,wall_seconds,train_loss,...)
+      losses[k] = Files.readAllLines(out.resolve("metrics.csv")).stream().map(l -> l.substring(l.indexOf(',', l.indexOf(',', l.indexOf(',',
+          l.indexOf(',') + 1) + 1) + 1))).collect(java.util.stream.Collectors.joining("\n"));
+    }
+    assertFalse(losses[0].equals(losses[1]), "--mc-samples reaches cg-newton's kfac draw:\n" + losses[0]);
     // diag-hessian solves with the Hessian's diagonal: --curvature may repeat that, and nothing else
     for (String[] curvature : new String[][] {{}, {"--curvature", "hessian"}}) {
       Path out = dir.resolve("h" + curvature.length);

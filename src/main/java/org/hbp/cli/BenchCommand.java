@@ -571,14 +571,14 @@ public final class BenchCommand extends HbpCommand {
       double gflops = p.productFlops() / p.productSeconds() / 1e9;
       w.printf(Locale.ROOT, "    %s, its products alone (profiled runs, %.1f %% of their time): %.1f GFLOP/s = %.1f %%%n", e.getKey(),
           100 * p.productSeconds() / p.seconds(), gflops, 100 * gflops / reference);
-      if ("shapes".equals(profile) && shapeShare(p, reference, SHAPE_SHARE_THRESHOLD) != null) {
+      ShapeShare share = "shapes".equals(profile) ? shapeShare(p, reference, SHAPE_SHARE_THRESHOLD) : null;
+      if (share != null) {
         // the products read call by call: which share of their FLOPs ran in shapes at >= 80 % of the GEMM rate
-        ShapeShare share = shapeShare(p, reference, SHAPE_SHARE_THRESHOLD);
         KernelProfiler.Kernel below = share.largestBelow();
-        w.printf(Locale.ROOT, "    %s, its products by shape: %.1f %% of their FLOPs in shapes at >= %.0f %% of the GEMM rate (%d of %d shapes)%s%n",
-            e.getKey(), 100 * share.fraction(), 100 * SHAPE_SHARE_THRESHOLD, share.shapesAtRate(), share.shapes(), below == null ? ""
+        w.printf(Locale.ROOT, "    %s, its products by shape: %.1f %% of their FLOPs in shapes at >= %.0f %% of the GEMM rate (%d of %s)%s%n",
+            e.getKey(), 100 * share.fraction(), 100 * SHAPE_SHARE_THRESHOLD, share.shapesAtRate(), Words.count(share.shapes(), "shape"), below == null ? ""
                 : String.format(Locale.ROOT, "; the most FLOPs below it: %s, %.1f %% of them, at %.1f %%", below.name(),
-                    100 * below.flops() / p.productFlops(), 100 * below.flops() / below.seconds() / 1e9 / reference));
+                    100 * below.flops() / share.flops(), 100 * below.flops() / below.seconds() / 1e9 / reference));
       }
     }
     // --profile on a host: the other kernels against the memory rate, and each row against its bound
@@ -611,9 +611,10 @@ public final class BenchCommand extends HbpCommand {
   /**
    * A profile's products shape by shape: {@code fraction} of their FLOPs ran in the {@code shapesAtRate} of their
    * {@code shapes} (kernels, with --profile shapes each call's shapes) whose FLOPs over seconds reach the threshold;
-   * {@code largestBelow} is the shape below the threshold with the most FLOPs (null: none below it).
+   * {@code largestBelow} is the shape below the threshold with the most FLOPs (null: none below it); {@code flops} their FLOPs, the base of
+   * the shares.
    */
-  record ShapeShare(double fraction, int shapesAtRate, int shapes, KernelProfiler.Kernel largestBelow) {}
+  record ShapeShare(double fraction, int shapesAtRate, int shapes, KernelProfiler.Kernel largestBelow, double flops) {}
 
   /**
    * {@link ShapeShare} of a profile's products with FLOPs, against {@code threshold} times the GEMM rate {@code
@@ -634,7 +635,7 @@ public final class BenchCommand extends HbpCommand {
         largestBelow = k;
       }
     }
-    return shapes == 0 ? null : new ShapeShare(atRate / all, fast, shapes, largestBelow);
+    return shapes == 0 ? null : new ShapeShare(atRate / all, fast, shapes, largestBelow, all);
   }
 
   /** Most kernels (calls, with shapes) a row's profile lists one by one; the rest are summed in one line. */
@@ -874,9 +875,9 @@ public final class BenchCommand extends HbpCommand {
       // seconds to 7 significant digits, as the FLOPs: a short call's rate is recomputed from them
       ks.add(String.format(Locale.ROOT, "{\"kernel\": \"%s\", \"calls\": %d, \"seconds\": %.6e, \"flops\": %.6e, \"entries\": %.6e, \"product\": %s}",
           k.name(), k.calls(), k.seconds(), k.flops(), k.entries(), k.product()));
-    return String.format(Locale.ROOT, "{\"seconds\": %s, \"product_seconds\": %s, \"product_flops\": %.6e, \"other_seconds\": %s, \"other_entries\": %.6e, "
-        + "\"kernel_seconds\": %s, \"kernels\": [%s]}", number(p.seconds()), number(p.productSeconds()), p.productFlops(), number(p.otherSeconds()),
-        p.otherEntries(), number(p.kernelSeconds()), String.join(", ", ks));
+    return String.format(Locale.ROOT, "{\"seconds\": %.6e, \"product_seconds\": %.6e, \"product_flops\": %.6e, \"other_seconds\": %.6e, "
+        + "\"other_entries\": %.6e, \"kernel_seconds\": %.6e, \"kernels\": [%s]}", p.seconds(), p.productSeconds(), p.productFlops(), p.otherSeconds(),
+        p.otherEntries(), p.kernelSeconds(), String.join(", ", ks));
   }
 
   private static String number(double v) {

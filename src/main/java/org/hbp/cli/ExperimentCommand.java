@@ -120,8 +120,8 @@ public final class ExperimentCommand extends HbpCommand {
     Split all = DataSets.load(data, 0, in.get(0), in.get(1), in.get(2), 10).normalized();
     Split split = Experiments.data(plan, all);
     checkMemory(plan, ns);
-    w.printf("%s, scale %s: %d configurations x %d seeds, %s, %d training and %d test samples, %d epochs -> %s%n", figure, scale,
-        plan.configs().size(), seeds, plan.network(), split.train().size(), split.test().size(), plan.epochs(), dir);
+    w.printf("%s, scale %s: %s x %s, %s, %d training and %d test samples, %s -> %s%n", figure, scale, Words.count(plan.configs().size(), "configuration"),
+        Words.count(seeds, "seed"), plan.network(), split.train().size(), split.test().size(), Words.count(plan.epochs(), "epoch"), dir);
     w.flush();
     ProgressMode progress = ProgressMode.onStandardOutput();
     Experiments.run(plan, split, seeds, dir, () -> compute.network(ns, backend), data, w, progress == ProgressMode.BAR, !ProgressMode.forcedOff(),

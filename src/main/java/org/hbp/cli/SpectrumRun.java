@@ -93,7 +93,7 @@ final class SpectrumRun {
             i -> bar.step(done[0], name + ": Lanczos step " + i));
         r.put("top", ordered("values", l.values(), "residuals", l.residuals(), "iterations", l.iterations(), "converged", l.converged()));
         put(eigenvectors, vectors, l.vectors(), false);
-        line.add(String.format(Locale.ROOT, "top %s (%d products%s)%s", numbers(l.values()), l.iterations(), l.converged() ? "" : ", not converged",
+        line.add(String.format(Locale.ROOT, "top %s (%s%s)%s", numbers(l.values()), Words.count(l.iterations(), "product"), l.converged() ? "" : ", not converged",
             k < settings.top() ? String.format(Locale.ROOT, " (all %d eigenvalues: fewer entries than --top %d)", k, settings.top()) : ""));
         bar.step(++done[0], name + ": Lanczos done");
       }
@@ -114,7 +114,7 @@ final class SpectrumRun {
         if (steps < 1)
           throw new UserError(String.format(Locale.ROOT, "--density with --starts %d on block %s (%d entries) keeps %d vectors of %s: above --memory-limit %s",
               settings.starts(), name, n, settings.starts(), MemoryEstimate.bytes(8L * n), MemoryEstimate.bytes(settings.memoryLimit())));
-        if (steps < Math.min(settings.steps(), n)) line.add(String.format(Locale.ROOT, "SLQ capped at %d steps by --memory-limit", steps));
+        if (steps < Math.min(settings.steps(), n)) line.add(String.format(Locale.ROOT, "SLQ capped at %s by --memory-limit", Words.count(steps, "step")));
         SpectralDensity.Quadrature q = SpectralDensity.quadrature(target.operator(), settings.starts(), steps, settings.seed(),
             i -> bar.step(done[0], name + ": SLQ step " + i));
         SpectralDensity.Density d = SpectralDensity.density(q, settings.sigma(), settings.grid());

@@ -41,7 +41,8 @@ import picocli.CommandLine.Option;
     description = {
         "Train a network (declared in the DSL) on Fashion-MNIST, CIFAR-10 or a synthetic data set with the paper's "
             + "CG-Newton optimizer (per block [alpha I + (1 - alpha) C] d = -g by CG, theta += lr d; C = Hessian, GGN or "
-            + "PCH blocks, exact/kfra/bda), SGD with momentum, or Adam. Shows progress; writes RUN_DIR/config.json, "
+            + "PCH blocks by any --strategy), the same step in closed form with Kronecker factors or diagonals (--optimizer kfac), "
+            + "SGD with momentum, or Adam. Shows progress; writes RUN_DIR/config.json, "
             + "per-epoch metrics (metrics.csv, metrics.jsonl: training loss on a test-sized training subset, test loss "
             + "and accuracy, wall time, CG iterations), checkpoint.npz after each epoch (--resume continues from it), "
             + "and plots/*.png."})

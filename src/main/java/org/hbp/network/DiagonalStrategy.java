@@ -101,7 +101,7 @@ final class DiagonalStrategy implements CurvatureStrategy {
         host[i] += lambda;
         if (!(host[i] > 0))
           throw new UserError("--strategy " + label + ": the damped diagonal of " + layer.parameterName(var) + " has entry " + host[i]
-              + " <= 0 at index " + i + " (damping " + lambda + "); use diag-ggn or more damping");
+              + " <= 0 at index " + i + " (damping " + lambda + "); use diag-ggn or more damping (alpha: train's --alpha, curvature's --solve)");
       }
       Batch shifted = be.fromArray(d.samples(), d.directions(), d.rows(), d.cols(), host);
       Batch out = be.divide(v, shifted);

@@ -237,7 +237,7 @@ public final class Trainer {
       AtomicFiles.writeString(runDir.resolve("metrics.csv"), csv.toString());
       AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), jsonl.toString());
       AtomicFiles.writeString(configFile, RunConfig.text(RunConfig.resumed(recorded, now, c.epoch() + 1)));
-      if (progress != null) progress.printf("resuming %s after epoch %d (%d steps)%n", runDir, c.epoch(), c.step());
+      if (progress != null) progress.printf("resuming %s after epoch %d (%d step%s)%n", runDir, c.epoch(), c.step(), c.step() == 1 ? "" : "s");
       return train(new LinkedHashMap<>(c.parameters()), c.epoch() + 1, c.step(), c.samples(), c.wallSeconds());
     }
   }

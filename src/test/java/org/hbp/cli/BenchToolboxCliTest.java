@@ -205,6 +205,10 @@ class BenchToolboxCliTest {
     assertEquals(2, share.shapesAtRate());
     assertEquals(4, share.shapes());
     assertEquals(slow, share.largestBelow());
+    assertEquals(6e9 + 1e3, share.flops(), 1e-3);
+    // the JSON keeps 7 significant digits of short times, from which a rate is recomputed
+    String json = BenchCommand.profileJson(new KernelProfiler.Profile(1.2345678e-7, List.of(new KernelProfiler.Kernel("scale", 1, 1.2345678e-7, 0, 1))));
+    assertTrue(json.contains("\"seconds\": 1.234568e-07") && json.contains("\"kernel_seconds\": 1.234568e-07"), json);
     BenchCommand.ShapeShare all = BenchCommand.shapeShare(p, 1, 0.8);
     assertEquals(1.0, all.fraction(), 1e-12);
     assertEquals(null, all.largestBelow());

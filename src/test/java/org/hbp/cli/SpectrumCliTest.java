@@ -345,14 +345,7 @@ class SpectrumCliTest {
         {"--starts must be in [1, 10000], not 0", "--density", "--starts", "0"},
         {"--steps must be in [1, 100000], not 1000000", "--density", "--steps", "1000000"},
     };
-    for (String[] c : cases) {
-      String[] args = java.util.stream.Stream.concat(Arrays.stream(c, 1, c.length), java.util.stream.Stream.of("--out", out.toString()))
-          .toArray(String[]::new);
-      CliRun r = hbp(spectrum(args));
-      r.assertExit(2);
-      assertEquals("hbp: " + c[0] + "\n", r.err());
-      assertEquals("", r.out());
-    }
+    refusesEach(cases, out, "");
     // within the ranges but above the limit: the estimate names the part (4 blocks x 10^6 points x 112 bytes = 427 MiB)
     CliRun grid = hbp(spectrum("--density", "--grid", "1000000", "--memory-limit", "0.2", "--out", out.toString()));
     grid.assertExit(2);
@@ -522,14 +515,7 @@ class SpectrumCliTest {
         {"--mc-samples applies only with --strategy kfac or diag-ggn-mc", "--top", "1", "--mc-samples", "3"},
         {"--fisher applies only with --strategy kfac", "--top", "1", "--strategy", "diag-ggn-mc", "--fisher", "sampled"},
     };
-    for (String[] c : cases) {
-      String[] args = java.util.stream.Stream.concat(Arrays.stream(c, 1, c.length), java.util.stream.Stream.of("--out", out.toString()))
-          .toArray(String[]::new);
-      CliRun r = hbp(spectrum(args));
-      r.assertExit(2);
-      assertEquals("hbp: " + c[0] + "; drop it or change the run\n", r.err());
-      assertEquals("", r.out());
-    }
+    refusesEach(cases, out, "; drop it or change the run");
     assertFalse(Files.exists(out));
   }
 
@@ -542,6 +528,21 @@ class SpectrumCliTest {
       CliRun r = ProgressCliTest.with("foo", "false", () -> hbp(args));
       r.assertExit(2);
       assertEquals("hbp: HBP_PROGRESS='foo': expected bar, lines or off\n", r.err());
+      assertEquals("", r.out());
+    }
+  }
+
+  /**
+   * Each case {@code {message, options...}} run with {@code --out out} is refused before any output, with exactly
+   * {@code hbp: message} and {@code suffix} on standard error.
+   */
+  private void refusesEach(String[][] cases, Path out, String suffix) {
+    for (String[] c : cases) {
+      String[] args = java.util.stream.Stream.concat(Arrays.stream(c, 1, c.length), java.util.stream.Stream.of("--out", out.toString()))
+          .toArray(String[]::new);
+      CliRun r = hbp(spectrum(args));
+      r.assertExit(2);
+      assertEquals("hbp: " + c[0] + suffix + "\n", r.err());
       assertEquals("", r.out());
     }
   }

@@ -387,8 +387,19 @@ public final class SpectrumCommand extends HbpCommand {
   }
 
   private SpectrumRun.Settings settings(long limit) {
-    return new SpectrumRun.Settings(top, new Lanczos.Settings(maxIterations, tol, seed), trace ? probes : 0, directions, density ? starts : 0,
-        steps, sigma, grid, seed, limit);
+    long own = estimatorSeed(seed);
+    return new SpectrumRun.Settings(top, new Lanczos.Settings(maxIterations, tol, own), trace ? probes : 0, directions, density ? starts : 0,
+        steps, sigma, grid, own, limit);
+  }
+
+  /**
+   * The seed of the run's own random vectors (Lanczos' starts, Hutchinson's probes, SLQ's starts) for {@code --seed s}: s
+   * mixed by SplittableRandom, not s itself. kfac's and diag-ggn-mc's draw takes s as {@code hbp curvature --seed s} does
+   * (the same operator), and a {@code java.util.Random} of the same seed would give the probes the same stream of bits as
+   * that draw, making the estimator depend on the operator it estimates.
+   */
+  static long estimatorSeed(long seed) {
+    return new java.util.SplittableRandom(seed).nextLong();
   }
 
 }

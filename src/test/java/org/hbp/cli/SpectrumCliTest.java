@@ -497,6 +497,11 @@ class SpectrumCliTest {
       for (int i = 0; i < 2; i++) assertEquals(exact[i], tops[seed][i], 1e-8 * Math.max(1, exact[0]), "seed " + seed + " eigenvalue " + i);
     }
     assertTrue(Math.abs(tops[0][0] - tops[1][0]) > 1e-6, "the seed reaches kfac's draw: " + tops[0][0] + " " + tops[1][0]);
+    // the run's own vectors take a seed mixed from --seed, not the draw's: deterministic, and another for each seed
+    for (long seed = 0; seed < 3; seed++) {
+      assertEquals(SpectrumCommand.estimatorSeed(seed), SpectrumCommand.estimatorSeed(seed));
+      assertTrue(SpectrumCommand.estimatorSeed(seed) != seed && SpectrumCommand.estimatorSeed(seed) != SpectrumCommand.estimatorSeed(seed + 1));
+    }
     // the memory estimate counts --mc-samples' vectors: 200000 per sample do not fit 10 MiB, refused before the pass
     CliRun many = hbp(spectrum("--strategy", "kfac", "--mc-samples", "200000", "--memory-limit", "0.01", "--top", "1", "--out",
         dir.resolve("many").toString()));

@@ -145,7 +145,7 @@ public final class CurvatureCommand extends HbpCommand {
     GgnDiagonal.Sampling diagonalSampling = diagonal == null ? null : DiagonalMode.check(diagonal, kind, strat, blocks, scope, kfac.mcSamples, sampling);
     if (dense != null && out != null) throw new UserError("--dense writes to its own file; drop --out");
     if (blockChoice.layer()) LayerBlockRuns.checkMode(diagonal, scope, strat);
-    boolean mcDiagonal = "mc".equals(diagonal), sampled = mcDiagonal || strat == Strategy.KFAC || strat == Strategy.DIAG_GGN_MC;
+    boolean mcDiagonal = "mc".equals(diagonal), sampled = mcDiagonal || strat.drawsMonteCarlo();
     checkSolve();
     OptionScope.of(spec)
         .onlyWhen(solve != null && !strat.hasClosedFormInverse(), solve == null ? "with --solve" : "with --solve by CG (--strategy " + strat.label()

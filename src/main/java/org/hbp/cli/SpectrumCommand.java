@@ -174,7 +174,8 @@ public final class SpectrumCommand extends HbpCommand {
     Map<String, List<String>> targets = sc.targets(network);
     checkIterations(network, targets);
     List<String> outputs = outputFiles(List.copyOf(targets.keySet()));
-    List<String> stale = staleFiles(out, outputs), unrecorded = unrecordedFiles(out, outputs);
+    EarlierFiles earlier = earlierFiles(out, outputs);
+    List<String> stale = earlier.stale(), unrecorded = earlier.unrecorded();
     // the earlier run's files that --overwrite removes count as outputs: one that is an input is refused even with it
     List<String> touched = new ArrayList<>(outputs);
     touched.addAll(stale);
@@ -230,8 +231,8 @@ public final class SpectrumCommand extends HbpCommand {
       header.put("samples", x.samples());
       header.put("loss", pass.loss());
       header.put("seed", seed);
-      if (strat == Strategy.KFAC || strat == Strategy.DIAG_GGN_MC) header.put("mc_samples", kfac.mcSamples);
-      if (strat == Strategy.KFAC) header.put("fisher", kfac.options(seed).fisher().label());
+      if (strat.drawsMonteCarlo()) header.put("mc_samples", kfac.mcSamples);
+      if (strat == Strategy.KFAC) header.put("fisher", kfac.fisher);
       run.write(out, header, overwrite.existing());
       RegeneratedFiles.recordExisting(out, outputs); // hbp's own from now on: a later --overwrite may remove them
       w.println("wrote " + String.join(", ", outputs.stream().map(f -> out.resolve(f).toString()).toList()));
@@ -257,7 +258,7 @@ public final class SpectrumCommand extends HbpCommand {
         .onlyWhen(top != null, "with --top", "--max-iterations", "--tol")
         .onlyWhen(trace, "with --trace", "--probes", "--directions")
         .onlyWhen(density, "with --density", "--starts", "--steps", "--sigma", "--grid")
-        .onlyWhen(strat == Strategy.KFAC || strat == Strategy.DIAG_GGN_MC, "with --strategy kfac or diag-ggn-mc", "--mc-samples")
+        .onlyWhen(strat.drawsMonteCarlo(), "with --strategy kfac or diag-ggn-mc", "--mc-samples")
         .onlyWhen(strat == Strategy.KFAC, "with --strategy kfac", "--fisher");
     kfac.options(seed); // --mc-samples and --fisher are checked as they are read
     if (top != null && top < 1) throw new UserError("--top must be at least 1, not " + top);
@@ -326,23 +327,19 @@ public final class SpectrumCommand extends HbpCommand {
   }
 
   /**
-   * The files of spectrum's output set (spectrum.json, eigenvectors.npz, diagonal.npz, diagonal_stderr.npz, density-*.png) in {@code dir} that a run
-   * writing {@code outputs} does not write and that an earlier run wrote: recorded in the folder's {@value RegeneratedFiles#RECORD}
-   * and unchanged since ({@link RegeneratedFiles}). They are refused without --overwrite and removed after the new files with it,
-   * so that the folder holds one run's files; any other file (the user's {@code density-mine.png}, one of hbp's the user
-   * changed) is left alone. Sorted; empty when {@code dir} does not exist.
+   * The files of spectrum's output set (spectrum.json, eigenvectors.npz, diagonal.npz, diagonal_stderr.npz, density-*.png) in
+   * a folder that a run writing other outputs does not write, split by the folder's {@value RegeneratedFiles#RECORD}:
+   * {@code stale}, an earlier run's (recorded and unchanged since, {@link RegeneratedFiles}), refused without --overwrite and
+   * removed after the new files with it, so that the folder holds one run's files; {@code unrecorded}, any other (the user's
+   * {@code density-mine.png}, one of hbp's the user changed, an earlier version's run), left alone and named in a line.
+   * Each sorted; empty when the folder does not exist.
    */
-  static List<String> staleFiles(Path dir, List<String> outputs) throws IOException {
-    List<String> named = namedLikeOutputs(dir, outputs), foreign = RegeneratedFiles.foreign(dir, named);
-    return named.stream().filter(n -> !foreign.contains(n)).toList();
-  }
+  record EarlierFiles(List<String> stale, List<String> unrecorded) {}
 
-  /**
-   * The files of {@link #namedLikeOutputs} that the folder's record does not list as hbp's own (unchanged): kept, and
-   * named in a line when --overwrite removes the others.
-   */
-  static List<String> unrecordedFiles(Path dir, List<String> outputs) throws IOException {
-    return RegeneratedFiles.foreign(dir, namedLikeOutputs(dir, outputs));
+  /** {@link EarlierFiles} of {@code dir} for a run writing {@code outputs}: the record read and each file hashed once. */
+  static EarlierFiles earlierFiles(Path dir, List<String> outputs) throws IOException {
+    List<String> named = namedLikeOutputs(dir, outputs), foreign = RegeneratedFiles.foreign(dir, named);
+    return new EarlierFiles(named.stream().filter(n -> !foreign.contains(n)).toList(), foreign);
   }
 
   /** The regular files in {@code dir} named as spectrum's outputs are (any run's) that a run writing {@code outputs} does not write; sorted. */

@@ -165,7 +165,7 @@ public final class TrainCommand extends HbpCommand {
         .onlyWhen(k == OptimizerKind.CG_NEWTON, o + "cg-newton", "--blocks", "--cg-maxiter", "--cg-tol", "--cg-atol", "--ggn-route")
         .onlyWhen(k == OptimizerKind.SGD, o + "sgd", "--momentum")
         .onlyWhen(k == OptimizerKind.ADAM, o + "adam", "--beta1", "--beta2", "--eps")
-        .onlyWhen((k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC) && (strategy == Strategy.KFAC || strategy == Strategy.DIAG_GGN_MC),
+        .onlyWhen((k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC) && strategy.drawsMonteCarlo(),
             "with --strategy kfac or diag-ggn-mc", "--mc-samples")
         .onlyWhen((k == OptimizerKind.CG_NEWTON || k == OptimizerKind.KFAC) && strategy == Strategy.KFAC, "with --strategy kfac", "--fisher");
   }

@@ -55,6 +55,14 @@ public enum Strategy {
     return this == KFAC || this == KFLR || this == EKFAC;
   }
 
+  /**
+   * Whether the strategy draws Monte-Carlo vectors (kfac for its factor G, diag-ggn-mc for its diagonal): the ones that take
+   * {@link KfacOptions#mcSamples} and a seed.
+   */
+  public boolean drawsMonteCarlo() {
+    return this == KFAC || this == DIAG_GGN_MC;
+  }
+
   /** Whether blocks have a closed-form damped inverse: the Kronecker-factored and the diagonal strategies. */
   public boolean hasClosedFormInverse() {
     return isKroneckerFactored() || this == DIAG_GGN || this == DIAG_GGN_MC || this == DIAG_HESSIAN;

@@ -82,7 +82,7 @@ public final class CgNewton implements Optimizer {
       c.put("cg_tol", cg.tol());
       c.put("cg_atol", cg.atol());
       // the Monte-Carlo strategies' draw (seeded by the run's seed plus the step)
-      if (strategy == Strategy.KFAC || strategy == Strategy.DIAG_GGN_MC) c.put("mc_samples", options.mcSamples());
+      if (strategy.drawsMonteCarlo()) c.put("mc_samples", options.mcSamples());
       if (strategy == Strategy.KFAC) c.put("fisher", options.fisher().label());
       return c;
     }

@@ -69,7 +69,7 @@ import picocli.CommandLine.Option;
         "--gemm-rate N times the n x n product after the gradient pass and after the curvature rows, in the same run, and prints each "
             + "product series' GFLOP/s as a share of the higher rate.",
         "A progress bar on standard error shows the measurement running when it is a terminal (HBP_PROGRESS=lines: plain lines)."})
-public final class BenchCommand extends HbpCommand {
+public final class BenchCommand extends HbpCommand implements DrawsProgress {
   @Option(names = "--net", defaultValue = "networks/fc.hbp", paramLabel = "NET", description = "Network: .hbp, or an ONNX model with --loss (default networks/fc.hbp).")
   Path net;
 
@@ -234,7 +234,6 @@ public final class BenchCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     if (quick) applyQuick(spec.commandLine().getParseResult()::hasMatchedOption);
     if (repeat < 1 || warmup < 0 || batch < 1) throw new UserError("--repeat and --batch must be >= 1, --warmup >= 0");
     if (lanczos < 0) throw new UserError("--lanczos must be >= 0 (the number of Lanczos steps), not " + lanczos);

@@ -46,7 +46,7 @@ import picocli.CommandLine.Option;
             + "Monte-Carlo estimate) from the loss factor H = S*S', or of the Hessian.",
         "A progress bar over the parameters (--vectors, --dense, --solve; over the layers with --blocks layer), or over the layers of --diagonal's walk (per chunk "
             + "of samples), runs on standard error when it is a terminal (HBP_PROGRESS=lines: plain lines; off: none)."})
-public final class CurvatureCommand extends HbpCommand {
+public final class CurvatureCommand extends HbpCommand implements DrawsProgress {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--params", paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias'); required unless --net is an ONNX model (its initializers).")
@@ -134,7 +134,6 @@ public final class CurvatureCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     blocks = blockChoice.rowGroups();
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0) + (diagonal != null ? 1 : 0);
     if (modes != 1)

@@ -73,7 +73,7 @@ import picocli.CommandLine.Option;
             + "dataset-fashion-mnist is installed (a 10000-image subset), else on synthetic data; write metrics and "
             + "plots to --out. Files an earlier demo wrote there are replaced; any other file at their names is refused "
             + "before any work unless --overwrite."})
-public final class DemoCommand extends HbpCommand {
+public final class DemoCommand extends HbpCommand implements DrawsProgress {
   @Option(names = "--specs", defaultValue = "modules-spec", paramLabel = "DIR", description = "Folder of .hbp specs (default: modules-spec).")
   Path specs;
 
@@ -99,7 +99,6 @@ public final class DemoCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     PrintWriter w = out();
     if (!Files.isDirectory(specs)) throw new UserError("spec folder not found: " + specs + " (run from the repository root or pass --specs DIR)");
     checkOutputs();

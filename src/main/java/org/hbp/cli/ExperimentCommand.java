@@ -37,7 +37,7 @@ import picocli.CommandLine.Parameters;
             + "paper's claims held. Plots and a summary that hbp wrote there before are written again; any other file at "
             + "their names is refused before any training unless --overwrite.",
         "--scale small (a data subset, fewer epochs), medium (fig4: all of Fashion-MNIST, 5 epochs; fig5: 1000 images, 4 epochs, 20 CG iterations) or full (the paper's schedule)."})
-public final class ExperimentCommand extends HbpCommand {
+public final class ExperimentCommand extends HbpCommand implements DrawsProgress {
   @Parameters(index = "0", paramLabel = "fig4|fig5", description = "Which experiment.")
   String figure;
 
@@ -105,7 +105,6 @@ public final class ExperimentCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     if (seeds < 1) throw new UserError("--seeds must be >= 1, not " + seeds);
     String kind = data.strip().split(":", 2)[0];
     if (!DATA_KINDS.contains(kind))

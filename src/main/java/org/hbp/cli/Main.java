@@ -121,6 +121,18 @@ public final class Main implements Runnable {
       return USER_ERROR;
     });
     cl.setExecutionExceptionHandler((ex, line, parsed) -> report(ex, err, debug));
+    cl.setExecutionStrategy(parsed -> {
+      // a command that draws bars reads HBP_PROGRESS before it runs (not for its help)
+      CommandLine last = parsed.asCommandLineList().get(parsed.asCommandLineList().size() - 1);
+      if (last.getCommand() instanceof DrawsProgress && !last.isUsageHelpRequested() && !last.isVersionHelpRequested()) {
+        try {
+          ProgressMode.current();
+        } catch (UserError e) {
+          return report(e, err, debug);
+        }
+      }
+      return new CommandLine.RunLast().execute(parsed);
+    });
     try {
       return cl.execute(args);
     } catch (StackOverflowError e) {

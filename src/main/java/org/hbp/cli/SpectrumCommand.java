@@ -45,7 +45,7 @@ import picocli.CommandLine.Option;
             + "(--blocks layer), or the whole network (--scope net). Writes spectrum.json, eigenvectors.npz, diagonal.npz, "
             + "diagonal_stderr.npz and density-NAME.png into the --out folder. A progress bar runs on standard error on a terminal "
             + "(HBP_PROGRESS=bar|lines|off forces one)."})
-public final class SpectrumCommand extends HbpCommand {
+public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--params", paramLabel = "P.npz", description = "Parameters: '<index>.<param>' (or PyTorch's '<index>.weight'/'.bias'); required unless --net is an ONNX model (its initializers).")
@@ -143,7 +143,6 @@ public final class SpectrumCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     checkSettings();
     int blocks = blockChoice.rowGroups();
     long limit = memoryLimit.bytes();

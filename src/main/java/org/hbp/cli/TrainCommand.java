@@ -46,7 +46,7 @@ import picocli.CommandLine.Option;
             + "per-epoch metrics (metrics.csv, metrics.jsonl: training loss on a test-sized training subset, test loss "
             + "and accuracy, wall time, CG iterations), checkpoint.npz after each epoch (--resume continues from it), "
             + "and plots/*.png."})
-public final class TrainCommand extends HbpCommand {
+public final class TrainCommand extends HbpCommand implements DrawsProgress {
   @Mixin NetworkOptions networkOptions;
 
   @Option(names = "--data", defaultValue = "synthetic", paramLabel = "D",
@@ -172,7 +172,6 @@ public final class TrainCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     defaultStrategy();
     checkOptionsApply();
     PrintWriter w = out();

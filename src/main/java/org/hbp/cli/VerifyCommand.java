@@ -33,7 +33,7 @@ import picocli.CommandLine.Parameters;
         "--expect 'x: RULE' also compares a hand-derived HBP rule (a loss: its Hessian) with the derived one: EQUAL when their canonical "
             + "forms are identical (a proof), AGREES when no difference was found at " + ExpectCheck.POINTS + " random points (evidence, "
             + "not a proof), DIFFERS when a difference was found."})
-public final class VerifyCommand extends HbpCommand {
+public final class VerifyCommand extends HbpCommand implements DrawsProgress {
   @Parameters(paramLabel = "SPEC.hbp|DIR", description = "A spec file or a folder of them.")
   Path target;
 
@@ -58,7 +58,6 @@ public final class VerifyCommand extends HbpCommand {
 
   @Override
   public Integer call() throws Exception {
-    ProgressMode.current(); // a bad HBP_PROGRESS is refused before any work, not when the first bar is drawn
     if (shapes < 1) throw new UserError("--shapes must be at least 1");
     if (codeTarget.equals("pytorch")) {
       if (module != null || !expect.isEmpty()) throw new UserError("--module and --expect are not supported with --target pytorch");

@@ -37,6 +37,42 @@ class ProgressCliTest {
   private static final String[] BENCH = {"bench", "--net", "networks/resnet.hbp", "--batch", "4", "--backend", "cpu", "--repeat", "1", "--warmup", "0",
       "--directions", "1", "--strategies", "exact,bda"};
 
+  /**
+   * Each command that draws bars refuses a bad HBP_PROGRESS before it reads any of its inputs (here files that do not
+   * exist, which it would otherwise name), and prints its help all the same; a command that draws none ignores it.
+   */
+  @Test
+  void aBadProgressSettingIsRefusedByEachCommandThatDrawsBarsBeforeItsInputs() {
+    String missing = "no-such-file.npz";
+    String[][] commands = {
+        {"curvature", "--net", missing, "--batch", missing},
+        {"spectrum", "--net", missing, "--batch", missing, "--out", "no-such-folder/out", "--top", "1"},
+        {"train", "--net", missing, "--out", "no-such-folder/run"},
+        {"bench", "--net", missing},
+        {"verify", missing},
+        {"experiment", "fig4", "--out", "no-such-folder/exp"},
+        {"demo", "--out", "no-such-folder/demo"},
+    };
+    int drawing = 0;
+    for (String[] c : commands) {
+      CliRun r = with("foo", "false", () -> hbp(c));
+      assertEquals("hbp: HBP_PROGRESS='foo': expected bar, lines or off\n", r.err(), String.join(" ", c));
+      r.assertExit(2);
+      assertEquals("", r.out());
+      CliRun help = with("foo", "false", () -> hbp(c[0], "--help"));
+      help.assertExit(0);
+      assertTrue(help.out().contains("Usage: hbp " + c[0] + " "), help.out());
+      assertTrue(Main.COMMANDS.get(c[0]) != null && DrawsProgress.class.isAssignableFrom(Main.COMMANDS.get(c[0])), c[0]);
+      drawing++;
+    }
+    assertFalse(java.nio.file.Files.exists(java.nio.file.Path.of("no-such-folder")));
+    assertEquals(Main.COMMANDS.values().stream().filter(DrawsProgress.class::isAssignableFrom).count(), drawing,
+        "each command marked as drawing bars is tried here");
+    CliRun derive = with("foo", "false", () -> hbp("derive", "-e", "W*x", "--var", "W:matrix(m,n)", "--var", "x:vector(n)", "--wrt", "W"));
+    derive.assertExit(0);
+    assertFalse(derive.err().contains("HBP_PROGRESS"), derive.err());
+  }
+
   @Test
   void benchForcedToLinesPrintsAProgressLinePerMeasurementOnStandardError() {
     CliRun r = with("lines", "false", () -> hbp(BENCH));

@@ -41,4 +41,35 @@ final class OutputNames {
   String of(String parameter) {
     return onnx != null ? onnx.name(parameter) : TorchLayout.arrayName(parameter, given);
   }
+
+  /**
+   * The name a result keyed by parameter (a block of {@code hbp spectrum}) goes by: an ONNX network's
+   * initializer name (hbp's own, e.g. {@code v3.W} or {@code 2.W} counted over hbp's layers, means nothing to
+   * the user and may be another layer's PyTorch index); hbp's name on a DSL network.
+   */
+  String key(String parameter) {
+    return onnx != null ? onnx.name(parameter) : parameter;
+  }
+
+  /**
+   * hbp's parameter that the user's {@code name} means, or null: its hbp name or, on an ONNX network, its
+   * initializer name (PyTorch's {@code state_dict} key); on a DSL network also PyTorch's spelling
+   * ({@code 0.weight} for {@code 0.W}). On an ONNX network PyTorch's spelling of hbp's layer index is not
+   * taken: {@code 4.weight} is the initializer of that name, never hbp's {@code 4.W}.
+   */
+  String parameterNamed(String name, java.util.List<String> parameters) {
+    for (String p : parameters) if (onnx != null ? onnx.name(p).equals(name) : TorchLayout.arrayName(p, Set.of()).equals(name)) return p;
+    for (String p : parameters) if (p.equals(name)) return p;
+    return null;
+  }
+
+  /** The parameters as the user may name them: initializer names on an ONNX network, else {@code 0.W (or 0.weight)}. */
+  String listed(java.util.List<String> parameters) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (String p : parameters) {
+      String torch = onnx != null ? onnx.name(p) : TorchLayout.arrayName(p, Set.of());
+      out.add(onnx != null || torch.equals(p) ? torch : p + " (or " + torch + ")");
+    }
+    return String.join(", ", out);
+  }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.hbp.UserError;
 import org.hbp.backend.Batch;
@@ -138,7 +139,14 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
   static final String JSON = "spectrum.json", EIGENVECTORS = "eigenvectors.npz", DIAGONAL = "diagonal.npz", DIAGONAL_STDERR = "diagonal_stderr.npz";
 
   static String plotName(String block) {
-    return "density-" + block + ".png";
+    // a block's name may be an ONNX initializer's ("onnx::MatMul_8", "/0/Constant_output_0"): any character but
+    // [A-Za-z0-9._-] is escaped as %XX (UTF-8 bytes), so that the name stays one file in --out and two blocks never share one
+    StringBuilder file = new StringBuilder("density-");
+    for (byte c : block.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-') file.append((char) c);
+      else file.append(String.format(Locale.ROOT, "%%%02X", c & 0xff));
+    }
+    return file.append(".png").toString();
   }
 
   @Override
@@ -159,7 +167,7 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
     if (onnx != null && params != null) paramArrays = onnx.toHbp(paramArrays);
     Map<String, Batch> p = layout.parametersOnly(paramArrays, networkOptions.parameterSource(params));
     if (strat == Strategy.KFAC) kfac.options(seed).checkFits(network); // kfac's --fisher against the loss, before the batch is read
-    SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice);
+    SpectrumScope sc = SpectrumScope.parse(scope, network, blockChoice, names);
     // option against option: decided before any work, the batch not yet read
     GgnRoute route = ggnRoute.route();
     boolean wholeNet = sc.kind() == SpectrumScope.Kind.NET;

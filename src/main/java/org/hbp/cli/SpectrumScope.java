@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.hbp.UserError;
 import org.hbp.backend.Batch;
@@ -15,7 +14,6 @@ import org.hbp.network.GgnRoute;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
 import org.hbp.network.Strategy;
-import org.hbp.network.TorchLayout;
 import org.hbp.spectrum.CurvatureOperators;
 import org.hbp.spectrum.ParameterVectors;
 import org.hbp.spectrum.SymmetricOperator;
@@ -29,8 +27,10 @@ import org.hbp.spectrum.SymmetricOperator;
  *
  * @param block the parameter, or with {@code layers} the layer, of {@code block:NAME}; else null
  * @param layers whether the blocks are the layers' joint blocks ({@code --blocks layer})
+ * @param names how the user names the parameters (and the results keyed by them: an ONNX network's
+ *     initializer names)
  */
-record SpectrumScope(Kind kind, String block, boolean layers) {
+record SpectrumScope(Kind kind, String block, boolean layers, OutputNames names) {
   enum Kind { BLOCKS, BLOCK, NET }
 
   /** The whole-network curvature product of a pass: each parameter's k directions to each parameter's k products. */
@@ -77,15 +77,15 @@ record SpectrumScope(Kind kind, String block, boolean layers) {
   }
 
   /** The scope named {@code text} on a network with {@code parameters}, one block per parameter; errors name the choices. */
-  static SpectrumScope parse(String text, List<String> parameters) {
-    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null, false);
-    if (text.equals("net")) return new SpectrumScope(Kind.NET, null, false);
+  static SpectrumScope parse(String text, List<String> parameters, OutputNames names) {
+    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null, false, names);
+    if (text.equals("net")) return new SpectrumScope(Kind.NET, null, false, names);
     if (text.startsWith("block:")) {
       String name = text.substring("block:".length());
-      String p = parameter(name, parameters);
-      if (p != null) return new SpectrumScope(Kind.BLOCK, p, false);
+      String p = names.parameterNamed(name, parameters);
+      if (p != null) return new SpectrumScope(Kind.BLOCK, p, false, names);
       throw new UserError("--scope block:" + name + ": the network has no parameter '" + name + "'; its parameters are "
-          + String.join(", ", parameters));
+          + names.listed(parameters));
     }
     throw new UserError("--scope: expected blocks, block:NAME or net, not '" + text + "'");
   }
@@ -95,32 +95,26 @@ record SpectrumScope(Kind kind, String block, boolean layers) {
    * {@code layer}, {@code block:NAME} is the layer of parameter NAME or the layer NAME, and
    * {@code net} is refused (it takes the whole network, not blocks); errors name the choices.
    */
-  static SpectrumScope parse(String text, Network net, BlockChoice blocks) {
-    if (!blocks.layer()) return parse(text, net.parameterNames());
-    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null, true);
+  static SpectrumScope parse(String text, Network net, BlockChoice blocks, OutputNames names) {
+    if (!blocks.layer()) return parse(text, net.parameterNames(), names);
+    if (text.equals("blocks")) return new SpectrumScope(Kind.BLOCKS, null, true, names);
     if (text.equals("net")) throw new UserError("--scope net takes the whole network; --blocks layer does not apply (use --blocks parameter)");
     if (!text.startsWith("block:")) throw new UserError("--scope: expected blocks or block:NAME with --blocks layer, not '" + text + "'");
     String name = text.substring("block:".length());
     Map<String, List<String>> layers = Curvature.namedLayerGroups(net);
-    String p = parameter(name, net.parameterNames());
+    String p = names.parameterNamed(name, net.parameterNames());
     for (Map.Entry<String, List<String>> e : layers.entrySet()) {
-      if (p != null ? e.getValue().contains(p) : e.getKey().equals(name)) return new SpectrumScope(Kind.BLOCK, e.getKey(), true);
+      if (p != null ? e.getValue().contains(p) : e.getKey().equals(name)) return new SpectrumScope(Kind.BLOCK, e.getKey(), true, names);
     }
     List<String> listed = new ArrayList<>();
-    layers.forEach((layer, params) -> listed.add(layer + " (" + String.join(", ", params) + ")"));
+    layers.forEach((layer, params) -> listed.add(layer + " (" + names.listed(params) + ")"));
     throw new UserError("--scope block:" + name + " with --blocks layer: the network has no parameter or layer '" + name
         + "'; its layers with parameters are " + String.join(", ", listed));
   }
 
-  /** The parameter named {@code name} (hbp's name or PyTorch's), or null. */
-  private static String parameter(String name, List<String> parameters) {
-    for (String p : parameters) if (p.equals(name) || TorchLayout.arrayName(p, Set.of()).equals(name)) return p;
-    return null;
-  }
-
   /**
    * The scope's blocks by name, each with the parameters it spans in the order of its vectors: a
-   * parameter's block by the parameter's name, a layer's joint block by the layer's name, the whole
+   * parameter's block by the parameter's name as the user knows it ({@link OutputNames#key}), a layer's joint block by the layer's name, the whole
    * network as {@code net}.
    */
   Map<String, List<String>> targets(Network net) {
@@ -128,9 +122,9 @@ record SpectrumScope(Kind kind, String block, boolean layers) {
     switch (kind) {
       case BLOCKS -> {
         if (layers) out.putAll(Curvature.namedLayerGroups(net));
-        else for (String p : net.parameterNames()) out.put(p, List.of(p));
+        else for (String p : net.parameterNames()) out.put(names.key(p), List.of(p));
       }
-      case BLOCK -> out.put(block, layers ? Curvature.namedLayerGroups(net).get(block) : List.of(block));
+      case BLOCK -> out.put(layers ? block : names.key(block), layers ? Curvature.namedLayerGroups(net).get(block) : List.of(block));
       case NET -> out.put("net", net.parameterNames());
     }
     return out;
@@ -161,9 +155,9 @@ record SpectrumScope(Kind kind, String block, boolean layers) {
         UnaryOperator<Map<String, Batch>> product = factoredGgn ? factored(pass, c, memoryLimit) : WHOLE_NETWORK.product(pass, c.kind(), c.strategy());
         out.put(name, new Target(CurvatureOperators.overParameters(all, product), params));
       } else if (layers) {
-        out.put(name, new Target(CurvatureOperators.layer(net, c, params), params, "layer " + name + " (" + String.join(", ", params) + ")"));
+        out.put(name, new Target(CurvatureOperators.layer(net, c, params), params, "layer " + name + " (" + String.join(", ", params.stream().map(names::key).toList()) + ")"));
       } else {
-        out.put(name, new Target(CurvatureOperators.block(net, c, name, blocks), params));
+        out.put(name, new Target(CurvatureOperators.block(net, c, params.get(0), blocks), params));
       }
     }
     return out;

@@ -218,7 +218,7 @@ class SpectrumCliTest {
     refused.put(List.of("--blocks", "layer", "--strategy", "diag-ggn"), "--blocks layer (per-layer joint blocks) is available with --strategy exact only");
     refused.put(List.of("--blocks", "layer", "--curvature", "pch-abs"), "--blocks layer with --curvature pch-abs: layer 0 (linear) has 2 parameters");
     refused.put(List.of("--blocks", "layer", "--scope", "block:9"), "--scope block:9 with --blocks layer: the network has no parameter or layer '9'; "
-        + "its layers with parameters are 0 (0.W, 0.b), 2 (2.W, 2.b)");
+        + "its layers with parameters are 0 (0.W (or 0.weight), 0.b (or 0.bias)), 2 (2.W (or 2.weight), 2.b (or 2.bias))");
     refused.put(List.of("--blocks", "layers"), "--blocks layers: expected parameter, layer, or a number of row groups per parameter");
     refused.put(List.of("--blocks", "2", "--scope", "net"), "--blocks 2 splits blocks; --scope net takes the whole network (use --blocks parameter)");
     for (Map.Entry<List<String>, String> e : refused.entrySet()) {
@@ -564,7 +564,7 @@ class SpectrumCliTest {
     CliRun unknown = hbp(spectrum("--scope", "block:9.W", "--top", "1", "--out", out.toString()));
     unknown.assertExit(2);
     unknown.assertNoStackTrace();
-    assertTrue(unknown.err().contains("no parameter '9.W'") && unknown.err().contains("0.W, 0.b, 2.W, 2.b"), unknown.err());
+    assertTrue(unknown.err().contains("no parameter '9.W'") && unknown.err().contains("its parameters are 0.W (or 0.weight), 0.b (or 0.bias), 2.W (or 2.weight), 2.b (or 2.bias)"), unknown.err());
     CliRun bad = hbp(spectrum("--scope", "layers", "--top", "1", "--out", out.toString()));
     bad.assertExit(2);
     assertTrue(bad.err().contains("blocks, block:NAME or net"), bad.err());

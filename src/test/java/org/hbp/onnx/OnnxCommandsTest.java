@@ -31,7 +31,7 @@ class OnnxCommandsTest {
         "y", org.hbp.io.NdArray.of(new double[] {0, 2, 1}, 3)));
     String spectrum = hbp("spectrum", "--net", MODEL, "--loss", "crossentropy", "--batch", dir.resolve("batch.npz").toString(), "--top", "2",
         "--out", dir.resolve("spectrum").toString());
-    assertTrue(spectrum.contains("1.W (128 entries): top"), spectrum);
+    assertTrue(spectrum.contains("1.weight (128 entries): top"), spectrum); // keyed by the initializer's name
     assertTrue(Files.exists(dir.resolve("spectrum/spectrum.json")));
 
     String train = hbp("train", "--net", MODEL, "--loss", "crossentropy", "--data", "synthetic", "--epochs", "1", "--no-plots", "--out",

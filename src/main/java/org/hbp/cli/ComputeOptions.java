@@ -42,6 +42,13 @@ final class ComputeOptions {
 
   /** The network of {@code spec} with the built-in and spec-compiled operators, on {@link #backend}. */
   Network network(NetworkSpec spec, String backend) {
-    return new Network(spec, ModuleLibrary.forSpecs(), backend(backend));
+    Network net = new Network(spec, ModuleLibrary.forSpecs(), backend(backend));
+    // every command that builds its network here computes with respect to the parameters: without any, it would write
+    // empty files and exit 0
+    if (net.parameterNames().isEmpty())
+      throw new org.hbp.UserError("network " + spec.name() + " (" + spec.source() + ":" + spec.line() + ") has no parameters: its curvature, "
+          + "gradients and training are with respect to parameters, so there is nothing to compute (an exported model's weights "
+          + "may have been folded into constants, or its layers are all parameter-free)");
+    return net;
   }
 }

@@ -98,7 +98,7 @@ def _absent(model, x, names, reported):
     lost = [n for n in missing if n not in unused]
     if lost:
         raise HbpError(f"hbp returned no result for parameter{'s' if len(lost) > 1 else ''} {', '.join(lost)}, which forward "
-                       f"uses (hbp's results name {', '.join(reported)})")
+                       f"uses (hbp returned results for {', '.join(reported) or 'none'})")
     return unused
 
 

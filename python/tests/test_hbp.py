@@ -443,6 +443,15 @@ class FrozenAndUnusedParameters(unittest.TestCase):
         self.assertEqual(list(prods), ["extra.bias"])
         torch.testing.assert_close(prods["extra.bias"], torch.zeros(2, 3), rtol=0, atol=0)
 
+    def test_a_parameter_forward_uses_without_a_result_from_hbp_is_an_error_naming_it(self):
+        model, (x, _) = OneUsedLinear(), batch()
+        names = trainable(model)
+        self.assertEqual(hbp._run._absent(model, x, names, ["a.weight", "a.bias"]), ["extra.weight", "extra.bias"])
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp._run._absent(model, x, names, ["a.bias"])
+        self.assertEqual(str(e.exception), "hbp returned no result for parameter a.weight, which forward uses (hbp returned "
+                         "results for a.bias)")
+
 
 class Errors(unittest.TestCase):
     def test_hbp_errors_surface_as_exceptions_with_hbps_message(self):

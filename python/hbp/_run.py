@@ -321,7 +321,7 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
         args = _common(model, loss, x, y, curvature, strategy, _backend(dtype, backend), folder, maps)
         reported = _reported(args, folder)
         absent = _absent(model, x, list(vectors), reported)
-        given = [n for n in vectors if n not in absent]
+        given = [n for n in names if n in vectors and n not in absent]
         # hbp takes directions for every parameter it holds: the given ones, zeros for the rest (frozen parameters,
         # trainable ones not given, constants of the export it takes as parameters); their products are dropped
         arrays = {n: vectors[n].detach().cpu().numpy() for n in given}
@@ -335,7 +335,7 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
             out = folder / "out.npz"
             _run(args + ["--vectors", v, "--out", out], folder)
             result = _read(out, dtype, given, {n: ((v_count,), params[n].shape) for n in given})
-        return _with_zeros(result, list(vectors), absent, lambda n: (v_count, *params[n].shape), dtype)
+        return _with_zeros(result, [n for n in names if n in vectors], absent, lambda n: (v_count, *params[n].shape), dtype)
 
 
 def _with_zeros(result, order, absent, shape, dtype):

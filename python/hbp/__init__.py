@@ -2,7 +2,9 @@
 
 Each call exports the model to ONNX and the batch to ``.npz`` in a temporary folder, runs the hbp
 jar (``java -jar hbp.jar curvature --net model.onnx ...``) and reads the result back as tensors
-keyed by PyTorch's parameter names (``model.named_parameters()``). The model runs in eval mode
+keyed by PyTorch's names of the trainable parameters (``model.named_parameters()`` with ``requires_grad``;
+a frozen parameter is held fixed and has no block; one that forward does not use gets zero blocks, products and
+steps). The model runs in eval mode
 (batch norm on its running statistics). Its buffers (``model.named_buffers()``, e.g. an input
 normalisation's mean and std, batch norm's running statistics) are fixed data: hbp gets their names
 as ``--buffers`` and takes those the export wrote as initializers as constants. hbp's error messages

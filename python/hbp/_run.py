@@ -42,10 +42,64 @@ def _java():
 
 
 def _named_parameters(model):
+    """The trainable parameters' names (requires_grad); frozen ones are held fixed and get no block."""
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     if not names:
-        raise HbpError("the model has no trainable parameters")
+        raise HbpError("the model has no trainable parameters (all have requires_grad=False)")
     return names
+
+
+def _frozen(model):
+    return [n for n, p in model.named_parameters() if not p.requires_grad]
+
+
+def _covered(name, reported):
+    """Whether hbp reports parameter name: under its own name, or (in_proj_weight, in_proj_bias) as row blocks '<name>[q]'..."""
+    return name in reported or any(f"{name}[{p}]" in reported for p in "qkv")
+
+
+def _owner(reported_name, names):
+    """The parameter of names that hbp's reported name stands for ('<name>[q]' is name's), or None (e.g. a frozen
+    parameter, or a constant of the export that hbp takes as a parameter)."""
+    if reported_name in names:
+        return reported_name
+    m = re.fullmatch(r"(.*)\[[a-z]+\]", reported_name)
+    return m.group(1) if m and m.group(1) in names else None
+
+
+def _unused(model, x, names):
+    """Those of names (trainable parameters) that the model's output does not depend on (autograd finds no path from
+    them to the output, in eval mode as exported): the export drops them, and the loss's curvature and gradient in them
+    are zero."""
+    params = dict(model.named_parameters())
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            out = model(x)
+            outs = [t for t in (out if isinstance(out, (tuple, list)) else (out,))
+                    if isinstance(t, torch.Tensor) and t.requires_grad]
+            if not outs:
+                return list(names)
+            grads = torch.autograd.grad(outs, [params[n] for n in names], [torch.ones_like(t) for t in outs],
+                                        allow_unused=True)
+    finally:
+        model.train(was_training)
+    return [n for n, g in zip(names, grads) if g is None]
+
+
+def _absent(model, x, names, reported):
+    """The parameters of names that hbp did not report (reported: the names of its results) and that forward does not
+    use (they get zero blocks, products and steps); a parameter that forward uses but hbp did not report is an error."""
+    missing = [n for n in names if not _covered(n, reported)]
+    if not missing:
+        return []
+    unused = _unused(model, x, missing)
+    lost = [n for n in missing if n not in unused]
+    if lost:
+        raise HbpError(f"hbp returned no result for parameter{'s' if len(lost) > 1 else ''} {', '.join(lost)}, which forward "
+                       f"uses (hbp returned results for {', '.join(reported) or 'none'})")
+    return unused
 
 
 def _export(model, x, folder):
@@ -216,73 +270,127 @@ def _backend(dtype, backend):
     return "blas-f32" if dtype == torch.float32 else "blas-f64"
 
 
+def _reported(args, folder):
+    """The parameters hbp computes for the model, {name in its results: shape}, from a cheap run of the same inputs
+    (the Newton step at damping 1, one CG iteration per block: minus the gradient). Besides the model's trainable
+    parameters hbp may hold others: frozen ones (requires_grad=False; the export writes them like the others) and
+    constants of the export that hbp takes as parameters; curvature() gives them zero directions."""
+    out = folder / "parameters.npz"
+    i = args.index("--strategy")
+    _run(args[:i + 1] + ["exact"] + args[i + 2:] + ["--solve", 1, "--cg-maxiter", 1, "--out", out], folder)
+    with np.load(out) as data:
+        return {n: tuple(data[n].shape) for n in data.files}
+
+
+def _frozen_error(what, frozen):
+    return HbpError(f"{what}: {', '.join(frozen)} {'is' if len(frozen) == 1 else 'are'} frozen (requires_grad=False): "
+                    "frozen parameters are held fixed and have no block")
+
+
 def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None, backend=None, maps=None):
     """Products of each parameter's curvature block with directions.
 
-    vectors: {parameter name: tensor [V, *parameter shape]} (V directions of each parameter).
+    vectors: {parameter name: tensor [V, *parameter shape]} (V directions of each trainable parameter).
     maps: {ONNX operator type: "path/spec.hbp:module"}, a module of your own for each operator hbp does not map
     (hbp's ``--map``; see the package docstring).
-    Returns {name: tensor [V, *parameter shape]}: block times each direction, for the mean loss.
+    Returns {name: tensor [V, *parameter shape]}: block times each direction, for the mean loss (zeros for a
+    parameter that forward does not use).
     """
     _check(curvature, model)
     names = _named_parameters(model)
     if not vectors:
         raise HbpError("vectors: give {parameter name: tensor [V, *shape]} for the parameters to multiply")
+    frozen = [n for n in vectors if n in _frozen(model)]
+    if frozen:
+        raise _frozen_error("vectors", frozen)
     unknown = [n for n in vectors if n not in names]
     if unknown:
         raise HbpError(f"vectors: unknown parameter {', '.join(unknown)}; the model has {', '.join(names)}")
+    count = {t.shape[0] for t in vectors.values()}
+    if len(count) != 1:
+        raise HbpError(f"vectors: every parameter needs the same number V of directions, got {sorted(count)}")
+    v_count = count.pop()
+    params = dict(model.named_parameters())
+    for n, t in vectors.items():
+        if tuple(t.shape[1:]) != tuple(params[n].shape):
+            raise HbpError(f"vectors['{n}'] has shape {list(t.shape)}; expected [V, {', '.join(map(str, params[n].shape))}]"
+                           f" (V directions of {n}, shaped as the parameter)")
+    dtype = _dtype(model, x)
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder, maps)
-        v = folder / "vectors.npz"
-        count = {t.shape[0] for t in vectors.values()}
-        if len(count) != 1:
-            raise HbpError(f"vectors: every parameter needs the same number V of directions, got {sorted(count)}")
-        v_count = count.pop()
-        params = dict(model.named_parameters())
-        for n, t in vectors.items():
-            if tuple(t.shape[1:]) != tuple(params[n].shape):
-                raise HbpError(f"vectors['{n}'] has shape {list(t.shape)}; expected [V, {', '.join(map(str, params[n].shape))}]"
-                               f" (V directions of {n}, shaped as the parameter)")
-        # hbp takes directions for every parameter: zeros where none were given (their products are dropped)
-        arrays = {n: (vectors[n] if n in vectors else torch.zeros(v_count, *params[n].shape, dtype=_dtype(model, x)))
-                  .detach().cpu().numpy() for n in names}
-        np.savez(v, **arrays)
-        out = folder / "out.npz"
-        _run(args + ["--vectors", v, "--out", out], folder)
-        shapes = {n: ((v_count,), params[n].shape) for n in names}
-        return _read(out, _dtype(model, x), [n for n in names if n in vectors], shapes)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(dtype, backend), folder, maps)
+        reported = _reported(args, folder)
+        absent = _absent(model, x, list(vectors), reported)
+        given = [n for n in names if n in vectors and n not in absent]
+        # hbp takes directions for every parameter it holds: the given ones, zeros for the rest (frozen parameters,
+        # trainable ones not given, constants of the export it takes as parameters); their products are dropped
+        arrays = {n: vectors[n].detach().cpu().numpy() for n in given}
+        for r, shape in reported.items():
+            if _owner(r, given) is None:
+                arrays[r] = torch.zeros(v_count, *shape, dtype=dtype).numpy()
+        result = {}
+        if given:
+            v = folder / "vectors.npz"
+            np.savez(v, **arrays)
+            out = folder / "out.npz"
+            _run(args + ["--vectors", v, "--out", out], folder)
+            result = _read(out, dtype, given, {n: ((v_count,), params[n].shape) for n in given})
+        return _with_zeros(result, [n for n in names if n in vectors], absent, lambda n: (v_count, *params[n].shape), dtype)
+
+
+def _with_zeros(result, order, absent, shape, dtype):
+    """result with zeros of shape(n) for the parameters absent (unused by forward), keyed in the order of order."""
+    out = {}
+    for n in order:
+        if n in absent:
+            out[n] = torch.zeros(*shape(n), dtype=dtype)
+        else:
+            out.update({k: t for k, t in result.items() if k == n or _owner(k, [n]) == n})
+    return out
 
 
 def dense_blocks(model, loss, x, y, curvature="ggn", strategy="exact", backend=None, maps=None):
-    """Each parameter's curvature block, dense: {name: tensor [numel, numel]} in the row-major order
-    of the parameter's entries (``p.flatten()``). maps: as for :func:`curvature`."""
+    """Each trainable parameter's curvature block, dense: {name: tensor [numel, numel]} in the row-major order
+    of the parameter's entries (``p.flatten()``); zeros for a parameter that forward does not use. maps: as for
+    :func:`curvature`."""
     _check(curvature, model)
     names = _named_parameters(model)
+    dtype = _dtype(model, x)
+    params = dict(model.named_parameters())
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder, maps)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(dtype, backend), folder, maps)
         out = folder / "dense.npz"
         _run(args + ["--dense", out], folder)
-        return _read(out, _dtype(model, x), names)
+        with np.load(out) as data:
+            absent = _absent(model, x, names, data.files)
+        used = [n for n in names if n not in absent]
+        result = _read(out, dtype, used)
+        return _with_zeros(result, names, absent, lambda n: (params[n].numel(), params[n].numel()), dtype)
 
 
 def newton_step(model, loss, x, y, curvature="ggn", strategy="exact", damping=1e-3, cg_tol=None, cg_maxiter=None,
                 backend=None, maps=None):
     """The damped Newton step of each block (paper eq. 10, by CG): solves
-    [damping I + (1 - damping) C] d = -g per parameter; returns {name: d in the parameter's shape}.
+    [damping I + (1 - damping) C] d = -g per trainable parameter; returns {name: d in the parameter's shape}
+    (zeros for a parameter that forward does not use: its gradient is zero).
     cg_tol, cg_maxiter: CG's relative tolerance and iteration limit (hbp's defaults when None).
     maps: as for :func:`curvature`."""
     _check(curvature, model)
     if not 0 <= damping <= 1:
         raise HbpError(f"damping must be in [0, 1], got {damping}")
     names = _named_parameters(model)
+    dtype = _dtype(model, x)
+    params = dict(model.named_parameters())
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
-        args = _common(model, loss, x, y, curvature, strategy, _backend(_dtype(model, x), backend), folder, maps)
+        args = _common(model, loss, x, y, curvature, strategy, _backend(dtype, backend), folder, maps)
         out = folder / "step.npz"
         extra = (["--cg-tol", cg_tol] if cg_tol is not None else []) + \
             (["--cg-maxiter", cg_maxiter] if cg_maxiter is not None else [])
         _run(args + ["--solve", damping, "--out", out] + extra, folder)
-        params = dict(model.named_parameters())
-        return _read(out, _dtype(model, x), names, {n: ((), params[n].shape) for n in names})
+        with np.load(out) as data:
+            absent = _absent(model, x, names, data.files)
+        used = [n for n in names if n not in absent]
+        result = _read(out, dtype, used, {n: ((), params[n].shape) for n in used})
+        return _with_zeros(result, names, absent, lambda n: tuple(params[n].shape), dtype)

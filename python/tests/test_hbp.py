@@ -367,6 +367,92 @@ class Maps(unittest.TestCase):
         self.assertIn("maps must be a dict", str(e.exception))
 
 
+def trainable(model):
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def check_against_autograd(test, model, x, y, multiplied):
+    """dense_blocks (Hessian), curvature (Hessian products with directions for the parameters named in multiplied) and
+    newton_step (GGN, damping 0.1) against autograd for the model's trainable parameters, which are their keys."""
+    g = torch.Generator().manual_seed(8)
+    names, params = trainable(model), dict(model.named_parameters())
+    blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="hessian")
+    test.assertEqual(list(blocks), names)
+    for name in names:
+        torch.testing.assert_close(blocks[name], autograd_hessian_block(model, x, y, name), rtol=0, atol=1e-10, msg=name)
+    v = {n: torch.randn(2, *params[n].shape, generator=g) for n in multiplied}
+    prods = hbp.curvature(model, "crossentropy", x, y, curvature="hessian", vectors=v)
+    test.assertEqual(list(prods), multiplied)
+    for n in multiplied:
+        expected = (autograd_hessian_block(model, x, y, n) @ v[n].reshape(2, -1).T).T.reshape(v[n].shape)
+        torch.testing.assert_close(prods[n], expected, rtol=0, atol=1e-10, msg=n)
+    damping = 0.1
+    step = hbp.newton_step(model, "crossentropy", x, y, curvature="ggn", damping=damping, cg_tol=1e-14)
+    test.assertEqual(list(step), names)
+    grads = torch.autograd.grad(mean_loss(model, x, y), [params[n] for n in names], allow_unused=True)
+    for name, grad in zip(names, grads):
+        grad = torch.zeros_like(params[name]) if grad is None else grad  # the loss does not depend on it
+        c = autograd_ggn_block(model, x, y, name)
+        expected = torch.linalg.solve(damping * torch.eye(c.shape[0]) + (1 - damping) * c, -grad.flatten()).view_as(params[name])
+        torch.testing.assert_close(step[name], expected, rtol=0, atol=1e-10, msg=name)
+
+
+class OneUsedLinear(torch.nn.Module):
+    """Two Linear layers, of which forward uses one: the export drops the other's parameters."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(9)
+        self.a = torch.nn.Linear(6, 3)
+        self.extra = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.a(x)
+
+
+class FrozenAndUnusedParameters(unittest.TestCase):
+    def test_a_frozen_parameter_is_held_fixed_and_gets_no_block(self):
+        model, (x, y) = mlp(), batch()
+        model[0].weight.requires_grad_(False)
+        check_against_autograd(self, model, x, y, ["0.bias", "2.weight"])
+        self.assertEqual(trainable(model), ["0.bias", "2.weight", "2.bias"])
+
+    def test_directions_for_a_frozen_parameter_are_refused_in_its_name(self):
+        model, (x, y) = mlp(), batch()
+        model[0].weight.requires_grad_(False)
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp.curvature(model, "crossentropy", x, y, vectors={"0.weight": torch.zeros(1, 5, 6)})
+        self.assertEqual(str(e.exception), "vectors: 0.weight is frozen (requires_grad=False): frozen parameters are held "
+                         "fixed and have no block")
+
+    def test_batch_norm_without_affine_parameters_gives_the_linear_layers_blocks(self):
+        torch.manual_seed(10)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.BatchNorm1d(5, affine=False), torch.nn.Linear(5, 3))
+        model[1].running_mean.copy_(torch.randn(5))
+        model[1].running_var.copy_(0.5 + torch.rand(5))
+        model.eval()
+        check_against_autograd(self, model, *batch(), ["0.weight", "2.bias"])
+
+    def test_parameters_forward_does_not_use_get_zero_blocks_products_and_steps(self):
+        model, (x, y) = OneUsedLinear(), batch()
+        check_against_autograd(self, model, x, y, ["a.weight", "extra.weight"])
+        blocks = hbp.dense_blocks(model, "crossentropy", x, y, curvature="ggn")
+        self.assertEqual(blocks["extra.weight"].shape, (18, 18))
+        self.assertEqual(blocks["extra.bias"].abs().max().item(), 0)
+        prods = hbp.curvature(model, "crossentropy", x, y, vectors={"extra.bias": torch.ones(2, 3)})
+        self.assertEqual(list(prods), ["extra.bias"])
+        torch.testing.assert_close(prods["extra.bias"], torch.zeros(2, 3), rtol=0, atol=0)
+
+    def test_a_parameter_forward_uses_without_a_result_from_hbp_is_an_error_naming_it(self):
+        model, (x, _) = OneUsedLinear(), batch()
+        names = trainable(model)
+        self.assertEqual(hbp._run._absent(model, x, names, ["a.weight", "a.bias"]), ["extra.weight", "extra.bias"])
+        with self.assertRaises(hbp.HbpError) as e:
+            hbp._run._absent(model, x, names, ["a.bias"])
+        self.assertEqual(str(e.exception), "hbp returned no result for parameter a.weight, which forward uses (hbp returned "
+                         "results for a.bias)")
+
+
 class Errors(unittest.TestCase):
     def test_hbp_errors_surface_as_exceptions_with_hbps_message(self):
         model, (x, y) = mlp(), batch()

@@ -438,11 +438,21 @@ def randomize_attention_biases(net):
                 m.out_proj.bias.copy_(0.5 * torch.randn(m.out_proj.bias.shape))
 
 
+class ConstantWeight(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        w = torch.arange(9, dtype=x.dtype).reshape(3, 3) / 10  # no parameter: written as a Constant node
+        return torch.nn.functional.linear(torch.tanh(self.fc(x)), w)
+
+
 def randomize_norms(net):
     """Weights and biases of the normalisation layers away from 1 and 0; batch norms' running statistics away from 0 and 1."""
     with torch.no_grad():
         for m in net.modules():
-            if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d)):
+            if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None:
                 m.weight.copy_(1 + 0.5 * torch.randn(m.weight.shape))
                 m.bias.copy_(0.5 * torch.randn(m.bias.shape))
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -472,6 +482,44 @@ elif kind == "gap":
     net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax(dim=1))
     x = torch.randn(n, 2, 8, 8)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "gap_pool":
+    # global average pooling straight after a MaxPool, on a map that is not square (4 x 3)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 3))
+    x = torch.randn(n, 2, 8, 6)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "gap_pad":
+    # global average pooling after a ZeroPad2d after an activation of the input itself
+    net = nn.Sequential(nn.Tanh(), nn.ZeroPad2d(1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+    x = 2 * torch.randn(n, 2, 5, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "bn_fixed":
+    # batch norms without affine parameters: the exporter writes their scale and bias as Constant nodes (fixed data)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(3, affine=False), nn.Flatten(), nn.Linear(48, 4),
+                        nn.BatchNorm1d(4, affine=False), nn.Tanh(), nn.Linear(4, 3))
+    randomize_norms(net)
+    x = torch.randn(n, 2, 4, 4)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "maxpool_odd":
+    # for the errors: a MaxPool whose window does not divide the map (7 x 7 in 2 x 2 windows; PyTorch drops the last row and column)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(27, 2))
+    x = torch.randn(n, 2, 7, 7)
+    y = torch.randn(n, 2)
+    loss_fn = nn.MSELoss()
+elif kind == "constant_weight":
+    # for the errors: a Linear whose weight is a tensor of the forward pass (a Constant node), not a parameter
+    net = ConstantWeight()
+    x = torch.randn(n, 4)
+    y = torch.tensor([0, 1, 2, 0])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "square_matmul":
+    # a bias-free square Linear: exported with constant folding as a MatMul by the transposed initializer onnx::MatMul_* [in, out]
+    net = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Tanh(), nn.Linear(4, 3))
+    x = torch.randn(n, 4)
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
 elif kind in ("norm", "norm17"):

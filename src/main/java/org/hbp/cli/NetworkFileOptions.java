@@ -119,7 +119,12 @@ final class NetworkFileOptions {
   static NetworkSpec resolve(ImportedNetwork imported, List<Path> dirs) {
     List<Path> all = new ArrayList<>(dirs);
     all.addAll(imported.specFiles());
-    return NetworkResolver.resolve(Dsl.parse(NetworkText.of(imported), imported.source() + " (imported)"), null, NetworkResolver.library(all));
+    String source = imported.source() + " (imported)";
+    try {
+      return NetworkResolver.resolve(Dsl.parse(NetworkText.of(imported), source), null, NetworkResolver.library(all));
+    } catch (org.hbp.dsl.DslException e) { // named by the ONNX node, not by a line of a text the user does not see
+      throw NetworkText.explained(imported, source, e);
+    }
   }
 
   /** Whether a path names an ONNX model (by its extension {@code .onnx}). */

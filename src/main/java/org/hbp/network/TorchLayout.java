@@ -131,7 +131,8 @@ public final class TorchLayout {
     if (consumes) return null;
     boolean rank1In = l.inputShape().size() == 1, rank1Out = l.outputShape().size() == 1;
     List<Integer> moduleIn = declared(l, m.withRole(Expr.Role.INPUT).get(0));
-    if (rank1Out && moduleIn.size() == 3) order = params.isEmpty() ? tensorOrder(moduleIn) : null; // a flatten of (c, h, w)
+    // a flatten of (c, h, w) (as many entries out as in); a reduction to a vector (meanpool2d's channel means) is in natural order
+    if (rank1Out && moduleIn.size() == 3) order = params.isEmpty() && numel(l.outputShape()) == numel(moduleIn) ? tensorOrder(moduleIn) : null;
     else if (!(rank1In && rank1Out && numel(l.outputShape()) == in)) order = null;
     return order;
   }

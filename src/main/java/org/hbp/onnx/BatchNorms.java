@@ -11,6 +11,8 @@ import org.hbp.io.NdArray;
  * and differentiated like any parameter. The running mean and variance (input_mean, input_var)
  * are the module's data variables mean and var: constants of the imported network (its
  * {@link ImportedNetwork#data}), neither trained nor differentiated, as in PyTorch's eval mode.
+ * A scale and bias given by Constant nodes (nn.BatchNorm1d/2d with affine=False) are data too:
+ * {@code batchnorm_fixed} / {@code batchnorm2d_fixed}, which have no parameters.
  */
 final class BatchNorms {
   private BatchNorms() {}
@@ -35,9 +37,20 @@ final class BatchNorms {
       v[k] = OperatorMappings.constantInput(w, i, k + 1, what[k]);
       if (v[k].numel() != c) throw w.error(i, what[k] + " has " + v[k].numel() + " entries; the input has " + c + " channels");
     }
-    int layer = w.addLayer(w.shape.size() == 1 ? "batchnorm" : "batchnorm2d", Map.of(), OperatorMappings.origin(w, i));
-    w.addParameter(layer, "g", v[0].reshape(c), n.getInput(1));
-    w.addParameter(layer, "b", v[1].reshape(c), n.getInput(2));
+    // a scale and bias of Constant nodes (nn.BatchNorm*(affine=False) exports its fixed 1 and 0 so) are data, not parameters
+    boolean fixed = w.model().isConstantNode(n.getInput(1)), fixedBias = w.model().isConstantNode(n.getInput(2));
+    if (fixed != fixedBias)
+      throw w.error(i, "the " + (fixed ? "scale '" + n.getInput(1) : "bias '" + n.getInput(2)) + "' is a Constant node's value but the "
+          + (fixed ? "bias" : "scale") + " is not; hbp maps both as parameters (initializers) or both as fixed data (Constant nodes)");
+    String module = (w.shape.size() == 1 ? "batchnorm" : "batchnorm2d") + (fixed ? "_fixed" : "");
+    int layer = w.addLayer(module, Map.of(), OperatorMappings.origin(w, i));
+    if (fixed) {
+      w.addData(layer, "g", v[0].reshape(c));
+      w.addData(layer, "b", v[1].reshape(c));
+    } else {
+      w.addParameter(layer, "g", v[0].reshape(c), n.getInput(1));
+      w.addParameter(layer, "b", v[1].reshape(c), n.getInput(2));
+    }
     w.addData(layer, "mean", v[2].reshape(c));
     w.addData(layer, "var", v[3].reshape(c));
     w.advance(n.getOutput(0), w.shape);

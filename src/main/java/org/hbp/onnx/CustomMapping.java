@@ -46,6 +46,11 @@ public record CustomMapping(String opType, Path file, ModuleSpec module) {
         + String.join(", ", specs.stream().map(ModuleSpec::name).toList()) + ")");
   }
 
+  /** The entry as --map takes it: {@code OpType=file.hbp:module}. */
+  public String entry() {
+    return opType + "=" + file + ":" + module.name();
+  }
+
   /** The spec file of an entry {@code OpType=path/to/spec.hbp:module}, without reading it; null when the entry is malformed. */
   public static Path fileOf(String entry) {
     int eq = entry.indexOf('='), colon = entry.lastIndexOf(':');

@@ -14,9 +14,19 @@ import org.hbp.io.NdArray;
  * The names of an imported network's parameters as its ONNX initializers', which for a model
  * from {@code torch.onnx.export} are PyTorch's ({@code model.named_parameters()}): hbp names a
  * parameter {@code <layer index>.<param>}; results and directions of an ONNX {@code --net} go by
- * the initializer's name instead. The layout stays PyTorch's of the module (a linear weight
- * {@code [out, in]}), also where the importer transposed the initializer (a MatMul's {@code [in, out]}
- * constant; see {@link ImportedNetwork#sources}).
+ * the initializer's name instead, in PyTorch's layout of the module (a linear weight {@code [out, in]}).
+ *
+ * <p>An array keyed by an initializer's name has that initializer's own shape and layout. Where the
+ * importer holds an initializer transposed (a bias-free Linear exported with constant folding: the
+ * MatMul's {@code [in, out]} initializer {@code onnx::MatMul_8} as hbp's weight {@code [out, in]}; see
+ * {@link ImportedNetwork#sources}), results keep hbp's name ({@code 0.W}, in {@code [out, in]}), and an
+ * array given under the initializer's name ({@code --params}, {@code --vectors}) is read in the
+ * initializer's layout {@code [in, out]} (or {@code [V, in, out]}) and transposed: never a silent
+ * transpose of a square weight, never an initializer's name on an array of another layout.
+ *
+ * <p>Errors about arrays given under initializers' names name those arrays (the user's keys), not hbp's
+ * parameters: an array of a shape that is neither its initializer's nor hbp's, and a parameter no array
+ * holds (listing the arrays given).
  *
  * <p>Arrays given under the initializers' names ({@code --params}, {@code --vectors}) are renamed to
  * hbp's ({@link #toHbp}) and brought to hbp's shapes:
@@ -35,6 +45,8 @@ public final class InitializerNames {
   private static final Pattern PART = Pattern.compile("(.*)\\[([a-z]+)\\]");
   private final Map<String, String> toInitializer = new LinkedHashMap<>();
   private final Map<String, String> toHbp = new LinkedHashMap<>();
+  /** The initializers hbp holds transposed (a MatMul's [in, out] as the weight [out, in]): read in their own layout, results by hbp's name. */
+  private final java.util.Set<String> transposed = new java.util.HashSet<>();
   /** For an initializer split into parts: hbp's parameters of its row blocks, in order. */
   private final Map<String, List<String>> splits = new LinkedHashMap<>();
   private final ImportedNetwork net;
@@ -51,8 +63,9 @@ public final class InitializerNames {
       // an initializer behind several parameters (a constant copied into each, attention's Wq, Wk, Wv
       // from a transposed in_proj_weight the exporter folded) leaves hbp's names
       if (readers.get(init) > 1 || net.parameters().containsKey(init)) continue;
-      toInitializer.put(e.getKey(), init);
       toHbp.put(init, e.getKey());
+      if (e.getValue().endsWith(TRANSPOSED) && net.initializerShapes().containsKey(init)) transposed.add(init);
+      else toInitializer.put(e.getKey(), init);
     }
   }
 
@@ -74,17 +87,68 @@ public final class InitializerNames {
    */
   public Map<String, NdArray> toHbp(Map<String, NdArray> arrays) {
     Map<String, NdArray> out = new LinkedHashMap<>();
+    boolean byInitializers = false;
     for (Map.Entry<String, NdArray> e : arrays.entrySet()) {
       String name = e.getKey();
       String hbp = toHbp.get(name);
       if (splits.containsKey(name) && splits.get(name).stream().noneMatch(arrays::containsKey)) {
         out.putAll(split(name, e.getValue()));
+        byInitializers = true;
         continue;
       }
-      if (hbp == null || arrays.containsKey(hbp)) out.put(name, e.getValue());
-      else out.put(hbp, reshaped(name, e.getValue(), net.parameters().get(hbp).shape()));
+      if (hbp == null || arrays.containsKey(hbp)) {
+        out.put(name, e.getValue());
+        continue;
+      }
+      byInitializers = true;
+      requireShape(name, e.getValue(), net.parameters().get(hbp).shape());
+      out.put(hbp, transposed.contains(name) ? transposedArrays(e.getValue()) : reshaped(name, e.getValue(), net.parameters().get(hbp).shape()));
     }
+    if (byInitializers) requireEveryParameter(arrays, out);
     return out;
+  }
+
+  /**
+   * An array given under an initializer's name has the initializer's shape S or {@code [V, *S]} (V directions), or,
+   * where hbp's results name it so too (not a transposed initializer), hbp's shape of it or {@code [V, *that]}; else an
+   * error naming the array.
+   */
+  private void requireShape(String initializer, NdArray a, int[] hbpShape) {
+    int[] s = net.initializerShapes().get(initializer);
+    if (s == null) return;
+    boolean fits = fits(a.shape(), s) || !transposed.contains(initializer) && fits(a.shape(), hbpShape);
+    if (fits) return;
+    throw new UserError("array '" + initializer + "' has shape " + Arrays.toString(a.shape()) + "; expected the initializer's shape "
+        + Arrays.toString(s) + " (or [V, " + Arrays.toString(s).substring(1) + " for V directions)"
+        + (transposed.contains(initializer) ? ", the ONNX file's layout of '" + initializer + "' (hbp's results give this parameter as '"
+            + toHbp.get(initializer) + "', its transpose " + Arrays.toString(hbpShape) + ")" : ""));
+  }
+
+  private static boolean fits(int[] shape, int[] s) {
+    return Arrays.equals(shape, s) || shape.length == s.length + 1 && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), s);
+  }
+
+  /**
+   * Arrays given under initializers' names hold every parameter: one that none holds (under its initializer's
+   * name, hbp's or PyTorch's alias of hbp's) is an error listing the arrays given, by the names the user gave them.
+   */
+  private void requireEveryParameter(Map<String, NdArray> given, Map<String, NdArray> renamed) {
+    for (String p : net.parameters().keySet()) {
+      String alias = p.endsWith(".W") ? p.substring(0, p.length() - 2) + ".weight" : p.endsWith(".b") ? p.substring(0, p.length() - 2) + ".bias" : null;
+      if (renamed.containsKey(p) || alias != null && renamed.containsKey(alias)) continue;
+      String init = toHbp.entrySet().stream().filter(e -> e.getValue().equals(p)).map(Map.Entry::getKey).findFirst().orElse(p);
+      throw new UserError("no array '" + init + "'" + (init.equals(p) ? "" : " (hbp's parameter " + p + ")") + " (has: "
+          + String.join(", ", given.keySet()) + "); every parameter is needed");
+    }
+  }
+
+  /** An initializer's array {@code [a, b]}, or {@code [V, a, b]}, transposed to hbp's {@code [b, a]} ({@code [V, b, a]}). */
+  private static NdArray transposedArrays(NdArray a) {
+    if (a.rank() == 2) return OperatorMappings.transpose(a);
+    int v = a.dim(0), r = a.dim(1), c = a.dim(2);
+    double[] values = a.data(), t = new double[values.length];
+    for (int k = 0; k < v; k++) for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[k * r * c + j * r + i] = values[k * r * c + i * c + j];
+    return NdArray.of(t, a.dtype(), v, c, r);
   }
 
   /**

@@ -28,6 +28,27 @@ public final class NetworkText {
     return s.toString();
   }
 
+  /**
+   * The ONNX node(s) behind line {@code line} of {@link #of}'s text (as its comment names them: {@code node 3
+   * '/3/GlobalAveragePool' (GlobalAveragePool)}), or null for a line of no node (the header, the input, the loss).
+   */
+  public static String origin(ImportedNetwork net, int line) {
+    int k = line - 4; // a comment, "network", the input, then one line per statement
+    List<String> origins = net.isGraph() ? net.graph().stream().map(ImportedNetwork.Statement::origin).toList()
+        : net.layers().stream().map(ImportedNetwork.Layer::origin).toList();
+    return k >= 0 && k < origins.size() ? origins.get(k) : null;
+  }
+
+  /**
+   * An error in the imported network's text ({@link #of}, parsed as {@code source}) told as the ONNX file's: the
+   * file and the node the line maps, never a line of a text the user does not see; other errors unchanged.
+   */
+  public static org.hbp.UserError explained(ImportedNetwork net, String source, org.hbp.dsl.DslException e) {
+    if (!e.source().equals(source)) return e;
+    String node = origin(net, e.line());
+    return new org.hbp.UserError(net.source() + ": " + (node == null ? "" : node + ": hbp's mapping of it does not fit: ") + e.detail());
+  }
+
   private static void line(StringBuilder s, String statement, String origin) {
     s.append("  ").append(statement).append(" ".repeat(Math.max(1, 40 - statement.length()))).append("// ").append(origin).append('\n');
   }

@@ -47,7 +47,17 @@ public final class OnnxImporter {
     this.fixed = Set.copyOf(fixed);
     this.nodes = model.nodes();
     this.custom = new LinkedHashMap<>();
-    for (CustomMapping m : mappings) custom.put(m.opType(), m);
+    java.util.Set<String> types = new java.util.TreeSet<>();
+    for (NodeProto n : nodes) types.add(n.getOpType());
+    for (CustomMapping m : mappings) {
+      CustomMapping earlier = custom.put(m.opType(), m);
+      if (earlier != null)
+        throw new UserError("--map " + m.entry() + ": operator type '" + m.opType() + "' is mapped twice (also by --map " + earlier.entry()
+            + "); expected one --map per operator type");
+      if (!types.contains(m.opType()))
+        throw new UserError("--map " + m.entry() + ": no node of " + model.file() + " has operator type '" + m.opType()
+            + "'; expected one of its operator types (" + String.join(", ", types) + ")");
+    }
     for (NodeProto n : nodes) for (String in : n.getInputList()) if (!in.isEmpty()) uses.merge(in, 1, Integer::sum);
     for (String out : model.outputs()) uses.merge(out, 1, Integer::sum);
     current = model.input();
@@ -384,6 +394,11 @@ public final class OnnxImporter {
       if (of != null) source = of;
     }
     String name = chainName(layer, param);
+    String of = source.endsWith(transposed) ? source.substring(0, source.length() - transposed.length()) : source;
+    if (model.isConstantNode(of))
+      throw new UserError(model.file() + ": " + layers.get(layer).origin() + ": its input '" + of + "' (parameter " + param + " of module "
+          + layers.get(layer).module() + ") is a Constant node's value; hbp takes Constant nodes as fixed data, not as learned parameters, "
+          + "and maps them as data in Add, Sub, Mul, Div and batch normalisation only (export the weight as a parameter of the PyTorch model)");
     parameters.put(name, value);
     sources.put(name, source);
   }

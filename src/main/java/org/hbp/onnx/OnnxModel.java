@@ -29,6 +29,8 @@ public final class OnnxModel {
   private final GraphProto graph;
   private final Map<String, NdArray> constants = new LinkedHashMap<>();
   private final List<String> initializers = new ArrayList<>();
+  /** The outputs of the graph's Constant nodes: fixed data, never parameters. */
+  private final java.util.Set<String> constantNodeOutputs = new java.util.HashSet<>();
   private final String input;
   private final List<Integer> inputShape;
   /** Whether the input holds integers (token ids, as for nn.Embedding), not floats. */
@@ -42,6 +44,7 @@ public final class OnnxModel {
       initializers.add(t.getName());
     }
     for (NodeProto n : graph.getNodeList()) {
+      if (n.getOpType().equals("Constant") && n.getOutputCount() == 1) constantNodeOutputs.add(n.getOutput(0));
       if (n.getOpType().equals("Constant") && n.getOutputCount() == 1 && n.getAttributeCount() == 1 && n.getAttribute(0).hasT())
         constants.put(n.getOutput(0), OnnxTensors.toArray(n.getAttribute(0).getT(), file + ": constant '" + n.getOutput(0) + "'"));
       // computations on constants only (an Identity aliasing an initializer, the pads of ZeroPad2d) are constants
@@ -123,6 +126,11 @@ public final class OnnxModel {
   /** Whether a value is one of the graph's initializers (a PyTorch model's parameters and buffers), not a Constant node's or folded value. */
   boolean isInitializer(String name) {
     return initializers.contains(name);
+  }
+
+  /** Whether a value is the output of a Constant node (fixed data, which hbp never takes as a parameter). */
+  boolean isConstantNode(String name) {
+    return constantNodeOutputs.contains(name);
   }
 
   /** The names of the graph's initializers, in the file's order. */

@@ -11,7 +11,7 @@ import org.hbp.io.NdArray;
  * The mappings of image operators (per-sample shape [C, H, W]): Conv to {@code conv2d} (square
  * kernel, one stride, padding and dilation for both axes, groups 1), MaxPool and AveragePool with
  * stride = kernel and no padding to {@code maxpool} / {@code avgpool}, GlobalAveragePool to
- * {@code meanpool} (the mean over the H*W positions of each channel), Pad with zeros, equal on all
+ * {@code meanpool2d} (the mean over the H*W positions of each channel, after any [C, H, W] value), Pad with zeros, equal on all
  * four sides, to {@code zeropad}.
  */
 final class Spatial {
@@ -60,7 +60,9 @@ final class Spatial {
           + "; hbp's " + module + " has stride = kernel (" + k + "), no padding, no dilation, floor mode");
     int c = w.shape.get(0), h = w.shape.get(1), wd = w.shape.get(2);
     if (module.equals("maxpool") && (h % k != 0 || wd % k != 0))
-      throw w.error(i, "a " + h + " x " + wd + " map in " + k + " x " + k + " windows; hbp's maxpool needs the size divisible by the window");
+      throw w.error(i, "input of per-sample shape " + w.shape + " in " + k + " x " + k + " windows; hbp's maxpool needs the height and width "
+          + "divisible by the window (PyTorch's floor mode drops the last " + (h % k) + " rows and " + (wd % k) + " columns, which hbp "
+          + "does not crop: make the map's size a multiple of " + k + ")");
     Map<String, Integer> args = new LinkedHashMap<>();
     args.put("k", k);
     w.addLayer(module, args, OperatorMappings.origin(w, i));
@@ -71,7 +73,7 @@ final class Spatial {
   /** GlobalAveragePool: the mean of each channel, as the vector [C] (a following Flatten has nothing to do). */
   static int globalAveragePool(OnnxImporter w, int i) {
     requireImage(w, i);
-    w.addLayer("meanpool", Map.of(), OperatorMappings.origin(w, i));
+    w.addLayer("meanpool2d", Map.of(), OperatorMappings.origin(w, i));
     w.advance(w.node(i).getOutput(0), List.of(w.shape.get(0)));
     return 1;
   }

@@ -56,7 +56,7 @@ class OnnxImportErrorsTest {
     for (int i = 0; i < x.length; i++) x[i] = Math.sin(i);
     for (int i = 0; i < y.length; i++) y[i] = Math.cos(i);
     org.hbp.io.Npz.write(Path.of(batch), java.util.Map.of("x", org.hbp.io.NdArray.of(x, 3, 1, 4, 4), "y", org.hbp.io.NdArray.of(y, 3, 3)));
-    String[] unknown = {model + " (imported):", "no loss named 'myloss'"};
+    String[] unknown = {model + ": no loss named 'myloss'"};
     assertUserError(hbp("import", model, "--loss", "myloss"), unknown);
     assertUserError(hbp("curvature", "--net", model, "--loss", "myloss", "--batch", batch, "--dense", dense), unknown);
     Run imported = hbp("import", model, "--loss", "myloss", "--specs", specs.toString());
@@ -211,6 +211,87 @@ class OnnxImportErrorsTest {
     assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--map", "Mul=" + spec + ":nosuch"),
         "--map Mul=" + spec + ":nosuch", "no module 'nosuch'", "mine");
     assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--map", "Mul"), "expected OpType=spec-file.hbp:module");
+  }
+
+  /**
+   * --map of an operator type that no node has (a typo) and two --map options for one operator type are each
+   * one line naming the option and what was expected, through import and --net.
+   */
+  @Test
+  void aMapOfNoNodesOperatorTypeAndTwoMapsOfOneTypeAreRefused() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "custom");
+    Path model = dir.resolve("model.onnx"), spec = dir.resolve("mine.hbp");
+    Files.writeString(spec, "module mine {\n  dims n;\n  input x: vector(n);\n  output z = exp(x);\n}\n");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy", "--map", "Expp=" + spec + ":mine"),
+        "--map Expp=" + spec + ":mine: no node of " + model + " has operator type 'Expp'", "expected one of its operator types (", "Exp, Gemm");
+    assertUserError(hbp("curvature", "--net", model.toString(), "--loss", "crossentropy", "--batch", dir.resolve("batch.npz").toString(), "--dense",
+        dir.resolve("d.npz").toString(), "--map", "Exp=" + spec + ":mine", "--map", "Tanhh=" + spec + ":mine"), "--map Tanhh=", "operator type 'Tanhh'");
+    Run twice = hbp("import", model.toString(), "--loss", "crossentropy", "--map", "Exp=" + spec + ":mine", "--map", "Exp=" + spec + ":mine");
+    assertUserError(twice, "--map Exp=" + spec + ":mine: operator type 'Exp' is mapped twice (also by --map Exp=", "expected one --map per operator type");
+    assertEquals(1, twice.err().strip().split("\n").length, twice.err());
+  }
+
+  /**
+   * GlobalAveragePool's mapping once did not fit after a MaxPool: an error of the imported network's own text names
+   * the file and the ONNX node (name and op type), never a line of that text. Here an --map module that does not fit.
+   */
+  @Test
+  void aMappingThatDoesNotFitNamesTheNodeNotALineOfTheImportedText() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "custom");
+    Path model = dir.resolve("model.onnx"), spec = dir.resolve("mine.hbp");
+    Files.writeString(spec, "module mine {\n  dims c, h, w;\n  input x: tensor(c, h, w);\n  output z = flatten(x);\n}\n");
+    Run r = hbp("import", model.toString(), "--loss", "crossentropy", "--map", "Exp=" + spec + ":mine");
+    assertUserError(r, model + ": node 2 '/2/Exp' (Exp) via --map: hbp's mapping of it does not fit: mine: ");
+    assertFalse(r.err().contains("(imported):"), r.err());
+  }
+
+  /** A MaxPool whose window does not divide the map (7 x 7 in 2 x 2 windows) is refused naming the node, the shape and the window. */
+  @Test
+  void aMaxPoolWhoseWindowDoesNotDivideTheMapNamesNodeShapeAndWindow() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "maxpool_odd");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "mse"), model + ": node 2 '/2/MaxPool' (MaxPool): input of per-sample shape [3, 7, 7] "
+        + "in 2 x 2 windows", "drops the last 1 rows and 1 columns", "multiple of 2");
+  }
+
+  /** A Constant node read as a weight (here a Gemm's) is never a learned parameter: refused naming the node and the constant. */
+  @Test
+  void aConstantNodeReadAsAWeightIsNotAParameter() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "constant_weight");
+    Path model = dir.resolve("model.onnx");
+    assertUserError(hbp("import", model.toString(), "--loss", "crossentropy"), model + ": node ", "is a Constant node's value",
+        "not as learned parameters");
+  }
+
+  /**
+   * Arrays given under initializers' names are checked by those names: a shape error names the user's key (not
+   * hbp's '2.W'), a transposed initializer in hbp's layout instead of its own is refused, and a missing array is
+   * named with a list of the arrays given, as the user named them.
+   */
+  @Test
+  void arraysUnderInitializersNamesAreNamedSoInErrors() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "override", "square_matmul");
+    Path model = dir.resolve("model.onnx"), params = dir.resolve("p.npz");
+    java.util.Map<String, org.hbp.io.NdArray> torch = org.hbp.io.Npz.read(dir.resolve("params.npz"));
+    String matmul = OnnxImporter.load(model, "crossentropy", java.util.List.of()).sources().get("0.W").replace(" (transposed)", "");
+    String[] curvature = {"curvature", "--net", model.toString(), "--loss", "crossentropy", "--batch", dir.resolve("batch.npz").toString(),
+        "--dense", dir.resolve("d.npz").toString(), "--params", params.toString()};
+    double[] wrong = new double[12];
+    org.hbp.io.Npz.write(params, java.util.Map.of(matmul, torch.get("0.weight"), "2.weight", org.hbp.io.NdArray.of(wrong, 4, 3), "2.bias",
+        torch.get("2.bias")));
+    Run r = hbp(curvature);
+    assertUserError(r, "array '2.weight' has shape [4, 3]; expected the initializer's shape [3, 4]");
+    assertFalse(r.err().contains("2.W"), r.err());
+    // an array under the transposed initializer of neither its shape [4, 4] nor [V, 4, 4]: named by the initializer, hbp's name given
+    org.hbp.io.Npz.write(params, java.util.Map.of(matmul, org.hbp.io.NdArray.of(wrong, 3, 4), "2.weight", torch.get("2.weight"), "2.bias",
+        torch.get("2.bias")));
+    assertUserError(hbp(curvature), "array '" + matmul + "' has shape [3, 4]; expected the initializer's shape [4, 4]", "the ONNX file's layout",
+        "'0.W'");
+    java.util.Map<String, org.hbp.io.NdArray> missing = new java.util.LinkedHashMap<>();
+    missing.put(matmul, torch.get("0.weight"));
+    missing.put("2.weight", torch.get("2.weight"));
+    org.hbp.io.Npz.write(params, missing);
+    assertUserError(hbp(curvature), "no array '2.bias'", "(has: " + matmul + ", 2.weight)");
   }
 
   /** An unmapped operator with attributes (ThresholdedRelu, alpha = 0.5): the error says at once that --map cannot map it, and why. */

@@ -127,7 +127,10 @@ class OnnxImporterTest {
         && text.contains("  loss mse(v1);"), text);
     assertEquals(List.of("tied_W.W"), net.parameterNames());
     assertArrayEquals(new double[] {1, 3, 2, 4}, net.parameters().get("tied_W.W").data()); // B [in, out] transposed
-    assertEquals("W", new InitializerNames(net).name("tied_W.W"));
+    // the initializer W [in, out] is held transposed: results name it by hbp's name, and an array under 'W' is read in W's own layout
+    InitializerNames names = new InitializerNames(net);
+    assertEquals("tied_W.W", names.name("tied_W.W"));
+    assertArrayEquals(new double[] {1, 3, 2, 4}, names.toHbp(java.util.Map.of("W", NdArray.of(new double[] {1, 2, 3, 4}, 2, 2))).get("tied_W.W").data());
   }
 
   private static NodeProto constantNode(String out, double[] data, long... dims) {

@@ -47,6 +47,44 @@ class OnnxTorchCheckTest {
     check("gap", "crossentropy", 6);
   }
 
+  /** GlobalAveragePool of any [C, H, W] value: straight after a MaxPool on a map that is not square (4 x 3). */
+  @Test
+  void globalAveragePoolAfterMaxPoolEqualsAutograd() throws Exception {
+    assertTrue(NetworkText.of(check("gap_pool", "crossentropy", 4)).contains("meanpool2d;"));
+  }
+
+  /** GlobalAveragePool after a ZeroPad2d after an activation of the input itself. */
+  @Test
+  void globalAveragePoolAfterZeroPadAndAnActivationOfTheInputEqualsAutograd() throws Exception {
+    check("gap_pad", "crossentropy", 2);
+  }
+
+  /**
+   * nn.BatchNorm1d and nn.BatchNorm2d with affine=False: the exporter writes their scale and bias as Constant
+   * nodes, which are fixed data of the network (its data, not its parameters): only the Conv's and the
+   * Linears' parameters are compared (and counted) against autograd's.
+   */
+  @Test
+  void batchNormsWithoutAffineParametersTakeTheirConstantsAsData() throws Exception {
+    ImportedNetwork net = check("bn_fixed", "crossentropy", 6);
+    assertEquals(List.of("0.W", "0.b", "4.W", "4.b", "7.W", "7.b"), net.parameterNames());
+    assertEquals(List.of("2.g", "2.b", "2.mean", "2.var", "5.g", "5.b", "5.mean", "5.var"), List.copyOf(net.data().keySet()));
+  }
+
+  /**
+   * A bias-free square Linear exported with constant folding: its weight is the MatMul's initializer {@code
+   * onnx::MatMul_*} [in, out], which hbp holds transposed. --params under that name in its own layout (as the
+   * file holds it) gives autograd's numbers at those parameters (a silent transpose would not); results
+   * name the parameter by hbp's name in PyTorch's layout [out, in], not by the initializer's.
+   */
+  @Test
+  void aTransposedInitializerIsGivenInItsOwnLayoutAndNotNamedInResults() throws Exception {
+    paramsByInitializers = true;
+    ImportedNetwork net = check(true, "square_matmul", "crossentropy", 3);
+    assertTrue(net.sources().get("0.W").startsWith("onnx::MatMul") && net.sources().get("0.W").endsWith(" (transposed)"), net.sources().toString());
+    assertEquals("0.W", new InitializerNames(net).name("0.W"));
+  }
+
   /** nn.LayerNorm as opset 14 writes it (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add). */
   @Test
   void layerNormPatternEqualsAutograd() throws Exception {
@@ -402,6 +440,9 @@ class OnnxTorchCheckTest {
    * With {@code override}, the script changes the parameters after the export and writes them to params.npz under
    * PyTorch's names and shapes, its reference autograd's at those: hbp runs with {@code --params params.npz}.
    */
+  /** With override: params.npz names a transposed initializer by its own name, in its own layout (see {@link InitializerNames}). */
+  private boolean paramsByInitializers;
+
   private ImportedNetwork check(boolean override, String kind, String loss, int parameters, String... options) throws Exception {
     if (override) {
       runScript("onnx_check.py", dir.toString(), "override", kind);
@@ -418,6 +459,17 @@ class OnnxTorchCheckTest {
     List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
     ImportedNetwork imported = OnnxImporter.load(model, loss, mappings, constants);
     List<String> ours = imported.parameterNames();
+    if (override && paramsByInitializers) {
+      // --params under the initializers' names in their own layout: a transposed one (a MatMul's [in, out]) as the file holds it
+      Map<String, NdArray> given = new java.util.LinkedHashMap<>(Npz.read(dir.resolve("params.npz")));
+      for (int k = 0; k < ours.size(); k++) {
+        String source = imported.sources().get(ours.get(k));
+        if (!source.endsWith(" (transposed)")) continue;
+        NdArray torch = given.remove(torchNames.get(k));
+        given.put(source.substring(0, source.length() - " (transposed)".length()), OperatorMappings.transpose(torch));
+      }
+      Npz.write(dir.resolve("params.npz"), given);
+    }
     // results go by the initializers' names (PyTorch's parameter names where the exporter kept them)
     InitializerNames names = new InitializerNames(imported);
     for (int k = 0; k < ours.size(); k++)

@@ -55,10 +55,13 @@ final class OutputNames {
    * hbp's parameter that the user's {@code name} means, or null: its hbp name or, on an ONNX network, its
    * initializer name (PyTorch's {@code state_dict} key); on a DSL network also PyTorch's spelling
    * ({@code 0.weight} for {@code 0.W}). On an ONNX network PyTorch's spelling of hbp's layer index is not
-   * taken: {@code 4.weight} is the initializer of that name, never hbp's {@code 4.W}.
+   * taken: {@code 4.weight} is the initializer of that name, never hbp's {@code 4.W}. An initializer hbp holds
+   * transposed ({@code onnx::MatMul_8}) names its parameter too, whose results go by hbp's name.
    */
   String parameterNamed(String name, java.util.List<String> parameters) {
     for (String p : parameters) if (onnx != null ? onnx.name(p).equals(name) : TorchLayout.arrayName(p, Set.of()).equals(name)) return p;
+    // an initializer hbp holds transposed: its results go by hbp's name, and its own name names it too
+    if (onnx != null && onnx.parameter(name) != null && parameters.contains(onnx.parameter(name))) return onnx.parameter(name);
     for (String p : parameters) if (p.equals(name)) return p;
     return null;
   }

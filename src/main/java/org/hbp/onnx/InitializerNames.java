@@ -73,6 +73,14 @@ public final class InitializerNames {
     return source.endsWith(TRANSPOSED) ? source.substring(0, source.length() - TRANSPOSED.length()) : source;
   }
 
+  /**
+   * hbp's parameter read from the initializer {@code initializer} (also one hbp holds transposed, whose results go by
+   * hbp's name), or null where no single parameter is.
+   */
+  public String parameter(String initializer) {
+    return toHbp.get(initializer);
+  }
+
   /** The initializer's name of hbp's parameter {@code hbp} (hbp's name where there is none). */
   public String name(String hbp) {
     return toInitializer.getOrDefault(hbp, hbp);

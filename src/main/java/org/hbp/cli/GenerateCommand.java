@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
+import org.hbp.network.ModuleLibrary;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -42,7 +43,7 @@ public final class GenerateCommand extends HbpCommand {
     String problem = SourceGeneration.packageNameProblem(packageName);
     if (problem != null) throw new UserError("--package '" + packageName + "' is not a Java package name: " + problem);
     Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
-    SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
+    SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base, ModuleLibrary.builtInModules());
     PrintWriter w = out();
     for (Path p : r.written()) w.println("wrote     " + p);
     for (Path p : r.unchanged()) w.println("unchanged " + p);

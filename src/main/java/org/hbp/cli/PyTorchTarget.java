@@ -17,7 +17,7 @@ final class PyTorchTarget {
     Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
     PyTorchGeneration.Result r;
     try {
-      r = PyTorchGeneration.run(specs, out, packageName, base);
+      r = PyTorchGeneration.run(specs, out, packageName, base, org.hbp.network.ModuleLibrary.builtInModules());
     } catch (CodegenException e) {
       throw new UserError(e.getMessage());
     }

@@ -112,12 +112,27 @@ public final class PyTorchGeneration {
    * {@code out} (a dotted name is a nested folder). Everything is generated in memory first.
    */
   public static Result run(Path specs, Path out, String packageName, Path labelBase) throws IOException {
+    return run(specs, out, packageName, labelBase, List.of());
+  }
+
+  /**
+   * {@link #run(Path, Path, String, Path)}, refusing a module whose class name is a built-in's
+   * (letter case aside), as the Java target does ({@link OperatorGenerator#requireNoBuiltInClash}).
+   */
+  public static Result run(Path specs, Path out, String packageName, Path labelBase, List<ModuleSpec> builtIns) throws IOException {
     String problem = packageNameProblem(packageName);
     if (problem != null) throw new CodegenException("--package '" + packageName + "' is not a Python package name: " + problem);
     Map<String, String> files = new TreeMap<>();
     List<ModuleSpec> modules = new ArrayList<>();
-    for (Path spec : SourceGeneration.specFiles(specs)) modules.addAll(Dsl.parse(Dsl.readSpec(spec), spec.toString()).modules());
+    boolean networks = false;
+    for (Path spec : SourceGeneration.specFiles(specs)) {
+      Spec parsed = Dsl.parse(Dsl.readSpec(spec), spec.toString());
+      modules.addAll(parsed.modules());
+      networks |= !parsed.networks().isEmpty();
+    }
+    SourceGeneration.requireModules(specs, SourceGeneration.specFiles(specs), modules, networks);
     OperatorGenerator.requireDistinctClasses(modules, false); // as the Java target: one class name per module
+    OperatorGenerator.requireNoBuiltInClash(modules, builtIns);
     for (Path spec : SourceGeneration.specFiles(specs))
       for (Map.Entry<String, String> f : generate(spec, labelBase).entrySet())
         if (files.put(f.getKey(), f.getValue()) != null)

@@ -35,6 +35,18 @@ public final class GenerateCommand extends HbpCommand {
           + "torch.nn.Module and a BackPACK-style derivatives class, and hbp_runtime.py).")
   String target;
 
+  /**
+   * The folder that specs are named relative to in generated headers: the --specs folder's parent
+   * (a file's folder's parent), from the normalized absolute path, so that the labels, and which
+   * generated files are stale, do not depend on the working directory ({@code --specs .} inside the
+   * folder names its specs as {@code --specs FOLDER} from its parent does).
+   */
+  static Path labelBase(Path specs) {
+    Path abs = specs.toAbsolutePath().normalize();
+    Path folder = Files.isDirectory(abs) ? abs : abs.getParent();
+    return folder.getParent() == null ? folder : folder.getParent();
+  }
+
   @Override
   public Integer call() throws Exception {
     if (target.equals("pytorch")) return PyTorchTarget.generate(this, specs, out, packageName == null ? "hbp_generated" : packageName);
@@ -42,7 +54,7 @@ public final class GenerateCommand extends HbpCommand {
     if (packageName == null) packageName = "org.hbp.generated";
     String problem = SourceGeneration.packageNameProblem(packageName);
     if (problem != null) throw new UserError("--package '" + packageName + "' is not a Java package name: " + problem);
-    Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
+    Path base = labelBase(specs);
     SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base, ModuleLibrary.builtInModules());
     PrintWriter w = out();
     for (Path p : r.written()) w.println("wrote     " + p);

@@ -77,8 +77,9 @@ public final class OperatorGenerator {
    * Refuses a user's module or loss whose class name is a built-in's, letter case aside: generated
    * into the built-ins' package (the default), it would replace the built-in class on a classpath
    * (and on a case-insensitive file system overwrite its file); in a network it is refused too
-   * ({@link #requireDistinctClasses}). A module read from the built-in spec file itself (the same
-   * file) is the built-in and passes. Modifies nothing.
+   * ({@link #requireDistinctClasses}). A module read from the built-in spec file itself, or a copy
+   * of the built-in (the same name, variables and forward expression), passes: its class computes
+   * what the built-in's does. Modifies nothing.
    *
    * @param modules the modules and losses to generate
    * @param builtIns the built-in modules and losses ({@code modules-spec/})
@@ -89,13 +90,18 @@ public final class OperatorGenerator {
     for (ModuleSpec b : builtIns) byClass.putIfAbsent(className(b.name()).toLowerCase(Locale.ROOT), b);
     for (ModuleSpec m : modules) {
       ModuleSpec b = byClass.get(className(m.name()).toLowerCase(Locale.ROOT));
-      if (b == null || sameFile(m, b)) continue;
+      if (b == null || sameFile(m, b) || sameModule(m, b)) continue;
       String cm = className(m.name()), cb = className(b.name());
       throw new CodegenException(where(m) + ": " + kind(m) + " '" + m.name() + "' and the built-in " + kind(b) + " '" + b.name() + "' ("
           + where(b) + ") " + (cm.equals(cb) ? "both generate the class " + cm : "generate the classes " + cm + " and " + cb
               + ", which differ only in letter case")
           + "; rename the module: a built-in's class name is reserved");
     }
+  }
+
+  /** A copy of the built-in: the same name, variables and forward expression (its class computes the same). */
+  private static boolean sameModule(ModuleSpec a, ModuleSpec b) {
+    return a.name().equals(b.name()) && a.isLoss() == b.isLoss() && a.variables().equals(b.variables()) && forwardText(a).equals(forwardText(b));
   }
 
   private static boolean sameFile(ModuleSpec a, ModuleSpec b) {

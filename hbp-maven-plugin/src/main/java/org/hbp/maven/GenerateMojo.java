@@ -110,9 +110,11 @@ public final class GenerateMojo extends AbstractMojo {
     GenerationStamp.delete(stamp);
     List<Path> files = new ArrayList<>();
     if (target.equals("pytorch")) {
-      PyTorchGeneration.Result r = PyTorchGeneration.run(specs, out, packageName, base, ModuleLibrary.builtInModules());
+      PyTorchGeneration.Result r = PyTorchGeneration.run(specs, out, packageName, base);
       for (Path p : r.written()) getLog().info("hbp: wrote " + p);
-      getLog().info("hbp: PyTorch package " + packageName + " under " + out + " (" + r.written().size() + " files changed)");
+      for (Path p : r.removed()) getLog().info("hbp: removed " + p);
+      getLog().info("hbp: PyTorch package " + packageName + " under " + out + " (" + r.written().size() + " files changed, " + r.removed().size()
+          + " removed)");
       files.addAll(r.written());
       files.addAll(r.unchanged());
     } else {

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.hbp.UserError;
 import org.hbp.codegen.SourceGeneration;
+import org.hbp.network.ModuleLibrary;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -34,6 +35,18 @@ public final class GenerateCommand extends HbpCommand {
           + "torch.nn.Module and a BackPACK-style derivatives class, and hbp_runtime.py).")
   String target;
 
+  /**
+   * The folder that specs are named relative to in generated headers: the --specs folder's parent
+   * (a file's folder's parent), from the normalized absolute path, so that the labels, and which
+   * generated files are stale, do not depend on the working directory ({@code --specs .} inside the
+   * folder names its specs as {@code --specs FOLDER} from its parent does).
+   */
+  static Path labelBase(Path specs) {
+    Path abs = specs.toAbsolutePath().normalize();
+    Path folder = Files.isDirectory(abs) ? abs : abs.getParent();
+    return folder.getParent() == null ? folder : folder.getParent();
+  }
+
   @Override
   public Integer call() throws Exception {
     if (target.equals("pytorch")) return PyTorchTarget.generate(this, specs, out, packageName == null ? "hbp_generated" : packageName);
@@ -41,8 +54,8 @@ public final class GenerateCommand extends HbpCommand {
     if (packageName == null) packageName = "org.hbp.generated";
     String problem = SourceGeneration.packageNameProblem(packageName);
     if (problem != null) throw new UserError("--package '" + packageName + "' is not a Java package name: " + problem);
-    Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
-    SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
+    Path base = labelBase(specs);
+    SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base, ModuleLibrary.builtInModules());
     PrintWriter w = out();
     for (Path p : r.written()) w.println("wrote     " + p);
     for (Path p : r.unchanged()) w.println("unchanged " + p);

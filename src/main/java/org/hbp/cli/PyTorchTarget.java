@@ -14,7 +14,7 @@ final class PyTorchTarget {
 
   /** {@code hbp generate --target pytorch}: the Python package under out. */
   static int generate(HbpCommand command, Path specs, Path out, String packageName) throws Exception {
-    Path base = Files.isDirectory(specs) ? specs.toAbsolutePath().getParent() : specs.toAbsolutePath().getParent().getParent();
+    Path base = GenerateCommand.labelBase(specs);
     PyTorchGeneration.Result r;
     try {
       r = PyTorchGeneration.run(specs, out, packageName, base);
@@ -24,6 +24,7 @@ final class PyTorchTarget {
     PrintWriter w = command.out();
     for (Path p : r.written()) w.println("wrote     " + p);
     for (Path p : r.unchanged()) w.println("unchanged " + p);
+    for (Path p : r.removed()) w.println("removed   " + p);
     w.printf("%d Python files in package %s under %s%n", r.written().size() + r.unchanged().size(), packageName, out);
     w.flush();
     return 0;

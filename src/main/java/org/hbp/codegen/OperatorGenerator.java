@@ -2,12 +2,14 @@ package org.hbp.codegen;
 
 import com.palantir.javapoet.JavaFile;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.hbp.calculus.Printer;
 import org.hbp.dsl.ModuleSpec;
@@ -68,6 +70,45 @@ public final class OperatorGenerator {
       if (first == null || first == m || (sameNameShadows && first.name().equals(m.name()))) continue;
       throw new CodegenException(where(m) + ": " + kind(m) + " '" + m.name() + "' and " + kind(first) + " '" + first.name() + "' ("
           + where(first) + ") both generate the class " + className(m.name()) + "; rename one of them");
+    }
+  }
+
+  /**
+   * Refuses a user's module or loss whose class name is a built-in's, letter case aside: generated
+   * into the built-ins' package (the default), it would replace the built-in class on a classpath
+   * (and on a case-insensitive file system overwrite its file); in a network it is refused too
+   * ({@link #requireDistinctClasses}). A module read from the built-in spec file itself, or a copy
+   * of the built-in (the same name, variables and forward expression), passes: its class computes
+   * what the built-in's does. Modifies nothing.
+   *
+   * @param modules the modules and losses to generate
+   * @param builtIns the built-in modules and losses ({@code modules-spec/})
+   * @throws CodegenException naming both modules and where each is declared ({@code file:line:col})
+   */
+  public static void requireNoBuiltInClash(Iterable<ModuleSpec> modules, Iterable<ModuleSpec> builtIns) {
+    Map<String, ModuleSpec> byClass = new LinkedHashMap<>();
+    for (ModuleSpec b : builtIns) byClass.putIfAbsent(className(b.name()).toLowerCase(Locale.ROOT), b);
+    for (ModuleSpec m : modules) {
+      ModuleSpec b = byClass.get(className(m.name()).toLowerCase(Locale.ROOT));
+      if (b == null || sameFile(m, b) || sameModule(m, b)) continue;
+      String cm = className(m.name()), cb = className(b.name());
+      throw new CodegenException(where(m) + ": " + kind(m) + " '" + m.name() + "' and the built-in " + kind(b) + " '" + b.name() + "' ("
+          + where(b) + ") " + (cm.equals(cb) ? "both generate the class " + cm : "generate the classes " + cm + " and " + cb
+              + ", which differ only in letter case")
+          + "; rename the module: a built-in's class name is reserved");
+    }
+  }
+
+  /** A copy of the built-in: the same name, variables and forward expression (its class computes the same). */
+  private static boolean sameModule(ModuleSpec a, ModuleSpec b) {
+    return a.name().equals(b.name()) && a.isLoss() == b.isLoss() && a.variables().equals(b.variables()) && forwardText(a).equals(forwardText(b));
+  }
+
+  private static boolean sameFile(ModuleSpec a, ModuleSpec b) {
+    try {
+      return Path.of(a.source()).toAbsolutePath().normalize().equals(Path.of(b.source()).toAbsolutePath().normalize());
+    } catch (java.nio.file.InvalidPathException e) {
+      return false;
     }
   }
 

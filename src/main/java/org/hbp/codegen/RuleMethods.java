@@ -20,6 +20,7 @@ import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import javax.lang.model.element.Modifier;
 import org.hbp.calculus.Expr;
+import org.hbp.calculus.Exprs;
 import org.hbp.calculus.Shape;
 import org.hbp.codegen.OperatorModel.Body;
 import org.hbp.codegen.OperatorModel.LossPlan;
@@ -193,6 +194,9 @@ final class RuleMethods {
         w.name(), Names.comment(n.text(p.rule().compact().jacobian())));
     b.addJavadoc("J is $L x $L; v: [N x V] directions of shape $L; result: [N x V] of shape $L.\n", n.dimText(z.shape().numel()),
         n.dimText(w.shape().numel()), n.shapeText(from.shape()), n.shapeText(to.shape()));
+    if (Exprs.isZero(p.rule().compact().jacobian()))
+      return b.addStatement("return zerosIn($S, shaped(v, $S, $S))", to.name(), from.name(), (transposed ? "jacTMatProd_" : "jacMatProd_") + w.name())
+          .build();
     return returnShaped(b, n, transposed ? p.jacobianTransposed() : p.jacobian(), to.shape());
   }
 
@@ -204,6 +208,8 @@ final class RuleMethods {
         w.name(), Names.comment(n.text(p.rule().compact().jacobian())));
     b.addJavadoc("v: [N x V] directions of shape $L; result: [1 x V] of shape $L (the sum is pushed into the products).\n",
         n.shapeText(z.shape()), n.shapeText(w.shape()));
+    if (Exprs.isZero(p.rule().compact().jacobian()))
+      return b.addStatement("return zerosIn($S, 1, shaped(v, $S, $S).directions())", w.name(), z.name(), "jacTMatProdSum_" + w.name()).build();
     return returnShaped(b, n, p.jacobianTransposedSum(), w.shape());
   }
 

@@ -17,6 +17,7 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.hbp.UserError;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.dsl.Spec;
@@ -72,6 +73,17 @@ public final class SourceGeneration {
    * @param labelBase specs are named relative to this folder in headers (the project root)
    */
   public static Result run(Path specs, Path out, String packageName, Path labelBase) throws IOException {
+    return run(specs, out, packageName, labelBase, List.of());
+  }
+
+  /**
+   * {@link #run(Path, Path, String, Path)} for a user's specs: a module whose class name is a
+   * built-in's (letter case aside) is refused before anything is generated
+   * ({@link OperatorGenerator#requireNoBuiltInClash}).
+   *
+   * @param builtIns the built-in modules and losses whose class names are reserved (none for hbp's own build)
+   */
+  public static Result run(Path specs, Path out, String packageName, Path labelBase, List<ModuleSpec> builtIns) throws IOException {
     String problem = packageNameProblem(packageName);
     if (problem != null) throw new CodegenException("package '" + packageName + "' is not a Java package name: " + problem);
     List<Path> specFiles = specFiles(specs);
@@ -85,7 +97,9 @@ public final class SourceGeneration {
       parsed.add(Dsl.parse(texts.get(texts.size() - 1), spec.toString()));
       modules.addAll(parsed.get(parsed.size() - 1).modules());
     }
+    requireModules(specs, specFiles, modules, parsed.stream().anyMatch(sp -> !sp.networks().isEmpty()));
     OperatorGenerator.requireDistinctClasses(modules, false); // before anything is generated
+    OperatorGenerator.requireNoBuiltInClash(modules, builtIns);
     for (int i = 0; i < specFiles.size(); i++) {
       labels.add(label(specFiles.get(i), labelBase));
       for (JavaFile f : OperatorGenerator.generate(parsed.get(i), texts.get(i), label(specFiles.get(i), labelBase), packageName))
@@ -115,6 +129,17 @@ public final class SourceGeneration {
     for (Path target : write) AtomicFiles.writeString(target, files.get(target.getFileName().toString()).toString());
     for (Path p : stale) Files.delete(p);
     return new Result(write, unchanged, stale, warnings);
+  }
+
+  /**
+   * Refuses empty input, as {@code hbp derive} and {@code hbp verify} do: a folder without
+   * {@code .hbp} files, or specs that declare no module or loss (an empty file, networks only).
+   */
+  public static void requireModules(Path specs, List<Path> specFiles, List<ModuleSpec> modules, boolean networks) {
+    if (specFiles.isEmpty()) throw new UserError(specs + ": no .hbp spec files in this folder");
+    if (!modules.isEmpty()) return;
+    throw new UserError(specs + ": no module or loss to generate (" + (Files.isDirectory(specs) ? "its spec files declare " : "the file declares ")
+        + (networks ? "only networks" : "none") + "; expected 'module NAME { ... }' or 'loss NAME { ... }')");
   }
 
   /** Whether the name is a Java package name: dot-separated identifiers, none a reserved word ({@link #packageNameProblem}). */

@@ -7,6 +7,7 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.HashMap;
 import java.util.List;
@@ -16,6 +17,7 @@ import java.util.zip.ZipFile;
 import org.hbp.UserError;
 import org.hbp.codegen.OperatorGenerator;
 import org.hbp.codegen.OperatorLoader;
+import org.hbp.codegen.SourceGeneration;
 import org.hbp.dsl.Dsl;
 import org.hbp.dsl.ModuleSpec;
 import org.hbp.io.TempFolders;
@@ -45,6 +47,18 @@ public final class ModuleLibrary {
    */
   public static synchronized List<Path> builtInSpecDirs() {
     return SPEC_FOLDERS.stream().map(ModuleLibrary::shippedFolder).toList();
+  }
+
+  /**
+   * The built-in modules and losses (those of {@code modules-spec/}, whose classes are compiled
+   * into hbp in package {@code org.hbp.generated}), parsed; what a user's module may not be named
+   * like ({@link org.hbp.codegen.OperatorGenerator#requireNoBuiltInClash}).
+   */
+  public static List<ModuleSpec> builtInModules() throws IOException {
+    List<ModuleSpec> out = new ArrayList<>();
+    for (Path spec : SourceGeneration.specFiles(builtInSpecDirs().get(0)))
+      out.addAll(Dsl.parse(Dsl.readSpec(spec), spec.toString()).modules());
+    return out;
   }
 
   private static Path shippedFolder(String folder) {

@@ -219,6 +219,16 @@ public final class TorchLayout {
   }
 
   /** Whether an array's shape is exactly the expected one, from {@code offset} on. */
+  /**
+   * {@link #sameShape} for a parameter: a scalar parameter ({@code [1]}) may also come 0-d, as
+   * {@code nn.Parameter(torch.tensor(1.0))} (or a generated PyTorch module's 0-d Parameter) saves
+   * it: {@code []} for the value, {@code [V]} for V directions.
+   */
+  private static boolean sameParameterShape(int[] actual, int offset, int[] expected) {
+    if (expected.length == 1 && expected[0] == 1 && actual.length == offset) return true;
+    return sameShape(actual, offset, expected);
+  }
+
   private static boolean sameShape(int[] actual, int offset, int[] expected) {
     if (actual.length - offset != expected.length) return false;
     for (int i = 0; i < expected.length; i++) if (actual[offset + i] != expected[i]) return false;
@@ -261,7 +271,7 @@ public final class TorchLayout {
       NdArray a = arrays.get(names.get(name));
       String what = file + ": array '" + names.get(name) + "'";
       requireFloat(a, what);
-      if (!sameShape(a.shape(), 0, torchShape(name)))
+      if (!sameParameterShape(a.shape(), 0, torchShape(name)))
         throw new NpyException(what + " has shape " + Arrays.toString(a.shape()) + " but " + Arrays.toString(torchShape(name))
             + " was expected (parameter " + name + ")");
       requireFinite(a, what);
@@ -311,7 +321,7 @@ public final class TorchLayout {
     int[] s = net.parameterShape(parameter);
     int numel = s[0] * s[1];
     int[] shape = a.shape();
-    if (shape.length < 1 || !sameShape(shape, 1, torchShape(parameter)))
+    if (shape.length < 1 || !sameParameterShape(shape, 1, torchShape(parameter)))
       throw new NpyException(what + " has shape " + Arrays.toString(shape) + " but [V, " + Arrays.toString(torchShape(parameter)).substring(1)
           + " was expected (V directions for parameter " + parameter + ")");
     if (shape[0] == 0) throw new NpyException(what + " has shape " + Arrays.toString(shape) + ": no directions; V must be at least 1");

@@ -80,8 +80,17 @@ public abstract class AbstractModuleOperator extends AbstractOperator implements
 
   /** Zeros in wrt's item shape with the samples and directions of v: the product with a mixed residual that vanishes. */
   protected final Batch zerosIn(String wrt, Batch v) {
-    int[] s = itemShape(wrt);
-    return be.fromArray(v.samples(), v.directions(), s[0], s[1], new double[v.samples() * v.directions() * s[0] * s[1]]);
+    return zerosIn(wrt, v.samples(), v.directions());
+  }
+
+  /**
+   * Zeros in variable's item shape with the given samples and directions: the product with a
+   * Jacobian that vanishes identically (a variable the output does not depend on, or only through
+   * a piecewise-constant function), per sample ({@code [N x V]}) or summed ({@code [1 x V]}).
+   */
+  protected final Batch zerosIn(String variable, int samples, int directions) {
+    int[] s = itemShape(variable);
+    return be.fromArray(samples, directions, s[0], s[1], new double[samples * directions * s[0] * s[1]]);
   }
 
   /** Checks that wrt names an input or a parameter. */

@@ -172,4 +172,37 @@ class ModuleClassCollisionCliTest {
       assertFalse(Files.exists(out), target);
     }
   }
+  /**
+   * generate (Java target) refuses a user module whose class is a built-in's, letter case aside:
+   * with the default package org.hbp.generated, SigmoidOperator would replace the built-in
+   * sigmoid's class on a classpath. Nothing is written.
+   */
+  @Test
+  void generateRefusesAModuleNamedLikeABuiltIn() throws Exception {
+    for (String name : new String[] {"Sigmoid", "sigmoid", "SIGMOID", "Cross_entropy"}) {
+      Path c = specs.resolve("c.hbp");
+      Files.writeString(c, "\n module " + name + " { dims n; input x: vector(n); output z = x; }\n");
+      for (String target : new String[] {"java"}) {
+        Path out = dir.resolve("gen-" + target);
+        CliRun r = hbp("generate", "--target", target, "--specs", specs.toString(), "--out", out.toString());
+        r.assertExit(2);
+        r.assertNoStackTrace();
+        String line = r.err().strip();
+        assertFalse(line.contains("\n"), line);
+        String builtIn = name.toLowerCase(java.util.Locale.ROOT).replace("_", "");
+        assertTrue(line.startsWith("hbp: " + c + ":2:2: module '" + name + "' and the built-in "), line);
+        assertTrue(line.matches(".*'" + builtIn + "' \\(.*modules-spec/" + builtIn + "\\.hbp:\\d+:\\d+\\) .*"), line);
+        assertTrue(line.endsWith("rename the module: a built-in's class name is reserved"), line);
+        assertFalse(Files.exists(out), target);
+      }
+    }
+  }
+
+  /** The built-in spec file itself, or a copy of it, generates (it is the built-in, not a clash). */
+  @Test
+  void generateOfTheBuiltInSpecOrACopyIsNoClash() throws Exception {
+    hbp("generate", "--specs", "modules-spec/sigmoid.hbp", "--out", dir.resolve("own").toString(), "--package", "p.q").assertExit(0);
+    Files.copy(Path.of("modules-spec/sigmoid.hbp"), specs.resolve("sigmoid.hbp"));
+    hbp("generate", "--specs", specs.toString(), "--out", dir.resolve("copy").toString()).assertExit(0);
+  }
 }

@@ -242,4 +242,34 @@ class TorchLayoutShapesTest {
     assertEquals("b.npz: array 'y' column [0, :, 1] sums to 2.0 (it needs exactly one entry 1); expected one-hot columns (target Y of ownm is "
         + "declared onehot)", message(() -> l.targets(NdArray.of(new double[] {1, 0, 0, 1, 0, 1}, 1, 3, 2), 1, "b.npz")));
   }
+  static final String SCALAR = "network s { input x: vector(3); linear(m = 2); learned_scale_scalar; loss squareloss; }";
+
+  static Map<String, NdArray> scalarNetParameters(NdArray a) {
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", filled(DType.FLOAT64, 2, 3));
+    p.put("0.bias", filled(DType.FLOAT64, 2));
+    p.put("1.a", a);
+    return p;
+  }
+
+  /**
+   * A scalar parameter (PyTorch shape [1]) is also read 0-d, as a state_dict holds
+   * nn.Parameter(torch.tensor(0.7)) or a generated PyTorch module's 0-d Parameter: the value from
+   * [] as from [1], and V directions from [V] as from [V, 1]. Other shapes are still refused.
+   */
+  @Test
+  void aScalarParameterMayBeZeroDimensional() {
+    TorchLayout l = layout(SCALAR);
+    Batch zeroD = l.parameters(scalarNetParameters(NdArray.of(new double[] {0.7})), "p.npz").get("1.a");
+    Batch oneD = l.parameters(scalarNetParameters(NdArray.of(new double[] {0.7}, 1)), "p.npz").get("1.a");
+    Backend be = new CpuBackend();
+    assertArrayEquals(new double[] {0.7}, be.toArray(zeroD), 0.0);
+    assertArrayEquals(new double[] {0.7}, be.toArray(oneD), 0.0);
+    assertEquals("p.npz: array '1.a' has shape [1, 1] but [1] was expected (parameter 1.a)",
+        message(() -> l.parameters(scalarNetParameters(NdArray.of(new double[] {0.7}, 1, 1)), "p.npz")));
+    Batch v = l.directions("1.a", NdArray.of(new double[] {0.5, -2.0}, 2), "v.npz");
+    Batch v1 = l.directions("1.a", NdArray.of(new double[] {0.5, -2.0}, 2, 1), "v.npz");
+    assertEquals(2, v.directions());
+    assertArrayEquals(be.toArray(v1), be.toArray(v), 0.0);
+  }
 }

@@ -18,6 +18,7 @@ import org.apache.maven.project.MavenProject;
 import org.hbp.UserError;
 import org.hbp.codegen.PyTorchGeneration;
 import org.hbp.codegen.SourceGeneration;
+import org.hbp.network.ModuleLibrary;
 
 /**
  * {@code hbp:generate}: one operator class per module or loss of the specs in
@@ -111,11 +112,13 @@ public final class GenerateMojo extends AbstractMojo {
     if (target.equals("pytorch")) {
       PyTorchGeneration.Result r = PyTorchGeneration.run(specs, out, packageName, base);
       for (Path p : r.written()) getLog().info("hbp: wrote " + p);
-      getLog().info("hbp: PyTorch package " + packageName + " under " + out + " (" + r.written().size() + " files changed)");
+      for (Path p : r.removed()) getLog().info("hbp: removed " + p);
+      getLog().info("hbp: PyTorch package " + packageName + " under " + out + " (" + r.written().size() + " files changed, " + r.removed().size()
+          + " removed)");
       files.addAll(r.written());
       files.addAll(r.unchanged());
     } else {
-      SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base);
+      SourceGeneration.Result r = SourceGeneration.run(specs, out, packageName, base, ModuleLibrary.builtInModules());
       for (String w : r.warnings()) getLog().warn("hbp: " + w);
       for (Path p : r.written()) getLog().info("hbp: wrote " + p);
       for (Path p : r.removed()) getLog().info("hbp: removed " + p);

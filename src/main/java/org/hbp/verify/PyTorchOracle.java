@@ -104,13 +104,16 @@ def jacobian_and_residual(f, w, dz=None):
     zf = flat(z)
     rows = []
     for k in range(zf.numel()):
+        if not zf.requires_grad:  # f does not depend on w through differentiable operations (step, sign, a constant): J = 0
+            rows.append(torch.zeros(w.numel(), dtype=w.dtype))
+            continue
         (g,) = torch.autograd.grad(zf[k], w, retain_graph=True, allow_unused=True)
         rows.append(flat(g) if g is not None else torch.zeros(w.numel(), dtype=w.dtype))
     j = torch.stack(rows) if rows else torch.zeros(0, w.numel(), dtype=w.dtype)
     r = None
     if dz is not None:
         s = (flat(dz) * zf).sum()
-        (g,) = torch.autograd.grad(s, w, create_graph=True, allow_unused=True)
+        (g,) = torch.autograd.grad(s, w, create_graph=True, allow_unused=True) if s.requires_grad else (None,)
         hrows = []
         for i in range(w.numel()):
             if g is None or not flat(g)[i].requires_grad:

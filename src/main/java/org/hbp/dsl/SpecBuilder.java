@@ -3,6 +3,7 @@ package org.hbp.dsl;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -119,6 +120,7 @@ final class SpecBuilder {
     Map<String, ModuleSpec.Place> places = new LinkedHashMap<>();
     List<HbpParser.VarItemContext> computedIndices = new ArrayList<>();
     lets = new Lets(this, ctx);
+    requireLetNamesNew(ctx);
     for (HbpParser.ItemContext item : ctx.item()) {
       if (item instanceof HbpParser.DimsItemContext d) {
         for (HbpParser.DimDeclContext dd : d.dimDecl()) {
@@ -133,13 +135,7 @@ final class SpecBuilder {
         if (vars.containsKey(name)) throw error(v.name, "variable '" + name + "' is declared twice");
         if (dims.contains(name)) throw error(v.name, "'" + name + "' is already declared as a dim");
         requireNotLet(v.name, name);
-        Expr.Role role = switch (v.role.getType()) {
-          case HbpLexer.INPUT -> Expr.Role.INPUT;
-          case HbpLexer.PARAM -> Expr.Role.PARAM;
-          case HbpLexer.DATA -> Expr.Role.DATA;
-          case HbpLexer.INDEX -> Expr.Role.INDEX;
-          default -> Expr.Role.TARGET;
-        };
+        Expr.Role role = role(v);
         if (role == Expr.Role.TARGET && !loss) throw error(v.role, "'target' is allowed in a loss only");
         if (role == Expr.Role.PARAM && loss) throw error(v.role, "'param' is not allowed in a loss; a loss has no parameters");
         Expr.Var var = new Expr.Var(name, type(v.typeSpec()), role);
@@ -221,6 +217,40 @@ final class SpecBuilder {
     if (v != null) return List.of(v);
     Expr let = lets.valueOf(name);
     return let == null ? List.of() : Exprs.variables(let);
+  }
+
+  private static Expr.Role role(HbpParser.VarItemContext v) {
+    return switch (v.role.getType()) {
+      case HbpLexer.INPUT -> Expr.Role.INPUT;
+      case HbpLexer.PARAM -> Expr.Role.PARAM;
+      case HbpLexer.DATA -> Expr.Role.DATA;
+      case HbpLexer.INDEX -> Expr.Role.INDEX;
+      default -> Expr.Role.TARGET;
+    };
+  }
+
+  /**
+   * Refuses, before anything else of the module is read, a let whose name an earlier item of the
+   * module (a dim, a variable, the output, another let) or a function already has: otherwise a use
+   * of that name before the let would be reported as "used before its definition", and moving the
+   * let as that error advises would only lead to this one.
+   */
+  private void requireLetNamesNew(HbpParser.ModuleDeclContext ctx) {
+    Map<String, String> taken = new HashMap<>();
+    for (HbpParser.ItemContext item : ctx.item()) {
+      if (item instanceof HbpParser.DimsItemContext d) {
+        for (HbpParser.DimDeclContext dd : d.dimDecl()) taken.putIfAbsent(dd.ID().getText(), "a dim");
+      } else if (item instanceof HbpParser.VarItemContext v) {
+        taken.putIfAbsent(v.name.getText(), IndexDecls.role(role(v)));
+      } else if (item instanceof HbpParser.OutputItemContext o) {
+        taken.putIfAbsent(o.ID().getText(), "the output");
+      } else if (item instanceof HbpParser.LetItemContext l) {
+        String name = l.name.getText();
+        String kind = taken.get(name);
+        if (kind == null && (functions.containsKey(name) || Calls.isBuiltin(name))) kind = "a function";
+        lets.requireNewName(l, kind);
+      }
+    }
   }
 
   /** What a name already is in this module ("a dim", "an input", "a function"), or null when it is new. */
@@ -567,6 +597,7 @@ final class SpecBuilder {
         throw mismatch(m, op, m.expr(0), sl, m.expr(1), sr, "shapes differ");
       }
       case "./": {
+        if (r instanceof Expr.Num n && n.value() == 0) throw error(m.expr(1), "division by 0");
         Expr inv = new Expr.Power(r, -1);
         if (sl.equals(sr)) return new Expr.Hadamard(List.of(l, inv));
         if (sl.isScalar()) return Exprs.hadamard(l, inv);

@@ -143,12 +143,7 @@ public final class Sampler {
 
   /** Whether e evaluates to finite entries only (an arithmetic failure, such as a singular inverse, is not finite). */
   static boolean finiteAt(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
-    try {
-      for (double x : Evaluator.evaluate(e, values, dims).data()) if (!Double.isFinite(x)) return false;
-      return true;
-    } catch (ArithmeticException ex) {
-      return false;
-    }
+    return NonFinite.finiteAt(e, values, dims);
   }
 
   /**
@@ -158,11 +153,11 @@ public final class Sampler {
    * declare S spd}.
    */
   static String diagnose(ModuleSpec m, Map<String, Tensor> values, Map<String, Long> dims, Map<String, Tensor> fixed) {
-    Expr culprit = innermostNonFinite(m.outputExpr(), values, dims);
+    Expr culprit = NonFinite.innermost(m.outputExpr(), values, dims);
     if (culprit == null) culprit = m.outputExpr();
     StringBuilder s = new StringBuilder(m.name()).append(": ").append(Printer.text(culprit)).append(" is not finite at any of ")
         .append(MAX_TRIES).append(" random points");
-    String why = why(culprit, values, dims);
+    String why = NonFinite.why(culprit);
     if (why != null) s.append(": ").append(why).append(" there");
     List<String> hints = new ArrayList<>();
     for (Expr.Var v : Exprs.variables(culprit)) {
@@ -174,35 +169,5 @@ public final class Sampler {
     if (!hints.isEmpty()) s.append("; declare ").append(String.join(" or ", hints)).append(" if it is meant to be");
     else if (!fixed.isEmpty()) s.append(" (with the parameters shared by the samples)");
     return s.toString();
-  }
-
-  /** The first subexpression, children first, that is not finite while all its children are. */
-  private static Expr innermostNonFinite(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
-    for (Expr c : Exprs.children(e)) {
-      Expr inner = innermostNonFinite(c, values, dims);
-      if (inner != null) return inner;
-    }
-    return finiteAt(e, values, dims) ? null : e;
-  }
-
-  /** What an operand did where e is not finite, for the functions with a restricted domain. */
-  private static String why(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
-    if (e instanceof Expr.Apply a && a.order() == 0) {
-      String arg = Printer.text(a.argument());
-      String entry = a.argument().shape().isScalar() ? arg : "an entry of " + arg;
-      return switch (a.function().name()) {
-        case "log" -> entry + " <= 0";
-        case "sqrt" -> entry + " < 0";
-        default -> null;
-      };
-    }
-    if (e instanceof Expr.Power p) {
-      String base = Printer.text(p.base());
-      String entry = p.base().shape().isScalar() ? base : "an entry of " + base;
-      if (p.exponent() < 0) return entry + " = 0";
-      if (p.exponent() != Math.rint(p.exponent())) return entry + " < 0";
-    }
-    if (e instanceof Expr.Inv i) return Printer.text(i.matrix()) + " is singular";
-    return null;
   }
 }

@@ -86,7 +86,10 @@ public record ModuleSpec(
     return Optional.ofNullable(indexDecls.get(variable));
   }
 
-  /** Where a variable is declared; the module's line, column 1, where that is not known. */
+  /**
+   * Where a variable is declared, or (for the output's name) where the output's expression starts;
+   * the module's line, column 1, where that is not known.
+   */
   public Place place(String variable) {
     return places.getOrDefault(variable, new Place(line, 1));
   }

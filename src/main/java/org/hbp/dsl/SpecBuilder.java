@@ -161,6 +161,7 @@ final class SpecBuilder {
         if (loss && !outputExpr.shape().isScalar())
           throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but its output " + name + " is " + outputExpr.shape());
         output = new Expr.Var(name, outputExpr.shape(), Expr.Role.FREE);
+        places.put(name, new ModuleSpec.Place(o.expr().start.getLine(), o.expr().start.getCharPositionInLine() + 1));
       }
     }
     if (output == null) throw error(ctx.stop, kind + " '" + ctx.name.getText() + "' has no output; expected 'output NAME = EXPRESSION;'");

@@ -155,7 +155,9 @@ public final class Sampler {
   static String diagnose(ModuleSpec m, Map<String, Tensor> values, Map<String, Long> dims, Map<String, Tensor> fixed) {
     Expr culprit = NonFinite.innermost(m.outputExpr(), values, dims);
     if (culprit == null) culprit = m.outputExpr();
-    StringBuilder s = new StringBuilder(m.name()).append(": ").append(Printer.text(culprit)).append(" is not finite at any of ")
+    ModuleSpec.Place at = m.place(m.output().name());
+    StringBuilder s = new StringBuilder(m.name()).append(": ").append(Printer.text(culprit)).append(", in the output at ")
+        .append(m.source()).append(':').append(at.line()).append(':').append(at.column()).append(", is not finite at any of ")
         .append(MAX_TRIES).append(" random points");
     String why = NonFinite.why(culprit);
     if (why != null) s.append(": ").append(why).append(" there");
@@ -164,10 +166,28 @@ public final class Sampler {
       if (m.domain(v.name()) != Domain.REAL || v.role() == Expr.Role.INDEX) continue;
       Shape sh = v.shape();
       boolean square = sh.isMatrixLike() && sh.rows().equals(sh.cols()) && !sh.isScalar();
-      hints.add(v.name() + " " + (square ? "spd" : "positive"));
+      Domain d = square ? Domain.SPD : Domain.POSITIVE;
+      if (finiteSomewhere(m, dims, fixed, v, d)) hints.add(v.name() + " " + d.word);
     }
     if (!hints.isEmpty()) s.append("; declare ").append(String.join(" or ", hints)).append(" if it is meant to be");
     else if (!fixed.isEmpty()) s.append(" (with the parameters shared by the samples)");
     return s.toString();
+  }
+
+  /**
+   * Whether the forward value of m is finite at one of {@link #MAX_TRIES} points with v drawn from
+   * domain d (the other variables as before): only then is "declare v d" a hint worth giving (not
+   * for {@code log(-exp(x))} or {@code x ./ (x - x)}, undefined whatever the sign of x). The draws
+   * use a fixed seed, so that the message does not change from run to run.
+   */
+  private static boolean finiteSomewhere(ModuleSpec m, Map<String, Long> dims, Map<String, Tensor> fixed, Expr.Var v, Domain d) {
+    Random rng = new Random(1);
+    int[] shape = Tensor.toIntShape(v.shape().evaluate(dims));
+    for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
+      Map<String, Tensor> values = draw(m, dims, rng, fixed);
+      values.put(v.name(), draw(d, shape, rng));
+      if (finiteAt(m.outputExpr(), values, dims)) return true;
+    }
+    return false;
   }
 }

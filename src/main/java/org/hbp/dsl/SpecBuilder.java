@@ -5,6 +5,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -42,6 +43,8 @@ final class SpecBuilder {
   private boolean implicitDims;
   /** The local definitions ({@code let t = ...;}) of the module being read; none elsewhere. */
   private Lets lets = new Lets(this);
+  /** Where each expression node of the current module was written, by identity (for messages). */
+  private IdentityHashMap<Expr, ModuleSpec.Place> exprPlaces = new IdentityHashMap<>();
 
   SpecBuilder(String source, String text, Map<String, ElementwiseFunction> functions) {
     this.source = source;
@@ -120,6 +123,7 @@ final class SpecBuilder {
     Map<String, ModuleSpec.Place> places = new LinkedHashMap<>();
     List<HbpParser.VarItemContext> computedIndices = new ArrayList<>();
     lets = new Lets(this, ctx);
+    exprPlaces = new IdentityHashMap<>();
     requireLetNamesNew(ctx);
     for (HbpParser.ItemContext item : ctx.item()) {
       if (item instanceof HbpParser.DimsItemContext d) {
@@ -186,7 +190,7 @@ final class SpecBuilder {
     lets.requireAllUsed();
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
     return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), ctx.start.getCharPositionInLine() + 1, dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
-        output, outputExpr, assumptions, domains, indexDecls, places, assumed);
+        output, outputExpr, assumptions, domains, indexDecls, places, assumed, new ModuleSpec.ExprPlaces(exprPlaces));
   }
 
   /**
@@ -483,6 +487,12 @@ final class SpecBuilder {
   // ---------------- expressions ----------------
 
   Expr expr(HbpParser.ExprContext e) {
+    Expr r = build(e);
+    exprPlaces.putIfAbsent(r, new ModuleSpec.Place(e.start.getLine(), e.start.getCharPositionInLine() + 1));
+    return r;
+  }
+
+  private Expr build(HbpParser.ExprContext e) {
     if (isDimExpression(e)) return new Expr.DimValue(dim(e));
     if (e instanceof HbpParser.ParenExprContext p) return expr(p.expr());
     if (e instanceof HbpParser.NumberExprContext n) return new Expr.Num(literal(n.NUMBER().getSymbol()));

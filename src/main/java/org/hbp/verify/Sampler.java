@@ -155,8 +155,9 @@ public final class Sampler {
   static String diagnose(ModuleSpec m, Map<String, Tensor> values, Map<String, Long> dims, Map<String, Tensor> fixed) {
     Expr culprit = NonFinite.innermost(m.outputExpr(), values, dims);
     if (culprit == null) culprit = m.outputExpr();
-    ModuleSpec.Place at = m.place(m.output().name());
-    StringBuilder s = new StringBuilder(m.name()).append(": ").append(Printer.text(culprit)).append(", in the output at ")
+    ModuleSpec.Place at = m.exprPlaces().of(m.outputExpr(), culprit);
+    if (at == null) at = m.place(m.output().name());
+    StringBuilder s = new StringBuilder(m.name()).append(": ").append(Printer.text(culprit)).append(", written at ")
         .append(m.source()).append(':').append(at.line()).append(':').append(at.column()).append(", is not finite at any of ")
         .append(MAX_TRIES).append(" random points");
     String why = NonFinite.why(culprit);

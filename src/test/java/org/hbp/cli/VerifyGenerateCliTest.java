@@ -230,7 +230,7 @@ class VerifyGenerateCliTest {
     CliRun r = verifyWithoutStackTrace(spec);
     r.assertExit(1);
     // S spd would not help (det(S*S') > 0 for every S): no hint to declare it so
-    assertTrue(r.out().contains("sample points") && r.out().contains("never: log(-det(S*S')), in the output at " + spec + ":5:14, is not"
+    assertTrue(r.out().contains("sample points") && r.out().contains("never: log(-det(S*S')), written at " + spec + ":5:14, is not"
         + " finite at any of 100 random points: -det(S*S') <= 0 there\n"), r.out());
   }
 

@@ -147,7 +147,7 @@ class VerifySeedsTest {
     Map<String, Long> dims = SpecCheck.randomDims(m, rng);
     Sampler.DomainException e = assertThrows(Sampler.DomainException.class, () -> SpecCheck.randomValues(m, dims, rng));
     // positive x is drawn in [0.5, 2), where x - 5 <= 0 too: no hint to declare it so
-    assertEquals("l: log(x - 5*ones(n)), in the output at l.hbp:4:14, is not finite at any of 100 random points: an entry of"
+    assertEquals("l: log(x - 5*ones(n)), written at l.hbp:4:18, is not finite at any of 100 random points: an entry of"
         + " x - 5*ones(n) <= 0 there", e.getMessage());
   }
 
@@ -160,13 +160,16 @@ class VerifySeedsTest {
   @Test
   void declaringAVariablePositiveIsAdvisedOnlyWhereItMakesTheValueFinite() {
     // real x in [-1, 1): all four entries above 0.9 about once in 160000 draws; positive x in [0.5, 2): about once in 3.5
-    assertEquals("m: log(x - 0.9*ones(n)), in the output at m.hbp:4:14, is not finite at any of 100 random points: an entry of"
+    assertEquals("m: log(x - 0.9*ones(n)), written at m.hbp:4:14, is not finite at any of 100 random points: an entry of"
         + " x - 0.9*ones(n) <= 0 there; declare x positive if it is meant to be", neverFinite("log(x - 0.9)"));
     // undefined whatever the sign of x: no hint, the place of the output instead
-    assertEquals("m: log(-exp(x)), in the output at m.hbp:4:14, is not finite at any of 100 random points: an entry of -exp(x) <= 0"
+    assertEquals("m: log(-exp(x)), written at m.hbp:4:14, is not finite at any of 100 random points: an entry of -exp(x) <= 0"
         + " there", neverFinite("log(-exp(x))"));
-    assertEquals("m: (x - x).^-1, in the output at m.hbp:4:14, is not finite at any of 100 random points: an entry of x - x = 0 there",
+    assertEquals("m: (x - x).^-1, written at m.hbp:4:14, is not finite at any of 100 random points: an entry of x - x = 0 there",
         neverFinite("x ./ (x - x)"));
+    // the place is that of the subexpression (of its nearest written enclosing one: ./ for the reciprocal it makes)
+    assertEquals("m: (x - x).^-1, written at m.hbp:4:20, is not finite at any of 100 random points: an entry of x - x = 0 there",
+        neverFinite("2*x + x ./ (x - x)"));
   }
 
   @Test

@@ -25,6 +25,7 @@ import org.hbp.io.CommandFiles;
 import org.hbp.io.NdArray;
 import org.hbp.io.Npy;
 import org.hbp.verify.ArrayBinding;
+import org.hbp.verify.NonFinite;
 import org.hbp.calculus.Evaluator;
 import org.hbp.calculus.Tensor;
 import picocli.CommandLine.Command;
@@ -187,6 +188,16 @@ public final class DeriveCommand extends HbpCommand {
   }
 
 
+  /** {@code sqrt(x) is not finite there: an entry of x < 0 (x[0] = -1.0)}: what left its domain at the bound point. */
+  private static String outside(Expr bad, ArrayBinding.Bound b) {
+    StringBuilder s = new StringBuilder(Printer.text(bad)).append(" is not finite there");
+    String why = NonFinite.why(bad);
+    if (why != null) s.append(": ").append(why);
+    String entries = NonFinite.entries(bad, b.values(), b.dims());
+    if (entries != null) s.append(" (").append(entries).append(")");
+    return s.toString();
+  }
+
   private NdArray evaluate(Expr f, Expr.Var x, Expr d, Dsl.Scope scope) throws Exception {
     Map<Expr.Var, NdArray> arrays = new LinkedHashMap<>();
     Map<Expr.Var, String> where = new LinkedHashMap<>();
@@ -208,7 +219,36 @@ public final class DeriveCommand extends HbpCommand {
     }
     if (!arrays.containsKey(x)) throw new UserError("no value for '" + x.name() + "': give --at " + x.name() + "=FILE.npy");
     ArrayBinding.Bound b = ArrayBinding.bind(arrays, where);
-    Tensor t = Evaluator.evaluate(d, b.values(), b.dims());
+    String point = String.join(" ", at.stream().map(a -> "--at " + a).toList());
+    Expr fBad = NonFinite.innermost(f, b.values(), b.dims());
+    if (fBad != null)
+      throw new UserError(expr + " is not defined at " + point + ": " + outside(fBad, b));
+    Tensor t;
+    try {
+      t = Evaluator.evaluate(d, b.values(), b.dims());
+    } catch (ArithmeticException e) {
+      t = null;
+    }
+    String what = order == 1 ? "jacobian" : "hessian";
+    if (t == null || !NonFinite.finiteAt(d, b.values(), b.dims())) {
+      StringBuilder s = new StringBuilder("the " + what + " of " + expr + " is not finite at " + point);
+      if (t != null) {
+        List<String> entries = new ArrayList<>();
+        int more = 0;
+        for (int j = 0; j < t.cols(); j++)
+          for (int i = 0; i < t.rows(); i++) {
+            double v = t.get(i, j);
+            if (Double.isFinite(v)) continue;
+            if (entries.size() < 3) entries.add("[" + i + ", " + j + "] = " + v);
+            else more++;
+          }
+        s.append(" (entr").append(entries.size() + more == 1 ? "y " : "ies ").append(String.join(", ", entries))
+            .append(more > 0 ? " and " + more + " more" : "").append(")");
+      }
+      Expr dBad = NonFinite.innermost(d, b.values(), b.dims());
+      if (dBad != null) s.append(": ").append(outside(dBad, b));
+      throw new UserError(s.toString());
+    }
     int rows = t.rows(), cols = t.cols();
     double[] rowMajor = new double[rows * cols];
     for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) rowMajor[i * cols + j] = t.get(i, j);

@@ -62,7 +62,7 @@ final class Lets {
     String name = l.name.getText();
     Token first = defined.get(name);
     if (first != null) throw b.error(l.name, "let '" + name + "' is defined twice (first at " + place(first) + ")");
-    if (taken != null) throw b.error(l.name, "let '" + name + "': '" + name + "' is already " + taken + "; a let needs a new name");
+    requireNewName(l, taken);
     defining = name;
     Expr value = b.expr(l.expr());
     defining = null;
@@ -70,6 +70,17 @@ final class Lets {
     defined.put(name, l.name);
     values.put(name, value);
     levels.put(name, levels(l.expr()));
+  }
+
+  /**
+   * Refuses a let whose name is {@code taken} ("a dim", "an input", ...; null when it is new) or
+   * the name of an earlier let of the module (by {@link #declared}), at the let's name.
+   */
+  void requireNewName(HbpParser.LetItemContext l, String taken) {
+    String name = l.name.getText();
+    Token first = declared.get(name);
+    if (first != null && first != l.name) throw b.error(l.name, "let '" + name + "' is defined twice (first at " + place(first) + ")");
+    if (taken != null) throw b.error(l.name, "let '" + name + "': '" + name + "' is already " + taken + "; a let needs a new name");
   }
 
   /**

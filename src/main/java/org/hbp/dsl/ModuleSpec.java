@@ -2,6 +2,7 @@ package org.hbp.dsl;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +19,7 @@ import org.hbp.calculus.Simplifier;
  * {@link Domain} of every variable (declared, or the default), how each declared index variable
  * is computed ({@link IndexDecl}, by index variable; an index variable without one can be derived
  * and verified but not run in a network), and where it ({@code line}, {@code column}: its first token,
- * 1-based) and each variable are declared.
+ * 1-based), each variable and the output's subexpressions ({@link ExprPlaces}) are written.
  */
 public record ModuleSpec(
     String name,
@@ -35,10 +36,60 @@ public record ModuleSpec(
     Map<String, Domain> domains,
     Map<String, IndexDecl> indexDecls,
     Map<String, Place> places,
-    List<Assumed> assumed) {
+    List<Assumed> assumed,
+    ExprPlaces exprPlaces) {
 
   /** A place in the spec's source: 1-based line and column. */
   public record Place(int line, int column) {}
+
+  /**
+   * Where the nodes of the output expression were written, by node identity (a let's nodes where
+   * the let is defined): for messages only, so not part of a spec's value (any two are equal).
+   */
+  public static final class ExprPlaces {
+    /** No places known. */
+    public static final ExprPlaces NONE = new ExprPlaces(new IdentityHashMap<>());
+    private final IdentityHashMap<Expr, Place> places;
+
+    ExprPlaces(IdentityHashMap<Expr, Place> places) {
+      this.places = places;
+    }
+
+    /** Where node (inside root) was written: its own place, else that of its nearest enclosing node that has one; null if none. */
+    public Place of(Expr root, Expr node) {
+      List<Expr> path = new ArrayList<>();
+      if (!pathTo(root, node, path, new IdentityHashMap<>())) return null;
+      for (int i = path.size() - 1; i >= 0; i--) {
+        Place p = places.get(path.get(i));
+        if (p != null) return p;
+      }
+      return null;
+    }
+
+    private static boolean pathTo(Expr e, Expr node, List<Expr> path, IdentityHashMap<Expr, Boolean> seen) {
+      if (seen.put(e, Boolean.TRUE) != null) return false;
+      path.add(e);
+      if (e == node) return true;
+      for (Expr c : org.hbp.calculus.Exprs.children(e)) if (pathTo(c, node, path, seen)) return true;
+      path.remove(path.size() - 1);
+      return false;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof ExprPlaces;
+    }
+
+    @Override
+    public int hashCode() {
+      return 0;
+    }
+
+    @Override
+    public String toString() {
+      return "ExprPlaces[" + places.size() + "]";
+    }
+  }
 
   /**
    * An {@code assume lhs == rhs;} of the spec as written: its sides in the typed IR (lets
@@ -66,7 +117,7 @@ public record ModuleSpec(
   public ModuleSpec(String name, boolean isLoss, String source, int line, int column, List<Dim> dims, Map<String, Dim> derivedDims,
       List<Expr.Var> variables, Expr.Var output, Expr outputExpr, List<Simplifier.Rewrite> assumptions, Map<String, Domain> domains,
       Map<String, IndexDecl> indexDecls, Map<String, Place> places) {
-    this(name, isLoss, source, line, column, dims, derivedDims, variables, output, outputExpr, assumptions, domains, indexDecls, places, List.of());
+    this(name, isLoss, source, line, column, dims, derivedDims, variables, output, outputExpr, assumptions, domains, indexDecls, places, List.of(), ExprPlaces.NONE);
   }
 
   /** A spec without index declarations or places of its variables. */
@@ -86,7 +137,10 @@ public record ModuleSpec(
     return Optional.ofNullable(indexDecls.get(variable));
   }
 
-  /** Where a variable is declared; the module's line, column 1, where that is not known. */
+  /**
+   * Where a variable is declared, or (for the output's name) where the output's expression starts;
+   * the module's line, column 1, where that is not known.
+   */
   public Place place(String variable) {
     return places.getOrDefault(variable, new Place(line, 1));
   }

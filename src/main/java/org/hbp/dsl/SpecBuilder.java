@@ -3,7 +3,9 @@ package org.hbp.dsl;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,6 +43,8 @@ final class SpecBuilder {
   private boolean implicitDims;
   /** The local definitions ({@code let t = ...;}) of the module being read; none elsewhere. */
   private Lets lets = new Lets(this);
+  /** Where each expression node of the current module was written, by identity (for messages). */
+  private IdentityHashMap<Expr, ModuleSpec.Place> exprPlaces = new IdentityHashMap<>();
 
   SpecBuilder(String source, String text, Map<String, ElementwiseFunction> functions) {
     this.source = source;
@@ -119,6 +123,8 @@ final class SpecBuilder {
     Map<String, ModuleSpec.Place> places = new LinkedHashMap<>();
     List<HbpParser.VarItemContext> computedIndices = new ArrayList<>();
     lets = new Lets(this, ctx);
+    exprPlaces = new IdentityHashMap<>();
+    requireLetNamesNew(ctx);
     for (HbpParser.ItemContext item : ctx.item()) {
       if (item instanceof HbpParser.DimsItemContext d) {
         for (HbpParser.DimDeclContext dd : d.dimDecl()) {
@@ -133,13 +139,7 @@ final class SpecBuilder {
         if (vars.containsKey(name)) throw error(v.name, "variable '" + name + "' is declared twice");
         if (dims.contains(name)) throw error(v.name, "'" + name + "' is already declared as a dim");
         requireNotLet(v.name, name);
-        Expr.Role role = switch (v.role.getType()) {
-          case HbpLexer.INPUT -> Expr.Role.INPUT;
-          case HbpLexer.PARAM -> Expr.Role.PARAM;
-          case HbpLexer.DATA -> Expr.Role.DATA;
-          case HbpLexer.INDEX -> Expr.Role.INDEX;
-          default -> Expr.Role.TARGET;
-        };
+        Expr.Role role = role(v);
         if (role == Expr.Role.TARGET && !loss) throw error(v.role, "'target' is allowed in a loss only");
         if (role == Expr.Role.PARAM && loss) throw error(v.role, "'param' is not allowed in a loss; a loss has no parameters");
         Expr.Var var = new Expr.Var(name, type(v.typeSpec()), role);
@@ -165,6 +165,7 @@ final class SpecBuilder {
         if (loss && !outputExpr.shape().isScalar())
           throw error(o.expr(), "loss '" + ctx.name.getText() + "' must be scalar, but its output " + name + " is " + outputExpr.shape());
         output = new Expr.Var(name, outputExpr.shape(), Expr.Role.FREE);
+        places.put(name, new ModuleSpec.Place(o.expr().start.getLine(), o.expr().start.getCharPositionInLine() + 1));
       }
     }
     if (output == null) throw error(ctx.stop, kind + " '" + ctx.name.getText() + "' has no output; expected 'output NAME = EXPRESSION;'");
@@ -189,7 +190,7 @@ final class SpecBuilder {
     lets.requireAllUsed();
     List<Dim> dimList = dims.stream().map(Dim::sym).toList();
     return new ModuleSpec(ctx.name.getText(), loss, source, ctx.start.getLine(), ctx.start.getCharPositionInLine() + 1, dimList, Collections.unmodifiableMap(new LinkedHashMap<>(derivedDims)), List.copyOf(vars.values()),
-        output, outputExpr, assumptions, domains, indexDecls, places, assumed);
+        output, outputExpr, assumptions, domains, indexDecls, places, assumed, new ModuleSpec.ExprPlaces(exprPlaces));
   }
 
   /**
@@ -221,6 +222,40 @@ final class SpecBuilder {
     if (v != null) return List.of(v);
     Expr let = lets.valueOf(name);
     return let == null ? List.of() : Exprs.variables(let);
+  }
+
+  private static Expr.Role role(HbpParser.VarItemContext v) {
+    return switch (v.role.getType()) {
+      case HbpLexer.INPUT -> Expr.Role.INPUT;
+      case HbpLexer.PARAM -> Expr.Role.PARAM;
+      case HbpLexer.DATA -> Expr.Role.DATA;
+      case HbpLexer.INDEX -> Expr.Role.INDEX;
+      default -> Expr.Role.TARGET;
+    };
+  }
+
+  /**
+   * Refuses, before anything else of the module is read, a let whose name an earlier item of the
+   * module (a dim, a variable, the output, another let) or a function already has: otherwise a use
+   * of that name before the let would be reported as "used before its definition", and moving the
+   * let as that error advises would only lead to this one.
+   */
+  private void requireLetNamesNew(HbpParser.ModuleDeclContext ctx) {
+    Map<String, String> taken = new HashMap<>();
+    for (HbpParser.ItemContext item : ctx.item()) {
+      if (item instanceof HbpParser.DimsItemContext d) {
+        for (HbpParser.DimDeclContext dd : d.dimDecl()) taken.putIfAbsent(dd.ID().getText(), "a dim");
+      } else if (item instanceof HbpParser.VarItemContext v) {
+        taken.putIfAbsent(v.name.getText(), IndexDecls.role(role(v)));
+      } else if (item instanceof HbpParser.OutputItemContext o) {
+        taken.putIfAbsent(o.ID().getText(), "the output");
+      } else if (item instanceof HbpParser.LetItemContext l) {
+        String name = l.name.getText();
+        String kind = taken.get(name);
+        if (kind == null && (functions.containsKey(name) || Calls.isBuiltin(name))) kind = "a function";
+        lets.requireNewName(l, kind);
+      }
+    }
   }
 
   /** What a name already is in this module ("a dim", "an input", "a function"), or null when it is new. */
@@ -452,6 +487,12 @@ final class SpecBuilder {
   // ---------------- expressions ----------------
 
   Expr expr(HbpParser.ExprContext e) {
+    Expr r = build(e);
+    exprPlaces.putIfAbsent(r, new ModuleSpec.Place(e.start.getLine(), e.start.getCharPositionInLine() + 1));
+    return r;
+  }
+
+  private Expr build(HbpParser.ExprContext e) {
     if (isDimExpression(e)) return new Expr.DimValue(dim(e));
     if (e instanceof HbpParser.ParenExprContext p) return expr(p.expr());
     if (e instanceof HbpParser.NumberExprContext n) return new Expr.Num(literal(n.NUMBER().getSymbol()));
@@ -567,6 +608,7 @@ final class SpecBuilder {
         throw mismatch(m, op, m.expr(0), sl, m.expr(1), sr, "shapes differ");
       }
       case "./": {
+        if (r instanceof Expr.Num n && n.value() == 0) throw error(m.expr(1), "division by 0");
         Expr inv = new Expr.Power(r, -1);
         if (sl.equals(sr)) return new Expr.Hadamard(List.of(l, inv));
         if (sl.isScalar()) return Exprs.hadamard(l, inv);

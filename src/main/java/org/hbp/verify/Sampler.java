@@ -143,12 +143,7 @@ public final class Sampler {
 
   /** Whether e evaluates to finite entries only (an arithmetic failure, such as a singular inverse, is not finite). */
   static boolean finiteAt(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
-    try {
-      for (double x : Evaluator.evaluate(e, values, dims).data()) if (!Double.isFinite(x)) return false;
-      return true;
-    } catch (ArithmeticException ex) {
-      return false;
-    }
+    return NonFinite.finiteAt(e, values, dims);
   }
 
   /**
@@ -158,51 +153,42 @@ public final class Sampler {
    * declare S spd}.
    */
   static String diagnose(ModuleSpec m, Map<String, Tensor> values, Map<String, Long> dims, Map<String, Tensor> fixed) {
-    Expr culprit = innermostNonFinite(m.outputExpr(), values, dims);
+    Expr culprit = NonFinite.innermost(m.outputExpr(), values, dims);
     if (culprit == null) culprit = m.outputExpr();
-    StringBuilder s = new StringBuilder(m.name()).append(": ").append(Printer.text(culprit)).append(" is not finite at any of ")
+    ModuleSpec.Place at = m.exprPlaces().of(m.outputExpr(), culprit);
+    if (at == null) at = m.place(m.output().name());
+    StringBuilder s = new StringBuilder(m.name()).append(": ").append(Printer.text(culprit)).append(", written at ")
+        .append(m.source()).append(':').append(at.line()).append(':').append(at.column()).append(", is not finite at any of ")
         .append(MAX_TRIES).append(" random points");
-    String why = why(culprit, values, dims);
+    String why = NonFinite.why(culprit);
     if (why != null) s.append(": ").append(why).append(" there");
     List<String> hints = new ArrayList<>();
     for (Expr.Var v : Exprs.variables(culprit)) {
       if (m.domain(v.name()) != Domain.REAL || v.role() == Expr.Role.INDEX) continue;
       Shape sh = v.shape();
       boolean square = sh.isMatrixLike() && sh.rows().equals(sh.cols()) && !sh.isScalar();
-      hints.add(v.name() + " " + (square ? "spd" : "positive"));
+      Domain d = square ? Domain.SPD : Domain.POSITIVE;
+      if (finiteSomewhere(m, dims, fixed, v, d)) hints.add(v.name() + " " + d.word);
     }
     if (!hints.isEmpty()) s.append("; declare ").append(String.join(" or ", hints)).append(" if it is meant to be");
     else if (!fixed.isEmpty()) s.append(" (with the parameters shared by the samples)");
     return s.toString();
   }
 
-  /** The first subexpression, children first, that is not finite while all its children are. */
-  private static Expr innermostNonFinite(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
-    for (Expr c : Exprs.children(e)) {
-      Expr inner = innermostNonFinite(c, values, dims);
-      if (inner != null) return inner;
+  /**
+   * Whether the forward value of m is finite at one of {@link #MAX_TRIES} points with v drawn from
+   * domain d (the other variables as before): only then is "declare v d" a hint worth giving (not
+   * for {@code log(-exp(x))} or {@code x ./ (x - x)}, undefined whatever the sign of x). The draws
+   * use a fixed seed, so that the message does not change from run to run.
+   */
+  private static boolean finiteSomewhere(ModuleSpec m, Map<String, Long> dims, Map<String, Tensor> fixed, Expr.Var v, Domain d) {
+    Random rng = new Random(1);
+    int[] shape = Tensor.toIntShape(v.shape().evaluate(dims));
+    for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
+      Map<String, Tensor> values = draw(m, dims, rng, fixed);
+      values.put(v.name(), draw(d, shape, rng));
+      if (finiteAt(m.outputExpr(), values, dims)) return true;
     }
-    return finiteAt(e, values, dims) ? null : e;
-  }
-
-  /** What an operand did where e is not finite, for the functions with a restricted domain. */
-  private static String why(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
-    if (e instanceof Expr.Apply a && a.order() == 0) {
-      String arg = Printer.text(a.argument());
-      String entry = a.argument().shape().isScalar() ? arg : "an entry of " + arg;
-      return switch (a.function().name()) {
-        case "log" -> entry + " <= 0";
-        case "sqrt" -> entry + " < 0";
-        default -> null;
-      };
-    }
-    if (e instanceof Expr.Power p) {
-      String base = Printer.text(p.base());
-      String entry = p.base().shape().isScalar() ? base : "an entry of " + base;
-      if (p.exponent() < 0) return entry + " = 0";
-      if (p.exponent() != Math.rint(p.exponent())) return entry + " < 0";
-    }
-    if (e instanceof Expr.Inv i) return Printer.text(i.matrix()) + " is singular";
-    return null;
+    return false;
   }
 }

@@ -146,8 +146,30 @@ class VerifySeedsTest {
     Random rng = new Random(1);
     Map<String, Long> dims = SpecCheck.randomDims(m, rng);
     Sampler.DomainException e = assertThrows(Sampler.DomainException.class, () -> SpecCheck.randomValues(m, dims, rng));
-    assertEquals("l: log(x - 5*ones(n)) is not finite at any of 100 random points: an entry of x - 5*ones(n) <= 0 there;"
-        + " declare x positive if it is meant to be", e.getMessage());
+    // positive x is drawn in [0.5, 2), where x - 5 <= 0 too: no hint to declare it so
+    assertEquals("l: log(x - 5*ones(n)), written at l.hbp:4:18, is not finite at any of 100 random points: an entry of"
+        + " x - 5*ones(n) <= 0 there", e.getMessage());
+  }
+
+  /** The message of a module m, with input x: vector(n), n = 4, and this output, whose forward value is never finite. */
+  private static String neverFinite(String output) {
+    ModuleSpec m = Dsl.parse("module m {\n  dims n;\n  input x: vector(n);\n  output z = " + output + ";\n}\n", "m.hbp").modules().get(0);
+    return assertThrows(Sampler.DomainException.class, () -> Sampler.point(m, Map.of("n", 4L), new Random(3), Map.of())).getMessage();
+  }
+
+  @Test
+  void declaringAVariablePositiveIsAdvisedOnlyWhereItMakesTheValueFinite() {
+    // real x in [-1, 1): all four entries above 0.9 about once in 160000 draws; positive x in [0.5, 2): about once in 3.5
+    assertEquals("m: log(x - 0.9*ones(n)), written at m.hbp:4:14, is not finite at any of 100 random points: an entry of"
+        + " x - 0.9*ones(n) <= 0 there; declare x positive if it is meant to be", neverFinite("log(x - 0.9)"));
+    // undefined whatever the sign of x: no hint, the place of the output instead
+    assertEquals("m: log(-exp(x)), written at m.hbp:4:14, is not finite at any of 100 random points: an entry of -exp(x) <= 0"
+        + " there", neverFinite("log(-exp(x))"));
+    assertEquals("m: (x - x).^-1, written at m.hbp:4:14, is not finite at any of 100 random points: an entry of x - x = 0 there",
+        neverFinite("x ./ (x - x)"));
+    // the place is that of the subexpression (of its nearest written enclosing one: ./ for the reciprocal it makes)
+    assertEquals("m: (x - x).^-1, written at m.hbp:4:20, is not finite at any of 100 random points: an entry of x - x = 0 there",
+        neverFinite("2*x + x ./ (x - x)"));
   }
 
   @Test

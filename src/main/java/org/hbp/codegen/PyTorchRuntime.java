@@ -101,6 +101,13 @@ class Cache:
         return self.values[name]
 
 
+def per_sample(cache, item):
+    \"""item [N or 1, rows, cols] as one item per sample of the batch: an output that does not depend on the batch's
+    values (a constant, z = 3) is computed once, as one item, and repeated for each of the N samples.\"""
+    n = max(v.shape[1] for v in cache.values.values())
+    return item.expand(n, *item.shape[1:]) if item.shape[0] == 1 and n != 1 else item
+
+
 # ---- kernels on items [V, N, rows, cols] -------------------------------------------------------------
 
 def fill(cache, rows, cols, value):

@@ -295,7 +295,7 @@ final class PyTorchWriter {
     line("    def forward(self, " + signature() + "):");
     line("        " + docstring(m.output().name() + " = " + notation.text(m.outputExpr()) + " per sample: " + natural(m.output().shape(), true) + "."));
     line("        cache = self.cache(" + arguments() + ")");
-    line("        return K.natural_of(self._forward(cache)[0], self.shape(\"" + m.output().name() + "\"))");
+    line("        return K.natural_of(K.per_sample(cache, self._forward(cache)[0]), self.shape(\"" + m.output().name() + "\"))");
     line("");
     // cache
     line("    def cache(self, " + signature() + "):");

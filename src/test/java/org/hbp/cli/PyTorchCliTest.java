@@ -54,6 +54,25 @@ class PyTorchCliTest {
     assertEquals(2, v.code(), v.err());
   }
 
+  /**
+   * Correct generated code passes verify's autograd oracle where a variable's Jacobian is identically zero (step, sign,
+   * a parameter forward does not use: autograd has no graph there, J = 0) and where the output is a constant (one item,
+   * repeated for each sample of the batch by the generated forward): before, the oracle failed with autograd's traceback,
+   * and the constant's forward had one value for a batch of three.
+   */
+  @Test
+  void zeroJacobiansAndConstantOutputsPassAgainstAutograd() throws Exception {
+    python();
+    Path spec = dir.resolve("zero.hbp");
+    Files.writeString(spec, Files.readString(Path.of("src/test/resources/specs/zero_jacobians.hbp"))
+        + "module constant { dims n; input x: vector(n); output z = 3; }\n"
+        + "loss constantloss { dims n; input x: vector(n); target y: vector(n); output E = 5; }\n");
+    CliRun r = hbp("verify", "--target", "pytorch", spec.toString(), "--shapes", "2");
+    r.assertExit(0);
+    r.assertOutContains("PASS zero.hbp/gate0", "PASS zero.hbp/unusedp", "PASS zero.hbp/constant", "forward", "PASS zero.hbp/constantloss", ", 0 failed");
+    assertTrue(!r.out().contains("FAIL") && !r.out().contains("Traceback") && !r.err().contains("Traceback"), r.out() + r.err());
+  }
+
   @Test
   void verifiesAUsersSpecAgainstAutograd() {
     python();

@@ -122,16 +122,17 @@ public final class PyTorchGeneration {
     Map<String, String> files = new TreeMap<>();
     List<ModuleSpec> modules = new ArrayList<>();
     boolean networks = false;
-    for (Path spec : SourceGeneration.specFiles(specs)) {
+    List<Path> specFiles = SourceGeneration.specFiles(specs);
+    for (Path spec : specFiles) {
       Spec parsed = Dsl.parse(Dsl.readSpec(spec), spec.toString());
       modules.addAll(parsed.modules());
       networks |= !parsed.networks().isEmpty();
     }
-    SourceGeneration.requireModules(specs, SourceGeneration.specFiles(specs), modules, networks);
+    SourceGeneration.requireModules(specs, specFiles, modules, networks);
     OperatorGenerator.requireDistinctClasses(modules, false); // as the Java target: one class name per module
     Set<String> labels = new TreeSet<>();
-    for (Path spec : SourceGeneration.specFiles(specs)) labels.add(SourceGeneration.label(spec, labelBase));
-    for (Path spec : SourceGeneration.specFiles(specs))
+    for (Path spec : specFiles) labels.add(SourceGeneration.label(spec, labelBase));
+    for (Path spec : specFiles)
       for (Map.Entry<String, String> f : generate(spec, labelBase).entrySet())
         if (files.put(f.getKey(), f.getValue()) != null)
           throw new CodegenException("two modules generate " + f.getKey() + "; rename one of them");

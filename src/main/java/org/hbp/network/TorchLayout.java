@@ -218,7 +218,6 @@ public final class TorchLayout {
     return arrays.contains(parameter) || TorchNames.alias(parameter) == null ? parameter : TorchNames.alias(parameter);
   }
 
-  /** Whether an array's shape is exactly the expected one, from {@code offset} on. */
   /**
    * {@link #sameShape} for a parameter: a scalar parameter ({@code [1]}) may also come 0-d, as
    * {@code nn.Parameter(torch.tensor(1.0))} (or a generated PyTorch module's 0-d Parameter) saves
@@ -229,6 +228,7 @@ public final class TorchLayout {
     return sameShape(actual, offset, expected);
   }
 
+  /** Whether an array's shape is exactly the expected one, from {@code offset} on. */
   private static boolean sameShape(int[] actual, int offset, int[] expected) {
     if (actual.length - offset != expected.length) return false;
     for (int i = 0; i < expected.length; i++) if (actual[offset + i] != expected[i]) return false;

@@ -142,8 +142,7 @@ public final class InitializerNames {
    */
   private void requireEveryParameter(Map<String, NdArray> given, Map<String, NdArray> renamed) {
     for (String p : net.parameters().keySet()) {
-      String alias = p.endsWith(".W") ? p.substring(0, p.length() - 2) + ".weight" : p.endsWith(".b") ? p.substring(0, p.length() - 2) + ".bias" : null;
-      if (renamed.containsKey(p) || alias != null && renamed.containsKey(alias)) continue;
+      if (renamed.containsKey(p) || renamed.containsKey(org.hbp.network.TorchLayout.arrayName(p, java.util.Set.of()))) continue; // hbp's name or PyTorch's
       String init = toHbp.entrySet().stream().filter(e -> e.getValue().equals(p)).map(Map.Entry::getKey).findFirst().orElse(p);
       throw new UserError("no array '" + init + "'" + (init.equals(p) ? "" : " (hbp's parameter " + p + ")") + " (has: "
           + String.join(", ", given.keySet()) + "); every parameter is needed");

@@ -1,7 +1,6 @@
 package org.hbp.verify;
 
 import org.hbp.calculus.Tensor;
-import org.hbp.calculus.Evaluator;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,7 +62,7 @@ public final class Sampler {
     Map<String, Tensor> values = null;
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
       values = draw(m, dims, rng, fixed);
-      if (finiteAt(m.outputExpr(), values, dims)) return values;
+      if (NonFinite.finiteAt(m.outputExpr(), values, dims)) return values;
     }
     throw new DomainException(diagnose(m, values, dims, fixed));
   }
@@ -141,11 +140,6 @@ public final class Sampler {
     return min;
   }
 
-  /** Whether e evaluates to finite entries only (an arithmetic failure, such as a singular inverse, is not finite). */
-  static boolean finiteAt(Expr e, Map<String, Tensor> values, Map<String, Long> dims) {
-    return NonFinite.finiteAt(e, values, dims);
-  }
-
   /**
    * In words: the innermost subexpression of the forward expression that is not finite at the
    * last point although its operands are, what its operand did there, and which domains to
@@ -187,7 +181,7 @@ public final class Sampler {
     for (int attempt = 0; attempt < MAX_TRIES; attempt++) {
       Map<String, Tensor> values = draw(m, dims, rng, fixed);
       values.put(v.name(), draw(d, shape, rng));
-      if (finiteAt(m.outputExpr(), values, dims)) return true;
+      if (NonFinite.finiteAt(m.outputExpr(), values, dims)) return true;
     }
     return false;
   }

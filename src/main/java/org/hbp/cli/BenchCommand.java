@@ -265,6 +265,7 @@ public final class BenchCommand extends HbpCommand implements DrawsProgress {
     dataValues = networkFile.bindData(network, null);
     MemoryEstimate.checkParameters(network, 0, "use a smaller network, or the heap: JAVA_TOOL_OPTIONS=-Xmx8g", Long.MAX_VALUE);
     if (layerBlocks) Curvature.checkLayerBlocks(network, kind, Strategy.EXACT);
+    for (Strategy s : strategies) Curvature.checkDefined(network, kind, s, GgnRoute.NETWORK); // each strategy's refusal of --curvature, before any pass
     Random rng = new Random(1);
     Map<String, Batch> params = benchParameters(network, rng);
     int[] in = network.inputShape(), t = network.targetShape();

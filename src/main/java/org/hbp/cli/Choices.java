@@ -24,6 +24,17 @@ final class Choices {
     throw new UserError("unknown " + noun + " '" + text + "'; expected " + alternatives(labels));
   }
 
+  /**
+   * The curvature a command computes: {@code --curvature} where the command line gives it; otherwise
+   * {@code implied}, the one the chosen method is defined for (the Hessian for {@code --strategy
+   * diag-hessian}, the GGN for the Kronecker-factored strategies and the GGN diagonals:
+   * {@link Strategy#fixedCurvature}), or the option's default {@code kind} where it implies none.
+   * A given {@code --curvature} is kept, so that the strategy's own check names it when it does not apply.
+   */
+  static CurvatureKind curvature(picocli.CommandLine.Model.CommandSpec spec, CurvatureKind kind, CurvatureKind implied) {
+    return implied == null || spec.commandLine().getParseResult().hasMatchedOption("--curvature") ? kind : implied;
+  }
+
   /** "a", "a or b", "a, b or c". */
   static String alternatives(List<String> labels) {
     int n = labels.size();

@@ -56,14 +56,15 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
   Path batch;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
-      description = "hessian, ggn, pch-abs or pch-clip (default: ${DEFAULT-VALUE}).",
+      description = "hessian, ggn, pch-abs or pch-clip (default: the one --strategy or --diagonal is defined for: hessian for "
+          + "diag-hessian and --diagonal hessian, ggn for kfac, kflr, ekfac, diag-ggn, diag-ggn-mc and --diagonal exact|mc; otherwise ${DEFAULT-VALUE}).",
       converter = Choices.CurvatureKinds.class)
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
       description = "exact (matrix-free), kfra (eq. 8), bda (eq. 9), the GGN's Kronecker factors A (x) G: kfac (Monte-Carlo G), "
           + "kflr (exact G) or ekfac (kflr's eigenbasis, exact diagonal in it), or a diagonal: diag-ggn (the GGN's), diag-ggn-mc (its "
-          + "Monte-Carlo estimate) or diag-hessian (the Hessian's, with --curvature hessian) (default: ${DEFAULT-VALUE}).",
+          + "Monte-Carlo estimate) or diag-hessian (the Hessian's) (default: ${DEFAULT-VALUE}).",
       converter = Choices.Strategies.class)
   Strategy strat;
 
@@ -135,6 +136,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
   @Override
   public Integer call() throws Exception {
     blocks = blockChoice.rowGroups();
+    kind = Choices.curvature(spec, kind, diagonal == null ? strat.fixedCurvature() : "hessian".equals(diagonal) ? CurvatureKind.HESSIAN : CurvatureKind.GGN);
     int modes = (vectors != null ? 1 : 0) + (dense != null ? 1 : 0) + (solve != null ? 1 : 0) + (diagonal != null ? 1 : 0);
     if (modes != 1)
       throw new UserError("give exactly one of --vectors V.npz --out OUT.npz, --dense OUT.npz, --solve ALPHA --out STEP.npz, "
@@ -167,7 +169,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
     if (strat == Strategy.KFAC) kfac.options(0).checkFits(network); // before the batch is read
     GgnRoute route = ggnRoute.route();
     if (wholeNet) SpectrumScope.checkWholeNetwork(kind, strat, route == GgnRoute.FACTORED);
-    else route.check(kind, strat);
+    else Curvature.checkDefined(network, kind, strat, route); // the strategy's refusals of this network and curvature, before the batch is read
     if (route == GgnRoute.FACTORED && diagonal != null)
       throw new UserError("--ggn-route factored is a route of the exact products (--vectors, --dense, --solve); --diagonal carries the loss factor's columns "
           + "back its own way (leave --ggn-route out)");

@@ -56,12 +56,13 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
   Path batch;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
-      description = "hessian, ggn, pch-abs or pch-clip (default: ${DEFAULT-VALUE}).", converter = Choices.CurvatureKinds.class)
+      description = "hessian, ggn, pch-abs or pch-clip (default: the one --strategy is defined for: hessian for diag-hessian, ggn for "
+          + "kfac, kflr, ekfac, diag-ggn and diag-ggn-mc; otherwise ${DEFAULT-VALUE}).", converter = Choices.CurvatureKinds.class)
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",
       description = "${COMPLETION-CANDIDATES} (exact: matrix-free; kfra, bda: eq. 8, 9; kfac, kflr, ekfac: the GGN's Kronecker factors; "
-          + "diag-*: diagonals, diag-hessian with --curvature hessian; --scope net only exact) (default: ${DEFAULT-VALUE}).",
+          + "diag-*: diagonals, diag-hessian the Hessian's; --scope net only exact) (default: ${DEFAULT-VALUE}).",
       converter = Choices.Strategies.class, completionCandidates = Choices.StrategyNames.class)
   Strategy strat;
 
@@ -151,6 +152,7 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
 
   @Override
   public Integer call() throws Exception {
+    kind = Choices.curvature(spec, kind, strat.fixedCurvature());
     checkSettings();
     int blocks = blockChoice.rowGroups();
     long limit = memoryLimit.bytes();
@@ -174,7 +176,7 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
     // --scope net: the whole network's factored GGN (FactoredGgn); blocks: the exact strategy's (the curvature's route)
     GgnRoute blockRoute = wholeNet ? GgnRoute.NETWORK : route;
     if (wholeNet) SpectrumScope.checkWholeNetwork(kind, strat, route == GgnRoute.FACTORED);
-    else route.check(kind, strat);
+    else Curvature.checkDefined(network, kind, strat, route); // the strategy's refusals of this network and curvature
     Map<String, NdArray> b = NetworkFileOptions.readNpz("--batch", batch);
     Batch x = layout.inputs(Npz.requireAnyShape(b, "x", batch.toString()), batch.toString());
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());

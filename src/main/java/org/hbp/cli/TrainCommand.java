@@ -14,7 +14,9 @@ import org.hbp.data.Split;
 import org.hbp.io.NdArray;
 import org.hbp.io.RegeneratedFiles;
 import org.hbp.network.ConjugateGradient;
+import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkSpec;
@@ -70,8 +72,9 @@ public final class TrainCommand extends HbpCommand implements DrawsProgress {
   double alpha;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
-      description = "cg-newton: hessian, ggn, pch-abs, pch-clip (default: ${DEFAULT-VALUE}); kfac: the strategy's (the GGN, the Hessian "
-          + "for diag-hessian), which --curvature may repeat.",
+      description = "hessian, ggn, pch-abs or pch-clip (default: the one --strategy is defined for: hessian for diag-hessian, ggn for "
+          + "kfac, kflr, ekfac, diag-ggn and diag-ggn-mc; otherwise ${DEFAULT-VALUE}); a curvature the strategy does not define on the "
+          + "network is refused, naming the layer.",
       converter = Choices.CurvatureKinds.class)
   CurvatureKind curvature;
 
@@ -173,12 +176,16 @@ public final class TrainCommand extends HbpCommand implements DrawsProgress {
   @Override
   public Integer call() throws Exception {
     defaultStrategy();
+    curvature = Choices.curvature(spec, curvature, strategy.fixedCurvature());
     checkOptionsApply();
     PrintWriter w = out();
     PrintWriter err = err();
     NetworkSpec ns = networkOptions.load();
     Network net = compute.network(ns, backend);
     networkOptions.bindData(net, null);
+    // the strategy's refusals of this network and curvature, before the data is read
+    if (optimizer == OptimizerKind.CG_NEWTON || optimizer == OptimizerKind.KFAC)
+      Curvature.checkDefined(net, curvature, strategy, optimizer == OptimizerKind.KFAC ? GgnRoute.NETWORK : ggnRoute.route());
     Backend be = net.backend();
     List<Integer> in = ns.inputShape();
     int[] t = net.targetShape();
@@ -264,12 +271,8 @@ public final class TrainCommand extends HbpCommand implements DrawsProgress {
       case ADAM:
         return new Adam(net, lr == null ? 1e-3 : lr, beta1, beta2, eps);
       case KFAC:
-        // the strategy fixes the curvature (the GGN's factors or diagonal, the Hessian's diagonal): --curvature may only repeat it
-        CurvatureKind fixed = strategy.fixedCurvature();
-        if (spec.commandLine().getParseResult().hasMatchedOption("--curvature") && curvature != fixed)
-          throw new UserError("--optimizer kfac with --strategy " + strategy.label() + " solves with the " + (fixed == CurvatureKind.HESSIAN ? "Hessian" : "GGN") + "'s "
-              + (strategy.isKroneckerFactored() ? "Kronecker factors" : "diagonal") + "; --curvature " + curvature.label() + " does not apply (drop it)");
-        return new KfacNewton(net, new KfacNewton.Settings(lr == null ? 0.1 : lr, alpha, strategy, kfac.options(seed), memoryLimit.bytes()), notices);
+        return new KfacNewton(net, new KfacNewton.Settings(lr == null ? 0.1 : lr, alpha, curvature, strategy, kfac.options(seed), memoryLimit.bytes()),
+            notices);
       default:
         throw new IllegalStateException("optimizer " + optimizer);
     }

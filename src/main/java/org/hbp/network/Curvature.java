@@ -69,13 +69,31 @@ public final class Curvature {
   private static CurvatureStrategy.Blocks prepare(Pass pass, ResidualPolicy policy, Strategy strategy, KfacOptions options,
       GgnRoute route, long memoryLimit, Consumer<String> notices) {
     CurvatureStrategy impl = strategy.implementation(options, route);
-    if (!pass.net.isGraph()) return impl.prepare(pass, policy, memoryLimit, notices);
-    if (impl instanceof ExactStrategy)
-      return route == GgnRoute.FACTORED ? impl.prepare(pass, policy, memoryLimit, notices) : new GraphExactBlocks(pass, policy);
-    if (impl instanceof KfraStrategy || impl instanceof BdaStrategy || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
-      return impl.prepare(pass, policy, memoryLimit, notices);
-    throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + pass.net.spec.name()
+    requireGraphForm(pass.net, strategy, impl);
+    if (pass.net.isGraph() && impl instanceof ExactStrategy && route != GgnRoute.FACTORED) return new GraphExactBlocks(pass, policy);
+    return impl.prepare(pass, policy, memoryLimit, notices);
+  }
+
+  /** Refuses, on a graph network, a strategy without a graph form (every strategy has one today: the check guards a new one). */
+  private static void requireGraphForm(Network net, Strategy strategy, CurvatureStrategy impl) {
+    if (!net.isGraph() || impl instanceof ExactStrategy || impl instanceof KfraStrategy || impl instanceof BdaStrategy
+        || impl instanceof KfacStrategy || impl instanceof DiagonalStrategy)
+      return;
+    throw new UserError("--strategy " + strategy.label() + " is not defined on graph networks (network " + net.spec.name()
         + " names its values); use exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian");
+  }
+
+  /**
+   * Refuses what {@link #of} would refuse of {@code net}'s structure before any batch is read: the GGN route's curvature
+   * ({@link GgnRoute#check}), a strategy without a graph form, and a curvature the strategy does not define there
+   * ({@link CurvatureStrategy#checkDefined}: the Kronecker-factored strategies' residual terms and shared instances, the
+   * diagonals' own curvature). Each refusal names the option and, where it is one, the layer.
+   */
+  public static void checkDefined(Network net, CurvatureKind kind, Strategy strategy, GgnRoute route) {
+    route.check(kind, strategy);
+    CurvatureStrategy impl = strategy.implementation(KfacOptions.defaults(), route);
+    requireGraphForm(net, strategy, impl);
+    impl.checkDefined(net, ResidualPolicy.of(kind));
   }
 
   /**

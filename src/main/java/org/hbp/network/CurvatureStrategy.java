@@ -40,6 +40,16 @@ interface CurvatureStrategy {
   default void checkMemory(Network net, int samples, long memoryLimitBytes) {}
 
   /**
+   * Refuses (naming the layer, the merge or the option) a network and curvature that this strategy
+   * does not define: the Kronecker-factored strategies a residual term that the curvature keeps, or
+   * on a graph a shared instance; the diagonals a curvature other than their own. It reads only the
+   * network's structure: {@link #prepare} calls it, and commands call it through
+   * {@link Curvature#checkDefined} before they read a batch. Exact, kfra and bda define every
+   * curvature (the default).
+   */
+  default void checkDefined(Network net, ResidualPolicy policy) {}
+
+  /**
    * Whether {@link #prepare} fits its own working memory into the limit (in chunks of samples,
    * {@link SampleChunks}), so that a memory estimate counts what it keeps, not its preparation
    * scaled to the batch.

@@ -46,22 +46,30 @@ final class DiagonalStrategy implements CurvatureStrategy {
   /** {@code notices} gets one line where the diagonal is computed in chunks of samples. */
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes, java.util.function.Consumer<String> notices) {
-    ResidualModification mod = policy.modification();
-    String label = switch (variant) {
-      case GGN -> "diag-ggn";
-      case GGN_MC -> "diag-ggn-mc";
-      case HESSIAN -> "diag-hessian";
-    };
-    ResidualModification needed = variant == Variant.HESSIAN ? ResidualModification.NONE : ResidualModification.ZERO;
-    if (mod != needed)
-      throw new UserError("--strategy " + label + " is the diagonal of the " + (variant == Variant.HESSIAN ? "Hessian" : "GGN")
-          + "; use it with --curvature " + (variant == Variant.HESSIAN ? "hessian" : "ggn"));
+    checkDefined(pass.net, policy);
     Map<String, Batch> diagonal = switch (variant) {
       case GGN -> GgnDiagonal.exact(pass, memoryLimitBytes, notices);
       case GGN_MC -> GgnDiagonal.monteCarlo(pass, options.mcSamples(), GgnDiagonal.Sampling.RADEMACHER, options.seed(), memoryLimitBytes, notices);
       case HESSIAN -> HessianDiagonal.exact(pass, memoryLimitBytes, notices);
     };
-    return new DiagonalBlocks(pass.net.be, diagonal, label);
+    return new DiagonalBlocks(pass.net.be, diagonal, label());
+  }
+
+  private String label() {
+    return switch (variant) {
+      case GGN -> "diag-ggn";
+      case GGN_MC -> "diag-ggn-mc";
+      case HESSIAN -> "diag-hessian";
+    };
+  }
+
+  /** Refuses a curvature other than the diagonal's own: the GGN's (no residual terms) or the Hessian's (all of them, unmodified). */
+  @Override
+  public void checkDefined(Network net, ResidualPolicy policy) {
+    ResidualModification needed = variant == Variant.HESSIAN ? ResidualModification.NONE : ResidualModification.ZERO;
+    if (policy.modification() != needed)
+      throw new UserError("--strategy " + label() + " is the diagonal of the " + (variant == Variant.HESSIAN ? "Hessian" : "GGN")
+          + "; use it with --curvature " + (variant == Variant.HESSIAN ? "hessian" : "ggn"));
   }
 
   /** The diagonals, one item in each parameter's shape, applied entrywise. */

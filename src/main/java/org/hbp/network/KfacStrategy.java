@@ -76,11 +76,17 @@ final class KfacStrategy implements CurvatureStrategy {
   @Override
   public Blocks prepare(Pass pass, ResidualPolicy policy, long memoryLimitBytes) {
     checkMemory(pass.net, pass.samples, memoryLimitBytes);
-    if (pass.net.isGraph()) {
-      requireUnshared(pass.net);
-      requireNoGraphResiduals(pass.net, policy);
-    } else requireNoResiduals(pass.net, policy);
+    checkDefined(pass.net, policy);
     return new KfacBlocks(pass);
+  }
+
+  /** Refuses a residual term that the curvature keeps, and on a graph a shared instance (see the two checks). */
+  @Override
+  public void checkDefined(Network net, ResidualPolicy policy) {
+    if (net.isGraph()) {
+      requireUnshared(net);
+      requireNoGraphResiduals(net, policy);
+    } else requireNoResiduals(net, policy);
   }
 
   private String label() {

@@ -118,11 +118,13 @@ public final class CgNewton implements Optimizer {
    * diag-*} strategy computed in chunks of samples), each distinct line once per run ({@link RunNotices}).
    *
    * @throws UserError when a step's own memory ({@link StepMemory}) exceeds the settings' memory limit, or
-   *     the settings ask for per-layer joint blocks where they are not defined ({@link Curvature#checkLayerBlocks})
+   *     the settings ask for per-layer joint blocks where they are not defined ({@link Curvature#checkLayerBlocks}), or a
+   *     curvature the strategy does not define on the network ({@link Curvature#checkDefined})
    */
   public CgNewton(Network net, Settings settings, Consumer<String> notices) {
     this.net = net;
     this.s = settings;
+    Curvature.checkDefined(net, settings.curvature(), settings.strategy(), settings.ggnRoute());
     if (settings.layerBlocks()) Curvature.checkLayerBlocks(net, settings.curvature(), settings.strategy());
     StepMemory own = settings.layerBlocks() ? StepMemory.ofLayers("cg-newton", net, StepMemory.CG_VECTORS) : stepMemory(net);
     this.curvatureBudget = own.budget(settings.memoryLimitBytes());

@@ -7,6 +7,8 @@ import org.hbp.UserError;
 import org.hbp.backend.Backend;
 import org.hbp.backend.Batch;
 import org.hbp.network.Curvature;
+import org.hbp.network.CurvatureKind;
+import org.hbp.network.GgnRoute;
 import org.hbp.network.KfacOptions;
 import org.hbp.network.Network;
 import org.hbp.network.Pass;
@@ -24,14 +26,25 @@ import org.hbp.network.Strategy;
  * the optimizer is refused when it is made, before any step.
  */
 public final class KfacNewton implements Optimizer {
-  /** The settings: learning rate γ, damping α of eq. 10, the strategy and its options, the memory limit. */
-  public record Settings(double gamma, double alpha, Strategy strategy, KfacOptions options, long memoryLimitBytes) {
+  /**
+   * The settings: learning rate γ, damping α of eq. 10, the curvature, the strategy and its options, the memory limit. The
+   * curvature is one the strategy defines ({@link Curvature#checkDefined}, when the optimizer is made): its own
+   * ({@link Strategy#fixedCurvature}), or another that equals it on the network (the Hessian with kflr where no layer keeps a
+   * residual term).
+   */
+  public record Settings(double gamma, double alpha, CurvatureKind curvature, Strategy strategy, KfacOptions options, long memoryLimitBytes) {
     public Settings {
       if (!(gamma > 0)) throw new UserError("kfac: learning rate gamma must be > 0, not " + gamma);
       if (!(alpha > 0 && alpha <= 1)) throw new UserError("kfac: damping alpha must be in (0, 1], not " + alpha);
       if (!strategy.hasClosedFormInverse())
         throw new UserError("--optimizer kfac inverts blocks in closed form: use --strategy kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian, not "
             + strategy.label());
+      if (curvature == null) throw new IllegalArgumentException("curvature is required");
+    }
+
+    /** The strategy's own curvature ({@link Strategy#fixedCurvature}: the GGN, or the Hessian for diag-hessian). */
+    public Settings(double gamma, double alpha, Strategy strategy, KfacOptions options, long memoryLimitBytes) {
+      this(gamma, alpha, strategy.fixedCurvature(), strategy, options, memoryLimitBytes);
     }
   }
 
@@ -54,6 +67,7 @@ public final class KfacNewton implements Optimizer {
    * @throws UserError when a step's own memory ({@link StepMemory}) exceeds the settings' memory limit
    */
   public KfacNewton(Network net, Settings settings, Consumer<String> notices) {
+    Curvature.checkDefined(net, settings.curvature(), settings.strategy(), GgnRoute.NETWORK);
     this.net = net;
     this.s = settings;
     StepMemory own = stepMemory(net);
@@ -84,7 +98,7 @@ public final class KfacNewton implements Optimizer {
   @Override
   public StepReport step(Pass pass, Map<String, Batch> parameters) {
     Backend be = net.backend();
-    Curvature c = Curvature.of(pass, s.strategy().fixedCurvature(), s.strategy(), s.options().withSeed(s.options().seed() + steps), curvatureBudget,
+    Curvature c = Curvature.of(pass, s.curvature(), s.strategy(), s.options().withSeed(s.options().seed() + steps), curvatureBudget,
         notices);
     for (String name : net.parameterNames()) {
       Batch minusG = be.scale(pass.gradient(name), -1);

@@ -249,7 +249,7 @@ class TrainCommandTest {
           l.indexOf(',') + 1) + 1) + 1))).collect(java.util.stream.Collectors.joining("\n"));
     }
     assertFalse(losses[0].equals(losses[1]), "--mc-samples reaches cg-newton's kfac draw:\n" + losses[0]);
-    // diag-hessian solves with the Hessian's diagonal: --curvature may repeat that, and nothing else
+    // diag-hessian solves with the Hessian's diagonal, its curvature without --curvature; --curvature may repeat it, and nothing else
     for (String[] curvature : new String[][] {{}, {"--curvature", "hessian"}}) {
       Path out = dir.resolve("h" + curvature.length);
       r = hbp(concat(new String[] {"train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--strategy",
@@ -259,12 +259,12 @@ class TrainCommandTest {
     }
     r = hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--strategy", "diag-hessian", "--curvature",
         "ggn", "--batch", "50", "--epochs", "1", "--out", dir.resolve("hg").toString());
-    assertEquals("hbp: --optimizer kfac with --strategy diag-hessian solves with the Hessian's diagonal; --curvature ggn does not apply (drop it)",
-        r.err().strip());
+    assertEquals("hbp: --strategy diag-hessian is the diagonal of the Hessian; use it with --curvature hessian", r.err().strip());
     r = hbp("train", "--net", netFile.toString(), "--data", "synthetic:200,100", "--optimizer", "kfac", "--strategy", "kflr", "--curvature",
         "hessian", "--batch", "50", "--epochs", "1", "--out", dir.resolve("kh").toString());
-    assertEquals("hbp: --optimizer kfac with --strategy kflr solves with the GGN's Kronecker factors; --curvature hessian does not apply (drop it)",
-        r.err().strip());
+    // the sigmoid keeps a residual term in the Hessian, which Kronecker factors of the GGN do not have
+    assertEquals("hbp: --strategy kflr approximates the GGN (Fisher), which has no residual terms; layer 2 (sigmoid) has a residual with "
+        + "respect to 'x' that this curvature keeps; use --curvature ggn, or --strategy exact, kfra or bda", r.err().strip());
     assertFalse(Files.exists(dir.resolve("hg")) || Files.exists(dir.resolve("kh")));
     String help = hbp("train", "--help").out().replaceAll("\\s+", " ");
     assertTrue(help.contains("cg-newton: exact, kfra, bda, kfac, kflr, ekfac, diag-ggn, diag-ggn-mc or diag-hessian (default: bda")

@@ -270,18 +270,6 @@ def _backend(dtype, backend):
     return "blas-f32" if dtype == torch.float32 else "blas-f64"
 
 
-def _reported(args, folder):
-    """The parameters hbp computes for the model, {name in its results: shape}, from a cheap run of the same inputs
-    (the Newton step at damping 1, one CG iteration per block: minus the gradient). Besides the model's trainable
-    parameters hbp may hold others: frozen ones (requires_grad=False; the export writes them like the others) and
-    constants of the export that hbp takes as parameters; curvature() gives them zero directions."""
-    out = folder / "parameters.npz"
-    i = args.index("--strategy")
-    _run(args[:i + 1] + ["exact"] + args[i + 2:] + ["--solve", 1, "--cg-maxiter", 1, "--out", out], folder)
-    with np.load(out) as data:
-        return {n: tuple(data[n].shape) for n in data.files}
-
-
 def _frozen_error(what, frozen):
     return HbpError(f"{what}: {', '.join(frozen)} {'is' if len(frozen) == 1 else 'are'} frozen (requires_grad=False): "
                     "frozen parameters are held fixed and have no block")
@@ -319,15 +307,11 @@ def curvature(model, loss, x, y, curvature="ggn", strategy="exact", vectors=None
     with tempfile.TemporaryDirectory(prefix="hbp-") as tmp:
         folder = Path(tmp)
         args = _common(model, loss, x, y, curvature, strategy, _backend(dtype, backend), folder, maps)
-        reported = _reported(args, folder)
-        absent = _absent(model, x, list(vectors), reported)
+        # the parameters forward does not use are not in the export: their blocks are zero, hbp is not asked
+        absent = _unused(model, x, [n for n in names if n in vectors])
         given = [n for n in names if n in vectors and n not in absent]
-        # hbp takes directions for every parameter it holds: the given ones, zeros for the rest (frozen parameters,
-        # trainable ones not given, constants of the export it takes as parameters); their products are dropped
+        # hbp multiplies the blocks of the parameters it is given directions for, and no others
         arrays = {n: vectors[n].detach().cpu().numpy() for n in given}
-        for r, shape in reported.items():
-            if _owner(r, given) is None:
-                arrays[r] = torch.zeros(v_count, *shape, dtype=dtype).numpy()
         result = {}
         if given:
             v = folder / "vectors.npz"

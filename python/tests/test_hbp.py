@@ -76,6 +76,30 @@ class DenseBlocks(unittest.TestCase):
         expected = (autograd_hessian_block(model, x, y, "0.weight") @ v.reshape(3, -1).T).T.reshape(v.shape)
         torch.testing.assert_close(prods["0.weight"], expected, rtol=0, atol=1e-10)
 
+    def test_products_of_some_blocks_take_one_hbp_run_that_multiplies_only_those(self):
+        model, (x, y) = mlp(), batch()
+        b = model[2].bias
+        v = torch.randn(2, *b.shape, dtype=b.dtype, generator=torch.Generator().manual_seed(3))
+        calls = []
+        run = hbp._run._run
+
+        def counting(args, folder=None):
+            calls.append([str(a) for a in args])
+            return run(args, folder)
+
+        hbp._run._run = counting
+        try:
+            prods = hbp.curvature(model, "crossentropy", x, y, curvature="hessian", vectors={"2.bias": v})
+        finally:
+            hbp._run._run = run
+        self.assertEqual(len(calls), 1, calls)
+        out = calls[0]
+        self.assertIn("--vectors", out)
+        self.assertTrue(out[-1].endswith("out.npz"), out)
+        expected = (autograd_hessian_block(model, x, y, "2.bias") @ v.reshape(2, -1).T).T.reshape(v.shape)
+        self.assertEqual(set(prods), {"2.bias"})
+        torch.testing.assert_close(prods["2.bias"], expected, rtol=0, atol=1e-10)
+
     def test_newton_step_solves_the_damped_system(self):
         model, (x, y) = mlp(), batch()
         damping = 0.1

@@ -82,7 +82,8 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
           + "network, off-diagonal blocks included (default: ${DEFAULT-VALUE}).")
   String scope;
 
-  @Option(names = "--vectors", paramLabel = "V.npz", description = "Directions: for parameters, arrays [V, *param shape].")
+  @Option(names = "--vectors", paramLabel = "V.npz", description = "Directions, arrays [V, *param shape], for the parameters whose blocks to "
+      + "multiply: some or all (every parameter with --scope net or --blocks layer).")
   Path vectors;
 
   @Option(names = "--dense", paramLabel = "OUT.npz", description = "Write each block densely.")
@@ -185,8 +186,10 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
     Batch y = layout.targets(Npz.requireAnyShape(b, "y", batch.toString()), x.samples(), batch.toString());
     Map<String, NdArray> vectorArrays = vectors == null ? null : NetworkFileOptions.readNpz("--vectors", vectors);
     OutputNames productNames = vectorArrays == null ? names : names.following(vectorArrays);
-    if (onnxNames != null && vectorArrays != null) vectorArrays = onnxNames.toHbp(vectorArrays);
-    Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString());
+    if (onnxNames != null && vectorArrays != null) vectorArrays = onnxNames.toHbp(vectorArrays, wholeNet || blockChoice.layer());
+    // the blocks of the parameters given (some or all); the whole network's product and the layers' joint blocks need every parameter's
+    String every = wholeNet ? "--scope net multiplies the whole parameter vector" : blockChoice.layer() ? "--blocks layer multiplies whole layers' blocks" : null;
+    Map<String, Batch> directions = vectorArrays == null ? null : layout.directions(vectorArrays, vectors.toString(), every);
     w.print(NetworkResolver.describe(net));
     MemoryEstimate.Output output = vectors != null ? MemoryEstimate.Output.VECTORS : dense != null ? MemoryEstimate.Output.DENSE : MemoryEstimate.Output.SOLVE;
     int directionCount = directions == null || directions.isEmpty() ? 1 : directions.values().iterator().next().directions();
@@ -269,7 +272,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
     w.printf("curvature %s, strategy %s, %d block%s per parameter%n", kind.label(), strat.label(), blocks, blocks == 1 ? "" : "s");
     List<String> parameters = network.parameterNames();
     if (vectors != null) {
-      perUnit(parameters, "products", (i, name) -> {
+      perUnit(List.copyOf(directions.keySet()), "products", (i, name) -> {
         Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
         result.put(productNames.of(name), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));

@@ -294,10 +294,19 @@ public final class TorchLayout {
    * parameter.
    */
   public Map<String, Batch> directions(Map<String, NdArray> arrays, String file) {
-    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, a -> false, "directions");
+    return directions(arrays, file, "");
+  }
+
+  /**
+   * {@link #directions(Map, String)}, {@code every} saying why every parameter needs directions (in the error where one
+   * has none; "" for nothing); with {@code every} null, for the parameters that have an array (at least one), in network
+   * order: the blocks to multiply.
+   */
+  public Map<String, Batch> directions(Map<String, NdArray> arrays, String file, String every) {
+    Map<String, String> names = TorchNames.arrays(net.parameterNames(), arrays.keySet(), file, a -> false, "directions", every);
     Map<String, Batch> out = new LinkedHashMap<>();
     String first = null;
-    for (String name : net.parameterNames()) {
+    for (String name : names.keySet()) {
       String array = names.get(name);
       Batch d = directions(name, array, arrays.get(array), file);
       if (first == null) first = array;

@@ -94,6 +94,11 @@ public final class InitializerNames {
    *     initializer's nor {@code [V, *that shape]}
    */
   public Map<String, NdArray> toHbp(Map<String, NdArray> arrays) {
+    return toHbp(arrays, true);
+  }
+
+  /** {@link #toHbp(Map)}; with {@code every} false, arrays for some of the parameters (directions for some blocks). */
+  public Map<String, NdArray> toHbp(Map<String, NdArray> arrays, boolean every) {
     Map<String, NdArray> out = new LinkedHashMap<>();
     boolean byInitializers = false;
     for (Map.Entry<String, NdArray> e : arrays.entrySet()) {
@@ -112,7 +117,7 @@ public final class InitializerNames {
       requireShape(name, e.getValue(), net.parameters().get(hbp).shape());
       out.put(hbp, transposed.contains(name) ? transposedArrays(e.getValue()) : reshaped(name, e.getValue(), net.parameters().get(hbp).shape()));
     }
-    if (byInitializers) requireEveryParameter(arrays, out);
+    if (byInitializers && every) requireEveryParameter(arrays, out);
     return out;
   }
 

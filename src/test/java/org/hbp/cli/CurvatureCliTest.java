@@ -116,6 +116,42 @@ class CurvatureCliTest {
     }
   }
 
+  /**
+   * Directions for some parameters multiply their blocks only: the products of those (the dense block times the directions),
+   * under the names given, and no other work (one product line each); --scope net and --blocks layer still need every parameter.
+   */
+  @Test
+  void directionsForSomeParametersMultiplyTheirBlocksOnly() throws Exception {
+    Path dense = dir.resolve("dense.npz"), vec = dir.resolve("v.npz"), out = dir.resolve("out.npz");
+    hbp(base("--curvature", "hessian", "--dense", dense.toString())).assertExit(0);
+    Map<String, NdArray> v = directions(new Random(5), 2);
+    v.keySet().retainAll(java.util.Set.of("2.0.weight", "3.b"));
+    Npz.write(vec, v);
+    CliRun r = hbp(base("--curvature", "hessian", "--vectors", vec.toString(), "--out", out.toString()));
+    r.assertExit(0);
+    assertEquals(2, r.out().lines().filter(l -> l.matches("  \\S+: 2 products in .*")).count(), r.out());
+    assertTrue(r.out().contains("  2.0.W: 2 products") && r.out().contains("  3.b: 2 products"), r.out());
+    Map<String, NdArray> got = Npz.read(out), blocks = Npz.read(dense);
+    assertEquals(v.keySet(), got.keySet());
+    for (String name : got.keySet()) {
+      NdArray g = got.get(name), b = blocks.containsKey(name) ? blocks.get(name) : blocks.get(otherSpelling(name)), dirs = v.get(name);
+      int n = b.dim(0);
+      for (int k = 0; k < 2; k++)
+        for (int i = 0; i < n; i++) {
+          double s = 0;
+          for (int j = 0; j < n; j++) s += b.getFlat(i * n + j) * dirs.getFlat(k * n + j);
+          assertEquals(s, g.getFlat(k * n + i), 1e-10, name + " direction " + k + " entry " + i);
+        }
+    }
+    assertInputError(hbp(base("--vectors", vec.toString(), "--scope", "net", "--out", dir.resolve("n.npz").toString())), vec
+        + ": no array '0.W' or '0.weight' (has: 2.0.weight, 3.b); directions are needed for every parameter: --scope net multiplies the whole "
+        + "parameter vector");
+    Npz.write(vec, Map.of());
+    assertInputError(hbp(base("--vectors", vec.toString(), "--out", dir.resolve("e.npz").toString())), vec + ": no arrays; give directions for at "
+        + "least one parameter of 0.W (or 0.weight), 0.b (or 0.bias), 2.0.W (or 2.0.weight), 2.0.b (or 2.0.bias), 3.W (or 3.weight), 3.b (or 3.bias)");
+    assertFalse(Files.exists(dir.resolve("n.npz")) || Files.exists(dir.resolve("e.npz")));
+  }
+
   /** --device opencl (float64) writes the CPU's dense blocks, for every curvature and strategy, residual block included. */
   @Test
   void anOpenClDeviceGivesTheCpusBlocks() throws Exception {
@@ -242,7 +278,7 @@ class CurvatureCliTest {
     assertFalse(Files.exists(dir.resolve("o.npz")));
   }
 
-  /** Every parameter needs directions, the same V >= 1 of each, under one name; nothing else may be in V.npz. */
+  /** Every parameter given needs the same V >= 1 directions, under one name; nothing else may be in V.npz; --scope net needs every parameter. */
   @Test
   void aVectorsFileThatDoesNotMatchTheParametersIsRefused() throws Exception {
     Path vec = dir.resolve("v.npz"), out = dir.resolve("o.npz");
@@ -250,7 +286,8 @@ class CurvatureCliTest {
     Map<String, NdArray> v = directions(new Random(3), 3);
     v.remove("3.b");
     Npz.write(vec, v);
-    assertInputError(hbp(args), vec + ": no array '3.b' or '3.bias' (has: 0.W, 0.bias, 2.0.weight, 2.0.b, 3.W); directions are needed for every parameter");
+    assertInputError(hbp(base("--vectors", vec.toString(), "--scope", "net", "--out", out.toString())), vec + ": no array '3.b' or '3.bias' (has: 0.W, 0.bias, 2.0.weight, 2.0.b, 3.W); directions are needed for every "
+        + "parameter: --scope net multiplies the whole parameter vector");
     v.put("3.b", random(new Random(4), DType.FLOAT64, 2, 3));
     Npz.write(vec, v);
     assertInputError(hbp(args), vec + ": array '3.b' has 2 directions but '0.W' has 3; give every parameter the same number V");

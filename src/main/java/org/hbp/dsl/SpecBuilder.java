@@ -486,6 +486,11 @@ final class SpecBuilder {
 
   // ---------------- expressions ----------------
 
+  /** Where the nodes of the expressions built since the current module began were written. */
+  ModuleSpec.ExprPlaces exprPlaces() {
+    return new ModuleSpec.ExprPlaces(new IdentityHashMap<>(exprPlaces));
+  }
+
   Expr expr(HbpParser.ExprContext e) {
     Expr r = build(e);
     exprPlaces.putIfAbsent(r, new ModuleSpec.Place(e.start.getLine(), e.start.getCharPositionInLine() + 1));

@@ -162,7 +162,7 @@ public final class PyTorchGeneration {
       for (Path p : py) {
         if (files.containsKey(p.getFileName().toString())) continue;
         Matcher m = MODULE_HEADER.matcher(String.valueOf(readIfText(p)));
-        if (m.lookingAt() && SourceGeneration.stale(m.group(1), labels, folderLabel, labelBase)) stale.add(p);
+        if (m.lookingAt() && SourceGeneration.stale(m.group(1), labels, folderLabel, labelBase, specs)) stale.add(p);
       }
     }
     Files.createDirectories(dir);

@@ -122,7 +122,8 @@ public final class SourceGeneration {
     }
     for (Map.Entry<Path, String> e : existing.entrySet()) {
       String[] h = header(e.getValue());
-      if (h != null && !files.containsKey(e.getKey().getFileName().toString()) && stale(h[0], labels, folderLabel, labelBase)) stale.add(e.getKey());
+      if (h != null && !files.containsKey(e.getKey().getFileName().toString()) && stale(h[0], labels, folderLabel, labelBase, specs))
+        stale.add(e.getKey());
     }
     // act
     Files.createDirectories(dir);
@@ -184,6 +185,49 @@ public final class SourceGeneration {
    * file is generated) are kept.
    */
   static boolean stale(String label, Set<String> labels, String folderLabel, Path labelBase) {
+    return stale(label, labels, folderLabel, labelBase, null);
+  }
+
+  /**
+   * {@link #stale(String, Set, String, Path)}, also for the labels that hbp wrote before labels
+   * were made independent of the working directory: run from inside the specs folder
+   * ({@code generate --specs .}, or {@code --specs ./x.hbp}), it named a spec by its file name
+   * alone ({@code glu.hbp}; {@code ../glu.hbp} for {@code --specs ..}), relative to the folder
+   * itself. Such a label is read as the spec of that name in the folder of the specs generated now
+   * ({@code specs}), as the version that wrote it read it, unless it names an existing file as
+   * labels read now (then it is a label of today's form and means that file). Only files with
+   * hbp's header get here: a user's own file is never stale.
+   *
+   * @param specs the --specs folder or file generated now; null: only labels of today's form
+   */
+  static boolean stale(String label, Set<String> labels, String folderLabel, Path labelBase, Path specs) {
+    if (staleAsWritten(label, labels, folderLabel, labelBase)) return true;
+    String older = olderLabel(label, labelBase, specs);
+    return older != null && staleAsWritten(older, labels, folderLabel, labelBase);
+  }
+
+  /** A label without a folder, as {@code generate --specs .} wrote it before: the spec's file name, after at most one {@code ../}. */
+  private static final Pattern OLDER_LABEL = Pattern.compile("(?:\\.\\./)?([^/]+)");
+
+  /**
+   * The label of today's form of a label that an older hbp wrote from inside the specs folder
+   * ({@link #stale(String, Set, String, Path, Path)}), or null when the label is not of that form,
+   * already means an existing file, or means the same read either way.
+   */
+  static String olderLabel(String label, Path labelBase, Path specs) {
+    if (specs == null || labelBase == null) return null;
+    Matcher m = OLDER_LABEL.matcher(label);
+    if (!m.matches()) return null;
+    Path base = labelBase.toAbsolutePath().normalize();
+    if (Files.exists(base.resolve(label).normalize())) return null;
+    Path abs = specs.toAbsolutePath().normalize();
+    Path folder = Files.isDirectory(abs) ? abs : abs.getParent();
+    if (folder == null) return null;
+    String now = label(folder.resolve(m.group(1)), base);
+    return now.equals(label) ? null : now;
+  }
+
+  private static boolean staleAsWritten(String label, Set<String> labels, String folderLabel, Path labelBase) {
     if (labels.contains(label)) return true;
     if (folderLabel == null) return false;
     int slash = label.lastIndexOf('/');

@@ -137,7 +137,8 @@ public final class DeriveCommand extends HbpCommand {
     }
     Expr.Var x = scope.vars().get(wrt);
     if (x == null) throw new UserError("--wrt " + wrt + ": no such variable; declare it with --var " + wrt + ":TYPE");
-    Expr f = Dsl.parseExpression(expr, scope, "-e");
+    Dsl.ParsedExpression parsed = Dsl.parseExpressionWithPlaces(expr, scope, "-e");
+    Expr f = parsed.expr();
     Simplifier s = Calculus.simplifier();
     if (order == 2 && !f.shape().isScalar())
       throw new UserError("--order 2 needs a scalar expression, but " + expr + " is " + f.shape());
@@ -145,7 +146,7 @@ public final class DeriveCommand extends HbpCommand {
     d = ClosedForm.expand(d, s);
     String what = order == 1 ? "jacobian" : "hessian";
     String rows = (order == 1 ? f.shape().numel() : x.shape().numel()).toString(), cols = x.shape().numel().toString();
-    NdArray value = (!at.isEmpty() || out != null) ? evaluate(f, x, d, scope) : null;
+    NdArray value = (!at.isEmpty() || out != null) ? evaluate(parsed, x, d, scope) : null;
     if (value != null && out != null) Npy.write(out, overwrite.existing(), value); // its errors name --out: "cannot write FILE: ..."
     switch (format) {
       case LATEX -> w.println(LatexPrinter.latex(d));
@@ -198,7 +199,28 @@ public final class DeriveCommand extends HbpCommand {
     return s.toString();
   }
 
-  private NdArray evaluate(Expr f, Expr.Var x, Expr d, Dsl.Scope scope) throws Exception {
+  /**
+   * Why the derivative is not finite, in the terms of the user's expression: the subexpression
+   * whose own derivative is not finite there, where it is written in -e, and the entries of its
+   * operand ({@code the derivative of sqrt(x) (-e:1:5) is not finite where x[0] = 0.0}); null when
+   * no subexpression's own derivative is.
+   */
+  private static String derivativeCulprit(Dsl.ParsedExpression parsed, Expr.Var x, int order, ArrayBinding.Bound b) {
+    NonFinite.DerivativeCulprit c = NonFinite.derivative(parsed.expr(), x, order, b.values(), b.dims());
+    if (c == null) return null;
+    ModuleSpec.Place at = parsed.places().of(parsed.expr(), c.node());
+    StringBuilder s = new StringBuilder("the ").append(c.order() == 2 ? "second derivative" : "derivative").append(" of ")
+        .append(Printer.text(c.node()));
+    if (at != null) s.append(" (-e:").append(at.line()).append(':').append(at.column()).append(')');
+    if (Exprs.children(c.node()).size() > 1) s.append(" with respect to its operand ").append(Printer.text(c.operand()));
+    s.append(" is not finite");
+    if (c.entries() != null) s.append(" where ").append(c.entries());
+    else s.append(" there");
+    return s.toString();
+  }
+
+  private NdArray evaluate(Dsl.ParsedExpression parsed, Expr.Var x, Expr d, Dsl.Scope scope) throws Exception {
+    Expr f = parsed.expr();
     Map<Expr.Var, NdArray> arrays = new LinkedHashMap<>();
     Map<Expr.Var, String> where = new LinkedHashMap<>();
     for (String a : at) {
@@ -245,8 +267,10 @@ public final class DeriveCommand extends HbpCommand {
         s.append(" (entr").append(entries.size() + more == 1 ? "y " : "ies ").append(String.join(", ", entries))
             .append(more > 0 ? " and " + more + " more" : "").append(")");
       }
-      Expr dBad = NonFinite.innermost(d, b.values(), b.dims());
-      if (dBad != null) s.append(": ").append(outside(dBad, b));
+      String culprit = derivativeCulprit(parsed, x, order, b);
+      Expr dBad = culprit != null ? null : NonFinite.innermost(d, b.values(), b.dims());
+      if (culprit != null) s.append(": ").append(culprit);
+      else if (dBad != null) s.append(": ").append(outside(dBad, b));
       throw new UserError(s.toString());
     }
     int rows = t.rows(), cols = t.cols();

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
         "Files are written atomically and only when they change. A generated class that the specs no longer "
             + "produce is removed when its spec (named in its header) is one being generated, or lies in the --specs "
             + "folder and no longer exists; other files (other specs' classes, files hbp did not generate) are left "
-            + "alone.",
+            + "alone. A file that an older hbp wrote from inside the specs folder (--specs ., its header naming the spec "
+            + "by file name alone) counts as of the spec of that name in the --specs folder.",
         "The classes need hbp's runtime (org.hbp.runtime, org.hbp.backend) on the compile classpath."})
 public final class GenerateCommand extends HbpCommand {
   @Option(names = "--specs", required = true, paramLabel = "DIR|SPEC.hbp", description = "Spec folder or file.")

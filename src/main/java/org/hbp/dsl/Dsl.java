@@ -170,12 +170,21 @@ public final class Dsl {
 
   /** Parses and checks one expression in a scope. */
   public static Expr parseExpression(String text, Scope scope, String source) {
+    return parseExpressionWithPlaces(text, scope, source).expr();
+  }
+
+  /** An expression as parsed, with where each of its nodes was written (for messages). */
+  public record ParsedExpression(Expr expr, ModuleSpec.ExprPlaces places) {}
+
+  /** {@link #parseExpression}, with the places of the expression's nodes in {@code text}. */
+  public static ParsedExpression parseExpressionWithPlaces(String text, Scope scope, String source) {
     HbpParser.SingleExprContext tree = Syntax.parse(text, source, HbpParser::singleExpr);
     SpecBuilder b = new SpecBuilder(source, text, scope.functions);
     b.declareDims(scope.dims);
     b.declareDerivedDims(scope.derived);
     b.vars().putAll(scope.vars);
-    return b.expr(tree.expr());
+    Expr e = b.expr(tree.expr());
+    return new ParsedExpression(e, b.exprPlaces());
   }
 
   /** Parses a type such as {@code matrix(n,n)}; undeclared dims are declared. */

@@ -486,6 +486,11 @@ final class SpecBuilder {
 
   // ---------------- expressions ----------------
 
+  /** Where the nodes of the expressions built since the current module began were written. */
+  ModuleSpec.ExprPlaces exprPlaces() {
+    return new ModuleSpec.ExprPlaces(new IdentityHashMap<>(exprPlaces));
+  }
+
   Expr expr(HbpParser.ExprContext e) {
     Expr r = build(e);
     exprPlaces.putIfAbsent(r, new ModuleSpec.Place(e.start.getLine(), e.start.getCharPositionInLine() + 1));
@@ -609,6 +614,7 @@ final class SpecBuilder {
       }
       case "./": {
         if (r instanceof Expr.Num n && n.value() == 0) throw error(m.expr(1), "division by 0");
+        requireNonZeroDivisor(m.expr(1), r);
         Expr inv = new Expr.Power(r, -1);
         if (sl.equals(sr)) return new Expr.Hadamard(List.of(l, inv));
         if (sl.isScalar()) return Exprs.hadamard(l, inv);
@@ -622,9 +628,22 @@ final class SpecBuilder {
           if (n.value() == 0) throw error(m.expr(1), "division by 0");
           return Exprs.scale(1 / n.value(), l);
         }
+        requireNonZeroDivisor(m.expr(1), r);
         return Exprs.hadamard(new Expr.Power(r, -1), l);
       }
     }
+  }
+
+  /**
+   * Refuses a divisor that is not the literal 0 but simplifies to the zero constant
+   * ({@code x ./ (x - x)}, {@code x / (2*s - s - s)}, {@code x ./ zeros(n)}): the quotient is not
+   * finite anywhere, so derive would print rules of nothing, generate would write code that computes
+   * NaN, and verify would only say that no sample point is finite. The error is at the divisor.
+   */
+  private void requireNonZeroDivisor(HbpParser.ExprContext at, Expr divisor) {
+    if (!Exprs.isZero(Simplifier.simplify(divisor))) return;
+    throw error(at, "division by 0: the divisor " + src(at) + " simplifies to 0"
+        + (divisor.shape().isScalar() ? "" : " in every entry") + ", so the quotient is not finite anywhere");
   }
 
   // ---------------- errors ----------------

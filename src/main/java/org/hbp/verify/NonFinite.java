@@ -1,8 +1,10 @@
 package org.hbp.verify;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.hbp.calculus.Calculus;
 import org.hbp.calculus.Evaluator;
 import org.hbp.calculus.Expr;
 import org.hbp.calculus.Exprs;
@@ -38,6 +40,86 @@ public final class NonFinite {
       if (inner != null) return inner;
     }
     return finiteAt(e, values, dims) ? null : e;
+  }
+
+  /**
+   * A subexpression of the user's expression whose own derivative is not finite at a point where
+   * its operands are: the node, the operand it is taken with respect to, the order (1: the
+   * derivative, 2: the second derivative) and the operand's entries where it is not finite
+   * ({@code x[0] = 0.0}; null when they cannot be told).
+   */
+  public record DerivativeCulprit(Expr node, Expr operand, int order, String entries) {}
+
+  /** The name of the variable that stands for an operand in a node's own derivative (no DSL name has a space). */
+  private static final String OPERAND = "operand of";
+
+  /**
+   * Where the derivative (order 1) or the second derivative (order 2) of f with respect to x is not
+   * finite at the point although f is: the innermost subexpression of f whose own derivative (or,
+   * for order 2, second derivative) with respect to an operand that depends on x is not finite
+   * there, with that operand's offending entries ({@code sqrt(x)} at {@code x[0] = 0}); null when
+   * no node's own derivative is. Subexpressions are visited children first, operands in order.
+   */
+  public static DerivativeCulprit derivative(Expr f, Expr.Var x, int order, Map<String, Tensor> values, Map<String, Long> dims) {
+    List<Expr> children = Exprs.children(f);
+    for (Expr c : children) {
+      DerivativeCulprit inner = derivative(c, x, order, values, dims);
+      if (inner != null) return inner;
+    }
+    for (int j = 0; j < children.size(); j++) {
+      Expr c = children.get(j);
+      if (!Exprs.variables(c).contains(x)) continue;
+      Tensor cv;
+      try {
+        cv = Evaluator.evaluate(c, values, dims);
+      } catch (ArithmeticException | IllegalArgumentException e) {
+        continue;
+      }
+      boolean finite = true;
+      for (double v : cv.data()) finite &= Double.isFinite(v);
+      if (!finite) continue;
+      Expr.Var t = new Expr.Var(OPERAND, c.shape(), Expr.Role.FREE);
+      List<Expr> replaced = new ArrayList<>(children);
+      replaced.set(j, t);
+      Expr local = Exprs.withChildren(f, replaced);
+      Map<String, Tensor> at = new HashMap<>(values);
+      at.put(OPERAND, cv);
+      for (int k = 1; k <= order; k++) {
+        Expr d;
+        try {
+          d = k == 1 ? Calculus.jacobian(local, t) : Calculus.hessian(local.shape().isScalar() ? local : new Expr.Sum(local), t);
+        } catch (RuntimeException e) { // a node the engine does not differentiate in this form: no verdict
+          break;
+        }
+        Tensor dv;
+        try {
+          dv = Evaluator.evaluate(d, at, dims);
+        } catch (ArithmeticException e) {
+          return new DerivativeCulprit(f, c, k, null);
+        }
+        String entries = notFiniteColumns(c, cv, dv);
+        if (entries != null) return new DerivativeCulprit(f, c, k, entries);
+      }
+    }
+    return null;
+  }
+
+  /** The entries of operand c (value cv) whose columns of the derivative dv hold a non-finite entry, as {@code x[0] = 0.0}; null if none. */
+  private static String notFiniteColumns(Expr c, Tensor cv, Tensor dv) {
+    String name = c instanceof Expr.Var ? Printer.text(c) : "(" + Printer.text(c) + ")";
+    List<String> bad = new ArrayList<>();
+    int more = 0;
+    double[] d = dv.data(); // numel(node) x numel(c) (a Jacobian) or numel(c) x numel(c) (a Hessian), column-major
+    int cols = cv.data().length, rows = d.length / cols;
+    for (int j = 0; j < cols; j++) {
+      boolean finite = true;
+      for (int i = 0; i < rows; i++) finite &= Double.isFinite(d[i + rows * j]);
+      if (finite) continue;
+      if (bad.size() < MAX_ENTRIES) bad.add((cv.data().length == 1 && c.shape().isScalar() ? name : name + "[" + j + "]") + " = " + cv.data()[j]);
+      else more++;
+    }
+    if (bad.isEmpty()) return null;
+    return String.join(", ", bad) + (more > 0 ? " and " + more + " more" : "");
   }
 
   /** The operand whose values put e outside its domain (log, sqrt, a negative or fractional power), or null for another e. */

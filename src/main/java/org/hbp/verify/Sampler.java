@@ -172,7 +172,7 @@ public final class Sampler {
   /**
    * Whether the forward value of m is finite at one of {@link #MAX_TRIES} points with v drawn from
    * domain d (the other variables as before): only then is "declare v d" a hint worth giving (not
-   * for {@code log(-exp(x))} or {@code x ./ (x - x)}, undefined whatever the sign of x). The draws
+   * for {@code log(-exp(x))} or {@code x ./ relu(-abs(x))}, undefined whatever the sign of x). The draws
    * use a fixed seed, so that the message does not change from run to run.
    */
   private static boolean finiteSomewhere(ModuleSpec m, Map<String, Long> dims, Map<String, Tensor> fixed, Expr.Var v, Domain d) {

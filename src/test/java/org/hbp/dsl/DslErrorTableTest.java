@@ -198,6 +198,15 @@ class DslErrorTableTest {
             "spec.hbp:4:19: division by 0"),
         row(module("output z = x ./ (0);"),
             "spec.hbp:4:19: division by 0"),
+        // a divisor that is not the literal 0 but simplifies to 0: refused at the divisor (column hand-counted)
+        row(module("output z = x ./ (x - x);"),
+            "spec.hbp:4:19: division by 0: the divisor (x - x) simplifies to 0 in every entry, so the quotient is not finite anywhere"),
+        row(module("output z = x / (sum(x) - sum(x));"),
+            "spec.hbp:4:18: division by 0: the divisor (sum(x) - sum(x)) simplifies to 0, so the quotient is not finite anywhere"),
+        row(module("output z = x ./ zeros(n);"),
+            "spec.hbp:4:19: division by 0: the divisor zeros(n) simplifies to 0 in every entry, so the quotient is not finite anywhere"),
+        row(module("let d = 2*x - x - x;", "output z = sigmoid(x ./ d);"),
+            "spec.hbp:5:27: division by 0: the divisor d simplifies to 0 in every entry, so the quotient is not finite anywhere"),
         // losses
         row(lines("loss l {", "  dims n;", "  input x: vector(n);", "  target y: vector(n);", "  output E = y - x;", "}"),
             "spec.hbp:5:14: loss 'l' must be scalar, but its output E is vector(n)"),

@@ -505,8 +505,26 @@ elif kind == "bn_fixed":
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
 elif kind == "maxpool_odd":
-    # for the errors: a MaxPool whose window does not divide the map (7 x 7 in 2 x 2 windows; PyTorch drops the last row and column)
-    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(27, 2))
+    # pooling windows that do not divide the map, floor mode: MaxPool2d(2) of 7 x 7 (PyTorch drops the last row and column),
+    # AvgPool2d(2) of 5 x 5
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Conv2d(3, 3, 3, padding=2), nn.Sigmoid(),
+                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(12, 2))
+    x = torch.randn(n, 2, 7, 7)
+    y = torch.randn(n, 2)
+    loss_fn = nn.MSELoss()
+elif kind == "pool_stride":
+    # ResNet's stem pool MaxPool2d(3, stride=2, padding=1) (overlapping windows, padding by -inf), MaxPool2d(3, stride=1,
+    # padding=1) (an entry the maximum of up to 9 windows), AvgPool2d(3, stride=2, padding=1) (padded zeros counted) and
+    # AvgPool2d(2, stride=1)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(3, stride=2, padding=1), nn.Conv2d(3, 4, 3, padding=1),
+                        nn.Softplus(), nn.MaxPool2d(3, stride=1, padding=1), nn.AvgPool2d(3, stride=2, padding=1), nn.Sigmoid(),
+                        nn.AvgPool2d(2, stride=1), nn.Flatten(), nn.Linear(4, 3))
+    x = torch.randn(n, 2, 7, 7)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "pool_ceil":
+    # for the errors: MaxPool2d(2, ceil_mode=True) of 7 x 7 (a last window of one row and column)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(), nn.Linear(48, 2))
     x = torch.randn(n, 2, 7, 7)
     y = torch.randn(n, 2)
     loss_fn = nn.MSELoss()

@@ -47,6 +47,29 @@ class OnnxTorchCheckTest {
     check("gap", "crossentropy", 6);
   }
 
+  /**
+   * Pooling windows that do not divide the map, in PyTorch's floor mode: MaxPool2d(2) of a 7 x 7 map (the last row and
+   * column dropped: maxpool_strided), AvgPool2d(2) of a 5 x 5 map (avgpool).
+   */
+  @Test
+  void poolingInFloorModeOfMapsTheWindowDoesNotDivideEqualsAutograd() throws Exception {
+    String text = NetworkText.of(check("maxpool_odd", "mse", 6));
+    assertTrue(text.contains("maxpool_strided(k = 2, s = 2, p = 0);") && text.contains("avgpool(k = 2);"), text);
+  }
+
+  /**
+   * Overlapping and padded pooling windows: ResNet's stem MaxPool2d(3, stride=2, padding=1) of 7 x 7, MaxPool2d(3, stride=1,
+   * padding=1) (an entry the maximum of several windows: the selection's adjoint sums), AvgPool2d(3, stride=2, padding=1)
+   * (exported as a Pad and an AveragePool) and AvgPool2d(2, stride=1).
+   */
+  @Test
+  void overlappingAndPaddedPoolingWindowsEqualAutograd() throws Exception {
+    String text = NetworkText.of(check("pool_stride", "crossentropy", 6));
+    for (String layer : List.of("maxpool_strided(k = 3, s = 2, p = 1);", "maxpool_strided(k = 3, s = 1, p = 1);", "zeropad(p = 1);",
+        "avgpool_strided(k = 3, s = 2, p = 0);", "avgpool_strided(k = 2, s = 1, p = 0);"))
+      assertTrue(text.contains(layer), layer + " in\n" + text);
+  }
+
   /** GlobalAveragePool of any [C, H, W] value: straight after a MaxPool on a map that is not square (4 x 3). */
   @Test
   void globalAveragePoolAfterMaxPoolEqualsAutograd() throws Exception {

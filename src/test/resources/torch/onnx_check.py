@@ -775,13 +775,7 @@ if attention:
                 ref[c + "." + name] = ref[c + "." + k][b * size:(b + 1) * size, b * size:(b + 1) * size]
     with open(out + "/names.txt", "w") as f:
         f.write("\n".join(split) + "\n")
-for k in params:
-    if params[k].dim() == 0:
-        # a 0-d parameter (nn.Parameter(torch.tensor(0.7))): hbp's results hold its one entry with shape [1]
-        ref["grad." + k] = ref["grad." + k].reshape(1)
-    if kind in ("layerscale2d", "channelbias") and k in ("gamma", "beta", "bias"):
-        # a per-channel scale or bias [C, 1, 1] or [1, C, 1, 1]: hbp's learned_scale_channels and learned_bias_channels hold it
-        # as their vector [C]
-        ref["grad." + k] = ref["grad." + k].reshape(-1)
+# every gradient in its parameter's own shape: hbp writes results under an initializer's name in the initializer's shape,
+# also where it holds the parameter squeezed (a per-channel [C, 1, 1] or [1, C, 1, 1] as [C], a 0-d parameter as [1])
 np.savez(out + "/ref.npz", **ref)
 print("ok", kind, len(params), "parameters")

@@ -232,6 +232,69 @@ class OnnxTorchCheckTest {
     assertTrue(net.sources().containsValue("gamma") && net.sources().containsValue("beta"), net.sources().toString());
   }
 
+  /**
+   * Results under the name of an initializer hbp holds squeezed (gamma [3, 1, 1] and beta [1, 3, 1, 1], held as [3]) have
+   * the initializer's shape: the Newton step of check (autograd's gradient in PyTorch's shapes), hbp gradients' per-sample
+   * gradients [N, 3, 1, 1] (their sum autograd's gradient) and variances [3, 1, 1], and the Hessian products of
+   * directions given as [V, *PyTorch's shape] under the initializers' names, [V, *that shape], each autograd's Hessian
+   * block times the direction.
+   */
+  @Test
+  void resultsUnderSqueezedInitializersNamesHaveTheirShapes() throws Exception {
+    check("layerscale2d", "crossentropy", 8);
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
+    List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
+    String model = dir.resolve("model.onnx").toString(), batch = dir.resolve("batch.npz").toString();
+    Path grads = dir.resolve("grads");
+    hbp("gradients", "--net", model, "--loss", "crossentropy", "--batch", batch, "--out", grads.toString());
+    Map<String, NdArray> perSample = Npz.read(grads.resolve("batch_grad.npz")), variance = Npz.read(grads.resolve("variance.npz"));
+    for (String k : List.of("gamma", "beta")) {
+      NdArray r = ref.get("grad." + k), g = perSample.get(k);
+      assertTrue(r.rank() == 4 - ("gamma".equals(k) ? 1 : 0) && r.numel() == 3, k + " " + Arrays.toString(r.shape()));
+      assertEquals(Arrays.toString(concatShape(4, r.shape())), Arrays.toString(g.shape()), "per-sample gradients of " + k);
+      assertEquals(Arrays.toString(r.shape()), Arrays.toString(variance.get(k).shape()), "variance of " + k);
+      double[] want = r.data(), got = g.data();
+      for (int i = 0; i < want.length; i++) {
+        double sum = 0;
+        for (int n = 0; n < 4; n++) sum += got[n * want.length + i];
+        assertEquals(want[i], sum, 1e-12, "the per-sample gradients of " + k + "[" + i + "] summed");
+      }
+    }
+    int v = 2;
+    java.util.Random rng = new java.util.Random(7);
+    Map<String, NdArray> directions = new java.util.LinkedHashMap<>();
+    for (String k : torchNames) {
+      NdArray r = ref.get("grad." + k);
+      double[] d = new double[v * r.numel()];
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
+      directions.put(k, NdArray.of(d, concatShape(v, r.shape())));
+    }
+    Path vectors = dir.resolve("vectors.npz"), products = dir.resolve("products.npz");
+    Npz.write(vectors, directions);
+    hbp("curvature", "--net", model, "--loss", "crossentropy", "--batch", batch, "--curvature", "hessian", "--vectors", vectors.toString(),
+        "--out", products.toString());
+    Map<String, NdArray> got = Npz.read(products);
+    for (String k : torchNames) {
+      NdArray h = ref.get("hessian." + k), u = directions.get(k), p = got.get(k);
+      assertEquals(Arrays.toString(u.shape()), Arrays.toString(p.shape()), "product of " + k);
+      int n = h.dim(0);
+      double[] ud = u.data(), pd = p.data();
+      for (int a = 0; a < v; a++)
+        for (int i = 0; i < n; i++) {
+          double want = 0;
+          for (int j = 0; j < n; j++) want += h.get(i, j) * ud[a * n + j];
+          assertEquals(want, pd[a * n + i], 1e-10 * Math.max(1, scale(h)), "Hessian product of " + k + ", direction " + a + ", entry " + i);
+        }
+    }
+  }
+
+  private static int[] concatShape(int first, int[] rest) {
+    int[] out = new int[rest.length + 1];
+    out[0] = first;
+    System.arraycopy(rest, 0, out, 1, rest.length);
+    return out;
+  }
+
   /** Sub and Div by parameters: h - b (learned_subtract), h / w (learned_divide), logits / t with t [1] (learned_divide_scalar). */
   @Test
   void subtractionAndDivisionByParametersEqualAutograd() throws Exception {

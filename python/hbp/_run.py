@@ -196,8 +196,9 @@ def _check(curvature, model):
 
 def _read(path, dtype, names, shapes=None):
     """The arrays of path as tensors of dtype, keyed and ordered by names (in_proj_weight and in_proj_bias as
-    their row blocks, see _parts); with shapes ({name: (leading dims, parameter shape)}), each in that shape (hbp holds a
-    scale [C, 1, 1] as its vector [C], a 0-d parameter as [1]; the entries are the same, in the same order)."""
+    their row blocks, see _parts); with shapes ({name: (leading dims, parameter shape)}), each in that shape (hbp writes
+    results under an initializer's name in its shape, also a scale [C, 1, 1] it holds as [C]; the reshape keeps the
+    parameter's shape for any array of its entries in the same order)."""
     with np.load(path) as data:
         names = [part for n in names for part in _parts(n, data.files)]
         missing = [n for n in names if n not in data.files]

@@ -505,8 +505,26 @@ elif kind == "bn_fixed":
     y = torch.tensor([0, 2, 1, 2])
     loss_fn = nn.CrossEntropyLoss()
 elif kind == "maxpool_odd":
-    # for the errors: a MaxPool whose window does not divide the map (7 x 7 in 2 x 2 windows; PyTorch drops the last row and column)
-    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(27, 2))
+    # pooling windows that do not divide the map, floor mode: MaxPool2d(2) of 7 x 7 (PyTorch drops the last row and column),
+    # AvgPool2d(2) of 5 x 5
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Conv2d(3, 3, 3, padding=2), nn.Sigmoid(),
+                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(12, 2))
+    x = torch.randn(n, 2, 7, 7)
+    y = torch.randn(n, 2)
+    loss_fn = nn.MSELoss()
+elif kind == "pool_stride":
+    # ResNet's stem pool MaxPool2d(3, stride=2, padding=1) (overlapping windows, padding by -inf), MaxPool2d(3, stride=1,
+    # padding=1) (an entry the maximum of up to 9 windows), AvgPool2d(3, stride=2, padding=1) (padded zeros counted) and
+    # AvgPool2d(2, stride=1)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(3, stride=2, padding=1), nn.Conv2d(3, 4, 3, padding=1),
+                        nn.Softplus(), nn.MaxPool2d(3, stride=1, padding=1), nn.AvgPool2d(3, stride=2, padding=1), nn.Sigmoid(),
+                        nn.AvgPool2d(2, stride=1), nn.Flatten(), nn.Linear(4, 3))
+    x = torch.randn(n, 2, 7, 7)
+    y = torch.tensor([0, 2, 1, 2])
+    loss_fn = nn.CrossEntropyLoss()
+elif kind == "pool_ceil":
+    # for the errors: MaxPool2d(2, ceil_mode=True) of 7 x 7 (a last window of one row and column)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(), nn.Linear(48, 2))
     x = torch.randn(n, 2, 7, 7)
     y = torch.randn(n, 2)
     loss_fn = nn.MSELoss()
@@ -757,13 +775,7 @@ if attention:
                 ref[c + "." + name] = ref[c + "." + k][b * size:(b + 1) * size, b * size:(b + 1) * size]
     with open(out + "/names.txt", "w") as f:
         f.write("\n".join(split) + "\n")
-for k in params:
-    if params[k].dim() == 0:
-        # a 0-d parameter (nn.Parameter(torch.tensor(0.7))): hbp's results hold its one entry with shape [1]
-        ref["grad." + k] = ref["grad." + k].reshape(1)
-    if kind in ("layerscale2d", "channelbias") and k in ("gamma", "beta", "bias"):
-        # a per-channel scale or bias [C, 1, 1] or [1, C, 1, 1]: hbp's learned_scale_channels and learned_bias_channels hold it
-        # as their vector [C]
-        ref["grad." + k] = ref["grad." + k].reshape(-1)
+# every gradient in its parameter's own shape: hbp writes results under an initializer's name in the initializer's shape,
+# also where it holds the parameter squeezed (a per-channel [C, 1, 1] or [1, C, 1, 1] as [C], a 0-d parameter as [1])
 np.savez(out + "/ref.npz", **ref)
 print("ok", kind, len(params), "parameters")

@@ -324,14 +324,31 @@ public interface Backend {
    * tensor (c, h, w) column-major, {@code c x (h*w)}), the position in the item of the maximum of
    * each k x k window (stride k), as a {@code c x (h/k * w/k)} item of the result: position
    * {@code ch + c*(y + h*x)}, the first maximum in column-major window order on ties, a NaN
-   * winning. The default computes on the host; backends override it to stay on their memory.
+   * winning. h and w must be divisible by k. {@link #windowArgmax(Batch, int, int, int, int, int, int)}
+   * with stride k and no padding.
    */
   default Batch windowArgmax(Batch x, int c, int h, int w, int k) {
     BackendChecks.checkWindowArgmax(x, c, h, w, k);
-    int oh = h / k, ow = w / k, n = x.samples(), in = c * h * w, out = c * oh * ow;
+    return windowArgmax(x, c, h, w, k, k, 0);
+  }
+
+  /**
+   * The index map of max-pooling with stride and padding: for each sample of {@code x}
+   * (one-direction items holding a tensor (c, h, w) column-major, {@code c x (h*w)}), the position
+   * in the item of the maximum of each k x k window at stride s of x padded by p on each side with
+   * -inf (the padding is never chosen; a window of padding only gives -1), as a {@code c x (oh*ow)}
+   * item of the result, {@code oh = (h + 2p - k)/s + 1}, {@code ow = (w + 2p - k)/s + 1} (floor
+   * mode: rows and columns no whole window covers are dropped): position {@code ch + c*(y + h*x)},
+   * the first maximum in column-major window order on ties, a NaN winning. Windows overlap where
+   * s &lt; k (an entry may then be the maximum of several). The default computes on the host;
+   * backends override it to stay on their memory.
+   */
+  default Batch windowArgmax(Batch x, int c, int h, int w, int k, int s, int p) {
+    BackendChecks.checkWindowArgmax(x, c, h, w, k, s, p);
+    int oh = BackendChecks.pooledSize(h, k, s, p), ow = BackendChecks.pooledSize(w, k, s, p), n = x.samples(), in = c * h * w, out = c * oh * ow;
     double[] xs = toArray(x);
     int[] idx = new int[n * out];
-    for (int s = 0; s < n; s++) BackendChecks.windowArgmax(xs, s * in, c, h, w, k, idx, s * out);
+    for (int a = 0; a < n; a++) BackendChecks.windowArgmax(xs, a * in, c, h, w, k, s, p, idx, a * out);
     double[] positions = new double[idx.length];
     for (int i = 0; i < idx.length; i++) positions[i] = idx[i];
     return fromArray(n, 1, c, oh * ow, positions);

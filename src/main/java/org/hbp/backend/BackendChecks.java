@@ -315,8 +315,37 @@ public final class BackendChecks {
   }
 
   /**
+   * Checks the operand of {@link Backend#windowArgmax(Batch, int, int, int, int, int, int)}: positive
+   * sizes, window and stride, padding at least 0, at least one window on each axis.
+   */
+  public static void checkWindowArgmax(Batch x, int c, int h, int w, int k, int s, int p) {
+    if (c < 1 || h < 1 || w < 1 || k < 1 || s < 1 || p < 0 || h + 2L * p < k || w + 2L * p < k)
+      throw new IllegalArgumentException("windowArgmax: tensor (" + c + ", " + h + ", " + w + ") with window " + k + ", stride " + s
+          + ", padding " + p + "; expected positive sizes, window and stride, padding >= 0 and the padded height and width at least the window");
+    if (x.directions() != 1 || x.rows() * x.cols() != c * h * w)
+      throw new IllegalArgumentException("windowArgmax: x " + x.describe() + "; expected one-direction items of " + c + "*" + h + "*" + w
+          + " = " + c * h * w + " entries (a tensor (" + c + ", " + h + ", " + w + "))");
+  }
+
+  /** The number of k-windows at stride s along an axis of n entries padded by p on each side (floor mode): (n + 2p - k)/s + 1. */
+  public static int pooledSize(int n, int k, int s, int p) {
+    return (n + 2 * p - k) / s + 1;
+  }
+
+  /**
    * The arg-max of each k x k window of one item {@code xs[xo ..]} (tensor (c, h, w) column-major)
-   * into {@code idx[io ..]}, as positions in the item: see {@link Backend#windowArgmax}.
+   * into {@code idx[io ..]}, as positions in the item: see {@link Backend#windowArgmax(Batch, int,
+   * int, int, int)} (stride k, no padding).
+   */
+  public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, int[] idx, int io) {
+    windowArgmax(xs, xo, c, h, w, k, k, 0, idx, io);
+  }
+
+  /**
+   * The arg-max of each k x k window at stride s of one item {@code xs[xo ..]} (tensor (c, h, w)
+   * column-major) padded by p, into {@code idx[io ..]}, as positions in the item: see {@link
+   * Backend#windowArgmax(Batch, int, int, int, int, int, int)}. A window covers the rows and
+   * columns of x that it overlaps (the padding, -inf, never wins); one that overlaps none gives -1.
    *
    * <p>Per output position the window's c channels lie side by side. A first pass takes their
    * maxima ({@code Math.max}, without branches, vectorized by the JIT); a second, walking the
@@ -324,33 +353,38 @@ public final class BackendChecks {
    * instead mispredicts on random data about once per window (twice as slow). A NaN maximum (no
    * position equals it) takes the comparing loop: the last NaN of the window wins.
    */
-  public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, int[] idx, int io) {
-    int oh = h / k, ow = w / k;
+  public static void windowArgmax(double[] xs, int xo, int c, int h, int w, int k, int s, int p, int[] idx, int io) {
+    int oh = pooledSize(h, k, s, p), ow = pooledSize(w, k, s, p);
     double[] max = new double[c];
     int[] best = new int[c];
     for (int ox = 0; ox < ow; ox++)
       for (int oy = 0; oy < oh; oy++) {
-        int corner = c * (oy * k + h * (ox * k));
+        int o = io + c * (oy + oh * ox);
+        int y0 = Math.max(0, oy * s - p), y1 = Math.min(h, oy * s - p + k), x0 = Math.max(0, ox * s - p), x1 = Math.min(w, ox * s - p + k);
+        if (y0 >= y1 || x0 >= x1) { // padding only
+          java.util.Arrays.fill(idx, o, o + c, -1);
+          continue;
+        }
+        int corner = c * (y0 + h * x0);
         for (int ch = 0; ch < c; ch++) max[ch] = xs[xo + corner + ch];
-        for (int kx = 0; kx < k; kx++)
-          for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
-            int base = xo + corner + c * (ky + h * kx);
+        for (int xx = x0; xx < x1; xx++)
+          for (int y = xx == x0 ? y0 + 1 : y0; y < y1; y++) {
+            int base = xo + c * (y + h * xx);
             for (int ch = 0; ch < c; ch++) max[ch] = Math.max(max[ch], xs[base + ch]);
           }
         java.util.Arrays.fill(best, -1);
-        for (int kx = k - 1; kx >= 0; kx--)
-          for (int ky = k - 1; ky >= 0; ky--) {
-            int base = corner + c * (ky + h * kx);
+        for (int xx = x1 - 1; xx >= x0; xx--)
+          for (int y = y1 - 1; y >= y0; y--) {
+            int base = c * (y + h * xx);
             for (int ch = 0; ch < c; ch++) best[ch] = xs[xo + base + ch] == max[ch] ? base + ch : best[ch];
           }
-        int o = io + c * (oy + oh * ox);
         for (int ch = 0; ch < c; ch++) {
           if (best[ch] < 0) { // a NaN in the window
             best[ch] = corner + ch;
             double m = xs[xo + corner + ch];
-            for (int kx = 0; kx < k; kx++)
-              for (int ky = kx == 0 ? 1 : 0; ky < k; ky++) {
-                int src = corner + ch + c * (ky + h * kx);
+            for (int xx = x0; xx < x1; xx++)
+              for (int y = xx == x0 ? y0 + 1 : y0; y < y1; y++) {
+                int src = ch + c * (y + h * xx);
                 double v = xs[xo + src];
                 if (v > m || v != v) {
                   m = v;
@@ -362,4 +396,5 @@ public final class BackendChecks {
         }
       }
   }
+
 }

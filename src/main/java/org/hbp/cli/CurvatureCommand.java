@@ -222,7 +222,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
         ggn.release();
       } else products = pass.networkProduct(kind, directions);
       for (String name : network.parameterNames())
-        result.put(productNames.of(name), layout.toTorch(name, products.get(name), false));
+        result.put(productNames.of(name), productNames.shaped(name, layout.toTorch(name, products.get(name), false)));
       w.printf("  %s in %.2f s%n", Words.count(directions.values().iterator().next().directions(), "product"), (System.nanoTime() - t0) / 1e9);
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
@@ -254,7 +254,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
         barTotal = -1;
       }
       w.println(DiagonalMode.describe(diagonal, kfac.mcSamples, diagonalSampling, seed, (System.nanoTime() - t0) / 1e9));
-      for (String name : network.parameterNames()) result.put(names.of(name), layout.toTorch(name, diag.get(name), true));
+      for (String name : network.parameterNames()) result.put(names.of(name), names.shaped(name, layout.toTorch(name, diag.get(name), true)));
       Npz.write(out, overwrite.existing(), result);
       w.println("wrote " + out);
       w.flush();
@@ -275,7 +275,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
       perUnit(List.copyOf(directions.keySet()), "products", (i, name) -> {
         Batch dirs2 = directions.get(name);
         long t0 = System.nanoTime();
-        result.put(productNames.of(name), layout.toTorch(name, c.matProd(name, dirs2, blocks), false));
+        result.put(productNames.of(name), productNames.shaped(name, layout.toTorch(name, c.matProd(name, dirs2, blocks), false)));
         return String.format("  %s: %s in %.2f s", name, Words.count(dirs2.directions(), "product"), (System.nanoTime() - t0) / 1e9);
       });
       Npz.write(out, overwrite.existing(), result);
@@ -295,7 +295,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
         if (blocks != 1) throw new UserError("--solve with --strategy " + strat.label() + " inverts whole blocks in closed form; drop --blocks " + blocks);
         for (String name : network.parameterNames()) {
           Batch minusG = be.scale(pass.gradient(name), -1);
-          result.put(names.of(name), layout.toTorch(name, c.dampedSolve(name, minusG, solve), true));
+          result.put(names.of(name), names.shaped(name, layout.toTorch(name, c.dampedSolve(name, minusG, solve), true)));
           w.printf("  %s: closed form%s%n", name, strat.isKroneckerFactored() ? " in the eigenbasis of the Kronecker factors" : ", v / (d + lambda)");
         }
         Npz.write(out, overwrite.existing(), result);
@@ -305,7 +305,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
       }
       perUnit(parameters, "CG solve", (i, name) -> {
         ConjugateGradient.Result r = ConjugateGradient.solve(be, v -> c.matProd(name, v, blocks), solve, be.scale(pass.gradient(name), -1), s);
-        result.put(names.of(name), layout.toTorch(name, r.solution(), true));
+        result.put(names.of(name), names.shaped(name, layout.toTorch(name, r.solution(), true)));
         return String.format("  %s: CG %s, residual %.3g (|b| %.3g)%s", name, Words.count(r.iterations(), "iteration"), r.residualNorm(), r.rhsNorm(),
             r.negativeCurvature() != null ? ", " + r.negativeCurvature().describe() : r.converged() ? "" : ", not converged");
       });

@@ -102,11 +102,11 @@ public final class GradientsCommand extends HbpCommand {
       SampleGradientChunks.forEach(pass, all.use(), limit, this::notice, all::add);
       for (String name : network.parameterNames()) {
         String array = names.of(name);
-        grads.put(array, NdArray.of(all.gradients.get(name), all.shape(name, n)));
+        grads.put(array, names.shaped(name, NdArray.of(all.gradients.get(name), all.shape(name, n))));
         double[] l2 = all.norms.get(name).result();
         norms.put(array, NdArray.of(l2, n));
         NdArray va = NdArray.of(all.variances.get(name).result(), layout.torchShape(name));
-        variances.put(array, va);
+        variances.put(array, names.shaped(name, va));
         double meanNorm = 0, total = 0;
         for (double d : l2) meanNorm += d / n;
         for (double d : va.data()) total += d;

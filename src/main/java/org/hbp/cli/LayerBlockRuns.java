@@ -78,7 +78,7 @@ final class LayerBlockRuns {
       if (v.isEmpty()) throw new UserError("--vectors has no directions for the parameters " + group + " of one layer; give them");
       long t0 = System.nanoTime();
       Map<String, Batch> products = c.layerMatProd(v);
-      for (String p : group) result.put(productNames.of(p), layout.toTorch(p, products.get(p), false));
+      for (String p : group) result.put(productNames.of(p), productNames.shaped(p, layout.toTorch(p, products.get(p), false)));
       return String.format("  %s: %s in %.2f s", label, Words.count(v.values().iterator().next().directions(), "product"), (System.nanoTime() - t0) / 1e9);
     });
     Npz.write(out, existing, result);
@@ -107,7 +107,7 @@ final class LayerBlockRuns {
       for (String p : group) minusG.put(p, be.scale(pass.gradient(p), -1));
       ConjugateGradient.JointResult r = c.layerSolve(minusG, alpha, settings);
       for (String p : group) {
-        result.put(names.of(p), layout.toTorch(p, r.solution().get(p), true));
+        result.put(names.of(p), names.shaped(p, layout.toTorch(p, r.solution().get(p), true)));
         be.release(r.solution().get(p));
         be.release(minusG.get(p));
       }

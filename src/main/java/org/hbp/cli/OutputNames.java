@@ -43,6 +43,16 @@ final class OutputNames {
   }
 
   /**
+   * A result of hbp's parameter {@code parameter} (hbp's shape, or {@code [V, *that]}) in the shape its output
+   * name has: on an ONNX network, an initializer hbp holds squeezed ({@code [C, 1, 1]} as {@code [C]}, 0-d as
+   * {@code [1]}) in the initializer's shape ({@link InitializerNames#toInitializerShape}); else unchanged. Not for
+   * dense blocks.
+   */
+  NdArray shaped(String parameter, NdArray result) {
+    return onnx != null ? onnx.toInitializerShape(parameter, result) : result;
+  }
+
+  /**
    * The name a result keyed by parameter (a block of {@code hbp spectrum}) goes by: an ONNX network's
    * initializer name (hbp's own, e.g. {@code v3.W} or {@code 2.W} counted over hbp's layers, means nothing to
    * the user and may be another layer's PyTorch index); hbp's name on a DSL network.

@@ -141,7 +141,7 @@ final class SpectrumRun {
 
   /** The k columns of {@code m} as each parameter's array in PyTorch's layout ({@code [k, *shape]}, or the bare shape). */
   private void put(Map<String, NdArray> into, ParameterVectors vectors, DMatrixRMaj m, boolean bare) {
-    for (Map.Entry<String, Batch> e : vectors.toDirections(m).entrySet()) into.put(names.of(e.getKey()), layout.toTorch(e.getKey(), e.getValue(), bare));
+    for (Map.Entry<String, Batch> e : vectors.toDirections(m).entrySet()) into.put(names.of(e.getKey()), names.shaped(e.getKey(), layout.toTorch(e.getKey(), e.getValue(), bare)));
   }
 
   /** A map of keys and values in the given order (for the JSON file's fields). */

@@ -334,6 +334,25 @@ def window_argmax(x, shape, k):
     return (ch + c * (y + h * xx)).to(x.dtype)
 
 
+def window_argmax_strided(x, shape, k, s, p):
+    \"""window_argmax_strided(x, k, s, p) of a batch x [N, c, h, w]: per k x k window at stride s of x padded by p on each
+    side with -inf (floor mode) the column-major position ch + c*(y + h*x) into the sample of its maximum, -1 for a
+    window of padding only; [N, c, (h + 2p - k)/s + 1, (w + 2p - k)/s + 1] (ties: the first in the window's row-major
+    order).\"""
+    c, h, w = shape
+    n = x.shape[0]
+    ch = torch.arange(c, device=x.device).reshape(c, 1, 1)
+    y = torch.arange(h, device=x.device).reshape(1, h, 1)
+    xx = torch.arange(w, device=x.device).reshape(1, 1, w)
+    source = F.pad((ch + c * (y + h * xx)).to(x.dtype), (p, p, p, p), value=-1.0).expand(n, c, h + 2 * p, w + 2 * p)
+    padded = F.pad(x.detach(), (p, p, p, p), value=float("-inf"))
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    windows = padded.unfold(2, k, s).unfold(3, k, s).reshape(n, c, oh, ow, k * k)
+    sources = source.unfold(2, k, s).unfold(3, k, s).reshape(n, c, oh, ow, k * k)
+    best = torch.argmax(windows, dim=4, keepdim=True)
+    return torch.gather(sources, 4, best).squeeze(4)
+
+
 def pad_source(x, shape, p):
     \"""pad_source(x, p) for a batch x [N, c, h, w]: for each position of x padded by p on each side the
     column-major position ch + c*(y + h*x) of its source, -1 in the padding; [N, c, h + 2p, w + 2p].\"""

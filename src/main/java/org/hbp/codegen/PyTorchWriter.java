@@ -311,8 +311,10 @@ final class PyTorchWriter {
       if (decl.isPresent()) {
         IndexDecl d = decl.get();
         String fn = d.primitive().name().toLowerCase(Locale.ROOT);
+        StringJoiner args = new StringJoiner(", ");
+        for (Dim a : d.args()) args.add(lowering.dim(a));
         line("            " + py(v.name()) + " = K." + fn + "(" + py(d.input()) + ", self.shape(\"" + d.input() + "\"), "
-            + lowering.dim(d.args().get(0)) + ")  # " + d.call());
+            + args + ")  # " + d.call());
       } else {
         line("            raise ValueError(\"" + m.name() + ": forward needs " + v.name() + " (" + v.role().name().toLowerCase(Locale.ROOT)
             + ", " + natural(v.shape(), true) + ")\")");

@@ -16,7 +16,8 @@ import org.hbp.runtime.ModuleOperator;
 /**
  * The index maps that gather-based modules take as {@code index} variables, computed by the
  * forward pass of a network as the spec declares them ({@link IndexDecl}): for
- * {@code window_argmax(x, k)} the arg-max of each k x k window, for {@code pad_source(x, p)} the
+ * {@code window_argmax(x, k)} the arg-max of each k x k window, for {@code window_argmax_strided(x, k, s, p)}
+ * that of each k x k window at stride s of x padded by p, for {@code pad_source(x, p)} the
  * source of each padded position. Indices are column-major positions in the input tensor
  * (c, h, w), i.e. {@code ch + c*(y + h*x)}; -1 marks a padded zero. They are resolved once, when
  * the network is built ({@link #resolve}), from the declaration and the layer's dims, whatever the
@@ -47,13 +48,22 @@ final class IndexMaps {
     op.dims().forEach((k, v) -> dims.put(k, (long) v));
     long[] in = declared(module, decl.input()).shape().evaluate(dims);
     int c = Math.toIntExact(in[0]), h = Math.toIntExact(in[1]), w = Math.toIntExact(in[2]);
-    int a = Math.toIntExact(decl.argValues(dims).get(0));
+    List<Long> args = decl.argValues(dims);
+    int a = Math.toIntExact(args.get(0));
     return switch (decl.primitive()) {
       case WINDOW_ARGMAX -> {
         if (h % a != 0 || w % a != 0)
           throw new DslException(module.source(), decl.line(), decl.column(), "layer " + path + ": " + decl.call() + " needs the height "
               + h + " and the width " + w + " of " + decl.input() + " divisible by the window " + a);
         yield (be, x) -> windowArgmax(be, c, h, w, a, x);
+      }
+      case WINDOW_ARGMAX_STRIDED -> {
+        int s = Math.toIntExact(args.get(1)), p = Math.toIntExact(args.get(2));
+        if (s < 1 || p < 0 || h + 2L * p < a || w + 2L * p < a)
+          throw new DslException(module.source(), decl.line(), decl.column(), "layer " + path + ": " + decl.call() + " needs a stride "
+              + "of at least 1 (" + s + "), a padding of at least 0 (" + p + ") and the height " + h + " and the width " + w + " of "
+              + decl.input() + " padded by " + p + " on each side at least the window " + a);
+        yield (be, x) -> be.windowArgmax(x, c, h, w, a, s, p);
       }
       case PAD_SOURCE -> (be, x) -> padSource(be, c, h, w, a);
     };

@@ -87,6 +87,26 @@ public final class InitializerNames {
   }
 
   /**
+   * A result of hbp's parameter {@code hbp} (a gradient, a product, a step: hbp's shape, or {@code [V, *that]}
+   * for V directions or samples) in the shape of the initializer that names it, where hbp holds that
+   * initializer in another shape of the same entries in the same order (a per-channel {@code [C, 1, 1]} as
+   * {@code [C]}, a 0-d parameter as {@code [1]}): the same entries reshaped to the initializer's shape
+   * ({@code [V, *that]}); any other result unchanged (a parameter named by hbp's name, one of a transposed
+   * or split initializer). Not for dense blocks, {@code [numel, numel]} whatever the shape.
+   */
+  public NdArray toInitializerShape(String hbp, NdArray a) {
+    String init = toInitializer.get(hbp);
+    int[] s = init == null ? null : net.initializerShapes().get(init);
+    NdArray held = net.parameters().get(hbp);
+    if (s == null || held == null) return a;
+    int[] h = held.shape();
+    if (Arrays.equals(s, h) || !Arrays.equals(squeezed(s), squeezed(h))) return a;
+    if (Arrays.equals(a.shape(), h)) return a.reshape(s);
+    if (a.rank() == h.length + 1 && Arrays.equals(Arrays.copyOfRange(a.shape(), 1, a.rank()), h)) return a.reshape(prepend(a.dim(0), s));
+    return a;
+  }
+
+  /**
    * Arrays keyed by initializer names (or hbp's), renamed to hbp's and in hbp's shapes (see the class
    * comment); other names pass unchanged (an hbp name given besides wins over the initializer's).
    *

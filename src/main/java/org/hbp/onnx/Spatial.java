@@ -9,8 +9,9 @@ import org.hbp.io.NdArray;
 
 /**
  * The mappings of image operators (per-sample shape [C, H, W]): Conv to {@code conv2d} (square
- * kernel, one stride, padding and dilation for both axes, groups 1), MaxPool and AveragePool with
- * stride = kernel and no padding to {@code maxpool} / {@code avgpool}, GlobalAveragePool to
+ * kernel, one stride, padding and dilation for both axes, groups 1), MaxPool and AveragePool with a
+ * square window, one stride and padding, floor mode, to {@code maxpool} / {@code avgpool} (stride =
+ * kernel, no padding) or {@code maxpool_strided} / {@code avgpool_strided}, GlobalAveragePool to
  * {@code meanpool2d} (the mean over the H*W positions of each channel, after any [C, H, W] value), Pad with zeros, equal on all
  * four sides, to {@code zeropad}.
  */
@@ -44,29 +45,48 @@ final class Spatial {
     return 1;
   }
 
-  /** MaxPool / AveragePool with a k x k window, stride k, no padding, no dilation, floor mode. */
+  /**
+   * MaxPool / AveragePool with a square k x k window, one stride s and one padding p for both axes,
+   * no dilation, floor mode (ceil_mode 0): {@code maxpool} / {@code avgpool} where s = k, p = 0 (and,
+   * for maxpool, k divides the height and width), else {@code maxpool_strided} /
+   * {@code avgpool_strided} (k, s, p). MaxPool pads with -inf, AveragePool with zeros counted in the
+   * mean (count_include_pad 1, PyTorch's default; count_include_pad 0 is refused with a padding).
+   */
   static int pool(OnnxImporter w, int i, String module) {
     NodeProto n = w.node(i);
     requireImage(w, i);
     if (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty()) throw w.error(i, "its indices output is used; hbp maps the pooled values only");
     requireAutoPadNotSet(w, i);
+    int c = w.shape.get(0), h = w.shape.get(1), wd = w.shape.get(2);
+    String input = "on the input of per-sample shape " + w.shape;
     List<Long> kernel = Attributes.integers(n, "kernel_shape");
     if (kernel == null || kernel.size() != 2 || !kernel.get(0).equals(kernel.get(1)))
-      throw w.error(i, "kernel_shape " + kernel + "; hbp maps square windows [k, k]");
+      throw w.error(i, "kernel_shape " + kernel + " " + input + "; hbp maps square windows [k, k]");
     int k = (int) (long) kernel.get(0);
     int s = uniform(w, i, "strides", 1), p = uniform(w, i, "pads", 0), d = uniform(w, i, "dilations", 1);
-    if (s != k || p != 0 || d != 1 || Attributes.integer(n, "ceil_mode", 0) != 0)
-      throw w.error(i, "stride " + s + ", padding " + p + ", dilation " + d + ", ceil_mode " + Attributes.integer(n, "ceil_mode", 0)
-          + "; hbp's " + module + " has stride = kernel (" + k + "), no padding, no dilation, floor mode");
-    int c = w.shape.get(0), h = w.shape.get(1), wd = w.shape.get(2);
-    if (module.equals("maxpool") && (h % k != 0 || wd % k != 0))
-      throw w.error(i, "input of per-sample shape " + w.shape + " in " + k + " x " + k + " windows; hbp's maxpool needs the height and width "
-          + "divisible by the window (PyTorch's floor mode drops the last " + (h % k) + " rows and " + (wd % k) + " columns, which hbp "
-          + "does not crop: make the map's size a multiple of " + k + ")");
+    long ceil = Attributes.integer(n, "ceil_mode", 0);
+    if (ceil != 0)
+      throw w.error(i, "ceil_mode " + ceil + " " + input + "; hbp maps floor mode (ceil_mode 0, PyTorch's default ceil_mode=False)");
+    if (d != 1) throw w.error(i, "dilations [" + d + ", " + d + "] " + input + "; hbp maps pooling without dilation (dilations [1, 1])");
+    if (k < 1 || s < 1 || p < 0 || 2 * p > k)
+      throw w.error(i, "kernel_shape [" + k + ", " + k + "], strides [" + s + ", " + s + "], pads " + p + " " + input
+          + "; hbp maps a positive window and stride and a padding of at most half the window");
+    if (h + 2 * p < k || wd + 2 * p < k)
+      throw w.error(i, "kernel_shape [" + k + ", " + k + "] with pads " + p + " " + input + ": the window is larger than the padded map");
+    boolean max = module.equals("maxpool");
+    long countPad = Attributes.integer(n, "count_include_pad", 0);
+    if (!max && p > 0 && countPad == 0)
+      throw w.error(i, "count_include_pad 0 with pads " + p + " " + input + "; hbp maps an average over the whole window, padded zeros "
+          + "included (count_include_pad 1, PyTorch's default count_include_pad=True)");
+    boolean plain = s == k && p == 0 && (!max || h % k == 0 && wd % k == 0);
     Map<String, Integer> args = new LinkedHashMap<>();
     args.put("k", k);
-    w.addLayer(module, args, OperatorMappings.origin(w, i));
-    w.advance(n.getOutput(0), List.of(c, (h - k) / k + 1, (wd - k) / k + 1));
+    if (!plain) {
+      args.put("s", s);
+      args.put("p", p);
+    }
+    w.addLayer(plain ? module : module + "_strided", args, OperatorMappings.origin(w, i));
+    w.advance(n.getOutput(0), List.of(c, (h + 2 * p - k) / s + 1, (wd + 2 * p - k) / s + 1));
     return 1;
   }
 
@@ -119,7 +139,8 @@ final class Spatial {
     List<Long> v = Attributes.integers(w.node(i), name);
     if (v == null || v.isEmpty()) return fallback;
     for (long x : v)
-      if (x != v.get(0)) throw w.error(i, name + " " + v + "; hbp maps the same value on both axes (and both sides)");
+      if (x != v.get(0))
+        throw w.error(i, name + " " + v + " on the input of per-sample shape " + w.shape + "; hbp maps the same value on both axes (and both sides)");
     return (int) (long) v.get(0);
   }
 }

@@ -160,7 +160,7 @@ public final class PyTorchVerifier {
     return true;
   }
 
-  /** An index map computed as declared: window_argmax by the CPU backend's kernel, pad_source from its definition. */
+  /** An index map computed as declared: window_argmax and window_argmax_strided by the CPU backend's kernel, pad_source from its definition. */
   static Tensor declaredIndex(ModuleSpec m, IndexDecl d, Map<String, Tensor> sample, Map<String, Long> dims) {
     Tensor x = sample.get(d.input());
     int c = x.dim(0), h = x.dim(1), w = x.dim(2), a = Math.toIntExact(d.argValues(dims).get(0));
@@ -169,6 +169,12 @@ public final class PyTorchVerifier {
     if (d.primitive() == IndexPrimitive.WINDOW_ARGMAX) {
       Backend be = new CpuBackend();
       double[] idx = be.toArray(be.windowArgmax(be.fromArray(1, 1, c, h * w, x.data()), c, h, w, a));
+      return new Tensor(shape, idx);
+    }
+    if (d.primitive() == IndexPrimitive.WINDOW_ARGMAX_STRIDED) {
+      Backend be = new CpuBackend();
+      int s = Math.toIntExact(d.argValues(dims).get(1)), p = Math.toIntExact(d.argValues(dims).get(2));
+      double[] idx = be.toArray(be.windowArgmax(be.fromArray(1, 1, c, h * w, x.data()), c, h, w, a, s, p));
       return new Tensor(shape, idx);
     }
     int ph = h + 2 * a, pw = w + 2 * a;

@@ -1281,4 +1281,70 @@ abstract class AbstractBackendTest {
     assertThrows(IllegalArgumentException.class, () -> be.windowArgmax(xb, c, h, w, 4), "6 is not divisible by 4");
     assertThrows(IllegalArgumentException.class, () -> be.windowArgmax(xb, c, h, w + 2, k), "wrong item size");
   }
+
+  /**
+   * windowArgmax with a stride and a padding against a reference written from the definition (each
+   * window over the rows and columns of x it overlaps, the padding never chosen, the first maximum in
+   * column-major window order, a NaN winning; floor mode), on geometries with overlapping windows
+   * (stride 1 and 2 with window 3, ResNet's stem), windows that do not divide the map, gaps (stride 3
+   * with window 2) and windows of padding only (-1); with ties. Then the adjoint of its selection,
+   * scatterAdd, against sums over the windows in double: an entry that is the maximum of several
+   * windows gets all their terms (a backend that took the windows for disjoint would keep one).
+   */
+  @Test
+  void windowArgmaxWithStrideAndPaddingAndItsAdjointEqualTheDefinition() {
+    int n = 2, c = 3;
+    int[][] geometries = {{5, 7, 3, 2, 1}, {4, 5, 3, 1, 1}, {7, 5, 2, 2, 0}, {6, 7, 2, 3, 1}, {3, 4, 3, 3, 1}, {2, 2, 1, 3, 1}};
+    for (int[] gm : geometries) {
+      int h = gm[0], w = gm[1], k = gm[2], st = gm[3], pd = gm[4];
+      int oh = (h + 2 * pd - k) / st + 1, ow = (w + 2 * pd - k) / st + 1;
+      String what = "(" + c + ", " + h + ", " + w + ") window " + k + " stride " + st + " padding " + pd;
+      double[] x = randomData(n * c * h * w);
+      for (int q = 0; q < x.length; q += 5) x[q] = 0.5; // ties
+      x[4] = Double.NaN;
+      Batch xb = be.fromArray(n, 1, c, h * w, x);
+      double[] stored = be.toArray(xb);
+      Batch idx = be.windowArgmax(xb, c, h, w, k, st, pd);
+      assertEquals(List.of(n, 1, c, oh * ow), List.of(idx.samples(), idx.directions(), idx.rows(), idx.cols()), what);
+      double[] got = be.toArray(idx);
+      int[] want = new int[n * c * oh * ow];
+      for (int s = 0; s < n; s++)
+        for (int ch = 0; ch < c; ch++)
+          for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+              int best = -1;
+              for (int kx = 0; kx < k; kx++)
+                for (int ky = 0; ky < k; ky++) {
+                  int y = oy * st - pd + ky, xx = ox * st - pd + kx;
+                  if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
+                  int pos = ch + c * (y + h * xx);
+                  double v = stored[s * c * h * w + pos];
+                  if (best < 0 || Double.isNaN(v) || (!Double.isNaN(stored[s * c * h * w + best]) && v > stored[s * c * h * w + best]))
+                    best = pos;
+                }
+              int at = s * c * oh * ow + ch + c * (oy + oh * ox);
+              want[at] = best;
+              assertEquals(best, got[at], what + ": sample " + s + " channel " + ch + " window (" + oy + ", " + ox + ")");
+            }
+      int directions = 2;
+      double[] g = randomData(n * directions * c * oh * ow);
+      Batch gb = be.fromArray(n, directions, c, oh * ow, g);
+      double[] gs = be.toArray(gb), sum = be.toArray(be.scatterAdd(gb, idx, c, h * w));
+      for (int s = 0; s < n; s++)
+        for (int v = 0; v < directions; v++) {
+          double[] ref = new double[c * h * w];
+          for (int j = 0; j < c * oh * ow; j++) {
+            int q = want[s * c * oh * ow + j];
+            if (q >= 0) ref[q] += gs[(s * directions + v) * c * oh * ow + j];
+          }
+          for (int q = 0; q < ref.length; q++)
+            assertEquals(ref[q], sum[(s * directions + v) * c * h * w + q], allowed(ref[q]), what + ": scatterAdd sample " + s + " direction "
+                + v + " entry " + q);
+        }
+    }
+    Batch xb = be.fromArray(1, 1, 2, 4, new double[8]);
+    assertThrows(IllegalArgumentException.class, () -> be.windowArgmax(xb, 2, 2, 2, 3, 1, 0), "a window larger than the map");
+    assertThrows(IllegalArgumentException.class, () -> be.windowArgmax(xb, 2, 2, 2, 2, 0, 0), "stride 0");
+    assertThrows(IllegalArgumentException.class, () -> be.windowArgmax(xb, 2, 2, 2, 2, 1, -1), "negative padding");
+  }
 }

@@ -72,7 +72,8 @@ class DslErrorTableTest {
 
   /** The index primitives as the messages list them. */
   private static final String PRIMITIVES = "window_argmax(INPUT, K) (the position of the maximum of each K x K window of INPUT, stride K)"
-      + " or pad_source(INPUT, P) (the source position in INPUT of each position of INPUT padded by P on each side, -1 in the padding)";
+      + " or window_argmax_strided(INPUT, K, S, P) (the position of the maximum of each K x K window of INPUT at stride S, INPUT padded"
+      + " by P on each side with -inf, floor mode) or pad_source(INPUT, P) (the source position in INPUT of each position of INPUT padded by P on each side, -1 in the padding)";
 
   static Stream<Arguments> files() {
     return Stream.of(

@@ -113,7 +113,8 @@ class IndexDeclNetworkTest {
     DslException e = assertThrows(DslException.class, () -> new Network(spec, operators, NetworkCurvatureTest.BE));
     assertEquals(f + ":16:9: layer 2: module 'gpool' does not say how a network computes its index map 'best'; declare it as "
         + "'index best: TYPE = PRIMITIVE;' with PRIMITIVE window_argmax(INPUT, K) (the position of the maximum of each K x K window of "
-        + "INPUT, stride K) or pad_source(INPUT, P) (the source position in INPUT of each position of INPUT padded by P on each side, "
+        + "INPUT, stride K) or window_argmax_strided(INPUT, K, S, P) (the position of the maximum of each K x K window of INPUT at stride S, "
+        + "INPUT padded by P on each side with -inf, floor mode) or pad_source(INPUT, P) (the source position in INPUT of each position of INPUT padded by P on each side, "
         + "-1 in the padding)", e.getMessage());
   }
 

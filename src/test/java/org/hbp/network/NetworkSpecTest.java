@@ -275,7 +275,7 @@ class NetworkSpecTest {
     DslException d = assertThrows(DslException.class, () -> NetworkResolver.load(file, null, List.of(Path.of("modules-spec"))));
     // the modules by Levenshtein distance to 'double', ties alphabetical (4 divide; 5 conv2d dropout elu gelu relu; 6 bias flatten ...)
     assertEquals(file + ":3:3: no module named 'double' (modules, closest first: divide, conv2d, dropout, elu, gelu, relu, bias, flatten, gated, "
-        + "linear, ... (52 in all); a module of your own comes in with --specs DIR)", d.getMessage());
+        + "linear, ... (54 in all); a module of your own comes in with --specs DIR)", d.getMessage());
 
     Path missing = dir.resolve("nope.hbp");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NetworkResolver.load(missing, null, List.of(specs)));
@@ -344,7 +344,7 @@ class NetworkSpecTest {
         // ---- lookup ----
         row(net("vector(784)", "lineer(m = 10);"),
             "net.hbp:3:3: no module named 'lineer' (modules, closest first: linear, bilinear, bias, conv2d, divide, elu, flatten, gated, gelu, "
-                + "relu, ... (52 in all); a module of your own comes in with --specs DIR)"),
+                + "relu, ... (54 in all); a module of your own comes in with --specs DIR)"),
         row(net("vector(10)", "crossentropy;"),
             "net.hbp:3:3: 'crossentropy' is a loss; use it as 'loss crossentropy;'"),
         row(lines("network net {", "  input x: vector(10);", "  loss linear;", "}"),

@@ -245,13 +245,13 @@ class OnnxImportErrorsTest {
     assertFalse(r.err().contains("(imported):"), r.err());
   }
 
-  /** A MaxPool whose window does not divide the map (7 x 7 in 2 x 2 windows) is refused naming the node, the shape and the window. */
+  /** A MaxPool in ceil mode (PyTorch's ceil_mode=True) is refused naming the node, the shape and the attribute. */
   @Test
-  void aMaxPoolWhoseWindowDoesNotDivideTheMapNamesNodeShapeAndWindow() throws Exception {
-    runScript("onnx_check.py", dir.toString(), "maxpool_odd");
+  void aMaxPoolInCeilModeNamesNodeShapeAndAttribute() throws Exception {
+    runScript("onnx_check.py", dir.toString(), "pool_ceil");
     Path model = dir.resolve("model.onnx");
-    assertUserError(hbp("import", model.toString(), "--loss", "mse"), model + ": node 2 '/2/MaxPool' (MaxPool): input of per-sample shape [3, 7, 7] "
-        + "in 2 x 2 windows", "drops the last 1 rows and 1 columns", "multiple of 2");
+    assertUserError(hbp("import", model.toString(), "--loss", "mse"), model + ": node 2 '/2/MaxPool' (MaxPool): ceil_mode 1 on the input of "
+        + "per-sample shape [3, 7, 7]; hbp maps floor mode (ceil_mode 0, PyTorch's default ceil_mode=False)");
   }
 
   /** A Constant node read as a weight (here a Gemm's) is never a learned parameter: refused naming the node and the constant. */

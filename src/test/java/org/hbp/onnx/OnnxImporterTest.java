@@ -104,11 +104,30 @@ class OnnxImporterTest {
         .addNode(node("Conv", "conv", List.of("x", "W"), "z", integer("group", 2))).build());
     assertTrue(e.getMessage().contains("node 0 'conv' (Conv): group = 2; hbp maps groups = 1"), e.getMessage());
 
-    e = importError(image().addNode(node("MaxPool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 2), ints("strides", 1, 1))).build());
-    assertTrue(e.getMessage().contains("node 0 'pool' (MaxPool): stride 1") && e.getMessage().contains("stride = kernel (2)"), e.getMessage());
+    e = importError(image().addNode(node("MaxPool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 2), integer("ceil_mode", 1))).build());
+    assertTrue(e.getMessage().contains("node 0 'pool' (MaxPool): ceil_mode 1 on the input of per-sample shape [2, 4, 4]; hbp maps floor mode"),
+        e.getMessage());
+
+    e = importError(image().addNode(node("MaxPool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 2), ints("dilations", 2, 2))).build());
+    assertTrue(e.getMessage().contains("node 0 'pool' (MaxPool): dilations [2, 2] on the input of per-sample shape [2, 4, 4]; hbp maps pooling "
+        + "without dilation"), e.getMessage());
+
+    e = importError(image().addNode(node("MaxPool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 2), ints("strides", 2, 1))).build());
+    assertTrue(e.getMessage().contains("node 0 'pool' (MaxPool): strides [2, 1] on the input of per-sample shape [2, 4, 4]; hbp maps the same "
+        + "value on both axes"), e.getMessage());
+
+    e = importError(image().addNode(node("MaxPool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 2), ints("pads", 2, 2, 2, 2))).build());
+    assertTrue(e.getMessage().contains("node 0 'pool' (MaxPool): kernel_shape [2, 2], strides [1, 1], pads 2 on the input of per-sample shape "
+        + "[2, 4, 4]; hbp maps a positive window and stride and a padding of at most half the window"), e.getMessage());
+
+    e = importError(image().addNode(node("AveragePool", "pool", List.of("x"), "z", ints("kernel_shape", 3, 3), ints("strides", 2, 2),
+        ints("pads", 1, 1, 1, 1))).build());
+    assertTrue(e.getMessage().contains("node 0 'pool' (AveragePool): count_include_pad 0 with pads 1 on the input of per-sample shape "
+        + "[2, 4, 4]; hbp maps an average over the whole window, padded zeros included"), e.getMessage());
 
     e = importError(image().addNode(node("AveragePool", "pool", List.of("x"), "z", ints("kernel_shape", 2, 3))).build());
-    assertTrue(e.getMessage().contains("kernel_shape [2, 3]; hbp maps square windows"), e.getMessage());
+    assertTrue(e.getMessage().contains("node 0 'pool' (AveragePool): kernel_shape [2, 3] on the input of per-sample shape [2, 4, 4]; hbp maps "
+        + "square windows"), e.getMessage());
 
     e = importError(GraphProto.newBuilder().addInput(value("x", null, 3L)).addOutput(value("z", null, 3L))
         .addNode(node("Elu", "elu", List.of("x"), "z", AttributeProto.newBuilder().setName("alpha").setF(0.5f).build())).build());

@@ -47,6 +47,29 @@ class OnnxTorchCheckTest {
     check("gap", "crossentropy", 6);
   }
 
+  /**
+   * Pooling windows that do not divide the map, in PyTorch's floor mode: MaxPool2d(2) of a 7 x 7 map (the last row and
+   * column dropped: maxpool_strided), AvgPool2d(2) of a 5 x 5 map (avgpool).
+   */
+  @Test
+  void poolingInFloorModeOfMapsTheWindowDoesNotDivideEqualsAutograd() throws Exception {
+    String text = NetworkText.of(check("maxpool_odd", "mse", 6));
+    assertTrue(text.contains("maxpool_strided(k = 2, s = 2, p = 0);") && text.contains("avgpool(k = 2);"), text);
+  }
+
+  /**
+   * Overlapping and padded pooling windows: ResNet's stem MaxPool2d(3, stride=2, padding=1) of 7 x 7, MaxPool2d(3, stride=1,
+   * padding=1) (an entry the maximum of several windows: the selection's adjoint sums), AvgPool2d(3, stride=2, padding=1)
+   * (exported as a Pad and an AveragePool) and AvgPool2d(2, stride=1).
+   */
+  @Test
+  void overlappingAndPaddedPoolingWindowsEqualAutograd() throws Exception {
+    String text = NetworkText.of(check("pool_stride", "crossentropy", 6));
+    for (String layer : List.of("maxpool_strided(k = 3, s = 2, p = 1);", "maxpool_strided(k = 3, s = 1, p = 1);", "zeropad(p = 1);",
+        "avgpool_strided(k = 3, s = 2, p = 0);", "avgpool_strided(k = 2, s = 1, p = 0);"))
+      assertTrue(text.contains(layer), layer + " in\n" + text);
+  }
+
   /** GlobalAveragePool of any [C, H, W] value: straight after a MaxPool on a map that is not square (4 x 3). */
   @Test
   void globalAveragePoolAfterMaxPoolEqualsAutograd() throws Exception {
@@ -207,6 +230,69 @@ class OnnxTorchCheckTest {
     String text = NetworkText.of(net);
     assertEquals(2, text.split("= learned_scale_channels\\(v\\d+\\);", -1).length - 1, text);
     assertTrue(net.sources().containsValue("gamma") && net.sources().containsValue("beta"), net.sources().toString());
+  }
+
+  /**
+   * Results under the name of an initializer hbp holds squeezed (gamma [3, 1, 1] and beta [1, 3, 1, 1], held as [3]) have
+   * the initializer's shape: the Newton step of check (autograd's gradient in PyTorch's shapes), hbp gradients' per-sample
+   * gradients [N, 3, 1, 1] (their sum autograd's gradient) and variances [3, 1, 1], and the Hessian products of
+   * directions given as [V, *PyTorch's shape] under the initializers' names, [V, *that shape], each autograd's Hessian
+   * block times the direction.
+   */
+  @Test
+  void resultsUnderSqueezedInitializersNamesHaveTheirShapes() throws Exception {
+    check("layerscale2d", "crossentropy", 8);
+    Map<String, NdArray> ref = Npz.read(dir.resolve("ref.npz"));
+    List<String> torchNames = Files.readAllLines(dir.resolve("names.txt")).stream().filter(s -> !s.isBlank()).toList();
+    String model = dir.resolve("model.onnx").toString(), batch = dir.resolve("batch.npz").toString();
+    Path grads = dir.resolve("grads");
+    hbp("gradients", "--net", model, "--loss", "crossentropy", "--batch", batch, "--out", grads.toString());
+    Map<String, NdArray> perSample = Npz.read(grads.resolve("batch_grad.npz")), variance = Npz.read(grads.resolve("variance.npz"));
+    for (String k : List.of("gamma", "beta")) {
+      NdArray r = ref.get("grad." + k), g = perSample.get(k);
+      assertTrue(r.rank() == 4 - ("gamma".equals(k) ? 1 : 0) && r.numel() == 3, k + " " + Arrays.toString(r.shape()));
+      assertEquals(Arrays.toString(concatShape(4, r.shape())), Arrays.toString(g.shape()), "per-sample gradients of " + k);
+      assertEquals(Arrays.toString(r.shape()), Arrays.toString(variance.get(k).shape()), "variance of " + k);
+      double[] want = r.data(), got = g.data();
+      for (int i = 0; i < want.length; i++) {
+        double sum = 0;
+        for (int n = 0; n < 4; n++) sum += got[n * want.length + i];
+        assertEquals(want[i], sum, 1e-12, "the per-sample gradients of " + k + "[" + i + "] summed");
+      }
+    }
+    int v = 2;
+    java.util.Random rng = new java.util.Random(7);
+    Map<String, NdArray> directions = new java.util.LinkedHashMap<>();
+    for (String k : torchNames) {
+      NdArray r = ref.get("grad." + k);
+      double[] d = new double[v * r.numel()];
+      for (int i = 0; i < d.length; i++) d[i] = rng.nextGaussian();
+      directions.put(k, NdArray.of(d, concatShape(v, r.shape())));
+    }
+    Path vectors = dir.resolve("vectors.npz"), products = dir.resolve("products.npz");
+    Npz.write(vectors, directions);
+    hbp("curvature", "--net", model, "--loss", "crossentropy", "--batch", batch, "--curvature", "hessian", "--vectors", vectors.toString(),
+        "--out", products.toString());
+    Map<String, NdArray> got = Npz.read(products);
+    for (String k : torchNames) {
+      NdArray h = ref.get("hessian." + k), u = directions.get(k), p = got.get(k);
+      assertEquals(Arrays.toString(u.shape()), Arrays.toString(p.shape()), "product of " + k);
+      int n = h.dim(0);
+      double[] ud = u.data(), pd = p.data();
+      for (int a = 0; a < v; a++)
+        for (int i = 0; i < n; i++) {
+          double want = 0;
+          for (int j = 0; j < n; j++) want += h.get(i, j) * ud[a * n + j];
+          assertEquals(want, pd[a * n + i], 1e-10 * Math.max(1, scale(h)), "Hessian product of " + k + ", direction " + a + ", entry " + i);
+        }
+    }
+  }
+
+  private static int[] concatShape(int first, int[] rest) {
+    int[] out = new int[rest.length + 1];
+    out[0] = first;
+    System.arraycopy(rest, 0, out, 1, rest.length);
+    return out;
   }
 
   /** Sub and Div by parameters: h - b (learned_subtract), h / w (learned_divide), logits / t with t [1] (learned_divide_scalar). */

@@ -89,6 +89,31 @@ class PyTorchVerifierTest {
         r.log());
   }
 
+  /**
+   * maxpool_strided and avgpool_strided at 8 random shapes: the generated PyTorch modules against autograd, and
+   * maxpool_strided's index map as the generated module computes it (window_argmax_strided, from PyTorch's unfold of the
+   * input padded by -inf) against hbp's Java kernel, on overlapping windows (stride below the window) and on windows of
+   * padding only (a padding above half the window: -1, a zero).
+   */
+  @Test
+  void theStridedPoolsAndTheirDeclaredIndexMapAgreeWithHbps() throws Exception {
+    PyTorchVerifier.Report r = PyTorchVerifier.verify(List.of(Path.of("modules-spec/maxpool_strided.hbp"),
+        Path.of("modules-spec/avgpool_strided.hbp")), python(), 1, 8);
+    assertEquals(0, r.failed(), r.log());
+    java.util.regex.Pattern dims = java.util.regex.Pattern.compile("'k': (\\d+), 's': (\\d+), 'p': (\\d+)");
+    boolean overlapping = false, paddingOnly = false;
+    for (String l : r.log().lines().filter(l -> l.startsWith("PASS maxpool_strided.hbp/maxpool_strided")
+        && l.contains("forward with idx computed as declared")).toList()) {
+      java.util.regex.Matcher m = dims.matcher(l);
+      assertTrue(m.find(), l);
+      int k = Integer.parseInt(m.group(1)), s = Integer.parseInt(m.group(2)), p = Integer.parseInt(m.group(3));
+      overlapping |= s < k;
+      paddingOnly |= 2 * p > k;
+    }
+    assertTrue(overlapping && paddingOnly, "cases with overlapping windows and with windows of padding only: " + r.log());
+    assertTrue(r.log().lines().anyMatch(l -> l.startsWith("PASS avgpool_strided.hbp/avgpool_strided")), r.log());
+  }
+
   private PyTorchVerifier.Report mutated(String spec, String file, String from, String to) throws Exception {
     return PyTorchVerifier.verify(List.of(Path.of("modules-spec", spec)), python(), 1, 3, pkg -> {
       Path p = pkg.resolve(file);

@@ -639,12 +639,12 @@ public final class BlasBackend extends HostBackend<BlasBatch> implements PooledB
 
   /**
    * Keeps a max-pool's index map as {@link #indices} would convert it, so that its gathers and
-   * scatter-adds neither read and check its entries again nor ask whether two of an item coincide
-   * (they cannot: the windows do not overlap).
+   * scatter-adds do not read and check its entries again, nor ask whether two of an item coincide
+   * where they cannot (the windows do not overlap); where they overlap, the first scatter-add asks.
    */
   @Override
-  protected void madeIndices(BlasBatch index, int n, int[] idx) {
-    index.indices = BlasBatch.Indices.injective(n, index.itemSize(), idx);
+  protected void madeIndices(BlasBatch index, int n, int[] idx, boolean injective) {
+    index.indices = injective ? BlasBatch.Indices.injective(n, index.itemSize(), idx) : new BlasBatch.Indices(n, index.itemSize(), idx);
   }
 
   /** Each item transposed tile by tile on the blocks ({@link BlasIndexKernels#transpose}; the host loop for blocks beyond a direct buffer's reach). */

@@ -468,36 +468,38 @@ public abstract class HostBackend<B extends Batch & HostBuffer> extends Abstract
   }
 
   @Override
-  public Batch windowArgmax(Batch x, int c, int h, int w, int k) {
+  public Batch windowArgmax(Batch x, int c, int h, int w, int k, int s, int p) {
     B in = own("windowArgmax", "x", x);
-    BackendChecks.checkWindowArgmax(in, c, h, w, k);
+    BackendChecks.checkWindowArgmax(in, c, h, w, k, s, p);
     requireExactIndices("windowArgmax", in.itemSize());
-    int n = in.itemSize(), m = c * (h / k) * (w / k);
+    int oh = BackendChecks.pooledSize(h, k, s, p), ow = BackendChecks.pooledSize(w, k, s, p);
+    int n = in.itemSize(), m = c * oh * ow;
     if ((long) in.samples() * m > BackendChecks.MAX_ENTRIES)
       throw new IllegalArgumentException("windowArgmax: x " + in.describe() + " has too many windows for one index batch");
-    B out = alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k), false);
+    B out = alloc("windowArgmax", in.samples(), 1, c, oh * ow, false);
     int[] idx = new int[in.samples() * m];
     loops.run(in.samples(), length(in), (s0, s1) -> {
       double[] xs = new double[n], positions = new double[m];
-      for (long s = s0; s < s1; s++) {
-        int io = (int) (s * m);
-        in.read(s * n, xs, 0, n);
-        BackendChecks.windowArgmax(xs, 0, c, h, w, k, idx, io);
+      for (long a = s0; a < s1; a++) {
+        int io = (int) (a * m);
+        in.read(a * n, xs, 0, n);
+        BackendChecks.windowArgmax(xs, 0, c, h, w, k, s, p, idx, io);
         for (int j = 0; j < m; j++) positions[j] = idx[io + j];
-        out.write(s * m, positions, 0, m);
+        out.write(a * m, positions, 0, m);
       }
     });
-    madeIndices(out, n, idx);
+    madeIndices(out, n, idx, s >= k);
     return out;
   }
 
   /**
    * Called by {@link #windowArgmax} with the index batch it made and its entries as ints ({@code
-   * idx}, positions in items of {@code n} entries, no two alike within an index item: the windows
-   * do not overlap). A backend that keeps converted index batches ({@link #indices}) keeps these;
-   * the default does nothing.
+   * idx}, positions in items of {@code n} entries, -1 for a window of padding only); {@code
+   * injective} where no two entries of an index item coincide, -1 aside (the windows do not
+   * overlap: stride at least the window). A backend that keeps converted index batches ({@link
+   * #indices}) keeps these; the default does nothing.
    */
-  protected void madeIndices(B index, int n, int[] idx) {}
+  protected void madeIndices(B index, int n, int[] idx, boolean injective) {}
 
   // ---- batch axes ----------------------------------------------------------------------------
 

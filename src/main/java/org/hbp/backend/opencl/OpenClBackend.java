@@ -577,15 +577,16 @@ public final class OpenClBackend extends AbstractBackend<OpenClBatch> implements
   }
 
   @Override
-  public Batch windowArgmax(Batch x, int c, int h, int w, int k) {
+  public Batch windowArgmax(Batch x, int c, int h, int w, int k, int s, int p) {
     OpenClBatch in = own("windowArgmax", "x", x);
-    BackendChecks.checkWindowArgmax(in, c, h, w, k);
+    BackendChecks.checkWindowArgmax(in, c, h, w, k, s, p);
     if (precision == Precision.FLOAT32 && in.itemSize() > FLOAT_EXACT_INTS)
       throw new IllegalArgumentException("windowArgmax: items of " + in.itemSize() + " entries cannot be indexed exactly in float32"
           + " (float holds integers exactly only up to 2^24); use a FLOAT64 backend");
-    OpenClBatch out = q.alloc("windowArgmax", in.samples(), 1, c, (h / k) * (w / k));
-    q.flat("window_argmax_k", out.length(), c, h, w, k, in, out);
-    out.buffer.indexCaches().validFor = in.itemSize(); // positions in items of c*h*w entries: valid by construction
+    int oh = BackendChecks.pooledSize(h, k, s, p), ow = BackendChecks.pooledSize(w, k, s, p);
+    OpenClBatch out = q.alloc("windowArgmax", in.samples(), 1, c, oh * ow);
+    q.flat("window_argmax_k", out.length(), c, h, w, k, s, p, in, out);
+    out.buffer.indexCaches().validFor = in.itemSize(); // positions in items of c*h*w entries, or -1: valid by construction
     return out;
   }
 

@@ -252,22 +252,28 @@ final class OpenClKernels {
         out[g] = acc;
       }
 
-      /* the first maximum of each k x k window in column-major window order, a NaN winning */
-      __kernel void window_argmax_k(long base, long total, int c, int h, int w, int k, __global const REAL* x,
+      /* the first maximum of each k x k window at stride s of x padded by p (the padding never wins; -1 for a window of
+         padding only) in column-major window order, a NaN winning; floor mode */
+      __kernel void window_argmax_k(long base, long total, int c, int h, int w, int k, int s, int p, __global const REAL* x,
           __global REAL* out) {
         FLAT_ID
-        int oh = h / k, ow = w / k;
-        long outn = (long) c * oh * ow, s = udiv(g, outn), e = g - s * outn;
+        int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+        long outn = (long) c * oh * ow, n = udiv(g, outn), e = g - n * outn;
         int ch = (int) (e % c), oy = (int) ((e / c) % oh), ox = (int) (e / ((long) c * oh));
-        __global const REAL* xs = x + s * c * h * w;
+        __global const REAL* xs = x + n * c * h * w;
         long best = -1;
         REAL mx = -INFINITY;
-        for (int kx = 0; kx < k; kx++)
+        for (int kx = 0; kx < k; kx++) {
+          int xx = ox * s - p + kx;
+          if (xx < 0 || xx >= w) continue;
           for (int ky = 0; ky < k; ky++) {
-            long src = ch + (long) c * ((oy * k + ky) + (long) h * (ox * k + kx));
+            int yy = oy * s - p + ky;
+            if (yy < 0 || yy >= h) continue;
+            long src = ch + (long) c * (yy + (long) h * xx);
             REAL v = xs[src];
             if (best < 0 || v > mx || isnan(v)) { mx = v; best = src; }
           }
+        }
         out[g] = (REAL) best;
       }
 

@@ -197,8 +197,11 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
           + "or pass --overwrite (which also removes the earlier run's files this run does not write)");
     w.print(NetworkResolver.describe(net));
     int widest = Math.max(trace ? directions : 1, density ? starts : 1);
+    // the products of the scope's blocks alone (--scope block:NAME: one block's directions, not every parameter's)
+    java.util.Set<String> scoped = new java.util.LinkedHashSet<>();
+    for (List<String> ps : targets.values()) scoped.addAll(ps);
     MemoryEstimate estimate = MemoryEstimate.curvature(network, p, x.samples(), kind, strat, kfac.options(seed), blockRoute, blocks, blockChoice.layer(),
-        MemoryEstimate.Output.VECTORS, widest, limit);
+        MemoryEstimate.Output.VECTORS, widest, scoped, limit);
     long bases = lanczosBytes(network, targets);
     estimate = estimate.plus("Lanczos vectors (the fewest the largest block needs)", bases, MemoryEstimate.Memory.HEAP);
     long largest = largestBlock(network, targets);

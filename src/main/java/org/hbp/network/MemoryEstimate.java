@@ -290,6 +290,19 @@ public final class MemoryEstimate {
    */
   public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
       KfacOptions options, GgnRoute route, int blocks, boolean layerBlocks, Output output, int directions, long limit) {
+    return curvature(net, parameters, samples, kind, strategy, options, route, blocks, layerBlocks, output, directions, null, limit);
+  }
+
+  /**
+   * {@link #curvature(Network, Map, int, CurvatureKind, Strategy, KfacOptions, GgnRoute, int, boolean, Output, int, long)}
+   * for the blocks of the parameters {@code only} alone ({@code null}: every parameter's), as {@code hbp spectrum --scope
+   * block:NAME} takes products with one block: the products, their directions and the outputs are counted for those
+   * blocks (with {@code layerBlocks}, the layers that hold one of them), the pass and the curvature for the whole network.
+   */
+  public static MemoryEstimate curvature(Network net, Map<String, Batch> parameters, int samples, CurvatureKind kind, Strategy strategy,
+      KfacOptions options, GgnRoute route, int blocks, boolean layerBlocks, Output output, int directions, java.util.Collection<String> only,
+      long limit) {
+    java.util.function.Predicate<String> in = name -> only == null || only.contains(name);
     route.check(kind, strategy);
     if (route == GgnRoute.FACTORED) FactoredBlocks.checkMemory(net, samples, limit);
     if (layerBlocks && blocks != 1) throw new IllegalArgumentException("per-layer joint blocks have no row groups, not " + blocks);
@@ -312,6 +325,7 @@ public final class MemoryEstimate {
       Curvature c = Curvature.of(pass, kind, strategy, options, route, limit, line -> {});
       if (layerBlocks) {
         for (List<String> group : c.layerGroups()) {
+          if (group.stream().noneMatch(in)) continue;
           String phase = "products " + String.join(",", group);
           productPhases.add(phase);
           if (output == Output.SOLVE) {
@@ -341,6 +355,7 @@ public final class MemoryEstimate {
         }
       }
       for (String name : layerBlocks ? List.<String>of() : pn.parameterNames()) {
+        if (!in.test(name)) continue;
         int[] s = pn.parameterShape(name);
         int n = s[0] * s[1];
         String phase = "products " + name;
@@ -378,9 +393,11 @@ public final class MemoryEstimate {
         : output == Output.DENSE ? "products for the dense " + (layerBlocks ? "joint blocks" : "blocks")
         : (layerBlocks ? "joint " : "") + "products with " + directions + " direction" + (directions == 1 ? "" : "s");
     parts.add(new Part((strategy == Strategy.EXACT ? "exact " : strategy.label() + " matrices and ") + products, Math.max(0, curvaturePeak - passPeak), m));
-    long outputs = 0, largest = 0, largestJoint = 0;
+    long outputs = 0, largest = 0, largestJoint = 0, entries = 0;
     for (String name : net.parameterNames()) {
+      if (!in.test(name)) continue;
       long n = net.parameterSize(name);
+      entries += n;
       largest = Math.max(largest, n);
       // the dense joint blocks are counted per layer below
       long copy = output == Output.DENSE ? (layerBlocks ? 0 : n * n) : output == Output.VECTORS ? n * directions : n;
@@ -388,6 +405,7 @@ public final class MemoryEstimate {
     }
     if (layerBlocks && output == Output.DENSE) {
       for (List<String> group : Curvature.layerGroups(net)) {
+        if (group.stream().noneMatch(in)) continue;
         long d = 0;
         for (String name : group) d += net.parameterSize(name);
         largestJoint = Math.max(largestJoint, d);
@@ -399,7 +417,7 @@ public final class MemoryEstimate {
       long d = output == Output.VECTORS ? directions : output == Output.SOLVE ? 1 : layerBlocks ? largestJointEntries(net) : largestParameter(net);
       parts.add(new Part("factored products' r x D and |z| x D items per sample", FactoredBlocks.productBytes(net, samples, d), m));
     }
-    if (output == Output.VECTORS) parts.add(new Part("directions", saturatedMultiply(parameterEntries(net) * bytes, directions), m));
+    if (output == Output.VECTORS) parts.add(new Part("directions", saturatedMultiply(entries * bytes, directions), m));
     if (output == Output.DENSE) parts.add(new Part("identity directions of the largest " + (layerBlocks ? "parameter" : "block"),
         saturatedMultiply(largest * largest, bytes), m));
     if (largestJoint > 0) {

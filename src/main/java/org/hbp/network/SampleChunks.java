@@ -268,6 +268,12 @@ final class SampleChunks {
       for (String name : pn.parameterNames()) p.gradient(name); // as the caller's pass may hold them
       probe.phase("sums", false);
       for (Batch b : q.sums().of(p, 0, MemoryProbe.SAMPLES, Long.MAX_VALUE, LayerTicks.NONE).values()) pb.release(b);
+    } catch (OutOfMemoryError e) {
+      // the trial itself (the real kernels on 2 samples) does not fit the process: no chunk of samples can
+      throw new UserError(q.name() + " do" + (q.plural() ? "" : "es") + " not fit even one sample at a time: the trial on "
+          + MemoryProbe.SAMPLES + " samples that plans " + (q.plural() ? "their" : "its") + " chunks ran out of memory at "
+          + MemoryEstimate.where(net.be) + " (" + e.getMessage() + "), whatever --memory-limit; give the process more memory "
+          + "(JAVA_TOOL_OPTIONS=-Xmx16g)" + otherThanTheLimit(q.advice()));
     } finally {
       p.close();
       pb.release(xy[0]);
@@ -275,6 +281,12 @@ final class SampleChunks {
     }
     known.put(q.key(), probe);
     return probe;
+  }
+
+  /** A quantity's advice without raising --memory-limit (which does not help where the process runs out), as ", or ..." or "". */
+  private static String otherThanTheLimit(String advice) {
+    String rest = advice.replace(", or raise --memory-limit", "").replace("raise --memory-limit, or ", "").replace("raise --memory-limit", "").trim();
+    return rest.isEmpty() ? "" : ", or " + rest;
   }
 
   /** The pass of samples {@code first .. first + count - 1} of the pass's batch; the copies it made go to {@code slices}. */

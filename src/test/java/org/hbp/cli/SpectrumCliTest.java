@@ -287,6 +287,41 @@ class SpectrumCliTest {
     assertTrue(e.getMessage().contains("--top 3 of block 0.W (20 entries)") && e.getMessage().contains("--memory-limit"), e.getMessage());
   }
 
+  /**
+   * The memory estimate of {@code --scope block:NAME} counts that block's products and directions, not every parameter's:
+   * a small block behind a large layer runs with many starts where the whole network's directions would exceed the limit.
+   */
+  @Test
+  void oneBlocksEstimateCountsThatBlocksDirectionsAlone() throws Exception {
+    Path wide = dir.resolve("wide.hbp");
+    Files.writeString(wide, "network wide {\n  input x: vector(2000);\n  linear(m = 200);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
+    Random rng = new Random(4);
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", CurvatureCliTest.random(rng, DType.FLOAT64, 200, 2000));
+    p.put("0.bias", CurvatureCliTest.random(rng, DType.FLOAT64, 200));
+    p.put("2.weight", CurvatureCliTest.random(rng, DType.FLOAT64, 3, 200));
+    p.put("2.bias", CurvatureCliTest.random(rng, DType.FLOAT64, 3));
+    Path wp = dir.resolve("wide-params.npz"), wb = dir.resolve("wide-batch.npz");
+    Npz.write(wp, p);
+    Npz.write(wb, Map.of("x", CurvatureCliTest.random(rng, DType.FLOAT64, 2, 2000), "y", NdArray.of(new double[] {0, 2}, DType.INT64, 2)));
+    // 100 starts: every parameter's directions would be 400 803 x 100 x 8 B = 321 MB, over 0.1 GiB; 2.W's are 480 KB
+    String[] base = {"spectrum", "--net", wide.toString(), "--params", wp.toString(), "--batch", wb.toString(), "--backend", "cpu",
+        "--density", "--starts", "100", "--steps", "3", "--memory-limit", "0.1"};
+    CliRun one = hbp(concat(base, "--scope", "block:2.weight", "--out", dir.resolve("one").toString()));
+    one.assertExit(0);
+    assertTrue(Files.exists(dir.resolve("one").resolve("spectrum.json")), one.out());
+    // every block: the first layer's directions count, and the run is refused before any work
+    CliRun all = hbp(concat(base, "--scope", "blocks", "--out", dir.resolve("all").toString()));
+    assertEquals(2, all.code(), all.out() + all.err());
+    assertTrue(all.err().contains("--memory-limit") && !all.out().contains("batch of"), all.out() + all.err());
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] r = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
   /** --top K above a block's dimension gives all its eigenvalues and says so, whatever K; --max-iterations is checked against what a block returns. */
   @Test
   void topAboveABlocksDimensionGivesAllItsEigenvaluesAndSaysSo() throws Exception {

@@ -197,7 +197,7 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
     MemoryEstimate estimate = diagonal != null ? MemoryEstimate.pass(network, p, x.samples())
         : MemoryEstimate.curvature(network, p, x.samples(), kind, strat, kfac.options(seed), wholeNet ? GgnRoute.NETWORK : route, blocks,
             blockChoice.layer(), output,
-            directionCount, limit);
+            directionCount, directions == null || wholeNet ? null : directions.keySet(), limit); // the blocks multiplied alone
     if (wholeNet && route == GgnRoute.FACTORED)
       estimate = estimate.plus("the factored GGN's columns J'S (N r P)", FactoredGgn.bytes(network, x.samples()), MemoryEstimate.memoryOf(be));
     estimate.check(limit);

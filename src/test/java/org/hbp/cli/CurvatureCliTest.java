@@ -152,6 +152,28 @@ class CurvatureCliTest {
     assertFalse(Files.exists(dir.resolve("n.npz")) || Files.exists(dir.resolve("e.npz")));
   }
 
+  /** The memory estimate of products with some blocks counts those blocks' directions and products alone. */
+  @Test
+  void theEstimateOfSomeBlocksProductsCountsThoseBlocksAlone() throws Exception {
+    Path wide = dir.resolve("wide.hbp");
+    Files.writeString(wide, "network wide {\n  input x: vector(2000);\n  linear(m = 200);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
+    Random rng = new Random(4);
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", random(rng, DType.FLOAT64, 200, 2000));
+    p.put("0.bias", random(rng, DType.FLOAT64, 200));
+    p.put("2.weight", random(rng, DType.FLOAT64, 3, 200));
+    p.put("2.bias", random(rng, DType.FLOAT64, 3));
+    Path wp = dir.resolve("wide-params.npz"), wb = dir.resolve("wide-batch.npz"), wv = dir.resolve("wide-v.npz");
+    Npz.write(wp, p);
+    Npz.write(wb, Map.of("x", random(rng, DType.FLOAT64, 2, 2000), "y", NdArray.of(new double[] {0, 2}, DType.INT64, 2)));
+    // 100 directions: every parameter's would be 400 803 x 100 x 8 B = 321 MB, over 0.1 GiB; 2.weight's are 480 KB
+    Npz.write(wv, Map.of("2.weight", random(rng, DType.FLOAT64, 100, 3, 200)));
+    CliRun r = hbp("curvature", "--net", wide.toString(), "--params", wp.toString(), "--batch", wb.toString(), "--backend", "cpu", "--vectors",
+        wv.toString(), "--memory-limit", "0.1", "--out", dir.resolve("wide-out.npz").toString());
+    r.assertExit(0);
+    assertEquals(java.util.Set.of("2.weight"), Npz.read(dir.resolve("wide-out.npz")).keySet());
+  }
+
   /** --device opencl (float64) writes the CPU's dense blocks, for every curvature and strategy, residual block included. */
   @Test
   void anOpenClDeviceGivesTheCpusBlocks() throws Exception {

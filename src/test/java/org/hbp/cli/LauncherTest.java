@@ -32,6 +32,11 @@ class LauncherTest {
   private record Run(int status, String out, String err, List<String> javaArgs) {}
 
   private Run run(String... args) throws IOException, InterruptedException {
+    return run(null, args);
+  }
+
+  /** The launcher run as {@code link} (a symbolic link to it elsewhere), or as itself where link is null. */
+  private Run run(Path link, String... args) throws IOException, InterruptedException {
     Files.copy(Path.of("hbp"), root.resolve("hbp"));
     Files.createDirectories(root.resolve("target"));
     Files.writeString(root.resolve("target/hbp.jar"), "");
@@ -49,7 +54,13 @@ class LauncherTest {
         + "printf 'last, no newline' >&2\n"
         + "exit 3\n");
     Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
-    List<String> command = new java.util.ArrayList<>(List.of("bash", root.resolve("hbp").toString()));
+    Path launcher = root.resolve("hbp");
+    if (link != null) {
+      Files.createDirectories(link.getParent());
+      Files.createSymbolicLink(link, link.getParent().relativize(launcher));
+      launcher = link;
+    }
+    List<String> command = new java.util.ArrayList<>(List.of("bash", launcher.toString()));
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
@@ -70,6 +81,16 @@ class LauncherTest {
     int at = r.javaArgs().indexOf("--add-modules");
     assertTrue(at >= 0 && r.javaArgs().get(at + 1).equals("jdk.incubator.vector"), "java's arguments: " + r.javaArgs());
     assertEquals(List.of("curvature", "--net", "a b.hbp"), r.javaArgs().subList(r.javaArgs().size() - 3, r.javaArgs().size()));
+  }
+
+  /** Run through a symbolic link from another folder (~/bin/hbp), it finds its jar beside the script, not beside the link. */
+  @Test
+  void aSymbolicLinkRunsTheJarBesideTheLauncher() throws Exception {
+    Run r = run(root.resolve("elsewhere/bin/hbp"), "curvature", "--net", "n.hbp");
+    assertEquals(3, r.status(), r.err());
+    int at = r.javaArgs().indexOf("-jar");
+    assertTrue(at >= 0, "java's arguments: " + r.javaArgs());
+    assertEquals(root.resolve("target/hbp.jar").toRealPath(), Path.of(r.javaArgs().get(at + 1)).toRealPath());
   }
 
   @Test

@@ -298,8 +298,10 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
       long n = 0;
       for (String q : e.getValue()) n += network.parameterSize(q);
       if (maxIterations < Math.min(top, n))
-        throw new UserError("--max-iterations " + maxIterations + " must be at least --top " + top + " (block " + e.getKey() + " has " + n
-            + " entries; a block smaller than K needs its dimension)");
+        throw new UserError(n < top
+            ? "--max-iterations " + maxIterations + " must be at least " + n + ", the dimension of block " + e.getKey() + " (--top " + top
+                + " asks for all its eigenvalues)"
+            : "--max-iterations " + maxIterations + " must be at least --top " + top + " (block " + e.getKey() + " has " + n + " entries)");
     }
   }
 

@@ -347,7 +347,11 @@ class SpectrumCliTest {
     }
     CliRun few = hbp(spectrum("--top", "30", "--max-iterations", "10", "--out", dir.resolve("few").toString()));
     few.assertExit(2);
-    assertTrue(few.err().contains("--max-iterations 10 must be at least --top 30 (block 0.W has 20 entries"), few.err());
+    assertTrue(few.err().contains("--max-iterations 10 must be at least 20, the dimension of block 0.W (--top 30 asks for all its eigenvalues)"),
+        few.err());
+    CliRun short_ = hbp(spectrum("--top", "5", "--max-iterations", "3", "--out", dir.resolve("short").toString()));
+    short_.assertExit(2);
+    assertTrue(short_.err().contains("--max-iterations 3 must be at least --top 5 (block 0.W has 20 entries)"), short_.err());
     assertTrue(!few.out().contains("batch of"), "refused before the pass");
   }
 

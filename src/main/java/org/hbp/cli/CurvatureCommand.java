@@ -56,8 +56,8 @@ public final class CurvatureCommand extends HbpCommand implements DrawsProgress 
   Path batch;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
-      description = "hessian, ggn, pch-abs or pch-clip (default: the one --strategy or --diagonal is defined for: hessian for "
-          + "diag-hessian and --diagonal hessian, ggn for kfac, kflr, ekfac, diag-ggn, diag-ggn-mc and --diagonal exact|mc; otherwise ${DEFAULT-VALUE}).",
+      description = "hessian, ggn, pch-abs or pch-clip (default: ${DEFAULT-VALUE}; with --strategy diag-hessian or --diagonal hessian the "
+          + "Hessian, the curvature they are defined for).",
       converter = Choices.CurvatureKinds.class)
   CurvatureKind kind;
 

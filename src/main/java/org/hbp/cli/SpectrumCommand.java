@@ -56,8 +56,8 @@ public final class SpectrumCommand extends HbpCommand implements DrawsProgress {
   Path batch;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
-      description = "hessian, ggn, pch-abs or pch-clip (default: the one --strategy is defined for: hessian for diag-hessian, ggn for "
-          + "kfac, kflr, ekfac, diag-ggn and diag-ggn-mc; otherwise ${DEFAULT-VALUE}).", converter = Choices.CurvatureKinds.class)
+      description = "hessian, ggn, pch-abs or pch-clip (default: ${DEFAULT-VALUE}; with --strategy diag-hessian the Hessian, the curvature "
+          + "it is defined for).", converter = Choices.CurvatureKinds.class)
   CurvatureKind kind;
 
   @Option(names = "--strategy", defaultValue = Defaults.STRATEGY, paramLabel = "S",

@@ -72,9 +72,8 @@ public final class TrainCommand extends HbpCommand implements DrawsProgress {
   double alpha;
 
   @Option(names = "--curvature", defaultValue = Defaults.CURVATURE, paramLabel = "C",
-      description = "hessian, ggn, pch-abs or pch-clip (default: the one --strategy is defined for: hessian for diag-hessian, ggn for "
-          + "kfac, kflr, ekfac, diag-ggn and diag-ggn-mc; otherwise ${DEFAULT-VALUE}); a curvature the strategy does not define on the "
-          + "network is refused, naming the layer.",
+      description = "hessian, ggn, pch-abs or pch-clip (default: ${DEFAULT-VALUE}; with --strategy diag-hessian the Hessian, the curvature "
+          + "it is defined for); a curvature the strategy does not define on the network is refused, naming the layer.",
       converter = Choices.CurvatureKinds.class)
   CurvatureKind curvature;
 

@@ -72,6 +72,25 @@ class CurvatureCliTest {
     return v;
   }
 
+  /**
+   * A network with a large first layer (2000 -> 200, 400 200 entries) and a small last one (200 -> 3), its parameters and a
+   * batch of 2, in dir: {net, params, batch}. For the memory estimates of one small block's work.
+   */
+  static Path[] wideNetwork(Path dir) throws Exception {
+    Path wide = dir.resolve("wide.hbp");
+    Files.writeString(wide, "network wide {\n  input x: vector(2000);\n  linear(m = 200);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
+    Random rng = new Random(4);
+    Map<String, NdArray> p = new LinkedHashMap<>();
+    p.put("0.weight", random(rng, DType.FLOAT64, 200, 2000));
+    p.put("0.bias", random(rng, DType.FLOAT64, 200));
+    p.put("2.weight", random(rng, DType.FLOAT64, 3, 200));
+    p.put("2.bias", random(rng, DType.FLOAT64, 3));
+    Path wp = dir.resolve("wide-params.npz"), wb = dir.resolve("wide-batch.npz");
+    Npz.write(wp, p);
+    Npz.write(wb, Map.of("x", random(rng, DType.FLOAT64, 2, 2000), "y", NdArray.of(new double[] {0, 2}, DType.INT64, 2)));
+    return new Path[] {wide, wp, wb};
+  }
+
   private String[] base(String... more) {
     String[] a = {"curvature", "--net", net.toString(), "--params", params.toString(), "--batch", batch.toString()};
     String[] out = java.util.Arrays.copyOf(a, a.length + more.length);
@@ -155,21 +174,12 @@ class CurvatureCliTest {
   /** The memory estimate of products with some blocks counts those blocks' directions and products alone. */
   @Test
   void theEstimateOfSomeBlocksProductsCountsThoseBlocksAlone() throws Exception {
-    Path wide = dir.resolve("wide.hbp");
-    Files.writeString(wide, "network wide {\n  input x: vector(2000);\n  linear(m = 200);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
-    Random rng = new Random(4);
-    Map<String, NdArray> p = new LinkedHashMap<>();
-    p.put("0.weight", random(rng, DType.FLOAT64, 200, 2000));
-    p.put("0.bias", random(rng, DType.FLOAT64, 200));
-    p.put("2.weight", random(rng, DType.FLOAT64, 3, 200));
-    p.put("2.bias", random(rng, DType.FLOAT64, 3));
-    Path wp = dir.resolve("wide-params.npz"), wb = dir.resolve("wide-batch.npz"), wv = dir.resolve("wide-v.npz");
-    Npz.write(wp, p);
-    Npz.write(wb, Map.of("x", random(rng, DType.FLOAT64, 2, 2000), "y", NdArray.of(new double[] {0, 2}, DType.INT64, 2)));
+    Path[] wide = wideNetwork(dir);
+    Path wv = dir.resolve("wide-v.npz");
     // 100 directions: every parameter's would be 400 803 x 100 x 8 B = 321 MB, over 0.1 GiB; 2.weight's are 480 KB
-    Npz.write(wv, Map.of("2.weight", random(rng, DType.FLOAT64, 100, 3, 200)));
-    CliRun r = hbp("curvature", "--net", wide.toString(), "--params", wp.toString(), "--batch", wb.toString(), "--backend", "cpu", "--vectors",
-        wv.toString(), "--memory-limit", "0.1", "--out", dir.resolve("wide-out.npz").toString());
+    Npz.write(wv, Map.of("2.weight", random(new Random(5), DType.FLOAT64, 100, 3, 200)));
+    CliRun r = hbp("curvature", "--net", wide[0].toString(), "--params", wide[1].toString(), "--batch", wide[2].toString(), "--backend", "cpu",
+        "--vectors", wv.toString(), "--memory-limit", "0.1", "--out", dir.resolve("wide-out.npz").toString());
     r.assertExit(0);
     assertEquals(java.util.Set.of("2.weight"), Npz.read(dir.resolve("wide-out.npz")).keySet());
   }

@@ -293,19 +293,9 @@ class SpectrumCliTest {
    */
   @Test
   void oneBlocksEstimateCountsThatBlocksDirectionsAlone() throws Exception {
-    Path wide = dir.resolve("wide.hbp");
-    Files.writeString(wide, "network wide {\n  input x: vector(2000);\n  linear(m = 200);\n  sigmoid;\n  linear(m = 3);\n  loss crossentropy;\n}\n");
-    Random rng = new Random(4);
-    Map<String, NdArray> p = new LinkedHashMap<>();
-    p.put("0.weight", CurvatureCliTest.random(rng, DType.FLOAT64, 200, 2000));
-    p.put("0.bias", CurvatureCliTest.random(rng, DType.FLOAT64, 200));
-    p.put("2.weight", CurvatureCliTest.random(rng, DType.FLOAT64, 3, 200));
-    p.put("2.bias", CurvatureCliTest.random(rng, DType.FLOAT64, 3));
-    Path wp = dir.resolve("wide-params.npz"), wb = dir.resolve("wide-batch.npz");
-    Npz.write(wp, p);
-    Npz.write(wb, Map.of("x", CurvatureCliTest.random(rng, DType.FLOAT64, 2, 2000), "y", NdArray.of(new double[] {0, 2}, DType.INT64, 2)));
+    Path[] wide = CurvatureCliTest.wideNetwork(dir);
     // 100 starts: every parameter's directions would be 400 803 x 100 x 8 B = 321 MB, over 0.1 GiB; 2.W's are 480 KB
-    String[] base = {"spectrum", "--net", wide.toString(), "--params", wp.toString(), "--batch", wb.toString(), "--backend", "cpu",
+    String[] base = {"spectrum", "--net", wide[0].toString(), "--params", wide[1].toString(), "--batch", wide[2].toString(), "--backend", "cpu",
         "--density", "--starts", "100", "--steps", "3", "--memory-limit", "0.1"};
     CliRun one = hbp(concat(base, "--scope", "block:2.weight", "--out", dir.resolve("one").toString()));
     one.assertExit(0);

@@ -14,9 +14,7 @@ import org.hbp.data.Split;
 import org.hbp.io.NdArray;
 import org.hbp.io.RegeneratedFiles;
 import org.hbp.network.ConjugateGradient;
-import org.hbp.network.Curvature;
 import org.hbp.network.CurvatureKind;
-import org.hbp.network.GgnRoute;
 import org.hbp.network.MemoryEstimate;
 import org.hbp.network.Network;
 import org.hbp.network.NetworkSpec;
@@ -182,14 +180,12 @@ public final class TrainCommand extends HbpCommand implements DrawsProgress {
     NetworkSpec ns = networkOptions.load();
     Network net = compute.network(ns, backend);
     networkOptions.bindData(net, null);
-    // the strategy's refusals of this network and curvature, before the data is read
-    if (optimizer == OptimizerKind.CG_NEWTON || optimizer == OptimizerKind.KFAC)
-      Curvature.checkDefined(net, curvature, strategy, optimizer == OptimizerKind.KFAC ? GgnRoute.NETWORK : ggnRoute.route());
     Backend be = net.backend();
     List<Integer> in = ns.inputShape();
     int[] t = net.targetShape();
-    Split split = DataSets.forInput(data, seed, in, t[0] * t[1]).normalized();
+    // made before the data is read: its refusals (a curvature the strategy does not define, a step's own memory) come first
     Optimizer opt = optimizer(net);
+    Split split = DataSets.forInput(data, seed, in, t[0] * t[1]).normalized();
     Map<String, Batch> initial = checkedInitialization(net);
     ProgressMode progress = ProgressMode.current();
     Trainer trainer = new Trainer(net, split, opt, new Trainer.Settings(epochs, batch, seed, evalBatch), out, err, progress == ProgressMode.BAR,

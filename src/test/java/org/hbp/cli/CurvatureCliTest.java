@@ -138,6 +138,9 @@ class CurvatureCliTest {
   /**
    * Directions for some parameters multiply their blocks only: the products of those (the dense block times the directions),
    * under the names given, and no other work (one product line each); --scope net and --blocks layer still need every parameter.
+   * This checks which blocks are multiplied against hbp's own dense blocks (themselves checked against autograd by
+   * TorchCrossCheckTest); the products of a subset against autograd's Hessian block are checked by the Python package's
+   * test_products_of_some_blocks_take_one_hbp_run_that_multiplies_only_those.
    */
   @Test
   void directionsForSomeParametersMultiplyTheirBlocksOnly() throws Exception {
